@@ -1,0 +1,1 @@
+"""``adjit.nn``: modules, parameters and losses, as in ``torch.nn``."""

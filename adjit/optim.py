@@ -1,0 +1,1 @@
+"""``adjit.optim``: optimizers, as in ``torch.optim``."""

@@ -1,0 +1,142 @@
+"""The derivative (VJP) table: one rule per differentiable op, in a tiny vocabulary.
+
+A rule takes the output cotangent ``g`` and, by parameter name, only what it needs:
+``out`` (the op's result), the inputs by name (``x``, ``y``, ``z`` for positions 0, 1, 2 unless
+INPUT_NAMES says otherwise), ``inputs`` (all of them), ``x_shape``/``y_shape``, ``shapes``, and
+the op's attributes. The names a rule asks for are
+exactly what the eager engine saves for backward. It returns one cotangent per input (None for
+inputs without one), in the output's broadcast shape and dtype: undoing broadcasting and casting
+back to each input's dtype happens once, in the engine and in the adjoint pass.
+
+Values are tensors with the Tensor API: eager tensors when autograd runs eagerly, tracer
+tensors (that emit IR) inside the adjoint pass. Since the rules are made of differentiable
+ops, evaluating them with grad recording on gives higher-order derivatives.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from .ops import Op
+
+Rule = Callable[..., tuple[Any, ...]]
+
+
+def where(c: Any, a: Any, b: Any) -> Any:
+    """``a`` where ``c`` holds, else ``b`` (either may be a Python scalar)."""
+    if isinstance(a, int | float):
+        return b.where(~c, a)
+    return a.where(c, b)
+
+
+def _maximum(g: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    # ties share the gradient equally, as in PyTorch
+    half = g / 2
+    return (where(x > y, g, where(x == y, half, 0.0)), where(y > x, g, where(x == y, half, 0.0)))
+
+
+def _minimum(g: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    half = g / 2
+    return (where(x < y, g, where(x == y, half, 0.0)), where(y < x, g, where(x == y, half, 0.0)))
+
+
+def _pow(g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    dx = where(y == 0, 0.0, g * y * x ** (y - 1))
+    dy = where((x == 0) & (y >= 0), 0.0, g * out * x.log())
+    return dx, dy
+
+
+def _unreduce(g: Any, shape: tuple[int, ...], axes: tuple[int, ...] | None, keepdim: bool) -> Any:
+    """Bring a reduction's cotangent back to the input shape."""
+    if not keepdim:
+        axes_ = range(len(shape)) if axes is None else axes
+        g = g.reshape(tuple(1 if i in axes_ else n for i, n in enumerate(shape)))
+    return g.expand(shape)
+
+
+def _extremum(g: Any, out: Any, x: Any, x_shape: tuple[int, ...],
+              axes: tuple[int, ...] | None, keepdim: bool) -> tuple[Any]:
+    # the gradient is shared evenly among the elements equal to the extremum
+    mask = x == _unreduce(out, x_shape, axes, keepdim)
+    count = mask.sum(dim=axes, keepdim=True)
+    return (_unreduce(g, x_shape, axes, keepdim) * mask / count,)
+
+
+def _matmul(g: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    if x.dim() == 1 and y.dim() == 1:
+        return g * y, g * x
+    if x.dim() == 1:
+        return (g.unsqueeze(-2) @ y.mT).squeeze(-2), x.unsqueeze(-1) @ g.unsqueeze(-2)
+    if y.dim() == 1:
+        return g.unsqueeze(-1) @ y.unsqueeze(-2), (x.mT @ g.unsqueeze(-1)).squeeze(-1)
+    return g @ y.mT, x.mT @ g
+
+
+def _cat(g: Any, shapes: tuple[tuple[int, ...], ...], axis: int) -> tuple[Any, ...]:
+    grads, start = [], 0
+    for s in shapes:
+        grads.append(g.narrow(axis, start, s[axis]))
+        start += s[axis]
+    return tuple(grads)
+
+
+def _inverse(axes: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(sorted(range(len(axes)), key=axes.__getitem__))
+
+
+INPUT_NAMES: dict[Op, tuple[str, ...]] = {
+    Op.WHERE: ("cond", "x", "y"),
+    Op.GATHER: ("x", "index"),
+    Op.SCATTER_ADD: ("src", "index"),
+}
+DEFAULT_INPUT_NAMES = ("x", "y", "z")
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+DERIVATIVES: dict[Op, Rule] = {
+    Op.NEG: lambda g: (-g,),
+    Op.ABS: lambda g, x: (g * x.sign(),),
+    Op.SIGN: lambda g: (g * 0,),
+    Op.EXP: lambda g, out: (g * out,),
+    Op.LOG: lambda g, x: (g / x,),
+    Op.LOG1P: lambda g, x: (g / (x + 1),),
+    Op.SQRT: lambda g, out: (g / (2 * out),),
+    Op.SIN: lambda g, x: (g * x.cos(),),
+    Op.COS: lambda g, x: (-g * x.sin(),),
+    Op.TANH: lambda g, out: (g * (1 - out * out),),
+    Op.SIGMOID: lambda g, out: (g * out * (1 - out),),
+    Op.RELU: lambda g, out: (where(out > 0, g, 0.0),),
+    Op.ERF: lambda g, x: (g * _TWO_OVER_SQRT_PI * (-x * x).exp(),),
+    Op.CAST: lambda g: (g,),
+    Op.CLAMP: lambda g, x, lo, hi: (where(_in_range(x, lo, hi), g, 0.0),),
+    Op.ADD: lambda g: (g, g),
+    Op.SUB: lambda g: (g, -g),
+    Op.MUL: lambda g, x, y: (g * y, g * x),
+    Op.DIV: lambda g, x, y: (g / y, -g * x / (y * y)),
+    Op.POW: _pow,
+    Op.MAXIMUM: _maximum,
+    Op.MINIMUM: _minimum,
+    Op.WHERE: lambda g, cond: (None, where(cond, g, 0.0), where(cond, 0.0, g)),
+    Op.SUM: lambda g, x_shape, axes, keepdim: (_unreduce(g, x_shape, axes, keepdim),),
+    Op.AMAX: _extremum,
+    Op.AMIN: _extremum,
+    Op.RESHAPE: lambda g, x_shape: (g.reshape(x_shape),),
+    Op.PERMUTE: lambda g, axes: (g.permute(_inverse(axes)),),
+    Op.EXPAND: lambda g, x_shape: (g._sum_to(x_shape),),
+    Op.INDEX: lambda g, inputs, x_shape, spec: (
+        g._index_add(spec, x_shape, *inputs[1:]), *[None] * (len(inputs) - 1)),
+    Op.INDEX_ADD: lambda g, inputs, spec: (
+        g._index(spec, *inputs[1:]), *[None] * (len(inputs) - 1)),
+    Op.GATHER: lambda g, index, x_shape, axis: (g._scatter_add(axis, x_shape, index), None),
+    Op.SCATTER_ADD: lambda g, index, axis: (g._gather(axis, index), None),
+    Op.CAT: _cat,
+    Op.MATMUL: _matmul,
+}
+
+
+def _in_range(x: Any, lo: float | None, hi: float | None) -> Any:
+    if lo is not None and hi is not None:
+        return (x >= lo) & (x <= hi)
+    return x >= lo if lo is not None else x <= hi

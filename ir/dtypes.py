@@ -1,0 +1,111 @@
+"""Tensor dtypes, their NumPy counterparts and PyTorch's type-promotion rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class DType:
+    """A tensor element type; prints as PyTorch does (``torch.float32``)."""
+
+    name: str
+    np: type  # the NumPy scalar type that stores it
+    category: int  # 0 bool, 1 integer, 2 floating point
+    rank: int  # order within the promotion lattice
+
+    @property
+    def is_floating_point(self) -> bool:
+        return self.category == 2
+
+    @property
+    def itemsize(self) -> int:
+        return int(np.dtype(self.np).itemsize)
+
+    def __repr__(self) -> str:
+        return f"torch.{self.name}"
+
+    def __reduce__(self) -> str:
+        return self.name
+
+
+bool_ = DType("bool", np.bool_, 0, 0)
+uint8 = DType("uint8", np.uint8, 1, 1)
+int32 = DType("int32", np.int32, 1, 2)
+int64 = DType("int64", np.int64, 1, 3)
+float32 = DType("float32", np.float32, 2, 4)
+float64 = DType("float64", np.float64, 2, 5)
+
+ALL: tuple[DType, ...] = (bool_, uint8, int32, int64, float32, float64)
+_BY_NUMPY = {np.dtype(d.np): d for d in ALL}
+_DEFAULT_FLOAT = [float32]
+
+
+def get_default_dtype() -> DType:
+    return _DEFAULT_FLOAT[0]
+
+
+def set_default_dtype(d: DType) -> None:
+    if not d.is_floating_point:
+        raise TypeError(f"only floating-point types are supported as the default type, got {d}")
+    _DEFAULT_FLOAT[0] = d
+
+
+def from_numpy_dtype(dt: np.dtype) -> DType:
+    """The adjit dtype that stores NumPy dtype ``dt``; other float/int widths are widened."""
+    dt = np.dtype(dt)
+    if dt in _BY_NUMPY:
+        return _BY_NUMPY[dt]
+    if dt.kind == "f":
+        return float64 if dt.itemsize > 4 else float32
+    if dt.kind in "iu":
+        return int64
+    if dt.kind == "b":
+        return bool_
+    raise TypeError(f"can't convert np.ndarray of type numpy.{dt}. The only supported types are: "
+                    "float64, float32, int64, int32, uint8, and bool.")
+
+
+def promote(a: DType, b: DType) -> DType:
+    """The smallest dtype both ``a`` and ``b`` convert to without loss of category."""
+    return a if a.rank >= b.rank else b
+
+
+def scalar_dtype(value: object) -> DType:
+    """The dtype a Python scalar takes when it stands alone as a tensor."""
+    if isinstance(value, bool | np.bool_):
+        return bool_
+    if isinstance(value, int | np.integer):
+        return int64
+    if isinstance(value, float | np.floating):
+        return get_default_dtype()
+    raise TypeError(f"unsupported scalar type {type(value).__name__}")
+
+
+def _combine(higher: DType | None, lower: DType | None) -> DType | None:
+    # PyTorch's combine_categories: a lower-priority tier only wins by category.
+    if higher is None:
+        return lower
+    if lower is None or higher.is_floating_point:
+        return higher
+    if higher is bool_ or lower.is_floating_point:
+        return promote(higher, lower)
+    return higher
+
+
+def result_type(operands: list[tuple[DType, int]]) -> DType:
+    """PyTorch's result_type over (dtype, tier) pairs: tier 0 has dims, 1 is 0-dim, 2 a scalar."""
+    tiers: list[DType | None] = [None, None, None]
+    for dt, tier in operands:
+        cur = tiers[tier]
+        tiers[tier] = dt if cur is None else promote(cur, dt)
+    out = _combine(tiers[0], _combine(tiers[1], tiers[2]))
+    assert out is not None, "result_type needs at least one operand"
+    return out
+
+
+def to_float(d: DType) -> DType:
+    """``d`` if it is floating point, else the default float (int / int -> float32)."""
+    return d if d.is_floating_point else get_default_dtype()

@@ -1,0 +1,7 @@
+"""The exceptions adjit raises for bad programs; each names the op, shapes and dtypes."""
+
+from __future__ import annotations
+
+
+class ShapeError(RuntimeError):
+    """Operands whose shapes (or dtypes) an op cannot accept. A RuntimeError, as in PyTorch."""

@@ -1,0 +1,83 @@
+"""The op enum: every primitive adjit knows, and the groups passes key on."""
+
+from __future__ import annotations
+
+from enum import Enum, auto
+
+
+class Op(Enum):
+    # elementwise unary
+    NEG = auto()
+    ABS = auto()
+    SIGN = auto()
+    EXP = auto()
+    LOG = auto()
+    LOG1P = auto()
+    SQRT = auto()
+    SIN = auto()
+    COS = auto()
+    TANH = auto()
+    SIGMOID = auto()
+    RELU = auto()
+    ERF = auto()
+    NOT = auto()
+    CAST = auto()
+    CLAMP = auto()
+    # elementwise binary
+    ADD = auto()
+    SUB = auto()
+    MUL = auto()
+    DIV = auto()
+    POW = auto()
+    MAXIMUM = auto()
+    MINIMUM = auto()
+    EQ = auto()
+    NE = auto()
+    LT = auto()
+    LE = auto()
+    GT = auto()
+    GE = auto()
+    AND = auto()
+    OR = auto()
+    # elementwise ternary
+    WHERE = auto()
+    # reductions
+    SUM = auto()
+    AMAX = auto()
+    AMIN = auto()
+    ARGMAX = auto()
+    ARGMIN = auto()
+    # movement
+    RESHAPE = auto()
+    PERMUTE = auto()
+    EXPAND = auto()
+    INDEX = auto()
+    INDEX_ADD = auto()
+    GATHER = auto()
+    SCATTER_ADD = auto()
+    CAT = auto()
+    # contraction
+    MATMUL = auto()
+
+    def __repr__(self) -> str:
+        return f"Op.{self.name}"
+
+
+class GroupOp:
+    """Sets of ops that passes and tables treat alike."""
+
+    UNARY = frozenset({Op.NEG, Op.ABS, Op.SIGN, Op.EXP, Op.LOG, Op.LOG1P, Op.SQRT, Op.SIN,
+                       Op.COS, Op.TANH, Op.SIGMOID, Op.RELU, Op.ERF, Op.NOT, Op.CAST, Op.CLAMP})
+    COMPARE = frozenset({Op.EQ, Op.NE, Op.LT, Op.LE, Op.GT, Op.GE})
+    LOGICAL = frozenset({Op.AND, Op.OR, Op.NOT})
+    BINARY = frozenset({Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MAXIMUM, Op.MINIMUM,
+                        Op.AND, Op.OR}) | COMPARE
+    TERNARY = frozenset({Op.WHERE})
+    ELEMENTWISE = UNARY | BINARY | TERNARY
+    REDUCE = frozenset({Op.SUM, Op.AMAX, Op.AMIN, Op.ARGMAX, Op.ARGMIN})
+    MOVEMENT = frozenset({Op.RESHAPE, Op.PERMUTE, Op.EXPAND, Op.INDEX, Op.INDEX_ADD, Op.GATHER,
+                          Op.SCATTER_ADD, Op.CAT})
+    # ops whose output carries no gradient (bool or integer results)
+    NONDIFF = COMPARE | LOGICAL | frozenset({Op.SIGN, Op.ARGMAX, Op.ARGMIN})
+    # elementwise ops with a sympy form (the symbolic source of truth)
+    SYMBOLIC = ELEMENTWISE - LOGICAL - COMPARE - frozenset({Op.CAST, Op.WHERE})

@@ -1,0 +1,110 @@
+"""NumPy reference implementations: the eager executor and the interpreter's ground truth."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .ops import Op
+from .shapes import split_index
+
+RefRule = Callable[..., np.ndarray]
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # split by sign so exp never overflows into a spurious inf/inf
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def _index(x: np.ndarray, *idx: np.ndarray, spec: tuple) -> np.ndarray:
+    basic, positions = split_index(spec)
+    out = x[basic]
+    if not positions:
+        return out
+    full: list[Any] = [slice(None)] * out.ndim
+    for p, i in zip(positions, idx, strict=True):
+        full[p] = i
+    return out[tuple(full)]
+
+
+def _index_add(g: np.ndarray, *idx: np.ndarray, spec: tuple, shape: tuple) -> np.ndarray:
+    out = np.zeros(shape, g.dtype)
+    basic, positions = split_index(spec)
+    view = out[basic]
+    full: list[Any] = [slice(None)] * view.ndim
+    for p, i in zip(positions, idx, strict=True):
+        full[p] = i
+    np.add.at(view, tuple(full), g)
+    return out
+
+
+def _gather(x: np.ndarray, index: np.ndarray, *, axis: int) -> np.ndarray:
+    crop = tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(index.shape))
+    return np.take_along_axis(x[crop], index, axis)
+
+
+def _scatter_add(src: np.ndarray, index: np.ndarray, *, axis: int, shape: tuple) -> np.ndarray:
+    out = np.zeros(shape, src.dtype)
+    grids = list(np.indices(index.shape, sparse=True))
+    grids[axis] = index
+    crop = tuple(slice(0, n) for n in index.shape)
+    np.add.at(out, tuple(grids), src[crop])
+    return out
+
+
+def _clamp(x: np.ndarray, *, lo: float | None, hi: float | None) -> np.ndarray:
+    if lo is not None:
+        x = np.where(x < lo, np.asarray(lo, x.dtype), x)
+    if hi is not None:
+        x = np.where(x > hi, np.asarray(hi, x.dtype), x)
+    return x
+
+
+def _pow(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    if x.dtype.kind in "iu" and np.any(y < 0):
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    return np.power(x, y)
+
+
+def _argreduce(f: Callable[..., np.ndarray]) -> RefRule:
+    def rule(x: np.ndarray, *, axes: tuple[int, ...] | None, keepdim: bool) -> np.ndarray:
+        if axes is None:
+            r = f(x.reshape(-1))
+            return np.asarray(r).reshape((1,) * x.ndim if keepdim else ())
+        return f(x, axis=axes[0], keepdims=keepdim)
+    return rule
+
+
+def _reduce(f: Callable[..., np.ndarray]) -> RefRule:
+    def rule(x: np.ndarray, *, axes: tuple[int, ...] | None, keepdim: bool) -> np.ndarray:
+        return f(x, axis=axes, keepdims=keepdim)
+    return rule
+
+
+REFERENCE: dict[Op, RefRule] = {
+    Op.NEG: np.negative, Op.ABS: np.abs, Op.SIGN: np.sign, Op.EXP: np.exp, Op.LOG: np.log,
+    Op.LOG1P: np.log1p, Op.SQRT: np.sqrt, Op.SIN: np.sin, Op.COS: np.cos, Op.TANH: np.tanh,
+    Op.SIGMOID: _sigmoid, Op.RELU: lambda x: np.maximum(x, np.zeros((), x.dtype)),
+    Op.ERF: lambda x: _erf(x).astype(x.dtype), Op.NOT: np.logical_not,
+    Op.CAST: lambda x, *, dtype: x.astype(dtype.np), Op.CLAMP: _clamp,
+    Op.ADD: np.add, Op.SUB: np.subtract, Op.MUL: np.multiply, Op.DIV: np.true_divide,
+    Op.POW: _pow, Op.MAXIMUM: np.maximum, Op.MINIMUM: np.minimum,
+    Op.EQ: np.equal, Op.NE: np.not_equal, Op.LT: np.less, Op.LE: np.less_equal,
+    Op.GT: np.greater, Op.GE: np.greater_equal, Op.AND: np.logical_and, Op.OR: np.logical_or,
+    Op.WHERE: np.where,
+    Op.SUM: _reduce(np.sum), Op.AMAX: _reduce(np.max), Op.AMIN: _reduce(np.min),
+    Op.ARGMAX: _argreduce(np.argmax), Op.ARGMIN: _argreduce(np.argmin),
+    Op.RESHAPE: lambda x, *, shape: x.reshape(shape),
+    Op.PERMUTE: lambda x, *, axes: x.transpose(axes),
+    Op.EXPAND: lambda x, *, shape: np.broadcast_to(x, shape),
+    Op.INDEX: _index, Op.INDEX_ADD: _index_add, Op.GATHER: _gather,
+    Op.SCATTER_ADD: _scatter_add,
+    Op.CAT: lambda *xs, axis: np.concatenate(xs, axis=axis),
+    Op.MATMUL: np.matmul,
+}

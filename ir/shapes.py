@@ -1,0 +1,275 @@
+"""Shape and dtype rules: for each op, the output Aval from the input Avals and attributes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from math import prod
+from typing import Any
+
+from .aval import Aval
+from .dtypes import DType, bool_, int64, result_type, to_float
+from .errors import ShapeError
+from .ops import GroupOp, Op
+
+ShapeRule = Callable[..., Aval]
+
+
+def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """NumPy/PyTorch broadcasting; the error names the mismatching sizes as PyTorch does."""
+    ndim = max((len(s) for s in shapes), default=0)
+    out = [1] * ndim
+    for s in shapes:
+        for i, n in enumerate(s, start=ndim - len(s)):
+            if n != out[i] and n != 1 and out[i] != 1:
+                raise ShapeError(
+                    f"The size of tensor a ({out[i]}) must match the size of tensor b ({n}) "
+                    f"at non-singleton dimension {i}")
+            if n != 1:
+                out[i] = n
+    return tuple(out)
+
+
+def norm_axis(axis: int, ndim: int) -> int:
+    """A dimension index wrapped into [0, ndim); PyTorch's IndexError when out of range."""
+    lo, hi = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
+    if not lo <= axis <= hi:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], "
+                         f"but got {axis})")
+    return axis % max(ndim, 1)
+
+
+def promoted(*avals: Aval) -> DType:
+    return result_type([(a.dtype, a.tier) for a in avals])
+
+
+def _unary_keep(x: Aval, **_: Any) -> Aval:
+    return Aval(x.shape, x.dtype)
+
+
+def _unary_float(x: Aval, **_: Any) -> Aval:
+    return Aval(x.shape, to_float(x.dtype))
+
+
+def _cast(x: Aval, *, dtype: DType) -> Aval:
+    return Aval(x.shape, dtype)
+
+
+def _binary(kind: str) -> ShapeRule:
+    def rule(x: Aval, y: Aval, **_: Any) -> Aval:
+        shape = broadcast_shapes(x.shape, y.shape)
+        dt = promoted(x, y)
+        return Aval(shape, {"promote": dt, "float": to_float(dt), "bool": bool_}[kind])
+    return rule
+
+
+def _where(c: Aval, x: Aval, y: Aval) -> Aval:
+    return Aval(broadcast_shapes(c.shape, x.shape, y.shape), promoted(x, y))
+
+
+def reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...] | None,
+                  keepdim: bool) -> tuple[int, ...]:
+    if axes is None:
+        return tuple(1 for _ in shape) if keepdim else ()
+    return tuple(1 if i in axes else n for i, n in enumerate(shape) if keepdim or i not in axes)
+
+
+def _reduce(kind: str) -> ShapeRule:
+    def rule(x: Aval, *, axes: tuple[int, ...] | None, keepdim: bool) -> Aval:
+        if kind == "sum":
+            dt = x.dtype if x.dtype.is_floating_point else int64
+        else:
+            dt = x.dtype if kind == "keep" else int64
+        if kind != "sum" and x.shape and prod(x.shape) == 0:
+            raise ShapeError(f"{kind}(): Expected reduction dim to be specified for input.numel() "
+                             "== 0. Specify the reduction dim with the 'dim' argument.")
+        return Aval(reduced_shape(x.shape, axes, keepdim), dt)
+    return rule
+
+
+def _reshape(x: Aval, *, shape: tuple[int, ...]) -> Aval:
+    if prod(shape) != prod(x.shape):
+        raise ShapeError(f"shape '{list(shape)}' is invalid for input of size {prod(x.shape)}")
+    return Aval(tuple(shape), x.dtype)
+
+
+def _permute(x: Aval, *, axes: tuple[int, ...]) -> Aval:
+    if sorted(axes) != list(range(x.ndim)):
+        raise ShapeError(f"permute(sparse_coo): number of dimensions in the tensor input does not "
+                         f"match the length of the desired ordering of dimensions i.e. input.dim()"
+                         f" = {x.ndim} is not equal to len(dims) = {len(axes)}")
+    return Aval(tuple(x.shape[a] for a in axes), x.dtype)
+
+
+def _expand(x: Aval, *, shape: tuple[int, ...]) -> Aval:
+    lead = len(shape) - x.ndim
+    if lead < 0:
+        raise ShapeError(f"expand: the number of sizes provided ({len(shape)}) must be greater or "
+                         f"equal to the number of dimensions in the tensor ({x.ndim})")
+    for i, n in enumerate(x.shape):
+        if n != shape[lead + i] and n != 1:
+            raise ShapeError(f"The expanded size of the tensor ({shape[lead + i]}) must match the "
+                             f"existing size ({n}) at non-singleton dimension {lead + i}.  "
+                             f"Target sizes: {list(shape)}.  Tensor sizes: {list(x.shape)}")
+    return Aval(tuple(shape), x.dtype)
+
+
+def split_index(spec: tuple) -> tuple[tuple, list[int]]:
+    """PyTorch applies int/slice/None first, then tensor indices on the dims that remain.
+
+    Returns the basic part as a NumPy index (tensor items as full slices) and the positions,
+    in the basic result, of the dims that tensor items index.
+    """
+    basic: list[object] = []
+    positions: list[int] = []
+    pos = 0
+    for item in spec:
+        kind = item[0]
+        if kind == "int":
+            basic.append(item[1])
+        elif kind == "slice":
+            basic.append(slice(item[1], item[2], item[3]))
+            pos += 1
+        elif kind == "none":
+            basic.append(None)
+            pos += 1
+        else:
+            basic.append(slice(None))
+            positions.append(pos)
+            pos += 1
+    return tuple(basic), positions
+
+
+def _slice_len(start: int, stop: int, step: int) -> int:
+    return max(0, (stop - start + step - 1) // step)
+
+
+def index_shape(shape: tuple[int, ...], spec: tuple, index_shapes: list[tuple[int, ...]]) -> tuple:
+    """Result shape of indexing with a normalized spec (see runtime/indexing.py)."""
+    out: list[int] = []
+    dim = 0
+    for item in spec:
+        kind = item[0]
+        if kind == "slice":
+            out.append(_slice_len(*item[1:]))
+        elif kind in ("none",):
+            out.append(1)
+        elif kind == "tensor":
+            out.append(shape[dim])
+        dim += kind != "none"
+    out.extend(shape[dim:])
+    _, positions = split_index(spec)
+    if not positions:
+        return tuple(out)
+    bshape = broadcast_shapes(*index_shapes)
+    rest = [n for i, n in enumerate(out) if i not in positions]
+    if positions == list(range(positions[0], positions[-1] + 1)):
+        first = positions[0]
+        return tuple(rest[:first] + list(bshape) + rest[first:])
+    return tuple(list(bshape) + rest)
+
+
+def _index(x: Aval, *idx: Aval, spec: tuple) -> Aval:
+    return Aval(index_shape(x.shape, spec, [i.shape for i in idx]), x.dtype)
+
+
+def _index_add(g: Aval, *idx: Aval, spec: tuple, shape: tuple[int, ...]) -> Aval:
+    return Aval(tuple(shape), g.dtype)
+
+
+def _gather(x: Aval, index: Aval, *, axis: int) -> Aval:
+    if index.dtype is not int64:
+        raise ShapeError(f"gather(): Expected dtype int64 for index, got {index.dtype}")
+    if index.ndim != x.ndim:
+        raise ShapeError("Index tensor must have the same number of dimensions as input tensor")
+    return Aval(index.shape, x.dtype)
+
+
+def _scatter_add(src: Aval, index: Aval, *, axis: int, shape: tuple[int, ...]) -> Aval:
+    return Aval(tuple(shape), src.dtype)
+
+
+def _cat(*xs: Aval, axis: int) -> Aval:
+    first = xs[0]
+    for i, x in enumerate(xs):
+        if x.ndim != first.ndim or any(a != b for d, (a, b) in enumerate(
+                zip(x.shape, first.shape, strict=True)) if d != axis):
+            raise ShapeError(f"Sizes of tensors must match except in dimension {axis}. Expected "
+                             f"size {list(first.shape)} but got size {list(x.shape)} for tensor "
+                             f"number {i} in the list.")
+    shape = list(first.shape)
+    shape[axis] = sum(x.shape[axis] for x in xs)
+    return Aval(tuple(shape), promoted(*xs))
+
+
+def _matmul(x: Aval, y: Aval) -> Aval:
+    if x.ndim == 0 or y.ndim == 0:
+        raise ShapeError(f"both arguments to matmul need to be at least 1D, but they are {x.ndim}D"
+                         f" and {y.ndim}D")
+    if x.dtype is not y.dtype:
+        raise ShapeError(f"expected m1 and m2 to have the same dtype, but got: {x.dtype} != "
+                         f"{y.dtype}")
+    xs = (1, *x.shape) if x.ndim == 1 else x.shape
+    ys = (*y.shape, 1) if y.ndim == 1 else y.shape
+    if xs[-1] != ys[-2]:
+        a = f"{xs[-2]}x{xs[-1]}" if x.ndim > 1 else f"1x{xs[-1]}"
+        raise ShapeError(f"mat1 and mat2 shapes cannot be multiplied ({a} and {ys[-2]}x{ys[-1]})")
+    batch = broadcast_shapes(xs[:-2], ys[:-2])
+    shape = (*batch, xs[-2], ys[-1])
+    if x.ndim == 1:
+        shape = shape[:-2] + shape[-1:]
+    if y.ndim == 1:
+        shape = shape[:-1]
+    return Aval(shape, x.dtype)
+
+
+def _clamp(x: Aval, *, lo: float | None, hi: float | None) -> Aval:
+    return Aval(x.shape, x.dtype)
+
+
+SHAPE_RULES: dict[Op, ShapeRule] = {
+    Op.NEG: _unary_keep, Op.ABS: _unary_keep, Op.SIGN: _unary_keep, Op.RELU: _unary_keep,
+    Op.EXP: _unary_float, Op.LOG: _unary_float, Op.LOG1P: _unary_float, Op.SQRT: _unary_float,
+    Op.SIN: _unary_float, Op.COS: _unary_float, Op.TANH: _unary_float, Op.SIGMOID: _unary_float,
+    Op.ERF: _unary_float,
+    Op.NOT: lambda x: Aval(x.shape, bool_),
+    Op.CAST: _cast, Op.CLAMP: _clamp,
+    Op.ADD: _binary("promote"), Op.SUB: _binary("promote"), Op.MUL: _binary("promote"),
+    Op.DIV: _binary("float"), Op.POW: _binary("promote"),
+    Op.MAXIMUM: _binary("promote"), Op.MINIMUM: _binary("promote"),
+    Op.EQ: _binary("bool"), Op.NE: _binary("bool"), Op.LT: _binary("bool"),
+    Op.LE: _binary("bool"), Op.GT: _binary("bool"), Op.GE: _binary("bool"),
+    Op.AND: _binary("bool"), Op.OR: _binary("bool"),
+    Op.WHERE: _where,
+    Op.SUM: _reduce("sum"), Op.AMAX: _reduce("keep"), Op.AMIN: _reduce("keep"),
+    Op.ARGMAX: _reduce("arg"), Op.ARGMIN: _reduce("arg"),
+    Op.RESHAPE: _reshape, Op.PERMUTE: _permute, Op.EXPAND: _expand,
+    Op.INDEX: _index, Op.INDEX_ADD: _index_add, Op.GATHER: _gather,
+    Op.SCATTER_ADD: _scatter_add, Op.CAT: _cat, Op.MATMUL: _matmul,
+}
+
+
+def infer(op: Op, avals: list[Aval], attrs: dict[str, Any]) -> Aval:
+    """The output Aval of ``op``; a ShapeError names the op and every operand."""
+    try:
+        return SHAPE_RULES[op](*avals, **attrs)
+    except ShapeError as e:
+        operands = ", ".join(str(a) for a in avals)
+        raise ShapeError(f"{op.name.lower()}: {e} (operands: {operands})") from None
+
+
+_CAST_ALL_TO_OUT = GroupOp.ELEMENTWISE - GroupOp.COMPARE - GroupOp.LOGICAL - {
+    Op.CAST, Op.WHERE} | {Op.CAT}
+
+
+def operand_dtypes(op: Op, avals: list[Aval], out: Aval) -> list[DType | None]:
+    """The dtype each operand is converted to before the op computes (None: as it is)."""
+    if op in _CAST_ALL_TO_OUT:
+        return [out.dtype] * len(avals)
+    if op in GroupOp.COMPARE:
+        dt = promoted(*avals)
+        return [dt] * len(avals)
+    if op in GroupOp.LOGICAL:
+        return [bool_] * len(avals)
+    if op is Op.WHERE:
+        return [bool_, out.dtype, out.dtype]
+    return [None] * len(avals)

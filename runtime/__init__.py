@@ -1,0 +1,1 @@
+"""What executes: the Tensor, the eager autograd engine, buffers and (later) compiled kernels."""

@@ -1,0 +1,397 @@
+"""The eager autograd engine: grad_fn nodes, saved tensors, and the backward walk."""
+
+from __future__ import annotations
+
+import heapq
+import inspect
+import itertools
+import weakref
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..ir.derivatives import DEFAULT_INPUT_NAMES, DERIVATIVES, INPUT_NAMES
+from ..ir.ops import Op
+from .grad_mode import is_grad_enabled, set_grad_enabled
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+_sequence = itertools.count()
+
+FREED_MSG = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you "
+    "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
+    "through the graph a second time or if you need to access saved tensors after calling "
+    "backward.")
+
+
+class Node:
+    """A grad_fn: how to send the cotangent of one output back to the inputs' nodes."""
+
+    next_functions: tuple[tuple[Node | None, int], ...] = ()
+
+    def __init__(self) -> None:
+        self._seq = next(_sequence)
+        self._pre_hooks: list[Callable[[Any], Any]] = []
+        self._hooks: list[Callable[..., Any]] = []
+        self._retained: weakref.ref[Tensor] | None = None
+        self.metadata: dict[str, Any] = {}
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object at {hex(id(self))}>"
+
+    def register_hook(self, fn: Callable[..., Any]) -> _Handle:
+        """``fn(grad_inputs, grad_outputs)`` runs after this node computed its gradients."""
+        self._hooks.append(fn)
+        return _Handle(self._hooks, fn)
+
+    def register_prehook(self, fn: Callable[..., Any]) -> _Handle:
+        """``fn(grad_outputs)`` runs before this node, and may return replacement grads."""
+        wrapped = lambda g: _first(fn((g,)))  # noqa: E731
+        self._pre_hooks.append(wrapped)
+        return _Handle(self._pre_hooks, wrapped)
+
+    def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
+        raise NotImplementedError(type(self).__name__)  # every concrete node overrides it
+
+    def release(self) -> None:
+        """Free saved values (after a backward without retain_graph)."""
+
+
+def _first(r: Any) -> Any:
+    return r[0] if isinstance(r, tuple | list) else r
+
+
+class _Handle:
+    """What register_hook returns: ``.remove()`` unregisters the hook."""
+
+    def __init__(self, hooks: list[Any], fn: Any) -> None:
+        self._hooks, self._fn = hooks, fn
+
+    def remove(self) -> None:
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+
+class AccumulateGrad(Node):
+    """The node of a leaf that requires grad: adds the incoming cotangent into ``.grad``."""
+
+    def __init__(self, variable: Tensor) -> None:
+        super().__init__()
+        self.variable = variable
+
+
+_NODE_CLASSES: dict[str, type] = {}
+
+
+def node_class(name: str, base: type) -> type:
+    """One Python class per PyTorch node name, so ``type(t.grad_fn).__name__`` matches."""
+    key = f"{base.__name__}.{name}"
+    cls = _NODE_CLASSES.get(key)
+    if cls is None:
+        cls = _NODE_CLASSES[key] = type(name, (base,), {"__module__": "adjit.autograd"})
+    return cls
+
+
+class SavedTensor:
+    """A tensor saved for backward, with the version it had; ``out`` is kept without a cycle."""
+
+    __slots__ = ("_tensor", "_data", "_version_box", "_version", "_is_output")
+
+    def __init__(self, t: Tensor, is_output: bool) -> None:
+        self._is_output = is_output
+        self._version_box = t._version_box
+        self._version = t._version_box[0]
+        if is_output:
+            self._tensor, self._data = None, t._data
+        else:
+            self._tensor, self._data = t, None
+
+    def unpack(self, node: Node) -> Tensor:
+        from .tensor import Tensor
+
+        if self._version_box[0] != self._version:
+            t = self._tensor
+            shape = list(t.shape) if t is not None else list(self._data.shape)
+            owner = node.name() if self._is_output else (
+                t.grad_fn.name() if t is not None and t.grad_fn is not None else None)
+            where = f", which is output 0 of {owner}," if owner else ""
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: [torch.FloatTensor {shape}]{where} is at version "
+                f"{self._version_box[0]}; expected version {self._version} instead. Hint: the "
+                "backtrace further above shows the operation that failed to compute its "
+                "gradient. The variable in question was changed in there or anywhere later.")
+        if self._is_output:
+            return Tensor._make(self._data, grad_fn=node, version_box=self._version_box)
+        assert self._tensor is not None
+        return self._tensor
+
+
+def _rule_params(rule: Callable[..., Any]) -> tuple[str, ...]:
+    return tuple(inspect.signature(rule).parameters)[1:]
+
+
+_PARAMS: dict[Op, tuple[str, ...]] = {op: _rule_params(r) for op, r in DERIVATIVES.items()}
+
+
+class OpNode(Node):
+    """The grad_fn of one primitive op: runs the op's rule from the derivative table."""
+
+    def __init__(self, op: Op, attrs: dict[str, Any], inputs: Sequence[Tensor], out: Tensor,
+                 edges: tuple[tuple[Node | None, int], ...]) -> None:
+        super().__init__()
+        self.op, self.attrs, self.next_functions = op, attrs, edges
+        self._meta = [(t.shape, t.dtype) for t in inputs]
+        names = INPUT_NAMES.get(op, DEFAULT_INPUT_NAMES)
+        saved: dict[str, Any] = {}
+        for p in _PARAMS[op]:
+            if p == "out":
+                saved[p] = SavedTensor(out, True)
+            elif p == "inputs":
+                saved[p] = tuple(SavedTensor(t, False) for t in inputs)
+            elif p in names[: len(inputs)]:
+                saved[p] = SavedTensor(inputs[names.index(p)], False)
+        self._saved: dict[str, Any] | None = saved
+
+    def _context(self) -> dict[str, Any]:
+        if self._saved is None:
+            raise RuntimeError(FREED_MSG)
+        ctx: dict[str, Any] = {}
+        for p in _PARAMS[self.op]:
+            if p in self._saved:
+                s = self._saved[p]
+                ctx[p] = tuple(v.unpack(self) for v in s) if isinstance(s, tuple) else s.unpack(self)
+            elif p == "shapes":
+                ctx[p] = tuple(m[0] for m in self._meta)
+            elif p.endswith("_shape"):
+                ctx[p] = self._meta[DEFAULT_INPUT_NAMES.index(p[:-6])][0]
+            else:
+                ctx[p] = self.attrs[p]
+        return ctx
+
+    def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
+        grads = DERIVATIVES[self.op](grad, **self._context())
+        return [None if g is None or edge[0] is None else conform(g, *meta)
+                for g, edge, meta in zip(grads, self.next_functions, self._meta, strict=True)]
+
+    def release(self) -> None:
+        if self._saved:  # nodes that saved nothing can be run again, as in PyTorch
+            self._saved = None
+
+
+def conform(g: Tensor, shape: tuple[int, ...], dtype: Any) -> Tensor:
+    """Undo broadcasting and type promotion: the one place a cotangent meets its input."""
+    if tuple(g.shape) != tuple(shape):
+        g = g._sum_to(shape)
+    if g.dtype is not dtype:
+        g = g.to(dtype)
+    return g
+
+
+class CompositeNode(Node):
+    """The grad_fn of a composite op (softmax, mse_loss, ...): backward through its decomposition.
+
+    The decomposition ran on detached aliases of the inputs, so its inner graph is private;
+    with create_graph it is re-run on the real inputs so higher derivatives see them.
+    """
+
+    def __init__(self, fn: Callable[..., Tensor], args: tuple, kwargs: dict, inner_out: Tensor,
+                 aliases: list[Tensor], positions: list[int],
+                 edges: tuple[tuple[Node | None, int], ...]) -> None:
+        super().__init__()
+        self.next_functions = edges
+        self._fn, self._args, self._kwargs = fn, args, kwargs
+        self._inner: tuple[Tensor, list[Tensor]] | None = (inner_out, aliases)
+        self._positions = positions
+
+    def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
+        if self._inner is None:
+            raise RuntimeError(FREED_MSG)
+        if create_graph:
+            out = self._fn(*self._args, **self._kwargs)
+            inputs = [self._args[p] for p in self._positions]
+        else:
+            out, inputs = self._inner
+        grads = run_backward([out], [grad], inputs=inputs, retain_graph=True,
+                             create_graph=create_graph, allow_unused=True)
+        return list(grads)
+
+    def release(self) -> None:
+        self._inner = None
+
+
+class PyNode(Node):
+    """The grad_fn of a user-defined ``autograd.Function``."""
+
+    def __init__(self, backward: Callable[..., Any], ctx: Any,
+                 edges: tuple[tuple[Node | None, int], ...]) -> None:
+        super().__init__()
+        self._backward, self._ctx, self.next_functions = backward, ctx, edges
+
+    def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
+        grads = self._backward(self._ctx, grad)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        return [g if e[0] is not None else None for g, e in
+                zip(grads, self.next_functions, strict=False)]
+
+
+def gradient_edge(t: Tensor) -> tuple[Node | None, int]:
+    """The node a cotangent for ``t`` flows into (its grad_fn, or its AccumulateGrad)."""
+    if t.grad_fn is not None:
+        return t.grad_fn, 0
+    if t.requires_grad:
+        node = t._accumulate() if t._accumulate is not None else None
+        if node is None:
+            node = AccumulateGrad(t)
+            t._accumulate = weakref.ref(node)
+        return node, 0
+    return None, 0
+
+
+def _discover(roots: list[Node]) -> dict[Node, int]:
+    """Dependency counts: how many edges point at each node reachable from the roots."""
+    deps: dict[Node, int] = {}
+    seen: set[Node] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for nxt, _ in node.next_functions:
+            if nxt is not None:
+                deps[nxt] = deps.get(nxt, 0) + 1
+                stack.append(nxt)
+    return deps
+
+
+def _needed(roots: list[Node], targets: set[Node]) -> set[Node]:
+    """Nodes from which some target is reachable: the only ones autograd.grad must run."""
+    memo: dict[Node, bool] = {}
+
+    def visit(start: Node) -> bool:
+        stack: list[tuple[Node, int]] = [(start, 0)]
+        while stack:
+            node, i = stack.pop()
+            if node in memo and i == 0:
+                continue
+            nexts = [n for n, _ in node.next_functions if n is not None]
+            if i < len(nexts):
+                stack.append((node, i + 1))
+                if nexts[i] not in memo:
+                    stack.append((nexts[i], 0))
+                continue
+            memo[node] = node in targets or any(memo.get(n, False) for n in nexts)
+        return memo[start]
+
+    for r in roots:
+        visit(r)
+    return {n for n, v in memo.items() if v}
+
+
+def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
+    for hook in t._hooks:
+        r = hook(g)
+        if r is not None:
+            g = r
+    if t.grad is None:
+        t.grad = g if create_graph else g.detach()._clone_data()
+    elif create_graph:
+        t.grad = t.grad + g
+    else:
+        t.grad._inplace_accumulate(g)
+    for hook in t._post_accumulate_hooks:
+        hook(t)
+
+
+def run_backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Tensor], *,
+                 inputs: Sequence[Tensor] | None, retain_graph: bool, create_graph: bool,
+                 allow_unused: bool = False, accumulate: bool = False) -> tuple[Tensor | None, ...]:
+    """Reverse-mode over the recorded graph. With ``accumulate``, fills leaves' ``.grad``;
+    otherwise returns the cotangents of ``inputs`` (``autograd.grad``)."""
+    roots: list[tuple[Node, Tensor]] = []
+    for i, (t, g) in enumerate(zip(tensors, grad_tensors, strict=True)):
+        node, _ = gradient_edge(t)
+        if node is None:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have "
+                               "a grad_fn")
+        roots.append((node, g))
+    capture: dict[Node, list[int]] = {}
+    for k, t in enumerate(inputs or ()):
+        node, _ = gradient_edge(t)
+        if node is None:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+        capture.setdefault(node, []).append(k)
+    results: list[Tensor | None] = [None] * len(inputs or ())
+    root_nodes = [n for n, _ in roots]
+    deps = _discover(root_nodes)
+    needed = _needed(root_nodes, set(capture)) if not accumulate else None
+    buffers: dict[Node, Tensor] = {}
+    for node, g in roots:
+        buffers[node] = buffers[node] + g if node in buffers else g
+    ready = [(-n._seq, id(n), n) for n in dict.fromkeys(root_nodes) if deps.get(n, 0) == 0]
+    heapq.heapify(ready)
+    with set_grad_enabled(create_graph):
+        while ready:
+            _, _, node = heapq.heappop(ready)
+            grad = buffers.pop(node)
+            for hook in node._pre_hooks:
+                r = hook(grad)
+                if r is not None:
+                    grad = r
+            if node._retained is not None and (t := node._retained()) is not None:
+                t.grad = grad.detach()._clone_data() if t.grad is None or create_graph \
+                    else t.grad + grad
+            for k in capture.get(node, ()):
+                results[k] = grad
+            if isinstance(node, AccumulateGrad):
+                if accumulate:
+                    _accumulate(node.variable, grad, create_graph)
+                continue
+            if needed is not None and node not in needed:
+                continue
+            grads = node.apply(grad, create_graph)
+            for hook in node._hooks:
+                hook(tuple(grads), (grad,))
+            if not retain_graph:
+                node.release()
+            for (nxt, _), g in zip(node.next_functions, grads, strict=False):
+                if nxt is None:
+                    continue
+                if g is not None:
+                    buffers[nxt] = buffers[nxt] + g if nxt in buffers else g
+                deps[nxt] -= 1
+                if deps[nxt] == 0:
+                    if nxt in buffers:
+                        heapq.heappush(ready, (-nxt._seq, id(nxt), nxt))
+                    else:
+                        _skip(nxt, deps, buffers, ready)
+    if not allow_unused and inputs is not None and any(r is None for r in results):
+        raise RuntimeError("One of the differentiated Tensors appears to not have been used in "
+                           "the graph. Set allow_unused=True if this is the desired behavior.")
+    return tuple(results)
+
+
+def _skip(node: Node, deps: dict[Node, int], buffers: dict[Node, Tensor], ready: list) -> None:
+    """A node that received no cotangent at all: release its dependents without running it."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        for nxt, _ in n.next_functions:
+            if nxt is None:
+                continue
+            deps[nxt] -= 1
+            if deps[nxt] == 0:
+                if nxt in buffers:
+                    heapq.heappush(ready, (-nxt._seq, id(nxt), nxt))
+                else:
+                    stack.append(nxt)
+
+
+def grad_enabled_for(tensors: Sequence[Tensor]) -> bool:
+    return is_grad_enabled() and any(t.requires_grad for t in tensors)

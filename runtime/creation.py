@@ -1,0 +1,264 @@
+"""Creating tensors: ``tensor``, ``zeros``, ``arange``, ``randn``, ``*_like`` and the seeded RNG."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..ir import dtypes as D
+from ..ir.dtypes import DType
+from .tensor import Tensor, _dims
+
+
+class device:  # noqa: N801 - PyTorch's name
+    """Only the CPU exists here; ``device("cpu")`` is accepted everywhere a device is."""
+
+    def __init__(self, type: str = "cpu", index: int | None = None) -> None:  # noqa: A002
+        kind = str(type).split(":")[0]
+        if kind != "cpu":
+            raise RuntimeError(f"adjit runs on the CPU only; device '{type}' is not available")
+        self.type, self.index = "cpu", index
+
+    def __repr__(self) -> str:
+        return "device(type='cpu')"
+
+    def __str__(self) -> str:
+        return "cpu"
+
+    def __eq__(self, other: object) -> bool:
+        return str(other).split(":")[0] == "cpu"
+
+    def __hash__(self) -> int:
+        return hash("cpu")
+
+
+class _Generator:
+    """The global random state; ``manual_seed`` makes every draw reproducible."""
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng()
+        self._seed: int | None = None
+
+    def manual_seed(self, seed: int) -> _Generator:
+        self._seed = int(seed)
+        self.rng = np.random.default_rng(int(seed))
+        return self
+
+    def initial_seed(self) -> int:
+        return self._seed if self._seed is not None else 0
+
+
+default_generator = _Generator()
+
+
+def manual_seed(seed: int) -> _Generator:
+    return default_generator.manual_seed(seed)
+
+
+def seed() -> int:
+    s = int(np.random.SeedSequence().entropy % (2**63))
+    default_generator.manual_seed(s)
+    return s
+
+
+def initial_seed() -> int:
+    return default_generator.initial_seed()
+
+
+def _check_device(dev: Any) -> None:
+    if dev is not None:
+        device(str(dev))
+
+
+def _finish(data: np.ndarray, dtype: DType | None, requires_grad: bool, dev: Any = None) -> Tensor:
+    _check_device(dev)
+    if dtype is not None and data.dtype != dtype.np:
+        data = data.astype(dtype.np)
+    t = Tensor._make(np.ascontiguousarray(data))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _infer(data: Any) -> np.ndarray:
+    """NumPy array for nested Python data, typed as PyTorch would type it."""
+    if isinstance(data, Tensor):
+        return data._data.copy()
+    if isinstance(data, np.ndarray):
+        return data.astype(D.from_numpy_dtype(data.dtype).np, copy=True)
+    if isinstance(data, list | tuple) and any(isinstance(v, Tensor) for v in _flat(data)):
+        data = _untensor(data)
+    arr = np.asarray(data)
+    if arr.dtype == object:
+        raise TypeError(f"Could not infer dtype of {type(data).__name__}")
+    if arr.dtype.kind == "f":
+        return arr.astype(D.get_default_dtype().np)
+    return arr.astype(D.from_numpy_dtype(arr.dtype).np)
+
+
+def _flat(data: Any) -> list[Any]:
+    out: list[Any] = []
+    for v in data:
+        out.extend(_flat(v) if isinstance(v, list | tuple) else [v])
+    return out
+
+
+def _untensor(data: Any) -> Any:
+    if isinstance(data, Tensor):
+        return data.item() if data.ndim == 0 else data.tolist()
+    if isinstance(data, list | tuple):
+        return [_untensor(v) for v in data]
+    return data
+
+
+def tensor(data: Any, *, dtype: DType | None = None, device: Any = None,
+           requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (nested lists, scalars, arrays or tensors)."""
+    return _finish(_infer(data), dtype, requires_grad, device)
+
+
+def as_tensor(data: Any, dtype: DType | None = None, device: Any = None) -> Tensor:
+    if isinstance(data, Tensor) and (dtype is None or data.dtype is dtype):
+        return data
+    return tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(arr: np.ndarray) -> Tensor:
+    """A tensor sharing memory with ``arr`` (as in PyTorch)."""
+    D.from_numpy_dtype(arr.dtype)
+    return Tensor._make(arr)
+
+
+def _filled(value: Any, size: tuple, dtype: DType | None, requires_grad: bool, dev: Any) -> Tensor:
+    dt = dtype or D.get_default_dtype()
+    return _finish(np.full(_dims(size), value, dt.np), dt, requires_grad, dev)
+
+
+def zeros(*size: Any, dtype: DType | None = None, device: Any = None,
+          requires_grad: bool = False, **_: Any) -> Tensor:
+    return _filled(0, size, dtype, requires_grad, device)
+
+
+def ones(*size: Any, dtype: DType | None = None, device: Any = None,
+         requires_grad: bool = False, **_: Any) -> Tensor:
+    return _filled(1, size, dtype, requires_grad, device)
+
+
+def empty(*size: Any, dtype: DType | None = None, device: Any = None,
+          requires_grad: bool = False, **_: Any) -> Tensor:
+    return _filled(0, size, dtype, requires_grad, device)
+
+
+def full(size: Any, fill_value: Any, *, dtype: DType | None = None, device: Any = None,
+         requires_grad: bool = False, **_: Any) -> Tensor:
+    dt = dtype or D.scalar_dtype(fill_value)
+    return _finish(np.full(_dims((size,)), fill_value, dt.np), dt, requires_grad, device)
+
+
+def _like(t: Tensor, dtype: DType | None) -> tuple[tuple[int, ...], DType]:
+    return tuple(t.shape), dtype or t.dtype
+
+
+def zeros_like(t: Tensor, *, dtype: DType | None = None, requires_grad: bool = False,
+               **_: Any) -> Tensor:
+    shape, dt = _like(t, dtype)
+    return _finish(np.zeros(shape, dt.np), dt, requires_grad)
+
+
+def ones_like(t: Tensor, *, dtype: DType | None = None, requires_grad: bool = False,
+              **_: Any) -> Tensor:
+    shape, dt = _like(t, dtype)
+    return _finish(np.ones(shape, dt.np), dt, requires_grad)
+
+
+empty_like = zeros_like
+
+
+def full_like(t: Tensor, fill_value: Any, *, dtype: DType | None = None,
+              requires_grad: bool = False, **_: Any) -> Tensor:
+    shape, dt = _like(t, dtype)
+    return _finish(np.full(shape, fill_value, dt.np), dt, requires_grad)
+
+
+def rand_like(t: Tensor, *, dtype: DType | None = None, requires_grad: bool = False,
+              **_: Any) -> Tensor:
+    return rand(tuple(t.shape), dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def randn_like(t: Tensor, *, dtype: DType | None = None, requires_grad: bool = False,
+               **_: Any) -> Tensor:
+    return randn(tuple(t.shape), dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: DType | None = None,
+           device: Any = None, requires_grad: bool = False) -> Tensor:
+    if end is None:
+        start, end = 0, start
+    vals = [start, end, step]
+    is_float = any(isinstance(v, float) or (isinstance(v, Tensor) and v.is_floating_point())
+                   for v in vals)
+    dt = dtype or (D.get_default_dtype() if is_float else D.int64)
+    s, e, st = (float(v) for v in vals)
+    n = max(0, int(np.ceil((e - s) / st)))
+    return _finish(s + st * np.arange(n, dtype=np.float64), dt, requires_grad, device)
+
+
+def linspace(start: float, end: float, steps: int, *, dtype: DType | None = None,
+             device: Any = None, requires_grad: bool = False) -> Tensor:
+    dt = dtype or D.get_default_dtype()
+    return _finish(np.linspace(float(start), float(end), int(steps)), dt, requires_grad, device)
+
+
+def logspace(start: float, end: float, steps: int, base: float = 10.0, *,
+             dtype: DType | None = None, requires_grad: bool = False) -> Tensor:
+    dt = dtype or D.get_default_dtype()
+    return _finish(np.logspace(start, end, steps, base=base), dt, requires_grad)
+
+
+def eye(n: int, m: int | None = None, *, dtype: DType | None = None, device: Any = None,
+        requires_grad: bool = False) -> Tensor:
+    dt = dtype or D.get_default_dtype()
+    return _finish(np.eye(n, m), dt, requires_grad, device)
+
+
+def _gen(generator: Any) -> np.random.Generator:
+    return (generator or default_generator).rng
+
+
+def rand(*size: Any, generator: Any = None, dtype: DType | None = None, device: Any = None,
+         requires_grad: bool = False, **_: Any) -> Tensor:
+    dt = dtype or D.get_default_dtype()
+    return _finish(_gen(generator).random(_dims(size)), dt, requires_grad, device)
+
+
+def randn(*size: Any, generator: Any = None, dtype: DType | None = None, device: Any = None,
+          requires_grad: bool = False, **_: Any) -> Tensor:
+    dt = dtype or D.get_default_dtype()
+    return _finish(_gen(generator).standard_normal(_dims(size)), dt, requires_grad, device)
+
+
+def randint(low: int, high: Any = None, size: Any = None, *, generator: Any = None,
+            dtype: DType | None = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    if size is None:
+        low, high, size = 0, low, high
+    if size is None:
+        raise TypeError("randint() missing required argument 'size'")
+    dt = dtype or D.int64
+    return _finish(_gen(generator).integers(low, high, _dims((size,))), dt, requires_grad, device)
+
+
+def randperm(n: int, *, generator: Any = None, dtype: DType | None = None, **_: Any) -> Tensor:
+    return _finish(_gen(generator).permutation(n), dtype or D.int64, False)
+
+
+def normal(mean: float, std: float, size: Any, *, generator: Any = None,
+           dtype: DType | None = None, requires_grad: bool = False) -> Tensor:
+    dt = dtype or D.get_default_dtype()
+    return _finish(_gen(generator).normal(mean, std, _dims((size,))), dt, requires_grad)
+
+
+def _rebuild(data: np.ndarray, requires_grad: bool) -> Tensor:
+    t = Tensor._make(data)
+    t._requires_grad = requires_grad
+    return t

@@ -1,0 +1,94 @@
+"""``apply``: the one door every op goes through (evaluate, then record a grad_fn if needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..ir.aval import Aval
+from ..ir.dtypes import scalar_dtype
+from ..ir.ops import GroupOp, Op
+from ..ir.reference import REFERENCE
+from ..ir.shapes import infer, operand_dtypes
+from .autograd import CompositeNode, OpNode, gradient_edge
+from .grad_mode import is_grad_enabled, no_grad
+from .tensor import Tensor
+
+# ops whose NumPy result may be a view of their first input: they share its version counter
+VIEW_OPS = frozenset({Op.RESHAPE, Op.PERMUTE, Op.EXPAND, Op.INDEX})
+
+DEFAULT_NAMES: dict[Op, str] = {
+    op: "".join(w.capitalize() for w in op.name.split("_")) + "Backward0" for op in Op
+} | {Op.LOG1P: "Log1PBackward0", Op.AMAX: "AmaxBackward0", Op.AMIN: "AminBackward0",
+     Op.CAST: "ToCopyBackward0", Op.RESHAPE: "ViewBackward0", Op.CLAMP: "ClampBackward1",
+     Op.INDEX: "IndexBackward0", Op.INDEX_ADD: "IndexPutBackward0", Op.MATMUL: "MmBackward0",
+     Op.SCATTER_ADD: "ScatterAddBackward0"}
+
+
+def as_tensor_operand(v: Any) -> Tensor:
+    """A Python scalar becomes a 0-dim 'wrapped number' tensor (lowest promotion priority)."""
+    if isinstance(v, Tensor):
+        return v
+    if isinstance(v, bool | int | float | np.number | np.bool_):
+        dt = scalar_dtype(v)
+        return Tensor._make(np.asarray(v, dt.np), weak=True)
+    if isinstance(v, np.ndarray):
+        return Tensor._make(v)
+    raise TypeError(f"expected Tensor or number as operand, but got {type(v).__name__}")
+
+
+def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
+    """Evaluate ``op`` with NumPy and, under grad mode, record its grad_fn."""
+    inputs = [as_tensor_operand(a) for a in args]
+    avals = [t._aval() for t in inputs]
+    out_aval = infer(op, avals, attrs)
+    arrays = [t._data for t in inputs]
+    for i, dt in enumerate(operand_dtypes(op, avals, out_aval)):
+        if dt is not None and arrays[i].dtype != dt.np:
+            arrays[i] = arrays[i].astype(dt.np)
+    with np.errstate(all="ignore"):
+        data = np.asarray(REFERENCE[op](*arrays, **attrs))
+    if data.dtype != out_aval.dtype.np:
+        data = data.astype(out_aval.dtype.np)
+    view = op in VIEW_OPS and data.base is not None and np.may_share_memory(data, arrays[0])
+    out = Tensor._make(data, version_box=inputs[0]._version_box if view else None)
+    if (op not in GroupOp.NONDIFF and out_aval.dtype.is_floating_point and is_grad_enabled()
+            and any(t.requires_grad for t in inputs)):
+        edges = tuple(gradient_edge(t) if t.requires_grad else (None, 0) for t in inputs)
+        cls = _node_class(name or DEFAULT_NAMES[op])
+        out._grad_fn = cls(op, attrs, inputs, out, edges)
+    return out
+
+
+def _node_class(name: str) -> type[OpNode]:
+    from .autograd import node_class
+
+    return node_class(name, OpNode)
+
+
+def composite(name: str, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -> Tensor:
+    """Run a decomposition; under grad mode its result gets one grad_fn named like PyTorch's."""
+    positions = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
+    if not positions or not is_grad_enabled():
+        return fn(*args, **kwargs)
+    aliases = [args[i].detach().requires_grad_() for i in positions]
+    inner_args = list(args)
+    for i, a in zip(positions, aliases, strict=True):
+        inner_args[i] = a
+    inner = fn(*inner_args, **kwargs)
+    if inner.grad_fn is None:  # nothing differentiable came out (e.g. integer results)
+        return inner
+    with no_grad():
+        out = Tensor._make(inner._data)
+    edges = tuple(gradient_edge(args[i]) for i in positions)
+    from .autograd import node_class
+
+    cls = node_class(name, CompositeNode)
+    out._grad_fn = cls(fn, args, kwargs, inner, aliases, positions, edges)
+    return out
+
+
+def avals_of(*ts: Tensor) -> list[Aval]:
+    return [t._aval() for t in ts]

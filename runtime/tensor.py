@@ -1,0 +1,361 @@
+"""The Tensor users hold: NumPy-backed data, PyTorch's API, and autograd state."""
+
+from __future__ import annotations
+
+import builtins
+import weakref
+from collections.abc import Callable, Sequence
+from math import prod
+from typing import Any
+
+import numpy as np
+
+from ..ir import dtypes as D
+from ..ir.aval import Aval
+from ..ir.dtypes import DType
+from ..ir.ops import Op
+from ..ir.shapes import norm_axis
+from .grad_mode import is_grad_enabled, no_grad
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple that prints as ``torch.Size([2, 3])``."""
+
+    def __repr__(self) -> str:
+        return f"torch.Size({list(self)})"
+
+    def numel(self) -> int:
+        return prod(self)
+
+
+def _dims(args: tuple) -> tuple[int, ...]:
+    """``f(2, 3)`` and ``f((2, 3))`` both mean the tuple (2, 3)."""
+    if len(args) == 1 and isinstance(args[0], tuple | list | Size):
+        return tuple(int(a) for a in args[0])
+    return tuple(int(a) for a in args)
+
+
+def _axes(dim: Any, ndim: int) -> tuple[int, ...] | None:
+    if dim is None:
+        return None
+    dims = dim if isinstance(dim, tuple | list) else (dim,)
+    return tuple(sorted({norm_axis(int(d), ndim) for d in dims}))
+
+
+class Tensor:
+    """A multi-dimensional array with PyTorch's semantics, eager or (later) traced."""
+
+    __array_priority__ = 1000  # numpy scalars defer to Tensor's reflected operators
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("use adjit.tensor(data) to create a Tensor")
+
+    @classmethod
+    def _make(cls, data: np.ndarray, *, requires_grad: bool = False, grad_fn: Any = None,
+              version_box: list[int] | None = None, weak: bool = False) -> Tensor:
+        t = object.__new__(cls)
+        t._data = data
+        t._requires_grad = requires_grad
+        t._grad_fn = grad_fn
+        t._version_box = version_box if version_box is not None else [0]
+        t._weak = weak
+        t.grad = None
+        t._accumulate = None
+        t._hooks = []
+        t._post_accumulate_hooks = []
+        t._retains_grad = False
+        return t
+
+    # ---- metadata -------------------------------------------------------------------------
+    _data: np.ndarray
+    grad: Tensor | None
+
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    def size(self, dim: int | None = None) -> Any:
+        return self.shape if dim is None else self._data.shape[norm_axis(dim, self.ndim)]
+
+    @property
+    def dtype(self) -> DType:
+        return D.from_numpy_dtype(self._data.dtype)
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    ndimension = dim
+
+    def numel(self) -> int:
+        return int(self._data.size)
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self._data.itemsize
+
+    @property
+    def device(self) -> str:
+        from .creation import device
+
+        return device("cpu")
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.is_floating_point
+
+    def _aval(self) -> Aval:
+        return Aval(self._data.shape, self.dtype, self._weak)
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    # ---- autograd state -------------------------------------------------------------------
+    @property
+    def grad_fn(self) -> Any:
+        return self._grad_fn
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad or self._grad_fn is not None
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if self._grad_fn is not None:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use a "
+                "computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach().")
+        if value and not self.dtype.is_floating_point:
+            raise RuntimeError("only Tensors of floating point and complex dtype can require "
+                               "gradients")
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._grad_fn is None
+
+    @property
+    def _version(self) -> int:
+        return self._version_box[0]
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def retain_grad(self) -> None:
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.is_leaf or self._retains_grad:
+            return
+        self._retains_grad = True
+        self._grad_fn._retained = weakref.ref(self)
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Any:
+        """``hook(grad)`` runs when this tensor's gradient is computed; may return a new one."""
+        from .autograd import _Handle
+
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.is_leaf:
+            self._hooks.append(hook)
+            return _Handle(self._hooks, hook)
+        self._grad_fn._pre_hooks.append(hook)
+        return _Handle(self._grad_fn._pre_hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> Any:
+        from .autograd import _Handle
+
+        self._post_accumulate_hooks.append(hook)
+        return _Handle(self._post_accumulate_hooks, hook)
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this one's data (and version counter) with no history."""
+        return Tensor._make(self._data, version_box=self._version_box)
+
+    def detach_(self) -> Tensor:
+        self._grad_fn = None
+        self._requires_grad = False
+        return self
+
+    @property
+    def data(self) -> Tensor:
+        return Tensor._make(self._data)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        self._data = value._data
+
+    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
+        from .backward import backward
+
+        backward([self], None if gradient is None else [gradient], retain_graph, create_graph,
+                 inputs=inputs)
+
+    # ---- conversion -----------------------------------------------------------------------
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        if self.requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
+        return self._data
+
+    def item(self) -> Any:
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to "
+                               "Scalar")
+        return self._data.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return self._data.tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.is_floating_point or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an "
+                            "index")
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.item())
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self._data if dtype is None else self._data.astype(dtype)
+
+    def __repr__(self) -> str:
+        from .describe import tensor_repr
+
+        return tensor_repr(self)
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        if self.ndim == 0 and spec:
+            return format(self.item(), spec)
+        return repr(self)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __iter__(self) -> Any:
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __reduce_ex__(self, protocol: int) -> Any:
+        from .creation import _rebuild
+
+        return (_rebuild, (self._data, self._requires_grad))
+
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        t = Tensor._make(self._data.copy(), requires_grad=self._requires_grad)
+        if type(self) is not Tensor:
+            t.__class__ = type(self)
+        if self.grad is not None:
+            t.grad = self.grad.__deepcopy__(memo)
+        memo[id(self)] = t
+        return t
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """``.to(dtype)``; device arguments ("cpu") are accepted and ignored."""
+        dtype = kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, DType):
+                dtype = a
+            elif isinstance(a, Tensor):
+                dtype = a.dtype
+        if dtype is None or dtype is self.dtype:
+            return self
+        from .dispatch import apply
+
+        return apply(Op.CAST, self, dtype=dtype)
+
+    def type(self, dtype: DType | None = None) -> Any:
+        if dtype is None:
+            return {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor",
+                    "int64": "torch.LongTensor", "bool": "torch.BoolTensor",
+                    "int32": "torch.IntTensor", "uint8": "torch.ByteTensor"}[self.dtype.name]
+        return self.to(dtype)
+
+    def float(self) -> Tensor:
+        return self.to(D.float32)
+
+    def double(self) -> Tensor:
+        return self.to(D.float64)
+
+    def long(self) -> Tensor:
+        return self.to(D.int64)
+
+    def int(self) -> Tensor:
+        return self.to(D.int32)
+
+    def bool(self) -> Tensor:
+        return self.to(D.bool_)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def cuda(self, *a: Any, **k: Any) -> Tensor:
+        raise RuntimeError("adjit runs on the CPU only: CUDA is not available")
+
+    def contiguous(self, *a: Any, **k: Any) -> Tensor:
+        return self
+
+    def is_contiguous(self, *a: Any, **k: Any) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
+    def clone(self, *a: Any, **k: Any) -> Tensor:
+        from .functional import clone
+
+        return clone(self)
+
+    def _clone_data(self) -> Tensor:
+        return Tensor._make(np.array(self._data, copy=True))
+
+    def _inplace_accumulate(self, g: Tensor) -> None:
+        np.add(self._data, g._data, out=self._data, casting="unsafe")
+        self._version_box[0] += 1
+
+    def stride(self, dim: int | None = None) -> Any:
+        s = tuple(st // self._data.itemsize for st in self._data.strides)
+        return s if dim is None else s[dim]
+
+    def data_ptr(self) -> int:
+        return int(self._data.ctypes.data)
+
+    def storage_offset(self) -> int:
+        return 0
+
+
+def _install_methods() -> None:
+    """Ops become methods and operators; each is one line over a primitive or composite."""
+    from . import methods
+
+    methods.install(Tensor)
+
+
+_ = builtins  # keep the builtins import for methods that shadow names (float, int, bool)
+
+
+_install_methods()
