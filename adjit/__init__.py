@@ -139,6 +139,9 @@ from adjit.runtime.printing import get_printoptions, set_printoptions
 from adjit.runtime.tensor import Size, Tensor
 
 from adjit import autograd, nn, optim  # noqa: E402  (after the names they use)
+from adjit.frontend.compile import CompiledFunction, compile  # noqa: A004
+from adjit.runtime.trace_state import TracingError
+from adjit.frontend.explain import explain
 
 float = float32  # noqa: A001
 double = float64

@@ -1,1 +1,1 @@
-"""placeholder"""
+"""The tracer and the public compiler entry points (``compile``, ``explain``)."""

@@ -29,7 +29,11 @@ FREED_MSG = (
 class Node:
     """A grad_fn: how to send the cotangent of one output back to the inputs' nodes."""
 
-    next_functions: tuple[tuple[Node | None, int], ...] = ()
+    _edges: tuple[tuple[Node | None, int], ...] = ()  # one per input, aligned with apply()
+
+    @property
+    def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
+        return self._edges
 
     def __init__(self) -> None:
         self._seq = next(_sequence)
@@ -139,13 +143,19 @@ def _rule_params(rule: Callable[..., Any]) -> tuple[str, ...]:
 _PARAMS: dict[Op, tuple[str, ...]] = {op: _rule_params(r) for op, r in DERIVATIVES.items()}
 
 
+SCALAR_ATTR_OPS = frozenset({Op.POW})
+
+
 class OpNode(Node):
     """The grad_fn of one primitive op: runs the op's rule from the derivative table."""
 
     def __init__(self, op: Op, attrs: dict[str, Any], inputs: Sequence[Tensor], out: Tensor,
                  edges: tuple[tuple[Node | None, int], ...]) -> None:
         super().__init__()
-        self.op, self.attrs, self.next_functions = op, attrs, edges
+        self.op, self.attrs, self._edges = op, attrs, edges
+        # PyTorch's pow(Tensor, Scalar) takes the scalar as an attribute: no edge for it
+        self._shown = edges if op not in SCALAR_ATTR_OPS else tuple(
+            e for e, t in zip(edges, inputs, strict=True) if not t._weak)
         self._meta = [(t.shape, t.dtype) for t in inputs]
         names = INPUT_NAMES.get(op, DEFAULT_INPUT_NAMES)
         saved: dict[str, Any] = {}
@@ -157,6 +167,10 @@ class OpNode(Node):
             elif p in names[: len(inputs)]:
                 saved[p] = SavedTensor(inputs[names.index(p)], False)
         self._saved: dict[str, Any] | None = saved
+
+    @property
+    def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
+        return self._shown
 
     def _context(self) -> dict[str, Any]:
         if self._saved is None:
@@ -177,7 +191,7 @@ class OpNode(Node):
     def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
         grads = DERIVATIVES[self.op](grad, **self._context())
         return [None if g is None or edge[0] is None else conform(g, *meta)
-                for g, edge, meta in zip(grads, self.next_functions, self._meta, strict=True)]
+                for g, edge, meta in zip(grads, self._edges, self._meta, strict=True)]
 
     def release(self) -> None:
         if self._saved:  # nodes that saved nothing can be run again, as in PyTorch
@@ -204,7 +218,7 @@ class CompositeNode(Node):
                  aliases: list[Tensor], positions: list[int],
                  edges: tuple[tuple[Node | None, int], ...]) -> None:
         super().__init__()
-        self.next_functions = edges
+        self._edges = edges
         self._fn, self._args, self._kwargs = fn, args, kwargs
         self._inner: tuple[Tensor, list[Tensor]] | None = (inner_out, aliases)
         self._positions = positions
@@ -231,13 +245,13 @@ class PyNode(Node):
     def __init__(self, backward: Callable[..., Any], ctx: Any,
                  edges: tuple[tuple[Node | None, int], ...]) -> None:
         super().__init__()
-        self._backward, self._ctx, self.next_functions = backward, ctx, edges
+        self._backward, self._ctx, self._edges = backward, ctx, edges
 
     def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
         grads = self._backward(self._ctx, grad)
         grads = grads if isinstance(grads, tuple) else (grads,)
         return [g if e[0] is not None else None for g, e in
-                zip(grads, self.next_functions, strict=False)]
+                zip(grads, self._edges, strict=False)]
 
 
 def gradient_edge(t: Tensor) -> tuple[Node | None, int]:
@@ -263,7 +277,7 @@ def _discover(roots: list[Node]) -> dict[Node, int]:
         if node in seen:
             continue
         seen.add(node)
-        for nxt, _ in node.next_functions:
+        for nxt, _ in node._edges:
             if nxt is not None:
                 deps[nxt] = deps.get(nxt, 0) + 1
                 stack.append(nxt)
@@ -280,7 +294,7 @@ def _needed(roots: list[Node], targets: set[Node]) -> set[Node]:
             node, i = stack.pop()
             if node in memo and i == 0:
                 continue
-            nexts = [n for n, _ in node.next_functions if n is not None]
+            nexts = [n for n, _ in node._edges if n is not None]
             if i < len(nexts):
                 stack.append((node, i + 1))
                 if nexts[i] not in memo:
@@ -360,7 +374,7 @@ def run_backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Tensor], *,
                 hook(tuple(grads), (grad,))
             if not retain_graph:
                 node.release()
-            for (nxt, _), g in zip(node.next_functions, grads, strict=False):
+            for (nxt, _), g in zip(node._edges, grads, strict=False):
                 if nxt is None:
                     continue
                 if g is not None:
@@ -382,7 +396,7 @@ def _skip(node: Node, deps: dict[Node, int], buffers: dict[Node, Tensor], ready:
     stack = [node]
     while stack:
         n = stack.pop()
-        for nxt, _ in n.next_functions:
+        for nxt, _ in n._edges:
             if nxt is None:
                 continue
             deps[nxt] -= 1

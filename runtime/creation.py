@@ -75,7 +75,8 @@ def _finish(data: np.ndarray, dtype: DType | None, requires_grad: bool, dev: Any
     _check_device(dev)
     if dtype is not None and data.dtype != dtype.np:
         data = data.astype(dtype.np)
-    t = Tensor._make(np.ascontiguousarray(data))
+    # (np.ascontiguousarray would turn a 0-d array into a 1-d one)
+    t = Tensor._make(data if data.flags.c_contiguous else np.array(data, order="C"))
     if requires_grad:
         t.requires_grad_(True)
     return t

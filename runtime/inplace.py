@@ -9,6 +9,7 @@ import numpy as np
 
 from ..ir.ops import Op
 from .dispatch import apply, as_tensor_operand, composite
+from . import trace_state
 from .grad_mode import is_grad_enabled, no_grad
 from ..ir.shapes import index_shape, split_index
 from .indexing import normalize_index
@@ -20,6 +21,19 @@ LEAF_MSG = "a leaf Variable that requires grad is being used in an in-place oper
 def _check_leaf(t: Tensor) -> None:
     if is_grad_enabled() and t.is_leaf and t._requires_grad:
         raise RuntimeError(LEAF_MSG)
+
+
+def _check_view(t: Tensor) -> None:
+    """Recording an in-place op on a view would leave its base's history stale: refuse."""
+    base = t._view_base
+    if base is None:
+        return
+    if base.is_leaf and base.requires_grad:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+    raise RuntimeError("adjit does not support recording in-place operations on a view (the "
+                       "base tensor's history would go stale); use an out-of-place op, or "
+                       "index assignment on the base tensor")
 
 
 def _write(t: Tensor, result: Tensor) -> None:
@@ -41,18 +55,48 @@ def _write(t: Tensor, result: Tensor) -> None:
     t._version_box[0] += 1
 
 
+def _rebind(t: Tensor, result: Tensor) -> Tensor:
+    """While tracing, an in-place op on a traced tensor rebinds it to the new IR value."""
+    from .trace_state import TracingError
+
+    if getattr(t, "_view_of", None) is not None or getattr(t, "_has_views", False):
+        raise TracingError("in-place modification of a view (or of a tensor that has views) "
+                           "inside a compiled function is not supported; use out-of-place ops")
+    if t._var in t._trace.input_vars:
+        raise TracingError("in-place modification of an argument of a compiled function is not "
+                           "supported (the caller's tensor would not change); compute a new "
+                           "tensor instead")
+    if tuple(result.shape) != tuple(t.shape) or result.dtype is not t.dtype:
+        result = result.to(t.dtype).expand(tuple(t.shape))
+    t._var, t._requires_grad = result._var, result.requires_grad
+    return t
+
+
+def _traced(t: Tensor) -> bool:
+    if getattr(t, "_is_tracer", False):
+        return True
+    trace = trace_state.current()
+    if trace is not None and trace.involves([t]):
+        from .trace_state import TracingError
+
+        raise TracingError("in-place modification of a tensor that the compiled function did "
+                           "not create (an argument's storage, a parameter, a global) is not "
+                           "supported; compute a new tensor instead")
+    return False
+
+
 def inplace(t: Tensor, fn: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
     """Apply ``fn`` (an out-of-place op of ``t``) and write the result back into ``t``."""
     _check_leaf(t)
+    if _traced(t):
+        return _rebind(t, fn(t))
     recording = is_grad_enabled() and (t.requires_grad or any(
         isinstance(o, Tensor) and o.requires_grad for o in others))
     if not recording:
         with no_grad():
             _write(t, fn(t))
         return t
-    if getattr(t, "_base_requires_grad", False):
-        raise RuntimeError("adjit does not support in-place operations on a view of a tensor "
-                           "that requires grad; use an out-of-place op or index assignment")
+    _check_view(t)
     before = Tensor._make(t._data.copy(), requires_grad=t._requires_grad, grad_fn=t._grad_fn)
     result = fn(before)
     _write(t, result)
@@ -65,8 +109,10 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
     _check_leaf(t)
     spec, tensors = normalize_index(tuple(t.shape), index)
     v = as_tensor_operand(value)
-    recording = is_grad_enabled() and (t.requires_grad or v.requires_grad)
+    idx = [Tensor._make(a) for a in tensors]
     target = index_shape(tuple(t.shape), spec, [a.shape for a in tensors])
+    traced = _traced(t)
+    recording = traced or is_grad_enabled() and (t.requires_grad or v.requires_grad)
     if not recording:
         _assign(t._data, spec, tensors, np.broadcast_to(v._data.astype(t._data.dtype), target))
         t._version_box[0] += 1
@@ -74,25 +120,32 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
     if any(len(np.unique(a)) != a.size for a in tensors) and len(tensors) == 1:
         raise RuntimeError("adjit: index assignment with repeated indices under autograd is not "
                            "supported (the result would depend on write order)")
-    idx = [Tensor._make(a) for a in tensors]
+    if traced:
+        _rebind(t, _index_put(t, v, spec, idx, target))
+        return
+    _check_view(t)
     before = Tensor._make(t._data.copy(), requires_grad=t._requires_grad, grad_fn=t._grad_fn)
 
-    def index_put(old: Tensor, val: Tensor) -> Tensor:
-        ones = Tensor._make(np.ones(target, old._data.dtype))
-        mask = apply(Op.INDEX_ADD, ones, *idx, spec=spec, shape=tuple(old.shape))
-        scattered = apply(Op.INDEX_ADD, val.to(old.dtype).expand(target), *idx, spec=spec,
-                          shape=tuple(old.shape))
-        return apply(Op.WHERE, mask > 0, scattered, old)
-
-    result = composite("CopySlices", index_put, before, v)
+    result = composite("CopySlices", lambda old, val: _index_put(old, val, spec, idx, target),
+                       before, v)
     _write(t, result)
     t._grad_fn = result.grad_fn
+
+
+def _index_put(old: Tensor, val: Tensor, spec: tuple, idx: list[Tensor],
+               target: tuple[int, ...]) -> Tensor:
+    """``old`` with ``val`` written at the index, out of place, as primitives."""
+    ones = Tensor._make(np.ones(target, old.dtype.np))
+    mask = apply(Op.INDEX_ADD, ones, *idx, spec=spec, shape=tuple(old.shape))
+    scattered = apply(Op.INDEX_ADD, val.to(old.dtype).expand(target), *idx, spec=spec,
+                      shape=tuple(old.shape))
+    return apply(Op.WHERE, mask > 0, scattered, old)
 
 
 def _assign(data: np.ndarray, spec: tuple, tensors: list[np.ndarray], value: np.ndarray) -> None:
     """``data[index] = value`` in PyTorch's order: ints/slices/None first (a view), then tensors."""
     basic, positions = split_index(spec)
-    view = data[basic]
+    view = data[(*basic, Ellipsis)]
     if not positions:
         view[...] = value
         return

@@ -26,8 +26,9 @@ ALIASES = {"negative": "neg", "absolute": "abs", "multiply": "mul", "subtract": 
 OPERATORS = {
     "__add__": F.add, "__sub__": F.sub, "__mul__": F.mul, "__truediv__": F.div,
     "__pow__": F.pow, "__matmul__": F.matmul,
-    "__radd__": lambda x, y: F.add(y, x), "__rsub__": lambda x, y: F.rsub(x, y),
-    "__rmul__": lambda x, y: F.mul(y, x), "__rtruediv__": lambda x, y: F.div(y, x),
+    # PyTorch keeps the tensor first in reflected commutative ops (next_functions order)
+    "__radd__": F.add, "__rsub__": F.rsub, "__rmul__": F.mul,
+    "__rtruediv__": lambda x, y: F.mul(F.reciprocal(x), y),
     "__rpow__": lambda x, y: F.pow(y, x), "__rmatmul__": lambda x, y: F.matmul(y, x),
     "__floordiv__": lambda x, y: F.div(x, y, rounding_mode="floor"),
     "__rfloordiv__": lambda x, y: F.div(y, x, rounding_mode="floor"),

@@ -15,6 +15,7 @@ from ..ir.aval import Aval
 from ..ir.dtypes import DType
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
+from . import trace_state
 from .grad_mode import is_grad_enabled, no_grad
 
 
@@ -47,8 +48,15 @@ class Tensor:
 
     __array_priority__ = 1000  # numpy scalars defer to Tensor's reflected operators
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Tensor:
+        """PyTorch's legacy constructor: ``Tensor([1, 2])`` (float data) or ``Tensor(2, 3)``."""
+        if len(args) == 1 and not isinstance(args[0], int):
+            data = args[0]._data if isinstance(args[0], Tensor) else args[0]
+            return cls._make(np.array(data, dtype=D.get_default_dtype().np))
+        return cls._make(np.zeros(_dims(args), D.get_default_dtype().np))
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        raise TypeError("use adjit.tensor(data) to create a Tensor")
+        pass
 
     @classmethod
     def _make(cls, data: np.ndarray, *, requires_grad: bool = False, grad_fn: Any = None,
@@ -64,9 +72,11 @@ class Tensor:
         t._hooks = []
         t._post_accumulate_hooks = []
         t._retains_grad = False
+        t._born_in = trace_state.current()  # tensors made while tracing are trace constants
         return t
 
     # ---- metadata -------------------------------------------------------------------------
+    _view_base: Tensor | None = None  # the tensor whose memory this one views, if any
     _data: np.ndarray
     grad: Tensor | None
 

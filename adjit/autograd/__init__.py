@@ -59,3 +59,4 @@ class Function:
             out = Tensor._make(out._data)
             out._grad_fn = node_cls(cls.backward, ctx, edges)
         return out
+from adjit.autograd import functional  # noqa: E402,F401

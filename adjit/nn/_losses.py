@@ -1,0 +1,303 @@
+"""Loss functions of ``adjit.nn.functional``: decompositions with PyTorch's node names."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from adjit.runtime import functional as R
+from adjit.runtime.dispatch import composite
+from adjit.runtime.tensor import Tensor
+
+REDUCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "none": lambda t: t,
+    "mean": lambda t: R.mean(t),
+    "sum": lambda t: R.sum(t),
+}
+
+
+def _reduction(size_average: Any, reduce: Any, reduction: str) -> str:
+    """The legacy ``size_average``/``reduce`` flags, folded into a reduction name."""
+    if size_average is None and reduce is None:
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"{reduction} is not a valid value for reduction")
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    return "none" if not reduce else ("mean" if size_average else "sum")
+
+
+def _reduce(t: Tensor, reduction: str) -> Tensor:
+    return REDUCTIONS[reduction](t)
+
+
+def _check_sizes(input: Tensor, target: Tensor) -> None:
+    if tuple(target.shape) != tuple(input.shape):
+        warnings.warn(
+            f"Using a target size ({target.shape}) that is different to the input size "
+            f"({input.shape}). This will likely lead to incorrect results due to "
+            "broadcasting. Please ensure they have the same size.",
+            stacklevel=3,
+        )
+
+
+def mse_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
+    weight: Tensor | None = None,
+) -> Tensor:
+    r = _reduction(size_average, reduce, reduction)
+    _check_sizes(input, target)
+
+    def decomposition(a: Tensor, b: Tensor) -> Tensor:
+        d = (a - b) * (a - b)
+        return _reduce(d * weight if weight is not None else d, r)
+
+    return composite("MseLossBackward0", decomposition, input, target)
+
+
+def l1_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
+    weight: Tensor | None = None,
+) -> Tensor:
+    _check_sizes(input, target)
+    d = R.abs(input - target)
+    return _reduce(
+        d * weight if weight is not None else d, _reduction(size_average, reduce, reduction)
+    )
+
+
+def _smooth_l1(a: Tensor, b: Tensor, beta: float, r: str) -> Tensor:
+    d = R.abs(a - b)
+    if beta == 0.0:
+        return _reduce(d, r)
+    return _reduce(R.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta), r)
+
+
+def smooth_l1_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
+    beta: float = 1.0,
+) -> Tensor:
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    _check_sizes(input, target)
+    r = _reduction(size_average, reduce, reduction)
+    return composite("SmoothL1LossBackward0", _smooth_l1, input, target, beta, r)
+
+
+def _huber(a: Tensor, b: Tensor, delta: float, r: str) -> Tensor:
+    d = R.abs(a - b)
+    return _reduce(R.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta)), r)
+
+
+def huber_loss(
+    input: Tensor,
+    target: Tensor,
+    reduction: str = "mean",
+    delta: float = 1.0,
+    weight: Tensor | None = None,
+) -> Tensor:
+    _check_sizes(input, target)
+    return composite(
+        "HuberLossBackward0", _huber, input, target, delta, _reduction(None, None, reduction)
+    )
+
+
+# ---- negative log likelihood and cross entropy -----------------------------------------------
+def _class_weights(
+    weight: Tensor | None, target: np.ndarray, ignore_index: int, like: Tensor
+) -> Tensor:
+    """Per-sample weight ``weight[target]``, zero where target == ignore_index (no history)."""
+    safe = np.where(target == ignore_index, 0, target)
+    w = np.ones(target.shape) if weight is None else weight._data[safe]
+    return Tensor._make(np.asarray(w * (target != ignore_index), like._data.dtype))
+
+
+def _check_target(input: Tensor, target: Tensor, ignore_index: int) -> np.ndarray:
+    if target.dtype.is_floating_point:
+        raise RuntimeError(f"expected scalar type Long but found {_type_name(target)}")
+    t = target._data.astype(np.int64)
+    n_classes = input.shape[0 if input.ndim == 1 else 1]
+    bad = t[(t != ignore_index) & ((t < 0) | (t >= n_classes))]
+    if bad.size:
+        raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
+    batch = () if input.ndim == 1 else (input.shape[0], *input.shape[2:])
+    if tuple(t.shape) != batch:
+        raise ValueError(
+            f"Expected input batch_size ({input.shape[0]}) to match target "
+            f"batch_size ({t.shape[0] if t.ndim else 0})."
+        )
+    return t
+
+
+def _type_name(t: Tensor) -> str:
+    return {"float32": "Float", "float64": "Double", "int32": "Int"}.get(t.dtype.name, t.dtype.name)
+
+
+def _nll(logp: Tensor, t: np.ndarray, w: Tensor, r: str) -> Tensor:
+    axis = 0 if logp.ndim == 1 else 1
+    index = Tensor._make(np.expand_dims(np.where(w._data != 0, t, 0), axis))
+    picked = R.squeeze(R.gather(logp, axis, index), axis)
+    loss = -picked * w
+    if r == "mean":
+        return R.sum(loss) / R.sum(w)
+    return _reduce(loss, r)
+
+
+def nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: Any = None,
+    ignore_index: int = -100,
+    reduce: Any = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``-input[n, target[n]] * weight[target[n]]``, reduced; ignored targets count for nothing."""
+    r = _reduction(size_average, reduce, reduction)
+    t = _check_target(input, target, ignore_index)
+    w = _class_weights(weight, t, ignore_index, input)
+    name = "NllLoss2DBackward0" if input.ndim >= 3 else "NllLossBackward0"
+    return composite(name, _nll, input, t, w, r)
+
+
+def _class_view(weight: Tensor, ndim: int) -> Tensor:
+    return R.reshape(weight, (weight.shape[0],) + (1,) * (ndim - 2)) if ndim > 1 else weight
+
+
+def _soft_cross_entropy(
+    logp: Tensor, target: Tensor, weight: Tensor | None, r: str, smoothing: float
+) -> Tensor:
+    axis = 0 if logp.ndim == 1 else 1
+    n_classes = logp.shape[axis]
+    if smoothing > 0:
+        target = target * (1 - smoothing) + smoothing / n_classes
+    prod = logp * target
+    if weight is not None:
+        prod = prod * _class_view(weight, logp.ndim)
+    if r == "mean":
+        count = logp.numel() / n_classes
+        return composite("DivBackward1", lambda p: -R.sum(p) / count, prod)
+    return -R.sum(prod, axis) if r == "none" else -R.sum(prod)
+
+
+def _smoothed(
+    logp: Tensor, t: np.ndarray, weight: Tensor | None, ignore_index: int, r: str, smoothing: float
+) -> Tensor:
+    axis = 0 if logp.ndim == 1 else 1
+    n_classes = logp.shape[axis]
+    keep = _class_weights(None, t, ignore_index, logp)
+    nll = _nll(logp, t, _class_weights(weight, t, ignore_index, logp), r)
+    weighted = logp * _class_view(weight, logp.ndim) if weight is not None else logp
+    smooth = -R.sum(weighted, axis) * keep
+    if r == "mean":
+        denom = (
+            R.sum(_class_weights(weight, t, ignore_index, logp))
+            if weight is not None
+            else R.sum(keep)
+        )
+        smooth = R.sum(smooth) / denom
+    else:
+        smooth = _reduce(smooth, r)
+    return nll * (1 - smoothing) + smooth * (smoothing / n_classes)
+
+
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: Any = None,
+    ignore_index: int = -100,
+    reduce: Any = None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """``nll_loss(log_softmax(input, 1), target)``; also class-probability targets."""
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    r = _reduction(size_average, reduce, reduction)
+    logp = R.log_softmax(input, 0 if input.ndim == 1 else 1)
+    if target.dtype.is_floating_point:
+        if tuple(target.shape) != tuple(input.shape):
+            raise RuntimeError(
+                "Expected floating point type target to have the same shape as "
+                f"input, but got {list(target.shape)} and {list(input.shape)}"
+            )
+        return _soft_cross_entropy(logp, target, weight, r, label_smoothing)
+    if label_smoothing > 0:
+        t = _check_target(input, target, ignore_index)
+        return _smoothed(logp, t, weight, ignore_index, r, label_smoothing)
+    return nll_loss(logp, target, weight, None, ignore_index, None, r)
+
+
+# ---- binary cross entropy --------------------------------------------------------------------
+def _bce(x: Tensor, y: Tensor, weight: Tensor | None, r: str) -> Tensor:
+    # PyTorch clamps each log at -100 so that x in {0, 1} gives a finite loss
+    loss = -(y * R.clamp(R.log(x), min=-100.0) + (1 - y) * R.clamp(R.log(1 - x), min=-100.0))
+    return _reduce(loss * weight if weight is not None else loss, r)
+
+
+def binary_cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
+) -> Tensor:
+    r = _reduction(size_average, reduce, reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(
+            f"Using a target size ({target.shape}) that is different to the input "
+            f"size ({input.shape}) is deprecated. Please ensure they have the same "
+            "size."
+        )
+    if input.numel() and (input._data.min() < 0 or input._data.max() > 1):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    return composite("BinaryCrossEntropyBackward0", _bce, input, target, weight, r)
+
+
+def _bce_logits(
+    x: Tensor, y: Tensor, weight: Tensor | None, pos_weight: Tensor | None, r: str
+) -> Tensor:
+    from adjit.nn.functional import _logsigmoid
+
+    neg_logsig = -_logsigmoid(x)  # log(1 + exp(-x)), stable on both sides
+    if pos_weight is not None:
+        loss = (1 - y) * x + ((pos_weight - 1) * y + 1) * neg_logsig
+    else:
+        loss = (1 - y) * x + neg_logsig
+    return _reduce(loss * weight if weight is not None else loss, r)
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
+    r = _reduction(size_average, reduce, reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(
+            f"Target size ({target.shape}) must be the same as input size ({input.shape})"
+        )
+    return composite(
+        "BinaryCrossEntropyWithLogitsBackward0", _bce_logits, input, target, weight, pos_weight, r
+    )

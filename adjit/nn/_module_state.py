@@ -1,0 +1,123 @@
+"""Module helpers: torch.typename, repr indentation, hook handles, state_dict save and load."""
+
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict, namedtuple
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from adjit.runtime.grad_mode import no_grad
+from adjit.runtime.tensor import Size, Tensor
+
+if TYPE_CHECKING:
+    from adjit.nn.module import Module
+
+
+def typename(obj: Any) -> str:
+    """``torch.typename``: ``torch.FloatTensor`` for tensors, the qualified class name otherwise."""
+    if isinstance(obj, Tensor):
+        return obj.type()
+    module = getattr(type(obj), "__module__", "") or ""
+    qualname = type(obj).__qualname__
+    return qualname if module in ("", "builtins") else f"{module}.{qualname}"
+
+
+def _addindent(s: str, spaces: int) -> str:
+    lines = s.split("\n")
+    if len(lines) == 1:
+        return s
+    rest = [(" " * spaces + line) if line.strip() else "" for line in lines[1:]]
+    return lines[0] + "\n" + "\n".join(rest)
+
+
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
+
+
+class RemovableHandle:
+    """Returned by ``register_*_hook``; ``remove()`` unregisters the hook."""
+
+    _ids = itertools.count()
+
+    def __init__(self, *tables: dict[int, Any]) -> None:
+        self.id = next(RemovableHandle._ids)
+        self._tables = tables
+
+    def remove(self) -> None:
+        for table in self._tables:
+            table.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+def state_dict(
+    module: Module, destination: Any = None, prefix: str = "", keep_vars: bool = False
+) -> OrderedDict[str, Tensor]:
+    out: OrderedDict[str, Tensor] = OrderedDict() if destination is None else destination
+    for mod_prefix, mod in module.named_modules(prefix=prefix.rstrip(".")):
+        dot = mod_prefix + "." if mod_prefix else ""
+        for name, p in mod._parameters.items():
+            if p is not None:
+                out[dot + name] = p if keep_vars else p.detach()
+        for name, b in mod._buffers.items():
+            if b is not None and name not in mod._non_persistent_buffers_set:
+                out[dot + name] = b if keep_vars else b.detach()
+    return out
+
+
+def load_state_dict(module: Module, entries: Any, strict: bool = True) -> _IncompatibleKeys:
+    if not isinstance(entries, dict):
+        raise TypeError(f"Expected state_dict to be dict-like, got {type(entries)}.")
+    own = module.state_dict(keep_vars=True)
+    missing = [k for k in own if k not in entries]
+    unexpected = [k for k in entries if k not in own]
+    errors = []
+    for key, target in own.items():
+        if key not in entries:
+            continue
+        value = entries[key]
+        data = np.asarray(value._data if isinstance(value, Tensor) else value)
+        if tuple(data.shape) != tuple(target.shape):
+            errors.append(
+                f"size mismatch for {key}: copying a param with shape "
+                f"{_size(data.shape)} from checkpoint, the shape in current model "
+                f"is {target.shape}."
+            )
+            continue
+        with no_grad():
+            target.copy_(Tensor._make(np.array(data, dtype=target._data.dtype)))
+    if strict:
+        if unexpected:
+            errors.insert(
+                0,
+                "Unexpected key(s) in state_dict: {}. ".format(
+                    ", ".join(f'"{k}"' for k in unexpected)
+                ),
+            )
+        if missing:
+            errors.insert(
+                0,
+                "Missing key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in missing)),
+            )
+    if errors:
+        raise RuntimeError(
+            "Error(s) in loading state_dict for {}:\n\t{}".format(
+                type(module).__name__, "\n\t".join(errors)
+            )
+        )
+    return _IncompatibleKeys(missing, unexpected)
+
+
+def _size(shape: tuple[int, ...]) -> str:
+    return repr(Size(shape))

@@ -1,0 +1,369 @@
+"""``adjit.nn.functional``: activations, linear, dropout, normalization and losses as composites."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+from adjit.nn._losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
+from adjit.runtime import functional as R
+from adjit.runtime.creation import default_generator
+from adjit.runtime.dispatch import composite
+from adjit.runtime.functional import log_softmax as _log_softmax
+from adjit.runtime.functional import sigmoid, tanh
+from adjit.runtime.functional import softmax as _softmax
+from adjit.runtime.tensor import Tensor
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "dropout",
+    "elu",
+    "embedding",
+    "gelu",
+    "hardtanh",
+    "huber_loss",
+    "l1_loss",
+    "layer_norm",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "logsigmoid",
+    "mish",
+    "mse_loss",
+    "nll_loss",
+    "normalize",
+    "one_hot",
+    "pad",
+    "relu",
+    "relu6",
+    "selu",
+    "sigmoid",
+    "silu",
+    "smooth_l1_loss",
+    "softmax",
+    "softplus",
+    "tanh",
+    "bilinear",
+    "softmin",
+    "celu",
+    "identity",
+]
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _const(arr: np.ndarray, like: Tensor) -> Tensor:
+    """A tensor with no history holding ``arr`` in ``like``'s dtype."""
+    return Tensor._make(np.asarray(arr, like._data.dtype))
+
+
+def _inplace_result(input: Tensor, out: Tensor, inplace: bool) -> Tensor:
+    if not inplace:
+        return out
+    return input.copy_(out)
+
+
+# ---- linear ----------------------------------------------------------------------------------
+# Note [linear names]: PyTorch's node for linear depends on input rank and on the bias:
+# addmm for 2-D with bias, a view over addmm for other ranks; without bias, the matmul names.
+_LINEAR_NO_BIAS = {1: "SqueezeBackward4", 2: "MmBackward0"}
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias`` (see Note [linear names])."""
+    if bias is None:
+        name = _LINEAR_NO_BIAS.get(input.ndim, "UnsafeViewBackward0")
+        return composite(name, lambda x, w: R.matmul(x, R.t(w)), input, weight)
+    name = "AddmmBackward0" if input.ndim == 2 else "ViewBackward0"
+    return composite(name, lambda x, w, b: R.matmul(x, R.t(w)) + b, input, weight, bias)
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``y_k = x1^T W_k x2 + b_k`` over the last dimension of both inputs."""
+
+    def decomposition(x1: Tensor, x2: Tensor, w: Tensor, *b: Tensor) -> Tensor:
+        left = R.matmul(R.unsqueeze(R.unsqueeze(x1, -2), -3), w)  # (..., out, 1, in2)
+        y = (R.squeeze(left, -2) * R.unsqueeze(x2, -2)).sum(-1)
+        return y + b[0] if b else y
+
+    extra = () if bias is None else (bias,)
+    return composite(
+        "AddBackward0" if bias is not None else "ViewBackward0",
+        decomposition,
+        input1,
+        input2,
+        weight,
+        *extra,
+    )
+
+
+def identity(input: Tensor) -> Tensor:
+    return input
+
+
+# ---- activations -----------------------------------------------------------------------------
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    return _inplace_result(input, R.relu(input), inplace)
+
+
+def hardtanh(
+    input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> Tensor:
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    out = composite("HardtanhBackward0", lambda a: R.clamp(a, min_val, max_val), input)
+    return _inplace_result(input, out, inplace)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    out = composite("LeakyReluBackward0", lambda a: R.where(a > 0, a, a * negative_slope), input)
+    return _inplace_result(input, out, inplace)
+
+
+def _elu(a: Tensor, alpha: float, scale: float) -> Tensor:
+    # the negative branch only ever sees x <= 0, so an untaken exp cannot overflow into inf * 0
+    neg = alpha * (R.exp(R.clamp(a, max=0.0)) - 1.0)
+    return R.where(a > 0, a, neg) * scale if scale != 1.0 else R.where(a > 0, a, neg)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    return _inplace_result(input, composite("EluBackward0", _elu, input, alpha, 1.0), inplace)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    out = composite("EluBackward0", _elu, input, SELU_ALPHA, SELU_SCALE)
+    return _inplace_result(input, out, inplace)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    out = composite(
+        "CeluBackward0",
+        lambda a: _elu(a / alpha, 1.0, 1.0) * alpha if alpha != 1.0 else _elu(a, 1.0, 1.0),
+        input,
+    )
+    return _inplace_result(input, out, inplace)
+
+
+def _gelu(a: Tensor, approximate: str) -> Tensor:
+    if approximate == "tanh":
+        inner = math.sqrt(2.0 / math.pi) * (a + 0.044715 * a * a * a)
+        return 0.5 * a * (1.0 + R.tanh(inner))
+    return 0.5 * a * (1.0 + R.erf(a * (1.0 / math.sqrt(2.0))))
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError("approximate argument must be either none or tanh.")
+    return composite("GeluBackward0", _gelu, input, approximate)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    out = composite("SiluBackward0", lambda a: a * R.sigmoid(a), input)
+    return _inplace_result(input, out, inplace)
+
+
+def _softplus(a: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """``log(1 + exp(beta x)) / beta``, linear above ``threshold`` as PyTorch does."""
+    z = a * beta if beta != 1.0 else a
+    small = R.log1p(R.exp(R.clamp(z, max=threshold)))
+    small = small / beta if beta != 1.0 else small
+    return R.where(z > threshold, a, small)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    return composite("SoftplusBackward0", _softplus, input, beta, threshold)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    out = composite("MishBackward0", lambda a: a * R.tanh(_softplus(a)), input)
+    return _inplace_result(input, out, inplace)
+
+
+def _logsigmoid(a: Tensor) -> Tensor:
+    """``-softplus(-x)`` written so neither branch can overflow: min(x, 0) - log1p(exp(-|x|))."""
+    pos = R.log1p(R.exp(-R.clamp(a, min=0.0)))
+    neg = a - R.log1p(R.exp(R.clamp(a, max=0.0)))
+    return R.where(a > 0, -pos, neg)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    return composite("LogSigmoidBackward0", _logsigmoid, input)
+
+
+def _implicit_dim(ndim: int, name: str) -> int:
+    warnings.warn(
+        f"Implicit dimension choice for {name} has been deprecated. Change the call to "
+        "include dim=X as an argument.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(
+    input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
+) -> Tensor:
+    return _softmax(input, _implicit_dim(input.ndim, "softmax") if dim is None else dim, dtype)
+
+
+def log_softmax(
+    input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
+) -> Tensor:
+    d = _implicit_dim(input.ndim, "log_softmax") if dim is None else dim
+    return _log_softmax(input, d, dtype)
+
+
+def softmin(
+    input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
+) -> Tensor:
+    return _softmax(-input, _implicit_dim(input.ndim, "softmin") if dim is None else dim, dtype)
+
+
+# ---- dropout ---------------------------------------------------------------------------------
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    keep = default_generator.rng.random(tuple(input.shape)) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return _inplace_result(input, input * _const(keep * scale, input), inplace)
+
+
+# ---- normalization ---------------------------------------------------------------------------
+def _layer_norm(a: Tensor, n: int, w: Tensor | None, b: Tensor | None, eps: float) -> Tensor:
+    axes = tuple(range(a.ndim - n, a.ndim))
+    mu = R.mean(a, axes, keepdim=True)
+    d = a - mu
+    var = R.mean(d * d, axes, keepdim=True)
+    y = d * R.rsqrt(var + eps)
+    y = y * w if w is not None else y
+    return y + b if b is not None else y
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape: Any,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(shape) :]) != shape:
+        raise RuntimeError(
+            f"Given normalized_shape={list(shape)}, expected input with shape "
+            f"[*, {', '.join(str(s) for s in shape)}], but got input of size"
+            f"{input.shape}"
+        )
+    return composite("NativeLayerNormBackward0", _layer_norm, input, len(shape), weight, bias, eps)
+
+
+def normalize(
+    input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Any = None
+) -> Tensor:
+    """``input / max(||input||_p, eps)`` along ``dim``."""
+    if p == 2.0:
+        norm = R.sqrt((input * input).sum(dim, keepdim=True))
+    else:
+        norm = R.pow(R.pow(R.abs(input), p).sum(dim, keepdim=True), 1.0 / p)
+    return input / R.clamp(norm, min=eps).expand_as(input)
+
+
+# ---- embedding, one_hot, pad -----------------------------------------------------------------
+def embedding(
+    input: Tensor,
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
+    """Rows of ``weight`` picked by ``input``; the ``padding_idx`` row receives no gradient."""
+    if input.dtype.is_floating_point:
+        raise RuntimeError(
+            "Expected tensor for argument #1 'indices' to have one of the following "
+            f"scalar types: Long, Int; but got torch.{input.dtype.name} instead "
+            "(while checking arguments for embedding)"
+        )
+    if input.numel() and (
+        int(input._data.max()) >= weight.shape[0] or int(input._data.min()) < -weight.shape[0]
+    ):
+        raise IndexError("index out of range in self")
+    idx = input._data
+
+    def decomposition(w: Tensor) -> Tensor:
+        rows = w[Tensor._make(idx)]
+        if padding_idx is None:
+            return rows
+        mask = Tensor._make((idx != padding_idx % w.shape[0])[..., None])
+        return R.where(mask, rows, rows.detach())
+
+    return composite("EmbeddingBackward0", decomposition, weight)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    if tensor.dtype.is_floating_point:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    data = tensor._data.astype(np.int64)
+    if data.size and data.min() < 0:
+        raise RuntimeError("Class values must be non-negative.")
+    n = int(data.max()) + 1 if num_classes == -1 else num_classes
+    if data.size and data.max() >= n:
+        raise RuntimeError("Class values must be smaller than num_classes.")
+    return Tensor._make((data[..., None] == np.arange(n)).astype(np.int64))
+
+
+def _pad_dim(a: Tensor, axis: int, before: int, after: int, value: float) -> Tensor:
+    lo, hi = max(-before, 0), max(-after, 0)
+    if lo or hi:  # negative padding crops
+        a = R.narrow(a, axis, lo, a.shape[axis] - lo - hi)
+
+    def block(n: int) -> Tensor:
+        shape = tuple(n if i == axis else s for i, s in enumerate(a.shape))
+        return _const(np.full(shape, value), a)
+
+    pieces = ([block(before)] if before > 0 else []) + [a] + ([block(after)] if after > 0 else [])
+    return R.cat(pieces, axis) if len(pieces) > 1 else a
+
+
+def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Constant padding: ``pad`` lists (before, after) pairs starting from the last dimension."""
+    if mode != "constant":
+        raise NotImplementedError(f"adjit: pad mode '{mode}' is not implemented (only 'constant')")
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    if len(pad) // 2 > input.ndim:
+        raise RuntimeError(
+            "Padding length should be less than or equal to two times the input "
+            "dimension but got padding length "
+            f"{len(pad)} and input of dimension {input.ndim}"
+        )
+    fill = 0.0 if value is None else value
+
+    def decomposition(a: Tensor) -> Tensor:
+        for k in range(len(pad) // 2):
+            a = _pad_dim(a, a.ndim - 1 - k, int(pad[2 * k]), int(pad[2 * k + 1]), fill)
+        return a
+
+    return composite("ConstantPadNdBackward0", decomposition, input)

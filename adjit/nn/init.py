@@ -1,0 +1,193 @@
+"""``adjit.nn.init``: in-place initializers drawn from adjit's global generator, as in PyTorch."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from adjit.runtime.creation import default_generator
+from adjit.runtime.grad_mode import no_grad
+from adjit.runtime.tensor import Tensor
+
+_LINEAR_FAMILY = (
+    "linear",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "sigmoid",
+)
+
+
+def _leaky_gain(param: Any) -> float:
+    if param is None:
+        slope = 0.01
+    elif isinstance(param, bool) or not isinstance(param, int | float):
+        raise ValueError(f"negative_slope {param} not a valid number")
+    else:
+        slope = param
+    return math.sqrt(2.0 / (1 + slope**2))
+
+
+GAINS: dict[str, Callable[[Any], float]] = {
+    **{name: (lambda p: 1.0) for name in _LINEAR_FAMILY},
+    "tanh": lambda p: 5.0 / 3,
+    "relu": lambda p: math.sqrt(2.0),
+    "leaky_relu": _leaky_gain,
+    "selu": lambda p: 3.0 / 4,
+}
+
+
+def calculate_gain(nonlinearity: str, param: Any = None) -> float:
+    """The recommended gain for ``nonlinearity`` (PyTorch's table)."""
+    if nonlinearity not in GAINS:
+        raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+    return GAINS[nonlinearity](param)
+
+
+def _fill(
+    tensor: Tensor,
+    draw: Callable[[np.random.Generator, tuple[int, ...]], Any],
+    generator: Any = None,
+) -> Tensor:
+    """Write ``draw(rng, shape)`` into ``tensor`` in place, without recording history."""
+    rng = (generator or default_generator).rng
+    values = np.asarray(draw(rng, tuple(tensor.shape)), dtype=tensor._data.dtype)
+    with no_grad():
+        tensor.copy_(Tensor._make(values))
+    return tensor
+
+
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
+    return _fill(tensor, lambda rng, s: rng.uniform(a, b, s), generator)
+
+
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
+    return _fill(tensor, lambda rng, s: rng.normal(mean, std, s), generator)
+
+
+def trunc_normal_(
+    tensor: Tensor,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    generator: Any = None,
+) -> Tensor:
+    """Normal(mean, std) restricted to [a, b], by redrawing the samples that fall outside."""
+
+    def draw(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        out = rng.normal(mean, std, shape)
+        bad = (out < a) | (out > b)
+        while bad.any():
+            out[bad] = rng.normal(mean, std, int(bad.sum()))
+            bad = (out < a) | (out > b)
+        return out
+
+    return _fill(tensor, draw, generator)
+
+
+def constant_(tensor: Tensor, val: float) -> Tensor:
+    return _fill(tensor, lambda rng, s: np.full(s, val))
+
+
+def zeros_(tensor: Tensor) -> Tensor:
+    return constant_(tensor, 0.0)
+
+
+def ones_(tensor: Tensor) -> Tensor:
+    return constant_(tensor, 1.0)
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    if tensor.ndim != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    return _fill(tensor, lambda rng, s: np.eye(*s))
+
+
+def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
+    if tensor.ndim < 2:
+        raise ValueError(
+            "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions"
+        )
+    receptive = math.prod(tensor.shape[2:])
+    return tensor.shape[1] * receptive, tensor.shape[0] * receptive
+
+
+def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
+    mode = mode.lower()
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"Mode {mode} not supported, please use one of fan_in, fan_out")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    bound = math.sqrt(3.0) * gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)), generator)
+
+
+def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str) -> float | None:
+    if 0 in tuple(tensor.shape):
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        return None
+    fan = _calculate_correct_fan(tensor, mode)
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+
+
+def kaiming_uniform_(
+    tensor: Tensor,
+    a: float = 0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: Any = None,
+) -> Tensor:
+    std = _kaiming_std(tensor, a, mode, nonlinearity)
+    if std is None:
+        return tensor
+    bound = math.sqrt(3.0) * std
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def kaiming_normal_(
+    tensor: Tensor,
+    a: float = 0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: Any = None,
+) -> Tensor:
+    std = _kaiming_std(tensor, a, mode, nonlinearity)
+    return tensor if std is None else normal_(tensor, 0.0, std, generator)
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
+    if tensor.ndim < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+
+    def draw(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        flat = rng.standard_normal((rows, cols))
+        q, r = np.linalg.qr(flat.T if rows < cols else flat)
+        q = q * np.sign(np.diag(r))
+        return (gain * (q.T if rows < cols else q)).reshape(shape)
+
+    return _fill(tensor, draw, generator)
+
+
+# deprecated spellings kept by PyTorch
+uniform, normal, constant = uniform_, normal_, constant_
+xavier_uniform, xavier_normal = xavier_uniform_, xavier_normal_
+kaiming_uniform, kaiming_normal = kaiming_uniform_, kaiming_normal_

@@ -1,1 +1,0 @@
-"""``adjit.optim``: optimizers, as in ``torch.optim``."""

@@ -1,0 +1,33 @@
+"""The fused in-place updates optimizers use (``lerp_``, ``addcmul_``, ``addcdiv_``), composed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from adjit.runtime.tensor import Tensor
+
+
+def lerp_(t: Tensor, end: Tensor, weight: float) -> Tensor:
+    """``t + weight * (end - t)``, evaluated the way PyTorch's CPU kernel does for each weight."""
+    if abs(weight) < 0.5:
+        return t.add_((end - t) * weight)
+    return t.copy_(end - (end - t) * (1 - weight))
+
+
+def addcmul_(t: Tensor, t1: Tensor, t2: Tensor, value: float = 1.0) -> Tensor:
+    """``t + value * t1 * t2`` (PyTorch multiplies the scalar in first)."""
+    return t.add_(t1 * value * t2 if value != 1.0 else t1 * t2)
+
+
+def addcdiv_(t: Tensor, t1: Tensor, t2: Tensor, value: float = 1.0) -> Tensor:
+    """``t + value * t1 / t2`` (PyTorch multiplies the scalar in first)."""
+    return t.add_(t1 * value / t2 if value != 1.0 else t1 / t2)
+
+
+def zeros_state(state: dict[str, Any], p: Tensor, *names: str) -> None:
+    """First-step state: a float32 ``step`` counter and zero buffers shaped like ``p``."""
+    state["step"] = Tensor._make(np.zeros((), np.float32))
+    for name in names:
+        state[name] = Tensor._make(np.zeros_like(p._data))

@@ -1,0 +1,137 @@
+"""``RMSprop`` (with centering and momentum) and ``Adagrad``: PyTorch's update formulas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adjit.optim._ops import addcdiv_, addcmul_, lerp_, zeros_state
+from adjit.optim.optimizer import Optimizer
+from adjit.runtime.tensor import Tensor
+
+
+class RMSprop(Optimizer):
+    """RMSprop, update rule identical to ``torch.optim.RMSprop``."""
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        for name, value in (
+            ("learning rate", lr),
+            ("epsilon value", eps),
+            ("momentum value", momentum),
+            ("weight_decay value", weight_decay),
+            ("alpha value", alpha),
+        ):
+            if value < 0.0:
+                raise ValueError(f"Invalid {name}: {value}")
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            alpha=alpha,
+            eps=eps,
+            centered=centered,
+            weight_decay=weight_decay,
+            capturable=capturable,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+        )
+        super().__init__(params, defaults)
+
+    def _update(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        if not state:
+            zeros_state(
+                state,
+                p,
+                "square_avg",
+                *(("momentum_buffer",) if group["momentum"] > 0 else ()),
+                *(("grad_avg",) if group["centered"] else ()),
+            )
+        alpha = group["alpha"]
+        grad = -grad if group["maximize"] else grad
+        state["step"].add_(1)
+        if group["weight_decay"] != 0:
+            grad = grad.add(p, alpha=group["weight_decay"])
+        square_avg = addcmul_(state["square_avg"].mul_(alpha), grad, grad, 1 - alpha)
+        if group["centered"]:
+            grad_avg = lerp_(state["grad_avg"], grad, 1 - alpha)
+            avg = (square_avg - grad_avg * grad_avg).sqrt()
+        else:
+            avg = square_avg.sqrt()
+        avg = avg.add_(group["eps"])
+        if group["momentum"] > 0:
+            buf = addcdiv_(state["momentum_buffer"].mul_(group["momentum"]), grad, avg)
+            p.add_(buf, alpha=-group["lr"])
+        else:
+            addcdiv_(p, grad, avg, -group["lr"])
+
+
+class Adagrad(Optimizer):
+    """Adagrad, update rule identical to ``torch.optim.Adagrad``."""
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
+        foreach: bool | None = None,
+        *,
+        maximize: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        for name, value in (
+            ("learning rate", lr),
+            ("lr_decay value", lr_decay),
+            ("weight_decay value", weight_decay),
+            ("initial_accumulator_value value", initial_accumulator_value),
+            ("epsilon value", eps),
+        ):
+            if value < 0.0:
+                raise ValueError(f"Invalid {name}: {value}")
+        defaults = dict(
+            lr=lr,
+            lr_decay=lr_decay,
+            eps=eps,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+            fused=fused,
+        )
+        super().__init__(params, defaults)
+        for group in self.param_groups:  # Adagrad creates its state eagerly, as PyTorch does
+            for p in group["params"]:
+                state = self.state[p]
+                zeros_state(state, p, "sum")
+                state["sum"].add_(group["initial_accumulator_value"])
+
+    def _update(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        state["step"].add_(1)
+        step = state["step"].item()
+        grad = -grad if group["maximize"] else grad
+        if group["weight_decay"] != 0:
+            grad = grad.add(p, alpha=group["weight_decay"])
+        clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+        addcmul_(state["sum"], grad, grad, 1)
+        std = state["sum"].sqrt().add_(group["eps"])
+        addcdiv_(p, grad, std, -clr)

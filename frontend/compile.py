@@ -1,0 +1,157 @@
+"""``adjit.compile``: trace once per signature, guard, cache, and run the graph."""
+
+from __future__ import annotations
+
+import functools
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..ir.graph import Graph
+from ..runtime.tensor import Tensor
+from . import guards
+from ..runtime.trace_state import TracingError
+from .pytree import flatten, unflatten
+from .replay import replay
+from .tracer import Trace, Tracer, tracing
+
+RECOMPILE_WARN_LIMIT = 8
+
+
+@dataclass
+class Entry:
+    """One specialization: the traced graph and how to map arguments and results onto it."""
+
+    sig: tuple
+    graph: Graph | None
+    out_spec: Any = None
+    out_template: list[Any] = field(default_factory=list)  # non-tensor outputs; None = tensor
+    lifted: list[Tensor] = field(default_factory=list)
+    lifted_keys: list[tuple] = field(default_factory=list)
+    eager_reason: str | None = None
+
+    def lifted_ok(self) -> bool:
+        return all(guards.leaf_key(t) == k for t, k in zip(self.lifted, self.lifted_keys,
+                                                              strict=True))
+
+
+class CompiledFunction:
+    """What ``adjit.compile(fn)`` returns: call it like ``fn``."""
+
+    def __init__(self, fn: Callable[..., Any], *, fallback: str | None = None) -> None:
+        if fallback not in (None, "eager"):
+            raise ValueError(f"fallback must be None or 'eager', got {fallback!r}")
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        self.fn, self.fallback = fn, fallback
+        self._entries: dict[tuple, Entry] = {}
+        self._lock = threading.RLock()
+        self.trace_count = 0
+        self._warned = False
+
+    def __repr__(self) -> str:
+        return f"<adjit.compile of {getattr(self.fn, '__qualname__', self.fn)!r}>"
+
+    def __getattr__(self, name: str) -> Any:
+        # a compiled nn.Module still exposes the module (parameters(), train(), ...)
+        return getattr(self.__dict__["fn"], name)
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        return self if obj is None else functools.partial(self, obj)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        leaves, spec = flatten((args, kwargs))
+        entry = self.entry_for(leaves, spec)
+        if entry.eager_reason is not None:
+            return self.fn(*args, **kwargs)
+        return self._run(entry, leaves)
+
+    def entry_for(self, leaves: list[Any], spec: Any) -> Entry:
+        """The cached specialization for these arguments, tracing on a miss."""
+        sig = guards.signature(leaves, spec)
+        entry = self._entries.get(sig)
+        if entry is not None and entry.lifted_ok():
+            return entry
+        with self._lock:
+            entry = self._entries.get(sig)
+            if entry is not None and entry.lifted_ok():
+                return entry
+            reason = "lifted tensor changed" if entry is not None else self._miss_reason(sig)
+            entry = self._trace(leaves, spec, sig)
+            self._entries[sig] = entry
+            self._warn_recompiles(reason)
+            return entry
+
+    def _miss_reason(self, sig: tuple) -> str:
+        if not self._entries:
+            return "first call"
+        last = list(self._entries)[-1]
+        return guards.diff(last, sig)
+
+    def _warn_recompiles(self, reason: str) -> None:
+        if self.trace_count > RECOMPILE_WARN_LIMIT and not self._warned:
+            self._warned = True
+            warnings.warn(f"adjit.compile: {self.__qualname__} has been traced "
+                          f"{self.trace_count} times (last because {reason}); each new "
+                          "signature (shape, dtype, requires_grad, grad mode, Python values) "
+                          "compiles again. Keep these stable across calls.", stacklevel=4)
+
+    def _trace(self, leaves: list[Any], spec: Any, sig: tuple) -> Entry:
+        self.trace_count += 1
+        trace = Trace()
+        traced = [trace.new_input(_aval(x), x.requires_grad) if isinstance(x, Tensor) else x
+                  for x in leaves]
+        args, kwargs = unflatten(spec, traced)
+        try:
+            with tracing(trace):
+                out = self.fn(*args, **kwargs)
+        except TracingError as e:
+            if self.fallback != "eager":
+                raise
+            warnings.warn(f"adjit.compile: running {self.__qualname__} eagerly for this "
+                          f"signature: {e}", stacklevel=4)
+            return Entry(sig, None, eager_reason=str(e))
+        out_leaves, out_spec = flatten(out)
+        tensors = [o for o in out_leaves if isinstance(o, Tensor)]
+        template = [None if isinstance(o, Tensor) else o for o in out_leaves]
+        graph = trace.graph(tensors)
+        return Entry(sig, graph, out_spec, template, list(trace.lifted),
+                     [guards.leaf_key(t) for t in trace.lifted])
+
+    def _run(self, entry: Entry, leaves: list[Any]) -> Any:
+        assert entry.graph is not None
+        inputs = [x for x in leaves if isinstance(x, Tensor)] + entry.lifted
+        results = iter(replay(entry.graph, inputs))
+        outs = [next(results) if t is None else t for t in entry.out_template]
+        return unflatten(entry.out_spec, outs)
+
+    def graph_for(self, *args: Any, **kwargs: Any) -> tuple[Entry, list[Any]]:
+        leaves, spec = flatten((args, kwargs))
+        return self.entry_for(leaves, spec), leaves
+
+
+def _aval(t: Tensor) -> Any:
+    from ..ir.aval import Aval
+
+    return Aval(tuple(t.shape), t.dtype)
+
+
+def compile(fn: Callable[..., Any] | None = None, *, fallback: str | None = None,
+            **options: Any) -> Any:
+    """Trace ``fn`` per signature into graph IR and run it (decorator or call).
+
+    ``fallback="eager"`` runs calls whose tracing fails (value-dependent control flow) eagerly,
+    with one warning saying why.
+    """
+    unknown = set(options) - {"fullgraph", "dynamic", "backend", "mode"}
+    if unknown:
+        raise TypeError(f"compile() got unexpected keyword arguments {sorted(unknown)}")
+    if fn is None:
+        return lambda f: CompiledFunction(f, fallback=fallback)
+    if isinstance(fn, CompiledFunction):
+        return fn
+    return CompiledFunction(fn, fallback=fallback)
+
+
+__all__ = ["CompiledFunction", "Tracer", "compile"]

@@ -1,0 +1,62 @@
+"""Specialization keys: what a compiled entry assumes about its arguments (its guards)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..runtime.grad_mode import is_grad_enabled
+from ..runtime.tensor import Tensor
+
+
+def leaf_key(x: Any) -> tuple:
+    """What one flattened argument contributes to the signature."""
+    if isinstance(x, Tensor):
+        return ("tensor", tuple(x.shape), x.dtype.name, x.requires_grad)
+    if isinstance(x, bool | int | float | str | type(None)):
+        return ("value", type(x).__name__, x)
+    try:
+        hash(x)
+        return ("value", type(x).__name__, x)
+    except TypeError:
+        return ("object", type(x).__name__, id(x))
+
+
+def signature(leaves: list[Any], spec: Any) -> tuple:
+    return (spec_key(spec), tuple(leaf_key(x) for x in leaves), is_grad_enabled())
+
+
+def spec_key(spec: Any) -> Any:
+    if isinstance(spec, tuple):
+        kind, keys, children = spec
+        return (kind.__name__, tuple(keys) if keys else None, tuple(spec_key(c) for c in children))
+    return spec
+
+
+def describe(sig: tuple) -> list[str]:
+    """Readable guard lines for ``explain``."""
+    _, leaves, grad_mode = sig
+    lines = []
+    for i, k in enumerate(leaves):
+        if k[0] == "tensor":
+            lines.append(f"arg {i}: tensor shape={list(k[1])} dtype={k[2]} "
+                         f"requires_grad={k[3]}")
+        else:
+            lines.append(f"arg {i}: {k[1]} == {k[2]!r}")
+    lines.append(f"grad mode enabled == {grad_mode}")
+    return lines
+
+
+def diff(old: tuple, new: tuple) -> str:
+    """Why ``new`` missed the cache entry ``old``: the first guard that changed."""
+    if old[2] != new[2]:
+        return f"grad mode changed from {old[2]} to {new[2]}"
+    if old[0] != new[0] or len(old[1]) != len(new[1]):
+        return "the structure of the arguments changed"
+    names = {1: "shape", 2: "dtype", 3: "requires_grad"}
+    for i, (a, b) in enumerate(zip(old[1], new[1], strict=True)):
+        if a != b:
+            if a[0] == b[0] == "tensor":
+                j = next(j for j in (1, 2, 3) if a[j] != b[j])
+                return f"{names[j]} of arg {i} changed from {a[j]} to {b[j]}"
+            return f"arg {i} changed from {a[2]!r} to {b[2]!r}"
+    return "unknown"

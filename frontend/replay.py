@@ -1,0 +1,31 @@
+"""Run a graph on concrete tensors through ``apply``, so eager autograd records its history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..ir.graph import Atom, Graph, Lit, Var
+from ..ir.ops import Op
+from ..runtime.dispatch import apply
+from ..runtime.grad_mode import no_grad
+from ..runtime.tensor import Tensor
+
+
+def replay(g: Graph, inputs: Sequence[Tensor]) -> list[Tensor]:
+    """The interpreter backend: each equation runs eagerly (no_grad ones under no_grad)."""
+    env: dict[Var, Tensor] = dict(zip(g.inputs, inputs, strict=True))
+    env.update((v, Tensor._make(arr)) for v, arr in g.consts)
+
+    def read(a: Atom) -> object:
+        return a.value if isinstance(a, Lit) else env[a]
+
+    for e in g.eqns:
+        args = [read(a) for a in e.inputs]
+        if getattr(Op, "DETACH", None) is e.op:
+            env[e.out] = args[0].detach()  # type: ignore[union-attr]
+        elif e.no_grad:
+            with no_grad():
+                env[e.out] = apply(e.op, *args, **e.attrs)
+        else:
+            env[e.out] = apply(e.op, *args, **e.attrs)
+    return [read(o) if isinstance(o, Var) else o.value for o in g.outputs]  # type: ignore[misc]

@@ -1,0 +1,54 @@
+"""The hook through which the frontend's tracer sees every op, and its error (TracingError)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import threading
+from typing import Any
+
+_local = threading.local()
+
+
+def current() -> Any:
+    """The active trace on this thread, or None when running eagerly."""
+    return getattr(_local, "trace", None)
+
+
+def set_current(trace: Any) -> Any:
+    """Make ``trace`` active; returns the previous one to restore."""
+    prev = getattr(_local, "trace", None)
+    _local.trace = trace
+    return prev
+
+
+def _own_folders() -> tuple[str, ...]:
+    """The folders of adjit's own code: frames inside them are never "the user's line"."""
+    names = ("adjit", "adjit.ir", "adjit.runtime", "adjit.frontend", "adjit.passes",
+             "adjit.codegen")
+    specs = (importlib.util.find_spec(n) for n in names)
+    return tuple(os.path.dirname(s.origin) + os.sep for s in specs if s and s.origin)
+
+
+_OWN = _own_folders()
+
+
+def user_location() -> str | None:
+    """``file:line`` of the innermost frame outside adjit (the user's code), if any."""
+    f = sys._getframe(1)
+    while f is not None:
+        fn = f.f_code.co_filename
+        if not fn.startswith(_OWN) and not fn.startswith("<frozen"):
+            return f"{fn}:{f.f_lineno}"
+        f = f.f_back
+    return None
+
+
+class TracingError(RuntimeError):
+    """A program adjit.compile cannot trace (e.g. control flow on a tensor's value)."""
+
+    def __init__(self, message: str, loc: str | None = None) -> None:
+        self.loc = loc if loc is not None else user_location()
+        where = f"{self.loc}: " if self.loc else ""
+        super().__init__(where + message)
