@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from adjit import autograd, nn, optim  # noqa: E402  (after the names they use)
+from adjit.frontend.compile import CompiledFunction, compile  # noqa: A004
+from adjit.frontend.explain import explain
 from adjit.ir.dtypes import (
     DType as dtype,
 )
@@ -137,11 +140,7 @@ from adjit.runtime.grad_mode import (
 )
 from adjit.runtime.printing import get_printoptions, set_printoptions
 from adjit.runtime.tensor import Size, Tensor
-
-from adjit import autograd, nn, optim  # noqa: E402  (after the names they use)
-from adjit.frontend.compile import CompiledFunction, compile  # noqa: A004
 from adjit.runtime.trace_state import TracingError
-from adjit.frontend.explain import explain
 
 float = float32  # noqa: A001
 double = float64
@@ -159,19 +158,21 @@ def is_tensor(obj: object) -> bool:
     return isinstance(obj, Tensor)
 
 
-def numel(t: Tensor) -> int:
-    return t.numel()
+def numel(input: Tensor) -> int:  # noqa: A002 - PyTorch's parameter name
+    return input.numel()
 
 
-def allclose(a: Tensor, b: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
-             equal_nan: bool = False) -> bool:
+def allclose(
+    a: Tensor, b: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+) -> bool:
     import numpy as np
 
     return bool(np.allclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
-def isclose(a: Tensor, b: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
-            equal_nan: bool = False) -> Tensor:
+def isclose(
+    a: Tensor, b: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+) -> Tensor:
     import numpy as np
 
     return Tensor._make(np.isclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))

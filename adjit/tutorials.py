@@ -107,8 +107,9 @@ def manual_sgd(torch: ModuleType) -> None:
             for p in (a, b, c, d):
                 p -= learning_rate * p.grad
                 p.grad = None
-    print(f"Result: y = {a.item():.4f} + {b.item():.4f} x + {c.item():.4f} x^2 + "
-          f"{d.item():.4f} x^3")
+    print(
+        f"Result: y = {a.item():.4f} + {b.item():.4f} x + {c.item():.4f} x^2 + {d.item():.4f} x^3"
+    )
 
 
 def finetune_frozen(torch: ModuleType) -> None:
@@ -141,7 +142,15 @@ def finetune_frozen(torch: ModuleType) -> None:
 
 
 EXAMPLES: dict[str, Callable[[ModuleType], None]] = {
-    f.__name__: f for f in (sum_of_squares, external_gradient, requires_grad_propagation,
-                            no_grad_and_detach, accumulation, computation_graph, manual_sgd,
-                            finetune_frozen)
+    f.__name__: f
+    for f in (
+        sum_of_squares,
+        external_gradient,
+        requires_grad_propagation,
+        no_grad_and_detach,
+        accumulation,
+        computation_graph,
+        manual_sgd,
+        finetune_frozen,
+    )
 }

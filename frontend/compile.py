@@ -11,8 +11,8 @@ from typing import Any
 
 from ..ir.graph import Graph
 from ..runtime.tensor import Tensor
-from . import guards
 from ..runtime.trace_state import TracingError
+from . import guards
 from .pytree import flatten, unflatten
 from .replay import replay
 from .tracer import Trace, Tracer, tracing
@@ -33,8 +33,9 @@ class Entry:
     eager_reason: str | None = None
 
     def lifted_ok(self) -> bool:
-        return all(guards.leaf_key(t) == k for t, k in zip(self.lifted, self.lifted_keys,
-                                                              strict=True))
+        return all(
+            guards.leaf_key(t) == k for t, k in zip(self.lifted, self.lifted_keys, strict=True)
+        )
 
 
 class CompiledFunction:
@@ -92,16 +93,21 @@ class CompiledFunction:
     def _warn_recompiles(self, reason: str) -> None:
         if self.trace_count > RECOMPILE_WARN_LIMIT and not self._warned:
             self._warned = True
-            warnings.warn(f"adjit.compile: {self.__qualname__} has been traced "
-                          f"{self.trace_count} times (last because {reason}); each new "
-                          "signature (shape, dtype, requires_grad, grad mode, Python values) "
-                          "compiles again. Keep these stable across calls.", stacklevel=4)
+            warnings.warn(
+                f"adjit.compile: {self.__qualname__} has been traced "
+                f"{self.trace_count} times (last because {reason}); each new "
+                "signature (shape, dtype, requires_grad, grad mode, Python values) "
+                "compiles again. Keep these stable across calls.",
+                stacklevel=4,
+            )
 
     def _trace(self, leaves: list[Any], spec: Any, sig: tuple) -> Entry:
         self.trace_count += 1
         trace = Trace()
-        traced = [trace.new_input(_aval(x), x.requires_grad) if isinstance(x, Tensor) else x
-                  for x in leaves]
+        traced = [
+            trace.new_input(_aval(x), x.requires_grad) if isinstance(x, Tensor) else x
+            for x in leaves
+        ]
         args, kwargs = unflatten(spec, traced)
         try:
             with tracing(trace):
@@ -109,15 +115,23 @@ class CompiledFunction:
         except TracingError as e:
             if self.fallback != "eager":
                 raise
-            warnings.warn(f"adjit.compile: running {self.__qualname__} eagerly for this "
-                          f"signature: {e}", stacklevel=4)
+            warnings.warn(
+                f"adjit.compile: running {self.__qualname__} eagerly for this signature: {e}",
+                stacklevel=4,
+            )
             return Entry(sig, None, eager_reason=str(e))
         out_leaves, out_spec = flatten(out)
         tensors = [o for o in out_leaves if isinstance(o, Tensor)]
         template = [None if isinstance(o, Tensor) else o for o in out_leaves]
         graph = trace.graph(tensors)
-        return Entry(sig, graph, out_spec, template, list(trace.lifted),
-                     [guards.leaf_key(t) for t in trace.lifted])
+        return Entry(
+            sig,
+            graph,
+            out_spec,
+            template,
+            list(trace.lifted),
+            [guards.leaf_key(t) for t in trace.lifted],
+        )
 
     def _run(self, entry: Entry, leaves: list[Any]) -> Any:
         assert entry.graph is not None
@@ -137,8 +151,9 @@ def _aval(t: Tensor) -> Any:
     return Aval(tuple(t.shape), t.dtype)
 
 
-def compile(fn: Callable[..., Any] | None = None, *, fallback: str | None = None,
-            **options: Any) -> Any:
+def compile(
+    fn: Callable[..., Any] | None = None, *, fallback: str | None = None, **options: Any
+) -> Any:
     """Trace ``fn`` per signature into graph IR and run it (decorator or call).
 
     ``fallback="eager"`` runs calls whose tracing fails (value-dependent control flow) eagerly,

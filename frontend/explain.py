@@ -32,8 +32,7 @@ class Explanation:
             parts.append(f"== runs eagerly (fallback)\n{self.eager_reason}")
         parts.append("== guards\n" + "\n".join(self.guards))
         if self.lifted:
-            parts.append("== lifted tensors (read afresh at every call)\n" + "\n".join(
-                self.lifted))
+            parts.append("== lifted tensors (read afresh at every call)\n" + "\n".join(self.lifted))
         if self.graph is not None:
             parts.append("== graph IR\n" + self.graph_text)
         parts.extend(f"== {k}\n{v}" for k, v in self.sections.items())
@@ -46,7 +45,15 @@ def explain(fn: Any, *args: Any, **kwargs: Any) -> Explanation:
     """Trace (or reuse) ``fn`` for these arguments and describe what was built."""
     cf = fn if isinstance(fn, CompiledFunction) else compile(fn)
     entry, _ = cf.graph_for(*args, **kwargs)
-    lifted = [f"{type(t).__name__} shape={list(t.shape)} dtype={t.dtype.name} "
-              f"requires_grad={t.requires_grad}" for t in entry.lifted]
-    return Explanation(getattr(cf, "__qualname__", repr(cf)), entry.graph,
-                       guards.describe(entry.sig), lifted, entry.eager_reason)
+    lifted = [
+        f"{type(t).__name__} shape={list(t.shape)} dtype={t.dtype.name} "
+        f"requires_grad={t.requires_grad}"
+        for t in entry.lifted
+    ]
+    return Explanation(
+        getattr(cf, "__qualname__", repr(cf)),
+        entry.graph,
+        guards.describe(entry.sig),
+        lifted,
+        entry.eager_reason,
+    )

@@ -38,8 +38,7 @@ def describe(sig: tuple) -> list[str]:
     lines = []
     for i, k in enumerate(leaves):
         if k[0] == "tensor":
-            lines.append(f"arg {i}: tensor shape={list(k[1])} dtype={k[2]} "
-                         f"requires_grad={k[3]}")
+            lines.append(f"arg {i}: tensor shape={list(k[1])} dtype={k[2]} requires_grad={k[3]}")
         else:
             lines.append(f"arg {i}: {k[1]} == {k[2]!r}")
     lines.append(f"grad mode enabled == {grad_mode}")

@@ -17,9 +17,11 @@ from ..runtime.grad_mode import is_grad_enabled
 from ..runtime.tensor import Size, Tensor
 from ..runtime.trace_state import TracingError, user_location
 
-DATA_DEPENDENT = ("adjit.compile traced a use of a tensor's value ({what}), which is not known "
-                  "while tracing. Use adjit.where(cond, a, b) for value-dependent choices, or "
-                  "adjit.compile(fn, fallback='eager') to run such calls eagerly.")
+DATA_DEPENDENT = (
+    "adjit.compile traced a use of a tensor's value ({what}), which is not known "
+    "while tracing. Use adjit.where(cond, a, b) for value-dependent choices, or "
+    "adjit.compile(fn, fallback='eager') to run such calls eagerly."
+)
 
 
 class Tracer(Tensor):
@@ -118,8 +120,10 @@ class Tracer(Tensor):
         raise self._value_error("conversion to a NumPy array")
 
     def backward(self, *a: Any, **k: Any) -> None:
-        raise TracingError("calling .backward() inside a compiled function is not supported; "
-                           "return the loss and call .backward() on the result")
+        raise TracingError(
+            "calling .backward() inside a compiled function is not supported; "
+            "return the loss and call .backward() on the result"
+        )
 
 
 class Trace:
@@ -166,8 +170,10 @@ class Trace:
 
     def involves(self, inputs: list[Tensor]) -> bool:
         """Whether an op must be recorded: it touches a tracer or a tensor from outside."""
-        return any(isinstance(t, Tracer) or (not t._weak and getattr(t, "_born_in", None)
-                                             is not self) for t in inputs)
+        return any(
+            isinstance(t, Tracer) or (not t._weak and getattr(t, "_born_in", None) is not self)
+            for t in inputs
+        )
 
     def emit(self, op: Op, inputs: list[Tensor], attrs: dict[str, Any], name: str | None) -> Tracer:
         atoms = [self.atom(t) for t in inputs]
@@ -179,8 +185,12 @@ class Trace:
         grad_on = is_grad_enabled()
         self.eqns.append(Eqn(op, tuple(atoms), dict(attrs), out, user_location(), not grad_on))
         tracers = [self._lifted_ids.get(id(t), t) for t in inputs]
-        requires = (grad_on and out_aval.dtype.is_floating_point and op is not getattr(
-            Op, "DETACH", None) and any(t.requires_grad for t in tracers))
+        requires = (
+            grad_on
+            and out_aval.dtype.is_floating_point
+            and op is not getattr(Op, "DETACH", None)
+            and any(t.requires_grad for t in tracers)
+        )
         base = tracers[0] if op in VIEW_OPS and isinstance(tracers[0], Tracer) else None
         if base is not None:
             base._has_views = True

@@ -24,6 +24,12 @@ class Aval:
         return 2 if self.weak else (1 if not self.shape else 0)
 
     def __str__(self) -> str:
-        short = {"float32": "f32", "float64": "f64", "int64": "i64", "int32": "i32",
-                 "bool": "bool", "uint8": "u8"}[self.dtype.name]
+        short = {
+            "float32": "f32",
+            "float64": "f64",
+            "int64": "i64",
+            "int32": "i32",
+            "bool": "bool",
+            "uint8": "u8",
+        }[self.dtype.name]
         return f"{short}[{','.join(map(str, self.shape))}]"

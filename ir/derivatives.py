@@ -56,8 +56,9 @@ def _unreduce(g: Any, shape: tuple[int, ...], axes: tuple[int, ...] | None, keep
     return g.expand(shape)
 
 
-def _extremum(g: Any, out: Any, x: Any, x_shape: tuple[int, ...],
-              axes: tuple[int, ...] | None, keepdim: bool) -> tuple[Any]:
+def _extremum(
+    g: Any, out: Any, x: Any, x_shape: tuple[int, ...], axes: tuple[int, ...] | None, keepdim: bool
+) -> tuple[Any]:
     # the gradient is shared evenly among the elements equal to the extremum
     mask = x == _unreduce(out, x_shape, axes, keepdim)
     count = mask.sum(dim=axes, keepdim=True)
@@ -109,6 +110,8 @@ DERIVATIVES: dict[Op, Rule] = {
     Op.SIGMOID: lambda g, out: (g * out * (1 - out),),
     Op.RELU: lambda g, out: (where(out > 0, g, 0.0),),
     Op.ERF: lambda g, x: (g * _TWO_OVER_SQRT_PI * (-x * x).exp(),),
+    Op.FLOOR: lambda g: (g * 0,),
+    Op.TRUNC: lambda g: (g * 0,),
     Op.CAST: lambda g: (g,),
     Op.CLAMP: lambda g, x, lo, hi: (where(_in_range(x, lo, hi), g, 0.0),),
     Op.ADD: lambda g: (g, g),
@@ -126,9 +129,13 @@ DERIVATIVES: dict[Op, Rule] = {
     Op.PERMUTE: lambda g, axes: (g.permute(_inverse(axes)),),
     Op.EXPAND: lambda g, x_shape: (g._sum_to(x_shape),),
     Op.INDEX: lambda g, inputs, x_shape, spec: (
-        g._index_add(spec, x_shape, *inputs[1:]), *[None] * (len(inputs) - 1)),
+        g._index_add(spec, x_shape, *inputs[1:]),
+        *[None] * (len(inputs) - 1),
+    ),
     Op.INDEX_ADD: lambda g, inputs, spec: (
-        g._index(spec, *inputs[1:]), *[None] * (len(inputs) - 1)),
+        g._index(spec, *inputs[1:]),
+        *[None] * (len(inputs) - 1),
+    ),
     Op.GATHER: lambda g, index, x_shape, axis: (g._scatter_add(axis, x_shape, index), None),
     Op.SCATTER_ADD: lambda g, index, axis: (g._gather(axis, index), None),
     Op.CAT: _cat,

@@ -64,8 +64,10 @@ def from_numpy_dtype(dt: np.dtype) -> DType:
         return int64
     if dt.kind == "b":
         return bool_
-    raise TypeError(f"can't convert np.ndarray of type numpy.{dt}. The only supported types are: "
-                    "float64, float32, int64, int32, uint8, and bool.")
+    raise TypeError(
+        f"can't convert np.ndarray of type numpy.{dt}. The only supported types are: "
+        "float64, float32, int64, int32, uint8, and bool."
+    )
 
 
 def promote(a: DType, b: DType) -> DType:

@@ -64,8 +64,12 @@ class Graph:
 
     def replace(self, **changes: Any) -> Graph:
         """A new graph with some fields changed (graphs are immutable)."""
-        fields = {"inputs": self.inputs, "eqns": self.eqns, "outputs": self.outputs,
-                  "consts": self.consts}
+        fields: dict[str, Any] = {
+            "inputs": self.inputs,
+            "eqns": self.eqns,
+            "outputs": self.outputs,
+            "consts": self.consts,
+        }
         fields.update(changes)
         return Graph(**fields)
 

@@ -32,6 +32,7 @@ def interpret(g: Graph, args: Sequence[np.ndarray]) -> list[np.ndarray]:
         return np.asarray(a.value, a.aval.dtype.np) if isinstance(a, Lit) else env[a]
 
     for e in g.eqns:
-        env[e.out] = eval_eqn_arrays(e.op, e.attrs, [read(a) for a in e.inputs],
-                                     [a.aval for a in e.inputs], e.out.aval)
+        env[e.out] = eval_eqn_arrays(
+            e.op, e.attrs, [read(a) for a in e.inputs], [a.aval for a in e.inputs], e.out.aval
+        )
     return [read(o) for o in g.outputs]

@@ -20,6 +20,8 @@ class Op(Enum):
     SIGMOID = auto()
     RELU = auto()
     ERF = auto()
+    FLOOR = auto()
+    TRUNC = auto()
     NOT = auto()
     CAST = auto()
     CLAMP = auto()
@@ -66,18 +68,50 @@ class Op(Enum):
 class GroupOp:
     """Sets of ops that passes and tables treat alike."""
 
-    UNARY = frozenset({Op.NEG, Op.ABS, Op.SIGN, Op.EXP, Op.LOG, Op.LOG1P, Op.SQRT, Op.SIN,
-                       Op.COS, Op.TANH, Op.SIGMOID, Op.RELU, Op.ERF, Op.NOT, Op.CAST, Op.CLAMP})
+    UNARY = frozenset(
+        {
+            Op.NEG,
+            Op.ABS,
+            Op.SIGN,
+            Op.EXP,
+            Op.LOG,
+            Op.LOG1P,
+            Op.SQRT,
+            Op.SIN,
+            Op.COS,
+            Op.TANH,
+            Op.SIGMOID,
+            Op.RELU,
+            Op.ERF,
+            Op.FLOOR,
+            Op.TRUNC,
+            Op.NOT,
+            Op.CAST,
+            Op.CLAMP,
+        }
+    )
     COMPARE = frozenset({Op.EQ, Op.NE, Op.LT, Op.LE, Op.GT, Op.GE})
     LOGICAL = frozenset({Op.AND, Op.OR, Op.NOT})
-    BINARY = frozenset({Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MAXIMUM, Op.MINIMUM,
-                        Op.AND, Op.OR}) | COMPARE
+    BINARY = (
+        frozenset({Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MAXIMUM, Op.MINIMUM, Op.AND, Op.OR})
+        | COMPARE
+    )
     TERNARY = frozenset({Op.WHERE})
     ELEMENTWISE = UNARY | BINARY | TERNARY
     REDUCE = frozenset({Op.SUM, Op.AMAX, Op.AMIN, Op.ARGMAX, Op.ARGMIN})
-    MOVEMENT = frozenset({Op.RESHAPE, Op.PERMUTE, Op.EXPAND, Op.INDEX, Op.INDEX_ADD, Op.GATHER,
-                          Op.SCATTER_ADD, Op.CAT})
+    MOVEMENT = frozenset(
+        {
+            Op.RESHAPE,
+            Op.PERMUTE,
+            Op.EXPAND,
+            Op.INDEX,
+            Op.INDEX_ADD,
+            Op.GATHER,
+            Op.SCATTER_ADD,
+            Op.CAT,
+        }
+    )
     # ops whose output carries no gradient (bool or integer results)
-    NONDIFF = COMPARE | LOGICAL | frozenset({Op.SIGN, Op.ARGMAX, Op.ARGMIN})
+    NONDIFF = COMPARE | LOGICAL | frozenset({Op.ARGMAX, Op.ARGMIN})
     # elementwise ops with a sympy form (the symbolic source of truth)
     SYMBOLIC = ELEMENTWISE - LOGICAL - COMPARE - frozenset({Op.CAST, Op.WHERE})

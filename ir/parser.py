@@ -14,8 +14,14 @@ from .graph import Atom, Eqn, Graph, Lit, Var
 from .ops import Op
 from .shapes import infer
 
-_SHORT = {"f32": D.float32, "f64": D.float64, "i64": D.int64, "i32": D.int32, "bool": D.bool_,
-          "u8": D.uint8}
+_SHORT = {
+    "f32": D.float32,
+    "f64": D.float64,
+    "i64": D.int64,
+    "i32": D.int32,
+    "bool": D.bool_,
+    "u8": D.uint8,
+}
 _DTYPES = {d.name: d for d in D.ALL}
 _TYPED = re.compile(r"(\w+):(\w+)\[([\d,]*)\]")
 
@@ -63,9 +69,10 @@ def parse_graph(text: str) -> Graph:
     for name, dt, dims in _TYPED.findall(m.group(1)):
         env[name] = Var(parse_aval(dt, dims))
         inputs.append(env[name])
-    consts, eqns = [], []
+    consts: list[Any] = []
+    eqns: list[Any] = []
     outputs: list[Atom] = []
-    for lineno, raw in enumerate(text[m.end():].splitlines(), start=2):
+    for lineno, raw in enumerate(text[m.end() :].splitlines(), start=2):
         line, _, comment = raw.partition("#")
         line = line.strip()
         if line.startswith("let "):
@@ -81,8 +88,11 @@ def parse_graph(text: str) -> Graph:
             continue
         if line.startswith("in "):
             inner = line[3:].strip().rstrip("}").strip().strip("()")
-            outputs = [env[t] if t in env else _literal(t)
-                       for t in (s.strip() for s in inner.split(",")) if t]
+            outputs = [
+                env[t] if t in env else _literal(t)
+                for t in (s.strip() for s in inner.split(","))
+                if t
+            ]
             break
         eqns.append(_parse_eqn(line, comment.strip(), env, lineno))
     return Graph(tuple(inputs), tuple(eqns), tuple(outputs), tuple(consts))
@@ -105,9 +115,10 @@ def _parse_eqn(line: str, comment: str, env: dict[str, Var], lineno: int) -> Eqn
     out = Var(parse_aval(dt, dims))
     expected = infer(op, [a.aval for a in inputs], attrs)
     if (expected.shape, expected.dtype) != (out.aval.shape, out.aval.dtype):
-        raise ParseError(f"line {lineno}: {name} is declared {out.aval} but {opname} gives "
-                         f"{expected}")
+        raise ParseError(
+            f"line {lineno}: {name} is declared {out.aval} but {opname} gives {expected}"
+        )
     env[name] = out
     no_grad = comment.startswith("no_grad")
-    loc = comment[len("no_grad"):].strip() if no_grad else comment
+    loc = comment[len("no_grad") :].strip() if no_grad else comment
     return Eqn(op, inputs, attrs, out, loc or None, no_grad)

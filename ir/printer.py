@@ -65,8 +65,9 @@ def print_graph(g: Graph, *, source: bool = False) -> str:
     body = [format_eqn(e, name) for e in g.eqns]
     width = max((len(b) for b in body), default=0)
     for i, (e, b) in enumerate(zip(g.eqns, body, strict=True)):
-        notes = [n for n in ("no_grad" if e.no_grad else "", e.loc if source and e.loc else "")
-                 if n]
+        notes = [
+            n for n in ("no_grad" if e.no_grad else "", e.loc if source and e.loc else "") if n
+        ]
         text = ("  let " if i == 0 else "      ") + b
         lines.append(text + (" " * (width - len(b)) + "  # " + " ".join(notes) if notes else ""))
     lines.append(f"  in ({', '.join(name(o) for o in g.outputs)}) }}")

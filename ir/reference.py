@@ -24,7 +24,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 def _index(x: np.ndarray, *idx: np.ndarray, spec: tuple) -> np.ndarray:
     basic, positions = split_index(spec)
-    out = x[basic]
+    out = x[(*basic, Ellipsis)]  # Ellipsis keeps a 0-d result a view, not a scalar
     if not positions:
         return out
     full: list[Any] = [slice(None)] * out.ndim
@@ -36,7 +36,7 @@ def _index(x: np.ndarray, *idx: np.ndarray, spec: tuple) -> np.ndarray:
 def _index_add(g: np.ndarray, *idx: np.ndarray, spec: tuple, shape: tuple) -> np.ndarray:
     out = np.zeros(shape, g.dtype)
     basic, positions = split_index(spec)
-    view = out[basic]
+    view = out[(*basic, Ellipsis)]
     full: list[Any] = [slice(None)] * view.ndim
     for p, i in zip(positions, idx, strict=True):
         full[p] = i
@@ -45,13 +45,17 @@ def _index_add(g: np.ndarray, *idx: np.ndarray, spec: tuple, shape: tuple) -> np
 
 
 def _gather(x: np.ndarray, index: np.ndarray, *, axis: int) -> np.ndarray:
+    if x.ndim == 0:
+        return x.copy()
     crop = tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(index.shape))
     return np.take_along_axis(x[crop], index, axis)
 
 
 def _scatter_add(src: np.ndarray, index: np.ndarray, *, axis: int, shape: tuple) -> np.ndarray:
     out = np.zeros(shape, src.dtype)
-    grids = list(np.indices(index.shape, sparse=True))
+    if src.ndim == 0:
+        return out + src
+    grids: list[Any] = list(np.indices(index.shape, sparse=True))
     grids[axis] = index
     crop = tuple(slice(0, n) for n in index.shape)
     np.add.at(out, tuple(grids), src[crop])
@@ -69,41 +73,75 @@ def _clamp(x: np.ndarray, *, lo: float | None, hi: float | None) -> np.ndarray:
 def _pow(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     if x.dtype.kind in "iu" and np.any(y < 0):
         raise RuntimeError("Integers to negative integer powers are not allowed.")
+    if x.dtype == np.float32:  # NumPy's float32 power is off by an ulp; round from float64
+        return np.power(x.astype(np.float64), y).astype(np.float32)
     return np.power(x, y)
 
 
 def _argreduce(f: Callable[..., np.ndarray]) -> RefRule:
     def rule(x: np.ndarray, *, axes: tuple[int, ...] | None, keepdim: bool) -> np.ndarray:
-        if axes is None:
+        if axes is None or x.ndim == 0:
             r = f(x.reshape(-1))
             return np.asarray(r).reshape((1,) * x.ndim if keepdim else ())
         return f(x, axis=axes[0], keepdims=keepdim)
+
     return rule
 
 
 def _reduce(f: Callable[..., np.ndarray]) -> RefRule:
     def rule(x: np.ndarray, *, axes: tuple[int, ...] | None, keepdim: bool) -> np.ndarray:
-        return f(x, axis=axes, keepdims=keepdim)
+        # a 0-dim tensor reduces over "dim 0" (PyTorch wraps it) to itself
+        return f(x, axis=axes if x.ndim else None, keepdims=keepdim)
+
     return rule
 
 
 REFERENCE: dict[Op, RefRule] = {
-    Op.NEG: np.negative, Op.ABS: np.abs, Op.SIGN: np.sign, Op.EXP: np.exp, Op.LOG: np.log,
-    Op.LOG1P: np.log1p, Op.SQRT: np.sqrt, Op.SIN: np.sin, Op.COS: np.cos, Op.TANH: np.tanh,
-    Op.SIGMOID: _sigmoid, Op.RELU: lambda x: np.maximum(x, np.zeros((), x.dtype)),
-    Op.ERF: lambda x: _erf(x).astype(x.dtype), Op.NOT: np.logical_not,
-    Op.CAST: lambda x, *, dtype: x.astype(dtype.np), Op.CLAMP: _clamp,
-    Op.ADD: np.add, Op.SUB: np.subtract, Op.MUL: np.multiply, Op.DIV: np.true_divide,
-    Op.POW: _pow, Op.MAXIMUM: np.maximum, Op.MINIMUM: np.minimum,
-    Op.EQ: np.equal, Op.NE: np.not_equal, Op.LT: np.less, Op.LE: np.less_equal,
-    Op.GT: np.greater, Op.GE: np.greater_equal, Op.AND: np.logical_and, Op.OR: np.logical_or,
+    Op.NEG: np.negative,
+    Op.ABS: np.abs,
+    Op.SIGN: lambda x: x.copy() if x.dtype == np.bool_ else np.sign(x),
+    Op.EXP: np.exp,
+    Op.LOG: np.log,
+    Op.LOG1P: np.log1p,
+    Op.SQRT: np.sqrt,
+    Op.SIN: np.sin,
+    Op.COS: np.cos,
+    Op.TANH: np.tanh,
+    Op.SIGMOID: _sigmoid,
+    Op.RELU: lambda x: np.maximum(x, np.zeros((), x.dtype)),
+    Op.ERF: lambda x: np.asarray(_erf(x), x.dtype),
+    Op.FLOOR: np.floor,
+    Op.TRUNC: np.trunc,
+    Op.NOT: np.logical_not,
+    Op.CAST: lambda x, *, dtype: x.astype(dtype.np),
+    Op.CLAMP: _clamp,
+    Op.ADD: np.add,
+    Op.SUB: np.subtract,
+    Op.MUL: np.multiply,
+    Op.DIV: np.true_divide,
+    Op.POW: _pow,
+    Op.MAXIMUM: np.maximum,
+    Op.MINIMUM: np.minimum,
+    Op.EQ: np.equal,
+    Op.NE: np.not_equal,
+    Op.LT: np.less,
+    Op.LE: np.less_equal,
+    Op.GT: np.greater,
+    Op.GE: np.greater_equal,
+    Op.AND: np.logical_and,
+    Op.OR: np.logical_or,
     Op.WHERE: np.where,
-    Op.SUM: _reduce(np.sum), Op.AMAX: _reduce(np.max), Op.AMIN: _reduce(np.min),
-    Op.ARGMAX: _argreduce(np.argmax), Op.ARGMIN: _argreduce(np.argmin),
+    Op.SUM: _reduce(np.sum),
+    Op.AMAX: _reduce(np.max),
+    Op.AMIN: _reduce(np.min),
+    Op.ARGMAX: _argreduce(np.argmax),
+    Op.ARGMIN: _argreduce(np.argmin),
     Op.RESHAPE: lambda x, *, shape: x.reshape(shape),
     Op.PERMUTE: lambda x, *, axes: x.transpose(axes),
     Op.EXPAND: lambda x, *, shape: np.broadcast_to(x, shape),
-    Op.INDEX: _index, Op.INDEX_ADD: _index_add, Op.GATHER: _gather,
+    Op.INDEX: _index,
+    Op.INDEX_ADD: _index_add,
+    Op.GATHER: _gather,
     Op.SCATTER_ADD: _scatter_add,
     Op.CAT: lambda *xs, axis: np.concatenate(xs, axis=axis),
     Op.MATMUL: np.matmul,

@@ -7,7 +7,7 @@ from math import prod
 from typing import Any
 
 from .aval import Aval
-from .dtypes import DType, bool_, int64, result_type, to_float
+from .dtypes import DType, bool_, int32, int64, result_type, scalar_dtype, to_float
 from .errors import ShapeError
 from .ops import GroupOp, Op
 
@@ -23,7 +23,8 @@ def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
             if n != out[i] and n != 1 and out[i] != 1:
                 raise ShapeError(
                     f"The size of tensor a ({out[i]}) must match the size of tensor b ({n}) "
-                    f"at non-singleton dimension {i}")
+                    f"at non-singleton dimension {i}"
+                )
             if n != 1:
                 out[i] = n
     return tuple(out)
@@ -33,8 +34,9 @@ def norm_axis(axis: int, ndim: int) -> int:
     """A dimension index wrapped into [0, ndim); PyTorch's IndexError when out of range."""
     lo, hi = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
     if not lo <= axis <= hi:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], "
-                         f"but got {axis})")
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {axis})"
+        )
     return axis % max(ndim, 1)
 
 
@@ -59,6 +61,7 @@ def _binary(kind: str) -> ShapeRule:
         shape = broadcast_shapes(x.shape, y.shape)
         dt = promoted(x, y)
         return Aval(shape, {"promote": dt, "float": to_float(dt), "bool": bool_}[kind])
+
     return rule
 
 
@@ -66,24 +69,42 @@ def _where(c: Aval, x: Aval, y: Aval) -> Aval:
     return Aval(broadcast_shapes(c.shape, x.shape, y.shape), promoted(x, y))
 
 
-def reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...] | None,
-                  keepdim: bool) -> tuple[int, ...]:
+def reduced_shape(
+    shape: tuple[int, ...], axes: tuple[int, ...] | None, keepdim: bool
+) -> tuple[int, ...]:
     if axes is None:
         return tuple(1 for _ in shape) if keepdim else ()
     return tuple(1 if i in axes else n for i, n in enumerate(shape) if keepdim or i not in axes)
 
 
-def _reduce(kind: str) -> ShapeRule:
+def _reduce(kind: str, name: str) -> ShapeRule:
+    """``kind``: "sum" (ints widen to int64), "keep" (the input dtype) or "arg" (int64)."""
+
     def rule(x: Aval, *, axes: tuple[int, ...] | None, keepdim: bool) -> Aval:
-        if kind == "sum":
-            dt = x.dtype if x.dtype.is_floating_point else int64
-        else:
-            dt = x.dtype if kind == "keep" else int64
-        if kind != "sum" and x.shape and prod(x.shape) == 0:
-            raise ShapeError(f"{kind}(): Expected reduction dim to be specified for input.numel() "
-                             "== 0. Specify the reduction dim with the 'dim' argument.")
+        dt = {
+            "sum": x.dtype if x.dtype.is_floating_point else int64,
+            "keep": x.dtype,
+            "arg": int64,
+        }[kind]
+        if kind != "sum" and prod(x.shape) == 0:
+            _check_nonempty(name, x.shape, axes, IndexError if kind == "arg" else ShapeError)
         return Aval(reduced_shape(x.shape, axes, keepdim), dt)
+
     return rule
+
+
+def _check_nonempty(
+    name: str, shape: tuple[int, ...], axes: tuple[int, ...] | None, error: type[Exception]
+) -> None:
+    """max/min/argmax of nothing: PyTorch's errors (reducing other, non-empty dims is fine)."""
+    if axes is None:
+        tail = "" if error is IndexError else " Specify the reduction dim with the 'dim' argument."
+        raise error(
+            f"{name}(): Expected reduction dim to be specified for input.numel() == 0." + tail
+        )
+    for a in axes:
+        if shape[a] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {a} to have non-zero size.")
 
 
 def _reshape(x: Aval, *, shape: tuple[int, ...]) -> Aval:
@@ -94,22 +115,30 @@ def _reshape(x: Aval, *, shape: tuple[int, ...]) -> Aval:
 
 def _permute(x: Aval, *, axes: tuple[int, ...]) -> Aval:
     if sorted(axes) != list(range(x.ndim)):
-        raise ShapeError(f"permute(sparse_coo): number of dimensions in the tensor input does not "
-                         f"match the length of the desired ordering of dimensions i.e. input.dim()"
-                         f" = {x.ndim} is not equal to len(dims) = {len(axes)}")
+        raise ShapeError(
+            f"permute(sparse_coo): number of dimensions in the tensor input does not "
+            f"match the length of the desired ordering of dimensions i.e. input.dim()"
+            f" = {x.ndim} is not equal to len(dims) = {len(axes)}"
+        )
     return Aval(tuple(x.shape[a] for a in axes), x.dtype)
 
 
 def _expand(x: Aval, *, shape: tuple[int, ...]) -> Aval:
     lead = len(shape) - x.ndim
     if lead < 0:
-        raise ShapeError(f"expand: the number of sizes provided ({len(shape)}) must be greater or "
-                         f"equal to the number of dimensions in the tensor ({x.ndim})")
+        raise ShapeError(
+            f"expand(torch.{_TENSOR_TYPES[x.dtype.name]}Tensor{{{list(x.shape)}}}, "
+            f"size={list(shape)}): the number of sizes provided ({len(shape)}) must "
+            f"be greater or equal to the number of dimensions in the tensor "
+            f"({x.ndim})"
+        )
     for i, n in enumerate(x.shape):
         if n != shape[lead + i] and n != 1:
-            raise ShapeError(f"The expanded size of the tensor ({shape[lead + i]}) must match the "
-                             f"existing size ({n}) at non-singleton dimension {lead + i}.  "
-                             f"Target sizes: {list(shape)}.  Tensor sizes: {list(x.shape)}")
+            raise ShapeError(
+                f"The expanded size of the tensor ({shape[lead + i]}) must match the "
+                f"existing size ({n}) at non-singleton dimension {lead + i}.  "
+                f"Target sizes: {list(shape)}.  Tensor sizes: {list(x.shape)}"
+            )
     return Aval(tuple(shape), x.dtype)
 
 
@@ -177,8 +206,8 @@ def _index_add(g: Aval, *idx: Aval, spec: tuple, shape: tuple[int, ...]) -> Aval
 
 
 def _gather(x: Aval, index: Aval, *, axis: int) -> Aval:
-    if index.dtype is not int64:
-        raise ShapeError(f"gather(): Expected dtype int64 for index, got {index.dtype}")
+    if index.dtype not in (int64, int32):
+        raise ShapeError("gather(): Expected dtype int32/int64 for index")
     if index.ndim != x.ndim:
         raise ShapeError("Index tensor must have the same number of dimensions as input tensor")
     return Aval(index.shape, x.dtype)
@@ -191,23 +220,51 @@ def _scatter_add(src: Aval, index: Aval, *, axis: int, shape: tuple[int, ...]) -
 def _cat(*xs: Aval, axis: int) -> Aval:
     first = xs[0]
     for i, x in enumerate(xs):
-        if x.ndim != first.ndim or any(a != b for d, (a, b) in enumerate(
-                zip(x.shape, first.shape, strict=True)) if d != axis):
-            raise ShapeError(f"Sizes of tensors must match except in dimension {axis}. Expected "
-                             f"size {list(first.shape)} but got size {list(x.shape)} for tensor "
-                             f"number {i} in the list.")
+        if x.ndim != first.ndim:
+            raise ShapeError(
+                f"Tensors must have same number of dimensions: got {first.ndim} and {x.ndim}"
+            )
+        for d, (a, b) in enumerate(zip(first.shape, x.shape, strict=True)):
+            if a != b and d != axis:
+                raise ShapeError(
+                    f"Sizes of tensors must match except in dimension {axis}. "
+                    f"Expected size {a} but got size {b} for tensor number {i} in "
+                    f"the list."
+                )
     shape = list(first.shape)
     shape[axis] = sum(x.shape[axis] for x in xs)
     return Aval(tuple(shape), promoted(*xs))
 
 
+# how PyTorch's messages spell dtypes: C scalar types and legacy tensor types
+_C_NAMES = {
+    "float64": "double",
+    "float32": "float",
+    "int64": "long int",
+    "int32": "int",
+    "uint8": "unsigned char",
+    "bool": "bool",
+}
+_TENSOR_TYPES = {
+    "float64": "Double",
+    "float32": "Float",
+    "int64": "Long",
+    "int32": "Int",
+    "uint8": "Byte",
+    "bool": "Bool",
+}
+
+
 def _matmul(x: Aval, y: Aval) -> Aval:
     if x.ndim == 0 or y.ndim == 0:
-        raise ShapeError(f"both arguments to matmul need to be at least 1D, but they are {x.ndim}D"
-                         f" and {y.ndim}D")
+        raise ShapeError(
+            f"both arguments to matmul need to be at least 1D, but they are {x.ndim}D and {y.ndim}D"
+        )
     if x.dtype is not y.dtype:
-        raise ShapeError(f"expected m1 and m2 to have the same dtype, but got: {x.dtype} != "
-                         f"{y.dtype}")
+        raise ShapeError(
+            f"expected m1 and m2 to have the same dtype, but got: "
+            f"{_C_NAMES[x.dtype.name]} != {_C_NAMES[y.dtype.name]}"
+        )
     xs = (1, *x.shape) if x.ndim == 1 else x.shape
     ys = (*y.shape, 1) if y.ndim == 1 else y.shape
     if xs[-1] != ys[-2]:
@@ -223,42 +280,123 @@ def _matmul(x: Aval, y: Aval) -> Aval:
 
 
 def _clamp(x: Aval, *, lo: float | None, hi: float | None) -> Aval:
-    return Aval(x.shape, x.dtype)
+    bounds = [Aval((), scalar_dtype(v), weak=True) for v in (lo, hi) if v is not None]
+    return Aval(x.shape, promoted(x, *bounds))
 
 
 SHAPE_RULES: dict[Op, ShapeRule] = {
-    Op.NEG: _unary_keep, Op.ABS: _unary_keep, Op.SIGN: _unary_keep, Op.RELU: _unary_keep,
-    Op.EXP: _unary_float, Op.LOG: _unary_float, Op.LOG1P: _unary_float, Op.SQRT: _unary_float,
-    Op.SIN: _unary_float, Op.COS: _unary_float, Op.TANH: _unary_float, Op.SIGMOID: _unary_float,
+    Op.NEG: _unary_keep,
+    Op.ABS: _unary_keep,
+    Op.SIGN: _unary_keep,
+    Op.RELU: _unary_keep,
+    Op.EXP: _unary_float,
+    Op.LOG: _unary_float,
+    Op.LOG1P: _unary_float,
+    Op.SQRT: _unary_float,
+    Op.SIN: _unary_float,
+    Op.COS: _unary_float,
+    Op.TANH: _unary_float,
+    Op.SIGMOID: _unary_float,
     Op.ERF: _unary_float,
+    Op.FLOOR: _unary_keep,
+    Op.TRUNC: _unary_keep,
     Op.NOT: lambda x: Aval(x.shape, bool_),
-    Op.CAST: _cast, Op.CLAMP: _clamp,
-    Op.ADD: _binary("promote"), Op.SUB: _binary("promote"), Op.MUL: _binary("promote"),
-    Op.DIV: _binary("float"), Op.POW: _binary("promote"),
-    Op.MAXIMUM: _binary("promote"), Op.MINIMUM: _binary("promote"),
-    Op.EQ: _binary("bool"), Op.NE: _binary("bool"), Op.LT: _binary("bool"),
-    Op.LE: _binary("bool"), Op.GT: _binary("bool"), Op.GE: _binary("bool"),
-    Op.AND: _binary("bool"), Op.OR: _binary("bool"),
+    Op.CAST: _cast,
+    Op.CLAMP: _clamp,
+    Op.ADD: _binary("promote"),
+    Op.SUB: _binary("promote"),
+    Op.MUL: _binary("promote"),
+    Op.DIV: _binary("float"),
+    Op.POW: _binary("promote"),
+    Op.MAXIMUM: _binary("promote"),
+    Op.MINIMUM: _binary("promote"),
+    Op.EQ: _binary("bool"),
+    Op.NE: _binary("bool"),
+    Op.LT: _binary("bool"),
+    Op.LE: _binary("bool"),
+    Op.GT: _binary("bool"),
+    Op.GE: _binary("bool"),
+    Op.AND: _binary("bool"),
+    Op.OR: _binary("bool"),
     Op.WHERE: _where,
-    Op.SUM: _reduce("sum"), Op.AMAX: _reduce("keep"), Op.AMIN: _reduce("keep"),
-    Op.ARGMAX: _reduce("arg"), Op.ARGMIN: _reduce("arg"),
-    Op.RESHAPE: _reshape, Op.PERMUTE: _permute, Op.EXPAND: _expand,
-    Op.INDEX: _index, Op.INDEX_ADD: _index_add, Op.GATHER: _gather,
-    Op.SCATTER_ADD: _scatter_add, Op.CAT: _cat, Op.MATMUL: _matmul,
+    Op.SUM: _reduce("sum", "sum"),
+    Op.AMAX: _reduce("keep", "amax"),
+    Op.AMIN: _reduce("keep", "amin"),
+    Op.ARGMAX: _reduce("arg", "argmax"),
+    Op.ARGMIN: _reduce("arg", "argmin"),
+    Op.RESHAPE: _reshape,
+    Op.PERMUTE: _permute,
+    Op.EXPAND: _expand,
+    Op.INDEX: _index,
+    Op.INDEX_ADD: _index_add,
+    Op.GATHER: _gather,
+    Op.SCATTER_ADD: _scatter_add,
+    Op.CAT: _cat,
+    Op.MATMUL: _matmul,
+}
+
+
+_INVERT_HINT = (
+    "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
+)
+
+
+def _check_sub(avals: list[Aval], out: Aval) -> None:
+    bools = sum(a.dtype is bool_ for a in avals)
+    if bools == 2:
+        raise ShapeError(
+            "Subtraction, the `-` operator, with two bool tensors is not supported. "
+            "Use the `^` or `logical_xor()` operator instead."
+        )
+    if bools:
+        raise ShapeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. " + _INVERT_HINT
+        )
+
+
+def _refuse_bool(message: str, error: type[Exception] = ShapeError) -> DTypeCheck:
+    def check(avals: list[Aval], out: Aval) -> None:
+        if out.dtype is bool_:
+            raise error(message)
+
+    return check
+
+
+def _no_bool_kernel(kernel: str) -> DTypeCheck:
+    return _refuse_bool(f"\"{kernel}\" not implemented for 'Bool'", NotImplementedError)
+
+
+DTypeCheck = Callable[[list[Aval], Aval], None]
+
+# dtypes an op refuses although shapes agree, with PyTorch's error
+DTYPE_CHECKS: dict[Op, DTypeCheck] = {
+    Op.SUB: _check_sub,
+    Op.NEG: _refuse_bool(
+        "Negation, the `-` operator, on a bool tensor is not supported. " + _INVERT_HINT
+    ),
+    Op.RELU: _refuse_bool("Boolean inputs not supported for relu"),
+    Op.ABS: _no_bool_kernel("abs_cpu"),
+    Op.POW: lambda avals, out: None if avals[1].weak else _no_bool_kernel("pow")(avals, out),
+    Op.FLOOR: _no_bool_kernel("floor_vml_cpu"),
+    Op.TRUNC: _no_bool_kernel("trunc_vml_cpu"),
 }
 
 
 def infer(op: Op, avals: list[Aval], attrs: dict[str, Any]) -> Aval:
     """The output Aval of ``op``; a ShapeError names the op and every operand."""
     try:
-        return SHAPE_RULES[op](*avals, **attrs)
+        out = SHAPE_RULES[op](*avals, **attrs)
+        if op in DTYPE_CHECKS:
+            DTYPE_CHECKS[op](avals, out)
+        return out
     except ShapeError as e:
         operands = ", ".join(str(a) for a in avals)
         raise ShapeError(f"{op.name.lower()}: {e} (operands: {operands})") from None
 
 
-_CAST_ALL_TO_OUT = GroupOp.ELEMENTWISE - GroupOp.COMPARE - GroupOp.LOGICAL - {
-    Op.CAST, Op.WHERE} | {Op.CAT}
+_CAST_ALL_TO_OUT = GroupOp.ELEMENTWISE - GroupOp.COMPARE - GroupOp.LOGICAL - {Op.CAST, Op.WHERE} | {
+    Op.CAT
+}
 
 
 def operand_dtypes(op: Op, avals: list[Aval], out: Aval) -> list[DType | None]:

@@ -22,15 +22,16 @@ def verify(g: Graph) -> Graph:
     for e in g.eqns:
         for a in e.inputs:
             if isinstance(a, Var) and a not in defined:
-                raise VerifyError(f"{name(a)} is used before it is defined in:\n  "
-                                  f"{format_eqn(e, name)}")
+                raise VerifyError(
+                    f"{name(a)} is used before it is defined in:\n  {format_eqn(e, name)}"
+                )
         expected = infer(e.op, [a.aval for a in e.inputs], e.attrs)
         if (expected.shape, expected.dtype) != (e.out.aval.shape, e.out.aval.dtype):
-            raise VerifyError(f"type mismatch: the op gives {expected} in:\n  "
-                              f"{format_eqn(e, name)}")
+            raise VerifyError(
+                f"type mismatch: the op gives {expected} in:\n  {format_eqn(e, name)}"
+            )
         if e.out in defined:
-            raise VerifyError(f"{name(e.out)} is defined twice, again in:\n  "
-                              f"{format_eqn(e, name)}")
+            raise VerifyError(f"{name(e.out)} is defined twice, again in:\n  {format_eqn(e, name)}")
         defined.add(e.out)
     for o in g.outputs:
         if isinstance(o, Var) and o not in defined:

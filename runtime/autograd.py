@@ -23,7 +23,8 @@ FREED_MSG = (
     "they have already been freed). Saved intermediate values of the graph are freed when you "
     "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
     "through the graph a second time or if you need to access saved tensors after calling "
-    "backward.")
+    "backward."
+)
 
 
 class Node:
@@ -121,15 +122,19 @@ class SavedTensor:
         if self._version_box[0] != self._version:
             t = self._tensor
             shape = list(t.shape) if t is not None else list(self._data.shape)
-            owner = node.name() if self._is_output else (
-                t.grad_fn.name() if t is not None and t.grad_fn is not None else None)
+            owner = (
+                node.name()
+                if self._is_output
+                else (t.grad_fn.name() if t is not None and t.grad_fn is not None else None)
+            )
             where = f", which is output 0 of {owner}," if owner else ""
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by an "
                 f"inplace operation: [torch.FloatTensor {shape}]{where} is at version "
                 f"{self._version_box[0]}; expected version {self._version} instead. Hint: the "
                 "backtrace further above shows the operation that failed to compute its "
-                "gradient. The variable in question was changed in there or anywhere later.")
+                "gradient. The variable in question was changed in there or anywhere later."
+            )
         if self._is_output:
             return Tensor._make(self._data, grad_fn=node, version_box=self._version_box)
         assert self._tensor is not None
@@ -149,13 +154,22 @@ SCALAR_ATTR_OPS = frozenset({Op.POW})
 class OpNode(Node):
     """The grad_fn of one primitive op: runs the op's rule from the derivative table."""
 
-    def __init__(self, op: Op, attrs: dict[str, Any], inputs: Sequence[Tensor], out: Tensor,
-                 edges: tuple[tuple[Node | None, int], ...]) -> None:
+    def __init__(
+        self,
+        op: Op,
+        attrs: dict[str, Any],
+        inputs: Sequence[Tensor],
+        out: Tensor,
+        edges: tuple[tuple[Node | None, int], ...],
+    ) -> None:
         super().__init__()
         self.op, self.attrs, self._edges = op, attrs, edges
         # PyTorch's pow(Tensor, Scalar) takes the scalar as an attribute: no edge for it
-        self._shown = edges if op not in SCALAR_ATTR_OPS else tuple(
-            e for e, t in zip(edges, inputs, strict=True) if not t._weak)
+        self._shown = (
+            edges
+            if op not in SCALAR_ATTR_OPS
+            else tuple(e for e, t in zip(edges, inputs, strict=True) if not t._weak)
+        )
         self._meta = [(t.shape, t.dtype) for t in inputs]
         names = INPUT_NAMES.get(op, DEFAULT_INPUT_NAMES)
         saved: dict[str, Any] = {}
@@ -179,7 +193,9 @@ class OpNode(Node):
         for p in _PARAMS[self.op]:
             if p in self._saved:
                 s = self._saved[p]
-                ctx[p] = tuple(v.unpack(self) for v in s) if isinstance(s, tuple) else s.unpack(self)
+                ctx[p] = (
+                    tuple(v.unpack(self) for v in s) if isinstance(s, tuple) else s.unpack(self)
+                )
             elif p == "shapes":
                 ctx[p] = tuple(m[0] for m in self._meta)
             elif p.endswith("_shape"):
@@ -190,8 +206,10 @@ class OpNode(Node):
 
     def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
         grads = DERIVATIVES[self.op](grad, **self._context())
-        return [None if g is None or edge[0] is None else conform(g, *meta)
-                for g, edge, meta in zip(grads, self._edges, self._meta, strict=True)]
+        return [
+            None if g is None or edge[0] is None else conform(g, *meta)
+            for g, edge, meta in zip(grads, self._edges, self._meta, strict=True)
+        ]
 
     def release(self) -> None:
         if self._saved:  # nodes that saved nothing can be run again, as in PyTorch
@@ -214,9 +232,16 @@ class CompositeNode(Node):
     with create_graph it is re-run on the real inputs so higher derivatives see them.
     """
 
-    def __init__(self, fn: Callable[..., Tensor], args: tuple, kwargs: dict, inner_out: Tensor,
-                 aliases: list[Tensor], positions: list[int],
-                 edges: tuple[tuple[Node | None, int], ...]) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Tensor],
+        args: tuple,
+        kwargs: dict,
+        inner_out: Tensor,
+        aliases: list[Tensor],
+        positions: list[int],
+        edges: tuple[tuple[Node | None, int], ...],
+    ) -> None:
         super().__init__()
         self._edges = edges
         self._fn, self._args, self._kwargs = fn, args, kwargs
@@ -231,8 +256,14 @@ class CompositeNode(Node):
             inputs = [self._args[p] for p in self._positions]
         else:
             out, inputs = self._inner
-        grads = run_backward([out], [grad], inputs=inputs, retain_graph=True,
-                             create_graph=create_graph, allow_unused=True)
+        grads = run_backward(
+            [out],
+            [grad],
+            inputs=inputs,
+            retain_graph=True,
+            create_graph=create_graph,
+            allow_unused=True,
+        )
         return list(grads)
 
     def release(self) -> None:
@@ -242,16 +273,16 @@ class CompositeNode(Node):
 class PyNode(Node):
     """The grad_fn of a user-defined ``autograd.Function``."""
 
-    def __init__(self, backward: Callable[..., Any], ctx: Any,
-                 edges: tuple[tuple[Node | None, int], ...]) -> None:
+    def __init__(
+        self, backward: Callable[..., Any], ctx: Any, edges: tuple[tuple[Node | None, int], ...]
+    ) -> None:
         super().__init__()
         self._backward, self._ctx, self._edges = backward, ctx, edges
 
     def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
         grads = self._backward(self._ctx, grad)
         grads = grads if isinstance(grads, tuple) else (grads,)
-        return [g if e[0] is not None else None for g, e in
-                zip(grads, self._edges, strict=False)]
+        return [g if e[0] is not None else None for g, e in zip(grads, self._edges, strict=False)]
 
 
 def gradient_edge(t: Tensor) -> tuple[Node | None, int]:
@@ -323,17 +354,25 @@ def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
         hook(t)
 
 
-def run_backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Tensor], *,
-                 inputs: Sequence[Tensor] | None, retain_graph: bool, create_graph: bool,
-                 allow_unused: bool = False, accumulate: bool = False) -> tuple[Tensor | None, ...]:
+def run_backward(
+    tensors: Sequence[Tensor],
+    grad_tensors: Sequence[Tensor],
+    *,
+    inputs: Sequence[Tensor] | None,
+    retain_graph: bool,
+    create_graph: bool,
+    allow_unused: bool = False,
+    accumulate: bool = False,
+) -> tuple[Tensor | None, ...]:
     """Reverse-mode over the recorded graph. With ``accumulate``, fills leaves' ``.grad``;
     otherwise returns the cotangents of ``inputs`` (``autograd.grad``)."""
     roots: list[tuple[Node, Tensor]] = []
     for i, (t, g) in enumerate(zip(tensors, grad_tensors, strict=True)):
         node, _ = gradient_edge(t)
         if node is None:
-            raise RuntimeError(f"element {i} of tensors does not require grad and does not have "
-                               "a grad_fn")
+            raise RuntimeError(
+                f"element {i} of tensors does not require grad and does not have a grad_fn"
+            )
         roots.append((node, g))
     capture: dict[Node, list[int]] = {}
     for k, t in enumerate(inputs or ()):
@@ -359,8 +398,9 @@ def run_backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Tensor], *,
                 if r is not None:
                     grad = r
             if node._retained is not None and (t := node._retained()) is not None:
-                t.grad = grad.detach()._clone_data() if t.grad is None or create_graph \
-                    else t.grad + grad
+                t.grad = (
+                    grad.detach()._clone_data() if t.grad is None or create_graph else t.grad + grad
+                )
             for k in capture.get(node, ()):
                 results[k] = grad
             if isinstance(node, AccumulateGrad):
@@ -386,8 +426,10 @@ def run_backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Tensor], *,
                     else:
                         _skip(nxt, deps, buffers, ready)
     if not allow_unused and inputs is not None and any(r is None for r in results):
-        raise RuntimeError("One of the differentiated Tensors appears to not have been used in "
-                           "the graph. Set allow_unused=True if this is the desired behavior.")
+        raise RuntimeError(
+            "One of the differentiated Tensors appears to not have been used in "
+            "the graph. Set allow_unused=True if this is the desired behavior."
+        )
     return tuple(results)
 
 

@@ -19,10 +19,11 @@ def _seq(x: Any) -> list[Any]:
 
 def _make_grads(outputs: list[Tensor], grads: list[Any]) -> list[Tensor]:
     if grads and len(grads) != len(outputs):
-        raise RuntimeError(f"grad can be implicitly created only for scalar outputs"
-                           if not grads else
-                           f"Mismatch in number of gradients: got {len(grads)} for "
-                           f"{len(outputs)} outputs")
+        raise RuntimeError(
+            "grad can be implicitly created only for scalar outputs"
+            if not grads
+            else f"Mismatch in number of gradients: got {len(grads)} for {len(outputs)} outputs"
+        )
     result = []
     for i, out in enumerate(outputs):
         g = grads[i] if grads else None
@@ -30,52 +31,81 @@ def _make_grads(outputs: list[Tensor], grads: list[Any]) -> list[Tensor]:
             if out.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             if not out.dtype.is_floating_point:
-                raise RuntimeError(f"grad can be implicitly created only for real scalar outputs "
-                                   f"but got {out.dtype}")
+                raise RuntimeError(
+                    f"grad can be implicitly created only for real scalar outputs "
+                    f"but got {out.dtype}"
+                )
             g = Tensor._make(np.ones(out._data.shape, out._data.dtype))
         elif not isinstance(g, Tensor):
             g = Tensor._make(np.asarray(g, out._data.dtype))
         elif tuple(g.shape) != tuple(out.shape):
-            raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} "
-                               f"and output[{i}] has a shape of {out.shape}.")
+            raise RuntimeError(
+                f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} "
+                f"and output[{i}] has a shape of {out.shape}."
+            )
         result.append(g)
     return result
 
 
-def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None,
-             create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
+def backward(
+    tensors: Any,
+    grad_tensors: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    inputs: Sequence[Tensor] | None = None,
+) -> None:
     """Accumulate the gradients of ``tensors`` into the leaves' ``.grad`` (PyTorch's semantics)."""
     outs = _seq(tensors)
     grads = _make_grads(outs, _seq(grad_tensors))
     retain = create_graph if retain_graph is None else retain_graph
     if inputs is not None:
         inputs = _seq(inputs)
-        results = run_backward(outs, grads, inputs=inputs, retain_graph=retain,
-                               create_graph=create_graph, allow_unused=True)
+        results = run_backward(
+            outs,
+            grads,
+            inputs=inputs,
+            retain_graph=retain,
+            create_graph=create_graph,
+            allow_unused=True,
+        )
         from .autograd import _accumulate
 
         for t, g in zip(inputs, results, strict=True):
             if g is not None:
                 _accumulate(t, g, create_graph)
         return
-    run_backward(outs, grads, inputs=None, retain_graph=retain, create_graph=create_graph,
-                 accumulate=True)
+    run_backward(
+        outs, grads, inputs=None, retain_graph=retain, create_graph=create_graph, accumulate=True
+    )
 
 
-def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
-         create_graph: bool = False, allow_unused: bool | None = None,
-         is_grads_batched: bool = False, materialize_grads: bool = False) -> tuple[Any, ...]:
+def grad(
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool | None = None,
+    is_grads_batched: bool = False,
+    materialize_grads: bool = False,
+) -> tuple[Any, ...]:
     """The gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``."""
     outs = _seq(outputs)
     ins = _seq(inputs)
     grads = _make_grads(outs, _seq(grad_outputs))
     retain = create_graph if retain_graph is None else retain_graph
-    results = run_backward(outs, grads, inputs=ins, retain_graph=retain,
-                           create_graph=create_graph,
-                           allow_unused=bool(allow_unused) or materialize_grads)
+    results = run_backward(
+        outs,
+        grads,
+        inputs=ins,
+        retain_graph=retain,
+        create_graph=create_graph,
+        allow_unused=bool(allow_unused) or materialize_grads,
+    )
     if materialize_grads:
         from .creation import zeros_like
 
-        results = tuple(zeros_like(i) if r is None else r for r, i in
-                        zip(results, ins, strict=True))
+        results = tuple(
+            zeros_like(i) if r is None else r for r, i in zip(results, ins, strict=True)
+        )
     return results

@@ -113,8 +113,14 @@ def _untensor(data: Any) -> Any:
     return data
 
 
-def tensor(data: Any, *, dtype: DType | None = None, device: Any = None,
-           requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+def tensor(
+    data: Any,
+    *,
+    dtype: DType | None = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    pin_memory: bool = False,
+) -> Tensor:
     """A new tensor holding a copy of ``data`` (nested lists, scalars, arrays or tensors)."""
     return _finish(_infer(data), dtype, requires_grad, device)
 
@@ -136,23 +142,45 @@ def _filled(value: Any, size: tuple, dtype: DType | None, requires_grad: bool, d
     return _finish(np.full(_dims(size), value, dt.np), dt, requires_grad, dev)
 
 
-def zeros(*size: Any, dtype: DType | None = None, device: Any = None,
-          requires_grad: bool = False, **_: Any) -> Tensor:
+def zeros(
+    *size: Any,
+    dtype: DType | None = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    **_: Any,
+) -> Tensor:
     return _filled(0, size, dtype, requires_grad, device)
 
 
-def ones(*size: Any, dtype: DType | None = None, device: Any = None,
-         requires_grad: bool = False, **_: Any) -> Tensor:
+def ones(
+    *size: Any,
+    dtype: DType | None = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    **_: Any,
+) -> Tensor:
     return _filled(1, size, dtype, requires_grad, device)
 
 
-def empty(*size: Any, dtype: DType | None = None, device: Any = None,
-          requires_grad: bool = False, **_: Any) -> Tensor:
+def empty(
+    *size: Any,
+    dtype: DType | None = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    **_: Any,
+) -> Tensor:
     return _filled(0, size, dtype, requires_grad, device)
 
 
-def full(size: Any, fill_value: Any, *, dtype: DType | None = None, device: Any = None,
-         requires_grad: bool = False, **_: Any) -> Tensor:
+def full(
+    size: Any,
+    fill_value: Any,
+    *,
+    dtype: DType | None = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    **_: Any,
+) -> Tensor:
     dt = dtype or D.scalar_dtype(fill_value)
     return _finish(np.full(_dims((size,)), fill_value, dt.np), dt, requires_grad, device)
 
@@ -161,14 +189,16 @@ def _like(t: Tensor, dtype: DType | None) -> tuple[tuple[int, ...], DType]:
     return tuple(t.shape), dtype or t.dtype
 
 
-def zeros_like(t: Tensor, *, dtype: DType | None = None, requires_grad: bool = False,
-               **_: Any) -> Tensor:
+def zeros_like(
+    t: Tensor, *, dtype: DType | None = None, requires_grad: bool = False, **_: Any
+) -> Tensor:
     shape, dt = _like(t, dtype)
     return _finish(np.zeros(shape, dt.np), dt, requires_grad)
 
 
-def ones_like(t: Tensor, *, dtype: DType | None = None, requires_grad: bool = False,
-              **_: Any) -> Tensor:
+def ones_like(
+    t: Tensor, *, dtype: DType | None = None, requires_grad: bool = False, **_: Any
+) -> Tensor:
     shape, dt = _like(t, dtype)
     return _finish(np.ones(shape, dt.np), dt, requires_grad)
 
@@ -176,49 +206,80 @@ def ones_like(t: Tensor, *, dtype: DType | None = None, requires_grad: bool = Fa
 empty_like = zeros_like
 
 
-def full_like(t: Tensor, fill_value: Any, *, dtype: DType | None = None,
-              requires_grad: bool = False, **_: Any) -> Tensor:
+def full_like(
+    t: Tensor, fill_value: Any, *, dtype: DType | None = None, requires_grad: bool = False, **_: Any
+) -> Tensor:
     shape, dt = _like(t, dtype)
     return _finish(np.full(shape, fill_value, dt.np), dt, requires_grad)
 
 
-def rand_like(t: Tensor, *, dtype: DType | None = None, requires_grad: bool = False,
-              **_: Any) -> Tensor:
+def rand_like(
+    t: Tensor, *, dtype: DType | None = None, requires_grad: bool = False, **_: Any
+) -> Tensor:
     return rand(tuple(t.shape), dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
-def randn_like(t: Tensor, *, dtype: DType | None = None, requires_grad: bool = False,
-               **_: Any) -> Tensor:
+def randn_like(
+    t: Tensor, *, dtype: DType | None = None, requires_grad: bool = False, **_: Any
+) -> Tensor:
     return randn(tuple(t.shape), dtype=dtype or t.dtype, requires_grad=requires_grad)
 
 
-def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: DType | None = None,
-           device: Any = None, requires_grad: bool = False) -> Tensor:
+def arange(
+    start: Any,
+    end: Any = None,
+    step: Any = 1,
+    *,
+    dtype: DType | None = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     if end is None:
         start, end = 0, start
     vals = [start, end, step]
-    is_float = any(isinstance(v, float) or (isinstance(v, Tensor) and v.is_floating_point())
-                   for v in vals)
+    is_float = any(
+        isinstance(v, float) or (isinstance(v, Tensor) and v.is_floating_point()) for v in vals
+    )
     dt = dtype or (D.get_default_dtype() if is_float else D.int64)
     s, e, st = (float(v) for v in vals)
     n = max(0, int(np.ceil((e - s) / st)))
     return _finish(s + st * np.arange(n, dtype=np.float64), dt, requires_grad, device)
 
 
-def linspace(start: float, end: float, steps: int, *, dtype: DType | None = None,
-             device: Any = None, requires_grad: bool = False) -> Tensor:
+def linspace(
+    start: float,
+    end: float,
+    steps: int,
+    *,
+    dtype: DType | None = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     dt = dtype or D.get_default_dtype()
     return _finish(np.linspace(float(start), float(end), int(steps)), dt, requires_grad, device)
 
 
-def logspace(start: float, end: float, steps: int, base: float = 10.0, *,
-             dtype: DType | None = None, requires_grad: bool = False) -> Tensor:
+def logspace(
+    start: float,
+    end: float,
+    steps: int,
+    base: float = 10.0,
+    *,
+    dtype: DType | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
     dt = dtype or D.get_default_dtype()
     return _finish(np.logspace(start, end, steps, base=base), dt, requires_grad)
 
 
-def eye(n: int, m: int | None = None, *, dtype: DType | None = None, device: Any = None,
-        requires_grad: bool = False) -> Tensor:
+def eye(
+    n: int,
+    m: int | None = None,
+    *,
+    dtype: DType | None = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     dt = dtype or D.get_default_dtype()
     return _finish(np.eye(n, m), dt, requires_grad, device)
 
@@ -227,20 +288,40 @@ def _gen(generator: Any) -> np.random.Generator:
     return (generator or default_generator).rng
 
 
-def rand(*size: Any, generator: Any = None, dtype: DType | None = None, device: Any = None,
-         requires_grad: bool = False, **_: Any) -> Tensor:
+def rand(
+    *size: Any,
+    generator: Any = None,
+    dtype: DType | None = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    **_: Any,
+) -> Tensor:
     dt = dtype or D.get_default_dtype()
     return _finish(_gen(generator).random(_dims(size)), dt, requires_grad, device)
 
 
-def randn(*size: Any, generator: Any = None, dtype: DType | None = None, device: Any = None,
-          requires_grad: bool = False, **_: Any) -> Tensor:
+def randn(
+    *size: Any,
+    generator: Any = None,
+    dtype: DType | None = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    **_: Any,
+) -> Tensor:
     dt = dtype or D.get_default_dtype()
     return _finish(_gen(generator).standard_normal(_dims(size)), dt, requires_grad, device)
 
 
-def randint(low: int, high: Any = None, size: Any = None, *, generator: Any = None,
-            dtype: DType | None = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def randint(
+    low: int,
+    high: Any = None,
+    size: Any = None,
+    *,
+    generator: Any = None,
+    dtype: DType | None = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     if size is None:
         low, high, size = 0, low, high
     if size is None:
@@ -253,8 +334,15 @@ def randperm(n: int, *, generator: Any = None, dtype: DType | None = None, **_: 
     return _finish(_gen(generator).permutation(n), dtype or D.int64, False)
 
 
-def normal(mean: float, std: float, size: Any, *, generator: Any = None,
-           dtype: DType | None = None, requires_grad: bool = False) -> Tensor:
+def normal(
+    mean: float,
+    std: float,
+    size: Any,
+    *,
+    generator: Any = None,
+    dtype: DType | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
     dt = dtype or D.get_default_dtype()
     return _finish(_gen(generator).normal(mean, std, _dims((size,))), dt, requires_grad)
 

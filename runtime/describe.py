@@ -22,5 +22,6 @@ def tensor_repr(t: Tensor, prefix: str = "tensor(") -> str:
         suffixes.append("requires_grad=True")
     name = t.dtype.name
     is_default = name in _DEFAULT or t.dtype is D.get_default_dtype()
-    return format_tensor(t._data, dtype_name=name, is_default_dtype=is_default,
-                         suffixes=suffixes, prefix=prefix)
+    return format_tensor(
+        t._data, dtype_name=name, is_default_dtype=is_default, suffixes=suffixes, prefix=prefix
+    )

@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 
 from ..ir.aval import Aval
-from ..ir.dtypes import scalar_dtype
+from ..ir.dtypes import DType, get_default_dtype, scalar_dtype
 from ..ir.ops import GroupOp, Op
 from ..ir.reference import REFERENCE
-from ..ir.shapes import infer, operand_dtypes
+from ..ir.shapes import infer, operand_dtypes, promoted
+from . import trace_state
 from .autograd import CompositeNode, OpNode, gradient_edge
 from .grad_mode import is_grad_enabled, no_grad
 from .tensor import Tensor
@@ -21,10 +22,18 @@ VIEW_OPS = frozenset({Op.RESHAPE, Op.PERMUTE, Op.EXPAND, Op.INDEX})
 
 DEFAULT_NAMES: dict[Op, str] = {
     op: "".join(w.capitalize() for w in op.name.split("_")) + "Backward0" for op in Op
-} | {Op.LOG1P: "Log1PBackward0", Op.AMAX: "AmaxBackward0", Op.AMIN: "AminBackward0",
-     Op.CAST: "ToCopyBackward0", Op.RESHAPE: "ViewBackward0", Op.CLAMP: "ClampBackward1",
-     Op.INDEX: "IndexBackward0", Op.INDEX_ADD: "IndexPutBackward0", Op.MATMUL: "MmBackward0",
-     Op.SCATTER_ADD: "ScatterAddBackward0"}
+} | {
+    Op.LOG1P: "Log1PBackward0",
+    Op.AMAX: "AmaxBackward0",
+    Op.AMIN: "AminBackward0",
+    Op.CAST: "ToCopyBackward0",
+    Op.RESHAPE: "ViewBackward0",
+    Op.CLAMP: "ClampBackward1",
+    Op.INDEX: "IndexBackward0",
+    Op.INDEX_ADD: "IndexPutBackward0",
+    Op.MATMUL: "MmBackward0",
+    Op.SCATTER_ADD: "ScatterAddBackward0",
+}
 
 
 def as_tensor_operand(v: Any) -> Tensor:
@@ -33,16 +42,28 @@ def as_tensor_operand(v: Any) -> Tensor:
         return v
     if isinstance(v, bool | int | float | np.number | np.bool_):
         dt = scalar_dtype(v)
-        return Tensor._make(np.asarray(v, dt.np), weak=True)
+        # a Python float keeps its double precision; it promotes as the default float (_aval_of)
+        return Tensor._make(np.asarray(v, np.float64 if dt.is_floating_point else dt.np), weak=True)
     if isinstance(v, np.ndarray):
         return Tensor._make(v)
     raise TypeError(f"expected Tensor or number as operand, but got {type(v).__name__}")
 
 
+def _aval_of(t: Tensor) -> Aval:
+    """A wrapped Python float promotes as the default float dtype, whatever it is stored as."""
+    if t._weak and t._data.dtype.kind == "f":
+        return Aval(t._data.shape, get_default_dtype(), weak=True)
+    return t._aval()
+
+
 def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
     """Evaluate ``op`` with NumPy and, under grad mode, record its grad_fn."""
     inputs = [as_tensor_operand(a) for a in args]
-    avals = [t._aval() for t in inputs]
+    trace = trace_state.current()
+    if trace is not None and trace.involves(inputs):
+        return trace.emit(op, inputs, attrs, name)  # tracing: record instead of computing
+    alone = all(t._weak for t in inputs)  # e.g. a derivative rule on a saved Python scalar
+    avals = [t._aval() if alone else _aval_of(t) for t in inputs]
     out_aval = infer(op, avals, attrs)
     arrays = [t._data for t in inputs]
     for i, dt in enumerate(operand_dtypes(op, avals, out_aval)):
@@ -54,8 +75,15 @@ def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
         data = data.astype(out_aval.dtype.np)
     view = op in VIEW_OPS and data.base is not None and np.may_share_memory(data, arrays[0])
     out = Tensor._make(data, version_box=inputs[0]._version_box if view else None)
-    if (op not in GroupOp.NONDIFF and out_aval.dtype.is_floating_point and is_grad_enabled()
-            and any(t.requires_grad for t in inputs)):
+    if view:
+        base = inputs[0]._view_base
+        out._view_base = inputs[0] if base is None else base
+    if (
+        op not in GroupOp.NONDIFF
+        and out_aval.dtype.is_floating_point
+        and is_grad_enabled()
+        and any(t.requires_grad for t in inputs)
+    ):
         edges = tuple(gradient_edge(t) if t.requires_grad else (None, 0) for t in inputs)
         cls = _node_class(name or DEFAULT_NAMES[op])
         out._grad_fn = cls(op, attrs, inputs, out, edges)
@@ -70,6 +98,9 @@ def _node_class(name: str) -> type[OpNode]:
 
 def composite(name: str, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -> Tensor:
     """Run a decomposition; under grad mode its result gets one grad_fn named like PyTorch's."""
+    trace = trace_state.current()
+    if trace is not None and trace.involves([a for a in args if isinstance(a, Tensor)]):
+        return fn(*args, **kwargs)  # tracing records the primitives themselves
     positions = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
     if not positions or not is_grad_enabled():
         return fn(*args, **kwargs)
@@ -78,7 +109,8 @@ def composite(name: str, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -
     for i, a in zip(positions, aliases, strict=True):
         inner_args[i] = a
     inner = fn(*inner_args, **kwargs)
-    if inner.grad_fn is None:  # nothing differentiable came out (e.g. integer results)
+    identity = any(inner is a for a in aliases)  # e.g. flip over no dims
+    if inner.grad_fn is None and not identity:  # nothing differentiable (e.g. integer results)
         return inner
     with no_grad():
         out = Tensor._make(inner._data)
@@ -88,6 +120,11 @@ def composite(name: str, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -
     cls = node_class(name, CompositeNode)
     out._grad_fn = cls(fn, args, kwargs, inner, aliases, positions, edges)
     return out
+
+
+def result_dtype(*operands: Any) -> DType:
+    """The dtype PyTorch's type promotion gives ``operands`` (tensors and Python scalars)."""
+    return promoted(*(_aval_of(as_tensor_operand(v)) for v in operands))
 
 
 def avals_of(*ts: Tensor) -> list[Aval]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import namedtuple
+from itertools import accumulate
 from math import prod
 from typing import Any
 
@@ -11,7 +12,7 @@ import numpy as np
 from ..ir import dtypes as D
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
-from .dispatch import apply, as_tensor_operand, composite
+from .dispatch import apply, as_tensor_operand, composite, result_dtype
 from .indexing import basic_name, normalize_index
 from .tensor import Tensor, _axes, _dims
 
@@ -88,22 +89,46 @@ def sub(x: Any, y: Any, *, alpha: Any = 1) -> Tensor:
 
 
 def rsub(x: Any, y: Any, *, alpha: Any = 1) -> Tensor:
-    return composite("RsubBackward1", lambda a: sub(y, a, alpha=alpha), x)
+    name = "RsubBackward0" if isinstance(y, Tensor) else "RsubBackward1"
+    return composite(name, lambda a, b: sub(b, a, alpha=alpha), x, y)
 
 
 def mul(x: Any, y: Any) -> Tensor:
     return apply(Op.MUL, x, y)
 
 
+_ROUNDING = {"floor": Op.FLOOR, "trunc": Op.TRUNC}
+
+
 def div(x: Any, y: Any, *, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode is None:
         return apply(Op.DIV, x, y)
-    q = apply(Op.DIV, x, y)
-    with_grad = q.detach()
-    r = Tensor._make(np.floor(with_grad._data) if rounding_mode == "floor"
-                     else np.trunc(with_grad._data))
-    both_int = not _t(x).dtype.is_floating_point and not _t(y).dtype.is_floating_point
-    return r.to(D.int64) if both_int else r
+    if rounding_mode not in _ROUNDING:
+        raise RuntimeError(
+            "div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
+            f"found '{rounding_mode}'"
+        )
+    dt = result_dtype(x, y)
+    if dt is D.bool_:
+        raise NotImplementedError(f"\"div_{rounding_mode}_cpu\" not implemented for 'Bool'")
+    if not dt.is_floating_point and not np.all(_t(y)._data):
+        raise RuntimeError("ZeroDivisionError")
+    # integers divide exactly in float64 (2**53), then round back to the promoted integer type
+    wide = (lambda v: v) if dt.is_floating_point else (lambda v: _t(v).to(D.float64))
+    return composite(
+        "DivBackward2",
+        lambda a, b: apply(_ROUNDING[rounding_mode], apply(Op.DIV, wide(a), wide(b))).to(dt),
+        x,
+        y,
+    )
+
+
+def floor(x: Tensor) -> Tensor:
+    return apply(Op.FLOOR, x)
+
+
+def trunc(x: Tensor) -> Tensor:
+    return apply(Op.TRUNC, x)
 
 
 true_divide = divide = div
@@ -177,10 +202,19 @@ def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = x if min is None else maximum(x, min)
-        return out if max is None else minimum(out, max)
-    return apply(Op.CLAMP, x, lo=None if min is None else float(min),
-                 hi=None if max is None else float(max))
+        return composite("ClampBackward0", _clamp_tensors, x, min, max)
+    return apply(Op.CLAMP, x, lo=_number(min), hi=_number(max))
+
+
+def _clamp_tensors(x: Tensor, lo: Any, hi: Any) -> Tensor:
+    """min(max(x, lo), hi) where x keeps its gradient on [lo, hi] inclusive, as in PyTorch."""
+    out = x if lo is None else where(x < lo, lo, x)
+    return out if hi is None else where(out > hi, hi, out)
+
+
+def _number(v: Any) -> Any:
+    """A Python bound kept as int or float: its kind takes part in type promotion."""
+    return v.item() if isinstance(v, np.generic) else v
 
 
 clip = clamp
@@ -194,8 +228,13 @@ def clone(x: Tensor) -> Tensor:
 def sum(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:  # noqa: A001
     if dtype is not None:
         x = x.to(dtype)
-    return apply(Op.SUM, x, axes=_axes(dim, x.ndim), keepdim=keepdim,
-                 name="SumBackward0" if dim is None else "SumBackward1")
+    return apply(
+        Op.SUM,
+        x,
+        axes=_axes(dim, x.ndim),
+        keepdim=keepdim,
+        name="SumBackward0" if dim is None else "SumBackward1",
+    )
 
 
 def _count(x: Tensor, axes: tuple[int, ...] | None) -> int:
@@ -206,25 +245,39 @@ def mean(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
     if dtype is not None:
         x = x.to(dtype)
     if not x.dtype.is_floating_point:
-        raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
-                           f"floating point or complex dtype. Got: {_type_word(x.dtype)}")
+        raise RuntimeError(
+            "mean(): could not infer output dtype. Input dtype must be either a "
+            f"floating point or complex dtype. Got: {_type_word(x.dtype)}"
+        )
     axes = _axes(dim, x.ndim)
-    return composite("MeanBackward0" if dim is None else "MeanBackward1",
-                     lambda a: sum(a, dim, keepdim) / _count(a, axes), x)
+    return composite(
+        "MeanBackward0" if dim is None else "MeanBackward1",
+        lambda a: sum(a, dim, keepdim) / _count(a, axes),
+        x,
+    )
 
 
 def _type_word(d: D.DType) -> str:
     return {"int64": "Long", "int32": "Int", "bool": "Bool", "uint8": "Byte"}.get(d.name, d.name)
 
 
-def var(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
-        correction: Any = None) -> Tensor:
+def var(
+    x: Tensor,
+    dim: Any = None,
+    unbiased: Any = None,
+    keepdim: bool = False,
+    *,
+    correction: Any = None,
+) -> Tensor:
+    if not x.dtype.is_floating_point:
+        raise RuntimeError("std and var only support floating point and complex dtypes")
     c = _correction(unbiased, correction)
     axes = _axes(dim, x.ndim)
 
     def decomposition(a: Tensor) -> Tensor:
         d = a - a.sum(dim=dim, keepdim=True) / _count(a, axes)
         return (d * d).sum(dim=dim, keepdim=keepdim) / _max0(_count(a, axes) - c)
+
     return composite("VarBackward0", decomposition, x)
 
 
@@ -240,10 +293,23 @@ def _correction(unbiased: Any, correction: Any) -> float:
     return 0.0 if unbiased is False else 1.0
 
 
-def std(x: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
-        correction: Any = None) -> Tensor:
-    return composite("StdBackward0", lambda a: sqrt(var(a, dim, unbiased, keepdim,
-                                                        correction=correction)), x)
+def std(
+    x: Tensor,
+    dim: Any = None,
+    unbiased: Any = None,
+    keepdim: bool = False,
+    *,
+    correction: Any = None,
+) -> Tensor:
+    return composite(
+        "StdBackward0", lambda a: _sqrt0(var(a, dim, unbiased, keepdim, correction=correction)), x
+    )
+
+
+def _sqrt0(v: Tensor) -> Tensor:
+    """sqrt whose gradient is 0 (not inf * 0 = nan) where v is 0, as PyTorch's std_backward."""
+    nonzero = v != 0
+    return where(nonzero, sqrt(where(nonzero, v, 1.0)), 0.0)
 
 
 def amax(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
@@ -273,9 +339,13 @@ def _extremum(x: Tensor, dim: Any, keepdim: bool, other: Any, kind: str) -> Any:
         return apply(reduce_op, x, axes=None, keepdim=False, name=f"{title}Backward1")
     axis = norm_axis(dim, x.ndim)
     idx = apply(arg_op, x, axes=(axis,), keepdim=True)
-    vals = composite(f"{title}Backward0",
-                     lambda a: apply(Op.GATHER, a, idx, axis=axis).reshape(
-                         tuple(n for i, n in enumerate(idx.shape) if keepdim or i != axis)), x)
+    vals = composite(
+        f"{title}Backward0",
+        lambda a: apply(Op.GATHER, a, idx, axis=axis).reshape(
+            tuple(n for i, n in enumerate(idx.shape) if keepdim or i != axis)
+        ),
+        x,
+    )
     return values_indices(vals, idx if keepdim else idx.squeeze(axis))
 
 
@@ -293,6 +363,7 @@ def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
         m = where(m.abs() == float("inf"), 0.0, m)
         s = log(sum(exp(a - m), dim, keepdim=True)) + m
         return s if keepdim else s.squeeze(_axes(dim, a.ndim))
+
     return composite("LogsumexpBackward0", decomposition, x)
 
 
@@ -303,6 +374,7 @@ def softmax(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
     def decomposition(a: Tensor) -> Tensor:
         e = exp(a - amax(a, dim, keepdim=True).detach())
         return e / sum(e, dim, keepdim=True)
+
     return composite("SoftmaxBackward0", decomposition, x)
 
 
@@ -313,6 +385,7 @@ def log_softmax(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
     def decomposition(a: Tensor) -> Tensor:
         s = a - amax(a, dim, keepdim=True).detach()
         return s - log(sum(exp(s), dim, keepdim=True))
+
     return composite("LogSoftmaxBackward0", decomposition, x)
 
 
@@ -339,13 +412,13 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if x.ndim == 0:
         return reshape(x, 1)
     s, e = norm_axis(start_dim, x.ndim), norm_axis(end_dim, x.ndim)
-    return reshape(x, (*x.shape[:s], prod(x.shape[s:e + 1]), *x.shape[e + 1:]))
+    return reshape(x, (*x.shape[:s], prod(x.shape[s : e + 1]), *x.shape[e + 1 :]))
 
 
 def unflatten(x: Tensor, dim: int, sizes: Any) -> Tensor:
     d = norm_axis(dim, x.ndim)
     sizes = _infer_shape(tuple(sizes), x.shape[d])
-    return reshape(x, (*x.shape[:d], *sizes, *x.shape[d + 1:]))
+    return reshape(x, (*x.shape[:d], *sizes, *x.shape[d + 1 :]))
 
 
 def permute(x: Tensor, *dims: Any) -> Tensor:
@@ -372,8 +445,8 @@ def t(x: Tensor) -> Tensor:
 def squeeze(x: Tensor, dim: Any = None) -> Tensor:
     axes = _axes(dim, x.ndim)
     keep = tuple(n for i, n in enumerate(x.shape) if n != 1 or (axes is not None and i not in axes))
-    return apply(Op.RESHAPE, x, shape=keep,
-                 name="SqueezeBackward0" if dim is None else "SqueezeBackward1")
+    kind = 0 if dim is None else 2 if isinstance(dim, tuple | list) else 1
+    return apply(Op.RESHAPE, x, shape=keep, name=f"SqueezeBackward{kind}")
 
 
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
@@ -401,7 +474,7 @@ def expand_as(x: Tensor, other: Tensor) -> Tensor:
 def getitem(x: Tensor, index: Any) -> Tensor:
     spec, tensors = normalize_index(tuple(x.shape), index)
     idx = [Tensor._make(a) for a in tensors]
-    return apply(Op.INDEX, x, *idx, spec=spec, name=basic_name(spec))
+    return apply(Op.INDEX, x, *idx, spec=spec, name=basic_name(spec, tuple(x.shape), index))
 
 
 def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
@@ -411,7 +484,9 @@ def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
 
 
 def cat(tensors: Any, dim: int = 0) -> Tensor:
-    tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or list(tensors)[:1]
+    tensors = list(tensors)
+    if any(t.ndim != 1 for t in tensors):  # legacy: 1-D empty tensors join anything, unused
+        tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
     axis = norm_axis(dim, tensors[0].ndim)
     return apply(Op.CAT, *tensors, axis=axis)
 
@@ -422,10 +497,12 @@ concat = concatenate = cat
 def stack(tensors: Any, dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if any(t.shape != tensors[0].shape for t in tensors):
-        raise RuntimeError(f"stack expects each tensor to be equal size, but got "
-                           f"{list(tensors[0].shape)} at entry 0 and "
-                           f"{next(list(t.shape) for t in tensors if t.shape != tensors[0].shape)}"
-                           " at entry 1")
+        raise RuntimeError(
+            f"stack expects each tensor to be equal size, but got "
+            f"{list(tensors[0].shape)} at entry 0 and "
+            f"{next(list(t.shape) for t in tensors if t.shape != tensors[0].shape)}"
+            " at entry 1"
+        )
     d = norm_axis(dim, tensors[0].ndim + 1)
     return composite("StackBackward0", lambda *ts: cat([unsqueeze(t, d) for t in ts], d), *tensors)
 
@@ -439,11 +516,14 @@ def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor,
             sizes.append(n % split_size_or_sections)
     else:
         sizes = list(split_size_or_sections)
-    out, start = [], 0
-    for s in sizes:
-        out.append(narrow(x, d, start, s))
-        start += s
-    return tuple(out)
+    name = (
+        "SplitBackward0" if isinstance(split_size_or_sections, int) else "SplitWithSizesBackward0"
+    )
+    starts = [0, *accumulate(sizes)][:-1]
+    return tuple(
+        composite(name, lambda a, b=b, s=s: narrow(a, d, b, s), x)
+        for b, s in zip(starts, sizes, strict=True)
+    )
 
 
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
@@ -453,16 +533,33 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
 
 def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     d = norm_axis(dim, x.ndim)
-    return tuple(getitem(x, (slice(None),) * d + (i,)) for i in range(x.shape[d]))
+    return tuple(
+        composite("UnbindBackward0", lambda a, i=i: getitem(a, (slice(None),) * d + (i,)), x)
+        for i in range(x.shape[d])
+    )
 
 
 def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
-    return apply(Op.GATHER, x, index, axis=norm_axis(dim, x.ndim))
+    axis = norm_axis(dim, x.ndim)
+    _check_range(index, x.shape[axis] if x.ndim else 1, axis)
+    return apply(Op.GATHER, x, index, axis=axis)
+
+
+def _check_range(index: Tensor, size: int, axis: int) -> None:
+    data = index._data
+    if data.size and data.dtype.kind in "iu" and (data.min() < 0 or data.max() >= size):
+        bad = int(data.max() if data.max() >= size else data.min())
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {axis} with size {size}")
 
 
 def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     axis = norm_axis(dim, x.ndim)
-    return x + apply(Op.SCATTER_ADD, src, index, axis=axis, shape=tuple(x.shape))
+    return composite(
+        "ScatterAddBackward0",
+        lambda a, s: a + apply(Op.SCATTER_ADD, s, index, axis=axis, shape=tuple(x.shape)),
+        x,
+        src,
+    )
 
 
 def repeat(x: Tensor, *sizes: Any) -> Tensor:
@@ -473,6 +570,7 @@ def repeat(x: Tensor, *sizes: Any) -> Tensor:
         a = reshape(a, tuple(v for n in lead for v in (1, n)))
         a = expand(a, tuple(v for r, n in zip(reps, lead, strict=True) for v in (r, n)))
         return reshape(a, tuple(r * n for r, n in zip(reps, lead, strict=True)))
+
     return composite("RepeatBackward0", decomposition, x)
 
 
@@ -483,11 +581,19 @@ def flip(x: Tensor, dims: Any) -> Tensor:
         for axis in axes:
             rev = Tensor._make(np.arange(a.shape[axis] - 1, -1, -1))
             a = getitem(a, (slice(None),) * axis + (rev,))
-        return a
+        return a if axes else clone(a)  # always a new tensor, as in PyTorch
+
     return composite("FlipBackward0", decomposition, x)
 
 
 def nonzero(x: Tensor, *, as_tuple: bool = False) -> Any:
+    if x.ndim == 0:  # one element and no dims to index: as_tuple indexes it as 1-D
+        found = np.flatnonzero(x._data)
+        return (
+            (Tensor._make(found),)
+            if as_tuple
+            else Tensor._make(np.zeros((found.size, 0), np.int64))
+        )
     nz = np.nonzero(x._data)
     if as_tuple:
         return tuple(Tensor._make(a.astype(np.int64)) for a in nz)
@@ -495,8 +601,12 @@ def nonzero(x: Tensor, *, as_tuple: bool = False) -> Any:
 
 
 # ---- contraction ---------------------------------------------------------------------------
-_MATMUL_NAMES = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (2, 2): "MmBackward0",
-                 (1, 2): "SqueezeBackward4"}
+_MATMUL_NAMES = {
+    (1, 1): "DotBackward0",
+    (2, 1): "MvBackward0",
+    (2, 2): "MmBackward0",
+    (1, 2): "SqueezeBackward4",
+}
 
 
 def matmul(x: Tensor, y: Tensor) -> Tensor:
@@ -506,14 +616,15 @@ def matmul(x: Tensor, y: Tensor) -> Tensor:
 
 def mm(x: Tensor, y: Tensor) -> Tensor:
     if x.ndim != 2 or y.ndim != 2:
-        raise RuntimeError(f"self must be a matrix" if x.ndim != 2 else "mat2 must be a matrix")
+        raise RuntimeError("self must be a matrix" if x.ndim != 2 else "mat2 must be a matrix")
     return matmul(x, y)
 
 
 def bmm(x: Tensor, y: Tensor) -> Tensor:
     if x.ndim != 3 or y.ndim != 3:
-        raise RuntimeError("batch1 must be a 3D tensor" if x.ndim != 3 else
-                           "batch2 must be a 3D tensor")
+        raise RuntimeError(
+            "batch1 must be a 3D tensor" if x.ndim != 3 else "batch2 must be a 3D tensor"
+        )
     return apply(Op.MATMUL, x, y, name="BmmBackward0")
 
 
@@ -534,7 +645,8 @@ def outer(x: Tensor, y: Tensor) -> Tensor:
 def _sum_to(g: Tensor, shape: tuple[int, ...]) -> Tensor:
     """Sum a broadcast cotangent back down to ``shape``."""
     lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
-                                      if n == 1 and g.shape[i + lead] != 1)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1
+    )
     out = apply(Op.SUM, g, axes=axes, keepdim=True) if axes else g
     return apply(Op.RESHAPE, out, shape=tuple(shape)) if tuple(out.shape) != tuple(shape) else out

@@ -43,6 +43,7 @@ class _GradModeContext:
                 return fn(*args, **kwargs)
             finally:
                 _set(prev)
+
         return wrapper  # type: ignore[return-value]
 
 

@@ -9,6 +9,56 @@ import numpy as np
 if TYPE_CHECKING:
     from .tensor import Tensor
 
+_VALID = (
+    "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are "
+    "valid indices (got {})"
+)
+
+
+def _as_array(it: Any) -> np.ndarray | None:
+    """The data of a tensor, array or (nested) list index; None for other items."""
+    from .tensor import Tensor
+
+    if isinstance(it, Tensor):
+        return it._data
+    if isinstance(it, np.ndarray):
+        return it
+    if isinstance(it, list):
+        arr = np.asarray(it)
+        return arr.astype(np.int64) if arr.size == 0 else arr
+    return None
+
+
+def _is_mask(it: Any) -> bool:
+    arr = _as_array(it)
+    return arr is not None and arr.dtype == np.bool_ and arr.ndim > 0
+
+
+def _is_int(it: Any) -> bool:
+    """Python/NumPy ints and 0-dim integer tensors select, as in PyTorch."""
+    if isinstance(it, bool):
+        return False
+    if isinstance(it, int | np.integer):
+        return True
+    arr = _as_array(it)
+    return arr is not None and not isinstance(it, list) and arr.ndim == 0 and arr.dtype.kind in "iu"
+
+
+def _dims_used(it: Any) -> int:
+    if it is None or it is Ellipsis:
+        return 0
+    return _as_array(it).ndim if _is_mask(it) else 1  # type: ignore[union-attr]
+
+
+def _sequence_as_tuple(index: Any) -> bool:
+    """PyTorch (like old NumPy) reads a list holding lists, slices, None or tensors as a tuple."""
+    from .tensor import Tensor
+
+    nested = (list, tuple, slice, Tensor, np.ndarray, type(None), type(Ellipsis))
+    return (
+        isinstance(index, list) and len(index) < 32 and any(isinstance(it, nested) for it in index)
+    )
+
 
 def normalize_index(shape: tuple[int, ...], index: Any) -> tuple[tuple, list[np.ndarray | Tensor]]:
     """Turn ``index`` into a hashable spec and the list of index tensors it refers to.
@@ -16,69 +66,87 @@ def normalize_index(shape: tuple[int, ...], index: Any) -> tuple[tuple, list[np.
     Spec items: ("int", i), ("slice", start, stop, step), ("none",), ("tensor", k).
     Boolean masks become integer index tensors (their nonzero positions).
     """
-    from .tensor import Tensor
-
-    items = list(index) if isinstance(index, tuple) else [index]
-    expanded: list[Any] = []
-    for it in items:
-        if isinstance(it, Tensor | np.ndarray) and it.dtype in (bool, np.bool_) or (
-                isinstance(it, Tensor) and it.dtype.name == "bool"):
-            arr = it._data if isinstance(it, Tensor) else it
-            expanded.extend(("__mask__", a) for a in np.nonzero(arr))
-        else:
-            expanded.append(it)
-    consumed = sum(1 for it in expanded if it is not None and it is not Ellipsis)
-    if sum(1 for it in expanded if it is Ellipsis) > 1:
+    items = list(index) if isinstance(index, tuple) or _sequence_as_tuple(index) else [index]
+    consumed = sum(_dims_used(it) for it in items)
+    if sum(1 for it in items if it is Ellipsis) > 1:
         raise IndexError("an index can only have a single ellipsis ('...')")
     if consumed > len(shape):
         raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
     spec: list[tuple] = []
     tensors: list[Any] = []
     dim = 0
-    for it in expanded:
+    for it in items:
         if it is Ellipsis:
-            for _ in range(len(shape) - consumed):
-                spec.append(("slice", 0, shape[dim], 1))
-                dim += 1
-            continue
-        if it is None:
+            spec.extend(("slice", 0, shape[d], 1) for d in range(dim, dim + len(shape) - consumed))
+            dim += len(shape) - consumed
+        elif it is None:
             spec.append(("none",))
-            continue
-        size = shape[dim]
-        if isinstance(it, tuple) and it and it[0] == "__mask__":
-            spec.append(("tensor", len(tensors)))
-            tensors.append(it[1].astype(np.int64))
-        elif isinstance(it, bool):
-            raise IndexError("boolean scalar indices are not supported")
-        elif isinstance(it, int | np.integer) or (isinstance(it, Tensor) and it.dim() == 0
-                                                  and not it.dtype.is_floating_point):
-            i = int(it)
-            if not -size <= i < size:
-                raise IndexError(f"index {i} is out of bounds for dimension {dim} with size {size}")
-            spec.append(("int", i % size))
-        elif isinstance(it, slice):
-            if it.step is not None and it.step <= 0:
-                raise ValueError("step must be greater than zero")
-            start, stop, step = it.indices(size)
-            spec.append(("slice", start, max(stop, start), step))
+        elif _is_mask(it):
+            mask = _as_array(it)
+            assert mask is not None
+            _check_mask(mask, shape, dim)
+            for a in np.nonzero(mask):
+                spec.append(("tensor", len(tensors)))
+                tensors.append(a.astype(np.int64))
+            dim += mask.ndim
         else:
-            arr = it._data if isinstance(it, Tensor) else np.asarray(it)
-            if arr.dtype.kind not in "iu":
-                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
-            if arr.size and (arr.max() >= size or arr.min() < -size):
-                bad = int(arr.max() if arr.max() >= size else arr.min())
-                raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size "
-                                 f"{size}")
-            spec.append(("tensor", len(tensors)))
-            tensors.append(np.where(arr < 0, arr + size, arr).astype(np.int64))
-        dim += 1
+            spec.append(_item(it, shape[dim], dim, len(tensors), tensors))
+            dim += 1
     return tuple(spec), tensors
 
 
-def basic_name(spec: tuple) -> str:
-    """PyTorch's grad_fn name for an index: the last select/slice/unsqueeze it applies."""
+def _check_mask(mask: np.ndarray, shape: tuple[int, ...], dim: int) -> None:
+    for j, n in enumerate(mask.shape):
+        if n != shape[dim + j]:
+            raise IndexError(
+                f"The shape of the mask {list(mask.shape)} at index {j} does not "
+                f"match the shape of the indexed tensor {list(shape)} at index "
+                f"{dim + j}"
+            )
+
+
+def _item(it: Any, size: int, dim: int, k: int, tensors: list[Any]) -> tuple:
+    """One int, slice or integer-tensor item; tensor data is appended to ``tensors``."""
+    if _is_int(it):
+        i = int(it)
+        if not -size <= i < size:
+            raise IndexError(f"index {i} is out of bounds for dimension {dim} with size {size}")
+        return ("int", i % size)
+    if isinstance(it, slice):
+        if it.step is not None and it.step <= 0:
+            raise ValueError("step must be greater than zero")
+        start, stop, step = it.indices(size)
+        return ("slice", start, max(stop, start), step)
+    arr = _as_array(it)
+    if arr is None:
+        raise IndexError(_VALID.format(type(it).__name__))
+    if arr.dtype.kind not in "iu":
+        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    if arr.size and (arr.max() >= size or arr.min() < -size):
+        bad = int(arr.max() if arr.max() >= size else arr.min())
+        # PyTorch numbers the dimension among the tensor indices
+        raise IndexError(f"index {bad} is out of bounds for dimension {k} with size {size}")
+    tensors.append(np.where(arr < 0, arr + size, arr).astype(np.int64))
+    return ("tensor", len(tensors) - 1)
+
+
+_BASIC_NAMES = {"int": "SelectBackward0", "slice": "SliceBackward0", "none": "UnsqueezeBackward0"}
+
+
+def basic_name(spec: tuple, shape: tuple[int, ...] = (), index: Any = None) -> str:
+    """PyTorch's grad_fn name for an index: the last select/slice/unsqueeze it applies.
+
+    Inside a tuple (or from an Ellipsis) a slice covering its whole dim is skipped, as PyTorch
+    does; a lone slice is always recorded.
+    """
     if any(item[0] == "tensor" for item in spec):
         return "IndexBackward0"
-    names = {"int": "SelectBackward0", "slice": "SliceBackward0", "none": "UnsqueezeBackward0"}
-    last = [names[item[0]] for item in spec]
-    return last[-1] if last else "AliasBackward0"
+    if isinstance(index, slice):
+        return "SliceBackward0"
+    names, dim = [], 0
+    for item in spec:
+        full = item[0] == "slice" and item[1:] == (0, shape[dim], 1) if shape else False
+        if not full:
+            names.append(_BASIC_NAMES[item[0]])
+        dim += item[0] != "none"
+    return names[-1] if names else "AliasBackward0"

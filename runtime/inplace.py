@@ -1,4 +1,4 @@
-"""In-place ops (``add_``, ``x[i] = v``, ...): PyTorch's checks, version counters, rebased history."""
+"""In-place ops (``add_``, ``x[i] = v``): PyTorch's checks, version counters, rebased history."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 
 from ..ir.ops import Op
-from .dispatch import apply, as_tensor_operand, composite
-from . import trace_state
-from .grad_mode import is_grad_enabled, no_grad
 from ..ir.shapes import index_shape, split_index
+from . import trace_state
+from .dispatch import apply, as_tensor_operand, composite
+from .grad_mode import is_grad_enabled, no_grad
 from .indexing import normalize_index
 from .tensor import Tensor
 
@@ -29,28 +29,43 @@ def _check_view(t: Tensor) -> None:
     if base is None:
         return
     if base.is_leaf and base.requires_grad:
-        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
-                           "in-place operation.")
-    raise RuntimeError("adjit does not support recording in-place operations on a view (the "
-                       "base tensor's history would go stale); use an out-of-place op, or "
-                       "index assignment on the base tensor")
+        raise RuntimeError(
+            "a view of a leaf Variable that requires grad is being used in an in-place operation."
+        )
+    raise RuntimeError(
+        "adjit does not support recording in-place operations on a view (the "
+        "base tensor's history would go stale); use an out-of-place op, or "
+        "index assignment on the base tensor"
+    )
 
 
 def _write(t: Tensor, result: Tensor) -> None:
     """Store ``result`` into ``t``'s memory (so views see it) after PyTorch's dtype/shape checks."""
     if result.dtype.category > t.dtype.category:
-        names = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
-                 "bool": "Bool", "uint8": "Byte"}
-        raise RuntimeError(f"result type {names[result.dtype.name]} can't be cast to the desired "
-                           f"output type {names[t.dtype.name]}")
-    if tuple(result.shape) != tuple(t.shape):
-        if np.broadcast_shapes(result.shape, t.shape) != tuple(t.shape):
-            raise RuntimeError(f"output with shape {list(t.shape)} doesn't match the broadcast "
-                               f"shape {list(np.broadcast_shapes(result.shape, t.shape))}")
+        names = {
+            "float32": "Float",
+            "float64": "Double",
+            "int64": "Long",
+            "int32": "Int",
+            "bool": "Bool",
+            "uint8": "Byte",
+        }
+        raise RuntimeError(
+            f"result type {names[result.dtype.name]} can't be cast to the desired "
+            f"output type {names[t.dtype.name]}"
+        )
+    shape = tuple(t.shape)
+    if tuple(result.shape) != shape and np.broadcast_shapes(result.shape, shape) != shape:
+        raise RuntimeError(
+            f"output with shape {list(t.shape)} doesn't match the broadcast "
+            f"shape {list(np.broadcast_shapes(result.shape, t.shape))}"
+        )
     if not t._data.flags.writeable:
-        raise RuntimeError("unsupported operation: more than one element of the written-to tensor "
-                           "refers to a single memory location. Please clone() the tensor before "
-                           "performing the operation.")
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor "
+            "refers to a single memory location. Please clone() the tensor before "
+            "performing the operation."
+        )
     t._data[...] = result._data
     t._version_box[0] += 1
 
@@ -60,12 +75,16 @@ def _rebind(t: Tensor, result: Tensor) -> Tensor:
     from .trace_state import TracingError
 
     if getattr(t, "_view_of", None) is not None or getattr(t, "_has_views", False):
-        raise TracingError("in-place modification of a view (or of a tensor that has views) "
-                           "inside a compiled function is not supported; use out-of-place ops")
+        raise TracingError(
+            "in-place modification of a view (or of a tensor that has views) "
+            "inside a compiled function is not supported; use out-of-place ops"
+        )
     if t._var in t._trace.input_vars:
-        raise TracingError("in-place modification of an argument of a compiled function is not "
-                           "supported (the caller's tensor would not change); compute a new "
-                           "tensor instead")
+        raise TracingError(
+            "in-place modification of an argument of a compiled function is not "
+            "supported (the caller's tensor would not change); compute a new "
+            "tensor instead"
+        )
     if tuple(result.shape) != tuple(t.shape) or result.dtype is not t.dtype:
         result = result.to(t.dtype).expand(tuple(t.shape))
     t._var, t._requires_grad = result._var, result.requires_grad
@@ -79,9 +98,11 @@ def _traced(t: Tensor) -> bool:
     if trace is not None and trace.involves([t]):
         from .trace_state import TracingError
 
-        raise TracingError("in-place modification of a tensor that the compiled function did "
-                           "not create (an argument's storage, a parameter, a global) is not "
-                           "supported; compute a new tensor instead")
+        raise TracingError(
+            "in-place modification of a tensor that the compiled function did "
+            "not create (an argument's storage, a parameter, a global) is not "
+            "supported; compute a new tensor instead"
+        )
     return False
 
 
@@ -90,8 +111,9 @@ def inplace(t: Tensor, fn: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
     _check_leaf(t)
     if _traced(t):
         return _rebind(t, fn(t))
-    recording = is_grad_enabled() and (t.requires_grad or any(
-        isinstance(o, Tensor) and o.requires_grad for o in others))
+    recording = is_grad_enabled() and (
+        t.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others)
+    )
     if not recording:
         with no_grad():
             _write(t, fn(t))
@@ -118,27 +140,32 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
         t._version_box[0] += 1
         return
     if any(len(np.unique(a)) != a.size for a in tensors) and len(tensors) == 1:
-        raise RuntimeError("adjit: index assignment with repeated indices under autograd is not "
-                           "supported (the result would depend on write order)")
+        raise RuntimeError(
+            "adjit: index assignment with repeated indices under autograd is not "
+            "supported (the result would depend on write order)"
+        )
     if traced:
         _rebind(t, _index_put(t, v, spec, idx, target))
         return
     _check_view(t)
     before = Tensor._make(t._data.copy(), requires_grad=t._requires_grad, grad_fn=t._grad_fn)
 
-    result = composite("CopySlices", lambda old, val: _index_put(old, val, spec, idx, target),
-                       before, v)
+    result = composite(
+        "CopySlices", lambda old, val: _index_put(old, val, spec, idx, target), before, v
+    )
     _write(t, result)
     t._grad_fn = result.grad_fn
 
 
-def _index_put(old: Tensor, val: Tensor, spec: tuple, idx: list[Tensor],
-               target: tuple[int, ...]) -> Tensor:
+def _index_put(
+    old: Tensor, val: Tensor, spec: tuple, idx: list[Tensor], target: tuple[int, ...]
+) -> Tensor:
     """``old`` with ``val`` written at the index, out of place, as primitives."""
     ones = Tensor._make(np.ones(target, old.dtype.np))
     mask = apply(Op.INDEX_ADD, ones, *idx, spec=spec, shape=tuple(old.shape))
-    scattered = apply(Op.INDEX_ADD, val.to(old.dtype).expand(target), *idx, spec=spec,
-                      shape=tuple(old.shape))
+    scattered = apply(
+        Op.INDEX_ADD, val.to(old.dtype).expand(target), *idx, spec=spec, shape=tuple(old.shape)
+    )
     return apply(Op.WHERE, mask > 0, scattered, old)
 
 

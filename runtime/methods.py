@@ -10,42 +10,158 @@ from .dispatch import apply, as_tensor_operand
 from .tensor import Tensor
 
 # methods that are the function of the same name with the tensor as first argument
-SAME_NAME = """
-neg abs sign exp log log1p sqrt sin cos tanh sigmoid relu erf logical_not reciprocal rsqrt square
-add sub mul div true_divide divide pow maximum minimum eq ne lt le gt ge logical_and logical_or
-clamp clip sum mean var std amax amin argmax argmin max min logsumexp softmax log_softmax
-reshape view flatten unflatten permute transpose swapaxes swapdims t squeeze unsqueeze expand
-expand_as broadcast_to narrow split chunk unbind gather scatter_add repeat flip nonzero
-matmul mm bmm mv dot outer
-""".split()
+SAME_NAME = [
+    "neg",
+    "abs",
+    "sign",
+    "exp",
+    "log",
+    "log1p",
+    "sqrt",
+    "sin",
+    "cos",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "erf",
+    "logical_not",
+    "reciprocal",
+    "rsqrt",
+    "square",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "true_divide",
+    "divide",
+    "pow",
+    "maximum",
+    "minimum",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "logical_and",
+    "logical_or",
+    "clamp",
+    "clip",
+    "sum",
+    "mean",
+    "var",
+    "std",
+    "amax",
+    "amin",
+    "argmax",
+    "argmin",
+    "max",
+    "min",
+    "logsumexp",
+    "softmax",
+    "log_softmax",
+    "reshape",
+    "view",
+    "flatten",
+    "unflatten",
+    "permute",
+    "transpose",
+    "swapaxes",
+    "swapdims",
+    "t",
+    "squeeze",
+    "unsqueeze",
+    "expand",
+    "expand_as",
+    "broadcast_to",
+    "narrow",
+    "split",
+    "chunk",
+    "unbind",
+    "gather",
+    "scatter_add",
+    "repeat",
+    "flip",
+    "nonzero",
+    "matmul",
+    "mm",
+    "bmm",
+    "mv",
+    "dot",
+    "outer",
+]
 
-ALIASES = {"negative": "neg", "absolute": "abs", "multiply": "mul", "subtract": "sub",
-           "greater": "gt", "less": "lt", "greater_equal": "ge", "less_equal": "le",
-           "not_equal": "ne", "arctan": None}
+ALIASES = {
+    "negative": "neg",
+    "absolute": "abs",
+    "multiply": "mul",
+    "subtract": "sub",
+    "greater": "gt",
+    "less": "lt",
+    "greater_equal": "ge",
+    "less_equal": "le",
+    "not_equal": "ne",
+    "arctan": None,
+}
 
 OPERATORS = {
-    "__add__": F.add, "__sub__": F.sub, "__mul__": F.mul, "__truediv__": F.div,
-    "__pow__": F.pow, "__matmul__": F.matmul,
+    "__add__": F.add,
+    "__sub__": F.sub,
+    "__mul__": F.mul,
+    "__truediv__": F.div,
+    "__pow__": F.pow,
+    "__matmul__": F.matmul,
     # PyTorch keeps the tensor first in reflected commutative ops (next_functions order)
-    "__radd__": F.add, "__rsub__": F.rsub, "__rmul__": F.mul,
+    "__radd__": F.add,
+    "__rsub__": F.rsub,
+    "__rmul__": F.mul,
     "__rtruediv__": lambda x, y: F.mul(F.reciprocal(x), y),
-    "__rpow__": lambda x, y: F.pow(y, x), "__rmatmul__": lambda x, y: F.matmul(y, x),
+    "__rpow__": lambda x, y: F.pow(y, x),
+    "__rmatmul__": lambda x, y: F.matmul(y, x),
     "__floordiv__": lambda x, y: F.div(x, y, rounding_mode="floor"),
     "__rfloordiv__": lambda x, y: F.div(y, x, rounding_mode="floor"),
-    "__neg__": F.neg, "__pos__": lambda x: x, "__abs__": F.abs,
-    "__eq__": F.eq, "__ne__": F.ne, "__lt__": F.lt, "__le__": F.le, "__gt__": F.gt,
-    "__ge__": F.ge, "__and__": F.logical_and, "__or__": F.logical_or,
-    "__rand__": lambda x, y: F.logical_and(y, x), "__ror__": lambda x, y: F.logical_or(y, x),
-    "__invert__": F.logical_not, "__getitem__": F.getitem, "__setitem__": I.setitem,
+    "__neg__": F.neg,
+    "__pos__": lambda x: x,
+    "__abs__": F.abs,
+    "__eq__": F.eq,
+    "__ne__": F.ne,
+    "__lt__": F.lt,
+    "__le__": F.le,
+    "__gt__": F.gt,
+    "__ge__": F.ge,
+    "__and__": F.logical_and,
+    "__or__": F.logical_or,
+    "__rand__": lambda x, y: F.logical_and(y, x),
+    "__ror__": lambda x, y: F.logical_or(y, x),
+    "__invert__": F.logical_not,
+    "__getitem__": F.getitem,
+    "__setitem__": I.setitem,
 }
 
 # in-place methods: name -> the out-of-place function applied to (self, *args)
 INPLACE = {
-    "add_": F.add, "sub_": F.sub, "mul_": F.mul, "div_": F.div, "pow_": F.pow,
-    "clamp_": F.clamp, "clip_": F.clamp, "neg_": F.neg, "abs_": F.abs, "exp_": F.exp,
-    "log_": F.log, "sqrt_": F.sqrt, "sin_": F.sin, "cos_": F.cos, "tanh_": F.tanh,
-    "sigmoid_": F.sigmoid, "relu_": F.relu, "square_": F.square,
-    "__iadd__": F.add, "__isub__": F.sub, "__imul__": F.mul, "__itruediv__": F.div,
+    "add_": F.add,
+    "sub_": F.sub,
+    "mul_": F.mul,
+    "div_": F.div,
+    "pow_": F.pow,
+    "clamp_": F.clamp,
+    "clip_": F.clamp,
+    "neg_": F.neg,
+    "abs_": F.abs,
+    "exp_": F.exp,
+    "log_": F.log,
+    "sqrt_": F.sqrt,
+    "sin_": F.sin,
+    "cos_": F.cos,
+    "tanh_": F.tanh,
+    "sigmoid_": F.sigmoid,
+    "relu_": F.relu,
+    "square_": F.square,
+    "__iadd__": F.add,
+    "__isub__": F.sub,
+    "__imul__": F.mul,
+    "__itruediv__": F.div,
     "__ipow__": F.pow,
 }
 
@@ -53,6 +169,7 @@ INPLACE = {
 def _inplace_method(fn: Any) -> Any:
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         return I.inplace(self, lambda t: fn(t, *args, **kwargs), *args)
+
     return method
 
 
@@ -69,14 +186,19 @@ def apply_full(t: Tensor, value: Any) -> Tensor:
 
 def _fill_(self: Tensor, value: Any) -> Tensor:
     v = as_tensor_operand(value)
-    return I.inplace(self, lambda t: (t * 0 + v) if v.requires_grad else apply_full(t, v.item()),
-                     v)
+    return I.inplace(self, lambda t: (t * 0 + v) if v.requires_grad else apply_full(t, v.item()), v)
 
 
 def _copy_(self: Tensor, src: Tensor, non_blocking: bool = False) -> Tensor:
-    return I.inplace(self, lambda t: (t * 0 + src.to(t.dtype)).expand(tuple(t.shape))
-                     if src.requires_grad else Tensor._make(src._data.astype(t._data.dtype)),
-                     src)
+    return I.inplace(
+        self,
+        lambda t: (
+            (t * 0 + src.to(t.dtype)).expand(tuple(t.shape))
+            if src.requires_grad
+            else Tensor._make(src._data.astype(t._data.dtype))
+        ),
+        src,
+    )
 
 
 def _where_method(self: Tensor, condition: Any, other: Any) -> Tensor:
@@ -100,11 +222,13 @@ def _private(name: str) -> Any:
 
     table = {
         "_index": lambda g, spec, *idx: apply(Op.INDEX, g, *idx, spec=spec),
-        "_index_add": lambda g, spec, shape, *idx: apply(Op.INDEX_ADD, g, *idx, spec=spec,
-                                                         shape=tuple(shape)),
+        "_index_add": lambda g, spec, shape, *idx: apply(
+            Op.INDEX_ADD, g, *idx, spec=spec, shape=tuple(shape)
+        ),
         "_gather": lambda g, axis, index: apply(Op.GATHER, g, index, axis=axis),
-        "_scatter_add": lambda g, axis, shape, index: apply(Op.SCATTER_ADD, g, index, axis=axis,
-                                                            shape=tuple(shape)),
+        "_scatter_add": lambda g, axis, shape, index: apply(
+            Op.SCATTER_ADD, g, index, axis=axis, shape=tuple(shape)
+        ),
     }
     return table[name]
 

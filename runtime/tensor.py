@@ -16,7 +16,6 @@ from ..ir.dtypes import DType
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
 from . import trace_state
-from .grad_mode import is_grad_enabled, no_grad
 
 
 class Size(tuple):
@@ -59,8 +58,15 @@ class Tensor:
         pass
 
     @classmethod
-    def _make(cls, data: np.ndarray, *, requires_grad: bool = False, grad_fn: Any = None,
-              version_box: list[int] | None = None, weak: bool = False) -> Tensor:
+    def _make(
+        cls,
+        data: np.ndarray,
+        *,
+        requires_grad: bool = False,
+        grad_fn: Any = None,
+        version_box: list[int] | None = None,
+        weak: bool = False,
+    ) -> Tensor:
         t = object.__new__(cls)
         t._data = data
         t._requires_grad = requires_grad
@@ -144,10 +150,12 @@ class Tensor:
             raise RuntimeError(
                 "you can only change requires_grad flags of leaf variables. If you want to use a "
                 "computed variable in a subgraph that doesn't require differentiation use "
-                "var_no_grad = var.detach().")
+                "var_no_grad = var.detach()."
+            )
         if value and not self.dtype.is_floating_point:
-            raise RuntimeError("only Tensors of floating point and complex dtype can require "
-                               "gradients")
+            raise RuntimeError(
+                "only Tensors of floating point and complex dtype can require gradients"
+            )
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -209,25 +217,38 @@ class Tensor:
     def data(self, value: Tensor) -> None:
         self._data = value._data
 
-    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
-                 create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
+    def backward(
+        self,
+        gradient: Tensor | None = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Sequence[Tensor] | None = None,
+    ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
         from .backward import backward
 
-        backward([self], None if gradient is None else [gradient], retain_graph, create_graph,
-                 inputs=inputs)
+        backward(
+            [self],
+            None if gradient is None else [gradient],
+            retain_graph,
+            create_graph,
+            inputs=inputs,
+        )
 
     # ---- conversion -----------------------------------------------------------------------
     def numpy(self, *, force: bool = False) -> np.ndarray:
         if self.requires_grad and not force:
-            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
-                               "tensor.detach().numpy() instead.")
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use "
+                "tensor.detach().numpy() instead."
+            )
         return self._data
 
     def item(self) -> Any:
         if self._data.size != 1:
-            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to "
-                               "Scalar")
+            raise RuntimeError(
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
+            )
         return self._data.reshape(()).item()
 
     def tolist(self) -> Any:
@@ -241,13 +262,12 @@ class Tensor:
 
     def __index__(self) -> int:
         if self.dtype.is_floating_point or self._data.size != 1:
-            raise TypeError("only integer tensors of a single element can be converted to an "
-                            "index")
+            raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self.item())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -303,9 +323,14 @@ class Tensor:
 
     def type(self, dtype: DType | None = None) -> Any:
         if dtype is None:
-            return {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor",
-                    "int64": "torch.LongTensor", "bool": "torch.BoolTensor",
-                    "int32": "torch.IntTensor", "uint8": "torch.ByteTensor"}[self.dtype.name]
+            return {
+                "float32": "torch.FloatTensor",
+                "float64": "torch.DoubleTensor",
+                "int64": "torch.LongTensor",
+                "bool": "torch.BoolTensor",
+                "int32": "torch.IntTensor",
+                "uint8": "torch.ByteTensor",
+            }[self.dtype.name]
         return self.to(dtype)
 
     def float(self) -> Tensor:

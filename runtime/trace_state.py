@@ -25,8 +25,14 @@ def set_current(trace: Any) -> Any:
 
 def _own_folders() -> tuple[str, ...]:
     """The folders of adjit's own code: frames inside them are never "the user's line"."""
-    names = ("adjit", "adjit.ir", "adjit.runtime", "adjit.frontend", "adjit.passes",
-             "adjit.codegen")
+    names = (
+        "adjit",
+        "adjit.ir",
+        "adjit.runtime",
+        "adjit.frontend",
+        "adjit.passes",
+        "adjit.codegen",
+    )
     specs = (importlib.util.find_spec(n) for n in names)
     return tuple(os.path.dirname(s.origin) + os.sep for s in specs if s and s.origin)
 

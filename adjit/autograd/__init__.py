@@ -53,10 +53,14 @@ class Function:
         with no_grad():
             out = cls.forward(ctx, *args, **kwargs)
         if is_grad_enabled() and any(ctx.needs_input_grad) and isinstance(out, Tensor):
-            edges = tuple(gradient_edge(a) if isinstance(a, Tensor) and a.requires_grad
-                          else (None, 0) for a in args)
+            edges = tuple(
+                gradient_edge(a) if isinstance(a, Tensor) and a.requires_grad else (None, 0)
+                for a in args
+            )
             node_cls = node_class(f"{cls.__name__}Backward", PyNode)
             out = Tensor._make(out._data)
             out._grad_fn = node_cls(cls.backward, ctx, edges)
         return out
+
+
 from adjit.autograd import functional  # noqa: E402,F401

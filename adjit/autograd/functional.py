@@ -17,36 +17,49 @@ def _as_tuple(x: Any) -> tuple[bool, tuple[Tensor, ...]]:
 
 
 def _prepare(inputs: tuple[Tensor, ...], create_graph: bool) -> tuple[Tensor, ...]:
-    return tuple(t if create_graph and t.requires_grad else t.detach().requires_grad_(True)
-                 for t in inputs)
+    return tuple(
+        t if create_graph and t.requires_grad else t.detach().requires_grad_(True) for t in inputs
+    )
 
 
 def _zeros(t: Tensor) -> Tensor:
     return Tensor._make(np.zeros(t._data.shape, t._data.dtype))
 
 
-def _grads(out: Tensor, inputs: tuple[Tensor, ...], v: Tensor, create_graph: bool,
-           strict: bool) -> tuple[Tensor, ...]:
+def _grads(
+    out: Tensor, inputs: tuple[Tensor, ...], v: Tensor, create_graph: bool, strict: bool
+) -> tuple[Tensor, ...]:
     if not out.requires_grad:
         if strict:
-            raise RuntimeError("The output of the user-provided function is independent of "
-                               "input 0. This is not allowed in strict mode.")
+            raise RuntimeError(
+                "The output of the user-provided function is independent of "
+                "input 0. This is not allowed in strict mode."
+            )
         return tuple(_zeros(i) for i in inputs)
     gs = grad(out, inputs, v, retain_graph=True, create_graph=create_graph, allow_unused=True)
     if strict and any(g is None for g in gs):
         k = next(i for i, g in enumerate(gs) if g is None)
-        raise RuntimeError(f"The output of the user-provided function is independent of input "
-                           f"{k}. This is not allowed in strict mode.")
-    return tuple(_zeros(i) if g is None else g if create_graph else g.detach()
-                 for g, i in zip(gs, inputs, strict=True))
+        raise RuntimeError(
+            f"The output of the user-provided function is independent of input "
+            f"{k}. This is not allowed in strict mode."
+        )
+    return tuple(
+        _zeros(i) if g is None else g if create_graph else g.detach()
+        for g, i in zip(gs, inputs, strict=True)
+    )
 
 
 def _wrap(is_tuple: bool, values: tuple[Any, ...]) -> Any:
     return values if is_tuple else values[0]
 
 
-def vjp(func: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool = False,
-        strict: bool = False) -> tuple[Any, Any]:
+def vjp(
+    func: Callable[..., Any],
+    inputs: Any,
+    v: Any = None,
+    create_graph: bool = False,
+    strict: bool = False,
+) -> tuple[Any, Any]:
     """(func(inputs), v^T J)."""
     in_tuple, ins = _as_tuple(inputs)
     with enable_grad():
@@ -54,16 +67,23 @@ def vjp(func: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool
         out = func(*ins)
         if v is None:
             if out.numel() != 1:
-                raise RuntimeError("The vector v can only be None if the user-provided function "
-                                   "returns a single Tensor with a single element.")
+                raise RuntimeError(
+                    "The vector v can only be None if the user-provided function "
+                    "returns a single Tensor with a single element."
+                )
             v = Tensor._make(np.ones(out._data.shape, out._data.dtype))
         gs = _grads(out, ins, v, create_graph, strict)
     return (out if create_graph else out.detach()), _wrap(in_tuple, gs)
 
 
-def jacobian(func: Callable[..., Any], inputs: Any, create_graph: bool = False,
-             strict: bool = False, vectorize: bool = False,
-             strategy: str = "reverse-mode") -> Any:
+def jacobian(
+    func: Callable[..., Any],
+    inputs: Any,
+    create_graph: bool = False,
+    strict: bool = False,
+    vectorize: bool = False,
+    strategy: str = "reverse-mode",
+) -> Any:
     """d func(inputs) / d inputs, shaped output.shape + input.shape (tuples as PyTorch nests)."""
     in_tuple, ins = _as_tuple(inputs)
     with enable_grad():
@@ -93,9 +113,14 @@ def _stack(gs: list[Tensor], out: Tensor, inp: Tensor) -> Tensor:
     return stack(gs).reshape(shape)
 
 
-def hessian(func: Callable[..., Any], inputs: Any, create_graph: bool = False,
-            strict: bool = False, vectorize: bool = False,
-            outer_jacobian_strategy: str = "reverse-mode") -> Any:
+def hessian(
+    func: Callable[..., Any],
+    inputs: Any,
+    create_graph: bool = False,
+    strict: bool = False,
+    vectorize: bool = False,
+    outer_jacobian_strategy: str = "reverse-mode",
+) -> Any:
     """The matrix of second derivatives of a scalar function."""
     in_tuple, _ = _as_tuple(inputs)
 
@@ -103,15 +128,24 @@ def hessian(func: Callable[..., Any], inputs: Any, create_graph: bool = False,
         out = func(*xs)
         gs = _grads(out, xs, Tensor._make(np.ones(out._data.shape, out._data.dtype)), True, strict)
         return _wrap(in_tuple, gs)
+
     return jacobian(gradient, inputs, create_graph=create_graph, strict=strict)
 
 
-def jvp(func: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool = False,
-        strict: bool = False) -> tuple[Any, Any]:
+def jvp(
+    func: Callable[..., Any],
+    inputs: Any,
+    v: Any = None,
+    create_graph: bool = False,
+    strict: bool = False,
+) -> tuple[Any, Any]:
     """(func(inputs), J v), by differentiating a vjp with respect to its cotangent."""
     in_tuple, ins = _as_tuple(inputs)
-    _, vs = _as_tuple(v) if v is not None else (False, tuple(
-        Tensor._make(np.ones(i._data.shape, i._data.dtype)) for i in ins))
+    _, vs = (
+        _as_tuple(v)
+        if v is not None
+        else (False, tuple(Tensor._make(np.ones(i._data.shape, i._data.dtype)) for i in ins))
+    )
     with enable_grad():
         ins = _prepare(ins, create_graph)
         out = func(*ins)
@@ -120,15 +154,22 @@ def jvp(func: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool
         pairs = [(g, w) for g, w in zip(gs, vs, strict=True) if g is not None]
         if not pairs:
             return out.detach(), _zeros(out)
-        total = sum(((g * w).sum() for g, w in pairs), start=Tensor._make(
-            np.zeros((), out._data.dtype)))
-        (jv,) = _grads(total, (u,), Tensor._make(np.ones((), out._data.dtype)), create_graph,
-                       strict)
+        total = sum(
+            ((g * w).sum() for g, w in pairs), start=Tensor._make(np.zeros((), out._data.dtype))
+        )
+        (jv,) = _grads(
+            total, (u,), Tensor._make(np.ones((), out._data.dtype)), create_graph, strict
+        )
     return (out if create_graph else out.detach()), jv
 
 
-def vhp(func: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool = False,
-        strict: bool = False) -> tuple[Any, Any]:
+def vhp(
+    func: Callable[..., Any],
+    inputs: Any,
+    v: Any = None,
+    create_graph: bool = False,
+    strict: bool = False,
+) -> tuple[Any, Any]:
     """(func(inputs), v^T H)."""
     in_tuple, ins = _as_tuple(inputs)
     _, vs = _as_tuple(v)
@@ -136,8 +177,10 @@ def vhp(func: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool
         ins = _prepare(ins, create_graph)
         out = func(*ins)
         gs = grad(out, ins, create_graph=True, allow_unused=True)
-        total = sum(((g * w).sum() for g, w in zip(gs, vs, strict=True) if g is not None),
-                    start=Tensor._make(np.zeros((), out._data.dtype)))
+        total = sum(
+            ((g * w).sum() for g, w in zip(gs, vs, strict=True) if g is not None),
+            start=Tensor._make(np.zeros((), out._data.dtype)),
+        )
         hv = _grads(total, ins, Tensor._make(np.ones((), out._data.dtype)), create_graph, strict)
     return (out if create_graph else out.detach()), _wrap(in_tuple, hv)
 

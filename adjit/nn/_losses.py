@@ -44,6 +44,16 @@ def _check_sizes(input: Tensor, target: Tensor) -> None:
         )
 
 
+def _weighted(loss: Tensor, input: Tensor, weight: Tensor, r: str, by_weight: bool) -> Tensor:
+    """PyTorch's weighted losses are plain ops: ``reduce(loss * weight)``, where 'mean' divides
+    by ``weight.sum()`` for mse and l1 (``by_weight``) but by the element count for huber."""
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError("Weights and input must have the same size.")
+    if r == "mean" and by_weight:
+        return R.sum(loss * weight) / R.sum(weight)
+    return _reduce(loss * weight, r)
+
+
 def mse_loss(
     input: Tensor,
     target: Tensor,
@@ -54,12 +64,9 @@ def mse_loss(
 ) -> Tensor:
     r = _reduction(size_average, reduce, reduction)
     _check_sizes(input, target)
-
-    def decomposition(a: Tensor, b: Tensor) -> Tensor:
-        d = (a - b) * (a - b)
-        return _reduce(d * weight if weight is not None else d, r)
-
-    return composite("MseLossBackward0", decomposition, input, target)
+    if weight is not None:
+        return _weighted(R.pow(input - target, 2), input, weight, r, True)
+    return composite("MseLossBackward0", lambda a, b: _reduce((a - b) * (a - b), r), input, target)
 
 
 def l1_loss(
@@ -70,11 +77,11 @@ def l1_loss(
     reduction: str = "mean",
     weight: Tensor | None = None,
 ) -> Tensor:
+    r = _reduction(size_average, reduce, reduction)
     _check_sizes(input, target)
-    d = R.abs(input - target)
-    return _reduce(
-        d * weight if weight is not None else d, _reduction(size_average, reduce, reduction)
-    )
+    if weight is not None:
+        return _weighted(R.abs(input - target), input, weight, r, True)
+    return _reduce(R.abs(input - target), r)
 
 
 def _smooth_l1(a: Tensor, b: Tensor, beta: float, r: str) -> Tensor:
@@ -111,10 +118,12 @@ def huber_loss(
     delta: float = 1.0,
     weight: Tensor | None = None,
 ) -> Tensor:
+    r = _reduction(None, None, reduction)
     _check_sizes(input, target)
-    return composite(
-        "HuberLossBackward0", _huber, input, target, delta, _reduction(None, None, reduction)
-    )
+    if weight is not None:
+        unweighted = composite("HuberLossBackward0", _huber, input, target, delta, "none")
+        return _weighted(unweighted, input, weight, r, False)
+    return composite("HuberLossBackward0", _huber, input, target, delta, r)
 
 
 # ---- negative log likelihood and cross entropy -----------------------------------------------
@@ -245,9 +254,18 @@ def cross_entropy(
 
 
 # ---- binary cross entropy --------------------------------------------------------------------
+def _clamped_log(x: Tensor) -> Tensor:
+    """``max(log(x), -100)`` as PyTorch's BCE takes it, with a zero (not nan) gradient at x = 0:
+    the log only ever sees positive values, so no untaken branch can inject 0 * inf."""
+    positive = x > 0
+    safe = R.where(positive, x, 1.0)
+    return R.where(positive, R.clamp(R.log(safe), min=-100.0), -100.0)
+
+
 def _bce(x: Tensor, y: Tensor, weight: Tensor | None, r: str) -> Tensor:
-    # PyTorch clamps each log at -100 so that x in {0, 1} gives a finite loss
-    loss = -(y * R.clamp(R.log(x), min=-100.0) + (1 - y) * R.clamp(R.log(1 - x), min=-100.0))
+    # Note: at exactly x in {0, 1} PyTorch's hand-written gradient (x - y) / max(x (1 - x), 1e-12)
+    # and this one differ; both are finite, and they agree everywhere else.
+    loss = -(y * _clamped_log(x) + (1 - y) * _clamped_log(1 - x))
     return _reduce(loss * weight if weight is not None else loss, r)
 
 

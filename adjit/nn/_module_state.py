@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict, namedtuple
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -65,7 +66,7 @@ def state_dict(
     module: Module, destination: Any = None, prefix: str = "", keep_vars: bool = False
 ) -> OrderedDict[str, Tensor]:
     out: OrderedDict[str, Tensor] = OrderedDict() if destination is None else destination
-    for mod_prefix, mod in module.named_modules(prefix=prefix.rstrip(".")):
+    for mod_prefix, mod in module.named_modules(prefix=prefix.rstrip("."), remove_duplicate=False):
         dot = mod_prefix + "." if mod_prefix else ""
         for name, p in mod._parameters.items():
             if p is not None:
@@ -117,6 +118,45 @@ def load_state_dict(module: Module, entries: Any, strict: bool = True) -> _Incom
             )
         )
     return _IncompatibleKeys(missing, unexpected)
+
+
+def convert(module: Module, fn: Callable[[Tensor], Tensor]) -> Module:
+    """Apply ``fn`` to every parameter (in place, keeping identity), gradient and buffer."""
+    for m in module.modules():
+        for p in m._parameters.values():
+            if p is not None:
+                with no_grad():
+                    p._data = fn(p)._data
+                if p.grad is not None:
+                    p.grad = fn(p.grad)
+        for k, b in m._buffers.items():
+            if b is not None:
+                m._buffers[k] = fn(b)
+    return module
+
+
+def target_dtype(args: tuple, kwargs: dict[str, Any]) -> Any:
+    """The dtype in ``Module.to``'s arguments (devices are checked to be the CPU)."""
+    from adjit.runtime.creation import device
+
+    dtype = kwargs.get("dtype")
+    for a in (*args, kwargs.get("device")):
+        if isinstance(a, str | device):
+            device(str(a))
+        elif isinstance(a, Tensor):
+            dtype = a.dtype
+        elif a is not None:
+            dtype = a
+    if dtype is not None and not dtype.is_floating_point:
+        raise TypeError(
+            f"nn.Module.to only accepts floating point or complex dtypes, but got desired "
+            f"dtype={dtype}"
+        )
+    return dtype
+
+
+def _floating_to(dtype: Any) -> Callable[[Tensor], Tensor]:
+    return lambda t: t.to(dtype) if t.is_floating_point() else t
 
 
 def _size(shape: tuple[int, ...]) -> str:

@@ -24,6 +24,7 @@ from adjit.runtime.dispatch import composite
 from adjit.runtime.functional import log_softmax as _log_softmax
 from adjit.runtime.functional import sigmoid, tanh
 from adjit.runtime.functional import softmax as _softmax
+from adjit.runtime.grad_mode import no_grad
 from adjit.runtime.tensor import Tensor
 
 __all__ = [
@@ -118,7 +119,13 @@ def identity(input: Tensor) -> Tensor:
 
 # ---- activations -----------------------------------------------------------------------------
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    return _inplace_result(input, R.relu(input), inplace)
+    return input.relu_() if inplace else R.relu(input)
+
+
+def _hardtanh(a: Tensor, lo: float, hi: float) -> Tensor:
+    """``clamp(a, lo, hi)`` whose gradient is zero at the bounds too, as PyTorch's is."""
+    inside = R.logical_and(a > lo, a < hi)
+    return R.where(inside, a, R.clamp(a.detach(), lo, hi))
 
 
 def hardtanh(
@@ -126,7 +133,7 @@ def hardtanh(
 ) -> Tensor:
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-    out = composite("HardtanhBackward0", lambda a: R.clamp(a, min_val, max_val), input)
+    out = composite("HardtanhBackward0", _hardtanh, input, min_val, max_val)
     return _inplace_result(input, out, inplace)
 
 
@@ -311,6 +318,8 @@ def embedding(
     ):
         raise IndexError("index out of range in self")
     idx = input._data
+    if max_norm is not None:
+        _renorm_rows(weight, np.unique(idx), max_norm, norm_type)
 
     def decomposition(w: Tensor) -> Tensor:
         rows = w[Tensor._make(idx)]
@@ -320,6 +329,16 @@ def embedding(
         return R.where(mask, rows, rows.detach())
 
     return composite("EmbeddingBackward0", decomposition, weight)
+
+
+def _renorm_rows(weight: Tensor, rows: np.ndarray, max_norm: float, norm_type: float) -> None:
+    """Scale the looked-up rows whose norm exceeds ``max_norm`` in place, as PyTorch does."""
+    data = weight._data[rows]
+    norms = np.sum(np.abs(data) ** norm_type, axis=1) ** (1.0 / norm_type)
+    scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+    with no_grad():
+        weight._data[rows] = data * scale[:, None].astype(data.dtype)
+        weight._version_box[0] += 1
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:

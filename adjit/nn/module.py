@@ -6,16 +6,19 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from adjit.ir.dtypes import float32, float64
 from adjit.nn._module_state import (
     RemovableHandle,
     _addindent,
+    _floating_to,
     _IncompatibleKeys,
+    convert,
     load_state_dict,
     state_dict,
+    target_dtype,
     typename,
 )
 from adjit.nn.parameter import Parameter
-from adjit.runtime.grad_mode import no_grad
 from adjit.runtime.tensor import Tensor
 
 _NAMES_CHECKS = (
@@ -308,48 +311,18 @@ class Module:
 
     def _apply(self, fn: Callable[[Tensor], Tensor]) -> Module:
         """Convert every parameter and buffer in place (parameters keep their identity)."""
-        for m in self.modules():
-            for p in m._parameters.values():
-                if p is not None:
-                    with no_grad():
-                        p._data = fn(p)._data
-                    if p.grad is not None:
-                        p.grad = fn(p.grad)
-            for k, b in m._buffers.items():
-                if b is not None:
-                    m._buffers[k] = fn(b)
-        return self
+        return convert(self, fn)
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """``.to(dtype)`` converts floating point state; devices other than the CPU fail."""
-        from adjit.runtime.creation import device
-
-        dtype = kwargs.get("dtype")
-        for a in (*args, kwargs.get("device")):
-            if isinstance(a, str | device):
-                device(str(a))
-            elif isinstance(a, Tensor):
-                dtype = a.dtype
-            elif a is not None:
-                dtype = a
-        if dtype is None:
-            return self
-        if not dtype.is_floating_point:
-            raise TypeError(
-                "nn.Module.to only accepts floating point or complex dtypes, but got "
-                f"desired dtype={dtype}"
-            )
-        return self._apply(lambda t: t.to(dtype) if t.is_floating_point() else t)
+        dtype = target_dtype(args, kwargs)
+        return self if dtype is None else self._apply(_floating_to(dtype))
 
     def float(self) -> Module:
-        from adjit.ir.dtypes import float32
-
-        return self._apply(lambda t: t.to(float32) if t.is_floating_point() else t)
+        return self._apply(_floating_to(float32))
 
     def double(self) -> Module:
-        from adjit.ir.dtypes import float64
-
-        return self._apply(lambda t: t.to(float64) if t.is_floating_point() else t)
+        return self._apply(_floating_to(float64))
 
     def cpu(self) -> Module:
         return self

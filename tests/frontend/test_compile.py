@@ -7,9 +7,9 @@ import warnings
 
 import numpy as np
 import pytest
+from adjit.ir import graph as G
 
 import adjit
-from adjit.ir import graph as G
 
 
 def tutorial(x, y, z):
@@ -36,7 +36,8 @@ def test_golden_graph_text():
         "      f:f32[] = add d e\n"
         "      g:f32[] = pow c 2\n"
         "      h:f32[] = add f g\n"
-        "  in (h) }")
+        "  in (h) }"
+    )
 
 
 def test_source_locations_and_no_grad_marks():
@@ -73,7 +74,7 @@ PROGRAMS = {
     "movement": lambda x, b: x.t().reshape(2, -1).transpose(0, 1).unsqueeze(0).squeeze(0),
     "where_clamp": lambda x, b: adjit.where(x > 0, x.sqrt(), x.clamp(-0.5, 0.5)),
     "cat_stack": lambda x, b: adjit.cat([x, x * 2], 1) + adjit.stack([x, x], 0).sum(0).repeat(1, 2),
-    "scalars_and_dtypes": lambda x, b: (x.double() * 3 + 1).float() / 2 - (2 ** x),
+    "scalars_and_dtypes": lambda x, b: (x.double() * 3 + 1).float() / 2 - (2**x),
     "inplace_local": lambda x, b: _inplace_local(x, b),
 }
 
@@ -89,8 +90,11 @@ def _inplace_local(x, b):
 def _args(name):
     adjit.manual_seed(1)
     if name == "mlp":
-        return [adjit.randn(4, 3, requires_grad=True), adjit.randn(3, 5, requires_grad=True),
-                adjit.randn(5, 2, requires_grad=True)]
+        return [
+            adjit.randn(4, 3, requires_grad=True),
+            adjit.randn(3, 5, requires_grad=True),
+            adjit.randn(5, 2, requires_grad=True),
+        ]
     return [adjit.randn(3, 4, requires_grad=True), adjit.randn(4, requires_grad=True)]
 
 
@@ -190,8 +194,16 @@ def test_data_dependent_control_flow_names_the_line():
     assert "adjit.where" in str(info.value) and "fallback" in str(info.value)
 
 
-@pytest.mark.parametrize("use", [lambda t: t.item(), lambda t: float(t.sum()),
-                                 lambda t: t.numpy(), lambda t: t.tolist(), lambda t: bool(t)])
+@pytest.mark.parametrize(
+    "use",
+    [
+        lambda t: t.item(),
+        lambda t: float(t.sum()),
+        lambda t: t.numpy(),
+        lambda t: t.tolist(),
+        lambda t: bool(t),
+    ],
+)
 def test_value_uses_raise_tracing_error(use):
     with pytest.raises(adjit.TracingError):
         adjit.compile(use)(adjit.ones(1))

@@ -122,12 +122,39 @@ def prog_requires_grad_propagation(T):
 
 def prog_node_names(T):
     x = T.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
-    outs = [x + 1, 1 + x, x - 1, 1 - x, x * 2, x / 2, 2 / x, x**2, 2**x, -x, x.exp(), x.sum(),
-            x.sum(0), x.mean(), x.t(), x.T, x[0], x[:, 1], x.reshape(4), x.unsqueeze(0),
-            x @ x, x.relu(), x.sigmoid(), x.tanh(), x.softmax(1), x.max(), x.max(1)[0]]
+    outs = [
+        x + 1,
+        1 + x,
+        x - 1,
+        1 - x,
+        x * 2,
+        x / 2,
+        2 / x,
+        x**2,
+        2**x,
+        -x,
+        x.exp(),
+        x.sum(),
+        x.sum(0),
+        x.mean(),
+        x.t(),
+        x.T,
+        x[0],
+        x[:, 1],
+        x.reshape(4),
+        x.unsqueeze(0),
+        x @ x,
+        x.relu(),
+        x.sigmoid(),
+        x.tanh(),
+        x.softmax(1),
+        x.max(),
+        x.max(1)[0],
+    ]
     return [type(o.grad_fn).__name__ for o in outs], [
         [type(n).__name__ if n is not None else None for n, _ in o.grad_fn.next_functions]
-        for o in outs[:10]]
+        for o in outs[:10]
+    ]
 
 
 def prog_sgd_loop(T):
@@ -172,15 +199,34 @@ def prog_functional_api(T):
     inputs = (T.tensor([0.1, 0.2]), T.tensor([0.3, 0.4]))
     cube = lambda x: (x**3).sum()  # noqa: E731
     v = T.tensor([1.0, 1.0])
-    return (F.jacobian(exp_adder, inputs), F.hessian(cube, T.tensor([1.0, 2.0])),
-            F.vjp(exp_adder, inputs, v), F.jvp(exp_adder, inputs, (v, T.tensor([1.0, 0.0]))),
-            F.hvp(cube, T.tensor([1.0, 2.0]), v), F.jacobian(T.sin, T.tensor([0.5, 1.0])))
+    return (
+        F.jacobian(exp_adder, inputs),
+        F.hessian(cube, T.tensor([1.0, 2.0])),
+        F.vjp(exp_adder, inputs, v),
+        F.jvp(exp_adder, inputs, (v, T.tensor([1.0, 0.0]))),
+        F.hvp(cube, T.tensor([1.0, 2.0]), v),
+        F.jacobian(T.sin, T.tensor([0.5, 1.0])),
+    )
 
 
-PROGRAMS = [prog_functional_api, prog_accumulation, prog_retain_graph, prog_create_graph, prog_third_order,
-            prog_grad_of_composites, prog_allow_unused, prog_retain_grad, prog_hooks,
-            prog_grad_modes, prog_detach, prog_requires_grad_propagation, prog_node_names,
-            prog_sgd_loop, prog_inplace_nonleaf, prog_backward_inputs]
+PROGRAMS = [
+    prog_functional_api,
+    prog_accumulation,
+    prog_retain_graph,
+    prog_create_graph,
+    prog_third_order,
+    prog_grad_of_composites,
+    prog_allow_unused,
+    prog_retain_grad,
+    prog_hooks,
+    prog_grad_modes,
+    prog_detach,
+    prog_requires_grad_propagation,
+    prog_node_names,
+    prog_sgd_loop,
+    prog_inplace_nonleaf,
+    prog_backward_inputs,
+]
 
 
 @pytest.mark.parametrize("prog", PROGRAMS, ids=lambda p: p.__name__)
@@ -190,6 +236,7 @@ def test_matches_torch(prog, torch_mod):
 
 
 # ---- errors: the same exception type and PyTorch's message --------------------------------
+
 
 def err_second_backward(T):
     x = T.tensor([1.0, 2.0], requires_grad=True)
@@ -256,8 +303,11 @@ ERRORS = [
     (err_nonscalar_backward, RuntimeError, "grad can be implicitly created only for scalar"),
     (err_no_grad_fn, RuntimeError, "does not require grad and does not have a grad_fn"),
     (err_int_requires_grad, RuntimeError, "floating point and complex dtype can require"),
-    (err_leaf_inplace, RuntimeError, "leaf Variable that requires grad is being used in an "
-                                     "in-place operation"),
+    (
+        err_leaf_inplace,
+        RuntimeError,
+        "leaf Variable that requires grad is being used in an in-place operation",
+    ),
     (err_version_counter, RuntimeError, "modified by an inplace operation"),
     (err_version_counter_input, RuntimeError, "modified by an inplace operation"),
     (err_shape_mismatch_gradient, RuntimeError, "Mismatch in shape"),
