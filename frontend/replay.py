@@ -21,7 +21,7 @@ def replay(g: Graph, inputs: Sequence[Tensor]) -> list[Tensor]:
 
     for e in g.eqns:
         args = [read(a) for a in e.inputs]
-        if getattr(Op, "DETACH", None) is e.op:
+        if e.op is Op.DETACH:
             env[e.out] = args[0].detach()  # type: ignore[union-attr]
         elif e.no_grad:
             with no_grad():

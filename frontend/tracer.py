@@ -87,7 +87,7 @@ class Tracer(Tensor):
         return not self._requires_grad or self._var in self._trace.input_vars
 
     def detach(self) -> Tensor:
-        return self._trace.emit(Op.DETACH, [self], {}, None) if hasattr(Op, "DETACH") else self
+        return self._trace.emit(Op.DETACH, [self], {}, None)
 
     def __repr__(self) -> str:
         return f"Tracer({self._var.aval}, requires_grad={self._requires_grad})"
@@ -188,7 +188,7 @@ class Trace:
         requires = (
             grad_on
             and out_aval.dtype.is_floating_point
-            and op is not getattr(Op, "DETACH", None)
+            and op is not Op.DETACH
             and any(t.requires_grad for t in tracers)
         )
         base = tracers[0] if op in VIEW_OPS and isinstance(tracers[0], Tracer) else None

@@ -15,8 +15,10 @@ ops, evaluating them with grad recording on gives higher-order derivatives.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .ops import Op
@@ -147,3 +149,48 @@ def _in_range(x: Any, lo: float | None, hi: float | None) -> Any:
     if lo is not None and hi is not None:
         return (x >= lo) & (x <= hi)
     return x >= lo if lo is not None else x <= hi
+
+
+@functools.cache
+def rule_params(op: Op) -> tuple[str, ...]:
+    """The names a rule asks for, after ``g``: what must be saved for its backward."""
+    return tuple(inspect.signature(DERIVATIVES[op]).parameters)[1:]
+
+
+def input_names(op: Op, n: int) -> tuple[str, ...]:
+    return INPUT_NAMES.get(op, DEFAULT_INPUT_NAMES)[:n]
+
+
+def rule_context(
+    op: Op,
+    attrs: dict[str, Any],
+    shapes: Sequence[tuple[int, ...]],
+    get_input: Callable[[int], Any],
+    get_out: Callable[[], Any],
+) -> dict[str, Any]:
+    """The keyword arguments of ``op``'s rule, fetching saved values only when it names them."""
+    names = input_names(op, len(shapes))
+    ctx: dict[str, Any] = {}
+    for p in rule_params(op):
+        if p == "out":
+            ctx[p] = get_out()
+        elif p == "inputs":
+            ctx[p] = tuple(get_input(i) for i in range(len(shapes)))
+        elif p in names:
+            ctx[p] = get_input(names.index(p))
+        elif p == "shapes":
+            ctx[p] = tuple(shapes)
+        elif p.endswith("_shape") and p[:-6] in names:
+            ctx[p] = shapes[names.index(p[:-6])]
+        else:
+            ctx[p] = attrs[p]
+    return ctx
+
+
+def conform(g: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+    """Undo broadcasting and type promotion: the one place a cotangent meets its input."""
+    if tuple(g.shape) != tuple(shape):
+        g = g._sum_to(shape)
+    if g.dtype is not dtype:
+        g = g.to(dtype)
+    return g

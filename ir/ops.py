@@ -60,6 +60,8 @@ class Op(Enum):
     CAT = auto()
     # contraction
     MATMUL = auto()
+    # autodiff
+    DETACH = auto()  # identity whose output carries no gradient (Tensor.detach while tracing)
 
     def __repr__(self) -> str:
         return f"Op.{self.name}"
@@ -109,9 +111,10 @@ class GroupOp:
             Op.GATHER,
             Op.SCATTER_ADD,
             Op.CAT,
+            Op.DETACH,
         }
     )
     # ops whose output carries no gradient (bool or integer results)
-    NONDIFF = COMPARE | LOGICAL | frozenset({Op.ARGMAX, Op.ARGMIN})
+    NONDIFF = COMPARE | LOGICAL | frozenset({Op.ARGMAX, Op.ARGMIN, Op.DETACH})
     # elementwise ops with a sympy form (the symbolic source of truth)
     SYMBOLIC = ELEMENTWISE - LOGICAL - COMPARE - frozenset({Op.CAST, Op.WHERE})

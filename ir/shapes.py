@@ -333,6 +333,7 @@ SHAPE_RULES: dict[Op, ShapeRule] = {
     Op.SCATTER_ADD: _scatter_add,
     Op.CAT: _cat,
     Op.MATMUL: _matmul,
+    Op.DETACH: _unary_keep,
 }
 
 

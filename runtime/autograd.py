@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import heapq
-import inspect
 import itertools
 import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..ir.derivatives import DEFAULT_INPUT_NAMES, DERIVATIVES, INPUT_NAMES
+from ..ir.derivatives import DERIVATIVES, conform, input_names, rule_context, rule_params
 from ..ir.ops import Op
 from .grad_mode import is_grad_enabled, set_grad_enabled
 
@@ -141,13 +140,6 @@ class SavedTensor:
         return self._tensor
 
 
-def _rule_params(rule: Callable[..., Any]) -> tuple[str, ...]:
-    return tuple(inspect.signature(rule).parameters)[1:]
-
-
-_PARAMS: dict[Op, tuple[str, ...]] = {op: _rule_params(r) for op, r in DERIVATIVES.items()}
-
-
 SCALAR_ATTR_OPS = frozenset({Op.POW})
 
 
@@ -171,14 +163,14 @@ class OpNode(Node):
             else tuple(e for e, t in zip(edges, inputs, strict=True) if not t._weak)
         )
         self._meta = [(t.shape, t.dtype) for t in inputs]
-        names = INPUT_NAMES.get(op, DEFAULT_INPUT_NAMES)
+        names = input_names(op, len(inputs))
         saved: dict[str, Any] = {}
-        for p in _PARAMS[op]:
+        for p in rule_params(op):
             if p == "out":
                 saved[p] = SavedTensor(out, True)
             elif p == "inputs":
                 saved[p] = tuple(SavedTensor(t, False) for t in inputs)
-            elif p in names[: len(inputs)]:
+            elif p in names:
                 saved[p] = SavedTensor(inputs[names.index(p)], False)
         self._saved: dict[str, Any] | None = saved
 
@@ -186,23 +178,23 @@ class OpNode(Node):
     def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
         return self._shown
 
+    def _unpack(self, name: str, i: int | None = None) -> Tensor:
+        s = self._saved[name]  # type: ignore[index]
+        return s[i].unpack(self) if i is not None else s.unpack(self)
+
     def _context(self) -> dict[str, Any]:
         if self._saved is None:
             raise RuntimeError(FREED_MSG)
-        ctx: dict[str, Any] = {}
-        for p in _PARAMS[self.op]:
-            if p in self._saved:
-                s = self._saved[p]
-                ctx[p] = (
-                    tuple(v.unpack(self) for v in s) if isinstance(s, tuple) else s.unpack(self)
-                )
-            elif p == "shapes":
-                ctx[p] = tuple(m[0] for m in self._meta)
-            elif p.endswith("_shape"):
-                ctx[p] = self._meta[DEFAULT_INPUT_NAMES.index(p[:-6])][0]
-            else:
-                ctx[p] = self.attrs[p]
-        return ctx
+        names = input_names(self.op, len(self._meta))
+        return rule_context(
+            self.op,
+            self.attrs,
+            [m[0] for m in self._meta],
+            lambda i: (
+                self._unpack("inputs", i) if "inputs" in self._saved else self._unpack(names[i])
+            ),
+            lambda: self._unpack("out"),
+        )
 
     def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
         grads = DERIVATIVES[self.op](grad, **self._context())
@@ -214,15 +206,6 @@ class OpNode(Node):
     def release(self) -> None:
         if self._saved:  # nodes that saved nothing can be run again, as in PyTorch
             self._saved = None
-
-
-def conform(g: Tensor, shape: tuple[int, ...], dtype: Any) -> Tensor:
-    """Undo broadcasting and type promotion: the one place a cotangent meets its input."""
-    if tuple(g.shape) != tuple(shape):
-        g = g._sum_to(shape)
-    if g.dtype is not dtype:
-        g = g.to(dtype)
-    return g
 
 
 class CompositeNode(Node):

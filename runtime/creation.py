@@ -78,7 +78,11 @@ def _finish(data: np.ndarray, dtype: DType | None, requires_grad: bool, dev: Any
     # (np.ascontiguousarray would turn a 0-d array into a 1-d one)
     t = Tensor._make(data if data.flags.c_contiguous else np.array(data, order="C"))
     if requires_grad:
-        t.requires_grad_(True)
+        if not t.dtype.is_floating_point:
+            raise RuntimeError(
+                "Only Tensors of floating point and complex dtype can require gradients"
+            )
+        t._requires_grad = True
     return t
 
 

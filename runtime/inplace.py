@@ -151,7 +151,10 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
     before = Tensor._make(t._data.copy(), requires_grad=t._requires_grad, grad_fn=t._grad_fn)
 
     result = composite(
-        "CopySlices", lambda old, val: _index_put(old, val, spec, idx, target), before, v
+        "IndexPutBackward0" if idx else "CopySlices",
+        lambda old, val: _index_put(old, val, spec, idx, target),
+        before,
+        v,
     )
     _write(t, result)
     t._grad_fn = result.grad_fn

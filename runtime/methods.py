@@ -4,92 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from . import functional as F
 from . import inplace as I
-from .dispatch import apply, as_tensor_operand
+from .dispatch import apply, as_tensor_operand, composite
+from .ops_linalg import _sum_to as sum_to
 from .tensor import Tensor
 
 # methods that are the function of the same name with the tensor as first argument
-SAME_NAME = [
-    "neg",
-    "abs",
-    "sign",
-    "exp",
-    "log",
-    "log1p",
-    "sqrt",
-    "sin",
-    "cos",
-    "tanh",
-    "sigmoid",
-    "relu",
-    "erf",
-    "logical_not",
-    "reciprocal",
-    "rsqrt",
-    "square",
-    "add",
-    "sub",
-    "mul",
-    "div",
-    "true_divide",
-    "divide",
-    "pow",
-    "maximum",
-    "minimum",
-    "eq",
-    "ne",
-    "lt",
-    "le",
-    "gt",
-    "ge",
-    "logical_and",
-    "logical_or",
-    "clamp",
-    "clip",
-    "sum",
-    "mean",
-    "var",
-    "std",
-    "amax",
-    "amin",
-    "argmax",
-    "argmin",
-    "max",
-    "min",
-    "logsumexp",
-    "softmax",
-    "log_softmax",
-    "reshape",
-    "view",
-    "flatten",
-    "unflatten",
-    "permute",
-    "transpose",
-    "swapaxes",
-    "swapdims",
-    "t",
-    "squeeze",
-    "unsqueeze",
-    "expand",
-    "expand_as",
-    "broadcast_to",
-    "narrow",
-    "split",
-    "chunk",
-    "unbind",
-    "gather",
-    "scatter_add",
-    "repeat",
-    "flip",
-    "nonzero",
-    "matmul",
-    "mm",
-    "bmm",
-    "mv",
-    "dot",
-    "outer",
-]
+SAME_NAME = """
+neg abs sign exp log log1p sqrt sin cos tanh sigmoid relu erf logical_not reciprocal rsqrt square
+floor trunc add sub mul div true_divide divide pow maximum minimum eq ne lt le gt ge logical_and
+logical_or clamp clip clamp_min clamp_max masked_fill lerp addcmul addcdiv
+sum mean var std amax amin argmax argmin max min logsumexp softmax log_softmax norm all any
+reshape view flatten unflatten permute transpose swapaxes swapdims t squeeze unsqueeze expand
+expand_as broadcast_to narrow split chunk unbind gather scatter_add repeat flip nonzero index_select
+matmul mm bmm mv dot outer
+""".split()  # noqa: SIM905 - a word list reads best as words
 
 ALIASES = {
     "negative": "neg",
@@ -158,6 +90,18 @@ INPLACE = {
     "sigmoid_": F.sigmoid,
     "relu_": F.relu,
     "square_": F.square,
+    "floor_": F.floor,
+    "trunc_": F.trunc,
+    "log1p_": F.log1p,
+    "reciprocal_": F.reciprocal,
+    "rsqrt_": F.rsqrt,
+    "erf_": F.erf,
+    "clamp_min_": F.clamp_min,
+    "clamp_max_": F.clamp_max,
+    "masked_fill_": F.masked_fill,
+    "lerp_": F.lerp,
+    "addcmul_": F.addcmul,
+    "addcdiv_": F.addcdiv,
     "__iadd__": F.add,
     "__isub__": F.sub,
     "__imul__": F.mul,
@@ -173,32 +117,59 @@ def _inplace_method(fn: Any) -> Any:
     return method
 
 
+_TRUE = np.ones((), bool)
+
+
+def _overwrite(name: str, value: Any) -> Any:
+    """An out-of-place "every element becomes ``value``": no gradient reaches the old values
+    (and inf/nan in them cannot leak, unlike ``t * 0``); a tensor ``value`` gets its gradient."""
+
+    def fn(t: Tensor) -> Tensor:
+        v = value.to(t.dtype) if isinstance(value, Tensor) else value
+        return composite(
+            name,
+            lambda a, *b: F.where(Tensor._make(_TRUE), b[0] if b else v, a),
+            t,
+            *([v] if isinstance(v, Tensor) else []),
+        )
+
+    return fn
+
+
 def _zero_(self: Tensor) -> Tensor:
-    return I.inplace(self, lambda t: t * 0 if not t.requires_grad else apply_full(t, 0))
-
-
-def apply_full(t: Tensor, value: Any) -> Tensor:
-    """``value`` everywhere, shaped and typed like ``t``, as a tensor with no history."""
-    import numpy as np
-
-    return Tensor._make(np.full(t._data.shape, value, t._data.dtype))
+    return I.inplace(self, _overwrite("ZeroBackward0", 0))
 
 
 def _fill_(self: Tensor, value: Any) -> Tensor:
-    v = as_tensor_operand(value)
-    return I.inplace(self, lambda t: (t * 0 + v) if v.requires_grad else apply_full(t, v.item()), v)
+    name = "FillBackward1" if isinstance(value, Tensor) else "FillBackward0"
+    return I.inplace(self, _overwrite(name, value), value)
 
 
-def _copy_(self: Tensor, src: Tensor, non_blocking: bool = False) -> Tensor:
-    return I.inplace(
-        self,
-        lambda t: (
-            (t * 0 + src.to(t.dtype)).expand(tuple(t.shape))
-            if src.requires_grad
-            else Tensor._make(src._data.astype(t._data.dtype))
-        ),
-        src,
-    )
+def _copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
+    src = as_tensor_operand(src)
+    return I.inplace(self, _overwrite("CopyBackwards", src), src)
+
+
+def _random_(draw: Any) -> Any:
+    """In-place random fills (``uniform_``, ``normal_``...), drawn from adjit's generator."""
+
+    def method(self: Tensor, *args: Any, generator: Any = None, **kwargs: Any) -> Tensor:
+        from .creation import default_generator
+
+        rng = (generator or default_generator).rng
+        sample = draw(rng, tuple(self.shape), *args, **kwargs)
+        return I.inplace(self, _overwrite("NoneBackward", Tensor._make(np.asarray(sample))))
+
+    return method
+
+
+RANDOM_INPLACE = {
+    "uniform_": lambda rng, shape, a=0.0, b=1.0: rng.uniform(a, b, shape),
+    "normal_": lambda rng, shape, mean=0.0, std=1.0: rng.normal(mean, std, shape),
+    "bernoulli_": lambda rng, shape, p=0.5: rng.random(shape) < p,
+    "exponential_": lambda rng, shape, lambd=1.0: rng.exponential(1.0 / lambd, shape),
+    "random_": lambda rng, shape, low=0, high=2**24: rng.integers(low, high, shape),
+}
 
 
 def _where_method(self: Tensor, condition: Any, other: Any) -> Tensor:
@@ -206,7 +177,7 @@ def _where_method(self: Tensor, condition: Any, other: Any) -> Tensor:
 
 
 def _sum_to(self: Tensor, shape: tuple[int, ...]) -> Tensor:
-    return F._sum_to(self, shape)
+    return sum_to(self, shape)
 
 
 PROPERTIES = {
@@ -247,6 +218,8 @@ def install(cls: type) -> None:
         setattr(cls, name, property(fn))
     for name in ("_index", "_index_add", "_gather", "_scatter_add"):
         setattr(cls, name, _private(name))
+    for name, draw in RANDOM_INPLACE.items():
+        setattr(cls, name, _random_(draw))
     cls.zero_ = _zero_
     cls.fill_ = _fill_
     cls.copy_ = _copy_

@@ -39,7 +39,11 @@ def _axes(dim: Any, ndim: int) -> tuple[int, ...] | None:
     if dim is None:
         return None
     dims = dim if isinstance(dim, tuple | list) else (dim,)
-    return tuple(sorted({norm_axis(int(d), ndim) for d in dims}))
+    axes = [norm_axis(int(d), ndim) for d in dims]
+    for a in axes:
+        if axes.count(a) > 1:
+            raise RuntimeError(f"dim {a} appears multiple times in the list of dims")
+    return tuple(sorted(axes))
 
 
 class Tensor:
@@ -159,6 +163,8 @@ class Tensor:
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and not self.dtype.is_floating_point:  # PyTorch words this one apart
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self.requires_grad = requires_grad
         return self
 

@@ -1,0 +1,243 @@
+"""Elementwise ops: arithmetic, comparisons, where, clamp, one line over a primitive each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..ir import dtypes as D
+from ..ir.ops import Op
+from .dispatch import apply, as_tensor_operand, composite, result_dtype
+from .tensor import Tensor
+
+
+def _t(x: Any) -> Tensor:
+    return as_tensor_operand(x)
+
+
+# ---- elementwise ---------------------------------------------------------------------------
+def neg(x: Tensor) -> Tensor:
+    return apply(Op.NEG, x)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001
+    return apply(Op.ABS, x)
+
+
+def sign(x: Tensor) -> Tensor:
+    return apply(Op.SIGN, x)
+
+
+def exp(x: Tensor) -> Tensor:
+    return apply(Op.EXP, x)
+
+
+def log(x: Tensor) -> Tensor:
+    return apply(Op.LOG, x)
+
+
+def log1p(x: Tensor) -> Tensor:
+    return apply(Op.LOG1P, x)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    return apply(Op.SQRT, x)
+
+
+def sin(x: Tensor) -> Tensor:
+    return apply(Op.SIN, x)
+
+
+def cos(x: Tensor) -> Tensor:
+    return apply(Op.COS, x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    return apply(Op.TANH, x)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return apply(Op.SIGMOID, x)
+
+
+def relu(x: Tensor) -> Tensor:
+    return apply(Op.RELU, x)
+
+
+def erf(x: Tensor) -> Tensor:
+    return apply(Op.ERF, x)
+
+
+def logical_not(x: Tensor) -> Tensor:
+    return apply(Op.NOT, x)
+
+
+def add(x: Any, y: Any, *, alpha: Any = 1) -> Tensor:
+    return apply(Op.ADD, x, y if alpha == 1 else mul(y, alpha))
+
+
+def sub(x: Any, y: Any, *, alpha: Any = 1) -> Tensor:
+    return apply(Op.SUB, x, y if alpha == 1 else mul(y, alpha))
+
+
+def rsub(x: Any, y: Any, *, alpha: Any = 1) -> Tensor:
+    name = "RsubBackward0" if isinstance(y, Tensor) else "RsubBackward1"
+    return composite(name, lambda a, b: sub(b, a, alpha=alpha), x, y)
+
+
+def mul(x: Any, y: Any) -> Tensor:
+    return apply(Op.MUL, x, y)
+
+
+_ROUNDING = {"floor": Op.FLOOR, "trunc": Op.TRUNC}
+
+
+def div(x: Any, y: Any, *, rounding_mode: str | None = None) -> Tensor:
+    if rounding_mode is None:
+        return apply(Op.DIV, x, y)
+    if rounding_mode not in _ROUNDING:
+        raise RuntimeError(
+            "div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
+            f"found '{rounding_mode}'"
+        )
+    dt = result_dtype(x, y)
+    if dt is D.bool_:
+        raise NotImplementedError(f"\"div_{rounding_mode}_cpu\" not implemented for 'Bool'")
+    if not dt.is_floating_point and not np.all(_t(y)._data):
+        raise RuntimeError("ZeroDivisionError")
+    # integers divide exactly in float64 (2**53), then round back to the promoted integer type
+    wide = (lambda v: v) if dt.is_floating_point else (lambda v: _t(v).to(D.float64))
+    return composite(
+        "DivBackward2",
+        lambda a, b: apply(_ROUNDING[rounding_mode], apply(Op.DIV, wide(a), wide(b))).to(dt),
+        x,
+        y,
+    )
+
+
+def floor(x: Tensor) -> Tensor:
+    return apply(Op.FLOOR, x)
+
+
+def trunc(x: Tensor) -> Tensor:
+    return apply(Op.TRUNC, x)
+
+
+true_divide = divide = div
+
+
+def reciprocal(x: Tensor) -> Tensor:
+    return composite("ReciprocalBackward0", lambda a: apply(Op.DIV, 1.0, a), x)
+
+
+def rsqrt(x: Tensor) -> Tensor:
+    return composite("RsqrtBackward0", lambda a: apply(Op.DIV, 1.0, sqrt(a)), x)
+
+
+def pow(x: Any, y: Any) -> Tensor:  # noqa: A001
+    tx, ty = isinstance(x, Tensor), isinstance(y, Tensor)
+    name = "PowBackward1" if tx and ty else ("PowBackward0" if tx else "PowBackward2")
+    return apply(Op.POW, x, y, name=name)
+
+
+def square(x: Tensor) -> Tensor:
+    return pow(x, 2)
+
+
+def maximum(x: Any, y: Any) -> Tensor:
+    return apply(Op.MAXIMUM, x, y)
+
+
+def minimum(x: Any, y: Any) -> Tensor:
+    return apply(Op.MINIMUM, x, y)
+
+
+def eq(x: Any, y: Any) -> Tensor:
+    return apply(Op.EQ, x, y)
+
+
+def ne(x: Any, y: Any) -> Tensor:
+    return apply(Op.NE, x, y)
+
+
+def lt(x: Any, y: Any) -> Tensor:
+    return apply(Op.LT, x, y)
+
+
+def le(x: Any, y: Any) -> Tensor:
+    return apply(Op.LE, x, y)
+
+
+def gt(x: Any, y: Any) -> Tensor:
+    return apply(Op.GT, x, y)
+
+
+def ge(x: Any, y: Any) -> Tensor:
+    return apply(Op.GE, x, y)
+
+
+def logical_and(x: Any, y: Any) -> Tensor:
+    return apply(Op.AND, x, y)
+
+
+def logical_or(x: Any, y: Any) -> Tensor:
+    return apply(Op.OR, x, y)
+
+
+def where(cond: Tensor, x: Any = None, y: Any = None) -> Any:
+    if x is None and y is None:
+        from .ops_movement import nonzero  # the one-argument form is nonzero(as_tuple=True)
+
+        return nonzero(cond, as_tuple=True)
+    return apply(Op.WHERE, cond, x, y)
+
+
+def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        return composite("ClampBackward0", _clamp_tensors, x, min, max)
+    return apply(Op.CLAMP, x, lo=_number(min), hi=_number(max))
+
+
+def _clamp_tensors(x: Tensor, lo: Any, hi: Any) -> Tensor:
+    """min(max(x, lo), hi) where x keeps its gradient on [lo, hi] inclusive, as in PyTorch."""
+    out = x if lo is None else where(x < lo, lo, x)
+    return out if hi is None else where(out > hi, hi, out)
+
+
+def _number(v: Any) -> Any:
+    """A Python bound kept as int or float: its kind takes part in type promotion."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+clip = clamp
+
+
+def clone(x: Tensor) -> Tensor:
+    return apply(Op.CAST, x, dtype=x.dtype, name="CloneBackward0")
+
+
+def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
+    return composite("MaskedFillBackward0", lambda a: apply(Op.WHERE, mask, value, a), x)
+
+
+def clamp_min(x: Tensor, min: Any) -> Tensor:  # noqa: A002
+    return composite("ClampMinBackward0", lambda a: clamp(a, min=min), x)
+
+
+def clamp_max(x: Tensor, max: Any) -> Tensor:  # noqa: A002
+    return composite("ClampMaxBackward0", lambda a: clamp(a, max=max), x)
+
+
+def lerp(x: Tensor, end: Tensor, weight: Any) -> Tensor:
+    return composite("LerpBackward0", lambda a, b: a + weight * (b - a), x, end)
+
+
+def addcmul(x: Tensor, t1: Tensor, t2: Tensor, *, value: Any = 1) -> Tensor:
+    return composite("AddcmulBackward0", lambda a, b, c: a + value * b * c, x, t1, t2)
+
+
+def addcdiv(x: Tensor, t1: Tensor, t2: Tensor, *, value: Any = 1) -> Tensor:
+    return composite("AddcdivBackward0", lambda a, b, c: a + value * b / c, x, t1, t2)

@@ -1,0 +1,59 @@
+"""Contractions: matmul and its PyTorch spellings, and undoing broadcasting."""
+
+from __future__ import annotations
+
+from ..ir.ops import Op
+from .dispatch import apply
+from .ops_movement import unsqueeze
+from .tensor import Tensor
+
+# ---- contraction ---------------------------------------------------------------------------
+_MATMUL_NAMES = {
+    (1, 1): "DotBackward0",
+    (2, 1): "MvBackward0",
+    (2, 2): "MmBackward0",
+    (1, 2): "SqueezeBackward4",
+}
+
+
+def matmul(x: Tensor, y: Tensor) -> Tensor:
+    name = _MATMUL_NAMES.get((x.ndim, y.ndim), "UnsafeViewBackward0")
+    return apply(Op.MATMUL, x, y, name=name)
+
+
+def mm(x: Tensor, y: Tensor) -> Tensor:
+    if x.ndim != 2 or y.ndim != 2:
+        raise RuntimeError("self must be a matrix" if x.ndim != 2 else "mat2 must be a matrix")
+    return matmul(x, y)
+
+
+def bmm(x: Tensor, y: Tensor) -> Tensor:
+    if x.ndim != 3 or y.ndim != 3:
+        raise RuntimeError(
+            "batch1 must be a 3D tensor" if x.ndim != 3 else "batch2 must be a 3D tensor"
+        )
+    return apply(Op.MATMUL, x, y, name="BmmBackward0")
+
+
+def mv(x: Tensor, y: Tensor) -> Tensor:
+    return matmul(x, y)
+
+
+def dot(x: Tensor, y: Tensor) -> Tensor:
+    if x.ndim != 1 or y.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {x.ndim}D and {y.ndim}D tensors")
+    return matmul(x, y)
+
+
+def outer(x: Tensor, y: Tensor) -> Tensor:
+    return unsqueeze(x, 1) * unsqueeze(y, 0)
+
+
+def _sum_to(g: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Sum a broadcast cotangent back down to ``shape``."""
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1
+    )
+    out = apply(Op.SUM, g, axes=axes, keepdim=True) if axes else g
+    return apply(Op.RESHAPE, out, shape=tuple(shape)) if tuple(out.shape) != tuple(shape) else out

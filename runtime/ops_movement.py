@@ -1,0 +1,232 @@
+"""Movement ops: reshape, permute, expand, indexing, cat/stack/split, gather."""
+
+from __future__ import annotations
+
+from itertools import accumulate
+from math import prod
+from typing import Any
+
+import numpy as np
+
+from ..ir.ops import Op
+from ..ir.shapes import norm_axis
+from .dispatch import apply, composite
+from .indexing import basic_name, normalize_index
+from .ops_elementwise import clone
+from .tensor import Tensor, _axes, _dims
+
+
+# ---- movement ------------------------------------------------------------------------------
+def _infer_shape(shape: tuple[int, ...], numel: int) -> tuple[int, ...]:
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    if -1 in shape:
+        known = prod(n for n in shape if n != -1)
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+        shape = tuple(numel // known if n == -1 else n for n in shape)
+    return shape
+
+
+def reshape(x: Tensor, *shape: Any) -> Tensor:
+    return apply(Op.RESHAPE, x, shape=_infer_shape(_dims(shape), x.numel()), name="ViewBackward0")
+
+
+view = reshape
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if x.ndim == 0:
+        return reshape(x, 1)
+    s, e = norm_axis(start_dim, x.ndim), norm_axis(end_dim, x.ndim)
+    return reshape(x, (*x.shape[:s], prod(x.shape[s : e + 1]), *x.shape[e + 1 :]))
+
+
+def unflatten(x: Tensor, dim: int, sizes: Any) -> Tensor:
+    d = norm_axis(dim, x.ndim)
+    sizes = _infer_shape(tuple(sizes), x.shape[d])
+    return reshape(x, (*x.shape[:d], *sizes, *x.shape[d + 1 :]))
+
+
+def permute(x: Tensor, *dims: Any) -> Tensor:
+    axes = tuple(norm_axis(d, x.ndim) for d in _dims(dims))
+    return apply(Op.PERMUTE, x, axes=axes)
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    axes = list(range(x.ndim))
+    a, b = norm_axis(dim0, x.ndim), norm_axis(dim1, x.ndim)
+    axes[a], axes[b] = axes[b], axes[a]
+    return apply(Op.PERMUTE, x, axes=tuple(axes), name="TransposeBackward0")
+
+
+swapaxes = swapdims = transpose
+
+
+def t(x: Tensor) -> Tensor:
+    if x.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
+    return apply(Op.PERMUTE, x, axes=tuple(reversed(range(x.ndim))), name="TBackward0")
+
+
+def squeeze(x: Tensor, dim: Any = None) -> Tensor:
+    axes = _axes(dim, x.ndim)
+    keep = tuple(n for i, n in enumerate(x.shape) if n != 1 or (axes is not None and i not in axes))
+    kind = 0 if dim is None else 2 if isinstance(dim, tuple | list) else 1
+    return apply(Op.RESHAPE, x, shape=keep, name=f"SqueezeBackward{kind}")
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    d = norm_axis(dim, x.ndim + 1)
+    return apply(Op.RESHAPE, x, shape=(*x.shape[:d], 1, *x.shape[d:]), name="UnsqueezeBackward0")
+
+
+def expand(x: Tensor, *sizes: Any) -> Tensor:
+    shape = _dims(sizes)
+    lead = len(shape) - x.ndim
+    shape = tuple(x.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(shape))
+    if shape == tuple(x.shape):
+        return apply(Op.RESHAPE, x, shape=shape, name="ExpandBackward0")
+    return apply(Op.EXPAND, x, shape=shape)
+
+
+def broadcast_to(x: Tensor, shape: Any) -> Tensor:
+    return expand(x, tuple(shape))
+
+
+def expand_as(x: Tensor, other: Tensor) -> Tensor:
+    return expand(x, tuple(other.shape))
+
+
+def getitem(x: Tensor, index: Any) -> Tensor:
+    spec, tensors = normalize_index(tuple(x.shape), index)
+    idx = [Tensor._make(a) for a in tensors]
+    return apply(Op.INDEX, x, *idx, spec=spec, name=basic_name(spec, tuple(x.shape), index))
+
+
+def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+    d = norm_axis(dim, x.ndim)
+    index = (slice(None),) * d + (slice(start, start + length),)
+    return getitem(x, index)
+
+
+def cat(tensors: Any, dim: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if any(t.ndim != 1 for t in tensors):  # legacy: 1-D empty tensors join anything, unused
+        tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
+    axis = norm_axis(dim, tensors[0].ndim)
+    return apply(Op.CAT, *tensors, axis=axis)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors: Any, dim: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if any(t.shape != tensors[0].shape for t in tensors):
+        raise RuntimeError(
+            f"stack expects each tensor to be equal size, but got "
+            f"{list(tensors[0].shape)} at entry 0 and "
+            f"{next(list(t.shape) for t in tensors if t.shape != tensors[0].shape)}"
+            " at entry 1"
+        )
+    d = norm_axis(dim, tensors[0].ndim + 1)
+    return composite("StackBackward0", lambda *ts: cat([unsqueeze(t, d) for t in ts], d), *tensors)
+
+
+def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    d = norm_axis(dim, x.ndim)
+    n = x.shape[d]
+    if isinstance(split_size_or_sections, int):
+        sizes = [split_size_or_sections] * (n // split_size_or_sections)
+        if n % split_size_or_sections:
+            sizes.append(n % split_size_or_sections)
+    else:
+        sizes = list(split_size_or_sections)
+    name = (
+        "SplitBackward0" if isinstance(split_size_or_sections, int) else "SplitWithSizesBackward0"
+    )
+    starts = [0, *accumulate(sizes)][:-1]
+    return tuple(
+        composite(name, lambda a, b=b, s=s: narrow(a, d, b, s), x)
+        for b, s in zip(starts, sizes, strict=True)
+    )
+
+
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    n = x.shape[norm_axis(dim, x.ndim)]
+    return split(x, -(-n // chunks), dim)
+
+
+def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+    d = norm_axis(dim, x.ndim)
+    return tuple(
+        composite("UnbindBackward0", lambda a, i=i: getitem(a, (slice(None),) * d + (i,)), x)
+        for i in range(x.shape[d])
+    )
+
+
+def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    axis = norm_axis(dim, x.ndim)
+    _check_range(index, x.shape[axis] if x.ndim else 1, axis)
+    return apply(Op.GATHER, x, index, axis=axis)
+
+
+def _check_range(index: Tensor, size: int, axis: int) -> None:
+    data = index._data
+    if data.size and data.dtype.kind in "iu" and (data.min() < 0 or data.max() >= size):
+        bad = int(data.max() if data.max() >= size else data.min())
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {axis} with size {size}")
+
+
+def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    axis = norm_axis(dim, x.ndim)
+    return composite(
+        "ScatterAddBackward0",
+        lambda a, s: a + apply(Op.SCATTER_ADD, s, index, axis=axis, shape=tuple(x.shape)),
+        x,
+        src,
+    )
+
+
+def repeat(x: Tensor, *sizes: Any) -> Tensor:
+    reps = _dims(sizes)
+    lead = (1,) * (len(reps) - x.ndim) + tuple(x.shape)
+
+    def decomposition(a: Tensor) -> Tensor:
+        a = reshape(a, tuple(v for n in lead for v in (1, n)))
+        a = expand(a, tuple(v for r, n in zip(reps, lead, strict=True) for v in (r, n)))
+        return reshape(a, tuple(r * n for r, n in zip(reps, lead, strict=True)))
+
+    return composite("RepeatBackward0", decomposition, x)
+
+
+def flip(x: Tensor, dims: Any) -> Tensor:
+    axes = _axes(dims, x.ndim) or ()
+
+    def decomposition(a: Tensor) -> Tensor:
+        for axis in axes:
+            rev = Tensor._make(np.arange(a.shape[axis] - 1, -1, -1))
+            a = getitem(a, (slice(None),) * axis + (rev,))
+        return a if axes else clone(a)  # always a new tensor, as in PyTorch
+
+    return composite("FlipBackward0", decomposition, x)
+
+
+def nonzero(x: Tensor, *, as_tuple: bool = False) -> Any:
+    if x.ndim == 0:  # one element and no dims to index: as_tuple indexes it as 1-D
+        found = np.flatnonzero(x._data)
+        return (
+            (Tensor._make(found),)
+            if as_tuple
+            else Tensor._make(np.zeros((found.size, 0), np.int64))
+        )
+    nz = np.nonzero(x._data)
+    if as_tuple:
+        return tuple(Tensor._make(a.astype(np.int64)) for a in nz)
+    return Tensor._make(np.stack(nz, axis=1).astype(np.int64) if nz else np.zeros((0, 0), np.int64))
+
+
+def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    d = norm_axis(dim, x.ndim)
+    return composite("IndexSelectBackward0", lambda a: getitem(a, (slice(None),) * d + (index,)), x)

@@ -1,0 +1,203 @@
+"""Reductions and normalizations: sum, mean, var, max/min, logsumexp, softmax."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from math import prod
+from typing import Any
+
+from ..ir import dtypes as D
+from ..ir.ops import Op
+from ..ir.shapes import norm_axis
+from .dispatch import apply, composite
+from .ops_elementwise import exp, log, maximum, minimum, sqrt, where
+from .tensor import Tensor, _axes
+
+values_indices = namedtuple("values_indices", ["values", "indices"])
+
+
+# ---- reductions ----------------------------------------------------------------------------
+def sum(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:  # noqa: A001
+    if dtype is not None:
+        x = x.to(dtype)
+    return apply(
+        Op.SUM,
+        x,
+        axes=_axes(dim, x.ndim),
+        keepdim=keepdim,
+        name="SumBackward0" if dim is None else "SumBackward1",
+    )
+
+
+def _count(x: Tensor, axes: tuple[int, ...] | None) -> int:
+    return x.numel() if axes is None else prod(x.shape[a] for a in axes)
+
+
+def mean(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    if dtype is not None:
+        x = x.to(dtype)
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(
+            "mean(): could not infer output dtype. Input dtype must be either a "
+            f"floating point or complex dtype. Got: {_type_word(x.dtype)}"
+        )
+    axes = _axes(dim, x.ndim)
+    return composite(
+        "MeanBackward0" if dim is None else "MeanBackward1",
+        lambda a: sum(a, dim, keepdim) / _count(a, axes),
+        x,
+    )
+
+
+def _type_word(d: D.DType) -> str:
+    return {"int64": "Long", "int32": "Int", "bool": "Bool", "uint8": "Byte"}.get(d.name, d.name)
+
+
+def var(
+    x: Tensor,
+    dim: Any = None,
+    unbiased: Any = None,
+    keepdim: bool = False,
+    *,
+    correction: Any = None,
+) -> Tensor:
+    if not x.dtype.is_floating_point:
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+    c = _correction(unbiased, correction)
+    axes = _axes(dim, x.ndim)
+
+    def decomposition(a: Tensor) -> Tensor:
+        d = a - a.sum(dim=dim, keepdim=True) / _count(a, axes)
+        return (d * d).sum(dim=dim, keepdim=keepdim) / _max0(_count(a, axes) - c)
+
+    return composite("VarBackward0", decomposition, x)
+
+
+def _max0(n: float) -> float:
+    return n if n > 0 else float("nan") if n == 0 else 0.0
+
+
+def _correction(unbiased: Any, correction: Any) -> float:
+    if isinstance(unbiased, int) and not isinstance(unbiased, bool):
+        raise TypeError("var(): unbiased must be a bool; pass dims with dim=")
+    if correction is not None:
+        return float(correction)
+    return 0.0 if unbiased is False else 1.0
+
+
+def std(
+    x: Tensor,
+    dim: Any = None,
+    unbiased: Any = None,
+    keepdim: bool = False,
+    *,
+    correction: Any = None,
+) -> Tensor:
+    return composite(
+        "StdBackward0", lambda a: _sqrt0(var(a, dim, unbiased, keepdim, correction=correction)), x
+    )
+
+
+def _sqrt0(v: Tensor) -> Tensor:
+    """sqrt whose gradient is 0 (not inf * 0 = nan) where v is 0, as PyTorch's std_backward."""
+    nonzero = v != 0
+    return where(nonzero, sqrt(where(nonzero, v, 1.0)), 0.0)
+
+
+def amax(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
+    return apply(Op.AMAX, x, axes=_axes(dim, x.ndim) if dim != () else None, keepdim=keepdim)
+
+
+def amin(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
+    return apply(Op.AMIN, x, axes=_axes(dim, x.ndim) if dim != () else None, keepdim=keepdim)
+
+
+def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return apply(Op.ARGMAX, x, axes=_axes(dim, x.ndim), keepdim=keepdim)
+
+
+def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return apply(Op.ARGMIN, x, axes=_axes(dim, x.ndim), keepdim=keepdim)
+
+
+def _extremum(x: Tensor, dim: Any, keepdim: bool, other: Any, kind: str) -> Any:
+    if isinstance(dim, Tensor):
+        return (maximum if kind == "max" else minimum)(x, dim)
+    if other is not None:
+        return (maximum if kind == "max" else minimum)(x, other)
+    reduce_op, arg_op = (Op.AMAX, Op.ARGMAX) if kind == "max" else (Op.AMIN, Op.ARGMIN)
+    title = kind.capitalize()
+    if dim is None:
+        return apply(reduce_op, x, axes=None, keepdim=False, name=f"{title}Backward1")
+    axis = norm_axis(dim, x.ndim)
+    idx = apply(arg_op, x, axes=(axis,), keepdim=True)
+    vals = composite(
+        f"{title}Backward0",
+        lambda a: apply(Op.GATHER, a, idx, axis=axis).reshape(
+            tuple(n for i, n in enumerate(idx.shape) if keepdim or i != axis)
+        ),
+        x,
+    )
+    return values_indices(vals, idx if keepdim else idx.squeeze(axis))
+
+
+def max(x: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None) -> Any:  # noqa: A001
+    return _extremum(x, dim, keepdim, other, "max")
+
+
+def min(x: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None) -> Any:  # noqa: A001
+    return _extremum(x, dim, keepdim, other, "min")
+
+
+def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
+    def decomposition(a: Tensor) -> Tensor:
+        m = amax(a, dim, keepdim=True).detach()
+        m = where(m.abs() == float("inf"), 0.0, m)
+        s = log(sum(exp(a - m), dim, keepdim=True)) + m
+        return s if keepdim else s.squeeze(_axes(dim, a.ndim))
+
+    return composite("LogsumexpBackward0", decomposition, x)
+
+
+def softmax(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
+    if dtype is not None:
+        x = x.to(dtype)
+
+    def decomposition(a: Tensor) -> Tensor:
+        e = exp(a - amax(a, dim, keepdim=True).detach())
+        return e / sum(e, dim, keepdim=True)
+
+    return composite("SoftmaxBackward0", decomposition, x)
+
+
+def log_softmax(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
+    if dtype is not None:
+        x = x.to(dtype)
+
+    def decomposition(a: Tensor) -> Tensor:
+        s = a - amax(a, dim, keepdim=True).detach()
+        return s - log(sum(exp(s), dim, keepdim=True))
+
+    return composite("LogSoftmaxBackward0", decomposition, x)
+
+
+def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
+    """The vector p-norm over ``dim`` (all elements by default); "fro" is the 2-norm."""
+    order = 2.0 if p in ("fro", None) else float(p)
+
+    def decomposition(a: Tensor) -> Tensor:
+        if order == float("inf"):
+            return amax(a.abs(), dim if dim is not None else (), keepdim)
+        if order == 2.0:
+            return _sqrt0(sum(a * a, dim, keepdim))
+        return sum(a.abs() ** order, dim, keepdim) ** (1.0 / order)
+
+    return composite("LinalgVectorNormBackward0", decomposition, x)
+
+
+def all(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    return sum(x == 0, dim, keepdim) == 0
+
+
+def any(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    return sum(x != 0, dim, keepdim) > 0
