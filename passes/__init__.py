@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Pure Graph -> Graph passes: the adjoint, pruning, cleanup, symbolic simplification."""

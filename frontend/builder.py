@@ -1,0 +1,52 @@
+"""The adjoint pass's builder: tracer tensors whose operations append to a new graph."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..ir.aval import Aval
+from ..ir.graph import Eqn, Graph
+from ..ir.ops import Op
+from ..passes.adjoint import Joint, adjoint
+from ..runtime.dispatch import apply, as_tensor_operand
+from ..runtime.grad_mode import enable_grad, set_grad_enabled
+from ..runtime.tensor import Tensor
+from .tracer import Trace, tracing
+
+
+class TraceBuilder:
+    """Implements passes.adjoint.Builder with a fresh Trace."""
+
+    def __init__(self) -> None:
+        self.trace = Trace()
+
+    def input(self, aval: Aval, requires_grad: bool) -> Any:
+        return self.trace.new_input(Aval(aval.shape, aval.dtype), requires_grad)
+
+    def const(self, value: Any) -> Any:
+        return Tensor._make(np.asarray(value))
+
+    def literal(self, value: bool | int | float) -> Any:
+        return as_tensor_operand(value)  # a weak scalar, as in eager mode
+
+    def zeros(self, aval: Aval) -> Any:
+        return Tensor._make(np.zeros(aval.shape, aval.dtype.np))
+
+    def run(self, eqn: Eqn, args: list[Any]) -> Any:
+        if eqn.op is Op.DETACH:
+            return args[0].detach()
+        with set_grad_enabled(not eqn.no_grad):
+            return apply(eqn.op, *args, **eqn.attrs)
+
+    def finish(self, outputs: list[Any]) -> Graph:
+        return self.trace.graph(outputs)
+
+
+def joint_graph(fwd: Graph, wrt: Sequence[int]) -> Joint:
+    """The adjoint of ``fwd`` with respect to inputs ``wrt``, as one joint graph."""
+    builder = TraceBuilder()
+    with tracing(builder.trace), enable_grad():
+        return adjoint(fwd, wrt, builder)

@@ -1,0 +1,108 @@
+"""The reverse-mode adjoint: the joint forward+backward graph, built with the one rule table.
+
+The walk is small on purpose (see STYLE.md): replay the forward equations, then go through them
+backwards, calling each op's derivative rule on the values of a builder whose operations emit IR.
+Activity comes from the builder's values (a value needs a cotangent only when it depends on an
+input being differentiated, outside no_grad and detach); cotangents are summed on fan-in and
+brought back to each input's shape and dtype by ``conform``, in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..ir.aval import Aval
+from ..ir.derivatives import DERIVATIVES, conform, rule_context
+from ..ir.graph import Eqn, Graph, Lit, Var
+
+
+class Builder(Protocol):
+    """Makes tensor-like values whose operations append equations to a new graph."""
+
+    def input(self, aval: Aval, requires_grad: bool) -> Any: ...
+
+    def run(self, eqn: Eqn, args: list[Any]) -> Any: ...
+
+    def zeros(self, aval: Aval) -> Any: ...
+
+    def const(self, value: Any) -> Any: ...
+
+    def literal(self, value: bool | int | float) -> Any: ...
+
+    def finish(self, outputs: list[Any]) -> Graph: ...
+
+
+@dataclass
+class Joint:
+    """The joint graph and how to read it.
+
+    Inputs: the forward inputs, then one cotangent per differentiable output. Outputs: the
+    forward outputs, then one gradient per input in ``wrt``.
+    """
+
+    graph: Graph
+    n_forward_eqns: int
+    n_outputs: int
+    wrt: tuple[int, ...]
+    cotangent_of: tuple[int, ...]  # forward output index of each cotangent input
+    pruned: dict[int, str] = field(default_factory=dict)  # forward eqn index -> why no adjoint
+
+
+def adjoint(fwd: Graph, wrt: Sequence[int], builder: Builder) -> Joint:
+    """Build the joint graph of ``fwd`` differentiated with respect to inputs ``wrt``."""
+    env: dict[Var, Any] = {}
+    for i, v in enumerate(fwd.inputs):
+        env[v] = builder.input(v.aval, i in wrt)
+    for v, arr in fwd.consts:
+        env[v] = builder.const(arr)
+
+    def read(a: Any) -> Any:
+        return builder.literal(a.value) if isinstance(a, Lit) else env[a]
+
+    for e in fwd.eqns:
+        env[e.out] = builder.run(e, [read(a) for a in e.inputs])
+    outs = [read(o) for o in fwd.outputs]
+    cotangent_of = tuple(
+        k for k, o in enumerate(fwd.outputs) if isinstance(o, Var) and env[o].requires_grad
+    )
+    cts: dict[Var, Any] = {}
+    for k in cotangent_of:
+        o = fwd.outputs[k]
+        ct = builder.input(o.aval, False)
+        cts[o] = cts[o] + ct if o in cts else ct  # an output listed twice gets both cotangents
+    pruned = {}
+    for idx in range(len(fwd.eqns) - 1, -1, -1):
+        e = fwd.eqns[idx]
+        g = cts.pop(e.out, None)
+        if g is None or not env[e.out].requires_grad:
+            pruned[idx] = _why(e, env, g is None)
+            continue
+        shapes = [a.aval.shape for a in e.inputs]
+        ctx = rule_context(e.op, e.attrs, shapes, lambda i, e=e: read(e.inputs[i]),
+                           lambda e=e: env[e.out])
+        for a, gi in zip(e.inputs, DERIVATIVES[e.op](g, **ctx), strict=True):
+            if gi is None or isinstance(a, Lit) or not env[a].requires_grad:
+                continue
+            gi = conform(gi, a.aval.shape, a.aval.dtype)
+            cts[a] = cts[a] + gi if a in cts else gi
+    grads = [cts.get(fwd.inputs[i]) for i in wrt]
+    grads = [builder.zeros(fwd.inputs[i].aval) if g is None else g for i, g in zip(wrt, grads,
+                                                                                   strict=True)]
+    graph = builder.finish(outs + grads)
+    return Joint(graph, len(fwd.eqns), len(fwd.outputs), tuple(wrt), cotangent_of, pruned)
+
+
+def _why(e: Eqn, env: dict[Var, Any], unreached: bool) -> str:
+    from ..ir.ops import Op
+
+    if e.no_grad:
+        return "no_grad"
+    if e.op is Op.DETACH:
+        return "detach"
+    if not any(isinstance(a, Var) and env[a].requires_grad for a in e.inputs):
+        return "inactive (depends on no input that requires grad)"
+    if unreached:
+        return "not on a path to a differentiated output"
+    return "output needs no gradient"
