@@ -10,7 +10,7 @@ import numpy as np
 from ..ir.aval import Aval
 from ..ir.graph import Eqn, Graph
 from ..ir.ops import Op
-from ..passes.adjoint import Joint, adjoint
+from ..passes.adjoint import Joint, Region, adjoint
 from ..runtime.dispatch import apply, as_tensor_operand
 from ..runtime.grad_mode import enable_grad, set_grad_enabled
 from ..runtime.tensor import Tensor
@@ -45,8 +45,8 @@ class TraceBuilder:
         return self.trace.graph(outputs)
 
 
-def joint_graph(fwd: Graph, wrt: Sequence[int]) -> Joint:
+def joint_graph(fwd: Graph, wrt: Sequence[int], regions: Sequence[Region] = ()) -> Joint:
     """The adjoint of ``fwd`` with respect to inputs ``wrt``, as one joint graph."""
     builder = TraceBuilder()
     with tracing(builder.trace), enable_grad():
-        return adjoint(fwd, wrt, builder)
+        return adjoint(fwd, wrt, builder, regions)

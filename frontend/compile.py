@@ -10,9 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..ir.graph import Graph
+from ..ir.interpreter import interpret
+from ..runtime.autograd import gradient_edge
+from ..runtime.grad_mode import is_grad_enabled
 from ..runtime.tensor import Tensor
 from ..runtime.trace_state import TracingError
 from . import guards
+from .compiled_node import make_node
+from .plans import TrainPlan, inference_graph, train_plan
 from .pytree import flatten, unflatten
 from .replay import replay
 from .tracer import Trace, Tracer, tracing
@@ -31,6 +36,19 @@ class Entry:
     lifted: list[Tensor] = field(default_factory=list)
     lifted_keys: list[tuple] = field(default_factory=list)
     eager_reason: str | None = None
+    plans: dict[Any, Any] = field(default_factory=dict)  # inference graph / TrainPlan per wrt
+
+    def inference(self) -> Graph:
+        if "inference" not in self.plans:
+            assert self.graph is not None
+            self.plans["inference"] = inference_graph(self.graph)
+        return self.plans["inference"]
+
+    def training(self, wrt: tuple[int, ...]) -> TrainPlan:
+        if wrt not in self.plans:
+            assert self.graph is not None
+            self.plans[wrt] = train_plan(self.graph, wrt)
+        return self.plans[wrt]
 
     def lifted_ok(self) -> bool:
         return all(
@@ -136,13 +154,39 @@ class CompiledFunction:
     def _run(self, entry: Entry, leaves: list[Any]) -> Any:
         assert entry.graph is not None
         inputs = [x for x in leaves if isinstance(x, Tensor)] + entry.lifted
-        results = iter(replay(entry.graph, inputs))
+        results = iter(execute(entry, inputs))
         outs = [next(results) if t is None else t for t in entry.out_template]
         return unflatten(entry.out_spec, outs)
 
     def graph_for(self, *args: Any, **kwargs: Any) -> tuple[Entry, list[Any]]:
         leaves, spec = flatten((args, kwargs))
         return self.entry_for(leaves, spec), leaves
+
+
+def execute(entry: Entry, inputs: list[Tensor]) -> list[Any]:
+    """Run a specialization: inline into an enclosing trace, or interpret (with a compiled
+    backward attached when an input requires grad)."""
+    assert entry.graph is not None
+    if any(isinstance(t, Tracer) for t in inputs):
+        return replay(entry.graph, inputs)  # called while tracing: becomes part of that graph
+    arrays = [t._data for t in inputs]
+    wrt = tuple(i for i, t in enumerate(inputs) if t.requires_grad) if is_grad_enabled() else ()
+    if not wrt:
+        return [Tensor._make(a) for a in interpret(entry.inference(), arrays)]
+    plan = entry.training(wrt)
+    if not plan.joint.cotangent_of:  # no output depends on them
+        return [Tensor._make(a) for a in interpret(entry.inference(), arrays)]
+    n_out = plan.joint.n_outputs
+    values = interpret(plan.split.forward, arrays)
+    outs = [Tensor._make(a) for a in values[:n_out]]
+    edges = tuple(
+        gradient_edge(inputs[i]) if hit else (None, 0)
+        for i, hit in zip(wrt, plan.joint.reached, strict=True)
+    )
+    node = make_node(plan, inputs, values[n_out:], edges)
+    for nr, k in enumerate(plan.joint.cotangent_of):
+        outs[k]._grad_fn, outs[k]._output_nr = node, nr
+    return outs
 
 
 def _aval(t: Tensor) -> Any:

@@ -9,7 +9,7 @@ brought back to each input's shape and dtype by ``conform``, in one place.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -34,6 +34,21 @@ class Builder(Protocol):
     def finish(self, outputs: list[Any]) -> Graph: ...
 
 
+@dataclass(frozen=True, eq=False)
+class Region:
+    """Elementwise equations differentiated as one unit (e.g. symbolically, as a Piecewise).
+
+    ``eqns`` are in graph order, the last defines ``out``, and no value defined inside is used
+    outside; ``vjp(g, input_values)`` gives one cotangent (or None) per external input, in the
+    broadcast shape of ``out`` (the driver conforms them).
+    """
+
+    out: Var
+    eqns: tuple[Eqn, ...]
+    inputs: tuple[Var, ...]
+    vjp: Callable[[Any, list[Any]], list[Any]]
+
+
 @dataclass
 class Joint:
     """The joint graph and how to read it.
@@ -48,10 +63,15 @@ class Joint:
     wrt: tuple[int, ...]
     cotangent_of: tuple[int, ...]  # forward output index of each cotangent input
     pruned: dict[int, str] = field(default_factory=dict)  # forward eqn index -> why no adjoint
+    reached: tuple[bool, ...] = ()  # per wrt input: does any cotangent reach it
 
 
-def adjoint(fwd: Graph, wrt: Sequence[int], builder: Builder) -> Joint:
+def adjoint(
+    fwd: Graph, wrt: Sequence[int], builder: Builder, regions: Sequence[Region] = ()
+) -> Joint:
     """Build the joint graph of ``fwd`` differentiated with respect to inputs ``wrt``."""
+    by_out = {r.out: r for r in regions}
+    inside = {id(e) for r in regions for e in r.eqns}
     env: dict[Var, Any] = {}
     for i, v in enumerate(fwd.inputs):
         env[v] = builder.input(v.aval, i in wrt)
@@ -77,21 +97,31 @@ def adjoint(fwd: Graph, wrt: Sequence[int], builder: Builder) -> Joint:
         e = fwd.eqns[idx]
         g = cts.pop(e.out, None)
         if g is None or not env[e.out].requires_grad:
-            pruned[idx] = _why(e, env, g is None)
+            if id(e) not in inside:
+                pruned[idx] = _why(e, env, g is None)
             continue
-        shapes = [a.aval.shape for a in e.inputs]
-        ctx = rule_context(e.op, e.attrs, shapes, lambda i, e=e: read(e.inputs[i]),
-                           lambda e=e: env[e.out])
-        for a, gi in zip(e.inputs, DERIVATIVES[e.op](g, **ctx), strict=True):
+        if e.out in by_out:
+            region = by_out[e.out]
+            pairs = zip(region.inputs, region.vjp(g, [env[v] for v in region.inputs]), strict=True)
+        else:
+            shapes = [a.aval.shape for a in e.inputs]
+            ctx = rule_context(
+                e.op, e.attrs, shapes, lambda i, e=e: read(e.inputs[i]), lambda e=e: env[e.out]
+            )
+            pairs = zip(e.inputs, DERIVATIVES[e.op](g, **ctx), strict=True)
+        for a, gi in pairs:
             if gi is None or isinstance(a, Lit) or not env[a].requires_grad:
                 continue
             gi = conform(gi, a.aval.shape, a.aval.dtype)
             cts[a] = cts[a] + gi if a in cts else gi
     grads = [cts.get(fwd.inputs[i]) for i in wrt]
-    grads = [builder.zeros(fwd.inputs[i].aval) if g is None else g for i, g in zip(wrt, grads,
-                                                                                   strict=True)]
+    reached = tuple(g is not None for g in grads)
+    grads = [
+        builder.zeros(fwd.inputs[i].aval) if g is None else g
+        for i, g in zip(wrt, grads, strict=True)
+    ]
     graph = builder.finish(outs + grads)
-    return Joint(graph, len(fwd.eqns), len(fwd.outputs), tuple(wrt), cotangent_of, pruned)
+    return Joint(graph, len(fwd.eqns), len(fwd.outputs), tuple(wrt), cotangent_of, pruned, reached)
 
 
 def _why(e: Eqn, env: dict[Var, Any], unreached: bool) -> str:

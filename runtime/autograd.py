@@ -35,12 +35,19 @@ class Node:
     def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
         return self._edges
 
+    num_outputs = 1
+
     def __init__(self) -> None:
         self._seq = next(_sequence)
-        self._pre_hooks: list[Callable[[Any], Any]] = []
+        self._pre_hooks: list[Callable[[Any], Any]] = []  # hooks on output 0 (grad -> grad)
+        self._output_hooks: dict[int, list[Callable[[Any], Any]]] = {}  # outputs 1, 2, ...
         self._hooks: list[Callable[..., Any]] = []
-        self._retained: weakref.ref[Tensor] | None = None
+        self._retained: dict[int, weakref.ref[Tensor]] = {}
         self.metadata: dict[str, Any] = {}
+
+    def output_hooks(self, nr: int) -> list[Callable[[Any], Any]]:
+        """The tensor hooks registered on output ``nr`` of this node."""
+        return self._pre_hooks if nr == 0 else self._output_hooks.setdefault(nr, [])
 
     def name(self) -> str:
         return type(self).__name__
@@ -271,7 +278,7 @@ class PyNode(Node):
 def gradient_edge(t: Tensor) -> tuple[Node | None, int]:
     """The node a cotangent for ``t`` flows into (its grad_fn, or its AccumulateGrad)."""
     if t.grad_fn is not None:
-        return t.grad_fn, 0
+        return t.grad_fn, t._output_nr
     if t.requires_grad:
         node = t._accumulate() if t._accumulate is not None else None
         if node is None:
@@ -349,59 +356,62 @@ def run_backward(
 ) -> tuple[Tensor | None, ...]:
     """Reverse-mode over the recorded graph. With ``accumulate``, fills leaves' ``.grad``;
     otherwise returns the cotangents of ``inputs`` (``autograd.grad``)."""
-    roots: list[tuple[Node, Tensor]] = []
+    roots: list[tuple[tuple[Node, int], Tensor]] = []
     for i, (t, g) in enumerate(zip(tensors, grad_tensors, strict=True)):
-        node, _ = gradient_edge(t)
-        if node is None:
+        edge = gradient_edge(t)
+        if edge[0] is None:
             raise RuntimeError(
                 f"element {i} of tensors does not require grad and does not have a grad_fn"
             )
-        roots.append((node, g))
-    capture: dict[Node, list[int]] = {}
+        roots.append((edge, g))  # type: ignore[arg-type]
+    capture: dict[tuple[Node, int], list[int]] = {}
     for k, t in enumerate(inputs or ()):
-        node, _ = gradient_edge(t)
-        if node is None:
+        edge = gradient_edge(t)
+        if edge[0] is None:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-        capture.setdefault(node, []).append(k)
+        capture.setdefault(edge, []).append(k)  # type: ignore[arg-type]
     results: list[Tensor | None] = [None] * len(inputs or ())
-    root_nodes = [n for n, _ in roots]
+    root_nodes = [edge[0] for edge, _ in roots]
     deps = _discover(root_nodes)
-    needed = _needed(root_nodes, set(capture)) if not accumulate else None
-    buffers: dict[Node, Tensor] = {}
-    for node, g in roots:
-        buffers[node] = buffers[node] + g if node in buffers else g
+    needed = _needed(root_nodes, {n for n, _ in capture}) if not accumulate else None
+    buffers: dict[Node, list[Tensor | None]] = {}
+    for (node, nr), g in roots:
+        _add(buffers, node, nr, g)
     ready = [(-n._seq, id(n), n) for n in dict.fromkeys(root_nodes) if deps.get(n, 0) == 0]
     heapq.heapify(ready)
     with set_grad_enabled(create_graph):
         while ready:
             _, _, node = heapq.heappop(ready)
-            grad = buffers.pop(node)
-            for hook in node._pre_hooks:
-                r = hook(grad)
-                if r is not None:
-                    grad = r
-            if node._retained is not None and (t := node._retained()) is not None:
-                t.grad = (
-                    grad.detach()._clone_data() if t.grad is None or create_graph else t.grad + grad
-                )
-            for k in capture.get(node, ()):
-                results[k] = grad
+            grads_out = buffers.pop(node)
+            for nr, grad in enumerate(grads_out):
+                if grad is None:
+                    continue
+                for hook in node.output_hooks(nr):
+                    r = hook(grad)
+                    if r is not None:
+                        grad = r
+                grads_out[nr] = grad
+                retained = node._retained.get(nr)
+                if retained is not None and (t := retained()) is not None:
+                    _retain(t, grad, create_graph)
+                for k in capture.get((node, nr), ()):
+                    results[k] = grad
             if isinstance(node, AccumulateGrad):
                 if accumulate:
-                    _accumulate(node.variable, grad, create_graph)
+                    _accumulate(node.variable, grads_out[0], create_graph)  # type: ignore[arg-type]
                 continue
             if needed is not None and node not in needed:
                 continue
-            grads = node.apply(grad, create_graph)
+            grads = node.apply(grads_out if node.num_outputs > 1 else grads_out[0], create_graph)
             for hook in node._hooks:
-                hook(tuple(grads), (grad,))
+                hook(tuple(grads), tuple(grads_out))
             if not retain_graph:
                 node.release()
-            for (nxt, _), g in zip(node._edges, grads, strict=False):
+            for (nxt, nr), g in zip(node._edges, grads, strict=False):
                 if nxt is None:
                     continue
                 if g is not None:
-                    buffers[nxt] = buffers[nxt] + g if nxt in buffers else g
+                    _add(buffers, nxt, nr, g)
                 deps[nxt] -= 1
                 if deps[nxt] == 0:
                     if nxt in buffers:
@@ -416,7 +426,24 @@ def run_backward(
     return tuple(results)
 
 
-def _skip(node: Node, deps: dict[Node, int], buffers: dict[Node, Tensor], ready: list) -> None:
+def _add(buffers: dict[Node, list[Tensor | None]], node: Node, nr: int, g: Tensor) -> None:
+    """Sum a cotangent into the slot of output ``nr`` of ``node`` (fan-in)."""
+    slots = buffers.get(node)
+    if slots is None:
+        slots = buffers[node] = [None] * node.num_outputs
+    prev = slots[nr]
+    slots[nr] = g if prev is None else prev + g
+
+
+def _retain(t: Tensor, grad: Tensor, create_graph: bool) -> None:
+    """``retain_grad()``: a non-leaf's ``.grad`` accumulates like a leaf's."""
+    if t.grad is None:
+        t.grad = grad if create_graph else grad.detach()._clone_data()
+    else:
+        t.grad = t.grad + grad
+
+
+def _skip(node: Node, deps: dict[Node, int], buffers: dict, ready: list) -> None:
     """A node that received no cotangent at all: release its dependents without running it."""
     stack = [node]
     while stack:

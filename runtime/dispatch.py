@@ -75,6 +75,8 @@ def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
         data = data.astype(out_aval.dtype.np)
     view = op in VIEW_OPS and data.base is not None and np.may_share_memory(data, arrays[0])
     out = Tensor._make(data, version_box=inputs[0]._version_box if view else None)
+    # an op on Python numbers only (inside derivative rules) gives a Python number again
+    out._weak = op in GroupOp.ELEMENTWISE and all(t._weak for t in inputs)
     if view:
         base = inputs[0]._view_base
         out._view_base = inputs[0] if base is None else base

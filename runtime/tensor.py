@@ -87,6 +87,7 @@ class Tensor:
 
     # ---- metadata -------------------------------------------------------------------------
     _view_base: Tensor | None = None  # the tensor whose memory this one views, if any
+    _output_nr = 0  # which output of its grad_fn this tensor is
     _data: np.ndarray
     grad: Tensor | None
 
@@ -186,7 +187,7 @@ class Tensor:
         if self.is_leaf or self._retains_grad:
             return
         self._retains_grad = True
-        self._grad_fn._retained = weakref.ref(self)
+        self._grad_fn._retained[self._output_nr] = weakref.ref(self)
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Any:
         """``hook(grad)`` runs when this tensor's gradient is computed; may return a new one."""
@@ -197,8 +198,9 @@ class Tensor:
         if self.is_leaf:
             self._hooks.append(hook)
             return _Handle(self._hooks, hook)
-        self._grad_fn._pre_hooks.append(hook)
-        return _Handle(self._grad_fn._pre_hooks, hook)
+        hooks = self._grad_fn.output_hooks(self._output_nr)
+        hooks.append(hook)
+        return _Handle(hooks, hook)
 
     def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> Any:
         from .autograd import _Handle

@@ -1,0 +1,64 @@
+"""The grad_fn of a compiled call's outputs: runs the compiled backward graph."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..ir.interpreter import interpret
+from ..runtime.autograd import FREED_MSG, Node, SavedTensor, node_class
+from ..runtime.tensor import Tensor
+from .plans import TrainPlan
+from .replay import replay
+
+
+class CompiledFunctionBackward(Node):
+    """Backward of a compiled forward: one node for all of its differentiable outputs."""
+
+    def __init__(
+        self,
+        plan: TrainPlan,
+        inputs: Sequence[Tensor],
+        residuals: list[np.ndarray],
+        edges: tuple[tuple[Node | None, int], ...],
+    ) -> None:
+        super().__init__()
+        self._edges = edges
+        self.num_outputs = len(plan.joint.cotangent_of)
+        self._plan = plan
+        self._inputs = [SavedTensor(t, False) for t in inputs]
+        self._residuals: list[np.ndarray] | None = residuals
+
+    def apply(self, grads: Any, create_graph: bool) -> list[Tensor | None]:
+        if self._residuals is None:
+            raise RuntimeError(FREED_MSG)
+        grads = grads if isinstance(grads, list) else [grads]
+        inputs = [s.unpack(self) for s in self._inputs]
+        g = self._plan.joint.graph
+        n_in = len(g.inputs) - self.num_outputs
+        cts = [
+            Tensor._make(np.zeros(v.aval.shape, v.aval.dtype.np)) if ct is None else ct
+            for v, ct in zip(g.inputs[n_in:], grads, strict=True)
+        ]
+        if create_graph:  # differentiable: the joint graph, eagerly, on the real inputs
+            out = replay(g, [*inputs, *cts])
+            return list(out[self._plan.joint.n_outputs :])
+        sp = self._plan.split
+        arrays = [*self._residuals, *(inputs[i]._data for i in sp.saved_inputs)]
+        arrays += [ct._data for ct in cts]
+        return [Tensor._make(a) for a in interpret(sp.backward, arrays)]
+
+    def release(self) -> None:
+        self._residuals = None
+
+
+def make_node(
+    plan: TrainPlan,
+    inputs: Sequence[Tensor],
+    residuals: list[np.ndarray],
+    edges: tuple[tuple[Node | None, int], ...],
+) -> CompiledFunctionBackward:
+    cls = node_class("CompiledFunctionBackward", CompiledFunctionBackward)
+    return cls(plan, inputs, residuals, edges)

@@ -1,0 +1,69 @@
+"""What runs for one specialization: the optimized forward, or the split forward/backward pair."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..ir.graph import Graph
+from ..passes.adjoint import Joint, Region
+from ..passes.split import Split, split
+from .builder import joint_graph
+
+Optimizer = Callable[[Graph], Graph]
+
+
+def _identity(g: Graph) -> Graph:
+    return g
+
+
+def _optimizer() -> Optimizer:
+    """The pass pipeline, when it is there (passes/pipeline.py)."""
+    try:
+        from ..passes.pipeline import run_pipeline
+    except ImportError:  # pragma: no cover - the pipeline is optional during bring-up
+        return _identity
+    return lambda g: run_pipeline(g)[0]
+
+
+def _regions(fwd: Graph) -> list[Region]:
+    """Elementwise regions with ``where`` that are differentiated symbolically, if available."""
+    try:
+        from ..passes.symbolic import where_regions
+    except ImportError:  # pragma: no cover
+        return []
+    return where_regions(fwd)
+
+
+@dataclass
+class TrainPlan:
+    """A forward that also returns residuals, and the backward that consumes them."""
+
+    wrt: tuple[int, ...]
+    joint: Joint
+    optimized_joint: Graph
+    split: Split
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def train_plan(fwd: Graph, wrt: tuple[int, ...]) -> TrainPlan:
+    """Differentiate, optimize and split ``fwd`` for gradients with respect to ``wrt``."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    regions = _regions(fwd)
+    joint = joint_graph(fwd, wrt, regions)
+    t1 = time.perf_counter()
+    optimized = _optimizer()(joint.graph)
+    t2 = time.perf_counter()
+    parts = split(
+        Joint(
+            optimized, joint.n_forward_eqns, joint.n_outputs, wrt, joint.cotangent_of, joint.pruned
+        )
+    )
+    timings.update(adjoint=t1 - t0, optimize=t2 - t1, split=time.perf_counter() - t2)
+    return TrainPlan(wrt, joint, optimized, parts, timings)
+
+
+def inference_graph(fwd: Graph) -> Graph:
+    return _optimizer()(fwd)

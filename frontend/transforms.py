@@ -1,0 +1,132 @@
+"""``adjit.grad`` and ``adjit.value_and_grad``: compiled gradient functions that compose."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..ir.interpreter import interpret
+from ..runtime.tensor import Tensor
+from .compile import CompiledFunction, Entry
+from .plans import TrainPlan
+from .pytree import flatten, unflatten
+from .replay import replay
+from .tracer import Tracer
+
+
+class GradFunction:
+    """``fn``'s gradient with respect to positional arguments ``argnums``, compiled."""
+
+    def __init__(
+        self, fn: Callable[..., Any], argnums: int | tuple[int, ...], has_aux: bool, value: bool
+    ) -> None:
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        self.argnums, self.has_aux, self.value = argnums, has_aux, value
+        self._compiled = CompiledFunction(self._unpacked(fn))
+
+    def _unpacked(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        if not self.has_aux:
+            return fn
+
+        def split_aux(*args: Any, **kwargs: Any) -> Any:
+            out = fn(*args, **kwargs)
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise TypeError("with has_aux=True the function must return a pair (out, aux)")
+            return out
+
+        return split_aux
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        nums = self.argnums if isinstance(self.argnums, tuple) else (self.argnums,)
+        for n in nums:
+            if n >= len(args) or not isinstance(args[n], Tensor):
+                raise TypeError(f"grad: argument {n} must be a floating-point Tensor")
+            if not args[n].dtype.is_floating_point:
+                raise TypeError(
+                    f"grad requires floating-point inputs, but argument {n} is {args[n].dtype}"
+                )
+        leaves, spec = flatten((args, kwargs))
+        entry = self._compiled.entry_for(leaves, spec)
+        tensor_pos = [i for i, x in enumerate(leaves) if isinstance(x, Tensor)]
+        arg_leaf = {n: _leaf_index(args, n) for n in nums}
+        wrt = tuple(tensor_pos.index(arg_leaf[n]) for n in nums)
+        inputs = [x for x in leaves if isinstance(x, Tensor)] + entry.lifted
+        out_pos = self._check_output(entry)
+        plan = entry.training(wrt)
+        values, grads = _run(plan, inputs, out_pos)
+        grads_out = tuple(grads) if isinstance(self.argnums, tuple) else grads[0]
+        out_leaves = iter(values)
+        outs = [next(out_leaves) if t is None else t for t in entry.out_template]
+        result = unflatten(entry.out_spec, outs)
+        if self.has_aux:
+            value, aux = result
+            return ((value, aux), grads_out) if self.value else (grads_out, aux)
+        return (result, grads_out) if self.value else grads_out
+
+    def _check_output(self, entry: Entry) -> int:
+        assert entry.graph is not None
+        outs = entry.graph.outputs
+        if not outs or entry.out_template[0] is not None:
+            raise TypeError("grad requires the function to return a Tensor")
+        aval = outs[0].aval
+        if aval.shape not in ((), (1,)) or not aval.dtype.is_floating_point:
+            raise TypeError(
+                "grad requires a scalar floating-point output (a one-element tensor), got "
+                f"shape {list(aval.shape)} and dtype {aval.dtype}; use autograd.grad with "
+                "grad_outputs for vector-Jacobian products"
+            )
+        return 0
+
+
+def _leaf_index(args: tuple, n: int) -> int:
+    """Position of positional argument ``n`` among the flattened leaves of (args, kwargs)."""
+    return sum(len(flatten(a)[0]) for a in args[:n])
+
+
+def _run(plan: TrainPlan, inputs: list[Tensor], out_pos: int) -> tuple[list[Any], list[Any]]:
+    """Forward and gradients in one go (one joint graph), inline when tracing."""
+    g = plan.joint.graph
+    n_out = plan.joint.n_outputs
+    if 0 not in plan.joint.cotangent_of:  # the output does not depend on the arguments
+        zeros = [
+            Tensor._make(np.zeros(v.aval.shape, v.aval.dtype.np))
+            for v in (g.inputs[i] for i in plan.wrt)
+        ]
+        return _forward_only(plan, inputs), zeros
+    cts = []
+    for k in plan.joint.cotangent_of:
+        v = g.outputs[k]
+        fill = 1.0 if k == out_pos else 0.0
+        cts.append(Tensor._make(np.full(v.aval.shape, fill, v.aval.dtype.np)))
+    if any(isinstance(t, Tracer) for t in inputs) or any(t.requires_grad for t in inputs):
+        out = replay(g, [*inputs, *cts])  # inside a trace, or differentiable: record it
+    else:
+        arrays = [t._data for t in inputs] + [c._data for c in cts]
+        out = [Tensor._make(a) for a in interpret(plan.optimized_joint, arrays)]
+    return list(out[:n_out]), list(out[n_out:])
+
+
+def _forward_only(plan: TrainPlan, inputs: list[Tensor]) -> list[Any]:
+    g = plan.joint.graph
+    cts = [
+        Tensor._make(np.zeros(g.outputs[k].aval.shape, g.outputs[k].aval.dtype.np))
+        for k in plan.joint.cotangent_of
+    ]
+    return list(replay(g, [*inputs, *cts])[: plan.joint.n_outputs])
+
+
+def grad(
+    fn: Callable[..., Any], argnums: int | tuple[int, ...] = 0, has_aux: bool = False
+) -> GradFunction:
+    """The compiled gradient of a scalar-valued ``fn`` with respect to ``argnums``."""
+    return GradFunction(fn, argnums, has_aux, value=False)
+
+
+def value_and_grad(
+    fn: Callable[..., Any], argnums: int | tuple[int, ...] = 0, has_aux: bool = False
+) -> GradFunction:
+    """``(fn(*args), grad(fn)(*args))`` from one compiled program."""
+    return GradFunction(fn, argnums, has_aux, value=True)

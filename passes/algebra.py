@@ -1,0 +1,102 @@
+"""Algebraic simplification: a table of exact local rules run by the pattern engine.
+
+Every rule here gives bit-identical results in IEEE arithmetic (signed zeros, infinities and
+NaNs included; NaN payloads are not tracked), and the engine applies a rule only when the
+replacement has exactly the equation's Aval (so nothing changes a shape, a dtype or how
+operands broadcast). Constants are tested in the dtype the op computes in.
+
+Rules left out on purpose, and why:
+
+- ``x + 0.0 -> x`` for a float ``x``: ``-0.0 + 0.0`` is ``+0.0``. Exact forms are kept:
+  ``x + (-0.0)``, ``x - 0.0``, and ``x + 0`` on integers and bools.
+- ``x * 0 -> 0``: ``inf * 0`` and ``nan * 0`` are NaN, and ``-3.0 * 0`` is ``-0.0``.
+- ``x - x -> 0``: ``inf - inf`` is NaN.
+- ``x / x -> 1``, ``x ** 0 -> 1``-style folds over a variable: NaN/inf/zero inputs differ
+  (``pow`` aside, and ``x ** 0`` would also need a new tensor of ones).
+- ``0 - x -> neg(x)``: ``0.0 - 0.0`` is ``+0.0`` but ``neg(0.0)`` is ``-0.0``.
+- Reassociating constants, e.g. ``(g * 2) * a -> g * (2 * a)``: scaling by a power of two is
+  exact, but the two orders differ when an intermediate overflows (``g * 2 = inf`` while
+  ``g * (2 * a)`` is finite for ``|a| < 0.5``) or lands among the subnormals (rounding at
+  subnormal precision, then scaling, is not rounding once). It would not save an op either:
+  the shared ``g * 2`` is computed once after CSE.
+- ``cast(cast(x))``: narrowing or int/float round trips lose information.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.graph import Graph
+from ..ir.ops import Op
+from .rewrite import Match, P, Pat, Rule, Term, const, rewrite
+
+
+def _all(test):  # type: ignore[no-untyped-def]
+    return lambda a: a.size > 0 and bool(np.all(test(a)))
+
+
+def _is_float(a: np.ndarray) -> bool:
+    return a.dtype.kind == "f"
+
+
+# identities in the operand's compute dtype
+_ONE = const(_all(lambda a: a == 1))
+_TWO = const(_all(lambda a: a == 2))
+_MINUS_ONE = const(_all(lambda a: a == -1))
+_TRUE = const(_all(lambda a: a))
+_FALSE = const(_all(lambda a: ~a.astype(bool)))
+# x + z == x for every x exactly when z is -0.0 (floats) or 0 (ints, bools); x - z when z is +0.0
+_ADD_ZERO = const(_all(lambda a: (a == 0) & (np.signbit(a) if _is_float(a) else True)))
+_SUB_ZERO = const(_all(lambda a: (a == 0) & ~np.signbit(a)))
+
+X, Y = Pat(name="x"), Pat(name="y")
+
+
+def _identity_permute(m: Match) -> object:
+    return m.x if tuple(m.attrs["axes"]) == tuple(range(len(m.attrs["axes"]))) else None
+
+
+def _compose_permutes(m: Match) -> Term:
+    inner = m.defining(m.inner).attrs["axes"]
+    return Term(Op.PERMUTE, (m.x,), {"axes": tuple(inner[i] for i in m.attrs["axes"])})
+
+
+def _sum_over_nothing(m: Match) -> object:
+    return m.x if m.attrs["axes"] == () else None
+
+
+RULES: list[Rule] = [
+    # arithmetic identities (commutative ops match either operand order)
+    (P(Op.ADD, X, _ADD_ZERO), lambda m: m.x),
+    (P(Op.SUB, X, _SUB_ZERO), lambda m: m.x),
+    (P(Op.MUL, X, _ONE), lambda m: m.x),
+    (P(Op.DIV, X, _ONE), lambda m: m.x),
+    (P(Op.POW, X, _ONE), lambda m: m.x),
+    # exact: the square is the correctly rounded x*x (see tests/passes/test_algebra.py)
+    (P(Op.POW, X, _TWO), lambda m: Term(Op.MUL, (m.x, m.x), {})),
+    (P(Op.MUL, X, _MINUS_ONE), lambda m: Term(Op.NEG, (m.x,), {})),
+    (P(Op.DIV, X, _MINUS_ONE), lambda m: Term(Op.NEG, (m.x,), {})),
+    (P(Op.NEG, P(Op.NEG, X)), lambda m: m.x),
+    # selection and logic
+    (P(Op.WHERE, _TRUE, X, Y), lambda m: m.x),
+    (P(Op.WHERE, _FALSE, X, Y), lambda m: m.y),
+    (P(Op.WHERE, X, Y, Y), lambda m: m.y),
+    (P(Op.AND, X, _TRUE), lambda m: m.x),
+    (P(Op.OR, X, _FALSE), lambda m: m.x),
+    (P(Op.NOT, P(Op.NOT, X)), lambda m: m.x),
+    # movement and casts: "-> x" applies only when x already has the result's shape/dtype
+    (P(Op.RESHAPE, X), lambda m: m.x),
+    (P(Op.EXPAND, X), lambda m: m.x),
+    (P(Op.CAST, X), lambda m: m.x),
+    (P(Op.PERMUTE, X), _identity_permute),
+    (P(Op.RESHAPE, P(Op.RESHAPE, X)), lambda m: Term(Op.RESHAPE, (m.x,), m.attrs)),
+    (P(Op.EXPAND, P(Op.EXPAND, X)), lambda m: Term(Op.EXPAND, (m.x,), m.attrs)),
+    (P(Op.PERMUTE, P(Op.PERMUTE, X, name="inner")), _compose_permutes),
+    (P(Op.SUM, X), _sum_over_nothing),
+    (P(Op.DETACH, P(Op.DETACH, X, name="inner")), lambda m: m.inner),
+]
+
+
+def algebra(graph: Graph) -> Graph:
+    """``graph`` with the algebraic rules applied until none fires."""
+    return rewrite(graph, RULES)

@@ -1,0 +1,105 @@
+"""Split a joint graph into a forward graph (outputs + saved residuals) and a backward graph.
+
+Residuals are forward values the backward reads. Cheap elementwise values computed from the
+inputs alone are recomputed in the backward instead of saved, when that saves memory: the
+inputs are alive anyway (the caller holds them), a residual is an extra buffer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import prod
+
+from ..ir.graph import Atom, Eqn, Graph, Var
+from ..ir.ops import GroupOp
+from .adjoint import Joint
+
+RECOMPUTE_DEPTH = 4  # longest elementwise chain from the inputs that is recomputed, not saved
+
+
+@dataclass
+class Split:
+    """The two halves and what passes between them."""
+
+    forward: Graph  # inputs: the forward inputs; outputs: forward outputs + residuals
+    backward: Graph  # inputs: residuals, forward inputs it reads, cotangents; outputs: grads
+    residuals: tuple[Var, ...]
+    saved_inputs: tuple[int, ...]  # forward input positions the backward reads
+    recomputed: list[str] = field(default_factory=list)
+
+    @property
+    def saved_bytes(self) -> int:
+        return sum(prod(v.aval.shape) * v.aval.dtype.itemsize for v in self.residuals)
+
+
+def _producers(g: Graph) -> dict[Var, Eqn]:
+    return {e.out: e for e in g.eqns}
+
+
+def _slice(roots: list[Atom], producers: dict[Var, Eqn], stop: set[Var]) -> set[Eqn]:
+    """Equations needed to compute ``roots``, not looking through values in ``stop``."""
+    needed: set[Eqn] = set()
+    stack = [r for r in roots if isinstance(r, Var)]
+    while stack:
+        v = stack.pop()
+        e = producers.get(v)
+        if e is None or e in needed or v in stop:
+            continue
+        needed.add(e)
+        stack.extend(a for a in e.inputs if isinstance(a, Var))
+    return needed
+
+
+def _recomputable(v: Var, producers: dict[Var, Eqn], inputs: set[Var], depth: int) -> bool:
+    e = producers.get(v)
+    if e is None:
+        return v in inputs
+    if depth == 0 or e.op not in GroupOp.ELEMENTWISE:
+        return False
+    return all(
+        _recomputable(a, producers, inputs, depth - 1) for a in e.inputs if isinstance(a, Var)
+    )
+
+
+def split(joint: Joint) -> Split:
+    """Partition the joint graph; see the module docstring for what is saved."""
+    g = joint.graph
+    n_in = len(g.inputs) - len(joint.cotangent_of)
+    fwd_inputs, cotangents = g.inputs[:n_in], g.inputs[n_in:]
+    fwd_outputs, grads = list(g.outputs[: joint.n_outputs]), list(g.outputs[joint.n_outputs :])
+    producers = _producers(g)
+    fwd_eqns = _slice(fwd_outputs, producers, set())
+    inputs = set(fwd_inputs) | {v for v, _ in g.consts}
+    recomputed: list[str] = []
+    # values the backward reads that the forward computes: save, or recompute when cheap
+    bwd_all = _slice(grads, producers, set())
+    boundary = {
+        a
+        for e in bwd_all - fwd_eqns
+        for a in e.inputs
+        if isinstance(a, Var) and producers.get(a) in fwd_eqns
+    } | {o for o in grads if isinstance(o, Var) and producers.get(o) in fwd_eqns}
+    saved = set()
+    for v in boundary:
+        if _recomputable(v, producers, inputs, RECOMPUTE_DEPTH) and v not in set(fwd_outputs):
+            recomputed.append(f"{producers[v].op.name.lower()} -> {v.aval}")
+        else:
+            saved.add(v)
+    bwd_eqns = _slice(grads, producers, saved)
+    order = {e: i for i, e in enumerate(g.eqns)}
+    residuals = tuple(sorted(saved, key=lambda v: order[producers[v]]))
+    used = {a for e in bwd_eqns for a in e.inputs if isinstance(a, Var)} | set(grads)
+    saved_inputs = tuple(i for i, v in enumerate(fwd_inputs) if v in used)
+    forward = Graph(
+        tuple(fwd_inputs),
+        tuple(e for e in g.eqns if e in fwd_eqns),
+        tuple(fwd_outputs) + residuals,
+        g.consts,
+    )
+    backward = Graph(
+        residuals + tuple(fwd_inputs[i] for i in saved_inputs) + tuple(cotangents),
+        tuple(e for e in g.eqns if e in bwd_eqns),
+        tuple(grads),
+        g.consts,
+    )
+    return Split(forward, backward, residuals, saved_inputs, recomputed)
