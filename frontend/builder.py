@@ -22,6 +22,10 @@ class TraceBuilder:
 
     def __init__(self) -> None:
         self.trace = Trace()
+        self.trace.fixed_loc = True  # locations come from the forward equations, via at()
+
+    def at(self, eqn: Eqn | None) -> None:
+        self.trace.loc = eqn.loc if eqn is not None else None
 
     def input(self, aval: Aval, requires_grad: bool) -> Any:
         return self.trace.new_input(Aval(aval.shape, aval.dtype), requires_grad)

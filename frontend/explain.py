@@ -3,28 +3,96 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from math import prod
 from typing import Any
 
 from ..ir.graph import Graph
-from ..ir.printer import print_graph
+from ..ir.printer import _Namer, format_eqn, print_graph
+from ..ir.pysource import to_python
+from ..runtime.grad_mode import is_grad_enabled
+from ..runtime.tensor import Tensor
 from . import guards
 from .compile import CompiledFunction, compile
+from .plans import TrainPlan
 
 
 @dataclass
 class Explanation:
-    """Sections of what adjit built for a function and these arguments."""
+    """What adjit built for a function and these arguments; ``str()`` shows every section."""
 
     name: str
     graph: Graph | None
     guards: list[str]
     lifted: list[str]
     eager_reason: str | None = None
+    plan: TrainPlan | None = None
+    inference: Graph | None = None
     sections: dict[str, str] = field(default_factory=dict)
 
     @property
     def graph_text(self) -> str:
         return print_graph(self.graph, source=True) if self.graph is not None else ""
+
+    # ---- the gradient program (when an input requires grad) ---------------------------------
+    @property
+    def adjoint(self) -> Graph | None:
+        """The joint forward+backward graph straight from the adjoint pass."""
+        return self.plan.joint.graph if self.plan else None
+
+    @property
+    def optimized(self) -> Graph | None:
+        return self.plan.optimized_joint if self.plan else None
+
+    @property
+    def forward(self) -> Graph | None:
+        return self.plan.split.forward if self.plan else self.inference
+
+    @property
+    def backward(self) -> Graph | None:
+        return self.plan.split.backward if self.plan else None
+
+    @property
+    def passes(self) -> list[tuple[str, float, Graph]]:
+        """(pass name, seconds, graph after it), in pipeline order."""
+        return [(r.name, r.seconds, r.graph) for r in self.plan.records] if self.plan else []
+
+    @property
+    def pruned(self) -> list[tuple[str, str]]:
+        """(forward equation, why it has no adjoint): no_grad, detach, frozen, unreachable."""
+        if not self.plan or self.graph is None:
+            return []
+        namer = _Namer()
+        for v in self.graph.inputs:
+            namer(v)
+        texts = [format_eqn(e, namer) for e in self.graph.eqns]
+        return [(texts[i], why) for i, why in sorted(self.plan.joint.pruned.items())]
+
+    @property
+    def saved(self) -> list[tuple[str, int]]:
+        """Residuals kept for backward, with their sizes in bytes."""
+        if not self.plan:
+            return []
+        return [
+            (str(v.aval), prod(v.aval.shape) * v.aval.dtype.itemsize)
+            for v in self.plan.split.residuals
+        ]
+
+    @property
+    def recomputed(self) -> list[str]:
+        return self.plan.split.recomputed if self.plan else []
+
+    @property
+    def python(self) -> str:
+        """The gradient program as runnable Python/NumPy source (or the forward, without grad)."""
+        g = self.optimized or self.inference
+        return to_python(g, "gradient_program" if self.plan else "program") if g else ""
+
+    @property
+    def timings(self) -> dict[str, float]:
+        out = dict(self.plan.timings) if self.plan else {}
+        for name, seconds, _ in self.passes:
+            out[f"pass {name}"] = out.get(f"pass {name}", 0.0) + seconds
+        return out
 
     def __str__(self) -> str:
         parts = [f"adjit.explain: {self.name}"]
@@ -35,25 +103,67 @@ class Explanation:
             parts.append("== lifted tensors (read afresh at every call)\n" + "\n".join(self.lifted))
         if self.graph is not None:
             parts.append("== graph IR\n" + self.graph_text)
+        if self.plan is not None:
+            parts += self._gradient_sections()
+        elif self.inference is not None:
+            parts.append(
+                "== optimized (no input requires grad: forward only)\n" + str(self.inference)
+            )
         parts.extend(f"== {k}\n{v}" for k, v in self.sections.items())
         return "\n\n".join(parts)
+
+    def _gradient_sections(self) -> list[str]:
+        assert self.plan is not None
+        pruned = "\n".join(f"{eqn}   <- {why}" for eqn, why in self.pruned) or "(nothing)"
+        saved = "\n".join(f"{aval}: {n} bytes" for aval, n in self.saved) or "(nothing)"
+        total = sum(n for _, n in self.saved)
+        lines, before = [], str(self.adjoint)
+        for name, seconds, g in self.passes:
+            text = str(g)
+            body = "(unchanged)" if text == before else text
+            lines.append(f"-- after {name} ({seconds * 1e3:.2f} ms, {len(g.eqns)} eqns)\n{body}")
+            before = text
+        passes = "\n".join(lines)
+        times = "\n".join(f"{k}: {v * 1e3:.2f} ms" for k, v in self.timings.items())
+        return [
+            f"== adjoint IR (joint forward+backward, wrt inputs {list(self.plan.wrt)})\n"
+            + str(self.adjoint),
+            "== passes\n" + passes,
+            "== pruned (no gradient code)\n" + pruned,
+            "== forward (outputs, then saved residuals)\n" + str(self.forward),
+            "== backward\n" + str(self.backward),
+            f"== saved for backward ({total} bytes)\n{saved}\n"
+            f"recomputed in backward instead: {', '.join(self.recomputed) or '(nothing)'}",
+            "== gradient program as Python\n" + self.python,
+            "== compile time\n" + times,
+        ]
 
     __repr__ = __str__
 
 
 def explain(fn: Any, *args: Any, **kwargs: Any) -> Explanation:
-    """Trace (or reuse) ``fn`` for these arguments and describe what was built."""
+    """Trace (or reuse) ``fn`` for these arguments and describe what was built; when inputs
+    require grad (under grad mode), the gradient program too."""
     cf = fn if isinstance(fn, CompiledFunction) else compile(fn)
-    entry, _ = cf.graph_for(*args, **kwargs)
+    entry, leaves = cf.graph_for(*args, **kwargs)
     lifted = [
         f"{type(t).__name__} shape={list(t.shape)} dtype={t.dtype.name} "
         f"requires_grad={t.requires_grad}"
         for t in entry.lifted
     ]
-    return Explanation(
+    ex = Explanation(
         getattr(cf, "__qualname__", repr(cf)),
         entry.graph,
         guards.describe(entry.sig),
         lifted,
         entry.eager_reason,
     )
+    if entry.graph is None:
+        return ex
+    inputs = [x for x in leaves if isinstance(x, Tensor)] + entry.lifted
+    wrt = tuple(i for i, t in enumerate(inputs) if t.requires_grad) if is_grad_enabled() else ()
+    if wrt:
+        ex.plan = entry.training(wrt)
+    else:
+        ex.inference = entry.inference()
+    return ex

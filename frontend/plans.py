@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..ir.graph import Graph
 from ..passes.adjoint import Joint, Region
+from ..passes.pipeline import PassRecord, run_pipeline
 from ..passes.split import Split, split
 from .builder import joint_graph
 
-Optimizer = Callable[[Graph], Graph]
 
-
-def _identity(g: Graph) -> Graph:
-    return g
-
-
-def _optimizer() -> Optimizer:
-    """The pass pipeline, when it is there (passes/pipeline.py)."""
+def optimize(g: Graph) -> tuple[Graph, list[PassRecord]]:
+    """The pass pipeline, with the symbolic pass in its slot when it is there."""
     try:
-        from ..passes.pipeline import run_pipeline
-    except ImportError:  # pragma: no cover - the pipeline is optional during bring-up
-        return _identity
-    return lambda g: run_pipeline(g)[0]
+        from ..passes.symbolic import simplify
+    except ImportError:  # pragma: no cover - the symbolic pass is optional during bring-up
+        return run_pipeline(g)
+    return run_pipeline(g, extra=[("symbolic", simplify)])
 
 
 def _regions(fwd: Graph) -> list[Region]:
@@ -44,6 +38,7 @@ class TrainPlan:
     joint: Joint
     optimized_joint: Graph
     split: Split
+    records: list[PassRecord]
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -54,7 +49,7 @@ def train_plan(fwd: Graph, wrt: tuple[int, ...]) -> TrainPlan:
     regions = _regions(fwd)
     joint = joint_graph(fwd, wrt, regions)
     t1 = time.perf_counter()
-    optimized = _optimizer()(joint.graph)
+    optimized, records = optimize(joint.graph)
     t2 = time.perf_counter()
     parts = split(
         Joint(
@@ -62,8 +57,8 @@ def train_plan(fwd: Graph, wrt: tuple[int, ...]) -> TrainPlan:
         )
     )
     timings.update(adjoint=t1 - t0, optimize=t2 - t1, split=time.perf_counter() - t2)
-    return TrainPlan(wrt, joint, optimized, parts, timings)
+    return TrainPlan(wrt, joint, optimized, parts, records, timings)
 
 
 def inference_graph(fwd: Graph) -> Graph:
-    return _optimizer()(fwd)
+    return optimize(fwd)[0]

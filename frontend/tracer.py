@@ -136,6 +136,8 @@ class Trace:
         self.lifted: list[Tensor] = []  # tensors reached from outside the arguments
         self._lifted_ids: dict[int, Tracer] = {}
         self._const_ids: dict[int, Var] = {}
+        self.fixed_loc = False  # when set, equations take ``loc`` instead of the user's frame
+        self.loc: str | None = None
 
     def new_input(self, aval: Aval, requires_grad: bool, hint: str = "") -> Tracer:
         var = Var(aval, hint)
@@ -183,7 +185,8 @@ class Trace:
             raise TracingError(str(e)) from None
         out = Var(Aval(out_aval.shape, out_aval.dtype))
         grad_on = is_grad_enabled()
-        self.eqns.append(Eqn(op, tuple(atoms), dict(attrs), out, user_location(), not grad_on))
+        loc = self.loc if self.fixed_loc else user_location()
+        self.eqns.append(Eqn(op, tuple(atoms), dict(attrs), out, loc, not grad_on))
         tracers = [self._lifted_ids.get(id(t), t) for t in inputs]
         requires = (
             grad_on

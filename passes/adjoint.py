@@ -23,6 +23,9 @@ class Builder(Protocol):
 
     def input(self, aval: Aval, requires_grad: bool) -> Any: ...
 
+    def at(self, eqn: Eqn | None) -> None:
+        """Equations emitted from now on come from (the derivative of) ``eqn``'s source line."""
+
     def run(self, eqn: Eqn, args: list[Any]) -> Any: ...
 
     def zeros(self, aval: Aval) -> Any: ...
@@ -82,7 +85,9 @@ def adjoint(
         return builder.literal(a.value) if isinstance(a, Lit) else env[a]
 
     for e in fwd.eqns:
+        builder.at(e)
         env[e.out] = builder.run(e, [read(a) for a in e.inputs])
+    builder.at(None)
     outs = [read(o) for o in fwd.outputs]
     cotangent_of = tuple(
         k for k, o in enumerate(fwd.outputs) if isinstance(o, Var) and env[o].requires_grad
@@ -100,6 +105,7 @@ def adjoint(
             if id(e) not in inside:
                 pruned[idx] = _why(e, env, g is None)
             continue
+        builder.at(e)
         if e.out in by_out:
             region = by_out[e.out]
             pairs = zip(region.inputs, region.vjp(g, [env[v] for v in region.inputs]), strict=True)
@@ -114,6 +120,7 @@ def adjoint(
                 continue
             gi = conform(gi, a.aval.shape, a.aval.dtype)
             cts[a] = cts[a] + gi if a in cts else gi
+    builder.at(None)
     grads = [cts.get(fwd.inputs[i]) for i in wrt]
     reached = tuple(g is not None for g in grads)
     grads = [
