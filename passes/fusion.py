@@ -1,0 +1,152 @@
+"""Fusion: group a graph's equations into kernels (elementwise chains, optionally ending in a
+reduction) and extern steps (matmul via BLAS, indexing, concatenation, ... via NumPy).
+
+A kernel reads whole buffers (graph inputs, constants, earlier steps' outputs) and writes the
+values that are used after it. Every equation inside an elementwise kernel has the kernel's
+iteration shape, or is a scalar (numel 1, cheap to recompute per element); operands broadcast
+into the iteration shape by strides (0 along broadcast dims). A reduction (sum, amax, amin) may
+end a kernel: it reduces the iteration space along its axes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import prod
+
+from ..ir.graph import Eqn, Graph, Var
+from ..ir.ops import GroupOp, Op
+
+FUSIBLE = GroupOp.ELEMENTWISE | {Op.EXPAND, Op.DETACH}
+REDUCTIONS = frozenset({Op.SUM, Op.AMAX, Op.AMIN})
+
+
+@dataclass(frozen=True, eq=False)
+class Kernel:
+    """Equations computed in one loop nest over ``shape``; reductions accumulate alongside.
+
+    ``eqns`` are in order. Elementwise ones compute a value per point of ``shape`` (operands
+    broadcast by strides); each reduction (sum/amax/amin) in ``eqns`` reduces a value of the
+    iteration space along its ``axes``, and every reduction of one kernel has the same axes and
+    keepdim. No equation of a kernel reads a reduction of the same kernel.
+    """
+
+    name: str
+    shape: tuple[int, ...]  # the iteration space
+    inputs: tuple[Var, ...]  # buffers read (each broadcasts into ``shape``)
+    outputs: tuple[Var, ...]  # values written: full-shape ones, and reduction results
+    eqns: tuple[Eqn, ...]
+
+    @property
+    def reductions(self) -> tuple[Eqn, ...]:
+        return tuple(e for e in self.eqns if e.op in REDUCTIONS)
+
+    @property
+    def formula(self) -> str:
+        """The kernel as the expressions it computes (for explain)."""
+        from ..ir.printer import _Namer, format_eqn
+
+        namer = _Namer()
+        for v in self.inputs:
+            namer(v)
+        return "; ".join(format_eqn(e, namer) for e in self.eqns)
+
+
+@dataclass(frozen=True, eq=False)
+class Extern:
+    """One equation run outside generated code (BLAS matmul, NumPy indexing, ...)."""
+
+    eqn: Eqn
+
+
+Step = Kernel | Extern
+
+
+@dataclass
+class Program:
+    """A graph as an ordered schedule of steps over named buffers."""
+
+    graph: Graph
+    steps: list[Step] = field(default_factory=list)
+
+    @property
+    def kernels(self) -> list[Kernel]:
+        return [s for s in self.steps if isinstance(s, Kernel)]
+
+
+@dataclass(eq=False)
+class _Open:
+    shape: tuple[int, ...]
+    eqns: list[Eqn] = field(default_factory=list)
+    defined: set[Var] = field(default_factory=set)
+    reduced: set[Var] = field(default_factory=set)  # reduction results (not readable inside)
+    reduce_key: tuple | None = None
+
+    def can_take(self, e: Eqn) -> bool:
+        reads = {a for a in e.inputs if isinstance(a, Var)}
+        if reads & self.reduced:
+            return False
+        if e.op in REDUCTIONS:
+            key = (e.attrs["axes"], e.attrs["keepdim"])
+            return e.inputs[0].aval.shape == self.shape and self.reduce_key in (None, key)
+        shape = e.out.aval.shape
+        return shape == self.shape or prod(shape) == 1
+
+    def add(self, e: Eqn) -> None:
+        self.eqns.append(e)
+        if e.op in REDUCTIONS:
+            self.reduced.add(e.out)
+            self.reduce_key = (e.attrs["axes"], e.attrs["keepdim"])
+        else:
+            self.defined.add(e.out)
+
+
+def fuse(g: Graph) -> Program:
+    """Schedule ``g`` as kernels and externs, in an order that respects every dependency."""
+    readers: dict[Var, list[Eqn]] = {}
+    for e in g.eqns:
+        for a in e.inputs:
+            if isinstance(a, Var):
+                readers.setdefault(a, []).append(e)
+    outputs = {o for o in g.outputs if isinstance(o, Var)}
+    prog = Program(g)
+    open_: _Open | None = None
+
+    def close() -> None:
+        nonlocal open_
+        if open_ is None:
+            return
+        region, open_ = open_, None
+        inside = set(region.eqns)
+        made = region.defined | region.reduced
+        reads: list[Var] = []
+        for e in region.eqns:
+            for a in e.inputs:
+                if isinstance(a, Var) and a not in made and a not in reads:
+                    reads.append(a)
+        writes = [
+            e.out
+            for e in region.eqns
+            if e.out in outputs
+            or e.out in region.reduced
+            or any(r not in inside for r in readers.get(e.out, ()))
+        ]
+        name = f"k{len(prog.kernels)}"
+        prog.steps.append(
+            Kernel(name, region.shape, tuple(reads), tuple(writes), tuple(region.eqns))
+        )
+
+    for e in g.eqns:
+        if e.op in FUSIBLE or e.op in REDUCTIONS:
+            if open_ is None or not open_.can_take(e):
+                close()
+                shape = e.inputs[0].aval.shape if e.op in REDUCTIONS else e.out.aval.shape
+                open_ = _Open(shape)
+            open_.add(e)
+            continue
+        if open_ is not None and any(
+            a in open_.defined or a in open_.reduced for a in e.inputs if isinstance(a, Var)
+        ):
+            close()  # an extern reads the region: it must be computed first
+        prog.steps.append(Extern(e))
+    close()
+    return prog
