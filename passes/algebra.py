@@ -19,19 +19,27 @@ Rules left out on purpose, and why:
   ``g * (2 * a)`` is finite for ``|a| < 0.5``) or lands among the subnormals (rounding at
   subnormal precision, then scaling, is not rounding once). It would not save an op either:
   the shared ``g * 2`` is computed once after CSE.
+- ``x * -1 -> neg(x)``: the product keeps a NaN's sign bit, ``neg`` flips it.
+- ``sum[axes=()](x) -> x`` for floats: a float sum starts from ``+0.0``, so it turns ``-0.0``
+  into ``+0.0`` (NumPy and torch alike); the rule stays for integers and bools.
 - ``cast(cast(x))``: narrowing or int/float round trips lose information.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from math import prod
+from typing import Any
+
 import numpy as np
 
-from ..ir.graph import Graph
+from ..ir.graph import Atom, Graph
 from ..ir.ops import Op
 from .rewrite import Match, P, Pat, Rule, Term, const, rewrite
 
 
-def _all(test):  # type: ignore[no-untyped-def]
+def _all(test: Callable[[np.ndarray], Any]) -> Callable[[np.ndarray], bool]:
+    """A constant test: ``test`` holds for every element (of a non-empty constant)."""
     return lambda a: a.size > 0 and bool(np.all(test(a)))
 
 
@@ -42,7 +50,6 @@ def _is_float(a: np.ndarray) -> bool:
 # identities in the operand's compute dtype
 _ONE = const(_all(lambda a: a == 1))
 _TWO = const(_all(lambda a: a == 2))
-_MINUS_ONE = const(_all(lambda a: a == -1))
 _TRUE = const(_all(lambda a: a))
 _FALSE = const(_all(lambda a: ~a.astype(bool)))
 # x + z == x for every x exactly when z is -0.0 (floats) or 0 (ints, bools); x - z when z is +0.0
@@ -50,9 +57,10 @@ _ADD_ZERO = const(_all(lambda a: (a == 0) & (np.signbit(a) if _is_float(a) else 
 _SUB_ZERO = const(_all(lambda a: (a == 0) & ~np.signbit(a)))
 
 X, Y = Pat(name="x"), Pat(name="y")
+_SHAPING = (Op.RESHAPE, Op.EXPAND)
 
 
-def _identity_permute(m: Match) -> object:
+def _identity_permute(m: Match) -> Atom | None:
     return m.x if tuple(m.attrs["axes"]) == tuple(range(len(m.attrs["axes"]))) else None
 
 
@@ -61,8 +69,22 @@ def _compose_permutes(m: Match) -> Term:
     return Term(Op.PERMUTE, (m.x,), {"axes": tuple(inner[i] for i in m.attrs["axes"])})
 
 
-def _sum_over_nothing(m: Match) -> object:
-    return m.x if m.attrs["axes"] == () else None
+def _broadcast_single(m: Match) -> Term | None:
+    """Any reshape/expand chain from a one-element value is that value broadcast."""
+    if prod(m.x.aval.shape) != 1:
+        return None
+    op = Op.EXPAND if m.x.aval.ndim <= m.out.aval.ndim else Op.RESHAPE
+    return Term(op, (m.x,), {"shape": m.out.aval.shape})
+
+
+def _drop_keepdim(m: Match) -> Term:
+    """reshape(reduce(x, keepdim=True)) that only drops the kept dims: reduce without them."""
+    return Term(m.defining(m.r).op, (m.x,), {**m.defining(m.r).attrs, "keepdim": False})
+
+
+def _sum_over_nothing(m: Match) -> Atom | None:
+    # a float sum starts from +0.0, so summing nothing turns -0.0 into +0.0 (as torch does)
+    return m.x if m.attrs["axes"] == () and not m.x.aval.dtype.is_floating_point else None
 
 
 RULES: list[Rule] = [
@@ -72,10 +94,8 @@ RULES: list[Rule] = [
     (P(Op.MUL, X, _ONE), lambda m: m.x),
     (P(Op.DIV, X, _ONE), lambda m: m.x),
     (P(Op.POW, X, _ONE), lambda m: m.x),
-    # exact: the square is the correctly rounded x*x (see tests/passes/test_algebra.py)
+    # exact: the square is the correctly rounded x*x (tests/passes/test_algebra_rules.py)
     (P(Op.POW, X, _TWO), lambda m: Term(Op.MUL, (m.x, m.x), {})),
-    (P(Op.MUL, X, _MINUS_ONE), lambda m: Term(Op.NEG, (m.x,), {})),
-    (P(Op.DIV, X, _MINUS_ONE), lambda m: Term(Op.NEG, (m.x,), {})),
     (P(Op.NEG, P(Op.NEG, X)), lambda m: m.x),
     # selection and logic
     (P(Op.WHERE, _TRUE, X, Y), lambda m: m.x),
@@ -93,6 +113,8 @@ RULES: list[Rule] = [
     (P(Op.EXPAND, P(Op.EXPAND, X)), lambda m: Term(Op.EXPAND, (m.x,), m.attrs)),
     (P(Op.PERMUTE, P(Op.PERMUTE, X, name="inner")), _compose_permutes),
     (P(Op.SUM, X), _sum_over_nothing),
+    *((P(outer, P(inner, X)), _broadcast_single) for outer in _SHAPING for inner in _SHAPING),
+    *((P(Op.RESHAPE, P(r, X, name="r")), _drop_keepdim) for r in (Op.SUM, Op.AMAX, Op.AMIN)),
     (P(Op.DETACH, P(Op.DETACH, X, name="inner")), lambda m: m.inner),
 ]
 

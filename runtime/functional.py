@@ -19,6 +19,9 @@ from .ops_elementwise import (
     floor,
     ge,
     gt,
+    isfinite,
+    isinf,
+    isnan,
     le,
     lerp,
     log,
@@ -31,6 +34,7 @@ from .ops_elementwise import (
     maximum,
     minimum,
     mul,
+    nan_to_num,
     ne,
     neg,
     pow,
@@ -109,6 +113,10 @@ from .ops_reduce import (
 )
 
 __all__ = [
+    "nan_to_num",
+    "isfinite",
+    "isinf",
+    "isnan",
     "abs",
     "add",
     "addcdiv",

@@ -16,7 +16,8 @@ from .tensor import Tensor
 SAME_NAME = """
 neg abs sign exp log log1p sqrt sin cos tanh sigmoid relu erf logical_not reciprocal rsqrt square
 floor trunc add sub mul div true_divide divide pow maximum minimum eq ne lt le gt ge logical_and
-logical_or clamp clip clamp_min clamp_max masked_fill lerp addcmul addcdiv
+logical_or clamp clip clamp_min clamp_max masked_fill lerp addcmul addcdiv isnan isinf isfinite
+nan_to_num
 sum mean var std amax amin argmax argmin max min logsumexp softmax log_softmax norm all any
 reshape view flatten unflatten permute transpose swapaxes swapdims t squeeze unsqueeze expand
 expand_as broadcast_to narrow split chunk unbind gather scatter_add repeat flip nonzero index_select

@@ -241,3 +241,22 @@ def addcmul(x: Tensor, t1: Tensor, t2: Tensor, *, value: Any = 1) -> Tensor:
 
 def addcdiv(x: Tensor, t1: Tensor, t2: Tensor, *, value: Any = 1) -> Tensor:
     return composite("AddcdivBackward0", lambda a, b, c: a + value * b / c, x, t1, t2)
+
+
+def isnan(x: Tensor) -> Tensor:
+    return apply(Op.NE, x, x)
+
+
+def isinf(x: Tensor) -> Tensor:
+    return apply(Op.EQ, abs(x), float("inf"))
+
+
+def isfinite(x: Tensor) -> Tensor:
+    return apply(Op.EQ, x - x, 0)
+
+
+def nan_to_num(x: Tensor, nan: float = 0.0, posinf: Any = None, neginf: Any = None) -> Tensor:
+    big = np.finfo(x.dtype.np).max if x.dtype.is_floating_point else 0
+    out = where(isnan(x), nan, x)
+    out = where(out == float("inf"), big if posinf is None else posinf, out)
+    return where(out == float("-inf"), -big if neginf is None else neginf, out)

@@ -64,3 +64,4 @@ class Function:
 
 
 from adjit.autograd import functional  # noqa: E402,F401
+from adjit.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402,F401

@@ -111,7 +111,11 @@ def test_compiled_matches_eager(name):
     for a, b in zip(comp_args, eager_args, strict=True):
         assert (a.grad is None) == (b.grad is None)
         if b.grad is not None:
-            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-6, atol=1e-7)
+            got, want = a.grad.numpy(), b.grad.numpy()
+            # where eager is NaN from an untaken `where` branch (0 * inf), compiled is finite
+            untaken = np.isnan(want)
+            assert np.isfinite(got[untaken]).all()
+            np.testing.assert_allclose(got[~untaken], want[~untaken], rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("name", PROGRAMS)

@@ -46,10 +46,12 @@ def test_has_aux():
 PROGRAMS = {
     "mlp": lambda x, w: (x @ w).tanh().log_softmax(-1).mean(),
     "softmax_xent": lambda x, w: -((x @ w).log_softmax(-1) * adjit.eye(4, 3)).sum(),
-    "layer_norm": lambda x, w: (((x - x.mean(-1, keepdim=True)) / (x.var(-1, keepdim=True)
-                                 + 1e-5).sqrt()) @ w).sum(),
-    "elementwise": lambda x, w: (x.sin() * x.exp() + x**2 - (x * 0.5).tanh()).sum()
-    + (w.sigmoid() ** 3).sum(),
+    "layer_norm": lambda x, w: (
+        ((x - x.mean(-1, keepdim=True)) / (x.var(-1, keepdim=True) + 1e-5).sqrt()) @ w
+    ).sum(),
+    "elementwise": lambda x, w: (
+        (x.sin() * x.exp() + x**2 - (x * 0.5).tanh()).sum() + (w.sigmoid() ** 3).sum()
+    ),
 }
 
 
@@ -66,8 +68,9 @@ def test_grad_matches_eager_and_finite_differences(name):
     np.testing.assert_allclose(gx.numpy(), xe.grad.numpy(), rtol=2e-5, atol=1e-6)
     np.testing.assert_allclose(gw.numpy(), we.grad.numpy(), rtol=2e-5, atol=1e-6)
     # float64: compiled gradient vs central differences (eps 1e-6: error ~1e-9)
-    g64 = adjit.grad(f, argnums=(0, 1))(adjit.tensor(x, dtype=adjit.float64),
-                                        adjit.tensor(w, dtype=adjit.float64))
+    g64 = adjit.grad(f, argnums=(0, 1))(
+        adjit.tensor(x, dtype=adjit.float64), adjit.tensor(w, dtype=adjit.float64)
+    )
     fd_x = _fd(lambda v: f(adjit.tensor(v), adjit.tensor(w, dtype=adjit.float64)).item(), x)
     fd_w = _fd(lambda v: f(adjit.tensor(x, dtype=adjit.float64), adjit.tensor(v)).item(), w)
     np.testing.assert_allclose(g64[0].numpy(), fd_x, rtol=1e-6, atol=1e-7)

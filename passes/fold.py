@@ -1,0 +1,56 @@
+"""Constant folding: equations whose operands are all constants become graph consts."""
+
+from __future__ import annotations
+
+from math import prod
+
+import numpy as np
+
+from ..ir.graph import Atom, Eqn, Graph, Lit, Var
+from ..ir.interpreter import eval_eqn_arrays
+
+
+def _value(a: Atom, consts: dict[Var, np.ndarray]) -> np.ndarray | None:
+    if isinstance(a, Lit):
+        return np.asarray(a.value, a.aval.dtype.np)
+    return consts.get(a)
+
+
+def fold(graph: Graph) -> Graph:
+    """Evaluate constant equations with the interpreter's rule (the semantic oracle).
+
+    The folded value keeps the equation's output Var, so it has exactly the declared Aval and
+    no use needs rewriting. (Traced outputs are never weak, so results become consts rather
+    than Lits: a Lit would change how a later op promotes.) Not folded: results larger than
+    their largest operand (folding ``expand(0.0, (1000, 1000))`` would store a million zeros
+    that a kernel makes for free), and equations whose rule raises (the error belongs to run
+    time, e.g. an integer to a negative power).
+    """
+    consts = dict(graph.consts)
+    folded: list[tuple[Var, np.ndarray]] = []
+    eqns = []
+    for e in graph.eqns:
+        values = [_value(a, consts) for a in e.inputs]
+        arr = None
+        if all(v is not None for v in values):
+            limit = max([1, *(v.size for v in values if v is not None)])
+            if prod(e.out.aval.shape) <= limit:
+                arr = _evaluate(e, values)
+        if arr is None:
+            eqns.append(e)
+        else:
+            consts[e.out] = arr
+            folded.append((e.out, arr))
+    if not folded:
+        return graph
+    return graph.replace(eqns=tuple(eqns), consts=(*graph.consts, *folded))
+
+
+def _evaluate(e: Eqn, values: list[np.ndarray | None]) -> np.ndarray | None:
+    avals = [a.aval for a in e.inputs]
+    try:
+        arr = eval_eqn_arrays(e.op, e.attrs, list(values), avals, e.out.aval)
+    except (ArithmeticError, ValueError, IndexError, RuntimeError, TypeError):
+        return None
+    arr = np.array(arr, dtype=e.out.aval.dtype.np, copy=True)  # never a view of an operand
+    return arr if arr.shape == e.out.aval.shape else None

@@ -1,0 +1,102 @@
+"""The optimization pipeline: one visible, ordered list of named passes, timed and checkable.
+
+Environment flags (FLAGS below is the one table of adjit's environment flags):
+
+- ``ADJIT_PRINT_AFTER``: comma-separated pass names, or ``all``; prints the IR after each of
+  those passes to stderr, with the pass's time and equation count.
+- ``ADJIT_VERIFY``: ``1`` runs the verifier on the input and after every pass (as
+  ``verify=True`` does); a failure names the pass that broke the graph. The tests set it.
+
+Passes that come later (the sympy pass over fused elementwise regions) plug in through
+``run_pipeline(..., extra=[(name, pass)])``: they run after the cleanup passes, on a graph with
+no dead or duplicated code, and a second cse + dce then cleans up what they emitted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ..ir.graph import Graph
+from ..ir.verify import VerifyError, verify
+from .algebra import algebra
+from .cse import cse
+from .dce import dce
+from .fold import fold
+
+Pass = Callable[[Graph], Graph]
+
+FLAGS: dict[str, str] = {
+    "ADJIT_PRINT_AFTER": "comma-separated pass names or 'all': print the IR after them (stderr)",
+    "ADJIT_VERIFY": "'1': verify the graph before the pipeline and after every pass",
+}
+
+PIPELINE: list[tuple[str, Pass]] = [
+    ("fold", fold),  # constants first: the rules then see literal values
+    ("algebra", algebra),  # exact local rules, to a fixed point
+    ("cse", cse),  # the rules make equal equations (e.g. three `mul ct 2`)
+    ("dce", dce),  # last: everything the others orphaned
+]
+
+# after extra passes (the symbolic slot): clean up what they emitted
+CLEANUP: list[tuple[str, Pass]] = [("cse", cse), ("dce", dce)]
+
+
+class PassError(VerifyError):
+    """A pass produced a graph the verifier rejects; the message names the pass."""
+
+
+@dataclass(frozen=True)
+class PassRecord:
+    """One pass's result and how long it took."""
+
+    name: str
+    seconds: float
+    graph: Graph
+
+
+def flag(name: str) -> str:
+    """The value of one of the FLAGS ('' when unset)."""
+    assert name in FLAGS, f"undocumented adjit flag {name}: add it to FLAGS"
+    return os.environ.get(name, "").strip()
+
+
+def run_pipeline(
+    graph: Graph,
+    passes: Sequence[tuple[str, Pass]] = PIPELINE,
+    *,
+    extra: Sequence[tuple[str, Pass]] = (),
+    verify: bool | None = None,
+) -> tuple[Graph, list[PassRecord]]:
+    """Run ``passes`` (with ``extra`` in the symbolic slot) in order; returns the final graph
+    and one record per pass. ``verify=None`` follows ADJIT_VERIFY."""
+    checking = flag("ADJIT_VERIFY") == "1" if verify is None else verify
+    shown = {n.strip() for n in flag("ADJIT_PRINT_AFTER").split(",") if n.strip()}
+    todo = [*passes, *extra, *CLEANUP] if extra else list(passes)
+    if checking:
+        _check(graph, "the pipeline was given an invalid graph")
+    records = []
+    for name, run in todo:
+        start = time.perf_counter()
+        graph = run(graph)
+        seconds = time.perf_counter() - start
+        records.append(PassRecord(name, seconds, graph))
+        if checking:
+            _check(graph, f"pass {name!r} produced an invalid graph")
+        if name in shown or "all" in shown:
+            print(
+                f"== IR after {name} ({seconds * 1e3:.2f} ms, {len(graph.eqns)} equations)\n"
+                f"{graph}",
+                file=sys.stderr,
+            )
+    return graph, records
+
+
+def _check(graph: Graph, problem: str) -> None:
+    try:
+        verify(graph)
+    except VerifyError as e:
+        raise PassError(f"{problem}: {e}") from e

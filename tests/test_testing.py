@@ -1,0 +1,56 @@
+"""adjit.testing.assert_grads_match and autograd.gradcheck catch wrong derivatives."""
+
+from __future__ import annotations
+
+import pytest
+from adjit.ir.derivatives import DERIVATIVES
+from adjit.ir.ops import Op
+
+import adjit
+
+
+@pytest.fixture
+def wrong_sin_rule():
+    old = DERIVATIVES[Op.SIN]
+    DERIVATIVES[Op.SIN] = lambda g, x: (g * x.cos() * 1.01,)  # 1% off: a plausible typo
+    yield
+    DERIVATIVES[Op.SIN] = old
+
+
+def test_passes_on_correct_programs():
+    adjit.testing.assert_grads_match(
+        lambda a, b: (a.sin() @ b).tanh().log_softmax(-1).sum(),
+        adjit.randn(3, 4),
+        adjit.randn(4, 2),
+    )
+
+
+def test_catches_a_wrong_rule_and_names_the_equation(wrong_sin_rule):
+    def f(a):
+        return (a.sin() * 2).sum()  # the line to blame
+
+    with pytest.raises(AssertionError) as info:
+        adjit.testing.assert_grads_match(f, adjit.randn(3))
+    msg = str(info.value)
+    assert "input 0" in msg and "finite differences" in msg
+    assert "produced by backward IR mul" in msg and "test_testing.py" in msg
+
+
+def test_where_untaken_branch_compiled_finite_eager_nan():
+    # eager (like PyTorch) gives NaN at x = -1: 0 * inf from the untaken sqrt branch; the
+    # compiled gradient is 0, and float64 finite differences confirm it, so this passes
+    x = adjit.tensor([-1.0, 4.0])
+    f = lambda v: adjit.where(v > 0, v.sqrt(), 0.0).sum()  # noqa: E731
+    xe = x.clone().requires_grad_()
+    f(xe).backward()
+    assert xe.grad.isnan().tolist() == [True, False]
+    adjit.testing.assert_grads_match(f, x)
+
+
+def test_gradcheck_and_gradgradcheck(wrong_sin_rule):
+    x = adjit.randn(3, dtype=adjit.float64, requires_grad=True)
+    assert adjit.autograd.gradcheck(lambda a: a.exp() * a, (x,))
+    assert adjit.autograd.gradgradcheck(lambda a: a.exp() * a, (x,))
+    with pytest.raises(adjit.autograd.GradcheckError, match="Jacobian mismatch"):
+        adjit.autograd.gradcheck(lambda a: a.sin(), (x,))
+    assert not adjit.autograd.gradcheck(lambda a: a.sin(), (x,), raise_exception=False)
