@@ -2,9 +2,10 @@
 
 A rule takes the output cotangent ``g`` and, by parameter name, only what it needs:
 ``out`` (the op's result), the inputs by name (``x``, ``y``, ``z`` for positions 0, 1, 2 unless
-INPUT_NAMES says otherwise), ``inputs`` (all of them), ``x_shape``/``y_shape``, ``shapes``, and
-the op's attributes. The names a rule asks for are
-exactly what the eager engine saves for backward. It returns one cotangent per input (None for
+INPUT_NAMES says otherwise), ``inputs`` (all of them), ``x_shape``/``y_shape``, ``shapes``,
+``needs`` (which inputs want a cotangent: a rule may skip the others), and the op's attributes.
+The names a rule asks for are exactly what the eager engine saves for backward. An operand that
+was a Python number arrives as that number. It returns one cotangent per input (None for
 inputs without one), in the output's broadcast shape and dtype: undoing broadcasting and casting
 back to each input's dtype happens once, in the engine and in the adjoint pass.
 
@@ -27,27 +28,43 @@ Rule = Callable[..., tuple[Any, ...]]
 
 
 def where(c: Any, a: Any, b: Any) -> Any:
-    """``a`` where ``c`` holds, else ``b`` (either may be a Python scalar)."""
+    """``a`` where ``c`` holds, else ``b`` (any of them may be a Python value)."""
+    if isinstance(c, bool):
+        return a if c else b
     if isinstance(a, int | float):
         return b.where(~c, a)
     return a.where(c, b)
 
 
-def _maximum(g: Any, x: Any, y: Any) -> tuple[Any, Any]:
+def _maximum(g: Any, x: Any, y: Any, needs: tuple[bool, ...]) -> tuple[Any, Any]:
     # ties share the gradient equally, as in PyTorch
     half = g / 2
-    return (where(x > y, g, where(x == y, half, 0.0)), where(y > x, g, where(x == y, half, 0.0)))
+    return (
+        where(x > y, g, where(x == y, half, 0.0)) if needs[0] else None,
+        where(y > x, g, where(x == y, half, 0.0)) if needs[1] else None,
+    )
 
 
-def _minimum(g: Any, x: Any, y: Any) -> tuple[Any, Any]:
+def _minimum(g: Any, x: Any, y: Any, needs: tuple[bool, ...]) -> tuple[Any, Any]:
     half = g / 2
-    return (where(x < y, g, where(x == y, half, 0.0)), where(y < x, g, where(x == y, half, 0.0)))
+    return (
+        where(x < y, g, where(x == y, half, 0.0)) if needs[0] else None,
+        where(y < x, g, where(x == y, half, 0.0)) if needs[1] else None,
+    )
 
 
-def _pow(g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
-    dx = where(y == 0, 0.0, g * y * x ** (y - 1))
-    dy = where((x == 0) & (y >= 0), 0.0, g * out * x.log())
+def _pow(g: Any, out: Any, x: Any, y: Any, needs: tuple[bool, ...]) -> tuple[Any, Any]:
+    # PyTorch's pow_backward: 0 where the exponent is 0; d/dy is 0 where x == 0 and y >= 0
+    dx = where(y == 0, 0.0, g * y * x ** (y - 1)) if needs[0] else None
+    dy = where((x == 0) & (y >= 0), 0.0, g * out * _log(x)) if needs[1] else None
     return dx, dy
+
+
+def _log(x: Any) -> Any:
+    """log of a tensor, or of a Python-number base (``2 ** t``), IEEE-style for x <= 0."""
+    if not isinstance(x, int | float):
+        return x.log()
+    return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
 
 
 def _unreduce(g: Any, shape: tuple[int, ...], axes: tuple[int, ...] | None, keepdim: bool) -> Any:
@@ -67,14 +84,18 @@ def _extremum(
     return (_unreduce(g, x_shape, axes, keepdim) * mask / count,)
 
 
-def _matmul(g: Any, x: Any, y: Any) -> tuple[Any, Any]:
+def _matmul(g: Any, x: Any, y: Any, needs: tuple[bool, ...]) -> tuple[Any, Any]:
     if x.dim() == 1 and y.dim() == 1:
-        return g * y, g * x
-    if x.dim() == 1:
-        return (g.unsqueeze(-2) @ y.mT).squeeze(-2), x.unsqueeze(-1) @ g.unsqueeze(-2)
-    if y.dim() == 1:
-        return g.unsqueeze(-1) @ y.unsqueeze(-2), (x.mT @ g.unsqueeze(-1)).squeeze(-1)
-    return g @ y.mT, x.mT @ g
+        dx, dy = (lambda: g * y), (lambda: g * x)
+    elif x.dim() == 1:
+        dx = lambda: (g.unsqueeze(-2) @ y.mT).squeeze(-2)  # noqa: E731
+        dy = lambda: x.unsqueeze(-1) @ g.unsqueeze(-2)  # noqa: E731
+    elif y.dim() == 1:
+        dx = lambda: g.unsqueeze(-1) @ y.unsqueeze(-2)  # noqa: E731
+        dy = lambda: (x.mT @ g.unsqueeze(-1)).squeeze(-1)  # noqa: E731
+    else:
+        dx, dy = (lambda: g @ y.mT), (lambda: x.mT @ g)
+    return dx() if needs[0] else None, dy() if needs[1] else None
 
 
 def _cat(g: Any, shapes: tuple[tuple[int, ...], ...], axis: int) -> tuple[Any, ...]:
@@ -118,8 +139,8 @@ DERIVATIVES: dict[Op, Rule] = {
     Op.CLAMP: lambda g, x, lo, hi: (where(_in_range(x, lo, hi), g, 0.0),),
     Op.ADD: lambda g: (g, g),
     Op.SUB: lambda g: (g, -g),
-    Op.MUL: lambda g, x, y: (g * y, g * x),
-    Op.DIV: lambda g, x, y: (g / y, -g * x / (y * y)),
+    Op.MUL: lambda g, x, y, needs: (g * y if needs[0] else None, g * x if needs[1] else None),
+    Op.DIV: lambda g, x, y, needs: (g / y, -g * x / (y * y) if needs[1] else None),
     Op.POW: _pow,
     Op.MAXIMUM: _maximum,
     Op.MINIMUM: _minimum,
@@ -167,12 +188,15 @@ def rule_context(
     shapes: Sequence[tuple[int, ...]],
     get_input: Callable[[int], Any],
     get_out: Callable[[], Any],
+    needs: tuple[bool, ...],
 ) -> dict[str, Any]:
     """The keyword arguments of ``op``'s rule, fetching saved values only when it names them."""
     names = input_names(op, len(shapes))
     ctx: dict[str, Any] = {}
     for p in rule_params(op):
-        if p == "out":
+        if p == "needs":
+            ctx[p] = needs
+        elif p == "out":
             ctx[p] = get_out()
         elif p == "inputs":
             ctx[p] = tuple(get_input(i) for i in range(len(shapes)))

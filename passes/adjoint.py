@@ -82,7 +82,7 @@ def adjoint(
         env[v] = builder.const(arr)
 
     def read(a: Any) -> Any:
-        return builder.literal(a.value) if isinstance(a, Lit) else env[a]
+        return a.value if isinstance(a, Lit) else env[a]
 
     for e in fwd.eqns:
         builder.at(e)
@@ -111,8 +111,14 @@ def adjoint(
             pairs = zip(region.inputs, region.vjp(g, [env[v] for v in region.inputs]), strict=True)
         else:
             shapes = [a.aval.shape for a in e.inputs]
+            needs = tuple(isinstance(a, Var) and env[a].requires_grad for a in e.inputs)
             ctx = rule_context(
-                e.op, e.attrs, shapes, lambda i, e=e: read(e.inputs[i]), lambda e=e: env[e.out]
+                e.op,
+                e.attrs,
+                shapes,
+                lambda i, e=e: read(e.inputs[i]),
+                lambda e=e: env[e.out],
+                needs,
             )
             pairs = zip(e.inputs, DERIVATIVES[e.op](g, **ctx), strict=True)
         for a, gi in pairs:

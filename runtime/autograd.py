@@ -147,6 +147,18 @@ class SavedTensor:
         return self._tensor
 
 
+class _Number:
+    """A Python-number operand, saved as the number (rules see numbers as numbers)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool | int | float) -> None:
+        self.value = value
+
+    def unpack(self, node: Node) -> bool | int | float:
+        return self.value
+
+
 SCALAR_ATTR_OPS = frozenset({Op.POW})
 
 
@@ -178,7 +190,8 @@ class OpNode(Node):
             elif p == "inputs":
                 saved[p] = tuple(SavedTensor(t, False) for t in inputs)
             elif p in names:
-                saved[p] = SavedTensor(inputs[names.index(p)], False)
+                t = inputs[names.index(p)]
+                saved[p] = _Number(t._data.item()) if t._weak else SavedTensor(t, False)
         self._saved: dict[str, Any] | None = saved
 
     @property
@@ -201,6 +214,7 @@ class OpNode(Node):
                 self._unpack("inputs", i) if "inputs" in self._saved else self._unpack(names[i])
             ),
             lambda: self._unpack("out"),
+            tuple(e[0] is not None for e in self._edges),
         )
 
     def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:

@@ -21,6 +21,7 @@ from adjit.nn.activation import (
     Tanh,
 )
 from adjit.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from adjit.nn.conv import Conv2d
 from adjit.nn.layers import (
     Bilinear,
     Dropout,
@@ -42,9 +43,18 @@ from adjit.nn.loss import (
     SmoothL1Loss,
 )
 from adjit.nn.module import Module
+from adjit.nn.normalization import BatchNorm1d, BatchNorm2d
 from adjit.nn.parameter import Buffer, Parameter
+from adjit.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, Dropout2d, MaxPool2d
 
 __all__ = [
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv2d",
+    "Dropout2d",
+    "MaxPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "Bilinear",

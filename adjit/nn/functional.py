@@ -386,3 +386,16 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
         return a
 
     return composite("ConstantPadNdBackward0", decomposition, input)
+
+
+# convolution, pooling and batch norm live in their own module (re-exported here)
+from adjit.nn.functional_conv import (  # noqa: E402
+    adaptive_avg_pool2d,
+    avg_pool2d,
+    batch_norm,
+    conv2d,
+    dropout2d,
+    max_pool2d,
+)
+
+__all__ += ["adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "conv2d", "dropout2d", "max_pool2d"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import adjit
 from adjit.frontend.plans import train_plan
 from adjit.ir.interpreter import interpret
 from adjit.ir.pysource import load, to_python
+
+import adjit
 
 FUNCTIONS = {
     "arith": lambda x, y: (x * 2 + y / 3 - 1) ** 2,
@@ -39,8 +39,9 @@ def test_gradient_source_matches_interpreter(name):
     args = _args()
     g = adjit.explain(FUNCTIONS[name], *args).graph
     plan = train_plan(g, (0, 1))
-    arrays = [a.numpy() for a in args] + [np.ones(v.aval.shape, v.aval.dtype.np) for v in
-                                          plan.optimized_joint.inputs[2:]]
+    arrays = [a.numpy() for a in args] + [
+        np.ones(v.aval.shape, v.aval.dtype.np) for v in plan.optimized_joint.inputs[2:]
+    ]
     src = to_python(plan.optimized_joint, "grad")
     _compare(load(src, "grad")(*arrays), interpret(plan.optimized_joint, arrays))
 

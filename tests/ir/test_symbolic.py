@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import numpy as np
 import pytest
-from adjit.ir.derivatives import DEFAULT_INPUT_NAMES, DERIVATIVES, INPUT_NAMES
+from adjit.ir.derivatives import DERIVATIVES, rule_context
 from adjit.ir.ops import GroupOp, Op
 from adjit.ir.reference import REFERENCE
 from adjit.ir.symbolic import (
@@ -85,23 +84,9 @@ def _points(op: Op, seed: int) -> list[np.ndarray]:
 
 
 def _rule_context(op: Op, inputs: list[Tensor], out: Tensor, attrs: dict[str, Any]) -> dict:
-    """What the engine hands a derivative rule, by parameter name."""
-    names = INPUT_NAMES.get(op, DEFAULT_INPUT_NAMES)
-    ctx: dict[str, Any] = {}
-    for p in list(inspect.signature(DERIVATIVES[op]).parameters)[1:]:
-        if p == "out":
-            ctx[p] = out
-        elif p == "inputs":
-            ctx[p] = tuple(inputs)
-        elif p in names:
-            ctx[p] = inputs[names.index(p)]
-        elif p == "shapes":
-            ctx[p] = tuple(tuple(t.shape) for t in inputs)
-        elif p.endswith("_shape"):
-            ctx[p] = tuple(inputs[names.index(p[:-6])].shape)
-        else:
-            ctx[p] = attrs[p]
-    return ctx
+    """What the engine hands a derivative rule, by parameter name (every input needs a grad)."""
+    shapes = [tuple(t.shape) for t in inputs]
+    return rule_context(op, attrs, shapes, lambda i: inputs[i], lambda: out, (True,) * len(inputs))
 
 
 @pytest.mark.parametrize("case", CASES, ids=_ids)

@@ -13,7 +13,7 @@ from adjit.ir.shapes import SHAPE_RULES
 from adjit.ir.symbolic import SYMPY_FORMS
 
 # context names every rule may ask for, besides the op's inputs and attributes
-_COMMON = {"out", "inputs", "shapes"}
+_COMMON = {"out", "inputs", "shapes", "needs"}
 
 
 def _attr_names(op: Op) -> set[str]:

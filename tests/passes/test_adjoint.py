@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-
-import adjit
 from adjit.frontend.builder import joint_graph
 from adjit.frontend.plans import train_plan
 from adjit.ir.interpreter import interpret
 from adjit.ir.parser import parse_graph
 from adjit.ir.verify import verify
+
+import adjit
 
 
 def _graph(fn, *args):
@@ -27,8 +27,9 @@ def test_tutorial_gradient_is_three_muls_by_two():
         "      h:f32[] = mul e a\n"
         "  in (h, g, f) }"
     )
-    out = interpret(plan.optimized_joint, [np.float32(2), np.float32(3), np.float32(4),
-                                           np.float32(1)])
+    out = interpret(
+        plan.optimized_joint, [np.float32(2), np.float32(3), np.float32(4), np.float32(1)]
+    )
     assert [float(v) for v in out] == [29.0, 4.0, 6.0, 8.0]
 
 
@@ -94,7 +95,15 @@ def test_python_source_of_the_gradient_program_runs():
 def test_explain_text_has_every_section():
     w = adjit.randn(3, 2, requires_grad=True)
     text = str(adjit.explain(lambda x: (x @ w).sum(), adjit.randn(4, 3)))
-    for section in ("== graph IR", "== adjoint IR", "== passes", "== pruned", "== forward",
-                    "== backward", "== saved for backward", "== gradient program as Python",
-                    "== compile time"):
+    for section in (
+        "== graph IR",
+        "== adjoint IR",
+        "== passes",
+        "== pruned",
+        "== forward",
+        "== backward",
+        "== saved for backward",
+        "== gradient program as Python",
+        "== compile time",
+    ):
         assert section in text

@@ -1,0 +1,241 @@
+"""Symbolic passes on elementwise regions: where-safe VJPs (Piecewise) and bounded simplify.
+
+Note [where gradients]: PyTorch (and adjit's eager mode, which follows it) differentiates
+``where(x > 0, sqrt(x), 0)`` op by op: the select sends a zero cotangent to the untaken
+``sqrt``, whose rule then computes ``0 / (2 * sqrt(-1)) = 0 * inf``-style NaN (pytorch#52248,
+jax#1052). ``where_regions`` instead hands the adjoint driver whole regions whose derivative is
+``sympy.diff`` of a ``Piecewise``: the cotangent is pushed inside each branch and the untaken
+branch's derivative is computed but *selected away* by a ``where`` (never multiplied by a mask),
+so the compiled gradient at x = -1 is 0 where eager gives NaN. This is a deliberate, documented
+difference: eager keeps PyTorch's answer (NaN), compiled gives the mathematically right one.
+Likewise sympy's exact algebra may cancel ``x / x`` or ``x - x`` inside a region, so compiled
+values can be finite where eager is NaN (at x = 0, inf or NaN); and sympy rewrites
+``not (x > 0)`` as ``x <= 0``, which differs from eager only for NaN inputs.
+
+The limits: a region is single-output and stops at any value used outside it, so an untaken
+branch whose value is also used elsewhere keeps the per-op rule (and PyTorch's NaN); regions
+above ``MAX_REGION_OPS`` equations fall back to the per-op rules; sympy work is cached by the
+region's structure and only ever runs at compile time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..ir.aval import Aval
+from ..ir.graph import Atom, Eqn, Graph, Var
+from ..ir.ops import Op
+from ..ir.symbolic import sp
+from .adjoint import Region
+from .symbolic_regions import LRU, Found, find_regions, inline, region_expr, structure_key
+from .sympy_bridge import clean_derivative, lower_cse, template
+
+MAX_REGION_OPS = 24  # larger regions keep the per-op rules (sympy cost grows with tree size)
+MAX_REWRITE_OPS = 40  # sympy.count_ops above which simplify/factor/cancel are not tried
+REWRITE_BUDGET_S = 0.25  # per simplify() call: no new rewrite starts after this much time
+CACHE_SIZE = 512  # entries per structural cache
+
+
+VJP_CACHE = LRU(CACHE_SIZE)  # region structure -> (symbols, cse'd derivative) or None
+SIMPLIFY_CACHE = LRU(CACHE_SIZE)  # region structure and avals -> template graph or None
+
+
+# ---------------------------------------------------------------- where regions (VJP)
+
+
+# what sympy raises on forms it cannot handle (e.g. a Piecewise used as a condition)
+SYMPY_ERRORS = (TypeError, ValueError, NotImplementedError, AttributeError, RecursionError)
+
+
+def _derivative(g: Graph, f: Found) -> tuple[Any, ...] | None:
+    """Symbols, cotangent symbol, which inputs get a cotangent, and the cse'd g * dF/dx_i;
+    None (the per-op rules) when sympy cannot differentiate or the result cannot be lowered."""
+    try:
+        return _symbolic_derivative(g, f)
+    except SYMPY_ERRORS:
+        return None
+
+
+def _symbolic_derivative(g: Graph, f: Found) -> tuple[Any, ...] | None:
+    syms, expr = region_expr(g, f)
+    gsym = sp.Symbol("g", real=True)
+    diff_at = [k for k, v in enumerate(f.inputs) if v.aval.dtype.is_floating_point]
+    parts = [clean_derivative(gsym * sp.diff(expr, syms[k])) for k in diff_at]
+    replacements, reduced = sp.cse(parts)
+    # lower once now (compile time), so that the VJP can never fail inside the adjoint
+    avals = [Aval(v.aval.shape, v.aval.dtype) for v in f.inputs] + [f.out.aval]
+    outs = [Aval(f.out.aval.shape, v.aval.dtype) for v in (f.inputs[k] for k in diff_at)]
+    if diff_at and template((replacements, reduced), [*syms, gsym], avals, outs, True) is None:
+        return None
+    return syms, gsym, tuple(diff_at), (replacements, reduced)
+
+
+def _make_vjp(entry: tuple[Any, ...], n_inputs: int) -> Callable[[Any, list[Any]], list[Any]]:
+    syms, gsym, diff_at, (replacements, reduced) = entry
+
+    def vjp(g: Any, values: list[Any]) -> list[Any]:
+        env = dict(zip(syms, values, strict=True))
+        env[gsym] = g
+        wanted = [k for k in diff_at if getattr(values[k], "requires_grad", True)]
+        exprs = [reduced[diff_at.index(k)] for k in wanted]
+        outs = lower_cse(replacements, exprs, env)
+        cts: list[Any] = [None] * n_inputs
+        for k, d in zip(wanted, outs, strict=True):
+            # every part has the factor g, so a number here is a zero derivative
+            cts[k] = None if isinstance(d, int | float) else d
+        return cts
+
+    return vjp
+
+
+def where_regions(fwd: Graph, *, limit: int = MAX_REGION_OPS) -> list[Region]:
+    """Regions of ``fwd`` containing a ``where``, with a VJP from ``sympy.diff`` of their
+    Piecewise form (see Note [where gradients]); pass them to ``joint_graph(fwd, wrt, ...)``."""
+    regions = []
+    for f in find_regions(fwd, differentiating=True, limit=limit):
+        if not any(fwd.eqns[i].op is Op.WHERE for i in f.idx):
+            continue
+        entry = VJP_CACHE.get(structure_key(fwd, f), lambda f=f: _derivative(fwd, f))
+        if entry is None:
+            continue
+        eqns = tuple(fwd.eqns[i] for i in f.idx)
+        regions.append(Region(f.out, eqns, f.inputs, _make_vjp(entry, len(f.inputs))))
+    return regions
+
+
+# ---------------------------------------------------------------- simplify
+
+
+@dataclass
+class SimplifyStats:
+    """What one simplify() call did and what it cost (the "symbolic pass cost")."""
+
+    regions: int = 0
+    rewritten: int = 0
+    ops_before: int = 0
+    ops_after: int = 0
+    cache_hits: int = 0
+    cache_misses: int = 0
+    sympy_seconds: float = 0.0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def _rewrites(expr: Any, deadline: float) -> list[Any]:
+    """Bounded algebraic rewrites of ``expr``: tried only for small expressions, in time.
+    A Piecewise is rewritten branch by branch (simplifying its conditions costs seconds)."""
+    if sp.count_ops(expr) > MAX_REWRITE_OPS:
+        return []
+    out = []
+    for rewrite in (sp.cancel, sp.factor, sp.simplify):
+        if time.perf_counter() > deadline:
+            break
+        try:
+            out.append(_per_branch(rewrite, expr))
+        except (*SYMPY_ERRORS, sp.PolynomialError):
+            continue
+    return out
+
+
+def _per_branch(rewrite: Callable[[Any], Any], expr: Any) -> Any:
+    if not expr.has(sp.Piecewise):
+        return rewrite(expr)
+    return expr.replace(
+        lambda e: isinstance(e, sp.Piecewise),
+        lambda e: sp.Piecewise(*[(_per_branch(rewrite, p.expr), p.cond) for p in e.args]),
+    )
+
+
+def _safe_best_template(g: Graph, f: Found, deadline: float) -> Graph | None:
+    try:
+        return _best_template(g, f, deadline)
+    except SYMPY_ERRORS:
+        return None
+
+
+def _best_template(g: Graph, f: Found, deadline: float) -> Graph | None:
+    """The cheapest lowering of the region (cse first, then bounded rewrites), if it has
+    fewer equations than the region itself."""
+    syms, expr = region_expr(g, f)
+    avals = [Aval(v.aval.shape, v.aval.dtype) for v in f.inputs]
+    best, best_n = None, len(f.idx)
+    for candidate in [expr, *_rewrites(expr, deadline)]:
+        t = template(sp.cse([candidate]), syms, avals, [f.out.aval])
+        if t is not None and len(t.eqns) < best_n:
+            best, best_n = t, len(t.eqns)
+    return best
+
+
+def simplify_with_stats(
+    graph: Graph, *, limit: int = MAX_REGION_OPS
+) -> tuple[Graph, SimplifyStats]:
+    """``simplify`` and what it did."""
+    t0 = time.perf_counter()
+    stats = SimplifyStats()
+    hits0, misses0 = SIMPLIFY_CACHE.hits, SIMPLIFY_CACHE.misses
+    deadline = t0 + REWRITE_BUDGET_S
+    replaced: dict[int, list[Eqn]] = {}  # root index -> new equations
+    dropped: set[int] = set()
+    rename: dict[Var, Atom] = {}
+    for f in find_regions(graph, differentiating=False, limit=limit):
+        if len(f.idx) < 2:
+            continue
+        stats.regions += 1
+        key = (structure_key(graph, f), tuple(v.aval for v in f.inputs))
+        ts = time.perf_counter()
+        t = SIMPLIFY_CACHE.get(key, lambda f=f: _safe_best_template(graph, f, deadline))
+        stats.sympy_seconds += time.perf_counter() - ts
+        stats.ops_before += len(f.idx)
+        if t is None:
+            stats.ops_after += len(f.idx)
+            continue
+        root = graph.eqns[f.idx[-1]]
+        stats.rewritten += 1
+        stats.ops_after += len(t.eqns)
+        dropped.update(f.idx)
+        if t.outputs[0] in t.inputs:  # the region is one of its inputs
+            rename[f.out] = f.inputs[t.inputs.index(t.outputs[0])]  # type: ignore[arg-type]
+        replaced[f.idx[-1]] = inline(t, f.inputs, f.out, root.loc, root.no_grad)
+    eqns: list[Eqn] = []
+    for i, e in enumerate(graph.eqns):
+        if i in replaced:
+            eqns.extend(_renamed(x, rename) for x in replaced[i])
+        elif i not in dropped:
+            eqns.append(_renamed(e, rename))
+    outputs = tuple(rename.get(o, o) if isinstance(o, Var) else o for o in graph.outputs)
+    stats.cache_hits = SIMPLIFY_CACHE.hits - hits0
+    stats.cache_misses = SIMPLIFY_CACHE.misses - misses0
+    stats.seconds = time.perf_counter() - t0
+    return graph.replace(eqns=tuple(eqns), outputs=outputs), stats
+
+
+def _renamed(e: Eqn, rename: dict[Var, Atom]) -> Eqn:
+    if not rename or not any(isinstance(a, Var) and a in rename for a in e.inputs):
+        return e
+    from dataclasses import replace
+
+    inputs = tuple(rename.get(a, a) if isinstance(a, Var) else a for a in e.inputs)
+    return replace(e, inputs=inputs)
+
+
+def simplify(graph: Graph) -> Graph:
+    """Elementwise regions rewritten with sympy (cse, then bounded simplify/factor/cancel),
+    each kept only when it lowers the equation count; Avals are preserved exactly. The cost
+    of the last call is in ``simplify.last_stats``."""
+    out, stats = simplify_with_stats(graph)
+    simplify.last_stats = stats  # type: ignore[attr-defined]
+    return out
+
+
+simplify.last_stats = SimplifyStats()  # type: ignore[attr-defined]
+
+
+def cache_info() -> dict[str, tuple[int, int, int]]:
+    """(hits, misses, entries) of the structural caches."""
+    return {
+        name: (c.hits, c.misses, len(c.data))
+        for name, c in (("vjp", VJP_CACHE), ("simplify", SIMPLIFY_CACHE))
+    }

@@ -1,0 +1,196 @@
+"""Running a fused Program on NumPy arrays: JIT kernels, BLAS/NumPy externs, reused buffers."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..codegen.jit import CompiledKernel, compile_ir
+from ..codegen.lower import CodegenError, lower_kernel
+from ..ir.graph import Atom, Eqn, Graph, Lit, Var
+from ..ir.interpreter import eval_eqn_arrays
+from ..ir.ops import Op
+from ..passes.fusion import Extern, Kernel, Program, fuse
+from .kernels import KernelRunner
+
+Env = dict[Var, np.ndarray]
+_SPARE = 3  # buffers kept per value: the caller may still hold the last results
+
+
+def _ptr(a: np.ndarray) -> int:
+    return a.ctypes.data
+
+
+class Buffers:
+    """Output buffers per Var, reused across calls once nobody else holds them.
+
+    Note [buffer reuse]: a buffer is handed out again only when its reference count shows
+    that only this pool holds it: results (or views of them) the caller still holds are never
+    overwritten, and steady-state calls write into warm memory (fresh large allocations cost
+    page faults).
+    """
+
+    def __init__(self) -> None:
+        self.free: dict[Var, list[tuple[np.ndarray, int]]] = {}
+        self.allocations = 0
+
+    def get(self, v: Var) -> tuple[np.ndarray, int]:
+        spare = self.free.setdefault(v, [])
+        for entry in spare:
+            # references: the tuple in ``spare``, the getrefcount argument
+            if sys.getrefcount(entry[0]) == 2:
+                return entry
+        a = np.empty(v.aval.shape, v.aval.dtype.np)
+        self.allocations += 1
+        entry = (a, _ptr(a))
+        if len(spare) < _SPARE:
+            spare.append(entry)
+        return entry
+
+
+def _read(a: Atom, env: Env) -> np.ndarray:
+    return np.asarray(a.value, a.aval.dtype.np) if isinstance(a, Lit) else env[a]
+
+
+def _contiguous(a: np.ndarray) -> np.ndarray:
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
+def _interpret_eqn(e: Eqn, env: Env) -> np.ndarray:
+    args = [_read(a, env) for a in e.inputs]
+    return eval_eqn_arrays(e.op, e.attrs, args, [a.aval for a in e.inputs], e.out.aval)
+
+
+def _matmul_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:
+    x, y = (_read(a, env) for a in e.inputs)
+    if x.dtype != y.dtype or x.dtype != e.out.aval.dtype.np:
+        return _interpret_eqn(e, env)
+    out, _ = bufs.get(e.out)
+    return np.matmul(x, y, out=out)
+
+
+# externs that write into a reused buffer instead of allocating (the rest: the NumPy reference)
+EXTERN_INTO: dict[Op, Callable[[Eqn, Env, Buffers], np.ndarray]] = {Op.MATMUL: _matmul_into}
+
+
+@dataclass(eq=False)
+class KernelStep:
+    kernel: Kernel
+    runner: KernelRunner
+
+    def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
+        k = self.kernel
+        outs, addresses = [], []
+        for v in k.outputs:
+            a, p = bufs.get(v)
+            outs.append(a)
+            addresses.append(p)
+            env[v], ptrs[v] = a, p
+        for v in k.inputs:
+            p = ptrs.get(v)
+            if p is None:
+                a = env[v] = _contiguous(env[v])
+                p = ptrs[v] = _ptr(a)
+            addresses.append(p)
+        self.runner.run(addresses, outs)
+
+
+@dataclass(eq=False)
+class InterpretedKernel:
+    """A kernel the code generator refused: its equations run on the NumPy reference."""
+
+    kernel: Kernel
+    reason: str
+
+    def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
+        local = dict(env)
+        for e in self.kernel.eqns:
+            local[e.out] = _interpret_eqn(e, local)
+        for v in self.kernel.outputs:
+            env[v] = local[v]
+
+
+@dataclass(eq=False)
+class ExternStep:
+    eqn: Eqn
+
+    def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
+        e = self.eqn
+        into = EXTERN_INTO.get(e.op)
+        env[e.out] = into(e, env, bufs) if into else _interpret_eqn(e, env)
+
+
+Step = KernelStep | InterpretedKernel | ExternStep
+
+
+@dataclass(eq=False)
+class Executable:
+    """A graph compiled to steps; ``ex(arrays)`` returns what ``interpret(graph, arrays)`` does."""
+
+    graph: Graph
+    program: Program
+    steps: list[Step]
+    consts: Env = field(default_factory=dict)
+    buffers: Buffers = field(default_factory=Buffers)
+    _last: list[tuple[np.ndarray, int]] = field(default_factory=list)
+
+    @property
+    def kernels(self) -> dict[str, CompiledKernel]:
+        """Compiled kernels by name (LLVM IR before/after optimization, assembly)."""
+        return {s.kernel.name: s.runner.compiled for s in self.steps if isinstance(s, KernelStep)}
+
+    @property
+    def fallbacks(self) -> dict[str, str]:
+        """Kernels run by the NumPy reference, with the reason codegen gave."""
+        return {s.kernel.name: s.reason for s in self.steps if isinstance(s, InterpretedKernel)}
+
+    def _inputs(self, arrays: Sequence[np.ndarray]) -> tuple[Env, dict[Var, int]]:
+        g = self.graph
+        if len(arrays) != len(g.inputs):
+            raise TypeError(f"graph takes {len(g.inputs)} inputs, got {len(arrays)}")
+        env, ptrs = dict(self.consts), {v: _ptr(a) for v, a in self.consts.items()}
+        last, fresh = self._last, []
+        for i, (v, a) in enumerate(zip(g.inputs, arrays, strict=True)):
+            if i < len(last) and last[i][0] is a:  # the same array as last call: known pointer
+                arr, p = a, last[i][1]
+            else:
+                arr = _contiguous(np.asarray(a, v.aval.dtype.np))
+                p = _ptr(arr)
+                if arr is a:  # a converted copy must not be reused: ``a`` may change
+                    fresh.append((a, p))
+            env[v], ptrs[v] = arr, p
+        self._last = fresh
+        return env, ptrs
+
+    def __call__(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        env, ptrs = self._inputs(arrays)
+        for step in self.steps:
+            step.run(env, ptrs, self.buffers)
+        return [_read(o, env) for o in self.graph.outputs]
+
+
+def compile_kernel(k: Kernel, threshold: int | None = None, use_vecmath: bool = True) -> Step:
+    """A kernel's step: JIT-compiled, or interpreted when codegen refuses it."""
+    try:
+        lowered = lower_kernel(k, use_vecmath=use_vecmath)
+        compiled = compile_ir(lowered.ir, k.name, lowered.name)
+    except CodegenError as e:
+        return InterpretedKernel(k, str(e))
+    return KernelStep(k, KernelRunner(lowered, compiled, threshold))
+
+
+def compile_program(
+    graph: Graph, *, threshold: int | None = None, use_vecmath: bool = True
+) -> Executable:
+    """Fuse ``graph`` and compile every kernel; the result runs on NumPy arrays."""
+    program = fuse(graph)
+    steps: list[Step] = [
+        compile_kernel(s, threshold, use_vecmath) if isinstance(s, Kernel) else ExternStep(s.eqn)
+        for s in program.steps
+        if isinstance(s, Kernel | Extern)
+    ]
+    consts = {v: np.ascontiguousarray(np.asarray(a, v.aval.dtype.np)) for v, a in graph.consts}
+    return Executable(graph, program, steps, consts)
