@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..ir.graph import Graph
-from ..ir.interpreter import interpret
 from ..runtime.autograd import gradient_edge
 from ..runtime.grad_mode import is_grad_enabled
 from ..runtime.tensor import Tensor
 from ..runtime.trace_state import TracingError
 from . import guards
+from .backends import BACKENDS, Runner, default_backend, make_runner
 from .compiled_node import make_node
 from .plans import TrainPlan, inference_graph, train_plan
 from .pytree import flatten, unflatten
@@ -37,12 +37,22 @@ class Entry:
     lifted_keys: list[tuple] = field(default_factory=list)
     eager_reason: str | None = None
     plans: dict[Any, Any] = field(default_factory=dict)  # inference graph / TrainPlan per wrt
+    backend: str = "interpreter"
+    fallback: str | None = None
 
     def inference(self) -> Graph:
         if "inference" not in self.plans:
             assert self.graph is not None
             self.plans["inference"] = inference_graph(self.graph)
         return self.plans["inference"]
+
+    def runner(self, graph: Graph) -> Runner:
+        """``graph`` (one of this entry's) compiled for the entry's backend, cached."""
+        key = ("runner", id(graph))
+        run = self.plans.get(key)
+        if run is None:
+            run = self.plans[key] = make_runner(graph, self.backend, self.fallback)
+        return run
 
     def training(self, wrt: tuple[int, ...]) -> TrainPlan:
         if wrt not in self.plans:
@@ -59,11 +69,16 @@ class Entry:
 class CompiledFunction:
     """What ``adjit.compile(fn)`` returns: call it like ``fn``."""
 
-    def __init__(self, fn: Callable[..., Any], *, fallback: str | None = None) -> None:
-        if fallback not in (None, "eager"):
-            raise ValueError(f"fallback must be None or 'eager', got {fallback!r}")
+    def __init__(
+        self, fn: Callable[..., Any], *, fallback: str | None = None, backend: str | None = None
+    ) -> None:
+        if fallback not in (None, "eager", "interpreter"):
+            raise ValueError(f"fallback must be None, 'eager' or 'interpreter', got {fallback!r}")
+        backend = backend or default_backend()
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
-        self.fn, self.fallback = fn, fallback
+        self.fn, self.fallback, self.backend = fn, fallback, backend
         self._entries: dict[tuple, Entry] = {}
         self._lock = threading.RLock()
         self.trace_count = 0
@@ -149,6 +164,8 @@ class CompiledFunction:
             template,
             list(trace.lifted),
             [guards.leaf_key(t) for t in trace.lifted],
+            backend=self.backend,
+            fallback=None if self.fallback is None else "interpreter",
         )
 
     def _run(self, entry: Entry, leaves: list[Any]) -> Any:
@@ -172,18 +189,18 @@ def execute(entry: Entry, inputs: list[Tensor]) -> list[Any]:
     arrays = [t._data for t in inputs]
     wrt = tuple(i for i, t in enumerate(inputs) if t.requires_grad) if is_grad_enabled() else ()
     if not wrt:
-        return [Tensor._make(a) for a in interpret(entry.inference(), arrays)]
+        return [Tensor._make(a) for a in entry.runner(entry.inference())(arrays)]
     plan = entry.training(wrt)
     if not plan.joint.cotangent_of:  # no output depends on them
-        return [Tensor._make(a) for a in interpret(entry.inference(), arrays)]
+        return [Tensor._make(a) for a in entry.runner(entry.inference())(arrays)]
     n_out = plan.joint.n_outputs
-    values = interpret(plan.split.forward, arrays)
+    values = entry.runner(plan.split.forward)(arrays)
     outs = [Tensor._make(a) for a in values[:n_out]]
     edges = tuple(
         gradient_edge(inputs[i]) if hit else (None, 0)
         for i, hit in zip(wrt, plan.joint.reached, strict=True)
     )
-    node = make_node(plan, inputs, values[n_out:], edges)
+    node = make_node(plan, inputs, values[n_out:], edges, entry.runner(plan.split.backward))
     for nr, k in enumerate(plan.joint.cotangent_of):
         outs[k]._grad_fn, outs[k]._output_nr = node, nr
     return outs
@@ -196,21 +213,27 @@ def _aval(t: Tensor) -> Any:
 
 
 def compile(
-    fn: Callable[..., Any] | None = None, *, fallback: str | None = None, **options: Any
+    fn: Callable[..., Any] | None = None,
+    *,
+    fallback: str | None = None,
+    backend: str | None = None,
+    **options: Any,
 ) -> Any:
     """Trace ``fn`` per signature into graph IR and run it (decorator or call).
 
-    ``fallback="eager"`` runs calls whose tracing fails (value-dependent control flow) eagerly,
-    with one warning saying why.
+    ``backend``: "llvm" (fused native kernels, the default) or "interpreter" (NumPy, for
+    debugging). ``fallback="eager"`` runs calls whose tracing fails (value-dependent control
+    flow) eagerly, and ``fallback="interpreter"`` runs programs the backend cannot compile with
+    the interpreter; each with one warning saying why.
     """
-    unknown = set(options) - {"fullgraph", "dynamic", "backend", "mode"}
+    unknown = set(options) - {"fullgraph", "dynamic", "mode"}
     if unknown:
         raise TypeError(f"compile() got unexpected keyword arguments {sorted(unknown)}")
     if fn is None:
-        return lambda f: CompiledFunction(f, fallback=fallback)
+        return lambda f: CompiledFunction(f, fallback=fallback, backend=backend)
     if isinstance(fn, CompiledFunction):
         return fn
-    return CompiledFunction(fn, fallback=fallback)
+    return CompiledFunction(fn, fallback=fallback, backend=backend)
 
 
 __all__ = ["CompiledFunction", "Tracer", "compile"]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from ..ir.interpreter import interpret
 from ..runtime.autograd import FREED_MSG, Node, SavedTensor, node_class
 from ..runtime.tensor import Tensor
 from .plans import TrainPlan
@@ -23,8 +22,10 @@ class CompiledFunctionBackward(Node):
         inputs: Sequence[Tensor],
         residuals: list[np.ndarray],
         edges: tuple[tuple[Node | None, int], ...],
+        run_backward: Callable[[list[np.ndarray]], list[np.ndarray]],
     ) -> None:
         super().__init__()
+        self._run_backward = run_backward
         self._edges = edges
         self.num_outputs = len(plan.joint.cotangent_of)
         self._plan = plan
@@ -48,7 +49,7 @@ class CompiledFunctionBackward(Node):
         sp = self._plan.split
         arrays = [*self._residuals, *(inputs[i]._data for i in sp.saved_inputs)]
         arrays += [ct._data for ct in cts]
-        return [Tensor._make(a) for a in interpret(sp.backward, arrays)]
+        return [Tensor._make(a) for a in self._run_backward(arrays)]
 
     def release(self) -> None:
         self._residuals = None
@@ -59,6 +60,7 @@ def make_node(
     inputs: Sequence[Tensor],
     residuals: list[np.ndarray],
     edges: tuple[tuple[Node | None, int], ...],
+    run_backward: Callable[[list[np.ndarray]], list[np.ndarray]],
 ) -> CompiledFunctionBackward:
     cls = node_class("CompiledFunctionBackward", CompiledFunctionBackward)
-    return cls(plan, inputs, residuals, edges)
+    return cls(plan, inputs, residuals, edges, run_backward)

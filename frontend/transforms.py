@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from ..ir.interpreter import interpret
 from ..runtime.tensor import Tensor
 from .compile import CompiledFunction, Entry
 from .plans import TrainPlan
@@ -21,11 +20,16 @@ class GradFunction:
     """``fn``'s gradient with respect to positional arguments ``argnums``, compiled."""
 
     def __init__(
-        self, fn: Callable[..., Any], argnums: int | tuple[int, ...], has_aux: bool, value: bool
+        self,
+        fn: Callable[..., Any],
+        argnums: int | tuple[int, ...],
+        has_aux: bool,
+        value: bool,
+        backend: str | None = None,
     ) -> None:
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
         self.argnums, self.has_aux, self.value = argnums, has_aux, value
-        self._compiled = CompiledFunction(self._unpacked(fn))
+        self._compiled = CompiledFunction(self._unpacked(fn), backend=backend)
 
     def _unpacked(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         if not self.has_aux:
@@ -56,7 +60,7 @@ class GradFunction:
         inputs = [x for x in leaves if isinstance(x, Tensor)] + entry.lifted
         out_pos = self._check_output(entry)
         plan = entry.training(wrt)
-        values, grads = _run(plan, inputs, out_pos)
+        values, grads = _run(plan, inputs, out_pos, entry)
         grads_out = tuple(grads) if isinstance(self.argnums, tuple) else grads[0]
         out_leaves = iter(values)
         outs = [next(out_leaves) if t is None else t for t in entry.out_template]
@@ -86,7 +90,9 @@ def _leaf_index(args: tuple, n: int) -> int:
     return sum(len(flatten(a)[0]) for a in args[:n])
 
 
-def _run(plan: TrainPlan, inputs: list[Tensor], out_pos: int) -> tuple[list[Any], list[Any]]:
+def _run(
+    plan: TrainPlan, inputs: list[Tensor], out_pos: int, entry: Entry
+) -> tuple[list[Any], list[Any]]:
     """Forward and gradients in one go (one joint graph), inline when tracing."""
     g = plan.joint.graph
     n_out = plan.joint.n_outputs
@@ -105,7 +111,7 @@ def _run(plan: TrainPlan, inputs: list[Tensor], out_pos: int) -> tuple[list[Any]
         out = replay(g, [*inputs, *cts])  # inside a trace, or differentiable: record it
     else:
         arrays = [t._data for t in inputs] + [c._data for c in cts]
-        out = [Tensor._make(a) for a in interpret(plan.optimized_joint, arrays)]
+        out = [Tensor._make(a) for a in entry.runner(plan.optimized_joint)(arrays)]
     return list(out[:n_out]), list(out[n_out:])
 
 
@@ -119,14 +125,20 @@ def _forward_only(plan: TrainPlan, inputs: list[Tensor]) -> list[Any]:
 
 
 def grad(
-    fn: Callable[..., Any], argnums: int | tuple[int, ...] = 0, has_aux: bool = False
+    fn: Callable[..., Any],
+    argnums: int | tuple[int, ...] = 0,
+    has_aux: bool = False,
+    backend: str | None = None,
 ) -> GradFunction:
     """The compiled gradient of a scalar-valued ``fn`` with respect to ``argnums``."""
-    return GradFunction(fn, argnums, has_aux, value=False)
+    return GradFunction(fn, argnums, has_aux, value=False, backend=backend)
 
 
 def value_and_grad(
-    fn: Callable[..., Any], argnums: int | tuple[int, ...] = 0, has_aux: bool = False
+    fn: Callable[..., Any],
+    argnums: int | tuple[int, ...] = 0,
+    has_aux: bool = False,
+    backend: str | None = None,
 ) -> GradFunction:
     """``(fn(*args), grad(fn)(*args))`` from one compiled program."""
-    return GradFunction(fn, argnums, has_aux, value=True)
+    return GradFunction(fn, argnums, has_aux, value=True, backend=backend)

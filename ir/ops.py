@@ -66,6 +66,10 @@ class Op(Enum):
     def __repr__(self) -> str:
         return f"Op.{self.name}"
 
+    # members are singletons compared by identity: hash by identity too (Enum's default hashes
+    # the name in Python, which showed up in every op's dispatch)
+    __hash__ = object.__hash__
+
 
 class GroupOp:
     """Sets of ops that passes and tables treat alike."""

@@ -1,0 +1,65 @@
+"""Vectorizable math for generated kernels: one table from function name to an IR emitter.
+
+Every emitter takes an `ir.IRBuilder` and scalar `float`/`double` values and returns a value of
+the same type, built only from arithmetic, compares, selects, bitcasts and intrinsics that the
+loop vectorizer widens (fabs, floor, trunc, rint, sqrt, fma, copysign, minnum, maxnum): no libm
+calls, no branches. See Note [vecmath accuracy] below for the measured guarantees.
+
+Note [vecmath accuracy]
+Max error in ulp of the result type, against float64 (float32) or long double (float64)
+references, from tests/codegen/test_vecmath.py:
+  exp, log, log1p, sigmoid, tanh, sqrt <= 2; sin, cos <= 3 for |x| <= 1e4 (float32) and
+  |x| <= 1e9 (float64), finite and within [-1, 1] beyond; erf <= 4; pow <= 4 for ordinary
+  magnitudes of x and y (exact special cases as np.power).
+exp produces gradual-underflow denormals (not flushed) before reaching 0; denormal inputs are
+handled exactly by log/log1p. NaN in gives NaN out (except pow's x**0 and 1**y, which are 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from llvmlite import ir
+
+from .vecmath_core import const, intrinsic
+from .vecmath_erf import erf
+from .vecmath_exp import exp, sigmoid, tanh
+from .vecmath_log import log, log1p
+from .vecmath_pow import pow
+from .vecmath_trig import cos, sin
+
+Unary = Callable[[ir.IRBuilder, ir.Value], ir.Value]
+Binary = Callable[[ir.IRBuilder, ir.Value, ir.Value], ir.Value]
+
+
+def sqrt(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
+    """Correctly rounded square root (llvm.sqrt vectorizes)."""
+    return intrinsic(b, "llvm.sqrt", x)
+
+
+MATH: dict[str, Unary] = {
+    "exp": exp,
+    "log": log,
+    "log1p": log1p,
+    "sin": sin,
+    "cos": cos,
+    "tanh": tanh,
+    "sigmoid": sigmoid,
+    "erf": erf,
+    "sqrt": sqrt,
+}
+BINARY_MATH: dict[str, Binary] = {"pow": pow}
+
+
+def emit(name: str, b: ir.IRBuilder, *args: ir.Value) -> ir.Value:
+    """Emit math function `name` on scalar float/double operands at the builder's position."""
+    table: dict[str, Callable[..., ir.Value]] = MATH if len(args) == 1 else BINARY_MATH
+    try:
+        fn = table[name]
+    except KeyError:
+        known = sorted(MATH) + sorted(BINARY_MATH)
+        raise KeyError(f"no vecmath {name!r} with {len(args)} operand(s); known: {known}") from None
+    return fn(b, *args)
+
+
+__all__ = ["BINARY_MATH", "MATH", "const", "emit", "pow", "sqrt"]

@@ -1,0 +1,61 @@
+"""Backends that run an optimized graph on arrays: LLVM-compiled kernels, or the interpreter."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..ir.graph import Graph
+from ..ir.interpreter import interpret
+
+Runner = Callable[[list[np.ndarray]], list[np.ndarray]]
+BACKENDS = ("llvm", "interpreter")
+
+
+def _llvm(graph: Graph) -> Runner:
+    from ..runtime.executor import compile_program
+
+    return compile_program(graph)
+
+
+def _interpreter(graph: Graph) -> Runner:
+    return functools.partial(interpret, graph)
+
+
+_FACTORIES: dict[str, Callable[[Graph], Runner]] = {"llvm": _llvm, "interpreter": _interpreter}
+
+
+def codegen_available() -> bool:
+    try:
+        import adjit.runtime.executor  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def make_runner(graph: Graph, backend: str, fallback: str | None) -> Runner:
+    """The compiled form of ``graph``; a backend failure names the op and the user's line, or
+    falls back to the interpreter with a warning when the user asked for a fallback."""
+    try:
+        return _FACTORIES[backend](graph)
+    except Exception as e:  # CodegenError and friends: the op and line are in the message
+        if fallback is None:
+            raise
+        warnings.warn(
+            f"adjit.compile: the {backend} backend could not compile this program ({e}); "
+            "running it with the interpreter",
+            stacklevel=5,
+        )
+        return _interpreter(graph)
+
+
+def default_backend() -> str:
+    return "llvm" if codegen_available() else "interpreter"
+
+
+def describe(backend: str) -> dict[str, Any]:
+    return {"backend": backend, "codegen_available": codegen_available()}
