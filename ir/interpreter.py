@@ -21,6 +21,14 @@ def eval_eqn_arrays(op, attrs, arrays: list[np.ndarray], avals, out_aval) -> np.
     return data if data.dtype == out_aval.dtype.np else data.astype(out_aval.dtype.np)
 
 
+def lit_array(a: Lit) -> np.ndarray:
+    """A Python-number operand at full precision (a float stays double until the op converts
+    it to the dtype it computes in, as in eager mode)."""
+    if a.aval.weak and a.aval.dtype.is_floating_point:
+        return np.asarray(a.value, np.float64)
+    return np.asarray(a.value, a.aval.dtype.np)
+
+
 def interpret(g: Graph, args: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Evaluate ``g`` on input arrays; returns its outputs as arrays."""
     if len(args) != len(g.inputs):
@@ -29,7 +37,7 @@ def interpret(g: Graph, args: Sequence[np.ndarray]) -> list[np.ndarray]:
     env.update((v, np.asarray(a)) for v, a in g.consts)
 
     def read(a: Atom) -> np.ndarray:
-        return np.asarray(a.value, a.aval.dtype.np) if isinstance(a, Lit) else env[a]
+        return lit_array(a) if isinstance(a, Lit) else env[a]
 
     for e in g.eqns:
         env[e.out] = eval_eqn_arrays(

@@ -15,6 +15,11 @@ _VALID = (
 )
 
 
+def _traced(it: Any) -> bool:
+    """A tensor whose values are unknown (tracing): usable as an index, never inspected."""
+    return getattr(it, "_is_tracer", False)
+
+
 def _as_array(it: Any) -> np.ndarray | None:
     """The data of a tensor, array or (nested) list index; None for other items."""
     from .tensor import Tensor
@@ -30,6 +35,15 @@ def _as_array(it: Any) -> np.ndarray | None:
 
 
 def _is_mask(it: Any) -> bool:
+    if _traced(it):
+        if it.dtype.name == "bool":
+            from .trace_state import TracingError
+
+            raise TracingError(
+                "indexing with a boolean mask gives a result whose shape depends "
+                "on the mask's values; use adjit.where(mask, x, 0) instead"
+            )
+        return False
     arr = _as_array(it)
     return arr is not None and arr.dtype == np.bool_ and arr.ndim > 0
 
@@ -40,6 +54,8 @@ def _is_int(it: Any) -> bool:
         return False
     if isinstance(it, int | np.integer):
         return True
+    if _traced(it):
+        return False  # a traced 0-dim index selects like a 0-dim index array
     arr = _as_array(it)
     return arr is not None and not isinstance(it, list) and arr.ndim == 0 and arr.dtype.kind in "iu"
 
@@ -47,6 +63,8 @@ def _is_int(it: Any) -> bool:
 def _dims_used(it: Any) -> int:
     if it is None or it is Ellipsis:
         return 0
+    if _traced(it):
+        return 1
     return _as_array(it).ndim if _is_mask(it) else 1  # type: ignore[union-attr]
 
 
@@ -117,6 +135,11 @@ def _item(it: Any, size: int, dim: int, k: int, tensors: list[Any]) -> tuple:
             raise ValueError("step must be greater than zero")
         start, stop, step = it.indices(size)
         return ("slice", start, max(stop, start), step)
+    if _traced(it):
+        if it.dtype.is_floating_point:
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        tensors.append(it)  # bounds are checked when the index runs (NumPy raises IndexError)
+        return ("tensor", len(tensors) - 1)
     arr = _as_array(it)
     if arr is None:
         raise IndexError(_VALID.format(type(it).__name__))

@@ -131,7 +131,7 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
     _check_leaf(t)
     spec, tensors = normalize_index(tuple(t.shape), index)
     v = as_tensor_operand(value)
-    idx = [Tensor._make(a) for a in tensors]
+    idx = [a if isinstance(a, Tensor) else Tensor._make(a) for a in tensors]
     target = index_shape(tuple(t.shape), spec, [a.shape for a in tensors])
     traced = _traced(t)
     recording = traced or is_grad_enabled() and (t.requires_grad or v.requires_grad)
@@ -139,7 +139,8 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
         _assign(t._data, spec, tensors, np.broadcast_to(v._data.astype(t._data.dtype), target))
         t._version_box[0] += 1
         return
-    if any(len(np.unique(a)) != a.size for a in tensors) and len(tensors) == 1:
+    arrays = [a for a in tensors if isinstance(a, np.ndarray)]
+    if any(len(np.unique(a)) != a.size for a in arrays) and len(tensors) == 1:
         raise RuntimeError(
             "adjit: index assignment with repeated indices under autograd is not "
             "supported (the result would depend on write order)"

@@ -100,7 +100,7 @@ def expand_as(x: Tensor, other: Tensor) -> Tensor:
 
 def getitem(x: Tensor, index: Any) -> Tensor:
     spec, tensors = normalize_index(tuple(x.shape), index)
-    idx = [Tensor._make(a) for a in tensors]
+    idx = [a if isinstance(a, Tensor) else Tensor._make(a) for a in tensors]
     return apply(Op.INDEX, x, *idx, spec=spec, name=basic_name(spec, tuple(x.shape), index))
 
 
@@ -173,6 +173,8 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
 
 
 def _check_range(index: Tensor, size: int, axis: int) -> None:
+    if getattr(index, "_is_tracer", False):
+        return  # values unknown while tracing; NumPy checks them when the gather runs
     data = index._data
     if data.size and data.dtype.kind in "iu" and (data.min() < 0 or data.max() >= size):
         bad = int(data.max() if data.max() >= size else data.min())
