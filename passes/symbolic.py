@@ -35,7 +35,9 @@ from .sympy_bridge import clean_derivative, lower_cse, template
 
 MAX_REGION_OPS = 24  # larger regions keep the per-op rules (sympy cost grows with tree size)
 MAX_REWRITE_OPS = 40  # sympy.count_ops above which simplify/factor/cancel are not tried
-REWRITE_BUDGET_S = 0.25  # per simplify() call: no new rewrite starts after this much time
+# per simplify() call, at most this many regions get the costly rewrites (~10-200 ms each):
+# a count, not a time budget, so that the compiled program never depends on machine load
+REWRITE_REGIONS = 4
 CACHE_SIZE = 512  # entries per structural cache
 
 
@@ -124,15 +126,14 @@ class SimplifyStats:
     notes: list[str] = field(default_factory=list)
 
 
-def _rewrites(expr: Any, deadline: float) -> list[Any]:
-    """Bounded algebraic rewrites of ``expr``: tried only for small expressions, in time.
-    A Piecewise is rewritten branch by branch (simplifying its conditions costs seconds)."""
-    if sp.count_ops(expr) > MAX_REWRITE_OPS:
+def _rewrites(expr: Any, allowed: bool) -> list[Any]:
+    """Bounded algebraic rewrites of ``expr``: tried only for small expressions, and only while
+    the call's region count allows. A Piecewise is rewritten branch by branch (simplifying its
+    conditions costs seconds)."""
+    if not allowed or sp.count_ops(expr) > MAX_REWRITE_OPS:
         return []
     out = []
     for rewrite in (sp.cancel, sp.factor, sp.simplify):
-        if time.perf_counter() > deadline:
-            break
         try:
             out.append(_per_branch(rewrite, expr))
         except (*SYMPY_ERRORS, sp.PolynomialError):
@@ -149,20 +150,20 @@ def _per_branch(rewrite: Callable[[Any], Any], expr: Any) -> Any:
     )
 
 
-def _safe_best_template(g: Graph, f: Found, deadline: float) -> Graph | None:
+def _safe_best_template(g: Graph, f: Found, allowed: bool) -> Graph | None:
     try:
-        return _best_template(g, f, deadline)
+        return _best_template(g, f, allowed)
     except SYMPY_ERRORS:
         return None
 
 
-def _best_template(g: Graph, f: Found, deadline: float) -> Graph | None:
+def _best_template(g: Graph, f: Found, allowed: bool) -> Graph | None:
     """The cheapest lowering of the region (cse first, then bounded rewrites), if it has
     fewer equations than the region itself."""
     syms, expr = region_expr(g, f)
     avals = [Aval(v.aval.shape, v.aval.dtype) for v in f.inputs]
     best, best_n = None, len(f.idx)
-    for candidate in [expr, *_rewrites(expr, deadline)]:
+    for candidate in [expr, *_rewrites(expr, allowed)]:
         t = template(sp.cse([candidate]), syms, avals, [f.out.aval])
         if t is not None and len(t.eqns) < best_n:
             best, best_n = t, len(t.eqns)
@@ -176,7 +177,7 @@ def simplify_with_stats(
     t0 = time.perf_counter()
     stats = SimplifyStats()
     hits0, misses0 = SIMPLIFY_CACHE.hits, SIMPLIFY_CACHE.misses
-    deadline = t0 + REWRITE_BUDGET_S
+    rewrites_left = REWRITE_REGIONS
     replaced: dict[int, list[Eqn]] = {}  # root index -> new equations
     dropped: set[int] = set()
     rename: dict[Var, Atom] = {}
@@ -184,9 +185,11 @@ def simplify_with_stats(
         if len(f.idx) < 2:
             continue
         stats.regions += 1
-        key = (structure_key(graph, f), tuple(v.aval for v in f.inputs))
+        allowed = rewrites_left > 0
+        rewrites_left -= allowed
+        key = (structure_key(graph, f), tuple(v.aval for v in f.inputs), allowed)
         ts = time.perf_counter()
-        t = SIMPLIFY_CACHE.get(key, lambda f=f: _safe_best_template(graph, f, deadline))
+        t = SIMPLIFY_CACHE.get(key, lambda f=f, a=allowed: _safe_best_template(graph, f, a))
         stats.sympy_seconds += time.perf_counter() - ts
         stats.ops_before += len(f.idx)
         if t is None:

@@ -11,7 +11,7 @@ import numpy as np
 from ..codegen.jit import CompiledKernel, compile_ir
 from ..codegen.lower import CodegenError, lower_kernel
 from ..ir.graph import Atom, Eqn, Graph, Lit, Var
-from ..ir.interpreter import eval_eqn_arrays
+from ..ir.interpreter import eval_eqn_arrays, lit_array
 from ..ir.ops import Op
 from ..passes.fusion import Extern, Kernel, Program, fuse
 from .kernels import KernelRunner
@@ -52,7 +52,7 @@ class Buffers:
 
 
 def _read(a: Atom, env: Env) -> np.ndarray:
-    return np.asarray(a.value, a.aval.dtype.np) if isinstance(a, Lit) else env[a]
+    return lit_array(a) if isinstance(a, Lit) else env[a]
 
 
 def _contiguous(a: np.ndarray) -> np.ndarray:

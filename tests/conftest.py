@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 
 import numpy as np
 import pytest
 
 import adjit
+
+os.environ.setdefault("ADJIT_VERIFY", "1")  # the verifier runs between passes in every test
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 

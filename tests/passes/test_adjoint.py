@@ -107,3 +107,15 @@ def test_explain_text_has_every_section():
         "== compile time",
     ):
         assert section in text
+
+
+def test_value_and_gradient_share_exp_and_sigmoid_is_s_times_one_minus_s():
+    x = adjit.tensor([0.5, 1.5], requires_grad=True)
+    ops = [e.op.name for e in adjit.explain(lambda v: v.exp().sum(), x).optimized.eqns]
+    assert ops.count("EXP") == 1  # the gradient reuses the forward's exp
+    sig = adjit.explain(lambda v: v.sigmoid().sum(), x).optimized
+    ops = [e.op.name for e in sig.eqns]
+    # d sigmoid = g * s * (1 - s): built from the forward's s, with no exp and no division
+    assert ops.count("SIGMOID") == 1 and "EXP" not in ops and "DIV" not in ops
+    s_var = next(e.out for e in sig.eqns if e.op.name == "SIGMOID")
+    assert sum(s_var in e.inputs for e in sig.eqns) >= 2  # s and (1 - s) both read it

@@ -1,0 +1,290 @@
+"""Loop nests: buffer strides over the iteration space, dim collapsing, loops, the emitter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from math import prod
+
+from llvmlite import ir
+
+from ..ir.dtypes import DType
+from ..ir.graph import Atom, Eqn, Lit, Var
+from ..ir.interpreter import lit_array
+from ..ir.shapes import operand_dtypes
+from ..passes.fusion import Kernel
+from .lower import (
+    I64,
+    KIND,
+    REDUCE_RULES,
+    REGISTER,
+    STORAGE,
+    CodegenError,
+    Cx,
+    constant,
+    convert,
+    lookup,
+    reduce_identity,
+)
+
+
+def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
+    """C-order strides, in elements."""
+    out, acc = [], 1
+    for n in reversed(shape):
+        out.append(acc)
+        acc *= n
+    return tuple(reversed(out))
+
+
+def broadcast_strides(shape: Sequence[int], into: Sequence[int]) -> tuple[int, ...] | None:
+    """Strides reading a contiguous ``shape`` broadcast (right-aligned) into ``into``; None if
+    it does not broadcast."""
+    lead = len(into) - len(shape)
+    if lead < 0:
+        return None
+    own = contiguous_strides(shape)
+    out = [0] * len(into)
+    for i, n in enumerate(shape):
+        if n == into[lead + i]:
+            out[lead + i] = own[i] if n != 1 else 0
+        elif n != 1:
+            return None
+    return tuple(out)
+
+
+def reduced_strides(shape: Sequence[int], axes: frozenset[int]) -> tuple[int, ...]:
+    """Strides of a reduction's (contiguous) output over the input's iteration space."""
+    kept = [n for d, n in enumerate(shape) if d not in axes]
+    own = iter(contiguous_strides(kept))
+    return tuple(0 if d in axes else next(own) for d in range(len(shape)))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Collapsed loop dims: their sizes, which are reduced, and each operand's strides."""
+
+    sizes: tuple[int, ...]
+    reduced: tuple[bool, ...]
+    strides: tuple[tuple[int, ...], ...]  # per operand, per collapsed dim
+
+    @property
+    def first_reduced(self) -> int | None:
+        return next((d for d, r in enumerate(self.reduced) if r), None)
+
+    def slab(self, d: int) -> int:
+        """Elements of a reduction output covered by one iteration of the loops above ``d``."""
+        return prod(n for n, r in zip(self.sizes[d:], self.reduced[d:], strict=True) if not r)
+
+
+def collapse(
+    shape: Sequence[int], reduced: Sequence[bool], strides: Sequence[Sequence[int]]
+) -> Layout:
+    """Drop size-1 dims; merge neighbours wherever every operand's strides allow it.
+
+    An all-contiguous iteration space becomes one dim (one loop that vectorizes). A kernel with
+    no dims left gets one dummy dim of size 1, so every kernel has an outermost loop to split.
+    """
+    dims = [d for d, n in enumerate(shape) if n != 1]
+    sizes = [shape[d] for d in dims]
+    red = [reduced[d] for d in dims]
+    strd = [[s[d] for d in dims] for s in strides]
+    i = len(sizes) - 2
+    while i >= 0:
+        if red[i] == red[i + 1] and all(s[i] == s[i + 1] * sizes[i + 1] for s in strd):
+            sizes[i] *= sizes.pop(i + 1)
+            red.pop(i + 1)
+            for s in strd:
+                s.pop(i)
+        i -= 1
+    if not sizes:
+        sizes, red, strd = [1], [False], [[0] for _ in strides]
+    return Layout(tuple(sizes), tuple(red), tuple(tuple(s) for s in strd))
+
+
+@contextmanager
+def for_range(b: ir.IRBuilder, start: ir.Value, stop: ir.Value, name: str) -> Iterator[ir.Value]:
+    """``for i in range(start, stop)``; the body is emitted inside the ``with`` block."""
+    pre = b.block
+    head = b.append_basic_block(f"{name}.head")
+    body = b.append_basic_block(f"{name}.body")
+    end = b.append_basic_block(f"{name}.end")
+    b.branch(head)
+    b.position_at_end(head)
+    i = b.phi(I64, name)
+    i.add_incoming(start, pre)
+    b.cbranch(b.icmp_signed("<", i, stop), body, end)
+    b.position_at_end(body)
+    yield i
+    i.add_incoming(b.add(i, ir.Constant(I64, 1), flags=("nsw",)), b.block)
+    b.branch(head)
+    b.position_at_end(end)
+
+
+def _numel(v: Atom) -> int:
+    return prod(v.aval.shape)
+
+
+class KernelEmitter:
+    """Emits one kernel: scalars hoisted into the entry block, the rest in the loop nest.
+
+    Loop order is the buffers' memory order (innermost contiguous). Reductions: the output slab
+    of an outer iteration is set to the identity just before the first reduced loop; values
+    then accumulate either in a register (the innermost loop reduces) or straight into the
+    output row (an outer loop reduces, the innermost runs along the row).
+    """
+
+    def __init__(self, k: Kernel, use_vecmath: bool) -> None:
+        self.k, self.use_vecmath = k, use_vecmath
+        self.symbol = f"adjit_{k.name}"
+        shape, nd = k.shape, len(k.shape)
+        self.reds = k.reductions
+        axes: frozenset[int] = frozenset()
+        if self.reds:
+            a = self.reds[0].attrs["axes"]
+            axes = frozenset(range(nd)) if a is None or nd == 0 else frozenset(x % nd for x in a)
+        red_outs = {e.out for e in self.reds}
+        self.scalar_eqns = {e for e in k.eqns if e not in self.reds and _numel(e.out) == 1}
+        self.scalar_outs = [v for v in k.outputs if v not in red_outs and _numel(v) == 1]
+        self.full_outs = [v for v in k.outputs if v not in red_outs and _numel(v) != 1]
+        self.point_ins = [v for v in k.inputs if _numel(v) != 1]
+        operands = [*self.full_outs, *(e.out for e in self.reds), *self.point_ins]
+        strides = []
+        for v in operands:
+            s = (
+                reduced_strides(shape, axes)
+                if v in red_outs
+                else broadcast_strides(v.aval.shape, shape)
+            )
+            if s is None:
+                raise CodegenError(f"kernel {k.name}: {v.aval} does not broadcast to {shape}")
+            strides.append(s)
+        self.slot = {v: i for i, v in enumerate(operands)}
+        self.layout = collapse(shape, [d in axes for d in range(nd)], strides)
+        self.empty_reduce = any(shape[d] == 0 for d in axes)
+
+    # ---- memory -------------------------------------------------------------------------
+    def _ptr(self, v: Var, off: ir.Value) -> ir.Value:
+        ty = STORAGE[v.aval.dtype.name]
+        return self.b.gep(self.arg[v], [off], inbounds=True, source_etype=ty)
+
+    def load(self, v: Var, off: ir.Value) -> ir.Value:
+        dt = v.aval.dtype
+        x = self.b.load(self._ptr(v, off), typ=STORAGE[dt.name], align=dt.itemsize)
+        return self.b.icmp_unsigned("!=", x, ir.Constant(x.type, 0)) if dt.name == "bool" else x
+
+    def store(self, v: Var, off: ir.Value, x: ir.Value) -> None:
+        dt = v.aval.dtype
+        if dt.name == "bool":
+            x = self.b.zext(x, STORAGE["bool"])
+        self.b.store(x, self._ptr(v, off), align=dt.itemsize)
+
+    # ---- equations ------------------------------------------------------------------------
+    def operand(self, a: Atom, env: dict[Var, ir.Value], dt: DType) -> ir.Value:
+        if isinstance(a, Lit):
+            return constant(lit_array(a), dt)  # full precision, converted once to ``dt``
+        return convert(self.b, env[a], a.aval.dtype, dt)
+
+    def apply(self, e: Eqn, env: dict[Var, ir.Value]) -> ir.Value:
+        avals = [a.aval for a in e.inputs]
+        conv = operand_dtypes(e.op, avals, e.out.aval)
+        dts = [d or a.dtype for d, a in zip(conv, avals, strict=True)]
+        xs = [self.operand(a, env, d) for a, d in zip(e.inputs, dts, strict=True)]
+        rule = lookup(e.op, dts[-1], self.k.name)
+        try:
+            out = rule(Cx(self.b, e, dts[-1], self.use_vecmath), *xs)
+        except Exception as err:
+            raise CodegenError(f"kernel {self.k.name}: op {e.op.name.lower()}: {err!r}") from err
+        if out.type != REGISTER[e.out.aval.dtype.name]:
+            raise CodegenError(
+                f"kernel {self.k.name}: op {e.op.name.lower()} made {out.type}, "
+                f"expected {e.out.aval.dtype}"
+            )
+        return out
+
+    def combine(self, e: Eqn, acc: ir.Value, x: ir.Value) -> ir.Value:
+        dt = e.out.aval.dtype
+        rule = REDUCE_RULES[e.op].get(KIND[dt.name])
+        if rule is None:
+            raise CodegenError(f"kernel {self.k.name}: cannot reduce {e.op.name.lower()} {dt}")
+        return rule[1](Cx(self.b, e, dt, self.use_vecmath), acc, x)
+
+    # ---- the function -----------------------------------------------------------------
+    def emit(self) -> str:
+        k, n_args = self.k, len(self.k.outputs) + len(self.k.inputs)
+        mod = ir.Module(name=self.symbol)
+        fnty = ir.FunctionType(ir.VoidType(), [ir.PointerType()] * n_args + [I64, I64])
+        fn = ir.Function(mod, fnty, self.symbol)
+        fn.attributes.add("nounwind")
+        for a in fn.args[:n_args]:
+            a.add_attribute("noalias")
+        self.arg = dict(zip((*k.outputs, *k.inputs), fn.args, strict=False))
+        self.start, self.stop = fn.args[n_args:]
+        b = self.b = ir.IRBuilder(fn.append_basic_block("entry"))
+        zero = ir.Constant(I64, 0)
+        self.acc = {e: b.alloca(REGISTER[e.out.aval.dtype.name]) for e in self.reds}
+        env: dict[Var, ir.Value] = {v: self.load(v, zero) for v in k.inputs if _numel(v) == 1}
+        for e in k.eqns:
+            if e in self.scalar_eqns:
+                env[e.out] = self.apply(e, env)
+        if self.scalar_outs:
+            with b.if_then(b.icmp_signed("==", self.start, zero)):
+                for v in self.scalar_outs:
+                    self.store(v, zero, env[v])
+        self.nest(0, [zero] * len(self.slot), env)
+        b.ret_void()
+        return str(mod)
+
+    def nest(self, d: int, offs: list[ir.Value], env: dict[Var, ir.Value]) -> None:
+        b, lay = self.b, self.layout
+        if d == len(lay.sizes):
+            self.body(offs, env)
+            return
+        if self.reds and d == lay.first_reduced:
+            self.init_slab(d, offs)
+        acc_here = bool(self.reds) and d == len(lay.sizes) - 1 and lay.reduced[d]
+        for e in self.reds if acc_here else ():
+            b.store(reduce_identity(e.op, e.out.aval.dtype, self.empty_reduce), self.acc[e])
+        lo, hi = (self.start, self.stop) if d == 0 else (ir.Constant(I64, 0), lay.sizes[d])
+        with for_range(b, lo, ir.Constant(I64, hi) if isinstance(hi, int) else hi, f"d{d}") as i:
+            inner = [
+                off if s[d] == 0 else b.add(off, b.mul(i, ir.Constant(I64, s[d])))
+                for off, s in zip(offs, lay.strides, strict=True)
+            ]
+            self.nest(d + 1, inner, dict(env))
+        for e in self.reds if acc_here else ():
+            off = offs[self.slot[e.out]]
+            self.store(e.out, off, self.combine(e, self.load(e.out, off), b.load(self.acc[e])))
+
+    def init_slab(self, d: int, offs: list[ir.Value]) -> None:
+        for e in self.reds:
+            base, ident = (
+                offs[self.slot[e.out]],
+                reduce_identity(e.op, e.out.aval.dtype, self.empty_reduce),
+            )
+            with for_range(
+                self.b, ir.Constant(I64, 0), ir.Constant(I64, self.layout.slab(d)), "init"
+            ) as j:
+                self.store(e.out, self.b.add(base, j), ident)
+
+    def body(self, offs: list[ir.Value], env: dict[Var, ir.Value]) -> None:
+        b, lay = self.b, self.layout
+        for v in self.point_ins:
+            env[v] = self.load(v, offs[self.slot[v]])
+        for e in self.k.eqns:
+            if e in self.scalar_eqns:
+                continue
+            if e not in self.reds:
+                env[e.out] = self.apply(e, env)
+                continue
+            x = convert(b, env[e.inputs[0]], e.inputs[0].aval.dtype, e.out.aval.dtype)
+            off = offs[self.slot[e.out]]
+            if not any(lay.reduced):
+                self.store(e.out, off, x)  # reducing only size-1 dims: a copy
+            elif lay.reduced[-1]:
+                b.store(self.combine(e, b.load(self.acc[e]), x), self.acc[e])
+            else:
+                self.store(e.out, off, self.combine(e, self.load(e.out, off), x))
+        for v in self.full_outs:
+            self.store(v, offs[self.slot[v]], env[v])

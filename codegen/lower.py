@@ -1,0 +1,386 @@
+"""Lowering: one fused Kernel to an LLVM IR function (a loop nest over its static shape)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from math import prod
+from typing import Any
+
+import numpy as np
+from llvmlite import ir
+
+from ..ir.dtypes import DType
+from ..ir.graph import Eqn
+from ..ir.ops import Op
+from ..passes.fusion import Kernel
+
+
+class CodegenError(RuntimeError):
+    """A kernel that cannot be lowered or compiled; names the kernel and the op."""
+
+
+# ---- dtypes: storage type in memory, register type, and the kind rules dispatch on ----------
+_F32, _F64, _I1, _I8 = ir.FloatType(), ir.DoubleType(), ir.IntType(1), ir.IntType(8)
+I64 = ir.IntType(64)
+STORAGE: dict[str, ir.Type] = {
+    "float32": _F32,
+    "float64": _F64,
+    "int64": I64,
+    "int32": ir.IntType(32),
+    "uint8": _I8,
+    "bool": _I8,  # NumPy stores a bool in a byte
+}
+REGISTER: dict[str, ir.Type] = {**STORAGE, "bool": _I1}
+KIND: dict[str, str] = {
+    "float32": "f",
+    "float64": "f",
+    "int64": "i",
+    "int32": "i",
+    "uint8": "u",
+    "bool": "b",
+}
+
+Builder = ir.IRBuilder
+Convert = Callable[[Builder, ir.Value, DType, DType], ir.Value]
+
+
+def _resize(ext: str, trunc: str) -> Convert:
+    def conv(b: Builder, v: ir.Value, src: DType, dst: DType) -> ir.Value:
+        if src.itemsize == dst.itemsize:
+            return v
+        return getattr(b, ext if src.itemsize < dst.itemsize else trunc)(v, REGISTER[dst.name])
+
+    return conv
+
+
+def _nonzero(b: Builder, v: ir.Value, src: DType, dst: DType) -> ir.Value:
+    if KIND[src.name] == "f":  # NaN converts to True, as in NumPy
+        return b.fcmp_unordered("!=", v, ir.Constant(v.type, 0.0))
+    return b.icmp_unsigned("!=", v, ir.Constant(v.type, 0))
+
+
+# (source kind, destination kind) -> conversion, exactly as ndarray.astype on x86
+CONVERT: dict[str, Convert] = {
+    "ff": _resize("fpext", "fptrunc"),
+    "if": lambda b, v, s, d: b.sitofp(v, REGISTER[d.name]),
+    "uf": lambda b, v, s, d: b.uitofp(v, REGISTER[d.name]),
+    "bf": lambda b, v, s, d: b.uitofp(v, REGISTER[d.name]),
+    "fi": lambda b, v, s, d: b.fptosi(v, REGISTER[d.name]),
+    "fu": lambda b, v, s, d: b.trunc(b.fptosi(v, ir.IntType(32)), _I8),
+    "ii": _resize("sext", "trunc"),
+    "iu": lambda b, v, s, d: b.trunc(v, _I8),
+    "ui": lambda b, v, s, d: b.zext(v, REGISTER[d.name]),
+    "bi": lambda b, v, s, d: b.zext(v, REGISTER[d.name]),
+    "bu": lambda b, v, s, d: b.zext(v, _I8),
+    "fb": _nonzero,
+    "ib": _nonzero,
+    "ub": _nonzero,
+}
+
+
+def convert(b: Builder, v: ir.Value, src: DType, dst: DType) -> ir.Value:
+    if src is dst:
+        return v
+    return CONVERT[KIND[src.name] + KIND[dst.name]](b, v, src, dst)
+
+
+def constant(value: Any, dtype: DType) -> ir.Constant:
+    """An LLVM constant holding ``value`` converted to ``dtype`` as NumPy converts it."""
+    v = np.asarray(value).astype(dtype.np)[()]
+    ty = REGISTER[dtype.name]
+    return ir.Constant(ty, float(v) if KIND[dtype.name] == "f" else int(v))
+
+
+# ---- transcendental functions: codegen.vecmath when importable, else LLVM intrinsics --------
+MATH_NAMES = ("exp", "log", "log1p", "sin", "cos", "tanh", "sigmoid", "erf", "sqrt", "pow")
+# llvm.sqrt is one correctly rounded, vectorizing instruction: always the best choice
+PREFER_INTRINSIC = frozenset({"sqrt"})
+
+
+@cache
+def vecmath_table() -> dict[str, Callable[..., ir.Value]] | None:
+    """``codegen.vecmath``'s emitters by name (``fn(builder, *xs) -> value``), if it exists.
+
+    Reads its ``MATH`` (unary) and ``BINARY_MATH`` (pow) tables; None when it cannot be imported.
+    """
+    try:
+        from . import vecmath  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    table: dict[str, Callable[..., ir.Value]] = {}
+    for attr in ("MATH", "BINARY_MATH"):
+        table.update(getattr(vecmath, attr, {}))
+    return table or None
+
+
+def _declare(b: Builder, name: str, ty: ir.Type, nargs: int, libm: bool = False) -> ir.Function:
+    fnty = ir.FunctionType(ty, [ty] * nargs)
+    mod = b.module
+    if libm:
+        fname = name if ty == _F64 else name + "f"
+        return mod.globals.get(fname) or ir.Function(mod, fnty, fname)
+    return mod.declare_intrinsic(name, [ty], fnty=fnty)
+
+
+def _intrinsic(name: str, libm: bool = False, via_double: bool = False) -> Callable[..., Any]:
+    """A scalar call; ``via_double`` computes float32 in float64 and rounds (as the reference
+    does for pow and erf)."""
+
+    def call(b: Builder, *xs: ir.Value) -> ir.Value:
+        ty = xs[0].type
+        if via_double and ty == _F32:
+            wide = [b.fpext(x, _F64) for x in xs]
+            return b.fptrunc(b.call(_declare(b, name, _F64, len(xs), libm), wide), _F32)
+        return b.call(_declare(b, name, ty, len(xs), libm), list(xs))
+
+    return call
+
+
+def _sigmoid(b: Builder, x: ir.Value, use_vecmath: bool) -> ir.Value:
+    # the reference's formula: exp(-|x|) never overflows
+    one = ir.Constant(x.type, 1.0)
+    e = math(b, "exp", b.fneg(_intrinsic("llvm.fabs")(b, x)), use_vecmath=use_vecmath)
+    pos = b.fcmp_ordered(">=", x, ir.Constant(x.type, 0.0))
+    return b.select(pos, b.fdiv(one, b.fadd(one, e)), b.fdiv(e, b.fadd(one, e)))
+
+
+FALLBACK_MATH: dict[str, Callable[..., ir.Value]] = {
+    "exp": _intrinsic("llvm.exp"),
+    "log": _intrinsic("llvm.log"),
+    "log1p": _intrinsic("log1p", libm=True),
+    "sin": _intrinsic("llvm.sin"),
+    "cos": _intrinsic("llvm.cos"),
+    "tanh": _intrinsic("llvm.tanh"),
+    "erf": _intrinsic("erf", libm=True, via_double=True),
+    "sqrt": _intrinsic("llvm.sqrt"),
+    "pow": _intrinsic("llvm.pow", via_double=True),
+}
+
+
+def math(b: Builder, name: str, *xs: ir.Value, use_vecmath: bool = True) -> ir.Value:
+    """THE lookup for transcendentals: vecmath's branch-free version if available, else LLVM's."""
+    table = vecmath_table() if use_vecmath else None
+    if table and name in table and name not in PREFER_INTRINSIC:
+        try:
+            return table[name](b, *xs)
+        except Exception as e:  # a vecmath bug must not take the kernel down with it
+            warnings.warn(f"codegen.vecmath.{name} failed ({e!r}); using llvm", stacklevel=2)
+    if name == "sigmoid":
+        return _sigmoid(b, *xs, use_vecmath=use_vecmath)
+    return FALLBACK_MATH[name](b, *xs)
+
+
+# ---- the lowering table: op -> {kinds: rule(cx, *operands)} ----------------------------------
+@dataclass
+class Cx:
+    """What a rule sees: the builder, the equation, the operands' (converted) dtype."""
+
+    b: Builder
+    eqn: Eqn
+    dtype: DType  # dtype of the last operand after conversion: what the op computes in
+    use_vecmath: bool
+
+    def math(self, name: str, *xs: ir.Value) -> ir.Value:
+        return math(self.b, name, *xs, use_vecmath=self.use_vecmath)
+
+    def const(self, value: Any) -> ir.Constant:
+        return constant(value, self.dtype)
+
+
+Rule = Callable[..., ir.Value]
+
+
+def _m(method: str, *args: Any) -> Rule:
+    """A builder method applied to the operands."""
+    return lambda cx, *xs: getattr(cx.b, method)(*args, *xs)
+
+
+def _fn(name: str) -> Rule:
+    return lambda cx, *xs: cx.math(name, *xs)
+
+
+def _call(intrinsic: str) -> Rule:
+    return lambda cx, *xs: _intrinsic(intrinsic)(cx.b, *xs)
+
+
+def _fmax(cx: Cx, x: ir.Value, y: ir.Value, cmp: str = ">") -> ir.Value:
+    # numpy.maximum: x if x > y or x is NaN else y (ties and a NaN y give y)
+    b = cx.b
+    take = b.or_(b.fcmp_ordered(cmp, x, y), b.fcmp_unordered("uno", x, x))
+    return b.select(take, x, y)
+
+
+def _fmin(cx: Cx, x: ir.Value, y: ir.Value) -> ir.Value:
+    return _fmax(cx, x, y, "<")
+
+
+def _sign(cx: Cx, x: ir.Value) -> ir.Value:
+    b, zero, cmp = cx.b, cx.const(0), _CMP[KIND[cx.dtype.name]]
+    neg = b.select(cmp(b, "<", x, zero), cx.const(-1), x if cx.dtype.is_floating_point else zero)
+    return b.select(cmp(b, ">", x, zero), cx.const(1), b.select(cmp(b, "==", x, zero), zero, neg))
+
+
+def _clamp(cx: Cx, x: ir.Value) -> ir.Value:
+    b, cmp, a = cx.b, _CMP[KIND[cx.dtype.name]], cx.eqn.attrs
+    for bound, op in ((a.get("lo"), "<"), (a.get("hi"), ">")):
+        if bound is not None:
+            x = b.select(cmp(b, op, x, cx.const(bound)), cx.const(bound), x)
+    return x
+
+
+def _ipow(cx: Cx, x: ir.Value, y: ir.Value) -> ir.Value:
+    """x**y by squaring over every exponent bit, branch-free (folds for a constant y)."""
+    b, result = cx.b, cx.const(1)
+    for _ in range(x.type.width):
+        odd = b.trunc(y, _I1)
+        result = b.select(odd, b.mul(result, x), result)
+        x, y = b.mul(x, x), b.lshr(y, ir.Constant(y.type, 1))
+    return result
+
+
+_CMP: dict[str, Callable[[Builder, str, ir.Value, ir.Value], ir.Value]] = {
+    "f": lambda b, op, x, y: (b.fcmp_unordered if op == "!=" else b.fcmp_ordered)(op, x, y),
+    "i": lambda b, op, x, y: b.icmp_signed(op, x, y),
+    "u": lambda b, op, x, y: b.icmp_unsigned(op, x, y),
+    "b": lambda b, op, x, y: b.icmp_unsigned(op, x, y),
+}
+
+
+def _cmp(op: str) -> dict[str, Rule]:
+    return {"fiub": lambda cx, x, y: _CMP[KIND[cx.dtype.name]](cx.b, op, x, y)}
+
+
+def _relu_int(cx: Cx, x: ir.Value) -> ir.Value:
+    return _intrinsic("llvm.smax")(cx.b, x, cx.const(0))
+
+
+_ID: Rule = lambda cx, x: x
+_ALL = "fiub"
+
+LOWERING: dict[Op, dict[str, Rule]] = {
+    Op.NEG: {"f": _m("fneg"), "iu": _m("neg")},
+    Op.ABS: {
+        "f": _call("llvm.fabs"),
+        "i": lambda cx, x: cx.b.select(cx.b.icmp_signed("<", x, cx.const(0)), cx.b.neg(x), x),
+        "u": _ID,
+    },
+    Op.SIGN: {
+        "fi": _sign,
+        "u": lambda cx, x: cx.b.zext(cx.b.icmp_unsigned("!=", x, cx.const(0)), x.type),
+        "b": _ID,
+    },
+    Op.EXP: {"f": _fn("exp")},
+    Op.LOG: {"f": _fn("log")},
+    Op.LOG1P: {"f": _fn("log1p")},
+    Op.SQRT: {"f": _fn("sqrt")},
+    Op.SIN: {"f": _fn("sin")},
+    Op.COS: {"f": _fn("cos")},
+    Op.TANH: {"f": _fn("tanh")},
+    Op.SIGMOID: {"f": _fn("sigmoid")},
+    Op.ERF: {"f": _fn("erf")},
+    Op.RELU: {"f": lambda cx, x: _fmax(cx, x, cx.const(0)), "i": _relu_int, "u": _ID},
+    Op.FLOOR: {"f": _call("llvm.floor"), "iu": _ID},
+    Op.TRUNC: {"f": _call("llvm.trunc"), "iu": _ID},
+    Op.NOT: {"b": _m("not_")},
+    Op.CAST: {_ALL: lambda cx, x: convert(cx.b, x, cx.dtype, cx.eqn.attrs["dtype"])},
+    Op.CLAMP: {"fiu": _clamp},
+    Op.ADD: {"f": _m("fadd"), "iu": _m("add"), "b": _m("or_")},
+    Op.SUB: {"f": _m("fsub"), "iu": _m("sub")},
+    Op.MUL: {"f": _m("fmul"), "iu": _m("mul"), "b": _m("and_")},
+    Op.DIV: {"f": _m("fdiv")},
+    Op.POW: {"f": _fn("pow"), "iu": _ipow},
+    Op.MAXIMUM: {"f": _fmax, "i": _call("llvm.smax"), "u": _call("llvm.umax"), "b": _m("or_")},
+    Op.MINIMUM: {"f": _fmin, "i": _call("llvm.smin"), "u": _call("llvm.umin"), "b": _m("and_")},
+    Op.EQ: _cmp("=="),
+    Op.NE: _cmp("!="),
+    Op.LT: _cmp("<"),
+    Op.LE: _cmp("<="),
+    Op.GT: _cmp(">"),
+    Op.GE: _cmp(">="),
+    Op.AND: {"b": _m("and_")},
+    Op.OR: {"b": _m("or_")},
+    Op.WHERE: {_ALL: _m("select")},
+    Op.EXPAND: {_ALL: _ID},
+    Op.DETACH: {_ALL: _ID},
+}
+RULES: dict[Op, dict[str, Rule]] = {
+    op: {k: f for kinds, f in rules.items() for k in kinds} for op, rules in LOWERING.items()
+}
+
+# reductions: op -> {kind: (identity, combine)}; float sums reassociate so they vectorize
+_FAST = ("reassoc", "nsz")
+REDUCERS: dict[Op, dict[str, tuple[Any, Rule]]] = {
+    Op.SUM: {
+        "f": (-0.0, lambda cx, a, v: cx.b.fadd(a, v, flags=_FAST)),
+        "iu": (0, _m("add")),
+    },
+    Op.AMAX: {
+        "f": (-np.inf, _call("llvm.maximum")),
+        "i": ("min", _call("llvm.smax")),
+        "ub": (0, _call("llvm.umax")),
+    },
+    Op.AMIN: {
+        "f": (np.inf, _call("llvm.minimum")),
+        "i": ("max", _call("llvm.smin")),
+        "ub": ("max", _call("llvm.umin")),
+    },
+}
+REDUCE_RULES = {op: {k: r for ks, r in t.items() for k in ks} for op, t in REDUCERS.items()}
+
+
+def lookup(op: Op, dtype: DType, kernel: str) -> Rule:
+    """The rule lowering ``op`` computing in ``dtype``; CodegenError when there is none."""
+    rule = RULES.get(op, {}).get(KIND.get(dtype.name, "?"))
+    if rule is None:
+        raise CodegenError(f"kernel {kernel}: cannot lower op {op.name.lower()} on {dtype}")
+    return rule
+
+
+def reduce_identity(op: Op, dtype: DType, empty: bool) -> ir.Constant:
+    value = REDUCE_RULES[op][KIND[dtype.name]][0]
+    if isinstance(value, str):
+        value = getattr(np.iinfo(dtype.np), value)
+    if empty and value == 0:
+        value = 0  # an empty float sum is +0.0 (-0.0 is the identity otherwise)
+    return constant(value, dtype)
+
+
+@dataclass(frozen=True)
+class Lowered:
+    """A kernel as LLVM IR: ``void name(ptr out..., ptr in..., i64 start, i64 stop)``."""
+
+    name: str
+    ir: str
+    n_outputs: int
+    n_inputs: int
+    extent: int  # the outermost loop's trip count: [start, stop) splits it across threads
+    reduce_outer: bool  # the outermost loop reduces: threads need private reduction outputs
+    reductions: tuple[tuple[int, Op], ...]  # (output position, op) of each reduction output
+    work: int  # a size estimate (elements x equations) for the threading threshold
+
+
+def lower_kernel(k: Kernel, use_vecmath: bool = True) -> Lowered:
+    """Lower ``k`` to an LLVM IR module; CodegenError names the kernel and the op on failure."""
+    from .loops import KernelEmitter
+
+    try:
+        em = KernelEmitter(k, use_vecmath)
+        text = em.emit()
+    except CodegenError:
+        raise
+    except Exception as e:
+        raise CodegenError(f"kernel {k.name}: lowering failed: {e!r}") from e
+    red = tuple((k.outputs.index(e.out), e.op) for e in k.reductions)
+    return Lowered(
+        em.symbol,
+        text,
+        len(k.outputs),
+        len(k.inputs),
+        em.layout.sizes[0],
+        em.layout.reduced[0],
+        red,
+        max(1, prod(k.shape)) * max(1, len(k.eqns)),
+    )

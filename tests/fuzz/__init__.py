@@ -1,0 +1,1 @@
+"""Helpers for the differential fuzzer: random programs, their strategies and their checks."""
