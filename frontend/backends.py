@@ -19,7 +19,7 @@ BACKENDS = ("llvm", "interpreter")
 def _llvm(graph: Graph) -> Runner:
     from ..runtime.executor import compile_program
 
-    return compile_program(graph)
+    return compile_program(graph, strict=True)
 
 
 def _interpreter(graph: Graph) -> Runner:

@@ -28,6 +28,57 @@ class Explanation:
     plan: TrainPlan | None = None
     inference: Graph | None = None
     sections: dict[str, str] = field(default_factory=dict)
+    entry: Any = field(default=None, repr=False)
+
+    # ---- what runs: fused kernels, LLVM IR, assembly (the llvm backend) ---------------------
+    def _executables(self) -> list[tuple[str, Any]]:
+        if self.entry is None or self.entry.backend != "llvm":
+            return []
+        graphs = (
+            [("forward", self.forward), ("backward", self.backward)]
+            if self.plan
+            else [("forward", self.inference)]
+        )
+        return [(name, self.entry.runner(g)) for name, g in graphs if g is not None]
+
+    @property
+    def kernels(self) -> list[tuple[str, Any]]:
+        """(program, fused kernel) in execution order; ``kernel.formula`` is what it computes."""
+        return [(name, k) for name, ex in self._executables() for k in ex.program.kernels]
+
+    def _per_kernel(self, attr: str) -> dict[str, str]:
+        return {
+            f"{name}/{k}": getattr(c, attr)
+            for name, ex in self._executables()
+            for k, c in ex.kernels.items()
+        }
+
+    @property
+    def llvm_ir(self) -> dict[str, str]:
+        """Each kernel's LLVM IR as lowered (before optimization)."""
+        return self._per_kernel("ir")
+
+    @property
+    def llvm_ir_optimized(self) -> dict[str, str]:
+        return self._per_kernel("optimized_ir")
+
+    @property
+    def asm(self) -> dict[str, str]:
+        """Each kernel's host assembly."""
+        return self._per_kernel("asm")
+
+    def _kernel_section(self) -> str:
+        lines = []
+        for name, ex in self._executables():
+            for step in ex.program.steps:
+                if hasattr(step, "formula"):
+                    lines.append(
+                        f"{name}/{step.name} [{len(step.eqns)} ops over "
+                        f"{list(step.shape)}]: {step.formula}"
+                    )
+                else:
+                    lines.append(f"{name}/extern {step.eqn.op.name.lower()} -> {step.eqn.out.aval}")
+        return "\n".join(lines)
 
     @property
     def graph_text(self) -> str:
@@ -109,6 +160,12 @@ class Explanation:
             parts.append(
                 "== optimized (no input requires grad: forward only)\n" + str(self.inference)
             )
+        kernels = self._kernel_section()
+        if kernels:
+            parts.append(
+                "== fused kernels (LLVM IR and assembly: .llvm_ir, .llvm_ir_optimized, "
+                ".asm)\n" + kernels
+            )
         parts.extend(f"== {k}\n{v}" for k, v in self.sections.items())
         return "\n\n".join(parts)
 
@@ -157,6 +214,7 @@ def explain(fn: Any, *args: Any, **kwargs: Any) -> Explanation:
         guards.describe(entry.sig),
         lifted,
         entry.eager_reason,
+        entry=entry,
     )
     if entry.graph is None:
         return ex

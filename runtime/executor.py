@@ -172,23 +172,32 @@ class Executable:
         return [_read(o, env) for o in self.graph.outputs]
 
 
-def compile_kernel(k: Kernel, threshold: int | None = None, use_vecmath: bool = True) -> Step:
-    """A kernel's step: JIT-compiled, or interpreted when codegen refuses it."""
+def compile_kernel(
+    k: Kernel, threshold: int | None = None, use_vecmath: bool = True, strict: bool = False
+) -> Step:
+    """A kernel's step: JIT-compiled; when codegen refuses it, an error naming the op and the
+    user's line (``strict``), or the NumPy reference for that kernel."""
     try:
         lowered = lower_kernel(k, use_vecmath=use_vecmath)
         compiled = compile_ir(lowered.ir, k.name, lowered.name)
     except CodegenError as e:
+        if strict:
+            lines = sorted({x.loc for x in k.eqns if x.loc})
+            where = f" (from {', '.join(lines)})" if lines else ""
+            raise CodegenError(f"{e}{where}") from e
         return InterpretedKernel(k, str(e))
     return KernelStep(k, KernelRunner(lowered, compiled, threshold))
 
 
 def compile_program(
-    graph: Graph, *, threshold: int | None = None, use_vecmath: bool = True
+    graph: Graph, *, threshold: int | None = None, use_vecmath: bool = True, strict: bool = False
 ) -> Executable:
     """Fuse ``graph`` and compile every kernel; the result runs on NumPy arrays."""
     program = fuse(graph)
     steps: list[Step] = [
-        compile_kernel(s, threshold, use_vecmath) if isinstance(s, Kernel) else ExternStep(s.eqn)
+        compile_kernel(s, threshold, use_vecmath, strict)
+        if isinstance(s, Kernel)
+        else ExternStep(s.eqn)
         for s in program.steps
         if isinstance(s, Kernel | Extern)
     ]
