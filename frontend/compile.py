@@ -14,6 +14,7 @@ from ..runtime.autograd import gradient_edge
 from ..runtime.grad_mode import is_grad_enabled
 from ..runtime.tensor import Tensor
 from ..runtime.trace_state import TracingError
+from ..runtime import trace_state
 from . import guards
 from .backends import BACKENDS, Runner, default_backend, make_runner
 from .compiled_node import make_node
@@ -80,6 +81,7 @@ class CompiledFunction:
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
         self.fn, self.fallback, self.backend = fn, fallback, backend
         self._entries: dict[tuple, Entry] = {}
+        self._fast: dict[tuple, Entry] = {}  # guards.fast_key -> entry (positional tensors)
         self._lock = threading.RLock()
         self.trace_count = 0
         self._warned = False
@@ -95,11 +97,16 @@ class CompiledFunction:
         return self if obj is None else functools.partial(self, obj)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        leaves, spec = flatten((args, kwargs))
-        entry = self.entry_for(leaves, spec)
+        key = None if kwargs or trace_state.current() is not None else guards.fast_key(args)
+        entry = self._fast.get(key) if key is not None else None
+        if entry is None or not entry.lifted_ok():
+            leaves, spec = flatten((args, kwargs))
+            entry = self.entry_for(leaves, spec)
+            if key is not None:
+                self._fast[key] = entry
         if entry.eager_reason is not None:
             return self.fn(*args, **kwargs)
-        return self._run(entry, leaves)
+        return self._run(entry, list(args) if key is not None else flatten((args, kwargs))[0])
 
     def entry_for(self, leaves: list[Any], spec: Any) -> Entry:
         """The cached specialization for these arguments, tracing on a miss."""

@@ -59,3 +59,15 @@ def diff(old: tuple, new: tuple) -> str:
                 return f"{names[j]} of arg {i} changed from {a[j]} to {b[j]}"
             return f"arg {i} changed from {a[2]!r} to {b[2]!r}"
     return "unknown"
+
+
+def fast_key(args: tuple[Any, ...]) -> tuple | None:
+    """A cheap signature for the common call: positional plain tensors only, not tracing.
+    Equivalent to ``signature`` for such calls; None when the general path must decide."""
+    key: list[Any] = [is_grad_enabled()]
+    for a in args:
+        if not isinstance(a, Tensor) or getattr(a, "_is_tracer", False):
+            return None
+        d = a._data
+        key.append((d.shape, d.dtype, a._requires_grad or a._grad_fn is not None))
+    return tuple(key)
