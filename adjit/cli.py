@@ -1,10 +1,14 @@
-"""The ``adjit`` command line: ``adjit demo`` runs the main job end to end."""
+"""The ``adjit`` command line: ``adjit demo`` runs the main job, ``adjit explain`` shows IR."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -23,13 +27,170 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- adjit explain ---------------------------------------------------------------------------
+# section name -> how to render it from an Explanation (None: the section is not available)
+SECTIONS: dict[str, Callable[[Any], str | None]] = {
+    "graph": lambda ex: ex.graph_text or None,
+    "adjoint": lambda ex: str(ex.adjoint) if ex.adjoint is not None else None,
+    "passes": lambda ex: _passes(ex),
+    "pruned": lambda ex: (
+        "\n".join(f"{eqn}   <- {why}" for eqn, why in ex.pruned) or "(nothing)"
+        if ex.plan is not None
+        else None
+    ),
+    "forward": lambda ex: str(ex.forward) if ex.forward is not None else None,
+    "backward": lambda ex: str(ex.backward) if ex.backward is not None else None,
+    "saved": lambda ex: (
+        "\n".join(f"{aval}: {n} bytes" for aval, n in ex.saved) or "(nothing)"
+        if ex.plan is not None
+        else None
+    ),
+    "python": lambda ex: ex.python or None,
+}
+DTYPES = {"f16": "float16", "f32": "float32", "f64": "float64", "i32": "int32", "i64": "int64"}
+DTYPES.update({"bool": "bool", "b": "bool"})
+_SPEC = re.compile(r"^(?P<name>[A-Za-z_]\w*)=(?P<dtype>[a-z0-9]+)\[(?P<dims>[0-9, ]*)\]$")
+
+
+def _passes(ex: Any) -> str | None:
+    if ex.plan is None:
+        return None
+    return "\n".join(
+        f"-- after {name} ({seconds * 1e3:.2f} ms, {len(g.eqns)} eqns)\n{g}"
+        for name, seconds, g in ex.passes
+    )
+
+
+def parse_arg_spec(text: str) -> tuple[str, str, tuple[int, ...]]:
+    """``x=f32[3,4]`` -> ("x", "float32", (3, 4)); raises argparse.ArgumentTypeError."""
+    m = _SPEC.match(text.strip())
+    if m is None:
+        raise argparse.ArgumentTypeError(
+            f"bad --arg {text!r}: expected NAME=DTYPE[DIMS], e.g. x=f32[3,4] or s=f64[]"
+        )
+    dtype = DTYPES.get(m["dtype"])
+    if dtype is None or dtype == "float16":
+        raise argparse.ArgumentTypeError(
+            f"bad --arg {text!r}: unknown dtype {m['dtype']!r} "
+            "(use one of f32, f64, i32, i64, bool)"
+        )
+    dims = [d.strip() for d in m["dims"].split(",") if d.strip()]
+    return m["name"], dtype, tuple(int(d) for d in dims)
+
+
+def load_function(target: str) -> Callable[..., Any]:
+    """``path/to/file.py:func`` -> the function object (the file runs as a fresh module)."""
+    path_text, sep, func = target.rpartition(":")
+    if not sep or not path_text or not func:
+        raise ValueError(f"expected FILE.py:FUNCTION, got {target!r}")
+    path = Path(path_text)
+    if not path.is_file():
+        raise ValueError(f"no such file: {path}")
+    spec = importlib.util.spec_from_file_location(f"_adjit_explain_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"cannot load {path} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fn = getattr(module, func, None)
+    if not callable(fn):
+        raise ValueError(f"{path} has no function {func!r}")
+    return fn
+
+
+def make_inputs(
+    specs: list[tuple[str, str, tuple[int, ...]]], requires_grad: list[str], seed: int
+) -> dict[str, Any]:
+    """Seeded random tensors of the given avals; floats are standard normal."""
+    import numpy as np
+
+    import adjit
+
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, dtype, shape in specs:
+        if dtype.startswith("float"):
+            t = adjit.from_numpy(rng.standard_normal(shape).astype(dtype))
+            t.requires_grad_(name in requires_grad)
+        elif dtype == "bool":
+            t = adjit.from_numpy(rng.random(shape) < 0.5)
+        else:
+            t = adjit.from_numpy(rng.integers(0, 3, shape).astype(dtype))
+        out[name] = t
+    return out
+
+
+def explain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Trace FILE.py:FUNC on random inputs of the given avals and print explain's sections."""
+    import adjit
+
+    names = [name for name, _, _ in args.arg]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        parser.error(f"--arg given twice for {sorted(dup)}")
+    floats = {name for name, dtype, _ in args.arg if dtype.startswith("float")}
+    args.requires_grad = [n.strip() for group in args.requires_grad for n in group.split(",")]
+    for name in args.requires_grad:
+        if name not in names:
+            parser.error(f"--requires-grad {name}: no --arg named {name!r} (have {names})")
+        if name not in floats:
+            parser.error(f"--requires-grad {name}: only floating-point arguments can require grad")
+    try:
+        fn = load_function(args.target)
+    except ValueError as e:
+        parser.error(str(e))
+    inputs = make_inputs(args.arg, args.requires_grad, args.seed)
+    try:
+        ex = adjit.explain(fn, **inputs)
+    except (adjit.TracingError, adjit.ShapeError, TypeError) as e:
+        specs = ", ".join(f"{n}={d}{list(s)}" for n, d, s in args.arg)
+        parser.error(f"tracing {args.target} with {specs or 'no arguments'} failed: {e}")
+    sections = list(SECTIONS) if "all" in args.section else args.section
+    for k, section in enumerate(dict.fromkeys(sections)):
+        text = SECTIONS[section](ex)
+        if text is None:
+            text = "(not available: no argument requires grad; use --requires-grad NAME)"
+        print(("\n" if k else "") + f"== {section}\n{text}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="adjit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="run the tutorial examples and print their results")
     p.add_argument("--only", nargs="*", help="names of examples to run")
     p.set_defaults(func=demo)
+    e = sub.add_parser(
+        "explain",
+        help="show the IR adjit builds for a function",
+        description="Trace FILE.py:FUNC on seeded random inputs and print adjit.explain sections.",
+    )
+    e.add_argument("target", metavar="FILE.py:FUNC", help="the function to explain")
+    e.add_argument(
+        "--arg",
+        action="append",
+        type=parse_arg_spec,
+        default=[],
+        metavar="NAME=DTYPE[DIMS]",
+        help="an argument passed by keyword, e.g. x=f32[3,4] (repeatable)",
+    )
+    e.add_argument(
+        "--requires-grad",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="arguments that require grad (repeatable or comma-separated)",
+    )
+    e.add_argument(
+        "--section",
+        action="append",
+        choices=[*SECTIONS, "all"],
+        help="what to print (repeatable; default graph)",
+    )
+    e.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+    e.set_defaults(func=lambda a: explain(a, e))
     args = parser.parse_args(argv)
+    if args.command == "explain" and not args.section:
+        args.section = ["graph"]
     return int(args.func(args))
 
 

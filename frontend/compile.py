@@ -9,12 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..ir.graph import Graph
+from ..runtime import trace_state
 from ..runtime.autograd import gradient_edge
 from ..runtime.grad_mode import is_grad_enabled
 from ..runtime.tensor import Tensor
 from ..runtime.trace_state import TracingError
-from ..runtime import trace_state
 from . import guards
 from .backends import BACKENDS, Runner, default_backend, make_runner
 from .compiled_node import make_node
@@ -40,6 +42,8 @@ class Entry:
     plans: dict[Any, Any] = field(default_factory=dict)  # inference graph / TrainPlan per wrt
     backend: str = "interpreter"
     fallback: str | None = None
+    modules: list[tuple[Any, bool]] = field(default_factory=list)  # (module, training) guards
+    mutated: list[Tensor] = field(default_factory=list)  # written back after each call
 
     def inference(self) -> Graph:
         if "inference" not in self.plans:
@@ -64,7 +68,23 @@ class Entry:
     def lifted_ok(self) -> bool:
         return all(
             guards.leaf_key(t) == k for t, k in zip(self.lifted, self.lifted_keys, strict=True)
-        )
+        ) and all(m.training == flag for m, flag in self.modules)
+
+    def write_back(self, values: list[Any]) -> list[Any]:
+        """Store the new values of mutated outside tensors (e.g. BatchNorm running stats) into
+        them, in place as eager mode would; returns the user's outputs."""
+        if not self.mutated:
+            return values
+        n = len(values) - len(self.mutated)
+        for t, v in zip(self.mutated, values[n:], strict=True):
+            if isinstance(v, Tracer):
+                raise TracingError(
+                    "a compiled function that updates buffers in place cannot "
+                    "be called inside another compiled function yet"
+                )
+            np.copyto(t._data, v._data)
+            t._version_box[0] += 1
+        return values[:n]
 
 
 class CompiledFunction:
@@ -173,12 +193,14 @@ class CompiledFunction:
             [guards.leaf_key(t) for t in trace.lifted],
             backend=self.backend,
             fallback=None if self.fallback is None else "interpreter",
+            modules=[(m, m.training) for m in trace.modules.values()],
+            mutated=[t for t, _ in trace.mutated.values()],
         )
 
     def _run(self, entry: Entry, leaves: list[Any]) -> Any:
         assert entry.graph is not None
         inputs = [x for x in leaves if isinstance(x, Tensor)] + entry.lifted
-        results = iter(execute(entry, inputs))
+        results = iter(entry.write_back(execute(entry, inputs)))
         outs = [next(results) if t is None else t for t in entry.out_template]
         return unflatten(entry.out_spec, outs)
 

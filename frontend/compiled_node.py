@@ -29,7 +29,12 @@ class CompiledFunctionBackward(Node):
         self._edges = edges
         self.num_outputs = len(plan.joint.cotangent_of)
         self._plan = plan
-        self._inputs = [SavedTensor(t, False) for t in inputs]
+        # the inputs the backward reads are saved with their versions (modifying one in place
+        # before backward is an error, as in eager mode); the others only for create_graph
+        read = set(plan.split.saved_inputs)
+        self._inputs = [
+            SavedTensor(t, False) if i in read else _Plain(t) for i, t in enumerate(inputs)
+        ]
         self._residuals: list[np.ndarray] | None = residuals
 
     def apply(self, grads: Any, create_graph: bool) -> list[Tensor | None]:
@@ -53,6 +58,18 @@ class CompiledFunctionBackward(Node):
 
     def release(self) -> None:
         self._residuals = None
+
+
+class _Plain:
+    """An input kept for ``create_graph`` only: the fast backward never reads it."""
+
+    __slots__ = ("t",)
+
+    def __init__(self, t: Tensor) -> None:
+        self.t = t
+
+    def unpack(self, node: Node) -> Tensor:
+        return self.t
 
 
 def make_node(

@@ -136,6 +136,8 @@ class Trace:
         self.lifted: list[Tensor] = []  # tensors reached from outside the arguments
         self._lifted_ids: dict[int, Tracer] = {}
         self._const_ids: dict[int, Var] = {}
+        self.modules: dict[int, Any] = {}  # nn.Modules called while tracing (training guards)
+        self.mutated: dict[int, tuple[Tensor, Tracer]] = {}  # outside tensors written in place
         self.fixed_loc = False  # when set, equations take ``loc`` instead of the user's frame
         self.loc: str | None = None
 
@@ -153,6 +155,25 @@ class Trace:
             self.lifted.append(t)
             self._lifted_ids[id(t)] = tr
         return tr
+
+    def note_module(self, module: Any) -> None:
+        self.modules[id(module)] = module
+
+    def mutate(self, t: Tensor, fn: Any) -> Tensor:
+        """An in-place op on a tensor from outside (a buffer such as BatchNorm's running mean):
+        traced on its lifted value; the compiled call writes the result back into ``t``."""
+        if t.requires_grad and is_grad_enabled():
+            raise TracingError(
+                "in-place modification of a tensor that requires grad and comes from outside "
+                "the compiled function (a parameter?) is not supported; compute a new tensor"
+            )
+        tr = self.lift(t)
+        result = fn(tr)
+        if tuple(result.shape) != tuple(t.shape) or result.dtype is not t.dtype:
+            result = result.to(t.dtype).expand(tuple(t.shape))
+        tr._var, tr._requires_grad = result._var, False
+        self.mutated[id(t)] = (t, tr)
+        return t
 
     def atom(self, t: Tensor) -> Atom:
         if isinstance(t, Tracer):
@@ -200,7 +221,8 @@ class Trace:
         return Tracer(self, out, requires, view_of=base)
 
     def graph(self, outputs: list[Tensor]) -> Graph:
-        outs = [self.atom(t) for t in outputs]
+        """The traced graph: the outputs, then the new values of mutated outside tensors."""
+        outs = [self.atom(t) for t in outputs] + [tr._var for _, tr in self.mutated.values()]
         return Graph(tuple(self.input_vars), tuple(self.eqns), tuple(outs), tuple(self.consts))
 
 

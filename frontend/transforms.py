@@ -61,6 +61,7 @@ class GradFunction:
         out_pos = self._check_output(entry)
         plan = entry.training(wrt)
         values, grads = _run(plan, inputs, out_pos, entry)
+        values = entry.write_back(values)
         grads_out = tuple(grads) if isinstance(self.argnums, tuple) else grads[0]
         out_leaves = iter(values)
         outs = [next(out_leaves) if t is None else t for t in entry.out_template]

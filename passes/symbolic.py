@@ -25,9 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..ir.aval import Aval
 from ..ir.graph import Atom, Eqn, Graph, Var
-from ..ir.ops import Op
+from ..ir.interpreter import interpret
+from ..ir.ops import GroupOp, Op
 from ..ir.symbolic import sp
 from .adjoint import Region
 from .symbolic_regions import LRU, Found, find_regions, inline, region_expr, structure_key
@@ -75,7 +78,22 @@ def _symbolic_derivative(g: Graph, f: Found) -> tuple[Any, ...] | None:
     return syms, gsym, tuple(diff_at), (replacements, reduced)
 
 
-def _make_vjp(entry: tuple[Any, ...], n_inputs: int) -> Callable[[Any, list[Any]], list[Any]]:
+def _differentiable_inputs(eqns: tuple[Eqn, ...], inputs: tuple[Var, ...], out: Var) -> set[int]:
+    """Region inputs with a differentiable path to ``out`` (not only through a comparison or
+    a where's condition): the ones the per-op rules would give a cotangent, even a zero one."""
+    reach: dict[Any, set[int]] = {v: {k} for k, v in enumerate(inputs)}
+    for e in eqns:
+        if e.op in GroupOp.COMPARE or e.op in GroupOp.LOGICAL:
+            reach[e.out] = set()
+            continue
+        data = e.inputs[1:] if e.op is Op.WHERE else e.inputs
+        reach[e.out] = set().union(*(reach.get(a, set()) for a in data if isinstance(a, Var)))
+    return reach.get(out, set())
+
+
+def _make_vjp(
+    entry: tuple[Any, ...], n_inputs: int, connected: set[int]
+) -> Callable[[Any, list[Any]], list[Any]]:
     syms, gsym, diff_at, (replacements, reduced) = entry
 
     def vjp(g: Any, values: list[Any]) -> list[Any]:
@@ -86,11 +104,20 @@ def _make_vjp(entry: tuple[Any, ...], n_inputs: int) -> Callable[[Any, list[Any]
         outs = lower_cse(replacements, exprs, env)
         cts: list[Any] = [None] * n_inputs
         for k, d in zip(wanted, outs, strict=True):
-            # every part has the factor g, so a number here is a zero derivative
-            cts[k] = None if isinstance(d, int | float) else d
+            if k not in connected:
+                continue  # only reaches the output through conditions: no gradient at all
+            # every part has the factor g, so a number here is a zero derivative: still a
+            # cotangent (zeros), as the per-op rules give, so .grad is zeros and not None
+            cts[k] = _zeros_like(g) if isinstance(d, int | float) else d
         return cts
 
     return vjp
+
+
+def _zeros_like(g: Any) -> Any:
+    from ..runtime.creation import zeros_like
+
+    return zeros_like(g)
 
 
 def where_regions(fwd: Graph, *, limit: int = MAX_REGION_OPS) -> list[Region]:
@@ -104,7 +131,8 @@ def where_regions(fwd: Graph, *, limit: int = MAX_REGION_OPS) -> list[Region]:
         if entry is None:
             continue
         eqns = tuple(fwd.eqns[i] for i in f.idx)
-        regions.append(Region(f.out, eqns, f.inputs, _make_vjp(entry, len(f.inputs))))
+        connected = _differentiable_inputs(eqns, f.inputs, f.out)
+        regions.append(Region(f.out, eqns, f.inputs, _make_vjp(entry, len(f.inputs), connected)))
     return regions
 
 
@@ -163,11 +191,42 @@ def _best_template(g: Graph, f: Found, allowed: bool) -> Graph | None:
     syms, expr = region_expr(g, f)
     avals = [Aval(v.aval.shape, v.aval.dtype) for v in f.inputs]
     best, best_n = None, len(f.idx)
+    original = Graph(tuple(f.inputs), tuple(g.eqns[i] for i in f.idx), (f.out,))
     for candidate in [expr, *_rewrites(expr, allowed)]:
         t = template(sp.cse([candidate]), syms, avals, [f.out.aval])
-        if t is not None and len(t.eqns) < best_n:
+        if t is not None and len(t.eqns) < best_n and _agrees(original, t):
             best, best_n = t, len(t.eqns)
     return best
+
+
+def _agrees(original: Graph, rewritten: Graph) -> bool:
+    """A rewrite must compute what the region computes: checked on random inputs (a guard
+    against translation slips, e.g. a Piecewise inside a comparison, never a proof), about
+    4096 points in all, so that branch boundaries are crossed many times."""
+    rng = np.random.default_rng(0)
+    numel = max((int(np.prod(v.aval.shape)) for v in original.inputs), default=1)
+    for _ in range(max(1, min(64, 4096 // max(numel, 1)))):
+        args = [_sample(rng, v.aval) for v in original.inputs]
+        (want,) = interpret(original, args)
+        (got,) = interpret(rewritten, args)
+        if got.dtype != want.dtype or got.shape != want.shape:
+            return False
+        tol = 1e-4 if want.dtype == np.float32 else 1e-9
+        if want.dtype.kind == "f":
+            if not np.allclose(got, want, rtol=tol, atol=tol, equal_nan=True):
+                return False
+        elif not np.array_equal(got, want):
+            return False
+    return True
+
+
+def _sample(rng: np.random.Generator, aval: Aval) -> np.ndarray:
+    kind = np.dtype(aval.dtype.np).kind
+    if kind == "b":
+        return rng.random(aval.shape) < 0.5
+    if kind in "iu":
+        return rng.integers(-3, 4, aval.shape).astype(aval.dtype.np)
+    return (rng.standard_normal(aval.shape) * 2).astype(aval.dtype.np)
 
 
 def simplify_with_stats(

@@ -37,12 +37,25 @@ class _Generator:
     """The global random state; ``manual_seed`` makes every draw reproducible."""
 
     def __init__(self) -> None:
-        self.rng = np.random.default_rng()
+        self._rng = np.random.default_rng()
         self._seed: int | None = None
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The NumPy generator; drawing while tracing would freeze one draw into the graph."""
+        from .trace_state import TracingError, current
+
+        if current() is not None:
+            raise TracingError(
+                "random numbers (rand, randn, dropout, ...) inside a compiled function would be "
+                "drawn once and frozen into the compiled program; pass them in as arguments, "
+                "put the module in eval mode, or use adjit.compile(fn, fallback='eager')"
+            )
+        return self._rng
 
     def manual_seed(self, seed: int) -> _Generator:
         self._seed = int(seed)
-        self.rng = np.random.default_rng(int(seed))
+        self._rng = np.random.default_rng(int(seed))
         return self
 
     def initial_seed(self) -> int:
@@ -86,8 +99,9 @@ def _finish(data: np.ndarray, dtype: DType | None, requires_grad: bool, dev: Any
     return t
 
 
-def _infer(data: Any) -> np.ndarray:
-    """NumPy array for nested Python data, typed as PyTorch would type it."""
+def _infer(data: Any, dtype: DType | None = None) -> np.ndarray:
+    """NumPy array for nested Python data, typed as PyTorch would type it (or as ``dtype``:
+    converted once from the full-precision values, never through float32)."""
     if isinstance(data, Tensor):
         return data._data.copy()
     if isinstance(data, np.ndarray):
@@ -97,6 +111,8 @@ def _infer(data: Any) -> np.ndarray:
     arr = np.asarray(data)
     if arr.dtype == object:
         raise TypeError(f"Could not infer dtype of {type(data).__name__}")
+    if dtype is not None:
+        return arr.astype(dtype.np)
     if arr.dtype.kind == "f":
         return arr.astype(D.get_default_dtype().np)
     return arr.astype(D.from_numpy_dtype(arr.dtype).np)
@@ -126,7 +142,7 @@ def tensor(
     pin_memory: bool = False,
 ) -> Tensor:
     """A new tensor holding a copy of ``data`` (nested lists, scalars, arrays or tensors)."""
-    return _finish(_infer(data), dtype, requires_grad, device)
+    return _finish(_infer(data, dtype), dtype, requires_grad, device)
 
 
 def as_tensor(data: Any, dtype: DType | None = None, device: Any = None) -> Tensor:

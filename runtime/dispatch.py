@@ -115,7 +115,9 @@ def composite(name: str, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -
     if inner.grad_fn is None and not identity:  # nothing differentiable (e.g. integer results)
         return inner
     with no_grad():
-        out = Tensor._make(inner._data)
+        # shares memory with the inner result: share its version counter too, so an in-place
+        # op on the output is seen by the inner graph's saved-tensor checks
+        out = Tensor._make(inner._data, version_box=inner._version_box)
     edges = tuple(gradient_edge(args[i]) for i in positions)
     from .autograd import node_class
 

@@ -92,18 +92,16 @@ def _rebind(t: Tensor, result: Tensor) -> Tensor:
 
 
 def _traced(t: Tensor) -> bool:
-    if getattr(t, "_is_tracer", False):
-        return True
-    trace = trace_state.current()
-    if trace is not None and trace.involves([t]):
-        from .trace_state import TracingError
+    return bool(getattr(t, "_is_tracer", False))
 
-        raise TracingError(
-            "in-place modification of a tensor that the compiled function did "
-            "not create (an argument's storage, a parameter, a global) is not "
-            "supported; compute a new tensor instead"
-        )
-    return False
+
+def _outside(t: Tensor) -> Any:
+    """The active trace, when ``t`` is a tensor from outside it (its in-place ops are traced
+    and written back after each call)."""
+    trace = trace_state.current()
+    if trace is None or _traced(t):
+        return None
+    return trace if trace.involves([t]) else None
 
 
 def inplace(t: Tensor, fn: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
@@ -111,6 +109,9 @@ def inplace(t: Tensor, fn: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
     _check_leaf(t)
     if _traced(t):
         return _rebind(t, fn(t))
+    trace = _outside(t)
+    if trace is not None:
+        return trace.mutate(t, fn)
     recording = is_grad_enabled() and (
         t.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others)
     )
@@ -134,6 +135,10 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
     idx = [a if isinstance(a, Tensor) else Tensor._make(a) for a in tensors]
     target = index_shape(tuple(t.shape), spec, [a.shape for a in tensors])
     traced = _traced(t)
+    trace = _outside(t)
+    if trace is not None:
+        trace.mutate(t, lambda tr: _index_put(tr, v, spec, idx, target))
+        return
     recording = traced or is_grad_enabled() and (t.requires_grad or v.requires_grad)
     if not recording:
         _assign(t._data, spec, tensors, np.broadcast_to(v._data.astype(t._data.dtype), target))

@@ -7,9 +7,13 @@ programs on every run) and prints a failing program as Python source that runs w
 ``T = adjit`` or ``T = torch``.
 
 Environment:
-- ``ADJIT_FUZZ_EXAMPLES``: examples per test (default 25; CI stays under ~60 s on 2 cores).
+- ``ADJIT_FUZZ_EXAMPLES``: examples per test (default 30; CI stays under ~60 s on 2 cores).
   Long runs, e.g. ``ADJIT_FUZZ_EXAMPLES=2000 pytest tests/test_fuzz.py -s``, print how many
   programs each check ran on.
+- ``ADJIT_FUZZ_SHRINK``: ``1`` lets hypothesis shrink a failing program to a minimal one (can
+  take minutes: every step traces and compiles a new program); off by default.
+
+Bugs the fuzzer found live as strict xfail tests in ``tests/regressions/``.
 """
 
 from __future__ import annotations
@@ -19,12 +23,13 @@ from typing import Any
 
 import pytest
 from fuzz import checks
-from fuzz.strategies import ALL, ELEMENTWISE, MOVEMENT, REDUCTIONS, programs
-from hypothesis import HealthCheck, assume, given, settings
-
 from fuzz.programs import Program
+from fuzz.strategies import ALL, ELEMENTWISE, MOVEMENT, REDUCTIONS, programs
+from hypothesis import HealthCheck, Phase, assume, given, settings
 
-EXAMPLES = int(os.environ.get("ADJIT_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("ADJIT_FUZZ_EXAMPLES", "30"))
+SHRINK = os.environ.get("ADJIT_FUZZ_SHRINK", "") == "1"
+PHASES = [Phase.explicit, Phase.generate] + ([Phase.shrink] if SHRINK else [])
 
 FUZZ = settings(
     max_examples=EXAMPLES,
@@ -33,6 +38,7 @@ FUZZ = settings(
     deadline=None,  # the first call of a new program traces and compiles
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     print_blob=False,
+    phases=PHASES,
 )
 
 
@@ -85,5 +91,5 @@ def test_programs_print_as_runnable_source() -> None:
 @pytest.fixture(scope="module", autouse=True)
 def _report() -> Any:
     yield
-    if EXAMPLES > 25:
+    if EXAMPLES > 30:
         print(f"\nfuzz checks run: {dict(checks.STATS)}")

@@ -6,8 +6,6 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from adjit.runtime import functional as R
 from adjit.runtime.dispatch import composite
 from adjit.runtime.tensor import Tensor
@@ -128,38 +126,50 @@ def huber_loss(
 
 # ---- negative log likelihood and cross entropy -----------------------------------------------
 def _class_weights(
-    weight: Tensor | None, target: np.ndarray, ignore_index: int, like: Tensor
+    weight: Tensor | None, target: Tensor, ignore_index: int, like: Tensor
 ) -> Tensor:
-    """Per-sample weight ``weight[target]``, zero where target == ignore_index (no history)."""
-    safe = np.where(target == ignore_index, 0, target)
-    w = np.ones(target.shape) if weight is None else weight._data[safe]
-    return Tensor._make(np.asarray(w * (target != ignore_index), like._data.dtype))
+    """Per-sample weight ``weight[target]``, zero where target == ignore_index (no history).
+    Tensor ops only, so it traces when the target is a compiled function's argument."""
+    keep = target != ignore_index
+    if weight is None:
+        return keep.to(like.dtype)
+    safe = R.where(keep, target, 0)
+    return R.where(keep, weight.detach()[safe], 0.0).to(like.dtype)
 
 
-def _check_target(input: Tensor, target: Tensor, ignore_index: int) -> np.ndarray:
+def _check_target(input: Tensor, target: Tensor, ignore_index: int) -> Tensor:
     if target.dtype.is_floating_point:
         raise RuntimeError(f"expected scalar type Long but found {_type_name(target)}")
-    t = target._data.astype(np.int64)
-    n_classes = input.shape[0 if input.ndim == 1 else 1]
-    bad = t[(t != ignore_index) & ((t < 0) | (t >= n_classes))]
-    if bad.size:
-        raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
+    t = target.to(adjit_int64())
     batch = () if input.ndim == 1 else (input.shape[0], *input.shape[2:])
     if tuple(t.shape) != batch:
         raise ValueError(
             f"Expected input batch_size ({input.shape[0]}) to match target "
             f"batch_size ({t.shape[0] if t.ndim else 0})."
         )
+    if getattr(t, "_is_tracer", False):
+        return t  # values unknown while tracing: out-of-range targets fail in gather
+    data = t._data
+    n_classes = input.shape[0 if input.ndim == 1 else 1]
+    bad = data[(data != ignore_index) & ((data < 0) | (data >= n_classes))]
+    if bad.size:
+        raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
     return t
+
+
+def adjit_int64() -> Any:
+    from adjit.ir.dtypes import int64
+
+    return int64
 
 
 def _type_name(t: Tensor) -> str:
     return {"float32": "Float", "float64": "Double", "int32": "Int"}.get(t.dtype.name, t.dtype.name)
 
 
-def _nll(logp: Tensor, t: np.ndarray, w: Tensor, r: str) -> Tensor:
+def _nll(logp: Tensor, t: Tensor, w: Tensor, r: str) -> Tensor:
     axis = 0 if logp.ndim == 1 else 1
-    index = Tensor._make(np.expand_dims(np.where(w._data != 0, t, 0), axis))
+    index = R.unsqueeze(R.where(w != 0, t, 0), axis)  # ignored targets gather any valid class
     picked = R.squeeze(R.gather(logp, axis, index), axis)
     loss = -picked * w
     if r == "mean":
@@ -205,7 +215,7 @@ def _soft_cross_entropy(
 
 
 def _smoothed(
-    logp: Tensor, t: np.ndarray, weight: Tensor | None, ignore_index: int, r: str, smoothing: float
+    logp: Tensor, t: Tensor, weight: Tensor | None, ignore_index: int, r: str, smoothing: float
 ) -> Tensor:
     axis = 0 if logp.ndim == 1 else 1
     n_classes = logp.shape[axis]

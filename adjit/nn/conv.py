@@ -1,18 +1,61 @@
-"""``Conv2d``: a learnable 2-D convolution with PyTorch's defaults, init and repr."""
+"""``Conv2d``: a learnable 2-D convolution with PyTorch's defaults, init, repr, padding modes."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
+import numpy as np
+
+from adjit.nn import functional as F
 from adjit.nn import functional_conv as FC
 from adjit.nn import init
 from adjit.nn.module import Module
 from adjit.nn.parameter import Parameter
+from adjit.runtime import functional as R
 from adjit.runtime.creation import empty
+from adjit.runtime.dispatch import composite
 from adjit.runtime.tensor import Tensor
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _pad_indices(n: int, before: int, after: int, mode: str) -> np.ndarray:
+    pos = np.arange(-before, n + after)
+    if mode == "reflect":
+        if before >= n or after >= n:
+            raise RuntimeError(
+                f"Argument #4: Padding size should be less than the corresponding input "
+                f"dimension, but got: padding ({before}, {after}) at dimension of input {n}"
+            )
+        period = 2 * (n - 1)
+        pos = np.abs(pos) % period if period else np.zeros_like(pos)
+        return np.where(pos >= n, period - pos, pos)
+    if mode == "replicate":
+        return np.clip(pos, 0, n - 1)
+    if mode == "circular":
+        return pos % n
+    raise NotImplementedError(f"adjit: padding mode '{mode}' is not implemented")
+
+
+_PAD_NAMES = {"reflect": "ReflectionPad{}DBackward0", "replicate": "ReplicationPad{}DBackward0"}
+
+
+def pad_nd(input: Tensor, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:
+    """``F.pad`` with the 'reflect', 'replicate' and 'circular' modes too (integer INDEX)."""
+    if mode == "constant":
+        return F.pad(input, pad, value=value)  # (its name: ConstantPadNdBackward0)
+    dims = len(pad) // 2
+
+    def decomposition(a: Tensor) -> Tensor:
+        for k in range(dims):
+            axis = a.ndim - 1 - k
+            idx = _pad_indices(a.shape[axis], int(pad[2 * k]), int(pad[2 * k + 1]), mode)
+            a = R.getitem(a, (slice(None),) * axis + (Tensor._make(idx),))
+        return a
+
+    name = _PAD_NAMES.get(mode, "CopySlices").format(dims)
+    return composite(name, decomposition, input)
 
 
 class Conv2d(Module):
@@ -87,7 +130,7 @@ class Conv2d(Module):
 
     def _conv_forward(self, input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         if self.padding_mode != "zeros":
-            padded = FC.pad_nd(input, self._reversed_padding_repeated_twice, self.padding_mode)
+            padded = pad_nd(input, self._reversed_padding_repeated_twice, self.padding_mode)
             return FC.conv2d(padded, weight, bias, self.stride, 0, self.dilation, self.groups)
         return FC.conv2d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 

@@ -70,7 +70,7 @@ SELU_SCALE = 1.0507009873554804934193349852946
 
 def _const(arr: np.ndarray, like: Tensor) -> Tensor:
     """A tensor with no history holding ``arr`` in ``like``'s dtype."""
-    return Tensor._make(np.asarray(arr, like._data.dtype))
+    return Tensor._make(np.asarray(arr, like.dtype.np))
 
 
 def _inplace_result(input: Tensor, out: Tensor, inplace: bool) -> Tensor:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import numpy as np
 
-from adjit.nn.functional import pad as _constant_pad
 from adjit.runtime import functional as R
-from adjit.runtime import trace_state
 from adjit.runtime.dispatch import composite
 from adjit.runtime.grad_mode import no_grad
 from adjit.runtime.tensor import Tensor
@@ -22,7 +19,6 @@ __all__ = [
     "conv2d",
     "dropout2d",
     "max_pool2d",
-    "pad_nd",
 ]
 
 # Note [im2col by strided slices]: a 2-D window op reads, for every kernel offset (i, j), the
@@ -89,6 +85,14 @@ def _batched(input: Tensor, what: str) -> tuple[Tensor, bool]:
     return input, False
 
 
+def _batch(a: Tensor, unbatched: bool) -> Tensor:
+    return R.unsqueeze(a, 0) if unbatched else a
+
+
+def _unbatch(a: Tensor, unbatched: bool) -> Tensor:
+    return R.squeeze(a, 0) if unbatched else a
+
+
 # ---- padding -----------------------------------------------------------------------------------
 def _fill_pad(a: Tensor, widths: Any, value: float = 0.0) -> Tensor:
     """Constant padding by CAT with filled blocks; ``widths`` as in ``F.pad`` (last dim first).
@@ -104,44 +108,6 @@ def _fill_pad(a: Tensor, widths: Any, value: float = 0.0) -> Tensor:
         pieces = [t for t, n in zip(pieces, (before, 1, after), strict=True) if n > 0]
         a = R.cat(pieces, axis) if len(pieces) > 1 else a
     return a
-
-
-def _pad_indices(n: int, before: int, after: int, mode: str) -> np.ndarray:
-    pos = np.arange(-before, n + after)
-    if mode == "reflect":
-        if before >= n or after >= n:
-            raise RuntimeError(
-                f"Argument #4: Padding size should be less than the corresponding input "
-                f"dimension, but got: padding ({before}, {after}) at dimension of input {n}"
-            )
-        period = 2 * (n - 1)
-        pos = np.abs(pos) % period if period else np.zeros_like(pos)
-        return np.where(pos >= n, period - pos, pos)
-    if mode == "replicate":
-        return np.clip(pos, 0, n - 1)
-    if mode == "circular":
-        return pos % n
-    raise NotImplementedError(f"adjit: padding mode '{mode}' is not implemented")
-
-
-_PAD_NAMES = {"reflect": "ReflectionPad{}DBackward0", "replicate": "ReplicationPad{}DBackward0"}
-
-
-def pad_nd(input: Tensor, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:
-    """``F.pad`` with the 'reflect', 'replicate' and 'circular' modes too (integer INDEX)."""
-    if mode == "constant":
-        return _constant_pad(input, pad, value=value)  # (its name: ConstantPadNdBackward0)
-    dims = len(pad) // 2
-
-    def decomposition(a: Tensor) -> Tensor:
-        for k in range(dims):
-            axis = a.ndim - 1 - k
-            idx = _pad_indices(a.shape[axis], int(pad[2 * k]), int(pad[2 * k + 1]), mode)
-            a = R.getitem(a, (slice(None),) * axis + (Tensor._make(idx),))
-        return a
-
-    name = _PAD_NAMES.get(mode, "CopySlices").format(dims)
-    return composite(name, decomposition, input)
 
 
 # ---- convolution -------------------------------------------------------------------------------
@@ -274,8 +240,11 @@ def max_pool2d(
     """Window maximum; the gradient goes to the first maximal element, as in PyTorch."""
     x, unbatched = _batched(input, "max_pool2d")
     k, s, p, d, out = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode)
-    y = composite("MaxPool2DWithIndicesBackward0", lambda a: _max_pool(a, k, s, p, d, out), x)
-    y = R.squeeze(y, 0) if unbatched else y
+    y = composite(
+        "MaxPool2DWithIndicesBackward0",
+        lambda a: _unbatch(_max_pool(_batch(a, unbatched), k, s, p, d, out), unbatched),
+        input,
+    )
     if not return_indices:
         return y
     idx = _argmax_indices(x, k, s, p, d, out)
@@ -324,8 +293,11 @@ def avg_pool2d(
             return total / float(div.flat[0])
         return total / _const(div, a)
 
-    y = composite("AvgPool2DBackward0", decomposition, x)
-    return R.squeeze(y, 0) if unbatched else y
+    return composite(
+        "AvgPool2DBackward0",
+        lambda a: _unbatch(decomposition(_batch(a, unbatched)), unbatched),
+        input,
+    )
 
 
 def _adaptive_matrix(n: int, out: int) -> np.ndarray:
@@ -346,12 +318,10 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
         x.shape[3] if size[1] is None else size[1],
     )
     if (oh, ow) == (1, 1):
-        y = R.mean(x, (-1, -2), keepdim=True)
-    else:
-        ph = _const(_adaptive_matrix(x.shape[2], oh), x)
-        pw = _const(_adaptive_matrix(x.shape[3], ow).T, x)
-        y = composite("AdaptiveAvgPool2DBackward0", lambda a: R.matmul(R.matmul(ph, a), pw), x)
-    return R.squeeze(y, 0) if unbatched else y
+        return R.mean(input, (-1, -2), keepdim=True)
+    ph = _const(_adaptive_matrix(x.shape[2], oh), x)
+    pw = _const(_adaptive_matrix(x.shape[3], ow).T, x)
+    return composite("AdaptiveAvgPool2DBackward0", lambda a: R.matmul(R.matmul(ph, a), pw), input)
 
 
 # ---- batch norm --------------------------------------------------------------------------------
@@ -377,34 +347,18 @@ def _bn_eval(
     return _affine(y, w, b)
 
 
-_warned_traced_stats = False
-
-
 def _update_running(
     x: Tensor, running_mean: Tensor | None, running_var: Tensor | None, momentum: float
 ) -> None:
-    """``r = (1 - m) r + m stat`` with the unbiased batch variance, under no_grad."""
-    global _warned_traced_stats
-    if trace_state.current() is not None:
-        if not _warned_traced_stats:
-            _warned_traced_stats = True
-            warnings.warn(
-                "adjit.compile: batch_norm running statistics are not updated inside a "
-                "compiled function (buffer mutation is not traced yet); normalization uses "
-                "the batch statistics as usual",
-                stacklevel=4,
-            )
-        return
-    data = x._data.astype(np.float64)
-    axes = (0, *range(2, data.ndim))
-    n = data.size // data.shape[1]
-    mean = data.mean(axis=axes)
-    var = data.var(axis=axes) * n / (n - 1)
+    """``r = (1 - m) r + m stat`` with the unbiased batch variance, under no_grad (in double,
+    as PyTorch accumulates); traced like any in-place op inside a compiled function."""
+    axes = (0, *range(2, x.ndim))
     with no_grad():
-        for buf, stat in ((running_mean, mean), (running_var, var)):
+        xd = x.detach().double()
+        stats = ((running_mean, R.mean(xd, axes)), (running_var, R.var(xd, axes, correction=1)))
+        for buf, stat in stats:
             if buf is not None:
-                new = momentum * stat + (1.0 - momentum) * buf._data.astype(np.float64)
-                buf.copy_(Tensor._make(new.astype(buf._data.dtype)))
+                buf.copy_((stat * momentum + buf.double() * (1.0 - momentum)).to(buf.dtype))
 
 
 def batch_norm(

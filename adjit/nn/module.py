@@ -19,6 +19,7 @@ from adjit.nn._module_state import (
     typename,
 )
 from adjit.nn.parameter import Parameter
+from adjit.runtime import trace_state  # noqa: I001
 from adjit.runtime.tensor import Tensor
 
 _NAMES_CHECKS = (
@@ -358,6 +359,9 @@ class Module:
         return handle
 
     def _call_impl(self, *args: Any, **kwargs: Any) -> Any:
+        trace = trace_state.current()
+        if trace is not None:
+            trace.note_module(self)  # its ``training`` flag becomes a guard of the compiled code
         for hook, with_kwargs in list(self._forward_pre_hooks.values()):
             if with_kwargs:
                 result = hook(self, args, kwargs)

@@ -77,10 +77,14 @@ class _BatchNorm(Module):
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             from adjit.runtime import trace_state
 
-            if trace_state.current() is None:  # see _update_running: not traced yet
-                with no_grad():
-                    self.num_batches_tracked.add_(1)
+            with no_grad():  # traced as a buffer update inside a compiled function
+                self.num_batches_tracked.add_(1)
             if self.momentum is None:  # cumulative moving average
+                if trace_state.current() is not None:
+                    raise trace_state.TracingError(
+                        "BatchNorm with momentum=None reads its batch count as a Python number, "
+                        "which a compiled function cannot follow across calls; set a momentum"
+                    )
                 factor = 1.0 / float(self.num_batches_tracked.item() or 1)
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         track = not self.training or self.track_running_stats

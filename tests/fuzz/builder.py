@@ -1,13 +1,12 @@
-"""The program builder: values with shapes and magnitude bounds, fresh inputs, partners.
+"""The program builder: values with shapes and magnitude bounds, fresh inputs, partners."""
 
-Domain rules (so every derivative exists and finite differences agree with it):
-- every value carries a bound on its magnitude; ops that would overflow or become too
-  ill-conditioned for float32 (exp of large values, long products) are not drawn for it;
-- log/sqrt/rsqrt/reciprocal/division see ``v * v + c`` with ``c > 0``, never a raw value;
-- kinks (relu, abs, maximum, clamp, where) are shifted by odd constants and *probed*: the
-  checks reject inputs closer than a margin to any kink; amax gets a distinct perturbation so
-  broadcast copies never tie.
-"""
+# Domain rules (so every derivative exists and finite differences agree with it):
+# - every value carries a bound on its magnitude; ops that would overflow or become too
+#   ill-conditioned for float32 (exp of large values, long products) are not drawn for it;
+# - log/sqrt/rsqrt/reciprocal/division see ``v * v + c`` with ``c > 0``, never a raw value;
+# - kinks (relu, abs, maximum, clamp, where) are shifted by small float32-exact constants and
+#   *probed*: the checks reject inputs closer than a margin to any kink; amax gets a distinct
+#   perturbation so broadcast copies never tie.
 
 from __future__ import annotations
 
@@ -36,8 +35,10 @@ class Value:
 
 def broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
     """NumPy broadcasting of two shapes, or None when they do not broadcast."""
+    rank = max(len(a), len(b))
+    a, b = (1,) * (rank - len(a)) + a, (1,) * (rank - len(b)) + b
     out = []
-    for x, y in zip(reversed((1,) * (len(b) - len(a)) + a), reversed((1,) * (len(a) - len(b)) + b)):
+    for x, y in zip(reversed(a), reversed(b), strict=True):
         if x != y and 1 not in (x, y):
             return None
         out.append(max(x, y))
@@ -73,7 +74,9 @@ class Builder:
         cands = [v for v in reversed(self.values) if v.depth < MAX_DEPTH and ok(v)]
         return self.draw(st.sampled_from(cands)) if cands else None
 
-    def partner(self, shape: tuple[int, ...], ok: Callable[[Value], bool] = lambda v: True) -> Value:
+    def partner(
+        self, shape: tuple[int, ...], ok: Callable[[Value], bool] = lambda v: True
+    ) -> Value:
         """A value broadcasting with ``shape``: an existing one or a fresh input."""
         fresh = self.draw(st.booleans())
         if not fresh:
@@ -124,5 +127,3 @@ def broadcastable_shapes(draw: Callable[..., Any], shape: tuple[int, ...]) -> tu
         dims = [draw(st.integers(1, 3)), *dims]
     out = tuple(dims)
     return out if fits(broadcast(shape, out)) else tuple(1 for _ in shape)
-
-

@@ -1,17 +1,16 @@
-"""The differential checks of one program: compiled, eager, adjit.grad, finite differences, torch.
+"""Differential checks of one program: compiled, eager, adjit.grad, differences, PyTorch."""
 
-Tolerances (per program; ``depth`` is the longest chain of statements):
-- values and gradients are compared normwise: |a - b| <= rtol * max(1, max|reference|), so a
-  cancellation that leaves a small element next to large ones is not flagged;
-- float32: rtol = 2e-6 * (depth + 1). Each op rounds once (eps = 6e-8) and the compiled side
-  may reassociate (CSE, algebraic rules, other reduction orders), a few ulp per level, and the
-  condition number of our bounded ops stays below ~30 (MAX_BOUND), so 2e-6 per level leaves
-  a margin of ~10 over what we measured; PyTorch's kernels differ from NumPy's by the same;
-- float64: rtol = 1e-12 * (depth + 1), the same reasoning with eps = 1.1e-16;
-- finite differences: :func:`adjit.testing.assert_grads_match` in float64 (its own tolerance);
-  skipped when the program holds a no_grad region or a detach, since differences see through
-  those and autodiff (by design) does not.
-"""
+# Tolerances (per program; ``depth`` is the longest chain of statements):
+# - values and gradients are compared normwise: |a - b| <= rtol * max(1, max|reference|), so a
+#   cancellation that leaves a small element next to large ones is not flagged;
+# - float32: rtol = 2e-6 * (depth + 1). Each op rounds once (eps = 6e-8) and the compiled side
+#   may reassociate (CSE, algebraic rules, other reduction orders, vectorized LLVM math): a few
+#   ulp per level, times the conditioning of our bounded ops (values below MAX_BOUND = 30) --
+#   2e-6 per level is ~30 ulp; PyTorch's kernels differ from NumPy's by the same amounts;
+# - float64: rtol = 1e-12 * (depth + 1), the same reasoning with eps = 1.1e-16;
+# - finite differences: :func:`adjit.testing.assert_grads_match` in float64 (its own tolerance);
+#   skipped when the program holds a no_grad region or a detach, since differences see through
+#   those and autodiff (by design) does not.
 
 from __future__ import annotations
 

@@ -31,8 +31,18 @@ UNARY: dict[str, tuple[str, Callable[[float], float], float, tuple[str, ...]]] =
     "pow-frac": ("({0} * {0} + 0.5) ** 1.5", lambda m: (m * m + 0.5) ** 1.5, 4.0, ()),
     "scale": ("{0} * 2.5", lambda m: 2.5 * m, 12.0, ()),
     "rsub": ("1.5 - {0}", lambda m: m + 1.5, math.inf, ()),
-    "abs": ("T.abs({0} + 0.037109375)", lambda m: m + 0.037109375, math.inf, ("{0} + 0.037109375",)),
-    "relu": ("T.relu({0} - 0.021484375)", lambda m: m + 0.021484375, math.inf, ("{0} - 0.021484375",)),
+    "abs": (
+        "T.abs({0} + 0.037109375)",
+        lambda m: m + 0.037109375,
+        math.inf,
+        ("{0} + 0.037109375",),
+    ),
+    "relu": (
+        "T.relu({0} - 0.021484375)",
+        lambda m: m + 0.021484375,
+        math.inf,
+        ("{0} - 0.021484375",),
+    ),
     "clamp": (
         "T.clamp({0}, -0.5, 0.75)",
         lambda m: min(m, 0.75),
@@ -55,7 +65,11 @@ BINARY: dict[str, tuple[str, Callable[[float, float], float], tuple[str, ...]]] 
         lambda a, b: max(a, b + 0.013671875),
         ("{0} - ({1} + 0.013671875)",),
     ),
-    "minimum": ("T.minimum({0}, {1} - 0.029296875)", lambda a, b: max(a, b + 0.03), ("{0} - {1} + 0.029296875",)),
+    "minimum": (
+        "T.minimum({0}, {1} - 0.029296875)",
+        lambda a, b: max(a, b + 0.03),
+        ("{0} - {1} + 0.029296875",),
+    ),
     "add-alpha": ("T.add({0}, {1}, alpha=0.5)", lambda a, b: a + b / 2, ()),
 }
 
@@ -98,9 +112,9 @@ def where(b: Builder) -> None:
         y = b.partner(shape)
         shape = broadcast(shape, y.shape)
         assert shape is not None
-        template, args, bound = "T.where({0} %s {1}, {2}, {3})" % cmp, [a, c, x, y], y.bound
+        template, args, bound = "T.where({0} " + cmp + " {1}, {2}, {3})", [a, c, x, y], y.bound
     else:
-        template, args, bound = "T.where({0} %s {1}, {2}, 0.25)" % cmp, [a, c, x], 0.25
+        template, args, bound = "T.where({0} " + cmp + " {1}, {2}, 0.25)", [a, c, x], 0.25
     b.emit(template, args, shape, max(x.bound, bound), ("{0} - {1}",))
 
 

@@ -80,7 +80,9 @@ def expand(b: Builder) -> None:
     shape = tuple(lead + sizes)
     if not fits(shape):
         shape, sizes, lead = (2, *v.shape), list(v.shape), [2]
-    shown = [str(n) if n != v.shape[i] or b.draw(st.booleans()) else "-1" for i, n in enumerate(sizes)]
+    shown = [
+        str(n) if n != v.shape[i] or b.draw(st.booleans()) else "-1" for i, n in enumerate(sizes)
+    ]
     b.emit(f"{{0}}.expand({', '.join(map(str, lead + shown))})", [v], shape, v.bound)
 
 
@@ -118,8 +120,9 @@ def index(b: Builder) -> None:
         shape.insert(d, 1)
     if b.draw(st.booleans()):
         expr = "{0}[" + ", ".join([":"] * d + [item]) + "]"
-    else:  # the same position counted from the end, after an ellipsis
-        expr = "{0}[" + ", ".join(["...", item] + [":"] * (rank - d - 1)) + "]"
+    else:  # the same position counted from the end, after an ellipsis (None adds a dim)
+        after = rank - d - (0 if kind == "none" else 1)
+        expr = "{0}[" + ", ".join(["...", item] + [":"] * after) + "]"
     b.emit(expr, [v], tuple(shape), v.bound)
 
 

@@ -78,9 +78,23 @@ def test_compiled_functional_ops_match_eager() -> None:
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
 
 
-def test_compiled_batchnorm_train_warns_and_keeps_stats() -> None:
-    bn = nn.BatchNorm2d(3)
+def test_compiled_batchnorm_train_updates_running_stats_like_eager() -> None:
+    bn, ref = nn.BatchNorm2d(3), nn.BatchNorm2d(3)
     cf = adjit.compile(bn)
-    with pytest.warns(UserWarning, match="running statistics"):
-        cf(adjit.randn(4, 3, 2, 2))
-    assert np.all(bn.running_mean.numpy() == 0) and int(bn.num_batches_tracked) == 0
+    for _ in range(3):
+        x = adjit.randn(4, 3, 2, 2)
+        np.testing.assert_allclose(
+            cf(x).detach().numpy(), ref(x).detach().numpy(), rtol=1e-5, atol=1e-6
+        )
+    # buffers written back after every compiled call, as eager mode updates them
+    np.testing.assert_allclose(bn.running_mean.numpy(), ref.running_mean.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(bn.running_var.numpy(), ref.running_var.numpy(), rtol=1e-6)
+    assert int(bn.num_batches_tracked) == int(ref.num_batches_tracked) == 3
+    assert cf.trace_count == 1
+    bn.eval()
+    ref.eval()
+    x = adjit.randn(4, 3, 2, 2)
+    np.testing.assert_allclose(
+        cf(x).detach().numpy(), ref(x).detach().numpy(), rtol=1e-5, atol=1e-6
+    )
+    assert cf.trace_count == 2  # the training flag is a guard: eval mode traced again
