@@ -12,8 +12,9 @@ from typing import Any
 
 
 def demo(args: argparse.Namespace) -> int:
-    """Run the autograd tutorials' examples eagerly and show what they print."""
+    """The tutorials' examples eagerly, then (unless --only picks examples) the compiler."""
     import adjit
+    from adjit import demo as job
     from adjit.tutorials import EXAMPLES
 
     names = args.only or list(EXAMPLES)
@@ -24,6 +25,9 @@ def demo(args: argparse.Namespace) -> int:
         example(adjit)
         print()
     print(f"ran {len(names)} tutorial examples eagerly with adjit {adjit.__version__}")
+    if not args.only:
+        print()
+        job.compiler()
     return 0
 
 

@@ -50,9 +50,10 @@ def compiler() -> None:
         f"\nsaved for backward: {sum(n for _, n in ex.saved)} bytes; recomputed instead: "
         f"{', '.join(ex.recomputed) or 'nothing'}"
     )
-    kernels = ex.sections.get("kernels")
-    if kernels:
-        print("\n== fused kernels\n" + kernels)
+    if ex.kernels:
+        print("\n== fused LLVM kernels (each one loop; see .llvm_ir and .asm)")
+        for program, k in ex.kernels:
+            print(f"{program}/{k.name}: {len(k.eqns)} ops over {list(k.shape)}: {k.formula}")
     print("\n== compiled vs eager vs float64 finite differences")
     adjit.testing.assert_grads_match(logistic_loss, w.detach(), x, y)
     print("gradients match (adjit.testing.assert_grads_match)")
