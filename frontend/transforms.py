@@ -8,8 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from ..runtime import trace_state
 from ..runtime.tensor import Tensor
 from .compile import CompiledFunction, Entry
+from .guards import fast_key
 from .plans import TrainPlan
 from .pytree import flatten, unflatten
 from .replay import replay
@@ -30,6 +32,7 @@ class GradFunction:
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
         self.argnums, self.has_aux, self.value = argnums, has_aux, value
         self._compiled = CompiledFunction(self._unpacked(fn), backend=backend)
+        self._fast: dict[tuple, _FastGrad] = {}  # guards.fast_key -> the whole call, prepared
 
     def _unpacked(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         if not self.has_aux:
@@ -44,6 +47,16 @@ class GradFunction:
         return split_aux
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        key = None if kwargs or trace_state.current() is not None else fast_key(args)
+        fast = self._fast.get(key) if key is not None else None
+        if fast is not None and fast.entry.lifted_ok():
+            return fast(args)
+        result, fast = self._call(args, kwargs)
+        if key is not None and fast is not None:
+            self._fast[key] = fast
+        return result
+
+    def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
         nums = self.argnums if isinstance(self.argnums, tuple) else (self.argnums,)
         for n in nums:
             if n >= len(args) or not isinstance(args[n], Tensor):
@@ -61,7 +74,12 @@ class GradFunction:
         out_pos = self._check_output(entry)
         plan = entry.training(wrt)
         values, grads = _run(plan, inputs, out_pos, entry)
-        values = entry.write_back(values)
+        fast = None
+        if 0 in plan.joint.cotangent_of and not any(t.requires_grad for t in inputs):
+            fast = _FastGrad(self, entry, plan, out_pos)
+        return self._assemble(entry, entry.write_back(values), grads), fast
+
+    def _assemble(self, entry: Entry, values: list[Any], grads: list[Any]) -> Any:
         grads_out = tuple(grads) if isinstance(self.argnums, tuple) else grads[0]
         out_leaves = iter(values)
         outs = [next(out_leaves) if t is None else t for t in entry.out_template]
@@ -84,6 +102,29 @@ class GradFunction:
                 "grad_outputs for vector-Jacobian products"
             )
         return 0
+
+
+class _FastGrad:
+    """A prepared call for one signature: arrays in, one compiled joint program, tensors out."""
+
+    def __init__(self, gf: GradFunction, entry: Entry, plan: TrainPlan, out_pos: int) -> None:
+        self.gf, self.entry = gf, entry
+        g = plan.joint.graph
+        self.cts = [
+            np.full(
+                g.outputs[k].aval.shape, 1.0 if k == out_pos else 0.0, g.outputs[k].aval.dtype.np
+            )
+            for k in plan.joint.cotangent_of
+        ]
+        self.run = entry.runner(plan.optimized_joint)
+        self.n_out = plan.joint.n_outputs
+
+    def __call__(self, args: tuple[Any, ...]) -> Any:
+        arrays = [a._data for a in args]
+        arrays += [t._data for t in self.entry.lifted]
+        out = [Tensor._make(a) for a in self.run(arrays + self.cts)]
+        values = self.entry.write_back(out[: self.n_out])
+        return self.gf._assemble(self.entry, values, out[self.n_out :])
 
 
 def _leaf_index(args: tuple, n: int) -> int:
