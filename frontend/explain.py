@@ -182,6 +182,9 @@ class Explanation:
             before = text
         passes = "\n".join(lines)
         times = "\n".join(f"{k}: {v * 1e3:.2f} ms" for k, v in self.timings.items())
+        if "pass symbolic" not in self.timings:
+            times += "\npass symbolic: off (ADJIT_SYMBOLIC=1 turns it on; where-regions are "
+            times += "always differentiated symbolically, within 'adjoint')"
         return [
             f"== adjoint IR (joint forward+backward, wrt inputs {list(self.plan.wrt)})\n"
             + str(self.adjoint),

@@ -7,17 +7,17 @@ from dataclasses import dataclass, field
 
 from ..ir.graph import Graph
 from ..passes.adjoint import Joint, Region
-from ..passes.pipeline import PassRecord, run_pipeline
+from ..passes.pipeline import PassRecord, flag, run_pipeline
 from ..passes.split import Split, split
 from .builder import joint_graph
 
 
 def optimize(g: Graph) -> tuple[Graph, list[PassRecord]]:
-    """The pass pipeline, with the symbolic pass in its slot when it is there."""
-    try:
-        from ..passes.symbolic import simplify
-    except ImportError:  # pragma: no cover - the symbolic pass is optional during bring-up
+    """The pass pipeline; the sympy pass in its slot when ADJIT_SYMBOLIC=1 (see FLAGS)."""
+    if flag("ADJIT_SYMBOLIC") != "1":
         return run_pipeline(g)
+    from ..passes.symbolic import simplify
+
     return run_pipeline(g, extra=[("symbolic", simplify)])
 
 

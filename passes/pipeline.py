@@ -6,6 +6,12 @@ Environment flags (FLAGS below is the one table of adjit's environment flags):
   those passes to stderr, with the pass's time and equation count.
 - ``ADJIT_VERIFY``: ``1`` runs the verifier on the input and after every pass (as
   ``verify=True`` does); a failure names the pass that broke the graph. The tests set it.
+- ``ADJIT_CACHE_DIR``: the kernel cache's folder (default: the user's cache dir, see
+  ``codegen/jit.py``).
+- ``ADJIT_SYMBOLIC``: ``1`` adds the sympy simplification pass (``passes/symbolic.py``) to
+  every compile. Off by default: importing sympy and its bounded rewrites cost 0.5-2 s per
+  program here, while on typical programs they save an equation or two. (Regions with
+  ``where`` are always differentiated symbolically: that is about correctness, not speed.)
 
 Passes that come later (the sympy pass over fused elementwise regions) plug in through
 ``run_pipeline(..., extra=[(name, pass)])``: they run after the cleanup passes, on a graph with
@@ -32,6 +38,8 @@ Pass = Callable[[Graph], Graph]
 FLAGS: dict[str, str] = {
     "ADJIT_PRINT_AFTER": "comma-separated pass names or 'all': print the IR after them (stderr)",
     "ADJIT_VERIFY": "'1': verify the graph before the pipeline and after every pass",
+    "ADJIT_SYMBOLIC": "'1': run the sympy simplification pass in every compile (off: slow)",
+    "ADJIT_CACHE_DIR": "where compiled kernels are cached on disk (codegen/jit.py)",
 }
 
 PIPELINE: list[tuple[str, Pass]] = [
