@@ -100,6 +100,11 @@ class _Open:
             self.defined.add(e.out)
 
 
+def _fusible(e: Eqn) -> bool:
+    # integer pow runs as an extern: NumPy raises for negative exponents, a kernel cannot
+    return e.op in FUSIBLE and not (e.op is Op.POW and not e.out.aval.dtype.is_floating_point)
+
+
 def fuse(g: Graph) -> Program:
     """Schedule ``g`` as kernels and externs, in an order that respects every dependency."""
     readers: dict[Var, list[Eqn]] = {}
@@ -136,7 +141,7 @@ def fuse(g: Graph) -> Program:
         )
 
     for e in g.eqns:
-        if e.op in FUSIBLE or e.op in REDUCTIONS:
+        if _fusible(e) or e.op in REDUCTIONS:
             if open_ is None or not open_.can_take(e):
                 close()
                 shape = e.inputs[0].aval.shape if e.op in REDUCTIONS else e.out.aval.shape
