@@ -56,10 +56,21 @@ def _target_machine() -> Any:
     target = llvm.Target.from_triple(llvm.get_process_triple())
     return target.create_target_machine(
         cpu=llvm.get_host_cpu_name(),
-        features=llvm.get_host_cpu_features().flatten(),
+        features=_features(),
         opt=3,
         jit=True,
     )
+
+
+# LLVM tunes AVX-512 CPUs to prefer 256-bit vectors (clock-down worries); these kernels are
+# long vectorized loops where the full width pays: allow 512-bit vectors where the CPU has them
+TUNING = "-prefer-256-bit"
+
+
+def _features() -> str:
+    llvm = _llvm()
+    flat = llvm.get_host_cpu_features().flatten()
+    return f"{flat},{TUNING}" if "+avx512f" in flat else flat
 
 
 @cache
@@ -79,7 +90,7 @@ def host_key() -> str:
             llvmlite.__version__,
             llvm.get_process_triple(),
             llvm.get_host_cpu_name(),
-            llvm.get_host_cpu_features().flatten(),
+            _features(),
             repr(sorted(OPT.items())),
         ]
     )
