@@ -46,6 +46,14 @@ def pad_nd(input: Tensor, pad: Any, mode: str = "constant", value: float | None 
     if mode == "constant":
         return F.pad(input, pad, value=value)  # (its name: ConstantPadNdBackward0)
     dims = len(pad) // 2
+    if len(pad) not in (2, 4, 6) or input.ndim not in (dims + 1, dims + 2):
+        raise NotImplementedError(
+            f"Padding size {len(pad)} is not supported for {input.ndim}D input tensor.\n"
+            "Supported combinations for non-constant padding:\n"
+            "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+            "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+            "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)"
+        )
 
     def decomposition(a: Tensor) -> Tensor:
         for k in range(dims):

@@ -367,9 +367,12 @@ def _pad_dim(a: Tensor, axis: int, before: int, after: int, value: float) -> Ten
 
 
 def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:
-    """Constant padding: ``pad`` lists (before, after) pairs starting from the last dimension."""
+    """Padding: ``pad`` lists (before, after) pairs starting from the last dimension; modes
+    'constant', 'reflect', 'replicate' and 'circular'."""
     if mode != "constant":
-        raise NotImplementedError(f"adjit: pad mode '{mode}' is not implemented (only 'constant')")
+        from adjit.nn.conv import pad_nd
+
+        return pad_nd(input, pad, mode)
     if len(pad) % 2:
         raise RuntimeError("Padding length must be divisible by 2")
     if len(pad) // 2 > input.ndim:
