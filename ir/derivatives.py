@@ -55,9 +55,14 @@ def _minimum(g: Any, x: Any, y: Any, needs: tuple[bool, ...]) -> tuple[Any, Any]
 
 def _pow(g: Any, out: Any, x: Any, y: Any, needs: tuple[bool, ...]) -> tuple[Any, Any]:
     # PyTorch's pow_backward: 0 where the exponent is 0; d/dy is 0 where x == 0 and y >= 0
-    dx = where(y == 0, 0.0, g * y * x ** (y - 1)) if needs[0] else None
+    dx = where(y == 0, 0.0, g * y * _power(x, y - 1)) if needs[0] else None
     dy = where((x == 0) & (y >= 0), 0.0, g * out * _log(x)) if needs[1] else None
     return dx, dy
+
+
+def _power(x: Any, e: Any) -> Any:
+    """``x ** e``, skipping the op for a Python-number exponent of 1 (``x**2``'s derivative)."""
+    return x if isinstance(e, int | float) and e == 1 else x**e
 
 
 def _log(x: Any) -> Any:
