@@ -226,7 +226,11 @@ def _sample(rng: np.random.Generator, aval: Aval) -> np.ndarray:
         return rng.random(aval.shape) < 0.5
     if kind in "iu":
         return rng.integers(-3, 4, aval.shape).astype(aval.dtype.np)
-    return (rng.standard_normal(aval.shape) * 2).astype(aval.dtype.np)
+    x = rng.standard_normal(aval.shape) * 2
+    special = rng.random(aval.shape)  # a few NaN/inf/0: IEEE cases sympy's algebra ignores
+    x = np.where(special < 0.03, np.nan, np.where(special < 0.06, np.inf, x))
+    x = np.where((special >= 0.06) & (special < 0.08), 0.0, x)
+    return np.asarray(x).astype(aval.dtype.np)
 
 
 def simplify_with_stats(

@@ -55,6 +55,8 @@ def _fits(e: Eqn, dtype: Any, no_grad: bool, differentiating: bool) -> bool:
         and all(a.aval.dtype.name in ok_dtypes for a in e.inputs if isinstance(a, Var))
         # d x**y / dy at x = 0 follows PyTorch's special case only in the per-op rule
         and not (differentiating and e.op is Op.POW and isinstance(e.inputs[1], Var))
+        # sympy decides x != x is False and x == x True: IEEE says otherwise for NaN (isnan)
+        and not (e.op in GroupOp.COMPARE and e.inputs[0] is e.inputs[1])
     )
 
 

@@ -99,6 +99,7 @@ from .ops_reduce import (
     any,
     argmax,
     argmin,
+    cumsum,
     log_softmax,
     logsumexp,
     max,
@@ -106,6 +107,7 @@ from .ops_reduce import (
     min,
     norm,
     softmax,
+    sort,
     std,
     sum,
     values_indices,
@@ -113,6 +115,8 @@ from .ops_reduce import (
 )
 
 __all__ = [
+    "sort",
+    "cumsum",
     "nan_to_num",
     "isfinite",
     "isinf",

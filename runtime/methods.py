@@ -19,6 +19,7 @@ floor trunc add sub mul div true_divide divide pow maximum minimum eq ne lt le g
 logical_or clamp clip clamp_min clamp_max masked_fill lerp addcmul addcdiv isnan isinf isfinite
 nan_to_num
 sum mean var std amax amin argmax argmin max min logsumexp softmax log_softmax norm all any
+cumsum sort
 reshape view flatten unflatten permute transpose swapaxes swapdims t squeeze unsqueeze expand
 expand_as broadcast_to narrow split chunk unbind gather scatter_add repeat flip nonzero index_select
 matmul mm bmm mv dot outer
@@ -205,6 +206,32 @@ def _private(name: str) -> Any:
     return table[name]
 
 
+def _new(kind: str) -> Any:
+    """``t.new_zeros(size)`` and friends: a fresh tensor with ``t``'s dtype by default."""
+    from . import creation as C
+
+    def method(
+        self: Tensor, *args: Any, dtype: Any = None, requires_grad: bool = False, **kwargs: Any
+    ) -> Tensor:
+        dt = dtype or self.dtype
+        if kind == "tensor":
+            return C.tensor(args[0], dtype=dt, requires_grad=requires_grad)
+        if kind == "full":
+            return C.full(args[0], args[1], dtype=dt, requires_grad=requires_grad)
+        return getattr(C, kind)(*args, dtype=dt, requires_grad=requires_grad)
+
+    return method
+
+
+NEW = {
+    "new_zeros": "zeros",
+    "new_ones": "ones",
+    "new_empty": "empty",
+    "new_full": "full",
+    "new_tensor": "tensor",
+}
+
+
 def install(cls: type) -> None:
     for name in SAME_NAME:
         setattr(cls, name, getattr(F, name))
@@ -219,6 +246,8 @@ def install(cls: type) -> None:
         setattr(cls, name, property(fn))
     for name in ("_index", "_index_add", "_gather", "_scatter_add"):
         setattr(cls, name, _private(name))
+    for name, kind in NEW.items():
+        setattr(cls, name, _new(kind))
     for name, draw in RANDOM_INPLACE.items():
         setattr(cls, name, _random_(draw))
     cls.zero_ = _zero_

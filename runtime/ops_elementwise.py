@@ -256,7 +256,11 @@ def isfinite(x: Tensor) -> Tensor:
 
 
 def nan_to_num(x: Tensor, nan: float = 0.0, posinf: Any = None, neginf: Any = None) -> Tensor:
-    big = np.finfo(x.dtype.np).max if x.dtype.is_floating_point else 0
-    out = where(isnan(x), nan, x)
-    out = where(out == float("inf"), big if posinf is None else posinf, out)
-    return where(out == float("-inf"), -big if neginf is None else neginf, out)
+    big = float(np.finfo(x.dtype.np).max) if x.dtype.is_floating_point else 0
+
+    def decomposition(a: Tensor) -> Tensor:
+        out = where(isnan(a), nan, a)
+        out = where(out == float("inf"), big if posinf is None else posinf, out)
+        return where(out == float("-inf"), -big if neginf is None else neginf, out)
+
+    return composite("NanToNumBackward0", decomposition, x)

@@ -6,14 +6,29 @@ from collections import namedtuple
 from math import prod
 from typing import Any
 
+import numpy as np
+
 from ..ir import dtypes as D
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
 from .dispatch import apply, composite
 from .ops_elementwise import exp, log, maximum, minimum, sqrt, where
+from .ops_movement import getitem
 from .tensor import Tensor, _axes
 
-values_indices = namedtuple("values_indices", ["values", "indices"])
+
+def _return_type(name: str) -> type:
+    """PyTorch's ``torch.return_types.<name>``: a (values, indices) named tuple, printed alike."""
+
+    def __repr__(self: Any) -> str:  # noqa: N807
+        return f"torch.return_types.{name}(\nvalues={self.values!r},\nindices={self.indices!r})"
+
+    base = namedtuple(name, ["values", "indices"])  # type: ignore[misc]  # noqa: PYI024
+    return type(name, (base,), {"__repr__": __repr__, "__slots__": ()})
+
+
+RETURN_TYPES = {name: _return_type(name) for name in ("max", "min", "sort")}
+values_indices = RETURN_TYPES["max"]
 
 
 # ---- reductions ----------------------------------------------------------------------------
@@ -138,7 +153,7 @@ def _extremum(x: Tensor, dim: Any, keepdim: bool, other: Any, kind: str) -> Any:
         ),
         x,
     )
-    return values_indices(vals, idx if keepdim else idx.squeeze(axis))
+    return RETURN_TYPES[kind](vals, idx if keepdim else idx.squeeze(axis))
 
 
 def max(x: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None) -> Any:  # noqa: A001
@@ -201,3 +216,43 @@ def all(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A
 
 def any(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     return sum(x != 0, dim, keepdim) > 0
+
+
+def cumsum(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """Inclusive prefix sums along ``dim``: a log-depth scan of shifted adds (traceable)."""
+    if dtype is not None:
+        x = x.to(dtype)
+    elif not x.dtype.is_floating_point:
+        x = x.to(D.int64)
+    axis = norm_axis(dim, x.ndim)
+
+    def decomposition(a: Tensor) -> Tensor:
+        n, shift = a.shape[axis] if a.ndim else 1, 1
+        while shift < n:
+            head = [slice(None)] * a.ndim
+            head[axis] = slice(0, n - shift)
+            zeros_shape = tuple(shift if i == axis else s for i, s in enumerate(a.shape))
+            pad = Tensor._make(np.zeros(zeros_shape, a.dtype.np))
+            a = a + cat_along(pad, getitem(a, tuple(head)), axis)
+            shift *= 2
+        return a
+
+    return composite("CumsumBackward0", decomposition, x)
+
+
+def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+    """Sorted values (differentiable, SortBackward0) and the indices (NumPy's stable sort)."""
+    if getattr(x, "_is_tracer", False):
+        from .trace_state import TracingError
+
+        raise TracingError("sort's order depends on the values, which are unknown while tracing")
+    axis = norm_axis(dim, x.ndim)
+    key = -x._data if descending else x._data
+    order = np.argsort(key, axis=axis, kind="stable")
+    idx = Tensor._make(order.astype(np.int64))
+    vals = composite("SortBackward0", lambda a: apply(Op.GATHER, a, idx, axis=axis), x)
+    return RETURN_TYPES["sort"](vals, idx)
+
+
+def cat_along(a: Tensor, b: Tensor, axis: int) -> Tensor:
+    return apply(Op.CAT, a, b, axis=axis)

@@ -240,10 +240,13 @@ def test_simplify_keeps_values_avals_and_never_grows() -> None:
 
 def test_simplify_rewrites_what_it_can() -> None:
     s = S.simplify(parse_graph(SIMPLIFIABLE))
-    # a*(b+c); (a*a-b*b)/(a-b) = a+b; 0.1*m+0.2*m = 0.3*log1p(...); the sum
-    assert op_count(s) == {"add": 2, "mul": 2, "log1p": 1, "sum": 1}
+    # 0.1*log(1+f) + 0.2*log(1+f) -> 0.3*log1p(f) is kept. a*b + a*c -> a*(b+c) and
+    # (a*a - b*b)/(a - b) -> a + b are rejected: they change IEEE results (a = inf with
+    # b + c = 0 gives inf instead of nan; a == b gives 2a instead of 0/0 = nan), which the
+    # numeric check on NaN/inf/0 samples catches: rewrites may only change rounding
+    assert op_count(s) == {"mul": 5, "add": 1, "sub": 2, "div": 1, "log1p": 1, "sum": 1}
     stats = S.simplify.last_stats
-    assert (stats.regions, stats.rewritten, stats.ops_before, stats.ops_after) == (3, 3, 13, 5)
+    assert (stats.regions, stats.rewritten, stats.ops_before, stats.ops_after) == (3, 1, 13, 10)
     assert stats.seconds >= stats.sympy_seconds >= 0
 
 

@@ -19,7 +19,23 @@ EPS = 1e-6
 RTOL, ATOL = 1e-5, 1e-6
 
 # rows whose results are bool or integer: no gradient flows
-NONDIFF_OPS = {"logical_not", "eq", "ne", "lt", "le", "gt", "ge", "argmax", "argmin", "nonzero"}
+NONDIFF_OPS = {
+    "logical_not",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "argmax",
+    "argmin",
+    "nonzero",
+    "all",
+    "any",
+    "isnan",
+    "isinf",
+    "isfinite",
+}
 # rows sampled with ties and kinks ("grid") are compared with PyTorch only
 GRAD_CASES = [
     c
