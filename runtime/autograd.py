@@ -36,18 +36,32 @@ class Node:
         return self._edges
 
     num_outputs = 1
+    # Hooks and retained-grad tensors are rare: the containers are made on first use, so a
+    # node costs one counter tick to create (every eager op makes one).
+    _hooks: list[Callable[..., Any]] | tuple[()] = ()  # (grad_inputs, grad_outputs) hooks
+    _tensor_hooks: dict[int, list[Callable[[Any], Any]]] | None = None  # per output: grad hooks
+    _retained: dict[int, weakref.ref[Tensor]] | None = None  # per output: retain_grad()
+    _metadata: dict[str, Any] | None = None
 
     def __init__(self) -> None:
         self._seq = next(_sequence)
-        self._pre_hooks: list[Callable[[Any], Any]] = []  # hooks on output 0 (grad -> grad)
-        self._output_hooks: dict[int, list[Callable[[Any], Any]]] = {}  # outputs 1, 2, ...
-        self._hooks: list[Callable[..., Any]] = []
-        self._retained: dict[int, weakref.ref[Tensor]] = {}
-        self.metadata: dict[str, Any] = {}
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        if self._metadata is None:
+            self._metadata = {}
+        return self._metadata
 
     def output_hooks(self, nr: int) -> list[Callable[[Any], Any]]:
-        """The tensor hooks registered on output ``nr`` of this node."""
-        return self._pre_hooks if nr == 0 else self._output_hooks.setdefault(nr, [])
+        """The tensor hooks registered on output ``nr`` of this node (to add to)."""
+        if self._tensor_hooks is None:
+            self._tensor_hooks = {}
+        return self._tensor_hooks.setdefault(nr, [])
+
+    def retain(self, nr: int, t: Tensor) -> None:
+        if self._retained is None:
+            self._retained = {}
+        self._retained[nr] = weakref.ref(t)
 
     def name(self) -> str:
         return type(self).__name__
@@ -57,14 +71,17 @@ class Node:
 
     def register_hook(self, fn: Callable[..., Any]) -> _Handle:
         """``fn(grad_inputs, grad_outputs)`` runs after this node computed its gradients."""
-        self._hooks.append(fn)
-        return _Handle(self._hooks, fn)
+        if not self._hooks:
+            self._hooks = []
+        self._hooks.append(fn)  # type: ignore[union-attr]
+        return _Handle(self._hooks, fn)  # type: ignore[arg-type]
 
     def register_prehook(self, fn: Callable[..., Any]) -> _Handle:
         """``fn(grad_outputs)`` runs before this node, and may return replacement grads."""
         wrapped = lambda g: _first(fn((g,)))  # noqa: E731
-        self._pre_hooks.append(wrapped)
-        return _Handle(self._pre_hooks, wrapped)
+        hooks = self.output_hooks(0)
+        hooks.append(wrapped)
+        return _Handle(hooks, wrapped)
 
     def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
         raise NotImplementedError(type(self).__name__)  # every concrete node overrides it
@@ -400,12 +417,13 @@ def run_backward(
             for nr, grad in enumerate(grads_out):
                 if grad is None:
                     continue
-                for hook in node.output_hooks(nr):
-                    r = hook(grad)
-                    if r is not None:
-                        grad = r
+                if node._tensor_hooks:
+                    for hook in node._tensor_hooks.get(nr, ()):
+                        r = hook(grad)
+                        if r is not None:
+                            grad = r
                 grads_out[nr] = grad
-                retained = node._retained.get(nr)
+                retained = node._retained.get(nr) if node._retained else None
                 if retained is not None and (t := retained()) is not None:
                     _retain(t, grad, create_graph)
                 for k in capture.get((node, nr), ()):

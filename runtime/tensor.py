@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import weakref
 from collections.abc import Callable, Sequence
 from math import prod
 from typing import Any
@@ -187,7 +186,7 @@ class Tensor:
         if self.is_leaf or self._retains_grad:
             return
         self._retains_grad = True
-        self._grad_fn._retained[self._output_nr] = weakref.ref(self)
+        self._grad_fn.retain(self._output_nr, self)
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Any:
         """``hook(grad)`` runs when this tensor's gradient is computed; may return a new one."""
