@@ -24,6 +24,11 @@ class DType:
     def itemsize(self) -> int:
         return int(np.dtype(self.np).itemsize)
 
+    @property
+    def type_name(self) -> str:
+        """PyTorch's scalar-type word in messages ("Float", "Long", ...)."""
+        return _TYPE_NAMES[self.name]
+
     def __repr__(self) -> str:
         return f"torch.{self.name}"
 
@@ -38,6 +43,14 @@ int64 = DType("int64", np.int64, 1, 3)
 float32 = DType("float32", np.float32, 2, 4)
 float64 = DType("float64", np.float64, 2, 5)
 
+_TYPE_NAMES = {
+    "bool": "Bool",
+    "uint8": "Byte",
+    "int32": "Int",
+    "int64": "Long",
+    "float32": "Float",
+    "float64": "Double",
+}
 ALL: tuple[DType, ...] = (bool_, uint8, int32, int64, float32, float64)
 _BY_NUMPY = {np.dtype(d.np): d for d in ALL}
 _DEFAULT_FLOAT = [float32]

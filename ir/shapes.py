@@ -127,7 +127,7 @@ def _expand(x: Aval, *, shape: tuple[int, ...]) -> Aval:
     lead = len(shape) - x.ndim
     if lead < 0:
         raise ShapeError(
-            f"expand(torch.{_TENSOR_TYPES[x.dtype.name]}Tensor{{{list(x.shape)}}}, "
+            f"expand(torch.{x.dtype.type_name}Tensor{{{list(x.shape)}}}, "
             f"size={list(shape)}): the number of sizes provided ({len(shape)}) must "
             f"be greater or equal to the number of dimensions in the tensor "
             f"({x.ndim})"
@@ -244,14 +244,6 @@ _C_NAMES = {
     "int32": "int",
     "uint8": "unsigned char",
     "bool": "bool",
-}
-_TENSOR_TYPES = {
-    "float64": "Double",
-    "float32": "Float",
-    "int64": "Long",
-    "int32": "Int",
-    "uint8": "Byte",
-    "bool": "Bool",
 }
 
 

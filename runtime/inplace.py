@@ -42,17 +42,9 @@ def _check_view(t: Tensor) -> None:
 def _write(t: Tensor, result: Tensor) -> None:
     """Store ``result`` into ``t``'s memory (so views see it) after PyTorch's dtype/shape checks."""
     if result.dtype.category > t.dtype.category:
-        names = {
-            "float32": "Float",
-            "float64": "Double",
-            "int64": "Long",
-            "int32": "Int",
-            "bool": "Bool",
-            "uint8": "Byte",
-        }
         raise RuntimeError(
-            f"result type {names[result.dtype.name]} can't be cast to the desired "
-            f"output type {names[t.dtype.name]}"
+            f"result type {result.dtype.type_name} can't be cast to the desired "
+            f"output type {t.dtype.type_name}"
         )
     shape = tuple(t.shape)
     if tuple(result.shape) != shape and np.broadcast_shapes(result.shape, shape) != shape:

@@ -65,7 +65,7 @@ def mean(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
 
 
 def _type_word(d: D.DType) -> str:
-    return {"int64": "Long", "int32": "Int", "bool": "Bool", "uint8": "Byte"}.get(d.name, d.name)
+    return d.type_name if not d.is_floating_point else d.name
 
 
 def var(

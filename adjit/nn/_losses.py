@@ -164,7 +164,7 @@ def adjit_int64() -> Any:
 
 
 def _type_name(t: Tensor) -> str:
-    return {"float32": "Float", "float64": "Double", "int32": "Int"}.get(t.dtype.name, t.dtype.name)
+    return t.dtype.type_name
 
 
 def _nll(logp: Tensor, t: Tensor, w: Tensor, r: str) -> Tensor:
