@@ -9,11 +9,11 @@ import numpy as np
 
 from ..ir.aval import Aval
 from ..ir.graph import Eqn, Graph
-from ..ir.ops import Op
 from ..passes.adjoint import Joint, Region, adjoint
-from ..runtime.dispatch import apply, as_tensor_operand
-from ..runtime.grad_mode import enable_grad, set_grad_enabled
+from ..runtime.dispatch import as_tensor_operand
+from ..runtime.grad_mode import enable_grad
 from ..runtime.tensor import Tensor
+from .replay import run_eqn
 from .tracer import Trace, tracing
 
 
@@ -40,10 +40,7 @@ class TraceBuilder:
         return Tensor._make(np.zeros(aval.shape, aval.dtype.np))
 
     def run(self, eqn: Eqn, args: list[Any]) -> Any:
-        if eqn.op is Op.DETACH:
-            return args[0].detach()
-        with set_grad_enabled(not eqn.no_grad):
-            return apply(eqn.op, *args, **eqn.attrs)
+        return run_eqn(eqn, args)  # (the adjoint runs under enable_grad)
 
     def finish(self, outputs: list[Any]) -> Graph:
         return self.trace.graph(outputs)

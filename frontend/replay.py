@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from ..ir.graph import Atom, Graph, Lit, Var
+from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 from ..ir.ops import Op
 from ..runtime.dispatch import apply
 from ..runtime.grad_mode import no_grad
 from ..runtime.tensor import Tensor
+
+
+def run_eqn(e: Eqn, args: list[Any]) -> Any:
+    """One equation on tensors through ``apply`` (no_grad ones under no_grad)."""
+    if e.op is Op.DETACH:
+        return args[0].detach()
+    if e.no_grad:
+        with no_grad():
+            return apply(e.op, *args, **e.attrs)
+    return apply(e.op, *args, **e.attrs)
 
 
 def replay(g: Graph, inputs: Sequence[Tensor]) -> list[Tensor]:
@@ -20,12 +31,5 @@ def replay(g: Graph, inputs: Sequence[Tensor]) -> list[Tensor]:
         return a.value if isinstance(a, Lit) else env[a]
 
     for e in g.eqns:
-        args = [read(a) for a in e.inputs]
-        if e.op is Op.DETACH:
-            env[e.out] = args[0].detach()  # type: ignore[union-attr]
-        elif e.no_grad:
-            with no_grad():
-                env[e.out] = apply(e.op, *args, **e.attrs)
-        else:
-            env[e.out] = apply(e.op, *args, **e.attrs)
+        env[e.out] = run_eqn(e, [read(a) for a in e.inputs])
     return [read(o) if isinstance(o, Var) else o.value for o in g.outputs]  # type: ignore[misc]

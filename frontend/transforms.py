@@ -109,13 +109,7 @@ class _FastGrad:
 
     def __init__(self, gf: GradFunction, entry: Entry, plan: TrainPlan, out_pos: int) -> None:
         self.gf, self.entry = gf, entry
-        g = plan.joint.graph
-        self.cts = [
-            np.full(
-                g.outputs[k].aval.shape, 1.0 if k == out_pos else 0.0, g.outputs[k].aval.dtype.np
-            )
-            for k in plan.joint.cotangent_of
-        ]
+        self.cts = _cotangents(plan, out_pos)
         self.run = entry.runner(plan.optimized_joint)
         self.n_out = plan.joint.n_outputs
 
@@ -144,11 +138,7 @@ def _run(
             for v in (g.inputs[i] for i in plan.wrt)
         ]
         return _forward_only(plan, inputs), zeros
-    cts = []
-    for k in plan.joint.cotangent_of:
-        v = g.outputs[k]
-        fill = 1.0 if k == out_pos else 0.0
-        cts.append(Tensor._make(np.full(v.aval.shape, fill, v.aval.dtype.np)))
+    cts = [Tensor._make(c) for c in _cotangents(plan, out_pos)]
     if any(isinstance(t, Tracer) for t in inputs) or any(t.requires_grad for t in inputs):
         out = replay(g, [*inputs, *cts])  # inside a trace, or differentiable: record it
     else:
@@ -157,13 +147,18 @@ def _run(
     return list(out[:n_out]), list(out[n_out:])
 
 
-def _forward_only(plan: TrainPlan, inputs: list[Tensor]) -> list[Any]:
+def _cotangents(plan: TrainPlan, out_pos: int | None) -> list[np.ndarray]:
+    """The joint graph's cotangent inputs: 1 for output ``out_pos``, 0 for the others."""
     g = plan.joint.graph
-    cts = [
-        Tensor._make(np.zeros(g.outputs[k].aval.shape, g.outputs[k].aval.dtype.np))
+    return [
+        np.full(g.outputs[k].aval.shape, 1.0 if k == out_pos else 0.0, g.outputs[k].aval.dtype.np)
         for k in plan.joint.cotangent_of
     ]
-    return list(replay(g, [*inputs, *cts])[: plan.joint.n_outputs])
+
+
+def _forward_only(plan: TrainPlan, inputs: list[Tensor]) -> list[Any]:
+    cts = [Tensor._make(c) for c in _cotangents(plan, None)]
+    return list(replay(plan.joint.graph, [*inputs, *cts])[: plan.joint.n_outputs])
 
 
 def grad(

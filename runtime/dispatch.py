@@ -9,9 +9,9 @@ import numpy as np
 
 from ..ir.aval import Aval
 from ..ir.dtypes import DType, get_default_dtype, scalar_dtype
+from ..ir.interpreter import eval_eqn_arrays
 from ..ir.ops import GroupOp, Op
-from ..ir.reference import REFERENCE
-from ..ir.shapes import infer, operand_dtypes, promoted
+from ..ir.shapes import infer, promoted
 from . import trace_state
 from .autograd import CompositeNode, OpNode, gradient_edge
 from .grad_mode import is_grad_enabled, no_grad
@@ -65,18 +65,9 @@ def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
     alone = all(t._weak for t in inputs)  # e.g. a derivative rule on a saved Python scalar
     avals = [t._aval() if alone else _aval_of(t) for t in inputs]
     out_aval = infer(op, avals, attrs)
-    arrays = [t._data for t in inputs]
-    for i, dt in enumerate(operand_dtypes(op, avals, out_aval)):
-        if dt is not None and arrays[i].dtype != dt.np:
-            arrays[i] = arrays[i].astype(dt.np)
-    if out_aval.dtype.is_floating_point or op is Op.CAST:  # the only ones NumPy warns about
-        with np.errstate(all="ignore"):
-            data = np.asarray(REFERENCE[op](*arrays, **attrs))
-    else:
-        data = np.asarray(REFERENCE[op](*arrays, **attrs))
-    if data.dtype != out_aval.dtype.np:
-        data = data.astype(out_aval.dtype.np)
-    view = op in VIEW_OPS and data.base is not None and np.may_share_memory(data, arrays[0])
+    first = inputs[0]._data
+    data = eval_eqn_arrays(op, attrs, [t._data for t in inputs], avals, out_aval)
+    view = op in VIEW_OPS and data.base is not None and np.may_share_memory(data, first)
     out = Tensor._make(data, version_box=inputs[0]._version_box if view else None)
     # an op on Python numbers only (inside derivative rules) gives a Python number again
     out._weak = op in GroupOp.ELEMENTWISE and all(t._weak for t in inputs)
