@@ -1,4 +1,4 @@
-"""The ``adjit`` command line: ``adjit demo`` runs the main job, ``adjit explain`` shows IR."""
+"""The ``adjit`` command line: ``demo`` runs the main job, ``explain`` shows IR, ``bench`` times."""
 
 from __future__ import annotations
 
@@ -192,6 +192,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     e.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     e.set_defaults(func=lambda a: explain(a, e))
+    b = sub.add_parser(
+        "bench",
+        help="run the benchmark suite (adjit vs NumPy, PyTorch, JAX)",
+        description="Check, then time, the workloads W1-W5 and compile latency; print a ratio "
+        "table and write a JSON record and a PNG chart.",
+    )
+    from adjit.benchmarks import run as bench
+
+    bench.add_arguments(b)
+    b.set_defaults(func=bench.main)
     args = parser.parse_args(argv)
     if args.command == "explain" and not args.section:
         args.section = ["graph"]

@@ -2,219 +2,212 @@
 
 from __future__ import annotations
 
-import ctypes.util
+import contextlib
 import hashlib
 import os
 import re
-import struct
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .lower import CodegenError
+from . import shlib
+from .cache_store import STATS, cache_dir, read_entry, write_entry
+from .llvm_host import OPT, TUNING, host_key, llvm, resolved_host_key, target_machine
 
-# optimization settings: part of every cache key
-OPT = {"speed_level": 3, "loop_vectorization": True, "slp_vectorization": True,
-       "loop_unrolling": True, "loop_interleaving": True}  # fmt: skip
-_MAGIC = b"ADJITOBJ1\n"
-_HEADER = struct.Struct("<10sQQ32s")  # magic, object length, IR length, sha256(object + IR)
-# libm functions that LLVM intrinsics become calls to: MCJIT does not report a missing one
-_LIBM = ("sin", "cos", "exp", "log", "tanh", "pow", "log1p", "erf")
+__all__ = ["OPT", "STATS", "TUNING", "CompiledKernel", "cache_dir", "compile_ir", "host_key"]
 
-STATS = {"compiles": 0, "disk_loads": 0, "memory_hits": 0, "corrupt": 0}
 _LOCK = threading.RLock()
-_MEMORY: dict[str, CompiledKernel] = {}
+_MEMORY: dict[str, tuple[dict[str, Any], CompiledKernel]] = {}
+# what ``build`` gives ``cached``: (LLVM IR text, the function's symbol, metadata to store,
+# whether the result may be stored on disk)
+Built = tuple[str, str, dict[str, Any], bool]
 
 
-def cache_dir() -> Path:
-    """``$ADJIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/adjit``, else ``~/.cache/adjit``."""
-    if d := os.environ.get("ADJIT_CACHE_DIR"):
-        return Path(d)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "adjit"
+def codegen_error() -> type[Exception]:
+    """``lower.CodegenError``, imported only when needed (``lower`` imports ``llvmlite.ir``):
+    ``except codegen_error():`` evaluates it only when an exception is being matched."""
+    from .lower import CodegenError
 
-
-@cache
-def _llvm() -> Any:
-    """``llvmlite.binding``, initialized once (imported lazily: the import costs ~80 ms)."""
-    import llvmlite.binding as llvm
-
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
-    for name in _LIBM:
-        if not (llvm.address_of_symbol(name) and llvm.address_of_symbol(name + "f")):
-            llvm.load_library_permanently(ctypes.util.find_library("m") or "libm.so.6")
-            break
-    return llvm
-
-
-def _target_machine() -> Any:
-    """A fresh host target machine (an MCJIT engine takes ownership of the one it gets)."""
-    llvm = _llvm()
-    target = llvm.Target.from_triple(llvm.get_process_triple())
-    return target.create_target_machine(
-        cpu=llvm.get_host_cpu_name(),
-        features=_features(),
-        opt=3,
-        jit=True,
-    )
-
-
-# LLVM tunes AVX-512 CPUs to prefer 256-bit vectors (clock-down worries); these kernels are
-# long vectorized loops where the full width pays: allow 512-bit vectors where the CPU has them
-TUNING = "-prefer-256-bit"
-
-
-def _features() -> str:
-    llvm = _llvm()
-    flat = llvm.get_host_cpu_features().flatten()
-    return f"{flat},{TUNING}" if "+avx512f" in flat else flat
+    return CodegenError
 
 
 @cache
 def _shared_tm() -> Any:
-    """The target machine used to optimize, emit objects and print assembly (never an engine's)."""
-    return _target_machine()
+    """The target machine used to optimize and print assembly (never an engine's)."""
+    return target_machine()
 
 
 @cache
-def host_key() -> str:
-    """Everything besides the IR that the machine code depends on."""
-    import llvmlite
-
-    llvm = _llvm()
-    return "|".join(
-        [
-            llvmlite.__version__,
-            llvm.get_process_triple(),
-            llvm.get_host_cpu_name(),
-            _features(),
-            repr(sorted(OPT.items())),
-        ]
-    )
+def _pic_tm() -> Any:
+    """The target machine emitting position-independent objects for shared libraries."""
+    return target_machine(pic=True)
 
 
-@dataclass(eq=False)
 class CompiledKernel:
-    """Machine code for one kernel; ``engine`` owns the code and must outlive every call."""
+    """Machine code for one kernel; ``engine`` (an MCJIT engine or a loaded shared library)
+    owns the code and must outlive every call."""
 
-    name: str
-    address: int
-    ir: str  # as lowered
-    optimized_ir: str
-    engine: Any = field(repr=False)
-    source: str = "compiled"  # or "disk" / "memory"
+    __slots__ = ("name", "address", "ir", "optimized_ir", "engine", "source")
+
+    def __init__(
+        self, name: str, address: int, ir: str, optimized_ir: str, engine: Any, source: str
+    ) -> None:
+        self.name, self.address, self.engine = name, address, engine
+        self.ir, self.optimized_ir = ir, optimized_ir  # as lowered; as optimized
+        self.source = source  # "compiled" or "disk"
+
+    def __repr__(self) -> str:
+        return f"CompiledKernel({self.name!r}, source={self.source!r})"
 
     @property
     def asm(self) -> str:
         """The host assembly (generated on request)."""
         with _LOCK:
-            return _shared_tm().emit_assembly(_llvm().parse_assembly(self.optimized_ir))
+            return _shared_tm().emit_assembly(llvm().parse_assembly(self.optimized_ir))
 
 
 def _optimize(ir_text: str, name: str) -> Any:
-    llvm = _llvm()
+    binding = llvm()
     try:
-        mod = llvm.parse_assembly(ir_text)
+        mod = binding.parse_assembly(ir_text)
         mod.verify()
     except RuntimeError as e:
-        raise CodegenError(f"kernel {name}: invalid LLVM IR: {e}") from e
+        raise codegen_error()(f"kernel {name}: invalid LLVM IR: {e}") from e
     tm = _shared_tm()
     mod.triple, mod.data_layout = tm.triple, str(tm.target_data)
-    pto = llvm.create_pipeline_tuning_options(speed_level=OPT["speed_level"])
+    pto = binding.create_pipeline_tuning_options(speed_level=OPT["speed_level"])
     for opt in ("loop_vectorization", "slp_vectorization", "loop_unrolling", "loop_interleaving"):
         setattr(pto, opt, OPT[opt])
-    pb = llvm.create_pass_builder(tm, pto)
+    pb = binding.create_pass_builder(tm, pto)
     pb.getModulePassManager().run(mod, pb)
     return mod
 
 
-def _check_symbols(optimized_ir: str, name: str) -> None:
-    """An unresolved external makes MCJIT code segfault on call: refuse it up front."""
-    llvm = _llvm()
+def _check_symbols(optimized_ir: str, name: str, symbol: str) -> None:
+    """The kernel's function must be defined, and every external resolvable (an unresolved
+    one makes MCJIT code segfault on call): refuse either up front."""
+    if not re.search(rf'^define [^@]*@"?{re.escape(symbol)}"?\(', optimized_ir, re.M):
+        raise codegen_error()(f"kernel {name}: symbol {symbol} not found in its machine code")
+    binding = llvm()
     for sym in re.findall(r'^declare [^@]*@"?([\w.$]+)"?\(', optimized_ir, re.M):
-        if not sym.startswith("llvm.") and not llvm.address_of_symbol(sym):
-            raise CodegenError(f"kernel {name}: unresolved external symbol {sym!r}")
+        if not sym.startswith("llvm.") and not binding.address_of_symbol(sym):
+            raise codegen_error()(f"kernel {name}: unresolved external symbol {sym!r}")
 
 
-def _load(obj: bytes, name: str, symbol: str) -> tuple[Any, int]:
-    llvm = _llvm()
-    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine())
-    engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+def _load_mcjit(obj: bytes, name: str, symbol: str) -> tuple[Any, int]:
+    binding = llvm()
+    engine = binding.create_mcjit_compiler(binding.parse_assembly(""), target_machine())
+    engine.add_object_file(binding.ObjectFileRef.from_data(obj))
     engine.finalize_object()
     address = engine.get_function_address(symbol)
     if not address:
-        raise CodegenError(f"kernel {name}: symbol {symbol} not found in its machine code")
+        raise codegen_error()(f"kernel {name}: symbol {symbol} not found in its machine code")
     return engine, address
 
 
-def _entry_path(key: str) -> Path:
+def _load(meta: dict[str, Any], code: bytes, name: str, optimized: str) -> tuple[Any, int]:
+    """(owner, address) of the entry's code: a shared library by ctypes, an object by MCJIT."""
+    if meta["kind"] == "shared":
+        return shlib.load(code, name, meta["symbol"], _scratch())
+    _check_symbols(optimized, name, meta["symbol"])
+    return _load_mcjit(code, name, meta["symbol"])
+
+
+def _compile(ir_text: str, name: str, symbol: str) -> tuple[str, str, bytes, Any, int]:
+    """Optimize and emit: (kind, optimized IR, code, owner, address). A shared library when
+    the host can link one (Note [shared-library kernels]), else an object for MCJIT."""
+    mod = _optimize(ir_text, name)
+    optimized = str(mod)
+    _check_symbols(optimized, name, symbol)
+    if shlib.linker() is not None:
+        try:
+            so = shlib.link(_pic_tm().emit_object(mod), name)
+            return ("shared", optimized, so, *shlib.load(so, name, symbol, _scratch()))
+        except shlib.LinkError:
+            pass  # MCJIT below still works
+    obj = _shared_tm().emit_object(mod)
+    return ("object", optimized, obj, *_load_mcjit(obj, name, symbol))
+
+
+def _scratch() -> Path:
+    """Where shared libraries are written to be loaded: the cache dir when writable."""
+    d = cache_dir()
+    with contextlib.suppress(OSError):
+        d.mkdir(parents=True, exist_ok=True)
+    if d.is_dir() and os.access(d, os.W_OK):
+        return d
+    import tempfile
+
+    return Path(tempfile.gettempdir())
+
+
+def _key(host: str, key_text: str) -> str:
+    return hashlib.sha256(f"{host}\n{key_text}".encode()).hexdigest()
+
+
+def entry_path(key: str) -> Path:
     return cache_dir() / key[:2] / f"{key}.kernel"
 
 
-def _read_entry(path: Path) -> tuple[bytes, str] | None:
-    """(object, optimized IR) if the file is complete and its checksum matches, else None."""
-    try:
-        data = path.read_bytes()
-    except OSError:
+def _from_disk(path: Path, host: str, name: str) -> tuple[dict[str, Any], CompiledKernel] | None:
+    """The entry at ``path``, loaded, if it is intact, complete, for ``host`` and loadable."""
+    entry = read_entry(path)
+    if entry is None:
         return None
-    if len(data) < _HEADER.size:
-        return _corrupt(path)
-    magic, n_obj, n_ir, digest = _HEADER.unpack_from(data)
-    body = data[_HEADER.size :]
-    if magic != _MAGIC or len(body) != n_obj + n_ir or hashlib.sha256(body).digest() != digest:
-        return _corrupt(path)
-    return body[:n_obj], body[n_obj:].decode()
-
-
-def _corrupt(path: Path) -> None:
-    STATS["corrupt"] += 1
-    return None
-
-
-def _write_entry(path: Path, obj: bytes, optimized_ir: str) -> None:
-    body = obj + optimized_ir.encode()
-    header = _HEADER.pack(_MAGIC, len(obj), len(body) - len(obj), hashlib.sha256(body).digest())
+    meta, blobs = entry
+    if meta.get("host") != host or meta.get("kind") not in ("shared", "object"):
+        return None
+    if not all(isinstance(blobs.get(b), bytes) for b in ("code", "ir", "optimized_ir")):
+        return None
+    optimized = blobs["optimized_ir"].decode()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_bytes(header + body)
-        os.replace(tmp, path)  # atomic: readers see the old entry or the whole new one
-    except OSError:
-        pass  # a read-only cache dir only costs recompiles
+        owner, address = _load(meta, blobs["code"], name, optimized)
+    except shlib.LinkError:
+        return None  # e.g. a library needing a symbol this process lacks: rebuild it
+    STATS["disk_loads"] += 1
+    return meta, CompiledKernel(name, address, blobs["ir"].decode(), optimized, owner, "disk")
+
+
+def _build(
+    key_text: str, name: str, build: Callable[[], Built], disk: bool
+) -> tuple[dict[str, Any], CompiledKernel]:
+    ir_text, symbol, extra, storable = build()
+    kind, optimized, code, owner, address = _compile(ir_text, name, symbol)
+    STATS["compiles"] += 1
+    # the key that compiled it (differs from the one looked up only if the record was stale)
+    meta = {**extra, "host": host_key(), "kind": kind, "symbol": symbol}
+    if disk and storable:
+        blobs = {"code": code, "ir": ir_text.encode(), "optimized_ir": optimized.encode()}
+        write_entry(entry_path(_key(meta["host"], key_text)), meta, blobs)
+    return meta, CompiledKernel(name, address, ir_text, optimized, owner, "compiled")
+
+
+def cached(
+    key_text: str, name: str, build: Callable[[], Built], disk: bool = True
+) -> tuple[dict[str, Any], CompiledKernel]:
+    """(metadata, machine code) of the kernel that ``key_text`` determines together with the
+    host: from memory, else from disk, else ``build()`` (lowering) and compile it."""
+    host = resolved_host_key()
+    key = _key(host, key_text)
+    with _LOCK:
+        hit = _MEMORY.get(key)
+        if hit is not None:
+            STATS["memory_hits"] += 1
+        else:
+            hit = _from_disk(entry_path(key), host, name) if disk else None
+            hit = hit or _build(key_text, name, build, disk)
+            _MEMORY[key] = hit
+        return hit
 
 
 def compile_ir(ir_text: str, name: str, symbol: str, disk: bool = True) -> CompiledKernel:
     """Machine code for ``symbol`` in ``ir_text``: from memory, from disk, or compiled."""
-    key = hashlib.sha256(f"{host_key()}\n{ir_text}".encode()).hexdigest()
-    with _LOCK:
-        if (hit := _MEMORY.get(key)) is not None:
-            STATS["memory_hits"] += 1
-            return hit
-        path = _entry_path(key)
-        entry = _read_entry(path) if disk else None
-        if entry is not None:
-            obj, optimized = entry
-            source = "disk"
-            STATS["disk_loads"] += 1
-        else:
-            mod = _optimize(ir_text, name)
-            optimized = str(mod)
-            obj = _shared_tm().emit_object(mod)
-            source = "compiled"
-            STATS["compiles"] += 1
-            if disk:
-                _write_entry(path, obj, optimized)
-        _check_symbols(optimized, name)
-        engine, address = _load(obj, name, symbol)
-        kernel = CompiledKernel(name, address, ir_text, optimized, engine, source)
-        _MEMORY[key] = kernel
-        return kernel
+    return cached(f"ir\n{symbol}\n{ir_text}", name, lambda: (ir_text, symbol, {}, True), disk)[1]
 
 
 def clear_memory_cache() -> None:
-    """Forget in-memory kernels (their engines live on while a caller still holds them)."""
+    """Forget in-memory kernels (their code lives on while a caller still holds them)."""
     with _LOCK:
         _MEMORY.clear()

@@ -211,7 +211,8 @@ class KernelEmitter:
         return rule[1](Cx(self.b, e, dt, self.use_vecmath), acc, x)
 
     # ---- the function -----------------------------------------------------------------
-    def emit(self) -> str:
+    def open_function(self) -> ir.Module:
+        """``void symbol(ptr out..., ptr in..., i64 start, i64 stop)``, builder at its entry."""
         k, n_args = self.k, len(self.k.outputs) + len(self.k.inputs)
         mod = ir.Module(name=self.symbol)
         fnty = ir.FunctionType(ir.VoidType(), [ir.PointerType()] * n_args + [I64, I64])
@@ -221,8 +222,13 @@ class KernelEmitter:
             a.add_attribute("noalias")
         self.arg = dict(zip((*k.outputs, *k.inputs), fn.args, strict=False))
         self.start, self.stop = fn.args[n_args:]
-        b = self.b = ir.IRBuilder(fn.append_basic_block("entry"))
-        zero = ir.Constant(I64, 0)
+        self.b = ir.IRBuilder(fn.append_basic_block("entry"))
+        return mod
+
+    def emit(self) -> str:
+        k = self.k
+        mod = self.open_function()
+        b, zero = self.b, ir.Constant(I64, 0)
         self.acc = {e: b.alloca(REGISTER[e.out.aval.dtype.name]) for e in self.reds}
         env: dict[Var, ir.Value] = {v: self.load(v, zero) for v in k.inputs if _numel(v) == 1}
         for e in k.eqns:

@@ -362,17 +362,27 @@ class Lowered:
     work: int  # a size estimate (elements x equations) for the threading threshold
 
 
+def emit_checked(name: str, emitter: Any) -> str:
+    """``emitter.emit()``; any failure becomes a CodegenError naming the kernel."""
+    try:
+        return emitter.emit()
+    except CodegenError:
+        raise
+    except Exception as e:
+        raise CodegenError(f"kernel {name}: lowering failed: {e!r}") from e
+
+
 def lower_kernel(k: Kernel, use_vecmath: bool = True) -> Lowered:
     """Lower ``k`` to an LLVM IR module; CodegenError names the kernel and the op on failure."""
     from .loops import KernelEmitter
 
-    try:
-        em = KernelEmitter(k, use_vecmath)
-        text = em.emit()
-    except CodegenError:
-        raise
-    except Exception as e:
-        raise CodegenError(f"kernel {k.name}: lowering failed: {e!r}") from e
+    if not isinstance(k, Kernel):  # a RowKernel (passes.rows)
+        from .rows import lower_rows
+
+        return lower_rows(k, use_vecmath)
+
+    em = KernelEmitter(k, use_vecmath)
+    text = emit_checked(k.name, em)
     red = tuple((k.outputs.index(e.out), e.op) for e in k.reductions)
     return Lowered(
         em.symbol,

@@ -2,17 +2,28 @@
 
 Every emitter takes an `ir.IRBuilder` and scalar `float`/`double` values and returns a value of
 the same type, built only from arithmetic, compares, selects, bitcasts and intrinsics that the
-loop vectorizer widens (fabs, floor, trunc, rint, sqrt, fma, copysign, minnum, maxnum): no libm
-calls, no branches. See Note [vecmath accuracy] below for the measured guarantees.
+loop vectorizer widens (fabs, trunc, sqrt, fma, copysign, minimum, maximum, and ldexp where it is
+one instruction, see vecmath_core.native_ldexp): no libm calls, no branches. See Note [vecmath
+accuracy] and Note [vecmath cost] below.
 
 Note [vecmath accuracy]
 Max error in ulp of the result type, against float64 (float32) or long double (float64)
-references, from tests/codegen/test_vecmath.py:
-  exp, log, log1p, sigmoid, tanh, sqrt <= 2; sin, cos <= 3 for |x| <= 1e4 (float32) and
-  |x| <= 1e9 (float64), finite and within [-1, 1] beyond; erf <= 4; pow <= 4 for ordinary
-  magnitudes of x and y (exact special cases as np.power).
+references, from tests/codegen/test_vecmath*.py (measured maximum in brackets where lower):
+  exp [1], log [1], log1p [1], sigmoid, tanh, sqrt [0] <= 2; sin, cos <= 3 [2] for |x| <= 1e4
+  (float32) and |x| <= 1e9 (float64), finite and within [-1, 1] beyond; erf <= 4 [2]; pow <= 4
+  [1] for ordinary magnitudes of x and y (exact special cases as np.power).
 exp produces gradual-underflow denormals (not flushed) before reaching 0; denormal inputs are
 handled exactly by log/log1p. NaN in gives NaN out (except pow's x**0 and 1**y, which are 1).
+
+Note [vecmath cost]
+Kernels are bound by the vector ports, so every instruction counts (W1's fused kernel is
+~120 zmm instructions per 16 elements). Hence: round-to-integer by adding 1.5 * 2**mant (one
+fma; the integer comes for free in the low mantissa bits) instead of rint + fptosi; scaling by
+ldexp (vscalef); out-of-range inputs fixed by compare + select on the result instead of
+clamping the input (compares and blends run beside the FP arithmetic); NaN propagated by the
+arithmetic itself instead of a final select; sin and cos written as one reduction (the same
+IR expression, so a kernel computing both keeps one); float32 polynomials of the lowest degree
+that keeps the bounds above.
 """
 
 from __future__ import annotations

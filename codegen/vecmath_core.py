@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from llvmlite import ir
 
@@ -67,10 +68,6 @@ def fabs(b: ir.IRBuilder, x: Value) -> Value:
     return intrinsic(b, "llvm.fabs", x)
 
 
-def floor(b: ir.IRBuilder, x: Value) -> Value:
-    return intrinsic(b, "llvm.floor", x)
-
-
 def trunc(b: ir.IRBuilder, x: Value) -> Value:
     return intrinsic(b, "llvm.trunc", x)
 
@@ -84,9 +81,9 @@ def copysign(b: ir.IRBuilder, mag: Value, sign: Value) -> Value:
 
 
 def clamp(b: ir.IRBuilder, x: Value, lo: float, hi: float) -> Value:
-    """min(max(x, lo), hi); a NaN becomes `hi` (callers restore NaN themselves)."""
-    x = intrinsic(b, "llvm.minnum", x, const(x.type, hi))
-    return intrinsic(b, "llvm.maxnum", x, const(x.type, lo))
+    """min(max(x, lo), hi); NaN stays NaN (one vminps/vmaxps each: the constant is not NaN)."""
+    x = intrinsic(b, "llvm.minimum", x, const(x.type, hi))
+    return intrinsic(b, "llvm.maximum", x, const(x.type, lo))
 
 
 def fma(b: ir.IRBuilder, x: Value, y: Coeff, z: Coeff) -> Value:
@@ -108,6 +105,18 @@ def poly(b: ir.IRBuilder, x: Value, coeffs: Sequence[Coeff]) -> Value:
     for c in coeffs[1:]:
         acc = fma(b, acc, x, c)
     return acc
+
+
+def estrin(b: ir.IRBuilder, x: Value, coeffs: Sequence[Coeff]) -> Value:
+    """The polynomial of `poly` with a dependency chain of ~log2(degree) fmas instead of one
+    per coefficient (a few more multiplies): for long chains that would leave the ports idle."""
+    terms = [_c(b, x.type, c) for c in reversed(coeffs)]  # lowest degree first
+    power = x
+    while len(terms) > 1:
+        pairs = [fma(b, hi, power, lo) for lo, hi in zip(terms[::2], terms[1::2], strict=False)]
+        terms = pairs + ([terms[-1]] if len(terms) % 2 else [])
+        power = b.fmul(power, power) if len(terms) > 1 else power
+    return terms[0]
 
 
 def is_nan(b: ir.IRBuilder, x: Value) -> Value:
@@ -138,18 +147,50 @@ def specials(
     return keep_nan(b, x, res)
 
 
+def round_int(
+    b: ir.IRBuilder, fmt: Fmt, x: Value, scale: float, bias: int = 0
+) -> tuple[Value, Value]:
+    """(n, k): n = x * scale rounded to the nearest integer (a float, one rounding of the exact
+    product) and k = n + bias as an integer, for |x * scale| < 2**(mant - 1).
+
+    Adding 1.5 * 2**mant leaves n in the low mantissa bits (cheaper than rint and fptosi);
+    larger |x * scale| give a finite integral n and meaningless k.
+    """
+    magic = 1.5 * 2.0**fmt.mant
+    shifted = fma(b, x, scale, magic + bias)
+    n = b.fsub(shifted, const(fmt.ty, magic + bias))
+    k = b.sub(b.bitcast(shifted, fmt.ity), b.bitcast(const(fmt.ty, magic), fmt.ity))
+    return n, k
+
+
+@cache
+def native_ldexp() -> bool:
+    """Whether the host has AVX-512, where a vector llvm.ldexp is one vscalef instruction;
+    elsewhere LLVM turns it into a libm call per element."""
+    try:
+        import llvmlite.binding as llvm
+
+        return "+avx512f" in llvm.get_host_cpu_features().flatten()
+    except (ImportError, RuntimeError):
+        return False
+
+
+def ldexp(b: ir.IRBuilder, fmt: Fmt, x: Value, k: Value) -> Value:
+    """x * 2**k for an integer k (of the format's integer type) of magnitude up to twice the
+    exponent range: overflow gives inf, underflow gradual denormals then 0."""
+    if native_ldexp():
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(fmt.ty, [fmt.ty, i32])
+        fn = b.module.declare_intrinsic("llvm.ldexp", [fmt.ty, i32], fnty)
+        return b.call(fn, [x, k if fmt.ity == i32 else b.trunc(k, i32)])
+    k1 = b.ashr(k, iconst(fmt, 1))
+    return b.fmul(b.fmul(x, pow2i(b, fmt, k1)), pow2i(b, fmt, b.sub(k, k1)))
+
+
 def pow2i(b: ir.IRBuilder, fmt: Fmt, n: Value) -> Value:
     """2**n as a float, for an integer n in the normal exponent range."""
     biased = b.add(n, iconst(fmt, fmt.bias))
     return b.bitcast(b.shl(biased, iconst(fmt, fmt.mant)), fmt.ty)
-
-
-def scale2(b: ir.IRBuilder, fmt: Fmt, x: Value, n_float: Value) -> Value:
-    """x * 2**n in two steps, so n may span the normal range twice (overflow, gradual underflow)."""
-    n = b.fptosi(n_float, fmt.ity)
-    n1 = b.ashr(n, iconst(fmt, 1))
-    n2 = b.sub(n, n1)
-    return b.fmul(b.fmul(x, pow2i(b, fmt, n1)), pow2i(b, fmt, n2))
 
 
 def split_sqrt2(b: ir.IRBuilder, fmt: Fmt, x: Value) -> tuple[Value, Value]:

@@ -9,51 +9,73 @@ from llvmlite import ir
 from .vecmath_core import (
     F32,
     F64,
+    INF,
     Fmt,
     Value,
     add,
-    clamp,
     cmp,
     copysign,
     fabs,
     fma,
     fmt_of,
-    keep_nan,
-    mul,
+    iconst,
+    ldexp,
     pick,
     poly,
-    pow2i,
-    rint,
-    scale2,
+    round_int,
 )
 
 
 @dataclass(frozen=True)
 class ExpConsts:
-    """exp(r) = 1 + r + r**2 * P(r) on |r| <= ln2/2; x clamped to [lo, hi] before reducing."""
+    """e**r = 1 + r * H(r) and e**r - 1 = r + r**2 * G(r) on |r| <= ln2/2; e**x is 0 below lo
+    and inf above hi (the reduction itself only holds for |x / ln2| < 2**(mant - 1))."""
 
     lo: float
     hi: float
     ln2_hi: float  # n * ln2_hi is exact, or x - n * ln2_hi is exact under fma
     ln2_lo: float
-    p: tuple[float, ...]
+    h: tuple[float, ...]
+    g: tuple[float, ...]
 
 
-# Coefficients: Chebyshev fits of (exp(r) - 1 - r) / r**2 on [-0.35, 0.35] (mpmath, 60 digits);
-# the float32 set agrees with Cephes expf.
+# float64: G is a Chebyshev fit of (e**r - 1 - r) / r**2 on [-0.35, 0.35] (mpmath, 60 digits)
+# and H = 1 + r * G. float32: weighted minimax fits (Lawson iterations, mpmath) of H for the
+# error of e**r relative to e**r (2**-28.9), and of G for the error of e**r - 1 relative to itself
+# (2**-26.2: tanh needs it for small |x|).
+_G64 = (
+    2.0915442297780116e-09,
+    2.5106274733573296e-08,
+    2.75572718102198e-07,
+    2.755725283351691e-06,
+    2.4801587327007187e-05,
+    1.9841269876864356e-04,
+    1.3888888888883327e-03,
+    8.333333333325544e-03,
+    4.166666666666667e-02,
+    0.1666666666666667,
+    0.5,
+)
 EXP: dict[Fmt, ExpConsts] = {
     F32: ExpConsts(
         lo=-110.0,
         hi=89.0,
         ln2_hi=0.693359375,
         ln2_lo=-2.12194440e-4,
-        p=(
-            1.989198131397769e-4,
-            1.3934541928270264e-3,
-            8.333310024225292e-3,
-            4.166645680967788e-2,
-            0.16666666682534356,
-            0.5000000014286223,
+        h=(
+            0.0013843465784943755,
+            0.00837431669672374,
+            0.0416680128287577,
+            0.1666642940896431,
+            0.49999994139146686,
+            1.000000032540865,
+        ),
+        g=(
+            0.001388249710137066,
+            0.008366646814386518,
+            0.04166720392432202,
+            0.16666542684275368,
+            0.4999999813291621,
         ),
     ),
     F64: ExpConsts(
@@ -61,38 +83,22 @@ EXP: dict[Fmt, ExpConsts] = {
         hi=710.0,
         ln2_hi=float.fromhex("0x1.62e42fefa39efp-1"),
         ln2_lo=float.fromhex("0x1.abc9e3b39803fp-56"),
-        p=(
-            2.0915442297780116e-09,
-            2.5106274733573296e-08,
-            2.75572718102198e-07,
-            2.755725283351691e-06,
-            2.4801587327007187e-05,
-            1.9841269876864356e-04,
-            1.3888888888883327e-03,
-            8.333333333325544e-03,
-            4.166666666666667e-02,
-            0.1666666666666667,
-            0.5,
-        ),
+        h=(*_G64, 1.0),
+        g=_G64,
     ),
 }
 LOG2E = 1.4426950408889634
 
 
-def _reduce(b: ir.IRBuilder, fmt: Fmt, x: Value, lo: Value | None = None) -> tuple[Value, Value]:
-    """n = rint(x / ln2), r = x - n ln2 (+ lo, the low part of a double-double x)."""
+def _reduce(
+    b: ir.IRBuilder, fmt: Fmt, x: Value, bias: int = 0, lo: Value | None = None
+) -> tuple[Value, Value]:
+    """(r, k): x + lo = n ln2 + r with n = rint(x / ln2) and k = n + bias as an integer."""
     c = EXP[fmt]
-    n = rint(b, mul(b, x, LOG2E))
+    n, k = round_int(b, fmt, x, LOG2E, bias)
     r = fma(b, b.fneg(n), c.ln2_hi, x)
     r = fma(b, b.fneg(n), c.ln2_lo, r)
-    if lo is not None:
-        r = b.fadd(r, lo)
-    return n, r
-
-
-def _expm1_reduced(b: ir.IRBuilder, fmt: Fmt, r: Value) -> Value:
-    """exp(r) - 1 for |r| <= ln2/2 (plus rounding slack)."""
-    return fma(b, b.fmul(r, r), poly(b, r, EXP[fmt].p), r)
+    return (r if lo is None else b.fadd(r, lo)), k
 
 
 def exp_dd(b: ir.IRBuilder, x: Value, lo: Value | None = None) -> Value:
@@ -100,12 +106,11 @@ def exp_dd(b: ir.IRBuilder, x: Value, lo: Value | None = None) -> Value:
     underflow gradual denormals then 0, NaN stays NaN."""
     fmt = fmt_of(x)
     c = EXP[fmt]
-    xc = clamp(b, x, c.lo, c.hi)
-    if lo is not None:  # a clamped (or infinite) head makes the tail meaningless
-        lo = pick(b, cmp(b, "==", xc, x), lo, 0.0, fmt.ty)
-    n, r = _reduce(b, fmt, xc, lo)
-    e = add(b, _expm1_reduced(b, fmt, r), 1.0)
-    return keep_nan(b, x, scale2(b, fmt, e, n))
+    r, k = _reduce(b, fmt, x, lo=lo)
+    res = ldexp(b, fmt, fma(b, r, poly(b, r, c.h), 1.0), k)
+    # selects, not a clamp of x: compares and blends leave the FP port to the arithmetic
+    res = pick(b, cmp(b, ">", x, c.hi), INF, res, fmt.ty)
+    return pick(b, cmp(b, "<", x, c.lo), 0.0, res, fmt.ty)
 
 
 def exp(b: ir.IRBuilder, x: Value) -> Value:
@@ -114,67 +119,26 @@ def exp(b: ir.IRBuilder, x: Value) -> Value:
 
 
 def expm1_small(b: ir.IRBuilder, x: Value) -> Value:
-    """exp(x) - 1 with relative accuracy, for finite 0 <= x <= 40."""
+    """exp(x) - 1 with relative accuracy for 0 <= x <= 40 (NaN stays NaN, larger x: garbage)."""
     fmt = fmt_of(x)
-    n, r = _reduce(b, fmt, x)
-    scale = pow2i(b, fmt, b.fptosi(n, fmt.ity))
-    return fma(b, scale, _expm1_reduced(b, fmt, r), add(b, scale, -1.0))
+    r, k = _reduce(b, fmt, x, bias=fmt.bias)
+    scale = b.bitcast(b.shl(k, iconst(fmt, fmt.mant)), fmt.ty)  # 2**n: n + bias is in range
+    em1_r = fma(b, b.fmul(r, r), poly(b, r, EXP[fmt].g), r)
+    return fma(b, scale, em1_r, add(b, scale, -1.0))
 
 
-@dataclass(frozen=True)
-class TanhConsts:
-    """tanh(x) = x + x**3 * P(x**2) below `small`; em / (em + 2), em = expm1(2|x|), above."""
-
-    small: float
-    saturate: float  # tanh rounds to 1 beyond this
-    p: tuple[float, ...]
-
-
-# Chebyshev fits of (tanh(x) - x) / x**3 in s = x**2 on [0, small**2] (mpmath, 60 digits).
-TANH: dict[Fmt, TanhConsts] = {
-    F32: TanhConsts(
-        small=0.625,
-        saturate=10.0,
-        p=(
-            0.002292744816178142,
-            -0.008343945515839153,
-            0.02176891865102821,
-            -0.053959259577204544,
-            0.1333330355691574,
-            -0.3333333317214036,
-        ),
-    ),
-    F64: TanhConsts(
-        small=0.55,
-        saturate=20.0,
-        p=(
-            -2.060276537636634e-05,
-            8.511313685577671e-05,
-            -0.0002346347410887237,
-            0.0005889360520074057,
-            -0.001455661830100716,
-            0.003592110378689024,
-            -0.008863234397814355,
-            0.021869488493666944,
-            -0.053968253967434016,
-            0.13333333333332714,
-            -0.3333333333333333,
-        ),
-    ),
-}
+# tanh(x) rounds to +-1 beyond these
+TANH_SATURATE: dict[Fmt, float] = {F32: 10.0, F64: 20.0}
 
 
 def tanh(b: ir.IRBuilder, x: Value) -> Value:
-    """tanh(x); keeps -0, saturates to +-1."""
+    """tanh(x) = em / (em + 2), em = expm1(2|x|), with the sign of x (so tanh(-0) = -0);
+    saturates to +-1."""
     fmt = fmt_of(x)
-    c = TANH[fmt]
-    s = b.fmul(x, x)
-    near0 = fma(b, b.fmul(x, s), poly(b, s, c.p), x)
-    a = clamp(b, fabs(b, x), 0.0, c.saturate)
-    em = expm1_small(b, mul(b, a, 2.0))
-    far = copysign(b, b.fdiv(em, add(b, em, 2.0)), x)
-    res = b.select(cmp(b, "<", fabs(b, x), c.small), near0, far)
-    return keep_nan(b, x, copysign(b, res, x))  # copysign: tanh(-0) = -0
+    a = fabs(b, x)
+    em = expm1_small(b, b.fadd(a, a))
+    res = pick(b, cmp(b, ">", a, TANH_SATURATE[fmt]), 1.0, b.fdiv(em, add(b, em, 2.0)), fmt.ty)
+    return copysign(b, res, x)
 
 
 def sigmoid(b: ir.IRBuilder, x: Value) -> Value:

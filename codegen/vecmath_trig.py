@@ -13,22 +13,16 @@ from llvmlite import ir
 from .vecmath_core import (
     F32,
     F64,
-    INF,
-    NAN,
     Fmt,
     Value,
-    add,
-    clamp,
     cmp,
     fabs,
-    floor,
     fma,
     fmt_of,
     iconst,
-    mul,
     pick,
     poly,
-    rint,
+    round_int,
 )
 
 
@@ -77,37 +71,39 @@ TRIG: dict[Fmt, TrigConsts] = {
 TWO_OVER_PI = 0.6366197723675814
 
 
-def _sincos(b: ir.IRBuilder, x: Value, quadrant_shift: float) -> Value:
-    """sin(x + quadrant_shift * pi/2)."""
+def _reduce(b: ir.IRBuilder, x: Value) -> tuple[Value, Value, Value]:
+    """(sin r, cos r, k) with x = n pi/2 + r and k = n as an integer (low bits meaningful in
+    the accurate range). inf and NaN give NaN through the arithmetic (inf - inf)."""
     fmt = fmt_of(x)
     c = TRIG[fmt]
-    finite = cmp(b, "<", fabs(b, x), INF)
-    xs = pick(b, finite, x, 0.0, fmt.ty)
-    q = rint(b, mul(b, xs, TWO_OVER_PI))
-    r = xs
+    n, k = round_int(b, fmt, x, TWO_OVER_PI)
+    r = x
     for part in c.pio2:
-        r = fma(b, b.fneg(q), part, r)
-    r = clamp(b, r, -0.8, 0.8)  # only matters beyond the accurate range: keeps |result| <= 1
+        r = fma(b, b.fneg(n), part, r)
+    # beyond the accurate range |r| can be large: 0 keeps |result| <= 1 (NaN stays NaN)
+    r = pick(b, cmp(b, ">", fabs(b, r), 0.8), 0.0, r, fmt.ty)
     s = b.fmul(r, r)
     sin_r = fma(b, b.fmul(r, s), poly(b, s, c.sin_p), r)
     cos_r = fma(b, b.fmul(s, s), poly(b, s, c.cos_p), fma(b, s, -0.5, 1.0))
-    # quadrant mod 4 in float arithmetic (exact, and valid for any magnitude of q)
-    j = add(b, q, quadrant_shift)
-    j = b.fsub(j, mul(b, floor(b, mul(b, j, 0.25)), 4.0))
-    ji = b.fptosi(j, fmt.ity)
-    use_cos = b.icmp_unsigned("!=", b.and_(ji, iconst(fmt, 1)), iconst(fmt, 0))
-    negate = b.icmp_unsigned("!=", b.and_(ji, iconst(fmt, 2)), iconst(fmt, 0))
-    res = b.select(use_cos, cos_r, sin_r)
-    res = b.select(negate, b.fneg(res), res)
-    return pick(b, finite, res, NAN, fmt.ty)
+    return sin_r, cos_r, k
+
+
+def _quadrant(b: ir.IRBuilder, sin_r: Value, cos_r: Value, k: Value) -> Value:
+    """sin(r + k pi/2): bit 0 of k picks cos r, bit 1 flips the sign."""
+    fmt = fmt_of(sin_r)
+    use_cos = b.icmp_unsigned("!=", b.and_(k, iconst(fmt, 1)), iconst(fmt, 0))
+    res = b.bitcast(b.select(use_cos, cos_r, sin_r), fmt.ity)
+    sign = b.and_(b.shl(k, iconst(fmt, fmt.width - 2)), iconst(fmt, 1 << (fmt.width - 1)))
+    return b.bitcast(b.xor(res, sign), fmt.ty)
 
 
 def sin(b: ir.IRBuilder, x: Value) -> Value:
-    """sin(x); keeps -0."""
-    res = _sincos(b, x, 0.0)
+    """sin(x); keeps -0. Shares its reduction with a cos of the same operand (CSE)."""
+    res = _quadrant(b, *_reduce(b, x))
     return b.select(cmp(b, "==", x, 0.0), x, res)
 
 
 def cos(b: ir.IRBuilder, x: Value) -> Value:
-    """cos(x)."""
-    return _sincos(b, x, 1.0)
+    """cos(x) = sin(x + pi/2)."""
+    sin_r, cos_r, k = _reduce(b, x)
+    return _quadrant(b, sin_r, cos_r, b.add(k, iconst(fmt_of(x), 1)))

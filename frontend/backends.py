@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -30,11 +31,8 @@ _FACTORIES: dict[str, Callable[[Graph], Runner]] = {"llvm": _llvm, "interpreter"
 
 
 def codegen_available() -> bool:
-    try:
-        import adjit.runtime.executor  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether llvmlite is installed (found, not imported: the code generator loads lazily)."""
+    return importlib.util.find_spec("llvmlite") is not None
 
 
 def make_runner(graph: Graph, backend: str, fallback: str | None) -> Runner:

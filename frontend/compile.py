@@ -21,7 +21,7 @@ from . import guards
 from .backends import BACKENDS, Runner, default_backend, make_runner
 from .compiled_node import make_node
 from .plans import TrainPlan, inference_graph, train_plan
-from .pytree import flatten, unflatten
+from .pytree import LEAF, flatten, unflatten
 from .replay import replay
 from .tracer import Trace, Tracer, tracing
 
@@ -44,6 +44,16 @@ class Entry:
     fallback: str | None = None
     modules: list[tuple[Any, bool]] = field(default_factory=list)  # (module, training) guards
     mutated: list[Tensor] = field(default_factory=list)  # written back after each call
+
+    @property
+    def plain(self) -> bool:
+        """Returns one tensor, with no lifted tensors and nothing written back."""
+        return (
+            self.out_spec == LEAF
+            and self.out_template == [None]
+            and not self.lifted
+            and not self.mutated
+        )
 
     def inference(self) -> Graph:
         if "inference" not in self.plans:
@@ -126,6 +136,8 @@ class CompiledFunction:
                 self._fast[key] = entry
         if entry.eager_reason is not None:
             return self.fn(*args, **kwargs)
+        if key is not None and entry.plain:  # one tensor out, nothing lifted or written back
+            return execute(entry, list(args))[0]
         return self._run(entry, list(args) if key is not None else flatten((args, kwargs))[0])
 
     def entry_for(self, leaves: list[Any], spec: Any) -> Entry:
@@ -213,21 +225,24 @@ def execute(entry: Entry, inputs: list[Tensor]) -> list[Any]:
     """Run a specialization: inline into an enclosing trace, or interpret (with a compiled
     backward attached when an input requires grad)."""
     assert entry.graph is not None
-    if any(isinstance(t, Tracer) for t in inputs):
-        return replay(entry.graph, inputs)  # called while tracing: becomes part of that graph
-    arrays = [t._data for t in inputs]
-    wrt = tuple(i for i, t in enumerate(inputs) if t.requires_grad) if is_grad_enabled() else ()
-    if not wrt:
-        return [Tensor._make(a) for a in entry.runner(entry.inference())(arrays)]
-    plan = entry.training(wrt)
-    if not plan.joint.cotangent_of:  # no output depends on them
+    arrays, wrt = [], []
+    grad_mode = is_grad_enabled()
+    for i, t in enumerate(inputs):
+        if isinstance(t, Tracer):
+            return replay(entry.graph, inputs)  # called while tracing: part of that graph
+        arrays.append(t._data)
+        if grad_mode and (t._requires_grad or t._grad_fn is not None):
+            wrt.append(i)
+    plan = entry.training(tuple(wrt)) if wrt else None
+    if plan is None or not plan.joint.cotangent_of:  # nothing to differentiate
         return [Tensor._make(a) for a in entry.runner(entry.inference())(arrays)]
     n_out = plan.joint.n_outputs
     values = entry.runner(plan.split.forward)(arrays)
-    outs = [Tensor._make(a) for a in values[:n_out]]
+    make = Tensor._make
+    outs = [make(a) for a in values[:n_out]]
     edges = tuple(
         gradient_edge(inputs[i]) if hit else (None, 0)
-        for i, hit in zip(wrt, plan.joint.reached, strict=True)
+        for i, hit in zip(plan.wrt, plan.joint.reached, strict=True)
     )
     node = make_node(plan, inputs, values[n_out:], edges, entry.runner(plan.split.backward))
     for nr, k in enumerate(plan.joint.cotangent_of):

@@ -31,7 +31,7 @@ class CompiledFunctionBackward(Node):
         self._plan = plan
         # the inputs the backward reads are saved with their versions (modifying one in place
         # before backward is an error, as in eager mode); the others only for create_graph
-        read = set(plan.split.saved_inputs)
+        read = plan.split.saved_inputs
         self._inputs = [
             SavedTensor(t, False) if i in read else _Plain(t) for i, t in enumerate(inputs)
         ]
@@ -42,22 +42,31 @@ class CompiledFunctionBackward(Node):
             raise RuntimeError(FREED_MSG)
         grads = grads if isinstance(grads, list) else [grads]
         inputs = [s.unpack(self) for s in self._inputs]
-        g = self._plan.joint.graph
-        n_in = len(g.inputs) - self.num_outputs
         cts = [
-            Tensor._make(np.zeros(v.aval.shape, v.aval.dtype.np)) if ct is None else ct
-            for v, ct in zip(g.inputs[n_in:], grads, strict=True)
+            Tensor._make(np.zeros(shape, dtype)) if ct is None else ct
+            for (shape, dtype), ct in zip(_cotangent_avals(self._plan), grads, strict=True)
         ]
         if create_graph:  # differentiable: the joint graph, eagerly, on the real inputs
-            out = replay(g, [*inputs, *cts])
+            out = replay(self._plan.joint.graph, [*inputs, *cts])
             return list(out[self._plan.joint.n_outputs :])
-        sp = self._plan.split
-        arrays = [*self._residuals, *(inputs[i]._data for i in sp.saved_inputs)]
+        arrays = self._residuals + [inputs[i]._data for i in self._plan.split.saved_inputs]
         arrays += [ct._data for ct in cts]
-        return [Tensor._make(a) for a in self._run_backward(arrays)]
+        make = Tensor._make
+        return [make(a) for a in self._run_backward(arrays)]
 
     def release(self) -> None:
         self._residuals = None
+
+
+def _cotangent_avals(plan: TrainPlan) -> list[tuple[tuple[int, ...], type]]:
+    """(shape, NumPy type) of each cotangent input of the joint graph (cached on the plan)."""
+    cached = plan.__dict__.get("_cotangent_avals")
+    if cached is None:
+        g = plan.joint.graph
+        n = len(plan.joint.cotangent_of)
+        cached = [(v.aval.shape, v.aval.dtype.np) for v in g.inputs[len(g.inputs) - n :]]
+        plan.__dict__["_cotangent_avals"] = cached
+    return cached
 
 
 class _Plain:
@@ -79,5 +88,7 @@ def make_node(
     edges: tuple[tuple[Node | None, int], ...],
     run_backward: Callable[[list[np.ndarray]], list[np.ndarray]],
 ) -> CompiledFunctionBackward:
-    cls = node_class("CompiledFunctionBackward", CompiledFunctionBackward)
-    return cls(plan, inputs, residuals, edges, run_backward)
+    return _NODE(plan, inputs, residuals, edges, run_backward)
+
+
+_NODE = node_class("CompiledFunctionBackward", CompiledFunctionBackward)

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..ir.graph import Graph
+from ..ir.ops import Op
 from ..passes.adjoint import Joint, Region
 from ..passes.pipeline import PassRecord, flag, run_pipeline
 from ..passes.split import Split, split
@@ -23,6 +24,8 @@ def optimize(g: Graph) -> tuple[Graph, list[PassRecord]]:
 
 def _regions(fwd: Graph) -> list[Region]:
     """Elementwise regions with ``where`` that are differentiated symbolically, if available."""
+    if not any(e.op is Op.WHERE for e in fwd.eqns):
+        return []  # nothing to find: skip importing the symbolic passes
     try:
         from ..passes.symbolic import where_regions
     except ImportError:  # pragma: no cover

@@ -8,12 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from ..ir.graph import Graph
 from ..runtime import trace_state
 from ..runtime.tensor import Tensor
 from .compile import CompiledFunction, Entry
 from .guards import fast_key
-from .plans import TrainPlan
-from .pytree import flatten, unflatten
+from .plans import TrainPlan, optimize
+from .pytree import LEAF, flatten, unflatten
 from .replay import replay
 from .tracer import Tracer
 
@@ -105,16 +106,32 @@ class GradFunction:
 
 
 class _FastGrad:
-    """A prepared call for one signature: arrays in, one compiled joint program, tensors out."""
+    """A prepared call for one signature: arrays in, one compiled joint program, tensors out.
+
+    The common shape — a function returning one tensor, no lifted or mutated outside
+    tensors, no aux — is answered without rebuilding trees (Note [prepared calls])."""
 
     def __init__(self, gf: GradFunction, entry: Entry, plan: TrainPlan, out_pos: int) -> None:
         self.gf, self.entry = gf, entry
-        self.cts = _cotangents(plan, out_pos)
-        self.run = entry.runner(plan.optimized_joint)
+        self.cts: list[np.ndarray] = []  # the seeds are constants of the program
+        self.run = entry.runner(seeded(entry, plan, out_pos))
         self.n_out = plan.joint.n_outputs
+        self.plain = (
+            entry.out_spec == LEAF
+            and not entry.lifted
+            and not entry.mutated
+            and not gf.has_aux
+            and self.n_out == 1
+        )
+        self.many = isinstance(gf.argnums, tuple)
 
     def __call__(self, args: tuple[Any, ...]) -> Any:
         arrays = [a._data for a in args]
+        if self.plain:
+            make = Tensor._make
+            value, *grads = [make(a) for a in self.run(arrays + self.cts)]
+            g = tuple(grads) if self.many else grads[0]
+            return (value, g) if self.gf.value else g
         arrays += [t._data for t in self.entry.lifted]
         out = [Tensor._make(a) for a in self.run(arrays + self.cts)]
         values = self.entry.write_back(out[: self.n_out])
@@ -142,9 +159,24 @@ def _run(
     if any(isinstance(t, Tracer) for t in inputs) or any(t.requires_grad for t in inputs):
         out = replay(g, [*inputs, *cts])  # inside a trace, or differentiable: record it
     else:
-        arrays = [t._data for t in inputs] + [c._data for c in cts]
-        out = [Tensor._make(a) for a in entry.runner(plan.optimized_joint)(arrays)]
+        arrays = [t._data for t in inputs]
+        out = [Tensor._make(a) for a in entry.runner(seeded(entry, plan, out_pos))(arrays)]
     return list(out[:n_out]), list(out[n_out:])
+
+
+def seeded(entry: Entry, plan: TrainPlan, out_pos: int) -> Graph:
+    """The joint graph with its cotangent seeds as constants (1 for output ``out_pos``, 0 for
+    the others), optimized again: ``grad`` always seeds with ones, so every ``g * 1`` the
+    backward would compute per element folds away. Cached on the entry."""
+    key = ("seeded", plan.wrt, out_pos)
+    g = entry.plans.get(key)
+    if g is None:
+        joint = plan.joint.graph
+        n = len(joint.inputs) - len(plan.joint.cotangent_of)
+        seeds = tuple(zip(joint.inputs[n:], _cotangents(plan, out_pos), strict=True))
+        g = optimize(joint.replace(inputs=joint.inputs[:n], consts=(*joint.consts, *seeds)))[0]
+        entry.plans[key] = g
+    return g
 
 
 def _cotangents(plan: TrainPlan, out_pos: int | None) -> list[np.ndarray]:

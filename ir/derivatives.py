@@ -167,6 +167,12 @@ DERIVATIVES: dict[Op, Rule] = {
     Op.GATHER: lambda g, index, x_shape, axis: (g._scatter_add(axis, x_shape, index), None),
     Op.SCATTER_ADD: lambda g, index, axis: (g._gather(axis, index), None),
     Op.CAT: _cat,
+    Op.UNFOLD: lambda g, x_shape, kernel_size, dilation, padding, stride: (
+        g._fold(x_shape[2:], kernel_size, dilation, padding, stride),
+    ),
+    Op.FOLD: lambda g, kernel_size, dilation, padding, stride: (
+        g._unfold(kernel_size, dilation, padding, stride),
+    ),
     Op.MATMUL: _matmul,
 }
 

@@ -68,6 +68,9 @@ def set_default_dtype(d: DType) -> None:
 
 def from_numpy_dtype(dt: np.dtype) -> DType:
     """The adjit dtype that stores NumPy dtype ``dt``; other float/int widths are widened."""
+    hit = _BY_NUMPY.get(dt)  # type: ignore[call-overload]
+    if hit is not None:
+        return hit
     dt = np.dtype(dt)
     if dt in _BY_NUMPY:
         return _BY_NUMPY[dt]

@@ -58,6 +58,8 @@ class Op(Enum):
     GATHER = auto()
     SCATTER_ADD = auto()
     CAT = auto()
+    UNFOLD = auto()  # im2col: (N, C, H, W) -> (N, C*kh*kw, L); see ir/windows.py
+    FOLD = auto()  # col2im, UNFOLD's adjoint: overlapping windows sum
     # contraction
     MATMUL = auto()
     # autodiff
@@ -115,6 +117,8 @@ class GroupOp:
             Op.GATHER,
             Op.SCATTER_ADD,
             Op.CAT,
+            Op.UNFOLD,
+            Op.FOLD,
             Op.DETACH,
         }
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from . import windows
 from .ops import Op
 from .shapes import split_index
 
@@ -144,6 +145,8 @@ REFERENCE: dict[Op, RefRule] = {
     Op.GATHER: _gather,
     Op.SCATTER_ADD: _scatter_add,
     Op.CAT: lambda *xs, axis: np.concatenate(xs, axis=axis),
+    Op.UNFOLD: windows.unfold,
+    Op.FOLD: windows.fold,
     Op.MATMUL: np.matmul,
     Op.DETACH: lambda x: x,
 }

@@ -10,6 +10,7 @@ from .aval import Aval
 from .dtypes import DType, bool_, int32, int64, result_type, scalar_dtype, to_float
 from .errors import ShapeError
 from .ops import GroupOp, Op
+from .windows import fold_shape, unfold_shape
 
 ShapeRule = Callable[..., Aval]
 
@@ -324,6 +325,8 @@ SHAPE_RULES: dict[Op, ShapeRule] = {
     Op.GATHER: _gather,
     Op.SCATTER_ADD: _scatter_add,
     Op.CAT: _cat,
+    Op.UNFOLD: unfold_shape,
+    Op.FOLD: fold_shape,
     Op.MATMUL: _matmul,
     Op.DETACH: _unary_keep,
 }

@@ -92,6 +92,7 @@ RULES: list[Rule] = [
     (P(Op.ADD, X, _ADD_ZERO), lambda m: m.x),
     (P(Op.SUB, X, _SUB_ZERO), lambda m: m.x),
     (P(Op.MUL, X, _ONE), lambda m: m.x),
+    (P(Op.MUL, X, P(Op.EXPAND, _ONE)), lambda m: m.x),  # a seed of ones, broadcast
     (P(Op.DIV, X, _ONE), lambda m: m.x),
     (P(Op.POW, X, _ONE), lambda m: m.x),
     # exact: the square is the correctly rounded x*x (tests/passes/test_algebra_rules.py)

@@ -70,7 +70,8 @@ class Program:
 
     @property
     def kernels(self) -> list[Kernel]:
-        return [s for s in self.steps if isinstance(s, Kernel)]
+        """Every step that runs generated code (Kernels and RowKernels)."""
+        return [s for s in self.steps if not isinstance(s, Extern)]  # type: ignore[misc]
 
 
 @dataclass(eq=False)
@@ -106,7 +107,15 @@ def _fusible(e: Eqn) -> bool:
 
 
 def fuse(g: Graph) -> Program:
-    """Schedule ``g`` as kernels and externs, in an order that respects every dependency."""
+    """Schedule ``g`` as kernels and externs, in an order that respects every dependency;
+    runs of kernels that reduce along rows become row kernels (Note [row kernels])."""
+    from .rows import merge_rows
+
+    return merge_rows(fuse_elementwise(g))
+
+
+def fuse_elementwise(g: Graph) -> Program:
+    """Kernels of elementwise chains, each ending in at most one kind of reduction."""
     readers: dict[Var, list[Eqn]] = {}
     for e in g.eqns:
         for a in e.inputs:

@@ -140,8 +140,6 @@ class SavedTensor:
             self._tensor, self._data = t, None
 
     def unpack(self, node: Node) -> Tensor:
-        from .tensor import Tensor
-
         if self._version_box[0] != self._version:
             t = self._tensor
             shape = list(t.shape) if t is not None else list(self._data.shape)
@@ -159,6 +157,8 @@ class SavedTensor:
                 "gradient. The variable in question was changed in there or anywhere later."
             )
         if self._is_output:
+            from .tensor import Tensor
+
             return Tensor._make(self._data, grad_fn=node, version_box=self._version_box)
         assert self._tensor is not None
         return self._tensor
@@ -177,6 +177,7 @@ class _Number:
 
 
 SCALAR_ATTR_OPS = frozenset({Op.POW})
+_PARAMS: dict[Op, tuple[str, ...]] = {}  # op -> the names its derivative rule takes
 
 
 class OpNode(Node):
@@ -198,10 +199,13 @@ class OpNode(Node):
             if op not in SCALAR_ATTR_OPS
             else tuple(e for e, t in zip(edges, inputs, strict=True) if not t._weak)
         )
-        self._meta = [(t.shape, t.dtype) for t in inputs]
+        self._meta = [(t._data.shape, t.dtype) for t in inputs]
         names = input_names(op, len(inputs))
         saved: dict[str, Any] = {}
-        for p in rule_params(op):
+        params = _PARAMS.get(op)
+        if params is None:
+            params = _PARAMS[op] = rule_params(op)
+        for p in params:
             if p == "out":
                 saved[p] = SavedTensor(out, True)
             elif p == "inputs":
@@ -308,10 +312,12 @@ class PyNode(Node):
 
 def gradient_edge(t: Tensor) -> tuple[Node | None, int]:
     """The node a cotangent for ``t`` flows into (its grad_fn, or its AccumulateGrad)."""
-    if t.grad_fn is not None:
-        return t.grad_fn, t._output_nr
-    if t.requires_grad:
-        node = t._accumulate() if t._accumulate is not None else None
+    fn = t._grad_fn
+    if fn is not None:
+        return fn, t._output_nr
+    if t._requires_grad:
+        ref = t._accumulate
+        node = ref() if ref is not None else None
         if node is None:
             node = AccumulateGrad(t)
             t._accumulate = weakref.ref(node)
@@ -366,7 +372,7 @@ def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
         if r is not None:
             g = r
     if t.grad is None:
-        t.grad = g if create_graph else g.detach()._clone_data()
+        t.grad = g if create_graph else g._clone_data()
     elif create_graph:
         t.grad = t.grad + g
     else:
@@ -387,6 +393,9 @@ def run_backward(
 ) -> tuple[Tensor | None, ...]:
     """Reverse-mode over the recorded graph. With ``accumulate``, fills leaves' ``.grad``;
     otherwise returns the cotangents of ``inputs`` (``autograd.grad``)."""
+    if accumulate and len(tensors) == 1 and _shallow(tensors[0], grad_tensors[0], create_graph,
+                                                     retain_graph):  # fmt: skip
+        return ()
     roots: list[tuple[tuple[Node, int], Tensor]] = []
     for i, (t, g) in enumerate(zip(tensors, grad_tensors, strict=True)):
         edge = gradient_edge(t)
@@ -456,6 +465,32 @@ def run_backward(
             "the graph. Set allow_unused=True if this is the desired behavior."
         )
     return tuple(results)
+
+
+def _plain(node: Node) -> bool:
+    return not node._tensor_hooks and not node._retained and not node._hooks
+
+
+def _shallow(t: Tensor, g: Tensor, create_graph: bool, retain_graph: bool) -> bool:
+    """``t.backward()`` when ``t``'s grad_fn feeds leaves directly (a compiled call's output,
+    one eager op on leaves), without hooks: the node runs and the leaves accumulate, with no
+    graph walk. False (having done nothing) when the general engine is needed."""
+    node = t._grad_fn
+    if node is None or node.num_outputs != 1 or not _plain(node):
+        return False
+    leaves = [n for n, _ in node._edges if n is not None]
+    if len(set(leaves)) != len(leaves) or not all(
+        isinstance(n, AccumulateGrad) and _plain(n) for n in leaves
+    ):
+        return False
+    with set_grad_enabled(create_graph):
+        grads = node.apply(g, create_graph)
+        if not retain_graph:
+            node.release()
+        for (nxt, _), grad in zip(node._edges, grads, strict=False):
+            if nxt is not None and grad is not None:
+                _accumulate(nxt.variable, grad, create_graph)  # type: ignore[attr-defined]
+    return True
 
 
 def _add(buffers: dict[Node, list[Tensor | None]], node: Node, nr: int, g: Tensor) -> None:

@@ -33,6 +33,8 @@ DEFAULT_NAMES: dict[Op, str] = {
     Op.INDEX_ADD: "IndexPutBackward0",
     Op.MATMUL: "MmBackward0",
     Op.SCATTER_ADD: "ScatterAddBackward0",
+    Op.UNFOLD: "Im2ColBackward0",
+    Op.FOLD: "Col2ImBackward0",
 }
 
 
@@ -64,7 +66,7 @@ def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
         return trace.emit(op, inputs, attrs, name)  # tracing: record instead of computing
     alone = all(t._weak for t in inputs)  # e.g. a derivative rule on a saved Python scalar
     avals = [t._aval() if alone else _aval_of(t) for t in inputs]
-    out_aval = infer(op, avals, attrs)
+    out_aval = _infer(op, avals, attrs)
     first = inputs[0]._data
     data = eval_eqn_arrays(op, attrs, [t._data for t in inputs], avals, out_aval)
     view = op in VIEW_OPS and data.base is not None and np.may_share_memory(data, first)
@@ -83,6 +85,24 @@ def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
         edges = tuple(gradient_edge(t) if t.requires_grad else (None, 0) for t in inputs)
         cls = _node_class(name or DEFAULT_NAMES[op])
         out._grad_fn = cls(op, attrs, inputs, out, edges)
+    return out
+
+
+_INFERRED: dict[tuple, Aval] = {}  # (op, avals, attrs with their types) -> output aval
+
+
+def _infer(op: Op, avals: list[Aval], attrs: dict[str, Any]) -> Aval:
+    """``infer``, memoized: eager code repeats the same few signatures (errors are not kept)."""
+    try:
+        key = (op, *avals, *((k, type(v), v) for k, v in attrs.items()))
+        out = _INFERRED.get(key)
+    except TypeError:  # an unhashable attribute (a list of indices, ...)
+        return infer(op, avals, attrs)
+    if out is None:
+        out = infer(op, avals, attrs)
+        if len(_INFERRED) > 4096:
+            _INFERRED.clear()
+        _INFERRED[key] = out
     return out
 
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..codegen.jit import CompiledKernel, compile_ir
-from ..codegen.lower import CodegenError, lower_kernel
+from ..codegen.jit import CompiledKernel, codegen_error
+from ..codegen.kernel_cache import kernel_code
 from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 from ..ir.interpreter import eval_eqn_arrays, lit_array
 from ..ir.ops import Op
 from ..passes.fusion import Extern, Kernel, Program, fuse
+from .callplan import CallPlan
 from .kernels import KernelRunner
 
 Env = dict[Var, np.ndarray]
@@ -136,6 +138,8 @@ class Executable:
     consts: Env = field(default_factory=dict)
     buffers: Buffers = field(default_factory=Buffers)
     _last: list[tuple[np.ndarray, int]] = field(default_factory=list)
+    _plan: CallPlan | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def kernels(self) -> dict[str, CompiledKernel]:
@@ -165,10 +169,25 @@ class Executable:
         self._last = fresh
         return env, ptrs
 
+    def __post_init__(self) -> None:
+        kernels = [s for s in self.steps if isinstance(s, KernelStep)]
+        if len(kernels) == len(self.steps):  # Note [prepared calls]
+            self._plan = CallPlan(self, kernels)
+
     def __call__(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        if not self._lock.acquire(blocking=False):  # a call in another thread owns the buffers
+            return self._generic(arrays, Buffers())
+        try:
+            if self._plan is not None:
+                return self._plan(arrays, self.buffers)
+            return self._generic(arrays, self.buffers)
+        finally:
+            self._lock.release()
+
+    def _generic(self, arrays: Sequence[np.ndarray], bufs: Buffers) -> list[np.ndarray]:
         env, ptrs = self._inputs(arrays)
         for step in self.steps:
-            step.run(env, ptrs, self.buffers)
+            step.run(env, ptrs, bufs)
         return [_read(o, env) for o in self.graph.outputs]
 
 
@@ -178,15 +197,14 @@ def compile_kernel(
     """A kernel's step: JIT-compiled; when codegen refuses it, an error naming the op and the
     user's line (``strict``), or the NumPy reference for that kernel."""
     try:
-        lowered = lower_kernel(k, use_vecmath=use_vecmath)
-        compiled = compile_ir(lowered.ir, k.name, lowered.name)
-    except CodegenError as e:
+        info, compiled = kernel_code(k, use_vecmath)  # lowers and compiles on a cache miss
+    except codegen_error() as e:  # evaluated only when something was raised
         if strict:
             lines = sorted({x.loc for x in k.eqns if x.loc})
             where = f" (from {', '.join(lines)})" if lines else ""
-            raise CodegenError(f"{e}{where}") from e
+            raise codegen_error()(f"{e}{where}") from e
         return InterpretedKernel(k, str(e))
-    return KernelStep(k, KernelRunner(lowered, compiled, threshold))
+    return KernelStep(k, KernelRunner(info, compiled, threshold))
 
 
 def compile_program(
@@ -195,11 +213,10 @@ def compile_program(
     """Fuse ``graph`` and compile every kernel; the result runs on NumPy arrays."""
     program = fuse(graph)
     steps: list[Step] = [
-        compile_kernel(s, threshold, use_vecmath, strict)
-        if isinstance(s, Kernel)
-        else ExternStep(s.eqn)
+        ExternStep(s.eqn)
+        if isinstance(s, Extern)
+        else compile_kernel(s, threshold, use_vecmath, strict)
         for s in program.steps
-        if isinstance(s, Kernel | Extern)
     ]
     consts = {v: np.ascontiguousarray(np.asarray(a, v.aval.dtype.np)) for v, a in graph.consts}
     return Executable(graph, program, steps, consts)

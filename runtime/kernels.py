@@ -5,14 +5,17 @@ from __future__ import annotations
 import ctypes
 import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..codegen.jit import CompiledKernel
-from ..codegen.lower import Lowered
 from ..ir.ops import Op
+
+if TYPE_CHECKING:  # imported where used: they cost ~10 ms (logging), ~20 ms (llvmlite.ir)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..codegen.kernel_cache import KernelInfo
 
 # kernels below this much work (elements x equations) run serially: a thread handoff costs µs
 PARALLEL_THRESHOLD = 1 << 17
@@ -26,6 +29,8 @@ _POOL: list[ThreadPoolExecutor] = []
 def pool() -> ThreadPoolExecutor:
     """The process-wide worker threads (the calling thread runs one chunk itself)."""
     if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+
         _POOL.append(ThreadPoolExecutor(max(1, THREADS - 1), thread_name_prefix="adjit"))
     return _POOL[0]
 
@@ -46,7 +51,7 @@ class KernelRunner:
 
     def __init__(
         self,
-        lowered: Lowered,
+        lowered: KernelInfo,
         compiled: CompiledKernel,
         threshold: int | None = None,
         threads: int | None = None,

@@ -202,6 +202,12 @@ def _private(name: str) -> Any:
         "_scatter_add": lambda g, axis, shape, index: apply(
             Op.SCATTER_ADD, g, index, axis=axis, shape=tuple(shape)
         ),
+        "_unfold": lambda g, k, d, p, s: apply(
+            Op.UNFOLD, g, kernel_size=k, dilation=d, padding=p, stride=s
+        ),
+        "_fold": lambda g, size, k, d, p, s: apply(
+            Op.FOLD, g, output_size=tuple(size), kernel_size=k, dilation=d, padding=p, stride=s
+        ),
     }
     return table[name]
 
@@ -244,7 +250,7 @@ def install(cls: type) -> None:
         setattr(cls, name, _inplace_method(fn))
     for name, fn in PROPERTIES.items():
         setattr(cls, name, property(fn))
-    for name in ("_index", "_index_add", "_gather", "_scatter_add"):
+    for name in ("_index", "_index_add", "_gather", "_scatter_add", "_unfold", "_fold"):
         setattr(cls, name, _private(name))
     for name, kind in NEW.items():
         setattr(cls, name, _new(kind))

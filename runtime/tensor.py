@@ -49,6 +49,16 @@ class Tensor:
     """A multi-dimensional array with PyTorch's semantics, eager or (later) traced."""
 
     __array_priority__ = 1000  # numpy scalars defer to Tensor's reflected operators
+    # per-tensor state that most tensors never change lives on the class until first set
+    # (``_make`` runs for every result: each attribute it sets costs)
+    _requires_grad = False
+    _grad_fn: Any = None
+    _weak = False
+    grad: Tensor | None = None
+    _accumulate: Any = None
+    _hooks: tuple | list = ()
+    _post_accumulate_hooks: tuple | list = ()
+    _retains_grad = False
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Tensor:
         """PyTorch's legacy constructor: ``Tensor([1, 2])`` (float data) or ``Tensor(2, 3)``."""
@@ -72,15 +82,13 @@ class Tensor:
     ) -> Tensor:
         t = object.__new__(cls)
         t._data = data
-        t._requires_grad = requires_grad
-        t._grad_fn = grad_fn
+        if requires_grad:
+            t._requires_grad = True
+        if grad_fn is not None:
+            t._grad_fn = grad_fn
         t._version_box = version_box if version_box is not None else [0]
-        t._weak = weak
-        t.grad = None
-        t._accumulate = None
-        t._hooks = []
-        t._post_accumulate_hooks = []
-        t._retains_grad = False
+        if weak:
+            t._weak = True
         t._born_in = trace_state.current()  # tensors made while tracing are trace constants
         return t
 
@@ -195,6 +203,8 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.is_leaf:
+            if not isinstance(self._hooks, list):
+                self._hooks = []
             self._hooks.append(hook)
             return _Handle(self._hooks, hook)
         hooks = self._grad_fn.output_hooks(self._output_nr)
@@ -204,6 +214,8 @@ class Tensor:
     def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> Any:
         from .autograd import _Handle
 
+        if not isinstance(self._post_accumulate_hooks, list):
+            self._post_accumulate_hooks = []
         self._post_accumulate_hooks.append(hook)
         return _Handle(self._post_accumulate_hooks, hook)
 
@@ -232,9 +244,7 @@ class Tensor:
         inputs: Sequence[Tensor] | None = None,
     ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
-        from .backward import backward
-
-        backward(
+        (_BACKWARD[0] if _BACKWARD else _bind_backward())(
             [self],
             None if gradient is None else [gradient],
             retain_graph,
@@ -388,6 +398,16 @@ class Tensor:
 
     def storage_offset(self) -> int:
         return 0
+
+
+_BACKWARD: list[Any] = []  # runtime.backward.backward (that module imports this one)
+
+
+def _bind_backward() -> Any:
+    from .backward import backward
+
+    _BACKWARD.append(backward)
+    return backward
 
 
 def _install_methods() -> None:

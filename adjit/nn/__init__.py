@@ -22,6 +22,7 @@ from adjit.nn.activation import (
 )
 from adjit.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from adjit.nn.conv import Conv2d
+from adjit.nn.fold import Fold, Unfold
 from adjit.nn.layers import (
     Bilinear,
     Dropout,
@@ -65,6 +66,7 @@ __all__ = [
     "ELU",
     "Embedding",
     "Flatten",
+    "Fold",
     "GELU",
     "Hardtanh",
     "HuberLoss",
@@ -96,6 +98,7 @@ __all__ = [
     "Softplus",
     "Tanh",
     "Unflatten",
+    "Unfold",
     "functional",
     "init",
     "utils",

@@ -391,14 +391,10 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
     return composite("ConstantPadNdBackward0", decomposition, input)
 
 
-# convolution, pooling and batch norm live in their own module (re-exported here)
-from adjit.nn.functional_conv import (  # noqa: E402
-    adaptive_avg_pool2d,
-    avg_pool2d,
-    batch_norm,
-    conv2d,
-    dropout2d,
-    max_pool2d,
-)
+# convolution, pooling, batch norm, unfold/fold live in their own modules (re-exported here)
+from adjit.nn.functional_conv import batch_norm, conv2d, dropout2d  # noqa: E402
+from adjit.nn.functional_fold import fold, unfold  # noqa: E402
+from adjit.nn.functional_pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402
 
 __all__ += ["adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "conv2d", "dropout2d", "max_pool2d"]
+__all__ += ["fold", "unfold"]

@@ -1,33 +1,35 @@
-"""Convolution, pooling, batch norm and non-constant padding as composites of primitives."""
+"""Convolution, batch norm and channel dropout as composites of primitives."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+from adjit.ir.windows import Padding, Pair, blocks
+from adjit.nn.functional_fold import im2col, symmetric
 from adjit.runtime import functional as R
 from adjit.runtime.dispatch import composite
 from adjit.runtime.grad_mode import no_grad
 from adjit.runtime.tensor import Tensor
 
-__all__ = [
-    "adaptive_avg_pool2d",
-    "avg_pool2d",
-    "batch_norm",
-    "conv2d",
-    "dropout2d",
-    "max_pool2d",
-]
+__all__ = ["batch_norm", "conv2d", "dropout2d"]
 
-# Note [im2col by strided slices]: a 2-D window op reads, for every kernel offset (i, j), the
-# strided view a[:, :, i*dh :: sh, j*dw :: sw] cropped to the output size. Each view is a basic
-# INDEX (its gradient is an INDEX_ADD of a slice, a plain strided add); the views are stacked on
-# a new axis (CAT) and conv contracts that axis with the weight (MATMUL). Measured on
-# 8x64x32x32, 3x3: one integer-array INDEX was 3x slower in backward (np.add.at scatter).
+# Note [convolution as UNFOLD + MATMUL]: a 2-D window op (conv here, pooling in
+# functional_pool.py) is one UNFOLD (im2col, see
+# Note [UNFOLD and FOLD] in ir/windows.py) followed by a contraction over the window axis: conv
+# multiplies the columns by the reshaped weight (one batched MATMUL, BLAS), max pooling takes the
+# first maximum, average pooling sums. Gradients flow back through FOLD (col2im), so the whole
+# backward is a MATMUL and a FOLD: a handful of eager ops whatever the kernel size, and a few
+# extern steps (NumPy/BLAS) around the fused elementwise kernels in a compiled program.
 
-Pair = tuple[int, int]
+# Note [one GEMM for the batch]: conv multiplies the weight (O, C k k) by the columns of the whole
+# batch side by side, (C k k, N L), instead of once per image: in deep layers L is tiny (2x2
+# maps in resnet18's last stage at 64x64), per-image GEMMs re-read the weight N times, and their
+# weight gradient is an (N, O, C k k) stack summed over N. Moving the batch axis costs a copy of
+# the columns and of the output, small beside the GEMM.
+
+NO_PADDING: Padding = ((0, 0), (0, 0))
 
 
 def _pair(v: Any) -> Pair:
@@ -39,39 +41,6 @@ def _pair(v: Any) -> Pair:
 
 def _const(arr: np.ndarray, like: Tensor) -> Tensor:
     return Tensor._make(np.asarray(arr, like.dtype.np))
-
-
-def _out_size(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool = False) -> int:
-    span = n + 2 * p - d * (k - 1) - 1
-    out = (-(-span // s) if ceil_mode else span // s) + 1
-    if ceil_mode and (out - 1) * s >= n + p:  # the last window must start inside the input
-        out -= 1
-    return out
-
-
-def _windows(a: Tensor, k: Pair, s: Pair, d: Pair, out: Pair) -> list[Tensor]:
-    """The strided view of ``a`` (N, C, H, W) seen by each kernel offset, row-major."""
-    full = slice(None)
-    return [
-        R.getitem(
-            a,
-            (
-                full,
-                full,
-                slice(i * d[0], i * d[0] + s[0] * (out[0] - 1) + 1, s[0]),
-                slice(j * d[1], j * d[1] + s[1] * (out[1] - 1) + 1, s[1]),
-            ),
-        )
-        for i in range(k[0])
-        for j in range(k[1])
-    ]
-
-
-def _stacked(views: list[Tensor]) -> Tensor:
-    """(N, C, OH, OW) views -> (N, C, K, OH, OW)."""
-    if len(views) == 1:
-        return R.unsqueeze(views[0], 2)
-    return R.cat([R.unsqueeze(v, 2) for v in views], 2)
 
 
 def _batched(input: Tensor, what: str) -> tuple[Tensor, bool]:
@@ -93,23 +62,6 @@ def _unbatch(a: Tensor, unbatched: bool) -> Tensor:
     return R.squeeze(a, 0) if unbatched else a
 
 
-# ---- padding -----------------------------------------------------------------------------------
-def _fill_pad(a: Tensor, widths: Any, value: float = 0.0) -> Tensor:
-    """Constant padding by CAT with filled blocks; ``widths`` as in ``F.pad`` (last dim first).
-
-    (``F.pad`` reads ``input._data`` for the fill dtype, which a tracer does not have.)
-    """
-    for k in range(len(widths) // 2):
-        axis, before, after = a.ndim - 1 - k, int(widths[2 * k]), int(widths[2 * k + 1])
-        pieces = []
-        for n in (before, 0, after):
-            shape = tuple(n if i == axis else m for i, m in enumerate(a.shape))
-            pieces.append(a if n == 0 else _const(np.full(shape, value), a))
-        pieces = [t for t, n in zip(pieces, (before, 1, after), strict=True) if n > 0]
-        a = R.cat(pieces, axis) if len(pieces) > 1 else a
-    return a
-
-
 # ---- convolution -------------------------------------------------------------------------------
 def _same_padding(k: Pair, d: Pair) -> tuple[int, int, int, int]:
     """(left, right, top, bottom): the extra element of an odd total goes right/bottom."""
@@ -117,21 +69,62 @@ def _same_padding(k: Pair, d: Pair) -> tuple[int, int, int, int]:
     return (tw // 2, tw - tw // 2, th // 2, th - th // 2)
 
 
-def _conv(x: Tensor, w: Tensor, *b: Tensor, s: Pair, p: Pair, d: Pair, groups: int) -> Tensor:
+def _conv(x: Tensor, w: Tensor, *b: Tensor, s: Pair, pads: Padding, d: Pair, groups: int) -> Tensor:
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
-    if p != (0, 0):
-        x = _fill_pad(x, (p[1], p[1], p[0], p[0]))
-    oh = _out_size(h, kh, s[0], p[0], d[0])
-    ow = _out_size(wd, kw, s[1], p[1], d[1])
-    if (kh, kw, s[0], s[1]) == (1, 1, 1, 1):
-        cols = x  # a 1x1 stride-1 kernel reads the input as it is
+    if (kh, kw, s, pads) == (1, 1, (1, 1), NO_PADDING):
+        oh, ow = h, wd  # a 1x1 stride-1 kernel reads the input as it is
+        cols = R.reshape(x, (n, c, h * wd))
     else:
-        cols = _stacked(_windows(x, (kh, kw), s, d, (oh, ow)))  # (N, C, K, OH, OW)
-    cols = R.reshape(cols, (n, groups, cg * kh * kw, oh * ow))
-    out = R.matmul(R.reshape(w, (groups, o // groups, cg * kh * kw)), cols)
-    out = R.reshape(out, (n, o, oh, ow))
+        oh, ow = blocks((h, wd), (kh, kw), d, pads, s)
+        cols = im2col(x, (kh, kw), d, pads, s)  # (N, C * kh * kw, OH * OW)
+    ckk, cells = cg * kh * kw, oh * ow
+    if groups == 1:  # see Note [one GEMM for the batch]
+        cols = R.reshape(R.permute(cols, (1, 0, 2)), (ckk, n * cells))
+        out = R.matmul(R.reshape(w, (o, ckk)), cols)
+        out = R.permute(R.reshape(out, (o, n, oh, ow)), (1, 0, 2, 3))
+    else:
+        cols = R.reshape(cols, (n, groups, ckk, cells))
+        out = R.reshape(R.matmul(R.reshape(w, (groups, o // groups, ckk)), cols), (n, o, oh, ow))
     return out + R.reshape(b[0], (o, 1, 1)) if b else out
+
+
+def _conv_padding(padding: Any, k: Pair, s: Pair, d: Pair) -> Padding:
+    if not isinstance(padding, str):
+        p = _pair(padding)
+        if p[0] < 0 or p[1] < 0:
+            raise RuntimeError("negative padding is not supported")
+        return symmetric(p)
+    if padding == "valid":
+        return NO_PADDING
+    if padding == "same":
+        if s != (1, 1):
+            raise RuntimeError("padding='same' is not supported for strided convolutions")
+        left, right, top, bottom = _same_padding(k, d)
+        return ((top, bottom), (left, right))
+    raise RuntimeError(f"Invalid padding string: '{padding}'")
+
+
+def _check_conv(x: Tensor, weight: Tensor, s: Pair, d: Pair, pads: Padding, groups: int) -> None:
+    if x.shape[1] != weight.shape[1] * groups:
+        raise RuntimeError(
+            f"Given groups={groups}, weight of size {list(weight.shape)}, expected input"
+            f"{list(x.shape)} to have {weight.shape[1] * groups} channels, but got "
+            f"{x.shape[1]} channels instead"
+        )
+    if weight.shape[0] % groups:
+        raise RuntimeError("Given groups, expected weight to be divisible by groups")
+    if min(s) <= 0:
+        raise RuntimeError("non-positive stride is not supported")
+    if min(d) <= 0:
+        raise RuntimeError("dilation should be greater than zero")
+    padded = [n + lo + hi for n, (lo, hi) in zip(x.shape[2:], pads, strict=True)]
+    span = [dd * (k - 1) + 1 for dd, k in zip(d, weight.shape[2:], strict=True)]
+    if padded[0] < span[0] or padded[1] < span[1]:
+        raise RuntimeError(
+            f"Calculated padded input size per channel: ({padded[0]} x {padded[1]}). Kernel size: "
+            f"({span[0]} x {span[1]}). Kernel size can't be greater than actual input size"
+        )
 
 
 def conv2d(
@@ -143,38 +136,15 @@ def conv2d(
     dilation: Any = 1,
     groups: int = 1,
 ) -> Tensor:
-    """2-D cross-correlation, as im2col (see Note [im2col by strided slices]) and a matmul."""
+    """2-D cross-correlation (see Note [convolution as UNFOLD + MATMUL])."""
     x, unbatched = _batched(input, "conv2d")
     s, d = _pair(stride), _pair(dilation)
-    k = (weight.shape[2], weight.shape[3])
-    if x.shape[1] != weight.shape[1] * groups:
-        raise RuntimeError(
-            f"Given groups={groups}, weight of size {list(weight.shape)}, expected input"
-            f"{list(x.shape)} to have {weight.shape[1] * groups} channels, but got "
-            f"{x.shape[1]} channels instead"
-        )
-    if weight.shape[0] % groups:
-        raise RuntimeError("Given groups, expected weight to be divisible by groups")
-    if isinstance(padding, str):
-        if padding == "valid":
-            p: Pair = (0, 0)
-        elif padding == "same":
-            if s != (1, 1):
-                raise RuntimeError("padding='same' is not supported for strided convolutions")
-            left, right, top, bottom = _same_padding(k, d)
-            if (left, top) != (right, bottom):
-                x = _fill_pad(x, (left, right, top, bottom))
-                p = (0, 0)
-            else:
-                p = (top, left)
-        else:
-            raise RuntimeError(f"Invalid padding string: '{padding}'")
-    else:
-        p = _pair(padding)
+    pads = _conv_padding(padding, (weight.shape[2], weight.shape[3]), s, d)
+    _check_conv(x, weight, s, d, pads, groups)
     extra = () if bias is None else (bias,)
     out = composite(
         "ConvolutionBackward0",
-        lambda a, w, *b: _conv(a, w, *b, s=s, p=p, d=d, groups=groups),
+        lambda a, w, *b: _conv(a, w, *b, s=s, pads=pads, d=d, groups=groups),
         x,
         weight,
         *extra,
@@ -182,183 +152,55 @@ def conv2d(
     return R.squeeze(out, 0) if unbatched else out
 
 
-# ---- pooling -----------------------------------------------------------------------------------
-def _pool_geometry(
-    x: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool
-) -> tuple[Pair, Pair, Pair, Pair, Pair]:
-    k = _pair(kernel_size)
-    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else _pair(stride)
-    p, d = _pair(padding), _pair(dilation)
-    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
-        raise RuntimeError("pad should be at most half of effective kernel size")
-    h, w = x.shape[-2], x.shape[-1]
-    out = (
-        _out_size(h, k[0], s[0], p[0], d[0], ceil_mode),
-        _out_size(w, k[1], s[1], p[1], d[1], ceil_mode),
-    )
-    return k, s, p, d, out
-
-
-def _padded(x: Tensor, k: Pair, s: Pair, p: Pair, d: Pair, out: Pair, value: float) -> Tensor:
-    """Pad by ``p`` plus whatever a ceil-mode last window reaches past the right edge."""
-    extra_h = max((out[0] - 1) * s[0] + d[0] * (k[0] - 1) + 1 - (x.shape[2] + 2 * p[0]), 0)
-    extra_w = max((out[1] - 1) * s[1] + d[1] * (k[1] - 1) + 1 - (x.shape[3] + 2 * p[1]), 0)
-    widths = (p[1], p[1] + extra_w, p[0], p[0] + extra_h)
-    return _fill_pad(x, widths, value) if any(widths) else x
-
-
-def _max_pool(a: Tensor, k: Pair, s: Pair, p: Pair, d: Pair, out: Pair) -> Tensor:
-    stacked = _stacked(_windows(_padded(a, k, s, p, d, out, -math.inf), k, s, d, out))
-    first = R.argmax(stacked, 2, keepdim=True)  # PyTorch routes the gradient to the first max
-    pick = first == Tensor._make(np.arange(k[0] * k[1]).reshape(1, 1, -1, 1, 1))
-    return R.sum(R.where(pick, stacked, 0.0), 2)
-
-
-def _argmax_indices(x: Tensor, k: Pair, s: Pair, p: Pair, d: Pair, out: Pair) -> Tensor:
-    """PyTorch's flat (h * W + w) input positions of each window's maximum."""
-    w = x.shape[3]
-    kh, kw = np.divmod(np.arange(k[0] * k[1]), k[1])
-    rows = np.arange(out[0])[None, :, None] * s[0] - p[0] + kh[:, None, None] * d[0]
-    cols = np.arange(out[1])[None, None, :] * s[1] - p[1] + kw[:, None, None] * d[1]
-    table = Tensor._make((rows * w + cols)[None, None].astype(np.int64))
-    with no_grad():
-        stacked = _stacked(_windows(_padded(x, k, s, p, d, out, -math.inf), k, s, d, out))
-        first = R.argmax(stacked, 2, keepdim=True)
-        table = R.expand(table, (x.shape[0], x.shape[1], *table.shape[2:]))
-        return R.squeeze(R.gather(table, 2, first), 2)
-
-
-def max_pool2d(
-    input: Tensor,
-    kernel_size: Any,
-    stride: Any = None,
-    padding: Any = 0,
-    dilation: Any = 1,
-    ceil_mode: bool = False,
-    return_indices: bool = False,
-) -> Any:
-    """Window maximum; the gradient goes to the first maximal element, as in PyTorch."""
-    x, unbatched = _batched(input, "max_pool2d")
-    k, s, p, d, out = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode)
-    y = composite(
-        "MaxPool2DWithIndicesBackward0",
-        lambda a: _unbatch(_max_pool(_batch(a, unbatched), k, s, p, d, out), unbatched),
-        input,
-    )
-    if not return_indices:
-        return y
-    idx = _argmax_indices(x, k, s, p, d, out)
-    return y, R.squeeze(idx, 0) if unbatched else idx
-
-
-def _avg_divisor(
-    hw: Pair, k: Pair, s: Pair, p: Pair, out: Pair, count_include_pad: bool
-) -> np.ndarray:
-    """PyTorch's per-window divisor (windows clipped to the padded, then the real input)."""
-    sizes = []
-    for n, kk, ss, pp, oo in zip(hw, k, s, p, out, strict=True):
-        start = np.arange(oo) * ss - pp
-        end = np.minimum(start + kk, n + pp)
-        size = end - start
-        if not count_include_pad:
-            size = np.minimum(end, n) - np.maximum(start, 0)
-        sizes.append(size)
-    return (sizes[0][:, None] * sizes[1][None, :]).astype(np.float64)
-
-
-def avg_pool2d(
-    input: Tensor,
-    kernel_size: Any,
-    stride: Any = None,
-    padding: Any = 0,
-    ceil_mode: bool = False,
-    count_include_pad: bool = True,
-    divisor_override: int | None = None,
-) -> Tensor:
-    """Window mean over zero padding, with PyTorch's divisor rules."""
-    x, unbatched = _batched(input, "avg_pool2d")
-    k, s, p, d, out = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode)
-    hw = (x.shape[2], x.shape[3])
-    if divisor_override is not None:
-        div = np.full(out, float(divisor_override))
-    else:
-        div = _avg_divisor(hw, k, s, p, out, count_include_pad)
-
-    def decomposition(a: Tensor) -> Tensor:
-        views = _windows(_padded(a, k, s, p, d, out, 0.0), k, s, d, out)
-        total = views[0]
-        for v in views[1:]:
-            total = total + v
-        if np.all(div == div.flat[0]):
-            return total / float(div.flat[0])
-        return total / _const(div, a)
-
-    return composite(
-        "AvgPool2DBackward0",
-        lambda a: _unbatch(decomposition(_batch(a, unbatched)), unbatched),
-        input,
-    )
-
-
-def _adaptive_matrix(n: int, out: int) -> np.ndarray:
-    """(out, n): row i averages input[floor(i n / out) : ceil((i + 1) n / out)]."""
-    m = np.zeros((out, n))
-    for i in range(out):
-        lo, hi = (i * n) // out, -(-((i + 1) * n) // out)
-        m[i, lo:hi] = 1.0 / (hi - lo)
-    return m
-
-
-def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
-    """Adaptive mean pooling for any sizes: ``P_h @ x @ P_w^T`` (a mean for (1, 1))."""
-    x, unbatched = _batched(input, "adaptive_avg_pool2d")
-    size = (output_size, output_size) if isinstance(output_size, int | None) else output_size
-    oh, ow = (
-        x.shape[2] if size[0] is None else size[0],
-        x.shape[3] if size[1] is None else size[1],
-    )
-    if (oh, ow) == (1, 1):
-        return R.mean(input, (-1, -2), keepdim=True)
-    ph = _const(_adaptive_matrix(x.shape[2], oh), x)
-    pw = _const(_adaptive_matrix(x.shape[3], ow).T, x)
-    return composite("AdaptiveAvgPool2DBackward0", lambda a: R.matmul(R.matmul(ph, a), pw), input)
-
-
 # ---- batch norm --------------------------------------------------------------------------------
-def _bn_train(a: Tensor, w: Tensor | None, b: Tensor | None, eps: float) -> Tensor:
+def _channel_shape(a: Tensor) -> tuple[int, ...]:
+    return (a.shape[1],) + (1,) * (a.ndim - 2)
+
+
+def _normalize(dev: Tensor, var: Tensor, w: Tensor | None, b: Tensor | None, eps: float) -> Tensor:
+    """``dev / sqrt(var + eps) * w + b``, scaling by one per-channel factor."""
+    scale = R.rsqrt(var + eps)
+    if w is not None:
+        scale = scale * R.reshape(w, _channel_shape(dev))
+    y = dev * scale
+    return y + R.reshape(b, _channel_shape(dev)) if b is not None else y
+
+
+def _bn_train(
+    a: Tensor, w: Tensor | None, b: Tensor | None, eps: float, stats: list[tuple[Tensor, Tensor]]
+) -> Tensor:
+    """Normalize by the batch statistics, which go to ``stats`` for the running update."""
     axes = (0, *range(2, a.ndim))
     mu = R.mean(a, axes, keepdim=True)
     dev = a - mu
-    y = dev * R.rsqrt(R.mean(dev * dev, axes, keepdim=True) + eps)
-    return _affine(y, w, b)
-
-
-def _affine(y: Tensor, w: Tensor | None, b: Tensor | None) -> Tensor:
-    shape = (y.shape[1],) + (1,) * (y.ndim - 2)
-    y = y * R.reshape(w, shape) if w is not None else y
-    return y + R.reshape(b, shape) if b is not None else y
+    var = R.mean(dev * dev, axes, keepdim=True)  # biased, as the normalization uses
+    stats.append((mu, var))
+    return _normalize(dev, var, w, b, eps)
 
 
 def _bn_eval(
     a: Tensor, mean: Tensor, var: Tensor, w: Tensor | None, b: Tensor | None, eps: float
 ) -> Tensor:
-    shape = (a.shape[1],) + (1,) * (a.ndim - 2)
-    y = (a - R.reshape(mean, shape)) * R.rsqrt(R.reshape(var, shape) + eps)
-    return _affine(y, w, b)
+    shape = _channel_shape(a)
+    return _normalize(a - R.reshape(mean, shape), R.reshape(var, shape), w, b, eps)
 
 
 def _update_running(
-    x: Tensor, running_mean: Tensor | None, running_var: Tensor | None, momentum: float
+    stats: tuple[Tensor, Tensor],
+    n: int,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    momentum: float,
 ) -> None:
-    """``r = (1 - m) r + m stat`` with the unbiased batch variance, under no_grad (in double,
-    as PyTorch accumulates); traced like any in-place op inside a compiled function."""
-    axes = (0, *range(2, x.ndim))
+    """``r = (1 - m) r + m stat`` with the batch mean and the unbiased batch variance (no_grad;
+    traced like any in-place op inside a compiled function)."""
+    mu, var = stats
     with no_grad():
-        xd = x.detach().double()
-        stats = ((running_mean, R.mean(xd, axes)), (running_var, R.var(xd, axes, correction=1)))
-        for buf, stat in stats:
+        pairs = ((running_mean, mu), (running_var, var * (n / (n - 1))))
+        for buf, stat in pairs:
             if buf is not None:
-                buf.copy_((stat * momentum + buf.double() * (1.0 - momentum)).to(buf.dtype))
+                stat = R.reshape(stat.detach(), tuple(buf.shape)).to(buf.dtype)
+                buf.copy_(stat * momentum + buf * (1.0 - momentum))
 
 
 def batch_norm(
@@ -379,8 +221,10 @@ def batch_norm(
                 "Expected more than 1 value per channel when training, got input size "
                 f"{input.shape}"
             )
-        _update_running(input, running_mean, running_var, momentum)
-        return composite("NativeBatchNormBackward0", _bn_train, input, weight, bias, eps)
+        stats: list[tuple[Tensor, Tensor]] = []
+        y = composite("NativeBatchNormBackward0", _bn_train, input, weight, bias, eps, stats)
+        _update_running(stats[0], n, running_mean, running_var, momentum)
+        return y
     if running_mean is None or running_var is None:
         raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
     return composite(

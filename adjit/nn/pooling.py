@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from adjit.nn import functional_conv as FC
+from adjit.nn import functional_pool as FP
 from adjit.nn.module import Module
 from adjit.runtime.tensor import Tensor
 
@@ -28,7 +29,7 @@ class MaxPool2d(Module):
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
     def forward(self, input: Tensor) -> Any:
-        return FC.max_pool2d(
+        return FP.max_pool2d(
             input,
             self.kernel_size,
             self.stride,
@@ -64,7 +65,7 @@ class AvgPool2d(Module):
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
     def forward(self, input: Tensor) -> Tensor:
-        return FC.avg_pool2d(
+        return FP.avg_pool2d(
             input,
             self.kernel_size,
             self.stride,
@@ -86,7 +87,7 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = output_size
 
     def forward(self, input: Tensor) -> Tensor:
-        return FC.adaptive_avg_pool2d(input, self.output_size)
+        return FP.adaptive_avg_pool2d(input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"

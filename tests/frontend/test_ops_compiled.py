@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from adjit.runtime import kernels
 
 import adjit
 
@@ -29,9 +30,12 @@ def _grads(outs: list, args: list, case: Case) -> list:
     return [None if g is None else g.numpy() for g in gs]
 
 
-@pytest.mark.parametrize("backend", ["llvm", "interpreter"])
+@pytest.mark.parametrize("backend", ["llvm", "llvm-threads", "interpreter"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-def test_compiled_equals_eager(case: Case, backend: str) -> None:
+def test_compiled_equals_eager(case: Case, backend: str, monkeypatch) -> None:
+    if backend == "llvm-threads":  # every kernel split over the thread pool
+        monkeypatch.setattr(kernels, "PARALLEL_THRESHOLD", 1)
+        backend = "llvm"
     if case.op in DATA_DEPENDENT or case.name in DATA_DEPENDENT:
         with pytest.raises(adjit.TracingError):
             adjit.compile(lambda *a: case.fn(adjit, *a))(*make_args(case, adjit))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from adjit.ir.ops import Op
 
 import adjit
 
@@ -153,3 +154,21 @@ def test_errors():
         adjit.grad(lambda x: x * 2)(adjit.ones(3))
     with pytest.raises(TypeError, match="floating-point"):
         adjit.grad(lambda x: x.sum())(adjit.ones(3, dtype=adjit.int64))
+
+
+def test_grad_program_has_its_seed_folded_in():
+    f = lambda x, y: (x.sin() * y + x * y).sum()  # noqa: E731
+    g = adjit.value_and_grad(f, argnums=(0, 1))
+    x, y = (adjit.tensor(np.linspace(-1, 1, 50, dtype=np.float32) * k) for k in (1, 2))
+    value, (gx, gy) = g(x, y)
+    fast = next(iter(g._fast.values()))
+    program = fast.run.graph
+    assert len(program.inputs) == 2  # no cotangent input: the seed of ones is a constant
+    joint = fast.entry.training((0, 1)).optimized_joint  # the same program with a seed input
+    muls = [sum(e.op is Op.MUL for e in p.eqns) for p in (program, joint)]
+    assert muls[0] <= muls[1] - 2  # dx and dy each lost their "* seed"
+    xe, ye = (adjit.tensor(t.numpy(), requires_grad=True) for t in (x, y))
+    f(xe, ye).backward()
+    np.testing.assert_allclose(gx.numpy(), xe.grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(gy.numpy(), ye.grad.numpy(), rtol=1e-6)
+    assert value.item() == pytest.approx(f(x, y).item(), rel=1e-6)

@@ -47,6 +47,7 @@ def test_save_one_tensor_and_refusals(tmp_path: Path) -> None:
 
 def test_load_torch_checkpoint(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
     tm = torch.nn.Sequential(
         torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(), torch.nn.Linear(4, 2)
     )
@@ -56,7 +57,10 @@ def test_load_torch_checkpoint(tmp_path: Path) -> None:
     x = np.random.default_rng(0).standard_normal((2, 3, 3, 3)).astype(np.float32)
     tm.eval(), m.eval()
     np.testing.assert_allclose(
-        m(adjit.tensor(x)).detach().numpy(), tm(torch.tensor(x)).detach().numpy(), rtol=1e-5
+        m(adjit.tensor(x)).detach().numpy(),
+        tm(torch.tensor(x)).detach().numpy(),
+        rtol=1e-5,
+        atol=1e-6,  # float32 dot products: a near-zero output has no relative accuracy
     )
 
 

@@ -114,3 +114,20 @@ def test_conv2d_padding_modes(mode: str) -> None:
     (yt * yt).sum().backward()
     np.testing.assert_allclose(xa.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(a.weight.grad.numpy(), t.weight.grad.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "xs,ws,kw",
+    [
+        ((1, 2, 3, 3), (1, 2, 5, 5), {}),
+        ((1, 2, 3, 3), (1, 2, 2, 2), {"dilation": 3}),
+        ((1, 2, 3, 3), (1, 2, 2, 2), {"stride": 0}),
+        ((1, 2, 3, 3), (1, 2, 2, 2), {"padding": -1}),
+    ],
+)
+def test_conv2d_errors_match_torch(xs: Any, ws: Any, kw: dict[str, Any]) -> None:
+    with pytest.raises(RuntimeError) as te:
+        TF.conv2d(torch.zeros(xs), torch.zeros(ws), **kw)
+    with pytest.raises(RuntimeError) as ae:
+        F.conv2d(adjit.zeros(xs), adjit.zeros(ws), **kw)
+    assert str(ae.value) == str(te.value)

@@ -41,6 +41,8 @@ MAX_TABLE = [
     {"kernel_size": (3, 2), "stride": (2, 1)},
     {"kernel_size": 3, "stride": 2, "ceil_mode": True},
     {"kernel_size": 3, "dilation": 2, "padding": 1},
+    {"kernel_size": 2, "stride": 2, "padding": 1, "ceil_mode": True},  # past the right padding
+    {"kernel_size": (2, 4), "stride": (1, 3), "padding": (1, 2), "ceil_mode": True},
 ]
 
 
@@ -140,3 +142,35 @@ def test_dropout2d_zeroes_whole_channels() -> None:
     per_channel = y.reshape(4, 8, -1)
     assert np.all((per_channel == 0).all(-1) | (per_channel == 2.0).all(-1))
     assert nn.Dropout2d(0.5).eval()(x) is x
+
+
+def test_max_pool2d_negative_border_and_integers() -> None:
+    # every window at the border holds only negatives: the zero padding must never win
+    x = -np.abs(_input(np.float64)) - 1.0
+    _compare(
+        lambda a: F.max_pool2d(a, 3, 2, 1),
+        lambda t: TF.max_pool2d(t, 3, 2, 1),
+        x,
+        "MaxPool2DWithIndicesBackward0",
+    )
+    xi = np.random.default_rng(3).integers(-50, 0, (1, 2, 7, 6))
+    for kw in (
+        {"kernel_size": 3, "stride": 2, "padding": 1},
+        {"kernel_size": 2, "ceil_mode": True},
+    ):
+        ya, ia = F.max_pool2d(adjit.tensor(xi), return_indices=True, **kw)
+        yt, it = TF.max_pool2d(torch.tensor(xi), return_indices=True, **kw)
+        assert ya.dtype == adjit.int64
+        np.testing.assert_array_equal(ya.numpy(), yt.numpy())
+        np.testing.assert_array_equal(ia.numpy(), it.numpy())
+
+
+@pytest.mark.parametrize(
+    "fn,args", [("max_pool2d", (4,)), ("avg_pool2d", (4,)), ("max_pool2d", (3, 1, 0, 2))]
+)
+def test_pool_output_too_small(fn: str, args: tuple) -> None:
+    with pytest.raises(RuntimeError) as te:
+        getattr(TF, fn)(torch.zeros(1, 2, 3, 3), *args)
+    with pytest.raises(RuntimeError) as ae:
+        getattr(F, fn)(adjit.zeros(1, 2, 3, 3), *args)
+    assert str(ae.value) == str(te.value)

@@ -1,0 +1,255 @@
+"""Check every contender against adjit, then time the agreeing ones interleaved, by medians."""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .progress import Progress
+
+Outputs = tuple[Any, ...]
+Step = Callable[[], Outputs]
+Setup = Callable[[], Step]  # builds a contender's step (may raise Unavailable); called once
+
+BASELINE = "adjit compiled"
+
+
+class Unavailable(Exception):
+    """A contender that cannot run on this machine (its library is not installed)."""
+
+
+@dataclass
+class Case:
+    """One workload at one size: the contenders (the first is the baseline) and the truth.
+
+    ``reference`` gives the float64 NumPy outputs the baseline must match; ``scales`` maps an
+    output index to the magnitude its error is measured against (default: the output's largest
+    absolute value; a sum of cancelling terms passes the sum of their absolute values).
+    ``floors`` are timed but not checked: they bound what the hardware allows."""
+
+    workload: str
+    label: str
+    params: dict[str, Any]
+    contenders: dict[str, Setup]
+    reference: Callable[[], Outputs] | None = None
+    scales: dict[int, float] = field(default_factory=dict)
+    floors: dict[str, Setup] = field(default_factory=dict)
+    tolerance: float = 1e-3
+
+    def __post_init__(self) -> None:
+        if next(iter(self.contenders), None) != BASELINE:
+            raise ValueError(f"a case's first contender is the baseline, {BASELINE!r}")
+
+
+@dataclass
+class Measurement:
+    """One contender on one case: its status, median time, ratio to the baseline and error."""
+
+    status: str  # ok | disagrees | failed | unavailable | skipped | floor
+    median_ms: float | None = None
+    ratio: float | None = None  # median / the baseline's median (> 1: adjit compiled is faster)
+    error: float | None = None  # scaled max abs difference from the baseline (its own: float64)
+    first_call_ms: float | None = None  # includes tracing and compiling
+    rounds: int = 0
+    number: int = 0  # calls per timed sample
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CaseResult:
+    workload: str
+    label: str
+    params: dict[str, Any]
+    measurements: dict[str, Measurement]
+    reference_error: float | None = None  # the baseline against float64 NumPy
+    baseline: str = BASELINE
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long to time: rounds (each runs every contender once), the shortest sample, and a
+    budget that lowers the rounds of a slow case (never below ``min_rounds``)."""
+
+    rounds: int = 7
+    min_rounds: int = 3
+    min_sample_ms: float = 5.0
+    budget_s: float = 20.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One run's configuration: the preset's sizes, timing, and contenders skipped (and why)."""
+
+    preset: str  # full | quick | tiny: which sizes each workload runs
+    timing: Timing = Timing()
+    skip: dict[str, str] = field(default_factory=dict)
+    latency_repeats: int = 3
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A named benchmark: sizes per preset and how to build one case per size; or, for the
+    ones that do not fit check-then-time (compile latency), a ``run`` of its own."""
+
+    name: str
+    title: str
+    sizes: dict[str, list[Any]]
+    build: Callable[[Any], Case] | None = None
+    run: Callable[[Settings, Progress], list[CaseResult]] | None = None
+
+    def results(self, settings: Settings, progress: Progress) -> list[CaseResult]:
+        if self.run is not None:
+            return self.run(settings, progress)
+        assert self.build is not None
+        return [
+            run_case(self.build(size), settings.timing, settings.skip, progress)
+            for size in self.sizes[settings.preset]
+        ]
+
+
+def to_numpy(value: Any) -> np.ndarray:
+    """A contender's output (adjit/torch tensor, JAX array, NumPy value) as a NumPy array."""
+    if hasattr(value, "detach"):
+        value = value.detach()
+    if hasattr(value, "numpy"):
+        value = value.numpy()
+    return np.asarray(value, dtype=np.float64)
+
+
+def disagreement(got: Outputs, want: Outputs, scales: dict[int, float]) -> float:
+    """The largest ``max|got - want| / scale`` over the outputs (inf on a shape mismatch/NaN)."""
+    if len(got) != len(want):
+        return math.inf
+    worst = 0.0
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
+        g, w = to_numpy(g), to_numpy(w)
+        if g.shape != w.shape:
+            return math.inf
+        scale = scales.get(i) or max(float(np.max(np.abs(w), initial=0.0)), 1e-30)
+        err = float(np.max(np.abs(g - w), initial=0.0)) / scale
+        worst = max(worst, err if math.isfinite(err) else math.inf)
+    return worst
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"[:200]
+
+
+def _start(name: str, setup: Setup, skip: dict[str, str]) -> tuple[Step | None, Any, Measurement]:
+    """Set up and call a contender once; returns (step, outputs, measurement so far)."""
+    if name in skip:
+        return None, None, Measurement("skipped", note=skip[name])
+    try:
+        step = setup()
+        t0 = time.perf_counter()
+        out = tuple(to_numpy(v) for v in step())
+        first = (time.perf_counter() - t0) * 1e3
+    except Unavailable as e:
+        return None, None, Measurement("unavailable", note=str(e))
+    except Exception as e:  # a contender that crashes is reported, never fatal
+        return None, None, Measurement("failed", note=_first_line(e))
+    return step, out, Measurement("ok", first_call_ms=first)
+
+
+def check(
+    case: Case, skip: dict[str, str], progress: Progress
+) -> tuple[dict[str, Step], dict[str, Measurement], float | None]:
+    """Run every contender once; those not agreeing with the baseline are marked, not timed.
+
+    The baseline (the first contender) is checked against float64 NumPy first; if it fails or
+    disagrees, nothing is timed. Returns (steps to time, measurements, the baseline's error)."""
+    contenders = iter(case.contenders.items())
+    name, setup = next(contenders)
+    progress.step(f"checking {name}")
+    step, want, base = _start(name, setup, skip)
+    measurements = {name: base}
+    if step is None:
+        return {}, measurements, None
+    base.error = 0.0
+    if case.reference is not None:
+        ref = tuple(to_numpy(v) for v in case.reference())
+        base.error = disagreement(want, ref, case.scales)
+        if base.error > case.tolerance:
+            base.status, base.note = "disagrees", f"differs from float64 NumPy by {base.error:.2e}"
+            return {}, measurements, base.error
+    steps = {name: step}
+    for name, setup in contenders:
+        progress.step(f"checking {name}")
+        step, out, m = _start(name, setup, skip)
+        measurements[name] = m
+        if step is None:
+            continue
+        m.error = disagreement(out, want, case.scales)
+        if m.error > case.tolerance:
+            m.status = "disagrees"
+            m.note = f"differs from {BASELINE} by {m.error:.2e} (tolerance {case.tolerance})"
+        else:
+            steps[name] = step
+    for name, setup in case.floors.items():
+        step, _, m = _start(name, setup, skip)
+        measurements[name] = m
+        if step is not None:
+            m.status, m.note = "floor", "a bound, not a contender"
+            steps[name] = step
+    return steps, measurements, base.error if case.reference is not None else None
+
+
+def _calibrate(step: Step, min_sample_ms: float) -> tuple[int, float]:
+    """Calls per sample so that a sample lasts at least ``min_sample_ms``; and one call's ms."""
+    t0 = time.perf_counter()
+    step()
+    ms = max((time.perf_counter() - t0) * 1e3, 1e-4)
+    return max(1, math.ceil(min_sample_ms / ms)), ms
+
+
+def time_interleaved(
+    steps: dict[str, Step], timing: Timing, progress: Progress
+) -> dict[str, tuple[float, int, int]]:
+    """Each round runs every step (``number`` calls each); per step: (median ms, rounds, number)."""
+    numbers: dict[str, int] = {}
+    round_ms = 0.0
+    for name, step in steps.items():
+        progress.step(f"warming up {name}")
+        numbers[name], ms = _calibrate(step, timing.min_sample_ms)
+        round_ms += numbers[name] * ms
+    affordable = int(timing.budget_s * 1e3 / max(round_ms, 1e-9))
+    rounds = max(timing.min_rounds, min(timing.rounds, affordable))
+    samples: dict[str, list[float]] = {name: [] for name in steps}
+    names = list(steps)
+    for r in range(rounds):
+        progress.step(f"timing round {r + 1}/{rounds}")
+        # each round starts one further along: no contender always follows the same one (whose
+        # worker threads may still be spinning, see Note [torch threads])
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            step, n = steps[name], numbers[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                step()
+            samples[name].append((time.perf_counter() - t0) * 1e3 / n)
+    return {k: (statistics.median(v), rounds, numbers[k]) for k, v in samples.items()}
+
+
+def run_case(case: Case, timing: Timing, skip: dict[str, str], progress: Progress) -> CaseResult:
+    """Check, then time, one case; ratios are against the baseline's median."""
+    progress.case(case.workload, case.label)
+    steps, measurements, ref_err = check(case, skip, progress)
+    if steps:
+        for name, (ms, rounds, number) in time_interleaved(steps, timing, progress).items():
+            m = measurements[name]
+            m.median_ms, m.rounds, m.number = ms, rounds, number
+    base = measurements.get(BASELINE)
+    if base is not None and base.median_ms:
+        for m in measurements.values():
+            if m.median_ms is not None:
+                m.ratio = m.median_ms / base.median_ms
+    result = CaseResult(case.workload, case.label, case.params, measurements, ref_err)
+    progress.done(result)
+    return result

@@ -1,0 +1,134 @@
+"""Lowering a RowKernel: a loop over rows, and per row one vectorized sweep per pass."""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from ..ir.graph import Eqn, Var
+from ..passes.rows import COLUMN, FULL, ROW, SCALAR, RowKernel
+from .loops import KernelEmitter, for_range
+from .lower import I64, REGISTER, Lowered, convert, emit_checked, reduce_identity
+
+
+class RowEmitter(KernelEmitter):
+    """Emits ``void name(ptr out..., ptr in..., i64 first_row, i64 stop_row)`` for a RowKernel
+    (Note [row kernels]); reuses the plain emitter's loads, stores and op rules."""
+
+    def __init__(self, k: RowKernel, use_vecmath: bool) -> None:  # noqa: D107
+        self.k, self.use_vecmath = k, use_vecmath  # type: ignore[assignment]
+        self.symbol = f"adjit_{k.name}"
+
+    def _at(self, v: Var, r: ir.Value, c: ir.Value | None) -> ir.Value:
+        op = self.k.layout[v]  # type: ignore[attr-defined]
+        b, off = self.b, ir.Constant(I64, 0)
+        if op.row:
+            off = b.mul(r, ir.Constant(I64, op.row))
+        if c is not None and op.col:
+            off = b.add(off, b.mul(c, ir.Constant(I64, op.col)))
+        return off
+
+    def emit(self) -> str:
+        k: RowKernel = self.k  # type: ignore[assignment]
+        mod = self.open_function()
+        b, start, stop, zero = self.b, self.start, self.stop, ir.Constant(I64, 0)
+        reds = [e for p in k.passes for e in p.reductions if k.level[e.out] != COLUMN]
+        self.acc = {e: b.alloca(REGISTER[e.out.aval.dtype.name]) for e in reds}
+        wide = {
+            e: b.alloca(REGISTER[e.out.aval.dtype.name])
+            for e in k.reductions
+            if k.level[e.out] == SCALAR
+        }
+        for e, slot in wide.items():
+            b.store(reduce_identity(e.op, e.out.aval.dtype, False), slot)
+        for e in k.reductions:  # per-column totals accumulate in this chunk's output buffer
+            if k.level[e.out] == COLUMN:
+                ident = reduce_identity(e.op, e.out.aval.dtype, False)
+                with for_range(b, zero, ir.Constant(I64, k.length), "init") as c:
+                    self.store(e.out, c, ident)
+        env: dict[Var, ir.Value] = {v: self.load(v, zero) for v in k.inputs if k.level[v] == SCALAR}
+        for e in k.scalar_eqns:
+            env[e.out] = self.apply(e, env)
+        written_at_end = {e.out for e in wide}
+        scalar_outs = [v for v in k.outputs if k.level[v] == SCALAR and v not in written_at_end]
+        if scalar_outs:
+            with b.if_then(b.icmp_signed("==", start, zero)):
+                for v in scalar_outs:
+                    self.store(v, zero, env[v])
+        with for_range(b, start, stop, "row") as r:
+            row_env = dict(env)
+            for v in k.inputs:
+                if k.level[v] == ROW:
+                    row_env[v] = self.load(v, self._at(v, r, None))
+            for p in k.passes:
+                for e in p.row_eqns:
+                    row_env[e.out] = self.apply(e, row_env)
+                self._sweep(p.eqns, p.reductions, p.stores, r, row_env)
+                for e in p.reductions:
+                    if k.level[e.out] == COLUMN:
+                        continue
+                    total = b.load(self.acc[e])
+                    if e in wide:
+                        b.store(self.combine(e, b.load(wide[e]), total), wide[e])
+                    else:
+                        row_env[e.out] = total
+            for e in k.tail:
+                row_env[e.out] = self.apply(e, row_env)
+            for v in k.outputs:
+                if k.level[v] == ROW:
+                    self.store(v, self._at(v, r, None), row_env[v])
+        for e, slot in wide.items():  # this chunk's share (the runner combines the chunks)
+            self.store(e.out, zero, b.load(slot))
+        b.ret_void()
+        return str(mod)
+
+    def _sweep(
+        self,
+        eqns: tuple[Eqn, ...],
+        reductions: tuple[Eqn, ...],
+        stores: tuple[Var, ...],
+        r: ir.Value,
+        row_env: dict[Var, ir.Value],
+    ) -> None:
+        k: RowKernel = self.k  # type: ignore[assignment]
+        b = self.b
+        for e in reductions:
+            if e in self.acc:
+                b.store(reduce_identity(e.op, e.out.aval.dtype, False), self.acc[e])
+        if not (eqns or reductions or stores):
+            return
+        loaded = [
+            v
+            for v in k.inputs
+            if k.level[v] == FULL and any(v in e.inputs for e in (*eqns, *reductions))
+        ]
+        loaded += [v for v in stores if v in k.inputs]
+        with for_range(b, ir.Constant(I64, 0), ir.Constant(I64, k.length), "col") as c:
+            env = dict(row_env)
+            for v in dict.fromkeys(loaded):
+                env[v] = self.load(v, self._at(v, r, c))
+            for e in eqns:
+                env[e.out] = self.apply(e, env)
+            for e in reductions:
+                x = convert(b, env[e.inputs[0]], e.inputs[0].aval.dtype, e.out.aval.dtype)
+                if e in self.acc:
+                    b.store(self.combine(e, b.load(self.acc[e]), x), self.acc[e])
+                else:  # a column total
+                    self.store(e.out, c, self.combine(e, self.load(e.out, c), x))
+            for v in stores:
+                self.store(v, self._at(v, r, c), env[v])
+
+
+def lower_rows(k: RowKernel, use_vecmath: bool = True) -> Lowered:
+    """Lower a RowKernel; rows split across threads, kernel-wide reductions combined after."""
+    text = emit_checked(k.name, RowEmitter(k, use_vecmath))
+    red = tuple((k.outputs.index(e.out), e.op) for e in k.reductions)
+    return Lowered(
+        f"adjit_{k.name}",
+        text,
+        len(k.outputs),
+        len(k.inputs),
+        k.rows,
+        bool(red),
+        red,
+        k.rows * k.length * max(1, len(k.eqns)),
+    )
