@@ -315,7 +315,7 @@ def gradient_edge(t: Tensor) -> tuple[Node | None, int]:
     fn = t._grad_fn
     if fn is not None:
         return fn, t._output_nr
-    if t._requires_grad:
+    if t._requires_grad and not t._nograd_view:
         ref = t._accumulate
         node = ref() if ref is not None else None
         if node is None:

@@ -76,6 +76,11 @@ def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
     if view:
         base = inputs[0]._view_base
         out._view_base = inputs[0] if base is None else base
+        if inputs[0].requires_grad and not is_grad_enabled():
+            # PyTorch: a view made under no_grad of a tensor that requires grad still says
+            # requires_grad=True (a leaf that no gradient reaches), and refuses in-place
+            # ops under grad mode (Note in inplace._check_leaf)
+            out._requires_grad = out._nograd_view = True
     if (
         op not in GroupOp.NONDIFF
         and out_aval.dtype.is_floating_point

@@ -15,6 +15,7 @@ from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 from ..ir.interpreter import eval_eqn_arrays, lit_array
 from ..ir.ops import Op
 from ..passes.fusion import Extern, Kernel, Program, fuse
+from .blas import single_threaded
 from .callplan import CallPlan
 from .kernels import KernelRunner
 
@@ -71,7 +72,14 @@ def _matmul_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:
     if x.dtype != y.dtype or x.dtype != e.out.aval.dtype.np:
         return _interpret_eqn(e, env)
     out, _ = bufs.get(e.out)
-    return np.matmul(x, y, out=out)
+    m, k = x.shape[-2:] if x.ndim > 1 else (1, x.shape[-1])
+    n = y.shape[-1] if y.ndim > 1 else 1
+    restore = single_threaded(out.size // max(1, m * n) * m, n, k)  # Note [BLAS threads]
+    try:
+        return np.matmul(x, y, out=out)
+    finally:
+        if restore is not None:
+            restore[0](restore[1])
 
 
 # externs that write into a reused buffer instead of allocating (the rest: the NumPy reference)

@@ -18,7 +18,18 @@ from .tensor import Tensor
 LEAF_MSG = "a leaf Variable that requires grad is being used in an in-place operation."
 
 
+NOGRAD_VIEW_MSG = (
+    "A view was created in no_grad mode and is being modified inplace with grad mode enabled. "
+    "Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify "
+    "your code by moving both the view and the inplace either both inside the no_grad block "
+    "(if you don't want the inplace to be tracked) or both outside (if you want the inplace "
+    "to be tracked)."
+)
+
+
 def _check_leaf(t: Tensor) -> None:
+    if is_grad_enabled() and t._nograd_view:
+        raise RuntimeError(NOGRAD_VIEW_MSG)
     if is_grad_enabled() and t.is_leaf and t._requires_grad:
         raise RuntimeError(LEAF_MSG)
 

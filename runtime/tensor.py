@@ -45,6 +45,9 @@ def _axes(dim: Any, ndim: int) -> tuple[int, ...] | None:
     return tuple(sorted(axes))
 
 
+_AVALS: dict[tuple, Aval] = {}
+
+
 class Tensor:
     """A multi-dimensional array with PyTorch's semantics, eager or (later) traced."""
 
@@ -59,6 +62,7 @@ class Tensor:
     _hooks: tuple | list = ()
     _post_accumulate_hooks: tuple | list = ()
     _retains_grad = False
+    _nograd_view = False  # a view made under no_grad of a tensor that requires grad
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Tensor:
         """PyTorch's legacy constructor: ``Tensor([1, 2])`` (float data) or ``Tensor(2, 3)``."""
@@ -140,7 +144,14 @@ class Tensor:
         return self.dtype.is_floating_point
 
     def _aval(self) -> Aval:
-        return Aval(self._data.shape, self.dtype, self._weak)
+        d = self._data
+        key = (d.shape, d.dtype, self._weak)
+        aval = _AVALS.get(key)
+        if aval is None:  # one Aval per (shape, dtype, weak): eager ops ask for it every time
+            if len(_AVALS) > 4096:
+                _AVALS.clear()
+            aval = _AVALS[key] = Aval(d.shape, D.from_numpy_dtype(d.dtype), self._weak)
+        return aval
 
     def __len__(self) -> int:
         if self.ndim == 0:

@@ -365,3 +365,23 @@ def test_accumulate_grad_node_is_stable():
     a, b = x * 2, x * 3
     assert a.grad_fn.next_functions[0][0] is b.grad_fn.next_functions[0][0]
     assert a.grad_fn.next_functions[0][0].variable is x
+
+
+def test_view_made_under_no_grad_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    for T in (adjit, torch):
+        x = T.ones(3, requires_grad=True)
+        with T.no_grad():
+            v, r, d = x[0:2], x.view(3), x * 2
+        assert (v.requires_grad, v.is_leaf, v.grad_fn) == (True, True, None), T
+        assert r.requires_grad and not d.requires_grad and not x.detach().requires_grad
+        y = (v * 3).sum()
+        y.backward()  # no gradient reaches a no_grad view, nor its base
+        assert v.grad is None and x.grad is None
+        with pytest.raises(RuntimeError, match="does not require grad and does not have"):
+            v.backward(T.ones(2))
+        with pytest.raises(RuntimeError, match="A view was created in no_grad mode"):
+            v.add_(1)
+        with T.no_grad():
+            v.add_(1)  # in-place under no_grad: allowed, and seen by the base
+        assert x.detach().numpy().tolist() == [2.0, 2.0, 1.0]

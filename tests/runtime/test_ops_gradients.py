@@ -54,7 +54,7 @@ def _forward(case: Case, arrays: list[np.ndarray]) -> list[Any]:
 
 def _loss(case: Case, arrays: list[np.ndarray], ws: list[np.ndarray], keep: list[int]) -> float:
     outs = _forward(case, arrays)
-    return float(sum((outs[k].numpy() * w).sum() for k, w in zip(keep, ws, strict=True)))
+    return float(sum((outs[k].detach().numpy() * w).sum() for k, w in zip(keep, ws, strict=True)))
 
 
 def _numeric_grad(f: Any, arrays: list[np.ndarray], i: int) -> np.ndarray:
