@@ -92,7 +92,16 @@ def _producers(cf: CompiledFunction, args: list[Any], k: int) -> str:
     if eqn is None:
         return "(no equation: the gradient is an input or a constant)"
     where = f" (from {eqn.loc})" if eqn.loc else ""
-    return f"{eqn.op.name.lower()} -> {eqn.out.aval}{where}"
+    return f"{eqn.op.name.lower()} -> {eqn.out.aval}{where}{_kernel_of(entry, bwd, eqn)}"
+
+
+def _kernel_of(entry: Any, graph: Any, eqn: Any) -> str:
+    """``, in fused kernel NAME: FORMULA`` for the kernel that computes ``eqn`` (llvm backend)."""
+    program = getattr(entry.runner(graph), "program", None)
+    for step in getattr(program, "kernels", ()):
+        if any(e is eqn for e in step.eqns):
+            return f", in backward kernel {step.name}: {step.formula}"
+    return ""
 
 
 def assert_grads_match(

@@ -34,6 +34,7 @@ def test_catches_a_wrong_rule_and_names_the_equation(wrong_sin_rule):
     msg = str(info.value)
     assert "input 0" in msg and "finite differences" in msg
     assert "produced by backward IR mul" in msg and "test_testing.py" in msg
+    assert "in backward kernel k0: " in msg and "cos" in msg  # the fused kernel and its formula
 
 
 def test_where_untaken_branch_compiled_finite_eager_nan():
