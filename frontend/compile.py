@@ -76,6 +76,8 @@ class Entry:
         return self.plans[wrt]
 
     def lifted_ok(self) -> bool:
+        if not self.lifted and not self.modules:
+            return True
         return all(
             guards.leaf_key(t) == k for t, k in zip(self.lifted, self.lifted_keys, strict=True)
         ) and all(m.training == flag for m, flag in self.modules)

@@ -66,7 +66,7 @@ def fast_key(args: tuple[Any, ...]) -> tuple | None:
     Equivalent to ``signature`` for such calls; None when the general path must decide."""
     key: list[Any] = [is_grad_enabled()]
     for a in args:
-        if not isinstance(a, Tensor) or getattr(a, "_is_tracer", False):
+        if not isinstance(a, Tensor) or a._is_tracer:
             return None
         d = a._data
         key.append((d.shape, d.dtype, a._requires_grad or a._grad_fn is not None))

@@ -63,6 +63,7 @@ class Tensor:
     _post_accumulate_hooks: tuple | list = ()
     _retains_grad = False
     _nograd_view = False  # a view made under no_grad of a tensor that requires grad
+    _is_tracer = False  # frontend.tracer.Tracer says True
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Tensor:
         """PyTorch's legacy constructor: ``Tensor([1, 2])`` (float data) or ``Tensor(2, 3)``."""
