@@ -55,28 +55,33 @@ def _rel(a: Any, t: Any) -> float:
 
 
 def check_gradients(batch: int) -> None:
-    """Eager and compiled adjit vs PyTorch on one step's loss and parameter gradients."""
+    """Eager and compiled adjit vs PyTorch, in float64, on one step's loss and gradients.
+
+    (In float32 a few ReLU inputs within rounding of 0 flip sides between any two summation
+    orders, and each flip moves a whole gradient by ~1/sqrt(numel): see Note [float32 through a
+    ResNet] in tests/models/test_models.py. Float64 compares the arithmetic itself.)
+    """
     import torch
 
-    t = _torch_model(0)
+    t = _torch_model(0).double()
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, 3, 64, 64)).astype(np.float32)
-    y = rng.standard_normal((batch, 1000)).astype(np.float32)
+    x = rng.standard_normal((batch, 3, 64, 64))
+    y = rng.standard_normal((batch, 1000))
     lt = torch.nn.functional.mse_loss(t(torch.tensor(x)), torch.tensor(y))
     lt.backward()
     want = [p.grad.numpy() for p in t.parameters()]
     for label in ("eager", "compiled"):
-        a = _adjit_copy(_torch_model(0))
+        a = _adjit_copy(_torch_model(0)).double()
         fn = adjit.compile(a) if label == "compiled" else a
         la = F.mse_loss(fn(adjit.tensor(x)), adjit.tensor(y))
         la.backward()
         errs = [_rel(p.grad.numpy(), w) for p, w in zip(a.parameters(), want, strict=True)]
         loss_err = abs(float(la) - float(lt)) / abs(float(lt))
         print(
-            f"  {label:8s} vs torch: loss rel err {loss_err:.1e}, parameter gradients: "
-            f"max relative L2 error {max(errs):.1e} (median {statistics.median(errs):.1e})"
+            f"  {label:8s} vs torch (float64): loss rel err {loss_err:.1e}, parameter gradients: "
+            f"max relative L2 error {max(errs):.1e}"
         )
-        if loss_err > 1e-4 or max(errs) > 5e-2:
+        if loss_err > 1e-10 or max(errs) > 1e-8:
             raise SystemExit(f"{label} gradients differ from PyTorch's: not timing")
 
 

@@ -30,12 +30,11 @@ def _out_size(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool = False) -
     return out
 
 
-def _columns(a: Tensor, k: Pair, s: Pair, pads: Padding, d: Pair) -> tuple[Tensor, Pair]:
-    """(N, C, H, W) -> the windows as (N, C, kh * kw, OH * OW), and (OH, OW)."""
-    n, c, h, w = a.shape
-    out = blocks((h, w), k, d, pads, s)
+def _columns(a: Tensor, k: Pair, s: Pair, pads: Padding, d: Pair) -> Tensor:
+    """(N, C, H, W) -> the windows as (N, C, kh * kw, OH * OW)."""
+    n, c = a.shape[:2]
     cols = im2col(a, k, d, pads, s)
-    return R.reshape(cols, (n, c, k[0] * k[1], out[0] * out[1])), out
+    return R.reshape(cols, (n, c, k[0] * k[1], cols.shape[2]))
 
 
 def _pool_geometry(
@@ -80,7 +79,7 @@ def _lowest(x: Tensor) -> float | int:
 
 def _max_pool(a: Tensor, k: Pair, s: Pair, pads: Padding, d: Pair) -> tuple[Tensor, Tensor]:
     """Window maxima (N, C, L) and the window index of each one's first maximum (N, C, 1, L)."""
-    cols, _ = _columns(a, k, s, pads, d)
+    cols = _columns(a, k, s, pads, d)
     mask = _pad_mask((a.shape[2], a.shape[3]), k, s, pads, d)
     if mask is not None:  # padding never wins: it is the lowest value
         cols = R.where(Tensor._make(mask), cols, _lowest(a))
@@ -166,7 +165,7 @@ def avg_pool2d(
 
     def decomposition(a: Tensor) -> Tensor:
         b = _batch(a, unbatched)
-        total = R.reshape(R.sum(_columns(b, k, s, pads, d)[0], 2), (*b.shape[:2], *out))
+        total = R.reshape(R.sum(_columns(b, k, s, pads, d), 2), (*b.shape[:2], *out))
         if np.all(div == div.flat[0]):
             return _unbatch(total / float(div.flat[0]), unbatched)
         return _unbatch(total / _const(div, a), unbatched)

@@ -140,3 +140,25 @@ def test_vgg16_forward_matches_torch() -> None:
     _copy_weights(t, a)
     x = np.random.default_rng(2).standard_normal((1, 3, 32, 32)).astype(np.float32)
     _close(a(adjit.tensor(x)), t(torch.tensor(x)))
+
+
+@pytest.mark.slow
+def test_compiled_resnet18_step_matches_torch_float64() -> None:
+    """adjit.compile(resnet18): loss, every gradient and the SGD step equal PyTorch's."""
+    torch.manual_seed(0)
+    t = ref.resnet18(num_classes=10).double()
+    a = adjit.models.resnet18(num_classes=10).double()
+    _copy_weights(t, a)
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((2, 3, 32, 32)), rng.standard_normal((2, 10))
+    lt = torch.nn.functional.mse_loss(t(torch.tensor(x)), torch.tensor(y))
+    la = nn.functional.mse_loss(adjit.compile(a)(adjit.tensor(x)), adjit.tensor(y))
+    lt.backward()
+    la.backward()
+    _close(la, lt, 1e-10, what="loss")
+    for (name, pa), pt in zip(a.named_parameters(), t.parameters(), strict=True):
+        _close(pa.grad, pt.grad, 1e-8, what=name)
+    adjit.optim.SGD(a.parameters(), lr=1e-2, momentum=0.9).step()
+    torch.optim.SGD(t.parameters(), lr=1e-2, momentum=0.9).step()
+    for name, v in a.state_dict().items():
+        _close(v, t.state_dict()[name], 1e-8, what=name)
