@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
@@ -34,9 +35,17 @@ TARGETS = {
 }
 
 
+# Bytecode as an installed package has it: every child may write and read compiled modules
+# here (an environment with PYTHONDONTWRITEBYTECODE would otherwise compile every module from
+# source in every process, which no user of an installed package pays).
+PYCACHE = os.path.join(tempfile.gettempdir(), "adjit-bench-pycache")
+
+
 def child(lib: str, n: int, cache: str) -> dict[str, Any]:
     """One fresh process; raises RuntimeError with the child's last error line if it fails."""
     env = dict(os.environ, ADJIT_BENCH_TORCH_THREADS=str(peers.SETTINGS["torch_threads"]))
+    env["PYTHONPYCACHEPREFIX"] = PYCACHE
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     cmd = [sys.executable, str(CHILD), lib, str(n), cache]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=TIMEOUT_S)
     if done.returncode != 0:
@@ -54,6 +63,13 @@ def _measure(name: str, n: int, repeats: int, progress: Progress) -> dict[str, M
     x64, y64 = x.astype("float64"), y.astype("float64")
     want, scales = w1.numpy_w1(x64, y64), {0: w1.abs_terms(x64, y64)}
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in PHASES}
+    # an untimed process first: it writes the bytecode every timed one reads (a failure shows
+    # again, and is reported, in the timed runs)
+    with (
+        tempfile.TemporaryDirectory(prefix="adjit-bench-") as cache,
+        contextlib.suppress(RuntimeError, subprocess.TimeoutExpired, ValueError),
+    ):
+        child(lib, n, cache)
     for r in range(repeats):
         with tempfile.TemporaryDirectory(prefix="adjit-bench-") as cache:
             for phase in PHASES:

@@ -11,10 +11,9 @@ import numpy as np
 
 from ..codegen.jit import CompiledKernel
 from ..ir.ops import Op
+from .workers import Workers, workers
 
-if TYPE_CHECKING:  # imported where used: they cost ~10 ms (logging), ~20 ms (llvmlite.ir)
-    from concurrent.futures import ThreadPoolExecutor
-
+if TYPE_CHECKING:  # imported where used: it costs ~20 ms (llvmlite.ir)
     from ..codegen.kernel_cache import KernelInfo
 
 # kernels below this much work (elements x equations) run serially: a thread handoff costs µs
@@ -23,16 +22,10 @@ THREADS = os.cpu_count() or 1
 # how partial reduction outputs of threads that split a reduced loop are combined
 COMBINE: dict[Op, np.ufunc] = {Op.SUM: np.add, Op.AMAX: np.maximum, Op.AMIN: np.minimum}
 
-_POOL: list[ThreadPoolExecutor] = []
 
-
-def pool() -> ThreadPoolExecutor:
+def pool() -> Workers:
     """The process-wide worker threads (the calling thread runs one chunk itself)."""
-    if not _POOL:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _POOL.append(ThreadPoolExecutor(max(1, THREADS - 1), thread_name_prefix="adjit"))
-    return _POOL[0]
+    return workers(max(1, THREADS - 1))
 
 
 def chunks(extent: int, n: int) -> list[tuple[int, int]]:

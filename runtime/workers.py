@@ -1,0 +1,68 @@
+"""The process-wide worker threads that run the chunks of kernels split across cores."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from queue import SimpleQueue
+from typing import Any
+
+# Note [worker threads]
+# concurrent.futures would do, but importing it pulls in logging (~20 ms of a warm process's
+# first call, against a 30 ms budget). A job here is a function, its arguments and a one-shot
+# latch (a lock the worker releases); errors are re-raised in the caller. Workers are daemon
+# threads blocked on a queue (no spinning, so they never compete with BLAS or the caller for
+# a core). After fork() the child starts its own workers (the parent's do not exist there).
+
+
+class Job:
+    __slots__ = ("fn", "args", "latch", "error")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.fn, self.args, self.error = fn, args, None
+        self.latch = threading.Lock()
+        self.latch.acquire()
+
+    def result(self) -> None:
+        """Wait for the job; re-raise what it raised."""
+        self.latch.acquire()
+        if self.error is not None:
+            raise self.error
+
+
+class Workers:
+    """``n`` threads taking jobs from one queue."""
+
+    def __init__(self, n: int) -> None:
+        self.jobs: SimpleQueue[Job] = SimpleQueue()
+        for i in range(n):
+            threading.Thread(target=self._loop, name=f"adjit-{i}", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            job = self.jobs.get()
+            try:
+                job.fn(*job.args)
+            except BaseException as e:  # noqa: BLE001 -- handed to the caller
+                job.error = e
+            finally:
+                job.latch.release()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Job:
+        job = Job(fn, args)
+        self.jobs.put(job)
+        return job
+
+
+_WORKERS: list[Workers] = []
+
+
+def workers(n: int) -> Workers:
+    """The process's pool of ``n`` workers (made on first use)."""
+    if not _WORKERS:
+        _WORKERS.append(Workers(n))
+    return _WORKERS[0]
+
+
+os.register_at_fork(after_in_child=_WORKERS.clear)
