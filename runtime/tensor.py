@@ -64,6 +64,7 @@ class Tensor:
     _retains_grad = False
     _nograd_view = False  # a view made under no_grad of a tensor that requires grad
     _is_tracer = False  # frontend.tracer.Tracer says True
+    _born_in: Any = None  # the trace that was active when this tensor was made
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Tensor:
         """PyTorch's legacy constructor: ``Tensor([1, 2])`` (float data) or ``Tensor(2, 3)``."""
@@ -94,7 +95,9 @@ class Tensor:
         t._version_box = version_box if version_box is not None else [0]
         if weak:
             t._weak = True
-        t._born_in = trace_state.current()  # tensors made while tracing are trace constants
+        trace = trace_state.current()
+        if trace is not None:  # tensors made while tracing are trace constants
+            t._born_in = trace
         return t
 
     # ---- metadata -------------------------------------------------------------------------
