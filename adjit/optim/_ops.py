@@ -31,3 +31,14 @@ def zeros_state(state: dict[str, Any], p: Tensor, *names: str) -> None:
     state["step"] = Tensor._make(np.zeros((), np.float32))
     for name in names:
         state[name] = Tensor._make(np.zeros_like(p._data))
+
+
+def scaled(x: np.ndarray, alpha: float) -> np.ndarray:
+    """``alpha * x`` as eager ``mul`` computes it (``alpha`` rounded to ``x``'s dtype first)."""
+    return x if alpha == 1 else np.multiply(x, alpha)
+
+
+def axpy_(t: Tensor, x: np.ndarray, alpha: float) -> None:
+    """``t.add_(x, alpha=alpha)`` on the arrays, in place (Note [in-place updates] in sgd)."""
+    np.add(t._data, scaled(x, alpha), out=t._data)
+    t._version_box[0] += 1

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from adjit.optim._ops import axpy_, scaled
 from adjit.optim.optimizer import Optimizer
 from adjit.runtime.tensor import Tensor
 
@@ -49,6 +52,30 @@ class SGD(Optimizer):
     def _update(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
+        # Note [in-place updates]: the step works on the arrays in place, with the same
+        # roundings as the eager ops it stands for (each ``alpha`` rounded to the parameter's
+        # dtype, then one multiply and one add), so it allocates nothing per step for the
+        # parameter itself (fresh large arrays cost page faults) and skips the eager dispatch
+        if grad._data.dtype != p._data.dtype or not p._data.flags.writeable:
+            return self._update_eager(p, grad, group, state)
+        g = -grad._data if group["maximize"] else grad._data
+        if group["weight_decay"] != 0:
+            g = g + scaled(p._data, group["weight_decay"])
+        momentum = group["momentum"]
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = Tensor._make(np.array(g, copy=True))
+            else:
+                np.multiply(buf._data, momentum, out=buf._data)
+                axpy_(buf, g, 1 - group["dampening"])
+            g = g + scaled(buf._data, momentum) if group["nesterov"] else buf._data
+        axpy_(p, g, -group["lr"])
+
+    def _update_eager(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        """The same update through eager ops (mixed dtypes, read-only parameters)."""
         grad = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:
             grad = grad.add(p, alpha=group["weight_decay"])
