@@ -42,3 +42,19 @@ def axpy_(t: Tensor, x: np.ndarray, alpha: float) -> None:
     """``t.add_(x, alpha=alpha)`` on the arrays, in place (Note [in-place updates] in sgd)."""
     np.add(t._data, scaled(x, alpha), out=t._data)
     t._version_box[0] += 1
+
+
+def scale_(t: Tensor, alpha: float) -> None:
+    """``t.mul_(alpha)`` on the array, in place."""
+    np.multiply(t._data, alpha, out=t._data)
+    t._version_box[0] += 1
+
+
+def lerp_arrays_(t: Tensor, end: np.ndarray, weight: float) -> None:
+    """:func:`lerp_` on the arrays, in place, with the same two formulas."""
+    d = end - t._data
+    if abs(weight) < 0.5:
+        np.add(t._data, np.multiply(d, weight, out=d), out=t._data)
+    else:
+        np.subtract(end, np.multiply(d, 1 - weight, out=d), out=t._data)
+    t._version_box[0] += 1

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from adjit.optim._ops import addcdiv_, addcmul_, lerp_, zeros_state
+import numpy as np
+
+from adjit.optim._ops import (
+    addcdiv_,
+    addcmul_,
+    axpy_,
+    lerp_,
+    lerp_arrays_,
+    scale_,
+    scaled,
+    zeros_state,
+)
 from adjit.optim.optimizer import Optimizer
 from adjit.runtime.functional import maximum
 from adjit.runtime.tensor import Tensor
@@ -56,6 +67,46 @@ class Adam(Optimizer):
     def _update(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
+        # the arrays updated in place with the eager ops' roundings (Note [in-place updates])
+        if grad._data.dtype != p._data.dtype or not p._data.flags.writeable:
+            return self._update_eager(p, grad, group, state)
+        if not state:
+            zeros_state(
+                state,
+                p,
+                "exp_avg",
+                "exp_avg_sq",
+                *(("max_exp_avg_sq",) if group["amsgrad"] else ()),
+            )
+        beta1, beta2 = group["betas"]
+        lr, wd = group["lr"], group["weight_decay"]
+        g = -grad._data if group["maximize"] else grad._data
+        axpy_(state["step"], np.ones((), np.float32), 1)
+        if wd != 0:
+            if group["decoupled_weight_decay"]:
+                scale_(p, 1 - lr * wd)
+            else:
+                g = g + scaled(p._data, wd)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        lerp_arrays_(exp_avg, g, 1 - beta1)
+        scale_(exp_avg_sq, beta2)
+        axpy_(exp_avg_sq, scaled(g, 1 - beta2) * g, 1)  # addcmul_: (g * value) * g
+        step = state["step"].item()
+        bias_correction1 = 1 - beta1**step
+        bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+        second = exp_avg_sq
+        if group["amsgrad"]:
+            best = state["max_exp_avg_sq"]
+            np.maximum(best._data, exp_avg_sq._data, out=best._data)
+            best._version_box[0] += 1
+            second = best
+        denom = np.sqrt(second._data) / bias_correction2_sqrt + group["eps"]
+        axpy_(p, scaled(exp_avg._data, -(lr / bias_correction1)) / denom, 1)  # addcdiv_
+
+    def _update_eager(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        """The same update through eager ops (mixed dtypes, read-only parameters)."""
         if not state:
             zeros_state(
                 state,
