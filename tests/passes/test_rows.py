@@ -124,3 +124,61 @@ def test_layer_norm_gradient_with_weight_and_bias_is_one_kernel() -> None:
     assert isinstance(k, RowKernel)
     levels = sorted(k.level[e.out] for e in k.reductions)
     assert levels == ["column", "column", "scalar"]  # dw, db (per column) and the loss
+
+
+def _edge_inputs(
+    rng: np.random.Generator,
+) -> dict[str, tuple[Callable, list[np.ndarray], list[int]]]:
+    x = rng.standard_normal((64, 33)).astype(np.float32)
+    xi = rng.integers(-50, 50, (64, 33))
+    xn = x.copy()
+    xn[3, :] = -np.inf
+    xn[5, 2] = np.nan
+    w40 = rng.standard_normal(40).astype(np.float32)
+    return {
+        "int rows": (lambda a: (a - a.amax(-1, keepdim=True)).sum(-1), [xi], []),
+        "int max to float": (
+            lambda a: (a.float() / a.abs().amax(-1, keepdim=True).float().clamp(min=1)).sum(),
+            [xi],
+            [],
+        ),
+        "-inf and nan rows": (lambda a: a.softmax(-1).sum(-1), [xn], []),
+        "bool mask": (lambda a: ((a > a.mean(-1, keepdim=True)).float() * a).sum(-1), [x], []),
+        "non-keepdim outputs": (lambda a: (a.exp().sum(-1).log(), a.amax(-1)), [x], []),
+        "two long rows": (
+            lambda a: a.log_softmax(-1).sum(),
+            [rng.standard_normal((2, 100_000)).astype(np.float32)],
+            [0],
+        ),
+        "3d, weight (C,)": (
+            lambda a, w: ((a - a.mean(-1, keepdim=True)) * w).pow(2).sum(),
+            [rng.standard_normal((3, 5, 40)).astype(np.float32), w40],
+            [0, 1],
+        ),
+        "row var and column max": (lambda a: a.var(-1).sum() + a.amax(0).sum(), [x], []),
+        "(R, 1) input": (
+            lambda a, b: (a * b - (a * b).amax(-1, keepdim=True)).exp().sum(),
+            [x, rng.standard_normal((64, 1)).astype(np.float32)],
+            [0, 1],
+        ),
+    }
+
+
+EDGES = list(_edge_inputs(np.random.default_rng(0)))
+
+
+@pytest.mark.parametrize("name", EDGES)
+@pytest.mark.parametrize("threshold", [1 << 40, 1], ids=["serial", "threads"])
+def test_row_kernel_edge_cases_match_the_interpreter(name: str, threshold: int) -> None:
+    fn, arrays, grad = _edge_inputs(np.random.default_rng(0))[name]
+    args = [adjit.tensor(a, requires_grad=i in grad) for i, a in enumerate(arrays)]
+    e = adjit.explain(fn, *args)
+    g = e.optimized if e.plan is not None else e.inference
+    inputs = arrays + [np.ones(v.aval.shape, v.aval.dtype.np) for v in g.inputs[len(arrays) :]]
+    ex = compile_program(g, threshold=threshold)
+    assert any(isinstance(s, RowKernel) for s in ex.program.steps)
+    for got, want in zip(ex(inputs), interpret(g, inputs), strict=True):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        # float32 sums of up to 1e5 terms in another (blocked) order: a few sqrt(n) * eps
+        # relative (~2e-5); integer results are exact
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, equal_nan=True)
