@@ -435,8 +435,9 @@ def run_backward(
                 retained = node._retained.get(nr) if node._retained else None
                 if retained is not None and (t := retained()) is not None:
                     _retain(t, grad, create_graph)
-                for k in capture.get((node, nr), ()):
-                    results[k] = grad
+                if capture:
+                    for k in capture.get((node, nr), ()):
+                        results[k] = grad
             if isinstance(node, AccumulateGrad):
                 if accumulate:
                     _accumulate(node.variable, grads_out[0], create_graph)  # type: ignore[arg-type]

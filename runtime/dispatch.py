@@ -60,34 +60,41 @@ def _aval_of(t: Tensor) -> Aval:
 
 def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
     """Evaluate ``op`` with NumPy and, under grad mode, record its grad_fn."""
-    inputs = [as_tensor_operand(a) for a in args]
+    inputs = [a if isinstance(a, Tensor) else as_tensor_operand(a) for a in args]
     trace = trace_state.current()
     if trace is not None and trace.involves(inputs):
         return trace.emit(op, inputs, attrs, name)  # tracing: record instead of computing
-    alone = all(t._weak for t in inputs)  # e.g. a derivative rule on a saved Python scalar
-    avals = [t._aval() if alone else _aval_of(t) for t in inputs]
+    weak = requires = False
+    alone = True  # every operand a Python number, e.g. a derivative rule on a saved scalar
+    for t in inputs:
+        if t._weak:
+            weak = True
+        else:
+            alone = False
+        if t._requires_grad or t._grad_fn is not None:
+            requires = True
+    avals = [t._aval() if alone or not weak else _aval_of(t) for t in inputs]
     out_aval = _infer(op, avals, attrs)
-    first = inputs[0]._data
+    first = inputs[0]
     data = eval_eqn_arrays(op, attrs, [t._data for t in inputs], avals, out_aval)
-    view = op in VIEW_OPS and data.base is not None and np.may_share_memory(data, first)
-    out = Tensor._make(data, version_box=inputs[0]._version_box if view else None)
-    # an op on Python numbers only (inside derivative rules) gives a Python number again
-    out._weak = op in GroupOp.ELEMENTWISE and all(t._weak for t in inputs)
+    view = op in VIEW_OPS and data.base is not None and np.may_share_memory(data, first._data)
+    out = Tensor._make(data, version_box=first._version_box if view else None)
+    if alone and op in GroupOp.ELEMENTWISE:  # numbers in, a number out
+        out._weak = True
+    grad_mode = is_grad_enabled()
     if view:
-        base = inputs[0]._view_base
-        out._view_base = inputs[0] if base is None else base
-        if inputs[0].requires_grad and not is_grad_enabled():
+        base = first._view_base
+        out._view_base = first if base is None else base
+        if first.requires_grad and not grad_mode:
             # PyTorch: a view made under no_grad of a tensor that requires grad still says
             # requires_grad=True (a leaf that no gradient reaches), and refuses in-place
             # ops under grad mode (Note in inplace._check_leaf)
             out._requires_grad = out._nograd_view = True
-    if (
-        op not in GroupOp.NONDIFF
-        and out_aval.dtype.is_floating_point
-        and is_grad_enabled()
-        and any(t.requires_grad for t in inputs)
-    ):
-        edges = tuple(gradient_edge(t) if t.requires_grad else (None, 0) for t in inputs)
+    if requires and grad_mode and op not in GroupOp.NONDIFF and out_aval.dtype.is_floating_point:
+        edges = tuple(
+            gradient_edge(t) if t._requires_grad or t._grad_fn is not None else (None, 0)
+            for t in inputs
+        )
         cls = _node_class(name or DEFAULT_NAMES[op])
         out._grad_fn = cls(op, attrs, inputs, out, edges)
     return out

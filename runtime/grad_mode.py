@@ -9,11 +9,18 @@ from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_state = threading.local()
+
+class _State(threading.local):
+    # a class-level default: reading a thread-local attribute that was never set costs a
+    # caught AttributeError (~1.2 µs, and every op asks)
+    enabled = True
+
+
+_state = _State()
 
 
 def is_grad_enabled() -> bool:
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 def _set(mode: bool) -> None:

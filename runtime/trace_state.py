@@ -8,17 +8,22 @@ import sys
 import threading
 from typing import Any
 
-_local = threading.local()
+
+class _Local(threading.local):
+    trace: Any = None  # class-level default: see grad_mode._State
+
+
+_local = _Local()
 
 
 def current() -> Any:
     """The active trace on this thread, or None when running eagerly."""
-    return getattr(_local, "trace", None)
+    return _local.trace
 
 
 def set_current(trace: Any) -> Any:
     """Make ``trace`` active; returns the previous one to restore."""
-    prev = getattr(_local, "trace", None)
+    prev = _local.trace
     _local.trace = trace
     return prev
 
