@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,7 @@ class KernelRunner:
         parallel = lowered.work >= limit and lowered.extent > 1
         self.ranges = chunks(lowered.extent, (threads or THREADS) if parallel else 1)
         self._scratch: list[list[tuple[np.ndarray, int]]] = []  # per extra chunk
+        self._busy = threading.Lock()
 
     @property
     def parallel(self) -> bool:
@@ -73,6 +75,13 @@ class KernelRunner:
         if len(self.ranges) == 1:
             self.fn(*addresses, 0, self.lowered.extent)
             return
+        if self.lowered.reduce_outer:  # the chunks' private buffers are this runner's: one
+            with self._busy:  # call at a time uses them (calls from other threads wait)
+                self._split(addresses, outputs)
+        else:
+            self._split(addresses, outputs)
+
+    def _split(self, addresses: list[int], outputs: Sequence[np.ndarray]) -> None:
         jobs: list[Any] = []
         private = self.lowered.reduce_outer
         for t, (lo, hi) in enumerate(self.ranges[1:], start=1):

@@ -85,3 +85,21 @@ def test_many_threads_call_one_kernel_at_once() -> None:
         list(pool.map(run, range(8)))
     for i, o in enumerate(outs):
         np.testing.assert_array_equal(o, np.full(512, 64 * i * i, np.float32))
+
+
+def test_threads_sharing_a_split_reducing_kernel_get_their_own_totals() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    g = _graph((4099,), float32, None)  # reduces over the split loop: private partial sums
+    ex = compile_program(g, threshold=1)
+    xs = [np.full(4099, i, np.float32) for i in range(6)]
+
+    def run(i: int) -> float:
+        total = 0.0
+        for _ in range(30):
+            total = float(ex([xs[i]])[1])  # generic path when another thread holds the plan
+        return total
+
+    with ThreadPoolExecutor(3) as pool:
+        totals = list(pool.map(run, range(6)))
+    assert totals == [4099.0 * i * i for i in range(6)]
