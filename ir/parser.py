@@ -50,12 +50,32 @@ def _split_attrs(text: str) -> dict[str, Any]:
     attrs: dict[str, Any] = {}
     for p in (p.strip() for p in parts if p.strip()):
         k, v = p.split("=", 1)
-        attrs[k] = _DTYPES[v] if v in _DTYPES else ast.literal_eval(v)
+        attrs[k] = _DTYPES[v] if v in _DTYPES else _value(v)
     return attrs
 
 
+# the printer writes non-finite floats as Python's repr does (inf, -inf, nan): Python
+# literals cannot spell them, so they are read as 1e999 (which overflows to inf) and a marker
+_NAN = "__adjit_nan__"
+_NONFINITE = re.compile(r"(?<![\w.'])(inf|nan)(?![\w'])")
+
+
+def _value(text: str) -> Any:
+    """A printed literal (number, tuple, nested list) back as Python values."""
+    spelled = _NONFINITE.sub(lambda m: "1e999" if m.group(1) == "inf" else repr(_NAN), text)
+    return _floats(ast.literal_eval(spelled))
+
+
+def _floats(v: Any) -> Any:
+    if isinstance(v, str) and v == _NAN:
+        return float("nan")
+    if isinstance(v, list | tuple):
+        return type(v)(_floats(x) for x in v)
+    return v
+
+
 def _literal(tok: str) -> Lit:
-    value = ast.literal_eval(tok)
+    value = _value(tok)
     return Lit(value, Aval((), D.scalar_dtype(value), weak=True))
 
 
@@ -83,7 +103,7 @@ def parse_graph(text: str) -> Graph:
             name, dt, dims = _TYPED.match(line[6:]).groups()  # type: ignore[union-attr]
             var = Var(parse_aval(dt, dims))
             env[name] = var
-            value = ast.literal_eval(line.split("=", 1)[1].strip())
+            value = _value(line.split("=", 1)[1].strip())
             consts.append((var, np.asarray(value, var.aval.dtype.np).reshape(var.aval.shape)))
             continue
         if line.startswith("in "):
