@@ -67,9 +67,6 @@ class Adam(Optimizer):
     def _update(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
-        # the arrays updated in place with the eager ops' roundings (Note [in-place updates])
-        if grad._data.dtype != p._data.dtype or not p._data.flags.writeable:
-            return self._update_eager(p, grad, group, state)
         if not state:
             zeros_state(
                 state,
@@ -78,6 +75,13 @@ class Adam(Optimizer):
                 "exp_avg_sq",
                 *(("max_exp_avg_sq",) if group["amsgrad"] else ()),
             )
+        super()._update(p, grad, group, state)
+
+    def _update_arrays(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        """The step on the arrays in place, with the eager ops' roundings (Note [in-place
+        updates] in sgd.py)."""
         beta1, beta2 = group["betas"]
         lr, wd = group["lr"], group["weight_decay"]
         g = -grad._data if group["maximize"] else grad._data
@@ -107,14 +111,6 @@ class Adam(Optimizer):
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
         """The same update through eager ops (mixed dtypes, read-only parameters)."""
-        if not state:
-            zeros_state(
-                state,
-                p,
-                "exp_avg",
-                "exp_avg_sq",
-                *(("max_exp_avg_sq",) if group["amsgrad"] else ()),
-            )
         beta1, beta2 = group["betas"]
         lr, wd = group["lr"], group["weight_decay"]
         grad = -grad if group["maximize"] else grad

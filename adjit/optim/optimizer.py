@@ -129,6 +129,20 @@ class Optimizer:
     def _update(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
+        """One parameter's step: on its arrays in place when they allow it (Note [in-place
+        updates] in sgd.py), else through eager ops. Optimizers define both forms, or
+        override this."""
+        arrays = grad._data.dtype == p._data.dtype and p._data.flags.writeable
+        (self._update_arrays if arrays else self._update_eager)(p, grad, group, state)
+
+    def _update_arrays(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        raise NotImplementedError
+
+    def _update_eager(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
         raise NotImplementedError
 
     # ---- serialization ----------------------------------------------------------------------

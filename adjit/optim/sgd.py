@@ -49,15 +49,14 @@ class SGD(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def _update(
+    def _update_arrays(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
         # Note [in-place updates]: the step works on the arrays in place, with the same
         # roundings as the eager ops it stands for (each ``alpha`` rounded to the parameter's
         # dtype, then one multiply and one add), so it allocates nothing per step for the
-        # parameter itself (fresh large arrays cost page faults) and skips the eager dispatch
-        if grad._data.dtype != p._data.dtype or not p._data.flags.writeable:
-            return self._update_eager(p, grad, group, state)
+        # parameter itself (fresh large arrays cost page faults) and skips the eager dispatch.
+        # Optimizer._update falls back to _update_eager for mixed dtypes or read-only arrays.
         g = -grad._data if group["maximize"] else grad._data
         if group["weight_decay"] != 0:
             g = g + scaled(p._data, group["weight_decay"])

@@ -21,7 +21,7 @@ def _run(opts: dict, eager: bool, dtype, lr: float) -> list[np.ndarray]:
     p = adjit.tensor(rng.standard_normal((7, 5)).astype(dtype), requires_grad=True)
     opt = Adam([p], lr=lr, betas=(0.3, 0.999), **opts)  # beta1 = 0.3: lerp's other formula
     if eager:
-        opt._update = opt._update_eager  # type: ignore[method-assign]
+        opt._update_arrays = opt._update_eager  # type: ignore[method-assign]
     for _ in range(4):
         p.grad = adjit.tensor(rng.standard_normal((7, 5)).astype(dtype))
         opt.step()

@@ -25,7 +25,7 @@ def _run(opts: dict, eager: bool, dtype) -> list[np.ndarray]:
     p = adjit.tensor(rng.standard_normal((7, 5)).astype(dtype), requires_grad=True)
     opt = SGD([p], lr=0.1, **opts)
     if eager:
-        opt._update = opt._update_eager  # type: ignore[method-assign]
+        opt._update_arrays = opt._update_eager  # type: ignore[method-assign]
     for _ in range(3):
         p.grad = adjit.tensor(rng.standard_normal((7, 5)).astype(dtype))
         opt.step()
