@@ -8,7 +8,7 @@ the code generator can never load stale machine code. The fingerprint is taken w
 is imported (before the lowering modules, which load on the first miss) and again after each
 lowering: code built while the sources changed is used but not stored. With the host key (Note
 [host keys]) it names one disk entry holding the machine code and what the runtime needs to
-call it (``KernelInfo``, the stand-in for ``lower.Lowered``), so a warm cache skips lowering,
+call it (``KernelInfo``, which ``lower`` produces as ``Lowered``), so a warm cache skips lowering,
 ``llvmlite.ir`` and ``llvmlite.binding`` entirely.
 """
 
@@ -35,7 +35,8 @@ CACHE_VERSION = 1  # bump when what an entry means changes in a way the sources 
 
 
 class KernelInfo(NamedTuple):
-    """What calling a kernel needs (the fields of ``lower.Lowered`` the runtime reads)."""
+    """A kernel as LLVM IR, ``void name(ptr out..., ptr in..., i64 start, i64 stop)``, and what
+    calling it needs (``lower.lower_kernel`` makes one; a disk cache hit rebuilds one)."""
 
     name: str  # the function's symbol
     ir: str

@@ -16,6 +16,7 @@ from ..ir.dtypes import DType
 from ..ir.graph import Eqn
 from ..ir.ops import Op
 from ..passes.fusion import Kernel
+from .kernel_cache import KernelInfo
 
 
 class CodegenError(RuntimeError):
@@ -348,18 +349,9 @@ def reduce_identity(op: Op, dtype: DType, empty: bool) -> ir.Constant:
     return constant(value, dtype)
 
 
-@dataclass(frozen=True)
-class Lowered:
-    """A kernel as LLVM IR: ``void name(ptr out..., ptr in..., i64 start, i64 stop)``."""
-
-    name: str
-    ir: str
-    n_outputs: int
-    n_inputs: int
-    extent: int  # the outermost loop's trip count: [start, stop) splits it across threads
-    reduce_outer: bool  # the outermost loop reduces: threads need private reduction outputs
-    reductions: tuple[tuple[int, Op], ...]  # (output position, op) of each reduction output
-    work: int  # a size estimate (elements x equations) for the threading threshold
+# a lowered kernel is the record the runtime calls it by (kept where a warm process, which
+# never imports this module, can read it from the disk cache)
+Lowered = KernelInfo
 
 
 def emit_checked(name: str, emitter: Any) -> str:

@@ -233,9 +233,7 @@ def test_code_built_while_sources_change_is_not_stored(tmp_path: Path, monkeypat
 
 
 def test_kernel_info_stands_in_for_lowered(tmp_path: Path, monkeypatch) -> None:
-    from dataclasses import fields
-
-    from adjit.codegen.lower import Lowered, lower_kernel
+    from adjit.codegen.lower import lower_kernel
 
     monkeypatch.setenv("ADJIT_CACHE_DIR", str(tmp_path))
     x, y = Var(Aval((8, 6), float32)), Var(Aval((8,), float32))
@@ -246,8 +244,8 @@ def test_kernel_info_stands_in_for_lowered(tmp_path: Path, monkeypatch) -> None:
     jit.clear_memory_cache()
     info, compiled = kernel_cache.kernel_code(k)
     assert compiled.source == "disk"
-    assert set(kernel_cache.KernelInfo._fields) == {f.name for f in fields(Lowered)}
-    assert all(getattr(info, f.name) == getattr(low, f.name) for f in fields(Lowered))
+    assert isinstance(low, kernel_cache.KernelInfo)
+    assert info == low  # the record rebuilt from disk is the one lowering made
 
 
 def test_concurrent_writers_leave_one_good_entry(tmp_path: Path) -> None:
