@@ -44,8 +44,11 @@ def im2col(x: Tensor, kernel_size: Pair, dilation: Pair, padding: Padding, strid
 _POSITIVE = (("kernel size", "kernel"), ("dilation", "dilation"), ("stride", "stride"))
 
 
-def _check_geometry(k: Pair, d: Pair, p: Pair, s: Pair) -> None:
-    """PyTorch's im2col/col2im argument checks, in its order."""
+def _geometry(kernel_size: Any, dilation: Any, padding: Any, stride: Any) -> tuple[Pair, ...]:
+    """(kernel, dilation, padding, stride) as pairs, after PyTorch's im2col/col2im checks in
+    its order."""
+    k, d = pair(kernel_size), pair(dilation, "dilation")
+    p, s = pair(padding, "padding"), pair(stride, "stride")
     for (what, short), v in zip(_POSITIVE, (k, d, s), strict=True):
         if v[0] <= 0 or v[1] <= 0:
             raise RuntimeError(
@@ -56,6 +59,7 @@ def _check_geometry(k: Pair, d: Pair, p: Pair, s: Pair) -> None:
             raise RuntimeError(
                 f"padding should be non-negative, but got pad_height: {p[0]} pad_width: {p[1]}"
             )
+    return k, d, p, s
 
 
 def _check_float(input: Tensor, kernel: str) -> None:
@@ -68,9 +72,7 @@ def unfold(
     input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1
 ) -> Tensor:
     """Sliding local blocks of a (N, C, H, W) or (C, H, W) tensor as columns: (N, C*kh*kw, L)."""
-    k, d = pair(kernel_size), pair(dilation, "dilation")
-    p, s = pair(padding, "padding"), pair(stride, "stride")
-    _check_geometry(k, d, p, s)
+    k, d, p, s = _geometry(kernel_size, dilation, padding, stride)
     if input.ndim not in (3, 4) or any(n == 0 for n in input.shape[-3:]):
         raise RuntimeError(
             "Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other non-zero "
@@ -92,9 +94,7 @@ def fold(
 ) -> Tensor:
     """Sum columns (N, C*kh*kw, L) or (C*kh*kw, L) back into (N, C, *output_size) windows."""
     size = pair(output_size, "output_size")
-    k, d = pair(kernel_size), pair(dilation, "dilation")
-    p, s = pair(padding, "padding"), pair(stride, "stride")
-    _check_geometry(k, d, p, s)
+    k, d, p, s = _geometry(kernel_size, dilation, padding, stride)
     if input.ndim not in (2, 3) or any(n == 0 for n in input.shape[-2:]):
         raise RuntimeError(
             "Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch size and "

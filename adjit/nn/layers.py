@@ -214,8 +214,8 @@ class LayerNorm(Module):
         )
 
 
-class Dropout(Module):
-    """Zero elements with probability ``p`` while training (see ``F.dropout``)."""
+class _DropoutNd(Module):
+    """What every dropout module shares (PyTorch's base of the same name)."""
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
@@ -223,11 +223,15 @@ class Dropout(Module):
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
         self.p, self.inplace = p, inplace
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.dropout(input, self.p, self.training, self.inplace)
-
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout(_DropoutNd):
+    """Zero elements with probability ``p`` while training (see ``F.dropout``)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout(input, self.p, self.training, self.inplace)
 
 
 class Flatten(Module):

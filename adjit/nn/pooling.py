@@ -6,6 +6,7 @@ from typing import Any
 
 from adjit.nn import functional_conv as FC
 from adjit.nn import functional_pool as FP
+from adjit.nn.layers import _DropoutNd
 from adjit.nn.module import Module
 from adjit.runtime.tensor import Tensor
 
@@ -93,17 +94,8 @@ class AdaptiveAvgPool2d(Module):
         return f"output_size={self.output_size}"
 
 
-class Dropout2d(Module):
+class Dropout2d(_DropoutNd):
     """Zero whole channels with probability ``p`` while training (see ``F.dropout2d``)."""
-
-    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
-        super().__init__()
-        if p < 0 or p > 1:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-        self.p, self.inplace = p, inplace
 
     def forward(self, input: Tensor) -> Tensor:
         return FC.dropout2d(input, self.p, self.training, self.inplace)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}, inplace={self.inplace}"
