@@ -12,7 +12,7 @@ from llvmlite import ir
 from ..ir.dtypes import DType
 from ..ir.graph import Atom, Eqn, Lit, Var
 from ..ir.interpreter import lit_array
-from ..ir.shapes import operand_dtypes
+from ..ir.shapes import broadcast_strides, contiguous_strides, operand_dtypes
 from ..passes.fusion import Kernel
 from .lower import (
     I64,
@@ -27,31 +27,6 @@ from .lower import (
     lookup,
     reduce_identity,
 )
-
-
-def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
-    """C-order strides, in elements."""
-    out, acc = [], 1
-    for n in reversed(shape):
-        out.append(acc)
-        acc *= n
-    return tuple(reversed(out))
-
-
-def broadcast_strides(shape: Sequence[int], into: Sequence[int]) -> tuple[int, ...] | None:
-    """Strides reading a contiguous ``shape`` broadcast (right-aligned) into ``into``; None if
-    it does not broadcast."""
-    lead = len(into) - len(shape)
-    if lead < 0:
-        return None
-    own = contiguous_strides(shape)
-    out = [0] * len(into)
-    for i, n in enumerate(shape):
-        if n == into[lead + i]:
-            out[lead + i] = own[i] if n != 1 else 0
-        elif n != 1:
-            return None
-    return tuple(out)
 
 
 def reduced_strides(shape: Sequence[int], axes: frozenset[int]) -> tuple[int, ...]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from math import prod
 from typing import Any
 
@@ -28,6 +28,31 @@ def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
                 )
             if n != 1:
                 out[i] = n
+    return tuple(out)
+
+
+def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
+    """C-order strides, in elements."""
+    out, acc = [], 1
+    for n in reversed(shape):
+        out.append(acc)
+        acc *= n
+    return tuple(reversed(out))
+
+
+def broadcast_strides(shape: Sequence[int], into: Sequence[int]) -> tuple[int, ...] | None:
+    """Strides reading a contiguous ``shape`` broadcast (right-aligned) into ``into``; None if
+    it does not broadcast."""
+    lead = len(into) - len(shape)
+    if lead < 0:
+        return None
+    own = contiguous_strides(shape)
+    out = [0] * len(into)
+    for i, n in enumerate(shape):
+        if n == into[lead + i]:
+            out[lead + i] = own[i] if n != 1 else 0
+        elif n != 1:
+            return None
     return tuple(out)
 
 

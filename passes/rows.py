@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from math import prod
 
 from ..ir.graph import Eqn, Graph, Var
+from ..ir.shapes import broadcast_strides, contiguous_strides
 from .fusion import REDUCTIONS, Kernel, Program, Step
 
 # Note [row kernels]
@@ -268,10 +269,8 @@ class _Builder:
             return Operand(0, 1)
         shape, rows = v.aval.shape, self.full[:-1]
         if self.level[v] == ROW and shape == rows:
-            strides: tuple[int, ...] | None = _contiguous(rows) + (0,)
+            strides: tuple[int, ...] | None = contiguous_strides(rows) + (0,)
         else:
-            from ..codegen.loops import broadcast_strides
-
             strides = broadcast_strides(shape, self.full)
         if strides is None:
             raise _Reject
@@ -335,11 +334,3 @@ class _Builder:
 
     def _row_eqns(self) -> list[Eqn]:
         return [e for e in self.eqns if self.level[e.out] == ROW and e.op not in REDUCTIONS]
-
-
-def _contiguous(shape: tuple[int, ...]) -> tuple[int, ...]:
-    out, acc = [], 1
-    for n in reversed(shape):
-        out.append(acc)
-        acc *= n
-    return tuple(reversed(out))
