@@ -14,7 +14,7 @@ from ..runtime.tensor import Tensor
 from .compile import CompiledFunction, Entry
 from .guards import fast_key
 from .plans import TrainPlan, optimize
-from .pytree import LEAF, flatten, unflatten
+from .pytree import flatten, unflatten
 from .replay import replay
 from .tracer import Tracer
 
@@ -113,27 +113,20 @@ class _FastGrad:
 
     def __init__(self, gf: GradFunction, entry: Entry, plan: TrainPlan, out_pos: int) -> None:
         self.gf, self.entry = gf, entry
-        self.cts: list[np.ndarray] = []  # the seeds are constants of the program
         self.run = entry.runner(seeded(entry, plan, out_pos))
         self.n_out = plan.joint.n_outputs
-        self.plain = (
-            entry.out_spec == LEAF
-            and not entry.lifted
-            and not entry.mutated
-            and not gf.has_aux
-            and self.n_out == 1
-        )
+        self.plain = entry.plain and not gf.has_aux and self.n_out == 1
         self.many = isinstance(gf.argnums, tuple)
 
     def __call__(self, args: tuple[Any, ...]) -> Any:
         arrays = [a._data for a in args]
         if self.plain:
             make = Tensor._make
-            value, *grads = [make(a) for a in self.run(arrays + self.cts)]
+            value, *grads = [make(a) for a in self.run(arrays)]
             g = tuple(grads) if self.many else grads[0]
             return (value, g) if self.gf.value else g
         arrays += [t._data for t in self.entry.lifted]
-        out = [Tensor._make(a) for a in self.run(arrays + self.cts)]
+        out = [Tensor._make(a) for a in self.run(arrays)]
         values = self.entry.write_back(out[: self.n_out])
         return self.gf._assemble(self.entry, values, out[self.n_out :])
 
