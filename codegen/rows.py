@@ -101,10 +101,9 @@ class RowEmitter(KernelEmitter):
             for v in k.inputs
             if k.level[v] == FULL and any(v in e.inputs for e in (*eqns, *reductions))
         ]
-        loaded += [v for v in stores if v in k.inputs]
         with for_range(b, ir.Constant(I64, 0), ir.Constant(I64, k.length), "col") as c:
             env = dict(row_env)
-            for v in dict.fromkeys(loaded):
+            for v in loaded:
                 env[v] = self.load(v, self._at(v, r, c))
             for e in eqns:
                 env[e.out] = self.apply(e, env)
