@@ -203,11 +203,19 @@ def check(
 
 
 def _calibrate(step: Step, min_sample_ms: float) -> tuple[int, float]:
-    """Calls per sample so that a sample lasts at least ``min_sample_ms``; and one call's ms."""
-    t0 = time.perf_counter()
-    step()
-    ms = max((time.perf_counter() - t0) * 1e3, 1e-4)
-    return max(1, math.ceil(min_sample_ms / ms)), ms
+    """Calls per sample so that a sample lasts at least ``min_sample_ms``, and one call's ms:
+    batches double until one lasts that long (as ``timeit.autorange``). One call would misjudge
+    a step whose early calls do one-time work (adjit writes a call's trampoline on the
+    second), and samples of a handful of calls measure cold caches, not the step."""
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            step()
+        ms = max((time.perf_counter() - t0) * 1e3, 1e-4)
+        if ms >= min_sample_ms:
+            return n, ms / n
+        n *= 2
 
 
 def time_interleaved(

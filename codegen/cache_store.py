@@ -14,7 +14,9 @@ import os
 import struct
 import threading
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
+
+from ..passes.record import ValueRecord
 
 STATS = {"compiles": 0, "disk_loads": 0, "memory_hits": 0, "corrupt": 0, "lowerings": 0}
 _MAGIC = b"ADJITCACHE2\n"
@@ -30,7 +32,10 @@ def cache_dir() -> Path:
     return Path(base) / "adjit"
 
 
-class Entry(NamedTuple):
+class Entry(ValueRecord):
+    """An entry's metadata and named blobs."""
+
+    __slots__ = FIELDS = ("meta", "blobs")
     meta: dict[str, Any]
     blobs: dict[str, bytes]
 

@@ -156,7 +156,7 @@ def _from_disk(path: Path, host: str, name: str) -> tuple[dict[str, Any], Compil
     entry = read_entry(path)
     if entry is None:
         return None
-    meta, blobs = entry
+    meta, blobs = entry.meta, entry.blobs
     if meta.get("host") != host or meta.get("kind") not in ("shared", "object"):
         return None
     if not all(isinstance(blobs.get(b), bytes) for b in ("code", "ir", "optimized_ir")):

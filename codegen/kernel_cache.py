@@ -14,11 +14,10 @@ call it (``KernelInfo``, which ``lower`` produces as ``Lowered``), so a warm cac
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -28,16 +27,20 @@ from ..ir.dtypes import DType
 from ..ir.graph import Atom, Eqn, Lit, Var
 from ..ir.ops import Op
 from ..passes.fusion import Kernel
+from ..passes.record import Record, ValueRecord
 from .cache_store import STATS
 from .jit import CompiledKernel, cached
 
 CACHE_VERSION = 1  # bump when what an entry means changes in a way the sources do not show
 
 
-class KernelInfo(NamedTuple):
+class KernelInfo(ValueRecord):
     """A kernel as LLVM IR, ``void name(ptr out..., ptr in..., i64 start, i64 stop)``, and what
     calling it needs (``lower.lower_kernel`` makes one; a disk cache hit rebuilds one)."""
 
+    __slots__ = FIELDS = (
+        "name", "ir", "n_outputs", "n_inputs", "extent", "reduce_outer", "reductions", "work"
+    )  # fmt: skip
     name: str  # the function's symbol
     ir: str
     n_outputs: int
@@ -120,21 +123,17 @@ class _Describer:
         if isinstance(x, dict):
             items = sorted(f"{self.value(k)}:{self.value(v)}" for k, v in x.items())
             return "{" + ",".join(items) + "}"
-        if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        if isinstance(x, Record):
             return f"{type(x).__name__}({self.fields(x)})"
         return exact(x)
 
-    def fields(self, x: Any, skip: tuple[str, ...] = ()) -> str:
-        return ",".join(
-            f"{f.name}={self.value(getattr(x, f.name))}"
-            for f in dataclasses.fields(x)
-            if f.name not in skip
-        )
+    def fields(self, x: Record, skip: tuple[str, ...] = ()) -> str:
+        return ",".join(f"{n}={self.value(getattr(x, n))}" for n in x.FIELDS if n not in skip)
 
 
 def describe(k: Any, use_vecmath: bool) -> str:
     """The kernel's structural description (see Note [kernel keys]): a ``Kernel`` or any other
-    dataclass kernel with ``inputs``/``outputs``/``eqns`` (e.g. ``passes.rows.RowKernel``)."""
+    Record kernel with ``inputs``/``outputs``/``eqns`` (e.g. ``passes.rows.RowKernel``)."""
     d = _Describer(k)
     lines = [f"{type(k).__name__} vecmath={use_vecmath}"]
     lines += [f"in {d.atom(v)}:{_aval(v.aval)}" for v in k.inputs]

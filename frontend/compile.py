@@ -14,16 +14,19 @@ import numpy as np
 from ..ir.graph import Graph
 from ..runtime import trace_state
 from ..runtime.autograd import gradient_edge
-from ..runtime.grad_mode import is_grad_enabled
+from ..runtime.dispatch import apply
+from ..runtime.grad_mode import is_grad_enabled, set_grad_enabled
 from ..runtime.tensor import Tensor
 from ..runtime.trace_state import TracingError
+from ..runtime.trampoline import MISS
 from . import guards
 from .backends import BACKENDS, Runner, default_backend, make_runner
-from .compiled_node import make_node
+from .compiled_node import CompiledFunctionBackward, node_type
 from .plans import TrainPlan, inference_graph, train_plan
+from .prepared import Trampoline, compiled_call
 from .pytree import LEAF, flatten, unflatten
 from .replay import replay
-from .tracer import Trace, Tracer, tracing
+from .tracer import Alias, Trace, Tracer, tracing
 
 RECOMPILE_WARN_LIMIT = 8
 
@@ -44,6 +47,7 @@ class Entry:
     fallback: str | None = None
     modules: list[tuple[Any, bool]] = field(default_factory=list)  # (module, training) guards
     mutated: list[Tensor] = field(default_factory=list)  # written back after each call
+    aliases: list[Alias | None] = field(default_factory=list)  # per tensor output (or empty)
 
     @property
     def plain(self) -> bool:
@@ -53,6 +57,7 @@ class Entry:
             and self.out_template == [None]
             and not self.lifted
             and not self.mutated
+            and not self.aliases
         )
 
     def inference(self) -> Graph:
@@ -69,6 +74,14 @@ class Entry:
             run = self.plans[key] = make_runner(graph, self.backend, self.fallback)
         return run
 
+    def node_type(self, plan: TrainPlan) -> type[CompiledFunctionBackward]:
+        """The grad_fn class of calls that differentiate by ``plan`` (cached)."""
+        key = ("node", plan.wrt)
+        cls = self.plans.get(key)
+        if cls is None:
+            cls = self.plans[key] = node_type(plan, self.runner(plan.split.backward))
+        return cls
+
     def training(self, wrt: tuple[int, ...]) -> TrainPlan:
         if wrt not in self.plans:
             assert self.graph is not None
@@ -81,6 +94,23 @@ class Entry:
         return all(
             guards.leaf_key(t) == k for t, k in zip(self.lifted, self.lifted_keys, strict=True)
         ) and all(m.training == flag for m, flag in self.modules)
+
+    def realias(self, values: list[Any], inputs: list[Tensor]) -> list[Any]:
+        """Outputs that are an input, or a view of one, returned as eager mode returns them
+        (as torch.compile does): the input itself, or its view made again by the same view
+        ops in the same grad modes, sharing its memory and with eager autograd's grad_fn."""
+        if not self.aliases:
+            return values
+        values = list(values)
+        for k, alias in enumerate(self.aliases):
+            if alias is not None:
+                position, steps = alias
+                t = inputs[position]
+                for op, attrs, name, grad_on in steps:
+                    with set_grad_enabled(grad_on):
+                        t = apply(op, t, name=name, **attrs)
+                values[k] = t
+        return values
 
     def write_back(self, values: list[Any]) -> list[Any]:
         """Store the new values of mutated outside tensors (e.g. BatchNorm running stats) into
@@ -114,6 +144,11 @@ class CompiledFunction:
         self.fn, self.fallback, self.backend = fn, fallback, backend
         self._entries: dict[tuple, Entry] = {}
         self._fast: dict[tuple, Entry] = {}  # guards.fast_key -> entry (positional tensors)
+        # guards.fast_key -> the plain call's trampoline (None: the general path), written on
+        # a signature's second call: a function called once never pays for writing it
+        self._prepared: dict[tuple, Trampoline | None] = {}
+        self._seen: set[tuple] = set()
+        self._hot: Trampoline | None = None  # the last plain call's trampoline
         self._lock = threading.RLock()
         self.trace_count = 0
         self._warned = False
@@ -129,6 +164,11 @@ class CompiledFunction:
         return self if obj is None else functools.partial(self, obj)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        hot = self._hot
+        if hot is not None and not kwargs:
+            result = hot(args)
+            if result is not MISS:
+                return result
         key = None if kwargs or trace_state.current() is not None else guards.fast_key(args)
         entry = self._fast.get(key) if key is not None else None
         if entry is None or not entry.lifted_ok():
@@ -139,7 +179,14 @@ class CompiledFunction:
         if entry.eager_reason is not None:
             return self.fn(*args, **kwargs)
         if key is not None and entry.plain:  # one tensor out, nothing lifted or written back
-            return execute(entry, list(args))[0]
+            result = execute(entry, list(args))[0]
+            if key in self._prepared:
+                self._hot = self._prepared[key]
+            elif key in self._seen:
+                self._hot = self._prepared[key] = compiled_call(entry, key)
+            else:
+                self._seen.add(key)
+            return result
         return self._run(entry, list(args) if key is not None else flatten((args, kwargs))[0])
 
     def entry_for(self, leaves: list[Any], spec: Any) -> Entry:
@@ -198,6 +245,9 @@ class CompiledFunction:
         tensors = [o for o in out_leaves if isinstance(o, Tensor)]
         template = [None if isinstance(o, Tensor) else o for o in out_leaves]
         graph = trace.graph(tensors)
+        inputs = [x for x in traced if isinstance(x, Tracer)]
+        inputs += [trace.lift(t) for t in trace.lifted]
+        aliases = trace.aliases(tensors, inputs)
         return Entry(
             sig,
             graph,
@@ -209,12 +259,13 @@ class CompiledFunction:
             fallback=None if self.fallback is None else "interpreter",
             modules=[(m, m.training) for m in trace.modules.values()],
             mutated=[t for t, _ in trace.mutated.values()],
+            aliases=aliases if any(aliases) else [],
         )
 
     def _run(self, entry: Entry, leaves: list[Any]) -> Any:
         assert entry.graph is not None
         inputs = [x for x in leaves if isinstance(x, Tensor)] + entry.lifted
-        results = iter(entry.write_back(execute(entry, inputs)))
+        results = iter(entry.realias(entry.write_back(execute(entry, inputs)), inputs))
         outs = [next(results) if t is None else t for t in entry.out_template]
         return unflatten(entry.out_spec, outs)
 
@@ -246,7 +297,7 @@ def execute(entry: Entry, inputs: list[Tensor]) -> list[Any]:
         gradient_edge(inputs[i]) if hit else (None, 0)
         for i, hit in zip(plan.wrt, plan.joint.reached, strict=True)
     )
-    node = make_node(plan, inputs, values[n_out:], edges, entry.runner(plan.split.backward))
+    node = entry.node_type(plan)(inputs, values[n_out:], edges)
     for nr, k in enumerate(plan.joint.cotangent_of):
         outs[k]._grad_fn, outs[k]._output_nr = node, nr
     return outs

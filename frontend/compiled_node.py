@@ -7,49 +7,107 @@ from typing import Any
 
 import numpy as np
 
-from ..runtime.autograd import FREED_MSG, Node, SavedTensor, node_class
+from ..runtime.autograd import (
+    FREED_MSG,
+    AccumulateGrad,
+    Node,
+    accumulate_array,
+    modified_error,
+    node_class,
+)
 from ..runtime.tensor import Tensor
+from ..runtime.trampoline import program_call
 from .plans import TrainPlan
 from .replay import replay
 
+Program = Callable[[list[np.ndarray]], list[np.ndarray]]
+
 
 class CompiledFunctionBackward(Node):
-    """Backward of a compiled forward: one node for all of its differentiable outputs."""
+    """Backward of a compiled forward: one node for all of its differentiable outputs.
+
+    What is the same for every call of one plan lives on a class made per plan
+    (``node_type``); an instance holds only the call's inputs, residuals and edges."""
+
+    _plan: TrainPlan
+    _run_backward: Program
+    _fresh: list[bool]  # which backward results nothing else holds (``Executable.fresh``)
+    _read: tuple[int, ...]  # the inputs the backward program reads
+    _seed: np.ndarray | None  # the implicit cotangent of ``.backward()``, for a scalar output
 
     def __init__(
         self,
-        plan: TrainPlan,
         inputs: Sequence[Tensor],
         residuals: list[np.ndarray],
         edges: tuple[tuple[Node | None, int], ...],
-        run_backward: Callable[[list[np.ndarray]], list[np.ndarray]],
     ) -> None:
         super().__init__()
-        self._run_backward = run_backward
         self._edges = edges
-        self.num_outputs = len(plan.joint.cotangent_of)
-        self._plan = plan
-        # the inputs the backward reads are saved with their versions (modifying one in place
-        # before backward is an error, as in eager mode); the others only for create_graph
-        read = plan.split.saved_inputs
-        self._inputs = [
-            SavedTensor(t, False) if i in read else _Plain(t) for i, t in enumerate(inputs)
-        ]
+        # the inputs, with the versions they had: modifying one that the backward reads in
+        # place before backward is an error, as in eager mode (the others are kept for
+        # create_graph only)
+        self._inputs = inputs
+        self._versions = [t._version_box[0] for t in inputs]
         self._residuals: list[np.ndarray] | None = residuals
+
+    def _unpack(self, everything: bool) -> list[Tensor]:
+        """The inputs the backward program reads (or all of them), checked for changes."""
+        for i in self._read:
+            t, v = self._inputs[i], self._versions[i]
+            if t._version_box[0] != v:
+                raise modified_error(t, v)
+        return list(self._inputs) if everything else [self._inputs[i] for i in self._read]
+
+    def seeded_backward(self, retain_graph: bool) -> bool:
+        """``out.backward()`` of this node's one scalar output when it feeds leaves directly and
+        no hook is registered anywhere on the way: run the backward program and accumulate.
+        False (having done nothing) when the engine's general walk must run. (Written for
+        speed: this is most of a small compiled call's backward.)"""
+        seed, residuals, edges = self._seed, self._residuals, self._edges
+        if seed is None or residuals is None or self._tensor_hooks or self._retained or self._hooks:
+            return False
+        for n, _ in edges:
+            if n is not None and (
+                type(n) is not AccumulateGrad
+                or n._tensor_hooks
+                or n._retained
+                or n._hooks
+                or n.variable._hooks  # type: ignore[attr-defined]
+                or n.variable._post_accumulate_hooks  # type: ignore[attr-defined]
+            ):
+                return False
+        if len(edges) > 1:
+            leaves = [n for n, _ in edges if n is not None]
+            if len(set(leaves)) != len(leaves):
+                return False
+        arrays = list(residuals)
+        inputs, versions = self._inputs, self._versions
+        for i in self._read:
+            t = inputs[i]
+            if t._version_box[0] != versions[i]:
+                raise modified_error(t, versions[i])
+            arrays.append(t._data)
+        arrays.append(seed)
+        grads = self._run_backward(arrays)
+        if not retain_graph:
+            self._residuals = None
+        for (n, _), g, owned in zip(edges, grads, self._fresh, strict=True):
+            if n is not None:
+                accumulate_array(n.variable, g, owned)  # type: ignore[attr-defined]
+        return True
 
     def apply(self, grads: Any, create_graph: bool) -> list[Tensor | None]:
         if self._residuals is None:
             raise RuntimeError(FREED_MSG)
         grads = grads if isinstance(grads, list) else [grads]
-        inputs = [s.unpack(self) for s in self._inputs]
         cts = [
             Tensor._make(np.zeros(shape, dtype)) if ct is None else ct
             for (shape, dtype), ct in zip(_cotangent_avals(self._plan), grads, strict=True)
         ]
         if create_graph:  # differentiable: the joint graph, eagerly, on the real inputs
-            out = replay(self._plan.joint.graph, [*inputs, *cts])
+            out = replay(self._plan.joint.graph, [*self._unpack(True), *cts])
             return list(out[self._plan.joint.n_outputs :])
-        arrays = self._residuals + [inputs[i]._data for i in self._plan.split.saved_inputs]
+        arrays = self._residuals + [t._data for t in self._unpack(False)]
         arrays += [ct._data for ct in cts]
         make = Tensor._make
         return [make(a) for a in self._run_backward(arrays)]
@@ -58,37 +116,35 @@ class CompiledFunctionBackward(Node):
         self._residuals = None
 
 
+def _hooked(node: Node) -> bool:
+    return bool(node._tensor_hooks or node._retained or node._hooks)
+
+
 def _cotangent_avals(plan: TrainPlan) -> list[tuple[tuple[int, ...], type]]:
-    """(shape, NumPy type) of each cotangent input of the joint graph (cached on the plan)."""
-    cached = plan.__dict__.get("_cotangent_avals")
-    if cached is None:
-        g = plan.joint.graph
-        n = len(plan.joint.cotangent_of)
-        cached = [(v.aval.shape, v.aval.dtype.np) for v in g.inputs[len(g.inputs) - n :]]
-        plan.__dict__["_cotangent_avals"] = cached
-    return cached
-
-
-class _Plain:
-    """An input kept for ``create_graph`` only: the fast backward never reads it."""
-
-    __slots__ = ("t",)
-
-    def __init__(self, t: Tensor) -> None:
-        self.t = t
-
-    def unpack(self, node: Node) -> Tensor:
-        return self.t
-
-
-def make_node(
-    plan: TrainPlan,
-    inputs: Sequence[Tensor],
-    residuals: list[np.ndarray],
-    edges: tuple[tuple[Node | None, int], ...],
-    run_backward: Callable[[list[np.ndarray]], list[np.ndarray]],
-) -> CompiledFunctionBackward:
-    return _NODE(plan, inputs, residuals, edges, run_backward)
+    """(shape, NumPy type) of each cotangent input of the joint graph."""
+    g = plan.joint.graph
+    n = len(plan.joint.cotangent_of)
+    return [(v.aval.shape, v.aval.dtype.np) for v in g.inputs[len(g.inputs) - n :]]
 
 
 _NODE = node_class("CompiledFunctionBackward", CompiledFunctionBackward)
+
+
+def node_type(plan: TrainPlan, run_backward: Program) -> type[CompiledFunctionBackward]:
+    """The grad_fn class of ``plan``'s calls (PyTorch's name), holding what they share."""
+    avals = _cotangent_avals(plan)
+    seed = None
+    if len(avals) == 1 and np.prod(avals[0][0], dtype=int) == 1:
+        seed = np.ones(*avals[0])  # only ever read by the backward program
+        seed.flags.writeable = False
+    attrs = {
+        "__module__": _NODE.__module__,
+        "__qualname__": _NODE.__qualname__,
+        "_plan": plan,
+        "num_outputs": len(plan.joint.cotangent_of),
+        "_run_backward": staticmethod(program_call(run_backward)),
+        "_fresh": getattr(run_backward, "fresh", None) or [False] * len(plan.wrt),
+        "_read": tuple(plan.split.saved_inputs),
+        "_seed": seed,
+    }
+    return type(_NODE.__name__, (_NODE,), attrs)

@@ -14,6 +14,7 @@ from ..runtime.tensor import Tensor
 from . import guards
 from .compile import CompiledFunction, compile
 from .plans import TrainPlan
+from .prepared import compiled_call
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Explanation:
     inference: Graph | None = None
     sections: dict[str, str] = field(default_factory=dict)
     entry: Any = field(default=None, repr=False)
+    key: tuple | None = field(default=None, repr=False)  # guards.fast_key of the arguments
 
     # ---- what runs: fused kernels, LLVM IR, assembly (the llvm backend) ---------------------
     def _executables(self) -> list[tuple[str, Any]]:
@@ -133,6 +135,16 @@ class Explanation:
         return self.plan.split.recomputed if self.plan else []
 
     @property
+    def prepared_call(self) -> str | None:
+        """The Python a call with these arguments runs, written out for this signature (Note
+        [trampolines]): guards, staging, one foreign call per kernel, results; None when the
+        call takes the general path (keyword arguments, lifted tensors, several results…)."""
+        if self.entry is None or self.key is None:
+            return None
+        fn = compiled_call(self.entry, self.key)
+        return None if fn is None else fn.source  # type: ignore[attr-defined]
+
+    @property
     def python(self) -> str:
         """The gradient program as runnable Python/NumPy source (or the forward, without grad)."""
         g = self.optimized or self.inference
@@ -166,6 +178,9 @@ class Explanation:
                 "== fused kernels (LLVM IR and assembly: .llvm_ir, .llvm_ir_optimized, "
                 ".asm)\n" + kernels
             )
+        call = self.prepared_call
+        if call is not None:
+            parts.append("== prepared call (what each call with this signature runs)\n" + call)
         parts.extend(f"== {k}\n{v}" for k, v in self.sections.items())
         return "\n\n".join(parts)
 
@@ -218,6 +233,7 @@ def explain(fn: Any, *args: Any, **kwargs: Any) -> Explanation:
         lifted,
         entry.eager_reason,
         entry=entry,
+        key=None if kwargs else guards.fast_key(args),
     )
     if entry.graph is None:
         return ex

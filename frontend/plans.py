@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from dataclasses import dataclass, field
 
 from ..ir.graph import Graph
 from ..ir.ops import Op
@@ -33,34 +33,69 @@ def _regions(fwd: Graph) -> list[Region]:
     return where_regions(fwd)
 
 
-@dataclass
 class TrainPlan:
-    """A forward that also returns residuals, and the backward that consumes them."""
+    """A forward that also returns residuals, and the backward that consumes them.
 
-    wrt: tuple[int, ...]
-    joint: Joint
-    optimized_joint: Graph
-    split: Split
-    records: list[PassRecord]
-    timings: dict[str, float] = field(default_factory=dict)
+    The joint graph is made up front; its optimized form and the forward/backward split are
+    made on first use: ``grad`` and ``value_and_grad`` run the joint graph with its seeds
+    folded in (``transforms.seeded``) and never need them, which saves a warm process's first
+    call a whole pipeline run."""
+
+    def __init__(self, wrt: tuple[int, ...], joint: Joint, adjoint_seconds: float) -> None:
+        self.wrt, self.joint = wrt, joint
+        self._timings = {"adjoint": adjoint_seconds}
+        self._optimized: tuple[Graph, Split, list[PassRecord]] | None = None
+        self._lock = threading.Lock()  # threads share one optimized graph and split
+
+    def _optimize(self) -> tuple[Graph, Split, list[PassRecord]]:
+        if self._optimized is not None:
+            return self._optimized
+        with self._lock:
+            if self._optimized is not None:
+                return self._optimized
+            joint = self.joint
+            t0 = time.perf_counter()
+            optimized, records = optimize(joint.graph)
+            t1 = time.perf_counter()
+            parts = split(
+                Joint(
+                    optimized,
+                    joint.n_forward_eqns,
+                    joint.n_outputs,
+                    self.wrt,
+                    joint.cotangent_of,
+                    joint.pruned,
+                )
+            )
+            self._timings.update(optimize=t1 - t0, split=time.perf_counter() - t1)
+            self._optimized = optimized, parts, records
+            return self._optimized
+
+    @property
+    def optimized_joint(self) -> Graph:
+        return self._optimize()[0]
+
+    @property
+    def split(self) -> Split:
+        return self._optimize()[1]
+
+    @property
+    def records(self) -> list[PassRecord]:
+        return self._optimize()[2]
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds per stage: adjoint, optimize, split."""
+        self._optimize()
+        return self._timings
 
 
 def train_plan(fwd: Graph, wrt: tuple[int, ...]) -> TrainPlan:
-    """Differentiate, optimize and split ``fwd`` for gradients with respect to ``wrt``."""
-    timings: dict[str, float] = {}
+    """Differentiate ``fwd`` for gradients with respect to ``wrt`` (optimized and split on
+    first use, see TrainPlan)."""
     t0 = time.perf_counter()
-    regions = _regions(fwd)
-    joint = joint_graph(fwd, wrt, regions)
-    t1 = time.perf_counter()
-    optimized, records = optimize(joint.graph)
-    t2 = time.perf_counter()
-    parts = split(
-        Joint(
-            optimized, joint.n_forward_eqns, joint.n_outputs, wrt, joint.cotangent_of, joint.pruned
-        )
-    )
-    timings.update(adjoint=t1 - t0, optimize=t2 - t1, split=time.perf_counter() - t2)
-    return TrainPlan(wrt, joint, optimized, parts, records, timings)
+    joint = joint_graph(fwd, wrt, _regions(fwd))
+    return TrainPlan(wrt, joint, time.perf_counter() - t0)
 
 
 def inference_graph(fwd: Graph) -> Graph:

@@ -17,6 +17,9 @@ from ..runtime.grad_mode import is_grad_enabled
 from ..runtime.tensor import Size, Tensor
 from ..runtime.trace_state import TracingError, user_location
 
+ViewStep = tuple[Op, dict[str, Any], "str | None", bool]  # (op, attrs, grad_fn name, grad mode)
+Alias = tuple[int, tuple[ViewStep, ...]]  # (input position, view ops from it to the output)
+
 DATA_DEPENDENT = (
     "adjit.compile traced a use of a tensor's value ({what}), which is not known "
     "while tracing. Use adjit.where(cond, a, b) for value-dependent choices, or "
@@ -32,7 +35,14 @@ class Tracer(Tensor):
     def __new__(cls, *args: Any, **kwargs: Any) -> Tracer:
         return object.__new__(cls)
 
-    def __init__(self, trace: Trace, var: Var, requires_grad: bool, view_of: Any = None) -> None:
+    def __init__(
+        self,
+        trace: Trace,
+        var: Var,
+        requires_grad: bool,
+        view_of: Any = None,
+        view_step: ViewStep | None = None,
+    ) -> None:
         self._trace, self._var = trace, var
         self._requires_grad = requires_grad
         self._grad_fn = None
@@ -44,6 +54,7 @@ class Tracer(Tensor):
         self._post_accumulate_hooks = []
         self._retains_grad = False
         self._view_of = view_of  # the tracer this one is a view of (in-place needs care)
+        self._view_step = view_step  # how to make this view of ``_view_of`` again (one input)
         self._has_views = False
 
     # metadata comes from the Aval, never from data
@@ -218,7 +229,24 @@ class Trace:
         base = tracers[0] if op in VIEW_OPS and isinstance(tracers[0], Tracer) else None
         if base is not None:
             base._has_views = True
-        return Tracer(self, out, requires, view_of=base)
+        step = (op, dict(attrs), name, grad_on) if base is not None and len(inputs) == 1 else None
+        return Tracer(self, out, requires, view_of=base, view_step=step)
+
+    def aliases(self, outputs: list[Tensor], inputs: list[Tracer]) -> list[Alias | None]:
+        """Per output: the input it is (or views, through single-input view ops) as
+        (input position, the view ops to apply again), or None. Eager mode returns such
+        outputs as the input itself or a view of it, and so does a compiled call."""
+        position = {id(t): i for i, t in enumerate(inputs)}
+        found: list[Alias | None] = []
+        for t in outputs:
+            steps: list[ViewStep] = []
+            while id(t) not in position and getattr(t, "_view_step", None) is not None:
+                steps.append(t._view_step)  # type: ignore[attr-defined]
+                t = t._view_of  # type: ignore[attr-defined]
+            i = position.get(id(t))
+            fresh = i is None or t._var is not self.input_vars[i]  # type: ignore[attr-defined]
+            found.append(None if fresh else (i, tuple(reversed(steps))))
+        return found
 
     def graph(self, outputs: list[Tensor]) -> Graph:
         """The traced graph: the outputs, then the new values of mutated outside tensors."""

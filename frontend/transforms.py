@@ -10,10 +10,13 @@ import numpy as np
 
 from ..ir.graph import Graph
 from ..runtime import trace_state
+from ..runtime.grad_mode import enable_grad, is_grad_enabled
 from ..runtime.tensor import Tensor
+from ..runtime.trampoline import MISS
 from .compile import CompiledFunction, Entry
 from .guards import fast_key
 from .plans import TrainPlan, optimize
+from .prepared import grad_call
 from .pytree import flatten, unflatten
 from .replay import replay
 from .tracer import Tracer
@@ -34,6 +37,7 @@ class GradFunction:
         self.argnums, self.has_aux, self.value = argnums, has_aux, value
         self._compiled = CompiledFunction(self._unpacked(fn), backend=backend)
         self._fast: dict[tuple, _FastGrad] = {}  # guards.fast_key -> the whole call, prepared
+        self._hot: Callable[[tuple[Any, ...]], Any] | None = None  # the last call's trampoline
 
     def _unpacked(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         if not self.has_aux:
@@ -48,13 +52,25 @@ class GradFunction:
         return split_aux
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not is_grad_enabled():  # an outer no_grad does not reach inside (as torch.func.grad)
+            with enable_grad():
+                result = self(*args, **kwargs)
+            leaves, spec = flatten(result)
+            return unflatten(spec, [x.detach() if isinstance(x, Tensor) else x for x in leaves])
+        hot = self._hot
+        if hot is not None and not kwargs:
+            result = hot(args)
+            if result is not MISS:
+                return result
         key = None if kwargs or trace_state.current() is not None else fast_key(args)
         fast = self._fast.get(key) if key is not None else None
-        if fast is not None and fast.entry.lifted_ok():
-            return fast(args)
-        result, fast = self._call(args, kwargs)
-        if key is not None and fast is not None:
-            self._fast[key] = fast
+        if fast is None or not fast.entry.lifted_ok():
+            result, fast = self._call(args, kwargs)
+            if key is not None and fast is not None:
+                self._fast[key] = fast  # its trampoline is written if a second call comes
+            return result
+        result = fast(args)
+        self._hot = fast.prepare(key)
         return result
 
     def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
@@ -113,10 +129,20 @@ class _FastGrad:
 
     def __init__(self, gf: GradFunction, entry: Entry, plan: TrainPlan, out_pos: int) -> None:
         self.gf, self.entry = gf, entry
-        self.run = entry.runner(seeded(entry, plan, out_pos))
+        graph = seeded(entry, plan, out_pos)
+        self.run = entry.runner(graph)
+        self.n_results = len(graph.outputs)
         self.n_out = plan.joint.n_outputs
         self.plain = entry.plain and not gf.has_aux and self.n_out == 1
         self.many = isinstance(gf.argnums, tuple)
+        self.trampoline: Callable[[tuple[Any, ...]], Any] | None = None
+
+    def prepare(self, key: tuple) -> Callable[[tuple[Any, ...]], Any] | None:
+        """The plain call for signature ``key`` (a ``fast_key``) as a trampoline, written once
+        (None when the call is not plain)."""
+        if self.trampoline is None and self.plain and not self.entry.modules:
+            self.trampoline = grad_call(self.run, self.n_results, key, self.gf.value, self.many)
+        return self.trampoline
 
     def __call__(self, args: tuple[Any, ...]) -> Any:
         arrays = [a._data for a in args]

@@ -53,4 +53,20 @@ def interpret(g: Graph, args: Sequence[np.ndarray]) -> list[np.ndarray]:
         env[e.out] = eval_eqn_arrays(
             e.op, e.attrs, [read(a) for a in e.inputs], [a.aval for a in e.inputs], e.out.aval
         )
-    return [read(o) for o in g.outputs]
+    owners = [env[v] for v, _ in g.consts] + [env[v] for v in g.inputs]
+    return unshared([read(o) for o in g.outputs], owners)
+
+
+def unshared(outputs: list[np.ndarray], owners: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """``outputs`` with those that are (views of) a graph input or constant copied: the caller
+    may write into what it gets, and that must change neither the next call's constants nor
+    the arguments (an optimized ``x * 1`` is ``x``, but eager's result is a new tensor)."""
+    roots = {id(_root(a)) for a in owners}
+    return [a.copy() if id(_root(a)) in roots else a for a in outputs]
+
+
+def _root(a: np.ndarray) -> np.ndarray:
+    """The array that owns ``a``'s memory (views share their owner's)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a

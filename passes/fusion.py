@@ -10,18 +10,17 @@ end a kernel: it reduces the iteration space along its axes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from math import prod
 
 from ..ir.graph import Eqn, Graph, Var
 from ..ir.ops import GroupOp, Op
+from .record import Record
 
 FUSIBLE = GroupOp.ELEMENTWISE | {Op.EXPAND, Op.DETACH}
 REDUCTIONS = frozenset({Op.SUM, Op.AMAX, Op.AMIN})
 
 
-@dataclass(frozen=True, eq=False)
-class Kernel:
+class Kernel(Record):
     """Equations computed in one loop nest over ``shape``; reductions accumulate alongside.
 
     ``eqns`` are in order. Elementwise ones compute a value per point of ``shape`` (operands
@@ -30,6 +29,7 @@ class Kernel:
     keepdim. No equation of a kernel reads a reduction of the same kernel.
     """
 
+    __slots__ = FIELDS = ("name", "shape", "inputs", "outputs", "eqns")
     name: str
     shape: tuple[int, ...]  # the iteration space
     inputs: tuple[Var, ...]  # buffers read (each broadcasts into ``shape``)
@@ -51,22 +51,27 @@ class Kernel:
         return "; ".join(format_eqn(e, namer) for e in self.eqns)
 
 
-@dataclass(frozen=True, eq=False)
-class Extern:
+class Extern(Record):
     """One equation run outside generated code (BLAS matmul, NumPy indexing, ...)."""
 
+    __slots__ = FIELDS = ("eqn",)
     eqn: Eqn
 
 
 Step = Kernel | Extern
 
 
-@dataclass
 class Program:
     """A graph as an ordered schedule of steps over named buffers."""
 
-    graph: Graph
-    steps: list[Step] = field(default_factory=list)
+    __slots__ = ("graph", "steps")
+
+    def __init__(self, graph: Graph, steps: list[Step] | None = None) -> None:
+        self.graph = graph
+        self.steps: list[Step] = [] if steps is None else steps
+
+    def __repr__(self) -> str:
+        return f"Program(graph={self.graph!r}, steps={self.steps!r})"
 
     @property
     def kernels(self) -> list[Kernel]:
@@ -74,13 +79,15 @@ class Program:
         return [s for s in self.steps if not isinstance(s, Extern)]  # type: ignore[misc]
 
 
-@dataclass(eq=False)
 class _Open:
-    shape: tuple[int, ...]
-    eqns: list[Eqn] = field(default_factory=list)
-    defined: set[Var] = field(default_factory=set)
-    reduced: set[Var] = field(default_factory=set)  # reduction results (not readable inside)
-    reduce_key: tuple | None = None
+    """The kernel being grown."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+        self.eqns: list[Eqn] = []
+        self.defined: set[Var] = set()
+        self.reduced: set[Var] = set()  # reduction results (not readable inside)
+        self.reduce_key: tuple | None = None
 
     def can_take(self, e: Eqn) -> bool:
         reads = {a for a in e.inputs if isinstance(a, Var)}
@@ -106,12 +113,27 @@ def _fusible(e: Eqn) -> bool:
     return e.op in FUSIBLE and not (e.op is Op.POW and not e.out.aval.dtype.is_floating_point)
 
 
+def reduced_axes(e: Eqn, nd: int) -> frozenset[int]:
+    """The axes reduction ``e`` reduces, of an ``nd``-dimensional operand (normalized)."""
+    a = e.attrs["axes"]
+    return frozenset(range(nd)) if a is None else frozenset(x % nd for x in a)
+
+
+def reduces_rows(k: Kernel) -> bool:
+    """Whether ``k`` reduces along its last axis (what starts a row kernel)."""
+    nd = len(k.shape)
+    return any(reduced_axes(e, nd) == {nd - 1} for e in k.reductions)
+
+
 def fuse(g: Graph) -> Program:
     """Schedule ``g`` as kernels and externs, in an order that respects every dependency;
     runs of kernels that reduce along rows become row kernels (Note [row kernels])."""
+    prog = fuse_elementwise(g)
+    if not any(isinstance(s, Kernel) and len(s.shape) > 1 and reduces_rows(s) for s in prog.steps):
+        return prog  # nothing for row fusion to merge: ``passes.rows`` is not even imported
     from .rows import merge_rows
 
-    return merge_rows(fuse_elementwise(g))
+    return merge_rows(prog)
 
 
 def fuse_elementwise(g: Graph) -> Program:

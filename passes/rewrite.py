@@ -101,7 +101,9 @@ def _same_atom(a: Atom, b: Atom) -> bool:
     return (type(a.value), repr(a.value), a.aval) == (type(b.value), repr(b.value), b.aval)
 
 
-def _match_operand(p: Pat, a: Atom, dtype: Any, ctx: _Context, binds: dict[str, Atom]) -> bool:
+def _match_operand(p: Pat, e: Eqn, i: int, ctx: _Context, binds: dict[str, Atom]) -> bool:
+    """Whether operand ``i`` of ``e`` matches ``p`` (binding names into ``binds``)."""
+    a = e.inputs[i]
     if p.name is not None:
         if p.name in binds and not _same_atom(binds[p.name], a):
             return False
@@ -110,24 +112,28 @@ def _match_operand(p: Pat, a: Atom, dtype: Any, ctx: _Context, binds: dict[str, 
         v = ctx.value(a)
         if v is None:
             return False
+        dtype = operand_dtypes(e.op, [x.aval for x in e.inputs], e.out.aval)[i]
         with np.errstate(all="ignore"):
             return bool(p.const(v if dtype is None else v.astype(dtype.np)))
     if p.op is not None:
-        e = ctx.defs.get(a) if isinstance(a, Var) else None
-        return e is not None and _match_eqn(p, e, ctx, binds)
+        d = ctx.defs.get(a) if isinstance(a, Var) else None
+        return d is not None and _match_eqn(p, d, ctx, binds)
     return True
 
 
+_SWAPS = ((0, 1), (1, 0))
+
+
 def _match_eqn(p: Pat, e: Eqn, ctx: _Context, binds: dict[str, Atom]) -> bool:
+    """Whether ``e`` matches ``p``; on success ``binds`` has the pattern's names. On failure it
+    may hold some of them: the caller drops it (a rule's match starts from a fresh dict)."""
     if e.op is not p.op or len(e.inputs) != len(p.args):
         return False
-    dtypes = operand_dtypes(e.op, [a.aval for a in e.inputs], e.out.aval)
-    orders = [(0, 1), (1, 0)] if e.op in COMMUTATIVE else [tuple(range(len(p.args)))]
-    for order in orders:
+    if e.op not in COMMUTATIVE:
+        return all(_match_operand(q, e, i, ctx, binds) for i, q in enumerate(p.args))
+    for order in _SWAPS:
         trial = dict(binds)
-        pairs = zip(p.args, order, strict=True)
-        if all(_match_operand(q, e.inputs[i], dtypes[i], ctx, trial) for q, i in pairs):
-            binds.clear()
+        if all(_match_operand(q, e, i, ctx, trial) for q, i in zip(p.args, order, strict=True)):
             binds.update(trial)
             return True
     return False
@@ -175,8 +181,9 @@ def _apply(e: Eqn, rules: Sequence[Rule], ctx: _Context) -> tuple[Atom | Eqn, li
     return None
 
 
-def _sweep(graph: Graph, index: dict[Op, list[Rule]]) -> Graph | None:
-    """One forward pass; every equation is rewritten until no rule fires. None: no change."""
+def _sweep(graph: Graph, index: dict[Op, list[Rule]]) -> tuple[Graph | None, bool]:
+    """One forward pass; every equation is rewritten until no rule fires. Returns the new
+    graph (None: no change) and whether it is a fixed point already (Note [one sweep])."""
     ctx = _Context(graph)
     subst: dict[Var, Atom] = {}
 
@@ -184,7 +191,7 @@ def _sweep(graph: Graph, index: dict[Op, list[Rule]]) -> Graph | None:
         return subst.get(a, a) if isinstance(a, Var) else a
 
     eqns: list[Eqn] = []
-    changed = False
+    changed = emitted = False
     for e in graph.eqns:
         inputs = tuple(read(a) for a in e.inputs)
         cur: Eqn | None = e if inputs == e.inputs else replace(e, inputs=inputs)
@@ -194,6 +201,7 @@ def _sweep(graph: Graph, index: dict[Op, list[Rule]]) -> Graph | None:
                 break
             changed = True
             new, needed = r
+            emitted = emitted or bool(needed)
             for n in needed:
                 ctx.defs[n.out] = n
             eqns.extend(needed)
@@ -208,8 +216,18 @@ def _sweep(graph: Graph, index: dict[Op, list[Rule]]) -> Graph | None:
             ctx.defs[cur.out] = cur
             eqns.append(cur)
     if not changed:
-        return None
-    return graph.replace(eqns=tuple(eqns), outputs=tuple(read(o) for o in graph.outputs))
+        return None, True
+    new_graph = graph.replace(eqns=tuple(eqns), outputs=tuple(read(o) for o in graph.outputs))
+    return new_graph, not emitted
+
+
+# Note [one sweep]
+# A pattern looks at an equation and, through its operands, at the equations defining them:
+# never at later ones. A sweep visits equations in order and rewrites each until no rule fires,
+# reading operands as already rewritten, so every equation it keeps is final: sweeping the
+# result again would change nothing. The exception is the inner equations a replacement's
+# nested Terms emit, which are added as built, not rewritten: only a sweep that emitted some
+# needs another. (This halves the pass: the confirming sweep was half its time.)
 
 
 def rewrite(graph: Graph, rules: Sequence[Rule]) -> Graph:
@@ -219,8 +237,10 @@ def rewrite(graph: Graph, rules: Sequence[Rule]) -> Graph:
         assert rule[0].op is not None, "a rule's pattern must name the root op"
         index.setdefault(rule[0].op, []).append(rule)
     for _ in range(MAX_SWEEPS):
-        new = _sweep(graph, index)
+        new, settled = _sweep(graph, index)
         if new is None:
             return graph
+        if settled:
+            return new
         graph = new
     raise RuntimeError("rewrite rules did not reach a fixed point (see passes/rewrite)")

@@ -3,12 +3,12 @@ rows become one kernel that makes several passes over each row while the row is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from math import prod
 
 from ..ir.graph import Eqn, Graph, Var
 from ..ir.shapes import broadcast_strides, contiguous_strides
-from .fusion import REDUCTIONS, Kernel, Program, Step
+from .fusion import REDUCTIONS, Kernel, Program, Step, reduced_axes, reduces_rows
+from .record import Record, ValueRecord
 
 # Note [row kernels]
 # softmax, log_softmax, layer norm and cross-entropy reduce along the last axis and then use
@@ -29,28 +29,31 @@ from .fusion import REDUCTIONS, Kernel, Program, Step
 FULL, ROW, SCALAR, COLUMN = "full", "row", "scalar", "column"
 
 
-@dataclass(frozen=True)
-class Operand:
+class Operand(ValueRecord):
     """Where a buffer's element (row r, column c) lives: ``r * row + c * col`` elements."""
 
+    __slots__ = FIELDS = ("row", "col")
     row: int
     col: int
 
 
-@dataclass(frozen=True, eq=False)
-class RowPass:
+class RowPass(Record):
     """One sweep along a row: row-level work first, then an inner loop over the row."""
 
+    __slots__ = FIELDS = ("row_eqns", "eqns", "reductions", "stores")
     row_eqns: tuple[Eqn, ...]  # per row, before the sweep
     eqns: tuple[Eqn, ...]  # FULL equations computed at every element of the sweep
     reductions: tuple[Eqn, ...]  # accumulated during the sweep (over the row, or everything)
     stores: tuple[Var, ...]  # FULL outputs written during the sweep
 
 
-@dataclass(frozen=True, eq=False)
-class RowKernel:
+class RowKernel(Record):
     """Equations over ``shape`` (rows x the last axis) computed row by row in ``passes``."""
 
+    __slots__ = FIELDS = (
+        "name", "shape", "inputs", "outputs", "eqns", "level", "layout", "scalar_eqns",
+        "passes", "tail",
+    )  # fmt: skip
     name: str
     shape: tuple[int, ...]
     inputs: tuple[Var, ...]
@@ -93,11 +96,6 @@ class RowKernel:
         return " | ".join(parts)
 
 
-def _axes(e: Eqn, nd: int) -> frozenset[int]:
-    a = e.attrs["axes"]
-    return frozenset(range(nd)) if a is None else frozenset(x % nd for x in a)
-
-
 def _reduction_level(axes: frozenset[int], nd: int) -> str | None:
     """What a reduction over ``axes`` of the FULL space makes (None: not in a row kernel)."""
     table = {
@@ -108,18 +106,13 @@ def _reduction_level(axes: frozenset[int], nd: int) -> str | None:
     return table.get(axes)
 
 
-def _reduces_rows(k: Kernel) -> bool:
-    nd = len(k.shape)
-    return any(_axes(e, nd) == {nd - 1} for e in k.reductions)
-
-
 def _full_shape(k: Kernel) -> tuple[int, ...] | None:
     """``k.shape`` when ``k`` can be the FULL part of a row kernel (its reductions, if any,
     along the last axis, over every other axis, or over everything; two rows and columns)."""
     nd = len(k.shape)
     if nd < 2 or k.shape[-1] < 2 or prod(k.shape[:-1]) < 2:
         return None
-    ok = all(_reduction_level(_axes(e, nd), nd) is not None for e in k.reductions)
+    ok = all(_reduction_level(reduced_axes(e, nd), nd) is not None for e in k.reductions)
     return k.shape if ok else None
 
 
@@ -141,7 +134,7 @@ def merge_rows(prog: Program) -> Program:
     def flush() -> None:
         nonlocal run, full
         made = None
-        if len(run) > 1 and any(_reduces_rows(k) for k in run) and full is not None:
+        if len(run) > 1 and any(reduces_rows(k) for k in run) and full is not None:
             made = _build(f"r{len(steps)}", run, full, prog.graph, readers)
         steps.extend([made] if made is not None else run)
         run, full = [], None
@@ -234,7 +227,7 @@ class _Builder:
             if e.op in REDUCTIONS:
                 if self.level[reads[0]] != FULL or reads[0].aval.shape != self.full:
                     raise _Reject
-                lvl = _reduction_level(_axes(e, self.nd), self.nd)
+                lvl = _reduction_level(reduced_axes(e, self.nd), self.nd)
                 if lvl is None:
                     raise _Reject
                 self.level[e.out] = lvl

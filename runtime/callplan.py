@@ -4,7 +4,6 @@ copies and one foreign call per kernel."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from math import prod
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +11,8 @@ import numpy as np
 
 from ..ir.graph import Lit, Var
 from ..ir.interpreter import lit_array
+from ..passes.record import Record
+from .kernels import prebuilt
 
 if TYPE_CHECKING:
     from .executor import Buffers, Executable, KernelStep
@@ -43,12 +44,13 @@ def _home(shape: tuple[int, ...], dtype: np.dtype) -> tuple[np.ndarray, int]:
     return a, a.ctypes.data
 
 
-@dataclass(eq=False)
-class _Call:
+class _Call(Record):
     """One kernel: its argument template; ``dynamic`` lists (argument slot, value id) pairs
     filled per call, ``outs`` the output arrays (None where pooled: filled per call)."""
 
-    fn: Callable[..., None]
+    __slots__ = FIELDS = ("bare", "run", "template", "dynamic", "outs", "out_ids", "serial")
+
+    bare: Callable[..., None]  # the kernel, for prebuilt arguments (Note [prebuilt arguments])
     run: Callable[[list[int], Sequence[np.ndarray]], None]
     template: list[int]
     dynamic: list[tuple[int, int]]
@@ -97,11 +99,12 @@ class CallPlan:
                 else:
                     self.fixed[vid(v)] = _home(v.aval.shape, v.aval.dtype.np)
             self.calls.append(self._call(step, [vid(v) for v in k.outputs + k.inputs]))
+        self.names = [step.kernel.name for step in steps]
         self.results = [self._result_rule(o, ex, ids) for o in g.outputs]
         self.n_values = len(ids)
         fixed_calls = all(not c.dynamic and c.serial is not None for c in self.calls)
         self.static = (
-            [(c.fn, (*c.template, *c.serial)) for c in self.calls if c.serial is not None]
+            [(c.bare, prebuilt(c.template, *c.serial)) for c in self.calls if c.serial is not None]
             if fixed_calls and not self.addressed and not self.pooled
             else None
         )
@@ -127,7 +130,7 @@ class CallPlan:
         n_out = len(step.kernel.outputs)
         outs = [self.fixed[i][0] if i in self.fixed else None for i in args[:n_out]]
         serial = runner.ranges[0] if not runner.parallel else None
-        return _Call(runner.fn, runner.run, template, dynamic, outs, args[:n_out], serial)
+        return _Call(runner.bare, runner.run, template, dynamic, outs, args[:n_out], serial)
 
     def __call__(self, arrays: Sequence[np.ndarray], bufs: Buffers) -> list[np.ndarray]:
         if len(arrays) != len(self.shapes):
@@ -169,8 +172,8 @@ class CallPlan:
 
 # output kind -> the array handed to the caller
 RESULTS: dict[str, Callable[[Any, Sequence[np.ndarray], list[Any]], np.ndarray]] = {
-    "as_is": lambda x, arrays, table: x,
-    "input": lambda x, arrays, table: np.asarray(arrays[x[0]], x[1]),
+    "as_is": lambda x, arrays, table: x.copy(),  # a constant: the caller may write to it
+    "input": lambda x, arrays, table: np.array(arrays[x[0]], x[1]),  # a copy: never an alias
     "copy": lambda x, arrays, table: x.copy(),
     "pooled": lambda x, arrays, table: table[x],
 }

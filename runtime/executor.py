@@ -5,16 +5,16 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..codegen.jit import CompiledKernel, codegen_error
 from ..codegen.kernel_cache import kernel_code
 from ..ir.graph import Atom, Eqn, Graph, Lit, Var
-from ..ir.interpreter import eval_eqn_arrays, lit_array
+from ..ir.interpreter import eval_eqn_arrays, lit_array, unshared
 from ..ir.ops import Op
 from ..passes.fusion import Extern, Kernel, Program, fuse
+from ..passes.record import Record
 from .blas import single_threaded
 from .callplan import CallPlan
 from .kernels import KernelRunner
@@ -86,8 +86,10 @@ def _matmul_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:
 EXTERN_INTO: dict[Op, Callable[[Eqn, Env, Buffers], np.ndarray]] = {Op.MATMUL: _matmul_into}
 
 
-@dataclass(eq=False)
-class KernelStep:
+class KernelStep(Record):
+    """A compiled kernel: its outputs come from the pool, its inputs are read in place."""
+
+    __slots__ = FIELDS = ("kernel", "runner")
     kernel: Kernel
     runner: KernelRunner
 
@@ -108,10 +110,10 @@ class KernelStep:
         self.runner.run(addresses, outs)
 
 
-@dataclass(eq=False)
-class InterpretedKernel:
+class InterpretedKernel(Record):
     """A kernel the code generator refused: its equations run on the NumPy reference."""
 
+    __slots__ = FIELDS = ("kernel", "reason")
     kernel: Kernel
     reason: str
 
@@ -123,8 +125,10 @@ class InterpretedKernel:
             env[v] = local[v]
 
 
-@dataclass(eq=False)
-class ExternStep:
+class ExternStep(Record):
+    """One equation run by BLAS or the NumPy reference."""
+
+    __slots__ = FIELDS = ("eqn",)
     eqn: Eqn
 
     def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
@@ -136,18 +140,24 @@ class ExternStep:
 Step = KernelStep | InterpretedKernel | ExternStep
 
 
-@dataclass(eq=False)
 class Executable:
-    """A graph compiled to steps; ``ex(arrays)`` returns what ``interpret(graph, arrays)`` does."""
+    """A graph compiled to steps; ``ex(arrays)`` returns what ``interpret(graph, arrays)`` does.
+    (A plain class: a dataclass costs a warm process's first call ~1 ms to define, Note
+    [records].)"""
 
-    graph: Graph
-    program: Program
-    steps: list[Step]
-    consts: Env = field(default_factory=dict)
-    buffers: Buffers = field(default_factory=Buffers)
-    _last: list[tuple[np.ndarray, int]] = field(default_factory=list)
-    _plan: CallPlan | None = field(default=None, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    def __init__(self, graph: Graph, program: Program, steps: list[Step], consts: Env) -> None:
+        self.graph, self.program, self.steps, self.consts = graph, program, steps, consts
+        self.buffers = Buffers()
+        self._last: list[tuple[np.ndarray, int]] = []
+        self._plan: CallPlan | None = None
+        self._lock = threading.Lock()
+        kernels = [s for s in steps if isinstance(s, KernelStep)]
+        if len(kernels) == len(steps):  # Note [prepared calls]
+            self._plan = CallPlan(self, kernels)
+        self.fresh = self._fresh(kernels)
+
+    def __repr__(self) -> str:
+        return f"Executable(graph={self.graph!r}, steps={self.steps!r})"
 
     @property
     def kernels(self) -> dict[str, CompiledKernel]:
@@ -177,10 +187,21 @@ class Executable:
         self._last = fresh
         return env, ptrs
 
-    def __post_init__(self) -> None:
-        kernels = [s for s in self.steps if isinstance(s, KernelStep)]
-        if len(kernels) == len(self.steps):  # Note [prepared calls]
-            self._plan = CallPlan(self, kernels)
+    def _fresh(self, kernels: list[KernelStep]) -> list[bool]:
+        """Which outputs are handed out as arrays nothing else holds: copied out by the
+        prepared call (every kind but "pooled"), or a kernel's or BLAS's pooled buffer (Note
+        [buffer reuse]) named once among the outputs. A fresh gradient can become a leaf's
+        ``.grad`` uncopied."""
+        outs = self.graph.outputs
+        made = {v for s in kernels for v in s.kernel.outputs}
+        made |= {
+            s.eqn.out for s in self.steps if isinstance(s, ExternStep) and s.eqn.op in EXTERN_INTO
+        }
+        once = [isinstance(o, Var) and o in made and outs.count(o) == 1 for o in outs]
+        if self._plan is None:
+            return once
+        kinds = [how for how, _ in self._plan.results]
+        return [k != "pooled" or o for k, o in zip(kinds, once, strict=True)]
 
     def __call__(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         if not self._lock.acquire(blocking=False):  # a call in another thread owns the buffers
@@ -196,7 +217,8 @@ class Executable:
         env, ptrs = self._inputs(arrays)
         for step in self.steps:
             step.run(env, ptrs, bufs)
-        return [_read(o, env) for o in self.graph.outputs]
+        outs = [_read(o, env) for o in self.graph.outputs]
+        return unshared(outs, [*self.consts.values(), *(env[v] for v in self.graph.inputs)])
 
 
 def compile_kernel(

@@ -19,6 +19,14 @@ if TYPE_CHECKING:  # imported where used: it costs ~20 ms (llvmlite.ir)
 
 # kernels below this much work (elements x equations) run serially: a thread handoff costs µs
 PARALLEL_THRESHOLD = 1 << 17
+# Note [the GIL in kernel calls]
+# A CFUNCTYPE call releases the GIL around the kernel, so other Python threads run meanwhile;
+# getting it back costs little when no other thread wants it, but when one does (a library's
+# worker or watchdog thread waking up; torch.compile's, for one) the caller waits for it: W4's
+# 9 µs call took 25 µs in a process that had run torch.compile. A kernel shorter than that
+# handoff (below GIL_THRESHOLD work, a few µs) is called through PYFUNCTYPE and keeps the
+# GIL; longer and split kernels release it, as they must for threads to run them in parallel.
+GIL_THRESHOLD = 1 << 14
 THREADS = os.cpu_count() or 1
 # how partial reduction outputs of threads that split a reduced loop are combined
 COMBINE: dict[Op, np.ufunc] = {Op.SUM: np.add, Op.AMAX: np.maximum, Op.AMIN: np.minimum}
@@ -34,6 +42,19 @@ def chunks(extent: int, n: int) -> list[tuple[int, int]]:
     n = max(1, min(n, extent))
     edges = [extent * i // n for i in range(n + 1)]
     return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+# Note [prebuilt arguments]
+# A ctypes call with argtypes converts every Python int to a C value on each call (~80 ns an
+# argument). A prepared call whose arguments never change converts them once, into c_void_p /
+# c_int64 objects, and calls an argument-less prototype of the same address (``bare``): ctypes
+# passes ready-made C values as they are. On x86-64 every argument is one 64-bit integer
+# register or stack slot, so the call is the same as the typed one.
+
+
+def prebuilt(addresses: Sequence[int], lo: int, hi: int) -> tuple[Any, ...]:
+    """A kernel's arguments (buffer addresses, then the range) as ready-made C values."""
+    return (*(ctypes.c_void_p(a) for a in addresses), ctypes.c_int64(lo), ctypes.c_int64(hi))
 
 
 class KernelRunner:
@@ -52,11 +73,16 @@ class KernelRunner:
     ) -> None:
         self.lowered, self.compiled = lowered, compiled
         n = lowered.n_outputs + lowered.n_inputs
-        proto = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * n, ctypes.c_int64, ctypes.c_int64)
-        self.fn = proto(compiled.address)  # CFUNCTYPE releases the GIL during the call
         limit = PARALLEL_THRESHOLD if threshold is None else threshold
         parallel = lowered.work >= limit and lowered.extent > 1
         self.ranges = chunks(lowered.extent, (threads or THREADS) if parallel else 1)
+        # Note [the GIL in kernel calls]
+        kind = ctypes.CFUNCTYPE if parallel or lowered.work >= GIL_THRESHOLD else ctypes.PYFUNCTYPE
+        proto = kind(None, *[ctypes.c_void_p] * n, ctypes.c_int64, ctypes.c_int64)
+        self.fn = proto(compiled.address)
+        # the same code without argument types, for argument tuples converted once (Note
+        # [prebuilt arguments])
+        self.bare = kind(None)(compiled.address)
         self._scratch: list[list[tuple[np.ndarray, int]]] = []  # per extra chunk
         self._busy = threading.Lock()
 

@@ -259,6 +259,10 @@ class Tensor:
         inputs: Sequence[Tensor] | None = None,
     ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
+        if gradient is None and inputs is None and not create_graph:
+            seeded = getattr(self._grad_fn, "seeded_backward", None)  # a compiled call's node
+            if seeded is not None and seeded(bool(retain_graph)):
+                return
         (_BACKWARD[0] if _BACKWARD else _bind_backward())(
             [self],
             None if gradient is None else [gradient],
@@ -399,10 +403,6 @@ class Tensor:
 
     def _clone_data(self) -> Tensor:
         return Tensor._make(np.array(self._data, copy=True))
-
-    def _inplace_accumulate(self, g: Tensor) -> None:
-        np.add(self._data, g._data, out=self._data, casting="unsafe")
-        self._version_box[0] += 1
 
     def stride(self, dim: int | None = None) -> Any:
         s = tuple(st // self._data.itemsize for st in self._data.strides)

@@ -172,3 +172,22 @@ def test_grad_program_has_its_seed_folded_in():
     np.testing.assert_allclose(gx.numpy(), xe.grad.numpy(), rtol=1e-6)
     np.testing.assert_allclose(gy.numpy(), ye.grad.numpy(), rtol=1e-6)
     assert value.item() == pytest.approx(f(x, y).item(), rel=1e-6)
+
+
+def test_grad_ignores_an_outer_no_grad_like_torch_func() -> None:
+    def f(x):
+        with adjit.no_grad():
+            scale = x * 2  # an inner no_grad is respected: a constant for the derivative
+        return (scale * x).sum()
+
+    plain = adjit.tensor([1.5, 2.0])
+    leaf = adjit.tensor([1.5, 2.0], requires_grad=True)
+    with adjit.no_grad():
+        g = adjit.grad(f)(plain)
+        g_leaf = adjit.grad(f)(leaf)
+        value, g2 = adjit.value_and_grad(f)(plain)
+    np.testing.assert_array_equal(g.numpy(), [3.0, 4.0])
+    np.testing.assert_array_equal(g2.numpy(), [3.0, 4.0])
+    assert value.item() == pytest.approx(2 * (1.5**2 + 4.0))
+    assert not g_leaf.requires_grad  # nothing is recorded under the outer no_grad
+    np.testing.assert_array_equal(g_leaf.numpy(), [3.0, 4.0])

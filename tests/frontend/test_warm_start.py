@@ -40,6 +40,7 @@ print(json.dumps({
     "stats": jit.STATS,
     "binding": "llvmlite.binding" in sys.modules,
     "lower": "adjit.codegen.lower" in sys.modules,
+    "unneeded": [m for m in ("sympy", "adjit.passes.rows") if m in sys.modules],
     "results": [np.asarray(t.detach().numpy()).tobytes().hex() for t in (loss, gx, gy)],
 }))
 """
@@ -65,6 +66,7 @@ def test_second_process_loads_w1_without_compiling(mode: str, tmp_path: Path) ->
     assert second["stats"]["corrupt"] == 0
     assert second["results"] == first["results"]  # loss and both gradients, bit for bit
     assert not second["lower"]  # llvmlite.ir and the lowering code are never imported
+    assert second["unneeded"] == []  # no sympy; no row fusion (W1 has no row reductions)
     if shlib.linker() is not None:
         assert not second["binding"]
 

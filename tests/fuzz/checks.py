@@ -83,8 +83,9 @@ def check_compiled(p: Program) -> tuple[Any, list[Any]]:
         out, grads = run_backward(adjit, p, cf)
         assert out.dtype == eager.dtype, f"compiled dtype {out.dtype} != eager {eager.dtype}"
         if not p.stops_gradients:
-            # compiled outputs made under no_grad say requires_grad=False even when eager
-            # (like PyTorch) says True for a view of a tensor that requires grad
+            # a compiled output that is a no_grad view of an intermediate says
+            # requires_grad=False where eager (like PyTorch) says True; views of inputs are
+            # made again eagerly (Entry.realias) and agree
             assert out.requires_grad == eager.requires_grad, f"{call}: requires_grad differs"
         assert_close(out, eager, tol, f"{call}: compiled value vs eager")
         for i, (g, e) in enumerate(zip(grads, eager_grads, strict=True)):

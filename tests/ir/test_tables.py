@@ -6,7 +6,7 @@ import inspect
 
 import numpy as np
 import pytest
-from adjit.ir.derivatives import DEFAULT_INPUT_NAMES, DERIVATIVES, INPUT_NAMES
+from adjit.ir.derivatives import DEFAULT_INPUT_NAMES, DERIVATIVES, INPUT_NAMES, rule_params
 from adjit.ir.ops import GroupOp, Op
 from adjit.ir.reference import REFERENCE
 from adjit.ir.shapes import SHAPE_RULES
@@ -55,6 +55,14 @@ def test_derivative_params_are_context_names(op: Op) -> None:
     valid = _COMMON | names | {f"{n}_shape" for n in names} | _attr_names(op)
     bad = [p for p in params[1:] if p not in valid]
     assert not bad, f"{op!r}: derivative rule asks for unknown context names {bad}"
+
+
+@pytest.mark.parametrize("op", sorted(DERIVATIVES, key=lambda o: o.value), ids=lambda op: op.name)
+def test_rule_params_are_the_signature(op: Op) -> None:
+    # rule_params reads the code object: a rule must be a plain function of named parameters
+    params = list(inspect.signature(DERIVATIVES[op]).parameters.values())
+    assert all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params), f"{op!r}: plain params only"
+    assert rule_params(op) == tuple(p.name for p in params[1:])
 
 
 @pytest.mark.parametrize("op", sorted(DERIVATIVES, key=lambda o: o.value), ids=lambda op: op.name)

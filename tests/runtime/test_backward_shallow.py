@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from adjit.frontend import compiled_node
 from adjit.runtime import autograd
 
 import adjit
@@ -20,18 +21,32 @@ def f(request):
     return fn if request.param == "eager" else adjit.compile(fn)
 
 
-def test_short_path_is_taken_and_accumulates(f, monkeypatch) -> None:
-    calls = []
-    real = autograd._shallow
-    monkeypatch.setattr(
-        autograd, "_shallow", lambda *a: calls.append(r := real(*a)) or r
-    )  # record whether the short path answered
+def _record(monkeypatch, owner, name: str) -> list[bool]:
+    """Record what ``owner.name`` answered (whether its short path was taken)."""
+    calls: list[bool] = []
+    real = getattr(owner, name)
+    monkeypatch.setattr(owner, name, lambda *a: calls.append(r := real(*a)) or r)
+    return calls
+
+
+def test_short_path_is_taken_and_accumulates(monkeypatch) -> None:
+    calls = _record(monkeypatch, autograd, "_shallow")
     x, y = _leaves(3.0, 2.0)
-    out = adjit.compile(lambda a, b: a * a * b)(x, y)
-    out.backward()
-    out2 = adjit.compile(lambda a, b: a * a * b)(x, y)
-    out2.backward()
+    (x * y).backward()
+    (x * y).backward()
     assert calls == [True, True]
+    assert x.grad.item() == 2 * 2.0 and y.grad.item() == 2 * 3.0
+
+
+def test_compiled_output_takes_the_seeded_path(monkeypatch) -> None:
+    calls = _record(monkeypatch, compiled_node.CompiledFunctionBackward, "seeded_backward")
+    x, y = _leaves(3.0, 2.0)
+    f = adjit.compile(lambda a, b: a * a * b)
+    f(x, y).backward()
+    grad_x = x.grad
+    f(x, y).backward()
+    assert calls == [True, True]
+    assert x.grad is grad_x  # accumulated in place, as PyTorch does
     assert x.grad.item() == 2 * (2 * 3.0 * 2.0) and y.grad.item() == 2 * 9.0
 
 
