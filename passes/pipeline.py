@@ -32,6 +32,7 @@ from .algebra import algebra
 from .cse import cse
 from .dce import dce
 from .fold import fold
+from .layout import layout
 
 Pass = Callable[[Graph], Graph]
 
@@ -44,6 +45,7 @@ FLAGS: dict[str, str] = {
 
 PIPELINE: list[tuple[str, Pass]] = [
     ("fold", fold),  # constants first: the rules then see literal values
+    ("layout", layout),  # transposed products computed untransposed (Note [matmul layout])
     ("algebra", algebra),  # exact local rules, to a fixed point
     ("cse", cse),  # the rules make equal equations (e.g. three `mul ct 2`)
     ("dce", dce),  # last: everything the others orphaned

@@ -399,11 +399,15 @@ def _make(data: np.ndarray) -> Tensor:
 
 def accumulate_array(t: Tensor, g: np.ndarray, owned: bool) -> None:
     """``_accumulate`` of a gradient array into a leaf without hooks, outside create_graph:
-    an ``owned`` array (one nothing else holds) becomes the new ``.grad`` without a copy, as
-    PyTorch's AccumulateGrad steals a gradient no one else references."""
+    an ``owned`` array (one nothing else holds) in the parameter's layout becomes the new
+    ``.grad`` without a copy, as PyTorch's AccumulateGrad steals a gradient no one else
+    references."""
     grad = t.grad
     if grad is None:
-        t.grad = _make(g if owned else np.array(g, copy=True))
+        # PyTorch's layout contract: a new .grad has its (dense) parameter's layout
+        if not (owned and g.flags.c_contiguous):
+            g = np.array(g, copy=True, order="C" if t._data.flags.c_contiguous else "K")
+        t.grad = _make(g)
         return
     a = grad._data
     if a.ndim == 0 == g.ndim and a.dtype is g.dtype:  # a ufunc on 0-d arrays costs ~1.5 µs; the

@@ -97,7 +97,7 @@ def test_pipeline_preserves_values_exactly(name: str) -> None:
             for x in inputs
         ]
         _assert_identical(interpret(g, special), interpret(out, special))
-        assert [r.name for r in records] == ["fold", "algebra", "cse", "dce"]
+        assert [r.name for r in records] == ["fold", "layout", "algebra", "cse", "dce"]
 
 
 @pytest.mark.parametrize("name", list(PROGRAMS))

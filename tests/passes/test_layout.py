@@ -1,0 +1,70 @@
+"""The matmul layout pass (Note [matmul layout]): transposed products are computed as the
+product of the transposes, swapped: same values, contiguous results, nothing computed twice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from adjit.ir.aval import Aval
+from adjit.ir.dtypes import float64
+from adjit.ir.graph import Eqn, Graph, Var
+from adjit.ir.interpreter import interpret
+from adjit.ir.ops import Op
+from adjit.passes.layout import layout
+from adjit.passes.pipeline import run_pipeline
+
+import adjit
+
+
+def _var(*shape: int) -> Var:
+    return Var(Aval(shape, float64))
+
+
+def _transposed_product(a: Var, b: Var, extra_use: bool = False) -> Graph:
+    mm = _var(*a.aval.shape[:-1], b.aval.shape[-1])
+    n = mm.aval.ndim
+    t = _var(*mm.aval.shape[:-2], mm.aval.shape[-1], mm.aval.shape[-2])
+    eqns = (
+        Eqn(Op.MATMUL, (a, b), {}, mm),
+        Eqn(Op.PERMUTE, (mm,), {"axes": (*range(n - 2), n - 1, n - 2)}, t),
+    )
+    return Graph((a, b), eqns, (t, mm) if extra_use else (t,), ())
+
+
+@pytest.mark.parametrize("batch", [(), (3,)], ids=["matrix", "batched"])
+def test_transposed_product_is_the_swapped_product_of_transposes(batch) -> None:
+    g = _transposed_product(_var(*batch, 4, 5), _var(*batch, 5, 6))
+    out = layout(g)
+    assert [e.op for e in out.eqns] == [Op.MATMUL, Op.PERMUTE, Op.PERMUTE, Op.MATMUL]
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((*batch, 4, 5)), rng.standard_normal((*batch, 5, 6))
+    (want,), (got,) = interpret(g, [a, b]), interpret(out, [a, b])
+    np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-14)  # same sums, BLAS's order
+    assert got.flags.c_contiguous and not want.flags.c_contiguous
+    cleaned = run_pipeline(g)[0]  # the original product is dead, nothing computed twice
+    assert [e.op for e in cleaned.eqns].count(Op.MATMUL) == 1
+
+
+def test_a_product_used_elsewhere_is_left_alone() -> None:
+    g = _transposed_product(_var(4, 5), _var(5, 6), extra_use=True)
+    assert layout(g) is g
+
+
+def test_a_vector_operand_is_left_alone() -> None:
+    a, b = _var(4, 5), _var(5)
+    mm = _var(4)
+    g = Graph((a, b), (Eqn(Op.MATMUL, (a, b), {}, mm),), (mm,), ())
+    assert layout(g) is g
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_linear_weight_grads_have_the_parameters_layout(compiled: bool) -> None:
+    lin = adjit.nn.Linear(7, 3)
+    loss = lambda x: lin(x).relu().sum()  # noqa: E731
+    x = adjit.randn(4, 7)
+    (adjit.compile(loss) if compiled else loss)(x).backward()
+    assert lin.weight.grad.is_contiguous() and lin.weight.grad.stride() == (7, 1)
+    w = lin.weight.detach().numpy()
+    mask = (x.numpy() @ w.T + lin.bias.detach().numpy()) > 0
+    np.testing.assert_allclose(lin.weight.grad.numpy(), mask.T.astype(np.float32) @ x.numpy(),
+                               rtol=1e-5, atol=1e-6)  # fmt: skip
