@@ -153,28 +153,89 @@ def _dense(a: np.ndarray, work: int, limit: int) -> bool:
     return a.dtype.kind == "f" and work <= limit and bool(np.isfinite(a).all())
 
 
+# Note [windows without padding copies]: each kernel offset (i, j) reads (UNFOLD) or adds to
+# (FOLD) the input pixels its windows reach, one strided copy or ``+=`` per offset, clipped to
+# the inside of the input: no padded copy of the input, no padded accumulator and its crop.
+# With ``out`` (the compiled program's reused buffer, Note [buffer reuse] in
+# runtime/executor.py) nothing is allocated, and the writes land in warm memory.
+
+
+def inside_span(off: int, pad: int, size: int, stride: int, count: int) -> tuple[int, int]:
+    """The window positions [first, stop) whose element at offset ``off`` lies in the input."""
+    first = max(0, -(-(pad - off) // stride))
+    stop = min(count, (size - 1 + pad - off) // stride + 1)
+    return first, max(first, stop)
+
+
+def _offsets(
+    size: Pair, kernel_size: Pair, dilation: Pair, padding: Padding, stride: Pair
+) -> list[tuple[int, int, slice, slice, slice, slice]]:
+    """Per kernel offset (i, j): the window rows and columns inside the input, and the input
+    rows and columns they read."""
+    oh, ow = blocks(size, kernel_size, dilation, padding, stride)
+    found = []
+    for i in range(kernel_size[0]):
+        r0, r1 = inside_span(i * dilation[0], padding[0][0], size[0], stride[0], oh)
+        for j in range(kernel_size[1]):
+            c0, c1 = inside_span(j * dilation[1], padding[1][0], size[1], stride[1], ow)
+            if r0 == r1 or c0 == c1:
+                continue
+            y = r0 * stride[0] + i * dilation[0] - padding[0][0]
+            x = c0 * stride[1] + j * dilation[1] - padding[1][0]
+            rows = slice(y, y + (r1 - r0 - 1) * stride[0] + 1, stride[0])
+            cols = slice(x, x + (c1 - c0 - 1) * stride[1] + 1, stride[1])
+            found.append((i, j, slice(r0, r1), slice(c0, c1), rows, cols))
+    return found
+
+
+def _padded(padding: Padding) -> bool:
+    return any(padding[0]) or any(padding[1])
+
+
+def dense_unfold(
+    x: np.ndarray, kernel_size: Pair, dilation: Pair, padding: Padding, stride: Pair
+) -> bool:
+    """Whether ``unfold`` runs as one GEMM (Note [small maps as one GEMM])."""
+    h, w = x.shape[2:]
+    oh, ow = blocks((h, w), kernel_size, dilation, padding, stride)
+    return _dense(x, h * w * oh * ow, _DENSE_UNFOLD_LIMIT)
+
+
 def unfold(
     x: np.ndarray, *, kernel_size: Pair, dilation: Pair, padding: Padding, stride: Pair
 ) -> np.ndarray:
-    """One strided view of the padded input holding every window, copied once by a reshape
-    (small maps: see Note [small maps as one GEMM])."""
-    n, c, h, w = x.shape
-    (kh, kw), (dh, dw), (sh, sw) = kernel_size, dilation, stride
-    oh, ow = blocks((h, w), kernel_size, dilation, padding, stride)
-    if _dense(x, h * w * oh * ow, _DENSE_UNFOLD_LIMIT):
-        m = _selection((h, w), kernel_size, dilation, padding, stride, x.dtype.str)
-        return (x.reshape(n * c, h * w) @ m).reshape(n, c * kh * kw, oh * ow)
-    xp = _zero_padded(x, padding)
-    s = xp.strides
-    windows = np.lib.stride_tricks.as_strided(
-        xp,
-        (n, c, kh, kw, oh, ow),
-        (s[0], s[1], dh * s[2], dw * s[3], sh * s[2], sw * s[3]),
-        writeable=False,
+    """im2col (Note [UNFOLD and FOLD]): ``unfold_into`` a fresh array."""
+    return unfold_into(
+        x, None, kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride
     )
-    out = windows.reshape(n, c * kh * kw, oh * ow)
-    # a 1x1 stride-1 window is the input itself: the result must be a fresh array
-    return out.copy() if np.may_share_memory(out, xp) else out
+
+
+def unfold_into(
+    x: np.ndarray,
+    out: np.ndarray | None,
+    *,
+    kernel_size: Pair,
+    dilation: Pair,
+    padding: Padding,
+    stride: Pair,
+) -> np.ndarray:
+    """A copy per kernel offset (Note [windows without padding copies]; small maps: Note
+    [small maps as one GEMM]), into ``out`` (C-contiguous) when given."""
+    n, c, h, w = x.shape
+    (kh, kw) = kernel_size
+    oh, ow = blocks((h, w), kernel_size, dilation, padding, stride)
+    if out is None:
+        out = np.empty((n, c * kh * kw, oh * ow), x.dtype)
+    if dense_unfold(x, kernel_size, dilation, padding, stride):
+        m = _selection((h, w), kernel_size, dilation, padding, stride, x.dtype.str)
+        np.matmul(x.reshape(n * c, h * w), m, out=out.reshape(n * c, kh * kw * oh * ow))
+        return out
+    dst = out.reshape(n, c, kh, kw, oh, ow)
+    if _padded(padding):
+        out.fill(0)
+    for i, j, r, q, rows, cols in _offsets((h, w), kernel_size, dilation, padding, stride):
+        dst[:, :, i, j, r, q] = x[:, :, rows, cols]
+    return out
 
 
 def fold(
@@ -186,22 +247,35 @@ def fold(
     padding: Padding,
     stride: Pair,
 ) -> np.ndarray:
-    """One strided ``+=`` per kernel offset into a zero padded buffer, then the crop (small
-    maps: see Note [small maps as one GEMM])."""
-    (kh, kw), (dh, dw), (sh, sw) = kernel_size, dilation, stride
-    (t, b), (left, r) = padding
+    """col2im (Note [UNFOLD and FOLD]): ``fold_into`` a fresh array."""
+    geometry = {"kernel_size": kernel_size, "dilation": dilation, "stride": stride}
+    return fold_into(cols, None, output_size=output_size, padding=padding, **geometry)
+
+
+def fold_into(
+    cols: np.ndarray,
+    out: np.ndarray | None,
+    *,
+    output_size: Pair,
+    kernel_size: Pair,
+    dilation: Pair,
+    padding: Padding,
+    stride: Pair,
+) -> np.ndarray:
+    """A strided ``+=`` per kernel offset (Note [windows without padding copies]; small maps:
+    Note [small maps as one GEMM]), into ``out`` (C-contiguous) when given."""
+    (kh, kw) = kernel_size
     h, w = output_size
     oh, ow = blocks(output_size, kernel_size, dilation, padding, stride)
     n, c = cols.shape[0], cols.shape[1] // (kh * kw)
+    if out is None:
+        out = np.empty((n, c, h, w), cols.dtype)
     if _dense(cols, h * w * oh * ow, _DENSE_FOLD_LIMIT):
         m = _selection((h, w), kernel_size, dilation, padding, stride, cols.dtype.str)
-        return (cols.reshape(n * c, kh * kw * oh * ow) @ m.T).reshape(n, c, h, w)
-    out = np.zeros((n, c, h + t + b, w + left + r), cols.dtype)
+        np.matmul(cols.reshape(n * c, kh * kw * oh * ow), m.T, out=out.reshape(n * c, h * w))
+        return out
+    out.fill(0)
     src = cols.reshape(n, c, kh, kw, oh, ow)
-    for i in range(kh):
-        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-        for j in range(kw):
-            out[:, :, rows, j * dw : j * dw + sw * (ow - 1) + 1 : sw] += src[:, :, i, j]
-    if t or b or left or r:
-        return np.ascontiguousarray(out[:, :, t : t + h, left : left + w])
+    for i, j, r, q, rows, cols_ in _offsets(output_size, kernel_size, dilation, padding, stride):
+        out[:, :, rows, cols_] += src[:, :, i, j, r, q]
     return out

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..codegen.jit import CompiledKernel, codegen_error
 from ..codegen.kernel_cache import kernel_code
+from ..ir import windows
 from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 from ..ir.interpreter import eval_eqn_arrays, lit_array, unshared
 from ..ir.ops import Op
@@ -82,8 +83,38 @@ def _matmul_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:
             restore[0](restore[1])
 
 
+def _windows_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:
+    """UNFOLD / FOLD into a pooled buffer: the compiled loop nest (Note [compiled windows]),
+    or the NumPy rule (small maps' UNFOLD: one GEMM, Note [small maps as one GEMM])."""
+    from ..codegen import windows as compiled_windows  # imports llvmlite.ir (~10 ms): lazily
+
+    x = _read(e.inputs[0], env)
+    fold = e.op is Op.FOLD
+    if not (fold and compiled_windows.strided_columns(x)):  # Note [strided columns]
+        x = _contiguous(x)
+    name = "fold" if fold else "unfold"
+    if x.dtype != e.out.aval.dtype.np or not compiled_windows.supported(name, x.dtype):
+        return _interpret_eqn(e, env)
+    out, _ = bufs.get(e.out)
+    if fold:
+        return compiled_windows.fold_into(x, out, **e.attrs)
+    if not windows.dense_unfold(x, **e.attrs):
+        return compiled_windows.unfold_into(x, out, **e.attrs)
+    h, w = x.shape[2:]
+    restore = single_threaded(out.size, h * w, 1)  # Note [BLAS threads]
+    try:
+        return windows.unfold_into(x, out, **e.attrs)
+    finally:
+        if restore is not None:
+            restore[0](restore[1])
+
+
 # externs that write into a reused buffer instead of allocating (the rest: the NumPy reference)
-EXTERN_INTO: dict[Op, Callable[[Eqn, Env, Buffers], np.ndarray]] = {Op.MATMUL: _matmul_into}
+EXTERN_INTO: dict[Op, Callable[[Eqn, Env, Buffers], np.ndarray]] = {
+    Op.MATMUL: _matmul_into,
+    Op.UNFOLD: _windows_into,
+    Op.FOLD: _windows_into,
+}
 
 
 class KernelStep(Record):

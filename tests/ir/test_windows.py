@@ -74,6 +74,23 @@ def test_reference_rules_match_the_definition(
     assert SHAPE_RULES[Op.FOLD](out, output_size=(h, w), **attrs).shape == x.shape
 
 
+@pytest.mark.parametrize("h,w,k,d,p,s", GEOMETRIES)
+def test_reference_rules_write_into_out(
+    h: int, w: int, k: Any, d: Any, p: Any, s: Any, path: str
+) -> None:
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((1, 2, h, w))
+    attrs = {"kernel_size": k, "dilation": d, "padding": p, "stride": s}
+    want = unfold(x, **attrs)
+    out = np.full(want.shape, np.nan)  # stale values must not survive
+    assert windows.unfold_into(x, out, **attrs) is out
+    np.testing.assert_array_equal(out, want)
+    back = fold(want, output_size=(h, w), **attrs)
+    got = np.full(back.shape, np.nan)
+    assert windows.fold_into(want, got, output_size=(h, w), **attrs) is got
+    np.testing.assert_array_equal(got, back)
+
+
 def test_non_finite_values_stay_in_their_windows(path: str) -> None:
     x = np.random.default_rng(2).standard_normal((1, 2, 4, 5)).astype(np.float32)
     x[0, 0, 1, 2], x[0, 1, 3, 0] = np.inf, np.nan
