@@ -17,17 +17,20 @@ Runner = Callable[[list[np.ndarray]], list[np.ndarray]]
 BACKENDS = ("llvm", "interpreter")
 
 
-def _llvm(graph: Graph) -> Runner:
+def _llvm(graph: Graph, public: int | None) -> Runner:
     from ..runtime.executor import compile_program
 
-    return compile_program(graph, strict=True)
+    return compile_program(graph, strict=True, public=public)
 
 
-def _interpreter(graph: Graph) -> Runner:
-    return functools.partial(interpret, graph)
+def _interpreter(graph: Graph, public: int | None) -> Runner:
+    return functools.partial(interpret, graph, public=public)
 
 
-_FACTORIES: dict[str, Callable[[Graph], Runner]] = {"llvm": _llvm, "interpreter": _interpreter}
+_FACTORIES: dict[str, Callable[[Graph, int | None], Runner]] = {
+    "llvm": _llvm,
+    "interpreter": _interpreter,
+}
 
 
 @functools.cache
@@ -37,11 +40,14 @@ def codegen_available() -> bool:
     return importlib.util.find_spec("llvmlite") is not None
 
 
-def make_runner(graph: Graph, backend: str, fallback: str | None) -> Runner:
+def make_runner(
+    graph: Graph, backend: str, fallback: str | None, public: int | None = None
+) -> Runner:
     """The compiled form of ``graph``; a backend failure names the op and the user's line, or
-    falls back to the interpreter with a warning when the user asked for a fallback."""
+    falls back to the interpreter with a warning when the user asked for a fallback. Only the
+    first ``public`` outputs (default: all) reach the user (Note [internal outputs])."""
     try:
-        return _FACTORIES[backend](graph)
+        return _FACTORIES[backend](graph, public)
     except Exception as e:  # CodegenError and friends: the op and line are in the message
         if fallback is None:
             raise
@@ -50,7 +56,7 @@ def make_runner(graph: Graph, backend: str, fallback: str | None) -> Runner:
             "running it with the interpreter",
             stacklevel=5,
         )
-        return _interpreter(graph)
+        return _interpreter(graph, public)
 
 
 def default_backend() -> str:

@@ -74,6 +74,17 @@ class Entry:
             run = self.plans[key] = make_runner(graph, self.backend, self.fallback)
         return run
 
+    def forward_runner(self, plan: TrainPlan) -> Runner:
+        """``plan``'s forward program: its outputs, then residuals that only the backward
+        reads, and which may share the inputs' memory (Note [internal outputs])."""
+        graph = plan.split.forward
+        key = ("runner", id(graph))
+        run = self.plans.get(key)
+        if run is None:
+            n = plan.joint.n_outputs
+            run = self.plans[key] = make_runner(graph, self.backend, self.fallback, n)
+        return run
+
     def node_type(self, plan: TrainPlan) -> type[CompiledFunctionBackward]:
         """The grad_fn class of calls that differentiate by ``plan`` (cached)."""
         key = ("node", plan.wrt)
@@ -290,7 +301,7 @@ def execute(entry: Entry, inputs: list[Tensor]) -> list[Any]:
     if plan is None or not plan.joint.cotangent_of:  # nothing to differentiate
         return [Tensor._make(a) for a in entry.runner(entry.inference())(arrays)]
     n_out = plan.joint.n_outputs
-    values = entry.runner(plan.split.forward)(arrays)
+    values = entry.forward_runner(plan)(arrays)
     make = Tensor._make
     outs = [make(a) for a in values[:n_out]]
     edges = tuple(

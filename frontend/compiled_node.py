@@ -110,7 +110,12 @@ class CompiledFunctionBackward(Node):
         arrays = self._residuals + [t._data for t in self._unpack(False)]
         arrays += [ct._data for ct in cts]
         make = Tensor._make
-        return [make(a) for a in self._run_backward(arrays)]
+        grads = [make(a) for a in self._run_backward(arrays)]
+        if not self._hooks:  # no node hook sees them: fresh arrays may become .grad uncopied
+            for g, fresh in zip(grads, self._fresh, strict=True):
+                if fresh:
+                    g._owned_grad = True
+        return grads
 
     def release(self) -> None:
         self._residuals = None

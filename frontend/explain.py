@@ -36,12 +36,13 @@ class Explanation:
     def _executables(self) -> list[tuple[str, Any]]:
         if self.entry is None or self.entry.backend != "llvm":
             return []
-        graphs = (
-            [("forward", self.forward), ("backward", self.backward)]
-            if self.plan
-            else [("forward", self.inference)]
-        )
-        return [(name, self.entry.runner(g)) for name, g in graphs if g is not None]
+        entry = self.entry
+        if self.plan is not None:
+            return [
+                ("forward", entry.forward_runner(self.plan)),
+                ("backward", entry.runner(self.plan.split.backward)),
+            ]
+        return [("forward", entry.runner(self.inference))] if self.inference is not None else []
 
     @property
     def kernels(self) -> list[tuple[str, Any]]:

@@ -31,7 +31,7 @@ def compiled_call(entry: Entry, key: tuple) -> Trampoline | None:
         w.line(f"return {tensor(w, out, 't')}")
         return w.build("compiled_call")
     forward = plan.split.forward
-    out, *residuals = run_program(w, entry.runner(forward), arrays, len(forward.outputs))
+    out, *residuals = run_program(w, entry.forward_runner(plan), arrays, len(forward.outputs))
     t = tensor(w, out, "t")
     edge = w.const("edge", gradient_edge)
     edges = [

@@ -39,8 +39,9 @@ def lit_array(a: Lit) -> np.ndarray:
     return np.asarray(a.value, a.aval.dtype.np)
 
 
-def interpret(g: Graph, args: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Evaluate ``g`` on input arrays; returns its outputs as arrays."""
+def interpret(g: Graph, args: Sequence[np.ndarray], public: int | None = None) -> list[np.ndarray]:
+    """Evaluate ``g`` on input arrays; returns its outputs as arrays. The first ``public``
+    outputs (default: all) never share an input's or a constant's memory; the rest may."""
     if len(args) != len(g.inputs):
         raise TypeError(f"graph takes {len(g.inputs)} inputs, got {len(args)}")
     env: dict[Var, np.ndarray] = dict(zip(g.inputs, (np.asarray(a) for a in args), strict=True))
@@ -54,7 +55,9 @@ def interpret(g: Graph, args: Sequence[np.ndarray]) -> list[np.ndarray]:
             e.op, e.attrs, [read(a) for a in e.inputs], [a.aval for a in e.inputs], e.out.aval
         )
     owners = [env[v] for v, _ in g.consts] + [env[v] for v in g.inputs]
-    return unshared([read(o) for o in g.outputs], owners)
+    outs = [read(o) for o in g.outputs]
+    n = len(outs) if public is None else public
+    return unshared(outs[:n], owners) + outs[n:]
 
 
 def unshared(outputs: list[np.ndarray], owners: Sequence[np.ndarray]) -> list[np.ndarray]:

@@ -376,6 +376,7 @@ def _needed(roots: list[Node], targets: set[Node]) -> set[Node]:
 
 
 def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
+    owned = g._owned_grad and not t._hooks  # a hook may keep the tensor it is shown
     for hook in t._hooks:
         r = hook(g)
         if r is not None:
@@ -383,9 +384,16 @@ def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
     if create_graph:
         t.grad = g if t.grad is None else t.grad + g
     else:
-        accumulate_array(t, g._data, owned=False)
+        accumulate_array(t, g._data, owned)
     for hook in t._post_accumulate_hooks:
         hook(t)
+
+
+def _disown(*groups: Sequence[Tensor | None]) -> None:
+    for group in groups:
+        for g in group:
+            if g is not None and g._owned_grad:
+                g._owned_grad = False
 
 
 def _make(data: np.ndarray) -> Tensor:
@@ -464,6 +472,7 @@ def run_backward(
                     continue
                 if node._tensor_hooks:
                     for hook in node._tensor_hooks.get(nr, ()):
+                        grad._owned_grad = False  # the hook may keep it: never steal it
                         r = hook(grad)
                         if r is not None:
                             grad = r
@@ -482,6 +491,7 @@ def run_backward(
                 continue
             grads = node.apply(grads_out if node.num_outputs > 1 else grads_out[0], create_graph)
             for hook in node._hooks:
+                _disown(grads, grads_out)  # the hook may keep them: never steal them
                 hook(tuple(grads), tuple(grads_out))
             if not retain_graph:
                 node.release()

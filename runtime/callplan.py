@@ -100,7 +100,9 @@ class CallPlan:
                     self.fixed[vid(v)] = _home(v.aval.shape, v.aval.dtype.np)
             self.calls.append(self._call(step, [vid(v) for v in k.outputs + k.inputs]))
         self.names = [step.kernel.name for step in steps]
-        self.results = [self._result_rule(o, ex, ids) for o in g.outputs]
+        self.results = [
+            self._result_rule(o, ex, ids, k < ex.public) for k, o in enumerate(g.outputs)
+        ]
         self.n_values = len(ids)
         fixed_calls = all(not c.dynamic and c.serial is not None for c in self.calls)
         self.static = (
@@ -111,15 +113,17 @@ class CallPlan:
         copies = [x for how, x in self.results if how == "copy"]
         self.copies = copies if len(copies) == len(self.results) else None
 
-    def _result_rule(self, o: Var | Lit, ex: Executable, ids: dict[Var, int]) -> tuple[str, Any]:
-        """How output ``o`` is handed out (see RESULTS)."""
+    def _result_rule(
+        self, o: Var | Lit, ex: Executable, ids: dict[Var, int], public: bool
+    ) -> tuple[str, Any]:
+        """How output ``o`` is handed out (see RESULTS; Note [internal outputs])."""
         if isinstance(o, Lit):
-            return "as_is", lit_array(o)
+            return "as_is" if public else "shared", lit_array(o)
         if o in self.graph.inputs:
             i = self.graph.inputs.index(o)
-            return "input", (i, self.dtypes[i])
+            return "input" if public else "input_shared", (i, self.dtypes[i])
         if o in ex.consts:
-            return "as_is", ex.consts[o]
+            return "as_is" if public else "shared", ex.consts[o]
         j = ids[o]
         return ("copy", self.fixed[j][0]) if j in self.fixed else ("pooled", j)
 
@@ -170,10 +174,14 @@ class CallPlan:
         return [RESULTS[how](x, arrays, table) for how, x in self.results]
 
 
+COPIED = frozenset({"copy", "as_is", "input"})  # kinds handed out as a new array
+
 # output kind -> the array handed to the caller
 RESULTS: dict[str, Callable[[Any, Sequence[np.ndarray], list[Any]], np.ndarray]] = {
     "as_is": lambda x, arrays, table: x.copy(),  # a constant: the caller may write to it
+    "shared": lambda x, arrays, table: x,  # a constant, for an internal output
     "input": lambda x, arrays, table: np.array(arrays[x[0]], x[1]),  # a copy: never an alias
+    "input_shared": lambda x, arrays, table: np.asarray(arrays[x[0]], x[1]),  # internal
     "copy": lambda x, arrays, table: x.copy(),
     "pooled": lambda x, arrays, table: table[x],
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -17,7 +18,7 @@ from ..ir.ops import Op
 from ..passes.fusion import Extern, Kernel, Program, fuse
 from ..passes.record import Record
 from .blas import single_threaded
-from .callplan import CallPlan
+from .callplan import COPIED, CallPlan
 from .kernels import KernelRunner
 
 Env = dict[Var, np.ndarray]
@@ -176,8 +177,20 @@ class Executable:
     (A plain class: a dataclass costs a warm process's first call ~1 ms to define, Note
     [records].)"""
 
-    def __init__(self, graph: Graph, program: Program, steps: list[Step], consts: Env) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        program: Program,
+        steps: list[Step],
+        consts: Env,
+        public: int | None = None,
+    ) -> None:
         self.graph, self.program, self.steps, self.consts = graph, program, steps, consts
+        # Note [internal outputs]: outputs from index ``public`` on (a split forward's
+        # residuals) only ever reach the backward program, which reads them: they may share
+        # an input's or a constant's memory (a reshaped weight), where a result the user gets
+        # is copied (writing into it must not change an argument or the next call's constant)
+        self.public = len(graph.outputs) if public is None else public
         self.buffers = Buffers()
         self._last: list[tuple[np.ndarray, int]] = []
         self._plan: CallPlan | None = None
@@ -220,19 +233,25 @@ class Executable:
 
     def _fresh(self, kernels: list[KernelStep]) -> list[bool]:
         """Which outputs are handed out as arrays nothing else holds: copied out by the
-        prepared call (every kind but "pooled"), or a kernel's or BLAS's pooled buffer (Note
-        [buffer reuse]) named once among the outputs. A fresh gradient can become a leaf's
-        ``.grad`` uncopied."""
+        prepared call, or a kernel's or BLAS's pooled buffer (Note [buffer reuse]), or a
+        reshaped view of one that nothing else reads, named once among the outputs. A fresh
+        gradient can become a leaf's ``.grad`` uncopied."""
         outs = self.graph.outputs
+        uses = Counter(a for e in self.graph.eqns for a in e.inputs if isinstance(a, Var))
+        uses.update(o for o in outs if isinstance(o, Var))
         made = {v for s in kernels for v in s.kernel.outputs}
-        made |= {
-            s.eqn.out for s in self.steps if isinstance(s, ExternStep) and s.eqn.op in EXTERN_INTO
-        }
+        for s in self.steps:
+            if isinstance(s, ExternStep):
+                e = s.eqn
+                if e.op in EXTERN_INTO or (
+                    e.op is Op.RESHAPE and e.inputs[0] in made and uses[e.inputs[0]] == 1
+                ):
+                    made.add(e.out)
         once = [isinstance(o, Var) and o in made and outs.count(o) == 1 for o in outs]
         if self._plan is None:
             return once
         kinds = [how for how, _ in self._plan.results]
-        return [k != "pooled" or o for k, o in zip(kinds, once, strict=True)]
+        return [k in COPIED or k == "pooled" and o for k, o in zip(kinds, once, strict=True)]
 
     def __call__(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         if not self._lock.acquire(blocking=False):  # a call in another thread owns the buffers
@@ -249,7 +268,8 @@ class Executable:
         for step in self.steps:
             step.run(env, ptrs, bufs)
         outs = [_read(o, env) for o in self.graph.outputs]
-        return unshared(outs, [*self.consts.values(), *(env[v] for v in self.graph.inputs)])
+        owners = [*self.consts.values(), *(env[v] for v in self.graph.inputs)]
+        return unshared(outs[: self.public], owners) + outs[self.public :]
 
 
 def compile_kernel(
@@ -269,9 +289,15 @@ def compile_kernel(
 
 
 def compile_program(
-    graph: Graph, *, threshold: int | None = None, use_vecmath: bool = True, strict: bool = False
+    graph: Graph,
+    *,
+    threshold: int | None = None,
+    use_vecmath: bool = True,
+    strict: bool = False,
+    public: int | None = None,
 ) -> Executable:
-    """Fuse ``graph`` and compile every kernel; the result runs on NumPy arrays."""
+    """Fuse ``graph`` and compile every kernel; the result runs on NumPy arrays. Outputs from
+    index ``public`` on are internal (Note [internal outputs])."""
     program = fuse(graph)
     steps: list[Step] = [
         ExternStep(s.eqn)
@@ -280,4 +306,4 @@ def compile_program(
         for s in program.steps
     ]
     consts = {v: np.ascontiguousarray(np.asarray(a, v.aval.dtype.np)) for v, a in graph.consts}
-    return Executable(graph, program, steps, consts)
+    return Executable(graph, program, steps, consts, public)

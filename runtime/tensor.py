@@ -62,6 +62,9 @@ class Tensor:
     _hooks: tuple | list = ()
     _post_accumulate_hooks: tuple | list = ()
     _retains_grad = False
+    # a gradient array no one else holds, that no hook has seen: AccumulateGrad may make it
+    # the new .grad without copying it (set by a compiled backward, see autograd._accumulate)
+    _owned_grad = False
     _nograd_view = False  # a view made under no_grad of a tensor that requires grad
     _is_tracer = False  # frontend.tracer.Tracer says True
     _born_in: Any = None  # the trace that was active when this tensor was made

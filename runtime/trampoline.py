@@ -118,6 +118,10 @@ def run_program(w: Writer, run: Callable[[list[np.ndarray]], list[np.ndarray]], 
 def _result(w: Writer, how: str, x: Any, arrays: list[str]) -> str:
     if how == "input":  # a copy, as eager ops make (``x * 1`` optimized to ``x`` included)
         return f"{w.const('array', np.array)}({arrays[x[0]]}, {w.const('DT', x[1])})"
+    if how == "input_shared":  # an internal output (Note [internal outputs])
+        return f"{w.const('asarray', np.asarray)}({arrays[x[0]]}, {w.const('DT', x[1])})"
+    if how == "shared":
+        return w.const("R", x)
     return f"{w.const('R', x)}.copy()"  # "copy" and "as_is": the caller owns what it gets
 
 

@@ -164,3 +164,55 @@ def test_a_lifted_parameter_view_is_a_view_of_the_parameter() -> None:
     weight_t = adjit.compile(lambda: lin.weight.t())()
     assert weight_t._view_base is lin.weight
     assert type(weight_t.grad_fn).__name__ == "TBackward0"
+
+
+def _record_ownership(monkeypatch) -> list[bool]:
+    from adjit.runtime import autograd
+
+    seen: list[bool] = []
+    real = autograd.accumulate_array
+    monkeypatch.setattr(
+        autograd, "accumulate_array", lambda t, g, owned: seen.append(owned) or real(t, g, owned)
+    )
+    return seen
+
+
+def test_engine_path_takes_fresh_gradients_uncopied(monkeypatch) -> None:
+    seen = _record_ownership(monkeypatch)
+    cf = adjit.compile(lambda a, w: (a @ w).relu())
+    x, w = adjit.randn(4, 3), adjit.randn(3, 2, requires_grad=True)
+    (cf(x, w) * 2).sum().backward()  # eager ops after the node: the engine's walk
+    assert seen == [True]
+    mask = (x.numpy() @ w.detach().numpy()) > 0
+    np.testing.assert_allclose(w.grad.numpy(), x.numpy().T @ (2.0 * mask), rtol=1e-6, atol=1e-6)
+
+
+def test_gradients_a_hook_has_seen_are_copied(monkeypatch) -> None:
+    seen = _record_ownership(monkeypatch)
+    cf = adjit.compile(lambda a, w: (a @ w).relu())
+    x, w = adjit.randn(4, 3), adjit.randn(3, 2, requires_grad=True)
+    kept: list = []
+    out = cf(x, w)
+    out.grad_fn.register_hook(lambda grad_inputs, grad_outputs: kept.append(grad_inputs))
+    (out * 2).sum().backward()
+    assert seen == [False]
+    kept_grad = kept[0][0]
+    assert not np.shares_memory(w.grad.numpy(), kept_grad.numpy())
+    before = kept_grad.numpy().copy()
+    w.grad.add_(1.0)  # changing .grad leaves what the hook kept alone
+    np.testing.assert_array_equal(kept_grad.numpy(), before)
+
+
+def test_residuals_may_share_the_inputs_memory_but_results_never_do() -> None:
+    cf = adjit.compile(lambda a, w: (a @ w.reshape(3, 2)).sum())
+    x, w = adjit.randn(4, 3, requires_grad=True), adjit.randn(6, requires_grad=True)
+    cf(x, w).backward()
+    entry = next(iter(cf._entries.values()))
+    plan = entry.training((0, 1))
+    forward = entry.forward_runner(plan)
+    values = forward([x.detach().numpy(), w.detach().numpy()])
+    n = plan.joint.n_outputs
+    assert forward.public == n
+    assert not any(np.shares_memory(v, w.numpy(force=True)) for v in values[:n])
+    # the reshaped weight the backward reads is a view of w, not a copy (Note [internal outputs])
+    assert any(np.shares_memory(v, w.numpy(force=True)) for v in values[n:])
