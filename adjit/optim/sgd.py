@@ -57,6 +57,8 @@ class SGD(Optimizer):
         # dtype, then one multiply and one add), so it allocates nothing per step for the
         # parameter itself (fresh large arrays cost page faults) and skips the eager dispatch.
         # Optimizer._update falls back to _update_eager for mixed dtypes or read-only arrays.
+        if self._fused(p, grad, group, state):
+            return
         g = -grad._data if group["maximize"] else grad._data
         if group["weight_decay"] != 0:
             g = g + scaled(p._data, group["weight_decay"])
@@ -70,6 +72,25 @@ class SGD(Optimizer):
                 axpy_(buf, g, 1 - group["dampening"])
             g = g + scaled(buf._data, momentum) if group["nesterov"] else buf._data
         axpy_(p, g, -group["lr"])
+
+    def _fused(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
+        """The common step (no weight decay, nesterov or maximize; momentum with its buffer, or
+        none) as one compiled pass with the same roundings (Note [fused updates])."""
+        momentum = group["momentum"]
+        buf = state.get("momentum_buffer")
+        if group["weight_decay"] != 0 or group["nesterov"] or group["maximize"]:
+            return False
+        if momentum != 0 and buf is None:  # the first step copies the gradient
+            return False
+        from adjit.codegen.updates import sgd_  # llvmlite.ir, imported with the first step
+
+        arrays = (p._data, None if momentum == 0 else buf._data, grad._data)
+        if not sgd_(*arrays, momentum, group["dampening"], group["lr"]):
+            return False
+        p._version_box[0] += 1
+        if momentum != 0:
+            buf._version_box[0] += 1
+        return True
 
     def _update_eager(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]

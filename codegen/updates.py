@@ -1,0 +1,95 @@
+"""Fused in-place optimizer updates: an SGD step as one pass over a parameter's memory."""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+from functools import cache
+
+import numpy as np
+from llvmlite import ir
+
+from .jit import CompiledKernel, codegen_error, compile_ir
+from .loops import for_range
+
+# Note [fused updates]
+# SGD with momentum as NumPy ufuncs is four passes over each parameter (buf *= m; buf += c*g;
+# t = a*buf; p += t): ten array streams, and resnet18's 11.7M parameters took 26 ms a step
+# (PyTorch's foreach SGD: 20 ms). This loop does per element exactly the roundings of those
+# ufuncs (b = fl(fl(b*m) + fl(g*c)); p = fl(p + fl(b*a)), every scalar rounded to the dtype
+# first) in one pass that reads g, b and p and writes b and p: five streams. Multiplying by
+# c = 1 (no dampening) is exact, so one loop serves both. Without momentum it is
+# p = fl(p + fl(g*a)): three streams instead of five. The IR carries no fast-math flags, so
+# LLVM never contracts a multiply and an add into an fma: the bits are NumPy's.
+
+I64 = ir.IntType(64)
+_FLOATS = {
+    "float32": (ir.FloatType(), ctypes.c_float),
+    "float64": (ir.DoubleType(), ctypes.c_double),
+}
+
+
+def _emit(momentum: bool, dtype: str) -> tuple[str, str]:
+    """LLVM IR of ``void f(ptr p, ptr b, ptr g, i64 n, T m, T c, T a)``; its symbol."""
+    ft = _FLOATS[dtype][0]
+    symbol = f"adjit_sgd_{'momentum' if momentum else 'plain'}_{dtype}"
+    mod = ir.Module(name=symbol)
+    fnty = ir.FunctionType(ir.VoidType(), [ir.PointerType()] * 3 + [I64, ft, ft, ft])
+    fn = ir.Function(mod, fnty, symbol)
+    fn.attributes.add("nounwind")
+    p, buf, g, n, m, c, a = fn.args
+    for ptr in (p, buf, g):
+        ptr.add_attribute("noalias")  # the caller checks that the three do not overlap
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    with for_range(b, ir.Constant(I64, 0), n, "i") as i:
+        at = {
+            name: b.gep(ptr, [i], source_etype=ft) for name, ptr in (("p", p), ("b", buf), ("g", g))
+        }
+        step = b.load(at["g"], typ=ft)
+        if momentum:
+            new = b.fadd(b.fmul(b.load(at["b"], typ=ft), m), b.fmul(step, c))
+            b.store(new, at["b"])
+            step = new
+        b.store(b.fadd(b.load(at["p"], typ=ft), b.fmul(step, a)), at["p"])
+    b.ret_void()
+    return str(mod), symbol
+
+
+@cache
+def _kernel(momentum: bool, dtype: str) -> tuple[CompiledKernel, Callable[..., None]]:
+    text, symbol = _emit(momentum, dtype)
+    code = compile_ir(text, symbol, symbol)
+    scalar = _FLOATS[dtype][1]
+    proto = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 3, ctypes.c_int64, scalar, scalar, scalar)
+    return code, proto(code.address)  # the code object keeps the function alive
+
+
+@cache
+def _available(momentum: bool, dtype: str) -> bool:
+    try:
+        _kernel(momentum, dtype)
+    except codegen_error():  # no LLVM for this host: the caller keeps NumPy's passes
+        return False
+    return True
+
+
+def sgd_(p: np.ndarray, buf: np.ndarray | None, g: np.ndarray, momentum: float, dampening: float,
+         lr: float) -> bool:  # fmt: skip
+    """``buf = buf * momentum + (1 - dampening) * g; p += -lr * buf`` (or ``p += -lr * g``
+    without ``buf``) in place, in one pass (Note [fused updates]). False, having done nothing,
+    when the arrays are not distinct, C-contiguous arrays of one float dtype and shape."""
+    arrays = (p, g) if buf is None else (p, buf, g)
+    dtype = p.dtype.name
+    if (
+        dtype not in _FLOATS
+        or any(x.dtype != p.dtype or x.shape != p.shape or not x.flags.c_contiguous for x in arrays)
+        or not p.flags.writeable
+        or (buf is not None and not buf.flags.writeable)
+        or any(np.may_share_memory(x, y) for i, x in enumerate(arrays) for y in arrays[i + 1 :])
+        or not _available(buf is not None, dtype)
+    ):
+        return False
+    fn = _kernel(buf is not None, dtype)[1]
+    b = None if buf is None else buf.ctypes.data  # never read without momentum
+    fn(p.ctypes.data, b, g.ctypes.data, p.size, momentum, 1 - dampening, -lr)
+    return True
