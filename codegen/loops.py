@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from math import prod
 
@@ -14,6 +13,7 @@ from ..ir.graph import Atom, Eqn, Lit, Var
 from ..ir.interpreter import lit_array
 from ..ir.shapes import broadcast_strides, contiguous_strides, operand_dtypes
 from ..passes.fusion import Kernel
+from .counted import for_range
 from .lower import (
     I64,
     KIND,
@@ -76,25 +76,6 @@ def collapse(
     if not sizes:
         sizes, red, strd = [1], [False], [[0] for _ in strides]
     return Layout(tuple(sizes), tuple(red), tuple(tuple(s) for s in strd))
-
-
-@contextmanager
-def for_range(b: ir.IRBuilder, start: ir.Value, stop: ir.Value, name: str) -> Iterator[ir.Value]:
-    """``for i in range(start, stop)``; the body is emitted inside the ``with`` block."""
-    pre = b.block
-    head = b.append_basic_block(f"{name}.head")
-    body = b.append_basic_block(f"{name}.body")
-    end = b.append_basic_block(f"{name}.end")
-    b.branch(head)
-    b.position_at_end(head)
-    i = b.phi(I64, name)
-    i.add_incoming(start, pre)
-    b.cbranch(b.icmp_signed("<", i, stop), body, end)
-    b.position_at_end(body)
-    yield i
-    i.add_incoming(b.add(i, ir.Constant(I64, 1), flags=("nsw",)), b.block)
-    b.branch(head)
-    b.position_at_end(end)
 
 
 def _numel(v: Atom) -> int:

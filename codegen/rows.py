@@ -6,7 +6,8 @@ from llvmlite import ir
 
 from ..ir.graph import Eqn, Var
 from ..passes.rows import COLUMN, FULL, ROW, SCALAR, RowKernel
-from .loops import KernelEmitter, for_range
+from .counted import for_range
+from .loops import KernelEmitter
 from .lower import I64, REGISTER, Lowered, convert, emit_checked, reduce_identity
 
 

@@ -9,8 +9,8 @@ from functools import cache
 import numpy as np
 from llvmlite import ir
 
+from .counted import for_range
 from .jit import CompiledKernel, codegen_error, compile_ir
-from .loops import for_range
 
 # Note [fused updates]
 # SGD with momentum as NumPy ufuncs is four passes over each parameter (buf *= m; buf += c*g;

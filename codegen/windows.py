@@ -10,8 +10,8 @@ import numpy as np
 from llvmlite import ir
 
 from ..ir.windows import Padding, Pair, blocks, inside_span
+from .counted import for_range
 from .jit import CompiledKernel, codegen_error, compile_ir
-from .loops import for_range
 
 # Note [compiled windows]: NumPy runs im2col / col2im as one strided copy or ``+=`` per kernel
 # offset, looping in C over the innermost axis only: in resnet18's deep layers that axis is a
