@@ -66,24 +66,19 @@ class Entry:
             self.plans["inference"] = inference_graph(self.graph)
         return self.plans["inference"]
 
-    def runner(self, graph: Graph) -> Runner:
-        """``graph`` (one of this entry's) compiled for the entry's backend, cached."""
+    def runner(self, graph: Graph, public: int | None = None) -> Runner:
+        """``graph`` (one of this entry's) compiled for the entry's backend, cached; outputs
+        from index ``public`` on are internal (Note [internal outputs])."""
         key = ("runner", id(graph))
         run = self.plans.get(key)
         if run is None:
-            run = self.plans[key] = make_runner(graph, self.backend, self.fallback)
+            run = self.plans[key] = make_runner(graph, self.backend, self.fallback, public)
         return run
 
     def forward_runner(self, plan: TrainPlan) -> Runner:
         """``plan``'s forward program: its outputs, then residuals that only the backward
-        reads, and which may share the inputs' memory (Note [internal outputs])."""
-        graph = plan.split.forward
-        key = ("runner", id(graph))
-        run = self.plans.get(key)
-        if run is None:
-            n = plan.joint.n_outputs
-            run = self.plans[key] = make_runner(graph, self.backend, self.fallback, n)
-        return run
+        reads, and which may share the inputs' memory."""
+        return self.runner(plan.split.forward, plan.joint.n_outputs)
 
     def node_type(self, plan: TrainPlan) -> type[CompiledFunctionBackward]:
         """The grad_fn class of calls that differentiate by ``plan`` (cached)."""

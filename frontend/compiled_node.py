@@ -33,6 +33,7 @@ class CompiledFunctionBackward(Node):
     _run_backward: Program
     _fresh: list[bool]  # which backward results nothing else holds (``Executable.fresh``)
     _read: tuple[int, ...]  # the inputs the backward program reads
+    _cotangents: list[tuple[tuple[int, ...], type]]  # (shape, NumPy type) per output
     _seed: np.ndarray | None  # the implicit cotangent of ``.backward()``, for a scalar output
 
     def __init__(
@@ -80,13 +81,7 @@ class CompiledFunctionBackward(Node):
             leaves = [n for n, _ in edges if n is not None]
             if len(set(leaves)) != len(leaves):
                 return False
-        arrays = list(residuals)
-        inputs, versions = self._inputs, self._versions
-        for i in self._read:
-            t = inputs[i]
-            if t._version_box[0] != versions[i]:
-                raise modified_error(t, versions[i])
-            arrays.append(t._data)
+        arrays = residuals + [t._data for t in self._unpack(False)]
         arrays.append(seed)
         grads = self._run_backward(arrays)
         if not retain_graph:
@@ -102,7 +97,7 @@ class CompiledFunctionBackward(Node):
         grads = grads if isinstance(grads, list) else [grads]
         cts = [
             Tensor._make(np.zeros(shape, dtype)) if ct is None else ct
-            for (shape, dtype), ct in zip(_cotangent_avals(self._plan), grads, strict=True)
+            for (shape, dtype), ct in zip(self._cotangents, grads, strict=True)
         ]
         if create_graph:  # differentiable: the joint graph, eagerly, on the real inputs
             out = replay(self._plan.joint.graph, [*self._unpack(True), *cts])
@@ -150,6 +145,7 @@ def node_type(plan: TrainPlan, run_backward: Program) -> type[CompiledFunctionBa
         "_run_backward": staticmethod(program_call(run_backward)),
         "_fresh": getattr(run_backward, "fresh", None) or [False] * len(plan.wrt),
         "_read": tuple(plan.split.saved_inputs),
+        "_cotangents": avals,
         "_seed": seed,
     }
     return type(_NODE.__name__, (_NODE,), attrs)

@@ -25,9 +25,8 @@ def _swaps_last_two(axes: tuple[int, ...]) -> bool:
     return n >= 2 and tuple(axes) == (*range(n - 2), n - 1, n - 2)
 
 
-def _transposed(v: Var | object, eqns: list[Eqn], like: Eqn) -> Var:
+def _transposed(v: Var, eqns: list[Eqn], like: Eqn) -> Var:
     """A new equation transposing the last two axes of ``v``; returns its value."""
-    assert isinstance(v, Var)
     shape = v.aval.shape
     n = len(shape)
     axes = (*range(n - 2), n - 1, n - 2)
@@ -55,6 +54,7 @@ def layout(graph: Graph) -> Graph:
             eqns.append(e)
             continue
         a, b = mm.inputs
+        assert isinstance(a, Var) and isinstance(b, Var)  # checked above
         bt, at = _transposed(b, eqns, mm), _transposed(a, eqns, mm)
         eqns.append(Eqn(Op.MATMUL, (bt, at), {}, e.out, mm.loc, e.no_grad))
         changed = True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
@@ -39,31 +38,9 @@ def scaled(x: np.ndarray, alpha: float) -> np.ndarray:
     return x if alpha == 1 else np.multiply(x, alpha)
 
 
-class _Scratch(threading.local):
-    """A reused buffer per thread and dtype, as large as the largest array it served: the
-    product ``alpha * x`` of an update goes there instead of into a fresh array (a fresh large
-    array costs page faults, every parameter, every step)."""
-
-    def __init__(self) -> None:
-        self.buffers: dict[np.dtype, np.ndarray] = {}
-
-    def like(self, a: np.ndarray) -> np.ndarray:
-        buf = self.buffers.get(a.dtype)
-        if buf is None or buf.size < a.size:
-            buf = self.buffers[a.dtype] = np.empty(a.size, a.dtype)
-        return buf[: a.size].reshape(a.shape)
-
-
-_SCRATCH = _Scratch()
-
-
 def axpy_(t: Tensor, x: np.ndarray, alpha: float) -> None:
-    """``t.add_(x, alpha=alpha)`` on the arrays, in place (Note [in-place updates] in sgd):
-    ``alpha * x`` rounded to the dtype (into scratch memory), then one add."""
-    if alpha == 1:
-        np.add(t._data, x, out=t._data)
-    else:
-        np.add(t._data, np.multiply(x, alpha, out=_SCRATCH.like(x)), out=t._data)
+    """``t.add_(x, alpha=alpha)`` on the arrays, in place (Note [in-place updates] in sgd)."""
+    np.add(t._data, scaled(x, alpha), out=t._data)
     t._version_box[0] += 1
 
 
