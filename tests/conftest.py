@@ -55,3 +55,16 @@ def torch_mod():
 def _seed():
     adjit.manual_seed(0)
     yield
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: skipped unless ADJIT_SLOW=1 (big models, long runs)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if os.environ.get("ADJIT_SLOW"):
+        return
+    skip = pytest.mark.skip(reason="slow: set ADJIT_SLOW=1 to run")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
