@@ -7,20 +7,28 @@ from adjit.frontend.compile import CompiledFunction, compile  # noqa: A004
 from adjit.frontend.explain import explain
 from adjit.frontend.transforms import grad, value_and_grad
 from adjit.io import load, save
+from adjit.ir import dtypes as _dtypes
 from adjit.ir.dtypes import (
     DType as dtype,
 )
 from adjit.ir.dtypes import (
-    bool_ as bool,  # noqa: A004
-)
-from adjit.ir.dtypes import (
+    bfloat16,
+    complex32,
+    complex64,
+    complex128,
+    float16,
     float32,
     float64,
     get_default_dtype,
+    int8,
+    int16,
     int32,
     int64,
     set_default_dtype,
     uint8,
+    uint16,
+    uint32,
+    uint64,
 )
 from adjit.ir.errors import ShapeError
 from adjit.runtime.creation import (
@@ -59,45 +67,36 @@ from adjit.runtime.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from adjit.runtime.predicates import (
+    allclose,
+    equal,
+    is_floating_point,
+    is_tensor,
+    isclose,
+    numel,
+)
 from adjit.runtime.printing import get_printoptions, set_printoptions
 from adjit.runtime.tensor import Size, Tensor
 from adjit.runtime.trace_state import TracingError
 
-float = float32  # noqa: A001
+__version__ = "0.1.0"
+
 double = float64
 long = int64
-int = int32  # noqa: A001
-half = None
-cfloat = None
+cfloat = complex64
+cdouble = complex128
+chalf = complex32
+half = float16
+short = int16
 FloatTensor = Tensor
 LongTensor = Tensor
 
-__version__ = "0.1.0"
-
-
-def is_tensor(obj: object) -> bool:
-    return isinstance(obj, Tensor)
-
-
-def numel(input: Tensor) -> int:  # noqa: A002 - PyTorch's parameter name
-    return input.numel()
-
-
-def allclose(
-    a: Tensor, b: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
-) -> bool:
-    import numpy as np
-
-    return bool(np.allclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
-
-
-def isclose(
-    a: Tensor, b: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
-) -> Tensor:
-    import numpy as np
-
-    return Tensor._make(np.isclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
-
-
-def equal(a: Tensor, b: Tensor) -> bool:
-    return tuple(a.shape) == tuple(b.shape) and bool((a._data == b._data).all())
+# Note [builtins in the namespace]
+# PyTorch's names ``torch.bool``, ``torch.float`` and ``torch.int`` are dtypes, so this module
+# rebinds three builtins. Code in this file would then call a dtype where it meant the builtin
+# (``allclose`` once crashed with "'DType' object is not callable"), so this file only imports
+# and binds names: it defines no function or class (tests/test_namespace.py holds it to that),
+# and the rebinding comes last.
+bool = _dtypes.bool_  # noqa: A001
+float = float32  # noqa: A001
+int = int32  # noqa: A001

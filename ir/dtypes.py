@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -32,8 +33,8 @@ class DType:
     def __repr__(self) -> str:
         return f"torch.{self.name}"
 
-    def __reduce__(self) -> str:
-        return self.name
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return by_name, (self.name,)  # pickles (torch.save) refer to the one instance
 
 
 bool_ = DType("bool", np.bool_, 0, 0)
@@ -53,6 +54,83 @@ _TYPE_NAMES = {
 }
 ALL: tuple[DType, ...] = (bool_, uint8, int32, int64, float32, float64)
 _BY_NUMPY = {np.dtype(d.np): d for d in ALL}
+
+
+class UnsupportedDType(DType):
+    """A PyTorch dtype adjit names but cannot store yet: any use raises, never another dtype.
+
+    It compares, hashes and prints like a dtype (``x.dtype == torch.half`` is False), so code that
+    only mentions it runs; asking it for storage or promotion (``dtype=torch.half``,
+    ``.to(torch.half)``) raises a TypeError that names it.
+    """
+
+    def __init__(self, name: str) -> None:
+        object.__setattr__(self, "name", name)
+
+    def _refuse(self) -> TypeError:
+        supported = ", ".join(d.name for d in ALL)
+        return TypeError(
+            f"adjit does not support torch.{self.name} yet (supported dtypes: {supported})"
+        )
+
+    @property  # type: ignore[override]
+    def np(self) -> type:
+        raise self._refuse()
+
+    @property  # type: ignore[override]
+    def category(self) -> int:
+        raise self._refuse()
+
+    @property  # type: ignore[override]
+    def rank(self) -> int:
+        raise self._refuse()
+
+    @property
+    def type_name(self) -> str:
+        raise self._refuse()
+
+
+float16 = UnsupportedDType("float16")
+bfloat16 = UnsupportedDType("bfloat16")
+complex32 = UnsupportedDType("complex32")
+complex64 = UnsupportedDType("complex64")
+complex128 = UnsupportedDType("complex128")
+int8 = UnsupportedDType("int8")
+int16 = UnsupportedDType("int16")
+uint16 = UnsupportedDType("uint16")
+uint32 = UnsupportedDType("uint32")
+uint64 = UnsupportedDType("uint64")
+UNSUPPORTED: tuple[UnsupportedDType, ...] = (
+    float16,
+    bfloat16,
+    complex32,
+    complex64,
+    complex128,
+    int8,
+    int16,
+    uint16,
+    uint32,
+    uint64,
+)
+_BY_NAME: dict[str, DType] = {d.name: d for d in (*ALL, *UNSUPPORTED)}
+
+
+def by_name(name: str) -> DType:
+    """The dtype called ``name`` ("float32", "bool", ...)."""
+    return _BY_NAME[name]
+
+
+# NumPy dtypes that are one of the unsupported PyTorch dtypes (refused by name, not widened)
+_UNSUPPORTED_BY_NUMPY = {
+    np.dtype(np.float16): float16,
+    np.dtype(np.complex64): complex64,
+    np.dtype(np.complex128): complex128,
+    np.dtype(np.int8): int8,
+    np.dtype(np.int16): int16,
+    np.dtype(np.uint16): uint16,
+    np.dtype(np.uint32): uint32,
+    np.dtype(np.uint64): uint64,
+}
 _DEFAULT_FLOAT = [float32]
 
 
@@ -67,19 +145,15 @@ def set_default_dtype(d: DType) -> None:
 
 
 def from_numpy_dtype(dt: np.dtype) -> DType:
-    """The adjit dtype that stores NumPy dtype ``dt``; other float/int widths are widened."""
+    """The adjit dtype that stores NumPy dtype ``dt``; any other dtype is refused, never widened."""
     hit = _BY_NUMPY.get(dt)  # type: ignore[call-overload]
     if hit is not None:
         return hit
     dt = np.dtype(dt)
     if dt in _BY_NUMPY:
         return _BY_NUMPY[dt]
-    if dt.kind == "f":
-        return float64 if dt.itemsize > 4 else float32
-    if dt.kind in "iu":
-        return int64
-    if dt.kind == "b":
-        return bool_
+    if dt in _UNSUPPORTED_BY_NUMPY:
+        raise _UNSUPPORTED_BY_NUMPY[dt]._refuse()
     raise TypeError(
         f"can't convert np.ndarray of type numpy.{dt}. The only supported types are: "
         "float64, float32, int64, int32, uint8, and bool."

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import functional as F
 from . import inplace as I
+from . import predicates
 from .dispatch import apply, as_tensor_operand, composite
 from .ops_linalg import _sum_to as sum_to
 from .tensor import Tensor
@@ -250,6 +251,8 @@ def install(cls: type) -> None:
         setattr(cls, name, _inplace_method(fn))
     for name, fn in PROPERTIES.items():
         setattr(cls, name, property(fn))
+    for name in ("allclose", "isclose", "equal"):
+        setattr(cls, name, getattr(predicates, name))
     for name in ("_index", "_index_add", "_gather", "_scatter_add", "_unfold", "_fold"):
         setattr(cls, name, _private(name))
     for name, kind in NEW.items():

@@ -1,0 +1,89 @@
+"""Whole-tensor questions answered with Python values: allclose, equal, isclose, numel, ..."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..ir.shapes import broadcast_shapes
+from .tensor import Tensor
+
+
+def _check_tensor(fn: str, v: Any, name: str, position: int) -> None:
+    if not isinstance(v, Tensor):
+        raise TypeError(
+            f"{fn}(): argument '{name}' (position {position}) must be Tensor, "
+            f"not {type(v).__name__}"
+        )
+
+
+def _close_operands(fn: str, a: Any, b: Any, rtol: float, atol: float) -> None:
+    """PyTorch's checks for isclose/allclose: one dtype, broadcastable, rtol and atol >= 0."""
+    _check_tensor(fn, a, "input", 1)
+    _check_tensor(fn, b, "other", 2)
+    if a.dtype is not b.dtype:
+        raise RuntimeError(f"{a.dtype.type_name} did not match {b.dtype.type_name}")
+    if rtol < 0:
+        raise RuntimeError(f"rtol must be greater than or equal to zero, but got {rtol:g}")
+    if atol < 0:
+        raise RuntimeError(f"atol must be greater than or equal to zero, but got {atol:g}")
+    broadcast_shapes(tuple(a.shape), tuple(b.shape))
+
+
+def isclose(
+    input: Tensor,  # noqa: A002 - PyTorch's parameter names
+    other: Tensor,
+    rtol: float = 1e-05,
+    atol: float = 1e-08,
+    equal_nan: bool = False,
+) -> Tensor:
+    """Elementwise ``|input - other| <= atol + rtol * |other|`` (a bool tensor), as PyTorch."""
+    return _isclose("isclose", input, other, rtol, atol, equal_nan)
+
+
+def _isclose(
+    fn: str,
+    input: Tensor,
+    other: Tensor,
+    rtol: float,
+    atol: float,
+    equal_nan: bool,  # noqa: A002
+) -> Tensor:
+    _close_operands(fn, input, other, rtol, atol)
+    a, b = input._data, other._data
+    if a.dtype == np.bool_:
+        return Tensor._make(np.asarray(a == b))
+    return Tensor._make(np.asarray(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)))
+
+
+def allclose(
+    input: Tensor,  # noqa: A002
+    other: Tensor,
+    rtol: float = 1e-05,
+    atol: float = 1e-08,
+    equal_nan: bool = False,
+) -> bool:
+    """Whether every element of ``input`` is close to ``other``'s (see ``isclose``)."""
+    return bool(_isclose("allclose", input, other, rtol, atol, equal_nan)._data.all())
+
+
+def equal(input: Tensor, other: Tensor) -> bool:  # noqa: A002
+    """Same size and the same values (NaN is not equal to NaN; dtypes may differ)."""
+    _check_tensor("equal", input, "input", 1)
+    _check_tensor("equal", other, "other", 2)
+    if tuple(input.shape) != tuple(other.shape):
+        return False
+    return bool(np.array_equal(input._data, other._data))
+
+
+def is_tensor(obj: object) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:  # noqa: A002
+    return input.numel()
+
+
+def is_floating_point(input: Tensor) -> bool:  # noqa: A002
+    return input.dtype.is_floating_point
