@@ -13,16 +13,31 @@ Environment:
 - ``ADJIT_FUZZ_SHRINK``: ``1`` lets hypothesis shrink a failing program to a minimal one (can
   take minutes: every step traces and compiles a new program); off by default.
 
+The newer strategies (``tests/fuzz/registry.py``; issue 12 listed the bug classes the first
+ones never reached) each have their own test and CI count: integer/bool programs with bitwise,
+shift, remainder and floor-division ops (``integer``), NaN/inf/±0 inputs with gradients vs
+PyTorch (``specials``), math functions over the whole exponent range within a ulp bound
+(``math``, one test per function), reductions over >= 1e7 elements vs float64 (``long``),
+custom autograd.Function programs under every entry point (``functions``) and index, empty-dim,
+constant-output and ``dim=()`` edges (``edges``, one test per kind). A failing one prints a
+self-contained repro: ``program(T, ...)`` and ``inputs(T)`` for ``T = adjit`` or ``T = torch``.
+For them ``ADJIT_FUZZ_EXAMPLES`` is the count per strategy (split over its parametrized tests;
+``long`` runs one per 50, at least 3, or ``ADJIT_FUZZ_LONG_EXAMPLES``). A run that keeps going
+past failures and groups them by kind: ``cd tests && python -m fuzz.collect all --examples N``.
+
 Bugs the fuzzer found live as strict xfail tests in ``tests/regressions/``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
 import pytest
-from fuzz import checks
+from fuzz import checks, edges, functions, integer, long_reductions, mathfuncs, registry, specials
+from fuzz.cases import Case
+from fuzz.gates import GATES, gated
 from fuzz.programs import Program
 from fuzz.strategies import ALL, ELEMENTWISE, MOVEMENT, REDUCTIONS, programs
 from hypothesis import HealthCheck, Phase, assume, given, settings
@@ -39,6 +54,21 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     print_blob=False,
     phases=PHASES,
+)
+
+
+def _budget(default: int, share: int = 1) -> settings:
+    """A newer strategy's settings: ``default`` examples in CI, else ADJIT_FUZZ_EXAMPLES split
+    over the ``share`` parametrized tests of that strategy."""
+    wanted = os.environ.get("ADJIT_FUZZ_EXAMPLES")
+    count = default if wanted is None else max(default, int(wanted) // share)
+    return settings(FUZZ, max_examples=count)
+
+
+LONG_EXAMPLES = int(
+    os.environ.get(
+        "ADJIT_FUZZ_LONG_EXAMPLES", max(3, int(os.environ.get("ADJIT_FUZZ_EXAMPLES", "0")) // 50)
+    )
 )
 
 
@@ -69,6 +99,84 @@ def test_fuzz_movement_indexing_matmul(p: Program) -> None:
 @given(programs(ALL))
 def test_fuzz_everything(p: Program) -> None:
     _check(p)
+
+
+# ---- the classes issue 12 found the fuzzer blind to ----------------------------------------
+@_budget(60)
+@given(integer.integer_cases())
+def test_fuzz_integer_bitwise_shift_division(case: Case) -> None:
+    pytest.importorskip("torch")
+    integer.check_integer(case)
+
+
+@_budget(40)
+@given(specials.special_cases())
+def test_fuzz_nan_inf_zero_values_and_gradients(case: Case) -> None:
+    pytest.importorskip("torch")
+    specials.check_specials(case)
+
+
+@pytest.mark.parametrize("name", sorted(mathfuncs.FUNCTIONS))
+def test_fuzz_math_full_exponent_range(name: str) -> None:
+    pytest.importorskip("torch")  # the gradients are compared with PyTorch's
+    if gated(f"math:{name}"):
+        pytest.skip(f"gated until its fix lands: {GATES[f'math:{name}']}")
+
+    @_budget(2, share=len(mathfuncs.FUNCTIONS))
+    @given(mathfuncs.math_cases(name))
+    def run(case: Case) -> None:
+        mathfuncs.check_math(case)
+
+    run()
+
+
+@settings(FUZZ, max_examples=LONG_EXAMPLES)
+@given(long_reductions.long_cases())
+def test_fuzz_long_reductions_vs_float64(case: Case) -> None:
+    long_reductions.check_long(case)
+
+
+@_budget(25)
+@given(functions.function_cases())
+def test_fuzz_custom_functions_every_entry_point(case: Case) -> None:
+    pytest.importorskip("torch")
+    functions.check_functions(case)
+
+
+@pytest.mark.parametrize("kind", sorted(edges.KINDS))
+def test_fuzz_edges(kind: str) -> None:
+    pytest.importorskip("torch")
+
+    @_budget(5, share=len(edges.KINDS))
+    @given(edges.edge_cases(kind))
+    def run(case: Case) -> None:
+        edges.check_edges(case)
+
+    run()
+
+
+@pytest.mark.parametrize("name", sorted(set(registry.STRATEGIES) - {"core"}))
+def test_cases_print_as_runnable_source(name: str) -> None:
+    """A newer strategy's repro is self-contained: it runs unchanged with T = torch."""
+    torch = pytest.importorskip("torch")
+    found: list[Case] = []
+
+    @settings(max_examples=3, derandomize=True, database=None, deadline=None)
+    @given(registry.STRATEGIES[name][0])
+    def collect(case: Case) -> None:
+        found.append(case)
+
+    collect()
+    for case in found:
+        text = repr(case)
+        namespace: dict[str, Any] = {}
+        exec(text, namespace)  # noqa: S102
+        assert text.startswith(f"# fuzz case: {case.kind}")
+        xs = namespace["inputs"](torch)
+        assert len(xs) == len(case.arrays)
+        # a case may check that adjit raises where PyTorch raises
+        with contextlib.suppress(RuntimeError, IndexError):
+            namespace["program"](torch, *xs)
 
 
 def test_programs_print_as_runnable_source() -> None:

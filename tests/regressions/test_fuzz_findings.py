@@ -60,3 +60,75 @@ def test_compiled_forward_keeps_where_inside_comparison(cond: Any) -> None:
     w = adjit.tensor([2.0, 3.0], requires_grad=True)  # without requires_grad both agree
     eager = f(a, x, y, w).detach().numpy()
     np.testing.assert_array_equal(adjit.compile(f)(a, x, y, w).detach().numpy(), eager)
+
+
+# ---- found by the issue-12 strategies (tests/fuzz/specials.py, functions.py), still open -----
+# Strict xfails: each passes the day its bug is fixed, and then fails here until its marker
+# is removed.
+
+
+@pytest.mark.xfail(
+    strict=True, reason="compiled lerp(x, x, w): d/dw simplifies x - x to 0, losing NaN/inf"
+)
+def test_compiled_lerp_weight_gradient_keeps_nan_of_equal_ends() -> None:
+    torch = pytest.importorskip("torch")
+
+    def f(x: Any, w: Any) -> Any:
+        return x.lerp(x, w)
+
+    def w_grad(T: Any, fn: Any) -> list[float]:
+        x = T.tensor([float("nan"), float("inf"), 1.0])
+        w = T.tensor([0.5, 0.5, 0.5], requires_grad=True)
+        fn(x, w).sum().backward()
+        return w.grad.tolist()
+
+    want = w_grad(torch, f)  # [nan, nan, 0.0]: (end - start) * grad
+    np.testing.assert_array_equal(w_grad(adjit, f), want)  # eager agrees
+    x = adjit.tensor([float("nan"), float("inf"), 1.0])
+    by_grad = adjit.grad(lambda w: f(x, w).sum())(adjit.tensor([0.5, 0.5, 0.5]))
+    np.testing.assert_array_equal(w_grad(adjit, adjit.compile(f)), want)  # got [0, 0, 0]
+    np.testing.assert_array_equal(by_grad.numpy(), want)  # got [0, 0, 0]
+
+
+@pytest.mark.xfail(strict=True, reason="x ** 0.5 at -0.0: gradient +inf, PyTorch -inf (sqrt)")
+@pytest.mark.parametrize("mode", ["eager", "compiled"])
+def test_pow_half_gradient_at_negative_zero_is_minus_inf(mode: str) -> None:
+    torch = pytest.importorskip("torch")
+
+    def grad(T: Any, fn: Any) -> list[float]:
+        x = T.tensor([-0.0, 0.0, 4.0], dtype=T.float64, requires_grad=True)
+        fn(x).sum().backward()
+        return x.grad.tolist()
+
+    def f(x: Any) -> Any:
+        return x**0.5
+
+    want = grad(torch, f)  # PyTorch takes x ** 0.5 as sqrt: 1 / (2 * sqrt(-0.0)) = -inf
+    assert want == [-np.inf, np.inf, 0.25]
+    assert grad(adjit, f if mode == "eager" else adjit.compile(f)) == want  # got [inf, ...]
+
+
+@pytest.mark.xfail(
+    strict=True, reason="a custom Function returning a tuple: its outputs drop out of autograd"
+)
+def test_custom_function_with_two_outputs_carries_gradients() -> None:
+    torch = pytest.importorskip("torch")
+
+    def x_grad(T: Any) -> list[float]:
+        class SinCos(T.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, x: Any) -> Any:
+                ctx.save_for_backward(x)
+                return x.sin(), x.cos()
+
+            @staticmethod
+            def backward(ctx: Any, gs: Any, gc: Any) -> Any:
+                (x,) = ctx.saved_tensors
+                return gs * x.cos() - gc * x.sin()
+
+        x = T.tensor([0.5, 1.0], dtype=T.float64, requires_grad=True)
+        s, _ = SinCos.apply(x)
+        (s * x).sum().backward()  # adjit: only the direct path x -> s * x, silently
+        return x.grad.tolist()
+
+    np.testing.assert_allclose(x_grad(adjit), x_grad(torch), rtol=1e-15)

@@ -1,0 +1,32 @@
+"""Every fuzz strategy by name with its check, for tests/test_fuzz.py and fuzz.collect."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import Phase, assume
+from hypothesis import strategies as st
+
+from . import checks, edges, functions, integer, long_reductions, mathfuncs, specials
+from .programs import Program
+from .strategies import ALL, programs
+
+GENERATE = [Phase.explicit, Phase.generate]
+
+
+def check_core(p: Program) -> None:
+    """The original differential check (near-kink inputs rejected)."""
+    assume(not checks.near_kink(p))
+    checks.check_program(p)
+
+
+STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
+    "core": (programs(ALL), check_core),
+    "integer": (integer.integer_cases(), integer.check_integer),
+    "specials": (specials.special_cases(), specials.check_specials),
+    "math": (mathfuncs.math_cases(), mathfuncs.check_math),
+    "long": (long_reductions.long_cases(), long_reductions.check_long),
+    "functions": (functions.function_cases(), functions.check_functions),
+    "edges": (edges.edge_cases(), edges.check_edges),
+}
