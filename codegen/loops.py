@@ -13,6 +13,7 @@ from ..ir.graph import Atom, Eqn, Lit, Var
 from ..ir.interpreter import lit_array
 from ..ir.shapes import broadcast_strides, contiguous_strides, operand_dtypes
 from ..passes.fusion import Kernel
+from .accumulate import BLOCK, Scratch, Total, compensates
 from .counted import for_range
 from .lower import (
     I64,
@@ -88,7 +89,9 @@ class KernelEmitter:
     Loop order is the buffers' memory order (innermost contiguous). Reductions: the output slab
     of an outer iteration is set to the identity just before the first reduced loop; values
     then accumulate either in a register (the innermost loop reduces) or straight into the
-    output row (an outer loop reduces, the innermost runs along the row).
+    output row (an outer loop reduces, the innermost runs along the row). Float sums do both
+    in two levels (Note [reduction accuracy]): register sums over blocks of the innermost loop,
+    added with compensation into the output slab.
     """
 
     def __init__(self, k: Kernel, use_vecmath: bool) -> None:
@@ -119,6 +122,24 @@ class KernelEmitter:
         self.slot = {v: i for i, v in enumerate(operands)}
         self.layout = collapse(shape, [d in axes for d in range(nd)], strides)
         self.empty_reduce = any(shape[d] == 0 for d in axes)
+        self._plan_accuracy()
+
+    def _plan_accuracy(self) -> None:
+        """Which float sums get compensation slots, and whether the innermost loop runs in
+        blocks (Note [reduction accuracy])."""
+        lay, f = self.layout, self.layout.first_reduced
+        sums = [e for e in self.reds if compensates(e.op, e.out.aval.dtype)]
+        self.blocked = bool(sums) and lay.reduced[-1] and lay.sizes[-1] > BLOCK
+        adds = 1  # compensated additions into each output element of a slab
+        if f is not None:
+            red = [n for n, r in zip(lay.sizes[f:], lay.reduced[f:], strict=True) if r]
+            if lay.reduced[-1]:
+                adds = prod(red[:-1]) * (-(-red[-1] // BLOCK) if self.blocked else 1)
+            else:
+                adds = prod(red)
+        self.compensated = tuple(sums if adds > 1 else ())
+        self.totals: dict[Eqn, Total] = {}
+        self.base: dict[Eqn, ir.Value] = {}
 
     # ---- memory -------------------------------------------------------------------------
     def _ptr(self, v: Var, off: ir.Value) -> ir.Value:
@@ -186,6 +207,11 @@ class KernelEmitter:
         mod = self.open_function()
         b, zero = self.b, ir.Constant(I64, 0)
         self.acc = {e: b.alloca(REGISTER[e.out.aval.dtype.name]) for e in self.reds}
+        scratch = Scratch(b)
+        slab = self.layout.slab(self.layout.first_reduced or 0)
+        totals = {
+            e: Total(scratch, REGISTER[e.out.aval.dtype.name], slab) for e in self.compensated
+        }
         env: dict[Var, ir.Value] = {v: self.load(v, zero) for v in k.inputs if _numel(v) == 1}
         for e in k.eqns:
             if e in self.scalar_eqns:
@@ -194,7 +220,20 @@ class KernelEmitter:
             with b.if_then(b.icmp_signed("==", self.start, zero)):
                 for v in self.scalar_outs:
                     self.store(v, zero, env[v])
-        self.nest(0, [zero] * len(self.slot), env)
+        offs = [zero] * len(self.slot)
+        ok = scratch.heap_ok()
+        if ok is None:
+            self.totals = totals
+            self.nest(0, offs, env)
+        else:  # the heap refused the totals' slots: sum into the outputs directly
+            with b.if_else(ok) as (then, otherwise):
+                with then:
+                    self.totals = totals
+                    self.nest(0, offs, dict(env))
+                with otherwise:
+                    self.totals = {}
+                    self.nest(0, offs, dict(env))
+        scratch.release()
         b.ret_void()
         return str(mod)
 
@@ -206,18 +245,53 @@ class KernelEmitter:
         if self.reds and d == lay.first_reduced:
             self.init_slab(d, offs)
         acc_here = bool(self.reds) and d == len(lay.sizes) - 1 and lay.reduced[d]
+        lo, hi = (self.start, self.stop) if d == 0 else (ir.Constant(I64, 0), lay.sizes[d])
+        hi_v = ir.Constant(I64, hi) if isinstance(hi, int) else hi
+        if acc_here and self.blocked:  # full blocks (a constant trip count), then the rest
+            step = ir.Constant(I64, BLOCK)
+            full = b.sdiv(b.sub(hi_v, lo), step)
+            with for_range(b, ir.Constant(I64, 0), full, f"d{d}.blk") as k:
+                start = b.add(lo, b.mul(k, step))
+                self.reduce_loop(d, offs, env, ir.Constant(I64, 0), step, shift=start)
+            self.reduce_loop(d, offs, env, b.add(lo, b.mul(full, step)), hi_v)
+        else:
+            self.reduce_loop(d, offs, env, lo, hi_v, acc_here)
+        if self.reds and d == lay.first_reduced:
+            self.fold_slab(d)
+
+    def reduce_loop(
+        self,
+        d: int,
+        offs: list[ir.Value],
+        env: dict[Var, ir.Value],
+        lo: ir.Value,
+        hi: ir.Value,
+        acc_here: bool = True,
+        shift: ir.Value | None = None,
+    ) -> None:
+        """The loop over dim ``d`` in ``[lo, hi)`` (plus ``shift``); with ``acc_here``, its
+        values are summed in registers and added into the outputs after it."""
+        b, lay = self.b, self.layout
         for e in self.reds if acc_here else ():
             b.store(reduce_identity(e.op, e.out.aval.dtype, self.empty_reduce), self.acc[e])
-        lo, hi = (self.start, self.stop) if d == 0 else (ir.Constant(I64, 0), lay.sizes[d])
-        with for_range(b, lo, ir.Constant(I64, hi) if isinstance(hi, int) else hi, f"d{d}") as i:
+        with for_range(b, lo, hi, f"d{d}") as i:
+            if shift is not None:
+                i = b.add(shift, i, flags=("nsw",))
             inner = [
                 off if s[d] == 0 else b.add(off, b.mul(i, ir.Constant(I64, s[d])))
                 for off, s in zip(offs, lay.strides, strict=True)
             ]
             self.nest(d + 1, inner, dict(env))
         for e in self.reds if acc_here else ():
-            off = offs[self.slot[e.out]]
-            self.store(e.out, off, self.combine(e, self.load(e.out, off), b.load(self.acc[e])))
+            self.accumulate(e, offs[self.slot[e.out]], b.load(self.acc[e]))
+
+    def accumulate(self, e: Eqn, off: ir.Value, x: ir.Value) -> None:
+        """Add ``x`` into output element ``off``, or into its careful total if it has one."""
+        total = self.totals.get(e)
+        if total is None:
+            self.store(e.out, off, self.combine(e, self.load(e.out, off), x))
+        else:
+            total.add(self.b, self.b.sub(off, self.base[e]), x)
 
     def init_slab(self, d: int, offs: list[ir.Value]) -> None:
         for e in self.reds:
@@ -225,10 +299,22 @@ class KernelEmitter:
                 offs[self.slot[e.out]],
                 reduce_identity(e.op, e.out.aval.dtype, self.empty_reduce),
             )
+            self.base[e] = base
+            total = self.totals.get(e)
             with for_range(
                 self.b, ir.Constant(I64, 0), ir.Constant(I64, self.layout.slab(d)), "init"
             ) as j:
-                self.store(e.out, self.b.add(base, j), ident)
+                if total is None:
+                    self.store(e.out, self.b.add(base, j), ident)
+                else:
+                    total.reset(self.b, j, ident)
+
+    def fold_slab(self, d: int) -> None:
+        """Write each careful total into its finished slab."""
+        b, n = self.b, ir.Constant(I64, self.layout.slab(d))
+        for e, total in self.totals.items():
+            with for_range(b, ir.Constant(I64, 0), n, "fold") as j:
+                self.store(e.out, b.add(self.base[e], j), total.result(b, j))
 
     def body(self, offs: list[ir.Value], env: dict[Var, ir.Value]) -> None:
         b, lay = self.b, self.layout
@@ -247,6 +333,6 @@ class KernelEmitter:
             elif lay.reduced[-1]:
                 b.store(self.combine(e, b.load(self.acc[e]), x), self.acc[e])
             else:
-                self.store(e.out, off, self.combine(e, self.load(e.out, off), x))
+                self.accumulate(e, off, x)
         for v in self.full_outs:
             self.store(v, offs[self.slot[v]], env[v])

@@ -6,6 +6,7 @@ from llvmlite import ir
 
 from ..ir.graph import Eqn, Var
 from ..passes.rows import COLUMN, FULL, ROW, SCALAR, RowKernel
+from .accumulate import BLOCK, Scratch, Total, compensates
 from .counted import for_range
 from .loops import KernelEmitter
 from .lower import I64, REGISTER, Lowered, convert, emit_checked, reduce_identity
@@ -31,7 +32,7 @@ class RowEmitter(KernelEmitter):
     def emit(self) -> str:
         k: RowKernel = self.k  # type: ignore[assignment]
         mod = self.open_function()
-        b, start, stop, zero = self.b, self.start, self.stop, ir.Constant(I64, 0)
+        b, start, zero = self.b, self.start, ir.Constant(I64, 0)
         reds = [e for p in k.passes for e in p.reductions if k.level[e.out] != COLUMN]
         self.acc = {e: b.alloca(REGISTER[e.out.aval.dtype.name]) for e in reds}
         wide = {
@@ -39,13 +40,20 @@ class RowEmitter(KernelEmitter):
             for e in k.reductions
             if k.level[e.out] == SCALAR
         }
-        for e, slot in wide.items():
-            b.store(reduce_identity(e.op, e.out.aval.dtype, False), slot)
-        for e in k.reductions:  # per-column totals accumulate in this chunk's output buffer
-            if k.level[e.out] == COLUMN:
-                ident = reduce_identity(e.op, e.out.aval.dtype, False)
-                with for_range(b, zero, ir.Constant(I64, k.length), "init") as c:
-                    self.store(e.out, c, ident)
+        # careful totals (Note [reduction accuracy]): per row when a row is longer than a
+        # block, across rows for the kernel-wide and per-column sums
+        scratch = Scratch(b)
+        careful = [e for e in k.reductions if compensates(e.op, e.out.aval.dtype)]
+        across = {
+            e: Total(scratch, _reg(e), k.length if k.level[e.out] == COLUMN else 1)
+            for e in careful
+            if k.rows > 1
+        }
+        self.row_totals = {
+            e: Total(scratch, _reg(e), 1)
+            for e in reds
+            if k.length > BLOCK and compensates(e.op, e.out.aval.dtype)
+        }
         env: dict[Var, ir.Value] = {v: self.load(v, zero) for v in k.inputs if k.level[v] == SCALAR}
         for e in k.scalar_eqns:
             env[e.out] = self.apply(e, env)
@@ -55,7 +63,40 @@ class RowEmitter(KernelEmitter):
             with b.if_then(b.icmp_signed("==", start, zero)):
                 for v in scalar_outs:
                     self.store(v, zero, env[v])
-        with for_range(b, start, stop, "row") as r:
+        ok = scratch.heap_ok()
+        if ok is None:
+            self._rows(env, wide, across)
+        else:  # the heap refused the totals' slots: sum into the outputs directly
+            with b.if_else(ok) as (then, otherwise):
+                with then:
+                    self._rows(env, wide, across)
+                with otherwise:
+                    self._rows(env, wide, {})
+        scratch.release()
+        b.ret_void()
+        return str(mod)
+
+    def _rows(
+        self, env: dict[Var, ir.Value], wide: dict[Eqn, ir.Value], across: dict[Eqn, Total]
+    ) -> None:
+        """Initialize the kernel-wide and per-column reductions, loop over this chunk's rows,
+        write this chunk's share of them (the runner combines the chunks)."""
+        k: RowKernel = self.k  # type: ignore[assignment]
+        b, zero = self.b, ir.Constant(I64, 0)
+        self.columns = {e: t for e, t in across.items() if k.level[e.out] == COLUMN}
+        for e in k.reductions:
+            ident = reduce_identity(e.op, e.out.aval.dtype, False)
+            if e in wide:
+                b.store(ident, wide[e])
+                if e in across:
+                    across[e].reset(b, zero, ident)
+            else:  # per-column totals accumulate in this chunk's output buffer (or totals)
+                with for_range(b, zero, ir.Constant(I64, k.length), "init") as c:
+                    if e in across:
+                        across[e].reset(b, c, ident)
+                    else:
+                        self.store(e.out, c, ident)
+        with for_range(b, self.start, self.stop, "row") as r:
             row_env = dict(env)
             for v in k.inputs:
                 if k.level[v] == ROW:
@@ -68,7 +109,9 @@ class RowEmitter(KernelEmitter):
                     if k.level[e.out] == COLUMN:
                         continue
                     total = b.load(self.acc[e])
-                    if e in wide:
+                    if e in across:
+                        across[e].add(b, zero, total)
+                    elif e in wide:
                         b.store(self.combine(e, b.load(wide[e]), total), wide[e])
                     else:
                         row_env[e.out] = total
@@ -77,10 +120,11 @@ class RowEmitter(KernelEmitter):
             for v in k.outputs:
                 if k.level[v] == ROW:
                     self.store(v, self._at(v, r, None), row_env[v])
-        for e, slot in wide.items():  # this chunk's share (the runner combines the chunks)
-            self.store(e.out, zero, b.load(slot))
-        b.ret_void()
-        return str(mod)
+        for e, slot in wide.items():
+            self.store(e.out, zero, across[e].result(b, zero) if e in across else b.load(slot))
+        for e, t in self.columns.items():
+            with for_range(b, zero, ir.Constant(I64, k.length), "fold") as c:
+                self.store(e.out, c, t.result(b, c))
 
     def _sweep(
         self,
@@ -90,19 +134,55 @@ class RowEmitter(KernelEmitter):
         r: ir.Value,
         row_env: dict[Var, ir.Value],
     ) -> None:
+        """One pass along row ``r``; a row longer than a block is summed block by block."""
         k: RowKernel = self.k  # type: ignore[assignment]
-        b = self.b
+        b, zero = self.b, ir.Constant(I64, 0)
         for e in reductions:
             if e in self.acc:
                 b.store(reduce_identity(e.op, e.out.aval.dtype, False), self.acc[e])
         if not (eqns or reductions or stores):
             return
+        careful = [e for e in reductions if e in self.row_totals]
+        if not careful:
+            self._columns(eqns, reductions, stores, r, row_env, zero, k.length)
+            return
+        for e in careful:
+            self.row_totals[e].reset(b, zero, reduce_identity(e.op, e.out.aval.dtype, False))
+        full, rest = divmod(k.length, BLOCK)
+        step = ir.Constant(I64, BLOCK)
+        with for_range(b, zero, ir.Constant(I64, full), "blk") as blk:
+            self._columns(eqns, reductions, stores, r, row_env, b.mul(blk, step), BLOCK, careful)
+        if rest:
+            self._columns(
+                eqns, reductions, stores, r, row_env, ir.Constant(I64, full * BLOCK), rest, careful
+            )
+        for e in careful:
+            b.store(self.row_totals[e].result(b, zero), self.acc[e])
+
+    def _columns(
+        self,
+        eqns: tuple[Eqn, ...],
+        reductions: tuple[Eqn, ...],
+        stores: tuple[Var, ...],
+        r: ir.Value,
+        row_env: dict[Var, ir.Value],
+        first: ir.Value,
+        count: int,
+        careful: list[Eqn] | tuple[()] = (),
+    ) -> None:
+        """Columns ``first .. first + count`` of row ``r``; the ``careful`` sums start from the
+        identity and are added into their row totals after."""
+        k: RowKernel = self.k  # type: ignore[assignment]
+        b = self.b
+        for e in careful:
+            b.store(reduce_identity(e.op, e.out.aval.dtype, False), self.acc[e])
         loaded = [
             v
             for v in k.inputs
             if k.level[v] == FULL and any(v in e.inputs for e in (*eqns, *reductions))
         ]
-        with for_range(b, ir.Constant(I64, 0), ir.Constant(I64, k.length), "col") as c:
+        with for_range(b, ir.Constant(I64, 0), ir.Constant(I64, count), "col") as j:
+            c = b.add(first, j, flags=("nsw",))
             env = dict(row_env)
             for v in loaded:
                 env[v] = self.load(v, self._at(v, r, c))
@@ -112,10 +192,18 @@ class RowEmitter(KernelEmitter):
                 x = convert(b, env[e.inputs[0]], e.inputs[0].aval.dtype, e.out.aval.dtype)
                 if e in self.acc:
                     b.store(self.combine(e, b.load(self.acc[e]), x), self.acc[e])
+                elif e in self.columns:
+                    self.columns[e].add(b, c, x)
                 else:  # a column total
                     self.store(e.out, c, self.combine(e, self.load(e.out, c), x))
             for v in stores:
                 self.store(v, self._at(v, r, c), env[v])
+        for e in careful:
+            self.row_totals[e].add(b, ir.Constant(I64, 0), b.load(self.acc[e]))
+
+
+def _reg(e: Eqn) -> ir.Type:
+    return REGISTER[e.out.aval.dtype.name]
 
 
 def lower_rows(k: RowKernel, use_vecmath: bool = True) -> Lowered:
