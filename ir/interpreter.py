@@ -13,7 +13,18 @@ from .shapes import operand_dtypes
 
 # ops that only move or copy values: nothing for NumPy to warn about
 _MOVES_ONLY = frozenset(
-    {Op.RESHAPE, Op.PERMUTE, Op.EXPAND, Op.INDEX, Op.GATHER, Op.CAT, Op.UNFOLD, Op.DETACH}
+    {
+        Op.RESHAPE,
+        Op.PERMUTE,
+        Op.EXPAND,
+        Op.INDEX,
+        Op.GATHER,
+        Op.CAT,
+        Op.UNFOLD,
+        Op.DETACH,
+        Op.CHECK,
+        Op.CUSTOM_VJP,
+    }
 )
 
 

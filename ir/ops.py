@@ -64,6 +64,10 @@ class Op(Enum):
     MATMUL = auto()
     # autodiff
     DETACH = auto()  # identity whose output carries no gradient (Tensor.detach while tracing)
+    # run-time checks
+    CHECK = auto()  # identity on input 0 asserting input 1 (Note [run-time checks], ir/checks)
+    # custom derivatives
+    CUSTOM_VJP = auto()  # identity with the program's own rule (Note [custom functions traced])
 
     def __repr__(self) -> str:
         return f"Op.{self.name}"
@@ -120,6 +124,8 @@ class GroupOp:
             Op.UNFOLD,
             Op.FOLD,
             Op.DETACH,
+            Op.CHECK,
+            Op.CUSTOM_VJP,
         }
     )
     # ops whose output carries no gradient (bool or integer results)

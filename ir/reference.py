@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 
 from . import windows
+from .checks import check_reference
+from .custom import custom_vjp_reference
 from .ops import Op
 from .shapes import split_index
 
@@ -129,8 +131,7 @@ def _reduce(f: Callable[..., np.ndarray]) -> RefRule:
 REFERENCE: dict[Op, RefRule] = {
     Op.NEG: np.negative,
     Op.ABS: np.abs,
-    # PyTorch's sign(NaN) is 0 (NumPy's is NaN)
-    Op.SIGN: lambda x: x.copy() if x.dtype == np.bool_ else np.sign(np.where(x != x, 0, x)),
+    Op.SIGN: lambda x: x.copy() if x.dtype == np.bool_ else np.sign(x),
     Op.EXP: np.exp,
     Op.LOG: np.log,
     Op.LOG1P: np.log1p,
@@ -179,4 +180,6 @@ REFERENCE: dict[Op, RefRule] = {
     Op.FOLD: windows.fold,
     Op.MATMUL: np.matmul,
     Op.DETACH: lambda x: x,
+    Op.CHECK: check_reference,
+    Op.CUSTOM_VJP: custom_vjp_reference,
 }

@@ -7,6 +7,8 @@ from math import prod
 from typing import Any
 
 from .aval import Aval
+from .checks import check_shape
+from .custom import custom_vjp_shape
 from .dtypes import DType, bool_, int32, int64, result_type, scalar_dtype, to_float
 from .errors import ShapeError
 from .ops import GroupOp, Op
@@ -354,6 +356,8 @@ SHAPE_RULES: dict[Op, ShapeRule] = {
     Op.FOLD: fold_shape,
     Op.MATMUL: _matmul,
     Op.DETACH: _unary_keep,
+    Op.CHECK: check_shape,
+    Op.CUSTOM_VJP: custom_vjp_shape,
 }
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from ..codegen.jit import CompiledKernel, codegen_error
 from ..codegen.kernel_cache import kernel_code
 from ..ir import windows
+from ..ir.checks import CHECK_ERRORS
 from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 from ..ir.interpreter import eval_eqn_arrays, lit_array, unshared
 from ..ir.ops import Op
@@ -22,6 +23,7 @@ from .callplan import COPIED, CallPlan
 from .kernels import KernelRunner
 
 Env = dict[Var, np.ndarray]
+CHECK_FAILURES = tuple(CHECK_ERRORS.values())
 _SPARE = 3  # buffers kept per value: the caller may still hold the last results
 
 
@@ -110,12 +112,28 @@ def _windows_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:
             restore[0](restore[1])
 
 
+def _check(e: Eqn, env: Env) -> np.ndarray:
+    """A run-time check: its input, or PyTorch's error noting the traced source line
+    (Note [run-time checks])."""
+    if _read(e.inputs[1], env).all():  # the common case, without the reference's conversions
+        return _read(e.inputs[0], env)
+    try:
+        return _interpret_eqn(e, env)
+    except CHECK_FAILURES as err:
+        if e.loc:
+            err.add_note(f"(raised by a check of the compiled program, traced at {e.loc})")
+        raise
+
+
 # externs that write into a reused buffer instead of allocating (the rest: the NumPy reference)
 EXTERN_INTO: dict[Op, Callable[[Eqn, Env, Buffers], np.ndarray]] = {
     Op.MATMUL: _matmul_into,
     Op.UNFOLD: _windows_into,
     Op.FOLD: _windows_into,
 }
+# externs run by their own function (the rest: the NumPy reference); their results are not
+# pooled buffers (a check's is its input)
+EXTERN_RUN: dict[Op, Callable[[Eqn, Env], np.ndarray]] = {Op.CHECK: _check}
 
 
 class KernelStep(Record):
@@ -166,7 +184,7 @@ class ExternStep(Record):
     def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
         e = self.eqn
         into = EXTERN_INTO.get(e.op)
-        env[e.out] = into(e, env, bufs) if into else _interpret_eqn(e, env)
+        env[e.out] = into(e, env, bufs) if into else EXTERN_RUN.get(e.op, _interpret_eqn)(e, env)
 
 
 Step = KernelStep | InterpretedKernel | ExternStep
@@ -305,6 +323,5 @@ def compile_program(
         else compile_kernel(s, threshold, use_vecmath, strict)
         for s in program.steps
     ]
-    # (np.ascontiguousarray would make a 0-d constant 1-d: a compiled 0-d output came back (1,))
-    consts = {v: np.asarray(a, v.aval.dtype.np, order="C") for v, a in graph.consts}
+    consts = {v: np.ascontiguousarray(np.asarray(a, v.aval.dtype.np)) for v, a in graph.consts}
     return Executable(graph, program, steps, consts, public)

@@ -138,19 +138,28 @@ def _item(it: Any, size: int, dim: int, k: int, tensors: list[Any]) -> tuple:
     if _traced(it):
         if it.dtype.is_floating_point:
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
-        tensors.append(it)  # bounds are checked when the index runs (NumPy raises IndexError)
+        tensors.append(_checked(it, size, k))  # negative indices wrap, as below
         return ("tensor", len(tensors) - 1)
     arr = _as_array(it)
     if arr is None:
         raise IndexError(_VALID.format(type(it).__name__))
     if arr.dtype.kind not in "iu":
         raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
-    if arr.size and (arr.max() >= size or arr.min() < -size):
-        bad = int(arr.max() if arr.max() >= size else arr.min())
-        # PyTorch numbers the dimension among the tensor indices
+    out = (arr >= size) | (arr < -size)
+    if out.any():  # PyTorch names the first one, and numbers the dim among the tensor indices
+        bad = int(arr.reshape(-1)[np.argmax(out.reshape(-1))])
         raise IndexError(f"index {bad} is out of bounds for dimension {k} with size {size}")
     tensors.append(np.where(arr < 0, arr + size, arr).astype(np.int64))
     return ("tensor", len(tensors) - 1)
+
+
+def _checked(index: Tensor, size: int, k: int) -> Tensor:
+    """A traced index tensor, checked in [-size, size) when the program runs (Note [run-time
+    checks]); PyTorch numbers the dimension among the tensor indices."""
+    from .checks import check, in_range
+
+    message = f"index {{}} is out of bounds for dimension {k} with size {size}"
+    return check(index, in_range(index, -size, size), IndexError, message, detail=index)
 
 
 _BASIC_NAMES = {"int": "SelectBackward0", "slice": "SliceBackward0", "none": "UnsqueezeBackward0"}

@@ -8,8 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from ..ir.dtypes import bool_
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
+from .checks import check, in_range
 from .dispatch import apply, composite
 from .indexing import basic_name, normalize_index
 from .ops_elementwise import clone
@@ -168,21 +170,21 @@ def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
 
 def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     axis = norm_axis(dim, x.ndim)
-    _check_range(index, x.shape[axis] if x.ndim else 1, axis)
+    index = _checked_range(index, x.shape[axis] if x.ndim else 1, axis)
     return apply(Op.GATHER, x, index, axis=axis)
 
 
-def _check_range(index: Tensor, size: int, axis: int) -> None:
-    if getattr(index, "_is_tracer", False):
-        return  # values unknown while tracing; NumPy checks them when the gather runs
-    data = index._data
-    if data.size and data.dtype.kind in "iu" and (data.min() < 0 or data.max() >= size):
-        bad = int(data.max() if data.max() >= size else data.min())
-        raise RuntimeError(f"index {bad} is out of bounds for dimension {axis} with size {size}")
+def _checked_range(index: Tensor, size: int, axis: int) -> Tensor:
+    """``index`` once every element is in [0, size) (gather and scatter never wrap)."""
+    if index.dtype.is_floating_point or index.dtype is bool_:
+        return index  # the op's shape rule refuses it
+    message = f"index {{}} is out of bounds for dimension {axis} with size {size}"
+    return check(index, in_range(index, 0, size), RuntimeError, message, detail=index)
 
 
 def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     axis = norm_axis(dim, x.ndim)
+    index = _checked_range(index, x.shape[axis] if x.ndim else 1, axis)
     return composite(
         "ScatterAddBackward0",
         lambda a, s: a + apply(Op.SCATTER_ADD, s, index, axis=axis, shape=tuple(x.shape)),
@@ -231,4 +233,25 @@ def nonzero(x: Tensor, *, as_tuple: bool = False) -> Any:
 
 def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
     d = norm_axis(dim, x.ndim)
+    n = x.shape[d] if x.ndim else 1
+    if index.dtype.is_floating_point or index.dtype is bool_:
+        raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
+    if index.ndim > 1:
+        raise IndexError("index_select(): Index is supposed to be a vector")
+    # PyTorch's CPU kernel words the error by path: dim 1 of a 2+-D tensor is its own loop
+    error, message = (
+        (RuntimeError, f"INDICES element is out of DATA bounds, id={{}} axis_dim={n}")
+        if x.ndim > 1 and d == 1
+        else (IndexError, "index out of range in self")
+    )
+    index = check(index, in_range(index, 0, n), error, message, detail=index)
+    if index.ndim == 0:  # selects one entry, keeping the dim
+        index = reshape(index, (1,))
+    if x.ndim == 0:
+        if index.numel() != 1:
+            raise RuntimeError(
+                "index_select(): Index to scalar can have only 1 value, got "
+                f"{index.numel()} value(s)"
+            )
+        return composite("IndexSelectBackward0", lambda a: reshape(reshape(a, (1,))[index], ()), x)
     return composite("IndexSelectBackward0", lambda a: getitem(a, (slice(None),) * d + (index,)), x)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from adjit.runtime import functional as R
+from adjit.runtime.checks import check, in_range
 from adjit.runtime.dispatch import composite
 from adjit.runtime.tensor import Tensor
 
@@ -147,14 +148,9 @@ def _check_target(input: Tensor, target: Tensor, ignore_index: int) -> Tensor:
             f"Expected input batch_size ({input.shape[0]}) to match target "
             f"batch_size ({t.shape[0] if t.ndim else 0})."
         )
-    if getattr(t, "_is_tracer", False):
-        return t  # values unknown while tracing: out-of-range targets fail in gather
-    data = t._data
     n_classes = input.shape[0 if input.ndim == 1 else 1]
-    bad = data[(data != ignore_index) & ((data < 0) | (data >= n_classes))]
-    if bad.size:
-        raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
-    return t
+    ok = (t == ignore_index) | in_range(t, 0, n_classes)  # checked when it runs, if traced
+    return check(t, ok, IndexError, "Target {} is out of bounds.", detail=t)
 
 
 def adjit_int64() -> Any:
@@ -167,22 +163,12 @@ def _type_name(t: Tensor) -> str:
     return t.dtype.type_name
 
 
-def _nll(logp: Tensor, t: Tensor, w: Tensor, r: str, ignore_index: int) -> Tensor:
+def _nll(logp: Tensor, t: Tensor, w: Tensor, r: str) -> Tensor:
     axis = 0 if logp.ndim == 1 else 1
-    keep = t != ignore_index
-    index = R.unsqueeze(R.where(keep, t, 0), axis)  # ignored targets gather any valid class
+    index = R.unsqueeze(R.where(w != 0, t, 0), axis)  # ignored targets gather any valid class
     picked = R.squeeze(R.gather(logp, axis, index), axis)
-    # Note [all targets ignored]: where, not a product, keeps an ignored sample's gradient 0
-    loss = R.where(keep, -picked, 0.0) * w
+    loss = -picked * w
     if r == "mean":
-# Note [all targets ignored]
-# With reduction='mean' and every target ignored, the loss is 0/0 = NaN and the cotangent of the
-# per-sample losses is g/0 = inf. PyTorch's backward skips ignored samples (its gradient is 0
-# there); a product ``-picked * w`` would send inf * 0 = NaN to every logit. A where sends 0 to
-# the samples it does not select, whatever the cotangent (and a zero class weight on a sample
-# that is not ignored gets 0 * inf = NaN, as in PyTorch).
-
-
         return R.sum(loss) / R.sum(w)
     return _reduce(loss, r)
 
@@ -201,7 +187,7 @@ def nll_loss(
     t = _check_target(input, target, ignore_index)
     w = _class_weights(weight, t, ignore_index, input)
     name = "NllLoss2DBackward0" if input.ndim >= 3 else "NllLossBackward0"
-    return composite(name, _nll, input, t, w, r, ignore_index)
+    return composite(name, _nll, input, t, w, r)
 
 
 def _class_view(weight: Tensor, ndim: int) -> Tensor:
@@ -230,9 +216,9 @@ def _smoothed(
     axis = 0 if logp.ndim == 1 else 1
     n_classes = logp.shape[axis]
     keep = _class_weights(None, t, ignore_index, logp)
-    nll = _nll(logp, t, _class_weights(weight, t, ignore_index, logp), r, ignore_index)
+    nll = _nll(logp, t, _class_weights(weight, t, ignore_index, logp), r)
     weighted = logp * _class_view(weight, logp.ndim) if weight is not None else logp
-    smooth = R.where(t != ignore_index, -R.sum(weighted, axis), 0.0)  # (masked_fill, as PyTorch)
+    smooth = -R.sum(weighted, axis) * keep
     if r == "mean":
         denom = (
             R.sum(_class_weights(weight, t, ignore_index, logp))
@@ -304,8 +290,9 @@ def binary_cross_entropy(
             f"size ({input.shape}) is deprecated. Please ensure they have the same "
             "size."
         )
-    if input.numel() and (input._data.min() < 0 or input._data.max() > 1):
-        raise RuntimeError("all elements of input should be between 0 and 1")
+    # NaN fails too, as in PyTorch; checked when it runs, if traced
+    ok = (input >= 0) & (input <= 1)
+    input = check(input, ok, RuntimeError, "all elements of input should be between 0 and 1")
     return composite("BinaryCrossEntropyBackward0", _bce, input, target, weight, r)
 
 

@@ -19,6 +19,7 @@ from adjit.nn._losses import (
     smooth_l1_loss,
 )
 from adjit.runtime import functional as R
+from adjit.runtime.checks import check, in_range
 from adjit.runtime.creation import default_generator
 from adjit.runtime.dispatch import composite
 from adjit.runtime.functional import log_softmax as _log_softmax
@@ -288,10 +289,12 @@ def layer_norm(
 def normalize(
     input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Any = None
 ) -> Tensor:
-    """``input / max(||input||_p, eps)`` along ``dim``: PyTorch's decomposition, whose norm has
-    gradient 0 at a zero row (so a zero row's gradient is ``g / eps``, not NaN)."""
-    denom = R.norm(input, p, dim, keepdim=True)
-    return input / R.clamp_min(denom, eps).expand_as(input)
+    """``input / max(||input||_p, eps)`` along ``dim``."""
+    if p == 2.0:
+        norm = R.sqrt((input * input).sum(dim, keepdim=True))
+    else:
+        norm = R.pow(R.pow(R.abs(input), p).sum(dim, keepdim=True), 1.0 / p)
+    return input / R.clamp(norm, min=eps).expand_as(input)
 
 
 # ---- embedding, one_hot, pad -----------------------------------------------------------------
@@ -311,20 +314,17 @@ def embedding(
             f"scalar types: Long, Int; but got torch.{input.dtype.name} instead "
             "(while checking arguments for embedding)"
         )
-    if input.numel() and (
-        int(input._data.max()) >= weight.shape[0] or int(input._data.min()) < -weight.shape[0]
-    ):
-        raise IndexError("index out of range in self")
-    idx = input._data
-    if max_norm is not None:
-        _renorm_rows(weight, np.unique(idx), max_norm, norm_type)
+    n = weight.shape[0]
+    # checked when it runs, if traced (Note [run-time checks])
+    idx = check(input, in_range(input, 0, n), IndexError, "index out of range in self")
+    if max_norm is not None:  # rescales rows of ``weight`` in place: eager only
+        _renorm_rows(weight, np.unique(idx._data), max_norm, norm_type)
 
     def decomposition(w: Tensor) -> Tensor:
-        rows = w[Tensor._make(idx)]
+        rows = w[idx]
         if padding_idx is None:
             return rows
-        mask = Tensor._make((idx != padding_idx % w.shape[0])[..., None])
-        return R.where(mask, rows, rows.detach())
+        return R.where((idx != padding_idx % n).unsqueeze(-1), rows, rows.detach())
 
     return composite("EmbeddingBackward0", decomposition, weight)
 
@@ -340,15 +340,17 @@ def _renorm_rows(weight: Tensor, rows: np.ndarray, max_norm: float, norm_type: f
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
-    if tensor.dtype.is_floating_point:
+    if tensor.dtype.name != "int64":
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
-    data = tensor._data.astype(np.int64)
-    if data.size and data.min() < 0:
-        raise RuntimeError("Class values must be non-negative.")
-    n = int(data.max()) + 1 if num_classes == -1 else num_classes
-    if data.size and data.max() >= n:
-        raise RuntimeError("Class values must be smaller than num_classes.")
-    return Tensor._make((data[..., None] == np.arange(n)).astype(np.int64))
+    # checked when it runs, if traced (Note [run-time checks]); in PyTorch's order
+    t = check(tensor, tensor >= 0, RuntimeError, "Class values must be non-negative.")
+    if num_classes == -1:  # the result's shape depends on the values: not traceable
+        if not t.numel():
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(t.max().item()) + 1
+    t = check(t, t < num_classes, RuntimeError, "Class values must be smaller than num_classes.")
+    classes = Tensor._make(np.arange(num_classes, dtype=np.int64))
+    return (t.unsqueeze(-1) == classes).to(t.dtype)
 
 
 def _pad_dim(a: Tensor, axis: int, before: int, after: int, value: float) -> Tensor:

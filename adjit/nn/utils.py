@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from adjit.runtime import functional as R
+from adjit.runtime.checks import check
 from adjit.runtime.grad_mode import no_grad
 from adjit.runtime.tensor import Tensor
 
@@ -31,13 +32,14 @@ def get_total_norm(
         else:
             norms = [R.pow(R.sum(R.pow(R.abs(t), norm_type)), 1.0 / norm_type) for t in ts]
             total = R.pow(R.sum(R.pow(R.stack(norms), norm_type)), 1.0 / norm_type)
-    if error_if_nonfinite and not np.isfinite(total._data).all():
-        raise RuntimeError(
+    if error_if_nonfinite:  # checked when it runs, if traced (Note [run-time checks])
+        message = (
             f"The total norm of order {norm_type} for gradients from `parameters` "
             "is non-finite, so it cannot be clipped. To disable this error and "
             "scale the gradients by the non-finite norm anyway, set "
             "`error_if_nonfinite=False`"
         )
+        total = check(total, R.isfinite(total), RuntimeError, message)
     return total
 
 

@@ -1,0 +1,46 @@
+"""``check``: assert a condition on tensor values, eagerly now or, while tracing, at run time."""
+
+from __future__ import annotations
+
+from ..ir.checks import CHECK_ERRORS, check_failure
+from ..ir.ops import Op
+from . import trace_state
+from .dispatch import apply
+from .tensor import Tensor
+
+
+def check(
+    x: Tensor,
+    ok: Tensor,
+    error: type[Exception],
+    message: str,
+    detail: Tensor | None = None,
+) -> Tensor:
+    """``x``, once every element of the bool tensor ``ok`` holds; else ``error(message)``.
+
+    ``message`` may hold one ``{}``: it is filled with ``detail``'s element (broadcast to
+    ``ok``'s shape) at the first failing position in C order. Eagerly (and on values known
+    while tracing) the check runs now and returns ``x`` itself; on traced values it records a
+    CHECK equation that the compiled program runs, and the result must be used in place of
+    ``x`` for the check to stay in the program (Note [run-time checks] in ir/checks.py).
+    ``error`` is one of IndexError, RuntimeError, ValueError, ZeroDivisionError.
+    """
+    if error.__name__ not in CHECK_ERRORS or CHECK_ERRORS[error.__name__] is not error:
+        raise ValueError(f"check: unsupported error class {error.__name__}")
+    inputs = [x, ok] if detail is None else [x, ok, detail]
+    trace = trace_state.current()
+    if trace is not None and trace.involves(inputs):
+        return apply(Op.CHECK, *inputs, error=error.__name__, message=message)
+    if ok.dtype.name != "bool":
+        raise TypeError(f"check: the condition must be a bool tensor, got {ok.dtype}")
+    failure = check_failure(
+        ok._data, None if detail is None else detail._data, error.__name__, message
+    )
+    if failure is not None:
+        raise failure
+    return x
+
+
+def in_range(index: Tensor, low: int, high: int) -> Tensor:
+    """The bool tensor ``low <= index < high`` (an index bound for ``check``)."""
+    return (index >= low) & (index < high)
