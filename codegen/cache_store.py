@@ -4,29 +4,55 @@ An entry is ``magic | body length | sha256(body) | body`` where the body is ``ma
 (metadata dict, blobs dict) (``marshal`` is built in: no import on the warm path). A file that
 is short, long, fails its checksum or does not parse is counted in ``STATS["corrupt"]`` and
 treated as missing, so the caller rebuilds and overwrites it; it is never loaded.
+
+Note [best-effort cache]: the cache only saves time, so no error of its directory reaches a
+user's call: a directory that vanishes, turns read-only, becomes a file or fills up mid-run
+costs recompiles. A write goes to a temporary file renamed into place; a failed write removes
+its temporary file, and the first write of a process into a directory removes temporary files
+(and loaded-library copies, ``shlib``) older than ``STALE_SECONDS`` that crashed or killed
+writers left behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import marshal
 import os
 import struct
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from ..passes.record import ValueRecord
 
-STATS = {"compiles": 0, "disk_loads": 0, "memory_hits": 0, "corrupt": 0, "lowerings": 0}
+# corrupt: entries failing their checksum; mismatched: intact entries made for another key
+STATS = {
+    "compiles": 0,
+    "disk_loads": 0,
+    "memory_hits": 0,
+    "corrupt": 0,
+    "mismatched": 0,
+    "lowerings": 0,
+}
 _MAGIC = b"ADJITCACHE2\n"
 _HEADER = struct.Struct("<12sQ32s")  # magic, body length, sha256(body)
 _MARSHAL_VERSION = 4
+STALE_SECONDS = 600  # a temporary file this old belongs to no running writer
+
+
+OFF = "off"  # ADJIT_CACHE_DIR=off: no disk cache (kernels are compiled in every process)
+
+
+def disabled() -> bool:
+    """Whether ``ADJIT_CACHE_DIR=off`` turned the disk cache off."""
+    return os.environ.get("ADJIT_CACHE_DIR", "").strip() == OFF
 
 
 def cache_dir() -> Path:
     """``$ADJIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/adjit``, else ``~/.cache/adjit``."""
-    if d := os.environ.get("ADJIT_CACHE_DIR"):
+    if (d := os.environ.get("ADJIT_CACHE_DIR")) and d.strip() != OFF:
         return Path(d)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "adjit"
@@ -41,7 +67,10 @@ class Entry(ValueRecord):
 
 
 def read_entry(path: Path) -> Entry | None:
-    """The entry at ``path`` if it is complete and intact; None if missing or corrupt."""
+    """The entry at ``path`` if it is complete and intact; None if missing or corrupt (or
+    the cache is off)."""
+    if disabled():
+        return None
     try:
         data = path.read_bytes()
     except OSError:
@@ -67,13 +96,39 @@ def _parse(data: bytes) -> Entry | None:
 
 
 def write_entry(path: Path, meta: dict[str, Any], blobs: dict[str, bytes]) -> None:
-    """Write atomically: concurrent readers see the old entry or the whole new one."""
+    """Write atomically: concurrent readers see the old entry or the whole new one. Never
+    raises (Note [best-effort cache]); does nothing when the cache is off."""
+    if disabled():
+        return
     body = marshal.dumps((meta, blobs), _MARSHAL_VERSION)
     header = _HEADER.pack(_MAGIC, len(body), hashlib.sha256(body).digest())
+    sweep_stale(cache_dir())
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_bytes(header + body)
         os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only cache dir only costs recompiles
+    except OSError:  # unwritable, vanished or full: only costs recompiles
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+_SWEPT: set[Path] = set()
+# what a killed or crashed process can leave behind (only names adjit makes): temporary
+# entries and the copies of shared libraries written to be loaded (``shlib.load``)
+_LEFTOVERS = ("*/*.kernel.*.tmp", "hosts/*.host.*.tmp", "adjit-load-*.so")
+
+
+def sweep_stale(directory: Path, now: float | None = None) -> None:
+    """Remove leftovers older than ``STALE_SECONDS`` under ``directory``, once per process and
+    directory (Note [best-effort cache])."""
+    if directory in _SWEPT:
+        return
+    _SWEPT.add(directory)
+    limit = (time.time() if now is None else now) - STALE_SECONDS
+    with contextlib.suppress(OSError):
+        for pattern in _LEFTOVERS:
+            for f in directory.glob(pattern):
+                with contextlib.suppress(OSError):
+                    if f.stat().st_mtime < limit:
+                        f.unlink()

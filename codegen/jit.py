@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import shlib
-from .cache_store import STATS, cache_dir, read_entry, write_entry
+from .cache_store import STATS, cache_dir, disabled, read_entry, write_entry
 from .llvm_host import OPT, TUNING, host_key, llvm, resolved_host_key, target_machine
 
 __all__ = ["OPT", "STATS", "TUNING", "CompiledKernel", "cache_dir", "compile_ir", "host_key"]
@@ -131,16 +131,18 @@ def _compile(ir_text: str, name: str, symbol: str) -> tuple[str, str, bytes, Any
     return ("object", optimized, obj, *_load_mcjit(obj, name, symbol))
 
 
-def _scratch() -> Path:
-    """Where shared libraries are written to be loaded: the cache dir when writable."""
+def _scratch() -> list[Path]:
+    """Where shared libraries are written to be loaded, best first: the cache dir when it is
+    writable, then the temporary directory (Note [best-effort cache])."""
+    import tempfile
+
+    tmp = Path(tempfile.gettempdir())
+    if disabled():
+        return [tmp]
     d = cache_dir()
     with contextlib.suppress(OSError):
         d.mkdir(parents=True, exist_ok=True)
-    if d.is_dir() and os.access(d, os.W_OK):
-        return d
-    import tempfile
-
-    return Path(tempfile.gettempdir())
+    return [d, tmp] if d.is_dir() and os.access(d, os.W_OK) else [tmp]
 
 
 def _key(host: str, key_text: str) -> str:
@@ -151,12 +153,18 @@ def entry_path(key: str) -> Path:
     return cache_dir() / key[:2] / f"{key}.kernel"
 
 
-def _from_disk(path: Path, host: str, name: str) -> tuple[dict[str, Any], CompiledKernel] | None:
-    """The entry at ``path``, loaded, if it is intact, complete, for ``host`` and loadable."""
+def _from_disk(
+    path: Path, key: str, host: str, name: str
+) -> tuple[dict[str, Any], CompiledKernel] | None:
+    """The entry at ``path``, loaded, if it is intact, complete, made for ``key`` (Note
+    [kernel keys]) and ``host``, and loadable."""
     entry = read_entry(path)
     if entry is None:
         return None
     meta, blobs = entry.meta, entry.blobs
+    if meta.get("key") != key:  # an intact entry of another kernel: never run it
+        STATS["mismatched"] += 1
+        return None
     if meta.get("host") != host or meta.get("kind") not in ("shared", "object"):
         return None
     if not all(isinstance(blobs.get(b), bytes) for b in ("code", "ir", "optimized_ir")):
@@ -176,11 +184,14 @@ def _build(
     ir_text, symbol, extra, storable = build()
     kind, optimized, code, owner, address = _compile(ir_text, name, symbol)
     STATS["compiles"] += 1
-    # the key that compiled it (differs from the one looked up only if the record was stale)
-    meta = {**extra, "host": host_key(), "kind": kind, "symbol": symbol}
+    # the host that compiled it (differs from the one looked up only if the record was stale)
+    # and the key the entry is stored under, which a load checks (Note [kernel keys])
+    host = host_key()
+    key = _key(host, key_text)
+    meta = {**extra, "host": host, "key": key, "kind": kind, "symbol": symbol}
     if disk and storable:
         blobs = {"code": code, "ir": ir_text.encode(), "optimized_ir": optimized.encode()}
-        write_entry(entry_path(_key(meta["host"], key_text)), meta, blobs)
+        write_entry(entry_path(key), meta, blobs)
     return meta, CompiledKernel(name, address, ir_text, optimized, owner, "compiled")
 
 
@@ -196,7 +207,7 @@ def cached(
         if hit is not None:
             STATS["memory_hits"] += 1
         else:
-            hit = _from_disk(entry_path(key), host, name) if disk else None
+            hit = _from_disk(entry_path(key), key, host, name) if disk else None
             hit = hit or _build(key_text, name, build, disk)
             _MEMORY[key] = hit
         return hit

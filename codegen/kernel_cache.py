@@ -9,7 +9,10 @@ is imported (before the lowering modules, which load on the first miss) and agai
 lowering: code built while the sources changed is used but not stored. With the host key (Note
 [host keys]) it names one disk entry holding the machine code and what the runtime needs to
 call it (``KernelInfo``, which ``lower`` produces as ``Lowered``), so a warm cache skips lowering,
-``llvmlite.ir`` and ``llvmlite.binding`` entirely.
+``llvmlite.ir`` and ``llvmlite.binding`` entirely. The entry also holds the sha256 of its full
+key (host key and this description), which ``jit`` checks before loading anything from it: an
+intact entry of another kernel stored under this one's name (copied, renamed, or written by a
+buggy tool) is counted in ``STATS["mismatched"]`` and rebuilt, never run.
 """
 
 from __future__ import annotations

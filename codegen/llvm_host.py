@@ -6,8 +6,9 @@ computing it needs ``llvmlite.binding`` (60-95 ms to import). ``cheap_host_key()
 same host from what the OS reports (llvmlite's version, ``/proc/cpuinfo``'s model and flags,
 the settings) in well under a millisecond. The cache directory remembers which full key each
 cheap key stood for (``hosts/<cheap>.host``, a checksummed entry written whenever the full key
-is computed), so a process with a warm cache names its kernels' entries by the full key
-without importing ``llvmlite.binding``.
+is computed, naming the cheap key it is for: a record under another name is ignored), so a
+process with a warm cache names its kernels' entries by the full key without importing
+``llvmlite.binding``.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def host_key() -> str:
     key = _llvm_host_key()
     cheap = cheap_host_key()
     if cheap is not None and _recorded(cheap) != key:
-        write_entry(_host_path(cheap), {"host": key}, {})
+        write_entry(_host_path(cheap), {"host": key, "cheap": cheap}, {})
         _RECORDS[cache_dir()] = key
     return key
 
@@ -125,11 +126,13 @@ _RECORDS: dict[Path, str | None] = {}  # cache dir -> its host record as this pr
 
 
 def _recorded(cheap: str) -> str | None:
-    """The full key the cache directory's record gives for ``cheap`` (None: missing/corrupt)."""
+    """The full key the cache directory's record gives for ``cheap`` (None: missing, corrupt
+    or a record of another cheap key stored under this one's name)."""
     where = cache_dir()
     if where not in _RECORDS:
         entry = read_entry(_host_path(cheap))
-        host = entry.meta.get("host") if entry is not None else None
+        mine = entry is not None and entry.meta.get("cheap") == cheap
+        host = entry.meta.get("host") if mine else None  # type: ignore[union-attr]
         _RECORDS[where] = host if isinstance(host, str) else None
     return _RECORDS[where]
 

@@ -220,7 +220,7 @@ def _fmin(cx: Cx, x: ir.Value, y: ir.Value) -> ir.Value:
 
 def _sign(cx: Cx, x: ir.Value) -> ir.Value:
     b, zero, cmp = cx.b, cx.const(0), _CMP[KIND[cx.dtype.name]]
-    neg = b.select(cmp(b, "<", x, zero), cx.const(-1), x if cx.dtype.is_floating_point else zero)
+    neg = b.select(cmp(b, "<", x, zero), cx.const(-1), zero)  # NaN -> 0, as PyTorch
     return b.select(cmp(b, ">", x, zero), cx.const(1), b.select(cmp(b, "==", x, zero), zero, neg))
 
 

@@ -3,15 +3,17 @@
 Every emitter takes an `ir.IRBuilder` and scalar `float`/`double` values and returns a value of
 the same type, built only from arithmetic, compares, selects, bitcasts and intrinsics that the
 loop vectorizer widens (fabs, trunc, sqrt, fma, copysign, minimum, maximum, and ldexp where it is
-one instruction, see vecmath_core.native_ldexp): no libm calls, no branches. See Note [vecmath
-accuracy] and Note [vecmath cost] below.
+one instruction, see vecmath_core.native_ldexp): no libm calls, no branches, except sin/cos's
+rare path for huge arguments (a call the vectorizer widens, Note [rare slow paths] in
+vecmath_rare.py). See Note [vecmath accuracy] and Note [vecmath cost] below.
 
 Note [vecmath accuracy]
 Max error in ulp of the result type, against float64 (float32) or long double (float64)
-references, from tests/codegen/test_vecmath*.py (measured maximum in brackets where lower):
-  exp [1], log [1], log1p [1], sigmoid, tanh, sqrt [0] <= 2; sin, cos <= 3 [2] for |x| <= 1e4
-  (float32) and |x| <= 1e9 (float64), finite and within [-1, 1] beyond; erf <= 4 [2]; pow <= 4
-  [1] for ordinary magnitudes of x and y (exact special cases as np.power).
+references, from tests/codegen/test_vecmath*.py (measured maximum in brackets where lower),
+over the whole float range (tests/codegen/test_vecmath_range.py: every binary exponent,
+subnormals, +-0, +-inf, NaN, against mpmath):
+  exp [1], log [1], log1p [1], sigmoid, tanh, sin, cos, sqrt [0] <= 2 (sin/cos: Note [trig
+  range reduction]); erf <= 4 [2]; pow <= 4 [1] (exact special cases as np.power).
 exp produces gradual-underflow denormals (not flushed) before reaching 0; denormal inputs are
 handled exactly by log/log1p. NaN in gives NaN out (except pow's x**0 and 1**y, which are 1).
 

@@ -1,4 +1,13 @@
-"""erf as branch-free IR, evaluated in double (float32 widens, computes, rounds once)."""
+"""erf as branch-free IR: float64 by erfc = exp(-x**2) G(x), float32 in float32 arithmetic.
+
+Note [erf on AVX2]
+float32 erf used to widen to double, compute and round once. With the double arithmetic
+dominating the loop, LLVM's cost model finds 4 lanes as cheap as 8 per element on AVX2 and
+keeps 4 (<4 x float> loads), half the width of every other float32 kernel, and it ran at
+8 ns/element. It is now computed in float32 (8 lanes on AVX2, 16 on AVX-512): erf(x) =
+x P(x**2) below SPLIT_32 and 1 - exp(Q(|x|)) with Q ~ log erfc above, 1 from 4 on. Q's float32
+rounding (a few 2**-24 |Q|) is a relative error of erfc, which is small against 1 - erfc.
+"""
 
 from __future__ import annotations
 
@@ -95,8 +104,46 @@ def _erf_f64(b: ir.IRBuilder, x: Value) -> Value:
     return keep_nan(b, x, copysign(b, res, x))
 
 
+# float32: |x| < SPLIT_32: erf(x) = x P(x**2 - SMALL_MID_32) (fit of erf(x)/x, relative error
+# 4e-10); SPLIT_32 <= |x| < 4: erf(|x|) = 1 - exp(Q(|x| - TAIL_MID_32)) (fit of log erfc,
+# absolute error 3e-9); erf(x) rounds to +-1 in float32 from 4 on. Chebyshev fits (mpmath).
+SPLIT_32 = 0.921875
+SMALL_MID_32 = 0.4249267578125
+ERF32_SMALL = (
+    8.3926965749949e-05,
+    -0.0006008737252063604,
+    0.003697643931768727,
+    -0.019360994492133122,
+    0.08364798092667837,
+    -0.2933104389291627,
+    0.9870251404159727,
+)
+TAIL_MID_32 = 2.4609375
+ERF32_TAIL = (
+    -5.145245119163799e-08,
+    -3.9904880946229975e-08,
+    1.9177921721156353e-06,
+    -1.360056378499257e-05,
+    8.047545031523301e-05,
+    -0.0004390957549650461,
+    0.002249547696058829,
+    -0.011203076602329207,
+    -0.9426012378018331,
+    -5.278989262689033,
+    -7.599165795699783,
+)
+SATURATE_32 = 4.0
+
+
+def _erf_f32(b: ir.IRBuilder, x: Value) -> Value:
+    ty = x.type
+    a = fabs(b, x)
+    small = b.fmul(x, poly(b, add(b, b.fmul(x, x), -SMALL_MID_32), ERF32_SMALL))
+    tail = b.fsub(ir.Constant(ty, 1.0), exp(b, poly(b, add(b, a, -TAIL_MID_32), ERF32_TAIL)))
+    big = copysign(b, pick(b, cmp(b, "<", a, SATURATE_32), tail, 1.0, ty), x)
+    return keep_nan(b, x, b.select(cmp(b, "<", a, SPLIT_32), small, big))
+
+
 def erf(b: ir.IRBuilder, x: Value) -> Value:
     """erf(x); keeps -0, erf(+-inf) = +-1."""
-    if fmt_of(x) is F32:
-        return b.fptrunc(_erf_f64(b, b.fpext(x, ir.DoubleType())), x.type)
-    return _erf_f64(b, x)
+    return _erf_f32(b, x) if fmt_of(x) is F32 else _erf_f64(b, x)

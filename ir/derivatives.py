@@ -37,27 +37,49 @@ def where(c: Any, a: Any, b: Any) -> Any:
 
 
 def _maximum(g: Any, x: Any, y: Any, needs: tuple[bool, ...]) -> tuple[Any, Any]:
-    # ties share the gradient equally, as in PyTorch
-    half = g / 2
+    # PyTorch's max backward: ties share the gradient equally; a NaN on either side passes the
+    # whole gradient to both inputs (no comparison holds)
     return (
-        where(x > y, g, where(x == y, half, 0.0)) if needs[0] else None,
-        where(y > x, g, where(x == y, half, 0.0)) if needs[1] else None,
+        _masked_zero(where(x == y, g / 2, g), x < y) if needs[0] else None,
+        _masked_zero(where(x == y, g / 2, g), x > y) if needs[1] else None,
     )
 
 
 def _minimum(g: Any, x: Any, y: Any, needs: tuple[bool, ...]) -> tuple[Any, Any]:
-    half = g / 2
     return (
-        where(x < y, g, where(x == y, half, 0.0)) if needs[0] else None,
-        where(y < x, g, where(x == y, half, 0.0)) if needs[1] else None,
+        _masked_zero(where(x == y, g / 2, g), x > y) if needs[0] else None,
+        _masked_zero(where(x == y, g / 2, g), x < y) if needs[1] else None,
     )
 
 
+def _masked_zero(v: Any, mask: Any) -> Any:
+    """``v.masked_fill(mask, 0)``."""
+    return where(mask, 0.0, v)
+
+
+def _zeros(g: Any) -> Any:
+    """PyTorch's ``zeros_like(grad)``: zero even where ``g`` is inf or NaN (``g * 0`` is not)."""
+    return g.new_zeros(()).expand(tuple(g.shape))
+
+
 def _pow(g: Any, out: Any, x: Any, y: Any, needs: tuple[bool, ...]) -> tuple[Any, Any]:
-    # PyTorch's pow_backward: 0 where the exponent is 0; d/dy is 0 where x == 0 and y >= 0
-    dx = where(y == 0, 0.0, g * y * _power(x, y - 1)) if needs[0] else None
-    dy = where((x == 0) & (y >= 0), 0.0, g * out * _log(x)) if needs[1] else None
+    # PyTorch's pow_backward_self / pow_backward_exponent: zeros_like for a Python exponent of
+    # 0; 0 where the exponent is 0; d/dy is 0 where x == 0 and y >= 0
+    if not needs[0]:
+        dx = None
+    elif isinstance(y, int | float) and y == 0:
+        dx = _zeros(g)
+    else:
+        dx = where(y == 0, 0.0, g * y * _power(x, y - 1))
+    dy = g * where((x == 0) & (y >= 0), 0.0, out * _log(x)) if needs[1] else None
     return dx, dy
+
+
+def _quotient(x: Any, y: Any) -> Any:
+    """``x / y`` as the DIV op computes it, also for a Python-number ``x``, for PyTorch's
+    div_tensor_other_backward ``-g * ((x / y) / y)``: ``x / y**2`` would underflow to 0 and
+    make 0/0 = NaN (x = 0, y = 1e-30 in float32), and ``1 / y * x`` rounds twice."""
+    return y.new_full((), x) / y if isinstance(x, int | float) else x / y
 
 
 def _power(x: Any, e: Any) -> Any:
@@ -83,10 +105,11 @@ def _unreduce(g: Any, shape: tuple[int, ...], axes: tuple[int, ...] | None, keep
 def _extremum(
     g: Any, out: Any, x: Any, x_shape: tuple[int, ...], axes: tuple[int, ...] | None, keepdim: bool
 ) -> tuple[Any]:
-    # the gradient is shared evenly among the elements equal to the extremum
+    # PyTorch's amax/amin backward (scale_grad_by_count): the gradient is shared evenly among
+    # the elements equal to the extremum (none equal a NaN result: its gradient is NaN)
     mask = x == _unreduce(out, x_shape, axes, keepdim)
     count = mask.sum(dim=axes, keepdim=True)
-    return (_unreduce(g, x_shape, axes, keepdim) * mask / count,)
+    return (_unreduce(g, x_shape, axes, keepdim) / count * mask,)
 
 
 def _matmul(g: Any, x: Any, y: Any, needs: tuple[bool, ...]) -> tuple[Any, Any]:
@@ -127,7 +150,7 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 DERIVATIVES: dict[Op, Rule] = {
     Op.NEG: lambda g: (-g,),
     Op.ABS: lambda g, x: (g * x.sign(),),
-    Op.SIGN: lambda g: (g * 0,),
+    Op.SIGN: lambda g: (_zeros(g),),
     Op.EXP: lambda g, out: (g * out,),
     Op.LOG: lambda g, x: (g / x,),
     Op.LOG1P: lambda g, x: (g / (x + 1),),
@@ -136,16 +159,19 @@ DERIVATIVES: dict[Op, Rule] = {
     Op.COS: lambda g, x: (-g * x.sin(),),
     Op.TANH: lambda g, out: (g * (1 - out * out),),
     Op.SIGMOID: lambda g, out: (g * out * (1 - out),),
-    Op.RELU: lambda g, out: (where(out > 0, g, 0.0),),
+    Op.RELU: lambda g, out: (where(out <= 0, 0.0, g),),  # threshold_backward: NaN passes
     Op.ERF: lambda g, x: (g * _TWO_OVER_SQRT_PI * (-x * x).exp(),),
-    Op.FLOOR: lambda g: (g * 0,),
-    Op.TRUNC: lambda g: (g * 0,),
+    Op.FLOOR: lambda g: (_zeros(g),),
+    Op.TRUNC: lambda g: (_zeros(g),),
     Op.CAST: lambda g: (g,),
     Op.CLAMP: lambda g, x, lo, hi: (where(_in_range(x, lo, hi), g, 0.0),),
     Op.ADD: lambda g: (g, g),
     Op.SUB: lambda g: (g, -g),
     Op.MUL: lambda g, x, y, needs: (g * y if needs[0] else None, g * x if needs[1] else None),
-    Op.DIV: lambda g, x, y, needs: (g / y, -g * x / (y * y) if needs[1] else None),
+    Op.DIV: lambda g, x, y, needs: (
+        g / y if needs[0] else None,
+        -g * (_quotient(x, y) / y) if needs[1] else None,
+    ),
     Op.POW: _pow,
     Op.MAXIMUM: _maximum,
     Op.MINIMUM: _minimum,

@@ -16,7 +16,7 @@ from .shapes import operand_dtypes
 TEMPLATES: dict[Op, str] = {
     Op.NEG: "-{0}",
     Op.ABS: "np.abs({0})",
-    Op.SIGN: "np.sign({0})",
+    Op.SIGN: "np.sign(np.where({0} != {0}, 0, {0}))",
     Op.EXP: "np.exp({0})",
     Op.LOG: "np.log({0})",
     Op.LOG1P: "np.log1p({0})",

@@ -131,7 +131,8 @@ def _reduce(f: Callable[..., np.ndarray]) -> RefRule:
 REFERENCE: dict[Op, RefRule] = {
     Op.NEG: np.negative,
     Op.ABS: np.abs,
-    Op.SIGN: lambda x: x.copy() if x.dtype == np.bool_ else np.sign(x),
+    # PyTorch's sign(NaN) is 0 (NumPy's is NaN)
+    Op.SIGN: lambda x: x.copy() if x.dtype == np.bool_ else np.sign(np.where(x != x, 0, x)),
     Op.EXP: np.exp,
     Op.LOG: np.log,
     Op.LOG1P: np.log1p,

@@ -102,6 +102,7 @@ RULES: list[Rule] = [
     (P(Op.WHERE, _TRUE, X, Y), lambda m: m.x),
     (P(Op.WHERE, _FALSE, X, Y), lambda m: m.y),
     (P(Op.WHERE, X, Y, Y), lambda m: m.y),
+    (P(Op.WHERE, P(Op.NOT, X), Y, Pat(name="z")), lambda m: Term(Op.WHERE, (m.x, m.z, m.y), {})),
     (P(Op.AND, X, _TRUE), lambda m: m.x),
     (P(Op.OR, X, _FALSE), lambda m: m.x),
     (P(Op.NOT, P(Op.NOT, X)), lambda m: m.x),

@@ -7,12 +7,12 @@ from math import prod
 import numpy as np
 
 from ..ir.graph import Atom, Eqn, Graph, Lit, Var
-from ..ir.interpreter import eval_eqn_arrays
+from ..ir.interpreter import eval_eqn_arrays, lit_array
 
 
 def _value(a: Atom, consts: dict[Var, np.ndarray]) -> np.ndarray | None:
     if isinstance(a, Lit):
-        return np.asarray(a.value, a.aval.dtype.np)
+        return lit_array(a)  # as the interpreter reads it (a weak float stays double)
     return consts.get(a)
 
 

@@ -7,7 +7,7 @@ Environment flags (FLAGS below is the one table of adjit's environment flags):
 - ``ADJIT_VERIFY``: ``1`` runs the verifier on the input and after every pass (as
   ``verify=True`` does); a failure names the pass that broke the graph. The tests set it.
 - ``ADJIT_CACHE_DIR``: the kernel cache's folder (default: the user's cache dir, see
-  ``codegen/kernel_cache.py`` and ``codegen/cache_store.py``).
+  ``codegen/kernel_cache.py`` and ``codegen/cache_store.py``); ``off``: no disk cache.
 - ``ADJIT_SYMBOLIC``: ``1`` adds the sympy simplification pass (``passes/symbolic.py``) to
   every compile. Off by default: importing sympy and its bounded rewrites cost 0.5-2 s per
   program here, while on typical programs they save an equation or two. (Regions with
@@ -40,7 +40,7 @@ FLAGS: dict[str, str] = {
     "ADJIT_PRINT_AFTER": "comma-separated pass names or 'all': print the IR after them (stderr)",
     "ADJIT_VERIFY": "'1': verify the graph before the pipeline and after every pass",
     "ADJIT_SYMBOLIC": "'1': run the sympy simplification pass in every compile (off: slow)",
-    "ADJIT_CACHE_DIR": "where compiled kernels are cached on disk (codegen/kernel_cache.py)",
+    "ADJIT_CACHE_DIR": "where compiled kernels are cached on disk, 'off' for nowhere (codegen)",
 }
 
 PIPELINE: list[tuple[str, Pass]] = [

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..ir.graph import Eqn, Graph, Lit, Var
+from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 from ..ir.ops import GroupOp, Op
 from .sympy_bridge import has_form, symbols_for, to_sympy
 
@@ -57,7 +58,14 @@ def _fits(e: Eqn, dtype: Any, no_grad: bool, differentiating: bool) -> bool:
         and not (differentiating and e.op is Op.POW and isinstance(e.inputs[1], Var))
         # sympy decides x != x is False and x == x True: IEEE says otherwise for NaN (isnan)
         and not (e.op in GroupOp.COMPARE and e.inputs[0] is e.inputs[1])
+        # sympy's real symbols are finite (x == inf is False to it: isinf, nan_to_num) and its
+        # nan is a constant with derivative 0 (d(x / nan)/dx = 0: var of one element)
+        and not any(_non_finite(a) for a in e.inputs)
     )
+
+
+def _non_finite(a: Atom) -> bool:
+    return isinstance(a, Lit) and isinstance(a.value, float) and not math.isfinite(a.value)
 
 
 @dataclass(frozen=True)

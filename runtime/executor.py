@@ -323,5 +323,6 @@ def compile_program(
         else compile_kernel(s, threshold, use_vecmath, strict)
         for s in program.steps
     ]
-    consts = {v: np.ascontiguousarray(np.asarray(a, v.aval.dtype.np)) for v, a in graph.consts}
+    # (np.ascontiguousarray would make a 0-d constant 1-d: a compiled 0-d output came back (1,))
+    consts = {v: np.asarray(a, v.aval.dtype.np, order="C") for v, a in graph.consts}
     return Executable(graph, program, steps, consts, public)

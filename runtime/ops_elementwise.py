@@ -232,7 +232,15 @@ def clamp_max(x: Tensor, max: Any) -> Tensor:  # noqa: A002
 
 
 def lerp(x: Tensor, end: Tensor, weight: Any) -> Tensor:
-    return composite("LerpBackward0", lambda a, b: a + weight * (b - a), x, end)
+    name = "LerpBackward1" if isinstance(weight, Tensor) else "LerpBackward0"
+    return composite(name, _lerp, x, end, weight)
+
+
+def _lerp(a: Tensor, b: Tensor, w: Any) -> Tensor:
+    """PyTorch's lerp: from the nearer end (|w| < 0.5 from ``a``), so w = 1 gives ``b`` exactly."""
+    if not isinstance(w, Tensor):
+        return a + w * (b - a) if -0.5 < w < 0.5 else b - (b - a) * (1 - w)
+    return where(abs(w) < 0.5, a + w * (b - a), b - (b - a) * (1 - w))
 
 
 def addcmul(x: Tensor, t1: Tensor, t2: Tensor, *, value: Any = 1) -> Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections import namedtuple
 from math import prod
 from typing import Any
@@ -32,9 +33,15 @@ values_indices = RETURN_TYPES["max"]
 
 
 # ---- reductions ----------------------------------------------------------------------------
+def _all_if_empty(dim: Any) -> Any:
+    """PyTorch's reductions read an empty dim list (``dim=()``, ``dim=[]``) as every dim."""
+    return None if isinstance(dim, tuple | list) and not dim else dim
+
+
 def sum(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:  # noqa: A001
     if dtype is not None:
         x = x.to(dtype)
+    dim = _all_if_empty(dim)
     return apply(
         Op.SUM,
         x,
@@ -56,6 +63,7 @@ def mean(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
             "mean(): could not infer output dtype. Input dtype must be either a "
             f"floating point or complex dtype. Got: {_type_word(x.dtype)}"
         )
+    dim = _all_if_empty(dim)
     axes = _axes(dim, x.ndim)
     return composite(
         "MeanBackward0" if dim is None else "MeanBackward1",
@@ -79,6 +87,7 @@ def var(
     if not x.dtype.is_floating_point:
         raise RuntimeError("std and var only support floating point and complex dtypes")
     c = _correction(unbiased, correction)
+    dim = _all_if_empty(dim)
     axes = _axes(dim, x.ndim)
 
     def decomposition(a: Tensor) -> Tensor:
@@ -119,12 +128,18 @@ def _sqrt0(v: Tensor) -> Tensor:
     return where(nonzero, sqrt(where(nonzero, v, 1.0)), 0.0)
 
 
+def _root0(s: Tensor, order: float) -> Tensor:
+    """``s ** (1/order)`` with gradient 0 where s is 0, as PyTorch's norm_backward."""
+    nonzero = s != 0
+    return where(nonzero, where(nonzero, s, 1.0) ** (1.0 / order), 0.0)
+
+
 def amax(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
-    return apply(Op.AMAX, x, axes=_axes(dim, x.ndim) if dim != () else None, keepdim=keepdim)
+    return apply(Op.AMAX, x, axes=_axes(_all_if_empty(dim), x.ndim), keepdim=keepdim)
 
 
 def amin(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
-    return apply(Op.AMIN, x, axes=_axes(dim, x.ndim) if dim != () else None, keepdim=keepdim)
+    return apply(Op.AMIN, x, axes=_axes(_all_if_empty(dim), x.ndim), keepdim=keepdim)
 
 
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
@@ -143,7 +158,9 @@ def _extremum(x: Tensor, dim: Any, keepdim: bool, other: Any, kind: str) -> Any:
     reduce_op, arg_op = (Op.AMAX, Op.ARGMAX) if kind == "max" else (Op.AMIN, Op.ARGMIN)
     title = kind.capitalize()
     if dim is None:
-        return apply(reduce_op, x, axes=None, keepdim=False, name=f"{title}Backward1")
+        if not x.dtype.is_floating_point:
+            return apply(reduce_op, x, axes=None, keepdim=False, name=f"{title}Backward1")
+        return composite(f"{title}Backward1", lambda a: _full_extremum(a, reduce_op), x)
     axis = norm_axis(dim, x.ndim)
     idx = apply(arg_op, x, axes=(axis,), keepdim=True)
     vals = composite(
@@ -156,6 +173,26 @@ def _extremum(x: Tensor, dim: Any, keepdim: bool, other: Any, kind: str) -> Any:
     return RETURN_TYPES[kind](vals, idx if keepdim else idx.squeeze(axis))
 
 
+def _full_extremum(a: Tensor, reduce_op: Op) -> Tensor:
+    """max()/min() of every element; see Note [max() at NaN]."""
+    nan = a != a
+    # 1 where no element is NaN, so that the NaN branch's gradient is 0, not 0/0
+    count = maximum(_count_true(nan, None, False), 1)
+    nan_branch = sum(where(nan, a, 0.0)) / count  # NaN exactly when some element is
+    fill = float("-inf") if reduce_op is Op.AMAX else float("inf")
+    rest = apply(reduce_op, where(nan, fill, a), axes=None, keepdim=False)
+    return where(nan_branch != nan_branch, nan_branch, rest)
+
+
+# Note [max() at NaN]
+# PyTorch's max()/min() over all elements (evenly_distribute_backward) shares the gradient among
+# the elements equal to the result, and when the result is NaN among the NaN elements; amax and
+# amax(dim) share it among equal elements only, so a NaN result gets a NaN gradient everywhere.
+# The AMAX rule is amax's. max() is built so that each branch's gradient is amax's rule away from
+# NaN: ``rest`` reduces the elements with NaNs replaced by -inf (its count of equal elements is
+# never 0), ``nan_branch`` is the NaNs' sum over their count (its gradient is g/count on each NaN).
+
+
 def max(x: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None) -> Any:  # noqa: A001
     return _extremum(x, dim, keepdim, other, "max")
 
@@ -164,9 +201,21 @@ def min(x: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None)
     return _extremum(x, dim, keepdim, other, "min")
 
 
+def _shift(a: Tensor, dim: Any) -> Tensor:
+    """The (detached) maximum along ``dim`` that softmax-like ops subtract; nothing to subtract
+    when ``dim`` is empty (PyTorch: logsumexp over it is -inf, softmax of it is empty)."""
+    if a.numel() == 0 and builtins.any(a.shape[d] == 0 for d in _axes(dim, a.ndim) or ()):
+        return a.new_zeros(())
+    return amax(a, dim, keepdim=True).detach()
+
+
 def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
+    if isinstance(dim, tuple | list) and not dim:
+        # (PyTorch 2.13 fails alike: its output has shape [] and the result [1, 1])
+        raise RuntimeError("logsumexp(): an empty dim list is not supported; pass the dims")
+
     def decomposition(a: Tensor) -> Tensor:
-        m = amax(a, dim, keepdim=True).detach()
+        m = _shift(a, dim)
         m = where(m.abs() == float("inf"), 0.0, m)
         s = log(sum(exp(a - m), dim, keepdim=True)) + m
         return s if keepdim else s.squeeze(_axes(dim, a.ndim))
@@ -179,7 +228,7 @@ def softmax(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
         x = x.to(dtype)
 
     def decomposition(a: Tensor) -> Tensor:
-        e = exp(a - amax(a, dim, keepdim=True).detach())
+        e = exp(a - _shift(a, dim))
         return e / sum(e, dim, keepdim=True)
 
     return composite("SoftmaxBackward0", decomposition, x)
@@ -190,7 +239,7 @@ def log_softmax(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
         x = x.to(dtype)
 
     def decomposition(a: Tensor) -> Tensor:
-        s = a - amax(a, dim, keepdim=True).detach()
+        s = a - _shift(a, dim)
         return s - log(sum(exp(s), dim, keepdim=True))
 
     return composite("LogSoftmaxBackward0", decomposition, x)
@@ -205,17 +254,22 @@ def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> T
             return amax(a.abs(), dim if dim is not None else (), keepdim)
         if order == 2.0:
             return _sqrt0(sum(a * a, dim, keepdim))
-        return sum(a.abs() ** order, dim, keepdim) ** (1.0 / order)
+        return _root0(sum(a.abs() ** order, dim, keepdim), order)
 
     return composite("LinalgVectorNormBackward0", decomposition, x)
 
 
 def all(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    return sum(x == 0, dim, keepdim) == 0
+    return _count_true(x == 0, dim, keepdim) == 0
 
 
 def any(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    return sum(x != 0, dim, keepdim) > 0
+    return _count_true(x != 0, dim, keepdim) > 0
+
+
+def _count_true(mask: Tensor, dim: Any, keepdim: bool) -> Tensor:
+    # unlike sum, all and any reduce nothing over an empty dim list (as in PyTorch)
+    return apply(Op.SUM, mask, axes=_axes(dim, mask.ndim), keepdim=keepdim)
 
 
 def cumsum(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:

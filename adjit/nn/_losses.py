@@ -163,12 +163,22 @@ def _type_name(t: Tensor) -> str:
     return t.dtype.type_name
 
 
-def _nll(logp: Tensor, t: Tensor, w: Tensor, r: str) -> Tensor:
+def _nll(logp: Tensor, t: Tensor, w: Tensor, r: str, ignore_index: int) -> Tensor:
     axis = 0 if logp.ndim == 1 else 1
-    index = R.unsqueeze(R.where(w != 0, t, 0), axis)  # ignored targets gather any valid class
+    keep = t != ignore_index
+    index = R.unsqueeze(R.where(keep, t, 0), axis)  # ignored targets gather any valid class
     picked = R.squeeze(R.gather(logp, axis, index), axis)
-    loss = -picked * w
+    # Note [all targets ignored]: where, not a product, keeps an ignored sample's gradient 0
+    loss = R.where(keep, -picked, 0.0) * w
     if r == "mean":
+# Note [all targets ignored]
+# With reduction='mean' and every target ignored, the loss is 0/0 = NaN and the cotangent of the
+# per-sample losses is g/0 = inf. PyTorch's backward skips ignored samples (its gradient is 0
+# there); a product ``-picked * w`` would send inf * 0 = NaN to every logit. A where sends 0 to
+# the samples it does not select, whatever the cotangent (and a zero class weight on a sample
+# that is not ignored gets 0 * inf = NaN, as in PyTorch).
+
+
         return R.sum(loss) / R.sum(w)
     return _reduce(loss, r)
 
@@ -187,7 +197,7 @@ def nll_loss(
     t = _check_target(input, target, ignore_index)
     w = _class_weights(weight, t, ignore_index, input)
     name = "NllLoss2DBackward0" if input.ndim >= 3 else "NllLossBackward0"
-    return composite(name, _nll, input, t, w, r)
+    return composite(name, _nll, input, t, w, r, ignore_index)
 
 
 def _class_view(weight: Tensor, ndim: int) -> Tensor:
@@ -216,9 +226,9 @@ def _smoothed(
     axis = 0 if logp.ndim == 1 else 1
     n_classes = logp.shape[axis]
     keep = _class_weights(None, t, ignore_index, logp)
-    nll = _nll(logp, t, _class_weights(weight, t, ignore_index, logp), r)
+    nll = _nll(logp, t, _class_weights(weight, t, ignore_index, logp), r, ignore_index)
     weighted = logp * _class_view(weight, logp.ndim) if weight is not None else logp
-    smooth = -R.sum(weighted, axis) * keep
+    smooth = R.where(t != ignore_index, -R.sum(weighted, axis), 0.0)  # (masked_fill, as PyTorch)
     if r == "mean":
         denom = (
             R.sum(_class_weights(weight, t, ignore_index, logp))

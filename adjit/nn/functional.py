@@ -289,12 +289,10 @@ def layer_norm(
 def normalize(
     input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Any = None
 ) -> Tensor:
-    """``input / max(||input||_p, eps)`` along ``dim``."""
-    if p == 2.0:
-        norm = R.sqrt((input * input).sum(dim, keepdim=True))
-    else:
-        norm = R.pow(R.pow(R.abs(input), p).sum(dim, keepdim=True), 1.0 / p)
-    return input / R.clamp(norm, min=eps).expand_as(input)
+    """``input / max(||input||_p, eps)`` along ``dim``: PyTorch's decomposition, whose norm has
+    gradient 0 at a zero row (so a zero row's gradient is ``g / eps``, not NaN)."""
+    denom = R.norm(input, p, dim, keepdim=True)
+    return input / R.clamp_min(denom, eps).expand_as(input)
 
 
 # ---- embedding, one_hot, pad -----------------------------------------------------------------

@@ -114,7 +114,7 @@ def test_corrupt_host_record_is_rebuilt(tmp_path: Path, how: str) -> None:
 def test_a_stale_host_record_costs_one_compile(tmp_path: Path) -> None:
     child(tmp_path)
     (record,) = entries(tmp_path, ".host")
-    cache_store.write_entry(record, {"host": "some other host"}, {})
+    cache_store.write_entry(record, {"host": "some other host", "cheap": record.stem}, {})
     stale = child(tmp_path)  # finds no entry under the wrong key: compiles, fixes the record
     assert stale["ok"] and stale["compiles"] == 1
     fixed = child(tmp_path)
@@ -278,3 +278,171 @@ def test_a_failing_linker_falls_back_to_mcjit(tmp_path: Path, monkeypatch) -> No
     np.testing.assert_allclose(compile_program(g)([a])[0], np.cos(a), rtol=1e-6, atol=1e-6)
     (path,) = entries(tmp_path, ".kernel")
     assert cache_store.read_entry(path).meta["kind"] == "object"  # type: ignore[union-attr]
+
+
+# ---- entries tied to their keys; a cache that fails mid-run (Note [best-effort cache]) ---------
+def exp_graph(n: int = 64) -> Graph:
+    x, y = Var(Aval((n,), float32)), Var(Aval((n,), float32))
+    return Graph((x,), (Eqn(Op.EXP, (x,), {}, y),), (y,))
+
+
+def mul_add_graph(n: int = 64) -> Graph:
+    """Two inputs (another arity than exp_graph's kernel): x * w + w."""
+    x, w, p, y = (Var(Aval((n,), float32)) for _ in range(4))
+    return Graph((x, w), (Eqn(Op.MUL, (x, w), {}, p), Eqn(Op.ADD, (p, w), {}, y)), (y,))
+
+
+def run_mul_add(n: int = 64) -> None:
+    """Compile (or load) and run mul_add_graph; its result must be right."""
+    a, w = np.linspace(-2, 2, n, dtype=np.float32), np.linspace(1, 3, n, dtype=np.float32)
+    np.testing.assert_array_equal(compile_program(mul_add_graph(n))([a, w])[0], a * w + w)
+
+
+def test_an_entry_under_another_kernels_name_is_rebuilt_not_run(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("ADJIT_CACHE_DIR", str(tmp_path))
+    compile_program(exp_graph())
+    (exp_entry,) = entries(tmp_path, ".kernel")
+    run_mul_add()
+    (mul_entry,) = set(entries(tmp_path, ".kernel")) - {exp_entry}
+    # a valid entry of a kernel with one input where the two-input kernel's entry should be:
+    # loading it would run exp on the wrong arguments (or crash)
+    mul_entry.write_bytes(exp_entry.read_bytes())
+    jit.clear_memory_cache()
+    before = dict(jit.STATS)
+    run_mul_add()
+    assert jit.STATS["mismatched"] == before["mismatched"] + 1
+    assert jit.STATS["compiles"] == before["compiles"] + 1
+    assert jit.STATS["disk_loads"] == before["disk_loads"]
+    meta = cache_store.read_entry(mul_entry).meta  # type: ignore[union-attr]
+    assert meta["key"] == mul_entry.stem  # rebuilt in place, tied to its own key again
+    jit.clear_memory_cache()
+    run_mul_add()
+    assert jit.STATS["disk_loads"] == before["disk_loads"] + 1
+
+
+def test_a_host_record_under_another_name_is_ignored(tmp_path: Path, monkeypatch) -> None:
+    cheap = llvm_host.cheap_host_key()
+    if cheap is None:
+        pytest.skip("no cheap host key here")
+    monkeypatch.setenv("ADJIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(llvm_host, "_RECORDS", {})
+    path = llvm_host._host_path(cheap)
+    cache_store.write_entry(path, {"host": "another machine's key", "cheap": "f" * 64}, {})
+    assert llvm_host._recorded(cheap) is None
+    monkeypatch.setattr(llvm_host, "_RECORDS", {})
+    cache_store.write_entry(path, {"host": "this key", "cheap": cheap}, {})
+    assert llvm_host._recorded(cheap) == "this key"
+
+
+def make_unwritable(cache: Path, how: str) -> None:
+    import shutil
+
+    if how == "vanished":
+        shutil.rmtree(cache)
+    elif how == "a-file":  # the folder replaced by a file: every path under it fails
+        shutil.rmtree(cache)
+        cache.write_text("not a folder")
+    else:  # read-only (root writes anyway: the other two cases hold there)
+        for d in [cache, *(p for p in cache.rglob("*") if p.is_dir())]:
+            d.chmod(0o500)
+
+
+@pytest.mark.parametrize("how", ["vanished", "a-file", "read-only"])
+def test_a_cache_folder_failing_mid_run_costs_only_recompiles(
+    tmp_path: Path, monkeypatch, how: str
+) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ADJIT_CACHE_DIR", str(cache))
+    monkeypatch.setattr(llvm_host, "_RECORDS", {})
+    run_mul_add(64)
+    make_unwritable(cache, how)
+    try:
+        jit.clear_memory_cache()
+        run_mul_add(64)  # a disk load or a rebuild
+        run_mul_add(96)  # a new kernel: built, its entry cannot be written
+        a = np.linspace(-2, 2, 80, dtype=np.float32)
+        np.testing.assert_allclose(compile_program(exp_graph(80))([a])[0], np.exp(a), rtol=1e-6)
+    finally:
+        for d in [cache, *(p for p in cache.rglob("*") if p.is_dir())] if cache.is_dir() else []:
+            d.chmod(0o700)
+    assert not list(tmp_path.rglob("*.tmp")) and not list(tmp_path.rglob("*.so"))
+
+
+def test_a_full_disk_leaves_no_temporary_files(tmp_path: Path, monkeypatch) -> None:
+    """Every file write fails half-way with ENOSPC: the call still succeeds (an MCJIT kernel),
+    and no temporary entry or library copy is left behind."""
+    import errno
+    import pathlib
+
+    def full(self: Path, data: bytes) -> int:
+        with open(self, "wb") as f:
+            f.write(data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    real_fdopen = os.fdopen
+
+    class FullFile:
+        def __init__(self, fd: int, *args: object) -> None:
+            self.f = real_fdopen(fd, "wb")
+
+        def __enter__(self) -> FullFile:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.f.close()
+
+        def write(self, data: bytes) -> int:
+            self.f.write(data[:10])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setenv("ADJIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(llvm_host, "_RECORDS", {})
+    monkeypatch.setattr(pathlib.Path, "write_bytes", full)
+    monkeypatch.setattr(shlib.os, "fdopen", FullFile)
+    run_mul_add(112)
+    monkeypatch.undo()
+    assert not list(tmp_path.rglob("*.tmp")) and not list(tmp_path.rglob("*.so"))
+    assert not entries(tmp_path, ".kernel")
+
+
+def test_stale_leftovers_are_swept_fresh_ones_and_other_files_kept(tmp_path: Path) -> None:
+    old = ["ab/ab12.kernel.11.22.tmp", "hosts/cd34.host.11.22.tmp", "adjit-load-k0.11.3.so"]
+    young = ["ef/ef56.kernel.33.44.tmp", "adjit-load-k1.33.5.so"]
+    other = ["mine.so", "ab/notes.tmp"]  # not names adjit makes: never touched
+    now = 1_000_000_000.0
+    for name in old + young + other:
+        path = tmp_path / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"x")
+        age = cache_store.STALE_SECONDS + 60 if name in old + other else 5
+        os.utime(path, (now - age, now - age))
+    cache_store._SWEPT.discard(tmp_path)
+    cache_store.sweep_stale(tmp_path, now=now)
+    left = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()}
+    assert left == set(young + other)
+
+
+def test_the_first_write_sweeps(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("ADJIT_CACHE_DIR", str(tmp_path))
+    stale = tmp_path / "ab" / "ab12.kernel.1.2.tmp"
+    stale.parent.mkdir()
+    stale.write_bytes(b"half an entry")
+    os.utime(stale, (0, 0))
+    cache_store._SWEPT.discard(tmp_path)
+    cache_store.write_entry(tmp_path / "ab" / "ab99.kernel", {}, {})
+    assert not stale.exists() and (tmp_path / "ab" / "ab99.kernel").exists()
+
+
+def test_the_disk_cache_can_be_turned_off(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("ADJIT_CACHE_DIR", "off")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(llvm_host, "_RECORDS", {})
+    jit.clear_memory_cache()
+    before = dict(jit.STATS)
+    run_mul_add(48)
+    jit.clear_memory_cache()
+    run_mul_add(48)
+    assert jit.STATS["compiles"] == before["compiles"] + 2
+    assert jit.STATS["disk_loads"] == before["disk_loads"]
+    assert not list(tmp_path.rglob("*")) and not (Path.cwd() / "off").exists()

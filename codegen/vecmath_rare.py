@@ -1,0 +1,176 @@
+"""A rare slow path beside a vectorized fast one: a call the loop vectorizer widens to our own
+vector function, which tests all lanes at once and only then fixes the ones that need it.
+
+Note [rare slow paths]
+The loop vectorizer if-converts every branch of the loop body: a slow path behind a branch is
+executed for every element (vectorized), or blocks vectorization (a call without a vector
+form). glibc's libmvec gets a cheap rare path by testing the whole vector inside its vector
+functions; we do the same with our own. `rare_fixup(b, spec, x, fast)` emits
+`call @fix(x, fast)`: a scalar function (noinline, so it survives until the vectorizer) that
+returns `fast` unless |x| >= spec.threshold, with the call-site attribute
+"vector-function-abi-variant" naming vector versions of it for each vector width the host has
+(4/8 floats and 2/4 doubles with AVX2, also 16/8 with AVX-512). The vectorizer widens the call
+to `call @fix_vN(<N x x>, <N x fast>)`; its body compares all lanes (|x| as integer bits against
+the threshold's, so NaN counts as rare too), returns `fast` when no lane is rare, and else calls
+the scalar `fix` lane by lane. The vector functions are internal and kept alive by
+@llvm.compiler.used (nothing refers to them before the vectorizer runs). A loop that is not
+vectorized calls the scalar `fix` per element (correct, slower).
+Measured on AVX2 (znver3, loaded 2-core machine; /tmp-style A/B in the issue-12 report):
+sin/cos at |x| <= 100 cost +9% (float32) and +13% (float64) over the fast path alone, where
+computing the slow path branch-free on every lane cost +170% and +220%; a kernel whose
+elements all take the slow path runs ~25x slower than the fast path (scalar code per lane).
+Compiling a sin kernel takes ~40 ms of CPU more (the slow path and the vector functions).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+from llvmlite import ir
+from llvmlite.ir.instructions import CallInstrAttributes
+from llvmlite.ir.values import FunctionAttributes
+
+from .vecmath_core import FORMATS, Fmt, Value, cmp, fabs
+
+ELEMENT_BITS = {"float": 32, "double": 64}
+_USED = "llvm.compiler.used"
+
+
+class _Attrs(CallInstrAttributes):
+    """Call-site attributes that may be LLVM string attributes (llvmlite knows only keywords)."""
+
+    def add(self, name: str) -> None:
+        set.add(self, name)
+
+
+class FnAttrs(FunctionAttributes):
+    """Function attributes including ones llvmlite does not list (willreturn)."""
+
+    def add(self, name: str) -> None:
+        set.add(self, name)
+
+
+@dataclass(frozen=True)
+class RareSpec:
+    """A fixup: `name` (unique per emitter), the |x| from which `slow(b, x)` replaces the fast
+    result (compared ordered in the scalar function: NaN keeps the fast result)."""
+
+    name: str
+    threshold: float
+    slow: Callable[[ir.IRBuilder, Value], Value]
+
+
+def _scalar(mod: ir.Module, spec: RareSpec, ty: ir.Type) -> ir.Function:
+    name = f"adjit_vecmath_{spec.name}_{ty}"
+    fn = ir.Function(mod, ir.FunctionType(ty, [ty, ty]), name)
+    fn.linkage = "internal"
+    fn.attributes = FnAttrs(["noinline", "nounwind", "readnone", "willreturn"])
+    x, fast = fn.args
+    entry, slow, done = (fn.append_basic_block(s) for s in ("entry", "slow", "done"))
+    b = ir.IRBuilder(entry)
+    b.cbranch(cmp(b, ">=", fabs(b, x), spec.threshold), slow, done)
+    b.position_at_end(slow)
+    res = spec.slow(b, x)
+    slow_end = b.block
+    b.branch(done)
+    b.position_at_end(done)
+    phi = b.phi(ty)
+    phi.add_incoming(fast, entry)
+    phi.add_incoming(res, slow_end)
+    b.ret(phi)
+    return fn
+
+
+def _vector(mod: ir.Module, scalar: ir.Function, spec: RareSpec, width: int) -> ir.Function:
+    ty = scalar.function_type.return_type
+    fmt = FORMATS[str(ty)]
+    vty, vity = ir.VectorType(ty, width), ir.VectorType(fmt.ity, width)
+    fn = ir.Function(mod, ir.FunctionType(vty, [vty, vty]), f"{scalar.name}_v{width}")
+    fn.linkage = "internal"
+    fn.attributes = FnAttrs(["nounwind", "readnone", "willreturn"])
+    x, fast = fn.args
+    entry, rare, common = (fn.append_basic_block(s) for s in ("entry", "rare", "common"))
+    b = ir.IRBuilder(entry)
+    magnitude = b.and_(b.bitcast(x, vity), ir.Constant(vity, [(1 << (fmt.width - 1)) - 1] * width))
+    limit = ir.Constant(vity, [_bits(fmt, spec.threshold)] * width)
+    hit = b.icmp_unsigned(">=", magnitude, limit)
+    any_hit = b.icmp_unsigned("!=", b.bitcast(hit, ir.IntType(width)), ir.IntType(width)(0))
+    b.cbranch(any_hit, rare, common)
+    b.position_at_end(common)
+    b.ret(fast)
+    b.position_at_end(rare)  # a loop over the lanes: one call site, whatever the width
+    i32 = ir.IntType(32)
+    head, done = fn.append_basic_block("lane"), fn.append_basic_block("done")
+    b.branch(head)
+    b.position_at_end(head)
+    lane, out = b.phi(i32), b.phi(vty)
+    lane.add_incoming(i32(0), rare)
+    out.add_incoming(fast, rare)
+    y = b.call(scalar, [b.extract_element(x, lane), b.extract_element(fast, lane)])
+    new = b.insert_element(out, y, lane)
+    nxt = b.add(lane, i32(1))
+    lane.add_incoming(nxt, head)
+    out.add_incoming(new, head)
+    b.cbranch(b.icmp_unsigned("<", nxt, i32(width)), head, done)
+    b.position_at_end(done)
+    b.ret(new)
+    return fn
+
+
+def _bits(fmt: Fmt, value: float) -> int:
+    """The IEEE bit pattern of `value` in the format."""
+    return int.from_bytes(struct.pack("<f" if fmt.width == 32 else "<d", value), "little")
+
+
+def _keep(mod: ir.Module, fns: list[ir.Function]) -> None:
+    """Add functions to @llvm.compiler.used (created once per module, extended after)."""
+    old = mod.globals.get(_USED)
+    members = list(old.initializer.constant) if old is not None else []
+    members += fns
+    ty = ir.ArrayType(ir.PointerType(), len(members))
+    if old is None:
+        old = ir.GlobalVariable(mod, ty, _USED)
+        old.linkage = "appending"
+        old.section = "llvm.metadata"
+    old.value_type = ty
+    old.initializer = ir.Constant(ty, members)
+
+
+@cache
+def vector_bits() -> int:
+    """The widest vector register of the host (what the loop vectorizer fills)."""
+    try:
+        import llvmlite.binding as llvm
+
+        features = llvm.get_host_cpu_features().flatten()
+    except (ImportError, RuntimeError):
+        return 128
+    return 512 if "+avx512f" in features else 256 if "+avx" in features else 128
+
+
+def widths(ty: ir.Type) -> tuple[int, ...]:
+    """The vector widths to provide: from 128-bit vectors up to the host's widest (a wider
+    one would never be used; each costs compile time)."""
+    bits = ELEMENT_BITS[str(ty)]
+    return tuple(w for w in (2, 4, 8, 16) if 128 <= w * bits <= max(vector_bits(), 128))
+
+
+def _define(mod: ir.Module, spec: RareSpec, ty: ir.Type) -> ir.Function:
+    name = f"adjit_vecmath_{spec.name}_{ty}"
+    if name in mod.globals:
+        return mod.globals[name]
+    scalar = _scalar(mod, spec, ty)
+    _keep(mod, [_vector(mod, scalar, spec, w) for w in widths(ty)])
+    return scalar
+
+
+def rare_fixup(b: ir.IRBuilder, spec: RareSpec, x: Value, fast: Value) -> Value:
+    """`fast`, or `spec.slow(x)` where |x| >= spec.threshold; vectorizes with a per-vector test."""
+    fn = _define(b.module, spec, x.type)
+    call = b.call(fn, [x, fast])
+    variants = ",".join(f"_ZGV_LLVM_N{w}vv_{fn.name}({fn.name}_v{w})" for w in widths(x.type))
+    call.attributes = _Attrs([f'"vector-function-abi-variant"="{variants}"'])
+    return call

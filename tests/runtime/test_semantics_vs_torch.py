@@ -1,0 +1,340 @@
+"""Issue 12's gradient and semantics cases, each run eagerly, compiled and under adjit.grad,
+side by side with PyTorch: values, dtypes, shapes and gradients, NaN and inf included."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import adjit
+
+torch = pytest.importorskip("torch")
+
+nan, inf = float("nan"), float("inf")
+Fn = Callable[..., Any]
+
+
+def _np(t: Any) -> np.ndarray:
+    return np.asarray(t.detach().numpy())
+
+
+def _same(got: Any, want: Any, what: str, rtol: float = 0.0) -> None:
+    assert tuple(got.shape) == tuple(want.shape), f"{what}: shape {got.shape} != {want.shape}"
+    assert str(got.dtype) == str(want.dtype), f"{what}: dtype {got.dtype} != {want.dtype}"
+    g, w = _np(got), _np(want)
+    if rtol == 0.0:
+        np.testing.assert_array_equal(g, w, err_msg=what)  # NaN matches NaN
+    else:
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=0.0, err_msg=what)
+
+
+def _torch_run(fn: Fn, arrays: list[np.ndarray], wrt: tuple[int, ...]) -> tuple[Any, list]:
+    ts = [torch.tensor(a, requires_grad=i in wrt) for i, a in enumerate(arrays)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (std of one element warns)
+        out = fn(torch, *ts)
+        grads = torch.autograd.grad(out.sum(), [ts[i] for i in wrt], allow_unused=True)
+    return out, [
+        torch.zeros_like(ts[i]) if g is None else g for i, g in zip(wrt, grads, strict=True)
+    ]
+
+
+def check(fn: Fn, *arrays: Any, wrt: tuple[int, ...] = (0,), rtol: float = 0.0) -> None:
+    """``fn(lib, *tensors)`` in PyTorch, adjit eager, adjit.compile and adjit.grad: the same
+    value (dtype, shape, NaN where PyTorch has NaN) and the same gradient of ``out.sum()``."""
+    arrays = [np.asarray(a) for a in arrays]
+    want, want_grads = _torch_run(fn, arrays, wrt)
+
+    xs = [adjit.tensor(a, requires_grad=i in wrt) for i, a in enumerate(arrays)]
+    out = fn(adjit, *xs)
+    _same(out, want, "eager value", rtol)
+    grads = adjit.autograd.grad(out.sum(), [xs[i] for i in wrt], allow_unused=True)
+    for k, (g, w) in enumerate(zip(grads, want_grads, strict=True)):
+        _same(adjit.zeros_like(xs[wrt[k]]) if g is None else g, w, f"eager grad {k}", rtol)
+
+    compiled = adjit.compile(lambda *a: fn(adjit, *a))
+    _same(compiled(*[adjit.tensor(a) for a in arrays]), want, "compiled value", rtol)
+    gfn = adjit.grad(lambda *a: fn(adjit, *a).sum(), argnums=wrt)
+    cgrads = gfn(*[adjit.tensor(a) for a in arrays])
+    cgrads = cgrads if isinstance(cgrads, tuple) else (cgrads,)
+    for k, (g, w) in enumerate(zip(cgrads, want_grads, strict=True)):
+        _same(g, w, f"adjit.grad {k}", rtol)
+
+
+def fd_check(fn: Fn, *arrays: Any, wrt: int = 0, eps: float = 1e-6) -> None:
+    """adjit.grad of ``fn(...).sum()`` against float64 central differences."""
+    arrays = [np.asarray(a, np.float64) for a in arrays]
+    got = adjit.grad(lambda *a: fn(adjit, *a).sum(), argnums=wrt)(
+        *[adjit.tensor(a) for a in arrays]
+    )
+
+    def f(x: np.ndarray) -> float:
+        args = [adjit.tensor(x if i == wrt else a) for i, a in enumerate(arrays)]
+        return float(fn(adjit, *args).sum().item())
+
+    x, fd = arrays[wrt], np.zeros_like(arrays[wrt])
+    for i in np.ndindex(x.shape):
+        hi, lo = x.copy(), x.copy()
+        hi[i] += eps
+        lo[i] -= eps
+        fd[i] = (f(hi) - f(lo)) / (2 * eps)
+    np.testing.assert_allclose(got.numpy(), fd, rtol=1e-6, atol=1e-8)
+
+
+# ---- 1. lerp with a tensor weight -------------------------------------------------------------
+def test_lerp_tensor_weight_gets_gradient() -> None:
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    w = np.array([-0.7, -0.5, 0.0, 0.3, 0.5, 0.9, 1.0, 1.7, 0.49, 0.51, 2.0, -2.0]).reshape(3, 4)
+    # (PyTorch's vectorized lerp rounds once with an fma: a few ulp apart)
+    check(lambda m, x, y, z: x.lerp(y, z), a, b, w, wrt=(0, 1, 2), rtol=1e-15)
+    check(lambda m, x, y: m.lerp(x, y, 0.75), a, b, wrt=(0, 1), rtol=1e-15)  # from `end`
+    check(lambda m, x, y: m.lerp(x, y, 0.25), a, b, wrt=(0, 1), rtol=1e-15)
+    fd_check(lambda m, x, y, z: x.lerp(y, z), a, b, w, wrt=2)
+    t = torch.tensor(a, requires_grad=True)
+    x = adjit.tensor(a, requires_grad=True)
+    for weight in (0.5, torch.tensor(w)):
+        aw = weight if isinstance(weight, float) else adjit.tensor(w)
+        assert (
+            type(x.lerp(x * 2, aw).grad_fn).__name__ == type(t.lerp(t * 2, weight).grad_fn).__name__
+        )
+
+
+# ---- 3. compiled constant outputs keep their shape ----------------------------------------------
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda m, x: m.zeros([]),
+        lambda m, x: m.tensor(2.0).exp(),
+        lambda m, x: m.full_like(x, 2).sum(),
+        lambda m, x: m.ones(()) * 3,
+        lambda m, x: m.zeros(1, 0).sum(1),
+    ],
+)
+def test_compiled_constant_outputs_keep_shape(fn: Fn) -> None:
+    x = np.ones(3, np.float32)
+    want = fn(torch, torch.tensor(x))
+    got = adjit.compile(lambda a: fn(adjit, a))(adjit.tensor(x))
+    # (exp(2) in float32 is 1 ulp from PyTorch's: NumPy's exp)
+    _same(got, want, "compiled constant", rtol=1.2e-7)
+    _same(fn(adjit, adjit.tensor(x)), want, "eager constant", rtol=1.2e-7)
+
+
+def test_constant_gradient_keeps_0d_shape() -> None:
+    g = adjit.grad(lambda x: x * 2.0)(adjit.tensor(1.5))
+    assert g.shape == () and g.item() == 2.0
+
+
+# ---- 4. x ** 0 ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda m, x: x**0,
+        lambda m, x: x.pow(0.0),
+        lambda m, x: m.pow(x, 0),
+        lambda m, x, y=None: x ** (x * 0),  # a tensor exponent that is 0
+        lambda m, x: x**1,
+        lambda m, x: x**2,
+        lambda m, x: x**-1,
+    ],
+)
+def test_pow_small_exponents(fn: Fn) -> None:
+    check(fn, np.array([0.0, -0.0, 1.5, -2.0, inf, -inf, nan]))
+
+
+def test_pow_zero_gradient_is_zero_under_inf_cotangent() -> None:
+    # PyTorch's zeros_like: 0 even where the incoming gradient is inf (g * 0 would be NaN)
+    check(lambda m, x: (x**0) * m.tensor([inf, 1.0, -inf]), np.array([1.0, 2.0, 3.0]))
+
+
+# ---- 5. NaN gradients where PyTorch's are finite -------------------------------------------------
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_cross_entropy_every_target_ignored(reduction: str, smoothing: float) -> None:
+    logits = np.random.default_rng(1).normal(size=(3, 5))
+    target = np.array([-100, -100, -100])
+
+    def fn(m: Any, x: Any) -> Any:
+        return m.nn.functional.cross_entropy(
+            x, m.tensor(target), reduction=reduction, label_smoothing=smoothing
+        )
+
+    check(fn, logits, rtol=1e-12)
+
+
+def test_cross_entropy_some_targets_ignored() -> None:
+    logits = np.random.default_rng(2).normal(size=(4, 3))
+    target = np.array([2, -100, 0, -100])
+    for reduction in ("mean", "sum", "none"):
+        check(
+            lambda m, x, r=reduction: m.nn.functional.cross_entropy(
+                x, m.tensor(target), reduction=r
+            ),
+            logits,
+            rtol=1e-12,
+        )
+
+
+@pytest.mark.parametrize("p", [2.0, 1.0, 3.0])
+def test_normalize_zero_row(p: float) -> None:
+    x = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 3.0], [0.0, 1e-300, 0.0]])
+    check(lambda m, a: m.nn.functional.normalize(a, p=p, dim=1), x, rtol=1e-12)
+    fd_check(lambda m, a: m.nn.functional.normalize(a, p=p, dim=1), x[1:2])
+
+
+def test_div_gradient_uses_the_quotient() -> None:
+    # PyTorch: d(a/b)/db = -g * ((a / b) / b); a / b**2 underflows to 0/0 for b = 1e-30 in f32
+    a = np.array([0.0, 1.0, -3.0, 1e-20], np.float32)
+    b = np.array([1e-30, 1e-30, 7.0, 3e-20], np.float32)
+    check(lambda m, x, y: x / y, a, b, wrt=(0, 1))
+    check(lambda m, x, y: x / y, a.astype(np.float64), b.astype(np.float64) ** 11, wrt=(0, 1))
+    fd_check(lambda m, x, y: x / y, np.array([1.0, -2.0]), np.array([3.0, 0.5]), wrt=1)
+
+
+# ---- 6. an empty dim list reduces every dim ------------------------------------------------------
+@pytest.mark.parametrize("dim", [(), []])
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda x, d: x.sum(dim=d),
+        lambda x, d: x.sum(dim=d, keepdim=True),
+        lambda x, d: x.mean(dim=d),
+        lambda x, d: x.amax(dim=d),
+        lambda x, d: x.amin(dim=d, keepdim=True),
+        lambda x, d: x.norm(dim=d),
+        lambda x, d: x.all(dim=d),  # (all and any reduce nothing over an empty list)
+        lambda x, d: x.any(dim=d),
+    ],
+)
+def test_empty_dim_list(op: Fn, dim: Any) -> None:
+    x = np.arange(6.0).reshape(2, 3) - 2.5
+    if op(torch.tensor(x), dim).dtype == torch.bool:
+        _same(op(adjit.tensor(x), dim), op(torch.tensor(x), dim), "bool reduction")
+        return
+    check(lambda m, a: op(a, dim), x, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dim", [(), []])
+@pytest.mark.parametrize("op", [lambda x, d: x.var(dim=d), lambda x, d: x.std(dim=d)])
+def test_empty_dim_list_var_std(op: Fn, dim: Any) -> None:
+    # values as PyTorch's; PyTorch 2.13's gradient here is inf (its var_backward counts the
+    # elements of an empty dim list as 1): checked against finite differences instead
+    x = np.arange(6.0).reshape(2, 3) - 2.5
+    want = op(torch.tensor(x), dim)
+    _same(op(adjit.tensor(x), dim), want, "eager value", rtol=1e-15)
+    _same(adjit.compile(lambda a: op(a, dim))(adjit.tensor(x)), want, "compiled", rtol=1e-15)
+    fd_check(lambda m, a: op(a, dim), x)
+    eager = adjit.tensor(x, requires_grad=True)
+    op(eager, dim).backward()
+    np.testing.assert_allclose(
+        eager.grad.numpy(), adjit.grad(lambda a: op(a, dim))(adjit.tensor(x)).numpy(), rtol=1e-14
+    )
+
+
+def test_logsumexp_empty_dim_list_refused() -> None:
+    with pytest.raises(RuntimeError):
+        torch.tensor([[1.0]]).logsumexp(dim=[])
+    with pytest.raises(RuntimeError, match="logsumexp"):
+        adjit.tensor([[1.0]]).logsumexp(dim=[])
+
+
+# ---- 7. nan_to_num ------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"nan": 1.5}, {"posinf": 7.0, "neginf": -3.0}, {"posinf": 1e300}]
+)
+def test_nan_to_num_gradient_at_non_finite(dtype: Any, kwargs: dict) -> None:
+    x = np.array([inf, -inf, nan, 1.0, -2.0, 0.0], dtype)
+    if dtype is np.float32 and kwargs.get("posinf") == 1e300:
+        return  # (the replacement would overflow float32: PyTorch casts it to inf)
+    check(lambda m, a: a.nan_to_num(**kwargs) * 3.0, x)
+
+
+# ---- 8. std of one element ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda m, x: x.std(),
+        lambda m, x: x.var(),
+        lambda m, x: x.std(dim=0),
+        lambda m, x: x.reshape(1, 1).std(dim=1),
+        lambda m, x: x.std(correction=0),
+    ],
+)
+def test_std_of_one_element(fn: Fn) -> None:
+    check(fn, np.array([3.0]))
+
+
+def test_std_gradient_finite_differences() -> None:
+    x = np.array([[1.0, 2.0, 4.0], [0.5, -1.0, 3.0]])
+    fd_check(lambda m, a: a.std(dim=1), x)
+    check(lambda m, a: a.std(dim=1), x, rtol=1e-12)
+
+
+# ---- 10. softmax family over an empty dim -------------------------------------------------------
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda m, x: x.logsumexp(1),
+        lambda m, x: x.logsumexp(1, keepdim=True),
+        lambda m, x: x.softmax(1),
+        lambda m, x: x.log_softmax(1),
+        lambda m, x: x.softmax(0),
+        lambda m, x: x.logsumexp(0),
+    ],
+)
+@pytest.mark.parametrize("shape", [(2, 0), (0, 3)])
+def test_softmax_family_empty(fn: Fn, shape: tuple[int, ...]) -> None:
+    check(fn, np.zeros(shape))
+
+
+# ---- 11. gradients at NaN, +-inf, +-0 -----------------------------------------------------------
+SPECIAL = np.array([nan, inf, -inf, 0.0, -0.0, 1.0, -2.0, 1.0, 5.0])
+OTHER = np.array([1.0, inf, 0.0, -0.0, 0.0, nan, -2.0, 3.0, nan])
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda m, x: x.max(),
+        lambda m, x: x.min(),
+        lambda m, x: x[1:].max(),  # no NaN: shared among equal elements
+        lambda m, x: x.reshape(3, 3).max(1).values,
+        lambda m, x: x.reshape(3, 3).min(0).values,
+        lambda m, x: x.amax(),
+        lambda m, x: x.reshape(3, 3).amax(1),
+        lambda m, x: x.reshape(3, 3).amin(0),
+        lambda m, x: x.relu(),
+        lambda m, x: x.sign(),
+        lambda m, x: x.abs(),
+        lambda m, x: x.floor(),
+        lambda m, x: x.clamp(-1.0, 0.5),
+        lambda m, x: x.clamp(min=0.0),
+        lambda m, x: x.clamp(max=0.0),
+    ],
+)
+def test_unary_gradients_at_special_values(fn: Fn) -> None:
+    check(fn, SPECIAL)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda m, x, y: m.maximum(x, y),
+        lambda m, x, y: m.minimum(x, y),
+        lambda m, x, y: x.max(other=y) if m is adjit else m.max(x, y),
+        lambda m, x, y: m.where(x > 0, x, y),
+    ],
+)
+def test_binary_gradients_at_special_values(fn: Fn) -> None:
+    check(fn, SPECIAL, OTHER, wrt=(0, 1))
+
+
+def test_max_integer_and_bool_tensors() -> None:
+    for a in (np.array([3, -1, 7, 7]), np.array([True, False])):
+        _same(adjit.tensor(a).max(), torch.tensor(a).max(), "max()")
+        _same(adjit.tensor(a).min(), torch.tensor(a).min(), "min()")
