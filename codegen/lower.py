@@ -258,6 +258,50 @@ def _relu_int(cx: Cx, x: ir.Value) -> ir.Value:
     return _intrinsic("llvm.smax")(cx.b, x, cx.const(0))
 
 
+def _shift_out(method: str) -> Rule:
+    """shl/lshr: a count >= the width (or negative) shifts every bit out. Note [bitwise ops]:
+    LLVM's shift by such a count is poison, so the count is clamped before the shift."""
+
+    def rule(cx: Cx, x: ir.Value, n: ir.Value) -> ir.Value:
+        b = cx.b
+        ok = b.icmp_unsigned("<", n, ir.Constant(n.type, x.type.width))  # negative: huge
+        return b.select(ok, getattr(b, method)(x, b.select(ok, n, cx.const(0))), cx.const(0))
+
+    return rule
+
+
+def _ashr(cx: Cx, x: ir.Value, n: ir.Value) -> ir.Value:
+    top = ir.Constant(n.type, x.type.width - 1)  # counts beyond it leave only the sign
+    return cx.b.ashr(x, cx.b.select(cx.b.icmp_unsigned(">", n, top), top, n))
+
+
+def _divisor(cx: Cx, y: ir.Value, signed: bool) -> tuple[ir.Value, ir.Value | None]:
+    """A divisor LLVM may divide by (0 and, signed, -1 become 1: x / 0 and INT_MIN / -1 are
+    undefined), and whether it was -1. A zero divisor was refused by a run-time check."""
+    b, one = cx.b, cx.const(1)
+    safe = b.select(b.icmp_unsigned("==", y, cx.const(0)), one, y)
+    if not signed:
+        return safe, None
+    minus_one = b.icmp_signed("==", y, cx.const(-1))
+    return b.select(minus_one, one, safe), minus_one
+
+
+def _fmod_int(cx: Cx, x: ir.Value, y: ir.Value) -> ir.Value:
+    signed = KIND[cx.dtype.name] == "i"
+    d, minus_one = _divisor(cx, y, signed)
+    if not signed:
+        return cx.b.urem(x, d)
+    return cx.b.select(minus_one, cx.const(0), cx.b.srem(x, d))
+
+
+def _trunc_div(cx: Cx, x: ir.Value, y: ir.Value) -> ir.Value:
+    signed = KIND[cx.dtype.name] == "i"
+    d, minus_one = _divisor(cx, y, signed)
+    if not signed:
+        return cx.b.udiv(x, d)
+    return cx.b.select(minus_one, cx.b.neg(x), cx.b.sdiv(x, d))  # -INT_MIN wraps to INT_MIN
+
+
 _ID: Rule = lambda cx, x: x
 _ALL = "fiub"
 
@@ -285,7 +329,7 @@ LOWERING: dict[Op, dict[str, Rule]] = {
     Op.RELU: {"f": lambda cx, x: _fmax(cx, x, cx.const(0)), "i": _relu_int, "u": _ID},
     Op.FLOOR: {"f": _call("llvm.floor"), "iu": _ID},
     Op.TRUNC: {"f": _call("llvm.trunc"), "iu": _ID},
-    Op.NOT: {"b": _m("not_")},
+    Op.NOT: {"iub": _m("not_")},
     Op.CAST: {_ALL: lambda cx, x: convert(cx.b, x, cx.dtype, cx.eqn.attrs["dtype"])},
     Op.CLAMP: {"fiu": _clamp},
     Op.ADD: {"f": _m("fadd"), "iu": _m("add"), "b": _m("or_")},
@@ -301,8 +345,13 @@ LOWERING: dict[Op, dict[str, Rule]] = {
     Op.LE: _cmp("<="),
     Op.GT: _cmp(">"),
     Op.GE: _cmp(">="),
-    Op.AND: {"b": _m("and_")},
-    Op.OR: {"b": _m("or_")},
+    Op.AND: {"iub": _m("and_")},
+    Op.OR: {"iub": _m("or_")},
+    Op.XOR: {"iub": _m("xor")},
+    Op.SHL: {"iu": _shift_out("shl")},
+    Op.SHR: {"i": _ashr, "u": _shift_out("lshr")},
+    Op.FMOD: {"f": _m("frem"), "iu": _fmod_int},
+    Op.TRUNC_DIV: {"iu": _trunc_div},
     Op.WHERE: {_ALL: _m("select")},
     Op.EXPAND: {_ALL: _ID},
     Op.DETACH: {_ALL: _ID},

@@ -172,6 +172,8 @@ DERIVATIVES: dict[Op, Rule] = {
         g / y if needs[0] else None,
         -g * (_quotient(x, y) / y) if needs[1] else None,
     ),
+    # PyTorch's fmod backward: d/dy = -trunc(x / y) (remainder is built on fmod)
+    Op.FMOD: lambda g, x, y, needs: (g, -g * (x / y).trunc() if needs[1] else None),
     Op.POW: _pow,
     Op.MAXIMUM: _maximum,
     Op.MINIMUM: _minimum,

@@ -39,8 +39,13 @@ class Op(Enum):
     LE = auto()
     GT = auto()
     GE = auto()
-    AND = auto()
+    AND = auto()  # Note [bitwise ops]: AND, OR, XOR, NOT are bitwise, hence logical on bool
     OR = auto()
+    XOR = auto()
+    SHL = auto()  # shifts: PyTorch's results for counts < 0 or >= the bit width
+    SHR = auto()
+    FMOD = auto()  # C's remainder (the dividend's sign): remainder and // are built on it
+    TRUNC_DIV = auto()  # integer division rounding toward zero (integers only)
     # elementwise ternary
     WHERE = auto()
     # reductions
@@ -103,9 +108,13 @@ class GroupOp:
         }
     )
     COMPARE = frozenset({Op.EQ, Op.NE, Op.LT, Op.LE, Op.GT, Op.GE})
-    LOGICAL = frozenset({Op.AND, Op.OR, Op.NOT})
+    # integer (and bool) only; & | ^ ~ on bool are the logical ops (Note [bitwise ops] in
+    # runtime/ops_integer.py)
+    BITWISE = frozenset({Op.AND, Op.OR, Op.XOR, Op.NOT, Op.SHL, Op.SHR})
     BINARY = (
-        frozenset({Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MAXIMUM, Op.MINIMUM, Op.AND, Op.OR})
+        frozenset({Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MAXIMUM, Op.MINIMUM})
+        | frozenset({Op.FMOD, Op.TRUNC_DIV})
+        | (BITWISE - {Op.NOT})
         | COMPARE
     )
     TERNARY = frozenset({Op.WHERE})
@@ -129,6 +138,7 @@ class GroupOp:
         }
     )
     # ops whose output carries no gradient (bool or integer results)
-    NONDIFF = COMPARE | LOGICAL | frozenset({Op.ARGMAX, Op.ARGMIN, Op.DETACH})
-    # elementwise ops with a sympy form (the symbolic source of truth)
-    SYMBOLIC = ELEMENTWISE - LOGICAL - COMPARE - frozenset({Op.CAST, Op.WHERE})
+    NONDIFF = COMPARE | BITWISE | frozenset({Op.ARGMAX, Op.ARGMIN, Op.DETACH, Op.TRUNC_DIV})
+    # elementwise ops with a sympy form (the symbolic source of truth); fmod has none, so that
+    # sympy never replaces its exact remainder by x - y*trunc(x/y)
+    SYMBOLIC = ELEMENTWISE - BITWISE - COMPARE - {Op.CAST, Op.WHERE, Op.FMOD, Op.TRUNC_DIV}

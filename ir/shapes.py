@@ -320,7 +320,7 @@ SHAPE_RULES: dict[Op, ShapeRule] = {
     Op.ERF: _unary_float,
     Op.FLOOR: _unary_keep,
     Op.TRUNC: _unary_keep,
-    Op.NOT: lambda x: Aval(x.shape, bool_),
+    Op.NOT: _unary_keep,
     Op.CAST: _cast,
     Op.CLAMP: _clamp,
     Op.ADD: _binary("promote"),
@@ -336,8 +336,13 @@ SHAPE_RULES: dict[Op, ShapeRule] = {
     Op.LE: _binary("bool"),
     Op.GT: _binary("bool"),
     Op.GE: _binary("bool"),
-    Op.AND: _binary("bool"),
-    Op.OR: _binary("bool"),
+    Op.AND: _binary("promote"),
+    Op.OR: _binary("promote"),
+    Op.XOR: _binary("promote"),
+    Op.SHL: _binary("promote"),
+    Op.SHR: _binary("promote"),
+    Op.FMOD: _binary("promote"),
+    Op.TRUNC_DIV: _binary("promote"),
     Op.WHERE: _where,
     Op.SUM: _reduce("sum", "sum"),
     Op.AMAX: _reduce("keep", "amax"),
@@ -393,6 +398,26 @@ def _no_bool_kernel(kernel: str) -> DTypeCheck:
 
 DTypeCheck = Callable[[list[Aval], Aval], None]
 
+
+def _bool_condition(avals: list[Aval], out: Aval) -> None:
+    # PyTorch's check (an integer condition would also make ``~`` change meaning: bitwise)
+    if avals[0].dtype is not bool_:
+        raise RuntimeError(
+            "where expected condition to be a boolean tensor, but got a tensor with dtype "
+            + avals[0].dtype.type_name
+        )
+
+
+def _integers_only(kernel: str, bool_ok: bool = True) -> DTypeCheck:
+    """PyTorch's error for a float (or, unless ``bool_ok``, bool) result of an integer op."""
+
+    def check(avals: list[Aval], out: Aval) -> None:
+        if out.dtype.is_floating_point or (out.dtype is bool_ and not bool_ok):
+            raise NotImplementedError(f"\"{kernel}\" not implemented for '{out.dtype.type_name}'")
+
+    return check
+
+
 # dtypes an op refuses although shapes agree, with PyTorch's error
 DTYPE_CHECKS: dict[Op, DTypeCheck] = {
     Op.SUB: _check_sub,
@@ -404,6 +429,15 @@ DTYPE_CHECKS: dict[Op, DTypeCheck] = {
     Op.POW: lambda avals, out: None if avals[1].weak else _no_bool_kernel("pow")(avals, out),
     Op.FLOOR: _no_bool_kernel("floor_vml_cpu"),
     Op.TRUNC: _no_bool_kernel("trunc_vml_cpu"),
+    Op.AND: _integers_only("bitwise_and_cpu"),
+    Op.OR: _integers_only("bitwise_or_cpu"),
+    Op.XOR: _integers_only("bitwise_xor_cpu"),
+    Op.NOT: _integers_only("bitwise_not_cpu"),
+    Op.SHL: _integers_only("lshift_cpu", bool_ok=False),
+    Op.SHR: _integers_only("rshift_cpu", bool_ok=False),
+    Op.FMOD: _no_bool_kernel("fmod_cpu"),
+    Op.TRUNC_DIV: _integers_only("div_trunc_cpu", bool_ok=False),
+    Op.WHERE: _bool_condition,
 }
 
 
@@ -419,9 +453,7 @@ def infer(op: Op, avals: list[Aval], attrs: dict[str, Any]) -> Aval:
         raise ShapeError(f"{op.name.lower()}: {e} (operands: {operands})") from None
 
 
-_CAST_ALL_TO_OUT = GroupOp.ELEMENTWISE - GroupOp.COMPARE - GroupOp.LOGICAL - {Op.CAST, Op.WHERE} | {
-    Op.CAT
-}
+_CAST_ALL_TO_OUT = GroupOp.ELEMENTWISE - GroupOp.COMPARE - {Op.CAST, Op.WHERE} | {Op.CAT}
 
 
 def operand_dtypes(op: Op, avals: list[Aval], out: Aval) -> list[DType | None]:
@@ -431,8 +463,6 @@ def operand_dtypes(op: Op, avals: list[Aval], out: Aval) -> list[DType | None]:
     if op in GroupOp.COMPARE:
         dt = promoted(*avals)
         return [dt] * len(avals)
-    if op in GroupOp.LOGICAL:
-        return [bool_] * len(avals)
     if op is Op.WHERE:
         return [bool_, out.dtype, out.dtype]
     return [None] * len(avals)

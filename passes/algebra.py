@@ -52,6 +52,8 @@ _ONE = const(_all(lambda a: a == 1))
 _TWO = const(_all(lambda a: a == 2))
 _TRUE = const(_all(lambda a: a))
 _FALSE = const(_all(lambda a: ~a.astype(bool)))
+# x & c == x for every x exactly when c has every bit set: True, or -1 (255 for uint8)
+_ALL_BITS = const(_all(lambda a: a.dtype.kind in "biu" and a == np.invert(np.zeros_like(a))))
 # x + z == x for every x exactly when z is -0.0 (floats) or 0 (ints, bools); x - z when z is +0.0
 _ADD_ZERO = const(_all(lambda a: (a == 0) & (np.signbit(a) if _is_float(a) else True)))
 _SUB_ZERO = const(_all(lambda a: (a == 0) & ~np.signbit(a)))
@@ -103,7 +105,7 @@ RULES: list[Rule] = [
     (P(Op.WHERE, _FALSE, X, Y), lambda m: m.y),
     (P(Op.WHERE, X, Y, Y), lambda m: m.y),
     (P(Op.WHERE, P(Op.NOT, X), Y, Pat(name="z")), lambda m: Term(Op.WHERE, (m.x, m.z, m.y), {})),
-    (P(Op.AND, X, _TRUE), lambda m: m.x),
+    (P(Op.AND, X, _ALL_BITS), lambda m: m.x),
     (P(Op.OR, X, _FALSE), lambda m: m.x),
     (P(Op.NOT, P(Op.NOT, X)), lambda m: m.x),
     # movement and casts: "-> x" applies only when x already has the result's shape/dtype

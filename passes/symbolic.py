@@ -83,7 +83,7 @@ def _differentiable_inputs(eqns: tuple[Eqn, ...], inputs: tuple[Var, ...], out: 
     a where's condition): the ones the per-op rules would give a cotangent, even a zero one."""
     reach: dict[Any, set[int]] = {v: {k} for k, v in enumerate(inputs)}
     for e in eqns:
-        if e.op in GroupOp.COMPARE or e.op in GroupOp.LOGICAL:
+        if e.op in GroupOp.COMPARE or e.op in GroupOp.BITWISE:
             reach[e.out] = set()
             continue
         data = e.inputs[1:] if e.op is Op.WHERE else e.inputs

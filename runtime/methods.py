@@ -10,6 +10,7 @@ from . import functional as F
 from . import inplace as I
 from . import predicates
 from .dispatch import apply, as_tensor_operand, composite
+from .ops_integer import invert
 from .ops_linalg import _sum_to as sum_to
 from .tensor import Tensor
 
@@ -18,7 +19,8 @@ SAME_NAME = """
 neg abs sign exp log log1p sqrt sin cos tanh sigmoid relu erf logical_not reciprocal rsqrt square
 floor trunc add sub mul div true_divide divide pow maximum minimum eq ne lt le gt ge logical_and
 logical_or clamp clip clamp_min clamp_max masked_fill lerp addcmul addcdiv isnan isinf isfinite
-nan_to_num
+nan_to_num logical_xor bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift
+bitwise_right_shift remainder fmod floor_divide
 sum mean var std amax amin argmax argmin max min logsumexp softmax log_softmax norm all any
 cumsum sort
 reshape view flatten unflatten permute transpose swapaxes swapdims t squeeze unsqueeze expand
@@ -53,8 +55,8 @@ OPERATORS = {
     "__rtruediv__": lambda x, y: F.mul(F.reciprocal(x), y),
     "__rpow__": lambda x, y: F.pow(y, x),
     "__rmatmul__": lambda x, y: F.matmul(y, x),
-    "__floordiv__": lambda x, y: F.div(x, y, rounding_mode="floor"),
-    "__rfloordiv__": lambda x, y: F.div(y, x, rounding_mode="floor"),
+    "__floordiv__": F.floor_divide,
+    "__rfloordiv__": lambda x, y: F.floor_divide(y, x),
     "__neg__": F.neg,
     "__pos__": lambda x: x,
     "__abs__": F.abs,
@@ -64,11 +66,21 @@ OPERATORS = {
     "__le__": F.le,
     "__gt__": F.gt,
     "__ge__": F.ge,
-    "__and__": F.logical_and,
-    "__or__": F.logical_or,
-    "__rand__": lambda x, y: F.logical_and(y, x),
-    "__ror__": lambda x, y: F.logical_or(y, x),
-    "__invert__": F.logical_not,
+    # Note [bitwise ops]: bitwise on integers, logical on bool; the tensor stays first in the
+    # reflected commutative ones, as for __radd__
+    "__and__": F.bitwise_and,
+    "__or__": F.bitwise_or,
+    "__xor__": F.bitwise_xor,
+    "__rand__": F.bitwise_and,
+    "__ror__": F.bitwise_or,
+    "__rxor__": F.bitwise_xor,
+    "__invert__": invert,
+    "__lshift__": F.bitwise_left_shift,
+    "__rshift__": F.bitwise_right_shift,
+    "__rlshift__": lambda x, y: F.bitwise_left_shift(y, x),
+    "__rrshift__": lambda x, y: F.bitwise_right_shift(y, x),
+    "__mod__": F.remainder,
+    "__rmod__": lambda x, y: F.remainder(y, x),
     "__getitem__": F.getitem,
     "__setitem__": I.setitem,
 }
@@ -110,6 +122,26 @@ INPLACE = {
     "__imul__": F.mul,
     "__itruediv__": F.div,
     "__ipow__": F.pow,
+    "bitwise_and_": F.bitwise_and,
+    "bitwise_or_": F.bitwise_or,
+    "bitwise_xor_": F.bitwise_xor,
+    "bitwise_not_": F.bitwise_not,
+    "bitwise_left_shift_": F.bitwise_left_shift,
+    "bitwise_right_shift_": F.bitwise_right_shift,
+    "logical_and_": F.logical_and,
+    "logical_or_": F.logical_or,
+    "logical_xor_": F.logical_xor,
+    "logical_not_": F.logical_not,
+    "remainder_": F.remainder,
+    "fmod_": F.fmod,
+    "floor_divide_": F.floor_divide,
+    "__iand__": F.bitwise_and,
+    "__ior__": F.bitwise_or,
+    "__ixor__": F.bitwise_xor,
+    "__ilshift__": F.bitwise_left_shift,
+    "__irshift__": F.bitwise_right_shift,
+    "__imod__": F.remainder,
+    "__ifloordiv__": F.floor_divide,
 }
 
 

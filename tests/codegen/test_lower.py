@@ -10,7 +10,7 @@ from adjit.codegen import lower
 from adjit.codegen.loops import collapse
 from adjit.codegen.lower import LOWERING, CodegenError, lower_kernel
 from adjit.ir.aval import Aval
-from adjit.ir.dtypes import DType, bool_, float32, float64, int32, int64, scalar_dtype
+from adjit.ir.dtypes import DType, bool_, float32, float64, int32, int64, scalar_dtype, uint8
 from adjit.ir.graph import Atom, Eqn, Graph, Lit, Var
 from adjit.ir.interpreter import interpret
 from adjit.ir.ops import GroupOp, Op
@@ -77,12 +77,13 @@ EXACT: list[Row] = [
     (Op.ADD, 2, {}), (Op.SUB, 2, {}), (Op.MUL, 2, {}), (Op.DIV, 2, {}), (Op.MAXIMUM, 2, {}),
     (Op.MINIMUM, 2, {}), (Op.EQ, 2, {}), (Op.NE, 2, {}), (Op.LT, 2, {}), (Op.LE, 2, {}),
     (Op.GT, 2, {}), (Op.GE, 2, {}), (Op.AND, 2, {}), (Op.OR, 2, {}), (Op.WHERE, 3, {}),
+    (Op.XOR, 2, {}), (Op.SHL, 2, {}), (Op.SHR, 2, {}), (Op.FMOD, 2, {}), (Op.TRUNC_DIV, 2, {}),
 ]  # fmt: skip
 TRANSCENDENTAL: list[Row] = [
     (Op.EXP, 1, {}), (Op.LOG, 1, {}), (Op.LOG1P, 1, {}), (Op.SIN, 1, {}), (Op.COS, 1, {}),
     (Op.TANH, 1, {}), (Op.SIGMOID, 1, {}), (Op.ERF, 1, {}), (Op.POW, 2, {}),
 ]  # fmt: skip
-INT_DTYPES = [int64, int32, bool_]
+INT_DTYPES = [int64, int32, uint8, bool_]
 
 
 def test_every_elementwise_op_has_a_row() -> None:
@@ -132,7 +133,9 @@ def test_integer_and_bool_ops_match_the_interpreter(dtype: DType) -> None:
     g = _op_graph(rows, shapes, dtype)
     arrays = [data(s, dtype, i) for i, s in enumerate(shapes)]
     if dtype is not bool_:
-        arrays[1] = np.abs(arrays[1]) % 5  # non-negative exponents for integer pow
+        # non-negative exponents for integer pow, nonzero divisors (zero raises, before the
+        # kernel: tests/runtime/test_integer_ops.py)
+        arrays[1] = np.abs(arrays[1]) % 5 + 1
     got, ref = run_both(g, arrays)
     for e, a, r in zip(g.eqns[1:], got, ref, strict=True):
         np.testing.assert_array_equal(a, r, err_msg=f"{e.op} {e.attrs}")

@@ -21,6 +21,7 @@ RTOL, ATOL = 1e-5, 1e-6
 # rows whose results are bool or integer: no gradient flows
 NONDIFF_OPS = {
     "logical_not",
+    "logical_xor",
     "eq",
     "ne",
     "lt",
