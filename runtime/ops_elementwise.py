@@ -6,14 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from ..ir import dtypes as D
 from ..ir.ops import Op
-from .dispatch import apply, as_tensor_operand, composite, result_dtype
+from .dispatch import apply, composite
+from .ops_integer import rounding_div
 from .tensor import Tensor
-
-
-def _t(x: Any) -> Tensor:
-    return as_tensor_operand(x)
 
 
 # ---- elementwise ---------------------------------------------------------------------------
@@ -69,10 +65,6 @@ def erf(x: Tensor) -> Tensor:
     return apply(Op.ERF, x)
 
 
-def logical_not(x: Tensor) -> Tensor:
-    return apply(Op.NOT, x)
-
-
 def add(x: Any, y: Any, *, alpha: Any = 1) -> Tensor:
     return apply(Op.ADD, x, y if alpha == 1 else mul(y, alpha))
 
@@ -90,30 +82,15 @@ def mul(x: Any, y: Any) -> Tensor:
     return apply(Op.MUL, x, y)
 
 
-_ROUNDING = {"floor": Op.FLOOR, "trunc": Op.TRUNC}
-
-
 def div(x: Any, y: Any, *, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode is None:
         return apply(Op.DIV, x, y)
-    if rounding_mode not in _ROUNDING:
+    if rounding_mode not in ("floor", "trunc"):
         raise RuntimeError(
             "div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
             f"found '{rounding_mode}'"
         )
-    dt = result_dtype(x, y)
-    if dt is D.bool_:
-        raise NotImplementedError(f"\"div_{rounding_mode}_cpu\" not implemented for 'Bool'")
-    if not dt.is_floating_point and not np.all(_t(y)._data):
-        raise RuntimeError("ZeroDivisionError")
-    # integers divide exactly in float64 (2**53), then round back to the promoted integer type
-    wide = (lambda v: v) if dt.is_floating_point else (lambda v: _t(v).to(D.float64))
-    return composite(
-        "DivBackward2",
-        lambda a, b: apply(_ROUNDING[rounding_mode], apply(Op.DIV, wide(a), wide(b))).to(dt),
-        x,
-        y,
-    )
+    return rounding_div(x, y, rounding_mode)  # Note [bitwise ops]
 
 
 def floor(x: Tensor) -> Tensor:
@@ -175,14 +152,6 @@ def gt(x: Any, y: Any) -> Tensor:
 
 def ge(x: Any, y: Any) -> Tensor:
     return apply(Op.GE, x, y)
-
-
-def logical_and(x: Any, y: Any) -> Tensor:
-    return apply(Op.AND, x, y)
-
-
-def logical_or(x: Any, y: Any) -> Tensor:
-    return apply(Op.OR, x, y)
 
 
 def where(cond: Tensor, x: Any = None, y: Any = None) -> Any:
