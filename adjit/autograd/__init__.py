@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from adjit.runtime import trace_state
-from adjit.runtime.autograd import Node, PyNode, gradient_edge, node_class
+from adjit.runtime.autograd import Node
 from adjit.runtime.backward import backward, grad
 from adjit.runtime.grad_mode import enable_grad, no_grad, set_grad_enabled
 from adjit.runtime.tensor import Tensor
@@ -56,21 +56,12 @@ class Function:
             return traced_apply(cls, args, kwargs, ctx)  # Note [custom functions traced]
         with no_grad():
             out = cls.forward(ctx, *args, **kwargs)
-        if is_grad_enabled() and any(ctx.needs_input_grad) and isinstance(out, Tensor):
-            edges = tuple(
-                gradient_edge(a) if isinstance(a, Tensor) and a.requires_grad else (None, 0)
-                for a in args
-            )
-            node_cls = node_class(f"{cls.__name__}Backward", PyNode)
-            made = Tensor._make(out._data)
-            # a saved output unpacks as the output (with its grad_fn), as in PyTorch: the
-            # backward is then differentiable through it (create_graph)
-            ctx.saved_tensors = tuple(made if s is out else s for s in ctx.saved_tensors)
-            out = made
-            out._grad_fn = node_cls(cls.backward, ctx, edges)
+        if is_grad_enabled() and any(ctx.needs_input_grad):
+            return attach(cls, ctx, args, out)
         return out
 
 
 from adjit.autograd import functional  # noqa: E402,F401
+from adjit.autograd.eager import attach  # noqa: E402
 from adjit.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402,F401
 from adjit.autograd.traced import traced_apply  # noqa: E402

@@ -96,8 +96,9 @@ LOSSES = {
     "scale": lambda fs, x, y: fs.Scale.apply(x, y, 3.0).sum(),
     "floor-ste": lambda fs, x, y: (fs.FloorSTE.apply(x) * y).sum(),
     "sincos": _sincos,
+    "sincos-one-used": lambda fs, x, y: (fs.SinCos.apply(x)[0] * y).sum(),  # a zero cotangent
+    "max-with-index": lambda fs, x, y: fs.MaxWithIndex.apply(x * y)[0] * 2,
 }
-EAGER_UNSUPPORTED = {"sincos"}  # eager Functions return one tensor (refused: no grad_fn)
 
 X = np.array([0.0, 1.0, -0.5], np.float64)
 Y = np.array([1.5, -2.0, 0.25], np.float64)
@@ -151,7 +152,7 @@ def test_compiled_backward(name: str, fallback: str | None) -> None:
     assert compiled.trace_count == 2  # with and without requires_grad
 
 
-@pytest.mark.parametrize("name", sorted(set(LOSSES) - EAGER_UNSUPPORTED))
+@pytest.mark.parametrize("name", list(LOSSES))
 def test_eager_backward(name: str) -> None:
     value, want = _torch_grads(name)
     args = _args(requires_grad=True)
@@ -177,6 +178,25 @@ def test_second_derivative_through_a_saved_output() -> None:
     (g,) = adjit.autograd.grad(ADJIT.Exp.apply(x).sum(), x, create_graph=True)
     (h,) = adjit.autograd.grad(g.sum(), x)
     np.testing.assert_allclose(h.numpy(), np.exp(X), rtol=1e-12)
+
+
+def test_a_forward_that_reads_data_refuses_to_trace_or_runs_eagerly() -> None:
+    class Halve(adjit.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x / 2 if x.sum().item() > 0 else x  # a Python branch on a value
+
+        @staticmethod
+        def backward(ctx, g):
+            return g / 2
+
+    x = adjit.tensor(X, requires_grad=True)
+    with pytest.raises(adjit.TracingError, match=r"Tensor\.item\(\)"):
+        adjit.grad(lambda t: Halve.apply(t).sum())(adjit.tensor(X))
+    with pytest.warns(UserWarning, match="running .* eagerly"):
+        out = adjit.compile(lambda t: Halve.apply(t).sum(), fallback="eager")(x)
+    out.backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.full(3, 0.5))
 
 
 def test_jacobian() -> None:
