@@ -1,6 +1,6 @@
 """Every vecmath function over the whole exponent range of float32 and float64, against mpmath.
 
-Inputs: every binary exponent (subnormals included) with a random significand, both signs, the
+Inputs: every binary exponent (subnormals included) with random significands, both signs, the
 values where argument reductions are hardest (the floats closest to multiples of pi/2), and
 NaN, +-inf, +-0, the smallest and largest subnormals and the largest finite value. References are
 computed by mpmath (shipped with sympy) at 160 bits and rounded to the result type; the bound
@@ -91,12 +91,17 @@ def specials(dtype: type) -> list[float]:
     return [s * v for v in edges for s in (1.0, -1.0)] + [math.nan]
 
 
+# random significands per binary exponent (float64 has 8 times more exponents)
+PER_EXPONENT = {F32: 4, F64: 1}
+
+
 def every_exponent(dtype: type, seed: int) -> np.ndarray:
-    """One random significand per binary exponent (subnormal ones included), both signs."""
+    """PER_EXPONENT random significands per binary exponent (subnormal ones included), both
+    signs."""
     rng = np.random.default_rng(seed)
     info = np.finfo(dtype)
     lo = int(np.log2(float(info.smallest_subnormal)))
-    exps = np.arange(lo, info.maxexp)
+    exps = np.repeat(np.arange(lo, info.maxexp), PER_EXPONENT[dtype])
     mag = np.ldexp(rng.uniform(1.0, 2.0, exps.size), exps)
     with np.errstate(over="ignore"):
         x = np.concatenate([mag, -mag]).astype(dtype)
