@@ -24,6 +24,8 @@ self-contained repro: ``program(T, ...)`` and ``inputs(T)`` for ``T = adjit`` or
 For them ``ADJIT_FUZZ_EXAMPLES`` is the count per strategy (split over its parametrized tests;
 ``long`` runs one per 50, at least 3, or ``ADJIT_FUZZ_LONG_EXAMPLES``). A run that keeps going
 past failures and groups them by kind: ``cd tests && python -m fuzz.collect all --examples N``.
+Bug classes still open are steered around by name (``tests/fuzz/gates.py``);
+``ADJIT_FUZZ_UNGATED=1`` runs them too.
 
 Bugs the fuzzer found live as strict xfail tests in ``tests/regressions/``.
 """
@@ -109,6 +111,7 @@ def test_fuzz_integer_bitwise_shift_division(case: Case) -> None:
     integer.check_integer(case)
 
 
+@pytest.mark.filterwarnings("ignore:.*degrees of freedom is <= 0")  # std of one element
 @_budget(40)
 @given(specials.special_cases())
 def test_fuzz_nan_inf_zero_values_and_gradients(case: Case) -> None:

@@ -4,6 +4,7 @@
 # gather, embedding, advanced indexing and cross_entropy/nll_loss targets drawn from
 # [-n-1, n] (negative and out-of-range ones raise in PyTorch, except advanced indexing which
 # wraps negatives) plus ignore_index; reductions, softmax and matmul over a dim of size 0;
+# F.pad with negative pads (crops) in every mode;
 # programs whose output is a 0-d constant; reductions with ``dim=()`` or ``dim=[]`` (all
 # dims). PyTorch is the oracle: adjit eager, compiled (first and cached call, then backward)
 # and adjit.grad raise where it raises, else give its dtype, shape, values and gradients.
@@ -129,6 +130,22 @@ def empty_dims_tuple(draw: Callable[..., Any], dtype: str) -> Drawn:
     return [f"return x0.{op}(dim={dims}{keep})"], [_floats(draw, shape, dtype)], [True]
 
 
+def pad(draw: Callable[..., Any], dtype: str) -> Drawn:
+    """F.pad over the last one or two dims, negative pads (crops) included, every mode."""
+    mode = draw(st.sampled_from(["constant", "reflect", "replicate", "circular"]))
+    rank = 3 if draw(st.booleans()) else 4
+    shape = (1, 2) + tuple(draw(st.integers(1, 4)) for _ in range(rank - 2))
+    dims = draw(st.integers(1, rank - 2))
+    # circular: each pad below its dim's size -- PyTorch 2.13 reads uninitialized memory for
+    # pad == size with the other side cropping, F.pad(x[1, 2, 3], (3, -2), mode='circular')
+    sizes = [shape[-1 - i // 2] for i in range(2 * dims)]
+    top = [n - 1 if mode == "circular" else 3 for n in sizes]
+    pads = [draw(st.integers(-min(2, t), t)) for t in top]
+    extra = ", value=0.5" if mode == "constant" else ""
+    body = [f"return T.nn.functional.pad(x0, {tuple(pads)}, mode={mode!r}{extra})"]
+    return body, [_floats(draw, shape, dtype)], [True]
+
+
 KINDS: dict[str, Callable[[Callable[..., Any], str], Drawn]] = {
     "index_select": index_select,
     "gather": gather,
@@ -138,6 +155,7 @@ KINDS: dict[str, Callable[[Callable[..., Any], str], Drawn]] = {
     "empty_dim": empty_dim,
     "constant_output": constant_output,
     "dim=()": empty_dims_tuple,
+    "pad": pad,
 }
 
 

@@ -9,10 +9,10 @@
 # order of the bit patterns, so ±0 are 0 apart, the largest finite value and inf 1 apart).
 # Bounds: Note [vecmath accuracy] in codegen/vecmath.py promises <= 4 ulp; one more for the
 # reference's own rounding. A result that is NaN where the reference is not (or the reverse),
-# or the wrong sign of a zero result, fails whatever the bound. Gradients (d/dx through eager
-# and compiled backward) are compared with PyTorch's float64 backward rounded to the dtype:
-# the same formula, so they agree within 64 ulp or 8 eps absolute (1 - tanh**2 near 1 cancels
-# in float32) -- a wrong range reduction or a NaN is off by far more.
+# or the wrong sign of a zero result, fails whatever the bound. Gradients (eager and compiled
+# backward) are compared with PyTorch's backward in the same dtype and in float64 (rounded):
+# the same formula, so they agree with one of them within 64 ulp or 8 eps absolute (1 - tanh**2
+# near 1 cancels in float32) -- a wrong range reduction or a NaN is off by far more.
 
 from __future__ import annotations
 
@@ -59,7 +59,15 @@ FUNCTIONS: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
     "pow1.5": ("{0} ** 1.5", lambda x: np.power(x, 1.5)),
     "pow-1": ("{0} ** -1", lambda x: 1 / x),
     "pow-2.5": ("{0}.pow(-2.5)", lambda x: np.power(x, -2.5)),
+    "pow-xy": ("{0}.pow({1})", np.power),  # y: see EXPONENT_SOURCE
 }
+# exponents for pow-xy: small integers and halves (exact special cases), ordinary values,
+# NaN, ±inf, ±0
+EXPONENT_SOURCE = (
+    "np.concatenate([np.random.default_rng({seed}).choice([-3.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, "
+    "2.0, 3.0, np.nan, np.inf, -np.inf, -0.0], {n}), np.random.default_rng({seed} + 2)."
+    "uniform(-6.0, 6.0, {n} + {extra})]).astype(np.{dtype})"
+)
 EXPONENTS = {"float32": (-149, 128), "float64": (-1074, 1024)}
 SPECIALS = {
     dtype: [0.0, -0.0, np.inf, -np.inf, np.nan, float(np.finfo(dtype).max), 1.0, -1.0]
@@ -89,9 +97,13 @@ def math_cases(draw: Callable[..., Any], name: str | None = None) -> Case:
         start = draw(st.integers(lo, hi - width))
         lo, hi = start, start + width
     seed = draw(st.integers(0, 2**31 - 1))
-    array = values_source(dtype, seed, lo, hi, 2048)
-    body = [f"return {FUNCTIONS[name][0].format('x0')}"]
-    return Case(f"math {name} {dtype}", body, [array], [True])
+    n = 2048
+    arrays = [values_source(dtype, seed, lo, hi, n)]
+    if "{1}" in FUNCTIONS[name][0]:  # as many exponents as values: n//2 drawn, the rest uniform
+        extra = n - 2 * (n // 2) + len(SPECIALS[dtype])
+        arrays.append(EXPONENT_SOURCE.format(seed=seed, n=n // 2, extra=extra, dtype=dtype))
+    body = [f"return {FUNCTIONS[name][0].format('x0', 'x1')}"]
+    return Case(f"math {name} {dtype}", body, arrays, [True] * len(arrays))
 
 
 def ordered(a: np.ndarray) -> np.ndarray:
@@ -105,65 +117,79 @@ def ulp_distance(got: np.ndarray, want: np.ndarray) -> np.ndarray:
     return np.abs(ordered(got) - ordered(want))
 
 
-def reference(name: str, x: np.ndarray) -> np.ndarray:
-    wide = x.astype(np.float64 if x.dtype == np.float32 else np.longdouble)
+def reference(name: str, xs: list[np.ndarray]) -> np.ndarray:
+    wide = [x.astype(np.float64 if x.dtype == np.float32 else np.longdouble) for x in xs]
     with np.errstate(all="ignore"):
-        return np.asarray(FUNCTIONS[name][1](wide)).astype(x.dtype)
+        return np.asarray(FUNCTIONS[name][1](*wide)).astype(xs[0].dtype)
 
 
-def assert_ulp(got: np.ndarray, want: np.ndarray, x: np.ndarray, bound: int, what: str) -> None:
+def at(xs: list[np.ndarray], i: int) -> str:
+    """The inputs at flat index i, for a message."""
+    return ", ".join(f"{'xy'[k]}={x.flat[i]!r}" for k, x in enumerate(xs))
+
+
+def assert_ulp(
+    got: np.ndarray, want: np.ndarray, xs: list[np.ndarray], bound: int, what: str
+) -> None:
     nan = np.flatnonzero(np.isnan(got) != np.isnan(want))
-    assert not nan.size, f"{what}: at x={x[nan[0]]!r} got {got[nan[0]]!r}, want {want[nan[0]]!r}"
-    both = ~np.isnan(want)
-    zero = both & (want == 0) & (np.signbit(got) != np.signbit(want))
-    assert not zero.any(), f"{what}: wrong sign of zero at x={x[zero][0]!r}: {got[zero][0]!r}"
-    dist = ulp_distance(got[both], want[both])
-    if dist.size:
-        i = int(np.argmax(dist))
-        assert dist[i] <= bound, (
-            f"{what}: {dist[i]} ulp at x={x[both][i]!r}: got {got[both][i]!r}, "
-            f"want {want[both][i]!r} (bound {bound} ulp)"
-        )
+    assert not nan.size, f"{what}: at {at(xs, nan[0])} got {got[nan[0]]!r}, want {want[nan[0]]!r}"
+    zero = np.flatnonzero(~np.isnan(want) & (want == 0) & (np.signbit(got) != np.signbit(want)))
+    assert not zero.size, f"{what}: wrong sign of zero at {at(xs, zero[0])}: {got[zero[0]]!r}"
+    dist = np.where(np.isnan(want), 0, ulp_distance(got, want))
+    i = int(np.argmax(dist))
+    assert dist[i] <= bound, (
+        f"{what}: {dist[i]} ulp at {at(xs, i)}: got {got[i]!r}, want {want[i]!r} "
+        f"(bound {bound} ulp)"
+    )
 
 
 def check_math(case: Case) -> None:
     name, dtype = case.kind.split()[1:]
-    (x,) = case.numpy_inputs()
-    want = reference(name, x)
+    xs = case.numpy_inputs()
+    want = reference(name, xs)
     for what, fn in (("eager", case.bind(cases.adjit)), ("compiled", cases.compiled(case))):
         got = cases.to_numpy(fn(*case.inputs(cases.adjit)))
-        assert got.dtype == x.dtype, f"{what} {name}: dtype {got.dtype} != {x.dtype}"
-        assert_ulp(got, want, x, ULP_BOUND, f"{what} {name} {dtype}")
-    _check_gradient(case, x, name, dtype)
+        assert got.dtype == want.dtype, f"{what} {name}: dtype {got.dtype} != {want.dtype}"
+        assert_ulp(got, want, xs, ULP_BOUND, f"{what} {name} {dtype}")
+    _check_gradient(case, xs, name, dtype)
 
 
-def _check_gradient(case: Case, x: np.ndarray, name: str, dtype: str) -> None:
-    """d/dx against PyTorch's backward in float64 rounded to ``dtype`` (PyTorch's float32
-    formula overflows where the derivative does not: rsqrt' = -0.5 * rsqrt(x)**3 at 1e-26)."""
+def _torch_grads(case: Case, xs: list[np.ndarray], dtype: str) -> list[np.ndarray]:
     import torch
 
-    wide = torch.from_numpy(x.astype(np.float64)).requires_grad_()
-    case.bind(torch)(wide).sum().backward()
-    assert wide.grad is not None
+    leaves = [torch.from_numpy(x).requires_grad_() for x in xs]
+    case.bind(torch)(*leaves).sum().backward()
     with np.errstate(over="ignore"):
-        w = wide.grad.numpy().astype(dtype)
+        return [cases.to_numpy(t.grad).astype(dtype) for t in leaves]
+
+
+def _check_gradient(case: Case, xs: list[np.ndarray], name: str, dtype: str) -> None:
+    """Input gradients against PyTorch's backward in the same dtype and in float64 rounded to
+    it; the closer one counts. (Its float32 formula overflows where the derivative does not --
+    rsqrt' = -0.5 * rsqrt(x)**3 at 1e-26 -- while float64 is more accurate than any float32
+    formula can be: d/dx x**y rounds y - 1 first, an error |log x| times larger.)"""
+    same = _torch_grads(case, xs, dtype)
+    wide = _torch_grads(case, [x.astype(np.float64) for x in xs], dtype)
     eps = float(np.finfo(dtype).eps)
     for what, fn in (("eager", case.bind(cases.adjit)), ("compiled", cases.compiled(case))):
-        _, (grad,) = cases.leaf_grads(cases.adjit, case, fn, True)
-        g = cases.to_numpy(grad)
-        nan = np.flatnonzero(np.isnan(g) != np.isnan(w))
-        assert not nan.size, (
-            f"{what} d{name}/dx {dtype}: NaN differs at x={x[nan[0]]!r}: "
-            f"got {g[nan[0]]!r}, PyTorch {w[nan[0]]!r}"
-        )
-        both = ~np.isnan(w)
-        far = ulp_distance(g[both], w[both]) > GRAD_ULP
-        with np.errstate(invalid="ignore"):
-            far &= ~(np.abs(g[both] - w[both]) <= GRAD_EPS * eps)
-        if far.any():
-            i = int(np.flatnonzero(far)[0])
-            raise AssertionError(
-                f"{what} d{name}/dx {dtype}: at x={x[both][i]!r} got {g[both][i]!r}, "
-                f"PyTorch (float64) {w[both][i]!r} (more than {GRAD_ULP} ulp and {GRAD_EPS} eps "
-                "apart)"
+        _, grads = cases.leaf_grads(cases.adjit, case, fn, True)
+        for k, grad in enumerate(grads):
+            g, w = cases.to_numpy(grad), wide[k]
+            d = f"{what} d{name}/d{'xy'[k]} {dtype}"
+            nan = np.flatnonzero((np.isnan(g) != np.isnan(w)) & (np.isnan(g) != np.isnan(same[k])))
+            assert not nan.size, (
+                f"{d}: NaN differs at {at(xs, nan[0])}: got {g[nan[0]]!r}, PyTorch {w[nan[0]]!r}"
             )
+            far = np.flatnonzero(_far(g, w, eps) & _far(g, same[k], eps))
+            if far.size:
+                i = int(far[0])
+                raise AssertionError(
+                    f"{d}: at {at(xs, i)} got {g[i]!r}, PyTorch {same[k][i]!r} (float64: "
+                    f"{w[i]!r}), more than {GRAD_ULP} ulp and {GRAD_EPS} eps from both"
+                )
+
+
+def _far(g: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        close = np.abs(g - w) <= GRAD_EPS * eps
+    return ~np.isnan(w) & (ulp_distance(g, w) > GRAD_ULP) & ~close

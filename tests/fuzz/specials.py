@@ -104,6 +104,8 @@ def special_array(draw: Callable[..., Any], dtype: str, shape: tuple[int, ...]) 
     plain = np.round(rng.uniform(-2.0, 2.0, n), 3)  # short literals; repeats are likely
     specials = np.array(SPECIAL)[rng.integers(0, len(SPECIAL), n)]
     values = np.where(rng.random(n) < share, specials, plain).astype(dtype).reshape(shape)
+    if shape and draw(st.integers(0, 3)) == 0:
+        values.reshape(-1, shape[-1])[0] = 0.0  # a zero row (F.normalize, softmax ties)
     return cases.literal(values)
 
 
