@@ -114,8 +114,19 @@ def rsqrt(x: Tensor) -> Tensor:
 
 def pow(x: Any, y: Any) -> Tensor:  # noqa: A001
     tx, ty = isinstance(x, Tensor), isinstance(y, Tensor)
+    if tx and type(y) is float and y in _ROOTS:
+        return composite("PowBackward0", _ROOTS[y], x)
     name = "PowBackward1" if tx and ty else ("PowBackward0" if tx else "PowBackward2")
     return apply(Op.POW, x, y, name=name)
+
+
+# PyTorch computes a tensor to the (Python number) power 0.5 as sqrt and -0.5 as rsqrt, which
+# differ from C's pow at -inf (NaN, not inf or 0) and -0.0 (-0.0 and -inf, not +0.0 and +inf).
+# (The gradient is sqrt's: for ** -0.5 it differs from PyTorch's pow formula at -0.0 and -inf.)
+_ROOTS = {
+    0.5: lambda a: sqrt(a),
+    -0.5: lambda a: apply(Op.DIV, 1.0, sqrt(a)),
+}
 
 
 def square(x: Tensor) -> Tensor:

@@ -171,16 +171,16 @@ def _nll(logp: Tensor, t: Tensor, w: Tensor, r: str, ignore_index: int) -> Tenso
     # Note [all targets ignored]: where, not a product, keeps an ignored sample's gradient 0
     loss = R.where(keep, -picked, 0.0) * w
     if r == "mean":
+        return R.sum(loss) / R.sum(w)
+    return _reduce(loss, r)
+
+
 # Note [all targets ignored]
 # With reduction='mean' and every target ignored, the loss is 0/0 = NaN and the cotangent of the
 # per-sample losses is g/0 = inf. PyTorch's backward skips ignored samples (its gradient is 0
 # there); a product ``-picked * w`` would send inf * 0 = NaN to every logit. A where sends 0 to
 # the samples it does not select, whatever the cotangent (and a zero class weight on a sample
 # that is not ignored gets 0 * inf = NaN, as in PyTorch).
-
-
-        return R.sum(loss) / R.sum(w)
-    return _reduce(loss, r)
 
 
 def nll_loss(

@@ -5,65 +5,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
-from adjit.nn import functional as F
 from adjit.nn import functional_conv as FC
 from adjit.nn import init
+from adjit.nn.functional_pad import pad_nd
 from adjit.nn.module import Module
 from adjit.nn.parameter import Parameter
-from adjit.runtime import functional as R
 from adjit.runtime.creation import empty
-from adjit.runtime.dispatch import composite
 from adjit.runtime.tensor import Tensor
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
-
-def _pad_indices(n: int, before: int, after: int, mode: str) -> np.ndarray:
-    pos = np.arange(-before, n + after)
-    if mode == "reflect":
-        if before >= n or after >= n:
-            raise RuntimeError(
-                f"Argument #4: Padding size should be less than the corresponding input "
-                f"dimension, but got: padding ({before}, {after}) at dimension of input {n}"
-            )
-        period = 2 * (n - 1)
-        pos = np.abs(pos) % period if period else np.zeros_like(pos)
-        return np.where(pos >= n, period - pos, pos)
-    if mode == "replicate":
-        return np.clip(pos, 0, n - 1)
-    if mode == "circular":
-        return pos % n
-    raise NotImplementedError(f"adjit: padding mode '{mode}' is not implemented")
-
-
-_PAD_NAMES = {"reflect": "ReflectionPad{}DBackward0", "replicate": "ReplicationPad{}DBackward0"}
-
-
-def pad_nd(input: Tensor, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:
-    """``F.pad`` with the 'reflect', 'replicate' and 'circular' modes too (integer INDEX)."""
-    if mode == "constant":
-        return F.pad(input, pad, value=value)  # (its name: ConstantPadNdBackward0)
-    dims = len(pad) // 2
-    if len(pad) not in (2, 4, 6) or input.ndim not in (dims + 1, dims + 2):
-        raise NotImplementedError(
-            f"Padding size {len(pad)} is not supported for {input.ndim}D input tensor.\n"
-            "Supported combinations for non-constant padding:\n"
-            "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
-            "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
-            "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)"
-        )
-
-    def decomposition(a: Tensor) -> Tensor:
-        for k in range(dims):
-            axis = a.ndim - 1 - k
-            idx = _pad_indices(a.shape[axis], int(pad[2 * k]), int(pad[2 * k + 1]), mode)
-            a = R.getitem(a, (slice(None),) * axis + (Tensor._make(idx),))
-        return a
-
-    name = _PAD_NAMES.get(mode, "CopySlices").format(dims)
-    return composite(name, decomposition, input)
 
 
 class Conv2d(Module):

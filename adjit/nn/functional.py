@@ -353,6 +353,8 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
 def _pad_dim(a: Tensor, axis: int, before: int, after: int, value: float) -> Tensor:
     lo, hi = max(-before, 0), max(-after, 0)
+    if a.shape[axis] - lo - hi < 0:  # (PyTorch crops with narrow)
+        raise RuntimeError("narrow(): length must be non-negative.")
     if lo or hi:  # negative padding crops
         a = R.narrow(a, axis, lo, a.shape[axis] - lo - hi)
 
@@ -368,7 +370,7 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
     """Padding: ``pad`` lists (before, after) pairs starting from the last dimension; modes
     'constant', 'reflect', 'replicate' and 'circular'."""
     if mode != "constant":
-        from adjit.nn.conv import pad_nd
+        from adjit.nn.functional_pad import pad_nd
 
         return pad_nd(input, pad, mode)
     if len(pad) % 2:

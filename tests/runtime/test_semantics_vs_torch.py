@@ -338,3 +338,56 @@ def test_max_integer_and_bool_tensors() -> None:
     for a in (np.array([3, -1, 7, 7]), np.array([True, False])):
         _same(adjit.tensor(a).max(), torch.tensor(a).max(), "max()")
         _same(adjit.tensor(a).min(), torch.tensor(a).min(), "min()")
+
+
+# ---- 9. pow's IEEE special cases ----------------------------------------------------------------
+POW_VALUES = [nan, inf, -inf, 0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, 3.0, -3.0, 1e-30, 1e30]
+
+
+def _assert_pow_close(got: np.ndarray, want: np.ndarray, dtype: Any, what: str) -> None:
+    # the special cases exactly (NaN, inf, zeros with their sign); finite values to a few ulp
+    special = ~np.isfinite(want) | (want == 0)
+    np.testing.assert_array_equal(got[special], want[special], err_msg=what)
+    signed = special & ~np.isnan(want)  # (a NaN's sign bit means nothing)
+    np.testing.assert_array_equal(np.signbit(got[signed]), np.signbit(want[signed]), what)
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(got[~special], want[~special], rtol=4 * eps, err_msg=what)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pow_special_values_tensor_exponent(dtype: Any) -> None:
+    pairs = np.array([(b, e) for b in POW_VALUES for e in POW_VALUES], dtype)
+    b, e = pairs[:, 0].copy(), pairs[:, 1].copy()
+    want = torch.pow(torch.tensor(b), torch.tensor(e)).numpy()
+    eager = adjit.pow(adjit.tensor(b), adjit.tensor(e)).numpy()
+    compiled = adjit.compile(adjit.pow)(adjit.tensor(b), adjit.tensor(e)).numpy()
+    _assert_pow_close(eager, want, dtype, "eager")
+    _assert_pow_close(compiled, want, dtype, "compiled")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+# (exponents that float32 holds exactly: adjit's float32 pow rounds the exponent to float32,
+# PyTorch's keeps it double, so x ** (1/3) differs by a few ulp for |x| far from 1)
+@pytest.mark.parametrize("c", [0.5, -0.5, 2.0, 3.0, -1.0, -2.0, 0.0, 0.25, -1.5, inf, -inf, nan])
+def test_pow_special_values_scalar_exponent(dtype: Any, c: float) -> None:
+    # PyTorch computes ** 0.5 as sqrt and ** -0.5 as rsqrt: pow(-inf, 0.5) is NaN, not inf
+    b = np.array(POW_VALUES, dtype)
+    want = (torch.tensor(b) ** c).numpy()
+    _assert_pow_close((adjit.tensor(b) ** c).numpy(), want, dtype, "eager")
+    compiled = adjit.compile(lambda x: x**c)(adjit.tensor(b)).numpy()
+    _assert_pow_close(compiled, want, dtype, "compiled")
+
+
+@pytest.mark.parametrize("c", [0.5, -0.5])
+def test_pow_root_gradients(c: float) -> None:
+    x = np.array([4.0, 0.25, 2.0, 0.0, -0.0, -1.0, inf, -inf, nan])
+    if c < 0:  # (adjit's gradient there is rsqrt's: -inf at -0.0 and NaN at -inf, see pow)
+        x = x[[0, 1, 2, 3, 5, 6, 8]]
+    check(lambda m, a: a**c, x, rtol=1e-15)
+    fd_check(lambda m, a: a**c, np.array([4.0, 0.25, 2.0]))
+    t = torch.tensor(x, requires_grad=True)
+    assert (
+        type((adjit.tensor(x, requires_grad=True) ** c).grad_fn).__name__
+        == type((t**c).grad_fn).__name__
+    )
+    _same(adjit.tensor([4, 9]) ** c, torch.tensor([4, 9]) ** c, "integer base", rtol=1e-7)
