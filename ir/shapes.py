@@ -265,7 +265,7 @@ def _cat(*xs: Aval, axis: int) -> Aval:
 
 
 # how PyTorch's messages spell dtypes: C scalar types and legacy tensor types
-_C_NAMES = {
+C_NAMES = {
     "float64": "double",
     "float32": "float",
     "int64": "long int",
@@ -283,7 +283,7 @@ def _matmul(x: Aval, y: Aval) -> Aval:
     if x.dtype is not y.dtype:
         raise ShapeError(
             f"expected m1 and m2 to have the same dtype, but got: "
-            f"{_C_NAMES[x.dtype.name]} != {_C_NAMES[y.dtype.name]}"
+            f"{C_NAMES[x.dtype.name]} != {C_NAMES[y.dtype.name]}"
         )
     xs = (1, *x.shape) if x.ndim == 1 else x.shape
     ys = (*y.shape, 1) if y.ndim == 1 else y.shape

@@ -6,7 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from ..ir import dtypes as D
 from ..ir.ops import Op
+from ..ir.shapes import C_NAMES
 from .dispatch import apply, composite
 from .ops_integer import rounding_div
 from .tensor import Tensor
@@ -200,6 +202,11 @@ def clone(x: Tensor) -> Tensor:
 
 
 def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
+    if isinstance(mask, Tensor) and mask.dtype is not D.bool_:
+        raise RuntimeError(
+            "masked_fill_ only supports boolean masks, but got mask with dtype "
+            + C_NAMES[mask.dtype.name]
+        )
     return composite("MaskedFillBackward0", lambda a: apply(Op.WHERE, mask, value, a), x)
 
 

@@ -438,3 +438,43 @@ def test_rounding_division_gradient_is_zero_as_pytorch() -> None:
         comp = adjit.grad(lambda a, b, m=mode: adjit.div(a, b, rounding_mode=m).sum(), (0, 1))
         for g in comp(adjit.from_numpy(x.copy()), adjit.from_numpy(y.copy())):
             np.testing.assert_array_equal(g.numpy(), np.zeros(3))
+
+
+def test_and_with_true_is_not_an_identity_on_integers() -> None:
+    # the algebra pass folds x & c -> x only when c has every bit set (True, -1, 255 for uint8)
+    for dtype, consts in (("int64", (True, 1, -1, 0)), ("uint8", (255, 127, True))):
+        a = np.array([2, 3, 255 if dtype == "uint8" else -1], np.dtype(dtype))
+        for c in consts:
+            want = torch.from_numpy(a.copy()) & c
+            got = adjit.compile(lambda x, c=c: x & c)(adjit.from_numpy(a.copy()))
+            _same(got, want, f"{dtype} & {c!r}")
+            got = adjit.compile(lambda x, c=c: x | (c ^ c))(adjit.from_numpy(a.copy()))
+            _same(got, torch.from_numpy(a.copy()) | (c ^ c), f"{dtype} | 0")
+
+
+def test_where_condition_must_be_bool() -> None:
+    # as in PyTorch; it also keeps where(~c, x, y) == where(c, y, x) true (~ of an integer
+    # condition is bitwise)
+    cond = np.array([1, 0, 2])
+    for T in (torch, adjit):
+        with pytest.raises(RuntimeError, match="where expected condition to be a boolean tensor"):
+            T.where(T.from_numpy(cond.copy()), 1.0, 2.0)
+    with pytest.raises(RuntimeError, match="where expected condition to be a boolean tensor"):
+        adjit.compile(lambda c: adjit.where(c, 1.0, 2.0))(adjit.from_numpy(cond.copy()))
+    c = np.array([True, False, True])
+    x, y = np.array([1.0, 2.0, 3.0]), np.array([-1.0, -2.0, -3.0])
+    want = torch.where(~torch.from_numpy(c), torch.from_numpy(x), torch.from_numpy(y))
+    args = [adjit.from_numpy(v.copy()) for v in (c, x, y)]
+    _same(adjit.compile(lambda c, x, y: adjit.where(~c, x, y))(*args), want, "where(~c)")
+
+
+@pytest.mark.parametrize("dtype", ["int64", "uint8", "float32"])
+def test_masked_fill_mask_must_be_bool(dtype: str) -> None:
+    mask = np.array([1, 0], np.dtype(dtype))
+    for T in (torch, adjit):
+        with pytest.raises(RuntimeError) as err:
+            T.tensor([1.0, 2.0]).masked_fill(T.from_numpy(mask.copy()), 0.0)
+        assert str(err.value).startswith("masked_fill_ only supports boolean masks, but got mask")
+        assert str(err.value).endswith(
+            {"int64": "long int", "uint8": "unsigned char", "float32": "float"}[dtype]
+        )
