@@ -7,13 +7,16 @@ was off by 1e-3 relative, and a sum over an outer axis (a column total, a bias g
 every row into the output one by one (NumPy's axis-0 sums do the same). Every float SUM that
 adds more than once into an output element is computed in two levels:
 
-1. the innermost loop, when it reduces, runs in blocks of ``BLOCK`` terms, each summed from the
-   identity in registers (``reassoc``: vectorized as before);
-2. each block sum (or each term, where the innermost loop does not reduce) is added into a
-   careful ``Total`` per output element, kept in a scratch array for the slab being reduced
-   (on the stack up to ``STACK_SLOTS`` elements, else on the heap; if the heap refuses, the
-   kernel falls back to adding into the output): float32 sums add into float64, float64 sums
-   keep Neumaier's pair (sum, compensation). The output gets the total rounded once.
+1. the last reduced loop runs in blocks of ``BLOCK`` iterations. Where it is the innermost
+   loop, each block is summed from the identity in a register (``reassoc``: vectorized as
+   before); where loops along the output run inside it (a column sum), each block accumulates
+   in the output slab as before, which then starts over;
+2. each block sum is added into a careful ``Total`` per output element, kept in a scratch
+   array for the slab being reduced (on the stack up to ``STACK_SLOTS`` elements, else on the
+   heap; if the heap refuses, the kernel falls back to adding into the output): float32 sums
+   add into float64, float64 sums keep Neumaier's pair (sum, compensation). The output gets
+   the total rounded once. Row kernels (``rows.py``) do the same along a row longer than a
+   block, and add every row's share of a loss or of a per-column total into a Total.
 
 Error bound, with unit roundoff u (2^-24 float32, 2^-53 float64), A = sum |x_i| for one output,
 T thread chunks whose results the runtime adds (T <= cpu_count()), m <= n additions into a total:
@@ -23,9 +26,11 @@ times its own sum of |x|; the float64 total adds m u_64 A (float32) or Neumaier'
 
     |computed - exact| <= (BLOCK + T + 2) u A + m u_64 A   (+ (m u)^2 A for float64)
 
-so to first order independent of n: ~260 u A = 1.5e-5 A for float32 (BLOCK = 256, T = 2). A
-block's error is more like (BLOCK / P + log2 P) u, so measured errors at 1e8 terms are a few
-u A. Integer sums (exact, wrapping as in NumPy) and max/min (exact) are untouched.
+so to first order independent of n: ~1030 u A = 6.1e-5 A for float32 (BLOCK = 1024, T = 2). A
+block vectorized with P partial sums errs by at most (BLOCK / P + log2 P) u (37 u with P = 32);
+measured errors at 1e7 and 1e8 terms are about 1 u A (the blocks' errors partly cancel). A
+smaller BLOCK tightens the worst case but slows rows of a few hundred terms (more blocks).
+Integer sums (exact, wrapping as in NumPy) and max/min (exact) are untouched.
 ``tests/codegen/test_reduction_accuracy.py`` checks the bound against float64 at 1e7 elements
 (1e8 with ``ADJIT_SLOW=1``), with random, all-ones and all-1/3 inputs.
 """
@@ -38,7 +43,7 @@ from ..ir.dtypes import DType
 from ..ir.ops import Op
 from .counted import I64
 
-BLOCK = 256  # terms summed in registers before they join the total (Note [reduction accuracy])
+BLOCK = 1024  # terms summed in registers before they join the total (Note [reduction accuracy])
 STACK_SLOTS = 4096  # totals of up to this many outputs live on the stack, more on the heap
 _F64 = ir.DoubleType()
 

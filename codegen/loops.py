@@ -125,18 +125,19 @@ class KernelEmitter:
         self._plan_accuracy()
 
     def _plan_accuracy(self) -> None:
-        """Which float sums get compensation slots, and whether the innermost loop runs in
+        """Which float sums keep careful totals, and whether the last reduced loop runs in
         blocks (Note [reduction accuracy])."""
         lay, f = self.layout, self.layout.first_reduced
         sums = [e for e in self.reds if compensates(e.op, e.out.aval.dtype)]
-        self.blocked = bool(sums) and lay.reduced[-1] and lay.sizes[-1] > BLOCK
-        adds = 1  # compensated additions into each output element of a slab
-        if f is not None:
-            red = [n for n, r in zip(lay.sizes[f:], lay.reduced[f:], strict=True) if r]
-            if lay.reduced[-1]:
-                adds = prod(red[:-1]) * (-(-red[-1] // BLOCK) if self.blocked else 1)
-            else:
-                adds = prod(red)
+        # the last reduced loop: its blocks of terms are summed in a register (it is the
+        # innermost loop) or in the output slab (inner loops run along the output)
+        self.last = max((d for d, r in enumerate(lay.reduced) if r), default=None)
+        self.blocked = bool(sums) and self.last is not None and lay.sizes[self.last] > BLOCK
+        adds = 1  # block sums added into each total
+        if f is not None and self.last is not None:
+            sizes, red = lay.sizes[f : self.last], lay.reduced[f : self.last]
+            outer = prod(n for n, r in zip(sizes, red, strict=True) if r)
+            adds = outer * (-(-lay.sizes[self.last] // BLOCK) if self.blocked else 1)
         self.compensated = tuple(sums if adds > 1 else ())
         self.totals: dict[Eqn, Total] = {}
         self.base: dict[Eqn, ir.Value] = {}
@@ -247,13 +248,13 @@ class KernelEmitter:
         acc_here = bool(self.reds) and d == len(lay.sizes) - 1 and lay.reduced[d]
         lo, hi = (self.start, self.stop) if d == 0 else (ir.Constant(I64, 0), lay.sizes[d])
         hi_v = ir.Constant(I64, hi) if isinstance(hi, int) else hi
-        if acc_here and self.blocked:  # full blocks (a constant trip count), then the rest
+        if d == self.last and self.blocked:  # full blocks (a constant trip count), the rest
             step = ir.Constant(I64, BLOCK)
             full = b.sdiv(b.sub(hi_v, lo), step)
             with for_range(b, ir.Constant(I64, 0), full, f"d{d}.blk") as k:
                 start = b.add(lo, b.mul(k, step))
-                self.reduce_loop(d, offs, env, ir.Constant(I64, 0), step, shift=start)
-            self.reduce_loop(d, offs, env, b.add(lo, b.mul(full, step)), hi_v)
+                self.reduce_loop(d, offs, env, ir.Constant(I64, 0), step, acc_here, start)
+            self.reduce_loop(d, offs, env, b.add(lo, b.mul(full, step)), hi_v, acc_here)
         else:
             self.reduce_loop(d, offs, env, lo, hi_v, acc_here)
         if self.reds and d == lay.first_reduced:
@@ -284,6 +285,8 @@ class KernelEmitter:
             self.nest(d + 1, inner, dict(env))
         for e in self.reds if acc_here else ():
             self.accumulate(e, offs[self.slot[e.out]], b.load(self.acc[e]))
+        if d == self.last and not acc_here:
+            self.flush(d, offs)
 
     def accumulate(self, e: Eqn, off: ir.Value, x: ir.Value) -> None:
         """Add ``x`` into output element ``off``, or into its careful total if it has one."""
@@ -292,6 +295,18 @@ class KernelEmitter:
             self.store(e.out, off, self.combine(e, self.load(e.out, off), x))
         else:
             total.add(self.b, self.b.sub(off, self.base[e]), x)
+
+    def flush(self, d: int, offs: list[ir.Value]) -> None:
+        """After a block of the last reduced loop (not the innermost one): the block sums that
+        accumulated in the output slab go into the totals, and the slab starts over."""
+        b, n = self.b, ir.Constant(I64, self.layout.slab(d + 1))
+        for e, total in self.totals.items():
+            base = offs[self.slot[e.out]]
+            ident = reduce_identity(e.op, e.out.aval.dtype, self.empty_reduce)
+            with for_range(b, ir.Constant(I64, 0), n, "flush") as j:
+                off = b.add(base, j)
+                total.add(b, b.sub(off, self.base[e]), self.load(e.out, off))
+                self.store(e.out, off, ident)
 
     def init_slab(self, d: int, offs: list[ir.Value]) -> None:
         for e in self.reds:
@@ -304,9 +319,8 @@ class KernelEmitter:
             with for_range(
                 self.b, ir.Constant(I64, 0), ir.Constant(I64, self.layout.slab(d)), "init"
             ) as j:
-                if total is None:
-                    self.store(e.out, self.b.add(base, j), ident)
-                else:
+                self.store(e.out, self.b.add(base, j), ident)
+                if total is not None:
                     total.reset(self.b, j, ident)
 
     def fold_slab(self, d: int) -> None:
@@ -332,7 +346,7 @@ class KernelEmitter:
                 self.store(e.out, off, x)  # reducing only size-1 dims: a copy
             elif lay.reduced[-1]:
                 b.store(self.combine(e, b.load(self.acc[e]), x), self.acc[e])
-            else:
-                self.accumulate(e, off, x)
+            else:  # into the output slab (flushed into the totals after each block)
+                self.store(e.out, off, self.combine(e, self.load(e.out, off), x))
         for v in self.full_outs:
             self.store(v, offs[self.slot[v]], env[v])
