@@ -184,9 +184,23 @@ def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
 
 
 def _clamp_tensors(x: Tensor, lo: Any, hi: Any) -> Tensor:
-    """min(max(x, lo), hi) where x keeps its gradient on [lo, hi] inclusive, as in PyTorch."""
-    out = x if lo is None else where(x < lo, lo, x)
-    return out if hi is None else where(out > hi, hi, out)
+    """``minimum(maximum(x, lo), hi)`` (NaN in any operand gives NaN) with PyTorch's gradients
+    (clamp_backward, clamp_backward_min_max): x's on [lo, hi] inclusive, lo's where x < lo < hi,
+    hi's where x > hi or hi < lo. (At a tie of zeros of opposite signs the result keeps x's
+    sign, where PyTorch's takes the bound's.)"""
+    value = x if lo is None else maximum(x, lo)
+    value = (value if hi is None else minimum(value, hi)).detach()
+    nan = value != value
+    if lo is None:
+        return where(nan, value, where(x <= hi, x, hi))
+    if hi is None:
+        return where(nan, value, where(x >= lo, x, lo))
+    # hi gets its gradient where hi < lo even when x is NaN: NaN + hi keeps it (and -0.0 + hi
+    # is hi exactly); the three masks are disjoint
+    hi_or_nan = hi + where(nan, float("nan"), -0.0)
+    out = where((x > hi) | (hi < lo), hi_or_nan, value)
+    out = where((x < lo) & (lo < hi), lo, out)
+    return where((x >= lo) & (x <= hi), x, out)
 
 
 def _number(v: Any) -> Any:

@@ -328,6 +328,10 @@ def test_unary_gradients_at_special_values(fn: Fn) -> None:
         lambda m, x, y: m.minimum(x, y),
         lambda m, x, y: x.max(other=y) if m is adjit else m.max(x, y),
         lambda m, x, y: m.where(x > 0, x, y),
+        lambda m, x, y: x.clamp(y, y + 1.0),
+        lambda m, x, y: x.clamp(y, -y),  # (max < min where y > 0: max wins)
+        lambda m, x, y: x.clamp(min=y),
+        lambda m, x, y: x.clamp(max=y),
     ],
 )
 def test_binary_gradients_at_special_values(fn: Fn) -> None:
