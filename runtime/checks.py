@@ -43,4 +43,4 @@ def check(
 
 def in_range(index: Tensor, low: int, high: int) -> Tensor:
     """The bool tensor ``low <= index < high`` (an index bound for ``check``)."""
-    return (index >= low) & (index < high)
+    return apply(Op.AND, apply(Op.GE, index, low), apply(Op.LT, index, high))

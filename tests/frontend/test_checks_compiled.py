@@ -23,6 +23,12 @@ def _i(*v: Any) -> np.ndarray:
     return np.array(v, np.int64)
 
 
+def _setitem(L: Any, x: Any, i: Any) -> Any:
+    y = x.clone()
+    y[i] = 7.0
+    return y
+
+
 # name -> (function of (library, *tensors), argument arrays); the library is torch or adjit
 CASES: dict[str, tuple[Callable[..., Any], list[np.ndarray]]] = {
     "ce-negative": (lambda L, x, t: L.nn.functional.cross_entropy(x, t), [X, _i(0, -1, 2)]),
@@ -52,6 +58,8 @@ CASES: dict[str, tuple[Callable[..., Any], list[np.ndarray]]] = {
     "getitem-too-negative": (lambda L, x, i: x[i], [X, _i(0, -4)]),
     "getitem-second": (lambda L, x, i: x[:, i], [X, _i(0, 5)]),
     "getitem-two": (lambda L, x, i, j: x[i, j], [X, _i(0, 1), _i(5, 7)]),
+    "setitem-negative-ok": (_setitem, [X[0], _i(0, -1)]),
+    "setitem-too-big": (_setitem, [X[0], _i(0, 4)]),
     "gather": (lambda L, x, i: x.gather(1, i), [X, np.array([[0, -1], [5, 0], [0, 0]])]),
     "gather-ok": (lambda L, x, i: x.gather(1, i), [X, np.array([[0, 3], [1, 0], [2, 2]])]),
     "scatter_add": (
