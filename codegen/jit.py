@@ -82,6 +82,9 @@ def _optimize(ir_text: str, name: str) -> Any:
         setattr(pto, opt, OPT[opt])
     pb = binding.create_pass_builder(tm, pto)
     pb.getModulePassManager().run(mod, pb)
+    from .vecmath_rare import inline_after_vectorizer  # Note [rare slow paths]
+
+    inline_after_vectorizer(binding, mod, tm)
     return mod
 
 

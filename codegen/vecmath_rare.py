@@ -10,17 +10,22 @@ functions; we do the same with our own. `rare_fixup(b, spec, x, fast)` emits
 returns `fast` unless |x| >= spec.threshold, with the call-site attribute
 "vector-function-abi-variant" naming vector versions of it for each vector width the host has
 (4/8 floats and 2/4 doubles with AVX2, also 16/8 with AVX-512). The vectorizer widens the call
-to `call @fix_vN(<N x x>, <N x fast>)`; its body compares all lanes (|x| as integer bits against
-the threshold's, so NaN counts as rare too), returns `fast` when no lane is rare, and else calls
-the scalar `fix` for the rare lanes only (a loop over the mask's set bits). The vector
-functions are internal and kept alive by @llvm.compiler.used (nothing refers to them before
-the vectorizer runs). A loop that is not vectorized calls the scalar `fix` per element
+to `call @fix_vN(<N x x>, <N x fast>)`. fix_vN (alwaysinline) compares all lanes (|x| as
+integer bits against the threshold's, so NaN counts as rare too) and returns `fast` when none
+is rare, else calls fix_vN_rare, which runs the scalar `fix` on the rare lanes (a loop over
+the mask's set bits). After the optimization pipeline, `inline_after_vectorizer` (called by
+codegen/jit.py and the tests' jit_util) inlines fix_vN into the loop: the loop then holds a
+test and a branch, and calls nothing unless a lane is rare. fix_vN_rare is cold and
+preserve_allcc, so even the call in that branch clobbers no register of the loop (with the C
+convention the loop reloaded a dozen vector constants after every call: +50% on a float32
+sin().sum()). The vector functions are internal, kept alive by @llvm.compiler.used until the
+vectorizer refers to them. A loop that is not vectorized calls the scalar `fix` per element
 (correct, slower).
-Measured on AVX2 (znver3, loaded 2-core machine; /tmp-style A/B in the issue-12 report):
-sin/cos at |x| <= 100 cost +9% (float32) and +13% (float64) over the fast path alone, where
-computing the slow path branch-free on every lane cost +170% and +220%; a kernel whose
-elements all take the slow path runs ~25x slower than the fast path (scalar code per lane).
-Compiling a sin kernel takes ~40 ms of CPU more (the slow path and the vector functions).
+Measured on AVX2 (znver3), serial, n=1e7, CPU time, `adjit.compile(lambda x: x.sin().sum())`
+at |x| <= 100: +10% float32, +5% float64 over the fast path alone (computing the slow path
+branch-free on every lane instead: +170%/+220%); a plain elementwise loop: no difference
+measured. Elements on the rare path cost ~19 ns each (scalar code). Compiling a kernel with
+sin takes ~40 ms of CPU more (the slow path and the vector functions).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from llvmlite import ir
 from llvmlite.ir.instructions import CallInstrAttributes
@@ -37,6 +43,8 @@ from llvmlite.ir.values import FunctionAttributes
 from .vecmath_core import FORMATS, Fmt, Value, cmp, fabs
 
 ELEMENT_BITS = {"float": 32, "double": 64}
+RARE_CONV = "preserve_allcc"
+MARK = "adjit_vecmath_"  # every function this module defines starts so
 _USED = "llvm.compiler.used"
 
 
@@ -86,31 +94,55 @@ def _scalar(mod: ir.Module, spec: RareSpec, ty: ir.Type) -> ir.Function:
 
 
 def _vector(mod: ir.Module, scalar: ir.Function, spec: RareSpec, width: int) -> ir.Function:
+    """`fix_vN(x, fast)`: all lanes tested at once, the rare ones handed to `fix_vN_rare`.
+    alwaysinline: once the vectorizer has called it, `inline_after_vectorizer` puts the test
+    into the loop (Note [rare slow paths])."""
     ty = scalar.function_type.return_type
-    fmt = FORMATS[str(ty)]
-    vty, vity = ir.VectorType(ty, width), ir.VectorType(fmt.ity, width)
+    vty = ir.VectorType(ty, width)
     fn = ir.Function(mod, ir.FunctionType(vty, [vty, vty]), f"{scalar.name}_v{width}")
     fn.linkage = "internal"
-    fn.attributes = FnAttrs(["nounwind", "readnone", "willreturn"])
+    fn.attributes = FnAttrs(["alwaysinline", "nounwind", "readnone", "willreturn"])
     x, fast = fn.args
     entry, rare, common = (fn.append_basic_block(s) for s in ("entry", "rare", "common"))
     b = ir.IRBuilder(entry)
-    magnitude = b.and_(b.bitcast(x, vity), ir.Constant(vity, [(1 << (fmt.width - 1)) - 1] * width))
-    limit = ir.Constant(vity, [_bits(fmt, spec.threshold)] * width)
-    hit = b.icmp_unsigned(">=", magnitude, limit)
-    mty = ir.IntType(width)
-    mask = b.bitcast(hit, mty)
-    b.cbranch(b.icmp_unsigned("!=", mask, mty(0)), rare, common)
+    b.cbranch(b.icmp_unsigned("!=", _rare_mask(b, spec, x), ir.IntType(width)(0)), rare, common)
     b.position_at_end(common)
     b.ret(fast)
-    # the rare lanes only, lowest first: one call site, a trip count of the number of hits
     b.position_at_end(rare)
-    head, done = fn.append_basic_block("lane"), fn.append_basic_block("done")
-    b.branch(head)
+    helper = _rare_lanes(mod, scalar, spec, width)
+    b.ret(b.call(helper, [x, fast], cconv=RARE_CONV))
+    return fn
+
+
+def _rare_mask(b: ir.IRBuilder, spec: RareSpec, x: Value) -> Value:
+    """Bit i set where |x[i]| >= spec.threshold or x[i] is NaN (integer compare of |x|)."""
+    width = x.type.count
+    fmt = FORMATS[str(x.type.element)]
+    vity = ir.VectorType(fmt.ity, width)
+    magnitude = b.and_(b.bitcast(x, vity), ir.Constant(vity, [(1 << (fmt.width - 1)) - 1] * width))
+    hit = b.icmp_unsigned(">=", magnitude, ir.Constant(vity, [_bits(fmt, spec.threshold)] * width))
+    return b.bitcast(hit, ir.IntType(width))
+
+
+def _rare_lanes(mod: ir.Module, scalar: ir.Function, spec: RareSpec, width: int) -> ir.Function:
+    """`fix_vN_rare(x, fast)`: the scalar `fix` on the rare lanes, lowest first (a loop over
+    the mask's set bits). Cold, and preserve_allcc: a call of it clobbers no register of the
+    loop around it, so the loop keeps its constants in registers (the saving is paid here)."""
+    ty = scalar.function_type.return_type
+    vty, mty = ir.VectorType(ty, width), ir.IntType(width)
+    fn = ir.Function(mod, ir.FunctionType(vty, [vty, vty]), f"{scalar.name}_v{width}_rare")
+    fn.linkage = "internal"
+    fn.calling_convention = RARE_CONV
+    fn.attributes = FnAttrs(["noinline", "cold", "nounwind", "readnone", "willreturn"])
+    x, fast = fn.args
+    entry, head, done = (fn.append_basic_block(s) for s in ("entry", "lane", "done"))
+    b = ir.IRBuilder(entry)
+    mask = _rare_mask(b, spec, x)
+    b.cbranch(b.icmp_unsigned("!=", mask, mty(0)), head, done)
     b.position_at_end(head)
     left, out = b.phi(mty), b.phi(vty)
-    left.add_incoming(mask, rare)
-    out.add_incoming(fast, rare)
+    left.add_incoming(mask, entry)
+    out.add_incoming(fast, entry)
     cttz = mod.declare_intrinsic("llvm.cttz", [mty], ir.FunctionType(mty, [mty, ir.IntType(1)]))
     lane = b.call(cttz, [left, ir.IntType(1)(1)])
     y = b.call(scalar, [b.extract_element(x, lane), b.extract_element(fast, lane)])
@@ -120,7 +152,10 @@ def _vector(mod: ir.Module, scalar: ir.Function, spec: RareSpec, width: int) -> 
     out.add_incoming(new, head)
     b.cbranch(b.icmp_unsigned("!=", rest, mty(0)), head, done)
     b.position_at_end(done)
-    b.ret(new)
+    res = b.phi(vty)
+    res.add_incoming(fast, entry)
+    res.add_incoming(new, head)
+    b.ret(res)
     return fn
 
 
@@ -178,3 +213,15 @@ def rare_fixup(b: ir.IRBuilder, spec: RareSpec, x: Value, fast: Value) -> Value:
     variants = ",".join(f"_ZGV_LLVM_N{w}vv_{fn.name}({fn.name}_v{w})" for w in widths(x.type))
     call.attributes = _Attrs([f'"vector-function-abi-variant"="{variants}"'])
     return call
+
+
+def inline_after_vectorizer(binding: Any, mod: Any, tm: Any) -> None:
+    """Inline the vector functions the loop vectorizer called (alwaysinline, Note [rare slow
+    paths]) into an optimized `binding.ModuleRef`: the per-vector test then sits in the loop
+    and the loop calls nothing unless a lane is rare. A no-op for modules without them."""
+    if not any(f.name.startswith(MARK) for f in mod.functions):
+        return
+    pb = binding.create_pass_builder(tm, binding.create_pipeline_tuning_options(speed_level=2))
+    mpm = binding.create_new_module_pass_manager()
+    mpm.add_always_inliner_pass()
+    mpm.run(mod, pb)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import llvmlite.binding as llvm
 import numpy as np
+from adjit.codegen.vecmath_rare import inline_after_vectorizer
 from llvmlite import ir
 
 IR_TYPES: dict[type, Callable[[], ir.Type]] = {np.float32: ir.FloatType, np.float64: ir.DoubleType}
@@ -79,6 +80,7 @@ def compile_loop(emit: Callable[..., ir.Value], dtype: type, n_in: int = 1) -> K
     pto.loop_interleaving = True
     pb = llvm.create_pass_builder(_target_machine(), pto)
     pb.getModulePassManager().run(mod, pb)
+    inline_after_vectorizer(llvm, mod, _target_machine())  # as codegen/jit.py does
     engine = llvm.create_mcjit_compiler(mod, _target_machine())
     engine.finalize_object()
     addr = engine.get_function_address("kernel")
