@@ -2,14 +2,16 @@
 
 Note [trig range reduction]
 sin/cos reduce x = k pi/2 + r, |r| <= pi/4, then evaluate sin r or cos r by k mod 4.
-- Fast path, inline and vectorized, for |x| < FAST_BELOW (2**18 float32, 2**29 float64):
+- Fast path, inline and vectorized, for |x| < FAST_BELOW (2**18 float32, 2**40 float64):
   k = rint(x 2/pi) (the 1.5 * 2**mant trick), r = x - k P1 - k P2 - k P3 with fma, pi/2
   split into three parts (72 bits for float32, 159 for float64). The first step is exact, the
   two others round to r's precision, and the parts are long enough that the closest floats to a
   multiple of pi/2 in this range keep full relative accuracy (the float32 worst case below
   2**18, x = 252.898..., is 2**-28.5 quarter turns away). Polynomials (Chebyshev fits) on
   r**2. Max error 2 ulp: float32 checked against double for every float in [2**-3, 2**18)
-  and (-2**18, -2**13] (from 2**18 on the fast path fails), float64 by the tests' samples.
+  and (-2**18, -2**13] (from 2**18 on the fast path fails); float64 by samples (2 ulp up to
+  2**47, wrong beyond) and by the bound: below 2**40, k P3 < 2**-69 while the floats closest
+  to a multiple of pi/2 are 2**-61 away (below), so rounding r - k P2 costs under 1 ulp of r.
 - Slow path, for |x| >= FAST_BELOW, inf and NaN (Note [rare slow paths] in vecmath_rare.py),
   in double and scalar code: Payne-Hanek (vecmath_pio2.reduce_large). |x| = m 2**q with an
   integer m < 2**53; the 192 bits of 2/pi (stored to 1280 bits, as 64-bit words) starting at
@@ -117,7 +119,7 @@ def _polys(b: ir.IRBuilder, r: Value) -> tuple[Value, Value]:
 
 # |x| from which the Payne-Hanek path replaces Cody-Waite: below it the fast path is accurate
 # to 2 ulp (see Note [trig range reduction]; float32 checked exhaustively up to 2**18)
-FAST_BELOW: dict[Fmt, float] = {F32: 2.0**18, F64: 2.0**29}
+FAST_BELOW: dict[Fmt, float] = {F32: 2.0**18, F64: 2.0**40}
 
 
 def _large_fn(mod: ir.Module, ty: ir.Type) -> ir.Function:

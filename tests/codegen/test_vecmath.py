@@ -37,7 +37,7 @@ CASES: dict[str, tuple[Callable, int, int, tuple[float, float], str]] = {
     "erf": (_erf, 4, 4, (-7.0, 7.0), "all"),
 }
 # where sin/cos switch from Cody-Waite to Payne-Hanek (Note [trig range reduction])
-TRIG_SWITCH = {F32: 2.0**18, F64: 2.0**29}
+TRIG_SWITCH = {F32: 2.0**18, F64: 2.0**40}
 # references exact in float64 for float32 results; long double for float64 except where the
 # double reference is already correctly rounded (sqrt) or long double has no kernel (erf)
 DOUBLE_REF_FOR_F64 = {"sqrt", "erf"}
