@@ -56,12 +56,16 @@ def _fits(e: Eqn, dtype: Any, no_grad: bool, differentiating: bool) -> bool:
         and all(a.aval.dtype.name in ok_dtypes for a in e.inputs if isinstance(a, Var))
         # d x**y / dy at x = 0 follows PyTorch's special case only in the per-op rule
         and not (differentiating and e.op is Op.POW and isinstance(e.inputs[1], Var))
-        # sympy decides x != x is False and x == x True: IEEE says otherwise for NaN (isnan)
-        and not (e.op in GroupOp.COMPARE and e.inputs[0] is e.inputs[1])
+        # sympy decides x != x is False and x == x True: IEEE says otherwise for NaN (isnan);
+        # likewise x - x is 0 and x / x is 1 to it, not NaN at inf or NaN (lerp(x, x, w))
+        and not (e.op in _SAME_OPERANDS and e.inputs[0] is e.inputs[1])
         # sympy's real symbols are finite (x == inf is False to it: isinf, nan_to_num) and its
         # nan is a constant with derivative 0 (d(x / nan)/dx = 0: var of one element)
         and not any(_non_finite(a) for a in e.inputs)
     )
+
+
+_SAME_OPERANDS = GroupOp.COMPARE | {Op.SUB, Op.DIV}
 
 
 def _non_finite(a: Atom) -> bool:

@@ -83,11 +83,21 @@ def l1_loss(
     return _reduce(R.abs(input - target), r)
 
 
+def _clipped_square(d: Tensor, delta: float) -> Tensor:
+    """Huber's ``0.5 d**2`` for |d| < delta, ``delta (|d| - delta / 2)`` beyond, as
+    ``c (d - c / 2)`` with c = clamp(d, -delta, delta): the same roundings as PyTorch's forms
+    (d - d/2 is exact), and per-op gradients that are PyTorch's ``clamp(d, -delta, delta) g``
+    with no untaken branch: delta at d = inf (a select would make 0 * inf = NaN), NaN at NaN."""
+    c = R.clamp(d, -delta, delta)
+    return c * (d - 0.5 * c)
+
+
 def _smooth_l1(a: Tensor, b: Tensor, beta: float, r: str) -> Tensor:
-    d = R.abs(a - b)
     if beta == 0.0:
-        return _reduce(d, r)
-    return _reduce(R.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta), r)
+        return _reduce(R.abs(a - b), r)
+    # (beta != 1: the linear part may round once more than PyTorch's |d| - beta / 2)
+    loss = _clipped_square(a - b, beta)
+    return _reduce(loss / beta if beta != 1.0 else loss, r)
 
 
 def smooth_l1_loss(
@@ -106,8 +116,7 @@ def smooth_l1_loss(
 
 
 def _huber(a: Tensor, b: Tensor, delta: float, r: str) -> Tensor:
-    d = R.abs(a - b)
-    return _reduce(R.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta)), r)
+    return _reduce(_clipped_square(a - b, delta), r)
 
 
 def huber_loss(

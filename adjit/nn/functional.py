@@ -147,9 +147,24 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     return _inplace_result(input, out, inplace)
 
 
+def _nonpositive(a: Tensor) -> Tensor:
+    """``a`` where it is not positive, else 0: an untaken exp cannot overflow into inf * 0, and
+    (unlike clamp) a NaN keeps its gradient, NaN, as in PyTorch."""
+    return R.where(a > 0, 0.0, a)
+
+
+def _expm1(a: Tensor) -> Tensor:
+    """``exp(a) - 1`` for a <= 0 to a few ulp also near 0 (PyTorch's elu uses expm1; exp(a) - 1
+    keeps 8 of 16 digits at a = -1e-8): 2 t / (1 - t) with t = tanh(a / 2), -1 at -inf. Its
+    gradient is exp(a)'s (the tanh form's loses digits as t nears -1): the value minus the
+    zero ``exp(a).detach() - exp(a)`` (a minus, so that -0.0 stays -0.0)."""
+    t = R.tanh(a * 0.5)
+    e = R.exp(a)
+    return (2.0 * t / (1.0 - t)).detach() - (e.detach() - e)
+
+
 def _elu(a: Tensor, alpha: float, scale: float) -> Tensor:
-    # the negative branch only ever sees x <= 0, so an untaken exp cannot overflow into inf * 0
-    neg = alpha * (R.exp(R.clamp(a, max=0.0)) - 1.0)
+    neg = alpha * _expm1(_nonpositive(a))
     return R.where(a > 0, a, neg) * scale if scale != 1.0 else R.where(a > 0, a, neg)
 
 
@@ -192,7 +207,7 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 def _softplus(a: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """``log(1 + exp(beta x)) / beta``, linear above ``threshold`` as PyTorch does."""
     z = a * beta if beta != 1.0 else a
-    small = R.log1p(R.exp(R.clamp(z, max=threshold)))
+    small = R.log1p(R.exp(R.where(z > threshold, 0.0, z)))  # (a NaN keeps its gradient)
     small = small / beta if beta != 1.0 else small
     return R.where(z > threshold, a, small)
 
@@ -209,8 +224,8 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
 def _logsigmoid(a: Tensor) -> Tensor:
     """``-softplus(-x)`` written so neither branch can overflow: min(x, 0) - log1p(exp(-|x|))."""
     pos = R.log1p(R.exp(-R.clamp(a, min=0.0)))
-    neg = a - R.log1p(R.exp(R.clamp(a, max=0.0)))
-    return R.where(a > 0, -pos, neg)
+    neg = a - R.log1p(R.exp(_nonpositive(a)))
+    return R.where(a > 0, 0.0 - pos, neg)  # (0 - pos: +0.0 at inf, as PyTorch)
 
 
 def logsigmoid(input: Tensor) -> Tensor:

@@ -395,3 +395,41 @@ def test_pow_root_gradients(c: float) -> None:
         == type((t**c).grad_fn).__name__
     )
     _same(adjit.tensor([4, 9]) ** c, torch.tensor([4, 9]) ** c, "integer base", rtol=1e-7)
+
+
+# ---- found by the fuzzer in the same classes (tests/regressions/test_fuzz_findings.py) ---------
+ACTIVATION_VALUES = np.array([nan, -1.0, 1.0, 30.0, -30.0, inf, -inf, 0.0, -0.0, -1e-8, -1e-5])
+
+
+@pytest.mark.parametrize("name", ["elu", "selu", "celu", "softplus", "logsigmoid"])
+def test_activations_at_special_values(name: str) -> None:
+    # NaN in, NaN gradient out (PyTorch's vectorized kernels; its scalar tail of elu gives 1)
+    check(lambda m, x: getattr(m.nn.functional, name)(x), ACTIVATION_VALUES, rtol=4e-16)
+
+
+@pytest.mark.parametrize("name", ["elu", "selu", "celu"])
+def test_elu_negative_branch_is_expm1(name: str) -> None:
+    x = -np.logspace(-12, 1.5, 200)
+    check(lambda m, a: getattr(m.nn.functional, name)(a), x, rtol=8e-16)
+    fd_check(lambda m, a: getattr(m.nn.functional, name)(a), -np.array([1e-3, 0.5, 3.0]))
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda m, x, y: m.nn.functional.huber_loss(x, y, reduction="none"),
+        lambda m, x, y: m.nn.functional.huber_loss(x, y, reduction="none", delta=0.25),
+        lambda m, x, y: m.nn.functional.smooth_l1_loss(x, y, reduction="none"),
+        lambda m, x, y: m.nn.functional.smooth_l1_loss(x, y, reduction="none", beta=0.5),
+        lambda m, x, y: m.nn.functional.huber_loss(x, y),
+    ],
+)
+def test_huber_family_at_special_values(fn: Fn) -> None:
+    x = np.array([-inf, inf, nan, 0.5, -0.5, 3.0, -3.0, 1.0, -1.0, 0.25, 0.0])
+    check(fn, x, np.zeros_like(x), wrt=(0, 1))
+
+
+def test_compiled_lerp_of_equal_ends_keeps_nan_weight_gradient() -> None:
+    # sympy would cancel end - start = x - x to 0 (Note in passes/symbolic_regions.py)
+    x = np.array([nan, inf, 1.0])
+    check(lambda m, a, w: a.lerp(a, w), x, np.full(3, 0.25), wrt=(1,))
