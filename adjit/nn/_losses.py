@@ -158,7 +158,7 @@ def _check_target(input: Tensor, target: Tensor, ignore_index: int) -> Tensor:
             f"batch_size ({t.shape[0] if t.ndim else 0})."
         )
     n_classes = input.shape[0 if input.ndim == 1 else 1]
-    ok = (t == ignore_index) | in_range(t, 0, n_classes)  # checked when it runs, if traced
+    ok = in_range(t, 0, n_classes, exempt=ignore_index)  # checked when it runs, if traced
     return check(t, ok, IndexError, "Target {} is out of bounds.", detail=t)
 
 
@@ -310,7 +310,7 @@ def binary_cross_entropy(
             "size."
         )
     # NaN fails too, as in PyTorch; checked when it runs, if traced
-    ok = (input >= 0) & (input <= 1)
+    ok = in_range(input, 0, 1, inclusive=True)
     input = check(input, ok, RuntimeError, "all elements of input should be between 0 and 1")
     return composite("BinaryCrossEntropyBackward0", _bce, input, target, weight, r)
 
