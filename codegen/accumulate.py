@@ -32,7 +32,7 @@ measured errors at 1e7 and 1e8 terms are about 1 u A (the blocks' errors partly 
 smaller BLOCK tightens the worst case but slows rows of a few hundred terms (more blocks).
 Integer sums (exact, wrapping as in NumPy) and max/min (exact) are untouched.
 ``tests/codegen/test_reduction_accuracy.py`` checks the bound against float64 at 1e7 elements
-(1e8 with ``ADJIT_SLOW=1``), with random, all-ones and all-1/3 inputs.
+(1e8 among the slow tests), with random, all-ones and all-1/3 inputs.
 """
 
 from __future__ import annotations
