@@ -46,6 +46,9 @@ CASES: dict[str, Case] = {
              lambda a: np.abs(a).sum(1)),
     "columns": (lambda n: (n // 4, 4), lambda t: t.sum(0), lambda a: a.sum(0),
                 lambda a: np.abs(a).sum(0)),
+    # more columns than STACK_SLOTS: the totals live on the heap
+    "wide-columns": (lambda n: (n // 5000, 5000), lambda t: t.sum(0), lambda a: a.sum(0),
+                     lambda a: np.abs(a).sum(0)),
     "middle": (lambda n: (4, n // 16, 4), lambda t: t.sum(1), lambda a: a.sum(1),
                lambda a: np.abs(a).sum(1)),
     "outer-and-inner": (lambda n: (n // 16, 4, 4), lambda t: t.sum((0, 2)),
@@ -58,6 +61,9 @@ CASES: dict[str, Case] = {
     "row-kernel-columns": (lambda n: (n // 10, 10), lambda t: F.log_softmax(t, 1).sum(0),
                            lambda a: _log_softmax(a).sum(0),
                            lambda a: np.abs(_log_softmax(a)).sum(0)),
+    "row-kernel-wide-columns": (lambda n: (n // 5000, 5000), lambda t: F.log_softmax(t, 1).sum(0),
+                                lambda a: _log_softmax(a).sum(0),
+                                lambda a: np.abs(_log_softmax(a)).sum(0)),
     "row-kernel-long-rows": (lambda n: (n // 5000, 5000), lambda t: F.log_softmax(t, 1).sum(),
                              lambda a: _log_softmax(a).sum(),
                              lambda a: np.abs(_log_softmax(a)).sum()),
@@ -79,7 +85,7 @@ def check(name: str, kind: str, n: int, dtype: type = np.float32) -> None:
     assert np.all(np.abs(got - exact) <= BOUND * U[dtype] * size), (name, kind, got, exact)
 
 
-LONG = ["sum", "mean", "sum-of-squares", "columns"]
+LONG = ["sum", "mean", "sum-of-squares", "columns", "wide-columns"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
