@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from math import prod
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 from llvmlite import ir
@@ -44,7 +44,7 @@ KIND: dict[str, str] = {
     "bool": "b",
 }
 
-Builder = ir.IRBuilder
+Builder: TypeAlias = ir.IRBuilder  # llvmlite is untyped: Any to mypy
 Convert = Callable[[Builder, ir.Value, DType, DType], ir.Value]
 
 
@@ -140,7 +140,7 @@ def _intrinsic(name: str, libm: bool = False, via_double: bool = False) -> Calla
     return call
 
 
-def _sigmoid(b: Builder, x: ir.Value, use_vecmath: bool) -> ir.Value:
+def _sigmoid(b: Builder, x: ir.Value, *, use_vecmath: bool) -> ir.Value:
     # the reference's formula: exp(-|x|) never overflows
     one = ir.Constant(x.type, 1.0)
     e = math(b, "exp", b.fneg(_intrinsic("llvm.fabs")(b, x)), use_vecmath=use_vecmath)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import TypeAlias
 
 from llvmlite import ir
 
-Value = ir.Value
-Coeff = float | ir.Value
+Value: TypeAlias = ir.Value  # llvmlite is untyped: these aliases are Any to mypy
+Coeff: TypeAlias = float | ir.Value
 
 INF = float("inf")
 NAN = float("nan")

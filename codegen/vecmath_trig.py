@@ -61,20 +61,20 @@ class TrigConsts:
     cos_p: tuple[float, ...]
 
 
+def _hex3(hi: str, mid: str, lo: str) -> tuple[float, float, float]:
+    """A three-part split of a constant from its hex floats."""
+    return float.fromhex(hi), float.fromhex(mid), float.fromhex(lo)
+
+
 # Polynomials: Chebyshev fits on r**2 <= (1.001 pi/4)**2 (mpmath, 60 digits).
 TRIG: dict[Fmt, TrigConsts] = {
     F32: TrigConsts(
-        pio2=tuple(
-            float.fromhex(h) for h in ("0x1.921fb6p+0", "-0x1.777a5cp-25", "-0x1.ee59dap-50")
-        ),
+        pio2=_hex3("0x1.921fb6p+0", "-0x1.777a5cp-25", "-0x1.ee59dap-50"),
         sin_p=(-0.00019587387068464455, 0.008332745936380422, -0.16666664650292082),
         cos_p=(2.45474372101932e-05, -0.00138883006969039, 0.04166666464745738),
     ),
     F64: TrigConsts(
-        pio2=tuple(
-            float.fromhex(h)
-            for h in ("0x1.921fb54442d18p+0", "0x1.1a62633145c07p-54", "-0x1.f1976b7ed8fbcp-110")
-        ),
+        pio2=_hex3("0x1.921fb54442d18p+0", "0x1.1a62633145c07p-54", "-0x1.f1976b7ed8fbcp-110"),
         sin_p=(
             -7.586576588171073e-13,
             1.6058529572267877e-10,
