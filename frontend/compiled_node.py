@@ -133,7 +133,7 @@ _NODE = node_class("CompiledFunctionBackward", CompiledFunctionBackward)
 def node_type(plan: TrainPlan, run_backward: Program) -> type[CompiledFunctionBackward]:
     """The grad_fn class of ``plan``'s calls (PyTorch's name), holding what they share."""
     avals = _cotangent_avals(plan)
-    seed = None
+    seed: np.ndarray | None = None
     if len(avals) == 1 and np.prod(avals[0][0], dtype=int) == 1:
         seed = np.ones(*avals[0])  # only ever read by the backward program
         seed.flags.writeable = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -50,8 +51,8 @@ class Tracer(Tensor):
         self._version_box = [0]
         self.grad = None
         self._accumulate = None
-        self._hooks = []
-        self._post_accumulate_hooks = []
+        self._hooks: list[Callable[..., Any]] = []
+        self._post_accumulate_hooks: list[Callable[..., Any]] = []
         self._retains_grad = False
         self._view_of = view_of  # the tracer this one is a view of (in-place needs care)
         self._view_step = view_step  # how to make this view of ``_view_of`` again (one input)
@@ -244,8 +245,10 @@ class Trace:
                 steps.append(t._view_step)  # type: ignore[attr-defined]
                 t = t._view_of  # type: ignore[attr-defined]
             i = position.get(id(t))
-            fresh = i is None or t._var is not self.input_vars[i]  # type: ignore[attr-defined]
-            found.append(None if fresh else (i, tuple(reversed(steps))))
+            if i is None or t._var is not self.input_vars[i]:  # type: ignore[attr-defined]
+                found.append(None)  # a fresh output
+            else:
+                found.append((i, tuple(reversed(steps))))
         return found
 
     def graph(self, outputs: list[Tensor]) -> Graph:

@@ -64,7 +64,7 @@ class GradFunction:
                 return result
         key = None if kwargs or trace_state.current() is not None else fast_key(args)
         fast = self._fast.get(key) if key is not None else None
-        if fast is None or not fast.entry.lifted_ok():
+        if fast is None or key is None or not fast.entry.lifted_ok():
             result, fast = self._call(args, kwargs)
             if key is not None and fast is not None:
                 self._fast[key] = fast  # its trampoline is written if a second call comes

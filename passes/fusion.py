@@ -11,10 +11,14 @@ end a kernel: it reduces the iteration space along its axes.
 from __future__ import annotations
 
 from math import prod
+from typing import TYPE_CHECKING, TypeAlias
 
 from ..ir.graph import Eqn, Graph, Var
 from ..ir.ops import GroupOp, Op
 from .record import Record
+
+if TYPE_CHECKING:
+    from .rows import RowKernel
 
 FUSIBLE = GroupOp.ELEMENTWISE | {Op.EXPAND, Op.DETACH}
 REDUCTIONS = frozenset({Op.SUM, Op.AMAX, Op.AMIN})
@@ -58,7 +62,7 @@ class Extern(Record):
     eqn: Eqn
 
 
-Step = Kernel | Extern
+Step: TypeAlias = "Kernel | Extern | RowKernel"  # RowKernels come from passes.rows.merge_rows
 
 
 class Program:
@@ -74,9 +78,9 @@ class Program:
         return f"Program(graph={self.graph!r}, steps={self.steps!r})"
 
     @property
-    def kernels(self) -> list[Kernel]:
+    def kernels(self) -> list[Kernel | RowKernel]:
         """Every step that runs generated code (Kernels and RowKernels)."""
-        return [s for s in self.steps if not isinstance(s, Extern)]  # type: ignore[misc]
+        return [s for s in self.steps if not isinstance(s, Extern)]
 
 
 class _Open:

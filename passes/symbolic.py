@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -127,7 +128,7 @@ def where_regions(fwd: Graph, *, limit: int = MAX_REGION_OPS) -> list[Region]:
     for f in find_regions(fwd, differentiating=True, limit=limit):
         if not any(fwd.eqns[i].op is Op.WHERE for i in f.idx):
             continue
-        entry = VJP_CACHE.get(structure_key(fwd, f), lambda f=f: _derivative(fwd, f))
+        entry = VJP_CACHE.get(structure_key(fwd, f), partial(_derivative, fwd, f))
         if entry is None:
             continue
         eqns = tuple(fwd.eqns[i] for i in f.idx)
@@ -252,7 +253,7 @@ def simplify_with_stats(
         rewrites_left -= allowed
         key = (structure_key(graph, f), tuple(v.aval for v in f.inputs), allowed)
         ts = time.perf_counter()
-        t = SIMPLIFY_CACHE.get(key, lambda f=f, a=allowed: _safe_best_template(graph, f, a))
+        t = SIMPLIFY_CACHE.get(key, partial(_safe_best_template, graph, f, allowed))
         stats.sympy_seconds += time.perf_counter() - ts
         stats.ops_before += len(f.idx)
         if t is None:
