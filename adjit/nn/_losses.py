@@ -6,9 +6,10 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from adjit.ir.ops import Op
 from adjit.runtime import functional as R
 from adjit.runtime.checks import check, in_range
-from adjit.runtime.dispatch import composite
+from adjit.runtime.dispatch import apply, composite
 from adjit.runtime.tensor import Tensor
 
 REDUCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
@@ -176,7 +177,8 @@ def _nll(logp: Tensor, t: Tensor, w: Tensor, r: str, ignore_index: int) -> Tenso
     axis = 0 if logp.ndim == 1 else 1
     keep = t != ignore_index
     index = R.unsqueeze(R.where(keep, t, 0), axis)  # ignored targets gather any valid class
-    picked = R.squeeze(R.gather(logp, axis, index), axis)
+    # the GATHER op itself: ``t`` is checked already (a second bound check would cost a kernel)
+    picked = R.squeeze(apply(Op.GATHER, logp, index, axis=axis), axis)
     # Note [all targets ignored]: where, not a product, keeps an ignored sample's gradient 0
     loss = R.where(keep, -picked, 0.0) * w
     if r == "mean":

@@ -155,7 +155,7 @@ def test_a_passing_check_is_cached_and_the_call_stays_compiled() -> None:
     assert not ex.entry.runner(ex.inference).fallbacks  # every kernel is generated code
     steps = ex.entry.runner(ex.inference).program.steps
     checks = [s for s in steps if getattr(getattr(s, "eqn", None), "op", None) is Op.CHECK]
-    assert checks  # extern steps between generated kernels: the target's and the gather's
+    assert len(checks) == 1  # the target's, an extern step between generated kernels
 
 
 @pytest.mark.parametrize("transform", ["grad", "value_and_grad"])
