@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import os
 
+REGRESSIONS = "tests/regressions/test_fuzz_findings.py::"
 GATES: dict[str, str] = {
     # name: why (who owns the fix, or the regression test that holds the bug)
-    "long:compiled": "H2: compiled float32 sums accumulate in a few lanes (6.8e-4 off at 1e7)",
-    "long:eager-across-rows": "regressions/test_fuzz_findings.py::"
-    "test_eager_sum_across_rows_is_as_accurate_as_pytorch",
-    "specials:lerp": "H5: eager lerp's weight gradient at an infinite end is NaN, PyTorch inf; "
-    "and regressions/test_fuzz_findings.py::"
-    "test_compiled_lerp_weight_gradient_keeps_nan_of_equal_ends",
-    "specials:var": "regressions/test_fuzz_findings.py::"
-    "test_var_gradient_with_an_infinite_element_matches_pytorch",
+    "long:eager-across-rows": REGRESSIONS + "test_eager_sum_across_rows_is_as_accurate_as_pytorch",
+    "specials:div-trunc": REGRESSIONS + "test_grad_through_rounding_division_keeps_nan_as_backward",
+    "specials:div-floor": REGRESSIONS + "test_grad_through_rounding_division_keeps_nan_as_backward",
+    "specials:var": REGRESSIONS + "test_var_gradient_with_an_infinite_element_matches_pytorch",
 }
 
 

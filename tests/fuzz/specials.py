@@ -71,6 +71,29 @@ UNARY: dict[str, tuple[str, int, str]] = {
     "log_softmax": ("T.log_softmax({0}, dim=-1)", 1, ""),
     "logsumexp": ("T.logsumexp({0}, dim=-1)", 1, "last"),
     "normalize": ("T.nn.functional.normalize({0}, dim=-1)", 1, ""),
+    "floor": ("T.floor({0})", 0, ""),
+    "trunc": ("T.trunc({0})", 0, ""),
+    "mask-nan": ("T.where(T.isnan({0}), 0.0, {0})", 0, ""),
+    "mask-inf": ("T.where(T.isfinite({0}), {0}, 0.0)", 0, ""),
+    "softplus": ("T.nn.functional.softplus({0})", 0, ""),
+    "gelu": ("T.nn.functional.gelu({0})", 0, ""),
+    "gelu-tanh": ("T.nn.functional.gelu({0}, approximate='tanh')", 0, ""),
+    "silu": ("T.nn.functional.silu({0})", 0, ""),
+    "elu": ("T.nn.functional.elu({0})", 0, ""),
+    "selu": ("T.nn.functional.selu({0})", 0, ""),
+    "leaky_relu": ("T.nn.functional.leaky_relu({0}, 0.1)", 0, ""),
+    "hardtanh": ("T.nn.functional.hardtanh({0})", 0, ""),
+    "relu6": ("T.nn.functional.relu6({0})", 0, ""),
+    "logsigmoid": ("T.nn.functional.logsigmoid({0})", 0, ""),
+    "mish": ("T.nn.functional.mish({0})", 0, ""),
+    "softmin": ("T.nn.functional.softmin({0}, dim=-1)", 1, ""),
+    "layer_norm": ("T.nn.functional.layer_norm({0}, {0}.shape[-1:])", 1, ""),
+    "cumsum": ("{0}.cumsum(dim=-1)", 1, ""),
+    "sort": ("{0}.sort(dim=-1).values", 1, ""),
+    "flip": ("{0}.flip(-1)", 1, ""),
+    "norm": ("{0}.norm()", 0, "all"),
+    "norm-dim": ("{0}.norm(dim=-1)", 1, "last"),
+    "argmax-take": ("{0}.amax(dim=-1, keepdim=True) + {0}.argmax(dim=-1, keepdim=True)", 1, ""),
 }
 BINARY: dict[str, str] = {
     "add": "{0} + {1}",
@@ -83,6 +106,25 @@ BINARY: dict[str, str] = {
     "pow": "{0}.pow({1})",
     "lerp-scalar": "{0}.lerp({1}, 0.25)",
     "lerp": "T.lerp({0}, {1}, {1}.sigmoid())",
+    "remainder": "{0} % {1}",
+    # detached: PyTorch refuses floor_divide's backward, adjit gives its zero derivative
+    "floor_divide": "({0} // {1}).detach()",
+    "fmod": "T.fmod({0}, {1})",
+    "div-trunc": "T.div({0}, {1}, rounding_mode='trunc')",
+    "div-floor": "T.div({0}, {1}, rounding_mode='floor')",
+    "clamp-tensor": "T.clamp({0}, min={1})",
+    "where-equal": "T.where({0} == {1}, {0}, {1} * 2.0)",
+}
+# losses of both operands broadcast to one shape: (template, what the reduction leaves)
+LOSSES: dict[str, tuple[str, str]] = {
+    "mse_loss": ("T.nn.functional.mse_loss({a}, {b})", "all"),
+    "l1_loss": ("T.nn.functional.l1_loss({a}, {b}, reduction='sum')", "all"),
+    "smooth_l1_loss": ("T.nn.functional.smooth_l1_loss({a}, {b}, reduction='none')", ""),
+    "huber_loss": ("T.nn.functional.huber_loss({a}, {b}, delta=0.5)", "all"),
+    "bce_with_logits": (
+        "T.nn.functional.binary_cross_entropy_with_logits({a}, {b}.sigmoid())",
+        "all",
+    ),
 }
 
 
@@ -128,12 +170,19 @@ def special_cases(draw: Callable[..., Any]) -> Case:
     for _ in range(draw(st.integers(1, 3))):
         a = draw(st.sampled_from(values[::-1]))
         if draw(st.booleans()):
-            name = draw(st.sampled_from([n for n in sorted(BINARY) if not gated(f"specials:{n}")]))
+            names = [n for n in sorted({**BINARY, **LOSSES}) if not gated(f"specials:{n}")]
+            name = draw(st.sampled_from(names))
             fresh = draw(st.booleans())
             cands = [v for v in values if broadcast(a.shape, v.shape) is not None]
             other = new_input(draw(broadcastable_shapes(a.shape))) if fresh else None
             other = other or draw(st.sampled_from(cands[::-1]))
-            expr, shape = BINARY[name].format(a.name, other.name), broadcast(a.shape, other.shape)
+            shape = broadcast(a.shape, other.shape)
+            if name in LOSSES:
+                template, reduces = LOSSES[name]
+                a_, b_ = (f"T.broadcast_to({v.name}, {shape})" for v in (a, other))
+                expr, shape = template.format(a=a_, b=b_), _reduced(shape or (), reduces)
+            else:
+                expr = BINARY[name].format(a.name, other.name)
         else:
             name = draw(st.sampled_from([n for n in sorted(UNARY) if not gated(f"specials:{n}")]))
             template, rank, reduces = UNARY[name]
