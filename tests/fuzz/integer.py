@@ -120,6 +120,35 @@ COMPARE = ["==", "!=", "<", "<=", ">", ">="]
 REFUSED_ON_BOOL = {"-", "<<", ">>", "%", "//"}  # PyTorch raises for these on two bools
 
 
+# operators also spelled as torch functions (PyTorch's names: the same op underneath)
+FUNCTIONS = {
+    "&": "bitwise_and",
+    "|": "bitwise_or",
+    "^": "bitwise_xor",
+    "<<": "bitwise_left_shift",
+    ">>": "bitwise_right_shift",
+    "%": "remainder",
+    "//": "floor_divide",
+    "+": "add",
+    "-": "sub",
+    "*": "mul",
+    "==": "eq",
+    "!=": "ne",
+    "<": "lt",
+    "<=": "le",
+    ">": "gt",
+    ">=": "ge",
+}
+# divisions without an operator: C's remainder (sign of the dividend) and the rounding modes
+TENSOR_ONLY = {
+    "fmod": "T.fmod({0}, {1})",
+    "div-trunc": "T.div({0}, {1}, rounding_mode='trunc')",
+    "div-floor": "T.div({0}, {1}, rounding_mode='floor')",
+    "logical_and": "T.logical_and({0}, {1})",
+    "logical_xor": "T.logical_xor({0}, {1})",
+}
+
+
 def _shift_amounts(dtype: str) -> list[int]:
     bits = BITS[dtype]
     inside = [0, 1, 3, 7, bits - 1, bits // 2]
@@ -162,6 +191,18 @@ def binary(b: IntBuilder) -> None:
         elif op in SHIFTS and other.dtype != "bool" and b.draw(st.booleans()):
             rhs = f"({other.name} & {BITS[dtype] - 1 if dtype != 'bool' else 1})"
         expr = f"{a.name} {op} {rhs}"
+        spelling = b.draw(st.sampled_from(["operator", "operator", "function", "method", "other"]))
+        if spelling == "function":
+            expr = f"T.{FUNCTIONS[op]}({a.name}, {rhs})"
+        elif spelling == "method":
+            expr = f"{a.name}.{FUNCTIONS[op]}({rhs})"
+        elif spelling == "other":
+            name = b.draw(st.sampled_from(sorted(TENSOR_ONLY)))
+            guarded = rhs if name.startswith("logical") else _guarded_divisor(other.name)
+            expr = TENSOR_ONLY[name].format(a.name, guarded)
+            dtype = "bool" if name.startswith("logical") else dtype
+            if dtype == "bool" and not name.startswith("logical"):
+                expr, dtype = TENSOR_ONLY["logical_xor"].format(a.name, rhs), "bool"
         shape = broadcast(a.shape, other.shape) or ()
     if op in COMPARE:
         dtype = "bool"
@@ -170,11 +211,17 @@ def binary(b: IntBuilder) -> None:
 
 def unary(b: IntBuilder) -> None:
     a = b.draw(st.sampled_from(b.values[::-1]))
-    kind = b.draw(st.sampled_from(["~", "~", "-", "abs", "where", "sum", "sum-dim"]))
+    kind = b.draw(
+        st.sampled_from(["~", "~", "-", "abs", "where", "sum", "sum-dim", "not", "logical_not"])
+    )
     if kind in ("-", "abs") and a.dtype == "bool" and b.draw(st.integers(0, 4)) > 0:
         kind = "~"
     if kind == "~":
         b.emit(f"~{a.name}", a.dtype, a.shape)
+    elif kind == "not":
+        b.emit(f"T.bitwise_not({a.name})", a.dtype, a.shape)
+    elif kind == "logical_not":
+        b.emit(f"T.logical_not({a.name})", "bool", a.shape)
     elif kind == "-":
         b.emit(f"-{a.name}", a.dtype, a.shape)
     elif kind == "abs":
