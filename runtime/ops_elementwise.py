@@ -10,6 +10,7 @@ from ..ir import dtypes as D
 from ..ir.ops import Op
 from ..ir.shapes import C_NAMES
 from .dispatch import apply, composite
+from .grad_mode import is_grad_enabled, no_grad
 from .ops_integer import rounding_div
 from .tensor import Tensor
 
@@ -233,8 +234,48 @@ def clamp_max(x: Tensor, max: Any) -> Tensor:  # noqa: A002
 
 
 def lerp(x: Tensor, end: Tensor, weight: Any) -> Tensor:
-    name = "LerpBackward1" if isinstance(weight, Tensor) else "LerpBackward0"
-    return composite(name, _lerp, x, end, weight)
+    """PyTorch's lerp, value and gradients: see Note [lerp's gradients]."""
+    tensor_weight = isinstance(weight, Tensor)
+    operands = (x, end, weight) if tensor_weight else (x, end)
+    # (tracers may be differentiated later: adjit.grad traces before it knows what it needs)
+    if not is_grad_enabled() or not any(t.requires_grad or t._is_tracer for t in operands):
+        return _lerp(x, end, weight)
+    with no_grad():
+        value = _lerp(x, end, weight)
+    name = "LerpBackward1" if tensor_weight else "LerpBackward0"
+    rule = _LERP_TENSOR if tensor_weight else _LerpRule(weight)
+    return apply(Op.CUSTOM_VJP, value, *operands, rule=rule, name=name)
+
+
+# Note [lerp's gradients]
+# PyTorch's lerp backward is g * (1 - w) for the start, g * w for the end and g * (end - start)
+# for the weight. Differentiated op by op, the two-branch value (below) would give the start
+# g - g * w (NaN for an infinite g) and send the untaken branch's 0 * inf = NaN to the weight at
+# an infinite end; so the value is computed without history and carries PyTorch's formulas as
+# its derivative rule (a CUSTOM_VJP equation, Note [custom functions traced] in ir/custom.py).
+
+
+class _LerpRule:
+    """The derivative rule of lerp(start, end, weight); ``weight`` is None for a tensor."""
+
+    def __init__(self, weight: Any = None) -> None:
+        self.weight = weight
+
+    def __repr__(self) -> str:
+        return "lerp" if self.weight is None else f"lerp[weight={self.weight}]"
+
+    def vjp(self, g: Tensor, out: Tensor, inputs: Any, needs: tuple[bool, ...]) -> tuple:
+        start, end = inputs[1], inputs[2]
+        w = inputs[3] if self.weight is None else self.weight
+        grads = (
+            g * (1 - w) if needs[1] else None,
+            g * w if needs[2] else None,
+            *([g * (end - start) if needs[3] else None] if self.weight is None else []),
+        )
+        return (None, *grads)
+
+
+_LERP_TENSOR = _LerpRule()
 
 
 def _lerp(a: Tensor, b: Tensor, w: Any) -> Tensor:

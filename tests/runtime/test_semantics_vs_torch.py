@@ -433,3 +433,13 @@ def test_compiled_lerp_of_equal_ends_keeps_nan_weight_gradient() -> None:
     # sympy would cancel end - start = x - x to 0 (Note in passes/symbolic_regions.py)
     x = np.array([nan, inf, 1.0])
     check(lambda m, a, w: a.lerp(a, w), x, np.full(3, 0.25), wrt=(1,))
+
+
+def test_lerp_gradients_at_special_values() -> None:
+    # PyTorch's formulas (Note [lerp's gradients]): no untaken branch's 0 * inf, no g - g * w
+    a = np.array([1.0, inf, -inf, nan, 2.0, 0.0, -0.0, 1.0])
+    b = np.array([inf, 1.0, -1.0, 1.0, -1.0, -0.0, 0.0, nan])
+    w = np.array([0.3, 0.7, 0.25, 0.2, 1.2, 0.5, -0.5, inf])
+    check(lambda m, x, y, z: x.lerp(y, z), a, b, w, wrt=(0, 1, 2), rtol=1e-15)
+    check(lambda m, x, y: x.lerp(y, 0.75), a, b, wrt=(0, 1), rtol=1e-15)
+    check(lambda m, x: m.log1p(x.lerp(x, 0.25)), np.array([-1.0, 0.5]))  # an infinite g
