@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from . import cases
 from .cases import Case
+from .gates import gated
 
 Drawn = tuple[list[str], list[np.ndarray], list[bool]]  # body, inputs, requires_grad
 
@@ -78,6 +79,45 @@ def loss_targets(draw: Callable[..., Any], dtype: str) -> Drawn:
     red = draw(st.sampled_from(["", ", reduction='sum'", ", reduction='none'"]))
     body = [f"return T.nn.functional.{fn}({arg}, T.tensor({targets}){red})"]
     return body, [_floats(draw, (n, c), dtype)], [True]
+
+
+def one_hot(draw: Callable[..., Any], dtype: str) -> Drawn:
+    c = draw(st.integers(1, 4))
+    idx = _indices(draw, c, draw(st.integers(1, 4)))
+    classes = draw(st.sampled_from([str(c), "-1"])) if draw(st.booleans()) else str(c)
+    body = [f"return T.nn.functional.one_hot(T.tensor({idx}), {classes}) * x0"]
+    return body, [_floats(draw, (1, c), dtype)], [True]
+
+
+def scatter_add(draw: Callable[..., Any], dtype: str) -> Drawn:
+    n, m = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    idx = _indices(draw, n, m)
+    body = [f"return T.zeros({n}, dtype=x0.dtype).scatter_add(0, T.tensor({idx}), x0) * 2.0"]
+    return body, [_floats(draw, (m,), dtype)], [True]
+
+
+def setitem(draw: Callable[..., Any], dtype: str) -> Drawn:
+    n = draw(st.integers(1, 4))
+    idx = _indices(draw, n, draw(st.integers(1, 3)))
+    if len(set(i % n for i in idx if -n <= i < n)) != len(idx):  # no repeats: last write wins
+        idx = idx[:1]
+    body = ["y = x0 * 1.0", f"y[T.tensor({idx})] = 0.5", "return y * x0"]
+    return body, [_floats(draw, (n, 2), dtype)], [True]
+
+
+def bce_ranges(draw: Callable[..., Any], dtype: str) -> Drawn:
+    """binary_cross_entropy: probabilities and targets outside [0, 1] raise in PyTorch."""
+    n = draw(st.integers(1, 4))
+    edge = st.sampled_from([0.0, 1.0, -0.5, 1.5, 0.25])
+    p = [draw(st.one_of(st.just(0.5), edge)) for _ in range(n)]
+    t = [draw(st.one_of(st.just(1.0), edge)) for _ in range(n)]
+    if gated("edges:bce-target"):
+        t = [min(max(v, 0.0), 1.0) for v in t]
+    body = [
+        f"p = T.tensor({p}, dtype=x0.dtype) + x0 * 0.0",
+        f"return T.nn.functional.binary_cross_entropy(p, T.tensor({t}, dtype=x0.dtype))",
+    ]
+    return body, [_floats(draw, (n,), dtype)], [True]
 
 
 EMPTY_OPS = [
@@ -156,6 +196,10 @@ KINDS: dict[str, Callable[[Callable[..., Any], str], Drawn]] = {
     "constant_output": constant_output,
     "dim=()": empty_dims_tuple,
     "pad": pad,
+    "one_hot": one_hot,
+    "scatter_add": scatter_add,
+    "setitem": setitem,
+    "bce_ranges": bce_ranges,
 }
 
 

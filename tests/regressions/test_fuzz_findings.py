@@ -209,3 +209,18 @@ def test_lerp_gradients_at_infinities_match_pytorch(case: str, mode: str) -> Non
     want = grads(torch, False)
     assert np.isinf(want[-1]).all() if case == "infinite start" else want == [[np.inf]]
     np.testing.assert_array_equal(grads(adjit, mode == "compiled"), want)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="binary_cross_entropy checks its input's range, not target's"
+)
+@pytest.mark.parametrize("target", [1.5, -0.5])
+@pytest.mark.parametrize("mode", ["eager", "compiled"])
+def test_binary_cross_entropy_refuses_targets_outside_0_1(target: float, mode: str) -> None:
+    # PyTorch: RuntimeError "all elements of target should be between 0 and 1"; adjit returned
+    # a loss (0.693 for p = 0.5), which trains toward a target no probability can reach
+    pytest.importorskip("torch")
+    f = adjit.nn.functional.binary_cross_entropy
+    fn = f if mode == "eager" else adjit.compile(f)
+    with pytest.raises(RuntimeError, match="target should be between 0 and 1"):
+        fn(adjit.tensor([0.5]), adjit.tensor([target]))
