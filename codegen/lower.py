@@ -90,7 +90,7 @@ def convert(b: Builder, v: ir.Value, src: DType, dst: DType) -> ir.Value:
 
 def constant(value: Any, dtype: DType) -> ir.Constant:
     """An LLVM constant holding ``value`` converted to ``dtype`` as NumPy converts it."""
-    v = np.asarray(value).astype(dtype.np)[()]
+    v: Any = np.asarray(value).astype(dtype.np)[()]
     ty = REGISTER[dtype.name]
     return ir.Constant(ty, float(v) if KIND[dtype.name] == "f" else int(v))
 

@@ -9,13 +9,13 @@ brought back to each input's shape and dtype by ``conform``, in one place.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..ir.aval import Aval
 from ..ir.derivatives import DERIVATIVES, conform, rule_context
-from ..ir.graph import Eqn, Graph, Lit, Var
+from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 
 
 class Builder(Protocol):
@@ -92,7 +92,7 @@ def adjoint(
     cotangent_of = tuple(
         k for k, o in enumerate(fwd.outputs) if isinstance(o, Var) and env[o].requires_grad
     )
-    cts: dict[Var, Any] = {}
+    cts: dict[Atom, Any] = {}  # only Vars: a literal gets no cotangent
     for k in cotangent_of:
         o = fwd.outputs[k]
         ct = builder.input(o.aval, False)
@@ -106,20 +106,21 @@ def adjoint(
                 pruned[idx] = _why(e, env, g is None)
             continue
         builder.at(e)
+        pairs: Iterable[tuple[Atom, Any]]
         if e.out in by_out:
             region = by_out[e.out]
             pairs = zip(region.inputs, region.vjp(g, [env[v] for v in region.inputs]), strict=True)
         else:
             shapes = [a.aval.shape for a in e.inputs]
             needs = tuple(isinstance(a, Var) and env[a].requires_grad for a in e.inputs)
-            ctx = rule_context(
-                e.op,
-                e.attrs,
-                shapes,
-                lambda i, e=e: read(e.inputs[i]),
-                lambda e=e: env[e.out],
-                needs,
-            )
+
+            def get_input(i: int, e: Eqn = e) -> Any:
+                return read(e.inputs[i])
+
+            def get_out(e: Eqn = e) -> Any:
+                return env[e.out]
+
+            ctx = rule_context(e.op, e.attrs, shapes, get_input, get_out, needs)
             pairs = zip(e.inputs, DERIVATIVES[e.op](g, **ctx), strict=True)
         for a, gi in pairs:
             if gi is None or isinstance(a, Lit) or not env[a].requires_grad:

@@ -31,11 +31,12 @@ def fold(graph: Graph) -> Graph:
     eqns = []
     for e in graph.eqns:
         values = [_value(a, consts) for a in e.inputs]
+        known = [v for v in values if v is not None]
         arr = None
-        if all(v is not None for v in values):
-            limit = max([1, *(v.size for v in values if v is not None)])
+        if len(known) == len(values):
+            limit = max([1, *(v.size for v in known)])
             if prod(e.out.aval.shape) <= limit:
-                arr = _evaluate(e, values)
+                arr = _evaluate(e, known)
         if arr is None:
             eqns.append(e)
         else:
@@ -46,7 +47,7 @@ def fold(graph: Graph) -> Graph:
     return graph.replace(eqns=tuple(eqns), consts=(*graph.consts, *folded))
 
 
-def _evaluate(e: Eqn, values: list[np.ndarray | None]) -> np.ndarray | None:
+def _evaluate(e: Eqn, values: list[np.ndarray]) -> np.ndarray | None:
     avals = [a.aval for a in e.inputs]
     try:
         arr = eval_eqn_arrays(e.op, e.attrs, list(values), avals, e.out.aval)

@@ -294,14 +294,15 @@ class _Builder:
         for s in range(n_passes):
             todo = sinks.get(s, [])
             need: set[Var] = set()
-            stack = [x.inputs[0] if isinstance(x, Eqn) else x for x in todo]
+            roots = (x.inputs[0] if isinstance(x, Eqn) else x for x in todo)
+            stack = [v for v in roots if isinstance(v, Var)]  # a literal needs no pass
             while stack:
                 v = stack.pop()
-                e = made.get(v)  # type: ignore[arg-type]
-                if e is None or v in need or self.level[v] != FULL:
+                made_by = made.get(v)
+                if made_by is None or v in need or self.level[v] != FULL:
                     continue
                 need.add(v)
-                stack.extend(a for a in e.inputs if isinstance(a, Var))
+                stack.extend(a for a in made_by.inputs if isinstance(a, Var))
             passes.append(
                 RowPass(
                     tuple(e for e in self._row_eqns() if self.stage[e.out] == s),

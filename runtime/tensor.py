@@ -55,6 +55,7 @@ class Tensor:
     # per-tensor state that most tensors never change lives on the class until first set
     # (``_make`` runs for every result: each attribute it sets costs)
     _requires_grad = False
+    _version_box: list[int]  # set by _make: [version], shared with views
     _grad_fn: Any = None
     _weak = False
     grad: Tensor | None = None
