@@ -18,8 +18,9 @@ ones never reached) each have their own test and CI count: integer/bool programs
 shift, remainder and floor-division ops (``integer``), NaN/inf/±0 inputs with gradients vs
 PyTorch (``specials``), math functions over the whole exponent range within a ulp bound
 (``math``, one test per function), reductions over >= 1e7 elements vs float64 (``long``),
-custom autograd.Function programs under every entry point (``functions``) and index, empty-dim,
-constant-output and ``dim=()`` edges (``edges``, one test per kind). A failing one prints a
+custom autograd.Function programs under every entry point (``functions``) and edges: indices
+out of range, empty dims, 0-d constant outputs, ``dim=()``, F.pad crops, BCE ranges (``edges``,
+one test per kind). A failing one prints a
 self-contained repro: ``program(T, ...)`` and ``inputs(T)`` for ``T = adjit`` or ``T = torch``.
 For them ``ADJIT_FUZZ_EXAMPLES`` is the count per strategy (split over its parametrized tests;
 ``long`` runs one per 50, at least 3, or ``ADJIT_FUZZ_LONG_EXAMPLES``). A run that keeps going

@@ -33,7 +33,7 @@ class Case:
 
     def source(self) -> str:
         args = ", ".join(f"x{i}" for i in range(len(self.arrays)))
-        lines = ["import numpy as np", "", *self.header, f"def program(T, {args}):"]
+        lines = ["import numpy as np", "", "", *self.header, f"def program(T, {args}):"]
         lines += [f"    {line}" for line in self.body]
         lines += ["", "", "def inputs(T):"]
         for i, (a, rg) in enumerate(zip(self.arrays, self.requires_grad, strict=True)):
