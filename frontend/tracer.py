@@ -15,7 +15,7 @@ from ..ir.shapes import infer
 from ..runtime import trace_state
 from ..runtime.dispatch import VIEW_OPS
 from ..runtime.grad_mode import is_grad_enabled
-from ..runtime.tensor import Size, Tensor
+from ..runtime.tensor import NON_LEAF_REQUIRES_GRAD, Size, Tensor
 from ..runtime.trace_state import TracingError, user_location
 
 ViewStep = tuple[Op, dict[str, Any], "str | None", bool]  # (op, attrs, grad_fn name, grad mode)
@@ -91,8 +91,23 @@ class Tracer(Tensor):
         return self._var.aval
 
     @property
-    def requires_grad(self) -> bool:  # type: ignore[override]
+    def requires_grad(self) -> bool:
         return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        value = bool(value)
+        if not self.is_leaf:  # PyTorch's checks and texts first, then what tracing cannot do
+            raise RuntimeError(NON_LEAF_REQUIRES_GRAD[value])
+        if value and not self.dtype.is_floating_point:
+            raise RuntimeError(
+                "only Tensors of floating point and complex dtype can require gradients"
+            )
+        if value != self._requires_grad:
+            raise TracingError(
+                f"setting requires_grad={value} on a tensor inside a compiled function is not "
+                "supported: set it before the call, or use adjit.compile(fn, fallback='eager')"
+            )
 
     @property
     def is_leaf(self) -> bool:  # type: ignore[override]

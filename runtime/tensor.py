@@ -48,6 +48,14 @@ def _axes(dim: Any, ndim: int) -> tuple[int, ...] | None:
 _AVALS: dict[tuple, Aval] = {}
 
 
+NON_LEAF_REQUIRES_GRAD = {  # PyTorch's texts for setting requires_grad of a computed tensor
+    True: "you can only change requires_grad flags of leaf variables.",
+    False: "you can only change requires_grad flags of leaf variables. If you want to use a "
+    "computed variable in a subgraph that doesn't require differentiation use "
+    "var_no_grad = var.detach().",
+}
+
+
 class Tensor:
     """A multi-dimensional array with PyTorch's semantics, eager or (later) traced."""
 
@@ -178,11 +186,7 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
         if self._grad_fn is not None:
-            raise RuntimeError(
-                "you can only change requires_grad flags of leaf variables. If you want to use a "
-                "computed variable in a subgraph that doesn't require differentiation use "
-                "var_no_grad = var.detach()."
-            )
+            raise RuntimeError(NON_LEAF_REQUIRES_GRAD[bool(value)])
         if value and not self.dtype.is_floating_point:
             raise RuntimeError(
                 "only Tensors of floating point and complex dtype can require gradients"
