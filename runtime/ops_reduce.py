@@ -13,6 +13,7 @@ from ..ir import dtypes as D
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
 from .dispatch import apply, composite
+from .grad_mode import is_grad_enabled, no_grad
 from .ops_elementwise import exp, log, maximum, minimum, sqrt, where
 from .ops_movement import getitem
 from .tensor import Tensor, _axes
@@ -94,7 +95,43 @@ def var(
         d = a - a.sum(dim=dim, keepdim=True) / _count(a, axes)
         return (d * d).sum(dim=dim, keepdim=keepdim) / _max0(_count(a, axes) - c)
 
-    return composite("VarBackward0", decomposition, x)
+    # Note [var's gradient]: PyTorch's var_backward, as the value's derivative rule
+    if not is_grad_enabled() or not (x.requires_grad or x._is_tracer):
+        return decomposition(x)
+    with no_grad():
+        value = decomposition(x)
+    rule = _VarRule(None if dim is None or x.ndim == 0 else axes, keepdim, c)
+    return apply(Op.CUSTOM_VJP, value, x, rule=rule, name="VarBackward0")
+
+
+# Note [var's gradient]
+# PyTorch's var_backward is 2 / (n - correction) * g * (x - mean(x)): the mean's own derivative
+# is left out (it is 0: the deviations sum to 0). Differentiated op by op, the decomposition
+# sends the mean the sum of every element's cotangent, so one infinite element made every
+# other element's gradient NaN (PyTorch: -inf). The mean stays inside the rule, which is
+# differentiable, so second derivatives keep it. A full reduction with n <= correction gives
+# g * (NaN where x equals the mean, else inf), as PyTorch.
+
+
+class _VarRule:
+    def __init__(self, axes: tuple[int, ...] | None, keepdim: bool, correction: float) -> None:
+        self.axes, self.keepdim, self.correction = axes, keepdim, correction
+
+    def __repr__(self) -> str:
+        return f"var[axes={self.axes} keepdim={self.keepdim} correction={self.correction}]"
+
+    def vjp(self, g: Tensor, out: Tensor, inputs: Any, needs: tuple[bool, ...]) -> tuple:
+        x = inputs[1]
+        if self.axes is None:
+            dof = x.numel() - self.correction
+            if dof <= 0:
+                return (None, g * where(x == mean(x), float("nan"), float("inf")))
+            return (None, 2.0 / dof * g * (x - mean(x)))
+        if not self.keepdim:
+            g = g.reshape(tuple(1 if i in self.axes else n for i, n in enumerate(x.shape)))
+        dof = _count(x, self.axes) - self.correction
+        factor = 2.0 / dof if dof != 0 else float("inf")
+        return (None, factor * g * (x - mean(x, self.axes, keepdim=True)))
 
 
 def _max0(n: float) -> float:

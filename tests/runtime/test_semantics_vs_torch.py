@@ -443,3 +443,31 @@ def test_lerp_gradients_at_special_values() -> None:
     check(lambda m, x, y, z: x.lerp(y, z), a, b, w, wrt=(0, 1, 2), rtol=1e-15)
     check(lambda m, x, y: x.lerp(y, 0.75), a, b, wrt=(0, 1), rtol=1e-15)
     check(lambda m, x: m.log1p(x.lerp(x, 0.25)), np.array([-1.0, 0.5]))  # an infinite g
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda m, x: x.var(correction=0),
+        lambda m, x: x.var(),
+        lambda m, x: x.std(),
+        lambda m, x: x.reshape(2, 3).var(dim=1),
+        lambda m, x: x.reshape(2, 3).std(dim=0, keepdim=True),
+        lambda m, x: x.reshape(2, 3).var(dim=(0, 1)),
+    ],
+)
+def test_var_gradient_with_infinite_elements(fn: Fn) -> None:
+    # Note [var's gradient]: 2 / (n - c) * g * (x - mean), the mean not differentiated
+    check(fn, np.array([inf, 1.0, 2.0, -3.0, 0.5, 4.0]), rtol=1e-15)
+    check(fn, np.array([1.0, 2.0, 4.0, 0.5, -1.0, 3.0]), rtol=1e-14)
+
+
+def test_var_second_derivative() -> None:
+    x, v = np.array([1.0, 2.0, 4.0, 0.5]), np.array([0.3, -1.0, 2.0, 0.7])
+    t = torch.tensor(x, requires_grad=True)
+    (g,) = torch.autograd.grad(t.std(), t, create_graph=True)
+    want = torch.autograd.grad((g * torch.tensor(v)).sum(), t)[0].numpy()
+    got = adjit.grad(lambda a: (adjit.grad(lambda b: b.std())(a) * adjit.tensor(v)).sum())(
+        adjit.tensor(x)
+    )
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-14)
