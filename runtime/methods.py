@@ -8,6 +8,7 @@ import numpy as np
 
 from . import functional as F
 from . import inplace as I
+from . import ops_shape as S
 from . import predicates
 from .dispatch import apply, as_tensor_operand, composite
 from .ops_integer import invert
@@ -26,6 +27,8 @@ cumsum sort
 reshape view flatten unflatten permute transpose swapaxes swapdims t squeeze unsqueeze expand
 expand_as broadcast_to narrow split chunk unbind gather scatter_add repeat flip nonzero index_select
 matmul mm bmm mv dot outer
+tril triu diag diagonal diag_embed diagflat roll fliplr flipud rot90 repeat_interleave movedim
+moveaxis select tensor_split take take_along_dim
 """.split()  # noqa: SIM905 - a word list reads best as words
 
 ALIASES = {
@@ -135,6 +138,8 @@ INPLACE = {
     "remainder_": F.remainder,
     "fmod_": F.fmod,
     "floor_divide_": F.floor_divide,
+    "tril_": F.tril,
+    "triu_": F.triu,
     "__iand__": F.bitwise_and,
     "__ior__": F.bitwise_or,
     "__ixor__": F.bitwise_xor,
@@ -214,6 +219,14 @@ def _where_method(self: Tensor, condition: Any, other: Any) -> Tensor:
 def _sum_to(self: Tensor, shape: tuple[int, ...]) -> Tensor:
     return sum_to(self, shape)
 
+
+SHAPE_METHODS = {
+    "tile": S.tile_method,
+    "view_as": S.view_as,
+    "reshape_as": S.reshape_as,
+    "type_as": S.type_as,
+    "sum_to_size": S.sum_to_size,
+}
 
 PROPERTIES = {
     "T": lambda x: F.permute(x, tuple(reversed(range(x.ndim)))),
@@ -296,4 +309,6 @@ def install(cls: type) -> None:
     cls.copy_ = _copy_
     cls.where = _where_method
     cls._sum_to = _sum_to
+    for name, fn in SHAPE_METHODS.items():  # methods with no torch.* function
+        setattr(cls, name, fn)
     cls.__hash__ = lambda self: id(self)

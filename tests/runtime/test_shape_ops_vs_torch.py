@@ -1,0 +1,286 @@
+"""Shape and indexing ops (issue 13) against PyTorch: values, dtypes, grad_fn names, gradients
+(PyTorch's and float64 finite differences), compiled on both backends, and errors."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from shape_op_cases import CASES
+from test_ops_gradients import _numeric_grad
+from test_ops_table import Case, cotangents, make_args, outputs
+
+import adjit
+
+torch = pytest.importorskip("torch")
+
+
+def _np(t: Any) -> np.ndarray:
+    return t.detach().numpy()
+
+
+def _name(t: Any) -> str | None:
+    return None if t.grad_fn is None else type(t.grad_fn).__name__
+
+
+def _same(got: Any, want: Any, what: str) -> None:
+    assert tuple(got.shape) == tuple(want.shape), f"{what}: shape {got.shape} != {want.shape}"
+    assert str(got.dtype) == str(want.dtype), f"{what}: dtype {got.dtype} != {want.dtype}"
+    np.testing.assert_array_equal(_np(got), _np(want), err_msg=what)  # movement is exact
+
+
+def _live(outs: list) -> list[int]:
+    """Positions of the outputs a gradient flows through (an input returned as is, too)."""
+    return [k for k, o in enumerate(outs) if o.dtype.is_floating_point and o.requires_grad]
+
+
+def _grads(case: Case, outs: list, args: list, T: Any) -> list:
+    diff = [outs[k] for k in _live(outs)]
+    inputs = [a for a in args if a.requires_grad]
+    if not diff or not inputs:
+        return []
+    cts = [T.from_numpy(c).to(o.dtype) for o, c in zip(diff, cotangents(case, diff), strict=True)]
+    return list(T.autograd.grad(diff, inputs, cts, allow_unused=True))
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_eager_vs_torch(case: Case) -> None:
+    arrays = case.arrays()
+    a_args, t_args = make_args(case, adjit, arrays), make_args(case, torch, arrays)
+    got, want = outputs(case.fn(adjit, *a_args)), outputs(case.fn(torch, *t_args))
+    assert len(got) == len(want)
+    for k, (g, w) in enumerate(zip(got, want, strict=True)):
+        _same(g, w, f"output {k}")
+        assert _name(g) == _name(w), f"output {k} grad_fn {_name(g)} != {_name(w)}"
+        assert g.requires_grad == w.requires_grad
+    for i, (g, w) in enumerate(
+        zip(_grads(case, got, a_args, adjit), _grads(case, want, t_args, torch), strict=True)
+    ):
+        assert (g is None) == (w is None), f"input {i}"
+        if w is not None:  # sums of cotangents (tile, broadcast): a rounding apart at most
+            assert str(g.dtype) == str(w.dtype) and tuple(g.shape) == tuple(w.shape)
+            np.testing.assert_allclose(_np(g), _np(w), rtol=1e-15, atol=0, err_msg=f"input {i}")
+
+
+# float64 rows only (type_as to float32 rounds)
+FD_CASES = [c for c in CASES if any(a.differentiable for a in c.args) and c.name != "type_as-float"]
+
+
+@pytest.mark.parametrize("case", FD_CASES, ids=lambda c: c.name)
+def test_gradient_finite_differences(case: Case) -> None:
+    arrays = case.arrays()
+    args = make_args(case, adjit, arrays)
+    outs = outputs(case.fn(adjit, *args))
+    keep = _live(outs)
+    ws = cotangents(case, [outs[k] for k in keep])
+    positions = [i for i, s in enumerate(case.args) if s.differentiable]
+    grads = _grads(case, outs, args, adjit)
+
+    def loss(a: list[np.ndarray]) -> float:
+        with adjit.no_grad():
+            res = outputs(case.fn(adjit, *make_args(case, adjit, a)))
+        return float(sum((_np(res[k]) * w).sum() for k, w in zip(keep, ws, strict=True)))
+
+    for i, g in zip(positions, grads or [None] * len(positions), strict=True):
+        want = _numeric_grad(loss, arrays, i)
+        got = np.zeros_like(want) if g is None else g.numpy()
+        # a linear map of float64 inputs: only the differences' rounding (~1e-10) remains
+        np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-8, err_msg=f"input {i}")
+
+
+@pytest.mark.parametrize("backend", ["llvm", "interpreter"])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_compiled_equals_eager(case: Case, backend: str) -> None:
+    eager_args, comp_args = make_args(case, adjit), make_args(case, adjit)
+    expected = outputs(case.fn(adjit, *eager_args))
+    got = outputs(adjit.compile(lambda *a: case.fn(adjit, *a), backend=backend)(*comp_args))
+    assert len(got) == len(expected)
+    for k, (g, e) in enumerate(zip(got, expected, strict=True)):
+        assert g.dtype is e.dtype and g.shape == e.shape, f"output {k}"
+        # movement is exact; compiled sums (sum_to_size) may reassociate: a few ulp
+        np.testing.assert_allclose(_np(g), _np(e), rtol=1e-14, atol=1e-15, err_msg=f"output {k}")
+    for i, (g, e) in enumerate(
+        zip(
+            _grads(case, got, comp_args, adjit),
+            _grads(case, expected, eager_args, adjit),
+            strict=True,
+        )
+    ):
+        assert (g is None) == (e is None), f"input {i}"
+        if e is not None:
+            np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=1e-14, atol=1e-15)
+
+
+# ---- errors: PyTorch's type and text -------------------------------------------------------
+def _x(T: Any) -> Any:
+    return T.arange(12.0).reshape(3, 4)
+
+
+ERRORS: list[tuple[str, Callable[[Any], Any]]] = [
+    ("tril-1d", lambda T: T.tril(T.ones(3))),
+    ("triu-1d", lambda T: T.ones(3).triu_()),
+    ("tril_indices-neg", lambda T: T.tril_indices(-1, 3)),
+    ("triu_indices-neg-col", lambda T: T.triu_indices(2, -3)),
+    ("tril_indices-float", lambda T: T.tril_indices(3, 3, dtype=T.float32)),
+    ("diag-3d", lambda T: T.diag(T.ones(2, 2, 2))),
+    ("diagonal-same", lambda T: _x(T).diagonal(0, 1, 1)),
+    ("diagonal-dim", lambda T: _x(T).diagonal(0, 0, 2)),
+    ("diag_embed-same", lambda T: T.diag_embed(T.ones(3), 0, 0, -2)),
+    ("roll-align", lambda T: _x(T).roll((1, 2), (0,))),
+    ("roll-no-dims", lambda T: _x(T).roll((1, 2))),
+    ("fliplr-1d", lambda T: T.ones(3).fliplr()),
+    ("flipud-0d", lambda T: T.tensor(1.0).flipud()),
+    ("rot90-dims", lambda T: _x(T).rot90(1, (0,))),
+    ("rot90-1d", lambda T: T.ones(3).rot90()),
+    ("rot90-same", lambda T: _x(T).rot90(1, (0, 0))),
+    ("tile-int", lambda T: T.tile(_x(T), 2)),
+    ("repeat_interleave-neg", lambda T: _x(T).repeat_interleave(-1)),
+    ("repeat_interleave-size", lambda T: _x(T).repeat_interleave(T.tensor([1, 2]), 0)),
+    ("repeat_interleave-negt", lambda T: _x(T).repeat_interleave(T.tensor([1, -2, 1]), 0)),
+    ("repeat_interleave-float", lambda T: _x(T).repeat_interleave(T.tensor([1.0, 2, 1]), 0)),
+    ("repeat_interleave-2d", lambda T: _x(T).repeat_interleave(T.tensor([[1, 2]]), 0)),
+    ("repeat_interleave-1arg", lambda T: T.repeat_interleave(T.tensor([[1, 2]]))),
+    ("repeat_interleave-out", lambda T: _x(T).repeat_interleave(2, output_size=3)),
+    (
+        "repeat_interleave-outt",
+        lambda T: _x(T).repeat_interleave(T.tensor([1, 2, 1]), 0, output_size=5),
+    ),
+    ("movedim-count", lambda T: _x(T).movedim((0, 1), (0,))),
+    ("movedim-src", lambda T: _x(T).movedim((0, 0), (0, 1))),
+    ("movedim-dst", lambda T: _x(T).movedim((0, 1), (1, 1))),
+    ("movedim-range", lambda T: _x(T).movedim(2, 0)),
+    ("select-range", lambda T: _x(T).select(1, 5)),
+    ("select-neg-range", lambda T: _x(T).select(0, -4)),
+    ("tensor_split-zero", lambda T: _x(T).tensor_split(0)),
+    ("tensor_split-float", lambda T: _x(T).tensor_split(T.tensor([1.0]))),
+    ("tensor_split-2d", lambda T: _x(T).tensor_split(T.tensor([[1]]))),
+    ("hstack-empty", lambda T: T.hstack([])),
+    ("vstack-empty", lambda T: T.vstack([])),
+    ("dstack-sizes", lambda T: T.dstack([_x(T), T.ones(3)])),
+    ("meshgrid-dtype", lambda T: T.meshgrid(T.ones(3), T.ones(2).double(), indexing="ij")),
+    ("meshgrid-indexing", lambda T: T.meshgrid(T.ones(3), T.ones(2), indexing="xx")),
+    ("meshgrid-empty", lambda T: T.meshgrid(indexing="ij")),
+    ("broadcast_tensors", lambda T: T.broadcast_tensors(_x(T), T.ones(3))),
+    ("broadcast_shapes", lambda T: T.broadcast_shapes((3, 2), (3,))),
+    ("take-high", lambda T: _x(T).take(T.tensor([12]))),
+    ("take-low", lambda T: _x(T).take(T.tensor([[0, -13]]))),
+    ("take-int32", lambda T: _x(T).take(T.tensor([1], dtype=T.int32))),
+    ("take_along_dim-ndim", lambda T: _x(T).take_along_dim(T.tensor([1]), 1)),
+    ("take_along_dim-dtype", lambda T: _x(T).take_along_dim(T.tensor([[1]], dtype=T.int32), 1)),
+    ("view_as", lambda T: _x(T).view_as(T.ones(3))),
+    ("sum_to_size", lambda T: _x(T).sum_to_size(1, 5)),
+    ("sum_to_size-long", lambda T: _x(T).sum_to_size(1, 3, 4)),
+]
+
+
+def _error(fn: Callable[[Any], Any], T: Any) -> BaseException:
+    with pytest.raises(Exception) as info:  # noqa: PT011 - the type is compared with torch's
+        fn(T)
+    return info.value
+
+
+@pytest.mark.parametrize(("name", "fn"), ERRORS, ids=[e[0] for e in ERRORS])
+def test_errors_as_torch(name: str, fn: Callable[[Any], Any]) -> None:
+    got, want = _error(fn, adjit), _error(fn, torch)
+    # adjit's ShapeError is a RuntimeError that also names the op and the operands
+    assert isinstance(got, type(want)), f"{type(got)}: {got} vs {type(want)}: {want}"
+    assert str(got) == str(want) or isinstance(got, adjit.ShapeError) and str(want) in str(got)
+
+
+def test_meshgrid_errors_on_matrices_and_warns_without_indexing() -> None:
+    with pytest.raises(RuntimeError, match="Expected 0D or 1D tensor in the tensor list"):
+        adjit.meshgrid(_x(adjit), adjit.ones(3), indexing="ij")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        a = adjit.meshgrid(adjit.ones(2), adjit.ones(3))
+        t = torch.meshgrid(torch.ones(2), torch.ones(3))
+    assert [str(w.message).split(" (Triggered")[0] for w in caught] == [
+        "torch.meshgrid: in an upcoming release, it will be required to pass the indexing argument."
+    ] * 2
+    assert [tuple(g.shape) for g in a] == [tuple(g.shape) for g in t] == [(2, 3)] * 2
+
+
+def test_broadcast_shapes_as_torch() -> None:
+    for shapes in [((3, 1), (4,)), ((), (2, 1), 5), ([2, 1, 3], (1, 4, 1))]:
+        assert adjit.broadcast_shapes(*shapes) == torch.broadcast_shapes(*shapes)
+
+
+# ---- in place and views ------------------------------------------------------------------
+def test_tril_triu_in_place() -> None:
+    for T in (adjit, torch):
+        x = T.arange(12.0).reshape(3, 4)
+        assert x.tril_(1) is x
+    a, t = adjit.arange(12.0).reshape(3, 4), torch.arange(12.0).reshape(3, 4)
+    a.triu_(-1)
+    t.triu_(-1)
+    np.testing.assert_array_equal(a.numpy(), t.numpy())
+    w = adjit.ones(3, 3, requires_grad=True)
+    y = w * 2
+    y.tril_()
+    y.sum().backward()
+    assert type(y.grad_fn).__name__ == "TrilBackward0"
+    np.testing.assert_array_equal(w.grad.numpy(), np.tri(3) * 2)
+
+
+def test_tril_in_place_compiled() -> None:
+    def f(x: Any) -> Any:
+        y = x * 1
+        y.triu_(1)
+        return y
+
+    x = adjit.randn(3, 3, requires_grad=True)
+    np.testing.assert_array_equal(adjit.compile(f)(x).detach().numpy(), np.triu(x.detach(), 1))
+
+
+def test_diagonal_is_a_view_that_writes_through() -> None:
+    for T in (adjit, torch):
+        x = T.zeros(3, 4)
+        x.diagonal(1).fill_(1.0)
+        x.diagonal(-1).add_(2.0)
+        if T is adjit:
+            got = x.numpy()
+        else:
+            np.testing.assert_array_equal(got, x.numpy())
+    y = adjit.zeros(2, 3, 3)
+    assert y.diagonal(0, -2, -1)._view_base is y
+
+
+def test_diagonal_copy_is_read_only() -> None:
+    # dims whose merge needs a copy: the result cannot be a view, so in-place ops refuse
+    # rather than silently miss the input
+    x = adjit.zeros(3, 2, 3)
+    d = x.diagonal(0, 0, 2)
+    np.testing.assert_array_equal(d.numpy(), torch.zeros(3, 2, 3).diagonal(0, 0, 2).numpy())
+    with pytest.raises(RuntimeError):
+        d.fill_(1.0)
+
+
+# ---- data-dependent shapes under compile ---------------------------------------------------
+def test_repeat_interleave_traced_repeats() -> None:
+    x = adjit.arange(6.0).reshape(3, 2)
+    r = adjit.tensor([2, 0, 1])
+    with pytest.raises(adjit.TracingError, match="output_size"):
+        adjit.compile(lambda x, r: x.repeat_interleave(r, 0))(x, r)
+    f = adjit.compile(lambda x, r: x.repeat_interleave(r, 0, output_size=3))
+    want = torch.arange(6.0).reshape(3, 2).repeat_interleave(torch.tensor([2, 0, 1]), 0)
+    np.testing.assert_array_equal(f(x, r).numpy(), want.numpy())
+    with pytest.raises(RuntimeError, match="allocated size does not match required size"):
+        f(x, adjit.tensor([2, 2, 1]))
+    with pytest.raises(RuntimeError, match="repeats can not be negative"):
+        f(x, adjit.tensor([3, -1, 1]))
+
+
+def test_take_out_of_range_compiled() -> None:
+    f = adjit.compile(lambda x, i: x.take(i))
+    x = adjit.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(f(x, adjit.tensor([-1, 3])).numpy(), [11.0, 3.0])
+    with pytest.raises(IndexError, match="tried to access index 12 on a tensor of 12 elements"):
+        f(x, adjit.tensor([0, 12]))
+
+
+def test_tensor_split_traced_tensor_refused() -> None:
+    with pytest.raises(adjit.TracingError, match="tensor_split"):
+        adjit.compile(lambda x, i: x.tensor_split(i))(adjit.ones(4), adjit.tensor([1, 2]))
