@@ -340,7 +340,7 @@ class KernelEmitter:
             if e not in self.reds:
                 env[e.out] = self.apply(e, env)
                 continue
-            x = convert(b, env[e.inputs[0]], e.inputs[0].aval.dtype, e.out.aval.dtype)
+            x = self.operand(e.inputs[0], env, e.out.aval.dtype)
             off = offs[self.slot[e.out]]
             if not any(lay.reduced):
                 self.store(e.out, off, x)  # reducing only size-1 dims: a copy

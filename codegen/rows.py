@@ -9,7 +9,7 @@ from ..passes.rows import COLUMN, FULL, ROW, SCALAR, RowKernel
 from .accumulate import BLOCK, Scratch, Total, compensates
 from .counted import for_range
 from .loops import KernelEmitter
-from .lower import I64, REGISTER, Lowered, convert, emit_checked, reduce_identity
+from .lower import I64, REGISTER, Lowered, emit_checked, reduce_identity
 
 
 class RowEmitter(KernelEmitter):
@@ -189,7 +189,7 @@ class RowEmitter(KernelEmitter):
             for e in eqns:
                 env[e.out] = self.apply(e, env)
             for e in reductions:
-                x = convert(b, env[e.inputs[0]], e.inputs[0].aval.dtype, e.out.aval.dtype)
+                x = self.operand(e.inputs[0], env, e.out.aval.dtype)
                 if e in self.acc:
                     b.store(self.combine(e, b.load(self.acc[e]), x), self.acc[e])
                 elif e in self.columns:
