@@ -33,6 +33,8 @@ def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:  # noqa: A002 
     d = () if dims is None else _as_tuple(dims)
     if len(s) != len(d) and not (dims is None and len(s) == 1):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(s)}, dims:{len(d)}")
+    if input.ndim == 0 and d:
+        raise IndexError(f"Dimension specified as {d[0]} but tensor has no dimensions")
     axes = [norm_axis(a, input.ndim) for a in d]
 
     def decomposition(a: Tensor) -> Tensor:
@@ -115,6 +117,8 @@ def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:  # noqa: A0
     for name, given, normed in (("source", src, s), ("destination", dst, t)):
         if len(set(normed)) != len(normed):
             raise RuntimeError(f"movedim: repeated dim in `{name}` ({list(given)})")
+    if input.ndim == 0:
+        return composite("AliasBackward0", lambda a: permute(a, ()), input)
     order: list[int | None] = [None] * input.ndim
     for a, b in zip(s, t, strict=True):
         order[b] = a
@@ -127,8 +131,11 @@ moveaxis = movedim
 
 
 def select(input: Tensor, dim: int, index: int) -> Tensor:  # noqa: A002
+    if input.ndim == 0:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
     d = norm_axis(dim, input.ndim)
     n = input.shape[d]
+    index = int(index)
     if not -n <= index < n:
         raise IndexError(
             f"select(): index {index} out of range for tensor of size {list(input.shape)} "

@@ -10,7 +10,7 @@ from ..ir.shapes import norm_axis
 from .checks import check, in_range
 from .dispatch import composite
 from .ops_diagonal import _SCALAR_NAMES
-from .ops_elementwise import eq, ge, le
+from .ops_elementwise import add, eq, ge, le, lt, where
 from .ops_movement import expand, flatten, gather, getitem, reshape, unsqueeze
 from .ops_reduce import cumsum
 from .ops_reduce import sum as _sum
@@ -26,6 +26,8 @@ def take(input: Tensor, index: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     if index.dtype.name != "int64":
         raise RuntimeError(f"take(): Expected a long tensor for index, but got {_type_name(index)}")
     n = input.numel()
+    if n == 0 and index.numel():
+        raise IndexError("take(): tried to take from an empty tensor")
     message = f"out of range: tried to access index {{}} on a tensor of {n} elements."
     index = check(index, in_range(index, -n, n), IndexError, message, detail=index)
     return composite("TakeBackward0", lambda a: getitem(flatten(a), index), input)
@@ -55,7 +57,15 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
         indices = expand(indices, idx_shape)
     if tuple(input.shape) != in_shape:
         input = expand(input, in_shape)
-    return gather(input, d, indices)
+    return gather(input, d, _wrapped(indices, input.shape[d], d))
+
+
+def _wrapped(indices: Tensor, n: int, d: int) -> Tensor:
+    """Indices in [-n, n) made non-negative, as PyTorch's take_along_dim reads them along a
+    dim (beyond that range its CPU kernel reads index % n; adjit refuses with gather's error)."""
+    message = f"index {{}} is out of bounds for dimension {d} with size {n}"
+    indices = check(indices, in_range(indices, -n, n), RuntimeError, message, detail=indices)
+    return where(lt(indices, 0), add(indices, n), indices)
 
 
 def repeat_interleave(
@@ -73,6 +83,10 @@ def repeat_interleave(
         return repeat_interleave(arange(input.shape[0]), input, 0, output_size=output_size)
     x = flatten(input) if dim is None else input
     d = 0 if dim is None else norm_axis(dim, x.ndim)
+    if x.ndim == 0 and not isinstance(repeats, Tensor):  # PyTorch unsqueezes at dim + 1
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [-1, 0], but got {d + 1})"
+        )
     if x.ndim == 0:
         x = reshape(x, (1,))
     n = x.shape[d]

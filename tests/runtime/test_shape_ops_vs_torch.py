@@ -131,6 +131,10 @@ ERRORS: list[tuple[str, Callable[[Any], Any]]] = [
     ("diag_embed-same", lambda T: T.diag_embed(T.ones(3), 0, 0, -2)),
     ("roll-align", lambda T: _x(T).roll((1, 2), (0,))),
     ("roll-no-dims", lambda T: _x(T).roll((1, 2))),
+    ("roll-0d-dim", lambda T: T.tensor(1.0).roll(1, 0)),
+    ("select-0d", lambda T: T.tensor(1.0).select(0, 0)),
+    ("repeat_interleave-0d-dim", lambda T: T.tensor(3.0).repeat_interleave(2, 0)),
+    ("take-empty", lambda T: T.ones(0).take(T.tensor([0]))),
     ("fliplr-1d", lambda T: T.ones(3).fliplr()),
     ("flipud-0d", lambda T: T.tensor(1.0).flipud()),
     ("rot90-dims", lambda T: _x(T).rot90(1, (0,))),
@@ -284,3 +288,13 @@ def test_take_out_of_range_compiled() -> None:
 def test_tensor_split_traced_tensor_refused() -> None:
     with pytest.raises(adjit.TracingError, match="tensor_split"):
         adjit.compile(lambda x, i: x.tensor_split(i))(adjit.ones(4), adjit.tensor([1, 2]))
+
+
+def test_take_along_dim_refuses_beyond_the_size() -> None:
+    # PyTorch's CPU kernel reads index % size there (index 100 of 3 reads entry 1): refused
+    x = adjit.arange(6.0).reshape(2, 3)
+    message = "index 100 is out of bounds for dimension 1 with size 3"
+    with pytest.raises(RuntimeError, match=message):
+        x.take_along_dim(adjit.tensor([[100]]), 1)
+    with pytest.raises(RuntimeError, match=message):
+        adjit.compile(lambda x, i: x.take_along_dim(i, 1))(x, adjit.tensor([[100]]))
