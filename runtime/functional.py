@@ -60,6 +60,7 @@ from .ops_elementwise import (
     trunc,
     where,
 )
+from .ops_index import argwhere, index_add, index_fill, masked_select
 from .ops_integer import (
     bitwise_and,
     bitwise_left_shift,
@@ -306,4 +307,8 @@ __all__ = [
     "broadcast_shapes",
     "take",
     "take_along_dim",
+    "index_add",
+    "index_fill",
+    "masked_select",
+    "argwhere",
 ]

@@ -11,6 +11,7 @@ from . import inplace as I
 from . import ops_shape as S
 from . import predicates
 from .dispatch import apply, as_tensor_operand, composite
+from .ops_index import unfold
 from .ops_integer import invert
 from .ops_linalg import _sum_to as sum_to
 from .tensor import Tensor
@@ -28,7 +29,7 @@ reshape view flatten unflatten permute transpose swapaxes swapdims t squeeze uns
 expand_as broadcast_to narrow split chunk unbind gather scatter_add repeat flip nonzero index_select
 matmul mm bmm mv dot outer
 tril triu diag diagonal diag_embed diagflat roll fliplr flipud rot90 repeat_interleave movedim
-moveaxis select tensor_split take take_along_dim
+moveaxis select tensor_split take take_along_dim index_add index_fill masked_select argwhere
 """.split()  # noqa: SIM905 - a word list reads best as words
 
 ALIASES = {
@@ -140,6 +141,8 @@ INPLACE = {
     "floor_divide_": F.floor_divide,
     "tril_": F.tril,
     "triu_": F.triu,
+    "index_add_": F.index_add,
+    "index_fill_": F.index_fill,
     "__iand__": F.bitwise_and,
     "__ior__": F.bitwise_or,
     "__ixor__": F.bitwise_xor,
@@ -226,6 +229,7 @@ SHAPE_METHODS = {
     "reshape_as": S.reshape_as,
     "type_as": S.type_as,
     "sum_to_size": S.sum_to_size,
+    "unfold": unfold,
 }
 
 PROPERTIES = {

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from test_ops_table import B, C, Case, I, R
 
+# rows whose result's shape depends on tensor values: compiled, they raise TracingError
+DATA_DEPENDENT = {"argwhere", "masked_select-traced"}
+
 # fn(T, *args) runs with T = adjit or torch; index tensors built inside are constants
 CASES: list[Case] = [
     C("tril", lambda T, x: T.tril(x), R(3, 4)),
@@ -99,6 +102,30 @@ CASES: list[Case] = [
         op="take_along_dim",
     ),
     C("take_along_dim-flat", lambda T, x, i: T.take_along_dim(x, i), R(3, 4), I(5, high=12)),
+    C(
+        "index_add",
+        lambda T, x, i, s: x.index_add(1, i, s, alpha=2),
+        R(3, 4),
+        I(5, high=4),
+        R(3, 5),
+    ),
+    C("index_add-0", lambda T, x, i, s: T.index_add(x, 0, i, s), R(3, 2), I(2, high=3), R(2, 2)),
+    C("index_add-int", lambda T, x, i: x.index_add(0, i, x[:2]), I(3, 2, high=9), I(2, high=3)),
+    C("index_fill", lambda T, x, i: x.index_fill(1, i - 2, -1.5), R(3, 4), I(3, high=4)),
+    C(
+        "index_fill-tensor",
+        lambda T, x, i, v: T.index_fill(x, 0, i, v),
+        R(3, 2),
+        I(2, high=3),
+        R(),
+    ),
+    C("masked_select", lambda T, x: x.masked_select(T.tensor([True, False, True])), R(2, 3)),
+    C("masked_select-bcast", lambda T, x: T.masked_select(x, T.tensor([[True], [False]])), R(3)),
+    C("masked_select-traced", lambda T, x, m: T.masked_select(x, m), R(2, 3), B(2, 3)),
+    C("argwhere", lambda T, b: T.argwhere(b), B(3, 4)),
+    C("unfold", lambda T, x: x.unfold(1, 2, 1), R(3, 4)),
+    C("unfold-step", lambda T, x: x.unfold(0, 2, 2), R(5, 2)),
+    C("unfold-empty", lambda T, x: x.unfold(-1, 0, 3), R(2, 4), op="unfold"),
     C("view_as", lambda T, x, y: x.view_as(y), R(3, 4), R(2, 6)),
     C("reshape_as", lambda T, x, y: x.reshape_as(y), R(3, 4), R(12)),
     C("type_as", lambda T, x, i: x.type_as(i), R(3), I(2), op="type_as"),
