@@ -176,6 +176,12 @@ def _check_gradient(case: Case, xs: list[np.ndarray], name: str, dtype: str) -> 
         for k, grad in enumerate(grads):
             g, w = cases.to_numpy(grad), wide[k]
             d = f"{what} d{name}/d{'xy'[k]} {dtype}"
+            # PyTorch's float64 formula overflows where the result is within 2**8 of the
+            # largest double (rsqrt' = -0.5 * rsqrt(x)**3 at x = 2.2e-206 is -1.5e308, not
+            # -inf): a finite result of the same sign that large stands
+            near = np.isinf(w) & np.isfinite(g) & (np.sign(g) == np.sign(w))
+            near &= np.abs(g) >= np.finfo(dtype).max / 2**8
+            g = np.where(near, w, g)
             nan = np.flatnonzero((np.isnan(g) != np.isnan(w)) & (np.isnan(g) != np.isnan(same[k])))
             assert not nan.size, (
                 f"{d}: NaN differs at {at(xs, nan[0])}: got {g[nan[0]]!r}, PyTorch {w[nan[0]]!r}"

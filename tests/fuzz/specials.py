@@ -89,7 +89,6 @@ UNARY: dict[str, tuple[str, int, str]] = {
     "softmin": ("T.nn.functional.softmin({0}, dim=-1)", 1, ""),
     "layer_norm": ("T.nn.functional.layer_norm({0}, {0}.shape[-1:])", 1, ""),
     "cumsum": ("{0}.cumsum(dim=-1)", 1, ""),
-    "sort": ("{0}.sort(dim=-1).values", 1, ""),
     "flip": ("{0}.flip(-1)", 1, ""),
     "norm": ("{0}.norm()", 0, "all"),
     "norm-dim": ("{0}.norm(dim=-1)", 1, "last"),

@@ -225,15 +225,14 @@ def test_binary_cross_entropy_refuses_targets_outside_0_1(target: float, mode: s
         fn(adjit.tensor([0.5]), adjit.tensor([target]))
 
 
-@pytest.mark.xfail(strict=True, reason="huber/smooth_l1: 0 * inf in the unused branch under inf")
 @pytest.mark.parametrize("name", ["huber_loss", "smooth_l1_loss"])
 @pytest.mark.parametrize("mode", ["eager", "compiled"])
 def test_huber_and_smooth_l1_gradients_under_an_infinite_upstream_gradient(
     name: str, mode: str
 ) -> None:
     # loss ** 2 with an infinite loss sends an infinite gradient back: PyTorch's d/dx at 0.25
-    # (quadratic zone) is inf * 0.25 = inf; adjit's c (d - c/2) form adds the clamp branch's
-    # 0 * inf and gives NaN
+    # (quadratic zone) is inf * 0.25 = inf; adjit's c (d - c/2) form added the clamp branch's
+    # 0 * inf and gave NaN
     torch = pytest.importorskip("torch")
 
     def grad(T: Any, compiled: bool) -> list[float]:
@@ -247,4 +246,83 @@ def test_huber_and_smooth_l1_gradients_under_an_infinite_upstream_gradient(
 
     want = grad(torch, False)
     assert want == [-np.inf, np.inf, np.inf]
-    assert grad(adjit, mode == "compiled") == want  # got [-inf, nan, inf]
+    assert grad(adjit, mode == "compiled") == want  # was [-inf, nan, inf]
+
+
+@pytest.mark.xfail(strict=True, reason="compiled clamp(nan_to_num(x)) has a zero gradient")
+def test_compiled_clamp_of_nan_to_num_carries_the_gradient() -> None:
+    # on ordinary inputs: PyTorch and adjit eager give 1 inside [-1, 1] (and at its ends);
+    # the compiled backward gave 0 everywhere -- nan_to_num(x) * 3 alone is right
+    torch = pytest.importorskip("torch")
+
+    def grad(T: Any, compiled: bool) -> list[float]:
+        x = T.tensor([0.0, 0.5, 1.0, -1.0, 2.0], dtype=T.float64, requires_grad=True)
+
+        def f(x: Any) -> Any:
+            return T.clamp(T.nan_to_num(x), -1.0, 1.0)
+
+        (adjit.compile(f) if compiled else f)(x).sum().backward()
+        return x.grad.tolist()
+
+    want = grad(torch, False)
+    assert want == [1.0, 1.0, 1.0, 1.0, 0.0]
+    assert grad(adjit, False) == want
+    assert grad(adjit, True) == want  # got [0, 0, 0, 0, 0]
+
+
+@pytest.mark.xfail(strict=True, reason="hardtanh's gradient at NaN is 0, PyTorch 1")
+@pytest.mark.parametrize("mode", ["eager", "compiled"])
+def test_hardtanh_gradient_at_nan_matches_pytorch(mode: str) -> None:
+    torch = pytest.importorskip("torch")
+
+    def grad(T: Any, compiled: bool) -> list[float]:
+        x = T.tensor([float("nan"), 1.0, -1.0, 0.5], dtype=T.float64, requires_grad=True)
+        f = T.nn.functional.hardtanh
+        (adjit.compile(f) if compiled else f)(x).sum().backward()
+        return x.grad.tolist()
+
+    want = grad(torch, False)  # hardtanh_backward passes the gradient unless x <= -1 or x >= 1
+    assert want == [1.0, 0.0, 0.0, 1.0]
+    assert grad(adjit, mode == "compiled") == want  # got [0, 0, 0, 1]
+
+
+@pytest.mark.xfail(strict=True, reason="compiled/grad: where's 0 times a NaN derivative is 0")
+@pytest.mark.parametrize("mode", ["compiled", "grad"])
+def test_gradient_through_where_keeps_nan_of_the_unselected_branch(mode: str) -> None:
+    # where(c, rsqrt(x), y) with x < 0: the unselected rsqrt branch gets 0 * d rsqrt(x) = NaN
+    # in PyTorch and adjit eager; the compiled backward and adjit.grad give 0
+    torch = pytest.importorskip("torch")
+
+    def f(T: Any) -> Any:
+        return lambda x, y: T.where(T.rsqrt(x) == y, T.rsqrt(x), y * 2.0).sum()
+
+    x, y = torch.tensor(-1.5, requires_grad=True), torch.tensor([0.5])
+    f(torch)(x, y).backward()
+    assert x.grad is not None and np.isnan(x.grad.item())
+    ax, ay = adjit.tensor(-1.5, requires_grad=True), adjit.tensor([0.5])
+    f(adjit)(ax, ay).backward()
+    assert ax.grad is not None and np.isnan(ax.grad.item())  # eager agrees with PyTorch
+    if mode == "grad":
+        got = adjit.grad(f(adjit))(adjit.tensor(-1.5), ay)
+    else:
+        ax.grad = None
+        adjit.compile(f(adjit))(ax, ay).backward()
+        got = ax.grad
+    assert np.isnan(got.item())  # got 0.0
+
+
+@pytest.mark.xfail(strict=True, reason="d(a % b)/db at a = inf: -inf, PyTorch NaN")
+def test_remainder_divisor_gradient_at_an_infinite_dividend() -> None:
+    # PyTorch: -g * div(a, b, rounding_mode='floor'), and its floor division of inf is NaN
+    # (adjit's forward agrees: div(inf, 0.5, rounding_mode='floor') is NaN in both)
+    torch = pytest.importorskip("torch")
+
+    def grad(T: Any) -> list[float]:
+        a = T.tensor([float("inf"), 5.0], dtype=T.float64)
+        b = T.tensor([0.5, 2.0], dtype=T.float64, requires_grad=True)
+        (a % b).sum().backward()
+        return b.grad.tolist()
+
+    want = grad(torch)
+    assert np.isnan(want[0]) and want[1] == -2.0
+    np.testing.assert_array_equal(grad(adjit), want)  # got [-inf, -2.0]
