@@ -261,8 +261,8 @@ class _LerpRule:
     def __init__(self, weight: Any = None) -> None:
         self.weight = weight
 
-    def __repr__(self) -> str:
-        return "lerp" if self.weight is None else f"lerp[weight={self.weight}]"
+    def __repr__(self) -> str:  # a Python literal: printed IR parses, emitted source runs
+        return repr("lerp" if self.weight is None else f"lerp(weight={self.weight})")
 
     def vjp(self, g: Tensor, out: Tensor, inputs: Any, needs: tuple[bool, ...]) -> tuple:
         start, end = inputs[1], inputs[2]

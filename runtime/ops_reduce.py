@@ -117,8 +117,8 @@ class _VarRule:
     def __init__(self, axes: tuple[int, ...] | None, keepdim: bool, correction: float) -> None:
         self.axes, self.keepdim, self.correction = axes, keepdim, correction
 
-    def __repr__(self) -> str:
-        return f"var[axes={self.axes} keepdim={self.keepdim} correction={self.correction}]"
+    def __repr__(self) -> str:  # a Python literal: printed IR parses, emitted source runs
+        return repr(f"var(axes={self.axes}, keepdim={self.keepdim}, correction={self.correction})")
 
     def vjp(self, g: Tensor, out: Tensor, inputs: Any, needs: tuple[bool, ...]) -> tuple:
         x = inputs[1]

@@ -10,6 +10,7 @@ from adjit.ir.ops import Op
 from adjit.runtime import functional as R
 from adjit.runtime.checks import check, in_range
 from adjit.runtime.dispatch import apply, composite
+from adjit.runtime.grad_mode import is_grad_enabled, no_grad
 from adjit.runtime.tensor import Tensor
 
 REDUCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
@@ -84,21 +85,58 @@ def l1_loss(
     return _reduce(R.abs(input - target), r)
 
 
-def _clipped_square(d: Tensor, delta: float) -> Tensor:
-    """Huber's ``0.5 d**2`` for |d| < delta, ``delta (|d| - delta / 2)`` beyond, as
-    ``c (d - c / 2)`` with c = clamp(d, -delta, delta): the same roundings as PyTorch's forms
-    (d - d/2 is exact), and per-op gradients that are PyTorch's ``clamp(d, -delta, delta) g``
-    with no untaken branch: delta at d = inf (a select would make 0 * inf = NaN), NaN at NaN."""
-    c = R.clamp(d, -delta, delta)
-    return c * (d - 0.5 * c)
+class _SlopeRule:
+    """The derivative rule of a per-element loss of d = input - target: ``g * slope(d)`` for the
+    input and its negation for the target (Note [huber's gradient])."""
+
+    def __init__(self, name: str, slope: Callable[[Tensor], Tensor]) -> None:
+        self.name, self.slope = name, slope
+
+    def __repr__(self) -> str:  # a Python literal: printed IR parses, emitted source runs
+        return repr(self.name)
+
+    def vjp(self, g: Tensor, out: Tensor, inputs: Any, needs: tuple[bool, ...]) -> tuple:
+        grad = g * self.slope(inputs[1] - inputs[2])
+        return (None, grad if needs[1] else None, -grad if needs[2] else None)
+
+
+# Note [huber's gradient]
+# PyTorch's huber_loss_backward is g * clamp(d, -delta, delta) (smooth_l1: g * clamp(d / beta,
+# -1, 1), NaN kept). Differentiated op by op, the two-branch value sends the untaken branch
+# 0 * inf = NaN at d = +-inf, and any product form gives inf - inf = NaN under an infinite
+# upstream gradient; so the value is computed without history and carries PyTorch's formula
+# as its derivative rule (CUSTOM_VJP, Note [custom functions traced] in ir/custom.py).
+
+
+def _per_element(a: Tensor, b: Tensor, value: Callable[[Tensor], Tensor], rule: Any) -> Tensor:
+    if not is_grad_enabled() or not any(t.requires_grad or t._is_tracer for t in (a, b)):
+        return value(a - b)
+    with no_grad():
+        v = value(a - b)
+    return apply(Op.CUSTOM_VJP, v, a, b, rule=rule)
+
+
+def _huber_value(d: Tensor, delta: float) -> Tensor:
+    z = R.abs(d)
+    return R.where(z < delta, 0.5 * z * z, delta * (z - 0.5 * delta))
+
+
+def _smooth_l1_value(d: Tensor, beta: float) -> Tensor:
+    z = R.abs(d)
+    return R.where(z < beta, 0.5 * z * z / beta, z - 0.5 * beta)
+
+
+def _clip_slope(d: Tensor, lo: float, hi: float, inside: Tensor) -> Tensor:
+    return R.where(d < lo, lo, R.where(d > hi, hi, inside))  # NaN: the inside form
 
 
 def _smooth_l1(a: Tensor, b: Tensor, beta: float, r: str) -> Tensor:
     if beta == 0.0:
         return _reduce(R.abs(a - b), r)
-    # (beta != 1: the linear part may round once more than PyTorch's |d| - beta / 2)
-    loss = _clipped_square(a - b, beta)
-    return _reduce(loss / beta if beta != 1.0 else loss, r)
+    rule = _SlopeRule(
+        f"smooth_l1(beta={beta})", lambda d: _clip_slope(d / beta, -1.0, 1.0, d / beta)
+    )
+    return _reduce(_per_element(a, b, lambda d: _smooth_l1_value(d, beta), rule), r)
 
 
 def smooth_l1_loss(
@@ -117,7 +155,8 @@ def smooth_l1_loss(
 
 
 def _huber(a: Tensor, b: Tensor, delta: float, r: str) -> Tensor:
-    return _reduce(_clipped_square(a - b, delta), r)
+    rule = _SlopeRule(f"huber(delta={delta})", lambda d: _clip_slope(d, -delta, delta, d))
+    return _reduce(_per_element(a, b, lambda d: _huber_value(d, delta), rule), r)
 
 
 def huber_loss(

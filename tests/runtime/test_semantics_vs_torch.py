@@ -471,3 +471,16 @@ def test_var_second_derivative() -> None:
         adjit.tensor(x)
     )
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["huber_loss", "smooth_l1_loss"])
+def test_huber_family_under_an_infinite_upstream_gradient(name: str) -> None:
+    # Note [huber's gradient]: g * clamp(d), even for g = inf (the loss squared at an inf loss)
+    x = np.array([-inf, 0.25, 3.0, nan, -0.5])
+    check(lambda m, a, b: getattr(m.nn.functional, name)(a, b) ** 2, x, np.zeros(5), wrt=(0, 1))
+    check(
+        lambda m, a, b: getattr(m.nn.functional, name)(a, b, reduction="none") ** 2,
+        x,
+        np.zeros(5),
+        wrt=(0, 1),
+    )
