@@ -150,6 +150,10 @@ def composite(name: str, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -
         # shares memory with the inner result: share its version counter too, so an in-place
         # op on the output is seen by the inner graph's saved-tensor checks
         out = Tensor._make(inner._data, version_box=inner._version_box)
+    base = inner._view_base  # a view (split, unbind, diagonal) stays a view of the argument, so
+    if base is not None:  # in-place ops on it get the view checks instead of a stale history
+        arg = next((args[i] for i, a in zip(positions, aliases, strict=True) if a is base), base)
+        out._view_base = arg if arg._view_base is None else arg._view_base
     edges = tuple(gradient_edge(args[i]) for i in positions)
     from .autograd import node_class
 

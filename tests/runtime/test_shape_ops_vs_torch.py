@@ -344,3 +344,18 @@ def test_unfold_copy_is_read_only() -> None:
     u = adjit.zeros(2, 4).unfold(1, 2, 1)
     with pytest.raises(RuntimeError):
         u.add_(1.0)
+
+
+@pytest.mark.parametrize(
+    "view",
+    [lambda y: y.split(2)[0], lambda y: y.unbind()[1], lambda y: y.reshape(2, 2).diagonal()],
+    ids=["split", "unbind", "diagonal"],
+)
+def test_composite_views_refuse_recorded_in_place(view: Callable[[Any], Any]) -> None:
+    # a decomposition's view output (one grad_fn over a view of the argument) is a view: an
+    # in-place op on it used to write through to y and leave y's history stale (x.grad all 1)
+    x = adjit.ones(4, requires_grad=True)
+    v = view(x * 1)
+    assert v._view_base is not None
+    with pytest.raises(RuntimeError, match="in-place operations on a view"):
+        v.mul_(3)
