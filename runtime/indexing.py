@@ -28,7 +28,7 @@ def _as_array(it: Any) -> np.ndarray | None:
         return it._data
     if isinstance(it, np.ndarray):
         return it
-    if isinstance(it, list):
+    if isinstance(it, list | tuple):  # a tuple inside the index tuple is a sequence of indices
         arr = np.asarray(it)
         return arr.astype(np.int64) if arr.size == 0 else arr
     return None
@@ -57,7 +57,12 @@ def _is_int(it: Any) -> bool:
     if _traced(it):
         return False  # a traced 0-dim index selects like a 0-dim index array
     arr = _as_array(it)
-    return arr is not None and not isinstance(it, list) and arr.ndim == 0 and arr.dtype.kind in "iu"
+    return (
+        arr is not None
+        and not isinstance(it, list | tuple)
+        and arr.ndim == 0
+        and arr.dtype.kind in "iu"
+    )
 
 
 def _dims_used(it: Any) -> int:

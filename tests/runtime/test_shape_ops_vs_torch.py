@@ -359,3 +359,31 @@ def test_composite_views_refuse_recorded_in_place(view: Callable[[Any], Any]) ->
     assert v._view_base is not None
     with pytest.raises(RuntimeError, match="in-place operations on a view"):
         v.mul_(3)
+
+
+# ---- a tuple inside the index tuple is a sequence of indices, as a list is ------------------
+TUPLE_INDICES: list[Callable[[Any, Any], Any]] = [
+    lambda T, x: x[1, (0, 2, -1)],
+    lambda T, x: x[:, (1, 0, -1), T.tensor([0, 1, 3])],
+    lambda T, x: x[(1, 0), (0, 2)],
+    lambda T, x: x[((1, 0), (0, 1))],
+    lambda T, x: x[[1, 0], ..., (0, 1)],
+    lambda T, x: x[:, (True, False, True)],
+]
+
+
+@pytest.mark.parametrize("index", TUPLE_INDICES)
+def test_tuple_of_ints_indexes_as_torch(index: Callable[[Any, Any], Any]) -> None:
+    def run(T: Any, x: Any) -> Any:
+        return index(T, x)
+
+    arr = np.arange(24.0).reshape(2, 3, 4)
+    a, t = adjit.from_numpy(arr.copy()), torch.from_numpy(arr.copy())
+    _same(run(adjit, a), run(torch, t), "value")
+    compiled = adjit.compile(lambda x: run(adjit, x))(adjit.from_numpy(arr.copy()))
+    _same(compiled, run(torch, t), "compiled")
+    a[:, (0, 2)] = -1.0
+    t[:, (0, 2)] = -1.0
+    _same(a, t, "setitem")
+    with pytest.raises(IndexError, match="index 3 is out of bounds for dimension 0 with size 3"):
+        a[:, (0, 3)]
