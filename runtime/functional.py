@@ -1,5 +1,6 @@
 """Every tensor op as a function: the public namespace over the ops_* modules, by concern."""
 
+from . import numpy_names
 from .ops_diagonal import (
     diag,
     diag_embed,
@@ -136,6 +137,8 @@ from .ops_reduce import (
     values_indices,
     var,
 )
+from .ops_scan import cummax, cummin, cumprod, logcumsumexp
+from .ops_select import kthvalue, median, mode, nanmedian, nanquantile, quantile
 from .ops_shape import (
     atleast_1d,
     atleast_2d,
@@ -157,6 +160,17 @@ from .ops_shape import (
     tensor_split,
     tile,
     vstack,
+)
+from .ops_stats import (
+    aminmax,
+    count_nonzero,
+    dist,
+    nanmean,
+    nansum,
+    prod,
+    std_mean,
+    trace,
+    var_mean,
 )
 from .ops_take import repeat_interleave, take, take_along_dim
 
@@ -311,4 +325,25 @@ __all__ = [
     "index_fill",
     "masked_select",
     "argwhere",
+    "prod",
+    "nansum",
+    "nanmean",
+    "count_nonzero",
+    "std_mean",
+    "var_mean",
+    "aminmax",
+    "dist",
+    "trace",
+    "cumprod",
+    "cummax",
+    "cummin",
+    "logcumsumexp",
+    "median",
+    "nanmedian",
+    "kthvalue",
+    "mode",
+    "quantile",
+    "nanquantile",
 ]
+
+numpy_names.install(globals())  # axis=, keepdims=, input= on the reductions and scans

@@ -25,6 +25,8 @@ nan_to_num logical_xor bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_le
 bitwise_right_shift remainder fmod floor_divide
 sum mean var std amax amin argmax argmin max min logsumexp softmax log_softmax norm all any
 cumsum sort
+prod nansum nanmean count_nonzero aminmax dist trace cumprod cummax cummin logcumsumexp
+median nanmedian kthvalue mode quantile nanquantile
 reshape view flatten unflatten permute transpose swapaxes swapdims t squeeze unsqueeze expand
 expand_as broadcast_to narrow split chunk unbind gather scatter_add repeat flip nonzero index_select
 matmul mm bmm mv dot outer

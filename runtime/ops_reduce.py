@@ -289,6 +289,14 @@ def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> T
     def decomposition(a: Tensor) -> Tensor:
         if order == float("inf"):
             return amax(a.abs(), dim if dim is not None else (), keepdim)
+        if order == float("-inf"):
+            return amin(a.abs(), dim if dim is not None else (), keepdim)
+        if order == 0.0:  # the count of nonzeros, with gradient 0
+            return sum(where(a != 0, 1.0, a * 0), dim, keepdim)
+        if order < 0:  # a zero makes the norm 0, with gradient 0 (PyTorch's norm_backward)
+            zero = _count_true(a == 0, dim, keepdim) > 0
+            safe = where(a == 0, 1.0, a)
+            return where(zero, 0.0, _root0(sum(safe.abs() ** order, dim, keepdim), order))
         if order == 2.0:
             return _sqrt0(sum(a * a, dim, keepdim))
         return _root0(sum(a.abs() ** order, dim, keepdim), order)
