@@ -138,6 +138,7 @@ from .ops_reduce import (
     var,
 )
 from .ops_scan import cummax, cummin, cumprod, logcumsumexp
+from .ops_scatter import index_copy, scatter
 from .ops_select import kthvalue, median, mode, nanmedian, nanquantile, quantile
 from .ops_shape import (
     atleast_1d,
@@ -325,6 +326,8 @@ __all__ = [
     "index_fill",
     "masked_select",
     "argwhere",
+    "scatter",
+    "index_copy",
     "prod",
     "nansum",
     "nanmean",

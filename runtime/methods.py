@@ -32,6 +32,7 @@ expand_as broadcast_to narrow split chunk unbind gather scatter_add repeat flip 
 matmul mm bmm mv dot outer
 tril triu diag diagonal diag_embed diagflat roll fliplr flipud rot90 repeat_interleave movedim
 moveaxis select tensor_split take take_along_dim index_add index_fill masked_select argwhere
+scatter index_copy
 """.split()  # noqa: SIM905 - a word list reads best as words
 
 ALIASES = {
@@ -145,6 +146,8 @@ INPLACE = {
     "triu_": F.triu,
     "index_add_": F.index_add,
     "index_fill_": F.index_fill,
+    "scatter_": F.scatter,
+    "index_copy_": F.index_copy,
     "__iand__": F.bitwise_and,
     "__ior__": F.bitwise_or,
     "__ixor__": F.bitwise_xor,

@@ -1,0 +1,139 @@
+"""Writes at indices as decompositions: scatter (src or value) and index_copy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..ir.ops import Op
+from ..ir.shapes import norm_axis
+from .checks import check, in_range
+from .dispatch import apply, as_tensor_operand, composite
+from .ops_elementwise import gt, le, where
+from .ops_index import _along, _name
+from .ops_movement import getitem, reshape
+from .tensor import Tensor
+
+# Note [scatter with repeated indices]
+# scatter and index_copy write where the index points; two writes to one place leave PyTorch's
+# result unspecified (whichever its kernel does last). adjit's decomposition adds the writes
+# (SCATTER_ADD / INDEX_ADD) and keeps the written places as a mask, which is exact only when
+# each place is written once; so with a source tensor a repeated index is refused (eagerly now,
+# compiled when the program runs) rather than giving a sum. Filling a value (scatter(..., value),
+# one-hot codes) writes the same number everywhere and has no such problem.
+REPEATED = (
+    "{op}: an index repeats along dim {dim}, so which write wins is unspecified in PyTorch; "
+    "adjit refuses it (use scatter_add, index_add or scatter_reduce to combine them)"
+)
+
+
+def scatter(
+    input: Tensor,  # noqa: A002 - PyTorch's name
+    dim: int,
+    index: Tensor,
+    src: Any = None,
+    *,
+    value: Any = None,
+    reduce: str | None = None,
+) -> Tensor:
+    if reduce is not None:
+        raise NotImplementedError(
+            "adjit: scatter(reduce=...) is not supported; use scatter_add or scatter_reduce"
+        )
+    if src is None:
+        src = value
+    d = norm_axis(dim, input.ndim)
+    if index.dtype.name not in ("int64", "int32"):
+        raise RuntimeError("scatter(): Expected dtype int32/int64 for index")
+    if index.ndim != input.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
+    tensor_src = isinstance(src, Tensor) and src.ndim > 0
+    if tensor_src:
+        if index.ndim != src.ndim:
+            raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
+        if src.dtype is not input.dtype:
+            raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    elif isinstance(src, Tensor):
+        raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
+    bigger = any(
+        k > s or (i != d and k > n)
+        for i, (k, n, s) in enumerate(
+            zip(index.shape, input.shape, src.shape if tensor_src else index.shape, strict=True)
+        )
+    )
+    if bigger:
+        raise RuntimeError(
+            f"Expected index {list(index.shape)} to be no larger than self {list(input.shape)} "
+            f"apart from dimension {d} and to be no larger size than src "
+            f"{list(src.shape if tensor_src else index.shape)}"
+        )
+    n = input.shape[d]
+    message = f"index {{}} is out of bounds for dimension {d} with size {n}"
+    index = check(index, in_range(index, 0, n), RuntimeError, message, detail=index)
+    shape = tuple(input.shape)
+    ones = Tensor._make(np.ones(index.shape, np.int64))
+    counts = apply(Op.SCATTER_ADD, ones, index, axis=d, shape=shape)
+    if not tensor_src:
+        fill = Tensor._make(np.asarray(as_tensor_operand(src)._data, input.dtype.np))
+        return composite("ScatterBackward1", lambda a: where(gt(counts, 0), fill, a), input)
+    counts = check(counts, le(counts, 1), RuntimeError, REPEATED.format(op="scatter", dim=d))
+    part = tuple(slice(0, k) for k in index.shape)
+
+    def decomposition(a: Tensor, s: Tensor) -> Tensor:
+        s = s if tuple(s.shape) == tuple(index.shape) else getitem(s, part)
+        written = apply(Op.SCATTER_ADD, s, index, axis=d, shape=shape)
+        return where(gt(counts, 0), written, a)
+
+    return composite("ScatterBackward0", decomposition, input, src)
+
+
+def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:  # noqa: A002
+    d = norm_axis(dim, input.ndim)
+    if index.dtype.name != "int64":
+        raise RuntimeError(
+            f"index_copy_(): Expected a long tensor for index, but got {_name(index)}"
+        )
+    if index.ndim > 1:
+        raise IndexError(f"index_copy_(): Index should have dimension 1 or 0 (got {index.ndim})")
+    if source.dtype is not input.dtype:
+        raise RuntimeError(
+            "index_copy_(): self and source expected to have the same dtype, but got (self) "
+            f"{_name(input)} and (source) {_name(source)}"
+        )
+    if source.ndim and input.ndim and source.ndim != input.ndim:
+        raise IndexError(
+            "index_copy_(): When source and destination are not scalars, their dimensionality "
+            f"must match. Source dimensionality ({source.ndim}), destination dimensionality "
+            f"({input.ndim})"
+        )
+    dest = [n for i, n in enumerate(input.shape) if i != d]
+    part = [n for i, n in enumerate(source.shape) if i != d]
+    if source.ndim and dest != part:
+        raise RuntimeError(  # (PyTorch names dimension 0 for the source whatever dim is)
+            "index_copy_(): Source/destination tensor must have same slice shapes. Destination "
+            f"slice shape: {' '.join(map(str, dest))} at dimension {d} and source slice shape: "
+            f"{' '.join(map(str, part))} at dimension 0."
+        )
+    index = reshape(index, (1,)) if index.ndim == 0 else index
+    k = source.shape[d] if source.ndim else 1
+    if index.shape[0] != k:
+        raise IndexError(
+            f"index_copy_(): Number of indices ({index.shape[0]}) should be equal to "
+            f"source.size(dim) ({k})"
+        )
+    n = input.shape[d] if input.ndim else 1
+    message = f"index_copy_(): index {{}} is out of bounds for dimension {d} with size {n}"
+    index = check(index, in_range(index, 0, n), IndexError, message, detail=index)
+    ones = Tensor._make(np.ones(index.shape[0], np.int64))
+    counts = apply(Op.INDEX_ADD, ones, index, spec=(("tensor", 0),), shape=(n,))
+    repeated = REPEATED.format(op="index_copy", dim=d)
+    counts = check(counts, le(counts, 1), RuntimeError, repeated)
+    mask = reshape(gt(counts, 0), tuple(n if i == d else 1 for i in range(input.ndim)))
+    shape = tuple(input.shape)
+    spec = _along(input.ndim, d, shape)
+
+    def decomposition(a: Tensor, s: Tensor) -> Tensor:
+        return where(mask, apply(Op.INDEX_ADD, s, index, spec=spec, shape=shape), a)
+
+    return composite("IndexCopyBackward0", decomposition, input, source)
