@@ -30,7 +30,7 @@ OPT = {"speed_level": 3, "loop_vectorization": True, "slp_vectorization": True,
 # long vectorized loops where the full width pays: allow 512-bit vectors where the CPU has them
 TUNING = "-prefer-256-bit"
 # libm functions that LLVM intrinsics become calls to: MCJIT does not report a missing one
-_LIBM = ("sin", "cos", "exp", "log", "tanh", "pow", "log1p", "erf")
+_LIBM = ("sin", "cos", "exp", "log", "tanh", "pow", "log1p", "erf", "atan2")
 _CPUINFO_FIELDS = ("vendor_id", "cpu family", "model", "model name", "stepping", "flags")
 
 

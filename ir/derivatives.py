@@ -138,6 +138,16 @@ def _inverse(axes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(sorted(range(len(axes)), key=axes.__getitem__))
 
 
+def _atan2(g: Any, x: Any, y: Any, needs: tuple[bool, ...]) -> tuple[Any, Any]:
+    # PyTorch's atan2_backward: 0 where 1 / (x^2 + y^2) is inf (at (0, 0), or underflow); one
+    # recip per cotangent, so that each has its own graph (CSE merges them when compiled)
+    def recip() -> Any:
+        r = 1 / (x * x + y * y)
+        return where(r == math.inf, 0.0, r)
+
+    return (g * y * recip() if needs[0] else None, g * -x * recip() if needs[1] else None)
+
+
 INPUT_NAMES: dict[Op, tuple[str, ...]] = {
     Op.WHERE: ("cond", "x", "y"),
     Op.GATHER: ("x", "index"),
@@ -175,6 +185,7 @@ DERIVATIVES: dict[Op, Rule] = {
     # PyTorch's fmod backward: d/dy = -trunc(x / y) (remainder is built on fmod)
     Op.FMOD: lambda g, x, y, needs: (g, -g * (x / y).trunc() if needs[1] else None),
     Op.POW: _pow,
+    Op.ATAN2: _atan2,
     Op.MAXIMUM: _maximum,
     Op.MINIMUM: _minimum,
     Op.WHERE: lambda g, cond: (None, where(cond, g, 0.0), where(cond, 0.0, g)),

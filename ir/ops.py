@@ -46,6 +46,7 @@ class Op(Enum):
     SHR = auto()
     FMOD = auto()  # C's remainder (the dividend's sign): remainder and // are built on it
     TRUNC_DIV = auto()  # integer division rounding toward zero (integers only)
+    ATAN2 = auto()  # inverse trig (atan, asin, acos): Note [math decompositions], ops_math
     # elementwise ternary
     WHERE = auto()
     # reductions
@@ -113,7 +114,7 @@ class GroupOp:
     BITWISE = frozenset({Op.AND, Op.OR, Op.XOR, Op.NOT, Op.SHL, Op.SHR})
     BINARY = (
         frozenset({Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MAXIMUM, Op.MINIMUM})
-        | frozenset({Op.FMOD, Op.TRUNC_DIV})
+        | frozenset({Op.FMOD, Op.TRUNC_DIV, Op.ATAN2})
         | (BITWISE - {Op.NOT})
         | COMPARE
     )

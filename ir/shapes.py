@@ -343,6 +343,7 @@ SHAPE_RULES: dict[Op, ShapeRule] = {
     Op.SHR: _binary("promote"),
     Op.FMOD: _binary("promote"),
     Op.TRUNC_DIV: _binary("promote"),
+    Op.ATAN2: _binary("float"),
     Op.WHERE: _where,
     Op.SUM: _reduce("sum", "sum"),
     Op.AMAX: _reduce("keep", "amax"),

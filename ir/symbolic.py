@@ -61,6 +61,7 @@ SYMPY_FORMS: dict[Op, SympyForm] = {
     Op.POW: lambda x, y: x**y,
     Op.MAXIMUM: lambda x, y: sp.Max(x, y),
     Op.MINIMUM: lambda x, y: sp.Min(x, y),
+    Op.ATAN2: lambda x, y: sp.atan2(x, y),
 }
 
 

@@ -8,8 +8,8 @@ import numpy as np
 
 from . import functional as F
 from . import inplace as I
+from . import ops_math, predicates
 from . import ops_shape as S
-from . import predicates
 from .dispatch import apply, as_tensor_operand, composite
 from .ops_index import unfold
 from .ops_integer import invert
@@ -34,6 +34,7 @@ tril triu diag diagonal diag_embed diagflat roll fliplr flipud rot90 repeat_inte
 moveaxis select tensor_split take take_along_dim index_add index_fill masked_select argwhere
 scatter index_copy
 """.split()  # noqa: SIM905 - a word list reads best as words
+SAME_NAME += ops_math.NAMES  # tan, atan2, ceil, round, ...
 
 ALIASES = {
     "negative": "neg",
@@ -155,6 +156,7 @@ INPLACE = {
     "__irshift__": F.bitwise_right_shift,
     "__imod__": F.remainder,
     "__ifloordiv__": F.floor_divide,
+    **{f"{name}_": getattr(F, name) for name in ops_math.INPLACE},
 }
 
 

@@ -81,7 +81,7 @@ EXACT: list[Row] = [
 ]  # fmt: skip
 TRANSCENDENTAL: list[Row] = [
     (Op.EXP, 1, {}), (Op.LOG, 1, {}), (Op.LOG1P, 1, {}), (Op.SIN, 1, {}), (Op.COS, 1, {}),
-    (Op.TANH, 1, {}), (Op.SIGMOID, 1, {}), (Op.ERF, 1, {}), (Op.POW, 2, {}),
+    (Op.TANH, 1, {}), (Op.SIGMOID, 1, {}), (Op.ERF, 1, {}), (Op.POW, 2, {}), (Op.ATAN2, 2, {}),
 ]  # fmt: skip
 INT_DTYPES = [int64, int32, uint8, bool_]
 

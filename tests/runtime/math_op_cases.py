@@ -1,0 +1,58 @@
+"""Rows for the math functions of issue 13 (tan, inverse trig, hyperbolics, logs, rounding...)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from test_ops_table import A, C, Case, I, In, P, R
+
+
+def _u(name: str, into: Callable[[Any], Any] = lambda x: x, kind: Callable[..., In] = R) -> Case:
+    """A unary row: ``T.name(into(x))``, ``into`` mapping the sampled x into the domain."""
+    return C(name, lambda T, x: getattr(T, name)(into(x)), kind(2, 3))
+
+
+# fn(T, *args) runs with T = adjit or torch; float inputs are float64 and require grad
+CASES: list[Case] = [
+    _u("tan"),
+    _u("atan", lambda x: x * 3),
+    _u("arctan"),
+    _u("asin", lambda x: x * 0.6),
+    _u("arcsin", lambda x: x * 0.6),
+    _u("acos", lambda x: x * 0.6),
+    _u("arccos", lambda x: x * 0.6),
+    _u("sinh", lambda x: x * 3),
+    _u("cosh", lambda x: x * 3),
+    _u("asinh", lambda x: x * 3),
+    _u("arcsinh"),
+    _u("acosh", lambda x: x + 1, P),
+    _u("arccosh", lambda x: x + 1, P),
+    _u("atanh", lambda x: x * 0.6),
+    _u("arctanh", lambda x: x * 0.6),
+    _u("expm1", lambda x: x * 3),
+    _u("exp2", lambda x: x * 3),
+    _u("log2", kind=P),
+    _u("log10", kind=P),
+    C("atan2", lambda T, x, y: T.atan2(x, y), R(2, 3), A(3)),
+    C("atan2-bcast", lambda T, x, y: x.atan2(y), R(3, 1), R(4)),
+    C("arctan2", lambda T, x, y: T.arctan2(x, y), A(2, 3), R(2, 3)),
+    C("logaddexp", lambda T, x, y: T.logaddexp(x * 3, y), R(2, 3), R(3)),
+    C("logaddexp2", lambda T, x, y: x.logaddexp2(y * 3), R(2, 3), R(2, 1)),
+    C("xlogy", lambda T, x, y: T.xlogy(x, y), R(2, 3), P(2, 3)),
+    C("xlogy-scalar", lambda T, y: T.xlogy(2.5, y), P(2, 3)),
+    C("xlogy-scalar-other", lambda T, x: x.xlogy(3.0), R(2, 3)),
+    C("hypot", lambda T, x, y: T.hypot(x, y), A(2, 3), A(3)),
+    C("ceil", lambda T, x: T.ceil(x * 3) + x, R(2, 3)),
+    C("ceil-int", lambda T, i: T.ceil(i), I(2, 3)),
+    C("round", lambda T, x: T.round(x * 3) * x, R(2, 3)),
+    C("round-decimals", lambda T, x: T.round(x * 3, decimals=1) * x, R(2, 3)),
+    C("round-int", lambda T, i: i.round(), I(2, 3)),
+    C("frac", lambda T, x: T.frac(x * 3), R(2, 3)),
+    C("isposinf", lambda T, x: T.isposinf(1 / (x * 0)), R(2, 3)),
+    C("isneginf", lambda T, x: T.isneginf(1 / (x * 0)), R(2, 3)),
+    C("sgn", lambda T, x: T.sgn(x) * x, A(2, 3)),
+    C("float_power", lambda T, x, y: T.float_power(x, y), P(2, 3), R(3)),
+    C("float_power-scalar", lambda T, x: x.float_power(2.5), P(2, 3)),
+    C("float_power-int", lambda T, i: T.float_power(i, 2), I(2, 3)),
+]
