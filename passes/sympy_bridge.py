@@ -17,7 +17,7 @@ from typing import Any
 
 from ..ir.aval import Aval
 from ..ir.graph import Eqn, Graph, Lit, Var
-from ..ir.ops import Op
+from ..ir.ops import GroupOp, Op
 from ..ir.symbolic import SYMPY_FORMS, sp
 
 Expr = Any  # a sympy expression (sympy is imported lazily, so no static type)
@@ -90,11 +90,19 @@ def symbols_for(inputs: Sequence[Var]) -> tuple[Expr, ...]:
     )
 
 
+# ops whose sympy forms compare their operands
+COMPARING = GroupOp.COMPARE | {Op.CLAMP, Op.RELU, Op.MAXIMUM, Op.MINIMUM, Op.SIGN, Op.ABS}
+
+
 def to_sympy(eqns: Sequence[Eqn], inputs: Sequence[Var], syms: Sequence[Expr]) -> dict[Var, Expr]:
     """The sympy expression of every value the equations define, over the input symbols."""
     env: dict[Var, Expr] = dict(zip(inputs, syms, strict=True))
     for e in eqns:
         args = [literal(a.value) if isinstance(a, Lit) else env[a] for a in e.inputs]
+        if e.op in COMPARING and any(hasattr(a, "has") and a.has(sp.Piecewise) for a in args):
+            # sympy folds a Piecewise inside a comparison wrongly when a condition is a bool
+            # input: clamp(where(m, c, x), -1, 1) became the constant -1 (gradient 0)
+            raise ValueError(f"a Piecewise compared by {e.op.name}: left to the per-op rules")
         form = SYMPY_FORMS.get(e.op) or BOOL_FORMS[e.op]
         env[e.out] = fold_sigmoid(form(*args, **e.attrs))
     return env

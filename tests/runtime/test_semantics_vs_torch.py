@@ -484,3 +484,17 @@ def test_huber_family_under_an_infinite_upstream_gradient(name: str) -> None:
         np.zeros(5),
         wrt=(0, 1),
     )
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda m, x: m.clamp(m.nan_to_num(x), -1.0, 1.0),
+        lambda m, x: m.clamp(m.where(x > 1.5, -5.0, x), -1.0, 1.0),
+        lambda m, x: m.relu(m.where(x > 1.5, -5.0, x)),
+        lambda m, x: m.maximum(m.where(x > 1.5, -5.0, x), x * 0.5),
+    ],
+)
+def test_compiled_piecewise_inside_a_comparison(fn: Fn) -> None:
+    # sympy folded clamp(where(m, c, x)) to a constant: a zero compiled gradient
+    check(fn, np.array([0.0, 0.5, 1.0, -1.0, 2.0, -3.0, 0.25]))
