@@ -22,6 +22,8 @@ GATES: dict[str, str] = {
     "specials:hardtanh": REGRESSIONS + "test_hardtanh_gradient_at_nan_matches_pytorch",
     "specials:where-equal": REGRESSIONS
     + "test_gradient_through_where_keeps_nan_of_the_unselected_branch",
+    "specials:where-scalar": REGRESSIONS
+    + "test_gradient_through_where_keeps_nan_of_the_unselected_branch",
     "specials:remainder": REGRESSIONS + "test_remainder_divisor_gradient_at_an_infinite_dividend",
     "edges:bce-target": REGRESSIONS + "test_binary_cross_entropy_refuses_targets_outside_0_1",
 }
