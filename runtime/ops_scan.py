@@ -11,7 +11,22 @@ from ..ir import dtypes as D
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
 from .dispatch import apply, composite
-from .ops_elementwise import exp, isnan, log1p, maximum, minimum, where
+from .ops_elementwise import (
+    add,
+    clone,
+    eq,
+    exp,
+    ge,
+    isnan,
+    le,
+    log1p,
+    maximum,
+    minimum,
+    mul,
+    sub,
+    where,
+)
+from .ops_integer import logical_and, logical_not, logical_or
 from .ops_reduce import cat_along
 from .ops_stats import _slice, _wide, return_type
 from .tensor import Tensor
@@ -51,13 +66,14 @@ def _dim_axis(x: Tensor, dim: int) -> int:
 
 
 def cumprod(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """Running products: a scan of multiplies (gradients at zeros: Note [prod as a tree])."""
     x = _wide(x, dtype)
     axis = _dim_axis(x, dim)
 
     def decomposition(a: Tensor) -> Tensor:
         if a.ndim == 0:
-            return a * 1
-        return scan((a,), axis, lambda e, l: (e[0] * l[0],), (1,))[0]
+            return clone(a)
+        return scan((a,), axis, lambda e, l: (mul(e[0], l[0]),), (1,))[0]
 
     return composite("CumprodBackward0", decomposition, x)
 
@@ -65,8 +81,8 @@ def cumprod(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
 def _logaddexp(e: Parts, l: Parts) -> Parts:
     """log(exp(a) + exp(b)), exact at equal infinities and with gradient 1/2 each at a tie."""
     hi, lo = maximum(e[0], l[0]), minimum(e[0], l[0])
-    gap = where(hi == lo, 0.0, lo - hi)
-    return (hi + log1p(exp(gap)),)
+    gap = where(eq(hi, lo), 0.0, sub(lo, hi))
+    return (add(hi, log1p(exp(gap))),)
 
 
 def logcumsumexp(x: Tensor, dim: int) -> Tensor:
@@ -78,7 +94,7 @@ def logcumsumexp(x: Tensor, dim: int) -> Tensor:
 
     def decomposition(a: Tensor) -> Tensor:
         if a.ndim == 0:
-            return a * 1
+            return clone(a)
         return scan((a,), axis, _logaddexp, (float("-inf"),))[0]
 
     return composite("LogcumsumexpBackward0", decomposition, x)
@@ -93,13 +109,13 @@ def _extreme_scan(x: Tensor, dim: int, kind: str) -> Any:
     axis = _dim_axis(x, dim)
     result = cummax_result if kind == "max" else cummin_result
     if x.ndim == 0:
-        return result(x * 1, Tensor._make(np.zeros((), np.int64)))
-    better = (lambda a, b: a >= b) if kind == "max" else (lambda a, b: a <= b)
+        return result(clone(x), Tensor._make(np.zeros((), np.int64)))
+    better = ge if kind == "max" else le
 
     def combine(e: Parts, l: Parts) -> Parts:
         # Note [cummax's order]: NaN first, then the extreme value, then the later index
         take = (
-            isnan(l[0]) | (~isnan(e[0]) & better(l[0], e[0]))
+            logical_or(isnan(l[0]), logical_and(logical_not(isnan(e[0])), better(l[0], e[0])))
             if x.dtype.is_floating_point
             else better(l[0], e[0])
         )
@@ -108,11 +124,23 @@ def _extreme_scan(x: Tensor, dim: int, kind: str) -> Any:
     n = x.shape[axis]
     iota = np.arange(n, dtype=np.int64).reshape([n if i == axis else 1 for i in range(x.ndim)])
     positions = Tensor._make(np.ascontiguousarray(np.broadcast_to(iota, x.shape)))
-    pad = _identity(x.dtype, kind)
-    _, idx = scan((x.detach(), positions), axis, combine, (pad, 0))
+    if x._is_tracer:
+        _, idx = scan((x.detach(), positions), axis, combine, (_identity(x.dtype, kind), 0))
+    else:  # the same indices from NumPy's running extremes, without log2(n) rounds
+        idx = Tensor._make(_running_indices(x._data, positions._data, axis, kind))
     name = "CummaxBackward0" if kind == "max" else "CumminBackward0"
     values = composite(name, lambda a: apply(Op.GATHER, a, idx, axis=axis), x)
     return result(values, idx)
+
+
+def _running_indices(data: np.ndarray, iota: np.ndarray, axis: int, kind: str) -> np.ndarray:
+    """The last index (up to each position) of an element equal to the running extreme (or of
+    a NaN): where the running extreme rose to its value, or a tie at it, or the NaN."""
+    running = (np.maximum if kind == "max" else np.minimum).accumulate(data, axis=axis)
+    hit = data == running
+    if data.dtype.kind == "f":
+        hit |= np.isnan(data)
+    return np.maximum.accumulate(np.where(hit, iota, 0), axis=axis)
 
 
 # Note [cummax's order]

@@ -10,7 +10,8 @@ import numpy as np
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
 from .dispatch import apply, composite
-from .ops_elementwise import lerp, where
+from .ops_elementwise import add, div, lerp, sub, where
+from .ops_movement import permute, reshape, transpose
 from .ops_reduce import sum
 from .ops_stats import return_type
 from .tensor import Tensor
@@ -50,7 +51,7 @@ def _full(x: Tensor, name: str, skip_nan: bool) -> Tensor:
     keep = Tensor._make(mask)
     count = int(np.count_nonzero(mask))
     grad_name = "NanmedianBackward0" if skip_nan else "MedianBackward0"
-    return composite(grad_name, lambda a: m + sum(where(keep, a - m, 0.0)) / count, x)
+    return composite(grad_name, lambda a: add(m, div(sum(where(keep, sub(a, m), 0.0)), count)), x)
 
 
 # Note [median's gradient]
@@ -82,10 +83,10 @@ def _select(x: Tensor, dim: Any, keepdim: bool, name: str, grad_name: str, pick:
     )
 
     def decomposition(a: Tensor) -> Tensor:
-        return apply(Op.GATHER, a.reshape(data.shape), index, axis=axis).reshape(shape)
+        return reshape(apply(Op.GATHER, reshape(a, data.shape), index, axis=axis), shape)
 
     return RESULTS[name.removesuffix("()")](
-        composite(grad_name, decomposition, x), index.reshape(shape)
+        composite(grad_name, decomposition, x), reshape(index, shape)
     )
 
 
@@ -162,6 +163,11 @@ def _mode_pick(s: np.ndarray, axis: int) -> np.ndarray:
 
 # ---- quantiles ------------------------------------------------------------------------------
 INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
+ROUNDINGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "lower": np.floor,
+    "higher": np.ceil,
+    "nearest": np.round,  # half to even, as PyTorch's round
+}
 
 
 def quantile(
@@ -182,13 +188,13 @@ def _quantile(
     qs = _check_quantile(x, q, interpolation, name)
     _eager(x, name)
     if dim is None:
-        rows, axis, out_shape = x.reshape(1, -1), 1, (1,) * x.ndim if keepdim else ()
+        rows, axis, out_shape = reshape(x, (1, -1)), 1, (1,) * x.ndim if keepdim else ()
     else:
         axis = norm_axis(dim, x.ndim) if x.ndim else 0
-        rows = x.reshape(1) if x.ndim == 0 else x
+        rows = reshape(x, 1) if x.ndim == 0 else x
         kept = rows.shape[:axis] + (1,) + rows.shape[axis + 1 :]
         out_shape = kept if keepdim and x.ndim else kept[:axis] + kept[axis + 1 :]
-    rows = rows.transpose(axis, -1) if axis != rows.ndim - 1 else rows
+    rows = transpose(rows, axis, -1) if axis != rows.ndim - 1 else rows
     order = Tensor._make(np.argsort(rows._data, axis=-1, kind="stable"))
     n = rows.shape[-1]
     sorted_data = np.take_along_axis(rows._data, order._data, -1)
@@ -209,16 +215,17 @@ def _quantile(
         return lerp(lo, hi, Tensor._make(weights))
 
     values = decomposition(rows)  # (..., len(q)): q's dim goes first
-    values = values.permute(values.ndim - 1, *range(values.ndim - 1)) if values.ndim > 1 else values
+    if values.ndim > 1:
+        values = permute(values, (values.ndim - 1, *range(values.ndim - 1)))
     if np.ndim(q) == 0 and not isinstance(q, Tensor) or isinstance(q, Tensor) and q.ndim == 0:
-        return values.reshape(out_shape)
-    return values.reshape((qs.size, *out_shape))
+        return reshape(values, out_shape)
+    return reshape(values, (qs.size, *out_shape))
 
 
 def _interpolation(ranks: np.ndarray, mode: str) -> tuple[np.ndarray, Any, Any]:
     """Indices below and above each rank and the weight between (None: no interpolation)."""
     if mode in ("lower", "higher", "nearest"):
-        rounded = {"lower": np.floor, "higher": np.ceil, "nearest": np.round}[mode](ranks)
+        rounded = ROUNDINGS[mode](ranks)
         return rounded.astype(np.int64), None, None
     below = np.floor(ranks)
     weights = np.full_like(ranks, 0.5) if mode == "midpoint" else ranks - below

@@ -10,8 +10,9 @@ import numpy as np
 from ..ir import dtypes as D
 from ..ir.shapes import norm_axis
 from .dispatch import composite
-from .ops_elementwise import isnan, where
-from .ops_movement import getitem
+from .ops_elementwise import div, isnan, mul, ne, where
+from .ops_integer import logical_not
+from .ops_movement import getitem, reshape, squeeze
 from .ops_reduce import amax, amin, cat_along, mean, norm, std, sum, var
 from .tensor import Tensor
 
@@ -47,14 +48,14 @@ def prod(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
         )
     x = _wide(x, dtype)
     if dim is None:
-        return composite("ProdBackward0", lambda a: _tree_prod(a.reshape(-1), 0).reshape(()), x)
+        return composite("ProdBackward0", lambda a: reshape(_tree_prod(reshape(a, -1), 0), ()), x)
     axis = norm_axis(dim, x.ndim)
 
     def decomposition(a: Tensor) -> Tensor:
         if a.ndim == 0:
             return a
         p = _tree_prod(a, axis)
-        return p if keepdim else p.squeeze(axis)
+        return p if keepdim else squeeze(p, axis)
 
     return composite("ProdBackward1", decomposition, x)
 
@@ -68,7 +69,7 @@ def _tree_prod(a: Tensor, axis: int) -> Tensor:
     while n > 1:
         h = n // 2
         lo, hi, rest = (_slice(a, axis, s, e) for s, e in ((0, h), (h, 2 * h), (2 * h, n)))
-        a = lo * hi if n % 2 == 0 else cat_along(lo * hi, rest, axis)
+        a = mul(lo, hi) if n % 2 == 0 else cat_along(mul(lo, hi), rest, axis)
         n = h + n % 2
     return a
 
@@ -78,7 +79,9 @@ def _tree_prod(a: Tensor, axis: int) -> Tensor:
 # element waits for the next round), n - 1 multiplies in all, as a sequential product. Its
 # gradient, the chain rule through the multiplies, is the product of the other elements for
 # each element: exact at zeros (one zero: only that element gets a gradient; two: none), as
-# PyTorch's prod_backward, and without its division by the input. Exact for integers.
+# PyTorch's prod_backward, and without its division by the input. Exact for integers. One
+# difference: a NaN element's own gradient is the (finite) product of the others, where
+# PyTorch's division makes it NaN (cumprod alike, through the scan in runtime/ops_scan.py).
 
 
 def _slice(a: Tensor, axis: int, start: int, stop: int) -> Tensor:
@@ -103,12 +106,12 @@ def nanmean(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = N
             "nanmean(): expected input to have floating point or complex dtype but got "
             f"{x.dtype.type_name.removesuffix('Tensor')}"
         )
-    kept = ~isnan(x)
-    return nansum(x, dim, keepdim) / sum(kept, dim, keepdim)
+    kept = logical_not(isnan(x))
+    return div(nansum(x, dim, keepdim), sum(kept, dim, keepdim))
 
 
 def count_nonzero(x: Tensor, dim: Any = None) -> Tensor:
-    return sum(x != 0, dim)
+    return sum(ne(x, 0), dim)
 
 
 # ---- moments -------------------------------------------------------------------------------
@@ -172,7 +175,7 @@ def trace(x: Tensor) -> Tensor:
     x = _wide(x, None)
 
     def decomposition(a: Tensor) -> Tensor:
-        diagonal = getitem(a.reshape(-1), slice(0, k * (cols + 1), cols + 1))
+        diagonal = getitem(reshape(a, -1), slice(0, k * (cols + 1), cols + 1))
         return sum(diagonal)
 
     return composite("TraceBackward0", decomposition, x)

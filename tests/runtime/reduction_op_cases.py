@@ -15,6 +15,8 @@ NANS = X.copy()
 NANS[1, 2] = np.nan
 INTS = RNG.integers(-3, 4, (3, 5))
 SMALL_INTS = RNG.integers(0, 3, (4, 7))
+TIES_NANS = SMALL_INTS.astype(float)
+TIES_NANS[RNG.random(TIES_NANS.shape) < 0.15] = np.nan
 
 
 class Case(NamedTuple):
@@ -104,6 +106,8 @@ CASES = [
     Case("cummax", lambda T, x: T.cummax(x, 1)),
     Case("cummax-ties", lambda T, x: x.cummax(0), SMALL_INTS.astype(float)),
     Case("cummax-nan", lambda T, x: T.cummax(x, 1), NANS),
+    Case("cummax-ties-nans", lambda T, x: T.cummax(x, 1), TIES_NANS),
+    Case("cummin-ties-nans", lambda T, x: x.cummin(0), TIES_NANS),
     Case("cummin", lambda T, x: T.cummin(x, 0)),
     Case("cummin-ties", lambda T, x: x.cummin(1), SMALL_INTS.astype(float)),
     Case("cummin-int", lambda T, x: T.cummin(x, 1), INTS, grad=False),
