@@ -172,7 +172,7 @@ from .ops_reduce import (
     var,
 )
 from .ops_scan import cummax, cummin, cumprod, logcumsumexp
-from .ops_scatter import index_copy, scatter
+from .ops_scatter import index_copy, scatter, scatter_reduce
 from .ops_select import kthvalue, median, mode, nanmedian, nanquantile, quantile
 from .ops_shape import (
     atleast_1d,
@@ -362,6 +362,7 @@ __all__ = [
     "argwhere",
     "scatter",
     "index_copy",
+    "scatter_reduce",
     "prod",
     "nansum",
     "nanmean",

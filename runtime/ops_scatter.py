@@ -1,4 +1,4 @@
-"""Writes at indices as decompositions: scatter (src or value) and index_copy."""
+"""Writes at indices as decompositions: scatter (src or value), scatter_reduce, index_copy."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from ..ir.ops import Op
 from ..ir.shapes import norm_axis
 from .checks import check, in_range
 from .dispatch import apply, as_tensor_operand, composite
-from .ops_elementwise import gt, le, where
+from .ops_elementwise import add, div, gt, le, where
 from .ops_index import _along, _name
+from .ops_integer import floor_divide
 from .ops_movement import getitem, reshape
 from .tensor import Tensor
 
@@ -137,3 +138,49 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
         return where(mask, apply(Op.INDEX_ADD, s, index, spec=spec, shape=shape), a)
 
     return composite("IndexCopyBackward0", decomposition, input, source)
+
+
+def scatter_reduce(
+    input: Tensor,  # noqa: A002
+    dim: int,
+    index: Tensor,
+    src: Tensor,
+    reduce: str,
+    *,
+    include_self: bool = True,
+) -> Tensor:
+    """sum and mean (the ones that decompose into SCATTER_ADD); prod/amax/amin need a primitive
+    of their own (a product through logs would lose zeros and signs) and are refused."""
+    if reduce not in ("sum", "mean"):
+        raise NotImplementedError(
+            f"adjit: scatter_reduce(reduce={reduce!r}) is not supported yet (sum and mean are)"
+        )
+    d = norm_axis(dim, input.ndim)
+    if index.dtype.name not in ("int64", "int32"):
+        raise RuntimeError("scatter(): Expected dtype int32/int64 for index")
+    if src.dtype is not input.dtype:
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    if index.ndim != input.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
+    if index.ndim != src.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
+    n = input.shape[d]
+    message = f"index {{}} is out of bounds for dimension {d} with size {n}"
+    index = check(index, in_range(index, 0, n), RuntimeError, message, detail=index)
+    shape = tuple(input.shape)
+    ones = Tensor._make(np.ones(index.shape, input.dtype.np))
+    counts = apply(Op.SCATTER_ADD, ones, index, axis=d, shape=shape)
+    hit = gt(counts, 0)
+    part = tuple(slice(0, k) for k in index.shape)
+
+    def decomposition(a: Tensor, s: Tensor) -> Tensor:
+        s = s if tuple(s.shape) == tuple(index.shape) else getitem(s, part)
+        added = apply(Op.SCATTER_ADD, s, index, axis=d, shape=shape)
+        total = add(a, added) if include_self else where(hit, added, a)
+        if reduce == "sum":
+            return total
+        count = add(counts, 1) if include_self else where(hit, counts, 1)
+        divide = div if input.dtype.is_floating_point else floor_divide
+        return divide(total, count)
+
+    return composite("ScatterReduceBackward0", decomposition, input, src)

@@ -194,6 +194,12 @@ ERRORS: list[tuple[str, Callable[[Any], Any]]] = [
     ("index_copy-slice", lambda T: T.zeros(3, 4, 5).index_copy(1, T.tensor([0]), T.ones(3, 1, 2))),
     ("scatter-dtype", lambda T: _x(T).scatter(1, T.tensor([[0]]), _x(T).double())),
     ("scatter-size", lambda T: _x(T).scatter(1, T.tensor([[0, 1, 2, 3, 0]]), _x(T))),
+    (
+        "scatter_reduce-dtype",
+        lambda T: _x(T).scatter_reduce(1, T.tensor([[0]]), T.ones(1, 1).double(), "sum"),
+    ),
+    ("scatter_reduce-index", lambda T: _x(T).scatter_reduce(1, T.tensor([[0.0]]), _x(T), "sum")),
+    ("scatter_reduce-range", lambda T: _x(T).scatter_reduce(1, T.tensor([[4]]), _x(T), "mean")),
     ("index_copy-range", lambda T: _x(T).index_copy(1, T.tensor([0, 4]), T.ones(3, 2))),
     ("index_copy-negative", lambda T: _x(T).index_copy(1, T.tensor([-1]), T.ones(3, 1))),
     ("index_copy-count", lambda T: _x(T).index_copy(1, T.tensor([0, 2, 1]), T.ones(3, 2))),
@@ -452,3 +458,9 @@ def test_scatter_index_copy_in_place() -> None:
     np.testing.assert_array_equal(got[0], want[0])
     with pytest.raises(NotImplementedError, match="scatter_reduce"):
         adjit.zeros(2).scatter_(0, adjit.tensor([0]), adjit.ones(1), reduce="add")
+    with pytest.raises(NotImplementedError, match="amax"):
+        adjit.zeros(2).scatter_reduce_(0, adjit.tensor([0]), adjit.ones(1), "amax")
+    a, t = adjit.zeros(3), torch.zeros(3)
+    a.scatter_reduce_(0, adjit.tensor([2, 2, 0]), adjit.tensor([1.0, 2.0, 4.0]), "mean")
+    t.scatter_reduce_(0, torch.tensor([2, 2, 0]), torch.tensor([1.0, 2.0, 4.0]), "mean")
+    np.testing.assert_array_equal(a.numpy(), t.numpy())
