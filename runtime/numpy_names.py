@@ -27,9 +27,9 @@ def numpy_names(fn: Callable[..., Any]) -> Callable[..., Any]:
             for numpy_name, name in KEYWORDS.items():
                 if numpy_name in kwargs:
                     if name in kwargs:
+                        # (PyTorch's text: given both, the NumPy name is the stranger)
                         raise TypeError(
-                            f"{fn.__name__}() got multiple values for argument '{name}' "
-                            f"(as '{name}' and '{numpy_name}')"
+                            f"{fn.__name__}() got an unexpected keyword argument '{numpy_name}'"
                         )
                     kwargs[name] = kwargs.pop(numpy_name)
             if "input" in kwargs and not args:

@@ -156,6 +156,8 @@ BAD: dict[str, Callable[[Any], Any]] = {
     ),
     "quantile q dtype": lambda T: T.quantile(_f(T, 3), T.tensor([0.5], dtype=T.float32)),
     "quantile empty": lambda T: T.quantile(_f(T, 0), 0.5),
+    "sum dim and axis": lambda T: T.sum(_f(T, 2), dim=0, axis=0),
+    "prod keepdim and keepdims": lambda T: T.prod(_f(T, 2), 0, keepdim=True, keepdims=True),
     "quantile interpolation": lambda T: T.quantile(_f(T, 2), 0.5, interpolation="foo"),
 }
 
