@@ -353,6 +353,7 @@ LOWERING: dict[Op, dict[str, Rule]] = {
     Op.FMOD: {"f": _m("frem"), "iu": _fmod_int},
     Op.TRUNC_DIV: {"iu": _trunc_div},
     Op.ATAN2: {"f": lambda cx, y, x: _intrinsic("atan2", libm=True)(cx.b, y, x)},  # libm's
+    Op.COPYSIGN: {"f": _call("llvm.copysign")},
     Op.WHERE: {_ALL: _m("select")},
     Op.EXPAND: {_ALL: _ID},
     Op.DETACH: {_ALL: _ID},

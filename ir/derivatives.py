@@ -186,6 +186,11 @@ DERIVATIVES: dict[Op, Rule] = {
     Op.FMOD: lambda g, x, y, needs: (g, -g * (x / y).trunc() if needs[1] else None),
     Op.POW: _pow,
     Op.ATAN2: _atan2,
+    # PyTorch's copysign_tensor_self_backward: g * (out / x), 0 where x == 0; none for y
+    Op.COPYSIGN: lambda g, x, out, needs: (
+        g * where(x == 0, 0.0, out / x) if needs[0] else None,
+        _zeros(g) if needs[1] else None,
+    ),
     Op.MAXIMUM: _maximum,
     Op.MINIMUM: _minimum,
     Op.WHERE: lambda g, cond: (None, where(cond, g, 0.0), where(cond, 0.0, g)),

@@ -47,6 +47,7 @@ class Op(Enum):
     FMOD = auto()  # C's remainder (the dividend's sign): remainder and // are built on it
     TRUNC_DIV = auto()  # integer division rounding toward zero (integers only)
     ATAN2 = auto()  # inverse trig (atan, asin, acos): Note [math decompositions], ops_math
+    COPYSIGN = auto()  # the sign bit of input 1 (of -0.0 and NaN too): not decomposable
     # elementwise ternary
     WHERE = auto()
     # reductions
@@ -114,7 +115,7 @@ class GroupOp:
     BITWISE = frozenset({Op.AND, Op.OR, Op.XOR, Op.NOT, Op.SHL, Op.SHR})
     BINARY = (
         frozenset({Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MAXIMUM, Op.MINIMUM})
-        | frozenset({Op.FMOD, Op.TRUNC_DIV, Op.ATAN2})
+        | frozenset({Op.FMOD, Op.TRUNC_DIV, Op.ATAN2, Op.COPYSIGN})
         | (BITWISE - {Op.NOT})
         | COMPARE
     )
@@ -141,5 +142,7 @@ class GroupOp:
     # ops whose output carries no gradient (bool or integer results)
     NONDIFF = COMPARE | BITWISE | frozenset({Op.ARGMAX, Op.ARGMIN, Op.DETACH, Op.TRUNC_DIV})
     # elementwise ops with a sympy form (the symbolic source of truth); fmod has none, so that
-    # sympy never replaces its exact remainder by x - y*trunc(x/y)
+    # sympy never replaces its exact remainder by x - y*trunc(x/y); nor copysign (|x| sign(y)
+    # is 0 at y = 0, where copysign gives |x| and PyTorch's gradient is +-1)
     SYMBOLIC = ELEMENTWISE - BITWISE - COMPARE - {Op.CAST, Op.WHERE, Op.FMOD, Op.TRUNC_DIV}
+    SYMBOLIC -= {Op.COPYSIGN}

@@ -40,6 +40,7 @@ TEMPLATES: dict[Op, str] = {
     Op.MAXIMUM: "np.maximum({0}, {1})",
     Op.MINIMUM: "np.minimum({0}, {1})",
     Op.ATAN2: "np.arctan2({0}, {1})",
+    Op.COPYSIGN: "np.copysign({0}, {1})",
     Op.EQ: "{0} == {1}",
     Op.NE: "{0} != {1}",
     Op.LT: "{0} < {1}",

@@ -209,6 +209,7 @@ REFERENCE: dict[Op, RefRule] = {
     Op.FMOD: _fmod,
     Op.TRUNC_DIV: _trunc_div,
     Op.ATAN2: np.arctan2,
+    Op.COPYSIGN: np.copysign,
     Op.WHERE: np.where,
     Op.SUM: _reduce(np.sum),
     Op.AMAX: _reduce(np.max),

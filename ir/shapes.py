@@ -344,6 +344,7 @@ SHAPE_RULES: dict[Op, ShapeRule] = {
     Op.FMOD: _binary("promote"),
     Op.TRUNC_DIV: _binary("promote"),
     Op.ATAN2: _binary("float"),
+    Op.COPYSIGN: _binary("float"),
     Op.WHERE: _where,
     Op.SUM: _reduce("sum", "sum"),
     Op.AMAX: _reduce("keep", "amax"),

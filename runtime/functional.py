@@ -101,6 +101,7 @@ from .ops_math import (
     atan2,
     atanh,
     ceil,
+    copysign,
     cosh,
     exp2,
     expm1,
@@ -115,6 +116,7 @@ from .ops_math import (
     logaddexp2,
     round,
     sgn,
+    signbit,
     sinh,
     tan,
     xlogy,
@@ -418,4 +420,6 @@ __all__ += [  # runtime/ops_math.py
     "isneginf",
     "sgn",
     "float_power",
+    "copysign",
+    "signbit",
 ]

@@ -376,6 +376,18 @@ def isneginf(x: Tensor) -> Tensor:
     return apply(Op.EQ, x, -INF) if x.dtype.is_floating_point else apply(Op.NE, x, x)
 
 
+def copysign(x: Any, other: Any) -> Tensor:
+    name = "CopysignBackward0" if isinstance(other, Tensor) else "CopysignBackward1"
+    return apply(Op.COPYSIGN, x, other, name=name)
+
+
+def signbit(x: Tensor) -> Tensor:
+    """The sign bit: True for -0.0 and a negative NaN too (copysign reads it)."""
+    if x.dtype.is_floating_point:
+        return apply(Op.LT, apply(Op.COPYSIGN, 1.0, x), 0)
+    return apply(Op.LT, x, 0)
+
+
 def sgn(x: Tensor) -> Tensor:
     return composite("SgnBackward0", sign, x)
 
@@ -393,8 +405,10 @@ arcsinh, arccosh, arctanh = asinh, acosh, atanh
 NAMES = """
 tan atan atan2 arctan arctan2 asin arcsin acos arccos sinh cosh asinh arcsinh acosh arccosh
 atanh arctanh expm1 exp2 log2 log10 logaddexp logaddexp2 xlogy hypot ceil round frac isposinf
-isneginf sgn float_power
+isneginf sgn float_power copysign signbit
 """.split()  # noqa: SIM905 - a word list reads best as words
 INPLACE = [
-    n for n in NAMES if n not in ("logaddexp", "logaddexp2", "isposinf", "isneginf", "float_power")
+    n
+    for n in NAMES
+    if n not in ("logaddexp", "logaddexp2", "isposinf", "isneginf", "float_power", "signbit")
 ]

@@ -261,7 +261,7 @@ def test_eager_vs_torch(case: Case) -> None:
 FD_CASES = [
     c
     for c in CASES
-    if any(a.differentiable for a in c.args) and c.op not in ("isposinf", "isneginf")
+    if any(a.differentiable for a in c.args) and c.op not in ("isposinf", "isneginf", "signbit")
 ]
 
 
@@ -384,10 +384,48 @@ def test_inplace_and_methods() -> None:
         np.testing.assert_allclose(getattr(x, name)(y).numpy(), getattr(t, name)(u).numpy(), 3e-7)
 
 
+SIGNED = np.array([0.0, -0.0, 1.5, -2.0, INF, -INF, NAN, -NAN, 1e-310, -1e-310])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_copysign_and_signbit_read_the_sign_bit(dtype: Any) -> None:
+    """-0.0 and a negative NaN included (no comparison can see those signs)."""
+    x, y = (g.ravel().astype(dtype) for g in np.meshgrid(SIGNED, SIGNED))
+    got = _np(adjit.copysign(adjit.from_numpy(x), adjit.from_numpy(y)))
+    want = torch.copysign(torch.from_numpy(x), torch.from_numpy(y)).numpy()
+    np.testing.assert_array_equal(got, want)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+    compiled = _np(adjit.compile(adjit.copysign)(adjit.from_numpy(x), adjit.from_numpy(y)))
+    assert np.array_equal(np.signbit(compiled), np.signbit(want))
+    np.testing.assert_array_equal(compiled, want)
+    ys = adjit.from_numpy(y)
+    np.testing.assert_array_equal(_np(adjit.signbit(ys)), torch.signbit(torch.from_numpy(y)))
+    np.testing.assert_array_equal(_np(adjit.compile(adjit.signbit)(ys)), np.signbit(y))
+    scalar = adjit.copysign(adjit.from_numpy(x), -0.0)
+    np.testing.assert_array_equal(_np(scalar), torch.copysign(torch.from_numpy(x), -0.0))
+
+
+def test_copysign_gradients() -> None:
+    x, y = (g.ravel() for g in np.meshgrid(SIGNED, SIGNED))
+    ax, ay = (adjit.from_numpy(v.copy()).requires_grad_() for v in (x, y))
+    tx, ty = (torch.from_numpy(v.copy()).requires_grad_() for v in (x, y))
+    out_a, out_t = adjit.copysign(ax, ay), torch.copysign(tx, ty)
+    assert _name(out_a) == _name(out_t) == "CopysignBackward0"
+    g = np.linspace(0.5, 1.5, x.size)
+    out_a.backward(adjit.from_numpy(g))
+    out_t.backward(torch.from_numpy(g))
+    np.testing.assert_array_equal(ax.grad.numpy(), tx.grad.numpy())
+    np.testing.assert_array_equal(ay.grad.numpy(), np.zeros_like(y))  # PyTorch: a ZeroTensor
+    gx = adjit.grad(lambda a, b: (adjit.copysign(a, b) * adjit.from_numpy(g)).sum())(
+        adjit.from_numpy(x), adjit.from_numpy(y)
+    )
+    np.testing.assert_array_equal(gx.numpy(), tx.grad.numpy())
+    assert _name(adjit.copysign(ax, 2.0)) == _name(torch.copysign(tx, 2.0))
+
+
 def test_sgn_gradient_is_zero() -> None:
     x = adjit.tensor([-2.0, 0.0, 3.0, float("inf")], requires_grad=True)
     out = adjit.sgn(x)
     assert _name(out) == "SgnBackward0"
     out.sum().backward()
     assert x.grad.tolist() == [0.0, 0.0, 0.0, 0.0]
-
