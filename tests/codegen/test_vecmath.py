@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import zlib
 from collections.abc import Callable
 
 import numpy as np
@@ -30,7 +31,8 @@ CASES: dict[str, tuple[Callable, int, int, tuple[float, float], str]] = {
     "log": (np.log, 2, 2, (0.0, 4.0), "pos"),
     "log1p": (np.log1p, 2, 2, (-1.0, 4.0), "pos"),
     "sigmoid": (_sigmoid, 2, 2, (-120.0, 120.0), "all"),
-    "tanh": (np.tanh, 2, 2, (-12.0, 12.0), "all"),
+    # float64 tanh: 2.55 ulp at x = 0.2027796219876059 (mpmath), found in 3e7 samples
+    "tanh": (np.tanh, 2, 3, (-12.0, 12.0), "all"),
     "sqrt": (np.sqrt, 0, 0, (0.0, 4.0), "pos"),
     "sin": (np.sin, 2, 2, (-10.0, 10.0), "all"),
     "cos": (np.cos, 2, 2, (-10.0, 10.0), "all"),
@@ -63,7 +65,8 @@ def log_uniform(rng: np.random.Generator, dtype: type, n: int, lo: float, hi: fl
 
 
 def samples(name: str, dtype: type) -> np.ndarray:
-    rng = np.random.default_rng(abs(hash((name, dtype.__name__))) % 2**32)
+    # a fixed seed per case (hash() of a str changes with every process)
+    rng = np.random.default_rng(zlib.crc32(f"{name}-{dtype.__name__}".encode()))
     _, _, _, (lo, hi), whole = CASES[name]
     info = np.finfo(dtype)
     parts = [rng.uniform(lo, hi, 200_000).astype(dtype)]
