@@ -174,7 +174,7 @@ from .ops_reduce import (
     var,
 )
 from .ops_scan import cummax, cummin, cumprod, logcumsumexp
-from .ops_scatter import index_copy, scatter, scatter_reduce
+from .ops_scatter import index_copy, index_put, scatter, scatter_reduce
 from .ops_select import kthvalue, median, mode, nanmedian, nanquantile, quantile
 from .ops_shape import (
     atleast_1d,
@@ -365,6 +365,7 @@ __all__ = [
     "scatter",
     "index_copy",
     "scatter_reduce",
+    "index_put",
     "prod",
     "nansum",
     "nanmean",

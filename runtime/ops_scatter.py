@@ -7,13 +7,14 @@ from typing import Any
 import numpy as np
 
 from ..ir.ops import Op
-from ..ir.shapes import norm_axis
+from ..ir.shapes import index_shape, norm_axis
 from .checks import check, in_range
 from .dispatch import apply, as_tensor_operand, composite
+from .indexing import normalize_index
 from .ops_elementwise import add, div, gt, le, where
 from .ops_index import _along, _name
 from .ops_integer import floor_divide
-from .ops_movement import getitem, reshape
+from .ops_movement import expand, getitem, reshape
 from .tensor import Tensor
 
 # Note [scatter with repeated indices]
@@ -24,7 +25,7 @@ from .tensor import Tensor
 # compiled when the program runs) rather than giving a sum. Filling a value (scatter(..., value),
 # one-hot codes) writes the same number everywhere and has no such problem.
 REPEATED = (
-    "{op}: an index repeats along dim {dim}, so which write wins is unspecified in PyTorch; "
+    "{op}: an index repeats{where}, so which write wins is unspecified in PyTorch; "
     "adjit refuses it (use scatter_add, index_add or scatter_reduce to combine them)"
 )
 
@@ -78,7 +79,9 @@ def scatter(
     if not tensor_src:
         fill = Tensor._make(np.asarray(as_tensor_operand(src)._data, input.dtype.np))
         return composite("ScatterBackward1", lambda a: where(gt(counts, 0), fill, a), input)
-    counts = check(counts, le(counts, 1), RuntimeError, REPEATED.format(op="scatter", dim=d))
+    counts = check(
+        counts, le(counts, 1), RuntimeError, REPEATED.format(op="scatter", where=f" along dim {d}")
+    )
     part = tuple(slice(0, k) for k in index.shape)
 
     def decomposition(a: Tensor, s: Tensor) -> Tensor:
@@ -128,7 +131,7 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
     index = check(index, in_range(index, 0, n), IndexError, message, detail=index)
     ones = Tensor._make(np.ones(index.shape[0], np.int64))
     counts = apply(Op.INDEX_ADD, ones, index, spec=(("tensor", 0),), shape=(n,))
-    repeated = REPEATED.format(op="index_copy", dim=d)
+    repeated = REPEATED.format(op="index_copy", where=f" along dim {d}")
     counts = check(counts, le(counts, 1), RuntimeError, repeated)
     mask = reshape(gt(counts, 0), tuple(n if i == d else 1 for i in range(input.ndim)))
     shape = tuple(input.shape)
@@ -184,3 +187,43 @@ def scatter_reduce(
         return divide(total, count)
 
     return composite("ScatterReduceBackward0", decomposition, input, src)
+
+
+def index_put(
+    input: Tensor,  # noqa: A002
+    indices: Any,
+    values: Tensor,
+    accumulate: bool = False,
+) -> Tensor:
+    """``input`` with ``input[indices] = values`` (or ``+=`` if ``accumulate``), out of place."""
+    shape = tuple(input.shape)
+    spec, tensors = normalize_index(shape, tuple(indices))
+    idx = [a if isinstance(a, Tensor) else Tensor._make(a) for a in tensors]
+    target = index_shape(shape, spec, [tuple(a.shape) for a in tensors])
+    try:
+        fits = np.broadcast_shapes(tuple(values.shape), target) == target
+    except ValueError:
+        fits = False
+    if not fits:
+        raise RuntimeError(
+            f"shape mismatch: value tensor of shape {list(values.shape)} cannot be broadcast "
+            f"to indexing result of shape {list(target)}"
+        )
+    if values.dtype is not input.dtype:
+        raise RuntimeError(
+            "Index put requires the source and destination dtypes match, got "
+            f"{_name(input)} for the destination and {_name(values)} for the source."
+        )
+    counts = None
+    if not accumulate:
+        ones = Tensor._make(np.ones(target, np.int64))
+        counts = apply(Op.INDEX_ADD, ones, *idx, spec=spec, shape=shape)
+        repeated = REPEATED.format(op="index_put", where="")
+        counts = check(counts, le(counts, 1), RuntimeError, repeated)
+
+    def decomposition(a: Tensor, v: Tensor) -> Tensor:
+        v = v if tuple(v.shape) == target else expand(v, target)
+        written = apply(Op.INDEX_ADD, v, *idx, spec=spec, shape=shape)
+        return add(a, written) if counts is None else where(gt(counts, 0), written, a)
+
+    return composite("IndexPutBackward0", decomposition, input, values)

@@ -200,6 +200,10 @@ ERRORS: list[tuple[str, Callable[[Any], Any]]] = [
     ),
     ("scatter_reduce-index", lambda T: _x(T).scatter_reduce(1, T.tensor([[0.0]]), _x(T), "sum")),
     ("scatter_reduce-range", lambda T: _x(T).scatter_reduce(1, T.tensor([[4]]), _x(T), "mean")),
+    ("index_put-range", lambda T: _x(T).index_put((T.tensor([0, 5]),), T.tensor(1.0))),
+    ("index_put-dtype", lambda T: _x(T).index_put((T.tensor([0, 1]),), T.ones(4).double())),
+    ("index_put-shape", lambda T: _x(T).index_put((T.tensor([0, 1]),), T.ones(3))),
+    ("index_put-float", lambda T: _x(T).index_put((T.tensor([0.0]),), T.ones(4))),
     ("index_copy-range", lambda T: _x(T).index_copy(1, T.tensor([0, 4]), T.ones(3, 2))),
     ("index_copy-negative", lambda T: _x(T).index_copy(1, T.tensor([-1]), T.ones(3, 1))),
     ("index_copy-count", lambda T: _x(T).index_copy(1, T.tensor([0, 2, 1]), T.ones(3, 2))),
@@ -437,10 +441,11 @@ def test_repeated_indices_refused_eager_and_compiled() -> None:
     for fn, index in (
         (lambda x, i: x.scatter(1, i, s), adjit.tensor([[1, 1], [0, 2], [3, 0]])),
         (lambda x, i: x.index_copy(1, i, s), adjit.tensor([2, 2])),
+        (lambda x, i: x.index_put((adjit.tensor([0, 0]), i), s[0]), adjit.tensor([1, 1])),
     ):
-        with pytest.raises(RuntimeError, match="an index repeats along dim 1"):
+        with pytest.raises(RuntimeError, match="an index repeats"):
             fn(x, index)
-        with pytest.raises(RuntimeError, match="an index repeats along dim 1"):
+        with pytest.raises(RuntimeError, match="an index repeats"):
             adjit.compile(fn)(x, index)
     # a value written several times is the same value: exact, and as PyTorch
     got = adjit.zeros(2, 3).scatter_(1, adjit.tensor([[1, 1], [0, 0]]), 4.0)
@@ -463,4 +468,7 @@ def test_scatter_index_copy_in_place() -> None:
     a, t = adjit.zeros(3), torch.zeros(3)
     a.scatter_reduce_(0, adjit.tensor([2, 2, 0]), adjit.tensor([1.0, 2.0, 4.0]), "mean")
     t.scatter_reduce_(0, torch.tensor([2, 2, 0]), torch.tensor([1.0, 2.0, 4.0]), "mean")
+    np.testing.assert_array_equal(a.numpy(), t.numpy())
+    a.index_put_((adjit.tensor([1, 1]),), adjit.tensor(2.0), accumulate=True)
+    t.index_put_((torch.tensor([1, 1]),), torch.tensor(2.0), accumulate=True)
     np.testing.assert_array_equal(a.numpy(), t.numpy())
