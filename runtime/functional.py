@@ -174,7 +174,7 @@ from .ops_reduce import (
     var,
 )
 from .ops_scan import cummax, cummin, cumprod, logcumsumexp
-from .ops_scatter import index_copy, index_put, scatter, scatter_reduce
+from .ops_scatter import index_copy, index_put, masked_scatter, scatter, scatter_reduce
 from .ops_select import kthvalue, median, mode, nanmedian, nanquantile, quantile
 from .ops_shape import (
     atleast_1d,
@@ -366,6 +366,7 @@ __all__ = [
     "index_copy",
     "scatter_reduce",
     "index_put",
+    "masked_scatter",
     "prod",
     "nansum",
     "nanmean",

@@ -32,7 +32,7 @@ expand_as broadcast_to narrow split chunk unbind gather scatter_add repeat flip 
 matmul mm bmm mv dot outer
 tril triu diag diagonal diag_embed diagflat roll fliplr flipud rot90 repeat_interleave movedim
 moveaxis select tensor_split take take_along_dim index_add index_fill masked_select argwhere
-scatter index_copy scatter_reduce index_put
+scatter index_copy scatter_reduce index_put masked_scatter
 """.split()  # noqa: SIM905 - a word list reads best as words
 SAME_NAME += ops_math.NAMES  # tan, atan2, ceil, round, ...
 
@@ -151,6 +151,7 @@ INPLACE = {
     "index_copy_": F.index_copy,
     "scatter_reduce_": F.scatter_reduce,
     "index_put_": F.index_put,
+    "masked_scatter_": F.masked_scatter,
     "__iand__": F.bitwise_and,
     "__ior__": F.bitwise_or,
     "__ixor__": F.bitwise_xor,

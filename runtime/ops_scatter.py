@@ -11,10 +11,12 @@ from ..ir.shapes import index_shape, norm_axis
 from .checks import check, in_range
 from .dispatch import apply, as_tensor_operand, composite
 from .indexing import normalize_index
-from .ops_elementwise import add, div, gt, le, where
+from .ops_elementwise import add, clamp, div, gt, le, sub, where
 from .ops_index import _along, _name
 from .ops_integer import floor_divide
 from .ops_movement import expand, getitem, reshape
+from .ops_reduce import cumsum
+from .ops_shape import _broadcast_pair
 from .tensor import Tensor
 
 # Note [scatter with repeated indices]
@@ -227,3 +229,35 @@ def index_put(
         return add(a, written) if counts is None else where(gt(counts, 0), written, a)
 
     return composite("IndexPutBackward0", decomposition, input, values)
+
+
+def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:  # noqa: A002
+    """Where ``mask`` holds, the next element of ``source`` (in C order): entry k of the result
+    takes source element cumsum(mask)[k] - 1, so shapes stay static and it compiles."""
+    if mask.dtype.name != "bool":
+        raise RuntimeError(
+            f"masked_scatter_ only supports boolean masks, but got mask with dtype {_name(mask)}"
+        )
+    if source.dtype is not input.dtype:
+        raise RuntimeError(
+            "masked_scatter: expected self and source to have same dtypes but got"
+            f"{_name(input)} and {_name(source)}"
+        )
+    shape = _broadcast_pair(tuple(input.shape), tuple(mask.shape), 1)
+    m = mask if tuple(mask.shape) == shape else expand(mask, shape)
+    size = int(np.prod(shape))
+    taken = cumsum(reshape(m, (size,)), 0)  # bool sums as int64
+    room = source.numel()
+    if size:
+        total = getitem(taken, -1)
+        message = "Number of elements of source < number of ones in mask"
+        taken = check(taken, le(total, room), RuntimeError, message)
+    position = reshape(clamp(sub(taken, 1), 0, max(room - 1, 0)), shape)
+
+    def decomposition(a: Tensor, s: Tensor) -> Tensor:
+        a = a if tuple(a.shape) == shape else expand(a, shape)
+        if room == 0:
+            return where(m, a, a)
+        return where(m, getitem(reshape(s, (room,)), position), a)
+
+    return composite("MaskedScatterBackward0", decomposition, input, source)

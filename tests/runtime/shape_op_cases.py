@@ -166,6 +166,8 @@ CASES: list[Case] = [
         R(4),
     ),
     C("index_put-rows", lambda T, x, i, v: x.index_put([i], v), R(4, 2), I(1, 2, high=4), R()),
+    C("masked_scatter", lambda T, x, m, s: x.masked_scatter(m, s), R(2, 3), B(2, 3), R(2, 3)),
+    C("masked_scatter-bcast", lambda T, x, m, s: T.masked_scatter(x, m, s), R(3), B(2, 3), R(7)),
     C("index_copy", lambda T, x, s: x.index_copy(1, T.tensor([3, 0]), s), R(3, 4), R(3, 2)),
     C("index_copy-0d", lambda T, x, s: T.index_copy(x, 0, T.tensor(1), s), R(3), R()),
     C("masked_select", lambda T, x: x.masked_select(T.tensor([True, False, True])), R(2, 3)),

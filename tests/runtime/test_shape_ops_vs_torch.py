@@ -204,6 +204,9 @@ ERRORS: list[tuple[str, Callable[[Any], Any]]] = [
     ("index_put-dtype", lambda T: _x(T).index_put((T.tensor([0, 1]),), T.ones(4).double())),
     ("index_put-shape", lambda T: _x(T).index_put((T.tensor([0, 1]),), T.ones(3))),
     ("index_put-float", lambda T: _x(T).index_put((T.tensor([0.0]),), T.ones(4))),
+    ("masked_scatter-few", lambda T: _x(T).masked_scatter(_x(T) > 2, T.ones(3))),
+    ("masked_scatter-long", lambda T: _x(T).masked_scatter((_x(T) > 2).long(), _x(T))),
+    ("masked_scatter-dtype", lambda T: _x(T).masked_scatter(_x(T) > 2, _x(T).double())),
     ("index_copy-range", lambda T: _x(T).index_copy(1, T.tensor([0, 4]), T.ones(3, 2))),
     ("index_copy-negative", lambda T: _x(T).index_copy(1, T.tensor([-1]), T.ones(3, 1))),
     ("index_copy-count", lambda T: _x(T).index_copy(1, T.tensor([0, 2, 1]), T.ones(3, 2))),
@@ -472,3 +475,13 @@ def test_scatter_index_copy_in_place() -> None:
     a.index_put_((adjit.tensor([1, 1]),), adjit.tensor(2.0), accumulate=True)
     t.index_put_((torch.tensor([1, 1]),), torch.tensor(2.0), accumulate=True)
     np.testing.assert_array_equal(a.numpy(), t.numpy())
+
+
+def test_masked_scatter_compiled_checks_the_count() -> None:
+    f = adjit.compile(lambda x, m, s: x.masked_scatter(m, s))
+    x, s = adjit.zeros(2, 3), adjit.arange(1.0, 4.0)
+    m = adjit.tensor([[True, False, True], [False, True, False]])
+    want = torch.zeros(2, 3).masked_scatter(torch.from_numpy(m.numpy()), torch.arange(1.0, 4.0))
+    np.testing.assert_array_equal(f(x, m, s).numpy(), want.numpy())
+    with pytest.raises(RuntimeError, match="Number of elements of source < number of ones"):
+        f(x, adjit.ones(2, 3, dtype=adjit.bool), s)
