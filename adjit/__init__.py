@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adjit import autograd, models, nn, optim, testing  # noqa: E402  (after the names they use)
+from adjit import autograd, linalg, models, nn, optim, testing  # noqa: E402  (after the names they use)
 from adjit.frontend.compile import CompiledFunction, compile  # noqa: A004
 from adjit.frontend.explain import explain
 from adjit.frontend.transforms import grad, value_and_grad

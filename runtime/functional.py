@@ -425,3 +425,33 @@ __all__ += [  # runtime/ops_math.py
     "copysign",
     "signbit",
 ]
+from .ops_contract import (  # noqa: E402
+    addbmm,
+    addmm,
+    addmv,
+    addr,
+    baddbmm,
+    cdist,
+    cross,
+    ger,
+    kron,
+    matrix_power,
+    vdot,
+)
+from .ops_einsum import einsum, tensordot  # noqa: E402
+
+__all__ += [  # runtime/ops_contract.py, ops_einsum.py
+    "addbmm",
+    "addmm",
+    "addmv",
+    "addr",
+    "baddbmm",
+    "cdist",
+    "cross",
+    "einsum",
+    "ger",
+    "kron",
+    "matrix_power",
+    "tensordot",
+    "vdot",
+]

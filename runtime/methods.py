@@ -8,7 +8,7 @@ import numpy as np
 
 from . import functional as F
 from . import inplace as I
-from . import ops_math, predicates
+from . import ops_contract, ops_math, predicates
 from . import ops_shape as S
 from .dispatch import apply, as_tensor_operand, composite
 from .ops_index import unfold
@@ -35,6 +35,7 @@ moveaxis select tensor_split take take_along_dim index_add index_fill masked_sel
 scatter index_copy scatter_reduce index_put masked_scatter
 """.split()  # noqa: SIM905 - a word list reads best as words
 SAME_NAME += ops_math.NAMES  # tan, atan2, ceil, round, ...
+SAME_NAME += ops_contract.METHODS  # addmm, kron, cross, ...
 
 ALIASES = {
     "negative": "neg",
@@ -160,6 +161,7 @@ INPLACE = {
     "__imod__": F.remainder,
     "__ifloordiv__": F.floor_divide,
     **{f"{name}_": getattr(F, name) for name in ops_math.INPLACE},
+    **{f"{name}_": getattr(F, name) for name in ops_contract.INPLACE},
 }
 
 
