@@ -77,10 +77,11 @@ def _with_rule(name: str, rule: _Rule, value: Callable[..., Tensor], *operands: 
     return apply(Op.CUSTOM_VJP, out, *operands, rule=rule, name=name)
 
 
-def _floating(x: Any) -> Tensor:
-    """Integer and bool tensors promote to the default float dtype, as transcendentals do."""
+def _floating(x: Any, dtype: Any = None) -> Tensor:
+    """Integer and bool tensors promote to the default float dtype, as transcendentals do (to
+    ``dtype``, the promoted one, beside a float operand: bool has no subtraction to go through)."""
     if isinstance(x, Tensor) and not x.dtype.is_floating_point:
-        return apply(Op.CAST, x, dtype=get_default_dtype())
+        return apply(Op.CAST, x, dtype=dtype or get_default_dtype())
     return x
 
 
@@ -100,11 +101,13 @@ def _tensor_other(name: str, other: Any) -> None:
         )
 
 
-def _float_kernel(kernel: str, *xs: Any) -> None:
-    """PyTorch's refusal of integer operands for float-only kernels (hypot, logaddexp, frac)."""
+def _float_kernel(kernel: str, *xs: Any) -> list[Tensor]:
+    """PyTorch's refusal of integer operands for float-only kernels (hypot, logaddexp, frac);
+    the operands, an integer or bool one beside a float one promoted."""
     dtype = result_dtype(*xs)
     if not dtype.is_floating_point:
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{dtype.type_name}'")
+    return [_floating(x, dtype) for x in xs]
 
 
 # ---- trigonometric ------------------------------------------------------------------------
@@ -199,13 +202,13 @@ _LOGADDEXP2 = _Rule(
 
 def logaddexp(x: Tensor, other: Tensor) -> Tensor:
     _tensor_other("logaddexp", other)
-    _float_kernel("logaddexp_cpu", x, other)
+    x, other = _float_kernel("logaddexp_cpu", x, other)
     return _with_rule("LogaddexpBackward0", _LOGADDEXP, _logaddexp, x, other)
 
 
 def logaddexp2(x: Tensor, other: Tensor) -> Tensor:
     _tensor_other("logaddexp2", other)
-    _float_kernel("logaddexp2_cpu", x, other)
+    x, other = _float_kernel("logaddexp2_cpu", x, other)
     return _with_rule("Logaddexp2Backward0", _LOGADDEXP2, _logaddexp2, x, other)
 
 
@@ -303,7 +306,7 @@ _HYPOT = _Rule("hypot", lambda g, out, x, y: (g * x / out, g * y / out))
 
 def hypot(x: Tensor, other: Tensor) -> Tensor:
     _tensor_other("hypot", other)
-    _float_kernel("hypot_cpu", x, other)
+    x, other = _float_kernel("hypot_cpu", x, other)
     return _with_rule("HypotBackward0", _HYPOT, _hypot, x, other)
 
 

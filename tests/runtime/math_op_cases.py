@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from test_ops_table import A, C, Case, I, In, P, R
+from test_ops_table import A, B, C, Case, I, In, P, R
 
 
 def _u(name: str, into: Callable[[Any], Any] = lambda x: x, kind: Callable[..., In] = R) -> Case:
@@ -43,6 +43,7 @@ CASES: list[Case] = [
     C("xlogy-scalar", lambda T, y: T.xlogy(2.5, y), P(2, 3)),
     C("xlogy-scalar-other", lambda T, x: x.xlogy(3.0), R(2, 3)),
     C("hypot", lambda T, x, y: T.hypot(x, y), A(2, 3), A(3)),
+    C("hypot-bool", lambda T, x, b: T.hypot(b, x), A(2, 3), B(2, 3)),
     C("ceil", lambda T, x: T.ceil(x * 3) + x, R(2, 3)),
     C("ceil-int", lambda T, i: T.ceil(i), I(2, 3)),
     C("round", lambda T, x: T.round(x * 3) * x, R(2, 3)),

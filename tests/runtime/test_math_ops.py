@@ -195,6 +195,42 @@ def test_integer_inputs_keep(name: str, dtype: str) -> None:
     np.testing.assert_array_equal(_np(got), want.numpy())
 
 
+OPERANDS = {
+    "float32": np.array([0.5, -1.5], np.float32),
+    "float64": np.array([0.25, 2.0]),
+    "int64": np.array([1, -2]),
+    "int32": np.array([3, 0], np.int32),
+    "uint8": np.array([1, 3], np.uint8),
+    "bool": np.array([True, False]),
+    "float32-0d": np.array(2.0, np.float32),
+}
+
+
+@pytest.mark.parametrize(
+    "name", ["atan2", "hypot", "xlogy", "logaddexp", "logaddexp2", "copysign", "float_power"]
+)
+def test_binary_dtype_promotion(name: str) -> None:
+    """Every pair of operand dtypes (and Python numbers): PyTorch's result dtype and values, or
+    its error type and text."""
+
+    def run(T: Any, a: np.ndarray, b: Any) -> tuple:
+        other = T.from_numpy(b.copy()) if isinstance(b, np.ndarray) else b
+        try:
+            out = getattr(T, name)(T.from_numpy(a.copy()), other)
+        except Exception as e:  # noqa: BLE001 - the error is what is compared
+            return type(e).__name__, str(e)
+        return str(out.dtype), out.numpy().astype(np.float64)
+
+    for a in OPERANDS.values():
+        for b in [*OPERANDS.values(), 2.5, 3]:
+            got, want = run(adjit, a, b), run(torch, a, b)
+            assert got[0] == want[0], (a.dtype, b, got, want)
+            if isinstance(want[1], str):
+                assert got[1] == want[1]
+            else:
+                np.testing.assert_allclose(got[1], want[1], rtol=4e-7)
+
+
 # ---- gradients at the edges: PyTorch's formulas --------------------------------------------
 EDGE = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -2.0, 3.0, INF, -INF, NAN, 1e-300, 800.0, -800.0])
 UNARY_GRAD = [*UNARY, "ceil", "round", "frac"]  # (sgn's is PyTorch's ZeroTensor: test_sgn)
