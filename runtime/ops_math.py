@@ -49,6 +49,7 @@ from .tensor import Tensor
 
 INF = float("inf")
 LN2 = math.log(2.0)
+_FLOAT_MAX = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}
 _SMALLEST_NORMAL = {"float32": 2.0**-126, "float64": 2.0**-1022}
 _BIG = 2.0**28  # asinh/acosh: beyond, log(2x) = log(x) + ln 2 (the 1/x^2 term is below an ulp)
 
@@ -347,11 +348,13 @@ def _round_half_even(x: Tensor) -> Tensor:
 
 
 def _round_decimals(x: Tensor, decimals: int) -> Tensor:
-    # PyTorch's kernel: nearbyint(x * 10^d) / 10^d, or nearbyint(x / 10^-d) * 10^-d
+    # PyTorch's kernel: nearbyint(x * 10^d) / 10^d, or nearbyint(x / 10^-d) * 10^-d, with
+    # 10^|d| in x's dtype (inf beyond its range: then NaN or 0 results, as PyTorch's)
+    power = -decimals if decimals < 0 else decimals
+    scale = 10.0**power if power <= 308 else INF
+    scale = INF if scale > _FLOAT_MAX[x.dtype.name] else scale
     if decimals < 0:
-        scale = float(10.0 ** (-decimals))
         return _round_half_even(x / scale) * scale
-    scale = float(10.0**decimals)
     return _round_half_even(x * scale) / scale
 
 

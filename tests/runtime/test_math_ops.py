@@ -157,6 +157,7 @@ ROUNDING_SPECIALS = [0.5, -0.5, 1.5, 2.5, -2.5, 0.49999997, -0.3, 0.0, -0.0, 2.0
 @pytest.mark.parametrize(
     "name, kwargs",
     [("ceil", {}), ("round", {}), ("round", {"decimals": 2}), ("round", {"decimals": -1}),
+     ("round", {"decimals": 39}), ("round", {"decimals": -400}), ("round", {"decimals": 7}),
      ("frac", {}), ("sgn", {}), ("isposinf", {}), ("isneginf", {})],
 )  # fmt: skip
 def test_rounding_and_predicates_exact(name: str, kwargs: dict, dtype: Any) -> None:
