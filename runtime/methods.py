@@ -161,6 +161,7 @@ INPLACE = {
     "__imod__": F.remainder,
     "__ifloordiv__": F.floor_divide,
     **{f"{name}_": getattr(F, name) for name in ops_math.INPLACE},
+    **ops_math.INPLACE_EXTRA,
     **{f"{name}_": getattr(F, name) for name in ops_contract.INPLACE},
 }
 

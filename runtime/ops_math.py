@@ -404,6 +404,16 @@ def float_power(x: Any, y: Any) -> Tensor:
     return pow(*wide)
 
 
+def _float_power_inplace(x: Tensor, exponent: Any) -> Tensor:
+    """``x.float_power_(e)``: only a float64 ``x`` can hold the result."""
+    if x.dtype is not float64:
+        raise RuntimeError(
+            f"the base given to float_power_ has dtype {x.dtype.type_name} but the operation's "
+            "result requires dtype Double"
+        )
+    return float_power(x, exponent)
+
+
 arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
 arcsinh, arccosh, arctanh = asinh, acosh, atanh
 
@@ -418,3 +428,4 @@ INPLACE = [
     for n in NAMES
     if n not in ("logaddexp", "logaddexp2", "isposinf", "isneginf", "float_power", "signbit")
 ]
+INPLACE_EXTRA = {"float_power_": _float_power_inplace}  # out-of-place bodies of in-place methods

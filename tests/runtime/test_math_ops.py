@@ -394,6 +394,7 @@ ERRORS: list[tuple[str, Callable[[Any], Any]]] = [
     ("round-int-decimals", lambda T: T.round(T.ones(2, dtype=T.int64), decimals=1)),
     ("atan2-shape", lambda T: T.atan2(T.ones(2), T.ones(3))),
     ("tan_-int", lambda T: T.ones(2, dtype=T.int64).tan_()),
+    ("float_power_-float32", lambda T: T.ones(2).float_power_(2)),
 ]
 
 
@@ -417,6 +418,12 @@ def test_inplace_and_methods() -> None:
         np.testing.assert_allclose(getattr(x, name)().numpy(), getattr(t, name)().numpy(), 5e-16)
     x, y = adjit.tensor([1.0, -2.0]), adjit.tensor([0.5, 3.0])
     t, u = torch.tensor([1.0, -2.0]), torch.tensor([0.5, 3.0])
+    a = adjit.tensor([1.5, 2.0], dtype=adjit.float64, requires_grad=True).clone()
+    w = torch.tensor([1.5, 2.0], dtype=torch.float64, requires_grad=True).clone()
+    assert a.float_power_(y) is a
+    w.float_power_(u)
+    np.testing.assert_array_equal(a.detach().numpy(), w.detach().numpy())
+    assert _name(a) == _name(w)
     for name in ("atan2", "arctan2", "hypot", "xlogy", "logaddexp", "logaddexp2", "float_power"):
         np.testing.assert_allclose(getattr(x, name)(y).numpy(), getattr(t, name)(u).numpy(), 3e-7)
 
