@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from adjit.codegen import lower
+from adjit.codegen import jit, lower
 from adjit.codegen.loops import collapse
 from adjit.codegen.lower import LOWERING, CodegenError, lower_kernel
 from adjit.ir.aval import Aval
@@ -248,9 +248,13 @@ def _kernel(dtype: DType, mk: Callable[[Builder, Var], Var]) -> Kernel:
     return fuse(g).kernels[0]
 
 
-def test_unlowerable_op_raises_codegen_error_naming_the_op(monkeypatch) -> None:
+def test_unlowerable_op_raises_codegen_error_naming_the_op(monkeypatch, tmp_path) -> None:
     k = _kernel(float32, lambda b, x: b(Op.ABS, x))
     monkeypatch.setitem(lower.RULES, Op.ABS, {})
+    # the caches key kernels by their sources, not by RULES: start from empty ones, or a cached
+    # abs kernel (from an earlier test or process) would be served without lowering
+    monkeypatch.setenv("ADJIT_CACHE_DIR", str(tmp_path))
+    jit.clear_memory_cache()
     with pytest.raises(CodegenError, match=r"k0.*abs"):
         lower_kernel(k)
     g = Graph(k.inputs, k.eqns, k.outputs)
