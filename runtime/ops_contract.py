@@ -7,9 +7,8 @@ from typing import Any
 import numpy as np
 
 from .dispatch import composite
-from .ops_einsum import scalar_name
 from .ops_elementwise import add, gt, mul, sub, where
-from .ops_linalg import bmm, dot, matmul, mm, mv, outer
+from .ops_linalg import bmm, dot, matmul, mm, mv, outer, scalar_name
 from .ops_movement import cat, expand, getitem, reshape, transpose, unsqueeze
 from .ops_reduce import _sqrt0, norm, sum
 from .ops_shape import broadcast_tensors
@@ -111,17 +110,6 @@ def vdot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     """``dot`` with the first argument conjugated: the same for the real dtypes adjit has."""
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
-    if input.dtype != other.dtype:
-        raise RuntimeError(
-            "dot : expected both vectors to have same dtype, but found "
-            f"{scalar_name(input.dtype)} and {scalar_name(other.dtype)}"
-        )
-    if input.shape[0] != other.shape[0]:
-        raise RuntimeError(
-            f"inconsistent tensor size, expected tensor [{input.shape[0]}] and src "
-            f"[{other.shape[0]}] to have the same number of elements, but got "
-            f"{input.shape[0]} and {other.shape[0]} elements respectively"
-        )
     return composite("VdotBackward0", dot, input, other)
 
 

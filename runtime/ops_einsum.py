@@ -6,31 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from .ops_diagonal import diagonal
-from .ops_linalg import matmul
+from .ops_linalg import matmul, scalar_name
 from .ops_movement import permute, reshape
 from .ops_reduce import sum
 from .tensor import Tensor
 
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ELLIPSIS = len(_LETTERS)  # label ids from here on are the ellipsis dims, right-aligned
-
-_SCALAR_NAMES = {
-    "float32": "Float",
-    "float64": "Double",
-    "float16": "Half",
-    "bfloat16": "BFloat16",
-    "int64": "Long",
-    "int32": "Int",
-    "int16": "Short",
-    "int8": "Char",
-    "uint8": "Byte",
-    "bool": "Bool",
-}
-
-
-def scalar_name(dtype: Any) -> str:
-    """PyTorch's C++ scalar type name (``Float``, ``Long``...) used in its dtype errors."""
-    return _SCALAR_NAMES.get(str(dtype).removeprefix("torch."), str(dtype))
 
 
 def _error(text: str) -> RuntimeError:
@@ -179,14 +161,16 @@ def _label_sizes(operands: list[Tensor], expanded: list[list[int]]) -> dict[int,
         for lab, n in mine.items():
             seen = sizes.get(lab, 1)
             if n != 1 and seen != 1 and n != seen:
-                name = _LETTERS[lab] if lab < _ELLIPSIS else "..."
-                if lab >= _ELLIPSIS:
+                if lab >= _ELLIPSIS:  # (PyTorch's text, its missing space included)
+                    first = min(i for i, x in enumerate(labels) if x >= _ELLIPSIS)
                     raise _error(
-                        "operands do not broadcast with remapped shapes (original->remapped)"
+                        f"dimension {labels.index(lab) - first} covered by ellipsis in operand "
+                        f"{k}has size {n} which does not broadcast with previously seen "
+                        f"ellipsis with size {seen} for the respective dimension"
                     )
                 raise _error(
-                    f"subscript {name} has size {n} for operand {k} which does not broadcast "
-                    f"with previously seen size {seen}"
+                    f"subscript {_LETTERS[lab]} has size {n} for operand {k} which does not "
+                    f"broadcast with previously seen size {seen}"
                 )
             sizes[lab] = n if n != 1 else seen
     return sizes

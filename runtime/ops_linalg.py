@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..ir.ops import Op
 from .dispatch import apply
 from .ops_movement import unsqueeze
@@ -36,13 +38,50 @@ def bmm(x: Tensor, y: Tensor) -> Tensor:
 
 
 def mv(x: Tensor, y: Tensor) -> Tensor:
+    if x.ndim != 2 or y.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {x.ndim}, {y.ndim}")
+    if x.shape[1] != y.shape[0]:
+        raise RuntimeError(
+            f"size mismatch, got input ({x.shape[0]}), mat ({x.shape[0]}x{x.shape[1]}), "
+            f"vec ({y.shape[0]})"
+        )
     return matmul(x, y)
 
 
 def dot(x: Tensor, y: Tensor) -> Tensor:
     if x.ndim != 1 or y.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {x.ndim}D and {y.ndim}D tensors")
+    if x.dtype != y.dtype:
+        raise RuntimeError(
+            "dot : expected both vectors to have same dtype, but found "
+            f"{scalar_name(x.dtype)} and {scalar_name(y.dtype)}"
+        )
+    if x.shape[0] != y.shape[0]:
+        raise RuntimeError(
+            f"inconsistent tensor size, expected tensor [{x.shape[0]}] and src [{y.shape[0]}] to "
+            f"have the same number of elements, but got {x.shape[0]} and {y.shape[0]} elements "
+            "respectively"
+        )
     return matmul(x, y)
+
+
+def scalar_name(dtype: Any) -> str:
+    """PyTorch's C++ scalar type name (``Float``, ``Long``...) used in its dtype errors."""
+    return _SCALAR_NAMES.get(str(dtype).removeprefix("torch."), str(dtype))
+
+
+_SCALAR_NAMES = {
+    "float32": "Float",
+    "float64": "Double",
+    "float16": "Half",
+    "bfloat16": "BFloat16",
+    "int64": "Long",
+    "int32": "Int",
+    "int16": "Short",
+    "int8": "Char",
+    "uint8": "Byte",
+    "bool": "Bool",
+}
 
 
 def outer(x: Tensor, y: Tensor) -> Tensor:

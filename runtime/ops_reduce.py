@@ -299,6 +299,10 @@ def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> T
             return where(zero, 0.0, _root0(sum(safe.abs() ** order, dim, keepdim), order))
         if order == 2.0:
             return _sqrt0(sum(a * a, dim, keepdim))
+        if order < 1:  # |x|^p has an infinite slope at 0: PyTorch's norm_backward gives it 0
+            zero = a == 0
+            powers = where(zero, 0.0, where(zero, 1.0, a).abs() ** order)
+            return _root0(sum(powers, dim, keepdim), order)
         return _root0(sum(a.abs() ** order, dim, keepdim), order)
 
     return composite("LinalgVectorNormBackward0", decomposition, x)

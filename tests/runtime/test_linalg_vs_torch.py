@@ -1,101 +1,21 @@
-"""einsum, tensordot, the addmm family, kron, vdot, matrix_power, cross, cdist against PyTorch:
-values, dtypes, shapes, grad_fn names and gradients, eager and compiled, finite differences,
-and PyTorch's errors."""
+"""einsum, tensordot, the addmm family, kron, vdot, matrix_power, cross, cdist and linalg's
+norms, multi_dot and vecdot against PyTorch: values, dtypes, shapes, grad_fn names and
+gradients, eager and compiled, finite differences, and PyTorch's errors."""
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pytest
+from linalg_op_cases import CASES, Case
 
 import adjit
 from adjit.testing import assert_grads_match
 
 torch = pytest.importorskip("torch")
-
-
-@dataclass
-class Case:
-    name: str
-    fn: Callable[..., Any]  # fn(T, *tensors) with T the module (adjit or torch)
-    shapes: tuple[tuple[int, ...], ...]
-    grad_fn: bool = True  # whether adjit's grad_fn name is PyTorch's
-
-
-def _e(eq: str) -> Callable[..., Any]:
-    return lambda T, *xs: T.einsum(eq, *xs)
-
-
-CASES = [
-    Case("einsum-mm", _e("ij,jk->ik"), ((2, 3), (3, 4))),
-    Case("einsum-implicit", _e("ij,jk"), ((2, 3), (3, 4))),
-    Case("einsum-diagonal", _e("ii->i"), ((3, 3),), grad_fn=False),
-    Case("einsum-trace", _e("ii"), ((3, 3),)),
-    Case("einsum-iii", _e("iii->i"), ((3, 3, 3),), grad_fn=False),
-    Case("einsum-repeated-contracted", _e("iij,jk->ik"), ((3, 3, 2), (2, 2))),
-    Case("einsum-ellipsis", _e("...ij,...jk->...ik"), ((5, 2, 3), (3, 4))),
-    Case("einsum-ellipsis-mid", _e("b...i,b...i->b..."), ((2, 3, 4), (2, 1, 4))),
-    Case("einsum-ellipsis-summed", _e("...i->i"), ((2, 3, 4),)),
-    Case("einsum-three", _e("ij,jk,kl->il"), ((2, 3), (3, 4), (4, 5)), grad_fn=False),
-    Case("einsum-three-mixed", _e("abc,cd,bd->a"), ((2, 3, 4), (4, 5), (3, 5))),
-    Case("einsum-broadcast-batch", _e("bij,bjk->bik"), ((1, 2, 3), (4, 3, 5)), grad_fn=False),
-    Case("einsum-outer", _e("i,j->ij"), ((2,), (3,)), grad_fn=False),
-    Case("einsum-sum", _e("ijk->"), ((2, 3, 4),)),
-    Case("einsum-permute", _e("ijk->kji"), ((2, 3, 4),)),
-    Case("einsum-upper", _e("Ab,bA->A"), ((2, 3), (3, 2)), grad_fn=False),
-    Case("einsum-spaces", _e(" i j , j -> i "), ((2, 3), (3,)), grad_fn=False),
-    Case("einsum-list", lambda T, a, b: T.einsum("ij,j", [a, b]), ((2, 3), (3,)), grad_fn=False),
-    Case(
-        "einsum-sublist", lambda T, a, b: T.einsum(a, [0, 1], b, [1, 2], [0, 2]), ((2, 3), (3, 4))
-    ),
-    Case("einsum-empty", _e("ij,jk->ik"), ((2, 0), (0, 3)), grad_fn=False),
-    Case("tensordot-2", lambda T, a, b: T.tensordot(a, b), ((2, 3, 4), (3, 4, 5))),
-    Case(
-        "tensordot-lists",
-        lambda T, a, b: T.tensordot(a, b, ([0, 2], [2, 0])),
-        ((2, 3, 4), (4, 3, 2)),
-    ),
-    Case("tensordot-0", lambda T, a, b: T.tensordot(a, b, 0), ((2, 3), (3,))),
-    Case("tensordot-ints", lambda T, a, b: T.tensordot(a, b, dims=([1], [0])), ((2, 3), (3, 4))),
-    Case("addmm", lambda T, c, a, b: T.addmm(c, a, b, beta=0.5, alpha=2), ((4,), (2, 3), (3, 4))),
-    Case("addmm-beta0", lambda T, c, a, b: T.addmm(c, a, b, beta=0), ((2, 1), (2, 3), (3, 4))),
-    Case("addmm-method", lambda T, c, a, b: c.addmm(a, b), ((2, 4), (2, 3), (3, 4))),
-    Case("addmv", lambda T, c, a, b: T.addmv(c, a, b, beta=2), ((2,), (2, 3), (3,))),
-    Case("addr", lambda T, c, a, b: T.addr(c, a, b, alpha=3), ((2, 3), (2,), (3,)), grad_fn=False),
-    Case("baddbmm", lambda T, c, a, b: T.baddbmm(c, a, b), ((3,), (2, 2, 4), (2, 4, 3))),
-    Case(
-        "addbmm",
-        lambda T, c, a, b: T.addbmm(c, a, b, beta=2, alpha=0.5),
-        ((2, 3), (5, 2, 4), (5, 4, 3)),
-    ),
-    Case("vdot", lambda T, a, b: T.vdot(a, b), ((4,), (4,))),
-    Case("ger", lambda T, a, b: T.ger(a, b), ((2,), (3,))),
-    Case("kron", lambda T, a, b: T.kron(a, b), ((2, 3), (4,)), grad_fn=False),
-    Case("kron-3d", lambda T, a, b: a.kron(b), ((2, 1, 3), (2, 2)), grad_fn=False),
-    Case("matrix_power-0", lambda T, a: T.matrix_power(a, 0), ((3, 3),)),
-    Case("matrix_power-1", lambda T, a: a.matrix_power(1), ((3, 3),)),
-    Case("matrix_power-5", lambda T, a: T.matrix_power(a, 5), ((2, 3, 3),)),
-    Case("matrix_power-6", lambda T, a: T.matrix_power(a, 6), ((3, 3),), grad_fn=False),
-    Case("cross-default-dim", lambda T, a, b: T.cross(a, b), ((3, 2), (3, 2))),
-    Case("cross-dim", lambda T, a, b: T.cross(a, b, dim=0), ((3, 2), (3, 1))),
-    Case("cross-broadcast", lambda T, a, b: a.cross(b, dim=-1), ((4, 3), (1, 3))),
-    Case("linalg.cross", lambda T, a, b: T.linalg.cross(a, b), ((2, 3), (2, 3))),
-    Case("cdist", lambda T, a, b: T.cdist(a, b), ((3, 2), (4, 2))),
-    Case("cdist-mm", lambda T, a, b: T.cdist(a, b), ((30, 2), (4, 2))),
-    Case(
-        "cdist-mm-forced",
-        lambda T, a, b: T.cdist(a, b, compute_mode="use_mm_for_euclid_dist"),
-        ((3, 2), (4, 2)),
-    ),
-    Case("cdist-p1-batched", lambda T, a, b: T.cdist(a, b, p=1), ((2, 3, 2), (2, 4, 2))),
-    Case("cdist-p3", lambda T, a, b: T.cdist(a, b, p=3), ((3, 2), (4, 2))),
-    Case("cdist-pinf", lambda T, a, b: T.cdist(a, b, p=float("inf")), ((3, 2), (4, 2))),
-    Case("cdist-p0", lambda T, a, b: T.cdist(a, b, p=0), ((3, 2), (4, 2))),
-]
 
 
 def _inputs(case: Case) -> list[np.ndarray]:
@@ -274,6 +194,34 @@ BAD: dict[str, Callable[[Any], Any]] = {
     "cdist negative p": lambda T: T.cdist(_f(T, 3, 2), _f(T, 4, 2), p=-1),
     "cdist 1d": lambda T: T.cdist(_f(T, 3), _f(T, 4, 2)),
     "cdist int": lambda T: T.cdist(T.ones(3, 2, dtype=T.int32), T.ones(4, 2, dtype=T.int32)),
+    "einsum ellipsis": lambda T: T.einsum("...i,...i", _f(T, 2, 3), _f(T, 3, 3)),
+    "mv sizes": lambda T: T.mv(_f(T, 2, 3), _f(T, 4)),
+    "mv matrix": lambda T: T.mv(_f(T, 2, 3), _f(T, 4, 3)),
+    "dot sizes": lambda T: T.dot(_f(T, 3), _f(T, 4)),
+    "dot dtypes": lambda T: T.dot(T.ones(3), _f(T, 3)),
+    "vector_norm int": lambda T: T.linalg.vector_norm(T.ones(3, dtype=T.int64)),
+    "vector_norm str": lambda T: T.linalg.vector_norm(_f(T, 3), "fro"),
+    "vector_norm empty inf": lambda T: T.linalg.vector_norm(_f(T, 0), float("inf")),
+    "vector_norm empty dim": lambda T: T.linalg.vector_norm(_f(T, 0, 3), -1, dim=0),
+    "vector_norm dim": lambda T: T.linalg.vector_norm(_f(T, 3, 4), 2, dim=5),
+    "vector_norm int dtype": lambda T: T.linalg.vector_norm(_f(T, 3), dtype=T.int64),
+    "vector_norm narrowing": lambda T: T.linalg.vector_norm(_f(T, 3), dtype=T.float32),
+    "matrix_norm order": lambda T: T.linalg.matrix_norm(_f(T, 3, 4), 3),
+    "matrix_norm order str": lambda T: T.linalg.matrix_norm(_f(T, 3, 4), "abc"),
+    "matrix_norm 1d": lambda T: T.linalg.matrix_norm(_f(T, 3)),
+    "matrix_norm same dims": lambda T: T.linalg.matrix_norm(_f(T, 3, 4), dim=(0, 0)),
+    "matrix_norm one dim": lambda T: T.linalg.matrix_norm(_f(T, 3, 4), dim=(0,)),
+    "matrix_norm int": lambda T: T.linalg.matrix_norm(T.ones(3, 4, dtype=T.int64)),
+    "norm 3d with ord": lambda T: T.linalg.norm(_f(T, 2, 3, 2), 3),
+    "norm fro one dim": lambda T: T.linalg.norm(_f(T, 2, 3, 2), "fro", dim=1),
+    "norm three dims": lambda T: T.linalg.norm(_f(T, 2, 3, 2), None, dim=(0, 1, 2)),
+    "norm fro vector": lambda T: T.linalg.norm(_f(T, 3), "fro"),
+    "multi_dot one": lambda T: T.linalg.multi_dot([_f(T, 3)]),
+    "multi_dot shapes": lambda T: T.linalg.multi_dot([_f(T, 3, 4), _f(T, 5, 2)]),
+    "multi_dot last 3d": lambda T: T.linalg.multi_dot([_f(T, 3, 4), _f(T, 4, 2, 2)]),
+    "multi_dot middle 1d": lambda T: T.linalg.multi_dot([_f(T, 3, 4), _f(T, 4), _f(T, 4)]),
+    "multi_dot dtypes": lambda T: T.linalg.multi_dot([T.ones(2, 2, dtype=T.int64), T.ones(2, 2)]),
+    "vecdot dtypes": lambda T: T.linalg.vecdot(_f(T, 3), T.ones(3)),
 }
 
 
@@ -286,9 +234,29 @@ def test_errors_match_torch(fn: Callable[[Any], Any]) -> None:
     assert str(got.value) == str(expected.value)
 
 
-def test_matrix_power_negative_is_refused() -> None:
+def test_what_needs_new_primitives_is_refused() -> None:
+    """matrix_power(n < 0) needs inv; the nuclear and spectral norms need svd."""
     with pytest.raises(NotImplementedError, match="linalg.inv"):
         adjit.matrix_power(adjit.eye(2), -1)
+    for ord in ("nuc", 2, -2):
+        with pytest.raises(NotImplementedError, match="linalg.svd"):
+            adjit.linalg.matrix_norm(adjit.eye(2), ord)
+
+
+def test_norm_below_one_has_zero_gradient_at_zero() -> None:
+    """|x|^p for p < 1 has an infinite slope at 0; PyTorch's norm_backward gives 0 there."""
+    x = np.array([[0.0, 1.0, -2.0], [0.0, 0.0, 0.0]])
+    for fn in (
+        lambda T, v: T.linalg.vector_norm(v, 0.5),
+        lambda T, v: T.norm(v, 0.3, 1),
+        lambda T, v: T.linalg.vector_norm(v, 1),
+    ):
+        a, t = adjit.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        fn(adjit, a).sum().backward()
+        fn(torch, t).sum().backward()
+        np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-12, atol=0)
+        g = adjit.grad(lambda v, fn=fn: fn(adjit, v).sum())(adjit.tensor(x))
+        np.testing.assert_allclose(g.numpy(), t.grad.numpy(), rtol=1e-12, atol=0)
 
 
 def test_einsum_contracts_the_smallest_pair_first(monkeypatch: pytest.MonkeyPatch) -> None:

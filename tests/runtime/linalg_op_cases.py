@@ -1,0 +1,122 @@
+"""The linear-algebra rows (issue 13): einsum, tensordot, addmm..., cdist, linalg norms."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Case:
+    name: str
+    fn: Callable[..., Any]  # fn(T, *tensors) with T the module (adjit or torch)
+    shapes: tuple[tuple[int, ...], ...]
+    grad_fn: bool = True  # whether adjit's grad_fn name is PyTorch's
+
+    @property
+    def op(self) -> str:  # the torch.* function a row covers (for the op-table census)
+        return self.name.split("-")[0]
+
+
+def _e(eq: str) -> Callable[..., Any]:
+    return lambda T, *xs: T.einsum(eq, *xs)
+
+
+CASES = [
+    Case("einsum-mm", _e("ij,jk->ik"), ((2, 3), (3, 4))),
+    Case("einsum-implicit", _e("ij,jk"), ((2, 3), (3, 4))),
+    Case("einsum-diagonal", _e("ii->i"), ((3, 3),), grad_fn=False),
+    Case("einsum-trace", _e("ii"), ((3, 3),)),
+    Case("einsum-iii", _e("iii->i"), ((3, 3, 3),), grad_fn=False),
+    Case("einsum-repeated-contracted", _e("iij,jk->ik"), ((3, 3, 2), (2, 2))),
+    Case("einsum-ellipsis", _e("...ij,...jk->...ik"), ((5, 2, 3), (3, 4))),
+    Case("einsum-ellipsis-mid", _e("b...i,b...i->b..."), ((2, 3, 4), (2, 1, 4))),
+    Case("einsum-ellipsis-summed", _e("...i->i"), ((2, 3, 4),)),
+    Case("einsum-three", _e("ij,jk,kl->il"), ((2, 3), (3, 4), (4, 5)), grad_fn=False),
+    Case("einsum-three-mixed", _e("abc,cd,bd->a"), ((2, 3, 4), (4, 5), (3, 5))),
+    Case("einsum-broadcast-batch", _e("bij,bjk->bik"), ((1, 2, 3), (4, 3, 5)), grad_fn=False),
+    Case("einsum-outer", _e("i,j->ij"), ((2,), (3,)), grad_fn=False),
+    Case("einsum-sum", _e("ijk->"), ((2, 3, 4),)),
+    Case("einsum-permute", _e("ijk->kji"), ((2, 3, 4),)),
+    Case("einsum-upper", _e("Ab,bA->A"), ((2, 3), (3, 2)), grad_fn=False),
+    Case("einsum-spaces", _e(" i j , j -> i "), ((2, 3), (3,)), grad_fn=False),
+    Case("einsum-list", lambda T, a, b: T.einsum("ij,j", [a, b]), ((2, 3), (3,)), grad_fn=False),
+    Case(
+        "einsum-sublist", lambda T, a, b: T.einsum(a, [0, 1], b, [1, 2], [0, 2]), ((2, 3), (3, 4))
+    ),
+    Case("einsum-empty", _e("ij,jk->ik"), ((2, 0), (0, 3)), grad_fn=False),
+    Case("tensordot-2", lambda T, a, b: T.tensordot(a, b), ((2, 3, 4), (3, 4, 5))),
+    Case(
+        "tensordot-lists",
+        lambda T, a, b: T.tensordot(a, b, ([0, 2], [2, 0])),
+        ((2, 3, 4), (4, 3, 2)),
+    ),
+    Case("tensordot-0", lambda T, a, b: T.tensordot(a, b, 0), ((2, 3), (3,))),
+    Case("tensordot-ints", lambda T, a, b: T.tensordot(a, b, dims=([1], [0])), ((2, 3), (3, 4))),
+    Case("addmm", lambda T, c, a, b: T.addmm(c, a, b, beta=0.5, alpha=2), ((4,), (2, 3), (3, 4))),
+    Case("addmm-beta0", lambda T, c, a, b: T.addmm(c, a, b, beta=0), ((2, 1), (2, 3), (3, 4))),
+    Case("addmm-method", lambda T, c, a, b: c.addmm(a, b), ((2, 4), (2, 3), (3, 4))),
+    Case("addmv", lambda T, c, a, b: T.addmv(c, a, b, beta=2), ((2,), (2, 3), (3,))),
+    Case("addr", lambda T, c, a, b: T.addr(c, a, b, alpha=3), ((2, 3), (2,), (3,)), grad_fn=False),
+    Case("baddbmm", lambda T, c, a, b: T.baddbmm(c, a, b), ((3,), (2, 2, 4), (2, 4, 3))),
+    Case(
+        "addbmm",
+        lambda T, c, a, b: T.addbmm(c, a, b, beta=2, alpha=0.5),
+        ((2, 3), (5, 2, 4), (5, 4, 3)),
+    ),
+    Case("vdot", lambda T, a, b: T.vdot(a, b), ((4,), (4,))),
+    Case("ger", lambda T, a, b: T.ger(a, b), ((2,), (3,))),
+    Case("kron", lambda T, a, b: T.kron(a, b), ((2, 3), (4,)), grad_fn=False),
+    Case("kron-3d", lambda T, a, b: a.kron(b), ((2, 1, 3), (2, 2)), grad_fn=False),
+    Case("matrix_power-0", lambda T, a: T.matrix_power(a, 0), ((3, 3),)),
+    Case("matrix_power-1", lambda T, a: a.matrix_power(1), ((3, 3),)),
+    Case("matrix_power-5", lambda T, a: T.matrix_power(a, 5), ((2, 3, 3),)),
+    Case("matrix_power-6", lambda T, a: T.matrix_power(a, 6), ((3, 3),), grad_fn=False),
+    Case("cross-default-dim", lambda T, a, b: T.cross(a, b), ((3, 2), (3, 2))),
+    Case("cross-dim", lambda T, a, b: T.cross(a, b, dim=0), ((3, 2), (3, 1))),
+    Case("cross-broadcast", lambda T, a, b: a.cross(b, dim=-1), ((4, 3), (1, 3))),
+    Case("linalg.cross", lambda T, a, b: T.linalg.cross(a, b), ((2, 3), (2, 3))),
+    Case("cdist", lambda T, a, b: T.cdist(a, b), ((3, 2), (4, 2))),
+    Case("cdist-mm", lambda T, a, b: T.cdist(a, b), ((30, 2), (4, 2))),
+    Case(
+        "cdist-mm-forced",
+        lambda T, a, b: T.cdist(a, b, compute_mode="use_mm_for_euclid_dist"),
+        ((3, 2), (4, 2)),
+    ),
+    Case("cdist-p1-batched", lambda T, a, b: T.cdist(a, b, p=1), ((2, 3, 2), (2, 4, 2))),
+    Case("cdist-p3", lambda T, a, b: T.cdist(a, b, p=3), ((3, 2), (4, 2))),
+    Case("cdist-pinf", lambda T, a, b: T.cdist(a, b, p=float("inf")), ((3, 2), (4, 2))),
+    Case("cdist-p0", lambda T, a, b: T.cdist(a, b, p=0), ((3, 2), (4, 2))),
+    Case("vector_norm", lambda T, a: T.linalg.vector_norm(a), ((3, 4),)),
+    Case("vector_norm-inf-dim", lambda T, a: T.linalg.vector_norm(a, float("inf"), 1), ((3, 4),)),
+    Case("vector_norm--inf", lambda T, a: T.linalg.vector_norm(a, -float("inf"), 0), ((3, 4),)),
+    Case("vector_norm-3-keepdim", lambda T, a: T.linalg.vector_norm(a, 3, (0, 1), True), ((3, 4),)),
+    Case("vector_norm-half", lambda T, a: T.linalg.vector_norm(a, 0.5, -1), ((3, 4),)),
+    Case("vector_norm-negative", lambda T, a: T.linalg.vector_norm(a, -1.5, 0), ((3, 4),)),
+    Case("matrix_norm-fro", lambda T, a: T.linalg.matrix_norm(a), ((2, 3, 4),)),
+    Case("matrix_norm-1", lambda T, a: T.linalg.matrix_norm(a, 1), ((2, 3, 4),)),
+    Case("matrix_norm--1", lambda T, a: T.linalg.matrix_norm(a, -1), ((3, 4),)),
+    Case("matrix_norm-inf", lambda T, a: T.linalg.matrix_norm(a, float("inf")), ((3, 4),)),
+    Case(
+        "matrix_norm--inf-dims-keepdim",
+        lambda T, a: T.linalg.matrix_norm(a, -float("inf"), dim=(2, 0), keepdim=True),
+        ((2, 3, 4),),
+    ),
+    Case("linalg.norm", lambda T, a: T.linalg.norm(a), ((2, 3, 4),)),
+    Case("linalg.norm-matrix-1", lambda T, a: T.linalg.norm(a, 1), ((3, 4),)),
+    Case("linalg.norm-vector-3", lambda T, a: T.linalg.norm(a, 3), ((4,),)),
+    Case("linalg.norm-dims", lambda T, a: T.linalg.norm(a, float("inf"), (0, 2)), ((2, 3, 4),)),
+    Case("linalg.norm-fro-str", lambda T, a: T.linalg.norm(a, "fro"), ((3, 4),)),
+    Case(
+        "multi_dot",
+        lambda T, a, b, c, d: T.linalg.multi_dot([a, b, c, d]),
+        ((3, 40), (40, 5), (5, 20), (20,)),
+        grad_fn=False,
+    ),
+    Case("multi_dot-vectors", lambda T, a, b: T.linalg.multi_dot([a, b]), ((3,), (3, 4)), False),
+    Case("vecdot", lambda T, a, b: T.linalg.vecdot(a, b), ((3, 4), (4,))),
+    Case("vecdot-dim", lambda T, a, b: T.linalg.vecdot(a, b, dim=0), ((3, 4), (3, 1))),
+    Case("linalg.matmul", lambda T, a, b: T.linalg.matmul(a, b), ((3, 4), (4,))),
+    Case("linalg.matrix_power", lambda T, a: T.linalg.matrix_power(a, 3), ((3, 3),)),
+]
