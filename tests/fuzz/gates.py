@@ -24,6 +24,12 @@ GATES: dict[str, str] = {
     + "test_gradient_through_where_keeps_nan_of_the_unselected_branch",
     "specials:where-scalar": REGRESSIONS
     + "test_gradient_through_where_keeps_nan_of_the_unselected_branch",
+    "specials:where": REGRESSIONS
+    + "test_gradient_through_where_keeps_nan_of_the_unselected_branch",
+    # not adjit's bug: PyTorch's own elu-family gradient at NaN is 1 on its scalar path and NaN
+    # on its vectorized one (float64 tensors of >= 8 elements), so it is no oracle there
+    "specials:elu": "PyTorch's elu gradient at NaN depends on the tensor's length",
+    "specials:selu": "PyTorch's elu gradient at NaN depends on the tensor's length",
     "specials:remainder": REGRESSIONS + "test_remainder_divisor_gradient_at_an_infinite_dividend",
     "edges:bce-target": REGRESSIONS + "test_binary_cross_entropy_refuses_targets_outside_0_1",
 }
