@@ -16,9 +16,6 @@ GATES: dict[str, str] = {
     "long:eager-across-rows": REGRESSIONS + "test_eager_sum_across_rows_is_as_accurate_as_pytorch",
     "specials:div-trunc": REGRESSIONS + "test_grad_through_rounding_division_keeps_nan_as_backward",
     "specials:div-floor": REGRESSIONS + "test_grad_through_rounding_division_keeps_nan_as_backward",
-    "specials:nan_to_num": REGRESSIONS + "test_compiled_clamp_of_nan_to_num_carries_the_gradient",
-    "specials:nan_to_num-args": REGRESSIONS
-    + "test_compiled_clamp_of_nan_to_num_carries_the_gradient",
     "specials:hardtanh": REGRESSIONS + "test_hardtanh_gradient_at_nan_matches_pytorch",
     "specials:where-equal": REGRESSIONS
     + "test_gradient_through_where_keeps_nan_of_the_unselected_branch",

@@ -249,10 +249,9 @@ def test_huber_and_smooth_l1_gradients_under_an_infinite_upstream_gradient(
     assert grad(adjit, mode == "compiled") == want  # was [-inf, nan, inf]
 
 
-@pytest.mark.xfail(strict=True, reason="compiled clamp(nan_to_num(x)) has a zero gradient")
 def test_compiled_clamp_of_nan_to_num_carries_the_gradient() -> None:
     # on ordinary inputs: PyTorch and adjit eager give 1 inside [-1, 1] (and at its ends);
-    # the compiled backward gave 0 everywhere -- nan_to_num(x) * 3 alone is right
+    # the compiled backward gave 0 everywhere (nan_to_num(x) * 3 alone was right)
     torch = pytest.importorskip("torch")
 
     def grad(T: Any, compiled: bool) -> list[float]:
@@ -267,7 +266,7 @@ def test_compiled_clamp_of_nan_to_num_carries_the_gradient() -> None:
     want = grad(torch, False)
     assert want == [1.0, 1.0, 1.0, 1.0, 0.0]
     assert grad(adjit, False) == want
-    assert grad(adjit, True) == want  # got [0, 0, 0, 0, 0]
+    assert grad(adjit, True) == want  # was [0, 0, 0, 0, 0]
 
 
 @pytest.mark.xfail(strict=True, reason="hardtanh's gradient at NaN is 0, PyTorch 1")
