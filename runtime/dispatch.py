@@ -162,6 +162,26 @@ def composite(name: str, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -
     return out
 
 
+def with_rule(
+    rule: Any, value: Callable[..., Tensor], *operands: Any, name: str | None = None
+) -> Tensor:
+    """``value(*operands)`` computed without history, carrying ``rule`` as its derivative.
+
+    For PyTorch's own formula where differentiating a decomposition op by op would differ at
+    an edge (0 * inf = NaN from an untaken branch, inf - inf under an infinite gradient): the
+    result is a CUSTOM_VJP equation (Note [custom functions traced] in ir/custom.py), so eager
+    autograd, the adjoint pass and second derivatives all use the rule. ``rule.vjp(g, out,
+    inputs, needs)`` sees the value as ``inputs[0]`` and the operands after it.
+    """
+    tensors = [t for t in operands if isinstance(t, Tensor)]
+    # (tracers may be differentiated later: adjit.grad traces before it knows what it needs)
+    if not is_grad_enabled() or not any(t.requires_grad or t._is_tracer for t in tensors):
+        return value(*operands)
+    with no_grad():
+        out = value(*operands)
+    return apply(Op.CUSTOM_VJP, out, *operands, rule=rule, name=name)
+
+
 def result_dtype(*operands: Any) -> DType:
     """The dtype PyTorch's type promotion gives ``operands`` (tensors and Python scalars)."""
     return promoted(*(_aval_of(as_tensor_operand(v)) for v in operands))

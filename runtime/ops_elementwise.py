@@ -9,8 +9,7 @@ import numpy as np
 from ..ir import dtypes as D
 from ..ir.ops import Op
 from ..ir.shapes import C_NAMES
-from .dispatch import apply, composite
-from .grad_mode import is_grad_enabled, no_grad
+from .dispatch import apply, composite, with_rule
 from .ops_integer import rounding_div
 from .tensor import Tensor
 
@@ -237,14 +236,9 @@ def lerp(x: Tensor, end: Tensor, weight: Any) -> Tensor:
     """PyTorch's lerp, value and gradients: see Note [lerp's gradients]."""
     tensor_weight = isinstance(weight, Tensor)
     operands = (x, end, weight) if tensor_weight else (x, end)
-    # (tracers may be differentiated later: adjit.grad traces before it knows what it needs)
-    if not is_grad_enabled() or not any(t.requires_grad or t._is_tracer for t in operands):
-        return _lerp(x, end, weight)
-    with no_grad():
-        value = _lerp(x, end, weight)
     name = "LerpBackward1" if tensor_weight else "LerpBackward0"
     rule = _LERP_TENSOR if tensor_weight else _LerpRule(weight)
-    return apply(Op.CUSTOM_VJP, value, *operands, rule=rule, name=name)
+    return with_rule(rule, lambda *_: _lerp(x, end, weight), *operands, name=name)
 
 
 # Note [lerp's gradients]

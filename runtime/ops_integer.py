@@ -40,7 +40,7 @@ from ..ir.dtypes import DType
 from ..ir.ops import Op
 from . import trace_state
 from .checks import check
-from .dispatch import apply, composite, result_dtype
+from .dispatch import apply, composite, result_dtype, with_rule
 from .tensor import Tensor
 
 _TRUE = np.ones((), bool)
@@ -138,7 +138,26 @@ def remainder(x: Any, y: Any) -> Tensor:
     if dt is D.bool_:
         raise NotImplementedError("\"remainder_cpu\" not implemented for 'Bool'")
     y = _divisor(y, dt)
-    return composite(_backward_name("Remainder", y), lambda a, b: _remainder(a, b, dt), x, y)
+    name = _backward_name("Remainder", y)
+    if dt.is_floating_point:  # PyTorch's formula: d/dy = -floor_divide(x, y), NaN at x = inf
+        return with_rule(_REMAINDER_RULE, lambda a, b: _remainder(a, b, dt), x, y, name=name)
+    return composite(name, lambda a, b: _remainder(a, b, dt), x, y)
+
+
+class _RemainderRule:
+    """remainder's derivative as PyTorch's: ``g`` for x, ``-g * (x // y)`` for y (the floor
+    division is PyTorch's, through fmod: NaN where x is infinite, where -floor(x / y) was -inf)."""
+
+    def __repr__(self) -> str:  # a Python literal: printed IR parses, emitted source runs
+        return repr("remainder")
+
+    def vjp(self, g: Tensor, out: Tensor, inputs: Any, needs: tuple[bool, ...]) -> tuple:
+        x, y = inputs[1], inputs[2]
+        dy = -g * rounding_div(x, y, "floor") if needs[2] else None
+        return (None, g if needs[1] else None, dy)
+
+
+_REMAINDER_RULE = _RemainderRule()
 
 
 def _remainder(a: Any, b: Any, dt: DType) -> Tensor:

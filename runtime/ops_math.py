@@ -25,8 +25,7 @@ from typing import Any
 
 from ..ir.dtypes import float64, get_default_dtype
 from ..ir.ops import Op
-from .dispatch import apply, composite, result_dtype
-from .grad_mode import is_grad_enabled, no_grad
+from .dispatch import apply, composite, result_dtype, with_rule
 from .ops_elementwise import (
     abs,
     cos,
@@ -70,12 +69,7 @@ class _Rule:
 
 def _with_rule(name: str, rule: _Rule, value: Callable[..., Tensor], *operands: Any) -> Tensor:
     """``value(*operands)`` whose gradient is ``rule``'s (Note [math decompositions])."""
-    tensors = [t for t in operands if isinstance(t, Tensor)]
-    if not is_grad_enabled() or not any(t.requires_grad or t._is_tracer for t in tensors):
-        return value(*operands)
-    with no_grad():
-        out = value(*operands)
-    return apply(Op.CUSTOM_VJP, out, *operands, rule=rule, name=name)
+    return with_rule(rule, value, *operands, name=name)
 
 
 def _floating(x: Any, dtype: Any = None) -> Tensor:

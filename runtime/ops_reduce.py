@@ -12,8 +12,7 @@ import numpy as np
 from ..ir import dtypes as D
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
-from .dispatch import apply, composite
-from .grad_mode import is_grad_enabled, no_grad
+from .dispatch import apply, composite, with_rule
 from .ops_elementwise import exp, log, maximum, minimum, sqrt, where
 from .ops_movement import getitem
 from .tensor import Tensor, _axes
@@ -96,12 +95,8 @@ def var(
         return (d * d).sum(dim=dim, keepdim=keepdim) / _max0(_count(a, axes) - c)
 
     # Note [var's gradient]: PyTorch's var_backward, as the value's derivative rule
-    if not is_grad_enabled() or not (x.requires_grad or x._is_tracer):
-        return decomposition(x)
-    with no_grad():
-        value = decomposition(x)
     rule = _VarRule(None if dim is None or x.ndim == 0 else axes, keepdim, c)
-    return apply(Op.CUSTOM_VJP, value, x, rule=rule, name="VarBackward0")
+    return with_rule(rule, decomposition, x, name="VarBackward0")
 
 
 # Note [var's gradient]

@@ -9,8 +9,7 @@ from typing import Any
 from adjit.ir.ops import Op
 from adjit.runtime import functional as R
 from adjit.runtime.checks import check, in_range
-from adjit.runtime.dispatch import apply, composite
-from adjit.runtime.grad_mode import is_grad_enabled, no_grad
+from adjit.runtime.dispatch import apply, composite, with_rule
 from adjit.runtime.tensor import Tensor
 
 REDUCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
@@ -109,11 +108,7 @@ class _SlopeRule:
 
 
 def _per_element(a: Tensor, b: Tensor, value: Callable[[Tensor], Tensor], rule: Any) -> Tensor:
-    if not is_grad_enabled() or not any(t.requires_grad or t._is_tracer for t in (a, b)):
-        return value(a - b)
-    with no_grad():
-        v = value(a - b)
-    return apply(Op.CUSTOM_VJP, v, a, b, rule=rule)
+    return with_rule(rule, lambda a, b: value(a - b), a, b)
 
 
 def _huber_value(d: Tensor, delta: float) -> Tensor:
@@ -353,6 +348,8 @@ def binary_cross_entropy(
     # NaN fails too, as in PyTorch; checked when it runs, if traced
     ok = in_range(input, 0, 1, inclusive=True)
     input = check(input, ok, RuntimeError, "all elements of input should be between 0 and 1")
+    ok = in_range(target, 0, 1, inclusive=True)
+    target = check(target, ok, RuntimeError, "all elements of target should be between 0 and 1")
     return composite("BinaryCrossEntropyBackward0", _bce, input, target, weight, r)
 
 

@@ -27,8 +27,6 @@ GATES: dict[str, str] = {
     # on its vectorized one (float64 tensors of >= 8 elements), so it is no oracle there
     "specials:elu": "PyTorch's elu gradient at NaN depends on the tensor's length",
     "specials:selu": "PyTorch's elu gradient at NaN depends on the tensor's length",
-    "specials:remainder": REGRESSIONS + "test_remainder_divisor_gradient_at_an_infinite_dividend",
-    "edges:bce-target": REGRESSIONS + "test_binary_cross_entropy_refuses_targets_outside_0_1",
 }
 
 
