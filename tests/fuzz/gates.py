@@ -13,7 +13,6 @@ import os
 REGRESSIONS = "tests/regressions/test_fuzz_findings.py::"
 GATES: dict[str, str] = {
     # name: why (who owns the fix, or the regression test that holds the bug)
-    "long:eager-across-rows": REGRESSIONS + "test_eager_sum_across_rows_is_as_accurate_as_pytorch",
     "specials:div-trunc": REGRESSIONS + "test_grad_through_rounding_division_keeps_nan_as_backward",
     "specials:div-floor": REGRESSIONS + "test_grad_through_rounding_division_keeps_nan_as_backward",
     "specials:hardtanh": REGRESSIONS + "test_hardtanh_gradient_at_nan_matches_pytorch",

@@ -144,13 +144,11 @@ def test_var_gradient_with_an_infinite_element_matches_pytorch(mode: str) -> Non
     np.testing.assert_array_equal(grad(adjit, f if mode == "eager" else adjit.compile(f)), want)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="eager sum over a non-inner axis adds row after row (NumPy): n u error"
-)
 def test_eager_sum_across_rows_is_as_accurate_as_pytorch() -> None:
     # x.sum(0) of a C-contiguous (2.5e6, 4) array: NumPy sums pairwise only along the contiguous
-    # axis, so the eager result is off by 5e-5 relative (811 u A); PyTorch (cascade sum) and the
-    # compiled kernel stay within a few u A. Bound as in tests/fuzz/long_reductions.py.
+    # axis, so the eager result was off by 5e-5 relative (811 u A); PyTorch (cascade sum) and the
+    # compiled kernel stay within a few u A. Bound as in tests/fuzz/long_reductions.py. Fixed:
+    # Note [eager sums across rows] in ir/reference.py.
     torch = pytest.importorskip("torch")
     x = np.random.default_rng(0).uniform(0.0, 1.0, (2_500_000, 4)).astype(np.float32)
     exact = np.ascontiguousarray(x.T).astype(np.longdouble).sum(axis=1).astype(np.float64)
