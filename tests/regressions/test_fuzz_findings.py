@@ -265,22 +265,6 @@ def test_compiled_clamp_of_nan_to_num_carries_the_gradient() -> None:
     assert grad(adjit, True) == want  # was [0, 0, 0, 0, 0]
 
 
-@pytest.mark.xfail(strict=True, reason="hardtanh's gradient at NaN is 0, PyTorch 1")
-@pytest.mark.parametrize("mode", ["eager", "compiled"])
-def test_hardtanh_gradient_at_nan_matches_pytorch(mode: str) -> None:
-    torch = pytest.importorskip("torch")
-
-    def grad(T: Any, compiled: bool) -> list[float]:
-        x = T.tensor([float("nan"), 1.0, -1.0, 0.5], dtype=T.float64, requires_grad=True)
-        f = T.nn.functional.hardtanh
-        (adjit.compile(f) if compiled else f)(x).sum().backward()
-        return x.grad.tolist()
-
-    want = grad(torch, False)  # hardtanh_backward passes the gradient unless x <= -1 or x >= 1
-    assert want == [1.0, 0.0, 0.0, 1.0]
-    assert grad(adjit, mode == "compiled") == want  # got [0, 0, 0, 1]
-
-
 @pytest.mark.xfail(strict=True, reason="compiled/grad: where's 0 times a NaN derivative is 0")
 @pytest.mark.parametrize("mode", ["compiled", "grad"])
 def test_gradient_through_where_keeps_nan_of_the_unselected_branch(mode: str) -> None:
