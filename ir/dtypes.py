@@ -51,6 +51,17 @@ _TYPE_NAMES = {
     "int64": "Long",
     "float32": "Float",
     "float64": "Double",
+    # dtypes adjit names but does not store yet (their errors still spell them as PyTorch does)
+    "float16": "Half",
+    "bfloat16": "BFloat16",
+    "complex32": "ComplexHalf",
+    "complex64": "ComplexFloat",
+    "complex128": "ComplexDouble",
+    "int8": "Char",
+    "int16": "Short",
+    "uint16": "UInt16",
+    "uint32": "UInt32",
+    "uint64": "UInt64",
 }
 ALL: tuple[DType, ...] = (bool_, uint8, int32, int64, float32, float64)
 _BY_NUMPY = {np.dtype(d.np): d for d in ALL}
@@ -83,10 +94,6 @@ class UnsupportedDType(DType):
 
     @property  # type: ignore[override]
     def rank(self) -> int:
-        raise self._refuse()
-
-    @property
-    def type_name(self) -> str:
         raise self._refuse()
 
 

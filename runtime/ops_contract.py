@@ -8,7 +8,7 @@ import numpy as np
 
 from .dispatch import composite
 from .ops_elementwise import add, gt, mul, sub, where
-from .ops_linalg import bmm, dot, matmul, mm, mv, outer, scalar_name
+from .ops_linalg import bmm, dot, matmul, mm, mv, outer
 from .ops_movement import cat, expand, getitem, reshape, transpose, unsqueeze
 from .ops_reduce import _sqrt0, norm, sum
 from .ops_shape import broadcast_tensors
@@ -44,8 +44,8 @@ def _scaled_add(name: str, input: Tensor, product: Tensor, beta: Any, alpha: Any
 def _same_dtype(input: Tensor, other: Tensor, what: str = "self and mat2") -> None:  # noqa: A002
     if input.dtype != other.dtype:
         raise RuntimeError(
-            f"{what} must have the same dtype, but got {scalar_name(input.dtype)} and "
-            f"{scalar_name(other.dtype)}"
+            f"{what} must have the same dtype, but got {input.dtype.type_name} and "
+            f"{other.dtype.type_name}"
         )
 
 
@@ -173,7 +173,7 @@ def matrix_power(input: Tensor, n: int) -> Tensor:  # noqa: A002
 def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:  # noqa: A002
     if input.dtype != other.dtype:
         raise RuntimeError(
-            f"expected scalar type {scalar_name(input.dtype)} but found {scalar_name(other.dtype)}"
+            f"expected scalar type {input.dtype.type_name} but found {other.dtype.type_name}"
         )
     if input.ndim != other.ndim:
         raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
@@ -238,11 +238,11 @@ def cdist(
     for label, x in (("X1", x1), ("X2", x2)):
         if not x.dtype.is_floating_point:
             raise RuntimeError(
-                f"cdist only supports floating-point dtypes, {label} got: {scalar_name(x.dtype)}"
+                f"cdist only supports floating-point dtypes, {label} got: {x.dtype.type_name}"
             )
     if x1.dtype != x2.dtype:
         raise RuntimeError(
-            f"expected scalar type {scalar_name(x1.dtype)} but found {scalar_name(x2.dtype)}"
+            f"expected scalar type {x1.dtype.type_name} but found {x2.dtype.type_name}"
         )
     if x1.shape[-1] != x2.shape[-1]:
         raise RuntimeError(

@@ -58,9 +58,7 @@ def _tri_indices(lower: bool) -> Any:
             which = "row" if row < 0 else "col"
             raise RuntimeError(f"{which} must be non-negative, got{row if row < 0 else col}")
         if dtype not in (D.int64, D.int32):
-            raise NotImplementedError(
-                f"\"{name}\" not implemented for '{_SCALAR_NAMES.get(dtype.name, dtype.name)}'"
-            )
+            raise NotImplementedError(f"\"{name}\" not implemented for '{dtype.type_name}'")
         pick = np.tril_indices if lower else np.triu_indices
         rows, cols = pick(row, offset, col)
         return Tensor._make(np.stack([rows, cols]).astype(dtype.np).reshape(2, -1))
@@ -71,19 +69,6 @@ def _tri_indices(lower: bool) -> Any:
 
 tril_indices = _tri_indices(lower=True)
 triu_indices = _tri_indices(lower=False)
-
-_SCALAR_NAMES = {
-    "float32": "Float",
-    "float64": "Double",
-    "float16": "Half",
-    "bfloat16": "BFloat16",
-    "int64": "Long",
-    "int32": "Int",
-    "int16": "Short",
-    "int8": "Char",
-    "uint8": "Byte",
-    "bool": "Bool",
-}
 
 
 def _diag_span(n: int, m: int, offset: int) -> tuple[int, int, int]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .ops_diagonal import diagonal
-from .ops_linalg import matmul, scalar_name
+from .ops_linalg import matmul
 from .ops_movement import permute, reshape
 from .ops_reduce import sum
 from .tensor import Tensor
@@ -107,8 +107,7 @@ def einsum(*args: Any) -> Tensor:
     for t in operands[1:]:
         if t.dtype != operands[0].dtype:
             raise RuntimeError(
-                f"expected scalar type {scalar_name(operands[0].dtype)} "
-                f"but found {scalar_name(t.dtype)}"
+                f"expected scalar type {operands[0].dtype.type_name} but found {t.dtype.type_name}"
             )
     ellipsis_dims = 0
     for k, (t, labels) in enumerate(zip(operands, inputs, strict=True)):

@@ -10,7 +10,7 @@ from ..ir.ops import Op
 from ..ir.shapes import norm_axis
 from .checks import check, in_range
 from .dispatch import apply, as_tensor_operand, composite
-from .ops_diagonal import _SCALAR_NAMES, _viewed
+from .ops_diagonal import _viewed
 from .ops_elementwise import add, gt, lt, mul, where
 from .ops_movement import expand, getitem, nonzero, reshape
 from .ops_shape import _broadcast_pair, movedim
@@ -18,7 +18,7 @@ from .tensor import Tensor
 
 
 def _name(t: Tensor) -> str:
-    return _SCALAR_NAMES.get(t.dtype.name, t.dtype.name)
+    return t.dtype.type_name
 
 
 def _vector(op: str, index: Tensor) -> Tensor:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..ir.ops import Op
 from .dispatch import apply
 from .ops_movement import unsqueeze
@@ -54,7 +52,7 @@ def dot(x: Tensor, y: Tensor) -> Tensor:
     if x.dtype != y.dtype:
         raise RuntimeError(
             "dot : expected both vectors to have same dtype, but found "
-            f"{scalar_name(x.dtype)} and {scalar_name(y.dtype)}"
+            f"{x.dtype.type_name} and {y.dtype.type_name}"
         )
     if x.shape[0] != y.shape[0]:
         raise RuntimeError(
@@ -63,25 +61,6 @@ def dot(x: Tensor, y: Tensor) -> Tensor:
             "respectively"
         )
     return matmul(x, y)
-
-
-def scalar_name(dtype: Any) -> str:
-    """PyTorch's C++ scalar type name (``Float``, ``Long``...) used in its dtype errors."""
-    return _SCALAR_NAMES.get(str(dtype).removeprefix("torch."), str(dtype))
-
-
-_SCALAR_NAMES = {
-    "float32": "Float",
-    "float64": "Double",
-    "float16": "Half",
-    "bfloat16": "BFloat16",
-    "int64": "Long",
-    "int32": "Int",
-    "int16": "Short",
-    "int8": "Char",
-    "uint8": "Byte",
-    "bool": "Bool",
-}
 
 
 def outer(x: Tensor, y: Tensor) -> Tensor:

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..ir.shapes import norm_axis
 from .ops_elementwise import mul
-from .ops_linalg import matmul, scalar_name
+from .ops_linalg import matmul
 from .ops_movement import reshape, squeeze
 from .ops_reduce import amax, amin, norm, sum
 from .ops_shape import broadcast_tensors
@@ -25,8 +25,7 @@ def _order_text(ord: float) -> str:  # noqa: A002
 def _check_floating(x: Tensor, op: str) -> None:
     if not x.dtype.is_floating_point:
         raise RuntimeError(
-            f"{op}: Expected a floating point or complex tensor as input. "
-            f"Got {scalar_name(x.dtype)}"
+            f"{op}: Expected a floating point or complex tensor as input. Got {x.dtype.type_name}"
         )
 
 
@@ -35,7 +34,7 @@ def _cast(x: Tensor, dtype: Any, op: str) -> Tensor:
         return x
     if not dtype.is_floating_point:
         raise RuntimeError(
-            f"{op}: dtype should be floating point or complex, but got {scalar_name(dtype)}"
+            f"{op}: dtype should be floating point or complex, but got {dtype.type_name}"
         )
     return x.to(dtype)
 
@@ -58,8 +57,8 @@ def vector_norm(
     _check_floating(x, "linalg.vector_norm")
     if dtype is not None and dtype.is_floating_point and dtype.itemsize < x.dtype.itemsize:
         raise RuntimeError(
-            f"linalg.vector_norm: the dtype of the input ({scalar_name(x.dtype)}) should be "
-            f"convertible without narrowing to the specified dtype ({scalar_name(dtype)})"
+            f"linalg.vector_norm: the dtype of the input ({x.dtype.type_name}) should be "
+            f"convertible without narrowing to the specified dtype ({dtype.type_name})"
         )
     x = _cast(x, dtype, "linalg.vector_norm")
     dims = None if dim is None else (dim,) if isinstance(dim, int) else tuple(dim)
@@ -241,7 +240,7 @@ def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
     if x.dtype != y.dtype:
         raise RuntimeError(
             "linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
-            f"{scalar_name(x.dtype)} and y of type {scalar_name(y.dtype)} instead"
+            f"{x.dtype.type_name} and y of type {y.dtype.type_name} instead"
         )
     a, _ = broadcast_tensors(x, y)
     return sum(mul(x, y), norm_axis(dim, a.ndim))

@@ -155,11 +155,9 @@ def tensor_split(input: Tensor, indices_or_sections: Any, dim: int = 0) -> tuple
                 "shapes depend on its values; pass a list of ints"
             )
         if spec.dtype.name != "int64":
-            from .ops_diagonal import _SCALAR_NAMES
-
             raise RuntimeError(
                 "tensor_split expected tensor_indices_or_sections to have dtype of long, but "
-                f"got {_SCALAR_NAMES.get(spec.dtype.name, spec.dtype.name)}"
+                f"got {spec.dtype.type_name}"
             )
         if spec.ndim > 1:
             raise RuntimeError(

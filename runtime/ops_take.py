@@ -9,7 +9,6 @@ import numpy as np
 from ..ir.shapes import norm_axis
 from .checks import check, in_range
 from .dispatch import composite
-from .ops_diagonal import _SCALAR_NAMES
 from .ops_elementwise import add, eq, ge, le, lt, where
 from .ops_movement import expand, flatten, gather, getitem, reshape, unsqueeze
 from .ops_reduce import cumsum
@@ -19,7 +18,7 @@ from .tensor import Tensor
 
 
 def _type_name(t: Tensor) -> str:
-    return _SCALAR_NAMES.get(t.dtype.name, t.dtype.name)
+    return t.dtype.type_name
 
 
 def take(input: Tensor, index: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
