@@ -171,20 +171,28 @@ def _reduce(f: Callable[..., np.ndarray]) -> RefRule:
 # Note [eager sums across rows]
 # NumPy sums pairwise only along the innermost axis it iterates: over any other reduced axis it
 # adds row after row into the result, an error growing like n u (x.sum(0) of a (2.5e6, 4)
-# float32 array was off by 5e-5 relative, PyTorch's cascade sum by 2e-7). A float32 sum with
-# more than _ROWS such rows accumulates in float64 instead: the result is the float64 sum
-# rounded once (within a u or so), at about twice the time of the plain sum. Contiguous full
-# sums and sums along the last axis are pairwise already and keep NumPy's float32 path.
+# float32 array was off by 5e-5 relative, PyTorch's cascade sum by 2e-7). With more than _ROWS
+# such rows, a float32 sum accumulates in float64 (the float64 sum rounded once: within a u or
+# so, about twice the plain sum's time), and a float64 sum moves the reduced axes last and
+# sums a contiguous copy, pairwise (O(log n) u, one more pass over the data). Contiguous full
+# sums and sums along the last axis are pairwise already and keep NumPy's own path.
 _ROWS = 256
 
 
 def _sum(x: np.ndarray, *, axes: tuple[int, ...] | None, keepdim: bool) -> np.ndarray:
     if not x.ndim:  # a 0-dim tensor reduces over "dim 0" (PyTorch wraps it) to itself
         return np.sum(x, keepdims=keepdim)
-    if x.dtype == np.float32 and _rows(x, axes) > _ROWS:
-        out = np.sum(x, axis=axes, keepdims=keepdim, dtype=np.float64)
-        return np.asarray(out).astype(np.float32)
-    return np.sum(x, axis=axes, keepdims=keepdim)
+    if x.dtype.kind != "f" or _rows(x, axes) <= _ROWS:
+        return np.sum(x, axis=axes, keepdims=keepdim)
+    if x.dtype == np.float32:
+        return np.asarray(np.sum(x, axis=axes, keepdims=keepdim, dtype=np.float64), np.float32)
+    reduced = tuple(range(x.ndim)) if axes is None else tuple(a % x.ndim for a in axes)
+    kept = [a for a in range(x.ndim) if a not in reduced]
+    rows = np.ascontiguousarray(x.transpose(*kept, *reduced))
+    out = rows.reshape(*(x.shape[a] for a in kept), -1).sum(axis=-1)
+    if keepdim:
+        out = out.reshape([1 if a in reduced else n for a, n in enumerate(x.shape)])
+    return np.asarray(out)
 
 
 def _rows(x: np.ndarray, axes: tuple[int, ...] | None) -> int:

@@ -282,6 +282,13 @@ def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> T
     order = 2.0 if p in ("fro", None) else float(p)
 
     def decomposition(a: Tensor) -> Tensor:
+        # PyTorch's CPU norm accumulates float32 in double: |x|^p of a tiny (or huge) float32
+        # element neither underflows (norm(1e-30) was 0, gradient 0) nor overflows
+        if a.dtype is D.float32:
+            return p_norm(a.to(D.float64)).to(D.float32)
+        return p_norm(a)
+
+    def p_norm(a: Tensor) -> Tensor:
         if order == float("inf"):
             return amax(a.abs(), dim if dim is not None else (), keepdim)
         if order == float("-inf"):
