@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from ..ir.aval import Aval
 from ..ir.graph import Eqn, Graph
 from ..passes.adjoint import Joint, Region, adjoint
+from ..runtime import functional
 from ..runtime.dispatch import as_tensor_operand
 from ..runtime.grad_mode import enable_grad
 from ..runtime.tensor import Tensor
@@ -44,6 +46,22 @@ class TraceBuilder:
 
     def finish(self, outputs: list[Any]) -> Graph:
         return self.trace.graph(outputs)
+
+
+class SymbolicHost:
+    """passes.sympy_bridge.Host: what the symbolic passes lower into, from this layer."""
+
+    ops = functional
+
+    @staticmethod
+    @contextmanager
+    def scratch() -> Iterator[TraceBuilder]:
+        builder = TraceBuilder()
+        with tracing(builder.trace):
+            yield builder
+
+
+SYMBOLIC_HOST = SymbolicHost()
 
 
 def joint_graph(fwd: Graph, wrt: Sequence[int], regions: Sequence[Region] = ()) -> Joint:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 
 from ..ir.graph import Graph
 from ..ir.ops import Op
 from ..passes.adjoint import Joint, Region
 from ..passes.pipeline import PassRecord, flag, run_pipeline
 from ..passes.split import Split, split
-from .builder import joint_graph
+from .builder import SYMBOLIC_HOST, joint_graph
 
 
 def optimize(g: Graph) -> tuple[Graph, list[PassRecord]]:
@@ -19,7 +20,7 @@ def optimize(g: Graph) -> tuple[Graph, list[PassRecord]]:
         return run_pipeline(g)
     from ..passes.symbolic import simplify
 
-    return run_pipeline(g, extra=[("symbolic", simplify)])
+    return run_pipeline(g, extra=[("symbolic", partial(simplify, host=SYMBOLIC_HOST))])
 
 
 def _regions(fwd: Graph) -> list[Region]:
@@ -30,7 +31,7 @@ def _regions(fwd: Graph) -> list[Region]:
         from ..passes.symbolic import where_regions
     except ImportError:  # pragma: no cover
         return []
-    return where_regions(fwd)
+    return where_regions(fwd, host=SYMBOLIC_HOST)
 
 
 class TrainPlan:

@@ -35,7 +35,7 @@ from ..ir.ops import GroupOp, Op
 from ..ir.symbolic import sp
 from .adjoint import Region
 from .symbolic_regions import LRU, Found, find_regions, inline, region_expr, structure_key
-from .sympy_bridge import clean_derivative, lower_cse, template
+from .sympy_bridge import Host, clean_derivative, lower_cse, template
 
 MAX_REGION_OPS = 24  # larger regions keep the per-op rules (sympy cost grows with tree size)
 MAX_REWRITE_OPS = 40  # sympy.count_ops above which simplify/factor/cancel are not tried
@@ -56,16 +56,16 @@ SIMPLIFY_CACHE = LRU(CACHE_SIZE)  # region structure and avals -> template graph
 SYMPY_ERRORS = (TypeError, ValueError, NotImplementedError, AttributeError, RecursionError)
 
 
-def _derivative(g: Graph, f: Found) -> tuple[Any, ...] | None:
+def _derivative(g: Graph, f: Found, host: Host) -> tuple[Any, ...] | None:
     """Symbols, cotangent symbol, which inputs get a cotangent, and the cse'd g * dF/dx_i;
     None (the per-op rules) when sympy cannot differentiate or the result cannot be lowered."""
     try:
-        return _symbolic_derivative(g, f)
+        return _symbolic_derivative(g, f, host)
     except SYMPY_ERRORS:
         return None
 
 
-def _symbolic_derivative(g: Graph, f: Found) -> tuple[Any, ...] | None:
+def _symbolic_derivative(g: Graph, f: Found, host: Host) -> tuple[Any, ...] | None:
     syms, expr = region_expr(g, f)
     gsym = sp.Symbol("g", real=True)
     diff_at = [k for k, v in enumerate(f.inputs) if v.aval.dtype.is_floating_point]
@@ -74,7 +74,8 @@ def _symbolic_derivative(g: Graph, f: Found) -> tuple[Any, ...] | None:
     # lower once now (compile time), so that the VJP can never fail inside the adjoint
     avals = [Aval(v.aval.shape, v.aval.dtype) for v in f.inputs] + [f.out.aval]
     outs = [Aval(f.out.aval.shape, v.aval.dtype) for v in (f.inputs[k] for k in diff_at)]
-    if diff_at and template((replacements, reduced), [*syms, gsym], avals, outs, True) is None:
+    form = (replacements, reduced)
+    if diff_at and template(form, [*syms, gsym], avals, outs, host, numbers=True) is None:
         return None
     return syms, gsym, tuple(diff_at), (replacements, reduced)
 
@@ -93,7 +94,7 @@ def _differentiable_inputs(eqns: tuple[Eqn, ...], inputs: tuple[Var, ...], out: 
 
 
 def _make_vjp(
-    entry: tuple[Any, ...], n_inputs: int, connected: set[int]
+    entry: tuple[Any, ...], n_inputs: int, connected: set[int], ops: Any
 ) -> Callable[[Any, list[Any]], list[Any]]:
     syms, gsym, diff_at, (replacements, reduced) = entry
 
@@ -102,38 +103,35 @@ def _make_vjp(
         env[gsym] = g
         wanted = [k for k in diff_at if getattr(values[k], "requires_grad", True)]
         exprs = [reduced[diff_at.index(k)] for k in wanted]
-        outs = lower_cse(replacements, exprs, env)
+        outs = lower_cse(replacements, exprs, env, ops)
         cts: list[Any] = [None] * n_inputs
         for k, d in zip(wanted, outs, strict=True):
             if k not in connected:
                 continue  # only reaches the output through conditions: no gradient at all
             # every part has the factor g, so a number here is a zero derivative: still a
             # cotangent (zeros), as the per-op rules give, so .grad is zeros and not None
-            cts[k] = _zeros_like(g) if isinstance(d, int | float) else d
+            cts[k] = g.new_zeros(g.shape) if isinstance(d, int | float) else d
         return cts
 
     return vjp
 
 
-def _zeros_like(g: Any) -> Any:
-    from ..runtime.creation import zeros_like
-
-    return zeros_like(g)
-
-
-def where_regions(fwd: Graph, *, limit: int = MAX_REGION_OPS) -> list[Region]:
+def where_regions(fwd: Graph, *, host: Host, limit: int = MAX_REGION_OPS) -> list[Region]:
     """Regions of ``fwd`` containing a ``where``, with a VJP from ``sympy.diff`` of their
-    Piecewise form (see Note [where gradients]); pass them to ``joint_graph(fwd, wrt, ...)``."""
+    Piecewise form (see Note [where gradients]); pass them to ``joint_graph(fwd, wrt, ...)``.
+    ``host`` gives the trace and ops to lower into (sympy_bridge.Host)."""
     regions = []
     for f in find_regions(fwd, differentiating=True, limit=limit):
         if not any(fwd.eqns[i].op is Op.WHERE for i in f.idx):
             continue
-        entry = VJP_CACHE.get(structure_key(fwd, f), partial(_derivative, fwd, f))
+        entry = VJP_CACHE.get(structure_key(fwd, f), partial(_derivative, fwd, f, host))
         if entry is None:
             continue
         eqns = tuple(fwd.eqns[i] for i in f.idx)
         connected = _differentiable_inputs(eqns, f.inputs, f.out)
-        regions.append(Region(f.out, eqns, f.inputs, _make_vjp(entry, len(f.inputs), connected)))
+        regions.append(
+            Region(f.out, eqns, f.inputs, _make_vjp(entry, len(f.inputs), connected, host.ops))
+        )
     return regions
 
 
@@ -179,14 +177,14 @@ def _per_branch(rewrite: Callable[[Any], Any], expr: Any) -> Any:
     )
 
 
-def _safe_best_template(g: Graph, f: Found, allowed: bool) -> Graph | None:
+def _safe_best_template(g: Graph, f: Found, allowed: bool, host: Host) -> Graph | None:
     try:
-        return _best_template(g, f, allowed)
+        return _best_template(g, f, allowed, host)
     except SYMPY_ERRORS:
         return None
 
 
-def _best_template(g: Graph, f: Found, allowed: bool) -> Graph | None:
+def _best_template(g: Graph, f: Found, allowed: bool, host: Host) -> Graph | None:
     """The cheapest lowering of the region (cse first, then bounded rewrites), if it has
     fewer equations than the region itself."""
     syms, expr = region_expr(g, f)
@@ -194,7 +192,7 @@ def _best_template(g: Graph, f: Found, allowed: bool) -> Graph | None:
     best, best_n = None, len(f.idx)
     original = Graph(tuple(f.inputs), tuple(g.eqns[i] for i in f.idx), (f.out,))
     for candidate in [expr, *_rewrites(expr, allowed)]:
-        t = template(sp.cse([candidate]), syms, avals, [f.out.aval])
+        t = template(sp.cse([candidate]), syms, avals, [f.out.aval], host)
         if t is not None and len(t.eqns) < best_n and _agrees(original, t):
             best, best_n = t, len(t.eqns)
     return best
@@ -235,7 +233,7 @@ def _sample(rng: np.random.Generator, aval: Aval) -> np.ndarray:
 
 
 def simplify_with_stats(
-    graph: Graph, *, limit: int = MAX_REGION_OPS
+    graph: Graph, *, host: Host, limit: int = MAX_REGION_OPS
 ) -> tuple[Graph, SimplifyStats]:
     """``simplify`` and what it did."""
     t0 = time.perf_counter()
@@ -253,7 +251,7 @@ def simplify_with_stats(
         rewrites_left -= allowed
         key = (structure_key(graph, f), tuple(v.aval for v in f.inputs), allowed)
         ts = time.perf_counter()
-        t = SIMPLIFY_CACHE.get(key, partial(_safe_best_template, graph, f, allowed))
+        t = SIMPLIFY_CACHE.get(key, partial(_safe_best_template, graph, f, allowed, host))
         stats.sympy_seconds += time.perf_counter() - ts
         stats.ops_before += len(f.idx)
         if t is None:
@@ -288,11 +286,11 @@ def _renamed(e: Eqn, rename: dict[Var, Atom]) -> Eqn:
     return replace(e, inputs=inputs)
 
 
-def simplify(graph: Graph) -> Graph:
+def simplify(graph: Graph, *, host: Host) -> Graph:
     """Elementwise regions rewritten with sympy (cse, then bounded simplify/factor/cancel),
     each kept only when it lowers the equation count; Avals are preserved exactly. The cost
-    of the last call is in ``simplify.last_stats``."""
-    out, stats = simplify_with_stats(graph)
+    of the last call is in ``simplify.last_stats``; ``host`` as in ``where_regions``."""
+    out, stats = simplify_with_stats(graph, host=host)
     simplify.last_stats = stats  # type: ignore[attr-defined]
     return out
 

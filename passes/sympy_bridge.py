@@ -10,10 +10,10 @@ Numbers become weak Python literals (they never widen float32). sympy is importe
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from functools import cache, reduce
-from typing import Any
+from typing import Any, Protocol
 
 from ..ir.aval import Aval
 from ..ir.graph import Eqn, Graph, Lit, Var
@@ -122,12 +122,6 @@ def clean_derivative(expr: Expr) -> Expr:
 # ---------------------------------------------------------------- sympy -> IR
 
 
-def _api() -> Any:
-    import adjit  # the public functions (where, div, maximum, ...) accept Python scalars
-
-    return adjit
-
-
 def _number(e: Expr) -> int | float:
     if e.is_Integer:
         return int(e)
@@ -139,10 +133,12 @@ def _number(e: Expr) -> int | float:
 
 
 class Lowering:
-    """Emits sympy expressions as IR through Tensor-API values; memoized, so DAGs stay DAGs."""
+    """Emits sympy expressions as IR through Tensor-API values and ``ops`` (Host.ops); memoized,
+    so DAGs stay DAGs."""
 
-    def __init__(self, env: dict[Expr, Any]) -> None:
+    def __init__(self, env: dict[Expr, Any], ops: Any) -> None:
         self.memo: dict[Expr, Any] = dict(env)
+        self.ops = ops
 
     def __call__(self, e: Expr) -> Any:
         if e in self.memo:
@@ -194,7 +190,7 @@ def _mul(L: Lowering, e: Expr) -> Any:
     bottom = reduce(lambda a, b: a * b, den) if den else None
     if top is None:
         assert bottom is not None
-        return _api().div(c, bottom)
+        return L.ops.div(c, bottom)
     out = top if bottom is None else top / bottom
     return -out if c == -1 else (out if c == 1 else out * c)
 
@@ -207,7 +203,7 @@ def _pow(L: Lowering, e: Expr) -> Any:
         b = L(base)
         return b * b
     if ex.is_number and ex.is_negative:
-        return _api().div(1.0, L(base**-ex))
+        return L.ops.div(1.0, L(base**-ex))
     exponent = int(ex) if ex.is_Integer else (_number(ex) if ex.is_number else L(ex))
     return L(base) ** exponent
 
@@ -224,13 +220,13 @@ def _piecewise(L: Lowering, e: Expr) -> Any:
     if pairs[-1].cond == sp.true:
         pairs = pairs[:-1]
     for branch in reversed(pairs):
-        out = _api().where(L(branch.cond), L(branch.expr), out)
+        out = L.ops.where(L(branch.cond), L(branch.expr), out)
     return out
 
 
 def _extremum(fn_name: str) -> Callable[[Lowering, Expr], Any]:
     def emit(L: Lowering, e: Expr) -> Any:
-        fn = getattr(_api(), fn_name)
+        fn = getattr(L.ops, fn_name)
         return reduce(fn, [L(a) for a in e.args])
 
     return emit
@@ -244,6 +240,14 @@ def _binary(fn: Callable[[Any, Any], Any]) -> Callable[[Lowering, Expr], Any]:
     return lambda L, e: fn(L(e.args[0]), L(e.args[1]))
 
 
+def _comparison(name: str) -> Callable[[Lowering, Expr], Any]:
+    def emit(L: Lowering, e: Expr) -> Any:  # symmetric: the tensor goes first
+        a, b = L(e.args[0]), L(e.args[1])
+        return getattr(L.ops, name)(*((a, b) if _is_tensor(a) else (b, a)))
+
+    return emit
+
+
 def _symbol(L: Lowering, e: Expr) -> Any:
     raise LoweringError(f"free symbol {e} has no value")
 
@@ -251,7 +255,6 @@ def _symbol(L: Lowering, e: Expr) -> Any:
 @cache
 def emitters() -> dict[type, Callable[[Lowering, Expr], Any]]:
     """The sympy -> IR table: one emitter per sympy node type (built on first use)."""
-    api = _api
     return {
         sp.Symbol: _symbol,
         sp.Add: _add,
@@ -275,22 +278,25 @@ def emitters() -> dict[type, Callable[[Lowering, Expr], Any]]:
         sp.GreaterThan: _binary(lambda a, b: a >= b),
         sp.StrictLessThan: _binary(lambda a, b: a < b),
         sp.LessThan: _binary(lambda a, b: a <= b),
-        sp.Equality: _binary(lambda a, b: api().eq(a, b) if _is_tensor(a) else api().eq(b, a)),
-        sp.Unequality: _binary(lambda a, b: api().ne(a, b) if _is_tensor(a) else api().ne(b, a)),
+        sp.Equality: _comparison("eq"),
+        sp.Unequality: _comparison("ne"),
         sp.And: lambda L, e: reduce(lambda a, b: a & b, [L(a) for a in e.args]),
         sp.Or: lambda L, e: reduce(lambda a, b: a | b, [L(a) for a in e.args]),
         sp.Not: lambda L, e: ~L(e.args[0]),
-        sp.ITE: lambda L, e: api().where(*[L(a) for a in e.args]),
+        sp.ITE: lambda L, e: L.ops.where(*[L(a) for a in e.args]),
         sp.logic.boolalg.BooleanTrue: lambda L, e: True,
         sp.logic.boolalg.BooleanFalse: lambda L, e: False,
     }
 
 
 def lower_cse(
-    replacements: Sequence[tuple[Expr, Expr]], exprs: Sequence[Expr], env: dict[Expr, Any]
+    replacements: Sequence[tuple[Expr, Expr]],
+    exprs: Sequence[Expr],
+    env: dict[Expr, Any],
+    ops: Any,
 ) -> list[Any]:
     """Emit a ``sympy.cse`` result: the shared subexpressions once, then each expression."""
-    L = Lowering(env)
+    L = Lowering(env, ops)
     for sym, sub in replacements:
         L.memo[sym] = L(sub)
     return [L(e) for e in exprs]
@@ -299,15 +305,18 @@ def lower_cse(
 # ---------------------------------------------------------------- dry runs (the cost model)
 
 
-@contextmanager
-def scratch_builder() -> Iterator[Any]:
-    """A throwaway trace to emit into: lowering there measures the exact equation count."""
-    from ..frontend.builder import TraceBuilder  # the builder lives in frontend (lazy: no cycle)
-    from ..frontend.tracer import tracing
+class Host(Protocol):
+    """What the symbolic passes need from the layer that runs them, passed in (the frontend's
+    ``frontend.builder.SYMBOLIC_HOST``) so that no pass imports the runtime or the frontend."""
 
-    builder = TraceBuilder()
-    with tracing(builder.trace):
-        yield builder
+    @property
+    def ops(self) -> Any:
+        """Functions that accept Python numbers too: where, div, maximum, minimum, eq, ne."""
+        ...
+
+    def scratch(self) -> AbstractContextManager[Any]:
+        """A throwaway trace to lower into (it measures a candidate's exact equation count)."""
+        ...
 
 
 def template(
@@ -315,15 +324,16 @@ def template(
     syms: Sequence[Expr],
     avals: Sequence[Aval],
     out_avals: Sequence[Aval],
+    host: Host,
     numbers: bool = False,
 ) -> Graph | None:
     """The IR of a cse'd expression list as a small graph over fresh inputs, or None when it
     cannot be lowered or does not give exactly ``out_avals`` (shapes are expanded back);
     ``numbers`` lets an output be a plain number (a zero derivative), which is then left out."""
-    with scratch_builder() as b:
+    with host.scratch() as b:
         values = [b.input(a, False) for a in avals]
         try:
-            outs = lower_cse(*cse_form, dict(zip(syms, values, strict=True)))
+            outs = lower_cse(*cse_form, dict(zip(syms, values, strict=True)), host.ops)
         except (LoweringError, TypeError, ValueError, RuntimeError):
             return None
         fixed = []

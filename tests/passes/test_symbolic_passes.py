@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from adjit.frontend.builder import joint_graph
+from adjit.frontend.builder import SYMBOLIC_HOST, joint_graph
 from adjit.ir.graph import Graph, op_count
 from adjit.ir.interpreter import interpret
 from adjit.ir.parser import parse_graph
@@ -101,7 +101,7 @@ def graph(name: str, dtype: str = "f32") -> Graph:
 
 
 def gradients(fwd: Graph, args: list[np.ndarray], wrt: list[int], symbolic: bool) -> list:
-    joint = joint_graph(fwd, wrt, S.where_regions(fwd) if symbolic else ())
+    joint = joint_graph(fwd, wrt, S.where_regions(fwd, host=SYMBOLIC_HOST) if symbolic else ())
     verify(joint.graph)
     outs = interpret(joint.graph, [*args, np.ones((), args[0].dtype)])
     return outs[len(fwd.outputs) :]
@@ -143,7 +143,7 @@ def test_sqrt_gradient_is_finite_where_eager_is_nan() -> None:
 def test_gradients_match_finite_differences_and_per_op_rules(name: str) -> None:
     rng = np.random.default_rng(0)
     fwd, fwd64 = graph(name), graph(name, "f64")
-    assert S.where_regions(fwd), "the case has a where region"
+    assert S.where_regions(fwd, host=SYMBOLIC_HOST), "the case has a where region"
     for _ in range(3):
         args = inputs(name, rng)
         grads = gradients(fwd, args, CASES[name][2], symbolic=True)
@@ -160,7 +160,7 @@ def test_gradients_match_finite_differences_and_per_op_rules(name: str) -> None:
 
 def test_condition_inputs_get_no_cotangent() -> None:
     fwd = graph("mask_input")
-    (region,) = S.where_regions(fwd)
+    (region,) = S.where_regions(fwd, host=SYMBOLIC_HOST)
     assert [v.aval.dtype.name for v in region.inputs] == ["float32", "bool"]
     joint = joint_graph(fwd, [0], [region])
     assert "not" not in op_count(joint.graph)  # no cotangent was built for the mask
@@ -179,7 +179,7 @@ SIGMOID = f"""{{ lambda a:f32[3] .
 
 def test_sigmoid_region_derivative_is_s_times_one_minus_s() -> None:
     fwd = parse_graph(SIGMOID)
-    joint = joint_graph(fwd, [0], S.where_regions(fwd))
+    joint = joint_graph(fwd, [0], S.where_regions(fwd, host=SYMBOLIC_HOST))
     backward = joint.graph.replace(eqns=joint.graph.eqns[joint.n_forward_eqns :])
     ops = op_count(backward)
     # g -> reshape, expand; then s = sigmoid a, 1 - s, g*s*(1-s), the select (and its cond)
@@ -210,7 +210,7 @@ SIMPLIFIABLE = f"""{{ lambda a:f32[5] b:f32[5] c:f32[5] .
 
 def _simplify_cases() -> list[Graph]:
     fwd = [graph(n) for n in CASES] + [parse_graph(SIGMOID), parse_graph(SIMPLIFIABLE)]
-    joints = [joint_graph(g, [0], S.where_regions(g)).graph for g in fwd]
+    joints = [joint_graph(g, [0], S.where_regions(g, host=SYMBOLIC_HOST)).graph for g in fwd]
     return fwd + joints + [graph("nested", "f64")]
 
 
@@ -218,7 +218,7 @@ def test_simplify_keeps_values_avals_and_never_grows() -> None:
     rng = np.random.default_rng(1)
     shrunk = 0
     for g in _simplify_cases():
-        s = S.simplify(g)
+        s = S.simplify(g, host=SYMBOLIC_HOST)
         verify(s)
         assert len(s.eqns) <= len(g.eqns)
         shrunk += len(s.eqns) < len(g.eqns)
@@ -239,7 +239,7 @@ def test_simplify_keeps_values_avals_and_never_grows() -> None:
 
 
 def test_simplify_rewrites_what_it_can() -> None:
-    s = S.simplify(parse_graph(SIMPLIFIABLE))
+    s = S.simplify(parse_graph(SIMPLIFIABLE), host=SYMBOLIC_HOST)
     # 0.1*log(1+f) + 0.2*log(1+f) -> 0.3*log1p(f) is kept. a*b + a*c -> a*(b+c) and
     # (a*a - b*b)/(a - b) -> a + b are rejected: they change IEEE results (a = inf with
     # b + c = 0 gives inf instead of nan; a == b gives 2a instead of 0/0 = nan), which the
@@ -266,10 +266,10 @@ TWO_REGIONS = f"""{{ lambda a:f32[3] b:f32[3] .
 def test_identical_regions_hit_the_cache() -> None:
     fwd = parse_graph(TWO_REGIONS)
     hits = S.VJP_CACHE.hits
-    assert len(S.where_regions(fwd)) == 2
+    assert len(S.where_regions(fwd, host=SYMBOLIC_HOST)) == 2
     assert S.VJP_CACHE.hits >= hits + 1  # the second region reuses the first's derivative
     hits = S.SIMPLIFY_CACHE.hits
-    S.simplify(fwd)
+    S.simplify(fwd, host=SYMBOLIC_HOST)
     assert S.SIMPLIFY_CACHE.hits >= hits + 1
     (ga, gb) = gradients(fwd, [np.array([-1.0, 4.0, 1.0], np.float32)] * 2, [0, 1], True)
     np.testing.assert_array_equal(ga, [0.0, 0.25, 0.5])
@@ -290,8 +290,8 @@ def test_region_above_the_size_bound_falls_back() -> None:
         ]
     )
     fwd = parse_graph(text)
-    assert S.where_regions(fwd) == []
-    assert len(S.where_regions(fwd, limit=n + 4)) == 1
+    assert S.where_regions(fwd, host=SYMBOLIC_HOST) == []
+    assert len(S.where_regions(fwd, host=SYMBOLIC_HOST, limit=n + 4)) == 1
     x = np.array([-1.0, 0.5, 2.0], np.float32)
     (grad,) = gradients(fwd, [x], [0], symbolic=True)  # the per-op rules
     np.testing.assert_allclose(grad, np.where(x > 0, 1.5**n, 0.0), rtol=1e-5)
