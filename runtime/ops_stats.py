@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import namedtuple
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -123,12 +124,7 @@ def var_mean(
     *,
     correction: Any = None,
 ) -> tuple[Tensor, Tensor]:
-    if isinstance(dim, bool):  # var_mean(x, False): the (input, unbiased) overload
-        dim, unbiased = None, dim
-    v = composite(
-        "VarMeanBackward0", lambda a: var(a, dim, unbiased, keepdim, correction=correction), x
-    )
-    return v, composite("VarMeanBackward0", lambda a: mean(a, dim, keepdim), x)
+    return _with_mean("VarMeanBackward0", var, x, dim, unbiased, keepdim, correction)
 
 
 def std_mean(
@@ -139,12 +135,23 @@ def std_mean(
     *,
     correction: Any = None,
 ) -> tuple[Tensor, Tensor]:
-    if isinstance(dim, bool):
+    return _with_mean("StdMeanBackward0", std, x, dim, unbiased, keepdim, correction)
+
+
+def _with_mean(
+    name: str,
+    stat: Callable[..., Tensor],
+    x: Tensor,
+    dim: Any,
+    unbiased: Any,
+    keepdim: bool,
+    correction: Any,
+) -> tuple[Tensor, Tensor]:
+    """(stat, mean) over ``dim``, both with one grad_fn name as in PyTorch."""
+    if isinstance(dim, bool):  # var_mean(x, False): the (input, unbiased) overload
         dim, unbiased = None, dim
-    s = composite(
-        "StdMeanBackward0", lambda a: std(a, dim, unbiased, keepdim, correction=correction), x
-    )
-    return s, composite("StdMeanBackward0", lambda a: mean(a, dim, keepdim), x)
+    s = composite(name, lambda a: stat(a, dim, unbiased, keepdim, correction=correction), x)
+    return s, composite(name, lambda a: mean(a, dim, keepdim), x)
 
 
 # ---- extremes and norms ------------------------------------------------------------------
