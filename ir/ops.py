@@ -56,6 +56,8 @@ class Op(Enum):
     AMIN = auto()
     ARGMAX = auto()
     ARGMIN = auto()
+    # sorting
+    ARGSORT = auto()  # stable indices along an axis (ir/sorting.py): sort, topk, median...
     # movement
     RESHAPE = auto()
     PERMUTE = auto()
@@ -122,6 +124,7 @@ class GroupOp:
     TERNARY = frozenset({Op.WHERE})
     ELEMENTWISE = UNARY | BINARY | TERNARY
     REDUCE = frozenset({Op.SUM, Op.AMAX, Op.AMIN, Op.ARGMAX, Op.ARGMIN})
+    SORT = frozenset({Op.ARGSORT})
     MOVEMENT = frozenset(
         {
             Op.RESHAPE,
@@ -141,6 +144,7 @@ class GroupOp:
     )
     # ops whose output carries no gradient (bool or integer results)
     NONDIFF = COMPARE | BITWISE | frozenset({Op.ARGMAX, Op.ARGMIN, Op.DETACH, Op.TRUNC_DIV})
+    NONDIFF |= SORT
     # elementwise ops with a sympy form (the symbolic source of truth); fmod has none, so that
     # sympy never replaces its exact remainder by x - y*trunc(x/y); nor copysign (|x| sign(y)
     # is 0 at y = 0, where copysign gives |x| and PyTorch's gradient is +-1)

@@ -13,6 +13,7 @@ from .checks import check_reference
 from .custom import custom_vjp_reference
 from .ops import Op
 from .shapes import split_index
+from .sorting import argsort_reference
 
 RefRule = Callable[..., np.ndarray]
 
@@ -253,6 +254,7 @@ REFERENCE: dict[Op, RefRule] = {
     Op.AMIN: _reduce(np.min),
     Op.ARGMAX: _argreduce(np.argmax, np.greater),
     Op.ARGMIN: _argreduce(np.argmin, np.less),
+    Op.ARGSORT: argsort_reference,
     Op.RESHAPE: lambda x, *, shape: x.reshape(shape),
     Op.PERMUTE: lambda x, *, axes: x.transpose(axes),
     Op.EXPAND: lambda x, *, shape: np.broadcast_to(x, shape),

@@ -12,6 +12,7 @@ from .custom import custom_vjp_shape
 from .dtypes import DType, bool_, int32, int64, result_type, scalar_dtype, to_float
 from .errors import ShapeError
 from .ops import GroupOp, Op
+from .sorting import argsort_shape
 from .windows import fold_shape, unfold_shape
 
 ShapeRule = Callable[..., Aval]
@@ -351,6 +352,7 @@ SHAPE_RULES: dict[Op, ShapeRule] = {
     Op.AMIN: _reduce("keep", "amin"),
     Op.ARGMAX: _reduce("arg", "argmax"),
     Op.ARGMIN: _reduce("arg", "argmin"),
+    Op.ARGSORT: argsort_shape,
     Op.RESHAPE: _reshape,
     Op.PERMUTE: _permute,
     Op.EXPAND: _expand,

@@ -87,6 +87,8 @@ def test_reference_accepts_the_shape_rule_attrs(op: Op) -> None:
 
 
 def test_groups_partition() -> None:
-    assert GroupOp.ELEMENTWISE | GroupOp.REDUCE | GroupOp.MOVEMENT | {Op.MATMUL} == set(Op)
+    assert GroupOp.ELEMENTWISE | GroupOp.REDUCE | GroupOp.SORT | GroupOp.MOVEMENT | {
+        Op.MATMUL
+    } == set(Op)
     assert not GroupOp.UNARY & GroupOp.BINARY
     assert GroupOp.SYMBOLIC <= GroupOp.ELEMENTWISE
