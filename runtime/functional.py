@@ -167,7 +167,6 @@ from .ops_reduce import (
     min,
     norm,
     softmax,
-    sort,
     std,
     sum,
     values_indices,
@@ -455,3 +454,6 @@ __all__ += [  # runtime/ops_contract.py, ops_einsum.py
     "tensordot",
     "vdot",
 ]
+from .ops_sort import argsort, msort, sort, topk  # noqa: E402
+
+__all__ += ["argsort", "msort", "topk"]  # runtime/ops_sort.py (and "sort", above)

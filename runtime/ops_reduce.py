@@ -345,19 +345,5 @@ def cumsum(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
     return composite("CumsumBackward0", decomposition, x)
 
 
-def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
-    """Sorted values (differentiable, SortBackward0) and the indices (NumPy's stable sort)."""
-    if getattr(x, "_is_tracer", False):
-        from .trace_state import TracingError
-
-        raise TracingError("sort's order depends on the values, which are unknown while tracing")
-    axis = norm_axis(dim, x.ndim)
-    key = -x._data if descending else x._data
-    order = np.argsort(key, axis=axis, kind="stable")
-    idx = Tensor._make(order.astype(np.int64))
-    vals = composite("SortBackward0", lambda a: apply(Op.GATHER, a, idx, axis=axis), x)
-    return RETURN_TYPES["sort"](vals, idx)
-
-
 def cat_along(a: Tensor, b: Tensor, axis: int) -> Tensor:
     return apply(Op.CAT, a, b, axis=axis)
