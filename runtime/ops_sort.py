@@ -36,9 +36,7 @@ def take_sorted(x: Tensor, index: Tensor, axis: int) -> Tensor:
     return apply(Op.GATHER, x, index, axis=axis)
 
 
-def argsort(
-    x: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False
-) -> Tensor:
+def argsort(x: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False) -> Tensor:
     return argsort_along(x, norm_axis(dim, x.ndim), descending, stable)
 
 
@@ -56,7 +54,11 @@ def msort(x: Tensor) -> Tensor:
 
 
 def topk(
-    x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True  # noqa: A002
+    x: Tensor,
+    k: int,
+    dim: int = -1,
+    largest: bool = True,
+    sorted: bool = True,  # noqa: A002
 ) -> Any:
     """The ``k`` largest (smallest) along ``dim``, in order (also with ``sorted=False``, which
     leaves PyTorch's order unspecified)."""
