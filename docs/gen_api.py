@@ -1,0 +1,561 @@
+"""Writes docs/api.md: every public adjit name, whether a sample call matches PyTorch eagerly
+and compiled, and PyTorch's documented names adjit lacks (``python docs/gen_api.py``)."""
+
+# Note [the API page]
+# Each public name gets a *sample*: the first of a few generic argument patterns (one float
+# tensor, two, a tensor and an int, a square matrix, integer tensors, ...) that PyTorch itself
+# accepts, or an entry of SAMPLES where no generic pattern fits. "eager" is ✓ when adjit's
+# result equals PyTorch's on that sample (same dtype, shape and values within float32
+# rounding; random functions after the same manual_seed), ✗ with the error otherwise.
+# "compiled" is ✓ when ``adjit.compile`` (interpreter backend: trace, adjoint and passes, no
+# LLVM, which the test suite covers op by op) gives the eager result, "—" when the result is
+# not a tensor (nothing to compile), ✗ with the reason otherwise. The page names the sample
+# it ran, so every mark can be reproduced. tests/test_api_page.py regenerates the page and
+# fails when the checked-in copy is stale.
+
+from __future__ import annotations
+
+import contextlib
+import io
+import pathlib
+import re
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+import adjit
+
+PAGE = pathlib.Path(__file__).with_name("api.md")
+ROWS, COLS = 3, 4
+
+# differences from PyTorch users should know about, by qualified name
+KNOWN_DIFFERENCES: dict[str, str] = {
+    "nonzero": "data-dependent shape: eager only (a clear error when compiled)",
+    "argwhere": "data-dependent shape: eager only (a clear error when compiled)",
+    "masked_select": "data-dependent shape: eager only (a clear error when compiled)",
+    "unique": "data-dependent shape: eager only (a clear error when compiled)",
+    "unique_consecutive": "data-dependent shape: eager only (a clear error when compiled)",
+    "Tensor.nonzero": "data-dependent shape: eager only (a clear error when compiled)",
+    "Tensor.masked_select": "data-dependent shape: eager only (a clear error when compiled)",
+    "Tensor.unique": "data-dependent shape: eager only (a clear error when compiled)",
+    "Tensor.item": "a graph break point: refused inside adjit.compile (issue 15)",
+    "Tensor.tolist": "reads data: refused inside adjit.compile (issue 15)",
+}
+
+
+def _data() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(13)
+    a = rng.uniform(0.1, 0.9, (ROWS, COLS)).astype(np.float32)
+    s = rng.uniform(-1, 1, (COLS, COLS))
+    return {
+        "x": a,
+        "y": rng.uniform(0.1, 0.9, (ROWS, COLS)).astype(np.float32),
+        "m": (s @ s.T + COLS * np.eye(COLS)).astype(np.float32),  # square, positive definite
+        "v": rng.uniform(0.1, 0.9, COLS).astype(np.float32),
+        "i": rng.integers(0, 5, (ROWS, COLS)).astype(np.int64),
+        "j": rng.integers(1, 4, (ROWS, COLS)).astype(np.int64),
+        "b": rng.integers(0, 2, (ROWS, COLS)).astype(np.bool_),
+        "p": np.argsort(rng.uniform(size=(ROWS, COLS)), axis=1).astype(np.int64),  # no repeats
+    }
+
+
+DATA = _data()
+# generic argument patterns, tried in order; letters name DATA entries, others are literals
+PATTERNS: list[str] = [
+    "x",
+    "x, y",
+    "x, 1",
+    "x, 0",
+    "x, y, y",
+    "m",
+    "v",
+    "v, v",
+    "i",
+    "i, j",
+    "b",
+    "b, b",
+    "x, 2, 1",
+    "3",
+    "3, 4",
+    "",
+    "[1.0, 2.0]",
+]
+# the same for Tensor methods (self is x)
+METHOD_PATTERNS: list[str] = ["", "y", "1", "0", "y, y", "2, 1", "(1, 0)", "b", "p", "m", "v"]
+# names whose generic patterns do not fit or mislead (the call is written out)
+SAMPLES: dict[str, str] = {
+    "einsum": '"ij,kj->ik", x, y',
+    "where": "b, x, y",
+    "cat": "[x, y]",
+    "concat": "[x, y]",
+    "concatenate": "[x, y]",
+    "stack": "[x, y]",
+    "hstack": "[x, y]",
+    "vstack": "[x, y]",
+    "dstack": "[x, y]",
+    "column_stack": "[x, y]",
+    "row_stack": "[x, y]",
+    "meshgrid": "v, v, indexing='ij'",
+    "reshape": "x, (COLS, ROWS)",
+    "view": "(COLS, ROWS)",
+    "permute": "x, (1, 0)",
+    "gather": "x, 1, p",
+    "take_along_dim": "x, p, 1",
+    "index_select": "x, 1, p[0]",
+    "matmul": "x, m",
+    "mm": "x, m",
+    "mv": "m, v",
+    "bmm": "x[None], m[None]",
+    "baddbmm": "x[None], x[None], m[None]",
+    "addmm": "x, x, m",
+    "addmv": "v, m, v",
+    "chain_matmul": "m, m",
+    "tensordot": "x, m, dims=1",
+    "full": "(ROWS, COLS), 2.5",
+    "full_like": "x, 2.5",
+    "linspace": "0, 1, 5",
+    "logspace": "0, 1, 5",
+    "arange": "5",
+    "clamp": "x, 0.2, 0.6",
+    "clip": "x, 0.2, 0.6",
+    "lerp": "x, y, 0.3",
+    "masked_fill": "x, b, 0.5",
+    "repeat_interleave": "x, 2, 1",
+    "narrow": "x, 1, 1, 2",
+    "select": "x, 1, 2",
+    "roll": "x, 1, 1",
+    "tile": "x, (2, 1)",
+    "split": "x, 2, 1",
+    "chunk": "x, 2, 1",
+    "unflatten": "x, 1, (2, 2)",
+    "movedim": "x, 0, 1",
+    "moveaxis": "x, 0, 1",
+    "swapaxes": "x, 0, 1",
+    "swapdims": "x, 0, 1",
+    "transpose": "x, 0, 1",
+    "scatter": "x, 1, p, y",
+    "scatter_add": "x, 1, p, y",
+    "index_add": "x, 1, p[0], y[:, :4]",
+    "kthvalue": "x, 2, 1",
+    "topk": "x, 2",
+    "quantile": "x, 0.3",
+    "nanquantile": "x, 0.3",
+    "normal": "x, y",
+    "multinomial": "x, 2",
+    "searchsorted": "v.sort().values, x",
+    "bucketize": "x, v.sort().values",
+    "histc": "x, 4",
+    "tril_indices": "3, 3",
+    "triu_indices": "3, 3",
+    "randint": "0, 5, (ROWS, COLS)",
+    "randperm": "6",
+    "manual_seed": "0",
+    "cdist": "x, y",
+    "dist": "x, y",
+    "cross": "x[:, :3], y[:, :3], dim=1",
+    "diagonal_scatter": "m, v",
+    "select_scatter": "x, v[:ROWS] * 0 + 1, 1, 0",
+    "slice_scatter": "x, y[:, :2], 1, 0, 2",
+    "index_fill": "x, 1, p[0], 0.5",
+    "index_copy": "x, 1, p[0, :1], y[:, :1]",
+    "masked_scatter": "x, b, y",
+    "as_strided": "x, (2, 2), (1, 2)",
+    "expand": "x[:1], (ROWS, COLS)",
+    "broadcast_to": "x[:1], (ROWS, COLS)",
+    "pow": "x, 2.5",
+    "float_power": "x, 2",
+    "polygamma": "1, x",
+    "mvlgamma": "x + 1, 2",
+    "addcmul": "x, x, y, value=0.5",
+    "addcdiv": "x, x, y, value=0.5",
+    "addr": "x, x[:, 0], v",
+    "addbmm": "m, x[None].transpose(1, 2), x[None]",
+    "ger": "v, v",
+    "outer": "v, v",
+    "kron": "x, m",
+    "block_diag": "x, m",
+    "cartesian_prod": "v, v",
+    "combinations": "v",
+    "trapezoid": "x",
+    "diff": "x",
+    "histogram": "x, 4",
+    "flip": "x, (1,)",
+    "index_put": "x, (j[0, :2] - 1,), y[:2]",
+    "matrix_power": "m, 3",
+    "scatter_reduce": "x, 1, p, y, 'amax'",
+    "addbmm": "m, x[None].transpose(1, 2), x[None]",
+    "bitwise_and": "i, j",
+    "bitwise_or": "i, j",
+    "bitwise_xor": "i, j",
+    "bitwise_not": "i",
+    "bitwise_left_shift": "i, j",
+    "bitwise_right_shift": "i, j",
+    "cummax": "x, 1",
+    "cummin": "x, 1",
+    "cumprod": "x, 1",
+    "cumsum": "x, 1",
+    "logcumsumexp": "x, 1",
+    "logsumexp": "x, 1",
+    "softmax": "x, 1",
+    "log_softmax": "x, 1",
+    "dot": "v, v",
+    "vdot": "v, v",
+    "masked_scatter": "x, b, y",
+    "unsqueeze": "x, 1",
+    "multi_dot": "[x, m, m]",
+    "avg_pool2d": "x[None, None], 2",
+    "max_pool2d": "x[None, None], 2",
+    "adaptive_avg_pool2d": "x[None, None], 1",
+    "conv2d": "x[None, None], m[None, None, :2, :2]",
+    "batch_norm": "x, v[:4] * 0, v[:4] * 0 + 1",
+    "layer_norm": "x, (COLS,)",
+    "embedding": "p, m",
+    "nll_loss": "x.log_softmax(1), p[:, 0]",
+    "pad": "x, (1, 1)",
+    "unfold": "x[None, None], 2",
+    "bilinear": "x, y, m[None]",
+    "one_hot": "p, 4",
+}
+TENSOR_SAMPLES: dict[str, str] = {
+    "view": "(COLS, ROWS)",
+    "reshape": "(COLS, ROWS)",
+    "permute": "(1, 0)",
+    "expand": "(2, ROWS, COLS)",
+    "repeat": "(2, 1)",
+    "to": "adjit.float64",
+    "type": "adjit.float64",
+    "masked_fill": "b, 0.5",
+    "masked_fill_": "b, 0.5",
+    "gather": "1, p",
+    "scatter": "1, p, y",
+    "scatter_": "1, p, y",
+    "scatter_add": "1, p, y",
+    "scatter_add_": "1, p, y",
+    "index_select": "1, p[0]",
+    "clamp": "0.2, 0.6",
+    "clamp_": "0.2, 0.6",
+    "clip": "0.2, 0.6",
+    "lerp": "y, 0.3",
+    "narrow": "1, 1, 2",
+    "select": "1, 2",
+    "split": "2, 1",
+    "chunk": "2, 1",
+    "unfold": "1, 2, 1",
+    "new_full": "(2, 2), 1.5",
+    "new_zeros": "(2, 2)",
+    "new_ones": "(2, 2)",
+    "new_empty": "(0,)",
+    "new_tensor": "[1.0, 2.0]",
+    "fill_": "1.5",
+    "index_fill": "1, p[0], 0.5",
+    "index_fill_": "1, p[0], 0.5",
+    "index_add": "1, p[0], y[:, :4]",
+    "index_add_": "1, p[0], y[:, :4]",
+    "topk": "2",
+    "kthvalue": "2, 1",
+    "quantile": "0.3",
+    "transpose": "0, 1",
+    "swapaxes": "0, 1",
+    "movedim": "0, 1",
+    "matmul": "m",
+    "mm": "m",
+    "unflatten": "1, (2, 2)",
+    "sum_to_size": "(1, COLS)",
+    "expand_as": "x[None].expand(2, ROWS, COLS)",
+    "view_as": "y",
+    "reshape_as": "y",
+    "type_as": "i",
+    "pow": "2.5",
+    "where": "b, y",
+    "addcmul": "x, y",
+    "addcdiv": "x, y",
+    "random_": "0, 5",
+    "uniform_": "",
+    "normal_": "",
+    "bernoulli_": "0.5",
+    "exponential_": "",
+    "geometric_": "0.5",
+    "cauchy_": "",
+    "log_normal_": "",
+    "addmm": "x, m",
+    "addmm_": "x, m",
+    "addmv": "v | m, v",
+    "addmv_": "v | m, v",
+    "baddbmm": "x[None], m[None]",
+    "bmm": "m[None]",
+    "addr": "x[:, 0], v",
+    "bitwise_not": "i | ",
+    "dot": "v | v",
+    "flip": "(1,)",
+    "index_copy": "1, p[0, :1], y[:, :1]",
+    "index_copy_": "1, p[0, :1], y[:, :1]",
+    "index_put": "(torch.tensor([2, 0]),), y[:2]",
+    "index_put_": "(torch.tensor([2, 0]),), y[:2]",
+    "bitwise_and": "i | j",
+    "bitwise_and_": "i | j",
+    "bitwise_or": "i | j",
+    "bitwise_or_": "i | j",
+    "bitwise_xor": "i | j",
+    "bitwise_xor_": "i | j",
+    "bitwise_not_": "i | ",
+    "bitwise_left_shift": "i | j",
+    "bitwise_left_shift_": "i | j",
+    "bitwise_right_shift": "i | j",
+    "bitwise_right_shift_": "i | j",
+    "vdot": "v | v",
+    "bmm": "x[None] | m[None]",
+    "baddbmm_": "x[None] | x[None], m[None]",
+    "addbmm": "m | x[None].transpose(1, 2), x[None]",
+    "addbmm_": "m | x[None].transpose(1, 2), x[None]",
+    "item": "v[:1] | ",
+    "matrix_power": "m | 3",
+    "broadcast_to": "x[:1] | (ROWS, COLS)",
+    "moveaxis": "0, 1",
+    "swapdims": "0, 1",
+    "float_power_": "x.double() | 2",
+    "addr_": "x[:, 0], v",
+    "masked_scatter": "b, y",
+    "masked_scatter_": "b, y",
+    "scatter_reduce": "1, p, y, 'amax'",
+    "scatter_reduce_": "1, p, y, 'amax'",
+    "outer": "v | v",
+    "ger": "v | v",
+}
+# names that are not callables to sample (modules, types, constants) or cannot run generically
+NOT_SAMPLED = {"Tensor", "Size", "dtype", "device", "Generator", "autograd", "nn", "optim"}
+# results that are not reproducible (addresses, fresh seeds) or unspecified (empty's values)
+NOT_COMPARED = {"seed", "initial_seed", "data_ptr", "untyped_storage"}
+SHAPE_ONLY = {"empty", "empty_like", "new_empty", "empty_strided"}
+
+
+def _args(text: str, T: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    env = {k: T.tensor(v) for k, v in DATA.items()}
+    env.update(ROWS=ROWS, COLS=COLS, adjit=T, torch=T)
+    args, kwargs = eval(f"(lambda *a, **k: (a, k))({text})", {}, env)  # noqa: S307
+    return args, kwargs
+
+
+def _flat(r: Any) -> list[Any]:
+    if isinstance(r, list | tuple):
+        return [y for x in r for y in _flat(x)]
+    return [r]
+
+
+def _numpy(t: Any) -> np.ndarray:
+    t = t.detach()
+    return t.numpy() if str(t.dtype) != "torch.bfloat16" else t.float().numpy()
+
+
+def _same(a: Any, t: Any, values: bool = True) -> str | None:
+    """None when adjit's result ``a`` matches PyTorch's ``t``, else why not."""
+    fa, ft = _flat(a), _flat(t)
+    if len(fa) != len(ft):
+        return f"{len(fa)} results, PyTorch {len(ft)}"
+    for x, y in zip(fa, ft, strict=True):
+        if type(y).__name__ == "Tensor":
+            if type(x).__name__ != "Tensor":
+                return f"returns {type(x).__name__}, PyTorch a Tensor"
+            if str(x.dtype) != str(y.dtype):
+                return f"dtype {x.dtype}, PyTorch {y.dtype}"
+            xa, ya = _numpy(x), _numpy(y)
+            if xa.shape != ya.shape:
+                return f"shape {xa.shape}, PyTorch {ya.shape}"
+            if values and not np.allclose(xa, ya, rtol=1e-5, atol=1e-6, equal_nan=True):
+                return "values differ"
+        elif isinstance(y, bool | int | float) and x != y and not (y != y and x != x):
+            return f"{x!r}, PyTorch {y!r}"
+    return None
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _call(fn: Callable[..., Any], text: str, T: Any) -> Any:
+    T.manual_seed(0)
+    args, kwargs = _args(text, T)
+    with _quiet():
+        return fn(*args, **kwargs)
+
+
+def _short(e: BaseException) -> str:
+    msg = str(e).splitlines()[0] if str(e) else ""
+    msg = re.sub(r"\S*/([\w.]+\.py):\d+", r"\1", msg)  # no machine's paths on the page
+    msg = re.sub(r"\s+", " ", msg)[:70].replace("|", "\\|")
+    return f"{type(e).__name__}: {msg}"
+
+
+def _has_tensor(r: Any) -> bool:
+    return any(type(v).__name__ == "Tensor" for v in _flat(r))
+
+
+def _compiled(fn: Callable[..., Any], text: str, eager: Any) -> str:
+    if not _has_tensor(eager):
+        return "—"
+    args, kwargs = _args(text, adjit)
+    tensors = [i for i, a in enumerate(args) if isinstance(a, adjit.Tensor)]
+
+    def program(*ts: Any) -> Any:
+        full = list(args)
+        for i, t in zip(tensors, ts, strict=True):
+            full[i] = t
+        return fn(*full, **kwargs)
+
+    try:
+        adjit.manual_seed(0)
+        with _quiet():
+            got = adjit.compile(program, backend="interpreter")(*(args[i] for i in tensors))
+    except Exception as e:  # the reason goes on the page
+        return "✗ " + _short(e)
+    why = _same(got, eager, values=False) or _same(got, eager)
+    return "✓" if why is None else f"✗ {why}"
+
+
+def _resolve(root: Any, qual: str) -> Any:
+    for part in qual.split("."):
+        root = getattr(root, part, None)
+    return root
+
+
+def _row(surface: str, name: str, torch: Any) -> tuple[str, str, str, str]:
+    """(sample, eager, compiled, note) for one public name of ``surface``."""
+    qual = f"{surface}.{name}" if surface else name
+    note = KNOWN_DIFFERENCES.get(qual, "")
+    method = surface == "Tensor"
+    a_obj = getattr(adjit.Tensor, name) if method else _resolve(adjit, qual)
+    t_obj = getattr(torch.Tensor, name, None) if method else _resolve(torch, qual)
+    if name in NOT_SAMPLED or not callable(a_obj) or isinstance(a_obj, type):
+        return "", "", "", note
+    if t_obj is None:
+        return "", "adjit only", "", note
+    table = TENSOR_SAMPLES if method else SAMPLES
+    generic = METHOD_PATTERNS if method else PATTERNS
+    patterns = [table[name]] if name in table else generic
+    for text in patterns:
+        shown = f"x.{name}({text})" if method else f"{name}({text})"
+        if method:  # self is x (or the sample's "self | args"), a traced input when compiled
+            own, _, text = text.rpartition(" | ")
+            shown = f"{own or 'x'}.{name}({text})"
+            text = f"{own or 'x'}, {text}" if text else own or "x"
+            t_fn, a_fn = _method(name), _method(name)
+        else:
+            t_fn, a_fn = t_obj, a_obj
+        try:
+            want = _call(t_fn, text, torch)
+        except Exception:  # PyTorch refuses this pattern: try the next
+            continue
+        try:
+            got = _call(a_fn, text, adjit)
+        except Exception as e:
+            return f"`{shown}`", "✗ " + _short(e), "", note
+        if name in NOT_COMPARED:
+            return f"`{shown}`", "runs", "", note
+        why = _same(got, want, values=name not in SHAPE_ONLY)
+        if why is not None:
+            return f"`{shown}`", f"✗ {why}", "", note
+        return f"`{shown}`", "✓", _compiled(a_fn, text, got), note
+    return "", "no sample", "", note
+
+
+def _method(name: str) -> Callable[..., Any]:
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if name.endswith("_") and not name.startswith("requires_grad"):
+            self = self.clone()  # in-place on an intermediate, as compiled code may do
+        return getattr(self, name)(*args, **kwargs)
+
+    return call
+
+
+def _public(obj: Any) -> list[str]:
+    return sorted(n for n in dir(obj) if not n.startswith("_"))
+
+
+def _pytorch_names(torch: Any) -> dict[str, set[str]]:
+    """PyTorch's documented names per surface: the survey adjit is measured against."""
+    root = pathlib.Path(torch.__file__).parent
+    docs = (root / "_torch_docs.py").read_text()
+    tensor_docs = (root / "_tensor_docs.py").read_text()
+    fns = set(re.findall(r"add_docstr\(\s*torch\.(\w+)", docs))
+    fns |= set(torch.functional.__all__)
+    methods = set(re.findall(r'add_docstr_all\(\s*"(\w+)"', tensor_docs))
+    nnf = {n for n in _public(torch.nn.functional) if callable(getattr(torch.nn.functional, n))}
+    nnf = {n for n in nnf if not isinstance(getattr(torch.nn.functional, n), type)}
+    return {
+        "": {n for n in fns if not n.startswith("_")},
+        "Tensor": {n for n in methods if not n.startswith("_")},
+        "nn.functional": {
+            n for n in nnf if getattr(torch.nn.functional, n).__module__ != "typing"
+        },
+        "linalg": set(_public(torch.linalg)),
+        "special": set(_public(torch.special)),
+    }
+
+
+SURFACES: list[tuple[str, str]] = [
+    ("", "adjit.* (torch.*)"),
+    ("Tensor", "Tensor methods"),
+    ("nn.functional", "adjit.nn.functional"),
+    ("linalg", "adjit.linalg"),
+    ("special", "adjit.special"),
+]
+
+
+def _adjit_names(surface: str) -> list[str]:
+    obj = adjit.Tensor if surface == "Tensor" else _resolve(adjit, surface) if surface else adjit
+    if obj is None:
+        return []
+    return _public(obj)
+
+
+def render(torch: Any) -> str:
+    survey = _pytorch_names(torch)
+    out = [
+        "# adjit's public API",
+        "",
+        "Generated by `python docs/gen_api.py` (Note [the API page]); "
+        "`tests/test_api_page.py` fails when this page is stale. Every row ran its sample "
+        "on adjit and on PyTorch "
+        f"{torch.__version__.split('+')[0]}: **eager** ✓ means the same dtype, shape and values; "
+        "**compiled** ✓ means `adjit.compile` (interpreter backend) gives the eager result; "
+        "— means the result is not a tensor. The sample's letters: `x`, `y` float32 "
+        f"[{ROWS}, {COLS}] in (0.1, 0.9), `m` a float32 [{COLS}, {COLS}] positive definite "
+        f"matrix, `v` float32 [{COLS}], `i`, `j` int64 [{ROWS}, {COLS}], `b` bool.",
+        "",
+        "## Counts",
+        "",
+        "| surface | adjit public names | PyTorch documented names | of those in adjit |",
+        "|---|---|---|---|",
+    ]
+    sections: list[str] = []
+    for surface, title in SURFACES:
+        names = _adjit_names(surface)
+        want = survey[surface]
+        have = want & set(names)
+        out.append(f"| {title} | {len(names)} | {len(want)} | {len(have)} |")
+        sections += [f"## {title}", "", "| name | sample | eager | compiled | note |"]
+        sections.append("|---|---|---|---|---|")
+        for name in names:
+            sample, eager, compiled, note = _row(surface, name, torch)
+            sections.append(f"| `{name}` | {sample} | {eager} | {compiled} | {note} |")
+        missing = sorted(want - set(names))
+        sections += ["", f"PyTorch names not in adjit ({len(missing)}): "]
+        sections += [", ".join(f"`{n}`" for n in missing) or "none", ""]
+    return "\n".join([*out, "", *sections])
+
+
+def main() -> int:
+    import torch
+
+    PAGE.write_text(render(torch))
+    print(f"wrote {PAGE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
