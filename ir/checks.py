@@ -10,7 +10,8 @@ reads. A decomposition states such a condition as data instead:
 ``CHECK(x, ok[, detail])`` is the identity on ``x``; it raises ``error(message)`` unless every
 element of the bool tensor ``ok`` is true. ``message`` may hold one ``{}``, filled with the
 ``detail`` element (broadcast to ``ok``'s shape) at the first failing position in C order,
-which is the element PyTorch's loops report. Because the checked value is threaded through
+which is the element PyTorch's loops report; ``{position}`` is that position (a flat index
+into ``ok``: linalg's "(Batch element 2)"). Because the checked value is threaded through
 the check (later ops read its output), the check needs no side-effect rules anywhere:
 
 - DCE keeps it exactly when the value is used (a check whose value nothing reads guards
@@ -33,11 +34,11 @@ import numpy as np
 
 from .aval import Aval
 from .dtypes import bool_
-from .errors import ShapeError
+from .errors import ShapeError, _LinAlgError
 
 # the exception classes a check may raise, by the name its ``error`` attribute holds
 CHECK_ERRORS: dict[str, type[Exception]] = {
-    e.__name__: e for e in (IndexError, RuntimeError, ValueError, ZeroDivisionError)
+    e.__name__: e for e in (IndexError, RuntimeError, ValueError, ZeroDivisionError, _LinAlgError)
 }
 
 
@@ -62,8 +63,9 @@ def check_failure(
     """The exception a failing check raises (None when every element of ``ok`` holds)."""
     if ok.all():
         return None
+    first = int(np.argmin(ok.reshape(-1)))  # the first False, in C order
+    message = message.replace("{position}", str(first))
     if detail is not None:
-        first = int(np.argmin(ok.reshape(-1)))  # the first False, in C order
         value: Any = np.broadcast_to(detail, ok.shape).reshape(-1)[first].item()
         message = message.format(value)
     return CHECK_ERRORS[error](message)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .custom import custom_vjp_rule
+from .linalg_vjp import linalg_vjp
 from .ops import Op
 
 Rule = Callable[..., tuple[Any, ...]]
@@ -218,6 +219,7 @@ DERIVATIVES: dict[Op, Rule] = {
         g._unfold(kernel_size, dilation, padding, stride),
     ),
     Op.MATMUL: _matmul,
+    Op.LINALG: linalg_vjp,
     Op.CHECK: lambda g, inputs: (g, *[None] * (len(inputs) - 1)),  # identity on input 0
     Op.CUSTOM_VJP: custom_vjp_rule,
 }

@@ -5,3 +5,7 @@ from __future__ import annotations
 
 class ShapeError(RuntimeError):
     """Operands whose shapes (or dtypes) an op cannot accept. A RuntimeError, as in PyTorch."""
+
+
+class _LinAlgError(RuntimeError):  # noqa: N801 - PyTorch's class name (torch._C._LinAlgError)
+    """A singular or non-positive-definite matrix: ``adjit.linalg.LinAlgError``, as PyTorch's."""

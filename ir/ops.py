@@ -71,6 +71,8 @@ class Op(Enum):
     FOLD = auto()  # col2im, UNFOLD's adjoint: overlapping windows sum
     # contraction
     MATMUL = auto()
+    # LAPACK: det, slogdet, inv, solve, cholesky, eigh, svd, qr by ``func`` (ir/linalg.py)
+    LINALG = auto()
     # autodiff
     DETACH = auto()  # identity whose output carries no gradient (Tensor.detach while tracing)
     # run-time checks
@@ -125,6 +127,7 @@ class GroupOp:
     ELEMENTWISE = UNARY | BINARY | TERNARY
     REDUCE = frozenset({Op.SUM, Op.AMAX, Op.AMIN, Op.ARGMAX, Op.ARGMIN})
     SORT = frozenset({Op.ARGSORT})
+    LINALG = frozenset({Op.LINALG})
     MOVEMENT = frozenset(
         {
             Op.RESHAPE,

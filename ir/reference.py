@@ -11,6 +11,7 @@ import numpy as np
 from . import windows
 from .checks import check_reference
 from .custom import custom_vjp_reference
+from .linalg import linalg_reference
 from .ops import Op
 from .shapes import split_index
 from .sorting import argsort_reference
@@ -266,6 +267,7 @@ REFERENCE: dict[Op, RefRule] = {
     Op.UNFOLD: windows.unfold,
     Op.FOLD: windows.fold,
     Op.MATMUL: np.matmul,
+    Op.LINALG: linalg_reference,
     Op.DETACH: lambda x: x,
     Op.CHECK: check_reference,
     Op.CUSTOM_VJP: custom_vjp_reference,

@@ -11,6 +11,7 @@ from .checks import check_shape
 from .custom import custom_vjp_shape
 from .dtypes import DType, bool_, int32, int64, result_type, scalar_dtype, to_float
 from .errors import ShapeError
+from .linalg import linalg_shape
 from .ops import GroupOp, Op
 from .sorting import argsort_shape
 from .windows import fold_shape, unfold_shape
@@ -364,6 +365,7 @@ SHAPE_RULES: dict[Op, ShapeRule] = {
     Op.UNFOLD: unfold_shape,
     Op.FOLD: fold_shape,
     Op.MATMUL: _matmul,
+    Op.LINALG: linalg_shape,
     Op.DETACH: _unary_keep,
     Op.CHECK: check_shape,
     Op.CUSTOM_VJP: custom_vjp_shape,

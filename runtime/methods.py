@@ -271,6 +271,9 @@ def _private(name: str) -> Any:
         "_fold": lambda g, size, k, d, p, s: apply(
             Op.FOLD, g, output_size=tuple(size), kernel_size=k, dilation=d, padding=p, stride=s
         ),
+        "_linalg": lambda a, func, mode, *others: apply(
+            Op.LINALG, a, *others, func=func, mode=mode
+        ),
     }
     return table[name]
 
@@ -315,7 +318,7 @@ def install(cls: type) -> None:
         setattr(cls, name, property(fn))
     for name in ("allclose", "isclose", "equal"):
         setattr(cls, name, getattr(predicates, name))
-    for name in ("_index", "_index_add", "_gather", "_scatter_add", "_unfold", "_fold"):
+    for name in ("_index", "_index_add", "_gather", "_scatter_add", "_unfold", "_fold", "_linalg"):
         setattr(cls, name, _private(name))
     for name, kind in NEW.items():
         setattr(cls, name, _new(kind))
