@@ -58,6 +58,7 @@ class Op(Enum):
     ARGMIN = auto()
     # sorting
     ARGSORT = auto()  # stable indices along an axis (ir/sorting.py): sort, topk, median...
+    SEARCHSORTED = auto()  # insertion points in sorted rows (Note [searchsorted's binary search])
     # movement
     RESHAPE = auto()
     PERMUTE = auto()
@@ -126,7 +127,7 @@ class GroupOp:
     TERNARY = frozenset({Op.WHERE})
     ELEMENTWISE = UNARY | BINARY | TERNARY
     REDUCE = frozenset({Op.SUM, Op.AMAX, Op.AMIN, Op.ARGMAX, Op.ARGMIN})
-    SORT = frozenset({Op.ARGSORT})
+    SORT = frozenset({Op.ARGSORT, Op.SEARCHSORTED})
     LINALG = frozenset({Op.LINALG})
     MOVEMENT = frozenset(
         {

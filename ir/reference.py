@@ -14,7 +14,7 @@ from .custom import custom_vjp_reference
 from .linalg import linalg_reference
 from .ops import Op
 from .shapes import split_index
-from .sorting import argsort_reference
+from .sorting import argsort_reference, searchsorted_reference
 
 RefRule = Callable[..., np.ndarray]
 
@@ -256,6 +256,7 @@ REFERENCE: dict[Op, RefRule] = {
     Op.ARGMAX: _argreduce(np.argmax, np.greater),
     Op.ARGMIN: _argreduce(np.argmin, np.less),
     Op.ARGSORT: argsort_reference,
+    Op.SEARCHSORTED: searchsorted_reference,
     Op.RESHAPE: lambda x, *, shape: x.reshape(shape),
     Op.PERMUTE: lambda x, *, axes: x.transpose(axes),
     Op.EXPAND: lambda x, *, shape: np.broadcast_to(x, shape),

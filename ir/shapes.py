@@ -13,7 +13,7 @@ from .dtypes import DType, bool_, int32, int64, result_type, scalar_dtype, to_fl
 from .errors import ShapeError
 from .linalg import linalg_shape
 from .ops import GroupOp, Op
-from .sorting import argsort_shape
+from .sorting import argsort_shape, searchsorted_shape
 from .windows import fold_shape, unfold_shape
 
 ShapeRule = Callable[..., Aval]
@@ -354,6 +354,7 @@ SHAPE_RULES: dict[Op, ShapeRule] = {
     Op.ARGMAX: _reduce("arg", "argmax"),
     Op.ARGMIN: _reduce("arg", "argmin"),
     Op.ARGSORT: argsort_shape,
+    Op.SEARCHSORTED: searchsorted_shape,
     Op.RESHAPE: _reshape,
     Op.PERMUTE: _permute,
     Op.EXPAND: _expand,

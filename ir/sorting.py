@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .aval import Aval
@@ -34,3 +36,41 @@ def argsort_reference(x: np.ndarray, *, axis: int, descending: bool, stable: boo
 # input order, and no value is negated (that would overflow the most negative integer and swap
 # -0.0 with 0.0). ``stable`` is recorded but every sort here is stable: PyTorch's unstable CPU
 # sort may order ties differently, which its documentation allows.
+
+
+def searchsorted_shape(seq: Aval, values: Aval, *, right: bool) -> Aval:
+    """Positions in the rows of ``seq`` (1-D, or its leading dims are ``values``')."""
+    if seq.dtype != values.dtype:
+        raise ShapeError(f"searchsorted: {seq.dtype} boundaries and {values.dtype} values")
+    if seq.ndim != 1 and tuple(seq.shape[:-1]) != tuple(values.shape[:-1]):
+        raise ShapeError(f"searchsorted: boundaries {seq.shape} do not match values {values.shape}")
+    return Aval(values.shape, int64)
+
+
+def searchsorted_reference(seq: np.ndarray, values: np.ndarray, *, right: bool) -> np.ndarray:
+    """Note [searchsorted's binary search]: PyTorch's lower (upper) bound, step for step."""
+    n = seq.shape[-1]
+    batch = math.prod(seq.shape[:-1])
+    rows = seq.reshape(batch, n)
+    v = values.reshape(batch, values.size // batch if batch else 0)
+    lo = np.zeros(v.shape, np.int64)
+    hi = np.full(v.shape, n, np.int64)
+    active = lo < hi
+    while active.any():  # at most ceil(log2(n + 1)) rounds
+        mid = (lo + hi) >> 1
+        at = np.take_along_axis(rows, np.minimum(mid, n - 1), axis=1)
+        with np.errstate(invalid="ignore"):
+            up = active & ~((at > v) if right else (at >= v))
+        lo = np.where(up, mid + 1, lo)
+        hi = np.where(active & ~up, mid, hi)
+        active = lo < hi
+    return lo.reshape(values.shape)
+
+
+# Note [searchsorted's binary search]
+# PyTorch's kernel halves [0, n) while ``!(seq[mid] >= v)`` (``>`` for right=True) moves the
+# low end up. On a sorted row without NaN that is NumPy's searchsorted; on anything else (a
+# NaN in the row, an unsorted row) the answer is whatever those halvings give, so the
+# reference runs the same halvings, all values of a row at once: O(m log n) like the kernel,
+# where a decomposition over ARGSORT (sorting the values into the row) costs O((n + m) log(n +
+# m)) and answers differently on such rows. Hence a primitive.

@@ -454,6 +454,7 @@ __all__ += [  # runtime/ops_contract.py, ops_einsum.py
     "tensordot",
     "vdot",
 ]
-from .ops_sort import argsort, msort, sort, topk  # noqa: E402
+from .ops_sort import argsort, bucketize, msort, searchsorted, sort, topk  # noqa: E402
 
-__all__ += ["argsort", "msort", "topk"]  # runtime/ops_sort.py (and "sort", above)
+# runtime/ops_sort.py (and "sort", above)
+__all__ += ["argsort", "msort", "topk", "searchsorted", "bucketize"]

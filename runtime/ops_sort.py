@@ -1,12 +1,14 @@
-"""Sorting as decompositions over ARGSORT: sort, argsort, msort, topk (they compile)."""
+"""Sorting over ARGSORT and SEARCHSORTED: sort, argsort, msort, topk, searchsorted, bucketize."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..ir import dtypes as D
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
-from .dispatch import apply, composite
+from .checks import check, in_range
+from .dispatch import apply, as_tensor_operand, composite, result_dtype
 from .ops_movement import getitem, reshape
 from .ops_reduce import RETURN_TYPES
 from .ops_stats import return_type
@@ -70,3 +72,81 @@ def topk(
     index = order if x.ndim == 0 else getitem(order, (slice(None),) * axis + (slice(0, k),))
     values = composite("TopkBackward0", lambda a: take_sorted(a, index, axis), x)
     return topk_result(values, index)
+
+
+# ---- searchsorted and bucketize ---------------------------------------------------------------
+def _search(seq: Tensor, values: Any, right: bool, out_int32: bool) -> Tensor:
+    """The SEARCHSORTED primitive on ``seq`` and ``values`` in their common dtype."""
+    dt = result_dtype(seq, values)
+    if dt is D.bool_:
+        raise NotImplementedError("\"searchsorted_out_cpu\" not implemented for 'Bool'")
+    v = values if isinstance(values, Tensor) else as_tensor_operand(values)
+    found = apply(Op.SEARCHSORTED, seq.to(dt), v.to(dt), right=right)
+    return found.to(D.int32) if out_int32 else found
+
+
+def searchsorted(
+    sorted_sequence: Tensor,
+    input: Any,  # noqa: A002 - PyTorch's name
+    *,
+    out_int32: bool = False,
+    right: bool = False,
+    side: str | None = None,
+    sorter: Tensor | None = None,
+) -> Tensor:
+    """Note [searchsorted's binary search] (ir/sorting.py): PyTorch's answers, compiled too."""
+    seq = sorted_sequence
+    name = "torch.searchsorted()"
+    if side is not None:
+        if side not in ("left", "right"):
+            raise RuntimeError(f"{name}: side can only be 'left' or 'right' but got {side}")
+        if right and side == "left":
+            raise RuntimeError(
+                f"{name}: side and right can't be set to opposites, got side of left while "
+                "right was True"
+            )
+        right = side == "right"
+    if seq.ndim == 0:
+        raise RuntimeError(
+            f"{name}: boundaries tensor should have positive dimension, but got 0 dimension"
+        )
+    scalar = not isinstance(input, Tensor) or input.ndim == 0
+    if scalar and seq.ndim != 1:
+        raise RuntimeError(
+            f"{name}: input value can be a scalar only when boundaries tensor dimension is 1, "
+            f"but we got boundaries tensor dim({seq.ndim}) and input value's dim(0) numel(1)"
+        )
+    if not scalar and seq.ndim != 1 and tuple(seq.shape[:-1]) != tuple(input.shape[:-1]):
+        raise RuntimeError(
+            f"{name}: boundaries tensor should be 1 dimension or the first N-1 dimensions of "
+            "boundaries tensor and input value tensor must match, but we got boundaries tensor "
+            f"{list(seq.shape)} and input value tensor {list(input.shape)}"
+        )
+    if sorter is not None:
+        if sorter.dtype is not D.int64:
+            raise RuntimeError(
+                f"{name}: sorter must be a tensor of long dtype but got dtype "
+                f"{sorter.dtype.type_name}"
+            )
+        if tuple(sorter.shape) != tuple(seq.shape):
+            raise RuntimeError(
+                f"{name}: boundary and sorter must have the same size, but got boundary tensor "
+                f"{list(seq.shape)}and got sorter tensor {list(sorter.shape)}"
+            )
+        n = seq.shape[-1]
+        message = f"{name}: sorter index out of range"
+        sorter = check(sorter, in_range(sorter, 0, n), RuntimeError, message)
+        seq = apply(Op.GATHER, seq, sorter, axis=seq.ndim - 1)
+    return _search(seq, input, right, out_int32)
+
+
+def bucketize(
+    input: Any,  # noqa: A002 - PyTorch's name
+    boundaries: Tensor,
+    *,
+    out_int32: bool = False,
+    right: bool = False,
+) -> Tensor:
+    if boundaries.ndim != 1:
+        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({boundaries.ndim})")
+    return _search(boundaries, input, right, out_int32)
