@@ -32,6 +32,8 @@ STORAGE: dict[str, ir.Type] = {
     "int64": I64,
     "int32": ir.IntType(32),
     "uint8": _I8,
+    "int8": _I8,
+    "int16": ir.IntType(16),
     "bool": _I8,  # NumPy stores a bool in a byte
 }
 REGISTER: dict[str, ir.Type] = {**STORAGE, "bool": _I1}
@@ -41,6 +43,8 @@ KIND: dict[str, str] = {
     "int64": "i",
     "int32": "i",
     "uint8": "u",
+    "int8": "i",
+    "int16": "i",
     "bool": "b",
 }
 
@@ -57,6 +61,14 @@ def _resize(ext: str, trunc: str) -> Convert:
     return conv
 
 
+def _float_to_int(b: Builder, v: ir.Value, src: DType, dst: DType) -> ir.Value:
+    # x86's conversion (cvttss2si) is to 32 bits at least; int8/int16 keep its low bits, as
+    # NumPy's and PyTorch's casts do (300.0 -> 44 in int8)
+    if dst.itemsize >= 4:
+        return b.fptosi(v, REGISTER[dst.name])
+    return b.trunc(b.fptosi(v, ir.IntType(32)), REGISTER[dst.name])
+
+
 def _nonzero(b: Builder, v: ir.Value, src: DType, dst: DType) -> ir.Value:
     if KIND[src.name] == "f":  # NaN converts to True, as in NumPy
         return b.fcmp_unordered("!=", v, ir.Constant(v.type, 0.0))
@@ -69,11 +81,11 @@ CONVERT: dict[str, Convert] = {
     "if": lambda b, v, s, d: b.sitofp(v, REGISTER[d.name]),
     "uf": lambda b, v, s, d: b.uitofp(v, REGISTER[d.name]),
     "bf": lambda b, v, s, d: b.uitofp(v, REGISTER[d.name]),
-    "fi": lambda b, v, s, d: b.fptosi(v, REGISTER[d.name]),
+    "fi": _float_to_int,
     "fu": lambda b, v, s, d: b.trunc(b.fptosi(v, ir.IntType(32)), _I8),
     "ii": _resize("sext", "trunc"),
-    "iu": lambda b, v, s, d: b.trunc(v, _I8),
-    "ui": lambda b, v, s, d: b.zext(v, REGISTER[d.name]),
+    "iu": _resize("sext", "trunc"),
+    "ui": _resize("zext", "trunc"),
     "bi": lambda b, v, s, d: b.zext(v, REGISTER[d.name]),
     "bu": lambda b, v, s, d: b.zext(v, _I8),
     "fb": _nonzero,
@@ -415,10 +427,23 @@ def emit_checked(name: str, emitter: Any) -> str:
         raise CodegenError(f"kernel {name}: lowering failed: {e!r}") from e
 
 
+def _refuse_reduced_floats(k: Any) -> None:
+    """float16/bfloat16 have no lowering yet: a clear error, never a float32 result."""
+    for e in k.eqns:
+        for a in (*e.inputs, e.out):
+            dt = a.aval.dtype
+            if dt.is_reduced_float:
+                raise CodegenError(
+                    f"kernel {k.name}: op {e.op.name.lower()}: the llvm backend does not "
+                    f"compile {dt} yet (adjit.compile(..., backend='interpreter') runs it)"
+                )
+
+
 def lower_kernel(k: Kernel, use_vecmath: bool = True) -> Lowered:
     """Lower ``k`` to an LLVM IR module; CodegenError names the kernel and the op on failure."""
     from .loops import KernelEmitter
 
+    _refuse_reduced_floats(k)
     if not isinstance(k, Kernel):  # a RowKernel (passes.rows)
         from .rows import lower_rows
 

@@ -31,5 +31,9 @@ class Aval:
             "int32": "i32",
             "bool": "bool",
             "uint8": "u8",
+            "int8": "i8",
+            "int16": "i16",
+            "float16": "f16",
+            "bfloat16": "bf16",
         }[self.dtype.name]
         return f"{short}[{','.join(map(str, self.shape))}]"

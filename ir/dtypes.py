@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 
 
@@ -15,7 +16,7 @@ class DType:
     name: str
     np: type  # the NumPy scalar type that stores it
     category: int  # 0 bool, 1 integer, 2 floating point
-    rank: int  # order within the promotion lattice
+    rank: int  # order within the promotion lattice (equal ranks meet one above: _TIES)
 
     @property
     def is_floating_point(self) -> bool:
@@ -24,6 +25,11 @@ class DType:
     @property
     def itemsize(self) -> int:
         return int(np.dtype(self.np).itemsize)
+
+    @property
+    def is_reduced_float(self) -> bool:
+        """float16 and bfloat16: stored narrow, computed in float32 (Note [reduced floats])."""
+        return self.category == 2 and self.rank == _HALF_RANK
 
     @property
     def type_name(self) -> str:
@@ -37,12 +43,24 @@ class DType:
         return by_name, (self.name,)  # pickles (torch.save) refer to the one instance
 
 
+# Note [reduced floats]: float16 is NumPy's float16; bfloat16 is ml_dtypes' NumPy dtype (its
+# float32 -> bfloat16 conversion rounds to nearest even and keeps NaN, as PyTorch's). As in
+# PyTorch's CPU kernels, every op on them computes in float32 (reductions accumulate in float32)
+# and rounds the result to the storage type once per op (ir/interpreter.py).
+_HALF_RANK = 5
 bool_ = DType("bool", np.bool_, 0, 0)
 uint8 = DType("uint8", np.uint8, 1, 1)
-int32 = DType("int32", np.int32, 1, 2)
-int64 = DType("int64", np.int64, 1, 3)
-float32 = DType("float32", np.float32, 2, 4)
-float64 = DType("float64", np.float64, 2, 5)
+int8 = DType("int8", np.int8, 1, 1)
+int16 = DType("int16", np.int16, 1, 2)
+int32 = DType("int32", np.int32, 1, 3)
+int64 = DType("int64", np.int64, 1, 4)
+float16 = DType("float16", np.float16, 2, _HALF_RANK)
+bfloat16 = DType("bfloat16", ml_dtypes.bfloat16, 2, _HALF_RANK)
+float32 = DType("float32", np.float32, 2, 6)
+float64 = DType("float64", np.float64, 2, 7)
+# two different dtypes of one rank promote to the next type up: uint8 + int8 -> int16,
+# float16 + bfloat16 -> float32 (PyTorch's promotion table)
+_TIES = {1: int16, _HALF_RANK: float32}
 
 _TYPE_NAMES = {
     "bool": "Bool",
@@ -63,7 +81,18 @@ _TYPE_NAMES = {
     "uint32": "UInt32",
     "uint64": "UInt64",
 }
-ALL: tuple[DType, ...] = (bool_, uint8, int32, int64, float32, float64)
+ALL: tuple[DType, ...] = (
+    bool_,
+    uint8,
+    int8,
+    int16,
+    int32,
+    int64,
+    float16,
+    bfloat16,
+    float32,
+    float64,
+)
 _BY_NUMPY = {np.dtype(d.np): d for d in ALL}
 
 
@@ -97,24 +126,16 @@ class UnsupportedDType(DType):
         raise self._refuse()
 
 
-float16 = UnsupportedDType("float16")
-bfloat16 = UnsupportedDType("bfloat16")
 complex32 = UnsupportedDType("complex32")
 complex64 = UnsupportedDType("complex64")
 complex128 = UnsupportedDType("complex128")
-int8 = UnsupportedDType("int8")
-int16 = UnsupportedDType("int16")
 uint16 = UnsupportedDType("uint16")
 uint32 = UnsupportedDType("uint32")
 uint64 = UnsupportedDType("uint64")
 UNSUPPORTED: tuple[UnsupportedDType, ...] = (
-    float16,
-    bfloat16,
     complex32,
     complex64,
     complex128,
-    int8,
-    int16,
     uint16,
     uint32,
     uint64,
@@ -129,11 +150,8 @@ def by_name(name: str) -> DType:
 
 # NumPy dtypes that are one of the unsupported PyTorch dtypes (refused by name, not widened)
 _UNSUPPORTED_BY_NUMPY = {
-    np.dtype(np.float16): float16,
     np.dtype(np.complex64): complex64,
     np.dtype(np.complex128): complex128,
-    np.dtype(np.int8): int8,
-    np.dtype(np.int16): int16,
     np.dtype(np.uint16): uint16,
     np.dtype(np.uint32): uint32,
     np.dtype(np.uint64): uint64,
@@ -163,13 +181,18 @@ def from_numpy_dtype(dt: np.dtype) -> DType:
         raise _UNSUPPORTED_BY_NUMPY[dt]._refuse()
     raise TypeError(
         f"can't convert np.ndarray of type numpy.{dt}. The only supported types are: "
-        "float64, float32, int64, int32, uint8, and bool."
+        "float64, float32, float16, complex64, complex128, int64, int32, int16, int8, uint64, "
+        "uint32, uint16, uint8, and bool."
     )
 
 
 def promote(a: DType, b: DType) -> DType:
     """The smallest dtype both ``a`` and ``b`` convert to without loss of category."""
-    return a if a.rank >= b.rank else b
+    if a is b:
+        return a
+    if a.rank == b.rank:
+        return _TIES[a.rank]
+    return a if a.rank > b.rank else b
 
 
 def scalar_dtype(value: object) -> DType:
@@ -203,6 +226,17 @@ def result_type(operands: list[tuple[DType, int]]) -> DType:
     out = _combine(tiers[0], _combine(tiers[1], tiers[2]))
     assert out is not None, "result_type needs at least one operand"
     return out
+
+
+def to_storage(a: np.ndarray, d: DType) -> np.ndarray:
+    """``a`` converted to ``d``: a float16/bfloat16 value is rounded from float32, as PyTorch's
+    c10::Half(float) and c10::BFloat16(float) do (a double rounds to float32 first)."""
+    if a.dtype == d.np:
+        return a
+    with np.errstate(all="ignore"):  # overflow to inf and NaN to int convert as in PyTorch
+        if d.is_reduced_float and a.dtype != np.float32:
+            a = a.astype(np.float32)
+        return a.astype(d.np)
 
 
 def to_float(d: DType) -> DType:

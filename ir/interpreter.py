@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .dtypes import to_storage
 from .graph import Atom, Graph, Lit, Var
 from .ops import Op
 from .reference import REFERENCE
@@ -28,9 +29,37 @@ _MOVES_ONLY = frozenset(
 )
 
 
+# Note [reduced-float scalars]: PyTorch's CPU mul and div of float16/bfloat16 take a second
+# operand of one element (a Python number, a 0-dim or a broadcast size-1 tensor) as a float32
+# from its original value, never rounded to the narrow type; every other op (add and sub too)
+# converts it to the narrow type first. Measured on torch 2.13 with random scalars.
+_SCALAR_IN_FLOAT32 = frozenset({Op.MUL, Op.DIV})
+
+
+def _reduced_operands(op, arrays: list[np.ndarray], targets) -> list[np.ndarray]:
+    """Operands of an op on float16/bfloat16, converted to the float32 it computes in."""
+    out = []
+    for i, (a, dt) in enumerate(zip(arrays, targets, strict=True)):
+        if dt is not None and a.dtype != dt.np:
+            if i == 1 and a.size == 1 and op in _SCALAR_IN_FLOAT32:
+                out.append(a.astype(np.float32))
+                continue
+            a = to_storage(a, dt)
+        out.append(a.astype(np.float32) if a.dtype.itemsize == 2 and a.dtype.kind in "fV" else a)
+    return out
+
+
 def eval_eqn_arrays(op, attrs, arrays: list[np.ndarray], avals, out_aval) -> np.ndarray:
     """One op on NumPy arrays, with the operand conversions the dtype rules ask for."""
-    for i, dt in enumerate(operand_dtypes(op, avals, out_aval)):
+    targets = operand_dtypes(op, avals, out_aval)
+    if op not in _MOVES_ONLY and (
+        out_aval.dtype.is_reduced_float or any(a.dtype.is_reduced_float for a in avals)
+    ):  # Note [reduced floats] in ir/dtypes.py: compute in float32, round once
+        arrays = _reduced_operands(op, arrays, targets)
+        with np.errstate(all="ignore"):
+            data = np.asarray(REFERENCE[op](*arrays, **attrs))
+        return to_storage(data, out_aval.dtype)
+    for i, dt in enumerate(targets):
         if dt is not None and arrays[i].dtype != dt.np:
             arrays[i] = arrays[i].astype(dt.np)
     # float arithmetic and casts are the only ones NumPy warns about (errstate costs ~2 µs)

@@ -21,6 +21,10 @@ _SHORT = {
     "i32": D.int32,
     "bool": D.bool_,
     "u8": D.uint8,
+    "i8": D.int8,
+    "i16": D.int16,
+    "f16": D.float16,
+    "bf16": D.bfloat16,
 }
 _DTYPES = {d.name: d for d in D.ALL}
 _TYPED = re.compile(r"(\w+):(\w+)\[([\d,]*)\]")

@@ -11,6 +11,7 @@ import numpy as np
 from . import windows
 from .checks import check_reference
 from .custom import custom_vjp_reference
+from .dtypes import to_storage
 from .linalg import linalg_reference
 from .ops import Op
 from .shapes import split_index
@@ -225,7 +226,7 @@ REFERENCE: dict[Op, RefRule] = {
     Op.FLOOR: np.floor,
     Op.TRUNC: np.trunc,
     Op.NOT: np.invert,
-    Op.CAST: lambda x, *, dtype: x.astype(dtype.np),
+    Op.CAST: lambda x, *, dtype: to_storage(x, dtype),
     Op.CLAMP: _clamp,
     Op.ADD: np.add,
     Op.SUB: np.subtract,

@@ -273,6 +273,10 @@ C_NAMES = {
     "int64": "long int",
     "int32": "int",
     "uint8": "unsigned char",
+    "int8": "signed char",
+    "int16": "short int",
+    "float16": "c10::Half",
+    "bfloat16": "c10::BFloat16",
     "bool": "bool",
 }
 

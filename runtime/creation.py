@@ -87,7 +87,7 @@ def _check_device(dev: Any) -> None:
 def _finish(data: np.ndarray, dtype: DType | None, requires_grad: bool, dev: Any = None) -> Tensor:
     _check_device(dev)
     if dtype is not None and data.dtype != dtype.np:
-        data = data.astype(dtype.np)
+        data = D.to_storage(data, dtype)
     # (np.ascontiguousarray would turn a 0-d array into a 1-d one)
     t = Tensor._make(data if data.flags.c_contiguous else np.array(data, order="C"))
     if requires_grad:
@@ -112,10 +112,25 @@ def _infer(data: Any, dtype: DType | None = None) -> np.ndarray:
     if arr.dtype == object:
         raise TypeError(f"Could not infer dtype of {type(data).__name__}")
     if dtype is not None:
-        return arr.astype(dtype.np)
+        _check_fits(arr, dtype, dtype.name)
+        return D.to_storage(arr, dtype)
     if arr.dtype.kind == "f":
-        return arr.astype(D.get_default_dtype().np)
+        return D.to_storage(arr, D.get_default_dtype())
     return arr.astype(D.from_numpy_dtype(arr.dtype).np)
+
+
+def _check_fits(arr: np.ndarray, dtype: DType, spelling: str) -> None:
+    """PyTorch's check of Python numbers stored into an integer dtype (c10::overflows): NaN,
+    inf and values out of range are refused; an unsigned type also takes negative values down
+    to -max (they wrap)."""
+    if dtype.category != 1 or arr.dtype.kind not in "iuf" or not arr.size:
+        return
+    info = np.iinfo(dtype.np)
+    lo = -int(info.max) if info.min == 0 else int(info.min)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(arr) & (arr >= lo) & (arr <= int(info.max))
+    if not ok.all():
+        raise RuntimeError(f"value cannot be converted to type {spelling} without overflow")
 
 
 def _flat(data: Any) -> list[Any]:
@@ -159,7 +174,9 @@ def from_numpy(arr: np.ndarray) -> Tensor:
 
 def _filled(value: Any, size: tuple, dtype: DType | None, requires_grad: bool, dev: Any) -> Tensor:
     dt = dtype or D.get_default_dtype()
-    return _finish(np.full(_dims(size), value, dt.np), dt, requires_grad, dev)
+    fill = np.asarray(value.item() if isinstance(value, Tensor) else value)
+    _check_fits(fill, dt, f"{dt.name}_t" if dt.name.startswith(("int", "uint")) else dt.name)
+    return _finish(np.full(_dims(size), D.to_storage(fill, dt)), dt, requires_grad, dev)
 
 
 def zeros(
@@ -202,7 +219,7 @@ def full(
     **_: Any,
 ) -> Tensor:
     dt = dtype or D.scalar_dtype(fill_value)
-    return _finish(np.full(_dims((size,)), fill_value, dt.np), dt, requires_grad, device)
+    return _filled(fill_value, (size,), dt, requires_grad, device)
 
 
 def _like(t: Tensor, dtype: DType | None) -> tuple[tuple[int, ...], DType]:

@@ -250,6 +250,8 @@ def format_tensor(
     does not affect indentation (e.g. ``"Parameter containing:\\ntensor("``).
     """
     arr = np.asarray(data)
+    if dtype_name in ("float16", "bfloat16"):  # as torch/_tensor_str.py: printed as float32
+        arr = arr.astype(np.float32)
     head, newline, line_prefix = prefix.rpartition("\n")
     indent = len(line_prefix)
     extra: list[str] = []

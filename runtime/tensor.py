@@ -293,7 +293,7 @@ class Tensor:
             raise RuntimeError(
                 f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
             )
-        return self._data.reshape(()).item()
+        return self._data.reshape(()).item()  # (bfloat16 too gives a Python float)
 
     def tolist(self) -> Any:
         return self._data.tolist()
@@ -374,6 +374,10 @@ class Tensor:
                 "bool": "torch.BoolTensor",
                 "int32": "torch.IntTensor",
                 "uint8": "torch.ByteTensor",
+                "int8": "torch.CharTensor",
+                "int16": "torch.ShortTensor",
+                "float16": "torch.HalfTensor",
+                "bfloat16": "torch.BFloat16Tensor",
             }[self.dtype.name]
         return self.to(dtype)
 
@@ -391,6 +395,21 @@ class Tensor:
 
     def bool(self) -> Tensor:
         return self.to(D.bool_)
+
+    def byte(self) -> Tensor:
+        return self.to(D.uint8)
+
+    def char(self) -> Tensor:
+        return self.to(D.int8)
+
+    def short(self) -> Tensor:
+        return self.to(D.int16)
+
+    def half(self) -> Tensor:
+        return self.to(D.float16)
+
+    def bfloat16(self) -> Tensor:
+        return self.to(D.bfloat16)
 
     def cpu(self) -> Tensor:
         return self

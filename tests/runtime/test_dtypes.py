@@ -25,8 +25,7 @@ def _operand(kind: str, T: Any) -> Any:
     if kind in SCALARS:
         return SCALARS[kind]
     name, dims = kind.split("[")
-    data = np.array([1, 2] if dims == "2]" else 3).astype(DTYPES[name].np)
-    return T.from_numpy(data)
+    return T.tensor([1, 2] if dims == "2]" else 3, dtype=getattr(T, name))
 
 
 def _tier(kind: str) -> int:
@@ -104,7 +103,7 @@ def test_binary_op_dtypes(op: str) -> None:
             mismatches.append(
                 f"{a} {op} {b}: {got.dtype}{list(got.shape)} != {want.dtype}{list(want.shape)}"
             )
-        elif not np.allclose(got.numpy().astype(float), want.numpy().astype(float)):
+        elif not np.allclose(got.double().numpy(), want.double().numpy()):
             mismatches.append(f"{a} {op} {b}: {got.numpy()} != {want.numpy()}")
     assert not mismatches, f"{len(mismatches)} mismatches:\n" + "\n".join(mismatches[:40])
 
