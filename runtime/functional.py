@@ -455,6 +455,7 @@ __all__ += [  # runtime/ops_contract.py, ops_einsum.py
     "vdot",
 ]
 from .ops_sort import argsort, bucketize, msort, searchsorted, sort, topk  # noqa: E402
+from .ops_unique import unique, unique_consecutive  # noqa: E402
 
-# runtime/ops_sort.py (and "sort", above)
-__all__ += ["argsort", "msort", "topk", "searchsorted", "bucketize"]
+# runtime/ops_sort.py (and "sort", above), ops_unique.py
+__all__ += ["argsort", "msort", "topk", "searchsorted", "bucketize", "unique", "unique_consecutive"]

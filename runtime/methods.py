@@ -24,7 +24,7 @@ logical_or clamp clip clamp_min clamp_max masked_fill lerp addcmul addcdiv isnan
 nan_to_num logical_xor bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift
 bitwise_right_shift remainder fmod floor_divide
 sum mean var std amax amin argmax argmin max min logsumexp softmax log_softmax norm all any
-cumsum sort argsort msort topk
+cumsum sort argsort msort topk unique unique_consecutive
 prod nansum nanmean count_nonzero aminmax dist trace cumprod cummax cummin logcumsumexp
 median nanmedian kthvalue mode quantile nanquantile
 reshape view flatten unflatten permute transpose swapaxes swapdims t squeeze unsqueeze expand
