@@ -1,24 +1,56 @@
-"""``torch.linalg``: the decompositions adjit has so far (norms, products, cross, powers).
-
-det, slogdet, inv, solve, cholesky, qr, eigh, svd/svdvals, pinv, lstsq and matrix_rank need
-primitives of their own (a LAPACK forward and the standard gradient formulas): not yet here.
-"""
+"""``torch.linalg``: norms, products, and the LAPACK functions (det, inv, solve, cholesky, eigh,
+svd, qr over the LINALG primitive; pinv, lstsq, matrix_rank, cond over svd/eigh)."""
 
 from __future__ import annotations
 
+from adjit.ir.errors import _LinAlgError as LinAlgError
 from adjit.runtime.ops_contract import linalg_cross as cross
 from adjit.runtime.ops_contract import matrix_power
+from adjit.runtime.ops_decomp_linalg import (
+    cholesky,
+    cholesky_ex,
+    det,
+    eigh,
+    eigvalsh,
+    inv,
+    inv_ex,
+    qr,
+    slogdet,
+    solve,
+    solve_ex,
+    svd,
+    svdvals,
+)
 from adjit.runtime.ops_linalg import matmul
 from adjit.runtime.ops_norms import linalg_norm as norm
 from adjit.runtime.ops_norms import matrix_norm, multi_dot, vecdot, vector_norm
+from adjit.runtime.ops_pinv import cond, lstsq, matrix_rank, pinv
 
 __all__ = [
+    "LinAlgError",
+    "cholesky",
+    "cholesky_ex",
+    "cond",
     "cross",
+    "det",
+    "eigh",
+    "eigvalsh",
+    "inv",
+    "inv_ex",
+    "lstsq",
     "matmul",
     "matrix_norm",
     "matrix_power",
+    "matrix_rank",
     "multi_dot",
     "norm",
+    "pinv",
+    "qr",
+    "slogdet",
+    "solve",
+    "solve_ex",
+    "svd",
+    "svdvals",
     "vecdot",
     "vector_norm",
 ]

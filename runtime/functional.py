@@ -459,3 +459,12 @@ from .ops_unique import unique, unique_consecutive  # noqa: E402
 
 # runtime/ops_sort.py (and "sort", above), ops_unique.py
 __all__ += ["argsort", "msort", "topk", "searchsorted", "bucketize", "unique", "unique_consecutive"]
+from .ops_decomp_linalg import cholesky_legacy as cholesky  # noqa: E402
+from .ops_decomp_linalg import det, inverse, logdet  # noqa: E402
+from .ops_decomp_linalg import qr_legacy as qr  # noqa: E402
+from .ops_decomp_linalg import slogdet_legacy as slogdet  # noqa: E402
+from .ops_decomp_linalg import svd_legacy as svd  # noqa: E402
+from .ops_pinv import pinverse  # noqa: E402
+
+# runtime/ops_decomp_linalg.py, ops_pinv.py (torch.linalg's are in adjit/linalg.py)
+__all__ += ["det", "logdet", "slogdet", "inverse", "cholesky", "pinverse", "svd", "qr"]

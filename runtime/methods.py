@@ -36,6 +36,7 @@ scatter index_copy scatter_reduce index_put masked_scatter
 """.split()  # noqa: SIM905 - a word list reads best as words
 SAME_NAME += ops_math.NAMES  # tan, atan2, ceil, round, ...
 SAME_NAME += ops_contract.METHODS  # addmm, kron, cross, ...
+SAME_NAME += ["det", "logdet", "slogdet", "inverse", "cholesky", "pinverse", "svd", "qr"]
 
 ALIASES = {
     "negative": "neg",

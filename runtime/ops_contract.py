@@ -140,10 +140,10 @@ def matrix_power(input: Tensor, n: int) -> Tensor:  # noqa: A002
         )
     if not isinstance(n, int | np.integer) or isinstance(n, bool):
         raise TypeError(f"matrix_power(): argument 'n' must be int, not {type(n).__name__}")
-    if n < 0:
-        raise NotImplementedError(
-            "linalg.matrix_power: a negative n needs linalg.inv, which adjit does not have yet"
-        )
+    if n < 0:  # PyTorch: the power of the inverse (linalg.inv's singular-matrix error)
+        from .ops_decomp_linalg import inv
+
+        input, n = inv(input), -n  # noqa: A001
     if n == 0:
         from .creation import eye
 

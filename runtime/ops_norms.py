@@ -111,11 +111,12 @@ def matrix_norm(
     A = _cast(A, dtype, "linalg.matrix_norm")
     if ord == "fro":
         return vector_norm(A, 2, (d0, d1), keepdim)
-    if ord == "nuc" or abs(ord) == 2:
-        raise NotImplementedError(
-            f"linalg.matrix_norm: ord={ord!r} needs the singular values (linalg.svd), which "
-            "adjit does not have yet"
-        )
+    if ord == "nuc" or abs(ord) == 2:  # the sum, largest or smallest singular value
+        from .ops_decomp_linalg import svdvals
+
+        s = svdvals(A.movedim((d0, d1), (-2, -1)))
+        r = s.sum(-1) if ord == "nuc" else s.amax(-1) if ord > 0 else s.amin(-1)
+        return r.unsqueeze(min(d0, d1)).unsqueeze(max(d0, d1)) if keepdim else r
     # the induced norms: the largest (smallest) absolute column (row, for inf) sum
     if abs(ord) == _INF:
         d0, d1 = d1, d0
