@@ -150,6 +150,7 @@ INPLACE = {
     "index_add_": F.index_add,
     "index_fill_": F.index_fill,
     "scatter_": F.scatter,
+    "scatter_add_": F.scatter_add,
     "index_copy_": F.index_copy,
     "scatter_reduce_": F.scatter_reduce,
     "index_put_": F.index_put,

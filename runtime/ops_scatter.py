@@ -16,6 +16,7 @@ from .ops_index import _along, _name
 from .ops_integer import floor_divide
 from .ops_movement import expand, getitem, reshape
 from .ops_reduce import cumsum
+from .ops_scatter_reduce import COMBINE, scatter_reduce_segments
 from .ops_shape import _broadcast_pair
 from .tensor import Tensor
 
@@ -154,11 +155,11 @@ def scatter_reduce(
     *,
     include_self: bool = True,
 ) -> Tensor:
-    """sum and mean (the ones that decompose into SCATTER_ADD); prod/amax/amin need a primitive
-    of their own (a product through logs would lose zeros and signs) and are refused."""
-    if reduce not in ("sum", "mean"):
-        raise NotImplementedError(
-            f"adjit: scatter_reduce(reduce={reduce!r}) is not supported yet (sum and mean are)"
+    """sum and mean over SCATTER_ADD; prod, amax and amin as a segmented scan (Note
+    [segmented scatter_reduce] in ops_scatter_reduce.py)."""
+    if reduce not in ("sum", "prod", "mean", "amax", "amin"):
+        raise RuntimeError(
+            f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}"
         )
     d = norm_axis(dim, input.ndim)
     if index.dtype.name not in ("int64", "int32"):
@@ -173,10 +174,13 @@ def scatter_reduce(
     message = f"index {{}} is out of bounds for dimension {d} with size {n}"
     index = check(index, in_range(index, 0, n), RuntimeError, message, detail=index)
     shape = tuple(input.shape)
+    part = tuple(slice(0, k) for k in index.shape)
+    if reduce in COMBINE:
+        s = src if tuple(src.shape) == tuple(index.shape) else getitem(src, part)
+        return scatter_reduce_segments(input, d, index, s, reduce, include_self)
     ones = Tensor._make(np.ones(index.shape, input.dtype.np))
     counts = apply(Op.SCATTER_ADD, ones, index, axis=d, shape=shape)
     hit = gt(counts, 0)
-    part = tuple(slice(0, k) for k in index.shape)
 
     def decomposition(a: Tensor, s: Tensor) -> Tensor:
         s = s if tuple(s.shape) == tuple(index.shape) else getitem(s, part)

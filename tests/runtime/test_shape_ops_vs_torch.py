@@ -466,11 +466,11 @@ def test_scatter_index_copy_in_place() -> None:
     np.testing.assert_array_equal(got[0], want[0])
     with pytest.raises(NotImplementedError, match="scatter_reduce"):
         adjit.zeros(2).scatter_(0, adjit.tensor([0]), adjit.ones(1), reduce="add")
-    with pytest.raises(NotImplementedError, match="amax"):
-        adjit.zeros(2).scatter_reduce_(0, adjit.tensor([0]), adjit.ones(1), "amax")
     a, t = adjit.zeros(3), torch.zeros(3)
-    a.scatter_reduce_(0, adjit.tensor([2, 2, 0]), adjit.tensor([1.0, 2.0, 4.0]), "mean")
-    t.scatter_reduce_(0, torch.tensor([2, 2, 0]), torch.tensor([1.0, 2.0, 4.0]), "mean")
+    for T, x in ((adjit, a), (torch, t)):
+        x.scatter_reduce_(0, T.tensor([2, 2, 0]), T.tensor([1.0, 2.0, 4.0]), "mean")
+        assert x.scatter_reduce_(0, T.tensor([1, 2]), T.tensor([-1.0, 7.0]), "amax") is x
+        assert x.scatter_add_(0, T.tensor([1, 1]), T.tensor([0.5, 0.25])) is x
     np.testing.assert_array_equal(a.numpy(), t.numpy())
     a.index_put_((adjit.tensor([1, 1]),), adjit.tensor(2.0), accumulate=True)
     t.index_put_((torch.tensor([1, 1]),), torch.tensor(2.0), accumulate=True)
