@@ -143,6 +143,8 @@ def matrix_power(input: Tensor, n: int) -> Tensor:  # noqa: A002
     if n < 0:  # PyTorch: the power of the inverse (linalg.inv's singular-matrix error)
         from .ops_decomp_linalg import inv
 
+        if n == -1:
+            return inv(input)
         input, n = inv(input), -n  # noqa: A001
     if n == 0:
         from .creation import eye

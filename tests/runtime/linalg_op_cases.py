@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 
 @dataclass
 class Case:
@@ -13,10 +15,25 @@ class Case:
     fn: Callable[..., Any]  # fn(T, *tensors) with T the module (adjit or torch)
     shapes: tuple[tuple[int, ...], ...]
     grad_fn: bool = True  # whether adjit's grad_fn name is PyTorch's
+    # how each input is drawn (PREP below); normal when not given
+    prep: tuple[str, ...] = ()
+    # LAPACK rows: NumPy's LAPACK (OpenBLAS) and PyTorch's (MKL) order their float operations
+    # differently; a backward-stable factorization of these well-conditioned (cond < 30) inputs
+    # agrees to cond * n * eps ~ 1e-13, its gradient (two more solves) to ~1e-12
+    rtol: float = 1e-12
 
     @property
     def op(self) -> str:  # the torch.* function a row covers (for the op-table census)
         return self.name.split("-")[0]
+
+
+def prep_input(kind: str, a: Any) -> Any:
+    """``a`` (standard normal) made well-conditioned ("w": + 3I) or positive-definite ("s")."""
+    if kind == "w":
+        return a + 3 * np.eye(a.shape[-1])
+    if kind == "s":
+        return a @ np.swapaxes(a, -1, -2) / a.shape[-1] + np.eye(a.shape[-1])
+    return a
 
 
 def _e(eq: str) -> Callable[..., Any]:
@@ -119,4 +136,176 @@ CASES = [
     Case("vecdot-dim", lambda T, a, b: T.linalg.vecdot(a, b, dim=0), ((3, 4), (3, 1))),
     Case("linalg.matmul", lambda T, a, b: T.linalg.matmul(a, b), ((3, 4), (4,))),
     Case("linalg.matrix_power", lambda T, a: T.linalg.matrix_power(a, 3), ((3, 3),)),
+    *[  # the LAPACK functions (LINALG): values and gradients of gauge-invariant outputs
+        Case(name, fn, shapes, bool(grad_fn), tuple(prep), rtol=1e-10)
+        for name, fn, shapes, grad_fn, prep in [
+            ("det", lambda T, a: T.det(a), ((3, 3),), True, ("w",)),
+            ("linalg.det-batched", lambda T, a: T.linalg.det(a), ((2, 3, 3),), True, ("w",)),
+            ("linalg.det-method", lambda T, a: a.det(), ((4, 4),), True, ("n",)),
+            ("slogdet", lambda T, a: T.slogdet(a).logabsdet, ((2, 3, 3),), True, ("w",)),
+            ("linalg.slogdet-sign", lambda T, a: T.linalg.slogdet(a)[0], ((3, 3),), True, ()),
+            ("logdet", lambda T, a: T.logdet(a), ((2, 3, 3),), True, ("s",)),
+            ("logdet-method", lambda T, a: a.logdet(), ((3, 3),), True, ("w",)),
+            ("inverse", lambda T, a: T.inverse(a), ((3, 3),), True, ("w",)),
+            ("linalg.inv-batched", lambda T, a: T.linalg.inv(a), ((2, 2, 3, 3),), True, ("w",)),
+            ("linalg.inv_ex", lambda T, a: T.linalg.inv_ex(a).inverse, ((3, 3),), True, ("w",)),
+            ("inverse-method", lambda T, a: a.inverse(), ((1, 1),), True, ("w",)),
+            ("linalg.solve", lambda T, a, b: T.linalg.solve(a, b), ((3, 3), (3, 2)), True, "wn"),
+            ("linalg.solve-vector", lambda T, a, b: T.linalg.solve(a, b), ((3, 3), (3,)), 1, "wn"),
+            (
+                "linalg.solve-batched-vector",
+                lambda T, a, b: T.linalg.solve(a, b),
+                ((2, 3, 3), (2, 3)),
+                True,
+                "wn",
+            ),
+            (
+                "linalg.solve-broadcast",
+                lambda T, a, b: T.linalg.solve(a, b),
+                ((2, 1, 3, 3), (4, 3, 2)),
+                True,
+                "wn",
+            ),
+            (
+                "linalg.solve-right",
+                lambda T, a, b: T.linalg.solve(a, b, left=False),
+                ((3, 3), (2, 3)),
+                True,
+                "wn",
+            ),
+            (
+                "linalg.solve_ex",
+                lambda T, a, b: T.linalg.solve_ex(a, b).result,
+                ((3, 3), (3, 4)),
+                True,
+                "wn",
+            ),
+            ("cholesky", lambda T, a: _quiet(T.cholesky, a + a.mT), ((3, 3),), True, ("s",)),
+            ("linalg.cholesky", lambda T, a: T.linalg.cholesky(a + a.mT), ((2, 4, 4),), 1, "s"),
+            (
+                "linalg.cholesky-upper",
+                lambda T, a: T.linalg.cholesky(a + a.mT, upper=True),
+                ((3, 3),),
+                True,
+                ("s",),
+            ),
+            (
+                "linalg.cholesky_ex",
+                lambda T, a: T.linalg.cholesky_ex(a + a.mT).L,
+                ((3, 3),),
+                True,
+                ("s",),
+            ),
+            ("linalg.eigh-values", lambda T, a: T.linalg.eigh(a + a.mT)[0], ((2, 4, 4),), 1, ()),
+            (
+                "linalg.eigh-vectors",
+                lambda T, a: T.linalg.eigh(a + a.mT).eigenvectors ** 2,
+                ((2, 3, 3),),
+                False,
+                (),
+            ),
+            (
+                "linalg.eigh-upper",
+                lambda T, a: T.linalg.eigh(a + a.mT, UPLO="U")[1] ** 2,
+                ((3, 3),),
+                False,
+                (),
+            ),
+            ("linalg.eigvalsh", lambda T, a: T.linalg.eigvalsh(a + a.mT), ((3, 3),), True, ()),
+            ("linalg.svd-S", lambda T, a: T.linalg.svd(a)[1], ((2, 3, 3),), True, ()),
+            ("linalg.svd-U", lambda T, a: T.linalg.svd(a).U ** 2, ((3, 3),), False, ()),
+            ("linalg.svd-Vh-wide", lambda T, a: T.linalg.svd(a, False)[2] ** 2, ((3, 5),), 0, ()),
+            ("linalg.svd-U-tall", lambda T, a: T.linalg.svd(a, False)[0] ** 2, ((5, 3),), 0, ()),
+            (
+                "linalg.svd-full-tall",
+                lambda T, a: T.linalg.svd(a).U[..., :3] ** 2,
+                ((2, 5, 3),),
+                False,
+                (),
+            ),
+            ("linalg.svdvals", lambda T, a: T.linalg.svdvals(a), ((4, 2),), True, ()),
+            ("svd", lambda T, a: T.svd(a).V ** 2, ((4, 3),), False, ()),
+            ("svd-some-S", lambda T, a: T.svd(a, some=False)[1], ((3, 4),), True, ()),
+            ("linalg.qr-Q", lambda T, a: _signed(T, *T.linalg.qr(a))[0], ((4, 3),), False, ()),
+            ("linalg.qr-R", lambda T, a: _signed(T, *T.linalg.qr(a))[1], ((2, 3, 3),), 0, ()),
+            (
+                "linalg.qr-wide",
+                lambda T, a: _product(T, *_signed(T, *T.linalg.qr(a, "complete"))),
+                ((3, 5),),
+                False,
+                (),
+            ),
+            ("qr", lambda T, a: _signed(T, *T.qr(a))[1], ((4, 3),), False, ()),
+            ("linalg.pinv", lambda T, a: T.linalg.pinv(a), ((4, 3),), True, ()),
+            ("linalg.pinv-wide", lambda T, a: T.linalg.pinv(a), ((2, 2, 4),), True, ()),
+            (
+                "linalg.pinv-hermitian",
+                lambda T, a: T.linalg.pinv(a + a.mT, hermitian=True),
+                ((3, 3),),
+                True,
+                ("s",),
+            ),
+            ("pinverse", lambda T, a: T.pinverse(a), ((3, 3),), True, ()),
+            ("pinverse-method", lambda T, a: a.pinverse(), ((3, 4),), True, ()),
+            (
+                "linalg.lstsq",
+                lambda T, a, b: T.linalg.lstsq(a, b).solution,
+                ((5, 3), (5, 2)),
+                True,
+                (),
+            ),
+            (
+                "linalg.lstsq-vector",
+                lambda T, a, b: T.linalg.lstsq(a, b).solution,
+                ((2, 4, 3), (2, 4)),
+                True,
+                (),
+            ),
+            (
+                "linalg.matrix_norm-nuc",
+                lambda T, a: T.linalg.matrix_norm(a, "nuc"),
+                ((2, 3, 4),),
+                1,
+                (),
+            ),
+            ("linalg.matrix_norm-2", lambda T, a: T.linalg.matrix_norm(a, 2), ((4, 3),), True, ()),
+            (
+                "linalg.matrix_norm--2-keepdim",
+                lambda T, a: T.linalg.matrix_norm(a, -2, dim=(0, 2), keepdim=True),
+                ((3, 2, 4),),
+                False,
+                (),
+            ),
+            ("linalg.norm-nuc", lambda T, a: T.linalg.norm(a, "nuc"), ((3, 4),), True, ()),
+            ("linalg.cond", lambda T, a: T.linalg.cond(a), ((3, 3),), False, ()),
+            ("matrix_power--1", lambda T, a: T.matrix_power(a, -1), ((3, 3),), True, ("w",)),
+            (
+                "linalg.matrix_power--3",
+                lambda T, a: T.linalg.matrix_power(a, -3),
+                ((2, 3, 3),),
+                1,
+                "w",
+            ),
+        ]
+    ],
 ]
+
+
+def _quiet(fn: Callable[..., Any], *args: Any) -> Any:
+    """torch.cholesky warns that it is deprecated (both libraries do)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args)
+
+
+def _signed(T: Any, q: Any, r: Any) -> tuple[Any, Any]:
+    """Q and R with R's diagonal made positive: Householder QR fixes them up to those signs."""
+    k = min(r.shape[-2], r.shape[-1])
+    sign = r[..., :k, :k].diagonal(dim1=-2, dim2=-1).sign()
+    return q[..., :, :k] * sign.unsqueeze(-2), r * sign.unsqueeze(-1)
+
+
+def _product(T: Any, q: Any, r: Any) -> Any:
+    return T.cat([q, r], -1)

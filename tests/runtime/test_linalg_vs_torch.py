@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from linalg_op_cases import CASES, Case
+from linalg_op_cases import CASES, Case, prep_input
 
 import adjit
 from adjit.testing import assert_grads_match
@@ -20,7 +20,8 @@ torch = pytest.importorskip("torch")
 
 def _inputs(case: Case) -> list[np.ndarray]:
     rng = np.random.default_rng(abs(hash(case.name)) % 2**32)
-    return [rng.standard_normal(s) for s in case.shapes]
+    arrays = [rng.standard_normal(s) for s in case.shapes]
+    return [prep_input(k, a) for k, a in zip(case.prep or "n" * len(arrays), arrays, strict=True)]
 
 
 def _run(T: Any, case: Case, arrays: list[np.ndarray]) -> tuple[list[Any], Any]:
@@ -36,7 +37,8 @@ def test_eager_matches_torch(case: Case) -> None:
     axs, got = _run(adjit, case, arrays)
     txs, want = _run(torch, case, arrays)
     assert tuple(got.shape) == tuple(want.shape) and str(got.dtype) == str(want.dtype)
-    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-12)
+    tol = case.rtol
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=tol, atol=tol)
     if case.grad_fn:
         assert type(got.grad_fn).__name__ == type(want.grad_fn).__name__
     ct = np.random.default_rng(1).standard_normal(tuple(want.shape))
@@ -45,7 +47,7 @@ def test_eager_matches_torch(case: Case) -> None:
     for a, t, x in zip(ag, tg, arrays, strict=True):
         a = np.zeros_like(x) if a is None else a.numpy()
         t = np.zeros_like(x) if t is None else t.numpy()
-        np.testing.assert_allclose(a, t, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(a, t, rtol=1e-10, atol=100 * tol)
 
 
 @pytest.mark.parametrize("backend", ["llvm", "interpreter"])
@@ -232,15 +234,6 @@ def test_errors_match_torch(fn: Callable[[Any], Any]) -> None:
     with pytest.raises(type(expected.value)) as got:
         fn(adjit)
     assert str(got.value) == str(expected.value)
-
-
-def test_what_needs_new_primitives_is_refused() -> None:
-    """matrix_power(n < 0) needs inv; the nuclear and spectral norms need svd."""
-    with pytest.raises(NotImplementedError, match="linalg.inv"):
-        adjit.matrix_power(adjit.eye(2), -1)
-    for ord in ("nuc", 2, -2):
-        with pytest.raises(NotImplementedError, match="linalg.svd"):
-            adjit.linalg.matrix_norm(adjit.eye(2), ord)
 
 
 def test_norm_below_one_has_zero_gradient_at_zero() -> None:
