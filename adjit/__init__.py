@@ -59,6 +59,7 @@ from adjit.runtime.creation import (
     zeros,
     zeros_like,
 )
+from adjit.runtime.dtype_info import can_cast, finfo, iinfo, promote_types, result_type
 from adjit.runtime.functional import *  # noqa: F403 - every op, as torch.<op>
 from adjit.runtime.grad_mode import (
     enable_grad,

@@ -165,7 +165,7 @@ def get_default_dtype() -> DType:
 
 def set_default_dtype(d: DType) -> None:
     if not d.is_floating_point:
-        raise TypeError(f"only floating-point types are supported as the default type, got {d}")
+        raise TypeError("only floating-point types are supported as the default type")
     _DEFAULT_FLOAT[0] = d
 
 

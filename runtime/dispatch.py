@@ -106,7 +106,8 @@ _INFERRED: dict[tuple, Aval] = {}  # (op, avals, attrs with their types) -> outp
 def _infer(op: Op, avals: list[Aval], attrs: dict[str, Any]) -> Aval:
     """``infer``, memoized: eager code repeats the same few signatures (errors are not kept)."""
     try:
-        key = (op, *avals, *((k, type(v), v) for k, v in attrs.items()))
+        # (int / int and friends give the default dtype: it is part of the signature)
+        key = (op, get_default_dtype(), *avals, *((k, type(v), v) for k, v in attrs.items()))
         out = _INFERRED.get(key)
     except TypeError:  # an unhashable attribute (a list of indices, ...)
         return infer(op, avals, attrs)

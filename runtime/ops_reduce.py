@@ -13,6 +13,7 @@ from ..ir import dtypes as D
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
 from .dispatch import apply, composite, with_rule
+from .opmath import in_float32
 from .ops_elementwise import exp, log, maximum, minimum, sqrt, where
 from .ops_movement import getitem
 from .tensor import Tensor, _axes
@@ -252,7 +253,7 @@ def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
         s = log(sum(exp(a - m), dim, keepdim=True)) + m
         return s if keepdim else s.squeeze(_axes(dim, a.ndim))
 
-    return composite("LogsumexpBackward0", decomposition, x)
+    return composite("LogsumexpBackward0", in_float32(decomposition), x)
 
 
 def softmax(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
@@ -263,7 +264,7 @@ def softmax(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
         e = exp(a - _shift(a, dim))
         return e / sum(e, dim, keepdim=True)
 
-    return composite("SoftmaxBackward0", decomposition, x)
+    return composite("SoftmaxBackward0", in_float32(decomposition), x)
 
 
 def log_softmax(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
@@ -274,7 +275,7 @@ def log_softmax(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
         s = a - _shift(a, dim)
         return s - log(sum(exp(s), dim, keepdim=True))
 
-    return composite("LogSoftmaxBackward0", decomposition, x)
+    return composite("LogSoftmaxBackward0", in_float32(decomposition), x)
 
 
 def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
