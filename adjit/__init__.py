@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adjit import autograd, linalg, models, nn, optim, testing  # noqa: E402  (after the names they use)
+from adjit import autograd, linalg, models, nn, optim, random, testing  # noqa: E402  (after the names they use)
 from adjit.frontend.compile import CompiledFunction, compile  # noqa: A004
 from adjit.frontend.explain import explain
 from adjit.frontend.transforms import grad, value_and_grad
@@ -41,26 +41,25 @@ from adjit.runtime.creation import (
     from_numpy,
     full,
     full_like,
-    initial_seed,
     linspace,
     logspace,
-    manual_seed,
-    normal,
     ones,
     ones_like,
-    rand,
-    rand_like,
-    randint,
-    randn,
-    randn_like,
-    randperm,
-    seed,
     tensor,
     zeros,
     zeros_like,
 )
 from adjit.runtime.dtype_info import can_cast, finfo, iinfo, promote_types, result_type
 from adjit.runtime.functional import *  # noqa: F403 - every op, as torch.<op>
+from adjit.runtime.generator import (
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
 from adjit.runtime.grad_mode import (
     enable_grad,
     inference_mode,

@@ -1,4 +1,4 @@
-"""Creating tensors: ``tensor``, ``zeros``, ``arange``, ``randn``, ``*_like`` and the seeded RNG."""
+"""Creating tensors: ``tensor``, ``zeros``, ``arange``, ``*_like`` (random ones: ops_random)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 
 from ..ir import dtypes as D
 from ..ir.dtypes import DType
+from .generator import default_generator, initial_seed, manual_seed, seed  # noqa: F401 (moved)
 from .tensor import Tensor, _dims
 
 
@@ -31,52 +32,6 @@ class device:  # noqa: N801 - PyTorch's name
 
     def __hash__(self) -> int:
         return hash("cpu")
-
-
-class _Generator:
-    """The global random state; ``manual_seed`` makes every draw reproducible."""
-
-    def __init__(self) -> None:
-        self._rng = np.random.default_rng()
-        self._seed: int | None = None
-
-    @property
-    def rng(self) -> np.random.Generator:
-        """The NumPy generator; drawing while tracing would freeze one draw into the graph."""
-        from .trace_state import TracingError, current
-
-        if current() is not None:
-            raise TracingError(
-                "random numbers (rand, randn, dropout, ...) inside a compiled function would be "
-                "drawn once and frozen into the compiled program; pass them in as arguments, "
-                "put the module in eval mode, or use adjit.compile(fn, fallback='eager')"
-            )
-        return self._rng
-
-    def manual_seed(self, seed: int) -> _Generator:
-        self._seed = int(seed)
-        self._rng = np.random.default_rng(int(seed))
-        return self
-
-    def initial_seed(self) -> int:
-        return self._seed if self._seed is not None else 0
-
-
-default_generator = _Generator()
-
-
-def manual_seed(seed: int) -> _Generator:
-    return default_generator.manual_seed(seed)
-
-
-def seed() -> int:
-    s = int(np.random.SeedSequence().entropy % (2**63))
-    default_generator.manual_seed(s)
-    return s
-
-
-def initial_seed() -> int:
-    return default_generator.initial_seed()
 
 
 def _check_device(dev: Any) -> None:
@@ -250,18 +205,6 @@ def full_like(
     return _finish(np.full(shape, fill_value, dt.np), dt, requires_grad)
 
 
-def rand_like(
-    t: Tensor, *, dtype: DType | None = None, requires_grad: bool = False, **_: Any
-) -> Tensor:
-    return rand(tuple(t.shape), dtype=dtype or t.dtype, requires_grad=requires_grad)
-
-
-def randn_like(
-    t: Tensor, *, dtype: DType | None = None, requires_grad: bool = False, **_: Any
-) -> Tensor:
-    return randn(tuple(t.shape), dtype=dtype or t.dtype, requires_grad=requires_grad)
-
-
 def arange(
     start: Any,
     end: Any = None,
@@ -319,69 +262,6 @@ def eye(
 ) -> Tensor:
     dt = dtype or D.get_default_dtype()
     return _finish(np.eye(n, m), dt, requires_grad, device)
-
-
-def _gen(generator: Any) -> np.random.Generator:
-    return (generator or default_generator).rng
-
-
-def rand(
-    *size: Any,
-    generator: Any = None,
-    dtype: DType | None = None,
-    device: Any = None,
-    requires_grad: bool = False,
-    **_: Any,
-) -> Tensor:
-    dt = dtype or D.get_default_dtype()
-    return _finish(_gen(generator).random(_dims(size)), dt, requires_grad, device)
-
-
-def randn(
-    *size: Any,
-    generator: Any = None,
-    dtype: DType | None = None,
-    device: Any = None,
-    requires_grad: bool = False,
-    **_: Any,
-) -> Tensor:
-    dt = dtype or D.get_default_dtype()
-    return _finish(_gen(generator).standard_normal(_dims(size)), dt, requires_grad, device)
-
-
-def randint(
-    low: int,
-    high: Any = None,
-    size: Any = None,
-    *,
-    generator: Any = None,
-    dtype: DType | None = None,
-    device: Any = None,
-    requires_grad: bool = False,
-) -> Tensor:
-    if size is None:
-        low, high, size = 0, low, high
-    if size is None:
-        raise TypeError("randint() missing required argument 'size'")
-    dt = dtype or D.int64
-    return _finish(_gen(generator).integers(low, high, _dims((size,))), dt, requires_grad, device)
-
-
-def randperm(n: int, *, generator: Any = None, dtype: DType | None = None, **_: Any) -> Tensor:
-    return _finish(_gen(generator).permutation(n), dtype or D.int64, False)
-
-
-def normal(
-    mean: float,
-    std: float,
-    size: Any,
-    *,
-    generator: Any = None,
-    dtype: DType | None = None,
-    requires_grad: bool = False,
-) -> Tensor:
-    dt = dtype or D.get_default_dtype()
-    return _finish(_gen(generator).normal(mean, std, _dims((size,))), dt, requires_grad)
 
 
 def _rebuild(data: np.ndarray, requires_grad: bool) -> Tensor:

@@ -468,3 +468,20 @@ from .ops_pinv import pinverse  # noqa: E402
 
 # runtime/ops_decomp_linalg.py, ops_pinv.py (torch.linalg's are in adjit/linalg.py)
 __all__ += ["det", "logdet", "slogdet", "inverse", "cholesky", "pinverse", "svd", "qr"]
+from .ops_random import (  # noqa: E402
+    bernoulli,
+    multinomial,
+    normal,
+    poisson,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+)
+
+# runtime/ops_random.py (the generator itself: runtime/generator.py)
+__all__ += ["rand", "randn", "randint", "randperm", "normal", "bernoulli", "multinomial"]
+__all__ += ["poisson", "rand_like", "randn_like", "randint_like"]

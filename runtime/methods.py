@@ -8,7 +8,7 @@ import numpy as np
 
 from . import functional as F
 from . import inplace as I
-from . import ops_contract, ops_math, predicates
+from . import ops_contract, ops_math, ops_random, predicates
 from . import ops_shape as S
 from .dispatch import apply, as_tensor_operand, composite
 from .ops_index import unfold
@@ -208,28 +208,6 @@ def _copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
     return I.inplace(self, _overwrite("CopyBackwards", src), src)
 
 
-def _random_(draw: Any) -> Any:
-    """In-place random fills (``uniform_``, ``normal_``...), drawn from adjit's generator."""
-
-    def method(self: Tensor, *args: Any, generator: Any = None, **kwargs: Any) -> Tensor:
-        from .creation import default_generator
-
-        rng = (generator or default_generator).rng
-        sample = draw(rng, tuple(self.shape), *args, **kwargs)
-        return I.inplace(self, _overwrite("NoneBackward", Tensor._make(np.asarray(sample))))
-
-    return method
-
-
-RANDOM_INPLACE = {
-    "uniform_": lambda rng, shape, a=0.0, b=1.0: rng.uniform(a, b, shape),
-    "normal_": lambda rng, shape, mean=0.0, std=1.0: rng.normal(mean, std, shape),
-    "bernoulli_": lambda rng, shape, p=0.5: rng.random(shape) < p,
-    "exponential_": lambda rng, shape, lambd=1.0: rng.exponential(1.0 / lambd, shape),
-    "random_": lambda rng, shape, low=0, high=2**24: rng.integers(low, high, shape),
-}
-
-
 def _where_method(self: Tensor, condition: Any, other: Any) -> Tensor:
     return F.where(condition, self, other)
 
@@ -324,8 +302,8 @@ def install(cls: type) -> None:
         setattr(cls, name, _private(name))
     for name, kind in NEW.items():
         setattr(cls, name, _new(kind))
-    for name, draw in RANDOM_INPLACE.items():
-        setattr(cls, name, _random_(draw))
+    for name, fn in {**ops_random.INPLACE, **ops_random.METHODS}.items():
+        setattr(cls, name, fn)
     cls.zero_ = _zero_
     cls.fill_ = _fill_
     cls.copy_ = _copy_

@@ -20,12 +20,12 @@ from adjit.nn._losses import (
 )
 from adjit.runtime import functional as R
 from adjit.runtime.checks import check, in_range
-from adjit.runtime.creation import default_generator
 from adjit.runtime.dispatch import composite
 from adjit.runtime.functional import log_softmax as _log_softmax
 from adjit.runtime.functional import sigmoid, tanh
 from adjit.runtime.functional import softmax as _softmax
 from adjit.runtime.grad_mode import no_grad
+from adjit.runtime.ops_random import dropout_noise
 from adjit.runtime.tensor import Tensor
 
 __all__ = [
@@ -268,9 +268,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
-    keep = default_generator.rng.random(tuple(input.shape)) >= p
-    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    return _inplace_result(input, input * _const(keep * scale, input), inplace)
+    noise = dropout_noise(input, p)  # PyTorch's bernoulli_(1 - p) / (1 - p), same draws
+    return _inplace_result(input, input * _const(noise, input), inplace)
 
 
 # ---- normalization ---------------------------------------------------------------------------

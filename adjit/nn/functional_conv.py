@@ -244,10 +244,9 @@ def dropout2d(
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
-    from adjit.runtime.creation import default_generator
+    from adjit.runtime.ops_random import dropout_noise
 
-    shape = (*input.shape[: input.ndim - 2], 1, 1)
-    keep = default_generator.rng.random(shape) >= p
-    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    out = input * _const(keep * scale, input)
+    # PyTorch's feature noise: (N, C, 1, ...) (a 3-D input is taken as (N, C, L))
+    shape = (*input.shape[:2], *[1] * (input.ndim - 2))
+    out = input * _const(dropout_noise(input, p, shape), input)
     return input.copy_(out) if inplace else out

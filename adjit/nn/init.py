@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from adjit.runtime.creation import default_generator
 from adjit.runtime.grad_mode import no_grad
 from adjit.runtime.tensor import Tensor
 
@@ -51,25 +50,22 @@ def calculate_gain(nonlinearity: str, param: Any = None) -> float:
     return GAINS[nonlinearity](param)
 
 
-def _fill(
-    tensor: Tensor,
-    draw: Callable[[np.random.Generator, tuple[int, ...]], Any],
-    generator: Any = None,
-) -> Tensor:
-    """Write ``draw(rng, shape)`` into ``tensor`` in place, without recording history."""
-    rng = (generator or default_generator).rng
-    values = np.asarray(draw(rng, tuple(tensor.shape)), dtype=tensor._data.dtype)
+def _fill(tensor: Tensor, make: Callable[[tuple[int, ...]], Any]) -> Tensor:
+    """Write ``make(shape)`` into ``tensor`` in place, without recording history."""
+    values = np.asarray(make(tuple(tensor.shape)), dtype=tensor._data.dtype)
     with no_grad():
         tensor.copy_(Tensor._make(values))
     return tensor
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
-    return _fill(tensor, lambda rng, s: rng.uniform(a, b, s), generator)
+    with no_grad():
+        return tensor.uniform_(a, b, generator=generator)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
-    return _fill(tensor, lambda rng, s: rng.normal(mean, std, s), generator)
+    with no_grad():
+        return tensor.normal_(mean, std, generator=generator)
 
 
 def trunc_normal_(
@@ -80,21 +76,58 @@ def trunc_normal_(
     b: float = 2.0,
     generator: Any = None,
 ) -> Tensor:
-    """Normal(mean, std) restricted to [a, b], by redrawing the samples that fall outside."""
+    """Normal(mean, std) restricted to [a, b], by PyTorch's rejection schemes and draws:
+    whole-tensor normal redraws when [a, b] holds over 30% of the mass, else uniform
+    candidates on [a, b] accepted against the normal's log density."""
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn(
+            "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+            "The distribution of values may be incorrect.",
+            stacklevel=2,
+        )
 
-    def draw(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-        out = rng.normal(mean, std, shape)
-        bad = (out < a) | (out > b)
-        while bad.any():
-            out[bad] = rng.normal(mean, std, int(bad.sum()))
-            bad = (out < a) | (out > b)
-        return out
+    def cdf(x: float) -> float:
+        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
 
-    return _fill(tensor, draw, generator)
+    from adjit.runtime import creation as C
+    from adjit.runtime import functional as F
+
+    with no_grad():
+        if cdf((b - mean) / std) - cdf((a - mean) / std) > 0.3:
+            lo, hi = (float(np.asarray(v, tensor._data.dtype)) for v in (a, b))
+            result = tensor.normal_(mean, std, generator=generator)
+            while True:
+                mask = (result < lo) | (result > hi)
+                if not bool(mask.any()):
+                    break
+                fresh = C.zeros_like(result).normal_(mean, std, generator=generator)
+                result = F.where(mask, fresh, result)
+            if result is not tensor:
+                tensor.copy_(result)
+            return tensor
+        mode = max(a, min(mean, b))
+        log_peak = -0.5 * ((mode - mean) / std) ** 2
+
+        def log_density(c: Tensor) -> Tensor:
+            return c.sub(mean).div(std).pow(2).mul(-0.5).sub(log_peak)
+
+        def rejected(c: Tensor) -> Tensor:
+            return C.zeros_like(tensor).uniform_(generator=generator).log().gt(log_density(c))
+
+        tensor.uniform_(a, b, generator=generator)
+        pending = rejected(tensor.clone())
+        result = tensor
+        while bool(pending.any()):
+            candidates = C.zeros_like(tensor).uniform_(a, b, generator=generator)
+            result = F.where(pending, candidates, result)
+            pending = F.where(pending, rejected(candidates), pending)
+        if result is not tensor:
+            tensor.copy_(result)
+        return tensor
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
-    return _fill(tensor, lambda rng, s: np.full(s, val))
+    return _fill(tensor, lambda s: np.full(s, val))
 
 
 def zeros_(tensor: Tensor) -> Tensor:
@@ -108,7 +141,7 @@ def ones_(tensor: Tensor) -> Tensor:
 def eye_(tensor: Tensor) -> Tensor:
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    return _fill(tensor, lambda rng, s: np.eye(*s))
+    return _fill(tensor, lambda s: np.eye(*s))
 
 
 def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
@@ -175,16 +208,20 @@ def kaiming_normal_(
 def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
     if tensor.ndim < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if tensor.numel() == 0:
+        return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
+    from adjit.runtime import creation as C
 
-    def draw(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-        flat = rng.standard_normal((rows, cols))
-        q, r = np.linalg.qr(flat.T if rows < cols else flat)
+    with no_grad():
+        flat = C.zeros((rows, cols), dtype=tensor.dtype).normal_(0, 1, generator=generator)
+        q, r = np.linalg.qr(flat._data.T if rows < cols else flat._data)
         q = q * np.sign(np.diag(r))
-        return (gain * (q.T if rows < cols else q)).reshape(shape)
-
-    return _fill(tensor, draw, generator)
+        values = (q.T if rows < cols else q).reshape(tuple(tensor.shape))
+        tensor.copy_(Tensor._make(values.astype(tensor._data.dtype)))
+        tensor.mul_(gain)
+    return tensor
 
 
 # deprecated spellings kept by PyTorch

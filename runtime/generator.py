@@ -1,0 +1,181 @@
+"""``Generator``: PyTorch's CPU generator (mt19937 plus the cached normal samples), its
+5056-byte state tensor, and the global ``default_generator`` with ``manual_seed`` and friends."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from .mt19937 import MT19937, N
+from .tensor import Tensor
+
+DEFAULT_SEED = 67280421310721  # c10::detail::default_rng_seed_val: a new Generator's seed
+STATE_SIZE = 5056
+
+# Note [generator state layout]
+# PyTorch's CPUGeneratorImplState, byte for byte (x86-64, little endian): the legacy
+# THGeneratorState (seed, left, seeded, next, the 624 words as uint64, three dummy doubles of
+# which normal_y holds the cached double normal sample, its valid flag) followed by the cached
+# float normal sample and its flag. Matching it lets states move between adjit and PyTorch.
+STATE_DTYPE = np.dtype(
+    {
+        "names": [
+            "seed", "left", "seeded", "next", "key", "normal_x", "normal_y", "normal_rho",
+            "normal_is_valid", "float_normal", "float_normal_is_valid",
+        ],
+        "formats": [
+            "<u8", "<i4", "<i4", "<u8", ("<u8", N), "<f8", "<f8", "<f8", "<i4", "<f4", "u1",
+        ],
+        "offsets": [0, 8, 12, 16, 24, 5016, 5024, 5032, 5040, 5048, 5052],
+        "itemsize": STATE_SIZE,
+    }
+)  # fmt: skip
+
+
+def _unpack_seed(seed: Any) -> int:
+    """PyTorch's seed as uint64: negative seeds wrap, beyond 64 bits overflow."""
+    value = int(seed)
+    if not -(2**63) <= value < 2**64:
+        raise ValueError("Overflow when unpacking long long")
+    return value % 2**64
+
+
+class Generator:
+    """A CPU random generator with PyTorch's stream: ``manual_seed(s)`` then any draw gives
+    PyTorch's numbers for the same seed and the same sequence of calls."""
+
+    def __init__(self, device: Any = "cpu") -> None:
+        kind = str(device).split(":")[0]
+        if kind != "cpu":
+            raise RuntimeError(f"adjit runs on the CPU only; device '{device}' is not available")
+        self._engine = MT19937()
+        self.manual_seed(DEFAULT_SEED)
+
+    @property
+    def device(self) -> Any:
+        from .creation import device
+
+        return device("cpu")
+
+    # ---- seeding ----------------------------------------------------------------------------
+    def manual_seed(self, seed: Any) -> Generator:
+        self._seed = _unpack_seed(seed)
+        self._engine.seed(self._seed)
+        self.next_double_normal: float | None = None
+        self.next_float_normal: float | None = None
+        return self
+
+    def seed(self) -> int:
+        """Seed from the operating system's entropy and return the seed."""
+        s = int.from_bytes(os.urandom(8), "little")
+        self.manual_seed(s)
+        return s
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    # ---- draws ------------------------------------------------------------------------------
+    def random(self, n: int) -> np.ndarray:
+        """``n`` uint32 words (as uint64), refused while tracing (Note [random under compile])."""
+        _refuse_while_tracing()
+        return self._engine.random(n)
+
+    def random64(self, n: int) -> np.ndarray:
+        _refuse_while_tracing()
+        return self._engine.random64(n)
+
+    # ---- state ------------------------------------------------------------------------------
+    def get_state(self) -> Tensor:
+        key, left, nxt = self._engine.raw_state()
+        st = np.zeros((), STATE_DTYPE)
+        st["seed"], st["left"], st["seeded"], st["next"] = self._seed, left, 1, nxt
+        st["key"] = key
+        if self.next_double_normal is not None:
+            st["normal_is_valid"], st["normal_y"] = 1, self.next_double_normal
+        if self.next_float_normal is not None:
+            st["float_normal_is_valid"], st["float_normal"] = 1, self.next_float_normal
+        return Tensor._make(np.frombuffer(st.tobytes(), np.uint8).copy())
+
+    def set_state(self, new_state: Any) -> Generator:
+        if not isinstance(new_state, Tensor):
+            raise TypeError(f"expected a torch.ByteTensor, but got {type(new_state).__name__}")
+        if new_state._data.dtype != np.uint8:
+            raise TypeError("RNG state must be a torch.ByteTensor")
+        if new_state.numel() != STATE_SIZE:
+            raise RuntimeError(
+                f"Expected a CPUGeneratorImplState of size {STATE_SIZE} but found the input "
+                f"RNG state size to be {new_state.numel()}"
+            )
+        st = np.frombuffer(np.ascontiguousarray(new_state._data).tobytes(), STATE_DTYPE)[0]
+        left, nxt = int(st["left"]), int(st["next"])
+        if not (st["seeded"] and 0 < left <= N and nxt <= N):
+            raise RuntimeError("Invalid mt19937 state")
+        if left + nxt != N + 1 and (left, nxt) != (1, 0):
+            raise RuntimeError(
+                "adjit: this mt19937 state's 'left' and 'next' fields disagree (a state PyTorch "
+                "never writes); adjit cannot continue from it"
+            )
+        self._seed = int(st["seed"])
+        self._engine.set_raw_state(st["key"].astype(np.uint32), left, nxt)
+        valid_d, valid_f = bool(st["normal_is_valid"]), bool(st["float_normal_is_valid"])
+        self.next_double_normal = float(st["normal_y"]) if valid_d else None
+        self.next_float_normal = float(st["float_normal"]) if valid_f else None
+        return self
+
+    # ---- compatibility with the old NumPy-backed generator --------------------------------
+    @property
+    def rng(self) -> np.random.Generator:
+        raise AttributeError(
+            "adjit's Generator draws PyTorch's stream; use adjit's random functions "
+            "(rand, randn, uniform_, ...) instead of a NumPy generator"
+        )
+
+
+def _refuse_while_tracing() -> None:
+    """Note [random under compile]
+    A random draw inside a traced function would run once, at trace time, and its numbers
+    would be baked into the compiled program as constants: every call would repeat them.
+    Until compiled code carries the generator (issue 15), refuse clearly."""
+    from .trace_state import TracingError, current
+
+    if current() is not None:
+        raise TracingError(
+            "random numbers (rand, randn, dropout, ...) inside a compiled function would be "
+            "drawn once and frozen into the compiled program; pass them in as arguments, "
+            "put the module in eval mode, or use adjit.compile(fn, fallback='eager')"
+        )
+
+
+default_generator = Generator()
+default_generator.seed()  # PyTorch seeds its default generator nondeterministically
+
+
+def manual_seed(seed: Any) -> Generator:
+    return default_generator.manual_seed(seed)
+
+
+def seed() -> int:
+    return default_generator.seed()
+
+
+def initial_seed() -> int:
+    return default_generator.initial_seed()
+
+
+def get_rng_state() -> Tensor:
+    return default_generator.get_state()
+
+
+def set_rng_state(new_state: Any) -> None:
+    default_generator.set_state(new_state)
+
+
+def resolve(generator: Any) -> Generator:
+    """The generator a random function draws from."""
+    if generator is None:
+        return default_generator
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a torch.Generator, not {type(generator).__name__}")
+    return generator
