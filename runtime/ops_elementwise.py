@@ -197,7 +197,7 @@ def _clamp_tensors(x: Tensor, lo: Any, hi: Any) -> Tensor:
         return where(nan, value, where(x >= lo, x, lo))
     # hi gets its gradient where hi < lo even when x is NaN: NaN + hi keeps it (and -0.0 + hi
     # is hi exactly); the three masks are disjoint
-    hi_or_nan = hi + where(nan, float("nan"), -0.0)
+    hi_or_nan = hi + where(nan, float("nan"), -0.0).to(value.dtype)  # (keeps hi's dtype)
     out = where((x > hi) | (hi < lo), hi_or_nan, value)
     out = where((x < lo) & (lo < hi), lo, out)
     return where((x >= lo) & (x <= hi), x, out)
