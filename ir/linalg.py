@@ -122,7 +122,7 @@ def _per_matrix(
         except np.linalg.LinAlgError:
             results.append(list(fallback(*one)))
     return [
-        np.stack([r[j] for r in results]).reshape(*batch, *results[0][j].shape)
+        np.stack([r[j] for r in results]).reshape((*batch, *results[0][j].shape))
         for j in range(len(results[0]))
     ]
 

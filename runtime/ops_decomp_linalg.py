@@ -69,8 +69,10 @@ def check_float(a: Tensor, op: str) -> None:
         raise RuntimeError(
             f"{op}: Expected a floating point or complex tensor as input. Got {a.dtype.type_name}"
         )
-    if a.dtype not in (D.float32, D.float64):
-        raise RuntimeError(f"{op}: Low precision dtypes not supported. Got {a.dtype.type_name}")
+    if a.dtype not in (D.float32, D.float64):  # PyTorch: its LAPACK kernel not implemented
+        raise NotImplementedError(
+            f"{op}: adjit's LAPACK functions take float32 or float64, not {a.dtype.type_name}"
+        )
 
 
 # ---- LINALG and its parts ------------------------------------------------------------------
@@ -128,6 +130,7 @@ def slogdet_legacy(input: Tensor) -> Any:  # noqa: A002 - torch.slogdet
 
 def logdet(input: Tensor) -> Tensor:  # noqa: A002
     """log det: NaN for a negative determinant, -inf for a zero one (PyTorch's where)."""
+    check_matrix(input, "logdet")
     sign, logabs = _slogdet(input, "linalg.slogdet", "slogdet")
     from .ops_elementwise import where
 
@@ -143,7 +146,7 @@ _SINGULAR = (
 
 def inv_ex(A: Tensor, *, check_errors: bool = False, out: Any = None) -> Any:  # noqa: N803
     _no_out(out, "linalg.inv_ex")
-    check_matrix(A, "linalg.inv_ex")
+    check_matrix(A, "linalg.inv")
     return _inv_ex(A, check_errors, "linalg.inv_ex")
 
 
@@ -177,17 +180,16 @@ def solve_ex(
     out: Any = None,
 ) -> Any:
     _no_out(out, "linalg.solve_ex")
-    return _solve(A, B, left, check_errors, "linalg.solve_ex")
+    return _solve(A, B, left, check_errors, "linalg.solve", "torch.linalg.solve_ex")
 
 
 def solve(A: Tensor, B: Tensor, *, left: bool = True, out: Any = None) -> Tensor:  # noqa: N803
     _no_out(out, "linalg.solve")
-    return _solve(A, B, left, True, "linalg.solve").result
+    return _solve(A, B, left, True, "linalg.solve", "torch.linalg.solve").result
 
 
-def _solve(A: Tensor, B: Tensor, left: bool, check_errors: bool, op: str) -> Any:  # noqa: N803
+def _solve(A: Tensor, B: Tensor, left: bool, check_errors: bool, op: str, run_op: str) -> Any:  # noqa: N803
     check_matrix(A, op)
-    check_float(B, op)
     if A.dtype != B.dtype:
         raise RuntimeError(
             f"{op}: Expected A and B to have the same dtype, but found A of type "
@@ -220,7 +222,7 @@ def _solve(A: Tensor, B: Tensor, left: bool, check_errors: bool, op: str) -> Any
         result = raise_on_info(
             result,
             info,
-            "torch.linalg.solve",
+            run_op,
             "The solver failed because the input matrix is singular.",
         )
     return RESULTS["linalg_solve_ex"](result, info)
@@ -233,7 +235,9 @@ _NOT_PD = (
 )
 
 
-def _cholesky(A: Tensor, upper: bool, check_errors: bool, op: str, name: str) -> Any:  # noqa: N803
+def _cholesky(
+    A: Tensor, upper: bool, check_errors: bool, op: str, name: str, run_op: str = ""
+) -> Any:  # noqa: N803
     check_matrix(A, op)
     a = A.mT if upper else A  # the upper triangle of A is the lower one of A^T
     packed = lapack("cholesky_ex", "", a)
@@ -241,7 +245,7 @@ def _cholesky(A: Tensor, upper: bool, check_errors: bool, op: str, name: str) ->
     factor = part(name, packed, "cholesky_ex", "", shapes, 0, (lambda t: t.mT) if upper else None)
     info = info_of(packed, "cholesky_ex", "", shapes)
     if check_errors:
-        factor = raise_on_info(factor, info, op, _NOT_PD)
+        factor = raise_on_info(factor, info, run_op or op, _NOT_PD)
     return RESULTS["linalg_cholesky_ex"](factor, info)
 
 
@@ -253,7 +257,8 @@ def cholesky_ex(
     out: Any = None,
 ) -> Any:
     _no_out(out, "linalg.cholesky_ex")
-    return _cholesky(A, upper, check_errors, "linalg.cholesky_ex", "LinalgCholeskyExBackward0")
+    name = "LinalgCholeskyExBackward0"
+    return _cholesky(A, upper, check_errors, "linalg.cholesky", name, "linalg.cholesky_ex")
 
 
 def cholesky(A: Tensor, *, upper: bool = False, out: Any = None) -> Tensor:  # noqa: N803
@@ -274,11 +279,12 @@ def cholesky_legacy(input: Tensor, upper: bool = False) -> Tensor:  # noqa: A002
 # ---- eigh ----------------------------------------------------------------------------------
 def _eigh(A: Tensor, UPLO: str, op: str) -> tuple[Tensor, Tensor]:  # noqa: N803
     check_matrix(A, op)
-    if UPLO not in ("L", "U"):
+    uplo = UPLO.upper() if isinstance(UPLO, str) and len(UPLO) == 1 else UPLO
+    if uplo not in ("L", "U"):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
-    packed = lapack("eigh", UPLO, A)
+    packed = lapack("eigh", uplo, A)
     shapes = [tuple(A.shape)]
-    values, vectors = (part("LinalgEighBackward0", packed, "eigh", UPLO, shapes, i) for i in (0, 1))
+    values, vectors = (part("LinalgEighBackward0", packed, "eigh", uplo, shapes, i) for i in (0, 1))
     return values, vectors
 
 
@@ -289,7 +295,7 @@ def eigh(A: Tensor, UPLO: str = "L", *, out: Any = None) -> Any:  # noqa: N803
 
 def eigvalsh(A: Tensor, UPLO: str = "L", *, out: Any = None) -> Tensor:  # noqa: N803
     _no_out(out, "linalg.eigvalsh")
-    return _eigh(A, UPLO, "linalg.eigvalsh")[0]
+    return _eigh(A, UPLO, "linalg.eigh")[0]
 
 
 # ---- svd -----------------------------------------------------------------------------------
@@ -319,6 +325,11 @@ def svdvals(A: Tensor, *, driver: Any = None, out: Any = None) -> Tensor:  # noq
 
 def svd_legacy(input: Tensor, some: bool = True, compute_uv: bool = True) -> Any:  # noqa: A002
     """``torch.svd``: (U, S, V) with V = Vh^T; without compute_uv, U and V are zero-filled."""
+    if input.ndim < 2:
+        raise RuntimeError(
+            "linalg.svd: input should have at least 2 dimensions, but has "
+            f"{input.ndim} dimensions instead"
+        )
     u, s, vh = _svd(input, not some, "linalg.svd", None)
     if not compute_uv:
         m, n = input.shape[-2:]

@@ -132,7 +132,8 @@ def matrix_rank(
         raise RuntimeError(
             "torch.linalg.matrix_rank: The input tensor input must have at least 2 dimensions."
         )
-    check_float(A, "torch.linalg.matrix_rank")
+    if A.dtype not in (D.float32, D.float64):
+        raise RuntimeError("This function doesn't handle types other than float and double")
     if tol is not None:  # the legacy overload: an absolute tolerance
         atol, rtol = tol, 0.0 if rtol is None else rtol
     m, n = A.shape[-2:]
@@ -202,8 +203,8 @@ def cond(A: Tensor, p: Any = None, *, out: Any = None) -> Tensor:  # noqa: N803
     if out is not None:
         raise NotImplementedError("linalg.cond: out= is not supported")
     if A.ndim < 2:
-        raise RuntimeError("linalg.cond: The input tensor A must have at least 2 dimensions.")
-    check_float(A, "linalg.cond")
+        raise RuntimeError("linalg.cond: The input tensor must have at least 2 dimensions.")
+    check_float(A, "linalg.svd")
     if p is None or p in (2, -2):
         s = _svd(A, False, "linalg.svd", None)[1]
         big, small = s.amax(-1), s.amin(-1)

@@ -224,7 +224,150 @@ BAD: dict[str, Callable[[Any], Any]] = {
     "multi_dot middle 1d": lambda T: T.linalg.multi_dot([_f(T, 3, 4), _f(T, 4), _f(T, 4)]),
     "multi_dot dtypes": lambda T: T.linalg.multi_dot([T.ones(2, 2, dtype=T.int64), T.ones(2, 2)]),
     "vecdot dtypes": lambda T: T.linalg.vecdot(_f(T, 3), T.ones(3)),
+    "det 1d": lambda T: T.linalg.det(_f(T, 3)),
+    "det not square": lambda T: T.det(_f(T, 2, 3)),
+    "det int": lambda T: T.linalg.det(T.ones(3, 3, dtype=T.int64)),
+    "slogdet not square": lambda T: T.linalg.slogdet(_f(T, 2, 3)),
+    "logdet not square": lambda T: T.logdet(_f(T, 2, 3)),
+    "logdet int": lambda T: T.logdet(T.ones(3, 3, dtype=T.int64)),
+    "inv not square": lambda T: T.linalg.inv(_f(T, 2, 3)),
+    "inv 1d": lambda T: T.linalg.inv(_f(T, 3)),
+    "inv_ex 1d": lambda T: T.linalg.inv_ex(_f(T, 3)),
+    "inv int": lambda T: T.inverse(T.ones(3, 3, dtype=T.int64)),
+    "solve shapes": lambda T: T.linalg.solve(_f(T, 3, 3), _f(T, 4)),
+    "solve shapes matrix": lambda T: T.linalg.solve(_f(T, 3, 3), _f(T, 2, 4)),
+    "solve right shapes": lambda T: T.linalg.solve(_f(T, 3, 3), _f(T, 3, 2), left=False),
+    "solve dtypes": lambda T: T.linalg.solve(_f(T, 3, 3), T.ones(3)),
+    "solve int B": lambda T: T.linalg.solve(_f(T, 3, 3), T.ones(3, dtype=T.int64)),
+    "solve_ex not square": lambda T: T.linalg.solve_ex(_f(T, 2, 3), _f(T, 2)),
+    "cholesky not square": lambda T: T.linalg.cholesky(_f(T, 2, 3)),
+    "cholesky_ex 1d": lambda T: T.linalg.cholesky_ex(_f(T, 3)),
+    "eigh not square": lambda T: T.linalg.eigh(_f(T, 2, 3)),
+    "eigh UPLO": lambda T: T.linalg.eigh(_f(T, 3, 3), UPLO="X"),
+    "eigvalsh 1d": lambda T: T.linalg.eigvalsh(_f(T, 3)),
+    "svd 1d": lambda T: T.linalg.svd(_f(T, 3)),
+    "svd int": lambda T: T.linalg.svd(T.ones(3, 3, dtype=T.int64)),
+    "svd driver": lambda T: T.linalg.svd(_f(T, 3, 3), driver="gesvd"),
+    "svdvals 1d": lambda T: T.linalg.svdvals(_f(T, 3)),
+    "torch.svd 1d": lambda T: T.svd(_f(T, 3)),
+    "qr 1d": lambda T: T.linalg.qr(_f(T, 3)),
+    "qr mode": lambda T: T.linalg.qr(_f(T, 3, 3), mode="x"),
+    "qr r backward": lambda T: T.linalg.qr(_f(T, 3, 3).requires_grad_(), "r")[1].sum().backward(),
+    "qr complete backward": lambda T: (
+        T.linalg.qr(_f(T, 4, 3).requires_grad_(), "complete")[0].sum().backward()
+    ),
+    "pinv 1d": lambda T: T.linalg.pinv(_f(T, 3)),
+    "pinv int": lambda T: T.linalg.pinv(T.ones(3, 3, dtype=T.int64)),
+    "lstsq sizes vector": lambda T: T.linalg.lstsq(_f(T, 3, 2), _f(T, 4)),
+    "lstsq sizes": lambda T: T.linalg.lstsq(_f(T, 3, 2), _f(T, 4, 2)),
+    "lstsq dtypes": lambda T: T.linalg.lstsq(_f(T, 3, 2), T.ones(3, 2)),
+    "lstsq driver": lambda T: T.linalg.lstsq(_f(T, 3, 2), _f(T, 3, 2), driver="abc"),
+    "matrix_rank 1d": lambda T: T.linalg.matrix_rank(_f(T, 3)),
+    "matrix_rank int": lambda T: T.linalg.matrix_rank(T.ones(3, 3, dtype=T.int64)),
+    "matrix_norm nuc 1d": lambda T: T.linalg.matrix_norm(_f(T, 3), "nuc"),
+    "cond 1d": lambda T: T.linalg.cond(_f(T, 3)),
+    "cond not square": lambda T: T.linalg.cond(_f(T, 2, 3), 1),
 }
+
+
+def _batch_with_singular(T: Any) -> Any:
+    """Four 3x3 identities, the third (batch element 2) with a zero last pivot."""
+    a = np.tile(np.eye(3), (2, 2, 1, 1))
+    a[1, 0, 2, 2] = 0
+    return T.tensor(a)
+
+
+# singular and non-positive-definite matrices: PyTorch's LinAlgError (a RuntimeError), raised
+# eagerly and by the compiled program's run-time check
+SINGULAR: dict[str, Callable[[Any], Any]] = {
+    "inv": lambda T: T.linalg.inv(T.zeros(3, 3, dtype=T.float64)),
+    "inv batched": lambda T: T.linalg.inv(_batch_with_singular(T)),
+    "inv last pivot": lambda T: T.linalg.inv(T.tensor([[1.0, 2.0], [2.0, 4.0]])),
+    "inverse": lambda T: T.inverse(T.zeros(2, 2, dtype=T.float64)),
+    "inv_ex check_errors": lambda T: T.linalg.inv_ex(T.zeros(2, 2), check_errors=True).inverse,
+    "matrix_power": lambda T: T.linalg.matrix_power(T.zeros(3, 3, dtype=T.float64), -2),
+    "solve_ex check_errors": lambda T: (
+        T.linalg.solve_ex(T.zeros(2, 2), T.ones(2), check_errors=True).result
+    ),
+    "cholesky_ex check_errors": lambda T: T.linalg.cholesky_ex(-T.eye(2), check_errors=True).L,
+    "solve": lambda T: T.linalg.solve(T.zeros(3, 3, dtype=T.float64), T.ones(3, dtype=T.float64)),
+    "solve batched": lambda T: T.linalg.solve(_batch_with_singular(T), T.ones(3, dtype=T.float64)),
+    "cholesky": lambda T: T.linalg.cholesky(-T.eye(3, dtype=T.float64)),
+    "cholesky minor 2": lambda T: T.linalg.cholesky(T.diag(T.tensor([1.0, -1, 1]))),
+    "cholesky batched": lambda T: T.linalg.cholesky(T.diag(T.tensor([1.0, 1, -1])).repeat(2, 1, 1)),
+    "cholesky upper": lambda T: T.linalg.cholesky(T.tensor([[1.0, 2.0], [0.0, 1.0]]), upper=True),
+    "torch.cholesky": lambda T: T.cholesky(-T.eye(2)),
+}
+
+
+def _failure(fn: Callable[[], Any]) -> tuple[str, str, bool]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.cholesky is deprecated
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - the type is compared by name below
+            return type(e).__name__, str(e), isinstance(e, RuntimeError)
+    return "no error", "", False
+
+
+@pytest.mark.parametrize("fn", list(SINGULAR.values()), ids=list(SINGULAR))
+def test_singular_errors_match_torch(fn: Callable[[Any], Any]) -> None:
+    want = _failure(lambda: fn(torch))
+    assert want[0] == "_LinAlgError"
+    assert _failure(lambda: fn(adjit)) == want
+    assert adjit.linalg.LinAlgError.__name__ == "_LinAlgError"
+
+
+@pytest.mark.parametrize("backend", ["llvm", "interpreter"])
+def test_singular_errors_raised_by_compiled_programs(backend: str) -> None:
+    def program(a: Any, b: Any) -> Any:
+        return adjit.linalg.inv(a).sum() + adjit.linalg.solve(a, b).sum()
+
+    compiled = adjit.compile(program, backend=backend)
+    good = np.tile(np.eye(3) * 2, (2, 2, 1, 1))
+    np.testing.assert_allclose(
+        compiled(adjit.tensor(good), adjit.ones(3, dtype=adjit.float64)).item(), 12.0
+    )
+    want = _failure(lambda: torch.linalg.inv(_batch_with_singular(torch)))
+    got = _failure(
+        lambda: compiled(_batch_with_singular(adjit), adjit.ones(3, dtype=adjit.float64))
+    )
+    assert got == want
+    chol = adjit.compile(lambda a: adjit.linalg.cholesky(a).sum(), backend=backend)
+    a = np.tile(np.eye(3), (2, 1, 1))
+    a[1, 1, 1] = -1
+    want = _failure(lambda: torch.linalg.cholesky(torch.tensor(a)))
+    assert _failure(lambda: chol(adjit.tensor(a))) == want
+
+
+def test_singular_determinant_gradient_is_pytorchs() -> None:
+    """det's first-order gradient at an exactly singular matrix is 0 in PyTorch (its perturbed
+    LU solve scaled by det = 0), not the adjugate; slogdet's is NaN/inf there."""
+    for m in ([[1.0, 2.0], [2.0, 4.0]], [[1.0, 2, 3], [4, 5, 6], [7, 8, 9]], np.zeros((3, 3))):
+        a, t = adjit.tensor(m, requires_grad=True), torch.tensor(m, requires_grad=True)
+        adjit.linalg.det(a).backward()
+        torch.linalg.det(t).backward()
+        np.testing.assert_array_equal(a.grad.numpy(), t.grad.numpy())
+        g = adjit.grad(lambda v: adjit.linalg.det(v))(adjit.tensor(m))
+        np.testing.assert_array_equal(g.numpy(), t.grad.numpy())
+
+
+def test_repeated_values_have_pytorchs_finite_gradients() -> None:
+    """eigvalsh / svdvals / matrix_norm of matrices with repeated eigen- or singular values:
+    PyTorch's gradient (the eigenvectors' terms skipped) is finite, not 0/0."""
+    cases = [
+        (lambda T, a: T.linalg.eigvalsh(a).sum(), np.eye(3)),
+        (lambda T, a: (T.linalg.eigh(a)[0] * T.arange(3.0, dtype=T.float64)).sum(), np.eye(3)),
+        (lambda T, a: T.linalg.svdvals(a).sum(), np.diag([2.0, 2.0, 1.0])),
+        (lambda T, a: T.linalg.matrix_norm(a, "nuc"), np.eye(2)),
+        (lambda T, a: T.linalg.svd(a)[1].sum(), np.zeros((3, 2))),
+    ]
+    for fn, m in cases:
+        a, t = adjit.tensor(m, requires_grad=True), torch.tensor(m, requires_grad=True)
+        fn(adjit, a).backward()
+        fn(torch, t).backward()
+        assert np.isfinite(a.grad.numpy()).all()
+        np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("fn", list(BAD.values()), ids=list(BAD))
