@@ -44,9 +44,20 @@ def fma64(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 
 def fma32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """float32 ``a * b + c`` with one rounding: the product is exact in float64, the sum is
-    rounded to odd there, and the final rounding to float32 is then the correct one."""
+    """float32 ``a * b + c`` with one rounding: the product is exact in float64, and the sum
+    rounded there is rounded again to float32 correctly unless it landed exactly on a float32
+    midpoint (or in float32's subnormal range); those few are redone with the sum rounded to
+    odd, after which the second rounding is the correct one."""
     p = np.asarray(a, np.float64) * np.asarray(b, np.float64)
-    s, e = _two_sum(p, np.asarray(c, np.float64))
-    with np.errstate(invalid="ignore", over="ignore"):
-        return _round_to_odd(s, e).astype(np.float32)
+    c64 = np.asarray(c, np.float64)
+    s = p + c64
+    low = s.view(np.int64) & 0x1FFFFFFF  # the 29 bits float32 drops
+    suspect = (low == 0x10000000) | (np.abs(s) < 2.0**-125)
+    if suspect.any():
+        p, c64 = np.broadcast_to(p, s.shape), np.broadcast_to(c64, s.shape)
+        s2, e = _two_sum(p[suspect], c64[suspect])
+        with np.errstate(invalid="ignore", over="ignore"):
+            s = s.copy()
+            s[suspect] = _round_to_odd(s2, e)
+    with np.errstate(over="ignore"):
+        return s.astype(np.float32)
