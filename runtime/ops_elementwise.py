@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+import math
 from typing import Any
 
 import numpy as np
@@ -221,7 +223,18 @@ def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
             "masked_fill_ only supports boolean masks, but got mask with dtype "
             + C_NAMES[mask.dtype.name]
         )
+    value = value.to(x.dtype) if isinstance(value, Tensor) else scalar_as(value, x.dtype)
     return composite("MaskedFillBackward0", lambda a: apply(Op.WHERE, mask, value, a), x)
+
+
+def scalar_as(value: Any, dtype: D.DType) -> Any:
+    """A Python number converted as PyTorch converts a fill value to the tensor's dtype:
+    truncated toward zero for integers (0.7 -> 0), nonzero -> True for bool."""
+    if dtype is D.bool_:
+        return builtins.bool(value)
+    if not dtype.is_floating_point and isinstance(value, float) and math.isfinite(value):
+        return builtins.int(value)
+    return value
 
 
 def clamp_min(x: Tensor, min: Any) -> Tensor:  # noqa: A002
@@ -292,10 +305,14 @@ def isnan(x: Tensor) -> Tensor:
 
 
 def isinf(x: Tensor) -> Tensor:
+    if not x.dtype.is_floating_point:  # integers and bools are never infinite
+        return apply(Op.NE, x, x)
     return apply(Op.EQ, abs(x), float("inf"))
 
 
 def isfinite(x: Tensor) -> Tensor:
+    if not x.dtype.is_floating_point:
+        return apply(Op.EQ, x, x)
     return apply(Op.EQ, x - x, 0)
 
 

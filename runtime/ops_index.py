@@ -53,6 +53,13 @@ def index_add(
             f"index_add_(): self ({_name(input)}) and source ({_name(source)}) must have the "
             "same scalar type"
         )
+    if source.ndim == input.ndim and any(
+        a != b for i, (a, b) in enumerate(zip(input.shape, source.shape, strict=True)) if i != d
+    ):
+        raise RuntimeError(
+            "source tensor shape must match self tensor shape, excluding the specified "
+            f"dimension. Got self.shape = {list(input.shape)} source.shape = {list(source.shape)}"
+        )
     k = source.shape[d] if source.ndim else 1
     if index.shape[0] != k:
         raise RuntimeError(

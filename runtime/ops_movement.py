@@ -51,7 +51,16 @@ def unflatten(x: Tensor, dim: int, sizes: Any) -> Tensor:
 
 
 def permute(x: Tensor, *dims: Any) -> Tensor:
-    axes = tuple(norm_axis(d, x.ndim) for d in _dims(dims))
+    order = _dims(dims)
+    if len(order) != x.ndim:
+        raise RuntimeError(
+            "permute(sparse_coo): number of dimensions in the tensor input does not match the "
+            "length of the desired ordering of dimensions i.e. input.dim() = "
+            f"{x.ndim} is not equal to len(dims) = {len(order)}"
+        )
+    axes = tuple(norm_axis(d, x.ndim) for d in order)
+    if len(set(axes)) != len(axes):
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
     return apply(Op.PERMUTE, x, axes=axes)
 
 
@@ -106,7 +115,13 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     return apply(Op.INDEX, x, *idx, spec=spec, name=basic_name(spec, tuple(x.shape), index))
 
 
+def _at_least_1d(x: Tensor, message: str) -> None:
+    if x.ndim == 0:
+        raise RuntimeError(message)
+
+
 def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+    _at_least_1d(x, "narrow() cannot be applied to a 0-dim tensor.")
     d = norm_axis(dim, x.ndim)
     index = (slice(None),) * d + (slice(start, start + length),)
     return getitem(x, index)
@@ -137,6 +152,7 @@ def stack(tensors: Any, dim: int = 0) -> Tensor:
 
 
 def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    _at_least_1d(x, "split expects at least a 1-dimensional tensor")
     d = norm_axis(dim, x.ndim)
     n = x.shape[d]
     if isinstance(split_size_or_sections, int):
@@ -156,6 +172,7 @@ def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor,
 
 
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    _at_least_1d(x, "chunk expects at least a 1-dimensional tensor")
     n = x.shape[norm_axis(dim, x.ndim)]
     return split(x, -(-n // chunks), dim)
 
@@ -170,6 +187,14 @@ def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
 
 def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     axis = norm_axis(dim, x.ndim)
+    larger = [d for d in range(index.ndim) if d != axis and index.ndim == x.ndim]
+    larger = [d for d in larger if index.shape[d] > x.shape[d]]
+    if larger:
+        raise RuntimeError(
+            f"Size does not match at dimension {larger[0]} expected index "
+            f"{list(index.shape)} to be no larger than self {list(x.shape)} apart from "
+            f"dimension {axis}"
+        )
     index = _checked_range(index, x.shape[axis] if x.ndim else 1, axis)
     return apply(Op.GATHER, x, index, axis=axis)
 
@@ -195,6 +220,15 @@ def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
 
 def repeat(x: Tensor, *sizes: Any) -> Tensor:
     reps = _dims(sizes)
+    if len(reps) < x.ndim:
+        raise RuntimeError(
+            "Number of dimensions of repeat dims can not be smaller than number of dimensions "
+            "of tensor"
+        )
+    out = [r * n for r, n in zip(reps, (1,) * (len(reps) - x.ndim) + tuple(x.shape), strict=True)]
+    if any(n < 0 for n in out):
+        bad = next(n for n in out if n < 0)
+        raise RuntimeError(f"Trying to create tensor with negative dimension {bad}: {out}")
     lead = (1,) * (len(reps) - x.ndim) + tuple(x.shape)
 
     def decomposition(a: Tensor) -> Tensor:

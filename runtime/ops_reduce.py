@@ -13,6 +13,7 @@ from ..ir import dtypes as D
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
 from .dispatch import apply, composite, with_rule
+from .kernel_dtypes import require_float
 from .opmath import in_float32
 from .ops_elementwise import exp, log, maximum, minimum, sqrt, where
 from .ops_movement import getitem
@@ -175,11 +176,18 @@ def amin(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
     return apply(Op.AMIN, x, axes=_axes(_all_if_empty(dim), x.ndim), keepdim=keepdim)
 
 
+def _no_bool(x: Tensor, name: str) -> None:
+    if x.dtype is D.bool_:
+        raise RuntimeError(f"{name}(): does not support bool input")
+
+
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    _no_bool(x, "argmax")
     return apply(Op.ARGMAX, x, axes=_axes(dim, x.ndim), keepdim=keepdim)
 
 
 def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    _no_bool(x, "argmin")
     return apply(Op.ARGMIN, x, axes=_axes(dim, x.ndim), keepdim=keepdim)
 
 
@@ -256,9 +264,16 @@ def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     return composite("LogsumexpBackward0", in_float32(decomposition), x)
 
 
+def _softmax_kernel(x: Tensor, dim: int, name: str) -> None:
+    """PyTorch's refusal of integer inputs, naming the kernel its dim would pick."""
+    last = x.ndim == 0 or norm_axis(dim, x.ndim) == x.ndim - 1
+    require_float(x, f"{name}_lastdim_kernel_impl" if last else f"{name}_kernel_impl")
+
+
 def softmax(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
     if dtype is not None:
         x = x.to(dtype)
+    _softmax_kernel(x, dim, "softmax")
 
     def decomposition(a: Tensor) -> Tensor:
         e = exp(a - _shift(a, dim))
@@ -270,6 +285,7 @@ def softmax(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
 def log_softmax(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
     if dtype is not None:
         x = x.to(dtype)
+    _softmax_kernel(x, dim, "log_softmax")
 
     def decomposition(a: Tensor) -> Tensor:
         s = a - _shift(a, dim)
@@ -280,6 +296,15 @@ def log_softmax(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
 
 def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
     """The vector p-norm over ``dim`` (all elements by default); "fro" is the 2-norm."""
+    if isinstance(p, str) and p == "nuc":  # torch.norm hands it to matrix_norm, as PyTorch
+        from .ops_norms import matrix_norm
+
+        return matrix_norm(x, "nuc", list(range(x.ndim)) if dim is None else dim, keepdim)
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(
+            "linalg.vector_norm: Expected a floating point or complex tensor as input. "
+            f"Got {x.dtype.type_name}"
+        )
     order = 2.0 if p in ("fro", None) else float(p)
 
     def decomposition(a: Tensor) -> Tensor:

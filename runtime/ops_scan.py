@@ -62,7 +62,7 @@ def scan(parts: Parts, axis: int, combine: Callable[[Parts, Parts], Parts], fill
 
 
 def _dim_axis(x: Tensor, dim: int) -> int:
-    return norm_axis(dim, x.ndim) if x.ndim else 0
+    return norm_axis(dim, x.ndim)  # a 0-d tensor takes dim 0 or -1, as PyTorch
 
 
 def cumprod(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
@@ -106,6 +106,8 @@ def _word(dtype: D.DType) -> str:
 
 def _extreme_scan(x: Tensor, dim: int, kind: str) -> Any:
     """cummax/cummin: indices from a scan of (value, index) pairs, values gathered at them."""
+    if x.ndim == 0 and dim not in (0, -1):
+        raise IndexError(f"cum{kind}(): Expected reduction dim -1 or 0 for scalar but got {dim}")
     axis = _dim_axis(x, dim)
     result = cummax_result if kind == "max" else cummin_result
     if x.ndim == 0:

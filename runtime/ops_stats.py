@@ -11,6 +11,7 @@ import numpy as np
 from ..ir import dtypes as D
 from ..ir.shapes import norm_axis
 from .dispatch import composite
+from .kernel_dtypes import require_not_bool
 from .ops_elementwise import div, isnan, mul, ne, where
 from .ops_integer import logical_not
 from .ops_movement import getitem, reshape, squeeze
@@ -177,6 +178,7 @@ def dist(x: Tensor, other: Tensor, p: Any = 2) -> Tensor:
 def trace(x: Tensor) -> Tensor:
     if x.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {x.ndim}")
+    require_not_bool(x, "trace")
     rows, cols = x.shape
     k = rows if rows < cols else cols
     x = _wide(x, None)

@@ -25,6 +25,7 @@ from adjit.runtime.functional import log_softmax as _log_softmax
 from adjit.runtime.functional import sigmoid, tanh
 from adjit.runtime.functional import softmax as _softmax
 from adjit.runtime.grad_mode import no_grad
+from adjit.runtime.kernel_dtypes import require_float
 from adjit.runtime.ops_random import dropout_noise
 from adjit.runtime.tensor import Tensor
 
@@ -72,6 +73,29 @@ SELU_SCALE = 1.0507009873554804934193349852946
 def _const(arr: np.ndarray, like: Tensor) -> Tensor:
     """A tensor with no history holding ``arr`` in ``like``'s dtype."""
     return Tensor._make(np.asarray(arr, like.dtype.np))
+
+
+# PyTorch's CPU kernel behind each float-only activation: an integer (or bool) input is refused
+# in its words, `"elu_cpu" not implemented for 'Long'`
+_FLOAT_KERNELS = {
+    "elu": "elu_cpu",
+    "selu": "elu_cpu",
+    "celu": "elu_cpu",
+    "gelu": "GeluKernelImpl",
+    "silu": "silu_cpu",
+    "mish": "mish_cpu",
+    "softplus": "softplus_cpu",
+    "logsigmoid": "log_sigmoid_cpu",
+    "leaky_relu": "leaky_relu_cpu",
+    "softmax": "softmax_lastdim_kernel_impl",
+    "log_softmax": "log_softmax_lastdim_kernel_impl",
+    "softmin": "softmax_lastdim_kernel_impl",
+    "layer_norm": "LayerNormKernelImpl",
+}
+
+
+def _float_only(input: Tensor, name: str) -> None:
+    require_float(input, _FLOAT_KERNELS[name])
 
 
 def _inplace_result(input: Tensor, out: Tensor, inplace: bool) -> Tensor:
@@ -134,6 +158,11 @@ def hardtanh(
 ) -> Tensor:
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
+    if input.dtype.name == "bool":
+        raise RuntimeError("Bool inputs not supported for hardtanh")
+    if not input.dtype.is_floating_point:  # PyTorch clamps in the integer type
+        lo, hi = int(min_val), int(max_val)
+        return _inplace_result(input, R.clamp(input, lo, hi), inplace)
     out = composite("HardtanhBackward0", _hardtanh, input, min_val, max_val)
     return _inplace_result(input, out, inplace)
 
@@ -143,6 +172,7 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    _float_only(input, "leaky_relu")
     out = composite("LeakyReluBackward0", lambda a: R.where(a > 0, a, a * negative_slope), input)
     return _inplace_result(input, out, inplace)
 
@@ -169,15 +199,18 @@ def _elu(a: Tensor, alpha: float, scale: float) -> Tensor:
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    _float_only(input, "elu")
     return _inplace_result(input, composite("EluBackward0", _elu, input, alpha, 1.0), inplace)
 
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    _float_only(input, "selu")
     out = composite("EluBackward0", _elu, input, SELU_ALPHA, SELU_SCALE)
     return _inplace_result(input, out, inplace)
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    _float_only(input, "celu")
     out = composite(
         "CeluBackward0",
         lambda a: _elu(a / alpha, 1.0, 1.0) * alpha if alpha != 1.0 else _elu(a, 1.0, 1.0),
@@ -194,12 +227,14 @@ def _gelu(a: Tensor, approximate: str) -> Tensor:
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    _float_only(input, "gelu")
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
     return composite("GeluBackward0", _gelu, input, approximate)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    _float_only(input, "silu")
     out = composite("SiluBackward0", lambda a: a * R.sigmoid(a), input)
     return _inplace_result(input, out, inplace)
 
@@ -213,10 +248,12 @@ def _softplus(a: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    _float_only(input, "softplus")
     return composite("SoftplusBackward0", _softplus, input, beta, threshold)
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    _float_only(input, "mish")
     out = composite("MishBackward0", lambda a: a * R.tanh(_softplus(a)), input)
     return _inplace_result(input, out, inplace)
 
@@ -229,6 +266,7 @@ def _logsigmoid(a: Tensor) -> Tensor:
 
 
 def logsigmoid(input: Tensor) -> Tensor:
+    _float_only(input, "logsigmoid")
     return composite("LogSigmoidBackward0", _logsigmoid, input)
 
 
@@ -290,6 +328,7 @@ def layer_norm(
     bias: Tensor | None = None,
     eps: float = 1e-5,
 ) -> Tensor:
+    _float_only(input, "layer_norm")
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if tuple(input.shape[input.ndim - len(shape) :]) != shape:
         raise RuntimeError(

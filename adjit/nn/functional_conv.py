@@ -11,6 +11,7 @@ from adjit.nn.functional_fold import im2col, symmetric
 from adjit.runtime import functional as R
 from adjit.runtime.dispatch import composite
 from adjit.runtime.grad_mode import no_grad
+from adjit.runtime.kernel_dtypes import require_float
 from adjit.runtime.tensor import Tensor
 
 __all__ = ["batch_norm", "conv2d", "dropout2d"]
@@ -214,6 +215,7 @@ def batch_norm(
     eps: float = 1e-5,
 ) -> Tensor:
     """Normalize over every dim but 1 (batch stats when training, else the running ones)."""
+    require_float(input, "batch_norm", bool_ok=True)  # (bool fails later, as in PyTorch)
     if training:
         n = input.numel() // input.shape[1]
         if n <= 1:

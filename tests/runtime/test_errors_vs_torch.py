@@ -1,0 +1,108 @@
+"""Bad input gets PyTorch's error type and wording, and fill values convert as PyTorch's do
+(cases found by sweeping every public name with wrong dims, shapes and dtypes)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import adjit
+
+torch = pytest.importorskip("torch")
+
+X = np.arange(12, dtype=np.float32).reshape(3, 4) / 10
+I = np.array([[1, 2], [3, 4]])
+
+
+def _x(T: Any) -> Any:
+    return T.tensor(X)
+
+
+def _i(T: Any) -> Any:
+    return T.tensor(I)
+
+
+def _b(T: Any) -> Any:
+    return T.tensor(I) > 2
+
+
+ERRORS: dict[str, Callable[[Any], Any]] = {
+    "softmax-int-lastdim": lambda T: T.softmax(_i(T), 1),
+    "softmax-int-dim0": lambda T: T.softmax(_i(T), 0),
+    "log_softmax-int": lambda T: T.log_softmax(_i(T), 0),
+    "F.softmax-int": lambda T: T.nn.functional.softmax(_i(T), 1),
+    "elu-int": lambda T: T.nn.functional.elu(_i(T)),
+    "gelu-bool": lambda T: T.nn.functional.gelu(_b(T)),
+    "silu-int": lambda T: T.nn.functional.silu(_i(T)),
+    "softplus-int": lambda T: T.nn.functional.softplus(_i(T)),
+    "logsigmoid-int": lambda T: T.nn.functional.logsigmoid(_i(T)),
+    "mish-bool": lambda T: T.nn.functional.mish(_b(T)),
+    "leaky_relu-int": lambda T: T.nn.functional.leaky_relu(_i(T)),
+    "layer_norm-int": lambda T: T.nn.functional.layer_norm(_i(T), (2,)),
+    "batch_norm-int": lambda T: T.nn.functional.batch_norm(_i(T), T.zeros(2), T.ones(2)),
+    "hardtanh-bool": lambda T: T.nn.functional.hardtanh(_b(T)),
+    "relu6-bool": lambda T: T.nn.functional.relu6(_b(T)),
+    "trace-bool": lambda T: T.trace(_b(T)),
+    "argmax-bool": lambda T: T.argmax(_b(T)),
+    "argmin-bool": lambda T: _b(T).argmin(),
+    "norm-int": lambda T: T.norm(_i(T)),
+    "cumprod-0d-dim1": lambda T: T.cumprod(T.tensor(1.0), 1),
+    "cummax-0d-dim1": lambda T: T.cummax(T.tensor(1.0), 1),
+    "logcumsumexp-0d-dim1": lambda T: T.logcumsumexp(T.tensor(1.0), 1),
+    "permute-too-few": lambda T: _x(T).permute(0),
+    "permute-0d": lambda T: T.tensor(1.0).permute(1, 0),
+    "permute-duplicate": lambda T: _x(T).permute(0, 0),
+    "narrow-0d": lambda T: T.tensor(1.0).narrow(0, 0, 1),
+    "split-0d": lambda T: T.tensor(1.0).split(1),
+    "chunk-0d": lambda T: T.tensor(1.0).chunk(2),
+    "gather-index-larger": lambda T: T.gather(_x(T)[:0], 1, T.zeros(3, 4, dtype=T.long)),
+    "index_add-source-shape": lambda T: _x(T)[:0].index_add(1, T.tensor([0, 1]), _x(T)[:, :2]),
+    "repeat-too-few": lambda T: _x(T).repeat(2),
+    "repeat-negative": lambda T: _x(T).repeat(2, -7),
+    "tile-negative": lambda T: T.tile(_x(T), (2, -7)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ERRORS))
+def test_error_matches_torch(name: str) -> None:
+    with pytest.raises(Exception) as theirs:
+        ERRORS[name](torch)
+    with pytest.raises(type(theirs.value)) as ours:
+        ERRORS[name](adjit)
+    assert str(ours.value) == str(theirs.value)
+
+
+VALUES: dict[str, Callable[[Any], Any]] = {
+    "masked_fill-int-float": lambda T: _i(T).masked_fill(_b(T), 0.7),
+    "masked_fill-int-negative": lambda T: _i(T).masked_fill(_b(T), -1.7),
+    "masked_fill-bool": lambda T: _b(T).masked_fill(_b(T), 0.0),
+    "masked_fill-float-tensor": lambda T: _x(T)[:2, :2].masked_fill(_b(T), T.tensor(2)),
+    "fill_-int": lambda T: _i(T).fill_(2.9),
+    "fill_-int-negative": lambda T: _i(T).fill_(-2.9),
+    "fill_-bool": lambda T: _b(T).fill_(0.5),
+    "zero_-bool": lambda T: _b(T).zero_(),
+    "hardtanh-int": lambda T: T.nn.functional.hardtanh(_i(T) - 2),
+    "relu6-int": lambda T: T.nn.functional.relu6(_i(T) * 3 - 2),
+    "isinf-bool": lambda T: T.isinf(_b(T)),
+    "isfinite-bool": lambda T: T.isfinite(_b(T)),
+    "isfinite-int": lambda T: T.isfinite(_i(T)),
+    "isnan-bool": lambda T: T.isnan(_b(T)),
+    "cumprod-0d": lambda T: T.cumprod(T.tensor(2.0), 0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VALUES))
+def test_value_matches_torch(name: str) -> None:
+    want, got = VALUES[name](torch), VALUES[name](adjit)
+    assert str(got.dtype) == str(want.dtype)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_clone_does_not_share_memory() -> None:
+    for t in (_x(adjit), _i(adjit), _b(adjit)):
+        c = t.clone()
+        c.zero_()
+        assert not np.shares_memory(c.numpy(), t.numpy()) and t.any()
