@@ -11,6 +11,7 @@ from . import inplace as I
 from . import ops_contract, ops_math, ops_random, predicates
 from . import ops_shape as S
 from .dispatch import apply, as_tensor_operand, composite
+from .ops_elementwise import scalar_as
 from .ops_index import unfold
 from .ops_integer import invert
 from .ops_linalg import _sum_to as sum_to
@@ -183,7 +184,7 @@ def _overwrite(name: str, value: Any) -> Any:
     (and inf/nan in them cannot leak, unlike ``t * 0``); a tensor ``value`` gets its gradient."""
 
     def fn(t: Tensor) -> Tensor:
-        v = value.to(t.dtype) if isinstance(value, Tensor) else value
+        v = value.to(t.dtype) if isinstance(value, Tensor) else scalar_as(value, t.dtype)
         return composite(
             name,
             lambda a, *b: F.where(Tensor._make(_TRUE), b[0] if b else v, a),
