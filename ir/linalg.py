@@ -97,7 +97,10 @@ def linalg_shape(*xs: Aval, func: str, mode: str) -> Aval:
 
 # ---- the NumPy (LAPACK) rules ------------------------------------------------------------------
 def _pack(batch: tuple[int, ...], dtype: Any, *arrays: np.ndarray) -> np.ndarray:
-    flat = [np.asarray(a, dtype).reshape(*batch, -1) for a in arrays]
+    flat = [
+        np.asarray(a, dtype).reshape((*batch, math.prod(np.shape(a)[len(batch) :])))
+        for a in arrays
+    ]
     return np.concatenate(flat, axis=-1) if flat else np.zeros((*batch, 0), dtype)
 
 

@@ -409,3 +409,78 @@ def test_einsum_contracts_the_smallest_pair_first(monkeypatch: pytest.MonkeyPatc
     a, b, c = adjit.ones(64, 1), adjit.ones(1, 64), adjit.ones(64, 1)
     assert adjit.einsum("ij,jk,kl->il", a, b, c).tolist() == [[64.0]] * 64
     assert shapes == [((1, 64), (64, 1)), ((64, 1), (1, 1))]
+
+
+def _arr(seed: int, *shape: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+_A33 = _arr(0, 3, 3) + 3 * np.eye(3)
+_A233 = _arr(1, 2, 3, 3) + 3 * np.eye(3)
+_SPD = _A33 @ _A33.T
+_DIAG = np.diag([1.0, 1e-3, 1e-9])
+
+# whole results (named tuples, int32 infos, int64 ranks, empty parts) in both float dtypes
+RESULTS: dict[str, Callable[[Any, Any], Any]] = {
+    "slogdet": lambda T, d: T.linalg.slogdet(T.tensor(_A233, dtype=d)),
+    "torch.slogdet": lambda T, d: T.slogdet(T.tensor(_A33, dtype=d)),
+    "inv_ex": lambda T, d: T.linalg.inv_ex(T.tensor(_A33, dtype=d)),
+    "solve_ex": lambda T, d: T.linalg.solve_ex(T.tensor(_A233, dtype=d), T.tensor(_A33, dtype=d)),
+    "cholesky_ex": lambda T, d: T.linalg.cholesky_ex(T.tensor(_SPD, dtype=d)),
+    "eigvalsh upper": lambda T, d: T.linalg.eigvalsh(T.tensor(np.triu(_SPD), dtype=d), UPLO="U"),
+    "svd shapes": lambda T, d: T.linalg.svd(T.tensor(_arr(2, 4, 3), dtype=d)).S,
+    "svd no uv": lambda T, d: T.svd(T.tensor(_arr(3, 4, 3), dtype=d), compute_uv=False),
+    "qr r": lambda T, d: T.linalg.qr(T.tensor(_arr(4, 4, 3), dtype=d), "r").Q,
+    "matrix_rank": lambda T, d: T.linalg.matrix_rank(T.tensor(np.ones((2, 3, 4)), dtype=d)),
+    "matrix_rank atol": lambda T, d: T.linalg.matrix_rank(T.tensor(_DIAG, dtype=d), atol=1e-4),
+    "matrix_rank rtol": lambda T, d: T.linalg.matrix_rank(T.tensor(_DIAG, dtype=d), rtol=1e-2),
+    "matrix_rank hermitian": lambda T, d: T.linalg.matrix_rank(T.tensor(_SPD, dtype=d), hermitian=True),
+    "lstsq": lambda T, d: T.linalg.lstsq(
+        T.tensor(_arr(5, 4, 3), dtype=d), T.tensor(_arr(6, 4, 2), dtype=d)
+    ),
+    "lstsq batched vector": lambda T, d: T.linalg.lstsq(
+        T.tensor(_arr(7, 2, 4, 3), dtype=d), T.tensor(_arr(8, 2, 4), dtype=d)
+    ),
+    "lstsq rank deficient": lambda T, d: T.linalg.lstsq(
+        T.tensor(np.ones((4, 3)), dtype=d), T.tensor(np.arange(4.0), dtype=d)
+    ),
+    "pinv atol": lambda T, d: T.linalg.pinv(T.tensor(_DIAG, dtype=d), atol=1e-4),
+    "pinv rcond": lambda T, d: T.linalg.pinv(T.tensor(_DIAG, dtype=d), 1e-2),
+    "pinverse": lambda T, d: T.pinverse(T.tensor(np.diag([1.0, 1e-3, 0]), dtype=d)),
+    "det empty": lambda T, d: T.linalg.det(T.zeros(0, 0, dtype=d)),
+    "inv empty": lambda T, d: T.linalg.inv(T.zeros(0, 0, dtype=d)),
+    "inv empty batch": lambda T, d: T.linalg.inv(T.zeros(0, 3, 3, dtype=d)),
+    "slogdet empty": lambda T, d: T.linalg.slogdet(T.zeros(2, 0, 0, dtype=d)),
+    "svd empty": lambda T, d: T.linalg.svd(T.zeros(3, 0, dtype=d)),
+    "svdvals empty": lambda T, d: T.linalg.svdvals(T.zeros(2, 0, 3, dtype=d)),
+    "eigh empty": lambda T, d: T.linalg.eigh(T.zeros(0, 0, dtype=d)),
+    "qr empty": lambda T, d: T.linalg.qr(T.zeros(3, 0, dtype=d)),
+    "pinv empty": lambda T, d: T.linalg.pinv(T.zeros(3, 0, dtype=d)),
+    "norm nuc": lambda T, d: T.norm(T.tensor(_arr(9, 4, 3), dtype=d), p="nuc"),
+    "norm nuc dim": lambda T, d: T.norm(T.tensor(_A233, dtype=d), p="nuc", dim=(1, 2)),
+    "cond inf": lambda T, d: T.linalg.cond(T.tensor(_A33, dtype=d), float("inf")),
+    "cond fro": lambda T, d: T.linalg.cond(T.tensor(_A33, dtype=d), "fro"),
+    "cond singular": lambda T, d: T.linalg.cond(T.zeros(3, 3, dtype=d), 1),
+    "cond -2": lambda T, d: T.linalg.cond(T.tensor(_arr(10, 4, 3), dtype=d), -2),
+}
+
+
+def _parts(r: Any) -> list[Any]:
+    return list(r) if isinstance(r, tuple) else [r]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("fn", list(RESULTS.values()), ids=list(RESULTS))
+def test_results_match_torch(fn: Callable[[Any, Any], Any], dtype: str) -> None:
+    # float32: cond(inputs) < 1e3 with LAPACK's backward-stable algorithms: ~1e3 * eps32
+    tol = 1e-10 if dtype == "float64" else 2e-4
+    got, want = fn(adjit, getattr(adjit, dtype)), fn(torch, getattr(torch, dtype))
+    assert type(got).__name__ == type(want).__name__
+    for g, w in zip(_parts(got), _parts(want), strict=True):
+        assert str(g.dtype) == str(w.dtype) and tuple(g.shape) == tuple(w.shape)
+        np.testing.assert_allclose(g.detach().numpy(), w.detach().numpy(), rtol=tol, atol=tol)
+
+
+def test_named_results_print_as_torch() -> None:
+    for fn in (RESULTS["slogdet"], RESULTS["inv_ex"], RESULTS["lstsq rank deficient"]):
+        assert repr(fn(adjit, adjit.float64)) == repr(fn(torch, torch.float64))
