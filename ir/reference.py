@@ -226,7 +226,7 @@ REFERENCE: dict[Op, RefRule] = {
     Op.FLOOR: np.floor,
     Op.TRUNC: np.trunc,
     Op.NOT: np.invert,
-    Op.CAST: lambda x, *, dtype: to_storage(x, dtype),
+    Op.CAST: lambda x, *, dtype: to_storage(x, dtype) if x.dtype != dtype.np else x.copy(),
     Op.CLAMP: _clamp,
     Op.ADD: np.add,
     Op.SUB: np.subtract,
