@@ -8,7 +8,7 @@ import numpy as np
 
 from . import functional as F
 from . import inplace as I
-from . import ops_contract, ops_math, ops_random, predicates
+from . import ops_contract, ops_math, ops_random, ops_special, predicates
 from . import ops_shape as S
 from .dispatch import apply, as_tensor_operand, composite
 from .ops_elementwise import scalar_as
@@ -166,6 +166,7 @@ INPLACE = {
     **{f"{name}_": getattr(F, name) for name in ops_math.INPLACE},
     **ops_math.INPLACE_EXTRA,
     **{f"{name}_": getattr(F, name) for name in ops_contract.INPLACE},
+    **{f"{name}_": fn for name, fn in ops_special.METHODS.items()},
 }
 
 
@@ -292,6 +293,8 @@ def install(cls: type) -> None:
         if target:
             setattr(cls, alias, getattr(F, target))
     for name, fn in OPERATORS.items():
+        setattr(cls, name, fn)
+    for name, fn in ops_special.METHODS.items():  # polygamma(n) takes n first
         setattr(cls, name, fn)
     for name, fn in INPLACE.items():
         setattr(cls, name, _inplace_method(fn))

@@ -62,3 +62,28 @@ CASES: list[Case] = [
     C("float_power-scalar", lambda T, x: x.float_power(2.5), P(2, 3)),
     C("float_power-int", lambda T, i: T.float_power(i, 2), I(2, 3)),
 ]
+
+# special functions (runtime/ops_special.py); the domains keep PyTorch's own float64 kernels
+# accurate to an ulp (its trigamma, digamma's gradient, is off by up to 1e-10 below 20, and its
+# digamma near 1.46): tests/runtime/test_special_math.py sweeps every domain against mpmath
+CASES += [
+    C("lgamma", lambda T, x: T.lgamma(x * 0.5 + 3), R(2, 3)),
+    C("lgamma-negative", lambda T, x: (x * 0.2 - 0.5).lgamma(), R(2, 3)),
+    C("lgamma-int", lambda T, i: T.lgamma(i + 3), I(2, 3)),
+    C("digamma", lambda T, x: T.digamma(x * 3 + 25), R(2, 3)),
+    C("digamma-method", lambda T, x: (x * 3 - 25.5).digamma(), R(2, 3)),
+    C("polygamma", lambda T, x: T.polygamma(2, x), P(2, 3)),
+    C("polygamma-1", lambda T, x: T.polygamma(1, x + 300), R(2, 3)),  # (see TORCH_GRAD_RTOL)
+    C("polygamma-method", lambda T, x: x.polygamma(3), P(2, 3)),
+    C("polygamma-0", lambda T, x: T.polygamma(0, x + 30), R(2, 3)),
+    C("mvlgamma", lambda T, x: T.mvlgamma(x + 3, 3), P(2, 3)),
+    C("mvlgamma-method", lambda T, x: (x * 3 + 25).mvlgamma(p=2), R(2, 3)),
+    C("erfc", lambda T, x: T.erfc(x * 3), R(2, 3)),
+    C("erfc-method", lambda T, x: (x * 4).erfc(), R(3)),
+    C("erfinv", lambda T, x: T.erfinv(x * 0.6), R(2, 3)),
+    C("erfinv-method", lambda T, x: (x * 0.6).erfinv(), R(3)),
+]
+
+# rows whose gradient is PyTorch's trigamma: its float64 series stops at B_6, 1e-10 off at 1 and
+# 4e-14 at 25 (adjit's is within 4 ulp of mpmath: test_special_math.py); compared this loosely
+TORCH_GRAD_RTOL = {"digamma": 1e-12, "digamma-method": 1e-12, "polygamma-0": 1e-12}
