@@ -254,6 +254,8 @@ def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     if isinstance(dim, tuple | list) and not dim:
         # (PyTorch 2.13 fails alike: its output has shape [] and the result [1, 1])
         raise RuntimeError("logsumexp(): an empty dim list is not supported; pass the dims")
+    if not x.dtype.is_floating_point:  # integers and bools: in the default float, as PyTorch
+        x = x.to(D.get_default_dtype())
 
     def decomposition(a: Tensor) -> Tensor:
         m = _shift(a, dim)

@@ -63,6 +63,7 @@ ERRORS: dict[str, Callable[[Any], Any]] = {
     "repeat-too-few": lambda T: _x(T).repeat(2),
     "repeat-negative": lambda T: _x(T).repeat(2, -7),
     "tile-negative": lambda T: T.tile(_x(T), (2, -7)),
+    "tensor_split-0d": lambda T: T.tensor(1.0).tensor_split(1),
 }
 
 
@@ -91,6 +92,8 @@ VALUES: dict[str, Callable[[Any], Any]] = {
     "isfinite-int": lambda T: T.isfinite(_i(T)),
     "isnan-bool": lambda T: T.isnan(_b(T)),
     "cumprod-0d": lambda T: T.cumprod(T.tensor(2.0), 0),
+    "logsumexp-bool": lambda T: T.logsumexp(_b(T), 1),
+    "logsumexp-int": lambda T: T.logsumexp(_i(T), 0),
 }
 
 
