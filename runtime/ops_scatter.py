@@ -157,6 +157,7 @@ def scatter_reduce(
 ) -> Tensor:
     """sum and mean over SCATTER_ADD; prod, amax and amin as a segmented scan (Note
     [segmented scatter_reduce] in ops_scatter_reduce.py)."""
+    reduce = {"max": "amax", "min": "amin"}.get(reduce, reduce)  # (PyTorch's old names)
     if reduce not in ("sum", "prod", "mean", "amax", "amin"):
         raise RuntimeError(
             f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..ir import dtypes as D
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
 from .checks import check, in_range
-from .dispatch import apply, as_tensor_operand, composite, result_dtype
+from .dispatch import apply, composite, result_dtype
 from .ops_movement import getitem, reshape
 from .ops_reduce import RETURN_TYPES
 from .ops_stats import return_type
@@ -42,11 +44,13 @@ def argsort(x: Tensor, dim: int = -1, descending: bool = False, *, stable: bool 
     return argsort_along(x, norm_axis(dim, x.ndim), descending, stable)
 
 
-def sort(x: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False) -> Any:
-    """Sorted values (SortBackward0) and the indices; see Note [sorting over ARGSORT]."""
+def sort(x: Tensor, dim: int = -1, descending: bool = False, *, stable: bool | None = None) -> Any:
+    """Sorted values and the indices; see Note [sorting over ARGSORT]. (Given ``stable``,
+    PyTorch's call is its sort.stable overload, whose node is SortBackward1.)"""
     axis = norm_axis(dim, x.ndim)
-    index = argsort_along(x, axis, descending, stable)
-    values = composite("SortBackward0", lambda a: take_sorted(a, index, axis), x)
+    index = argsort_along(x, axis, descending, bool(stable))
+    name = "SortBackward0" if stable is None else "SortBackward1"
+    values = composite(name, lambda a: take_sorted(a, index, axis), x)
     return RETURN_TYPES["sort"](values, index)
 
 
@@ -80,7 +84,7 @@ def _search(seq: Tensor, values: Any, right: bool, out_int32: bool) -> Tensor:
     dt = result_dtype(seq, values)
     if dt is D.bool_:
         raise NotImplementedError("\"searchsorted_out_cpu\" not implemented for 'Bool'")
-    v = values if isinstance(values, Tensor) else as_tensor_operand(values)
+    v = values if isinstance(values, Tensor) else Tensor._make(np.asarray(values, dt.np))
     found = apply(Op.SEARCHSORTED, seq.to(dt), v.to(dt), right=right)
     return found.to(D.int32) if out_int32 else found
 
