@@ -36,14 +36,18 @@ def unit(gen: Generator, n: int, np_dtype: np.dtype) -> np.ndarray:
 
 
 def uniform(gen: Generator, n: int, np_dtype: np.dtype, low: float, high: float) -> np.ndarray:
-    """``uniform_(low, high)``: ``x * (to - from) + from`` (contracted) with the bounds cast to
-    the tensor's dtype first, then the result rounded to it."""
+    """``uniform_(low, high)``: ``x * (to - from) + from`` (contracted) in float64 for double,
+    float32 (with float32 bounds) for the others, rounded to the dtype; a value that rounds to
+    ``to`` becomes ``from`` (both in the dtype), keeping the range half-open as PyTorch does."""
     x = unit(gen, n, np_dtype)
-    lo, hi = np.asarray(low).astype(np_dtype), np.asarray(high).astype(np_dtype)
     if _name(np_dtype) == "float64":
-        return fma64(x, np.float64(hi - lo), np.float64(lo))
-    width = hi.astype(f32) - lo.astype(f32)
-    return fma32(x, width, lo.astype(f32)).astype(np_dtype)
+        lo, hi = np.float64(low), np.float64(high)
+        out = fma64(x, hi - lo, lo)
+    else:
+        lo32, hi32 = f32(low), f32(high)
+        out = fma32(x, hi32 - lo32, lo32).astype(np_dtype)
+    top, bottom = np.asarray(high).astype(np_dtype), np.asarray(low).astype(np_dtype)
+    return np.where(out == top, bottom, out).astype(np_dtype)
 
 
 # ---- normal ---------------------------------------------------------------------------------
@@ -74,16 +78,20 @@ def _box_muller_16(u: np.ndarray, mean: float, std: float, np_dtype: np.dtype) -
 
 def normal_fill(gen: Generator, n: int, np_dtype: np.dtype, mean: float, std: float) -> np.ndarray:
     """``normal_fill`` (``n >= 16``, contiguous): ``n`` uniforms, Box-Muller in blocks of 16,
-    and a ragged tail recomputed from 16 fresh uniforms over the last 16 places."""
-    u = unit(gen, n, np_dtype).astype(np_dtype)
-    out = np.empty(n, np_dtype)
+    and a ragged tail recomputed from 16 fresh uniforms over the last 16 places.
+
+    float16 and bfloat16 (measured on PyTorch 2.13): uniforms only for the whole blocks, the
+    float32 kernel on them and on the 16 tail uniforms, each result rounded to the dtype."""
+    reduced = _name(np_dtype) in ("float16", "bfloat16")
+    work = np.dtype(f32) if reduced else np_dtype
     whole = n // 16 * 16
-    out[:whole] = _box_muller_16(u[:whole], mean, std, np_dtype)
-    out[whole:] = u[whole:]
+    u = unit(gen, whole if reduced else n, work).astype(work)
+    out = np.empty(n, work)
+    out[:whole] = _box_muller_16(u[:whole], mean, std, work)
     if n % 16:
-        tail = unit(gen, 16, np_dtype).astype(np_dtype)
-        out[n - 16 :] = _box_muller_16(tail, mean, std, np_dtype)
-    return out
+        tail = unit(gen, 16, work).astype(work)
+        out[n - 16 :] = _box_muller_16(tail, mean, std, work)
+    return out.astype(np_dtype)
 
 
 def normal_double(gen: Generator, n: int, mean: float, std: float) -> np.ndarray:
@@ -113,21 +121,18 @@ def normal(
     """``normal_(mean, std)``: the fill kernel for 16 or more contiguous elements, else the
     cached double sampler."""
     if n >= 16 and contiguous:
-        if _name(np_dtype) in ("float16", "bfloat16"):  # the float32 kernel, then rounded
-            return normal_fill(gen, n, np.dtype(f32), mean, std).astype(np_dtype)
         return normal_fill(gen, n, np_dtype, mean, std)
     return normal_double(gen, n, mean, std).astype(np_dtype)
 
 
 # ---- integers -------------------------------------------------------------------------------
-WIDE_RANGE_DTYPES = {"int64", "float64", "float32", "bfloat16"}  # may use random64()
+WIDE_RANGE = 2**28  # spans from here on draw random64() (measured on PyTorch 2.13, any dtype)
 
 
 def random_from_to(gen: Generator, n: int, np_dtype: np.dtype, span: int, base: int) -> np.ndarray:
-    """``random_(from, to)``: ``word % (to - from) + from``, 64-bit words when the span needs
-    them and the dtype can hold them."""
-    wide = _name(np_dtype) in WIDE_RANGE_DTYPES and span >= 2**32
-    words = gen.random64(n) if wide else gen.random(n)
+    """``random_(from, to)``: ``word % (to - from) + from``, with 64-bit words for wide spans
+    (less modulo bias)."""
+    words = gen.random64(n) if span >= WIDE_RANGE else gen.random(n)
     vals = (words % np.uint64(span)).astype(np.int64) + np.int64(base)
     return vals.astype(np_dtype)
 

@@ -14,6 +14,7 @@ from ..ir import dtypes as D
 from ..ir.dtypes import DType
 from . import distributions as R
 from . import inplace as I
+from . import random_bounds as B
 from .generator import Generator, _refuse_while_tracing, resolve
 from .tensor import Tensor, _dims
 
@@ -199,11 +200,11 @@ def randint(
         raise TypeError("randint() missing required argument 'size' (pos 2)")
     dt = dtype or (out.dtype if out is not None else D.int64)
     dims = _size((size,), {})
-    data = np.empty(dims, dt.np)
-    lo, hi = _int_arg(low), _int_arg(high)
-    _check_from_to(lo, hi, dt)
+    span, base = B.plan(dt, B.int64_arg(low), B.int64_arg(high)) or (0, 0)
+    if requires_grad and not dt.is_floating_point:
+        raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
     gen = resolve(generator)
-    data = R.random_from_to(gen, data.size, np.dtype(dt.np), hi - lo, lo).reshape(dims)
+    data = R.random_from_to(gen, math.prod(dims), np.dtype(dt.np), span, base).reshape(dims)
     return _result(data, requires_grad, out, device)
 
 
@@ -644,68 +645,27 @@ def bernoulli_(self: Tensor, p: Any = 0.5, *, generator: Any = None) -> Tensor:
     return _fill(self, "BernoulliBackward2", draw, generator)
 
 
-# random_: (from, to) inclusive-exclusive; the float bounds are 2**digits
-_FLOAT_RANDOM_LIMIT = {"float64": 2**53, "float32": 2**24, "float16": 2**11, "bfloat16": 2**8}
-
-
-def _dtype_bounds(dt: DType) -> tuple[int, int]:
-    if dt is D.bool_:
-        return 0, 1
-    if dt.is_floating_point:
-        lim = _FLOAT_RANDOM_LIMIT[dt.name]
-        return -lim, lim
-    info = np.iinfo(dt.np)
-    return int(info.min), int(info.max)
-
-
-_C_NAMES = {"uint8": "unsigned char", "int8": "signed char", "int16": "short", "int32": "int",
-            "int64": "long", "bool": "bool", "float32": "float", "float64": "double",
-            "float16": "c10::Half", "bfloat16": "c10::BFloat16"}  # fmt: skip
-
-
-def _check_from_to(low: int, high: int, dt: DType) -> None:
-    if low >= high:
-        raise RuntimeError(
-            f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
-        )
-    lo, hi = _dtype_bounds(dt)
-    cname = _C_NAMES.get(dt.name, dt.name)
-    if dt.is_floating_point:
-        return  # PyTorch only warns past 2**digits
-    if not lo <= low <= hi:
-        raise RuntimeError(f"from is out of bounds for {cname}")
-    if not lo <= high - 1 <= hi:
-        raise RuntimeError(f"to - 1 is out of bounds for {cname}")
-
-
 @_eager
 def random_(self: Tensor, *args: Any, generator: Any = None, **kw: Any) -> Tensor:
-    """``random_()``, ``random_(to)``, ``random_(from, to)`` (``to=None``: the dtype's top)."""
+    """``random_()``, ``random_(to)``, ``random_(from, to)`` (``to=None``: the dtype's top),
+    with PyTorch's bounds (runtime/random_bounds.py)."""
     if "from" in kw or "to" in kw:
         args = (kw.pop("from", 0), kw.pop("to", None))
-    dt = self.dtype
     if not args:
         draw: Draw = lambda g, n, d, c: R.random_default(g, n, d)  # noqa: E731
         return _fill(self, "RandomBackward2", draw, generator)
     if len(args) == 1:
-        low, high, name = 0, _int_arg(args[0]), "RandomBackward1"
+        low, high, name = 0, B.int64_arg(args[0]), "RandomBackward1"
     else:
-        low, name = _int_arg(args[0]), "RandomBackward0"
-        high = None if args[1] is None else _int_arg(args[1])
-    if high is None:
-        top = _dtype_bounds(dt)[1]
-        if low == -(2**63) and dt.name in R.WIDE_RANGE_DTYPES:
-            draw = lambda g, n, d, c: R.random_full_range(g, n, d)  # noqa: E731
-            return _fill(self, name, draw, generator)
-        high = top + 1
-        if low > top:
-            raise RuntimeError(
-                f"random_ expects 'from' casted to dtype to be less than or equal to "
-                f"'to_inc' casted to dtype, but got from={low} > to_inc={top}"
-            )
-    _check_from_to(low, high, dt)
-    span = high - low
-    draw = lambda g, n, d, c: R.random_from_to(g, n, d, span, low)  # noqa: E731
+        low, name = B.int64_arg(args[0]), "RandomBackward0"
+        high = None if args[1] is None else B.int64_arg(args[1])
+    span_base = B.plan(self.dtype, low, high)
+    if span_base is None:
+        B.check_full_range(self.dtype)
+        draw = lambda g, n, d, c: R.random_full_range(g, n, d)  # noqa: E731
+    else:
+        span, base = span_base
+        draw = lambda g, n, d, c: R.random_from_to(g, n, d, span, base)  # noqa: E731
     return _fill(self, name, draw, generator)
 
 

@@ -33,7 +33,19 @@ CASES: list[tuple[str, Program]] = [
     ("rand f64", lambda L: L.rand(100, dtype=L.float64)),
     ("rand f16", lambda L: L.rand(100, dtype=L.float16)),
     ("rand bf16", lambda L: L.rand(100, dtype=L.bfloat16).float()),
-    ("randn f16 small", lambda L: L.randn(10, dtype=L.float16)),
+    *[
+        (f"randn({n}) {dt}", lambda L, n=n, dt=dt: L.randn(n, dtype=getattr(L, dt)).float())
+        for dt in ("float16", "bfloat16")
+        for n in (10, 16, 17, 1001)
+    ],
+    *[
+        (
+            f"{m} {dt}",
+            lambda L, m=m, dt=dt: getattr(L.empty(3001, dtype=getattr(L, dt)), m)(0.1, 0.7).float(),
+        )
+        for dt in ("float16", "bfloat16", "float32", "float64")
+        for m in ("uniform_", "normal_")
+    ],
     ("rand generator", lambda L: L.rand(7, generator=L.Generator().manual_seed(5))),
     ("uniform_(-3, 7)", lambda L: L.empty(100).uniform_(-3, 7)),
     ("uniform_ f64", lambda L: L.empty(100, dtype=L.float64).uniform_(-3, 7)),
@@ -339,12 +351,30 @@ def test_random_under_compile_is_refused(name: str, fn: Callable[[Any], Any]) ->
         adjit.compile(fn)(adjit.ones(3))
 
 
-# ---- distributions whose stream PyTorch routes elsewhere: statistics, fixed seed -------------
-def test_reduced_float_normal_is_standard_normal() -> None:
-    """float16/bfloat16 ``randn`` of 16+ elements: PyTorch's reduced-float fill is not matched
-    bit for bit (documented); the samples must still be N(0, 1). n = 40000 at seed 0: the
-    mean's standard error is 0.005, the variance's 0.007; bounds at about 5 of them."""
-    adjit.manual_seed(0)
-    for dt in (adjit.float16, adjit.bfloat16):
-        x = adjit.randn(40000, dtype=dt).float().numpy().astype(np.float64)
-        assert abs(x.mean()) < 0.025 and abs(x.var() - 1) < 0.035
+# ---- random_ bounds: every dtype against a grid of (from, to), values or errors ------------
+RANDOM_DTYPES = ["float16", "bfloat16", "float32", "float64", "int64", "int32", "int16", "int8"]
+RANDOM_DTYPES += ["uint8", "bool"]
+RANDOM_BOUNDS = [(0, 2**40), (-(2**63), None), (5, None), (300, None), (-5, None), (0, 2**31 - 1)]
+RANDOM_BOUNDS += [(-(2**62), 5), (2**40, None), (0, 2**30), (3, 100), (0, 2), (0, 1)]
+RANDOM_BOUNDS += [(-(2**20), 2**20 + 3), (2**24 - 3, 2**24 + 5), (2**53, 2**53 + 100)]
+RANDOM_BOUNDS += [(None, 7), (None, 2**33), (2**63 + 5, None)]  # (None, to): random_(to)
+
+
+@pytest.mark.filterwarnings("ignore:.*out of bounds")
+@pytest.mark.parametrize("bounds", RANDOM_BOUNDS, ids=str)
+@pytest.mark.parametrize("dtype", RANDOM_DTYPES)
+def test_random_bounds(dtype: str, bounds: tuple) -> None:
+    """Values (and the generator's state) or the error, as PyTorch: float bounds moved to
+    integers the dtype holds, 64-bit words from a span of 2**28 on."""
+    low, high = bounds
+    args = (high,) if low is None else (low, high)
+
+    def run(L: Any) -> Any:
+        L.manual_seed(0)
+        try:
+            out = L.empty(20, dtype=getattr(L, dtype)).random_(*args)
+        except Exception as e:
+            return type(e), str(e)
+        return out.to(L.float64).numpy().tolist(), L.get_rng_state().numpy().tolist()
+
+    assert run(adjit) == run(torch)
