@@ -248,6 +248,17 @@ def clamp_max(x: Tensor, max: Any) -> Tensor:  # noqa: A002
 def lerp(x: Tensor, end: Tensor, weight: Any) -> Tensor:
     """PyTorch's lerp, value and gradients: see Note [lerp's gradients]."""
     tensor_weight = isinstance(weight, Tensor)
+    for what, t in (("end", end), ("weight", weight if tensor_weight and weight.ndim else end)):
+        if isinstance(t, Tensor) and t.dtype is not x.dtype:
+            raise RuntimeError(
+                f"expected dtype {C_NAMES[x.dtype.name]} for `{what}` but got dtype "
+                f"{C_NAMES[t.dtype.name]}"
+            )
+    if tensor_weight and weight.dtype is not x.dtype:  # a 0-d weight: in the input's dtype
+        weight = weight.to(x.dtype)
+    if not x.dtype.is_floating_point:
+        kernel = "lerp_kernel_tensor" if tensor_weight else "lerp_kernel_scalar"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{x.dtype.type_name}'")
     operands = (x, end, weight) if tensor_weight else (x, end)
     name = "LerpBackward1" if tensor_weight else "LerpBackward0"
     rule = _LERP_TENSOR if tensor_weight else _LerpRule(weight)

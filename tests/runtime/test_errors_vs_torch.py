@@ -64,6 +64,10 @@ ERRORS: dict[str, Callable[[Any], Any]] = {
     "repeat-negative": lambda T: _x(T).repeat(2, -7),
     "tile-negative": lambda T: T.tile(_x(T), (2, -7)),
     "tensor_split-0d": lambda T: T.tensor(1.0).tensor_split(1),
+    "lerp-end-dtype": lambda T: T.lerp(_x(T), _x(T).double(), 0.3),
+    "lerp-start-dtype": lambda T: T.lerp(_x(T).double(), _x(T), 0.3),
+    "lerp-weight-dtype": lambda T: T.lerp(_x(T), _x(T), _x(T).double()),
+    "lerp-int": lambda T: T.lerp(_i(T), _i(T), 0.5),
 }
 
 
@@ -94,6 +98,7 @@ VALUES: dict[str, Callable[[Any], Any]] = {
     "cumprod-0d": lambda T: T.cumprod(T.tensor(2.0), 0),
     "logsumexp-bool": lambda T: T.logsumexp(_b(T), 1),
     "logsumexp-int": lambda T: T.logsumexp(_i(T), 0),
+    "lerp-0d-weight-other-dtype": lambda T: T.lerp(_x(T), _x(T) * 2, T.tensor(0.3).double()),
 }
 
 
