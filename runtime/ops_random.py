@@ -235,8 +235,23 @@ def randperm(
     return _result(R.randperm(gen, n).astype(dt.np), requires_grad, out, device)
 
 
-def _like_dtype(t: Tensor, dtype: DType | None) -> DType:
-    return dtype or t.dtype
+def _like(
+    input: Tensor,
+    dtype: DType | None,
+    draw: Draw,
+    generator: Any,
+    requires_grad: bool,
+    device: Any,
+    memory_format: Any,
+) -> Tensor:
+    """A ``*_like`` sample: PyTorch's ``empty_like`` keeps the input's layout (its strides), so
+    the draws follow the input's memory order (and a transposed input's ``randn_like`` takes
+    the non-contiguous path)."""
+    dt = dtype or input.dtype
+    gen = resolve(generator)
+    keep_layout = memory_format is None or "preserve" in str(memory_format)
+    like = np.empty_like(input._data, dtype=dt.np, order="K" if keep_layout else "C")
+    return _result(_values_like(like, draw, gen), requires_grad, None, device)
 
 
 @_eager
@@ -250,9 +265,9 @@ def rand_like(
     requires_grad: bool = False,
     memory_format: Any = None,
 ) -> Tensor:
-    dt = _like_dtype(input, dtype)
-    return rand(tuple(input.shape), generator=generator, dtype=dt, device=device,
-                requires_grad=requires_grad)  # fmt: skip
+    _floating(dtype or input.dtype, "check_uniform_bounds")
+    draw = _uniform_draw(0.0, 1.0)
+    return _like(input, dtype, draw, generator, requires_grad, device, memory_format)
 
 
 @_eager
@@ -266,9 +281,9 @@ def randn_like(
     requires_grad: bool = False,
     memory_format: Any = None,
 ) -> Tensor:
-    dt = _like_dtype(input, dtype)
-    return randn(tuple(input.shape), generator=generator, dtype=dt, device=device,
-                 requires_grad=requires_grad)  # fmt: skip
+    _floating(dtype or input.dtype, "normal_kernel_cpu")
+    draw = _normal_draw(0.0, 1.0)
+    return _like(input, dtype, draw, generator, requires_grad, device, memory_format)
 
 
 @_eager
@@ -286,9 +301,10 @@ def randint_like(
 ) -> Tensor:
     if high is None:
         low, high = 0, low
-    dt = _like_dtype(input, dtype)
-    return randint(low, high, tuple(input.shape), generator=generator, dtype=dt,
-                   device=device, requires_grad=requires_grad)  # fmt: skip
+    dt = dtype or input.dtype
+    span, base = B.plan(dt, B.int64_arg(low), B.int64_arg(high)) or (0, 0)
+    draw: Draw = lambda g, n, d, c: R.random_from_to(g, n, d, span, base)  # noqa: E731
+    return _like(input, dtype, draw, generator, requires_grad, device, memory_format)
 
 
 # ---- normal ---------------------------------------------------------------------------------
@@ -435,7 +451,7 @@ def bernoulli(
         return _into_out(out, res._data) if out is not None else res
     gen = resolve(generator)
     probs = _probability_tensor(input, "bernoulli_tensor_cpu_p_")
-    data = _bernoulli_values(gen, probs, probs)
+    data = _bernoulli_values(gen, np.empty(probs.shape, probs.dtype), probs)  # contiguous out
     res = sampled("BernoulliBackward0", data.astype(input.dtype.np), input)
     return _into_out(out, res._data) if out is not None else res
 
@@ -488,7 +504,7 @@ def multinomial(
     if probs.shape[0] == 0 or n_categories == 0:
         return _result(np.zeros((*input.shape[:-1], n_sample), np.int64), False, out)
     if not replacement or n_sample == 1:
-        data = _multinomial_gumbel(gen, probs, n_sample)
+        data = _multinomial_gumbel(gen, probs, n_sample, input._data)
     else:
         _check_rows(probs)
         data = R.multinomial_with_replacement(gen, probs, n_sample)
@@ -510,13 +526,17 @@ def _check_rows(probs: np.ndarray) -> None:
             raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
 
 
-def _multinomial_gumbel(gen: Generator, probs: np.ndarray, n_sample: int) -> np.ndarray:
-    """``q = exponential_(1)`` like the input, ``p / q``, then argmax (one sample) or topk."""
+def _multinomial_gumbel(
+    gen: Generator, probs: np.ndarray, n_sample: int, layout: np.ndarray
+) -> np.ndarray:
+    """``q = empty_like(input).exponential_(1)`` (drawn in the input's memory order), ``p / q``,
+    then argmax (one sample) or topk."""
     if not (bool((probs < np.inf).all()) and bool((probs >= 0).all())):
         raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
     if bool((probs.sum(axis=1) == 0).any()):
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-    q = R.exponential(gen, probs.size, 1.0).astype(probs.dtype).reshape(probs.shape)
+    draw: Draw = lambda g, n, d, c: R.exponential(g, n, 1.0)  # noqa: E731
+    q = _values_like(np.empty_like(layout), draw, gen).reshape(probs.shape)
     ratio = (probs / q).astype(probs.dtype)
     if n_sample == 1:
         return np.argmax(ratio, axis=1)[:, None]
