@@ -98,8 +98,15 @@ VALUES: dict[str, Callable[[Any], Any]] = {
     "cumprod-0d": lambda T: T.cumprod(T.tensor(2.0), 0),
     "logsumexp-bool": lambda T: T.logsumexp(_b(T), 1),
     "logsumexp-int": lambda T: T.logsumexp(_i(T), 0),
-    "lerp-0d-weight-other-dtype": lambda T: T.lerp(_x(T), _x(T) * 2, T.tensor(0.3).double()),
 }
+
+
+def test_lerp_0d_weight_of_another_dtype() -> None:
+    """Computed in the input's dtype (PyTorch fuses the multiply-add: one ulp of float32)."""
+    want = torch.lerp(_x(torch), _x(torch) * 2, torch.tensor(0.3).double())
+    got = adjit.lerp(_x(adjit), _x(adjit) * 2, adjit.tensor(0.3).double())
+    assert str(got.dtype) == str(want.dtype)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=2.0**-23, atol=0)
 
 
 @pytest.mark.parametrize("name", sorted(VALUES))
