@@ -12,6 +12,13 @@ from .avx_mathfun import log_ps, sincos_ps
 from .fp_exact import fma32, fma64
 from .generator import Generator
 
+# Note [which PyTorch kernels]
+# PyTorch's CPU build picks kernels by CPU: these are the ones PyTorch 2.13 runs on x86-64 with
+# AVX2 (measured side by side, tests/runtime/test_random_vs_torch.py). Elsewhere PyTorch's own
+# numbers change and adjit keeps these: without AVX2 its float32 randn uses glibc's logf/cosf
+# (last-bit differences), and an MKL build that routes bernoulli_(p) or exponential_ through
+# MKL's VSL streams (Intel CPUs) draws from a different generator altogether.
+
 f32 = np.float32
 MASK53 = np.uint64(2**53 - 1)
 
