@@ -188,7 +188,8 @@ def _eigh(a: np.ndarray, mode: str) -> list[np.ndarray]:
     if not a.size:
         return [np.zeros((*a.shape[:-2], n), a.dtype), a.copy()]
     bad = lambda m: (np.full(m.shape[:-1], np.nan, m.dtype), _nan(m))  # noqa: E731
-    return _per_matrix(lambda m: np.linalg.eigh(m, UPLO=mode), bad, a)
+    uplo: Any = mode  # "L" or "U" (NumPy's stubs want the literal)
+    return _per_matrix(lambda m: np.linalg.eigh(m, UPLO=uplo), bad, a)
 
 
 def _svd(a: np.ndarray, mode: str) -> list[np.ndarray]:
@@ -217,8 +218,9 @@ def _qr(a: np.ndarray, mode: str) -> list[np.ndarray]:
             np.zeros((*batch, *shapes[1]), a.dtype),
         ]
     if mode == "r":
-        return [np.zeros((*batch, 0), a.dtype), np.linalg.qr(a, mode="r")]
-    q, r = np.linalg.qr(a, mode=mode)
+        return [np.zeros((*batch, 0), a.dtype), np.asarray(np.linalg.qr(a, mode="r"))]
+    how: Any = mode  # "reduced" or "complete"
+    q, r = np.linalg.qr(a, mode=how)
     return [q, r]
 
 

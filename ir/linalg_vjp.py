@@ -61,6 +61,8 @@ def _col(t: Any) -> Any:
 def _det(g: Any, out: Any, inputs: Any, shapes: list, mode: str) -> tuple:
     # linalg_det_backward (first order): solve(A^H, g det I) = g det A^-H; at an exactly
     # singular matrix det = 0 and PyTorch's perturbed LU makes that 0 (not the adjugate)
+    if shapes[0][-1] == 1:  # det(A) = a: its derivative 1, also at a = 0 (PyTorch gives 1)
+        return (_col(g),)
     scaled = _col(g * out) * inverse(inputs[0]).mT
     return (scaled.where(_col(out != 0), 0.0),)
 

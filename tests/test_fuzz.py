@@ -20,8 +20,9 @@ PyTorch (``specials``), math functions over the whole exponent range within a ul
 (``math``, one test per function), reductions over >= 1e7 elements vs float64 (``long``),
 custom autograd.Function programs under every entry point (``functions``) and edges: indices
 out of range, empty dims, 0-d constant outputs, ``dim=()``, F.pad crops, BCE ranges (``edges``,
-one test per kind). A failing one prints a
-self-contained repro: ``program(T, ...)`` and ``inputs(T)`` for ``T = adjit`` or ``T = torch``.
+one test per kind), linalg's LAPACK functions on inputs of known conditioning (``linalg``).
+A failing one prints a self-contained repro: ``program(T, ...)`` and ``inputs(T)`` for
+``T = adjit`` or ``T = torch``.
 For them ``ADJIT_FUZZ_EXAMPLES`` is the count per strategy (split over its parametrized tests;
 ``long`` runs one per 50, at least 3, or ``ADJIT_FUZZ_LONG_EXAMPLES``). A run that keeps going
 past failures and groups them by kind: ``cd tests && python -m fuzz.collect all --examples N``.
@@ -38,7 +39,17 @@ import os
 from typing import Any
 
 import pytest
-from fuzz import checks, edges, functions, integer, long_reductions, mathfuncs, registry, specials
+from fuzz import (
+    checks,
+    edges,
+    functions,
+    integer,
+    linalg,
+    long_reductions,
+    mathfuncs,
+    registry,
+    specials,
+)
 from fuzz.cases import Case
 from fuzz.gates import GATES, gated
 from fuzz.programs import Program
@@ -145,6 +156,13 @@ def test_fuzz_long_reductions_vs_float64(case: Case) -> None:
 def test_fuzz_custom_functions_every_entry_point(case: Case) -> None:
     pytest.importorskip("torch")
     functions.check_functions(case)
+
+
+@_budget(25)
+@given(linalg.linalg_cases())
+def test_fuzz_linalg_values_gradients_errors(case: Case) -> None:
+    pytest.importorskip("torch")
+    linalg.check_linalg(case)
 
 
 @pytest.mark.parametrize("kind", sorted(edges.KINDS))

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import Phase, assume
 from hypothesis import strategies as st
 
-from . import checks, edges, functions, integer, long_reductions, mathfuncs, specials
+from . import checks, edges, functions, integer, linalg, long_reductions, mathfuncs, specials
 from .programs import Program
 from .strategies import ALL, programs
 
@@ -29,4 +29,5 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "long": (long_reductions.long_cases(), long_reductions.check_long),
     "functions": (functions.function_cases(), functions.check_functions),
     "edges": (edges.edge_cases(), edges.check_edges),
+    "linalg": (linalg.linalg_cases(), linalg.check_linalg),
 }

@@ -343,7 +343,12 @@ def test_singular_errors_raised_by_compiled_programs(backend: str) -> None:
 def test_singular_determinant_gradient_is_pytorchs() -> None:
     """det's first-order gradient at an exactly singular matrix is 0 in PyTorch (its perturbed
     LU solve scaled by det = 0), not the adjugate; slogdet's is NaN/inf there."""
-    for m in ([[1.0, 2.0], [2.0, 4.0]], [[1.0, 2, 3], [4, 5, 6], [7, 8, 9]], np.zeros((3, 3))):
+    for m in (
+        [[1.0, 2.0], [2.0, 4.0]],
+        [[1.0, 2, 3], [4, 5, 6], [7, 8, 9]],
+        np.zeros((3, 3)),
+        [[0.0]],
+    ):
         a, t = adjit.tensor(m, requires_grad=True), torch.tensor(m, requires_grad=True)
         adjit.linalg.det(a).backward()
         torch.linalg.det(t).backward()
@@ -434,7 +439,9 @@ RESULTS: dict[str, Callable[[Any, Any], Any]] = {
     "matrix_rank": lambda T, d: T.linalg.matrix_rank(T.tensor(np.ones((2, 3, 4)), dtype=d)),
     "matrix_rank atol": lambda T, d: T.linalg.matrix_rank(T.tensor(_DIAG, dtype=d), atol=1e-4),
     "matrix_rank rtol": lambda T, d: T.linalg.matrix_rank(T.tensor(_DIAG, dtype=d), rtol=1e-2),
-    "matrix_rank hermitian": lambda T, d: T.linalg.matrix_rank(T.tensor(_SPD, dtype=d), hermitian=True),
+    "matrix_rank hermitian": lambda T, d: T.linalg.matrix_rank(
+        T.tensor(_SPD, dtype=d), hermitian=True
+    ),
     "lstsq": lambda T, d: T.linalg.lstsq(
         T.tensor(_arr(5, 4, 3), dtype=d), T.tensor(_arr(6, 4, 2), dtype=d)
     ),
