@@ -19,6 +19,12 @@ from .generator import Generator
 # (last-bit differences), and an MKL build that routes bernoulli_(p) or exponential_ through
 # MKL's VSL streams (Intel CPUs) draws from a different generator altogether.
 
+# Note [chunked draws]
+# The samplers of big outputs (uniform_, normal_'s fill) consume the stream chunk by chunk, in
+# order, so their uint64 words and float64 intermediates are bounded by CHUNK elements: a
+# float32 result is built directly, never after a full-size float64 array.
+CHUNK = 1 << 16  # a multiple of 16 (normal_fill's blocks)
+
 f32 = np.float32
 MASK53 = np.uint64(2**53 - 1)
 
@@ -45,16 +51,20 @@ def unit(gen: Generator, n: int, np_dtype: np.dtype) -> np.ndarray:
 def uniform(gen: Generator, n: int, np_dtype: np.dtype, low: float, high: float) -> np.ndarray:
     """``uniform_(low, high)``: ``x * (to - from) + from`` (contracted) in float64 for double,
     float32 (with float32 bounds) for the others, rounded to the dtype; a value that rounds to
-    ``to`` becomes ``from`` (both in the dtype), keeping the range half-open as PyTorch does."""
-    x = unit(gen, n, np_dtype)
-    if _name(np_dtype) == "float64":
-        lo, hi = np.float64(low), np.float64(high)
-        out = fma64(x, hi - lo, lo)
-    else:
-        lo32, hi32 = f32(low), f32(high)
-        out = fma32(x, hi32 - lo32, lo32).astype(np_dtype)
+    ``to`` becomes ``from`` (both in the dtype), keeping the range half-open as PyTorch does.
+    Computed in chunks: the output is the only array of its size (Note [chunked draws])."""
+    out = np.empty(n, np_dtype)
     top, bottom = np.asarray(high).astype(np_dtype), np.asarray(low).astype(np_dtype)
-    return np.where(out == top, bottom, out).astype(np_dtype)
+    for start in range(0, n, CHUNK):
+        x = unit(gen, min(CHUNK, n - start), np_dtype)
+        if _name(np_dtype) == "float64":
+            lo, hi = np.float64(low), np.float64(high)
+            part = fma64(x, hi - lo, lo)
+        else:
+            lo32, hi32 = f32(low), f32(high)
+            part = fma32(x, hi32 - lo32, lo32).astype(np_dtype)
+        out[start : start + len(x)] = np.where(part == top, bottom, part)
+    return out
 
 
 # ---- normal ---------------------------------------------------------------------------------
@@ -92,13 +102,16 @@ def normal_fill(gen: Generator, n: int, np_dtype: np.dtype, mean: float, std: fl
     reduced = _name(np_dtype) in ("float16", "bfloat16")
     work = np.dtype(f32) if reduced else np_dtype
     whole = n // 16 * 16
-    u = unit(gen, whole if reduced else n, work).astype(work)
-    out = np.empty(n, work)
-    out[:whole] = _box_muller_16(u[:whole], mean, std, work)
+    out = np.empty(n, np_dtype)
+    for start in range(0, whole, CHUNK):  # whole blocks of 16, chunk by chunk
+        u = unit(gen, min(CHUNK, whole - start), work).astype(work)
+        out[start : start + len(u)] = _box_muller_16(u, mean, std, work)
     if n % 16:
+        if not reduced:
+            unit(gen, n % 16, work)  # drawn into the ragged end, then overwritten by the tail
         tail = unit(gen, 16, work).astype(work)
         out[n - 16 :] = _box_muller_16(tail, mean, std, work)
-    return out.astype(np_dtype)
+    return out
 
 
 def normal_double(gen: Generator, n: int, mean: float, std: float) -> np.ndarray:

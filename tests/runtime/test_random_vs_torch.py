@@ -28,6 +28,9 @@ CASES: list[tuple[str, Program]] = [
     *[(f"randn({n})", lambda L, n=n: L.randn(n)) for n in (1, 2, 15, 16, 17, 33, 1000, 4099)],
     *[(f"randn({n}, f64)", lambda L, n=n: L.randn(n, dtype=L.float64)) for n in (1, 3, 16, 50)],
     ("randn(2, 3, 5)", lambda L: L.randn(2, 3, 5)),
+    ("randn over chunks", lambda L: L.randn(2 * 65536 + 21)),  # Note [chunked draws]
+    ("rand over chunks", lambda L: L.rand(2 * 65536 + 21)),
+    ("randn f16 over chunks", lambda L: L.randn(65536 + 5, dtype=L.float16)),
     ("randn cache across calls", lambda L: [L.randn(3), L.randn(20, dtype=L.float64), L.randn(5)]),
     ("rand(4, 5)", lambda L: L.rand(4, 5)),
     ("rand f64", lambda L: L.rand(100, dtype=L.float64)),
