@@ -306,8 +306,17 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
+    scale_check(input, p)
     noise = dropout_noise(input, p)  # PyTorch's bernoulli_(1 - p) / (1 - p), same draws
     return _inplace_result(input, input * _const(noise, input), inplace)
+
+
+def scale_check(input: Tensor, p: float) -> None:
+    """PyTorch scales the kept elements by a float ``1 / (1 - p)``: integers cannot hold it."""
+    if p < 1.0 and not input.dtype.is_floating_point:
+        raise RuntimeError(
+            f"result type Float can't be cast to the desired output type {input.dtype.type_name}"
+        )
 
 
 # ---- normalization ---------------------------------------------------------------------------

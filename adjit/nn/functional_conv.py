@@ -246,8 +246,12 @@ def dropout2d(
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
+    if input.ndim < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    from adjit.nn.functional import scale_check
     from adjit.runtime.ops_random import dropout_noise
 
+    scale_check(input, p)
     # PyTorch's feature noise: (N, C, 1, ...) (a 3-D input is taken as (N, C, L))
     shape = (*input.shape[:2], *[1] * (input.ndim - 2))
     out = input * _const(dropout_noise(input, p, shape), input)

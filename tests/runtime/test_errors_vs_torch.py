@@ -68,6 +68,9 @@ ERRORS: dict[str, Callable[[Any], Any]] = {
     "lerp-start-dtype": lambda T: T.lerp(_x(T).double(), _x(T), 0.3),
     "lerp-weight-dtype": lambda T: T.lerp(_x(T), _x(T), _x(T).double()),
     "lerp-int": lambda T: T.lerp(_i(T), _i(T), 0.5),
+    "dropout-int": lambda T: T.nn.functional.dropout(_i(T)),
+    "dropout2d-int": lambda T: T.nn.functional.dropout2d(_i(T)[None]),
+    "dropout2d-0d": lambda T: T.nn.functional.dropout2d(T.tensor(1.0)),
 }
 
 
@@ -98,6 +101,8 @@ VALUES: dict[str, Callable[[Any], Any]] = {
     "cumprod-0d": lambda T: T.cumprod(T.tensor(2.0), 0),
     "logsumexp-bool": lambda T: T.logsumexp(_b(T), 1),
     "logsumexp-int": lambda T: T.logsumexp(_i(T), 0),
+    "dropout-int-p1": lambda T: T.nn.functional.dropout(_i(T), p=1.0),
+    "dropout-int-eval": lambda T: T.nn.functional.dropout(_i(T), training=False),
 }
 
 
