@@ -69,8 +69,10 @@ _EVENLY = _EvenlyDistributed()
 def _full(x: Tensor, name: str, skip_nan: bool) -> Tensor:
     """The lower median of every element; see Note [median's gradient]."""
     n = x.numel()
-    if n == 0:
-        return Tensor._make(np.asarray(np.nan, x.dtype.np))
+    if n == 0:  # NaN, with a (zero) gradient as PyTorch's
+        nan = Tensor._make(np.asarray(np.nan, x.dtype.np))
+        name = "NanmedianBackward0" if skip_nan else "MedianBackward0"
+        return with_rule(_EVENLY, lambda a: nan, x, name=name)
 
     def value(a: Tensor) -> Tensor:
         flat = reshape(a, (n,))
@@ -218,7 +220,8 @@ def _quantile(
         rows = reshape(x, 1) if x.ndim == 0 else x
         kept = rows.shape[:axis] + (1,) + rows.shape[axis + 1 :]
         out_shape = kept if keepdim and x.ndim else kept[:axis] + kept[axis + 1 :]
-    rows = transpose(rows, axis, -1) if axis != rows.ndim - 1 else rows
+    if axis != rows.ndim - 1:  # the dim last, the others in order (q's dim replaces it)
+        rows = permute(rows, (*(i for i in range(rows.ndim) if i != axis), axis))
     last_axis = rows.ndim - 1
     order = argsort_along(rows, last_axis)
     n = rows.shape[-1]

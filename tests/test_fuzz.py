@@ -48,6 +48,7 @@ from fuzz import (
     long_reductions,
     mathfuncs,
     registry,
+    sorting,
     specials,
 )
 from fuzz.cases import Case
@@ -163,6 +164,13 @@ def test_fuzz_custom_functions_every_entry_point(case: Case) -> None:
 def test_fuzz_linalg_values_gradients_errors(case: Case) -> None:
     pytest.importorskip("torch")
     linalg.check_linalg(case)
+
+
+@_budget(30)
+@given(sorting.sorting_cases())
+def test_fuzz_sorting_selection_scatter_reduce(case: Case) -> None:
+    pytest.importorskip("torch")
+    sorting.check_sorting(case)
 
 
 @pytest.mark.parametrize("kind", sorted(edges.KINDS))

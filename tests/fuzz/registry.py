@@ -9,6 +9,7 @@ from hypothesis import Phase, assume
 from hypothesis import strategies as st
 
 from . import checks, edges, functions, integer, linalg, long_reductions, mathfuncs, specials
+from . import sorting
 from .programs import Program
 from .strategies import ALL, programs
 
@@ -30,4 +31,5 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "functions": (functions.function_cases(), functions.check_functions),
     "edges": (edges.edge_cases(), edges.check_edges),
     "linalg": (linalg.linalg_cases(), linalg.check_linalg),
+    "sorting": (sorting.sorting_cases(), sorting.check_sorting),
 }

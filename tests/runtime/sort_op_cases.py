@@ -28,6 +28,12 @@ SRC = RNG.integers(-2, 3, (3, 4)).astype(float)
 SRC_SMOOTH = RNG.standard_normal((3, 4)) + 3.0  # distinct, nonzero: finite differences
 IDX = np.array([[0, 1, 2, 0], [1, 1, 0, 0], [2, 2, 2, 1]])
 IDX1 = np.array([[3, 3, 0, 1], [0, 0, 0, 2], [1, 2, 3, 3]])
+X3 = RNG.standard_normal((5, 3, 2))  # a dim other than the last two (found by the fuzzer)
+
+
+# quantile interpolates with lerp, which PyTorch's vectorized CPU kernel rounds once (a fused
+# multiply-add) and adjit's twice: an ulp apart at most
+LERP = 2 * float(np.finfo(np.float64).eps)
 
 
 class Case(NamedTuple):
@@ -37,6 +43,7 @@ class Case(NamedTuple):
     compiles: bool = True  # False: data-dependent output shape, eager only
     grad: bool = True  # compare gradients of the float inputs
     exact_indices: bool = True  # False: ties whose order PyTorch leaves unspecified
+    rtol: float = 0.0  # values move, so they are exact; but see LERP
 
     @property
     def op(self) -> str:
@@ -113,6 +120,19 @@ CASES = [
     # (with NaN in a row PyTorch's mode index is its comparator's accident: values only)
     Case("mode-nans", lambda T, x: T.mode(x, 1), (TIES_NANS,), exact_indices=False),
     Case("quantile-float32", lambda T, x: T.quantile(x.float(), 0.25, dim=0)),
+    Case(
+        "quantile-3d-dim0",
+        lambda T, x: T.quantile(x, 0.3, dim=0, keepdim=True),
+        (X3,),
+        rtol=LERP,
+    ),
+    Case(
+        "nanquantile-3d-q-dim1",
+        lambda T, x: T.nanquantile(x, T.tensor([0.2, 0.9], dtype=T.float64), dim=1),
+        (X3,),
+        rtol=LERP,
+    ),
+    Case("median-empty", lambda T, x: T.median(x[:0])),
     Case("quantile-q-tensor", lambda T, x: T.quantile(x, T.tensor([0.1, 0.75], dtype=T.float64))),
     # unique and unique_consecutive (eager: data-dependent size)
     Case("unique", lambda T, x: T.unique(x), (TIES_NANS,), compiles=False, grad=False),

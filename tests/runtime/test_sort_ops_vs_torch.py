@@ -59,9 +59,9 @@ def test_eager_matches_torch(case: Case) -> None:
         assert tuple(g.shape) == tuple(w.shape) and str(g.dtype) == str(w.dtype)
         if not g.dtype.is_floating_point and not case.exact_indices:
             continue
-        np.testing.assert_array_equal(g.detach().numpy(), w.detach().numpy())
+        np.testing.assert_allclose(g.detach().numpy(), w.detach().numpy(), rtol=case.rtol, atol=0)
         assert (g.grad_fn is None) == (w.grad_fn is None)
-        if w.grad_fn is not None and case.op != "quantile":  # (PyTorch's: its last view)
+        if w.grad_fn is not None and "quantile" not in case.op:  # (PyTorch's: its last view)
             assert type(g.grad_fn).__name__ == w.grad_fn.name()
     if not case.exact_indices:
         _picked_values_agree(case, mine)
