@@ -196,6 +196,8 @@ def randint(
     """Integers uniform on [low, high): ``random() % (high - low) + low``."""
     if size is None:  # randint(high, size)
         low, high, size = 0, low, high
+    elif high is None:  # randint(high, size=...)
+        low, high = 0, low
     if high is None or size is None:
         raise TypeError("randint() missing required argument 'size' (pos 2)")
     dt = dtype or (out.dtype if out is not None else D.int64)

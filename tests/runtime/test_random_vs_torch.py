@@ -88,6 +88,8 @@ CASES: list[tuple[str, Program]] = [
     ("random_ 2**41 span", lambda L: L.empty(30, dtype=L.int64).random_(-(2**40), 2**40)),
     ("randint(10, (3, 4))", lambda L: L.randint(10, (3, 4))),
     ("randint(-5, 2**35)", lambda L: L.randint(-5, 2**35, (100,))),
+    ("randint(10, size=)", lambda L: L.randint(10, size=(3,))),
+    ("randint(low=, high=, size=)", lambda L: L.randint(low=2, high=10, size=(3,))),
     ("randint float", lambda L: L.randint(10, (3, 4), dtype=L.float32)),
     ("randint_like", lambda L: L.randint_like(L.zeros(5), 3, 9)),
     ("rand_like f64", lambda L: L.rand_like(L.zeros(3, dtype=L.float64))),
@@ -131,6 +133,7 @@ CASES: list[tuple[str, Program]] = [
     ("trunc_normal_ narrow", lambda L: L.nn.init.trunc_normal_(L.zeros(100), a=0.5, b=3)),
     ("xavier_normal_", lambda L: L.nn.init.xavier_normal_(L.zeros(7, 5))),
     ("kaiming_normal_", lambda L: L.nn.init.kaiming_normal_(L.zeros(7, 5))),
+    ("sparse_", lambda L: L.nn.init.sparse_(L.zeros(10, 6), 0.3)),
     ("xavier_uniform_", lambda L: L.nn.init.xavier_uniform_(L.zeros(7, 5))),
 ]
 
