@@ -6,7 +6,10 @@ from typing import Any
 
 import numpy as np
 
+from ..ir import dtypes as D
 from ..ir.shapes import broadcast_shapes
+from . import ops_elementwise as E
+from .ops_integer import logical_and, logical_or
 from .tensor import Tensor
 
 
@@ -50,11 +53,19 @@ def _isclose(
     atol: float,
     equal_nan: bool,  # noqa: A002
 ) -> Tensor:
+    """PyTorch's isclose as ops (so it traces and compiles): equal, or NaN and NaN under
+    ``equal_nan``, or a finite |a - b| within ``atol + |rtol * b|`` (a bool operand counted in
+    the default float), each step in the operands' dtype as ATen computes it."""
     _close_operands(fn, input, other, rtol, atol)
-    a, b = input._data, other._data
-    if a.dtype == np.bool_:
-        return Tensor._make(np.asarray(a == b))
-    return Tensor._make(np.asarray(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)))
+    close = E.eq(input, other)
+    if equal_nan and input.dtype.is_floating_point:
+        close = logical_or(close, logical_and(E.isnan(input), E.isnan(other)))
+    if rtol == 0 and atol == 0:
+        return close
+    a, b = (t.to(D.get_default_dtype()) if t.dtype is D.bool_ else t for t in (input, other))
+    allowed = E.abs(E.mul(b, rtol)) + atol
+    actual = E.abs(E.sub(a, b))
+    return logical_or(close, logical_and(E.isfinite(actual), E.le(actual, allowed)))
 
 
 def allclose(
