@@ -458,6 +458,9 @@ __all__ += [  # runtime/ops_contract.py, ops_einsum.py
 from .ops_sort import argsort, bucketize, msort, searchsorted, sort, topk  # noqa: E402
 from .ops_unique import unique, unique_consecutive  # noqa: E402
 
+# axis= and input= as PyTorch's parser takes them (numpy_names.NAMED is installed above)
+sort, argsort, msort, topk = map(numpy_names.numpy_names, (sort, argsort, msort, topk))
+
 # runtime/ops_sort.py (and "sort", above), ops_unique.py
 __all__ += ["argsort", "msort", "topk", "searchsorted", "bucketize", "unique", "unique_consecutive"]
 __all__ += ["lgamma", "digamma", "polygamma", "mvlgamma", "erfc", "erfinv"]  # ops_special.py

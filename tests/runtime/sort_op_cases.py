@@ -60,6 +60,9 @@ CASES = [
     Case("sort", lambda T, x: T.sort(x)),
     Case("sort-dim0-descending", lambda T, x: T.sort(x, 0, True)),
     Case("sort-method-keywords", lambda T, x: x.sort(dim=0, descending=False)),
+    Case("sort-axis-input", lambda T, x: T.sort(input=x, axis=0)),
+    Case("topk-axis", lambda T, x: T.topk(x, 2, axis=0)),
+    Case("argsort-axis", lambda T, x: x.argsort(axis=0), grad=False),
     Case("sort-stable-ties", lambda T, x: T.sort(x, stable=True), (TIES,)),
     Case(
         "sort-stable-ties-desc",
