@@ -239,6 +239,14 @@ def to_storage(a: np.ndarray, d: DType) -> np.ndarray:
         return a.astype(d.np)
 
 
+_NARROW_NP = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
+
+
+def widen(a: np.ndarray) -> np.ndarray:
+    """``a`` ready for NumPy arithmetic: a float16/bfloat16 array as float32 (exactly)."""
+    return a.astype(np.float32) if a.dtype in _NARROW_NP else a
+
+
 def to_float(d: DType) -> DType:
     """``d`` if it is floating point, else the default float (int / int -> float32)."""
     return d if d.is_floating_point else get_default_dtype()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .dtypes import to_storage
+from .dtypes import to_storage, widen
 from .graph import Atom, Graph, Lit, Var
 from .ops import Op
 from .reference import REFERENCE
@@ -45,7 +45,7 @@ def _reduced_operands(op, arrays: list[np.ndarray], targets) -> list[np.ndarray]
                 out.append(a.astype(np.float32))
                 continue
             a = to_storage(a, dt)
-        out.append(a.astype(np.float32) if a.dtype.itemsize == 2 and a.dtype.kind in "fV" else a)
+        out.append(widen(a))
     return out
 
 

@@ -9,18 +9,31 @@ from ..ir import dtypes as D
 from .tensor import Tensor
 
 
-# Note [opmath decompositions]: PyTorch's CPU kernels for softmax, log_softmax, logsumexp (and
-# the other fused reductions) read float16/bfloat16, compute in float32 and round the result
-# once. The same decomposition run op by op on float16 rounds after each op (softmax was off by
-# up to 9 ulps of bfloat16); ``in_float32`` runs it on a float32 copy and rounds once, and its
-# casts carry the gradient (in the input's dtype, as PyTorch's).
+# Note [opmath decompositions]: PyTorch's CPU kernels read float16/bfloat16, compute in float32
+# (their "opmath" type) and round the result once: softmax, logsumexp, expm1, log2, logaddexp,
+# addcdiv, cumsum, prod... A decomposition run op by op on float16 rounds after every op
+# (softmax was 9 bfloat16 ulps off, logaddexp 11 float16 ulps). ``in_float32`` runs it on
+# float32 copies of the float16/bfloat16 tensor operands and rounds a float32 result once to
+# the dtype the operands promote to; the casts carry gradients (in the input's dtype, as
+# PyTorch's). Only for decompositions whose float32 result means "the operands' dtype".
 def in_float32(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
-    """``fn(a, ...)`` computed in float32 and rounded once when ``a`` is float16/bfloat16."""
+    """``fn(*args)`` computed in float32 and rounded once when a tensor operand is narrow."""
 
-    def run(a: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        dt = a.dtype
-        if not dt.is_reduced_float:
-            return fn(a, *args, **kwargs)
-        return fn(a.to(D.float32), *args, **kwargs).to(dt)
+    def run(*args: Any, **kwargs: Any) -> Tensor:
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        if not any(t.dtype.is_reduced_float for t in tensors):
+            return fn(*args, **kwargs)
+        from .dispatch import result_dtype
+
+        target = result_dtype(*tensors)
+        wide = [_wide(a) for a in args]
+        out = fn(*wide, **kwargs)
+        if target.is_reduced_float and isinstance(out, Tensor) and out.dtype is D.float32:
+            return out.to(target)
+        return out
 
     return run
+
+
+def _wide(a: Any) -> Any:
+    return a.to(D.float32) if isinstance(a, Tensor) and a.dtype.is_reduced_float else a

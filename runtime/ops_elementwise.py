@@ -12,6 +12,7 @@ from ..ir import dtypes as D
 from ..ir.ops import Op
 from ..ir.shapes import C_NAMES
 from .dispatch import apply, composite, with_rule
+from .opmath import in_float32
 from .ops_integer import rounding_div
 from .tensor import Tensor
 
@@ -262,7 +263,7 @@ def lerp(x: Tensor, end: Tensor, weight: Any) -> Tensor:
     operands = (x, end, weight) if tensor_weight else (x, end)
     name = "LerpBackward1" if tensor_weight else "LerpBackward0"
     rule = _LERP_TENSOR if tensor_weight else _LerpRule(weight)
-    return with_rule(rule, lambda *_: _lerp(x, end, weight), *operands, name=name)
+    return with_rule(rule, lambda *_: in_float32(_lerp)(x, end, weight), *operands, name=name)
 
 
 # Note [lerp's gradients]
@@ -304,11 +305,11 @@ def _lerp(a: Tensor, b: Tensor, w: Any) -> Tensor:
 
 
 def addcmul(x: Tensor, t1: Tensor, t2: Tensor, *, value: Any = 1) -> Tensor:
-    return composite("AddcmulBackward0", lambda a, b, c: a + value * b * c, x, t1, t2)
+    return composite("AddcmulBackward0", in_float32(lambda a, b, c: a + value * b * c), x, t1, t2)
 
 
 def addcdiv(x: Tensor, t1: Tensor, t2: Tensor, *, value: Any = 1) -> Tensor:
-    return composite("AddcdivBackward0", lambda a, b, c: a + value * b / c, x, t1, t2)
+    return composite("AddcdivBackward0", in_float32(lambda a, b, c: a + value * b / c), x, t1, t2)
 
 
 def isnan(x: Tensor) -> Tensor:

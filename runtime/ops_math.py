@@ -26,6 +26,7 @@ from typing import Any
 from ..ir.dtypes import float64, get_default_dtype
 from ..ir.ops import Op
 from .dispatch import apply, composite, result_dtype, with_rule
+from .opmath import in_float32
 from .ops_elementwise import (
     abs,
     cos,
@@ -48,8 +49,18 @@ from .tensor import Tensor
 
 INF = float("inf")
 LN2 = math.log(2.0)
-_FLOAT_MAX = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}
-_SMALLEST_NORMAL = {"float32": 2.0**-126, "float64": 2.0**-1022}
+_FLOAT_MAX = {
+    "float16": 65504.0,
+    "bfloat16": 3.3895313892515355e38,
+    "float32": 3.4028234663852886e38,
+    "float64": 1.7976931348623157e308,
+}
+_SMALLEST_NORMAL = {
+    "float16": 2.0**-14,
+    "bfloat16": 2.0**-126,
+    "float32": 2.0**-126,
+    "float64": 2.0**-1022,
+}
 _BIG = 2.0**28  # asinh/acosh: beyond, log(2x) = log(x) + ln 2 (the 1/x^2 term is below an ulp)
 
 
@@ -69,7 +80,12 @@ class _Rule:
 
 def _with_rule(name: str, rule: _Rule, value: Callable[..., Tensor], *operands: Any) -> Tensor:
     """``value(*operands)`` whose gradient is ``rule``'s (Note [math decompositions])."""
-    return with_rule(rule, value, *operands, name=name)
+    return with_rule(rule, in_float32(value), *operands, name=name)
+
+
+def _composite(name: str, fn: Callable[..., Tensor], *args: Any) -> Tensor:
+    """``composite``, computed in float32 for float16/bfloat16 (Note [opmath decompositions])."""
+    return composite(name, in_float32(fn), *args)
 
 
 def _floating(x: Any, dtype: Any = None) -> Tensor:
@@ -107,7 +123,7 @@ def _float_kernel(kernel: str, *xs: Any) -> list[Tensor]:
 
 # ---- trigonometric ------------------------------------------------------------------------
 def tan(x: Tensor) -> Tensor:
-    return composite("TanBackward0", lambda a: sin(a) / cos(a), _floating(x))
+    return _composite("TanBackward0", lambda a: sin(a) / cos(a), _floating(x))
 
 
 def atan2(x: Tensor, other: Tensor) -> Tensor:
@@ -117,7 +133,7 @@ def atan2(x: Tensor, other: Tensor) -> Tensor:
 
 def atan(x: Tensor) -> Tensor:
     # atan2(x, 1) is atan(x) in libm and NumPy; its rule gives PyTorch's g / (1 + x^2)
-    return composite("AtanBackward0", lambda a: apply(Op.ATAN2, a, 1.0), _floating(x))
+    return _composite("AtanBackward0", lambda a: apply(Op.ATAN2, a, 1.0), _floating(x))
 
 
 def _cos_of_asin(a: Tensor) -> Tensor:
@@ -152,7 +168,7 @@ def expm1(x: Tensor) -> Tensor:
 
 
 def exp2(x: Tensor) -> Tensor:
-    return composite("Exp2Backward0", lambda a: pow(2.0, a), _floating(x))
+    return _composite("Exp2Backward0", lambda a: pow(2.0, a), _floating(x))
 
 
 def _log_base(base: float) -> Callable[[Tensor], Tensor]:
@@ -167,11 +183,11 @@ def _log_base(base: float) -> Callable[[Tensor], Tensor]:
 
 
 def log2(x: Tensor) -> Tensor:
-    return composite("Log2Backward0", _log_base(2.0), _floating(x))
+    return _composite("Log2Backward0", _log_base(2.0), _floating(x))
 
 
 def log10(x: Tensor) -> Tensor:
-    return composite("Log10Backward0", _log_base(10.0), _floating(x))
+    return _composite("Log10Backward0", _log_base(10.0), _floating(x))
 
 
 def _logaddexp2(a: Tensor, b: Tensor) -> Tensor:
@@ -364,7 +380,7 @@ def round(x: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001
 
 def frac(x: Tensor) -> Tensor:
     _float_kernel("frac_cpu", x)
-    return composite("FracBackward0", lambda a: a - trunc(a), x)
+    return _composite("FracBackward0", lambda a: a - trunc(a), x)
 
 
 # ---- predicates and aliases ---------------------------------------------------------------
@@ -389,7 +405,7 @@ def signbit(x: Tensor) -> Tensor:
 
 
 def sgn(x: Tensor) -> Tensor:
-    return composite("SgnBackward0", sign, x)
+    return _composite("SgnBackward0", sign, x)
 
 
 def float_power(x: Any, y: Any) -> Tensor:

@@ -370,7 +370,7 @@ def cumsum(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
             shift *= 2
         return a
 
-    return composite("CumsumBackward0", decomposition, x)
+    return composite("CumsumBackward0", in_float32(decomposition), x)
 
 
 def cat_along(a: Tensor, b: Tensor, axis: int) -> Tensor:

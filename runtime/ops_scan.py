@@ -11,6 +11,7 @@ from ..ir import dtypes as D
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
 from .dispatch import apply, composite
+from .opmath import in_float32
 from .ops_elementwise import (
     add,
     clone,
@@ -75,7 +76,7 @@ def cumprod(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
             return clone(a)
         return scan((a,), axis, lambda e, l: (mul(e[0], l[0]),), (1,))[0]
 
-    return composite("CumprodBackward0", decomposition, x)
+    return composite("CumprodBackward0", in_float32(decomposition), x)
 
 
 def _logaddexp(e: Parts, l: Parts) -> Parts:
@@ -97,7 +98,7 @@ def logcumsumexp(x: Tensor, dim: int) -> Tensor:
             return clone(a)
         return scan((a,), axis, _logaddexp, (float("-inf"),))[0]
 
-    return composite("LogcumsumexpBackward0", decomposition, x)
+    return composite("LogcumsumexpBackward0", in_float32(decomposition), x)
 
 
 def _word(dtype: D.DType) -> str:
@@ -138,6 +139,7 @@ def _extreme_scan(x: Tensor, dim: int, kind: str) -> Any:
 def _running_indices(data: np.ndarray, iota: np.ndarray, axis: int, kind: str) -> np.ndarray:
     """The last index (up to each position) of an element equal to the running extreme (or of
     a NaN): where the running extreme rose to its value, or a tie at it, or the NaN."""
+    data = D.widen(data)  # (bfloat16 is no NumPy float kind)
     running = (np.maximum if kind == "max" else np.minimum).accumulate(data, axis=axis)
     hit = data == running
     if data.dtype.kind == "f":

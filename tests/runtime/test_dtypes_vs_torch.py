@@ -170,6 +170,14 @@ EXACT: list[tuple[str, Callable[[Any, Any], Any]]] = [
     ("eq-float", lambda T, d: T.tensor(X, dtype=d) == 0.1),
     ("to-float32", lambda T, d: T.tensor(X, dtype=d).float()),
     ("sum-small", lambda T, d: T.tensor(SMALL, dtype=d)[:8].sum()),
+    ("cummax-nan", lambda T, d: T.tensor(SMALL, dtype=d).cummax(0)[0]),
+    ("cummin-nan-indices", lambda T, d: T.tensor(SMALL, dtype=d).cummin(0)[1]),
+    (
+        "clamp-tensors",
+        lambda T, d: T.clamp(T.tensor(X, dtype=d), T.tensor(Y, dtype=d), T.tensor(2.0, dtype=d)),
+    ),
+    ("sort", lambda T, d: T.tensor(X[:400], dtype=d).sort()[0]),
+    ("topk", lambda T, d: T.tensor(X[:400], dtype=d).topk(5)[1]),
 ]
 
 # transcendental: float32 results of two libms may differ by an ulp of float32, which can move
@@ -191,6 +199,18 @@ TRANSCENDENTAL: list[tuple[str, Callable[[Any, Any], Any]]] = [
     ("softmax", lambda T, d: T.tensor(SMALL[:300], dtype=d).reshape(30, 10).softmax(1)),
     ("log_softmax", lambda T, d: T.tensor(SMALL[:300], dtype=d).reshape(30, 10).log_softmax(0)),
     ("logsumexp", lambda T, d: T.tensor(SMALL[:300], dtype=d).reshape(30, 10).logsumexp(1)),
+    # decompositions PyTorch computes in float32 and rounds once (Note [opmath decompositions])
+    ("expm1", lambda T, d: T.tensor(SMALL, dtype=d).expm1()),
+    ("log2", lambda T, d: T.tensor(POS, dtype=d).log2()),
+    ("log10", lambda T, d: T.tensor(POS, dtype=d).log10()),
+    ("tan", lambda T, d: T.tensor(SMALL, dtype=d).tan()),
+    ("sinh", lambda T, d: T.tensor(SMALL, dtype=d).sinh()),
+    ("asinh", lambda T, d: T.tensor(X, dtype=d).asinh()),
+    ("logaddexp", lambda T, d: T.logaddexp(T.tensor(SMALL, dtype=d), T.tensor(Y[:312], dtype=d))),
+    ("hypot", lambda T, d: T.hypot(T.tensor(X, dtype=d), T.tensor(Y, dtype=d))),
+    ("addcdiv", lambda T, d: T.addcdiv(*(T.tensor(v, dtype=d) for v in (X, Y, POS)), value=0.3)),
+    ("addcmul", lambda T, d: T.addcmul(*(T.tensor(v, dtype=d) for v in (X, Y, POS)), value=0.3)),
+    ("lerp", lambda T, d: T.lerp(T.tensor(X, dtype=d), T.tensor(Y, dtype=d), 0.3)),
 ]
 
 # accumulations: float32 accumulators summing in another order than PyTorch's, rounded once
@@ -198,6 +218,12 @@ ACCUMULATING: list[tuple[str, Callable[[Any, Any], Any]]] = [
     ("sum", lambda T, d: T.tensor(X[:400], dtype=d).reshape(20, 20).sum(1)),
     ("sum-all", lambda T, d: T.tensor(SMALL[:300], dtype=d).sum()),
     ("mean", lambda T, d: T.tensor(X[:400], dtype=d).reshape(20, 20).mean(0)),
+    ("cumsum", lambda T, d: T.tensor(SMALL[:300], dtype=d).reshape(30, 10).cumsum(0)),
+    (
+        "cumprod",
+        lambda T, d: (T.tensor(SMALL[:300], dtype=d) * 0.3).exp().reshape(30, 10).cumprod(1),
+    ),
+    ("logcumsumexp", lambda T, d: T.tensor(SMALL[:300], dtype=d).reshape(30, 10).logcumsumexp(0)),
     (
         "matmul",
         lambda T, d: (
