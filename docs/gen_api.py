@@ -186,7 +186,6 @@ SAMPLES: dict[str, str] = {
     "index_put": "x, (j[0, :2] - 1,), y[:2]",
     "matrix_power": "m, 3",
     "scatter_reduce": "x, 1, p, y, 'amax'",
-    "addbmm": "m, x[None].transpose(1, 2), x[None]",
     "bitwise_and": "i, j",
     "bitwise_or": "i, j",
     "bitwise_xor": "i, j",
@@ -203,7 +202,6 @@ SAMPLES: dict[str, str] = {
     "log_softmax": "x, 1",
     "dot": "v, v",
     "vdot": "v, v",
-    "masked_scatter": "x, b, y",
     "unsqueeze": "x, 1",
     "multi_dot": "[x, m, m]",
     "avg_pool2d": "x[None, None], 2",
@@ -285,7 +283,6 @@ TENSOR_SAMPLES: dict[str, str] = {
     "addmv": "v | m, v",
     "addmv_": "v | m, v",
     "baddbmm": "x[None], m[None]",
-    "bmm": "m[None]",
     "addr": "x[:, 0], v",
     "bitwise_not": "i | ",
     "dot": "v | v",
@@ -423,6 +420,35 @@ def _resolve(root: Any, qual: str) -> Any:
     return root
 
 
+def sample_for(
+    surface: str, name: str, torch: Any
+) -> tuple[str, str, Callable[..., Any], Callable[..., Any]] | None:
+    """(shown call, argument text, adjit's callable, PyTorch's) of the first pattern PyTorch
+    accepts for ``name``; None for names with nothing to call (types, modules, adjit-only)."""
+    qual = f"{surface}.{name}" if surface else name
+    method = surface == "Tensor"
+    a_obj = getattr(adjit.Tensor, name) if method else _resolve(adjit, qual)
+    t_obj = getattr(torch.Tensor, name, None) if method else _resolve(torch, qual)
+    if name in NOT_SAMPLED or not callable(a_obj) or isinstance(a_obj, type) or t_obj is None:
+        return None
+    table = TENSOR_SAMPLES if method else SAMPLES
+    generic = METHOD_PATTERNS if method else PATTERNS
+    for text in [table[name]] if name in table else generic:
+        shown = f"{name}({text})"
+        t_fn, a_fn = t_obj, a_obj
+        if method:  # self is x (or the sample's "self | args"), a traced input when compiled
+            own, _, text = text.rpartition(" | ")
+            shown = f"{own or 'x'}.{name}({text})"
+            text = f"{own or 'x'}, {text}" if text else own or "x"
+            t_fn = a_fn = _method(name)
+        try:
+            _call(t_fn, text, torch)
+        except Exception:  # PyTorch refuses this pattern: try the next
+            continue
+        return shown, text, a_fn, t_fn
+    return None
+
+
 def _row(surface: str, name: str, torch: Any) -> tuple[str, str, str, str]:
     """(sample, eager, compiled, note) for one public name of ``surface``."""
     qual = f"{surface}.{name}" if surface else name
@@ -434,33 +460,21 @@ def _row(surface: str, name: str, torch: Any) -> tuple[str, str, str, str]:
         return "", "", "", note
     if t_obj is None:
         return "", "adjit only", "", note
-    table = TENSOR_SAMPLES if method else SAMPLES
-    generic = METHOD_PATTERNS if method else PATTERNS
-    patterns = [table[name]] if name in table else generic
-    for text in patterns:
-        shown = f"x.{name}({text})" if method else f"{name}({text})"
-        if method:  # self is x (or the sample's "self | args"), a traced input when compiled
-            own, _, text = text.rpartition(" | ")
-            shown = f"{own or 'x'}.{name}({text})"
-            text = f"{own or 'x'}, {text}" if text else own or "x"
-            t_fn, a_fn = _method(name), _method(name)
-        else:
-            t_fn, a_fn = t_obj, a_obj
-        try:
-            want = _call(t_fn, text, torch)
-        except Exception:  # PyTorch refuses this pattern: try the next
-            continue
-        try:
-            got = _call(a_fn, text, adjit)
-        except Exception as e:
-            return f"`{shown}`", "✗ " + _short(e), "", note
-        if name in NOT_COMPARED:
-            return f"`{shown}`", "runs", "", note
-        why = _same(got, want, values=name not in SHAPE_ONLY)
-        if why is not None:
-            return f"`{shown}`", f"✗ {why}", "", note
-        return f"`{shown}`", "✓", _compiled(a_fn, text, got), note
-    return "", "no sample", "", note
+    found = sample_for(surface, name, torch)
+    if found is None:
+        return "", "no sample", "", note
+    shown, text, a_fn, t_fn = found
+    want = _call(t_fn, text, torch)
+    try:
+        got = _call(a_fn, text, adjit)
+    except Exception as e:
+        return f"`{shown}`", "✗ " + _short(e), "", note
+    if name in NOT_COMPARED:
+        return f"`{shown}`", "runs", "", note
+    why = _same(got, want, values=name not in SHAPE_ONLY)
+    if why is not None:
+        return f"`{shown}`", f"✗ {why}", "", note
+    return f"`{shown}`", "✓", _compiled(a_fn, text, got), note
 
 
 def _method(name: str) -> Callable[..., Any]:
@@ -489,13 +503,24 @@ def _pytorch_names(torch: Any) -> dict[str, set[str]]:
     return {
         "": {n for n in fns if not n.startswith("_")},
         "Tensor": {n for n in methods if not n.startswith("_")},
-        "nn.functional": {
-            n for n in nnf if getattr(torch.nn.functional, n).__module__ != "typing"
-        },
+        "nn.functional": {n for n in nnf if getattr(torch.nn.functional, n).__module__ != "typing"},
         "linalg": set(_public(torch.linalg)),
         "special": set(_public(torch.special)),
     }
 
+
+# PyTorch names outside general tensor programming (sparse and quantized tensors, the *_copy
+# variants of views, streams and accelerators, signal transforms, dispatcher internals, the
+# deprecated upsample*): listed on the page, but not counted as "common"
+SPECIALIZED = re.compile(
+    r"sparse|quantiz|_copy$|mkldnn|^q_|qscheme|int_repr|fake_quant|stft$|^Event$|^Stream$|"
+    r"hspmm|^smm$|sspaddmm|segment_reduce|from_file|frombuffer|hash_tensor|nonzero_static|"
+    r"^indices$|^values$|crow_indices|col_indices|coalesce|to_padded_tensor|record_stream|"
+    r"ipu|xpu|mtia|is_mps|is_meta|is_set_to|^common_|common_args|multi_dim_common|^torch$|"
+    r"^Tensor$|empty_permuted|geqrf|orgqr|ormqr|lowrank|set_flush_denormal|boolean_dispatch|"
+    r"torch_function|assert_int_or_pair|grouped_mm|scaled_mm|linear_cross_entropy|"
+    r"native_channel_shuffle|^upsample|dequantize|dense_dim|sparse_dim|to_dense|to_mkldnn"
+)
 
 SURFACES: list[tuple[str, str]] = [
     ("", "adjit.* (torch.*)"),
@@ -529,23 +554,36 @@ def render(torch: Any) -> str:
         "",
         "## Counts",
         "",
-        "| surface | adjit public names | PyTorch documented names | of those in adjit |",
-        "|---|---|---|---|",
+        "PyTorch's documented names are those with a docstring in `torch/_torch_docs.py` and "
+        "`torch/_tensor_docs.py`, `torch.functional.__all__` and the public callables of "
+        "`torch.nn.functional`, `torch.linalg` and `torch.special`; *common* leaves out the "
+        "specialized ones (sparse and quantized tensors, `*_copy` view variants, accelerators "
+        "and streams, STFT, dispatcher internals, deprecated `upsample*`: `SPECIALIZED` in the "
+        "generator).",
+        "",
+        "| surface | adjit public names | PyTorch documented | in adjit | PyTorch common "
+        "| in adjit |",
+        "|---|---|---|---|---|---|",
     ]
     sections: list[str] = []
     for surface, title in SURFACES:
         names = _adjit_names(surface)
         want = survey[surface]
         have = want & set(names)
-        out.append(f"| {title} | {len(names)} | {len(want)} | {len(have)} |")
+        common = {n for n in want if not SPECIALIZED.search(n)}
+        row = f"| {title} | {len(names)} | {len(want)} | {len(have)} | {len(common)} "
+        out.append(row + f"| {len(common & set(names))} |")
         sections += [f"## {title}", "", "| name | sample | eager | compiled | note |"]
         sections.append("|---|---|---|---|---|")
         for name in names:
             sample, eager, compiled, note = _row(surface, name, torch)
             sections.append(f"| `{name}` | {sample} | {eager} | {compiled} | {note} |")
-        missing = sorted(want - set(names))
-        sections += ["", f"PyTorch names not in adjit ({len(missing)}): "]
+        missing = sorted(common - set(names))
+        rare = sorted((want - common) - set(names))
+        sections += ["", f"Common PyTorch names not in adjit ({len(missing)}): "]
         sections += [", ".join(f"`{n}`" for n in missing) or "none", ""]
+        sections += [f"Specialized PyTorch names not in adjit ({len(rare)}): "]
+        sections += [", ".join(f"`{n}`" for n in rare) or "none", ""]
     return "\n".join([*out, "", *sections])
 
 
