@@ -73,6 +73,14 @@ def parts(func: str, mode: str, shapes: list[tuple[int, ...]]) -> list[tuple[int
     raise AssertionError(func)
 
 
+def unpack_array(a: np.ndarray, func: str, mode: str, shapes: list, i: int) -> np.ndarray:
+    """Output ``i`` of a packed array (a copy): ``unpack_one`` for concrete values."""
+    sizes = [math.prod(p) for p in parts(func, mode, shapes)]
+    start = sum(sizes[:i])
+    piece = a[..., start : start + sizes[i]]
+    return np.ascontiguousarray(piece).reshape(a.shape[:-1] + parts(func, mode, shapes)[i])
+
+
 def linalg_shape(*xs: Aval, func: str, mode: str) -> Aval:
     if func not in FUNCS or len(xs) != FUNCS[func]:
         raise ShapeError(f"linalg: unknown function {func!r} for {len(xs)} operands")
@@ -98,8 +106,7 @@ def linalg_shape(*xs: Aval, func: str, mode: str) -> Aval:
 # ---- the NumPy (LAPACK) rules ------------------------------------------------------------------
 def _pack(batch: tuple[int, ...], dtype: Any, *arrays: np.ndarray) -> np.ndarray:
     flat = [
-        np.asarray(a, dtype).reshape((*batch, math.prod(np.shape(a)[len(batch) :])))
-        for a in arrays
+        np.asarray(a, dtype).reshape((*batch, math.prod(np.shape(a)[len(batch) :]))) for a in arrays
     ]
     return np.concatenate(flat, axis=-1) if flat else np.zeros((*batch, 0), dtype)
 

@@ -25,24 +25,27 @@ from .linalg import parts
 
 def unpack(t: Any, func: str, mode: str, shapes: list[tuple[int, ...]]) -> list[Any]:
     """The outputs packed in ``t`` (eager tensors or tracers), each in its own shape."""
-    batch = tuple(t.shape[:-1])
-    out, start = [], 0
-    for p in parts(func, mode, shapes):
-        size = math.prod(p)
-        out.append(t.narrow(-1, start, size).reshape(batch + p))
-        start += size
-    return out
+    return [unpack_one(t, func, mode, shapes, i) for i in range(len(parts(func, mode, shapes)))]
+
+
+def unpack_one(t: Any, func: str, mode: str, shapes: list[tuple[int, ...]], i: int) -> Any:
+    """Output ``i`` of the packed ``t`` (only its own slice is taken)."""
+    sizes = [math.prod(p) for p in parts(func, mode, shapes)]
+    start = sum(sizes[:i])
+    whole = start == 0 and sizes[i] == t.shape[-1]
+    piece = t if whole else t.narrow(-1, start, sizes[i])
+    return piece.reshape(tuple(t.shape[:-1]) + parts(func, mode, shapes)[i])
 
 
 def inverse(a: Any) -> Any:
     """``a``'s inverse (NaN for a singular matrix), through LINALG."""
-    return unpack(a._linalg("inv_ex", ""), "inv_ex", "", [tuple(a.shape)])[0]
+    return unpack_one(a._linalg("inv_ex", ""), "inv_ex", "", [tuple(a.shape)], 0)
 
 
 def solve(a: Any, b: Any) -> Any:
     """``a^-1 b`` for matrices ``b`` with ``a``'s batch dims, through LINALG."""
     packed = a._linalg("solve_ex", "", b)
-    return unpack(packed, "solve_ex", "", [tuple(a.shape), tuple(b.shape)])[0]
+    return unpack_one(packed, "solve_ex", "", [tuple(a.shape), tuple(b.shape)], 0)
 
 
 def _gap_div(num: Any, gap: Any) -> Any:

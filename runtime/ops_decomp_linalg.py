@@ -11,13 +11,17 @@ import warnings
 from collections import namedtuple
 from typing import Any
 
+import numpy as np
+
 from ..ir import dtypes as D
 from ..ir.errors import _LinAlgError
-from ..ir.linalg_vjp import unpack
+from ..ir.linalg import parts, unpack_array
+from ..ir.linalg_vjp import unpack_one
 from ..ir.ops import Op
 from ..ir.shapes import broadcast_shapes
 from .checks import check
 from .dispatch import apply, composite
+from .grad_mode import is_grad_enabled
 from .tensor import Tensor
 
 
@@ -84,16 +88,22 @@ def part(
     name: str, packed: Tensor, func: str, mode: str, shapes: list, i: int, post: Any = None
 ) -> Tensor:
     """Output ``i`` of a packed LINALG value (``post`` applied), with grad_fn ``name``."""
+    if not packed._is_tracer and not (packed.requires_grad and is_grad_enabled()):
+        out = Tensor._make(unpack_array(packed._data, func, mode, shapes, i))  # no history
+        return out if post is None else post(out)
 
     def decomposition(p: Tensor) -> Tensor:
-        out = unpack(p, func, mode, shapes)[i]
+        out = unpack_one(p, func, mode, shapes, i)
         return out if post is None else post(out)
 
     return composite(name, decomposition, packed)
 
 
 def info_of(packed: Tensor, func: str, mode: str, shapes: list) -> Tensor:
-    return unpack(packed.detach(), func, mode, shapes)[-1].to(D.int32)
+    last = len(parts(func, mode, shapes)) - 1
+    if not packed._is_tracer:
+        return Tensor._make(unpack_array(packed._data, func, mode, shapes, last).astype(np.int32))
+    return unpack_one(packed.detach(), func, mode, shapes, last).to(D.int32)
 
 
 def raise_on_info(value: Tensor, info: Tensor, op: str, message: str) -> Tensor:

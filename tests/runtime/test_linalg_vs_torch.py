@@ -491,3 +491,35 @@ def test_results_match_torch(fn: Callable[[Any, Any], Any], dtype: str) -> None:
 def test_named_results_print_as_torch() -> None:
     for fn in (RESULTS["slogdet"], RESULTS["inv_ex"], RESULTS["lstsq rank deficient"]):
         assert repr(fn(adjit, adjit.float64)) == repr(fn(torch, torch.float64))
+
+
+SECOND_ORDER: dict[str, Callable[[Any, Any], Any]] = {
+    "det": lambda T, a: T.linalg.det(a),
+    "slogdet": lambda T, a: T.linalg.slogdet(a).logabsdet,
+    "inv": lambda T, a: (T.linalg.inv(a) ** 2).sum(),
+    "solve": lambda T, a: (T.linalg.solve(a, a.sin()) ** 2).sum(),
+    "cholesky": lambda T, a: (T.linalg.cholesky(a @ a.mT) * _weights(T)).sum(),
+    "eigh": lambda T, a: (T.linalg.eigh(a + a.mT).eigenvectors ** 2 * _weights(T)).sum(),
+    "svd": lambda T, a: (T.linalg.svd(a).U ** 2 * _weights(T)).sum() + T.linalg.svdvals(a).prod(),
+    "qr": lambda T, a: (T.linalg.qr(a).R ** 3).sum(),
+    "pinv": lambda T, a: (T.linalg.pinv(a) ** 3).sum(),
+}
+
+
+def _weights(T: Any) -> Any:
+    return T.arange(9.0, dtype=T.float64).reshape(3, 3)
+
+
+@pytest.mark.parametrize("fn", list(SECOND_ORDER.values()), ids=list(SECOND_ORDER))
+def test_second_derivatives_match_torch(fn: Callable[[Any, Any], Any]) -> None:
+    """The derivative rules are made of differentiable ops (LINALG among them): create_graph
+    gives PyTorch's Hessian-vector products."""
+    m = _A33
+    v = np.cos(np.arange(9.0)).reshape(3, 3)
+    hv = []
+    for T in (torch, adjit):
+        a = T.tensor(m, requires_grad=True)
+        (g,) = T.autograd.grad(fn(T, a), a, create_graph=True)
+        (h,) = T.autograd.grad((g * T.tensor(v)).sum(), a)
+        hv.append(h.numpy())
+    np.testing.assert_allclose(hv[1], hv[0], rtol=1e-10, atol=1e-12)
