@@ -69,7 +69,7 @@ def mean(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
     axes = _axes(dim, x.ndim)
     return composite(
         "MeanBackward0" if dim is None else "MeanBackward1",
-        lambda a: sum(a, dim, keepdim) / _count(a, axes),
+        in_float32(lambda a: sum(a, dim, keepdim) / _count(a, axes)),
         x,
     )
 
@@ -98,7 +98,7 @@ def var(
 
     # Note [var's gradient]: PyTorch's var_backward, as the value's derivative rule
     rule = _VarRule(None if dim is None or x.ndim == 0 else axes, keepdim, c)
-    return with_rule(rule, decomposition, x, name="VarBackward0")
+    return with_rule(rule, in_float32(decomposition), x, name="VarBackward0")
 
 
 # Note [var's gradient]
@@ -152,7 +152,9 @@ def std(
     correction: Any = None,
 ) -> Tensor:
     return composite(
-        "StdBackward0", lambda a: _sqrt0(var(a, dim, unbiased, keepdim, correction=correction)), x
+        "StdBackward0",
+        in_float32(lambda a: _sqrt0(var(a, dim, unbiased, keepdim, correction=correction))),
+        x,
     )
 
 

@@ -218,6 +218,9 @@ ACCUMULATING: list[tuple[str, Callable[[Any, Any], Any]]] = [
     ("sum", lambda T, d: T.tensor(X[:400], dtype=d).reshape(20, 20).sum(1)),
     ("sum-all", lambda T, d: T.tensor(SMALL[:300], dtype=d).sum()),
     ("mean", lambda T, d: T.tensor(X[:400], dtype=d).reshape(20, 20).mean(0)),
+    ("var", lambda T, d: T.tensor(X[:400], dtype=d).reshape(20, 20).var(1)),
+    ("std", lambda T, d: T.tensor(X[:400], dtype=d).reshape(20, 20).std(0)),
+    ("std-all", lambda T, d: T.tensor(SMALL[:300], dtype=d).std()),
     ("cumsum", lambda T, d: T.tensor(SMALL[:300], dtype=d).reshape(30, 10).cumsum(0)),
     (
         "cumprod",
