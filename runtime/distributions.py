@@ -38,6 +38,15 @@ def _name(np_dtype: np.dtype) -> str:
     return np.dtype(np_dtype).name
 
 
+def c_cast(values: np.ndarray, np_dtype: np.dtype) -> np.ndarray:
+    """C++'s ``static_cast`` to the dtype: float16 and bfloat16 are made from a float, so a double
+    or int64 value is rounded twice (to float32, then to the dtype), not once as NumPy does."""
+    if _name(np_dtype) in ("float16", "bfloat16"):
+        with np.errstate(over="ignore"):
+            return values.astype(f32).astype(np_dtype)
+    return values.astype(np_dtype)
+
+
 def unit(gen: Generator, n: int, np_dtype: np.dtype) -> np.ndarray:
     """``uniform_real_distribution<T>(0, 1)``: float64 from 53 bits of ``random64()``; the others
     from 24 bits of ``random()``, in float32."""
@@ -142,7 +151,7 @@ def normal(
     cached double sampler."""
     if n >= 16 and contiguous:
         return normal_fill(gen, n, np_dtype, mean, std)
-    return normal_double(gen, n, mean, std).astype(np_dtype)
+    return c_cast(normal_double(gen, n, mean, std), np_dtype)
 
 
 # ---- integers -------------------------------------------------------------------------------
@@ -154,12 +163,12 @@ def random_from_to(gen: Generator, n: int, np_dtype: np.dtype, span: int, base: 
     (less modulo bias)."""
     words = gen.random64(n) if span >= WIDE_RANGE else gen.random(n)
     vals = (words % np.uint64(span)).astype(np.int64) + np.int64(base)
-    return vals.astype(np_dtype)
+    return c_cast(vals, np_dtype)
 
 
 def random_full_range(gen: Generator, n: int, np_dtype: np.dtype) -> np.ndarray:
     """``random_(-2**63, None)``: a whole 64-bit word as int64."""
-    return gen.random64(n).view(np.int64).astype(np_dtype)
+    return c_cast(gen.random64(n).view(np.int64), np_dtype)
 
 
 def random_default(gen: Generator, n: int, np_dtype: np.dtype) -> np.ndarray:
@@ -269,12 +278,13 @@ def _poisson_one(gen: Generator, lam: float) -> int:
 
 
 def multinomial_with_replacement(gen: Generator, probs: np.ndarray, n_sample: int) -> np.ndarray:
-    """Per row: the running sum in the input's dtype, divided by the total, its last entry set
-    to 1, and ``n_sample`` double uniforms located by binary search (first cum >= u)."""
+    """Per row: the running sum (float32 for float16/bfloat16), divided by the total, its last
+    entry set to 1, and ``n_sample`` double uniforms located by binary search (first cum >= u)."""
     out = np.empty((probs.shape[0], n_sample), np.int64)
+    acc = f32 if _name(probs.dtype) in ("float16", "bfloat16") else probs.dtype  # opmath
     for i, row in enumerate(probs):
-        cum = np.cumsum(row, dtype=row.dtype)  # sequential in the row's dtype, as the kernel
-        cum = (cum / cum[-1]).astype(row.dtype)
+        cum = np.cumsum(row, dtype=acc)  # sequential, in the accumulate type, as the kernel
+        cum = (cum / cum[-1]).astype(acc)
         cum[-1] = 1
         u = unit(gen, n_sample, np.dtype(np.float64))
         out[i] = np.searchsorted(cum.astype(np.float64), u, side="left")

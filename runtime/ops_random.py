@@ -537,12 +537,16 @@ def _multinomial_gumbel(
         raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
     if bool((probs.sum(axis=1) == 0).any()):
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-    draw: Draw = lambda g, n, d, c: R.exponential(g, n, 1.0)  # noqa: E731
+    draw: Draw = lambda g, n, d, c: R.c_cast(R.exponential(g, n, 1.0), d)  # noqa: E731
     q = _values_like(np.empty_like(layout), draw, gen).reshape(probs.shape)
     ratio = (probs / q).astype(probs.dtype)
     if n_sample == 1:
         return np.argmax(ratio, axis=1)[:, None]
-    # topk: largest first; among equal ratios the lower index first
+    # topk: largest first. Among equal ratios PyTorch's order is whatever libstdc++'s
+    # partial_sort/nth_element leave (often the higher index first); adjit puts the lower index
+    # first. Equal ratios need equal rounded p/q: rare in float32 and float64, common enough in
+    # float16/bfloat16 that their without-replacement samples may list tied indices in another
+    # order (or pick another of the tied indices at the k-th place).
     return np.argsort(-ratio, axis=1, kind="stable")[:, :n_sample]
 
 
@@ -555,7 +559,7 @@ def poisson(input: Tensor, generator: Any = None) -> Tensor:
     rates = np.ascontiguousarray(input._data)
     if rates.size and not bool((rates >= 0).all()):
         raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
-    data = R.poisson(gen, rates.astype(np.float64)).astype(input.dtype.np)
+    data = R.c_cast(R.poisson(gen, rates.astype(np.float64)), np.dtype(input.dtype.np))
     return sampled("PoissonBackward0", data, input)
 
 
@@ -612,7 +616,7 @@ def exponential_(self: Tensor, lambd: float = 1.0, *, generator: Any = None) -> 
             "Exponential distribution is a continuous probability distribution. dtype must be "
             f"a floating point but you specified {self.dtype.type_name}"
         )
-    draw: Draw = lambda g, n, dt, c: R.exponential(g, n, lam).astype(dt)  # noqa: E731
+    draw: Draw = lambda g, n, dt, c: R.c_cast(R.exponential(g, n, lam), dt)  # noqa: E731
     return _fill(self, "ExponentialBackward0", draw, generator)
 
 
@@ -621,7 +625,7 @@ def geometric_(self: Tensor, p: float, *, generator: Any = None) -> Tensor:
     prob = float(p)
     if not 0 < prob < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={_fmt(prob)}")
-    draw: Draw = lambda g, n, dt, c: R.geometric(g, n, prob).astype(dt)  # noqa: E731
+    draw: Draw = lambda g, n, dt, c: R.c_cast(R.geometric(g, n, prob), dt)  # noqa: E731
     return _fill(self, "GeometricBackward0", draw, generator)
 
 
@@ -632,7 +636,7 @@ def cauchy_(
     if not float(sigma) > 0.0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={_fmt(float(sigma))}")
     _finite_float(self, "cauchy_cpu")
-    draw: Draw = lambda g, n, dt, c: R.cauchy(g, n, float(median), float(sigma)).astype(dt)  # noqa: E731
+    draw: Draw = lambda g, n, dt, c: R.c_cast(R.cauchy(g, n, float(median), float(sigma)), dt)  # noqa: E731
     return _fill(self, "CauchyBackward0", draw, generator)
 
 
@@ -643,7 +647,7 @@ def log_normal_(
     if not float(std) > 0.0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={_fmt(float(std))}")
     _finite_float(self, "log_normal_cpu")
-    draw: Draw = lambda g, n, dt, c: R.log_normal(g, n, float(mean), float(std)).astype(dt)  # noqa: E731
+    draw: Draw = lambda g, n, dt, c: R.c_cast(R.log_normal(g, n, float(mean), float(std)), dt)  # noqa: E731
     return _fill(self, "LogNormalBackward0", draw, generator)
 
 
