@@ -131,15 +131,26 @@ def _nanmedian_pick(s: Tensor, axis: int) -> Tensor:
     return _nanmedian_position(_valid(s, axis), s.shape[axis])
 
 
+def _no_bool(x: Tensor, kernel: str) -> None:
+    if x.dtype is D.bool_:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+
+
 def median(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
     if dim is None:
+        if x.numel():
+            _no_bool(x, "median_cpu")
         return _full(x, "median", skip_nan=False)
+    _no_bool(x, "median_out")
     return _select(x, dim, keepdim, "median", "MedianBackward1", _median_pick)
 
 
 def nanmedian(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
     if dim is None:
+        if x.numel():
+            _no_bool(x, "median_cpu")
         return _full(x, "nanmedian", skip_nan=True)
+    _no_bool(x, "median_out")
     # (PyTorch names median in this op's empty-dim error too)
     try:
         return _select(x, dim, keepdim, "nanmedian", "NanmedianBackward1", _nanmedian_pick)
@@ -152,6 +163,7 @@ def kthvalue(x: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> Any:
     n = x.shape[axis] if x.ndim else 1
     if n and not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {axis}")
+    _no_bool(x, "kthvalue_cpu")
     return _select(x, dim, keepdim, "kthvalue", "KthvalueBackward0", lambda s, a: _at(s, a, k - 1))
 
 

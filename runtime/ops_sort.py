@@ -72,6 +72,8 @@ def topk(
     n = x.shape[axis] if x.ndim else 1
     if not 0 <= k <= n:
         raise RuntimeError("selected index k out of range")
+    if x.dtype is D.bool_:
+        raise RuntimeError("topk does not support bool dtypes on CPU")
     order = argsort_along(x, axis, descending=largest, stable=True)
     index = order if x.ndim == 0 else getitem(order, (slice(None),) * axis + (slice(0, k),))
     values = composite("TopkBackward0", lambda a: take_sorted(a, index, axis), x)
