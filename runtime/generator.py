@@ -124,13 +124,15 @@ class Generator:
         self.next_float_normal = float(st["float_normal"]) if valid_f else None
         return self
 
-    # ---- compatibility with the old NumPy-backed generator --------------------------------
-    @property
-    def rng(self) -> np.random.Generator:
-        raise AttributeError(
-            "adjit's Generator draws PyTorch's stream; use adjit's random functions "
-            "(rand, randn, uniform_, ...) instead of a NumPy generator"
-        )
+    def clone_state(self) -> Generator:
+        """A new generator in this one's state (seed and cached normal samples included)."""
+        return Generator().set_state(self.get_state())
+
+    def graphsafe_get_state(self) -> Generator:
+        raise NotImplementedError("graphsafe_get_state is not supported in this Generator")
+
+    def graphsafe_set_state(self, state: Any) -> Generator:
+        raise NotImplementedError("graphsafe_set_state is not supported in this Generator")
 
 
 def _refuse_while_tracing() -> None:

@@ -209,6 +209,9 @@ def test_generator_api() -> None:
     first = adjit.rand(4, generator=g)
     g.set_state(state)
     np.testing.assert_array_equal(adjit.rand(4, generator=g).numpy(), first.numpy())
+    clone = g.manual_seed(3).clone_state()
+    np.testing.assert_array_equal(adjit.rand(3, generator=clone), adjit.rand(3, generator=g))
+    assert clone.initial_seed() == 3
     adjit.manual_seed(-1)
     torch.manual_seed(-1)
     assert adjit.initial_seed() == torch.initial_seed() == 2**64 - 1
