@@ -187,7 +187,16 @@ def _solve_ex(a: np.ndarray, b: np.ndarray) -> list[np.ndarray]:
 def _cholesky_ex(a: np.ndarray) -> list[np.ndarray]:
     ok = lambda m: (np.linalg.cholesky(m), np.zeros(m.shape[:-2]))  # noqa: E731
     bad = lambda m: (_nan(m), np.asarray(float(cholesky_info(m))))  # noqa: E731
-    return _per_matrix(ok, bad, a) if a.size else [a.copy(), np.zeros(a.shape[:-2])]
+    if not a.size:
+        return [a.copy(), np.zeros(a.shape[:-2])]
+    low, info = (np.array(x) for x in _per_matrix(ok, bad, a))  # writable copies
+    # NumPy's potrf lets a NaN through (LAPACK's unblocked one, and PyTorch's, stop at it)
+    unseen = np.isnan(low).any(axis=(-2, -1)) & (info == 0)
+    for i in np.ndindex(a.shape[:-2]):
+        if unseen[i]:
+            info[i] = cholesky_info(a[i])
+            low[i] = np.nan if info[i] else low[i]
+    return [low, info]
 
 
 def _eigh(a: np.ndarray, mode: str) -> list[np.ndarray]:

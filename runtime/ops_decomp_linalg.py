@@ -112,6 +112,20 @@ def raise_on_info(value: Tensor, info: Tensor, op: str, message: str) -> Tensor:
     return check(value, info == 0, _LinAlgError, prefix + message, detail=info)
 
 
+def _no_nan(A: Tensor, op: str) -> Tensor:  # noqa: N803
+    """``A``, once no matrix of it holds a NaN: LAPACK's gesdd refuses one (info -4), and
+    PyTorch raises; an infinity passes, as in PyTorch."""
+    if A._is_tracer:
+        ok = ~A.isnan().flatten(-2).any(-1)
+    else:
+        ok = Tensor._make(~np.isnan(A._data).any(axis=(-2, -1)))
+    prefix = f"{op}: (Batch element {{position}}): " if A.ndim > 2 else f"{op}: "
+    message = (
+        "The algorithm failed to converge because the input matrix contained non-finite values."
+    )
+    return check(A, ok, _LinAlgError, prefix + message)
+
+
 # ---- det, slogdet, logdet ------------------------------------------------------------------
 def det(A: Tensor, *, out: Any = None) -> Tensor:  # noqa: N803 - PyTorch's argument name
     _no_out(out, "linalg.det")
@@ -317,7 +331,7 @@ def _svd(A: Tensor, full_matrices: bool, op: str, driver: Any) -> tuple[Tensor, 
         )
     check_matrix(A, op, square=False)
     mode = "full" if full_matrices else "reduced"
-    packed = lapack("svd", mode, A)
+    packed = lapack("svd", mode, _no_nan(A, "linalg.svd"))
     shapes = [tuple(A.shape)]
     u, s, vh = (part("LinalgSvdBackward0", packed, "svd", mode, shapes, i) for i in (0, 1, 2))
     return u, s, vh

@@ -297,6 +297,17 @@ SINGULAR: dict[str, Callable[[Any], Any]] = {
     "cholesky batched": lambda T: T.linalg.cholesky(T.diag(T.tensor([1.0, 1, -1])).repeat(2, 1, 1)),
     "cholesky upper": lambda T: T.linalg.cholesky(T.tensor([[1.0, 2.0], [0.0, 1.0]]), upper=True),
     "torch.cholesky": lambda T: T.cholesky(-T.eye(2)),
+    "cholesky nan": lambda T: T.linalg.cholesky(T.tensor([[1.0, np.nan], [np.nan, 1.0]])),
+    "svd nan": lambda T: T.linalg.svd(T.tensor([[1.0, np.nan], [0.0, 1.0]])),
+    "svd nan batched": lambda T: T.linalg.svd(
+        T.tensor([[[1.0, 0], [0, 1]], [[1.0, np.nan], [0, 1]]])
+    ),
+    "svdvals nan": lambda T: T.linalg.svdvals(T.tensor([[1.0, np.nan], [0.0, 1.0]])),
+    "pinv nan": lambda T: T.linalg.pinv(T.tensor([[1.0, np.nan], [0.0, 1.0]])),
+    "matrix_rank nan": lambda T: T.linalg.matrix_rank(T.tensor([[1.0, np.nan], [0.0, 1.0]])),
+    "nuclear norm nan": lambda T: T.linalg.matrix_norm(
+        T.tensor([[1.0, np.nan], [0.0, 1.0]]), "nuc"
+    ),
 }
 
 
