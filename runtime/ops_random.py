@@ -45,7 +45,12 @@ def _unpermute(values: np.ndarray, like: np.ndarray) -> np.ndarray:
     """Values listed in ``like``'s iteration order, laid out in its logical order."""
     perm = _perm_of(like)
     shaped = values.reshape([like.shape[d] for d in perm])
-    return np.ascontiguousarray(shaped.transpose(np.argsort(perm)))
+    return _c_order(shaped.transpose(np.argsort(perm).astype(int)))
+
+
+def _c_order(a: np.ndarray) -> np.ndarray:
+    """``a`` in C order, 0-d kept 0-d (np.ascontiguousarray would make it 1-d)."""
+    return a if a.flags.c_contiguous else np.array(a, order="C")
 
 
 def _values_like(data: np.ndarray, draw: Draw, gen: Generator) -> np.ndarray:
@@ -462,7 +467,7 @@ def _bernoulli_values(gen: Generator, like: np.ndarray, probs: np.ndarray) -> np
     """One draw per element of ``like`` (in its iteration order) against ``probs`` broadcast
     to it."""
     perm = _perm_of(like)
-    p = np.ascontiguousarray(np.broadcast_to(probs, like.shape).transpose(perm))
+    p = _c_order(np.broadcast_to(probs, like.shape).transpose(perm))
     return _unpermute(R.bernoulli_tensor(gen, p), like)
 
 
@@ -556,7 +561,7 @@ def poisson(input: Tensor, generator: Any = None) -> Tensor:
     if not input.dtype.is_floating_point:
         raise _not_implemented("poisson_cpu", input.dtype)
     gen = resolve(generator)
-    rates = np.ascontiguousarray(input._data)
+    rates = _c_order(input._data)
     if rates.size and not bool((rates >= 0).all()):
         raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
     data = R.c_cast(R.poisson(gen, rates.astype(np.float64)), np.dtype(input.dtype.np))
