@@ -139,7 +139,7 @@ def _per_matrix(
 
 def lu_info(a: np.ndarray) -> int:
     """LAPACK getrf's info: the 1-based index of the first exactly zero pivot of partial-
-    pivoting elimination (computed only for a matrix LAPACK already found singular)."""
+    pivoting elimination, 0 if none (computed for a matrix LAPACK found singular)."""
     a = np.array(a, copy=True)
     n = a.shape[-1]
     for j in range(n):
@@ -149,12 +149,12 @@ def lu_info(a: np.ndarray) -> int:
         a[[j, p]] = a[[p, j]]
         a[j + 1 :, j] /= a[j, j]
         a[j + 1 :, j + 1 :] -= np.outer(a[j + 1 :, j], a[j, j + 1 :])
-    return n  # singular by LAPACK's rounding, not by ours: the last pivot
+    return 0
 
 
 def cholesky_info(a: np.ndarray) -> int:
     """LAPACK potrf's info: the order of the first leading minor that is not positive-definite
-    (the lower triangle is read, as ``np.linalg.cholesky`` does)."""
+    (the lower triangle is read, as ``np.linalg.cholesky`` does), 0 if none."""
     n = a.shape[-1]
     low = np.zeros_like(a)
     for j in range(n):
@@ -163,7 +163,13 @@ def cholesky_info(a: np.ndarray) -> int:
             return j + 1
         low[j, j] = np.sqrt(d)
         low[j + 1 :, j] = (a[j + 1 :, j] - low[j + 1 :, :j] @ low[j, :j]) / low[j, j]
-    return n
+    return 0
+
+
+def _refused(info: Callable[[np.ndarray], int], m: np.ndarray) -> int:
+    """The info of a matrix LAPACK refused; the last index if our elimination, rounding
+    differently, found no failing pivot (the matrix is singular to LAPACK all the same)."""
+    return info(m) or m.shape[-1]
 
 
 def _nan(a: np.ndarray) -> np.ndarray:
@@ -172,13 +178,13 @@ def _nan(a: np.ndarray) -> np.ndarray:
 
 def _inv_ex(a: np.ndarray) -> list[np.ndarray]:
     ok = lambda m: (np.linalg.inv(m), np.zeros(m.shape[:-2]))  # noqa: E731
-    bad = lambda m: (_nan(m), np.asarray(float(lu_info(m))))  # noqa: E731
+    bad = lambda m: (_nan(m), np.asarray(float(_refused(lu_info, m))))  # noqa: E731
     return _per_matrix(ok, bad, a) if a.size else [a.copy(), np.zeros(a.shape[:-2])]
 
 
 def _solve_ex(a: np.ndarray, b: np.ndarray) -> list[np.ndarray]:
     ok = lambda m, r: (np.linalg.solve(m, r), np.zeros(m.shape[:-2]))  # noqa: E731
-    bad = lambda m, r: (_nan(r), np.asarray(float(lu_info(m))))  # noqa: E731
+    bad = lambda m, r: (_nan(r), np.asarray(float(_refused(lu_info, m))))  # noqa: E731
     if not a.size or not b.size:
         return [np.zeros(b.shape, b.dtype), np.zeros(a.shape[:-2])]
     return _per_matrix(ok, bad, a, b)
@@ -186,7 +192,7 @@ def _solve_ex(a: np.ndarray, b: np.ndarray) -> list[np.ndarray]:
 
 def _cholesky_ex(a: np.ndarray) -> list[np.ndarray]:
     ok = lambda m: (np.linalg.cholesky(m), np.zeros(m.shape[:-2]))  # noqa: E731
-    bad = lambda m: (_nan(m), np.asarray(float(cholesky_info(m))))  # noqa: E731
+    bad = lambda m: (_nan(m), np.asarray(float(_refused(cholesky_info, m))))  # noqa: E731
     if not a.size:
         return [a.copy(), np.zeros(a.shape[:-2])]
     low, info = (np.array(x) for x in _per_matrix(ok, bad, a))  # writable copies
