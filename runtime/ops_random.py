@@ -232,7 +232,9 @@ def randperm(
     if n < 0:
         raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
     dt = dtype or (out.dtype if out is not None else D.int64)
-    integral = not dt.is_floating_point and dt is not D.bool_
+    if dt is D.bool_:
+        raise _not_implemented("randperm", dt)
+    integral = not dt.is_floating_point
     if n > 0 and integral and n - 1 > int(np.iinfo(dt.np).max):
         ctype = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int"}
         raise RuntimeError(
@@ -630,6 +632,8 @@ def geometric_(self: Tensor, p: float, *, generator: Any = None) -> Tensor:
     prob = float(p)
     if not 0 < prob < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={_fmt(prob)}")
+    if self.dtype is D.bool_:
+        raise _not_implemented("geometric_cpu", self.dtype)
     draw: Draw = lambda g, n, dt, c: R.c_cast(R.geometric(g, n, prob), dt)  # noqa: E731
     return _fill(self, "GeometricBackward0", draw, generator)
 
@@ -640,7 +644,11 @@ def cauchy_(
 ) -> Tensor:
     if not float(sigma) > 0.0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={_fmt(float(sigma))}")
-    _finite_float(self, "cauchy_cpu")
+    if not self.dtype.is_floating_point:
+        raise RuntimeError(
+            "Cauchy distribution is a continuous probability distribution. dtype must be a "
+            f"floating point but you specified {B.C_NAMES.get(self.dtype.name, self.dtype.name)}"
+        )
     draw: Draw = lambda g, n, dt, c: R.c_cast(R.cauchy(g, n, float(median), float(sigma)), dt)  # noqa: E731
     return _fill(self, "CauchyBackward0", draw, generator)
 

@@ -307,6 +307,10 @@ ERRORS: list[tuple[str, Program]] = [
     ("multinomial 0", lambda L: L.multinomial(L.tensor([1.0, 1]), 0)),
     ("multinomial 3-D", lambda L: L.multinomial(L.ones(2, 2, 2), 1)),
     ("multinomial int", lambda L: L.multinomial(L.tensor([1, 1]), 1)),
+    ("cauchy_ int", lambda L: L.zeros(3, dtype=L.int64).cauchy_()),
+    ("geometric_ bool", lambda L: L.zeros(3, dtype=L.bool).geometric_(0.5)),
+    ("randperm bool", lambda L: L.randperm(3, dtype=L.bool)),
+    ("log_normal_ int", lambda L: L.zeros(3, dtype=L.int32).log_normal_()),
     ("leaf in-place", lambda L: L.zeros(3, requires_grad=True).uniform_()),
 ]
 
