@@ -26,6 +26,7 @@ from adjit.runtime.functional import sigmoid, tanh
 from adjit.runtime.functional import softmax as _softmax
 from adjit.runtime.grad_mode import no_grad
 from adjit.runtime.kernel_dtypes import require_float
+from adjit.runtime.opmath import in_float32
 from adjit.runtime.ops_random import dropout_noise
 from adjit.runtime.tensor import Tensor
 
@@ -116,7 +117,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         name = _LINEAR_NO_BIAS.get(input.ndim, "UnsafeViewBackward0")
         return composite(name, lambda x, w: R.matmul(x, R.t(w)), input, weight)
     name = "AddmmBackward0" if input.ndim == 2 else "ViewBackward0"
-    return composite(name, lambda x, w, b: R.matmul(x, R.t(w)) + b, input, weight, bias)
+    # (addmm adds the bias to the float32 product of float16/bfloat16 before rounding)
+    return composite(name, in_float32(lambda x, w, b: R.matmul(x, R.t(w)) + b), input, weight, bias)
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -200,12 +202,14 @@ def _elu(a: Tensor, alpha: float, scale: float) -> Tensor:
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     _float_only(input, "elu")
-    return _inplace_result(input, composite("EluBackward0", _elu, input, alpha, 1.0), inplace)
+    return _inplace_result(
+        input, composite("EluBackward0", in_float32(_elu), input, alpha, 1.0), inplace
+    )
 
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     _float_only(input, "selu")
-    out = composite("EluBackward0", _elu, input, SELU_ALPHA, SELU_SCALE)
+    out = composite("EluBackward0", in_float32(_elu), input, SELU_ALPHA, SELU_SCALE)
     return _inplace_result(input, out, inplace)
 
 
@@ -213,7 +217,9 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     _float_only(input, "celu")
     out = composite(
         "CeluBackward0",
-        lambda a: _elu(a / alpha, 1.0, 1.0) * alpha if alpha != 1.0 else _elu(a, 1.0, 1.0),
+        in_float32(
+            lambda a: _elu(a / alpha, 1.0, 1.0) * alpha if alpha != 1.0 else _elu(a, 1.0, 1.0)
+        ),
         input,
     )
     return _inplace_result(input, out, inplace)
@@ -230,12 +236,12 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     _float_only(input, "gelu")
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
-    return composite("GeluBackward0", _gelu, input, approximate)
+    return composite("GeluBackward0", in_float32(_gelu), input, approximate)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     _float_only(input, "silu")
-    out = composite("SiluBackward0", lambda a: a * R.sigmoid(a), input)
+    out = composite("SiluBackward0", in_float32(lambda a: a * R.sigmoid(a)), input)
     return _inplace_result(input, out, inplace)
 
 
@@ -249,12 +255,12 @@ def _softplus(a: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     _float_only(input, "softplus")
-    return composite("SoftplusBackward0", _softplus, input, beta, threshold)
+    return composite("SoftplusBackward0", in_float32(_softplus), input, beta, threshold)
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     _float_only(input, "mish")
-    out = composite("MishBackward0", lambda a: a * R.tanh(_softplus(a)), input)
+    out = composite("MishBackward0", in_float32(lambda a: a * R.tanh(_softplus(a))), input)
     return _inplace_result(input, out, inplace)
 
 
@@ -267,7 +273,7 @@ def _logsigmoid(a: Tensor) -> Tensor:
 
 def logsigmoid(input: Tensor) -> Tensor:
     _float_only(input, "logsigmoid")
-    return composite("LogSigmoidBackward0", _logsigmoid, input)
+    return composite("LogSigmoidBackward0", in_float32(_logsigmoid), input)
 
 
 def _implicit_dim(ndim: int, name: str) -> int:
@@ -345,7 +351,9 @@ def layer_norm(
             f"[*, {', '.join(str(s) for s in shape)}], but got input of size"
             f"{input.shape}"
         )
-    return composite("NativeLayerNormBackward0", _layer_norm, input, len(shape), weight, bias, eps)
+    return composite(
+        "NativeLayerNormBackward0", in_float32(_layer_norm), input, len(shape), weight, bias, eps
+    )
 
 
 def normalize(

@@ -6,7 +6,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from adjit.ir.dtypes import float32, float64
+from adjit.ir.dtypes import bfloat16, float16, float32, float64
 from adjit.nn._module_state import (
     RemovableHandle,
     _addindent,
@@ -324,6 +324,12 @@ class Module:
 
     def double(self) -> Module:
         return self._apply(_floating_to(float64))
+
+    def half(self) -> Module:
+        return self._apply(_floating_to(float16))
+
+    def bfloat16(self) -> Module:
+        return self._apply(_floating_to(bfloat16))
 
     def cpu(self) -> Module:
         return self

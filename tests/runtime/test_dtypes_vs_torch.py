@@ -533,3 +533,93 @@ def test_narrow_floats_compiled(dtype: str) -> None:
         assert got.dtype is want.dtype and adjit.equal(got, want)
     with pytest.raises(RuntimeError, match=f"llvm backend does not compile torch.{dtype}"):
         adjit.compile(f, backend="llvm")(x, y)
+
+
+# ---- nn.functional on float16 / bfloat16 --------------------------------------------------
+
+MAT_A = (RNG.standard_normal((4, 8))).tolist()
+MAT_W = (RNG.standard_normal((5, 8)) * 0.3).tolist()
+NN: list[tuple[str, Callable[[Any, Any], Any]]] = [
+    ("layer_norm", lambda T, d: T.nn.functional.layer_norm(T.tensor(MAT_A, dtype=d), (8,))),
+    ("silu", lambda T, d: T.nn.functional.silu(T.tensor(SMALL, dtype=d))),
+    ("softplus", lambda T, d: T.nn.functional.softplus(T.tensor(SMALL, dtype=d))),
+    ("mish", lambda T, d: T.nn.functional.mish(T.tensor(SMALL, dtype=d))),
+    ("elu", lambda T, d: T.nn.functional.elu(T.tensor(SMALL, dtype=d))),
+    ("celu", lambda T, d: T.nn.functional.celu(T.tensor(SMALL, dtype=d), 0.7)),
+    ("logsigmoid", lambda T, d: T.nn.functional.logsigmoid(T.tensor(SMALL, dtype=d))),
+    (
+        "linear",
+        lambda T, d: T.nn.functional.linear(
+            T.tensor(MAT_A, dtype=d), T.tensor(MAT_W, dtype=d), T.tensor(MAT_W[0][:5], dtype=d)
+        ),
+    ),
+    (
+        "cross_entropy",
+        lambda T, d: T.nn.functional.cross_entropy(
+            T.tensor(MAT_A, dtype=d), T.tensor([1, 0, 7, 3])
+        ),
+    ),
+    ("mse_loss", lambda T, d: T.nn.functional.mse_loss(T.tensor(X, dtype=d), T.tensor(Y, dtype=d))),
+]
+
+
+@pytest.mark.parametrize("dtype", NARROW_FLOATS)
+@pytest.mark.parametrize("name", [n for n, _ in NN])
+def test_nn_functional_narrow_floats(dtype: str, name: str) -> None:
+    got, want = _run(dict(NN)[name], dtype)
+    assert str(got.dtype) == str(want.dtype) and tuple(got.shape) == tuple(want.shape)
+    assert _ulps(got, want) <= 1
+
+
+@pytest.mark.parametrize("dtype", NARROW_FLOATS)
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_narrow_floats(dtype: str, approximate: str) -> None:
+    """Both compute x / 2 (1 + erf(x / sqrt 2)) in float32 (tanh: 1 + tanh(...)) and round once;
+    for x < -2, 1 + erf cancels, so two float32 erfs 1 ulp apart give results 2^-24 |x| apart
+    (relative to a tiny value): the bound is 1 ulp of the result plus that."""
+    got, want = _run(
+        lambda T, d: T.nn.functional.gelu(T.tensor(SMALL, dtype=d), approximate=approximate),
+        dtype,
+    )
+    assert str(got.dtype) == str(want.dtype)
+    g, w, x = _values(got), _values(want), np.abs(np.array(SMALL))
+    with np.errstate(all="ignore"):  # (inf and NaN results compare by the last two terms)
+        spacing = np.spacing(np.abs(w).astype(np.float16 if dtype == "float16" else np.float32))
+        if dtype == "bfloat16":
+            spacing = spacing * 2.0**16  # float32's spacing scaled to bfloat16's significand
+        close = np.abs(g - w) <= spacing + 2.0**-24 * x * 2
+    ok = close | (np.isnan(g) & np.isnan(w)) | (g == w)
+    assert ok.all(), (np.array(SMALL)[~ok], g[~ok], w[~ok])
+
+
+@pytest.mark.parametrize("dtype", NARROW_FLOATS)
+def test_module_conversion_and_training_step(dtype: str) -> None:
+    """A Linear -> LayerNorm -> GELU step in the narrow dtype: the output within an ulp of
+    PyTorch's, the parameter gradients (through layer norm's cancelling backward, rounded at
+    each module) as close to the float64 gradients as PyTorch's are (at most twice their
+    error plus one ulp of the largest)."""
+
+    def step(T: Any, d: Any, convert: str) -> list[Any]:
+        m = T.nn.Sequential(T.nn.Linear(3, 4), T.nn.LayerNorm(4), T.nn.GELU())
+        with T.no_grad():
+            m[0].weight.copy_(T.tensor(MAT_W)[:4, :3].to(d))
+            m[0].bias.copy_(T.tensor(MAT_W[4][:4]).to(d))
+        m = getattr(m, convert)()
+        x = T.tensor(MAT_A, dtype=d)[:, :3].to(m[0].weight.dtype)
+        y = m(x)
+        (y.double() * T.tensor(MAT_W, dtype=T.float64)[:4, :4]).sum().backward()
+        return [y, m[0].weight.grad, m[0].bias.grad, m[1].weight.grad]
+
+    convert = "half" if dtype == "float16" else "bfloat16"
+    got = step(adjit, getattr(adjit, dtype), convert)
+    want = step(torch, getattr(torch, dtype), convert)
+    exact = step(torch, getattr(torch, dtype), "double")  # narrow inputs, float64 arithmetic
+    assert str(got[0].dtype) == str(want[0].dtype) == f"torch.{dtype}"
+    assert _ulps(got[0], want[0]) <= 1
+    eps = float(torch.finfo(getattr(torch, dtype)).eps)
+    for g, w, e in zip(got[1:], want[1:], exact[1:], strict=True):
+        assert str(g.dtype) == str(w.dtype) == f"torch.{dtype}"
+        ev = _values(e)
+        err_adjit = np.abs(_values(g) - ev).max()
+        err_torch = np.abs(_values(w) - ev).max()
+        assert err_adjit <= 2 * err_torch + eps * np.abs(ev).max()
