@@ -439,3 +439,32 @@ def test_random_bounds(dtype: str, bounds: tuple) -> None:
         return out.to(L.float64).numpy().tolist(), L.get_rng_state().numpy().tolist()
 
     assert run(adjit) == run(torch)
+
+
+# ---- every in-place sampler on every dtype: values and state, or the same error -------------
+SAMPLERS = [
+    ("uniform_", ()),
+    ("normal_", ()),
+    ("exponential_", ()),
+    ("geometric_", (0.3,)),
+    ("cauchy_", ()),
+    ("log_normal_", ()),
+    ("bernoulli_", ()),
+    ("bernoulli_", (0.3,)),
+    ("random_", ()),
+    ("random_", (5,)),
+]
+
+
+@pytest.mark.parametrize("method,args", SAMPLERS, ids=[f"{m}{a}" for m, a in SAMPLERS])
+@pytest.mark.parametrize("dtype", RANDOM_DTYPES)
+def test_sampler_dtypes(dtype: str, method: str, args: tuple) -> None:
+    def run(L: Any) -> Any:
+        L.manual_seed(0)
+        try:
+            out = getattr(L.zeros(40, dtype=getattr(L, dtype)), method)(*args)
+        except Exception as e:
+            return type(e), str(e)
+        return out.to(L.float64).numpy().tolist(), L.get_rng_state().numpy().tolist()
+
+    assert run(adjit) == run(torch)
