@@ -9,11 +9,12 @@ from typing import Any
 # PyTorch's argument parser takes these NumPy names for every op with the PyTorch parameter
 KEYWORDS = {"axis": "dim", "keepdims": "keepdim"}
 
-# the ops given NumPy's names: reductions and scans (functional.py wraps them by name)
+# the ops given NumPy's names: reductions, scans and a few shape ops (functional.py wraps
+# them by name)
 NAMED = """
 sum mean var std amax amin argmax argmin max min logsumexp norm all any cumsum softmax log_softmax
 prod nansum nanmean count_nonzero var_mean std_mean aminmax cumprod cummax cummin logcumsumexp
-median nanmedian kthvalue mode quantile nanquantile
+median nanmedian kthvalue mode quantile nanquantile squeeze unsqueeze cat concat concatenate stack
 """.split()  # noqa: SIM905 - a word list reads best as words
 
 
