@@ -46,18 +46,20 @@ def fma64(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
 def fma32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """float32 ``a * b + c`` with one rounding: the product is exact in float64, and the sum
     rounded there is rounded again to float32 correctly unless it landed exactly on a float32
-    midpoint (or in float32's subnormal range); those few are redone with the sum rounded to
+    midpoint (or below float32's normal range); those few are redone with the sum rounded to
     odd, after which the second rounding is the correct one."""
-    p = np.asarray(a, np.float64) * np.asarray(b, np.float64)
-    c64 = np.asarray(c, np.float64)
-    s = p + c64
-    low = s.view(np.int64) & 0x1FFFFFFF  # the 29 bits float32 drops
-    suspect = (low == 0x10000000) | (np.abs(s) < 2.0**-125)
+    s = np.multiply(a, b, dtype=np.float64)
+    s = np.add(s, c, out=s if s.ndim else None, dtype=np.float64)
+    bits = s.view(np.int64)
+    midpoint = (bits & 0x1FFFFFFF) == 0x10000000  # the 29 bits float32 drops: 1000...0
+    small = (bits & 0x7FF0000000000000) < ((1023 - 125) << 52)  # |s| < 2**-125 (or zero)
+    suspect = midpoint | small
     if suspect.any():
-        p, c64 = np.broadcast_to(p, s.shape), np.broadcast_to(c64, s.shape)
-        s2, e = _two_sum(p[suspect], c64[suspect])
+        pick = [np.broadcast_to(np.asarray(v, np.float64), s.shape)[suspect] for v in (a, b, c)]
+        p, c_ = pick[0] * pick[1], pick[2]
+        s2, e = _two_sum(p, c_)
         with np.errstate(invalid="ignore", over="ignore"):
-            s = s.copy()
+            s = np.array(s, copy=True) if not s.flags.writeable else s
             s[suspect] = _round_to_odd(s2, e)
     with np.errstate(over="ignore"):
         return s.astype(np.float32)
