@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ir.dtypes import bool_
+from ..ir.dtypes import DType, bool_
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
 from .checks import check, in_range
@@ -16,6 +16,7 @@ from .dispatch import apply, composite
 from .indexing import basic_name, normalize_index
 from .ops_elementwise import clone
 from .tensor import Tensor, _axes, _dims
+from .view_dtype import view_dtype
 
 
 # ---- movement ------------------------------------------------------------------------------
@@ -34,7 +35,13 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
     return apply(Op.RESHAPE, x, shape=_infer_shape(_dims(shape), x.numel()), name="ViewBackward0")
 
 
-view = reshape
+def view(x: Tensor, *shape: Any, dtype: DType | None = None) -> Tensor:
+    """``view(*shape)`` reshapes; ``view(dtype)`` reads the same memory as ``dtype``."""
+    if dtype is None and len(shape) == 1 and isinstance(shape[0], DType):
+        dtype = shape[0]
+    if dtype is not None:
+        return view_dtype(x, dtype)
+    return reshape(x, *shape)
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:

@@ -623,3 +623,64 @@ def test_module_conversion_and_training_step(dtype: str) -> None:
         err_adjit = np.abs(_values(g) - ev).max()
         err_torch = np.abs(_values(w) - ev).max()
         assert err_adjit <= 2 * err_torch + eps * np.abs(ev).max()
+
+
+# ---- Tensor.view(dtype) -------------------------------------------------------------------
+
+VIEWS: list[Callable[[Any], Any]] = [
+    lambda T: T.arange(6, dtype=T.float32).reshape(2, 3).view(T.int32),
+    lambda T: T.arange(6, dtype=T.float32).reshape(2, 3).view(T.uint8),
+    lambda T: T.arange(6, dtype=T.float32).reshape(2, 3).view(T.int16),
+    lambda T: T.arange(6, dtype=T.float32).reshape(2, 3).view(dtype=T.bfloat16),
+    lambda T: T.arange(6, dtype=T.float32).reshape(2, 3).view(T.bool),
+    lambda T: T.arange(8, dtype=T.float32)[2:6].view(T.float64),
+    lambda T: T.arange(12, dtype=T.int8).reshape(3, 4).view(T.int32),
+    lambda T: T.tensor([-1, 2], dtype=T.int8).view(T.uint8),
+    lambda T: T.tensor([1.0, -2.5], dtype=T.bfloat16).view(T.int16),
+    lambda T: T.tensor([1.0, -2.5], dtype=T.float16).view(T.int16),
+    lambda T: T.tensor([15360, -16384], dtype=T.int16).view(T.float16),
+    lambda T: T.tensor(1.5).view(T.int32),
+    lambda T: T.ones(4, dtype=T.half, requires_grad=True).view(T.bfloat16),
+    lambda T: T.ones(3, requires_grad=True).view(T.float32),
+    lambda T: T.ones(4, 2).t().view(T.int32),
+    lambda T: T.ones(2, 4, dtype=T.uint8).view(T.float32),
+]
+VIEW_ERRORS: list[Callable[[Any], Any]] = [
+    lambda T: T.arange(6, dtype=T.float32).reshape(2, 3).view(T.float64),
+    lambda T: T.arange(6, dtype=T.float32).reshape(2, 3)[:, :2].view(T.float64),
+    lambda T: T.arange(6, dtype=T.float32).reshape(2, 3).t().view(T.int16),
+    lambda T: T.tensor(1.5).view(T.int16),
+    lambda T: T.ones(2, 3, dtype=T.uint8).view(T.int16),
+    lambda T: T.arange(8, dtype=T.float32)[1:7].view(T.float64),
+]
+
+
+@pytest.mark.parametrize("case", range(len(VIEWS)))
+def test_view_dtype_vs_torch(case: int) -> None:
+    got, want = _both(VIEWS[case])
+    assert _differs(got, want) is None, _differs(got, want)
+    assert got.requires_grad == want.requires_grad and got.grad_fn is None
+
+
+@pytest.mark.parametrize("case", range(len(VIEW_ERRORS)))
+def test_view_dtype_errors_vs_torch(case: int) -> None:
+    with pytest.raises(RuntimeError) as want:
+        VIEW_ERRORS[case](torch)
+    with pytest.raises(RuntimeError) as got:
+        VIEW_ERRORS[case](adjit)
+    assert str(got.value) == str(want.value)
+
+
+def test_view_dtype_shares_memory_and_version() -> None:
+    for T in (adjit, torch):
+        y = T.arange(6, dtype=T.float32)
+        v = y.view(T.int32)
+        v[0] = 1065353216  # the bits of 1.0
+        y.add_(1)
+        assert y[0].item() == 2.0 and v[1].item() == 1073741824 and y._version == v._version
+
+
+def test_view_dtype_refused_when_compiled() -> None:
+    f = adjit.compile(lambda x: x.view(adjit.int32) + 1)
+    with pytest.raises(NotImplementedError, match="view\\(dtype\\)"):
+        f(adjit.ones(3))
