@@ -490,3 +490,37 @@ from .ops_random import (  # noqa: E402
 # runtime/ops_random.py (the generator itself: runtime/generator.py)
 __all__ += ["rand", "randn", "randint", "randperm", "normal", "bernoulli", "multinomial"]
 __all__ += ["poisson", "rand_like", "randn_like", "randint_like"]
+from .ops_aliases import (  # noqa: E402
+    absolute,
+    asarray,
+    fix,
+    greater,
+    greater_equal,
+    less,
+    less_equal,
+    multiply,
+    negative,
+    not_equal,
+    positive,
+    range,
+    ravel,
+    subtract,
+)
+from .ops_misc_math import (  # noqa: E402
+    deg2rad,
+    fmax,
+    fmin,
+    frexp,
+    gcd,
+    heaviside,
+    lcm,
+    ldexp,
+    nextafter,
+    rad2deg,
+)
+
+# runtime/ops_aliases.py, ops_misc_math.py
+__all__ += ["absolute", "negative", "positive", "multiply", "subtract", "greater", "less"]
+__all__ += ["greater_equal", "less_equal", "not_equal", "fix", "ravel", "range", "asarray"]
+__all__ += ["deg2rad", "rad2deg", "fmax", "fmin", "gcd", "lcm", "heaviside", "ldexp", "frexp"]
+__all__ += ["nextafter"]

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import functional as F
 from . import inplace as I
-from . import ops_contract, ops_math, ops_random, ops_special, predicates
+from . import ops_contract, ops_math, ops_misc_math, ops_random, ops_special, predicates
 from . import ops_shape as S
 from .dispatch import apply, as_tensor_operand, composite
 from .ops_elementwise import scalar_as
@@ -38,6 +38,7 @@ scatter index_copy scatter_reduce index_put masked_scatter
 SAME_NAME += ops_math.NAMES  # tan, atan2, ceil, round, ...
 SAME_NAME += ops_contract.METHODS  # addmm, kron, cross, ...
 SAME_NAME += ["det", "logdet", "slogdet", "inverse", "cholesky", "pinverse", "svd", "qr"]
+SAME_NAME += ops_misc_math.METHODS  # deg2rad, fmax, gcd, ... and positive, fix, ravel
 
 ALIASES = {
     "negative": "neg",
@@ -167,6 +168,7 @@ INPLACE = {
     **ops_math.INPLACE_EXTRA,
     **{f"{name}_": getattr(F, name) for name in ops_contract.INPLACE},
     **{f"{name}_": fn for name, fn in ops_special.METHODS.items()},
+    **{f"{name}_": getattr(F, name) for name in ops_misc_math.INPLACE},
 }
 
 

@@ -474,12 +474,14 @@ def public_functions() -> list[str]:
 def test_every_public_function_has_a_row() -> None:
     from linalg_op_cases import CASES as LINALG_CASES  # issue 13's linear algebra
     from math_op_cases import CASES as MATH_CASES  # issue 13's math functions, own test file
+    from misc_op_cases import CASES as MISC_CASES  # issue 13's odds and ends (aliases, diff...)
     from reduction_op_cases import CASES as REDUCTION_CASES  # issue 13's reductions
     from shape_op_cases import CASES as SHAPE_CASES  # issue 13's shape ops, own test file
     from sort_op_cases import CASES as SORT_CASES  # issue 13's sorting and selection
 
     covered = {c.op for c in CASES} | {c.op for c in SHAPE_CASES} | {c.op for c in MATH_CASES}
     covered |= {c.op for c in REDUCTION_CASES} | {c.op for c in LINALG_CASES}
+    covered |= {c.op for c in MISC_CASES}
     covered |= {c.op for c in SORT_CASES}
     missing = [n for n in public_functions() if n not in covered]
     assert not missing, f"functions without a row in the op table: {missing}"

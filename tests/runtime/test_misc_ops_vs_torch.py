@@ -1,0 +1,290 @@
+"""Odds and ends of issue 13 (aliases, deg2rad, fmax, gcd, frexp, diff, cov, windows, ...)
+against PyTorch: values, dtypes, grad_fn names, gradients (PyTorch's and float64 finite
+differences), compiled on both backends, and errors."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from misc_op_cases import CASES, DATA_DEPENDENT, EAGER_ONLY
+from test_ops_gradients import _numeric_grad
+from test_ops_table import Case, cotangents, make_args, outputs
+
+import adjit
+
+torch = pytest.importorskip("torch")
+
+# float64 decompositions that add a few terms in another order than PyTorch's kernels (cov's
+# means, trapezoid's sums): a few ulp of the terms, far below 1e-12 relative
+RTOL, ATOL = 1e-12, 1e-14
+
+
+def _np(t: Any) -> np.ndarray:
+    return t.detach().numpy()
+
+
+def _name(t: Any) -> str | None:
+    return None if t.grad_fn is None else type(t.grad_fn).__name__
+
+
+def _same(got: Any, want: Any, what: str) -> None:
+    assert tuple(got.shape) == tuple(want.shape), f"{what}: shape {got.shape} != {want.shape}"
+    assert str(got.dtype) == str(want.dtype), f"{what}: dtype {got.dtype} != {want.dtype}"
+    g, w = _np(got), _np(want)
+    if g.dtype.kind in "biu":
+        np.testing.assert_array_equal(g, w, err_msg=what)
+    else:
+        np.testing.assert_allclose(g, w, rtol=RTOL, atol=ATOL, err_msg=what)
+
+
+def _live(outs: list) -> list[int]:
+    return [k for k, o in enumerate(outs) if o.dtype.is_floating_point and o.requires_grad]
+
+
+def _grads(case: Case, outs: list, args: list, T: Any) -> list:
+    diff = [outs[k] for k in _live(outs)]
+    inputs = [a for a in args if a.requires_grad]
+    if not diff or not inputs:
+        return []
+    cts = [T.from_numpy(c).to(o.dtype) for o, c in zip(diff, cotangents(case, diff), strict=True)]
+    return list(T.autograd.grad(diff, inputs, cts, allow_unused=True))
+
+
+# PyTorch's heaviside has no derivative (its grad_fn raises): values and names only
+NO_GRAD = {"heaviside"}
+
+
+def _run(case: Case, T: Any, args: list) -> list:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # range, chain_matmul, index_reduce warn (tested below)
+        return outputs(case.fn(T, *args))
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_eager_vs_torch(case: Case) -> None:
+    arrays = case.arrays()
+    a_args, t_args = make_args(case, adjit, arrays), make_args(case, torch, arrays)
+    got, want = _run(case, adjit, a_args), _run(case, torch, t_args)
+    assert len(got) == len(want)
+    for k, (g, w) in enumerate(zip(got, want, strict=True)):
+        _same(g, w, f"output {k}")
+        assert _name(g) == _name(w), f"output {k} grad_fn {_name(g)} != {_name(w)}"
+        assert g.requires_grad == w.requires_grad
+    if case.op in NO_GRAD:
+        return
+    for i, (g, w) in enumerate(
+        zip(_grads(case, got, a_args, adjit), _grads(case, want, t_args, torch), strict=True)
+    ):
+        assert (g is None) == (w is None), f"input {i}"
+        if w is not None:
+            assert str(g.dtype) == str(w.dtype) and tuple(g.shape) == tuple(w.shape)
+            np.testing.assert_allclose(_np(g), _np(w), rtol=RTOL, atol=ATOL, err_msg=f"input {i}")
+
+
+# NaN results (compared with PyTorch above) and float32 outputs have no useful differences
+NO_FD = {"fmax-nan", "fmin-nan", "nextafter-method"}
+FD_CASES = [
+    c
+    for c in CASES
+    if any(a.differentiable for a in c.args)
+    and c.op not in NO_GRAD
+    and c.name not in EAGER_ONLY | NO_FD
+]
+
+
+@pytest.mark.parametrize("case", FD_CASES, ids=lambda c: c.name)
+def test_gradient_finite_differences(case: Case) -> None:
+    arrays = case.arrays()
+    args = make_args(case, adjit, arrays)
+    outs = _run(case, adjit, args)
+    keep = _live(outs)
+    ws = cotangents(case, [outs[k] for k in keep])
+    positions = [i for i, s in enumerate(case.args) if s.differentiable]
+    grads = _grads(case, outs, args, adjit)
+
+    def loss(a: list[np.ndarray]) -> float:
+        with adjit.no_grad():
+            res = _run(case, adjit, make_args(case, adjit, a))
+        return float(sum((_np(res[k]) * w).sum() for k, w in zip(keep, ws, strict=True)))
+
+    for i, g in zip(positions, grads or [None] * len(positions), strict=True):
+        want = _numeric_grad(loss, arrays, i)
+        got = np.zeros_like(want) if g is None else g.numpy()
+        # central differences of smooth float64 functions: truncation ~1e-10 relative
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7, err_msg=f"input {i}")
+
+
+@pytest.mark.parametrize("backend", ["llvm", "interpreter"])
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.name not in EAGER_ONLY], ids=lambda c: c.name
+)
+def test_compiled_equals_eager(case: Case, backend: str) -> None:
+    eager_args, comp_args = make_args(case, adjit), make_args(case, adjit)
+    fn = adjit.compile(lambda *a: case.fn(adjit, *a), backend=backend)
+    if case.op in NO_GRAD and any(
+        a.requires_grad for a in comp_args
+    ):  # the adjoint is built at compile time: the missing derivative
+        with pytest.raises(RuntimeError, match="derivative for aten::heaviside"):
+            fn(*comp_args)
+        eager_args, comp_args = [a.detach() for a in eager_args], [a.detach() for a in comp_args]
+    if case.name in DATA_DEPENDENT:
+        with pytest.raises(adjit.TracingError):
+            fn(*comp_args)
+        return
+    expected = _run(case, adjit, eager_args)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = outputs(fn(*comp_args))
+    assert len(got) == len(expected)
+    for k, (g, e) in enumerate(zip(got, expected, strict=True)):
+        assert g.dtype is e.dtype and g.shape == e.shape, f"output {k}"
+        # compiled sums may reassociate and use fused multiply-adds: a few ulp
+        np.testing.assert_allclose(_np(g), _np(e), rtol=RTOL, atol=ATOL, err_msg=f"output {k}")
+    if case.op in NO_GRAD:
+        return
+    for i, (g, e) in enumerate(
+        zip(
+            _grads(case, got, comp_args, adjit),
+            _grads(case, expected, eager_args, adjit),
+            strict=True,
+        )
+    ):
+        assert (g is None) == (e is None), f"input {i}"
+        if e is not None:
+            np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=RTOL, atol=ATOL)
+
+
+# ---- errors: PyTorch's type and text -------------------------------------------------------
+def _x(T: Any) -> Any:
+    return T.arange(12.0).reshape(3, 4)
+
+
+def _i(T: Any) -> Any:
+    return T.tensor([4, -6, 0, 9])
+
+
+ERRORS: list[tuple[str, Callable[[Any], Any]]] = [
+    ("positive-bool", lambda T: T.positive(T.tensor([True]))),
+    ("fmax-scalar", lambda T: T.fmax(_x(T), 2.5)),
+    ("fmin-scalar", lambda T: T.fmin(_x(T), 1)),
+    ("gcd-float", lambda T: T.gcd(_x(T), _x(T))),
+    ("gcd-bool", lambda T: T.gcd(_i(T) > 0, _i(T) > 0)),
+    ("gcd-scalar", lambda T: T.gcd(_i(T), 4)),
+    ("lcm-float", lambda T: T.lcm(_i(T), _x(T))),
+    ("heaviside-dtypes", lambda T: T.heaviside(_x(T), T.tensor([1]))),
+    ("heaviside-scalar", lambda T: T.heaviside(_i(T), 7)),
+    ("heaviside-backward", lambda T: T.heaviside(_x(T).requires_grad_(), _x(T)).sum().backward()),
+    ("ldexp-scalar", lambda T: T.ldexp(_x(T), 3)),
+    ("frexp-int", lambda T: T.frexp(_i(T))),
+    ("nextafter-int", lambda T: T.nextafter(_i(T), _i(T))),
+    ("range-no-end", lambda T: T.range(5)),
+    ("range-step", lambda T: T.range(0, 1, 0)),
+    ("range-sign", lambda T: T.range(0, 1, -1)),
+]
+
+
+def _error(fn: Callable[[Any], Any], T: Any) -> BaseException:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(Exception) as info:  # noqa: PT011 - the type is compared with torch's
+            fn(T)
+    return info.value
+
+
+@pytest.mark.parametrize(("name", "fn"), ERRORS, ids=[e[0] for e in ERRORS])
+def test_errors_as_torch(name: str, fn: Callable[[Any], Any]) -> None:
+    got, want = _error(fn, adjit), _error(fn, torch)
+    assert isinstance(got, type(want)), f"{type(got)}: {got} vs {type(want)}: {want}"
+    assert str(got) == str(want) or isinstance(got, adjit.ShapeError) and str(want) in str(got)
+
+
+# ---- elementwise values over the range (float32, float16, bfloat16, float64) ----------------
+def _sweep(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    specials = [0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, 2.0, 0.5, -4.0, 1e-40, 1e-45, 5e-324]
+    specials += [1e308, 1.7976931348623157e308, 3e38, 65504.0, 6e-8]
+    mags = rng.standard_normal(400) * 10.0 ** rng.integers(-40, 40, 400)
+    return np.concatenate([specials, mags, rng.standard_normal(200)])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("name", ["frexp", "nextafter", "fmax", "fmin", "deg2rad", "rad2deg"])
+def test_elementwise_bitwise_equal(name: str, dtype: str) -> None:
+    with np.errstate(over="ignore"):
+        xs, ys = _sweep(0), np.roll(_sweep(1), 3)
+    t = [torch.tensor(v).to(getattr(torch, dtype)) for v in (xs, ys)]
+    a = [adjit.tensor(v).to(getattr(adjit, dtype)) for v in (xs, ys)]
+    unary = name in ("frexp", "deg2rad", "rad2deg")
+    # (the llvm backend compiles no float16/bfloat16 yet: the interpreter runs those)
+    backend = "llvm" if dtype in ("float64", "float32") else "interpreter"
+    for fn in (getattr(adjit, name), adjit.compile(getattr(adjit, name), backend=backend)):
+        got = outputs(fn(a[0]) if unary else fn(*a))
+        want = outputs(getattr(torch, name)(t[0]) if unary else getattr(torch, name)(*t))
+        for g, w in zip(got, want, strict=True):
+            gf, wf = g.float().numpy(), w.float().numpy()
+            assert str(g.dtype) == str(w.dtype)
+            same = (gf == wf) & (np.signbit(gf) == np.signbit(wf)) | (np.isnan(gf) & np.isnan(wf))
+            assert same.all(), f"{xs[~same][:4]} {ys[~same][:4]}: {gf[~same][:4]} {wf[~same][:4]}"
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int16", "int8", "uint8"])
+@pytest.mark.parametrize("name", ["gcd", "lcm"])
+def test_gcd_lcm_exact(name: str, dtype: str) -> None:
+    rng = np.random.default_rng(2)
+    hi = 100 if dtype in ("int8", "uint8") else 1000
+    a, b = rng.integers(-hi, hi, (2, 300))
+    a[:10], b[5:15] = 0, 0  # gcd(0, b) = |b|, gcd(0, 0) = 0
+    want = getattr(torch, name)(*(torch.tensor(v).to(getattr(torch, dtype)) for v in (a, b)))
+    a_args = [adjit.tensor(v).to(getattr(adjit, dtype)) for v in (a, b)]
+    for fn in (getattr(adjit, name), adjit.compile(getattr(adjit, name))):
+        got = fn(*a_args)
+        assert str(got.dtype) == str(want.dtype)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())  # lcm overflow wraps as C++
+
+
+# ---- in-place forms, range's warning, asarray's sharing -----------------------------------
+INPLACE: list[tuple[str, Callable[[Any], Any]]] = [
+    ("deg2rad_", lambda T: T.tensor([1.0, 90]).deg2rad_()),
+    ("rad2deg_", lambda T: T.tensor([1.0, 3]).rad2deg_()),
+    ("gcd_", lambda T: T.tensor([4, 6]).gcd_(T.tensor([6, 9]))),
+    ("lcm_", lambda T: T.tensor([4, 6]).lcm_(T.tensor([6, 9]))),
+    ("fix_", lambda T: T.tensor([1.5, -1.5]).fix_()),
+    ("ldexp_", lambda T: T.tensor([1.5, -1.5]).ldexp_(T.tensor([2, -1]))),
+    ("heaviside_", lambda T: T.tensor([1.5, 0]).heaviside_(T.tensor([3.0]))),
+    ("nextafter_", lambda T: T.tensor([1.5, 0]).nextafter_(T.tensor([3.0]))),
+]
+
+
+@pytest.mark.parametrize(("name", "fn"), INPLACE, ids=[e[0] for e in INPLACE])
+def test_inplace_as_torch(name: str, fn: Callable[[Any], Any]) -> None:
+    got, want = fn(adjit), fn(torch)
+    assert str(got.dtype) == str(want.dtype)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_range_warns_and_includes_the_end() -> None:
+    for args, kw in [
+        ((1, 4), {}),
+        ((0, 1, 0.1), {}),
+        ((3, 1, -1), {}),
+        ((1, 4), {"dtype": "int64"}),
+    ]:
+        results = []
+        for T in (adjit, torch):
+            kwargs = {k: getattr(T, v) for k, v in kw.items()}
+            with pytest.warns(UserWarning, match="torch.range is deprecated"):
+                results.append(T.range(*args, **kwargs))
+        _same(*results, f"range{args}")
+
+
+def test_asarray_shares_memory() -> None:
+    x = adjit.ones(3)
+    assert adjit.asarray(x) is x and adjit.asarray(x, copy=True) is not x
+    arr = np.arange(3.0)
+    adjit.asarray(arr)[0] = 5.0
+    assert arr[0] == 5.0
+    assert adjit.asarray([1, 2], dtype=adjit.float64).dtype is adjit.float64
