@@ -141,7 +141,9 @@ def unique_consecutive(
 
 # Note [unique]
 # PyTorch's CPU unique sorts whatever ``sorted`` says (adjit too), keeps each NaN apart (NaN
-# equals nothing) and sorts NaN last; with ``dim``, the slices in lexicographic order. The
+# equals nothing) and sorts NaN last; with ``dim``, the slices in lexicographic order. Which of
+# several NaNs gets which inverse index is its sort's accident (not input order on larger
+# inputs); adjit numbers them in input order. The
 # first output carries a grad_fn whose backward raises PyTorch's NotImplementedError, as
 # PyTorch's does. The number of outputs depends on the data, so a traced call is refused:
 # nonzero's rule, with the op named.
