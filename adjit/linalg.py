@@ -25,6 +25,15 @@ from adjit.runtime.ops_linalg import matmul
 from adjit.runtime.ops_norms import linalg_norm as norm
 from adjit.runtime.ops_norms import matrix_norm, multi_dot, vecdot, vector_norm
 from adjit.runtime.ops_pinv import cond, lstsq, matrix_rank, pinv
+from adjit.runtime.ops_triangular import solve_triangular, tensorinv, tensorsolve, vander
+
+
+def diagonal(A, *, offset=0, dim1=-2, dim2=-1):  # type: ignore[no-untyped-def]  # noqa: N803
+    """``torch.linalg.diagonal``: the diagonal of the matrices over the last two dims."""
+    from adjit.runtime.ops_diagonal import diagonal as _diagonal
+
+    return _diagonal(A, offset, dim1, dim2)
+
 
 __all__ = [
     "LinAlgError",
@@ -33,6 +42,7 @@ __all__ = [
     "cond",
     "cross",
     "det",
+    "diagonal",
     "eigh",
     "eigvalsh",
     "inv",
@@ -49,8 +59,12 @@ __all__ = [
     "slogdet",
     "solve",
     "solve_ex",
+    "solve_triangular",
     "svd",
     "svdvals",
+    "tensorinv",
+    "tensorsolve",
+    "vander",
     "vecdot",
     "vector_norm",
 ]

@@ -470,9 +470,11 @@ from .ops_decomp_linalg import qr_legacy as qr  # noqa: E402
 from .ops_decomp_linalg import slogdet_legacy as slogdet  # noqa: E402
 from .ops_decomp_linalg import svd_legacy as svd  # noqa: E402
 from .ops_pinv import pinverse  # noqa: E402
+from .ops_triangular import cholesky_inverse, cholesky_solve  # noqa: E402
 
 # runtime/ops_decomp_linalg.py, ops_pinv.py (torch.linalg's are in adjit/linalg.py)
 __all__ += ["det", "logdet", "slogdet", "inverse", "cholesky", "pinverse", "svd", "qr"]
+__all__ += ["cholesky_solve", "cholesky_inverse"]  # runtime/ops_triangular.py
 from .ops_random import (  # noqa: E402
     bernoulli,
     multinomial,

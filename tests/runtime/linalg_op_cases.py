@@ -30,7 +30,7 @@ class Case:
 def prep_input(kind: str, a: Any) -> Any:
     """``a`` (standard normal) made well-conditioned ("w": + 3I) or positive-definite ("s")."""
     if kind == "w":
-        return a + 3 * np.eye(a.shape[-1])
+        return a + 3 * np.eye(a.shape[-1]) if a.shape[-1] == a.shape[-2] else a
     if kind == "s":
         return a @ np.swapaxes(a, -1, -2) / a.shape[-1] + np.eye(a.shape[-1])
     return a
@@ -285,6 +285,72 @@ CASES = [
                 ((2, 3, 3),),
                 1,
                 "w",
+            ),
+            (
+                "linalg.solve_triangular",
+                lambda T, a, b: T.linalg.solve_triangular(a, b, upper=True),
+                ((2, 3, 3), (3, 2)),
+                True,
+                "wn",
+            ),
+            (
+                "linalg.solve_triangular-unit-right",
+                lambda T, a, b: T.linalg.solve_triangular(
+                    a, b, upper=False, left=False, unitriangular=True
+                ),
+                ((3, 3), (2, 3)),
+                True,
+                "nn",
+            ),
+            (
+                "cholesky_solve",
+                lambda T, b, a: T.cholesky_solve(b, a.tril()),
+                ((3, 2), (3, 3)),
+                True,
+                "nw",
+            ),
+            (
+                "cholesky_solve-upper",
+                lambda T, b, a: b.cholesky_solve(a.triu(), True),
+                ((2, 3, 1), (3, 3)),
+                True,
+                "nw",
+            ),
+            (
+                "cholesky_inverse",
+                lambda T, a: T.cholesky_inverse(a.tril()),
+                ((3, 3),),
+                True,
+                ("w",),
+            ),
+            (
+                "cholesky_inverse-upper",
+                lambda T, a: a.triu().cholesky_inverse(True),
+                ((2, 2, 2),),
+                1,
+                "w",
+            ),
+            (
+                "linalg.tensorinv",
+                lambda T, a: T.linalg.tensorinv(a, ind=1),
+                ((4, 2, 2),),
+                False,
+                (),
+            ),
+            (
+                "linalg.tensorsolve",
+                lambda T, a, b: T.linalg.tensorsolve(a, b),
+                ((2, 3, 6), (2, 3)),
+                0,
+                (),
+            ),
+            ("linalg.vander", lambda T, x: T.linalg.vander(x, N=4), ((2, 3),), True, ()),
+            (
+                "linalg.diagonal",
+                lambda T, a: T.linalg.diagonal(a, offset=-1),
+                ((2, 3, 4),),
+                True,
+                (),
             ),
         ]
     ],

@@ -267,6 +267,22 @@ BAD: dict[str, Callable[[Any], Any]] = {
     "matrix_norm nuc 1d": lambda T: T.linalg.matrix_norm(_f(T, 3), "nuc"),
     "cond 1d": lambda T: T.linalg.cond(_f(T, 3)),
     "cond not square": lambda T: T.linalg.cond(_f(T, 2, 3), 1),
+    "solve_triangular 1d B": lambda T: T.linalg.solve_triangular(_f(T, 3, 3), _f(T, 3), upper=True),
+    "solve_triangular shapes": lambda T: T.linalg.solve_triangular(
+        _f(T, 3, 3), _f(T, 4, 2), upper=True
+    ),
+    "solve_triangular right shapes": lambda T: T.linalg.solve_triangular(
+        _f(T, 3, 3), _f(T, 3, 2), upper=True, left=False
+    ),
+    "solve_triangular no upper": lambda T: T.linalg.solve_triangular(_f(T, 3, 3), _f(T, 3, 2)),
+    "cholesky_solve 1d": lambda T: T.cholesky_solve(_f(T, 3), _f(T, 3, 3)),
+    "cholesky_solve dtypes": lambda T: T.cholesky_solve(_f(T, 3, 2), T.ones(3, 3)),
+    "cholesky_inverse 1d": lambda T: T.cholesky_inverse(T.ones(3)),
+    "tensorinv ind": lambda T: T.linalg.tensorinv(_f(T, 4, 6, 8, 3), ind=0),
+    "tensorinv sizes": lambda T: T.linalg.tensorinv(_f(T, 4, 6, 8, 2), ind=2),
+    "tensorsolve sizes": lambda T: T.linalg.tensorsolve(_f(T, 2, 3, 6), _f(T, 2, 4)),
+    "vander N": lambda T: T.linalg.vander(_f(T, 2, 3), N=1),
+    "vander 0d": lambda T: T.linalg.vander(T.tensor(2.0)),
 }
 
 
