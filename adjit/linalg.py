@@ -26,9 +26,10 @@ from adjit.runtime.ops_norms import linalg_norm as norm
 from adjit.runtime.ops_norms import matrix_norm, multi_dot, vecdot, vector_norm
 from adjit.runtime.ops_pinv import cond, lstsq, matrix_rank, pinv
 from adjit.runtime.ops_triangular import solve_triangular, tensorinv, tensorsolve, vander
+from adjit.runtime.tensor import Tensor
 
 
-def diagonal(A, *, offset=0, dim1=-2, dim2=-1):  # type: ignore[no-untyped-def]  # noqa: N803
+def diagonal(A: Tensor, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:  # noqa: N803
     """``torch.linalg.diagonal``: the diagonal of the matrices over the last two dims."""
     from adjit.runtime.ops_diagonal import diagonal as _diagonal
 
