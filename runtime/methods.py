@@ -230,13 +230,6 @@ SHAPE_METHODS = {
     "unfold": unfold,
 }
 
-PROPERTIES = {
-    "T": lambda x: F.permute(x, tuple(reversed(range(x.ndim)))),
-    "mT": lambda x: F.transpose(x, -2, -1),
-    "H": lambda x: F.permute(x, tuple(reversed(range(x.ndim)))),
-}
-
-
 def _private(name: str) -> Any:
     """Helpers the derivative rules use: the vocabulary shared with the adjoint pass."""
     from ..ir.ops import Op
@@ -301,8 +294,6 @@ def install(cls: type) -> None:
         setattr(cls, name, fn)
     for name, fn in INPLACE.items():
         setattr(cls, name, _inplace_method(fn))
-    for name, fn in PROPERTIES.items():
-        setattr(cls, name, property(fn))
     for name in ("allclose", "isclose", "equal"):
         setattr(cls, name, getattr(predicates, name))
     for name in ("_index", "_index_add", "_gather", "_scatter_add", "_unfold", "_fold", "_linalg"):
@@ -319,3 +310,6 @@ def install(cls: type) -> None:
     for name, fn in SHAPE_METHODS.items():  # methods with no torch.* function
         setattr(cls, name, fn)
     cls.__hash__ = lambda self: id(self)
+    from . import methods_extra  # in-place aliases, put, apply_, T/mT/H, is_* queries, ...
+
+    methods_extra.install(cls, _inplace_method)

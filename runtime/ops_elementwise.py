@@ -329,7 +329,9 @@ def isfinite(x: Tensor) -> Tensor:
 
 
 def nan_to_num(x: Tensor, nan: float = 0.0, posinf: Any = None, neginf: Any = None) -> Tensor:
-    big = float(np.finfo(x.dtype.np).max) if x.dtype.is_floating_point else 0
+    if not x.dtype.is_floating_point:  # integers and bools have no NaN or inf: PyTorch copies
+        return clone(x)
+    big = float(np.finfo(x.dtype.np).max)
 
     def decomposition(a: Tensor) -> Tensor:
         out = where(isnan(a), nan, a)
