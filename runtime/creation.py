@@ -67,14 +67,14 @@ def _infer(data: Any, dtype: DType | None = None) -> np.ndarray:
     if arr.dtype == object:
         raise TypeError(f"Could not infer dtype of {type(data).__name__}")
     if dtype is not None:
-        _check_fits(arr, dtype, dtype.name)
+        check_fits(arr, dtype, dtype.name)
         return D.to_storage(arr, dtype)
     if arr.dtype.kind == "f":
         return D.to_storage(arr, D.get_default_dtype())
     return arr.astype(D.from_numpy_dtype(arr.dtype).np)
 
 
-def _check_fits(arr: np.ndarray, dtype: DType, spelling: str) -> None:
+def check_fits(arr: np.ndarray, dtype: DType, spelling: str) -> None:
     """PyTorch's check of Python numbers stored into an integer dtype (c10::overflows): NaN,
     inf and values out of range are refused; an unsigned type also takes negative values down
     to -max (they wrap)."""
@@ -130,7 +130,7 @@ def from_numpy(arr: np.ndarray) -> Tensor:
 def _filled(value: Any, size: tuple, dtype: DType | None, requires_grad: bool, dev: Any) -> Tensor:
     dt = dtype or D.get_default_dtype()
     fill = np.asarray(value.item() if isinstance(value, Tensor) else value)
-    _check_fits(fill, dt, f"{dt.name}_t" if dt.name.startswith(("int", "uint")) else dt.name)
+    check_fits(fill, dt, f"{dt.name}_t" if dt.name.startswith(("int", "uint")) else dt.name)
     return _finish(np.full(_dims(size), D.to_storage(fill, dt)), dt, requires_grad, dev)
 
 

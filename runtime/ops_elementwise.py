@@ -11,7 +11,8 @@ import numpy as np
 from ..ir import dtypes as D
 from ..ir.ops import Op
 from ..ir.shapes import C_NAMES
-from .dispatch import apply, composite, with_rule
+from .creation import check_fits
+from .dispatch import apply, composite, result_dtype, with_rule
 from .opmath import in_float32
 from .ops_integer import rounding_div
 from .tensor import Tensor
@@ -175,6 +176,11 @@ def where(cond: Tensor, x: Any = None, y: Any = None) -> Any:
         from .ops_movement import nonzero  # the one-argument form is nonzero(as_tuple=True)
 
         return nonzero(cond, as_tuple=True)
+    for v in (x, y):  # PyTorch converts a Python int operand with its overflow check
+        if isinstance(v, int) and not isinstance(v, bool):
+            dt = result_dtype(x, y)
+            if dt.category == 1:
+                check_fits(np.asarray(v), dt, f"{dt.name}_t")
     return apply(Op.WHERE, cond, x, y)
 
 

@@ -41,6 +41,7 @@ from typing import Any
 import pytest
 from fuzz import (
     checks,
+    dtypes,
     edges,
     functions,
     integer,
@@ -171,6 +172,13 @@ def test_fuzz_linalg_values_gradients_errors(case: Case) -> None:
 def test_fuzz_sorting_selection_scatter_reduce(case: Case) -> None:
     pytest.importorskip("torch")
     sorting.check_sorting(case)
+
+
+@_budget(30)
+@given(dtypes.dtype_cases())
+def test_fuzz_mixed_dtypes_promotion_and_bits(case: Case) -> None:
+    pytest.importorskip("torch")
+    dtypes.check_dtypes(case)
 
 
 @pytest.mark.parametrize("kind", sorted(edges.KINDS))

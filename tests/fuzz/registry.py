@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from . import checks, edges, functions, integer, linalg, long_reductions, mathfuncs, specials
 from . import sorting
+from . import dtypes
 from .programs import Program
 from .strategies import ALL, programs
 
@@ -32,4 +33,5 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "edges": (edges.edge_cases(), edges.check_edges),
     "linalg": (linalg.linalg_cases(), linalg.check_linalg),
     "sorting": (sorting.sorting_cases(), sorting.check_sorting),
+    "dtypes": (dtypes.dtype_cases(), dtypes.check_dtypes),
 }
