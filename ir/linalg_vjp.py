@@ -178,6 +178,20 @@ def _eye_rect(m: int, n: int) -> Any:
     return np.eye(m, n)
 
 
+def _expm(g: Any, out: Any, inputs: Any, shapes: list, mode: str) -> tuple:
+    # linalg_matrix_exp_differential (adjoint): the upper-right block of
+    # exp([[A^H, G], [0, A^H]]), the block matrix put together by products with selections
+    import numpy as np
+
+    a = inputs[0]
+    n = shapes[0][-1]
+    top = a.new_tensor(np.eye(2 * n, n))  # [I; 0]
+    bottom = a.new_tensor(np.eye(2 * n, n, k=-n))  # [0; I]
+    at = a.mT
+    block = top @ at @ top.mT + top @ g @ bottom.mT + bottom @ at @ bottom.mT
+    return (top.mT @ block._linalg("expm", "") @ bottom,)
+
+
 RULES = {
     "det": _det,
     "slogdet": _slogdet,
@@ -187,6 +201,7 @@ RULES = {
     "eigh": _eigh,
     "svd": _svd,
     "qr": _qr,
+    "expm": _expm,
 }
 
 

@@ -390,3 +390,10 @@ def qr_legacy(input: Tensor, some: bool = True) -> Any:  # noqa: A002 - torch.qr
 def _no_out(out: Any, op: str) -> None:
     if out is not None:
         raise NotImplementedError(f"{op}: out= is not supported")
+
+
+# ---- matrix_exp ----------------------------------------------------------------------------
+def matrix_exp(A: Tensor) -> Tensor:  # noqa: N803
+    """exp(A) (Padé 13 with scaling and squaring, ir/linalg.py) with PyTorch's backward."""
+    check_matrix(A, "linalg.matrix_exp")
+    return apply(Op.LINALG, A, func="expm", mode="", name="LinalgMatrixExpBackward0")

@@ -25,6 +25,7 @@ from adjit.ir.parser import parse_graph
         ("svd", "reduced", [(4, 2)], (8 + 2 + 4,)),
         ("qr", "complete", [(4, 2)], (16 + 8,)),
         ("qr", "r", [(4, 2)], (4,)),
+        ("expm", "", [(2, 3, 3)], (2, 3, 3)),
     ],
 )
 def test_packed_shapes_match_the_reference(func, mode, shapes, packed) -> None:

@@ -345,6 +345,15 @@ CASES = [
                 (),
             ),
             ("linalg.vander", lambda T, x: T.linalg.vander(x, N=4), ((2, 3),), True, ()),
+            ("matrix_exp", lambda T, a: T.matrix_exp(a), ((3, 3),), True, ()),
+            (
+                "linalg.matrix_exp-batched",
+                lambda T, a: T.linalg.matrix_exp(3 * a),
+                ((2, 4, 4),),
+                1,
+                (),
+            ),
+            ("matrix_exp-method", lambda T, a: a.matrix_exp(), ((1, 1),), True, ()),
             (
                 "linalg.diagonal",
                 lambda T, a: T.linalg.diagonal(a, offset=-1),

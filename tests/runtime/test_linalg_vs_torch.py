@@ -283,6 +283,9 @@ BAD: dict[str, Callable[[Any], Any]] = {
     "tensorsolve sizes": lambda T: T.linalg.tensorsolve(_f(T, 2, 3, 6), _f(T, 2, 4)),
     "vander N": lambda T: T.linalg.vander(_f(T, 2, 3), N=1),
     "vander 0d": lambda T: T.linalg.vander(T.tensor(2.0)),
+    "matrix_exp not square": lambda T: T.linalg.matrix_exp(_f(T, 2, 3)),
+    "matrix_exp 1d": lambda T: T.matrix_exp(_f(T, 3)),
+    "matrix_exp int": lambda T: T.linalg.matrix_exp(T.ones(3, 3, dtype=T.int64)),
 }
 
 
@@ -496,6 +499,8 @@ RESULTS: dict[str, Callable[[Any, Any], Any]] = {
     "cond fro": lambda T, d: T.linalg.cond(T.tensor(_A33, dtype=d), "fro"),
     "cond singular": lambda T, d: T.linalg.cond(T.zeros(3, 3, dtype=d), 1),
     "cond -2": lambda T, d: T.linalg.cond(T.tensor(_arr(10, 4, 3), dtype=d), -2),
+    "matrix_exp large": lambda T, d: T.linalg.matrix_exp(T.tensor(20 * _A233, dtype=d) / 20),
+    "matrix_exp empty": lambda T, d: T.linalg.matrix_exp(T.zeros(2, 0, 0, dtype=d)),
 }
 
 
@@ -530,6 +535,7 @@ SECOND_ORDER: dict[str, Callable[[Any, Any], Any]] = {
     "svd": lambda T, a: (T.linalg.svd(a).U ** 2 * _weights(T)).sum() + T.linalg.svdvals(a).prod(),
     "qr": lambda T, a: (T.linalg.qr(a).R ** 3).sum(),
     "pinv": lambda T, a: (T.linalg.pinv(a) ** 3).sum(),
+    "matrix_exp": lambda T, a: (T.linalg.matrix_exp(a) ** 2).sum(),
 }
 
 
