@@ -465,7 +465,7 @@ sort, argsort, msort, topk = map(numpy_names.numpy_names, (sort, argsort, msort,
 __all__ += ["argsort", "msort", "topk", "searchsorted", "bucketize", "unique", "unique_consecutive"]
 __all__ += ["lgamma", "digamma", "polygamma", "mvlgamma", "erfc", "erfinv"]  # ops_special.py
 from .ops_decomp_linalg import cholesky_legacy as cholesky  # noqa: E402
-from .ops_decomp_linalg import det, inverse, logdet  # noqa: E402
+from .ops_decomp_linalg import det, inverse, logdet, matrix_exp  # noqa: E402
 from .ops_decomp_linalg import qr_legacy as qr  # noqa: E402
 from .ops_decomp_linalg import slogdet_legacy as slogdet  # noqa: E402
 from .ops_decomp_linalg import svd_legacy as svd  # noqa: E402
@@ -474,7 +474,7 @@ from .ops_triangular import cholesky_inverse, cholesky_solve  # noqa: E402
 
 # runtime/ops_decomp_linalg.py, ops_pinv.py (torch.linalg's are in adjit/linalg.py)
 __all__ += ["det", "logdet", "slogdet", "inverse", "cholesky", "pinverse", "svd", "qr"]
-__all__ += ["cholesky_solve", "cholesky_inverse"]  # runtime/ops_triangular.py
+__all__ += ["cholesky_solve", "cholesky_inverse", "matrix_exp"]  # ops_triangular, matrix_exp
 from .ops_random import (  # noqa: E402
     bernoulli,
     multinomial,

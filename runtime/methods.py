@@ -38,7 +38,7 @@ scatter index_copy scatter_reduce index_put masked_scatter
 SAME_NAME += ops_math.NAMES  # tan, atan2, ceil, round, ...
 SAME_NAME += ops_contract.METHODS  # addmm, kron, cross, ...
 SAME_NAME += ["det", "logdet", "slogdet", "inverse", "cholesky", "pinverse", "svd", "qr"]
-SAME_NAME += ["cholesky_solve", "cholesky_inverse"]
+SAME_NAME += ["cholesky_solve", "cholesky_inverse", "matrix_exp"]
 SAME_NAME += ops_misc_math.METHODS  # deg2rad, fmax, gcd, ... and positive, fix, ravel
 
 ALIASES = {
