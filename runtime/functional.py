@@ -526,3 +526,25 @@ __all__ += ["absolute", "negative", "positive", "multiply", "subtract", "greater
 __all__ += ["greater_equal", "less_equal", "not_equal", "fix", "ravel", "range", "asarray"]
 __all__ += ["deg2rad", "rad2deg", "fmax", "fmin", "gcd", "lcm", "heaviside", "ldexp", "frexp"]
 __all__ += ["nextafter"]
+from .ops_misc import (  # noqa: E402
+    block_diag,
+    cartesian_prod,
+    chain_matmul,
+    combinations,
+    corrcoef,
+    cov,
+    cumulative_trapezoid,
+    diff,
+    inner,
+    isin,
+    renorm,
+    trapezoid,
+    trapz,
+    unravel_index,
+    vander,
+)
+
+# runtime/ops_misc.py
+__all__ += ["diff", "cov", "corrcoef", "trapezoid", "trapz", "cumulative_trapezoid", "inner"]
+__all__ += ["chain_matmul", "block_diag", "cartesian_prod", "combinations", "vander", "renorm"]
+__all__ += ["unravel_index", "isin"]

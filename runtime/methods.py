@@ -8,7 +8,7 @@ import numpy as np
 
 from . import functional as F
 from . import inplace as I
-from . import ops_contract, ops_math, ops_misc_math, ops_random, ops_special, predicates
+from . import ops_contract, ops_math, ops_misc, ops_misc_math, ops_random, ops_special, predicates
 from . import ops_shape as S
 from .dispatch import apply, as_tensor_operand, composite
 from .ops_elementwise import scalar_as
@@ -40,6 +40,7 @@ SAME_NAME += ops_contract.METHODS  # addmm, kron, cross, ...
 SAME_NAME += ["det", "logdet", "slogdet", "inverse", "cholesky", "pinverse", "svd", "qr"]
 SAME_NAME += ["cholesky_solve", "cholesky_inverse", "matrix_exp"]
 SAME_NAME += ops_misc_math.METHODS  # deg2rad, fmax, gcd, ... and positive, fix, ravel
+SAME_NAME += ops_misc.METHODS  # diff, cov, corrcoef, inner, renorm
 
 ALIASES = {
     "negative": "neg",
@@ -170,6 +171,7 @@ INPLACE = {
     **{f"{name}_": getattr(F, name) for name in ops_contract.INPLACE},
     **{f"{name}_": fn for name, fn in ops_special.METHODS.items()},
     **{f"{name}_": getattr(F, name) for name in ops_misc_math.INPLACE},
+    **{f"{name}_": getattr(F, name) for name in ops_misc.INPLACE},
 }
 
 

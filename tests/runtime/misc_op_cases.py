@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_ops_table import C, Case, D, I, P, R
+from test_ops_table import B, C, Case, D, G, I, P, R
 
 # rows whose result's shape depends on tensor values: compiled, they raise TracingError
 DATA_DEPENDENT: set[str] = set()
@@ -61,4 +61,64 @@ CASES: list[Case] = [
         R(3),
         op="nextafter",
     ),
+    # ---- reductions and statistics
+    C("diff", lambda T, x: T.diff(x), R(3, 4)),
+    C("diff-n", lambda T, x, p, a: x.diff(2, 0, prepend=p, append=a), R(3, 4), R(1, 4), R(2, 4)),
+    C("diff-long", lambda T, x: x.diff(9), R(3, 4), op="diff"),
+    C("diff-bool", lambda T, b: T.diff(b), B(3, 5), op="diff"),
+    C("diff-int", lambda T, i: T.diff(i, dim=0), I(3, 4, high=9), op="diff"),
+    C("cov", lambda T, x: T.cov(x), R(3, 5)),
+    C("cov-1d", lambda T, x: x.cov(correction=0), R(5), op="cov"),
+    C(
+        "cov-weights",
+        lambda T, x, a: T.cov(x, correction=2, fweights=T.tensor([1, 3, 0, 2, 1]), aweights=a),
+        R(2, 5),
+        P(5),
+        op="cov",
+    ),
+    C("cov-int", lambda T, i: T.cov(i), I(2, 4, high=9), op="cov"),
+    C("corrcoef", lambda T, x: T.corrcoef(x), R(3, 5)),
+    C("corrcoef-1d", lambda T, x: x.corrcoef(), R(5), op="corrcoef"),
+    C("trapezoid", lambda T, y: T.trapezoid(y), R(3, 4)),
+    C("trapezoid-x", lambda T, y, x: T.trapezoid(y, x, dim=0), R(3, 4), R(3, 4), op="trapezoid"),
+    C("trapezoid-x1d", lambda T, y, x: T.trapezoid(y, x), R(3, 4), R(4), op="trapezoid"),
+    C("trapezoid-dx", lambda T, y: T.trapezoid(y, dx=0.5, dim=0), R(3, 4), op="trapezoid"),
+    C("trapezoid-int", lambda T, i: T.trapezoid(i), I(3, 4), op="trapezoid"),
+    C("trapz", lambda T, y, x: T.trapz(y, x), R(3, 4), R(4)),
+    C("trapz-dx", lambda T, y: T.trapz(y, dx=2.0), R(3, 4), op="trapz"),
+    C("cumulative_trapezoid", lambda T, y: T.cumulative_trapezoid(y), R(3, 4)),
+    C(
+        "cumulative_trapezoid-x",
+        lambda T, y, x: T.cumulative_trapezoid(y, x, dim=0),
+        R(3, 4),
+        R(3),
+        op="cumulative_trapezoid",
+    ),
+    C(
+        "cumulative_trapezoid-dx",
+        lambda T, y: T.cumulative_trapezoid(y, dx=3.0, dim=0),
+        R(3, 4),
+        op="cumulative_trapezoid",
+    ),
+    C("inner", lambda T, x, y: T.inner(x, y), R(2, 3), R(4, 3)),
+    C("inner-1d", lambda T, x, y: x.inner(y), R(3), R(3), op="inner"),
+    C("inner-0d", lambda T, x, y: T.inner(x, y), R(), R(2, 3), op="inner"),
+    C("chain_matmul", lambda T, a, b, c: T.chain_matmul(a, b, c), R(2, 3), R(3, 4), R(4, 2)),
+    C("chain_matmul-1", lambda T, a: T.chain_matmul(a), R(2, 3), op="chain_matmul"),
+    C("block_diag", lambda T, a, b, c: T.block_diag(a, b, c), R(2, 3), R(), R(3)),
+    C("block_diag-int", lambda T, a, i: T.block_diag(i, a), R(2, 2), I(1, 3), op="block_diag"),
+    C("cartesian_prod", lambda T, a, b: T.cartesian_prod(a, b), R(3), R(2)),
+    C("cartesian_prod-1", lambda T, a: T.cartesian_prod(a), R(3), op="cartesian_prod"),
+    C("combinations", lambda T, a: T.combinations(a), R(4)),
+    C("combinations-r", lambda T, a: T.combinations(a, 3, True), R(3), op="combinations"),
+    C("combinations-big", lambda T, a: T.combinations(a, 5), R(3), op="combinations"),
+    C("vander", lambda T, x: T.vander(x), R(4)),
+    C("vander-N", lambda T, x: T.vander(x, N=3, increasing=True), R(4), op="vander"),
+    C("vander-int", lambda T, i: T.vander(i), I(3, high=5), op="vander"),
+    C("renorm", lambda T, x: T.renorm(x, 2, 0, 1.0), R(3, 4)),
+    C("renorm-p1", lambda T, x: x.renorm(1, 1, 1.2), R(3, 4, 2), op="renorm"),
+    C("unravel_index", lambda T, i: T.unravel_index(i * 3 - 2, (3, 4)), I(2, 3, high=6)),
+    C("isin", lambda T, i, j: T.isin(i, j), I(3, 4, high=9), I(5, high=9)),
+    C("isin-invert", lambda T, x: T.isin(x, x[0], invert=True), G(3, 4), op="isin"),
+    C("isin-scalar", lambda T, i: T.isin(i, 3), I(3, 4, high=5), op="isin"),
 ]
