@@ -111,7 +111,10 @@ def inplace(t: Tensor, fn: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
     """Apply ``fn`` (an out-of-place op of ``t``) and write the result back into ``t``."""
     _check_leaf(t)
     if _traced(t):
-        return _rebind(t, fn(t))
+        had_views = t._has_views  # type: ignore[attr-defined]
+        result = fn(t)
+        t._has_views = had_views  # type: ignore[attr-defined]  # fn's own views (reshapes) of t
+        return _rebind(t, result)
     trace = _outside(t)
     if trace is not None:
         return trace.mutate(t, fn)

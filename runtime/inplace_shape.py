@@ -51,8 +51,9 @@ def _traced_rebind(t: Tensor, fn: Callable[[Tensor], Tensor], what: str) -> Tens
             f"{what} on an argument of a compiled function is not supported "
             "(the caller's tensor would not change); use the out-of-place op"
         )
-    result = fn(t)
+    result = fn(t)  # a view of t, dropped: t itself is rebound, and has no new view
     t._var, t._requires_grad = result._var, result.requires_grad  # type: ignore[attr-defined]
+    t._has_views = False  # type: ignore[attr-defined]
     return t
 
 

@@ -137,6 +137,40 @@ def test_inplace_vs_torch(row: tuple, record: bool) -> None:
         np.testing.assert_allclose(_np(gg), _np(wg), rtol=1e-14, atol=1e-15)
 
 
+@pytest.mark.parametrize("backend", ["llvm", "interpreter"])
+@pytest.mark.parametrize("row", INPLACE_ROWS, ids=lambda r: r[0])
+def test_inplace_compiled_equals_eager(row: tuple, backend: str) -> None:
+    """The in-place op on a tensor made inside a compiled function: value and gradient."""
+    name, fn = row
+    data = SQUARE if name.startswith("fill_diagonal_") and "wrap" not in name else X
+    if "wrap" in name:
+        data = np.random.default_rng(3).standard_normal((7, 2))
+
+    def program(x: Any) -> Any:
+        y = fn(adjit, x * 1.0)
+        w = adjit.tensor(RNG_W[: y.numel()].reshape(tuple(y.shape)))
+        return y, (y * w).sum()
+
+    results = []
+    for run in (program, adjit.compile(program, backend=backend)):
+        x = adjit.tensor(data, requires_grad=True)
+        y, loss = run(x)
+        grad = adjit.autograd.grad(loss, x, allow_unused=True)[0] if loss.requires_grad else None
+        results.append((y, grad))
+    (want, want_grad), (got, got_grad) = results
+    _same(got, want, name, ulps=4 if name.startswith("cum") else 0)
+    assert (got_grad is None) == (want_grad is None)
+    if want_grad is not None:  # compiled sums may reassociate: an ulp or two
+        np.testing.assert_allclose(_np(got_grad), _np(want_grad), rtol=1e-14, atol=1e-15)
+
+
+def test_inplace_shape_change_of_an_argument_is_refused_when_compiled() -> None:
+    with pytest.raises(adjit.TracingError, match="argument of a compiled function"):
+        adjit.compile(lambda x: x.t_())(adjit.zeros(2, 3))
+    with pytest.raises(adjit.TracingError, match="resize_"):
+        adjit.compile(lambda x: (x * 1).resize_(6))(adjit.zeros(2, 3))
+
+
 def test_inplace_shape_change_keeps_views_and_version() -> None:
     """A view stays a view of its base after unsqueeze_/t_; both share the version counter."""
     for lib in (adjit, torch):
