@@ -8,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import IO, Any
 
+import ml_dtypes
 import numpy as np
 
 from adjit.runtime.tensor import Tensor
@@ -15,11 +16,14 @@ from adjit.runtime.tensor import Tensor
 PathLike = str | os.PathLike[str] | IO[bytes]
 
 _SINGLE = "__adjit_tensor__"  # the member name when a lone tensor is saved
+# NumPy's .npy format has no bfloat16 (ml_dtypes') type: such arrays are saved as their uint16
+# bits under the name plus this suffix, and read back as bfloat16
+_BF16 = ".__bfloat16__"
 
 
 def _as_array(key: str, value: Any) -> np.ndarray:
     if isinstance(value, Tensor):
-        return np.asarray(value.detach()._data)
+        return np.asarray(value.detach()._data)  # (a bfloat16 one: see _stored)
     if isinstance(value, np.ndarray | np.generic | int | float | bool):
         return np.asarray(value)
     raise TypeError(
@@ -33,14 +37,27 @@ def save(obj: Any, f: PathLike) -> None:
     if hasattr(obj, "state_dict") and not isinstance(obj, Mapping):
         raise TypeError("adjit.save stores tensors, not modules: save module.state_dict()")
     if isinstance(obj, Mapping):
-        arrays = {str(k): _as_array(str(k), v) for k, v in obj.items()}
+        arrays = dict(_stored(str(k), _as_array(str(k), v)) for k, v in obj.items())
     else:
-        arrays = {_SINGLE: _as_array("tensor", obj)}
+        arrays = dict([_stored(_SINGLE, _as_array("tensor", obj))])
     if isinstance(f, str | os.PathLike):
         with open(f, "wb") as fh:  # a handle, so NumPy does not append ".npz" to the name
             np.savez(fh, **arrays)
     else:
         np.savez(f, **arrays)
+
+
+def _stored(name: str, a: np.ndarray) -> tuple[str, np.ndarray]:
+    if a.dtype == ml_dtypes.bfloat16:
+        return name + _BF16, a.view(np.uint16)
+    return name, a
+
+
+def _read(data: Any, name: str) -> tuple[str, Tensor]:
+    a = np.array(data[name])
+    if name.endswith(_BF16):
+        return name.removesuffix(_BF16), Tensor._make(a.view(ml_dtypes.bfloat16))
+    return name, Tensor._make(a)
 
 
 def _is_npz(f: PathLike) -> bool:
@@ -61,9 +78,9 @@ def load(f: PathLike, map_location: Any = None, weights_only: bool = True) -> An
     """
     if _is_npz(f):
         with np.load(f, allow_pickle=False) as data:
-            if data.files == [_SINGLE]:
-                return Tensor._make(np.array(data[_SINGLE]))
-            return OrderedDict((k, Tensor._make(np.array(data[k]))) for k in data.files)
+            if data.files in ([_SINGLE], [_SINGLE + _BF16]):
+                return _read(data, data.files[0])[1]
+            return OrderedDict(_read(data, k) for k in data.files)
     return _load_torch(f, weights_only)
 
 
@@ -83,8 +100,8 @@ def _load_torch(f: PathLike, weights_only: bool) -> Any:
 def _from_torch(obj: Any, torch: Any) -> Any:
     if isinstance(obj, torch.Tensor):
         t = obj.detach().cpu()
-        if t.dtype == torch.bfloat16 or t.dtype == torch.float16:
-            t = t.float()
+        if t.dtype == torch.bfloat16:  # (no NumPy view of it in torch: read its bits)
+            return Tensor._make(np.array(t.view(torch.int16).numpy()).view(ml_dtypes.bfloat16))
         return Tensor._make(np.array(t.numpy()))
     if isinstance(obj, Mapping):
         return OrderedDict((k, _from_torch(v, torch)) for k, v in obj.items())

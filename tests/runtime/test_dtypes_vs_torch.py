@@ -684,3 +684,26 @@ def test_view_dtype_refused_when_compiled() -> None:
     f = adjit.compile(lambda x: x.view(adjit.int32) + 1)
     with pytest.raises(NotImplementedError, match="view\\(dtype\\)"):
         f(adjit.ones(3))
+
+
+# ---- save / load --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "float16", "bfloat16"])
+def test_save_load_keeps_the_dtype(dtype: str) -> None:
+    import io
+
+    t = adjit.tensor([1.1, -2.0, 3.0], dtype=getattr(adjit, dtype))
+    for obj in (t, {"layer.weight": t, "other": adjit.ones(2)}):
+        buf = io.BytesIO()
+        adjit.save(obj, buf)
+        buf.seek(0)
+        back = adjit.load(buf)
+        got = back if isinstance(back, adjit.Tensor) else back["layer.weight"]
+        assert got.dtype is t.dtype and _differs(got, t) is None
+    # a torch.save checkpoint of that dtype reads back in it
+    buf = io.BytesIO()
+    torch.save({"w": torch.tensor([1.1, -2.0, 3.0], dtype=getattr(torch, dtype))}, buf)
+    buf.seek(0)
+    got = adjit.load(buf)["w"]
+    assert str(got.dtype) == f"torch.{dtype}" and _differs(got, t) is None
