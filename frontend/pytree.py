@@ -16,7 +16,9 @@ def flatten(tree: Any) -> tuple[list[Any], Any]:
 
     def go(x: Any) -> Any:
         if isinstance(x, tuple | list) and not isinstance(x, Tensor):
-            kind = type(x) if type(x) in (tuple, list) else tuple
+            # named tuples (sort's values/indices, ...) keep their type, other subclasses do not
+            named = hasattr(type(x), "_make")
+            kind = type(x) if type(x) in (tuple, list) or named else tuple
             return (kind, None, [go(v) for v in x])
         if isinstance(x, dict):
             keys = list(x)
@@ -35,6 +37,8 @@ def unflatten(spec: Any, leaves: list[Any]) -> Any:
             return next(it)
         kind, keys, children = s
         values = [go(c) for c in children]
-        return dict(zip(keys, values, strict=True)) if kind is dict else kind(values)
+        if kind is dict:
+            return dict(zip(keys, values, strict=True))
+        return kind._make(values) if hasattr(kind, "_make") else kind(values)
 
     return go(spec)

@@ -308,3 +308,13 @@ def test_compiled_module_forward_and_grads():
     for g, p in zip(grads, model.parameters(), strict=True):
         np.testing.assert_allclose(g.numpy(), p.grad.numpy(), rtol=1e-6)
     assert len(list(cm.parameters())) == 4
+
+
+def test_named_tuple_results_keep_their_type() -> None:
+    """sort/max/topk return PyTorch's named tuples compiled too (values=..., indices=...)."""
+    f = adjit.compile(lambda x: (adjit.sort(x, 1), x.max(0), x.topk(2)))
+    x = adjit.tensor([[3.0, 1.0, 2.0], [0.5, 4.0, 1.5]])
+    (s, m, t), (es, em, et) = f(x), (adjit.sort(x, 1), x.max(0), x.topk(2))
+    for got, want in ((s, es), (m, em), (t, et)):
+        assert type(got) is type(want) and got._fields == ("values", "indices")
+        assert repr(got) == repr(want)
