@@ -468,3 +468,17 @@ from adjit.nn.functional_pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 
 __all__ += ["adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "conv2d", "dropout2d", "max_pool2d"]
 __all__ += ["fold", "unfold"]
+
+# activations, distances, normalizations, losses and attention added for issue 13
+from adjit.nn import _losses_margin as _lm  # noqa: E402
+from adjit.nn import functional_activation as _act  # noqa: E402
+from adjit.nn import functional_attention as _attn  # noqa: E402
+from adjit.nn import functional_distance as _dist  # noqa: E402
+from adjit.nn import functional_norm as _norm  # noqa: E402
+from adjit.nn._losses_margin import *  # noqa: E402, F403
+from adjit.nn.functional_activation import *  # noqa: E402, F403
+from adjit.nn.functional_attention import *  # noqa: E402, F403
+from adjit.nn.functional_distance import *  # noqa: E402, F403
+from adjit.nn.functional_norm import *  # noqa: E402, F403
+
+__all__ += [*_act.__all__, *_dist.__all__, *_norm.__all__, *_lm.__all__, *_attn.__all__]

@@ -1,0 +1,413 @@
+"""More activations of ``adjit.nn.functional`` (shrinks, hard forms, glu, prelu, rrelu, gumbel
+softmax, the alpha and feature dropouts, the in-place forms) as decompositions."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from adjit.ir.shapes import norm_axis
+from adjit.runtime import functional as R
+from adjit.runtime import inplace as I
+from adjit.runtime.creation import full_like, zeros_like
+from adjit.runtime.dispatch import composite
+from adjit.runtime.distributions import MASK53, bernoulli_scalar
+from adjit.runtime.generator import _refuse_while_tracing, resolve
+from adjit.runtime.kernel_dtypes import require_float
+from adjit.runtime.opmath import in_float32
+from adjit.runtime.tensor import Tensor
+
+__all__ = [
+    "alpha_dropout",
+    "celu_",
+    "dropout1d",
+    "dropout3d",
+    "elu_",
+    "feature_alpha_dropout",
+    "glu",
+    "gumbel_softmax",
+    "hardshrink",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh_",
+    "leaky_relu_",
+    "prelu",
+    "relu_",
+    "rrelu",
+    "rrelu_",
+    "selu_",
+    "softshrink",
+    "softsign",
+    "tanhshrink",
+    "threshold",
+    "threshold_",
+]
+
+# PyTorch's CPU kernel behind each float-only activation (its NotImplementedError names it)
+_FLOAT_KERNELS = {
+    "hardswish": "hardswish_cpu",
+    "hardsigmoid": "hardsigmoid_cpu",
+    "hardshrink": "hardshrink_cpu",
+    "softshrink": "softshrink_check",
+    "glu": "glu_cpu",
+    "rrelu": "leaky_relu_cpu",
+}
+
+
+def _float_only(input: Tensor, name: str) -> None:
+    require_float(input, _FLOAT_KERNELS[name])
+
+
+# ---- elementwise -----------------------------------------------------------------------------
+def softsign(input: Tensor) -> Tensor:
+    """``x / (1 + |x|)``: PyTorch's own decomposition (a DivBackward0 node)."""
+    return input / (R.abs(input) + 1)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    return input - R.tanh(input)
+
+
+def _hardswish(a: Tensor) -> Tensor:
+    # PyTorch's kernel: x * min(max(x + 3, 0), 6) / 6; its gradient 0 below -3 (and at -3:
+    # x / 3 + 0.5), x / 3 + 0.5 up to 3 inclusive, 1 above, which this where form gives
+    middle = a * (a + 3.0) / 6.0
+    return R.where(a < -3.0, a.detach() * 0.0, R.where(a <= 3.0, middle, a))
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    _float_only(input, "hardswish")
+    if inplace:
+        return I.inplace(
+            input, lambda a: composite("HardswishBackward1", in_float32(_hardswish), a)
+        )
+    return composite("HardswishBackward0", in_float32(_hardswish), input)
+
+
+def _hardsigmoid(a: Tensor) -> Tensor:
+    # the gradient is 1/6 strictly inside (-3, 3) and 0 elsewhere, as PyTorch's
+    inside = R.logical_and(a > -3.0, a < 3.0)
+    return R.where(inside, (a + 3.0) / 6.0, R.clamp(a.detach() + 3.0, 0.0, 6.0) / 6.0)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    _float_only(input, "hardsigmoid")
+    if inplace:
+        fn = in_float32(_hardsigmoid)
+        return I.inplace(input, lambda a: composite("HardsigmoidBackward1", fn, a))
+    return composite("HardsigmoidBackward0", in_float32(_hardsigmoid), input)
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    _float_only(input, "hardshrink")
+    # PyTorch's kernel: 0 for -lambd <= x <= lambd, else x (NaN stays NaN)
+    return composite(
+        "HardshrinkBackward0",
+        lambda a: R.where(R.logical_and(a >= -lambd, a <= lambd), a.detach() * 0.0, a),
+        input,
+    )
+
+
+_FLOAT_MAX = {"float64": "1.79769e+308", "float32": "3.40282e+38"}
+_FLOAT_MAX.update({"float16": "65504", "bfloat16": "3.38953e+38"})
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    _float_only(input, "softshrink")
+    if not lambd >= 0:
+        raise RuntimeError(
+            f"lambda must be in range [0, {_FLOAT_MAX[input.dtype.name]}] for input dtype "
+            f"{input.dtype.type_name}, but found {lambd:g}"
+        )
+
+    def decomposition(a: Tensor) -> Tensor:
+        # x - lambd above lambd, x + lambd below -lambd, else x * 0 (NaN stays NaN)
+        return R.where(a > lambd, a - lambd, R.where(a < -lambd, a + lambd, a.detach() * 0.0))
+
+    return composite("SoftshrinkBackward0", in_float32(decomposition), input)
+
+
+def _threshold_check(input: Tensor) -> None:
+    if input.dtype.name == "bool":
+        require_float(input, "threshold_cpu")
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """``x`` where ``x > threshold``, else ``value`` (the gradient passes where it is ``x``)."""
+    _threshold_check(input)
+    if inplace:
+        return threshold_(input, threshold, value)
+    return composite("ThresholdBackward0", _threshold, input, threshold, value)
+
+
+def _threshold(a: Tensor, threshold: float, value: float) -> Tensor:
+    return R.where(a > threshold, a, full_like(a.detach(), value))
+
+
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    _threshold_check(input)
+    return I.inplace(
+        input, lambda a: composite("ThresholdBackward1", _threshold, a, threshold, value)
+    )
+
+
+# ---- in-place forms of the activations in functional.py --------------------------------------
+def _inplace_of(name: str, grad_fn: str) -> Callable[..., Tensor]:
+    """``F.name_``: the out-of-place activation written back, with PyTorch's in-place node."""
+
+    def fn(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        from adjit.nn import functional as F
+
+        out_of_place = getattr(F, name)
+
+        def step(a: Tensor) -> Tensor:
+            return composite(grad_fn, lambda b: out_of_place(b, *args, **kwargs), a)
+
+        return I.inplace(input, step)
+
+    fn.__name__ = fn.__qualname__ = f"{name}_"
+    fn.__doc__ = f"In-place ``{name}``, recorded as PyTorch's ``{grad_fn}``."
+    return fn
+
+
+relu_ = _inplace_of("relu", "ReluBackward0")
+elu_ = _inplace_of("elu", "EluBackward1")
+selu_ = _inplace_of("selu", "EluBackward1")
+celu_ = _inplace_of("celu", "CeluBackward1")
+leaky_relu_ = _inplace_of("leaky_relu", "LeakyReluBackward1")
+hardtanh_ = _inplace_of("hardtanh", "HardtanhBackward0")
+
+
+# ---- glu, prelu ------------------------------------------------------------------------------
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """``a * sigmoid(b)`` for the two halves ``a, b`` of ``dim``."""
+    if input.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    _float_only(input, "glu")
+    d = norm_axis(dim, input.ndim)
+    n = input.shape[d]
+    if n % 2:
+        raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size {n}")
+
+    def decomposition(x: Tensor) -> Tensor:
+        return R.narrow(x, d, 0, n // 2) * R.sigmoid(R.narrow(x, d, n // 2, n // 2))
+
+    return composite("GluBackward0", in_float32(decomposition), input)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """``x`` where positive, else ``weight * x`` with one weight or one per channel (dim 1)."""
+    if weight.ndim > 1:
+        raise RuntimeError(
+            f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {weight.ndim}"
+        )
+    if input.dtype is not weight.dtype:
+        raise RuntimeError(
+            "prelu: Type promoting not supported. Got "
+            f"{input.dtype.type_name} and {weight.dtype.type_name}"
+        )
+    n = weight.numel()
+    if n != 1:
+        if input.ndim == 0:
+            raise RuntimeError("Not allow zero-dim input tensor.")
+        channels = input.shape[1] if input.ndim >= 2 else 1
+        if n != channels:
+            raise RuntimeError(
+                "Mismatch of parameter numbers and input channel size. Found parameter numbers "
+                f"= {n} and channel size = {channels}."
+            )
+    require_float(input, "prelu_cpu")
+
+    def decomposition(x: Tensor, w: Tensor) -> Tensor:
+        if n != 1 and x.ndim >= 2:
+            w = R.reshape(w, (n,) + (1,) * (x.ndim - 2))
+        elif w.ndim:
+            w = R.reshape(w, ())
+        return R.where(x > 0, x, w * x)
+
+    return composite("PreluKernelBackward0", in_float32(decomposition), input, weight)
+
+
+# ---- rrelu -----------------------------------------------------------------------------------
+def _rrelu_check(input: Tensor, lower: float, upper: float) -> None:
+    _float_only(input, "rrelu")
+    if lower > upper:
+        raise RuntimeError("Lower bound should be less than or equal to the upper bound")
+
+
+def _rrelu_noise(input: Tensor, lower: float, upper: float) -> np.ndarray:
+    """PyTorch's CPU draws: one ``uniform_real<double>(lower, upper)`` (53 bits of random64)
+    per element ``<= 0`` in memory order, in the element's float precision; 1 elsewhere."""
+    _refuse_while_tracing()
+    data = np.ascontiguousarray(input._data)
+    negative = data <= 0
+    gen = resolve(None)
+    words = gen.random64(int(negative.sum()))
+    r = (words & MASK53).astype(np.float64) * 2.0**-53 * (upper - lower) + lower
+    noise = np.ones(data.shape, np.float64)
+    noise[negative] = r
+    wide = np.float32 if input.dtype.is_reduced_float else data.dtype
+    return noise.astype(wide)
+
+
+def _rrelu(input: Tensor, lower: float, upper: float, training: bool, grad_fn: str) -> Tensor:
+    if not training:
+        slope = (lower + upper) / 2.0
+        return composite(grad_fn, in_float32(lambda a: R.where(a > 0, a, a * slope)), input)
+    noise = _rrelu_noise(input, lower, upper)
+
+    def decomposition(a: Tensor) -> Tensor:
+        r = Tensor._make(noise)
+        return R.where(a > 0, a, a * r) if r.dtype is a.dtype else (a.to(r.dtype) * r).to(a.dtype)
+
+    return composite(grad_fn, decomposition, input)
+
+
+def rrelu(
+    input: Tensor,
+    lower: float = 1.0 / 8,
+    upper: float = 1.0 / 3,
+    training: bool = False,
+    inplace: bool = False,
+) -> Tensor:
+    """Leaky relu with slope ``(lower + upper) / 2`` (eval), or a slope drawn per element from
+    ``U(lower, upper)`` with PyTorch's numbers for the default generator (training)."""
+    if inplace:
+        return rrelu_(input, lower, upper, training)
+    _rrelu_check(input, lower, upper)
+    return _rrelu(input, lower, upper, training, "RreluWithNoiseBackward0")
+
+
+def rrelu_(
+    input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False
+) -> Tensor:
+    _rrelu_check(input, lower, upper)
+    return I.inplace(input, lambda a: _rrelu(a, lower, upper, training, "RreluWithNoiseBackward1"))
+
+
+# ---- gumbel softmax --------------------------------------------------------------------------
+def gumbel_softmax(
+    logits: Tensor, tau: float = 1, hard: bool = False, eps: float = 1e-10, dim: int = -1
+) -> Tensor:
+    """``softmax((logits + g) / tau)`` with Gumbel noise ``g = -log(Exp(1))`` drawn as PyTorch
+    draws it; ``hard``: the one-hot of the argmax with the soft sample's gradient."""
+    from adjit.runtime.ops_random import exponential_
+
+    _refuse_while_tracing()
+    e = exponential_(Tensor._make(np.empty(tuple(logits.shape), logits.dtype.np)))
+    gumbels = (logits - R.log(e)) / tau
+    y_soft = R.softmax(gumbels, dim)
+    if not hard:
+        return y_soft
+    index = R.argmax(y_soft, dim, keepdim=True)
+    y_hard = R.scatter(zeros_like(logits.detach()), dim, index, 1.0)
+    return y_hard - y_soft.detach() + y_soft
+
+
+# ---- alpha and feature dropouts --------------------------------------------------------------
+_SELU_ALPHA_SCALE = 1.7580993408473766  # selu's alpha * scale: the negative saturation value
+
+
+def _check_p(p: float) -> None:
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _feature_shape(input: Tensor) -> tuple[int, ...]:
+    if input.ndim < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    return (*input.shape[:2], *[1] * (input.ndim - 2))
+
+
+def _alpha(input: Tensor, p: float, training: bool, inplace: bool, feature: bool) -> Tensor:
+    """PyTorch's ``_dropout_impl`` with alpha: ``x * a * keep + b``, ``b = alpha' a (keep - 1 +
+    p)``, with ``keep = bernoulli(1 - p)`` drawn per element (or per channel)."""
+    _check_p(p)
+    if p == 0 or not training or input.numel() == 0:
+        return input
+    shape = _feature_shape(input) if feature else tuple(input.shape)
+    if p == 1:
+        out = input * Tensor._make(np.zeros((), input.dtype.np))
+        return input.copy_(out) if inplace else out
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(
+            f"\"bernoulli_scalar_cpu_\" not implemented for '{input.dtype.type_name}'"
+        )
+    _refuse_while_tracing()
+    npd = np.dtype(input.dtype.np)
+    keep = bernoulli_scalar(resolve(None), math.prod(shape), 1.0 - p).reshape(shape).astype(npd)
+    a = 1.0 / math.sqrt((_SELU_ALPHA_SCALE**2 * p + 1) * (1 - p))
+    b = ((keep - 1).astype(npd) * npd.type(_SELU_ALPHA_SCALE * a)).astype(npd)
+    b = (b + npd.type(_SELU_ALPHA_SCALE * a * p)).astype(npd)
+    noise = (keep * npd.type(a)).astype(npd)
+    out = input * Tensor._make(noise) + Tensor._make(b)
+    return input.copy_(out) if inplace else out
+
+
+def alpha_dropout(
+    input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False
+) -> Tensor:
+    return _alpha(input, p, training, inplace, feature=False)
+
+
+def feature_alpha_dropout(
+    input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False
+) -> Tensor:
+    return _alpha(input, p, training, inplace, feature=True)
+
+
+def dropout1d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:
+    """Channel dropout of ``(N, C, L)`` or ``(C, L)`` inputs."""
+    _check_p(p)
+    if input.ndim not in (2, 3):
+        raise RuntimeError(
+            f"dropout1d: Expected 2D or 3D input, but received a {input.ndim}D input. Note that "
+            "dropout1d exists to provide channel-wise dropout on inputs with 1 spatial "
+            "dimension, a channel dimension, and an optional batch dimension (i.e. 2D or 3D "
+            "inputs)."
+        )
+    if input.ndim == 3:
+        return _feature_dropout(input, p, training, inplace)
+    out = _feature_dropout(R.unsqueeze(input, 0), p, training, False)
+    out = R.squeeze(out, 0)
+    return input.copy_(out) if inplace else out
+
+
+def dropout3d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:
+    """Channel dropout of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` inputs."""
+    _check_p(p)
+    if input.ndim not in (4, 5):
+        import warnings
+
+        warnings.warn(
+            f"dropout3d: Received a {input.ndim}-D input to dropout3d, which is deprecated and "
+            "will result in an error in a future release. To retain the behavior and silence "
+            "this warning, please use dropout instead. Note that dropout3d exists to provide "
+            "channel-wise dropout on inputs with 3 spatial dimensions, a channel dimension, and "
+            "an optional batch dimension (i.e. 4D or 5D inputs).",
+            stacklevel=2,
+        )
+    if input.ndim == 4:
+        out = R.squeeze(_feature_dropout(R.unsqueeze(input, 0), p, training, False), 0)
+        return input.copy_(out) if inplace else out
+    return _feature_dropout(input, p, training, inplace)
+
+
+def _feature_dropout(input: Tensor, p: float, training: bool, inplace: bool) -> Tensor:
+    from adjit.nn.functional import scale_check
+    from adjit.runtime.ops_random import dropout_noise
+
+    if not training or p == 0.0 or input.numel() == 0:
+        return input
+    shape = _feature_shape(input)
+    scale_check(input, p)
+    _refuse_while_tracing()
+    out = input * Tensor._make(dropout_noise(input, p, shape))
+    return input.copy_(out) if inplace else out

@@ -1,0 +1,145 @@
+"""``scaled_dot_product_attention`` and the channel rearrangements (pixel_shuffle,
+pixel_unshuffle, channel_shuffle) of ``adjit.nn.functional``."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from adjit.runtime import functional as R
+from adjit.runtime.dispatch import composite
+from adjit.runtime.tensor import Tensor
+
+__all__ = ["channel_shuffle", "pixel_shuffle", "pixel_unshuffle", "scaled_dot_product_attention"]
+
+
+def _safe_softmax(a: Tensor) -> Tensor:
+    """Softmax over the last dim whose fully masked rows (all -inf) are 0, not NaN (PyTorch's
+    math attention)."""
+    out = R.softmax(a, -1)
+    dead = R.all(a == float("-inf"), -1, keepdim=True)
+    return R.where(dead, 0.0, out)
+
+
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask: Tensor | None = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> Tensor:
+    """``softmax(q k^T * scale + mask) v`` (PyTorch's math form: q and k each scaled by
+    ``sqrt(scale)``); a bool mask keeps where True; ``is_causal`` keeps the lower triangle."""
+    if dropout_p > 0.0:
+        raise NotImplementedError(
+            "scaled_dot_product_attention: dropout_p > 0 is not supported by adjit (its draws "
+            "would not be PyTorch's); apply dropout to the attention weights explicitly"
+        )
+    if is_causal and attn_mask is not None:
+        raise RuntimeError(
+            "_scaled_dot_product_attention: Explicit attn_mask should not be set when "
+            "is_causal=True"
+        )
+    if not (query.dtype is key.dtype is value.dtype):
+        raise RuntimeError(
+            "Expected query, key, and value to have the same dtype, but got query.dtype: "
+            f"{query.dtype} key.dtype: {key.dtype} and value.dtype: {value.dtype} instead."
+        )
+    e = query.shape[-1]
+    s = math.sqrt(1.0 / math.sqrt(e) if scale is None else scale)
+    if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
+        hq, hk = query.shape[-3], key.shape[-3]
+        if hq % hk or hq % value.shape[-3]:
+            raise RuntimeError(
+                "FlashAttentionV2 only supports GQA where the number of query heads is "
+                "divisible by the number of key/value heads"
+            )
+        key = R.repeat_interleave(key, hq // hk, -3)
+        value = R.repeat_interleave(value, hq // value.shape[-3], -3)
+    scores = R.matmul(query * s, R.transpose(key * s, -2, -1))
+    n_q, n_k = query.shape[-2], key.shape[-2]
+    if is_causal:
+        attn_mask = Tensor._make(np.tril(np.ones((n_q, n_k), bool)))
+    if attn_mask is not None:
+        if attn_mask.dtype.name == "bool":
+            scores = R.where(attn_mask, scores, float("-inf"))
+        else:
+            scores = scores + attn_mask
+    return R.matmul(_safe_softmax(scores), value)
+
+
+def _at_least_3d(input: Tensor, name: str) -> None:
+    if input.ndim < 3:
+        raise RuntimeError(
+            f"{name} expects input to have at least 3 dimensions, but got input with "
+            f"{input.ndim} dimension(s)"
+        )
+
+
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """``(*, C r^2, H, W) -> (*, C, H r, W r)``."""
+    _at_least_3d(input, "pixel_shuffle")
+    r = upscale_factor
+    if r <= 0:
+        raise RuntimeError(f"pixel_shuffle expects a positive upscale_factor, but got {r}")
+    *batch, c, h, w = input.shape
+    if c % (r * r):
+        raise RuntimeError(
+            "pixel_shuffle expects its input's 'channel' dimension to be divisible by the square "
+            f"of upscale_factor, but input.size(-3)={c} is not divisible by {r * r}"
+        )
+    nb = len(batch)
+
+    def decomposition(a: Tensor) -> Tensor:
+        split = R.reshape(a, (*batch, c // (r * r), r, r, h, w))
+        order = (*range(nb), nb, nb + 3, nb + 1, nb + 4, nb + 2)
+        return R.reshape(R.permute(split, order), (*batch, c // (r * r), h * r, w * r))
+
+    return composite("PixelShuffleBackward0", decomposition, input)
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """``(*, C, H r, W r) -> (*, C r^2, H, W)``."""
+    _at_least_3d(input, "pixel_unshuffle")
+    r = downscale_factor
+    if r <= 0:
+        raise RuntimeError(f"pixel_unshuffle expects a positive downscale_factor, but got {r}")
+    *batch, c, h, w = input.shape
+    for name, size, i in (("height", h, -2), ("width", w, -1)):
+        if size % r:
+            raise RuntimeError(
+                f"pixel_unshuffle expects {name} to be divisible by downscale_factor, but "
+                f"input.size({i})={size} is not divisible by {r}"
+            )
+    nb = len(batch)
+
+    def decomposition(a: Tensor) -> Tensor:
+        split = R.reshape(a, (*batch, c, h // r, r, w // r, r))
+        order = (*range(nb), nb, nb + 2, nb + 4, nb + 1, nb + 3)
+        return R.reshape(R.permute(split, order), (*batch, c * r * r, h // r, w // r))
+
+    return composite("PixelUnshuffleBackward0", decomposition, input)
+
+
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """``(N, g * k, *) -> (N, k * g, *)``: the channels of the ``g`` groups interleaved."""
+    _at_least_3d(input, "channel_shuffle")
+    if groups <= 0:
+        raise RuntimeError(
+            f"Number of groups to divide channels in must be positive. Value of groups:{groups}"
+        )
+    n, c, *rest = input.shape
+    if c % groups:
+        raise RuntimeError(
+            f"Number of channels must be divisible by groups. Got {c} channels and {groups} groups."
+        )
+
+    def decomposition(a: Tensor) -> Tensor:
+        split = R.reshape(a, (n, groups, c // groups, *rest))
+        return R.reshape(R.transpose(split, 1, 2), tuple(a.shape))
+
+    return composite("ChannelShuffleBackward0", decomposition, input)

@@ -1,0 +1,181 @@
+"""Normalizations of ``adjit.nn.functional``: group_norm, instance_norm, local_response_norm,
+rms_norm, as PyTorch's decompositions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adjit.ir import dtypes as D
+from adjit.runtime import functional as R
+from adjit.runtime.dispatch import composite
+from adjit.runtime.grad_mode import no_grad
+from adjit.runtime.kernel_dtypes import require_float
+from adjit.runtime.opmath import in_float32
+from adjit.runtime.tensor import Tensor
+
+__all__ = ["group_norm", "instance_norm", "local_response_norm", "rms_norm"]
+
+
+def _per_channel(t: Tensor, ndim: int) -> Tensor:
+    return R.reshape(t, (t.shape[0],) + (1,) * (ndim - 2))
+
+
+def _group_norm(a: Tensor, groups: int, w: Tensor | None, b: Tensor | None, eps: float) -> Tensor:
+    n = a.shape[0]
+    flat = R.reshape(a, (n, groups, -1))
+    mu = R.mean(flat, 2, keepdim=True)
+    d = flat - mu
+    var = R.mean(d * d, 2, keepdim=True)
+    y = R.reshape(d * R.rsqrt(var + eps), tuple(a.shape))
+    y = y * _per_channel(w, a.ndim) if w is not None else y
+    return y + _per_channel(b, a.ndim) if b is not None else y
+
+
+def group_norm(
+    input: Tensor,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalize each sample over the channels of each of ``num_groups`` groups (and space)."""
+    if input.ndim < 2:
+        raise RuntimeError(
+            f"Expected at least 2 dimensions for input tensor but received {input.ndim}"
+        )
+    n, c = input.shape[0], input.shape[1]
+    sizes = [n * c // num_groups if num_groups else 0, num_groups, *input.shape[2:]]
+    if num_groups and c % num_groups == 0 and _prod(sizes) == 1:
+        raise ValueError(
+            f"Expected more than 1 value per channel when training, got input size {sizes}"
+        )
+    if num_groups <= 0 or c % num_groups:
+        raise RuntimeError(
+            "Expected number of channels in input to be divisible by num_groups, but got input "
+            f"of shape {list(input.shape)} and num_groups={num_groups}"
+        )
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and (t.ndim != 1 or t.numel() != c):
+            raise RuntimeError(
+                f"Expected {name} to be a vector of size equal to the number of channels in "
+                f"input, but got {name} of shape {list(t.shape)} and input of shape "
+                f"{list(input.shape)}"
+            )
+    require_float(input, "GroupNormKernelImpl")
+    return composite(
+        "NativeGroupNormBackward0",
+        in_float32(_group_norm),
+        input,
+        num_groups,
+        weight,
+        bias,
+        eps,
+    )
+
+
+def _prod(sizes: list[int]) -> int:
+    out = 1
+    for s in sizes:
+        out *= s
+    return out
+
+
+def instance_norm(
+    input: Tensor,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Batch norm of the ``(1, N * C, ...)`` view: each sample's channels normalized over space;
+    the running statistics (if given) take the mean over the batch, as PyTorch's."""
+    from adjit.nn.functional_conv import batch_norm
+
+    if use_input_stats:
+        spatial = _prod(list(input.shape[2:]))
+        if spatial == 1:
+            raise ValueError(
+                "Expected more than 1 spatial element when training, got input size "
+                f"{list(input.shape)}"
+            )
+    n, c = input.shape[0], input.shape[1]
+    folded = R.reshape(input, (1, n * c, *input.shape[2:]))
+    rm = R.repeat(running_mean.detach(), n) if running_mean is not None else None
+    rv = R.repeat(running_var.detach(), n) if running_var is not None else None
+    w = R.repeat(weight, n) if weight is not None else None
+    b = R.repeat(bias, n) if bias is not None else None
+    out = batch_norm(folded, rm, rv, w, b, use_input_stats, momentum, eps)
+    with no_grad():
+        for stat, running in ((rm, running_mean), (rv, running_var)):
+            if use_input_stats and stat is not None and running is not None:
+                running.copy_(R.mean(R.reshape(stat, (n, c)), 0))
+    return R.reshape(out, tuple(input.shape))
+
+
+def local_response_norm(
+    input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0
+) -> Tensor:
+    """``x / (k + alpha * mean of x^2 over a window of size channels) ** beta``."""
+    if input.ndim < 3:
+        raise ValueError(
+            f"Expected 3D or higher dimensionality input (got {input.ndim} dimensions)"
+        )
+    if input.numel() == 0:
+        return input
+    c = input.shape[1]
+    sq = input * input
+    before, after = size // 2, (size - 1) // 2
+    zeros_shape = lambda m: (input.shape[0], m, *input.shape[2:])  # noqa: E731
+    from adjit.runtime.creation import zeros
+
+    parts = [zeros(zeros_shape(before), dtype=input.dtype)] if before else []
+    parts += [sq] + ([zeros(zeros_shape(after), dtype=input.dtype)] if after else [])
+    padded = R.cat(parts, 1) if len(parts) > 1 else sq
+    window = R.narrow(padded, 1, 0, c)
+    for i in range(1, size):
+        window = window + R.narrow(padded, 1, i, c)
+    div = R.pow(window / size * alpha + k, beta)
+    return input / div
+
+
+def rms_norm(
+    input: Tensor,
+    normalized_shape: Any,
+    weight: Tensor | None = None,
+    eps: float | None = None,
+) -> Tensor:
+    """``x * rsqrt(mean(x^2 over normalized_shape) + eps) * weight``; ``eps`` defaults to the
+    dtype's machine epsilon."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if tuple(input.shape[input.ndim - k :]) != shape or input.ndim < k:
+        raise RuntimeError(
+            f"Given normalized_shape={list(shape)}, expected input with shape "
+            f"[*, {', '.join(str(s) for s in shape)}], but got input of size{input.shape}"
+        )
+    if weight is not None and tuple(weight.shape) != shape:
+        raise RuntimeError(
+            f"Expected weight to be of same shape as normalized_shape, but got weight of shape "
+            f"{list(weight.shape)} and normalized_shape = {list(shape)}"
+        )
+    require_float(input, "rms_norm")
+    e = _EPS[input.dtype.name] if eps is None else eps
+
+    def decomposition(x: Tensor, *w: Tensor) -> Tensor:
+        axes = tuple(range(x.ndim - k, x.ndim))
+        y = x * R.rsqrt(R.mean(x * x, axes, keepdim=True) + e)
+        return y * w[0] if w else y
+
+    extra = () if weight is None else (weight,)
+    return in_float32(decomposition)(input, *extra)
+
+
+_EPS = {
+    D.float64.name: 2.220446049250313e-16,
+    D.float32.name: 1.1920928955078125e-07,
+    "float16": 0.0009765625,
+    "bfloat16": 0.0078125,
+}
