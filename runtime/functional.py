@@ -548,3 +548,14 @@ from .ops_misc import (  # noqa: E402
 __all__ += ["diff", "cov", "corrcoef", "trapezoid", "trapz", "cumulative_trapezoid", "inner"]
 __all__ += ["chain_matmul", "block_diag", "cartesian_prod", "combinations", "vander", "renorm"]
 __all__ += ["unravel_index", "isin"]
+from .ops_windows import (  # noqa: E402
+    bartlett_window,
+    blackman_window,
+    hamming_window,
+    hann_window,
+    kaiser_window,
+)
+
+# runtime/ops_windows.py
+__all__ += ["hann_window", "hamming_window", "bartlett_window", "blackman_window"]
+__all__ += ["kaiser_window"]

@@ -121,4 +121,22 @@ CASES: list[Case] = [
     C("isin", lambda T, i, j: T.isin(i, j), I(3, 4, high=9), I(5, high=9)),
     C("isin-invert", lambda T, x: T.isin(x, x[0], invert=True), G(3, 4), op="isin"),
     C("isin-scalar", lambda T, i: T.isin(i, 3), I(3, 4, high=5), op="isin"),
+    # ---- windows (float64 rows; every dtype against PyTorch in test_windows_as_torch)
+    C("hann_window", lambda T: T.hann_window(9, dtype=T.float64)),
+    C("hann_window-sym", lambda T: T.hann_window(8, False, dtype=T.float64), op="hann_window"),
+    C("hamming_window", lambda T: T.hamming_window(9, dtype=T.float64)),
+    C(
+        "hamming_window-ab",
+        lambda T: T.hamming_window(7, False, 0.5, 0.3, dtype=T.float64),
+        op="hamming_window",
+    ),
+    C("bartlett_window", lambda T: T.bartlett_window(9, dtype=T.float64)),
+    C("blackman_window", lambda T: T.blackman_window(10, False, dtype=T.float64)),
+    C("kaiser_window", lambda T: T.kaiser_window(9, dtype=T.float64)),
+    C(
+        "kaiser_window-beta",
+        lambda T: T.kaiser_window(6, False, 3.0, dtype=T.float64),
+        op="kaiser_window",
+    ),
+    C("hann_window-1", lambda T: T.hann_window(1), op="hann_window"),
 ]

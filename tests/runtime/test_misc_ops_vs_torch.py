@@ -279,6 +279,40 @@ def test_gcd_lcm_exact(name: str, dtype: str) -> None:
         np.testing.assert_array_equal(got.numpy(), want.numpy())  # lcm overflow wraps as C++
 
 
+# ---- windows ------------------------------------------------------------------------------
+WINDOWS = ["hann_window", "hamming_window", "bartlett_window", "blackman_window", "kaiser_window"]
+_EPS = {"float64": 2.0**-52, "float32": 2.0**-23, "float16": 2.0**-10, "bfloat16": 2.0**-7}
+
+
+@pytest.mark.parametrize("dtype", list(_EPS))
+@pytest.mark.parametrize("name", WINDOWS)
+def test_windows_as_torch(name: str, dtype: str) -> None:
+    # Note [window arithmetic]: PyTorch's op sequence, rounded per op: float16/bfloat16 equal
+    # bit for bit; float32/64 within an ulp (NumPy's cos against PyTorch's vectorized one); the
+    # Kaiser window within 16 (PyTorch's i0 is a Chebyshev series, NumPy's is within 2 ulp)
+    bound = 16 if name == "kaiser_window" else 1 if dtype in ("float32", "float64") else 0
+    for length in [*range(12), 31, 100, 257, 1024]:
+        for periodic in (True, False):
+            got = getattr(adjit, name)(length, periodic, dtype=getattr(adjit, dtype))
+            want = getattr(torch, name)(length, periodic, dtype=getattr(torch, dtype))
+            assert str(got.dtype) == str(want.dtype) and tuple(got.shape) == tuple(want.shape)
+            diff = np.abs(got.double().numpy() - want.double().numpy()) / _EPS[dtype]
+            assert diff.max(initial=0) <= bound, (length, periodic, diff.max())
+
+
+def test_windows_errors_and_requires_grad() -> None:
+    for name in WINDOWS:
+        for bad in (
+            lambda T, n=name: getattr(T, n)(4, dtype=T.int64),
+            lambda T, n=name: getattr(T, n)(-1),
+            lambda T, n=name: getattr(T, n)(5.0),
+        ):
+            got, want = _error(bad, adjit), _error(bad, torch)
+            assert type(got) is type(want) and str(got) == str(want)
+        w = getattr(adjit, name)(3, requires_grad=True)
+        assert w.requires_grad and w.is_leaf and w.dtype is adjit.float32
+
+
 # ---- in-place forms, range's warning, asarray's sharing -----------------------------------
 INPLACE: list[tuple[str, Callable[[Any], Any]]] = [
     ("deg2rad_", lambda T: T.tensor([1.0, 90]).deg2rad_()),
