@@ -559,3 +559,17 @@ from .ops_windows import (  # noqa: E402
 # runtime/ops_windows.py
 __all__ += ["hann_window", "hamming_window", "bartlett_window", "blackman_window"]
 __all__ += ["kaiser_window"]
+from .ops_view_scatter import (  # noqa: E402
+    as_strided,
+    diagonal_scatter,
+    dsplit,
+    empty_strided,
+    hsplit,
+    select_scatter,
+    slice_scatter,
+    vsplit,
+)
+
+# runtime/ops_view_scatter.py
+__all__ += ["hsplit", "vsplit", "dsplit", "diagonal_scatter", "select_scatter", "slice_scatter"]
+__all__ += ["as_strided", "empty_strided"]

@@ -8,7 +8,16 @@ import numpy as np
 
 from . import functional as F
 from . import inplace as I
-from . import ops_contract, ops_math, ops_misc, ops_misc_math, ops_random, ops_special, predicates
+from . import (
+    ops_contract,
+    ops_math,
+    ops_misc,
+    ops_misc_math,
+    ops_random,
+    ops_special,
+    ops_view_scatter,
+    predicates,
+)
 from . import ops_shape as S
 from .dispatch import apply, as_tensor_operand, composite
 from .ops_elementwise import scalar_as
@@ -41,6 +50,7 @@ SAME_NAME += ["det", "logdet", "slogdet", "inverse", "cholesky", "pinverse", "sv
 SAME_NAME += ["cholesky_solve", "cholesky_inverse", "matrix_exp"]
 SAME_NAME += ops_misc_math.METHODS  # deg2rad, fmax, gcd, ... and positive, fix, ravel
 SAME_NAME += ops_misc.METHODS  # diff, cov, corrcoef, inner, renorm
+SAME_NAME += ops_view_scatter.METHODS  # hsplit, slice_scatter, as_strided, ...
 
 ALIASES = {
     "negative": "neg",

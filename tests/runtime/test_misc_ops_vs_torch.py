@@ -214,6 +214,19 @@ ERRORS: list[tuple[str, Callable[[Any], Any]]] = [
     ("unravel_index-float", lambda T: T.unravel_index(T.tensor(1.0), (3, 4))),
     ("unravel_index-shape", lambda T: T.unravel_index(T.tensor(1), (3, -4))),
     ("isin-scalars", lambda T: T.isin(1, 2)),
+    ("hsplit-0d", lambda T: T.hsplit(T.tensor(1.0), 1)),
+    ("hsplit-divisible", lambda T: T.hsplit(_x(T), 3)),
+    ("hsplit-zero", lambda T: T.hsplit(_x(T), 0)),
+    ("vsplit-1d", lambda T: T.vsplit(T.ones(4), 2)),
+    ("dsplit-2d", lambda T: T.dsplit(_x(T), 2)),
+    ("diagonal_scatter-size", lambda T: T.diagonal_scatter(_x(T), T.ones(2))),
+    ("diagonal_scatter-dims", lambda T: T.diagonal_scatter(_x(T), T.ones(3), 0, 1, 1)),
+    ("select_scatter-size", lambda T: T.select_scatter(_x(T), T.ones(3), 0, 1)),
+    ("select_scatter-index", lambda T: T.select_scatter(_x(T), T.ones(4), 0, 5)),
+    ("slice_scatter-size", lambda T: T.slice_scatter(_x(T), T.ones(3, 3), 1, 0, 4, 2)),
+    ("as_strided-bounds", lambda T: T.as_strided(_x(T), (2, 2), (3, 9), 1)),
+    ("as_strided-negative", lambda T: T.as_strided(_x(T), (2, 2), (-1, 3))),
+    ("as_strided-length", lambda T: T.as_strided(_x(T), (2, 2), (1,))),
     ("range-no-end", lambda T: T.range(5)),
     ("range-step", lambda T: T.range(0, 1, 0)),
     ("range-sign", lambda T: T.range(0, 1, -1)),
@@ -374,6 +387,21 @@ def test_renorm_in_place() -> None:
     assert got.renorm_(2, 0, 5.0) is got
     want.renorm_(2, 0, 5.0)
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+
+
+def test_empty_strided_has_the_strides() -> None:
+    for size, stride in [((2, 3), (1, 2)), ((2, 3, 4), (12, 1, 3)), ((0, 2), (2, 1))]:
+        got, want = adjit.empty_strided(size, stride), torch.empty_strided(size, stride)
+        assert got.stride() == want.stride() and tuple(got.shape) == tuple(want.shape)
+        assert str(got.dtype) == str(want.dtype)
+
+
+def test_as_strided_is_a_copy() -> None:
+    # Note [scatter into a view by positions]: adjit's result does not share the input's memory
+    x = adjit.zeros(6)
+    y = x.as_strided((2, 2), (1, 2))
+    y += 1
+    assert x.sum().item() == 0.0
 
 
 def test_asarray_shares_memory() -> None:
