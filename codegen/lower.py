@@ -427,15 +427,23 @@ def emit_checked(name: str, emitter: Any) -> str:
         raise CodegenError(f"kernel {name}: lowering failed: {e!r}") from e
 
 
+class NoLoweringForDType(CodegenError):
+    """A kernel computing in a dtype codegen does not lower (float16, bfloat16): the executor
+    runs that kernel on the NumPy reference, whose results are eager's exactly (only slower),
+    and lists it among the program's fallbacks (``explain``)."""
+
+    reference_ok = True
+
+
 def _refuse_reduced_floats(k: Any) -> None:
-    """float16/bfloat16 have no lowering yet: a clear error, never a float32 result."""
+    """float16/bfloat16 have no lowering yet: never a float32 result in their place."""
     for e in k.eqns:
         for a in (*e.inputs, e.out):
             dt = a.aval.dtype
             if dt.is_reduced_float:
-                raise CodegenError(
-                    f"kernel {k.name}: op {e.op.name.lower()}: the llvm backend does not "
-                    f"compile {dt} yet (adjit.compile(..., backend='interpreter') runs it)"
+                raise NoLoweringForDType(
+                    f"kernel {k.name}: op {e.op.name.lower()}: codegen does not lower {dt} "
+                    "yet; the kernel runs on the NumPy reference"
                 )
 
 

@@ -73,12 +73,15 @@ class Explanation:
     def _kernel_section(self) -> str:
         lines = []
         for name, ex in self._executables():
+            fallbacks = getattr(ex, "fallbacks", {})
             for step in ex.program.steps:
                 if hasattr(step, "formula"):
                     lines.append(
                         f"{name}/{step.name} [{len(step.eqns)} ops over "
                         f"{list(step.shape)}]: {step.formula}"
                     )
+                    if step.name in fallbacks:  # e.g. float16: no lowering, eager's results
+                        lines.append(f"    (not compiled: {fallbacks[step.name]})")
                 else:
                     lines.append(f"{name}/extern {step.eqn.op.name.lower()} -> {step.eqn.out.aval}")
         return "\n".join(lines)
