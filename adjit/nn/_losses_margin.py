@@ -14,6 +14,7 @@ from adjit.runtime import functional as R
 from adjit.runtime.checks import check, in_range
 from adjit.runtime.creation import zeros_like
 from adjit.runtime.dispatch import composite
+from adjit.runtime.grad_mode import is_grad_enabled
 from adjit.runtime.tensor import Tensor
 
 __all__ = [
@@ -85,7 +86,7 @@ def poisson_nll_loss(
     r = _reduction(size_average, reduce, reduction)
     loss = R.exp(input) - target * input if log_input else input - target * R.log(input + eps)
     if full:
-        t = target.detach()
+        t = target
         stirling = t * R.log(t) - t + 0.5 * R.log(2 * math.pi * t)
         loss = loss + R.where(t <= 1, 0.0, stirling)
     return _reduce(loss, r)
@@ -262,6 +263,11 @@ def multi_margin_loss(
         raise ValueError("only p == 1 and p == 2 supported")
     if weight is not None and weight.ndim != 1:
         raise ValueError("weight must be one-dimensional")
+    if weight is not None and weight.requires_grad and is_grad_enabled():
+        raise RuntimeError(
+            "The function 'multi_margin_loss' is not differentiable with respect to argument "
+            "'weight'. This input cannot have requires_grad True."
+        )
     x, _ = _class_inputs(input, target, "multi_margin_loss")
     n, c = x.shape
     if not (target.ndim <= 1 and target.numel() == n):

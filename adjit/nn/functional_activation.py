@@ -82,22 +82,28 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     _float_only(input, "hardswish")
     if inplace:
         return I.inplace(
-            input, lambda a: composite("HardswishBackward1", in_float32(_hardswish), a)
+            input, lambda a: composite("HardswishBackward0", in_float32(_hardswish), a)
         )
     return composite("HardswishBackward0", in_float32(_hardswish), input)
 
 
+_SIXTH_F32 = float(np.float32(1.0 / 6.0))  # PyTorch's backward constant, a float in any dtype
+
+
 def _hardsigmoid(a: Tensor) -> Tensor:
-    # the gradient is 1/6 strictly inside (-3, 3) and 0 elsewhere, as PyTorch's
+    # value (x + 3) / 6 clamped; gradient float32(1/6) strictly inside (-3, 3), 0 elsewhere, as
+    # PyTorch's kernel (the value carries no history, a zero term carries the slope)
     inside = R.logical_and(a > -3.0, a < 3.0)
-    return R.where(inside, (a + 3.0) / 6.0, R.clamp(a.detach() + 3.0, 0.0, 6.0) / 6.0)
+    value = (R.clamp(a.detach() + 3.0, 0.0, 6.0) / 6.0).detach()
+    slope = a * _SIXTH_F32
+    return value + R.where(inside, slope - slope.detach(), 0.0)
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     _float_only(input, "hardsigmoid")
     if inplace:
         fn = in_float32(_hardsigmoid)
-        return I.inplace(input, lambda a: composite("HardsigmoidBackward1", fn, a))
+        return I.inplace(input, lambda a: composite("HardsigmoidBackward0", fn, a))
     return composite("HardsigmoidBackward0", in_float32(_hardsigmoid), input)
 
 
