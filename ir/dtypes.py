@@ -17,6 +17,7 @@ class DType:
     np: type  # the NumPy scalar type that stores it
     category: int  # 0 bool, 1 integer, 2 floating point
     rank: int  # order within the promotion lattice (equal ranks meet one above: _TIES)
+    reduced: bool = False  # float16/bfloat16 (Note [reduced floats]); a field: eager asks often
 
     @property
     def is_floating_point(self) -> bool:
@@ -29,7 +30,7 @@ class DType:
     @property
     def is_reduced_float(self) -> bool:
         """float16 and bfloat16: stored narrow, computed in float32 (Note [reduced floats])."""
-        return self.category == 2 and self.rank == _HALF_RANK
+        return self.reduced
 
     @property
     def type_name(self) -> str:
@@ -54,8 +55,8 @@ int8 = DType("int8", np.int8, 1, 1)
 int16 = DType("int16", np.int16, 1, 2)
 int32 = DType("int32", np.int32, 1, 3)
 int64 = DType("int64", np.int64, 1, 4)
-float16 = DType("float16", np.float16, 2, _HALF_RANK)
-bfloat16 = DType("bfloat16", ml_dtypes.bfloat16, 2, _HALF_RANK)
+float16 = DType("float16", np.float16, 2, _HALF_RANK, reduced=True)
+bfloat16 = DType("bfloat16", ml_dtypes.bfloat16, 2, _HALF_RANK, reduced=True)
 float32 = DType("float32", np.float32, 2, 6)
 float64 = DType("float64", np.float64, 2, 7)
 # two different dtypes of one rank promote to the next type up: uint8 + int8 -> int16,

@@ -49,12 +49,20 @@ def _reduced_operands(op, arrays: list[np.ndarray], targets) -> list[np.ndarray]
     return out
 
 
+def _reduced(out_aval, avals) -> bool:
+    if out_aval.dtype.reduced:
+        return True
+    for a in avals:
+        if a.dtype.reduced:
+            return True
+    return False
+
+
 def eval_eqn_arrays(op, attrs, arrays: list[np.ndarray], avals, out_aval) -> np.ndarray:
     """One op on NumPy arrays, with the operand conversions the dtype rules ask for."""
     targets = operand_dtypes(op, avals, out_aval)
-    if op not in _MOVES_ONLY and (
-        out_aval.dtype.is_reduced_float or any(a.dtype.is_reduced_float for a in avals)
-    ):  # Note [reduced floats] in ir/dtypes.py: compute in float32, round once
+    if op not in _MOVES_ONLY and _reduced(out_aval, avals):
+        # Note [reduced floats] in ir/dtypes.py: compute in float32, round once
         arrays = _reduced_operands(op, arrays, targets)
         with np.errstate(all="ignore"):
             data = np.asarray(REFERENCE[op](*arrays, **attrs))
