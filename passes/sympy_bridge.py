@@ -123,8 +123,9 @@ def clean_derivative(expr: Expr) -> Expr:
 
 
 def _number(e: Expr) -> int | float:
-    if e.is_Integer:
-        return int(e)
+    if e.is_Integer:  # (an integral float beyond int64, e.g. float64's max, stays a float)
+        v = int(e)
+        return v if -(2**63) <= v < 2**63 else float(v)
     if e is sp.nan or e.is_real is False or e is sp.zoo:
         if e is sp.nan:
             return math.nan

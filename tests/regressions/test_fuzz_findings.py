@@ -337,3 +337,14 @@ def test_float32_norm_of_tiny_values_does_not_underflow(mode: str) -> None:
     one = torch.tensor([1e-30]).requires_grad_()
     one.norm().backward()
     assert one.grad.item() == 1.0  # PyTorch agrees where its single-element path is exact
+
+
+def test_compiled_gradient_of_nan_to_num_float64_times_a_tensor() -> None:
+    # found by the methods fuzz strategy: nan_to_num's default neginf, -float64 max, is an
+    # integral number; the symbolic region lowered it as a Python int and overflowed int64
+    x = adjit.tensor([0.3, -np.inf], dtype=adjit.float64, requires_grad=True)
+    w = adjit.tensor([-3.0, 2.0], dtype=adjit.float64)
+    y = adjit.compile(lambda x, w: x.nan_to_num(nan=0.5, posinf=3.0) * w)(x, w)
+    y.sum().backward()  # raised OverflowError: Python int too large to convert to C long
+    assert y.tolist() == [-0.8999999999999999, -np.inf]  # -2 * float64 max overflows
+    assert x.grad.tolist() == [-3.0, 0.0]
