@@ -556,3 +556,18 @@ def test_second_derivatives_match_torch(fn: Callable[[Any, Any], Any]) -> None:
         (h,) = T.autograd.grad((g * T.tensor(v)).sum(), a)
         hv.append(h.numpy())
     np.testing.assert_allclose(hv[1], hv[0], rtol=1e-10, atol=1e-12)
+
+
+def test_vectors_of_repeated_values_have_pytorchs_nan_gradients() -> None:
+    """A loss of the singular or eigen-vectors of a matrix with repeated values: PyTorch's
+    gradient divides by the zero gap (inf * 0 = NaN after the products); adjit's too."""
+    weights = np.arange(9.0).reshape(3, 3)
+    for m in (np.diag([2.0, 2.0, 1.0]), np.eye(3)):
+        for vectors in (lambda T, a: T.linalg.svd(a).U, lambda T, a: T.linalg.eigh(a)[1]):
+            got = []
+            for T in (torch, adjit):
+                a = T.tensor(m, requires_grad=True)
+                (vectors(T, a) * T.tensor(weights)).sum().backward()
+                got.append(a.grad.numpy())
+            np.testing.assert_array_equal(np.isnan(got[1]), np.isnan(got[0]))
+            assert np.isnan(got[0]).any()
