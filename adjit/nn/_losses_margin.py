@@ -271,7 +271,11 @@ def multi_margin_loss(
     x, _ = _class_inputs(input, target, "multi_margin_loss")
     n, c = x.shape
     if not (target.ndim <= 1 and target.numel() == n):
-        raise RuntimeError(f"inconsistent target size, expected {n} but got {list(target.shape)}")
+        raise RuntimeError(
+            "multi_margin_loss: target tensor should be 1-D with size equal to the number of "
+            f"input samples (batch size). Expected target size [{n}], but got "
+            f"{list(target.shape)}. Input has shape {list(input.shape)}."
+        )
     t = check(
         R.reshape(target, (n,)),
         in_range(R.reshape(target, (n,)), 0, c),
@@ -377,10 +381,7 @@ def triplet_margin_with_distance_loss(
     reduction: str = "mean",
 ) -> Tensor:
     if margin <= 0:
-        raise ValueError(
-            "triplet_margin_with_distance_loss: expected margin to be greater than 0, got "
-            f"{margin} instead"
-        )
+        raise ValueError(f"margin must be greater than 0, got {margin}")
     _same_ndim(anchor, positive, negative)
     dist = distance_function if distance_function is not None else pairwise_distance
     return _triplet(anchor, positive, negative, dist, margin, swap, _valid(reduction))

@@ -14,6 +14,11 @@ from adjit.runtime.tensor import Tensor
 __all__ = ["channel_shuffle", "pixel_shuffle", "pixel_unshuffle", "scaled_dot_product_attention"]
 
 
+# the C++ type names PyTorch's attention errors print
+_C_NAMES = {"float64": "double", "float32": "float", "float16": "c10::Half"}
+_C_NAMES.update({"bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int", "bool": "bool"})
+
+
 def _safe_softmax(a: Tensor) -> Tensor:
     """Softmax over the last dim whose fully masked rows (all -inf) are 0, not NaN (PyTorch's
     math attention)."""
@@ -47,7 +52,8 @@ def scaled_dot_product_attention(
     if not (query.dtype is key.dtype is value.dtype):
         raise RuntimeError(
             "Expected query, key, and value to have the same dtype, but got query.dtype: "
-            f"{query.dtype} key.dtype: {key.dtype} and value.dtype: {value.dtype} instead."
+            f"{_C_NAMES[query.dtype.name]} key.dtype: {_C_NAMES[key.dtype.name]} and "
+            f"value.dtype: {_C_NAMES[value.dtype.name]} instead."
         )
     e = query.shape[-1]
     s = math.sqrt(1.0 / math.sqrt(e) if scale is None else scale)
@@ -127,7 +133,11 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
 
 def channel_shuffle(input: Tensor, groups: int) -> Tensor:
     """``(N, g * k, *) -> (N, k * g, *)``: the channels of the ``g`` groups interleaved."""
-    _at_least_3d(input, "channel_shuffle")
+    if input.ndim < 3:
+        raise RuntimeError(
+            "channel_shuffle expects input with > 2 dims, but got input with sizes "
+            f"{list(input.shape)}"
+        )
     if groups <= 0:
         raise RuntimeError(
             f"Number of groups to divide channels in must be positive. Value of groups:{groups}"

@@ -48,6 +48,8 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:
         raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
     if not input.dtype.is_floating_point:
         raise RuntimeError("pdist only supports floating-point dtypes")
+    if input.dtype.is_reduced_float:  # PyTorch's CPU kernel has no half-precision form
+        raise NotImplementedError(f"\"pdist\" not implemented for '{input.dtype.type_name}'")
     if p < 0:
         raise RuntimeError("pdist only supports non-negative p values")
     n = input.shape[0]

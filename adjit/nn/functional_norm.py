@@ -45,7 +45,7 @@ def group_norm(
         )
     n, c = input.shape[0], input.shape[1]
     sizes = [n * c // num_groups if num_groups else 0, num_groups, *input.shape[2:]]
-    if num_groups and c % num_groups == 0 and _prod(sizes) == 1:
+    if num_groups and _prod([sizes[0], *sizes[2:]]) == 1:  # (PyTorch's _verify_batch_size)
         raise ValueError(
             f"Expected more than 1 value per channel when training, got input size {sizes}"
         )
@@ -98,8 +98,7 @@ def instance_norm(
         spatial = _prod(list(input.shape[2:]))
         if spatial == 1:
             raise ValueError(
-                "Expected more than 1 spatial element when training, got input size "
-                f"{list(input.shape)}"
+                f"Expected more than 1 spatial element when training, got input size {input.shape}"
             )
     n, c = input.shape[0], input.shape[1]
     folded = R.reshape(input, (1, n * c, *input.shape[2:]))
@@ -121,7 +120,7 @@ def local_response_norm(
     """``x / (k + alpha * mean of x^2 over a window of size channels) ** beta``."""
     if input.ndim < 3:
         raise ValueError(
-            f"Expected 3D or higher dimensionality input (got {input.ndim} dimensions)"
+            f"Expected 3D or higher dimensionality{' ' * 26}input (got {input.ndim} dimensions)"
         )
     if input.numel() == 0:
         return input
@@ -154,7 +153,7 @@ def rms_norm(
     if tuple(input.shape[input.ndim - k :]) != shape or input.ndim < k:
         raise RuntimeError(
             f"Given normalized_shape={list(shape)}, expected input with shape "
-            f"[*, {', '.join(str(s) for s in shape)}], but got input of size{input.shape}"
+            f"[*{', '.join(str(s) for s in shape)}], but got input of size{list(input.shape)}"
         )
     if weight is not None and tuple(weight.shape) != shape:
         raise RuntimeError(

@@ -346,3 +346,235 @@ def test_compiled_matches_eager(case: Case, backend: str) -> None:
     for c, e in zip(compiled, eager, strict=True):
         e_np = np.zeros(c.shape) if e is None else e.numpy()
         np.testing.assert_allclose(c.numpy(), e_np, rtol=1e-10, atol=1e-12)
+
+
+# ---- PyTorch's random draws ------------------------------------------------------------------
+RANDOM: dict[str, Callable[[Any, Any, Any], Any]] = {
+    "rrelu-train": lambda T, F, x: F.rrelu(x, training=True),
+    "rrelu-train-bounds": lambda T, F, x: F.rrelu(x, 0.1, 0.9, True),
+    "rrelu_-train": lambda T, F, x: F.rrelu_(x * 1, training=True),
+    "gumbel_softmax": lambda T, F, x: F.gumbel_softmax(x, 0.5),
+    "gumbel_softmax-hard": lambda T, F, x: F.gumbel_softmax(x, hard=True, dim=0),
+    "alpha_dropout": lambda T, F, x: F.alpha_dropout(x, 0.3, True),
+    "alpha_dropout-p1": lambda T, F, x: F.alpha_dropout(x, 1.0, True),
+    "feature_alpha_dropout": lambda T, F, x: F.feature_alpha_dropout(x, 0.4, True),
+    "dropout1d": lambda T, F, x: F.dropout1d(x, 0.5),
+    "dropout1d-2d": lambda T, F, x: F.dropout1d(x[0], 0.5),
+    "dropout3d": lambda T, F, x: F.dropout3d(x.reshape(1, 3, 3, 4, 1), 0.5),
+    "dropout3d-4d": lambda T, F, x: F.dropout3d(x.reshape(3, 3, 4, 1), 0.5),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", list(RANDOM))
+def test_random_draws_match_torch(name: str, dtype: str) -> None:
+    """After the same seed, the same numbers and gradients as PyTorch (its default generator)."""
+    x = np.random.default_rng(3).standard_normal((3, 3, 4)).astype(dtype)
+    results = []
+    for T in (adjit, torch):
+        T.manual_seed(11)
+        leaf = T.tensor(x, requires_grad=True)
+        out = RANDOM[name](T, T.nn.functional, leaf)
+        ct = T.tensor(np.random.default_rng(1).standard_normal(tuple(out.shape)).astype(dtype))
+        (grad,) = T.autograd.grad(out, leaf, ct)
+        results.append((out.detach().numpy(), grad.numpy(), type(out.grad_fn).__name__))
+    (got, ggot, nget), (want, gwant, nwant) = results
+    assert nget == nwant and got.dtype == want.dtype
+    tol = 1e-12 if dtype == "float64" else 1e-6
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    np.testing.assert_allclose(ggot, gwant, rtol=tol, atol=tol)
+
+
+def test_random_forms_refuse_to_compile() -> None:
+    x = adjit.randn(3, 3, 4)
+    for name, fn in RANDOM.items():
+        if name == "alpha_dropout-p1":  # no draws at p = 1
+            continue
+        with pytest.raises(Exception, match="random numbers"):
+            adjit.compile(lambda v, fn=fn: fn(adjit, adjit.nn.functional, v))(x)
+
+
+def test_instance_norm_running_stats_match_torch() -> None:
+    x = np.random.default_rng(4).standard_normal((3, 2, 5))
+    stats = {}
+    for T in (adjit, torch):
+        rm, rv = T.zeros(2, dtype=T.float64), T.ones(2, dtype=T.float64)
+        T.nn.functional.instance_norm(T.tensor(x), rm, rv, momentum=0.3)
+        y = T.nn.functional.instance_norm(T.tensor(x), rm, rv, use_input_stats=False)
+        stats[T.__name__] = (rm.numpy(), rv.numpy(), y.numpy())
+    for a, t in zip(stats["adjit"], stats["torch"], strict=True):
+        np.testing.assert_allclose(a, t, rtol=1e-12, atol=1e-14)
+
+
+# ---- dtypes ----------------------------------------------------------------------------------
+def _x(T: Any, dtype: str, *shape: int) -> Any:
+    return T.linspace(-4, 4, int(np.prod(shape))).reshape(shape).to(getattr(T, dtype))
+
+
+DTYPES: dict[str, Callable[[Any, Any, str], Any]] = {
+    "hardswish": lambda T, F, d: F.hardswish(_x(T, d, 3, 4)),
+    "hardsigmoid": lambda T, F, d: F.hardsigmoid(_x(T, d, 3, 4)),
+    "softshrink": lambda T, F, d: F.softshrink(_x(T, d, 3, 4)),
+    "hardshrink": lambda T, F, d: F.hardshrink(_x(T, d, 3, 4)),
+    "softsign": lambda T, F, d: F.softsign(_x(T, d, 3, 4)),
+    "glu": lambda T, F, d: F.glu(_x(T, d, 3, 4)),
+    "group_norm": lambda T, F, d: F.group_norm(_x(T, d, 2, 4, 3), 2),
+    "rms_norm": lambda T, F, d: F.rms_norm(_x(T, d, 2, 4, 3), (3,)),
+    "cosine_similarity": lambda T, F, d: F.cosine_similarity(_x(T, d, 3, 4), _x(T, d, 3, 4) + 1),
+    "kl_div": lambda T, F, d: F.kl_div(_x(T, d, 3, 4), _x(T, d, 3, 4).abs(), reduction="sum"),
+    "soft_margin_loss": lambda T, F, d: F.soft_margin_loss(_x(T, d, 3, 4), _x(T, d, 3, 4).sign()),
+    "pixel_shuffle": lambda T, F, d: F.pixel_shuffle(_x(T, d, 1, 4, 2, 3), 2),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("name", list(DTYPES))
+def test_dtypes_match_torch(name: str, dtype: str) -> None:
+    got, want = (DTYPES[name](T, T.nn.functional, dtype) for T in (adjit, torch))
+    assert str(got.dtype) == str(want.dtype) and tuple(got.shape) == tuple(want.shape)
+    # float32 rounding at most a few ulp apart; float16/bfloat16 results one rounding apart
+    tol = {"float32": 1e-6, "float16": 1e-3, "bfloat16": 8e-3}[dtype]
+    np.testing.assert_allclose(got.float().numpy(), want.float().numpy(), rtol=tol, atol=tol)
+
+
+def test_integer_inputs_match_torch() -> None:
+    for fn in (
+        lambda T: T.nn.functional.softsign(T.arange(-3, 3)),
+        lambda T: T.nn.functional.tanhshrink(T.arange(-3, 3)),
+        lambda T: T.nn.functional.threshold(T.arange(-3, 3), 0.5, 2.5),
+        lambda T: T.nn.functional.pixel_shuffle(T.arange(8).reshape(1, 4, 1, 2), 2),
+    ):
+        got, want = fn(adjit), fn(torch)
+        assert str(got.dtype) == str(want.dtype)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+# ---- errors ----------------------------------------------------------------------------------
+def _f(T: Any, *shape: int) -> Any:
+    return T.ones(shape, dtype=T.float64)
+
+
+def _i(T: Any, *shape: int) -> Any:
+    return T.ones(shape, dtype=T.int64)
+
+
+BAD: dict[str, Callable[[Any], Any]] = {
+    "hardswish int": lambda T: T.nn.functional.hardswish(_i(T, 3)),
+    "hardsigmoid int": lambda T: T.nn.functional.hardsigmoid(_i(T, 3)),
+    "hardshrink int": lambda T: T.nn.functional.hardshrink(_i(T, 3)),
+    "hardshrink bool": lambda T: T.nn.functional.hardshrink(_i(T, 3) > 0),
+    "softshrink int": lambda T: T.nn.functional.softshrink(_i(T, 3)),
+    "softshrink negative": lambda T: T.nn.functional.softshrink(_f(T, 3), -1),
+    "softshrink negative f32": lambda T: T.nn.functional.softshrink(T.ones(3), -0.5),
+    "softsign bool": lambda T: T.nn.functional.softsign(_i(T, 3) > 0),
+    "threshold bool": lambda T: T.nn.functional.threshold(_i(T, 3) > 0, 0.5, 1.0),
+    "glu int": lambda T: T.nn.functional.glu(_i(T, 4)),
+    "glu odd": lambda T: T.nn.functional.glu(_f(T, 3, 3)),
+    "glu scalar": lambda T: T.nn.functional.glu(_f(T)),
+    "glu dim": lambda T: T.nn.functional.glu(_f(T, 3, 4), 5),
+    "prelu channels": lambda T: T.nn.functional.prelu(_f(T, 2, 3), _f(T, 2)),
+    "prelu 2d weight": lambda T: T.nn.functional.prelu(_f(T, 2, 3), _f(T, 3, 1)),
+    "prelu 0d input": lambda T: T.nn.functional.prelu(_f(T), _f(T, 3)),
+    "prelu dtypes": lambda T: T.nn.functional.prelu(T.ones(3), _f(T, 1)),
+    "prelu int": lambda T: T.nn.functional.prelu(_i(T, 3), T.ones(1)),
+    "rrelu bounds": lambda T: T.nn.functional.rrelu(_f(T, 3), 0.5, 0.1),
+    "rrelu int": lambda T: T.nn.functional.rrelu(_i(T, 3)),
+    "alpha_dropout p": lambda T: T.nn.functional.alpha_dropout(_f(T, 3), 1.5, True),
+    "feature_alpha_dropout 1d": lambda T: T.nn.functional.feature_alpha_dropout(
+        _f(T, 3), 0.5, True
+    ),
+    "dropout1d 4d": lambda T: T.nn.functional.dropout1d(_f(T, 2, 3, 4, 5)),
+    "dropout1d p": lambda T: T.nn.functional.dropout1d(_f(T, 2, 3), -0.1),
+    "cosine_similarity int": lambda T: T.nn.functional.cosine_similarity(_i(T, 2, 3), _i(T, 2, 3)),
+    "cosine_similarity dim": lambda T: T.nn.functional.cosine_similarity(
+        _f(T, 2, 3), _f(T, 2, 3), 2
+    ),
+    "pdist 3d": lambda T: T.nn.functional.pdist(_f(T, 2, 3, 4)),
+    "pdist half": lambda T: T.nn.functional.pdist(T.ones(2, 3, dtype=T.float16)),
+    "pdist int": lambda T: T.nn.functional.pdist(_i(T, 2, 3)),
+    "pdist negative p": lambda T: T.nn.functional.pdist(_f(T, 2, 3), -1),
+    "group_norm groups": lambda T: T.nn.functional.group_norm(_f(T, 2, 4, 3), 3),
+    "group_norm 1d": lambda T: T.nn.functional.group_norm(_f(T, 4), 2),
+    "group_norm one value": lambda T: T.nn.functional.group_norm(_f(T, 1, 2), 2),
+    "group_norm weight": lambda T: T.nn.functional.group_norm(_f(T, 2, 4, 3), 2, _f(T, 3)),
+    "instance_norm one element": lambda T: T.nn.functional.instance_norm(_f(T, 2, 3, 1)),
+    "local_response_norm 2d": lambda T: T.nn.functional.local_response_norm(_f(T, 2, 3), 2),
+    "rms_norm shape": lambda T: T.nn.functional.rms_norm(_f(T, 2, 3), (2,)),
+    "rms_norm weight": lambda T: T.nn.functional.rms_norm(_f(T, 2, 3), (3,), _f(T, 2)),
+    "kl_div reduction": lambda T: T.nn.functional.kl_div(_f(T, 3), _f(T, 3), reduction="avg"),
+    "poisson reduction": lambda T: T.nn.functional.poisson_nll_loss(
+        _f(T, 3), _f(T, 3), reduction="x"
+    ),
+    "gaussian negative var": lambda T: T.nn.functional.gaussian_nll_loss(
+        _f(T, 3), _f(T, 3), -_f(T, 3)
+    ),
+    "gaussian negative float var": lambda T: T.nn.functional.gaussian_nll_loss(
+        _f(T, 3), _f(T, 3), -1.0
+    ),
+    "gaussian var size": lambda T: T.nn.functional.gaussian_nll_loss(
+        _f(T, 2, 3), _f(T, 2, 3), _f(T, 4)
+    ),
+    "gaussian reduction": lambda T: T.nn.functional.gaussian_nll_loss(
+        _f(T, 3), _f(T, 3), _f(T, 3), reduction="x"
+    ),
+    "margin_ranking dims": lambda T: T.nn.functional.margin_ranking_loss(
+        _f(T, 3), _f(T, 3), _f(T, 1, 3)
+    ),
+    "multi_margin p": lambda T: T.nn.functional.multi_margin_loss(_f(T, 2, 3), _i(T, 2), p=3),
+    "multi_margin weight 2d": lambda T: T.nn.functional.multi_margin_loss(
+        _f(T, 2, 3), _i(T, 2), weight=_f(T, 3, 1)
+    ),
+    "multi_margin target size": lambda T: T.nn.functional.multi_margin_loss(_f(T, 2, 3), _i(T, 3)),
+    "multi_margin 3d": lambda T: T.nn.functional.multi_margin_loss(_f(T, 2, 3, 1), _i(T, 2)),
+    "multilabel_margin target size": lambda T: T.nn.functional.multilabel_margin_loss(
+        _f(T, 2, 3), _i(T, 2, 2)
+    ),
+    "cosine_embedding 2d target": lambda T: T.nn.functional.cosine_embedding_loss(
+        _f(T, 2, 3), _f(T, 2, 3), _f(T, 2, 1)
+    ),
+    "cosine_embedding 1d target": lambda T: T.nn.functional.cosine_embedding_loss(
+        _f(T, 3), _f(T, 3), _f(T, 3)
+    ),
+    "cosine_embedding 0d target": lambda T: T.nn.functional.cosine_embedding_loss(
+        _f(T, 2, 3), _f(T, 2, 3), _f(T)
+    ),
+    "triplet dims": lambda T: T.nn.functional.triplet_margin_loss(
+        _f(T, 2, 3), _f(T, 2, 3), _f(T, 3)
+    ),
+    "triplet distance margin": lambda T: T.nn.functional.triplet_margin_with_distance_loss(
+        _f(T, 2, 3), _f(T, 2, 3), _f(T, 2, 3), margin=0
+    ),
+    "triplet distance dims": lambda T: T.nn.functional.triplet_margin_with_distance_loss(
+        _f(T, 2, 3), _f(T, 3), _f(T, 2, 3)
+    ),
+    "sdpa causal with mask": lambda T: T.nn.functional.scaled_dot_product_attention(
+        _f(T, 2, 3), _f(T, 2, 3), _f(T, 2, 3), _f(T, 2, 2), is_causal=True
+    ),
+    "sdpa dtypes": lambda T: T.nn.functional.scaled_dot_product_attention(
+        T.ones(2, 3), _f(T, 2, 3), _f(T, 2, 3)
+    ),
+    "pixel_shuffle 2d": lambda T: T.nn.functional.pixel_shuffle(_f(T, 4, 4), 2),
+    "pixel_shuffle channels": lambda T: T.nn.functional.pixel_shuffle(_f(T, 1, 5, 2, 2), 2),
+    "pixel_shuffle factor": lambda T: T.nn.functional.pixel_shuffle(_f(T, 1, 4, 2, 2), 0),
+    "pixel_unshuffle height": lambda T: T.nn.functional.pixel_unshuffle(_f(T, 1, 1, 5, 4), 2),
+    "pixel_unshuffle width": lambda T: T.nn.functional.pixel_unshuffle(_f(T, 1, 1, 4, 5), 2),
+    "channel_shuffle groups": lambda T: T.nn.functional.channel_shuffle(_f(T, 1, 5, 2), 2),
+    "channel_shuffle zero groups": lambda T: T.nn.functional.channel_shuffle(_f(T, 1, 4, 2), 0),
+    "channel_shuffle 2d": lambda T: T.nn.functional.channel_shuffle(_f(T, 4, 2), 2),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD))
+def test_errors_match_torch(name: str) -> None:
+    with pytest.raises(Exception) as want:
+        BAD[name](torch)
+    with pytest.raises(Exception) as got:
+        BAD[name](adjit)
+    assert type(got.value).__name__ == type(want.value).__name__
+    assert str(got.value) == str(want.value)
+
+
+def test_sdpa_dropout_refuses_clearly() -> None:
+    q = adjit.ones(2, 3)
+    with pytest.raises(NotImplementedError, match="dropout_p > 0"):
+        adjit.nn.functional.scaled_dot_product_attention(q, q, q, dropout_p=0.1)
