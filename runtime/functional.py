@@ -573,3 +573,6 @@ from .ops_view_scatter import (  # noqa: E402
 # runtime/ops_view_scatter.py
 __all__ += ["hsplit", "vsplit", "dsplit", "diagonal_scatter", "select_scatter", "slice_scatter"]
 __all__ += ["as_strided", "empty_strided"]
+from .ops_histogram import bincount, histc, histogram  # noqa: E402
+
+__all__ += ["histc", "histogram", "bincount"]  # runtime/ops_histogram.py

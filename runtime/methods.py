@@ -10,6 +10,7 @@ from . import functional as F
 from . import inplace as I
 from . import (
     ops_contract,
+    ops_histogram,
     ops_math,
     ops_misc,
     ops_misc_math,
@@ -51,6 +52,7 @@ SAME_NAME += ["cholesky_solve", "cholesky_inverse", "matrix_exp"]
 SAME_NAME += ops_misc_math.METHODS  # deg2rad, fmax, gcd, ... and positive, fix, ravel
 SAME_NAME += ops_misc.METHODS  # diff, cov, corrcoef, inner, renorm
 SAME_NAME += ops_view_scatter.METHODS  # hsplit, slice_scatter, as_strided, ...
+SAME_NAME += ops_histogram.METHODS  # histc, histogram, bincount
 
 ALIASES = {
     "negative": "neg",

@@ -7,7 +7,8 @@ from test_ops_table import B, C, Case, D, G, I, P, R
 # rows whose result's shape depends on tensor values: compiled, they raise TracingError
 DATA_DEPENDENT: set[str] = set()
 # rows that only run eagerly (documented: PyTorch's own are data-dependent or storage-based)
-EAGER_ONLY: set[str] = set()
+EAGER_ONLY = {"histc", "histc-range", "histogram", "histogram-edges", "histogram-weight"}
+EAGER_ONLY |= {"bincount", "bincount-weights"}
 
 
 # fn(T, *args) runs with T = adjit or torch; index tensors built inside are constants
@@ -164,4 +165,18 @@ CASES: list[Case] = [
     C("as_strided", lambda T, x: T.as_strided(x, (2, 3), (1, 2), 1), R(3, 4)),
     C("as_strided-overlap", lambda T, x: x.as_strided((3, 3), (2, 1)), R(12), op="as_strided"),
     C("empty_strided", lambda T: T.empty_strided((2, 3), (1, 2)).zero_() + 1),
+    # ---- histograms (eager: their bins or lengths depend on the data)
+    C("histc", lambda T, x: T.histc(x, 5), R(4, 6)),
+    C("histc-range", lambda T, x: x.histc(7, -0.5, 1.0), R(30), op="histc"),
+    C("histogram", lambda T, x: T.histogram(x, 6), R(4, 6)),
+    C("histogram-edges", lambda T, x, e: x.histogram(e.sort().values), R(30), R(5), op="histogram"),
+    C(
+        "histogram-weight",
+        lambda T, x, w: T.histogram(x, 4, range=(-1.0, 1.0), weight=w, density=True),
+        R(30),
+        P(30),
+        op="histogram",
+    ),
+    C("bincount", lambda T, i: T.bincount(i.flatten(), minlength=9), I(3, 4, high=6)),
+    C("bincount-weights", lambda T, i, w: i.bincount(w), I(8, high=5), R(8), op="bincount"),
 ]

@@ -54,8 +54,9 @@ def _grads(case: Case, outs: list, args: list, T: Any) -> list:
     return list(T.autograd.grad(diff, inputs, cts, allow_unused=True))
 
 
-# PyTorch's heaviside has no derivative (its grad_fn raises): values and names only
-NO_GRAD = {"heaviside"}
+# PyTorch's heaviside, histogram and bincount (weights) have no derivative (their grad_fn
+# raises, tested in ERRORS): values and names only
+NO_GRAD = {"heaviside", "histogram", "bincount"}
 # PyTorch 2.13's own backward raises here ("modified by an inplace operation", vander writes
 # its result in place): the gradient is checked against finite differences only
 TORCH_BACKWARD_FAILS = {"vander"}
@@ -227,6 +228,28 @@ ERRORS: list[tuple[str, Callable[[Any], Any]]] = [
     ("as_strided-bounds", lambda T: T.as_strided(_x(T), (2, 2), (3, 9), 1)),
     ("as_strided-negative", lambda T: T.as_strided(_x(T), (2, 2), (-1, 3))),
     ("as_strided-length", lambda T: T.as_strided(_x(T), (2, 2), (1,))),
+    ("histc-int", lambda T: T.histc(_i(T), 4)),
+    ("histc-bins", lambda T: T.histc(_x(T), 0)),
+    ("histc-min-max", lambda T: T.histc(_x(T), 4, 3, 1)),
+    ("histc-nan", lambda T: T.histc(T.tensor([float("nan"), 1.0]), 4)),
+    ("histc-inf", lambda T: T.histc(T.tensor([float("inf"), 1.0]), 4)),
+    ("histogram-int", lambda T: T.histogram(_i(T), 3)),
+    ("histogram-nan", lambda T: T.histogram(T.tensor([float("nan"), 1.0]), 2)),
+    ("histogram-range", lambda T: T.histogram(_x(T), 2, range=(3.0, 1.0))),
+    ("histogram-dtypes", lambda T: T.histogram(_x(T), T.tensor([0.0, 1], dtype=T.float64))),
+    ("histogram-weight", lambda T: T.histogram(_x(T), 2, weight=T.ones(3))),
+    ("histogram-bins", lambda T: T.histogram(_x(T), 0)),
+    ("histogram-backward", lambda T: T.histogram(_x(T).requires_grad_(), 2)[0].sum().backward()),
+    ("bincount-negative", lambda T: T.bincount(_i(T))),
+    ("bincount-float", lambda T: T.bincount(T.tensor([1.0]))),
+    ("bincount-bool", lambda T: T.bincount(T.tensor([True]))),
+    ("bincount-2d", lambda T: T.bincount(T.tensor([[1, 3]]))),
+    ("bincount-weights", lambda T: T.bincount(T.tensor([1, 3]), T.ones(3))),
+    ("bincount-minlength", lambda T: T.bincount(T.tensor([1, 3]), minlength=-1)),
+    (
+        "bincount-backward",
+        lambda T: T.bincount(T.tensor([1, 3]), T.ones(2).requires_grad_()).sum().backward(),
+    ),
     ("range-no-end", lambda T: T.range(5)),
     ("range-step", lambda T: T.range(0, 1, 0)),
     ("range-sign", lambda T: T.range(0, 1, -1)),
@@ -402,6 +425,40 @@ def test_as_strided_is_a_copy() -> None:
     y = x.as_strided((2, 2), (1, 2))
     y += 1
     assert x.sum().item() == 0.0
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: adjit.histc(x, 4),
+        lambda x: adjit.histogram(x, 4),
+        lambda x: adjit.bincount((x > 0).long()),
+    ],
+    ids=["histc", "histogram", "bincount"],
+)
+def test_histograms_refuse_tracing(fn: Callable[[Any], Any]) -> None:
+    with pytest.raises(adjit.TracingError, match="depends on the input's values"):
+        adjit.compile(fn)(adjit.ones(5))
+
+
+def test_histograms_bin_as_torch() -> None:
+    # Note [histogram bins as PyTorch]: elements near edges land where PyTorch's float32 and
+    # float64 arithmetic puts them, over many scales and bin counts
+    rng = np.random.default_rng(3)
+    for dtype in (np.float32, np.float64):
+        for _ in range(40):
+            v = (rng.standard_normal(300) * 10.0 ** rng.integers(-3, 4)).astype(dtype)
+            bins = int(rng.integers(1, 60))
+            for call in (
+                lambda T, t, b=bins: T.histc(t, b),
+                lambda T, t, b=bins: T.histc(t, b, -0.3, 0.7),
+                lambda T, t, b=bins: T.histogram(t, b),
+                lambda T, t, b=bins: T.histogram(t, b, range=(-0.3, 0.7)),
+            ):
+                got = outputs(call(adjit, adjit.from_numpy(v.copy())))
+                want = outputs(call(torch, torch.from_numpy(v.copy())))
+                for g, w in zip(got, want, strict=True):
+                    np.testing.assert_array_equal(g.numpy(), w.numpy())
 
 
 def test_asarray_shares_memory() -> None:
