@@ -13,7 +13,7 @@ import numpy as np
 from ..ir import dtypes as D
 from ..ir.shapes import norm_axis
 from . import trace_state
-from .checks import check
+from .checks import check, in_range
 from .creation import ones, tensor, zeros
 from .dispatch import as_tensor_operand, composite, result_dtype
 from .dtype_info import promote_types
@@ -25,6 +25,7 @@ from .ops_norms import multi_dot, vector_norm
 from .ops_reduce import any as any_
 from .ops_reduce import sum
 from .ops_scan import cumprod
+from .ops_scatter import scatter_reduce
 from .ops_shape import meshgrid
 from .tensor import Tensor
 
@@ -388,6 +389,64 @@ def isin(
     return ~hit if invert else hit
 
 
+# ---- index_reduce -----------------------------------------------------------------------------
+def index_reduce(
+    input: Tensor,  # noqa: A002
+    dim: int,
+    index: Tensor,
+    source: Tensor,
+    reduce: str,
+    *,
+    include_self: bool = True,
+) -> Tensor:
+    """Rows ``source[k]`` reduced into ``input[index[k]]`` along ``dim``: a scatter_reduce with
+    the index broadcast along the other dims."""
+    warnings.warn(
+        "index_reduce() is in beta and the API may change at any time.", UserWarning, stacklevel=2
+    )
+    if reduce not in ("prod", "mean", "amax", "amin"):
+        raise RuntimeError(
+            "index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got "
+            f"{reduce}."
+        )
+    d = norm_axis(dim, input.ndim)
+    if index.dtype.name not in ("int64", "int32"):
+        raise RuntimeError(
+            "index_reduce_(): Expected dtype int32/int64 for index but got: "
+            f"{index.dtype.type_name}"
+        )
+    if source.dtype is not input.dtype:
+        raise RuntimeError(
+            f"index_reduce_(): self ({input.dtype.type_name}) and source "
+            f"({source.dtype.type_name}) must have the same scalar type"
+        )
+    count = index.numel()
+    if source.ndim and count != source.shape[d]:
+        raise RuntimeError(
+            f"index_reduce_(): Number of indices ({count}) should be equal to source.size(dim): "
+            f"({source.shape[d]}), for dim: {dim}"
+        )
+    others = [k for k in builtins.range(input.ndim) if k != d]
+    if source.ndim != input.ndim or any(source.shape[k] != input.shape[k] for k in others):
+        raise RuntimeError(
+            "source tensor shape must match self tensor shape, excluding the specified "
+            f"dimension. Got self.shape = {list(input.shape)} source.shape = "
+            f"{list(source.shape)}"
+        )
+    index = check(
+        index, in_range(index, 0, input.shape[d]), IndexError, "index out of range in self"
+    )
+    lined = reshape(
+        index.to(D.int64), tuple(-1 if k == d else 1 for k in builtins.range(input.ndim))
+    )
+    spread = expand(lined, tuple(source.shape))
+
+    def fn(a: Tensor, s: Tensor) -> Tensor:
+        return scatter_reduce(a, d, spread, s, reduce, include_self=include_self)
+
+    return composite("IndexReduceBackward0", fn, input, source)
+
+
 # Tensor methods (runtime/methods.py): same-name ones and the in-place ``name_`` forms
-METHODS = ["diff", "cov", "corrcoef", "inner", "renorm"]
-INPLACE = ["renorm"]
+METHODS = ["diff", "cov", "corrcoef", "inner", "renorm", "index_reduce"]
+INPLACE = ["renorm", "index_reduce"]

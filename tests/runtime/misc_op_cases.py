@@ -179,4 +179,32 @@ CASES: list[Case] = [
     ),
     C("bincount", lambda T, i: T.bincount(i.flatten(), minlength=9), I(3, 4, high=6)),
     C("bincount-weights", lambda T, i, w: i.bincount(w), I(8, high=5), R(8), op="bincount"),
+    # ---- index_reduce (prod/mean/amax/amin, include_self)
+    C(
+        "index_reduce",
+        lambda T, x, s: x.index_reduce(0, T.tensor([0, 2, 0, 3]), s, "prod"),
+        P(4, 3),
+        P(4, 3),
+    ),
+    C(
+        "index_reduce-mean",
+        lambda T, x, s: T.index_reduce(x, 1, T.tensor([1, 1, 0]), s, "mean", include_self=False),
+        R(2, 4),
+        R(2, 3),
+        op="index_reduce",
+    ),
+    C(
+        "index_reduce-amax",
+        lambda T, x, s: x.index_reduce(0, T.tensor([2, 0, 2]), s, "amax"),
+        D(3, 2),
+        D(3, 2),
+        op="index_reduce",
+    ),
+    C(
+        "index_reduce-amin",
+        lambda T, x, s: x.index_reduce(0, T.tensor([1, 1, 1]), s, "amin", include_self=False),
+        D(3, 2),
+        D(3, 2),
+        op="index_reduce",
+    ),
 ]

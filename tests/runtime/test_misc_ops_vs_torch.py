@@ -250,6 +250,15 @@ ERRORS: list[tuple[str, Callable[[Any], Any]]] = [
         "bincount-backward",
         lambda T: T.bincount(T.tensor([1, 3]), T.ones(2).requires_grad_()).sum().backward(),
     ),
+    ("index_reduce-sum", lambda T: _x(T).index_reduce(0, T.tensor([0]), T.ones(1, 4), "sum")),
+    ("index_reduce-range", lambda T: _x(T).index_reduce(0, T.tensor([3]), T.ones(1, 4), "prod")),
+    (
+        "index_reduce-dtype",
+        lambda T: _x(T).index_reduce(0, _i(T)[:1], T.ones(1, 4).double(), "prod"),
+    ),
+    ("index_reduce-index", lambda T: _x(T).index_reduce(0, T.tensor([0.0]), T.ones(1, 4), "mean")),
+    ("index_reduce-count", lambda T: _x(T).index_reduce(0, T.tensor([0, 1]), T.ones(1, 4), "amax")),
+    ("index_reduce-shape", lambda T: _x(T).index_reduce(0, T.tensor([0]), T.ones(1, 3), "amin")),
     ("range-no-end", lambda T: T.range(5)),
     ("range-step", lambda T: T.range(0, 1, 0)),
     ("range-sign", lambda T: T.range(0, 1, -1)),
@@ -357,6 +366,10 @@ INPLACE: list[tuple[str, Callable[[Any], Any]]] = [
     ("lcm_", lambda T: T.tensor([4, 6]).lcm_(T.tensor([6, 9]))),
     ("fix_", lambda T: T.tensor([1.5, -1.5]).fix_()),
     ("ldexp_", lambda T: T.tensor([1.5, -1.5]).ldexp_(T.tensor([2, -1]))),
+    (
+        "index_reduce_",
+        lambda T: T.ones(3).index_reduce_(0, T.tensor([2, 2]), T.ones(2) * 3, "prod"),
+    ),
     ("heaviside_", lambda T: T.tensor([1.5, 0]).heaviside_(T.tensor([3.0]))),
     ("nextafter_", lambda T: T.tensor([1.5, 0]).nextafter_(T.tensor([3.0]))),
 ]
