@@ -535,6 +535,7 @@ from .ops_misc import (  # noqa: E402
     cov,
     cumulative_trapezoid,
     diff,
+    gradient,
     index_reduce,
     inner,
     isin,
@@ -548,7 +549,7 @@ from .ops_misc import (  # noqa: E402
 # runtime/ops_misc.py
 __all__ += ["diff", "cov", "corrcoef", "trapezoid", "trapz", "cumulative_trapezoid", "inner"]
 __all__ += ["chain_matmul", "block_diag", "cartesian_prod", "combinations", "vander", "renorm"]
-__all__ += ["unravel_index", "isin", "index_reduce"]
+__all__ += ["unravel_index", "isin", "index_reduce", "gradient"]
 from .ops_windows import (  # noqa: E402
     bartlett_window,
     blackman_window,

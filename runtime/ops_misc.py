@@ -389,6 +389,101 @@ def isin(
     return ~hit if invert else hit
 
 
+# ---- gradient ---------------------------------------------------------------------------------
+def _uniform_gradient(f: Tensor, axis: int, h: Any, edge_order: int) -> Tensor:
+    n = f.shape[axis]
+    part = lambda start, stop: narrow(f, axis, start % n, stop - start)  # noqa: E731
+    center = (narrow(f, axis, 2, n - 2) - narrow(f, axis, 0, n - 2)) / h
+    if edge_order == 1:
+        first = (part(1, 2) - part(0, 1)) / h
+        last = (part(n - 1, n) - part(n - 2, n - 1)) / h
+    else:
+        first = (-1.5 * part(0, 1) + 2 * part(1, 2) - 0.5 * part(2, 3)) / h
+        last = (0.5 * part(n - 3, n - 2) - 2 * part(n - 2, n - 1) + 1.5 * part(n - 1, n)) / h
+    return cat([first, center / 2, last] if n > 2 else [first, last], axis)
+
+
+def _coordinate_gradient(f: Tensor, axis: int, coords: Tensor, edge_order: int) -> Tensor:
+    n = f.shape[axis]
+    part = lambda start, stop: narrow(f, axis, start, stop - start)  # noqa: E731
+    shape = tuple(-1 if k == axis else 1 for k in builtins.range(f.ndim))
+    dx = diff(coords)
+    m = dx.shape[0]
+    dx1, dx2 = narrow(dx, 0, 0, m - 1), narrow(dx, 0, 1, m - 1)
+    a = reshape(-dx2 / (dx1 * (dx1 + dx2)), shape)
+    b = reshape((dx2 - dx1) / (dx1 * dx2), shape)
+    c = reshape(dx1 / (dx2 * (dx1 + dx2)), shape)
+    center = a * part(0, n - 2) + b * part(1, n - 1) + c * part(2, n)
+    h0, h1, hl, hm = dx[0], dx[m - 1], dx[1] if m > 1 else dx[0], dx[m - 2] if m > 1 else dx[0]
+    if edge_order == 1:
+        first = (part(1, 2) - part(0, 1)) / h0
+        last = (part(n - 1, n) - part(n - 2, n - 1)) / h1
+    else:
+        first = (
+            -(2.0 * h0 + hl) / (h0 * (h0 + hl)) * part(0, 1)
+            + (h0 + hl) / (h0 * hl) * part(1, 2)
+            + (-h0) / (hl * (h0 + hl)) * part(2, 3)
+        )
+        last = (
+            h1 / (hm * (h1 + hm)) * part(n - 3, n - 2)
+            + -(h1 + hm) / (h1 * hm) * part(n - 2, n - 1)
+            + (2 * h1 + hm) / (h1 * (h1 + hm)) * part(n - 1, n)
+        )
+    return cat([first, center, last] if n > 2 else [first, last], axis)
+
+
+def gradient(
+    input: Tensor,  # noqa: A002
+    *,
+    spacing: Any = 1,
+    dim: Any = None,
+    edge_order: int = 1,
+) -> tuple[Tensor, ...]:
+    """Central differences inside, one-sided of order ``edge_order`` at the ends, per dim;
+    ``spacing`` a number, one per dim, or the sample coordinates (tensors) of each dim."""
+    dims = (
+        list(builtins.range(input.ndim))
+        if dim is None
+        else [dim]
+        if isinstance(dim, int)
+        else list(dim)
+    )
+    dims = [norm_axis(d, input.ndim) for d in dims]
+    for k, d in enumerate(dims):
+        if d in dims[:k]:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+    if isinstance(spacing, list | tuple):
+        if len(spacing) != len(dims):
+            if dim is None:
+                raise RuntimeError(
+                    "torch.gradient expected spacing to be unspecified, a scalar, or a list of "
+                    f"length equal to 'self.dim() = {input.ndim}', since dim argument was not "
+                    f"given, but got a list of length {len(spacing)}"
+                )
+            raise RuntimeError(
+                "torch.gradient expected spacing to be unspecified, a scalar or it's spacing and "
+                "dim arguments to have the same length, but got a spacing argument of length "
+                f"{len(spacing)} and a dim argument of length {len(dims)}."
+            )
+        steps = list(spacing)
+    else:
+        steps = [spacing] * len(dims)
+    if edge_order not in (1, 2):
+        raise RuntimeError("torch.gradient only supports edge_order=1 and edge_order=2.")
+    for d in dims:
+        if input.shape[d] < edge_order + 1:
+            raise RuntimeError(
+                "torch.gradient expected each dimension size to be at least edge_order+1"
+            )
+    out = []
+    for d, h in zip(dims, steps, strict=True):
+        if isinstance(h, Tensor):
+            out.append(_coordinate_gradient(input, d, h, edge_order))
+        else:
+            out.append(_uniform_gradient(input, d, h, edge_order))
+    return tuple(out)
+
+
 # ---- index_reduce -----------------------------------------------------------------------------
 def index_reduce(
     input: Tensor,  # noqa: A002
@@ -448,5 +543,5 @@ def index_reduce(
 
 
 # Tensor methods (runtime/methods.py): same-name ones and the in-place ``name_`` forms
-METHODS = ["diff", "cov", "corrcoef", "inner", "renorm", "index_reduce"]
+METHODS = ["diff", "cov", "corrcoef", "inner", "renorm", "index_reduce"]  # (no Tensor.gradient)
 INPLACE = ["renorm", "index_reduce"]

@@ -207,4 +207,29 @@ CASES: list[Case] = [
         D(3, 2),
         op="index_reduce",
     ),
+    # ---- gradient (spacing: number, per dim, coordinates; edge_order 1 and 2)
+    C("gradient", lambda T, x: T.gradient(x), R(3, 4)),
+    C(
+        "gradient-2",
+        lambda T, x: T.gradient(x, spacing=[2.0, 0.5], edge_order=2),
+        R(3, 4),
+        op="gradient",
+    ),
+    C("gradient-dim", lambda T, x: T.gradient(x, spacing=3, dim=-1), R(2, 3, 5), op="gradient"),
+    C(
+        "gradient-coords",
+        lambda T, x, h: T.gradient(x, spacing=(h.cumsum(0),), dim=1),
+        R(3, 5),
+        P(5),
+        op="gradient",
+    ),
+    C(
+        "gradient-coords-2",
+        lambda T, x, h, k: T.gradient(x, spacing=(h.cumsum(0), k.cumsum(0)), edge_order=2),
+        R(3, 4),
+        P(3),
+        P(4),
+        op="gradient",
+    ),
+    C("gradient-int", lambda T, i: T.gradient(i, dim=0), I(4, 2, high=9), op="gradient"),
 ]
