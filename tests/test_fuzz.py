@@ -51,6 +51,7 @@ from fuzz import (
     registry,
     sorting,
     specials,
+    tensor_methods,
 )
 from fuzz.cases import Case
 from fuzz.gates import GATES, gated
@@ -179,6 +180,13 @@ def test_fuzz_sorting_selection_scatter_reduce(case: Case) -> None:
 def test_fuzz_mixed_dtypes_promotion_and_bits(case: Case) -> None:
     pytest.importorskip("torch")
     dtypes.check_dtypes(case)
+
+
+@_budget(30)
+@given(tensor_methods.method_cases())
+def test_fuzz_inplace_tensor_methods_values_gradients(case: Case) -> None:
+    pytest.importorskip("torch")
+    tensor_methods.check_methods(case)
 
 
 @pytest.mark.parametrize("kind", sorted(edges.KINDS))

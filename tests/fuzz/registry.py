@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from . import checks, edges, functions, integer, linalg, long_reductions, mathfuncs, specials
 from . import sorting
 from . import dtypes
+from . import tensor_methods
 from .programs import Program
 from .strategies import ALL, programs
 
@@ -34,4 +35,5 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "linalg": (linalg.linalg_cases(), linalg.check_linalg),
     "sorting": (sorting.sorting_cases(), sorting.check_sorting),
     "dtypes": (dtypes.dtype_cases(), dtypes.check_dtypes),
+    "methods": (tensor_methods.method_cases(), tensor_methods.check_methods),
 }
