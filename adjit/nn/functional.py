@@ -99,6 +99,11 @@ def _float_only(input: Tensor, name: str) -> None:
     require_float(input, _FLOAT_KERNELS[name])
 
 
+# Note [in-place activations]
+# ``inplace=True`` of elu, selu, celu, leaky_relu and hardtanh runs their ``F.name_`` form
+# (functional_activation.py), recorded under PyTorch's in-place node (EluBackward1, ...).
+
+
 def _inplace_result(input: Tensor, out: Tensor, inplace: bool) -> Tensor:
     if not inplace:
         return out
@@ -165,8 +170,9 @@ def hardtanh(
     if not input.dtype.is_floating_point:  # PyTorch clamps in the integer type
         lo, hi = int(min_val), int(max_val)
         return _inplace_result(input, R.clamp(input, lo, hi), inplace)
-    out = composite("HardtanhBackward0", _hardtanh, input, min_val, max_val)
-    return _inplace_result(input, out, inplace)
+    if inplace:  # (PyTorch's in-place node: Note [in-place activations])
+        return _act.hardtanh_(input, min_val, max_val)
+    return composite("HardtanhBackward0", _hardtanh, input, min_val, max_val)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
@@ -175,6 +181,8 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     _float_only(input, "leaky_relu")
+    if inplace:
+        return _act.leaky_relu_(input, negative_slope)
     out = composite("LeakyReluBackward0", lambda a: R.where(a > 0, a, a * negative_slope), input)
     return _inplace_result(input, out, inplace)
 
@@ -202,6 +210,8 @@ def _elu(a: Tensor, alpha: float, scale: float) -> Tensor:
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     _float_only(input, "elu")
+    if inplace:
+        return _act.elu_(input, alpha)
     return _inplace_result(
         input, composite("EluBackward0", in_float32(_elu), input, alpha, 1.0), inplace
     )
@@ -209,12 +219,16 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     _float_only(input, "selu")
+    if inplace:
+        return _act.selu_(input)
     out = composite("EluBackward0", in_float32(_elu), input, SELU_ALPHA, SELU_SCALE)
     return _inplace_result(input, out, inplace)
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     _float_only(input, "celu")
+    if inplace:
+        return _act.celu_(input, alpha)
     out = composite(
         "CeluBackward0",
         in_float32(

@@ -400,7 +400,7 @@ def dropout3d(
             "an optional batch dimension (i.e. 4D or 5D inputs).",
             stacklevel=2,
         )
-    if input.ndim == 4:
+    if input.ndim != 5:  # PyTorch takes any other rank as one unbatched sample
         out = R.squeeze(_feature_dropout(R.unsqueeze(input, 0), p, training, False), 0)
         return input.copy_(out) if inplace else out
     return _feature_dropout(input, p, training, inplace)

@@ -73,6 +73,13 @@ def _activations() -> list[Case]:
         Case("celu_", lambda T, F, x: F.celu_(x * 1, 0.5), ((3, 4),)),
         Case("leaky_relu_", lambda T, F, x: F.leaky_relu_(x * 1, 0.2), ((3, 4),)),
         Case("hardtanh_", lambda T, F, x: F.hardtanh_(x * 1, -0.5, 0.5), ((3, 4),)),
+        Case("elu-inplace", lambda T, F, x: F.elu(x * 1, 0.7, True), ((3, 4),)),
+        Case("selu-inplace", lambda T, F, x: F.selu(x * 1, True), ((3, 4),)),
+        Case("celu-inplace", lambda T, F, x: F.celu(x * 1, 2.0, True), ((3, 4),)),
+        Case("leaky_relu-inplace", lambda T, F, x: F.leaky_relu(x * 1, 0.1, True), ((3, 4),)),
+        Case("hardtanh-inplace", lambda T, F, x: F.hardtanh(x * 1, inplace=True), ((3, 4),)),
+        Case("relu6-inplace", lambda T, F, x: F.relu6(x * 4, inplace=True), ((3, 4),)),
+        Case("rrelu-eval-inplace", lambda T, F, x: F.rrelu(x * 1, inplace=True), ((3, 4),)),
         Case("hardswish-inplace", lambda T, F, x: F.hardswish(x * 1, True), ((3, 4),), "wide"),
         Case("hardsigmoid-inplace", lambda T, F, x: F.hardsigmoid(x * 1, True), ((3, 4),), "wide"),
     ]
@@ -362,6 +369,7 @@ RANDOM: dict[str, Callable[[Any, Any, Any], Any]] = {
     "dropout1d-2d": lambda T, F, x: F.dropout1d(x[0], 0.5),
     "dropout3d": lambda T, F, x: F.dropout3d(x.reshape(1, 3, 3, 4, 1), 0.5),
     "dropout3d-4d": lambda T, F, x: F.dropout3d(x.reshape(3, 3, 4, 1), 0.5),
+    "dropout3d-3d": lambda T, F, x: F.dropout3d(x, 0.5),  # (deprecated: warns)
 }
 
 
@@ -370,15 +378,19 @@ RANDOM: dict[str, Callable[[Any, Any, Any], Any]] = {
 def test_random_draws_match_torch(name: str, dtype: str) -> None:
     """After the same seed, the same numbers and gradients as PyTorch (its default generator)."""
     x = np.random.default_rng(3).standard_normal((3, 3, 4)).astype(dtype)
-    results = []
+    results, warned = [], []
     for T in (adjit, torch):
         T.manual_seed(11)
         leaf = T.tensor(x, requires_grad=True)
-        out = RANDOM[name](T, T.nn.functional, leaf)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = RANDOM[name](T, T.nn.functional, leaf)
+        warned.append([str(w.message) for w in caught])
         ct = T.tensor(np.random.default_rng(1).standard_normal(tuple(out.shape)).astype(dtype))
         (grad,) = T.autograd.grad(out, leaf, ct)
         results.append((out.detach().numpy(), grad.numpy(), type(out.grad_fn).__name__))
     (got, ggot, nget), (want, gwant, nwant) = results
+    assert warned[0] == warned[1]  # dropout3d's deprecation of other ranks, word for word
     assert nget == nwant and got.dtype == want.dtype
     tol = 1e-12 if dtype == "float64" else 1e-6
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
@@ -390,7 +402,8 @@ def test_random_forms_refuse_to_compile() -> None:
     for name, fn in RANDOM.items():
         if name == "alpha_dropout-p1":  # no draws at p = 1
             continue
-        with pytest.raises(Exception, match="random numbers"):
+        with pytest.raises(Exception, match="random numbers"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # dropout3d's deprecation of a 3-D input
             adjit.compile(lambda v, fn=fn: fn(adjit, adjit.nn.functional, v))(x)
 
 
