@@ -9,8 +9,9 @@ from math import prod
 from llvmlite import ir
 
 from ..ir.dtypes import DType
+from ..ir.dtypes import float32 as F32
 from ..ir.graph import Atom, Eqn, Lit, Var
-from ..ir.interpreter import lit_array
+from ..ir.interpreter import SCALAR_IN_FLOAT32, lit_array
 from ..ir.shapes import broadcast_strides, contiguous_strides, operand_dtypes
 from ..passes.fusion import Kernel
 from .accumulate import BLOCK, Scratch, Total, compensates
@@ -25,8 +26,11 @@ from .lower import (
     Cx,
     constant,
     convert,
+    load_reduced,
     lookup,
     reduce_identity,
+    round_reduced,
+    store_reduced,
 )
 
 
@@ -150,12 +154,16 @@ class KernelEmitter:
     def load(self, v: Var, off: ir.Value) -> ir.Value:
         dt = v.aval.dtype
         x = self.b.load(self._ptr(v, off), typ=STORAGE[dt.name], align=dt.itemsize)
+        if dt.reduced:
+            return load_reduced(self.b, x, dt)
         return self.b.icmp_unsigned("!=", x, ir.Constant(x.type, 0)) if dt.name == "bool" else x
 
     def store(self, v: Var, off: ir.Value, x: ir.Value) -> None:
         dt = v.aval.dtype
         if dt.name == "bool":
             x = self.b.zext(x, STORAGE["bool"])
+        elif dt.reduced:
+            x = store_reduced(self.b, x, dt)
         self.b.store(x, self._ptr(v, off), align=dt.itemsize)
 
     # ---- equations ------------------------------------------------------------------------
@@ -168,12 +176,16 @@ class KernelEmitter:
         avals = [a.aval for a in e.inputs]
         conv = operand_dtypes(e.op, avals, e.out.aval)
         dts = [d or a.dtype for d, a in zip(conv, avals, strict=True)]
+        if e.out.aval.dtype.reduced and e.op in SCALAR_IN_FLOAT32 and _numel(e.inputs[1]) == 1:
+            dts[1] = F32  # Note [reduced-float scalars] in ir/interpreter.py: not rounded
         xs = [self.operand(a, env, d) for a, d in zip(e.inputs, dts, strict=True)]
         rule = lookup(e.op, dts[-1], self.k.name)
         try:
             out = rule(Cx(self.b, e, dts[-1], self.use_vecmath), *xs)
         except Exception as err:
             raise CodegenError(f"kernel {self.k.name}: op {e.op.name.lower()}: {err!r}") from err
+        if e.out.aval.dtype.reduced:  # Note [reduced floats in kernels]
+            out = round_reduced(self.b, out, e.out.aval.dtype)
         if out.type != REGISTER[e.out.aval.dtype.name]:
             raise CodegenError(
                 f"kernel {self.k.name}: op {e.op.name.lower()} made {out.type}, "

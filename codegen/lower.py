@@ -12,6 +12,7 @@ from typing import Any, TypeAlias
 import numpy as np
 from llvmlite import ir
 
+from ..ir import dtypes as D
 from ..ir.dtypes import DType
 from ..ir.graph import Eqn
 from ..ir.ops import Op
@@ -25,7 +26,7 @@ class CodegenError(RuntimeError):
 
 # ---- dtypes: storage type in memory, register type, and the kind rules dispatch on ----------
 _F32, _F64, _I1, _I8 = ir.FloatType(), ir.DoubleType(), ir.IntType(1), ir.IntType(8)
-I64 = ir.IntType(64)
+I64, _I32, _I16 = ir.IntType(64), ir.IntType(32), ir.IntType(16)
 STORAGE: dict[str, ir.Type] = {
     "float32": _F32,
     "float64": _F64,
@@ -33,10 +34,16 @@ STORAGE: dict[str, ir.Type] = {
     "int32": ir.IntType(32),
     "uint8": _I8,
     "int8": _I8,
-    "int16": ir.IntType(16),
+    "int16": _I16,
     "bool": _I8,  # NumPy stores a bool in a byte
+    "float16": ir.HalfType(),
+    "bfloat16": _I16,  # its bits (Note [reduced floats in kernels])
 }
-REGISTER: dict[str, ir.Type] = {**STORAGE, "bool": _I1}
+# Note [reduced floats in kernels]: a float16/bfloat16 value lives in a float register holding
+# its exact value; each op computes in float32 and its result is rounded to the narrow type
+# at once (``round_reduced``), as PyTorch's CPU kernels and adjit's eager mode do. Loads widen
+# exactly; stores narrow exactly (the value is rounded already).
+REGISTER: dict[str, ir.Type] = {**STORAGE, "bool": _I1, "float16": _F32, "bfloat16": _F32}
 KIND: dict[str, str] = {
     "float32": "f",
     "float64": "f",
@@ -46,6 +53,8 @@ KIND: dict[str, str] = {
     "int8": "i",
     "int16": "i",
     "bool": "b",
+    "float16": "f",
+    "bfloat16": "f",
 }
 
 Builder: TypeAlias = ir.IRBuilder  # llvmlite is untyped: Any to mypy
@@ -97,12 +106,45 @@ CONVERT: dict[str, Convert] = {
 def convert(b: Builder, v: ir.Value, src: DType, dst: DType) -> ir.Value:
     if src is dst:
         return v
+    if src.reduced:  # its register holds the exact value as a float32
+        src = D.float32
+    if dst.reduced:  # through float32, as c10::Half(float) and eager's to_storage
+        return round_reduced(b, convert(b, v, src, D.float32), dst)
+    if src is dst:
+        return v
     return CONVERT[KIND[src.name] + KIND[dst.name]](b, v, src, dst)
+
+
+def round_reduced(b: Builder, v: ir.Value, dt: DType) -> ir.Value:
+    """Float32 ``v`` rounded to float16/bfloat16 (to nearest, ties to even), as a float32."""
+    if dt.name == "float16":
+        return b.fpext(b.fptrunc(v, STORAGE["float16"]), _F32)
+    # bfloat16: c10's round_to_nearest_even on the float32 bits; NaN becomes 0x7FC0
+    bits = b.bitcast(v, _I32)
+    odd = b.and_(b.lshr(bits, ir.Constant(_I32, 16)), ir.Constant(_I32, 1))
+    up = b.add(bits, b.add(odd, ir.Constant(_I32, 0x7FFF)))
+    kept = b.and_(up, ir.Constant(_I32, 0xFFFF0000))
+    nan = b.fcmp_unordered("uno", v, v)
+    return b.bitcast(b.select(nan, ir.Constant(_I32, 0x7FC00000), kept), _F32)
+
+
+def load_reduced(b: Builder, x: ir.Value, dt: DType) -> ir.Value:
+    """A loaded float16/bfloat16 (storage type) as its exact float32 value."""
+    if dt.name == "float16":
+        return b.fpext(x, _F32)
+    return b.bitcast(b.shl(b.zext(x, _I32), ir.Constant(_I32, 16)), _F32)
+
+
+def store_reduced(b: Builder, x: ir.Value, dt: DType) -> ir.Value:
+    """A float32 register holding a float16/bfloat16 value, in its storage type (exact)."""
+    if dt.name == "float16":
+        return b.fptrunc(x, STORAGE["float16"])
+    return b.trunc(b.lshr(b.bitcast(x, _I32), ir.Constant(_I32, 16)), _I16)
 
 
 def constant(value: Any, dtype: DType) -> ir.Constant:
     """An LLVM constant holding ``value`` converted to ``dtype`` as NumPy converts it."""
-    v: Any = np.asarray(value).astype(dtype.np)[()]
+    v: Any = D.to_storage(np.asarray(value), dtype)[()]
     ty = REGISTER[dtype.name]
     return ir.Constant(ty, float(v) if KIND[dtype.name] == "f" else int(v))
 
@@ -200,7 +242,9 @@ class Cx:
         return math(self.b, name, *xs, use_vecmath=self.use_vecmath)
 
     def const(self, value: Any) -> ir.Constant:
-        return constant(value, self.dtype)
+        # (float16/bfloat16 compute in float32: an attribute such as a clamp bound is taken
+        # as a float32, as eager's float32 arrays take it)
+        return constant(value, D.float32 if self.dtype.reduced else self.dtype)
 
 
 Rule = Callable[..., ir.Value]
@@ -436,14 +480,19 @@ class NoLoweringForDType(CodegenError):
 
 
 def _refuse_reduced_floats(k: Any) -> None:
-    """float16/bfloat16 have no lowering yet: never a float32 result in their place."""
+    """float16/bfloat16 lower in elementwise loops only (Note [reduced floats in kernels]): a
+    reduction keeping partial totals in a narrow output, or a row kernel, is refused."""
+    rows = not isinstance(k, Kernel)
     for e in k.eqns:
+        if not (rows or e.op in REDUCE_RULES):
+            continue
         for a in (*e.inputs, e.out):
             dt = a.aval.dtype
-            if dt.is_reduced_float:
+            if dt.reduced:
                 raise NoLoweringForDType(
-                    f"kernel {k.name}: op {e.op.name.lower()}: codegen does not lower {dt} "
-                    "yet; the kernel runs on the NumPy reference"
+                    f"kernel {k.name}: op {e.op.name.lower()}: codegen does not lower "
+                    f"{'row kernels' if rows else 'reductions'} in {dt} yet; the kernel runs "
+                    "on the NumPy reference"
                 )
 
 
