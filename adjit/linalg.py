@@ -23,6 +23,7 @@ from adjit.runtime.ops_decomp_linalg import (
     svdvals,
 )
 from adjit.runtime.ops_linalg import matmul
+from adjit.runtime.ops_lu import lu, lu_factor, lu_factor_ex, lu_solve
 from adjit.runtime.ops_norms import linalg_norm as norm
 from adjit.runtime.ops_norms import matrix_norm, multi_dot, vecdot, vector_norm
 from adjit.runtime.ops_pinv import cond, lstsq, matrix_rank, pinv
@@ -50,6 +51,10 @@ __all__ = [
     "inv",
     "inv_ex",
     "lstsq",
+    "lu",
+    "lu_factor",
+    "lu_factor_ex",
+    "lu_solve",
     "matmul",
     "matrix_exp",
     "matrix_norm",

@@ -44,6 +44,7 @@ FUNCS: dict[str, int] = {
     "svd": 1,
     "qr": 1,
     "expm": 1,
+    "lu": 1,
 }
 MODES: dict[str, tuple[str, ...]] = {
     "eigh": ("L", "U"),
@@ -67,6 +68,8 @@ def parts(func: str, mode: str, shapes: list[tuple[int, ...]]) -> list[tuple[int
     if func == "svd":
         full = mode == "full"
         return [(m, m if full else k), (k,), (n if full else k, n)]
+    if func == "lu":
+        return [(m, n), (min(m, n),), (m, m), ()]
     if func == "qr":
         if mode == "r":
             return [(0,), (k, n)]
@@ -90,7 +93,7 @@ def linalg_shape(*xs: Aval, func: str, mode: str) -> Aval:
     a = xs[0]
     if any(x.dtype not in (float32, float64) or x.dtype is not a.dtype for x in xs):
         raise ShapeError(f"linalg.{func}: float32 or float64 operands of one dtype expected")
-    if a.ndim < 2 or (func not in ("svd", "qr") and a.shape[-1] != a.shape[-2]):
+    if a.ndim < 2 or (func not in ("svd", "qr", "lu") and a.shape[-1] != a.shape[-2]):
         raise ShapeError(f"linalg.{func}: square matrices expected, got {a.shape}")
     batch = a.shape[:-2]
     if func == "solve_ex":
@@ -270,6 +273,7 @@ def linalg_reference(*xs: np.ndarray, func: str, mode: str) -> np.ndarray:
         "eigh": lambda: _eigh(a, mode),
         "svd": lambda: _svd(a, mode),
         "qr": lambda: _qr(a, mode),
+        "lu": lambda: lu(a),
     }[func]()
     return _pack(a.shape[:-2], a.dtype, *computed)
 
@@ -324,3 +328,38 @@ def expm(a: np.ndarray) -> np.ndarray:
             r = np.where((s > k)[..., None, None], r @ r, r)
         r = np.where(np.isnan(norm)[..., None, None], np.nan, r)
     return r.astype(a.dtype)
+
+
+# ---- LU with partial pivoting ------------------------------------------------------------------
+def lu(a: np.ndarray) -> list[np.ndarray]:
+    """getrf by columns over the whole batch: LU (L's multipliers below U), LAPACK's 1-based
+    pivots, the permutation matrix P with A = P L U, and info (the first zero pivot). NumPy has
+    no getrf; this is LAPACK's unblocked getf2 (its pivots: the first largest |entry|)."""
+    batch, (m, n) = a.shape[:-2], a.shape[-2:]
+    k = min(m, n)
+    f = a.reshape(-1, m, n).copy()
+    count = f.shape[0]
+    rows = np.arange(count)
+    pivots = np.zeros((count, k))
+    perm = np.tile(np.arange(m), (count, 1))
+    info = np.zeros(count)
+    with np.errstate(all="ignore"):
+        for j in range(k):
+            p = j + np.argmax(np.abs(f[:, j:, j]), axis=1)
+            pivots[:, j] = p + 1
+            f[rows, j], f[rows, p] = f[rows, p], f[rows, j].copy()
+            perm[rows, j], perm[rows, p] = perm[rows, p], perm[rows, j].copy()
+            d = f[:, j, j]
+            zero = d == 0
+            info = np.where((info == 0) & zero, j + 1, info)
+            f[:, j + 1 :, j] = np.where(
+                zero[:, None], f[:, j + 1 :, j], f[:, j + 1 :, j] / d[:, None]
+            )
+            f[:, j + 1 :, j + 1 :] -= f[:, j + 1 :, j : j + 1] * f[:, j : j + 1, j + 1 :]
+    p_matrix = np.swapaxes(np.eye(m, dtype=a.dtype)[perm], -1, -2)  # P^T's rows are I[perm]
+    return [
+        f.reshape(a.shape),
+        pivots.reshape((*batch, k)),
+        p_matrix.reshape((*batch, m, m)),
+        info.reshape(batch),
+    ]

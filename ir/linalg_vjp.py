@@ -192,6 +192,24 @@ def _expm(g: Any, out: Any, inputs: Any, shapes: list, mode: str) -> tuple:
     return (top.mT @ block._linalg("expm", "") @ bottom,)
 
 
+def _lu(g: Any, out: Any, inputs: Any, shapes: list, mode: str) -> tuple:
+    # linalg_lu_backward, square case: gA = P L^-H [tril(L^H gLU, -1) + triu(gLU U^H)] U^-H
+    # (gLU: the cotangent of the packed LU, L's multipliers below U; P and the pivots have none)
+    m, n = shapes[0][-2:]
+    if m != n:
+        raise NotImplementedError(
+            "linalg.lu_factor: the gradient of the LU decomposition of a non-square matrix is "
+            "not implemented by adjit"
+        )
+    factors, _, perm, _ = unpack(out, "lu", mode, shapes)
+    g_factors = unpack(g, "lu", mode, shapes)[0]
+    low = factors.tril(-1) + _eye(factors, n)
+    up = factors.triu()
+    inner = (low.mT @ g_factors).tril(-1) + (g_factors @ up.mT).triu()
+    inner = solve(up, inner.mT).mT  # inner U^-H
+    return (perm @ solve(low.mT, inner),)  # P L^-H inner
+
+
 RULES = {
     "det": _det,
     "slogdet": _slogdet,
@@ -202,6 +220,7 @@ RULES = {
     "svd": _svd,
     "qr": _qr,
     "expm": _expm,
+    "lu": _lu,
 }
 
 

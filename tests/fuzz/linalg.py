@@ -46,10 +46,14 @@ PROGRAMS: dict[str, tuple[str, str]] = {
     "nuclear": ("T.linalg.matrix_norm(x0, 'nuc')", "t"),
     "spectral": ("T.linalg.matrix_norm(x0, 2) * T.linalg.cond(x0)", "t"),
     "matrix_power": ("T.linalg.matrix_power(x0, -2)", "g"),
+    "lu_solve": ("T.linalg.lu_solve(*T.linalg.lu_factor(x0), x1)", "gr"),
+    "lu": ("T.linalg.lu(x0).U", "g"),
 }
 # exactly singular inputs: the same LinalgError, or det's value 0 and gradient 0 (slogdet's
 # gradient is undefined there: PyTorch's unperturbed LU makes inf/NaN patterns of its own)
-SINGULAR_OK = frozenset({"det", "inv", "inv-chain", "solve", "solve-left-false", "matrix_power"})
+SINGULAR_OK = frozenset(
+    {"det", "inv", "inv-chain", "solve", "solve-left-false", "matrix_power", "lu_solve", "lu"}
+)
 SIGNED = [  # R's diagonal made positive (and Q's columns with it): QR is unique up to those
     "def _signed(T, q, r):",
     "    s = r.diagonal(dim1=-2, dim2=-1).sign()",

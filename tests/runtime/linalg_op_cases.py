@@ -354,6 +354,26 @@ CASES = [
                 (),
             ),
             ("matrix_exp-method", lambda T, a: a.matrix_exp(), ((1, 1),), True, ()),
+            ("linalg.lu_factor", lambda T, a: T.linalg.lu_factor(a).LU, ((2, 3, 3),), True, ()),
+            ("linalg.lu_factor_ex", lambda T, a: T.linalg.lu_factor_ex(a)[0], ((4, 4),), True, ()),
+            ("linalg.lu-L", lambda T, a: T.linalg.lu(a).L, ((3, 3),), True, ()),
+            ("linalg.lu-U", lambda T, a: T.linalg.lu(a)[2], ((2, 3, 3),), True, ()),
+            (
+                "linalg.lu_solve",
+                lambda T, a, b: T.linalg.lu_solve(*T.linalg.lu_factor(a), b),
+                ((2, 3, 3), (2, 3, 2)),
+                True,
+                "wn",
+            ),
+            (
+                "linalg.lu_solve-adjoint-right",
+                lambda T, a, b: T.linalg.lu_solve(
+                    *T.linalg.lu_factor(a), b, left=False, adjoint=True
+                ),
+                ((3, 3), (2, 3)),
+                True,
+                "wn",
+            ),
             (
                 "linalg.diagonal",
                 lambda T, a: T.linalg.diagonal(a, offset=-1),

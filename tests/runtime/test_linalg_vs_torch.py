@@ -286,6 +286,16 @@ BAD: dict[str, Callable[[Any], Any]] = {
     "matrix_exp not square": lambda T: T.linalg.matrix_exp(_f(T, 2, 3)),
     "matrix_exp 1d": lambda T: T.matrix_exp(_f(T, 3)),
     "matrix_exp int": lambda T: T.linalg.matrix_exp(T.ones(3, 3, dtype=T.int64)),
+    "lu_factor 1d": lambda T: T.linalg.lu_factor(_f(T, 3)),
+    "lu_factor int": lambda T: T.linalg.lu_factor(T.ones(3, 3, dtype=T.int64)),
+    "lu_factor no pivot": lambda T: T.linalg.lu_factor(_f(T, 3, 3), pivot=False),
+    "lu_factor singular": lambda T: T.linalg.lu_factor(_batch_with_singular(T)),
+    "lu_factor zero": lambda T: T.linalg.lu_factor(T.zeros(2, 2)),
+    "lu_solve 1d": lambda T: T.linalg.lu_solve(*T.linalg.lu_factor(T.eye(3)), T.ones(3)),
+    "lu_solve shapes": lambda T: T.linalg.lu_solve(*T.linalg.lu_factor(T.eye(3)), T.ones(4, 2)),
+    "lu_solve right": lambda T: T.linalg.lu_solve(
+        *T.linalg.lu_factor(T.eye(3)), T.ones(3, 2), left=False
+    ),
 }
 
 
@@ -501,6 +511,12 @@ RESULTS: dict[str, Callable[[Any, Any], Any]] = {
     "cond -2": lambda T, d: T.linalg.cond(T.tensor(_arr(10, 4, 3), dtype=d), -2),
     "matrix_exp large": lambda T, d: T.linalg.matrix_exp(T.tensor(20 * _A233, dtype=d) / 20),
     "matrix_exp empty": lambda T, d: T.linalg.matrix_exp(T.zeros(2, 0, 0, dtype=d)),
+    "lu tall": lambda T, d: T.linalg.lu(T.tensor(_arr(11, 2, 5, 3), dtype=d)),
+    "lu wide": lambda T, d: T.linalg.lu(T.tensor(_arr(12, 3, 5), dtype=d)),
+    "lu_factor wide": lambda T, d: T.linalg.lu_factor(T.tensor(_arr(13, 3, 5), dtype=d)),
+    "lu_factor_ex singular": lambda T, d: T.linalg.lu_factor_ex(
+        T.tensor(np.array([[1.0, 2.0], [2.0, 4.0]]), dtype=d)
+    ),
 }
 
 
@@ -571,3 +587,10 @@ def test_vectors_of_repeated_values_have_pytorchs_nan_gradients() -> None:
                 got.append(a.grad.numpy())
             np.testing.assert_array_equal(np.isnan(got[1]), np.isnan(got[0]))
             assert np.isnan(got[0]).any()
+
+
+def test_lu_gradient_of_a_rectangular_matrix_is_refused() -> None:
+    """PyTorch differentiates non-square LU too; adjit says it does not (no silent zero)."""
+    a = adjit.tensor(_arr(14, 4, 3), requires_grad=True)
+    with pytest.raises(NotImplementedError, match="non-square"):
+        adjit.linalg.lu(a).L.sum().backward()
