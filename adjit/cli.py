@@ -51,7 +51,8 @@ SECTIONS: dict[str, Callable[[Any], str | None]] = {
     ),
     "python": lambda ex: ex.python or None,
 }
-DTYPES = {"f16": "float16", "f32": "float32", "f64": "float64", "i32": "int32", "i64": "int64"}
+DTYPES = {"f16": "float16", "bf16": "bfloat16", "f32": "float32", "f64": "float64"}
+DTYPES.update({"i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64", "u8": "uint8"})
 DTYPES.update({"bool": "bool", "b": "bool"})
 _SPEC = re.compile(r"^(?P<name>[A-Za-z_]\w*)=(?P<dtype>[a-z0-9]+)\[(?P<dims>[0-9, ]*)\]$")
 
@@ -73,10 +74,10 @@ def parse_arg_spec(text: str) -> tuple[str, str, tuple[int, ...]]:
             f"bad --arg {text!r}: expected NAME=DTYPE[DIMS], e.g. x=f32[3,4] or s=f64[]"
         )
     dtype = DTYPES.get(m["dtype"])
-    if dtype is None or dtype == "float16":
+    if dtype is None:
         raise argparse.ArgumentTypeError(
             f"bad --arg {text!r}: unknown dtype {m['dtype']!r} "
-            "(use one of f32, f64, i32, i64, bool)"
+            "(use one of f16, bf16, f32, f64, i8, i16, i32, i64, u8, bool)"
         )
     dims = [d.strip() for d in m["dims"].split(",") if d.strip()]
     return m["name"], dtype, tuple(int(d) for d in dims)
@@ -112,8 +113,8 @@ def make_inputs(
     rng = np.random.default_rng(seed)
     out = {}
     for name, dtype, shape in specs:
-        if dtype.startswith("float"):
-            t = adjit.from_numpy(rng.standard_normal(shape).astype(dtype))
+        if dtype.startswith(("float", "bfloat")):
+            t = adjit.from_numpy(rng.standard_normal(shape)).to(getattr(adjit, dtype))
             t.requires_grad_(name in requires_grad)
         elif dtype == "bool":
             t = adjit.from_numpy(rng.random(shape) < 0.5)
@@ -131,7 +132,7 @@ def explain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     dup = {n for n in names if names.count(n) > 1}
     if dup:
         parser.error(f"--arg given twice for {sorted(dup)}")
-    floats = {name for name, dtype, _ in args.arg if dtype.startswith("float")}
+    floats = {name for name, dtype, _ in args.arg if dtype.startswith(("float", "bfloat"))}
     args.requires_grad = [n.strip() for group in args.requires_grad for n in group.split(",")]
     for name in args.requires_grad:
         if name not in names:
