@@ -1,5 +1,6 @@
 """``torch.linalg``: norms, products, and the LAPACK functions (det, inv, solve, cholesky, eigh,
-svd, qr over the LINALG primitive; pinv, lstsq, matrix_rank, cond over svd/eigh)."""
+svd, qr, lu, matrix_exp over the LINALG primitive; pinv, lstsq, matrix_rank, cond over svd/eigh;
+solve_triangular, lu_solve, tensorinv/tensorsolve over solve)."""
 
 from __future__ import annotations
 
