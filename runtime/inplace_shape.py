@@ -71,6 +71,11 @@ def _refuse_outside(t: Tensor, what: str) -> None:
 def restride(t: Tensor, fn: Callable[[Tensor], Tensor], what: str) -> Tensor:
     """Make ``t`` the view ``fn(t)`` of itself, in place (Note [in-place shape changes])."""
     _check_leaf(t)
+    base = t._view_base
+    if is_grad_enabled() and base is not None and base.is_leaf and base.requires_grad:
+        raise RuntimeError(
+            "a view of a leaf Variable that requires grad is being used in an in-place operation."
+        )
     if t._is_tracer:
         return _traced_rebind(t, fn, what)
     _refuse_outside(t, what)
@@ -180,7 +185,11 @@ def _resized(t: Tensor, shape: tuple[int, ...]) -> np.ndarray:
     return raw[start:need].view(data.dtype).reshape(shape)
 
 
-def resize_(self: Tensor, *size: Any, memory_format: Any = None) -> Tensor:
+def resize_(self: Tensor, *size: Any, memory_format: Any = None, **kwargs: Any) -> Tensor:
+    if not size and "size" in kwargs:
+        size = (kwargs.pop("size"),)
+    if kwargs:
+        raise TypeError(f"resize_() got an unexpected keyword argument '{next(iter(kwargs))}'")
     if not size:
         raise TypeError('resize_() missing 1 required positional arguments: "size"')
     if any(isinstance(s, float) for s in size) or (len(size) == 1 and isinstance(size[0], float)):

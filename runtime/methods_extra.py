@@ -13,7 +13,9 @@ from . import functional as F
 from . import inplace as I
 from . import inplace_shape
 from .checks import check, in_range
+from .creation import check_fits
 from .dispatch import apply, composite, with_rule
+from .grad_mode import is_grad_enabled
 from .tensor import Tensor, _dims
 
 
@@ -140,7 +142,16 @@ def fill_diagonal_(self: Tensor, fill_value: Any, wrap: bool = False) -> Tensor:
             "by adjit; call it on a contiguous() copy"
         )
     if isinstance(fill_value, Tensor):
+        if fill_value.ndim:
+            raise TypeError(
+                "fill_diagonal_(): argument 'fill_value' (position 1) must be Number, not Tensor"
+            )
         fill_value = fill_value.item()
+    check_fits(np.asarray(fill_value), self.dtype, f"{self.dtype.name}_t")
+    if is_grad_enabled() and self.is_leaf and self.requires_grad:  # PyTorch fills a view
+        raise RuntimeError(
+            "a view of a leaf Variable that requires grad is being used in an in-place operation."
+        )
     where = Tensor._make(mask)
 
     def fill(t: Tensor) -> Tensor:
@@ -168,6 +179,8 @@ def _put_checks(self: Tensor, index: Any, source: Any, op: str) -> None:
             "put_(): self and source expected to have the same dtype, but got self.dtype = "
             f"{self.dtype.type_name} and source.dtype = {source.dtype.type_name}"
         )
+    if self.numel() == 0 and index.numel():
+        raise IndexError("put_(): Tried to put elements into an empty tensor")
     if index.numel() != source.numel():
         raise IndexError(
             "put_(): Expected source and index to have the same number of elements, but got "
@@ -211,6 +224,9 @@ def put(self: Tensor, index: Any, source: Any, accumulate: bool = False) -> Tens
 def put_(self: Tensor, index: Any, source: Any, accumulate: bool = False) -> Tensor:
     _put_checks(self, index, source, "put_")
     return I.inplace(self, lambda t: _put(t, index, source, accumulate), source)
+
+
+_UNSET: Any = object()  # an argument not given
 
 
 # ---- apply_ and map_: Python callables per element (CPU, eager, no autograd) ----------------
@@ -270,11 +286,19 @@ def _each(self: Tensor, name: str, others: list[Tensor], fn: Any) -> Tensor:
     return self
 
 
-def apply_(self: Tensor, callable: Any) -> Tensor:  # noqa: A002 - PyTorch's name
-    return _each(self, "apply_", [], callable)
+def apply_(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    if kwargs:
+        raise TypeError("TensorBase.apply_() takes no keyword arguments")
+    if len(args) != 1:
+        raise TypeError(f"TensorBase.apply_() takes exactly one argument ({len(args)} given)")
+    return _each(self, "apply_", [], args[0])
 
 
-def map_(self: Tensor, tensor: Any, callable: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+def map_(self: Tensor, other: Any = _UNSET, callable: Any = _UNSET) -> Tensor:  # noqa: A002
+    for name, value in (("other", other), ("callable", callable)):
+        if value is _UNSET:
+            raise TypeError(f'map_() missing 1 required positional arguments: "{name}"')
+    tensor = other
     if not isinstance(tensor, Tensor):
         raise TypeError(
             f"map_(): argument 'other' (position 1) must be Tensor, not {type(tensor).__name__}"
@@ -289,7 +313,14 @@ def map_(self: Tensor, tensor: Any, callable: Any) -> Tensor:  # noqa: A002 - Py
             f"number of sizes provided ({self.ndim}) must be greater or equal to the number "
             f"of dimensions in the tensor ({tensor.ndim})"
         )
-    F.expand(tensor, tuple(self.shape))  # PyTorch's expand errors
+    lead = self.ndim - tensor.ndim
+    for i, n in enumerate(tensor.shape):
+        if n != 1 and n != self.shape[lead + i]:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({self.shape[lead + i]}) must match the "
+                f"existing size ({n}) at non-singleton dimension {lead + i}.  Target sizes: "
+                f"{list(self.shape)}.  Tensor sizes: {list(tensor.shape)}"
+            )
     return _each(self, "map_", [tensor], callable)
 
 
@@ -359,9 +390,6 @@ _adjoint = _matrix_transpose("adjoint()")
 
 def _imag(x: Tensor) -> Tensor:
     raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
-
-
-_UNSET = object()
 
 
 def _get_grad_dtype(x: Tensor) -> Any:

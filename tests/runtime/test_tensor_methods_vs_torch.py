@@ -218,6 +218,7 @@ def test_inplace_shape_change_under_no_grad_keeps_requires_grad() -> None:
 
 
 INPLACE_ERRORS = [
+    lambda T: T.tensor(X, requires_grad=True).t().unsqueeze_(0),
     lambda T: T.tensor(X, requires_grad=True).t_(),
     lambda T: T.tensor(X, requires_grad=True).eq_(0.0),
     lambda T: T.zeros(2, 3, 4).t_(),
@@ -240,6 +241,11 @@ INPLACE_ERRORS = [
     lambda T: T.zeros(2, 3).put_(T.tensor([1]), T.tensor([9])),
     lambda T: T.zeros(2, 3).put_(T.tensor([1]), 9.0),
     lambda T: T.zeros(2, 3).put(T.tensor([1]), 9.0),
+    lambda T: T.zeros(0).put_(T.tensor([0]), T.tensor([5.0])),
+    lambda T: T.zeros(2, 2, dtype=T.int64).fill_diagonal_(float("nan")),
+    lambda T: T.zeros(2, 2, dtype=T.uint8).fill_diagonal_(300),
+    lambda T: T.zeros(2, 2).fill_diagonal_(T.tensor([1.0, 2.0])),
+    lambda T: T.zeros(2, 2, requires_grad=True).fill_diagonal_(1.0),
 ]
 
 
@@ -271,6 +277,29 @@ INT_ROWS = [
     lambda T: T.zeros(3, 3).fill_diagonal_(T.tensor(4.0)),
     lambda T: T.zeros(2, 3, dtype=T.int64).put_(T.tensor([[1], [2]]), T.tensor([9, 8])),
     lambda T: T.zeros(2, 3).put(T.tensor([1, 5]), T.tensor([9.0, 8.0]), accumulate=True),
+    lambda T: T.zeros(0, 0).fill_diagonal_(1.0),
+    lambda T: T.zeros(2, 0).fill_diagonal_(1.0),
+    lambda T: T.zeros(2, 2, dtype=T.bool).fill_diagonal_(1),
+    lambda T: T.zeros(2, 2, dtype=T.int32).fill_diagonal_(-2.9),
+    lambda T: T.zeros(4, 2).fill_diagonal_(1.0, wrap=True),
+    lambda T: T.zeros(3).put_(T.tensor([], dtype=T.int64), T.tensor([])),
+    lambda T: T.tensor(1.0).put_(T.tensor([0]), T.tensor([5.0])),
+    lambda T: T.zeros(3).put_(T.tensor(2), T.tensor(5.0)),
+    lambda T: T.zeros(3, dtype=T.int64).put_(T.tensor([1, 1]), T.tensor([5, 6]), accumulate=True),
+    lambda T: T.zeros(3, dtype=T.bool).put_(T.tensor([1]), T.tensor([True])),
+    lambda T: T.zeros(2, 3).t().put_(T.tensor([1]), T.tensor([5.0])),
+    lambda T: T.zeros(3).put_(index=T.tensor([1]), source=T.tensor([5.0]), accumulate=True),
+    lambda T: T.arange(3).eq_(T.tensor([0.0, 1.5, 2.0])),
+    lambda T: T.tensor([True, False]).lt_(0.5),
+    lambda T: T.tensor([float("nan"), 1.0]).lt_(2.0),
+    lambda T: T.full((3,), 200, dtype=T.uint8).cumsum_(0),
+    lambda T: T.tensor(2.0).cumsum_(0),
+    lambda T: T.tensor([float("nan"), -0.0, -2.0]).sign_(),
+    lambda T: T.tensor([-128], dtype=T.int8).absolute_(),
+    lambda T: T.arange(-3, 3).divide_(2, rounding_mode="floor"),
+    lambda T: T.ones(2, dtype=T.float16).true_divide_(3),
+    lambda T: T.tensor([float("inf"), float("nan")], dtype=T.float16).nan_to_num_(),
+    lambda T: T.tensor([1, 2], dtype=T.uint8).negative_(),
 ]
 
 
@@ -324,6 +353,11 @@ APPLY_ROWS = [
     lambda T: T.arange(3.0).map_(T.ones(3), lambda a, b: a + b),
     lambda T: T.arange(6.0).view(2, 3).map_(T.tensor([1.0, 2.0, 3.0]), lambda a, b: a * b),
     lambda T: T.arange(3).map_(T.tensor([4, 5, 6]), lambda a, b: a - b),
+    lambda T: T.tensor([3.0, 4.0]).map_(T.tensor(1.0), lambda a, b: a + b),
+    lambda T: T.zeros(2, 3).map_(T.ones(2, 1), lambda a, b: a + b),
+    lambda T: T.zeros(2).map_(T.ones(2), callable=lambda a, b: a + b),
+    lambda T: T.zeros(0).apply_(lambda v: 1),
+    lambda T: T.tensor(3.0).apply_(lambda v: v * 2),
 ]
 
 
@@ -358,6 +392,10 @@ APPLY_ERRORS = [
     lambda T: T.arange(3.0).map_(T.ones(2, 3), lambda a, b: a),
     lambda T: T.arange(3.0).map_(T.ones(3, dtype=T.int64), lambda a, b: a),
     lambda T: T.arange(3.0).map_(3, lambda a, b: a),
+    lambda T: T.zeros(2, 3).map_(T.ones(2), lambda a, b: a),
+    lambda T: T.zeros(2).map_(T.zeros(2)),
+    lambda T: T.zeros(2).apply_(),
+    lambda T: T.zeros(2).apply_(callable=lambda v: v),
 ]
 
 
@@ -380,6 +418,9 @@ def _storage_case(T: Any) -> list:
     out.append(T.arange(6.0).view(2, 3).t().resize_(3, 2).clone())
     out.append(T.arange(12.0)[4:].resize_(2, 2).clone())  # from the storage offset
     out.append(T.zeros(2, 3).resize_as_(T.zeros(3, 2, dtype=T.int64)))
+    out.append(T.arange(4.0).resize_(0).resize_(4).clone())  # the storage keeps its values
+    out.append(T.arange(6).resize_(2, 2))
+    out.append(T.arange(6.0).resize_(size=(2, 3)))
     return out
 
 
@@ -550,3 +591,15 @@ def test_new_empty_strided_vs_torch() -> None:
 )
 def test_broadcast_to_method_forms(call: Callable) -> None:
     _same(call(adjit.tensor(X[:2, :3])), call(torch.tensor(X[:2, :3])))
+
+
+def test_apply_moves_the_version_counter() -> None:
+    """Unlike PyTorch's (whose counter stays, so a saved tensor changed by apply_ silently gives
+    a stale gradient), adjit's apply_/map_ count as in-place writes: backward refuses."""
+    x = adjit.tensor([1.0], requires_grad=True)
+    w = adjit.tensor([2.0])
+    y = x * w
+    w.apply_(lambda v: 5.0)
+    assert w._version == 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
