@@ -164,3 +164,37 @@ def solve_adjoint(f: Tensor, pt: Tensor, b: Tensor, adjoint: bool) -> Tensor:
     # A^T = U^T L^T P^T: x = P L^-T U^-T b
     y = solve_triangular(f.mT, b, upper=False)
     return pt.mT @ solve_triangular(f.mT, y, upper=True, unitriangular=True)
+
+
+# ---- the torch.* spellings -----------------------------------------------------------------
+RESULTS["lu_unpack"] = _return_type("lu_unpack", "P L U")
+RESULTS["_lu_with_info"] = _return_type("_lu_with_info", "LU pivots infos")
+
+
+def lu_legacy(A: Tensor, pivot: bool = True, get_infos: bool = False) -> Any:  # noqa: N803
+    """``torch.lu``: (LU, pivots), with the infos if asked (no error for a zero pivot)."""
+    factors, pivots, info = lu_factor_ex(A, pivot=pivot)
+    return RESULTS["_lu_with_info"](factors, pivots, info) if get_infos else (factors, pivots)
+
+
+def lu_unpack(
+    LU_data: Tensor,  # noqa: N803 - PyTorch's argument names
+    LU_pivots: Tensor,  # noqa: N803
+    unpack_data: bool = True,
+    unpack_pivots: bool = True,
+) -> Any:
+    """(P, L, U) from lu_factor's output; the parts not asked for are empty."""
+    m, n = LU_data.shape[-2:]
+    k = min(m, n)
+    empty = LU_data.new_zeros((0,))
+    perm = _permutation(LU_pivots, m, LU_data.detach()).mT if unpack_pivots else empty
+    if not unpack_data:
+        return RESULTS["lu_unpack"](perm, empty, empty)
+    low = composite("LuUnpackBackward0", lambda f: _unit_lower(f, m, k), LU_data)
+    up = composite("LuUnpackBackward0", lambda f: f.narrow(-2, 0, k).triu(), LU_data)
+    return RESULTS["lu_unpack"](perm, low, up)
+
+
+def lu_solve_legacy(b: Tensor, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:  # noqa: N803
+    """``torch.lu_solve(b, LU_data, LU_pivots)``: linalg.lu_solve's arguments reordered."""
+    return lu_solve(LU_data, LU_pivots, b)

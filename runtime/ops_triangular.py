@@ -182,3 +182,31 @@ def vander(x: Tensor, *, N: Any = None) -> Tensor:  # noqa: N803
         return ones
     powers = cumprod(x.unsqueeze(-1).expand(*x.shape, n - 1), -1)
     return cat([ones, powers], -1)
+
+
+# ---- torch.triangular_solve (the older spelling) -------------------------------------------
+def triangular_solve(
+    b: Tensor,
+    A: Tensor,  # noqa: N803
+    upper: bool = True,
+    transpose: bool = False,
+    unitriangular: bool = False,
+) -> Any:
+    """(X, A's copy) with op(A) X = b, op(A) = A^T if ``transpose``; both carry
+    TriangularSolveBackward0 as in PyTorch."""
+    from .ops_decomp_linalg import RESULTS, _return_type
+
+    if "triangular_solve" not in RESULTS:
+        RESULTS["triangular_solve"] = _return_type(
+            "triangular_solve", "solution cloned_coefficient"
+        )
+
+    def decomposition(rhs: Tensor, a: Tensor) -> Tensor:
+        coefficient = a.mT if transpose else a
+        return solve_triangular(
+            coefficient, rhs, upper=upper != transpose, unitriangular=unitriangular
+        )
+
+    solution = composite("TriangularSolveBackward0", decomposition, b, A)
+    copy = composite("TriangularSolveBackward0", lambda a: a.clone(), A)
+    return RESULTS["triangular_solve"](solution, copy)
