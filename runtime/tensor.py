@@ -16,6 +16,19 @@ from ..ir.ops import Op
 from ..ir.shapes import norm_axis
 from . import trace_state
 
+_LEGACY_NAMES = {  # PyTorch's legacy tensor type names (Tensor.type())
+    "float32": "torch.FloatTensor",
+    "float64": "torch.DoubleTensor",
+    "int64": "torch.LongTensor",
+    "bool": "torch.BoolTensor",
+    "int32": "torch.IntTensor",
+    "uint8": "torch.ByteTensor",
+    "int8": "torch.CharTensor",
+    "int16": "torch.ShortTensor",
+    "float16": "torch.HalfTensor",
+    "bfloat16": "torch.BFloat16Tensor",
+}
+
 
 class Size(tuple):
     """A tensor's shape: a tuple that prints as ``torch.Size([2, 3])``."""
@@ -365,20 +378,16 @@ class Tensor:
 
         return apply(Op.CAST, self, dtype=dtype)
 
-    def type(self, dtype: DType | None = None) -> Any:
+    def type(self, dtype: DType | str | None = None, non_blocking: bool = False) -> Any:
+        """The legacy type name (``torch.FloatTensor``), or a copy converted to ``dtype`` (a
+        dtype or such a name)."""
         if dtype is None:
-            return {
-                "float32": "torch.FloatTensor",
-                "float64": "torch.DoubleTensor",
-                "int64": "torch.LongTensor",
-                "bool": "torch.BoolTensor",
-                "int32": "torch.IntTensor",
-                "uint8": "torch.ByteTensor",
-                "int8": "torch.CharTensor",
-                "int16": "torch.ShortTensor",
-                "float16": "torch.HalfTensor",
-                "bfloat16": "torch.BFloat16Tensor",
-            }[self.dtype.name]
+            return _LEGACY_NAMES[self.dtype.name]
+        if isinstance(dtype, str):
+            by_name = {v: k for k, v in _LEGACY_NAMES.items()}
+            if dtype not in by_name:
+                raise ValueError(f"invalid type: '{dtype}'")
+            dtype = D.by_name(by_name[dtype])
         return self.to(dtype)
 
     def float(self) -> Tensor:

@@ -453,6 +453,17 @@ def test_conversion_methods_and_type_names() -> None:
         assert _differs(got, want) is None
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_legacy_type_names(name: str) -> None:
+    got, want = _both(lambda T: T.ones(2, dtype=getattr(T, name)))
+    assert got.type() == want.type()
+    got, want = _both(lambda T: T.tensor([1.5, -2.0]).type(want.type()))
+    assert _differs(got, want) is None
+    for T in (torch, adjit):
+        with pytest.raises(ValueError, match="invalid type: 'torch.Foo'"):
+            T.ones(2).type("torch.Foo")
+
+
 @pytest.mark.parametrize("name", [n for n in NAMES if D.by_name(n).is_floating_point])
 def test_finfo_vs_torch(name: str) -> None:
     got, want = adjit.finfo(getattr(adjit, name)), torch.finfo(getattr(torch, name))
