@@ -353,7 +353,7 @@ def _matrix_transpose(what: str) -> Any:
 
     def fn(x: Tensor) -> Tensor:
         if x.ndim == 0:
-            warnings.warn(_ZERO_D[what], UserWarning, stacklevel=3)
+            warnings.warn(_ZERO_D[what], UserWarning, stacklevel=2)
             return x
         if x.ndim == 1:
             raise RuntimeError(
@@ -411,7 +411,8 @@ def _set_grad_dtype(x: Tensor, value: Any) -> None:
 
 
 def _conj_physical_(x: Tensor) -> Tensor:
-    return I.inplace(x, lambda t: t)  # real: the values stay, the version counter moves
+    # real: the values stay; the version counter moves and the history gains PyTorch's node
+    return I.inplace(x, lambda t: composite("ConjPhysicalBackward1", lambda a: a, t))
 
 
 def _to_dense(x: Tensor, dtype: Any = None, *, masked_grad: Any = None) -> Tensor:

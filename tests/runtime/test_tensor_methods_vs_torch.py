@@ -80,6 +80,7 @@ INPLACE_ROWS: list[tuple[str, Callable[[Any, Any], Any]]] = [
     ("subtract_", lambda T, x: x.subtract_(1.0, alpha=2)),
     ("negative_", lambda T, x: x.negative_()),
     ("absolute_", lambda T, x: x.absolute_()),
+    ("conj_physical_", lambda T, x: x.conj_physical_()),
     ("fill_diagonal_", lambda T, x: x.fill_diagonal_(2.5)),
     ("fill_diagonal_-wrap", lambda T, x: x.fill_diagonal_(-1.0, wrap=True)),
     ("put_", lambda T, x: x.put_(T.tensor([1, -2, 5]), T.tensor([7.0, 8.0, 9.0], dtype=T.float64))),
