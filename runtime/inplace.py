@@ -63,12 +63,7 @@ def _write(t: Tensor, result: Tensor) -> None:
             f"output with shape {list(t.shape)} doesn't match the broadcast "
             f"shape {list(np.broadcast_shapes(result.shape, t.shape))}"
         )
-    if not t._data.flags.writeable:
-        raise RuntimeError(
-            "unsupported operation: more than one element of the written-to tensor "
-            "refers to a single memory location. Please clone() the tensor before "
-            "performing the operation."
-        )
+    _check_writeable(t)
     t._data[...] = result._data
     t._version_box[0] += 1
 
@@ -133,6 +128,16 @@ def inplace(t: Tensor, fn: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
     return t
 
 
+def _check_writeable(t: Tensor) -> None:
+    """PyTorch's refusal to write into an expanded tensor (stride-0 memory)."""
+    if not t._data.flags.writeable:
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor "
+            "refers to a single memory location. Please clone() the tensor before "
+            "performing the operation."
+        )
+
+
 def setitem(t: Tensor, index: Any, value: Any) -> None:
     """``t[index] = value``: written in place; under grad mode the history becomes CopySlices."""
     _check_leaf(t)
@@ -147,6 +152,7 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
         return
     recording = traced or is_grad_enabled() and (t.requires_grad or v.requires_grad)
     if not recording:
+        _check_writeable(t)
         _assign(t._data, spec, tensors, np.broadcast_to(v._data.astype(t._data.dtype), target))
         t._version_box[0] += 1
         return

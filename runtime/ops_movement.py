@@ -243,7 +243,10 @@ def repeat(x: Tensor, *sizes: Any) -> Tensor:
         a = expand(a, tuple(v for r, n in zip(reps, lead, strict=True) for v in (r, n)))
         return reshape(a, tuple(r * n for r, n in zip(reps, lead, strict=True)))
 
-    return composite("RepeatBackward0", decomposition, x)
+    result = composite("RepeatBackward0", decomposition, x)
+    if not result._is_tracer and not result._data.flags.writeable:
+        result._data = result._data.copy()  # a new tensor as PyTorch's, never a stride-0 view
+    return result
 
 
 def flip(x: Tensor, dims: Any) -> Tensor:

@@ -146,3 +146,14 @@ def test_isclose_bit_for_bit_and_compiled() -> None:
             got = compiled(adjit.tensor(a), adjit.tensor(b)).numpy()
             want = torch.isclose(torch.tensor(a), torch.tensor(b), 1e-3, 1e-6, True).numpy()
             np.testing.assert_array_equal(got, want)
+
+
+def test_writes_into_expanded_and_repeated_tensors() -> None:
+    """Writing into an expanded tensor is PyTorch's RuntimeError; repeat's result is new memory."""
+    for T in (torch, adjit):
+        b = T.eye(3).expand(2, 3, 3)
+        with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+            b[0] = 0
+        a = T.eye(3).repeat(2, 2, 1, 1)
+        a[0] = 0
+        assert float(a.sum()) == 6.0
