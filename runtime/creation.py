@@ -88,6 +88,30 @@ def check_fits(arr: np.ndarray, dtype: DType, spelling: str) -> None:
         raise RuntimeError(f"value cannot be converted to type {spelling} without overflow")
 
 
+_FLOAT_LIMITS = {  # PyTorch's spelling in the message, the largest finite value
+    "float16": ("c10::Half", 65504.0),
+    "bfloat16": ("c10::BFloat16", 3.3895313892515355e38),
+    "float32": ("float", 3.4028234663852886e38),
+    "float64": ("double", float("inf")),
+}
+
+
+def check_fill(value: Any, dtype: DType) -> None:
+    """PyTorch's checked conversion of a fill value (full, fill_, masked_fill, index_fill):
+    an integer dtype takes what fits; a float dtype refuses a finite value beyond its largest
+    (65519.0 as float16, though it would round to 65504), and takes inf and NaN."""
+    a = np.asarray(value)
+    if a.dtype.kind not in "iuf":
+        return
+    if dtype.category == 1:
+        check_fits(a, dtype, f"{dtype.name}_t")
+        return
+    spelling, largest = _FLOAT_LIMITS.get(dtype.name, ("", float("inf")))
+    with np.errstate(invalid="ignore"):
+        if (np.abs(a.astype(np.float64)) > largest).any() and np.isfinite(a).all():
+            raise RuntimeError(f"value cannot be converted to type {spelling} without overflow")
+
+
 def _flat(data: Any) -> list[Any]:
     out: list[Any] = []
     for v in data:
@@ -130,7 +154,7 @@ def from_numpy(arr: np.ndarray) -> Tensor:
 def _filled(value: Any, size: tuple, dtype: DType | None, requires_grad: bool, dev: Any) -> Tensor:
     dt = dtype or D.get_default_dtype()
     fill = np.asarray(value.item() if isinstance(value, Tensor) else value)
-    check_fits(fill, dt, f"{dt.name}_t" if dt.name.startswith(("int", "uint")) else dt.name)
+    check_fill(fill, dt)
     return _finish(np.full(_dims(size), D.to_storage(fill, dt)), dt, requires_grad, dev)
 
 

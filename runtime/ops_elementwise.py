@@ -11,7 +11,7 @@ import numpy as np
 from ..ir import dtypes as D
 from ..ir.ops import Op
 from ..ir.shapes import C_NAMES
-from .creation import check_fits
+from .creation import check_fill, check_fits
 from .dispatch import apply, composite, result_dtype, with_rule
 from .opmath import in_float32
 from .ops_integer import rounding_div
@@ -236,9 +236,11 @@ def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
 
 def scalar_as(value: Any, dtype: D.DType) -> Any:
     """A Python number converted as PyTorch converts a fill value to the tensor's dtype:
-    truncated toward zero for integers (0.7 -> 0), nonzero -> True for bool."""
+    truncated toward zero for integers (0.7 -> 0), nonzero -> True for bool; PyTorch's overflow
+    check first (300 into int8, 1e6 into float16 raise)."""
     if dtype is D.bool_:
         return builtins.bool(value)
+    check_fill(value, dtype)
     if not dtype.is_floating_point and isinstance(value, float) and math.isfinite(value):
         return builtins.int(value)
     return value

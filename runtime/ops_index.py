@@ -6,9 +6,11 @@ from typing import Any
 
 import numpy as np
 
+from ..ir import dtypes as D
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
 from .checks import check, in_range
+from .creation import check_fill
 from .dispatch import apply, as_tensor_operand, composite
 from .ops_diagonal import _viewed
 from .ops_elementwise import add, gt, lt, mul, where
@@ -100,7 +102,8 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:  #
         return composite(
             "IndexFillBackward1", lambda a, v: where(mask, v.to(a.dtype), a), input, value
         )
-    fill = Tensor._make(np.asarray(as_tensor_operand(value)._data, input.dtype.np))
+    check_fill(value, input.dtype)  # (PyTorch's overflow check; float16 rounds via float32)
+    fill = Tensor._make(D.to_storage(np.asarray(as_tensor_operand(value)._data), input.dtype))
     return composite("IndexFillBackward0", lambda a: where(mask, fill, a), input)
 
 

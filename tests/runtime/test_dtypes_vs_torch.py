@@ -412,6 +412,45 @@ def test_python_numbers_out_of_range_raise_as_torch(make: Callable[[Any], Any]) 
     assert str(got.value) == str(want.value)
 
 
+FILLS: list[Callable[[Any], Any]] = [
+    lambda T: T.ones(2, dtype=T.half).fill_(1e6),
+    lambda T: T.full((2,), 1e6, dtype=T.half),
+    lambda T: T.full((2,), 65519.0, dtype=T.half),  # (it would round to 65504: still refused)
+    lambda T: T.full((2,), 1e39, dtype=T.bfloat16),
+    lambda T: T.full((2,), 1e39),
+    lambda T: T.ones(2, dtype=T.half).masked_fill(T.tensor([True, False]), 1e6),
+    lambda T: T.ones(2, dtype=T.half).index_fill(0, T.tensor([0]), 1e6),
+    lambda T: T.ones(2, dtype=T.int8).fill_(300),
+    lambda T: T.ones(2, dtype=T.int8).fill_(float("nan")),
+    lambda T: T.ones(2, dtype=T.int16).masked_fill(T.tensor([True, False]), -32769),
+    lambda T: T.where(T.tensor([True, False]), T.ones(2, dtype=T.uint8), 300),
+]
+FILLS_OK: list[Callable[[Any], Any]] = [
+    lambda T: T.full((2,), float("inf"), dtype=T.half),
+    lambda T: T.full((2,), 65504.0, dtype=T.half),
+    lambda T: T.full((2,), 1 + 2**-8 + 2**-40, dtype=T.bfloat16),
+    lambda T: T.ones(2, dtype=T.uint8).fill_(-3),
+    lambda T: T.ones(3, dtype=T.bfloat16).index_fill(0, T.tensor([1]), 1 + 2**-8 + 2**-40),
+    lambda T: T.where(T.tensor([True, False]), T.ones(2, dtype=T.half), 1e6),
+    lambda T: T.zeros(2, dtype=T.half) + 1e6,
+]
+
+
+@pytest.mark.parametrize("case", range(len(FILLS)))
+def test_fill_values_out_of_range_raise_as_torch(case: int) -> None:
+    with pytest.raises(RuntimeError) as want:
+        FILLS[case](torch)
+    with pytest.raises(RuntimeError) as got:
+        FILLS[case](adjit)
+    assert str(got.value) == str(want.value)
+
+
+@pytest.mark.parametrize("case", range(len(FILLS_OK)))
+def test_fill_values_in_range_as_torch(case: int) -> None:
+    got, want = _both(FILLS_OK[case])
+    assert _differs(got, want) is None, _differs(got, want)
+
+
 def test_conversions_compiled_match_eager() -> None:
     def f(x: Any) -> tuple[Any, ...]:
         return x.char(), x.short(), x.byte(), (x * 3).char() + 1
