@@ -98,9 +98,9 @@ def _in_float64(fn: Any) -> Any:
 
 
 def _reduced(x: Tensor) -> Tensor:
-    """x minus the nearest integer (exact), in [-0.5, 0.5]: sin and cot of pi x from it."""
-    m = x - floor(x)
-    return where(m > 0.5, m - 1.0, m)
+    """x minus the nearest integer, in [-0.5, 0.5] (exact: the integer is 0 or within a factor
+    2 of x, and x itself is kept below 1/2, where x - floor(x) would round 1 + x)."""
+    return x - floor(x + 0.5)
 
 
 # ---- lgamma -------------------------------------------------------------------------------
@@ -124,8 +124,10 @@ def _lgamma_positive(a: Tensor) -> Tensor:
 def _lgamma(x: Tensor) -> Tensor:
     positive = x > 0
     value = _lgamma_positive(where(positive, x, 1.0 - x))
-    reflected = LOG_PI - log(abs(sin(PI * _reduced(x)))) - value  # inf at the poles
-    out = where(positive, value, where(x == -INF, INF, reflected))
+    m = _reduced(x)  # below 1e-9, log(pi / |sin(pi m)|) is -log|m| within an ulp, and pi m
+    tiny = abs(m) < 1e-9  # (maybe subnormal) is never rounded
+    reflected = where(tiny, -log(abs(m)), LOG_PI - log(abs(sin(PI * m)))) - value
+    out = where(positive, value, where(x == floor(x), INF, reflected))  # (-inf too)
     return where(out == 0, 0.0, out)  # +0 at 1 and 2, where (x - 1)(x - 2) may be -0
 
 
@@ -150,7 +152,9 @@ def _cot_pi(x: Tensor) -> Tensor:
     """cot(pi x): cos / sin at |m| <= 1/4, else tan(pi (1/2 - |m|)) (no cosine near pi / 2)."""
     m = _reduced(x)
     k = PI * where(abs(m) > 0.25, where(m > 0, 0.5 - m, -0.5 - m), m)
-    return where(abs(m) > 0.25, sin(k) / cos(k), cos(k) / sin(k))
+    near = where(abs(m) > 0.25, sin(k) / cos(k), cos(k) / sin(k))
+    # below 1e-9, 1 / (pi m) within an ulp, without rounding a subnormal pi m
+    return where(abs(m) < 1e-9, (1.0 / m) * (1.0 / PI), near)
 
 
 def _digamma(x: Tensor) -> Tensor:

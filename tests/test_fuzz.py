@@ -50,6 +50,7 @@ from fuzz import (
     mathfuncs,
     registry,
     sorting,
+    specialfuncs,
     specials,
     tensor_methods,
 )
@@ -144,6 +145,18 @@ def test_fuzz_math_full_exponent_range(name: str) -> None:
     @given(mathfuncs.math_cases(name))
     def run(case: Case) -> None:
         mathfuncs.check_math(case)
+
+    run()
+
+
+@pytest.mark.parametrize("name", sorted(specialfuncs.FUNCTIONS))
+def test_fuzz_special_functions_vs_mpmath(name: str) -> None:
+    pytest.importorskip("torch")  # PyTorch's values at the poles and infinities
+
+    @_budget(2, share=len(specialfuncs.FUNCTIONS))
+    @given(specialfuncs.special_cases(name))
+    def run(case: Case) -> None:
+        specialfuncs.check_special(case)
 
     run()
 

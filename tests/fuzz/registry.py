@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from . import checks, edges, functions, integer, linalg, long_reductions, mathfuncs, specials
 from . import sorting
+from . import specialfuncs
 from . import dtypes
 from . import tensor_methods
 from .programs import Program
@@ -29,6 +30,7 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "integer": (integer.integer_cases(), integer.check_integer),
     "specials": (specials.special_cases(), specials.check_specials),
     "math": (mathfuncs.math_cases(), mathfuncs.check_math),
+    "special": (specialfuncs.special_cases(), specialfuncs.check_special),
     "long": (long_reductions.long_cases(), long_reductions.check_long),
     "functions": (functions.function_cases(), functions.check_functions),
     "edges": (edges.edge_cases(), edges.check_edges),

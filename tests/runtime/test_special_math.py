@@ -282,3 +282,19 @@ def test_compiled_over_the_domain(name: str) -> None:
     got = adjit.compile(fn)(adjit.from_numpy(xs.copy())).numpy()
     d = _ulps(got, _mp(ref, xs))
     assert d.max() <= bound + 2, xs[int(np.argmax(d))]
+
+
+def test_tiny_negative_arguments() -> None:
+    """Fuzzer findings: x - floor(x) rounded 1 + x, and pi x was rounded when subnormal."""
+    xs = np.array([-4.9359978e-17, -6.4e-323, -3.898046916777614e-12, -1.7389593940437824e-19,
+                   -7.117801540734997e-08, -2.805e-42])  # fmt: skip
+    cases = [
+        (adjit.lgamma, lambda v: mp.log(mp.pi / abs(mp.sinpi(v))) - mp.loggamma(1 - v)),
+        (adjit.digamma, lambda v: mp.digamma(1 - v) - mp.pi * mp.cospi(v) / mp.sinpi(v)),
+        (lambda x: adjit.polygamma(1, x), lambda v: (mp.pi / mp.sinpi(v)) ** 2
+         - mp.polygamma(1, 1 - v)),
+    ]  # fmt: skip
+    for fn, ref in cases:
+        d = _ulps(fn(adjit.from_numpy(xs.copy())).numpy(), _mp(ref, xs))
+        assert d.max() <= 2, xs[int(np.argmax(d))]
+    assert adjit.lgamma(adjit.tensor([-4.889856693794959e305], dtype=adjit.float64)).item() == INF
