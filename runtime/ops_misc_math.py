@@ -47,8 +47,9 @@ def _not_implemented_rule(message: str) -> _Rule:
     return _Rule("not implemented", grads)
 
 
-# PyTorch's nextafter derivative: the gradient passes to x unchanged, none reaches other
-_NEXTAFTER = _Rule("nextafter", lambda g, out, x, y: (g, g * 0.0))
+# PyTorch's nextafter derivative: the gradient passes to x where x != other (there the result
+# is other), none reaches other
+_NEXTAFTER = _Rule("nextafter", lambda g, out, x, y: (where(x != y, g, 0.0), g * 0.0))
 
 
 # ---- angles -----------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from fuzz import (
     linalg,
     long_reductions,
     mathfuncs,
+    miscops,
     registry,
     sorting,
     specialfuncs,
@@ -179,6 +180,13 @@ def test_fuzz_custom_functions_every_entry_point(case: Case) -> None:
 def test_fuzz_linalg_values_gradients_errors(case: Case) -> None:
     pytest.importorskip("torch")
     linalg.check_linalg(case)
+
+
+@_budget(30)
+@given(miscops.misc_cases())
+def test_fuzz_misc_ops_values_gradients(case: Case) -> None:
+    pytest.importorskip("torch")
+    miscops.check_misc(case)
 
 
 @_budget(30)

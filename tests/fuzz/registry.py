@@ -9,7 +9,7 @@ from hypothesis import Phase, assume
 from hypothesis import strategies as st
 
 from . import checks, edges, functions, integer, linalg, long_reductions, mathfuncs, specials
-from . import sorting
+from . import miscops, sorting
 from . import specialfuncs
 from . import dtypes
 from . import tensor_methods
@@ -36,6 +36,7 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "edges": (edges.edge_cases(), edges.check_edges),
     "linalg": (linalg.linalg_cases(), linalg.check_linalg),
     "sorting": (sorting.sorting_cases(), sorting.check_sorting),
+    "misc": (miscops.misc_cases(), miscops.check_misc),
     "dtypes": (dtypes.dtype_cases(), dtypes.check_dtypes),
     "methods": (tensor_methods.method_cases(), tensor_methods.check_methods),
 }

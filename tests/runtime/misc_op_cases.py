@@ -55,6 +55,7 @@ CASES: list[Case] = [
     C("frexp", lambda T, x: T.frexp(x * 100), R(3, 4)),
     C("frexp-method", lambda T, x: x.frexp(), P(3), op="frexp"),
     C("nextafter", lambda T, x, y: T.nextafter(x, y), R(2, 3), R(3)),
+    C("nextafter-equal", lambda T, x, y: T.nextafter(x, y), G(2, 3), G(3), op="nextafter"),
     C(
         "nextafter-method",
         lambda T, x, y: x.nextafter(y.round()).float(),
