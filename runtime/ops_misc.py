@@ -103,6 +103,8 @@ def cov(
             "cov(): expected input to have two or fewer dimensions but got an input with "
             f"{input.ndim} dimensions"
         )
+    if input.dtype is D.bool_:
+        raise RuntimeError("cov(): bool dtype is not supported for input")
     x = reshape(input, (1, -1)) if input.ndim < 2 else input
     observations = x.shape[1]
     w = None
@@ -146,6 +148,8 @@ def corrcoef(input: Tensor) -> Tensor:  # noqa: A002
             "corrcoef(): expected input to have two or fewer dimensions but got an input with "
             f"{input.ndim} dimensions"
         )
+    if input.dtype is D.bool_:
+        raise RuntimeError("cov(): bool dtype is not supported for input")
     c = cov(input)
     if c.ndim == 0:
         return c / c
@@ -157,7 +161,9 @@ def corrcoef(input: Tensor) -> Tensor:  # noqa: A002
 
 
 # ---- trapezoid --------------------------------------------------------------------------------
-def _trapezoid_args(name: str, x: Any, dx: Any) -> None:
+def _trapezoid_args(name: str, x: Any, dx: Any, y: Tensor | None = None) -> None:
+    if y is not None and y.dtype is D.bool_:
+        raise RuntimeError(f"{name}: received a bool input for `y`, but bool is not supported")
     if x is not None and dx is not None:
         raise TypeError(
             f"{name}() received an invalid combination of arguments - got (Tensor, Tensor, "
@@ -183,7 +189,7 @@ def _empty_along(y: Tensor, axis: int) -> Tensor:
 
 def trapezoid(y: Tensor, x: Any = None, *, dx: Any = None, dim: int = -1) -> Tensor:
     """The trapezoid rule along ``dim``, with sample points ``x`` or spacing ``dx``."""
-    _trapezoid_args("trapezoid", x, dx)
+    _trapezoid_args("trapezoid", x, dx, y)
     axis = norm_axis(dim, y.ndim)
     n = y.shape[axis]
     if isinstance(x, Tensor):
@@ -210,7 +216,7 @@ def trapz(y: Tensor, x: Any = None, *, dx: Any = None, dim: int = -1) -> Tensor:
 
 
 def cumulative_trapezoid(y: Tensor, x: Any = None, *, dx: Any = None, dim: int = -1) -> Tensor:
-    _trapezoid_args("cumulative_trapezoid", x, dx)
+    _trapezoid_args("cumulative_trapezoid", x, dx, y)
     axis = norm_axis(dim, y.ndim)
     n = y.shape[axis]
     if n == 0:
@@ -382,6 +388,9 @@ def isin(
             "Tensor out = None)\n"
         )
     a, b = as_tensor_operand(elements), as_tensor_operand(test_elements)
+    for t in (a, b):
+        if t.dtype is D.bool_:
+            raise RuntimeError("Unsupported input type encountered for isin(): Bool")
     if not isinstance(elements, Tensor):
         a = tensor(elements, dtype=result_dtype(elements, b))
     flat = reshape(b, (-1,))
