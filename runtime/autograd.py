@@ -319,10 +319,21 @@ class PyNode(Node):
         return [g if e[0] is not None else None for g, e in zip(grads, self._edges, strict=False)]
 
 
+STALE_VIEW_MSG = (
+    "adjit: this view's base was modified by an in-place operation after the view was made, "
+    "and the view's history still refers to the base's old values (PyTorch regenerates it "
+    "from the base; adjit does not): make the view again after the in-place operation, or "
+    "clone() it before"
+)
+
+
 def gradient_edge(t: Tensor) -> tuple[Node | None, int]:
     """The node a cotangent for ``t`` flows into (its grad_fn, or its AccumulateGrad)."""
     fn = t._grad_fn
     if fn is not None:
+        base = t._view_base
+        if base is not None and base._rewrites != t._rewrites_seen:
+            raise RuntimeError(STALE_VIEW_MSG)
         return fn, t._output_nr
     if t._requires_grad and not t._nograd_view:
         ref = t._accumulate

@@ -58,6 +58,15 @@ def _aval_of(t: Tensor) -> Aval:
     return t._aval()
 
 
+def stale_view(t: Tensor) -> None:
+    """A view whose base's history was rewritten in place since it was made may not join a
+    graph (Note [stale views] in runtime/inplace.py): it would carry the old values' history."""
+    if is_grad_enabled() and (t.requires_grad or t._view_base.requires_grad):  # type: ignore[union-attr]
+        from .autograd import STALE_VIEW_MSG
+
+        raise RuntimeError(STALE_VIEW_MSG)
+
+
 def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
     """Evaluate ``op`` with NumPy and, under grad mode, record its grad_fn."""
     inputs = [a if isinstance(a, Tensor) else as_tensor_operand(a) for a in args]
@@ -73,6 +82,8 @@ def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
             alone = False
         if t._requires_grad or t._grad_fn is not None:
             requires = True
+        if t._view_base is not None and t._view_base._rewrites != t._rewrites_seen:
+            stale_view(t)  # (Note [stale views] in runtime/inplace.py)
     avals = [t._aval() if alone or not weak else _aval_of(t) for t in inputs]
     out_aval = _infer(op, avals, attrs)
     first = inputs[0]
@@ -85,6 +96,7 @@ def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
     if view:
         base = first._view_base
         out._view_base = first if base is None else base
+        out._rewrites_seen = out._view_base._rewrites
         if first.requires_grad and not grad_mode:
             # PyTorch: a view made under no_grad of a tensor that requires grad still says
             # requires_grad=True (a leaf that no gradient reaches), and refuses in-place
@@ -155,6 +167,7 @@ def composite(name: str, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -
     if base is not None:  # in-place ops on it get the view checks instead of a stale history
         arg = next((args[i] for i, a in zip(positions, aliases, strict=True) if a is base), base)
         out._view_base = arg if arg._view_base is None else arg._view_base
+        out._rewrites_seen = out._view_base._rewrites
     edges = tuple(gradient_edge(args[i]) for i in positions)
     from .autograd import node_class
 

@@ -27,6 +27,16 @@ NOGRAD_VIEW_MSG = (
 )
 
 
+# Note [stale views]
+# A view's grad_fn is recorded against its base's history at the time. PyTorch, after an
+# in-place op rewrites the base's history, regenerates each view's grad_fn from the new one
+# (a version check on the view). adjit does not: a recorded in-place write to a base counts in
+# ``base._rewrites``, each view keeps the count its base had when it was made, and a view whose
+# count is behind refuses to join a graph (autograd.gradient_edge) instead of giving the
+# gradient of the old values. Writes under no_grad and in-place shape changes (inplace_shape)
+# leave the base's history valid and do not count.
+
+
 def _check_leaf(t: Tensor) -> None:
     if is_grad_enabled() and t._nograd_view:
         raise RuntimeError(NOGRAD_VIEW_MSG)
@@ -125,6 +135,7 @@ def inplace(t: Tensor, fn: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
     result = fn(before)
     _write(t, result)
     t._grad_fn = result.grad_fn
+    t._rewrites += 1  # its views' histories are stale now (Note [stale views])
     return t
 
 
@@ -176,6 +187,7 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
     )
     _write(t, result)
     t._grad_fn = result.grad_fn
+    t._rewrites += 1  # (Note [stale views])
 
 
 def _index_put(

@@ -115,6 +115,7 @@ def _viewed(out: Tensor, base: Tensor) -> Tensor:
     if np.may_share_memory(out._data, base._data):
         if out._view_base is None:
             out._view_base = base if base._view_base is None else base._view_base
+            out._rewrites_seen = out._view_base._rewrites
     else:
         out._data.flags.writeable = False
     return out

@@ -127,6 +127,10 @@ class Tensor:
 
     # ---- metadata -------------------------------------------------------------------------
     _view_base: Tensor | None = None  # the tensor whose memory this one views, if any
+    # recorded in-place writes to this (base) tensor, and, on a view, how many its base had
+    # when the view was made (Note [stale views] in runtime/inplace.py)
+    _rewrites = 0
+    _rewrites_seen = 0
     _output_nr = 0  # which output of its grad_fn this tensor is
     _data: np.ndarray
     grad: Tensor | None

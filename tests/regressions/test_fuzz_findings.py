@@ -355,7 +355,8 @@ def test_gradient_through_a_view_made_before_an_in_place_op_on_its_base() -> Non
     # found while testing the in-place shape changes (test_tensor_methods_vs_torch.py): PyTorch
     # regenerates a view's grad_fn from its base's new history after ``y.mul_(3)``, so the
     # gradient through ``w`` is 6; adjit keeps w's PermuteBackward0 on y's old history and
-    # gives 2 (a view by basic indexing, y[1], saves y and raises the version error instead)
+    # gave 2 (a view by basic indexing, y[1], saved y and raised the version error); now it
+    # raises a clear error (Note [stale views] in runtime/inplace.py) until views are rebased
     x = adjit.ones(3, 4, requires_grad=True)
     y = x * 2
     w = y.t()
