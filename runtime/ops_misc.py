@@ -18,7 +18,7 @@ from .creation import ones, tensor, zeros
 from .dispatch import as_tensor_operand, composite, result_dtype
 from .dtype_info import promote_types
 from .ops_einsum import tensordot
-from .ops_elementwise import clamp, div, mul, sqrt, where
+from .ops_elementwise import clamp, clone, div, mul, sqrt, where
 from .ops_integer import logical_xor, remainder
 from .ops_movement import cat, expand, flip, index_select, narrow, reshape, squeeze, stack
 from .ops_norms import multi_dot, vector_norm
@@ -254,7 +254,7 @@ def chain_matmul(*matrices: Tensor) -> Tensor:
         if m.ndim != 2:
             raise RuntimeError(f"Tensor dimension is {m.ndim}, expected 2 instead.")
     if len(matrices) == 1:
-        return matrices[0].clone()
+        return clone(matrices[0])
     return composite("ViewBackward0", lambda *ms: multi_dot(ms), *matrices)
 
 
