@@ -17,6 +17,7 @@ from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 from ..ir.interpreter import eval_eqn_arrays, lit_array, unshared
 from ..ir.ops import Op
 from ..passes.fusion import Extern, Kernel, Program, fuse
+from ..passes.narrow_sums import widen_narrow_sums
 from ..passes.record import Record
 from .blas import single_threaded
 from .callplan import COPIED, CallPlan
@@ -317,7 +318,7 @@ def compile_program(
 ) -> Executable:
     """Fuse ``graph`` and compile every kernel; the result runs on NumPy arrays. Outputs from
     index ``public`` on are internal (Note [internal outputs])."""
-    program = fuse(graph)
+    program = fuse(widen_narrow_sums(graph))  # Note [narrow sums]
     steps: list[Step] = [
         ExternStep(s.eqn)
         if isinstance(s, Extern)
