@@ -218,7 +218,7 @@ def resize_as_(self: Tensor, the_template: Any, *, memory_format: Any = None) ->
     return resize_(self, tuple(the_template.shape))
 
 
-_CPP_NAMES = {  # PyTorch's set_ error names the C++ types
+_CPP_NAMES = {  # PyTorch's set_ and cumsum_ errors name the C++ types
     "float32": "float",
     "float64": "double",
     "float16": "c10::Half",

@@ -16,6 +16,7 @@ from .checks import check, in_range
 from .creation import check_fits
 from .dispatch import apply, composite, with_rule
 from .grad_mode import is_grad_enabled
+from .inplace_shape import _CPP_NAMES
 from .tensor import Tensor, _dims
 
 
@@ -25,8 +26,8 @@ def _cumulative(name: str, fn: Any) -> Any:
     def method(self: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
         if dtype is not None and dtype is not self.dtype:
             raise RuntimeError(
-                f"Bad in-place call: input tensor dtype {_C_NAMES[self.dtype.name]} and output "
-                f"tensor dtype {_C_NAMES[dtype.name]} should match"
+                f"Bad in-place call: input tensor dtype {_CPP_NAMES[self.dtype.name]} and output "
+                f"tensor dtype {_CPP_NAMES[dtype.name]} should match"
             )
         if self.dtype.name == "bool":
             raise NotImplementedError(f"\"{name}_out_cpu\" not implemented for 'Bool'")
@@ -34,19 +35,6 @@ def _cumulative(name: str, fn: Any) -> Any:
 
     return method
 
-
-_C_NAMES = {
-    "float32": "float",
-    "float64": "double",
-    "float16": "c10::Half",
-    "bfloat16": "c10::BFloat16",
-    "int64": "long int",
-    "int32": "int",
-    "int16": "short int",
-    "int8": "signed char",
-    "uint8": "unsigned char",
-    "bool": "bool",
-}
 
 # in-place forms of aliases: name -> the out-of-place function (methods._inplace_method)
 INPLACE = {
