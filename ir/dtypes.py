@@ -24,6 +24,14 @@ class DType:
         return self.category == 2
 
     @property
+    def is_complex(self) -> bool:
+        return self.name.startswith("complex")
+
+    @property
+    def is_signed(self) -> bool:
+        return not self.name.startswith(("bool", "uint"))
+
+    @property
     def itemsize(self) -> int:
         return int(np.dtype(self.np).itemsize)
 

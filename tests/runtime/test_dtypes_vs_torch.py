@@ -492,6 +492,16 @@ def test_conversion_methods_and_type_names() -> None:
         assert _differs(got, want) is None
 
 
+@pytest.mark.parametrize("name", [*NAMES, "complex64", "complex128", "uint16", "uint64"])
+def test_dtype_attributes(name: str) -> None:
+    got, want = getattr(adjit, name), getattr(torch, name)
+    assert (got.is_complex, got.is_signed) == (want.is_complex, want.is_signed)
+    if name in NAMES:
+        assert (got.itemsize, got.is_floating_point) == (want.itemsize, want.is_floating_point)
+        x, y = adjit.ones(3, dtype=got), torch.ones(3, dtype=want)
+        assert (x.itemsize, x.nbytes, x.element_size()) == (y.itemsize, y.nbytes, y.element_size())
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_legacy_type_names(name: str) -> None:
     got, want = _both(lambda T: T.ones(2, dtype=getattr(T, name)))
