@@ -18,7 +18,7 @@ from .creation import ones, tensor, zeros
 from .dispatch import as_tensor_operand, composite, result_dtype
 from .dtype_info import promote_types
 from .ops_einsum import tensordot
-from .ops_elementwise import clamp, clone, div, mul, sqrt, where
+from .ops_elementwise import clamp, clone, div, isnan, mul, sqrt, where
 from .ops_integer import logical_xor, remainder
 from .ops_movement import cat, expand, flip, index_select, narrow, reshape, squeeze, stack
 from .ops_norms import multi_dot, vector_norm
@@ -27,6 +27,7 @@ from .ops_reduce import sum
 from .ops_scan import cumprod
 from .ops_scatter import scatter_reduce
 from .ops_shape import meshgrid
+from .ops_sort import searchsorted, sort
 from .tensor import Tensor
 
 
@@ -394,8 +395,23 @@ def isin(
     if not isinstance(elements, Tensor):
         a = tensor(elements, dtype=result_dtype(elements, b))
     flat = reshape(b, (-1,))
-    hit = any_(reshape(a, (*a.shape, 1)) == flat, -1) if flat.shape[0] else zeros(a.shape) > 0
+    m = flat.shape[0]
+    if m == 0:
+        hit = zeros(a.shape) > 0
+    elif m * a.numel() <= _BROADCAST_LIMIT:  # every pair compared
+        hit = any_(reshape(a, (*a.shape, 1)) == flat, -1)
+    else:  # O((n + m) log m): each element's place among the sorted test elements
+        dtype = result_dtype(a, b)
+        table = sort(flat.to(dtype)).values
+        # NaNs (sorted last) searched as +inf: a real inf is then found before them
+        keys = where(isnan(table), float("inf"), table) if dtype.is_floating_point else table
+        place = clamp(searchsorted(keys, a.to(dtype)), max=m - 1)
+        hit = index_select(table, 0, reshape(place, (-1,))) == reshape(a.to(dtype), (-1,))
+        hit = reshape(hit, a.shape)
     return ~hit if invert else hit
+
+
+_BROADCAST_LIMIT = 1 << 16
 
 
 # ---- gradient ---------------------------------------------------------------------------------

@@ -487,6 +487,23 @@ def test_histograms_bin_as_torch() -> None:
                     np.testing.assert_array_equal(g.numpy(), w.numpy())
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "int32"])
+def test_isin_large_sorts_as_torch(dtype: str) -> None:
+    # beyond 2**16 pairs the test elements are sorted and searched (NaN never matches, an inf
+    # among NaNs does), eager and compiled
+    rng = np.random.default_rng(5)
+    a = rng.integers(-500, 500, (300, 400)).astype(dtype)
+    b = rng.integers(-500, 500, 700).astype(dtype)
+    if dtype.startswith("float"):
+        a[0, :5], a[1, :3], a[2, :3], a[3, :2] = np.nan, np.inf, -np.inf, -0.0
+        b[:3], b[5], b[6] = np.nan, np.inf, 0.0
+    want = torch.isin(torch.from_numpy(a), torch.from_numpy(b), invert=True).numpy()
+    fn = lambda x, y: adjit.isin(x, y, invert=True)  # noqa: E731
+    for f in (fn, adjit.compile(fn)):
+        got = f(adjit.from_numpy(a), adjit.from_numpy(b))
+        np.testing.assert_array_equal(got.numpy(), want)
+
+
 def test_asarray_shares_memory() -> None:
     x = adjit.ones(3)
     assert adjit.asarray(x) is x and adjit.asarray(x, copy=True) is not x
