@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adjit import autograd, linalg, models, nn, optim, random, testing  # noqa: E402  (after the names they use)
+from adjit import autograd, backends, cuda, linalg, models, nn, optim, random, special, testing  # noqa: E402, I001  (after the names they use)
 from adjit.frontend.compile import CompiledFunction, compile  # noqa: A004
 from adjit.frontend.explain import explain
 from adjit.frontend.transforms import grad, value_and_grad
@@ -49,6 +49,15 @@ from adjit.runtime.creation import (
     zeros,
     zeros_like,
 )
+from adjit.runtime.device import (
+    channels_last,
+    channels_last_3d,
+    contiguous_format,
+    is_nonzero,
+    is_storage,
+    memory_format,
+    preserve_format,
+)
 from adjit.runtime.dtype_info import can_cast, finfo, iinfo, promote_types, result_type
 from adjit.runtime.functional import *  # noqa: F403 - every op, as torch.<op>
 from adjit.runtime.generator import (
@@ -76,6 +85,20 @@ from adjit.runtime.predicates import (
     numel,
 )
 from adjit.runtime.printing import get_printoptions, set_printoptions
+from adjit.runtime.settings import (
+    are_deterministic_algorithms_enabled,
+    get_deterministic_debug_mode,
+    get_float32_matmul_precision,
+    get_num_interop_threads,
+    get_num_threads,
+    is_anomaly_enabled,
+    is_deterministic_algorithms_warn_only_enabled,
+    set_deterministic_debug_mode,
+    set_float32_matmul_precision,
+    set_num_interop_threads,
+    set_num_threads,
+    use_deterministic_algorithms,
+)
 from adjit.runtime.tensor import Size, Tensor
 from adjit.runtime.trace_state import TracingError
 

@@ -53,7 +53,19 @@ def single_threaded(m: int, n: int, k: int) -> tuple[Setter, int] | None:
     if 2 * m * n * k >= SMALL_FLOPS:
         return None
     found = _openblas()
-    if found is None or found[1] <= 1:
+    count = found[1] if found is None or _SET[0] is None else _SET[0]
+    if found is None or count <= 1:
         return None
     found[0](1)
-    return found
+    return found[0], count
+
+
+_SET: list[int | None] = [None]  # adjit.set_num_threads's count (Note [thread count])
+
+
+def set_threads(n: int) -> None:
+    """BLAS's thread count (OpenBLAS's; other libraries keep their own)."""
+    found = _openblas()
+    if found is not None:
+        _SET[0] = n
+        found[0](n)

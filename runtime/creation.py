@@ -8,35 +8,15 @@ import numpy as np
 
 from ..ir import dtypes as D
 from ..ir.dtypes import DType
+from . import device as _devices
 from .generator import default_generator, initial_seed, manual_seed, seed  # noqa: F401 (moved)
 from .tensor import Tensor, _dims
 
-
-class device:  # noqa: N801 - PyTorch's name
-    """Only the CPU exists here; ``device("cpu")`` is accepted everywhere a device is."""
-
-    def __init__(self, type: str = "cpu", index: int | None = None) -> None:  # noqa: A002
-        kind = str(type).split(":")[0]
-        if kind != "cpu":
-            raise RuntimeError(f"adjit runs on the CPU only; device '{type}' is not available")
-        self.type, self.index = "cpu", index
-
-    def __repr__(self) -> str:
-        return "device(type='cpu')"
-
-    def __str__(self) -> str:
-        return "cpu"
-
-    def __eq__(self, other: object) -> bool:
-        return str(other).split(":")[0] == "cpu"
-
-    def __hash__(self) -> int:
-        return hash("cpu")
+device = _devices.device  # (moved: runtime/device.py)
 
 
 def _check_device(dev: Any) -> None:
-    if dev is not None:
-        device(str(dev))
+    _devices.check(dev)
 
 
 def _finish(data: np.ndarray, dtype: DType | None, requires_grad: bool, dev: Any = None) -> Tensor:

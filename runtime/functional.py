@@ -438,7 +438,7 @@ from .ops_contract import (  # noqa: E402
     vdot,
 )
 from .ops_einsum import einsum, tensordot  # noqa: E402
-from .ops_special import digamma, erfc, erfinv, lgamma, mvlgamma, polygamma  # noqa: E402
+from .ops_special import digamma, erfc, erfinv, lgamma, logit, mvlgamma, polygamma, sinc  # noqa: E402
 
 __all__ += [  # runtime/ops_contract.py, ops_einsum.py
     "addbmm",
@@ -464,6 +464,7 @@ sort, argsort, msort, topk = map(numpy_names.numpy_names, (sort, argsort, msort,
 # runtime/ops_sort.py (and "sort", above), ops_unique.py
 __all__ += ["argsort", "msort", "topk", "searchsorted", "bucketize", "unique", "unique_consecutive"]
 __all__ += ["lgamma", "digamma", "polygamma", "mvlgamma", "erfc", "erfinv"]  # ops_special.py
+__all__ += ["sinc", "logit"]  # ops_special_misc.py
 from .ops_decomp_linalg import cholesky_legacy as cholesky  # noqa: E402
 from .ops_decomp_linalg import det, inverse, logdet, matrix_exp  # noqa: E402
 from .ops_decomp_linalg import qr_legacy as qr  # noqa: E402

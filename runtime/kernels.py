@@ -12,7 +12,7 @@ import numpy as np
 
 from ..codegen.jit import CompiledKernel
 from ..ir.ops import Op
-from .workers import Workers, workers
+from .workers import Workers, num_threads, workers
 
 if TYPE_CHECKING:  # imported where used: it costs ~20 ms (llvmlite.ir)
     from ..codegen.kernel_cache import KernelInfo
@@ -27,14 +27,14 @@ PARALLEL_THRESHOLD = 1 << 17
 # handoff (below GIL_THRESHOLD work, a few µs) is called through PYFUNCTYPE and keeps the
 # GIL; longer and split kernels release it, as they must for threads to run them in parallel.
 GIL_THRESHOLD = 1 << 14
-THREADS = os.cpu_count() or 1
+THREADS = os.cpu_count() or 1  # the default of adjit.set_num_threads (runtime/workers.py)
 # how partial reduction outputs of threads that split a reduced loop are combined
 COMBINE: dict[Op, np.ufunc] = {Op.SUM: np.add, Op.AMAX: np.maximum, Op.AMIN: np.minimum}
 
 
 def pool() -> Workers:
     """The process-wide worker threads (the calling thread runs one chunk itself)."""
-    return workers(max(1, THREADS - 1))
+    return workers(max(1, num_threads() - 1))
 
 
 def chunks(extent: int, n: int) -> list[tuple[int, int]]:
@@ -75,7 +75,10 @@ class KernelRunner:
         n = lowered.n_outputs + lowered.n_inputs
         limit = PARALLEL_THRESHOLD if threshold is None else threshold
         parallel = lowered.work >= limit and lowered.extent > 1
-        self.ranges = chunks(lowered.extent, (threads or THREADS) if parallel else 1)
+        self._split_across = threads  # None: adjit.set_num_threads's count, read at each run
+        self._parallel = parallel
+        self._threads = threads or num_threads()
+        self.ranges = chunks(lowered.extent, self._threads if parallel else 1)
         # Note [the GIL in kernel calls]
         kind = ctypes.CFUNCTYPE if parallel or lowered.work >= GIL_THRESHOLD else ctypes.PYFUNCTYPE
         proto = kind(None, *[ctypes.c_void_p] * n, ctypes.c_int64, ctypes.c_int64)
@@ -88,7 +91,9 @@ class KernelRunner:
 
     @property
     def parallel(self) -> bool:
-        return len(self.ranges) > 1
+        """Split now, or may be after adjit.set_num_threads (then calls must go through run)."""
+        follows = self._parallel and self._split_across is None and THREADS > 1
+        return follows or len(self.ranges) > 1
 
     def _private(self, t: int, outputs: Sequence[np.ndarray]) -> list[tuple[np.ndarray, int]]:
         """Chunk ``t``'s own reduction outputs (reused across calls)."""
@@ -98,6 +103,9 @@ class KernelRunner:
         return self._scratch[t - 1]
 
     def run(self, addresses: list[int], outputs: Sequence[np.ndarray]) -> None:
+        if self._parallel and self._split_across is None and self._threads != num_threads():
+            self._threads = num_threads()  # Note [thread count] in runtime/workers.py
+            self.ranges = chunks(self.lowered.extent, self._threads)
         if len(self.ranges) == 1:
             self.fn(*addresses, 0, self.lowered.extent)
             return

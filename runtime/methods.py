@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from . import device as device_api
 from . import functional as F
 from . import inplace as I
 from . import (
@@ -245,6 +246,7 @@ SHAPE_METHODS = {
     "unfold": unfold,
 }
 
+
 def _private(name: str) -> Any:
     """Helpers the derivative rules use: the vocabulary shared with the adjoint pass."""
     from ..ir.ops import Op
@@ -328,3 +330,4 @@ def install(cls: type) -> None:
     from . import methods_extra  # in-place aliases, put, apply_, T/mT/H, is_* queries, ...
 
     methods_extra.install(cls, _inplace_method)
+    device_api.install(cls)  # to, cuda, pin_memory, contiguous, clone(memory_format=), ...

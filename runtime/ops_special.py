@@ -43,6 +43,7 @@ from ..ir.ops import Op
 from .dispatch import apply, composite, with_rule
 from .ops_elementwise import cos, erf, exp, floor, log, log1p, minimum, sin, sqrt, where
 from .ops_math import _floating, _Rule, signbit
+from .ops_special_misc import logit, sinc
 from .special_coefficients import DIGAMMA, DIGAMMA_ROOT, ERFCX, LGAMMA
 from .tensor import Tensor
 
@@ -350,6 +351,7 @@ def _polygamma_method(x: Tensor, n: int) -> Tensor:
 
 
 # names for functional.__all__ and the Tensor methods (with their in-place forms)
-NAMES = ["lgamma", "digamma", "polygamma", "mvlgamma", "erfc", "erfinv"]
+NAMES = ["lgamma", "digamma", "polygamma", "mvlgamma", "erfc", "erfinv", "sinc", "logit"]
 METHODS = {"lgamma": lgamma, "digamma": digamma, "polygamma": _polygamma_method,
-           "mvlgamma": mvlgamma, "erfc": erfc, "erfinv": erfinv}  # fmt: skip
+           "mvlgamma": mvlgamma, "erfc": erfc, "erfinv": erfinv, "sinc": sinc,
+           "logit": logit}  # fmt: skip

@@ -40,8 +40,8 @@ class Workers:
 
     def __init__(self, n: int) -> None:
         self.jobs: SimpleQueue[Job] = SimpleQueue()
-        for i in range(n):
-            threading.Thread(target=self._loop, name=f"adjit-{i}", daemon=True).start()
+        self.size = 0
+        self.grow(n)
 
     def _loop(self) -> None:
         while True:
@@ -58,14 +58,37 @@ class Workers:
         self.jobs.put(job)
         return job
 
+    def grow(self, n: int) -> None:
+        """At least ``n`` threads (idle ones block on the queue: never shrunk)."""
+        for i in range(self.size, n):
+            threading.Thread(target=self._loop, name=f"adjit-{i}", daemon=True).start()
+        self.size = max(self.size, n)
+
 
 _WORKERS: list[Workers] = []
+# Note [thread count]
+# ``adjit.set_num_threads(n)`` (PyTorch's name) sets how many threads a kernel is split
+# across: the calling thread and n - 1 workers. Kernel runners read it when they run, so a
+# change applies to kernels already compiled; BLAS (runtime/blas.py) is set to n as well.
+_THREADS = [os.cpu_count() or 1]
+
+
+def num_threads() -> int:
+    return _THREADS[0]
+
+
+def set_num_threads(n: int) -> None:
+    _THREADS[0] = n
+    if _WORKERS:
+        _WORKERS[0].grow(n - 1)
 
 
 def workers(n: int) -> Workers:
-    """The process's pool of ``n`` workers (made on first use)."""
+    """The process's pool of at least ``n`` workers (made on first use)."""
     if not _WORKERS:
         _WORKERS.append(Workers(n))
+    elif _WORKERS[0].size < n:
+        _WORKERS[0].grow(n)
     return _WORKERS[0]
 
 

@@ -8,9 +8,11 @@ from adjit.runtime import trace_state
 from adjit.runtime.autograd import Node
 from adjit.runtime.backward import backward, grad
 from adjit.runtime.grad_mode import enable_grad, no_grad, set_grad_enabled
+from adjit.runtime.settings import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from adjit.runtime.tensor import Tensor
 
 __all__ = ["Function", "Node", "backward", "enable_grad", "grad", "no_grad", "set_grad_enabled"]
+__all__ += ["detect_anomaly", "is_anomaly_enabled", "set_detect_anomaly"]
 
 
 class FunctionCtx:

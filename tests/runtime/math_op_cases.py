@@ -87,3 +87,9 @@ CASES += [
 # rows whose gradient is PyTorch's trigamma: its float64 series stops at B_6, 1e-10 off at 1 and
 # 4e-14 at 25 (adjit's is within 4 ulp of mpmath: test_special_math.py); compared this loosely
 TORCH_GRAD_RTOL = {"digamma": 1e-12, "digamma-method": 1e-12, "polygamma-0": 1e-12}
+CASES += [
+    C("sinc", lambda T, x: T.sinc(x * 3), R(2, 3)),
+    C("sinc-method", lambda T, x: (x * 2).sinc(), R(3)),
+    C("logit", lambda T, x: T.logit(x * 0.3 + 0.5), R(2, 3)),
+    C("logit-eps", lambda T, x: (x * 0.4 + 0.5).logit(eps=0.2), R(2, 3)),
+]

@@ -1,0 +1,1 @@
+../../adjit/special.py

@@ -1,0 +1,29 @@
+"""torch.special: the special functions under PyTorch's (scipy's) names."""
+
+from __future__ import annotations
+
+from adjit.runtime.functional import (
+    digamma,
+    erf,
+    erfc,
+    erfinv,
+    exp2,
+    expm1,
+    log1p,
+    log_softmax,
+    logsumexp,
+    polygamma,
+    round,  # noqa: A004
+    softmax,
+    xlogy,
+)
+from adjit.runtime.functional import lgamma as gammaln
+from adjit.runtime.functional import mvlgamma as multigammaln
+from adjit.runtime.functional import sigmoid as expit
+from adjit.runtime.ops_special_misc import entr, logit, ndtr, sinc, xlog1py
+
+psi = digamma
+
+__all__ = ["digamma", "entr", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln",
+           "log1p", "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "polygamma",
+           "psi", "round", "sinc", "softmax", "xlog1py", "xlogy"]  # fmt: skip

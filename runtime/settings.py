@@ -1,0 +1,144 @@
+"""Process-wide settings under PyTorch's names: thread counts, determinism, matmul precision."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from . import blas, workers
+
+_INTEROP = [workers.num_threads()]
+_DETERMINISTIC = {"on": False, "warn_only": False}
+_PRECISION = ["highest"]  # adjit's float32 products are always full float32 ("highest")
+
+
+def _count(name: str, n: Any) -> int:
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise RuntimeError(f"{name} expects an int, but got {type(n).__name__}")
+    if n <= 0:
+        raise RuntimeError(f"{name} expects a positive integer")
+    return n
+
+
+def set_num_threads(n: int) -> None:
+    """Threads a compiled kernel is split across, and BLAS's (Note [thread count])."""
+    n = _count("set_num_threads", n)
+    workers.set_num_threads(n)
+    blas.set_threads(n)
+
+
+def get_num_threads() -> int:
+    return workers.num_threads()
+
+
+def set_num_interop_threads(n: int) -> None:
+    """Recorded only: adjit runs independent ops one after another."""
+    _INTEROP[0] = _count("set_num_interop_threads", n)
+
+
+def get_num_interop_threads() -> int:
+    return _INTEROP[0]
+
+
+def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+    """Recorded: every adjit kernel is deterministic already (fixed chunking and order)."""
+    if not isinstance(mode, bool):
+        raise TypeError(
+            "_set_deterministic_algorithms(): argument 'mode' (position 1) must be bool, not "
+            f"{type(mode).__name__}"
+        )
+    _DETERMINISTIC.update(on=mode, warn_only=warn_only)
+
+
+def are_deterministic_algorithms_enabled() -> bool:
+    return _DETERMINISTIC["on"]
+
+
+def is_deterministic_algorithms_warn_only_enabled() -> bool:
+    return _DETERMINISTIC["warn_only"]
+
+
+def set_deterministic_debug_mode(debug_mode: int | str) -> None:
+    modes = {"default": 0, "warn": 1, "error": 2}
+    mode = modes[debug_mode] if isinstance(debug_mode, str) else int(debug_mode)
+    use_deterministic_algorithms(mode != 0, warn_only=mode == 1)
+
+
+def get_deterministic_debug_mode() -> int:
+    if not _DETERMINISTIC["on"]:
+        return 0
+    return 1 if _DETERMINISTIC["warn_only"] else 2
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """Recorded; float32 products stay full float32 (PyTorch's "highest") on this CPU."""
+    if precision not in ("highest", "high", "medium"):
+        warnings.warn(
+            f"{precision} is not one of 'highest', 'high', or 'medium'; the current"
+            "setFloat32MatmulPrecision call has no effect.",
+            UserWarning,
+            stacklevel=2,
+        )
+        return
+    _PRECISION[0] = precision
+
+
+def get_float32_matmul_precision() -> str:
+    return _PRECISION[0]
+
+
+# ---- anomaly detection ----------------------------------------------------------------------
+_ANOMALY = {"on": False, "check_nan": True}
+
+
+def is_anomaly_enabled() -> bool:
+    return _ANOMALY["on"]
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    return _ANOMALY["check_nan"]
+
+
+class set_detect_anomaly:  # noqa: N801 - PyTorch's name
+    """Sets anomaly mode (a call or a ``with`` block), as PyTorch's; adjit records the flag but
+    its backward does not yet check for NaN or keep forward traces."""
+
+    def __init__(self, mode: bool, check_nan: bool = True) -> None:
+        self.prev = dict(_ANOMALY)
+        _ANOMALY.update(on=mode, check_nan=check_nan)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        _ANOMALY.update(self.prev)
+
+
+class detect_anomaly:  # noqa: N801 - PyTorch's name
+    """``with detect_anomaly():`` (or as a decorator): anomaly mode inside, PyTorch's warning."""
+
+    def __init__(self, check_nan: bool = True) -> None:
+        self.check_nan = check_nan
+        warnings.warn(
+            "Anomaly Detection has been enabled. This mode will increase the runtime and should "
+            "only be enabled for debugging.",
+            UserWarning,
+            stacklevel=2,
+        )
+
+    def __enter__(self) -> None:
+        self.prev = dict(_ANOMALY)
+        _ANOMALY.update(on=True, check_nan=self.check_nan)
+
+    def __exit__(self, *exc: Any) -> None:
+        _ANOMALY.update(self.prev)
+
+    def __call__(self, fn: Any) -> Any:
+        import functools
+
+        @functools.wraps(fn)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            with self:
+                return fn(*args, **kwargs)
+
+        return wrapped
