@@ -13,7 +13,7 @@ from . import functional as F
 from . import inplace as I
 from . import inplace_shape
 from .checks import check, in_range
-from .creation import check_fits
+from .creation import check_fill
 from .dispatch import apply, composite, with_rule
 from .grad_mode import is_grad_enabled
 from .inplace_shape import _CPP_NAMES
@@ -135,7 +135,7 @@ def fill_diagonal_(self: Tensor, fill_value: Any, wrap: bool = False) -> Tensor:
                 "fill_diagonal_(): argument 'fill_value' (position 1) must be Number, not Tensor"
             )
         fill_value = fill_value.item()
-    check_fits(np.asarray(fill_value), self.dtype, f"{self.dtype.name}_t")
+    check_fill(fill_value, self.dtype)
     if is_grad_enabled() and self.is_leaf and self.requires_grad:  # PyTorch fills a view
         raise RuntimeError(
             "a view of a leaf Variable that requires grad is being used in an in-place operation."

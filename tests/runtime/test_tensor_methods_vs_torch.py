@@ -280,6 +280,8 @@ INPLACE_ERRORS = [
     lambda T: T.zeros(0).put_(T.tensor([0]), T.tensor([5.0])),
     lambda T: T.zeros(2, 2, dtype=T.int64).fill_diagonal_(float("nan")),
     lambda T: T.zeros(2, 2, dtype=T.uint8).fill_diagonal_(300),
+    lambda T: T.zeros(2, 2, dtype=T.float16).fill_diagonal_(1e6),
+    lambda T: T.zeros(2, 2).fill_diagonal_(1e39),
     lambda T: T.zeros(2, 2).fill_diagonal_(T.tensor([1.0, 2.0])),
     lambda T: T.zeros(2, 2, requires_grad=True).fill_diagonal_(1.0),
 ]
