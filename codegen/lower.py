@@ -479,10 +479,22 @@ class NoLoweringForDType(CodegenError):
     reference_ok = True
 
 
+@cache
+def _no_f16c() -> bool:
+    from .llvm_host import features
+
+    return "+f16c" not in features().split(",")
+
+
 def _refuse_reduced_floats(k: Any) -> None:
     """A float16/bfloat16 sum would keep rounded partial totals (Note [narrow sums]: the
     executor widens them first); max and min are exact, everything else rounds per op."""
     for e in k.eqns:
+        if _no_f16c() and any(a.aval.dtype.name == "float16" for a in (*e.inputs, e.out)):
+            raise NoLoweringForDType(  # (LLVM would call libgcc's helpers, absent in MCJIT)
+                f"kernel {k.name}: op {e.op.name.lower()}: codegen lowers float16 only with "
+                "the CPU's F16C conversions; the kernel runs on the NumPy reference"
+            )
         if e.op is Op.SUM and any(a.aval.dtype.reduced for a in (*e.inputs, e.out)):
             raise NoLoweringForDType(
                 f"kernel {k.name}: op sum: codegen does not lower sums in {e.out.aval.dtype} "
