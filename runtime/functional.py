@@ -465,6 +465,9 @@ sort, argsort, msort, topk = map(numpy_names.numpy_names, (sort, argsort, msort,
 __all__ += ["argsort", "msort", "topk", "searchsorted", "bucketize", "unique", "unique_consecutive"]
 __all__ += ["lgamma", "digamma", "polygamma", "mvlgamma", "erfc", "erfinv"]  # ops_special.py
 __all__ += ["sinc", "logit"]  # ops_special_misc.py
+from .ops_bessel import i0  # noqa: E402
+
+__all__ += ["i0"]  # ops_bessel.py (i0e, i1, i1e: adjit.special)
 from .ops_decomp_linalg import cholesky_legacy as cholesky  # noqa: E402
 from .ops_decomp_linalg import det, inverse, logdet, matrix_exp  # noqa: E402
 from .ops_decomp_linalg import qr_legacy as qr  # noqa: E402

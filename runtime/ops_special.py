@@ -350,8 +350,14 @@ def _polygamma_method(x: Tensor, n: int) -> Tensor:
     return polygamma(n, x)
 
 
+def _i0_method(x: Tensor) -> Tensor:
+    from .ops_bessel import i0  # (it builds on this module's helpers)
+
+    return i0(x)
+
+
 # names for functional.__all__ and the Tensor methods (with their in-place forms)
-NAMES = ["lgamma", "digamma", "polygamma", "mvlgamma", "erfc", "erfinv", "sinc", "logit"]
+NAMES = ["lgamma", "digamma", "polygamma", "mvlgamma", "erfc", "erfinv", "sinc", "logit", "i0"]
 METHODS = {"lgamma": lgamma, "digamma": digamma, "polygamma": _polygamma_method,
            "mvlgamma": mvlgamma, "erfc": erfc, "erfinv": erfinv, "sinc": sinc,
-           "logit": logit}  # fmt: skip
+           "logit": logit, "i0": _i0_method}  # fmt: skip

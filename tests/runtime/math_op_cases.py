@@ -93,3 +93,7 @@ CASES += [
     C("logit", lambda T, x: T.logit(x * 0.3 + 0.5), R(2, 3)),
     C("logit-eps", lambda T, x: (x * 0.4 + 0.5).logit(eps=0.2), R(2, 3)),
 ]
+CASES += [
+    C("i0", lambda T, x: T.i0(x * 6), R(2, 3)),
+    C("i0-large", lambda T, x: (x * 4 + 12).i0(), R(3)),
+]

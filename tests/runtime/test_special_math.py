@@ -298,3 +298,59 @@ def test_tiny_negative_arguments() -> None:
         d = _ulps(fn(adjit.from_numpy(xs.copy())).numpy(), _mp(ref, xs))
         assert d.max() <= 2, xs[int(np.argmax(d))]
     assert adjit.lgamma(adjit.tensor([-4.889856693794959e305], dtype=adjit.float64)).item() == INF
+
+
+# ---- modified Bessel functions (runtime/ops_bessel.py) ------------------------------------
+BESSEL = {
+    "i0": (lambda v: mp.besseli(0, v)),
+    "i0e": (lambda v: mp.besseli(0, v) * mp.exp(-abs(v))),
+    "i1": (lambda v: mp.besseli(1, v)),
+    "i1e": (lambda v: mp.besseli(1, v) * mp.exp(-abs(v))),
+}
+BESSEL_XS = np.concatenate([_sweep(-30, 30, 600, 12), -_sweep(0, 700, 300, 13), [8.0, -8.0]])
+
+
+@pytest.mark.parametrize("name", list(BESSEL))
+def test_bessel_ulps_vs_mpmath(name: str) -> None:
+    """float64 within 3 ulp of mpmath (PyTorch's: 3 to 9), float32 within 1."""
+    fn = getattr(adjit.special, name)
+    want = _mp(BESSEL[name], BESSEL_XS)
+    d = _ulps(fn(adjit.from_numpy(BESSEL_XS.copy())).numpy(), want)
+    assert d.max() <= 3, BESSEL_XS[int(np.argmax(d))]
+    x32 = BESSEL_XS.astype(np.float32)
+    got32 = fn(adjit.from_numpy(x32.copy()))
+    assert got32.dtype is adjit.float32
+    with np.errstate(over="ignore"):  # (overflowing float32 from |x| ~ 95: inf both)
+        want32 = _mp(BESSEL[name], x32.astype(np.float64)).astype(np.float32)
+    d32 = _ulps(got32.numpy(), want32.astype(np.float64))
+    assert d32.max() <= 1, x32[int(np.argmax(d32))]
+    compiled = adjit.compile(fn)(adjit.from_numpy(BESSEL_XS.copy())).numpy()
+    assert _ulps(compiled, want).max() <= 5
+
+
+@pytest.mark.parametrize("name", list(BESSEL))
+def test_bessel_special_values_and_gradients_as_pytorch(name: str) -> None:
+    """inf where exp overflows (from 709.8), NaN at +-inf for i0/i1 as PyTorch's product
+    exp(x) G / sqrt(x); gradients by PyTorch's formulas (0.5 at 0 for i1 and i1e)."""
+    xs = np.array([0.0, -0.0, 1e-300, 0.5, -3.0, 7.99, 8.01, -20.0, 100.0, 709.0, 710.0, 713.0,
+                   -715.0, INF, -INF, NAN])  # fmt: skip
+    got = getattr(adjit.special, name)(adjit.from_numpy(xs.copy())).numpy()
+    want = getattr(torch.special, name)(torch.from_numpy(xs.copy())).numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=5e-16)
+    g = xs[np.isfinite(xs) & (np.abs(xs) < 700)]
+    a = adjit.from_numpy(g.copy()).requires_grad_()
+    t = torch.from_numpy(g.copy()).requires_grad_()
+    out_a, out_t = getattr(adjit.special, name)(a), getattr(torch.special, name)(t)
+    assert type(out_a.grad_fn).__name__ == type(out_t.grad_fn).__name__
+    (ga,) = adjit.autograd.grad(out_a.sum(), a)
+    (gt,) = torch.autograd.grad(out_t.sum(), t)
+    np.testing.assert_allclose(ga.numpy(), gt.numpy(), rtol=1e-14)
+
+
+def test_i0_method_and_inplace() -> None:
+    x = adjit.tensor([0.5, -9.0, 2.0], dtype=adjit.float64)
+    np.testing.assert_array_equal(x.i0().numpy(), adjit.i0(x).numpy())
+    want = adjit.i0(x).numpy()
+    assert x.i0_() is x
+    np.testing.assert_array_equal(x.numpy(), want)
