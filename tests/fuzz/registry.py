@@ -13,6 +13,7 @@ from . import miscops, sorting
 from . import specialfuncs
 from . import dtypes
 from . import tensor_methods
+from . import nnmath
 from .programs import Program
 from .strategies import ALL, programs
 
@@ -39,4 +40,5 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "misc": (miscops.misc_cases(), miscops.check_misc),
     "dtypes": (dtypes.dtype_cases(), dtypes.check_dtypes),
     "methods": (tensor_methods.method_cases(), tensor_methods.check_methods),
+    "nnmath": (nnmath.nnmath_cases(), nnmath.check_nnmath),
 }
