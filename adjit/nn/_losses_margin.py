@@ -164,6 +164,15 @@ def margin_ranking_loss(
     return _reduce(R.clamp_min(-target * (input1 - input2) + margin, 0), r)
 
 
+def _not_differentiable(fn: str, arg: str, t: Tensor) -> None:
+    """PyTorch's refusal of an argument its kernel has no derivative for."""
+    if t.requires_grad and is_grad_enabled():
+        raise RuntimeError(
+            f"The function '{fn}' is not differentiable with respect to argument '{arg}'. "
+            "This input cannot have requires_grad True."
+        )
+
+
 def soft_margin_loss(
     input: Tensor,
     target: Tensor,
@@ -172,6 +181,7 @@ def soft_margin_loss(
     reduction: str = "mean",
 ) -> Tensor:
     r = _reduction(size_average, reduce, reduction)
+    _not_differentiable("soft_margin_loss", "target", target)
     return composite(
         "SoftMarginLossBackward0",
         lambda x, y: _reduce(R.log1p(R.exp(-x * y)), r),
@@ -263,11 +273,8 @@ def multi_margin_loss(
         raise ValueError("only p == 1 and p == 2 supported")
     if weight is not None and weight.ndim != 1:
         raise ValueError("weight must be one-dimensional")
-    if weight is not None and weight.requires_grad and is_grad_enabled():
-        raise RuntimeError(
-            "The function 'multi_margin_loss' is not differentiable with respect to argument "
-            "'weight'. This input cannot have requires_grad True."
-        )
+    if weight is not None:
+        _not_differentiable("multi_margin_loss", "weight", weight)
     x, _ = _class_inputs(input, target, "multi_margin_loss")
     n, c = x.shape
     if not (target.ndim <= 1 and target.numel() == n):
@@ -327,6 +334,11 @@ def cosine_embedding_loss(
     return _reduce(pos + neg, r)
 
 
+def _positive_margin(margin: float) -> None:
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+
+
 def _same_ndim(a: Tensor, p: Tensor, n: Tensor) -> None:
     if not a.ndim == p.ndim == n.ndim:
         raise RuntimeError(
@@ -364,6 +376,7 @@ def triplet_margin_loss(
     reduction: str = "mean",
 ) -> Tensor:
     r = _reduction(size_average, reduce, reduction)
+    _positive_margin(margin)
     _same_ndim(anchor, positive, negative)
     return _triplet(
         anchor, positive, negative, lambda u, v: pairwise_distance(u, v, p, eps), margin, swap, r
@@ -380,8 +393,8 @@ def triplet_margin_with_distance_loss(
     swap: bool = False,
     reduction: str = "mean",
 ) -> Tensor:
-    if margin <= 0:
-        raise ValueError(f"margin must be greater than 0, got {margin}")
+    r = _valid(reduction)
+    _positive_margin(margin)
     _same_ndim(anchor, positive, negative)
     dist = distance_function if distance_function is not None else pairwise_distance
-    return _triplet(anchor, positive, negative, dist, margin, swap, _valid(reduction))
+    return _triplet(anchor, positive, negative, dist, margin, swap, r)

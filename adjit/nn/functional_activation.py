@@ -13,7 +13,7 @@ from adjit.ir.shapes import norm_axis
 from adjit.runtime import functional as R
 from adjit.runtime import inplace as I
 from adjit.runtime.creation import full_like, zeros_like
-from adjit.runtime.dispatch import composite
+from adjit.runtime.dispatch import composite, with_rule
 from adjit.runtime.distributions import MASK53, bernoulli_scalar
 from adjit.runtime.generator import _refuse_while_tracing, resolve
 from adjit.runtime.kernel_dtypes import require_float
@@ -71,11 +71,32 @@ def tanhshrink(input: Tensor) -> Tensor:
     return input - R.tanh(input)
 
 
+class _SlopeRule:
+    """PyTorch's backward of an elementwise activation, ``g * slope(x)`` (``slope`` written
+    without history), carried by a value computed without history (``with_rule``): its kinks
+    and constants are PyTorch's own, which a decomposition differentiated op by op would not
+    give (hardswish's gradient 0 at -3 and 1 at 3; hardsigmoid's float32 constant 1/6)."""
+
+    def __init__(self, name: str, slope: Callable[[Tensor], Tensor]) -> None:
+        self.name, self.slope = name, slope
+
+    def __repr__(self) -> str:  # a Python literal: printed IR parses, emitted source runs
+        return repr(self.name)
+
+    def vjp(self, g: Tensor, out: Tensor, inputs: Any, needs: tuple[bool, ...]) -> tuple:
+        return (None, g * self.slope(inputs[1].detach()) if needs[1] else None)
+
+
+def _hardswish_slope(x: Tensor) -> Tensor:
+    # PyTorch's kernel: 0 up to -3, x / 3 + 1/2 strictly inside, 1 from 3 on (NaN: 1)
+    return R.where(x <= -3.0, 0.0, R.where(x < 3.0, x / 3.0 + 0.5, 1.0))
+
+
+_HARDSWISH = _SlopeRule("hardswish", _hardswish_slope)
+
+
 def _hardswish(a: Tensor) -> Tensor:
-    # PyTorch's kernel: x * min(max(x + 3, 0), 6) / 6; its gradient 0 below -3 (and at -3:
-    # x / 3 + 0.5), x / 3 + 0.5 up to 3 inclusive, 1 above, which this where form gives
-    middle = a * (a + 3.0) / 6.0
-    return R.where(a < -3.0, a.detach() * 0.0, R.where(a <= 3.0, middle, a))
+    return with_rule(_HARDSWISH, lambda x: x * R.clamp(x + 3.0, 0.0, 6.0) / 6.0, a)
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
@@ -88,15 +109,15 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 _SIXTH_F32 = float(np.float32(1.0 / 6.0))  # PyTorch's backward constant, a float in any dtype
+_HARDSIGMOID = _SlopeRule(
+    "hardsigmoid",
+    lambda x: R.where(R.logical_and(x > -3.0, x < 3.0), _SIXTH_F32, 0.0).to(x.dtype),
+)
 
 
 def _hardsigmoid(a: Tensor) -> Tensor:
-    # value (x + 3) / 6 clamped; gradient float32(1/6) strictly inside (-3, 3), 0 elsewhere, as
-    # PyTorch's kernel (the value carries no history, a zero term carries the slope)
-    inside = R.logical_and(a > -3.0, a < 3.0)
-    value = (R.clamp(a.detach() + 3.0, 0.0, 6.0) / 6.0).detach()
-    slope = a * _SIXTH_F32
-    return value + R.where(inside, slope - slope.detach(), 0.0)
+    # min(max(x + 3, 0), 6) / 6; the gradient float32(1/6) strictly inside (-3, 3), else 0
+    return with_rule(_HARDSIGMOID, lambda x: R.clamp(x + 3.0, 0.0, 6.0) / 6.0, a)
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:

@@ -551,6 +551,15 @@ BAD: dict[str, Callable[[Any], Any]] = {
     "cosine_embedding 0d target": lambda T: T.nn.functional.cosine_embedding_loss(
         _f(T, 2, 3), _f(T, 2, 3), _f(T)
     ),
+    "triplet margin": lambda T: T.nn.functional.triplet_margin_loss(
+        _f(T, 2, 3), _f(T, 2, 3), _f(T, 2, 3), margin=-1.0
+    ),
+    "triplet distance reduction first": lambda T: T.nn.functional.triplet_margin_with_distance_loss(
+        _f(T, 2, 3), _f(T, 2, 3), _f(T, 2, 3), margin=0, reduction="x"
+    ),
+    "soft_margin target grad": lambda T: T.nn.functional.soft_margin_loss(
+        _f(T, 3), _f(T, 3).requires_grad_()
+    ),
     "triplet dims": lambda T: T.nn.functional.triplet_margin_loss(
         _f(T, 2, 3), _f(T, 2, 3), _f(T, 3)
     ),
