@@ -8,9 +8,9 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import IO, Any
 
-import ml_dtypes
 import numpy as np
 
+from adjit.ir import dtypes as D
 from adjit.runtime.tensor import Tensor
 
 PathLike = str | os.PathLike[str] | IO[bytes]
@@ -48,7 +48,7 @@ def save(obj: Any, f: PathLike) -> None:
 
 
 def _stored(name: str, a: np.ndarray) -> tuple[str, np.ndarray]:
-    if a.dtype == ml_dtypes.bfloat16:
+    if D.bfloat16 in D.ALL and a.dtype == D.bfloat16.np:
         return name + _BF16, a.view(np.uint16)
     return name, a
 
@@ -56,7 +56,7 @@ def _stored(name: str, a: np.ndarray) -> tuple[str, np.ndarray]:
 def _read(data: Any, name: str) -> tuple[str, Tensor]:
     a = np.array(data[name])
     if name.endswith(_BF16):
-        return name.removesuffix(_BF16), Tensor._make(a.view(ml_dtypes.bfloat16))
+        return name.removesuffix(_BF16), Tensor._make(a.view(D.bfloat16.np))
     return name, Tensor._make(a)
 
 
@@ -101,7 +101,7 @@ def _from_torch(obj: Any, torch: Any) -> Any:
     if isinstance(obj, torch.Tensor):
         t = obj.detach().cpu()
         if t.dtype == torch.bfloat16:  # (no NumPy view of it in torch: read its bits)
-            return Tensor._make(np.array(t.view(torch.int16).numpy()).view(ml_dtypes.bfloat16))
+            return Tensor._make(np.array(t.view(torch.int16).numpy()).view(D.bfloat16.np))
         return Tensor._make(np.array(t.numpy()))
     if isinstance(obj, Mapping):
         return OrderedDict((k, _from_torch(v, torch)) for k, v in obj.items())

@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import ml_dtypes
 import numpy as np
+
+try:  # the bfloat16 extra (pip install 'adjit[bfloat16]'): without it bfloat16 refuses by name
+    import ml_dtypes
+except ImportError:  # pragma: no cover - CI installs the extra
+    ml_dtypes = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,6 +60,41 @@ class DType:
 # float32 -> bfloat16 conversion rounds to nearest even and keeps NaN, as PyTorch's). As in
 # PyTorch's CPU kernels, every op on them computes in float32 (reductions accumulate in float32)
 # and rounds the result to the storage type once per op (ir/interpreter.py).
+class UnsupportedDType(DType):
+    """A PyTorch dtype adjit names but cannot store yet: any use raises, never another dtype.
+
+    It compares, hashes and prints like a dtype (``x.dtype == torch.half`` is False), so code that
+    only mentions it runs; asking it for storage or promotion (``dtype=torch.half``,
+    ``.to(torch.half)``) raises a TypeError that names it.
+    """
+
+    reason: str
+
+    def __init__(self, name: str, reason: str = "") -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "reason", reason)
+
+    def _refuse(self) -> TypeError:
+        if self.reason:
+            return TypeError(f"torch.{self.name} {self.reason}")
+        supported = ", ".join(d.name for d in ALL)
+        return TypeError(
+            f"adjit does not support torch.{self.name} yet (supported dtypes: {supported})"
+        )
+
+    @property  # type: ignore[override]
+    def np(self) -> type:
+        raise self._refuse()
+
+    @property  # type: ignore[override]
+    def category(self) -> int:
+        raise self._refuse()
+
+    @property  # type: ignore[override]
+    def rank(self) -> int:
+        raise self._refuse()
+
+
 _HALF_RANK = 5
 bool_ = DType("bool", np.bool_, 0, 0)
 uint8 = DType("uint8", np.uint8, 1, 1)
@@ -64,7 +103,13 @@ int16 = DType("int16", np.int16, 1, 2)
 int32 = DType("int32", np.int32, 1, 3)
 int64 = DType("int64", np.int64, 1, 4)
 float16 = DType("float16", np.float16, 2, _HALF_RANK, reduced=True)
-bfloat16 = DType("bfloat16", ml_dtypes.bfloat16, 2, _HALF_RANK, reduced=True)
+bfloat16 = (
+    DType("bfloat16", ml_dtypes.bfloat16, 2, _HALF_RANK, reduced=True)
+    if ml_dtypes is not None
+    else UnsupportedDType(
+        "bfloat16", "needs the ml_dtypes package: pip install 'adjit[bfloat16]' (or ml_dtypes)"
+    )
+)
 float32 = DType("float32", np.float32, 2, 6)
 float64 = DType("float64", np.float64, 2, 7)
 # two different dtypes of one rank promote to the next type up: uint8 + int8 -> int16,
@@ -90,49 +135,12 @@ _TYPE_NAMES = {
     "uint32": "UInt32",
     "uint64": "UInt64",
 }
-ALL: tuple[DType, ...] = (
-    bool_,
-    uint8,
-    int8,
-    int16,
-    int32,
-    int64,
-    float16,
-    bfloat16,
-    float32,
-    float64,
+ALL: tuple[DType, ...] = tuple(
+    d
+    for d in (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)
+    if not isinstance(d, UnsupportedDType)
 )
 _BY_NUMPY = {np.dtype(d.np): d for d in ALL}
-
-
-class UnsupportedDType(DType):
-    """A PyTorch dtype adjit names but cannot store yet: any use raises, never another dtype.
-
-    It compares, hashes and prints like a dtype (``x.dtype == torch.half`` is False), so code that
-    only mentions it runs; asking it for storage or promotion (``dtype=torch.half``,
-    ``.to(torch.half)``) raises a TypeError that names it.
-    """
-
-    def __init__(self, name: str) -> None:
-        object.__setattr__(self, "name", name)
-
-    def _refuse(self) -> TypeError:
-        supported = ", ".join(d.name for d in ALL)
-        return TypeError(
-            f"adjit does not support torch.{self.name} yet (supported dtypes: {supported})"
-        )
-
-    @property  # type: ignore[override]
-    def np(self) -> type:
-        raise self._refuse()
-
-    @property  # type: ignore[override]
-    def category(self) -> int:
-        raise self._refuse()
-
-    @property  # type: ignore[override]
-    def rank(self) -> int:
-        raise self._refuse()
 
 
 complex32 = UnsupportedDType("complex32")
@@ -148,6 +156,7 @@ UNSUPPORTED: tuple[UnsupportedDType, ...] = (
     uint16,
     uint32,
     uint64,
+    *((bfloat16,) if isinstance(bfloat16, UnsupportedDType) else ()),
 )
 _BY_NAME: dict[str, DType] = {d.name: d for d in (*ALL, *UNSUPPORTED)}
 
@@ -248,7 +257,7 @@ def to_storage(a: np.ndarray, d: DType) -> np.ndarray:
         return a.astype(d.np)
 
 
-_NARROW_NP = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
+_NARROW_NP = tuple(np.dtype(d.np) for d in ALL if d.reduced)
 
 
 def widen(a: np.ndarray) -> np.ndarray:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import ml_dtypes
 import numpy as np
 
 from ..ir import dtypes as D
@@ -16,7 +15,7 @@ __all__ = ["can_cast", "finfo", "iinfo", "promote_types", "result_type"]
 
 
 def _np_finfo(d: DType) -> Any:
-    return ml_dtypes.finfo(d.np) if d is D.bfloat16 else np.finfo(d.np)
+    return D.ml_dtypes.finfo(d.np) if d is D.bfloat16 else np.finfo(d.np)
 
 
 class finfo:  # noqa: N801 - PyTorch's name
