@@ -323,6 +323,10 @@ TENSOR_SAMPLES: dict[str, str] = {
 }
 # names that are not callables to sample (modules, types, constants) or cannot run generically
 NOT_SAMPLED = {"Tensor", "Size", "dtype", "device", "Generator", "autograd", "nn", "optim"}
+# process-wide settings: a sample would change them for the rest of the process (PyTorch's
+# set_num_interop_threads even refuses a second call)
+NOT_SAMPLED |= {"set_num_threads", "set_num_interop_threads", "use_deterministic_algorithms",
+                "set_deterministic_debug_mode", "set_float32_matmul_precision"}  # fmt: skip
 # results that are not reproducible (addresses, fresh seeds) or unspecified (empty's values)
 NOT_COMPARED = {"seed", "initial_seed", "data_ptr", "untyped_storage"}
 SHAPE_ONLY = {"empty", "empty_like", "new_empty", "empty_strided"}
