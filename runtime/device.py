@@ -116,13 +116,16 @@ def _laid_out(data: np.ndarray, fmt: memory_format) -> np.ndarray:
 
 
 def _relaid(x: Tensor, fmt: memory_format) -> Tensor:
-    """x's values in ``fmt``'s layout, x's autograd history kept (a view of the copy)."""
+    """x's values in ``fmt``'s layout, x's autograd history kept (the copy's)."""
     out = x.clone()
-    out._data = _laid_out(out._data, fmt)
+    if not out._is_tracer:
+        out._data = _laid_out(out._data, fmt)
     return out
 
 
 def is_contiguous(x: Tensor, memory_format: memory_format = contiguous_format) -> bool:
+    if x._is_tracer:  # (compiled code has no layouts: a traced value is in any of them)
+        return memory_format not in _LAST or x.ndim == _LAST[memory_format][0]
     if memory_format in _LAST:
         rank, _ = _LAST[memory_format]
         if x.ndim != rank:
@@ -134,6 +137,9 @@ def is_contiguous(x: Tensor, memory_format: memory_format = contiguous_format) -
 def contiguous(x: Tensor, memory_format: memory_format = contiguous_format) -> Tensor:
     if memory_format is preserve_format:
         raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
+    if memory_format in _LAST and x.ndim != _LAST[memory_format][0]:
+        rank, name = _LAST[memory_format]
+        raise RuntimeError(f"required rank {rank} tensor to use {name} format")
     if is_contiguous(x, memory_format):
         return x
     return _relaid(x, memory_format)
@@ -143,7 +149,7 @@ def clone(x: Tensor, *, memory_format: memory_format = preserve_format) -> Tenso
     from .ops_elementwise import clone as plain
 
     out = plain(x)
-    if memory_format is preserve_format and x._data.flags.c_contiguous:
+    if x._is_tracer or (memory_format is preserve_format and x._data.flags.c_contiguous):
         return out
     out._data = _laid_out(x._data, memory_format)
     return out

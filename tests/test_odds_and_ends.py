@@ -309,3 +309,24 @@ def test_special_functions_edges_as_pytorch() -> None:
         (ga,) = adjit.autograd.grad(got.sum(), a)
         (gt,) = torch.autograd.grad(want.sum(), t)
         np.testing.assert_allclose(ga.numpy(), gt.numpy(), rtol=1e-15, err_msg=str(k))
+
+
+def test_layout_methods_compile() -> None:
+    """contiguous/clone/to with devices and memory formats trace (no data read), values as
+    eager, and the rank check still raises."""
+
+    def f(x: Any) -> Any:
+        y = x.t().contiguous() * 2 + x.t().clone(memory_format=adjit.contiguous_format)
+        return y + x.t().to("cpu", adjit.float32).cpu()
+
+    x = adjit.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(adjit.compile(f)(x).numpy(), f(x).numpy())
+    g = adjit.compile(lambda v: v.contiguous(memory_format=adjit.channels_last) * 2)
+    np.testing.assert_array_equal(g(adjit.ones(1, 2, 2, 2)).numpy(), np.full((1, 2, 2, 2), 2.0))
+    with pytest.raises(RuntimeError, match="required rank 4 tensor to use channels_last format"):
+        g(adjit.ones(2, 2))
+    leaf = adjit.ones(1, 2, 2, 2, requires_grad=True)
+    out = leaf.contiguous(memory_format=adjit.channels_last)
+    assert out.stride() == (8, 1, 4, 2)
+    (out * 3).sum().backward()
+    np.testing.assert_array_equal(leaf.grad.numpy(), np.full((1, 2, 2, 2), 3.0))
