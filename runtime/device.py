@@ -174,15 +174,18 @@ def to(x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     kwargs.pop("non_blocking", None)
     if kwargs:
         raise TypeError(f"to() received an invalid combination of arguments - got {kwargs}")
+    flags = []  # positional bools: .to(dtype, non_blocking, copy)
     for a in args:
         if isinstance(a, DType):
             dtype = a
         elif isinstance(a, Tensor):
             dtype = a.dtype
         elif isinstance(a, bool):
-            copy = a  # .to(dtype, non_blocking, copy): the later positional bool is copy
+            flags.append(a)
         else:
             dev = a
+    if len(flags) > 1:
+        copy = flags[1]
     check(dev)
     out = x if dtype is None or dtype is x.dtype else apply(Op.CAST, x, dtype=dtype)
     if copy and out is x:

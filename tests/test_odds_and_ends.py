@@ -84,6 +84,9 @@ SAME: list[tuple[str, Callable[[Any], Any]]] = [
     ("to cpu dtype", lambda T: T.ones(2).to("cpu", T.float64)),
     ("to device= dtype=", lambda T: T.ones(2).to(device="cpu", dtype=T.int32)),
     ("to tensor", lambda T: T.ones(2).to(T.zeros(1, dtype=T.int64))),
+    ("to copy flags", lambda T: [T.ones(2).to(*a, **k) is not None for a, k in [
+        ((T.float32, True), {}), ((T.float32, False, True), {}), (("cpu",), {"copy": True})]]),
+    ("to is self", lambda T: _to_identity(T)),
     ("pin_memory", lambda T: T.ones(2).pin_memory()),
     ("is_pinned", lambda T: T.ones(2).is_pinned()),
     # metadata
@@ -136,6 +139,12 @@ SAME: list[tuple[str, Callable[[Any], Any]]] = [
     ("inference_mode", lambda T: _inference_mode(T)),
     ("anomaly", lambda T: _anomaly(T)),
 ]  # fmt: skip
+
+
+def _to_identity(T: Any) -> tuple:
+    x = T.ones(2)
+    return (x.to(T.float32, True) is x, x.to(T.float32, False, True) is x,
+            x.to(x, copy=True) is x, x.to("cpu") is x, x.cpu() is x)  # fmt: skip
 
 
 def _set_grad_enabled(T: Any) -> tuple:
