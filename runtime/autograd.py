@@ -186,6 +186,22 @@ class _Number:
 
 
 SCALAR_ATTR_OPS = frozenset({Op.POW})
+# ops whose rule takes ``inputs`` but reads only the indices after the first: the indexed
+# tensor is not saved (as PyTorch's SelectBackward/IndexBackward keep sizes only), so writing
+# it in place later leaves their backward valid (a view of it is made again: Note [stale views])
+INDEXED_NOT_READ = frozenset({Op.INDEX, Op.INDEX_ADD})
+
+
+class _Unread:
+    """An input the rule does not read, in place of its saved value."""
+
+    __slots__ = ()
+
+    def unpack(self, node: Node) -> None:
+        return None
+
+
+_UNREAD = _Unread()
 _PARAMS: dict[Op, tuple[str, ...]] = {}  # op -> the names its derivative rule takes
 
 
@@ -217,8 +233,9 @@ class OpNode(Node):
         for p in params:
             if p == "out":
                 saved[p] = SavedTensor(out, True)
-            elif p == "inputs":
-                saved[p] = tuple(SavedTensor(t, False) for t in inputs)
+            elif p == "inputs":  # (an index op's rule reads the indices, not the indexed)
+                skip = 1 if op in INDEXED_NOT_READ else 0
+                saved[p] = (*[_UNREAD] * skip, *(SavedTensor(t, False) for t in inputs[skip:]))
             elif p in names:
                 t = inputs[names.index(p)]
                 saved[p] = _Number(t._data.item()) if t._weak else SavedTensor(t, False)
@@ -321,19 +338,21 @@ class PyNode(Node):
 
 STALE_VIEW_MSG = (
     "adjit: this view's base was modified by an in-place operation after the view was made, "
-    "and the view's history still refers to the base's old values (PyTorch regenerates it "
-    "from the base; adjit does not): make the view again after the in-place operation, or "
-    "clone() it before"
+    "and adjit cannot make the view's history again from the base's (it was not made by one "
+    "view op: split, unbind, diagonal, ...): make the view again after the in-place "
+    "operation, or clone() it before"
 )
 
 
 def gradient_edge(t: Tensor) -> tuple[Node | None, int]:
     """The node a cotangent for ``t`` flows into (its grad_fn, or its AccumulateGrad)."""
+    base = t._view_base
+    if base is not None and base._rewrites != t._rewrites_seen:
+        from .dispatch import stale_view
+
+        stale_view(t)  # its history again from its base's new one (Note [stale views])
     fn = t._grad_fn
     if fn is not None:
-        base = t._view_base
-        if base is not None and base._rewrites != t._rewrites_seen:
-            raise RuntimeError(STALE_VIEW_MSG)
         return fn, t._output_nr
     if t._requires_grad and not t._nograd_view:
         ref = t._accumulate

@@ -59,12 +59,30 @@ def _aval_of(t: Tensor) -> Aval:
 
 
 def stale_view(t: Tensor) -> None:
-    """A view whose base's history was rewritten in place since it was made may not join a
-    graph (Note [stale views] in runtime/inplace.py): it would carry the old values' history."""
-    if is_grad_enabled() and (t.requires_grad or t._view_base.requires_grad):  # type: ignore[union-attr]
+    """A view whose base's history was rewritten in place since it was made gets its history
+    again from the base's new one, as PyTorch's AsStridedBackward0 (Note [stale views] in
+    runtime/inplace.py); a view made other than by one primitive view op refuses."""
+    if t._nograd_view or not is_grad_enabled():
+        return  # its values are current; a history, if it needs one, is made when it joins one
+    recipe = t._view_recipe
+    if recipe is None:
         from .autograd import STALE_VIEW_MSG
 
         raise RuntimeError(STALE_VIEW_MSG)
+    parent, op, attrs = recipe
+    base = parent._view_base
+    if base is not None and base._rewrites != parent._rewrites_seen:
+        stale_view(parent)
+    alias = Tensor._make(
+        parent._data,
+        requires_grad=parent._requires_grad,
+        grad_fn=parent._grad_fn,
+        version_box=parent._version_box,
+    )
+    alias._output_nr = parent._output_nr
+    again = apply(op, alias, name="AsStridedBackward0", **attrs)
+    t._grad_fn, t._output_nr = again._grad_fn, again._output_nr
+    t._rewrites_seen = t._view_base._rewrites  # type: ignore[union-attr]
 
 
 def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
@@ -76,14 +94,14 @@ def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
     weak = requires = False
     alone = True  # every operand a Python number, e.g. a derivative rule on a saved scalar
     for t in inputs:
+        if t._view_base is not None and t._view_base._rewrites != t._rewrites_seen:
+            stale_view(t)  # (Note [stale views] in runtime/inplace.py)
         if t._weak:
             weak = True
         else:
             alone = False
         if t._requires_grad or t._grad_fn is not None:
             requires = True
-        if t._view_base is not None and t._view_base._rewrites != t._rewrites_seen:
-            stale_view(t)  # (Note [stale views] in runtime/inplace.py)
     avals = [t._aval() if alone or not weak else _aval_of(t) for t in inputs]
     out_aval = _infer(op, avals, attrs)
     first = inputs[0]
@@ -97,6 +115,7 @@ def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
         base = first._view_base
         out._view_base = first if base is None else base
         out._rewrites_seen = out._view_base._rewrites
+        out._view_recipe = (first, op, attrs)  # to make its history again (stale_view)
         if first.requires_grad and not grad_mode:
             # PyTorch: a view made under no_grad of a tensor that requires grad still says
             # requires_grad=True (a leaf that no gradient reaches), and refuses in-place

@@ -30,11 +30,13 @@ NOGRAD_VIEW_MSG = (
 # Note [stale views]
 # A view's grad_fn is recorded against its base's history at the time. PyTorch, after an
 # in-place op rewrites the base's history, regenerates each view's grad_fn from the new one
-# (a version check on the view). adjit does not: a recorded in-place write to a base counts in
-# ``base._rewrites``, each view keeps the count its base had when it was made, and a view whose
-# count is behind refuses to join a graph (autograd.gradient_edge) instead of giving the
-# gradient of the old values. Writes under no_grad and in-place shape changes (inplace_shape)
-# leave the base's history valid and do not count.
+# (AsStridedBackward0, on a version check). adjit: a recorded in-place write to a base counts
+# in ``base._rewrites``; each view keeps the count its base had when it was made and its recipe
+# (parent, view op, attrs); a view whose count is behind, when it joins a graph (dispatch.apply,
+# autograd.gradient_edge) or shows its grad_fn, gets its history again by replaying the op on
+# its parent's current history (dispatch.stale_view), named AsStridedBackward0 as PyTorch's.
+# Views made by a decomposition (split, unbind, diagonal) have no recipe and refuse. Writes
+# under no_grad and in-place shape changes (inplace_shape) leave the history valid: no count.
 
 
 def _check_leaf(t: Tensor) -> None:

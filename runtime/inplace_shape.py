@@ -35,6 +35,9 @@ def _alias(t: Tensor) -> Tensor:
     )
     a._output_nr = t._output_nr
     a._nograd_view = t._nograd_view
+    if t._view_base is not None:  # a view stays one, made again from the alias if stale
+        a._view_base, a._rewrites_seen = t._view_base, t._rewrites_seen
+        a._view_recipe = t._view_recipe
     return a
 
 
@@ -80,6 +83,8 @@ def restride(t: Tensor, fn: Callable[[Tensor], Tensor], what: str) -> Tensor:
         return _traced_rebind(t, fn, what)
     _refuse_outside(t, what)
     out = fn(_alias(t))
+    if t._view_base is not None:
+        t._view_recipe, t._rewrites_seen = out._view_recipe, out._rewrites_seen
     t._data = out._data
     if is_grad_enabled() and out._grad_fn is not None:  # under no_grad the history stays
         t._grad_fn, t._output_nr = out._grad_fn, out._output_nr

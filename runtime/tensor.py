@@ -131,6 +131,7 @@ class Tensor:
     # when the view was made (Note [stale views] in runtime/inplace.py)
     _rewrites = 0
     _rewrites_seen = 0
+    _view_recipe: tuple | None = None  # (parent, view op, attrs): how it was made
     _output_nr = 0  # which output of its grad_fn this tensor is
     _data: np.ndarray
     grad: Tensor | None
@@ -194,6 +195,11 @@ class Tensor:
     # ---- autograd state -------------------------------------------------------------------
     @property
     def grad_fn(self) -> Any:
+        base = self._view_base
+        if base is not None and base._rewrites != self._rewrites_seen:
+            from .dispatch import stale_view
+
+            stale_view(self)  # as PyTorch, a view's history follows its base's (Note [stale views])
         return self._grad_fn
 
     @property

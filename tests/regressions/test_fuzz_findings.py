@@ -350,13 +350,12 @@ def test_compiled_gradient_of_nan_to_num_float64_times_a_tensor() -> None:
     assert x.grad.tolist() == [-3.0, 0.0]
 
 
-@pytest.mark.xfail(strict=True, reason="a view's history is not rebased after its base changes")
 def test_gradient_through_a_view_made_before_an_in_place_op_on_its_base() -> None:
     # found while testing the in-place shape changes (test_tensor_methods_vs_torch.py): PyTorch
     # regenerates a view's grad_fn from its base's new history after ``y.mul_(3)``, so the
-    # gradient through ``w`` is 6; adjit keeps w's PermuteBackward0 on y's old history and
-    # gave 2 (a view by basic indexing, y[1], saved y and raised the version error); now it
-    # raises a clear error (Note [stale views] in runtime/inplace.py) until views are rebased
+    # gradient through ``w`` is 6; adjit kept w's PermuteBackward0 on y's old history and
+    # gave 2 (a view by basic indexing, y[1], saved y and raised the version error); now the
+    # view's history is made again (Note [stale views] in runtime/inplace.py)
     x = adjit.ones(3, 4, requires_grad=True)
     y = x * 2
     w = y.t()
