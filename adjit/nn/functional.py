@@ -155,8 +155,9 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def _hardtanh(a: Tensor, lo: float, hi: float) -> Tensor:
-    """``clamp(a, lo, hi)`` whose gradient is zero at the bounds too, as PyTorch's is."""
-    inside = R.logical_and(a > lo, a < hi)
+    """``clamp(a, lo, hi)`` whose gradient is zero at the bounds too, as PyTorch's is (and
+    passes at NaN: PyTorch's backward zeroes only ``x <= lo or x >= hi``)."""
+    inside = R.logical_not(R.logical_or(a <= lo, a >= hi))
     return R.where(inside, a, R.clamp(a.detach(), lo, hi))
 
 

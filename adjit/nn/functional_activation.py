@@ -133,7 +133,7 @@ def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     # PyTorch's kernel: 0 for -lambd <= x <= lambd, else x (NaN stays NaN)
     return composite(
         "HardshrinkBackward0",
-        lambda a: R.where(R.logical_and(a >= -lambd, a <= lambd), a.detach() * 0.0, a),
+        lambda a: R.where(R.logical_and(a >= -lambd, a <= lambd), 0.0, a),  # (+0, as PyTorch)
         input,
     )
 
@@ -151,8 +151,11 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
         )
 
     def decomposition(a: Tensor) -> Tensor:
-        # x - lambd above lambd, x + lambd below -lambd, else x * 0 (NaN stays NaN)
-        return R.where(a > lambd, a - lambd, R.where(a < -lambd, a + lambd, a.detach() * 0.0))
+        # x * 0 (no gradient) inside [-lambd, lambd]; x - lambd above, x + lambd below; NaN
+        # is in neither, and keeps its value and its gradient, as PyTorch's kernels
+        inside = R.logical_and(a >= -lambd, a <= lambd)
+        outside = R.where(a > lambd, a - lambd, R.where(a < -lambd, a + lambd, a))
+        return R.where(inside, a.detach() * 0.0, outside)
 
     return composite("SoftshrinkBackward0", in_float32(decomposition), input)
 
@@ -163,7 +166,7 @@ def _threshold_check(input: Tensor) -> None:
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
-    """``x`` where ``x > threshold``, else ``value`` (the gradient passes where it is ``x``)."""
+    """``value`` where ``x <= threshold``, else ``x`` (whose gradient passes)."""
     _threshold_check(input)
     if inplace:
         return threshold_(input, threshold, value)
@@ -171,7 +174,8 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
 
 
 def _threshold(a: Tensor, threshold: float, value: float) -> Tensor:
-    return R.where(a > threshold, a, full_like(a.detach(), value))
+    # PyTorch's kernel: x <= threshold ? value : x (NaN keeps its value and its gradient)
+    return R.where(a <= threshold, full_like(a.detach(), value), a)
 
 
 def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:

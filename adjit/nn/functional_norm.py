@@ -147,7 +147,7 @@ def rms_norm(
     eps: float | None = None,
 ) -> Tensor:
     """``x * rsqrt(mean(x^2 over normalized_shape) + eps) * weight``; ``eps`` defaults to the
-    dtype's machine epsilon."""
+    machine epsilon of the computing type."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(shape)
     if tuple(input.shape[input.ndim - k :]) != shape or input.ndim < k:
@@ -172,9 +172,10 @@ def rms_norm(
     return in_float32(decomposition)(input, *extra)
 
 
+# the default eps: the machine epsilon of the type PyTorch computes in (float32 for half types)
 _EPS = {
     D.float64.name: 2.220446049250313e-16,
     D.float32.name: 1.1920928955078125e-07,
-    "float16": 0.0009765625,
-    "bfloat16": 0.0078125,
+    "float16": 1.1920928955078125e-07,
+    "bfloat16": 1.1920928955078125e-07,
 }

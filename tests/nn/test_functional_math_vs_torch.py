@@ -600,3 +600,57 @@ def test_sdpa_dropout_refuses_clearly() -> None:
     q = adjit.ones(2, 3)
     with pytest.raises(NotImplementedError, match="dropout_p > 0"):
         adjit.nn.functional.scaled_dot_product_attention(q, q, q, dropout_p=0.1)
+
+
+# ---- kinks and specials: PyTorch's values and gradients bit for bit --------------------------
+SPECIALS = [0.0, -0.0, 0.5, -0.5, 1.0, -1.0, 3.0, -3.0, np.nan, np.inf, -np.inf, 1e-30, 7.0]
+
+EXACT: dict[str, Callable[[Any, Any], Any]] = {
+    "hardswish": lambda F, x: F.hardswish(x),
+    "hardsigmoid": lambda F, x: F.hardsigmoid(x),
+    "hardshrink": lambda F, x: F.hardshrink(x),
+    "hardshrink-1": lambda F, x: F.hardshrink(x, 1.0),
+    "softshrink": lambda F, x: F.softshrink(x),
+    "softshrink-0": lambda F, x: F.softshrink(x, 0.0),
+    "threshold": lambda F, x: F.threshold(x, 0.5, -1.0),
+    "threshold-nan-value": lambda F, x: F.threshold(x, 0.5, float("nan")),
+    "rrelu-eval": lambda F, x: F.rrelu(x),
+    "prelu": lambda F, x: F.prelu(x, x.new_tensor([0.25])),
+    "leaky_relu_": lambda F, x: F.leaky_relu_(x * 1, 0.25),
+    "hardtanh_": lambda F, x: F.hardtanh_(x * 1, -0.5, 3.0),
+    "hardtanh": lambda F, x: F.hardtanh(x, -0.5, 3.0),
+    "relu6-inplace": lambda F, x: F.relu6(x * 1, inplace=True),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("name", list(EXACT))
+def test_kinks_and_specials_bitwise(name: str, dtype: str) -> None:
+    results = []
+    for T in (adjit, torch):
+        x = T.tensor(SPECIALS, dtype=getattr(T, dtype), requires_grad=True)
+        y = EXACT[name](T.nn.functional, x)
+        (g,) = T.autograd.grad(y.sum(), x)
+        results.append((y.detach().float().numpy(), g.float().numpy()))
+    (got, ggot), (want, gwant) = results
+    np.testing.assert_array_equal(got, want)
+    if not name.startswith("softshrink"):  # (its zero's sign: PyTorch's vector/scalar accident)
+        signed = ~np.isnan(want)
+        np.testing.assert_array_equal(np.signbit(got[signed]), np.signbit(want[signed]))
+    np.testing.assert_array_equal(ggot, gwant)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float16", "bfloat16"])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_soft_margin_gradient_is_pytorchs_formula(dtype: str, reduction: str) -> None:
+    """PyTorch's backward (y e^{-yx}) (-norm) / (e^{-yx} + 1) g rounded step by step in the
+    dtype: float16 and bfloat16 gradients bit for bit (float32 differs by adjit's exp ulp)."""
+    results = []
+    for T in (adjit, torch):
+        x = T.tensor(SPECIALS, dtype=getattr(T, dtype), requires_grad=True)
+        y = T.nn.functional.soft_margin_loss(x, -T.ones_like(x), reduction=reduction)
+        (g,) = T.autograd.grad(y.sum(), x)
+        results.append((y.detach().float().numpy(), g.float().numpy()))
+    (got, ggot), (want, gwant) = results
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(ggot, gwant)
