@@ -189,4 +189,12 @@ def empty_strided(
 
 
 # Tensor methods (runtime/methods.py)
-METHODS = "hsplit vsplit dsplit diagonal_scatter select_scatter slice_scatter as_strided".split()
+METHODS = [
+    "hsplit",
+    "vsplit",
+    "dsplit",
+    "diagonal_scatter",
+    "select_scatter",
+    "slice_scatter",
+    "as_strided",
+]
