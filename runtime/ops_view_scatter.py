@@ -8,9 +8,11 @@ positions depend on shapes only, so NumPy computes them once, on an array of fla
 as the same view: ``where(hit, take(src, map), x)`` then writes ``src`` there, and
 ``take(x, positions)`` reads them. Both are differentiable decompositions that compile.
 
-adjit tensors own their memory (there is no storage shared between a view and its base), so
-``as_strided`` addresses the input's own elements in C order: PyTorch's result for a
-contiguous tensor with storage offset 0. It returns a copy, not a view.
+``as_strided`` reads the memory PyTorch's would, but only within the input's own elements: a
+contiguous input (or a contiguous view, its storage offset counted as PyTorch counts it) gives
+PyTorch's values; sizes and strides reaching into the rest of the viewed memory, and inputs
+whose element order is not their memory order (a transpose), raise NotImplementedError rather
+than read other values. It returns a copy, not a view.
 """
 
 from __future__ import annotations
@@ -136,6 +138,25 @@ def _positions(size: tuple[int, ...], stride: tuple[int, ...], offset: int) -> n
     return pos
 
 
+def _own_place(x: Tensor) -> tuple[int, int]:
+    """(where x's elements start in the memory it views, that memory's size), in elements;
+    refuses a tensor whose element order is not its memory order (a transpose, a step)."""
+    if x._is_tracer:  # a traced value is a fresh contiguous tensor
+        return 0, x.numel()
+    if not x._data.flags.c_contiguous:
+        raise NotImplementedError(
+            "as_strided: adjit reads a tensor's own elements in C order, which for this "
+            "non-contiguous tensor is not its memory order (PyTorch's): call .contiguous() first"
+        )
+    root = x._data
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if root.dtype != x._data.dtype or not root.flags.c_contiguous:
+        return 0, x.numel()
+    own = (x._data.ctypes.data - root.ctypes.data) // x._data.itemsize if x._data.size else 0
+    return own, root.size
+
+
 def as_strided(
     input: Tensor,  # noqa: A002
     size: Any,
@@ -153,14 +174,22 @@ def as_strided(
             "as_strided: Negative strides are not supported at the moment, got strides: "
             f"{list(stride)}"
         )
-    n = input.numel()
-    need = 0 if 0 in size else offset + _extent(size, stride) + 1
-    if need > n:
+    own, storage = _own_place(input)
+    start = own if storage_offset is None else int(storage_offset)
+    need = 0 if 0 in size else start + _extent(size, stride) + 1
+    if need > storage:
         item = input.dtype.itemsize
         raise RuntimeError(
-            f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {offset}, "
+            f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {start}, "
             f"and itemsize {item} requiring a storage size of {need * item} are out of bounds "
-            f"for storage of size {n * item}"
+            f"for storage of size {storage * item}"
+        )
+    offset = start - own
+    if need and (offset < 0 or need - own > input.numel()):
+        raise NotImplementedError(
+            "as_strided: these sizes and strides reach memory outside the tensor's own elements "
+            "(in the tensor it views); adjit reads only its own elements (call .clone() on the "
+            "base and index it instead)"
         )
     positions = tensor(_positions(size, stride, offset))
     flat = lambda a: take(reshape(a, (-1,)), positions)  # noqa: E731

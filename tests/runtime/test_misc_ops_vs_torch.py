@@ -445,6 +445,45 @@ def test_empty_strided_has_the_strides() -> None:
         assert str(got.dtype) == str(want.dtype)
 
 
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda T: T.as_strided(T.arange(12.0).reshape(3, 4)[1:], (2, 2), (1, 2)),
+        lambda T: T.arange(12.0).reshape(3, 4)[1:].as_strided((2, 2), (1, 2), 5),
+        lambda T: T.as_strided(T.arange(12.0).reshape(3, 4).t().contiguous(), (2, 2), (1, 2)),
+        lambda T: T.arange(12.0)[2:].as_strided((2, 2), (5, 5)),  # beyond the storage
+    ],
+)
+def test_as_strided_of_views_as_torch(fn: Callable[[Any], Any]) -> None:
+    got, want = outcome_of(fn, adjit), outcome_of(fn, torch)
+    if isinstance(want, BaseException):
+        assert type(got) is type(want) and str(got) == str(want)
+    else:
+        _same(got, want, "as_strided")
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda T: T.as_strided(T.arange(12.0).reshape(3, 4)[1:], (2, 2), (1, 2), 0),
+        lambda T: T.as_strided(T.arange(12.0)[:3], (2, 2), (1, 2)),
+        lambda T: T.as_strided(T.arange(12.0).reshape(3, 4).t(), (2, 2), (1, 2)),
+    ],
+)
+def test_as_strided_refuses_memory_it_does_not_hold(fn: Callable[[Any], Any]) -> None:
+    # PyTorch reads the viewed storage there; adjit refuses rather than read other values
+    fn(torch)
+    with pytest.raises(NotImplementedError, match="as_strided"):
+        fn(adjit)
+
+
+def outcome_of(fn: Callable[[Any], Any], T: Any) -> Any:
+    try:
+        return fn(T)
+    except Exception as e:  # noqa: BLE001 - compared with PyTorch's
+        return e
+
+
 def test_as_strided_is_a_copy() -> None:
     # Note [scatter into a view by positions]: adjit's result does not share the input's memory
     x = adjit.zeros(6)
