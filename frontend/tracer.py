@@ -231,6 +231,12 @@ class Trace:
             out_aval = infer(op, [a.aval for a in atoms], attrs)
         except RuntimeError as e:
             raise TracingError(str(e)) from None
+        for a in (out_aval, *(a.aval for a in atoms)):
+            if a.dtype.category == 3:  # Note [complex dtypes] in ir/dtypes.py
+                raise NotImplementedError(
+                    f"adjit.compile does not support complex tensors yet ({op.name.lower()} on "
+                    f"a {a.dtype!r} value); run this code eagerly"
+                )
         out = Var(Aval(out_aval.shape, out_aval.dtype))
         grad_on = is_grad_enabled()
         loc = self.loc if self.fixed_loc else user_location()

@@ -35,5 +35,7 @@ class Aval:
             "int16": "i16",
             "float16": "f16",
             "bfloat16": "bf16",
+            "complex64": "c64",
+            "complex128": "c128",
         }[self.dtype.name]
         return f"{short}[{','.join(map(str, self.shape))}]"

@@ -19,7 +19,7 @@ class DType:
 
     name: str
     np: type  # the NumPy scalar type that stores it
-    category: int  # 0 bool, 1 integer, 2 floating point
+    category: int  # 0 bool, 1 integer, 2 floating point, 3 complex
     rank: int  # order within the promotion lattice (equal ranks meet one above: _TIES)
     reduced: bool = False  # float16/bfloat16 (Note [reduced floats]); a field: eager asks often
 
@@ -29,7 +29,7 @@ class DType:
 
     @property
     def is_complex(self) -> bool:
-        return self.name.startswith("complex")
+        return self.name.startswith("complex")  # (complex32 too, which has no category)
 
     @property
     def is_signed(self) -> bool:
@@ -77,7 +77,7 @@ class UnsupportedDType(DType):
     def _refuse(self) -> TypeError:
         if self.reason:
             return TypeError(f"torch.{self.name} {self.reason}")
-        supported = ", ".join(d.name for d in ALL)
+        supported = ", ".join(d.name for d in (*ALL, *COMPLEX))
         return TypeError(
             f"adjit does not support torch.{self.name} yet (supported dtypes: {supported})"
         )
@@ -112,6 +112,12 @@ bfloat16 = (
 )
 float32 = DType("float32", np.float32, 2, 6)
 float64 = DType("float64", np.float64, 2, 7)
+# Note [complex dtypes]: complex64/complex128 store as NumPy's complex types. Only the ops in
+# COMPLEX_OPS (ir/shapes.py) take them; any other primitive refuses by name, and compiled code
+# refuses them at trace time (the LLVM backend never sees a complex).
+complex64 = DType("complex64", np.complex64, 3, 8)
+complex128 = DType("complex128", np.complex128, 3, 9)
+COMPLEX: tuple[DType, ...] = (complex64, complex128)
 # two different dtypes of one rank promote to the next type up: uint8 + int8 -> int16,
 # float16 + bfloat16 -> float32 (PyTorch's promotion table)
 _TIES = {1: int16, _HALF_RANK: float32}
@@ -123,12 +129,12 @@ _TYPE_NAMES = {
     "int64": "Long",
     "float32": "Float",
     "float64": "Double",
+    "complex64": "ComplexFloat",
+    "complex128": "ComplexDouble",
     # dtypes adjit names but does not store yet (their errors still spell them as PyTorch does)
     "float16": "Half",
     "bfloat16": "BFloat16",
     "complex32": "ComplexHalf",
-    "complex64": "ComplexFloat",
-    "complex128": "ComplexDouble",
     "int8": "Char",
     "int16": "Short",
     "uint16": "UInt16",
@@ -140,25 +146,21 @@ ALL: tuple[DType, ...] = tuple(
     for d in (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)
     if not isinstance(d, UnsupportedDType)
 )
-_BY_NUMPY = {np.dtype(d.np): d for d in ALL}
+_BY_NUMPY = {np.dtype(d.np): d for d in (*ALL, *COMPLEX)}
 
 
 complex32 = UnsupportedDType("complex32")
-complex64 = UnsupportedDType("complex64")
-complex128 = UnsupportedDType("complex128")
 uint16 = UnsupportedDType("uint16")
 uint32 = UnsupportedDType("uint32")
 uint64 = UnsupportedDType("uint64")
 UNSUPPORTED: tuple[UnsupportedDType, ...] = (
     complex32,
-    complex64,
-    complex128,
     uint16,
     uint32,
     uint64,
     *((bfloat16,) if isinstance(bfloat16, UnsupportedDType) else ()),
 )
-_BY_NAME: dict[str, DType] = {d.name: d for d in (*ALL, *UNSUPPORTED)}
+_BY_NAME: dict[str, DType] = {d.name: d for d in (*ALL, *COMPLEX, *UNSUPPORTED)}
 
 
 def by_name(name: str) -> DType:
@@ -168,8 +170,6 @@ def by_name(name: str) -> DType:
 
 # NumPy dtypes that are one of the unsupported PyTorch dtypes (refused by name, not widened)
 _UNSUPPORTED_BY_NUMPY = {
-    np.dtype(np.complex64): complex64,
-    np.dtype(np.complex128): complex128,
     np.dtype(np.uint16): uint16,
     np.dtype(np.uint32): uint32,
     np.dtype(np.uint64): uint64,
@@ -181,10 +181,40 @@ def get_default_dtype() -> DType:
     return _DEFAULT_FLOAT[0]
 
 
+def get_default_complex_dtype() -> DType:
+    """complex64 when the default float is float32 (or narrower), complex128 for float64."""
+    return to_complex(_DEFAULT_FLOAT[0])
+
+
+def to_value(d: DType) -> DType:
+    """The real dtype of ``d``'s parts: float32 for complex64, ``d`` itself if not complex."""
+    return _VALUE_TYPES.get(d.name, d)
+
+
+def to_complex(d: DType) -> DType:
+    """PyTorch's toComplexType: the complex dtype with ``d``'s precision (bfloat16 -> complex64,
+    float16 -> complex32, which adjit refuses by name); an integer or bool has none."""
+    if d.category == 3:
+        return d
+    hit = _COMPLEX_OF.get(d.name)
+    if hit is None:
+        raise TypeError(f"Unknown Complex ScalarType for {d.type_name}")
+    return hit
+
+
 def set_default_dtype(d: DType) -> None:
     if not d.is_floating_point:
         raise TypeError("only floating-point types are supported as the default type")
     _DEFAULT_FLOAT[0] = d
+
+
+_VALUE_TYPES = {"complex64": float32, "complex128": float64}
+_COMPLEX_OF: dict[str, DType] = {
+    "float16": complex32,
+    "bfloat16": complex64,
+    "float32": complex64,
+    "float64": complex128,
+}
 
 
 def from_numpy_dtype(dt: np.dtype) -> DType:
@@ -208,6 +238,8 @@ def promote(a: DType, b: DType) -> DType:
     """The smallest dtype both ``a`` and ``b`` convert to without loss of category."""
     if a is b:
         return a
+    if a.category == 3 or b.category == 3:  # complex of the promoted value types
+        return to_complex(promote(to_value(a), to_value(b)))
     if a.rank == b.rank:
         return _TIES[a.rank]
     return a if a.rank > b.rank else b
@@ -221,14 +253,21 @@ def scalar_dtype(value: object) -> DType:
         return int64
     if isinstance(value, float | np.floating):
         return get_default_dtype()
+    if isinstance(value, complex | np.complexfloating):
+        return get_default_complex_dtype()
     raise TypeError(f"unsupported scalar type {type(value).__name__}")
 
 
 def _combine(higher: DType | None, lower: DType | None) -> DType | None:
-    # PyTorch's combine_categories: a lower-priority tier only wins by category.
+    # PyTorch's combine_categories: a lower-priority tier only wins by category (a complex one
+    # over a float keeps the float's precision: float64 + complex64 scalar -> complex128).
     if higher is None:
         return lower
-    if lower is None or higher.is_floating_point:
+    if lower is None or higher.category == 3:
+        return higher
+    if lower.category == 3:
+        return to_complex(higher) if higher.is_floating_point else lower
+    if higher.is_floating_point:
         return higher
     if higher is bool_ or lower.is_floating_point:
         return promote(higher, lower)
@@ -266,5 +305,5 @@ def widen(a: np.ndarray) -> np.ndarray:
 
 
 def to_float(d: DType) -> DType:
-    """``d`` if it is floating point, else the default float (int / int -> float32)."""
-    return d if d.is_floating_point else get_default_dtype()
+    """``d`` if it is floating point or complex, else the default float (int / int -> float32)."""
+    return d if d.category >= 2 else get_default_dtype()

@@ -61,7 +61,7 @@ def _reduced(out_aval, avals) -> bool:
 def eval_eqn_arrays(op, attrs, arrays: list[np.ndarray], avals, out_aval) -> np.ndarray:
     """One op on NumPy arrays, with the operand conversions the dtype rules ask for."""
     targets = operand_dtypes(op, avals, out_aval)
-    if op not in _MOVES_ONLY and _reduced(out_aval, avals):
+    if op not in _MOVES_ONLY and out_aval.dtype.category != 3 and _reduced(out_aval, avals):
         # Note [reduced floats] in ir/dtypes.py: compute in float32, round once
         arrays = _reduced_operands(op, arrays, targets)
         with np.errstate(all="ignore"):

@@ -9,7 +9,7 @@ from typing import Any
 from .aval import Aval
 from .checks import check_shape
 from .custom import custom_vjp_shape
-from .dtypes import DType, bool_, int32, int64, result_type, scalar_dtype, to_float
+from .dtypes import DType, bool_, int32, int64, result_type, scalar_dtype, to_float, to_value
 from .errors import ShapeError
 from .linalg import linalg_shape
 from .ops import GroupOp, Op
@@ -112,7 +112,7 @@ def _reduce(kind: str, name: str) -> ShapeRule:
 
     def rule(x: Aval, *, axes: tuple[int, ...] | None, keepdim: bool) -> Aval:
         dt = {
-            "sum": x.dtype if x.dtype.is_floating_point else int64,
+            "sum": x.dtype if x.dtype.category >= 2 else int64,
             "keep": x.dtype,
             "arg": int64,
         }[kind]
@@ -310,9 +310,13 @@ def _clamp(x: Aval, *, lo: float | None, hi: float | None) -> Aval:
     return Aval(x.shape, promoted(x, *bounds))
 
 
+def _abs(x: Aval, **_: Any) -> Aval:
+    return Aval(x.shape, to_value(x.dtype))  # |complex64| is float32
+
+
 SHAPE_RULES: dict[Op, ShapeRule] = {
     Op.NEG: _unary_keep,
-    Op.ABS: _unary_keep,
+    Op.ABS: _abs,
     Op.SIGN: _unary_keep,
     Op.RELU: _unary_keep,
     Op.EXP: _unary_float,
@@ -452,8 +456,71 @@ DTYPE_CHECKS: dict[Op, DTypeCheck] = {
 }
 
 
+# Note [complex dtypes] (ir/dtypes.py): the primitives with a complex rule; any other refuses a
+# complex operand or result by name (with PyTorch's own error where it has one)
+COMPLEX_OPS = frozenset(
+    {Op.NEG, Op.ABS, Op.EXP, Op.LOG, Op.SQRT, Op.ADD, Op.SUB, Op.MUL, Op.DIV}
+    | {Op.EQ, Op.NE, Op.WHERE, Op.SUM, Op.RESHAPE, Op.PERMUTE, Op.EXPAND, Op.INDEX, Op.GATHER}
+    | {Op.CAT, Op.DETACH, Op.CHECK}
+)
+_COMPLEX_ERRORS: dict[Op, tuple[type[Exception], str]] = {
+    Op.LT: (NotImplementedError, '"lt_cpu" not implemented for {}'),
+    Op.LE: (NotImplementedError, '"le_cpu" not implemented for {}'),
+    Op.GT: (NotImplementedError, '"gt_cpu" not implemented for {}'),
+    Op.GE: (NotImplementedError, '"ge_cpu" not implemented for {}'),
+    Op.MAXIMUM: (RuntimeError, "maximum not implemented for complex tensors."),
+    Op.MINIMUM: (RuntimeError, "minimum not implemented for complex tensors."),
+    Op.AMAX: (NotImplementedError, '"max_values_cpu" not implemented for {}'),
+    Op.AMIN: (NotImplementedError, '"min_values_cpu" not implemented for {}'),
+    Op.ARGMAX: (RuntimeError, "argmax(): does not support complex input"),
+    Op.ARGMIN: (RuntimeError, "argmin(): does not support complex input"),
+    Op.ARGSORT: (RuntimeError, "Sort does not support complex dtypes on CPU"),
+    Op.CLAMP: (NotImplementedError, "clamp is not supported for complex types"),
+    Op.RELU: (NotImplementedError, "clamp is not supported for complex types"),
+    Op.FLOOR: (NotImplementedError, "floor is not supported for complex inputs"),
+    Op.TRUNC: (NotImplementedError, "trunc is not supported for complex inputs"),
+    Op.SIGN: (
+        NotImplementedError,
+        "Unlike NumPy, torch.sign is not intended to support complex numbers. "
+        "Please use torch.sgn instead.",
+    ),
+    Op.FMOD: (NotImplementedError, '"fmod_cpu" not implemented for {}'),
+    Op.ATAN2: (NotImplementedError, '"atan2_cpu" not implemented for {}'),
+    Op.ERF: (NotImplementedError, '"erf_vml_cpu" not implemented for {}'),
+    Op.AND: (NotImplementedError, '"bitwise_and_cpu" not implemented for {}'),
+    Op.OR: (NotImplementedError, '"bitwise_or_cpu" not implemented for {}'),
+    Op.XOR: (NotImplementedError, '"bitwise_xor_cpu" not implemented for {}'),
+    Op.NOT: (NotImplementedError, '"bitwise_not_cpu" not implemented for {}'),
+}
+
+
+def _refuse_complex(op: Op, avals: list[Aval]) -> None:
+    """A primitive without a complex rule: PyTorch's error if it refuses too, else adjit's."""
+    dt = next(a.dtype for a in avals if a.dtype.category == 3)
+    if op is Op.CAST:  # also internal casts (cumsum's int64, ...): a silent real part is wrong
+        raise NotImplementedError(
+            f"adjit does not cast {dt!r} to a real dtype: PyTorch keeps the real part (with a "
+            "warning); say so with .real (e.g. z.real.to(torch.float64))"
+        )
+    error, text = _COMPLEX_ERRORS.get(op, (NotImplementedError, ""))
+    if text:
+        raise error(text.format(f"'{dt.type_name}'"))
+    raise NotImplementedError(
+        f"{op.name.lower()}: adjit does not support {dt!r} operands for this op yet "
+        "(complex tensors support creation, + - * /, abs, angle, real, imag, conj, sum, mean, "
+        "exp, log, sqrt, == and != )"
+    )
+
+
 def infer(op: Op, avals: list[Aval], attrs: dict[str, Any]) -> Aval:
     """The output Aval of ``op``; a ShapeError names the op and every operand."""
+    if op not in COMPLEX_OPS:
+        for a in avals:
+            if a.dtype.category == 3:
+                # complex -> bool is "nonzero"; complex -> real refuses (_refuse_complex)
+                if op is Op.CAST and attrs["dtype"].category in (0, 3):
+                    break
+                _refuse_complex(op, avals)
     try:
         out = SHAPE_RULES[op](*avals, **attrs)
         if op in DTYPE_CHECKS:
@@ -470,6 +537,8 @@ _CAST_ALL_TO_OUT = GroupOp.ELEMENTWISE - GroupOp.COMPARE - {Op.CAST, Op.WHERE} |
 def operand_dtypes(op: Op, avals: list[Aval], out: Aval) -> list[DType | None]:
     """The dtype each operand is converted to before the op computes (None: as it is)."""
     if op in _CAST_ALL_TO_OUT:
+        if op is Op.ABS and avals[0].dtype.category == 3:
+            return [None]  # |complex| is real: the operand stays complex
         return [out.dtype] * len(avals)
     if op in GroupOp.COMPARE:
         dt = promoted(*avals)

@@ -21,7 +21,10 @@ def tensor_repr(t: Tensor, prefix: str = "tensor(") -> str:
     elif t.requires_grad:
         suffixes.append("requires_grad=True")
     name = t.dtype.name
-    is_default = name in _DEFAULT or t.dtype is D.get_default_dtype()
+    is_default = name in _DEFAULT or t.dtype in (
+        D.get_default_dtype(),
+        D.get_default_complex_dtype(),
+    )
     return format_tensor(
         t._data, dtype_name=name, is_default_dtype=is_default, suffixes=suffixes, prefix=prefix
     )

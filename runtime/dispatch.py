@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..ir.aval import Aval
-from ..ir.dtypes import DType, get_default_dtype, scalar_dtype
+from ..ir.dtypes import DType, get_default_complex_dtype, get_default_dtype, scalar_dtype
 from ..ir.interpreter import eval_eqn_arrays
 from ..ir.ops import GroupOp, Op
 from ..ir.shapes import infer, promoted
@@ -46,6 +46,8 @@ def as_tensor_operand(v: Any) -> Tensor:
         dt = scalar_dtype(v)
         # a Python float keeps its double precision; it promotes as the default float (_aval_of)
         return Tensor._make(np.asarray(v, np.float64 if dt.is_floating_point else dt.np), weak=True)
+    if isinstance(v, complex):  # kept as complex128; promotes as the default complex (_aval_of)
+        return Tensor._make(np.asarray(v, np.complex128), weak=True)
     if isinstance(v, np.ndarray):
         return Tensor._make(v)
     raise TypeError(f"expected Tensor or number as operand, but got {type(v).__name__}")
@@ -53,8 +55,9 @@ def as_tensor_operand(v: Any) -> Tensor:
 
 def _aval_of(t: Tensor) -> Aval:
     """A wrapped Python float promotes as the default float dtype, whatever it is stored as."""
-    if t._weak and t._data.dtype.kind == "f":
-        return Aval(t._data.shape, get_default_dtype(), weak=True)
+    if t._weak and t._data.dtype.kind in "fc":
+        dt = get_default_dtype() if t._data.dtype.kind == "f" else get_default_complex_dtype()
+        return Aval(t._data.shape, dt, weak=True)
     return t._aval()
 
 
@@ -128,6 +131,11 @@ def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
         )
         cls = _node_class(name or DEFAULT_NAMES[op])
         out._grad_fn = cls(op, attrs, inputs, out, edges)
+    elif requires and grad_mode and out_aval.dtype.category == 3 and op not in GroupOp.NONDIFF:
+        raise NotImplementedError(  # Note [complex dtypes] in ir/dtypes.py
+            f"{op.name.lower()}: adjit does not support autograd through complex tensors yet "
+            "(an input requires grad); detach it or run under torch.no_grad()"
+        )
     return out
 
 

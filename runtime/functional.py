@@ -1,6 +1,19 @@
 """Every tensor op as a function: the public namespace over the ops_* modules, by concern."""
 
 from . import numpy_names
+from .ops_complex import (
+    angle,
+    complex,
+    conj,
+    conj_physical,
+    imag,
+    is_complex,
+    polar,
+    real,
+    resolve_conj,
+    view_as_complex,
+    view_as_real,
+)
 from .ops_diagonal import (
     diag,
     diag_embed,
@@ -586,3 +599,5 @@ __all__ += ["as_strided", "empty_strided"]
 from .ops_histogram import bincount, histc, histogram  # noqa: E402
 
 __all__ += ["histc", "histogram", "bincount"]  # runtime/ops_histogram.py
+__all__ += ["angle", "complex", "conj", "conj_physical", "imag", "is_complex", "polar", "real"]
+__all__ += ["resolve_conj", "view_as_complex", "view_as_real"]  # runtime/ops_complex.py

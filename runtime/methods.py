@@ -331,3 +331,6 @@ def install(cls: type) -> None:
 
     methods_extra.install(cls, _inplace_method)
     device_api.install(cls)  # to, cuda, pin_memory, contiguous, clone(memory_format=), ...
+    from . import ops_complex
+
+    ops_complex.install(cls)  # real/imag views, conj, angle, cfloat, cdouble

@@ -60,7 +60,7 @@ def _count(x: Tensor, axes: tuple[int, ...] | None) -> int:
 def mean(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
     if dtype is not None:
         x = x.to(dtype)
-    if not x.dtype.is_floating_point:
+    if x.dtype.category < 2:  # (complex: the mean of each part)
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a "
             f"floating point or complex dtype. Got: {_type_word(x.dtype)}"

@@ -1,0 +1,177 @@
+"""Complex tensors' own functions: complex, polar, real/imag views, conj, angle, view_as_*."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import dtypes as D
+from . import trace_state
+from .grad_mode import is_grad_enabled
+from .tensor import Tensor
+
+# Note [complex functions eager]: these read NumPy data directly. That is sound because complex
+# tensors never reach compiled code (the tracer refuses them: Note [complex dtypes] in
+# ir/dtypes.py) nor autograd (a complex result of a tensor that requires grad refuses), and the
+# functions below refuse both cases by name before reading anything.
+_NO_GRAD = (
+    "{}: adjit does not support autograd through complex tensors yet (the input requires grad); "
+    "detach it or run under torch.no_grad()"
+)
+
+
+def _eager(name: str, *tensors: Tensor) -> None:
+    if trace_state.current() is not None:
+        raise NotImplementedError(f"adjit.compile does not support complex tensors yet ({name})")
+    if is_grad_enabled() and any(t.requires_grad for t in tensors):
+        raise NotImplementedError(_NO_GRAD.format(name))
+
+
+def _view(x: Tensor, data: np.ndarray) -> Tensor:
+    """A tensor on ``data`` (a NumPy view of ``x``'s): it shares ``x``'s memory and version."""
+    out = Tensor._make(data, version_box=x._version_box)
+    out._view_base = x if x._view_base is None else x._view_base
+    out._rewrites_seen = out._view_base._rewrites
+    return out
+
+
+def is_complex(x: Tensor) -> bool:
+    return x.dtype.category == 3
+
+
+def real(x: Tensor) -> Tensor:
+    """The real parts, a view (writes change ``x``); a real tensor is its own real part."""
+    if x.dtype.category != 3:
+        return x
+    _eager("real", x)
+    return _view(x, x._data.real)
+
+
+def imag(x: Tensor) -> Tensor:
+    """The imaginary parts, a view (writes change ``x``)."""
+    if x.dtype.category != 3:
+        raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+    _eager("imag", x)
+    return _view(x, x._data.imag)
+
+
+def conj_physical(x: Tensor) -> Tensor:
+    """A new tensor of the conjugates (a real tensor: itself, as PyTorch)."""
+    if x.dtype.category != 3:
+        return x
+    _eager("conj_physical", x)
+    return Tensor._make(np.conj(x._data))
+
+
+def conj(x: Tensor) -> Tensor:
+    """The conjugates. PyTorch returns a lazy view with the conj bit; adjit materializes it (so
+    ``is_conj()`` is False and writing into the result does not change ``x``)."""
+    return conj_physical(x)
+
+
+def resolve_conj(x: Tensor) -> Tensor:
+    return x  # adjit never sets the conj bit
+
+
+def angle(x: Tensor) -> Tensor:
+    """The argument in radians (a real tensor: 0 or pi, NaN kept; integers give floats)."""
+    _eager("angle", x)
+    if x.dtype.category == 3:
+        return Tensor._make(np.angle(x._data).astype(D.to_value(x.dtype).np))
+    if x.dtype.category < 2:
+        x = x.to(D.get_default_dtype())
+    from .functional import where
+
+    if x.requires_grad and is_grad_enabled():
+        raise NotImplementedError("angle: adjit does not support its gradient yet")
+    return where(x < 0, np.pi, where(x != x, x, 0.0)).to(x.dtype)
+
+
+def _float_pair(name: str, a: Tensor, b: Tensor) -> None:
+    for t in (a, b):
+        if t.dtype not in (D.float32, D.float64):
+            allowed = "Half, Float or Double"
+            raise RuntimeError(
+                f"Expected both inputs to be {allowed} tensors but got "
+                f"{a.dtype.type_name} and {b.dtype.type_name}"
+            )
+    if a.dtype is not b.dtype:
+        raise RuntimeError(
+            f"Expected object of scalar type {a.dtype.type_name} but got scalar type "
+            f"{b.dtype.type_name} for second argument"
+        )
+
+
+def complex(real: Tensor, imag: Tensor) -> Tensor:  # noqa: A001 - torch.complex
+    """``real + imag * 1j`` (both float32 or both float64; they broadcast)."""
+    _float_pair("complex", real, imag)
+    _eager("complex", real, imag)
+    with np.errstate(all="ignore"):
+        re, im = np.broadcast_arrays(real._data, imag._data)
+        out = np.empty(re.shape, D.to_complex(real.dtype).np)
+        out.real, out.imag = re, im
+    return Tensor._make(out)
+
+
+def polar(abs: Tensor, angle: Tensor) -> Tensor:  # noqa: A002 - PyTorch's keyword names
+    """``abs * (cos(angle) + sin(angle) * 1j)``."""
+    _float_pair("polar", abs, angle)
+    _eager("polar", abs, angle)
+    with np.errstate(all="ignore"):
+        r, t = np.broadcast_arrays(abs._data, angle._data)
+        out = np.empty(r.shape, D.to_complex(abs.dtype).np)
+        out.real, out.imag = r * np.cos(t), r * np.sin(t)
+    return Tensor._make(out)
+
+
+def view_as_real(x: Tensor) -> Tensor:
+    """A real view with a last dimension of 2 (real, imaginary parts)."""
+    if x.dtype.category != 3:
+        raise RuntimeError("view_as_real is only supported for complex tensors")
+    _eager("view_as_real", x)
+    re = x._data.real
+    data = np.lib.stride_tricks.as_strided(
+        re, (*re.shape, 2), (*re.strides, re.itemsize), writeable=True
+    )
+    return _view(x, data)
+
+
+def view_as_complex(x: Tensor) -> Tensor:
+    """A complex view of a float tensor whose last dimension is 2 with stride 1."""
+    if x.dtype not in (D.float32, D.float64):
+        raise RuntimeError(
+            "view_as_complex is only supported for half, float and double tensors, but got a "
+            f"tensor of scalar type: {x.dtype.type_name}"
+        )
+    if x.ndim == 0 or x.shape[-1] != 2:
+        raise RuntimeError("Tensor must have a last dimension of size 2")
+    if x._data.strides[-1] != x._data.itemsize:
+        raise RuntimeError("Tensor must have a last dimension with stride 1")
+    if any(s % (2 * x._data.itemsize) for s in x._data.strides[:-1]):
+        raise RuntimeError("Tensor must have a stride divisible by 2 for all but last dimension")
+    _eager("view_as_complex", x)
+    return _view(x, x._data.view(D.to_complex(x.dtype).np)[..., 0])
+
+
+FUNCTIONS = [
+    "is_complex",
+    "real",
+    "imag",
+    "conj",
+    "conj_physical",
+    "resolve_conj",
+    "angle",
+    "complex",
+    "polar",
+    "view_as_real",
+    "view_as_complex",
+]
+
+
+def install(cls: type) -> None:
+    """Bind the complex methods and properties on Tensor."""
+    for name in ("is_complex", "conj", "conj_physical", "resolve_conj", "angle"):
+        setattr(cls, name, globals()[name])
+    cls.real = property(real)  # type: ignore[attr-defined]
+    cls.imag = property(imag)  # type: ignore[attr-defined]
+    cls.cfloat = lambda self: self.to(D.complex64)  # type: ignore[attr-defined]
+    cls.cdouble = lambda self: self.to(D.complex128)  # type: ignore[attr-defined]

@@ -1,0 +1,271 @@
+"""complex64/complex128 side by side with PyTorch: the promotion table, creation, printing,
+arithmetic and the complex functions (values within a few ulp: PyTorch's vectorized complex
+kernels round differently from NumPy's), real/imag views, PyTorch's errors for ordering ops,
+and adjit's clear refusals (compiled code, autograd, ops without a complex rule)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from adjit.ir import dtypes as D
+
+import adjit
+
+torch = pytest.importorskip("torch")
+
+REAL = [d.name for d in D.ALL if d.name != "float16"]  # float16 + complex is complex32
+COMPLEX = ["complex64", "complex128"]
+
+
+def _both(make: Callable[[Any], Any]) -> tuple[Any, Any]:
+    return make(adjit), make(torch)
+
+
+def _close(got: Any, want: Any, ulps: int = 4) -> None:
+    """Same dtype and shape; every part within ``ulps`` of the largest magnitude's epsilon."""
+    assert str(got.dtype) == str(want.dtype)
+    assert tuple(got.shape) == tuple(want.shape)
+    g, w = np.asarray(got.numpy()), want.numpy()
+    eps = np.finfo(w.real.dtype).eps
+    scale = np.maximum(np.abs(w), 1e-30)
+    err = np.abs(g.astype(np.complex128) - w.astype(np.complex128))
+    assert (err <= ulps * eps * scale).all(), (g, w)
+
+
+@pytest.mark.parametrize(("a", "b"), list(itertools.product(REAL + COMPLEX + ["float16"], COMPLEX)))
+def test_promote_types_table(a: str, b: str) -> None:
+    if a == "float16":  # float16 with complex is complex32, a dtype adjit refuses by name
+        got = adjit.promote_types(getattr(adjit, a), getattr(adjit, b))
+        assert str(got) == str(torch.promote_types(getattr(torch, a), getattr(torch, b)))
+        return
+    for x, y in ((a, b), (b, a)):
+        got = adjit.promote_types(getattr(adjit, x), getattr(adjit, y))
+        assert str(got) == str(torch.promote_types(getattr(torch, x), getattr(torch, y)))
+
+
+@pytest.mark.parametrize("name", REAL + COMPLEX)
+@pytest.mark.parametrize(
+    "other",
+    ["scalar", "c64_0d", "c128_0d"],
+)
+def test_result_type_with_complex_scalars(name: str, other: str) -> None:
+    def run(m: Any) -> Any:
+        x = m.ones(2, dtype=getattr(m, name))
+        y = {
+            "scalar": 1 + 2j,
+            "c64_0d": m.tensor(1 + 2j, dtype=m.complex64),
+            "c128_0d": m.tensor(1 + 2j, dtype=m.complex128),
+        }[other]
+        return x + y, y * x
+
+    got, want = _both(run)
+    for g, w in zip(got, want, strict=True):
+        _close(g, w)
+
+
+def test_default_complex_follows_default_float() -> None:
+    for m in (adjit, torch):
+        assert str(m.tensor([1 + 2j]).dtype) == "torch.complex64"
+    try:
+        for m in (adjit, torch):
+            m.set_default_dtype(m.float64)
+        assert str(adjit.tensor(1j).dtype) == str(torch.tensor(1j).dtype) == "torch.complex128"
+        assert str((adjit.ones(2, dtype=adjit.int64) * 1j).dtype) == "torch.complex128"
+    finally:
+        for m in (adjit, torch):
+            m.set_default_dtype(m.float32)
+
+
+VALUES = [
+    [1 + 2j, 3 - 1j],
+    [0.5 - 0.25j, -2 + 0j, 1e-5 + 1e5j],
+    [[1 + 1j, 0j], [-0.0 - 3j, 2.5 + 0.5j]],
+    [1e10 + 1j, 123.456 - 7.5j],
+    [float("inf") + 1j, float("nan") + 0j, 1 - float("inf") * 1j],
+    1 + 2j,
+    [],
+]
+
+
+@pytest.mark.parametrize("values", VALUES, ids=range(len(VALUES)))
+@pytest.mark.parametrize("dtype", [None, *COMPLEX])
+def test_printing(values: Any, dtype: str | None) -> None:
+    got, want = _both(
+        lambda m: (
+            repr(m.tensor(values, dtype=dtype and getattr(m, dtype)))
+            if values != []
+            else repr(m.tensor(values, dtype=getattr(m, dtype or "complex64")))
+        )
+    )
+    assert got == want
+
+
+def _rand(shape: tuple[int, ...], dtype: str, seed: int) -> np.ndarray:
+    r = np.random.default_rng(seed)
+    return (r.standard_normal(shape) + 1j * r.standard_normal(shape)).astype(dtype)
+
+
+BINARY = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "scalar_mul": lambda a, b: a * (2.5 - 1j),
+    "scalar_rdiv": lambda a, b: 3 / a,
+    "real_add": lambda a, b: a + b.real.abs(),
+}
+UNARY = {
+    "neg": lambda m, a: -a,
+    "abs": lambda m, a: a.abs(),
+    "angle": lambda m, a: m.angle(a),
+    "real": lambda m, a: a.real,
+    "imag": lambda m, a: a.imag,
+    "conj": lambda m, a: a.conj(),
+    "conj_physical": lambda m, a: m.conj_physical(a),
+    "resolve_conj": lambda m, a: a.conj().resolve_conj(),
+    "sum": lambda m, a: a.sum(),
+    "sum_dim": lambda m, a: a.sum(1),
+    "mean": lambda m, a: a.mean(0),
+    "exp": lambda m, a: a.exp(),
+    "log": lambda m, a: a.log(),
+    "sqrt": lambda m, a: a.sqrt(),
+    "view_as_real": lambda m, a: m.view_as_real(a),
+    "to_c128": lambda m, a: a.to(m.complex128),
+    "cfloat": lambda m, a: a.cfloat(),
+    "cdouble": lambda m, a: a.cdouble(),
+    "bool": lambda m, a: (a * 0).bool(),
+    "index": lambda m, a: a[1:, ::2].T.reshape(-1),
+    "where": lambda m, a: m.where(a.real > 0, a, 0),
+    "cat": lambda m, a: m.cat([a, a.conj()]),
+}
+
+
+@pytest.mark.parametrize("dtype", COMPLEX)
+@pytest.mark.parametrize("name", list(BINARY))
+def test_binary(name: str, dtype: str) -> None:
+    a, b = _rand((3, 4), dtype, 0), _rand((3, 4), dtype, 1)
+    a[0, 0] = b[0, 0]
+    got, want = _both(lambda m: BINARY[name](m.tensor(a), m.tensor(b)))
+    if got.dtype == adjit.bool:
+        assert got.tolist() == want.tolist()
+    else:
+        _close(got, want)
+
+
+@pytest.mark.parametrize("dtype", COMPLEX)
+@pytest.mark.parametrize("name", list(UNARY))
+def test_unary(name: str, dtype: str) -> None:
+    a = _rand((3, 4), dtype, 2)
+    got, want = _both(lambda m: UNARY[name](m, m.tensor(a)))
+    if got.dtype == adjit.bool:
+        assert got.tolist() == want.tolist()
+    else:
+        _close(got.detach(), want.detach().resolve_conj())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_complex_polar_view_as_complex(dtype: str) -> None:
+    r = np.random.default_rng(3)
+    x, y = r.standard_normal((2, 3)).astype(dtype), r.standard_normal((3,)).astype(dtype)
+    _close(*_both(lambda m: m.complex(m.tensor(x), m.tensor(y))))
+    _close(*_both(lambda m: m.polar(m.tensor(x).abs(), m.tensor(y))))
+    _close(*_both(lambda m: m.view_as_complex(m.tensor(np.stack([x, x + 1], -1)))))
+
+
+def test_real_imag_are_views() -> None:
+    def run(m: Any) -> Any:
+        z = m.tensor([1 + 2j, 3 - 1j, 0.5j])
+        z.imag[0] = 7
+        z.real.mul_(2)
+        m.view_as_real(z)[2, 0] = -4
+        c = m.view_as_complex(m.zeros(2, 2))
+        c += 1j
+        return z, c
+
+    (gz, gc), (wz, wc) = _both(run)
+    assert gz.tolist() == wz.tolist() and gc.tolist() == wc.tolist()
+
+
+def test_real_of_real_tensor_is_itself() -> None:
+    x = adjit.ones(2)
+    assert x.real is x and not x.is_complex() and adjit.tensor(1j).is_complex()
+
+
+def _error(fn: Callable[[Any], Any], m: Any) -> tuple[type, str]:
+    with pytest.raises(Exception) as info:
+        fn(m)
+    return info.type, str(info.value).strip()
+
+
+ERRORS = {
+    "lt": lambda m: m.tensor([1j]) < m.tensor([2j]),
+    "ge": lambda m: m.tensor([1j]) >= 1,
+    "max": lambda m: m.tensor([1j]).amax(),
+    "maximum": lambda m: m.maximum(m.tensor([1j]), m.tensor([1j])),
+    "argmax": lambda m: m.tensor([1j, 2]).argmax(),
+    "sort": lambda m: m.tensor([1j, 2]).sort(),
+    "clamp": lambda m: m.tensor([1j]).clamp(0, 1),
+    "floor": lambda m: m.tensor([1j]).floor(),
+    "relu": lambda m: m.tensor([1j]).relu(),
+    "sign": lambda m: m.tensor([1j]).sign(),
+    "bitwise_and": lambda m: m.tensor([1j]) & m.tensor([1j]),
+    "complex_ints": lambda m: m.complex(m.tensor([1]), m.tensor([2])),
+    "complex_mixed": lambda m: m.complex(m.tensor([1.0]), m.tensor([2.0], dtype=m.float64)),
+    "imag_real": lambda m: m.ones(2).imag,
+    "view_as_complex_int": lambda m: m.view_as_complex(m.ones(2, 2, dtype=m.int64)),
+    "view_as_complex_size": lambda m: m.view_as_complex(m.ones(2, 3)),
+    "view_as_complex_stride": lambda m: m.view_as_complex(m.ones(2, 2).T),
+    "view_as_real_real": lambda m: m.view_as_real(m.ones(2)),
+}
+
+
+@pytest.mark.parametrize("name", list(ERRORS))
+def test_errors_as_pytorch(name: str) -> None:
+    assert _error(ERRORS[name], adjit) == _error(ERRORS[name], torch)
+
+
+REFUSED = {  # PyTorch runs these; adjit refuses by name rather than answer wrongly
+    "sin": lambda: adjit.tensor([1j]).sin(),
+    "matmul": lambda: adjit.tensor([1j]) @ adjit.tensor([1j]),
+    "cumsum": lambda: adjit.tensor([1j]).cumsum(0),
+    "prod": lambda: adjit.tensor([1j]).prod(),
+    "to_float": lambda: adjit.tensor([1j]).float(),
+    "to_long": lambda: adjit.tensor([1j]).to(adjit.int64),
+    "randn": lambda: adjit.randn(2, dtype=adjit.cfloat),
+    "compile": lambda: adjit.compile(lambda z: z * 2)(adjit.tensor([1j])),
+    "compile_scalar": lambda: adjit.compile(lambda x: x * 1j)(adjit.ones(2)),
+    "grad_mul": lambda: adjit.ones(2, requires_grad=True) * 1j,
+    "grad_complex": lambda: adjit.complex(adjit.ones(1, requires_grad=True), adjit.ones(1)),
+    "grad_polar": lambda: adjit.polar(adjit.ones(1, requires_grad=True), adjit.ones(1)),
+    "requires_grad": lambda: adjit.tensor([1j], requires_grad=True),
+    "requires_grad_": lambda: adjit.tensor([1j]).requires_grad_(),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_refused_clearly(name: str) -> None:
+    with pytest.raises((NotImplementedError, RuntimeError)) as info:
+        REFUSED[name]()
+    assert "complex" in str(info.value).lower()
+
+
+@pytest.mark.parametrize("name", COMPLEX)
+def test_numpy_round_trip_and_pickle(name: str) -> None:
+    import pickle
+
+    d = getattr(adjit, name)
+    arr = np.array([1 + 2j, -3j], d.np)
+    for make in (adjit.from_numpy, adjit.tensor, adjit.as_tensor):
+        t = make(arr)
+        assert t.dtype is d and t.numpy().tolist() == arr.tolist()
+    assert pickle.loads(pickle.dumps(d)) is d
+    assert d.is_complex and not d.is_floating_point and d.is_signed
+    assert (d.itemsize, d.type_name) == {"complex64": (8, "ComplexFloat")}.get(
+        name, (16, "ComplexDouble")
+    )
