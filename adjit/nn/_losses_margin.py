@@ -237,6 +237,8 @@ def _class_inputs(input: Tensor, target: Tensor, name: str) -> tuple[Tensor, Ten
         raise RuntimeError(
             f"Expected non-empty vector or matrix with optional 0-dim batch size, but got: {shape}"
         )
+    if target.dtype.name != "int64":
+        raise RuntimeError(f"expected scalar type Long but found {target.dtype.type_name}")
     x = R.reshape(input, (1, -1)) if input.ndim < 2 else input
     return x, target
 
@@ -259,7 +261,8 @@ def multilabel_margin_loss(
         )
     t = R.reshape(target, (x.shape[0], c))
     listed = R.cumprod((t != -1).to(t.dtype), 1) > 0  # the targets before the first -1
-    t = check(t, in_range(R.where(listed, t, 0), 0, c), RuntimeError, "target out of range")
+    # every target is checked, also those after the first -1 (as PyTorch's kernel)
+    t = check(t, in_range(t, -1, c), RuntimeError, "argument #2 'target' is out of range")
     safe = R.where(listed, t, 0)
     classes = Tensor._make(np.arange(c, dtype=np.int64))
     hit = R.logical_and(R.unsqueeze(safe, 2) == classes, R.unsqueeze(listed, 2))  # (N, J, C)

@@ -4,6 +4,7 @@ pixel_unshuffle, channel_shuffle) of ``adjit.nn.functional``."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -21,10 +22,10 @@ _C_NAMES.update({"bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int
 
 def _safe_softmax(a: Tensor) -> Tensor:
     """Softmax over the last dim whose fully masked rows (all -inf) are 0, not NaN (PyTorch's
-    math attention)."""
-    out = R.softmax(a, -1)
+    math attention); such a row's scores are replaced before the softmax, so no NaN reaches
+    the gradient either."""
     dead = R.all(a == float("-inf"), -1, keepdim=True)
-    return R.where(dead, 0.0, out)
+    return R.where(dead, 0.0, R.softmax(R.where(dead, 0.0, a), -1))
 
 
 def scaled_dot_product_attention(
@@ -49,33 +50,69 @@ def scaled_dot_product_attention(
             "_scaled_dot_product_attention: Explicit attn_mask should not be set when "
             "is_causal=True"
         )
+    if min(query.ndim, key.ndim, value.ndim) < 2:
+        raise RuntimeError(
+            "Expected query, key, and value to all be  at least 2 dimensional, but got "
+            f"query.dim: {query.ndim} key.dim: {key.ndim} and value.dim: {value.ndim} instead."
+        )
     if not (query.dtype is key.dtype is value.dtype):
         raise RuntimeError(
             "Expected query, key, and value to have the same dtype, but got query.dtype: "
             f"{_C_NAMES[query.dtype.name]} key.dtype: {_C_NAMES[key.dtype.name]} and "
             f"value.dtype: {_C_NAMES[value.dtype.name]} instead."
         )
+    mask_kind = None if attn_mask is None else attn_mask.dtype
+    if mask_kind is not None and not _mask_dtype_ok(mask_kind, query.dtype):
+        raise RuntimeError(
+            "Expected attn_mask dtype to be bool or float or to match query dtype, but got "
+            f"attn_mask.dtype: {_C_NAMES[mask_kind.name]} and  query.dtype: "
+            f"{_C_NAMES[query.dtype.name]} instead."
+        )
     e = query.shape[-1]
     s = math.sqrt(1.0 / math.sqrt(e) if scale is None else scale)
     if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         hq, hk = query.shape[-3], key.shape[-3]
-        if hq % hk or hq % value.shape[-3]:
+        if hq % hk or hq % value.shape[-3]:  # (PyTorch's text stops there)
             raise RuntimeError(
-                "FlashAttentionV2 only supports GQA where the number of query heads is "
-                "divisible by the number of key/value heads"
+                "Number of heads in key and value must divide the number of heads in "
             )
         key = R.repeat_interleave(key, hq // hk, -3)
         value = R.repeat_interleave(value, hq // value.shape[-3], -3)
+    batch = _broadcast(tuple(query.shape[:-2]), tuple(key.shape[:-2]))
+    if key.shape[-1] != e:
+        rows = math.prod(batch)
+        raise RuntimeError(
+            "Expected size for first two dimensions of batch2 tensor to be: "
+            f"[{rows}, {e}] but got: [{rows}, {key.shape[-1]}]."
+        )
     scores = R.matmul(query * s, R.transpose(key * s, -2, -1))
     n_q, n_k = query.shape[-2], key.shape[-2]
     if is_causal:
         attn_mask = Tensor._make(np.tril(np.ones((n_q, n_k), bool)))
     if attn_mask is not None:
+        _broadcast(tuple(scores.shape), tuple(attn_mask.shape))
         if attn_mask.dtype.name == "bool":
             scores = R.where(attn_mask, scores, float("-inf"))
         else:
             scores = scores + attn_mask
     return R.matmul(_safe_softmax(scores), value)
+
+
+def _mask_dtype_ok(mask: Any, query: Any) -> bool:
+    return mask.name == "bool" or mask.is_floating_point or mask is query
+
+
+def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """The broadcast of two shapes, or PyTorch's error naming the first clashing dimension."""
+    n = max(len(a), len(b))
+    pa, pb = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    for i, (x, y) in enumerate(zip(pa, pb, strict=True)):
+        if x != y and 1 not in (x, y):
+            raise RuntimeError(
+                f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
+                f"non-singleton dimension {i}"
+            )
+    return tuple(max(x, y) if 0 not in (x, y) else 0 for x, y in zip(pa, pb, strict=True))
 
 
 def _at_least_3d(input: Tensor, name: str) -> None:

@@ -100,6 +100,10 @@ def instance_norm(
             raise ValueError(
                 f"Expected more than 1 spatial element when training, got input size {input.shape}"
             )
+    elif running_mean is None or running_var is None:
+        raise RuntimeError(
+            "Expected running_mean and running_var to be defined when use_input_stats is false"
+        )
     n, c = input.shape[0], input.shape[1]
     folded = R.reshape(input, (1, n * c, *input.shape[2:]))
     rm = R.repeat(running_mean.detach(), n) if running_mean is not None else None
@@ -150,6 +154,11 @@ def rms_norm(
     machine epsilon of the computing type."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(shape)
+    if not k:
+        raise RuntimeError(
+            "Expected normalized_shape to be at least 1-dimensional, i.e., containing at least "
+            "one element, but got normalized_shape = []"
+        )
     if tuple(input.shape[input.ndim - k :]) != shape or input.ndim < k:
         raise RuntimeError(
             f"Given normalized_shape={list(shape)}, expected input with shape "

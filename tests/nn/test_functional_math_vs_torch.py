@@ -259,6 +259,13 @@ def _bool_mask(T: Any) -> Any:
     return T.tensor(m)
 
 
+def _dead_row_mask(T: Any) -> Any:
+    m = np.random.default_rng(8).standard_normal((3, 6))
+    m[1] = -np.inf  # a row masked out by -inf: zeros, and no NaN in any gradient
+    m[2, :3] = -np.inf
+    return T.tensor(m)
+
+
 ATTENTION = [
     Case(
         "sdpa",
@@ -284,6 +291,11 @@ ATTENTION = [
         "sdpa-gqa",
         lambda T, F, q, k, v: F.scaled_dot_product_attention(q, k, v, enable_gqa=True),
         ((2, 4, 3, 5), (2, 2, 6, 5), (2, 2, 6, 2)),
+    ),
+    Case(
+        "sdpa-float-mask-dead-row",
+        lambda T, F, q, k, v: F.scaled_dot_product_attention(q, k, v, _dead_row_mask(T)),
+        ((2, 3, 5), (2, 6, 5), (2, 6, 2)),
     ),
     Case("pixel_shuffle", lambda T, F, x: F.pixel_shuffle(x, 2), ((2, 8, 2, 3),)),
     Case("pixel_shuffle-3d", lambda T, F, x: F.pixel_shuffle(x, 3), ((9, 1, 2),)),
@@ -575,6 +587,42 @@ BAD: dict[str, Callable[[Any], Any]] = {
     "sdpa dtypes": lambda T: T.nn.functional.scaled_dot_product_attention(
         T.ones(2, 3), _f(T, 2, 3), _f(T, 2, 3)
     ),
+    "sdpa 1d": lambda T: T.nn.functional.scaled_dot_product_attention(_f(T, 4), _f(T, 4), _f(T, 4)),
+    "sdpa heads": lambda T: T.nn.functional.scaled_dot_product_attention(
+        _f(T, 2, 4, 3, 4), _f(T, 2, 2, 3, 4), _f(T, 2, 2, 3, 4)
+    ),
+    "sdpa batch rank": lambda T: T.nn.functional.scaled_dot_product_attention(
+        _f(T, 5, 2, 4, 3, 4), _f(T, 2, 2, 3, 4), _f(T, 2, 2, 3, 4)
+    ),
+    "sdpa embedding": lambda T: T.nn.functional.scaled_dot_product_attention(
+        _f(T, 2, 4, 3, 4), _f(T, 2, 4, 3, 5), _f(T, 2, 4, 3, 4)
+    ),
+    "sdpa mask shape": lambda T: T.nn.functional.scaled_dot_product_attention(
+        _f(T, 2, 4, 3, 4), _f(T, 2, 4, 3, 4), _f(T, 2, 4, 3, 4), _f(T, 3, 2)
+    ),
+    "sdpa int mask": lambda T: T.nn.functional.scaled_dot_product_attention(
+        T.ones(2, 3, 4), T.ones(2, 3, 4), T.ones(2, 3, 4), _i(T, 3, 3)
+    ),
+    "sdpa gqa heads": lambda T: T.nn.functional.scaled_dot_product_attention(
+        _f(T, 2, 5, 3, 4), _f(T, 2, 2, 3, 4), _f(T, 2, 2, 3, 4), enable_gqa=True
+    ),
+    "multilabel_margin out of range": lambda T: T.nn.functional.multilabel_margin_loss(
+        _f(T, 2, 3), T.tensor([[1, 3, -1], [0, -1, 0]])
+    ),
+    "multilabel_margin out of range after -1": lambda T: T.nn.functional.multilabel_margin_loss(
+        _f(T, 2, 3), T.tensor([[1, -1, 7], [0, -1, 0]])
+    ),
+    "multilabel_margin float target": lambda T: T.nn.functional.multilabel_margin_loss(
+        _f(T, 2, 3), _f(T, 2, 3)
+    ),
+    "multi_margin out of range": lambda T: T.nn.functional.multi_margin_loss(
+        _f(T, 2, 3), T.tensor([1, 3])
+    ),
+    "multi_margin float target": lambda T: T.nn.functional.multi_margin_loss(_f(T, 2, 3), _f(T, 2)),
+    "instance_norm eval without stats": lambda T: T.nn.functional.instance_norm(
+        _f(T, 2, 3, 4), use_input_stats=False
+    ),
+    "rms_norm empty shape": lambda T: T.nn.functional.rms_norm(_f(T, 2, 3), ()),
     "pixel_shuffle 2d": lambda T: T.nn.functional.pixel_shuffle(_f(T, 4, 4), 2),
     "pixel_shuffle channels": lambda T: T.nn.functional.pixel_shuffle(_f(T, 1, 5, 2, 2), 2),
     "pixel_shuffle factor": lambda T: T.nn.functional.pixel_shuffle(_f(T, 1, 4, 2, 2), 0),
