@@ -39,12 +39,8 @@ def scaled_dot_product_attention(
     enable_gqa: bool = False,
 ) -> Tensor:
     """``softmax(q k^T * scale + mask) v`` (PyTorch's math form: q and k each scaled by
-    ``sqrt(scale)``); a bool mask keeps where True; ``is_causal`` keeps the lower triangle."""
-    if dropout_p > 0.0:
-        raise NotImplementedError(
-            "scaled_dot_product_attention: dropout_p > 0 is not supported by adjit (its draws "
-            "would not be PyTorch's); apply dropout to the attention weights explicitly"
-        )
+    ``sqrt(scale)``); a bool mask keeps where True; ``is_causal`` keeps the lower triangle;
+    ``dropout_p`` drops attention weights with PyTorch's draws (eager only, as all draws)."""
     if is_causal and attn_mask is not None:
         raise RuntimeError(
             "_scaled_dot_product_attention: Explicit attn_mask should not be set when "
@@ -95,7 +91,12 @@ def scaled_dot_product_attention(
             scores = R.where(attn_mask, scores, float("-inf"))
         else:
             scores = scores + attn_mask
-    return R.matmul(_safe_softmax(scores), value)
+    weights = _safe_softmax(scores)
+    if dropout_p > 0.0:  # PyTorch's math path: dropout of the weights, the same draws
+        from adjit.nn.functional import dropout
+
+        weights = dropout(weights, dropout_p)
+    return R.matmul(weights, value)
 
 
 def _mask_dtype_ok(mask: Any, query: Any) -> bool:

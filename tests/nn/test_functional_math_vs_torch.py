@@ -377,6 +377,10 @@ RANDOM: dict[str, Callable[[Any, Any, Any], Any]] = {
     "alpha_dropout": lambda T, F, x: F.alpha_dropout(x, 0.3, True),
     "alpha_dropout-p1": lambda T, F, x: F.alpha_dropout(x, 1.0, True),
     "feature_alpha_dropout": lambda T, F, x: F.feature_alpha_dropout(x, 0.4, True),
+    "sdpa-dropout": lambda T, F, x: F.scaled_dot_product_attention(x, x * 2, x, dropout_p=0.3),
+    "sdpa-dropout-causal": lambda T, F, x: F.scaled_dot_product_attention(
+        x, x, x[..., :2], dropout_p=0.5, is_causal=True
+    ),
     "dropout1d": lambda T, F, x: F.dropout1d(x, 0.5),
     "dropout1d-2d": lambda T, F, x: F.dropout1d(x[0], 0.5),
     "dropout3d": lambda T, F, x: F.dropout3d(x.reshape(1, 3, 3, 4, 1), 0.5),
@@ -642,12 +646,6 @@ def test_errors_match_torch(name: str) -> None:
         BAD[name](adjit)
     assert type(got.value).__name__ == type(want.value).__name__
     assert str(got.value) == str(want.value)
-
-
-def test_sdpa_dropout_refuses_clearly() -> None:
-    q = adjit.ones(2, 3)
-    with pytest.raises(NotImplementedError, match="dropout_p > 0"):
-        adjit.nn.functional.scaled_dot_product_attention(q, q, q, dropout_p=0.1)
 
 
 # ---- kinks and specials: PyTorch's values and gradients bit for bit --------------------------
