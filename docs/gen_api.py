@@ -323,6 +323,9 @@ TENSOR_SAMPLES: dict[str, str] = {
 }
 # names that are not callables to sample (modules, types, constants) or cannot run generically
 NOT_SAMPLED = {"Tensor", "Size", "dtype", "device", "Generator", "autograd", "nn", "optim"}
+# functions that change process-wide state (threads, default dtype, seeds, printing) or touch
+# files: a sample would change every later row, so they are listed, not run
+STATEFUL = re.compile(r"^set_|^use_|manual_seed|^seed$|^save$|^load$|^compile$|_enabled$")
 # process-wide settings: a sample would change them for the rest of the process (PyTorch's
 # set_num_interop_threads even refuses a second call)
 NOT_SAMPLED |= {"set_num_threads", "set_num_interop_threads", "use_deterministic_algorithms",
@@ -435,6 +438,8 @@ def sample_for(
     t_obj = getattr(torch.Tensor, name, None) if method else _resolve(torch, qual)
     if name in NOT_SAMPLED or not callable(a_obj) or isinstance(a_obj, type) or t_obj is None:
         return None
+    if not method and STATEFUL.search(name):
+        return None
     table = TENSOR_SAMPLES if method else SAMPLES
     generic = METHOD_PATTERNS if method else PATTERNS
     for text in [table[name]] if name in table else generic:
@@ -464,6 +469,8 @@ def _row(surface: str, name: str, torch: Any) -> tuple[str, str, str, str]:
         return "", "", "", note
     if t_obj is None:
         return "", "adjit only", "", note
+    if not method and STATEFUL.search(name):
+        return "", "not sampled (global state)", "", note
     found = sample_for(surface, name, torch)
     if found is None:
         return "", "no sample", "", note
