@@ -276,6 +276,15 @@ class OpNode(Node):
             self._saved = None
 
 
+# Note [composite inputs that depend on each other]
+# With create_graph the decomposition re-runs on its real inputs. Those may depend on each
+# other (prelu(x, x[0] * 0.1), bilinear(x, x, w)): the gradient with respect to x itself would
+# then also collect the paths through the other input, which this node sends to that input's
+# own edge as well, counted twice. Each input is re-run through its own clone, so the gradient
+# with respect to one is only the paths through it (measured: second derivatives of layer_norm,
+# bilinear and prelu with such weights now equal PyTorch's and finite differences).
+
+
 class CompositeNode(Node):
     """The grad_fn of a composite op (softmax, mse_loss, ...): backward through its decomposition.
 
@@ -302,9 +311,12 @@ class CompositeNode(Node):
     def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
         if self._inner is None:
             raise RuntimeError(FREED_MSG)
-        if create_graph:
-            out = self._fn(*self._args, **self._kwargs)
-            inputs = [self._args[p] for p in self._positions]
+        if create_graph:  # (Note [composite inputs that depend on each other])
+            args = list(self._args)
+            for p in self._positions:
+                args[p] = args[p].clone()
+            out = self._fn(*args, **self._kwargs)
+            inputs = [args[p] for p in self._positions]
         else:
             out, inputs = self._inner
         grads = run_backward(

@@ -84,7 +84,7 @@ class _SlopeRule:
         return repr(self.name)
 
     def vjp(self, g: Tensor, out: Tensor, inputs: Any, needs: tuple[bool, ...]) -> tuple:
-        return (None, g * self.slope(inputs[1].detach()) if needs[1] else None)
+        return (None, g * self.slope(inputs[1]) if needs[1] else None)
 
 
 def _hardswish_slope(x: Tensor) -> Tensor:

@@ -700,3 +700,36 @@ def test_soft_margin_gradient_is_pytorchs_formula(dtype: str, reduction: str) ->
     (got, ggot), (want, gwant) = results
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(ggot, gwant)
+
+
+# ---- second derivatives, also when one input depends on another ------------------------------
+SECOND: dict[str, Callable[[Any, Any], Any]] = {
+    "prelu-weight-of-input": lambda F, x: F.prelu(x, x[0, :1] * 0.1),
+    "group_norm-weight-of-input": lambda F, x: F.group_norm(x.reshape(1, 4, 3), 2, x[0].exp()),
+    "layer_norm-weight-of-input": lambda F, x: F.layer_norm(x, (4,), x[0].exp()),
+    "bilinear-same-input": lambda F, x: F.bilinear(x, x, x.reshape(3, 1, 4).expand(3, 4, 4) * 1),
+    "hardswish": lambda F, x: F.hardswish(x),
+    "softshrink": lambda F, x: F.softshrink(x),
+    "glu": lambda F, x: F.glu(x),
+    "soft_margin_loss": lambda F, x: F.soft_margin_loss(x, x.detach().sign()),
+    "gaussian_nll_loss": lambda F, x: F.gaussian_nll_loss(x, x.flip(1), x.abs()),
+    "cosine_similarity": lambda F, x: F.cosine_similarity(x, x.flip(0)),
+    "sdpa": lambda F, x: F.scaled_dot_product_attention(x, x, x),
+    "triplet_margin_loss": lambda F, x: F.triplet_margin_loss(x, x.flip(0), x.flip(1)),
+}
+
+
+@pytest.mark.parametrize("name", list(SECOND))
+def test_second_derivatives_match_torch(name: str) -> None:
+    """d/dx sum(grad^2) through the decompositions (a composite whose inputs depend on each
+    other re-runs each input through its own node: Note [composite inputs that depend on each
+    other] in runtime/autograd.py)."""
+    x0 = np.random.default_rng(0).uniform(-4, 4, (3, 4))
+    results = []
+    for T in (adjit, torch):
+        x = T.tensor(x0, requires_grad=True)
+        y = SECOND[name](T.nn.functional, x)
+        (g,) = T.autograd.grad((y * y).sum(), x, create_graph=True)
+        (h,) = T.autograd.grad((g * g).sum(), x)
+        results.append(h.numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-10, atol=1e-10)
