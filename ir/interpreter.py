@@ -71,7 +71,7 @@ def eval_eqn_arrays(op, attrs, arrays: list[np.ndarray], avals, out_aval) -> np.
         if dt is not None and arrays[i].dtype != dt.np:
             arrays[i] = arrays[i].astype(dt.np)
     # float arithmetic and casts are the only ones NumPy warns about (errstate costs ~2 µs)
-    if (out_aval.dtype.is_floating_point and op not in _MOVES_ONLY) or op is Op.CAST:
+    if (out_aval.dtype.category >= 2 and op not in _MOVES_ONLY) or op is Op.CAST:
         with np.errstate(all="ignore"):
             data = np.asarray(REFERENCE[op](*arrays, **attrs))
     else:

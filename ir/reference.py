@@ -208,6 +208,12 @@ def _rows(x: np.ndarray, axes: tuple[int, ...] | None) -> int:
     return math.prod(x.shape[a] for a in axes if a != inner)
 
 
+def _complex_add(x: np.ndarray, y: np.ndarray, alpha: int) -> np.ndarray:
+    """PyTorch's complex add and sub: ``x + alpha * y`` with a complex multiply by alpha, so an
+    infinite part of ``y`` makes the other part NaN (inf * 0), as ATen's fmadd kernel does."""
+    return np.add(x, np.multiply(y, np.asarray(alpha, x.dtype)))
+
+
 REFERENCE: dict[Op, RefRule] = {
     Op.NEG: np.negative,
     Op.ABS: np.abs,
@@ -228,8 +234,8 @@ REFERENCE: dict[Op, RefRule] = {
     Op.NOT: np.invert,
     Op.CAST: lambda x, *, dtype: to_storage(x, dtype) if x.dtype != dtype.np else x.copy(),
     Op.CLAMP: _clamp,
-    Op.ADD: np.add,
-    Op.SUB: np.subtract,
+    Op.ADD: lambda x, y: np.add(x, y) if x.dtype.kind != "c" else _complex_add(x, y, 1),
+    Op.SUB: lambda x, y: np.subtract(x, y) if x.dtype.kind != "c" else _complex_add(x, y, -1),
     Op.MUL: np.multiply,
     Op.DIV: np.true_divide,
     Op.POW: _pow,

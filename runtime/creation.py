@@ -225,6 +225,8 @@ def arange(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    if dtype is not None and dtype.category == 3:
+        raise NotImplementedError(f"\"arange_cpu\" not implemented for '{dtype.type_name}'")
     if end is None:
         start, end = 0, start
     vals = [start, end, step]

@@ -601,3 +601,7 @@ from .ops_histogram import bincount, histc, histogram  # noqa: E402
 __all__ += ["histc", "histogram", "bincount"]  # runtime/ops_histogram.py
 __all__ += ["angle", "complex", "conj", "conj_physical", "imag", "is_complex", "polar", "real"]
 __all__ += ["resolve_conj", "view_as_complex", "view_as_real"]  # runtime/ops_complex.py
+
+from .ops_complex import guard_functions  # noqa: E402
+
+guard_functions(globals())  # complex refusals for functions that read data themselves

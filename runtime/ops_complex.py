@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import builtins
+import functools
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from ..ir import dtypes as D
@@ -152,6 +157,102 @@ def view_as_complex(x: Tensor) -> Tensor:
     return _view(x, x._data.view(D.to_complex(x.dtype).np)[..., 0])
 
 
+def sgn(x: Tensor) -> Tensor:
+    """``z / |z|`` (0 at 0) for complex ``z``; the sign of a real one."""
+    _eager("sgn", x)
+    with np.errstate(all="ignore"):
+        a = np.abs(x._data)
+        return Tensor._make(np.where(a == 0, 0, x._data / a).astype(x._data.dtype))
+
+
+def nan_to_num(
+    x: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None
+) -> Tensor:
+    """Each part of a complex tensor with NaN and infinities replaced, as PyTorch."""
+    _eager("nan_to_num", x)
+    info = np.finfo(D.to_value(x.dtype).np)
+    hi = info.max if posinf is None else posinf
+    lo = info.min if neginf is None else neginf
+    with np.errstate(all="ignore"):
+        return Tensor._make(np.nan_to_num(x._data, nan=nan, posinf=hi, neginf=lo))
+
+
+def conj_physical_(x: Tensor) -> Tensor:
+    x.copy_(conj_physical(x))
+    return x
+
+
+# Note [complex refusals outside the primitives]: these functions read tensor data themselves
+# (or cast complex to int64 first), so the primitive guard (ir/shapes.py) never sees a complex;
+# they refuse with PyTorch's own error instead, before running
+_REFUSED: dict[str, tuple[type[Exception], str]] = {
+    "cummax": (NotImplementedError, '"cummax_cpu" not implemented for {}'),
+    "cummin": (NotImplementedError, '"cummin_cpu" not implemented for {}'),
+    "isin": (RuntimeError, "Unsupported input type encountered for isin(): {}"),
+    "isneginf": (RuntimeError, "isneginf does not support complex inputs."),
+    "isposinf": (RuntimeError, "isposinf does not support complex inputs."),
+    "unique": (NotImplementedError, '"unique" not implemented for {}'),
+    "unique_consecutive": (NotImplementedError, '"unique" not implemented for {}'),
+    "bernoulli": (NotImplementedError, '"bernoulli_tensor_cpu_self_" not implemented for {}'),
+    "bernoulli_": (NotImplementedError, '"bernoulli_scalar_cpu_" not implemented for {}'),
+    "gcd": (NotImplementedError, '"gcd_cpu" not implemented for {}'),
+    "gcd_": (NotImplementedError, '"gcd_cpu" not implemented for {}'),
+    "lcm": (NotImplementedError, '"lcm_cpu" not implemented for {}'),
+    "lcm_": (NotImplementedError, '"lcm_cpu" not implemented for {}'),
+    "abs_": (RuntimeError, "In-place abs is not supported for complex tensors."),
+    "absolute_": (RuntimeError, "In-place abs is not supported for complex tensors."),
+}
+
+
+def _guarded(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    error, text = _REFUSED[name]
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        for a in args[:2]:
+            if isinstance(a, Tensor) and a.dtype.category == 3:
+                raise error(
+                    text.format(a.dtype.type_name if "isin" in text else f"'{a.dtype.type_name}'")
+                )
+        return fn(*args, **kwargs)
+
+    return run
+
+
+def _with_complex(real_fn: Callable[..., Any], complex_fn: Callable[..., Any]) -> Any:
+    @functools.wraps(real_fn)
+    def run(x: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(x, Tensor) and x.dtype.category == 3:
+            return complex_fn(x, *args, **kwargs)
+        return real_fn(x, *args, **kwargs)
+
+    return run
+
+
+def guard_functions(namespace: dict[str, Any]) -> None:
+    """Wrap the torch.* functions of ``namespace`` that need a complex refusal or rule."""
+    for name in _REFUSED:
+        if name in namespace:
+            namespace[name] = _guarded(name, namespace[name])
+    namespace["sgn"] = _with_complex(namespace["sgn"], sgn)
+    namespace["nan_to_num"] = _with_complex(namespace["nan_to_num"], nan_to_num)
+
+
+def _scalar(kind: type, spelling: str) -> Callable[[Tensor], Any]:
+    """``float(t)``/``int(t)`` of a one-element complex tensor: its real part if the imaginary
+    part is 0, else PyTorch's error; ``complex(t)`` of any tensor."""
+
+    def convert(self: Tensor) -> Any:
+        v = self.item()
+        if kind is not builtins.complex and isinstance(v, builtins.complex):
+            if v.imag != 0:
+                raise RuntimeError(f"value cannot be converted to type {spelling} without overflow")
+            v = v.real
+        return kind(v)
+
+    return convert
+
+
 FUNCTIONS = [
     "is_complex",
     "real",
@@ -173,5 +274,18 @@ def install(cls: type) -> None:
         setattr(cls, name, globals()[name])
     cls.real = property(real)  # type: ignore[attr-defined]
     cls.imag = property(imag)  # type: ignore[attr-defined]
+    for name in _REFUSED:
+        if hasattr(cls, name):
+            setattr(cls, name, _guarded(name, getattr(cls, name)))
+    cls.sgn = _with_complex(cls.sgn, sgn)  # type: ignore[attr-defined]
+    cls.nan_to_num = _with_complex(cls.nan_to_num, nan_to_num)  # type: ignore[attr-defined]
+    cls.conj_physical_ = _with_complex(cls.conj_physical_, conj_physical_)  # type: ignore
+    cls.adjoint = _with_complex(cls.adjoint, lambda x: conj_physical(x.mT))  # type: ignore
+    for name in ("mH", "H"):
+        prop = getattr(cls, name)
+        setattr(cls, name, property(_with_complex(prop.fget, lambda x: conj_physical(x.mT))))
+    cls.__float__ = _scalar(float, "double")  # type: ignore[attr-defined]
+    cls.__int__ = _scalar(int, "int64_t")  # type: ignore[attr-defined]
+    cls.__complex__ = _scalar(builtins.complex, "")  # type: ignore[attr-defined]
     cls.cfloat = lambda self: self.to(D.complex64)  # type: ignore[attr-defined]
     cls.cdouble = lambda self: self.to(D.complex128)  # type: ignore[attr-defined]

@@ -325,13 +325,13 @@ def isnan(x: Tensor) -> Tensor:
 
 
 def isinf(x: Tensor) -> Tensor:
-    if not x.dtype.is_floating_point:  # integers and bools are never infinite
+    if x.dtype.category < 2:  # integers and bools are never infinite
         return apply(Op.NE, x, x)
     return apply(Op.EQ, abs(x), float("inf"))
 
 
 def isfinite(x: Tensor) -> Tensor:
-    if not x.dtype.is_floating_point:
+    if x.dtype.category < 2:
         return apply(Op.EQ, x, x)
     return apply(Op.EQ, x - x, 0)
 

@@ -58,7 +58,7 @@ def _isclose(
     the default float), each step in the operands' dtype as ATen computes it."""
     _close_operands(fn, input, other, rtol, atol)
     close = E.eq(input, other)
-    if equal_nan and input.dtype.is_floating_point:
+    if equal_nan and input.dtype.category >= 2:  # (complex: a NaN in either part)
         close = logical_or(close, logical_and(E.isnan(input), E.isnan(other)))
     if rtol == 0 and atol == 0:
         return close
