@@ -90,10 +90,9 @@ def instance_norm(
     momentum: float = 0.1,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Batch norm of the ``(1, N * C, ...)`` view: each sample's channels normalized over space;
-    the running statistics (if given) take the mean over the batch, as PyTorch's."""
-    from adjit.nn.functional_conv import batch_norm
-
+    """Each sample's channels normalized over space (PyTorch's batch norm of the ``(1, N * C,
+    ...)`` view); the running statistics, if given, move towards the batch means of the
+    per-sample mean and unbiased variance, as PyTorch's."""
     if use_input_stats:
         spatial = _prod(list(input.shape[2:]))
         if spatial == 1:
@@ -104,18 +103,50 @@ def instance_norm(
         raise RuntimeError(
             "Expected running_mean and running_var to be defined when use_input_stats is false"
         )
-    n, c = input.shape[0], input.shape[1]
-    folded = R.reshape(input, (1, n * c, *input.shape[2:]))
-    rm = R.repeat(running_mean.detach(), n) if running_mean is not None else None
-    rv = R.repeat(running_var.detach(), n) if running_var is not None else None
-    w = R.repeat(weight, n) if weight is not None else None
-    b = R.repeat(bias, n) if bias is not None else None
-    out = batch_norm(folded, rm, rv, w, b, use_input_stats, momentum, eps)
+    require_float(input, "batch_norm")
+    stats: list[tuple[Tensor, Tensor]] = []
+
+    def decomposition(a: Tensor, w: Tensor | None, b: Tensor | None) -> Tensor:
+        if use_input_stats:
+            axes = tuple(range(2, a.ndim))
+            mu = R.mean(a, axes, keepdim=True)
+            d = a - mu
+            var = R.mean(d * d, axes, keepdim=True)
+            stats.append((mu, var))
+            y = d * R.rsqrt(var + eps)
+        else:
+            assert running_mean is not None and running_var is not None
+            rm = _per_channel(running_mean.detach(), a.ndim)
+            rv = _per_channel(running_var.detach(), a.ndim)
+            y = (a - rm) * R.rsqrt(rv + eps)
+        y = y * _per_channel(w, a.ndim) if w is not None else y
+        return y + _per_channel(b, a.ndim) if b is not None else y
+
+    # (PyTorch's node is the view back from (1, N * C, ...))
+    out = composite("ViewBackward0", in_float32(decomposition), input, weight, bias)
+    if use_input_stats and stats:
+        _update_instance_stats(
+            stats[0], _prod(list(input.shape[2:])), running_mean, running_var, momentum
+        )
+    return out
+
+
+def _update_instance_stats(
+    stats: tuple[Tensor, Tensor],
+    spatial: int,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    momentum: float,
+) -> None:
+    """``r = (1 - m) r + m * mean over the batch`` of each sample's mean and unbiased variance
+    (no_grad; traced like any in-place op inside a compiled function)."""
+    mu, var = stats
     with no_grad():
-        for stat, running in ((rm, running_mean), (rv, running_var)):
-            if use_input_stats and stat is not None and running is not None:
-                running.copy_(R.mean(R.reshape(stat, (n, c)), 0))
-    return R.reshape(out, tuple(input.shape))
+        pairs = ((running_mean, mu), (running_var, var * (spatial / (spatial - 1))))
+        for buf, stat in pairs:
+            if buf is not None:
+                per_sample = R.reshape(stat.detach(), tuple(stat.shape[:2])).to(buf.dtype)
+                buf.copy_(R.mean(per_sample * momentum + buf * (1.0 - momentum), 0))
 
 
 def local_response_norm(

@@ -423,12 +423,21 @@ def test_random_forms_refuse_to_compile() -> None:
             adjit.compile(lambda v, fn=fn: fn(adjit, adjit.nn.functional, v))(x)
 
 
-def test_instance_norm_running_stats_match_torch() -> None:
+@pytest.mark.parametrize("compiled", [False, True])
+def test_instance_norm_running_stats_match_torch(compiled: bool) -> None:
+    """Two training steps move the running statistics as PyTorch's (also when compiled: the
+    buffers are updated in place by the compiled program), then eval mode uses them."""
     x = np.random.default_rng(4).standard_normal((3, 2, 5))
     stats = {}
     for T in (adjit, torch):
         rm, rv = T.zeros(2, dtype=T.float64), T.ones(2, dtype=T.float64)
-        T.nn.functional.instance_norm(T.tensor(x), rm, rv, momentum=0.3)
+
+        def step(a: Any, T: Any = T, rm: Any = rm, rv: Any = rv) -> Any:
+            return T.nn.functional.instance_norm(a, rm, rv, momentum=0.3)
+
+        run = adjit.compile(step) if compiled and T is adjit else step
+        for _ in range(2):
+            run(T.tensor(x))
         y = T.nn.functional.instance_norm(T.tensor(x), rm, rv, use_input_stats=False)
         stats[T.__name__] = (rm.numpy(), rv.numpy(), y.numpy())
     for a, t in zip(stats["adjit"], stats["torch"], strict=True):
