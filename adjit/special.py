@@ -22,11 +22,12 @@ from adjit.runtime.functional import mvlgamma as multigammaln
 from adjit.runtime.functional import sigmoid as expit
 from adjit.runtime.ops_bessel import i0, i0e, i1, i1e
 from adjit.runtime.ops_ndtr import log_ndtr
+from adjit.runtime.ops_special import ndtri
 from adjit.runtime.ops_special_misc import entr, logit, ndtr, sinc, xlog1py
 
 psi = digamma
 
 __all__ = ["digamma", "entr", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln",
-           "i0", "i0e", "i1", "i1e", "log_ndtr",
+           "i0", "i0e", "i1", "i1e", "log_ndtr", "ndtri",
            "log1p", "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "polygamma",
            "psi", "round", "sinc", "softmax", "xlog1py", "xlogy"]  # fmt: skip

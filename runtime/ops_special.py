@@ -246,25 +246,45 @@ def _erfc(x: Tensor) -> Tensor:
     return where(a < 1.0, 1.0 - erf(x), where(x > 0, tail, 2.0 - tail))
 
 
-def _erfinv(y: Tensor) -> Tensor:
-    a = abs(y)
-    w = -log((1.0 - a) * (1.0 + a))
+def _erfinv_magnitude(a: Tensor, r: Tensor) -> Tensor:
+    """erfinv(a) for a >= 0, given r = 1 - a exactly (ndtri passes r = 2 p below 1/2)."""
+    w = -log(r * (2.0 - r))
     central, tail = _horner(w - 2.5, GILES_CENTRAL), _horner(sqrt(w) - 3.0, GILES_TAIL)
     # beyond Giles' float32 range (1 - a < 1e-7): erfc(x) ~ exp(-x^2) / (x sqrt(pi)) solved
-    r = 1.0 - a  # exact for a >= 0.5
     big = -log(r)
     far = sqrt(big)
     far = sqrt(big - log(far * math.sqrt(PI)))
     far = sqrt(big - log(far * math.sqrt(PI)) + log1p(-0.5 / (far * far)))
     x = where(w < 5.0, central * a, where(w < 16.0, tail * a, far))
-    x = where(a < 1.0, x, where(a == 1.0, INF, NAN))
+    x = where(r > 0.0, x, where(r == 0.0, INF, NAN))
     near = a < 0.5
-    for _ in range(3):  # Newton on erf(x) = a, or on log erfc(x) = log(1 - a) in the tail
+    log_r = log(r)
+    for _ in range(3):  # Newton on erf(x) = a, or on log erfc(x) = log r in the tail
         slope = TWO_OVER_SQRT_PI * _exp_minus_square(x)
-        e = _erfc(where(near, 1.0, x))
-        step = where(near, (erf(x) - a) / slope, -log(e / r) * e / slope)
-        x = where(a < 1.0, x - step, x)
+        # log erfc(x) from 1 on as log(erfcx(x)) - x^2: never through a subnormal erfc
+        big = x >= 1.0
+        xb = where(big, x, 1.0)
+        u = 1.0 / xb
+        g = _pieces(u, ERFCX)
+        e = _erfc(where(near | big, 1.0, x))
+        residual = where(big, log(g * u * (1.0 / math.sqrt(PI))) - xb * xb - log_r, log(e / r))
+        log_slope = where(big, -2.0 * xb / g, -slope / e)  # d/dx log erfc(x)
+        step = where(near, (erf(x) - a) / slope, residual / log_slope)
+        x = where(r > 0.0, x - step, x)
+    return x
+
+
+def _erfinv(y: Tensor) -> Tensor:
+    a = abs(y)
+    x = _erfinv_magnitude(a, 1.0 - a)  # (1 - a exact from 1/2 on, where the tail needs it)
     return where(y < 0, -x, where(y == 0, y, x))  # (-0.0 kept, NaN passed on)
+
+
+def _ndtri(p: Tensor) -> Tensor:
+    """sqrt 2 erfinv(2 p - 1), exact argument from p = 1/4; below, -sqrt 2 erfcinv(2 p)."""
+    r = 2.0 * p
+    low = -math.sqrt(2.0) * _erfinv_magnitude(1.0 - r, r)
+    return where(p < 0.25, low, math.sqrt(2.0) * _erfinv(r - 1.0))
 
 
 # Giles, "Approximating the erfinv function" (GPU Computing Gems, 2011), single precision
@@ -297,6 +317,7 @@ _LGAMMA = _Rule("lgamma", lambda g, out, x: (g * digamma(x),))
 _DIGAMMA = _Rule("digamma", lambda g, out, x: (g * polygamma(1, x),))
 _ERFC = _Rule("erfc", lambda g, out, x: (-TWO_OVER_SQRT_PI * exp(-(x * x)) * g,))
 _ERFINV = _Rule("erfinv", lambda g, out, x: (math.sqrt(PI) / 2 * exp(out * out) * g,))
+_NDTRI = _Rule("ndtri", lambda g, out, p: (g * math.sqrt(2 * PI) * exp(out * out * 0.5),))
 
 
 class _PolygammaRule(_Rule):
@@ -344,6 +365,11 @@ def erfc(x: Tensor) -> Tensor:
 
 def erfinv(x: Tensor) -> Tensor:
     return with_rule(_ERFINV, _in_float64(_erfinv), _floating(x), name="ErfinvBackward0")
+
+
+def ndtri(p: Tensor) -> Tensor:
+    """The inverse of the normal CDF (torch.special.ndtri)."""
+    return with_rule(_NDTRI, _in_float64(_ndtri), _floating(p), name="SpecialNdtriBackward0")
 
 
 def _polygamma_method(x: Tensor, n: int) -> Tensor:
