@@ -211,7 +211,16 @@ def _rows(x: np.ndarray, axes: tuple[int, ...] | None) -> int:
 def _complex_add(x: np.ndarray, y: np.ndarray, alpha: int) -> np.ndarray:
     """PyTorch's complex add and sub: ``x + alpha * y`` with a complex multiply by alpha, so an
     infinite part of ``y`` makes the other part NaN (inf * 0), as ATen's fmadd kernel does."""
-    return np.add(x, np.multiply(y, np.asarray(alpha, x.dtype)))
+    return np.add(x, _complex_mul(y, np.asarray(alpha, x.dtype)))
+
+
+def _complex_mul(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(a + bi)(c + di) = (ac - bd) + (ad + bc)i with each product rounded, as ATen's kernels
+    (NumPy's own complex multiply may fuse them: z * conj(z) then has an imaginary part)."""
+    out = np.empty(np.broadcast_shapes(x.shape, y.shape), np.result_type(x, y))
+    out.real = np.subtract(np.multiply(x.real, y.real), np.multiply(x.imag, y.imag))
+    out.imag = np.add(np.multiply(x.real, y.imag), np.multiply(x.imag, y.real))
+    return out
 
 
 REFERENCE: dict[Op, RefRule] = {
@@ -236,7 +245,7 @@ REFERENCE: dict[Op, RefRule] = {
     Op.CLAMP: _clamp,
     Op.ADD: lambda x, y: np.add(x, y) if x.dtype.kind != "c" else _complex_add(x, y, 1),
     Op.SUB: lambda x, y: np.subtract(x, y) if x.dtype.kind != "c" else _complex_add(x, y, -1),
-    Op.MUL: np.multiply,
+    Op.MUL: lambda x, y: np.multiply(x, y) if x.dtype.kind != "c" else _complex_mul(x, y),
     Op.DIV: np.true_divide,
     Op.POW: _pow,
     Op.MAXIMUM: np.maximum,

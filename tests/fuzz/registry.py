@@ -14,6 +14,7 @@ from . import specialfuncs
 from . import dtypes
 from . import tensor_methods
 from . import nnmath
+from . import complexes
 from .programs import Program
 from .strategies import ALL, programs
 
@@ -41,4 +42,5 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "dtypes": (dtypes.dtype_cases(), dtypes.check_dtypes),
     "methods": (tensor_methods.method_cases(), tensor_methods.check_methods),
     "nnmath": (nnmath.nnmath_cases(), nnmath.check_nnmath),
+    "complex": (complexes.complex_cases(), complexes.check_complex),
 }
