@@ -216,6 +216,19 @@ def _checked_range(index: Tensor, size: int, axis: int) -> Tensor:
 
 def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     axis = norm_axis(dim, x.ndim)
+    if isinstance(src, Tensor) and src.dtype is not x.dtype:
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    if index.ndim != x.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
+    if src.ndim != index.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
+    larger = [d for d in range(index.ndim) if index.shape[d] > src.shape[d]]
+    larger += [d for d in range(index.ndim) if d != axis and index.shape[d] > x.shape[d]]
+    if larger:
+        raise RuntimeError(
+            f"Expected index {list(index.shape)} to be no larger than self {list(x.shape)} "
+            f"apart from dimension {axis} and to be no larger size than src {list(src.shape)}"
+        )
     index = _checked_range(index, x.shape[axis] if x.ndim else 1, axis)
     return composite(
         "ScatterAddBackward0",

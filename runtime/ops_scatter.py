@@ -33,6 +33,22 @@ REPEATED = (
 )
 
 
+def check_fits(input: Tensor, d: int, index: Tensor, src: Tensor) -> None:
+    """PyTorch's scatter shape check: the index no larger than ``src`` anywhere, nor than
+    ``input`` away from ``d``."""
+    if index.ndim != src.ndim or index.ndim != input.ndim:
+        return  # (the callers' dimension-count errors come first)
+    bigger = any(
+        k > s or (i != d and k > n)
+        for i, (k, n, s) in enumerate(zip(index.shape, input.shape, src.shape, strict=True))
+    )
+    if bigger:
+        raise RuntimeError(
+            f"Expected index {list(index.shape)} to be no larger than self {list(input.shape)} "
+            f"apart from dimension {d} and to be no larger size than src {list(src.shape)}"
+        )
+
+
 def scatter(
     input: Tensor,  # noqa: A002 - PyTorch's name
     dim: int,
@@ -61,18 +77,7 @@ def scatter(
             raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     elif isinstance(src, Tensor):
         raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
-    bigger = any(
-        k > s or (i != d and k > n)
-        for i, (k, n, s) in enumerate(
-            zip(index.shape, input.shape, src.shape if tensor_src else index.shape, strict=True)
-        )
-    )
-    if bigger:
-        raise RuntimeError(
-            f"Expected index {list(index.shape)} to be no larger than self {list(input.shape)} "
-            f"apart from dimension {d} and to be no larger size than src "
-            f"{list(src.shape if tensor_src else index.shape)}"
-        )
+    check_fits(input, d, index, src if tensor_src else index)
     n = input.shape[d]
     message = f"index {{}} is out of bounds for dimension {d} with size {n}"
     index = check(index, in_range(index, 0, n), RuntimeError, message, detail=index)
@@ -171,6 +176,7 @@ def scatter_reduce(
         raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
     if index.ndim != src.ndim:
         raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
+    check_fits(input, d, index, src)
     n = input.shape[d]
     message = f"index {{}} is out of bounds for dimension {d} with size {n}"
     index = check(index, in_range(index, 0, n), RuntimeError, message, detail=index)

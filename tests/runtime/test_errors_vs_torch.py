@@ -71,6 +71,13 @@ ERRORS: dict[str, Callable[[Any], Any]] = {
     "dropout-int": lambda T: T.nn.functional.dropout(_i(T)),
     "dropout2d-int": lambda T: T.nn.functional.dropout2d(_i(T)[None]),
     "dropout2d-0d": lambda T: T.nn.functional.dropout2d(T.tensor(1.0)),
+    "scatter_add-src-dtype": lambda T: _x(T).scatter_add(1, _x(T).long() * 0, _x(T).double()),
+    "scatter_add-src-smaller": lambda T: _x(T).scatter_add(1, _x(T).long() * 0, _x(T)[:2, :3]),
+    "scatter_add-self-empty": lambda T: _x(T)[:0].scatter_add(1, _x(T).long() * 0, _x(T)),
+    "scatter_add-index-dims": lambda T: _x(T).scatter_add(1, _x(T)[0].long() * 0, _x(T)),
+    "scatter_reduce-src-smaller": lambda T: _x(T).scatter_reduce(
+        1, _x(T).long() * 0, _x(T)[:2, :3], "amax"
+    ),
 }
 
 
