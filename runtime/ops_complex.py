@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -229,6 +230,37 @@ def _with_complex(real_fn: Callable[..., Any], complex_fn: Callable[..., Any]) -
     return run
 
 
+def _complex_random(original: Callable[..., Tensor], normal: bool) -> Callable[..., Tensor]:
+    """rand/randn with a complex dtype: PyTorch draws the parts as a real (..., 2) tensor,
+    real then imaginary part per element (randn: normal_ with std 1/sqrt(2) per part), so the
+    numbers are PyTorch's for the seed (checked bit for bit)."""
+
+    @functools.wraps(original)
+    def run(*size: Any, dtype: Any = None, **kw: Any) -> Tensor:
+        if dtype is None or not isinstance(dtype, D.DType) or dtype.category != 3:
+            return original(*size, dtype=dtype, **kw)
+        name = "randn" if normal else "rand"
+        if kw.get("requires_grad"):
+            raise NotImplementedError(_NO_GRAD.format(name))
+        if kw.get("out") is not None:
+            raise NotImplementedError(f"{name}: adjit does not support out= with a complex dtype")
+        _eager(name)
+        from .ops_random import _size
+
+        generator = kw.pop("generator", None)
+        dims = _size(size, {k: v for k, v in kw.items() if k == "size"})
+        value = D.to_value(dtype)
+        if normal:
+            parts = Tensor._make(np.empty((*dims, 2), value.np))
+            parts.normal_(0, 1 / math.sqrt(2), generator=generator)  # (as ATen: std / sqrt(2))
+        else:
+            parts = original(*dims, 2, dtype=value, generator=generator)
+        data = parts._data.view(dtype.np)[..., 0]
+        return Tensor._make(np.ascontiguousarray(data))
+
+    return run
+
+
 def guard_functions(namespace: dict[str, Any]) -> None:
     """Wrap the torch.* functions of ``namespace`` that need a complex refusal or rule."""
     for name in _REFUSED:
@@ -236,6 +268,8 @@ def guard_functions(namespace: dict[str, Any]) -> None:
             namespace[name] = _guarded(name, namespace[name])
     namespace["sgn"] = _with_complex(namespace["sgn"], sgn)
     namespace["nan_to_num"] = _with_complex(namespace["nan_to_num"], nan_to_num)
+    namespace["rand"] = _complex_random(namespace["rand"], normal=False)
+    namespace["randn"] = _complex_random(namespace["randn"], normal=True)
 
 
 def _scalar(kind: type, spelling: str) -> Callable[[Tensor], Any]:

@@ -336,7 +336,10 @@ REFUSED = {  # PyTorch runs these; adjit refuses by name rather than answer wron
     "prod": lambda: adjit.tensor([1j]).prod(),
     "to_float": lambda: adjit.tensor([1j]).float(),
     "to_long": lambda: adjit.tensor([1j]).to(adjit.int64),
-    "randn": lambda: adjit.randn(2, dtype=adjit.cfloat),
+    "randn_grad": lambda: adjit.randn(2, dtype=adjit.cfloat, requires_grad=True),
+    "randn_compiled": lambda: adjit.compile(lambda x: x + adjit.randn(2, dtype=adjit.cfloat))(
+        adjit.ones(2)
+    ),
     "compile": lambda: adjit.compile(lambda z: z * 2)(adjit.tensor([1j])),
     "compile_scalar": lambda: adjit.compile(lambda x: x * 1j)(adjit.ones(2)),
     "grad_mul": lambda: adjit.ones(2, requires_grad=True) * 1j,
@@ -382,3 +385,26 @@ def test_mul_bitwise_in_pytorchs_vector_loop(dtype: str, n: int) -> None:
     got, want = _both(lambda m: m.tensor(a) * m.tensor(a).conj())
     _same_bits(got, want)
     assert not got.imag.any()
+
+
+@pytest.mark.parametrize("fn", ["rand", "randn"])
+@pytest.mark.parametrize("dtype", ["cfloat", "cdouble"])
+@pytest.mark.parametrize("size", [(1,), (5,), (2, 3), (100,)])
+def test_random_streams_as_pytorch(fn: str, dtype: str, size: tuple[int, ...]) -> None:
+    """Each part drawn as a real (..., 2) tensor (randn: std 1/sqrt(2)); bit for bit, and the
+    generator's state after it too."""
+
+    def run(m: Any) -> Any:
+        m.manual_seed(7)
+        z = getattr(m, fn)(*size, dtype=getattr(m, dtype))
+        return z, m.rand(3)
+
+    (g, gn), (w, wn) = _both(run)
+    _same_bits(g, w)
+    assert np.array_equal(gn.numpy(), wn.numpy())
+    gen = adjit.Generator().manual_seed(2)
+    tgen = torch.Generator().manual_seed(2)
+    _same_bits(
+        getattr(adjit, fn)(size, dtype=getattr(adjit, dtype), generator=gen),
+        getattr(torch, fn)(size, dtype=getattr(torch, dtype), generator=tgen),
+    )
