@@ -53,8 +53,10 @@ def single_threaded(m: int, n: int, k: int) -> tuple[Setter, int] | None:
     if 2 * m * n * k >= SMALL_FLOPS:
         return None
     found = _openblas()
-    count = found[1] if found is None or _SET[0] is None else _SET[0]
-    if found is None or count <= 1:
+    if found is None:
+        return None
+    count = found[1] if _SET[0] is None else _SET[0]
+    if count <= 1:
         return None
     found[0](1)
     return found[0], count

@@ -6,7 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from ..ir import dtypes as D
 from .dispatch import composite
+from .kernel_dtypes import not_implemented
 from .ops_elementwise import add, gt, mul, sub, where
 from .ops_linalg import bmm, dot, matmul, mm, mv, outer
 from .ops_movement import cat, expand, getitem, reshape, transpose, unsqueeze
@@ -173,6 +175,8 @@ def matrix_power(input: Tensor, n: int) -> Tensor:  # noqa: A002
 
 # ---- cross ---------------------------------------------------------------------------------
 def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:  # noqa: A002
+    if "bool" in (input.dtype.name, other.dtype.name):
+        raise not_implemented("cross", D.bool_)
     if input.dtype != other.dtype:
         raise RuntimeError(
             f"expected scalar type {input.dtype.type_name} but found {other.dtype.type_name}"

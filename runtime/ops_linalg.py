@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ..ir import dtypes as D
 from ..ir.ops import Op
 from .dispatch import apply
+from .kernel_dtypes import not_implemented
 from .ops_movement import unsqueeze
 from .tensor import Tensor
 
@@ -16,7 +18,19 @@ _MATMUL_NAMES = {
 }
 
 
+# PyTorch's CPU kernel behind each product, named when a bool operand is refused
+_KERNELS = {(1, 1): "dot", (2, 1): "addmv_impl_cpu", (1, 2): "addmm_impl_cpu_"}
+
+
+def _no_bool(x: Tensor, y: Tensor, kernel: str) -> None:
+    if x.dtype is y.dtype and x.dtype.name == "bool":
+        raise not_implemented(kernel, x.dtype)
+
+
 def matmul(x: Tensor, y: Tensor) -> Tensor:
+    if x.ndim and y.ndim:
+        kernel = _KERNELS.get((x.ndim, y.ndim), "addmm_impl_cpu_")
+        _no_bool(x, y, "bmm" if max(x.ndim, y.ndim) > 2 else kernel)
     name = _MATMUL_NAMES.get((x.ndim, y.ndim), "UnsafeViewBackward0")
     return apply(Op.MATMUL, x, y, name=name)
 
@@ -32,11 +46,15 @@ def bmm(x: Tensor, y: Tensor) -> Tensor:
         raise RuntimeError(
             "batch1 must be a 3D tensor" if x.ndim != 3 else "batch2 must be a 3D tensor"
         )
+    if "bool" in (x.dtype.name, y.dtype.name):
+        raise not_implemented("bmm", D.bool_)
     return apply(Op.MATMUL, x, y, name="BmmBackward0")
 
 
 def mv(x: Tensor, y: Tensor) -> Tensor:
     if x.ndim != 2 or y.ndim != 1:
+        if x.ndim == 0 or y.ndim == 0:
+            raise IndexError("Dimension specified as 0 but tensor has no dimensions")
         raise RuntimeError(f"vector + matrix @ vector expected, got 1, {x.ndim}, {y.ndim}")
     if x.shape[1] != y.shape[0]:
         raise RuntimeError(

@@ -75,6 +75,12 @@ ERRORS: dict[str, Callable[[Any], Any]] = {
     "scatter_add-src-smaller": lambda T: _x(T).scatter_add(1, _x(T).long() * 0, _x(T)[:2, :3]),
     "scatter_add-self-empty": lambda T: _x(T)[:0].scatter_add(1, _x(T).long() * 0, _x(T)),
     "scatter_add-index-dims": lambda T: _x(T).scatter_add(1, _x(T)[0].long() * 0, _x(T)),
+    "matmul-bool": lambda T: _b(T) @ _b(T),
+    "bmm-bool": lambda T: T.bmm(_b(T)[None], _b(T)[None]),
+    "mv-bool": lambda T: T.mv(_b(T), _b(T)[0]),
+    "dot-bool": lambda T: T.dot(_b(T)[0], _b(T)[0]),
+    "mv-0d": lambda T: T.mv(T.tensor(1.0), _x(T)[0]),
+    "cross-bool": lambda T: T.cross(_b(T)[:, :1].repeat(1, 3), _x(T)[:2, :3], dim=1),
     "scatter_reduce-src-smaller": lambda T: _x(T).scatter_reduce(
         1, _x(T).long() * 0, _x(T)[:2, :3], "amax"
     ),
