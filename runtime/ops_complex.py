@@ -261,6 +261,32 @@ def _complex_random(original: Callable[..., Tensor], normal: bool) -> Callable[.
     return run
 
 
+def _complex_var(var: Callable[..., Tensor], mean: Callable[..., Tensor], kind: str) -> Any:
+    """var/std (and var_mean/std_mean) of a complex tensor: as ATen, the real parts' variance
+    plus the imaginary parts' (std: its square root); the mean stays complex."""
+
+    def run(
+        x: Tensor,
+        dim: Any = None,
+        unbiased: Any = None,
+        keepdim: bool = False,
+        *,
+        correction: Any = None,
+    ) -> Any:
+        _eager(kind, x)
+        if isinstance(dim, bool):  # var(x, False): the (input, unbiased) overload
+            dim, unbiased = None, dim
+        parts = [var(p, dim, unbiased, keepdim, correction=correction) for p in (x.real, x.imag)]
+        v = parts[0] + parts[1]
+        if kind.startswith("std"):
+            v = v.sqrt()
+        if kind.endswith("_mean"):
+            return v, mean(x, dim, keepdim)
+        return v
+
+    return run
+
+
 def guard_functions(namespace: dict[str, Any]) -> None:
     """Wrap the torch.* functions of ``namespace`` that need a complex refusal or rule."""
     for name in _REFUSED:
@@ -268,6 +294,9 @@ def guard_functions(namespace: dict[str, Any]) -> None:
             namespace[name] = _guarded(name, namespace[name])
     namespace["sgn"] = _with_complex(namespace["sgn"], sgn)
     namespace["nan_to_num"] = _with_complex(namespace["nan_to_num"], nan_to_num)
+    for kind in ("var", "std", "var_mean", "std_mean"):
+        stat = _complex_var(namespace["var"], namespace["mean"], kind)
+        namespace[kind] = _with_complex(namespace[kind], stat)
     namespace["rand"] = _complex_random(namespace["rand"], normal=False)
     namespace["randn"] = _complex_random(namespace["randn"], normal=True)
 
@@ -312,6 +341,11 @@ def install(cls: type) -> None:
         if hasattr(cls, name):
             setattr(cls, name, _guarded(name, getattr(cls, name)))
     cls.sgn = _with_complex(cls.sgn, sgn)  # type: ignore[attr-defined]
+    from . import functional as F
+
+    for kind in ("var", "std"):
+        stat = _complex_var(F.var, F.mean, kind)
+        setattr(cls, kind, _with_complex(getattr(cls, kind), stat))
     cls.nan_to_num = _with_complex(cls.nan_to_num, nan_to_num)  # type: ignore[attr-defined]
     cls.conj_physical_ = _with_complex(cls.conj_physical_, conj_physical_)  # type: ignore
     cls.adjoint = _with_complex(cls.adjoint, lambda x: conj_physical(x.mT))  # type: ignore
