@@ -337,8 +337,8 @@ def lu(a: np.ndarray) -> list[np.ndarray]:
     no getrf; this is LAPACK's unblocked getf2 (its pivots: the first largest |entry|)."""
     batch, (m, n) = a.shape[:-2], a.shape[-2:]
     k = min(m, n)
-    f = a.reshape(-1, m, n).copy()
-    count = f.shape[0]
+    count = int(np.prod(batch, dtype=np.int64))  # (not -1: an empty matrix has no batch size)
+    f = a.reshape(count, m, n).copy()
     rows = np.arange(count)
     pivots = np.zeros((count, k))
     perm = np.tile(np.arange(m), (count, 1))

@@ -159,7 +159,7 @@ def nanmedian(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
 
 
 def kthvalue(x: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> Any:
-    axis = norm_axis(dim, x.ndim) if x.ndim else 0
+    axis = norm_axis(dim, x.ndim)  # (a 0-d tensor takes dim 0 or -1, as PyTorch)
     n = x.shape[axis] if x.ndim else 1
     if n and not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {axis}")

@@ -75,6 +75,7 @@ ERRORS: dict[str, Callable[[Any], Any]] = {
     "scatter_add-src-smaller": lambda T: _x(T).scatter_add(1, _x(T).long() * 0, _x(T)[:2, :3]),
     "scatter_add-self-empty": lambda T: _x(T)[:0].scatter_add(1, _x(T).long() * 0, _x(T)),
     "scatter_add-index-dims": lambda T: _x(T).scatter_add(1, _x(T)[0].long() * 0, _x(T)),
+    "kthvalue-0d-dim1": lambda T: T.kthvalue(T.tensor(1.0), 1, 1),
     "matmul-bool": lambda T: _b(T) @ _b(T),
     "bmm-bool": lambda T: T.bmm(_b(T)[None], _b(T)[None]),
     "mv-bool": lambda T: T.mv(_b(T), _b(T)[0]),
@@ -170,3 +171,10 @@ def test_writes_into_expanded_and_repeated_tensors() -> None:
         a = T.eye(3).repeat(2, 2, 1, 1)
         a[0] = 0
         assert float(a.sum()) == 6.0
+
+
+def test_lu_of_empty_matrices() -> None:
+    """No batch size to infer: LU of (0, 4) and (2, 0, 3) matrices has PyTorch's shapes."""
+    for shape in ((0, 4), (2, 0, 3), (0, 0)):
+        want = [tuple(t.shape) for t in torch.linalg.lu(torch.zeros(shape))]
+        assert [tuple(t.shape) for t in adjit.linalg.lu(adjit.zeros(shape))] == want
