@@ -352,6 +352,8 @@ def polygamma(n: int, x: Tensor) -> Tensor:
 
 def mvlgamma(x: Tensor, p: int) -> Tensor:
     """The multivariate log-gamma: sum_j lgamma(x - j / 2) + p (p - 1) / 4 log(pi)."""
+    if x.dtype.name == "bool":
+        raise RuntimeError("The input tensor may not be a boolean tensor.")
     if p < 1:
         raise RuntimeError("p has to be greater than or equal to 1")
 

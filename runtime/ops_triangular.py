@@ -171,6 +171,10 @@ def vander(x: Tensor, *, N: Any = None) -> Tensor:  # noqa: N803
     """Columns x^0, x^1, ..., x^(N-1) (increasing powers, PyTorch's order)."""
     if x.ndim == 0:
         raise RuntimeError("N must be greater than 1.")
+    if x.dtype.name == "bool":
+        raise RuntimeError(
+            "linalg.vander supports floating point, complex, and integer tensors, but got Bool"
+        )
     n = x.shape[-1] if N is None else N
     if n <= 1:
         raise RuntimeError("N must be greater than 1.")

@@ -75,6 +75,8 @@ ERRORS: dict[str, Callable[[Any], Any]] = {
     "scatter_add-src-smaller": lambda T: _x(T).scatter_add(1, _x(T).long() * 0, _x(T)[:2, :3]),
     "scatter_add-self-empty": lambda T: _x(T)[:0].scatter_add(1, _x(T).long() * 0, _x(T)),
     "scatter_add-index-dims": lambda T: _x(T).scatter_add(1, _x(T)[0].long() * 0, _x(T)),
+    "linalg.vander-bool": lambda T: T.linalg.vander(_b(T)[0]),
+    "mvlgamma-bool": lambda T: T.mvlgamma(_b(T), 1),
     "kthvalue-0d-dim1": lambda T: T.kthvalue(T.tensor(1.0), 1, 1),
     "matmul-bool": lambda T: _b(T) @ _b(T),
     "bmm-bool": lambda T: T.bmm(_b(T)[None], _b(T)[None]),
