@@ -44,8 +44,8 @@ def _infer(data: Any, dtype: DType | None = None) -> np.ndarray:
     converted once from the full-precision values, never through float32)."""
     if isinstance(data, Tensor):
         return data._data.copy()
-    if isinstance(data, np.ndarray):
-        return data.astype(D.from_numpy_dtype(data.dtype).np, copy=True)
+    if isinstance(data, np.ndarray | np.generic):  # (a NumPy scalar keeps its dtype too)
+        return np.array(data, D.from_numpy_dtype(data.dtype).np)
     if isinstance(data, list | tuple) and any(isinstance(v, Tensor) for v in _flat(data)):
         data = _untensor(data)
     arr = np.asarray(data)

@@ -415,3 +415,47 @@ def test_random_streams_as_pytorch(fn: str, dtype: str, size: tuple[int, ...]) -
         getattr(adjit, fn)(size, dtype=getattr(adjit, dtype), generator=gen),
         getattr(torch, fn)(size, dtype=getattr(torch, dtype), generator=tgen),
     )
+
+
+PRINT_OPTIONS = [
+    {},
+    {"precision": 2, "linewidth": 50},
+    {"sci_mode": True},
+    {"sci_mode": False, "precision": 6},
+    {"edgeitems": 1, "threshold": 10},
+]
+
+
+@pytest.mark.parametrize("opts", PRINT_OPTIONS, ids=range(len(PRINT_OPTIONS)))
+def test_printing_random_magnitudes(opts: dict[str, Any]) -> None:
+    """Parts from 1e-12 to 1e12 (integral, zero, inf and NaN ones too), summarized and not,
+    under print options: the repr is PyTorch's character for character."""
+    r = np.random.default_rng(11)
+    try:
+        for m in (adjit, torch):
+            m.set_printoptions(**opts)
+        for trial in range(60):
+            shape = [(), (3,), (2, 3), (1200,), (4, 5), (30, 40), (2, 2, 2)][trial % 7]
+            scale = 10.0 ** r.integers(-12, 12, size=2)
+            re = np.asarray(r.standard_normal(shape) * scale[0])
+            im = np.asarray(r.standard_normal(shape) * scale[1])
+            if trial % 5 == 0:
+                re = np.round(re)
+            if trial % 6 == 0:
+                im = np.zeros(shape)
+            if trial % 11 == 0 and re.size:
+                re.flat[0], im.flat[-1] = np.inf, np.nan
+            a = np.empty(shape, COMPLEX[trial % 2])
+            a.real, a.imag = re, im
+            assert repr(adjit.tensor(a)) == repr(torch.tensor(a)), (trial, a)
+    finally:
+        for m in (adjit, torch):
+            m.set_printoptions(profile="default")
+
+
+@pytest.mark.parametrize(
+    "value", [np.complex128(1j), np.complex64(2 - 1j), np.float64(1.5), np.float32(2.5)]
+)
+def test_numpy_scalar_keeps_its_dtype(value: Any) -> None:
+    got, want = _both(lambda m: m.tensor(value))
+    assert str(got.dtype) == str(want.dtype) and repr(got) == repr(want)
