@@ -109,7 +109,10 @@ def _match_operand(p: Pat, e: Eqn, i: int, ctx: _Context, binds: dict[str, Atom]
             return False
         binds[p.name] = a
     if p.const is not None:
-        v = ctx.value(a)
+        # a Python-number literal is tested by its exact value, converted to the dtype the op
+        # computes in below (its aval's dtype is only its weak default: 1.0000000367 is 1.0 in
+        # float32, and x * 1.0000000367 in float64 must not become x)
+        v = np.asarray(a.value) if isinstance(a, Lit) else ctx.value(a)
         if v is None:
             return False
         dtype = operand_dtypes(e.op, [x.aval for x in e.inputs], e.out.aval)[i]

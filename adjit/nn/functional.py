@@ -230,14 +230,10 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     _float_only(input, "celu")
     if inplace:
         return _act.celu_(input, alpha)
-    out = composite(
-        "CeluBackward0",
-        in_float32(
-            lambda a: _elu(a / alpha, 1.0, 1.0) * alpha if alpha != 1.0 else _elu(a, 1.0, 1.0)
-        ),
-        input,
+    # (PyTorch's gradient, with its float alpha: functional_activation._CeluRule)
+    return composite(
+        "CeluBackward0", in_float32(lambda a: _act.celu_with_rule(a, alpha, False)), input
     )
-    return _inplace_result(input, out, inplace)
 
 
 def _gelu(a: Tensor, approximate: str) -> Tensor:

@@ -207,7 +207,45 @@ def _inplace_of(name: str, grad_fn: str) -> Callable[..., Tensor]:
 relu_ = _inplace_of("relu", "ReluBackward0")
 elu_ = _inplace_of("elu", "EluBackward1")
 selu_ = _inplace_of("selu", "EluBackward1")
-celu_ = _inplace_of("celu", "CeluBackward1")
+
+
+class _CeluRule:
+    """PyTorch's celu backward: ``g * (1 / float(alpha)) * alpha * exp(x / float(alpha))`` for
+    ``x <= 0`` (CeluBackward0 takes ``1 / alpha.toFloat()``, so for an alpha a float cannot hold
+    the slope is off by its rounding, ~1e-8), ``g`` elsewhere and at NaN; the in-place node
+    (CeluBackward1) differentiates the result, ``(1 / float(alpha)) * (result + alpha)``."""
+
+    def __init__(self, alpha: float, in_place: bool) -> None:
+        self.alpha, self.in_place = alpha, in_place
+
+    def __repr__(self) -> str:  # a Python literal: printed IR parses, emitted source runs
+        return repr(f"celu(alpha={self.alpha}, in_place={self.in_place})")
+
+    def vjp(self, g: Tensor, out: Tensor, inputs: Any, needs: tuple[bool, ...]) -> tuple:
+        if not needs[1]:
+            return (None, None)
+        x = inputs[1]
+        inv = 1.0 / float(np.float32(self.alpha))
+        below = R.clamp_max(x, 0.0)  # (no overflow in the untaken branch)
+        e = R.exp(below / self.alpha) if self.in_place else R.exp(below * inv)
+        return (None, g * R.where(x <= 0, e * (inv * self.alpha), 1.0))
+
+
+def celu_with_rule(a: Tensor, alpha: float, in_place: bool) -> Tensor:
+    """celu's value (functional.py's decomposition) with PyTorch's gradient (``_CeluRule``)."""
+    from adjit.nn.functional import _elu
+
+    def value(b: Tensor) -> Tensor:
+        return _elu(b / alpha, 1.0, 1.0) * alpha if alpha != 1.0 else _elu(b, 1.0, 1.0)
+
+    return with_rule(_CeluRule(alpha, in_place), value, a)
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    fn = in_float32(lambda b: celu_with_rule(b, alpha, True))
+    return I.inplace(input, lambda a: composite("CeluBackward1", fn, a))
+
+
 leaky_relu_ = _inplace_of("leaky_relu", "LeakyReluBackward1")
 hardtanh_ = _inplace_of("hardtanh", "HardtanhBackward0")
 

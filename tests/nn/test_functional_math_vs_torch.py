@@ -76,6 +76,9 @@ def _activations() -> list[Case]:
         Case("elu-inplace", lambda T, F, x: F.elu(x * 1, 0.7, True), ((3, 4),)),
         Case("selu-inplace", lambda T, F, x: F.selu(x * 1, True), ((3, 4),)),
         Case("celu-inplace", lambda T, F, x: F.celu(x * 1, 2.0, True), ((3, 4),)),
+        # an alpha float32 cannot hold: PyTorch's gradient takes 1 / float(alpha)
+        Case("celu-alpha-1.3", lambda T, F, x: F.celu(x, 1.3), ((3, 4),)),
+        Case("celu_-alpha-1.3", lambda T, F, x: F.celu_(x * 1, 1.3), ((3, 4),)),
         Case("leaky_relu-inplace", lambda T, F, x: F.leaky_relu(x * 1, 0.1, True), ((3, 4),)),
         Case("hardtanh-inplace", lambda T, F, x: F.hardtanh(x * 1, inplace=True), ((3, 4),)),
         Case("relu6-inplace", lambda T, F, x: F.relu6(x * 4, inplace=True), ((3, 4),)),

@@ -18,6 +18,8 @@ FIRES = [
     ("neg_zero_add", "d:f32[3] = add -0.0 a\n in (d)", "in (a)"),
     ("sub_zero", "d:f32[3] = sub a 0.0\n in (d)", "in (a)"),
     ("mul_one", "d:f32[3] = mul a 1\n in (d)", "in (a)"),
+    # a literal is tested in the dtype the op computes in: 1.0000000367 is 1.0 in float32
+    ("mul_one_in_f32", "d:f32[3] = mul a 1.0000000367\n in (d)", "in (a)"),
     ("one_mul", "d:f32[3] = mul 1.0 a\n in (d)", "in (a)"),
     ("div_one", "d:f32[3] = div a 1\n in (d)", "in (a)"),
     ("pow_one", "d:f32[3] = pow a 1\n in (d)", "in (a)"),
@@ -93,6 +95,11 @@ KEEPS = [
     ("sum_no_axes_float", "d:f32[3] = sum[axes=() keepdim=False] a\n in (d)"),
     # NaN * -1 keeps the NaN's sign bit, neg flips it
     ("mul_minus_one", "d:f32[3] = mul a -1\n in (d)"),
+    # ... but not in float64 (the literal's weak default dtype is float32)
+    (
+        "mul_near_one_f64",
+        "d:f64[3] = cast[dtype=float64] a\n e:f64[3] = mul d 1.0000000367\n in (e)",
+    ),
     ("sum_one_axis", "d:f32[] = sum[axes=(0,) keepdim=False] a\n in (d)"),
     ("cast_cast", "d:f64[3] = cast[dtype=float64] a\n e:f32[3] = cast[dtype=float32] d\n in (e)"),
     ("maximum_self", "d:f32[3] = maximum a a\n in (d)"),
