@@ -12,6 +12,7 @@ import numpy as np
 
 from ..ir.derivatives import DERIVATIVES, conform, input_names, rule_context, rule_params
 from ..ir.ops import Op
+from . import settings
 from .grad_mode import is_grad_enabled, set_grad_enabled
 
 if TYPE_CHECKING:
@@ -479,8 +480,9 @@ def run_backward(
 ) -> tuple[Tensor | None, ...]:
     """Reverse-mode over the recorded graph. With ``accumulate``, fills leaves' ``.grad``;
     otherwise returns the cotangents of ``inputs`` (``autograd.grad``)."""
-    if accumulate and len(tensors) == 1 and _shallow(tensors[0], grad_tensors[0], create_graph,
-                                                     retain_graph):  # fmt: skip
+    anomaly = settings.is_anomaly_enabled() and settings.is_anomaly_check_nan_enabled()
+    shallow = not anomaly and accumulate and len(tensors) == 1
+    if shallow and _shallow(tensors[0], grad_tensors[0], create_graph, retain_graph):
         return ()
     roots: list[tuple[tuple[Node, int], Tensor]] = []
     for i, (t, g) in enumerate(zip(tensors, grad_tensors, strict=True)):
@@ -532,6 +534,8 @@ def run_backward(
             if needed is not None and node not in needed:
                 continue
             grads = node.apply(grads_out if node.num_outputs > 1 else grads_out[0], create_graph)
+            if anomaly:
+                _check_nan(node, grads)
             for hook in node._hooks:
                 _disown(grads, grads_out)  # the hook may keep them: never steal them
                 hook(tuple(grads), tuple(grads_out))
@@ -554,6 +558,15 @@ def run_backward(
             "the graph. Set allow_unused=True if this is the desired behavior."
         )
     return tuple(results)
+
+
+def _check_nan(node: Node, grads: Sequence[Tensor | None]) -> None:
+    """Anomaly mode's check (``autograd.set_detect_anomaly(True)``), in PyTorch's words."""
+    for i, g in enumerate(grads):
+        if g is not None and g.dtype.is_floating_point and np.isnan(g._data).any():
+            raise RuntimeError(
+                f"Function '{type(node).__name__}' returned nan values in its {i}th output."
+            )
 
 
 def _plain(node: Node) -> bool:

@@ -100,8 +100,8 @@ def is_anomaly_check_nan_enabled() -> bool:
 
 
 class set_detect_anomaly:  # noqa: N801 - PyTorch's name
-    """Sets anomaly mode (a call or a ``with`` block), as PyTorch's; adjit records the flag but
-    its backward does not yet check for NaN or keep forward traces."""
+    """Sets anomaly mode (a call or a ``with`` block), as PyTorch's: the eager backward raises
+    when a node returns NaN (``check_nan``); forward tracebacks are not kept."""
 
     def __init__(self, mode: bool, check_nan: bool = True) -> None:
         self.prev = dict(_ANOMALY)

@@ -339,3 +339,18 @@ def test_layout_methods_compile() -> None:
     assert out.stride() == (8, 1, 4, 2)
     (out * 3).sum().backward()
     np.testing.assert_array_equal(leaf.grad.numpy(), np.full((1, 2, 2, 2), 3.0))
+
+
+def test_anomaly_mode_names_the_node_that_returned_nan() -> None:
+    """autograd.detect_anomaly: the backward raises at the first node whose gradient is NaN,
+    with PyTorch's message; without it the NaN gradient goes through silently, as in PyTorch."""
+    for T in (torch, adjit):
+        x = T.tensor([0.0, 1.0], requires_grad=True)
+        with pytest.warns(UserWarning, match="Anomaly Detection has been enabled"):
+            mode = T.autograd.detect_anomaly()
+        with mode, pytest.raises(RuntimeError) as err:
+            (x.sqrt() * 0).sum().backward()
+        assert str(err.value) == "Function 'SqrtBackward0' returned nan values in its 0th output."
+        x.grad = None
+        (x.sqrt() * 0).sum().backward()
+        assert T.isnan(x.grad[0])
