@@ -23,6 +23,8 @@ def _order_text(ord: float) -> str:  # noqa: A002
 
 
 def _check_floating(x: Tensor, op: str) -> None:
+    if x.dtype.category == 3:  # (Note [complex dtypes] in ir/dtypes.py)
+        raise NotImplementedError(f"{op}: adjit does not support complex input yet")
     if not x.dtype.is_floating_point:
         raise RuntimeError(
             f"{op}: Expected a floating point or complex tensor as input. Got {x.dtype.type_name}"
@@ -54,6 +56,8 @@ def vector_norm(
             "linalg_vector_norm(): argument 'ord' (position 2) must be Number, "
             f"not {type(ord).__name__}"
         )
+    if x.dtype.category == 3 and dtype is None:
+        x = x.abs()  # a complex tensor's norm is its moduli's (a real result, as PyTorch)
     _check_floating(x, "linalg.vector_norm")
     if dtype is not None and dtype.is_floating_point and dtype.itemsize < x.dtype.itemsize:
         raise RuntimeError(

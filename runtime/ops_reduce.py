@@ -304,6 +304,8 @@ def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> T
         from .ops_norms import matrix_norm
 
         return matrix_norm(x, "nuc", list(range(x.ndim)) if dim is None else dim, keepdim)
+    if x.dtype.category == 3:
+        x = x.abs()  # a complex tensor's norm is its moduli's (a real result, as PyTorch)
     if not x.dtype.is_floating_point:
         raise RuntimeError(
             "linalg.vector_norm: Expected a floating point or complex tensor as input. "
