@@ -248,4 +248,8 @@ def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
             f"{x.dtype.type_name} and y of type {y.dtype.type_name} instead"
         )
     a, _ = broadcast_tensors(x, y)
+    if x.dtype.category == 3:  # PyTorch's vecdot conjugates x: sum(conj(x) * y)
+        from .ops_complex import conj
+
+        x = conj(x)
     return sum(mul(x, y), norm_axis(dim, a.ndim))

@@ -158,6 +158,8 @@ UNARY = {
     "var_mean_var": lambda m, a: m.var_mean(a, 1)[0],
     "var_mean_mean": lambda m, a: m.var_mean(a, 1)[1],
     "std_mean_std": lambda m, a: m.std_mean(a)[0],
+    "vecdot": lambda m, a: m.linalg.vecdot(a, a.roll(1, 0) * (1 - 2j)),
+    "vecdot_dim": lambda m, a: m.linalg.vecdot(a, a.roll(1, 1), dim=0),
     "vector_norm": lambda m, a: m.linalg.vector_norm(a),
     "vector_norm_1_dim": lambda m, a: m.linalg.vector_norm(a, 1, 1),
     "vector_norm_inf": lambda m, a: m.linalg.vector_norm(a, float("inf"), 0, keepdim=True),
