@@ -196,6 +196,8 @@ _REFUSED: dict[str, tuple[type[Exception], str]] = {
     "unique_consecutive": (NotImplementedError, '"unique" not implemented for {}'),
     "bernoulli": (NotImplementedError, '"bernoulli_tensor_cpu_self_" not implemented for {}'),
     "bernoulli_": (NotImplementedError, '"bernoulli_scalar_cpu_" not implemented for {}'),
+    "nansum": (RuntimeError, "nansum on CPU does not support complex inputs"),
+    "nanmean": (RuntimeError, "nansum on CPU does not support complex inputs"),
     "gcd": (NotImplementedError, '"gcd_cpu" not implemented for {}'),
     "gcd_": (NotImplementedError, '"gcd_cpu" not implemented for {}'),
     "lcm": (NotImplementedError, '"lcm_cpu" not implemented for {}'),

@@ -69,6 +69,8 @@ def check_matrix(a: Tensor, op: str, square: bool = True) -> None:
 
 
 def check_float(a: Tensor, op: str) -> None:
+    if a.dtype.category == 3:  # (Note [complex dtypes] in ir/dtypes.py)
+        raise NotImplementedError(f"{op}: adjit does not support complex input yet")
     if not a.dtype.is_floating_point:
         raise RuntimeError(
             f"{op}: Expected a floating point or complex tensor as input. Got {a.dtype.type_name}"

@@ -334,6 +334,8 @@ ERRORS = {
     "bernoulli_": lambda m: m.tensor([1j]).bernoulli_(0.5),
     "abs_": lambda m: m.tensor([1j]).abs_(),
     "gcd": lambda m: m.gcd(m.tensor([1j]), m.tensor([1j])),
+    "nansum": lambda m: m.tensor([1j]).nansum(),
+    "nanmean": lambda m: m.nanmean(m.tensor([1j])),
     "arange": lambda m: m.arange(3, dtype=m.complex128),
     "float_of_complex": lambda m: float(m.tensor(1 + 1j)),
     "int_of_complex": lambda m: int(m.tensor(2 - 1j)),
@@ -353,6 +355,8 @@ REFUSED = {  # PyTorch runs these; adjit refuses by name rather than answer wron
     "prod": lambda: adjit.tensor([1j]).prod(),
     "to_float": lambda: adjit.tensor([1j]).float(),
     "matrix_norm": lambda: adjit.linalg.matrix_norm(adjit.tensor([[1j]])),
+    "det": lambda: adjit.linalg.det(adjit.tensor([[1j]])),
+    "inv": lambda: adjit.linalg.inv(adjit.tensor([[1j]])),
     "to_long": lambda: adjit.tensor([1j]).to(adjit.int64),
     "randn_grad": lambda: adjit.randn(2, dtype=adjit.cfloat, requires_grad=True),
     "randn_compiled": lambda: adjit.compile(lambda x: x + adjit.randn(2, dtype=adjit.cfloat))(
