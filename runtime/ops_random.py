@@ -742,5 +742,8 @@ def dropout_noise(input: Tensor, p: float, shape: tuple[int, ...] | None = None)
     if p == 1.0:
         return np.zeros(dims, npd)
     gen = resolve(None)
-    keep = R.bernoulli_scalar(gen, math.prod(dims), 1.0 - p).reshape(dims).astype(npd)
-    return (keep / npd.type(1.0 - p)).astype(npd)
+    keep = R.bernoulli_scalar(gen, math.prod(dims), 1.0 - p).reshape(dims)
+    # div_(1 - p) computes in float32 for float16/bfloat16 (1 / 0.6 is 1.667 there, not the
+    # 1.666 of dividing by 0.6 rounded to half first)
+    wide = np.float64 if npd == np.float64 else np.float32
+    return (keep.astype(wide) / wide(1.0 - p)).astype(npd)

@@ -310,6 +310,8 @@ def _rrelu_check(input: Tensor, lower: float, upper: float) -> None:
 def _rrelu_noise(input: Tensor, lower: float, upper: float) -> np.ndarray:
     """PyTorch's CPU draws: one ``uniform_real<double>(lower, upper)`` (53 bits of random64)
     per element ``<= 0`` in memory order, in the element's float precision; 1 elsewhere."""
+    if input.dtype.name == "float16":  # PyTorch's training kernel has no float16 form
+        raise NotImplementedError("\"rrelu_with_noise_out_cpu\" not implemented for 'Half'")
     _refuse_while_tracing()
     data = np.ascontiguousarray(input._data)
     negative = data <= 0

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from adjit.ir import dtypes as D
 from adjit.runtime import functional as R
 from adjit.runtime.dispatch import composite
 from adjit.runtime.tensor import Tensor
@@ -64,6 +65,8 @@ def scaled_dot_product_attention(
             f"attn_mask.dtype: {_C_NAMES[mask_kind.name]} and  query.dtype: "
             f"{_C_NAMES[query.dtype.name]} instead."
         )
+    if query.dtype.is_reduced_float:  # (Note [half attention])
+        return _in_float32(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
     e = query.shape[-1]
     s = math.sqrt(1.0 / math.sqrt(e) if scale is None else scale)
     if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
@@ -97,6 +100,41 @@ def scaled_dot_product_attention(
 
         weights = dropout(weights, dropout_p)
     return R.matmul(weights, value)
+
+
+# Note [half attention]
+# For float16/bfloat16 PyTorch's CPU attention computes in float32 and rounds the result once:
+# without dropout its flash kernel (one ScaledDotProductFlashAttentionForCpuBackward0 node),
+# with dropout its math path on float32 copies (a ToCopyBackward0 node at the end). Both are
+# the float32 computation here, rounded once (values within an ulp of the dtype of PyTorch's).
+
+
+def _in_float32(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask: Tensor | None,
+    dropout_p: float,
+    is_causal: bool,
+    scale: float | None,
+    enable_gqa: bool,
+) -> Tensor:
+    dtype = query.dtype
+
+    def wide(t: Tensor | None) -> Tensor | None:
+        return t.to(D.float32) if t is not None and t.dtype.is_reduced_float else t
+
+    def attention(q: Tensor, k: Tensor, v: Tensor, m: Tensor | None) -> Tensor:
+        out = scaled_dot_product_attention(
+            wide(q), wide(k), wide(v), wide(m), dropout_p, is_causal, scale, enable_gqa
+        )
+        return out.to(dtype)
+
+    if dropout_p > 0.0:
+        return attention(query, key, value, attn_mask)
+    return composite(
+        "ScaledDotProductFlashAttentionForCpuBackward0", attention, query, key, value, attn_mask
+    )
 
 
 def _mask_dtype_ok(mask: Any, query: Any) -> bool:
