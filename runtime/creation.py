@@ -52,6 +52,10 @@ def _infer(data: Any, dtype: DType | None = None) -> np.ndarray:
     if arr.dtype == object:
         raise TypeError(f"Could not infer dtype of {type(data).__name__}")
     if dtype is not None:
+        if arr.dtype.kind == "c" and dtype.category in (1, 2):  # Python's own conversion errors
+            if dtype.category == 2:
+                raise TypeError("must be real number, not complex")
+            raise TypeError("'complex' object cannot be interpreted as an integer")
         check_fits(arr, dtype, dtype.name)
         return D.to_storage(arr, dtype)
     if arr.dtype.kind == "f":
@@ -83,11 +87,30 @@ _FLOAT_LIMITS = {  # PyTorch's spelling in the message, the largest finite value
 }
 
 
+_C_TYPES = {  # the C++ type PyTorch names in a fill value's conversion error
+    "uint8": "uint8_t",
+    "int8": "int8_t",
+    "int16": "int16_t",
+    "int32": "int",
+    "int64": "int64_t",
+    "float16": "c10::Half",
+    "bfloat16": "c10::BFloat16",
+    "float32": "float",
+    "float64": "double",
+}
+
+
 def check_fill(value: Any, dtype: DType) -> None:
     """PyTorch's checked conversion of a fill value (full, fill_, masked_fill, index_fill):
     an integer dtype takes what fits; a float dtype refuses a finite value beyond its largest
     (65519.0 as float16, though it would round to 65504), and takes inf and NaN."""
     a = np.asarray(value)
+    if a.dtype.kind == "c" and dtype.category in (1, 2):
+        if (a.imag != 0).any():  # (a zero imaginary part converts: its real part is the value)
+            raise RuntimeError(
+                f"value cannot be converted to type {_C_TYPES[dtype.name]} without overflow"
+            )
+        a = a.real
     if a.dtype.kind not in "iuf":
         return
     if dtype.category == 1:
@@ -142,6 +165,8 @@ def _filled(value: Any, size: tuple, dtype: DType | None, requires_grad: bool, d
     dt = dtype or D.get_default_dtype()
     fill = np.asarray(value.item() if isinstance(value, Tensor) else value)
     check_fill(fill, dt)
+    if fill.dtype.kind == "c" and dt.category != 3:
+        fill = fill.real if dt.category else fill != 0
     return _finish(np.full(_dims(size), D.to_storage(fill, dt)), dt, requires_grad, dev)
 
 

@@ -24,6 +24,8 @@ class finfo:  # noqa: N801 - PyTorch's name
 
     def __init__(self, type: DType | None = None) -> None:  # noqa: A002 - PyTorch's keyword
         d = D.get_default_dtype() if type is None else type
+        if isinstance(d, DType) and not isinstance(d, D.UnsupportedDType) and d.category == 3:
+            d = D.to_value(d)  # complex64: float32's limits (and dtype), as PyTorch
         if not isinstance(d, DType) or isinstance(d, D.UnsupportedDType) or d.category != 2:
             raise TypeError(
                 "torch.finfo() requires a floating point input type. Use torch.iinfo to "

@@ -156,6 +156,15 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
     _check_leaf(t)
     spec, tensors = normalize_index(tuple(t.shape), index)
     v = as_tensor_operand(value)
+    if v.dtype.category == 3 and t.dtype.category != 3:  # (Note [complex dtypes])
+        if isinstance(value, Tensor):
+            raise NotImplementedError(
+                f"adjit does not cast {v.dtype!r} to a real dtype: PyTorch keeps the real part "
+                "(with a warning); say so with .real"
+            )
+        from .ops_elementwise import scalar_as
+
+        v = as_tensor_operand(scalar_as(complex(value), t.dtype))  # PyTorch's fill check
     idx = [a if isinstance(a, Tensor) else Tensor._make(a) for a in tensors]
     target = index_shape(tuple(t.shape), spec, [a.shape for a in tensors])
     traced = _traced(t)

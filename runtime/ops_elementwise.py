@@ -241,7 +241,9 @@ def scalar_as(value: Any, dtype: D.DType) -> Any:
     if dtype is D.bool_:
         return builtins.bool(value)
     check_fill(value, dtype)
-    if not dtype.is_floating_point and isinstance(value, float) and math.isfinite(value):
+    if isinstance(value, complex) and dtype.category != 3:
+        value = value.real  # (check_fill refused a nonzero imaginary part)
+    if dtype.category < 2 and isinstance(value, float) and math.isfinite(value):
         return builtins.int(value)
     return value
 

@@ -292,6 +292,45 @@ def test_python_scalars() -> None:
         assert got == want and type(got) is type(want)
 
 
+FILLS = {
+    "fill_float_into_complex": lambda m: m.tensor([1j, 2]).fill_(2.5),
+    "fill_int_into_complex": lambda m: m.tensor([1j, 2]).fill_(3),
+    "fill_real_complex_into_float": lambda m: m.zeros(2).fill_(2 + 0j),
+    "fill_complex_into_bool": lambda m: m.zeros(2, dtype=m.bool).fill_(1j),
+    "full_real_complex_into_int": lambda m: m.full((2,), 3 + 0j, dtype=m.int64),
+    "full_complex": lambda m: m.full((2,), 1 - 1j),
+    "setitem_into_complex": lambda m: _set(m.tensor([1j, 2, 3]), 1, 2.5),
+    "setitem_complex": lambda m: _set(m.tensor([1j, 2, 3]), m.tensor([True, False, True]), 4j),
+    "setitem_real_complex_into_float": lambda m: _set(m.zeros(2), 0, 2 + 0j),
+    "zeros_like": lambda m: m.zeros_like(m.tensor([1j]), dtype=m.complex128),
+    "ones_complex": lambda m: m.ones(2, dtype=m.complex64),
+    "tensor_mixed_list": lambda m: m.tensor([[1, 2j], [3.5, True]]),
+    "tensor_real_as_complex": lambda m: m.tensor([1.5, 2], dtype=m.complex128),
+}
+
+
+def _set(t: Any, key: Any, value: Any) -> Any:
+    t[key] = value
+    return t
+
+
+@pytest.mark.parametrize("name", list(FILLS))
+def test_fills_and_creation(name: str) -> None:
+    got, want = _both(FILLS[name])
+    assert str(got.dtype) == str(want.dtype) and got.tolist() == want.tolist()
+
+
+def test_finfo_of_complex_is_its_parts() -> None:
+    for name in COMPLEX:
+        got, want = adjit.finfo(getattr(adjit, name)), torch.finfo(getattr(torch, name))
+        assert (got.eps, got.max, got.tiny, str(got.dtype)) == (
+            want.eps,
+            want.max,
+            want.tiny,
+            str(want.dtype),
+        )
+
+
 def test_real_of_real_tensor_is_itself() -> None:
     x = adjit.ones(2)
     assert x.real is x and not x.is_complex() and adjit.tensor(1j).is_complex()
@@ -335,6 +374,14 @@ ERRORS = {
     "abs_": lambda m: m.tensor([1j]).abs_(),
     "gcd": lambda m: m.gcd(m.tensor([1j]), m.tensor([1j])),
     "nansum": lambda m: m.tensor([1j]).nansum(),
+    "tensor_complex_as_float": lambda m: m.tensor([1 + 0j], dtype=m.float32),
+    "tensor_complex_as_int": lambda m: m.tensor(1j, dtype=m.int64),
+    "full_complex_into_float": lambda m: m.full((2,), 1j, dtype=m.float32),
+    "fill_complex_into_double": lambda m: m.zeros(2, dtype=m.float64).fill_(1j),
+    "fill_complex_into_int": lambda m: m.zeros(2, dtype=m.int32).fill_(2 - 1j),
+    "fill_complex_into_half": lambda m: m.zeros(2, dtype=m.float16).fill_(1j),
+    "setitem_complex_into_float": lambda m: m.zeros(2).__setitem__(0, 1j),
+    "setitem_complex_into_uint8": lambda m: m.zeros(2, dtype=m.uint8).__setitem__(0, 1j),
     "nanmean": lambda m: m.nanmean(m.tensor([1j])),
     "arange": lambda m: m.arange(3, dtype=m.complex128),
     "float_of_complex": lambda m: float(m.tensor(1 + 1j)),
