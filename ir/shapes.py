@@ -278,6 +278,8 @@ C_NAMES = {
     "float16": "c10::Half",
     "bfloat16": "c10::BFloat16",
     "bool": "bool",
+    "complex64": "c10::complex<float>",
+    "complex128": "c10::complex<double>",
 }
 
 

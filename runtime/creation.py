@@ -238,6 +238,10 @@ def full_like(
     t: Tensor, fill_value: Any, *, dtype: DType | None = None, requires_grad: bool = False, **_: Any
 ) -> Tensor:
     shape, dt = _like(t, dtype)
+    if isinstance(fill_value, complex) and dt.category != 3:
+        from .ops_elementwise import scalar_as
+
+        fill_value = scalar_as(fill_value, dt)  # PyTorch's check: a zero imaginary part only
     return _finish(np.full(shape, fill_value, dt.np), dt, requires_grad)
 
 

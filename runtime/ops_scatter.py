@@ -85,6 +85,10 @@ def scatter(
     ones = Tensor._make(np.ones(index.shape, np.int64))
     counts = apply(Op.SCATTER_ADD, ones, index, axis=d, shape=shape)
     if not tensor_src:
+        if isinstance(src, complex) and input.dtype.category != 3:
+            from .ops_elementwise import scalar_as
+
+            src = scalar_as(src, input.dtype)  # PyTorch's check: a zero imaginary part only
         fill = Tensor._make(np.asarray(as_tensor_operand(src)._data, input.dtype.np))
         return composite("ScatterBackward1", lambda a: where(gt(counts, 0), fill, a), input)
     counts = check(

@@ -306,6 +306,9 @@ FILLS = {
     "ones_complex": lambda m: m.ones(2, dtype=m.complex64),
     "tensor_mixed_list": lambda m: m.tensor([[1, 2j], [3.5, True]]),
     "tensor_real_as_complex": lambda m: m.tensor([1.5, 2], dtype=m.complex128),
+    "full_like_real_complex": lambda m: m.full_like(m.zeros(2), 2 + 0j),
+    "full_like_complex": lambda m: m.full_like(m.zeros(2, dtype=m.complex128), 1 - 2j),
+    "scatter_complex": lambda m: m.tensor([0j, 1]).scatter(0, m.tensor([1]), 1j),
 }
 
 
@@ -381,6 +384,9 @@ ERRORS = {
     "fill_complex_into_int": lambda m: m.zeros(2, dtype=m.int32).fill_(2 - 1j),
     "fill_complex_into_half": lambda m: m.zeros(2, dtype=m.float16).fill_(1j),
     "setitem_complex_into_float": lambda m: m.zeros(2).__setitem__(0, 1j),
+    "scatter_complex_into_float": lambda m: m.zeros(2).scatter(0, m.tensor([1]), 1j),
+    "full_like_complex_into_float": lambda m: m.full_like(m.zeros(2), 1j),
+    "lerp_mixed": lambda m: m.zeros(2).lerp(m.zeros(2, dtype=m.complex64), 0.5),
     "setitem_complex_into_uint8": lambda m: m.zeros(2, dtype=m.uint8).__setitem__(0, 1j),
     "nanmean": lambda m: m.nanmean(m.tensor([1j])),
     "arange": lambda m: m.arange(3, dtype=m.complex128),
