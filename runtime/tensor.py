@@ -93,8 +93,12 @@ class Tensor:
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Tensor:
         """PyTorch's legacy constructor: ``Tensor([1, 2])`` (float data) or ``Tensor(2, 3)``."""
+        if len(args) == 1 and isinstance(args[0], Tensor) and args[0].dtype.category == 3:
+            return cls._make(args[0]._data)  # (PyTorch: the same data, complex kept)
         if len(args) == 1 and not isinstance(args[0], int):
             data = args[0]._data if isinstance(args[0], Tensor) else args[0]
+            if np.asarray(data).dtype.kind == "c":
+                raise TypeError("must be real number, not complex")
             return cls._make(np.array(data, dtype=D.get_default_dtype().np))
         return cls._make(np.zeros(_dims(args), D.get_default_dtype().np))
 

@@ -308,6 +308,7 @@ FILLS = {
     "tensor_real_as_complex": lambda m: m.tensor([1.5, 2], dtype=m.complex128),
     "full_like_real_complex": lambda m: m.full_like(m.zeros(2), 2 + 0j),
     "full_like_complex": lambda m: m.full_like(m.zeros(2, dtype=m.complex128), 1 - 2j),
+    "legacy_constructor_complex_tensor": lambda m: m.Tensor(m.tensor([1 + 2j, 3j])),
     "scatter_complex": lambda m: m.tensor([0j, 1]).scatter(0, m.tensor([1]), 1j),
 }
 
@@ -384,6 +385,8 @@ ERRORS = {
     "fill_complex_into_int": lambda m: m.zeros(2, dtype=m.int32).fill_(2 - 1j),
     "fill_complex_into_half": lambda m: m.zeros(2, dtype=m.float16).fill_(1j),
     "setitem_complex_into_float": lambda m: m.zeros(2).__setitem__(0, 1j),
+    "legacy_constructor_complex_list": lambda m: m.Tensor([1 + 2j]),
+    "legacy_float_tensor_complex": lambda m: m.FloatTensor([1j]),
     "scatter_complex_into_float": lambda m: m.zeros(2).scatter(0, m.tensor([1]), 1j),
     "full_like_complex_into_float": lambda m: m.full_like(m.zeros(2), 1j),
     "lerp_mixed": lambda m: m.zeros(2).lerp(m.zeros(2, dtype=m.complex64), 0.5),
