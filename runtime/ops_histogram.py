@@ -101,7 +101,7 @@ def histc(input: Tensor, bins: int = 100, min: Any = 0, max: Any = 0) -> Tensor:
 
 def histogram(
     input: Tensor,  # noqa: A002
-    bins: Any,
+    bins: Any = 100,
     *,
     range: Any = None,  # noqa: A002
     weight: Tensor | None = None,
