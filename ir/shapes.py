@@ -463,7 +463,7 @@ DTYPE_CHECKS: dict[Op, DTypeCheck] = {
 COMPLEX_OPS = frozenset(
     {Op.NEG, Op.ABS, Op.EXP, Op.LOG, Op.SQRT, Op.ADD, Op.SUB, Op.MUL, Op.DIV}
     | {Op.EQ, Op.NE, Op.WHERE, Op.SUM, Op.RESHAPE, Op.PERMUTE, Op.EXPAND, Op.INDEX, Op.GATHER}
-    | {Op.CAT, Op.DETACH, Op.CHECK}
+    | {Op.CAT, Op.DETACH, Op.CHECK, Op.SIN, Op.COS, Op.TANH, Op.LOG1P, Op.POW}
 )
 _COMPLEX_ERRORS: dict[Op, tuple[type[Exception], str]] = {
     Op.LT: (NotImplementedError, '"lt_cpu" not implemented for {}'),
@@ -509,8 +509,8 @@ def _refuse_complex(op: Op, avals: list[Aval]) -> None:
         raise error(text.format(f"'{dt.type_name}'"))
     raise NotImplementedError(
         f"{op.name.lower()}: adjit does not support {dt!r} operands for this op yet "
-        "(complex tensors support creation, + - * /, abs, angle, real, imag, conj, sum, mean, "
-        "exp, log, sqrt, == and != )"
+        "(complex tensors support creation, + - * / **, abs, angle, real, imag, conj, sum, "
+        "mean, var, exp, log, log1p, sqrt, sin, cos, tanh, == and != )"
     )
 
 
