@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..ir import dtypes as D
+from ..ir.shapes import broadcast_shapes
 from . import trace_state
 from .grad_mode import is_grad_enabled
 from .tensor import Tensor
@@ -111,6 +112,7 @@ def complex(real: Tensor, imag: Tensor) -> Tensor:  # noqa: A001 - torch.complex
     """``real + imag * 1j`` (both float32 or both float64; they broadcast)."""
     _float_pair("complex", real, imag)
     _eager("complex", real, imag)
+    broadcast_shapes(tuple(real.shape), tuple(imag.shape))  # PyTorch's error if they do not
     with np.errstate(all="ignore"):
         re, im = np.broadcast_arrays(real._data, imag._data)
         out = np.empty(re.shape, D.to_complex(real.dtype).np)
@@ -122,6 +124,7 @@ def polar(abs: Tensor, angle: Tensor) -> Tensor:  # noqa: A002 - PyTorch's keywo
     """``abs * (cos(angle) + sin(angle) * 1j)``."""
     _float_pair("polar", abs, angle)
     _eager("polar", abs, angle)
+    broadcast_shapes(tuple(abs.shape), tuple(angle.shape))  # PyTorch's error if they do not
     with np.errstate(all="ignore"):
         r, t = np.broadcast_arrays(abs._data, angle._data)
         out = np.empty(r.shape, D.to_complex(abs.dtype).np)
