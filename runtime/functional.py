@@ -515,10 +515,13 @@ __all__ += ["rand", "randn", "randint", "randperm", "normal", "bernoulli", "mult
 __all__ += ["poisson", "rand_like", "randn_like", "randint_like"]
 from .ops_aliases import (  # noqa: E402
     absolute,
+    adjoint,
     asarray,
     fix,
     greater,
     greater_equal,
+    is_conj,
+    isreal,
     less,
     less_equal,
     multiply,
@@ -527,7 +530,10 @@ from .ops_aliases import (  # noqa: E402
     positive,
     range,
     ravel,
+    resolve_neg,
     subtract,
+    unsafe_chunk,
+    unsafe_split,
 )
 from .ops_misc_math import (  # noqa: E402
     deg2rad,
@@ -546,7 +552,8 @@ from .ops_misc_math import (  # noqa: E402
 __all__ += ["absolute", "negative", "positive", "multiply", "subtract", "greater", "less"]
 __all__ += ["greater_equal", "less_equal", "not_equal", "fix", "ravel", "range", "asarray"]
 __all__ += ["deg2rad", "rad2deg", "fmax", "fmin", "gcd", "lcm", "heaviside", "ldexp", "frexp"]
-__all__ += ["nextafter"]
+__all__ += ["nextafter", "adjoint", "is_conj", "isreal", "resolve_neg", "unsafe_chunk"]
+__all__ += ["unsafe_split"]
 from .ops_misc import (  # noqa: E402
     block_diag,
     cartesian_prod,

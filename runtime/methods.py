@@ -44,7 +44,7 @@ expand_as broadcast_to narrow split chunk unbind gather scatter_add repeat flip 
 matmul mm bmm mv dot outer
 tril triu diag diagonal diag_embed diagflat roll fliplr flipud rot90 repeat_interleave movedim
 moveaxis select tensor_split take take_along_dim index_add index_fill masked_select argwhere
-scatter index_copy scatter_reduce index_put masked_scatter
+scatter index_copy scatter_reduce index_put masked_scatter unsafe_chunk unsafe_split isreal
 """.split()  # noqa: SIM905 - a word list reads best as words
 SAME_NAME += ops_math.NAMES  # tan, atan2, ceil, round, ...
 SAME_NAME += ops_contract.METHODS  # addmm, kron, cross, ...

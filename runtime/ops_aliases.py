@@ -12,7 +12,7 @@ import numpy as np
 from ..ir import dtypes as D
 from . import creation
 from .ops_elementwise import abs, ge, gt, le, lt, mul, ne, neg, sub, trunc
-from .ops_movement import reshape
+from .ops_movement import chunk, reshape, split
 from .tensor import Tensor
 
 
@@ -116,3 +116,32 @@ def asarray(
     else:
         out = creation.tensor(obj, dtype=dtype, device=device)
     return out.requires_grad_() if requires_grad else out
+
+
+def unsafe_split(x: Tensor, split_size: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """``split`` without the aliasing checks PyTorch skips (adjit has none to skip)."""
+    return split(x, split_size, dim, _backward="UnsafeSplitBackward0")
+
+
+def unsafe_chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    return chunk(x, chunks, dim, _backward="UnsafeSplitBackward0")
+
+
+def adjoint(x: Tensor) -> Tensor:
+    """The conjugate transpose of the last two dims (``x.mH``)."""
+    return x.adjoint()
+
+
+def is_conj(x: Tensor) -> bool:
+    return x.is_conj()
+
+
+def resolve_neg(x: Tensor) -> Tensor:
+    return x.resolve_neg()
+
+
+def isreal(x: Tensor) -> Tensor:
+    """True where the imaginary part is 0 (everywhere for a real tensor)."""
+    if x.dtype.is_complex:
+        return x.imag == 0
+    return creation.ones_like(x, dtype=D.bool_)

@@ -158,7 +158,9 @@ def stack(tensors: Any, dim: int = 0) -> Tensor:
     return composite("StackBackward0", lambda *ts: cat([unsqueeze(t, d) for t in ts], d), *tensors)
 
 
-def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+def split(
+    x: Tensor, split_size_or_sections: Any, dim: int = 0, *, _backward: str = ""
+) -> tuple[Tensor, ...]:
     _at_least_1d(x, "split expects at least a 1-dimensional tensor")
     d = norm_axis(dim, x.ndim)
     n = x.shape[d]
@@ -168,7 +170,7 @@ def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor,
             sizes.append(n % split_size_or_sections)
     else:
         sizes = list(split_size_or_sections)
-    name = (
+    name = _backward or (
         "SplitBackward0" if isinstance(split_size_or_sections, int) else "SplitWithSizesBackward0"
     )
     starts = [0, *accumulate(sizes)][:-1]
@@ -178,10 +180,10 @@ def split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor,
     )
 
 
-def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+def chunk(x: Tensor, chunks: int, dim: int = 0, *, _backward: str = "") -> tuple[Tensor, ...]:
     _at_least_1d(x, "chunk expects at least a 1-dimensional tensor")
     n = x.shape[norm_axis(dim, x.ndim)]
-    return split(x, -(-n // chunks), dim)
+    return split(x, -(-n // chunks), dim, _backward=_backward)
 
 
 def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:

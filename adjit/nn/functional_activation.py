@@ -212,7 +212,8 @@ selu_ = _inplace_of("selu", "EluBackward1")
 class _CeluRule:
     """PyTorch's celu backward: ``g * (1 / float(alpha)) * alpha * exp(x / float(alpha))`` for
     ``x <= 0`` (CeluBackward0 takes ``1 / alpha.toFloat()``, so for an alpha a float cannot hold
-    the slope is off by its rounding, ~1e-8), ``g`` elsewhere and at NaN; the in-place node
+    the slope is off by its rounding, ~1e-8), ``g`` above 0, NaN at NaN as PyTorch's vectorized
+    kernel gives (its scalar tail gives ``g``; elu and selu agree); the in-place node
     (CeluBackward1) differentiates the result, ``(1 / float(alpha)) * (result + alpha)``."""
 
     def __init__(self, alpha: float, in_place: bool) -> None:
@@ -228,7 +229,7 @@ class _CeluRule:
         inv = 1.0 / float(np.float32(self.alpha))
         below = R.clamp_max(x, 0.0)  # (no overflow in the untaken branch)
         e = R.exp(below / self.alpha) if self.in_place else R.exp(below * inv)
-        return (None, g * R.where(x <= 0, e * (inv * self.alpha), 1.0))
+        return (None, g * R.where(x > 0, 1.0, e * (inv * self.alpha)))
 
 
 def celu_with_rule(a: Tensor, alpha: float, in_place: bool) -> Tensor:
