@@ -550,3 +550,13 @@ def test_printing_random_magnitudes(opts: dict[str, Any]) -> None:
 def test_numpy_scalar_keeps_its_dtype(value: Any) -> None:
     got, want = _both(lambda m: m.tensor(value))
     assert str(got.dtype) == str(want.dtype) and repr(got) == repr(want)
+
+
+@pytest.mark.parametrize("name", ["real", "imag", "conj", "conj_physical", "resolve_conj", "angle"])
+def test_torch_level_functions(name: str) -> None:
+    """``torch.real(z)`` and friends as functions (the rest of this file uses the methods)."""
+    values = [1 + 2j, -3.5 - 0.25j, 0j, 1e-30 + 4j]
+    got, want = _both(lambda m: getattr(m, name)(m.tensor(values)))
+    assert repr(got) == repr(want)
+    got, want = _both(lambda m: m.is_complex(m.tensor(values)))
+    assert got is want is True
