@@ -165,11 +165,14 @@ def split(
     d = norm_axis(dim, x.ndim)
     n = x.shape[d]
     if isinstance(split_size_or_sections, int):
-        sizes = [split_size_or_sections] * (n // split_size_or_sections)
-        if n % split_size_or_sections:
-            sizes.append(n % split_size_or_sections)
+        sizes = _split_sizes(split_size_or_sections, n)
     else:
         sizes = list(split_size_or_sections)
+        if any(s < 0 for s in sizes):
+            raise RuntimeError(
+                "split_with_sizes expects split_sizes have only non-negative entries, but got "
+                f"split_sizes={sizes}"
+            )
     name = _backward or (
         "SplitBackward0" if isinstance(split_size_or_sections, int) else "SplitWithSizesBackward0"
     )
@@ -180,9 +183,26 @@ def split(
     )
 
 
+def _split_sizes(size: int, n: int) -> list[int]:
+    """The pieces of a dim of ``n`` split every ``size`` (PyTorch's checks)."""
+    if size < 0:
+        raise RuntimeError(f"split expects split_size be non-negative, but got split_size={size}")
+    if size == 0:
+        if n:
+            raise RuntimeError(
+                f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}"
+            )
+        return [0]
+    return [size] * (n // size) + ([n % size] if n % size else [])
+
+
 def chunk(x: Tensor, chunks: int, dim: int = 0, *, _backward: str = "") -> tuple[Tensor, ...]:
     _at_least_1d(x, "chunk expects at least a 1-dimensional tensor")
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     n = x.shape[norm_axis(dim, x.ndim)]
+    if n == 0:  # PyTorch gives `chunks` empty pieces
+        return split(x, [0] * chunks, dim, _backward=_backward)
     return split(x, -(-n // chunks), dim, _backward=_backward)
 
 

@@ -75,6 +75,11 @@ ERRORS: dict[str, Callable[[Any], Any]] = {
     "scatter_add-src-smaller": lambda T: _x(T).scatter_add(1, _x(T).long() * 0, _x(T)[:2, :3]),
     "scatter_add-self-empty": lambda T: _x(T)[:0].scatter_add(1, _x(T).long() * 0, _x(T)),
     "scatter_add-index-dims": lambda T: _x(T).scatter_add(1, _x(T)[0].long() * 0, _x(T)),
+    "split-zero": lambda T: _x(T).split(0),
+    "split-negative": lambda T: _x(T).split(-7),
+    "split-negative-section": lambda T: _x(T).split([1, -1, 3]),
+    "chunk-zero": lambda T: _x(T).chunk(0),
+    "unsafe_chunk-negative": lambda T: T.unsafe_chunk(_x(T), -7),
     "linalg.vander-bool": lambda T: T.linalg.vander(_b(T)[0]),
     "mvlgamma-bool": lambda T: T.mvlgamma(_b(T), 1),
     "kthvalue-0d-dim1": lambda T: T.kthvalue(T.tensor(1.0), 1, 1),
@@ -180,3 +185,13 @@ def test_lu_of_empty_matrices() -> None:
     for shape in ((0, 4), (2, 0, 3), (0, 0)):
         want = [tuple(t.shape) for t in torch.linalg.lu(torch.zeros(shape))]
         assert [tuple(t.shape) for t in adjit.linalg.lu(adjit.zeros(shape))] == want
+
+
+def test_splits_of_empty_dims() -> None:
+    for call in (
+        lambda T: T.zeros(0, 4).chunk(1),
+        lambda T: T.zeros(0, 4).chunk(3),
+        lambda T: T.zeros(0, 4).split(0),
+        lambda T: T.unsafe_chunk(T.zeros(0, 4), 2),
+    ):
+        assert [tuple(t.shape) for t in call(adjit)] == [tuple(t.shape) for t in call(torch)]
