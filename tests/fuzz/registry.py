@@ -8,13 +8,23 @@ from typing import Any
 from hypothesis import Phase, assume
 from hypothesis import strategies as st
 
-from . import checks, edges, functions, integer, linalg, long_reductions, mathfuncs, specials
-from . import miscops, sorting
-from . import specialfuncs
-from . import dtypes
-from . import tensor_methods
-from . import nnmath
-from . import complexes
+from . import (
+    checks,
+    complexes,
+    dtypes,
+    edges,
+    functions,
+    integer,
+    linalg,
+    long_reductions,
+    mathfuncs,
+    miscops,
+    nnmath,
+    sorting,
+    specialfuncs,
+    specials,
+    tensor_methods,
+)
 from .programs import Program
 from .strategies import ALL, programs
 
