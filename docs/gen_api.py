@@ -43,6 +43,7 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "Tensor.unique": "data-dependent shape: eager only (a clear error when compiled)",
     "Tensor.item": "a graph break point: refused inside adjit.compile (issue 15)",
     "Tensor.tolist": "reads data: refused inside adjit.compile (issue 15)",
+    "ldexp": "gradient 2**e also for e < 0 (PyTorch's is 0 there: an integer pow(2, e))",
     "linalg.eigh": "eigenvectors up to sign (NumPy LAPACK vs MKL): compared in absolute value",
     "linalg.svd": "singular vectors up to sign (NumPy LAPACK vs MKL): compared in absolute value",
     "linalg.qr": "Q and R up to sign (NumPy LAPACK vs MKL): compared in absolute value",

@@ -205,3 +205,40 @@ def grad_transform(case: Case) -> Any:
 
 def compiled(case: Case) -> Callable[..., Any]:
     return adjit.compile(case.bind(adjit))
+
+
+def compare_with_torch(got: Any, want: Any, rtol: float, what: str) -> None:
+    """adjit's (value, gradients) against PyTorch's, or the same error: the same exception type
+    with PyTorch's message inside adjit's; integer results exact, floats within ``rtol``."""
+    if same_raise(got, want, what):
+        g, w = got.error, want.error
+        assert type(g).__name__ == type(w).__name__ and str(w) in str(g), (
+            f"{what}: raised {type(g).__name__}: {g}; PyTorch {type(w).__name__}: {w}"
+        )
+        return
+    if not want[0].dtype.is_floating_point:
+        assert_exact(got[0], want[0], f"{what} value")
+        return
+    assert dtype_name(got[0]) == dtype_name(want[0]), f"{what}: dtype"
+    assert_floats(got[0], want[0], rtol, f"{what} value")
+    assert_same_grads(got[1], want[1], rtol, what)
+
+
+def check_eager_then_compiled(case: Case, rtol: float, data_dependent: bool = False) -> None:
+    """PyTorch, adjit eager and adjit compiled on one case (values and leaf gradients); a
+    data-dependent case must be refused with a TracingError when compiled."""
+    import torch
+
+    want = outcome(lambda: leaf_grads(torch, case, case.bind(torch), True))
+    got = outcome(lambda: leaf_grads(adjit, case, case.bind(adjit), True))
+    compare_with_torch(got, want, rtol, "adjit eager")
+    if data_dependent:
+        raised = outcome(lambda: compiled(case)(*case.inputs(adjit)))
+        assert isinstance(raised, Raised), "compiled: a data-dependent op was traced"
+        assert isinstance(raised.error, adjit.TracingError), f"compiled: {raised}"
+        return
+    if isinstance(want, Raised):
+        return
+    fn = compiled(case)
+    got = outcome(lambda: leaf_grads(adjit, case, fn, True))
+    compare_with_torch(got, want, rtol, "compiled")

@@ -128,27 +128,7 @@ ULPS = {"group_norm": 1024}
 
 
 def check_nnmath(case: Case) -> None:
-    import torch
 
     name, dtype = case.kind.split()[1:3]
     rtol = ULPS.get(name, 64) * float(np.finfo(dtype).eps)
-    want = cases.outcome(lambda: cases.leaf_grads(torch, case, case.bind(torch), True))
-    got = cases.outcome(lambda: cases.leaf_grads(cases.adjit, case, case.bind(cases.adjit), True))
-    _compare(got, want, rtol, "adjit eager")
-    if isinstance(want, cases.Raised):
-        return
-    fn = cases.compiled(case)
-    got = cases.outcome(lambda: cases.leaf_grads(cases.adjit, case, fn, True))
-    _compare(got, want, rtol, "compiled")
-
-
-def _compare(got: Any, want: Any, rtol: float, what: str) -> None:
-    if cases.same_raise(got, want, what):
-        g, w = got.error, want.error
-        assert type(g).__name__ == type(w).__name__ and str(w) in str(g), (
-            f"{what}: raised {type(g).__name__}: {g}; PyTorch {type(w).__name__}: {w}"
-        )
-        return
-    assert cases.dtype_name(got[0]) == cases.dtype_name(want[0]), f"{what}: dtype"
-    cases.assert_floats(got[0], want[0], rtol, f"{what} value")
-    cases.assert_same_grads(got[1], want[1], rtol, what)
+    cases.check_eager_then_compiled(case, rtol)

@@ -113,38 +113,10 @@ def sorting_cases(draw: Callable[..., Any]) -> Case:
 
 
 def check_sorting(case: Case) -> None:
-    import torch
 
     name, dtype = case.kind.split()[1:3]
     # (quantile interpolates with lerp, which PyTorch's vectorized kernel rounds once, an FMA;
     # median's gradient is the cotangent's sum, added in another order: <= 125 terms)
     ulps = {"scatter_reduce": 64, "quantile": 2, "median": 128}.get(name, 0)
     rtol = ulps * float(np.finfo(dtype).eps)
-    want = cases.outcome(lambda: cases.leaf_grads(torch, case, case.bind(torch), True))
-    got = cases.outcome(lambda: cases.leaf_grads(cases.adjit, case, case.bind(cases.adjit), True))
-    _compare(got, want, rtol, "adjit eager")
-    if PROGRAMS[name][2]:  # a data-dependent size: refused when traced
-        raised = cases.outcome(lambda: cases.compiled(case)(*case.inputs(cases.adjit)))
-        assert isinstance(raised, cases.Raised), "compiled: a data-dependent size was traced"
-        assert isinstance(raised.error, cases.adjit.TracingError), f"compiled: {raised}"
-        return
-    if isinstance(want, cases.Raised):
-        return
-    fn = cases.compiled(case)
-    got = cases.outcome(lambda: cases.leaf_grads(cases.adjit, case, fn, True))
-    _compare(got, want, rtol, "compiled")
-
-
-def _compare(got: Any, want: Any, rtol: float, what: str) -> None:
-    if cases.same_raise(got, want, what):
-        g, w = got.error, want.error
-        assert type(g).__name__ == type(w).__name__ and str(w) in str(g), (
-            f"{what}: raised {type(g).__name__}: {g}; PyTorch {type(w).__name__}: {w}"
-        )
-        return
-    if not want[0].dtype.is_floating_point:
-        cases.assert_exact(got[0], want[0], f"{what} value")
-        return
-    assert cases.dtype_name(got[0]) == cases.dtype_name(want[0]), f"{what}: dtype"
-    cases.assert_floats(got[0], want[0], rtol, f"{what} value")
-    cases.assert_same_grads(got[1], want[1], rtol, what)
+    cases.check_eager_then_compiled(case, rtol, data_dependent=PROGRAMS[name][2])
