@@ -618,9 +618,15 @@ def render(torch: Any) -> str:
 
 
 def main() -> int:
+    """Write the page, or print it with ``--stdout`` (tests/test_api_page.py: a fresh process,
+    so no other test's global state (seeds, print options, threads) reaches the samples)."""
     import torch
 
-    PAGE.write_text(render(torch))
+    page = render(torch)
+    if "--stdout" in sys.argv:
+        sys.stdout.write(page)
+        return 0
+    PAGE.write_text(page)
     print(f"wrote {PAGE}")
     return 0
 
