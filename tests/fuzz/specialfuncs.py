@@ -7,8 +7,8 @@
 # the functions are reflections whose terms cancel near the zeros there: the bound is then in
 # ulps of the largest term (``SCALE``), not of the result. Gradients: eager and compiled
 # against the derivative's mpmath value (digamma's is trigamma, which PyTorch computes to 1e-10
-# only) within GRAD_ULP, or 8 eps absolute (erfc' = exp(-x * x) rounds x * x in the dtype,
-# as PyTorch's formula does).
+# only) within GRAD_ULP (of the derivative's own reflected term below 0), or 8 eps absolute
+# (erfc' = exp(-x * x) rounds x * x in the dtype, as PyTorch's formula does).
 
 from __future__ import annotations
 
@@ -63,6 +63,13 @@ FUNCTIONS: dict[str, tuple[str, Callable, Callable, Callable | None]] = {
                lambda v: mp.sqrt(mp.pi) / 2 * mp.exp(mp.erfinv(v) ** 2), None),
 }  # fmt: skip
 POLES = {"lgamma": math.inf, "digamma": math.nan, "trigamma": math.inf}
+# the derivative's own largest reflected term below 0 (lgamma' is digamma, digamma' trigamma):
+# a gradient is a reflection too, measured in ulps of that term as the values are
+DERIVATIVE_TERM: dict[str, Callable] = {
+    "lgamma": FUNCTIONS["digamma"][3],  # type: ignore[dict-item]
+    "digamma": FUNCTIONS["trigamma"][3],  # type: ignore[dict-item]
+    "trigamma": lambda v: mp.pi**3 * (2 * _cot(v) + 2 * _cot(v) ** 3),
+}
 
 
 @st.composite
@@ -145,10 +152,14 @@ def check_special(case: Case) -> None:
     slope = _mp(FUNCTIONS[name][2], x, name)
     eps = 8 * float(np.finfo(dtype).eps)
     finite = np.isfinite(slope)
+    grad_scale = np.zeros(x.shape)
+    if name in DERIVATIVE_TERM:
+        below = (x < 0) & finite & (x != np.floor(x))
+        grad_scale[below] = np.abs(_mp(DERIVATIVE_TERM[name], x[below], name))
     with np.errstate(over="ignore"):
         slope = slope.astype(dtype)
     for what, fn in (("eager", case.bind(cases.adjit)), ("compiled", cases.compiled(case))):
         _, grads = cases.leaf_grads(cases.adjit, case, fn, True)
         g = cases.to_numpy(grads[0])
-        _assert_close(g[finite], slope[finite], np.zeros(int(finite.sum())), x[finite],
+        _assert_close(g[finite], slope[finite], grad_scale[finite], x[finite],
                       GRAD_ULP, eps, f"{what} d{name}/dx {dtype}")  # fmt: skip
