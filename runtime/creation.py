@@ -48,6 +48,8 @@ def _infer(data: Any, dtype: DType | None = None) -> np.ndarray:
         return np.array(data, D.from_numpy_dtype(data.dtype).np)
     if isinstance(data, list | tuple) and any(isinstance(v, Tensor) for v in _flat(data)):
         data = _untensor(data)
+    if dtype is None and isinstance(data, list | tuple):
+        dtype = _numpy_scalars_dtype(_flat(data))
     arr = np.asarray(data)
     if arr.dtype == object:
         raise TypeError(f"Could not infer dtype of {type(data).__name__}")
@@ -120,6 +122,22 @@ def check_fill(value: Any, dtype: DType) -> None:
     with np.errstate(invalid="ignore"):
         if (np.abs(a.astype(np.float64)) > largest).any() and np.isfinite(a).all():
             raise RuntimeError(f"value cannot be converted to type {spelling} without overflow")
+
+
+def _numpy_scalars_dtype(items: list[Any]) -> DType | None:
+    """PyTorch's dtype for a list holding NumPy scalars: each element's own type (a NumPy
+    scalar its dtype, a Python float the default dtype, an int int64), promoted pairwise:
+    ``[np.float64(1.5)]`` is float64, ``[np.int16(3), 2]`` int64; None without NumPy scalars."""
+    if not any(isinstance(v, np.generic) for v in items):
+        return None
+    kinds = [
+        D.from_numpy_dtype(v.dtype) if isinstance(v, np.generic) else D.scalar_dtype(v)
+        for v in items
+    ]
+    out = kinds[0]
+    for k in kinds[1:]:
+        out = D.promote(out, k)
+    return out
 
 
 def _flat(data: Any) -> list[Any]:

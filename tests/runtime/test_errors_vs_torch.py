@@ -207,3 +207,23 @@ def test_ldexp_gradient_at_negative_exponents() -> None:
     numeric = (adjit.ldexp(x.detach() + h, e) - adjit.ldexp(x.detach() - h, e)) / (2 * h)
     np.testing.assert_allclose(x.grad.numpy(), numeric.numpy(), rtol=1e-9)
     np.testing.assert_array_equal(x.grad.numpy(), [0.125, 1.0, 4.0])
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        [np.float64(1.5)],
+        [np.float32(1.5), 2.0],
+        [1.5, np.float64(2)],
+        [np.int16(3), 2],
+        [[np.float64(1)], [2.0]],
+        [np.float16(1)],
+        [np.uint8(3), np.int8(2)],
+        [np.complex64(1j), 1.0],
+    ],
+)
+def test_lists_of_numpy_scalars_take_their_dtypes(data: list) -> None:
+    """torch.tensor([np.float64(1.5)]) is float64: each NumPy scalar keeps its dtype and the
+    elements promote pairwise (a Python float counts as the default dtype)."""
+    assert str(adjit.tensor(data).dtype) == str(torch.tensor(data).dtype)
+    np.testing.assert_array_equal(adjit.tensor(data).numpy(), torch.tensor(data).numpy())
