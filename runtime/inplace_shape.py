@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..ir.ops import Op
-from ..ir.shapes import norm_axis
+from ..ir.shapes import C_NAMES, norm_axis
 from . import trace_state
 from .dispatch import apply
 from .grad_mode import is_grad_enabled
@@ -223,20 +223,6 @@ def resize_as_(self: Tensor, the_template: Any, *, memory_format: Any = None) ->
     return resize_(self, tuple(the_template.shape))
 
 
-_CPP_NAMES = {  # PyTorch's set_ and cumsum_ errors name the C++ types
-    "float32": "float",
-    "float64": "double",
-    "float16": "c10::Half",
-    "bfloat16": "c10::BFloat16",
-    "int64": "long int",
-    "int32": "int",
-    "int16": "short int",
-    "int8": "signed char",
-    "uint8": "unsigned char",
-    "bool": "bool",
-}
-
-
 def set_(self: Tensor, source: Any = None, *args: Any, **kwargs: Any) -> Tensor:
     """``set_()`` (empty) and ``set_(tensor)`` (share its memory, shape and strides)."""
     if args or kwargs or (source is not None and not isinstance(source, Tensor)):
@@ -251,8 +237,8 @@ def set_(self: Tensor, source: Any = None, *args: Any, **kwargs: Any) -> Tensor:
     _refuse_outside(self, "set_()")
     if source is not None and source.dtype is not self.dtype:
         raise RuntimeError(
-            f"Could not set tensor of type {_CPP_NAMES[source.dtype.name]} to a tensor of "
-            f"type {_CPP_NAMES[self.dtype.name]}"
+            f"Could not set tensor of type {C_NAMES[source.dtype.name]} to a tensor of "
+            f"type {C_NAMES[self.dtype.name]}"
         )
     if is_grad_enabled() and (self.requires_grad or (source is not None and source.requires_grad)):
         raise NotImplementedError(

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..ir.ops import Op
+from ..ir.shapes import C_NAMES
 from . import functional as F
 from . import inplace as I
 from . import inplace_shape
@@ -16,7 +17,6 @@ from .checks import check, in_range
 from .creation import check_fill
 from .dispatch import apply, composite, with_rule
 from .grad_mode import is_grad_enabled
-from .inplace_shape import _CPP_NAMES
 from .tensor import Tensor, _dims
 
 
@@ -26,8 +26,8 @@ def _cumulative(name: str, fn: Any) -> Any:
     def method(self: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
         if dtype is not None and dtype is not self.dtype:
             raise RuntimeError(
-                f"Bad in-place call: input tensor dtype {_CPP_NAMES[self.dtype.name]} and output "
-                f"tensor dtype {_CPP_NAMES[dtype.name]} should match"
+                f"Bad in-place call: input tensor dtype {C_NAMES[self.dtype.name]} and output "
+                f"tensor dtype {C_NAMES[dtype.name]} should match"
             )
         if self.dtype.name == "bool":
             raise NotImplementedError(f"\"{name}_out_cpu\" not implemented for 'Bool'")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..ir.shapes import norm_axis
+from ..ir.shapes import C_NAMES, norm_axis
 from .ops_elementwise import mul
 from .ops_linalg import matmul
 from .ops_movement import reshape, squeeze
@@ -180,8 +180,8 @@ def multi_dot(tensors: Any, *, out: Any = None) -> Tensor:
         if ts[i].dtype != ts[0].dtype:
             raise RuntimeError(
                 "multi_dot(): all tensors must have be the same dtype but tensor 0 is "
-                f"{_META_NAMES.get(ts[0].dtype.name)} and tensor {i} "
-                f"{_META_NAMES.get(ts[i].dtype.name)}"
+                f"{C_NAMES.get(ts[0].dtype.name)} and tensor {i} "
+                f"{C_NAMES.get(ts[i].dtype.name)}"
             )
     if first == 1:
         ts[0] = reshape(ts[0], (1, ts[0].shape[0]))
@@ -199,21 +199,6 @@ def multi_dot(tensors: Any, *, out: Any = None) -> Tensor:
     if first == 1:
         return squeeze(result, 0)
     return squeeze(result, 1) if last == 1 else result
-
-
-# the C++ type names PyTorch's multi_dot prints
-_META_NAMES = {
-    "float32": "float",
-    "float64": "double",
-    "float16": "c10::Half",
-    "bfloat16": "c10::BFloat16",
-    "int64": "long int",
-    "int32": "int",
-    "int16": "short int",
-    "int8": "signed char",
-    "uint8": "unsigned char",
-    "bool": "bool",
-}
 
 
 def _order(ts: list[Tensor]) -> list[list[int]]:

@@ -10,21 +10,10 @@ import numpy as np
 
 from ..ir import dtypes as D
 from ..ir.dtypes import DType
+from ..ir.shapes import C_NAMES
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MANTISSA = {"float64": 53, "float32": 24, "float16": 11, "bfloat16": 8}  # numeric_limits digits
-C_NAMES = {
-    "uint8": "unsigned char",
-    "int8": "signed char",
-    "int16": "short int",
-    "int32": "int",
-    "int64": "long int",
-    "bool": "bool",
-    "float32": "float",
-    "float64": "double",
-    "float16": "c10::Half",
-    "bfloat16": "c10::BFloat16",
-}
 
 
 def int64_arg(v: Any) -> int:

@@ -9,16 +9,12 @@ from typing import Any
 import numpy as np
 
 from adjit.ir import dtypes as D
+from adjit.ir.shapes import C_NAMES
 from adjit.runtime import functional as R
 from adjit.runtime.dispatch import composite
 from adjit.runtime.tensor import Tensor
 
 __all__ = ["channel_shuffle", "pixel_shuffle", "pixel_unshuffle", "scaled_dot_product_attention"]
-
-
-# the C++ type names PyTorch's attention errors print
-_C_NAMES = {"float64": "double", "float32": "float", "float16": "c10::Half"}
-_C_NAMES.update({"bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int", "bool": "bool"})
 
 
 def _safe_softmax(a: Tensor) -> Tensor:
@@ -55,15 +51,15 @@ def scaled_dot_product_attention(
     if not (query.dtype is key.dtype is value.dtype):
         raise RuntimeError(
             "Expected query, key, and value to have the same dtype, but got query.dtype: "
-            f"{_C_NAMES[query.dtype.name]} key.dtype: {_C_NAMES[key.dtype.name]} and "
-            f"value.dtype: {_C_NAMES[value.dtype.name]} instead."
+            f"{C_NAMES[query.dtype.name]} key.dtype: {C_NAMES[key.dtype.name]} and "
+            f"value.dtype: {C_NAMES[value.dtype.name]} instead."
         )
     mask_kind = None if attn_mask is None else attn_mask.dtype
     if mask_kind is not None and not _mask_dtype_ok(mask_kind, query.dtype):
         raise RuntimeError(
             "Expected attn_mask dtype to be bool or float or to match query dtype, but got "
-            f"attn_mask.dtype: {_C_NAMES[mask_kind.name]} and  query.dtype: "
-            f"{_C_NAMES[query.dtype.name]} instead."
+            f"attn_mask.dtype: {C_NAMES[mask_kind.name]} and  query.dtype: "
+            f"{C_NAMES[query.dtype.name]} instead."
         )
     if query.dtype.is_reduced_float:  # (Note [half attention])
         return _in_float32(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
