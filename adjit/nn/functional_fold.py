@@ -8,6 +8,7 @@ from adjit.ir.ops import Op
 from adjit.ir.windows import Padding, Pair
 from adjit.runtime import functional as R
 from adjit.runtime.dispatch import apply
+from adjit.runtime.kernel_dtypes import require_float
 from adjit.runtime.tensor import Tensor
 
 __all__ = ["fold", "unfold"]
@@ -62,12 +63,6 @@ def _geometry(kernel_size: Any, dilation: Any, padding: Any, stride: Any) -> tup
     return k, d, p, s
 
 
-def _check_float(input: Tensor, kernel: str) -> None:
-    if input.dtype.is_floating_point or input.dtype.name == "bool":
-        return
-    raise NotImplementedError(f"\"{kernel}\" not implemented for '{input.dtype.type_name}'")
-
-
 def unfold(
     input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1
 ) -> Tensor:
@@ -78,7 +73,7 @@ def unfold(
             "Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other non-zero "
             f"dimensions for input, but got: {list(input.shape)}"
         )
-    _check_float(input, "im2col_out_cpu")
+    require_float(input, "im2col_out_cpu", bool_ok=True)
     if input.ndim == 3:
         return R.squeeze(im2col(R.unsqueeze(input, 0), k, d, symmetric(p), s), 0)
     return im2col(input, k, d, symmetric(p), s)
@@ -100,7 +95,7 @@ def fold(
             "Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch size and "
             f"non-zero dimensions for input, but got: {list(input.shape)}"
         )
-    _check_float(input, "col2im_out_cpu")
+    require_float(input, "col2im_out_cpu", bool_ok=True)
     x = R.unsqueeze(input, 0) if input.ndim == 2 else input
     out = apply(
         Op.FOLD,
