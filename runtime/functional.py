@@ -603,9 +603,9 @@ from .ops_view_scatter import (  # noqa: E402
 # runtime/ops_view_scatter.py
 __all__ += ["hsplit", "vsplit", "dsplit", "diagonal_scatter", "select_scatter", "slice_scatter"]
 __all__ += ["as_strided", "empty_strided"]
-from .ops_histogram import bincount, histc, histogram  # noqa: E402
+from .ops_histogram import bincount, histc, histogram, histogramdd  # noqa: E402
 
-__all__ += ["histc", "histogram", "bincount"]  # runtime/ops_histogram.py
+__all__ += ["histc", "histogram", "histogramdd", "bincount"]  # runtime/ops_histogram.py
 __all__ += ["angle", "complex", "conj", "conj_physical", "imag", "is_complex", "polar", "real"]
 __all__ += ["resolve_conj", "view_as_complex", "view_as_real"]  # runtime/ops_complex.py
 

@@ -1,4 +1,4 @@
-"""histc, histogram and bincount: eager (NumPy); their bins or lengths depend on the data.
+"""histc, histogram, histogramdd and bincount: eager (NumPy), their bins depend on the data.
 
 Note [histogram bins as PyTorch]
 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
@@ -26,6 +26,7 @@ from .ops_stats import return_type
 from .tensor import Tensor
 
 histogram_result = return_type("histogram", ("hist", "bin_edges"))
+histogramdd_result = return_type("histogramdd", ("hist", "bin_edges"))
 
 
 def _not_implemented(op: str) -> _Rule:
@@ -99,6 +100,91 @@ def histc(input: Tensor, bins: int = 100, min: Any = 0, max: Any = 0) -> Tensor:
     return Tensor._make(out)
 
 
+def _dim_edges(a: np.ndarray, bins: Any, rng: Any, d: int, input_dtype: D.DType) -> np.ndarray:
+    """Dimension ``d``'s bin edges: the given tensor's, or ``linspace`` over the range (the
+    data's when none is given, widened by 0.5 when empty)."""
+    dt = a.dtype.type
+    if isinstance(bins, Tensor):
+        if bins.dtype is not input_dtype:
+            raise RuntimeError(
+                "torch.histogramdd: input tensor and bins tensors should have the same dtype, "
+                f"but got input with dtype {input_dtype.type_name.lower()} and bins for dimension "
+                f"{d} with dtype {_c_type(bins.dtype)}"
+            )
+        return bins._data.ravel().copy()
+    if bins <= 0:
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension {d}")
+    if rng is not None:
+        lo, hi = dt(rng[0]), dt(rng[1])
+        if lo > hi:
+            raise RuntimeError(
+                "torch.histogramdd: min should not exceed max, but got min "
+                f"{_c_number(float(lo))} max {_c_number(float(hi))} for dimension {d}"
+            )
+    elif a.size:
+        lo, hi = a.min(), a.max()
+    else:
+        lo, hi = dt(0), dt(1)
+    if lo == hi:
+        lo, hi = lo - dt(0.5), hi + dt(0.5)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise RuntimeError(
+            f"torch.histogramdd: dimension {d}'s range [{float(lo):g}, {float(hi):g}] is not finite"
+        )
+    return _linspace(lo, hi, bins + 1, dt)
+
+
+def _histogramdd(
+    input: Tensor,  # noqa: A002
+    points: np.ndarray,
+    bins: list[Any],
+    rng: Any,
+    weight: Tensor | None,
+    density: bool,
+    rules: tuple[str, str],
+) -> tuple[Tensor, list[Tensor]]:
+    """Counts of the rows of ``points`` (N, D) in the grid of bins: Note [histogram bins as
+    PyTorch]. ``weight`` has N elements (checked by the callers, whose texts differ); ``rules``
+    name the ATen ops whose missing derivatives backward reports (hist's, then the edges')."""
+    dims = points.shape[1]
+    ranges = [None] * dims if rng is None else [rng[2 * k : 2 * k + 2] for k in range(dims)]
+    edges = [_dim_edges(points[:, k], bins[k], ranges[k], k, input.dtype) for k in range(dims)]
+    sizes = tuple(e.size - 1 for e in edges)
+    keep = np.ones(points.shape[0], bool)
+    pos = []
+    for k, e in enumerate(edges):
+        col = points[:, k]
+        with np.errstate(invalid="ignore"):
+            keep &= (col >= e[0]) & (col <= e[-1]) if e.size else False
+        n = max(e.size - 1, 1)
+        where = np.searchsorted(e, np.where(keep, col, e[0] if e.size else 0), "right") - 1
+        pos.append(np.clip(where, 0, n - 1))
+    w = None if weight is None else weight._data.ravel()
+    if all(sizes):
+        flat = np.ravel_multi_index(tuple(pos), sizes) if dims else np.zeros_like(keep, np.int64)
+        hist = _count(flat, keep, int(np.prod(sizes)), w).reshape(sizes)
+    else:
+        hist = np.zeros(sizes)
+    if density:
+        volume = np.ones(sizes)
+        for k, e in enumerate(edges):
+            shape = [1] * dims
+            shape[k] = sizes[k]
+            volume = volume * np.diff(e.astype(np.float64)).reshape(shape)
+        with np.errstate(all="ignore"):
+            hist = hist / (hist.sum() * volume)
+    dt = points.dtype
+    hist_t = Tensor._make(np.asarray(hist).astype(dt))
+    edges_t = [Tensor._make(e.astype(dt)) for e in edges]
+    hist_rule, edges_rule = (_not_implemented(r) for r in rules)
+    operands = [t for t in (input, *bins, weight) if isinstance(t, Tensor)]
+    hist_t = with_rule(hist_rule, lambda *ts: hist_t, *operands, name="NotImplemented")
+    edges_t = [
+        with_rule(edges_rule, lambda *ts, e=e: e, *operands, name="NotImplemented") for e in edges_t
+    ]
+    return hist_t, edges_t
+
+
 def histogram(
     input: Tensor,  # noqa: A002
     bins: Any = 100,
@@ -111,67 +197,64 @@ def histogram(
     as PyTorch]."""
     _eager("histogram", input, bins, weight, why="the bins' range depends on the input's values")
     _float_kernel("histogramdd", input)
-    a = input._data.ravel()
-    dt = a.dtype.type
-    if isinstance(bins, Tensor):
-        if bins.dtype is not input.dtype:
+    points = input._data.reshape(-1, 1)
+    if weight is not None and tuple(weight.shape) != tuple(input.shape):
+        raise RuntimeError(
+            "torch.histogramdd: if weight tensor is provided it should have the same shape "
+            "as the input tensor excluding its innermost dimension, but got input with shape "
+            f"{list(points.shape)} and weight with shape {list(weight.shape)}"
+        )
+    rng = None if range is None else list(range)
+    rules = ("histogram", "histogram")
+    hist, edges = _histogramdd(input, points, [bins], rng, weight, density, rules)
+    return histogram_result(hist, edges[0])
+
+
+def histogramdd(
+    input: Tensor,  # noqa: A002
+    bins: Any = 10,
+    *,
+    range: Any = None,  # noqa: A002
+    weight: Tensor | None = None,
+    density: bool = False,
+) -> Any:
+    """(hist, bin_edges): counts of the input's rows (its innermost dimension holds the
+    coordinates) in a D-dimensional grid of bins."""
+    _eager("histogramdd", input, weight, why="the bins' range depends on the input's values")
+    if input.ndim < 2:
+        raise RuntimeError("torch.histogramdd: input tensor should have at least 2 dimensions")
+    _float_kernel("histogramdd", input)
+    dims = input.shape[-1]
+    points = input._data.reshape(-1, dims)
+    if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
+        bins = [int(bins)] * dims
+    bins = list(bins)
+    if bins and isinstance(bins[0], Tensor):
+        if len(bins) != dims:
             raise RuntimeError(
-                "torch.histogramdd: input tensor and bins tensors should have the same dtype, "
-                f"but got input with dtype {input.dtype.type_name.lower()} and bins for dimension "
-                f"0 with dtype {_c_type(bins.dtype)}"
+                f"torch.histogramdd: expected {dims} sequences of bin edges for a {dims}-"
+                f"dimensional histogram but got {len(bins)}"
             )
-        edges = bins._data.ravel().copy()
-    else:
-        if bins <= 0:
-            raise RuntimeError(
-                f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0"
-            )
-        if range is not None:
-            lo, hi = dt(range[0]), dt(range[1])
-            if lo > hi:
-                raise RuntimeError(
-                    "torch.histogramdd: min should not exceed max, but got min "
-                    f"{_c_number(float(lo))} max {_c_number(float(hi))} for dimension 0"
-                )
-        elif a.size:
-            lo, hi = a.min(), a.max()
-        else:
-            lo, hi = dt(0), dt(1)
-        if lo == hi:
-            lo, hi = lo - dt(0.5), hi + dt(0.5)
-        if not (np.isfinite(lo) and np.isfinite(hi)):
-            raise RuntimeError(
-                f"torch.histogramdd: dimension 0's range [{float(lo):g}, {float(hi):g}] is not "
-                "finite"
-            )
-        edges = _linspace(lo, hi, bins + 1, dt)
-    w = None
-    if weight is not None:
-        if tuple(weight.shape) != tuple(input.shape):
-            raise RuntimeError(
-                "torch.histogramdd: if weight tensor is provided it should have the same shape "
-                "as the input tensor excluding its innermost dimension, but got input with shape "
-                f"{[a.size, 1]} and weight with shape {list(weight.shape)}"
-            )
-        w = weight._data.ravel()
-    n = edges.size - 1
-    if n > 0:
-        with np.errstate(invalid="ignore"):
-            keep = (a >= edges[0]) & (a <= edges[-1])
-        pos = np.minimum(np.searchsorted(edges, np.where(keep, a, edges[0]), "right") - 1, n - 1)
-        hist = _count(np.maximum(pos, 0), keep, n, w)
-    else:
-        hist = np.zeros(0)
-    if density:
-        widths = np.diff(edges.astype(np.float64))
-        with np.errstate(all="ignore"):
-            hist = hist / (hist.sum() * widths)
-    hist_t, edges_t = Tensor._make(hist.astype(a.dtype)), Tensor._make(edges.astype(a.dtype))
-    rule = _not_implemented("histogram")
-    operands = [t for t in (input, bins, weight) if isinstance(t, Tensor)]
-    hist_t = with_rule(rule, lambda *ts: hist_t, *operands, name="NotImplemented")
-    edges_t = with_rule(rule, lambda *ts: edges_t, *operands, name="NotImplemented")
-    return histogram_result(hist_t, edges_t)
+    elif len(bins) != dims:
+        raise RuntimeError(
+            "histogramdd: The size of bins must be equal to the innermost dimension of the input."
+        )
+    if range is not None and len(range) != 2 * dims:
+        raise RuntimeError(
+            f"torch.histogramdd: for a {dims}-dimensional histogram range should have "
+            f"{2 * dims} elements, but got {len(range)}"
+        )
+    if weight is not None and tuple(weight.shape) != tuple(input.shape[:-1]):
+        raise RuntimeError(
+            "torch.histogramdd: if weight tensor is provided it should have the same shape "
+            "as the input tensor excluding its innermost dimension, but got input with shape "
+            f"{list(input.shape)} and weight with shape {list(weight.shape)}"
+        )
+    rules = ("_histogramdd_from_bin_cts", "_histogramdd_bin_edges")
+    hist, edges = _histogramdd(input, points, bins, range, weight, density, rules)
+    # given edges come back as the very tensors passed in (PyTorch's histogramdd; not histogram)
+    edges = [b if isinstance(b, Tensor) else e for b, e in zip(bins, edges, strict=True)]
+    return histogramdd_result(hist, tuple(edges))
 
 
 def _c_type(dtype: D.DType) -> str:
@@ -209,4 +292,4 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
 
 
 # Tensor methods (runtime/methods.py)
-METHODS = ["histc", "histogram", "bincount"]
+METHODS = ["histc", "histogram", "bincount"]  # no Tensor.histogramdd in PyTorch

@@ -8,6 +8,7 @@ from test_ops_table import B, C, Case, D, G, I, P, R
 DATA_DEPENDENT: set[str] = set()
 # rows that only run eagerly (documented: PyTorch's own are data-dependent or storage-based)
 EAGER_ONLY = {"histc", "histc-range", "histogram", "histogram-edges", "histogram-weight"}
+EAGER_ONLY |= {"histogramdd", "histogramdd-weight", "histogramdd-edges"}
 EAGER_ONLY |= {"bincount", "bincount-weights"}
 
 
@@ -183,6 +184,21 @@ CASES: list[Case] = [
         R(30),
         P(30),
         op="histogram",
+    ),
+    C("histogramdd", lambda T, x: T.histogramdd(x, (2, 3)), R(30, 2)),
+    C(
+        "histogramdd-weight",
+        lambda T, x, w: T.histogramdd(x, 3, range=[-1.0, 1, 0, 2, -2, 0], weight=w, density=True),
+        R(2, 10, 3),
+        P(2, 10),
+        op="histogramdd",
+    ),
+    C(
+        "histogramdd-edges",
+        lambda T, x, e: T.histogramdd(x, [e.sort().values, T.tensor([-1.0, 0, 1], dtype=x.dtype)]),
+        R(20, 2),
+        R(4),
+        op="histogramdd",
     ),
     C("bincount", lambda T, i: T.bincount(i.flatten(), minlength=9), I(3, 4, high=6)),
     C("bincount-weights", lambda T, i, w: i.bincount(w), I(8, high=5), R(8), op="bincount"),

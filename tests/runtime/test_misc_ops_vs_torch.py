@@ -56,7 +56,7 @@ def _grads(case: Case, outs: list, args: list, T: Any) -> list:
 
 # PyTorch's heaviside, histogram and bincount (weights) have no derivative (their grad_fn
 # raises, tested in ERRORS): values and names only
-NO_GRAD = {"heaviside", "histogram", "bincount"}
+NO_GRAD = {"heaviside", "histogram", "histogramdd", "bincount"}
 # PyTorch 2.13's own backward raises here ("modified by an inplace operation", vander writes
 # its result in place): the gradient is checked against finite differences only
 TORCH_BACKWARD_FAILS = {"vander"}
@@ -240,6 +240,23 @@ ERRORS: list[tuple[str, Callable[[Any], Any]]] = [
     ("histogram-weight", lambda T: T.histogram(_x(T), 2, weight=T.ones(3))),
     ("histogram-bins", lambda T: T.histogram(_x(T), 0)),
     ("histogram-backward", lambda T: T.histogram(_x(T).requires_grad_(), 2)[0].sum().backward()),
+    ("histogramdd-1d", lambda T: T.histogramdd(T.ones(3), 2)),
+    ("histogramdd-int", lambda T: T.histogramdd(_i(T), 2)),
+    ("histogramdd-int-2d", lambda T: T.histogramdd(_i(T).reshape(2, 2), 2)),
+    ("histogramdd-bins", lambda T: T.histogramdd(_x(T), [2, 3])),
+    ("histogramdd-bins-zero", lambda T: T.histogramdd(_x(T), [2, 3, 0, 1])),
+    ("histogramdd-edges", lambda T: T.histogramdd(_x(T), [T.tensor([0.0, 1])])),
+    ("histogramdd-range", lambda T: T.histogramdd(_x(T), 2, range=[0.0, 1.0])),
+    ("histogramdd-min-max", lambda T: T.histogramdd(_x(T), 2, range=[0.0, 1] * 3 + [1, 0])),
+    ("histogramdd-weight", lambda T: T.histogramdd(_x(T), 2, weight=T.ones(4))),
+    (
+        "histogramdd-backward",
+        lambda T: T.histogramdd(_x(T).requires_grad_(), 2)[0].sum().backward(),
+    ),
+    (
+        "histogramdd-edges-backward",
+        lambda T: T.histogramdd(_x(T).requires_grad_(), 2)[1][0].sum().backward(),
+    ),
     ("bincount-negative", lambda T: T.bincount(_i(T))),
     ("bincount-float", lambda T: T.bincount(T.tensor([1.0]))),
     ("bincount-bool", lambda T: T.bincount(T.tensor([True]))),
@@ -498,8 +515,9 @@ def test_as_strided_is_a_copy() -> None:
         lambda x: adjit.histc(x, 4),
         lambda x: adjit.histogram(x, 4),
         lambda x: adjit.bincount((x > 0).long()),
+        lambda x: adjit.histogramdd(x.reshape(5, 1), 4),
     ],
-    ids=["histc", "histogram", "bincount"],
+    ids=["histc", "histogram", "bincount", "histogramdd"],
 )
 def test_histograms_refuse_tracing(fn: Callable[[Any], Any]) -> None:
     with pytest.raises(adjit.TracingError, match="depends on the input's values"):
