@@ -47,6 +47,7 @@ from adjit.nn.module import Module
 from adjit.nn.normalization import BatchNorm1d, BatchNorm2d
 from adjit.nn.parameter import Buffer, Parameter
 from adjit.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, Dropout2d, MaxPool2d
+from adjit.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 
 __all__ = [
     "AdaptiveAvgPool2d",
@@ -68,10 +69,14 @@ __all__ = [
     "Flatten",
     "Fold",
     "GELU",
+    "GRU",
+    "GRUCell",
     "Hardtanh",
     "HuberLoss",
     "Identity",
     "L1Loss",
+    "LSTM",
+    "LSTMCell",
     "LayerNorm",
     "LeakyReLU",
     "Linear",
@@ -88,6 +93,10 @@ __all__ = [
     "ParameterList",
     "ReLU",
     "ReLU6",
+    "RNN",
+    "RNNBase",
+    "RNNCell",
+    "RNNCellBase",
     "SELU",
     "Sequential",
     "SiLU",

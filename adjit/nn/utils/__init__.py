@@ -81,3 +81,6 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
             n = p.numel()
             p.copy_(vec[offset : offset + n].reshape(tuple(p.shape)))
             offset += n
+
+
+from adjit.nn.utils import rnn as rnn  # noqa: E402  (torch.nn.utils.rnn)
