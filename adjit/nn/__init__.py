@@ -45,9 +45,13 @@ from adjit.nn.loss import (
 )
 from adjit.nn.module import Module
 from adjit.nn.normalization import BatchNorm1d, BatchNorm2d
+from adjit.nn.padding import *  # noqa: F403
+from adjit.nn.padding import __all__ as _padding_names
 from adjit.nn.parameter import Buffer, Parameter
+from adjit.nn.pixelshuffle import ChannelShuffle, PixelShuffle, PixelUnshuffle
 from adjit.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, Dropout2d, MaxPool2d
 from adjit.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from adjit.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
     "AdaptiveAvgPool2d",
@@ -112,3 +116,6 @@ __all__ = [
     "init",
     "utils",
 ]
+__all__ += _padding_names
+__all__ += ["ChannelShuffle", "PixelShuffle", "PixelUnshuffle"]
+__all__ += ["Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]

@@ -493,3 +493,9 @@ from adjit.nn.functional_distance import *  # noqa: E402, F403
 from adjit.nn.functional_norm import *  # noqa: E402, F403
 
 __all__ += [*_act.__all__, *_dist.__all__, *_norm.__all__, *_lm.__all__, *_attn.__all__]
+
+# resampling (interpolate and its deprecated aliases)
+from adjit.nn import functional_resample as _resample  # noqa: E402
+from adjit.nn.functional_resample import *  # noqa: E402, F403
+
+__all__ += _resample.__all__
