@@ -475,9 +475,51 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
 # convolution, pooling, batch norm, unfold/fold live in their own modules (re-exported here)
 from adjit.nn.functional_conv import batch_norm, conv2d, dropout2d  # noqa: E402
 from adjit.nn.functional_fold import fold, unfold  # noqa: E402
-from adjit.nn.functional_pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402
+from adjit.nn.functional_pool import (  # noqa: E402
+    avg_pool1d,
+    avg_pool2d,
+    avg_pool3d,
+    max_pool1d,
+    max_pool1d_with_indices,
+    max_pool2d,
+    max_pool2d_with_indices,
+    max_pool3d,
+    max_pool3d_with_indices,
+)
+from adjit.nn.functional_pool_adaptive import (  # noqa: E402
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_avg_pool3d,
+    adaptive_max_pool1d,
+    adaptive_max_pool1d_with_indices,
+    adaptive_max_pool2d,
+    adaptive_max_pool2d_with_indices,
+    adaptive_max_pool3d,
+    adaptive_max_pool3d_with_indices,
+)
+from adjit.nn.functional_pool_extra import (  # noqa: E402
+    fractional_max_pool2d,
+    fractional_max_pool2d_with_indices,
+    fractional_max_pool3d,
+    fractional_max_pool3d_with_indices,
+    lp_pool1d,
+    lp_pool2d,
+    lp_pool3d,
+    max_unpool1d,
+    max_unpool2d,
+    max_unpool3d,
+)
 
-__all__ += ["adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "conv2d", "dropout2d", "max_pool2d"]
+__all__ += ["batch_norm", "conv2d", "dropout2d"]
+__all__ += ["avg_pool1d", "avg_pool2d", "avg_pool3d", "max_pool1d", "max_pool1d_with_indices"]
+__all__ += ["max_pool2d", "max_pool2d_with_indices", "max_pool3d", "max_pool3d_with_indices"]
+__all__ += ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d"]
+__all__ += ["adaptive_max_pool1d", "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d"]
+__all__ += ["adaptive_max_pool2d_with_indices", "adaptive_max_pool3d"]
+__all__ += ["adaptive_max_pool3d_with_indices", "fractional_max_pool2d"]
+__all__ += ["fractional_max_pool2d_with_indices", "fractional_max_pool3d"]
+__all__ += ["fractional_max_pool3d_with_indices", "lp_pool1d", "lp_pool2d", "lp_pool3d"]
+__all__ += ["max_unpool1d", "max_unpool2d", "max_unpool3d"]
 __all__ += ["fold", "unfold"]
 
 # activations, distances, normalizations, losses and attention added for issue 13

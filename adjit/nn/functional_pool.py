@@ -1,105 +1,231 @@
-"""Max, average and adaptive average 2-D pooling as composites of primitives."""
+"""Max and average pooling over 1-, 2- and 3-D windows as composites of primitives."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
-from adjit.ir import windows
-from adjit.ir.windows import Padding, Pair, blocks
-from adjit.nn.functional_conv import NO_PADDING, _batch, _batched, _const, _pair, _unbatch
-from adjit.nn.functional_fold import im2col
+from adjit.nn import pool_windows as W
+from adjit.nn.pool_args import (
+    check_geometry,
+    check_half_kernel,
+    check_planes,
+    dims,
+    is_empty_stride,
+    stride_zero,
+    unbatched_shape,
+)
 from adjit.runtime import functional as R
 from adjit.runtime.dispatch import composite
 from adjit.runtime.grad_mode import no_grad
+from adjit.runtime.kernel_dtypes import not_implemented, require_not_bool
 from adjit.runtime.tensor import Tensor
 
-__all__ = ["adaptive_avg_pool2d", "avg_pool2d", "max_pool2d"]
+__all__ = [
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    "max_pool1d",
+    "max_pool1d_with_indices",
+    "max_pool2d",
+    "max_pool2d_with_indices",
+    "max_pool3d",
+    "max_pool3d_with_indices",
+]
 
-# Pooling reads its windows with one UNFOLD (see Note [convolution as UNFOLD + MATMUL] in
-# functional_conv.py) and reduces over the window axis.
+# Pooling reads its windows as (N, C, K, L) columns (Note [N-d pooling windows] in
+# pool_windows.py) and reduces over K. 1-d pooling is 2-d pooling of (N, C, 1, L), as in PyTorch
+# (whose 1-d results are a SqueezeBackward1 of the 2-d op).
+
+_BATCHED = {2: "non-empty 3D or 4D (batch mode) tensor expected for input"}
+_BATCHED[3] = "non-empty 4D or 5D (batch mode) tensor expected for input"
 
 
-def _out_size(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool = False) -> int:
-    span = n + 2 * p - d * (k - 1) - 1
-    out = (-(-span // s) if ceil_mode else span // s) + 1
-    if ceil_mode and (out - 1) * s >= n + p:  # the last window must start inside the input
-        out -= 1
-    return out
+class _Geometry:
+    """Kernel, stride, padding (symmetric and per side), dilation and output size of a pool."""
 
-
-def _columns(a: Tensor, k: Pair, s: Pair, pads: Padding, d: Pair) -> Tensor:
-    """(N, C, H, W) -> the windows as (N, C, kh * kw, OH * OW)."""
-    n, c = a.shape[:2]
-    cols = im2col(a, k, d, pads, s)
-    return R.reshape(cols, (n, c, k[0] * k[1], cols.shape[2]))
-
-
-def _pool_geometry(
-    x: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool
-) -> tuple[Pair, Pair, Padding, Pair, Pair]:
-    """Kernel, stride, per-side padding (ceil mode's last window may reach past the right and
-    bottom padding), dilation and output size."""
-    k = _pair(kernel_size)
-    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else _pair(stride)
-    p, d = _pair(padding), _pair(dilation)
-    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
-        raise RuntimeError("pad should be at most half of effective kernel size")
-    c, h, w = x.shape[-3:]
-    out = (
-        _out_size(h, k[0], s[0], p[0], d[0], ceil_mode),
-        _out_size(w, k[1], s[1], p[1], d[1], ceil_mode),
-    )
-    if out[0] < 1 or out[1] < 1:
-        raise RuntimeError(
-            f"Given input size: ({c}x{h}x{w}). Calculated output size: ({c}x{out[0]}x{out[1]}). "
-            "Output size is too small"
+    def __init__(
+        self,
+        op: str,
+        x: Tensor,
+        input: Tensor,
+        kernel_size: Any,
+        stride: Any,
+        padding: Any,
+        dilation: Any,
+        ceil_mode: bool,
+        avg: bool = False,
+    ) -> None:
+        nd = x.ndim - 2
+        self.k = dims(kernel_size, nd, op, "kernel_size", avg)
+        self.s = self.k if is_empty_stride(stride) else dims(stride, nd, op, "stride", avg)
+        self.p = dims(padding, nd, op, "padding", avg)
+        self.d = dims(dilation, nd, op, "dilation", avg)
+        stride_zero(self.s)
+        check_geometry(self.k, self.s, self.p, self.d)
+        function = "avg_pool3d" if avg else "max_pool3d_with_indices_out_cpu_template"
+        check_planes(input, nd, function)
+        self.size: W.Dims = tuple(x.shape[2:])
+        if avg and nd == 3 and any(n < k for n, k in zip(self.size, self.k, strict=True)):
+            t, h, w = self.size
+            raise RuntimeError(
+                f"input image (T: {t} H: {h} W: {w}) smaller than kernel size "
+                f"(kT: {self.k[0]} kH: {self.k[1]} kW: {self.k[2]})"
+            )
+        check_half_kernel(self.k, self.p)
+        self.out = tuple(
+            W.out_size(n, k, s, p, d, ceil_mode)
+            for n, k, s, p, d in zip(self.size, self.k, self.s, self.p, self.d, strict=True)
         )
-    extra = [
-        max((o - 1) * ss + dd * (kk - 1) + 1 - (n + 2 * pp), 0)
-        for o, ss, dd, kk, n, pp in zip(out, s, d, k, (h, w), p, strict=True)
-    ]
-    return k, s, ((p[0], p[0] + extra[0]), (p[1], p[1] + extra[1])), d, out
+        if min(self.out) < 1:
+            sizes = "x".join(str(n) for n in (x.shape[1], *self.size))
+            outs = "x".join(str(n) for n in (x.shape[1], *self.out))
+            raise RuntimeError(
+                f"Given input size: ({sizes}). Calculated output size: ({outs}). "
+                "Output size is too small"
+            )
+        self.pads = W.side_pads(self.size, self.k, self.s, self.p, self.d, self.out)
+        self.coords = W.positions(self.size, self.k, self.s, self.p, self.d, self.out)
+
+    def windows(self, a: Tensor) -> Tensor:
+        return W.windows(a, self.k, self.s, self.pads, self.d)
 
 
-def _pad_mask(hw: Pair, k: Pair, s: Pair, pads: Padding, d: Pair) -> np.ndarray | None:
-    """(1, 1, K, L): which window elements lie inside the input (None when all do)."""
-    if pads == NO_PADDING:
-        return None
-    ones = np.ones((1, 1, *hw), np.float64)
-    inside = windows.unfold(ones, kernel_size=k, dilation=d, padding=pads, stride=s)
-    return inside.reshape(1, 1, k[0] * k[1], -1) > 0
+def _batched(input: Tensor, nd: int, message: str) -> tuple[Tensor, bool]:
+    if input.ndim == nd + 1:
+        return R.unsqueeze(input, 0), True
+    if input.ndim != nd + 2:
+        raise RuntimeError(message)
+    return input, False
 
 
-def _lowest(x: Tensor) -> float | int:
-    return -math.inf if x.dtype.is_floating_point else int(np.iinfo(x.dtype.np).min)
+def _max_pool(
+    op: str,
+    nd: int,
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: bool,
+) -> tuple[Tensor, Tensor]:
+    """Window maxima and PyTorch's flat per-plane indices of them (Note [N-d pooling windows]);
+    the gradient goes to the chosen element only."""
+    require_not_bool(input, op)
+    x, unbatched = _batched(input, nd, _BATCHED[nd])
+    g = _Geometry(op, x, input, kernel_size, stride, padding, dilation, ceil_mode)
+    mask = W.inside(g.size, g.coords)
+    firsts: list[Tensor] = []
+
+    def decomposition(a: Tensor) -> Tensor:
+        b = R.unsqueeze(a, 0) if unbatched else a
+        y, first = W.first_max(g.windows(b), mask)
+        firsts.append(first)
+        y = R.reshape(y, (*b.shape[:2], *g.out))
+        return R.squeeze(y, 0) if unbatched else y
+
+    name = f"MaxPool{nd}DWithIndicesBackward0"
+    y = composite(name, decomposition, input)
+    with no_grad():
+        idx = W.picked_index(W.flat_index(g.size, g.coords), firsts[0].detach())
+        idx = R.reshape(idx, tuple(y.shape))
+    return y, idx
 
 
-def _max_pool(a: Tensor, k: Pair, s: Pair, pads: Padding, d: Pair) -> tuple[Tensor, Tensor]:
-    """Window maxima (N, C, L) and the window index of each one's first maximum (N, C, 1, L)."""
-    cols = _columns(a, k, s, pads, d)
-    mask = _pad_mask((a.shape[2], a.shape[3]), k, s, pads, d)
-    if mask is not None:  # padding never wins: it is the lowest value
-        cols = R.where(Tensor._make(mask), cols, _lowest(a))
-    first = R.argmax(cols, 2, keepdim=True)
-    if not a.dtype.is_floating_point:
-        return R.amax(cols, 2), first
-    # PyTorch routes the gradient to the first maximum (AMAX would share it among ties)
-    pick = first == Tensor._make(np.arange(k[0] * k[1]).reshape(1, 1, -1, 1))
-    return R.sum(R.where(pick, cols, 0.0), 2), first
+def _max_pool1d(
+    input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool
+) -> tuple[Tensor, Tensor]:
+    """PyTorch's max_pool1d_with_indices: 2-d pooling of (N, C, 1, L)."""
+    unbatched_shape(input, 1, "max_pool1d")
+    args = [_as_2d(v, "max_pool1d", what) for v, what in _args_1d(kernel_size, padding, dilation)]
+    s = stride if is_empty_stride(stride) else _as_2d(stride, "max_pool1d", "stride")
+    y, idx = _max_pool(
+        "max_pool2d", 2, R.unsqueeze(input, -2), args[0], s, args[1], args[2], ceil_mode
+    )
+    return R.squeeze(y, -2), R.squeeze(idx, -2)
 
 
-def _argmax_indices(first: Tensor, hw: Pair, k: Pair, s: Pair, pads: Padding, d: Pair) -> Tensor:
-    """PyTorch's flat (h * W + w) input positions of each window's first maximum."""
-    oh, ow = blocks(hw, k, d, pads, s)
-    kh, kw = np.divmod(np.arange(k[0] * k[1]), k[1])
-    rows = np.arange(oh)[None, :, None] * s[0] - pads[0][0] + kh[:, None, None] * d[0]
-    cols = np.arange(ow)[None, None, :] * s[1] - pads[1][0] + kw[:, None, None] * d[1]
-    table = (rows * hw[1] + cols).reshape(1, 1, k[0] * k[1], oh * ow).astype(np.int64)
-    table = R.expand(Tensor._make(table), (first.shape[0], first.shape[1], *table.shape[2:]))
-    return R.reshape(R.gather(table, 2, first), (first.shape[0], first.shape[1], oh, ow))
+def _args_1d(kernel_size: Any, padding: Any, dilation: Any) -> list[tuple[Any, str]]:
+    return [(kernel_size, "kernel_size"), (padding, "padding"), (dilation, "dilation")]
+
+
+def _as_2d(v: Any, op: str, what: str) -> tuple[int, int]:
+    """A 1-d argument as the (1, v) of the 2-d op (or its padding/dilation (0, v) / (1, v))."""
+    (n,) = dims(v, 1, op, what, False)
+    return (0 if what == "padding" else 1, n)
+
+
+def max_pool1d_with_indices(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> tuple[Tensor, Tensor]:
+    return _max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def max_pool1d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
+    """Window maximum over the last dim; the gradient goes to the chosen element."""
+    if not return_indices and not input.requires_grad:
+        _check_max_pool1d_impl(input, kernel_size, stride, padding, dilation, ceil_mode)
+    y, idx = _max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode)
+    return (y, idx) if return_indices else y
+
+
+def _check_max_pool1d_impl(
+    input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool
+) -> None:
+    """PyTorch's own max_pool1d kernel (inputs that need no gradient) and its messages."""
+    if input.ndim not in (2, 3) or any(n == 0 for n in input.shape[-2:]):
+        raise RuntimeError(
+            "max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size "
+            f"for input, but got:{list(input.shape)}"
+        )
+    if not input.dtype.is_floating_point:
+        raise not_implemented("max_pool1d_impl", input.dtype)
+    (k,) = dims(kernel_size, 1, "max_pool1d", "kernel_size", False)
+    (s,) = (k,) if is_empty_stride(stride) else dims(stride, 1, "max_pool1d", "stride", False)
+    (p,) = dims(padding, 1, "max_pool1d", "padding", False)
+    (d,) = dims(dilation, 1, "max_pool1d", "dilation", False)
+    for what, v, bad in (("kernel_size", k, k <= 0), ("stride", s, s <= 0)):
+        if bad:
+            raise RuntimeError(f"max_pool1d() {what} must be greater than zero, but got {v}")
+    if p < 0:
+        raise RuntimeError(f"max_pool1d() padding must be non-negative, but got {p}")
+    if p > k // 2:
+        raise RuntimeError(
+            "max_pool1d() padding should be at most half of kernel size, but got "
+            f"padding={p} and kernel_size={k}"
+        )
+    if d <= 0:
+        raise RuntimeError(f"max_pool1d() dilation must be greater than zero, but got {d}")
+    out = W.out_size(input.shape[-1], k, s, p, d, ceil_mode)
+    if out < 1:
+        raise RuntimeError(f"max_pool1d() Invalid computed output size: {out}")
+
+
+def max_pool2d_with_indices(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> tuple[Tensor, Tensor]:
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode)
 
 
 def max_pool2d(
@@ -112,37 +238,111 @@ def max_pool2d(
     return_indices: bool = False,
 ) -> Any:
     """Window maximum; the gradient goes to the first maximal element, as in PyTorch."""
-    x, unbatched = _batched(input, "max_pool2d")
-    k, s, pads, d, out = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode)
-    firsts: list[Tensor] = []
-
-    def decomposition(a: Tensor) -> Tensor:
-        b = _batch(a, unbatched)
-        y, first = _max_pool(b, k, s, pads, d)
-        firsts.append(first)
-        return _unbatch(R.reshape(y, (b.shape[0], b.shape[1], *out)), unbatched)
-
-    y = composite("MaxPool2DWithIndicesBackward0", decomposition, input)
-    if not return_indices:
-        return y
-    with no_grad():
-        idx = _argmax_indices(firsts[0].detach(), (x.shape[2], x.shape[3]), k, s, pads, d)
-    return y, _unbatch(idx, unbatched)
+    y, idx = _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode)
+    return (y, idx) if return_indices else y
 
 
-def _avg_divisor(
-    hw: Pair, k: Pair, s: Pair, p: Pair, out: Pair, count_include_pad: bool
-) -> np.ndarray:
+def max_pool3d_with_indices(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> tuple[Tensor, Tensor]:
+    return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def max_pool3d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Any:
+    """3-D window maximum (two UNFOLDs, Note [N-d pooling windows])."""
+    y, idx = _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode)
+    return (y, idx) if return_indices else y
+
+
+# ---- average pooling ----------------------------------------------------------------------------
+def _divisor(g: _Geometry, count_include_pad: bool) -> np.ndarray:
     """PyTorch's per-window divisor (windows clipped to the padded, then the real input)."""
     sizes = []
-    for n, kk, ss, pp, oo in zip(hw, k, s, p, out, strict=True):
-        start = np.arange(oo) * ss - pp
-        end = np.minimum(start + kk, n + pp)
+    for n, k, s, p, o in zip(g.size, g.k, g.s, g.p, g.out, strict=True):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, n + p)
         size = end - start
         if not count_include_pad:
             size = np.minimum(end, n) - np.maximum(start, 0)
         sizes.append(size)
-    return (sizes[0][:, None] * sizes[1][None, :]).astype(np.float64)
+    div = sizes[0]
+    for size in sizes[1:]:
+        div = np.multiply.outer(div, size)
+    return div.astype(np.float64)
+
+
+def _avg_pool(
+    op: str,
+    nd: int,
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    ceil_mode: bool,
+    count_include_pad: bool,
+    divisor_override: int | None,
+) -> Tensor:
+    """Window sums over zero padding divided by PyTorch's divisor (truncating for integers)."""
+    require_not_bool(input, op if nd == 2 else "avg_pool3d_out_frame")
+    message = (
+        "Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but "
+        f"got:{list(input.shape)}"
+        if nd == 2
+        else _BATCHED[3]
+    )
+    x, unbatched = _batched(input, nd, message)
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("divisor must be not zero")
+    g = _Geometry(op, x, input, kernel_size, stride, padding, 1, ceil_mode, avg=True)
+    if divisor_override is not None:
+        div = np.full(g.out, float(divisor_override))
+    else:
+        div = _divisor(g, count_include_pad)
+    integer = not input.dtype.is_floating_point
+
+    def decomposition(a: Tensor) -> Tensor:
+        b = R.unsqueeze(a, 0) if unbatched else a
+        total = R.reshape(R.sum(g.windows(b), 2), (*b.shape[:2], *g.out))
+        total = R.squeeze(total, 0) if unbatched else total
+        if integer:
+            return R.div(total, Tensor._make(div.astype(np.int64)), rounding_mode="trunc")
+        if np.all(div == div.flat[0]):
+            return total / float(div.flat[0])
+        return total / Tensor._make(div.astype(input.dtype.np))
+
+    return composite(f"AvgPool{nd}DBackward0", decomposition, input)
+
+
+def avg_pool1d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
+    """Window mean over the last dim: 2-d average pooling of (N, C, 1, L), as in PyTorch."""
+    unbatched_shape(input, 1, "avg_pool1d")
+    k = _as_2d(kernel_size, "avg_pool1d", "kernel_size")
+    s = k if is_empty_stride(stride) else _as_2d(stride, "avg_pool1d", "stride")
+    p = _as_2d(padding, "avg_pool1d", "padding")
+    x = R.unsqueeze(input, -2)
+    y = _avg_pool("avg_pool2d", 2, x, k, s, p, ceil_mode, count_include_pad, None)
+    return R.squeeze(y, -2)
 
 
 def avg_pool2d(
@@ -155,43 +355,37 @@ def avg_pool2d(
     divisor_override: int | None = None,
 ) -> Tensor:
     """Window mean over zero padding, with PyTorch's divisor rules."""
-    x, unbatched = _batched(input, "avg_pool2d")
-    k, s, pads, d, out = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode)
-    if divisor_override is not None:
-        div = np.full(out, float(divisor_override))
-    else:
-        p = (pads[0][0], pads[1][0])
-        div = _avg_divisor((x.shape[2], x.shape[3]), k, s, p, out, count_include_pad)
-
-    def decomposition(a: Tensor) -> Tensor:
-        b = _batch(a, unbatched)
-        total = R.reshape(R.sum(_columns(b, k, s, pads, d), 2), (*b.shape[:2], *out))
-        if np.all(div == div.flat[0]):
-            return _unbatch(total / float(div.flat[0]), unbatched)
-        return _unbatch(total / _const(div, a), unbatched)
-
-    return composite("AvgPool2DBackward0", decomposition, input)
-
-
-def _adaptive_matrix(n: int, out: int) -> np.ndarray:
-    """(out, n): row i averages input[floor(i n / out) : ceil((i + 1) n / out)]."""
-    m = np.zeros((out, n))
-    for i in range(out):
-        lo, hi = (i * n) // out, -(-((i + 1) * n) // out)
-        m[i, lo:hi] = 1.0 / (hi - lo)
-    return m
-
-
-def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
-    """Adaptive mean pooling for any sizes: ``P_h @ x @ P_w^T`` (a mean for (1, 1))."""
-    x, unbatched = _batched(input, "adaptive_avg_pool2d")
-    size = (output_size, output_size) if isinstance(output_size, int | None) else output_size
-    oh, ow = (
-        x.shape[2] if size[0] is None else size[0],
-        x.shape[3] if size[1] is None else size[1],
+    return _avg_pool(
+        "avg_pool2d",
+        2,
+        input,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
     )
-    if (oh, ow) == (1, 1):
-        return R.mean(input, (-1, -2), keepdim=True)
-    ph = _const(_adaptive_matrix(x.shape[2], oh), x)
-    pw = _const(_adaptive_matrix(x.shape[3], ow).T, x)
-    return composite("AdaptiveAvgPool2DBackward0", lambda a: R.matmul(R.matmul(ph, a), pw), input)
+
+
+def avg_pool3d(
+    input: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
+    """3-D window mean over zero padding, with PyTorch's divisor rules."""
+    return _avg_pool(
+        "avg_pool3d",
+        3,
+        input,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+    )

@@ -1,0 +1,216 @@
+"""Adaptive average and max pooling (1-, 2- and 3-D) as composites of primitives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from adjit.nn import pool_windows as W
+from adjit.nn.pool_args import unbatched_shape
+from adjit.runtime import functional as R
+from adjit.runtime.dispatch import composite
+from adjit.runtime.grad_mode import no_grad
+from adjit.runtime.kernel_dtypes import not_implemented
+from adjit.runtime.tensor import Tensor
+
+__all__ = [
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool1d_with_indices",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool2d_with_indices",
+    "adaptive_max_pool3d",
+    "adaptive_max_pool3d_with_indices",
+]
+
+# Note [adaptive windows]: output i of a dim of size n pooled to o reads input
+# [floor(i n / o), ceil((i + 1) n / o)), so windows differ in size and may overlap. Average
+# pooling is then linear and separable: one (o, n) averaging matrix per dim, applied by MATMUL
+# (the backward is the transposed product). Max pooling gathers each window, padded to the
+# largest one, through an index table into the flattened plane (Note [N-d pooling windows] in
+# pool_windows.py), the padding masked out; the backward scatters to each chosen element, so
+# overlapping windows add up.
+
+
+def _bounds(n: int, o: int) -> tuple[np.ndarray, np.ndarray]:
+    i = np.arange(o)
+    return (i * n) // o, -(-((i + 1) * n) // o)
+
+
+def _sizes(op: str, x: Tensor, output_size: Any, nd: int) -> tuple[int, ...]:
+    if isinstance(output_size, int):
+        size: tuple[Any, ...] = (output_size,) * nd
+    elif output_size is None and nd > 1:
+        raise TypeError("object of type 'NoneType' has no len()")
+    elif output_size is None:
+        raise TypeError(
+            f"{op}(): argument 'output_size' (position 2) must be tuple of ints, not NoneType"
+        )
+    else:
+        size = tuple(output_size)
+    if len(size) != nd:
+        if nd == 1:
+            raise RuntimeError(
+                f"{op}() argument 'output_size' should contain one int (got {len(size)})"
+            )
+        if op.startswith("adaptive_max"):
+            raise RuntimeError(f"{op}(): internal error: output_size.size() must be {nd}")
+        raise RuntimeError(f"{op}: output_size must be {nd}")
+    return tuple(x.shape[x.ndim - nd + i] if v is None else int(v) for i, v in enumerate(size))
+
+
+def _check_input(op: str, x: Tensor, nd: int, kernel: str) -> None:
+    if x.ndim not in (nd + 1, nd + 2):
+        colon = ":" if op.startswith("adaptive_max") else ""
+        raise RuntimeError(
+            f"{op}(): Expected {nd + 1}D or {nd + 2}D tensor, but got{colon} {list(x.shape)}"
+        )
+    for i in range(1, x.ndim):
+        if x.shape[i] == 0:
+            raise RuntimeError(
+                f"{op}(): Expected input to have non-zero size for non-batch dimensions, but "
+                f"input has sizes {list(x.shape)} with dimension {i} being empty"
+            )
+    if not x.dtype.is_floating_point:
+        raise not_implemented(kernel, x.dtype)
+
+
+def _check_out(op: str, x: Tensor, out: tuple[int, ...]) -> None:
+    if min(out) < 0:
+        if op == "adaptive_avg_pool3d":
+            raise RuntimeError(
+                f"{op}: elements of output_size must be greater than or equal to 0 but "
+                f"received {{{out[0]}, {out[1]},{out[2]}}}"
+            )
+        shape = [*x.shape[: x.ndim - len(out)], *out]
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(out)}: {shape}")
+
+
+def _averaging(n: int, o: int) -> np.ndarray:
+    """(o, n): row i averages its window (Note [adaptive windows])."""
+    m = np.zeros((o, n))
+    for i, (lo, hi) in enumerate(zip(*_bounds(n, o), strict=True)):
+        m[i, lo:hi] = 1.0 / (hi - lo)
+    return m
+
+
+def _adaptive_avg(op: str, nd: int, input: Tensor, output_size: Any) -> Tensor:
+    kernel = "adaptive_avg_pool3d_cpu" if nd == 3 else "adaptive_avg_pool2d"
+    _check_input(op, input, nd, kernel)
+    out = _sizes(op, input, output_size, nd)
+    _check_out(op, input, out)
+    if all(o == 1 for o in out):
+        return R.mean(input, tuple(range(-nd, 0)), keepdim=True)
+    size = input.shape[-nd:]
+    mats = [
+        Tensor._make(_averaging(n, o).astype(input.dtype.np))
+        for n, o in zip(size, out, strict=True)
+    ]
+
+    def decomposition(a: Tensor) -> Tensor:
+        y = R.matmul(a, R.transpose(mats[-1], 0, 1))  # the last dim
+        y = R.matmul(mats[-2], y)
+        if nd == 3:
+            lead = tuple(y.shape[:-3])
+            y = R.reshape(y, (*lead, size[0], out[1] * out[2]))
+            y = R.reshape(R.matmul(mats[0], y), (*lead, *out))
+        return y
+
+    return composite(f"AdaptiveAvgPool{nd}DBackward0", decomposition, input)
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
+    """Adaptive mean over the last dim: 2-d adaptive pooling of (N, C, 1, L), as PyTorch."""
+    unbatched_shape(input, 1, "adaptive_avg_pool1d")
+    (o,) = _sizes("adaptive_avg_pool1d", input, output_size, 1)
+    return R.squeeze(adaptive_avg_pool2d(R.unsqueeze(input, -2), (1, o)), -2)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
+    """Adaptive mean pooling for any sizes: ``P_h @ x @ P_w^T`` (a mean for (1, 1))."""
+    return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
+
+
+def adaptive_avg_pool3d(input: Tensor, output_size: Any) -> Tensor:
+    """Adaptive mean pooling over (D, H, W), one averaging matrix per dim."""
+    return _adaptive_avg("adaptive_avg_pool3d", 3, input, output_size)
+
+
+def _adaptive_tables(size: tuple[int, ...], out: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(K, L) flat input indices of the windows padded to the largest, and which are real."""
+    coords, masks = [], []
+    for n, o in zip(size, out, strict=True):
+        lo, hi = _bounds(n, o)
+        k = int((hi - lo).max()) if o else 1
+        at = lo[None, :] + np.arange(k)[:, None]
+        real = at < hi[None, :]
+        coords.append(np.where(real, at, lo[None, :]))
+        masks.append(real)
+    return W.flat_index(size, coords), W.combine(masks, "and")
+
+
+def _adaptive_max(op: str, nd: int, input: Tensor, output_size: Any) -> tuple[Tensor, Tensor]:
+    kernel = "adaptive_max_pool3d_cpu" if nd == 3 else "adaptive_max_pool2d"
+    _check_input(op, input, nd, kernel)
+    out = _sizes(op, input, output_size, nd)
+    _check_out(op, input, out)
+    size = tuple(input.shape[-nd:])
+    lead = tuple(input.shape[:-nd])
+    table, real = _adaptive_tables(size, out)
+    mask = None if real.all() else real
+    picks = Tensor._make(table.reshape(-1).astype(np.int64))
+    firsts: list[Tensor] = []
+
+    def decomposition(a: Tensor) -> Tensor:
+        flat = R.reshape(a, (1, int(np.prod(lead)), int(np.prod(size))))
+        cols = R.reshape(R.index_select(flat, 2, picks), (1, flat.shape[1], *table.shape))
+        y, first = W.first_max(cols, mask)
+        firsts.append(first)
+        return R.reshape(y, (*lead, *out))
+
+    y = composite(f"AdaptiveMaxPool{nd}DBackward0", decomposition, input)
+    with no_grad():
+        idx = R.reshape(W.picked_index(table, firsts[0].detach()), (*lead, *out))
+    return y, idx
+
+
+def adaptive_max_pool1d_with_indices(
+    input: Tensor, output_size: Any, return_indices: bool = False
+) -> tuple[Tensor, Tensor]:
+    unbatched_shape(input, 1, "adaptive_max_pool1d")
+    (o,) = _sizes("adaptive_max_pool1d", input, output_size, 1)
+    y, idx = _adaptive_max("adaptive_max_pool2d", 2, R.unsqueeze(input, -2), (1, o))
+    return R.squeeze(y, -2), R.squeeze(idx, -2)
+
+
+def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """Adaptive maximum over the last dim (2-d adaptive pooling of (N, C, 1, L))."""
+    y, idx = adaptive_max_pool1d_with_indices(input, output_size)
+    return (y, idx) if return_indices else y
+
+
+def adaptive_max_pool2d_with_indices(
+    input: Tensor, output_size: Any, return_indices: bool = False
+) -> tuple[Tensor, Tensor]:
+    return _adaptive_max("adaptive_max_pool2d", 2, input, output_size)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """Adaptive maximum (Note [adaptive windows]); indices are flat per plane."""
+    y, idx = _adaptive_max("adaptive_max_pool2d", 2, input, output_size)
+    return (y, idx) if return_indices else y
+
+
+def adaptive_max_pool3d_with_indices(
+    input: Tensor, output_size: Any, return_indices: bool = False
+) -> tuple[Tensor, Tensor]:
+    return _adaptive_max("adaptive_max_pool3d", 3, input, output_size)
+
+
+def adaptive_max_pool3d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """3-D adaptive maximum (Note [adaptive windows]); indices are flat per (D, H, W) volume."""
+    y, idx = _adaptive_max("adaptive_max_pool3d", 3, input, output_size)
+    return (y, idx) if return_indices else y

@@ -1,0 +1,138 @@
+"""N-d pooling windows: output sizes, UNFOLD-based window columns, index tables, first maxima."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from adjit.nn.functional_fold import im2col
+from adjit.runtime import functional as R
+from adjit.runtime.tensor import Tensor
+
+Dims = tuple[int, ...]
+Pads = tuple[tuple[int, int], ...]
+
+# Note [N-d pooling windows]: a pooling op reads its windows as one (N, C, K, L) tensor, K the
+# window elements and L the output positions, both in row-major order over the spatial dims
+# (PyTorch's loop order, so "first maximum" means the same thing). 1-d and 2-d windows are one
+# UNFOLD (Note [convolution as UNFOLD + MATMUL] in functional_conv.py); 3-d ones are two: the
+# (H, W) windows of every depth slice, then a (kd, 1) UNFOLD along depth of those columns. The
+# backward is FOLD(s). Windows that are not a fixed stride (adaptive, fractional) gather their
+# elements through an index table into the flattened plane instead.
+
+
+def out_size(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """PyTorch's pooling_output_shape: in ceil mode the last window must start inside."""
+    span = n + 2 * p - d * (k - 1) - 1
+    out = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= n + p:
+        out -= 1
+    return out
+
+
+def side_pads(size: Dims, k: Dims, s: Dims, p: Dims, d: Dims, out: Dims) -> Pads:
+    """Per-side padding: ceil mode's last window may reach past the right padding."""
+    return tuple(
+        (pp, pp + max((o - 1) * ss + dd * (kk - 1) + 1 - (n + 2 * pp), 0))
+        for n, kk, ss, pp, dd, o in zip(size, k, s, p, d, out, strict=True)
+    )
+
+
+def _unfold_depth(a: Tensor, k: int, s: int, pads: tuple[int, int], d: int) -> Tensor:
+    """(N, C, D, X) -> (N, C, k, OD, X): windows along D of every column X."""
+    n, c, _, x = a.shape
+    cols = im2col(a, (k, 1), (d, 1), (pads, (0, 0)), (s, 1))
+    return R.reshape(cols, (n, c, k, cols.shape[2] // x, x))
+
+
+def windows(a: Tensor, k: Dims, s: Dims, pads: Pads, d: Dims) -> Tensor:
+    """(N, C, *spatial) -> the windows as (N, C, K, L), zero outside the input."""
+    n, c = a.shape[:2]
+    if len(k) == 1:
+        flat = R.reshape(a, (n, c, 1, a.shape[2]))
+        cols = im2col(flat, (1, k[0]), (1, d[0]), ((0, 0), pads[0]), (1, s[0]))
+        return R.reshape(cols, (n, c, k[0], cols.shape[2]))
+    if len(k) == 2:
+        cols = im2col(a, (k[0], k[1]), (d[0], d[1]), (pads[0], pads[1]), (s[0], s[1]))
+        return R.reshape(cols, (n, c, k[0] * k[1], cols.shape[2]))
+    depth, h, w = a.shape[2:]
+    plane = R.reshape(a, (n, c * depth, h, w))
+    cols = im2col(plane, (k[1], k[2]), (d[1], d[2]), (pads[1], pads[2]), (s[1], s[2]))
+    khw, lhw = k[1] * k[2], cols.shape[2]
+    cols = R.reshape(cols, (n, c, depth, khw * lhw))
+    cols = _unfold_depth(cols, k[0], s[0], pads[0], d[0])  # (N, C, kd, OD, khw * lhw)
+    od = cols.shape[3]
+    cols = R.permute(R.reshape(cols, (n, c, k[0], od, khw, lhw)), (0, 1, 2, 4, 3, 5))
+    return R.reshape(cols, (n, c, k[0] * khw, od * lhw))
+
+
+def combine(tables: list[np.ndarray], how: str) -> np.ndarray:
+    """Per-dim (k_i, o_i) tables combined into (K, L), row-major over the dims."""
+    out = np.zeros((1, 1), np.int64) if how == "add" else np.ones((1, 1), bool)
+    for t in tables:
+        a, b = out[:, None, :, None], t[None, :, None, :]
+        out = (a + b if how == "add" else a & b).reshape(
+            a.shape[0] * t.shape[0], a.shape[2] * t.shape[1]
+        )
+    return out
+
+
+def positions(size: Dims, k: Dims, s: Dims, p: Dims, d: Dims, out: Dims) -> list[np.ndarray]:
+    """Per dim, (k_i, o_i): the input coordinate window element k reads at output o."""
+    return [
+        np.arange(o)[None, :] * ss - pp + np.arange(kk)[:, None] * dd
+        for kk, ss, pp, dd, o in zip(k, s, p, d, out, strict=True)
+    ]
+
+
+def inside(size: Dims, coords: list[np.ndarray]) -> np.ndarray | None:
+    """(K, L): which window elements lie in the input (None when all do)."""
+    masks = [(c >= 0) & (c < n) for c, n in zip(coords, size, strict=True)]
+    if all(m.all() for m in masks):
+        return None
+    return combine(masks, "and")
+
+
+def flat_index(size: Dims, coords: list[np.ndarray]) -> np.ndarray:
+    """(K, L): PyTorch's flattened per-plane input index of each window element."""
+    strides = [math.prod(size[i + 1 :]) for i in range(len(size))]
+    return combine([c * st for c, st in zip(coords, strides, strict=True)], "add")
+
+
+def lowest(x: Tensor) -> float | int:
+    if x.dtype.is_floating_point:
+        return -math.inf
+    return int(np.iinfo(x.dtype.np).min)
+
+
+def first_max(cols: Tensor, mask: np.ndarray | None) -> tuple[Tensor, Tensor]:
+    """Window maxima (N, C, L) and each one's window position (N, C, 1, L), as PyTorch's CPU
+    loops pick it: the first maximum, or the last NaN (``val > max || isnan(val)``); elements
+    outside the input never win. The value flows from that one element only (AMAX would share
+    the gradient among ties)."""
+    k = cols.shape[2]
+    pos = Tensor._make(np.arange(k, dtype=np.int64).reshape(1, 1, k, 1))
+    ok = None if mask is None else Tensor._make(mask[None, None])
+    if ok is not None:
+        cols = R.where(ok, cols, lowest(cols))
+    top = R.amax(cols, 2, keepdim=True)
+    hit = cols == top
+    if ok is not None:
+        hit = R.logical_and(hit, ok)
+    first = R.amin(R.where(hit, pos, k), 2, keepdim=True)
+    if cols.dtype.is_floating_point:
+        last_nan = R.amax(R.where(R.isnan(cols), pos, -1), 2, keepdim=True)
+        first = R.where(last_nan >= 0, last_nan, first)
+        value = R.sum(R.where(pos == first, cols, 0.0), 2)
+    else:
+        value = R.squeeze(top, 2)
+    return value, first
+
+
+def picked_index(table: np.ndarray | Tensor, first: Tensor) -> Tensor:
+    """(N, C, L): the flat input index (``table``, (K, L) or (N, C, K, L)) at ``first``."""
+    n, c, _, l_ = first.shape
+    t = table if isinstance(table, Tensor) else Tensor._make(table.astype(np.int64)[None, None])
+    t = R.expand(t, (n, c, *t.shape[2:]))
+    return R.reshape(R.gather(t, 2, first), (n, c, l_))
