@@ -464,6 +464,7 @@ COMPLEX_OPS = frozenset(
     {Op.NEG, Op.ABS, Op.EXP, Op.LOG, Op.SQRT, Op.ADD, Op.SUB, Op.MUL, Op.DIV}
     | {Op.EQ, Op.NE, Op.WHERE, Op.SUM, Op.RESHAPE, Op.PERMUTE, Op.EXPAND, Op.INDEX, Op.GATHER}
     | {Op.CAT, Op.DETACH, Op.CHECK, Op.SIN, Op.COS, Op.TANH, Op.LOG1P, Op.POW}
+    | {Op.INDEX_ADD, Op.SCATTER_ADD, Op.CUSTOM_VJP}  # (complex gradients: their rules' ops)
 )
 _COMPLEX_ERRORS: dict[Op, tuple[type[Exception], str]] = {
     Op.LT: (NotImplementedError, '"lt_cpu" not implemented for {}'),

@@ -43,6 +43,12 @@ def _make_grads(outputs: list[Tensor], grads: list[Any]) -> list[Tensor]:
                 f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} "
                 f"and output[{i}] has a shape of {out.shape}."
             )
+        elif (g.dtype.category == 3) != (out.dtype.category == 3):
+            raise RuntimeError(
+                "For complex Tensors, both grad_output and output are required to have the same "
+                f"dtype. Mismatch in dtype: grad_output[{i}] has a dtype of {g.dtype} and "
+                f"output[{i}] has a dtype of {out.dtype}."
+            )
         result.append(g)
     return result
 

@@ -19,9 +19,6 @@ def _check_device(dev: Any) -> None:
     _devices.check(dev)
 
 
-COMPLEX_GRAD = "adjit does not support autograd through complex tensors yet (requires_grad=True)"
-
-
 def _finish(data: np.ndarray, dtype: DType | None, requires_grad: bool, dev: Any = None) -> Tensor:
     _check_device(dev)
     if dtype is not None and data.dtype != dtype.np:
@@ -29,9 +26,7 @@ def _finish(data: np.ndarray, dtype: DType | None, requires_grad: bool, dev: Any
     # (np.ascontiguousarray would turn a 0-d array into a 1-d one)
     t = Tensor._make(data if data.flags.c_contiguous else np.array(data, order="C"))
     if requires_grad:
-        if t.dtype.category == 3:
-            raise NotImplementedError(COMPLEX_GRAD)
-        if not t.dtype.is_floating_point:
+        if t.dtype.category < 2:
             raise RuntimeError(
                 "Only Tensors of floating point and complex dtype can require gradients"
             )

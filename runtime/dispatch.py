@@ -124,19 +124,32 @@ def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
             # requires_grad=True (a leaf that no gradient reaches), and refuses in-place
             # ops under grad mode (Note in inplace._check_leaf)
             out._requires_grad = out._nograd_view = True
-    if requires and grad_mode and op not in GroupOp.NONDIFF and out_aval.dtype.is_floating_point:
+    if requires and grad_mode and op not in GroupOp.NONDIFF and out_aval.dtype.category >= 2:
         edges = tuple(
             gradient_edge(t) if t._requires_grad or t._grad_fn is not None else (None, 0)
             for t in inputs
         )
-        cls = _node_class(name or DEFAULT_NAMES[op])
+        # a complex result, or |z|: Note [complex gradients] in runtime/complex_autograd.py
+        if op is Op.CUSTOM_VJP and not getattr(attrs["rule"], "complex", False):
+            _real_rule_only(name, out_aval, avals)
+        if out_aval.dtype.category == 3 or (op is Op.ABS and avals[0].dtype.category == 3):
+            from .complex_autograd import node_class as complex_node_class
+
+            cls = complex_node_class(name or DEFAULT_NAMES[op])
+        else:
+            cls = _node_class(name or DEFAULT_NAMES[op])
         out._grad_fn = cls(op, attrs, inputs, out, edges)
-    elif requires and grad_mode and out_aval.dtype.category == 3 and op not in GroupOp.NONDIFF:
-        raise NotImplementedError(  # Note [complex dtypes] in ir/dtypes.py
-            f"{op.name.lower()}: adjit does not support autograd through complex tensors yet "
-            "(an input requires grad); detach it or run under torch.no_grad()"
-        )
     return out
+
+
+def _real_rule_only(name: str | None, out: Aval, avals: list[Aval]) -> None:
+    """A derivative formula written for real values (no conjugates) refuses complex ones."""
+    if out.dtype.category == 3 or any(a.dtype.category == 3 for a in avals):
+        raise NotImplementedError(
+            f"{name or 'this function'}: adjit does not support autograd through complex "
+            "tensors for this function yet (an input requires grad); detach it or run under "
+            "torch.no_grad()"
+        )
 
 
 _INFERRED: dict[tuple, Aval] = {}  # (op, avals, attrs with their types) -> output aval

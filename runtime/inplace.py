@@ -205,7 +205,7 @@ def _index_put(
     old: Tensor, val: Tensor, spec: tuple, idx: list[Tensor], target: tuple[int, ...]
 ) -> Tensor:
     """``old`` with ``val`` written at the index, out of place, as primitives."""
-    ones = Tensor._make(np.ones(target, old.dtype.np))
+    ones = Tensor._make(np.ones(target, old.dtype.np if old.dtype.category != 3 else np.float32))
     mask = apply(Op.INDEX_ADD, ones, *idx, spec=spec, shape=tuple(old.shape))
     scattered = apply(
         Op.INDEX_ADD, val.to(old.dtype).expand(target), *idx, spec=spec, shape=tuple(old.shape)

@@ -18,19 +18,56 @@ from .tensor import Tensor
 
 # Note [complex functions eager]: these read NumPy data directly. That is sound because complex
 # tensors never reach compiled code (the tracer refuses them: Note [complex dtypes] in
-# ir/dtypes.py) nor autograd (a complex result of a tensor that requires grad refuses), and the
-# functions below refuse both cases by name before reading anything.
+# ir/dtypes.py), and under autograd each value is computed without history and carries
+# PyTorch's derivative formula (``with_rule``: Note [complex gradients] in
+# runtime/complex_autograd.py).
 _NO_GRAD = (
-    "{}: adjit does not support autograd through complex tensors yet (the input requires grad); "
-    "detach it or run under torch.no_grad()"
+    "{}: adjit does not support autograd through complex tensors here yet (the input requires "
+    "grad); detach it or run under torch.no_grad()"
 )
 
 
 def _eager(name: str, *tensors: Tensor) -> None:
     if trace_state.current() is not None:
         raise NotImplementedError(f"adjit.compile does not support complex tensors yet ({name})")
+
+
+def _no_grad_yet(name: str, *tensors: Tensor) -> None:
     if is_grad_enabled() and any(t.requires_grad for t in tensors):
         raise NotImplementedError(_NO_GRAD.format(name))
+
+
+class _Rule:
+    """PyTorch's derivative formula of one function: ``grads(g, out, *operands)``."""
+
+    complex = True  # written for complex values (dispatch refuses the other rules on them)
+
+    def __init__(self, name: str, grads: Callable[..., tuple]) -> None:
+        self.name, self.grads = name, grads
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def vjp(self, g: Tensor, out: Tensor, inputs: Any, needs: tuple[bool, ...]) -> tuple:
+        grads = self.grads(g, out, *inputs[1:])
+        return (None, *(d if need else None for d, need in zip(grads, needs[1:], strict=True)))
+
+
+def _ruled(name: str, rule: _Rule, value: Callable[..., Tensor], *operands: Any) -> Tensor:
+    from .dispatch import with_rule
+
+    return with_rule(rule, value, *operands, name=name)
+
+
+def _as_view(out: Tensor, x: Tensor) -> Tensor:
+    """Mark ``out`` (whose data is a NumPy view of ``x``'s) as a view of ``x``: it shares its
+    version counter, and an in-place write into it under autograd refuses (it has no view op
+    to make its history again from: Note [stale views])."""
+    if out._view_base is None and np.may_share_memory(out._data, x._data):
+        out._version_box = x._version_box
+        out._view_base = x if x._view_base is None else x._view_base
+        out._rewrites_seen = out._view_base._rewrites
+    return out
 
 
 def _view(x: Tensor, data: np.ndarray) -> Tensor:
@@ -50,6 +87,8 @@ def real(x: Tensor) -> Tensor:
     if x.dtype.category != 3:
         return x
     _eager("real", x)
+    if is_grad_enabled() and x.requires_grad:  # PyTorch's graph: ViewAsReal, then Select
+        return view_as_real(x)[..., 0]
     return _view(x, x._data.real)
 
 
@@ -58,6 +97,8 @@ def imag(x: Tensor) -> Tensor:
     if x.dtype.category != 3:
         raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
     _eager("imag", x)
+    if is_grad_enabled() and x.requires_grad:
+        return view_as_real(x)[..., 1]
     return _view(x, x._data.imag)
 
 
@@ -66,13 +107,23 @@ def conj_physical(x: Tensor) -> Tensor:
     if x.dtype.category != 3:
         return x
     _eager("conj_physical", x)
+    return _ruled("ConjPhysicalBackward0", _CONJ, _conj_value, x)
+
+
+def _conj_value(x: Tensor) -> Tensor:
     return Tensor._make(np.conj(x._data))
+
+
+_CONJ = _Rule("conj", lambda g, out, x: (conj_physical(g),))
 
 
 def conj(x: Tensor) -> Tensor:
     """The conjugates. PyTorch returns a lazy view with the conj bit; adjit materializes it (so
     ``is_conj()`` is False and writing into the result does not change ``x``)."""
-    return conj_physical(x)
+    if x.dtype.category != 3:
+        return x
+    _eager("conj", x)
+    return _ruled("ConjBackward0", _CONJ, _conj_value, x)
 
 
 def resolve_conj(x: Tensor) -> Tensor:
@@ -83,14 +134,30 @@ def angle(x: Tensor) -> Tensor:
     """The argument in radians (a real tensor: 0 or pi, NaN kept; integers give floats)."""
     _eager("angle", x)
     if x.dtype.category == 3:
-        return Tensor._make(np.angle(x._data).astype(D.to_value(x.dtype).np))
+        return _ruled("AngleBackward0", _ANGLE, _angle_value, x)
     if x.dtype.category < 2:
         x = x.to(D.get_default_dtype())
     from .functional import where
 
-    if x.requires_grad and is_grad_enabled():
-        raise NotImplementedError("angle: adjit does not support its gradient yet")
-    return where(x < 0, np.pi, where(x != x, x, 0.0)).to(x.dtype)
+    value = lambda x: where(x < 0, np.pi, where(x != x, x, 0.0)).to(x.dtype)  # noqa: E731
+    return _ruled("AngleBackward0", _ANGLE, value, x)
+
+
+def _angle_value(x: Tensor) -> Tensor:
+    return Tensor._make(np.angle(x._data).astype(D.to_value(x.dtype).np))
+
+
+def _angle_grad(g: Tensor, out: Tensor, x: Tensor) -> tuple[Tensor]:
+    # PyTorch's angle_backward: g * z / |z|^2 * i (0 at 0); a real input's gradient is 0
+    from .creation import zeros_like
+    from .functional import where
+
+    if x.dtype.category != 3:
+        return (zeros_like(x),)
+    return (where(x == 0, 0.0, g * x / x.abs().pow(2) * 1j),)
+
+
+_ANGLE = _Rule("angle", _angle_grad)
 
 
 def _float_pair(name: str, a: Tensor, b: Tensor) -> None:
@@ -113,11 +180,27 @@ def complex(real: Tensor, imag: Tensor) -> Tensor:  # noqa: A001 - torch.complex
     _float_pair("complex", real, imag)
     _eager("complex", real, imag)
     broadcast_shapes(tuple(real.shape), tuple(imag.shape))  # PyTorch's error if they do not
+    return _ruled("ComplexBackward0", _COMPLEX, _complex_value, real, imag)
+
+
+def _complex_value(re: Tensor, im: Tensor) -> Tensor:
     with np.errstate(all="ignore"):
-        re, im = np.broadcast_arrays(real._data, imag._data)
-        out = np.empty(re.shape, D.to_complex(real.dtype).np)
-        out.real, out.imag = re, im
+        r, i = np.broadcast_arrays(re._data, im._data)
+        out = np.empty(r.shape, D.to_complex(re.dtype).np)
+        out.real, out.imag = r, i
     return Tensor._make(out)
+
+
+def _parts_of(g: Tensor, *operands: Tensor) -> tuple[Tensor, Tensor]:
+    """(Re g, Im g), each summed back to its operand's shape (they broadcast)."""
+    return tuple(  # type: ignore[return-value]
+        p._sum_to(tuple(t.shape)) if tuple(p.shape) != tuple(t.shape) else p
+        for p, t in zip((real(g), imag(g)), operands, strict=True)
+    )
+
+
+# PyTorch's ComplexBackward0: (Re g, Im g)
+_COMPLEX = _Rule("complex", lambda g, out, re, im: _parts_of(g, re, im))
 
 
 def polar(abs: Tensor, angle: Tensor) -> Tensor:  # noqa: A002 - PyTorch's keyword names
@@ -125,6 +208,10 @@ def polar(abs: Tensor, angle: Tensor) -> Tensor:  # noqa: A002 - PyTorch's keywo
     _float_pair("polar", abs, angle)
     _eager("polar", abs, angle)
     broadcast_shapes(tuple(abs.shape), tuple(angle.shape))  # PyTorch's error if they do not
+    return _ruled("PolarBackward0", _POLAR, _polar_value, abs, angle)
+
+
+def _polar_value(abs: Tensor, angle: Tensor) -> Tensor:  # noqa: A002
     with np.errstate(all="ignore"):
         r, t = np.broadcast_arrays(abs._data, angle._data)
         out = np.empty(r.shape, D.to_complex(abs.dtype).np)
@@ -132,16 +219,41 @@ def polar(abs: Tensor, angle: Tensor) -> Tensor:  # noqa: A002 - PyTorch's keywo
     return Tensor._make(out)
 
 
+def _polar_grad(g: Tensor, out: Tensor, r: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+    # PyTorch's polar_backward: Re(conj(g) sgn(out)) (so 0 where abs is 0, and of the opposite
+    # sign where abs < 0, as PyTorch) and Re(conj(g) * out * i)
+    gc = conj_physical(g)
+    parts = (real(gc * sgn(out)), real(gc * (out * 1j)))
+    return tuple(  # type: ignore[return-value]
+        p._sum_to(tuple(x.shape)) if tuple(p.shape) != tuple(x.shape) else p
+        for p, x in zip(parts, (r, t), strict=True)
+    )
+
+
+_POLAR = _Rule("polar", _polar_grad)
+
+
 def view_as_real(x: Tensor) -> Tensor:
     """A real view with a last dimension of 2 (real, imaginary parts)."""
     if x.dtype.category != 3:
         raise RuntimeError("view_as_real is only supported for complex tensors")
     _eager("view_as_real", x)
+    if is_grad_enabled() and x.requires_grad:
+        return _as_view(_ruled("ViewAsRealBackward0", _VIEW_AS_REAL, _real_view, x), x)
+    return _real_view(x)
+
+
+def _real_view(x: Tensor) -> Tensor:
     re = x._data.real
     data = np.lib.stride_tricks.as_strided(
         re, (*re.shape, 2), (*re.strides, re.itemsize), writeable=True
     )
     return _view(x, data)
+
+
+# PyTorch's ViewAsRealBackward0 / ViewAsComplexBackward0: the other view of the cotangent
+_VIEW_AS_REAL = _Rule("view_as_real", lambda g, out, x: (complex(g[..., 0], g[..., 1]),))
+_VIEW_AS_COMPLEX = _Rule("view_as_complex", lambda g, out, x: (view_as_real(g),))
 
 
 def view_as_complex(x: Tensor) -> Tensor:
@@ -158,15 +270,34 @@ def view_as_complex(x: Tensor) -> Tensor:
     if any(s % (2 * x._data.itemsize) for s in x._data.strides[:-1]):
         raise RuntimeError("Tensor must have a stride divisible by 2 for all but last dimension")
     _eager("view_as_complex", x)
+    if is_grad_enabled() and x.requires_grad:
+        return _as_view(_ruled("ViewAsComplexBackward0", _VIEW_AS_COMPLEX, _complex_view, x), x)
+    return _complex_view(x)
+
+
+def _complex_view(x: Tensor) -> Tensor:
     return _view(x, x._data.view(D.to_complex(x.dtype).np)[..., 0])
 
 
 def sgn(x: Tensor) -> Tensor:
     """``z / |z|`` (0 at 0) for complex ``z``; the sign of a real one."""
     _eager("sgn", x)
+    if is_grad_enabled() and x.requires_grad:
+        from .dispatch import composite
+
+        return composite("SgnBackward0", _sgn_decomposed, x)
     with np.errstate(all="ignore"):
         a = np.abs(x._data)
         return Tensor._make(np.where(a == 0, 0, x._data / a).astype(x._data.dtype))
+
+
+def _sgn_decomposed(x: Tensor) -> Tensor:
+    """``z / |z|``, 0 at 0 (also its gradient: the division sees 1 there, not 0)."""
+    from .functional import where
+
+    a = x.abs()
+    zero = a == 0
+    return where(zero, 0.0, x / where(zero, 1.0, a))
 
 
 def nan_to_num(
@@ -174,6 +305,7 @@ def nan_to_num(
 ) -> Tensor:
     """Each part of a complex tensor with NaN and infinities replaced, as PyTorch."""
     _eager("nan_to_num", x)
+    _no_grad_yet("nan_to_num", x)
     info = np.finfo(D.to_value(x.dtype).np)
     hi = info.max if posinf is None else posinf
     lo = info.min if neginf is None else neginf
@@ -245,8 +377,7 @@ def _complex_random(original: Callable[..., Tensor], normal: bool) -> Callable[.
         if dtype is None or not isinstance(dtype, D.DType) or dtype.category != 3:
             return original(*size, dtype=dtype, **kw)
         name = "randn" if normal else "rand"
-        if kw.get("requires_grad"):
-            raise NotImplementedError(_NO_GRAD.format(name))
+        requires_grad = bool(kw.pop("requires_grad", False))
         if kw.get("out") is not None:
             raise NotImplementedError(f"{name}: adjit does not support out= with a complex dtype")
         _eager(name)
@@ -261,7 +392,7 @@ def _complex_random(original: Callable[..., Tensor], normal: bool) -> Callable[.
         else:
             parts = original(*dims, 2, dtype=value, generator=generator)
         data = parts._data.view(dtype.np)[..., 0]
-        return Tensor._make(np.ascontiguousarray(data))
+        return Tensor._make(np.ascontiguousarray(data)).requires_grad_(requires_grad)
 
     return run
 
@@ -281,13 +412,19 @@ def _complex_var(var: Callable[..., Tensor], mean: Callable[..., Tensor], kind: 
         _eager(kind, x)
         if isinstance(dim, bool):  # var(x, False): the (input, unbiased) overload
             dim, unbiased = None, dim
-        parts = [var(p, dim, unbiased, keepdim, correction=correction) for p in (x.real, x.imag)]
-        v = parts[0] + parts[1]
-        if kind.startswith("std"):
-            v = v.sqrt()
+
+        def value(x: Tensor) -> Tensor:
+            parts = [
+                var(p, dim, unbiased, keepdim, correction=correction) for p in (x.real, x.imag)
+            ]
+            v = parts[0] + parts[1]
+            return v.sqrt() if kind.startswith("std") else v
+
         if kind.endswith("_mean"):
-            return v, mean(x, dim, keepdim)
-        return v
+            return value(x), mean(x, dim, keepdim)
+        from .dispatch import composite
+
+        return composite("VarBackward0" if kind == "var" else "StdBackward0", value, x)
 
     return run
 

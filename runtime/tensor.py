@@ -214,20 +214,14 @@ class Tensor:
     def requires_grad(self, value: bool) -> None:
         if self._grad_fn is not None:
             raise RuntimeError(NON_LEAF_REQUIRES_GRAD[bool(value)])
-        if value and self.dtype.category == 3:
-            raise NotImplementedError(
-                "adjit does not support autograd through complex tensors yet (requires_grad)"
-            )
-        if value and not self.dtype.is_floating_point:
+        if value and self.dtype.category < 2:
             raise RuntimeError(
                 "only Tensors of floating point and complex dtype can require gradients"
             )
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self.dtype.category == 3:
-            self.requires_grad = True  # (refuses: complex autograd is not supported yet)
-        if requires_grad and not self.dtype.is_floating_point:  # PyTorch words this one apart
+        if requires_grad and self.dtype.category < 2:  # PyTorch words this one apart
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self.requires_grad = requires_grad
         return self

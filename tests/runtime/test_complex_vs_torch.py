@@ -1,7 +1,8 @@
 """complex64/complex128 side by side with PyTorch: the promotion table, creation, printing,
 arithmetic and the complex functions (values within a few ulp: PyTorch's vectorized complex
 kernels round differently from NumPy's), real/imag views, PyTorch's errors for ordering ops,
-and adjit's clear refusals (compiled code, autograd, ops without a complex rule)."""
+and adjit's clear refusals (compiled code, ops without a complex rule; autograd:
+test_complex_autograd_vs_torch.py)."""
 
 from __future__ import annotations
 
@@ -434,17 +435,11 @@ REFUSED = {  # PyTorch runs these; adjit refuses by name rather than answer wron
     "det": lambda: adjit.linalg.det(adjit.tensor([[1j]])),
     "inv": lambda: adjit.linalg.inv(adjit.tensor([[1j]])),
     "to_long": lambda: adjit.tensor([1j]).to(adjit.int64),
-    "randn_grad": lambda: adjit.randn(2, dtype=adjit.cfloat, requires_grad=True),
     "randn_compiled": lambda: adjit.compile(lambda x: x + adjit.randn(2, dtype=adjit.cfloat))(
         adjit.ones(2)
     ),
     "compile": lambda: adjit.compile(lambda z: z * 2)(adjit.tensor([1j])),
     "compile_scalar": lambda: adjit.compile(lambda x: x * 1j)(adjit.ones(2)),
-    "grad_mul": lambda: adjit.ones(2, requires_grad=True) * 1j,
-    "grad_complex": lambda: adjit.complex(adjit.ones(1, requires_grad=True), adjit.ones(1)),
-    "grad_polar": lambda: adjit.polar(adjit.ones(1, requires_grad=True), adjit.ones(1)),
-    "requires_grad": lambda: adjit.tensor([1j], requires_grad=True),
-    "requires_grad_": lambda: adjit.tensor([1j]).requires_grad_(),
 }
 
 
