@@ -1,10 +1,12 @@
 """``torch.linalg``: norms, products, and the LAPACK functions (det, inv, solve, cholesky, eigh,
-svd, qr, lu, matrix_exp over the LINALG primitive; pinv, lstsq, matrix_rank, cond over svd/eigh;
-solve_triangular, lu_solve, tensorinv/tensorsolve over solve)."""
+svd, qr, lu, matrix_exp over the LINALG primitive; eig, eigvals with complex results; pinv,
+lstsq, matrix_rank, cond over svd/eigh; solve_triangular, lu_solve, tensorinv/tensorsolve over
+solve)."""
 
 from __future__ import annotations
 
 from adjit.ir.errors import _LinAlgError as LinAlgError
+from adjit.runtime.complex_linalg import eig, eigvals
 from adjit.runtime.ops_contract import linalg_cross as cross
 from adjit.runtime.ops_contract import matrix_power
 from adjit.runtime.ops_decomp_linalg import (
@@ -47,7 +49,9 @@ __all__ = [
     "cross",
     "det",
     "diagonal",
+    "eig",
     "eigh",
+    "eigvals",
     "eigvalsh",
     "inv",
     "inv_ex",
