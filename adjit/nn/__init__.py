@@ -75,6 +75,7 @@ from adjit.nn.pooling_extra import (
     MaxUnpool3d,
 )
 from adjit.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from adjit.nn.sparse import EmbeddingBag
 from adjit.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
@@ -147,3 +148,4 @@ __all__ += ["AdaptiveAvgPool1d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "Adap
 __all__ += ["AdaptiveMaxPool3d", "AvgPool1d", "AvgPool3d", "MaxPool1d", "MaxPool3d"]
 __all__ += ["FractionalMaxPool2d", "FractionalMaxPool3d", "LPPool1d", "LPPool2d", "LPPool3d"]
 __all__ += ["MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d"]
+__all__ += ["EmbeddingBag"]

@@ -19,12 +19,11 @@ from adjit.nn._losses import (
     smooth_l1_loss,
 )
 from adjit.runtime import functional as R
-from adjit.runtime.checks import check, in_range
+from adjit.runtime.checks import check
 from adjit.runtime.dispatch import composite
 from adjit.runtime.functional import log_softmax as _log_softmax
 from adjit.runtime.functional import sigmoid, tanh
 from adjit.runtime.functional import softmax as _softmax
-from adjit.runtime.grad_mode import no_grad
 from adjit.runtime.kernel_dtypes import require_float
 from adjit.runtime.opmath import in_float32
 from adjit.runtime.ops_random import dropout_noise
@@ -376,48 +375,7 @@ def normalize(
     return input / R.clamp_min(denom, eps).expand_as(input)
 
 
-# ---- embedding, one_hot, pad -----------------------------------------------------------------
-def embedding(
-    input: Tensor,
-    weight: Tensor,
-    padding_idx: int | None = None,
-    max_norm: float | None = None,
-    norm_type: float = 2.0,
-    scale_grad_by_freq: bool = False,
-    sparse: bool = False,
-) -> Tensor:
-    """Rows of ``weight`` picked by ``input``; the ``padding_idx`` row receives no gradient."""
-    if input.dtype.is_floating_point:
-        raise RuntimeError(
-            "Expected tensor for argument #1 'indices' to have one of the following "
-            f"scalar types: Long, Int; but got torch.{input.dtype.name} instead "
-            "(while checking arguments for embedding)"
-        )
-    n = weight.shape[0]
-    # checked when it runs, if traced (Note [run-time checks])
-    idx = check(input, in_range(input, 0, n), IndexError, "index out of range in self")
-    if max_norm is not None:  # rescales rows of ``weight`` in place: eager only
-        _renorm_rows(weight, np.unique(idx._data), max_norm, norm_type)
-
-    def decomposition(w: Tensor) -> Tensor:
-        rows = w[idx]
-        if padding_idx is None:
-            return rows
-        return R.where((idx != padding_idx % n).unsqueeze(-1), rows, rows.detach())
-
-    return composite("EmbeddingBackward0", decomposition, weight)
-
-
-def _renorm_rows(weight: Tensor, rows: np.ndarray, max_norm: float, norm_type: float) -> None:
-    """Scale the looked-up rows whose norm exceeds ``max_norm`` in place, as PyTorch does."""
-    data = weight._data[rows]
-    norms = np.sum(np.abs(data) ** norm_type, axis=1) ** (1.0 / norm_type)
-    scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
-    with no_grad():
-        weight._data[rows] = data * scale[:, None].astype(data.dtype)
-        weight._version_box[0] += 1
-
-
+# ---- one_hot, pad -----------------------------------------------------------------
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if tensor.dtype.name != "int64":
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
@@ -541,3 +499,8 @@ from adjit.nn import functional_resample as _resample  # noqa: E402
 from adjit.nn.functional_resample import *  # noqa: E402, F403
 
 __all__ += _resample.__all__
+
+# embedding and embedding_bag
+from adjit.nn.functional_embedding import embedding, embedding_bag  # noqa: E402
+
+__all__ += ["embedding_bag"]
