@@ -1,9 +1,37 @@
 """``adjit.optim``: optimizers and learning-rate schedulers, as in ``torch.optim``."""
 
 from adjit.optim import lr_scheduler
+from adjit.optim.adadelta import Adadelta
 from adjit.optim.adam import Adam, AdamW
-from adjit.optim.optimizer import Optimizer
+from adjit.optim.adamax import Adamax
+from adjit.optim.asgd import ASGD
+from adjit.optim.lbfgs import LBFGS
+from adjit.optim.nadam import NAdam
+from adjit.optim.optimizer import (
+    Optimizer,
+    register_optimizer_step_post_hook,
+    register_optimizer_step_pre_hook,
+)
+from adjit.optim.radam import RAdam
 from adjit.optim.rmsprop import Adagrad, RMSprop
+from adjit.optim.rprop import Rprop
 from adjit.optim.sgd import SGD
 
-__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler"]
+__all__ = [
+    "ASGD",
+    "LBFGS",
+    "SGD",
+    "Adadelta",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "NAdam",
+    "Optimizer",
+    "RAdam",
+    "RMSprop",
+    "Rprop",
+    "lr_scheduler",
+    "register_optimizer_step_post_hook",
+    "register_optimizer_step_pre_hook",
+]

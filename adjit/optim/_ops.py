@@ -26,11 +26,68 @@ def addcdiv_(t: Tensor, t1: Tensor, t2: Tensor, value: float = 1.0) -> Tensor:
     return t.add_(t1 * value / t2 if value != 1.0 else t1 / t2)
 
 
-def zeros_state(state: dict[str, Any], p: Tensor, *names: str) -> None:
-    """First-step state: a float32 ``step`` counter and zero buffers shaped like ``p``."""
-    state["step"] = Tensor._make(np.zeros((), np.float32))
+def scalar_dtype(fused: bool | None = False) -> np.dtype:
+    """PyTorch's ``_get_scalar_dtype``: state scalars are float64 only under a float64
+    default dtype (float32 when fused)."""
+    from adjit.ir.dtypes import float64, get_default_dtype
+
+    wide = not fused and get_default_dtype() == float64
+    return np.dtype(np.float64 if wide else np.float32)
+
+
+def scalar(value: float, fused: bool | None = False) -> Tensor:
+    """A 0-d state scalar (``step``, ``mu_product``, ``eta``...) in :func:`scalar_dtype`."""
+    return Tensor._make(np.array(value, scalar_dtype(fused)))
+
+
+def zeros_state(state: dict[str, Any], p: Tensor, *names: str, fused: bool | None = False) -> None:
+    """First-step state: a 0-d ``step`` counter and zero buffers shaped like ``p``."""
+    state["step"] = scalar(0.0, fused)
+    add_zeros(state, p, *names)
+
+
+def add_zeros(state: dict[str, Any], p: Tensor, *names: str) -> None:
+    """Zero buffers shaped like ``p`` (``torch.zeros_like``), in order."""
     for name in names:
         state[name] = Tensor._make(np.zeros_like(p._data))
+
+
+def lr_value(lr: Any) -> float:
+    """A learning rate given as a 1-element tensor, as the Python float PyTorch's ops see."""
+    return lr.item() if isinstance(lr, Tensor) else lr
+
+
+def check_lr(lr: Any) -> None:
+    """The learning-rate checks every optimizer's constructor starts with."""
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    if not lr >= 0.0:
+        raise ValueError(f"Invalid learning rate: {lr}")
+
+
+def check_nonnegative(**values: float) -> None:
+    """``Invalid <name>: <value>`` for each negative hyper-parameter, named as PyTorch does
+    (keyword ``weight_decay`` reads ``weight_decay value``, ``eps`` ``epsilon value``)."""
+    for name, value in values.items():
+        if not value >= 0.0:
+            label = "epsilon" if name == "eps" else name
+            raise ValueError(f"Invalid {label} value: {value}")
+
+
+def check_betas(betas: tuple[float, float]) -> None:
+    for i, beta in enumerate(betas):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+
+
+def check_fused(fused: bool | None, foreach: bool | None, differentiable: bool) -> None:
+    """Adam/AdamW/SGD/Adagrad's ``fused`` checks (the CPU fused kernels exist, so on CPU
+    ``fused=True`` is accepted and runs the same update)."""
+    if fused:
+        if differentiable:
+            raise RuntimeError("`fused` does not support `differentiable`")
+        if foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
 
 def scaled(x: np.ndarray, alpha: float) -> np.ndarray:

@@ -10,6 +10,7 @@ from adjit.optim._ops import (
     addcdiv_,
     addcmul_,
     axpy_,
+    check_fused,
     lerp_,
     lerp_arrays_,
     scale_,
@@ -63,10 +64,9 @@ class Adam(Optimizer):
             decoupled_weight_decay=decoupled_weight_decay,
         )
         super().__init__(params, defaults)
+        check_fused(fused, foreach, differentiable)
 
-    def _update(
-        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
-    ) -> None:
+    def _init_state(self, p: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
         if not state:
             zeros_state(
                 state,
@@ -74,8 +74,8 @@ class Adam(Optimizer):
                 "exp_avg",
                 "exp_avg_sq",
                 *(("max_exp_avg_sq",) if group["amsgrad"] else ()),
+                fused=group["fused"] or group["capturable"],
             )
-        super()._update(p, grad, group, state)
 
     def _update_arrays(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]

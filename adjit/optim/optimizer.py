@@ -1,13 +1,17 @@
-"""``Optimizer``: parameter groups, per-parameter state, zero_grad and (de)serialization."""
+"""``Optimizer``: parameter groups, per-parameter state, hooks, zero_grad and (de)serialization."""
 
 from __future__ import annotations
 
-import copy
-from collections import defaultdict
-from collections.abc import Callable
+import functools
+import warnings
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable
+from copy import deepcopy
+from itertools import chain
 from typing import Any
 
-from adjit.runtime.grad_mode import enable_grad, no_grad
+from adjit.nn._module_state import RemovableHandle
+from adjit.runtime.grad_mode import enable_grad, set_grad_enabled
 from adjit.runtime.tensor import Tensor
 
 
@@ -20,6 +24,23 @@ class _RequiredParameter:
 
 required = _RequiredParameter()
 
+_global_pre_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
+_global_post_hooks: OrderedDict[int, Callable[..., Any]] = OrderedDict()
+
+
+def register_optimizer_step_pre_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """A pre hook run before every optimizer's ``step``: ``hook(opt, args, kwargs)``."""
+    handle = RemovableHandle(_global_pre_hooks)
+    _global_pre_hooks[handle.id] = hook
+    return handle
+
+
+def register_optimizer_step_post_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """A post hook run after every optimizer's ``step``: ``hook(opt, args, kwargs)``."""
+    handle = RemovableHandle(_global_post_hooks)
+    _global_post_hooks[handle.id] = hook
+    return handle
+
 
 def _typename(obj: Any) -> str:
     from adjit.nn.module import typename
@@ -27,18 +48,66 @@ def _typename(obj: Any) -> str:
     return typename(obj)
 
 
+def _with_step_hooks(step: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a ``step`` so the global and per-optimizer pre/post hooks run around it."""
+
+    @functools.wraps(step)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        self = args[0]
+        for pre_hook in chain(_global_pre_hooks.values(), self._optimizer_step_pre_hooks.values()):
+            result = pre_hook(self, args, kwargs)
+            if result is not None:
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError(
+                        f"{step} must return None or a tuple of (new_args, new_kwargs), "
+                        f"but got {result}."
+                    )
+                args, kwargs = result
+        out = step(*args, **kwargs)
+        for post_hook in chain(
+            self._optimizer_step_post_hooks.values(), _global_post_hooks.values()
+        ):
+            post_hook(self, args, kwargs)
+        return out
+
+    wrapper.hooked = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+_HOOK_TABLES = (
+    "_optimizer_step_pre_hooks",
+    "_optimizer_step_post_hooks",
+    "_optimizer_state_dict_pre_hooks",
+    "_optimizer_state_dict_post_hooks",
+    "_optimizer_load_state_dict_pre_hooks",
+    "_optimizer_load_state_dict_post_hooks",
+)
+
+
 class Optimizer:
-    """Base class: subclasses implement ``step`` over ``self.param_groups``."""
+    """Base class: subclasses define ``_update`` (one parameter) or override ``step``."""
+
+    # Note [capturable on CPU]: PyTorch accepts ``capturable=True`` at construction and fails
+    # in ``step`` because CPU tensors cannot be graph-captured; these name what its message lists.
+    _capturable_what = "params and state_steps"
+    _capturable_devices = "['cuda', 'xpu', 'hpu', 'privateuseone', 'xla']"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__ and not getattr(cls.__dict__["step"], "hooked", False):
+            cls.step = _with_step_hooks(cls.__dict__["step"])  # type: ignore[method-assign]
 
     def __init__(self, params: Any, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
-        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
-        self.param_groups: list[dict[str, Any]] = []
+        for name in _HOOK_TABLES:
+            setattr(self, name, OrderedDict())
         if isinstance(params, Tensor):
             raise TypeError(
                 "params argument given to the optimizer should be an iterable of "
                 f"Tensors or dicts, but got {_typename(params)}"
             )
+        self.state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
         groups = list(params)
         if len(groups) == 0:
             raise ValueError("optimizer got an empty parameter list")
@@ -52,16 +121,20 @@ class Optimizer:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        for name in _HOOK_TABLES:
+            self.__dict__.setdefault(name, OrderedDict())
+        self.defaults.setdefault("differentiable", False)
 
     def __repr__(self) -> str:
         s = self.__class__.__name__ + " ("
         for i, group in enumerate(self.param_groups):
-            s += "\n" + f"Parameter Group {i}"
+            s += f"\nParameter Group {i}\n"
             for key in sorted(group):
                 if key != "params":
-                    s += "\n" + f"    {key}: {group[key]}"
-        return s + "\n)"
+                    s += f"    {key}: {group[key]}\n"
+        return s + ")"
 
+    # ---- parameter groups -------------------------------------------------------------------
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
@@ -75,17 +148,23 @@ class Optimizer:
                 "use a list instead."
             )
         params = list(params)
-        if params and isinstance(params[0], tuple):  # named parameters
-            param_group["param_names"] = [n for n, _ in params]
-            params = [p for _, p in params]
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        params = [p[1] if isinstance(p, tuple) else p for p in params]
+        param_group["params"] = params
+        if names:
+            if len(names) != len(params):
+                raise ValueError(
+                    "all optimizer params should be with/without names. Some param names are "
+                    "missing"
+                )
+            param_group["param_names"] = names
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(
                     "optimizer can only optimize Tensors, but one of the params is " + _typename(p)
                 )
-            if not p.is_leaf:
+            if not self.defaults.get("differentiable", None) and not (p.is_leaf or p.retains_grad):
                 raise ValueError("can't optimize a non-leaf Tensor")
-        param_group["params"] = params
         for name, default in self.defaults.items():
             if default is required and name not in param_group:
                 raise ValueError(
@@ -93,6 +172,20 @@ class Optimizer:
                     f"optimization parameter {name}"
                 )
             param_group.setdefault(name, default)
+        if len({id(p) for p in params}) != len(params):
+            warnings.warn(
+                "optimizer contains a parameter group with duplicate parameters; "
+                "in future, this will cause an error; "
+                "see github.com/pytorch/pytorch/issues/40967 for more information",
+                stacklevel=3,
+            )
+        for group in self.param_groups:
+            if ("param_names" in param_group) != ("param_names" in group):
+                txt = "with names" if "param_names" in param_group else "without names"
+                raise ValueError(
+                    "all optimizer param groups should be with/without names. "
+                    f"cannot add param group {txt} to the optimizer"
+                )
         existing = {id(p) for g in self.param_groups for p in g["params"]}
         if existing & {id(p) for p in params}:
             raise ValueError("some parameters appear in more than one parameter group")
@@ -106,25 +199,74 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad = p.grad.detach()
+                    if p.grad.grad_fn is not None:
+                        p.grad = p.grad.detach()
+                    else:
+                        p.grad.requires_grad_(False)
                     p.grad.zero_()
 
+    # ---- hooks ------------------------------------------------------------------------------
+    def _register(self, table: str, hook: Callable[..., Any], prepend: bool = False) -> Any:
+        hooks: OrderedDict[int, Any] = getattr(self, table)
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_step_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        return self._register("_optimizer_step_pre_hooks", hook)
+
+    def register_step_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        return self._register("_optimizer_step_post_hooks", hook)
+
+    def register_state_dict_pre_hook(self, hook: Any, prepend: bool = False) -> RemovableHandle:
+        return self._register("_optimizer_state_dict_pre_hooks", hook, prepend)
+
+    def register_state_dict_post_hook(self, hook: Any, prepend: bool = False) -> RemovableHandle:
+        return self._register("_optimizer_state_dict_post_hooks", hook, prepend)
+
+    def register_load_state_dict_pre_hook(
+        self, hook: Any, prepend: bool = False
+    ) -> RemovableHandle:
+        return self._register("_optimizer_load_state_dict_pre_hooks", hook, prepend)
+
+    def register_load_state_dict_post_hook(
+        self, hook: Any, prepend: bool = False
+    ) -> RemovableHandle:
+        return self._register("_optimizer_load_state_dict_post_hooks", hook, prepend)
+
+    # ---- the step ---------------------------------------------------------------------------
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Evaluate ``closure`` (if any) with grad enabled, then update every parameter."""
+        """Evaluate ``closure`` (if any) with grad enabled, then update every parameter (with
+        grad mode on only for ``differentiable=True``, as PyTorch)."""
         loss = None
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        with no_grad():
+        with set_grad_enabled(bool(self.defaults.get("differentiable", False))):
             for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
+                with_grad = [p for p in group["params"] if p.grad is not None]
+                for p in with_grad:
+                    if getattr(p.grad, "is_sparse", False):
+                        raise RuntimeError(
+                            f"{type(self).__name__} does not support sparse gradients"
+                        )
+                    self._init_state(p, group, self.state[p])
+                if group.get("capturable") and with_grad:
+                    raise AssertionError(
+                        f"If capturable=True, {self._capturable_what} must be on supported "
+                        f"devices: {self._capturable_devices}."
+                    )
+                for p in with_grad:
                     state = self.state[p]
                     self._update(p, p.grad, group, state)
                     if not state:  # keep ``state`` free of empty entries, as PyTorch's is
                         del self.state[p]
         return loss
+
+    def _init_state(self, p: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        """Create a parameter's state on its first step (PyTorch's ``_init_group``)."""
 
     def _update(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
@@ -132,7 +274,11 @@ class Optimizer:
         """One parameter's step: on its arrays in place when they allow it (Note [in-place
         updates] in sgd.py), else through eager ops. Optimizers define both forms, or
         override this."""
-        arrays = grad._data.dtype == p._data.dtype and p._data.flags.writeable
+        arrays = (
+            not group.get("differentiable")
+            and grad._data.dtype == p._data.dtype
+            and p._data.flags.writeable
+        )
         (self._update_arrays if arrays else self._update_eager)(p, grad, group, state)
 
     def _update_arrays(
@@ -147,48 +293,92 @@ class Optimizer:
 
     # ---- serialization ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """``{"state": {index: state}, "param_groups": [...]}`` with parameters as indices."""
-        index: dict[int, int] = {}
+        """PyTorch's format: ``{"state": {index: state}, "param_groups": [...]}`` with each
+        group's parameters as indices (state tensors are shared, not copied)."""
+        for pre_hook in self._optimizer_state_dict_pre_hooks.values():
+            pre_hook(self)
+        mapping: dict[int, int] = {}
+        start = 0
         groups = []
         for group in self.param_groups:
-            ids = []
-            for p in group["params"]:
-                index.setdefault(id(p), len(index))
-                ids.append(index[id(p)])
-            groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": ids})
-        state = {index[id(p)]: s for p, s in self.state.items() if id(p) in index}
-        return {"state": state, "param_groups": groups}
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for i, p in enumerate(group["params"], start):
+                mapping.setdefault(id(p), i)
+            packed["params"] = [mapping[id(p)] for p in group["params"]]
+            start += len(packed["params"])
+            groups.append(packed)
+        state = {(mapping[id(k)] if isinstance(k, Tensor) else k): v for k, v in self.state.items()}
+        state_dict: dict[str, Any] = {"state": state, "param_groups": groups}
+        for post_hook in self._optimizer_state_dict_post_hooks.values():
+            result = post_hook(self, state_dict)
+            if result is not None:
+                state_dict = result
+        return state_dict
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state_dict = copy.deepcopy(state_dict)
-        saved = state_dict["param_groups"]
-        if len(saved) != len(self.param_groups):
+        state_dict = state_dict.copy()
+        for pre_hook in self._optimizer_load_state_dict_pre_hooks.values():
+            result = pre_hook(self, state_dict)
+            if result is not None:
+                state_dict = result
+        groups = self.param_groups
+        saved = deepcopy(state_dict["param_groups"])
+        if len(groups) != len(saved):
             raise ValueError("loaded state dict has a different number of parameter groups")
-        if any(
-            len(g["params"]) != len(s["params"])
-            for g, s in zip(self.param_groups, saved, strict=True)
-        ):
+        if any(len(g["params"]) != len(s["params"]) for g, s in zip(groups, saved, strict=True)):
             raise ValueError(
                 "loaded state dict contains a parameter group that doesn't match "
                 "the size of optimizer's group"
             )
-        id_map = {
-            old: p
-            for g, s in zip(self.param_groups, saved, strict=True)
-            for old, p in zip(s["params"], g["params"], strict=True)
-        }
-        self.state = defaultdict(dict)
+        id_map = dict(
+            zip(
+                chain.from_iterable(s["params"] for s in saved),
+                chain.from_iterable(g["params"] for g in groups),
+                strict=True,
+            )
+        )
+        state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)
         for k, v in state_dict["state"].items():
             if k in id_map:
-                p = id_map[k]
-                self.state[p] = {name: _cast(p, name, value) for name, value in v.items()}
-        self.param_groups = [
-            {**s, "params": g["params"]} for g, s in zip(self.param_groups, saved, strict=True)
-        ]
+                flags = _group_flags(k, state_dict["param_groups"])
+                state[id_map[k]] = _cast(id_map[k], v, flags)
+            else:
+                state[k] = v
+        for g, s in zip(groups, saved, strict=True):
+            s["params"] = g["params"]
+            if "param_names" in g and "param_names" not in s:
+                s["param_names"] = g["param_names"]
+        self.__setstate__({"state": state, "param_groups": saved})
+        for post_hook in self._optimizer_load_state_dict_post_hooks.values():
+            post_hook(self)
 
 
-def _cast(param: Tensor, key: str, value: Any) -> Any:
-    """Floating point state follows the parameter's dtype, except the step counter."""
-    if isinstance(value, Tensor) and key != "step" and value.is_floating_point():
-        return value.to(param.dtype)
+def _group_flags(param_id: int, groups: list[dict[str, Any]]) -> bool:
+    """Whether the saved group holding ``param_id`` is fused or capturable."""
+    for g in groups:
+        if param_id in g["params"]:
+            return bool(g.get("fused", False) or g.get("capturable", False))
+    return False
+
+
+def _cast(param: Tensor, value: Any, fused_or_capturable: bool, key: Any = None) -> Any:
+    """PyTorch's load policy: floating state follows the parameter's dtype, except ``step``
+    (kept as saved unless fused/capturable, then float32); containers are rebuilt."""
+    if isinstance(value, Tensor):
+        if key == "step":
+            return value.to(dtype=_float32()) if fused_or_capturable else value
+        return value.to(dtype=param.dtype) if param.is_floating_point() else value
+    if isinstance(value, dict):
+        return {k: _cast(param, v, fused_or_capturable, k) for k, v in value.items()}
+    if isinstance(value, Iterable) and not isinstance(value, str):
+        return type(value)(_cast(param, v, fused_or_capturable) for v in value)  # type: ignore[call-arg]
     return value
+
+
+def _float32() -> Any:
+    from adjit.ir.dtypes import float32
+
+    return float32
+
+
+Optimizer.step = _with_step_hooks(Optimizer.step)  # type: ignore[method-assign]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adjit.optim._ops import addcdiv_, addcmul_, lerp_, zeros_state
+from adjit.optim._ops import addcdiv_, addcmul_, check_fused, lerp_, zeros_state
 from adjit.optim.optimizer import Optimizer
 from adjit.runtime.tensor import Tensor
 
@@ -117,10 +117,11 @@ class Adagrad(Optimizer):
             fused=fused,
         )
         super().__init__(params, defaults)
+        check_fused(fused, foreach, differentiable)
         for group in self.param_groups:  # Adagrad creates its state eagerly, as PyTorch does
             for p in group["params"]:
                 state = self.state[p]
-                zeros_state(state, p, "sum")
+                zeros_state(state, p, "sum", fused=group["fused"])
                 state["sum"].add_(group["initial_accumulator_value"])
 
     def _update(

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from adjit.optim._ops import axpy_, scaled
+from adjit.optim._ops import axpy_, check_fused, scaled
 from adjit.optim.optimizer import Optimizer
 from adjit.runtime.tensor import Tensor
 
@@ -48,6 +48,7 @@ class SGD(Optimizer):
             fused=fused,
         )
         super().__init__(params, defaults)
+        check_fused(fused, foreach, differentiable)
 
     def _update_arrays(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]

@@ -1,0 +1,66 @@
+"""``Adadelta``: PyTorch's update formula (single-tensor form)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adjit.optim._ops import addcmul_, check_lr, check_nonnegative, lr_value, zeros_state
+from adjit.optim.optimizer import Optimizer
+from adjit.runtime.tensor import Tensor
+
+
+class Adadelta(Optimizer):
+    """Adadelta, update rule identical to ``torch.optim.Adadelta``."""
+
+    _capturable_devices = "['cuda', 'xpu', 'hpu', 'privateuseone']"
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float | Tensor = 1.0,
+        rho: float = 0.9,
+        eps: float = 1e-6,
+        weight_decay: float = 0,
+        foreach: bool | None = None,
+        *,
+        capturable: bool = False,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        check_lr(lr)
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Invalid rho value: {rho}")
+        check_nonnegative(eps=eps, weight_decay=weight_decay)
+        defaults = dict(
+            lr=lr,
+            rho=rho,
+            eps=eps,
+            weight_decay=weight_decay,
+            maximize=maximize,
+            capturable=capturable,
+            foreach=foreach,
+            differentiable=differentiable,
+        )
+        super().__init__(params, defaults)
+
+    def _init_state(self, p: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        if not state:
+            zeros_state(state, p, "square_avg", "acc_delta")
+
+    def _update(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        rho, eps = group["rho"], group["eps"]
+        state["step"].add_(1)
+        grad = -grad if group["maximize"] else grad
+        if group["weight_decay"] != 0:
+            grad = grad.add(p, alpha=group["weight_decay"])
+        square_avg, acc_delta = state["square_avg"], state["acc_delta"]
+        addcmul_(square_avg.mul_(rho), grad, grad, 1 - rho)
+        std = square_avg.add(eps).sqrt_()
+        delta = acc_delta.add(eps).sqrt_()
+        if group["differentiable"]:
+            delta = delta.clone()
+        delta.div_(std).mul_(grad)
+        addcmul_(acc_delta.mul_(rho), delta, delta, 1 - rho)
+        p.add_(delta, alpha=-lr_value(group["lr"]))

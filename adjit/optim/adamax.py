@@ -1,0 +1,70 @@
+"""``Adamax``: Adam with the infinity norm, PyTorch's update formula (single-tensor form)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adjit.optim._ops import (
+    addcdiv_,
+    check_betas,
+    check_lr,
+    check_nonnegative,
+    lerp_,
+    lr_value,
+    zeros_state,
+)
+from adjit.optim.optimizer import Optimizer
+from adjit.runtime.functional import maximum
+from adjit.runtime.tensor import Tensor
+
+
+class Adamax(Optimizer):
+    """Adamax, update rule identical to ``torch.optim.Adamax``."""
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float | Tensor = 2e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        foreach: bool | None = None,
+        *,
+        maximize: bool = False,
+        differentiable: bool = False,
+        capturable: bool = False,
+    ) -> None:
+        check_lr(lr)
+        check_nonnegative(eps=eps)
+        check_betas(betas)
+        check_nonnegative(weight_decay=weight_decay)
+        defaults = dict(
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+            capturable=capturable,
+        )
+        super().__init__(params, defaults)
+
+    def _init_state(self, p: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        if not state:
+            zeros_state(state, p, "exp_avg", "exp_inf")
+
+    def _update(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        beta1, beta2 = group["betas"]
+        grad = -grad if group["maximize"] else grad
+        state["step"].add_(1)
+        if group["weight_decay"] != 0:
+            grad = grad.add(p, alpha=group["weight_decay"])
+        exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
+        lerp_(exp_avg, grad, 1 - beta1)
+        exp_inf.copy_(maximum(exp_inf.mul_(beta2), grad.abs().add_(group["eps"])))
+        bias_correction = 1 - beta1 ** state["step"].item()
+        clr = lr_value(group["lr"]) / bias_correction
+        addcdiv_(p, exp_avg, exp_inf, -clr)

@@ -1,0 +1,103 @@
+"""``ASGD``: averaged stochastic gradient descent, PyTorch's update formula."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adjit.optim._ops import (
+    add_zeros,
+    addcmul_,
+    check_lr,
+    check_nonnegative,
+    lr_value,
+    scalar,
+    zeros_state,
+)
+from adjit.optim.optimizer import Optimizer
+from adjit.runtime.creation import as_tensor
+from adjit.runtime.tensor import Tensor
+
+
+class ASGD(Optimizer):
+    """ASGD, update rule identical to ``torch.optim.ASGD`` (``eta`` and ``mu`` are 0-d state
+    scalars in PyTorch's scalar dtype, rounded there each step as PyTorch's are)."""
+
+    _capturable_what = "params, mus, etas, and state_steps"
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float | Tensor = 1e-2,
+        lambd: float = 1e-4,
+        alpha: float = 0.75,
+        t0: float = 1e6,
+        weight_decay: float = 0,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+        capturable: bool = False,
+    ) -> None:
+        check_lr(lr)
+        check_nonnegative(weight_decay=weight_decay)
+        defaults = dict(
+            lr=lr,
+            lambd=lambd,
+            alpha=alpha,
+            t0=t0,
+            weight_decay=weight_decay,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+            capturable=capturable,
+        )
+        super().__init__(params, defaults)
+
+    def _init_state(self, p: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        if not state:
+            zeros_state(state, p)
+            state["eta"] = scalar(lr_value(group["lr"]))
+            state["mu"] = scalar(1.0)
+            add_zeros(state, p, "ax")
+
+    def _update(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        grad = -grad if group["maximize"] else grad
+        state["step"].add_(1)
+        (_foreach_step if group["foreach"] else _single_step)(p, grad, group, state)
+
+
+def _single_step(p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+    """PyTorch's single-tensor ASGD: decay, step, then average (``ax`` copies ``p`` while
+    ``mu`` is 1); ``eta`` and ``mu`` are recomputed in Python floats and stored through a
+    default-dtype tensor (``torch.as_tensor``), rounded there even when loading made them
+    float64."""
+    lr, lambd = lr_value(group["lr"]), group["lambd"]
+    eta, mu, ax = state["eta"], state["mu"], state["ax"]
+    if group["weight_decay"] != 0:
+        grad = grad.add(p, alpha=group["weight_decay"])
+    eta_value = eta.item()
+    p.mul_(1 - lambd * eta_value)  # decay term
+    p.add_(grad, alpha=-eta_value)
+    if mu.item() != 1:
+        ax.add_(p.sub(ax).mul_(mu))
+    else:
+        ax.copy_(p)
+    step = state["step"].item()
+    eta.copy_(as_tensor(lr / ((1 + lambd * lr * step) ** group["alpha"])))
+    mu.copy_(as_tensor(1 / max(1, step - group["t0"])))
+
+
+def _foreach_step(p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+    """PyTorch's foreach ASGD (``foreach=True``, also on CPU), a different rounding of the same
+    update: ``p -= (grad + lambd * p) * eta``, ``ax`` always averaged, and ``eta`` computed
+    from the 0-d ``step`` tensor, so in the scalar dtype."""
+    lr, lambd = lr_value(group["lr"]), group["lambd"]
+    eta, mu, ax = state["eta"], state["mu"], state["ax"]
+    if group["weight_decay"] != 0:
+        grad = grad.add(p, alpha=group["weight_decay"])
+    addcmul_(p, grad.add(p, alpha=lambd), eta, -1)
+    addcmul_(ax, p.sub(ax), mu)
+    step = state["step"]
+    eta.copy_(lr / ((1 + lambd * lr * step) ** group["alpha"]))
+    mu.copy_(as_tensor(1 / max(1, step.item() - group["t0"])))

@@ -1,0 +1,91 @@
+"""``NAdam``: Adam with Nesterov momentum, PyTorch's update formula (single-tensor form)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adjit.optim._ops import (
+    add_zeros,
+    addcdiv_,
+    addcmul_,
+    check_betas,
+    check_lr,
+    check_nonnegative,
+    lerp_,
+    lr_value,
+    scalar,
+    zeros_state,
+)
+from adjit.optim.optimizer import Optimizer
+from adjit.runtime.tensor import Tensor
+
+
+class NAdam(Optimizer):
+    """NAdam, update rule identical to ``torch.optim.NAdam`` (``mu_product`` is a 0-d state
+    scalar in PyTorch's scalar dtype, so its products round as PyTorch's do)."""
+
+    _capturable_what = "params, mu_products and state_steps"
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float | Tensor = 2e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum_decay: float = 4e-3,
+        decoupled_weight_decay: bool = False,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        check_lr(lr)
+        check_nonnegative(eps=eps)
+        check_betas(betas)
+        check_nonnegative(weight_decay=weight_decay, momentum_decay=momentum_decay)
+        defaults = dict(
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum_decay=momentum_decay,
+            decoupled_weight_decay=decoupled_weight_decay,
+            maximize=maximize,
+            foreach=foreach,
+            capturable=capturable,
+            differentiable=differentiable,
+        )
+        super().__init__(params, defaults)
+
+    def _init_state(self, p: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        if not state:
+            zeros_state(state, p)
+            state["mu_product"] = scalar(1.0)
+            add_zeros(state, p, "exp_avg", "exp_avg_sq")
+
+    def _update(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        beta1, beta2 = group["betas"]
+        lr, wd, decay = lr_value(group["lr"]), group["weight_decay"], group["momentum_decay"]
+        grad = -grad if group["maximize"] else grad
+        state["step"].add_(1)
+        step = state["step"].item()
+        bias_correction2 = 1 - beta2**step
+        if wd != 0:
+            if group["decoupled_weight_decay"]:
+                p.mul_(1 - lr * wd)
+            else:
+                grad = grad.add(p, alpha=wd)
+        mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * decay)))
+        mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * decay)))
+        mu_product = state["mu_product"].mul_(mu).item()
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        lerp_(exp_avg, grad, 1 - beta1)
+        addcmul_(exp_avg_sq.mul_(beta2), grad, grad, 1 - beta2)
+        denom = exp_avg_sq.div(bias_correction2).sqrt().add_(group["eps"])
+        mu_product_next = mu_product * mu_next
+        addcdiv_(p, grad, denom, -lr * (1.0 - mu) / (1.0 - mu_product))
+        addcdiv_(p, exp_avg, denom, (-lr * mu_next) / (1.0 - mu_product_next))

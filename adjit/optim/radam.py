@@ -1,0 +1,88 @@
+"""``RAdam``: rectified Adam, PyTorch's update formula (single-tensor form)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adjit.optim._ops import (
+    addcmul_,
+    check_betas,
+    check_lr,
+    check_nonnegative,
+    lerp_,
+    lr_value,
+    zeros_state,
+)
+from adjit.optim.optimizer import Optimizer
+from adjit.runtime.tensor import Tensor
+
+
+class RAdam(Optimizer):
+    """RAdam, update rule identical to ``torch.optim.RAdam``."""
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float | Tensor = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        decoupled_weight_decay: bool = False,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        check_lr(lr)
+        check_nonnegative(eps=eps)
+        check_betas(betas)
+        check_nonnegative(weight_decay=weight_decay)
+        defaults = dict(
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            maximize=maximize,
+            foreach=foreach,
+            capturable=capturable,
+            decoupled_weight_decay=decoupled_weight_decay,
+            differentiable=differentiable,
+        )
+        super().__init__(params, defaults)
+
+    def _init_state(self, p: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        if not state:
+            zeros_state(state, p, "exp_avg", "exp_avg_sq")
+
+    def _update(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        beta1, beta2 = group["betas"]
+        lr, wd = lr_value(group["lr"]), group["weight_decay"]
+        grad = -grad if group["maximize"] else grad
+        state["step"].add_(1)
+        step = state["step"].item()
+        if wd != 0:
+            if group["decoupled_weight_decay"]:
+                p.mul_(1 - lr * wd)
+            else:
+                grad = grad.add(p, alpha=wd)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        lerp_(exp_avg, grad, 1 - beta1)
+        addcmul_(exp_avg_sq.mul_(beta2), grad, grad, 1 - beta2)
+        bias_correction1 = 1 - beta1**step
+        bias_correction2 = 1 - beta2**step
+        bias_corrected_exp_avg = exp_avg / bias_correction1
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
+        if rho_t > 5.0:  # the variance is tractable: rectified adaptive step
+            rect = (
+                (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+            ) ** 0.5
+            sqrt = exp_avg_sq.sqrt()
+            sqrt = sqrt.add(group["eps"]) if group["differentiable"] else sqrt.add_(group["eps"])
+            adaptive_lr = (bias_correction2**0.5) / sqrt
+            p.add_(bias_corrected_exp_avg * lr * adaptive_lr * rect, alpha=-1.0)
+        else:
+            p.add_(bias_corrected_exp_avg * lr, alpha=-1.0)

@@ -1,0 +1,64 @@
+"""``Rprop``: resilient backpropagation, PyTorch's update formula (single-tensor form)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adjit.optim._ops import addcmul_, check_lr, lr_value, zeros_state
+from adjit.optim.optimizer import Optimizer
+from adjit.runtime.creation import full_like
+from adjit.runtime.tensor import Tensor
+
+
+class Rprop(Optimizer):
+    """Rprop, update rule identical to ``torch.optim.Rprop``."""
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float | Tensor = 1e-2,
+        etas: tuple[float, float] = (0.5, 1.2),
+        step_sizes: tuple[float, float] = (1e-6, 50),
+        *,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        check_lr(lr)
+        if not 0.0 < etas[0] < 1.0 < etas[1]:
+            raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
+        defaults = dict(
+            lr=lr,
+            etas=etas,
+            step_sizes=step_sizes,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+            capturable=capturable,
+        )
+        super().__init__(params, defaults)
+
+    def _init_state(self, p: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        if not state:
+            zeros_state(state, p, "prev")
+            state["step_size"] = full_like(p.grad, lr_value(group["lr"]))
+
+    def _update(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        etaminus, etaplus = group["etas"]
+        step_size_min, step_size_max = group["step_sizes"]
+        grad = -grad if group["maximize"] else grad
+        prev, step_size = state["prev"], state["step_size"]
+        state["step"].add_(1)
+        sign = grad.mul(prev.clone() if group["differentiable"] else prev).sign()
+        # the sign of grad * prev picks each element's step-size factor (in place, as PyTorch)
+        sign[sign.gt(0)] = etaplus
+        sign[sign.lt(0)] = etaminus
+        sign[sign.eq(0)] = 1
+        step_size.mul_(sign).clamp_(step_size_min, step_size_max)
+        grad = grad.clone()
+        grad[sign.eq(etaminus)] = 0  # a sign change skips this step's update
+        addcmul_(p, grad.sign(), step_size, -1)
+        prev.copy_(grad)
