@@ -43,6 +43,9 @@ def _index_add(g: np.ndarray, *idx: np.ndarray, spec: tuple, shape: tuple) -> np
     out = np.zeros(shape, g.dtype)
     basic, positions = split_index(spec)
     view = out[(*basic, Ellipsis)]
+    if not positions:  # basic indexing never repeats an element: no add.at (~10x slower)
+        view += g
+        return out
     full: list[Any] = [slice(None)] * view.ndim
     for p, i in zip(positions, idx, strict=True):
         full[p] = i
