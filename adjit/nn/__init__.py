@@ -21,7 +21,7 @@ from adjit.nn.activation import (
     Tanh,
 )
 from adjit.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
-from adjit.nn.conv import Conv2d
+from adjit.nn.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from adjit.nn.fold import Fold, Unfold
 from adjit.nn.layers import (
     Bilinear,
@@ -83,7 +83,12 @@ __all__ = [
     "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Conv1d",
     "Conv2d",
+    "Conv3d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "ConvTranspose3d",
     "Dropout2d",
     "MaxPool2d",
     "BCELoss",

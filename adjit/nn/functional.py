@@ -431,7 +431,16 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
 
 
 # convolution, pooling, batch norm, unfold/fold live in their own modules (re-exported here)
-from adjit.nn.functional_conv import batch_norm, conv2d, dropout2d  # noqa: E402
+from adjit.nn.functional_conv import batch_norm, dropout2d  # noqa: E402
+from adjit.nn.functional_convnd import (  # noqa: E402
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_tbc,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+)
 from adjit.nn.functional_fold import fold, unfold  # noqa: E402
 from adjit.nn.functional_pool import (  # noqa: E402
     avg_pool1d,
@@ -479,6 +488,8 @@ __all__ += ["fractional_max_pool2d_with_indices", "fractional_max_pool3d"]
 __all__ += ["fractional_max_pool3d_with_indices", "lp_pool1d", "lp_pool2d", "lp_pool3d"]
 __all__ += ["max_unpool1d", "max_unpool2d", "max_unpool3d"]
 __all__ += ["fold", "unfold"]
+__all__ += ["conv1d", "conv3d", "conv_tbc", "conv_transpose1d", "conv_transpose2d"]
+__all__ += ["conv_transpose3d"]
 
 # activations, distances, normalizations, losses and attention added for issue 13
 from adjit.nn import _losses_margin as _lm  # noqa: E402

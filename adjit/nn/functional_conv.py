@@ -7,14 +7,14 @@ from typing import Any
 import numpy as np
 
 from adjit.ir.windows import Padding, Pair, blocks
-from adjit.nn.functional_fold import im2col, symmetric
+from adjit.nn.functional_fold import im2col
 from adjit.runtime import functional as R
 from adjit.runtime.dispatch import composite
 from adjit.runtime.grad_mode import no_grad
 from adjit.runtime.kernel_dtypes import require_float
 from adjit.runtime.tensor import Tensor
 
-__all__ = ["batch_norm", "conv2d", "dropout2d"]
+__all__ = ["batch_norm", "dropout2d"]
 
 # Note [convolution as UNFOLD + MATMUL]: a 2-D window op (conv here, pooling in
 # functional_pool.py) is one UNFOLD (im2col, see
@@ -64,12 +64,6 @@ def _unbatch(a: Tensor, unbatched: bool) -> Tensor:
 
 
 # ---- convolution -------------------------------------------------------------------------------
-def _same_padding(k: Pair, d: Pair) -> tuple[int, int, int, int]:
-    """(left, right, top, bottom): the extra element of an odd total goes right/bottom."""
-    th, tw = d[0] * (k[0] - 1), d[1] * (k[1] - 1)
-    return (tw // 2, tw - tw // 2, th // 2, th - th // 2)
-
-
 def _conv(x: Tensor, w: Tensor, *b: Tensor, s: Pair, pads: Padding, d: Pair, groups: int) -> Tensor:
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
@@ -88,69 +82,6 @@ def _conv(x: Tensor, w: Tensor, *b: Tensor, s: Pair, pads: Padding, d: Pair, gro
         cols = R.reshape(cols, (n, groups, ckk, cells))
         out = R.reshape(R.matmul(R.reshape(w, (groups, o // groups, ckk)), cols), (n, o, oh, ow))
     return out + R.reshape(b[0], (o, 1, 1)) if b else out
-
-
-def _conv_padding(padding: Any, k: Pair, s: Pair, d: Pair) -> Padding:
-    if not isinstance(padding, str):
-        p = _pair(padding)
-        if p[0] < 0 or p[1] < 0:
-            raise RuntimeError("negative padding is not supported")
-        return symmetric(p)
-    if padding == "valid":
-        return NO_PADDING
-    if padding == "same":
-        if s != (1, 1):
-            raise RuntimeError("padding='same' is not supported for strided convolutions")
-        left, right, top, bottom = _same_padding(k, d)
-        return ((top, bottom), (left, right))
-    raise RuntimeError(f"Invalid padding string: '{padding}'")
-
-
-def _check_conv(x: Tensor, weight: Tensor, s: Pair, d: Pair, pads: Padding, groups: int) -> None:
-    if x.shape[1] != weight.shape[1] * groups:
-        raise RuntimeError(
-            f"Given groups={groups}, weight of size {list(weight.shape)}, expected input"
-            f"{list(x.shape)} to have {weight.shape[1] * groups} channels, but got "
-            f"{x.shape[1]} channels instead"
-        )
-    if weight.shape[0] % groups:
-        raise RuntimeError("Given groups, expected weight to be divisible by groups")
-    if min(s) <= 0:
-        raise RuntimeError("non-positive stride is not supported")
-    if min(d) <= 0:
-        raise RuntimeError("dilation should be greater than zero")
-    padded = [n + lo + hi for n, (lo, hi) in zip(x.shape[2:], pads, strict=True)]
-    span = [dd * (k - 1) + 1 for dd, k in zip(d, weight.shape[2:], strict=True)]
-    if padded[0] < span[0] or padded[1] < span[1]:
-        raise RuntimeError(
-            f"Calculated padded input size per channel: ({padded[0]} x {padded[1]}). Kernel size: "
-            f"({span[0]} x {span[1]}). Kernel size can't be greater than actual input size"
-        )
-
-
-def conv2d(
-    input: Tensor,
-    weight: Tensor,
-    bias: Tensor | None = None,
-    stride: Any = 1,
-    padding: Any = 0,
-    dilation: Any = 1,
-    groups: int = 1,
-) -> Tensor:
-    """2-D cross-correlation (see Note [convolution as UNFOLD + MATMUL])."""
-    x, unbatched = _batched(input, "conv2d")
-    s, d = _pair(stride), _pair(dilation)
-    pads = _conv_padding(padding, (weight.shape[2], weight.shape[3]), s, d)
-    _check_conv(x, weight, s, d, pads, groups)
-    extra = () if bias is None else (bias,)
-    out = composite(
-        "ConvolutionBackward0",
-        lambda a, w, *b: _conv(a, w, *b, s=s, pads=pads, d=d, groups=groups),
-        x,
-        weight,
-        *extra,
-    )
-    return R.squeeze(out, 0) if unbatched else out
 
 
 # ---- batch norm --------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from . import (
     mathfuncs,
     miscops,
     nnmath,
+    recurrent,
     sorting,
     specialfuncs,
     specials,
@@ -53,4 +54,5 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "methods": (tensor_methods.method_cases(), tensor_methods.check_methods),
     "nnmath": (nnmath.nnmath_cases(), nnmath.check_nnmath),
     "complex": (complexes.complex_cases(), complexes.check_complex),
+    "recurrent": (recurrent.recurrent_cases(), recurrent.check_recurrent),
 }
