@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from . import (
     checks,
+    complex_grads,
     complexes,
     dtypes,
     edges,
@@ -55,4 +56,5 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "nnmath": (nnmath.nnmath_cases(), nnmath.check_nnmath),
     "complex": (complexes.complex_cases(), complexes.check_complex),
     "recurrent": (recurrent.recurrent_cases(), recurrent.check_recurrent),
+    "complex_grad": (complex_grads.complex_grad_cases(), complex_grads.check_complex_grad),
 }
