@@ -1,0 +1,1 @@
+../../adjit/serialization_pickler.py
