@@ -271,7 +271,7 @@ def _fractional(
     if output_size is None and output_ratio is None:
         raise ValueError(f"{op} requires specifying either an output_size or an output_ratio")
     if output_size is None:
-        if nd == 2 and not isinstance(output_ratio, int | float) and len(output_ratio) > 2:
+        if nd == 2 and len(output_ratio) > 2:  # (a number fails here too, as in PyTorch)
             raise ValueError(
                 f"{op} requires output_ratio to either be a single Int or tuple of Ints."
             )

@@ -58,7 +58,7 @@ def check_geometry(k: Dims, s: Dims, p: Dims, d: Dims) -> None:
     for kk, pp, dd in zip(k, p, d, strict=True):
         if pp < 0:
             raise RuntimeError(f"pad must be non-negative, but got pad: {pp}")
-        if pp > ((kk - 1) * dd + 1) // 2:
+        if pp > int(((kk - 1) * dd + 1) / 2):  # (C++ division: toward zero)
             raise RuntimeError(
                 "pad should be at most half of effective kernel size, but got "
                 f"pad={pp}, kernel_size={kk} and dilation={dd}"
