@@ -12,6 +12,7 @@ from . import (
     checks,
     complex_grads,
     complexes,
+    convolution,
     dtypes,
     edges,
     functions,
@@ -57,4 +58,5 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "complex": (complexes.complex_cases(), complexes.check_complex),
     "recurrent": (recurrent.recurrent_cases(), recurrent.check_recurrent),
     "complex_grad": (complex_grads.complex_grad_cases(), complex_grads.check_complex_grad),
+    "convolution": (convolution.convolution_cases(), convolution.check_convolution),
 }
