@@ -297,6 +297,10 @@ def _avg_pool(
     divisor_override: int | None,
 ) -> Tensor:
     """Window sums over zero padding divided by PyTorch's divisor (truncating for integers)."""
+    if nd == 2 and input.ndim < 3:  # PyTorch reads input.size(-3) first
+        if input.ndim == 0:
+            raise IndexError("Dimension specified as -3 but tensor has no dimensions")
+        input.size(-3)
     require_not_bool(input, op if nd == 2 else "avg_pool3d_out_frame")
     message = (
         "Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but "

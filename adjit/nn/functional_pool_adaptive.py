@@ -41,6 +41,9 @@ def _bounds(n: int, o: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sizes(op: str, x: Tensor, output_size: Any, nd: int) -> tuple[int, ...]:
+    sequence = nd > 1 and output_size is not None and not isinstance(output_size, int)
+    if sequence and x.ndim <= len(output_size):  # PyTorch's _list_with_default
+        raise ValueError(f"Input dimension should be at least {len(output_size) + 1}")
     if isinstance(output_size, int):
         size: tuple[Any, ...] = (output_size,) * nd
     elif output_size is None and nd > 1:
@@ -80,10 +83,11 @@ def _check_input(op: str, x: Tensor, nd: int, kernel: str) -> None:
 
 def _check_out(op: str, x: Tensor, out: tuple[int, ...]) -> None:
     if min(out) < 0:
-        if op == "adaptive_avg_pool3d":
+        if op.startswith("adaptive_avg"):  # (PyTorch's spacing)
+            got = f"{out[0]}, {out[1]}" + (f",{out[2]}" if len(out) == 3 else "")
             raise RuntimeError(
                 f"{op}: elements of output_size must be greater than or equal to 0 but "
-                f"received {{{out[0]}, {out[1]},{out[2]}}}"
+                f"received {{{got}}}"
             )
         shape = [*x.shape[: x.ndim - len(out)], *out]
         raise RuntimeError(f"Trying to create tensor with negative dimension {min(out)}: {shape}")
@@ -98,12 +102,11 @@ def _averaging(n: int, o: int) -> np.ndarray:
 
 
 def _adaptive_avg(op: str, nd: int, input: Tensor, output_size: Any) -> Tensor:
-    kernel = "adaptive_avg_pool3d_cpu" if nd == 3 else "adaptive_avg_pool2d"
-    _check_input(op, input, nd, kernel)
     out = _sizes(op, input, output_size, nd)
     _check_out(op, input, out)
-    if all(o == 1 for o in out):
+    if all(o == 1 for o in out):  # PyTorch's shortcut, before its input checks
         return R.mean(input, tuple(range(-nd, 0)), keepdim=True)
+    _check_input(op, input, nd, "adaptive_avg_pool3d_cpu" if nd == 3 else "adaptive_avg_pool2d")
     size = input.shape[-nd:]
     mats = [
         Tensor._make(_averaging(n, o).astype(input.dtype.np))
@@ -153,9 +156,8 @@ def _adaptive_tables(size: tuple[int, ...], out: tuple[int, ...]) -> tuple[np.nd
 
 
 def _adaptive_max(op: str, nd: int, input: Tensor, output_size: Any) -> tuple[Tensor, Tensor]:
-    kernel = "adaptive_max_pool3d_cpu" if nd == 3 else "adaptive_max_pool2d"
-    _check_input(op, input, nd, kernel)
     out = _sizes(op, input, output_size, nd)
+    _check_input(op, input, nd, "adaptive_max_pool3d_cpu" if nd == 3 else "adaptive_max_pool2d")
     _check_out(op, input, out)
     size = tuple(input.shape[-nd:])
     lead = tuple(input.shape[:-nd])

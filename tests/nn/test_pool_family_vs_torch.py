@@ -382,6 +382,14 @@ ERROR_TABLE = [
     ("adaptive_avg_pool3d", (3, 9, 9), (2,), {}),
     ("adaptive_avg_pool3d", (2, 3, 5, 6, 7), ((2, 2),), {}),
     ("adaptive_avg_pool3d", (2, 3, 5, 6, 7), (-1,), {}),
+    ("adaptive_avg_pool3d", (3,), (-1,), {}),
+    ("adaptive_avg_pool2d", (2, 3, 4, 4), ((2, -1),), {}),
+    ("adaptive_avg_pool1d", (2, 3, 4), (-1,), {}),
+    ("adaptive_avg_pool2d", (3,), (1,), {}),
+    ("adaptive_avg_pool2d", (3, 4), ((1, None),), {}),
+    ("adaptive_max_pool2d", (3, 4), ((1, None),), {}),
+    ("avg_pool2d", (3,), (2,), {}),
+    ("avg_pool2d", (), (2,), {}),
     ("adaptive_max_pool1d", (2, 3, 9, 9), (2,), {}),
     ("adaptive_max_pool1d", (2, 3, 9), ((2, 2),), {}),
     ("adaptive_max_pool2d", (3, 9), (2,), {}),
@@ -538,3 +546,20 @@ def test_fractional_module_errors_as_pytorch() -> None:
             with pytest.raises(ValueError) as ae:
                 getattr(nn, cls)(*args, **kw)
             assert str(ae.value) == str(te.value)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "bool"])
+@pytest.mark.parametrize(
+    "name,shape", [("adaptive_avg_pool2d", (3, 4)), ("adaptive_avg_pool1d", (2, 3))]
+)
+def test_adaptive_avg_to_one_is_a_mean_as_pytorch(name: str, shape: tuple, dtype: str) -> None:
+    """An all-ones output_size is PyTorch's ``mean`` shortcut, before any pooling check: a 2-D
+    input runs, an empty one gives NaN, integers fail as mean does."""
+    _compare(*_both(name, 1), np.zeros((0, 4)), grad=False)
+    if name.endswith("2d"):
+        _compare(*_both(name, 1), _input(1, np.float64, shape))
+    with pytest.raises(RuntimeError) as te:
+        getattr(TF, name)(torch.ones(shape, dtype=getattr(torch, dtype)), 1)
+    with pytest.raises(RuntimeError) as ae:
+        getattr(F, name)(adjit.ones(shape, dtype=getattr(adjit, dtype)), 1)
+    assert str(ae.value) == str(te.value)
