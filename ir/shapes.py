@@ -465,6 +465,7 @@ COMPLEX_OPS = frozenset(
     | {Op.EQ, Op.NE, Op.WHERE, Op.SUM, Op.RESHAPE, Op.PERMUTE, Op.EXPAND, Op.INDEX, Op.GATHER}
     | {Op.CAT, Op.DETACH, Op.CHECK, Op.SIN, Op.COS, Op.TANH, Op.LOG1P, Op.POW}
     | {Op.INDEX_ADD, Op.SCATTER_ADD, Op.CUSTOM_VJP}  # (complex gradients: their rules' ops)
+    | {Op.MATMUL}
 )
 _COMPLEX_ERRORS: dict[Op, tuple[type[Exception], str]] = {
     Op.LT: (NotImplementedError, '"lt_cpu" not implemented for {}'),

@@ -22,7 +22,7 @@ _TRUE = np.ones((), bool)
 # ---- input * beta + product * alpha ---------------------------------------------------------
 def _scaled_add(name: str, input: Tensor, product: Tensor, beta: Any, alpha: Any) -> Tensor:  # noqa: A002
     """``beta * input + alpha * product``; beta == 0 ignores input (NaN in it too) as PyTorch."""
-    if not product.dtype.is_floating_point and product.dtype.name != "bool":
+    if product.dtype.category == 1:
         alpha, beta = int(alpha), int(beta)  # PyTorch casts the scalars to the integer type
     shape = tuple(product.shape)
 
@@ -109,10 +109,12 @@ def addbmm(
 
 # ---- vectors -------------------------------------------------------------------------------
 def vdot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
-    """``dot`` with the first argument conjugated: the same for the real dtypes adjit has."""
+    """``dot`` with the first argument conjugated."""
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
-    return composite("VdotBackward0", dot, input, other)
+    from .ops_complex import conj
+
+    return composite("VdotBackward0", lambda a, b: dot(conj(a), b), input, other)
 
 
 def ger(input: Tensor, vec2: Tensor) -> Tensor:  # noqa: A002

@@ -27,6 +27,8 @@ KINDS: dict[str, tuple[bool, tuple[int, ...], str]] = {
     "pair": (False, (3, 4, 2), "normal"),
     "cm": (True, (2, 3, 3), "normal"),
     "cm2": (True, (3, 2), "normal"),
+    "cm42": (True, (4, 2), "normal"),
+    "cm24": (True, (2, 4), "normal"),
 }
 
 # name -> (function of (library, *inputs), input kinds); each is differentiable at the drawn
@@ -94,6 +96,15 @@ CASES: dict[str, tuple[Callable[..., Any], tuple[str, ...]]] = {
     "expand": (lambda m, a: a.expand(3, 4) * 1j, ("cv",)),
     "gather": (lambda m, a: a.gather(1, m.tensor([[0, 0], [3, 1], [2, 2]])), ("c",)),
     "scalar_0d": (lambda m, a, b: (a * b).exp(), ("c0", "c")),
+    "matmul": (lambda m, a, b: a @ b, ("c", "cm42")),
+    "matmul_batched": (lambda m, a, b: m.matmul(a, b), ("cm", "cm2")),
+    "mv": (lambda m, a, b: m.mv(a, b), ("c", "cv")),
+    "vec_mat": (lambda m, a, b: b @ a, ("cm42", "cv")),
+    "dot": (lambda m, a, b: m.dot(a, b * 1j), ("cv", "cv")),
+    "vdot": (lambda m, a, b: m.vdot(a, b), ("cv", "cv")),
+    "addmm": (lambda m, a, b, c: m.addmm(c, a, b, beta=0.5 - 1j, alpha=2), ("c", "cm42", "cm2")),
+    "einsum": (lambda m, a, b: m.einsum("bij,jk->bik", a, b), ("cm", "cm2")),
+    "linear": (lambda m, a, b: m.nn.functional.linear(a, b), ("c", "cm24")),
     "chain_mixed": (lambda m, a, b: ((a * b).sin() / (b + 3)).abs() * b, ("c", "r")),
 }
 
@@ -308,3 +319,46 @@ def test_inplace_and_index_assignment_as_pytorch() -> None:
 
     for a, t in zip(run(adjit), run(torch), strict=True):
         np.testing.assert_allclose(a, t, rtol=2e-5)
+
+
+_RNG = np.random.default_rng(7)
+_M = {
+    k: np.asarray(_RNG.standard_normal(s) + 1j * _RNG.standard_normal(s))
+    for k, s in {"a": (3, 4), "b": (4, 2), "v": (4,), "w": (4,), "s": (3, 3)}.items()
+}
+_M |= {"p": _M["b"][None].repeat(2, 0), "q": _M["a"][None].repeat(2, 0), "o": _M["s"][:, :2]}
+_M |= {"k": _M["b"].T.copy(), "u": _M["o"][:2]}
+
+# products over complex matmul (forward values; the gradients are rows of CASES above)
+PRODUCTS: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
+    "matmul": lambda m, t: t["a"] @ t["b"],
+    "mm": lambda m, t: m.mm(t["a"], t["b"]),
+    "bmm": lambda m, t: m.bmm(t["q"], t["p"]),
+    "mv": lambda m, t: m.mv(t["a"], t["v"]),
+    "dot": lambda m, t: m.dot(t["v"], t["w"]),
+    "vdot": lambda m, t: m.vdot(t["v"], t["w"]),
+    "inner": lambda m, t: m.inner(t["a"], t["a"]),
+    "outer": lambda m, t: m.outer(t["v"], t["w"]),
+    "einsum": lambda m, t: m.einsum("ij,jk->ik", t["a"], t["b"]),
+    "tensordot": lambda m, t: m.tensordot(t["a"], t["b"], dims=1),
+    "addmm": lambda m, t: m.addmm(t["o"], t["a"], t["b"], beta=0.5, alpha=2 - 1j),
+    "addmv": lambda m, t: m.addmv(t["s"][:, 0], t["a"], t["v"], beta=0.25),
+    "addr": lambda m, t: m.addr(t["a"], t["s"][0], t["w"], alpha=0.5),
+    "baddbmm": lambda m, t: m.baddbmm(t["o"], t["q"], t["p"], beta=0.5),
+    "addbmm": lambda m, t: m.addbmm(t["o"], t["q"], t["p"], alpha=1.5),
+    "kron": lambda m, t: m.kron(t["s"], t["s"]),
+    "multi_dot": lambda m, t: m.linalg.multi_dot([t["a"], t["b"], t["u"]]),
+    "vecdot": lambda m, t: m.linalg.vecdot(t["a"], t["a"]),
+    "linear": lambda m, t: m.nn.functional.linear(t["a"], t["k"]),
+    "matrix_power": lambda m, t: m.linalg.matrix_power(t["s"], 3),
+}
+
+
+@pytest.mark.parametrize("name", list(PRODUCTS))
+def test_complex_products_as_pytorch(name: str) -> None:
+    got = PRODUCTS[name](adjit, {k: adjit.tensor(v) for k, v in _M.items()})
+    want = PRODUCTS[name](torch, {k: torch.tensor(v) for k, v in _M.items()})
+    assert str(got.dtype) == str(want.dtype) and tuple(got.shape) == tuple(want.shape)
+    w = want.resolve_conj().numpy()
+    scale = max(1.0, float(np.abs(w).max(initial=0.0)))
+    np.testing.assert_allclose(got.numpy(), w, rtol=0, atol=64 * np.finfo(float).eps * scale)

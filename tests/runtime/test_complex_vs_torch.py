@@ -427,7 +427,6 @@ def test_errors_as_pytorch(name: str) -> None:
 REFUSED = {  # PyTorch runs these; adjit refuses by name rather than answer wrongly
     "sigmoid": lambda: adjit.tensor([1j]).sigmoid(),
     "tan": lambda: adjit.tensor([1j]).tan(),
-    "matmul": lambda: adjit.tensor([1j]) @ adjit.tensor([1j]),
     "cumsum": lambda: adjit.tensor([1j]).cumsum(0),
     "prod": lambda: adjit.tensor([1j]).prod(),
     "to_float": lambda: adjit.tensor([1j]).float(),
