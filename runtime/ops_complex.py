@@ -499,3 +499,6 @@ def install(cls: type) -> None:
     cls.__complex__ = _scalar(builtins.complex, "")  # type: ignore[attr-defined]
     cls.cfloat = lambda self: self.to(D.complex64)  # type: ignore[attr-defined]
     cls.cdouble = lambda self: self.to(D.complex128)  # type: ignore[attr-defined]
+    # complex32: PyTorch's CPU kernels do + - * on it; adjit does not store it (a clear
+    # TypeError naming the dtype, as .to(torch.complex32))
+    cls.chalf = lambda self, memory_format=None: self.to(D.complex32)  # type: ignore[attr-defined]

@@ -362,3 +362,9 @@ def test_complex_products_as_pytorch(name: str) -> None:
     w = want.resolve_conj().numpy()
     scale = max(1.0, float(np.abs(w).max(initial=0.0)))
     np.testing.assert_allclose(got.numpy(), w, rtol=0, atol=64 * np.finfo(float).eps * scale)
+
+
+def test_chalf_refuses_by_dtype_name() -> None:
+    # PyTorch's CPU kernels do + - * on complex32; adjit does not store it
+    with pytest.raises(TypeError, match="complex32"):
+        adjit.ones(2).chalf()
