@@ -515,3 +515,8 @@ __all__ += _resample.__all__
 from adjit.nn.functional_embedding import embedding, embedding_bag  # noqa: E402
 
 __all__ += ["embedding_bag"]
+
+# grid sampling
+from adjit.nn.functional_grid import affine_grid, grid_sample  # noqa: E402
+
+__all__ += ["affine_grid", "grid_sample"]
