@@ -233,7 +233,7 @@ def rnn_forward(
         x = R.cat(outs, -1) if dirs == 2 else outs[0]
         if dropout != 0 and train and layer < num_layers - 1:
             x = F.dropout(x, dropout, True)
-    if batch_first and batch_sizes is None:
-        x = R.transpose(x, 0, 1)
+    if batch_first and batch_sizes is None:  # (ATen transposes RNN and GRU outputs in place)
+        x = R.transpose(x, 0, 1) if mode == "LSTM" else x.transpose_(0, 1)
     hidden = tuple(R.stack([f[k] for f in finals], 0) for k in range(len(hx)))
     return x, hidden
