@@ -147,6 +147,14 @@ def test_dropout_between_layers_draws_as_torch(cls: str, dtype: str) -> None:
     ot, oa = _flat(t(torch.tensor(x))), _flat(a(adjit.tensor(x)))
     for p, q in zip(oa, ot, strict=True):
         _close(p.detach().numpy(), q.detach().numpy(), TOL[dtype], "dropout output")
+    lengths = [6, 2, 5, 3]  # a packed input: PyTorch drops elements of its data
+    pt = TU.pack_padded_sequence(torch.tensor(x), lengths, enforce_sorted=False)
+    pa = AU.pack_padded_sequence(adjit.tensor(x), lengths, enforce_sorted=False)
+    torch.manual_seed(8)
+    adjit.manual_seed(8)
+    (ot, ht), (oa, ha) = t(pt), a(pa)
+    for p, q in zip([oa.data, *_flat(ha)], [ot.data, *_flat(ht)], strict=True):
+        _close(p.detach().numpy(), q.detach().numpy(), TOL[dtype], "packed dropout output")
     t.eval()
     a.eval()  # no dropout outside training: equal to a second eval run of torch
     for p, q in zip(_flat(a(adjit.tensor(x))), _flat(t(torch.tensor(x))), strict=True):
