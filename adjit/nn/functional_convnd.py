@@ -399,35 +399,30 @@ def _conv_t2(x: Tensor, w: Tensor, s: Pair, p: Pair, d: Pair, op: Pair, groups: 
     return _col2im(cols, (h, wd), (kh, kw), s, p, d, op)
 
 
+def _last2(v: Ints, unit: int) -> Pair:
+    """The last two spatial values; a 1-D geometry gets a unit height first."""
+    return (unit, v[0]) if len(v) == 1 else (v[-2], v[-1])
+
+
 def _conv_t_nd(x: Tensor, w: Tensor, *b: Tensor, g: Geometry) -> Tensor:
     dim, groups = x.ndim - 2, g.groups
     p = tuple(lo for lo, _ in g.padding)
+    s2, p2, d2 = _last2(g.stride, 1), _last2(p, 0), _last2(g.dilation, 1)
+    geometry = (s2, p2, d2, _last2(g.output_padding, 0), groups)
     if dim == 1:
-        y = R.squeeze(
-            _conv_t2(
-                R.unsqueeze(x, 2),
-                R.unsqueeze(w, 2),
-                (1, g.stride[0]),
-                (0, p[0]),
-                (1, g.dilation[0]),
-                (0, g.output_padding[0]),
-                groups,
-            ),
-            2,
-        )
+        y = R.squeeze(_conv_t2(R.unsqueeze(x, 2), R.unsqueeze(w, 2), *geometry), 2)
     elif dim == 2:
-        y = _conv_t2(x, w, g.stride, p, g.dilation, g.output_padding, groups)  # type: ignore[arg-type]
+        y = _conv_t2(x, w, *geometry)
     else:
         n, cin, depth, h, wd = x.shape
         _, cog, kd, kh, kw = w.shape
         x2 = R.reshape(R.permute(x, (0, 2, 1, 3, 4)), (n * depth, cin, h, wd))
-        w2 = R.reshape(w, (cin, cog * kd, kh, kw))
-        hw = _conv_t2(x2, w2, g.stride[1:], p[1:], g.dilation[1:], g.output_padding[1:], groups)  # type: ignore[arg-type]
+        hw = _conv_t2(x2, R.reshape(w, (cin, cog * kd, kh, kw)), *geometry)
         oh, ow = hw.shape[2:]
         cols = R.permute(R.reshape(hw, (n, depth, cog * groups * kd, oh * ow)), (0, 2, 1, 3))
         cols = R.reshape(cols, (n, cog * groups * kd, depth * oh * ow))
-        geometry = ((kd, 1), (g.stride[0], 1), (p[0], 0), (g.dilation[0], 1))
-        y = _col2im(cols, (depth, oh * ow), *geometry, (g.output_padding[0], 0))
+        depth_geometry = ((kd, 1), (g.stride[0], 1), (p[0], 0), (g.dilation[0], 1))
+        y = _col2im(cols, (depth, oh * ow), *depth_geometry, (g.output_padding[0], 0))
         y = R.reshape(y, (n, cog * groups, y.shape[2], oh, ow))
     if b:
         y = y + R.reshape(b[0], (b[0].shape[0],) + (1,) * dim)
