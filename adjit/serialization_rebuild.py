@@ -215,7 +215,10 @@ def _unsupported(kind: str) -> Any:
 
 def _get_layout(name: Any) -> Any:
     if name != "torch.strided":
-        raise NotImplementedError(f"adjit.load: layout {name} is not supported")
+        raise NotImplementedError(
+            f"adjit.load: tensors of layout {name} are not supported (adjit has dense CPU "
+            "tensors only)"
+        )
     return name
 
 
