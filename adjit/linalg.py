@@ -25,6 +25,7 @@ from adjit.runtime.ops_decomp_linalg import (
     svd,
     svdvals,
 )
+from adjit.runtime.ops_householder import householder_product
 from adjit.runtime.ops_linalg import matmul
 from adjit.runtime.ops_lu import lu, lu_factor, lu_factor_ex, lu_solve
 from adjit.runtime.ops_norms import linalg_norm as norm
@@ -52,6 +53,7 @@ __all__ = [
     "eig",
     "eigh",
     "eigvals",
+    "householder_product",
     "eigvalsh",
     "inv",
     "inv_ex",

@@ -485,6 +485,7 @@ TESTED_ELSEWHERE |= {n: "tests/runtime/test_complex_vs_torch.py" for n in _COMPL
 TESTED_ELSEWHERE |= {
     n: "tests/runtime/test_complex_vs_torch.py" for n in ("view_as_complex", "view_as_real")
 }
+TESTED_ELSEWHERE["orgqr"] = "tests/runtime/test_householder_vs_torch.py"
 
 
 def test_every_public_function_has_a_row() -> None:
