@@ -124,6 +124,9 @@ def save(
 @contextmanager
 def _opened(f: FileLike, mode: str) -> Iterator[IO[bytes]]:
     if isinstance(f, str | os.PathLike):
+        parent = os.path.dirname(os.fspath(f))
+        if mode == "wb" and parent and not os.path.isdir(parent):
+            raise RuntimeError(f"Parent directory {parent} does not exist.")
         with open(f, mode) as fh:
             yield fh
     else:

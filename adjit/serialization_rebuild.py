@@ -180,7 +180,8 @@ def _set_state(obj: Any, state: Any) -> Any:
     dict_state, slots = state if isinstance(state, tuple) and len(state) == 2 else (state, None)
     for part in (dict_state, slots):
         for k, v in (part or {}).items():
-            if not isinstance(k, str) or k.startswith("_"):
+            # a file may add plain attributes, never replace adjit's own (methods, internals)
+            if not isinstance(k, str) or k.startswith("_") or hasattr(type(obj), k):
                 raise NotImplementedError(f"adjit.load: tensor attribute {k!r} is not restored")
             setattr(obj, k, v)
     return obj

@@ -20,8 +20,8 @@ _UTF8, _DESCRIPTOR = 0x0800, 0x0008  # flags: UTF-8 names; sizes in a descriptor
 def archive_name(f: Any) -> str:
     """PyTorch's record prefix: the file's name without directory and extension, else
     ``archive`` (a buffer or an open file)."""
-    if not isinstance(f, str | os.PathLike):
-        return "archive"
+    if not isinstance(f, str | os.PathLike) or not os.fspath(f).isascii():
+        return "archive"  # (PyTorch writes a non-ASCII path through a Python file object)
     name = os.path.basename(os.fspath(f))
     stem = name.rpartition(".")[0] if "." in name else name
     return stem or "archive"

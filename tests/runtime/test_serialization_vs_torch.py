@@ -488,6 +488,10 @@ def test_file_objects_and_errors(tmp_path: Path) -> None:
     assert zipfile.ZipFile(tmp_path / "f.pt").namelist()[0].startswith("archive/")
     with pytest.raises(AttributeError, match="a file-like object with a 'write' attribute"):
         adjit.save(adjit.ones(2), 3)
+    with pytest.raises(RuntimeError, match="Parent directory .*/nowhere does not exist"):
+        adjit.save(adjit.ones(2), tmp_path / "nowhere" / "f.pt")
+    adjit.save(adjit.ones(2), tmp_path / "ünï.pt")  # (as torch: a non-ASCII name -> "archive")
+    assert zipfile.ZipFile(tmp_path / "ünï.pt").namelist()[0].startswith("archive/")
     with pytest.raises(RuntimeError, match="explicit pickle_module"):
         adjit.load(tmp_path / "f.pt", pickle_module=pickle)
 
@@ -543,3 +547,22 @@ def test_lazy_conj_and_neg_views_load_as_values() -> None:
         buf.seek(0)
         got.append(adjit.load(buf).tolist())
     assert got == [z.conj().tolist(), [-2.0, 1.0]]
+
+
+def test_tensor_attributes() -> None:
+    """Plain Python attributes on a saved tensor come back; none may replace adjit's own."""
+    t = torch.ones(2)
+    t.note = "kept"
+    p = torch.nn.Parameter(torch.ones(1))
+    p.tag = 3
+    buf = io.BytesIO()
+    torch.save([t, p], buf)
+    buf.seek(0)
+    got = adjit.load(buf)
+    assert got[0].note == "kept" and got[1].tag == 3 and type(got[1]) is adjit.nn.Parameter
+    t.backward = 1  # (shadows a method: refused)
+    buf = io.BytesIO()
+    torch.save(t, buf)
+    buf.seek(0)
+    with pytest.raises(NotImplementedError, match="tensor attribute 'backward'"):
+        adjit.load(buf)
