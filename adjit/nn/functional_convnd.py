@@ -39,6 +39,15 @@ __all__ = [
 # (its far-side padding shrinks by ``output_padding``), zeros fill the rest.
 
 Ints = tuple[int, ...]
+# the CPU kernel PyTorch names when it refuses a bool input, by (spatial dims, transposed)
+_BOOL_KERNELS = {
+    (1, False): "slow_conv2d_cpu",
+    (2, False): "slow_conv2d_cpu",
+    (3, False): "compute_columns3d",
+    (1, True): "slow_conv_transpose2d_out_cpu",
+    (2, True): "slow_conv_transpose2d_out_cpu",
+    (3, True): "slow_conv_transpose3d_out_cpu",
+}
 _AXES = {1: ("width",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 
 
@@ -247,6 +256,9 @@ def _geometry(
     if not transposed and any(v == 0 for v in d):
         shown = (1, *d) if wdim == 1 else d
         raise RuntimeError(f"dilation should be greater than zero, but got {list(shown)}")
+    if x.dtype.name == "bool":
+        kernel = _BOOL_KERNELS[(wdim, transposed)]
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
     _check_dtypes(x, weight, bias)
     return g
 
