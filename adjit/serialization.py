@@ -78,6 +78,25 @@ def safe_globals(globals_: list[Any]) -> Iterator[None]:
         U._USER_GLOBALS.difference_update(added)
 
 
+def get_unsafe_globals_in_checkpoint(f: FileLike) -> list[str]:
+    """The globals a ``torch.save`` file names that ``weights_only`` loading would refuse (read
+    from its pickle without running it)."""
+    with _opened(f, "rb") as fh:
+        if not zipfile.is_zipfile(fh):
+            raise ValueError("Expected input to be a checkpoint returned by torch.save")
+        fh.seek(0)
+        with zipfile.ZipFile(fh) as z:
+            prefix = record_prefix(z)
+            if f"{prefix}/constants.pkl" in z.namelist():
+                raise ValueError(
+                    "Expected input to be a checkpoint returned by torch.save but got a "
+                    "torchscript checkpoint"
+                )
+            data = z.read(f"{prefix}/data.pkl")
+    safe = set(ALLOWED_GLOBALS) | set(U.user_globals())
+    return list(U.globals_in_pickle(data) - safe)
+
+
 # ---- save ----------------------------------------------------------------------------------
 def save(
     obj: object,

@@ -3,6 +3,7 @@ allowlisted globals, each mapped to adjit's own object; no other code ever runs.
 
 from __future__ import annotations
 
+import pickletools
 import warnings
 from collections import Counter, OrderedDict
 from collections.abc import Callable
@@ -59,6 +60,22 @@ def _is_allowed(func: Any, user: dict[str, Any]) -> bool:
     return any(func is v for v in _allowed_values(user))
 
 
+def _mapped(module: str, name: str) -> tuple[str, str]:
+    if (module, name) in NAME_MAPPING:
+        return NAME_MAPPING[(module, name)]
+    return IMPORT_MAPPING.get(module, module), name
+
+
+def globals_in_pickle(data: bytes) -> set[str]:
+    """Every ``module.name`` a pickle's GLOBAL opcodes name (parsed, never run)."""
+    found = set()
+    for opcode, arg, _ in pickletools.genops(data):
+        if opcode.name == "GLOBAL":
+            module, name = str(arg).split(" ", 1)
+            found.add(".".join(_mapped(module, name)))
+    return found
+
+
 class Unpickler:
     """PyTorch's ``_weights_only_unpickler.Unpickler``: the opcodes of pickle protocol 2 (plus
     the harmless framing/memo/string opcodes of 3-5), globals from the allowlist only, REDUCE
@@ -91,10 +108,7 @@ class Unpickler:
 
     # ---- the risky opcodes ----------------------------------------------------------------
     def _global(self, module: str, name: str) -> None:
-        if (module, name) in NAME_MAPPING:
-            module, name = NAME_MAPPING[(module, name)]
-        elif module in IMPORT_MAPPING:
-            module = IMPORT_MAPPING[module]
+        module, name = _mapped(module, name)
         full_path = f"{module}.{name}"
         if module in BLOCKED_MODULES:
             raise UnpicklingError(

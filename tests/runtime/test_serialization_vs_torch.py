@@ -566,3 +566,11 @@ def test_tensor_attributes() -> None:
     buf.seek(0)
     with pytest.raises(NotImplementedError, match="tensor attribute 'backward'"):
         adjit.load(buf)
+
+
+def test_get_unsafe_globals_in_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "f.pt"
+    torch.save({"p": _Point(1, 2), "w": torch.ones(1), "e": _Evil(print, "x")}, path)
+    mine = sorted(adjit.serialization.get_unsafe_globals_in_checkpoint(path))
+    assert mine == sorted(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    assert mine == ["builtins.print", f"{__name__}._Point"]
