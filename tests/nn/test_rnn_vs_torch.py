@@ -457,3 +457,25 @@ def test_compiled_forward_backward_matches_eager(cls: str) -> None:
     want, got = grads(step), grads(adjit.compile(step))
     for p, q in zip(got, want, strict=True):
         _close(p, q, 1e-12, "compiled")
+
+
+def test_double_backward_and_packed_repr_as_torch() -> None:
+    """Gradients of gradients (create_graph) through a 2-layer GRU; PackedSequence prints as
+    PyTorch's namedtuple does."""
+    x = _np((3, 2, 4))
+    grads = []
+    for lib in (torch, adjit):
+        lib.manual_seed(0)
+        m = lib.nn.GRU(I, H, num_layers=2).double()
+        xx = lib.tensor(x, requires_grad=True)
+        (g,) = lib.autograd.grad((m(xx)[0] ** 2).sum(), xx, create_graph=True)
+        (g * g).sum().backward()
+        grads.append([p.grad.numpy() for p in m.parameters()])
+    for p, q in zip(*grads, strict=True):
+        _close(p, q, 1e-12, "double backward")
+    for enforce in (True, False):
+        xs = np.arange(6.0).reshape(3, 2, 1)
+        lengths = [3, 1] if enforce else [1, 3]
+        ra = repr(AU.pack_padded_sequence(adjit.tensor(xs), lengths, enforce_sorted=enforce))
+        rt = repr(TU.pack_padded_sequence(torch.tensor(xs), lengths, enforce_sorted=enforce))
+        assert ra == rt

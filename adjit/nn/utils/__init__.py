@@ -1,4 +1,4 @@
-"""``adjit.nn.utils``: gradient clipping and flattening parameters into one vector."""
+"""``adjit.nn.utils``: gradient clipping, flattening parameters into one vector; ``rnn`` packing."""
 
 from __future__ import annotations
 
