@@ -1,5 +1,6 @@
 """``torch.linalg``: norms, products, and the LAPACK functions (det, inv, solve, cholesky, eigh,
-svd, qr, lu, matrix_exp over the LINALG primitive; eig, eigvals with complex results; pinv,
+svd, qr, lu, matrix_exp over the LINALG primitive; eig, eigvals with complex results; LAPACK's
+pivoted LDL (ldl_factor, ldl_solve); householder_product as a decomposition; pinv,
 lstsq, matrix_rank, cond over svd/eigh; solve_triangular, lu_solve, tensorinv/tensorsolve over
 solve)."""
 
@@ -26,6 +27,7 @@ from adjit.runtime.ops_decomp_linalg import (
     svdvals,
 )
 from adjit.runtime.ops_householder import householder_product
+from adjit.runtime.ops_ldl import ldl_factor, ldl_factor_ex, ldl_solve
 from adjit.runtime.ops_linalg import matmul
 from adjit.runtime.ops_lu import lu, lu_factor, lu_factor_ex, lu_solve
 from adjit.runtime.ops_norms import linalg_norm as norm
@@ -54,6 +56,9 @@ __all__ = [
     "eigh",
     "eigvals",
     "householder_product",
+    "ldl_factor",
+    "ldl_factor_ex",
+    "ldl_solve",
     "eigvalsh",
     "inv",
     "inv_ex",
