@@ -1,4 +1,4 @@
-"""The fused in-place updates optimizers use (``lerp_``, ``addcmul_``, ``addcdiv_``), composed."""
+"""Shared optimizer pieces: in-place update forms, state creation, hyper-parameter checks."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ from typing import Any
 
 import numpy as np
 
+from adjit.runtime.grad_mode import is_grad_enabled
 from adjit.runtime.tensor import Tensor
 
 
 def lerp_(t: Tensor, end: Tensor, weight: float) -> Tensor:
     """``t + weight * (end - t)``, evaluated the way PyTorch's CPU kernel does for each weight."""
+    if t.requires_grad:  # differentiable=True: the op itself, so the graph is PyTorch's
+        return t.lerp_(end, weight)
     if abs(weight) < 0.5:
         return t.add_((end - t) * weight)
     return t.copy_(end - (end - t) * (1 - weight))
@@ -18,12 +21,28 @@ def lerp_(t: Tensor, end: Tensor, weight: float) -> Tensor:
 
 def addcmul_(t: Tensor, t1: Tensor, t2: Tensor, value: float = 1.0) -> Tensor:
     """``t + value * t1 * t2`` (PyTorch multiplies the scalar in first)."""
+    if t.requires_grad:  # differentiable=True: the op itself (PyTorch's AddcmulBackward0)
+        return t.addcmul_(t1, t2, value=value)
     return t.add_(t1 * value * t2 if value != 1.0 else t1 * t2)
 
 
 def addcdiv_(t: Tensor, t1: Tensor, t2: Tensor, value: float = 1.0) -> Tensor:
     """``t + value * t1 / t2`` (PyTorch multiplies the scalar in first)."""
+    if t.requires_grad:  # differentiable=True: the op itself (PyTorch's AddcdivBackward0)
+        return t.addcdiv_(t1, t2, value=value)
     return t.add_(t1 * value / t2 if value != 1.0 else t1 / t2)
+
+
+def decayed(grad: Tensor, p: Tensor, weight_decay: float) -> Tensor:
+    """``grad + weight_decay * p`` (``grad.add(p, alpha=weight_decay)``).
+
+    Note [differentiable weight decay]: with ``differentiable=True`` the step records a graph
+    and then updates ``p`` in place. PyTorch's ``add(alpha=)`` saves nothing for its backward;
+    adjit's saves ``p``, so the in-place update would fail the saved-version check at
+    backward. The graph takes a copy of ``p`` instead (same values and gradients)."""
+    if p.requires_grad and is_grad_enabled():
+        p = p.clone()
+    return grad.add(p, alpha=weight_decay)
 
 
 def scalar_dtype(fused: bool | None = False) -> np.dtype:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adjit.optim._ops import addcmul_, check_lr, check_nonnegative, lr_value, zeros_state
+from adjit.optim._ops import addcmul_, check_lr, check_nonnegative, decayed, lr_value, zeros_state
 from adjit.optim.optimizer import Optimizer
 from adjit.runtime.tensor import Tensor
 
@@ -54,7 +54,7 @@ class Adadelta(Optimizer):
         state["step"].add_(1)
         grad = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:
-            grad = grad.add(p, alpha=group["weight_decay"])
+            grad = decayed(grad, p, group["weight_decay"])
         square_avg, acc_delta = state["square_avg"], state["acc_delta"]
         addcmul_(square_avg.mul_(rho), grad, grad, 1 - rho)
         std = square_avg.add(eps).sqrt_()

@@ -11,6 +11,7 @@ from adjit.optim._ops import (
     addcmul_,
     axpy_,
     check_fused,
+    decayed,
     lerp_,
     lerp_arrays_,
     scale_,
@@ -119,19 +120,37 @@ class Adam(Optimizer):
             if group["decoupled_weight_decay"]:
                 p.mul_(1 - lr * wd)
             else:
-                grad = grad.add(p, alpha=wd)
+                grad = decayed(grad, p, wd)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         lerp_(exp_avg, grad, 1 - beta1)
         addcmul_(exp_avg_sq.mul_(beta2), grad, grad, 1 - beta2)
+        second = exp_avg_sq
+        if group["amsgrad"]:
+            best = state["max_exp_avg_sq"]
+            best.copy_(maximum(best.clone() if group["differentiable"] else best, exp_avg_sq))
+            second = best
+        if group["differentiable"]:
+            _differentiable_step(p, exp_avg, second, state["step"], group)
+            return
         step = state["step"].item()
         bias_correction1 = 1 - beta1**step
         bias_correction2_sqrt = (1 - beta2**step) ** 0.5
-        second = exp_avg_sq
-        if group["amsgrad"]:
-            state["max_exp_avg_sq"].copy_(maximum(state["max_exp_avg_sq"], exp_avg_sq))
-            second = state["max_exp_avg_sq"]
         denom = (second.sqrt() / bias_correction2_sqrt).add_(group["eps"])
         addcdiv_(p, exp_avg, denom, -(lr / bias_correction1))
+
+
+def _differentiable_step(
+    p: Tensor, exp_avg: Tensor, second: Tensor, step: Tensor, group: dict[str, Any]
+) -> None:
+    """PyTorch's ``differentiable=True`` form: the bias corrections are 0-d tensors computed
+    from the ``step`` tensor (so in its float32), folded into the denominator."""
+    beta1, beta2 = group["betas"]
+    step_size_neg = (group["lr"] / (1 - beta1**step)).neg()
+    bias_correction2_sqrt = (1 - beta2**step).sqrt()
+    denom = (second.sqrt() / (bias_correction2_sqrt * step_size_neg)).add_(
+        group["eps"] / step_size_neg
+    )
+    addcdiv_(p, exp_avg.clone(), denom)
 
 
 class AdamW(Adam):

@@ -9,12 +9,13 @@ from adjit.optim._ops import (
     check_betas,
     check_lr,
     check_nonnegative,
+    decayed,
     lerp_,
     lr_value,
     zeros_state,
 )
 from adjit.optim.optimizer import Optimizer
-from adjit.runtime.functional import maximum
+from adjit.runtime.functional import amax, cat, maximum
 from adjit.runtime.tensor import Tensor
 
 
@@ -61,10 +62,16 @@ class Adamax(Optimizer):
         grad = -grad if group["maximize"] else grad
         state["step"].add_(1)
         if group["weight_decay"] != 0:
-            grad = grad.add(p, alpha=group["weight_decay"])
+            grad = decayed(grad, p, group["weight_decay"])
         exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
         lerp_(exp_avg, grad, 1 - beta1)
-        exp_inf.copy_(maximum(exp_inf.mul_(beta2), grad.abs().add_(group["eps"])))
+        if group["differentiable"]:  # PyTorch's graph: amax over the two stacked candidates
+            norm_buf = cat(
+                [exp_inf.mul_(beta2).unsqueeze(0), grad.abs().add_(group["eps"]).unsqueeze_(0)], 0
+            )
+            exp_inf.copy_(amax(norm_buf, 0, keepdim=False))
+        else:
+            exp_inf.copy_(maximum(exp_inf.mul_(beta2), grad.abs().add_(group["eps"])))
         bias_correction = 1 - beta1 ** state["step"].item()
         clr = lr_value(group["lr"]) / bias_correction
         addcdiv_(p, exp_avg, exp_inf, -clr)

@@ -9,6 +9,7 @@ from adjit.optim._ops import (
     addcmul_,
     check_lr,
     check_nonnegative,
+    decayed,
     lr_value,
     scalar,
     zeros_state,
@@ -75,7 +76,7 @@ def _single_step(p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str
     lr, lambd = lr_value(group["lr"]), group["lambd"]
     eta, mu, ax = state["eta"], state["mu"], state["ax"]
     if group["weight_decay"] != 0:
-        grad = grad.add(p, alpha=group["weight_decay"])
+        grad = decayed(grad, p, group["weight_decay"])
     eta_value = eta.item()
     p.mul_(1 - lambd * eta_value)  # decay term
     p.add_(grad, alpha=-eta_value)
@@ -95,8 +96,8 @@ def _foreach_step(p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[st
     lr, lambd = lr_value(group["lr"]), group["lambd"]
     eta, mu, ax = state["eta"], state["mu"], state["ax"]
     if group["weight_decay"] != 0:
-        grad = grad.add(p, alpha=group["weight_decay"])
-    addcmul_(p, grad.add(p, alpha=lambd), eta, -1)
+        grad = decayed(grad, p, group["weight_decay"])
+    addcmul_(p, decayed(grad, p, lambd), eta, -1)
     addcmul_(ax, p.sub(ax), mu)
     step = state["step"]
     eta.copy_(lr / ((1 + lambd * lr * step) ** group["alpha"]))

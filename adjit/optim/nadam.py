@@ -11,6 +11,7 @@ from adjit.optim._ops import (
     check_betas,
     check_lr,
     check_nonnegative,
+    decayed,
     lerp_,
     lr_value,
     scalar,
@@ -78,14 +79,21 @@ class NAdam(Optimizer):
             if group["decoupled_weight_decay"]:
                 p.mul_(1 - lr * wd)
             else:
-                grad = grad.add(p, alpha=wd)
+                grad = decayed(grad, p, wd)
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * decay)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * decay)))
-        mu_product = state["mu_product"].mul_(mu).item()
+        mu_product = state["mu_product"].mul_(mu)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         lerp_(exp_avg, grad, 1 - beta1)
         addcmul_(exp_avg_sq.mul_(beta2), grad, grad, 1 - beta2)
-        denom = exp_avg_sq.div(bias_correction2).sqrt().add_(group["eps"])
-        mu_product_next = mu_product * mu_next
-        addcdiv_(p, grad, denom, -lr * (1.0 - mu) / (1.0 - mu_product))
-        addcdiv_(p, exp_avg, denom, (-lr * mu_next) / (1.0 - mu_product_next))
+        denom = exp_avg_sq.div(bias_correction2).sqrt()
+        if group["differentiable"]:  # the coefficients stay 0-d tensors (mu_product's dtype)
+            denom = denom.add(group["eps"])
+            mu_product_next = mu_product * mu_next
+            addcdiv_(p, grad * (-lr * (1.0 - mu) / (1.0 - mu_product)), denom)
+            addcdiv_(p, exp_avg * (-lr * mu_next / (1.0 - mu_product_next)), denom)
+            return
+        denom.add_(group["eps"])
+        product = mu_product.item()
+        addcdiv_(p, grad, denom, -lr * (1.0 - mu) / (1.0 - product))
+        addcdiv_(p, exp_avg, denom, (-lr * mu_next) / (1.0 - product * mu_next))

@@ -9,6 +9,7 @@ from adjit.optim._ops import (
     check_betas,
     check_lr,
     check_nonnegative,
+    decayed,
     lerp_,
     lr_value,
     zeros_state,
@@ -67,7 +68,7 @@ class RAdam(Optimizer):
             if group["decoupled_weight_decay"]:
                 p.mul_(1 - lr * wd)
             else:
-                grad = grad.add(p, alpha=wd)
+                grad = decayed(grad, p, wd)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         lerp_(exp_avg, grad, 1 - beta1)
         addcmul_(exp_avg_sq.mul_(beta2), grad, grad, 1 - beta2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adjit.optim._ops import addcdiv_, addcmul_, check_fused, lerp_, zeros_state
+from adjit.optim._ops import addcdiv_, addcmul_, check_fused, decayed, lerp_, zeros_state
 from adjit.optim.optimizer import Optimizer
 from adjit.runtime.tensor import Tensor
 
@@ -64,7 +64,7 @@ class RMSprop(Optimizer):
         grad = -grad if group["maximize"] else grad
         state["step"].add_(1)
         if group["weight_decay"] != 0:
-            grad = grad.add(p, alpha=group["weight_decay"])
+            grad = decayed(grad, p, group["weight_decay"])
         square_avg = addcmul_(state["square_avg"].mul_(alpha), grad, grad, 1 - alpha)
         if group["centered"]:
             grad_avg = lerp_(state["grad_avg"], grad, 1 - alpha)
@@ -131,7 +131,7 @@ class Adagrad(Optimizer):
         step = state["step"].item()
         grad = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:
-            grad = grad.add(p, alpha=group["weight_decay"])
+            grad = decayed(grad, p, group["weight_decay"])
         clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
         addcmul_(state["sum"], grad, grad, 1)
         std = state["sum"].sqrt().add_(group["eps"])

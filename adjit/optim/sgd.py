@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from adjit.optim._ops import axpy_, check_fused, scaled
+from adjit.optim._ops import axpy_, check_fused, decayed, scaled
 from adjit.optim.optimizer import Optimizer
 from adjit.runtime.tensor import Tensor
 
@@ -99,7 +99,7 @@ class SGD(Optimizer):
         """The same update through eager ops (mixed dtypes, read-only parameters)."""
         grad = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:
-            grad = grad.add(p, alpha=group["weight_decay"])
+            grad = decayed(grad, p, group["weight_decay"])
         momentum = group["momentum"]
         if momentum != 0:
             buf = state.get("momentum_buffer")
