@@ -13,7 +13,7 @@ import numpy as np
 from ..ir.derivatives import DERIVATIVES, conform, input_names, rule_context, rule_params
 from ..ir.ops import Op
 from . import settings
-from .grad_mode import is_grad_enabled, set_grad_enabled
+from .grad_mode import INFERENCE_SAVED_MSG, is_grad_enabled, outside_inference, set_grad_enabled
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -151,6 +151,8 @@ class SavedTensor:
     __slots__ = ("_tensor", "_data", "_version_box", "_version", "_is_output")
 
     def __init__(self, t: Tensor, is_output: bool) -> None:
+        if outside_inference(t._version_box):  # (Note [inference tensors] in grad_mode.py)
+            raise RuntimeError(INFERENCE_SAVED_MSG)
         self._is_output = is_output
         self._version_box = t._version_box
         self._version = t._version_box[0]

@@ -543,6 +543,7 @@ from .ops_misc_math import (  # noqa: E402
     fmin,
     frexp,
     gcd,
+    hardshrink,
     heaviside,
     lcm,
     ldexp,
@@ -555,6 +556,7 @@ __all__ += ["absolute", "negative", "positive", "multiply", "subtract", "greater
 __all__ += ["greater_equal", "less_equal", "not_equal", "fix", "ravel", "range", "asarray"]
 __all__ += ["deg2rad", "rad2deg", "fmax", "fmin", "gcd", "lcm", "heaviside", "ldexp", "frexp"]
 __all__ += ["nextafter", "adjoint", "is_conj", "isreal", "resolve_neg", "unsafe_chunk"]
+__all__ += ["hardshrink"]
 __all__ += ["unsafe_split"]
 from .ops_misc import (  # noqa: E402
     block_diag,
@@ -605,9 +607,13 @@ from .ops_view_scatter import (  # noqa: E402
 # runtime/ops_view_scatter.py
 __all__ += ["hsplit", "vsplit", "dsplit", "diagonal_scatter", "select_scatter", "slice_scatter"]
 __all__ += ["as_strided", "empty_strided"]
+from .grad_mode import is_inference, is_inference_mode_enabled  # noqa: E402
 from .ops_histogram import bincount, histc, histogram, histogramdd  # noqa: E402
 
 __all__ += ["histc", "histogram", "histogramdd", "bincount"]  # runtime/ops_histogram.py
+__all__ += ["is_inference", "is_inference_mode_enabled"]
+
+
 __all__ += ["angle", "complex", "conj", "conj_physical", "imag", "is_complex", "polar", "real"]
 __all__ += ["resolve_conj", "view_as_complex", "view_as_real"]  # runtime/ops_complex.py
 

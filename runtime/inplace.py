@@ -11,7 +11,7 @@ from ..ir.ops import Op
 from ..ir.shapes import index_shape, split_index
 from . import trace_state
 from .dispatch import apply, as_tensor_operand, composite
-from .grad_mode import is_grad_enabled, no_grad
+from .grad_mode import INFERENCE_INPLACE_MSG, is_grad_enabled, no_grad, outside_inference
 from .indexing import normalize_index
 from .tensor import Tensor
 
@@ -40,6 +40,8 @@ NOGRAD_VIEW_MSG = (
 
 
 def _check_leaf(t: Tensor) -> None:
+    if outside_inference(t._version_box):  # (Note [inference tensors] in grad_mode.py)
+        raise RuntimeError(INFERENCE_INPLACE_MSG)
     if is_grad_enabled() and t._nograd_view:
         raise RuntimeError(NOGRAD_VIEW_MSG)
     if is_grad_enabled() and t.is_leaf and t._requires_grad:

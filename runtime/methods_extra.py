@@ -464,7 +464,6 @@ METHODS: dict[str, Any] = {
     "is_complex": lambda x: False,
     "is_conj": lambda x: False,
     "is_neg": lambda x: False,
-    "is_inference": lambda x: False,
     "get_device": lambda x: -1,
     "dense_dim": lambda x: x.ndim,
     "sparse_dim": lambda x: 0,

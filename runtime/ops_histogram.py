@@ -221,6 +221,8 @@ def histogramdd(
     """(hist, bin_edges): counts of the input's rows (its innermost dimension holds the
     coordinates) in a D-dimensional grid of bins."""
     _eager("histogramdd", input, weight, why="the bins' range depends on the input's values")
+    if input.ndim == 0:  # PyTorch reads input.size(-1) first
+        raise IndexError("Dimension specified as -1 but tensor has no dimensions")
     if input.ndim < 2:
         raise RuntimeError("torch.histogramdd: input tensor should have at least 2 dimensions")
     _float_kernel("histogramdd", input)

@@ -20,6 +20,7 @@ from ..ir import dtypes as D
 from ..ir.dtypes import get_default_dtype
 from .creation import ones_like
 from .dispatch import composite, result_dtype, with_rule
+from .kernel_dtypes import require_float
 from .ops_elementwise import abs, floor, isinf, isnan, mul, pow, sign, trunc, where
 from .ops_integer import remainder
 from .ops_math import _composite, _floating, _Rule, log2
@@ -195,7 +196,18 @@ def nextafter(x: Tensor, other: Tensor) -> Tensor:
     )
 
 
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:  # noqa: A002
+    """0 for ``-lambd <= x <= lambd``, else x (NaN stays NaN), as PyTorch's kernel."""
+    require_float(input, "hardshrink_cpu")
+    return composite(
+        "HardshrinkBackward0",
+        lambda a: where((a >= -lambd) & (a <= lambd), 0.0, a),  # (+0, as PyTorch)
+        input,
+    )
+
+
 # Tensor methods (runtime/methods.py): same-name ones and the in-place ``name_`` forms
 METHODS = "deg2rad rad2deg fmax fmin gcd lcm heaviside ldexp frexp nextafter positive fix ravel"
+METHODS += " hardshrink"
 METHODS = METHODS.split()
 INPLACE = ["deg2rad", "rad2deg", "gcd", "lcm", "heaviside", "ldexp", "nextafter", "fix"]

@@ -15,6 +15,8 @@ from ..ir.dtypes import DType
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
 from . import trace_state
+from .grad_mode import InferenceBox, outside_inference
+from .grad_mode import _state as _grad_state
 
 _LEGACY_NAMES = {  # PyTorch's legacy tensor type names (Tensor.type())
     "float32": "torch.FloatTensor",
@@ -121,7 +123,9 @@ class Tensor:
             t._requires_grad = True
         if grad_fn is not None:
             t._grad_fn = grad_fn
-        t._version_box = version_box if version_box is not None else [0]
+        if version_box is None:
+            version_box = InferenceBox([0]) if _grad_state.inference else [0]
+        t._version_box = version_box
         if weak:
             t._weak = True
         trace = trace_state.current()
@@ -218,6 +222,11 @@ class Tensor:
             raise RuntimeError(
                 "only Tensors of floating point and complex dtype can require gradients"
             )
+        if value and outside_inference(self._version_box):
+            raise RuntimeError(
+                "Setting requires_grad=True on inference tensor outside InferenceMode is not "
+                "allowed."
+            )
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -232,7 +241,13 @@ class Tensor:
 
     @property
     def _version(self) -> int:
+        if type(self._version_box) is InferenceBox:
+            raise RuntimeError("Inference tensors do not track version counter.")
         return self._version_box[0]
+
+    def is_inference(self) -> bool:
+        """Whether this tensor was made inside inference_mode() (Note [inference tensors])."""
+        return type(self._version_box) is InferenceBox
 
     @property
     def retains_grad(self) -> bool:

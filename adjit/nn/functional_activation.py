@@ -18,6 +18,7 @@ from adjit.runtime.distributions import MASK53, bernoulli_scalar
 from adjit.runtime.generator import _refuse_while_tracing, resolve
 from adjit.runtime.kernel_dtypes import require_float
 from adjit.runtime.opmath import in_float32
+from adjit.runtime.ops_misc_math import hardshrink
 from adjit.runtime.tensor import Tensor
 
 __all__ = [
@@ -50,7 +51,6 @@ __all__ = [
 _FLOAT_KERNELS = {
     "hardswish": "hardswish_cpu",
     "hardsigmoid": "hardsigmoid_cpu",
-    "hardshrink": "hardshrink_cpu",
     "softshrink": "softshrink_check",
     "glu": "glu_cpu",
     "rrelu": "leaky_relu_cpu",
@@ -126,16 +126,6 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
         fn = in_float32(_hardsigmoid)
         return I.inplace(input, lambda a: composite("HardsigmoidBackward0", fn, a))
     return composite("HardsigmoidBackward0", in_float32(_hardsigmoid), input)
-
-
-def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
-    _float_only(input, "hardshrink")
-    # PyTorch's kernel: 0 for -lambd <= x <= lambd, else x (NaN stays NaN)
-    return composite(
-        "HardshrinkBackward0",
-        lambda a: R.where(R.logical_and(a >= -lambd, a <= lambd), 0.0, a),  # (+0, as PyTorch)
-        input,
-    )
 
 
 _FLOAT_MAX = {"float64": "1.79769e+308", "float32": "3.40282e+38"}

@@ -486,6 +486,10 @@ TESTED_ELSEWHERE |= {
     n: "tests/runtime/test_complex_vs_torch.py" for n in ("view_as_complex", "view_as_real")
 }
 TESTED_ELSEWHERE["orgqr"] = "tests/runtime/test_householder_vs_torch.py"
+TESTED_ELSEWHERE |= {
+    n: "tests/runtime/test_inference_mode_vs_torch.py"
+    for n in ("is_inference", "is_inference_mode_enabled")
+}
 
 
 def test_every_public_function_has_a_row() -> None:
