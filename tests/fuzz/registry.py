@@ -23,6 +23,7 @@ from . import (
     miscops,
     nnmath,
     recurrent,
+    resample,
     sorting,
     specialfuncs,
     specials,
@@ -59,4 +60,5 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "recurrent": (recurrent.recurrent_cases(), recurrent.check_recurrent),
     "complex_grad": (complex_grads.complex_grad_cases(), complex_grads.check_complex_grad),
     "convolution": (convolution.convolution_cases(), convolution.check_convolution),
+    "resample": (resample.resample_cases(), resample.check_resample),
 }
