@@ -370,10 +370,7 @@ def _col2im(cols: Tensor, blocks: Pair, k: Pair, s: Pair, p: Pair, d: Pair, op: 
     after = [max(pp - o, 0) for pp, o in zip(p, op, strict=True)]
     size = [nat - pp - a for nat, pp, a in zip(natural, p, after, strict=True)]
     if min(size) < 1:
-        raise NotImplementedError(
-            "conv_transpose: an output_padding larger than padding, with no input position "
-            "inside the output, is not supported"
-        )
+        return _crop_fill(cols, natural, k, s, p, d, op)
     n, c = cols.shape[0], cols.shape[1] // (k[0] * k[1])
     if (k, s, p, after) == ((1, 1), (1, 1), (0, 0), [0, 0]):
         out = R.reshape(cols, (n, c, *blocks))  # FOLD of a 1x1 stride-1 kernel is the identity
@@ -393,6 +390,32 @@ def _col2im(cols: Tensor, blocks: Pair, k: Pair, s: Pair, p: Pair, d: Pair, op: 
 
         out = pad(out, (0, extra[1], 0, extra[0]))
     return out
+
+
+def _crop_fill(
+    cols: Tensor, natural: list[int], k: Pair, s: Pair, p: Pair, d: Pair, op: Pair
+) -> Tensor:
+    """``_col2im`` when no window reaches the output along an axis (an output_padding beyond
+    the padding): FOLD onto every position the windows reach, keep the output's part, fill the
+    rest with zeros."""
+    from adjit.nn.functional import pad
+
+    out = apply(
+        Op.FOLD,
+        cols,
+        output_size=(natural[0], natural[1]),
+        kernel_size=k,
+        dilation=d,
+        padding=((0, 0), (0, 0)),
+        stride=s,
+    )
+    fill = []
+    for axis, (nat, pp, o) in enumerate(zip(natural, p, op, strict=True), start=2):
+        start, size = min(pp, nat), nat - 2 * pp + o
+        kept = max(0, min(nat, pp + size) - start)
+        out = R.narrow(out, axis, start, kept)
+        fill.append(size - kept)
+    return pad(out, (0, fill[1], 0, fill[0]))
 
 
 def _conv_t2(x: Tensor, w: Tensor, s: Pair, p: Pair, d: Pair, op: Pair, groups: int) -> Tensor:

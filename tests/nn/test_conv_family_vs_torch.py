@@ -45,6 +45,13 @@ ROWS: list[Row] = [
     ("conv_transpose1d", (2, 3, 5), (3, 2, 3), {"dilation": 3, "output_padding": 2}),
     ("conv_transpose1d", (2, 3, 5), (3, 2, 3), {"stride": 3, "output_padding": 2}),
     ("conv_transpose1d", (3, 5), (3, 2, 1), {}),
+    ("conv_transpose1d", (1, 3, 1), (3, 2, 1), {"padding": 1, "stride": 3, "output_padding": 2}),
+    (
+        "conv_transpose2d",
+        (1, 2, 1, 4),
+        (2, 2, 1, 3),
+        {"padding": (1, 1), "stride": (3, 1), "output_padding": (2, 0)},
+    ),
     (
         "conv_transpose2d",
         (2, 4, 4, 5),
@@ -132,7 +139,7 @@ def test_values_and_gradients_match_torch(row: Row, dtype: Any, bias: bool) -> N
         np.testing.assert_allclose(a.grad.numpy(), want, rtol=tol, atol=tol * scale)
 
 
-FD_ROWS = [ROWS[i] for i in (2, 3, 11, 17, 19, 24, 27, 29, 33)]
+FD_ROWS = [ROWS[i] for i in (2, 3, 11, 17, 19, 22, 23, 26, 29, 31, 35)]
 
 
 @pytest.mark.parametrize("row", FD_ROWS, ids=[f"{r[0]}-{r[3]}" for r in FD_ROWS])
@@ -143,7 +150,7 @@ def test_gradients_against_finite_differences(row: Row) -> None:
         assert_grads_match(lambda *v: _call(F, row, *v), *xs)
 
 
-COMPILED_ROWS = [ROWS[i] for i in (1, 3, 6, 10, 12, 15, 17, 19, 22, 25, 27, 28, 30, 32)]
+COMPILED_ROWS = [ROWS[i] for i in (1, 3, 6, 10, 12, 15, 17, 19, 22, 23, 24, 27, 29, 30, 32, 34)]
 
 
 @pytest.mark.parametrize("backend", ["llvm", "interpreter"])
