@@ -490,10 +490,10 @@ def install(cls: type) -> None:
         setattr(cls, kind, _with_complex(getattr(cls, kind), stat))
     cls.nan_to_num = _with_complex(cls.nan_to_num, nan_to_num)  # type: ignore[attr-defined]
     cls.conj_physical_ = _with_complex(cls.conj_physical_, conj_physical_)  # type: ignore
-    cls.adjoint = _with_complex(cls.adjoint, lambda x: conj_physical(x.mT))  # type: ignore
+    cls.adjoint = _with_complex(cls.adjoint, lambda x: conj(x.mT))  # type: ignore
     for name in ("mH", "H"):
         prop = getattr(cls, name)
-        setattr(cls, name, property(_with_complex(prop.fget, lambda x: conj_physical(x.mT))))
+        setattr(cls, name, property(_with_complex(prop.fget, lambda x: conj(x.mT))))
     cls.__float__ = _scalar(float, "double")  # type: ignore[attr-defined]
     cls.__int__ = _scalar(int, "int64_t")  # type: ignore[attr-defined]
     cls.__complex__ = _scalar(builtins.complex, "")  # type: ignore[attr-defined]
