@@ -511,8 +511,8 @@ def _refuse_complex(op: Op, avals: list[Aval]) -> None:
         raise error(text.format(f"'{dt.type_name}'"))
     raise NotImplementedError(
         f"{op.name.lower()}: adjit does not support {dt!r} operands for this op yet "
-        "(complex tensors support creation, + - * / **, abs, angle, real, imag, conj, sum, "
-        "mean, var, exp, log, log1p, sqrt, sin, cos, tanh, == and != )"
+        "(complex tensors support creation, + - * / **, matmul, abs, angle, real, imag, conj, "
+        "sum, mean, var, exp, log, log1p, sqrt, sin, cos, tanh, == and !=, with autograd)"
     )
 
 
