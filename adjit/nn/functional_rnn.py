@@ -130,11 +130,27 @@ def gru_cell(
 
 
 # ---- layers -----------------------------------------------------------------------------------
+# Note [slicing a sequence in halves]
+# ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+# Each piece of an unbind/split is its own autograd node whose backward writes a gradient the
+# size of the whole input, so taking T steps out of a (T, B, G) projection costs O(T^2 B G) in
+# the backward pass (and in the compiled adjoint). Splitting in halves, recursively, makes
+# that O(T log T): a level's pieces together are the size of the input once.
+def _pieces(x: Tensor, sizes: list[int]) -> list[Tensor]:
+    """``x`` split along dim 0 into consecutive pieces of ``sizes`` (which sum to its length)."""
+    if len(sizes) == 1:
+        return [x]
+    half = len(sizes) // 2
+    left = sum(sizes[:half])
+    a, b = R.split(x, [left, x.shape[0] - left], 0)
+    return _pieces(a, sizes[:half]) + _pieces(b, sizes[half:])
+
+
 def _full_layer(
     step: Callable[..., State], gi: Tensor, state: State, w: Weights, reverse: bool
 ) -> tuple[Tensor, State]:
     """The time loop over a (T, B, G) projected input; outputs (T, B, H) in time order."""
-    steps = R.unbind(gi, 0)
+    steps = [R.squeeze(p, 0) for p in _pieces(gi, [1] * gi.shape[0])]
     order = range(len(steps) - 1, -1, -1) if reverse else range(len(steps))
     outputs: list[Tensor] = [None] * len(steps)  # type: ignore[list-item]
     for t in order:
@@ -147,7 +163,7 @@ def _packed_layer(
     step: Callable[..., State], gi: Tensor, state: State, w: Weights, sizes: list[int]
 ) -> tuple[Tensor, State]:
     """ATen's PackedLayer: finished sequences leave the batch; their states are kept aside."""
-    steps = R.split(gi, sizes, 0)
+    steps = _pieces(gi, sizes)
     outputs, done = [], []
     last = sizes[0]
     for x, b in zip(steps, sizes, strict=True):
@@ -167,7 +183,7 @@ def _reversed_packed_layer(
     step: Callable[..., State], gi: Tensor, state: State, w: Weights, sizes: list[int]
 ) -> tuple[Tensor, State]:
     """ATen's ReversedPackedLayer: from the last step, sequences join as they begin."""
-    steps = R.split(gi, sizes, 0)
+    steps = _pieces(gi, sizes)
     initial = state
     last = sizes[-1]
     state = tuple(R.narrow(s, 0, 0, last) for s in initial)
