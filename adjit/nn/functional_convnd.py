@@ -532,9 +532,11 @@ def _tbc(x: Tensor, w: Tensor, b: Tensor, pad: int) -> Tensor:
     if pad < 0:  # PyTorch crops the time axis by -pad at both ends
         x = R.narrow(x, 0, -pad, x.shape[0] + 2 * pad)
         pad = 0
-    g = Geometry((1,), ((pad, pad),), (1,), (0,), 1)
+    empty = x.shape[0] + 2 * pad < w.shape[0]  # no time step: one past the end, then none
+    g = Geometry((1,), ((pad, pad + empty),), (1,), (0,), 1)
     y = _conv_nd(R.permute(x, (1, 2, 0)), R.permute(w, (2, 1, 0)), b, g=g)
-    return R.permute(y, (2, 0, 1))
+    y = R.permute(y, (2, 0, 1))
+    return R.narrow(y, 0, 0, 0) if empty else y
 
 
 def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tensor:
@@ -558,7 +560,5 @@ def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tenso
             f"Trying to create tensor with negative dimension {length}: "
             f"[{length}, {batch}, {weight.shape[2]}]"
         )
-    if length == 0:
-        raise NotImplementedError("conv_tbc: an empty output (no time step) is not supported")
     _check_dtypes(input, weight, bias)
     return composite("ConvTbcBackward0", _tbc, input, weight, bias, pad)
