@@ -24,10 +24,13 @@ from adjit.runtime.ops_bessel import i0, i0e, i1, i1e
 from adjit.runtime.ops_ndtr import log_ndtr
 from adjit.runtime.ops_special import ndtri
 from adjit.runtime.ops_special_misc import entr, logit, ndtr, sinc, xlog1py
+from adjit.runtime.ops_special_more import SPECIAL as _MORE
 
 psi = digamma
+# the Bessel and Airy functions, polynomials, erfcx, gammainc, gammaincc, zeta
+globals().update(_MORE)
 
 __all__ = ["digamma", "entr", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln",
            "i0", "i0e", "i1", "i1e", "log_ndtr", "ndtri",
            "log1p", "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "polygamma",
-           "psi", "round", "sinc", "softmax", "xlog1py", "xlogy"]  # fmt: skip
+           "psi", "round", "sinc", "softmax", "xlog1py", "xlogy", *_MORE]  # fmt: skip

@@ -74,6 +74,8 @@ class Op(Enum):
     MATMUL = auto()
     # LAPACK: det, slogdet, inv, solve, cholesky, eigh, svd, qr by ``func`` (ir/linalg.py)
     LINALG = auto()
+    # special functions with loops: Bessel, polynomials, igamma, zeta by ``func`` (ir/special)
+    SPECIAL = auto()
     # autodiff
     DETACH = auto()  # identity whose output carries no gradient (Tensor.detach while tracing)
     # run-time checks
@@ -129,6 +131,7 @@ class GroupOp:
     REDUCE = frozenset({Op.SUM, Op.AMAX, Op.AMIN, Op.ARGMAX, Op.ARGMIN})
     SORT = frozenset({Op.ARGSORT, Op.SEARCHSORTED})
     LINALG = frozenset({Op.LINALG})
+    SPECIAL = frozenset({Op.SPECIAL})  # Note [SPECIAL is one primitive] (ir/special.py)
     MOVEMENT = frozenset(
         {
             Op.RESHAPE,
@@ -148,7 +151,7 @@ class GroupOp:
     )
     # ops whose output carries no gradient (bool or integer results)
     NONDIFF = COMPARE | BITWISE | frozenset({Op.ARGMAX, Op.ARGMIN, Op.DETACH, Op.TRUNC_DIV})
-    NONDIFF |= SORT
+    NONDIFF |= SORT | SPECIAL
     # elementwise ops with a sympy form (the symbolic source of truth); fmod has none, so that
     # sympy never replaces its exact remainder by x - y*trunc(x/y); nor copysign (|x| sign(y)
     # is 0 at y = 0, where copysign gives |x| and PyTorch's gradient is +-1)

@@ -16,6 +16,7 @@ from .linalg import linalg_reference
 from .ops import Op
 from .shapes import split_index
 from .sorting import argsort_reference, searchsorted_reference
+from .special import special_reference
 
 RefRule = Callable[..., np.ndarray]
 
@@ -288,6 +289,7 @@ REFERENCE: dict[Op, RefRule] = {
     Op.FOLD: windows.fold,
     Op.MATMUL: np.matmul,
     Op.LINALG: linalg_reference,
+    Op.SPECIAL: special_reference,
     Op.DETACH: lambda x: x,
     Op.CHECK: check_reference,
     Op.CUSTOM_VJP: custom_vjp_reference,

@@ -14,6 +14,7 @@ from .errors import ShapeError
 from .linalg import linalg_shape
 from .ops import GroupOp, Op
 from .sorting import argsort_shape, searchsorted_shape
+from .special import special_shape
 from .windows import fold_shape, unfold_shape
 
 ShapeRule = Callable[..., Aval]
@@ -377,6 +378,7 @@ SHAPE_RULES: dict[Op, ShapeRule] = {
     Op.FOLD: fold_shape,
     Op.MATMUL: _matmul,
     Op.LINALG: linalg_shape,
+    Op.SPECIAL: special_shape,
     Op.DETACH: _unary_keep,
     Op.CHECK: check_shape,
     Op.CUSTOM_VJP: custom_vjp_shape,

@@ -481,6 +481,9 @@ __all__ += ["sinc", "logit"]  # ops_special_misc.py
 from .ops_bessel import i0  # noqa: E402
 
 __all__ += ["i0"]  # ops_bessel.py (i0e, i1, i1e: adjit.special)
+from .ops_special_more import igamma, igammac  # noqa: E402
+
+__all__ += ["igamma", "igammac"]  # ops_special_more.py (the rest: adjit.special)
 from .ops_decomp_linalg import cholesky_legacy as cholesky  # noqa: E402
 from .ops_decomp_linalg import det, inverse, logdet, matrix_exp  # noqa: E402
 from .ops_decomp_linalg import qr_legacy as qr  # noqa: E402

@@ -17,6 +17,7 @@ from . import (
     ops_misc_math,
     ops_random,
     ops_special,
+    ops_special_more,
     ops_view_scatter,
     predicates,
 )
@@ -184,6 +185,7 @@ INPLACE = {
     **ops_math.INPLACE_EXTRA,
     **{f"{name}_": getattr(F, name) for name in ops_contract.INPLACE},
     **{f"{name}_": fn for name, fn in ops_special.METHODS.items()},
+    **{f"{name}_": fn for name, fn in ops_special_more.METHODS.items()},  # igamma_, igammac_
     **{f"{name}_": getattr(F, name) for name in ops_misc_math.INPLACE},
     **{f"{name}_": getattr(F, name) for name in ops_misc.INPLACE},
 }
@@ -307,7 +309,7 @@ def install(cls: type) -> None:
             setattr(cls, alias, getattr(F, target))
     for name, fn in OPERATORS.items():
         setattr(cls, name, fn)
-    for name, fn in ops_special.METHODS.items():  # polygamma(n) takes n first
+    for name, fn in {**ops_special.METHODS, **ops_special_more.METHODS}.items():  # (polygamma(n))
         setattr(cls, name, fn)
     for name, fn in INPLACE.items():
         setattr(cls, name, _inplace_method(fn))
