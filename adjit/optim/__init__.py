@@ -16,11 +16,13 @@ from adjit.optim.radam import RAdam
 from adjit.optim.rmsprop import Adagrad, RMSprop
 from adjit.optim.rprop import Rprop
 from adjit.optim.sgd import SGD
+from adjit.optim.sparse_adam import SparseAdam
 
 __all__ = [
     "ASGD",
     "LBFGS",
     "SGD",
+    "SparseAdam",
     "Adadelta",
     "Adagrad",
     "Adam",

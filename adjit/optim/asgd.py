@@ -24,6 +24,7 @@ class ASGD(Optimizer):
     scalars in PyTorch's scalar dtype, rounded there each step as PyTorch's are)."""
 
     _capturable_what = "params, mus, etas, and state_steps"
+    _scalar_state = ("step", "eta", "mu")
 
     def __init__(
         self,

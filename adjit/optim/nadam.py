@@ -26,6 +26,7 @@ class NAdam(Optimizer):
     scalar in PyTorch's scalar dtype, so its products round as PyTorch's do)."""
 
     _capturable_what = "params, mu_products and state_steps"
+    _scalar_state = ("step", "mu_product")
 
     def __init__(
         self,

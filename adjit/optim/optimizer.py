@@ -119,11 +119,24 @@ class Optimizer:
     def __getstate__(self) -> dict[str, Any]:
         return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
 
+    # 0-d state that PyTorch's ``__setstate__`` turns back into tensors when a checkpoint holds
+    # a plain number (older PyTorch saved ``step`` as an int)
+    _scalar_state: tuple[str, ...] = ("step",)
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         for name in _HOOK_TABLES:
             self.__dict__.setdefault(name, OrderedDict())
         self.defaults.setdefault("differentiable", False)
+        from adjit.optim._ops import scalar
+
+        for group in self.param_groups:
+            fused = group.get("fused") or group.get("capturable")
+            for p in group["params"]:
+                p_state = self.state.get(p, {})
+                for key in self._scalar_state if p_state else ():
+                    if key in p_state and not isinstance(p_state[key], Tensor):
+                        p_state[key] = scalar(float(p_state[key]), fused and key == "step")
 
     def __repr__(self) -> str:
         s = self.__class__.__name__ + " ("
@@ -260,10 +273,29 @@ class Optimizer:
                     )
                 for p in with_grad:
                     state = self.state[p]
-                    self._update(p, p.grad, group, state)
+                    if p.is_complex():
+                        self._update_complex(p, group, state)
+                    else:
+                        self._update(p, p.grad, group, state)
                     if not state:  # keep ``state`` free of empty entries, as PyTorch's is
                         del self.state[p]
         return loss
+
+    def _update_complex(self, p: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        """A complex parameter steps as its real view (``torch.view_as_real``), state included,
+        as PyTorch's optimizers do; state made during the step is stored complex again."""
+        from adjit.runtime.functional import view_as_complex, view_as_real
+
+        views = {
+            k: view_as_real(v) if isinstance(v, Tensor) and v.is_complex() else v
+            for k, v in state.items()
+        }
+        before = dict(views)
+        self._update(view_as_real(p), view_as_real(p.grad), group, views)
+        for k, v in views.items():
+            if before.get(k) is not v:
+                made_real = isinstance(v, Tensor) and v.shape == (*p.shape, 2)
+                state[k] = view_as_complex(v) if made_real else v
 
     def _init_state(self, p: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
         """Create a parameter's state on its first step (PyTorch's ``_init_group``)."""

@@ -122,7 +122,8 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 state = self.state[p]
                 zeros_state(state, p, "sum", fused=group["fused"])
-                state["sum"].add_(group["initial_accumulator_value"])
+                init = group["initial_accumulator_value"]
+                state["sum"].add_(complex(init, init) if p.is_complex() else init)
 
     def _update(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]

@@ -42,7 +42,8 @@ class Rprop(Optimizer):
     def _init_state(self, p: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
         if not state:
             zeros_state(state, p, "prev")
-            state["step_size"] = full_like(p.grad, lr_value(group["lr"]))
+            lr = lr_value(group["lr"])
+            state["step_size"] = full_like(p.grad, complex(lr, lr) if p.is_complex() else lr)
 
     def _update(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]

@@ -413,3 +413,85 @@ def test_param_groups_zero_grad_and_hooks() -> None:
     assert all(p.grad is not None and p.grad.abs().sum().item() == 0 for p in pa)
     opt.zero_grad()
     assert all(p.grad is None for p in pa)
+
+
+COMPLEX = [
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1}),
+    ("Adam", {"amsgrad": True, "weight_decay": 0.1}),
+    ("AdamW", {}),
+    ("NAdam", {}),
+    ("RAdam", {}),
+    ("Adamax", {}),
+    ("Adadelta", {}),
+    ("Adagrad", {"initial_accumulator_value": 0.1}),
+    ("RMSprop", {"centered": True, "momentum": 0.5}),
+    ("ASGD", {"t0": 2}),
+    ("Rprop", {}),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), COMPLEX, ids=str)
+def test_complex_parameters_step_as_real_views(name: str, kwargs: dict[str, Any]) -> None:
+    """A complex parameter steps as ``view_as_real`` of itself and its state, as in PyTorch;
+    the state stays complex."""
+    rng = np.random.default_rng(0)
+    init = rng.standard_normal((3, 2)) + 1j * rng.standard_normal((3, 2))
+    out = []
+    for lib in (adjit, torch):
+        p = lib.nn.Parameter(lib.tensor(init.copy()))
+        opt = getattr(lib.optim, name)([p], **kwargs)
+        for k in range(6):
+            g = np.random.default_rng(k)
+            p.grad = lib.tensor(g.standard_normal((3, 2)) + 1j * g.standard_normal((3, 2)))
+            opt.step()
+        state = opt.state_dict()["state"][0]
+        layout = {k: (str(v.dtype), tuple(v.shape)) for k, v in state.items()}
+        out.append((p.detach().numpy().copy(), layout))
+    np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-12, atol=1e-14)
+    assert out[0][1] == out[1][1]
+
+
+def test_sparse_adam_refuses_dense_gradients_as_torch() -> None:
+    errs = []
+    for lib in (adjit, torch):
+        p = lib.nn.Parameter(lib.ones(2))
+        opt = lib.optim.SparseAdam([p], lr=0.1)
+        p.grad = lib.ones(2)
+        errs.append(_error(opt.step))
+        errs.append(
+            _error(lambda lib=lib: lib.optim.SparseAdam([lib.nn.Parameter(lib.ones(1))], lr=0))
+        )
+        z = lib.nn.Parameter(lib.ones(1, dtype=lib.complex64))
+        errs.append(_error(lambda lib=lib, z=z: lib.optim.SparseAdam([z])))
+    assert errs[:3] == errs[3:] and all(e[0] for e in errs)
+
+
+def test_plain_number_step_in_a_checkpoint_becomes_a_tensor() -> None:
+    """Older checkpoints hold ``step`` as a number; loading makes it a 0-d tensor again."""
+    init = _init("float64")
+    pt, ot = _make(torch, "NAdam", {}, init)
+    _steps(torch, pt, ot, range(3), "float64")
+    sd = _to(adjit, ot.state_dict())
+    for state in sd["state"].values():
+        state["step"] = int(state["step"].item())
+        state["mu_product"] = state["mu_product"].item()
+    pa, oa = _make(adjit, "NAdam", {}, [p.detach().numpy() for p in pt])
+    oa.load_state_dict(sd)
+    step = oa.state[pa[0]]["step"]
+    assert isinstance(step, adjit.Tensor) and str(step.dtype) == "torch.float32"
+    _steps(adjit, pa, oa, range(3, 6), "float64")
+    assert oa.state[pa[0]]["step"].item() == 6
+
+
+def test_state_dict_hooks() -> None:
+    p = adjit.nn.Parameter(adjit.ones(2))
+    opt = adjit.optim.RAdam([p])
+    seen: list[str] = []
+    opt.register_state_dict_pre_hook(lambda o: seen.append("pre"))
+    opt.register_state_dict_post_hook(lambda o, sd: {**sd, "extra": 1})
+    opt.register_load_state_dict_pre_hook(lambda o, sd: seen.append("load-pre"))
+    opt.register_load_state_dict_post_hook(lambda o: seen.append("load-post"))
+    sd = opt.state_dict()
+    assert sd["extra"] == 1
+    opt.load_state_dict(sd)
+    assert seen == ["pre", "load-pre", "load-post"]
