@@ -231,6 +231,8 @@ def rnn_forward(
     step = STEPS[mode]
     dirs = 2 if bidirectional else 1
     x = R.transpose(input, 0, 1) if batch_first and batch_sizes is None else input
+    if x.shape[0] == 0:
+        raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
     finals: list[State] = []
     for layer in range(num_layers):
         outs = []

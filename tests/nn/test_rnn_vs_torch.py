@@ -270,6 +270,8 @@ def _np(shape: tuple[int, ...], dtype: str = "float64") -> np.ndarray:
 
 BAD_CALLS = [
     ("LSTM", {}, [(6, 3, 3)], None),
+    ("LSTM", {}, [(0, 3, 4)], None),
+    ("GRU", {"batch_first": True}, [(3, 0, 4)], None),
     ("LSTM", {}, [(6, 3, 4, 1)], None),
     ("RNN", {}, [(6, 3, 4, 1)], None),
     ("GRU", {}, [(6,)], None),
