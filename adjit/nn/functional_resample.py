@@ -324,8 +324,6 @@ def interpolate(
             )
     elif align_corners is None:
         align_corners = False
-    if input.ndim < 3:  # (PyTorch fails on the sizes first only when a size list is given)
-        raise _unsupported(input, mode)
     out, scales = _sizes(input, size, scale_factor, recompute_scale_factor)
     if mode == "area":
         scales = [None] * len(out)

@@ -207,6 +207,9 @@ ERRORS = [
     ((1, 1, 2, 2), {"size": 3, "mode": "linear"}),
     ((1, 1, 2, 2, 2), {"size": 3, "mode": "bilinear"}),
     ((2, 2), {"size": 3}),
+    ((2, 2), {"size": (3,)}),
+    ((2,), {"scale_factor": 2}),
+    ((2, 2), {"scale_factor": (2,)}),
     ((1, 1, 2, 2), {"size": 3, "mode": "nearest", "antialias": True}),
     ((1, 1, 2, 2), {"size": 3, "mode": "lanczos"}),
 ]
