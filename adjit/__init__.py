@@ -31,6 +31,16 @@ from adjit.ir.dtypes import (
     uint64,
 )
 from adjit.ir.errors import ShapeError
+from adjit.nn.functional_convnd import (
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_tbc,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+    convolution,
+)
 from adjit.runtime.creation import (
     arange,
     as_tensor,

@@ -23,6 +23,7 @@ __all__ = [
     "conv_transpose1d",
     "conv_transpose2d",
     "conv_transpose3d",
+    "convolution",
 ]
 
 # Note [N-d convolution through 2-D windows]: every convolution here is conv2d's UNFOLD + MATMUL
@@ -525,6 +526,44 @@ def conv_transpose3d(
     """3-D transposed convolution (Note [N-d convolution through 2-D windows])."""
     args = (stride, padding, output_padding, groups, dilation)
     return _transposed("conv_transpose3d", 3, input, weight, bias, *args)
+
+
+# ---- torch.convolution --------------------------------------------------------------------
+_LIST_ARGS = (("stride", 4), ("padding", 5), ("dilation", 6), ("output_padding", 8))
+
+
+def convolution(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    transposed: bool,
+    output_padding: Any,
+    groups: int,
+) -> Tensor:
+    """``torch.convolution``: a (transposed) convolution of a batched input, its spatial rank
+    the weight's; every argument given, the int-list ones as lists."""
+    values = (stride, padding, dilation, output_padding)
+    for (what, position), v in zip(_LIST_ARGS, values, strict=True):
+        if not isinstance(v, (list, tuple)):
+            raise TypeError(
+                f"convolution(): argument '{what}' (position {position}) must be tuple of ints, "
+                f"not {type(v).__name__}"
+            )
+    dim = max(weight.ndim - 2, 1)
+    args = (stride, padding, dilation, output_padding, groups)
+    g = _geometry("convolution", input, weight, bias, args, dim, bool(transposed))
+    if dim > 3:
+        raise RuntimeError("unsupported ConvNd parameters")  # (PyTorch's CPU text)
+    if transposed:
+        _check_transposed(input, weight, g)
+    body = _conv_t_nd if transposed else _conv_nd
+    extra = () if bias is None else (bias,)
+    return composite(
+        "ConvolutionBackward0", lambda a, w, *b: body(a, w, *b, g=g), input, weight, *extra
+    )
 
 
 # ---- conv_tbc ------------------------------------------------------------------------------

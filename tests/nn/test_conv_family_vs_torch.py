@@ -419,3 +419,43 @@ def test_non_int_arguments_are_type_errors() -> None:
     with pytest.raises(TypeError, match="argument 'padding' must be tuple of ints, not str"):
         F.conv_transpose1d(x, adjit.zeros(3, 4, 3), padding="same")
     assert F.conv1d(x, w, stride=np.int64(2)).shape == (1, 4, 2)
+
+
+CONVOLUTION = [
+    ((2, 3, 7), (4, 3, 3), [2], [1], [1], False, [0], 1),
+    ((2, 4, 5, 6), (4, 3, 3, 2), [2, 1], [1, 0], [1, 2], True, [1, 0], 2),
+    ((1, 3, 4, 5, 5), (6, 1, 2, 3, 3), [1], [1], [2, 1, 1], False, [0], 3),
+    ((1, 2, 3, 3, 4), (2, 2, 2, 2, 2), [2], [0], [1], True, [1], 1),
+]
+
+
+@pytest.mark.parametrize("row", CONVOLUTION, ids=str)
+def test_torch_convolution_matches_torch(row: tuple) -> None:
+    xs, ws, *args = row
+    stride, padding, dilation, transposed, output_padding, groups = args
+    out = (ws[1] * groups if transposed else ws[0],)
+    rng = np.random.default_rng(4)
+    arrays = [rng.standard_normal(s) for s in (xs, ws, out)]
+    xa = [adjit.tensor(a, requires_grad=True) for a in arrays]
+    xt = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ya, yt = adjit.convolution(*xa, *args), torch.convolution(*xt, *args)
+    assert ya.grad_fn.name() == yt.grad_fn.name()
+    np.testing.assert_allclose(ya.detach().numpy(), yt.detach().numpy(), rtol=1e-12, atol=1e-12)
+    (ya * ya).sum().backward()
+    (yt * yt).sum().backward()
+    for a, t in zip(xa, xt, strict=True):
+        np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-11, atol=1e-11)
+
+
+def test_top_level_names_are_the_functional_ones() -> None:
+    for name in ("conv1d", "conv2d", "conv3d", "conv_tbc", "conv_transpose1d"):
+        assert getattr(adjit, name) is getattr(F, name)
+    assert adjit.conv_transpose2d is F.conv_transpose2d
+    assert adjit.conv_transpose3d is F.conv_transpose3d
+    with pytest.raises(TypeError, match="argument 'stride' \\(position 4\\) must be tuple"):
+        adjit.convolution(
+            adjit.zeros(1, 3, 5), adjit.zeros(4, 3, 3), None, 1, [0], [1], False, [0], 1
+        )
+    with pytest.raises(RuntimeError, match="unsupported ConvNd parameters"):
+        w = adjit.zeros(1, 1, 2, 2, 2, 2)
+        adjit.convolution(adjit.zeros(1, 1, 3, 3, 3, 3), w, None, [1], [0], [1], False, [0], 1)
