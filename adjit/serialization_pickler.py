@@ -71,12 +71,12 @@ def _memory_of(a: np.ndarray) -> tuple[np.ndarray, int] | None:
     root = a
     while isinstance(root.base, np.ndarray):
         root = root.base
-    if not (root.flags.c_contiguous or root.flags.f_contiguous) or a.size == 0:
-        return None
+    if not (root.flags.c_contiguous or root.flags.f_contiguous) or root.size == 0:
+        return None  # (a fresh empty tensor: PyTorch gives it its own empty storage)
     block = root.reshape(-1, order="A").view(np.uint8)
     offset = a.ctypes.data - block.ctypes.data
     item = a.itemsize
-    if offset < 0 or offset % item or block.nbytes % item:
+    if offset < 0 or offset % item or block.nbytes % item or offset > block.nbytes:
         return None
     if any(s < 0 or s % item for s in a.strides):
         return None

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import adjit
 from adjit import serialization_zip
@@ -43,8 +45,8 @@ def _same_bits(a: Any, t: Any) -> None:
     assert str(a.dtype) == str(t.dtype)
     assert tuple(a.shape) == tuple(t.shape)
     assert a.stride() == t.stride() or t.numel() == 0  # (adjit's empty tensors say (0, 0))
-    bits = t.detach().contiguous().view(-1).view(torch.uint8)
-    mine = np.ascontiguousarray(a._data).reshape(-1).view(np.uint8)
+    bits = torch.empty(t.numel(), dtype=t.dtype).copy_(t.detach().reshape(-1)).view(torch.uint8)
+    mine = np.array(a._data, order="C").reshape(-1).view(np.uint8)  # (fresh copies: no strides)
     np.testing.assert_array_equal(mine, bits.numpy())
 
 
@@ -574,3 +576,80 @@ def test_get_unsafe_globals_in_checkpoint(tmp_path: Path) -> None:
     mine = sorted(adjit.serialization.get_unsafe_globals_in_checkpoint(path))
     assert mine == sorted(torch.serialization.get_unsafe_globals_in_checkpoint(path))
     assert mine == ["builtins.print", f"{__name__}._Point"]
+
+
+# ---- random views: the archive is torch.save's, byte for byte ----------------------------------
+def _view(lib: Any, x: Any, op: tuple) -> Any:
+    """One view op, spelled the same for adjit and torch."""
+    kind, *args = op
+    nd = x.dim()
+    if kind == "slice":
+        dim, start, step = args[0] % nd, args[1], args[2]
+        index = [slice(None)] * nd
+        # (never empty: NumPy puts an empty view's data pointer at its base, so an empty
+        # view saves with storage offset 0 where PyTorch keeps the slice's start)
+        index[dim] = slice(start % x.shape[dim], None, step)
+        return x[tuple(index)]
+    if kind == "select" and nd > 1:
+        dim = args[0] % nd
+        return x.select(dim, args[1] % x.shape[dim]) if x.shape[dim] else x
+    if kind == "transpose" and nd > 1:
+        return x.transpose(args[0] % nd, args[1] % nd)
+    if kind == "unsqueeze":
+        return x.unsqueeze(args[0] % (nd + 1))
+    if kind == "expand":
+        return x.unsqueeze(0).expand(args[2], *x.shape)
+    return x
+
+
+def _build(lib: Any, dtype: str, shape: tuple, ops: list, bits: np.ndarray) -> dict[str, Any]:
+    base = lib.tensor(bits).view(getattr(lib, dtype))  # (bits: each element's bytes last)
+    views, x = {}, base
+    for i, op in enumerate(ops):
+        x = _view(lib, x, op)
+        views[f"v{i}"] = x
+    return {"base": base, **views, "n": len(ops)}
+
+
+ITEMSIZES = {"bool": 1, "uint8": 1, "int8": 1, "int16": 2, "float16": 2, "bfloat16": 2,
+             "int32": 4, "float32": 4, "int64": 8, "float64": 8, "complex64": 8,
+             "complex128": 16}  # fmt: skip
+
+_OP = st.tuples(
+    st.sampled_from(["slice", "select", "transpose", "unsqueeze", "expand"]),
+    st.integers(0, 5),
+    st.integers(0, 5),
+    st.integers(1, 3),
+)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    dtype=st.sampled_from(DTYPES),
+    shape=st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple),
+    ops=st.lists(_OP, max_size=4),
+    seed=st.integers(0, 2**16),
+)
+def test_random_views_save_as_torch_does(dtype: str, shape: tuple, ops: list, seed: int) -> None:
+    nbytes = int(np.prod(shape)) * ITEMSIZES[dtype]
+    bits = np.random.default_rng(seed).integers(0, 256, nbytes, dtype=np.uint8)
+    if dtype == "bool":
+        bits &= 1
+    bits = bits.reshape(*shape[:-1], -1)
+    mine, theirs = _build(adjit, dtype, shape, ops, bits), _build(torch, dtype, shape, ops, bits)
+    files = []
+    for obj, lib in ((mine, adjit), (theirs, torch)):
+        buf = io.BytesIO()
+        lib.save(obj, buf)
+        files.append(buf.getvalue())
+    tensors = [k for k in theirs if k != "n"]
+    # where adjit's strides are PyTorch's (a size-1 dim's stride can differ: NumPy's
+    # expand_dims/broadcast_to pick their own), the archive is torch.save's byte for byte
+    if all(mine[k].stride() == theirs[k].stride() for k in tensors):
+        assert _records(files[0]) == _records(files[1])
+    got = torch.load(io.BytesIO(files[0]), weights_only=True)  # adjit's file, into torch
+    back = adjit.load(io.BytesIO(files[1]))  # torch's file, into adjit
+    for k in tensors:
+        _same_bits(mine[k], got[k])
+        _same_bits(back[k], theirs[k])
+        assert got[k].untyped_storage().data_ptr() == got["base"].untyped_storage().data_ptr()
