@@ -49,6 +49,7 @@ from fuzz import (
     long_reductions,
     mathfuncs,
     miscops,
+    recurrent,
     registry,
     sorting,
     specialfuncs,
@@ -208,6 +209,13 @@ def test_fuzz_mixed_dtypes_promotion_and_bits(case: Case) -> None:
 def test_fuzz_inplace_tensor_methods_values_gradients(case: Case) -> None:
     pytest.importorskip("torch")
     tensor_methods.check_methods(case)
+
+
+@_budget(6)  # each builds, traces and compiles an unrolled recurrent layer: ~1 s
+@given(recurrent.recurrent_cases())
+def test_fuzz_recurrent_layers_vs_torch(case: Case) -> None:
+    pytest.importorskip("torch")
+    recurrent.check_recurrent(case)
 
 
 @pytest.mark.parametrize("kind", sorted(edges.KINDS))
