@@ -72,7 +72,7 @@ def add_zeros(state: dict[str, Any], p: Tensor, *names: str) -> None:
 
 
 def lr_value(lr: Any) -> float:
-    """A learning rate given as a 1-element tensor, as the Python float PyTorch's ops see."""
+    """A learning rate given as a 1-element tensor, as a Python float (for creating state)."""
     return lr.item() if isinstance(lr, Tensor) else lr
 
 

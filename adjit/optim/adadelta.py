@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adjit.optim._ops import addcmul_, check_lr, check_nonnegative, decayed, lr_value, zeros_state
+from adjit.optim._ops import addcmul_, check_lr, check_nonnegative, decayed, zeros_state
 from adjit.optim.optimizer import Optimizer
 from adjit.runtime.tensor import Tensor
 
@@ -63,4 +63,4 @@ class Adadelta(Optimizer):
             delta = delta.clone()
         delta.div_(std).mul_(grad)
         addcmul_(acc_delta.mul_(rho), delta, delta, 1 - rho)
-        p.add_(delta, alpha=-lr_value(group["lr"]))
+        p.add_(delta, alpha=-group["lr"])

@@ -11,7 +11,6 @@ from adjit.optim._ops import (
     check_nonnegative,
     decayed,
     lerp_,
-    lr_value,
     zeros_state,
 )
 from adjit.optim.optimizer import Optimizer
@@ -73,5 +72,5 @@ class Adamax(Optimizer):
         else:
             exp_inf.copy_(maximum(exp_inf.mul_(beta2), grad.abs().add_(group["eps"])))
         bias_correction = 1 - beta1 ** state["step"].item()
-        clr = lr_value(group["lr"]) / bias_correction
+        clr = group["lr"] / bias_correction
         addcdiv_(p, exp_avg, exp_inf, -clr)

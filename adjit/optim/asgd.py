@@ -74,7 +74,7 @@ def _single_step(p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str
     ``mu`` is 1); ``eta`` and ``mu`` are recomputed in Python floats and stored through a
     default-dtype tensor (``torch.as_tensor``), rounded there even when loading made them
     float64."""
-    lr, lambd = lr_value(group["lr"]), group["lambd"]
+    lr, lambd = group["lr"], group["lambd"]
     eta, mu, ax = state["eta"], state["mu"], state["ax"]
     if group["weight_decay"] != 0:
         grad = decayed(grad, p, group["weight_decay"])
@@ -94,7 +94,7 @@ def _foreach_step(p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[st
     """PyTorch's foreach ASGD (``foreach=True``, also on CPU), a different rounding of the same
     update: ``p -= (grad + lambd * p) * eta``, ``ax`` always averaged, and ``eta`` computed
     from the 0-d ``step`` tensor, so in the scalar dtype."""
-    lr, lambd = lr_value(group["lr"]), group["lambd"]
+    lr, lambd = group["lr"], group["lambd"]
     eta, mu, ax = state["eta"], state["mu"], state["ax"]
     if group["weight_decay"] != 0:
         grad = decayed(grad, p, group["weight_decay"])

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from adjit.optim._line_search import strong_wolfe
-from adjit.optim._ops import check_lr, lr_value
+from adjit.optim._ops import check_lr
 from adjit.optim.optimizer import Optimizer
 from adjit.runtime.functional import cat
 from adjit.runtime.grad_mode import enable_grad, no_grad
@@ -90,7 +90,7 @@ class LBFGS(Optimizer):
 
     def _step(self, closure: Callable[[], Any]) -> Any:
         group = self.param_groups[0]
-        lr = lr_value(group["lr"])
+        lr = group["lr"]
         max_iter, max_eval = group["max_iter"], group["max_eval"]
         tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]
         line_search_fn, history_size = group["line_search_fn"], group["history_size"]

@@ -13,7 +13,6 @@ from adjit.optim._ops import (
     check_nonnegative,
     decayed,
     lerp_,
-    lr_value,
     scalar,
     zeros_state,
 )
@@ -71,7 +70,7 @@ class NAdam(Optimizer):
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
         beta1, beta2 = group["betas"]
-        lr, wd, decay = lr_value(group["lr"]), group["weight_decay"], group["momentum_decay"]
+        lr, wd, decay = group["lr"], group["weight_decay"], group["momentum_decay"]
         grad = -grad if group["maximize"] else grad
         state["step"].add_(1)
         step = state["step"].item()

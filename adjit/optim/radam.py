@@ -11,7 +11,6 @@ from adjit.optim._ops import (
     check_nonnegative,
     decayed,
     lerp_,
-    lr_value,
     zeros_state,
 )
 from adjit.optim.optimizer import Optimizer
@@ -60,7 +59,7 @@ class RAdam(Optimizer):
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
         beta1, beta2 = group["betas"]
-        lr, wd = lr_value(group["lr"]), group["weight_decay"]
+        lr, wd = group["lr"], group["weight_decay"]
         grad = -grad if group["maximize"] else grad
         state["step"].add_(1)
         step = state["step"].item()

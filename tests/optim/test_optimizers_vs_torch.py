@@ -495,3 +495,31 @@ def test_state_dict_hooks() -> None:
     assert sd["extra"] == 1
     opt.load_state_dict(sd)
     assert seen == ["pre", "load-pre", "load-post"]
+
+
+TENSOR_LR = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam",
+             "RAdam", "ASGD", "Rprop"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", TENSOR_LR)
+def test_tensor_lr_with_a_scheduler_matches_torch(name: str) -> None:
+    """``lr`` as a 0-d float32 tensor: PyTorch keeps it a tensor in the update arithmetic (so
+    some coefficients round to float32) and schedulers fill it in place."""
+    out = []
+    for lib in (adjit, torch):
+        p = lib.nn.Parameter(lib.tensor([1.0, -2.0], dtype=lib.float64))
+        kwargs: dict[str, Any] = {} if name == "Rprop" else {"weight_decay": 0.1}
+        kwargs.update(
+            {"SGD": {"momentum": 0.9}, "NAdam": {"decoupled_weight_decay": True}}.get(name, {})
+        )
+        lr = lib.tensor(0.01)
+        opt = getattr(lib.optim, name)([p], lr=lr, **kwargs)
+        sched = lib.optim.lr_scheduler.StepLR(opt, 2, 0.5)
+        for k in range(5):
+            p.grad = lib.tensor([0.3 * k - 0.5, 1.0], dtype=lib.float64)
+            opt.step()
+            sched.step()
+        assert opt.param_groups[0]["lr"] is lr  # filled in place
+        out.append((p.detach().numpy().copy(), lr.item()))
+    assert out[0][1] == out[1][1]
+    np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-14, atol=1e-16)
