@@ -306,6 +306,7 @@ def _load_zip(
             raise ValueError("Unknown endianness type: " + byteorder)
     restore = _restorer(map_location)
     loaded: dict[str, LoadedStorage] = {}
+    whole: list[np.memmap] = []  # (mmap=True: the file, mapped once as PyTorch does)
 
     def read_storage(key: str, nbytes: int, dtype: Any) -> np.ndarray:
         name = f"{prefix}/data/{key}"
@@ -313,8 +314,11 @@ def _load_zip(
             raise RuntimeError(f"PytorchStreamReader failed locating file data/{key}: not found")
         if z.getinfo(name).file_size < nbytes:
             raise RuntimeError(f"adjit.load: record data/{key} is shorter than its storage")
-        if mmap and nbytes:
-            return np.memmap(f, np.uint8, "c", data_offset(z, f, name), (nbytes,))
+        if mmap and nbytes:  # a slice of one copy-on-write map of the whole file
+            if not whole:
+                whole.append(np.memmap(f, np.uint8, "c"))
+            start = data_offset(z, f, name)
+            return whole[0][start : start + nbytes]
         buf = np.empty(nbytes, np.uint8)
         with z.open(name) as record:
             view, done = memoryview(buf), 0
