@@ -9,7 +9,7 @@ alpha = (1 + sqrt 17) / 8, |Re| + |Im| for complex) runs here step by step with 
 updates, rounding each update as LAPACK's dsyr/2x2 loops do; the blocked sytrf makes the same
 pivot choices. The triangle above the diagonal is zero, as PyTorch's. PyTorch defines no
 derivative for either function: their results carry one that raises PyTorch's error.
-Complex Hermitian (hetrf) factorizations refuse by name.
+hermitian=True for complex input runs zhetf2/zhetrs (runtime/ops_ldl_hermitian.py).
 """
 
 from __future__ import annotations
@@ -197,12 +197,13 @@ def _sytrs(ld: np.ndarray, ipiv: np.ndarray, b: np.ndarray) -> np.ndarray:
     return b
 
 
-def _check_hermitian(A: Tensor, hermitian: bool, op: str) -> None:  # noqa: N803
-    if hermitian and A.dtype.category == 3:
-        raise NotImplementedError(
-            f"torch.linalg.{op}: adjit does not support hermitian=True for complex input yet "
-            "(LAPACK's hetrf)"
-        )
+def _kernels(hermitian: bool, dtype: D.DType) -> tuple[Any, Any]:
+    """(factor, solve) for one matrix: LAPACK's he* for complex Hermitian, else sy*."""
+    if hermitian and dtype.category == 3:
+        from .ops_ldl_hermitian import hetf2, hetrs
+
+        return hetf2, hetrs
+    return _sytf2, _sytrs
 
 
 def _factor(A: Tensor, hermitian: bool) -> tuple[Tensor, Tensor, Tensor]:  # noqa: N803
@@ -225,15 +226,15 @@ def _factor(A: Tensor, hermitian: bool) -> tuple[Tensor, Tensor, Tensor]:  # noq
         raise NotImplementedError(
             f"\"ldl_factor_kernel_cpu\" not implemented for '{A.dtype.type_name}'"
         )
-    _check_hermitian(A, hermitian, "ldl_factor")
     _eager(op)
+    factor = _kernels(hermitian, A.dtype)[0]
     batch = tuple(A.shape[:-2])
     n = A.shape[-1]
     ld = np.zeros(A._data.shape, A._data.dtype)
     piv = np.zeros((*batch, n), np.int32)
     info = np.zeros(batch, np.int32)
     for idx in np.ndindex(*batch):
-        ld[idx], piv[idx], info[idx] = _sytf2(A._data[idx])
+        ld[idx], piv[idx], info[idx] = factor(A._data[idx])
     value = with_rule(_FACTOR, lambda a: Tensor._make(ld), A, name="NotImplemented")
     return value, Tensor._make(piv), Tensor._make(info)
 
@@ -307,8 +308,8 @@ def ldl_solve(
         )
     if pivots.dtype.category != 1:
         raise RuntimeError(f"{op}: Expected pivots to be integers. Got {pivots.dtype.type_name}")
-    _check_hermitian(LD, hermitian, "ldl_solve")
     _eager("ldl_solve")
+    solve = _kernels(hermitian, LD.dtype)[1]
     batch = np.broadcast_shapes(LD.shape[:-2], B.shape[:-2])
     ld = np.broadcast_to(LD._data, (*batch, *LD.shape[-2:]))
     piv = np.broadcast_to(pivots._data, (*batch, LD.shape[-1]))
@@ -316,5 +317,5 @@ def ldl_solve(
     x = np.empty(b.shape, b.dtype)
     with np.errstate(all="ignore"):
         for idx in np.ndindex(*batch):
-            x[idx] = _sytrs(ld[idx], piv[idx], b[idx])
+            x[idx] = solve(ld[idx], piv[idx], b[idx])
     return with_rule(_SOLVE, lambda *_: Tensor._make(x), LD, B, name="NotImplemented")

@@ -1,7 +1,7 @@
-"""linalg.ldl_factor / ldl_factor_ex / ldl_solve side by side with PyTorch (LAPACK sytrf/sytrs):
-the same pivots (1x1 and 2x2 blocks) and LD within rounding on random symmetric matrices, real
-and complex symmetric, batched, singular (info), solutions, PyTorch's errors, and the missing
-derivative raising PyTorch's error."""
+"""linalg.ldl_factor / ldl_factor_ex / ldl_solve side by side with PyTorch (LAPACK sytrf/sytrs,
+hetrf/hetrs): the same pivots (1x1 and 2x2 blocks) and LD within rounding on random matrices,
+real and complex symmetric, complex Hermitian, batched, singular (info), solutions, PyTorch's
+errors, and the missing derivative raising PyTorch's error."""
 
 from __future__ import annotations
 
@@ -136,9 +136,6 @@ def test_errors_as_pytorch(name: str) -> None:
 
 
 REFUSED: dict[str, Callable[[], Any]] = {
-    "hermitian_complex": lambda: adjit.linalg.ldl_factor(
-        adjit.eye(2, dtype=adjit.complex64), hermitian=True
-    ),
     "compile": lambda: adjit.compile(lambda a: adjit.linalg.ldl_factor(a).LD)(adjit.eye(2)),
 }
 
@@ -155,3 +152,28 @@ def test_hermitian_flag_on_real_input_as_pytorch() -> None:
     want = torch.linalg.ldl_factor(torch.tensor(a), hermitian=True)
     np.testing.assert_array_equal(got.pivots.numpy(), want.pivots.numpy())
     np.testing.assert_allclose(got.LD.numpy(), want.LD.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+@pytest.mark.parametrize("seed", range(10))
+def test_hermitian_as_pytorch(seed: int, dtype: str) -> None:
+    n = 1 + seed % 7
+    shape = (2, n, n) if seed % 3 == 0 else (n, n)
+    rng = np.random.default_rng(60 + seed)
+    a = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    if seed % 2 == 0 and n > 1:
+        a[..., 0, :] *= 1e-3
+    a = np.asarray((a + np.conj(np.swapaxes(a, -1, -2))).astype(dtype))
+    got = adjit.linalg.ldl_factor_ex(adjit.tensor(a), hermitian=True)
+    want = torch.linalg.ldl_factor_ex(torch.tensor(a), hermitian=True)
+    np.testing.assert_array_equal(got.pivots.numpy(), want.pivots.numpy())
+    np.testing.assert_array_equal(got.info.numpy(), want.info.numpy())
+    w = want.LD.numpy()
+    scale = max(1.0, float(np.abs(w).max(initial=0.0)))
+    np.testing.assert_allclose(got.LD.numpy(), w, rtol=0, atol=256 * _eps(dtype) * scale)
+    b = np.asarray((rng.standard_normal((n, 2)) + 1j * rng.standard_normal((n, 2))).astype(dtype))
+    x = adjit.linalg.ldl_solve(got.LD, got.pivots, adjit.tensor(b), hermitian=True).numpy()
+    xt = torch.linalg.ldl_solve(want.LD, want.pivots, torch.tensor(b), hermitian=True).numpy()
+    cond = np.linalg.cond(a.astype(np.complex128)).max()
+    scale = max(1.0, float(np.abs(xt).max(initial=0.0)))
+    np.testing.assert_allclose(x, xt, rtol=0, atol=64 * _eps(dtype) * cond * scale)
