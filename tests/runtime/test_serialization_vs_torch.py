@@ -653,3 +653,16 @@ def test_random_views_save_as_torch_does(dtype: str, shape: tuple, ops: list, se
         _same_bits(mine[k], got[k])
         _same_bits(back[k], theirs[k])
         assert got[k].untyped_storage().data_ptr() == got["base"].untyped_storage().data_ptr()
+
+
+def test_pre_0_4_tar_checkpoints_refused_as_torch(tmp_path: Path) -> None:
+    import tarfile
+
+    (tmp_path / "storages").write_bytes(b"")
+    with tarfile.open(tmp_path / "old.tar", "w", format=tarfile.PAX_FORMAT) as tar:
+        tar.add(tmp_path / "storages", arcname="storages")
+    with pytest.raises(RuntimeError) as mine:
+        adjit.load(tmp_path / "old.tar")
+    with pytest.raises(RuntimeError) as theirs:
+        torch.load(tmp_path / "old.tar", weights_only=True)
+    assert str(mine.value) == str(theirs.value)
