@@ -1,4 +1,4 @@
-"""conv1d/2d/3d, conv_transpose1d/2d/3d and conv_tbc over the 2-D UNFOLD + MATMUL (+ FOLD)."""
+"""conv1d/2d/3d, conv_transpose1d/2d/3d, conv_tbc, convolution: 2-D UNFOLD + MATMUL (+ FOLD)."""
 
 from __future__ import annotations
 
@@ -257,8 +257,8 @@ def _geometry(
     if not transposed and any(v == 0 for v in d):
         shown = (1, *d) if wdim == 1 else d
         raise RuntimeError(f"dilation should be greater than zero, but got {list(shown)}")
-    if x.dtype.name == "bool":
-        kernel = _BOOL_KERNELS[(wdim, transposed)]
+    kernel = _BOOL_KERNELS.get((wdim, transposed))
+    if x.dtype.name == "bool" and kernel is not None:
         raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
     _check_dtypes(x, weight, bias)
     return g
