@@ -25,7 +25,12 @@ __all__ = ["interpolate", "upsample", "upsample_bilinear", "upsample_nearest"]
 # kernel also interpolates the innermost dimension first. The gradient is the gather's (an
 # index-add of the weighted gradient), PyTorch's backward. 'area' is adaptive average pooling:
 # windows [floor(j n / m), ceil((j + 1) n / m)) grouped by length, so no tap has weight 0
-# (0 * inf would make a NaN PyTorch does not make).
+# (0 * inf would make a NaN PyTorch does not make). antialias=True (bilinear, bicubic) widens
+# the triangle or cubic (a = -0.5) filter by the downscale factor and normalizes its taps, as
+# PyTorch's ``_compute_weights_aa``; outputs are grouped by tap count as for 'area'. Two
+# PyTorch 2.13 CPU behaviours are not followed (tests/nn/test_resample_vs_torch.py): its
+# antialiased kernel repeats the first output row when the output width is 1, and its
+# antialiased backward resamples a dimension whose size stays (the forward copies it).
 
 _MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
 _NO_ALIGN = ("nearest", "area", "nearest-exact")
@@ -144,6 +149,39 @@ def area_groups(n_in: int, n_out: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return groups
 
 
+def _aa_filter(x: np.ndarray, cubic: bool, ft: Any) -> np.ndarray:
+    """PyTorch's antialiasing filters: the triangle, or Keys' cubic with a = -0.5 (Pillow's)."""
+    x = np.abs(x)
+    if not cubic:
+        return np.where(x < 1, ft(1) - x, ft(0)).astype(ft)
+    a = ft(-0.5)
+    return np.where(x < 1, _cubic1(x, a), np.where(x < 2, _cubic2(x, a), ft(0))).astype(ft)
+
+
+def aa_groups(
+    n_in: int, n_out: int, scale: float | None, align: bool, ft: Any, cubic: bool
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Antialiased taps (``_compute_weights_aa``): a filter widened by the downscale factor,
+    normalized to sum 1; outputs grouped by tap count (positions, indices, weights)."""
+    s = _scale(n_in, n_out, scale, align, ft)
+    half = ft(2 if cubic else 1)
+    support = half * s if s >= 1 else half
+    invscale = ft(1) / s if s >= 1 else ft(1)
+    center = (s * (np.arange(n_out).astype(ft) + ft(0.5))).astype(ft)
+    lo = np.maximum((center - support + ft(0.5)).astype(np.int64), 0)
+    size = np.minimum((center + support + ft(0.5)).astype(np.int64), n_in) - lo
+    groups = []
+    for length in np.unique(size):
+        sel = np.nonzero(size == length)[0]
+        idx = lo[sel][:, None] + np.arange(length)[None, :]
+        x = ((idx - center[sel][:, None]).astype(ft) + ft(0.5)) * invscale
+        w = _aa_filter(x.astype(ft), cubic, ft)
+        total = w.sum(1, keepdims=True, dtype=ft)
+        w = np.where(total != 0, w / np.where(total != 0, total, ft(1)), w).astype(ft)
+        groups.append((sel, idx, w))
+    return groups
+
+
 # ---- the decomposition -------------------------------------------------------------------------
 def _gather(a: Tensor, axis: int, idx: np.ndarray) -> Tensor:
     """``a`` indexed along ``axis`` by the (m, k) table, as shape (..., m, k, ...)."""
@@ -152,32 +190,47 @@ def _gather(a: Tensor, axis: int, idx: np.ndarray) -> Tensor:
 
 
 def _weighted(a: Tensor, axis: int, idx: np.ndarray, w: np.ndarray | None) -> Tensor:
-    if idx.shape[1] == 1:
+    if w is None:  # one tap of weight 1 (nearest)
         return R.getitem(a, (slice(None),) * axis + (Tensor._make(idx[:, 0]),))
     taps = _gather(a, axis, idx)
-    assert w is not None
     shape = w.shape + (1,) * (a.ndim - axis - 1)
     return R.sum(taps * Tensor._make(w.reshape(shape).astype(a.dtype.np)), axis + 1)
 
 
-def _area(a: Tensor, axis: int, n_out: int) -> Tensor:
-    groups = area_groups(a.shape[axis], n_out)
-    if len(groups) == 1:
-        _, idx = groups[0]
-        return R.mean(_gather(a, axis, idx), axis + 1)
-    parts = [R.mean(_gather(a, axis, idx), axis + 1) for _, idx in groups]
-    order = np.argsort(np.concatenate([sel for sel, _ in groups]), kind="stable")
+def _grouped(a: Tensor, axis: int, groups: list[tuple[np.ndarray, Any, Any]]) -> Tensor:
+    """Outputs computed per group of equal tap counts (means when the weights are None),
+    then put back in order."""
+
+    def part(idx: np.ndarray, w: np.ndarray | None) -> Tensor:
+        if w is None:
+            return R.mean(_gather(a, axis, idx), axis + 1)
+        return _weighted(a, axis, idx, w)
+
+    parts = [part(idx, w) for _, idx, w in groups]
+    if len(parts) == 1:
+        return parts[0]
+    order = np.argsort(np.concatenate([sel for sel, _, _ in groups]), kind="stable")
     return R.getitem(R.cat(parts, axis), (slice(None),) * axis + (Tensor._make(order),))
 
 
 def _resample(
-    a: Tensor, mode: str, sizes: list[int], scales: list[float | None], align: bool
+    a: Tensor,
+    mode: str,
+    sizes: list[int],
+    scales: list[float | None],
+    align: bool,
+    antialias: bool = False,
 ) -> Tensor:
     ft = np.float64 if a.dtype.name == "float64" else np.float32
     for k in reversed(range(len(sizes))):  # innermost first, as PyTorch's kernel
         axis, n_in, n_out, s = 2 + k, a.shape[2 + k], sizes[k], scales[k]
         if mode == "area":
-            a = _area(a, axis, n_out)
+            a = _grouped(a, axis, [(sel, idx, None) for sel, idx in area_groups(n_in, n_out)])
+        elif antialias:  # (PyTorch's antialiased kernel copies a dimension whose size stays)
+            if n_in == n_out:
+                continue
+            taps = aa_groups(n_in, n_out, s, align, ft, mode == "bicubic")
+            a = _grouped(a, axis, list(taps))
         elif mode in ("nearest", "nearest-exact"):
             exact, shortcut = mode == "nearest-exact", mode == "nearest" and len(sizes) == 2
             a = _weighted(a, axis, nearest_taps(n_in, n_out, s, exact, shortcut), None)
@@ -267,7 +320,7 @@ def _unsupported(input: Tensor, mode: str) -> NotImplementedError:
     )
 
 
-def _check_mode(input: Tensor, mode: str, antialias: bool) -> None:
+def _check_mode(input: Tensor, mode: str, antialias: bool, align_corners: bool | None) -> None:
     if input.ndim not in (3, 4, 5) or mode not in _MODES + ("lanczos",):
         raise _unsupported(input, mode)
     if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and input.ndim == 4):
@@ -278,12 +331,12 @@ def _check_mode(input: Tensor, mode: str, antialias: bool) -> None:
     if mode == "lanczos":
         if input.ndim != 4:
             raise _unsupported(input, mode)
+        if align_corners:
+            raise ValueError("Lanczos mode does not support align_corners=True")
         if not antialias:
             raise ValueError("Lanczos mode requires antialias=True")
-    if antialias:
-        raise NotImplementedError(
-            f"adjit: F.interpolate(mode='{mode}', antialias=True) is not implemented"
-        )
+    if mode == "lanczos":
+        raise NotImplementedError("adjit: F.interpolate(mode='lanczos') is not implemented")
     if mode == "bicubic" and input.ndim != 4:
         raise _unsupported(input, mode)
     linear = _LINEAR_MODE[input.ndim]
@@ -292,8 +345,10 @@ def _check_mode(input: Tensor, mode: str, antialias: bool) -> None:
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {wanted} input")
 
 
-def _check_dtype(input: Tensor, mode: str) -> None:
+def _check_dtype(input: Tensor, mode: str, antialias: bool) -> None:
     dt = input.dtype
+    if antialias and dt.is_reduced_float:
+        raise not_implemented("compute_index_ranges_weights", dt)
     if dt.is_floating_point:
         return
     if dt.name == "uint8" and mode in ("nearest", "nearest-exact"):
@@ -327,15 +382,17 @@ def interpolate(
     out, scales = _sizes(input, size, scale_factor, recompute_scale_factor)
     if mode == "area":
         scales = [None] * len(out)
-    _check_mode(input, mode, antialias)
-    _check_dtype(input, mode)
+    _check_mode(input, mode, antialias, align_corners)
+    _check_dtype(input, mode, antialias)
     _check_sizes(input, out)
     dims = input.ndim - 2
     name = _NODE[mode].format(dims)
     if mode == "area" and dims == 1:
         name = "SqueezeBackward1"
+    if antialias:
+        name = name.replace("2DBackward0", "2DAaBackward0")
     align = bool(align_corners)
-    fn = in_float32(lambda a: _resample(a, mode, out, scales, align))
+    fn = in_float32(lambda a: _resample(a, mode, out, scales, align, antialias))
     return composite(name, fn, input)
 
 
