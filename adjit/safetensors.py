@@ -1,5 +1,6 @@
 """safetensors files (Hugging Face's format) for adjit tensors: the API of ``safetensors.torch``
-(``save_file``, ``load_file``, ``save``, ``load``), through the optional ``safetensors`` package."""
+(``save_file``, ``load_file``, ``save``, ``load``, ``save_model``, ``load_model``), through the
+optional ``safetensors`` package."""
 
 from __future__ import annotations
 
@@ -152,3 +153,84 @@ def load_file(filename: str | os.PathLike[str], device: str | int = "cpu") -> di
     check_device(device)
     with open(filename, "rb") as fh:
         return _tensors(st.deserialize(fh.read()))
+
+
+# ---- whole models: tied (shared) weights saved once ------------------------------------------
+def _is_complete(a: np.ndarray) -> bool:
+    """``a`` is all of the memory it views (safetensors' test for a name worth keeping)."""
+    root = _root(a)
+    return a.ctypes.data == root.ctypes.data and a.nbytes == root.nbytes
+
+
+def _duplicates(state: Mapping[str, Tensor], preferred: Any = ()) -> dict[str, list[str]]:
+    """For each group of names sharing memory: the name kept (a complete one, by name order,
+    ``preferred`` first) and the names dropped."""
+    out = {}
+    for shared in _shared(state):
+        complete = {n for n in shared if _is_complete(state[n]._data)}
+        if not complete:
+            raise RuntimeError(
+                "Error while trying to find names to remove to save state dict, but found no "
+                f"suitable name to keep for saving amongst: {shared}. None is covering the entire "
+                "storage.Refusing to save/load the model since you could be storing much more "
+                "memory than needed. Please refer to "
+                "https://huggingface.co/docs/safetensors/torch_shared_tensors for more "
+                "information. Or open an issue."
+            )
+        keep = sorted(complete & set(preferred) or complete)[0]
+        out[keep] = [n for n in sorted(shared) if n != keep]
+    return out
+
+
+def save_model(
+    model: Any,
+    filename: str | os.PathLike[str],
+    metadata: dict[str, str] | None = None,
+    force_contiguous: bool = True,
+) -> None:
+    """Save ``model.state_dict()``; a tied weight is saved once, under its first complete name,
+    and each dropped name is noted in the metadata (``{dropped: kept}``)."""
+    state = dict(model.state_dict())
+    for keep, dropped in _duplicates(state).items():
+        for name in dropped:
+            metadata = {} if metadata is None else metadata
+            metadata.setdefault(name, keep)
+            del state[name]
+    if force_contiguous:
+        state = {k: v.contiguous() for k, v in state.items()}
+    try:
+        save_file(state, filename, metadata=metadata)
+    except ValueError as e:
+        raise ValueError(
+            f"{e} Or use save_model(..., force_contiguous=True), read the docs for potential "
+            "caveats."
+        ) from None
+
+
+def load_model(
+    model: Any, filename: str | os.PathLike[str], strict: bool = True, device: str | int = "cpu"
+) -> tuple[set[str], list[str]]:
+    """Load a ``save_model`` file into ``model`` (tied weights filled through their kept name);
+    returns ``(missing, unexpected)`` names, or raises for any when ``strict``."""
+    state = load_file(filename, device=device)
+    dropped = _duplicates(model.state_dict(), preferred=state.keys())
+    missing_keys, unexpected = model.load_state_dict(state, strict=False)
+    missing = set(missing_keys)
+    for names in dropped.values():
+        for name in names:
+            if name in missing:
+                missing.remove(name)
+            else:
+                unexpected.append(name)
+    if strict and (missing or unexpected):
+        error = f"Error(s) in loading state_dict for {model.__class__.__name__}:"
+        if missing:
+            error += "\n    Missing key(s) in state_dict: " + ", ".join(
+                f'"{k}"' for k in sorted(missing)
+            )
+        if unexpected:
+            error += "\n    Unexpected key(s) in state_dict: " + ", ".join(
+                f'"{k}"' for k in sorted(unexpected)
+            )
+        raise RuntimeError(error)
+    return missing, unexpected

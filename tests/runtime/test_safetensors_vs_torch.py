@@ -84,3 +84,34 @@ def test_without_the_package() -> None:
     ).stdout.splitlines()
     assert out == [ast.NEEDS_PACKAGE]
     assert "pip install 'adjit[safetensors]'" in ast.NEEDS_PACKAGE
+
+
+def _tied(nn: object) -> object:
+    model = nn.Sequential(nn.Embedding(5, 3), nn.Linear(3, 5, bias=False))  # type: ignore[attr-defined]
+    model[1].weight = model[0].weight  # (a language model's tied input/output embedding)
+    return model
+
+
+def test_save_model_and_load_model_tied_weights(tmp_path: Path) -> None:
+    from safetensors import safe_open
+
+    model, tmodel = _tied(adjit.nn), _tied(torch.nn)
+    tmodel.load_state_dict({k: torch.tensor(v.numpy()) for k, v in model.state_dict().items()})
+    ast.save_model(model, tmp_path / "a.safetensors")
+    st_torch.save_model(tmodel, tmp_path / "t.safetensors")
+    files = []
+    for name in ("a", "t"):
+        with safe_open(tmp_path / f"{name}.safetensors", framework="np") as f:
+            names = f.keys()  # (safe_open is not iterable)
+            files.append((f.metadata(), {k: f.get_tensor(k).tolist() for k in names}))
+    assert files[0] == files[1] and files[0][0] == {"1.weight": "0.weight"}
+    fresh = _tied(adjit.nn)
+    assert ast.load_model(fresh, tmp_path / "t.safetensors") == (set(), [])
+    assert fresh[1].weight.tolist() == model[0].weight.tolist()
+    untied = adjit.nn.Sequential(adjit.nn.Embedding(5, 3), adjit.nn.Linear(3, 5, bias=False))
+    with pytest.raises(RuntimeError) as mine:
+        ast.load_model(untied, tmp_path / "t.safetensors")
+    untied_t = torch.nn.Sequential(torch.nn.Embedding(5, 3), torch.nn.Linear(3, 5, bias=False))
+    with pytest.raises(RuntimeError) as theirs:
+        st_torch.load_model(untied_t, tmp_path / "t.safetensors")
+    assert str(mine.value) == str(theirs.value)
