@@ -599,8 +599,12 @@ def _k(x: Array, odd: bool, scaled: bool) -> Array:
         y = x * x - 2.0
         if odd:
             small = np.log(0.5 * x) * modified_bessel_i1(x) + chbevl(y, K1_A) / x
-        else:
+        elif scaled:
             small = chbevl(y, K0_A) - np.log(0.5 * x) * modified_bessel_i0(x)
+        else:  # (PyTorch's k0 takes std::log(0.5 * x) with a double 0.5: in double for float32)
+            w = np.float64
+            log = np.log(0.5 * x.astype(w)) * modified_bessel_i0(x).astype(w)
+            small = (chbevl(y, K0_A).astype(w) - log).astype(x.dtype)
         tail = chbevl(8.0 / x - 2.0, K1_B if odd else K0_B)
         if scaled:
             small, large = small * np.exp(x), tail / np.sqrt(x)

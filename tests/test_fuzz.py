@@ -53,6 +53,7 @@ from fuzz import (
     registry,
     sorting,
     specialfuncs,
+    specialmore,
     specials,
     tensor_methods,
 )
@@ -209,6 +210,13 @@ def test_fuzz_mixed_dtypes_promotion_and_bits(case: Case) -> None:
 def test_fuzz_inplace_tensor_methods_values_gradients(case: Case) -> None:
     pytest.importorskip("torch")
     tensor_methods.check_methods(case)
+
+
+@_budget(30)
+@given(specialmore.special_more_cases())
+def test_fuzz_special_more_vs_torch(case: Case) -> None:
+    pytest.importorskip("torch")
+    specialmore.check_special_more(case)
 
 
 @_budget(6)  # each builds, traces and compiles an unrolled recurrent layer: ~1 s

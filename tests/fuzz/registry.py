@@ -26,6 +26,7 @@ from . import (
     resample,
     sorting,
     specialfuncs,
+    specialmore,
     specials,
     tensor_methods,
 )
@@ -47,6 +48,7 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "specials": (specials.special_cases(), specials.check_specials),
     "math": (mathfuncs.math_cases(), mathfuncs.check_math),
     "special": (specialfuncs.special_cases(), specialfuncs.check_special),
+    "special-more": (specialmore.special_more_cases(), specialmore.check_special_more),
     "long": (long_reductions.long_cases(), long_reductions.check_long),
     "functions": (functions.function_cases(), functions.check_functions),
     "edges": (edges.edge_cases(), edges.check_edges),
