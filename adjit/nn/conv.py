@@ -201,11 +201,21 @@ class _ConvTranspose(_ConvNd):
         args = (stride, padding, dilation, output_padding, groups, bias, padding_mode, dtype)
         super().__init__(in_channels, out_channels, kernel_size, *args)
 
-    def _output_padding(self, input: Tensor, output_size: Any) -> tuple[int, ...]:
-        """The output_padding that gives ``output_size`` (PyTorch's checks and messages)."""
+    def _output_padding(
+        self,
+        input: Tensor,
+        output_size: Any,
+        stride: Any,
+        padding: Any,
+        kernel_size: Any,
+        num_spatial_dims: int,
+        dilation: Any = None,
+    ) -> tuple[int, ...]:
+        """The output_padding that gives ``output_size`` (PyTorch's signature, checks and
+        messages)."""
         if output_size is None:
             return tuple(self.output_padding)
-        n = self.dims
+        n = num_spatial_dims
         batch = 2 if input.ndim == n + 2 else 1
         size = list(output_size)
         if len(size) == batch + n:
@@ -217,13 +227,13 @@ class _ConvTranspose(_ConvNd):
                 f"{batch + n} elements (got {len(size)})"
             )
         low = [
-            (input.shape[i + batch] - 1) * self.stride[i]
-            - 2 * self.padding[i]
-            + self.dilation[i] * (self.kernel_size[i] - 1)
+            (input.shape[i + batch] - 1) * stride[i]
+            - 2 * padding[i]
+            + (dilation[i] if dilation is not None else 1) * (kernel_size[i] - 1)
             + 1
             for i in range(n)
         ]
-        high = [lo + s - 1 for lo, s in zip(low, self.stride, strict=True)]
+        high = [lo + s - 1 for lo, s in zip(low, stride, strict=True)]
         if any(not lo <= int(v) <= hi for v, lo, hi in zip(size, low, high, strict=True)):
             raise ValueError(
                 f"requested an output size of {output_size}, but valid sizes range from {low} to "
@@ -236,7 +246,15 @@ class _ConvTranspose(_ConvNd):
             raise ValueError(
                 f'Only "zeros" padding mode is supported for {self.__class__.__name__}'
             )
-        op = self._output_padding(input, output_size)
+        op = self._output_padding(
+            input,
+            output_size,
+            self.stride,
+            self.padding,
+            self.kernel_size,
+            self.dims,
+            self.dilation,
+        )
         conv = type(self).conv
         args = (self.stride, self.padding, op, self.groups, self.dilation)
         return conv(input, self.weight, self.bias, *args)
