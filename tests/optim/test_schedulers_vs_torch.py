@@ -128,9 +128,14 @@ def _run(lib: Any, row: Any, steps: int) -> tuple[list[Any], Any, Any]:
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r[0]}-{r[2]}-{sorted(r[1])}")
 def test_learning_rates_equal_torch(row: Any) -> None:
-    got, _, sa = _run(adjit, row, STEPS)
-    want, _, st = _run(torch, row, STEPS)
+    with warnings.catch_warnings(record=True) as caught_a:
+        warnings.simplefilter("always")
+        got, _, sa = _run(adjit, row, STEPS)
+    with warnings.catch_warnings(record=True) as caught_t:
+        warnings.simplefilter("always")
+        want, _, st = _run(torch, row, STEPS)
     assert got == want  # exactly: the same recurrences in the same order
+    assert [str(w.message) for w in caught_a] == [str(w.message) for w in caught_t]
     assert sa.state_dict().keys() == st.state_dict().keys()
     assert getattr(sa, "last_epoch", None) == getattr(st, "last_epoch", None)
 
