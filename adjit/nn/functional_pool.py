@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -116,12 +117,15 @@ def _max_pool(
     x, unbatched = _batched(input, nd, _BATCHED[nd])
     g = _Geometry(op, x, input, kernel_size, stride, padding, dilation, ceil_mode)
     mask = W.inside(g.size, g.coords)
+    empty = W.empty_windows(g.size, g.coords)
     firsts: list[Tensor] = []
 
     def decomposition(a: Tensor) -> Tensor:
         b = R.unsqueeze(a, 0) if unbatched else a
         y, first = W.first_max(g.windows(b), mask)
         firsts.append(first)
+        if empty is not None:
+            y = _empty_windows(b, y, *empty)
         y = R.reshape(y, (*b.shape[:2], *g.out))
         return R.squeeze(y, 0) if unbatched else y
 
@@ -129,8 +133,25 @@ def _max_pool(
     y = composite(name, decomposition, input)
     with no_grad():
         idx = W.picked_index(W.flat_index(g.size, g.coords), firsts[0].detach())
+        if empty is not None:
+            idx = R.where(Tensor._make(empty[0]), Tensor._make(empty[1]), idx)
         idx = R.reshape(idx, tuple(y.shape))
     return y, idx
+
+
+def _empty_windows(b: Tensor, y: Tensor, empty: np.ndarray, at: np.ndarray) -> Tensor:
+    """PyTorch's maximum of a window with no input element: -inf (the lowest integer), its
+    gradient sent to the element at its index (``at``) as PyTorch's backward does; where that
+    index lies beyond the plane (PyTorch's backward writes outside it), nowhere."""
+    if not b.dtype.is_floating_point:
+        return R.where(Tensor._make(empty), W.lowest(b), y)
+    plane = math.prod(b.shape[2:])
+    inside = empty & (at < plane)
+    flat = R.reshape(b, (*b.shape[:2], plane))
+    read = R.index_select(flat, 2, Tensor._make(np.where(inside, at, 0).astype(np.int64)))
+    ghost = read - read.detach() - math.inf  # (-inf, NaN where that element is infinite)
+    y = R.where(Tensor._make(inside), ghost, y)
+    return R.where(Tensor._make(empty & ~inside), -math.inf, y)
 
 
 def _max_pool1d(

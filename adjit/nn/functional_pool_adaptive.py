@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -27,12 +28,12 @@ __all__ = [
 ]
 
 # Note [adaptive windows]: output i of a dim of size n pooled to o reads input
-# [floor(i n / o), ceil((i + 1) n / o)), so windows differ in size and may overlap. Average
-# pooling is then linear and separable: one (o, n) averaging matrix per dim, applied by MATMUL
-# (the backward is the transposed product). Max pooling gathers each window, padded to the
-# largest one, through an index table into the flattened plane (Note [N-d pooling windows] in
-# pool_windows.py), the padding masked out; the backward scatters to each chosen element, so
-# overlapping windows add up.
+# [floor(i n / o), ceil((i + 1) n / o)), so windows differ in size and may overlap. Each window,
+# padded to the largest one, is gathered through an index table into the flattened plane (Note
+# [N-d pooling windows] in pool_windows.py); the padding is masked out (zeros for the mean, which
+# divides the window's sum by its size as PyTorch does; never the maximum). The backward
+# scatters to each element read, so overlapping windows add up. (A product with an averaging
+# matrix per dim would be separable, but 0 * inf is NaN: one infinite element would spread.)
 
 
 def _bounds(n: int, o: int) -> tuple[np.ndarray, np.ndarray]:
@@ -93,12 +94,17 @@ def _check_out(op: str, x: Tensor, out: tuple[int, ...]) -> None:
         raise RuntimeError(f"Trying to create tensor with negative dimension {min(out)}: {shape}")
 
 
-def _averaging(n: int, o: int) -> np.ndarray:
-    """(o, n): row i averages its window (Note [adaptive windows])."""
-    m = np.zeros((o, n))
-    for i, (lo, hi) in enumerate(zip(*_bounds(n, o), strict=True)):
-        m[i, lo:hi] = 1.0 / (hi - lo)
-    return m
+def _adaptive_tables(size: tuple[int, ...], out: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(K, L) flat input indices of the windows padded to the largest, and which are real."""
+    coords, masks = [], []
+    for n, o in zip(size, out, strict=True):
+        lo, hi = _bounds(n, o)
+        k = int((hi - lo).max()) if o else 1
+        at = lo[None, :] + np.arange(k)[:, None]
+        real = at < hi[None, :]
+        coords.append(np.where(real, at, lo[None, :]))
+        masks.append(real)
+    return W.flat_index(size, coords), W.combine(masks, "and")
 
 
 def _adaptive_avg(op: str, nd: int, input: Tensor, output_size: Any) -> Tensor:
@@ -107,20 +113,18 @@ def _adaptive_avg(op: str, nd: int, input: Tensor, output_size: Any) -> Tensor:
     if all(o == 1 for o in out):  # PyTorch's shortcut, before its input checks
         return R.mean(input, tuple(range(-nd, 0)), keepdim=True)
     _check_input(op, input, nd, "adaptive_avg_pool3d_cpu" if nd == 3 else "adaptive_avg_pool2d")
-    size = input.shape[-nd:]
-    mats = [
-        Tensor._make(_averaging(n, o).astype(input.dtype.np))
-        for n, o in zip(size, out, strict=True)
-    ]
+    size = tuple(input.shape[-nd:])
+    lead = tuple(input.shape[:-nd])
+    table, real = _adaptive_tables(size, out)
+    picks = Tensor._make(table.reshape(-1).astype(np.int64))
+    keep = Tensor._make(real[None])
+    counts = Tensor._make(real.sum(0).astype(input.dtype.np))
 
     def decomposition(a: Tensor) -> Tensor:
-        y = R.matmul(a, R.transpose(mats[-1], 0, 1))  # the last dim
-        y = R.matmul(mats[-2], y)
-        if nd == 3:
-            lead = tuple(y.shape[:-3])
-            y = R.reshape(y, (*lead, size[0], out[1] * out[2]))
-            y = R.reshape(R.matmul(mats[0], y), (*lead, *out))
-        return y
+        flat = R.reshape(a, (math.prod(lead), math.prod(size)))
+        cols = R.reshape(R.index_select(flat, 1, picks), (flat.shape[0], *table.shape))
+        total = R.sum(R.where(keep, cols, 0.0), 1)
+        return R.reshape(total / counts, (*lead, *out))
 
     return composite(f"AdaptiveAvgPool{nd}DBackward0", decomposition, input)
 
@@ -140,19 +144,6 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
 def adaptive_avg_pool3d(input: Tensor, output_size: Any) -> Tensor:
     """Adaptive mean pooling over (D, H, W), one averaging matrix per dim."""
     return _adaptive_avg("adaptive_avg_pool3d", 3, input, output_size)
-
-
-def _adaptive_tables(size: tuple[int, ...], out: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """(K, L) flat input indices of the windows padded to the largest, and which are real."""
-    coords, masks = [], []
-    for n, o in zip(size, out, strict=True):
-        lo, hi = _bounds(n, o)
-        k = int((hi - lo).max()) if o else 1
-        at = lo[None, :] + np.arange(k)[:, None]
-        real = at < hi[None, :]
-        coords.append(np.where(real, at, lo[None, :]))
-        masks.append(real)
-    return W.flat_index(size, coords), W.combine(masks, "and")
 
 
 def _adaptive_max(op: str, nd: int, input: Tensor, output_size: Any) -> tuple[Tensor, Tensor]:

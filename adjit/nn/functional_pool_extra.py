@@ -308,7 +308,7 @@ def _fractional(
         )
     where = "_out" if nd == 3 else ""
     for word, kk, oo, nn in zip(_DIM_WORDS[nd], k, out, size, strict=True):
-        if oo + kk - 1 > nn:
+        if oo + kk - 1 > nn or (nd == 3 and oo + kk - 1 == nn):  # (3-d: PyTorch's "<")
             raise RuntimeError(
                 f"{op}{where}(): pool {word} {kk} too large relative to input {word} {nn}"
             )

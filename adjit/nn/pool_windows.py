@@ -100,6 +100,20 @@ def flat_index(size: Dims, coords: list[np.ndarray]) -> np.ndarray:
     return combine([c * st for c, st in zip(coords, strides, strict=True)], "add")
 
 
+def empty_windows(size: Dims, coords: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(L,) which windows hold no input element (only with dilation: every element lands in
+    the padding or beyond the input), and PyTorch's index for them: its loops start each dim at
+    the first element past the left padding, wherever that is (None when no window is empty)."""
+    has = [((c >= 0) & (c < n)).any(0)[None] for c, n in zip(coords, size, strict=True)]
+    full = combine(has, "and")[0]
+    if full.all():
+        return None
+    strides = [math.prod(size[i + 1 :]) for i in range(len(size))]
+    starts = [c[np.argmax(c >= 0, axis=0), np.arange(c.shape[1])][None] for c in coords]
+    at = combine([st * m for st, m in zip(starts, strides, strict=True)], "add")[0]
+    return ~full, at
+
+
 def lowest(x: Tensor) -> float | int:
     if x.dtype.is_floating_point:
         return -math.inf
@@ -135,4 +149,5 @@ def picked_index(table: np.ndarray | Tensor, first: Tensor) -> Tensor:
     n, c, _, l_ = first.shape
     t = table if isinstance(table, Tensor) else Tensor._make(table.astype(np.int64)[None, None])
     t = R.expand(t, (n, c, *t.shape[2:]))
+    first = R.clamp(first, max=t.shape[2] - 1)  # (a window with no element: see empty_windows)
     return R.reshape(R.gather(t, 2, first), (n, c, l_))

@@ -22,6 +22,7 @@ from . import (
     mathfuncs,
     miscops,
     nnmath,
+    pooling,
     recurrent,
     resample,
     sorting,
@@ -63,4 +64,5 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "complex_grad": (complex_grads.complex_grad_cases(), complex_grads.check_complex_grad),
     "convolution": (convolution.convolution_cases(), convolution.check_convolution),
     "resample": (resample.resample_cases(), resample.check_resample),
+    "pooling": (pooling.pooling_cases(), pooling.check_pooling),
 }

@@ -101,6 +101,33 @@ def test_max_pool_nan_inf_and_unbatched(nd: int) -> None:
     _compare(*_both(f"max_pool{nd}d", **kw), _input(nd, np.float64)[0])  # unbatched
 
 
+@pytest.mark.parametrize(
+    "nd,shape,kw",
+    [
+        (2, (1, 6, 1), {"kernel_size": (3, 2), "stride": 1, "padding": (0, 1), "dilation": (1, 2)}),
+        (3, (2, 1, 3, 1, 4), {"kernel_size": 2, "stride": 1, "padding": 1, "dilation": 2}),
+    ],
+    ids=str,
+)
+def test_max_pool_windows_without_input_elements(nd: int, shape: tuple, kw: dict[str, Any]) -> None:
+    """Dilated windows may hold only padding: PyTorch gives -inf, an index where its loop
+    starts past the padding (another row's element) and sends the gradient there."""
+    x = np.arange(np.prod(shape), dtype=np.float64).reshape(shape)
+    _compare(*_both(f"max_pool{nd}d", return_indices=True, **kw), x)
+    _compare(*_both(f"max_pool{nd}d", return_indices=True, **kw), x.astype(np.int64), grad=False)
+
+
+def test_max_pool_window_without_input_elements_indexed_beyond_the_plane() -> None:
+    """PyTorch's index of this empty window is past the plane: its backward writes into the
+    next plane's memory (or past the tensor for the last one). The same value and index here,
+    and no gradient from it."""
+    kw = {"kernel_size": 2, "stride": 1, "padding": 1, "dilation": 2, "return_indices": True}
+    _compare(*_both("max_pool1d", **kw), np.ones((1, 2, 1)), grad=False)
+    x = adjit.ones(1, 2, 1, requires_grad=True)
+    F.max_pool1d(x, **kw)[0].sum().backward()
+    assert not x.grad.numpy().any()
+
+
 @pytest.mark.parametrize("nd", [2, 3])
 def test_max_pool_integers(nd: int) -> None:
     x = np.random.default_rng(3).integers(-50, 0, SHAPES[nd])
@@ -168,6 +195,9 @@ def test_adaptive_max_nan_and_empty_output() -> None:
     x = _input(2, np.float64)
     x.reshape(-1)[::5] = np.nan
     _compare(*_both("adaptive_max_pool2d", (4, 3), True), x)
+    x[0, 0, 0, 0] = np.inf  # an infinity stays in its windows (no 0 * inf elsewhere)
+    _compare(*_both("adaptive_avg_pool2d", (4, 3)), x)
+    _compare(*_both("adaptive_avg_pool3d", (2, 4, 3)), x)
     _compare(*_both("adaptive_max_pool2d", (0, 2), True), x, grad=False)  # (PyTorch: no grad)
     _compare(*_both("adaptive_avg_pool3d", 0), _input(3, np.float64), grad=False)
 
@@ -405,6 +435,10 @@ ERROR_TABLE = [
     ("fractional_max_pool2d", (2, 3, 9, 9), (2,), {"output_ratio": (0.5, 0.6, 0.1)}),
     ("fractional_max_pool2d", (2, 3, 9, 9), (2,), {"output_ratio": 0.5}),
     ("fractional_max_pool3d", (2, 3, 5, 6, 7), (3,), {"output_size": 4}),
+    ("fractional_max_pool3d", (1, 1, 5, 5, 5), (1,), {"output_size": 5}),
+    ("fractional_max_pool3d", (1, 1, 9, 9, 4), (2,), {"output_size": (3, 4, 3)}),
+    ("fractional_max_pool2d", (1, 1, 9, 4), (2,), {"output_size": (3, 4)}),
+    ("fractional_max_pool2d", (1, 1, 4, 4), (2,), {"output_size": (4, 4)}),
 ]
 
 
