@@ -9,7 +9,8 @@ F.embedding_bag; values and gradients, eager and compiled."""
 # whose output size equals or doubles the input (PyTorch's backward disagrees with its own
 # forward there: Note [nearest backward] in tests/nn/test_resample_vs_torch.py) and
 # embedding_bag's scale_grad_by_freq (PyTorch's CPU gradient divides by the wrong counts;
-# documented in tests/nn/test_embedding_vs_torch.py).
+# documented in tests/nn/test_embedding_vs_torch.py); antialias with a scale factor or an
+# output width of 1 (PyTorch's backward and forward misbehave there: Note [aa backward]).
 
 from __future__ import annotations
 
@@ -57,6 +58,8 @@ def _interpolate(draw: Callable[..., Any], dtype: str, seed: int) -> Case:
             )
     if mode not in ("nearest", "nearest-exact", "area"):
         kw["align_corners"] = draw(st.booleans())
+    if mode in ("bilinear", "bicubic") and "size" in kw and kw["size"][-1] > 1:
+        kw["antialias"] = draw(st.booleans())
     options = ", ".join(f"{k}={v!r}" for k, v in kw.items())
     body = [
         f"y = T.nn.functional.interpolate(x0, {options})",
