@@ -459,3 +459,24 @@ def test_top_level_names_are_the_functional_ones() -> None:
     with pytest.raises(RuntimeError, match="unsupported ConvNd parameters"):
         w = adjit.zeros(1, 1, 2, 2, 2, 2)
         adjit.convolution(adjit.zeros(1, 1, 3, 3, 3, 3), w, None, [1], [0], [1], False, [0], 1)
+
+
+@pytest.mark.parametrize(
+    "name,xs,ws,kw",
+    [
+        ("conv1d", (2, 3, 7), (4, 3, 3), {"stride": 2, "padding": 1}),
+        ("conv3d", (1, 2, 4, 4, 4), (3, 2, 2, 2, 2), {"padding": 1}),
+        ("conv_transpose2d", (1, 3, 4, 4), (3, 2, 3, 3), {"stride": 2, "output_padding": 1}),
+    ],
+)
+def test_second_derivatives_match_torch(name: str, xs: tuple, ws: tuple, kw: dict) -> None:
+    rng = np.random.default_rng(5)
+    arrays = rng.standard_normal(xs), rng.standard_normal(ws)
+    found = []
+    for T in (adjit, torch):
+        x, w = (T.tensor(a, requires_grad=True) for a in arrays)
+        y = getattr(T.nn.functional, name)(x, w, **kw)
+        gx, gw = T.autograd.grad((y * y).sum(), (x, w), create_graph=True)
+        found.append(T.autograd.grad((gx * gx).sum() + (gw**3).sum(), (x, w)))
+    for a, t in zip(*found, strict=True):
+        np.testing.assert_allclose(a.numpy(), t.numpy(), rtol=1e-10, atol=1e-10)
