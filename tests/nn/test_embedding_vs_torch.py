@@ -280,3 +280,19 @@ def test_embedding_from_pretrained() -> None:
     assert ma.weight.requires_grad and mt.weight.requires_grad
     with pytest.raises(AssertionError, match="Shape of weight does not match"):
         adjit.nn.Embedding(3, 2, _weight=adjit.tensor(w))
+
+
+def test_max_norm_renormalizes_in_place_and_refuses_compiling() -> None:
+    w = np.random.default_rng(11).standard_normal((5, 3)) * 2
+    i, o = np.array([1, 2, 2, 4]), np.array([0, 2])
+    a, t = adjit.tensor(w), torch.tensor(w)
+    ya = adjit.nn.functional.embedding_bag(adjit.tensor(i), a, adjit.tensor(o), max_norm=1.5)
+    yt = torch.nn.functional.embedding_bag(torch.tensor(i), t, torch.tensor(o), max_norm=1.5)
+    np.testing.assert_allclose(ya.numpy(), yt.numpy(), rtol=1e-15)
+    np.testing.assert_allclose(a.numpy(), t.numpy(), rtol=1e-15)  # the rows rescaled in place
+    for f in (
+        lambda wt, it: adjit.nn.functional.embedding(it, wt, max_norm=1.0),
+        lambda wt, it: adjit.nn.functional.embedding_bag(it, wt, adjit.tensor([0]), max_norm=1.0),
+    ):
+        with pytest.raises(NotImplementedError, match="max_norm .* cannot be compiled"):
+            adjit.compile(f)(adjit.tensor(w), adjit.tensor(i))
