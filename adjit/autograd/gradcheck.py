@@ -1,4 +1,11 @@
-"""``gradcheck`` / ``gradgradcheck``: analytical Jacobians against finite differences."""
+"""``gradcheck`` / ``gradgradcheck``: analytical Jacobians against finite differences.
+
+A complex input counts as two real ones (its real and imaginary parts, perturbed apart) and a
+complex output as two real outputs; the analytical row of a real part is the backward of a
+one-hot cotangent, of an imaginary part the backward of i times it (PyTorch's conjugate
+Wirtinger convention: Note [complex gradients] in runtime/complex_autograd.py), whose complex
+gradients split into their parts the same way.
+"""
 
 from __future__ import annotations
 
@@ -20,17 +27,26 @@ def _tuple(x: Any) -> tuple[Any, ...]:
     return tuple(x) if isinstance(x, tuple | list) else (x,)
 
 
+def _parts(a: np.ndarray) -> np.ndarray:
+    """The real numbers of an array, flat: a complex one's real parts, then imaginary parts."""
+    flat = a.reshape(-1)
+    if np.iscomplexobj(flat):
+        return np.concatenate([flat.real, flat.imag]).astype(np.float64)
+    return flat.astype(np.float64)
+
+
 def _numerical(
-    fn: Callable[..., Any], inputs: tuple[Any, ...], i: int, k: int, eps: float
+    fn: Callable[..., Any], inputs: tuple[Any, ...], i: int, k: int, eps: float, unit: Any = 1
 ) -> np.ndarray:
-    """Central differences of every output element with respect to ``inputs[i]`` element k."""
+    """Central differences of every output number with respect to ``inputs[i]`` element k
+    (``unit`` 1j: its imaginary part)."""
     x = inputs[i]
     flat = x._data.reshape(-1)
     old = flat[k]
-    flat[k] = old + eps
-    plus = [o._data.astype(np.float64).reshape(-1).copy() for o in _tuple(fn(*inputs))]
-    flat[k] = old - eps
-    minus = [o._data.astype(np.float64).reshape(-1).copy() for o in _tuple(fn(*inputs))]
+    flat[k] = old + eps * unit
+    plus = [_parts(o._data).copy() for o in _tuple(fn(*inputs))]
+    flat[k] = old - eps * unit
+    minus = [_parts(o._data).copy() for o in _tuple(fn(*inputs))]
     flat[k] = old
     return np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus, strict=True)])
 
@@ -45,7 +61,7 @@ def _check_jacobians(
 ) -> bool:
     diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     for i in diff:
-        if inputs[i].dtype.name != "float64":
+        if inputs[i].dtype.name not in ("float64", "complex128"):
             import warnings
 
             warnings.warn(
@@ -56,29 +72,31 @@ def _check_jacobians(
             )
     with enable_grad():
         outs = _tuple(fn(*inputs))
-    sizes = [o.numel() for o in outs]
     for i in diff:
         x = inputs[i]
         n = x.numel()
-        numerical = np.stack([_numerical(fn, inputs, i, k, eps) for k in range(n)])  # [n, out]
+        units = (1, 1j) if x.dtype.is_complex else (1,)
+        numerical = np.stack(
+            [_numerical(fn, inputs, i, k, eps, u) for u in units for k in range(n)]
+        )  # [input numbers, output numbers]
         analytical = np.zeros_like(numerical)
         col = 0
-        for o, size in zip(outs, sizes, strict=True):
-            for j in range(size):
-                if not o.requires_grad:
-                    continue
-                onehot = np.zeros(size, o._data.dtype)
-                onehot[j] = 1
-                (g,) = grad(
-                    o,
-                    x,
-                    Tensor._make(onehot.reshape(o._data.shape)),
-                    retain_graph=True,
-                    allow_unused=True,
-                )
-                if g is not None:
-                    analytical[:, col + j] = g._data.reshape(-1)
-            col += size
+        for o in outs:
+            size = o.numel()
+            for part, unit in enumerate((1, 1j) if o.dtype.is_complex else (1,)):
+                for j in range(size if o.requires_grad else 0):
+                    onehot = np.zeros(size, o._data.dtype)
+                    onehot[j] = unit
+                    (g,) = grad(
+                        o,
+                        x,
+                        Tensor._make(onehot.reshape(o._data.shape)),
+                        retain_graph=True,
+                        allow_unused=True,
+                    )
+                    if g is not None:
+                        analytical[:, col + part * size + j] = _parts(g._data)
+            col += size * (2 if o.dtype.is_complex else 1)
         if not np.allclose(analytical, numerical, rtol=rtol, atol=atol):
             if not raise_exception:
                 return False
@@ -122,10 +140,7 @@ def gradgradcheck(
     vs = (
         _tuple(grad_outputs)
         if grad_outputs is not None
-        else tuple(
-            Tensor._make(rng.standard_normal(o._data.shape).astype(o._data.dtype)).requires_grad_()
-            for o in outs
-        )
+        else tuple(Tensor._make(_draw(rng, o._data)).requires_grad_() for o in outs)
     )
     n = len(ins)
     diff = [i for i, x in enumerate(ins) if isinstance(x, Tensor) and x.requires_grad]
@@ -136,8 +151,16 @@ def gradgradcheck(
             ys = _tuple(func(*xs))
             gs = grad(ys, [xs[i] for i in diff], cts, create_graph=True, allow_unused=True)
         return tuple(
-            g if g is not None else Tensor._make(np.zeros(xs[i]._data.shape))
+            g if g is not None else Tensor._make(np.zeros(xs[i]._data.shape, xs[i]._data.dtype))
             for g, i in zip(gs, diff, strict=True)
         )
 
     return _check_jacobians(vjp, (*ins, *vs), eps, atol, rtol, raise_exception)
+
+
+def _draw(rng: np.random.Generator, like: np.ndarray) -> np.ndarray:
+    """A random cotangent shaped and typed as ``like`` (both parts random for a complex one)."""
+    v = rng.standard_normal(like.shape)
+    if np.iscomplexobj(like):
+        v = v + 1j * rng.standard_normal(like.shape)
+    return v.astype(like.dtype)

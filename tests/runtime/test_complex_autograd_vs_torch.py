@@ -6,6 +6,7 @@ grad_fn names, second derivatives and the errors of backward() on complex output
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -392,3 +393,43 @@ def test_chalf_refuses_by_dtype_name() -> None:
     # PyTorch's CPU kernels do + - * on complex32; adjit does not store it
     with pytest.raises(TypeError, match="complex32"):
         adjit.ones(2).chalf()
+
+
+class _MissingConj:
+    """z * z whose backward forgets the conjugate: gradcheck must catch it, as PyTorch's."""
+
+    @staticmethod
+    def make(m: Any) -> Any:
+        class Square(m.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, z: Any) -> Any:
+                ctx.save_for_backward(z)
+                return z * z
+
+            @staticmethod
+            def backward(ctx: Any, g: Any) -> Any:
+                (z,) = ctx.saved_tensors
+                return g * 2 * z
+
+        return Square.apply
+
+
+GRADCHECKS: dict[str, tuple[Callable[..., Any], bool]] = {
+    "holomorphic": (lambda m, z, x: (z * z * x).exp(), True),
+    "real_out": (lambda m, z, x: (z * z.conj()).real + z.angle() * x, True),
+    "polar": (lambda m, z, x: m.polar(x.abs() + 1, x) * z.sgn(), True),
+    "missing_conj": (lambda m, z, x: _MissingConj.make(m)(z) * x, False),
+}
+
+
+@pytest.mark.parametrize("name", list(GRADCHECKS))
+def test_gradcheck_with_complex_as_pytorch(name: str) -> None:
+    fn, ok = GRADCHECKS[name]
+    for m in (adjit, torch):
+        z = m.tensor([1 + 2j, 0.5 - 1j], dtype=m.complex128, requires_grad=True)
+        x = m.tensor([0.3, -0.7], dtype=m.float64, requires_grad=True)
+        f = functools.partial(fn, m)
+        fast = m is torch  # (PyTorch's slow complex mode takes seconds)
+        assert m.autograd.gradcheck(f, (z, x), raise_exception=False, fast_mode=fast) is ok
+        if ok and m is adjit:
+            assert m.autograd.gradgradcheck(f, (z, x))
