@@ -41,6 +41,7 @@ from typing import Any
 import pytest
 from fuzz import (
     checks,
+    convolution,
     dtypes,
     edges,
     functions,
@@ -224,6 +225,13 @@ def test_fuzz_special_more_vs_torch(case: Case) -> None:
 def test_fuzz_recurrent_layers_vs_torch(case: Case) -> None:
     pytest.importorskip("torch")
     recurrent.check_recurrent(case)
+
+
+@_budget(8)  # each traces and compiles one convolution and its gradient: ~0.1-0.5 s
+@given(convolution.convolution_cases())
+def test_fuzz_convolutions_vs_torch(case: Case) -> None:
+    pytest.importorskip("torch")
+    convolution.check_convolution(case)
 
 
 @pytest.mark.parametrize("kind", sorted(edges.KINDS))
