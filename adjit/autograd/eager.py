@@ -43,7 +43,7 @@ def attach(cls: type, ctx: Any, args: tuple[Any, ...], out: Any) -> Any:
     grad_fn), as in PyTorch, so the backward is differentiable through it (create_graph)."""
     outs = out if isinstance(out, tuple) else (out,)
     diff = [
-        isinstance(o, Tensor) and o.dtype.is_floating_point and id(o) not in ctx._non_differentiable
+        isinstance(o, Tensor) and o.dtype.category >= 2 and id(o) not in ctx._non_differentiable
         for o in outs
     ]
     if not any(diff):

@@ -395,30 +395,30 @@ def test_chalf_refuses_by_dtype_name() -> None:
         adjit.ones(2).chalf()
 
 
-class _MissingConj:
-    """z * z whose backward forgets the conjugate: gradcheck must catch it, as PyTorch's."""
+def _square(m: Any, conjugate: bool) -> Any:
+    """z * z as an autograd.Function; without the conjugate its backward is wrong (gradcheck
+    must catch it, as PyTorch's)."""
 
-    @staticmethod
-    def make(m: Any) -> Any:
-        class Square(m.autograd.Function):
-            @staticmethod
-            def forward(ctx: Any, z: Any) -> Any:
-                ctx.save_for_backward(z)
-                return z * z
+    class Square(m.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, z: Any) -> Any:
+            ctx.save_for_backward(z)
+            return z * z
 
-            @staticmethod
-            def backward(ctx: Any, g: Any) -> Any:
-                (z,) = ctx.saved_tensors
-                return g * 2 * z
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            (z,) = ctx.saved_tensors
+            return g * 2 * (z.conj() if conjugate else z)
 
-        return Square.apply
+    return Square.apply
 
 
 GRADCHECKS: dict[str, tuple[Callable[..., Any], bool]] = {
     "holomorphic": (lambda m, z, x: (z * z * x).exp(), True),
     "real_out": (lambda m, z, x: (z * z.conj()).real + z.angle() * x, True),
     "polar": (lambda m, z, x: m.polar(x.abs() + 1, x) * z.sgn(), True),
-    "missing_conj": (lambda m, z, x: _MissingConj.make(m)(z) * x, False),
+    "function": (lambda m, z, x: _square(m, True)(z) * x, True),
+    "missing_conj": (lambda m, z, x: _square(m, False)(z) * x, False),
 }
 
 
