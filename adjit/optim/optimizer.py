@@ -308,6 +308,7 @@ class Optimizer:
         override this."""
         arrays = (
             not group.get("differentiable")
+            and not isinstance(group["lr"], Tensor)
             and grad._data.dtype == p._data.dtype
             and p._data.flags.writeable
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adjit.optim._ops import addcdiv_, addcmul_, check_fused, decayed, lerp_, zeros_state
+from adjit.optim._ops import addcdiv_, addcmul_, check_fused, check_lr, decayed, lerp_, zeros_state
 from adjit.optim.optimizer import Optimizer
 from adjit.runtime.tensor import Tensor
 
@@ -26,14 +26,14 @@ class RMSprop(Optimizer):
         maximize: bool = False,
         differentiable: bool = False,
     ) -> None:
+        check_lr(lr)
         for name, value in (
-            ("learning rate", lr),
             ("epsilon value", eps),
             ("momentum value", momentum),
             ("weight_decay value", weight_decay),
             ("alpha value", alpha),
         ):
-            if value < 0.0:
+            if not value >= 0.0:  # NaN fails too, as in PyTorch
                 raise ValueError(f"Invalid {name}: {value}")
         defaults = dict(
             lr=lr,
@@ -96,14 +96,14 @@ class Adagrad(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
+        check_lr(lr)
         for name, value in (
-            ("learning rate", lr),
             ("lr_decay value", lr_decay),
             ("weight_decay value", weight_decay),
             ("initial_accumulator_value value", initial_accumulator_value),
             ("epsilon value", eps),
         ):
-            if value < 0.0:
+            if not value >= 0.0:  # NaN fails too, as in PyTorch
                 raise ValueError(f"Invalid {name}: {value}")
         defaults = dict(
             lr=lr,

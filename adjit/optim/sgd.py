@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from adjit.optim._ops import axpy_, check_fused, decayed, scaled
+from adjit.optim._ops import axpy_, check_fused, check_lr, decayed, scaled
 from adjit.optim.optimizer import Optimizer
 from adjit.runtime.tensor import Tensor
 
@@ -28,8 +28,7 @@ class SGD(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        check_lr(lr)
         if momentum < 0.0:
             raise ValueError(f"Invalid momentum value: {momentum}")
         if weight_decay < 0.0:

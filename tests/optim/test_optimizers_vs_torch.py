@@ -178,7 +178,24 @@ FLAG_ERRORS = [
     ("ASGD", {"weight_decay": -0.1}),
     ("Rprop", {"etas": (1.5, 1.2)}),
     ("LBFGS", {"lr": -1.0}),
+    ("Adam", {"lr": "tensor", "foreach": True}),
+    ("AdamW", {"lr": "tensor", "foreach": True}),
+    ("Adam", {"betas": ("tensor", 0.99)}),
+    ("SGD", {"lr": "tensor2"}),
+    ("RMSprop", {"lr": "tensor2"}),
+    ("Adagrad", {"lr": float("nan")}),
+    ("RMSprop", {"eps": float("nan")}),
+    ("SparseAdam", {"lr": 0.0}),
 ]
+
+
+def _arg(lib: Any, value: Any) -> Any:
+    """``"tensor"`` / ``"tensor2"`` stand for a 0-d / 2-element tensor of the library."""
+    if isinstance(value, tuple):
+        return tuple(_arg(lib, v) for v in value)
+    if isinstance(value, str):
+        return {"tensor": lib.tensor(0.5), "tensor2": lib.tensor([0.1, 0.2])}[value]
+    return value
 
 
 def _error(fn: Any) -> tuple[str, str]:
@@ -192,7 +209,11 @@ def _error(fn: Any) -> tuple[str, str]:
 @pytest.mark.parametrize(("name", "kwargs"), FLAG_ERRORS, ids=str)
 def test_constructor_errors_match_torch(name: str, kwargs: dict[str, Any]) -> None:
     errs = [
-        _error(lambda lib=lib: getattr(lib.optim, name)([lib.nn.Parameter(lib.ones(2))], **kwargs))
+        _error(
+            lambda lib=lib: getattr(lib.optim, name)(
+                [lib.nn.Parameter(lib.ones(2))], **{k: _arg(lib, v) for k, v in kwargs.items()}
+            )
+        )
         for lib in (adjit, torch)
     ]
     assert errs[0] == errs[1] and errs[0][0]
