@@ -282,10 +282,7 @@ def embedding_bag(
         rows = _rows(w, idx, scale)
         d = w.shape[1]
         if mode == "max":
-            init = zeros(bags + 1, d, dtype=w.dtype)
-            index = R.expand(R.unsqueeze(target, 1), (target.shape[0], d))
-            out = R.scatter_reduce(init, 0, index, rows, "amax", include_self=False)
-            return R.narrow(out, 0, 0, bags)
+            return _first_max(rows, target, bags)
         if p:
             rows = rows * R.unsqueeze(p[0], 1)
         out = R.index_add(zeros(bags + 1, d, dtype=w.dtype), 0, target, rows)
@@ -297,6 +294,26 @@ def embedding_bag(
         return out / R.unsqueeze(R.clamp(size, 1, None), 1)
 
     return composite("EmbeddingBagBackward0", decomposition, weight, *extra)
+
+
+def _first_max(rows: Tensor, target: Tensor, bags: int) -> Tensor:
+    """Each bag's column maxima, read from the bag's first maximal element (PyTorch's kernel
+    keeps the first of equal values, and its gradient goes there alone); empty bags are 0."""
+    n, d = rows.shape
+    if n == 0:  # (zeros with a history, as PyTorch's)
+        return R.narrow(
+            R.index_add(zeros(bags + 1, d, dtype=rows.dtype), 0, target, rows), 0, 0, bags
+        )
+    index = R.expand(R.unsqueeze(target, 1), (n, d))
+    values = rows.detach()
+    init = zeros(bags + 1, d, dtype=rows.dtype)
+    top = R.scatter_reduce(init, 0, index, values, "amax", include_self=False)
+    pos = R.expand(R.unsqueeze(Tensor._make(np.arange(n, dtype=np.int64)), 1), (n, d))
+    candidate = R.where(values == top[target], pos, n)
+    none = Tensor._make(np.full((bags + 1, d), n, np.int64))
+    first = R.narrow(R.scatter_reduce(none, 0, index, candidate, "amin"), 0, 0, bags)
+    picked = R.gather(rows, 0, R.clamp(first, 0, n - 1))
+    return R.where(first < n, picked, 0.0)
 
 
 def _check_indices(flat: Tensor, n: int) -> Tensor:

@@ -296,3 +296,13 @@ def test_max_norm_renormalizes_in_place_and_refuses_compiling() -> None:
     ):
         with pytest.raises(NotImplementedError, match="max_norm .* cannot be compiled"):
             adjit.compile(f)(adjit.tensor(w), adjit.tensor(i))
+
+
+def test_max_mode_ties_go_to_the_first_maximum() -> None:
+    """Equal values in a bag: PyTorch's kernel keeps (and sends the gradient to) the first."""
+    w = np.array([[1.0, 2.0], [1.0, 3.0], [0.0, 3.0]])
+    i, o = np.array([0, 1, 2, 1, 1]), np.array([0, 3, 3])
+    got = _run_bag(adjit, {"w": w, "input": i, "offsets": o, "mode": "max"})
+    want = _run_bag(torch, {"w": w, "input": i, "offsets": o, "mode": "max"})
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
