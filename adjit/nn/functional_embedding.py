@@ -129,8 +129,8 @@ def embedding(
 # with tensor ops from the offsets, so compiled code reads them at run time (with
 # include_last_offset PyTorch's last bag still runs to the end of the input: the last offset is
 # not read). Elements PyTorch skips (padding_idx) go to one extra bag that is dropped. sum:
-# index_add of the (weighted) rows; mean: that sum over the bag's size; max:
-# scatter_reduce 'amax' without the initial value. Empty bags are zero, as PyTorch's.
+# index_add of the (weighted) rows; mean: that sum over the bag's size; max: each column read
+# from the bag's first maximal element (``_first_max``). Empty bags are zero, as PyTorch's.
 
 
 def _bag_args(
