@@ -548,3 +548,65 @@ def test_tensor_lr_with_a_scheduler_matches_torch(name: str) -> None:
         out.append((p.detach().numpy().copy(), lr.item()))
     assert out[0][1] == out[1][1]
     np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-14, atol=1e-16)
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "schedule"),
+    [
+        ("NAdam", {"lr": 0.01}, ("OneCycleLR", {"max_lr": 0.05, "total_steps": 10})),
+        ("RAdam", {"lr": 0.01}, ("CosineAnnealingWarmRestarts", {"T_0": 3})),
+        ("Adamax", {"lr": 0.01}, ("LinearLR", {"total_iters": 4})),
+        ("Adadelta", {}, ("ExponentialLR", {"gamma": 0.9})),
+        ("ASGD", {"lr": 0.05, "t0": 4}, ("StepLR", {"step_size": 3})),
+        ("Rprop", {"lr": 0.01}, ("PolynomialLR", {"total_iters": 8})),
+        ("SGD", {"lr": 0.05, "momentum": 0.9}, ("CyclicLR", {"base_lr": 0.01, "max_lr": 0.1,
+                                                            "step_size_up": 3})),
+    ],
+    ids=lambda v: v if isinstance(v, str) else v[0] if isinstance(v, tuple) else "",
+)  # fmt: skip
+def test_training_loop_with_scheduler_matches_torch(
+    name: str, kwargs: dict[str, Any], schedule: tuple[str, dict[str, Any]]
+) -> None:
+    """A real float64 loop: each library's own autograd, optimizer and scheduler."""
+    ta = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
+    ta = ta.double()
+    aa = adjit.nn.Sequential(adjit.nn.Linear(4, 8), adjit.nn.Tanh(), adjit.nn.Linear(8, 3))
+    aa = aa.double()
+    aa.load_state_dict({k: adjit.tensor(v.numpy()) for k, v in ta.state_dict().items()})
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((16, 4))
+    y = rng.integers(0, 3, 16)
+    for model, lib in ((aa, adjit), (ta, torch)):
+        opt = getattr(lib.optim, name)(model.parameters(), **kwargs)
+        sched = getattr(lib.optim.lr_scheduler, schedule[0])(opt, **schedule[1])
+        for _ in range(10):
+            opt.zero_grad()
+            lib.nn.functional.cross_entropy(model(lib.tensor(x)), lib.tensor(y)).backward()
+            opt.step()
+            sched.step()
+    for (k, a), t in zip(aa.state_dict().items(), ta.state_dict().values(), strict=True):
+        np.testing.assert_allclose(a.numpy(), t.numpy(), rtol=1e-10, atol=1e-12, err_msg=k)
+
+
+def test_lbfgs_on_a_module_matches_torch() -> None:
+    """LBFGS over several parameters (flattened together), strong Wolfe, float64."""
+    ta = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+    ta = ta.double()
+    aa = adjit.nn.Sequential(adjit.nn.Linear(3, 4), adjit.nn.Tanh(), adjit.nn.Linear(4, 1))
+    aa = aa.double()
+    aa.load_state_dict({k: adjit.tensor(v.numpy()) for k, v in ta.state_dict().items()})
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((20, 3)), rng.standard_normal((20, 1))
+    for model, lib in ((aa, adjit), (ta, torch)):
+        opt = lib.optim.LBFGS(model.parameters(), line_search_fn="strong_wolfe", max_iter=5)
+
+        def closure(model: Any = model, lib: Any = lib, opt: Any = opt) -> Any:
+            opt.zero_grad()
+            loss = ((model(lib.tensor(x)) - lib.tensor(y)) ** 2).mean()
+            loss.backward()
+            return loss
+
+        for _ in range(2):
+            opt.step(closure)
+    for (k, a), t in zip(aa.state_dict().items(), ta.state_dict().values(), strict=True):
+        np.testing.assert_allclose(a.numpy(), t.numpy(), rtol=1e-9, atol=1e-11, err_msg=k)
