@@ -91,6 +91,11 @@ def jacobian(
         out_tuple, outs = _as_tuple(func(*ins))
         rows: list[tuple[Tensor, ...]] = []
         for out in outs:
+            if out.dtype.is_complex:  # (PyTorch's jacobian refuses complex outputs so)
+                raise RuntimeError(
+                    "grad can be implicitly created only for real scalar outputs but got "
+                    f"{out.dtype}"
+                )
             flat = out.reshape(-1)
             per_input: list[list[Tensor]] = [[] for _ in ins]
             for k in range(flat.shape[0]):
@@ -154,12 +159,17 @@ def jvp(
         pairs = [(g, w) for g, w in zip(gs, vs, strict=True) if g is not None]
         if not pairs:
             return out.detach(), _zeros(out)
-        total = sum(
-            ((g * w).sum() for g, w in pairs), start=Tensor._make(np.zeros((), out._data.dtype))
+        # PyTorch's double-backward trick: the vjp u -> u^T J is linear in u, and its own vjp
+        # with cotangent v is J v (for complex values too, where a sum of g * v is not)
+        (jv,) = grad(
+            [g for g, _ in pairs],
+            [u],
+            [w for _, w in pairs],
+            retain_graph=True,
+            create_graph=create_graph,
+            allow_unused=True,
         )
-        (jv,) = _grads(
-            total, (u,), Tensor._make(np.ones((), out._data.dtype)), create_graph, strict
-        )
+        jv = _zeros(out) if jv is None else jv if create_graph else jv.detach()
     return (out if create_graph else out.detach()), jv
 
 
@@ -177,11 +187,20 @@ def vhp(
         ins = _prepare(ins, create_graph)
         out = func(*ins)
         gs = grad(out, ins, create_graph=True, allow_unused=True)
-        total = sum(
-            ((g * w).sum() for g, w in zip(gs, vs, strict=True) if g is not None),
-            start=Tensor._make(np.zeros((), out._data.dtype)),
+        pairs = [(g, w) for g, w in zip(gs, vs, strict=True) if g is not None]
+        # (the gradients' vjp with cotangent v, as PyTorch: right for complex inputs too)
+        hv = grad(
+            [g for g, _ in pairs],
+            ins,
+            [w for _, w in pairs],
+            retain_graph=True,
+            create_graph=create_graph,
+            allow_unused=True,
         )
-        hv = _grads(total, ins, Tensor._make(np.ones((), out._data.dtype)), create_graph, strict)
+        hv = tuple(
+            _zeros(i) if h is None else h if create_graph else h.detach()
+            for h, i in zip(hv, ins, strict=True)
+        )
     return (out if create_graph else out.detach()), _wrap(in_tuple, hv)
 
 
