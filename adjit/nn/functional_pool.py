@@ -21,6 +21,7 @@ from adjit.runtime import functional as R
 from adjit.runtime.dispatch import composite
 from adjit.runtime.grad_mode import no_grad
 from adjit.runtime.kernel_dtypes import not_implemented, require_not_bool
+from adjit.runtime.opmath import in_float32
 from adjit.runtime.tensor import Tensor
 
 __all__ = [
@@ -322,6 +323,8 @@ def _avg_pool(
         if input.ndim == 0:
             raise IndexError("Dimension specified as -3 but tensor has no dimensions")
         input.size(-3)
+    if nd == 3 and input.dtype.is_reduced_float:
+        raise not_implemented("avg_pool3d_out_frame", input.dtype)
     require_not_bool(input, op if nd == 2 else "avg_pool3d_out_frame")
     message = (
         "Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but "
@@ -347,9 +350,10 @@ def _avg_pool(
             return R.div(total, Tensor._make(div.astype(np.int64)), rounding_mode="trunc")
         if np.all(div == div.flat[0]):
             return total / float(div.flat[0])
-        return total / Tensor._make(div.astype(input.dtype.np))
+        return total / Tensor._make(div.astype(total.dtype.np))
 
-    return composite(f"AvgPool{nd}DBackward0", decomposition, input)
+    # (float16/bfloat16 sum in float32 and round once, as PyTorch's kernels accumulate)
+    return composite(f"AvgPool{nd}DBackward0", in_float32(decomposition), input)
 
 
 def avg_pool1d(

@@ -13,6 +13,7 @@ from adjit.runtime import functional as R
 from adjit.runtime.dispatch import composite
 from adjit.runtime.grad_mode import no_grad
 from adjit.runtime.kernel_dtypes import not_implemented
+from adjit.runtime.opmath import in_float32
 from adjit.runtime.tensor import Tensor
 
 __all__ = [
@@ -118,15 +119,33 @@ def _adaptive_avg(op: str, nd: int, input: Tensor, output_size: Any) -> Tensor:
     table, real = _adaptive_tables(size, out)
     picks = Tensor._make(table.reshape(-1).astype(np.int64))
     keep = Tensor._make(real[None])
-    counts = Tensor._make(real.sum(0).astype(input.dtype.np))
+    # PyTorch divides the 3-d sum by each window side in turn, the 2-d one by its area
+    sides = [(hi - lo)[None] for lo, hi in (_bounds(n, o) for n, o in zip(size, out, strict=True))]
+    ones = [np.ones_like(d) for d in sides]
+    if nd == 3:
+        divisors = [
+            W.combine([*ones[:j], d, *ones[j + 1 :]], "mul")[0] for j, d in enumerate(sides)
+        ]
+    else:
+        divisors = [real.sum(0)]
 
     def decomposition(a: Tensor) -> Tensor:
         flat = R.reshape(a, (math.prod(lead), math.prod(size)))
         cols = R.reshape(R.index_select(flat, 1, picks), (flat.shape[0], *table.shape))
-        total = R.sum(R.where(keep, cols, 0.0), 1)
-        return R.reshape(total / counts, (*lead, *out))
+        cols = R.where(keep, cols, 0.0)
+        if a.dtype.is_reduced_float:  # PyTorch's 3-d kernel adds in the input's dtype
+            total = R.select(cols, 1, 0)
+            for k in range(1, table.shape[0]):
+                total = total + R.select(cols, 1, k)
+        else:
+            total = R.sum(cols, 1)
+        for d in divisors:
+            total = total / Tensor._make(d.astype(a.dtype.np))
+        return R.reshape(total, (*lead, *out))
 
-    return composite(f"AdaptiveAvgPool{nd}DBackward0", decomposition, input)
+    # (the 2-d kernel sums float16/bfloat16 in float32, the 3-d one in the input's dtype)
+    name = f"AdaptiveAvgPool{nd}DBackward0"
+    return composite(name, in_float32(decomposition) if nd == 2 else decomposition, input)
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:

@@ -69,10 +69,10 @@ def windows(a: Tensor, k: Dims, s: Dims, pads: Pads, d: Dims) -> Tensor:
 
 def combine(tables: list[np.ndarray], how: str) -> np.ndarray:
     """Per-dim (k_i, o_i) tables combined into (K, L), row-major over the dims."""
-    out = np.zeros((1, 1), np.int64) if how == "add" else np.ones((1, 1), bool)
+    out = np.zeros((1, 1), np.int64) if how == "add" else np.ones((1, 1), tables[0].dtype)
     for t in tables:
         a, b = out[:, None, :, None], t[None, :, None, :]
-        out = (a + b if how == "add" else a & b).reshape(
+        out = {"add": np.add, "and": np.logical_and, "mul": np.multiply}[how](a, b).reshape(
             a.shape[0] * t.shape[0], a.shape[2] * t.shape[1]
         )
     return out

@@ -597,3 +597,40 @@ def test_adaptive_avg_to_one_is_a_mean_as_pytorch(name: str, shape: tuple, dtype
     with pytest.raises(RuntimeError) as ae:
         getattr(F, name)(adjit.ones(shape, dtype=getattr(adjit, dtype)), 1)
     assert str(ae.value) == str(te.value)
+
+
+REDUCED_TABLE = [
+    ("max_pool1d", (3, 2, 1)),
+    ("max_pool2d", (3, 2, 1)),
+    ("max_pool3d", (2,)),
+    ("avg_pool1d", (3, 2, 1)),
+    ("avg_pool2d", (3, 2, 1)),
+    ("adaptive_avg_pool2d", ((4, 3),)),
+    ("adaptive_avg_pool3d", ((2, 4, 3),)),
+    ("adaptive_max_pool2d", ((4, 3),)),
+    ("adaptive_max_pool3d", ((2, 4, 3),)),
+    ("lp_pool2d", (2, 2)),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("name,args", REDUCED_TABLE, ids=str)
+def test_reduced_floats_bit_for_bit(name: str, args: tuple, dtype: str) -> None:
+    """float16/bfloat16: PyTorch's 2-d averages sum in float32 and round once, its 3-d adaptive
+    average adds in the input's dtype: the same bits. Gradients too, but where PyTorch's
+    backward rounds each of a few overlapping contributions (adaptive windows) or chains
+    reduced-precision steps (LP: pow's backward), one rounding per step: a few ulp."""
+    nd = int(name[-2])
+    x = _input(nd, np.float64)
+    xa = adjit.tensor(x).to(getattr(adjit, dtype)).requires_grad_()
+    xt = torch.tensor(x).to(getattr(torch, dtype)).requires_grad_()
+    ya, yt = getattr(F, name)(xa, *args), getattr(TF, name)(xt, *args)
+    np.testing.assert_array_equal(ya.float().detach().numpy(), yt.float().detach().numpy())
+    ya.sum().backward()
+    yt.sum().backward()
+    ga, gt = xa.grad.float().numpy(), xt.grad.float().numpy()
+    if name.startswith(("adaptive_avg", "lp")):
+        eps = float(torch.finfo(getattr(torch, dtype)).eps)
+        np.testing.assert_allclose(ga, gt, rtol=4 * eps, atol=4 * eps * np.abs(gt).max())
+    else:
+        np.testing.assert_array_equal(ga, gt)
