@@ -1,6 +1,7 @@
 """Complex programs under autograd vs PyTorch: complex128/float64 inputs that require grad, 1-5
 differentiable ops (holomorphic functions, abs/angle/sgn, real/imag/conj, mixed real-complex
-arithmetic with broadcasting, Python scalars, complex()/polar(), where, reductions), then one
+arithmetic with broadcasting, Python scalars, complex()/polar(), where, reductions, matmul and
+vdot), then one
 backward with drawn cotangents; each input's gradient against torch.autograd's.
 
 Values are finite normal draws (no point of a branch cut or a zero, where the gradient is a
@@ -41,6 +42,7 @@ UNARY = {
     "sum": "{0}.sum(-1, keepdim=True)",
     "mean": "{0}.mean()",
     "view_as_real": "T.view_as_real({0}).sum(-1)",
+    "gram": "({0} @ {0}.mH if {0}.ndim == 2 else T.vdot({0}.reshape(-1), {0}.reshape(-1) + 1))",
 }
 SCALAR = ["{0} * (1 - 2j)", "{0} + 0.5j", "{0} / (2 + 1j)", "2 ** {0}", "(0.5 - 1j) - {0}"]
 BINARY = ["+", "-", "*", "/"]
