@@ -5,23 +5,37 @@ from adjit.nn.activation import (
     CELU,
     ELU,
     GELU,
+    GLU,
     SELU,
+    CosineSimilarity,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
     Hardtanh,
     LeakyReLU,
     LogSigmoid,
     LogSoftmax,
     Mish,
+    PairwiseDistance,
+    PReLU,
     ReLU,
     ReLU6,
+    RReLU,
     Sigmoid,
     SiLU,
     Softmax,
+    Softmax2d,
     Softmin,
     Softplus,
+    Softshrink,
+    Softsign,
     Tanh,
+    Tanhshrink,
+    Threshold,
 )
 from adjit.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from adjit.nn.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from adjit.nn.dropout import AlphaDropout, Dropout1d, Dropout3d, FeatureAlphaDropout
 from adjit.nn.fold import Fold, Unfold
 from adjit.nn.layers import (
     Bilinear,
@@ -36,15 +50,38 @@ from adjit.nn.layers import (
 from adjit.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
+    CosineEmbeddingLoss,
     CrossEntropyLoss,
+    GaussianNLLLoss,
+    HingeEmbeddingLoss,
     HuberLoss,
+    KLDivLoss,
     L1Loss,
+    MarginRankingLoss,
     MSELoss,
+    MultiLabelMarginLoss,
+    MultiLabelSoftMarginLoss,
+    MultiMarginLoss,
     NLLLoss,
+    NLLLoss2d,
+    PoissonNLLLoss,
     SmoothL1Loss,
+    SoftMarginLoss,
+    TripletMarginLoss,
+    TripletMarginWithDistanceLoss,
 )
 from adjit.nn.module import Module
-from adjit.nn.normalization import BatchNorm1d, BatchNorm2d
+from adjit.nn.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LocalResponseNorm,
+    RMSNorm,
+)
 from adjit.nn.padding import *  # noqa: F403
 from adjit.nn.padding import __all__ as _padding_names
 from adjit.nn.parameter import Buffer, Parameter
@@ -154,3 +191,13 @@ __all__ += ["AdaptiveMaxPool3d", "AvgPool1d", "AvgPool3d", "MaxPool1d", "MaxPool
 __all__ += ["FractionalMaxPool2d", "FractionalMaxPool3d", "LPPool1d", "LPPool2d", "LPPool3d"]
 __all__ += ["MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d"]
 __all__ += ["EmbeddingBag"]
+__all__ += ["CosineSimilarity", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "PReLU"]
+__all__ += ["PairwiseDistance", "RReLU", "Softmax2d", "Softshrink", "Softsign", "Tanhshrink"]
+__all__ += ["Threshold"]
+__all__ += ["CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "KLDivLoss"]
+__all__ += ["MarginRankingLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss"]
+__all__ += ["MultiMarginLoss", "NLLLoss2d", "PoissonNLLLoss", "SoftMarginLoss"]
+__all__ += ["TripletMarginLoss", "TripletMarginWithDistanceLoss"]
+__all__ += ["BatchNorm3d", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
+__all__ += ["LocalResponseNorm", "RMSNorm"]
+__all__ += ["AlphaDropout", "Dropout1d", "Dropout3d", "FeatureAlphaDropout"]

@@ -10,7 +10,17 @@ from adjit.nn import functional as F
 from adjit.nn.module import Module
 from adjit.runtime.tensor import Tensor
 
-# name -> (functional, constructor parameters with defaults, in PyTorch's order)
+REQUIRED = inspect.Parameter.empty  # a constructor argument without a default
+
+
+def _softmax2d(input: Tensor) -> Tensor:
+    if input.dim() not in (3, 4):
+        raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.dim()}D instead")
+    return F.softmax(input, -3)
+
+
+# name -> (functional, constructor parameters with defaults, in PyTorch's order); a module whose
+# functional takes ``training`` (RReLU) passes its own mode, one of two inputs passes both
 ACTIVATIONS: dict[str, tuple[Callable[..., Tensor], dict[str, Any]]] = {
     "ReLU": (F.relu, {"inplace": False}),
     "ReLU6": (F.relu6, {"inplace": False}),
@@ -29,13 +39,38 @@ ACTIVATIONS: dict[str, tuple[Callable[..., Tensor], dict[str, Any]]] = {
     "Softmax": (F.softmax, {"dim": None}),
     "LogSoftmax": (F.log_softmax, {"dim": None}),
     "Softmin": (F.softmin, {"dim": None}),
+    "Hardshrink": (F.hardshrink, {"lambd": 0.5}),
+    "Softshrink": (F.softshrink, {"lambd": 0.5}),
+    "Hardsigmoid": (F.hardsigmoid, {"inplace": False}),
+    "Hardswish": (F.hardswish, {"inplace": False}),
+    "Softsign": (F.softsign, {}),
+    "Tanhshrink": (F.tanhshrink, {}),
+    "Threshold": (F.threshold, {"threshold": REQUIRED, "value": REQUIRED, "inplace": False}),
+    "GLU": (F.glu, {"dim": -1}),
+    "RReLU": (F.rrelu, {"lower": 1.0 / 8, "upper": 1.0 / 3, "inplace": False}),
+    "Softmax2d": (_softmax2d, {}),
+    "CosineSimilarity": (F.cosine_similarity, {"dim": 1, "eps": 1e-8}),
+    "PairwiseDistance": (F.pairwise_distance, {"p": 2.0, "eps": 1e-6, "keepdim": False}),
 }
+TAKES_TRAINING = {"RReLU"}
+ATTRIBUTES = {"PairwiseDistance": {"p": "norm"}}  # a constructor argument stored under another name
+TWO_INPUTS = {"CosineSimilarity", "PairwiseDistance"}
+# PyTorch's extra_repr, where it is not ``k=v`` for each argument: the value alone, or nothing
+VALUE_REPR = {"Hardshrink", "Softshrink"}
+NO_REPR = {"Hardsigmoid", "Hardswish", "CosineSimilarity", "PairwiseDistance"}
 
 
 def _extra_repr(self: Module) -> str:
     """``k=v`` for each argument; ``inplace`` only when True, as PyTorch prints it."""
-    spec = ACTIVATIONS[type(self).__name__][1]
-    parts = [f"{k}={getattr(self, k)!r}" for k in spec if k != "inplace"]
+    name = type(self).__name__
+    spec = ACTIVATIONS[name][1]
+    if name in NO_REPR:
+        return ""
+    if name in VALUE_REPR:
+        return ", ".join(f"{getattr(self, k)!r}" for k in spec)
+    parts = [
+        f"{k}={getattr(self, ATTRIBUTES.get(name, {}).get(k, k))!r}" for k in spec if k != "inplace"
+    ]
     if getattr(self, "inplace", False):
         parts.append("inplace=True")
     return ", ".join(parts)
@@ -43,26 +78,27 @@ def _extra_repr(self: Module) -> str:
 
 def _make(name: str) -> type[Module]:
     fn, spec = ACTIVATIONS[name]
-    signature = inspect.Signature(
-        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-        + [
-            inspect.Parameter(k, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=v)
-            for k, v in spec.items()
-        ]
+    # generated source, as dataclasses and namedtuple do: Python's own argument errors
+    # ("Threshold.__init__() missing 2 required positional arguments: ...") and signature
+    params = ", ".join(k if v is REQUIRED else f"{k}=_defaults[{k!r}]" for k, v in spec.items())
+    body = "".join(f"\n    self.{ATTRIBUTES.get(name, {}).get(k, k)} = {k}" for k in spec)
+    namespace: dict[str, Any] = {"_defaults": spec, "Module": Module}
+    exec(f"def __init__(self, {params}):\n    Module.__init__(self){body}", namespace)  # noqa: S102
+    __init__ = namespace["__init__"]
+    __init__.__qualname__ = f"{name}.__init__"
+
+    def forward(self: Module, *inputs: Tensor) -> Tensor:
+        kwargs = {k: getattr(self, ATTRIBUTES.get(name, {}).get(k, k)) for k in spec}
+        if name in TAKES_TRAINING:
+            kwargs["training"] = self.training
+        return fn(*inputs, **kwargs)
+
+    names = ("x1", "x2") if name in TWO_INPUTS else ("input",)
+    forward.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in ("self", *names)]
     )
 
-    def __init__(self: Module, *args: Any, **kwargs: Any) -> None:
-        bound = signature.bind(self, *args, **kwargs)
-        bound.apply_defaults()
-        Module.__init__(self)
-        for k in spec:
-            setattr(self, k, bound.arguments[k])
-
-    def forward(self: Module, input: Tensor) -> Tensor:
-        return fn(input, **{k: getattr(self, k) for k in spec})
-
-    __init__.__signature__ = signature  # type: ignore[attr-defined]
-    doc = f"Applies ``adjit.nn.functional.{fn.__name__}`` elementwise (as ``torch.nn.{name}``)."
+    doc = f"Applies ``adjit.nn.functional.{fn.__name__}`` (as ``torch.nn.{name}``)."
     return type(
         name,
         (Module,),
@@ -93,3 +129,42 @@ Tanh = _make("Tanh")
 Softmax = _make("Softmax")
 LogSoftmax = _make("LogSoftmax")
 Softmin = _make("Softmin")
+Hardshrink = _make("Hardshrink")
+Softshrink = _make("Softshrink")
+Hardsigmoid = _make("Hardsigmoid")
+Hardswish = _make("Hardswish")
+Softsign = _make("Softsign")
+Tanhshrink = _make("Tanhshrink")
+Threshold = _make("Threshold")
+GLU = _make("GLU")
+RReLU = _make("RReLU")
+Softmax2d = _make("Softmax2d")
+CosineSimilarity = _make("CosineSimilarity")
+PairwiseDistance = _make("PairwiseDistance")
+
+
+class PReLU(Module):
+    """``max(0, x) + a * min(0, x)`` with a learned slope ``a`` per channel (or one)."""
+
+    def __init__(
+        self, num_parameters: int = 1, init: float = 0.25, device: Any = None, dtype: Any = None
+    ) -> None:
+        from adjit.nn.parameter import Parameter
+        from adjit.runtime.creation import empty
+
+        self.num_parameters = num_parameters
+        super().__init__()
+        self.init = init
+        self.weight = Parameter(empty(num_parameters, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        from adjit.nn import init
+
+        init.constant_(self.weight, self.init)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
