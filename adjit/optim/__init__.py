@@ -1,6 +1,6 @@
 """``adjit.optim``: optimizers and learning-rate schedulers, as in ``torch.optim``."""
 
-from adjit.optim import lr_scheduler
+from adjit.optim import lr_scheduler, swa_utils
 from adjit.optim.adadelta import Adadelta
 from adjit.optim.adam import Adam, AdamW
 from adjit.optim.adamax import Adamax
@@ -34,6 +34,7 @@ __all__ = [
     "RMSprop",
     "Rprop",
     "lr_scheduler",
+    "swa_utils",
     "register_optimizer_step_post_hook",
     "register_optimizer_step_pre_hook",
 ]
