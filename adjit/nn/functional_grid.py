@@ -220,8 +220,13 @@ def grid_sample(
         align_corners = False
     _check(input, grid, mode)
     align = bool(align_corners)
-    fn = in_float32(lambda a, g: _sample(a, g, mode, padding_mode, align))
-    return composite(f"GridSampler{input.ndim - 2}DBackward0", fn, input, grid)
+    # (float16/bfloat16: PyTorch's CPU kernel computes in the input's type, op by op as here)
+    return composite(
+        f"GridSampler{input.ndim - 2}DBackward0",
+        lambda a, g: _sample(a, g, mode, padding_mode, align),
+        input,
+        grid,
+    )
 
 
 def _base_axis(n: int, align: bool) -> np.ndarray:
