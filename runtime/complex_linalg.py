@@ -1,15 +1,14 @@
 """linalg.eig and linalg.eigvals: LAPACK's geev through NumPy, complex results, PyTorch's gradient.
 
-Note [eig packed]
-~~~~~~~~~~~~~~~~~
+Note [eig node]
+~~~~~~~~~~~~~~~
 geev gives the eigenvalues L and the eigenvectors V (columns of norm 1, as PyTorch's, which runs
-the same LAPACK routine) together: they are computed once as one complex value ``[V | L]`` of
-shape (..., n, n + 1) that carries PyTorch's linalg_eig_backward as its derivative, and each
-result is a slice of it whose grad_fn is named LinalgEigBackward0. A result the loss does not use
-sends a zero cotangent (PyTorch's is undefined; the only difference: without a gradient for L,
-PyTorch keeps i Im(diag(V^H gV)) on the diagonal, which its gauge check bounds by 1e-2 and which
-is zero up to rounding for a loss that passes it; adjit puts 0 there). The backward reads NumPy
-arrays, so second derivatives through eig refuse by name, as does adjit.compile (complex values).
+the same LAPACK routine) together, so both results are outputs 0 and 1 of one grad_fn,
+LinalgEigBackward0 (``L.grad_fn is V.grad_fn``, as in PyTorch), which saves them with their
+versions and runs PyTorch's linalg_eig_backward: a result no cotangent reached is undefined, as
+PyTorch's (without a gradient for L the diagonal keeps i Im(diag(V^H gV))). The backward reads
+NumPy arrays, so second derivatives through eig refuse by name, as does adjit.compile (complex
+values).
 """
 
 from __future__ import annotations
@@ -20,9 +19,8 @@ import numpy as np
 
 from ..ir import dtypes as D
 from . import trace_state
-from .dispatch import composite, with_rule
+from .autograd import FREED_MSG, Node, SavedTensor, gradient_edge, node_class
 from .grad_mode import is_grad_enabled
-from .ops_complex import _Rule
 from .ops_decomp_linalg import _no_out, _return_type
 from .tensor import Tensor
 
@@ -53,61 +51,86 @@ def _check(A: Tensor) -> None:  # noqa: N803
         raise NotImplementedError("adjit.compile does not support complex tensors yet (linalg.eig)")
 
 
-def _packed_value(A: Tensor) -> Tensor:  # noqa: N803
+def _values_vectors(A: Tensor) -> tuple[Tensor, Tensor]:  # noqa: N803
     data = A._data
     if not np.isfinite(data).all():
         raise RuntimeError("torch.linalg.eig: input tensor should not contain infs or NaNs.")
     dt = A.dtype if A.dtype.category == 3 else D.to_complex(A.dtype)
     w, v = np.linalg.eig(data)
-    return Tensor._make(np.concatenate([v, w[..., None]], axis=-1).astype(dt.np))
+    return Tensor._make(w.astype(dt.np)), Tensor._make(np.ascontiguousarray(v.astype(dt.np)))
 
 
-def _eig_grad(g: Tensor, out: Tensor, A: Tensor) -> tuple[Tensor]:  # noqa: N803
+def _eig_grad(
+    gL: np.ndarray | None,  # noqa: N803
+    gV: np.ndarray | None,  # noqa: N803
+    L: np.ndarray,  # noqa: N803
+    V: np.ndarray,  # noqa: N803
+    real: bool,
+) -> np.ndarray:
     """PyTorch's linalg_eig_backward: gA = V^-H (diag(gL) + (V^H gV - V^H V diag(Re(V^H gV)))
     / conj(L_j - L_i)) V^H, the real part for a real A."""
-    if is_grad_enabled():
-        raise NotImplementedError(
-            "linalg.eig: adjit does not support second derivatives through eig yet "
-            "(create_graph=True)"
-        )
-    n = A.shape[-1]
-    G, P = g._data, out._data
-    gV, gL, V, L = G[..., :n], G[..., n], P[..., :n], P[..., n]
-    Vh = np.conj(np.swapaxes(V, -1, -2))
+    n = L.shape[-1]
+    Vh = np.conj(np.swapaxes(V, -1, -2))  # noqa: N806
+    idx = np.arange(n)
     with np.errstate(all="ignore"):
-        VhgV = Vh @ gV
-        diag = np.diagonal(VhgV, axis1=-2, axis2=-1)
-        if not np.allclose(diag.imag, 0, rtol=1e-2, atol=1e-2):
-            raise RuntimeError(GAUGE_MSG)
-        Lc = np.conj(L)
-        E = Lc[..., None, :] - Lc[..., :, None]
-        idx = np.arange(n)
-        E[..., idx, idx] = 1
-        ret = (VhgV - (Vh @ V) * diag.real[..., None, :]) / E
-        ret[..., idx, idx] = gL
-        gA = np.linalg.solve(Vh, ret @ Vh) if n else ret
-    if A.dtype.category != 3:
-        gA = gA.real
-    return (Tensor._make(np.ascontiguousarray(gA).astype(A.dtype.np)),)
+        if gV is None:
+            ret = np.zeros(V.shape, V.dtype)
+            ret[..., idx, idx] = gL
+        else:
+            VhgV = Vh @ gV  # noqa: N806
+            diag = np.diagonal(VhgV, axis1=-2, axis2=-1)
+            if not np.allclose(diag.imag, 0, rtol=1e-2, atol=1e-2):
+                raise RuntimeError(GAUGE_MSG)
+            Lc = np.conj(L)  # noqa: N806
+            E = Lc[..., None, :] - Lc[..., :, None]  # noqa: N806
+            E[..., idx, idx] = 1
+            ret = (VhgV - (Vh @ V) * diag.real[..., None, :]) / E
+            if gL is not None:
+                ret[..., idx, idx] = gL
+        gA = np.linalg.solve(Vh, ret @ Vh) if n else ret  # noqa: N806
+    return gA.real if real else gA
 
 
-_EIG = _Rule("linalg_eig", _eig_grad)
+class EigBackward(Node):
+    """The one grad_fn of eig's two results (Note [eig node])."""
+
+    num_outputs = 2
+
+    def __init__(self, L: Tensor, V: Tensor, A: Tensor) -> None:  # noqa: N803
+        super().__init__()
+        self._edges = (gradient_edge(A),)
+        self._dtype = A.dtype
+        self._saved: tuple[SavedTensor, SavedTensor] | None = (
+            SavedTensor(L, True),
+            SavedTensor(V, True),
+        )
+
+    def apply(self, grads: Any, create_graph: bool) -> list[Tensor | None]:
+        if create_graph:
+            raise NotImplementedError(
+                "linalg.eig: adjit does not support second derivatives through eig yet "
+                "(create_graph=True)"
+            )
+        if self._saved is None:
+            raise RuntimeError(FREED_MSG)
+        L, V = (s.unpack(self)._data for s in self._saved)  # noqa: N806
+        gL, gV = (None if g is None else g._data for g in grads)  # noqa: N806
+        gA = _eig_grad(gL, gV, L, V, self._dtype.category != 3)  # noqa: N806
+        return [Tensor._make(np.ascontiguousarray(gA).astype(self._dtype.np))]
+
+    def release(self) -> None:
+        self._saved = None
 
 
 def _parts(A: Tensor) -> tuple[Tensor, Tensor]:  # noqa: N803
-    """(eigenvalues, eigenvectors): slices of the packed value (Note [eig packed])."""
+    """(eigenvalues, eigenvectors), outputs 0 and 1 of one node under autograd."""
     _check(A)
-    n = A.shape[-1]
-    packed = with_rule(_EIG, _packed_value, A, name="LinalgEigBackward0")
-    if not (is_grad_enabled() and packed.requires_grad):
-        data = packed._data
-        return (
-            Tensor._make(np.ascontiguousarray(data[..., n])),
-            Tensor._make(np.ascontiguousarray(data[..., :n])),
-        )
-    values = composite("LinalgEigBackward0", lambda p: p[..., n], packed)
-    vectors = composite("LinalgEigBackward0", lambda p: p[..., :n], packed)
-    return values, vectors
+    L, V = _values_vectors(A)  # noqa: N806
+    if is_grad_enabled() and A.requires_grad:
+        node = node_class("LinalgEigBackward0", EigBackward)(L, V, A)
+        for k, t in enumerate((L, V)):
+            t._grad_fn, t._output_nr = node, k
+    return L, V
 
 
 def eig(A: Tensor, *, out: Any = None) -> Any:  # noqa: N803

@@ -178,3 +178,20 @@ def test_eigvals_of_infinities_without_grad_are_nan_as_pytorch() -> None:
     got = adjit.linalg.eigvals(adjit.tensor(a)).numpy()
     want = torch.linalg.eigvals(torch.tensor(a)).numpy()
     np.testing.assert_array_equal(got, want)
+
+
+def test_one_node_for_both_results_as_pytorch() -> None:
+    a = _matrix((3, 3), "float64", 8)
+
+    def run(m: Any) -> tuple[Any, ...]:
+        A = m.tensor(a, requires_grad=True)  # noqa: N806
+        L, V = m.linalg.eig(A)  # noqa: N806
+        node = L.grad_fn
+        (L.real.sum() + (V.abs() ** 2).sum(0).mean()).backward()
+        try:
+            L.abs().sum().backward()  # the graph was freed
+        except RuntimeError as e:
+            freed = str(e)
+        return node is V.grad_fn, type(node).__name__, len(node.next_functions), freed[:40]
+
+    assert run(adjit) == run(torch)
