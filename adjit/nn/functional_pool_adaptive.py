@@ -108,6 +108,21 @@ def _adaptive_tables(size: tuple[int, ...], out: tuple[int, ...]) -> tuple[np.nd
     return W.flat_index(size, coords), W.combine(masks, "and")
 
 
+def _read_windows(
+    a: Tensor, size: tuple[int, ...], out: tuple[int, ...], table: np.ndarray
+) -> Tensor:
+    """(1, planes, K, L): the windows of ``a`` (..., *size) in ``table``'s layout. Sizes that
+    divide evenly make fixed, disjoint windows: one UNFOLD (FOLD backward), far cheaper than
+    the gather (and its scatter-add backward) the general case takes."""
+    planes, nd = math.prod(a.shape[: a.ndim - len(size)]), len(size)
+    if planes and min(out) > 0 and all(n % o == 0 for n, o in zip(size, out, strict=True)):
+        k = tuple(n // o for n, o in zip(size, out, strict=True))
+        return W.windows(R.reshape(a, (1, planes, *size)), k, k, ((0, 0),) * nd, (1,) * nd)
+    flat = R.reshape(a, (1, planes, math.prod(size)))
+    picks = Tensor._make(table.reshape(-1).astype(np.int64))
+    return R.reshape(R.index_select(flat, 2, picks), (1, planes, *table.shape))
+
+
 def _adaptive_avg(op: str, nd: int, input: Tensor, output_size: Any) -> Tensor:
     out = _sizes(op, input, output_size, nd)
     _check_out(op, input, out)
@@ -117,8 +132,7 @@ def _adaptive_avg(op: str, nd: int, input: Tensor, output_size: Any) -> Tensor:
     size = tuple(input.shape[-nd:])
     lead = tuple(input.shape[:-nd])
     table, real = _adaptive_tables(size, out)
-    picks = Tensor._make(table.reshape(-1).astype(np.int64))
-    keep = Tensor._make(real[None])
+    keep = Tensor._make(real[None, None])
     # PyTorch divides the 3-d sum by each window side in turn, the 2-d one by its area
     sides = [(hi - lo)[None] for lo, hi in (_bounds(n, o) for n, o in zip(size, out, strict=True))]
     ones = [np.ones_like(d) for d in sides]
@@ -130,15 +144,15 @@ def _adaptive_avg(op: str, nd: int, input: Tensor, output_size: Any) -> Tensor:
         divisors = [real.sum(0)]
 
     def decomposition(a: Tensor) -> Tensor:
-        flat = R.reshape(a, (math.prod(lead), math.prod(size)))
-        cols = R.reshape(R.index_select(flat, 1, picks), (flat.shape[0], *table.shape))
-        cols = R.where(keep, cols, 0.0)
+        cols = _read_windows(a, size, out, table)
+        if not real.all():
+            cols = R.where(keep, cols, 0.0)
         if a.dtype.is_reduced_float:  # PyTorch's 3-d kernel adds in the input's dtype
-            total = R.select(cols, 1, 0)
+            total = R.select(cols, 2, 0)
             for k in range(1, table.shape[0]):
-                total = total + R.select(cols, 1, k)
+                total = total + R.select(cols, 2, k)
         else:
-            total = R.sum(cols, 1)
+            total = R.sum(cols, 2)
         for d in divisors:
             total = total / Tensor._make(d.astype(a.dtype.np))
         return R.reshape(total, (*lead, *out))
@@ -156,12 +170,12 @@ def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
 
 
 def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
-    """Adaptive mean pooling for any sizes: ``P_h @ x @ P_w^T`` (a mean for (1, 1))."""
+    """Adaptive mean pooling for any sizes (Note [adaptive windows]; a mean for (1, 1))."""
     return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
 
 
 def adaptive_avg_pool3d(input: Tensor, output_size: Any) -> Tensor:
-    """Adaptive mean pooling over (D, H, W), one averaging matrix per dim."""
+    """Adaptive mean pooling over (D, H, W) (Note [adaptive windows])."""
     return _adaptive_avg("adaptive_avg_pool3d", 3, input, output_size)
 
 
@@ -173,13 +187,10 @@ def _adaptive_max(op: str, nd: int, input: Tensor, output_size: Any) -> tuple[Te
     lead = tuple(input.shape[:-nd])
     table, real = _adaptive_tables(size, out)
     mask = None if real.all() else real
-    picks = Tensor._make(table.reshape(-1).astype(np.int64))
     firsts: list[Tensor] = []
 
     def decomposition(a: Tensor) -> Tensor:
-        flat = R.reshape(a, (1, int(np.prod(lead)), int(np.prod(size))))
-        cols = R.reshape(R.index_select(flat, 2, picks), (1, flat.shape[1], *table.shape))
-        y, first = W.first_max(cols, mask)
+        y, first = W.first_max(_read_windows(a, size, out, table), mask)
         firsts.append(first)
         return R.reshape(y, (*lead, *out))
 

@@ -178,6 +178,9 @@ ADAPTIVE_TABLE = [
     (3, (4, 5, 3)),
     (3, (None, 3, 7)),
     (3, (4, 9, 2)),
+    (2, (3, 4)),  # sizes that divide: fixed disjoint windows (one UNFOLD)
+    (3, (3, 7, 5)),
+    (3, (2, 7, 1)),
 ]
 
 
@@ -609,6 +612,8 @@ REDUCED_TABLE = [
     ("adaptive_avg_pool3d", ((2, 4, 3),)),
     ("adaptive_max_pool2d", ((4, 3),)),
     ("adaptive_max_pool3d", ((2, 4, 3),)),
+    ("adaptive_avg_pool2d", ((3, 4),)),
+    ("adaptive_avg_pool3d", ((3, 7, 5),)),
     ("lp_pool2d", (2, 2)),
 ]
 
