@@ -220,7 +220,10 @@ def _resample(
     scales: list[float | None],
     align: bool,
     antialias: bool = False,
+    narrow: Any = None,
 ) -> Tensor:
+    """``narrow``: the float16/bfloat16 dtype of an input computed in float32, whose type
+    PyTorch's bicubic kernel stores its weights in (they are rounded to it here too)."""
     ft = np.float64 if a.dtype.name == "float64" else np.float32
     for k in reversed(range(len(sizes))):  # innermost first, as PyTorch's kernel
         axis, n_in, n_out, s = 2 + k, a.shape[2 + k], sizes[k], scales[k]
@@ -235,7 +238,10 @@ def _resample(
             exact, shortcut = mode == "nearest-exact", mode == "nearest" and len(sizes) == 2
             a = _weighted(a, axis, nearest_taps(n_in, n_out, s, exact, shortcut), None)
         elif mode == "bicubic":
-            a = _weighted(a, axis, *cubic_taps(n_in, n_out, s, align, ft))
+            idx, w = cubic_taps(n_in, n_out, s, align, ft)
+            if narrow is not None:
+                w = Tensor._make(w).to(narrow).float()._data
+            a = _weighted(a, axis, idx, w)
         else:
             a = _weighted(a, axis, *linear_taps(n_in, n_out, s, align, ft))
     return a
@@ -392,7 +398,8 @@ def interpolate(
     if antialias:
         name = name.replace("2DBackward0", "2DAaBackward0")
     align = bool(align_corners)
-    fn = in_float32(lambda a: _resample(a, mode, out, scales, align, antialias))
+    narrow = input.dtype if input.dtype.is_reduced_float else None
+    fn = in_float32(lambda a: _resample(a, mode, out, scales, align, antialias, narrow))
     return composite(name, fn, input)
 
 

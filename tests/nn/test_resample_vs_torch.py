@@ -153,18 +153,19 @@ def test_reduced_float_computes_in_float32(dtype: str, mode: str) -> None:
     )
     assert ya.dtype.name == dtype
     got, want = ya.float().numpy(), yt.float().numpy()
-    # adjit computes in float32 and rounds once (its float32 result, rounded)
+    # adjit computes in float32 and rounds once (its float32 result, rounded); bicubic with
+    # its weights rounded to the input's type first, as PyTorch's kernel stores them
     narrow = adjit.tensor(x).to(getattr(adjit, dtype))
     wide = adjit.nn.functional.interpolate(narrow.float(), size=(7, 3), mode=mode)
-    np.testing.assert_array_equal(got, wide.to(getattr(adjit, dtype)).float().numpy())
+    if mode != "bicubic":
+        np.testing.assert_array_equal(got, wide.to(getattr(adjit, dtype)).float().numpy())
     if mode in ("nearest", "area") or (dtype, mode) == ("float16", "bilinear"):
         np.testing.assert_array_equal(got, want)
-    else:  # PyTorch's reduced-float kernels round along the way (its bicubic more: it rounds
-        # its 4 x 4 taps' partial sums): within 2 ulps of the dtype (bicubic 8)
+    else:  # a rare element of PyTorch's vectorized sums rounds the other way: 1 ulp
         bits = 7 if dtype == "bfloat16" else 10
         spacing = 2.0 ** (np.floor(np.log2(np.maximum(np.abs(want), 2.0**-14))) - bits)
-        ulps = 8 if mode == "bicubic" else 2
-        assert np.all(np.abs(got - want) <= ulps * spacing)
+        assert np.all(np.abs(got - want) <= spacing)
+        assert np.mean(got == want) > 0.95
 
 
 def test_uint8_nearest_and_refusals() -> None:
