@@ -41,6 +41,15 @@ from adjit.nn.functional_convnd import (
     conv_transpose3d,
     convolution,
 )
+from adjit.nn.pool_aliases import (
+    adaptive_avg_pool1d,
+    adaptive_max_pool1d,
+    avg_pool1d,
+    max_pool1d,
+    max_pool1d_with_indices,
+    max_pool2d,
+    max_pool3d,
+)
 from adjit.runtime.creation import (
     arange,
     as_tensor,

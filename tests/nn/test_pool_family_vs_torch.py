@@ -639,3 +639,21 @@ def test_reduced_floats_bit_for_bit(name: str, args: tuple, dtype: str) -> None:
         np.testing.assert_allclose(ga, gt, rtol=4 * eps, atol=4 * eps * np.abs(gt).max())
     else:
         np.testing.assert_array_equal(ga, gt)
+
+
+@pytest.mark.parametrize(
+    "name,nd,args",
+    [
+        ("max_pool1d", 1, (3, 2, 1)),
+        ("max_pool1d_with_indices", 1, (3, 2, 1)),
+        ("max_pool2d", 2, (3, (), 1)),
+        ("max_pool3d", 3, (2,)),
+        ("avg_pool1d", 1, (3, 2, 1, True, False)),
+        ("adaptive_avg_pool1d", 1, (5,)),
+        ("adaptive_max_pool1d", 1, (5,)),
+    ],
+)
+def test_torch_namespace_pooling(name: str, nd: int, args: tuple) -> None:
+    """The pooling functions PyTorch also binds as ``torch.*``, with its signatures."""
+    fa, ft = getattr(adjit, name), getattr(torch, name)
+    _compare(lambda a: fa(a, *args), lambda t: ft(t, *args), _input(nd, np.float64))
