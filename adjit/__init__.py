@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from adjit import autograd, backends, cuda, linalg, models, nn, optim, random, special, testing  # noqa: E402, I001  (after the names they use)
+from adjit import (  # noqa: E402, I001  (after the names they use)
+    autograd,
+    backends,
+    cuda,
+    linalg,
+    models,
+    nn,
+    optim,
+    random,
+    special,
+    testing,
+    utils,
+)
 from adjit.frontend.compile import CompiledFunction, compile  # noqa: A004
 from adjit.frontend.explain import explain
 from adjit.frontend.transforms import grad, value_and_grad
