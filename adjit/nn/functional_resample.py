@@ -25,9 +25,11 @@ __all__ = ["interpolate", "upsample", "upsample_bilinear", "upsample_nearest"]
 # kernel also interpolates the innermost dimension first. The gradient is the gather's (an
 # index-add of the weighted gradient), PyTorch's backward. 'area' is adaptive average pooling:
 # windows [floor(j n / m), ceil((j + 1) n / m)) grouped by length, so no tap has weight 0
-# (0 * inf would make a NaN PyTorch does not make). antialias=True (bilinear, bicubic) widens
-# the triangle or cubic (a = -0.5) filter by the downscale factor and normalizes its taps, as
-# PyTorch's ``_compute_weights_aa``; outputs are grouped by tap count as for 'area'. Two
+# (0 * inf would make a NaN PyTorch does not make). antialias=True (bilinear, bicubic, lanczos)
+# widens the triangle, cubic (a = -0.5) or Lanczos-3 filter by the downscale factor and
+# normalizes its taps, as PyTorch's ``_compute_weights_aa``; outputs are grouped by tap count
+# as for 'area'. float16/bfloat16 bicubic rounds its weights to the input's type first, as
+# PyTorch's kernel stores them. Two
 # PyTorch 2.13 CPU behaviours are not followed (tests/nn/test_resample_vs_torch.py): its
 # antialiased kernel repeats the first output row when the output width is 1, and its
 # antialiased backward resamples a dimension whose size stays (the forward copies it).
@@ -44,6 +46,7 @@ _NODE = {
     "trilinear": "UpsampleTrilinear3DBackward0",
     "bicubic": "UpsampleBicubic2DBackward0",
     "area": "AdaptiveAvgPool{}DBackward0",
+    "lanczos": "UpsampleLanczos2DBackward0",
 }
 # PyTorch's CPU kernel named in its refusal of integer (and bool) inputs, by mode and rank
 _INT_KERNEL = {
@@ -149,22 +152,33 @@ def area_groups(n_in: int, n_out: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return groups
 
 
-def _aa_filter(x: np.ndarray, cubic: bool, ft: Any) -> np.ndarray:
-    """PyTorch's antialiasing filters: the triangle, or Keys' cubic with a = -0.5 (Pillow's)."""
+def _sinc(x: np.ndarray, ft: Any) -> np.ndarray:
+    t = (ft(np.pi) * x).astype(ft)
+    return np.where(x == 0, ft(1), np.sin(t) / np.where(x == 0, ft(1), t)).astype(ft)
+
+
+def _aa_filter(x: np.ndarray, mode: str, ft: Any) -> np.ndarray:
+    """PyTorch's antialiasing filters: the triangle, Keys' cubic with a = -0.5 (Pillow's) or
+    Lanczos-3, sinc(x) sinc(x / 3)."""
     x = np.abs(x)
-    if not cubic:
+    if mode == "bilinear":
         return np.where(x < 1, ft(1) - x, ft(0)).astype(ft)
+    if mode == "lanczos":
+        return np.where(x < 3, _sinc(x, ft) * _sinc((x / ft(3)).astype(ft), ft), ft(0)).astype(ft)
     a = ft(-0.5)
     return np.where(x < 1, _cubic1(x, a), np.where(x < 2, _cubic2(x, a), ft(0))).astype(ft)
 
 
+_AA_HALF_WIDTH = {"bilinear": 1, "bicubic": 2, "lanczos": 3}
+
+
 def aa_groups(
-    n_in: int, n_out: int, scale: float | None, align: bool, ft: Any, cubic: bool
+    n_in: int, n_out: int, scale: float | None, align: bool, ft: Any, mode: str
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Antialiased taps (``_compute_weights_aa``): a filter widened by the downscale factor,
     normalized to sum 1; outputs grouped by tap count (positions, indices, weights)."""
     s = _scale(n_in, n_out, scale, align, ft)
-    half = ft(2 if cubic else 1)
+    half = ft(_AA_HALF_WIDTH[mode])
     support = half * s if s >= 1 else half
     invscale = ft(1) / s if s >= 1 else ft(1)
     center = (s * (np.arange(n_out).astype(ft) + ft(0.5))).astype(ft)
@@ -175,7 +189,7 @@ def aa_groups(
         sel = np.nonzero(size == length)[0]
         idx = lo[sel][:, None] + np.arange(length)[None, :]
         x = ((idx - center[sel][:, None]).astype(ft) + ft(0.5)) * invscale
-        w = _aa_filter(x.astype(ft), cubic, ft)
+        w = _aa_filter(x.astype(ft), mode, ft)
         total = w.sum(1, keepdims=True, dtype=ft)
         w = np.where(total != 0, w / np.where(total != 0, total, ft(1)), w).astype(ft)
         groups.append((sel, idx, w))
@@ -232,7 +246,7 @@ def _resample(
         elif antialias:  # (PyTorch's antialiased kernel copies a dimension whose size stays)
             if n_in == n_out:
                 continue
-            taps = aa_groups(n_in, n_out, s, align, ft, mode == "bicubic")
+            taps = aa_groups(n_in, n_out, s, align, ft, mode)
             a = _grouped(a, axis, list(taps))
         elif mode in ("nearest", "nearest-exact"):
             exact, shortcut = mode == "nearest-exact", mode == "nearest" and len(sizes) == 2
@@ -341,8 +355,6 @@ def _check_mode(input: Tensor, mode: str, antialias: bool, align_corners: bool |
             raise ValueError("Lanczos mode does not support align_corners=True")
         if not antialias:
             raise ValueError("Lanczos mode requires antialias=True")
-    if mode == "lanczos":
-        raise NotImplementedError("adjit: F.interpolate(mode='lanczos') is not implemented")
     if mode == "bicubic" and input.ndim != 4:
         raise _unsupported(input, mode)
     linear = _LINEAR_MODE[input.ndim]
@@ -353,7 +365,7 @@ def _check_mode(input: Tensor, mode: str, antialias: bool, align_corners: bool |
 
 def _check_dtype(input: Tensor, mode: str, antialias: bool) -> None:
     dt = input.dtype
-    if antialias and dt.is_reduced_float:
+    if antialias and dt.name != "uint8" and dt.name not in ("float32", "float64"):
         raise not_implemented("compute_index_ranges_weights", dt)
     if dt.is_floating_point:
         return

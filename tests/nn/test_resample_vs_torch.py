@@ -3,6 +3,7 @@ modules next to PyTorch: values, gradients, grad_fn names, errors, warnings, rep
 
 from __future__ import annotations
 
+import itertools
 import random
 import warnings
 from typing import Any
@@ -237,6 +238,9 @@ AA_CASES: list[tuple[str, tuple[int, int], dict[str, Any]]] = [
     ("bicubic", (9, 12), {"size": (4, 5), "align_corners": True}),
     ("bicubic", (5, 6), {"size": (11, 3)}),
     ("bicubic", (20, 9), {"scale_factor": (0.3, 2.0)}),
+    ("lanczos", (9, 12), {"size": (4, 5)}),
+    ("lanczos", (5, 6), {"size": (11, 3)}),
+    ("lanczos", (20, 9), {"scale_factor": (0.3, 2.0)}),
     # a dimension whose size stays is copied, whatever its scale factor (Note [aa backward])
     ("bilinear", (20, 9), {"scale_factor": (0.9, 1.1)}),
     ("bicubic", (4, 18), {"scale_factor": (1.1, 0.9)}),
@@ -273,7 +277,7 @@ def test_antialias_float64(mode: str, shape: tuple[int, int], kw: dict) -> None:
         np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-13, atol=1e-14)
 
 
-@pytest.mark.parametrize(("mode", "shape", "kw"), AA_CASES[:9], ids=AA_IDS[:9])
+@pytest.mark.parametrize(("mode", "shape", "kw"), AA_CASES[:12], ids=AA_IDS[:12])
 def test_antialias_float32(mode: str, shape: tuple[int, int], kw: dict) -> None:
     a, t = _pair(shape, adjit.float32)
     ya = adjit.nn.functional.interpolate(a, mode=mode, antialias=True, **kw).detach().numpy()
@@ -299,22 +303,20 @@ def test_antialias_to_width_one(mode: str, shape: tuple, size: tuple) -> None:
 
 
 def test_antialias_dtype_errors() -> None:
-    for dt in ("float16", "bfloat16"):
+    for dt, mode in itertools.product(("float16", "bfloat16", "int64"), ("bilinear", "lanczos")):
         with pytest.raises(NotImplementedError) as want:
             torch.nn.functional.interpolate(
-                torch.ones(1, 1, 4, 4, dtype=getattr(torch, dt)), 2, mode="bilinear", antialias=True
+                torch.ones(1, 1, 4, 4, dtype=getattr(torch, dt)), 2, mode=mode, antialias=True
             )
         with pytest.raises(NotImplementedError) as got:
             adjit.nn.functional.interpolate(
-                adjit.ones(1, 1, 4, 4, dtype=getattr(adjit, dt)), 2, mode="bilinear", antialias=True
+                adjit.ones(1, 1, 4, 4, dtype=getattr(adjit, dt)), 2, mode=mode, antialias=True
             )
         assert str(got.value) == str(want.value)
     with pytest.raises(NotImplementedError, match="adjit: .*uint8"):
         adjit.nn.functional.interpolate(
             adjit.ones(1, 1, 4, 4, dtype=adjit.uint8), 2, mode="bilinear", antialias=True
         )
-    with pytest.raises(NotImplementedError, match="lanczos"):
-        adjit.nn.functional.interpolate(adjit.ones(1, 1, 4, 4), 2, mode="lanczos", antialias=True)
 
 
 @pytest.mark.parametrize(
