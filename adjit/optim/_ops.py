@@ -10,9 +10,15 @@ from adjit.runtime.grad_mode import is_grad_enabled
 from adjit.runtime.tensor import Tensor
 
 
+def _recording(t: Tensor) -> bool:
+    """A ``differentiable=True`` step: the ops themselves run, so the recorded graph has
+    PyTorch's nodes (``LerpBackward``, ``AddcmulBackward0``, ``AddcdivBackward0``)."""
+    return t.requires_grad and is_grad_enabled()
+
+
 def lerp_(t: Tensor, end: Tensor, weight: float) -> Tensor:
     """``t + weight * (end - t)``, evaluated the way PyTorch's CPU kernel does for each weight."""
-    if t.requires_grad:  # differentiable=True: the op itself, so the graph is PyTorch's
+    if _recording(t):
         return t.lerp_(end, weight)
     if abs(weight) < 0.5:
         return t.add_((end - t) * weight)
@@ -21,14 +27,14 @@ def lerp_(t: Tensor, end: Tensor, weight: float) -> Tensor:
 
 def addcmul_(t: Tensor, t1: Tensor, t2: Tensor, value: float = 1.0) -> Tensor:
     """``t + value * t1 * t2`` (PyTorch multiplies the scalar in first)."""
-    if t.requires_grad:  # differentiable=True: the op itself (PyTorch's AddcmulBackward0)
+    if _recording(t):
         return t.addcmul_(t1, t2, value=value)
     return t.add_(t1 * value * t2 if value != 1.0 else t1 * t2)
 
 
 def addcdiv_(t: Tensor, t1: Tensor, t2: Tensor, value: float = 1.0) -> Tensor:
     """``t + value * t1 / t2`` (PyTorch multiplies the scalar in first)."""
-    if t.requires_grad:  # differentiable=True: the op itself (PyTorch's AddcdivBackward0)
+    if _recording(t):
         return t.addcdiv_(t1, t2, value=value)
     return t.add_(t1 * value / t2 if value != 1.0 else t1 / t2)
 
@@ -124,6 +130,24 @@ def scale_(t: Tensor, alpha: float) -> None:
     """``t.mul_(alpha)`` on the array, in place."""
     np.multiply(t._data, alpha, out=t._data)
     t._version_box[0] += 1
+
+
+def bump(*tensors: Tensor) -> None:
+    """Count an in-place change made on the arrays (the tensors' ``_version``)."""
+    for t in tensors:
+        t._version_box[0] += 1
+
+
+def addcmul_arrays_(t: Tensor, t1: np.ndarray, t2: np.ndarray, value: float = 1.0) -> None:
+    """:func:`addcmul_` on the arrays, in place: ``t += (t1 * value) * t2``."""
+    np.add(t._data, scaled(t1, value) * t2, out=t._data)
+    bump(t)
+
+
+def addcdiv_arrays_(t: Tensor, t1: np.ndarray, t2: np.ndarray, value: float = 1.0) -> None:
+    """:func:`addcdiv_` on the arrays, in place: ``t += (t1 * value) / t2``."""
+    np.add(t._data, scaled(t1, value) / t2, out=t._data)
+    bump(t)
 
 
 def lerp_arrays_(t: Tensor, end: np.ndarray, weight: float) -> None:

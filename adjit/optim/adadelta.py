@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from adjit.optim._ops import addcmul_, check_lr, check_nonnegative, decayed, zeros_state
+import numpy as np
+
+from adjit.optim._ops import (
+    addcmul_,
+    addcmul_arrays_,
+    axpy_,
+    check_lr,
+    check_nonnegative,
+    decayed,
+    scale_,
+    scaled,
+    zeros_state,
+)
 from adjit.optim.optimizer import Optimizer
 from adjit.runtime.tensor import Tensor
 
@@ -47,7 +59,26 @@ class Adadelta(Optimizer):
         if not state:
             zeros_state(state, p, "square_avg", "acc_delta")
 
-    def _update(
+    def _update_arrays(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        """The eager step below on the arrays in place (Note [in-place updates] in sgd.py)."""
+        rho, eps = group["rho"], group["eps"]
+        axpy_(state["step"], np.ones((), state["step"]._data.dtype), 1)
+        g = -grad._data if group["maximize"] else grad._data
+        if group["weight_decay"] != 0:
+            g = g + scaled(p._data, group["weight_decay"])
+        square_avg, acc_delta = state["square_avg"], state["acc_delta"]
+        scale_(square_avg, rho)
+        addcmul_arrays_(square_avg, g, g, 1 - rho)
+        std = np.sqrt(square_avg._data + eps)
+        delta = np.sqrt(acc_delta._data + eps)
+        delta = np.multiply(np.divide(delta, std, out=delta), g, out=delta)
+        scale_(acc_delta, rho)
+        addcmul_arrays_(acc_delta, delta, delta, 1 - rho)
+        axpy_(p, delta, -group["lr"])
+
+    def _update_eager(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
         rho, eps = group["rho"], group["eps"]

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from adjit.optim._ops import (
     addcdiv_,
+    addcdiv_arrays_,
+    axpy_,
     check_betas,
     check_lr,
     check_nonnegative,
     decayed,
     lerp_,
+    lerp_arrays_,
+    scale_,
+    scaled,
     zeros_state,
 )
 from adjit.optim.optimizer import Optimizer
@@ -54,7 +61,23 @@ class Adamax(Optimizer):
         if not state:
             zeros_state(state, p, "exp_avg", "exp_inf")
 
-    def _update(
+    def _update_arrays(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        """The eager step below on the arrays in place (Note [in-place updates] in sgd.py)."""
+        beta1, beta2 = group["betas"]
+        g = -grad._data if group["maximize"] else grad._data
+        axpy_(state["step"], np.ones((), state["step"]._data.dtype), 1)
+        if group["weight_decay"] != 0:
+            g = g + scaled(p._data, group["weight_decay"])
+        exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
+        lerp_arrays_(exp_avg, g, 1 - beta1)
+        scale_(exp_inf, beta2)
+        np.maximum(exp_inf._data, np.abs(g) + group["eps"], out=exp_inf._data)
+        clr = group["lr"] / (1 - beta1 ** state["step"].item())
+        addcdiv_arrays_(p, exp_avg._data, exp_inf._data, -clr)
+
+    def _update_eager(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
         beta1, beta2 = group["betas"]

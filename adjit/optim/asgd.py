@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from adjit.optim._ops import (
     add_zeros,
     addcmul_,
+    axpy_,
+    bump,
     check_lr,
     check_nonnegative,
     decayed,
     lr_value,
     scalar,
+    scalar_dtype,
+    scale_,
+    scaled,
     zeros_state,
 )
 from adjit.optim.optimizer import Optimizer
@@ -61,7 +68,34 @@ class ASGD(Optimizer):
             state["mu"] = scalar(1.0)
             add_zeros(state, p, "ax")
 
-    def _update(
+    def _update_arrays(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        """The single-tensor step on the arrays in place (the foreach form stays eager)."""
+        if group["foreach"]:
+            self._update_eager(p, grad, group, state)
+            return
+        lr, lambd = group["lr"], group["lambd"]
+        eta, mu, ax = state["eta"], state["mu"], state["ax"]
+        g = -grad._data if group["maximize"] else grad._data
+        axpy_(state["step"], np.ones((), state["step"]._data.dtype), 1)
+        if group["weight_decay"] != 0:
+            g = g + scaled(p._data, group["weight_decay"])
+        eta_value = eta.item()
+        scale_(p, 1 - lambd * eta_value)
+        axpy_(p, g, -eta_value)
+        if mu.item() != 1:
+            axpy_(ax, (p._data - ax._data) * mu._data, 1)
+        else:
+            ax._data[...] = p._data
+            bump(ax)
+        step = state["step"].item()
+        default = scalar_dtype()  # torch.as_tensor of a float: the default dtype
+        eta._data[...] = np.asarray(lr / ((1 + lambd * lr * step) ** group["alpha"]), default)
+        mu._data[...] = np.asarray(1 / max(1, step - group["t0"]), default)
+        bump(eta, mu)
+
+    def _update_eager(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
         grad = -grad if group["maximize"] else grad

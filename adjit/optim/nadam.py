@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from adjit.optim._ops import (
     add_zeros,
     addcdiv_,
+    addcdiv_arrays_,
     addcmul_,
+    addcmul_arrays_,
+    axpy_,
     check_betas,
     check_lr,
     check_nonnegative,
     decayed,
     lerp_,
+    lerp_arrays_,
     scalar,
+    scale_,
+    scaled,
     zeros_state,
 )
 from adjit.optim.optimizer import Optimizer
@@ -66,7 +74,34 @@ class NAdam(Optimizer):
             state["mu_product"] = scalar(1.0)
             add_zeros(state, p, "exp_avg", "exp_avg_sq")
 
-    def _update(
+    def _update_arrays(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        """The eager step below on the arrays in place (Note [in-place updates] in sgd.py)."""
+        beta1, beta2 = group["betas"]
+        lr, wd, decay = group["lr"], group["weight_decay"], group["momentum_decay"]
+        g = -grad._data if group["maximize"] else grad._data
+        axpy_(state["step"], np.ones((), state["step"]._data.dtype), 1)
+        step = state["step"].item()
+        bias_correction2 = 1 - beta2**step
+        if wd != 0:
+            if group["decoupled_weight_decay"]:
+                scale_(p, 1 - lr * wd)
+            else:
+                g = g + scaled(p._data, wd)
+        mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * decay)))
+        mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * decay)))
+        scale_(state["mu_product"], mu)
+        product = state["mu_product"].item()
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        lerp_arrays_(exp_avg, g, 1 - beta1)
+        scale_(exp_avg_sq, beta2)
+        addcmul_arrays_(exp_avg_sq, g, g, 1 - beta2)
+        denom = np.sqrt(exp_avg_sq._data / bias_correction2) + group["eps"]
+        addcdiv_arrays_(p, g, denom, -lr * (1.0 - mu) / (1.0 - product))
+        addcdiv_arrays_(p, exp_avg._data, denom, (-lr * mu_next) / (1.0 - product * mu_next))
+
+    def _update_eager(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
         beta1, beta2 = group["betas"]

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from adjit.optim._ops import (
     addcmul_,
+    addcmul_arrays_,
+    axpy_,
     check_betas,
     check_lr,
     check_nonnegative,
     decayed,
     lerp_,
+    lerp_arrays_,
+    scale_,
+    scaled,
     zeros_state,
 )
 from adjit.optim.optimizer import Optimizer
@@ -55,7 +62,39 @@ class RAdam(Optimizer):
         if not state:
             zeros_state(state, p, "exp_avg", "exp_avg_sq")
 
-    def _update(
+    def _update_arrays(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        """The eager step below on the arrays in place (Note [in-place updates] in sgd.py)."""
+        beta1, beta2 = group["betas"]
+        lr, wd = group["lr"], group["weight_decay"]
+        g = -grad._data if group["maximize"] else grad._data
+        axpy_(state["step"], np.ones((), state["step"]._data.dtype), 1)
+        step = state["step"].item()
+        if wd != 0:
+            if group["decoupled_weight_decay"]:
+                scale_(p, 1 - lr * wd)
+            else:
+                g = g + scaled(p._data, wd)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        lerp_arrays_(exp_avg, g, 1 - beta1)
+        scale_(exp_avg_sq, beta2)
+        addcmul_arrays_(exp_avg_sq, g, g, 1 - beta2)
+        bias_correction1 = 1 - beta1**step
+        bias_correction2 = 1 - beta2**step
+        update = scaled(exp_avg._data / bias_correction1, lr)
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
+        if rho_t > 5.0:
+            rect = (
+                (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+            ) ** 0.5
+            # ``scalar / tensor`` is ``reciprocal(tensor) * scalar``, as in PyTorch
+            adaptive_lr = np.reciprocal(np.sqrt(exp_avg_sq._data) + group["eps"])
+            update = scaled(update * scaled(adaptive_lr, bias_correction2**0.5), rect)
+        axpy_(p, update, -1.0)
+
+    def _update_eager(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
         beta1, beta2 = group["betas"]

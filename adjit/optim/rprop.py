@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from adjit.optim._ops import addcmul_, check_lr, lr_value, zeros_state
+import numpy as np
+
+from adjit.optim._ops import addcmul_, addcmul_arrays_, axpy_, bump, check_lr, lr_value, zeros_state
 from adjit.optim.optimizer import Optimizer
 from adjit.runtime.creation import full_like
 from adjit.runtime.tensor import Tensor
@@ -45,7 +47,29 @@ class Rprop(Optimizer):
             lr = lr_value(group["lr"])
             state["step_size"] = full_like(p.grad, complex(lr, lr) if p.is_complex() else lr)
 
-    def _update(
+    def _update_arrays(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        """The eager step below on the arrays in place (Note [in-place updates] in sgd.py)."""
+        etaminus, etaplus = group["etas"]
+        g = -grad._data if group["maximize"] else grad._data
+        prev, step_size = state["prev"], state["step_size"]
+        axpy_(state["step"], np.ones((), state["step"]._data.dtype), 1)
+        sign = np.sign(g * prev._data)
+        dtype = sign.dtype
+        factor = np.where(
+            sign > 0, dtype.type(etaplus), np.where(sign < 0, dtype.type(etaminus), 1)
+        )
+        factor = factor.astype(dtype, copy=False)
+        np.multiply(step_size._data, factor, out=step_size._data)
+        np.clip(step_size._data, *group["step_sizes"], out=step_size._data)
+        bump(step_size)
+        g = np.where(factor == dtype.type(etaminus), dtype.type(0), g)
+        addcmul_arrays_(p, np.sign(g), step_size._data, -1)
+        prev._data[...] = g
+        bump(prev)
+
+    def _update_eager(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
         etaminus, etaplus = group["etas"]
