@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from adjit.ir.dtypes import bfloat16, float16, float32, float64
+from adjit.nn import _module_hooks as _hooks
+from adjit.nn._module_hooks import _WithModule
 from adjit.nn._module_state import (
     RemovableHandle,
     _addindent,
@@ -38,6 +40,18 @@ _NAMES_CHECKS = (
 )
 
 
+_HOOK_TABLES = (
+    "_forward_hooks",
+    "_forward_pre_hooks",
+    "_backward_hooks",
+    "_backward_pre_hooks",
+    "_state_dict_hooks",
+    "_state_dict_pre_hooks",
+    "_load_state_dict_pre_hooks",
+    "_load_state_dict_post_hooks",
+)
+
+
 class Module:
     """Base class for all neural network modules, as ``torch.nn.Module``."""
 
@@ -61,8 +75,11 @@ class Module:
         setter("_buffers", {})
         setter("_non_persistent_buffers_set", set())
         setter("_modules", {})
-        setter("_forward_hooks", OrderedDict())
-        setter("_forward_pre_hooks", OrderedDict())
+        for table in _HOOK_TABLES:
+            setter(table, OrderedDict())
+        setter("_forward_hooks_with_kwargs", {})
+        setter("_forward_hooks_always_called", {})
+        setter("_forward_pre_hooks_with_kwargs", {})
 
     # ---- registration -----------------------------------------------------------------------
     def _check_name(self, kind: str, name: Any, table: dict[str, Any]) -> None:
@@ -344,7 +361,11 @@ class Module:
     def register_forward_pre_hook(
         self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False
     ) -> RemovableHandle:
-        return self._add_hook(self._forward_pre_hooks, (hook, with_kwargs), prepend)
+        handle = self._add_hook(self._forward_pre_hooks, hook, prepend)
+        if with_kwargs:
+            self._forward_pre_hooks_with_kwargs[handle.id] = True
+        handle._tables = (self._forward_pre_hooks, self._forward_pre_hooks_with_kwargs)
+        return handle
 
     def register_forward_hook(
         self,
@@ -354,7 +375,47 @@ class Module:
         with_kwargs: bool = False,
         always_call: bool = False,
     ) -> RemovableHandle:
-        return self._add_hook(self._forward_hooks, (hook, with_kwargs), prepend)
+        handle = self._add_hook(self._forward_hooks, hook, prepend)
+        for flag, table in ((with_kwargs, "with_kwargs"), (always_call, "always_called")):
+            if flag:
+                getattr(self, "_forward_hooks_" + table)[handle.id] = True
+        handle._tables = (
+            self._forward_hooks,
+            self._forward_hooks_with_kwargs,
+            self._forward_hooks_always_called,
+        )
+        return handle
+
+    def register_full_backward_pre_hook(
+        self, hook: Callable[..., Any], prepend: bool = False
+    ) -> RemovableHandle:
+        return self._add_hook(self._backward_pre_hooks, hook, prepend)
+
+    def register_full_backward_hook(
+        self, hook: Callable[..., Any], prepend: bool = False
+    ) -> RemovableHandle:
+        return self._add_hook(self._backward_hooks, hook, prepend)
+
+    def register_state_dict_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        return self._add_hook(self._state_dict_pre_hooks, hook, False)
+
+    def register_state_dict_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        return self._add_hook(self._state_dict_hooks, hook, False)
+
+    _register_state_dict_hook = register_state_dict_post_hook
+
+    def register_load_state_dict_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """``hook(module, state_dict, prefix, metadata, strict, missing, unexpected, errors)``."""
+        return self._add_hook(self._load_state_dict_pre_hooks, _WithModule(self, hook), False)
+
+    def _register_load_state_dict_pre_hook(
+        self, hook: Callable[..., Any], with_module: bool = False
+    ) -> RemovableHandle:
+        entry = _WithModule(self, hook) if with_module else hook
+        return self._add_hook(self._load_state_dict_pre_hooks, entry, False)
+
+    def register_load_state_dict_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        return self._add_hook(self._load_state_dict_post_hooks, hook, False)
 
     @staticmethod
     def _add_hook(table: OrderedDict, entry: Any, prepend: bool) -> RemovableHandle:
@@ -368,21 +429,9 @@ class Module:
         trace = trace_state.current()
         if trace is not None:
             trace.note_module(self)  # its ``training`` flag becomes a guard of the compiled code
-        for hook, with_kwargs in list(self._forward_pre_hooks.values()):
-            if with_kwargs:
-                result = hook(self, args, kwargs)
-                if result is not None:
-                    args, kwargs = result
-            else:
-                result = hook(self, args)
-                if result is not None:
-                    args = result if isinstance(result, tuple) else (result,)
-        out = self.forward(*args, **kwargs)
-        for hook, with_kwargs in list(self._forward_hooks.values()):
-            result = hook(self, args, kwargs, out) if with_kwargs else hook(self, args, out)
-            if result is not None:
-                out = result
-        return out
+        if not (self._forward_hooks or self._forward_pre_hooks or _hooks.any_hooks(self)):
+            return self.forward(*args, **kwargs)
+        return _hooks.call_with_hooks(self, args, kwargs)
 
     __call__ = _call_impl
 
