@@ -33,6 +33,7 @@ from adjit.nn.activation import (
     Tanhshrink,
     Threshold,
 )
+from adjit.nn.activation_attention import MultiheadAttention
 from adjit.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from adjit.nn.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from adjit.nn.dropout import AlphaDropout, Dropout1d, Dropout3d, FeatureAlphaDropout
@@ -113,6 +114,13 @@ from adjit.nn.pooling_extra import (
 )
 from adjit.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from adjit.nn.sparse import EmbeddingBag
+from adjit.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from adjit.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
@@ -201,3 +209,5 @@ __all__ += ["TripletMarginLoss", "TripletMarginWithDistanceLoss"]
 __all__ += ["BatchNorm3d", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
 __all__ += ["LocalResponseNorm", "RMSNorm"]
 __all__ += ["AlphaDropout", "Dropout1d", "Dropout3d", "FeatureAlphaDropout"]
+__all__ += ["MultiheadAttention", "Transformer", "TransformerDecoder", "TransformerDecoderLayer"]
+__all__ += ["TransformerEncoder", "TransformerEncoderLayer"]

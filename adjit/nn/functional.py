@@ -520,3 +520,13 @@ __all__ += ["embedding_bag"]
 from adjit.nn.functional_grid import affine_grid, grid_sample  # noqa: E402
 
 __all__ += ["affine_grid", "grid_sample"]
+
+
+# multi-head attention (PyTorch's slow path)
+from adjit.nn.functional_mha import (  # noqa: E402, F401
+    _canonical_mask,
+    _none_or_dtype,
+    multi_head_attention_forward,
+)
+
+__all__ += ["multi_head_attention_forward"]
