@@ -71,6 +71,7 @@ from adjit.nn.loss import (
     TripletMarginLoss,
     TripletMarginWithDistanceLoss,
 )
+from adjit.nn.loss_ctc import CTCLoss
 from adjit.nn.module import Module
 from adjit.nn.normalization import (
     BatchNorm1d,
@@ -192,6 +193,7 @@ __all__ = [
     "utils",
 ]
 __all__ += _padding_names
+__all__ += ["CTCLoss"]
 __all__ += ["ChannelShuffle", "PixelShuffle", "PixelUnshuffle"]
 __all__ += ["Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
 __all__ += ["AdaptiveAvgPool1d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d"]

@@ -505,6 +505,11 @@ from adjit.nn.functional_norm import *  # noqa: E402, F403
 
 __all__ += [*_act.__all__, *_dist.__all__, *_norm.__all__, *_lm.__all__, *_attn.__all__]
 
+# connectionist temporal classification
+from adjit.nn.functional_ctc import ctc_loss  # noqa: E402
+
+__all__ += ["ctc_loss"]
+
 # resampling (interpolate and its deprecated aliases)
 from adjit.nn import functional_resample as _resample  # noqa: E402
 from adjit.nn.functional_resample import *  # noqa: E402, F403
