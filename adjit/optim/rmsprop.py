@@ -4,7 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from adjit.optim._ops import addcdiv_, addcmul_, check_fused, check_lr, decayed, lerp_, zeros_state
+import numpy as np
+
+from adjit.optim._ops import (
+    addcdiv_,
+    addcdiv_arrays_,
+    addcmul_,
+    addcmul_arrays_,
+    axpy_,
+    check_fused,
+    check_lr,
+    decayed,
+    lerp_,
+    lerp_arrays_,
+    scale_,
+    scaled,
+    zeros_state,
+)
 from adjit.optim.optimizer import Optimizer
 from adjit.runtime.tensor import Tensor
 
@@ -49,9 +65,7 @@ class RMSprop(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def _update(
-        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
-    ) -> None:
+    def _init_state(self, p: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
         if not state:
             zeros_state(
                 state,
@@ -60,6 +74,37 @@ class RMSprop(Optimizer):
                 *(("momentum_buffer",) if group["momentum"] > 0 else ()),
                 *(("grad_avg",) if group["centered"] else ()),
             )
+
+    def _update_arrays(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        """The eager step below on the arrays in place (Note [in-place updates] in sgd.py)."""
+        alpha = group["alpha"]
+        g = -grad._data if group["maximize"] else grad._data
+        axpy_(state["step"], np.ones((), state["step"]._data.dtype), 1)
+        if group["weight_decay"] != 0:
+            g = g + scaled(p._data, group["weight_decay"])
+        square_avg = state["square_avg"]
+        scale_(square_avg, alpha)
+        addcmul_arrays_(square_avg, g, g, 1 - alpha)
+        if group["centered"]:
+            grad_avg = state["grad_avg"]
+            lerp_arrays_(grad_avg, g, 1 - alpha)
+            avg = np.sqrt(square_avg._data - grad_avg._data * grad_avg._data)
+        else:
+            avg = np.sqrt(square_avg._data)
+        avg += group["eps"]
+        if group["momentum"] > 0:
+            buf = state["momentum_buffer"]
+            scale_(buf, group["momentum"])
+            addcdiv_arrays_(buf, g, avg)
+            axpy_(p, buf._data, -group["lr"])
+        else:
+            addcdiv_arrays_(p, g, avg, -group["lr"])
+
+    def _update_eager(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
         alpha = group["alpha"]
         grad = -grad if group["maximize"] else grad
         state["step"].add_(1)
@@ -125,7 +170,21 @@ class Adagrad(Optimizer):
                 init = group["initial_accumulator_value"]
                 state["sum"].add_(complex(init, init) if p.is_complex() else init)
 
-    def _update(
+    def _update_arrays(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        """The eager step below on the arrays in place (Note [in-place updates] in sgd.py)."""
+        axpy_(state["step"], np.ones((), state["step"]._data.dtype), 1)
+        step = state["step"].item()
+        g = -grad._data if group["maximize"] else grad._data
+        if group["weight_decay"] != 0:
+            g = g + scaled(p._data, group["weight_decay"])
+        clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+        addcmul_arrays_(state["sum"], g, g)
+        std = np.sqrt(state["sum"]._data) + group["eps"]
+        addcdiv_arrays_(p, g, std, -clr)
+
+    def _update_eager(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
         state["step"].add_(1)

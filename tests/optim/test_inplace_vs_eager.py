@@ -24,6 +24,14 @@ ROWS: list[tuple[str, dict[str, Any]]] = [
     ("ASGD", {}),
     ("ASGD", {"t0": 2, "lambd": 0.1, "weight_decay": 0.1, "maximize": True}),
     ("Rprop", {}),
+    ("RMSprop", {}),
+    ("RMSprop", {"centered": True, "momentum": 0.9, "weight_decay": 0.1, "maximize": True}),
+    ("RMSprop", {"alpha": 0.3, "momentum": 0.5}),
+    ("Adagrad", {}),
+    (
+        "Adagrad",
+        {"lr_decay": 0.1, "weight_decay": 0.1, "initial_accumulator_value": 0.2, "maximize": True},
+    ),
     ("Rprop", {"etas": (0.3, 1.5), "step_sizes": (1e-3, 0.05), "maximize": True}),
 ]
 
