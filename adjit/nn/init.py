@@ -144,6 +144,27 @@ def eye_(tensor: Tensor) -> Tensor:
     return _fill(tensor, lambda s: np.eye(*s))
 
 
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """The identity of a 3-, 4- or 5-d convolution weight: 1 at each (out, in) kernel centre."""
+    ndim = tensor.ndim
+    if ndim not in (3, 4, 5):
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    sizes = tuple(tensor.shape)
+    if sizes[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    per_group = sizes[0] // groups
+
+    def make(shape: tuple[int, ...]) -> np.ndarray:
+        out = np.zeros(shape)
+        centre = tuple(s // 2 for s in shape[2:])
+        for g in range(groups):
+            for d in range(min(per_group, shape[1])):
+                out[(g * per_group + d, d, *centre)] = 1
+        return out
+
+    return _fill(tensor, make)
+
+
 def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
     if tensor.ndim < 2:
         raise ValueError(
