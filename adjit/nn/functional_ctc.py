@@ -54,24 +54,24 @@ def _is_int_list(v: Any) -> bool:
     return isinstance(v, (tuple, list)) and ints
 
 
-def _bad_arguments(input_lengths: Any, target_lengths: Any) -> TypeError:
-    """PyTorch's "invalid combination of arguments": the lengths are marked ``!x!`` where they
-    do not fit (both, in the int-list signature), and the trailing int, int, bool always."""
-    pair = (input_lengths, target_lengths)
-    got = ", ".join(["Tensor", "Tensor", *(_type_text(v, False) for v in pair), "int, int, bool"])
+def _bad_arguments(*args: Any) -> TypeError:
+    """PyTorch's "invalid combination of arguments" for (log_probs, targets, input_lengths,
+    target_lengths): each is marked ``!x!`` where it does not fit (the lengths always, in the
+    int-list signature), and the trailing int, int, bool always are."""
+    got = ", ".join([*(_type_text(v, False) for v in args), "int, int, bool"])
     lines = []
     for kind, (il_name, tl_name) in zip(("list", "tensor"), _SIGNATURES, strict=True):
         marked = [
             _type_text(v, True)
-            if kind == "tensor" and isinstance(v, Tensor)
+            if isinstance(v, Tensor) and (k < 2 or kind == "tensor")
             else f"!{_type_text(v, True)}!"
-            for v in pair
+            for k, v in enumerate(args)
         ]
         lines.append(
             f" * (Tensor log_probs, Tensor targets, {il_name}, {tl_name}, int blank = 0, int "
             "reduction = at::Reduction::Mean, bool zero_infinity = False)\n      didn't match "
-            "because some of the arguments have invalid types: (Tensor, Tensor, "
-            f"{', '.join(marked)}, !int!, !int!, !bool!)\n"
+            f"because some of the arguments have invalid types: ({', '.join(marked)}, !int!, "
+            "!int!, !bool!)\n"
         )
     return TypeError(
         f"ctc_loss() received an invalid combination of arguments - got ({got}), "
@@ -79,9 +79,13 @@ def _bad_arguments(input_lengths: Any, target_lengths: Any) -> TypeError:
     )
 
 
-def _lengths(input_lengths: Any, target_lengths: Any) -> tuple[np.ndarray, np.ndarray]:
+def _lengths(
+    log_probs: Any, targets: Any, input_lengths: Any, target_lengths: Any
+) -> tuple[np.ndarray, np.ndarray]:
     """Both lengths as int64 arrays: two tensors of an integer type, or two lists of ints."""
     pair = (input_lengths, target_lengths)
+    if not (isinstance(log_probs, Tensor) and isinstance(targets, Tensor)):
+        raise _bad_arguments(log_probs, targets, *pair)
     if all(isinstance(v, Tensor) for v in pair):
         for v, name in zip(pair, ("input_lengths", "target_lengths"), strict=True):
             if v.dtype.is_floating_point or v.dtype.is_complex or v.dtype is D.bool_:
@@ -89,7 +93,7 @@ def _lengths(input_lengths: Any, target_lengths: Any) -> tuple[np.ndarray, np.nd
         return tuple(np.asarray(v._data, np.int64).reshape(-1) for v in pair)  # type: ignore
     if all(_is_int_list(v) for v in pair):
         return tuple(np.asarray(v, np.int64).reshape(-1) for v in pair)  # type: ignore
-    raise _bad_arguments(input_lengths, target_lengths)
+    raise _bad_arguments(log_probs, targets, *pair)
 
 
 def _dim_error(got: int, expected: str, arg: str) -> RuntimeError:
@@ -305,7 +309,7 @@ def ctc_loss(
             "ctc_loss: the recursion's extent depends on the input and target lengths' values; "
             "call it outside adjit.compile"
         )
-    il, tl = _lengths(input_lengths, target_lengths)
+    il, tl = _lengths(log_probs, targets, input_lengths, target_lengths)
     batched = log_probs.ndim == 3
     lp_t = log_probs if batched else R.unsqueeze(log_probs, 1)
     if lp_t.dtype not in (D.float32, D.float64):

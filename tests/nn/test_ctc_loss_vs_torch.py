@@ -212,6 +212,8 @@ ERRORS = [
     (_LP, torch.tensor([1, 2, 2, 3, 1, 4]), _IL, _TL, {}),
     (_LP[:0], _TG, [0, 0], [0, 0], {}),
     (_LP[:, :0], _TG[:0], [], [], {}),
+    (_LP, [1, 2], [6, 5], [1, 1], {}),
+    ([1.0], _TG, _IL, _TL, {}),
 ]
 
 
@@ -224,7 +226,8 @@ def test_error_texts_vs_torch(case):
     def conv(v):
         return _a(v) if isinstance(v, torch.Tensor) and v.dtype != torch.bfloat16 else v
 
-    a_lp = _a(lp.float()).to(adjit.bfloat16) if lp.dtype == torch.bfloat16 else _a(lp)
+    bf16 = isinstance(lp, torch.Tensor) and lp.dtype == torch.bfloat16
+    a_lp = _a(lp.float()).to(adjit.bfloat16) if bf16 else conv(lp)
     with pytest.raises(Exception) as got:
         adjit.nn.functional.ctc_loss(a_lp, conv(tg), conv(il), conv(tl), **kw)
     assert type(got.value) is type(want.value)
