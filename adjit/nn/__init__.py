@@ -34,6 +34,7 @@ from adjit.nn.activation import (
     Threshold,
 )
 from adjit.nn.activation_attention import MultiheadAttention
+from adjit.nn.adaptive import AdaptiveLogSoftmaxWithLoss
 from adjit.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from adjit.nn.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from adjit.nn.dropout import AlphaDropout, Dropout1d, Dropout3d, FeatureAlphaDropout
@@ -194,6 +195,7 @@ __all__ = [
 ]
 __all__ += _padding_names
 __all__ += ["CTCLoss"]
+__all__ += ["AdaptiveLogSoftmaxWithLoss"]
 __all__ += ["ChannelShuffle", "PixelShuffle", "PixelUnshuffle"]
 __all__ += ["Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]
 __all__ += ["AdaptiveAvgPool1d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d"]
