@@ -2,16 +2,13 @@
 
 from adjit.optim import lr_scheduler, swa_utils
 from adjit.optim.adadelta import Adadelta
+from adjit.optim.adafactor import Adafactor
 from adjit.optim.adam import Adam, AdamW
 from adjit.optim.adamax import Adamax
 from adjit.optim.asgd import ASGD
 from adjit.optim.lbfgs import LBFGS
 from adjit.optim.nadam import NAdam
-from adjit.optim.optimizer import (
-    Optimizer,
-    register_optimizer_step_post_hook,
-    register_optimizer_step_pre_hook,
-)
+from adjit.optim.optimizer import Optimizer
 from adjit.optim.radam import RAdam
 from adjit.optim.rmsprop import Adagrad, RMSprop
 from adjit.optim.rprop import Rprop
@@ -24,6 +21,7 @@ __all__ = [
     "SGD",
     "SparseAdam",
     "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adam",
     "AdamW",
@@ -35,6 +33,4 @@ __all__ = [
     "Rprop",
     "lr_scheduler",
     "swa_utils",
-    "register_optimizer_step_post_hook",
-    "register_optimizer_step_pre_hook",
 ]

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from adjit.optim._lr_base import (
+from adjit.optim._lr_base import (  # noqa: F401  (re-exported, as torch.optim.lr_scheduler has them)
     EPOCH_DEPRECATION_WARNING,
     LRScheduler,
     _LRScheduler,
@@ -308,5 +308,3 @@ from adjit.optim._lr_cyclic import (  # noqa: E402
     CyclicLR,
     OneCycleLR,
 )
-
-__all__ += ["EPOCH_DEPRECATION_WARNING", "_LRScheduler", "format_param", "set_group_value"]

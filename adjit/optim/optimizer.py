@@ -260,6 +260,7 @@ class Optimizer:
         with set_grad_enabled(bool(self.defaults.get("differentiable", False))):
             for group in self.param_groups:
                 with_grad = [p for p in group["params"] if p.grad is not None]
+                self._begin_group(group, with_grad)
                 for p in with_grad:
                     if getattr(p.grad, "is_sparse", False):
                         raise RuntimeError(
@@ -296,6 +297,9 @@ class Optimizer:
             if before.get(k) is not v:
                 made_real = isinstance(v, Tensor) and v.shape == (*p.shape, 2)
                 state[k] = view_as_complex(v) if made_real else v
+
+    def _begin_group(self, group: dict[str, Any], with_grad: list[Tensor]) -> None:
+        """Per-group set-up before the parameters' updates (none by default)."""
 
     def _init_state(self, p: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
         """Create a parameter's state on its first step (PyTorch's ``_init_group``)."""

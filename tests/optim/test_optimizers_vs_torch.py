@@ -36,6 +36,12 @@ CONFIGS: list[tuple[str, dict[str, Any]]] = [
     ("Rprop", {}),
     ("Rprop", {"lr": 0.05, "etas": (0.3, 1.5), "step_sizes": (1e-3, 0.2)}),
     ("Rprop", {"maximize": True, "foreach": True}),
+    ("Adafactor", {}),
+    (
+        "Adafactor",
+        {"lr": 0.05, "beta2_decay": -0.5, "eps": (1e-20, 1e-3), "d": 2.0, "weight_decay": 0.1},
+    ),
+    ("Adafactor", {"maximize": True, "foreach": False}),
     ("Adagrad", {"lr": 0.1, "fused": True}),
     ("Adagrad", {"lr": 0.1, "foreach": True, "lr_decay": 0.1}),
     ("SGD", {"lr": 0.1, "momentum": 0.9, "fused": True}),
@@ -186,6 +192,9 @@ FLAG_ERRORS = [
     ("Adagrad", {"lr": float("nan")}),
     ("RMSprop", {"eps": float("nan")}),
     ("SparseAdam", {"lr": 0.0}),
+    ("Adafactor", {"d": 0.5}),
+    ("Adafactor", {"beta2_decay": 0.5}),
+    ("Adafactor", {"eps": (-1.0, 1e-3)}),
 ]
 
 
