@@ -56,6 +56,16 @@ class KeyErrorMessage(str):
         return self
 
 
+# Note [no cycle through the re-raised exception]
+# A local holding the exception being raised makes a cycle (exception -> traceback -> this
+# frame -> exception), and the failed iterator in a traceback frame then lives until the cycle
+# collector runs. Its ``__del__`` then comes after the collector has run the queues' weakref
+# finalizers, which stop their feeder threads: the ``None`` that tells a worker to exit is never
+# sent and shutting down waits out the join timeouts (10 s with PyTorch's code, which has the
+# cycle). Dropping the local frees the iterator, and stops its workers, when the caller drops
+# the exception.
+
+
 class ExceptionWrapper:
     """An exception and its formatted traceback, carried across processes and re-raised with
     PyTorch's "Caught X in DataLoader worker process N. Original Traceback ..." text."""
@@ -77,7 +87,10 @@ class ExceptionWrapper:
             exception = self.exc_type(msg)
         except Exception:
             raise RuntimeError(msg) from None
-        raise exception
+        try:
+            raise exception
+        finally:  # Note [no cycle through the re-raised exception]
+            del exception
 
 
 def _generate_state(base_seed: int, worker_id: int) -> list[int]:
