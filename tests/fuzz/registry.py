@@ -13,6 +13,7 @@ from . import (
     complex_grads,
     complexes,
     convolution,
+    ctc,
     dtypes,
     edges,
     functions,
@@ -65,4 +66,5 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "convolution": (convolution.convolution_cases(), convolution.check_convolution),
     "resample": (resample.resample_cases(), resample.check_resample),
     "pooling": (pooling.pooling_cases(), pooling.check_pooling),
+    "ctc": (ctc.ctc_cases(), ctc.check_ctc),
 }
