@@ -200,7 +200,7 @@ def max_pool1d(
     return_indices: bool = False,
 ) -> Any:
     """Window maximum over the last dim; the gradient goes to the chosen element."""
-    if not return_indices and not input.requires_grad:
+    if not return_indices:
         _check_max_pool1d_impl(input, kernel_size, stride, padding, dilation, ceil_mode)
     y, idx = _max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode)
     return (y, idx) if return_indices else y
@@ -209,14 +209,12 @@ def max_pool1d(
 def _check_max_pool1d_impl(
     input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool
 ) -> None:
-    """PyTorch's own max_pool1d kernel (inputs that need no gradient) and its messages."""
+    """PyTorch's max_pool1d checks (whatever the path) and its own kernel's dtypes."""
     if input.ndim not in (2, 3) or any(n == 0 for n in input.shape[-2:]):
         raise RuntimeError(
             "max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size "
             f"for input, but got:{list(input.shape)}"
         )
-    if not input.dtype.is_floating_point:
-        raise not_implemented("max_pool1d_impl", input.dtype)
     (k,) = dims(kernel_size, 1, "max_pool1d", "kernel_size", False)
     (s,) = (k,) if is_empty_stride(stride) else dims(stride, 1, "max_pool1d", "stride", False)
     (p,) = dims(padding, 1, "max_pool1d", "padding", False)
@@ -236,6 +234,8 @@ def _check_max_pool1d_impl(
     out = W.out_size(input.shape[-1], k, s, p, d, ceil_mode)
     if out < 1:
         raise RuntimeError(f"max_pool1d() Invalid computed output size: {out}")
+    if not input.dtype.is_floating_point:  # (its kernel, which inputs needing grad skip)
+        raise not_implemented("max_pool1d_impl", input.dtype)
 
 
 def max_pool2d_with_indices(

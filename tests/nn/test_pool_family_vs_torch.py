@@ -445,12 +445,15 @@ ERROR_TABLE = [
 ]
 
 
+@pytest.mark.parametrize("grad", [False, True])
 @pytest.mark.parametrize("name,shape,args,kw", ERROR_TABLE, ids=str)
-def test_errors_as_pytorch(name: str, shape: tuple, args: tuple, kw: dict[str, Any]) -> None:
+def test_errors_as_pytorch(
+    name: str, shape: tuple, args: tuple, kw: dict[str, Any], grad: bool
+) -> None:
     with pytest.raises(Exception) as te:
-        getattr(TF, name)(torch.zeros(shape), *args, **kw)
+        getattr(TF, name)(torch.zeros(shape, requires_grad=grad), *args, **kw)
     with pytest.raises(Exception) as ae:
-        getattr(F, name)(adjit.zeros(shape), *args, **kw)
+        getattr(F, name)(adjit.zeros(shape, requires_grad=grad), *args, **kw)
     assert type(ae.value) is type(te.value)
     assert str(ae.value) == str(te.value)
 
