@@ -52,8 +52,8 @@ def _reparametrize_module(
     if strict:
         own = {n for n, _ in module.named_parameters(remove_duplicate=False)}
         own |= {n for n, _ in module.named_buffers(remove_duplicate=False)}
-        unexpected = [k for k in values if k not in own]
-        missing = [k for k in own if k not in values]
+        unexpected = sorted(set(values) - own)
+        missing = sorted(own - set(values))
         msgs = []
         if unexpected:
             msgs.append(f"Unexpected key(s): {', '.join(map(repr, unexpected))}.")
