@@ -251,13 +251,13 @@ def test_fusion_errors() -> None:
     for L in (adjit, torch):
         msgs = []
         for fn in (
-            lambda: L.nn.utils.fuse_conv_bn_eval(L.nn.Conv2d(1, 2, 1), L.nn.BatchNorm2d(2)),
-            lambda: L.nn.utils.fuse_linear_bn_eval(
+            lambda L: L.nn.utils.fuse_conv_bn_eval(L.nn.Conv2d(1, 2, 1), L.nn.BatchNorm2d(2)),
+            lambda L: L.nn.utils.fuse_linear_bn_eval(
                 L.nn.Linear(2, 3).eval(), L.nn.BatchNorm1d(2).eval()
             ),
         ):
             with pytest.raises(AssertionError) as err:
-                fn()
+                fn(L)
             msgs.append(str(err.value))
         texts.append(msgs)
     assert texts[0] == texts[1]
