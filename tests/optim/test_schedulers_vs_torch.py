@@ -295,3 +295,30 @@ def test_one_cycle_past_total_steps_raises_as_torch() -> None:
                 sched.step()
         errs.append(str(info.value))
     assert errs[0] == errs[1]
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [("CosineAnnealingLR", {"T_max": 10}), ("StepLR", {"step_size": 3}),
+     ("LinearLR", {"total_iters": 8}), ("PolynomialLR", {"total_iters": 9, "power": 1.5}),
+     ("ExponentialLR", {"gamma": 0.9}), ("OneCycleLR", {"max_lr": 0.2, "total_steps": 30})],
+    ids=str,
+)  # fmt: skip
+def test_resuming_with_last_epoch_matches_torch(name: str, kwargs: dict[str, Any]) -> None:
+    """A scheduler built with ``last_epoch=k`` on groups that hold ``initial_lr`` (a resumed
+    run) starts from PyTorch's value (CosineAnnealingLR's closed form on its first step)."""
+    seqs = []
+    for lib in (adjit, torch):
+        opt = lib.optim.SGD([lib.nn.Parameter(lib.zeros(1))], lr=0.1, momentum=0.9)
+        first = getattr(lib.optim.lr_scheduler, name)(opt, **kwargs)
+        for _ in range(4):
+            opt.step()
+            first.step()
+        sched = getattr(lib.optim.lr_scheduler, name)(opt, last_epoch=4, **kwargs)
+        seq = [sched.get_last_lr()]
+        for _ in range(12):
+            opt.step()
+            sched.step()
+            seq.append(sched.get_last_lr())
+        seqs.append(seq)
+    assert seqs[0] == seqs[1]
