@@ -77,6 +77,8 @@ def test_iterable_dataset_sharded_by_worker_info_as_torch() -> None:
 
         out = [list(data.DataLoader(Shards(), batch_size=2, num_workers=2))]
         out += [list(data.DataLoader(Shards(), batch_size=2, num_workers=2, drop_last=True))]
+        kept = data.DataLoader(Shards(), batch_size=2, num_workers=2, persistent_workers=True)
+        out += [list(kept), list(kept)]
         return out + [list(data.DataLoader(Shards(), batch_size=None))]
 
     (a, ad), (t, td) = libs()

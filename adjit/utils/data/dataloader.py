@@ -20,7 +20,8 @@ from .dataset import Dataset, IterableDataset
 from .fetch import ITERABLE, MAP, create_fetcher
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, fresh_seed
 
-__all__ = ["DataLoader"]
+__all__ = ["DataLoader", "default_collate", "default_convert", "get_worker_info"]
+get_worker_info = _worker.get_worker_info  # torch.utils.data.dataloader's names
 
 T_co = TypeVar("T_co", covariant=True)
 FROZEN_AFTER_INIT = (
