@@ -215,3 +215,4 @@ __all__ += ["LocalResponseNorm", "RMSNorm"]
 __all__ += ["AlphaDropout", "Dropout1d", "Dropout3d", "FeatureAlphaDropout"]
 __all__ += ["MultiheadAttention", "Transformer", "TransformerDecoder", "TransformerDecoderLayer"]
 __all__ += ["TransformerEncoder", "TransformerEncoderLayer"]
+from adjit.nn import modules as modules  # noqa: E402  (torch.nn.modules.module global hooks)

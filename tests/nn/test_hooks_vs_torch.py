@@ -146,3 +146,23 @@ def test_state_dict_hooks() -> None:
     assert ours[1] == theirs[1]
     np.testing.assert_array_equal(ours[2], theirs[2])
     assert ours[3] == theirs[3]  # the caller's dict is not modified
+
+
+def _global_hooks(lib: Any) -> list[str]:
+    log: list[str] = []
+    g = lib.nn.modules.module
+    h1 = g.register_module_forward_hook(lambda m, a, o: log.append(type(m).__name__))
+    h2 = g.register_module_forward_pre_hook(lambda m, a: log.append("pre" + type(m).__name__))
+    try:
+        s = lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.ReLU())
+        s[0].register_forward_hook(lambda m, a, o: log.append("own"))
+        s(lib.ones(1, 2))
+    finally:
+        h1.remove()
+        h2.remove()
+    s(lib.ones(1, 2))
+    return log
+
+
+def test_global_module_forward_hooks() -> None:
+    assert _global_hooks(adjit) == _global_hooks(torch)
