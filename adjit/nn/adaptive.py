@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any
@@ -12,11 +11,21 @@ from adjit.nn.containers import ModuleList, Sequential
 from adjit.nn.layers import Linear
 from adjit.nn.module import Module
 from adjit.runtime import functional as R
+from adjit.runtime import trace_state
 from adjit.runtime.tensor import Tensor
 
 __all__ = ["AdaptiveLogSoftmaxWithLoss"]
 
 _ASMoutput = namedtuple("_ASMoutput", ["output", "loss"])
+
+
+def _eager_only(method: str, *ts: Tensor, why: str) -> None:
+    trace = trace_state.current()
+    if trace is not None and trace.involves(list(ts)):
+        raise trace_state.TracingError(
+            f"AdaptiveLogSoftmaxWithLoss.{method}: {why}; call it outside adjit.compile "
+            "(log_prob compiles)"
+        )
 
 
 class AdaptiveLogSoftmaxWithLoss(Module):
@@ -76,6 +85,7 @@ class AdaptiveLogSoftmaxWithLoss(Module):
             h2o.reset_parameters()
 
     def forward(self, input_: Tensor, target_: Tensor) -> _ASMoutput:
+        _eager_only("forward", input_, target_, why="each cluster's rows depend on the targets")
         targ_dim = target_.dim()
         if targ_dim == 1:
             if input_.size(0) != target_.size(0):
@@ -135,16 +145,15 @@ class AdaptiveLogSoftmaxWithLoss(Module):
         return _ASMoutput(output, loss)
 
     def _get_full_log_prob(self, input: Tensor, head_output: Tensor) -> Tensor:
-        """The log of the full distribution, from the input and the head's output."""
-        out = input.new_empty((head_output.size(0), self.n_classes))
+        """The log of the full distribution, from the input and the head's output: the
+        shortlist's head log-probabilities, then each cluster's plus its head logit's (joined
+        with cat where PyTorch fills an empty tensor: the same values, and it traces)."""
         head_logprob = F.log_softmax(head_output, dim=1)
-        out[:, : self.shortlist_size] = head_logprob[:, : self.shortlist_size]
-        for i, (start_idx, stop_idx) in enumerate(itertools.pairwise(self.cutoffs)):
+        parts = [head_logprob[:, : self.shortlist_size]]
+        for i in range(self.n_clusters):
             cluster_logprob = F.log_softmax(self.tail[i](input), dim=1)
-            out[:, start_idx:stop_idx] = cluster_logprob + head_logprob[
-                :, self.shortlist_size + i
-            ].unsqueeze(1)
-        return out
+            parts.append(cluster_logprob + head_logprob[:, self.shortlist_size + i].unsqueeze(1))
+        return R.cat(parts, dim=1)
 
     def log_prob(self, input: Tensor) -> Tensor:
         """The log probabilities of all n_classes classes, (N, n_classes)."""
@@ -152,6 +161,9 @@ class AdaptiveLogSoftmaxWithLoss(Module):
 
     def predict(self, input: Tensor) -> Tensor:
         """The most probable class of each example (``log_prob(input).argmax(1)``, cheaper)."""
+        _eager_only(
+            "predict", input, why="which rows need the full distribution depends on the head"
+        )
         head_output = self.head(input)
         output = R.argmax(head_output, dim=1)
         not_in_shortlist = output >= self.shortlist_size

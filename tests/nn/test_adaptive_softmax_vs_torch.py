@@ -113,6 +113,26 @@ def test_predict_all_three_paths():
         np.testing.assert_array_equal(got.predict(_a(x)).numpy(), want.predict(x).numpy())
 
 
+def test_compiled_log_prob_and_eager_only_methods():
+    want, got = _pair(*CONFIGS[0], dtype=torch.float64)
+    x = torch.randn(6, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    xt, xa = x.clone().requires_grad_(), _a(x).requires_grad_()
+    weights = torch.linspace(-1, 1, 6 * 20, dtype=torch.float64).reshape(6, 20)
+    (want.log_prob(xt) * weights).sum().backward()
+    compiled = adjit.compile(lambda v: got.log_prob(v))
+    (compiled(xa) * _a(weights)).sum().backward()
+    np.testing.assert_allclose(
+        compiled(xa).detach().numpy(), want.log_prob(x).detach().numpy(), rtol=1e-12
+    )
+    np.testing.assert_allclose(xa.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+    for p, q in zip(want.parameters(), got.parameters(), strict=True):
+        np.testing.assert_allclose(q.grad.numpy(), p.grad.numpy(), rtol=1e-12, atol=1e-12)
+    t = adjit.tensor([0, 5, 19, 10, 3, 16])
+    for method in (lambda v: got(v, t).loss, got.predict):
+        with pytest.raises(adjit.TracingError, match="AdaptiveLogSoftmaxWithLoss"):
+            adjit.compile(method)(_a(x))
+
+
 def _errors():
     x2, x1 = torch.randn(3, 16), torch.randn(16)
     return [
