@@ -619,3 +619,38 @@ def test_lbfgs_on_a_module_matches_torch() -> None:
             opt.step(closure)
     for (k, a), t in zip(aa.state_dict().items(), ta.state_dict().values(), strict=True):
         np.testing.assert_allclose(a.numpy(), t.numpy(), rtol=1e-9, atol=1e-11, err_msg=k)
+
+
+@pytest.mark.parametrize("name", ["NAdam", "Adafactor", "Rprop", "ASGD"])
+def test_checkpoint_file_resumes_in_torch(name: str, tmp_path: Any) -> None:
+    """``adjit.save`` of optimizer and scheduler state_dicts loads with
+    ``torch.load(weights_only=True)``; PyTorch continues exactly as PyTorch's own resume."""
+    init = _init("float64")
+    pa, oa = _make(adjit, name, {}, init)
+    sa = adjit.optim.lr_scheduler.ExponentialLR(oa, gamma=0.9)
+    pt, ot = _make(torch, name, {}, init)
+    st = torch.optim.lr_scheduler.ExponentialLR(ot, gamma=0.9)
+    for k in range(STEPS // 2):
+        _steps(adjit, pa, oa, range(k, k + 1), "float64")
+        _steps(torch, pt, ot, range(k, k + 1), "float64")
+        sa.step()
+        st.step()
+    path = tmp_path / "ckpt.pt"
+    adjit.save({"optim": oa.state_dict(), "sched": sa.state_dict(), "epoch": 6}, path)
+    ckpt = torch.load(path, weights_only=True)
+    p2, o2 = _make(torch, name, {}, [p.detach().numpy() for p in pa])
+    s2 = torch.optim.lr_scheduler.ExponentialLR(o2, gamma=0.9)
+    o2.load_state_dict(ckpt["optim"])
+    s2.load_state_dict(ckpt["sched"])
+    torch.save({"optim": ot.state_dict(), "sched": st.state_dict()}, tmp_path / "t.pt")
+    ref = torch.load(tmp_path / "t.pt", weights_only=True)
+    p3, o3 = _make(torch, name, {}, [p.detach().numpy() for p in pt])
+    s3 = torch.optim.lr_scheduler.ExponentialLR(o3, gamma=0.9)
+    o3.load_state_dict(ref["optim"])
+    s3.load_state_dict(ref["sched"])
+    for k in range(STEPS // 2, STEPS):
+        for params, opt, sched in ((p2, o2, s2), (p3, o3, s3)):
+            _steps(torch, params, opt, range(k, k + 1), "float64")
+            sched.step()
+    assert ckpt["epoch"] == 6 and s2.get_last_lr() == s3.get_last_lr()
+    _assert_same_params(p2, p3, "float64")
