@@ -26,11 +26,26 @@ def _length_message(op: str, what: str, nd: int, avg: bool) -> str:
     return f"{op}: {what} {body}, or a tuple of {_WORDS[nd]} ints"
 
 
+_POSITION = {"kernel_size": 2, "stride": 3, "padding": 4, "dilation": 5, "output_size": 3}
+
+
 def dims(v: Any, nd: int, op: str, what: str, avg: bool) -> tuple[int, ...]:
-    """An int or an nd-sequence (one element also broadcasts) as an nd-tuple of ints."""
+    """An int or an nd-sequence (one element also broadcasts) as an nd-tuple of ints, with
+    PyTorch's argument parser's TypeErrors for anything else."""
     if isinstance(v, int):
         return (v,) * nd
-    items = tuple(int(n) for n in v)
+    if not isinstance(v, list | tuple):
+        raise TypeError(
+            f"{op}(): argument '{what}' (position {_POSITION[what]}) must be tuple of ints, not "
+            f"{type(v).__name__}"
+        )
+    for i, n in enumerate(v):
+        if not isinstance(n, int):
+            raise TypeError(
+                f"{op}(): argument '{what}' failed to unpack the object at pos {i + 1} with "
+                f'error "type must be tuple of ints,but got {type(n).__name__}"'
+            )
+    items = tuple(v)
     if len(items) == 1:
         return items * nd
     if len(items) != nd:
@@ -39,7 +54,7 @@ def dims(v: Any, nd: int, op: str, what: str, avg: bool) -> tuple[int, ...]:
 
 
 def is_empty_stride(stride: Any) -> bool:
-    return stride is None or (not isinstance(stride, int) and len(stride) == 0)
+    return stride is None or (isinstance(stride, list | tuple) and len(stride) == 0)
 
 
 def stride_zero(s: tuple[int, ...]) -> None:
