@@ -259,21 +259,22 @@ class _Problem:
 
 
 class _CtcRule:
-    """ctc_loss's derivative (w.r.t. log_probs) from the forward's alpha; not twice."""
+    """ctc_loss's derivative (w.r.t. log_probs) from the forward's alpha and losses; the
+    gradient it gives has no derivative of its own (PyTorch's _ctc_loss_backward has none)."""
 
-    def __init__(self, problem: _Problem, alpha: np.ndarray, zero_inf: bool) -> None:
-        self.problem, self.alpha, self.zero_inf = problem, alpha, zero_inf
+    def __init__(self, problem: _Problem, alpha: np.ndarray, nll: np.ndarray, zero_inf: bool):
+        self.problem, self.alpha, self.nll, self.zero_inf = problem, alpha, nll, zero_inf
 
     def __repr__(self) -> str:
         return "ctc_loss"
 
     def vjp(self, g: Tensor, out: Tensor, inputs: Any, needs: tuple[bool, ...]) -> tuple:
+        if not needs[1]:
+            return (None, None)
         lp_t = inputs[1]
-        nll = out._data if not isinstance(out._data, Tensor) else out._data._data
-        data = self.problem.grad(self.alpha, np.asarray(nll), np.asarray(g._data), self.zero_inf)
-        grad = Tensor._make(data.reshape(lp_t.shape))
-        grad = with_rule(_NO_SECOND, lambda *ts: grad, g, lp_t, name="NotImplemented")
-        return (None, grad if needs[1] else None)
+        data = self.problem.grad(self.alpha, self.nll, np.asarray(g._data), self.zero_inf)
+        grad = Tensor._make(data)
+        return (None, with_rule(_NO_SECOND, lambda *ts: grad, g, lp_t, name="NotImplemented"))
 
 
 class _NotTwice:
@@ -333,7 +334,7 @@ def ctc_loss(
     problem = _Problem(lp, ext, il, tl)
     alpha = problem.alpha()
     nll = problem.nll(alpha).astype(lp.dtype)
-    rule = _CtcRule(problem, alpha, zero_infinity)
+    rule = _CtcRule(problem, alpha, nll, zero_infinity)
     res = with_rule(rule, lambda *ts: Tensor._make(nll), lp_t, name="CtcLossBackward0")
     if zero_infinity:
         res = R.where(res == float("inf"), Tensor._make(np.zeros((), lp.dtype)), res)

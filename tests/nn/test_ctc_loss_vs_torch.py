@@ -238,3 +238,18 @@ def test_out_of_range_target_refused():
     """PyTorch reads out of bounds for a label >= C (a garbage loss); we raise."""
     with pytest.raises(IndexError, match="ctc_loss: target 9 is out of bounds for 5 classes"):
         adjit.nn.functional.ctc_loss(_a(_LP), adjit.tensor([[1, 2, 9], [3, 1, 0]]), [6, 5], [3, 2])
+
+
+def test_transposed_log_probs_through_log_softmax_twice():
+    """log_probs as a (T, N, C) view of (N, T, C) logits' log_softmax, backward run twice."""
+    logits = torch.randn(3, 7, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(11))
+    targets, il, tl = torch.tensor([[1, 1, 2], [4, 3, 0], [2, 0, 0]]), (7, 6, 5), (3, 2, 1)
+    grads = []
+    for lib, x in ((torch, logits.clone().requires_grad_()), (adjit, _a(logits).requires_grad_())):
+        lp = lib.nn.functional.log_softmax(x, dim=2).transpose(0, 1)
+        tg = targets if lib is torch else _a(targets)
+        loss = lib.nn.functional.ctc_loss(lp, tg, il, tl, reduction="sum")
+        loss.backward(retain_graph=True)
+        loss.backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12, atol=1e-12)
