@@ -113,6 +113,7 @@ WARNINGS: dict[str, Any] = {
     "pin_memory_without_accelerator": lambda lib, d: list(
         d.DataLoader(_ds(lib, d), pin_memory=True)
     ),
+    "cummulative_sizes": lambda lib, d: d.ConcatDataset([range(2)]).cummulative_sizes,
     "too_many_workers": lambda lib, d: d.DataLoader(
         _ds(lib, d), num_workers=len(os.sched_getaffinity(0)) + 1
     ),

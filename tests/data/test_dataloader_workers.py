@@ -46,16 +46,18 @@ class Draws:
         }
 
 
-def test_workers_seed_and_report_as_torch() -> None:
+@pytest.mark.parametrize("persistent", [True, False])
+def test_workers_seed_and_report_as_torch(persistent: bool) -> None:
     """Same seed: same batches, same per-worker draws (global generator, ``random``, NumPy),
-    same WorkerInfo, worker_init_fn run once per worker, over two persistent epochs."""
+    same WorkerInfo, worker_init_fn run once per worker, over two epochs (persistent workers
+    keep their seeds; new workers get a new base seed from the loader's generator)."""
 
     def program(lib: Any, data: Any) -> Any:
         g = lib.Generator()
         g.manual_seed(3)
         loader = data.DataLoader(
             Draws(lib, data), batch_size=2, shuffle=True, generator=g, num_workers=2,
-            persistent_workers=True, worker_init_fn=_record_init, prefetch_factor=3,
+            persistent_workers=persistent, worker_init_fn=_record_init, prefetch_factor=3,
         )  # fmt: skip
         return [list(loader), list(loader)]
 

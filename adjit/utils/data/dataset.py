@@ -150,6 +150,15 @@ class ConcatDataset(Dataset[T_co]):
         start = self.cumulative_sizes[dataset_idx - 1] if dataset_idx > 0 else 0
         return self.datasets[dataset_idx][idx - start]
 
+    @property
+    def cummulative_sizes(self) -> list[int]:
+        warnings.warn(
+            "`cummulative_sizes` attribute is renamed to `cumulative_sizes`",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return self.cumulative_sizes
+
 
 class ChainDataset(IterableDataset[Any]):
     """The iterable datasets one after another, chained lazily."""

@@ -127,9 +127,12 @@ def _generate_state(base_seed: int, worker_id: int) -> list[int]:
 
 
 def seed_worker(base_seed: int, worker_id: int) -> int:
-    """Seed ``random``, adjit's global generator and NumPy as PyTorch seeds a worker."""
+    """Seed ``random``, adjit's global generator and NumPy as PyTorch seeds a worker (one
+    thread for kernels and BLAS, as PyTorch)."""
     from adjit.runtime.generator import manual_seed
+    from adjit.runtime.settings import set_num_threads
 
+    set_num_threads(1)  # as PyTorch: workers do not oversubscribe the cores with BLAS threads
     seed = base_seed + worker_id
     random.seed(seed)
     manual_seed(seed)
