@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 from adjit.runtime.tensor import Tensor
@@ -26,26 +27,38 @@ def _length_message(op: str, what: str, nd: int, avg: bool) -> str:
     return f"{op}: {what} {body}, or a tuple of {_WORDS[nd]} ints"
 
 
+def _integer(v: Any) -> bool:
+    """An int for PyTorch's parser: ints, NumPy integers, one-element integer tensors; no
+    bools."""
+    if isinstance(v, bool):
+        return False
+    try:
+        operator.index(v)
+    except TypeError:
+        return False
+    return True
+
+
 _POSITION = {"kernel_size": 2, "stride": 3, "padding": 4, "dilation": 5, "output_size": 3}
 
 
 def dims(v: Any, nd: int, op: str, what: str, avg: bool) -> tuple[int, ...]:
     """An int or an nd-sequence (one element also broadcasts) as an nd-tuple of ints, with
     PyTorch's argument parser's TypeErrors for anything else."""
-    if isinstance(v, int):
-        return (v,) * nd
+    if _integer(v):
+        return (operator.index(v),) * nd
     if not isinstance(v, list | tuple):
         raise TypeError(
             f"{op}(): argument '{what}' (position {_POSITION[what]}) must be tuple of ints, not "
             f"{type(v).__name__}"
         )
     for i, n in enumerate(v):
-        if not isinstance(n, int):
+        if not _integer(n):
             raise TypeError(
                 f"{op}(): argument '{what}' failed to unpack the object at pos {i + 1} with "
                 f'error "type must be tuple of ints,but got {type(n).__name__}"'
             )
-    items = tuple(v)
+    items = tuple(operator.index(n) for n in v)
     if len(items) == 1:
         return items * nd
     if len(items) != nd:

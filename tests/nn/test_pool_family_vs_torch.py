@@ -381,6 +381,7 @@ ERROR_TABLE = [
     ("max_pool2d", (2, 3, 9, 9), ((2, 2, 2),), {}),
     ("max_pool2d", (2, 3, 9, 9), (3, (1, 1, 1)), {}),
     ("max_pool2d", (2, 3, 9, 9), (2.5,), {}),
+    ("max_pool2d", (2, 3, 9, 9), (True,), {}),
     ("max_pool2d", (2, 3, 9, 9), ((2, 2.0),), {}),
     ("max_pool2d", (2, 3, 9, 9), (2, 1.5), {}),
     ("max_pool3d", (2, 3, 5, 6, 7), ("a",), {}),
@@ -668,3 +669,9 @@ def test_torch_namespace_pooling(name: str, nd: int, args: tuple) -> None:
     """The pooling functions PyTorch also binds as ``torch.*``, with its signatures."""
     fa, ft = getattr(adjit, name), getattr(torch, name)
     _compare(lambda a: fa(a, *args), lambda t: ft(t, *args), _input(nd, np.float64))
+
+
+def test_numpy_integer_sizes_as_pytorch() -> None:
+    x = _input(2, np.float64)
+    _compare(*_both("max_pool2d", np.int64(2), (np.int32(2), 1)), x)
+    _compare(*_both("avg_pool2d", (np.int64(3), 2), padding=np.int64(1)), x)
