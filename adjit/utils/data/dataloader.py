@@ -7,6 +7,7 @@ import itertools
 import math
 import multiprocessing
 import os
+import pickle
 import queue
 import warnings
 from collections.abc import Callable, Iterable
@@ -29,17 +30,18 @@ FROZEN_AFTER_INIT = (
 )  # fmt: skip
 
 # Note [DataLoader order and seeds]
-# Each iterator (each epoch, or each reset of persistent workers' iterator: only the sampler is
-# re-iterated then) first draws ``base_seed`` with ``empty((), int64).random_(generator=g)``
-# from the loader's generator (the global one when None), then the sampler draws as it is
-# iterated: RandomSampler uses the loader's generator, or without one seeds a fresh Generator
-# from a draw of the global generator. Worker ``i`` seeds ``random`` and adjit's global
-# generator with ``base_seed + i`` and NumPy with PyTorch's hash of (base_seed, i). Batches are
-# assigned round robin and returned in sampler order, so all of this equals PyTorch draw for
-# draw for a given seed. Not defined by the generator (as in PyTorch): which worker's samples
-# an IterableDataset yields when (each worker runs its own copy of the dataset; the loader
-# returns their batches round robin, skipping exhausted workers), and with ``in_order=False``
-# the order in which batches arrive.
+# Defined by the seed, and equal to PyTorch's draw for draw: each iterator (each epoch; with
+# persistent workers only the first) draws ``base_seed`` with ``empty((), int64).random_(g)``
+# from the loader's generator (the global one when None); then the sampler draws as it is
+# iterated (RandomSampler from the loader's generator, or without one from a fresh Generator
+# seeded by a draw of the global generator). Worker ``i`` seeds ``random`` and adjit's global
+# generator with ``base_seed + i`` and NumPy with PyTorch's hash of (base_seed, i); tasks go to
+# workers round robin and batches come back in sampler order. So the batch order does not
+# depend on ``num_workers``, but random draws a dataset makes in ``__getitem__`` do (the main
+# process's stream, or the worker's), exactly as in PyTorch for the same ``num_workers``.
+# Not defined by the generator (as in PyTorch): with ``in_order=False`` batches come in the
+# order workers finish them; an IterableDataset's order is its own, and with workers each runs
+# its own copy (shard it with ``get_worker_info()``), their batches interleaved round robin.
 
 
 class _InfiniteConstantSampler(Sampler[None]):
@@ -393,7 +395,18 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 ),
             )  # fmt: skip
             w.daemon = True
-            w.start()
+            try:
+                w.start()
+            except (TypeError, AttributeError, pickle.PicklingError):
+                warnings.warn(
+                    "Got pickle error when attempting to start a worker Process. This might be "
+                    "because the worker Process arguments are not picklable. Python 3.14+ "
+                    "changed the multiprocessing start method in non-Mac POSIX platforms to "
+                    "'forkserver', which requires the worker Process arguments to be picklable. "
+                    "You can also try multiprocessing.set_start_method('fork').",
+                    stacklevel=2,
+                )
+                raise
             self._index_queues.append(index_queue)
             self._workers.append(w)
         self._reset(loader, first_iter=True)
