@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from adjit.nn.parameter import is_lazy
 from adjit.runtime.grad_mode import no_grad
 from adjit.runtime.tensor import Size, Tensor
 
@@ -78,10 +79,10 @@ def _save(
         pre_hook(mod, prefix, keep_vars)
     for name, p in mod._parameters.items():
         if p is not None:
-            out[prefix + name] = p if keep_vars else p.detach()
+            out[prefix + name] = p if keep_vars or is_lazy(p) else p.detach()
     for name, b in mod._buffers.items():
         if b is not None and name not in mod._non_persistent_buffers_set:
-            out[prefix + name] = b if keep_vars else b.detach()
+            out[prefix + name] = b if keep_vars or is_lazy(b) else b.detach()
     for name, child in mod._modules.items():
         if child is not None:
             _save(child, out, prefix + name + ".", keep_vars, hooks)
