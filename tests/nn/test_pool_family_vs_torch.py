@@ -675,3 +675,25 @@ def test_numpy_integer_sizes_as_pytorch() -> None:
     x = _input(2, np.float64)
     _compare(*_both("max_pool2d", np.int64(2), (np.int32(2), 1)), x)
     _compare(*_both("avg_pool2d", (np.int64(3), 2), padding=np.int64(1)), x)
+
+
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("max_pool3d", (2,)),
+        ("avg_pool3d", (3, 2, 1)),
+        ("adaptive_max_pool3d", ((4, 3, 2),)),
+        ("adaptive_avg_pool3d", ((4, 3, 2),)),
+        ("lp_pool3d", (2, 2)),
+    ],
+)
+def test_second_derivatives(name: str, args: tuple) -> None:
+    x = np.abs(_input(3, np.float64, (1, 2, 6, 6, 5))) + 0.1
+    xa, xt = adjit.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ya, yt = getattr(F, name)(xa, *args), getattr(TF, name)(xt, *args)
+    (ga,) = adjit.autograd.grad((ya**2).sum(), xa, create_graph=True)
+    (gt,) = torch.autograd.grad((yt**2).sum(), xt, create_graph=True)
+    (ha,) = adjit.autograd.grad((ga**2).sum(), xa)
+    (ht,) = torch.autograd.grad((gt**2).sum(), xt)
+    np.testing.assert_allclose(ga.detach().numpy(), gt.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ha.numpy(), ht.numpy(), rtol=1e-12, atol=1e-12)
