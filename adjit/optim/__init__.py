@@ -1,6 +1,7 @@
 """``adjit.optim``: optimizers and learning-rate schedulers, as in ``torch.optim``."""
 
 from adjit.optim import lr_scheduler, swa_utils
+from adjit.optim._stateless import swap_in_optimizer_params_and_state
 from adjit.optim.adadelta import Adadelta
 from adjit.optim.adafactor import Adafactor
 from adjit.optim.adam import Adam, AdamW
@@ -32,5 +33,6 @@ __all__ = [
     "RMSprop",
     "Rprop",
     "lr_scheduler",
+    "swap_in_optimizer_params_and_state",
     "swa_utils",
 ]

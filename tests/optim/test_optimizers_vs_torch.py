@@ -654,3 +654,36 @@ def test_checkpoint_file_resumes_in_torch(name: str, tmp_path: Any) -> None:
             sched.step()
     assert ckpt["epoch"] == 6 and s2.get_last_lr() == s3.get_last_lr()
     _assert_same_params(p2, p3, "float64")
+
+
+def test_swap_in_optimizer_params_and_state_matches_torch() -> None:
+    """Inside the context the step updates the swap-in parameters and state (as PyTorch's);
+    outside, the live parameters, state and groups are as before."""
+    out = []
+    for lib in (adjit, torch):
+        init = _init("float64")
+        params, opt = _make(lib, "Adam", {"lr": 0.1}, init)
+        _steps(lib, params, opt, range(2), "float64")
+        live_before = [p.detach().numpy().copy() for p in params]
+        sd = _to(lib, opt.state_dict())
+        sd["param_groups"][0]["lr"] = 0.3
+        swap = {f"p{i}": lib.tensor(w + 1.0) for i, w in enumerate(init)}
+        for i, g in enumerate(_grads(5, "float64")):
+            swap[f"p{i}"].grad = lib.tensor(g)
+        with lib.optim.swap_in_optimizer_params_and_state(opt, swap, sd):
+            assert opt.param_groups[0]["lr"] == 0.3
+            opt.step()
+        assert opt.param_groups[0]["lr"] == 0.1 and opt.param_groups[0]["params"][0] is params[0]
+        for p, before in zip(params, live_before, strict=True):
+            np.testing.assert_array_equal(p.detach().numpy(), before)
+        out.append([t.detach().numpy().copy() for t in swap.values()])
+        out.append(sd["state"][0]["exp_avg"].numpy().copy())
+        swap_in = lib.optim.swap_in_optimizer_params_and_state
+        bad_dicts = ({"state": [], "param_groups": []}, {"state": {}, "param_groups": [{}]})
+        errs = [_error(swap_in(opt, swap, bad).__enter__) for bad in bad_dicts]
+        out.append(errs)
+    (pa, ea, errs_a), (pt, et, errs_t) = out[:3], out[3:]
+    for a, t in zip(pa, pt, strict=True):
+        np.testing.assert_allclose(a, t, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ea, et, rtol=1e-12, atol=1e-14)
+    assert errs_a == errs_t and all(e[0] for e in errs_a)
