@@ -321,3 +321,22 @@ def test_compiled_training_step_through_weight_norm() -> None:
     np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5)
     for a, b in zip(results[1][1:], results[0][1:], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_compiled_spectral_norm_updates_buffers_as_eager() -> None:
+    adjit.manual_seed(0)
+    model = adjit.nn.utils.parametrizations.spectral_norm(adjit.nn.Linear(6, 5))
+    with adjit.no_grad():  # a u far from converged, so each call's power iteration moves it
+        model.parametrizations.weight[0]._u.copy_(
+            adjit.nn.functional.normalize(adjit.randn(5), dim=0)
+        )
+    twin = copy.deepcopy(model)
+    x = adjit.randn(2, 6)
+    compiled = adjit.compile(lambda x: twin(x).sum())
+    u0 = _np(model.parametrizations.weight[0]._u).copy()
+    for _ in range(2):
+        np.testing.assert_allclose(float(compiled(x)), float(model(x).sum()), rtol=2e-6)
+        ours, eager = twin.parametrizations.weight[0], model.parametrizations.weight[0]
+        np.testing.assert_allclose(_np(ours._u), _np(eager._u), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(_np(ours._v), _np(eager._v), rtol=1e-6, atol=1e-7)
+    assert np.abs(_np(model.parametrizations.weight[0]._u) - u0).max() > 0.1

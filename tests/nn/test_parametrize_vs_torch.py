@@ -335,3 +335,18 @@ def test_parametrized_deepcopy_and_to_double() -> None:
 
     ours, theirs = _both(run)
     assert ours == theirs
+
+
+def test_unsafe_parametrization_may_change_shape() -> None:
+    def run(L: Any) -> list[Any]:
+        class Pad(L.nn.Module):
+            def forward(self, X: Any) -> Any:
+                return L.cat([X, X.sum(0, keepdim=True)])
+
+        m = L.nn.Linear(3, 2, dtype=L.float64)
+        L.nn.utils.parametrize.register_parametrization(m, "weight", Pad(), unsafe=True)
+        return [tuple(m.weight.shape), m.parametrizations.weight.unsafe, _np(m.weight)]
+
+    ours, theirs = _both(run)
+    assert ours[:2] == theirs[:2] == [(3, 3), True]
+    np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-12)
