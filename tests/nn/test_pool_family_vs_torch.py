@@ -335,10 +335,12 @@ def _compiled_rows() -> list[tuple[str, Any, tuple[int, ...]]]:
         ("lp_pool2d", lambda a: F.lp_pool2d(a, 2, 3, 2), SHAPES[2]),
         ("fractional", lambda a: F.fractional_max_pool2d(a, 2, 5, _random_samples=u2), SHAPES[2]),
         ("max_unpool2d", unpool, SHAPES[2]),
+        ("adaptive_avg_pool2d fixed", lambda a: F.adaptive_avg_pool2d(a, (3, 4)), SHAPES[2]),
+        ("adaptive_max_pool3d fixed", lambda a: F.adaptive_max_pool3d(a, (3, 7, 5)), SHAPES[3]),
     ]
 
 
-@pytest.mark.parametrize("row", range(10))
+@pytest.mark.parametrize("row", range(12))
 def test_compiled_matches_eager(row: int) -> None:
     _, fn, shape = _compiled_rows()[row]
     x = adjit.tensor(_input(len(shape) - 2, np.float64, shape), requires_grad=True)
