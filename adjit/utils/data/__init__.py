@@ -15,6 +15,7 @@ from .dataset import (
     TensorDataset,
     random_split,
 )
+from .fetch import _DatasetKind
 from .sampler import (
     BatchSampler,
     RandomSampler,
@@ -41,6 +42,7 @@ __all__ = [
     "TensorDataset",
     "WeightedRandomSampler",
     "WorkerInfo",
+    "_DatasetKind",
     "default_collate",
     "default_convert",
     "get_worker_info",

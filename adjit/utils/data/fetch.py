@@ -58,3 +58,11 @@ def create_fetcher(kind: int, dataset: Any, auto_collation: bool,
                    collate_fn: Callable[..., Any], drop_last: bool) -> MapFetcher:  # fmt: skip
     cls = MapFetcher if kind == MAP else IterableFetcher
     return cls(dataset, auto_collation, collate_fn, drop_last)
+
+
+class _DatasetKind:
+    """PyTorch's name for the dataset kinds (``torch.utils.data._DatasetKind``)."""
+
+    Map = MAP
+    Iterable = ITERABLE
+    create_fetcher = staticmethod(create_fetcher)
