@@ -198,6 +198,12 @@ def _errors() -> list[tuple[str, Callable[[Any], Any]]]:
     def sn_iters(L: Any) -> Any:
         L.nn.utils.parametrizations.spectral_norm(L.nn.Linear(2, 2), n_power_iterations=0)
 
+    def assign_cayley(L: Any) -> Any:
+        m = L.nn.utils.parametrizations.orthogonal(
+            L.nn.Linear(3, 3), orthogonal_map="cayley", use_trivialization=False
+        )
+        m.weight = L.eye(3)
+
     def serialize(L: Any) -> Any:
         _registered(L).__getstate__()
 
@@ -212,6 +218,7 @@ def _errors() -> list[tuple[str, Callable[[Any], Any]]]:
         ("orth_map", orth_map),
         ("sn_dim", sn_dim),
         ("sn_iters", sn_iters),
+        ("assign_cayley", assign_cayley),
         ("serialize", serialize),
     ]
 
@@ -265,6 +272,18 @@ ROWS: list[tuple[str, Callable[[Any, Any], Any], Callable[[Any], Any], tuple[int
         _apply("orthogonal", orthogonal_map="householder"),
         _lin(4, 4),
         (2, 4),
+    ),
+    (
+        "orthogonal_householder_no_trivialization_wide",
+        _apply("orthogonal", orthogonal_map="householder", use_trivialization=False),
+        _lin(3, 5),
+        (2, 5),
+    ),
+    (
+        "orthogonal_householder_no_trivialization_tall",
+        _apply("orthogonal", orthogonal_map="householder", use_trivialization=False),
+        _lin(5, 3),
+        (2, 3),
     ),
     (
         "orthogonal_matrix_exp_tall",

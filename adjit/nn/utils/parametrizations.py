@@ -5,6 +5,8 @@ from __future__ import annotations
 from enum import Enum, auto
 from typing import Any
 
+import numpy as np
+
 from adjit import linalg
 from adjit.nn import functional as F
 from adjit.nn.module import Module
@@ -31,6 +33,18 @@ def _make_orthogonal(A: Tensor) -> Tensor:
     """Q of A's QR with columns signed by diag(R) (PyTorch's geqrf + householder_product)."""
     Q, Rm = linalg.qr(A)
     return Q * Rm.diagonal(dim1=-2, dim2=-1).sgn().unsqueeze(-2)
+
+
+def _geqrf(A: Tensor) -> tuple[Tensor, Tensor]:
+    """LAPACK geqrf of each matrix (Householder vectors under R, and tau), as ``torch.geqrf``;
+    eager only (``right_inverse`` runs when a parametrization is registered or assigned)."""
+    data = A.detach().numpy()
+    flat = data.reshape(-1, *data.shape[-2:])
+    pairs = [np.linalg.qr(m, mode="raw") for m in flat]
+    h = np.stack([p[0].T for p in pairs]).reshape(data.shape)
+    tau = np.stack([p[1] for p in pairs]).reshape(*data.shape[:-2], -1)
+    h, tau = (np.ascontiguousarray(v, dtype=data.dtype) for v in (h, tau))
+    return Tensor._make(h), Tensor._make(tau)
 
 
 class _OrthMaps(Enum):
@@ -103,10 +117,10 @@ class _Orthogonal(Module):
                     "It is not possible to assign to the matrix exponential "
                     "or the Cayley parametrizations when use_trivialization=False."
                 )
-            raise NotImplementedError(
-                "orthogonal: assigning with use_trivialization=False (geqrf) is not supported "
-                "by adjit"
-            )
+            A, tau = _geqrf(Q)
+            diag = A.diagonal(dim1=-2, dim2=-1)
+            diag.copy_(R.where(tau == 0.0, -diag.sign(), diag.sign()))
+            return A.mT if transpose else A
         if n == k:
             Q = _make_orthogonal(Q) if not _is_orthogonal(Q) else Q.clone()
         else:
