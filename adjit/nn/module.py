@@ -50,6 +50,11 @@ _HOOK_TABLES = (
     "_load_state_dict_pre_hooks",
     "_load_state_dict_post_hooks",
 )
+_HOOK_FLAGS = (
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_forward_pre_hooks_with_kwargs",
+)
 
 
 class Module:
@@ -77,9 +82,16 @@ class Module:
         setter("_modules", {})
         for table in _HOOK_TABLES:
             setter(table, OrderedDict())
-        setter("_forward_hooks_with_kwargs", {})
-        setter("_forward_hooks_always_called", {})
-        setter("_forward_pre_hooks_with_kwargs", {})
+        for table in _HOOK_FLAGS:
+            setter(table, {})
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, adding the hook tables a module pickled before they existed lacks."""
+        self.__dict__.update(state)
+        for table in _HOOK_TABLES:
+            self.__dict__.setdefault(table, OrderedDict())
+        for table in _HOOK_FLAGS:
+            self.__dict__.setdefault(table, {})
 
     # ---- registration -----------------------------------------------------------------------
     def _check_name(self, kind: str, name: Any, table: dict[str, Any]) -> None:
