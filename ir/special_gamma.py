@@ -21,6 +21,7 @@ NAN, INF = float("nan"), float("inf")
 MACHEP = 1.11022302462515654042e-16
 MAXLOG = 7.09782712893383996843e2
 MAXITER = 2000
+MAX_DIRECT_TERMS = 1e7  # zeta's direct sum for a negative q (Note [polynomial degrees])
 LANCZOS_G = 6.024680040776729583740234375
 EXP1 = 2.718281828459045
 PI_FLOAT = float(np.float32(math.pi))  # PyTorch's asymptotic series divides by c10::pi<float>
@@ -134,32 +135,63 @@ def _fac(a: Array, x: Array) -> Array:
     return np.where(far, direct, near)
 
 
+State = dict[str, Array]
+
+
+def iterate(state: State, step: Callable[[State, int], Array], limit: int) -> State:
+    """Run ``step(live, i)`` for i = 0 .. limit - 1 on the elements still going: it updates the
+    compacted ``live`` arrays in place and returns which elements stop after this step (a
+    scalar loop's ``break``). Stopped elements leave the arrays, so each step costs what is
+    left, not the whole input (a few elements needing 2000 steps no longer cost 2000 passes)."""
+    final = {k: v.copy() for k, v in state.items()}
+    live = {k: v.copy() for k, v in state.items()}
+    idx = np.arange(next(iter(state.values())).shape[0])
+    for i in range(limit):
+        if not idx.size:
+            break
+        stop = step(live, i)
+        if stop.any():
+            for k, v in live.items():
+                final[k][idx[stop]] = v[stop]
+            keep = ~stop
+            idx = idx[keep]
+            live = {k: v[keep] for k, v in live.items()}
+    for k, v in live.items():
+        final[k][idx] = v
+    return final
+
+
 def _igam_series(a: Array, x: Array) -> Array:
     """DLMF 8.11.4."""
     ax = _fac(a, x)
-    r, c, ans = a.copy(), np.ones_like(a), np.ones_like(a)
-    live = ax != 0.0
-    for _ in range(MAXITER):
-        if not live.any():
-            break
-        r = np.where(live, r + 1.0, r)
-        c = np.where(live, c * (x / r), c)
-        ans = np.where(live, ans + c, ans)
-        live &= ~(c <= _machep(a) * ans)
+    eps = _machep(a)
+
+    def step(s: State, i: int) -> Array:
+        s["r"] = s["r"] + 1.0
+        s["c"] = s["c"] * (s["x"] / s["r"])
+        s["ans"] = s["ans"] + s["c"]
+        return s["c"] <= eps * s["ans"]
+
+    go = ax != 0.0
+    one = np.ones_like(a[go])
+    ans = np.ones_like(a)
+    ans[go] = iterate({"r": a[go], "c": one, "ans": one, "x": x[go]}, step, MAXITER)["ans"]
     return np.where(ax == 0.0, 0.0, ans * ax / a)
 
 
 def _igamc_series(a: Array, x: Array) -> Array:
     """DLMF 8.7.3."""
-    fac, total = np.ones_like(a), np.zeros_like(a)
-    live = np.ones(a.shape, bool)
-    for n in range(1, MAXITER):
-        if not live.any():
-            break
-        fac = np.where(live, fac * (-x / n), fac)
-        term = fac / (a + n)
-        total = np.where(live, total + term, total)
-        live &= ~(np.abs(term) <= _machep(a) * np.abs(total))
+    eps = _machep(a)
+
+    def step(s: State, i: int) -> Array:
+        n = i + 1
+        s["fac"] = s["fac"] * (-s["x"] / n)
+        term = s["fac"] / (s["a"] + n)
+        s["total"] = s["total"] + term
+        return np.abs(term) <= eps * np.abs(s["total"])
+
+    state = {"fac": np.ones_like(a), "total": np.zeros_like(a), "a": a, "x": x}
+    total = iterate(state, step, MAXITER - 1)["total"]
     logx = np.log(x)
     term = -np.expm1(a * logx - lgamma(1 + a))
     return term - np.exp(a * logx - lgamma(a)) * total
@@ -208,36 +240,37 @@ def _asymptotic_regime(a: Array, x: Array) -> Array:
 def _igamc_cf(a: Array, x: Array) -> Array:
     """DLMF 8.9.2: the continued fraction."""
     ax = _fac(a, x)
-    y = 1.0 - a
-    z = x + y + 1.0
-    c = np.zeros_like(a)
-    pkm2, qkm2 = np.ones_like(a), x.copy()
-    pkm1, qkm1 = x + 1.0, z * x
-    ans = pkm1 / qkm1
-    live = ax != 0.0
     single = a.dtype == np.float32
     big, biginv = (
         (16777216.0, 5.9604644775390625e-8)
         if single
         else (4.503599627370496e15, 2.22044604925031308085e-16)
     )
-    for _ in range(MAXITER):
-        if not live.any():
-            break
-        c, y, z = c + 1.0, y + 1.0, z + 2.0
-        yc = y * c
-        pk = pkm1 * z - pkm2 * yc
-        qk = qkm1 * z - qkm2 * yc
+    eps = _machep(a)
+
+    def step(s: State, i: int) -> Array:
+        s["c"], s["y"], s["z"] = s["c"] + 1.0, s["y"] + 1.0, s["z"] + 2.0
+        yc = s["y"] * s["c"]
+        pk = s["pkm1"] * s["z"] - s["pkm2"] * yc
+        qk = s["qkm1"] * s["z"] - s["qkm2"] * yc
         nonzero = qk != 0
         r = pk / np.where(nonzero, qk, 1.0)
-        t = np.where(nonzero, np.abs((ans - r) / r), 1.0)
-        ans = np.where(live & nonzero, r, ans)
+        t = np.where(nonzero, np.abs((s["ans"] - r) / r), 1.0)
+        s["ans"] = np.where(nonzero, r, s["ans"])
         scale = np.where(np.abs(pk) > big, biginv, 1.0)
-        new = (pkm1 * scale, pk * scale, qkm1 * scale, qk * scale)
-        pkm2, pkm1, qkm2, qkm1 = (
-            np.where(live, v, o) for v, o in zip(new, (pkm2, pkm1, qkm2, qkm1), strict=True)
-        )
-        live &= ~(t <= _machep(a))
+        s["pkm2"], s["pkm1"] = s["pkm1"] * scale, pk * scale
+        s["qkm2"], s["qkm1"] = s["qkm1"] * scale, qk * scale
+        return t <= eps
+
+    go = ax != 0.0
+    av, xv = a[go], x[go]
+    y = 1.0 - av
+    z = xv + y + 1.0
+    pkm1, qkm1 = xv + 1.0, z * xv
+    state = {"c": np.zeros_like(av), "y": y, "z": z, "pkm2": np.ones_like(av), "qkm2": xv,
+             "pkm1": pkm1, "qkm1": qkm1, "ans": pkm1 / qkm1}  # fmt: skip
+    ans = np.zeros_like(a)
+    ans[go] = iterate(state, step, MAXITER)["ans"]
     return np.where(ax == 0.0, 0.0, ans * ax)
 
 
@@ -321,19 +354,26 @@ ZETA_A = (
 
 
 def _zeta_regular(x: Array, q: Array) -> Array:
-    s = np.power(q, -x)
-    a, b = q.copy(), np.zeros_like(q)
-    i = 0
-    live = np.ones(q.shape, bool)  # still summing directly
-    done = np.zeros(q.shape, bool)  # converged inside the direct sum: s is the answer
-    while live.any():
-        i += 1
-        a = np.where(live, a + 1.0, a)
-        b = np.where(live, np.power(a, -x), b)
-        s = np.where(live, s + b, s)
-        converged = live & (-MACHEP * s < b) & (b < MACHEP * s)
-        done |= converged
-        live &= ~converged & ((i < 9) | (a <= 9.0))
+    def step(s: State, i: int) -> Array:
+        s["a"] = s["a"] + 1.0
+        s["b"] = np.power(s["a"], -s["x"])
+        s["s"] = s["s"] + s["b"]
+        converged = (-MACHEP * s["s"] < s["b"]) & (s["b"] < MACHEP * s["s"])
+        s["done"] = converged
+        return converged | ~((i + 1 < 9) | (s["a"] <= 9.0))
+
+    start = {"s": np.power(q, -x), "a": q.copy(), "b": np.zeros_like(q), "x": x,
+             "done": np.zeros(q.shape, bool)}  # fmt: skip
+    # (at most 9 steps, or until a passes 9 from below: -q steps for a negative q)
+    lowest = float(q.min(initial=9.0))
+    if lowest < -MAX_DIRECT_TERMS:
+        raise NotImplementedError(
+            f"special.zeta: q = {lowest!r} needs {-lowest:.3g} terms of the direct sum (PyTorch "
+            f"sums them one by one); more than {MAX_DIRECT_TERMS:.0e} are not implemented"
+        )
+    limit = 9 + max(0, int(np.ceil(9.0 - lowest)) + 1)
+    end = iterate(start, step, limit)
+    s, a, b, done = end["s"], end["a"], end["b"], end["done"]
     w = a
     tail = ~done
     s = np.where(tail, s + b * w / (x - 1.0), s)

@@ -8,8 +8,9 @@ become INT64_MIN on x86, so the result is 0 as for any n < 0), answers the speci
 small degree on (Chebyshev), and otherwise runs the three-term recurrence n - 1 times, stopping
 early once the value is NaN. Here the recurrence runs for all elements at once, each element
 frozen when its own count is reached: the work is max(n) vector steps, as PyTorch's is n scalar
-steps per element. Hermite polynomials are NaN above degree 128 in float32, 512 in float64
-(PyTorch's limits).
+steps per element (beyond 10^7 steps, NotImplementedError: ten million NumPy steps take minutes
+where PyTorch's scalar loop takes a fraction of a second). Hermite polynomials are NaN above
+degree 128 in float32, 512 in float64 (PyTorch's limits).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 
 Array = np.ndarray
 NAN = float("nan")
+MAX_STEPS = 1e7  # Note [polynomial degrees]
 
 
 def degree(n: Array) -> Array:
@@ -41,7 +43,7 @@ def _recur(
     p, q = p0.copy(), q0.copy()
     live = np.ones(q.shape, bool)
     k = float(start)
-    top = n.max(initial=-1.0)
+    top = float(n.max(initial=-1.0))
     with np.errstate(all="ignore"):
         while k <= top:
             live &= k <= n
@@ -49,6 +51,12 @@ def _recur(
                 live &= ~np.isnan(q)
             if not live.any():
                 break
+            if k > MAX_STEPS:
+                raise NotImplementedError(
+                    f"special polynomials: degree {top:.0f} needs that many recurrence steps "
+                    f"(PyTorch runs them one by one); more than {MAX_STEPS:.0e} are not "
+                    "implemented"
+                )
             r = step(k, q, p)
             p, q = np.where(live, q, p), np.where(live, r, q)
             k += 1.0

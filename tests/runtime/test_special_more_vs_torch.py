@@ -387,3 +387,15 @@ def test_compiled_gradient() -> None:
     q.grad = None
     adjit.compile(loss)(q).backward()
     np.testing.assert_allclose(q.grad.numpy(), eager, rtol=1e-14)
+
+
+def test_long_loops() -> None:
+    """A recurrence that overflows stops at NaN as PyTorch's (any degree); one that would run
+    more than 10^7 NumPy steps (PyTorch: 10^7 scalar steps) is refused by name, not a hang."""
+    x = np.array([1.5, -1.5, 0.3])
+    got = adjit.special.chebyshev_polynomial_t(adjit.tensor(x), 1e9).numpy()
+    np.testing.assert_array_equal(got, torch.special.chebyshev_polynomial_t(torch.tensor(x), 1e9))
+    with pytest.raises(NotImplementedError, match="recurrence steps"):
+        adjit.special.legendre_polynomial_p(adjit.tensor([0.3]), 2e7)
+    with pytest.raises(NotImplementedError, match="terms of the direct sum"):
+        adjit.special.zeta(2.0, adjit.tensor([-2e7 - 0.5], dtype=adjit.float64))
