@@ -598,6 +598,7 @@ __all__ += ["hann_window", "hamming_window", "bartlett_window", "blackman_window
 __all__ += ["kaiser_window"]
 from .ops_view_scatter import (  # noqa: E402
     as_strided,
+    as_strided_scatter,
     diagonal_scatter,
     dsplit,
     empty_strided,
@@ -609,6 +610,7 @@ from .ops_view_scatter import (  # noqa: E402
 
 # runtime/ops_view_scatter.py
 __all__ += ["hsplit", "vsplit", "dsplit", "diagonal_scatter", "select_scatter", "slice_scatter"]
+__all__ += ["as_strided_scatter"]
 __all__ += ["as_strided", "empty_strided"]
 from .grad_mode import is_inference, is_inference_mode_enabled  # noqa: E402
 from .ops_histogram import bincount, histc, histogram, histogramdd  # noqa: E402

@@ -157,16 +157,15 @@ def _own_place(x: Tensor) -> tuple[int, int]:
     return own, root.size
 
 
-def as_strided(
+def _strided_positions(
     input: Tensor,  # noqa: A002
     size: Any,
     stride: Any,
-    storage_offset: int | None = None,
-) -> Tensor:
-    """Elements at ``offset + sum(i_k stride_k)`` of the input in C order (a copy):
-    Note [scatter into a view by positions]."""
+    storage_offset: int | None,
+) -> np.ndarray:
+    """The flat (C-order) positions in ``input`` that ``as_strided(input, size, stride,
+    storage_offset)`` reads, after PyTorch's checks: Note [scatter into a view by positions]."""
     size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
-    offset = 0 if storage_offset is None else int(storage_offset)
     if len(size) != len(stride):
         raise RuntimeError("mismatch in length of strides and shape")
     if any(s < 0 for s in stride):
@@ -191,9 +190,35 @@ def as_strided(
             "(in the tensor it views); adjit reads only its own elements (call .clone() on the "
             "base and index it instead)"
         )
-    positions = tensor(_positions(size, stride, offset))
+    return _positions(size, stride, offset)
+
+
+def as_strided(
+    input: Tensor,  # noqa: A002
+    size: Any,
+    stride: Any,
+    storage_offset: int | None = None,
+) -> Tensor:
+    """Elements at ``offset + sum(i_k stride_k)`` of the input in C order (a copy):
+    Note [scatter into a view by positions]."""
+    positions = tensor(_strided_positions(input, size, stride, storage_offset))
     flat = lambda a: take(reshape(a, (-1,)), positions)  # noqa: E731
     return composite("AsStridedBackward0", flat, input)
+
+
+def as_strided_scatter(
+    input: Tensor,  # noqa: A002
+    src: Tensor,
+    size: Any,
+    stride: Any,
+    storage_offset: int | None = None,
+) -> Tensor:
+    """The input with the elements ``as_strided`` would read replaced by ``src``'s. Its
+    gradient is the mask of the untouched positions (as slice_scatter's; PyTorch 2.13's own
+    AsStridedScatterBackward0 passes the gradient to the overwritten ones instead)."""
+    positions = _strided_positions(input, size, stride, storage_offset)
+    view = lambda ids: ids.ravel()[positions]  # noqa: E731
+    return _scatter_view("AsStridedScatterBackward0", input, src, view)
 
 
 def empty_strided(
@@ -226,4 +251,5 @@ METHODS = [
     "select_scatter",
     "slice_scatter",
     "as_strided",
+    "as_strided_scatter",
 ]

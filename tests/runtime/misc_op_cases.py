@@ -173,6 +173,19 @@ CASES: list[Case] = [
     C("as_strided", lambda T, x: T.as_strided(x, (2, 3), (1, 2), 1), R(3, 4)),
     C("as_strided-overlap", lambda T, x: x.as_strided((3, 3), (2, 1)), R(12), op="as_strided"),
     C("empty_strided", lambda T: T.empty_strided((2, 3), (1, 2)).zero_() + 1),
+    C(
+        "as_strided_scatter",
+        lambda T, x, s: T.as_strided_scatter(x, s, (2, 3), (1, 2), 1),
+        R(3, 4),
+        R(2, 3),
+    ),
+    C(
+        "as_strided_scatter-method",
+        lambda T, x, s: x.as_strided_scatter(s, (3,), (3,)),
+        R(12),
+        R(3),
+        op="as_strided_scatter",
+    ),
     C("hardshrink", lambda T, x: T.hardshrink(x - 0.5, 0.2), R(3, 4)),
     C("hardshrink-method", lambda T, x: (x - 0.5).hardshrink(), R(5), op="hardshrink"),
     # ---- histograms (eager: their bins or lengths depend on the data)
