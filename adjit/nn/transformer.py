@@ -407,6 +407,15 @@ class TransformerEncoderLayer(Module):
         return self.dropout2(x)
 
 
+# Note [decoder activation module]
+# An activation given as a module (nn.GELU()) is a submodule, kept in _modules, not in the
+# instance __dict__. PyTorch's TransformerDecoderLayer.__setstate__, which copy.deepcopy runs in
+# _get_clones, then sets an ``activation`` attribute of F.relu that shadows the module: the
+# decoder layers of a TransformerDecoder (and Transformer) built from such a layer apply relu
+# while their repr still shows the module. We keep PyTorch's __setstate__, so the same model
+# computes the same values. (Encoder layers look the module up with hasattr and keep it.)
+
+
 class TransformerDecoderLayer(Module):
     """Self-attention, attention over the encoder's memory, then a feed-forward block, each
     with dropout, a residual and LayerNorm (before the block with ``norm_first``)."""
@@ -444,6 +453,13 @@ class TransformerDecoderLayer(Module):
         self.activation = (
             _get_activation_fn(activation) if isinstance(activation, str) else activation
         )
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """PyTorch's: a state without an ``activation`` attribute gets ``F.relu`` (Note
+        [decoder activation module])."""
+        if "activation" not in state:
+            state["activation"] = F.relu
+        self.__dict__.update(state)
 
     def forward(
         self,
