@@ -24,7 +24,7 @@ from .sampler import (
     SubsetRandomSampler,
     WeightedRandomSampler,
 )
-from .worker import WorkerInfo, get_worker_info
+from .worker import get_worker_info
 
 __all__ = [
     "BatchSampler",
@@ -41,7 +41,6 @@ __all__ = [
     "SubsetRandomSampler",
     "TensorDataset",
     "WeightedRandomSampler",
-    "WorkerInfo",
     "_DatasetKind",
     "default_collate",
     "default_convert",
