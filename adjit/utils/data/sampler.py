@@ -50,7 +50,8 @@ class SequentialSampler(Sampler[int]):
 
 def fresh_seed(generator: Generator | None = None) -> int:
     """A 64-bit seed drawn as ``torch.empty((), dtype=torch.int64).random_(generator=g)``."""
-    return int(empty((), dtype=dtypes.int64).random_(generator=generator).item())
+    drawn = empty((), dtype=dtypes.int64).random_(generator=generator)  # type: ignore[attr-defined]
+    return int(drawn.item())
 
 
 class RandomSampler(Sampler[int]):
@@ -189,8 +190,8 @@ class BatchSampler(Sampler[list[int]]):
     def __iter__(self) -> Iterator[list[int]]:
         sampler_iter = iter(self.sampler)
         if self.drop_last:
-            for batch in zip(*[sampler_iter] * self.batch_size, strict=False):
-                yield [*batch]
+            for full in zip(*[sampler_iter] * self.batch_size, strict=False):
+                yield [*full]
         else:
             batch = [*itertools.islice(sampler_iter, self.batch_size)]
             while batch:
