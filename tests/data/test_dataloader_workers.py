@@ -154,3 +154,23 @@ def test_worker_error_and_timeout_as_torch() -> None:
     assert got[0][:2] == ["KeyError", "Caught KeyError in DataLoader worker process 0."]
     timed_out = "DataLoader timed out after 0.2 seconds"
     assert got[1] == ["RuntimeError", timed_out, timed_out]
+
+
+def test_persistent_workers_restart_mid_epoch_as_torch() -> None:
+    """A new epoch after a partial one resumes the persistent workers (stale prefetched
+    batches dropped) and continues the generator's stream as PyTorch does."""
+
+    def program(lib: Any, data: Any) -> Any:
+        g = lib.Generator()
+        g.manual_seed(4)
+        loader = data.DataLoader(
+            data.TensorDataset(lib.arange(20)), batch_size=3, shuffle=True, generator=g,
+            num_workers=2, persistent_workers=True,
+        )  # fmt: skip
+        first = next(iter(loader))
+        whole = list(loader)
+        it = iter(loader)
+        return [first, whole, next(it), next(it), list(loader)]
+
+    (a, ad), (t, td) = libs()
+    assert canon(program(a, ad)) == canon(program(t, td))
