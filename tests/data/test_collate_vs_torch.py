@@ -112,3 +112,22 @@ def test_collate_errors_equal_torch(name: str) -> None:
     want = error_of(lambda: td.default_collate(batch(t)))
     assert got is not None and want is not None
     assert got == want
+
+
+def test_extending_collate_through_pytorchs_private_path() -> None:
+    """PyTorch's documented way to collate a custom type: a copy of default_collate_fn_map
+    with one more entry, passed to ``_utils.collate.collate``."""
+    from adjit.utils.data._utils.collate import collate, default_collate_fn_map
+
+    class Box:
+        def __init__(self, v: int) -> None:
+            self.v = v
+
+    def collate_box(batch: Any, *, collate_fn_map: Any = None) -> Any:
+        return [b.v for b in batch]
+
+    table = {**default_collate_fn_map, Box: collate_box}
+    out = collate([{"b": Box(1), "x": 1}, {"b": Box(2), "x": 2}], collate_fn_map=table)
+    assert out["b"] == [1, 2] and out["x"].tolist() == [1, 2]
+    with pytest.raises(TypeError, match="found <class"):
+        collate([Box(1)], collate_fn_map=default_collate_fn_map)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from . import _utils as _utils  # torch.utils.data._utils (extending default_collate)
 from .collate import default_collate, default_convert
 from .dataloader import DataLoader
 from .dataset import (
