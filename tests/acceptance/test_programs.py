@@ -1,0 +1,116 @@
+"""Acceptance: each program(torch) run with adjit and with PyTorch prints the same text."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+
+import adjit
+
+torch = pytest.importorskip("torch")
+
+EPS32 = float(np.finfo(np.float32).eps)
+
+PROGRAMS = [
+    "p01_mlp_dataloader",
+    "p02_cnn_onecycle",
+    "p03_rnn_packed",
+    "p04_transformer_warmup",
+    "p05_checkpoint_resume",
+    "p06_custom_function",
+    "p07_activation_checkpoint",
+    "p08_parametrizations",
+    "p09_vae",
+    "p10_hooks_freeze_groups",
+]
+
+# Programs whose printed float32 numbers may differ in the last printed digit: summation order of
+# a float32 reduction differs (NumPy's pairwise sum vs PyTorch's vectorized sum). Value: the
+# number of terms n of the largest float32 reduction printed; a printed number v may then differ
+# by |v| * n * eps32 (the recursive-summation error bound) plus one unit in its last printed place.
+SUM_TERMS = {"p09_vae": 24 * 12}
+
+# Returned numbers: float32 training curves of a few steps, where reductions' rounding (an eps or
+# so per step) may grow through the steps: 8 * eps32 (measured: at most 1.3 eps32, p09).
+# Float64 programs: 1e-12 (measured: 1.4e-17).
+RTOL = {"p06_custom_function": 1e-12}
+
+XFAIL = {
+    "p02_cnn_onecycle": (
+        "conv2d returns a channel-major (non-contiguous) result, stride (100, 800, 10, 1) where "
+        "PyTorch's is contiguous; Dropout draws its Bernoulli mask in memory order as PyTorch "
+        "does, so the mask (and the loss curve) differs"
+    ),
+}
+
+_NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+
+
+def run(name: str, lib: Any) -> tuple[str, Any]:
+    """The program's printed text and its returned value, run with library `lib`."""
+    mod = importlib.import_module(f"{__package__}.{name}")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        result = mod.program(lib)
+    return buf.getvalue(), result
+
+
+def to_numpy(v: Any) -> Any:
+    """Tensors (adjit or torch) and Python floats to NumPy, recursively."""
+    if isinstance(v, tuple | list):
+        return [to_numpy(x) for x in v]
+    if hasattr(v, "detach") and hasattr(v, "numpy"):
+        return np.asarray(v.detach().numpy())
+    return np.asarray(v)
+
+
+def last_place(token: str) -> float:
+    """One unit in the last printed place of a number token."""
+    mantissa, _, exponent = token.lower().partition("e")
+    decimals = len(mantissa.partition(".")[2])
+    return 10.0 ** (-decimals + (int(exponent) if exponent else 0))
+
+
+def assert_same_text(ours: str, theirs: str, sum_terms: int | None) -> None:
+    """Equal text; with sum_terms, numbers may differ within the float32 summation bound."""
+    if sum_terms is None or ours == theirs:
+        assert ours == theirs
+        return
+    assert _NUMBER.sub("#", ours) == _NUMBER.sub("#", theirs)
+    for a, b in zip(_NUMBER.findall(ours), _NUMBER.findall(theirs), strict=True):
+        if a == b:
+            continue
+        va, vb = float(a), float(b)
+        tol = abs(vb) * sum_terms * EPS32 + last_place(b)
+        assert abs(va - vb) <= tol, (a, b, tol)
+
+
+def assert_same_result(ours: Any, theirs: Any, rtol: float) -> None:
+    """Returned numbers equal within rtol (relative, with the same absolute floor)."""
+    a, b = to_numpy(ours), to_numpy(theirs)
+    if isinstance(b, list):
+        assert isinstance(a, list) and len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            assert_same_result(x, y, rtol)
+        return
+    assert a.shape == b.shape and a.dtype == b.dtype, (a.dtype, b.dtype)
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol)
+
+
+def _params() -> list[Any]:
+    marks = {n: pytest.mark.xfail(strict=True, reason=r) for n, r in XFAIL.items()}
+    return [pytest.param(n, marks=marks.get(n, ())) for n in PROGRAMS]
+
+
+@pytest.mark.parametrize("name", _params())
+def test_program_vs_torch(name: str) -> None:
+    theirs_text, theirs = run(name, torch)
+    ours_text, ours = run(name, adjit)
+    assert_same_text(ours_text, theirs_text, SUM_TERMS.get(name))
+    assert_same_result(ours, theirs, rtol=RTOL.get(name, 8 * EPS32))
