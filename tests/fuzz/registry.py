@@ -9,6 +9,7 @@ from hypothesis import Phase, assume
 from hypothesis import strategies as st
 
 from . import (
+    attention,
     checks,
     complex_grads,
     complexes,
@@ -67,4 +68,5 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "resample": (resample.resample_cases(), resample.check_resample),
     "pooling": (pooling.pooling_cases(), pooling.check_pooling),
     "ctc": (ctc.ctc_cases(), ctc.check_ctc),
+    "attention": (attention.attention_cases(), attention.check_attention),
 }
