@@ -369,3 +369,16 @@ def test_unsafe_parametrization_may_change_shape() -> None:
     ours, theirs = _both(run)
     assert ours[:2] == theirs[:2] == [(3, 3), True]
     np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-12)
+
+
+def test_weight_norm_grad_fn_names() -> None:
+    def run(L: Any) -> list[str]:
+        names = []
+        for dim in (0, 1, -1, None):
+            m = L.nn.utils.parametrizations.weight_norm(L.nn.Linear(3, 4), dim=dim)
+            names.append(m.weight.grad_fn.name())
+        conv = L.nn.utils.parametrizations.weight_norm(L.nn.Conv2d(2, 3, 2), dim=1)
+        return names + [conv.weight.grad_fn.name()]
+
+    ours, theirs = _both(run)
+    assert ours == theirs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adjit.runtime.dispatch import composite
 from adjit.runtime.tensor import Tensor
 
 
@@ -17,5 +18,12 @@ def norm_except_dim(v: Tensor, pow: float = 2, dim: int = 0) -> Tensor:
 
 
 def _weight_norm(v: Tensor, g: Tensor, dim: int = 0) -> Tensor:
-    """``v * (g / norm_except_dim(v, 2, dim))``."""
-    return v * (g / norm_except_dim(v, 2, dim))
+    """``v * (g / norm_except_dim(v, 2, dim))``; over the first or last dim PyTorch's CPU kernel
+    is the fused ``_weight_norm_interface``, whose grad_fn name the result carries."""
+
+    def decomposition(v: Tensor, g: Tensor) -> Tensor:
+        return v * (g / norm_except_dim(v, 2, dim))
+
+    if dim in (0, v.ndim - 1):
+        return composite("WeightNormInterfaceBackward0", decomposition, v, g)
+    return decomposition(v, g)
