@@ -62,6 +62,7 @@ from adjit.nn.pool_aliases import (
     max_pool2d,
     max_pool3d,
 )
+from adjit.nn.utils._norms import _weight_norm, norm_except_dim
 from adjit.runtime.creation import (
     arange,
     as_tensor,

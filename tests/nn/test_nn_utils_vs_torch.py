@@ -340,3 +340,17 @@ def test_compiled_spectral_norm_updates_buffers_as_eager() -> None:
         np.testing.assert_allclose(_np(ours._u), _np(eager._u), rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(_np(ours._v), _np(eager._v), rtol=1e-6, atol=1e-7)
     assert np.abs(_np(model.parametrizations.weight[0]._u) - u0).max() > 0.1
+
+
+@pytest.mark.parametrize("pow,dim", [(2, 0), (2, 1), (2, 2), (2, -1), (1, 1), (3, 0)])
+def test_norm_except_dim_and_weight_norm_vs_torch(pow: float, dim: int) -> None:
+    v = np.random.default_rng(0).standard_normal((3, 4, 2))
+    ours = adjit.norm_except_dim(adjit.tensor(v), pow, dim)
+    theirs = torch.norm_except_dim(torch.tensor(v), pow, dim)
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-13)
+    g = np.abs(v).sum(axis=tuple(d for d in range(3) if d != dim % 3), keepdims=True)
+    g = g if dim != -1 else np.float64(2.0)
+    ours_w = adjit._weight_norm(adjit.tensor(v), adjit.tensor(g), dim)
+    theirs_w = torch._weight_norm(torch.tensor(v), torch.tensor(g), dim)
+    np.testing.assert_allclose(ours_w.numpy(), theirs_w.numpy(), rtol=1e-13)
