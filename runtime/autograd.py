@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import warnings
 import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,7 @@ import numpy as np
 
 from ..ir.derivatives import DERIVATIVES, conform, input_names, rule_context, rule_params
 from ..ir.ops import Op
-from . import settings
+from . import saved_hooks, settings
 from .grad_mode import INFERENCE_SAVED_MSG, is_grad_enabled, outside_inference, set_grad_enabled
 
 if TYPE_CHECKING:
@@ -45,9 +46,12 @@ class Node:
     _tensor_hooks: dict[int, list[Callable[[Any], Any]]] | None = None  # per output: grad hooks
     _retained: dict[int, weakref.ref[Tensor]] | None = None  # per output: retain_grad()
     _metadata: dict[str, Any] | None = None
+    _forward_stack: list[str] | None = None  # anomaly mode: where the forward op was called
 
     def __init__(self) -> None:
         self._seq = next(_sequence)
+        if settings._ANOMALY["on"]:
+            self._forward_stack = settings.user_stack()
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -148,7 +152,7 @@ def _modified(shape: list[int], owner: str | None, now: int, expected: int) -> R
 class SavedTensor:
     """A tensor saved for backward, with the version it had; ``out`` is kept without a cycle."""
 
-    __slots__ = ("_tensor", "_data", "_version_box", "_version", "_is_output")
+    __slots__ = ("_tensor", "_data", "_version_box", "_version", "_is_output", "_hooked")
 
     def __init__(self, t: Tensor, is_output: bool) -> None:
         if outside_inference(t._version_box):  # (Note [inference tensors] in grad_mode.py)
@@ -156,6 +160,14 @@ class SavedTensor:
         self._is_output = is_output
         self._version_box = t._version_box
         self._version = t._version_box[0]
+        hooks = saved_hooks.current()
+        if hooks is not None:  # (Note [saved tensor hooks] in runtime/saved_hooks.py)
+            self._tensor, self._data = None, None
+            with set_grad_enabled(False):  # as PyTorch runs pack hooks
+                packed = hooks[0](t)
+            self._hooked = (packed, hooks[1], t._data.shape)
+            return
+        self._hooked = None
         if is_output:
             self._tensor, self._data = None, t._data
         else:
@@ -166,8 +178,16 @@ class SavedTensor:
             t = self._tensor
             if t is not None:
                 raise modified_error(t, self._version)
-            shape = list(self._data.shape)
+            shape = list(self._data.shape if self._hooked is None else self._hooked[2])
             raise _modified(shape, node.name(), self._version_box[0], self._version)
+        if self._hooked is not None:
+            packed, unpack, _ = self._hooked
+            t = unpack(packed)
+            if not self._is_output:
+                return t
+            from .tensor import Tensor
+
+            return Tensor._make(t._data, grad_fn=node, version_box=self._version_box)
         if self._is_output:
             from .tensor import Tensor
 
@@ -205,6 +225,13 @@ class _Unread:
 
 
 _UNREAD = _Unread()
+# inputs a rule reads only for other inputs' gradients: saved only when one of those needs
+# one, as PyTorch saves for its formulas (x * 2 keeps nothing, so writing x in place after is
+# fine): op -> input name -> the input positions whose gradient reads it
+READ_ONLY_FOR: dict[Op, dict[str, tuple[int, ...]]] = {
+    Op.MUL: {"x": (1,), "y": (0,)},
+    Op.DIV: {"x": (1,)},
+}
 _PARAMS: dict[Op, tuple[str, ...]] = {}  # op -> the names its derivative rule takes
 
 
@@ -241,7 +268,11 @@ class OpNode(Node):
                 saved[p] = (*[_UNREAD] * skip, *(SavedTensor(t, False) for t in inputs[skip:]))
             elif p in names:
                 t = inputs[names.index(p)]
-                saved[p] = _Number(t._data.item()) if t._weak else SavedTensor(t, False)
+                only = READ_ONLY_FOR.get(op, {}).get(p)
+                if only is not None and all(edges[k][0] is None for k in only):
+                    saved[p] = _UNREAD  # its only reader's gradient is not needed
+                else:
+                    saved[p] = _Number(t._data.item()) if t._weak else SavedTensor(t, False)
         self._saved: dict[str, Any] | None = saved
 
     @property
@@ -535,9 +566,12 @@ def run_backward(
                 continue
             if needed is not None and node not in needed:
                 continue
-            grads = node.apply(grads_out if node.num_outputs > 1 else grads_out[0], create_graph)
             if anomaly:
-                _check_nan(node, grads)
+                grads = _apply_in_anomaly_mode(node, grads_out, create_graph)
+            else:
+                grads = node.apply(
+                    grads_out if node.num_outputs > 1 else grads_out[0], create_graph
+                )
             for hook in node._hooks:
                 _disown(grads, grads_out)  # the hook may keep them: never steal them
                 hook(tuple(grads), tuple(grads_out))
@@ -560,6 +594,24 @@ def run_backward(
             "the graph. Set allow_unused=True if this is the desired behavior."
         )
     return tuple(results)
+
+
+def _apply_in_anomaly_mode(node: Node, grads_out: list[Any], create_graph: bool) -> Any:
+    """``node.apply`` checked for NaN; on any error, PyTorch's warning with the traceback of
+    the forward call that made the node (recorded when anomaly mode was on then)."""
+    try:
+        grads = node.apply(grads_out if node.num_outputs > 1 else grads_out[0], create_graph)
+        _check_nan(node, grads)
+    except Exception:
+        if node._forward_stack is not None:
+            warnings.warn(
+                f"Error detected in {node.name()}. Traceback of forward call that caused the "
+                "error:\n" + "".join(node._forward_stack),
+                UserWarning,
+                stacklevel=4,
+            )
+        raise
+    return grads
 
 
 def _check_nan(node: Node, grads: Sequence[Tensor | None]) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import os
+import sys
+import traceback
 import warnings
 from typing import Any
 
@@ -91,6 +95,31 @@ def get_float32_matmul_precision() -> str:
 _ANOMALY = {"on": False, "check_nan": True}
 
 
+def _internal(filename: str) -> bool:
+    """Whether a frame's file is adjit's own code (any module of the adjit package)."""
+    return any(filename.startswith(d) for d in _adjit_dirs())
+
+
+@functools.cache
+def _adjit_dirs() -> tuple[str, ...]:
+    root = sys.modules.get("adjit")
+    dirs = {os.path.dirname(os.path.dirname(__file__)) + os.sep + "runtime"}
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if path and (name == "adjit" or name.startswith("adjit.")):
+            dirs.add(os.path.dirname(path))
+    if root is not None and getattr(root, "__file__", None):
+        dirs.add(os.path.dirname(root.__file__))
+    return tuple(sorted(dirs))
+
+
+def user_stack() -> list[str]:
+    """The caller's stack without adjit's own frames, formatted as ``traceback`` does (anomaly
+    mode keeps it on each grad_fn made, for the error's warning)."""
+    frames = [f for f in traceback.extract_stack()[:-1] if not _internal(f.filename)]
+    return traceback.format_list(frames)
+
+
 def is_anomaly_enabled() -> bool:
     return _ANOMALY["on"]
 
@@ -100,8 +129,9 @@ def is_anomaly_check_nan_enabled() -> bool:
 
 
 class set_detect_anomaly:  # noqa: N801 - PyTorch's name
-    """Sets anomaly mode (a call or a ``with`` block), as PyTorch's: the eager backward raises
-    when a node returns NaN (``check_nan``); forward tracebacks are not kept."""
+    """Sets anomaly mode (a call or a ``with`` block), as PyTorch's: each grad_fn made keeps
+    the traceback of its forward call, and an error in its backward (NaN with ``check_nan``)
+    warns with it."""
 
     def __init__(self, mode: bool, check_nan: bool = True) -> None:
         self.prev = dict(_ANOMALY)

@@ -63,7 +63,7 @@ class Function:
         return out
 
 
-from adjit.autograd import functional  # noqa: E402,F401
+from adjit.autograd import function, functional, graph  # noqa: E402,F401
 from adjit.autograd.eager import attach  # noqa: E402
 from adjit.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402,F401
 from adjit.autograd.traced import traced_apply  # noqa: E402

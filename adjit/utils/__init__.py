@@ -1,7 +1,7 @@
-"""``adjit.utils``: PyTorch's ``torch.utils`` helpers (data loading)."""
+"""``adjit.utils``: PyTorch's ``torch.utils`` helpers (data loading, activation checkpointing)."""
 
 from __future__ import annotations
 
-from adjit.utils import data
+from adjit.utils import checkpoint, data
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]
