@@ -115,6 +115,9 @@ class _ZetaRule(_Rule):
         return (None, None, g * -x * zeta(x + 1.0, q) if needs[2] else None)
 
 
+_ZETA = _ZetaRule()
+
+
 def zeta(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's keyword
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         raise _combination_error("special_zeta", input, other, ("input", "other"))
@@ -126,7 +129,7 @@ def zeta(input: Any, other: Any) -> Tensor:  # noqa: A002 - PyTorch's keyword
         else 1 + isinstance(input, Tensor)
     )
     value = lambda x, q: _special("zeta", dtype, x, q)  # noqa: E731
-    return with_rule(_ZetaRule(), value, input, other, name=f"SpecialZetaBackward{kind}")
+    return with_rule(_ZETA, value, input, other, name=f"SpecialZetaBackward{kind}")
 
 
 # ---- the regularized incomplete gamma functions ----------------------------------------------
