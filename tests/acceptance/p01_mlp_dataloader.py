@@ -35,4 +35,9 @@ def program(torch):
         acc = (model(x).argmax(1) == y).float().mean()
     print("accuracy", acc)
     print(list(model.state_dict().keys()))
+    print(loss)
+    print(model[0].weight.grad[:2])
+    print(opt.state_dict()["param_groups"])
+    print(sched.state_dict())
+    print(opt.state_dict()["state"][3])
     return losses

@@ -59,5 +59,7 @@ def program(torch):
         "frozen unchanged", torch.equal(frozen_before, backbone[0].weight), backbone[0].weight.grad
     )
     print("feature", feats["Linear"][0])
+    print(head.state_dict())
+    print(model(x).softmax(-1)[:3])
     print([g["lr"] for g in opt.param_groups], len(opt.state))
     return losses
