@@ -18,7 +18,7 @@ from adjit.nn.layers import Dropout, LayerNorm, Linear
 from adjit.nn.module import Module
 from adjit.runtime import functional as R
 from adjit.runtime import trace_state
-from adjit.runtime.creation import full
+from adjit.runtime.creation import arange, full, zeros_like
 from adjit.runtime.grad_mode import is_grad_enabled
 from adjit.runtime.tensor import Tensor
 
@@ -205,6 +205,8 @@ class TransformerEncoder(Module):
         mask = _canonical_mask(mask, "mask", None, "", src.dtype, False)
         first = self.layers[0]
         keep = self._nested_rows(src, mask, src_key_padding_mask)
+        if keep is not None:  # the nested tensor's attention sees only the kept positions
+            src_key_padding_mask = R.where(keep, 0.0, float("-inf")).to(src.dtype)
         seq_len = _get_seq_len(src, first.self_attn.batch_first)
         is_causal = _detect_is_causal_mask(mask, is_causal, seq_len)
         output = src
@@ -214,7 +216,7 @@ class TransformerEncoder(Module):
                 src_key_padding_mask=src_key_padding_mask,
             )  # fmt: skip
         if keep is not None:
-            output = R.where(keep, output, 0.0)
+            output = R.where(keep.unsqueeze(-1), output, 0.0)
         if self.norm is not None:
             output = self.norm(output)
         return output
@@ -222,7 +224,7 @@ class TransformerEncoder(Module):
     def _nested_rows(
         self, src: Tensor, mask: Tensor | None, key_padding_mask: Tensor | None
     ) -> Tensor | None:
-        """Where PyTorch would run the stack on a nested tensor, the ``(N, S, 1)`` bool of the
+        """Where PyTorch would run the stack on a nested tensor, the ``(N, S)`` bool of the
         kept positions (padded ones come out 0 before ``norm``); else None."""
         first = self.layers[0]
         if (
@@ -234,14 +236,18 @@ class TransformerEncoder(Module):
             or _traced(src, key_padding_mask)
         ):
             return None
-        keep = key_padding_mask == 0  # the canonical mask: 0 kept, -inf padded
-        if getattr(self, "mask_check", True) and not _left_aligned(keep._data):
-            return None
+        keep = key_padding_mask == 0  # PyTorch's logical_not: any nonzero value pads
+        if not _left_aligned(keep._data):
+            if getattr(self, "mask_check", True):
+                return None
+            # unchecked, PyTorch keeps the first (number kept) positions of each sequence
+            counts = R.sum(keep, 1, keepdim=True)
+            keep = arange(keep.shape[1]).unsqueeze(0) < counts
         if is_grad_enabled() and any(
             p is not None and p.requires_grad for p in _fast_args(src, first)
         ):
             return None
-        return keep.unsqueeze(-1)
+        return keep
 
 
 # Note [nested encoder]
@@ -252,6 +258,20 @@ class TransformerEncoder(Module):
 # so we compute that and zero the padded rows as PyTorch's to_padded_tensor(0.0) does.
 # PyTorch's other fast paths (_native_multi_head_attention, _transformer_encoder_layer_fwd)
 # compute the same values as its slow path up to rounding; we always take the slow path.
+
+
+# Note [encoder layer fast path]
+# In eval mode with no gradient wanted, PyTorch's TransformerEncoderLayer (batch_first, biases,
+# relu/gelu, even heads, ...) runs a fused kernel that reads its (canonical, float) masks as
+# bool: any nonzero value masks, so a float mask of finite biases (-1.5) masks as -inf would.
+# Its values otherwise equal the slow path's, so we compute the slow path on such bool masks.
+
+
+def _as_bool(mask: Tensor | None) -> Tensor | None:
+    """A float mask read as PyTorch's fused kernels read it: nonzero masked (-inf), zero 0."""
+    if mask is None:
+        return None
+    return zeros_like(mask).masked_fill(mask != 0, float("-inf"))
 
 
 def _left_aligned(keep: np.ndarray) -> bool:
@@ -380,6 +400,8 @@ class TransformerEncoderLayer(Module):
             src.dtype,
         )  # fmt: skip
         src_mask = _canonical_mask(src_mask, "src_mask", None, "", src.dtype, False)
+        if self._takes_fast_path(src):  # (Note [encoder layer fast path])
+            src_mask, src_key_padding_mask = _as_bool(src_mask), _as_bool(src_key_padding_mask)
         x = src
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
@@ -388,6 +410,26 @@ class TransformerEncoderLayer(Module):
             x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
             x = self.norm2(x + self._ff_block(x))
         return x
+
+    def _takes_fast_path(self, src: Tensor) -> bool:
+        """Whether PyTorch runs this call on its fused CPU kernel (its conditions)."""
+        attn = self.self_attn
+        if (
+            src.dim() != 3
+            or self.training
+            or not attn.batch_first
+            or attn.in_proj_bias is None
+            or not attn._qkv_same_embed_dim
+            or not self.activation_relu_or_gelu
+            or self.norm1.eps != self.norm2.eps
+            or attn.num_heads % 2 == 1
+            or _traced(src)
+        ):
+            return False
+        if any(m._forward_hooks or m._forward_pre_hooks for m in self.modules()):
+            return False
+        args = _fast_args(src, self)
+        return not (is_grad_enabled() and any(a is not None and a.requires_grad for a in args))
 
     def _sa_block(
         self,

@@ -200,6 +200,54 @@ def test_encoder_eval_no_grad_as_torch(batch_first: bool, kpm: str) -> None:
     _close(outs[1].numpy(), outs[0].numpy(), TOL["float64"], "eval")
 
 
+@pytest.mark.parametrize("mask_check", [True, False])
+def test_encoder_eval_float_masks_and_unchecked_padding_as_torch(mask_check: bool) -> None:
+    """PyTorch's fused kernels read float masks as bool (a finite nonzero bias masks), and its
+    nested path with mask_check=False keeps the first (number kept) positions of a ragged mask
+    (Note [encoder layer fast path], Note [nested encoder])."""
+
+    def build(lib: Any, dtype: Any) -> Any:
+        layer = lib.nn.TransformerEncoderLayer(D, HEADS, FF, batch_first=True, dtype=dtype)
+        return lib.nn.TransformerEncoder(layer, 2, mask_check=mask_check)
+
+    t, a = _pair(build)
+    t.eval(), a.eval()
+    src = _seq(S, True, True, 1)
+    ragged = np.zeros((N, S), bool)
+    ragged[0, 1], ragged[2, 3:] = True, True
+    biases = np.zeros((N, S))
+    biases[1, 2], biases[0, 4], biases[2, 3] = -1.5, 2.0, -np.inf
+    attn = np.random.default_rng(2).standard_normal((S, S))
+    attn[:, 0] = 0.0
+    calls = [
+        {"src_key_padding_mask": ragged},
+        {"src_key_padding_mask": biases},
+        {"mask": attn},
+        {"mask": attn, "src_key_padding_mask": biases},
+    ]
+    for call in calls:
+        outs = []
+        for lib, m in ((torch, t), (adjit, a)):
+            kw = {k: _to(lib, v, lib.float64) for k, v in call.items()}
+            with lib.no_grad():
+                outs.append(m(lib.tensor(src), **kw).numpy())
+            outs.append(m(lib.tensor(src), **kw).detach().numpy())  # with grad: slow path
+        _close(outs[2], outs[0], TOL["float64"], f"no_grad {list(call)}")
+        _close(outs[3], outs[1], TOL["float64"], f"grad {list(call)}")
+
+
+def test_dropout_of_a_transposed_tensor_draws_in_memory_order_as_torch() -> None:
+    """PyTorch draws a dense permuted input's dropout mask in memory order (what a batch_first
+    layer's transposed attention output gets); a sliced input in logical order."""
+    for make in (lambda x: x.transpose(0, 1), lambda x: x.permute(2, 0, 1), lambda x: x[:, ::2]):
+        outs = []
+        for lib in (torch, adjit):
+            lib.manual_seed(4)
+            x = make(lib.ones(3, 4, 5, dtype=lib.float64))
+            outs.append(lib.nn.functional.dropout(x, 0.5).numpy())
+        assert np.array_equal(outs[0], outs[1])
+
+
 def test_decoder_layer_and_encoder_layer_alone_as_torch() -> None:
     """The layers outside a stack, unbatched and batched, with is_causal on the encoder."""
     for cls in ("TransformerEncoderLayer", "TransformerDecoderLayer"):
