@@ -24,6 +24,7 @@ from . import (
     mathfuncs,
     miscops,
     nnmath,
+    parametrizations,
     pooling,
     recurrent,
     resample,
@@ -69,4 +70,8 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "pooling": (pooling.pooling_cases(), pooling.check_pooling),
     "ctc": (ctc.ctc_cases(), ctc.check_ctc),
     "attention": (attention.attention_cases(), attention.check_attention),
+    "parametrizations": (
+        parametrizations.parametrization_cases(),
+        parametrizations.check_parametrizations,
+    ),
 }
