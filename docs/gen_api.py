@@ -93,6 +93,74 @@ PATTERNS: list[str] = [
 METHOD_PATTERNS: list[str] = ["", "y", "1", "0", "y, y", "2, 1", "(1, 0)", "b", "p", "m", "v"]
 # names whose generic patterns do not fit or mislead (the call is written out)
 SAMPLES: dict[str, str] = {
+    # issue 14's nn.functional (and their torch.* forms); a qualified key is one surface's
+    "nn.functional.channel_shuffle": "x.reshape(1, 4, 3), 2",
+    "nn.functional.cosine_embedding_loss": "x, y, torch.tensor([1.0, -1.0, 1.0])",
+    "nn.functional.instance_norm": "x[None]",
+    "nn.functional.local_response_norm": "x[None], 2",
+    "nn.functional.multi_margin_loss": "x, torch.tensor([0, 3, 1])",
+    "nn.functional.multilabel_margin_loss": (
+        "x, torch.tensor([[3, 0, -1, 1], [1, 2, -1, 0], [0, -1, 2, 2]])"
+    ),
+    "nn.functional.pixel_shuffle": "x.reshape(1, 4, 3, 1), 2",
+    "nn.functional.pixel_unshuffle": "x.reshape(1, 1, 2, 6), 2",
+    "nn.functional.prelu": "x, v[:1]",
+    "nn.functional.rms_norm": "x, (4,)",
+    "linalg.lu_solve": "*torch.linalg.lu_factor(m), x.mT",
+    "linalg.solve": "m, x.mT",
+    "linalg.solve_ex": "m, x.mT",
+    "linalg.solve_triangular": "m.triu(), x.mT, upper=True",
+    "linalg.tensorinv": "m, ind=1",
+    "linalg.tensorsolve": "m, v",
+    "as_strided_scatter": "x, v[:3], (3,), (2,)",
+    "orgqr": "x.mT, v[:3]",
+    "householder_product": "x.mT, v[:3]",
+    "ldl_solve": "*torch.linalg.ldl_factor(m), x.mT",
+    "conv1d": "x[None], x[:, :3, None], padding=1",
+    "conv3d": "x[None, None, None], x[None, None, None, :2, :2], padding=1",
+    "conv_tbc": "x[:, None], y[:2, :, None], v[:1], 1",
+    "conv_transpose1d": "x[None], x[:, :3, None], stride=2",
+    "conv_transpose2d": "x[None, None], x[None, None, :2, :2], stride=2, output_padding=1",
+    "conv_transpose3d": "x[None, None, None], x[None, None, None, :2, :2], stride=2",
+    "convolution": "x[None], x[:, :3, None], None, [1], [0], [1], False, [0], 1",
+    "max_pool3d": "x[None, None], (1, 2, 2)",
+    "max_pool3d_with_indices": "x[None, None], (1, 2, 2)",
+    "max_pool2d_with_indices": "x[None], 2",
+    "avg_pool3d": "x[None, None], (1, 2, 2)",
+    "adaptive_avg_pool3d": "x[None, None], (1, 2, 2)",
+    "adaptive_max_pool2d": "x[None], (2, 3), True",
+    "adaptive_max_pool2d_with_indices": "x[None], (2, 3)",
+    "adaptive_max_pool3d": "x[None, None], (1, 2, 2), True",
+    "adaptive_max_pool3d_with_indices": "x[None, None], (1, 2, 2)",
+    "lp_pool2d": "x[None], 2, 2",
+    "lp_pool3d": "x[None, None], 2, (1, 2, 2)",
+    "max_unpool1d": "*torch.nn.functional.max_pool1d(x[None], 2, return_indices=True), 2",
+    "max_unpool2d": "*torch.nn.functional.max_pool2d(x[None], 2, return_indices=True), 2",
+    "max_unpool3d": (
+        "*torch.nn.functional.max_pool3d(x[None, None], (1, 2, 2), return_indices=True), (1, 2, 2)"
+    ),
+    "fractional_max_pool2d": (
+        "x[None], 2, output_size=2, _random_samples=v[None, :1, None].expand(1, 1, 2) / 10"
+    ),
+    "fractional_max_pool2d_with_indices": (
+        "x[None], 2, output_size=2, _random_samples=v[None, :1, None].expand(1, 1, 2) / 10"
+    ),
+    "fractional_max_pool3d": (
+        "x[None, None].expand(1, 3, 3, 4), (1, 1, 2), output_size=(1, 2, 2), "
+        "_random_samples=v[None, :1, None].expand(1, 1, 3) / 10"
+    ),
+    "fractional_max_pool3d_with_indices": (
+        "x[None, None].expand(1, 3, 3, 4), (1, 1, 2), output_size=(1, 2, 2), "
+        "_random_samples=v[None, :1, None].expand(1, 1, 3) / 10"
+    ),
+    "affine_grid": "x[:2, :3].reshape(1, 2, 3), (1, 1, 3, 4), align_corners=False",
+    "grid_sample": "x.reshape(1, 1, 3, 4), y.reshape(1, 3, 2, 2) * 0.5, align_corners=False",
+    "interpolate": "x.reshape(1, 1, 3, 4), size=(5, 7), mode='bicubic', align_corners=False",
+    "upsample": "x.reshape(1, 1, 3, 4), scale_factor=2",
+    "upsample_nearest": "x.reshape(1, 1, 3, 4), scale_factor=2",
+    "upsample_bilinear": "x.reshape(1, 1, 3, 4), size=(5, 7)",
+    "ctc_loss": "x.T[:, None].log_softmax(-1), torch.tensor([[1, 2]]), [4], [2]",
+    "embedding_bag": "i % 3, x, mode='max'",
     "einsum": '"ij,kj->ik", x, y',
     "where": "b, x, y",
     "cat": "[x, y]",
@@ -224,6 +292,8 @@ SAMPLES: dict[str, str] = {
     "one_hot": "p, 4",
 }
 TENSOR_SAMPLES: dict[str, str] = {
+    "as_strided_scatter": "v[:3], (3,), (2,)",
+    "orgqr": "x.mT | v[:3]",
     "view": "(COLS, ROWS)",
     "reshape": "(COLS, ROWS)",
     "permute": "(1, 0)",
@@ -452,7 +522,8 @@ def sample_for(
         return None
     table = TENSOR_SAMPLES if method else SAMPLES
     generic = METHOD_PATTERNS if method else PATTERNS
-    for text in [table[name]] if name in table else generic:
+    own = table.get(qual, table.get(name))  # a qualified key wins: "linalg.solve"
+    for text in [own] if own is not None else generic:
         shown = f"{name}({text})"
         t_fn, a_fn = t_obj, a_obj
         if method:  # self is x (or the sample's "self | args"), a traced input when compiled
@@ -568,6 +639,94 @@ def _adjit_names(surface: str) -> list[str]:
     return _public(obj)
 
 
+# Note [name surveys]: the surfaces of classes and helpers (nn modules, optimizers, schedulers,
+# data loading, nn.utils, autograd extras) have no one-call sample: each is tested side by side
+# in its own test file. The page lists which of PyTorch's public names adjit has.
+NAME_SURVEYS: list[tuple[str, str]] = [
+    ("nn", "module classes of torch.nn"),
+    ("nn.init", "torch.nn.init"),
+    ("nn.utils", "torch.nn.utils"),
+    ("nn.utils.rnn", "torch.nn.utils.rnn"),
+    ("nn.utils.parametrize", "torch.nn.utils.parametrize"),
+    ("nn.utils.parametrizations", "torch.nn.utils.parametrizations"),
+    ("optim", "optimizer classes of torch.optim"),
+    ("optim.lr_scheduler", "scheduler classes of torch.optim.lr_scheduler"),
+    ("utils.data", "torch.utils.data.__all__"),
+    ("utils.checkpoint", "torch.utils.checkpoint.__all__"),
+    ("autograd", "torch.autograd"),
+    ("autograd.graph", "torch.autograd.graph"),
+    ("serialization", "torch.serialization.__all__"),
+]
+# names of those surfaces outside everyday training code (distributed/quantized/internal
+# helpers, lazy and deprecated modules): listed, not counted as common
+SURVEY_SPECIALIZED = re.compile(
+    r"^Lazy|DataParallel|SyncBatchNorm|^Container$|CrossMapLRN2d|NLLLoss2d|"
+    r"LinearCrossEntropyLoss|memory_format|convert_conv|^stateless$|^fusion$|^init$|^rnn$|"
+    r"^parametriz|^SparseAdam$|^Muon$|^DefaultDeviceType$|^SAC_|Selective|CheckpointPolicy|"
+    r"GraphExecGroup|device_states|early_stop|debug_enabled|^detach_variable$|"
+    r"check_backward_validity|^DataChunk$|^DFIterDataPipe$|^IterDataPipe$|^MapDataPipe$|"
+    r"^functional_datapipe$|^DistributedSampler$|^Sampler$|^argument_validation$|"
+    r"^runtime_validation|^guaranteed_datapipes_determinism$|^non_deterministic$|"
+    r"^forward_ad$|^profiler|^graph$|^function$|^functional$|^anomaly_mode$|^grad_mode$|"
+    r"^variable$|^Variable$|^gradcheck$|^gradgradcheck$|^kineto|^emit_|^record_function$|"
+    r"^enable_grad$|^no_grad$|^set_grad_enabled$|^inference_mode$|^is_|^set_multithreading|"
+    r"^Node$|^increment_version$|^GradientEdge$|^get_gradient_edge$|^allow_mutation_on|"
+    r"^register_multi_grad_hook$|^disable_saved_tensors_hooks$|^set_warn_on_accumulate|"
+    r"^register_package$|^location_tag$|^normalize_storage_type$|^storage_to_tensor_type$|"
+    r"^default_restore_location$|^mkdtemp$|^SourceChangeWarning$|^LoadEndianness$|"
+    r"endianness|^get_crc32|^set_crc32|^get_default_load|^set_default_load|^skip_data$|"
+    r"^StorageType$|^check_module_version|^validate_|^create_selective|^NestedIOFunction$|"
+    r"enforce_grad_layout|region_activation|override_stale|mmap_options"
+)
+
+
+def _survey_names(torch: Any, path: str) -> set[str]:
+    """PyTorch's public names of one name-survey surface."""
+    import importlib
+
+    module = importlib.import_module(f"torch.{path}")
+    names = {n for n in getattr(module, "__all__", None) or _public(module) if n[0] != "_"}
+    if path == "nn":
+        return {
+            n
+            for n in _public(module)
+            if isinstance(getattr(module, n), type)
+            and issubclass(getattr(module, n), module.Module)
+        }
+    if path == "optim":
+        return {n for n in _public(module) if isinstance(getattr(module, n), type)}
+    if path == "optim.lr_scheduler":
+        base = (module.LRScheduler, module.ReduceLROnPlateau)
+        return {
+            n
+            for n in _public(module)
+            if isinstance(getattr(module, n), type) and issubclass(getattr(module, n), base)
+        }
+    submodule = type(sys)  # rnn, parametrize, ...: surveyed on their own
+    return {n for n in names if not isinstance(getattr(module, n, None), submodule)}
+
+
+def _survey_section(torch: Any, path: str, title: str) -> tuple[str, list[str]]:
+    import importlib
+
+    try:
+        ours = importlib.import_module(f"adjit.{path}")
+    except ImportError:
+        ours = None
+    want = _survey_names(torch, path)
+    have = {n for n in want if ours is not None and hasattr(ours, n)}
+    common = {n for n in want if not SURVEY_SPECIALIZED.search(n)}
+    row = f"| adjit.{path} | {len(want)} | {len(have)} | {len(common)} | {len(common & have)} |"
+    lines = [f"### adjit.{path} ({title})", ""]
+    lines += ["In adjit: " + (", ".join(f"`{n}`" for n in sorted(have)) or "none"), ""]
+    missing, rare = sorted(common - have), sorted(want - common - have)
+    lines += [f"Common PyTorch names not in adjit ({len(missing)}): "]
+    lines += [", ".join(f"`{n}`" for n in missing) or "none", ""]
+    lines += [f"Specialized PyTorch names not in adjit ({len(rare)}): "]
+    lines += [", ".join(f"`{n}`" for n in rare) or "none", ""]
+    return row, lines
+
+
 def render(torch: Any) -> str:
     survey = _pytorch_names(torch)
     out = [
@@ -614,7 +773,17 @@ def render(torch: Any) -> str:
         sections += [", ".join(f"`{n}`" for n in missing) or "none", ""]
         sections += [f"Specialized PyTorch names not in adjit ({len(rare)}): "]
         sections += [", ".join(f"`{n}`" for n in rare) or "none", ""]
-    return "\n".join([*out, "", *sections])
+    out += ["", "### Modules, optimizers, data loading (Note [name surveys])", ""]
+    out += ["Each name here is tested side by side with PyTorch in its own test file; "]
+    out[-1] += "*common* leaves out `SURVEY_SPECIALIZED` (lazy, distributed, internal helpers)."
+    out += ["", "| surface | PyTorch names | in adjit | PyTorch common | in adjit |"]
+    out += ["|---|---|---|---|---|"]
+    surveys: list[str] = ["## Name surveys", ""]
+    for path, title in NAME_SURVEYS:
+        row, lines = _survey_section(torch, path, title)
+        out.append(row)
+        surveys += lines
+    return "\n".join([*out, "", *sections, *surveys])
 
 
 def main() -> int:
