@@ -9,10 +9,28 @@ from adjit.nn.functional_mha import _canonical_mask, _none_or_dtype, multi_head_
 from adjit.nn.layers import Linear
 from adjit.nn.module import Module
 from adjit.nn.parameter import Parameter
+from adjit.runtime import trace_state
 from adjit.runtime.creation import empty
+from adjit.runtime.grad_mode import is_grad_enabled
 from adjit.runtime.tensor import Tensor
 
 __all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear"]
+
+
+def traced(*tensors: Tensor | None) -> bool:
+    """Whether an op on these tensors is being recorded by adjit.compile's tracer."""
+    trace = trace_state.current()
+    return trace is not None and trace.involves([t for t in tensors if t is not None])
+
+
+# Note [mha fast path]
+# In eval mode with no gradient wanted, PyTorch runs batch-first self-attention (bool masks,
+# even heads, biases, no bias_k/zero_attn) on a fused CPU kernel, as it does the whole
+# TransformerEncoderLayer. Their values equal the slow path's up to rounding, except that a
+# fully masked query row is NaN there (a softmax over -inf) where the slow path's
+# scaled_dot_product_attention gives 0, and that the is_causal hint is not read (the mask is
+# used as given; without a mask there is no causal masking and no error). So on that path we
+# take the explicit softmax route of F.multi_head_attention_forward, without the hint.
 
 
 class NonDynamicallyQuantizableLinear(Linear):
@@ -110,6 +128,10 @@ class MultiheadAttention(Module):
         is_causal: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
         batched = query.dim() == 3
+        if self._takes_fast_path(query, key, value, key_padding_mask, attn_mask):
+            return self._fused(
+                query, key_padding_mask, need_weights, attn_mask, average_attn_weights
+            )
         key_padding_mask = _canonical_mask(
             key_padding_mask, "key_padding_mask", _none_or_dtype(attn_mask), "attn_mask",
             query.dtype,
@@ -142,6 +164,71 @@ class MultiheadAttention(Module):
         if self.batch_first and batched:
             return out.transpose(1, 0), weights
         return out, weights
+
+    def _takes_fast_path(
+        self,
+        query: Tensor,
+        key: Tensor,
+        value: Tensor,
+        key_padding_mask: Tensor | None,
+        attn_mask: Tensor | None,
+    ) -> bool:
+        """Whether PyTorch runs this call on its fused CPU kernel (its conditions, except the
+        switches we do not have: autocast, nested tensors, the global fast-path flag)."""
+        if any(m is not None and m.is_floating_point() for m in (key_padding_mask, attn_mask)):
+            return False
+        w, b = self.in_proj_weight, self.in_proj_bias
+        if (
+            query.dim() != 3
+            or query is not key
+            or key is not value
+            or w is None
+            or b is None
+            or query.dtype is not w.dtype
+            or query.dtype is not b.dtype
+            or self.training
+            or self.num_heads % 2
+            or not self.batch_first
+            or self.bias_k is not None
+            or self.add_zero_attn
+            or traced(query)
+        ):
+            return False
+        args = (query, w, b, self.out_proj.weight, self.out_proj.bias)
+        return not (is_grad_enabled() and any(a is not None and a.requires_grad for a in args))
+
+    def _fused(
+        self,
+        x: Tensor,
+        key_padding_mask: Tensor | None,
+        need_weights: bool,
+        attn_mask: Tensor | None,
+        average_attn_weights: bool,
+    ) -> tuple[Tensor, Tensor | None]:
+        """PyTorch's fused self-attention (Note [mha fast path])."""
+        key_padding_mask = _canonical_mask(
+            key_padding_mask, "key_padding_mask", _none_or_dtype(attn_mask), "attn_mask", x.dtype
+        )
+        attn_mask = _canonical_mask(attn_mask, "attn_mask", None, "", x.dtype, False)
+        return self._explicit(x, key_padding_mask, attn_mask, need_weights, average_attn_weights)
+
+    def _explicit(
+        self,
+        x: Tensor,
+        key_padding_mask: Tensor | None,
+        attn_mask: Tensor | None,
+        need_weights: bool,
+        average_attn_weights: bool = True,
+    ) -> tuple[Tensor, Tensor | None]:
+        """Batch-first self-attention on the explicit (weights) path, no causal hint."""
+        xs = x.transpose(1, 0)
+        out, weights = multi_head_attention_forward(
+            xs, xs, xs, self.embed_dim, self.num_heads, self.in_proj_weight, self.in_proj_bias,
+            None, None, False, 0.0, self.out_proj.weight, self.out_proj.bias, training=False,
+            key_padding_mask=key_padding_mask, need_weights=True, attn_mask=attn_mask,
+            average_attn_weights=average_attn_weights and need_weights,
+        )  # fmt: skip
+        return out.transpose(1, 0), weights if need_weights else None
 
     def merge_masks(
         self, attn_mask: Tensor | None, key_padding_mask: Tensor | None, query: Tensor

@@ -10,14 +10,13 @@ from typing import Any
 import numpy as np
 
 from adjit.nn import functional as F
-from adjit.nn.activation_attention import MultiheadAttention
+from adjit.nn.activation_attention import MultiheadAttention, traced
 from adjit.nn.containers import ModuleList
 from adjit.nn.functional_mha import _canonical_mask, _none_or_dtype
 from adjit.nn.init import xavier_uniform_
 from adjit.nn.layers import Dropout, LayerNorm, Linear
 from adjit.nn.module import Module
 from adjit.runtime import functional as R
-from adjit.runtime import trace_state
 from adjit.runtime.creation import arange, full, zeros_like
 from adjit.runtime.grad_mode import is_grad_enabled
 from adjit.runtime.tensor import Tensor
@@ -41,11 +40,6 @@ def _get_seq_len(src: Tensor, batch_first: bool) -> int:
     return shape[0] if len(shape) == 2 else shape[1 if batch_first else 0]
 
 
-def _traced(*tensors: Tensor | None) -> bool:
-    trace = trace_state.current()
-    return trace is not None and trace.involves([t for t in tensors if t is not None])
-
-
 def _detect_is_causal_mask(
     mask: Tensor | None, is_causal: bool | None = None, size: int | None = None
 ) -> bool:
@@ -53,7 +47,7 @@ def _detect_is_causal_mask(
     reads the mask; while tracing we cannot, and answer False: the mask then applies as given,
     which is the same attention)."""
     make_causal = is_causal is True
-    if is_causal is None and mask is not None and not _traced(mask):
+    if is_causal is None and mask is not None and not traced(mask):
         sz = size if size is not None else mask.size(-2)
         causal = _generate_square_subsequent_mask(sz, dtype=mask.dtype)
         if tuple(mask.shape) == tuple(causal.shape):
@@ -233,7 +227,7 @@ class TransformerEncoder(Module):
             or src.dim() != 3
             or key_padding_mask is None
             or mask is not None
-            or _traced(src, key_padding_mask)
+            or traced(src, key_padding_mask)
         ):
             return None
         keep = key_padding_mask == 0  # PyTorch's logical_not: any nonzero value pads
@@ -264,7 +258,9 @@ class TransformerEncoder(Module):
 # In eval mode with no gradient wanted, PyTorch's TransformerEncoderLayer (batch_first, biases,
 # relu/gelu, even heads, ...) runs a fused kernel that reads its (canonical, float) masks as
 # bool: any nonzero value masks, so a float mask of finite biases (-1.5) masks as -inf would.
-# Its values otherwise equal the slow path's, so we compute the slow path on such bool masks.
+# Its values otherwise equal the slow path's up to rounding, with the differences of Note
+# [mha fast path] (fully masked rows NaN, is_causal not read), so we compute the layer with
+# such bool masks and the explicit attention.
 
 
 def _as_bool(mask: Tensor | None) -> Tensor | None:
@@ -401,7 +397,7 @@ class TransformerEncoderLayer(Module):
         )  # fmt: skip
         src_mask = _canonical_mask(src_mask, "src_mask", None, "", src.dtype, False)
         if self._takes_fast_path(src):  # (Note [encoder layer fast path])
-            src_mask, src_key_padding_mask = _as_bool(src_mask), _as_bool(src_key_padding_mask)
+            return self._fused(src, _as_bool(src_mask), _as_bool(src_key_padding_mask))
         x = src
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
@@ -410,6 +406,18 @@ class TransformerEncoderLayer(Module):
             x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
             x = self.norm2(x + self._ff_block(x))
         return x
+
+    def _fused(self, x: Tensor, mask: Tensor | None, key_padding_mask: Tensor | None) -> Tensor:
+        """PyTorch's fused layer: attention on the explicit path (Note [mha fast path])."""
+
+        def attention(y: Tensor) -> Tensor:
+            return self.self_attn._explicit(y, key_padding_mask, mask, need_weights=False)[0]
+
+        if self.norm_first:
+            x = x + attention(self.norm1(x))
+            return x + self._ff_block(self.norm2(x))
+        x = self.norm1(x + attention(x))
+        return self.norm2(x + self._ff_block(x))
 
     def _takes_fast_path(self, src: Tensor) -> bool:
         """Whether PyTorch runs this call on its fused CPU kernel (its conditions)."""
@@ -423,7 +431,7 @@ class TransformerEncoderLayer(Module):
             or not self.activation_relu_or_gelu
             or self.norm1.eps != self.norm2.eps
             or attn.num_heads % 2 == 1
-            or _traced(src)
+            or traced(src)
         ):
             return False
         if any(m._forward_hooks or m._forward_pre_hooks for m in self.modules()):

@@ -337,6 +337,26 @@ def test_fully_masked_rows_as_torch() -> None:
         _close(np.nan_to_num(got), np.nan_to_num(want), TOL["float64"], f"{fw}")
 
 
+@pytest.mark.parametrize("mask", ["key_padding_mask", "attn_mask"])
+def test_fully_masked_rows_on_the_fast_path_as_torch(mask: str) -> None:
+    """Eval mode under no_grad (PyTorch's fused kernel): fully masked rows are NaN with or
+    without weights (Note [mha fast path]), the rest equal."""
+    t, a = _modules(batch_first=True)
+    t.eval(), a.eval()
+    x = _inputs({"batch_first": True}, True)[0]
+    m = np.zeros((N, L), bool) if mask == "key_padding_mask" else np.zeros((L, L), bool)
+    m[1] = True
+    for fw in ({}, {"need_weights": False}):
+        outs = []
+        for lib, mod in ((torch, t), (adjit, a)):
+            with lib.no_grad():
+                xt = lib.tensor(x)
+                outs.append(mod(xt, xt, xt, **{mask: lib.tensor(m)}, **fw)[0].numpy())
+        want, got = outs
+        assert np.isnan(want).any() and np.array_equal(np.isnan(got), np.isnan(want)), fw
+        _close(np.nan_to_num(got), np.nan_to_num(want), TOL["float64"], f"{fw}")
+
+
 def test_compiled_forward_backward_matches_eager() -> None:
     _, m = _modules(add_bias_kv=True, batch_first=True)
     xs = [adjit.tensor(x, requires_grad=True) for x in _inputs({"batch_first": True}, True)]

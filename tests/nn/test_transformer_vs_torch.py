@@ -236,6 +236,31 @@ def test_encoder_eval_float_masks_and_unchecked_padding_as_torch(mask_check: boo
         _close(outs[3], outs[1], TOL["float64"], f"grad {list(call)}")
 
 
+def test_encoder_fully_masked_rows_on_the_fast_path_as_torch() -> None:
+    """Eval mode under no_grad: a query row masked by src_mask is NaN from the fused layer on
+    (PyTorch's masked softmax); a fully padded sequence comes out 0 from the nested stack."""
+
+    def build(lib: Any, dtype: Any) -> Any:
+        layer = lib.nn.TransformerEncoderLayer(D, HEADS, FF, batch_first=True, dtype=dtype)
+        return lib.nn.TransformerEncoder(layer, 2)
+
+    t, a = _pair(build)
+    t.eval(), a.eval()
+    src = _seq(S, True, True, 1)
+    padded = np.zeros((N, S), bool)
+    padded[1] = True
+    rows = np.zeros((S, S), bool)
+    rows[2] = True
+    for call in ({"src_key_padding_mask": padded}, {"mask": rows}):
+        outs = []
+        for lib, m in ((torch, t), (adjit, a)):
+            with lib.no_grad():
+                outs.append(m(lib.tensor(src), **{k: lib.tensor(v) for k, v in call.items()}))
+        want, got = outs[0].numpy(), outs[1].numpy()
+        assert np.array_equal(np.isnan(got), np.isnan(want)), list(call)
+        _close(np.nan_to_num(got), np.nan_to_num(want), TOL["float64"], f"{list(call)}")
+
+
 def test_dropout_of_a_transposed_tensor_draws_in_memory_order_as_torch() -> None:
     """PyTorch draws a dense permuted input's dropout mask in memory order (what a batch_first
     layer's transposed attention output gets); a sliced input in logical order."""
