@@ -237,3 +237,33 @@ def _warnings_and_errors(lib: Any) -> list[Any]:
 
 def test_checkpoint_warnings_and_errors_as_torch() -> None:
     assert _warnings_and_errors(adjit) == _warnings_and_errors(torch)
+
+
+# ---- what an op saves for backward (a later in-place write trips only what was saved) --------
+SAVES: dict[str, Callable[[Any, Any], Any]] = {
+    "mul-scalar": lambda T, w: w * 2,
+    "rmul-scalar": lambda T, w: 2 * w,
+    "div-scalar": lambda T, w: w / 3,
+    "add-alpha": lambda T, w: T.add(w, w.detach(), alpha=2),
+    "mul-constant-tensor": lambda T, w: w.mul(T.ones(3)),
+    "mul-self": lambda T, w: w * w,
+    "mul-both-require-grad": lambda T, w: w * (w.detach() + 1).requires_grad_(),
+    "div-by-it": lambda T, w: T.ones(3) / w,
+    "sin": lambda T, w: w.sin(),
+}
+
+
+@pytest.mark.parametrize("name", list(SAVES))
+def test_inplace_after_use_as_torch(name: str) -> None:
+    def outcome(T: Any) -> Any:
+        x = T.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        w = x * 1
+        y = SAVES[name](T, w)
+        w.add_(1)
+        try:
+            y.sum().backward()
+        except RuntimeError as e:
+            return str(e).split(":")[0]
+        return x.grad.tolist()
+
+    assert outcome(adjit) == outcome(torch)
