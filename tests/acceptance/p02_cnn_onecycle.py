@@ -1,18 +1,20 @@
 """Small CNN (Conv2d, BatchNorm2d, MaxPool2d, Dropout, AdaptiveAvgPool2d), Adam + OneCycleLR."""
 
 
-def program(torch):
+def program(torch, p_drop=0.25):
     nn = torch.nn
     F = torch.nn.functional
 
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
-            self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
+            # bias=False before BatchNorm: BN cancels a conv bias, so its gradient is rounding
+            # noise that Adam would scale to full steps and show in bn1.running_mean
+            self.conv1 = nn.Conv2d(1, 4, 3, padding=1, bias=False)
             self.bn1 = nn.BatchNorm2d(4)
             self.conv2 = nn.Conv2d(4, 8, 3)
             self.pool = nn.MaxPool2d(2)
-            self.drop = nn.Dropout(0.25)
+            self.drop = nn.Dropout(p_drop)
             self.gap = nn.AdaptiveAvgPool2d((1, 1))
             self.fc = nn.Linear(8, 2)
 

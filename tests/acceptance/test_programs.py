@@ -57,12 +57,12 @@ XFAIL = {
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 
 
-def run(name: str, lib: Any) -> tuple[str, Any]:
+def run(name: str, lib: Any, **kwargs: Any) -> tuple[str, Any]:
     """The program's printed text and its returned value, run with library `lib`."""
     mod = importlib.import_module(f"{__package__}.{name}")
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        result = mod.program(lib)
+        result = mod.program(lib, **kwargs)
     return buf.getvalue(), result
 
 
@@ -119,6 +119,14 @@ def test_program_vs_torch(name: str) -> None:
     ours_text, ours = run(name, adjit)
     assert_same_text(ours_text, theirs_text, SUM_TERMS.get(name))
     assert_same_result(ours, theirs, rtol=RTOL.get(name, 8 * EPS32))
+
+
+def test_cnn_program_without_dropout_vs_torch() -> None:
+    """p02 without its Dropout (the xfail's cause): conv/BN/pooling/Adam/OneCycleLR as torch."""
+    theirs_text, theirs = run("p02_cnn_onecycle", torch, p_drop=0.0)
+    ours_text, ours = run("p02_cnn_onecycle", adjit, p_drop=0.0)
+    assert_same_text(ours_text, theirs_text, None)
+    assert_same_result(ours, theirs, rtol=8 * EPS32)
 
 
 def test_text_comparison_can_fail() -> None:
