@@ -191,7 +191,6 @@ class MultiheadAttention(Module):
             or not self.batch_first
             or self.bias_k is not None
             or self.add_zero_attn
-            or traced(query)
         ):
             return False
         args = (query, w, b, self.out_proj.weight, self.out_proj.bias)

@@ -198,9 +198,9 @@ class TransformerEncoder(Module):
         )
         mask = _canonical_mask(mask, "mask", None, "", src.dtype, False)
         first = self.layers[0]
-        keep = self._nested_rows(src, mask, src_key_padding_mask)
-        if keep is not None:  # the nested tensor's attention sees only the kept positions
-            src_key_padding_mask = R.where(keep, 0.0, float("-inf")).to(src.dtype)
+        nested = self._nested(src, mask, src_key_padding_mask)
+        if nested is not None:
+            src_key_padding_mask, padded = nested
         seq_len = _get_seq_len(src, first.self_attn.batch_first)
         is_causal = _detect_is_causal_mask(mask, is_causal, seq_len)
         output = src
@@ -209,17 +209,18 @@ class TransformerEncoder(Module):
                 output, src_mask=mask, is_causal=is_causal,
                 src_key_padding_mask=src_key_padding_mask,
             )  # fmt: skip
-        if keep is not None:
-            output = R.where(keep.unsqueeze(-1), output, 0.0)
+        if nested is not None:
+            output = R.where(padded.unsqueeze(-1), 0.0, output)
         if self.norm is not None:
             output = self.norm(output)
         return output
 
-    def _nested_rows(
+    def _nested(
         self, src: Tensor, mask: Tensor | None, key_padding_mask: Tensor | None
-    ) -> Tensor | None:
-        """Where PyTorch would run the stack on a nested tensor, the ``(N, S)`` bool of the
-        kept positions (padded ones come out 0 before ``norm``); else None."""
+    ) -> tuple[Tensor, Tensor] | None:
+        """Where PyTorch would run the stack on a nested tensor (Note [nested encoder]): the
+        key padding mask its layers see and the ``(N, S)`` bool of the positions that come out
+        0; else None. Computed with tensor ops (no data read), so compiled code does the same."""
         first = self.layers[0]
         if (
             not getattr(self, "use_nested_tensor", False)
@@ -227,31 +228,29 @@ class TransformerEncoder(Module):
             or src.dim() != 3
             or key_padding_mask is None
             or mask is not None
-            or traced(src, key_padding_mask)
         ):
             return None
-        keep = key_padding_mask == 0  # PyTorch's logical_not: any nonzero value pads
-        if not _left_aligned(keep._data):
-            if getattr(self, "mask_check", True):
-                return None
-            # unchecked, PyTorch keeps the first (number kept) positions of each sequence
-            counts = R.sum(keep, 1, keepdim=True)
-            keep = arange(keep.shape[1]).unsqueeze(0) < counts
         if is_grad_enabled() and any(
             p is not None and p.requires_grad for p in _fast_args(src, first)
         ):
             return None
-        return keep
+        keep = key_padding_mask == 0  # PyTorch's logical_not: any nonzero value pads
+        if not getattr(self, "mask_check", True):
+            # unchecked, PyTorch keeps the first (number kept) positions of each sequence
+            keep = arange(keep.shape[1]).unsqueeze(0) < R.sum(keep, 1, keepdim=True)
+            return R.where(keep, 0.0, float("-inf")).to(src.dtype), ~keep
+        aligned = R.all(keep[:, 1:] <= keep[:, :-1])  # else PyTorch's padded path
+        only_kept = R.where(keep, 0.0, float("-inf")).to(src.dtype)
+        return R.where(aligned, only_kept, key_padding_mask), ~keep & aligned
 
 
 # Note [nested encoder]
 # In eval mode with no gradient wanted, PyTorch runs TransformerEncoder on a nested tensor
 # when given a left-aligned src_key_padding_mask alone (and its layers qualify, see
-# _why_not_sparsity_fast_path): the padded positions are dropped, and come back as zeros
-# before the final norm. The values at kept positions are those of the padded computation,
-# so we compute that and zero the padded rows as PyTorch's to_padded_tensor(0.0) does.
-# PyTorch's other fast paths (_native_multi_head_attention, _transformer_encoder_layer_fwd)
-# compute the same values as its slow path up to rounding; we always take the slow path.
+# _why_not_sparsity_fast_path): attention sees only the kept positions, and the padded ones
+# come back as zeros before the final norm (to_padded_tensor(0.0)). The values at kept
+# positions are those of the padded computation with such a mask, so we compute that and zero
+# the padded rows. Whether the mask is left-aligned is a tensor too (a select, not a branch).
 
 
 # Note [encoder layer fast path]
@@ -268,11 +267,6 @@ def _as_bool(mask: Tensor | None) -> Tensor | None:
     if mask is None:
         return None
     return zeros_like(mask).masked_fill(mask != 0, float("-inf"))
-
-
-def _left_aligned(keep: np.ndarray) -> bool:
-    """Every row of ``keep`` is some Trues followed by Falses."""
-    return bool(np.all(keep[:, 1:] <= keep[:, :-1]))
 
 
 def _fast_args(src: Tensor, layer: Any) -> tuple[Any, ...]:
@@ -431,7 +425,6 @@ class TransformerEncoderLayer(Module):
             or not self.activation_relu_or_gelu
             or self.norm1.eps != self.norm2.eps
             or attn.num_heads % 2 == 1
-            or traced(src)
         ):
             return False
         if any(m._forward_hooks or m._forward_pre_hooks for m in self.modules()):

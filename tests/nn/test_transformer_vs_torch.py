@@ -401,3 +401,36 @@ def test_compiled_forward_backward_matches_eager() -> None:
     want, got = grads(step), grads(adjit.compile(step))
     for p, q in zip(got, want, strict=True):
         _close(p, q, 1e-12, "compiled")
+
+
+def test_compiled_eval_inference_matches_eager() -> None:
+    """Eval mode under no_grad compiled: the fused-kernel and nested-tensor semantics (bool
+    reading of float masks, padded rows 0, the left-alignment check as a select) as eager."""
+
+    def build(lib: Any, dtype: Any) -> Any:
+        layer = lib.nn.TransformerEncoderLayer(D, HEADS, FF, batch_first=True, dtype=dtype)
+        return lib.nn.TransformerEncoder(layer, 2, norm=lib.nn.LayerNorm(D, dtype=dtype))
+
+    t, m = _pair(build)
+    t.eval(), m.eval()
+    src = _seq(S, True, True, 1)
+    left = np.zeros((N, S), bool)
+    left[1, -2:] = True
+    ragged = left.copy()
+    ragged[0, 1] = True
+    biases = np.zeros((N, S))
+    biases[1, 2] = -1.5
+
+    def run(x: Any, kpm: Any) -> Any:
+        return m(x, src_key_padding_mask=kpm)
+
+    compiled = adjit.compile(run)
+    for kpm in (left, ragged, biases):
+        dt = adjit.float64 if kpm.dtype != bool else adjit.bool
+        with adjit.no_grad():
+            x, k = adjit.tensor(src), adjit.tensor(kpm, dtype=dt)
+            want, got = run(x, k), compiled(x, k)
+        with torch.no_grad():
+            ref = t(torch.tensor(src), src_key_padding_mask=_to(torch, kpm, torch.float64))
+        _close(got.numpy(), want.numpy(), 1e-12, "compiled")
+        _close(want.numpy(), ref.numpy(), TOL["float64"], "eager vs torch")
