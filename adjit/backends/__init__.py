@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from adjit.backends import cpu, cuda, cudnn, mkl, mkldnn, mps, openmp
+from adjit.backends import cpu, cuda, cudnn, mha, mkl, mkldnn, mps, openmp
 
-__all__ = ["cpu", "cuda", "cudnn", "mkl", "mkldnn", "mps", "openmp"]
+__all__ = ["cpu", "cuda", "cudnn", "mha", "mkl", "mkldnn", "mps", "openmp"]

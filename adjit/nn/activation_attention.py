@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adjit.backends import mha
 from adjit.nn import init
 from adjit.nn.functional_mha import _canonical_mask, _none_or_dtype, multi_head_attention_forward
 from adjit.nn.layers import Linear
@@ -173,9 +174,11 @@ class MultiheadAttention(Module):
         key_padding_mask: Tensor | None,
         attn_mask: Tensor | None,
     ) -> bool:
-        """Whether PyTorch runs this call on its fused CPU kernel (its conditions, except the
-        switches we do not have: autocast, nested tensors, the global fast-path flag)."""
-        if any(m is not None and m.is_floating_point() for m in (key_padding_mask, attn_mask)):
+        """Whether PyTorch runs this call on its fused CPU kernel (its conditions, except
+        autocast and nested tensors, which we do not have)."""
+        if not mha.get_fastpath_enabled() or any(
+            m is not None and m.is_floating_point() for m in (key_padding_mask, attn_mask)
+        ):
             return False
         w, b = self.in_proj_weight, self.in_proj_bias
         if (

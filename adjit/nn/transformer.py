@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from adjit.backends import mha
 from adjit.nn import functional as F
 from adjit.nn.activation_attention import MultiheadAttention, traced
 from adjit.nn.containers import ModuleList
@@ -223,7 +224,8 @@ class TransformerEncoder(Module):
         0; else None. Computed with tensor ops (no data read), so compiled code does the same."""
         first = self.layers[0]
         if (
-            not getattr(self, "use_nested_tensor", False)
+            not mha.get_fastpath_enabled()
+            or not getattr(self, "use_nested_tensor", False)
             or first.training
             or src.dim() != 3
             or key_padding_mask is None
@@ -417,7 +419,8 @@ class TransformerEncoderLayer(Module):
         """Whether PyTorch runs this call on its fused CPU kernel (its conditions)."""
         attn = self.self_attn
         if (
-            src.dim() != 3
+            not mha.get_fastpath_enabled()
+            or src.dim() != 3
             or self.training
             or not attn.batch_first
             or attn.in_proj_bias is None

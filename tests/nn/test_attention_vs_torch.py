@@ -337,10 +337,22 @@ def test_fully_masked_rows_as_torch() -> None:
         _close(np.nan_to_num(got), np.nan_to_num(want), TOL["float64"], f"{fw}")
 
 
+@pytest.mark.parametrize("fast", [True, False])
 @pytest.mark.parametrize("mask", ["key_padding_mask", "attn_mask"])
-def test_fully_masked_rows_on_the_fast_path_as_torch(mask: str) -> None:
+def test_fully_masked_rows_on_the_fast_path_as_torch(mask: str, fast: bool) -> None:
     """Eval mode under no_grad (PyTorch's fused kernel): fully masked rows are NaN with or
-    without weights (Note [mha fast path]), the rest equal."""
+    without weights (Note [mha fast path]), the rest equal; with backends.mha's fast path
+    disabled, the slow path's (0 without weights)."""
+    for lib in (torch, adjit):
+        lib.backends.mha.set_fastpath_enabled(fast)
+    try:
+        _fully_masked_rows_in_eval(mask)
+    finally:
+        for lib in (torch, adjit):
+            lib.backends.mha.set_fastpath_enabled(True)
+
+
+def _fully_masked_rows_in_eval(mask: str) -> None:
     t, a = _modules(batch_first=True)
     t.eval(), a.eval()
     x = _inputs({"batch_first": True}, True)[0]
@@ -353,7 +365,7 @@ def test_fully_masked_rows_on_the_fast_path_as_torch(mask: str) -> None:
                 xt = lib.tensor(x)
                 outs.append(mod(xt, xt, xt, **{mask: lib.tensor(m)}, **fw)[0].numpy())
         want, got = outs
-        assert np.isnan(want).any() and np.array_equal(np.isnan(got), np.isnan(want)), fw
+        assert np.array_equal(np.isnan(got), np.isnan(want)), fw
         _close(np.nan_to_num(got), np.nan_to_num(want), TOL["float64"], f"{fw}")
 
 
