@@ -30,6 +30,7 @@ PROGRAMS = [
     "p10_hooks_freeze_groups",
     "p11_tutorial_boilerplate",
     "p12_seq2seq_transformer",
+    "p13_conv_autoencoder",
 ]
 
 # Programs whose printed float32 numbers may differ in the last printed digit: summation order of
