@@ -10,6 +10,8 @@ from adjit.ir.ops import Op
 from adjit.runtime import functional as R
 from adjit.runtime.checks import check, in_range
 from adjit.runtime.dispatch import apply, composite, with_rule
+from adjit.runtime.dtype_info import can_cast, result_type
+from adjit.runtime.kernel_dtypes import not_implemented
 from adjit.runtime.tensor import Tensor
 
 REDUCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
@@ -44,6 +46,23 @@ def _check_sizes(input: Tensor, target: Tensor) -> None:
         )
 
 
+def _float_kernel(
+    input: Tensor, target: Tensor, kernel: str, *, out_is_input: bool = False
+) -> tuple[Tensor, Tensor]:
+    """Both operands in their common dtype, which PyTorch's ``kernel`` needs floating point
+    (a bool input with a float target runs); ``out_is_input``: the result keeps the input's
+    dtype, so a common dtype it cannot be cast to is refused first."""
+    common = result_type(input, target)
+    if out_is_input and not can_cast(common, input.dtype):
+        raise RuntimeError(
+            f"result type {common.type_name} can't be cast to the desired output type "
+            f"{input.dtype.type_name}"
+        )
+    if not common.is_floating_point:
+        raise not_implemented(kernel, common)
+    return input.to(common), target.to(common)
+
+
 def _weighted(loss: Tensor, input: Tensor, weight: Tensor, r: str, by_weight: bool) -> Tensor:
     """PyTorch's weighted losses are plain ops: ``reduce(loss * weight)``, where 'mean' divides
     by ``weight.sum()`` for mse and l1 (``by_weight``) but by the element count for huber."""
@@ -66,6 +85,7 @@ def mse_loss(
     _check_sizes(input, target)
     if weight is not None:
         return _weighted(R.pow(input - target, 2), input, weight, r, True)
+    input, target = _float_kernel(input, target, "mse_cpu")
     return composite("MseLossBackward0", lambda a, b: _reduce((a - b) * (a - b), r), input, target)
 
 
@@ -146,6 +166,8 @@ def smooth_l1_loss(
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     _check_sizes(input, target)
     r = _reduction(size_average, reduce, reduction)
+    if beta != 0.0:  # beta 0 is PyTorch's l1_loss
+        input, target = _float_kernel(input, target, "smooth_l1_cpu")
     return composite("SmoothL1LossBackward0", _smooth_l1, input, target, beta, r)
 
 
@@ -163,10 +185,14 @@ def huber_loss(
 ) -> Tensor:
     r = _reduction(None, None, reduction)
     _check_sizes(input, target)
+    out = input.dtype  # PyTorch's huber writes the input's dtype
+    input, target = _float_kernel(input, target, "huber_cpu", out_is_input=True)
     if weight is not None:
         unweighted = composite("HuberLossBackward0", _huber, input, target, delta, "none")
+        unweighted = unweighted if unweighted.dtype == out else unweighted.to(out)
         return _weighted(unweighted, input, weight, r, False)
-    return composite("HuberLossBackward0", _huber, input, target, delta, r)
+    loss = composite("HuberLossBackward0", _huber, input, target, delta, r)
+    return loss if loss.dtype == out else loss.to(out)
 
 
 # ---- negative log likelihood and cross entropy -----------------------------------------------
@@ -182,16 +208,51 @@ def _class_weights(
     return R.where(keep, weight.detach()[safe], 0.0).to(like.dtype)
 
 
-def _check_target(input: Tensor, target: Tensor, ignore_index: int) -> Tensor:
-    if target.dtype.is_floating_point:
-        raise RuntimeError(f"expected scalar type Long but found {_type_name(target)}")
-    t = target.to(adjit_int64())
-    batch = () if input.ndim == 1 else (input.shape[0], *input.shape[2:])
-    if tuple(t.shape) != batch:
+def _check_target_shape(input: Tensor, target: Tensor) -> None:
+    """PyTorch's nll_loss shape checks, in its order (Note [nll_loss check order])."""
+    if input.ndim < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
+    if input.ndim != 1 and input.shape[0] != (target.shape[0] if target.ndim else 0):
         raise ValueError(
             f"Expected input batch_size ({input.shape[0]}) to match target "
-            f"batch_size ({t.shape[0] if t.ndim else 0})."
+            f"batch_size ({target.shape[0] if target.ndim else 0})."
         )
+    if input.ndim in (3,) or input.ndim > 4:
+        want = [input.shape[0], *input.shape[2:]]
+        if list(target.shape) != want:
+            raise RuntimeError(f"Expected target size {want}, got {list(target.shape)}")
+    if input.ndim <= 2 and target.ndim > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if input.ndim == 4 and target.ndim != 3:
+        raise RuntimeError(
+            "only batches of spatial targets supported (3D tensors) but got targets of "
+            f"dimension: {target.ndim}"
+        )
+    if target.dtype.name not in ("int64", "uint8"):
+        raise RuntimeError(
+            f"expected target dtype to be Long or Byte, but got {_type_name(target)}"
+        )
+    if input.ndim == 1 and target.ndim == 1 and target.shape[0] != 1:
+        raise ValueError(
+            f"For 1D input, 1D target must have size 1, but got target size: {target.shape[0]}"
+        )
+    if input.ndim == 4 and tuple(target.shape) != (input.shape[0], *input.shape[2:]):
+        raise RuntimeError(
+            f"size mismatch (got input: {list(input.shape)} , target: {list(target.shape)}"
+        )
+
+
+# Note [nll_loss check order]
+# PyTorch's nll_loss_nd checks the input's rank and the batch size, then (3-D and 5-D+ inputs,
+# which it reshapes) the whole target size; nll_loss (1-D, 2-D) and nll_loss2d (4-D) check the
+# target's rank, then its dtype (Long or Byte only), then the remaining sizes.
+
+
+def _check_target(input: Tensor, target: Tensor, ignore_index: int) -> Tensor:
+    _check_target_shape(input, target)
+    t = target.to(adjit_int64())
+    if input.ndim == 1 and t.ndim == 1:
+        t = R.reshape(t, ())
     n_classes = input.shape[0 if input.ndim == 1 else 1]
     ok = in_range(t, 0, n_classes, exempt=ignore_index)  # checked when it runs, if traced
     return check(t, ok, IndexError, "Target {} is out of bounds.", detail=t)
@@ -301,11 +362,11 @@ def cross_entropy(
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     r = _reduction(size_average, reduce, reduction)
     logp = R.log_softmax(input, 0 if input.ndim == 1 else 1)
-    if target.dtype.is_floating_point:
-        if tuple(target.shape) != tuple(input.shape):
+    if tuple(target.shape) == tuple(input.shape):  # class probabilities, as PyTorch reads it
+        if not target.dtype.is_floating_point:
             raise RuntimeError(
-                "Expected floating point type target to have the same shape as "
-                f"input, but got {list(target.shape)} and {list(input.shape)}"
+                "Expected floating point type for target with class probabilities, "
+                f"got {_type_name(target)}"
             )
         return _soft_cross_entropy(logp, target, weight, r, label_smoothing)
     if label_smoothing > 0:

@@ -496,6 +496,11 @@ def test_integer_inputs_match_torch() -> None:
         lambda T: T.nn.functional.tanhshrink(T.arange(-3, 3)),
         lambda T: T.nn.functional.threshold(T.arange(-3, 3), 0.5, 2.5),
         lambda T: T.nn.functional.pixel_shuffle(T.arange(8).reshape(1, 4, 1, 2), 2),
+        # a bool input with a float target runs in the common (float) dtype
+        lambda T: T.nn.functional.mse_loss(T.tensor([True, False]), T.tensor([0.5, 0.25])),
+        lambda T: T.nn.functional.smooth_l1_loss(T.tensor([True, False]), T.tensor([0.5, 2.0])),
+        # huber writes the input's dtype
+        lambda T: T.nn.functional.huber_loss(T.tensor([1.0, 0.0]), T.tensor([0.5, 2.0]).double()),
     ):
         got, want = fn(adjit), fn(torch)
         assert str(got.dtype) == str(want.dtype)
@@ -662,6 +667,30 @@ BAD: dict[str, Callable[[Any], Any]] = {
     "channel_shuffle groups": lambda T: T.nn.functional.channel_shuffle(_f(T, 1, 5, 2), 2),
     "channel_shuffle zero groups": lambda T: T.nn.functional.channel_shuffle(_f(T, 1, 4, 2), 0),
     "channel_shuffle 2d": lambda T: T.nn.functional.channel_shuffle(_f(T, 4, 2), 2),
+    # the error sweep's mutants (tests/test_error_sweep.py), in PyTorch's check order
+    "cross_entropy empty batch": lambda T: T.nn.functional.cross_entropy(_f(T, 0, 4), _f(T, 3, 4)),
+    "cross_entropy prob batch": lambda T: T.nn.functional.cross_entropy(_f(T, 3, 4), _f(T, 2, 3)),
+    "cross_entropy float class target": lambda T: T.nn.functional.cross_entropy(
+        _f(T, 3, 4), _f(T, 3)
+    ),
+    "cross_entropy int prob target": lambda T: T.nn.functional.cross_entropy(
+        _f(T, 3, 4), _i(T, 3, 4)
+    ),
+    "cross_entropy 3d target size": lambda T: T.nn.functional.cross_entropy(
+        _f(T, 3, 4, 5), _i(T, 3, 6)
+    ),
+    "nll_loss multi-target": lambda T: T.nn.functional.nll_loss(_f(T, 3, 4), _i(T, 3, 2)),
+    "nll_loss int32 target": lambda T: T.nn.functional.nll_loss(_f(T, 3, 4), _i(T, 3).int()),
+    "nll_loss 4d spatial": lambda T: T.nn.functional.nll_loss(_f(T, 2, 4, 5, 6), _i(T, 2, 5)),
+    "nll_loss 4d size": lambda T: T.nn.functional.nll_loss(_f(T, 2, 4, 5, 6), _i(T, 2, 5, 7)),
+    "nll_loss 1d target size": lambda T: T.nn.functional.nll_loss(_f(T, 4), _i(T, 3)),
+    "nll_loss 0d input": lambda T: T.nn.functional.nll_loss(_f(T), _i(T)),
+    "mse_loss int": lambda T: T.nn.functional.mse_loss(_i(T, 3), _i(T, 3)),
+    "mse_loss bool": lambda T: T.nn.functional.mse_loss(_i(T, 3) > 0, _i(T, 3) > 0),
+    "smooth_l1_loss int": lambda T: T.nn.functional.smooth_l1_loss(_i(T, 3), _i(T, 3)),
+    "huber_loss int with float": lambda T: T.nn.functional.huber_loss(_i(T, 3), _f(T, 3)),
+    "huber_loss bool with float": lambda T: T.nn.functional.huber_loss(_i(T, 3) > 0, _f(T, 3)),
+    "huber_loss int": lambda T: T.nn.functional.huber_loss(_i(T, 3), _i(T, 3)),
 }
 
 
