@@ -56,6 +56,16 @@ def _detect_is_causal_mask(
     return make_causal
 
 
+def _attention_dropout(dropout: Module, x: Tensor, batch_first: bool) -> Tensor:
+    """``dropout(x)`` of a batch-first attention output, drawn as PyTorch draws it: there the
+    output is a transposed view of the sequence-first result and dropout draws its mask in
+    memory order (ours draws in logical order, right for the contiguous tensors most layers
+    give, so the transpose is undone around it)."""
+    if batch_first and x.dim() == 3:
+        return dropout(x.transpose(0, 1)).transpose(0, 1)
+    return dropout(x)
+
+
 def _get_clones(module: Module, n: int) -> ModuleList:
     return ModuleList([copy.deepcopy(module) for _ in range(n)])
 
@@ -446,7 +456,7 @@ class TransformerEncoderLayer(Module):
             x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
             need_weights=False, is_causal=is_causal,
         )[0]  # fmt: skip
-        return self.dropout1(x)
+        return _attention_dropout(self.dropout1, x, self.self_attn.batch_first)
 
     def _ff_block(self, x: Tensor) -> Tensor:
         x = self.linear2(self.dropout(self.activation(self.linear1(x))))
@@ -545,7 +555,7 @@ class TransformerDecoderLayer(Module):
             x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
             is_causal=is_causal, need_weights=False,
         )[0]  # fmt: skip
-        return self.dropout1(x)
+        return _attention_dropout(self.dropout1, x, self.self_attn.batch_first)
 
     def _mha_block(
         self,
@@ -559,7 +569,7 @@ class TransformerDecoderLayer(Module):
             x, mem, mem, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
             is_causal=is_causal, need_weights=False,
         )[0]  # fmt: skip
-        return self.dropout2(x)
+        return _attention_dropout(self.dropout2, x, self.multihead_attn.batch_first)
 
     def _ff_block(self, x: Tensor) -> Tensor:
         x = self.linear2(self.dropout(self.activation(self.linear1(x))))

@@ -261,18 +261,6 @@ def test_encoder_fully_masked_rows_on_the_fast_path_as_torch() -> None:
         _close(np.nan_to_num(got), np.nan_to_num(want), TOL["float64"], f"{list(call)}")
 
 
-def test_dropout_of_a_transposed_tensor_draws_in_memory_order_as_torch() -> None:
-    """PyTorch draws a dense permuted input's dropout mask in memory order (what a batch_first
-    layer's transposed attention output gets); a sliced input in logical order."""
-    for make in (lambda x: x.transpose(0, 1), lambda x: x.permute(2, 0, 1), lambda x: x[:, ::2]):
-        outs = []
-        for lib in (torch, adjit):
-            lib.manual_seed(4)
-            x = make(lib.ones(3, 4, 5, dtype=lib.float64))
-            outs.append(lib.nn.functional.dropout(x, 0.5).numpy())
-        assert np.array_equal(outs[0], outs[1])
-
-
 def test_decoder_layer_and_encoder_layer_alone_as_torch() -> None:
     """The layers outside a stack, unbatched and batched, with is_causal on the encoder."""
     for cls in ("TransformerEncoderLayer", "TransformerDecoderLayer"):
