@@ -31,6 +31,7 @@ PROGRAMS = [
     "p11_tutorial_boilerplate",
     "p12_seq2seq_transformer",
     "p13_conv_autoencoder",
+    "p14_temporal_conv",
 ]
 
 # Programs whose printed float32 numbers may differ in the last printed digit: summation order of
@@ -47,9 +48,16 @@ SUM_TERMS = {
 # Float64 programs: 1e-12 (measured: 1.4e-17).
 RTOL = {"p06_custom_function": 1e-12}
 
-# program -> why it is expected to fail (none now: p02's Dropout after a conv draws in logical
-# order again, as PyTorch draws on its contiguous conv output)
-XFAIL: dict[str, str] = {}
+# program -> why it is expected to fail (the exact cause; strict, so the test flips when fixed)
+XFAIL = {
+    "p14_temporal_conv": (
+        "Dropout on a dense permuted tensor (proj(h).transpose(1, 2)) draws its mask in logical "
+        "order; PyTorch's empty_like(input).bernoulli_ keeps the strides and draws in memory "
+        "order (memory-order draws were reverted in 05ca19a); and conv1d's result is "
+        "channel-major (stride (6, 12, 1) for shape (2, 3, 6)) where PyTorch's is contiguous, "
+        "so the draws after conv1d(...).transpose(1, 2) differ too: both are needed"
+    ),
+}
 
 
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
@@ -120,7 +128,7 @@ def test_program_vs_torch(name: str) -> None:
 
 
 def test_cnn_program_without_dropout_vs_torch() -> None:
-    """p02 without its Dropout (the xfail's cause): conv/BN/pooling/Adam/OneCycleLR as torch."""
+    """p02 without its Dropout: conv/BN/pooling/Adam/OneCycleLR alone as torch."""
     theirs_text, theirs = run("p02_cnn_onecycle", torch, p_drop=0.0)
     ours_text, ours = run("p02_cnn_onecycle", adjit, p_drop=0.0)
     assert_same_text(ours_text, theirs_text, None)
