@@ -11,7 +11,7 @@ from adjit.runtime import functional as R
 from adjit.runtime.checks import check, in_range
 from adjit.runtime.dispatch import apply, composite, with_rule
 from adjit.runtime.dtype_info import can_cast, result_type
-from adjit.runtime.kernel_dtypes import not_implemented
+from adjit.runtime.kernel_dtypes import not_implemented, require_float
 from adjit.runtime.tensor import Tensor
 
 REDUCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
@@ -388,7 +388,9 @@ def _bce(x: Tensor, y: Tensor, weight: Tensor | None, r: str) -> Tensor:
     # Note: at exactly x in {0, 1} PyTorch's hand-written gradient (x - y) / max(x (1 - x), 1e-12)
     # and this one differ; both are finite, and they agree everywhere else.
     loss = -(y * _clamped_log(x) + (1 - y) * _clamped_log(1 - x))
-    return _reduce(loss * weight if weight is not None else loss, r)
+    if weight is not None:  # PyTorch's in-place loss.mul_(weight) keeps the loss's dtype
+        loss = (loss * weight).to(loss.dtype)
+    return _reduce(loss, r)
 
 
 def binary_cross_entropy(
@@ -406,6 +408,11 @@ def binary_cross_entropy(
             f"size ({input.shape}) is deprecated. Please ensure they have the same "
             "size."
         )
+    if target.dtype != input.dtype:
+        raise RuntimeError(
+            f"Found dtype {target.dtype.type_name} but expected {input.dtype.type_name}"
+        )
+    require_float(input, "binary_cross_entropy")
     # NaN fails too, as in PyTorch; checked when it runs, if traced
     ok = in_range(input, 0, 1, inclusive=True)
     input = check(input, ok, RuntimeError, "all elements of input should be between 0 and 1")
@@ -419,12 +426,17 @@ def _bce_logits(
 ) -> Tensor:
     from adjit.nn.functional import _logsigmoid
 
+    # PyTorch's in-place steps round to the dtype they write: the target's, and for the
+    # pos_weight product the input's (a no-op when all dtypes agree)
     neg_logsig = -_logsigmoid(x)  # log(1 + exp(-x)), stable on both sides
     if pos_weight is not None:
-        loss = (1 - y) * x + ((pos_weight - 1) * y + 1) * neg_logsig
-    else:
-        loss = (1 - y) * x + neg_logsig
-    return _reduce(loss * weight if weight is not None else loss, r)
+        neg_logsig = _as(((pos_weight - 1) * y + 1) * neg_logsig, x.dtype)
+    loss = _as(_as((1 - y) * x, y.dtype) + neg_logsig, y.dtype)
+    return _reduce(_as(loss * weight, loss.dtype) if weight is not None else loss, r)
+
+
+def _as(t: Tensor, dtype: Any) -> Tensor:
+    return t if t.dtype == dtype else t.to(dtype)
 
 
 def binary_cross_entropy_with_logits(
@@ -441,6 +453,24 @@ def binary_cross_entropy_with_logits(
         raise ValueError(
             f"Target size ({target.shape}) must be the same as input size ({input.shape})"
         )
+    _check_logits_dtypes(input, target)
     return composite(
         "BinaryCrossEntropyWithLogitsBackward0", _bce_logits, input, target, weight, pos_weight, r
     )
+
+
+def _check_logits_dtypes(input: Tensor, target: Tensor) -> None:
+    """PyTorch's ``log_sigmoid(input)``, then ``(1 - target).mul_(input)``: the loss has the
+    target's dtype, which must hold the input's."""
+    require_float(input, "log_sigmoid_cpu")
+    if target.dtype.name == "bool":
+        raise RuntimeError(  # PyTorch's ``1 - target`` wraps the 1 as a bool scalar
+            "Subtraction, the `-` operator, with two bool tensors is not supported. "
+            "Use the `^` or `logical_xor()` operator instead."
+        )
+    common = result_type(target, input)
+    if not can_cast(common, target.dtype):
+        raise RuntimeError(
+            f"result type {common.type_name} can't be cast to the desired output type "
+            f"{target.dtype.type_name}"
+        )

@@ -501,6 +501,13 @@ def test_integer_inputs_match_torch() -> None:
         lambda T: T.nn.functional.smooth_l1_loss(T.tensor([True, False]), T.tensor([0.5, 2.0])),
         # huber writes the input's dtype
         lambda T: T.nn.functional.huber_loss(T.tensor([1.0, 0.0]), T.tensor([0.5, 2.0]).double()),
+        # the loss of binary_cross_entropy_with_logits has the target's dtype
+        lambda T: T.nn.functional.binary_cross_entropy_with_logits(
+            T.tensor([1.0, 0.0]).double(), T.tensor([0.5, 1.0])
+        ),
+        lambda T: T.nn.functional.binary_cross_entropy(
+            T.tensor([0.5, 0.25]), T.tensor([0.5, 1.0]), weight=T.tensor([2.0, 1.0]).double()
+        ),
     ):
         got, want = fn(adjit), fn(torch)
         assert str(got.dtype) == str(want.dtype)
@@ -691,6 +698,22 @@ BAD: dict[str, Callable[[Any], Any]] = {
     "huber_loss int with float": lambda T: T.nn.functional.huber_loss(_i(T, 3), _f(T, 3)),
     "huber_loss bool with float": lambda T: T.nn.functional.huber_loss(_i(T, 3) > 0, _f(T, 3)),
     "huber_loss int": lambda T: T.nn.functional.huber_loss(_i(T, 3), _i(T, 3)),
+    "bce float64 target": lambda T: T.nn.functional.binary_cross_entropy(
+        _f(T, 3).float(), _f(T, 3)
+    ),
+    "bce int": lambda T: T.nn.functional.binary_cross_entropy(_i(T, 3), _i(T, 3)),
+    "bce_with_logits int": lambda T: T.nn.functional.binary_cross_entropy_with_logits(
+        _i(T, 3), _f(T, 3)
+    ),
+    "bce_with_logits bool": lambda T: T.nn.functional.binary_cross_entropy_with_logits(
+        _i(T, 3) > 0, _f(T, 3)
+    ),
+    "bce_with_logits int target": lambda T: T.nn.functional.binary_cross_entropy_with_logits(
+        _f(T, 3), _i(T, 3)
+    ),
+    "bce_with_logits bool target": lambda T: T.nn.functional.binary_cross_entropy_with_logits(
+        _f(T, 3), _i(T, 3) > 0
+    ),
 }
 
 
