@@ -21,8 +21,8 @@ def _per_channel(t: Tensor, ndim: int) -> Tensor:
 
 
 def _group_norm(a: Tensor, groups: int, w: Tensor | None, b: Tensor | None, eps: float) -> Tensor:
-    n = a.shape[0]
-    flat = R.reshape(a, (n, groups, -1))
+    n, per_group = a.shape[0], a.shape[1] // groups * _prod(list(a.shape[2:]))
+    flat = R.reshape(a, (n, groups, per_group))  # (not -1: an empty batch has any size)
     mu = R.mean(flat, 2, keepdim=True)
     d = flat - mu
     var = R.mean(d * d, 2, keepdim=True)
@@ -44,12 +44,14 @@ def group_norm(
             f"Expected at least 2 dimensions for input tensor but received {input.ndim}"
         )
     n, c = input.shape[0], input.shape[1]
-    sizes = [n * c // num_groups if num_groups else 0, num_groups, *input.shape[2:]]
-    if num_groups and _prod([sizes[0], *sizes[2:]]) == 1:  # (PyTorch's _verify_batch_size)
+    sizes = [n * c // num_groups, num_groups, *input.shape[2:]]  # (0 groups: PyTorch's
+    if _prod([sizes[0], *sizes[2:]]) == 1:  # ZeroDivisionError) (PyTorch's _verify_batch_size)
         raise ValueError(
             f"Expected more than 1 value per channel when training, got input size {sizes}"
         )
-    if num_groups <= 0 or c % num_groups:
+    if num_groups <= 0:
+        raise RuntimeError(f"Expected num groups to be greater than 0, got {num_groups}")
+    if c % num_groups:
         raise RuntimeError(
             "Expected number of channels in input to be divisible by num_groups, but got input "
             f"of shape {list(input.shape)} and num_groups={num_groups}"

@@ -496,6 +496,7 @@ def test_integer_inputs_match_torch() -> None:
         lambda T: T.nn.functional.tanhshrink(T.arange(-3, 3)),
         lambda T: T.nn.functional.threshold(T.arange(-3, 3), 0.5, 2.5),
         lambda T: T.nn.functional.pixel_shuffle(T.arange(8).reshape(1, 4, 1, 2), 2),
+        lambda T: T.nn.functional.group_norm(T.ones(0, 4, 3), 2, T.ones(4), T.ones(4)),
         # a bool input with a float target runs in the common (float) dtype
         lambda T: T.nn.functional.mse_loss(T.tensor([True, False]), T.tensor([0.5, 0.25])),
         lambda T: T.nn.functional.smooth_l1_loss(T.tensor([True, False]), T.tensor([0.5, 2.0])),
@@ -565,6 +566,8 @@ BAD: dict[str, Callable[[Any], Any]] = {
     "group_norm 1d": lambda T: T.nn.functional.group_norm(_f(T, 4), 2),
     "group_norm one value": lambda T: T.nn.functional.group_norm(_f(T, 1, 2), 2),
     "group_norm weight": lambda T: T.nn.functional.group_norm(_f(T, 2, 4, 3), 2, _f(T, 3)),
+    "group_norm negative groups": lambda T: T.nn.functional.group_norm(_f(T, 3, 4), -7),
+    "group_norm zero groups": lambda T: T.nn.functional.group_norm(_f(T, 3, 4), 0),
     "instance_norm one element": lambda T: T.nn.functional.instance_norm(_f(T, 2, 3, 1)),
     "local_response_norm 2d": lambda T: T.nn.functional.local_response_norm(_f(T, 2, 3), 2),
     "rms_norm shape": lambda T: T.nn.functional.rms_norm(_f(T, 2, 3), (2,)),
