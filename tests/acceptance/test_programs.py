@@ -32,6 +32,7 @@ PROGRAMS = [
     "p12_seq2seq_transformer",
     "p13_conv_autoencoder",
     "p14_temporal_conv",
+    "p15_char_lm",
 ]
 
 # Programs whose printed float32 numbers may differ in the last printed digit: summation order of
@@ -56,6 +57,11 @@ XFAIL = {
         "order (memory-order draws were reverted in 05ca19a); and conv1d's result is "
         "channel-major (stride (6, 12, 1) for shape (2, 3, 6)) where PyTorch's is contiguous, "
         "so the draws after conv1d(...).transpose(1, 2) differ too: both are needed"
+    ),
+    "p15_char_lm": (
+        "Dropout on a batch_first LSTM's output (strides as PyTorch's: (4, 8, 1) for "
+        "(2, 5, 4), a transposed time-major result) draws its mask in logical order; PyTorch "
+        "draws in memory order (reverted in 05ca19a); passes with a8fdf02's memory-order draws"
     ),
 }
 
