@@ -105,6 +105,10 @@ SAMPLES: dict[str, str] = {
     "nn.functional.pixel_shuffle": "x.reshape(1, 4, 3, 1), 2",
     "nn.functional.pixel_unshuffle": "x.reshape(1, 1, 2, 6), 2",
     "nn.functional.prelu": "x, v[:1]",
+    "nn.functional.multi_head_attention_forward": (
+        "x, x, x, 4, 2, torch.randn(12, 4), torch.zeros(12), None, None, False, 0.0, "
+        "torch.randn(4, 4), torch.zeros(4)"
+    ),
     "nn.functional.rms_norm": "x, (4,)",
     "linalg.lu_solve": "*torch.linalg.lu_factor(m), x.mT",
     "linalg.solve": "m, x.mT",
@@ -482,6 +486,7 @@ def _has_tensor(r: Any) -> bool:
 def _compiled(fn: Callable[..., Any], text: str, eager: Any) -> str:
     if not _has_tensor(eager):
         return "—"
+    adjit.manual_seed(0)  # the arguments as the eager call drew them (a sample may draw)
     args, kwargs = _args(text, adjit)
     tensors = [i for i, a in enumerate(args) if isinstance(a, adjit.Tensor)]
 

@@ -487,6 +487,9 @@ TESTED_ELSEWHERE |= {
 }
 TESTED_ELSEWHERE["orgqr"] = "tests/runtime/test_householder_vs_torch.py"
 TESTED_ELSEWHERE |= {
+    n: "tests/runtime/test_special_more_vs_torch.py" for n in ("igamma", "igammac")
+}
+TESTED_ELSEWHERE |= {
     n: "tests/runtime/test_inference_mode_vs_torch.py"
     for n in ("is_inference", "is_inference_mode_enabled")
 }
