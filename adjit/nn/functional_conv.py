@@ -12,6 +12,7 @@ from adjit.runtime import functional as R
 from adjit.runtime.dispatch import composite
 from adjit.runtime.grad_mode import no_grad
 from adjit.runtime.kernel_dtypes import require_float
+from adjit.runtime.opmath import in_float32
 from adjit.runtime.tensor import Tensor
 
 __all__ = ["batch_norm", "dropout2d"]
@@ -135,6 +136,52 @@ def _update_running(
                 buf.copy_(stat * momentum + buf * (1.0 - momentum))
 
 
+def _in_dtype(y: Tensor, like: Tensor) -> Tensor:
+    """A float16/bfloat16 input with float32 parameters gives the input's dtype."""
+    return y if y.dtype == like.dtype else y.to(like.dtype)
+
+
+def _check_batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    training: bool,
+) -> None:
+    """PyTorch's batch_norm checks in its order: sizes (an empty input skips them), the
+    input's dtype, then the parameters' dtypes (Note [batch_norm mixed dtypes])."""
+    if input.numel() == 0:
+        return
+    features = input.shape[1] if input.ndim > 1 else 0
+    named = (("running_mean", running_mean), ("running_var", running_var))
+    for name, t in (*named, ("weight", weight), ("bias", bias)):
+        if t is None:
+            if not training and name.startswith("running"):
+                raise RuntimeError(f"{name} must be defined in evaluation mode")
+        elif t.numel() != features:
+            raise RuntimeError(f"{name} should contain {features} elements not {t.numel()}")
+    require_float(input, "batch_norm")
+    params = [t for t in (weight, bias, running_mean, running_var) if t is not None]
+    if params and params[0].dtype != input.dtype:
+        if any(t.dtype.name != "float32" for t in params):
+            raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
+        if input.dtype.name not in ("float16", "bfloat16"):
+            raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+        return
+    for t in params:
+        if t.dtype != input.dtype:
+            raise RuntimeError(
+                f"expected scalar type {input.dtype.type_name} but found {t.dtype.type_name}"
+            )
+
+
+# Note [batch_norm mixed dtypes]
+# PyTorch's CPU batch norm calls the call mixed when the first given parameter (weight, bias,
+# running_mean, running_var) has a dtype other than the input's: then every parameter must be
+# float32 and the input float16 or bfloat16. Otherwise each parameter must have the input's dtype.
+
+
 def batch_norm(
     input: Tensor,
     running_mean: Tensor | None,
@@ -146,23 +193,32 @@ def batch_norm(
     eps: float = 1e-5,
 ) -> Tensor:
     """Normalize over every dim but 1 (batch stats when training, else the running ones)."""
-    require_float(input, "batch_norm", bool_ok=True)  # (bool fails later, as in PyTorch)
     if training:
-        n = input.numel() // input.shape[1]
-        if n <= 1:
+        size = tuple(input.shape)
+        n = size[0]  # PyTorch's _verify_batch_size (a 0-d input: its IndexError)
+        for s in size[2:]:
+            n *= s
+        if n == 1:
             raise ValueError(
                 "Expected more than 1 value per channel when training, got input size "
                 f"{input.shape}"
             )
+    _check_batch_norm(input, running_mean, running_var, weight, bias, training)
+    if training:
         stats: list[tuple[Tensor, Tensor]] = []
-        y = composite("NativeBatchNormBackward0", _bn_train, input, weight, bias, eps, stats)
+        y = composite(
+            "NativeBatchNormBackward0",
+            lambda a, w, b: _in_dtype(in_float32(_bn_train)(a, w, b, eps, stats), a),
+            input,
+            weight,
+            bias,
+        )
         _update_running(stats[0], n, running_mean, running_var, momentum)
         return y
-    if running_mean is None or running_var is None:
-        raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
+    assert running_mean is not None and running_var is not None  # (checked)
     return composite(
         "NativeBatchNormBackward0",
-        lambda a, w, b: _bn_eval(a, running_mean, running_var, w, b, eps),
+        lambda a, w, b: _in_dtype(in_float32(_bn_eval)(a, running_mean, running_var, w, b, eps), a),
         input,
         weight,
         bias,

@@ -43,6 +43,28 @@ ERRORS: dict[str, Callable[[Any], Any]] = {
     "leaky_relu-int": lambda T: T.nn.functional.leaky_relu(_i(T)),
     "layer_norm-int": lambda T: T.nn.functional.layer_norm(_i(T), (2,)),
     "batch_norm-int": lambda T: T.nn.functional.batch_norm(_i(T), T.zeros(2), T.ones(2)),
+    "batch_norm-bool": lambda T: T.nn.functional.batch_norm(_b(T), T.zeros(2), T.ones(2)),
+    "batch_norm-0d": lambda T: T.nn.functional.batch_norm(_x(T)[0, 0], T.zeros(4), T.ones(4)),
+    "batch_norm-1d-train": lambda T: T.nn.functional.batch_norm(
+        _x(T)[0], T.zeros(4), T.ones(4), training=True
+    ),
+    "batch_norm-0d-train": lambda T: T.nn.functional.batch_norm(
+        _x(T)[0, 0], T.zeros(4), T.ones(4), training=True
+    ),
+    "batch_norm-var-size": lambda T: T.nn.functional.batch_norm(_x(T), T.zeros(4), T.ones(3)),
+    "batch_norm-bias-size": lambda T: T.nn.functional.batch_norm(
+        _x(T), T.zeros(4), T.ones(4), T.ones(4), T.ones(3)
+    ),
+    "batch_norm-no-var": lambda T: T.nn.functional.batch_norm(_x(T), T.zeros(4), None),
+    "batch_norm-double-stats": lambda T: T.nn.functional.batch_norm(
+        _x(T), T.zeros(4).double(), T.ones(4)
+    ),
+    "batch_norm-double-input": lambda T: T.nn.functional.batch_norm(
+        _x(T).double(), T.zeros(4), T.ones(4), training=True
+    ),
+    "batch_norm-half-stats": lambda T: T.nn.functional.batch_norm(
+        _x(T).half(), T.zeros(4).half(), T.ones(4)
+    ),
     "hardtanh-bool": lambda T: T.nn.functional.hardtanh(_b(T)),
     "relu6-bool": lambda T: T.nn.functional.relu6(_b(T)),
     "trace-bool": lambda T: T.trace(_b(T)),
