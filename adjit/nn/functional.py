@@ -127,6 +127,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``y_k = x1^T W_k x2 + b_k`` over the last dimension of both inputs."""
+    _check_bilinear(input1, input2, weight, bias)
 
     def decomposition(x1: Tensor, x2: Tensor, w: Tensor, *b: Tensor) -> Tensor:
         left = R.matmul(R.unsqueeze(R.unsqueeze(x1, -2), -3), w)  # (..., out, 1, in2)
@@ -142,6 +143,46 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
         weight,
         *extra,
     )
+
+
+def _check_bilinear(x1: Tensor, x2: Tensor, w: Tensor, bias: Tensor | None) -> None:
+    """PyTorch's bilinear checks, in its order and words."""
+    from adjit.ir.shapes import C_NAMES
+
+    named = [("input1", x1), ("input2", x2), ("weight", w)] + (
+        [("bias", bias)] if bias is not None else []
+    )
+    if any(t.dtype != x1.dtype for _, t in named):
+        got = ", ".join(f"{n}: {C_NAMES[t.dtype.name]}" for n, t in named)
+        raise RuntimeError(f"All tensors must have the same dtype, got {got}")
+    if x1.ndim != x2.ndim:
+        raise RuntimeError(
+            f"bilinear(): input dimensions do not match: got {x1.ndim} and {x2.ndim}"
+        )
+    for i in range(x1.ndim - 1):
+        if x1.shape[i] != x2.shape[i]:
+            raise RuntimeError(
+                f"bilinear(): input batch dimensions do not match at dim {i}: got "
+                f"{x1.shape[i]} and {x2.shape[i]}"
+            )
+    if x1.ndim == 0:
+        raise IndexError("Dimension specified as -1 but tensor has no dimensions")
+    if w.ndim < 3:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-max(w.ndim, 1)}, "
+            f"{max(w.ndim, 1) - 1}], but got {1 if w.ndim < 2 else 2})"
+        )
+    for n, x, k in (("input1", x1, 1), ("input2", x2, 2)):
+        if x.shape[-1] != w.shape[k]:
+            raise RuntimeError(
+                f"bilinear(): {n} size does not match weight size: got {x.shape[-1]} but "
+                f"expected {w.shape[k]}"
+            )
+    if bias is not None and (bias.shape[0] if bias.ndim else None) != w.shape[0]:
+        got = bias.shape[0] if bias.ndim else "?"
+        raise RuntimeError(
+            f"bilinear(): bias size does not match weight size: got {got} but expected {w.shape[0]}"
+        )
 
 
 def identity(input: Tensor) -> Tensor:

@@ -701,6 +701,25 @@ BAD: dict[str, Callable[[Any], Any]] = {
     "huber_loss int with float": lambda T: T.nn.functional.huber_loss(_i(T, 3), _f(T, 3)),
     "huber_loss bool with float": lambda T: T.nn.functional.huber_loss(_i(T, 3) > 0, _f(T, 3)),
     "huber_loss int": lambda T: T.nn.functional.huber_loss(_i(T, 3), _i(T, 3)),
+    "bilinear dtypes": lambda T: T.nn.functional.bilinear(
+        _f(T, 3, 4).float(), _f(T, 3, 4), _f(T, 5, 4, 4).float()
+    ),
+    "bilinear bias dtype": lambda T: T.nn.functional.bilinear(
+        _f(T, 3, 4), _f(T, 3, 4), _f(T, 5, 4, 4), _i(T, 5)
+    ),
+    "bilinear 0d": lambda T: T.nn.functional.bilinear(_f(T), _f(T, 3, 4), _f(T, 5, 4, 4)),
+    "bilinear both 0d": lambda T: T.nn.functional.bilinear(_f(T), _f(T), _f(T, 5, 4, 4)),
+    "bilinear batch": lambda T: T.nn.functional.bilinear(_f(T, 3, 4), _f(T, 2, 4), _f(T, 5, 4, 4)),
+    "bilinear input1 size": lambda T: T.nn.functional.bilinear(
+        _f(T, 3, 4), _f(T, 3, 4), _f(T, 5, 3, 4)
+    ),
+    "bilinear input2 size": lambda T: T.nn.functional.bilinear(
+        _f(T, 3, 4), _f(T, 3, 4), _f(T, 5, 4, 3)
+    ),
+    "bilinear 2d weight": lambda T: T.nn.functional.bilinear(_f(T, 3, 4), _f(T, 3, 4), _f(T, 5, 4)),
+    "bilinear bias size": lambda T: T.nn.functional.bilinear(
+        _f(T, 3, 4), _f(T, 3, 4), _f(T, 5, 4, 4), _f(T, 4)
+    ),
     "bce float64 target": lambda T: T.nn.functional.binary_cross_entropy(
         _f(T, 3).float(), _f(T, 3)
     ),
