@@ -162,6 +162,11 @@ class CompiledFunction:
     def __repr__(self) -> str:
         return f"<adjit.compile of {getattr(self.fn, '__qualname__', self.fn)!r}>"
 
+    @property
+    def _label(self) -> str:
+        """The compiled callable's name for warnings (a module instance has no __qualname__)."""
+        return getattr(self.fn, "__qualname__", type(self.fn).__qualname__)
+
     def __getattr__(self, name: str) -> Any:
         # a compiled nn.Module still exposes the module (parameters(), train(), ...)
         return getattr(self.__dict__["fn"], name)
@@ -221,7 +226,7 @@ class CompiledFunction:
         if self.trace_count > RECOMPILE_WARN_LIMIT and not self._warned:
             self._warned = True
             warnings.warn(
-                f"adjit.compile: {self.__qualname__} has been traced "
+                f"adjit.compile: {self._label} has been traced "
                 f"{self.trace_count} times (last because {reason}); each new "
                 "signature (shape, dtype, requires_grad, grad mode, Python values) "
                 "compiles again. Keep these stable across calls.",
@@ -243,7 +248,7 @@ class CompiledFunction:
             if self.fallback != "eager":
                 raise
             warnings.warn(
-                f"adjit.compile: running {self.__qualname__} eagerly for this signature: {e}",
+                f"adjit.compile: running {self._label} eagerly for this signature: {e}",
                 stacklevel=4,
             )
             return Entry(sig, None, eager_reason=str(e))
