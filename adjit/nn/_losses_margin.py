@@ -14,8 +14,9 @@ from adjit.nn._losses import _reduce, _reduction
 from adjit.nn.functional_distance import pairwise_distance
 from adjit.runtime import functional as R
 from adjit.runtime.checks import check, in_range
-from adjit.runtime.creation import zeros_like
+from adjit.runtime.creation import full_like, zeros_like
 from adjit.runtime.dispatch import composite, with_rule
+from adjit.runtime.dtype_info import can_cast, result_type
 from adjit.runtime.grad_mode import is_grad_enabled
 from adjit.runtime.tensor import Tensor
 
@@ -57,6 +58,10 @@ def kl_div(
         r = reduction
     else:
         r = _valid(reduction)
+    if not (input.dtype.is_floating_point or input.dtype.is_complex) or not (
+        target.dtype.is_floating_point or target.dtype.is_complex
+    ):
+        raise RuntimeError("kl_div: Integral inputs not supported.")
     if r == "mean":
         warnings.warn(
             "reduction: 'mean' divides the total loss by both the batch size and the support "
@@ -141,7 +146,12 @@ def hinge_embedding_loss(
 ) -> Tensor:
     r = _reduction(size_average, reduce, reduction)
     zeros = zeros_like(input.detach())
-    margin_clamp = R.clamp_min(margin - input, 0)
+    if input.dtype.is_floating_point:
+        margin_clamp = R.clamp_min(margin - input, 0)
+    else:  # PyTorch's ``margin - self`` fills a tensor of the input's dtype with the margin
+        if input.dtype.name == "bool":
+            raise RuntimeError(_BOOL_SUB)
+        margin_clamp = R.clamp_min(full_like(input, margin) - input, 0)
     loss = R.where(target != 1, margin_clamp, zeros) + R.where(target != -1, input, zeros)
     return _reduce(loss, r)
 
@@ -182,6 +192,7 @@ def soft_margin_loss(
 ) -> Tensor:
     r = _reduction(size_average, reduce, reduction)
     _not_differentiable("soft_margin_loss", "target", target)
+    target = _soft_margin_target(input, target)
     rule = _SoftMarginRule(1.0 / input.numel() if r == "mean" and input.numel() else 1.0)
     return composite(
         "SoftMarginLossBackward0",
@@ -189,6 +200,52 @@ def soft_margin_loss(
         input,
         target,
     )
+
+
+_BOOL_SUB = (
+    "Subtraction, the `-` operator, with two bool tensors is not supported. "
+    "Use the `^` or `logical_xor()` operator instead."
+)
+
+
+def _soft_margin_target(input: Tensor, target: Tensor) -> Tensor:
+    """PyTorch's ``neg_out(out, input).mul_(target).exp_().log1p_()`` writes the input's shape
+    and dtype: the target must broadcast to it and the result type cast to it; a float target
+    of another dtype is read in the input's."""
+    if input.dtype.name == "bool":
+        raise RuntimeError(
+            "Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
+            "to invert a mask, use the `~` or `logical_not()` operator instead."
+        )
+    shape = _broadcast(tuple(input.shape), tuple(target.shape))
+    if shape != tuple(input.shape):
+        raise RuntimeError(
+            f"output with shape {list(input.shape)} doesn't match the broadcast shape {list(shape)}"
+        )
+    common = result_type(input, target)
+    if not can_cast(common, input.dtype):
+        raise RuntimeError(
+            f"result type {common.type_name} can't be cast to the desired output type "
+            f"{input.dtype.type_name}"
+        )
+    if not input.dtype.is_floating_point:  # (exp_ in place)
+        raise RuntimeError(
+            f"result type Float can't be cast to the desired output type {input.dtype.type_name}"
+        )
+    return target if target.dtype == input.dtype else target.to(input.dtype)
+
+
+def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """PyTorch's infer_size: sizes compared from the last dim, the first mismatch named."""
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    for i in reversed(range(n)):
+        if a[i] != b[i] and 1 not in (a[i], b[i]):
+            raise RuntimeError(
+                f"The size of tensor a ({a[i]}) must match the size of tensor b ({b[i]}) at "
+                f"non-singleton dimension {i}"
+            )
+    return tuple(y if x == 1 else x for x, y in zip(a, b, strict=True))
 
 
 class _SoftMarginRule:

@@ -502,6 +502,19 @@ def test_integer_inputs_match_torch() -> None:
         lambda T: T.nn.functional.smooth_l1_loss(T.tensor([True, False]), T.tensor([0.5, 2.0])),
         # huber writes the input's dtype
         lambda T: T.nn.functional.huber_loss(T.tensor([1.0, 0.0]), T.tensor([0.5, 2.0]).double()),
+        # an integer hinge loss keeps the input's dtype (the margin is filled in as an int)
+        lambda T: T.nn.functional.hinge_embedding_loss(
+            T.tensor([[0, 1, 3], [-2, 5, 1]]),
+            T.tensor([[1, -1, -1], [-1, 1, -1]]),
+            2.7,
+            None,
+            None,
+            "sum",
+        ),
+        # soft_margin_loss writes the input's dtype
+        lambda T: T.nn.functional.soft_margin_loss(
+            T.tensor([1.0, -0.5]), T.tensor([1.0, -1.0]).double()
+        ),
         # the loss of binary_cross_entropy_with_logits has the target's dtype
         lambda T: T.nn.functional.binary_cross_entropy_with_logits(
             T.tensor([1.0, 0.0]).double(), T.tensor([0.5, 1.0])
@@ -720,6 +733,15 @@ BAD: dict[str, Callable[[Any], Any]] = {
     "bilinear bias size": lambda T: T.nn.functional.bilinear(
         _f(T, 3, 4), _f(T, 3, 4), _f(T, 5, 4, 4), _f(T, 4)
     ),
+    "kl_div int input": lambda T: T.nn.functional.kl_div(_i(T, 3), _f(T, 3), reduction="sum"),
+    "kl_div bool target": lambda T: T.nn.functional.kl_div(_f(T, 3), _i(T, 3) > 0, reduction="sum"),
+    "hinge_embedding int mean": lambda T: T.nn.functional.hinge_embedding_loss(_i(T, 3), _f(T, 3)),
+    "hinge_embedding bool": lambda T: T.nn.functional.hinge_embedding_loss(_i(T, 3) > 0, _f(T, 3)),
+    "soft_margin int": lambda T: T.nn.functional.soft_margin_loss(_i(T, 3), _f(T, 3)),
+    "soft_margin int target int": lambda T: T.nn.functional.soft_margin_loss(_i(T, 3), _i(T, 3)),
+    "soft_margin bool": lambda T: T.nn.functional.soft_margin_loss(_i(T, 3) > 0, _f(T, 3)),
+    "soft_margin 0d input": lambda T: T.nn.functional.soft_margin_loss(_f(T), _f(T, 3, 4)),
+    "soft_margin shapes": lambda T: T.nn.functional.soft_margin_loss(_f(T, 3, 4), _f(T, 2, 3)),
     "bce float64 target": lambda T: T.nn.functional.binary_cross_entropy(
         _f(T, 3).float(), _f(T, 3)
     ),
