@@ -233,6 +233,7 @@ def celu_with_rule(a: Tensor, alpha: float, in_place: bool) -> Tensor:
 
 
 def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    require_float(input, "elu_cpu")
     fn = in_float32(lambda b: celu_with_rule(b, alpha, True))
     return I.inplace(input, lambda a: composite("CeluBackward1", fn, a))
 

@@ -35,6 +35,8 @@ ERRORS: dict[str, Callable[[Any], Any]] = {
     "log_softmax-int": lambda T: T.log_softmax(_i(T), 0),
     "F.softmax-int": lambda T: T.nn.functional.softmax(_i(T), 1),
     "elu-int": lambda T: T.nn.functional.elu(_i(T)),
+    "celu_-int": lambda T: T.nn.functional.celu_(_i(T)),
+    "celu_-bool": lambda T: T.nn.functional.celu_(_b(T)),
     "gelu-bool": lambda T: T.nn.functional.gelu(_b(T)),
     "silu-int": lambda T: T.nn.functional.silu(_i(T)),
     "softplus-int": lambda T: T.nn.functional.softplus(_i(T)),
