@@ -35,6 +35,9 @@ PROGRAMS = [
     "p15_char_lm",
     "p16_error_messages",
     "p17_compiled_training",
+    "p18_contrastive_distill",
+    "p19_segmentation",
+    "p20_gnn",
 ]
 
 # PyTorch's side takes ~10 s here (Inductor compiles the model); run with ADJIT_SLOW=1
