@@ -223,12 +223,19 @@ def _solve(A: Tensor, B: Tensor, left: bool, check_errors: bool, op: str, run_op
         )
     n = A.shape[-1]
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
-    b = B.unsqueeze(-1 if left else -2) if vector else B
+    b = B.unsqueeze(-1) if vector else B  # (a column for XA = B too, as PyTorch's)
+    if b.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor B must have at least 2 dimensions.")
     if b.shape[-2 if left else -1] != n:
         eq = "AX = B" if left else "XA = B"
         raise RuntimeError(
             f"{op}: Incompatible shapes of A and B for the equation {eq} "
             f"({A.shape[-2]}x{A.shape[-1]} and {b.shape[-2]}x{b.shape[-1]})"
+        )
+    if vector and not left:
+        raise RuntimeError(
+            f"{op}: Vector broadcasting of the left hand side is not supported for left=False. "
+            "In this case linalg.solve is equivalent to B / A.squeeze(-1)"
         )
     a = A if left else A.mT  # X A = B is A^T X^T = B^T
     b = b if left else b.mT
@@ -240,7 +247,7 @@ def _solve(A: Tensor, B: Tensor, left: bool, check_errors: bool, op: str, run_op
 
     def post(x: Tensor) -> Tensor:
         x = x if left else x.mT
-        return x.squeeze(-1 if left else -2) if vector else x
+        return x.squeeze(-1) if vector else x  # (left only)
 
     result = part("LinalgSolveExBackward0", packed, "solve_ex", "", shapes, 0, post)
     info = info_of(packed, "solve_ex", "", shapes)
