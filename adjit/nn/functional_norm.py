@@ -9,7 +9,7 @@ from adjit.ir import dtypes as D
 from adjit.runtime import functional as R
 from adjit.runtime.dispatch import composite
 from adjit.runtime.grad_mode import no_grad
-from adjit.runtime.kernel_dtypes import require_float
+from adjit.runtime.kernel_dtypes import not_implemented, require_float
 from adjit.runtime.opmath import in_float32
 from adjit.runtime.tensor import Tensor
 
@@ -161,6 +161,10 @@ def local_response_norm(
         )
     if input.numel() == 0:
         return input
+    if input.dtype.name == "bool":  # (PyTorch's average pool of the bool squares)
+        raise not_implemented(
+            "avg_pool2d" if input.ndim == 3 else "avg_pool3d_out_frame", input.dtype
+        )
     c = input.shape[1]
     sq = input * input
     before, after = size // 2, (size - 1) // 2
@@ -192,15 +196,17 @@ def rms_norm(
             "Expected normalized_shape to be at least 1-dimensional, i.e., containing at least "
             "one element, but got normalized_shape = []"
         )
-    if tuple(input.shape[input.ndim - k :]) != shape or input.ndim < k:
-        raise RuntimeError(
-            f"Given normalized_shape={list(shape)}, expected input with shape "
-            f"[*{', '.join(str(s) for s in shape)}], but got input of size{list(input.shape)}"
-        )
     if weight is not None and tuple(weight.shape) != shape:
         raise RuntimeError(
             f"Expected weight to be of same shape as normalized_shape, but got weight of shape "
             f"{list(weight.shape)} and normalized_shape = {list(shape)}"
+        )
+    if input.ndim < k:
+        raise ValueError(f"Input tensor must have at least {k} dimensions, but got {input.ndim}")
+    if tuple(input.shape[input.ndim - k :]) != shape:
+        raise RuntimeError(
+            f"Given normalized_shape={list(shape)}, expected input with shape "
+            f"[*{', '.join(str(s) for s in shape)}], but got input of size{list(input.shape)}"
         )
     require_float(input, "rms_norm")
     e = _EPS[input.dtype.name] if eps is None else eps

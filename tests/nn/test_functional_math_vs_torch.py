@@ -585,6 +585,15 @@ BAD: dict[str, Callable[[Any], Any]] = {
     "local_response_norm 2d": lambda T: T.nn.functional.local_response_norm(_f(T, 2, 3), 2),
     "rms_norm shape": lambda T: T.nn.functional.rms_norm(_f(T, 2, 3), (2,)),
     "rms_norm weight": lambda T: T.nn.functional.rms_norm(_f(T, 2, 3), (3,), _f(T, 2)),
+    "rms_norm 0d": lambda T: T.nn.functional.rms_norm(_f(T), (4,)),
+    "rms_norm rank": lambda T: T.nn.functional.rms_norm(_f(T, 4), (3, 4)),
+    "rms_norm 0d weight": lambda T: T.nn.functional.rms_norm(_f(T), (4,), _f(T, 3)),
+    "local_response_norm bool": lambda T: T.nn.functional.local_response_norm(
+        _i(T, 1, 3, 4) > 0, 2
+    ),
+    "local_response_norm bool 4d": lambda T: T.nn.functional.local_response_norm(
+        _i(T, 1, 1, 3, 4) > 0, 2
+    ),
     "kl_div reduction": lambda T: T.nn.functional.kl_div(_f(T, 3), _f(T, 3), reduction="avg"),
     "poisson reduction": lambda T: T.nn.functional.poisson_nll_loss(
         _f(T, 3), _f(T, 3), reduction="x"
