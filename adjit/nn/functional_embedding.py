@@ -28,6 +28,22 @@ def _require_indices(input: Tensor, op: str) -> None:
         )
 
 
+def _require_bag_weights(weight: Tensor, psw: Tensor | None) -> None:
+    """PyTorch's embedding_bag weight checks: floating point, per-sample weights alike."""
+    if not weight.dtype.is_floating_point:
+        raise RuntimeError(
+            "Expected tensor for argument #1 'weight' to have one of the following scalar "
+            f"types: Half, BFloat16, Float, Double; but got {_legacy_name(weight)} instead "
+            "(while checking arguments for embedding_bag)"
+        )
+    if psw is not None and psw.dtype != weight.dtype:
+        raise RuntimeError(
+            "Expected tensor for argument #1 'weight' to have the same type as tensor for "
+            f"argument #1 'per_sample_weights'; but type {_legacy_name(weight)} does not equal "
+            f"{_legacy_name(psw)} (while checking arguments for embedding_bag)"
+        )
+
+
 def _legacy_name(t: Tensor) -> str:
     """PyTorch's legacy type name (torch.FloatTensor) as its embedding checks print it."""
     if t.dtype.name == "bool":
@@ -259,6 +275,7 @@ def embedding_bag(
                 f"but got {padding_idx}"
             )
         padding_idx %= n
+    _require_bag_weights(weight, psw)
     idx = _check_indices(flat, n)
     if max_norm is not None:
         _renorm(weight, idx, max_norm, norm_type)

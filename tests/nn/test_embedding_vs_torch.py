@@ -148,6 +148,11 @@ BAG_ERRORS = [
     ([1, 2], {"offsets": [0], "padding_idx": 7}),
     ([1.0, 2.0], {"offsets": [0]}),
     ([[[1]]], {}),
+    ([1, 2], {"offsets": [0], "weight_dtype": "bool"}),
+    ([1, 2], {"offsets": [0], "weight_dtype": "int64"}),
+    ([1, 7], {"offsets": [0], "weight_dtype": "int64"}),
+    ([1, 2], {"offsets": [0], "weight_dtype": "int64", "padding_idx": 7}),
+    ([1, 2], {"offsets": [0], "mode": "sum", "per_sample_weights": [1.0, 2.0], "psw": "float64"}),
 ]
 
 
@@ -159,9 +164,11 @@ def test_embedding_bag_errors_match_torch(input: list, kw: dict) -> None:
 
     def call(T: Any) -> Any:
         args = {k: T.tensor(v) if isinstance(v, list) else v for k, v in kw.items()}
+        weight = T.tensor(w).to(getattr(T, args.pop("weight_dtype", "float32")))
+        psw_dtype = getattr(T, args.pop("psw", "float32"))
         if "per_sample_weights" in args:
-            args["per_sample_weights"] = args["per_sample_weights"].float()
-        return T.nn.functional.embedding_bag(T.tensor(input), T.tensor(w), **args)
+            args["per_sample_weights"] = args["per_sample_weights"].to(psw_dtype)
+        return T.nn.functional.embedding_bag(T.tensor(input), weight, **args)
 
     with pytest.raises(Exception) as want:
         call(torch)
