@@ -38,6 +38,7 @@ PROGRAMS = [
     "p18_contrastive_distill",
     "p19_segmentation",
     "p20_gnn",
+    "p21_nanogpt",
 ]
 
 # PyTorch's side takes ~10 s here (Inductor compiles the model); run with ADJIT_SLOW=1
