@@ -18,6 +18,7 @@ from adjit.runtime.creation import full_like, zeros_like
 from adjit.runtime.dispatch import composite, with_rule
 from adjit.runtime.dtype_info import can_cast, result_type
 from adjit.runtime.grad_mode import is_grad_enabled
+from adjit.runtime.kernel_dtypes import require_float
 from adjit.runtime.tensor import Tensor
 
 __all__ = [
@@ -294,10 +295,18 @@ def _class_inputs(input: Tensor, target: Tensor, name: str) -> tuple[Tensor, Ten
         raise RuntimeError(
             f"Expected non-empty vector or matrix with optional 0-dim batch size, but got: {shape}"
         )
-    if target.dtype.name != "int64":
-        raise RuntimeError(f"expected scalar type Long but found {target.dtype.type_name}")
     x = R.reshape(input, (1, -1)) if input.ndim < 2 else input
     return x, target
+
+
+def _class_dtypes(input: Tensor, target: Tensor, kernel: str, weight: Tensor | None) -> None:
+    """After the shape checks, as PyTorch's kernel: the input floating point, the target
+    int64, the weight of the input's dtype."""
+    require_float(input, kernel)
+    for t, want in ((target, "int64"), (weight, input.dtype.name)):
+        if t is not None and t.dtype.name != want:
+            expected = "Long" if t is target else input.dtype.type_name
+            raise RuntimeError(f"expected scalar type {expected} but found {t.dtype.type_name}")
 
 
 def multilabel_margin_loss(
@@ -316,6 +325,7 @@ def multilabel_margin_loss(
         raise RuntimeError(
             f"inconsistent target size: {list(target.shape)} for input of size: {list(input.shape)}"
         )
+    _class_dtypes(input, target, "multilabel_margin_loss_forward_out_frame", None)
     t = R.reshape(target, (x.shape[0], c))
     listed = R.cumprod((t != -1).to(t.dtype), 1) > 0  # the targets before the first -1
     # every target is checked, also those after the first -1 (as PyTorch's kernel)
@@ -364,6 +374,9 @@ def multi_margin_loss(
             f"input samples (batch size). Expected target size [{n}], but got "
             f"{list(target.shape)}. Input has shape {list(input.shape)}."
         )
+    if weight is not None and weight.numel() != c:
+        raise RuntimeError(f"inconsistent weight size, expected {c} but got {list(weight.shape)}")
+    _class_dtypes(input, target, "multi_margin_loss_cpu_kernel", weight)
     t = check(
         R.reshape(target, (n,)),
         in_range(R.reshape(target, (n,)), 0, c),

@@ -687,6 +687,20 @@ BAD: dict[str, Callable[[Any], Any]] = {
         _f(T, 2, 3), T.tensor([1, 3])
     ),
     "multi_margin float target": lambda T: T.nn.functional.multi_margin_loss(_f(T, 2, 3), _f(T, 2)),
+    "multi_margin int": lambda T: T.nn.functional.multi_margin_loss(_i(T, 2, 3), _i(T, 2)),
+    "multi_margin bool": lambda T: T.nn.functional.multi_margin_loss(_i(T, 2, 3) > 0, _i(T, 2)),
+    "multi_margin weight dtype": lambda T: T.nn.functional.multi_margin_loss(
+        _f(T, 2, 3), _i(T, 2), weight=_f(T, 3).float()
+    ),
+    "multi_margin weight size": lambda T: T.nn.functional.multi_margin_loss(
+        _i(T, 2, 3), _i(T, 2), weight=_f(T, 2)
+    ),
+    "multilabel_margin int": lambda T: T.nn.functional.multilabel_margin_loss(
+        _i(T, 2, 3), _i(T, 2, 3).int()
+    ),
+    "multilabel_margin bool": lambda T: T.nn.functional.multilabel_margin_loss(
+        _i(T, 2, 3) > 0, _i(T, 2, 3)
+    ),
     "instance_norm eval without stats": lambda T: T.nn.functional.instance_norm(
         _f(T, 2, 3, 4), use_input_stats=False
     ),
