@@ -68,6 +68,14 @@ def unfold(
 ) -> Tensor:
     """Sliding local blocks of a (N, C, H, W) or (C, H, W) tensor as columns: (N, C*kh*kw, L)."""
     k, d, p, s = _geometry(kernel_size, dilation, padding, stride)
+    if input.ndim < 3:  # PyTorch's im2col shape check reads input.size(1) and input.size(2)
+        dim = 1 if input.ndim < 2 else 2
+        if input.ndim == 0:
+            raise IndexError("Dimension specified as 1 but tensor has no dimensions")
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-input.ndim}, "
+            f"{input.ndim - 1}], but got {dim})"
+        )
     if input.ndim not in (3, 4) or any(n == 0 for n in input.shape[-3:]):
         raise RuntimeError(
             "Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other non-zero "
