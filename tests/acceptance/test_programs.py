@@ -39,6 +39,7 @@ PROGRAMS = [
     "p19_segmentation",
     "p20_gnn",
     "p21_nanogpt",
+    "p22_mnist_example",
 ]
 
 # PyTorch's side takes ~10 s here (Inductor compiles the model); run with ADJIT_SLOW=1
