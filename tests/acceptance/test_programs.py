@@ -1,4 +1,9 @@
-"""Acceptance: each program(torch) run with adjit and with PyTorch prints the same text."""
+"""Acceptance: each program(torch) run with adjit and with PyTorch prints the same text.
+
+Each ``pNN_*.py`` is a PyTorch script written against its ``torch`` argument (the ``adjit`` or
+the ``torch`` module), seeded with ``torch.manual_seed``; it prints what a user would print and
+returns its loss curve. Add a program by writing one and listing it in PROGRAMS.
+"""
 
 from __future__ import annotations
 
@@ -45,8 +50,9 @@ PROGRAMS = [
 # PyTorch's side takes ~10 s here (Inductor compiles the model); run with ADJIT_SLOW=1
 SLOW = {"p17_compiled_training"}
 
-# Programs whose printed float32 numbers may differ in the last printed digit: summation order of
-# a float32 reduction differs (NumPy's pairwise sum vs PyTorch's vectorized sum). Value: the
+# Programs whose printed float32 numbers may differ in the last printed digit: the summation order
+# of a float32 reduction or matmul differs (NumPy's pairwise sums and its BLAS vs PyTorch's
+# kernels). Value: the
 # number of terms n of the largest float32 reduction printed; a printed number v may then differ
 # by |v| * n * eps32 (the recursive-summation error bound) plus one unit in its last printed place.
 SUM_TERMS = {
