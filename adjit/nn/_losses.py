@@ -46,6 +46,25 @@ def _check_sizes(input: Tensor, target: Tensor) -> None:
         )
 
 
+def broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """PyTorch's infer_size: sizes compared from the last dim, the first mismatch named as
+    PyTorch's broadcast of tensor a with tensor b does."""
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    for i in reversed(range(n)):
+        if a[i] != b[i] and 1 not in (a[i], b[i]):
+            raise RuntimeError(
+                f"The size of tensor a ({a[i]}) must match the size of tensor b ({b[i]}) at "
+                f"non-singleton dimension {i}"
+            )
+    return tuple(y if x == 1 else x for x, y in zip(a, b, strict=True))
+
+
+def _check_broadcast(input: Tensor, target: Tensor) -> None:
+    """PyTorch's elementwise losses broadcast ``input`` with ``target`` first."""
+    broadcast_shape(tuple(input.shape), tuple(target.shape))
+
+
 def _float_kernel(
     input: Tensor, target: Tensor, kernel: str, *, out_is_input: bool = False
 ) -> tuple[Tensor, Tensor]:
@@ -83,6 +102,7 @@ def mse_loss(
 ) -> Tensor:
     r = _reduction(size_average, reduce, reduction)
     _check_sizes(input, target)
+    _check_broadcast(input, target)
     if weight is not None:
         return _weighted(R.pow(input - target, 2), input, weight, r, True)
     input, target = _float_kernel(input, target, "mse_cpu")
@@ -99,6 +119,7 @@ def l1_loss(
 ) -> Tensor:
     r = _reduction(size_average, reduce, reduction)
     _check_sizes(input, target)
+    _check_broadcast(input, target)
     if weight is not None:
         return _weighted(R.abs(input - target), input, weight, r, True)
     return _reduce(R.abs(input - target), r)
@@ -165,6 +186,7 @@ def smooth_l1_loss(
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     _check_sizes(input, target)
+    _check_broadcast(input, target)
     r = _reduction(size_average, reduce, reduction)
     if beta != 0.0:  # beta 0 is PyTorch's l1_loss
         input, target = _float_kernel(input, target, "smooth_l1_cpu")
@@ -185,6 +207,7 @@ def huber_loss(
 ) -> Tensor:
     r = _reduction(None, None, reduction)
     _check_sizes(input, target)
+    _check_broadcast(input, target)
     out = input.dtype  # PyTorch's huber writes the input's dtype
     input, target = _float_kernel(input, target, "huber_cpu", out_is_input=True)
     if weight is not None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from adjit.nn._losses import _reduce, _reduction
+from adjit.nn._losses import _reduce, _reduction, broadcast_shape
 from adjit.nn.functional_distance import pairwise_distance
 from adjit.runtime import functional as R
 from adjit.runtime.checks import check, in_range
@@ -63,6 +63,7 @@ def kl_div(
         target.dtype.is_floating_point or target.dtype.is_complex
     ):
         raise RuntimeError("kl_div: Integral inputs not supported.")
+    broadcast_shape(tuple(target.shape), tuple(input.shape))
     if r == "mean":
         warnings.warn(
             "reduction: 'mean' divides the total loss by both the batch size and the support "
@@ -153,6 +154,7 @@ def hinge_embedding_loss(
         if input.dtype.name == "bool":
             raise RuntimeError(_BOOL_SUB)
         margin_clamp = R.clamp_min(full_like(input, margin) - input, 0)
+    broadcast_shape(tuple(target.shape), tuple(input.shape))  # (PyTorch's where on the target)
     loss = R.where(target != 1, margin_clamp, zeros) + R.where(target != -1, input, zeros)
     return _reduce(loss, r)
 
@@ -218,7 +220,7 @@ def _soft_margin_target(input: Tensor, target: Tensor) -> Tensor:
             "Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
             "to invert a mask, use the `~` or `logical_not()` operator instead."
         )
-    shape = _broadcast(tuple(input.shape), tuple(target.shape))
+    shape = broadcast_shape(tuple(input.shape), tuple(target.shape))
     if shape != tuple(input.shape):
         raise RuntimeError(
             f"output with shape {list(input.shape)} doesn't match the broadcast shape {list(shape)}"
@@ -234,19 +236,6 @@ def _soft_margin_target(input: Tensor, target: Tensor) -> Tensor:
             f"result type Float can't be cast to the desired output type {input.dtype.type_name}"
         )
     return target if target.dtype == input.dtype else target.to(input.dtype)
-
-
-def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
-    """PyTorch's infer_size: sizes compared from the last dim, the first mismatch named."""
-    n = max(len(a), len(b))
-    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
-    for i in reversed(range(n)):
-        if a[i] != b[i] and 1 not in (a[i], b[i]):
-            raise RuntimeError(
-                f"The size of tensor a ({a[i]}) must match the size of tensor b ({b[i]}) at "
-                f"non-singleton dimension {i}"
-            )
-    return tuple(y if x == 1 else x for x, y in zip(a, b, strict=True))
 
 
 class _SoftMarginRule:

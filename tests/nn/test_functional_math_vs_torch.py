@@ -765,6 +765,12 @@ BAD: dict[str, Callable[[Any], Any]] = {
     "soft_margin bool": lambda T: T.nn.functional.soft_margin_loss(_i(T, 3) > 0, _f(T, 3)),
     "soft_margin 0d input": lambda T: T.nn.functional.soft_margin_loss(_f(T), _f(T, 3, 4)),
     "soft_margin shapes": lambda T: T.nn.functional.soft_margin_loss(_f(T, 3, 4), _f(T, 2, 3)),
+    "mse_loss broadcast": lambda T: T.nn.functional.mse_loss(_f(T, 3, 4), _f(T, 2, 3)),
+    "huber_loss empty broadcast": lambda T: T.nn.functional.huber_loss(_f(T, 0, 4), _f(T, 3, 4)),
+    "kl_div broadcast": lambda T: T.nn.functional.kl_div(_f(T, 3, 4), _f(T, 2, 3), reduction="sum"),
+    "hinge_embedding broadcast": lambda T: T.nn.functional.hinge_embedding_loss(
+        _f(T, 3, 4), _f(T, 2, 3)
+    ),
     "bce float64 target": lambda T: T.nn.functional.binary_cross_entropy(
         _f(T, 3).float(), _f(T, 3)
     ),
