@@ -733,6 +733,25 @@ def multinomial_method(
 METHODS = {"bernoulli": bernoulli_method, "multinomial": multinomial_method}
 
 
+def _memory_order(input: Tensor) -> list[int] | None:
+    """The dims of a concrete, non-overlapping and dense but permuted (e.g. transposed) tensor
+    from outermost to innermost in memory; None for C-contiguous, overlapping, strided or
+    traced tensors (PyTorch's empty_like keeps a dense input's strides, else is contiguous)."""
+    if getattr(input, "_is_tracer", False):
+        return None
+    data = input._data
+    if data.flags.c_contiguous or data.size == 0 or data.ndim < 2:
+        return None
+    order = sorted(range(data.ndim), key=lambda d: -abs(data.strides[d]))
+    expected = data.itemsize
+    for d in reversed(order):
+        if data.shape[d] != 1:
+            if data.strides[d] != expected:
+                return None
+            expected *= data.shape[d]
+    return order
+
+
 def dropout_noise(input: Tensor, p: float, shape: tuple[int, ...] | None = None) -> np.ndarray:
     """PyTorch's CPU dropout mask: ``empty(shape).bernoulli_(1 - p).div_(1 - p)`` in the input's
     dtype (``shape``: the input's, or the feature-dropout ``(N, C, 1, ...)``); no draws at
@@ -742,7 +761,12 @@ def dropout_noise(input: Tensor, p: float, shape: tuple[int, ...] | None = None)
     if p == 1.0:
         return np.zeros(dims, npd)
     gen = resolve(None)
-    keep = R.bernoulli_scalar(gen, math.prod(dims), 1.0 - p).reshape(dims)
+    order = _memory_order(input) if shape is None else None
+    if order is None:
+        keep = R.bernoulli_scalar(gen, math.prod(dims), 1.0 - p).reshape(dims)
+    else:  # drawn in memory order, as PyTorch's empty_like(input).bernoulli_ (strides kept)
+        flat = R.bernoulli_scalar(gen, math.prod(dims), 1.0 - p)
+        keep = flat.reshape([dims[d] for d in order]).transpose(np.argsort(order))
     # div_(1 - p) computes in float32 for float16/bfloat16 (1 / 0.6 is 1.667 there, not the
     # 1.666 of dividing by 0.6 rounded to half first)
     wide = np.float64 if npd == np.float64 else np.float32

@@ -12,6 +12,7 @@ from adjit.ir.windows import Padding, Pair
 from adjit.nn.functional_conv import _conv
 from adjit.nn.functional_fold import im2col
 from adjit.runtime import functional as R
+from adjit.runtime.device import contiguous
 from adjit.runtime.dispatch import apply, composite
 from adjit.runtime.tensor import Tensor
 
@@ -310,6 +311,12 @@ def _conv_nd(x: Tensor, w: Tensor, *b: Tensor, g: Geometry) -> Tensor:
     return R.permute(R.reshape(y, (n, od, o, oh, ow)), (0, 2, 1, 3, 4))
 
 
+# Note [PyTorch's layouts]: the GEMM leaves the output channel-major; PyTorch's convolutions
+# return it contiguous. The layout is visible: stride(), view(), and dropout after a conv
+# draws its mask in memory order (runtime/ops_random.dropout_noise), so the result is copied
+# into PyTorch's layout (free when compiled: traced values have no layout).
+
+
 def _convolution(
     name: str, dim: int, input: Tensor, weight: Tensor, bias: Tensor | None, *args: Any
 ) -> Tensor:
@@ -317,7 +324,11 @@ def _convolution(
     g = _geometry(name, x, weight, bias, (args[0], args[1], args[2], 0, args[3]), dim, False)
     extra = () if bias is None else (bias,)
     out = composite(
-        "ConvolutionBackward0", lambda a, w, *b: _conv_nd(a, w, *b, g=g), x, weight, *extra
+        "ConvolutionBackward0",
+        lambda a, w, *b: contiguous(_conv_nd(a, w, *b, g=g)),  # (Note [PyTorch's layouts])
+        x,
+        weight,
+        *extra,
     )
     return R.squeeze(out, 0) if unbatched else out
 
@@ -478,7 +489,11 @@ def _transposed(
     _check_transposed(x, weight, g)
     extra = () if bias is None else (bias,)
     out = composite(
-        "ConvolutionBackward0", lambda a, w, *b: _conv_t_nd(a, w, *b, g=g), x, weight, *extra
+        "ConvolutionBackward0",
+        lambda a, w, *b: contiguous(_conv_t_nd(a, w, *b, g=g)),  # (Note [PyTorch's layouts])
+        x,
+        weight,
+        *extra,
     )
     return R.squeeze(out, 0) if unbatched else out
 

@@ -10,6 +10,7 @@ import numpy as np
 from adjit.nn import pool_windows as W
 from adjit.nn.pool_args import unbatched_shape
 from adjit.runtime import functional as R
+from adjit.runtime.device import contiguous
 from adjit.runtime.dispatch import composite
 from adjit.runtime.grad_mode import no_grad
 from adjit.runtime.kernel_dtypes import not_implemented
@@ -155,7 +156,8 @@ def _adaptive_avg(op: str, nd: int, input: Tensor, output_size: Any) -> Tensor:
             total = R.sum(cols, 2)
         for d in divisors:
             total = total / Tensor._make(d.astype(a.dtype.np))
-        return R.reshape(total, (*lead, *out))
+        # PyTorch's result is contiguous (Note [PyTorch's layouts] in functional_convnd.py)
+        return contiguous(R.reshape(total, (*lead, *out)))
 
     # (the 2-d kernel sums float16/bfloat16 in float32, the 3-d one in the input's dtype)
     name = f"AdaptiveAvgPool{nd}DBackward0"
@@ -192,11 +194,11 @@ def _adaptive_max(op: str, nd: int, input: Tensor, output_size: Any) -> tuple[Te
     def decomposition(a: Tensor) -> Tensor:
         y, first = W.first_max(_read_windows(a, size, out, table), mask)
         firsts.append(first)
-        return R.reshape(y, (*lead, *out))
+        return contiguous(R.reshape(y, (*lead, *out)))  # (as _adaptive_avg)
 
     y = composite(f"AdaptiveMaxPool{nd}DBackward0", decomposition, input)
     with no_grad():
-        idx = R.reshape(W.picked_index(table, firsts[0].detach()), (*lead, *out))
+        idx = contiguous(R.reshape(W.picked_index(table, firsts[0].detach()), (*lead, *out)))
     return y, idx
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from adjit.runtime import functional as R
+from adjit.runtime.device import contiguous
 from adjit.runtime.dispatch import composite
 from adjit.runtime.kernel_dtypes import not_implemented
 from adjit.runtime.opmath import in_float32
@@ -412,7 +413,8 @@ def interpolate(
     align = bool(align_corners)
     narrow = input.dtype if input.dtype.is_reduced_float else None
     fn = in_float32(lambda a: _resample(a, mode, out, scales, align, antialias, narrow))
-    return composite(name, fn, input)
+    # PyTorch's result is contiguous (Note [PyTorch's layouts] in functional_convnd.py)
+    return composite(name, lambda a: contiguous(fn(a)), input)
 
 
 def upsample(

@@ -67,18 +67,6 @@ RTOL = {"p06_custom_function": 1e-12}
 
 # program -> why it is expected to fail (the exact cause; strict, so the test flips when fixed)
 XFAIL = {
-    "p14_temporal_conv": (
-        "Dropout on a dense permuted tensor (proj(h).transpose(1, 2)) draws its mask in logical "
-        "order; PyTorch's empty_like(input).bernoulli_ keeps the strides and draws in memory "
-        "order (memory-order draws were reverted in 05ca19a); and conv1d's result is "
-        "channel-major (stride (6, 12, 1) for shape (2, 3, 6)) where PyTorch's is contiguous, "
-        "so the draws after conv1d(...).transpose(1, 2) differ too: both are needed"
-    ),
-    "p15_char_lm": (
-        "Dropout on a batch_first LSTM's output (strides as PyTorch's: (4, 8, 1) for "
-        "(2, 5, 4), a transposed time-major result) draws its mask in logical order; PyTorch "
-        "draws in memory order (reverted in 05ca19a); passes with a8fdf02's memory-order draws"
-    ),
     "p16_error_messages": (
         "shape errors print as adjit's ShapeError with the op's name before and the operands "
         "after PyTorch's text: 'ShapeError: matmul: mat1 and mat2 shapes cannot be multiplied "
