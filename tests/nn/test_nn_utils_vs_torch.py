@@ -354,3 +354,16 @@ def test_norm_except_dim_and_weight_norm_vs_torch(pow: float, dim: int) -> None:
     ours_w = adjit._weight_norm(adjit.tensor(v), adjit.tensor(g), dim)
     theirs_w = torch._weight_norm(torch.tensor(v), torch.tensor(g), dim)
     np.testing.assert_allclose(ours_w.numpy(), theirs_w.numpy(), rtol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "shape, dim", [((), 0), ((0, 4), 0), ((3, 0), 1), ((3, 0), 0), ((2, 0, 3), 1)]
+)
+def test_norm_except_dim_edge_shapes_as_torch(shape: tuple[int, ...], dim: int) -> None:
+    def outcome(T: Any) -> Any:
+        try:
+            return tuple(T.norm_except_dim(T.ones(shape), 2, dim).shape)
+        except Exception as e:  # noqa: BLE001 - the error is the outcome compared
+            return type(e).__name__, str(e)
+
+    assert outcome(adjit) == outcome(torch)

@@ -10,7 +10,15 @@ def norm_except_dim(v: Tensor, pow: float = 2, dim: int = 0) -> Tensor:
     """The ``pow``-norm over every dim but ``dim`` (kept as size 1); ``dim=-1``: the whole norm."""
     if dim == -1:
         return v.norm(pow)
+    if v.ndim == 0:  # PyTorch reads v.size(dim) first
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     dim = dim % v.ndim
+    if v.shape[dim] == 0:  # PyTorch views v (its dim moved first, unless last) as a matrix
+        shape = [-1, 0] if dim == v.ndim - 1 and dim != 0 else [0, -1]
+        raise RuntimeError(
+            f"cannot reshape tensor of 0 elements into shape {shape} because the unspecified "
+            "dimension size -1 can be any value and is ambiguous"
+        )
     others = tuple(d for d in range(v.ndim) if d != dim)
     if not others:
         return v.abs() if pow != 0 else (v != 0).to(v.dtype)
