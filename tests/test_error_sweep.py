@@ -36,13 +36,13 @@ MUTATIONS: dict[str, Callable[[str], str]] = {
 }
 
 # (name, mutation): why adjit still differs from PyTorch there
-_NN = "nn.functional's dtype and shape checks (issue 14)"
 _BATCH = "a 0-d batch: adjit's 3-D check speaks first (RuntimeError, PyTorch IndexError)"
 _STRIDED = "as_strided copies the tensor's own elements (no storage beyond them): refused"
 _EINSUM = "bool with float: adjit's dtype error comes before PyTorch's bool refusal"
 _ISIN = "PyTorch's isin fails on a non-contiguous test tensor (its own view error); adjit runs"
 _COND = "cond of an empty non-square matrix: PyTorch gives 0, adjit refuses"
 _ROUND = "PyTorch's special.round refuses integers (torch.round takes them); adjit takes them"
+_FRACTIONAL = "a negative output size: adjit's broadcast ValueError, PyTorch's numel overflow"
 _CHALF = "complex32 is not stored (NumPy has none, PyTorch's CPU has little math on it): refused"
 KNOWN: dict[tuple[str, str], str] = {
     ("Tensor.chalf", "bool"): _CHALF,
@@ -53,31 +53,16 @@ KNOWN: dict[tuple[str, str], str] = {
     ("Tensor.baddbmm_", "scalar"): _BATCH,
     ("as_strided", "empty"): _STRIDED,
     ("as_strided", "scalar"): _STRIDED,
+    ("as_strided_scatter", "empty"): _STRIDED,
+    ("as_strided_scatter", "scalar"): _STRIDED,
+    ("Tensor.as_strided_scatter", "empty"): _STRIDED,
+    ("Tensor.as_strided_scatter", "scalar"): _STRIDED,
+    ("nn.functional.fractional_max_pool3d", "dimneg"): _FRACTIONAL,
+    ("nn.functional.fractional_max_pool3d_with_indices", "dimneg"): _FRACTIONAL,
     ("baddbmm", "scalar"): _BATCH,
     ("einsum", "bool"): _EINSUM,
     ("isin", "shape"): _ISIN,
     ("linalg.cond", "empty"): _COND,
-    ("nn.functional.batch_norm", "bool"): _NN,
-    ("nn.functional.batch_norm", "scalar"): _NN,
-    ("nn.functional.bilinear", "float64"): _NN,
-    ("nn.functional.bilinear", "scalar"): _NN,
-    ("nn.functional.binary_cross_entropy", "float64"): _NN,
-    ("nn.functional.binary_cross_entropy_with_logits", "bool"): _NN,
-    ("nn.functional.binary_cross_entropy_with_logits", "int"): _NN,
-    ("nn.functional.celu_", "bool"): _NN,
-    ("nn.functional.celu_", "int"): _NN,
-    ("nn.functional.cross_entropy", "empty"): _NN,
-    ("nn.functional.cross_entropy", "shape"): _NN,
-    ("nn.functional.group_norm", "empty"): _NN,
-    ("nn.functional.hinge_embedding_loss", "int"): _NN,
-    ("nn.functional.huber_loss", "int"): _NN,
-    ("nn.functional.kl_div", "bool"): _NN,
-    ("nn.functional.kl_div", "int"): _NN,
-    ("nn.functional.mse_loss", "bool"): _NN,
-    ("nn.functional.smooth_l1_loss", "bool"): _NN,
-    ("nn.functional.soft_margin_loss", "int"): _NN,
-    ("nn.functional.soft_margin_loss", "scalar"): _NN,
-    ("nn.functional.unfold", "scalar"): _NN,
     ("special.round", "int"): _ROUND,
 }
 
