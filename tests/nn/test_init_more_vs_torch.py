@@ -63,3 +63,31 @@ def test_error_texts(name: str, build: Callable[[Any], Any]) -> None:
     with pytest.raises(type(theirs.value)) as ours:
         build(adjit)
     assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize(
+    "name, args",
+    [
+        ("uniform", ()),
+        ("normal", ()),
+        ("constant", (0.5,)),
+        ("xavier_uniform", ()),
+        ("xavier_normal", ()),
+        ("kaiming_uniform", ()),
+        ("kaiming_normal", ()),
+        ("eye", ()),
+        ("dirac", ()),
+        ("orthogonal", ()),
+        ("sparse", (0.5,)),
+    ],
+)
+def test_deprecated_spellings_warn_and_draw_as_torch(name: str, args: tuple) -> None:
+    results = []
+    for T in (adjit, torch):
+        T.manual_seed(0)
+        shape = (3, 4, 1) if name == "dirac" else (3, 4)
+        with pytest.warns(FutureWarning) as caught:
+            out = getattr(T.nn.init, name)(T.empty(shape), *args)
+        results.append((str(caught[0].message), out.numpy()))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-6, atol=1e-7)
