@@ -505,8 +505,9 @@ def _refuse_complex(op: Op, avals: list[Aval]) -> None:
     dt = next(a.dtype for a in avals if a.dtype.category == 3)
     if op is Op.CAST:  # also internal casts (cumsum's int64, ...): a silent real part is wrong
         raise NotImplementedError(
-            f"adjit does not cast {dt!r} to a real dtype: PyTorch keeps the real part (with a "
-            "warning); say so with .real (e.g. z.real.to(torch.float64))"
+            f"adjit does not support {dt!r} in this op yet: it computes in a real dtype, which "
+            "would keep only the real part (a cast to a real dtype, which PyTorch does with a "
+            "warning, is written with .real: z.real.to(torch.float64))"
         )
     error, text = _COMPLEX_ERRORS.get(op, (NotImplementedError, ""))
     if text:
