@@ -160,7 +160,9 @@ def convert(module: Module, fn: Callable[[Tensor], Tensor]) -> Module:
                 if p.grad is not None:
                     p.grad = fn(p.grad)
         for k, b in m._buffers.items():
-            if b is not None:
+            if b is not None and is_lazy(b):  # keep the placeholder (PyTorch: dtype changes)
+                b._data = fn(b)._data
+            elif b is not None:
                 m._buffers[k] = fn(b)
     return module
 
