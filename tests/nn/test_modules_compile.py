@@ -292,6 +292,75 @@ ROWS: dict[str, tuple[Make, Build]] = {
         lambda nn: _LogProb(nn.AdaptiveLogSoftmaxWithLoss(4, 6, [2, 4], div_value=2.0)),
         _x(3, 4),
     ),
+    # ---- variants: modes, options and extra inputs the plain rows leave out
+    "Conv2d-reflect-groups": (
+        lambda nn: nn.Conv2d(4, 2, 3, padding=1, groups=2, padding_mode="reflect"),
+        _x(1, 4, 4, 5),
+    ),
+    "Conv1d-same-circular": (
+        lambda nn: nn.Conv1d(2, 3, 3, padding="same", dilation=2, padding_mode="circular"),
+        _x(2, 2, 7),
+    ),
+    "ConvTranspose2d-output_padding": (
+        lambda nn: nn.ConvTranspose2d(2, 4, 3, 2, 1, output_padding=1, groups=2, dilation=1),
+        _x(1, 2, 3, 3),
+    ),
+    "EmbeddingBag-offsets-weights": (
+        lambda nn: nn.EmbeddingBag(6, 3, mode="sum", include_last_offset=False),
+        lambda T: (T.tensor([1, 4, 2, 5, 0]), T.tensor([0, 2]), _r(T, 5)),
+    ),
+    "EmbeddingBag-max": (lambda nn: nn.EmbeddingBag(6, 3, mode="max"), lambda T: (_i(T, 6, 2, 3),)),
+    "MaxPool2d-indices": (lambda nn: nn.MaxPool2d(2, return_indices=True), _x(1, 2, 4, 4)),
+    "BatchNorm2d-eval": (lambda nn: nn.BatchNorm2d(3).eval(), _x(2, 3, 2, 2)),
+    "InstanceNorm1d-eval": (
+        lambda nn: nn.InstanceNorm1d(3, track_running_stats=True).eval(),
+        _x(2, 3, 5),
+    ),
+    "Upsample-nearest": (lambda nn: nn.Upsample(scale_factor=2), _x(1, 2, 3)),
+    "Upsample-bicubic": (
+        lambda nn: nn.Upsample((5, 4), mode="bicubic", align_corners=True),
+        _x(1, 2, 3, 3),
+    ),
+    "Upsample-trilinear": (
+        lambda nn: nn.Upsample(scale_factor=1.5, mode="trilinear"),
+        _x(1, 1, 2, 3, 2),
+    ),
+    "RNN-h0-relu": (
+        lambda nn: nn.RNN(3, 4, nonlinearity="relu", bias=False),
+        lambda T: (_r(T, 4, 2, 3), _r(T, 1, 2, 4)),
+    ),
+    "LSTM-proj-unbatched": (lambda nn: nn.LSTM(3, 4, 2, proj_size=2), _x(4, 3)),
+    "GRU-bidirectional": (lambda nn: nn.GRU(3, 2, 2, bidirectional=True), _rnn_x),
+    "MultiheadAttention-kdim-mask": (
+        lambda nn: nn.MultiheadAttention(4, 2, kdim=3, vdim=5, batch_first=True),
+        lambda T: (
+            _r(T, 2, 3, 4),
+            _r(T, 2, 5, 3),
+            _r(T, 2, 5, 5),
+            T.tensor([[False, False, True, False, True], [False] * 5]),
+        ),
+    ),
+    "CrossEntropyLoss-weight-ignore": (
+        lambda nn: nn.CrossEntropyLoss(adjit.tensor([1.0, 2.0, 0.5, 1.0, 3.0]), ignore_index=2),
+        lambda T: (_r(T, 4, 5), T.tensor([1, 2, 4, 0])),
+    ),
+    "CrossEntropyLoss-probabilities": (
+        lambda nn: nn.CrossEntropyLoss(reduction="sum", label_smoothing=0.2),
+        lambda T: (_r(T, 4, 5), _r(T, 4, 5).softmax(1)),
+    ),
+    "NLLLoss-weight-none": (
+        lambda nn: nn.NLLLoss(adjit.tensor([1.0, 2.0, 0.5]), reduction="none"),
+        lambda T: (_r(T, 4, 3), _i(T, 3, 4)),
+    ),
+    "MSELoss-none": (lambda nn: nn.MSELoss(reduction="none"), _pair(3, 4)),
+    "BCELoss-weight-sum": (
+        lambda nn: nn.BCELoss(adjit.tensor([1.0, 2.0, 0.5, 1.0]), reduction="sum"),
+        lambda T: (_u(T, 3, 4), _u(T, 3, 4)),
+    ),
+    "MultiMarginLoss-weight": (
+        lambda nn: nn.MultiMarginLoss(weight=adjit.tensor([1.0, 2.0, 0.5, 1.0, 3.0])),
+        lambda T: (_r(T, 4, 5), _i(T, 5, 4)),
+    ),
     "TripletMarginWithDistanceLoss": (
         lambda nn: nn.TripletMarginWithDistanceLoss(margin=0.5, swap=True),
         lambda T: (_r(T, 3, 4), _r(T, 3, 4), _r(T, 3, 4)),
@@ -376,6 +445,7 @@ NO_GRAD: dict[str, tuple[int, ...]] = {
     "HingeEmbeddingLoss": (1,),
     "MarginRankingLoss": (2,),
     "MultiLabelSoftMarginLoss": (1,),
+    "CrossEntropyLoss-probabilities": (1,),
 }
 
 XFAILS: dict[str, str] = {}
