@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from operator import index
 from typing import Any
@@ -322,10 +323,22 @@ def _convolution(
 ) -> Tensor:
     x, unbatched = _batched(input, name, dim)
     g = _geometry(name, x, weight, bias, (args[0], args[1], args[2], 0, args[3]), dim, False)
+    return _run(_conv_nd, g, x, weight, bias, unbatched)
+
+
+def _run(
+    conv: Callable[..., Tensor],
+    g: Geometry,
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    unbatched: bool,
+) -> Tensor:
+    """``conv`` as one ConvolutionBackward0 node, in PyTorch's layout, unbatched again."""
     extra = () if bias is None else (bias,)
     out = composite(
         "ConvolutionBackward0",
-        lambda a, w, *b: contiguous(_conv_nd(a, w, *b, g=g)),  # (Note [PyTorch's layouts])
+        lambda a, w, *b: contiguous(conv(a, w, *b, g=g)),  # (Note [PyTorch's layouts])
         x,
         weight,
         *extra,
@@ -487,15 +500,7 @@ def _transposed(
         name, x, weight, bias, (stride, padding, dilation, output_padding, groups), dim, True
     )
     _check_transposed(x, weight, g)
-    extra = () if bias is None else (bias,)
-    out = composite(
-        "ConvolutionBackward0",
-        lambda a, w, *b: contiguous(_conv_t_nd(a, w, *b, g=g)),  # (Note [PyTorch's layouts])
-        x,
-        weight,
-        *extra,
-    )
-    return R.squeeze(out, 0) if unbatched else out
+    return _run(_conv_t_nd, g, x, weight, bias, unbatched)
 
 
 def conv_transpose1d(
