@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
-import sys
 import traceback
 import warnings
 from typing import Any
@@ -97,20 +97,26 @@ _ANOMALY = {"on": False, "check_nan": True}
 
 def _internal(filename: str) -> bool:
     """Whether a frame's file is adjit's own code (any module of the adjit package)."""
-    return any(filename.startswith(d) for d in _adjit_dirs())
+    return filename.startswith(_adjit_dirs())
+
+
+# adjit's packages: adjit/ holds the rest; an editable install keeps these beside it
+_PACKAGES = (
+    "adjit",
+    "adjit.runtime",
+    "adjit.ir",
+    "adjit.passes",
+    "adjit.codegen",
+    "adjit.frontend",
+)
 
 
 @functools.cache
 def _adjit_dirs() -> tuple[str, ...]:
-    root = sys.modules.get("adjit")
-    dirs = {os.path.dirname(os.path.dirname(__file__)) + os.sep + "runtime"}
-    for name, module in list(sys.modules.items()):
-        path = getattr(module, "__file__", None)
-        if path and (name == "adjit" or name.startswith("adjit.")):
-            dirs.add(os.path.dirname(path))
-    if root is not None and getattr(root, "__file__", None):
-        dirs.add(os.path.dirname(root.__file__))
-    return tuple(sorted(dirs))
+    """adjit's package folders, each ending in a separator (found without importing them)."""
+    specs = [importlib.util.find_spec(name) for name in _PACKAGES]
+    places = [p for s in specs if s is not None for p in s.submodule_search_locations or ()]
+    return tuple(sorted({os.path.join(p, "") for p in places}))
 
 
 def user_stack() -> list[str]:

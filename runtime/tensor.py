@@ -15,7 +15,7 @@ from ..ir.dtypes import DType
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
 from . import trace_state
-from .grad_mode import InferenceBox, outside_inference
+from .grad_mode import InferenceBox, is_inference, outside_inference
 from .grad_mode import _state as _grad_state
 
 _LEGACY_NAMES = {  # PyTorch's legacy tensor type names (Tensor.type())
@@ -241,13 +241,11 @@ class Tensor:
 
     @property
     def _version(self) -> int:
-        if type(self._version_box) is InferenceBox:
+        if self.is_inference():
             raise RuntimeError("Inference tensors do not track version counter.")
         return self._version_box[0]
 
-    def is_inference(self) -> bool:
-        """Whether this tensor was made inside inference_mode() (Note [inference tensors])."""
-        return type(self._version_box) is InferenceBox
+    is_inference = is_inference  # (Note [inference tensors] in grad_mode.py)
 
     @property
     def retains_grad(self) -> bool:
