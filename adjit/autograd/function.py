@@ -21,6 +21,9 @@ def _refuse(g: Tensor, out: Tensor, *xs: Any) -> tuple:
     raise RuntimeError(TWICE_MSG)
 
 
+_TWICE = _Rule("once_differentiable", _refuse)  # the derivative of a once_differentiable result
+
+
 def once_differentiable(
     fn: Callable[..., Any],
 ) -> Callable[..., Any]:
@@ -36,10 +39,9 @@ def once_differentiable(
         inputs = [a for a in args if isinstance(a, Tensor) and a.requires_grad]
         if not inputs:
             return outputs
-        rule = _Rule("once_differentiable", _refuse)
         results = outputs if isinstance(outputs, tuple) else (outputs,)
         marked = tuple(
-            with_rule(rule, lambda *ts, r=r: r, *inputs, name="DelayedError")
+            with_rule(_TWICE, lambda *ts, r=r: r, *inputs, name="DelayedError")
             if isinstance(r, Tensor) and r.dtype.is_floating_point
             else r
             for r in results
