@@ -54,6 +54,13 @@ ACTIVATIONS: dict[str, tuple[Callable[..., Tensor], dict[str, Any]]] = {
 }
 TAKES_TRAINING = {"RReLU"}
 ATTRIBUTES = {"PairwiseDistance": {"p": "norm"}}  # a constructor argument stored under another name
+
+
+def _attribute(name: str, arg: str) -> str:
+    """Where module ``name`` keeps its constructor argument ``arg``."""
+    return ATTRIBUTES.get(name, {}).get(arg, arg)
+
+
 TWO_INPUTS = {"CosineSimilarity", "PairwiseDistance"}
 # PyTorch's extra_repr, where it is not ``k=v`` for each argument: the value alone, or nothing
 VALUE_REPR = {"Hardshrink", "Softshrink"}
@@ -68,9 +75,7 @@ def _extra_repr(self: Module) -> str:
         return ""
     if name in VALUE_REPR:
         return ", ".join(f"{getattr(self, k)!r}" for k in spec)
-    parts = [
-        f"{k}={getattr(self, ATTRIBUTES.get(name, {}).get(k, k))!r}" for k in spec if k != "inplace"
-    ]
+    parts = [f"{k}={getattr(self, _attribute(name, k))!r}" for k in spec if k != "inplace"]
     if getattr(self, "inplace", False):
         parts.append("inplace=True")
     return ", ".join(parts)
@@ -81,14 +86,14 @@ def _make(name: str) -> type[Module]:
     # generated source, as dataclasses and namedtuple do: Python's own argument errors
     # ("Threshold.__init__() missing 2 required positional arguments: ...") and signature
     params = ", ".join(k if v is REQUIRED else f"{k}=_defaults[{k!r}]" for k, v in spec.items())
-    body = "".join(f"\n    self.{ATTRIBUTES.get(name, {}).get(k, k)} = {k}" for k in spec)
+    body = "".join(f"\n    self.{_attribute(name, k)} = {k}" for k in spec)
     namespace: dict[str, Any] = {"_defaults": spec, "Module": Module}
     exec(f"def __init__(self, {params}):\n    Module.__init__(self){body}", namespace)  # noqa: S102
     __init__ = namespace["__init__"]
     __init__.__qualname__ = f"{name}.__init__"
 
     def forward(self: Module, *inputs: Tensor) -> Tensor:
-        kwargs = {k: getattr(self, ATTRIBUTES.get(name, {}).get(k, k)) for k in spec}
+        kwargs = {k: getattr(self, _attribute(name, k)) for k in spec}
         if name in TAKES_TRAINING:
             kwargs["training"] = self.training
         return fn(*inputs, **kwargs)
