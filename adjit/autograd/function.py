@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from adjit.autograd import Function, FunctionCtx
+from adjit.autograd.custom import Function, FunctionCtx
 from adjit.runtime.dispatch import with_rule
 from adjit.runtime.grad_mode import is_grad_enabled, no_grad
 from adjit.runtime.ops_math import _Rule

@@ -1,120 +1,196 @@
 """A custom ``autograd.Function`` called while tracing: its backward becomes a derivative rule.
 
-See Note [custom functions traced] in ir/custom.py.
+See Note [custom functions traced] in ir/custom.py, and Note [one backward call per Function
+call] below.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from adjit.autograd.backward_checks import call_backward, checked_gradients, input_metas
 from adjit.ir.ops import Op
 from adjit.runtime.dispatch import apply
-from adjit.runtime.grad_mode import is_grad_enabled, no_grad
+from adjit.runtime.grad_mode import is_grad_enabled
 from adjit.runtime.tensor import Tensor
 
+# Note [one backward call per Function call]
+# ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+# PyTorch calls a Function's backward once per backward pass, with the cotangents of all of
+# its outputs together; a backward need not be linear in them (it may clip them, or add a
+# term of its own), so calling it once per output and summing would be wrong. Traced, a call
+# becomes one *anchor* equation, a scalar zero whose inputs are everything the backward may
+# read (the tensor inputs, the saved tensors, the tensors stored on ctx), and per
+# differentiable output ``y_k`` one equation ``custom_vjp[rule=Cls.output[k]] y_k anchor``,
+# the identity on ``y_k``. All uses of the outputs come after all of these, so a reverse walk
+# (the adjoint pass, or the eager engine on traced values) reaches every output's rule before
+# the anchor's: an output's rule only files its cotangent under the anchor's value (and sends
+# the anchor a zero, so it is always reached), and the anchor's rule calls the backward once
+# with what was filed (zeros, or None under set_materialize_grads(False), for outputs that got
+# no cotangent). A saved output is given to the backward as a new output equation on the
+# anchor: differentiating the backward again (higher order) files that path's cotangent under
+# the anchor of that pass, as PyTorch unpacks a saved output with its grad_fn.
 
-class FunctionRule:
-    """The derivative rule of one output of one traced Function call.
+_FILED: dict[int, tuple[Any, dict[int, Any]]] = {}  # id(anchor value) -> (it, {k: cotangent})
 
-    The CUSTOM_VJP equation's inputs are the output, the Function's tensor arguments, the
-    saved tensors (``None`` entries kept by ``saved_layout``), then the tensors stored as
-    ``ctx`` attributes (``ctx_names``): ``vjp`` puts the values it is given for them into a
-    copy of the call's ``ctx`` and calls the user's backward on it. A saved tensor that is
-    this output itself (``ctx.save_for_backward(result)``) is given the equation's result,
-    as PyTorch unpacks a saved output: differentiating the backward again reaches the input.
+
+class OutputRule:
+    """The rule of output ``k``: file its cotangent for the anchor's rule."""
+
+    def __init__(self, call: CallRule, k: int) -> None:
+        self.call, self.k = call, k
+
+    def __repr__(self) -> str:
+        return f"{self.call.cls.__name__}.output[{self.k}]"
+
+    def vjp(self, g: Any, out: Any, inputs: Sequence[Any], needs: tuple[bool, ...]) -> tuple:
+        anchor = inputs[1]
+        filed = _FILED.setdefault(id(anchor), (anchor, {}))[1]
+        filed[self.k] = filed[self.k] + g if self.k in filed else g
+        return None, anchor.new_zeros(())
+
+
+class CallRule:
+    """The rule of one traced Function call's anchor: the user's backward, called once.
+
+    The anchor's inputs: a zero, the Function's tensor inputs (at ``positions`` among its
+    ``n_inputs`` inputs), the saved tensors (``None`` entries kept by ``saved_layout``; a
+    saved output ``k`` is marked in ``saved_outputs``), then the tensors stored on ``ctx``
+    (``stored``: an attribute name, and an index when it holds a tuple or list of them).
     """
 
     def __init__(
         self,
         cls: type,
         ctx: Any,
-        arg_positions: tuple[int, ...],
-        n_args: int,
+        inputs: Sequence[Any],
+        positions: tuple[int, ...],
         saved_layout: tuple[bool, ...],
-        ctx_names: tuple[str, ...],
-        output: int,
-        outputs: tuple[tuple[tuple[int, ...], Any], ...],
-        is_output: tuple[bool, ...],
+        saved_outputs: tuple[int | None, ...],
+        stored: tuple[tuple[str, int | None], ...],
+        outputs: tuple[tuple[tuple[int, ...], Any] | None, ...],
     ) -> None:
         self.cls, self.ctx = cls, ctx
-        self.arg_positions, self.n_args = arg_positions, n_args
-        self.saved_layout, self.ctx_names = saved_layout, ctx_names
-        self.output, self.outputs = output, outputs
-        self.is_output = is_output  # per input: is it this very output (``out`` replaces it)
+        self.inputs = input_metas(inputs)
+        self.positions = positions
+        self.saved_layout, self.saved_outputs = saved_layout, saved_outputs
+        self.stored, self.outputs = stored, outputs
+        self.output_rules = [OutputRule(self, k) for k in range(len(outputs))]
 
     def __repr__(self) -> str:
-        suffix = f"[{self.output}]" if len(self.outputs) > 1 else ""
-        return f"{self.cls.__name__}.backward{suffix}"
+        return f"{self.cls.__name__}.backward"
 
-    def vjp(self, g: Tensor, out: Tensor, inputs: Sequence[Any], needs: tuple[bool, ...]) -> tuple:
-        inputs = [out if own else v for v, own in zip(inputs, self.is_output, strict=True)]
-        k = len(self.arg_positions)
+    def vjp(self, g: Any, out: Any, inputs: Sequence[Any], needs: tuple[bool, ...]) -> tuple:
+        _, filed = _FILED.pop(id(out), (None, {}))
+        k = len(self.positions)
         n_saved = sum(self.saved_layout)
-        saved = iter(inputs[1 + k : 1 + k + n_saved])
-        stored = inputs[1 + k + n_saved :]
+        saved_values = list(inputs[1 + k : 1 + k + n_saved])
+        saved_outs = [o for o, s in zip(self.saved_outputs, self.saved_layout, strict=True) if s]
+        for i, o in enumerate(saved_outs):
+            if o is not None:  # the output itself, as PyTorch unpacks it (higher order)
+                rule = self.output_rules[o]
+                saved_values[i] = apply(Op.CUSTOM_VJP, saved_values[i], out, rule=rule)
+        saved = iter(saved_values)
         ctx = copy.copy(self.ctx)
-        ctx.saved_tensors = tuple(next(saved) if s else None for s in self.saved_layout)
-        for name, value in zip(self.ctx_names, stored, strict=True):
-            setattr(ctx, name, value)
-        wants = dict(zip(self.arg_positions, needs[1 : 1 + k], strict=True))
-        ctx.needs_input_grad = tuple(wants.get(i, False) for i in range(self.n_args))
-        cotangents = [  # zeros for the other tensor outputs (materialized, as in PyTorch)
-            g if j == self.output else None if dtype is None else g.new_zeros(shape, dtype=dtype)
-            for j, (shape, dtype) in enumerate(self.outputs)
-        ]
-        grads = self.cls.backward(ctx, *cotangents)  # type: ignore[attr-defined]
-        grads = grads if isinstance(grads, tuple) else (grads,)
-        if len(grads) != self.n_args:
-            raise RuntimeError(
-                f"function {self.cls.__name__}Backward returned an incorrect number of "
-                f"gradients (expected {self.n_args}, got {len(grads)})"
-            )
-        picked = [grads[i] if wants[i] else None for i in self.arg_positions]
+        ctx._saved = tuple(next(saved) if s else None for s in self.saved_layout)
+        _restore(ctx, self.stored, inputs[1 + k + n_saved :])
+        wants = dict(zip(self.positions, needs[1 : 1 + k], strict=True))
+        ctx.needs_input_grad = tuple(wants.get(i, False) for i in range(len(self.inputs)))
+        grads = [filed.get(j) for j in range(len(self.outputs))]
+        if ctx.materialize_grads:
+            grads = [
+                out.new_zeros(spec[0], dtype=spec[1]) if g is None and spec is not None else g
+                for g, spec in zip(grads, self.outputs, strict=True)
+            ]
+        result = checked_gradients(self.cls, call_backward(self.cls, ctx, grads), self.inputs)
+        picked = [result[i] if wants[i] else None for i in self.positions]
         return (None, *picked, *[None] * (len(inputs) - 1 - k))
 
 
-def traced_apply(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: Any) -> Any:
-    """``cls.apply(*args)`` while tracing: the forward recorded under no_grad, then each
-    differentiable output passed through a CUSTOM_VJP equation holding the backward."""
-    with no_grad():
-        out = cls.forward(ctx, *args, **kwargs)  # type: ignore[attr-defined]
+def _stored(ctx: Any) -> tuple[tuple[tuple[str, int | None], ...], list[Tensor]]:
+    """The tensors kept as ``ctx`` attributes (directly, or in a tuple or list)."""
+    keys, values = [], []
+    for name, v in vars(ctx).items():
+        if name.startswith("_"):
+            continue
+        if isinstance(v, Tensor):
+            keys.append((name, None))
+            values.append(v)
+        elif isinstance(v, tuple | list):
+            for i, item in enumerate(v):
+                if isinstance(item, Tensor):
+                    keys.append((name, i))
+                    values.append(item)
+    return tuple(keys), values
+
+
+def _restore(ctx: Any, stored: tuple[tuple[str, int | None], ...], values: Sequence[Any]) -> None:
+    """Put the values the rule is given back where ``_stored`` found the tensors."""
+    for (name, i), value in zip(stored, values, strict=True):
+        if i is None:
+            setattr(ctx, name, value)
+            continue
+        items = list(getattr(ctx, name))
+        items[i] = value
+        old = getattr(ctx, name)
+        setattr(ctx, name, type(old)(items) if isinstance(old, tuple | list) else items)
+
+
+def _alias(t: Tensor) -> Tensor:
+    """Another handle on a tracer's current value (an in-place forward rebinds the original)."""
+    alias = object.__new__(type(t))
+    alias.__dict__.update(vars(t))
+    return alias
+
+
+def traced_apply(cls: type, ctx: Any, inputs: tuple[Any, ...], forward: Callable[[], Any]) -> Any:
+    """``cls.apply`` while tracing: the forward recorded under no_grad, then the anchor and
+    one output equation per differentiable output (Note [one backward call per Function
+    call]). An input the forward modified in place (mark_dirty) is rebound to its output."""
+    before = [_alias(a) if getattr(a, "_is_tracer", False) else a for a in inputs]
+    out = forward()
     if not is_grad_enabled():
         return out
-    positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
-    saved = tuple(ctx.saved_tensors)
-    stored = {
-        name: v
-        for name, v in vars(ctx).items()
-        if isinstance(v, Tensor) and name != "saved_tensors"
-    }
     outs = out if isinstance(out, tuple) else (out,)
-    shapes = tuple((tuple(o.shape), o.dtype) if isinstance(o, Tensor) else ((), None) for o in outs)
-    operands = [
-        *(args[i] for i in positions),
-        *(s for s in saved if s is not None),
-        *stored.values(),
+    diff = [
+        isinstance(o, Tensor) and o.dtype.is_floating_point and id(o) not in ctx._non_differentiable
+        for o in outs
     ]
+    if not any(diff):
+        return out
+    positions = tuple(i for i, a in enumerate(before) if isinstance(a, Tensor))
+    saved = tuple(ctx._saved)
+    index_of = {id(o): k for k, (o, d) in enumerate(zip(outs, diff, strict=True)) if d}
+    stored, stored_values = _stored(ctx)
+    specs = tuple((tuple(o.shape), o.dtype) if isinstance(o, Tensor) else None for o in outs)
+    rule = CallRule(
+        cls,
+        ctx,
+        before,
+        positions,
+        tuple(s is not None for s in saved),
+        tuple(index_of.get(id(s)) for s in saved),
+        stored,
+        specs,
+    )
+    first = next(o for o, d in zip(outs, diff, strict=True) if d)
+    zero = first.new_zeros(())
+    operands = [
+        *(before[i] for i in positions),
+        *(s for s in saved if s is not None),
+        *stored_values,
+    ]
+    anchor = apply(Op.CUSTOM_VJP, zero, *operands, rule=rule)
+    dirty = {id(t) for t in ctx._dirty}
     results: list[Any] = []
-    for k, o in enumerate(outs):
-        if (
-            not isinstance(o, Tensor)
-            or not o.dtype.is_floating_point
-            or id(o) in ctx._non_differentiable
-        ):
-            results.append(o)
-            continue
-        rule = FunctionRule(
-            cls,
-            ctx,
-            positions,
-            len(args),
-            tuple(s is not None for s in saved),
-            tuple(stored),
-            k,
-            shapes,
-            (False, *(v is o for v in operands)),
-        )
-        results.append(apply(Op.CUSTOM_VJP, o, *operands, rule=rule))
+    for k, (o, d) in enumerate(zip(outs, diff, strict=True)):
+        if d:
+            y = apply(Op.CUSTOM_VJP, o, anchor, rule=rule.output_rules[k])
+            if id(o) in dirty:  # in place: the input itself now holds the output
+                o._var, o._requires_grad = y._var, y.requires_grad  # type: ignore[attr-defined]
+                y = o
+            o = y
+        results.append(o)
     return tuple(results) if isinstance(out, tuple) else results[0]

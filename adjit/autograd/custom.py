@@ -1,0 +1,173 @@
+"""``autograd.Function`` and its ``ctx``: the forward(ctx, ...) and setup_context styles."""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from typing import Any
+
+from adjit.runtime import trace_state
+from adjit.runtime.autograd import FREED_MSG, modified_error
+from adjit.runtime.grad_mode import is_grad_enabled, no_grad
+from adjit.runtime.tensor import Tensor
+
+CLEARED_MSG = (
+    "saved_tensors can only be accessed once when clear_saved_tensors_on_access=True is set "
+    "on the autograd.Function. Either access saved_tensors only once, or set "
+    "clear_saved_tensors_on_access=False."
+)
+LEGACY_MSG = (
+    "Legacy autograd function with non-static forward method is deprecated. Please use "
+    "new-style autograd function with static forward method. (Example: "
+    "https://pytorch.org/docs/stable/autograd.html#torch.autograd.Function)"
+)
+
+
+class FunctionCtx:
+    """The ``ctx`` of a custom Function: saves tensors and flags between forward and backward.
+
+    ``saved_tensors`` unpacks what ``save_for_backward`` saved, with PyTorch's errors once
+    the graph was freed by a backward without retain_graph, or when a saved tensor was
+    modified in place since (``_versions``, recorded when the call returns).
+    """
+
+    __module__ = "adjit.autograd.function"  # where PyTorch's lives (printing)
+
+    def __init__(self) -> None:
+        self._saved: tuple[Tensor | None, ...] = ()
+        self._versions: tuple[int, ...] | None = None
+        self._freed = False
+        self._clear_on_access = False
+        self.needs_input_grad: tuple[bool, ...] = ()
+        self.materialize_grads = True
+        self._non_differentiable: set[int] = set()
+        self._dirty: tuple[Tensor, ...] = ()
+        self._saved_for_forward: tuple[Any, ...] = ()
+
+    def save_for_backward(self, *tensors: Tensor | None) -> None:
+        for i, t in enumerate(tensors):
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(
+                    "save_for_backward can only save variables, but argument "
+                    f"{i} is of type {type(t).__name__}"
+                )
+        self._saved = tensors
+
+    def save_for_forward(self, *tensors: Tensor | None) -> None:
+        """Kept for a ``jvp`` (adjit has no forward-mode AD; nothing reads them)."""
+        self._saved_for_forward = tensors
+
+    @property
+    def saved_tensors(self) -> tuple[Tensor | None, ...]:
+        if self._freed:
+            raise RuntimeError(getattr(self, "_freed_msg", FREED_MSG))
+        if self._versions is not None:
+            for t, v in zip(self._saved, self._versions, strict=True):
+                if t is not None and t._version_box[0] != v:
+                    raise modified_error(t, v)
+        saved = self._saved
+        if self._clear_on_access and self._versions is not None:
+            self._freed, self._freed_msg = True, CLEARED_MSG
+        return saved
+
+    def mark_non_differentiable(self, *tensors: Tensor) -> None:
+        self._non_differentiable.update(id(t) for t in tensors)
+
+    def mark_dirty(self, *tensors: Tensor) -> None:
+        self._dirty = tensors
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self.materialize_grads = bool(value)
+
+
+class Function:
+    """Subclass with static ``forward(ctx, ...)`` (or ``forward(...)`` plus
+    ``setup_context(ctx, inputs, output)``) and ``backward(ctx, *grads)``; call ``.apply``."""
+
+    __module__ = "adjit.autograd.function"
+
+    generate_vmap_rule = False
+    clear_saved_tensors_on_access = False
+    boxed_grads_call = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        warnings.warn(
+            f"{self.__class__} should not be instantiated. Methods on autograd functions are "
+            "all static, so you should invoke them on the class itself. Instantiating an "
+            "autograd function will raise an error in a future version of PyTorch.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(LEGACY_MSG)
+
+    @staticmethod
+    def forward(*args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(
+            "You must implement the forward function for custom autograd.Function."
+        )
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> Any:
+        raise NotImplementedError("setup_context is not implemented.")
+
+    @staticmethod
+    def backward(ctx: Any, *grad_outputs: Any) -> Any:
+        raise NotImplementedError(
+            "You must implement either the backward or vjp method for your custom "
+            "autograd.Function to use it with backward mode AD."
+        )
+
+    vjp = backward  # PyTorch's alias: a subclass overrides one of them
+
+    @staticmethod
+    def jvp(ctx: Any, *grad_inputs: Any) -> Any:
+        raise NotImplementedError(
+            "You must implement the jvp function for custom autograd.Function to use it "
+            "with forward mode AD."
+        )
+
+    @staticmethod
+    def vmap(info: Any, in_dims: Any, *args: Any) -> Any:
+        raise NotImplementedError(
+            "To use autograd.Function with vmap, you must either override the vmap "
+            "staticmethod or set generate_vmap_rule=True."
+        )
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """Run the forward without recording it; its outputs get the class's backward as
+        their grad_fn (eagerly) or derivative rule (traced: Note [custom functions traced])."""
+        setup = cls.setup_context is not Function.setup_context
+        if setup:
+            bound = inspect.signature(cls.forward).bind(*args, **kwargs)
+            bound.apply_defaults()
+            args, kwargs = bound.args, bound.kwargs
+            inputs = args
+        else:
+            inputs = (*args, *kwargs.values())
+        ctx = FunctionCtx()
+        ctx._clear_on_access = bool(cls.clear_saved_tensors_on_access)
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in inputs)
+        trace = trace_state.current()
+        if trace is not None and trace.involves([a for a in inputs if isinstance(a, Tensor)]):
+            return traced_apply(cls, ctx, inputs, lambda: _forward(cls, ctx, setup, args, kwargs))
+        out = _forward(cls, ctx, setup, args, kwargs)
+        if is_grad_enabled() and any(ctx.needs_input_grad):
+            return attach(cls, ctx, inputs, out)
+        return out
+
+
+def _forward(cls: type[Function], ctx: FunctionCtx, setup: bool, args: tuple, kwargs: dict) -> Any:
+    """The user's forward (and setup_context), under no_grad as in PyTorch."""
+    with no_grad():
+        if not setup:
+            return cls.forward(ctx, *args, **kwargs)
+        out = cls.forward(*args, **kwargs)
+        cls.setup_context(ctx, args, out)
+        return out
+
+
+from adjit.autograd.eager import attach  # noqa: E402
+from adjit.autograd.traced import traced_apply  # noqa: E402
