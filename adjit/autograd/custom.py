@@ -7,7 +7,7 @@ import warnings
 from typing import Any
 
 from adjit.runtime import trace_state
-from adjit.runtime.autograd import FREED_MSG, modified_error
+from adjit.runtime.autograd import FREED_MSG
 from adjit.runtime.grad_mode import is_grad_enabled, no_grad
 from adjit.runtime.tensor import Tensor
 
@@ -36,6 +36,7 @@ class FunctionCtx:
     def __init__(self) -> None:
         self._saved: tuple[Tensor | None, ...] = ()
         self._versions: tuple[int, ...] | None = None
+        self._owners: tuple[str | None, ...] = ()  # per saved tensor: "output k of Node"
         self._freed = False
         self._clear_on_access = False
         self.needs_input_grad: tuple[bool, ...] = ()
@@ -62,9 +63,9 @@ class FunctionCtx:
         if self._freed:
             raise RuntimeError(getattr(self, "_freed_msg", FREED_MSG))
         if self._versions is not None:
-            for t, v in zip(self._saved, self._versions, strict=True):
+            for i, (t, v) in enumerate(zip(self._saved, self._versions, strict=True)):
                 if t is not None and t._version_box[0] != v:
-                    raise modified_error(t, v)
+                    raise _modified(t, v, self._owners[i])
         saved = self._saved
         if self._clear_on_access and self._versions is not None:
             self._freed, self._freed_msg = True, CLEARED_MSG
@@ -78,6 +79,18 @@ class FunctionCtx:
 
     def set_materialize_grads(self, value: bool) -> None:
         self.materialize_grads = bool(value)
+
+
+def _modified(t: Tensor, expected: int, owner: str | None) -> RuntimeError:
+    """PyTorch's error for a saved tensor changed in place since the Function saved it."""
+    where = f", which is {owner}," if owner else ""
+    return RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an "
+        f"inplace operation: [{t.type()} {list(t.shape)}]{where} is at version "
+        f"{t._version_box[0]}; expected version {expected} instead. Hint: enable anomaly "
+        "detection to find the operation that failed to compute its gradient, with "
+        "torch.autograd.set_detect_anomaly(True, check_nan=False)."
+    )
 
 
 class Function:

@@ -85,13 +85,25 @@ def attach(cls: type, ctx: Any, inputs: tuple[Any, ...], out: Any) -> Any:
         if d:
             t = made[id(o)] = o if id(o) in dirty else Tensor._make(o._data)
             t._grad_fn, t._output_nr = node, k
-            if id(o) in dirty:
-                t._rewrites += 1  # its views' histories are stale (Note [stale views])
+            if id(o) in dirty:  # rebased history: a version, and its views' are stale
+                t._version_box[0] += 1
+                t._rewrites += 1  # (Note [stale views])
             o = t
         results.append(o)
     ctx._saved = tuple(made.get(id(s), s) if s is not None else None for s in ctx._saved)
     ctx._versions = tuple(s._version_box[0] if s is not None else 0 for s in ctx._saved)
+    ctx._owners = tuple(_owner(s, cls, made) for s in ctx._saved)
     return tuple(results) if isinstance(out, tuple) else results[0]
+
+
+def _owner(t: Tensor | None, cls: type, made: dict[int, Tensor]) -> str | None:
+    """How PyTorch's modified-in-place error names a saved tensor's producer."""
+    if t is None:
+        return None
+    if any(t is m for m in made.values()):
+        return f"output {t._output_nr} of {cls.__name__}"
+    fn = t.grad_fn
+    return f"output {t._output_nr} of {fn.name()}" if fn is not None else None
 
 
 def _check_dirty(ctx: Any, outs: tuple[Any, ...], dirty: set[int]) -> None:

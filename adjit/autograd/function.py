@@ -41,7 +41,7 @@ def once_differentiable(
             return outputs
         results = outputs if isinstance(outputs, tuple) else (outputs,)
         marked = tuple(
-            with_rule(_TWICE, lambda *ts, r=r: r, *inputs, name="DelayedError")
+            _as_error_node(with_rule(_TWICE, lambda *ts, r=r: r, *inputs, name="Error"))
             if isinstance(r, Tensor) and r.dtype.is_floating_point
             else r
             for r in results
@@ -49,3 +49,19 @@ def once_differentiable(
         return marked if isinstance(outputs, tuple) else marked[0]
 
     return wrapper
+
+
+_ERROR_NODES: dict[type, type] = {}
+
+
+def _as_error_node(t: Tensor) -> Tensor:
+    """``t`` whose grad_fn prints as PyTorch's (``Error``, named ``torch::autograd::Error``)."""
+    node = t.grad_fn
+    if node is not None:
+        cls = _ERROR_NODES.get(type(node))
+        if cls is None:
+            cls = _ERROR_NODES[type(node)] = type(
+                "Error", (type(node),), {"name": lambda self: "torch::autograd::Error"}
+            )
+        node.__class__ = cls
+    return t

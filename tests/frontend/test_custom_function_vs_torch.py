@@ -1,0 +1,588 @@
+"""Custom autograd.Functions side by side with PyTorch: eager behaviour (values, gradients,
+requires_grad, grad_fn names, error types and texts), then gradients under adjit.compile,
+adjit.grad and adjit.value_and_grad on both backends, vs torch and float64 finite
+differences, and higher order where the backward is itself differentiable."""
+
+from __future__ import annotations
+
+import types
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import adjit
+
+torch = pytest.importorskip("torch")
+
+BACKENDS = ["llvm", "interpreter"]
+
+
+def classes(L: Any) -> types.SimpleNamespace:
+    """The same Functions written for torch and for adjit (``L`` is the library)."""
+    once = L.autograd.function.once_differentiable
+
+    class Exp(L.autograd.Function):  # classic style, saves its output
+        @staticmethod
+        def forward(ctx, x):
+            y = x.exp()
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, g):
+            (y,) = ctx.saved_tensors
+            return g * y
+
+    class MulAdd(L.autograd.Function):  # setup_context style, defaults, two outputs
+        @staticmethod
+        def forward(x, y, k=2.0):
+            return x * y * k, x + y
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            x, y, k = inputs
+            ctx.k = k
+            ctx.save_for_backward(x, y)
+
+        @staticmethod
+        def backward(ctx, g, h):
+            x, y = ctx.saved_tensors
+            return g * y * ctx.k + h, g * x * ctx.k + h, None
+
+    class SinSq(L.autograd.Function):  # saves an intermediate, stores a tensor on ctx
+        @staticmethod
+        def forward(ctx, x):
+            s = x.sin()
+            ctx.save_for_backward(s)
+            ctx.x = x
+            return s * s
+
+        @staticmethod
+        def backward(ctx, g):
+            (s,) = ctx.saved_tensors
+            return g * 2 * s * ctx.x.cos()
+
+    class Cube(L.autograd.Function):  # differentiable backward through a saved input
+        @staticmethod
+        def forward(x):
+            return x * x * x
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(inputs[0])
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 3 * x * x * g
+
+    class Floor(L.autograd.Function):  # straight-through: not the forward's derivative
+        @staticmethod
+        def forward(ctx, x):
+            return x.floor()
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    class Argmax(L.autograd.Function):  # an integer output marked non-differentiable
+        @staticmethod
+        def forward(ctx, x):
+            i = x.argmax()
+            mask = x == x.max()
+            ctx.mark_non_differentiable(i, mask)
+            ctx.save_for_backward(mask)
+            return x.max() * 2, i, mask
+
+        @staticmethod
+        def backward(ctx, g, gi, gm):
+            (mask,) = ctx.saved_tensors
+            return mask.to(g.dtype) * g * 2
+
+    class Split(L.autograd.Function):  # set_materialize_grads(False): None for unused
+        @staticmethod
+        def forward(ctx, x):
+            ctx.set_materialize_grads(False)
+            return x * 2, x * 3
+
+        @staticmethod
+        def backward(ctx, g2, g3):
+            total = 0
+            if g2 is not None:
+                total = total + 2 * g2
+            if g3 is not None:
+                total = total + 3 * g3
+            return total
+
+    class ClipGrad(L.autograd.Function):  # a backward not linear in its cotangents
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone(), x * 2
+
+        @staticmethod
+        def backward(ctx, ga, gb):
+            return (ga + 2 * gb).clamp(-1.0, 1.0)
+
+    class Needs(L.autograd.Function):  # needs_input_grad per input, a number in between
+        @staticmethod
+        def forward(ctx, x, n, y):
+            ctx.save_for_backward(x, y)
+            ctx.n = n
+            return x * y * n
+
+        @staticmethod
+        def backward(ctx, g):
+            x, y = ctx.saved_tensors
+            gx = g * y * ctx.n if ctx.needs_input_grad[0] else None
+            gy = g * x * ctx.n if ctx.needs_input_grad[2] else None
+            return gx, None, gy
+
+    class Twice(L.autograd.Function):  # @once_differentiable
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        @once
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 2 * x * g
+
+    class Double_(L.autograd.Function):  # in place, mark_dirty
+        @staticmethod
+        def forward(ctx, x):
+            x.mul_(2)
+            ctx.mark_dirty(x)
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    class Vjp(L.autograd.Function):  # vjp instead of backward (PyTorch's alias)
+        @staticmethod
+        def forward(ctx, x):
+            return x * 3
+
+        @staticmethod
+        def vjp(ctx, g):
+            return g * 3
+
+    class Boxed(L.autograd.Function):  # boxed_grads_call: the cotangents as one list
+        boxed_grads_call = True
+
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2, x * 3
+
+        @staticmethod
+        def backward(ctx, grads):
+            return grads[0] * 2 + grads[1] * 3
+
+    class Outer(L.autograd.Function):  # nested: a Function inside forward and backward
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return Exp.apply(x) * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return Exp.apply(x) * 2 * g
+
+    class Identity(L.autograd.Function):  # returns its input unchanged (not dirty)
+        @staticmethod
+        def forward(ctx, x):
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 5
+
+    return types.SimpleNamespace(**{k: v for k, v in locals().items() if isinstance(v, type)})
+
+
+T, A = classes(torch), classes(adjit)
+
+
+def _bad(L: Any, result: Callable[..., Any], n_inputs: int = 1) -> type:
+    """A Function whose backward returns ``result(g)`` (for PyTorch's checks on it)."""
+
+    def forward(ctx: Any, *xs: Any) -> Any:
+        return xs[0] * 2
+
+    def backward(ctx: Any, g: Any) -> Any:
+        return result(g)
+
+    return type(
+        "Bad",
+        (L.autograd.Function,),
+        {"forward": staticmethod(forward), "backward": staticmethod(backward)},
+    )
+
+
+# ---- observations: what a snippet gives, comparable between the libraries ----
+
+
+def observe(fn: Callable[[], Any]) -> Any:
+    """``fn()``'s result with tensors as (values, dtype, requires_grad, grad_fn name), or the
+    type and text of what it raised."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _plain(fn())
+    except Exception as e:  # noqa: BLE001  (compared with what torch raised)
+        return ("raised", type(e).__name__, str(e))
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, torch.Tensor | adjit.Tensor):
+        name = v.grad_fn.name() if v.grad_fn is not None else None
+        return ("tensor", v.detach().numpy().tolist(), str(v.dtype), v.requires_grad, name)
+    if isinstance(v, tuple | list):
+        return type(v)(_plain(x) for x in v)
+    if isinstance(v, torch.dtype | adjit.dtype):
+        return str(v)
+    return v
+
+
+def _leaf(L: Any, values: list[float], dtype: str = "float64") -> Any:
+    return L.tensor(values, dtype=getattr(L, dtype), requires_grad=True)
+
+
+def _backward(out: Any, *leaves: Any) -> tuple:
+    out.sum().backward()
+    return tuple(x.grad for x in leaves)
+
+
+def _mul_add(L: Any, C: Any) -> Any:
+    x, y = _leaf(L, [1.0, 2.0]), _leaf(L, [3.0, -4.0])
+    a, b = C.MulAdd.apply(x, y)
+    return a, b, _backward(a + b, x, y)
+
+
+def _mul_add_kwarg(L: Any, C: Any) -> Any:
+    x, y = _leaf(L, [1.0, 2.0]), _leaf(L, [3.0, -4.0])
+    a, b = C.MulAdd.apply(x, y=y, k=0.5)
+    return a, _backward(a * b, x, y)
+
+
+def _argmax(L: Any, C: Any) -> Any:
+    x = _leaf(L, [1.0, 3.0, 2.0])
+    v, i, m = C.Argmax.apply(x)
+    return v, i, m, _backward(v, x)
+
+
+def _materialize(L: Any, C: Any, which: int) -> Any:
+    x = _leaf(L, [1.0, -2.0])
+    return _backward(C.Split.apply(x)[which], x)
+
+
+def _clip(L: Any, C: Any) -> Any:
+    x = _leaf(L, [0.25, -0.125, 1.0])
+    a, b = C.ClipGrad.apply(x)
+    return _backward(a * 0.5 + b * 0.125, x)
+
+
+def _needs(L: Any, C: Any, flags: tuple[bool, bool]) -> Any:
+    seen = []
+
+    class Spy(C.Needs):
+        @staticmethod
+        def backward(ctx, g):
+            seen.append(ctx.needs_input_grad)
+            return C.Needs.backward(ctx, g)
+
+    x = L.tensor([1.0, 2.0], dtype=L.float64, requires_grad=flags[0])
+    y = L.tensor([3.0, 5.0], dtype=L.float64, requires_grad=flags[1])
+    out = Spy.apply(x, 4, y)
+    out.sum().backward()
+    return out, seen, x.grad, y.grad
+
+
+def _once(L: Any, C: Any) -> Any:
+    x = _leaf(L, [1.0, 3.0])
+    (g,) = L.autograd.grad(C.Twice.apply(x).sum(), x, create_graph=True)
+    first = (g, g.requires_grad)
+    y = C.Twice.apply(x)
+    v = L.ones(2, dtype=L.float64, requires_grad=True)
+    (h,) = L.autograd.grad(y, x, v, create_graph=True)
+    second = (h, h.requires_grad)
+    return first, second, observe(lambda: h.sum().backward())  # differentiated twice
+
+
+def _dirty(L: Any, C: Any) -> Any:
+    x = _leaf(L, [1.0, 3.0])
+    y = x.clone()
+    z = C.Double_.apply(y)
+    same = z is y
+    return same, z, y._version if hasattr(y, "_version") else None, _backward(z, x)
+
+
+def _dirty_leaf(L: Any, C: Any) -> Any:
+    return C.Double_.apply(_leaf(L, [1.0]))
+
+
+def _dirty_not_returned(L: Any, C: Any) -> Any:
+    class Bad(L.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            x.mul_(2)
+            ctx.mark_dirty(x)
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    return Bad.apply(_leaf(L, [1.0]).clone())
+
+
+def _identity(L: Any, C: Any) -> Any:
+    x = _leaf(L, [1.0, 2.0])
+    y = x * 1
+    z = C.Identity.apply(y)
+    return z is y, z, _backward(z, x)
+
+
+def _saved_twice(L: Any, C: Any) -> Any:
+    x = _leaf(L, [1.0, 2.0])
+    y = C.Exp.apply(x)
+    y.sum().backward()
+    y.sum().backward()
+
+
+def _saved_retained(L: Any, C: Any) -> Any:
+    x = _leaf(L, [1.0, 2.0])
+    y = C.Exp.apply(x)
+    y.sum().backward(retain_graph=True)
+    y.sum().backward()
+    return x.grad
+
+
+def _saved_modified(L: Any, C: Any) -> Any:
+    x = _leaf(L, [1.0, 2.0])
+    y = C.Exp.apply(x)
+    y.mul_(2)
+    y.sum().backward()
+
+
+def _instantiate(L: Any, C: Any) -> Any:
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        f = C.Exp()
+    return [(type(m.message).__name__, str(m.message).split(">", 1)[1]) for m in w], observe(
+        lambda: f(1)
+    )
+
+
+def _no_backward(L: Any, C: Any) -> Any:
+    class F(L.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+    x = _leaf(L, [1.0])
+    return _backward(F.apply(x), x)
+
+
+def _both(L: Any, C: Any) -> Any:
+    class F(C.Vjp):
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    x = _leaf(L, [1.0])
+    return _backward(F.apply(x), x)
+
+
+def _generate_vmap_rule(L: Any, C: Any) -> Any:
+    class F(C.Cube):
+        generate_vmap_rule = True
+
+    x = _leaf(L, [2.0])
+    return F.apply(x), _backward(F.apply(x), x), F.generate_vmap_rule
+
+
+def _grad_fn(L: Any, C: Any) -> Any:
+    x = _leaf(L, [1.0])
+    y = C.Exp.apply(x)
+    fn = y.grad_fn
+    return repr(y), type(fn).__name__, fn.name(), fn.needs_input_grad, len(fn.saved_tensors)
+
+
+def _tuple_and_list(L: Any, C: Any) -> Any:
+    class F(L.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return (x * 2,), [x * 3, x]
+
+        @staticmethod
+        def backward(ctx, g, h):
+            return g
+
+    class G(L.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return (x * 2,)
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    x = _leaf(L, [1.0])
+    return F.apply(x), G.apply(x), type(G.apply(x)).__name__
+
+
+def _nontensor_outputs(L: Any, C: Any) -> Any:
+    got = []
+
+    class F(L.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2, 3, None
+
+        @staticmethod
+        def backward(ctx, g, a, b):
+            got.append((a, b))
+            return g
+
+    x = _leaf(L, [1.0])
+    out = F.apply(x)
+    return out, _backward(out[0], x), got
+
+
+def _no_grad(L: Any, C: Any) -> Any:
+    x = _leaf(L, [1.0])
+    with L.no_grad():
+        y = C.Exp.apply(x)
+    return y, C.Exp.apply(L.tensor([1.0]))
+
+
+def _nested(L: Any, C: Any) -> Any:
+    x = _leaf(L, [0.5, -1.0])
+    y = C.Outer.apply(x)
+    return y, _backward(y, x)
+
+
+def _int_grad(L: Any, C: Any) -> Any:
+    x = _leaf(L, [1.0, 2.0], "float32")
+    return _backward(_bad(L, lambda g: g.to(L.int64) * 0 + 1).apply(x), x)
+
+
+def _gradient_rows() -> dict[str, Callable[[Any, Any], Any]]:
+    def bad(result: Callable[[Any, Any], Any], n: int = 1) -> Callable[[Any, Any], Any]:
+        def row(L: Any, C: Any) -> Any:
+            xs = [_leaf(L, [1.0, 2.0, 3.0]) for _ in range(n)]
+            F = _bad(L, lambda g: result(L, g), n)
+            return _backward(F.apply(*xs, *([2.0] if n == 1 else [])), *xs)
+
+        return row
+
+    return {
+        "backward returns fewer": bad(lambda L, g: g, 2),
+        "backward returns more": bad(lambda L, g: (g, None, g)),
+        "backward returns extra Nones": bad(lambda L, g: (g * 2, None, None)),
+        "gradient for a number": bad(lambda L, g: (g, g)),
+        "gradient of a wrong shape": bad(lambda L, g: (g[:2], None)),
+        "gradient that broadcasts": bad(lambda L, g: (g.expand(2, 3), None)),
+        "gradient of a scalar": bad(lambda L, g: (g.sum(), None)),
+        "gradient as a float": bad(lambda L, g: (2.0, None)),
+        "gradient as a list": bad(lambda L, g: ([g], None)),
+        "gradient of another dtype": bad(lambda L, g: (g.to(L.float32), None)),
+        "backward returns None": bad(lambda L, g: (None, None)),
+    }
+
+
+EAGER_ROWS: dict[str, Callable[[Any, Any], Any]] = {
+    "setup_context style": _mul_add,
+    "setup_context with keywords and a default": _mul_add_kwarg,
+    "mark_non_differentiable": _argmax,
+    "set_materialize_grads(False) first used": lambda L, C: _materialize(L, C, 0),
+    "set_materialize_grads(False) second used": lambda L, C: _materialize(L, C, 1),
+    "backward nonlinear in its cotangents": _clip,
+    "needs_input_grad both": lambda L, C: _needs(L, C, (True, True)),
+    "needs_input_grad first": lambda L, C: _needs(L, C, (True, False)),
+    "needs_input_grad second": lambda L, C: _needs(L, C, (False, True)),
+    "once_differentiable": _once,
+    "mark_dirty": _dirty,
+    "mark_dirty on a leaf": _dirty_leaf,
+    "mark_dirty not returned": _dirty_not_returned,
+    "input returned unchanged": _identity,
+    "backward twice": _saved_twice,
+    "backward twice retain_graph": _saved_retained,
+    "saved output modified in place": _saved_modified,
+    "instantiated": _instantiate,
+    "no backward": _no_backward,
+    "both backward and vjp": _both,
+    "vjp alias": lambda L, C: (lambda x: _backward(C.Vjp.apply(x), x))(_leaf(L, [1.0])),
+    "boxed_grads_call": lambda L, C: (lambda x: _backward(sum(C.Boxed.apply(x)), x))(
+        _leaf(L, [1.0, 2.0])
+    ),
+    "generate_vmap_rule": _generate_vmap_rule,
+    "grad_fn": _grad_fn,
+    "tuple and list outputs": _tuple_and_list,
+    "non-tensor outputs": _nontensor_outputs,
+    "no grad": _no_grad,
+    "nested Functions": _nested,
+    "integer gradient cast": _int_grad,
+    "save_for_backward of a number": lambda L, C: _bad_save(L),
+    "no forward": lambda L, C: type("F", (L.autograd.Function,), {}).apply(_leaf(L, [1.0])),
+    "jvp not implemented": lambda L, C: C.Exp.jvp(None, 1),
+    "vmap not implemented": lambda L, C: C.Exp.vmap(None, None, 1),
+    "setup_context with a ctx forward": lambda L, C: _setup_with_ctx(L),
+    **_gradient_rows(),
+}
+
+
+def _bad_save(L: Any) -> Any:
+    class F(L.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x, 3)
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    return F.apply(_leaf(L, [1.0]))
+
+
+def _setup_with_ctx(L: Any) -> Any:
+    class F(L.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            pass
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    return F.apply(_leaf(L, [1.0]))
+
+
+@pytest.mark.parametrize("name", list(EAGER_ROWS))
+def test_eager_vs_torch(name: str) -> None:
+    want = observe(lambda: EAGER_ROWS[name](torch, T))
+    got = observe(lambda: EAGER_ROWS[name](adjit, A))
+    assert _same(got, want), f"{name}:\n adjit {got}\n torch {want}"
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal observations; float values to 1e-6 relative (float32 rows round alike)."""
+    if isinstance(a, tuple | list) and isinstance(b, tuple | list):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, str) and isinstance(b, str):
+        return a.replace("adjit", "torch") == b
+    if isinstance(a, float) and isinstance(b, float):
+        return bool(np.isclose(a, b, rtol=1e-6, atol=0))
+    return a == b
