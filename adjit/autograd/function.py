@@ -37,6 +37,8 @@ def once_differentiable(
         if not is_grad_enabled():
             return outputs
         inputs = [a for a in args if isinstance(a, Tensor) and a.requires_grad]
+        if any(getattr(a, "_is_tracer", False) for a in args):
+            inputs += _ctx_tensors(ctx)  # Note [once_differentiable traced]
         if not inputs:
             return outputs
         results = outputs if isinstance(outputs, tuple) else (outputs,)
@@ -49,6 +51,22 @@ def once_differentiable(
         return marked if isinstance(outputs, tuple) else marked[0]
 
     return wrapper
+
+
+# Note [once_differentiable traced]
+# PyTorch marks the backward's results as failing to differentiate only when a cotangent it
+# was given requires grad (an approximation, its comment says: the saved tensors are not
+# looked at). Eagerly adjit does the same, so errors match. Traced (the backward is a rule of
+# the adjoint pass, and adjit.grad(adjit.grad(f)) differentiates it again), a result that
+# depends on the input only through a saved tensor would otherwise get a silent zero second
+# derivative: there the saved tensors and those stored on ctx are marked too, so
+# differentiating raises PyTorch's error instead.
+
+
+def _ctx_tensors(ctx: Any) -> list[Tensor]:
+    saved = [t for t in getattr(ctx, "_saved", ()) if isinstance(t, Tensor)]
+    stored = [v for k, v in vars(ctx).items() if not k.startswith("_") and isinstance(v, Tensor)]
+    return saved + stored
 
 
 _ERROR_NODES: dict[type, type] = {}

@@ -474,28 +474,34 @@ def _int_grad(L: Any, C: Any) -> Any:
     return _backward(_bad(L, lambda g: g.to(L.int64) * 0 + 1).apply(x), x)
 
 
-def _gradient_rows() -> dict[str, Callable[[Any, Any], Any]]:
-    def bad(result: Callable[[Any, Any], Any], n: int = 1) -> Callable[[Any, Any], Any]:
-        def row(L: Any, C: Any) -> Any:
-            xs = [_leaf(L, [1.0, 2.0, 3.0]) for _ in range(n)]
-            F = _bad(L, lambda g: result(L, g), n)
-            return _backward(F.apply(*xs, *([2.0] if n == 1 else [])), *xs)
+# name -> (what the backward returns given (L, g), number of tensor inputs; with one tensor
+# input the Function also takes a number)
+BAD: dict[str, tuple[Callable[[Any, Any], Any], int]] = {
+    "backward returns fewer": (lambda L, g: g, 2),
+    "backward returns more": (lambda L, g: (g, None, g), 1),
+    "backward returns extra Nones": (lambda L, g: (g * 2, None, None), 1),
+    "gradient for a number": (lambda L, g: (g, g), 1),
+    "gradient of a wrong shape": (lambda L, g: (g[:2], None), 1),
+    "gradient that broadcasts": (lambda L, g: (g.expand(2, 3), None), 1),
+    "gradient of a scalar": (lambda L, g: (g.sum(), None), 1),
+    "gradient as a float": (lambda L, g: (2.0, None), 1),
+    "gradient as a list": (lambda L, g: ([g], None), 1),
+    "gradient of another dtype": (lambda L, g: (g.to(L.float32), None), 1),
+    "backward returns None": (lambda L, g: (None, None), 1),
+}
 
-        return row
 
-    return {
-        "backward returns fewer": bad(lambda L, g: g, 2),
-        "backward returns more": bad(lambda L, g: (g, None, g)),
-        "backward returns extra Nones": bad(lambda L, g: (g * 2, None, None)),
-        "gradient for a number": bad(lambda L, g: (g, g)),
-        "gradient of a wrong shape": bad(lambda L, g: (g[:2], None)),
-        "gradient that broadcasts": bad(lambda L, g: (g.expand(2, 3), None)),
-        "gradient of a scalar": bad(lambda L, g: (g.sum(), None)),
-        "gradient as a float": bad(lambda L, g: (2.0, None)),
-        "gradient as a list": bad(lambda L, g: ([g], None)),
-        "gradient of another dtype": bad(lambda L, g: (g.to(L.float32), None)),
-        "backward returns None": bad(lambda L, g: (None, None)),
-    }
+def _bad_call(L: Any, name: str, xs: list[Any]) -> Any:
+    result, n = BAD[name]
+    return _bad(L, lambda g: result(L, g)).apply(*xs, *([2.0] if n == 1 else []))
+
+
+def _bad_row(name: str) -> Callable[[Any, Any], Any]:
+    def row(L: Any, C: Any) -> Any:
+        xs = [_leaf(L, [1.0, 2.0, 3.0]) for _ in range(BAD[name][1])]
+        return _backward(_bad_call(L, name, xs), *xs)
+
+    return row
 
 
 EAGER_ROWS: dict[str, Callable[[Any, Any], Any]] = {
@@ -535,7 +541,7 @@ EAGER_ROWS: dict[str, Callable[[Any, Any], Any]] = {
     "jvp not implemented": lambda L, C: C.Exp.jvp(None, 1),
     "vmap not implemented": lambda L, C: C.Exp.vmap(None, None, 1),
     "setup_context with a ctx forward": lambda L, C: _setup_with_ctx(L),
-    **_gradient_rows(),
+    **{name: _bad_row(name) for name in BAD},
 }
 
 
@@ -586,3 +592,227 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) and isinstance(b, float):
         return bool(np.isclose(a, b, rtol=1e-6, atol=0))
     return a == b
+
+
+# ---- gradients under every entry point: rows of (loss of (L, C, x, y), rule is the true
+# derivative so finite differences apply) ----
+
+
+def _two_outputs(C: Any, x: Any, y: Any) -> Any:
+    a, b = C.MulAdd.apply(x, y)
+    return (a.sin() + b * b).sum()
+
+
+def _in_place(L: Any, C: Any, x: Any, y: Any) -> Any:
+    z = x * y
+    return (C.Double_.apply(z) * y).sum()
+
+
+LOSSES: dict[str, tuple[Callable[[Any, Any, Any, Any], Any], bool]] = {
+    "saved output": (lambda L, C, x, y: (C.Exp.apply(x) * y).sum(), True),
+    "setup_context, two outputs": (lambda L, C, x, y: _two_outputs(C, x, y), True),
+    "one of two outputs used": (lambda L, C, x, y: (C.MulAdd.apply(x, y, 3.0)[1] ** 2).sum(), True),
+    "saved intermediate and ctx tensor": (lambda L, C, x, y: (C.SinSq.apply(x * y)).sum(), True),
+    "saved input": (lambda L, C, x, y: (C.Cube.apply(x) * y.cos()).sum(), True),
+    "straight-through": (lambda L, C, x, y: (C.Floor.apply(x * 3) * y).sum(), False),
+    "non-differentiable outputs": (lambda L, C, x, y: C.Argmax.apply(x * y)[0], True),
+    "no materialize, one used": (lambda L, C, x, y: (C.Split.apply(x)[1] * y).sum(), True),
+    "no materialize, both used": (
+        lambda L, C, x, y: (lambda a, b: (a * y + b.exp()).sum())(*C.Split.apply(x)),
+        True,
+    ),
+    "nonlinear in cotangents": (
+        lambda L, C, x, y: (lambda a, b: (a * y + b * 0.25).sum())(*C.ClipGrad.apply(x)),
+        False,
+    ),
+    "needs_input_grad, a number": (lambda L, C, x, y: C.Needs.apply(x, 2.5, y).sum(), True),
+    "vjp alias": (lambda L, C, x, y: (C.Vjp.apply(x) * y).sum(), True),
+    "boxed_grads_call": (lambda L, C, x, y: (sum(C.Boxed.apply(x)) * y).sum(), True),
+    "nested Functions": (lambda L, C, x, y: (C.Outer.apply(x) * y).sum(), True),
+    "input returned unchanged": (lambda L, C, x, y: (C.Identity.apply(x * y)).sum(), False),
+    "mark_dirty": (_in_place, True),
+    "twice in one program": (lambda L, C, x, y: (C.Exp.apply(C.Exp.apply(x) * y)).sum(), True),
+}
+
+X = np.array([0.5, -1.25, 0.75], np.float64)
+Y = np.array([1.5, -0.5, 0.25], np.float64)
+
+
+def _torch_loss(name: str) -> tuple[float, list[np.ndarray]]:
+    x, y = (torch.tensor(a, requires_grad=True) for a in (X, Y))
+    out = LOSSES[name][0](torch, T, x, y)
+    out.backward()
+    return out.item(), [x.grad.numpy(), y.grad.numpy()]
+
+
+def _adjit_fn(name: str) -> Callable[[Any, Any], Any]:
+    loss = LOSSES[name][0]
+    return lambda x, y: loss(adjit, A, x, y)
+
+
+def _leaves(requires_grad: bool) -> list[Any]:
+    return [adjit.tensor(a, requires_grad=requires_grad) for a in (X, Y)]
+
+
+def _close(got: Any, want: Any, what: str) -> None:
+    got = got.numpy() if hasattr(got, "numpy") else got
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14, err_msg=what)
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_eager_gradients_vs_torch_and_finite_differences(name: str) -> None:
+    value, want = _torch_loss(name)
+    args = _leaves(True)
+    out = _adjit_fn(name)(*args)
+    out.backward()
+    _close(out.item(), value, "value")
+    for a, w in zip(args, want, strict=True):
+        _close(a.grad, w, "gradient vs torch")
+    if LOSSES[name][1]:  # the user's rule is the true derivative
+        for i, g in enumerate(_finite_differences(name)):
+            np.testing.assert_allclose(want[i], g, rtol=1e-6, atol=1e-8)
+
+
+def _finite_differences(name: str) -> list[np.ndarray]:
+    """Central differences of the loss (float64, eager adjit), one gradient per argument."""
+    fn, eps = _adjit_fn(name), 1e-6
+    grads = []
+    for i in range(2):
+        g = np.zeros(3)
+        for j in range(3):
+            vals = []
+            for s in (eps, -eps):
+                arrays = [X.copy(), Y.copy()]
+                arrays[i][j] += s
+                vals.append(fn(*(adjit.tensor(a) for a in arrays)).item())
+            g[j] = (vals[0] - vals[1]) / (2 * eps)
+        grads.append(g)
+    return grads
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_compiled_backward(name: str, backend: str) -> None:
+    value, want = _torch_loss(name)
+    compiled = adjit.compile(_adjit_fn(name), backend=backend)
+    for call in ("first", "cached"):
+        args = _leaves(True)
+        out = compiled(*args)
+        _close(out.item(), value, f"{call} value")
+        out.backward()
+        for a, w in zip(args, want, strict=True):
+            _close(a.grad, w, f"{call} call gradient")
+    assert compiled.trace_count == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_grad_and_value_and_grad(name: str, backend: str) -> None:
+    value, want = _torch_loss(name)
+    grads = adjit.grad(_adjit_fn(name), argnums=(0, 1), backend=backend)(*_leaves(False))
+    for g, w in zip(grads, want, strict=True):
+        _close(g, w, "adjit.grad")
+    v, grads = adjit.value_and_grad(_adjit_fn(name), argnums=(0, 1), backend=backend)(
+        *_leaves(False)
+    )
+    _close(v.item(), value, "adjit.value_and_grad value")
+    for g, w in zip(grads, want, strict=True):
+        _close(g, w, "adjit.value_and_grad")
+
+
+def test_backward_called_once_per_call_under_compile() -> None:
+    calls = []
+
+    class Count(adjit.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2, x * 3
+
+        @staticmethod
+        def backward(ctx, g2, g3):
+            calls.append(1)
+            return 2 * g2 + 3 * g3
+
+    def f(x: Any) -> Any:
+        a, b = Count.apply(x)
+        return (a * b).sum()
+
+    g = adjit.grad(f)(adjit.tensor(X))
+    _close(g, 12 * X, "gradient")
+    assert len(calls) == 1
+
+
+# ---- higher order: a backward made of differentiable ops is differentiated again ----
+
+SECOND: dict[str, tuple[Callable[[Any, Any, Any], Any], bool]] = {
+    "saved input": (lambda L, C, x: (C.Cube.apply(x) * x).sum(), True),
+    "saved output": (lambda L, C, x: C.Exp.apply(x * 2).sum(), True),
+    "two outputs": (
+        lambda L, C, x: (lambda a, b: (a * b).sum())(*C.MulAdd.apply(x, x.sin())),
+        True,
+    ),
+    "saved intermediate (no second-order path, as PyTorch)": (
+        lambda L, C, x: C.SinSq.apply(x).sum(),
+        False,
+    ),
+    "nested Functions": (lambda L, C, x: C.Outer.apply(x).sum(), True),
+}
+
+
+def _torch_second(name: str) -> tuple[np.ndarray, np.ndarray]:
+    x = torch.tensor(X, requires_grad=True)
+    (g,) = torch.autograd.grad(SECOND[name][0](torch, T, x), x, create_graph=True)
+    (h,) = torch.autograd.grad((g * g).sum(), x)
+    return g.detach().numpy(), h.numpy()
+
+
+@pytest.mark.parametrize("name", list(SECOND))
+def test_second_order_eager(name: str) -> None:
+    want_g, want_h = _torch_second(name)
+    x = adjit.tensor(X, requires_grad=True)
+    (g,) = adjit.autograd.grad(SECOND[name][0](adjit, A, x), x, create_graph=True)
+    (h,) = adjit.autograd.grad((g * g).sum(), x)
+    _close(g.detach(), want_g, "first")
+    _close(h, want_h, "second")
+    if SECOND[name][1]:
+        x = adjit.tensor(X, requires_grad=True)
+        assert adjit.autograd.gradgradcheck(lambda t: SECOND[name][0](adjit, A, t), (x,))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", list(SECOND))
+def test_second_order_compiled(name: str, backend: str) -> None:
+    _, want_h = _torch_second(name)
+    loss = SECOND[name][0]
+    inner = adjit.grad(lambda t: loss(adjit, A, t), backend=backend)
+    h = adjit.grad(lambda t: (inner(t) ** 2).sum(), backend=backend)(adjit.tensor(X))
+    _close(h, want_h, "adjit.grad(adjit.grad)")
+
+
+def test_second_order_of_once_differentiable_raises_pytorchs_error() -> None:
+    inner = adjit.grad(lambda t: A.Twice.apply(t).sum())
+    _close(inner(adjit.tensor(X)), 2 * X, "first order")
+    with pytest.raises(RuntimeError, match="differentiate twice a function that was marked"):
+        adjit.grad(lambda t: (inner(t) ** 2).sum())(adjit.tensor(X))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", list(BAD))
+def test_backward_checks_under_grad(name: str, backend: str) -> None:
+    """PyTorch's checks on what the backward returns hold when it is traced, too."""
+
+    def grads(L: Any, xs: list[Any]) -> Any:
+        if L is torch:
+            out = _bad_call(L, name, xs).sum()  # (adjit.grad gives zeros where none reached)
+            return torch.autograd.grad(out, xs, allow_unused=True, materialize_grads=True)
+        fn = adjit.grad(
+            lambda *ts: _bad_call(L, name, list(ts)).sum(),
+            argnums=(0, 1)[: len(xs)],
+            backend=backend,
+        )
+        return fn(*xs)
+
+    n = BAD[name][1]
+    want = observe(lambda: grads(torch, [_leaf(torch, [1.0, 2.0, 3.0]) for _ in range(n)]))
+    got = observe(lambda: grads(adjit, [adjit.tensor([1.0, 2.0, 3.0], dtype=adjit.float64)] * n))
+    assert _same(got, want), f"{name}:\n adjit {got}\n torch {want}"
