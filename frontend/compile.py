@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,8 +27,10 @@ from .prepared import Trampoline, compiled_call
 from .pytree import LEAF, flatten, unflatten
 from .replay import replay
 from .tracer import Alias, Trace, Tracer, tracing
+from .writes import Writes, collect_writes
 
 RECOMPILE_WARN_LIMIT = 8
+TENSOR = "<tensor>"  # an output template's slot for a tensor result (None is a Python value)
 
 
 @dataclass
@@ -38,7 +40,7 @@ class Entry:
     sig: tuple
     graph: Graph | None
     out_spec: Any = None
-    out_template: list[Any] = field(default_factory=list)  # non-tensor outputs; None = tensor
+    out_template: list[Any] = field(default_factory=list)  # non-tensor outputs, TENSOR slots
     lifted: list[Tensor] = field(default_factory=list)
     lifted_keys: list[tuple] = field(default_factory=list)
     eager_reason: str | None = None
@@ -48,16 +50,19 @@ class Entry:
     modules: list[tuple[Any, bool]] = field(default_factory=list)  # (module, training) guards
     mutated: list[Tensor] = field(default_factory=list)  # written back after each call
     aliases: list[Alias | None] = field(default_factory=list)  # per tensor output (or empty)
+    writes: Writes | None = None  # .grad and optimizer state a traced step stores
+    consumed: bool = False  # the function ran backward() itself: its outputs carry no graph
 
     @property
     def plain(self) -> bool:
         """Returns one tensor, with no lifted tensors and nothing written back."""
         return (
             self.out_spec == LEAF
-            and self.out_template == [None]
+            and self.out_template == [TENSOR]
             and not self.lifted
             and not self.mutated
             and not self.aliases
+            and self.writes is None
         )
 
     def inference(self) -> Graph:
@@ -95,8 +100,10 @@ class Entry:
         return self.plans[wrt]
 
     def lifted_ok(self) -> bool:
-        if not self.lifted and not self.modules:
+        if not self.lifted and not self.modules and self.writes is None:
             return True
+        if self.writes is not None and not self.writes.still_valid(self.lifted):
+            return False
         return all(
             guards.leaf_key(t) == k for t, k in zip(self.lifted, self.lifted_keys, strict=True)
         ) and all(m.training == flag for m, flag in self.modules)
@@ -118,13 +125,15 @@ class Entry:
                 values[k] = t
         return values
 
-    def write_back(self, values: list[Any]) -> list[Any]:
+    def write_back(self, values: list[Any], inputs: Sequence[Tensor] = ()) -> list[Any]:
         """Store the new values of mutated outside tensors (e.g. BatchNorm running stats) into
-        them, in place as eager mode would; returns the user's outputs."""
-        if not self.mutated:
+        them, in place as eager mode would, then the gradients and optimizer state a traced
+        step stores; returns the user's outputs."""
+        if not self.mutated and self.writes is None:
             return values
-        n = len(values) - len(self.mutated)
-        for t, v in zip(self.mutated, values[n:], strict=True):
+        n_extra = self.writes.n_outputs if self.writes is not None else 0
+        n = len(values) - len(self.mutated) - n_extra
+        for t, v in zip(self.mutated, values[n : n + len(self.mutated)], strict=True):
             if isinstance(v, Tracer):
                 raise TracingError(
                     "a compiled function that updates buffers in place cannot "
@@ -132,6 +141,8 @@ class Entry:
                 )
             np.copyto(t._data, v._data)
             t._version_box[0] += 1
+        if self.writes is not None:
+            self.writes.apply(values[n + len(self.mutated) :], inputs)
         return values[:n]
 
 
@@ -236,15 +247,13 @@ class CompiledFunction:
     def _trace(self, leaves: list[Any], spec: Any, sig: tuple) -> Entry:
         self.trace_count += 1
         trace = Trace()
-        traced = [
-            trace.new_input(_aval(x), x.requires_grad) if isinstance(x, Tensor) else x
-            for x in leaves
-        ]
+        traced = [trace.new_arg(x) if isinstance(x, Tensor) else x for x in leaves]
         args, kwargs = unflatten(spec, traced)
         try:
             with tracing(trace):
                 out = self.fn(*args, **kwargs)
         except TracingError as e:
+            collect_writes(trace, restore_only=True)
             if self.fallback != "eager":
                 raise
             warnings.warn(
@@ -252,10 +261,14 @@ class CompiledFunction:
                 stacklevel=4,
             )
             return Entry(sig, None, eager_reason=str(e))
+        except BaseException:
+            collect_writes(trace, restore_only=True)
+            raise
+        writes = collect_writes(trace)
         out_leaves, out_spec = flatten(out)
         tensors = [o for o in out_leaves if isinstance(o, Tensor)]
-        template = [None if isinstance(o, Tensor) else o for o in out_leaves]
-        graph = trace.graph(tensors)
+        template = [TENSOR if isinstance(o, Tensor) else o for o in out_leaves]
+        graph = trace.graph(tensors, writes.values if writes is not None else ())
         inputs = [x for x in traced if isinstance(x, Tracer)]
         inputs += [trace.lift(t) for t in trace.lifted]
         aliases = trace.aliases(tensors, inputs)
@@ -271,13 +284,15 @@ class CompiledFunction:
             modules=[(m, m.training) for m in trace.modules.values()],
             mutated=[t for t, _ in trace.mutated.values()],
             aliases=aliases if any(aliases) else [],
+            writes=writes,
+            consumed=trace.backward_done,
         )
 
     def _run(self, entry: Entry, leaves: list[Any]) -> Any:
         assert entry.graph is not None
         inputs = [x for x in leaves if isinstance(x, Tensor)] + entry.lifted
-        results = iter(entry.realias(entry.write_back(execute(entry, inputs)), inputs))
-        outs = [next(results) if t is None else t for t in entry.out_template]
+        results = iter(entry.realias(entry.write_back(execute(entry, inputs), inputs), inputs))
+        outs = [next(results) if t is TENSOR else t for t in entry.out_template]
         return unflatten(entry.out_spec, outs)
 
     def graph_for(self, *args: Any, **kwargs: Any) -> tuple[Entry, list[Any]]:
@@ -297,7 +312,7 @@ def execute(entry: Entry, inputs: list[Tensor]) -> list[Any]:
         arrays.append(t._data)
         if grad_mode and (t._requires_grad or t._grad_fn is not None):
             wrt.append(i)
-    plan = entry.training(tuple(wrt)) if wrt else None
+    plan = entry.training(tuple(wrt)) if wrt and not entry.consumed else None
     if plan is None or not plan.joint.cotangent_of:  # nothing to differentiate
         return [Tensor._make(a) for a in entry.runner(entry.inference())(arrays)]
     n_out = plan.joint.n_outputs

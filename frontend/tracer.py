@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -14,7 +14,7 @@ from ..ir.ops import Op
 from ..ir.shapes import infer
 from ..runtime import trace_state
 from ..runtime.dispatch import VIEW_OPS
-from ..runtime.grad_mode import is_grad_enabled
+from ..runtime.grad_mode import is_grad_enabled, set_grad_enabled
 from ..runtime.tensor import NON_LEAF_REQUIRES_GRAD, Size, Tensor
 from ..runtime.trace_state import TracingError, user_location
 
@@ -57,6 +57,7 @@ class Tracer(Tensor):
         self._view_of = view_of  # the tracer this one is a view of (in-place needs care)
         self._view_step = view_step  # how to make this view of ``_view_of`` again (one input)
         self._has_views = False
+        self._prehook_var: Var | None = None  # the value before hooks (register_hook)
 
     # metadata comes from the Aval, never from data
     @property
@@ -97,21 +98,41 @@ class Tracer(Tensor):
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
         value = bool(value)
-        if not self.is_leaf:  # PyTorch's checks and texts first, then what tracing cannot do
+        if not self.is_leaf:  # PyTorch's checks and texts first
             raise RuntimeError(NON_LEAF_REQUIRES_GRAD[value])
         if value and not self.dtype.is_floating_point:
             raise RuntimeError(
                 "only Tensors of floating point and complex dtype can require gradients"
             )
         if value != self._requires_grad:
-            raise TracingError(
-                f"setting requires_grad={value} on a tensor inside a compiled function is not "
-                "supported: set it before the call, or use adjit.compile(fn, fallback='eager')"
-            )
+            self._trace.make_leaf(self, value)
 
     @property
     def is_leaf(self) -> bool:  # type: ignore[override]
-        return not self._requires_grad or self._var in self._trace.input_vars
+        trace = self._trace
+        return not self._requires_grad or self._var in trace.leaf_vars
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Any:
+        """Traced: later uses see this value through an equation whose derivative rule calls
+        ``hook`` (frontend/trace_autograd.py)."""
+        from .trace_autograd import hooked
+
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        leaf = self.is_leaf
+        if self._prehook_var is None:  # retain_grad reads the gradient after every hook
+            self._prehook_var = self._var
+        self._var = hooked(self, hook)
+        if leaf:
+            self._trace.leaf_vars.add(self._var)
+        return _TracedHandle()
+
+    def retain_grad(self) -> None:
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if not self.is_leaf:
+            self._retains_grad = True
+            self._trace.retained[id(self)] = self
 
     def detach(self) -> Tensor:
         return self._trace.emit(Op.DETACH, [self], {}, None)
@@ -146,10 +167,15 @@ class Tracer(Tensor):
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         raise self._value_error("conversion to a NumPy array")
 
-    def backward(self, *a: Any, **k: Any) -> None:
+
+
+class _TracedHandle:
+    """The handle of a hook registered while tracing (it is part of the graph for good)."""
+
+    def remove(self) -> None:
         raise TracingError(
-            "calling .backward() inside a compiled function is not supported; "
-            "return the loss and call .backward() on the result"
+            "removing a hook registered inside a compiled function is not supported; "
+            "register it outside, or do not remove it"
         )
 
 
@@ -167,11 +193,28 @@ class Trace:
         self.mutated: dict[int, tuple[Tensor, Tracer]] = {}  # outside tensors written in place
         self.fixed_loc = False  # when set, equations take ``loc`` instead of the user's frame
         self.loc: str | None = None
+        # autograd inside the trace (frontend/trace_autograd.py, Note [autograd while tracing])
+        self.leaf_vars: set[Var] = set()  # values of leaf tensors that require grad
+        self.made_leaves: list[Tracer] = []  # requires_grad_() inside the function
+        self.retained: dict[int, Tracer] = {}  # retain_grad() on non-leaf tracers
+        self.args: list[tuple[Tracer, Tensor]] = []  # the call's tensor arguments
+        self.slots: dict[int, GradSlot] = {}  # outside tensors' .grad as the function sees it
+        self.arg_grads: dict[int, Tensor] = {}  # argument position -> its accumulated gradient
+        self.optimizers: dict[int, OptimizerNote] = {}
+        self.backward_done = False  # a backward() without create_graph consumed the graph
 
     def new_input(self, aval: Aval, requires_grad: bool, hint: str = "") -> Tracer:
         var = Var(aval, hint)
         self.input_vars.append(var)
+        if requires_grad:
+            self.leaf_vars.add(var)
         return Tracer(self, var, requires_grad)
+
+    def new_arg(self, t: Tensor) -> Tracer:
+        """The tracer of a tensor argument of the call."""
+        tr = self.new_input(Aval(tuple(t.shape), t.dtype), t.requires_grad)
+        self.args.append((tr, t))
+        return tr
 
     def lift(self, t: Tensor) -> Tracer:
         """A tensor from outside the arguments (closure, global, module attribute): a graph
@@ -204,7 +247,9 @@ class Trace:
 
     def atom(self, t: Tensor) -> Atom:
         if isinstance(t, Tracer):
-            return t._var
+            if t._trace is self:
+                return t._var
+            return self.lift(t)._var  # an enclosing trace's value (a closure of adjit.grad)
         if t._weak:
             value = t._data.item()
             return Lit(value, Aval((), scalar_dtype(value), weak=True))
@@ -272,10 +317,148 @@ class Trace:
                 found.append((i, tuple(reversed(steps))))
         return found
 
-    def graph(self, outputs: list[Tensor]) -> Graph:
-        """The traced graph: the outputs, then the new values of mutated outside tensors."""
+    def graph(self, outputs: list[Tensor], extra: Sequence[Tensor] = ()) -> Graph:
+        """The traced graph: the outputs, then the new values of mutated outside tensors, then
+        ``extra`` (gradients and optimizer state written back after the call)."""
         outs = [self.atom(t) for t in outputs] + [tr._var for _, tr in self.mutated.values()]
+        outs += [self.atom(t) for t in extra]
         return Graph(tuple(self.input_vars), tuple(self.eqns), tuple(outs), tuple(self.consts))
+
+    # ---- autograd inside the trace (Note [autograd while tracing]) ----------------------------
+    def grad(
+        self,
+        outputs: Sequence[Tensor],
+        inputs: Sequence[Tensor],
+        grad_outputs: Sequence[Any],
+        create_graph: bool,
+        allow_unused: bool,
+    ) -> tuple[Tensor | None, ...]:
+        from .trace_autograd import trace_grad
+
+        return trace_grad(self, outputs, inputs, grad_outputs, create_graph, allow_unused)
+
+    def backward(
+        self,
+        tensors: Sequence[Tensor],
+        grad_tensors: Sequence[Any],
+        create_graph: bool,
+        inputs: Sequence[Tensor] | None,
+    ) -> None:
+        from .trace_autograd import trace_backward
+
+        trace_backward(self, tensors, grad_tensors, create_graph, inputs)
+        if not create_graph:
+            self.backward_done = True
+
+    def make_leaf(self, t: Tracer, requires_grad: bool) -> None:
+        """``t.requires_grad_(flag)`` on a leaf: later uses see a fresh value (no gradient
+        flows to what ``t`` was computed from, as for a new leaf), which requires grad or not."""
+        from .trace_autograd import detached_var
+
+        t._var = detached_var(t)
+        t._requires_grad = requires_grad
+        if requires_grad:
+            self.leaf_vars.add(t._var)
+            self.made_leaves.append(t)
+
+    def grad_leaves(self) -> list[Tracer]:
+        """Every leaf that requires grad: arguments, lifted tensors, leaves made inside."""
+        found: dict[int, Tracer] = {}
+        candidates = [tr for tr, _ in self.args] + list(self._lifted_ids.values())
+        for tr in candidates + self.made_leaves:
+            if tr.requires_grad and tr._var in self.leaf_vars:
+                found.setdefault(id(tr), tr)
+        return list(found.values())
+
+    def depends_on_grad(self, var: Var) -> bool:
+        """Whether ``var`` is computed, with grad mode on, from a leaf that requires grad."""
+        live = set(self.leaf_vars)
+        for e in self.eqns:
+            if e.out is var:
+                break
+            if not e.no_grad and e.op is not Op.DETACH and any(a in live for a in e.inputs):
+                live.add(e.out)
+        return var in live
+
+    def outside_of(self, tr: Tracer) -> tuple[str, Any] | None:
+        """("lifted", tensor) or ("arg", position) for a tracer standing for an outside tensor."""
+        for k, (a, _) in enumerate(self.args):
+            if a is tr:
+                return ("arg", k)
+        for t in self.lifted:
+            if self._lifted_ids.get(id(t)) is tr:
+                return ("lifted", t)
+        return None
+
+    def slot(self, t: Tensor, first: str) -> GradSlot:
+        """The recorded ``.grad`` of an outside tensor (made on first touch)."""
+        s = self.slots.get(id(t))
+        if s is None:
+            s = self.slots[id(t)] = GradSlot(t, t.grad, first)
+        return s
+
+    def set_grad(self, t: Tensor, value: Any) -> None:
+        """``t.grad = value`` inside the function (zero_grad): outside tensors' writes are
+        replayed after every call."""
+        if isinstance(t, Tracer) and t._trace is self:
+            where = self.outside_of(t)
+            if where is None or where[0] == "arg":
+                t.grad = value
+                return
+            t = where[1]
+        self.slot(t, "write").value = value
+        t.grad = value
+
+    def accumulate_grad(self, leaf: Tracer, g: Tensor, create_graph: bool) -> None:
+        """``leaf.grad += g`` as the eager engine's AccumulateGrad."""
+        where = self.outside_of(leaf)
+        if where is None or where[0] == "arg":
+            leaf.grad = g if leaf.grad is None else _added(leaf.grad, g, create_graph)
+            if where is not None:
+                self.arg_grads[where[1]] = leaf.grad
+            return
+        t = where[1]
+        for hook in getattr(t, "_hooks", None) or ():  # hooks registered outside, as eager
+            g = _or(hook(g), g)
+        s = self.slot(t, "read")
+        s.value = g if s.value is None else _added(s.value, g, create_graph)
+        t.grad = s.value
+        for hook in getattr(t, "_post_accumulate_hooks", None) or ():
+            hook(t)
+
+    def note_optimizer(self, opt: Any, signature: tuple) -> None:
+        """An optimizer stepped inside the function: guard its hyper-parameters and state, and
+        remember the state to find what the step stores (written back after each call)."""
+        if id(opt) not in self.optimizers:
+            before = {id(p): (p, dict(s)) for p, s in opt.state.items()}
+            self.optimizers[id(opt)] = OptimizerNote(opt, signature, before)
+            for group in opt.param_groups:
+                for p in group["params"]:
+                    self.slot(p, "read")
+
+
+def _or(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+def _added(a: Tensor, b: Tensor, create_graph: bool) -> Tensor:
+    with set_grad_enabled(create_graph):
+        return a + b
+
+
+class GradSlot:
+    """An outside tensor's ``.grad`` as the traced function sees it: what it held when first
+    touched (``start``), whether that first touch was a read (then the call must find the
+    same kind, None or a tensor) or a write (zero_grad), and its current value."""
+
+    def __init__(self, owner: Tensor, start: Any, first: str) -> None:
+        self.owner, self.start, self.first = owner, start, first
+        self.value = start
+
+
+class OptimizerNote:
+    def __init__(self, opt: Any, signature: tuple, before: dict[int, Any]) -> None:
+        self.opt, self.signature, self.before = opt, signature, before
 
 
 class tracing:

@@ -13,7 +13,7 @@ from ..runtime import trace_state
 from ..runtime.grad_mode import enable_grad, is_grad_enabled
 from ..runtime.tensor import Tensor
 from ..runtime.trampoline import MISS
-from .compile import CompiledFunction, Entry
+from .compile import TENSOR, CompiledFunction, Entry
 from .guards import fast_key
 from .plans import TrainPlan, optimize
 from .prepared import grad_call
@@ -99,7 +99,7 @@ class GradFunction:
     def _assemble(self, entry: Entry, values: list[Any], grads: list[Any]) -> Any:
         grads_out = tuple(grads) if isinstance(self.argnums, tuple) else grads[0]
         out_leaves = iter(values)
-        outs = [next(out_leaves) if t is None else t for t in entry.out_template]
+        outs = [next(out_leaves) if t is TENSOR else t for t in entry.out_template]
         result = unflatten(entry.out_spec, outs)
         if self.has_aux:
             value, aux = result
@@ -109,7 +109,7 @@ class GradFunction:
     def _check_output(self, entry: Entry) -> int:
         assert entry.graph is not None
         outs = entry.graph.outputs
-        if not outs or entry.out_template[0] is not None:
+        if not outs or entry.out_template[0] is not TENSOR:
             raise TypeError("grad requires the function to return a Tensor")
         aval = outs[0].aval
         if aval.shape not in ((), (1,)) or not aval.dtype.is_floating_point:

@@ -7,8 +7,18 @@ from typing import Any
 
 import numpy as np
 
+from . import trace_state
 from .autograd import run_backward
 from .tensor import Tensor
+
+
+def _tracing(outs: list[Any]) -> Any:
+    """The active trace when ``outs`` are its tracers (autograd then builds into the trace:
+    Note [autograd while tracing] in frontend/trace_autograd.py)."""
+    trace = trace_state.current()
+    if trace is not None and any(getattr(o, "_is_tracer", False) for o in outs):
+        return trace
+    return None
 
 
 def _seq(x: Any) -> list[Any]:
@@ -62,6 +72,10 @@ def backward(
 ) -> None:
     """Accumulate the gradients of ``tensors`` into the leaves' ``.grad`` (PyTorch's semantics)."""
     outs = _seq(tensors)
+    trace = _tracing(outs)
+    if trace is not None:
+        trace.backward(outs, _seq(grad_tensors), create_graph, _seq(inputs) if inputs else None)
+        return
     grads = _make_grads(outs, _seq(grad_tensors))
     retain = create_graph if retain_graph is None else retain_graph
     if inputs is not None:
@@ -98,16 +112,22 @@ def grad(
     """The gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``."""
     outs = _seq(outputs)
     ins = _seq(inputs)
-    grads = _make_grads(outs, _seq(grad_outputs))
-    retain = create_graph if retain_graph is None else retain_graph
-    results = run_backward(
-        outs,
-        grads,
-        inputs=ins,
-        retain_graph=retain,
-        create_graph=create_graph,
-        allow_unused=bool(allow_unused) or materialize_grads,
-    )
+    trace = _tracing(outs)
+    if trace is not None:
+        results = trace.grad(
+            outs, ins, _seq(grad_outputs), create_graph, bool(allow_unused) or materialize_grads
+        )
+    else:
+        grads = _make_grads(outs, _seq(grad_outputs))
+        retain = create_graph if retain_graph is None else retain_graph
+        results = run_backward(
+            outs,
+            grads,
+            inputs=ins,
+            retain_graph=retain,
+            create_graph=create_graph,
+            allow_unused=bool(allow_unused) or materialize_grads,
+        )
     if materialize_grads:
         from .creation import zeros_like
 

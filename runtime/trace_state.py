@@ -28,6 +28,27 @@ def set_current(trace: Any) -> Any:
     return prev
 
 
+def set_grad(t: Any, value: Any) -> None:
+    """``t.grad = value``; while tracing, recorded by the trace so a compiled call stores it
+    (Note [traced training steps] in frontend/writes.py)."""
+    trace = _local.trace
+    if trace is None:
+        t.grad = value
+    else:
+        trace.set_grad(t, value)
+
+
+class paused:
+    """Context manager: run eagerly (no active trace) inside a traced function, for work that
+    happens once, such as creating an optimizer's state on its first step."""
+
+    def __enter__(self) -> None:
+        self._prev = set_current(None)
+
+    def __exit__(self, *exc: object) -> None:
+        set_current(self._prev)
+
+
 def _own_folders() -> tuple[str, ...]:
     """The folders of adjit's own code: frames inside them are never "the user's line"."""
     names = (

@@ -326,9 +326,11 @@ class Module:
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.parameters():
             if p.grad is None:
+                if set_to_none and trace_state.current() is not None:
+                    trace_state.set_grad(p, None)  # recorded: the call then starts from None
                 continue
             if set_to_none:
-                p.grad = None
+                trace_state.set_grad(p, None)
             else:
                 p.grad = p.grad.detach()
                 p.grad.zero_()

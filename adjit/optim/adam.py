@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from adjit.ir.dtypes import float64
 from adjit.optim._ops import (
     addcdiv_,
     addcmul_,
@@ -22,7 +23,8 @@ from adjit.optim._ops import (
     zeros_state,
 )
 from adjit.optim.optimizer import Optimizer
-from adjit.runtime.functional import maximum
+from adjit.runtime import trace_state
+from adjit.runtime.functional import maximum, pow
 from adjit.runtime.tensor import Tensor
 
 
@@ -148,11 +150,20 @@ class Adam(Optimizer):
         if group["differentiable"]:
             _differentiable_step(p, exp_avg, second, state["step"], group)
             return
+        if trace_state.current() is not None:  # compiled: the step count is not known
+            # 0-d float64 tensors round into the float32 ops as the Python floats below do
+            step = state["step"].to(float64)
+            bias_correction2_sqrt = (1 - pow(beta2, step)).sqrt()
+            denom = (second.sqrt() / bias_correction2_sqrt).add_(group["eps"])
+            p.add_(exp_avg * -(lr / (1 - pow(beta1, step))) / denom)
+            return
         step = state["step"].item()
         bias_correction1 = 1 - beta1**step
         bias_correction2_sqrt = (1 - beta2**step) ** 0.5
         denom = (second.sqrt() / bias_correction2_sqrt).add_(group["eps"])
         addcdiv_(p, exp_avg, denom, -(lr / bias_correction1))
+
+    _update_traced = _update_eager  # reads no data when tracing (the branch above)
 
 
 def _differentiable_step(

@@ -11,8 +11,10 @@ from itertools import chain
 from typing import Any
 
 from adjit.nn._module_state import RemovableHandle
+from adjit.runtime import trace_state
 from adjit.runtime.grad_mode import enable_grad, set_grad_enabled
 from adjit.runtime.tensor import Tensor
+from adjit.runtime.trace_state import TracingError
 
 
 class _RequiredParameter:
@@ -208,9 +210,11 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
+                    if set_to_none and trace_state.current() is not None:
+                        trace_state.set_grad(p, None)  # recorded: the call then starts from None
                     continue
                 if set_to_none:
-                    p.grad = None
+                    trace_state.set_grad(p, None)
                 else:
                     if p.grad.grad_fn is not None:
                         p.grad = p.grad.detach()
@@ -257,6 +261,8 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        if trace_state.current() is not None:
+            self._begin_traced_step()
         with set_grad_enabled(bool(self.defaults.get("differentiable", False))):
             for group in self.param_groups:
                 with_grad = [p for p in group["params"] if p.grad is not None]
@@ -281,6 +287,31 @@ class Optimizer:
                     if not state:  # keep ``state`` free of empty entries, as PyTorch's is
                         del self.state[p]
         return loss
+
+    def _begin_traced_step(self) -> None:
+        """A step inside a compiled function (Note [traced training steps] in
+        frontend/writes.py): first-step state is made eagerly, once, exactly as the eager step
+        would make it; the trace then guards this optimizer's hyper-parameters and state."""
+        with trace_state.paused():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None and not p.is_complex():
+                        self._init_state(p, group, self.state[p])
+        trace_state.current().note_optimizer(self, self._trace_signature())
+
+    def _trace_signature(self) -> tuple:
+        """What a traced step bakes in: each group's Python hyper-parameters, and which state
+        each parameter has (tensors by identity, Python values by value)."""
+        groups = tuple(
+            tuple((k, id(v) if isinstance(v, Tensor) else v) for k, v in g.items() if k != "params")
+            for g in self.param_groups
+        )
+        state = tuple(
+            (id(p), tuple((k, id(v) if isinstance(v, Tensor) else v) for k, v in s.items()))
+            for p, s in self.state.items()
+            if s  # (a traced step's first pass may leave empty entries the step removes)
+        )
+        return groups, state
 
     def _update_complex(self, p: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
         """A complex parameter steps as its real view (``torch.view_as_real``), state included,
@@ -310,6 +341,8 @@ class Optimizer:
         """One parameter's step: on its arrays in place when they allow it (Note [in-place
         updates] in sgd.py), else through eager ops. Optimizers define both forms, or
         override this."""
+        if trace_state.current() is not None:
+            return self._update_traced(p, grad, group, state)
         arrays = (
             not group.get("differentiable")
             and not isinstance(group["lr"], Tensor)
@@ -327,6 +360,16 @@ class Optimizer:
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
         raise NotImplementedError
+
+    def _update_traced(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        """The step inside a compiled function: tensor ops only (no ``.item()`` of state).
+        Optimizers whose eager step reads no data use it as is."""
+        raise TracingError(
+            f"{type(self).__name__}.step() inside a compiled function is not supported yet; "
+            "call it outside the compiled function (SGD, Adam and AdamW step inside)"
+        )
 
     # ---- serialization ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -95,7 +95,8 @@ class SGD(Optimizer):
     def _update_eager(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
-        """The same update through eager ops (mixed dtypes, read-only parameters)."""
+        """The same update through eager ops (mixed dtypes, read-only parameters, and inside a
+        compiled function: it reads no data)."""
         grad = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:
             grad = decayed(grad, p, group["weight_decay"])
@@ -108,3 +109,5 @@ class SGD(Optimizer):
                 buf.mul_(momentum).add_(grad, alpha=1 - group["dampening"])
             grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
         p.add_(grad, alpha=-group["lr"])
+
+    _update_traced = _update_eager

@@ -1,0 +1,334 @@
+"""Autograd inside compiled functions (Note [autograd while tracing]) and whole compiled training
+steps (Note [traced training steps]): values, gradients and parameters against eager adjit,
+float64 finite differences and PyTorch."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from adjit.runtime.trace_state import TracingError
+
+import adjit
+import adjit.nn as nn
+
+BACKENDS = ["llvm", "interpreter"]
+F32 = dict(rtol=2e-6, atol=2e-7)  # a few float32 roundings apart (fused kernels contract)
+
+
+def _close(a, b, **tol):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), **(tol or F32))
+
+
+# ---- autograd.grad and backward inside the trace --------------------------------------------
+def penalty(x, w):
+    x = x.requires_grad_()
+    y = (x.sin() * w).sum()
+    (g,) = adjit.autograd.grad(y, x, create_graph=True)
+    return (g.norm() - 1) ** 2 + y
+
+
+def penalty_torch(x, w):
+    x = x.requires_grad_()
+    y = (x.sin() * w).sum()
+    (g,) = torch.autograd.grad(y, x, create_graph=True)
+    return (g.norm() - 1) ** 2 + y
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gradient_penalty_matches_eager_and_torch(backend):
+    rng = np.random.default_rng(0)
+    xv, wv = rng.standard_normal(5), rng.standard_normal(5)
+    w = adjit.tensor(wv, requires_grad=True)
+    out = adjit.compile(penalty, backend=backend)(adjit.tensor(xv), w)
+    out.backward()
+    w_eager = adjit.tensor(wv, requires_grad=True)
+    eager = penalty(adjit.tensor(xv), w_eager)
+    eager.backward()
+    wt = torch.tensor(wv, requires_grad=True)
+    ref = penalty_torch(torch.tensor(xv), wt)
+    ref.backward()
+    _close(out.item(), ref.item(), rtol=1e-12)
+    _close(w.grad.numpy(), wt.grad.numpy(), rtol=1e-12, atol=1e-14)
+    _close(w_eager.grad.numpy(), wt.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_gradient_penalty_against_finite_differences():
+    rng = np.random.default_rng(1)
+    xv, wv = rng.standard_normal(4), rng.standard_normal(4)
+    f = adjit.compile(penalty)
+    w = adjit.tensor(wv, requires_grad=True)
+    f(adjit.tensor(xv), w).backward()
+    eps, fd = 1e-6, np.zeros(4)
+    for k in range(4):
+        d = np.zeros(4)
+        d[k] = eps
+        hi = f(adjit.tensor(xv), adjit.tensor(wv + d)).item()
+        lo = f(adjit.tensor(xv), adjit.tensor(wv - d)).item()
+        fd[k] = (hi - lo) / (2 * eps)
+    _close(w.grad.numpy(), fd, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_grad_without_create_graph_is_a_constant(backend):
+    def f(x, w):
+        y = (x * w).pow(3).sum()
+        (g,) = adjit.autograd.grad(y, w)
+        return g.requires_grad, (g * w).sum()
+
+    x = adjit.tensor([1.0, 2.0, 3.0])
+    w = adjit.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    flag, out = adjit.compile(f, backend=backend)(x, w)
+    flag_e, out_e = f(x, w)
+    assert flag is False and flag_e is False
+    out.backward()
+    g_c = w.grad.clone()
+    w.grad = None
+    out_e.backward()
+    _close(g_c.numpy(), w.grad.numpy())  # d/dw of (const g) . w = g
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_backward_inside_accumulates_into_arguments_and_params(backend):
+    lin = nn.Linear(3, 2)
+
+    def f(x):
+        loss = (lin(x) ** 2).sum()
+        loss.backward()
+        return loss
+
+    x = adjit.randn(4, 3, requires_grad=True)
+    g = adjit.compile(f, backend=backend)
+    loss = g(x)
+    grads_c = [p.grad.clone() for p in lin.parameters()] + [x.grad.clone()]
+    for p in [*lin.parameters(), x]:
+        p.grad = None
+    loss_e = f(x)
+    grads_e = [p.grad.clone() for p in lin.parameters()] + [x.grad.clone()]
+    _close(loss.item(), loss_e.item())
+    for a, b in zip(grads_c, grads_e, strict=True):
+        _close(a.numpy(), b.numpy())
+    g(x)  # the .grad left by the eager call: a compiled call accumulates into it, as eager
+    f(x)
+    for p, a, b in zip([*lin.parameters(), x], grads_c, grads_e, strict=True):
+        _close(p.grad.numpy(), (a + 2 * b).numpy(), rtol=1e-5)
+
+
+def test_errors_match_eager():
+    def unused(x, w):
+        return adjit.autograd.grad((x * 2).sum(), w)
+
+    def no_grad_out(x, w):
+        return adjit.autograd.grad(x.sum(), w)
+
+    x = adjit.ones(3, requires_grad=True)
+    w = adjit.ones(3, requires_grad=True)
+    for fn in (unused, no_grad_out):
+        xx = x if fn is unused else adjit.ones(3)
+        with pytest.raises(RuntimeError) as eager:
+            fn(xx, w)
+        with pytest.raises(RuntimeError) as compiled:
+            adjit.compile(fn)(xx, w)
+        assert str(eager.value) in str(compiled.value)
+
+
+def test_allow_unused_gives_none():
+    def f(x, w):
+        return adjit.autograd.grad((x * 2).sum(), [x, w], allow_unused=True)
+
+    x = adjit.ones(3, requires_grad=True)
+    w = adjit.ones(3, requires_grad=True)
+    gx, gw = adjit.compile(f)(x, w)
+    assert gw is None
+    _close(gx.numpy(), [2.0, 2.0, 2.0])
+
+
+# ---- requires_grad_, hooks, retain_grad ------------------------------------------------------
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_requires_grad_on_an_intermediate(backend):
+    def f(x):
+        h = (x * 3).requires_grad_()
+        y = (h.exp() * x).sum()
+        (g,) = adjit.autograd.grad(y, h)
+        return g
+
+    x = adjit.tensor([0.1, 0.2, -0.3])
+    _close(adjit.compile(f, backend=backend)(x).numpy(), f(x).numpy())
+
+
+def test_requires_grad_false_on_a_leaf_stops_later_gradients():
+    def f(x):
+        a = (x * x).sum()
+        x.requires_grad_(False)
+        return a + (x * x).sum()
+
+    x = adjit.tensor([1.0, 2.0], requires_grad=True)
+    adjit.compile(f)(x).backward()
+    _close(x.grad.numpy(), [2.0, 4.0])  # only the first use differentiates
+    x.requires_grad_(True)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_register_hook_and_retain_grad(backend):
+    def f(x):
+        y = x * 2
+        y.register_hook(lambda g: g * 3)
+        y.retain_grad()
+        z = (y * y).sum()
+        z.backward()
+        return y.grad
+
+    x = adjit.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    yg = adjit.compile(f, backend=backend)(x)
+    xg = x.grad.clone()
+    x.grad = None
+    _close(yg.numpy(), f(x).numpy())
+    _close(xg.numpy(), x.grad.numpy())
+    xt = torch.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    yt = xt * 2
+    yt.register_hook(lambda g: g * 3)
+    (yt * yt).sum().backward()
+    _close(xg.numpy(), xt.grad.numpy())
+
+
+def test_hook_on_a_used_tensor_refuses():
+    def f(x):
+        y = x * 2
+        z = y.sum()
+        y.register_hook(lambda g: g)
+        return z
+
+    with pytest.raises(TracingError, match="already used"):
+        adjit.compile(f)(adjit.ones(2, requires_grad=True))
+
+
+# ---- nested adjit.grad with closures ---------------------------------------------------------
+def test_nested_grad_closing_over_outer_arguments():
+    def outer(x, y):
+        return adjit.grad(lambda z: (z * z * x * y).sum())(x).sum()
+
+    a = adjit.tensor([0.3, -1.2, 2.0], dtype=adjit.float64)
+    b = adjit.tensor([1.5, 0.25, -0.7], dtype=adjit.float64)
+    got = adjit.grad(outer)(a, b)
+    at = torch.tensor(a.numpy(), requires_grad=True)
+    inner = torch.func.grad(lambda z: (z * z * at * torch.tensor(b.numpy())).sum())
+    (ref,) = torch.autograd.grad(inner(at).sum(), at)
+    _close(got.numpy(), ref.numpy(), rtol=1e-12)
+    _close(got.numpy(), (4 * a * b).numpy(), rtol=1e-12)
+
+
+# ---- outputs ---------------------------------------------------------------------------------
+def test_function_returning_none_and_python_values():
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return None
+
+    assert adjit.compile(f)(adjit.ones(2)) is None
+    assert adjit.compile(lambda x: (x + 1, None, 3))(adjit.ones(2))[1:] == (None, 3)
+
+
+# ---- whole training steps --------------------------------------------------------------------
+def _train(make_opt, compiled, backend="llvm", steps=6, clip=None, zero="none", lib=adjit):
+    lib.manual_seed(0)
+    m = lib.nn.Sequential(lib.nn.Linear(4, 8), lib.nn.Tanh(), lib.nn.Linear(8, 1))
+    opt = make_opt(lib, m.parameters())
+
+    def step(x, y):
+        opt.zero_grad(set_to_none=zero == "none")
+        loss = lib.nn.functional.mse_loss(m(x), y)
+        loss.backward()
+        if clip is not None:
+            lib.nn.utils.clip_grad_norm_(m.parameters(), clip)
+        opt.step()
+        return loss
+
+    f = adjit.compile(step, backend=backend) if compiled else step
+    rng = np.random.default_rng(2)
+    losses = []
+    for _ in range(steps):
+        x = lib.tensor(rng.standard_normal((16, 4)), dtype=lib.float32)
+        y = lib.tensor(rng.standard_normal((16, 1)), dtype=lib.float32)
+        losses.append(f(x, y).item())
+    params = [p.detach().numpy().copy() for p in m.parameters()]
+    grads = [p.grad.numpy().copy() for p in m.parameters()]
+    return losses, params, grads, f
+
+
+OPTIMIZERS = {
+    "sgd": lambda lib, ps: lib.optim.SGD(ps, lr=0.1),
+    "momentum": lambda lib, ps: lib.optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True),
+    "sgd_wd": lambda lib, ps: lib.optim.SGD(ps, lr=0.05, momentum=0.5, weight_decay=1e-2),
+    "adam": lambda lib, ps: lib.optim.Adam(ps, lr=0.01),
+    "adamw": lambda lib, ps: lib.optim.AdamW(ps, lr=0.01, weight_decay=0.1),
+    "adam_amsgrad": lambda lib, ps: lib.optim.Adam(ps, lr=0.01, amsgrad=True),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_compiled_training_step_matches_eager_and_torch(name, backend):
+    make = OPTIMIZERS[name]
+    le, pe, ge, _ = _train(make, False)
+    lc, pc, gc, f = _train(make, True, backend=backend)
+    lt, pt, gt, _ = _train(make, False, lib=torch)
+    _close(le, lt, rtol=1e-6, atol=1e-7)  # eager adjit is PyTorch's arithmetic
+    _close(lc, le, rtol=1e-5, atol=1e-7)
+    for a, b in zip(pc + gc, pe + ge, strict=True):
+        _close(a, b, rtol=1e-5, atol=1e-6)
+    assert f.trace_count <= 2  # momentum buffers appear after the first step
+
+
+@pytest.mark.parametrize("zero", ["none", "zeros"])
+def test_training_step_with_clipping_and_zeroing(zero):
+    make = OPTIMIZERS["adam"]
+    le, pe, ge, _ = _train(make, False, clip=0.5, zero=zero)
+    lc, pc, gc, f = _train(make, True, clip=0.5, zero=zero)
+    _close(lc, le, rtol=1e-5, atol=1e-7)
+    for a, b in zip(pc + gc, pe + ge, strict=True):
+        _close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_learning_rate_change_and_state_reload_are_followed():
+    adjit.manual_seed(0)
+    m = nn.Linear(3, 1)
+    opt = adjit.optim.Adam(m.parameters(), lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = m(x).pow(2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    f = adjit.compile(step)
+    x = adjit.ones(2, 3)
+    f(x)
+    snapshot = {k: v.clone() for k, v in m.state_dict().items()}
+    saved = copy.deepcopy(opt.state_dict())
+    for g in opt.param_groups:
+        g["lr"] = 0.01  # a baked-in hyper-parameter: the step is traced again
+    f(x)
+    after_lr = m.weight.detach().clone()
+    m.load_state_dict(snapshot)
+    opt.load_state_dict(saved)  # new state tensors: never the stale ones
+    for g in opt.param_groups:
+        g["lr"] = 0.01
+    step(x)
+    _close(m.weight.detach().numpy(), after_lr.numpy())
+
+
+def test_unsupported_optimizer_says_so():
+    m = nn.Linear(2, 1)
+    opt = adjit.optim.Rprop(m.parameters())
+
+    def step(x):
+        opt.zero_grad()
+        m(x).sum().backward()
+        opt.step()
+
+    with pytest.raises(TracingError, match="Rprop"):
+        adjit.compile(step)(adjit.ones(1, 2))
