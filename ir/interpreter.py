@@ -12,7 +12,8 @@ from .ops import Op
 from .reference import REFERENCE
 from .shapes import operand_dtypes
 
-# ops that only move or copy values: nothing for NumPy to warn about
+# ops that only move or copy values: nothing for NumPy to warn about (and RANDOM, whose
+# sampler converts its operands itself, as in eager mode)
 _MOVES_ONLY = frozenset(
     {
         Op.RESHAPE,
@@ -25,6 +26,7 @@ _MOVES_ONLY = frozenset(
         Op.DETACH,
         Op.CHECK,
         Op.CUSTOM_VJP,
+        Op.RANDOM,
     }
 )
 

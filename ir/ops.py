@@ -82,6 +82,8 @@ class Op(Enum):
     CHECK = auto()  # identity on input 0 asserting input 1 (Note [run-time checks], ir/checks)
     # custom derivatives
     CUSTOM_VJP = auto()  # identity with the program's own rule (Note [custom functions traced])
+    # sampling: an effect (Note [random numbers in compiled code], ir/random.py)
+    RANDOM = auto()
 
     def __repr__(self) -> str:
         return f"Op.{self.name}"
@@ -149,9 +151,12 @@ class GroupOp:
             Op.CUSTOM_VJP,
         }
     )
+    # draws from a generator: kept, unmerged and in order by every pass (ir/random.py)
+    RANDOM = frozenset({Op.RANDOM})
+    EFFECTS = RANDOM
     # ops whose output carries no gradient (bool or integer results)
     NONDIFF = COMPARE | BITWISE | frozenset({Op.ARGMAX, Op.ARGMIN, Op.DETACH, Op.TRUNC_DIV})
-    NONDIFF |= SORT | SPECIAL
+    NONDIFF |= SORT | SPECIAL | RANDOM
     # elementwise ops with a sympy form (the symbolic source of truth); fmod has none, so that
     # sympy never replaces its exact remainder by x - y*trunc(x/y); nor copysign (|x| sign(y)
     # is 0 at y = 0, where copysign gives |x| and PyTorch's gradient is +-1)

@@ -14,6 +14,7 @@ from .custom import custom_vjp_reference
 from .dtypes import to_storage
 from .linalg import linalg_reference
 from .ops import Op
+from .random import random_reference
 from .shapes import split_index
 from .sorting import argsort_reference, searchsorted_reference
 from .special import special_reference
@@ -293,4 +294,5 @@ REFERENCE: dict[Op, RefRule] = {
     Op.DETACH: lambda x: x,
     Op.CHECK: check_reference,
     Op.CUSTOM_VJP: custom_vjp_reference,
+    Op.RANDOM: random_reference,
 }

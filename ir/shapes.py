@@ -13,6 +13,7 @@ from .dtypes import DType, bool_, int32, int64, result_type, scalar_dtype, to_fl
 from .errors import ShapeError
 from .linalg import linalg_shape
 from .ops import GroupOp, Op
+from .random import random_shape
 from .sorting import argsort_shape, searchsorted_shape
 from .special import special_shape
 from .windows import fold_shape, unfold_shape
@@ -382,6 +383,7 @@ SHAPE_RULES: dict[Op, ShapeRule] = {
     Op.DETACH: _unary_keep,
     Op.CHECK: check_shape,
     Op.CUSTOM_VJP: custom_vjp_shape,
+    Op.RANDOM: random_shape,
 }
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..ir.dtypes import DType
 from ..ir.graph import Atom, Eqn, Graph, Var
+from ..ir.ops import GroupOp
 from .rewrite import COMMUTATIVE
 
 # consts up to this many elements are merged when their values are equal
@@ -88,6 +89,8 @@ def cse(graph: Graph) -> Graph:
 
 
 def _key(e: Eqn, inputs: tuple[Atom, ...], order: dict[Var, int]) -> tuple | None:
+    if e.op in GroupOp.EFFECTS:  # two equal draws are two draws
+        return None
     args = [_atom_key(a, order) for a in inputs]
     if e.op in COMMUTATIVE:
         args.sort()

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 from ..ir.interpreter import eval_eqn_arrays, lit_array
+from ..ir.ops import GroupOp
 
 
 def _value(a: Atom, consts: dict[Var, np.ndarray]) -> np.ndarray | None:
@@ -33,7 +34,7 @@ def fold(graph: Graph) -> Graph:
         values = [_value(a, consts) for a in e.inputs]
         known = [v for v in values if v is not None]
         arr = None
-        if len(known) == len(values):
+        if len(known) == len(values) and e.op not in GroupOp.EFFECTS:  # a draw is not constant
             limit = max([1, *(v.size for v in known)])
             if prod(e.out.aval.shape) <= limit:
                 arr = _evaluate(e, known)

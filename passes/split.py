@@ -61,6 +61,20 @@ def _recomputable(v: Var, producers: dict[Var, Eqn], inputs: set[Var], depth: in
     )
 
 
+def _forward_effects(g: Graph, cotangents: set[Var]) -> list[Var]:
+    """Every draw of the forward, used or not (Note [random numbers in compiled code]): it runs
+    in the forward program, and the backward reads what it needs of a sample as a residual,
+    never drawing again. (A draw made from a cotangent, in a custom backward, stays there.)"""
+    backward = set(cotangents)
+    found = []
+    for e in g.eqns:
+        if any(a in backward for a in e.inputs if isinstance(a, Var)):
+            backward.add(e.out)
+        elif e.op in GroupOp.EFFECTS:
+            found.append(e.out)
+    return found
+
+
 def split(joint: Joint) -> Split:
     """Partition the joint graph; see the module docstring for what is saved."""
     g = joint.graph
@@ -68,7 +82,7 @@ def split(joint: Joint) -> Split:
     fwd_inputs, cotangents = g.inputs[:n_in], g.inputs[n_in:]
     fwd_outputs, grads = list(g.outputs[: joint.n_outputs]), list(g.outputs[joint.n_outputs :])
     producers = _producers(g)
-    fwd_eqns = _slice(fwd_outputs, producers, set())
+    fwd_eqns = _slice([*fwd_outputs, *_forward_effects(g, set(cotangents))], producers, set())
     inputs = set(fwd_inputs) | {v for v, _ in g.consts}
     recomputed: list[str] = []
     # values the backward reads that the forward computes: save, or recompute when cheap

@@ -92,8 +92,9 @@ def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
     """Evaluate ``op`` with NumPy and, under grad mode, record its grad_fn."""
     inputs = [a if isinstance(a, Tensor) else as_tensor_operand(a) for a in args]
     trace = trace_state.current()
-    if trace is not None and trace.involves(inputs):
-        return trace.emit(op, inputs, attrs, name)  # tracing: record instead of computing
+    # tracing: record instead of computing (a draw always: Note [random numbers in compiled code])
+    if trace is not None and (trace.involves(inputs) or op is Op.RANDOM):
+        return trace.emit(op, inputs, attrs, name)
     weak = requires = False
     alone = True  # every operand a Python number, e.g. a derivative rule on a saved scalar
     for t in inputs:
@@ -107,7 +108,7 @@ def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
             requires = True
     avals = [t._aval() if alone or not weak else _aval_of(t) for t in inputs]
     out_aval = _infer(op, avals, attrs)
-    first = inputs[0]
+    first = inputs[0] if inputs else None  # (a draw may have no operand)
     data = eval_eqn_arrays(op, attrs, [t._data for t in inputs], avals, out_aval)
     view = op in VIEW_OPS and data.base is not None and np.may_share_memory(data, first._data)
     out = Tensor._make(data, version_box=first._version_box if view else None)

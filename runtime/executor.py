@@ -126,6 +126,17 @@ def _check(e: Eqn, env: Env) -> np.ndarray:
         raise
 
 
+def _random(e: Eqn, env: Env) -> np.ndarray:
+    """A draw, now, from the equation's generator (Note [random numbers in compiled code]); a
+    sampler's error (a probability out of range) notes the traced source line."""
+    try:
+        return _interpret_eqn(e, env)
+    except RuntimeError as err:
+        if e.loc:
+            err.add_note(f"(raised by a random draw of the compiled program, traced at {e.loc})")
+        raise
+
+
 # externs that write into a reused buffer instead of allocating (the rest: the NumPy reference)
 EXTERN_INTO: dict[Op, Callable[[Eqn, Env, Buffers], np.ndarray]] = {
     Op.MATMUL: _matmul_into,
@@ -134,7 +145,7 @@ EXTERN_INTO: dict[Op, Callable[[Eqn, Env, Buffers], np.ndarray]] = {
 }
 # externs run by their own function (the rest: the NumPy reference); their results are not
 # pooled buffers (a check's is its input)
-EXTERN_RUN: dict[Op, Callable[[Eqn, Env], np.ndarray]] = {Op.CHECK: _check}
+EXTERN_RUN: dict[Op, Callable[[Eqn, Env], np.ndarray]] = {Op.CHECK: _check, Op.RANDOM: _random}
 
 
 class KernelStep(Record):

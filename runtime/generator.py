@@ -78,7 +78,7 @@ class Generator:
 
     # ---- draws ------------------------------------------------------------------------------
     def random(self, n: int) -> np.ndarray:
-        """``n`` uint32 words (as uint64), refused while tracing (Note [random under compile])."""
+        """``n`` uint32 words (as uint64); refused while tracing (Note [random under compile])."""
         _refuse_while_tracing()
         return self._engine.random(n)
 
@@ -137,16 +137,18 @@ class Generator:
 
 def _refuse_while_tracing() -> None:
     """Note [random under compile]
-    A random draw inside a traced function would run once, at trace time, and its numbers
-    would be baked into the compiled program as constants: every call would repeat them.
-    Until compiled code carries the generator (issue 15), refuse clearly."""
+    A random function called while tracing records a RANDOM equation that draws when the
+    compiled program runs (Note [random numbers in compiled code] in ir/random.py); it never
+    draws at trace time. A draw reaching the generator while tracing would run once and be
+    frozen into the program as a constant (a library function drawing directly, or a compiled
+    program run on concrete tensors inside another trace): refuse clearly instead."""
     from .trace_state import TracingError, current
 
     if current() is not None:
         raise TracingError(
-            "random numbers (rand, randn, dropout, ...) inside a compiled function would be "
-            "drawn once and frozen into the compiled program; pass them in as arguments, "
-            "put the module in eval mode, or use adjit.compile(fn, fallback='eager')"
+            "random numbers drawn here inside a compiled function would be drawn once and "
+            "frozen into the compiled program; pass them in as arguments, put the module in "
+            "eval mode, or use adjit.compile(fn, fallback='eager')"
         )
 
 

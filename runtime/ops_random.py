@@ -4,59 +4,51 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ..ir import dtypes as D
 from ..ir.dtypes import DType
-from . import distributions as R
+from ..ir.ops import Op
+from ..ir.random import SAMPLERS
 from . import inplace as I
 from . import random_bounds as B
-from .generator import Generator, _refuse_while_tracing, resolve
+from . import random_draws as S
+from . import trace_state
+from .generator import default_generator, resolve
+from .random_draws import DRAWS, values_like
 from .tensor import Tensor, _dims
 
-Draw = Callable[[Generator, int, np.dtype, bool], np.ndarray]  # (gen, n, dtype, contiguous)
+
+def _tracing() -> bool:
+    return trace_state.current() is not None
 
 
-def _eager(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Refuse first when tracing (Note [random under compile]), before any data is read."""
+def traced_sample(
+    sampler: str, shape: Any, dt: DType, generator: Any, *inputs: Tensor, **params: Any
+) -> Tensor:
+    """A draw recorded in the trace, made when the compiled program runs (Note [random numbers
+    in compiled code] in ir/random.py): ``sampler`` of ``random_draws.SAMPLERS`` on the
+    generator object, its tensor operands detached (a sample has no derivative)."""
+    from .dispatch import apply
 
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _refuse_while_tracing()
-        return fn(*args, **kwargs)
-
-    wrapper.__name__, wrapper.__doc__, wrapper.__wrapped__ = fn.__name__, fn.__doc__, fn  # type: ignore[attr-defined]
-    return wrapper
-
-
-# ---- memory order ---------------------------------------------------------------------------
-def _perm_of(a: np.ndarray) -> list[int]:
-    """The dims of ``a`` in the order PyTorch's TensorIterator visits them (memory order:
-    decreasing stride), so draws land where PyTorch puts them in a transposed tensor."""
-    if a.flags.c_contiguous or a.ndim < 2 or min(a.strides) < 0:
-        return list(range(a.ndim))
-    return sorted(range(a.ndim), key=lambda d: -a.strides[d])
-
-
-def _unpermute(values: np.ndarray, like: np.ndarray) -> np.ndarray:
-    """Values listed in ``like``'s iteration order, laid out in its logical order."""
-    perm = _perm_of(like)
-    shaped = values.reshape([like.shape[d] for d in perm])
-    return _c_order(shaped.transpose(np.argsort(perm).astype(int)))
-
-
-def _c_order(a: np.ndarray) -> np.ndarray:
-    """``a`` in C order, 0-d kept 0-d (np.ascontiguousarray would make it 1-d)."""
-    return a if a.flags.c_contiguous else np.array(a, order="C")
-
-
-def _values_like(data: np.ndarray, draw: Draw, gen: Generator) -> np.ndarray:
-    """Fresh values for every element of ``data`` (its shape and dtype), drawn in its order."""
-    flat = draw(gen, data.size, data.dtype, bool(data.flags.c_contiguous))
-    return _unpermute(flat.astype(data.dtype), data)
+    trace = trace_state.current()
+    gen = resolve(generator)
+    operands = []
+    for t in inputs:
+        if not getattr(t, "_is_tracer", False) and trace.involves([t]):
+            t = trace.lift(t)  # a tensor from outside: read afresh at every call
+        operands.append(t.detach() if getattr(t, "_is_tracer", False) else t)
+    return apply(
+        Op.RANDOM,
+        *operands,
+        sampler=sampler,
+        shape=tuple(int(n) for n in shape),
+        dtype=dt,
+        params=tuple(sorted(params.items())),
+        generator=None if gen is default_generator else gen,
+    )
 
 
 # ---- arguments ------------------------------------------------------------------------------
@@ -118,31 +110,41 @@ def _into_out(out: Tensor, data: np.ndarray) -> Tensor:
     return out
 
 
+def _traced_result(value: Tensor, requires_grad: bool, out: Tensor | None, device: Any) -> Tensor:
+    """A traced sample as the function's result: ``out=`` of the sample's shape is written in
+    place (as eager mode writes it); ``requires_grad=True`` on a compiled value refuses."""
+    _check_device(device)
+    if requires_grad:
+        value.requires_grad_(True)  # the tracer's clear refusal
+    if out is None:
+        return value
+    if tuple(out.shape) != tuple(value.shape):
+        raise trace_state.TracingError(
+            "adjit.compile: out= of another shape than the sample (PyTorch resizes it) is not "
+            "supported inside a compiled function; use the returned tensor"
+        )
+    return out.copy_(value)
+
+
 # ---- creation -------------------------------------------------------------------------------
-def _uniform_draw(low: float, high: float) -> Draw:
-    return lambda g, n, dt, c: R.uniform(g, n, dt, low, high)
-
-
-def _normal_draw(mean: float, std: float) -> Draw:
-    return lambda g, n, dt, c: R.normal(g, n, dt, mean, std, c)
-
-
 def _create(
     size: tuple[int, ...],
     dt: DType,
-    draw: Draw,
+    sampler: str,
+    params: dict[str, Any],
     generator: Any,
     requires_grad: bool,
     out: Tensor | None,
     device: Any,
 ) -> Tensor:
-    gen = resolve(generator)
-    n = math.prod(size)
-    data = draw(gen, n, np.dtype(dt.np), True).reshape(size)
+    """A C-ordered sample of ``size``: drawn now, or recorded in the trace."""
+    if _tracing():
+        value = traced_sample(sampler, size, dt, generator, **params)
+        return _traced_result(value, requires_grad, out, device)
+    data = SAMPLERS[sampler](resolve(generator), shape=size, dtype=dt, **params)
     return _result(data, requires_grad, out, device)
 
 
-@_eager
 def rand(
     *size: Any,
     generator: Any = None,
@@ -158,10 +160,10 @@ def rand(
     dims = _size(size, kw)
     dt = dtype or (out.dtype if out is not None else D.get_default_dtype())
     _floating(dt, "check_uniform_bounds")
-    return _create(dims, dt, _uniform_draw(0.0, 1.0), generator, requires_grad, out, device)
+    params = {"low": 0.0, "high": 1.0}
+    return _create(dims, dt, "uniform", params, generator, requires_grad, out, device)
 
 
-@_eager
 def randn(
     *size: Any,
     generator: Any = None,
@@ -177,14 +179,14 @@ def randn(
     dims = _size(size, kw)
     dt = dtype or (out.dtype if out is not None else D.get_default_dtype())
     _floating(dt, "normal_kernel_cpu")
-    return _create(dims, dt, _normal_draw(0.0, 1.0), generator, requires_grad, out, device)
+    params = {"mean": 0.0, "std": 1.0}
+    return _create(dims, dt, "normal", params, generator, requires_grad, out, device)
 
 
 def _int_arg(v: Any) -> int:
     return int(v.item()) if isinstance(v, Tensor) else int(v)
 
 
-@_eager
 def randint(
     low: Any = 0,
     high: Any = None,
@@ -210,12 +212,10 @@ def randint(
     span, base = B.plan(dt, B.int64_arg(low), B.int64_arg(high)) or (0, 0)
     if requires_grad and not dt.is_floating_point:
         raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
-    gen = resolve(generator)
-    data = R.random_from_to(gen, math.prod(dims), np.dtype(dt.np), span, base).reshape(dims)
-    return _result(data, requires_grad, out, device)
+    params = {"span": span, "base": base}
+    return _create(dims, dt, "random_from_to", params, generator, requires_grad, out, device)
 
 
-@_eager
 def randperm(
     n: int,
     *,
@@ -240,14 +240,14 @@ def randperm(
         raise RuntimeError(
             f"value cannot be converted to type {ctype.get(dt.name, dt.name)} without overflow"
         )
-    gen = resolve(generator)
-    return _result(R.randperm(gen, n).astype(dt.np), requires_grad, out, device)
+    return _create((n,), dt, "randperm", {}, generator, requires_grad, out, device)
 
 
 def _like(
     input: Tensor,
     dtype: DType | None,
-    draw: Draw,
+    sampler: str,
+    params: dict[str, Any],
     generator: Any,
     requires_grad: bool,
     device: Any,
@@ -255,15 +255,18 @@ def _like(
 ) -> Tensor:
     """A ``*_like`` sample: PyTorch's ``empty_like`` keeps the input's layout (its strides), so
     the draws follow the input's memory order (and a transposed input's ``randn_like`` takes
-    the non-contiguous path)."""
+    the non-contiguous path); traced values have no strides: C order."""
     dt = dtype or input.dtype
+    if _tracing():
+        value = traced_sample(sampler, tuple(input.shape), dt, generator, **params)
+        return _traced_result(value, requires_grad, None, device)
     gen = resolve(generator)
     keep_layout = memory_format is None or "preserve" in str(memory_format)
     like = np.empty_like(input._data, dtype=dt.np, order="K" if keep_layout else "C")
-    return _result(_values_like(like, draw, gen), requires_grad, None, device)
+    data = values_like(like, DRAWS[sampler](**params), gen)
+    return _result(data, requires_grad, None, device)
 
 
-@_eager
 def rand_like(
     input: Tensor,
     *,
@@ -275,11 +278,10 @@ def rand_like(
     memory_format: Any = None,
 ) -> Tensor:
     _floating(dtype or input.dtype, "check_uniform_bounds")
-    draw = _uniform_draw(0.0, 1.0)
-    return _like(input, dtype, draw, generator, requires_grad, device, memory_format)
+    params = {"low": 0.0, "high": 1.0}
+    return _like(input, dtype, "uniform", params, generator, requires_grad, device, memory_format)
 
 
-@_eager
 def randn_like(
     input: Tensor,
     *,
@@ -291,11 +293,10 @@ def randn_like(
     memory_format: Any = None,
 ) -> Tensor:
     _floating(dtype or input.dtype, "normal_kernel_cpu")
-    draw = _normal_draw(0.0, 1.0)
-    return _like(input, dtype, draw, generator, requires_grad, device, memory_format)
+    params = {"mean": 0.0, "std": 1.0}
+    return _like(input, dtype, "normal", params, generator, requires_grad, device, memory_format)
 
 
-@_eager
 def randint_like(
     input: Tensor,
     low: Any = 0,
@@ -312,8 +313,10 @@ def randint_like(
         low, high = 0, low
     dt = dtype or input.dtype
     span, base = B.plan(dt, B.int64_arg(low), B.int64_arg(high)) or (0, 0)
-    draw: Draw = lambda g, n, d, c: R.random_from_to(g, n, d, span, base)  # noqa: E731
-    return _like(input, dtype, draw, generator, requires_grad, device, memory_format)
+    params = {"span": span, "base": base}
+    return _like(
+        input, dtype, "random_from_to", params, generator, requires_grad, device, memory_format
+    )
 
 
 # ---- normal ---------------------------------------------------------------------------------
@@ -325,14 +328,6 @@ def _check_std(std: float) -> None:
 def _fmt(v: float) -> str:
     """A double as C++'s ``<<`` prints it (6 significant digits)."""
     return f"{v:g}"
-
-
-def _normal_tensor_result(
-    shape: tuple[int, ...], dt: DType, gen: Generator, std: float = 1.0
-) -> Tensor:
-    _floating(dt, "normal_kernel_cpu")
-    data = R.normal(gen, math.prod(shape), np.dtype(dt.np), 0.0, std).reshape(shape)
-    return Tensor._make(data)
 
 
 class _ZeroGrad:
@@ -352,14 +347,33 @@ class _ZeroGrad:
         return (None, *zeros)
 
 
-def sampled(name: str, data: np.ndarray, *params: Any) -> Tensor:
-    """A sample whose history (when a parameter requires grad) is ``name`` with zero gradients."""
+def sampled(name: str, data: np.ndarray | Tensor, *params: Any) -> Tensor:
+    """A sample whose history (when a parameter requires grad) is ``name`` with zero gradients
+    (``data``: the values, or the traced sample)."""
     from .dispatch import with_rule
 
-    return with_rule(_ZeroGrad(name), lambda *_: Tensor._make(data), *params, name=name)
+    value = data if isinstance(data, Tensor) else Tensor._make(data)
+    return with_rule(_ZeroGrad(name), lambda *_: value, *params, name=name)
 
 
-@_eager
+def _sample_of(
+    sampler: str, shape: tuple[int, ...], dt: DType, generator: Any, *inputs: Tensor, **params: Any
+) -> np.ndarray | Tensor:
+    """The sampler's values now, or its traced sample (inputs: its tensor operands)."""
+    if _tracing():
+        return traced_sample(sampler, shape, dt, generator, *inputs, **params)
+    arrays = [t._data for t in inputs]
+    return SAMPLERS[sampler](resolve(generator), *arrays, shape=shape, dtype=dt, **params)
+
+
+def _with_out(res: Tensor, out: Tensor | None) -> Tensor:
+    if out is None:
+        return res
+    if _tracing():
+        return _traced_result(res, False, out, None)
+    return _into_out(out, res._data)
+
+
 def normal(
     mean: Any,
     std: Any = 1.0,
@@ -388,34 +402,20 @@ def normal(
         _check_std(float(std))
         dt = dtype or (out.dtype if out is not None else D.get_default_dtype())
         _floating(dt, "normal_kernel_cpu")
-        draw = _normal_draw(float(mean), float(std))
-        return _create(_size((size,), {}), dt, draw, generator, requires_grad, out, device)
-    if t_std:
-        if std.numel() and not bool((std._data >= 0).all()):
-            raise RuntimeError("normal expects all elements of std >= 0.0")
-    else:
+        params = {"mean": float(mean), "std": float(std)}
+        return _create(_size((size,), {}), dt, "normal", params, generator, requires_grad, out,
+                       device)  # fmt: skip
+    if not t_std:
         _check_std(float(std))
     dt = (mean if t_mean else std).dtype
     _floating(dt, "normal_kernel_cpu")
     shapes = [tuple(v.shape) for v in (mean, std) if isinstance(v, Tensor)]
     shape = _broadcast(shapes)
-    gen = resolve(generator)
-    n, npd = math.prod(shape), np.dtype(dt.np)
-    if t_mean and not t_std:
-        noise = R.normal(gen, n, npd, 0.0, float(std)).reshape(shape)
-        data = (noise + mean._data.astype(npd)).astype(npd)
-        res = sampled("NormalBackward1", data, mean)
-    else:
-        noise = R.normal(gen, n, npd, 0.0, 1.0).reshape(shape)
-        scaled = (noise * std._data.astype(npd)).astype(npd)
-        m = mean._data.astype(npd) if t_mean else npd.type(mean)
-        data = (scaled + m).astype(npd)
-        res = (
-            sampled("NormalBackward3", data, mean, std)
-            if t_mean
-            else sampled("NormalBackward2", data, std)
-        )
-    return _into_out(out, res._data) if out is not None else res
+    tensors = [v for v in (mean, std) if isinstance(v, Tensor)]
+    floats = {"mean": None if t_mean else float(mean), "std": None if t_std else float(std)}
+    data = _sample_of("normal_tensor", shape, dt, generator, *tensors, **floats)
+    name = f"NormalBackward{2 * t_std + t_mean}"  # 1: tensor mean, 2: tensor std, 3: both
+    return _with_out(sampled(name, data, *tensors), out)
 
 
 def _broadcast(shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
@@ -436,51 +436,32 @@ def _broadcast(shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
 
 
 # ---- bernoulli, multinomial, poisson --------------------------------------------------------
-def _probability_tensor(p: Tensor, kernel: str) -> np.ndarray:
+def _probability_tensor(p: Tensor, kernel: str) -> None:
     if not p.dtype.is_floating_point:
         raise _not_implemented(kernel, p.dtype)
-    data = p._data
-    if data.size and not bool(((data >= 0) & (data <= 1)).all()):
-        raise RuntimeError(
-            "Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could this error "
-            "message be improved?  If so, please report an enhancement request to PyTorch.)"
-        )
-    return data
 
 
-@_eager
 def bernoulli(
     input: Tensor, p: Any = None, *, generator: Any = None, out: Tensor | None = None
 ) -> Tensor:
     """``bernoulli(input)``: 1 with probability ``input`` per element (BernoulliBackward0, zero
     gradient); ``bernoulli(input, p)``: a float ``p`` for every element, shaped like input."""
+    shape = tuple(input.shape)
     if p is not None:
-        res = Tensor._make(np.zeros(tuple(input.shape), input.dtype.np))
-        _bernoulli_scalar_into(res, float(p), generator)
-        return _into_out(out, res._data) if out is not None else res
-    gen = resolve(generator)
-    probs = _probability_tensor(input, "bernoulli_tensor_cpu_p_")
-    data = _bernoulli_values(gen, np.empty(probs.shape, probs.dtype), probs)  # contiguous out
-    res = sampled("BernoulliBackward0", data.astype(input.dtype.np), input)
-    return _into_out(out, res._data) if out is not None else res
+        prob = _bernoulli_p(float(p))
+        data = _sample_of("bernoulli_scalar", shape, input.dtype, generator, p=prob)
+        return _with_out(data if isinstance(data, Tensor) else Tensor._make(data), out)
+    _probability_tensor(input, "bernoulli_tensor_cpu_p_")
+    data = _sample_of("bernoulli_tensor", shape, input.dtype, generator, input)
+    return _with_out(sampled("BernoulliBackward0", data, input), out)
 
 
-def _bernoulli_values(gen: Generator, like: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    """One draw per element of ``like`` (in its iteration order) against ``probs`` broadcast
-    to it."""
-    perm = _perm_of(like)
-    p = _c_order(np.broadcast_to(probs, like.shape).transpose(perm))
-    return _unpermute(R.bernoulli_tensor(gen, p), like)
-
-
-def _bernoulli_scalar_into(t: Tensor, p: float, generator: Any) -> None:
+def _bernoulli_p(p: float) -> float:
     if not 0 <= p <= 1:
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={_fmt(p)}")
-    gen = resolve(generator)
-    t._data[...] = _values_like(t._data, lambda g, n, dt, c: R.bernoulli_scalar(g, n, p), gen)
+    return p
 
 
-@_eager
 def multinomial(
     input: Tensor,
     num_samples: int,
@@ -489,8 +470,7 @@ def multinomial(
     generator: Any = None,
     out: Tensor | None = None,
 ) -> Tensor:
-    """Indices drawn from each row's categories: with replacement by inverse CDF on double
-    uniforms; without, PyTorch's ``argmax/topk(p / q)``, q exponential (Gumbel trick)."""
+    """Indices drawn from each row's categories (``random_draws.multinomial``)."""
     n_sample = int(num_samples)
     if input.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
@@ -508,85 +488,57 @@ def multinomial(
         )
     if n_categories > 2**24:
         raise RuntimeError("number of categories cannot exceed 2^24")
-    gen = resolve(generator)
-    probs = np.ascontiguousarray(input._data).reshape(-1, n_categories)
-    if probs.shape[0] == 0 or n_categories == 0:
-        return _result(np.zeros((*input.shape[:-1], n_sample), np.int64), False, out)
-    if not replacement or n_sample == 1:
-        data = _multinomial_gumbel(gen, probs, n_sample, input._data)
-    else:
-        _check_rows(probs)
-        data = R.multinomial_with_replacement(gen, probs, n_sample)
-    return _result(data.reshape(*input.shape[:-1], n_sample), False, out)
+    shape = (*input.shape[:-1], n_sample)
+    params = {"n_sample": n_sample, "replacement": bool(replacement)}
+    data = _sample_of("multinomial", shape, D.int64, generator, input, **params)
+    if isinstance(data, Tensor):
+        return _with_out(data, out)
+    return _result(data, False, out)
 
 
-def _check_rows(probs: np.ndarray) -> None:
-    for row in probs:
-        if bool((row < 0).any()):
-            raise RuntimeError(
-                "invalid multinomial distribution (encountering probability entry < 0)"
-            )
-        if not bool(np.isfinite(row).all()):
-            raise RuntimeError(
-                "invalid multinomial distribution (encountering probability entry = infinity "
-                "or NaN)"
-            )
-        if not row.sum(dtype=np.float64) > 0:
-            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-
-
-def _multinomial_gumbel(
-    gen: Generator, probs: np.ndarray, n_sample: int, layout: np.ndarray
-) -> np.ndarray:
-    """``q = empty_like(input).exponential_(1)`` (drawn in the input's memory order), ``p / q``,
-    then argmax (one sample) or topk."""
-    if not (bool((probs < np.inf).all()) and bool((probs >= 0).all())):
-        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
-    if bool((probs.sum(axis=1) == 0).any()):
-        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-    draw: Draw = lambda g, n, d, c: R.c_cast(R.exponential(g, n, 1.0), d)  # noqa: E731
-    q = _values_like(np.empty_like(layout), draw, gen).reshape(probs.shape)
-    ratio = (probs / q).astype(probs.dtype)
-    if n_sample == 1:
-        return np.argmax(ratio, axis=1)[:, None]
-    # topk: largest first. Among equal ratios PyTorch's order is whatever libstdc++'s
-    # partial_sort/nth_element leave (often the higher index first); adjit puts the lower index
-    # first. Equal ratios need equal rounded p/q: rare in float32 and float64, common enough in
-    # float16/bfloat16 that their without-replacement samples may list tied indices in another
-    # order (or pick another of the tied indices at the k-th place).
-    return np.argsort(-ratio, axis=1, kind="stable")[:, :n_sample]
-
-
-@_eager
 def poisson(input: Tensor, generator: Any = None) -> Tensor:
     """Poisson counts with the given rates (PoissonBackward0: zero gradient)."""
     if not input.dtype.is_floating_point:
         raise _not_implemented("poisson_cpu", input.dtype)
-    gen = resolve(generator)
-    rates = _c_order(input._data)
-    if rates.size and not bool((rates >= 0).all()):
-        raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
-    data = R.c_cast(R.poisson(gen, rates.astype(np.float64)), np.dtype(input.dtype.np))
+    data = _sample_of("poisson", tuple(input.shape), input.dtype, generator, input)
     return sampled("PoissonBackward0", data, input)
 
 
 # ---- in-place fills -------------------------------------------------------------------------
-def _fill(self: Tensor, grad_name: str, draw: Draw, generator: Any) -> Tensor:
+def _fill(self: Tensor, grad_name: str, sampler: str, generator: Any, **params: Any) -> Tensor:
     """Overwrite ``self`` with draws in its memory order; its history becomes ``grad_name``
-    (no gradient reaches the old values), as PyTorch's in-place samplers."""
+    (no gradient reaches the old values), as PyTorch's in-place samplers. Traced: a sample of
+    its shape (C order) written into the traced value, or into a tensor from outside after
+    each call (a buffer)."""
     from .methods import _overwrite
 
     I._check_leaf(self)
-    gen = resolve(generator)
-    values = Tensor._make(_values_like(self._data, draw, gen))
+    if _tracing():
+        _fill_target(self, sampler)
+        values = traced_sample(sampler, tuple(self.shape), self.dtype, generator, **params)
+    else:
+        gen = resolve(generator)
+        values = Tensor._make(values_like(self._data, DRAWS[sampler](**params), gen))
     return I.inplace(self, _overwrite(grad_name, values))
+
+
+def _fill_target(self: Tensor, what: str) -> None:
+    """A tensor made inside the compiled function (``torch.empty(3).uniform_()``) holds data,
+    not a traced value, and cannot become one in place."""
+    trace = trace_state.current()
+    if not getattr(self, "_is_tracer", False) and not trace.involves([self]):
+        raise trace_state.TracingError(
+            "adjit.compile: an in-place random fill of a tensor created inside the compiled "
+            "function (e.g. torch.empty(n).uniform_()) is not supported yet; draw it out of "
+            "place (torch.rand, torch.randn, torch.randint, torch.bernoulli(torch.full(...)), "
+            "...) or fill a computed tensor (torch.zeros_like(x).uniform_())"
+        )
 
 
 def _finite_float(self: Tensor, kernel: str) -> None:
     _floating(self.dtype, kernel)
 
 
-@_eager
 def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None,
              **kw: Any) -> Tensor:  # fmt: skip
     low, high = float(kw.pop("from", a)), float(kw.pop("to", b))
@@ -603,17 +555,15 @@ def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = N
             f"but found to={_fmt(high)} and from={_fmt(low)} which result in to-from to "
             "exceed the limit"
         )
-    return _fill(self, "UniformBackward0", _uniform_draw(low, high), generator)
+    return _fill(self, "UniformBackward0", "uniform", generator, low=low, high=high)
 
 
-@_eager
 def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
     _check_std(float(std))
     _finite_float(self, "normal_kernel_cpu")
-    return _fill(self, "NormalBackward0", _normal_draw(float(mean), float(std)), generator)
+    return _fill(self, "NormalBackward0", "normal", generator, mean=float(mean), std=float(std))
 
 
-@_eager
 def exponential_(self: Tensor, lambd: float = 1.0, *, generator: Any = None) -> Tensor:
     lam = float(lambd)
     if not lam > 0.0:
@@ -623,22 +573,18 @@ def exponential_(self: Tensor, lambd: float = 1.0, *, generator: Any = None) -> 
             "Exponential distribution is a continuous probability distribution. dtype must be "
             f"a floating point but you specified {self.dtype.type_name}"
         )
-    draw: Draw = lambda g, n, dt, c: R.c_cast(R.exponential(g, n, lam), dt)  # noqa: E731
-    return _fill(self, "ExponentialBackward0", draw, generator)
+    return _fill(self, "ExponentialBackward0", "exponential", generator, lambd=lam)
 
 
-@_eager
 def geometric_(self: Tensor, p: float, *, generator: Any = None) -> Tensor:
     prob = float(p)
     if not 0 < prob < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={_fmt(prob)}")
     if self.dtype is D.bool_:
         raise _not_implemented("geometric_cpu", self.dtype)
-    draw: Draw = lambda g, n, dt, c: R.c_cast(R.geometric(g, n, prob), dt)  # noqa: E731
-    return _fill(self, "GeometricBackward0", draw, generator)
+    return _fill(self, "GeometricBackward0", "geometric", generator, p=prob)
 
 
-@_eager
 def cauchy_(
     self: Tensor, median: float = 0.0, sigma: float = 1.0, *, generator: Any = None
 ) -> Tensor:
@@ -649,50 +595,51 @@ def cauchy_(
             "Cauchy distribution is a continuous probability distribution. dtype must be a "
             f"floating point but you specified {B.C_NAMES.get(self.dtype.name, self.dtype.name)}"
         )
-    draw: Draw = lambda g, n, dt, c: R.c_cast(R.cauchy(g, n, float(median), float(sigma)), dt)  # noqa: E731
-    return _fill(self, "CauchyBackward0", draw, generator)
+    params = {"median": float(median), "sigma": float(sigma)}
+    return _fill(self, "CauchyBackward0", "cauchy", generator, **params)
 
 
-@_eager
 def log_normal_(
     self: Tensor, mean: float = 1.0, std: float = 2.0, *, generator: Any = None
 ) -> Tensor:
     if not float(std) > 0.0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={_fmt(float(std))}")
     _finite_float(self, "log_normal_cpu")
-    draw: Draw = lambda g, n, dt, c: R.c_cast(R.log_normal(g, n, float(mean), float(std)), dt)  # noqa: E731
-    return _fill(self, "LogNormalBackward0", draw, generator)
+    params = {"mean": float(mean), "std": float(std)}
+    return _fill(self, "LogNormalBackward0", "log_normal", generator, **params)
 
 
-@_eager
 def bernoulli_(self: Tensor, p: Any = 0.5, *, generator: Any = None) -> Tensor:
     """``bernoulli_(p)``: a float ``p`` (double uniforms), or a tensor of probabilities
     broadcast to ``self``."""
-    if isinstance(p, Tensor):
-        probs = _probability_tensor(p, "bernoulli_tensor_cpu_p_")
-        np.broadcast_to(probs, tuple(self.shape))
+    if not isinstance(p, Tensor):
+        prob = _bernoulli_p(float(p))
+        return _fill(self, "BernoulliBackward2", "bernoulli_scalar", generator, p=prob)
+    from .methods import _overwrite
+
+    _probability_tensor(p, "bernoulli_tensor_cpu_p_")
+    if _tracing():
+        _broadcast([tuple(p.shape), tuple(self.shape)])
+        I._check_leaf(self)
+        _fill_target(self, "bernoulli_")
+        values = traced_sample("bernoulli_tensor", tuple(self.shape), self.dtype, generator, p)
+    else:
+        S.check_probabilities(p._data)
+        np.broadcast_to(p._data, tuple(self.shape))
         gen = resolve(generator)
         I._check_leaf(self)
-        values = Tensor._make(_bernoulli_values(gen, self._data, probs).astype(self.dtype.np))
-        from .methods import _overwrite
-
-        return I.inplace(self, _overwrite("BernoulliBackward1", values))
-    prob = float(p)
-    if not 0 <= prob <= 1:
-        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={_fmt(prob)}")
-    draw: Draw = lambda g, n, dt, c: R.bernoulli_scalar(g, n, prob).astype(dt)  # noqa: E731
-    return _fill(self, "BernoulliBackward2", draw, generator)
+        drawn = S.bernoulli_values(gen, self._data, p._data)
+        values = Tensor._make(drawn.astype(self.dtype.np))
+    return I.inplace(self, _overwrite("BernoulliBackward1", values))
 
 
-@_eager
 def random_(self: Tensor, *args: Any, generator: Any = None, **kw: Any) -> Tensor:
     """``random_()``, ``random_(to)``, ``random_(from, to)`` (``to=None``: the dtype's top),
     with PyTorch's bounds (runtime/random_bounds.py)."""
     if "from" in kw or "to" in kw:
         args = (kw.pop("from", 0), kw.pop("to", None))
     if not args:
-        draw: Draw = lambda g, n, d, c: R.random_default(g, n, d)  # noqa: E731
-        return _fill(self, "RandomBackward2", draw, generator)
+        return _fill(self, "RandomBackward2", "random_default", generator)
     if len(args) == 1:
         low, high, name = 0, B.int64_arg(args[0]), "RandomBackward1"
     else:
@@ -701,11 +648,9 @@ def random_(self: Tensor, *args: Any, generator: Any = None, **kw: Any) -> Tenso
     span_base = B.plan(self.dtype, low, high)
     if span_base is None:
         B.check_full_range(self.dtype)
-        draw = lambda g, n, d, c: R.random_full_range(g, n, d)  # noqa: E731
-    else:
-        span, base = span_base
-        draw = lambda g, n, d, c: R.random_from_to(g, n, d, span, base)  # noqa: E731
-    return _fill(self, name, draw, generator)
+        return _fill(self, name, "random_full_range", generator)
+    span, base = span_base
+    return _fill(self, name, "random_from_to", generator, span=span, base=base)
 
 
 INPLACE = {
@@ -757,17 +702,39 @@ def dropout_noise(input: Tensor, p: float, shape: tuple[int, ...] | None = None)
     dtype (``shape``: the input's, or the feature-dropout ``(N, C, 1, ...)``); no draws at
     ``p == 1``, where PyTorch multiplies by zero."""
     dims = tuple(input.shape) if shape is None else shape
-    npd = np.dtype(input.dtype.np)
-    if p == 1.0:
-        return np.zeros(dims, npd)
-    gen = resolve(None)
     order = _memory_order(input) if shape is None else None
-    if order is None:
-        keep = R.bernoulli_scalar(gen, math.prod(dims), 1.0 - p).reshape(dims)
-    else:  # drawn in memory order, as PyTorch's empty_like(input).bernoulli_ (strides kept)
-        flat = R.bernoulli_scalar(gen, math.prod(dims), 1.0 - p)
-        keep = flat.reshape([dims[d] for d in order]).transpose(np.argsort(order))
-    # div_(1 - p) computes in float32 for float16/bfloat16 (1 / 0.6 is 1.667 there, not the
-    # 1.666 of dividing by 0.6 rounded to half first)
-    wide = np.float64 if npd == np.float64 else np.float32
-    return (keep.astype(wide) / wide(1.0 - p)).astype(npd)
+    return S.dropout_values(resolve(None), dims, np.dtype(input.dtype.np), p, order)
+
+
+def dropout_mask(input: Tensor, p: float, shape: tuple[int, ...] | None = None) -> Tensor:
+    """``dropout_noise`` as a tensor without history: drawn now, or traced (a RANDOM equation
+    drawing the same mask, C order, when the compiled program runs)."""
+    dims = tuple(input.shape) if shape is None else shape
+    if _tracing() and p != 1.0:
+        return traced_sample("dropout", dims, input.dtype, None, p=float(p))
+    return Tensor._make(dropout_noise(input, p, shape))
+
+
+def alpha_dropout_noise(input: Tensor, p: float, shape: tuple[int, ...]) -> tuple[Tensor, Tensor]:
+    """Alpha dropout's ``a * keep`` and ``b`` (``random_draws.alpha_dropout``), drawn now or
+    traced."""
+    if _tracing():
+        both = traced_sample("alpha_dropout", (2, *shape), input.dtype, None, p=float(p))
+        return both[0], both[1]
+    both_data = S.alpha_dropout(resolve(None), shape=(2, *shape), dtype=input.dtype, p=float(p))
+    return Tensor._make(both_data[0]), Tensor._make(both_data[1])
+
+
+def rrelu_noise(input: Tensor, lower: float, upper: float) -> Tensor:
+    """rrelu's slopes in training (``random_draws.rrelu``), drawn now or traced: one draw per
+    element ``<= 0``, so the count depends on the values and is read when the draw runs."""
+    wide = D.float32 if input.dtype.is_reduced_float else input.dtype
+    params = {"lower": float(lower), "upper": float(upper)}
+    data = _sample_of("rrelu", tuple(input.shape), wide, None, input, **params)
+    return data if isinstance(data, Tensor) else Tensor._make(data)
+
+
+def exponential_like(input: Tensor) -> Tensor:
+    """``empty_like(input).exponential_()`` (a contiguous input's layout), drawn now or traced."""
+    data = _sample_of("exponential", tuple(input.shape), input.dtype, None, lambd=1.0)
+    return data if isinstance(data, Tensor) else Tensor._make(data)

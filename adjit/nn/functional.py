@@ -26,7 +26,7 @@ from adjit.runtime.functional import sigmoid, tanh
 from adjit.runtime.functional import softmax as _softmax
 from adjit.runtime.kernel_dtypes import require_float
 from adjit.runtime.opmath import in_float32
-from adjit.runtime.ops_random import dropout_noise
+from adjit.runtime.ops_random import dropout_mask
 from adjit.runtime.tensor import Tensor
 
 __all__ = [
@@ -364,8 +364,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     if not training or p == 0.0:
         return input
     scale_check(input, p)
-    noise = dropout_noise(input, p)  # PyTorch's bernoulli_(1 - p) / (1 - p), same draws
-    return _inplace_result(input, input * _const(noise, input), inplace)
+    mask = dropout_mask(input, p)  # PyTorch's bernoulli_(1 - p) / (1 - p), same draws
+    return _inplace_result(input, input * mask, inplace)
 
 
 def scale_check(input: Tensor, p: float) -> None:

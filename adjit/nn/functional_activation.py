@@ -3,7 +3,6 @@ softmax, the alpha and feature dropouts, the in-place forms) as decompositions."
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -14,8 +13,6 @@ from adjit.runtime import functional as R
 from adjit.runtime import inplace as I
 from adjit.runtime.creation import full_like, zeros_like
 from adjit.runtime.dispatch import composite, with_rule
-from adjit.runtime.distributions import MASK53, bernoulli_scalar
-from adjit.runtime.generator import _refuse_while_tracing, resolve
 from adjit.runtime.kernel_dtypes import require_float
 from adjit.runtime.opmath import in_float32
 from adjit.runtime.ops_misc_math import hardshrink
@@ -299,31 +296,17 @@ def _rrelu_check(input: Tensor, lower: float, upper: float) -> None:
         raise RuntimeError("Lower bound should be less than or equal to the upper bound")
 
 
-def _rrelu_noise(input: Tensor, lower: float, upper: float) -> np.ndarray:
-    """PyTorch's CPU draws: one ``uniform_real<double>(lower, upper)`` (53 bits of random64)
-    per element ``<= 0`` in memory order, in the element's float precision; 1 elsewhere."""
-    if input.dtype.name == "float16":  # PyTorch's training kernel has no float16 form
-        raise NotImplementedError("\"rrelu_with_noise_out_cpu\" not implemented for 'Half'")
-    _refuse_while_tracing()
-    data = np.ascontiguousarray(input._data)
-    negative = data <= 0
-    gen = resolve(None)
-    words = gen.random64(int(negative.sum()))
-    r = (words & MASK53).astype(np.float64) * 2.0**-53 * (upper - lower) + lower
-    noise = np.ones(data.shape, np.float64)
-    noise[negative] = r
-    wide = np.float32 if input.dtype.is_reduced_float else data.dtype
-    return noise.astype(wide)
-
-
 def _rrelu(input: Tensor, lower: float, upper: float, training: bool, grad_fn: str) -> Tensor:
     if not training:
         slope = (lower + upper) / 2.0
         return composite(grad_fn, in_float32(lambda a: R.where(a > 0, a, a * slope)), input)
-    noise = _rrelu_noise(input, lower, upper)
+    from adjit.runtime.ops_random import rrelu_noise
+
+    if input.dtype.name == "float16":  # PyTorch's training kernel has no float16 form
+        raise NotImplementedError("\"rrelu_with_noise_out_cpu\" not implemented for 'Half'")
+    r = rrelu_noise(input, lower, upper)  # drawn now, or when the compiled program runs
 
     def decomposition(a: Tensor) -> Tensor:
-        r = Tensor._make(noise)
         return R.where(a > 0, a, a * r) if r.dtype is a.dtype else (a.to(r.dtype) * r).to(a.dtype)
 
     return composite(grad_fn, decomposition, input)
@@ -357,10 +340,9 @@ def gumbel_softmax(
 ) -> Tensor:
     """``softmax((logits + g) / tau)`` with Gumbel noise ``g = -log(Exp(1))`` drawn as PyTorch
     draws it; ``hard``: the one-hot of the argmax with the soft sample's gradient."""
-    from adjit.runtime.ops_random import exponential_
+    from adjit.runtime.ops_random import exponential_like
 
-    _refuse_while_tracing()
-    e = exponential_(Tensor._make(np.empty(tuple(logits.shape), logits.dtype.np)))
+    e = exponential_like(logits)  # empty_like(logits).exponential_(), traced or drawn now
     gumbels = (logits - R.log(e)) / tau
     y_soft = R.softmax(gumbels, dim)
     if not hard:
@@ -371,7 +353,6 @@ def gumbel_softmax(
 
 
 # ---- alpha and feature dropouts --------------------------------------------------------------
-_SELU_ALPHA_SCALE = 1.7580993408473766  # selu's alpha * scale: the negative saturation value
 
 
 def _check_p(p: float) -> None:
@@ -399,14 +380,10 @@ def _alpha(input: Tensor, p: float, training: bool, inplace: bool, feature: bool
         raise NotImplementedError(
             f"\"bernoulli_scalar_cpu_\" not implemented for '{input.dtype.type_name}'"
         )
-    _refuse_while_tracing()
-    npd = np.dtype(input.dtype.np)
-    keep = bernoulli_scalar(resolve(None), math.prod(shape), 1.0 - p).reshape(shape).astype(npd)
-    a = 1.0 / math.sqrt((_SELU_ALPHA_SCALE**2 * p + 1) * (1 - p))
-    b = ((keep - 1).astype(npd) * npd.type(_SELU_ALPHA_SCALE * a)).astype(npd)
-    b = (b + npd.type(_SELU_ALPHA_SCALE * a * p)).astype(npd)
-    noise = (keep * npd.type(a)).astype(npd)
-    out = input * Tensor._make(noise) + Tensor._make(b)
+    from adjit.runtime.ops_random import alpha_dropout_noise
+
+    noise, b = alpha_dropout_noise(input, p, shape)  # drawn now, or when the program runs
+    out = input * noise + b
     return input.copy_(out) if inplace else out
 
 
@@ -465,12 +442,11 @@ def dropout3d(
 
 def _feature_dropout(input: Tensor, p: float, training: bool, inplace: bool) -> Tensor:
     from adjit.nn.functional import scale_check
-    from adjit.runtime.ops_random import dropout_noise
+    from adjit.runtime.ops_random import dropout_mask
 
     if not training or p == 0.0 or input.numel() == 0:
         return input
     shape = _feature_shape(input)
     scale_check(input, p)
-    _refuse_while_tracing()
-    out = input * Tensor._make(dropout_noise(input, p, shape))
+    out = input * dropout_mask(input, p, shape)
     return input.copy_(out) if inplace else out

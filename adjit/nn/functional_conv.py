@@ -236,10 +236,10 @@ def dropout2d(
     if input.ndim < 2:
         raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
     from adjit.nn.functional import scale_check
-    from adjit.runtime.ops_random import dropout_noise
+    from adjit.runtime.ops_random import dropout_mask
 
     scale_check(input, p)
     # PyTorch's feature noise: (N, C, 1, ...) (a 3-D input is taken as (N, C, L))
     shape = (*input.shape[:2], *[1] * (input.ndim - 2))
-    out = input * _const(dropout_noise(input, p, shape), input)
+    out = input * dropout_mask(input, p, shape)
     return input.copy_(out) if inplace else out

@@ -394,7 +394,8 @@ def test_creation_builds_float32_directly(monkeypatch: pytest.MonkeyPatch) -> No
     assert adjit.rand(1000)._data.dtype == np.float32
 
 
-# ---- compiled: a clear refusal, never numbers baked into the kernel --------------------------
+# ---- compiled: fresh draws at every call, eager's numbers -----------------------------------
+# (the whole table, both backends and gradients: tests/frontend/test_compiled_random.py)
 COMPILED: list[tuple[str, Callable[[Any], Any]]] = [
     ("randn", lambda x: x + adjit.randn(3)),
     ("rand_like", lambda x: x + adjit.rand_like(x)),
@@ -407,9 +408,13 @@ COMPILED: list[tuple[str, Callable[[Any], Any]]] = [
 
 
 @pytest.mark.parametrize("name,fn", COMPILED, ids=[c[0] for c in COMPILED])
-def test_random_under_compile_is_refused(name: str, fn: Callable[[Any], Any]) -> None:
-    with pytest.raises(adjit.TracingError, match="random numbers"):
-        adjit.compile(fn)(adjit.ones(3))
+def test_random_under_compile_draws_as_eager(name: str, fn: Callable[[Any], Any]) -> None:
+    x = adjit.ones(3)
+    adjit.manual_seed(0)
+    eager = [fn(x) for _ in range(2)]
+    compiled = adjit.compile(fn)
+    adjit.manual_seed(0)
+    assert all(adjit.equal(compiled(x), e) for e in eager)
 
 
 # ---- random_ bounds: every dtype against a grid of (from, to), values or errors ------------
