@@ -200,6 +200,7 @@ class Trace:
         self.args: list[tuple[Tracer, Tensor]] = []  # the call's tensor arguments
         self.slots: dict[int, GradSlot] = {}  # outside tensors' .grad as the function sees it
         self.arg_grads: dict[int, Tensor] = {}  # argument position -> its accumulated gradient
+        self.boundary: dict[int, tuple[Tensor, Tensor]] = {}  # non-leaf outside tensor -> grad
         self.optimizers: dict[int, OptimizerNote] = {}
         self.backward_done = False  # a backward() without create_graph consumed the graph
 
@@ -418,6 +419,10 @@ class Trace:
                 self.arg_grads[where[1]] = leaf.grad
             return
         t = where[1]
+        if t.grad_fn is not None:  # not a leaf: eager backward continues from it after the call
+            old = self.boundary.get(id(t))
+            self.boundary[id(t)] = (t, g if old is None else _added(old[1], g, create_graph))
+            return
         for hook in getattr(t, "_hooks", None) or ():  # hooks registered outside, as eager
             g = _or(hook(g), g)
         s = self.slot(t, "read")

@@ -11,7 +11,10 @@ they were, and the writes become outputs of the graph that every call stores aga
 
 - ``p.grad``: set to None (zero_grad), to a new tensor (the first backward after zero_grad), or
   updated in place (accumulated into the gradient the call found, which the graph read);
-- an argument's ``.grad``: accumulated as the eager engine would;
+- an argument's ``.grad``: accumulated as the eager engine would; when the argument (or a
+  lifted tensor) is not a leaf, its gradient is handed to the eager engine after the call,
+  which carries it on through the argument's own history (across graph breaks, or into work
+  done eagerly before the call);
 - optimizer state made during the step (SGD's first momentum buffer): stored in ``state``.
 
 In-place updates of existing state and parameters are ordinary mutations of outside tensors
@@ -28,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from ..runtime.backward import backward
 from ..runtime.tensor import Tensor
 from .tracer import Trace, Tracer
 
@@ -39,6 +43,7 @@ class Writes:
         self.values: list[Tensor] = []  # traced values, appended to the graph's outputs
         self.grads: list[tuple[Tensor, str]] = []  # (owner, "none" | "set" | "inplace")
         self.arg_grads: list[int] = []  # argument positions whose .grad accumulates
+        self.boundary: list[Tensor] = []  # non-leaf outside tensors eager backward starts from
         self.state: list[tuple[Any, Tensor, str]] = []  # (optimizer, parameter, key)
         self.none_guards: list[tuple[Tensor, bool]] = []  # (owner, grad was None)
         self.sources: list[tuple[int, Tensor]] = []  # (lifted index, owner of that .grad)
@@ -71,13 +76,18 @@ class Writes:
                 _store(owner.grad, next(it))
         for opt, p, key in self.state:
             opt.state[p][key] = _fresh(next(it))
+        roots: list[tuple[Tensor, Tensor]] = [(t, next(it)) for t in self.boundary]
         for k in self.arg_grads:
             t, v = inputs[k], next(it)
-            if t.grad is None:
+            if t.grad_fn is not None:
+                roots.append((t, v))
+            elif t.grad is None:
                 t.grad = _fresh(v)
             else:
                 np.add(t.grad._data, v._data, out=t.grad._data)
                 t.grad._version_box[0] += 1
+        if roots:  # gradients of tensors computed outside: the eager engine takes them on
+            backward([t for t, _ in roots], [_fresh(v) for _, v in roots])
 
 
 def _fresh(v: Tensor) -> Tensor:
@@ -114,6 +124,10 @@ def collect_writes(trace: Trace, restore_only: bool = False) -> Writes | None:
                 state.clear()
                 state.update(before[1])
         w.optimizers.append((opt, note.signature))
+    for t, g in trace.boundary.values():
+        if not restore_only:
+            w.values.append(g)
+            w.boundary.append(t)
     for k, g in sorted(trace.arg_grads.items()):
         if not restore_only:
             w.values.append(g)

@@ -332,3 +332,19 @@ def test_unsupported_optimizer_says_so():
 
     with pytest.raises(TracingError, match="Rprop"):
         adjit.compile(step)(adjit.ones(1, 2))
+
+
+@pytest.mark.parametrize("closure", [False, True])
+def test_backward_inside_continues_through_history_made_outside(closure):
+    w = adjit.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    h = w * 2  # not a leaf: its gradient goes on to w, eagerly, after the call
+
+    def f(a):
+        b = h if closure else a
+        loss = (b * b).sum()
+        loss.backward()
+        return loss
+
+    adjit.compile(f)(h)
+    _close(w.grad.numpy(), (8 * w).detach().numpy())
+    assert h.grad is None
