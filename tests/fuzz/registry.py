@@ -26,6 +26,7 @@ from . import (
     nnmath,
     parametrizations,
     pooling,
+    randoms,
     recurrent,
     resample,
     sorting,
@@ -74,4 +75,5 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
         parametrizations.parametrization_cases(),
         parametrizations.check_parametrizations,
     ),
+    "randoms": (randoms.random_cases(), randoms.check_randoms),
 }
