@@ -16,6 +16,11 @@ CLEARED_MSG = (
     "on the autograd.Function. Either access saved_tensors only once, or set "
     "clear_saved_tensors_on_access=False."
 )
+RETURNED_AND_SAVED_MSG = (
+    "An input that has been returned as-is as output is being saved for backward. This is "
+    "not supported if you override setup_context. You should return and save a view of the "
+    "input instead, e.g. with x.view_as(x) or setup ctx inside the forward function itself."
+)
 LEGACY_MSG = (
     "Legacy autograd function with non-static forward method is deprecated. Please use "
     "new-style autograd function with static forward method. (Example: "
@@ -169,7 +174,7 @@ class Function:
         out = _forward(cls, ctx, setup, args, kwargs)
         if is_grad_enabled() and any(ctx.needs_input_grad):
             return attach(cls, ctx, inputs, out)
-        return out
+        return unaliased(ctx, inputs, out)
 
 
 def _forward(cls: type[Function], ctx: FunctionCtx, setup: bool, args: tuple, kwargs: dict) -> Any:
@@ -179,8 +184,24 @@ def _forward(cls: type[Function], ctx: FunctionCtx, setup: bool, args: tuple, kw
             return cls.forward(ctx, *args, **kwargs)
         out = cls.forward(*args, **kwargs)
         cls.setup_context(ctx, args, out)
-        return out
+    if is_grad_enabled():
+        returned = {id(o) for o in (out if isinstance(out, tuple) else (out,))}
+        ids = returned & {id(a) for a in args if isinstance(a, Tensor)}
+        if any(id(t) in ids for t in ctx._saved):
+            raise RuntimeError(RETURNED_AND_SAVED_MSG)
+    return out
 
 
 from adjit.autograd.eager import attach  # noqa: E402
 from adjit.autograd.traced import traced_apply  # noqa: E402
+
+
+def unaliased(ctx: FunctionCtx, inputs: tuple[Any, ...], out: Any) -> Any:
+    """``out`` with an input returned as-is (and not marked dirty) replaced by a detached
+    alias of it, as PyTorch returns a view of it, also where nothing is recorded."""
+    ids = {id(a) for a in inputs if isinstance(a, Tensor)} - {id(t) for t in ctx._dirty}
+    if not ids:
+        return out
+    outs = out if isinstance(out, tuple) else (out,)
+    fresh = tuple(o.detach() if id(o) in ids else o for o in outs)
+    return fresh if isinstance(out, tuple) else fresh[0]

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from adjit.autograd import custom
 from adjit.autograd.backward_checks import call_backward, checked_gradients, input_metas
 from adjit.runtime.autograd import PyNode, gradient_edge, node_class
 from adjit.runtime.tensor import Tensor
@@ -73,7 +74,7 @@ def attach(cls: type, ctx: Any, inputs: tuple[Any, ...], out: Any) -> Any:
         for o in outs
     ]
     if not any(diff):
-        return out
+        return custom.unaliased(ctx, inputs, out)
     edges = tuple(
         gradient_edge(a) if isinstance(a, Tensor) and a.requires_grad else (None, 0) for a in inputs
     )

@@ -10,6 +10,7 @@ import copy
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from adjit.autograd import custom
 from adjit.autograd.backward_checks import call_backward, checked_gradients, input_metas
 from adjit.ir.ops import Op
 from adjit.runtime.dispatch import apply
@@ -152,14 +153,14 @@ def traced_apply(cls: type, ctx: Any, inputs: tuple[Any, ...], forward: Callable
     before = [_alias(a) if getattr(a, "_is_tracer", False) else a for a in inputs]
     out = forward()
     if not is_grad_enabled():
-        return out
+        return custom.unaliased(ctx, inputs, out)
     outs = out if isinstance(out, tuple) else (out,)
     diff = [
         isinstance(o, Tensor) and o.dtype.is_floating_point and id(o) not in ctx._non_differentiable
         for o in outs
     ]
     if not any(diff):
-        return out
+        return custom.unaliased(ctx, inputs, out)
     positions = tuple(i for i, a in enumerate(before) if isinstance(a, Tensor))
     saved = tuple(ctx._saved)
     index_of = {id(o): k for k, (o, d) in enumerate(zip(outs, diff, strict=True)) if d}

@@ -541,8 +541,28 @@ EAGER_ROWS: dict[str, Callable[[Any, Any], Any]] = {
     "jvp not implemented": lambda L, C: C.Exp.jvp(None, 1),
     "vmap not implemented": lambda L, C: C.Exp.vmap(None, None, 1),
     "setup_context with a ctx forward": lambda L, C: _setup_with_ctx(L),
+    "setup_context saves an input returned as-is": lambda L, C: _returned_and_saved(L, True),
+    "... under no_grad": lambda L, C: _returned_and_saved(L, False),
+    "classic style with a keyword tensor": lambda L, C: _classic_keyword(L, C),
     **{name: _bad_row(name) for name in BAD},
 }
+
+
+def _classic_keyword(L: Any, C: Any) -> Any:
+    seen = []
+
+    class F(L.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, k=1.0):
+            seen.append(ctx.needs_input_grad)
+            return x * k
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2, g * 3
+
+    x, k = _leaf(L, [1.0, 2.0]), _leaf(L, [3.0, 4.0])
+    return F.apply(x, k=k), _backward(F.apply(x, k=k), x, k), seen
 
 
 def _bad_save(L: Any) -> Any:
@@ -557,6 +577,24 @@ def _bad_save(L: Any) -> Any:
             return g
 
     return F.apply(_leaf(L, [1.0]))
+
+
+def _returned_and_saved(L: Any, grad: bool) -> Any:
+    class F(L.autograd.Function):
+        @staticmethod
+        def forward(a):
+            return a, a * 2
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(inputs[0])
+
+        @staticmethod
+        def backward(ctx, g, h):
+            return g
+
+    with L.set_grad_enabled(grad):
+        return F.apply(_leaf(L, [1.0]))
 
 
 def _setup_with_ctx(L: Any) -> Any:
