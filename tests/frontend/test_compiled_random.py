@@ -85,6 +85,25 @@ CASES: dict[str, tuple[Callable[..., Any], list[np.ndarray], bool]] = {
     "Dropout-module": (lambda L, x: L.nn.Dropout(0.4)(x), [X], True),
     "rrelu": (lambda L, x: L.nn.functional.rrelu(x, training=True), [X], True),
     "gumbel_softmax": (lambda L, x: L.nn.functional.gumbel_softmax(x, 0.5), [X], False),
+    "rand-float16": (lambda L, x: L.rand(3, 5, dtype=L.float16), [X], True),
+    "randn-bfloat16": (lambda L, x: L.randn(4, 5, dtype=L.bfloat16).float(), [X], True),
+    "dropout-bfloat16": (
+        lambda L, x: L.nn.functional.dropout(x.bfloat16(), 0.3).float(),
+        [X],
+        True,
+    ),
+    "bernoulli-float16": (lambda L, x: L.bernoulli(L.sigmoid(x).half()), [X], True),
+    "rrelu-float64": (lambda L, x: L.nn.functional.rrelu(x.double(), 0.1, 0.6, True), [X], True),
+    "fractional_max_pool2d": (
+        lambda L, x: L.nn.FractionalMaxPool2d(2, 7, return_indices=True)(x)[1],
+        [RNG.standard_normal((2, 3, 16, 16)).astype(np.float32)],
+        True,
+    ),
+    "fractional_max_pool3d": (
+        lambda L, x: L.nn.FractionalMaxPool3d(2, (5, 5, 3), return_indices=True)(x)[1],
+        [RNG.standard_normal((1, 2, 9, 9, 7)).astype(np.float32)],
+        True,
+    ),
     "two-draws": (lambda L, x: L.rand(3, 4) * L.randn(3, 4) + L.rand(2).sum(), [X], True),
 }
 
