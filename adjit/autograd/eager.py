@@ -40,6 +40,9 @@ class FunctionBackward(PyNode):
         # what the checks need of each input: its shape and dtype (never the tensor itself)
         self._inputs = input_metas(inputs)
 
+    def __repr__(self) -> str:  # PyTorch's class lives in torch.autograd.function
+        return f"<adjit.autograd.function.{type(self).__name__} object at {hex(id(self))}>"
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)

@@ -412,7 +412,8 @@ def _grad_fn(L: Any, C: Any) -> Any:
     x = _leaf(L, [1.0])
     y = C.Exp.apply(x)
     fn = y.grad_fn
-    return repr(y), type(fn).__name__, fn.name(), fn.needs_input_grad, len(fn.saved_tensors)
+    shown = repr(fn).split(" object at")[0]
+    return repr(y), shown, type(fn).__name__, fn.name(), fn.needs_input_grad, len(fn.saved_tensors)
 
 
 def _tuple_and_list(L: Any, C: Any) -> Any:
@@ -758,6 +759,23 @@ def test_grad_and_value_and_grad(name: str, backend: str) -> None:
         _close(g, w, "adjit.value_and_grad")
 
 
+@pytest.mark.parametrize("argnums", [(0,), (1,), (0, 1)])
+def test_needs_input_grad_traced(argnums: tuple[int, ...]) -> None:
+    seen = []
+
+    class Spy(A.Needs):
+        @staticmethod
+        def backward(ctx, g):
+            seen.append(ctx.needs_input_grad)
+            return A.Needs.backward(ctx, g)
+
+    grads = adjit.grad(lambda x, y: Spy.apply(x, 4, y).sum(), argnums=argnums)(*_leaves(False))
+    want = {0: 4 * Y, 1: 4 * X}
+    for i, g in zip(argnums, grads, strict=True):
+        _close(g, want[i], f"gradient {i}")
+    assert seen == [(0 in argnums, False, 1 in argnums)]
+
+
 def test_backward_called_once_per_call_under_compile() -> None:
     calls = []
 
@@ -854,3 +872,21 @@ def test_backward_checks_under_grad(name: str, backend: str) -> None:
     want = observe(lambda: grads(torch, [_leaf(torch, [1.0, 2.0, 3.0]) for _ in range(n)]))
     got = observe(lambda: grads(adjit, [adjit.tensor([1.0, 2.0, 3.0], dtype=adjit.float64)] * n))
     assert _same(got, want), f"{name}:\n adjit {got}\n torch {want}"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", list(SECOND))
+def test_create_graph_inside_compile(name: str, backend: str) -> None:
+    """A gradient penalty: autograd.grad(create_graph=True) through the Function, compiled."""
+    _, want_h = _torch_second(name)
+    loss = SECOND[name][0]
+
+    def penalty(t: Any) -> Any:
+        (g,) = adjit.autograd.grad(loss(adjit, A, t), t, create_graph=True)
+        return (g * g).sum()
+
+    compiled = adjit.compile(penalty, backend=backend)
+    for call in ("first", "cached"):
+        x = adjit.tensor(X, requires_grad=True)
+        compiled(x).backward()
+        _close(x.grad, want_h, f"{call} call")
