@@ -20,10 +20,13 @@ eager mode would draw at that point of the stream: ``manual_seed``/``set_rng_sta
 calls are followed, and compiled, interpreted and eager runs of one program, from one seed,
 give the same bits (and PyTorch's where eager's are PyTorch's).
 
-What is not eager's: compiled values have no strides, so a sample shaped like a tensor is
-drawn in C order, where eager mode on a permuted (e.g. transposed) tensor draws in its memory
-order (``dropout(x.t())``, ``rand_like(x.t())``, ``x.t().normal_()``); contiguous tensors, the
-common case, draw alike.
+Layouts: eager mode draws a sample shaped like a permuted (e.g. transposed) tensor in its memory
+order, as PyTorch (``dropout(x.t())``, ``rand_like(x.t())``; a batch_first LSTM's output).
+Traced values have no strides; a value made by permutes of another traced value is taken to
+lie as eager's would (that value contiguous), and its sample gets ``order`` (the memory
+order, outermost dim first) among its params. What stays C order, unlike eager: an argument
+of the compiled function that is itself non-contiguous (calls do not specialize on strides),
+and a permuted layout that eager's elementwise ops carry on (``dropout(x.t() * 2)``).
 
 RANDOM is an effect: the stream position after the call depends on every draw, in order.
 

@@ -258,6 +258,10 @@ def _like(
     the non-contiguous path); traced values have no strides: C order."""
     dt = dtype or input.dtype
     if _tracing():
+        keep_layout = memory_format is None or "preserve" in str(memory_format)
+        order = traced_order(input) if keep_layout else None
+        if order is not None:
+            params = {**params, "order": order}
         value = traced_sample(sampler, tuple(input.shape), dt, generator, **params)
         return _traced_result(value, requires_grad, None, device)
     gen = resolve(generator)
@@ -697,6 +701,23 @@ def _memory_order(input: Tensor) -> list[int] | None:
     return order
 
 
+def traced_order(t: Tensor) -> tuple[int, ...] | None:
+    """The memory order (outermost dim first) eager mode's tensor would have, for a traced
+    value made by permutes (``transpose``, ``t``, ``permute``: a batch_first LSTM's output) of a
+    traced value taken as contiguous; None for C order. Traced values have no strides: this
+    is what lets a compiled ``dropout(x.transpose(0, 1))`` draw as eager mode (Note [random
+    numbers in compiled code])."""
+    to_base = list(range(t.ndim))  # t's dim d is dim to_base[d] of the value it views
+    step = getattr(t, "_view_step", None)
+    while step is not None and step[0] is Op.PERMUTE:
+        axes = step[1]["axes"]
+        to_base = [axes[d] for d in to_base]
+        t = t._view_of  # type: ignore[attr-defined]
+        step = getattr(t, "_view_step", None)
+    order = tuple(int(d) for d in np.argsort(to_base, kind="stable"))
+    return None if order == tuple(range(len(order))) else order
+
+
 def dropout_noise(input: Tensor, p: float, shape: tuple[int, ...] | None = None) -> np.ndarray:
     """PyTorch's CPU dropout mask: ``empty(shape).bernoulli_(1 - p).div_(1 - p)`` in the input's
     dtype (``shape``: the input's, or the feature-dropout ``(N, C, 1, ...)``); no draws at
@@ -711,7 +732,9 @@ def dropout_mask(input: Tensor, p: float, shape: tuple[int, ...] | None = None) 
     drawing the same mask, C order, when the compiled program runs)."""
     dims = tuple(input.shape) if shape is None else shape
     if _tracing() and p != 1.0:
-        return traced_sample("dropout", dims, input.dtype, None, p=float(p))
+        order = traced_order(input) if shape is None else None
+        params = {"p": float(p)} if order is None else {"p": float(p), "order": order}
+        return traced_sample("dropout", dims, input.dtype, None, **params)
     return Tensor._make(dropout_noise(input, p, shape))
 
 

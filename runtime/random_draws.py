@@ -96,12 +96,23 @@ def _np(dtype: DType) -> np.dtype:
     return np.dtype(dtype.np)
 
 
-def sample(name: str) -> Callable[..., np.ndarray]:
-    """The sampler of a Draw: every element of a C-ordered ``shape``, as eager mode fills a
-    contiguous tensor."""
+def laid_out(shape: tuple[int, ...], npd: np.dtype, order: tuple[int, ...] | None) -> np.ndarray:
+    """An empty array of ``shape`` whose dims lie in memory in ``order`` (outermost first;
+    None: C order), as eager mode's tensor would."""
+    if order is None:
+        return np.empty(shape, npd)
+    return np.empty([shape[d] for d in order], npd).transpose(np.argsort(order))
 
-    def sampler(generator: Any, *, shape: tuple[int, ...], dtype: DType, **params: Any) -> Any:
-        return values_like(np.empty(shape, _np(dtype)), DRAWS[name](**params), resolve(generator))
+
+def sample(name: str) -> Callable[..., np.ndarray]:
+    """The sampler of a Draw: every element of ``shape``, drawn in memory ``order`` (None: C
+    order), as eager mode fills a tensor of that layout."""
+
+    def sampler(
+        generator: Any, *, shape: tuple[int, ...], dtype: DType, order: Any = None, **params: Any
+    ) -> Any:
+        like = laid_out(shape, _np(dtype), order)
+        return values_like(like, DRAWS[name](**params), resolve(generator))
 
     sampler.__name__ = name
     return sampler
@@ -202,8 +213,11 @@ def dropout_values(gen: Generator, dims: tuple[int, ...], npd: np.dtype, p: floa
     return (keep.astype(wide) / wide(1.0 - p)).astype(npd)
 
 
-def dropout(generator: Any, *, shape: tuple[int, ...], dtype: DType, p: float) -> np.ndarray:
-    return dropout_values(resolve(generator), shape, _np(dtype), p)
+def dropout(generator: Any, *, shape: tuple[int, ...], dtype: DType, p: float,
+            order: tuple[int, ...] | None = None) -> np.ndarray:  # fmt: skip
+    return dropout_values(
+        resolve(generator), shape, _np(dtype), p, None if order is None else list(order)
+    )
 
 
 SELU_ALPHA_SCALE = 1.7580993408473766  # selu's alpha * scale: the negative saturation value

@@ -104,6 +104,14 @@ CASES: dict[str, tuple[Callable[..., Any], list[np.ndarray], bool]] = {
         [RNG.standard_normal((1, 2, 9, 9, 7)).astype(np.float32)],
         True,
     ),
+    # eager mode draws a permuted tensor's samples in its memory order; traced permutes too
+    "dropout-transposed": (lambda L, x: L.nn.functional.dropout(x.t(), 0.5), [X], True),
+    "randn_like-permuted": (lambda L, x: L.randn_like(x.permute(2, 0, 1)), [X3], True),
+    "rand_like-permuted-twice": (
+        lambda L, x: L.rand_like(x.transpose(0, 1).permute(2, 1, 0)),
+        [X3],
+        True,
+    ),
     "two-draws": (lambda L, x: L.rand(3, 4) * L.randn(3, 4) + L.rand(2).sum(), [X], True),
 }
 
@@ -430,3 +438,24 @@ def test_dropout_mlp_value_and_grad_as_eager(backend: str) -> None:
     compiled = run(lambda params, x, y: vg(*params, x, y))
     np.testing.assert_allclose(compiled, eager, rtol=1e-6)
     assert len(set(eager)) == len(eager)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_dropout_after_batch_first_lstm(backend: str) -> None:
+    """A batch_first LSTM's output is a transposed view: eager mode (and PyTorch) draw its
+    dropout mask in memory order, and so does the compiled call."""
+    adjit.manual_seed(0)
+    lstm, drop = adjit.nn.LSTM(3, 4, batch_first=True), adjit.nn.Dropout(0.5)
+
+    def f(x: Any) -> Any:
+        return drop(lstm(x)[0])
+
+    x = adjit.tensor(X3[:, :, :3])
+    with adjit.no_grad():
+        expected = _eager_runs(lambda L, x: f(x), [X3[:, :, :3]], 1)
+        compiled = adjit.compile(f, backend=backend)
+        adjit.manual_seed(1)
+        got = [compiled(x).numpy() for _ in range(CALLS)]
+    for g, e in zip(got, expected, strict=True):
+        assert ((g == 0) == (e == 0)).all()  # the same mask
+        np.testing.assert_allclose(g, e, rtol=1e-6)  # LSTM's tanh/sigmoid: kernels' own
