@@ -64,9 +64,10 @@ def once_differentiable(
 
 
 def _ctx_tensors(ctx: Any) -> list[Tensor]:
+    from adjit.autograd.traced import tensors_in
+
     saved = [t for t in getattr(ctx, "_saved", ()) if isinstance(t, Tensor)]
-    stored = [v for k, v in vars(ctx).items() if not k.startswith("_") and isinstance(v, Tensor)]
-    return saved + stored
+    return saved + [t for k, v in vars(ctx).items() if not k.startswith("_") for t in tensors_in(v)]
 
 
 _ERROR_NODES: dict[type, type] = {}

@@ -7,7 +7,7 @@ call] below.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from adjit.autograd import custom
@@ -59,7 +59,7 @@ class CallRule:
     The anchor's inputs: a zero, the Function's tensor inputs (at ``positions`` among its
     ``n_inputs`` inputs), the saved tensors (``None`` entries kept by ``saved_layout``; a
     saved output ``k`` is marked in ``saved_outputs``), then the tensors stored on ``ctx``
-    (``stored``: an attribute name, and an index when it holds a tuple or list of them).
+    (``stored``: the names of the attributes holding them, inside containers or not).
     """
 
     def __init__(
@@ -70,7 +70,7 @@ class CallRule:
         positions: tuple[int, ...],
         saved_layout: tuple[bool, ...],
         saved_outputs: tuple[int | None, ...],
-        stored: tuple[tuple[str, int | None], ...],
+        stored: tuple[str, ...],
         outputs: tuple[tuple[tuple[int, ...], Any] | None, ...],
     ) -> None:
         self.cls, self.ctx = cls, ctx
@@ -110,33 +110,45 @@ class CallRule:
         return (None, *picked, *[None] * (len(inputs) - 1 - k))
 
 
-def _stored(ctx: Any) -> tuple[tuple[tuple[str, int | None], ...], list[Tensor]]:
-    """The tensors kept as ``ctx`` attributes (directly, or in a tuple or list)."""
-    keys, values = [], []
+def _stored(ctx: Any) -> tuple[tuple[str, ...], list[Tensor]]:
+    """The ``ctx`` attributes holding tensors (directly, or inside tuples, lists, dicts), and
+    those tensors in order."""
+    names, values = [], []
     for name, v in vars(ctx).items():
-        if name.startswith("_"):
-            continue
-        if isinstance(v, Tensor):
-            keys.append((name, None))
-            values.append(v)
-        elif isinstance(v, tuple | list):
-            for i, item in enumerate(v):
-                if isinstance(item, Tensor):
-                    keys.append((name, i))
-                    values.append(item)
-    return tuple(keys), values
+        found = tensors_in(v)
+        if not name.startswith("_") and found:
+            names.append(name)
+            values += found
+    return tuple(names), values
 
 
-def _restore(ctx: Any, stored: tuple[tuple[str, int | None], ...], values: Sequence[Any]) -> None:
+def tensors_in(v: Any) -> list[Tensor]:
+    if isinstance(v, Tensor):
+        return [v]
+    if isinstance(v, tuple | list):
+        return [t for item in v for t in tensors_in(item)]
+    if isinstance(v, dict):
+        return [t for item in v.values() for t in tensors_in(item)]
+    return []
+
+
+def _rebuilt(v: Any, values: Iterator[Any]) -> Any:
+    """``v`` with its tensors (in ``_tensors_in`` order) replaced by the next ``values``."""
+    if isinstance(v, Tensor):
+        return next(values)
+    if isinstance(v, tuple | list):
+        items = [_rebuilt(item, values) for item in v]
+        return type(v)(*items) if hasattr(v, "_fields") else type(v)(items)
+    if isinstance(v, dict):
+        return type(v)((k, _rebuilt(item, values)) for k, item in v.items())
+    return v
+
+
+def _restore(ctx: Any, stored: tuple[str, ...], values: Sequence[Any]) -> None:
     """Put the values the rule is given back where ``_stored`` found the tensors."""
-    for (name, i), value in zip(stored, values, strict=True):
-        if i is None:
-            setattr(ctx, name, value)
-            continue
-        items = list(getattr(ctx, name))
-        items[i] = value
-        old = getattr(ctx, name)
-        setattr(ctx, name, type(old)(items) if isinstance(old, tuple | list) else items)
+    it = iter(values)
+    for name in stored:
+        setattr(ctx, name, _rebuilt(getattr(ctx, name), it))
 
 
 def _alias(t: Tensor) -> Tensor:

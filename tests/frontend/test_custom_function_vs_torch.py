@@ -194,6 +194,17 @@ def classes(L: Any) -> types.SimpleNamespace:
             (x,) = ctx.saved_tensors
             return Exp.apply(x) * 2 * g
 
+    class SinDouble(L.autograd.Function):  # tensors kept on ctx inside a dict and a tuple
+        @staticmethod
+        def forward(ctx, x):
+            ctx.kept = {"x": x, "pair": (x * 2, 3)}
+            return (x * 2).sin()
+
+        @staticmethod
+        def backward(ctx, g):
+            doubled, k = ctx.kept["pair"]
+            return g * doubled.cos() * (k - 1)
+
     class Identity(L.autograd.Function):  # returns its input unchanged (not dirty)
         @staticmethod
         def forward(ctx, x):
@@ -670,6 +681,8 @@ LOSSES: dict[str, tuple[Callable[[Any, Any, Any, Any], Any], bool]] = {
     "nested Functions": (lambda L, C, x, y: (C.Outer.apply(x) * y).sum(), True),
     "input returned unchanged": (lambda L, C, x, y: (C.Identity.apply(x * y)).sum(), False),
     "mark_dirty": (_in_place, True),
+    "tensors in ctx containers": (lambda L, C, x, y: (C.SinDouble.apply(x) * y).sum(), True),
+    "once_differentiable": (lambda L, C, x, y: (C.Twice.apply(x) * y).sum(), True),
     "twice in one program": (lambda L, C, x, y: (C.Exp.apply(C.Exp.apply(x) * y)).sum(), True),
 }
 
