@@ -157,6 +157,8 @@ def clone(x: Tensor, *, memory_format: memory_format = preserve_format) -> Tenso
 
 def storage_offset(x: Tensor) -> int:
     """Elements between the start of the memory x views and x's first element."""
+    if x._is_tracer:  # a traced value is its own dense memory (as in is_contiguous)
+        return 0
     base = x._data
     while isinstance(base.base, np.ndarray):
         base = base.base
@@ -215,8 +217,21 @@ def is_storage(obj: Any) -> bool:
     return False  # adjit has no storage objects
 
 
+def _dense_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Row-major strides in elements (PyTorch's for a contiguous tensor: a size-1 dim's is
+    the next dim's stride times its size, as for any other dim)."""
+    out, step = [], 1
+    for n in reversed(shape):
+        out.append(step)
+        step *= max(n, 1)
+    return tuple(reversed(out))
+
+
 def stride(x: Tensor, dim: int | None = None) -> Any:
-    strides = tuple(s // x._data.itemsize for s in x._data.strides)
+    if x._is_tracer:  # compiled code has no layouts: a traced value is dense (is_contiguous)
+        strides = _dense_strides(tuple(x.shape))
+    else:
+        strides = tuple(s // x._data.itemsize for s in x._data.strides)
     if dim is None:
         return strides
     if x.ndim == 0:
@@ -242,8 +257,8 @@ METHODS = {
     "clone": clone,
 }
 PROPERTIES = {
-    "nbytes": lambda x: int(x._data.nbytes),
-    "itemsize": lambda x: int(x._data.itemsize),
+    "nbytes": lambda x: x.numel() * x.dtype.itemsize,
+    "itemsize": lambda x: x.dtype.itemsize,
     "device": lambda x: device("cpu"),
 }
 

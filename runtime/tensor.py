@@ -162,15 +162,17 @@ class Tensor:
     def dim(self) -> int:
         return self._data.ndim
 
-    ndimension = dim
+    def ndimension(self) -> int:  # through dim(): a traced tensor's comes from its aval
+        return self.dim()
 
     def numel(self) -> int:
         return int(self._data.size)
 
-    nelement = numel
+    def nelement(self) -> int:
+        return self.numel()
 
     def element_size(self) -> int:
-        return self._data.itemsize
+        return self.dtype.itemsize
 
     @property
     def device(self) -> str:
