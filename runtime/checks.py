@@ -7,6 +7,7 @@ from ..ir.ops import Op
 from . import trace_state
 from .dispatch import apply
 from .tensor import Tensor
+from .trace_state import TracingError
 
 
 def check(
@@ -59,3 +60,27 @@ def in_range(
         return Tensor._make(ok if exempt is None else ok | (d == exempt))
     ok = apply(Op.AND, apply(Op.GE, x, low), apply(Op.LE if inclusive else Op.LT, x, high))
     return ok if exempt is None else apply(Op.OR, ok, apply(Op.EQ, x, exempt))
+
+
+def traced(t: object) -> bool:
+    """Whether ``t`` is a tensor whose values are not known while tracing: a tracer, or a
+    tensor from outside the trace (a closure, a module buffer) that the compiled call reads
+    afresh, so its values at trace time must not be used."""
+    if getattr(t, "_is_tracer", False):
+        return True
+    trace = trace_state.current()
+    return trace is not None and isinstance(t, Tensor) and trace.involves([t])
+
+
+def shape_from_values(op: str, size: str, *tensors: object) -> None:
+    """Refuse, before anything is read, an op whose result's shape is ``size`` (a count of
+    the values) when one of ``tensors`` is traced: a tracer, or a tensor from outside the
+    trace whose values a compiled call must read afresh (Note [the data-read sweep] in
+    tests/frontend/test_no_data_reads.py)."""
+    trace = trace_state.current()
+    if trace is None:
+        return
+    if trace.involves([t for t in tensors if isinstance(t, Tensor)]):
+        raise TracingError(
+            f"{op} returns {size}, a size unknown while tracing; call it outside adjit.compile"
+        )

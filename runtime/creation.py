@@ -9,6 +9,7 @@ import numpy as np
 from ..ir import dtypes as D
 from ..ir.dtypes import DType
 from . import device as _devices
+from . import trace_state
 from .generator import default_generator, initial_seed, manual_seed, seed  # noqa: F401 (moved)
 from .tensor import Tensor, _dims
 
@@ -42,6 +43,7 @@ def _infer(data: Any, dtype: DType | None = None) -> np.ndarray:
     if isinstance(data, np.ndarray | np.generic):  # (a NumPy scalar keeps its dtype too)
         return np.array(data, D.from_numpy_dtype(data.dtype).np)
     if isinstance(data, list | tuple) and any(isinstance(v, Tensor) for v in _flat(data)):
+        dtype = dtype or _promoted([_scalar_type(v) for v in _flat(data)])  # PyTorch's types
         data = _untensor(data)
     if dtype is None and isinstance(data, list | tuple):
         dtype = _numpy_scalars_dtype(_flat(data))
@@ -97,6 +99,38 @@ _C_TYPES = {  # the C++ type PyTorch names in a fill value's conversion error
 }
 
 
+def traced_fill(value: Tensor, dtype: DType) -> Tensor:
+    """A traced one-element fill value as a 0-dim ``dtype`` tensor, with ``check_fill``'s
+    overflow check run by the compiled program (Note [run-time checks])."""
+    from .checks import check, in_range
+
+    if value.numel() != 1:
+        raise RuntimeError(f"a Tensor with {value.numel()} elements cannot be converted to Scalar")
+    v = value.detach().reshape(())
+    if v.dtype.category == 3:
+        raise NotImplementedError(
+            f"adjit.compile does not support a complex fill value ({v.dtype!r}) yet"
+        )
+    if v.dtype.category in (1, 2) and not _always_fits(v.dtype, dtype):
+        if dtype.category == 1:
+            info = np.iinfo(dtype.np)
+            lo = -int(info.max) if info.min == 0 else int(info.min)
+            ok, spelling = in_range(v, lo, int(info.max), inclusive=True), f"{dtype.name}_t"
+        else:
+            spelling, largest = _FLOAT_LIMITS[dtype.name]
+            ok = in_range(v, -largest, largest, inclusive=True) | ~v.isfinite()
+        message = f"value cannot be converted to type {spelling} without overflow"
+        v = check(v, ok, RuntimeError, message)
+    return v.to(dtype)
+
+
+def _always_fits(source: DType, dtype: DType) -> bool:
+    """Whether every value of ``source`` passes ``check_fill`` into ``dtype``."""
+    if dtype.category in (0, 3) or dtype is D.float64:
+        return True
+    return source.category == 1 and dtype in (D.int64, D.float32, D.bfloat16)
+
+
 def check_fill(value: Any, dtype: DType) -> None:
     """PyTorch's checked conversion of a fill value (full, fill_, masked_fill, index_fill):
     an integer dtype takes what fits; a float dtype refuses a finite value beyond its largest
@@ -144,7 +178,9 @@ def _flat(data: Any) -> list[Any]:
 
 def _untensor(data: Any) -> Any:
     if isinstance(data, Tensor):
-        return data.item() if data.ndim == 0 else data.tolist()
+        if data.numel() != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return data.item()
     if isinstance(data, list | tuple):
         return [_untensor(v) for v in data]
     return data
@@ -159,7 +195,61 @@ def tensor(
     pin_memory: bool = False,
 ) -> Tensor:
     """A new tensor holding a copy of ``data`` (nested lists, scalars, arrays or tensors)."""
+    if _traced(data):
+        _check_device(device)
+        out = _traced_copy(data, dtype)
+        return out.requires_grad_() if requires_grad else out
     return _finish(_infer(data, dtype), dtype, requires_grad, device)
+
+
+def _leaves(data: Any) -> list[Any]:
+    return [data] if isinstance(data, Tensor) else _flat(data) if isinstance(data, list) else []
+
+
+def _traced(data: Any) -> bool:
+    """Whether ``data`` (a tensor, or nested lists holding tensors) has a value that is not
+    known while tracing (a tracer, or a tensor the compiled call reads afresh)."""
+    trace = trace_state.current()
+    if trace is None:
+        return False
+    return trace.involves([v for v in _leaves(data) if isinstance(v, Tensor)])
+
+
+def _scalar_type(v: Any) -> DType:
+    """The dtype an element of ``tensor([...])`` contributes: a tensor's own, a Python
+    number's default (PyTorch's infer_scalar_type)."""
+    return v.dtype if isinstance(v, Tensor) else D.scalar_dtype(v)
+
+
+def _traced_copy(data: Any, dtype: DType | None) -> Tensor:
+    """``tensor(data)`` of traced values: a detached copy of the tensor, or the elements
+    (one-element tensors and numbers) of nested lists stacked, in ``dtype`` or the promoted
+    type of the elements as PyTorch infers it."""
+    from . import functional as F
+
+    if isinstance(data, Tensor):
+        out = F.clone(data.detach())
+        return out if dtype is None else out.to(dtype)
+    leaves = _leaves(data)
+    dt = dtype or _promoted([_scalar_type(v) for v in leaves])
+
+    def build(v: Any) -> Tensor:
+        if isinstance(v, list | tuple):
+            return F.stack([build(e) for e in v])
+        if isinstance(v, Tensor):
+            if v.numel() != 1:
+                raise ValueError("only one element tensors can be converted to Python scalars")
+            return v.detach().reshape(()).to(dt)
+        return tensor(v, dtype=dt)
+
+    return build(data)
+
+
+def _promoted(types: list[DType]) -> DType:
+    out = types[0]
+    for t in types[1:]:
+        out = D.promote(out, t)
+    return out
 
 
 def as_tensor(data: Any, dtype: DType | None = None, device: Any = None) -> Tensor:
@@ -176,6 +266,10 @@ def from_numpy(arr: np.ndarray) -> Tensor:
 
 def _filled(value: Any, size: tuple, dtype: DType | None, requires_grad: bool, dev: Any) -> Tensor:
     dt = dtype or D.get_default_dtype()
+    if _traced(value):
+        _check_device(dev)
+        out = zeros(_dims(size), dtype=dt) + traced_fill(value, dt)
+        return out.requires_grad_() if requires_grad else out
     fill = np.asarray(value.item() if isinstance(value, Tensor) else value)
     check_fill(fill, dt)
     if fill.dtype.kind == "c" and dt.category != 3:
@@ -222,8 +316,16 @@ def full(
     requires_grad: bool = False,
     **_: Any,
 ) -> Tensor:
-    dt = dtype or D.scalar_dtype(fill_value)
+    dt = dtype or (_scalar_category_type(fill_value) if isinstance(fill_value, Tensor) else None)
+    dt = dt or D.scalar_dtype(fill_value)
     return _filled(fill_value, (size,), dt, requires_grad, device)
+
+
+def _scalar_category_type(value: Tensor) -> DType:
+    """The dtype a one-element tensor's value takes as a Python number (a Scalar argument)."""
+    return {0: D.bool_, 1: D.int64, 2: D.get_default_dtype()}.get(
+        value.dtype.category, D.get_default_complex_dtype()
+    )
 
 
 def _like(t: Tensor, dtype: DType | None) -> tuple[tuple[int, ...], DType]:
@@ -251,6 +353,8 @@ def full_like(
     t: Tensor, fill_value: Any, *, dtype: DType | None = None, requires_grad: bool = False, **_: Any
 ) -> Tensor:
     shape, dt = _like(t, dtype)
+    if isinstance(fill_value, Tensor):
+        return _filled(fill_value, shape, dt, requires_grad, None)
     if isinstance(fill_value, complex) and dt.category != 3:
         from .ops_elementwise import scalar_as
 
@@ -276,6 +380,10 @@ def arange(
         isinstance(v, float) or (isinstance(v, Tensor) and v.is_floating_point()) for v in vals
     )
     dt = dtype or (D.get_default_dtype() if is_float else D.int64)
+    if _traced(list(vals)):
+        from .checks import shape_from_values
+
+        shape_from_values("arange()", "(end - start) / step elements", *vals)
     s, e, st = (float(v) for v in vals)
     n = max(0, int(np.ceil((e - s) / st)))
     return _finish(s + st * np.arange(n, dtype=np.float64), dt, requires_grad, device)
@@ -291,7 +399,37 @@ def linspace(
     requires_grad: bool = False,
 ) -> Tensor:
     dt = dtype or D.get_default_dtype()
+    _check_endpoints("linspace", start, end)
+    if _traced([start, end]):
+        _check_device(device)
+        out = _traced_linspace(start, end, int(steps)).to(dt)
+        return out.requires_grad_() if requires_grad else out
     return _finish(np.linspace(float(start), float(end), int(steps)), dt, requires_grad, device)
+
+
+def _check_endpoints(op: str, start: Any, end: Any) -> None:
+    for name, v in (("start", start), ("end", end)):
+        if isinstance(v, Tensor) and v.ndim:
+            raise RuntimeError(
+                f"{op} only supports 0-dimensional start and end tensors, but got {name} with "
+                f"{v.ndim} dimension(s)."
+            )
+
+
+def _traced_linspace(start: Any, end: Any, steps: int) -> Tensor:
+    """NumPy's linspace (what eager computes) as float64 ops: ``start + i * step``, the last
+    point ``end`` itself."""
+    from . import functional as F
+
+    s, e = (
+        v.detach().to(D.float64) if isinstance(v, Tensor) else tensor(float(v), dtype=D.float64)
+        for v in (start, end)
+    )
+    i = tensor(np.arange(steps, dtype=np.float64))
+    if steps <= 1:
+        return i * (e - s) + s
+    y = i * ((e - s) / (steps - 1)) + s
+    return F.where(tensor(np.arange(steps) == steps - 1), e, y)
 
 
 def logspace(
@@ -304,6 +442,12 @@ def logspace(
     requires_grad: bool = False,
 ) -> Tensor:
     dt = dtype or D.get_default_dtype()
+    _check_endpoints("logspace", start, end)
+    if _traced([start, end]):
+        from . import functional as F
+
+        out = F.pow(float(base), _traced_linspace(start, end, int(steps))).to(dt)
+        return out.requires_grad_() if requires_grad else out
     return _finish(np.logspace(start, end, steps, base=base), dt, requires_grad)
 
 

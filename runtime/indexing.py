@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import trace_state
+
 if TYPE_CHECKING:
     from .tensor import Tensor
 
@@ -16,8 +18,15 @@ _VALID = (
 
 
 def _traced(it: Any) -> bool:
-    """A tensor whose values are unknown (tracing): usable as an index, never inspected."""
-    return getattr(it, "_is_tracer", False)
+    """A tensor whose values are unknown (tracing: a tracer, or a tensor from outside the
+    trace): usable as an index, never inspected."""
+    if getattr(it, "_is_tracer", False):
+        return True
+    if trace_state.current() is None:
+        return False
+    from .checks import traced
+
+    return traced(it)
 
 
 def _as_array(it: Any) -> np.ndarray | None:

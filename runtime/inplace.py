@@ -13,6 +13,7 @@ from . import trace_state
 from .dispatch import apply, as_tensor_operand, composite
 from .grad_mode import INFERENCE_INPLACE_MSG, is_grad_enabled, no_grad, outside_inference
 from .indexing import normalize_index
+from .masked_index import masked_write, traced_mask
 from .tensor import Tensor
 
 LEAF_MSG = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -156,6 +157,11 @@ def _check_writeable(t: Tensor) -> None:
 def setitem(t: Tensor, index: Any, value: Any) -> None:
     """``t[index] = value``: written in place; under grad mode the history becomes CopySlices."""
     _check_leaf(t)
+    mask = traced_mask(index)
+    if mask is not None:  # (Note [writes through a traced mask])
+        v = as_tensor_operand(value)
+        inplace(t, lambda old: masked_write(old, mask, v))
+        return
     spec, tensors = normalize_index(tuple(t.shape), index)
     v = as_tensor_operand(value)
     if v.dtype.category == 3 and t.dtype.category != 3:  # (Note [complex dtypes])

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..ir.ops import Op
 from ..ir.shapes import C_NAMES
+from . import creation as C
 from . import functional as F
 from . import inplace as I
 from . import inplace_shape
@@ -134,8 +135,12 @@ def fill_diagonal_(self: Tensor, fill_value: Any, wrap: bool = False) -> Tensor:
             raise TypeError(
                 "fill_diagonal_(): argument 'fill_value' (position 1) must be Number, not Tensor"
             )
-        fill_value = fill_value.item()
-    check_fill(fill_value, self.dtype)
+        if C._traced(fill_value):  # checked when the compiled program runs
+            fill_value = C.traced_fill(fill_value, self.dtype)
+        else:
+            fill_value = fill_value.item()
+    if not isinstance(fill_value, Tensor):
+        check_fill(fill_value, self.dtype)
     if is_grad_enabled() and self.is_leaf and self.requires_grad:  # PyTorch fills a view
         raise RuntimeError(
             "a view of a leaf Variable that requires grad is being used in an in-place operation."

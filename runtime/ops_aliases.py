@@ -11,6 +11,7 @@ import numpy as np
 
 from ..ir import dtypes as D
 from . import creation
+from .checks import shape_from_values
 from .ops_elementwise import abs, ge, gt, le, lt, mul, ne, neg, sub, trunc
 from .ops_movement import chunk, reshape, split
 from .tensor import Tensor
@@ -86,6 +87,7 @@ def range(  # noqa: A001 - PyTorch's name
     """Deprecated: ``start, start + step, ...`` up to ``end`` inclusive, the default float dtype."""
     if end is None:
         raise TypeError('range() missing 1 required positional arguments: "end"')
+    shape_from_values("range()", "(end - start) / step + 1 elements", start, end, step)
     s, e, st = (float(v.item() if isinstance(v, Tensor) else v) for v in (start, end, step))
     warnings.warn(_RANGE_WARNING, UserWarning, stacklevel=2)
     if st == 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .checks import shape_from_values
 from .ops_diagonal import diagonal
 from .ops_linalg import matmul
 from .ops_movement import permute, reshape
@@ -298,6 +299,7 @@ def tensordot(a: Tensor, b: Tensor, dims: Any = 2, out: Any = None) -> Tensor:
     if out is not None:
         raise NotImplementedError("tensordot: out= is not supported")
     if isinstance(dims, Tensor):
+        shape_from_values("tensordot(dims=tensor)", "a shape chosen by the dims' values", dims)
         dims = dims.tolist()
     if isinstance(dims, int):
         if dims < 0:

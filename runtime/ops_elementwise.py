@@ -173,8 +173,10 @@ def ge(x: Any, y: Any) -> Tensor:
 
 def where(cond: Tensor, x: Any = None, y: Any = None) -> Any:
     if x is None and y is None:
+        from .checks import shape_from_values
         from .ops_movement import nonzero  # the one-argument form is nonzero(as_tuple=True)
 
+        shape_from_values("where(condition)", "one index per true element", cond)
         return nonzero(cond, as_tuple=True)
     for v in (x, y):  # PyTorch converts a Python int operand with its overflow check
         if isinstance(v, int) and not isinstance(v, bool):

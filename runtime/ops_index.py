@@ -9,7 +9,7 @@ import numpy as np
 from ..ir import dtypes as D
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
-from .checks import check, in_range
+from .checks import check, in_range, shape_from_values
 from .creation import check_fill
 from .dispatch import apply, as_tensor_operand, composite
 from .ops_diagonal import _viewed
@@ -111,6 +111,7 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:  # noqa: A002
     if mask.dtype.name != "bool":
         raise RuntimeError("masked_select: expected BoolTensor for mask")
     shape = _broadcast_pair(tuple(mask.shape), tuple(input.shape), 1)
+    shape_from_values("masked_select()", "one element per true mask element", mask)
 
     def decomposition(a: Tensor) -> Tensor:
         a = a if tuple(a.shape) == shape else expand(a, shape)
@@ -120,6 +121,7 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:  # noqa: A002
 
 
 def argwhere(input: Tensor) -> Tensor:  # noqa: A002
+    shape_from_values("argwhere()", "one row per nonzero element", input)
     return nonzero(input)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from ..ir.dtypes import DType, bool_
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
-from .checks import check, in_range
+from .checks import check, in_range, shape_from_values, traced
 from .dispatch import apply, composite
 from .indexing import basic_name, normalize_index
 from .ops_elementwise import clone
@@ -127,11 +127,42 @@ def _at_least_1d(x: Tensor, message: str) -> None:
         raise RuntimeError(message)
 
 
-def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+def narrow(x: Tensor, dim: int, start: Any, length: int) -> Tensor:
+    """PyTorch's checks in its order; a traced tensor ``start`` is checked when the compiled
+    program runs and selects with index_select (the length is static)."""
     _at_least_1d(x, "narrow() cannot be applied to a 0-dim tensor.")
     d = norm_axis(dim, x.ndim)
+    n = x.shape[d]
+    if isinstance(start, Tensor):
+        if start.ndim or start.dtype.category != 1:
+            raise RuntimeError("start must be an 0-dim integral Tensor.")
+        if traced(start):
+            return _narrow_traced(x, d, start, length)
+        start = int(start._data)
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
+    if not -n <= start <= n:
+        raise IndexError(
+            f"start out of range (expected to be in range of [{-n}, {n}], but got {start})"
+        )
+    start = start + n if start < 0 else start
+    if start + length > n:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
     index = (slice(None),) * d + (slice(start, start + length),)
     return getitem(x, index)
+
+
+def _narrow_traced(x: Tensor, d: int, start: Tensor, length: int) -> Tensor:
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
+    n = x.shape[d]
+    bounds = f"start out of range (expected to be in range of [{-n}, {n}], but got {{}})"
+    start = check(start, in_range(start, -n, n, inclusive=True), IndexError, bounds, start)
+    first = apply(Op.WHERE, start < 0, start + n, start)
+    message = f"start ({{}}) + length ({length}) exceeds dimension size ({n})."
+    first = check(first, first + length <= n, RuntimeError, message, first)
+    offsets = Tensor._make(np.arange(length, dtype=np.int64))
+    return index_select(x, d, first.to(offsets.dtype) + offsets)
 
 
 def cat(tensors: Any, dim: int = 0) -> Tensor:
@@ -297,6 +328,7 @@ def flip(x: Tensor, dims: Any) -> Tensor:
 
 
 def nonzero(x: Tensor, *, as_tuple: bool = False) -> Any:
+    shape_from_values("nonzero()", "one row per nonzero element", x)
     if x.ndim == 0:  # one element and no dims to index: as_tuple indexes it as 1-D
         found = np.flatnonzero(x._data)
         return (

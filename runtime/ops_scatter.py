@@ -11,6 +11,7 @@ from ..ir.shapes import index_shape, norm_axis
 from .checks import check, in_range
 from .dispatch import apply, as_tensor_operand, composite
 from .indexing import normalize_index
+from .masked_index import masked_write, traced_mask
 from .ops_elementwise import add, clamp, div, gt, le, sub, where
 from .ops_index import _along, _name
 from .ops_integer import floor_divide
@@ -213,6 +214,14 @@ def index_put(
     accumulate: bool = False,
 ) -> Tensor:
     """``input`` with ``input[indices] = values`` (or ``+=`` if ``accumulate``), out of place."""
+    mask = traced_mask(tuple(indices))
+    if mask is not None:  # (Note [writes through a traced mask])
+        if values.dtype is not input.dtype:
+            raise RuntimeError(
+                "Index put requires the source and destination dtypes match, got "
+                f"{_name(input)} for the destination and {_name(values)} for the source."
+            )
+        return masked_write(input, mask, values, accumulate)
     shape = tuple(input.shape)
     spec, tensors = normalize_index(shape, tuple(indices))
     idx = [a if isinstance(a, Tensor) else Tensor._make(a) for a in tensors]

@@ -19,7 +19,7 @@ from adjit.nn._losses import (
     smooth_l1_loss,
 )
 from adjit.runtime import functional as R
-from adjit.runtime.checks import check
+from adjit.runtime.checks import check, shape_from_values
 from adjit.runtime.dispatch import composite
 from adjit.runtime.functional import log_softmax as _log_softmax
 from adjit.runtime.functional import sigmoid, tanh
@@ -425,6 +425,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if num_classes == -1:  # the result's shape depends on the values: not traceable
         if not t.numel():
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        shape_from_values("one_hot(num_classes=-1)", "max(input) + 1 classes", t)
         num_classes = int(t.max().item()) + 1
     t = check(t, t < num_classes, RuntimeError, "Class values must be smaller than num_classes.")
     classes = Tensor._make(np.arange(num_classes, dtype=np.int64))

@@ -29,6 +29,16 @@ def _setitem(L: Any, x: Any, i: Any) -> Any:
     return y
 
 
+def _masked(L: Any, x: Any, b: Any, v: Any) -> Any:
+    y = x.clone()
+    y[b] = v
+    return y
+
+
+def _fill_diagonal(L: Any, x: Any, v: Any, dtype: str) -> Any:
+    return x.to(getattr(L, dtype)).clone().fill_diagonal_(v)
+
+
 # name -> (function of (library, *tensors), argument arrays); the library is torch or adjit
 CASES: dict[str, tuple[Callable[..., Any], list[np.ndarray]]] = {
     "ce-negative": (lambda L, x, t: L.nn.functional.cross_entropy(x, t), [X, _i(0, -1, 2)]),
@@ -82,6 +92,61 @@ CASES: dict[str, tuple[Callable[..., Any], list[np.ndarray]]] = {
     "bce-nan": (
         lambda L, x, y: L.nn.functional.binary_cross_entropy(x, y),
         [np.array([0.5, np.nan], np.float32), P],
+    ),
+    # issue 15's data-read sweep (tests/frontend/test_no_data_reads.py): values given as tensors
+    "narrow-tensor-ok": (lambda L, x, s: x.narrow(1, s, 2), [X, np.array(1)]),
+    "narrow-tensor-negative-ok": (lambda L, x, s: x.narrow(1, s, 2), [X, np.array(-2)]),
+    "narrow-tensor-past-end": (lambda L, x, s: x.narrow(1, s, 2), [X, np.array(-1)]),
+    "narrow-tensor-out-of-range": (lambda L, x, s: x.narrow(1, s, 2), [X, np.array(5)]),
+    "narrow-tensor-too-negative": (lambda L, x, s: x.narrow(0, s, 1), [X, np.array(-4)]),
+    "full-tensor": (lambda L, v: L.full((2, 3), v), [np.array(1.5, np.float32)]),
+    "full-tensor-int": (lambda L, v: L.full((2,), v), [np.array(7)]),
+    "full-uint8-ok": (lambda L, v: L.full((2,), v, dtype=L.uint8), [np.array(-255)]),
+    "full-uint8-overflow": (lambda L, v: L.full((2,), v, dtype=L.uint8), [np.array(300)]),
+    "full-int8-nan": (lambda L, v: L.full((2,), v, dtype=L.int8), [np.array(np.nan, np.float32)]),
+    "full-half-overflow": (
+        lambda L, v: L.full((2,), v, dtype=L.float16),
+        [np.array(1e6, np.float32)],
+    ),
+    "full-half-inf-ok": (lambda L, v: L.full((2,), v, dtype=L.float16), [np.array(np.inf)]),
+    "full_like-tensor": (lambda L, x, v: L.full_like(x, v), [X, np.array(2)]),
+    "new_full-overflow": (
+        lambda L, x, v: x.to(L.int16).new_full((2,), v),
+        [X, np.array(40000.0, np.float32)],
+    ),
+    "fill_diagonal-tensor": (
+        lambda L, x, v: _fill_diagonal(L, x, v, "float32"),
+        [X, np.array(0.25)],
+    ),
+    "fill_diagonal-overflow": (lambda L, x, v: _fill_diagonal(L, x, v, "int8"), [X, np.array(300)]),
+    "linspace-tensor": (
+        lambda L, s, e: L.linspace(s, e, 7),
+        [np.array(0.1, np.float32), np.array(2.3, np.float32)],
+    ),
+    "linspace-one-step": (lambda L, s, e: L.linspace(s, e, 1), [np.array(0.5), np.array(2.0)]),
+    "logspace-tensor": (
+        lambda L, s, e: L.logspace(s, e, 5, base=2.0),
+        [np.array(-1.0, np.float32), np.array(3.0, np.float32)],
+    ),
+    "tensor-of-list": (lambda L, x: L.tensor([x[0, 0], x[1, 2], 2.5]), [X]),
+    "tensor-of-list-float64": (lambda L, x: L.tensor([x[0], x[1]]), [np.array([1.5, 2.0])]),
+    "tensor-of-list-int32": (
+        lambda L, i: L.tensor([[i[0]], [i[1]]]),
+        [np.array([3, 4], np.int32)],
+    ),
+    "tensor-of-list-long-element": (lambda L, x: L.tensor([x[0], x[1, :1]]), [X]),
+    "masked-setitem": (lambda L, x, b, v: _masked(L, x, b, v), [X, X > 0, np.array(0.5)]),
+    "masked-setitem-rows": (
+        lambda L, x, b, v: _masked(L, x, b, v),
+        [X, np.array([True, False, True]), np.arange(4, dtype=np.float32)],
+    ),
+    "masked-setitem-int-value": (
+        lambda L, x, b, v: _masked(L, x, b, v),
+        [X, X < 0, np.array(3)],
+    ),
+    "index_put-mask-accumulate": (
+        lambda L, x, b, v: x.index_put((b,), v, accumulate=True),
+        [X, X > 0, np.array(1.5, np.float32)],
     ),
     "bce-ok": (
         lambda L, x, y: L.nn.functional.binary_cross_entropy(x, y),
