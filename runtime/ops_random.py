@@ -512,31 +512,39 @@ def poisson(input: Tensor, generator: Any = None) -> Tensor:
 def _fill(self: Tensor, grad_name: str, sampler: str, generator: Any, **params: Any) -> Tensor:
     """Overwrite ``self`` with draws in its memory order; its history becomes ``grad_name``
     (no gradient reaches the old values), as PyTorch's in-place samplers. Traced: a sample of
-    its shape (C order) written into the traced value, or into a tensor from outside after
-    each call (a buffer)."""
+    its shape written into the traced value, into a tensor from outside after each call (a
+    buffer), or made the value of a tensor created inside (``_become``)."""
     from .methods import _overwrite
 
     I._check_leaf(self)
     if _tracing():
-        _fill_target(self, sampler)
         values = traced_sample(sampler, tuple(self.shape), self.dtype, generator, **params)
+        if _made_inside(self):
+            return _become(self, values)
     else:
         gen = resolve(generator)
         values = Tensor._make(values_like(self._data, DRAWS[sampler](**params), gen))
     return I.inplace(self, _overwrite(grad_name, values))
 
 
-def _fill_target(self: Tensor, what: str) -> None:
-    """A tensor made inside the compiled function (``torch.empty(3).uniform_()``) holds data,
-    not a traced value, and cannot become one in place."""
-    trace = trace_state.current()
-    if not getattr(self, "_is_tracer", False) and not trace.involves([self]):
+def _made_inside(self: Tensor) -> bool:
+    """A concrete tensor made inside the function being traced (``torch.empty(n)``,
+    ``x.new_empty(...)``): its values are constants of the trace, not a traced value."""
+    return not getattr(self, "_is_tracer", False) and not trace_state.current().involves([self])
+
+
+def _become(self: Tensor, value: Tensor) -> Tensor:
+    """``torch.empty(n).uniform_()`` traced: the tensor made inside becomes the traced sample
+    from here on (earlier uses keep its old values, as they read them before the fill). A view
+    of such a tensor would leave its base (or its other views) stale: refused."""
+    if self._view_base is not None:
         raise trace_state.TracingError(
-            "adjit.compile: an in-place random fill of a tensor created inside the compiled "
-            "function (e.g. torch.empty(n).uniform_()) is not supported yet; draw it out of "
-            "place (torch.rand, torch.randn, torch.randint, torch.bernoulli(torch.full(...)), "
-            "...) or fill a computed tensor (torch.zeros_like(x).uniform_())"
+            "adjit.compile: an in-place random fill of a view of a tensor created inside the "
+            "compiled function is not supported; fill the whole tensor, or draw out of place"
         )
+    self.__class__ = type(value)  # the tracer class: the frontend's, reached without importing it
+    self.__dict__.update(value.__dict__)
+    return self
 
 
 def _finite_float(self: Tensor, kernel: str) -> None:
@@ -625,8 +633,9 @@ def bernoulli_(self: Tensor, p: Any = 0.5, *, generator: Any = None) -> Tensor:
     if _tracing():
         _broadcast([tuple(p.shape), tuple(self.shape)])
         I._check_leaf(self)
-        _fill_target(self, "bernoulli_")
         values = traced_sample("bernoulli_tensor", tuple(self.shape), self.dtype, generator, p)
+        if _made_inside(self):
+            return _become(self, values)
     else:
         S.check_probabilities(p._data)
         np.broadcast_to(p._data, tuple(self.shape))

@@ -302,9 +302,32 @@ def test_generator_in_closure_is_read_at_call_time() -> None:
     assert _same(a, compiled(x).numpy())
 
 
-def test_fill_of_a_tensor_made_inside_refuses_clearly() -> None:
-    compiled = adjit.compile(lambda x: x + adjit.empty(3, 4).uniform_())
-    with pytest.raises(RuntimeError, match="in-place random fill of a tensor created inside"):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fills_of_tensors_made_inside(backend: str) -> None:
+    """``x.new_empty(...).bernoulli_(p)`` (stochastic depth), ``torch.empty(n).uniform_()``: the
+    tensor made inside becomes the traced sample; uses before the fill keep the old values."""
+
+    def f(L: Any, x: Any) -> Any:
+        keep = x.new_empty(3, 1).bernoulli_(0.7).div_(0.7)
+        t = L.zeros(3, 4)
+        before = x + t
+        t.uniform_(-1, 1)
+        p = L.full((4,), 0.25)
+        return L.empty_like(x).bernoulli_(p) * x * keep + t + before
+
+    expected = _eager_runs(f, [X], 8)
+    compiled = adjit.compile(lambda x: f(adjit, x), backend=backend)
+    adjit.manual_seed(8)
+    got = [compiled(adjit.tensor(X)).numpy() for _ in range(CALLS)]
+    assert all(_same(g, e) for g, e in zip(got, expected, strict=True))
+    assert not _same(got[0], got[1])
+    torch.manual_seed(8)
+    assert _same(expected[0], f(torch, torch.tensor(X)).numpy())
+
+
+def test_fill_of_a_view_of_a_tensor_made_inside_refuses_clearly() -> None:
+    compiled = adjit.compile(lambda x: x + adjit.empty(4, 3).t().uniform_())
+    with pytest.raises(RuntimeError, match="in-place random fill of a view of a tensor created"):
         compiled(adjit.tensor(X))
 
 
