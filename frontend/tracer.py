@@ -362,6 +362,11 @@ class Trace:
             self.leaf_vars.add(t._var)
             self.made_leaves.append(t)
 
+    def mark_differentiated(self, t: Tracer) -> None:
+        """An argument ``adjit.grad`` differentiates: it requires grad inside the function."""
+        t._requires_grad = True
+        self.leaf_vars.add(t._var)
+
     def grad_leaves(self) -> list[Tracer]:
         """Every leaf that requires grad: arguments, lifted tensors, leaves made inside."""
         found: dict[int, Tracer] = {}

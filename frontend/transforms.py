@@ -40,16 +40,20 @@ class GradFunction:
         self._hot: Callable[[tuple[Any, ...]], Any] | None = None  # the last call's trampoline
 
     def _unpacked(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        if not self.has_aux:
-            return fn
+        nums = self.argnums if isinstance(self.argnums, tuple) else (self.argnums,)
+        has_aux = self.has_aux
 
-        def split_aux(*args: Any, **kwargs: Any) -> Any:
+        def differentiated(*args: Any, **kwargs: Any) -> Any:
+            for n in nums:  # inside, the differentiated arguments require grad (torch.func)
+                a = args[n] if n < len(args) else None
+                if isinstance(a, Tracer) and not a.requires_grad:
+                    a._trace.mark_differentiated(a)
             out = fn(*args, **kwargs)
-            if not (isinstance(out, tuple) and len(out) == 2):
+            if has_aux and not (isinstance(out, tuple) and len(out) == 2):
                 raise TypeError("with has_aux=True the function must return a pair (out, aux)")
             return out
 
-        return split_aux
+        return differentiated
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not is_grad_enabled():  # an outer no_grad does not reach inside (as torch.func.grad)
