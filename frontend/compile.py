@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import threading
 import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from ..runtime.trace_state import TracingError
 from ..runtime.trampoline import MISS
 from . import guards
 from .backends import BACKENDS, Runner, default_backend, make_runner
+from .breaks import SegmentTrace, Session, structure_key
 from .compiled_node import CompiledFunctionBackward, node_type
 from .plans import TrainPlan, inference_graph, train_plan
 from .prepared import Trampoline, compiled_call
@@ -52,6 +54,8 @@ class Entry:
     aliases: list[Alias | None] = field(default_factory=list)  # per tensor output (or empty)
     writes: Writes | None = None  # .grad and optimizer state a traced step stores
     consumed: bool = False  # the function ran backward() itself: its outputs carry no graph
+    segmented: bool = False  # graph breaks: runs in segment mode (Note [graph breaks])
+    first_result: Any = field(default=MISS, repr=False)  # the breaking first call's result
 
     @property
     def plain(self) -> bool:
@@ -150,15 +154,27 @@ class CompiledFunction:
     """What ``adjit.compile(fn)`` returns: call it like ``fn``."""
 
     def __init__(
-        self, fn: Callable[..., Any], *, fallback: str | None = None, backend: str | None = None
+        self,
+        fn: Callable[..., Any],
+        *,
+        fallback: str | None = None,
+        backend: str | None = None,
+        fullgraph: bool = False,
+        recompile_limit: int | None = None,
+        name: str | None = None,
     ) -> None:
         if fallback not in (None, "eager", "interpreter"):
             raise ValueError(f"fallback must be None, 'eager' or 'interpreter', got {fallback!r}")
         backend = backend or default_backend()
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if backend not in (*BACKENDS, "eager"):  # "eager": replayed through eager ops
+            raise ValueError(f"backend must be one of {(*BACKENDS, 'eager')}, got {backend!r}")
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
         self.fn, self.fallback, self.backend = fn, fallback, backend
+        self.fullgraph = fullgraph  # a graph break is an error (Note [graph breaks])
+        self.recompile_limit, self.name = recompile_limit, name
+        _ALL.add(self)  # adjit.compiler.reset() clears every cache
+        self._segments: dict[tuple, Entry] = {}  # segment structure -> its compiled plans
+        self._breaks_warned = False
         self._entries: dict[tuple, Entry] = {}
         self._fast: dict[tuple, Entry] = {}  # guards.fast_key -> entry (positional tensors)
         # guards.fast_key -> the plain call's trampoline (None: the general path), written on
@@ -176,7 +192,17 @@ class CompiledFunction:
     @property
     def _label(self) -> str:
         """The compiled callable's name for warnings (a module instance has no __qualname__)."""
-        return getattr(self.fn, "__qualname__", type(self.fn).__qualname__)
+        return str(self.name or getattr(self.fn, "__qualname__", type(self.fn).__qualname__))
+
+    def reset(self) -> None:
+        """Forget every specialization (``adjit.compiler.reset``)."""
+        with self._lock:
+            for table in (self._entries, self._fast, self._prepared, self._segments):
+                table.clear()
+            self._seen.clear()
+            self._hot = None
+            self.trace_count = 0
+            self._warned = self._breaks_warned = False
 
     def __getattr__(self, name: str) -> Any:
         # a compiled nn.Module still exposes the module (parameters(), train(), ...)
@@ -200,7 +226,10 @@ class CompiledFunction:
                 self._fast[key] = entry
         if entry.eager_reason is not None:
             return self.fn(*args, **kwargs)
-        if key is not None and entry.plain:  # one tensor out, nothing lifted or written back
+        if entry.segmented:
+            return self._segment_call(entry, args, kwargs)
+        if key is not None and entry.plain and entry.backend != "eager":  # one tensor out,
+            # nothing lifted or written back
             result = execute(entry, list(args))[0]
             if key in self._prepared:
                 self._hot = self._prepared[key]
@@ -222,10 +251,25 @@ class CompiledFunction:
             if entry is not None and entry.lifted_ok():
                 return entry
             reason = "lifted tensor changed" if entry is not None else self._miss_reason(sig)
-            entry = self._trace(leaves, spec, sig)
+            limit = self.recompile_limit
+            if limit is not None and self.trace_count >= limit:
+                entry = self._over_limit(sig, reason)
+            else:
+                entry = self._trace(leaves, spec, sig)
             self._entries[sig] = entry
             self._warn_recompiles(reason)
             return entry
+
+    def _over_limit(self, sig: tuple, reason: str) -> Entry:
+        """torch.compile's recompile_limit: past it, a new signature runs eagerly."""
+        text = (
+            f"adjit.compile: {self._label} reached recompile_limit={self.recompile_limit} "
+            f"(last miss because {reason})"
+        )
+        if self.fullgraph:
+            raise RuntimeError(text)
+        warnings.warn(text + "; running this signature eagerly", stacklevel=4)
+        return Entry(sig, None, eager_reason=text)
 
     def _miss_reason(self, sig: tuple) -> str:
         if not self._entries:
@@ -246,15 +290,20 @@ class CompiledFunction:
 
     def _trace(self, leaves: list[Any], spec: Any, sig: tuple) -> Entry:
         self.trace_count += 1
-        trace = Trace()
+        # graph breaks split the call into segments (Note [graph breaks] in breaks.py), except
+        # inlined into an outer trace
+        session = None if trace_state.current() is not None else Session(self)
+        trace = Trace() if session is None else session.trace
         traced = [trace.new_arg(x) if isinstance(x, Tensor) else x for x in leaves]
         args, kwargs = unflatten(spec, traced)
         try:
             with tracing(trace):
                 out = self.fn(*args, **kwargs)
+                if session is not None and session.broke:
+                    out = session.finish(out)
         except TracingError as e:
             collect_writes(trace, restore_only=True)
-            if self.fallback != "eager":
+            if self.fallback != "eager" or (session is not None and session.broke):
                 raise
             warnings.warn(
                 f"adjit.compile: running {self._label} eagerly for this signature: {e}",
@@ -264,6 +313,13 @@ class CompiledFunction:
         except BaseException:
             collect_writes(trace, restore_only=True)
             raise
+        if session is not None and session.broke:
+            self._warn_breaks(session)
+            return Entry(sig, None, segmented=True, first_result=out)
+        return self._entry_from(trace, out, traced, sig)
+
+    def _entry_from(self, trace: Trace, out: Any, traced: list[Any], sig: tuple) -> Entry:
+        """The specialization of a finished trace of a call that returned ``out``."""
         writes = collect_writes(trace)
         out_leaves, out_spec = flatten(out)
         tensors = [o for o in out_leaves if isinstance(o, Tensor)]
@@ -291,9 +347,51 @@ class CompiledFunction:
     def _run(self, entry: Entry, leaves: list[Any]) -> Any:
         assert entry.graph is not None
         inputs = [x for x in leaves if isinstance(x, Tensor)] + entry.lifted
-        results = iter(entry.realias(entry.write_back(execute(entry, inputs), inputs), inputs))
+        results = iter(self._execute(entry, inputs))
         outs = [next(results) if t is TENSOR else t for t in entry.out_template]
         return unflatten(entry.out_spec, outs)
+
+    @staticmethod
+    def _execute(entry: Entry, inputs: list[Tensor]) -> list[Any]:
+        """Run ``entry`` on its tensor inputs: write-backs done, aliases made again."""
+        return entry.realias(entry.write_back(execute(entry, inputs), inputs), inputs)
+
+    # ---- graph breaks (Note [graph breaks] in breaks.py) -----------------------------------
+    def _segment_call(self, entry: Entry, args: tuple, kwargs: dict) -> Any:
+        result = entry.first_result
+        if result is not MISS:  # the call that found the breaks has run already
+            entry.first_result = MISS
+            return result
+        if trace_state.current() is not None:  # inside another trace: part of it
+            return self.fn(*args, **kwargs)
+        return Session(self).run(*flatten((args, kwargs)))
+
+    def _segment_entry(self, trace: SegmentTrace, live: list[Tracer]) -> Entry:
+        """The specialization for one segment; its compiled plans are shared with every
+        earlier segment of the same structure."""
+        first = [x for r in trace.arg_tracers if type(x := r()) is Tracer and x._trace is trace]
+        entry = self._entry_from(trace, live, first, ())
+        key = structure_key(entry)
+        cached = self._segments.get(key)
+        if cached is None:
+            self._segments[key] = entry
+        else:
+            entry.plans = cached.plans
+        entry.sig = key
+        return entry
+
+    def _warn_breaks(self, session: Session) -> None:
+        if self._breaks_warned:
+            return
+        self._breaks_warned = True
+        breaks = session.record.breaks
+        warnings.warn(
+            f"adjit.compile: {self._label} has {len(breaks)} graph break"
+            f"{'s' if len(breaks) != 1 else ''} (first: {breaks[0]}); it runs as compiled "
+            "segments with Python in between. adjit.explain(fn, *args) lists them; "
+            "fullgraph=True makes a break an error.",
+            stacklevel=5,
+        )
 
     def graph_for(self, *args: Any, **kwargs: Any) -> tuple[Entry, list[Any]]:
         leaves, spec = flatten((args, kwargs))
@@ -304,6 +402,8 @@ def execute(entry: Entry, inputs: list[Tensor]) -> list[Any]:
     """Run a specialization: inline into an enclosing trace, or interpret (with a compiled
     backward attached when an input requires grad)."""
     assert entry.graph is not None
+    if entry.backend == "eager":  # PyTorch's "eager" backend: the graph through eager ops
+        return replay(entry.graph, inputs)
     arrays, wrt = [], []
     grad_mode = is_grad_enabled()
     for i, t in enumerate(inputs):
@@ -335,28 +435,8 @@ def _aval(t: Tensor) -> Any:
     return Aval(tuple(t.shape), t.dtype)
 
 
-def compile(
-    fn: Callable[..., Any] | None = None,
-    *,
-    fallback: str | None = None,
-    backend: str | None = None,
-    **options: Any,
-) -> Any:
-    """Trace ``fn`` per signature into graph IR and run it (decorator or call).
+_ALL: weakref.WeakSet[CompiledFunction] = weakref.WeakSet()
 
-    ``backend``: "llvm" (fused native kernels, the default) or "interpreter" (NumPy, for
-    debugging). ``fallback="eager"`` runs calls whose tracing fails (value-dependent control
-    flow) eagerly, and ``fallback="interpreter"`` runs programs the backend cannot compile with
-    the interpreter; each with one warning saying why.
-    """
-    unknown = set(options) - {"fullgraph", "dynamic", "mode"}
-    if unknown:
-        raise TypeError(f"compile() got unexpected keyword arguments {sorted(unknown)}")
-    if fn is None:
-        return lambda f: CompiledFunction(f, fallback=fallback, backend=backend)
-    if isinstance(fn, CompiledFunction):
-        return fn
-    return CompiledFunction(fn, fallback=fallback, backend=backend)
-
+from .surface import compile  # noqa: E402  (it builds CompiledFunctions)
 
 __all__ = ["CompiledFunction", "Tracer", "compile"]

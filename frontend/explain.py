@@ -11,10 +11,13 @@ from ..ir.printer import _Namer, format_eqn, print_graph
 from ..ir.pysource import to_python
 from ..runtime.grad_mode import is_grad_enabled
 from ..runtime.tensor import Tensor
+from ..runtime.trampoline import MISS
 from . import guards
+from .breaks import Record, Session
 from .compile import CompiledFunction, compile
 from .plans import TrainPlan
 from .prepared import compiled_call
+from .pytree import flatten
 
 
 @dataclass
@@ -29,6 +32,11 @@ class Explanation:
     plan: TrainPlan | None = None
     inference: Graph | None = None
     sections: dict[str, str] = field(default_factory=dict)
+    breaks: list[Any] = field(default_factory=list)  # breaks.Break: reason and user's line
+    segments: list[Graph] = field(default_factory=list)  # each compiled segment's graph
+    compiled_eqns: int = 0  # equations that ran compiled in this call
+    eager_ops: int = 0  # ops that ran eagerly (on constants made inside, between segments)
+    eager_calls: list[str] = field(default_factory=list)  # compiler.disable'd functions
     entry: Any = field(default=None, repr=False)
     key: tuple | None = field(default=None, repr=False)  # guards.fast_key of the arguments
 
@@ -165,6 +173,9 @@ class Explanation:
         parts = [f"adjit.explain: {self.name}"]
         if self.eager_reason:
             parts.append(f"== runs eagerly (fallback)\n{self.eager_reason}")
+        parts.append("== compiled share\n" + self.share)
+        if self.breaks:
+            parts.append(self._breaks_section())
         parts.append("== guards\n" + "\n".join(self.guards))
         if self.lifted:
             parts.append("== lifted tensors (read afresh at every call)\n" + "\n".join(self.lifted))
@@ -187,6 +198,26 @@ class Explanation:
             parts.append("== prepared call (what each call with this signature runs)\n" + call)
         parts.extend(f"== {k}\n{v}" for k, v in self.sections.items())
         return "\n\n".join(parts)
+
+    @property
+    def share(self) -> str:
+        """How much of the call ran compiled: equations compiled vs ops run eagerly."""
+        if self.eager_reason:
+            return "0 equations compiled: the whole call runs eagerly"
+        eager = f"{self.eager_ops} ops eagerly"
+        if self.eager_calls:
+            eager += f" plus {len(self.eager_calls)} adjit.compiler.disable'd call(s)"
+        total = self.compiled_eqns + self.eager_ops
+        pct = 100.0 * self.compiled_eqns / total if total else 100.0
+        pieces = f" in {len(self.segments)} segments" if self.breaks else ""
+        return f"{self.compiled_eqns} equations compiled{pieces}, {eager} ({pct:.0f}% compiled)"
+
+    def _breaks_section(self) -> str:
+        lines = [f"== graph breaks ({len(self.breaks)}: the function runs as compiled segments)"]
+        lines += [f"{i + 1}. {b}" for i, b in enumerate(self.breaks)]
+        for i, g in enumerate(self.segments):
+            lines.append(f"-- segment {i + 1} ({len(g.eqns)} eqns)\n{g}")
+        return "\n".join(lines)
 
     def _gradient_sections(self) -> list[str]:
         assert self.plan is not None
@@ -223,8 +254,11 @@ class Explanation:
 def explain(fn: Any, *args: Any, **kwargs: Any) -> Explanation:
     """Trace (or reuse) ``fn`` for these arguments and describe what was built; when inputs
     require grad (under grad mode), the gradient program too."""
-    cf = fn if isinstance(fn, CompiledFunction) else compile(fn)
+    cf = getattr(fn, "_compiled", fn)  # an OptimizedModule's compiled call
+    cf = cf if isinstance(cf, CompiledFunction) else compile(cf)
     entry, leaves = cf.graph_for(*args, **kwargs)
+    if entry.segmented:
+        return _explain_breaks(cf, entry, args, kwargs)
     lifted = [
         f"{type(t).__name__} shape={list(t.shape)} dtype={t.dtype.name} "
         f"requires_grad={t.requires_grad}"
@@ -241,6 +275,7 @@ def explain(fn: Any, *args: Any, **kwargs: Any) -> Explanation:
     )
     if entry.graph is None:
         return ex
+    ex.compiled_eqns = len(entry.graph.eqns)
     inputs = [x for x in leaves if isinstance(x, Tensor)] + entry.lifted
     wrt = tuple(i for i, t in enumerate(inputs) if t.requires_grad) if is_grad_enabled() else ()
     if wrt:
@@ -248,3 +283,23 @@ def explain(fn: Any, *args: Any, **kwargs: Any) -> Explanation:
     else:
         ex.inference = entry.inference()
     return ex
+
+
+def _explain_breaks(cf: CompiledFunction, entry: Any, args: tuple, kwargs: dict) -> Explanation:
+    """A function with graph breaks: run it once (its side effects happen) and describe each
+    break and compiled segment (Note [graph breaks] in breaks.py)."""
+    record = Record()
+    entry.first_result = MISS  # (the tracing call's result, if unclaimed, is not wanted)
+    Session(cf, record).run(*flatten((args, kwargs)))
+    return Explanation(
+        getattr(cf, "__qualname__", repr(cf)),
+        None,
+        guards.describe(entry.sig),
+        [],
+        breaks=record.breaks,
+        segments=record.segments,
+        compiled_eqns=record.compiled_eqns,
+        eager_ops=record.eager_ops,
+        eager_calls=record.eager_calls,
+        entry=entry,
+    )

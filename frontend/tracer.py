@@ -23,8 +23,9 @@ Alias = tuple[int, tuple[ViewStep, ...]]  # (input position, view ops from it to
 
 DATA_DEPENDENT = (
     "adjit.compile traced a use of a tensor's value ({what}), which is not known "
-    "while tracing. Use adjit.where(cond, a, b) for value-dependent choices, or "
-    "adjit.compile(fn, fallback='eager') to run such calls eagerly."
+    "while tracing. Use adjit.where(cond, a, b) for value-dependent choices, "
+    "adjit.compile(fn) without fullgraph=True to split the function there (a graph break), "
+    "or adjit.compile(fn, fallback='eager') to run such calls eagerly."
 )
 
 
@@ -62,7 +63,7 @@ class Tracer(Tensor):
     # metadata comes from the Aval, never from data
     @property
     def _data(self) -> np.ndarray:  # type: ignore[override]
-        raise TracingError(DATA_DEPENDENT.format(what="tensor data"))
+        return self._concrete("tensor data read by an operation")._data
 
     @property
     def shape(self) -> Size:
@@ -138,35 +139,56 @@ class Tracer(Tensor):
         return self._trace.emit(Op.DETACH, [self], {}, None)
 
     def __repr__(self) -> str:
-        return f"Tracer({self._var.aval}, requires_grad={self._requires_grad})"
+        if getattr(self._trace, "session", None) is None:
+            return f"Tracer({self._var.aval}, requires_grad={self._requires_grad})"
+        return repr(self._concrete("printing a tensor"))
+
+    __str__ = __repr__
 
     def _value_error(self, what: str) -> TracingError:
         return TracingError(DATA_DEPENDENT.format(what=what))
 
+    def _concrete(self, what: str) -> Tensor:
+        """This tensor's value: a graph break (Note [graph breaks] in breaks.py) when the
+        function may be split there; otherwise a TracingError naming the use."""
+        session = getattr(self._trace, "session", None)
+        if session is None:
+            raise self._value_error(what)
+        if session.trace is not self._trace:  # a copy made before a break
+            session.resolve(self)
+            return self
+        session.graph_break(what)
+        if type(self) is Tracer:  # not an output of the segment (cannot happen for a user's)
+            raise self._value_error(what)
+        return self
+
     def item(self) -> Any:
-        raise self._value_error("Tensor.item()")
+        return self._concrete("Tensor.item()").item()
 
     def tolist(self) -> Any:
-        raise self._value_error("Tensor.tolist()")
+        return self._concrete("Tensor.tolist()").tolist()
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
-        raise self._value_error("Tensor.numpy()")
+        return self._concrete("Tensor.numpy()").numpy(force=force)
 
     def __bool__(self) -> bool:
-        raise self._value_error("bool(tensor), e.g. `if tensor:` or a comparison in `if`")
+        what = "bool(tensor), e.g. `if tensor:` or a comparison in `if`"
+        return bool(self._concrete(what))
 
     def __float__(self) -> float:
-        raise self._value_error("float(tensor)")
+        return float(self._concrete("float(tensor)"))
 
     def __int__(self) -> int:
-        raise self._value_error("int(tensor)")
+        return int(self._concrete("int(tensor)"))
 
     def __index__(self) -> int:
-        raise self._value_error("a tensor used as a Python index")
+        return self._concrete("a tensor used as a Python index").__index__()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        raise self._value_error("conversion to a NumPy array")
+        return self._concrete("conversion to a NumPy array").__array__(dtype, copy)
 
+    def __format__(self, spec: str) -> str:
+        return format(self._concrete("formatting a tensor"), spec)
 
 
 class _TracedHandle:

@@ -35,7 +35,7 @@ class GradFunction:
     ) -> None:
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
         self.argnums, self.has_aux, self.value = argnums, has_aux, value
-        self._compiled = CompiledFunction(self._unpacked(fn), backend=backend)
+        self._compiled = CompiledFunction(self._unpacked(fn), backend=backend, fullgraph=True)
         self._fast: dict[tuple, _FastGrad] = {}  # guards.fast_key -> the whole call, prepared
         self._hot: Callable[[tuple[Any, ...]], Any] | None = None  # the last call's trampoline
 

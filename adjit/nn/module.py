@@ -447,7 +447,21 @@ class Module:
             return self.forward(*args, **kwargs)
         return _hooks.call_with_hooks(self, args, kwargs)
 
-    __call__ = _call_impl
+    _compiled_call_impl: Any = None  # set by compile(): calls run it instead
+
+    def _wrapped_call_impl(self, *args: Any, **kwargs: Any) -> Any:
+        compiled = self._compiled_call_impl
+        if compiled is not None:
+            return compiled(*args, **kwargs)
+        return self._call_impl(*args, **kwargs)
+
+    __call__ = _wrapped_call_impl
+
+    def compile(self, *args: Any, **kwargs: Any) -> None:
+        """Compile this module's ``__call__`` in place with ``adjit.compile(*args, **kwargs)``."""
+        from adjit.frontend.surface import compile
+
+        self._compiled_call_impl = compile(self._call_impl, *args, **kwargs)
 
     def _forward_unimplemented(self, *input: Any) -> None:
         raise NotImplementedError(

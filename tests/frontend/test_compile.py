@@ -186,7 +186,7 @@ def test_lifted_tensors_see_updates():
 
 
 def test_data_dependent_control_flow_names_the_line():
-    @adjit.compile
+    @adjit.compile(fullgraph=True)  # (without it: a graph break, tests/frontend/test_graph_breaks)
     def f(x):
         if x.sum() > 0:  # value-dependent
             return x
@@ -210,11 +210,11 @@ def test_data_dependent_control_flow_names_the_line():
 )
 def test_value_uses_raise_tracing_error(use):
     with pytest.raises(adjit.TracingError):
-        adjit.compile(use)(adjit.ones(1))
+        adjit.compile(use, fullgraph=True)(adjit.ones(1))
 
 
 def test_fallback_eager_warns_once_and_runs():
-    @adjit.compile(fallback="eager")
+    @adjit.compile(fallback="eager", fullgraph=True)
     def f(x):
         return x if x.sum() > 0 else -x
 

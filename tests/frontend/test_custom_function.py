@@ -194,7 +194,7 @@ def test_a_forward_that_reads_data_refuses_to_trace_or_runs_eagerly() -> None:
     with pytest.raises(adjit.TracingError, match=r"Tensor\.item\(\)"):
         adjit.grad(lambda t: Halve.apply(t).sum())(adjit.tensor(X))
     with pytest.warns(UserWarning, match="running .* eagerly"):
-        out = adjit.compile(lambda t: Halve.apply(t).sum(), fallback="eager")(x)
+        out = adjit.compile(lambda t: Halve.apply(t).sum(), fallback="eager", fullgraph=True)(x)
     out.backward()
     np.testing.assert_allclose(x.grad.numpy(), np.full(3, 0.5))
 

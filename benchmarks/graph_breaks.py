@@ -1,0 +1,86 @@
+"""A compiled MLP training-step loop with a ``loss.item()`` graph break per step, vs without it.
+
+Run: ``python -m benchmarks.graph_breaks [--threads 1] [--steps 200] [--rounds 15]``. Both loops
+run the same model, data and optimizer at the same thread count, interleaved round by round;
+prints the median time per step with the interquartile range, and the ratio (issue 15's bar:
+the loop with the break within 10% of the loop without it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+
+import adjit
+
+
+def make(with_item: bool, backend: str) -> Callable[[], None]:
+    """One training step: a compiled forward (logging ``loss.item()`` inside when
+    ``with_item``), then eager backward and SGD."""
+    adjit.manual_seed(0)
+    model = adjit.nn.Sequential(
+        adjit.nn.Linear(32, 64),
+        adjit.nn.ReLU(),
+        adjit.nn.Linear(64, 64),
+        adjit.nn.ReLU(),
+        adjit.nn.Linear(64, 1),
+    )
+    opt = adjit.optim.SGD(model.parameters(), lr=1e-3)
+    x, y = adjit.randn(64, 32), adjit.randn(64, 1)
+    losses: list[float] = []
+
+    def forward(x: adjit.Tensor, y: adjit.Tensor) -> adjit.Tensor:
+        loss = adjit.nn.functional.mse_loss(model(x), y)
+        if with_item:
+            losses.append(loss.item())  # a graph break
+        return loss
+
+    fwd = adjit.compile(forward, backend=backend)
+
+    def step() -> None:
+        loss = fwd(x, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def timed(step: Callable[[], None], steps: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - t0) / steps
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--backend", default="llvm")
+    a = ap.parse_args()
+    adjit.set_num_threads(a.threads)
+    warnings.simplefilter("ignore")  # the once-per-function graph-break warning
+    loops = {"without .item()": make(False, a.backend), "with .item()": make(True, a.backend)}
+    for step in loops.values():
+        timed(step, 20)  # compile and warm up
+    times: dict[str, list[float]] = {k: [] for k in loops}
+    for _ in range(a.rounds):
+        for name, step in loops.items():
+            times[name].append(timed(step, a.steps))
+    print(f"threads={a.threads} backend={a.backend} steps={a.steps} rounds={a.rounds}")
+    med = {}
+    for name, ts in times.items():
+        q = statistics.quantiles(ts, n=4)
+        med[name] = statistics.median(ts)
+        iqr = f"{q[0] * 1e6:.1f}-{q[2] * 1e6:.1f}"
+        print(f"{name:>16}: median {med[name] * 1e6:8.1f} us/step  IQR {iqr}")
+    print(f"ratio with/without: {med['with .item()'] / med['without .item()']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,293 @@
+"""Graph breaks: a compiled function split into compiled segments with Python in between."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..ir.graph import Lit, Var
+from ..runtime import trace_state
+from ..runtime.grad_mode import set_grad_enabled
+from ..runtime.tensor import Tensor
+from ..runtime.trace_state import TracingError, user_location
+from .pytree import flatten, unflatten
+from .tracer import DATA_DEPENDENT, Trace, Tracer
+
+if TYPE_CHECKING:
+    from .compile import CompiledFunction, Entry
+
+# Note [graph breaks]
+# ~~~~~~~~~~~~~~~~~~~
+# Python cannot resume a frame in the middle, so a function that broke once runs in "segment
+# mode" on every later call: the Python function itself runs, its tensor ops are recorded into
+# a SegmentTrace (tracers, never computed), and where Python needs a value (``.item()``,
+# ``bool``, printing, a ``compiler.disable``d call, any read of a tracer's data) the segment
+# recorded so far is flushed: its graph, whose outputs are the tracers still alive (weak
+# references say which), is looked up by its structure (ops, attributes, avals, wiring,
+# constants) and run compiled; each live tracer then *becomes* the concrete result tensor
+# (its class and state swapped in place, so every Python reference sees the value), with the
+# compiled backward node as its grad_fn. The next segment lifts those tensors as inputs, so
+# gradients chain across segments through eager autograd. Python side effects between
+# segments happen on every call, as eagerly; only the tensor arithmetic is compiled.
+#
+# A different branch taken after a break records a different segment (a new structure key:
+# compiled once, then cached), so the segments are guarded by what was observed.
+
+
+@dataclass
+class Break:
+    """One graph break: why, and the user's line."""
+
+    reason: str
+    loc: str | None
+
+    def __str__(self) -> str:
+        return f"{self.loc or '<unknown>'}: {self.reason}"
+
+
+@dataclass
+class Record:
+    """What one call in segment mode did (``adjit.explain`` shows it)."""
+
+    breaks: list[Break] = field(default_factory=list)
+    segments: list[Any] = field(default_factory=list)  # the Graph of each compiled segment
+    compiled_eqns: int = 0
+    eager_ops: int = 0  # ops run eagerly on constants made inside the function
+    eager_calls: list[str] = field(default_factory=list)  # compiler.disable'd functions
+
+
+class SegmentTrace(Trace):
+    """A Trace that knows its session (so a value read breaks instead of failing), keeps
+    weak references to its tracers (the live ones are the segment's outputs) and the
+    concrete tensor behind each input."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self.values: list[Tensor] = []  # concrete value of each input var, in order
+        self.tracers: list[weakref.ref[Tracer]] = []
+        self.results: dict[Var, Tensor] = {}  # after the flush: each output var's value
+        self.arg_tracers: list[weakref.ref[Tracer]] = []  # the first segment's arguments
+
+    def new_input(self, aval: Any, requires_grad: bool, hint: str = "") -> Tracer:
+        tr = super().new_input(aval, requires_grad, hint)
+        self.tracers.append(weakref.ref(tr))
+        return tr
+
+    def new_arg(self, t: Tensor) -> Tracer:
+        tr = super().new_arg(t)
+        self.values.append(t)
+        tr._arg = t  # type: ignore[attr-defined]
+        self.arg_tracers.append(weakref.ref(tr))
+        return tr
+
+    def lift(self, t: Tensor) -> Tracer:
+        n = len(self.input_vars)
+        tr = super().lift(t)
+        if len(self.input_vars) > n:
+            self.values.append(t)
+        return tr
+
+    def atom(self, t: Tensor) -> Any:
+        if type(t) is Tracer and t._trace is not self:  # made before a break, copied aside
+            self.session.resolve(t)
+        return super().atom(t)
+
+    def involves(self, inputs: list[Tensor]) -> bool:
+        if super().involves(inputs):
+            return True
+        self.session.record.eager_ops += 1  # runs eagerly: constants made inside the function
+        return False
+
+    def emit(self, op: Any, inputs: list[Tensor], attrs: dict[str, Any], name: Any) -> Tracer:
+        tr = super().emit(op, inputs, attrs, name)
+        self.tracers.append(weakref.ref(tr))
+        return tr
+
+
+class Session:
+    """One call of a compiled function with graph breaks enabled."""
+
+    def __init__(self, cf: CompiledFunction, record: Record | None = None) -> None:
+        self.cf = cf
+        self.record = record if record is not None else Record()
+        self.trace = SegmentTrace(self)
+        self.broke = False
+
+    def start(self, leaves: list[Any]) -> list[Any]:
+        """Argument tracers of the first segment for these flattened arguments."""
+        return [self.trace.new_arg(x) if isinstance(x, Tensor) else x for x in leaves]
+
+    def graph_break(self, reason: str, error: str | None = None) -> None:
+        """Run the segment recorded so far and continue in a new one (``fullgraph=True``:
+        raise ``error``, by default the text for a value read)."""
+        nested = trace_state.current() is not self.trace  # another trace is active
+        if self.cf.fullgraph or nested:
+            raise TracingError(error or DATA_DEPENDENT.format(what=reason))
+        self.broke = True
+        self.record.breaks.append(Break(reason, user_location()))
+        self.flush()
+        self.trace = SegmentTrace(self)
+        trace_state.set_current(self.trace)
+
+    def flush(self) -> None:
+        """Compile (or find) and run the current segment; its live tracers become tensors."""
+        prev = trace_state.set_current(None)
+        try:
+            self._flush(self.trace)
+        finally:
+            trace_state.set_current(prev)
+
+    def _flush(self, trace: SegmentTrace) -> None:
+        live = [t for r in trace.tracers if (t := r()) is not None and type(t) is Tracer]
+        lifted = {id(tr) for tr in trace._lifted_ids.values()}
+        live = [t for t in live if t._trace is trace and id(t) not in lifted]
+        if not trace.eqns and not trace.mutated:
+            for t in live:  # nothing computed: arguments (aliased again), or nothing
+                arg = getattr(t, "_arg", None)
+                if arg is not None:
+                    _become(t, arg, {id(arg)})
+            return
+        entry = self.cf._segment_entry(trace, live)
+        with set_grad_enabled(True):  # each equation keeps the grad mode it was traced in
+            results = self.cf._execute(entry, list(trace.values))
+        self.record.segments.append(entry.graph)  # (kept for explain; one call's worth)
+        self.record.compiled_eqns += len(trace.eqns)
+        inputs = {id(v) for v in trace.values}
+        for t, r in zip(live, results, strict=True):
+            trace.results[t._var] = r
+            _become(t, r, inputs)
+
+    def resolve(self, t: Tracer) -> None:
+        """A tracer of an earlier segment that the flush did not see (a copy made without
+        the trace, e.g. ``object.__new__``): it becomes that segment's value of its var."""
+        old = t._trace
+        r = old.results.get(t._var) if isinstance(old, SegmentTrace) else None
+        if r is None or not isinstance(old, SegmentTrace) or old.session is not self:
+            raise TracingError(
+                "a traced value from before a graph break was not kept by the break; "
+                "use adjit.compile(fn, fullgraph=True) to find the value read that splits "
+                "the function"
+            )
+        _become(t, r, {id(v) for v in old.values})
+
+    def run(self, leaves: list[Any], spec: Any) -> Any:
+        """Call the function in segment mode: record, break where values are read, flush."""
+        args, kwargs = unflatten(spec, self.start(leaves))
+        prev = trace_state.set_current(self.trace)
+        try:
+            out = self.cf.fn(*args, **kwargs)
+            return self.finish(out)
+        finally:
+            trace_state.set_current(prev)
+
+    def finish(self, out: Any) -> Any:
+        """The last segment; arguments returned as they are are the arguments again."""
+        self.flush()
+        leaves, spec = flatten(out)
+        if not any("_arg" in getattr(x, "__dict__", ()) for x in leaves):
+            return out
+        return unflatten(spec, [getattr(x, "_arg", x) for x in leaves])
+
+
+def _become(tracer: Tracer, t: Tensor, inputs: set[int] | None = None) -> None:
+    """Make ``tracer`` the concrete tensor ``t`` in place: every reference sees the value.
+    An input (``id`` in ``inputs``) comes back as a view of it (same memory, gradients reach
+    it); an argument tracer so remembers its argument, returned as itself by ``finish``."""
+    arg = tracer.__dict__.get("_arg")
+    same = inputs is not None and id(t) in inputs
+    if same and (t._requires_grad or t._grad_fn is not None):
+        t = t.view(tuple(t.shape))  # type: ignore[attr-defined]  # gradients reach the input
+    tracer.__class__ = type(t)  # type: ignore[assignment]
+    d = tracer.__dict__
+    d.clear()
+    d.update(t.__dict__)
+    if same and arg is not None:
+        d["_arg"] = arg
+
+
+def _aval(t: Tensor) -> Any:
+    from ..ir.aval import Aval
+
+    return Aval(tuple(t.shape), t.dtype)
+
+
+def structure_key(entry: Entry) -> tuple:
+    """What a segment's compiled program depends on: input avals, every equation's op,
+    attributes, operand wiring and grad mode, constants' values and the outputs."""
+    g = entry.graph
+    assert g is not None
+    index: dict[Var, int] = {}
+    parts: list[Any] = []
+    for v in g.inputs:
+        index[v] = len(index)
+        parts.append(v.aval)
+    for v, arr in g.consts:
+        index[v] = len(index)
+        parts.append(("const", arr.dtype.str, arr.shape, arr.tobytes()))
+    for e in g.eqns:
+        ins = tuple(index[a] if isinstance(a, Var) else (a.value, a.aval) for a in e.inputs)
+        parts.append((e.op, ins, _freeze(e.attrs), e.no_grad))
+        index[e.out] = len(index)
+    parts.append(tuple(index[a] if isinstance(a, Var) else (a.value, a.aval) for a in g.outputs))
+    parts.append(tuple(entry.aliases))
+    return tuple(parts)
+
+
+def _freeze(v: Any) -> Any:
+    """A hashable stand-in for an attribute value (objects stand for themselves)."""
+    if isinstance(v, dict):
+        return tuple((k, _freeze(x)) for k, x in v.items())
+    if isinstance(v, list | tuple):
+        return (type(v).__name__, *(_freeze(x) for x in v))
+    if isinstance(v, np.ndarray):
+        return ("array", v.dtype.str, v.shape, v.tobytes())
+    if isinstance(v, Lit):
+        return (v.value, v.aval)
+    try:
+        hash(v)
+    except TypeError:
+        return ("object", v)  # compared by identity (kept alive by the key)
+    return v
+
+
+def disable(fn: Callable[..., Any] | None = None, recursive: bool = True) -> Any:
+    """``adjit.compiler.disable``: ``fn`` always runs eagerly, also inside a compiled
+    function (there it is a graph break: the segment before it runs compiled first)."""
+    if fn is None:
+        return lambda f: disable(f, recursive)
+    if not recursive:
+        raise NotImplementedError(
+            "adjit.compiler.disable(recursive=False) is not supported: adjit does not compile "
+            "the functions a disabled function calls separately"
+        )
+
+    import functools
+
+    @functools.wraps(fn)
+    def eager(*args: Any, **kwargs: Any) -> Any:
+        trace = trace_state.current()
+        if trace is None:
+            return fn(*args, **kwargs)
+        session = getattr(trace, "session", None)
+        name = getattr(fn, "__qualname__", repr(fn))
+        refusal = (
+            f"{name} is marked adjit.compiler.disable and runs eagerly, which needs a graph "
+            "break here (not allowed with fullgraph=True or inside adjit.grad)"
+        )
+        if session is None:
+            raise TracingError(refusal)
+        session.graph_break(f"call to adjit.compiler.disable'd {name}", refusal)
+        session.record.eager_calls.append(name)
+        trace_state.set_current(None)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            trace_state.set_current(session.trace)
+
+    eager._adjit_disabled = True  # type: ignore[attr-defined]
+    return eager
