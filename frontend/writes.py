@@ -33,6 +33,7 @@ import numpy as np
 
 from ..runtime.backward import backward
 from ..runtime.tensor import Tensor
+from ..runtime.trace_state import TracingError
 from .tracer import Trace, Tracer
 
 
@@ -66,6 +67,11 @@ class Writes:
         return all(opt._trace_signature() == sig for opt, sig in self.optimizers)
 
     def apply(self, values: Sequence[Any], inputs: Sequence[Tensor]) -> None:
+        if any(isinstance(v, Tracer) for v in values):
+            raise TracingError(
+                "a compiled function that runs backward() or an optimizer step cannot be "
+                "called inside another compiled function yet; call it at the top level"
+            )
         it = iter(values)
         for owner, mode in self.grads:
             if mode == "none":

@@ -348,3 +348,17 @@ def test_backward_inside_continues_through_history_made_outside(closure):
     adjit.compile(f)(h)
     _close(w.grad.numpy(), (8 * w).detach().numpy())
     assert h.grad is None
+
+
+def test_a_compiled_step_inside_another_compiled_function_refuses():
+    lin = nn.Linear(2, 1)
+
+    @adjit.compile
+    def inner(x):
+        loss = lin(x).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(TracingError, match="inside another compiled function"):
+        adjit.compile(lambda x: inner(x) * 2)(adjit.ones(3, 2))
+    assert all(p.grad is None for p in lin.parameters())
