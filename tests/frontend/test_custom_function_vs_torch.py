@@ -555,6 +555,8 @@ EAGER_ROWS: dict[str, Callable[[Any, Any], Any]] = {
     "setup_context with a ctx forward": lambda L, C: _setup_with_ctx(L),
     "setup_context saves an input returned as-is": lambda L, C: _returned_and_saved(L, True),
     "... under no_grad": lambda L, C: _returned_and_saved(L, False),
+    "clear_saved_tensors_on_access, read once": lambda L, C: _clear_on_access(L, 1),
+    "clear_saved_tensors_on_access, read twice": lambda L, C: _clear_on_access(L, 2),
     "classic style with a keyword tensor": lambda L, C: _classic_keyword(L, C),
     **{name: _bad_row(name) for name in BAD},
 }
@@ -575,6 +577,24 @@ def _classic_keyword(L: Any, C: Any) -> Any:
 
     x, k = _leaf(L, [1.0, 2.0]), _leaf(L, [3.0, 4.0])
     return F.apply(x, k=k), _backward(F.apply(x, k=k), x, k), seen
+
+
+def _clear_on_access(L: Any, reads: int) -> Any:
+    class F(L.autograd.Function):
+        clear_saved_tensors_on_access = True
+
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            saved = [ctx.saved_tensors for _ in range(reads)]
+            return g * saved[0][0]
+
+    x = _leaf(L, [1.0, 3.0])
+    return _backward(F.apply(x), x)
 
 
 def _bad_save(L: Any) -> Any:
