@@ -51,7 +51,7 @@ class Generator:
         if kind != "cpu":
             raise RuntimeError(f"adjit runs on the CPU only; device '{device}' is not available")
         self._engine = MT19937()
-        self.manual_seed(DEFAULT_SEED)
+        self._seed_now(DEFAULT_SEED)
 
     @property
     def device(self) -> Any:
@@ -61,16 +61,22 @@ class Generator:
 
     # ---- seeding ----------------------------------------------------------------------------
     def manual_seed(self, seed: Any) -> Generator:
+        """Seed now; while tracing, when the compiled program runs (Note [generator effects])."""
+        if _traced_effect("manual_seed", self, seed=_unpack_seed(seed)) is None:
+            self._seed_now(seed)
+        return self
+
+    def _seed_now(self, seed: Any) -> None:
         self._seed = _unpack_seed(seed)
         self._engine.seed(self._seed)
         self.next_double_normal: float | None = None
         self.next_float_normal: float | None = None
-        return self
 
     def seed(self) -> int:
         """Seed from the operating system's entropy and return the seed."""
+        _refuse_while_tracing("seed() (fresh entropy at every call)")
         s = int.from_bytes(os.urandom(8), "little")
-        self.manual_seed(s)
+        self._seed_now(s)
         return s
 
     def initial_seed(self) -> int:
@@ -88,6 +94,9 @@ class Generator:
 
     # ---- state ------------------------------------------------------------------------------
     def get_state(self) -> Tensor:
+        traced = _traced_effect("get_state", self, shape=(STATE_SIZE,))
+        if traced is not None:  # (Note [generator effects])
+            return traced
         key, left, nxt = self._engine.raw_state()
         st = np.zeros((), STATE_DTYPE)
         st["seed"], st["left"], st["seeded"], st["next"] = self._seed, left, 1, nxt
@@ -101,13 +110,15 @@ class Generator:
     def set_state(self, new_state: Any) -> Generator:
         if not isinstance(new_state, Tensor):
             raise TypeError(f"expected a torch.ByteTensor, but got {type(new_state).__name__}")
-        if new_state._data.dtype != np.uint8:
+        if new_state.dtype.name != "uint8":  # (dtype, not data: a traced state has none)
             raise TypeError("RNG state must be a torch.ByteTensor")
         if new_state.numel() != STATE_SIZE:
             raise RuntimeError(
                 f"Expected a CPUGeneratorImplState of size {STATE_SIZE} but found the input "
                 f"RNG state size to be {new_state.numel()}"
             )
+        if _traced_effect("set_state", self, new_state) is not None:  # Note [generator effects]
+            return self
         st = np.frombuffer(np.ascontiguousarray(new_state._data).tobytes(), STATE_DTYPE)[0]
         left, nxt = int(st["left"]), int(st["next"])
         if not (st["seeded"] and 0 < left <= N and nxt <= N):
@@ -135,7 +146,28 @@ class Generator:
         raise NotImplementedError("graphsafe_set_state is not supported in this Generator")
 
 
-def _refuse_while_tracing() -> None:
+# Note [generator effects]
+# ``manual_seed``, ``get_rng_state`` and ``set_rng_state`` (and a Generator's own methods) called
+# while tracing act on the generator when the compiled program runs, in order with its draws:
+# each is a RANDOM equation (samplers "manual_seed", "get_state", "set_state" in
+# runtime/random_draws.py), an effect like a draw (Note [random numbers in compiled code]).
+# ``seed()`` (fresh entropy at every call) refuses.
+def _traced_effect(
+    sampler: str, gen: Generator, *inputs: Any, shape: tuple[int, ...] = (0,), **params: Any
+) -> Tensor | None:
+    """While tracing: the generator effect recorded as a RANDOM equation (its uint8 result);
+    else None (act now)."""
+    from .trace_state import current
+
+    if current() is None:
+        return None
+    from ..ir import dtypes as D
+    from .ops_random import traced_sample
+
+    return traced_sample(sampler, shape, D.uint8, gen, *inputs, **params)
+
+
+def _refuse_while_tracing(what: str = "") -> None:
     """Note [random under compile]
     A random function called while tracing records a RANDOM equation that draws when the
     compiled program runs (Note [random numbers in compiled code] in ir/random.py); it never
@@ -144,6 +176,8 @@ def _refuse_while_tracing() -> None:
     program run on concrete tensors inside another trace): refuse clearly instead."""
     from .trace_state import TracingError, current
 
+    if current() is not None and what:
+        raise TracingError(f"{what} is not supported inside a compiled function")
     if current() is not None:
         raise TracingError(
             "random numbers drawn here inside a compiled function would be drawn once and "

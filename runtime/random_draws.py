@@ -255,6 +255,27 @@ def rrelu(generator: Any, x: np.ndarray, *, shape: tuple[int, ...], dtype: DType
     return noise.astype(_np(dtype))
 
 
+# ---- generator effects (Note [generator effects] in runtime/generator.py) -------------------
+_NOTHING = np.zeros(0, np.uint8)
+
+
+def seed_effect(generator: Any, *, shape: tuple[int, ...], dtype: DType, seed: int) -> np.ndarray:
+    resolve(generator).manual_seed(seed)
+    return _NOTHING
+
+
+def get_state_effect(generator: Any, *, shape: tuple[int, ...], dtype: DType) -> np.ndarray:
+    return resolve(generator).get_state()._data
+
+
+def set_state_effect(generator: Any, state: np.ndarray, *, shape: tuple[int, ...],
+                     dtype: DType) -> np.ndarray:  # fmt: skip
+    from .tensor import Tensor
+
+    resolve(generator).set_state(Tensor._make(np.array(state, np.uint8)))
+    return _NOTHING
+
+
 SAMPLERS.update({name: sample(name) for name in DRAWS})
 SAMPLERS.update(
     {
@@ -266,5 +287,8 @@ SAMPLERS.update(
         "dropout": dropout,
         "alpha_dropout": alpha_dropout,
         "rrelu": rrelu,
+        "manual_seed": seed_effect,
+        "get_state": get_state_effect,
+        "set_state": set_state_effect,
     }
 )

@@ -482,3 +482,36 @@ def test_dropout_after_batch_first_lstm(backend: str) -> None:
     for g, e in zip(got, expected, strict=True):
         assert ((g == 0) == (e == 0)).all()  # the same mask
         np.testing.assert_allclose(g, e, rtol=1e-6)  # LSTM's tanh/sigmoid: kernels' own
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_seeding_and_states_inside_act_at_call_time(backend: str) -> None:
+    """manual_seed, get/set_rng_state, fork_rng and a Generator's manual_seed inside the
+    function act when the compiled program runs, in order with its draws (Note [generator
+    effects])."""
+
+    def f(L: Any, x: Any, g: Any) -> Any:
+        a = L.rand(3, 4)
+        L.manual_seed(7)
+        b = L.rand(3, 4)
+        s = L.get_rng_state()
+        c = L.randn(3, 4)
+        L.set_rng_state(s)
+        with L.random.fork_rng():
+            d = L.randn(3, 4)
+        g.manual_seed(2)
+        return x + a + b * 2 + c * 3 + d * 4 + L.rand(3, 4, generator=g) * 5
+
+    g = adjit.Generator()
+    compiled = adjit.compile(lambda x: f(adjit, x, g), backend=backend)
+    for _ in range(2):  # the second call from where the first left the generator
+        adjit.manual_seed(0)
+        expected = f(adjit, adjit.tensor(X), g).numpy()
+        state = adjit.get_rng_state().numpy()
+        adjit.manual_seed(0)
+        assert _same(compiled(adjit.tensor(X)).numpy(), expected)
+        assert _same(adjit.get_rng_state().numpy(), state)
+    torch.manual_seed(0)
+    assert _same(expected, f(torch, torch.tensor(X), torch.Generator()).numpy())
+    with pytest.raises(RuntimeError, match="seed.* is not supported inside a compiled function"):
+        adjit.compile(lambda x: x + adjit.seed())(adjit.tensor(X))
