@@ -28,6 +28,10 @@ order, outermost dim first) among its params. What stays C order, unlike eager: 
 of the compiled function that is itself non-contiguous (calls do not specialize on strides),
 and a permuted layout that eager's elementwise ops carry on (``dropout(x.t() * 2)``).
 
+The same equation carries the generator's other effects inside a compiled function
+(``manual_seed``, ``get_rng_state``, ``set_rng_state``: Note [generator effects] in
+runtime/generator.py), so they too act at call time, in order with the draws.
+
 RANDOM is an effect: the stream position after the call depends on every draw, in order.
 
 - DCE keeps every random equation, used or not (eager mode advances the generator either way);

@@ -30,6 +30,8 @@ STEPS = [
     "h = T.where(T.rand({shape}) < {p}, h, x1)",
     "h = h - T.normal(0.0, 1.0, {shape})",
     "T.rand(3)",  # a draw nothing reads
+    "h = h * h.new_empty({shape}).bernoulli_({p})",  # a fill of a tensor made inside
+    "T.manual_seed(5)",  # seeding inside acts when the program runs
     "h = h * x1",
     "h = T.relu(h) + x1",
     "h = h.abs() - x1",
