@@ -223,6 +223,7 @@ class Trace:
         self.slots: dict[int, GradSlot] = {}  # outside tensors' .grad as the function sees it
         self.arg_grads: dict[int, Tensor] = {}  # argument position -> its accumulated gradient
         self.boundary: dict[int, tuple[Tensor, Tensor]] = {}  # non-leaf outside tensor -> grad
+        self.hypers: list[tuple[Tensor, dict[str, Any], str]] = []  # (holder, owner, key)
         self.optimizers: dict[int, OptimizerNote] = {}
         self.backward_done = False  # a backward() without create_graph consumed the graph
 
@@ -383,6 +384,14 @@ class Trace:
         if requires_grad:
             self.leaf_vars.add(t._var)
             self.made_leaves.append(t)
+
+    def lift_hyper(self, owner: dict[str, Any], key: str) -> Tracer:
+        """``owner[key]`` (a Python number, e.g. an optimizer group's learning rate) as a 0-d
+        float64 input read afresh at every call (Note [traced training steps])."""
+        with trace_state.paused():
+            holder = Tensor._make(np.array(owner[key], np.float64))
+        self.hypers.append((holder, owner, key))
+        return self.lift(holder)
 
     def mark_differentiated(self, t: Tracer) -> None:
         """An argument ``adjit.grad`` differentiates: it requires grad inside the function."""

@@ -21,7 +21,10 @@ In-place updates of existing state and parameters are ordinary mutations of outs
 (``Trace.mutate``). The guards: a gradient the function read must be None (or a tensor) again,
 and is re-read from ``p.grad`` at each call (never a stale tensor); each optimizer's
 hyper-parameters and state layout must be unchanged (``Optimizer._trace_signature``), else the
-function is traced again (a learning-rate schedule retraces per value, as under torch.compile).
+function is traced again. The learning rate is not baked in: during the traced step the group
+holds a 0-d float64 input read from the group at each call (``Optimizer.RUN_TIME_HYPERS``), so a
+schedule that changes it every step runs the same program (torch.compile recompiles there
+unless the user makes the learning rate a tensor).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class Writes:
         self.none_guards: list[tuple[Tensor, bool]] = []  # (owner, grad was None)
         self.sources: list[tuple[int, Tensor]] = []  # (lifted index, owner of that .grad)
         self.optimizers: list[tuple[Any, tuple]] = []  # (optimizer, signature)
+        self.hypers: list[tuple[int, dict[str, Any], str]] = []  # (lifted index, owner, key)
 
     @property
     def n_outputs(self) -> int:
@@ -64,6 +68,11 @@ class Writes:
             if g is None:
                 return False
             lifted[k] = g
+        for k, owner, key in self.hypers:
+            value = owner.get(key)
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                return False
+            lifted[k] = Tensor._make(np.array(value, np.float64))
         return all(opt._trace_signature() == sig for opt, sig in self.optimizers)
 
     def apply(self, values: Sequence[Any], inputs: Sequence[Tensor]) -> None:
@@ -134,11 +143,15 @@ def collect_writes(trace: Trace, restore_only: bool = False) -> Writes | None:
         if not restore_only:
             w.values.append(g)
             w.boundary.append(t)
+    for holder, owner, key in trace.hypers:
+        w.hypers.append((lifted_at[id(holder)], owner, key))
     for k, g in sorted(trace.arg_grads.items()):
         if not restore_only:
             w.values.append(g)
             w.arg_grads.append(k)
-    if restore_only or not (w.values or w.grads or w.none_guards or w.sources or w.optimizers):
+    if restore_only or not (
+        w.values or w.grads or w.none_guards or w.sources or w.optimizers or w.hypers
+    ):
         return None
     return w
 

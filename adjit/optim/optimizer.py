@@ -261,8 +261,15 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        if trace_state.current() is not None:
-            self._begin_traced_step()
+        hypers = self._begin_traced_step() if trace_state.current() is not None else []
+        try:
+            self._step_groups()
+        finally:
+            for group, key, value in hypers:
+                group[key] = value
+        return loss
+
+    def _step_groups(self) -> None:
         with set_grad_enabled(bool(self.defaults.get("differentiable", False))):
             for group in self.param_groups:
                 with_grad = [p for p in group["params"] if p.grad is not None]
@@ -286,24 +293,38 @@ class Optimizer:
                         self._update(p, p.grad, group, state)
                     if not state:  # keep ``state`` free of empty entries, as PyTorch's is
                         del self.state[p]
-        return loss
 
-    def _begin_traced_step(self) -> None:
+    # hyper-parameters a traced step reads at run time (a schedule changes them every step):
+    # during the traced step the group holds a 0-d float64 tensor read afresh at each call
+    RUN_TIME_HYPERS = ("lr",)
+
+    def _begin_traced_step(self) -> list[tuple[dict[str, Any], str, Any]]:
         """A step inside a compiled function (Note [traced training steps] in
         frontend/writes.py): first-step state is made eagerly, once, exactly as the eager step
-        would make it; the trace then guards this optimizer's hyper-parameters and state."""
+        would make it; the trace then guards this optimizer's other hyper-parameters and its
+        state. Returns the swapped-in run-time hyper-parameters, to put back afterwards."""
         with trace_state.paused():
             for group in self.param_groups:
                 for p in group["params"]:
                     if p.grad is not None and not p.is_complex():
                         self._init_state(p, group, self.state[p])
-        trace_state.current().note_optimizer(self, self._trace_signature())
+        trace = trace_state.current()
+        trace.note_optimizer(self, self._trace_signature())
+        swapped = []
+        for group in self.param_groups:
+            for key in self.RUN_TIME_HYPERS:
+                value = group.get(key)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    swapped.append((group, key, value))
+                    group[key] = trace.lift_hyper(group, key)
+        return swapped
 
     def _trace_signature(self) -> tuple:
         """What a traced step bakes in: each group's Python hyper-parameters, and which state
         each parameter has (tensors by identity, Python values by value)."""
+        skip = ("params", *self.RUN_TIME_HYPERS)
         groups = tuple(
-            tuple((k, id(v) if isinstance(v, Tensor) else v) for k, v in g.items() if k != "params")
+            tuple((k, id(v) if isinstance(v, Tensor) else v) for k, v in g.items() if k not in skip)
             for g in self.param_groups
         )
         state = tuple(

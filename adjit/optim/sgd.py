@@ -8,6 +8,7 @@ import numpy as np
 
 from adjit.optim._ops import axpy_, check_fused, check_lr, decayed, scaled
 from adjit.optim.optimizer import Optimizer
+from adjit.runtime import trace_state
 from adjit.runtime.tensor import Tensor
 
 
@@ -108,6 +109,9 @@ class SGD(Optimizer):
             else:
                 buf.mul_(momentum).add_(grad, alpha=1 - group["dampening"])
             grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
-        p.add_(grad, alpha=-group["lr"])
+        if trace_state.current() is not None:  # lr is a run-time input (RUN_TIME_HYPERS)
+            p.sub_(grad * group["lr"])
+        else:
+            p.add_(grad, alpha=-group["lr"])
 
     _update_traced = _update_eager

@@ -362,3 +362,39 @@ def test_a_compiled_step_inside_another_compiled_function_refuses():
     with pytest.raises(TracingError, match="inside another compiled function"):
         adjit.compile(lambda x: inner(x) * 2)(adjit.ones(3, 2))
     assert all(p.grad is None for p in lin.parameters())
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adamw"])
+def test_a_learning_rate_schedule_runs_one_program(name):
+    """The learning rate is read at each call, not baked in: a schedule that changes it every
+    step neither retraces nor trains differently from eager. (A momentum schedule, OneCycleLR's
+    default, changes a hyper-parameter that decides the program: it retraces per value.)"""
+
+    def run(compiled):
+        adjit.manual_seed(0)
+        m = nn.Linear(3, 2)
+        opt = OPTIMIZERS[name](adjit, m.parameters())
+        sched = adjit.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=0.1, total_steps=8, cycle_momentum=False
+        )
+
+        def step(x):
+            opt.zero_grad()
+            loss = m(x).pow(2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        f = adjit.compile(step) if compiled else step
+        x = adjit.linspace(-1, 1, 12).view(4, 3)
+        losses = []
+        for _ in range(8):
+            losses.append(f(x).item())
+            sched.step()
+        return losses, m.weight.detach().numpy().copy(), f
+
+    le, we, _ = run(False)
+    lc, wc, f = run(True)
+    assert f.trace_count <= 2
+    _close(lc, le, rtol=1e-5)
+    _close(wc, we, rtol=1e-5, atol=1e-6)
