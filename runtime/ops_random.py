@@ -1,6 +1,7 @@
 """Random tensors (``rand``, ``randn``, ``randint``, ``randperm``, ``normal``, ``bernoulli``,
 ``multinomial``, ``poisson``, the ``*_like`` forms) and the in-place fills (``uniform_``,
-``normal_``, ``random_``...), with PyTorch's checks, drawing PyTorch's numbers for a seed."""
+``normal_``, ``random_``...), with PyTorch's checks, drawing PyTorch's numbers for a seed;
+while tracing, each records a draw made at call time (Note [random numbers in compiled code])."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def traced_sample(
     for t in inputs:
         if not getattr(t, "_is_tracer", False) and trace.involves([t]):
             t = trace.lift(t)  # a tensor from outside: read afresh at every call
-        operands.append(t.detach() if getattr(t, "_is_tracer", False) else t)
+        operands.append(t.detach() if getattr(t, "_is_tracer", False) or t.requires_grad else t)
     return apply(
         Op.RANDOM,
         *operands,
