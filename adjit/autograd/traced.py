@@ -16,6 +16,7 @@ from adjit.ir.ops import Op
 from adjit.runtime.dispatch import apply
 from adjit.runtime.grad_mode import is_grad_enabled
 from adjit.runtime.tensor import Tensor
+from adjit.runtime.trace_state import TracingError
 
 # Note [one backward call per Function call]
 # ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
@@ -105,7 +106,16 @@ class CallRule:
                 out.new_zeros(spec[0], dtype=spec[1]) if g is None and spec is not None else g
                 for g, spec in zip(grads, self.outputs, strict=True)
             ]
-        result = checked_gradients(self.cls, call_backward(self.cls, ctx, grads), self.inputs)
+        try:
+            returned = call_backward(self.cls, ctx, grads)
+        except TracingError as e:
+            raise TracingError(
+                f"the backward of the custom autograd.Function {self.cls.__name__} is traced "
+                "into the compiled gradient, where tensor values are not known: write it with "
+                "tensor ops (adjit.where for value-dependent choices), or call the Function "
+                f"outside the compiled function ({e})"
+            ) from None
+        result = checked_gradients(self.cls, returned, self.inputs)
         picked = [result[i] if wants[i] else None for i in self.positions]
         return (None, *picked, *[None] * (len(inputs) - 1 - k))
 
@@ -151,10 +161,11 @@ def _restore(ctx: Any, stored: tuple[str, ...], values: Sequence[Any]) -> None:
         setattr(ctx, name, _rebuilt(getattr(ctx, name), it))
 
 
-def _alias(t: Tensor) -> Tensor:
-    """Another handle on a tracer's current value (an in-place forward rebinds the original)."""
+def _alias(t: Tensor, var: Any) -> Tensor:
+    """Another handle on a tracer, for its value ``var`` (before an in-place forward)."""
     alias = object.__new__(type(t))
     alias.__dict__.update(vars(t))
+    alias._var = var  # type: ignore[attr-defined]
     return alias
 
 
@@ -162,8 +173,14 @@ def traced_apply(cls: type, ctx: Any, inputs: tuple[Any, ...], forward: Callable
     """``cls.apply`` while tracing: the forward recorded under no_grad, then the anchor and
     one output equation per differentiable output (Note [one backward call per Function
     call]). An input the forward modified in place (mark_dirty) is rebound to its output."""
-    before = [_alias(a) if getattr(a, "_is_tracer", False) else a for a in inputs]
+    vars_before = [
+        getattr(a, "_var", None) if getattr(a, "_is_tracer", False) else None for a in inputs
+    ]
     out = forward()
+    before = [  # a tracer the forward rebound in place (mark_dirty): its value before
+        _alias(a, v) if v is not None and getattr(a, "_var", v) is not v else a
+        for a, v in zip(inputs, vars_before, strict=True)
+    ]
     if not is_grad_enabled():
         return custom.unaliased(ctx, inputs, out)
     outs = out if isinstance(out, tuple) else (out,)

@@ -923,3 +923,49 @@ def test_create_graph_inside_compile(name: str, backend: str) -> None:
         x = adjit.tensor(X, requires_grad=True)
         compiled(x).backward()
         _close(x.grad, want_h, f"{call} call")
+
+
+class _ReadsInBackward(adjit.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * (2.0 if g.sum().item() > -1e9 else 0.0)
+
+
+class _ReadsInForward(adjit.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        x.sum().item()
+        return x / 2
+
+    @staticmethod
+    def backward(ctx, g):
+        return g / 2
+
+
+def test_a_backward_that_reads_data_refuses_clearly() -> None:
+    """The backward is traced into the compiled gradient: no graph break can happen there."""
+    with pytest.raises(adjit.TracingError, match="backward of the custom autograd.Function"):
+        adjit.grad(lambda t: _ReadsInBackward.apply(t).sum())(adjit.tensor(X))
+    x = adjit.tensor(X, requires_grad=True)
+    with pytest.raises(adjit.TracingError, match="_ReadsInBackward is traced"):
+        adjit.compile(lambda t: (_ReadsInBackward.apply(t) * t).sum())(x)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a graph break under no_grad (here inside the Function's forward) turns the "
+    "arguments into views made under no_grad, which no gradient reaches (frontend/breaks.py "
+    "_become); the same happens without a Function",
+)
+def test_graph_break_inside_forward() -> None:
+    fn = lambda t: (_ReadsInForward.apply(t * 3) * t.sin()).sum()  # noqa: E731
+    x, y = adjit.tensor(X, requires_grad=True), adjit.tensor(X, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adjit.compile(fn)(x).backward()
+    fn(y).backward()
+    _close(x.grad, y.grad.numpy(), "gradient across a break inside the forward")
