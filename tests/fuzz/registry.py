@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from . import (
     attention,
+    breaks,
     checks,
     complex_grads,
     complexes,
@@ -60,6 +61,7 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "functions": (functions.function_cases(), functions.check_functions),
     "custom-wrap": (custom_wrap.custom_wrap_cases(), custom_wrap.check_custom_wrap),
     "nested-grad": (nested_grads.nested_grad_cases(), nested_grads.check_nested_grads),
+    "breaks": (breaks.break_cases(), breaks.check_breaks),
     "edges": (edges.edge_cases(), edges.check_edges),
     "linalg": (linalg.linalg_cases(), linalg.check_linalg),
     "sorting": (sorting.sorting_cases(), sorting.check_sorting),
