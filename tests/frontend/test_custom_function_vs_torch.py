@@ -969,3 +969,69 @@ def test_graph_break_inside_forward() -> None:
         adjit.compile(fn)(x).backward()
     fn(y).backward()
     _close(x.grad, y.grad.numpy(), "gradient across a break inside the forward")
+
+
+def _linear_model(L: Any) -> Any:
+    """PyTorch's documented LinearFunction (setup_context, needs_input_grad, an optional
+    bias) inside a module."""
+
+    class LinearFunction(L.autograd.Function):
+        @staticmethod
+        def forward(input, weight, bias):
+            output = input.mm(weight.t())
+            if bias is not None:
+                output += bias.unsqueeze(0).expand_as(output)
+            return output
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(*inputs)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            input, weight, bias = ctx.saved_tensors
+            grad_input = grad_weight = grad_bias = None
+            if ctx.needs_input_grad[0]:
+                grad_input = grad_output.mm(weight)
+            if ctx.needs_input_grad[1]:
+                grad_weight = grad_output.t().mm(input)
+            if bias is not None and ctx.needs_input_grad[2]:
+                grad_bias = grad_output.sum(0)
+            return grad_input, grad_weight, grad_bias
+
+    class Linear(L.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = L.nn.Parameter(L.tensor(np.linspace(-1, 1, 12).reshape(3, 4)))
+            self.bias = L.nn.Parameter(L.tensor([0.1, -0.2, 0.3], dtype=L.float64))
+
+        def forward(self, x: Any) -> Any:
+            return LinearFunction.apply(x, self.weight, self.bias)
+
+    return Linear()
+
+
+def _train(L: Any, backend: str | None) -> tuple[list[float], np.ndarray]:
+    model = _linear_model(L)
+    opt = L.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x: Any) -> Any:
+        opt.zero_grad()
+        loss = (model(x).tanh() ** 2).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    run = step if backend is None else adjit.compile(step, backend=backend)
+    x = np.linspace(-2, 2, 20).reshape(5, 4)
+    losses = [run(L.tensor(x)).item() for _ in range(3)]
+    return losses, model.weight.detach().numpy()
+
+
+@pytest.mark.parametrize("backend", [None, *BACKENDS])
+def test_training_step_with_a_custom_linear_function(backend: str | None) -> None:
+    """Forward, the user's backward and the optimizer update as one compiled step."""
+    want_losses, want_weight = _train(torch, None)
+    losses, weight = _train(adjit, backend)
+    _close(np.array(losses), np.array(want_losses), "losses")
+    _close(weight, want_weight, "trained weight")
