@@ -14,6 +14,7 @@ from ..runtime import trace_state
 from ..runtime.grad_mode import set_grad_enabled
 from ..runtime.tensor import Tensor
 from ..runtime.trace_state import TracingError, user_location
+from .module_memo import call_module
 from .pytree import flatten, unflatten
 from .tracer import DATA_DEPENDENT, Trace, Tracer
 
@@ -103,6 +104,28 @@ class SegmentTrace(Trace):
         self.session.record.eager_ops += 1  # runs eagerly: constants made inside the function
         return False
 
+    def call_module(self, module: Any, args: tuple, kwargs: dict, run: Any) -> Any:
+        """An nn.Module call: from a template when one matches (Note [module call
+        templates] in module_memo.py)."""
+        return call_module(self, module, args, kwargs, run)
+
+    def eager_call(self, reason: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn`` run eagerly between two segments (eager autograd on values from before a
+        break): the segment so far runs first, then ``fn`` with no trace, then a new one."""
+        session = self.session
+        session.graph_break(reason)
+        session.record.eager_calls.append(reason)
+        trace_state.set_current(None)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            trace_state.set_current(session.trace)
+
+    def new_tracer(self, var: Var, requires_grad: bool) -> Tracer:
+        tr = Tracer(self, var, requires_grad)
+        self.tracers.append(weakref.ref(tr))
+        return tr
+
     def emit(self, op: Any, inputs: list[Tensor], attrs: dict[str, Any], name: Any) -> Tracer:
         tr = super().emit(op, inputs, attrs, name)
         self.tracers.append(weakref.ref(tr))
@@ -122,7 +145,7 @@ class Session:
         """Argument tracers of the first segment for these flattened arguments."""
         return [self.trace.new_arg(x) if isinstance(x, Tensor) else x for x in leaves]
 
-    def graph_break(self, reason: str, error: str | None = None) -> None:
+    def graph_break(self, reason: str, error: str | None = None, value: Any = None) -> None:
         """Run the segment recorded so far and continue in a new one (``fullgraph=True``:
         raise ``error``, by default the text for a value read)."""
         nested = trace_state.current() is not self.trace  # another trace is active
@@ -130,20 +153,23 @@ class Session:
             raise TracingError(error or DATA_DEPENDENT.format(what=reason))
         self.broke = True
         self.record.breaks.append(Break(reason, user_location()))
-        self.flush()
+        self.flush(value)
         self.trace = SegmentTrace(self)
         trace_state.set_current(self.trace)
 
-    def flush(self) -> None:
-        """Compile (or find) and run the current segment; its live tracers become tensors."""
+    def flush(self, value: Any = None) -> None:
+        """Compile (or find) and run the current segment; its live tracers (and ``value``,
+        the tracer being read) become tensors."""
         prev = trace_state.set_current(None)
         try:
-            self._flush(self.trace)
+            self._flush(self.trace, value)
         finally:
             trace_state.set_current(prev)
 
-    def _flush(self, trace: SegmentTrace) -> None:
+    def _flush(self, trace: SegmentTrace, value: Any = None) -> None:
         live = [t for r in trace.tracers if (t := r()) is not None and type(t) is Tracer]
+        if type(value) is Tracer and all(t is not value for t in live):
+            live.append(value)  # made without the trace's knowledge (a copy)
         lifted = {id(tr) for tr in trace._lifted_ids.values()}
         live = [t for t in live if t._trace is trace and id(t) not in lifted]
         if not trace.eqns and not trace.mutated:
@@ -229,13 +255,28 @@ def structure_key(entry: Entry) -> tuple:
     for v, arr in g.consts:
         index[v] = len(index)
         parts.append(("const", arr.dtype.str, arr.shape, arr.tobytes()))
+    frozen = _FROZEN
     for e in g.eqns:
         ins = tuple(index[a] if isinstance(a, Var) else (a.value, a.aval) for a in e.inputs)
-        parts.append((e.op, ins, _freeze(e.attrs), e.no_grad))
+        attrs = e.attrs
+        known = frozen.get(id(attrs))  # a module template's attributes, frozen once
+        value = known[1] if known is not None and known[0] is attrs else _freeze(attrs)
+        parts.append((e.op, ins, value, e.no_grad))
         index[e.out] = len(index)
     parts.append(tuple(index[a] if isinstance(a, Var) else (a.value, a.aval) for a in g.outputs))
     parts.append(tuple(entry.aliases))
     return tuple(parts)
+
+
+_FROZEN: dict[int, tuple[dict, Any]] = {}  # id(attrs) -> (attrs, frozen): kept alive here
+
+
+def remember(attrs: dict[str, Any]) -> None:
+    """Freeze ``attrs`` once: a module template's equations reuse this dict every call."""
+    if attrs and id(attrs) not in _FROZEN:
+        if len(_FROZEN) > 8192:
+            _FROZEN.clear()
+        _FROZEN[id(attrs)] = (attrs, _freeze(attrs))
 
 
 def _freeze(v: Any) -> Any:

@@ -174,6 +174,7 @@ class CompiledFunction:
         self.recompile_limit, self.name = recompile_limit, name
         _ALL.add(self)  # adjit.compiler.reset() clears every cache
         self._segments: dict[tuple, Entry] = {}  # segment structure -> its compiled plans
+        self._module_memo: dict[tuple, Any] = {}  # Note [module call templates]
         self._breaks_warned = False
         self._entries: dict[tuple, Entry] = {}
         self._fast: dict[tuple, Entry] = {}  # guards.fast_key -> entry (positional tensors)
@@ -197,7 +198,8 @@ class CompiledFunction:
     def reset(self) -> None:
         """Forget every specialization (``adjit.compiler.reset``)."""
         with self._lock:
-            for table in (self._entries, self._fast, self._prepared, self._segments):
+            tables = (self._entries, self._fast, self._prepared, self._segments, self._module_memo)
+            for table in tables:
                 table.clear()
             self._seen.clear()
             self._hot = None

@@ -157,7 +157,7 @@ class Tracer(Tensor):
         if session.trace is not self._trace:  # a copy made before a break
             session.resolve(self)
             return self
-        session.graph_break(what)
+        session.graph_break(what, value=self)
         if type(self) is Tracer:  # not an output of the segment (cannot happen for a user's)
             raise self._value_error(what)
         return self

@@ -76,6 +76,10 @@ def backward(
     if trace is not None:
         trace.backward(outs, _seq(grad_tensors), create_graph, _seq(inputs) if inputs else None)
         return
+    split = getattr(trace_state.current(), "eager_call", None)
+    if split is not None:  # values from before a graph break: eager autograd, between segments
+        args = (tensors, grad_tensors, retain_graph, create_graph, inputs)
+        return split("backward() of a value computed before a graph break", backward, *args)
     grads = _make_grads(outs, _seq(grad_tensors))
     retain = create_graph if retain_graph is None else retain_graph
     if inputs is not None:
@@ -113,6 +117,16 @@ def grad(
     outs = _seq(outputs)
     ins = _seq(inputs)
     trace = _tracing(outs)
+    split = getattr(trace_state.current(), "eager_call", None) if trace is None else None
+    if split is not None:  # values from before a graph break: eager autograd, between segments
+        args = (outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)
+        return split(  # type: ignore[no-any-return]
+            "autograd.grad of values computed before a graph break",
+            grad,
+            *args,
+            is_grads_batched=is_grads_batched,
+            materialize_grads=materialize_grads,
+        )
     if trace is not None:
         results = trace.grad(
             outs, ins, _seq(grad_outputs), create_graph, bool(allow_unused) or materialize_grads

@@ -57,6 +57,13 @@ _HOOK_FLAGS = (
 )
 
 
+def _forward(module: Module, args: tuple, kwargs: dict) -> Any:
+    """A module call after the tracing hook: forward, with the hooks when there are any."""
+    if not (module._forward_hooks or module._forward_pre_hooks or _hooks.any_hooks(module)):
+        return module.forward(*args, **kwargs)
+    return _hooks.call_with_hooks(module, args, kwargs)
+
+
 class Module:
     """Base class for all neural network modules, as ``torch.nn.Module``."""
 
@@ -443,9 +450,10 @@ class Module:
         trace = trace_state.current()
         if trace is not None:
             trace.note_module(self)  # its ``training`` flag becomes a guard of the compiled code
-        if not (self._forward_hooks or self._forward_pre_hooks or _hooks.any_hooks(self)):
-            return self.forward(*args, **kwargs)
-        return _hooks.call_with_hooks(self, args, kwargs)
+            call = getattr(trace, "call_module", None)  # Note [module call templates]
+            if call is not None:
+                return call(self, args, kwargs, _forward)
+        return _forward(self, args, kwargs)
 
     _compiled_call_impl: Any = None  # set by compile(): calls run it instead
 

@@ -281,3 +281,42 @@ def test_argument_returned_after_a_break_is_the_argument() -> None:
         for _ in range(2):
             a, b = compiled(x)
             assert a is x and b.tolist() == [2.0, 2.0]
+
+
+@pytest.mark.parametrize("where", ["after-forward", "after-backward", "after-step"])
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+def test_whole_training_step_with_a_break_equals_eager(where: str, optimizer: str) -> None:
+    x, y = adjit.randn(16, 4), adjit.randn(16, 1)
+    runs = {}
+    for mode in ("eager", "compiled"):
+        adjit.manual_seed(0)
+        m = adjit.nn.Linear(4, 1)
+        if optimizer == "SGD":  # momentum: optimizer state made by the first step
+            opt = adjit.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+        else:
+            opt = adjit.optim.Adam(m.parameters(), lr=0.1)
+        log: list[float] = []
+
+        def step(x, y, m=m, opt=opt, log=log):
+            opt.zero_grad()
+            loss = ((m(x) - y) ** 2).mean()
+            if where == "after-forward":
+                log.append(loss.item())  # then backward() runs on a value from before it
+            loss.backward()
+            if where == "after-backward":
+                log.append(m.bias.grad.item())
+            opt.step()
+            if where == "after-step":
+                log.append(loss.item())
+            return loss
+
+        f = step if mode == "eager" else adjit.compile(step)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            losses = [f(x, y).item() for _ in range(4)]
+        runs[mode] = (losses, log, [p.detach().numpy().copy() for p in m.parameters()])
+    (el, elog, ep), (cl, clog, cp) = runs["eager"], runs["compiled"]
+    np.testing.assert_allclose(cl, el, rtol=1e-5)  # float32, four steps of updates
+    np.testing.assert_allclose(clog, elog, rtol=1e-5)
+    for a, b in zip(cp, ep, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
