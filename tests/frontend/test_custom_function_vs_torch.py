@@ -1035,3 +1035,18 @@ def test_training_step_with_a_custom_linear_function(backend: str | None) -> Non
     losses, weight = _train(adjit, backend)
     _close(np.array(losses), np.array(want_losses), "losses")
     _close(weight, want_weight, "trained weight")
+
+
+def test_autograd_functional_through_functions() -> None:
+    """hessian, jvp and hvp (double-backward tricks) differentiate the user's backward."""
+
+    def results(L: Any, C: Any) -> list[np.ndarray]:
+        x, v = L.tensor(X), L.tensor(Y)
+        f = lambda t: (C.Cube.apply(t) * t.sin()).sum()  # noqa: E731
+        h = L.autograd.functional.hessian(f, x)
+        _, j = L.autograd.functional.jvp(lambda t: C.Exp.apply(t) * 2, x, v)
+        _, hv = L.autograd.functional.hvp(f, x, v)
+        return [h.numpy(), j.numpy(), hv.numpy()]
+
+    for got, want in zip(results(adjit, A), results(torch, T), strict=True):
+        _close(got, want, "autograd.functional")
