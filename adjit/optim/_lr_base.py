@@ -9,7 +9,9 @@ from typing import Any
 from weakref import ref
 
 from adjit.optim.optimizer import Optimizer
+from adjit.runtime import trace_state
 from adjit.runtime.tensor import Tensor
+from adjit.runtime.trace_state import TracingError
 
 EPOCH_DEPRECATION_WARNING = (
     "The epoch parameter in `scheduler.step()` was not necessary and is being "
@@ -48,6 +50,20 @@ def set_group_value(group: dict[str, Any], key: str, value: Any) -> None:
         group[key].fill_(value.item() if isinstance(value, Tensor) else value)
     else:
         group[key] = value
+
+
+def refuse_tracing(scheduler: Any) -> None:
+    """Note [schedulers while tracing]: a scheduler's ``step`` is Python bookkeeping (epoch
+    counters, closed forms, plateau tests on a metric's value): inside a compiled function it
+    would run once, while tracing, and never on the later calls. Every ``step`` refuses there;
+    stepped outside, each new learning rate is read by the compiled step at its next call (a
+    run-time input: Note [traced training steps] in frontend/writes.py)."""
+    if trace_state.current() is not None:
+        raise TracingError(
+            f"{type(scheduler).__name__}.step() inside a compiled function is not supported: "
+            "it would run only once, while tracing; call it outside the compiled function "
+            "(the compiled step reads the new learning rate at each call)"
+        )
 
 
 def _mark_optimizer_steps(scheduler: LRScheduler, opt: Optimizer) -> None:
@@ -131,6 +147,7 @@ class LRScheduler:
             )
 
     def step(self, epoch: int | None = None) -> None:
+        refuse_tracing(self)
         if self._step_count == 1:
             if not hasattr(self.optimizer.step, "_wrapped_by_lr_sched"):
                 warnings.warn(

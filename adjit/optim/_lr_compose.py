@@ -11,6 +11,7 @@ from adjit.optim._lr_base import (
     EPOCH_DEPRECATION_WARNING,
     LRScheduler,
     group_values,
+    refuse_tracing,
     set_group_value,
 )
 from adjit.optim.optimizer import Optimizer
@@ -95,6 +96,7 @@ class SequentialLR(_Composite):
             scheds.last_epoch -= 1
 
     def step(self) -> None:  # type: ignore[override]
+        refuse_tracing(self)
         self.last_epoch += 1
         idx = bisect_right(self._milestones, self.last_epoch)
         scheduler = self._schedulers[idx]
@@ -123,6 +125,7 @@ class ChainedScheduler(_Composite):
         self._last_lr = group_values(self._schedulers[-1].optimizer, "lr")
 
     def step(self) -> None:  # type: ignore[override]
+        refuse_tracing(self)
         for scheduler in self._schedulers:
             scheduler.step()
         self._last_lr = group_values(self._schedulers[-1].optimizer, "lr")
@@ -181,6 +184,7 @@ class ReduceLROnPlateau(LRScheduler):
         self.num_bad_epochs = 0
 
     def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
+        refuse_tracing(self)
         current = float(metrics)
         if epoch is None:
             epoch = self.last_epoch + 1

@@ -9,7 +9,13 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from adjit.optim._lr_base import LRScheduler, format_param, group_values, set_group_value
+from adjit.optim._lr_base import (
+    LRScheduler,
+    format_param,
+    group_values,
+    refuse_tracing,
+    set_group_value,
+)
 from adjit.optim.optimizer import Optimizer
 
 
@@ -188,6 +194,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
     def step(self, epoch: Any = None) -> None:
         """Step once, or jump to a (possibly fractional) ``epoch``."""
+        refuse_tracing(self)
         if epoch is None and self.last_epoch < 0:
             epoch = 0
         if epoch is None:

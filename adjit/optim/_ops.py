@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from adjit.ir.dtypes import float64
+from adjit.runtime import trace_state
 from adjit.runtime.grad_mode import is_grad_enabled
 from adjit.runtime.tensor import Tensor
 
@@ -29,14 +31,63 @@ def addcmul_(t: Tensor, t1: Tensor, t2: Tensor, value: float = 1.0) -> Tensor:
     """``t + value * t1 * t2`` (PyTorch multiplies the scalar in first)."""
     if _recording(t):
         return t.addcmul_(t1, t2, value=value)
-    return t.add_(t1 * value * t2 if value != 1.0 else t1 * t2)
+    scale = isinstance(value, Tensor) or value != 1.0  # a tensor: a traced step's coefficient
+    return t.add_(t1 * value * t2 if scale else t1 * t2)
 
 
 def addcdiv_(t: Tensor, t1: Tensor, t2: Tensor, value: float = 1.0) -> Tensor:
     """``t + value * t1 / t2`` (PyTorch multiplies the scalar in first)."""
     if _recording(t):
         return t.addcdiv_(t1, t2, value=value)
-    return t.add_(t1 * value / t2 if value != 1.0 else t1 / t2)
+    scale = isinstance(value, Tensor) or value != 1.0  # a tensor: a traced step's coefficient
+    return t.add_(t1 * value / t2 if scale else t1 / t2)
+
+
+# Note [traced optimizer updates]
+# Inside a compiled function an optimizer's step is traced (Note [traced training steps] in
+# frontend/writes.py): it may read no tensor data (no ``.item()``, no Python ``if`` on a
+# value), and ``group["lr"]`` is a 0-d float64 tensor read afresh at each call. Each optimizer's
+# ``_update_traced`` is its eager formula written with tensor ops only:
+# - numbers the eager step computes in Python floats from the step count (bias corrections,
+#   NAdam's ``mu``, RAdam's ``rho_t``, Adafactor's ``rho_t``) are 0-d float64 tensors made
+#   from ``step_count(state)``: float64 arithmetic rounds as Python's does, and a 0-d float64
+#   tensor meeting a float32 tensor with dimensions rounds to float32 first, as the Python
+#   float does; where the other side is itself 0-d (``mu_product``, ``eta``), the coefficient
+#   is cast to that tensor's dtype first (``in_dtype_of``), as eager's scalar would be;
+# - ``alpha=``/``value=`` given a tensor become a multiply (``add_scaled_``, and the scaled
+#   forms of ``addcmul_``/``addcdiv_``), with the same roundings;
+# - value-dependent branches (RAdam's rectification, ASGD's ``mu != 1``, Rprop's sign cases)
+#   compute both sides and pick with ``where``.
+# Eager steps (``_update_arrays``, ``_update_eager``) are untouched: they stay identical to
+# PyTorch's, and the traced step matches them to float rounding.
+
+
+def add_scaled_(t: Tensor, x: Tensor, alpha: Any) -> Tensor:
+    """``t.add_(x, alpha=alpha)``; in a traced step, where ``alpha`` is a 0-d tensor made from
+    the run-time learning rate, ``t.add_(x * alpha)`` (the same roundings: ``alpha`` rounds to
+    ``x``'s dtype, then one multiply and one add)."""
+    if isinstance(alpha, Tensor) and tracing():
+        return t.add_(x * alpha)
+    return t.add_(x, alpha=alpha)
+
+
+def tracing() -> bool:
+    """Whether the step runs inside a compiled function (Note [traced training steps])."""
+    return trace_state.current() is not None
+
+
+def step_count(state: dict[str, Any]) -> Tensor:
+    """A traced step's ``state["step"]`` as a 0-d float64 tensor: the step-count formulas
+    (bias corrections, schedules) then compute in float64 as the eager step's Python floats
+    do, and round into the float32 updates the same way (Note [traced optimizer updates])."""
+    return state["step"].to(float64)
+
+
+def in_dtype_of(value: Any, t: Tensor) -> Any:
+    """``value`` (a 0-d float64 coefficient of a traced step, or a Python float) as it meets
+    the 0-d state ``t``: eager multiplies a 0-d float32 tensor by a Python float in float32,
+    while two 0-d tensors would promote to float64."""
+    return value.to(t.dtype) if isinstance(value, Tensor) else value
 
 
 def decayed(grad: Tensor, p: Tensor, weight_decay: float) -> Tensor:
@@ -54,7 +105,7 @@ def decayed(grad: Tensor, p: Tensor, weight_decay: float) -> Tensor:
 def scalar_dtype(fused: bool | None = False) -> np.dtype:
     """PyTorch's ``_get_scalar_dtype``: state scalars are float64 only under a float64
     default dtype (float32 when fused)."""
-    from adjit.ir.dtypes import float64, get_default_dtype
+    from adjit.ir.dtypes import get_default_dtype
 
     wide = not fused and get_default_dtype() == float64
     return np.dtype(np.float64 if wide else np.float32)

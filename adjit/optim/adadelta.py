@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from adjit.optim._ops import (
+    add_scaled_,
     addcmul_,
     addcmul_arrays_,
     axpy_,
@@ -94,4 +95,6 @@ class Adadelta(Optimizer):
             delta = delta.clone()
         delta.div_(std).mul_(grad)
         addcmul_(acc_delta.mul_(rho), delta, delta, 1 - rho)
-        p.add_(delta, alpha=-group["lr"])
+        add_scaled_(p, delta, -group["lr"])
+
+    _update_traced = _update_eager  # reads no data (lr a tensor: Note [traced optimizer updates])

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from adjit.optim._ops import add_zeros, zeros_state
+from adjit.optim._ops import add_zeros, step_count, tracing, zeros_state
 from adjit.optim.optimizer import Optimizer
+from adjit.runtime.functional import maximum, minimum, pow
 from adjit.runtime.tensor import Tensor
 
 
@@ -73,6 +74,9 @@ class Adafactor(Optimizer):
     def _update(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
+        if tracing():
+            self._update_traced(p, grad, group, state)
+            return
         lr, eps1, eps2 = group["lr"], self._eps1, group["eps"][1]
         grad = -grad if group["maximize"] else grad
         state["step"].add_(1)
@@ -97,3 +101,36 @@ class Adafactor(Optimizer):
         update.mul_(grad)
         denom = max(1.0, update.norm(2).item() / ((update.numel() ** 0.5) * group["d"]))
         p.add_(update, alpha=-alpha / denom)
+
+    def _update_traced(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        """The eager step with the step count and the norms as 0-d float64 tensors, the
+        ``min``/``max`` of Python floats as ``minimum``/``maximum`` (Note [traced optimizer
+        updates])."""
+        lr, eps1, eps2 = group["lr"], self._eps1, group["eps"][1]
+        grad = -grad if group["maximize"] else grad
+        state["step"].add_(1)
+        step = step_count(state)
+        one_minus_beta2_t = pow(step, group["beta2_decay"])
+        rho_t = minimum(lr, 1 / (step**0.5))
+        norm = p.norm(2).to(step.dtype) / (p.numel() ** 0.5)
+        alpha = maximum(norm, eps2) * rho_t  # (eager: ``max(eps2, norm)``, the same unless NaN)
+        if group["weight_decay"] != 0:
+            p.mul_(1 - lr * group["weight_decay"])
+        if grad.dim() > 1:
+            row_var, col_var = state["row_var"], state["col_var"]
+            row_mean = grad.norm(dim=-1, keepdim=True).square_().div_(grad.size(-1))
+            row_var.lerp_(row_mean, one_minus_beta2_t)
+            col_mean = grad.norm(dim=-2, keepdim=True).square_().div_(grad.size(-2))
+            col_var.lerp_(col_mean, one_minus_beta2_t)
+            var_estimate = row_var @ col_var
+            var_estimate.div_(row_var.mean(dim=-2, keepdim=True).clamp_(min=eps1))
+        else:
+            state["variance"].lerp_(grad * grad, one_minus_beta2_t)
+            var_estimate = state["variance"].clone()
+        update = var_estimate.clamp_(min=eps1 * eps1).rsqrt_()
+        update.mul_(grad)
+        size = (update.numel() ** 0.5) * group["d"]
+        denom = maximum(update.norm(2).to(step.dtype) / size, 1.0)
+        p.add_(update * (-alpha / denom))

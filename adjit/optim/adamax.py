@@ -18,10 +18,11 @@ from adjit.optim._ops import (
     lerp_arrays_,
     scale_,
     scaled,
+    step_count,
     zeros_state,
 )
 from adjit.optim.optimizer import Optimizer
-from adjit.runtime.functional import amax, cat, maximum
+from adjit.runtime.functional import amax, cat, maximum, pow
 from adjit.runtime.tensor import Tensor
 
 
@@ -96,4 +97,19 @@ class Adamax(Optimizer):
             exp_inf.copy_(maximum(exp_inf.mul_(beta2), grad.abs().add_(group["eps"])))
         bias_correction = 1 - beta1 ** state["step"].item()
         clr = group["lr"] / bias_correction
+        addcdiv_(p, exp_avg, exp_inf, -clr)
+
+    def _update_traced(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        """The eager step with the step count as a tensor (Note [traced optimizer updates])."""
+        beta1, beta2 = group["betas"]
+        grad = -grad if group["maximize"] else grad
+        state["step"].add_(1)
+        if group["weight_decay"] != 0:
+            grad = decayed(grad, p, group["weight_decay"])
+        exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
+        lerp_(exp_avg, grad, 1 - beta1)
+        exp_inf.copy_(maximum(exp_inf.mul_(beta2), grad.abs().add_(group["eps"])))
+        clr = group["lr"] / (1 - pow(beta1, step_count(state)))
         addcdiv_(p, exp_avg, exp_inf, -clr)

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from adjit.ir.dtypes import get_default_dtype
 from adjit.optim._ops import (
     add_zeros,
     addcmul_,
@@ -14,15 +15,18 @@ from adjit.optim._ops import (
     check_lr,
     check_nonnegative,
     decayed,
+    in_dtype_of,
     lr_value,
     scalar,
     scalar_dtype,
     scale_,
     scaled,
+    step_count,
     zeros_state,
 )
 from adjit.optim.optimizer import Optimizer
 from adjit.runtime.creation import as_tensor
+from adjit.runtime.functional import clamp, where
 from adjit.runtime.tensor import Tensor
 
 
@@ -102,6 +106,15 @@ class ASGD(Optimizer):
         state["step"].add_(1)
         (_foreach_step if group["foreach"] else _single_step)(p, grad, group, state)
 
+    def _update_traced(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        """The eager step with ``eta``, ``mu`` and the step count read as tensors (Note
+        [traced optimizer updates])."""
+        grad = -grad if group["maximize"] else grad
+        state["step"].add_(1)
+        (_traced_foreach_step if group["foreach"] else _traced_single_step)(p, grad, group, state)
+
 
 def _single_step(p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
     """PyTorch's single-tensor ASGD: decay, step, then average (``ax`` copies ``p`` while
@@ -137,3 +150,44 @@ def _foreach_step(p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[st
     step = state["step"]
     eta.copy_(lr / ((1 + lambd * lr * step) ** group["alpha"]))
     mu.copy_(as_tensor(1 / max(1, step.item() - group["t0"])))
+
+
+def _next_mu(state: dict[str, Any], group: dict[str, Any]) -> None:
+    """``mu = 1 / max(1, step - t0)``, stored through a default-dtype tensor (traced)."""
+    step = step_count(state)
+    state["mu"].copy_((1 / clamp(step - group["t0"], min=1)).to(get_default_dtype()))
+
+
+def _traced_single_step(
+    p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+) -> None:
+    """:func:`_single_step` in tensor ops: ``eta``'s value in float64 as ``eta.item()``, the
+    average chosen by ``where``."""
+    lr, lambd = group["lr"], group["lambd"]
+    eta, mu, ax = state["eta"], state["mu"], state["ax"]
+    if group["weight_decay"] != 0:
+        grad = decayed(grad, p, group["weight_decay"])
+    eta_value = eta.to(step_count(state).dtype)
+    p.mul_(1 - lambd * eta_value)
+    p.add_(grad * -eta_value)
+    ax.copy_(where(mu != 1, ax + p.sub(ax).mul_(mu), p))
+    step = step_count(state)
+    eta.copy_((lr / ((1 + lambd * lr * step) ** group["alpha"])).to(get_default_dtype()))
+    _next_mu(state, group)
+
+
+def _traced_foreach_step(
+    p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+) -> None:
+    """:func:`_foreach_step` in tensor ops: ``eta`` computed in the ``step`` tensor's dtype,
+    with the learning rate rounded there as eager's Python float is."""
+    lr, lambd = group["lr"], group["lambd"]
+    eta, mu, ax = state["eta"], state["mu"], state["ax"]
+    if group["weight_decay"] != 0:
+        grad = decayed(grad, p, group["weight_decay"])
+    addcmul_(p, decayed(grad, p, lambd), eta, -1)
+    addcmul_(ax, p.sub(ax), mu)
+    step = state["step"]
+    base = (1 + in_dtype_of(lambd * lr, step) * step) ** group["alpha"]
+    eta.copy_(base.reciprocal() * in_dtype_of(lr, step))  # ``lr / tensor`` as eager's
+    _next_mu(state, group)

@@ -8,9 +8,11 @@ from typing import Any
 from adjit.optim._line_search import strong_wolfe
 from adjit.optim._ops import check_lr
 from adjit.optim.optimizer import Optimizer
+from adjit.runtime import trace_state
 from adjit.runtime.functional import cat
 from adjit.runtime.grad_mode import enable_grad, no_grad
 from adjit.runtime.tensor import Tensor
+from adjit.runtime.trace_state import TracingError
 
 
 class LBFGS(Optimizer):
@@ -85,6 +87,13 @@ class LBFGS(Optimizer):
 
     def step(self, closure: Callable[[], Any]) -> Any:  # type: ignore[override]
         """Up to ``max_iter`` L-BFGS iterations; returns the closure's first loss."""
+        if trace_state.current() is not None:
+            raise TracingError(
+                "LBFGS.step() inside a compiled function is not supported: its iterations "
+                "(closure evaluations, line search, convergence tests) depend on the loss and "
+                "gradient values; call opt.step(closure) outside the compiled function (the "
+                "closure itself may be compiled)"
+            )
         with no_grad():
             return self._step(closure)
 

@@ -17,14 +17,17 @@ from adjit.optim._ops import (
     check_lr,
     check_nonnegative,
     decayed,
+    in_dtype_of,
     lerp_,
     lerp_arrays_,
     scalar,
     scale_,
     scaled,
+    step_count,
     zeros_state,
 )
 from adjit.optim.optimizer import Optimizer
+from adjit.runtime.functional import pow
 from adjit.runtime.tensor import Tensor
 
 
@@ -130,5 +133,33 @@ class NAdam(Optimizer):
             return
         denom.add_(group["eps"])
         product = mu_product.item()
+        addcdiv_(p, grad, denom, -lr * (1.0 - mu) / (1.0 - product))
+        addcdiv_(p, exp_avg, denom, (-lr * mu_next) / (1.0 - product * mu_next))
+
+    def _update_traced(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        """The eager step with the step-count formulas as 0-d float64 tensors (Note [traced
+        optimizer updates])."""
+        beta1, beta2 = group["betas"]
+        lr, wd, decay = group["lr"], group["weight_decay"], group["momentum_decay"]
+        grad = -grad if group["maximize"] else grad
+        state["step"].add_(1)
+        step = step_count(state)
+        bias_correction2 = 1 - pow(beta2, step)
+        if wd != 0:
+            if group["decoupled_weight_decay"]:
+                p.mul_(1 - lr * wd)
+            else:
+                grad = decayed(grad, p, wd)
+        mu = beta1 * (1.0 - 0.5 * pow(0.96, step * decay))
+        mu_next = beta1 * (1.0 - 0.5 * pow(0.96, (step + 1) * decay))
+        mu_product = state["mu_product"]
+        mu_product.mul_(in_dtype_of(mu, mu_product))
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        lerp_(exp_avg, grad, 1 - beta1)
+        addcmul_(exp_avg_sq.mul_(beta2), grad, grad, 1 - beta2)
+        denom = exp_avg_sq.div(bias_correction2).sqrt().add_(group["eps"])
+        product = mu_product.to(step.dtype)
         addcdiv_(p, grad, denom, -lr * (1.0 - mu) / (1.0 - product))
         addcdiv_(p, exp_avg, denom, (-lr * mu_next) / (1.0 - product * mu_next))

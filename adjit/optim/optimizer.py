@@ -56,6 +56,8 @@ def _with_step_hooks(step: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(step)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         self = args[0]
+        if trace_state.current() is not None:
+            _refuse_traced_hooks(self)
         for pre_hook in chain(_global_pre_hooks.values(), self._optimizer_step_pre_hooks.values()):
             result = pre_hook(self, args, kwargs)
             if result is not None:
@@ -74,6 +76,25 @@ def _with_step_hooks(step: Callable[..., Any]) -> Callable[..., Any]:
 
     wrapper.hooked = True  # type: ignore[attr-defined]
     return wrapper
+
+
+def _refuse_traced_hooks(opt: Any) -> None:
+    """Note [step hooks while tracing]: a pre/post step hook is arbitrary Python (a counter, a
+    log line, a gradient rescale); traced, it would run once while tracing and never again on
+    the later calls, while its tensor work would replay. Neither half alone is the hook, so a
+    step inside a compiled function refuses when any hook is registered."""
+    hooks = chain(
+        _global_pre_hooks.values(),
+        _global_post_hooks.values(),
+        opt._optimizer_step_pre_hooks.values(),
+        opt._optimizer_step_post_hooks.values(),
+    )
+    if next(hooks, None) is not None:
+        raise TracingError(
+            f"{type(opt).__name__}.step() inside a compiled function with step hooks "
+            "registered is not supported: the hooks would run only once, while tracing; "
+            "call opt.step() outside the compiled function, or remove the hooks"
+        )
 
 
 _HOOK_TABLES = (
@@ -388,8 +409,8 @@ class Optimizer:
         """The step inside a compiled function: tensor ops only (no ``.item()`` of state).
         Optimizers whose eager step reads no data use it as is."""
         raise TracingError(
-            f"{type(self).__name__}.step() inside a compiled function is not supported yet; "
-            "call it outside the compiled function (SGD, Adam and AdamW step inside)"
+            f"{type(self).__name__}.step() inside a compiled function is not supported: it "
+            "defines no traced update (_update_traced); call it outside the compiled function"
         )
 
     # ---- serialization ----------------------------------------------------------------------

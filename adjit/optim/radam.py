@@ -18,9 +18,11 @@ from adjit.optim._ops import (
     lerp_arrays_,
     scale_,
     scaled,
+    step_count,
     zeros_state,
 )
 from adjit.optim.optimizer import Optimizer
+from adjit.runtime.functional import pow, where
 from adjit.runtime.tensor import Tensor
 
 
@@ -125,3 +127,34 @@ class RAdam(Optimizer):
             p.add_(bias_corrected_exp_avg * lr * adaptive_lr * rect, alpha=-1.0)
         else:
             p.add_(bias_corrected_exp_avg * lr, alpha=-1.0)
+
+    def _update_traced(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        """The eager step with the step-count formulas as 0-d float64 tensors and the
+        rectification chosen by ``where`` (Note [traced optimizer updates])."""
+        beta1, beta2 = group["betas"]
+        lr, wd = group["lr"], group["weight_decay"]
+        grad = -grad if group["maximize"] else grad
+        state["step"].add_(1)
+        step = step_count(state)
+        if wd != 0:
+            if group["decoupled_weight_decay"]:
+                p.mul_(1 - lr * wd)
+            else:
+                grad = decayed(grad, p, wd)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        lerp_(exp_avg, grad, 1 - beta1)
+        addcmul_(exp_avg_sq.mul_(beta2), grad, grad, 1 - beta2)
+        bias_correction1 = 1 - pow(beta1, step)
+        bias_correction2 = 1 - pow(beta2, step)
+        bias_corrected_exp_avg = exp_avg / bias_correction1
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * step * pow(beta2, step) / bias_correction2
+        ratio = (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+        rect = ratio**0.5
+        # eager's ``(bias_correction2**0.5) / sqrt`` is ``reciprocal(sqrt) * scalar``
+        adaptive_lr = exp_avg_sq.sqrt().add_(group["eps"]).reciprocal() * bias_correction2**0.5
+        plain = bias_corrected_exp_avg * lr
+        update = where(rho_t > 5.0, plain * adaptive_lr * rect, plain)  # NaN rect when <= 5
+        p.add_(update, alpha=-1.0)

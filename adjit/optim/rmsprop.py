@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from adjit.optim._ops import (
+    add_scaled_,
     addcdiv_,
     addcdiv_arrays_,
     addcmul_,
@@ -19,6 +20,7 @@ from adjit.optim._ops import (
     lerp_arrays_,
     scale_,
     scaled,
+    step_count,
     zeros_state,
 )
 from adjit.optim.optimizer import Optimizer
@@ -119,9 +121,11 @@ class RMSprop(Optimizer):
         avg = avg.add_(group["eps"])
         if group["momentum"] > 0:
             buf = addcdiv_(state["momentum_buffer"].mul_(group["momentum"]), grad, avg)
-            p.add_(buf, alpha=-group["lr"])
+            add_scaled_(p, buf, -group["lr"])
         else:
             addcdiv_(p, grad, avg, -group["lr"])
+
+    _update_traced = _update_eager  # reads no data (lr a tensor: Note [traced optimizer updates])
 
 
 class Adagrad(Optimizer):
@@ -193,6 +197,19 @@ class Adagrad(Optimizer):
         if group["weight_decay"] != 0:
             grad = decayed(grad, p, group["weight_decay"])
         clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+        addcmul_(state["sum"], grad, grad, 1)
+        std = state["sum"].sqrt().add_(group["eps"])
+        addcdiv_(p, grad, std, -clr)
+
+    def _update_traced(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        """The eager step with the step count as a tensor (Note [traced optimizer updates])."""
+        state["step"].add_(1)
+        grad = -grad if group["maximize"] else grad
+        if group["weight_decay"] != 0:
+            grad = decayed(grad, p, group["weight_decay"])
+        clr = group["lr"] / (1 + (step_count(state) - 1) * group["lr_decay"])
         addcmul_(state["sum"], grad, grad, 1)
         std = state["sum"].sqrt().add_(group["eps"])
         addcdiv_(p, grad, std, -clr)

@@ -9,6 +9,7 @@ import numpy as np
 from adjit.optim._ops import addcmul_, addcmul_arrays_, axpy_, bump, check_lr, lr_value, zeros_state
 from adjit.optim.optimizer import Optimizer
 from adjit.runtime.creation import full_like
+from adjit.runtime.functional import where
 from adjit.runtime.tensor import Tensor
 
 
@@ -85,5 +86,23 @@ class Rprop(Optimizer):
         step_size.mul_(sign).clamp_(step_size_min, step_size_max)
         grad = grad.clone()
         grad[sign.eq(etaminus)] = 0  # a sign change skips this step's update
+        addcmul_(p, grad.sign(), step_size, -1)
+        prev.copy_(grad)
+
+    def _update_traced(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        """The eager step with its masked writes as ``where`` (Note [traced optimizer
+        updates]): a NaN sign keeps its NaN factor, as the eager masks leave it."""
+        etaminus, etaplus = group["etas"]
+        step_size_min, step_size_max = group["step_sizes"]
+        grad = -grad if group["maximize"] else grad
+        prev, step_size = state["prev"], state["step_size"]
+        state["step"].add_(1)
+        sign = grad.mul(prev).sign()
+        factor = where(sign.eq(0), 1.0, sign)  # NaN stays NaN
+        factor = where(sign.gt(0), etaplus, where(sign.lt(0), etaminus, factor))
+        step_size.mul_(factor).clamp_(step_size_min, step_size_max)
+        grad = where(factor.eq(etaminus), 0.0, grad)  # a sign change skips this step's update
         addcmul_(p, grad.sign(), step_size, -1)
         prev.copy_(grad)
