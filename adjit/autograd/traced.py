@@ -33,7 +33,10 @@ from adjit.runtime.trace_state import TracingError
 # with what was filed (zeros, or None under set_materialize_grads(False), for outputs that got
 # no cotangent). A saved output is given to the backward as a new output equation on the
 # anchor: differentiating the backward again (higher order) files that path's cotangent under
-# the anchor of that pass, as PyTorch unpacks a saved output with its grad_fn.
+# the anchor of that pass, as PyTorch unpacks a saved output with its grad_fn. A call with one
+# differentiable output (the common case) needs no filing: that output's equation is the
+# anchor itself (``custom_vjp[rule=Cls.backward] y inputs..``), and a saved output is the
+# equation's own value.
 
 _FILED: dict[int, tuple[Any, dict[int, Any]]] = {}  # id(anchor value) -> (it, {k: cotangent})
 
@@ -80,18 +83,24 @@ class CallRule:
         self.saved_layout, self.saved_outputs = saved_layout, saved_outputs
         self.stored, self.outputs = stored, outputs
         self.output_rules = [OutputRule(self, k) for k in range(len(outputs))]
+        self.direct: int | None = None  # the one differentiable output, when its own anchor
 
     def __repr__(self) -> str:
         return f"{self.cls.__name__}.backward"
 
     def vjp(self, g: Any, out: Any, inputs: Sequence[Any], needs: tuple[bool, ...]) -> tuple:
-        _, filed = _FILED.pop(id(out), (None, {}))
+        if self.direct is None:
+            _, filed = _FILED.pop(id(out), (None, {}))
+        else:
+            filed = {self.direct: g}
         k = len(self.positions)
         n_saved = sum(self.saved_layout)
         saved_values = list(inputs[1 + k : 1 + k + n_saved])
         saved_outs = [o for o, s in zip(self.saved_outputs, self.saved_layout, strict=True) if s]
-        for i, o in enumerate(saved_outs):
-            if o is not None:  # the output itself, as PyTorch unpacks it (higher order)
+        for i, o in enumerate(saved_outs):  # the output itself, as PyTorch unpacks it
+            if o is not None and o == self.direct:
+                saved_values[i] = out
+            elif o is not None:
                 rule = self.output_rules[o]
                 saved_values[i] = apply(Op.CUSTOM_VJP, saved_values[i], out, rule=rule)
         saved = iter(saved_values)
@@ -205,19 +214,26 @@ def traced_apply(cls: type, ctx: Any, inputs: tuple[Any, ...], forward: Callable
         stored,
         specs,
     )
-    first = next(o for o, d in zip(outs, diff, strict=True) if d)
-    zero = first.new_zeros(())
     operands = [
         *(before[i] for i in positions),
         *(s for s in saved if s is not None),
         *stored_values,
     ]
-    anchor = apply(Op.CUSTOM_VJP, zero, *operands, rule=rule)
+    if sum(diff) == 1:  # the output is its own anchor: one equation, no filing
+        rule.direct = diff.index(True)
+        anchor = apply(Op.CUSTOM_VJP, outs[rule.direct], *operands, rule=rule)
+    else:
+        first = next(o for o, d in zip(outs, diff, strict=True) if d)
+        anchor = apply(Op.CUSTOM_VJP, first.new_zeros(()), *operands, rule=rule)
     dirty = {id(t) for t in ctx._dirty}
     results: list[Any] = []
     for k, (o, d) in enumerate(zip(outs, diff, strict=True)):
         if d:
-            y = apply(Op.CUSTOM_VJP, o, anchor, rule=rule.output_rules[k])
+            y = (
+                anchor
+                if k == rule.direct
+                else apply(Op.CUSTOM_VJP, o, anchor, rule=rule.output_rules[k])
+            )
             if id(o) in dirty:  # in place: the input itself now holds the output
                 o._var, o._requires_grad = y._var, y.requires_grad  # type: ignore[attr-defined]
                 y = o
