@@ -557,6 +557,7 @@ EAGER_ROWS: dict[str, Callable[[Any, Any], Any]] = {
     "... under no_grad": lambda L, C: _returned_and_saved(L, False),
     "clear_saved_tensors_on_access, read once": lambda L, C: _clear_on_access(L, 1),
     "clear_saved_tensors_on_access, read twice": lambda L, C: _clear_on_access(L, 2),
+    "save_for_backward twice": lambda L, C: _save_twice(L, C),
     "classic style with a keyword tensor": lambda L, C: _classic_keyword(L, C),
     **{name: _bad_row(name) for name in BAD},
 }
@@ -595,6 +596,26 @@ def _clear_on_access(L: Any, reads: int) -> Any:
 
     x = _leaf(L, [1.0, 3.0])
     return _backward(F.apply(x), x)
+
+
+def _save_twice(L: Any, C: Any) -> Any:
+    seen = []
+
+    class F(L.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            seen.append(len(ctx.saved_tensors))  # readable in forward already
+            ctx.save_for_backward(x, x * 2)  # the last call wins
+            return x * 3
+
+        @staticmethod
+        def backward(ctx, g):
+            a, b = ctx.saved_tensors
+            return g * (a + b)
+
+    x = _leaf(L, [1.0, 2.0])
+    return _backward(F.apply(x), x), seen
 
 
 def _bad_save(L: Any) -> Any:
