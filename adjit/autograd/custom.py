@@ -43,6 +43,7 @@ class FunctionCtx:
         self._versions: tuple[int, ...] | None = None
         self._owners: tuple[str | None, ...] = ()  # per saved tensor: "output k of Node"
         self._freed = False
+        self._packed = False  # saved_tensors reads () until the call has returned
         self._clear_on_access = False
         self.needs_input_grad: tuple[bool, ...] = ()
         self.materialize_grads = True
@@ -65,6 +66,8 @@ class FunctionCtx:
 
     @property
     def saved_tensors(self) -> tuple[Tensor | None, ...]:
+        if not self._packed:  # as PyTorch: packed when the call returns
+            return ()
         if self._freed:
             raise RuntimeError(getattr(self, "_freed_msg", FREED_MSG))
         if self._versions is not None:

@@ -95,6 +95,7 @@ def attach(cls: type, ctx: Any, inputs: tuple[Any, ...], out: Any) -> Any:
             o = t
         results.append(o)
     ctx._saved = tuple(made.get(id(s), s) if s is not None else None for s in ctx._saved)
+    ctx._packed = True
     ctx._versions = tuple(s._version_box[0] if s is not None else 0 for s in ctx._saved)
     ctx._owners = tuple(_owner(s, cls, made) for s in ctx._saved)
     return tuple(results) if isinstance(out, tuple) else results[0]

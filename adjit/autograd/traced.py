@@ -106,6 +106,7 @@ class CallRule:
         saved = iter(saved_values)
         ctx = copy.copy(self.ctx)
         ctx._saved = tuple(next(saved) if s else None for s in self.saved_layout)
+        ctx._packed = True
         _restore(ctx, self.stored, inputs[1 + k + n_saved :])
         wants = dict(zip(self.positions, needs[1 : 1 + k], strict=True))
         ctx.needs_input_grad = tuple(wants.get(i, False) for i in range(len(self.inputs)))
