@@ -392,7 +392,7 @@ class CompiledFunction:
             f"{'s' if len(breaks) != 1 else ''} (first: {breaks[0]}); it runs as compiled "
             "segments with Python in between. adjit.explain(fn, *args) lists them; "
             "fullgraph=True makes a break an error.",
-            stacklevel=5,
+            stacklevel=_user_stacklevel(),
         )
 
     def graph_for(self, *args: Any, **kwargs: Any) -> tuple[Entry, list[Any]]:
@@ -429,6 +429,16 @@ def execute(entry: Entry, inputs: list[Tensor]) -> list[Any]:
     for nr, k in enumerate(plan.joint.cotangent_of):
         outs[k]._grad_fn, outs[k]._output_nr = node, nr
     return outs
+
+
+def _user_stacklevel() -> int:
+    """``warnings.warn``'s stacklevel that points at the user's line (outside adjit)."""
+    import sys
+
+    f, level = sys._getframe(1), 1
+    while f is not None and f.f_code.co_filename.startswith(trace_state._OWN):
+        f, level = f.f_back, level + 1
+    return level
 
 
 def _aval(t: Tensor) -> Any:

@@ -209,7 +209,8 @@ class Explanation:
             eager += f" plus {len(self.eager_calls)} adjit.compiler.disable'd call(s)"
         total = self.compiled_eqns + self.eager_ops
         pct = 100.0 * self.compiled_eqns / total if total else 100.0
-        pieces = f" in {len(self.segments)} segments" if self.breaks else ""
+        n = len(self.segments)
+        pieces = f" in {n} segment{'s' if n != 1 else ''}" if self.breaks else ""
         return f"{self.compiled_eqns} equations compiled{pieces}, {eager} ({pct:.0f}% compiled)"
 
     def _breaks_section(self) -> str:

@@ -320,3 +320,47 @@ def test_whole_training_step_with_a_break_equals_eager(where: str, optimizer: st
     np.testing.assert_allclose(clog, elog, rtol=1e-5)
     for a, b in zip(cp, ep, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_module_templates_follow_every_change_of_the_module() -> None:
+    """Segment mode re-emits adjit's own modules' recorded calls (Note [module call
+    templates]); any change of what they depend on records them again."""
+    adjit.manual_seed(0)
+    model = adjit.nn.Sequential(
+        adjit.nn.Linear(3, 4),
+        adjit.nn.ReLU(inplace=True),
+        adjit.nn.Dropout(0.0),
+        adjit.nn.Linear(4, 2),
+    )
+    x = adjit.randn(5, 3)
+
+    def f(x):
+        out = model(x)
+        _ = out.sum().item()
+        return out * 2
+
+    compiled = adjit.compile(f)
+
+    def check() -> None:
+        np.testing.assert_allclose(compiled(x).detach().numpy(), f(x).detach().numpy(), rtol=1e-6)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check()
+        check()
+        assert compiled._module_memo  # templates were recorded and are used
+        model[0].weight = adjit.nn.Parameter(adjit.randn(4, 3))  # a new parameter object
+        check()
+        with adjit.no_grad():
+            model[3].bias.add_(1.0)  # in place: read afresh at every call
+        check()
+        model[3].out_features = 2  # a plain attribute (same value): still fine
+        model[0].weight.requires_grad_(False)
+        out = compiled(x)
+        out.sum().backward()
+        assert model[0].weight.grad is None and model[3].weight.grad is not None
+        model.eval()
+        check()
+        model[2].p = 1.0  # dropout probability changed (eval: no effect, as eagerly)
+        model.train()
+        check()  # train mode with p=1: all zeros, as eagerly
