@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import warnings
 from typing import Any
@@ -162,7 +163,7 @@ class Function:
         their grad_fn (eagerly) or derivative rule (traced: Note [custom functions traced])."""
         setup = cls.setup_context is not Function.setup_context
         if setup:
-            bound = inspect.signature(cls.forward).bind(*args, **kwargs)
+            bound = _signature(cls.forward).bind(*args, **kwargs)
             bound.apply_defaults()
             args, kwargs = bound.args, bound.kwargs
             inputs = args
@@ -178,6 +179,22 @@ class Function:
         if is_grad_enabled() and any(ctx.needs_input_grad):
             return attach(cls, ctx, inputs, out)
         return unaliased(ctx, inputs, out)
+
+
+@functools.lru_cache(maxsize=256)
+def _signature(forward: Any) -> inspect.Signature:
+    return inspect.signature(forward)
+
+
+def unaliased(ctx: FunctionCtx, inputs: tuple[Any, ...], out: Any) -> Any:
+    """``out`` with an input returned as-is (and not marked dirty) replaced by a detached
+    alias of it, as PyTorch returns a view of it, also where nothing is recorded."""
+    ids = {id(a) for a in inputs if isinstance(a, Tensor)} - {id(t) for t in ctx._dirty}
+    if not ids:
+        return out
+    outs = out if isinstance(out, tuple) else (out,)
+    fresh = tuple(o.detach() if id(o) in ids else o for o in outs)
+    return fresh if isinstance(out, tuple) else fresh[0]
 
 
 def _forward(cls: type[Function], ctx: FunctionCtx, setup: bool, args: tuple, kwargs: dict) -> Any:
@@ -197,14 +214,3 @@ def _forward(cls: type[Function], ctx: FunctionCtx, setup: bool, args: tuple, kw
 
 from adjit.autograd.eager import attach  # noqa: E402
 from adjit.autograd.traced import traced_apply  # noqa: E402
-
-
-def unaliased(ctx: FunctionCtx, inputs: tuple[Any, ...], out: Any) -> Any:
-    """``out`` with an input returned as-is (and not marked dirty) replaced by a detached
-    alias of it, as PyTorch returns a view of it, also where nothing is recorded."""
-    ids = {id(a) for a in inputs if isinstance(a, Tensor)} - {id(t) for t in ctx._dirty}
-    if not ids:
-        return out
-    outs = out if isinstance(out, tuple) else (out,)
-    fresh = tuple(o.detach() if id(o) in ids else o for o in outs)
-    return fresh if isinstance(out, tuple) else fresh[0]
