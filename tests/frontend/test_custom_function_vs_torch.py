@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import adjit
+from adjit.autograd import traced
 
 torch = pytest.importorskip("torch")
 
@@ -850,6 +851,7 @@ def test_backward_called_once_per_call_under_compile() -> None:
     g = adjit.grad(f)(adjit.tensor(X))
     _close(g, 12 * X, "gradient")
     assert len(calls) == 1
+    assert not traced._FILED  # every output's filed cotangent was taken by its call's rule
 
 
 # ---- higher order: a backward made of differentiable ops is differentiated again ----
