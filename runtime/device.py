@@ -149,8 +149,8 @@ def clone(x: Tensor, *, memory_format: memory_format = preserve_format) -> Tenso
     from .ops_elementwise import clone as plain
 
     out = plain(x)
-    if x._is_tracer or (memory_format is preserve_format and x._data.flags.c_contiguous):
-        return out
+    if out._is_tracer or (memory_format is preserve_format and x._data.flags.c_contiguous):
+        return out  # (traced, also from a tensor outside the trace: no layout to keep)
     out._data = _laid_out(x._data, memory_format)
     return out
 

@@ -117,8 +117,19 @@ def _outside(t: Tensor) -> Any:
     return trace if trace.involves([t]) else None
 
 
+def check_alias(t: Tensor) -> None:
+    """Refuse writing through ``.data`` or ``.detach()`` of a tensor from outside a compiled
+    function (Tensor._alias): the write would not reach the tensor."""
+    if getattr(t, "_outside_alias", False):
+        raise trace_state.TracingError(
+            "in-place modification of .data or .detach() of a tensor from outside the compiled "
+            "function is not supported; modify the tensor itself (under adjit.no_grad())"
+        )
+
+
 def inplace(t: Tensor, fn: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
     """Apply ``fn`` (an out-of-place op of ``t``) and write the result back into ``t``."""
+    check_alias(t)
     _check_leaf(t)
     if _traced(t):
         had_views = t._has_views  # type: ignore[attr-defined]
@@ -156,6 +167,7 @@ def _check_writeable(t: Tensor) -> None:
 
 def setitem(t: Tensor, index: Any, value: Any) -> None:
     """``t[index] = value``: written in place; under grad mode the history becomes CopySlices."""
+    check_alias(t)
     _check_leaf(t)
     mask = traced_mask(index)
     if mask is not None:  # (Note [writes through a traced mask])

@@ -14,7 +14,7 @@ from . import creation as C
 from . import functional as F
 from . import inplace as I
 from . import inplace_shape
-from .checks import check, in_range
+from .checks import check, in_range, traced
 from .creation import check_fill
 from .dispatch import apply, composite, with_rule
 from .grad_mode import is_grad_enabled
@@ -258,7 +258,7 @@ def _each(self: Tensor, name: str, others: list[Tensor], fn: Any) -> Tensor:
             f"Can't call {name}() on Variable that requires grad. Use var.detach().{name}() "
             "instead."
         )
-    if self._is_tracer or any(o._is_tracer for o in others):
+    if traced(self) or any(traced(o) for o in others):
         from .trace_state import TracingError
 
         raise TracingError(f"{name}() calls Python per element: not supported when compiled")

@@ -19,7 +19,7 @@ from ..ir.linalg import parts, unpack_array
 from ..ir.linalg_vjp import unpack_one
 from ..ir.ops import Op
 from ..ir.shapes import broadcast_shapes
-from .checks import check
+from .checks import check, traced
 from .dispatch import apply, composite
 from .grad_mode import is_grad_enabled
 from .tensor import Tensor
@@ -117,7 +117,7 @@ def raise_on_info(value: Tensor, info: Tensor, op: str, message: str) -> Tensor:
 def _no_nan(A: Tensor, op: str) -> Tensor:  # noqa: N803
     """``A``, once no matrix of it holds a NaN: LAPACK's gesdd refuses one (info -4), and
     PyTorch raises; an infinity passes, as in PyTorch."""
-    if A._is_tracer:
+    if traced(A):
         ok = ~A.isnan().flatten(-2).any(-1)
     else:
         ok = Tensor._make(~np.isnan(A._data).any(axis=(-2, -1)))

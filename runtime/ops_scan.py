@@ -10,6 +10,7 @@ import numpy as np
 from ..ir import dtypes as D
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
+from .checks import traced
 from .dispatch import apply, composite
 from .opmath import in_float32
 from .ops_elementwise import (
@@ -127,7 +128,7 @@ def _extreme_scan(x: Tensor, dim: int, kind: str) -> Any:
     n = x.shape[axis]
     iota = np.arange(n, dtype=np.int64).reshape([n if i == axis else 1 for i in range(x.ndim)])
     positions = Tensor._make(np.ascontiguousarray(np.broadcast_to(iota, x.shape)))
-    if x._is_tracer:
+    if traced(x):
         _, idx = scan((x.detach(), positions), axis, combine, (_identity(x.dtype, kind), 0))
     else:  # the same indices from NumPy's running extremes, without log2(n) rounds
         idx = Tensor._make(_running_indices(x._data, positions._data, axis, kind))

@@ -6,6 +6,7 @@ import warnings
 from typing import Any
 
 from ..ir.shapes import norm_axis
+from .checks import traced
 from .dispatch import composite
 from .ops_elementwise import clone
 from .ops_linalg import _sum_to
@@ -151,7 +152,7 @@ def tensor_split(input: Tensor, indices_or_sections: Any, dim: int = 0) -> tuple
         )
     spec = indices_or_sections
     if isinstance(spec, Tensor):
-        if spec._is_tracer:
+        if traced(spec):
             from .trace_state import TracingError
 
             raise TracingError(

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..ir.shapes import norm_axis
-from .checks import check, in_range
+from .checks import check, in_range, traced
 from .dispatch import composite
 from .ops_elementwise import add, eq, ge, le, lt, where
 from .ops_movement import expand, flatten, gather, getitem, reshape, unsqueeze
@@ -90,7 +90,7 @@ def repeat_interleave(
         x = reshape(x, (1,))
     n = x.shape[d]
     if isinstance(repeats, Tensor) and repeats.ndim == 0:
-        repeats = repeats if repeats._is_tracer else int(repeats._data)
+        repeats = repeats if traced(repeats) else int(repeats._data)
     if isinstance(repeats, Tensor) and repeats.ndim == 1 and repeats.shape[0] == 1 and n != 1:
         repeats = expand(repeats, (n,))  # one count for every entry, still a tensor of counts
     if isinstance(repeats, Tensor):
@@ -123,7 +123,7 @@ def _by_tensor(x: Tensor, repeats: Tensor, d: int, output_size: int | None) -> T
             "repeats must have the same size as input along dim, but got repeats.size(0) = "
             f"{repeats.shape[0]} and input.size({d}) = {n}"
         )
-    if not repeats._is_tracer:
+    if not traced(repeats):
         counts = repeats._data
         if (counts < 0).any():
             raise RuntimeError("repeats can not be negative")

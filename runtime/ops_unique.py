@@ -8,6 +8,7 @@ import numpy as np
 
 from ..ir.shapes import norm_axis
 from .autograd import Node, gradient_edge, node_class
+from .checks import traced
 from .grad_mode import is_grad_enabled
 from .tensor import Tensor
 from .trace_state import TracingError
@@ -25,7 +26,7 @@ class _NoDerivative(Node):
 
 
 def _eager(x: Tensor, name: str) -> None:
-    if x._is_tracer:
+    if traced(x):
         raise TracingError(
             f"{name}() returns as many elements as the input has distinct values, a size "
             "unknown while tracing; call it outside adjit.compile"

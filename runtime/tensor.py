@@ -286,7 +286,26 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's data (and version counter) with no history."""
-        return Tensor._make(self._data, version_box=self._version_box)
+        alias = self._alias()
+        return Tensor._make(self._data, version_box=self._version_box) if alias is None else alias
+
+    def _alias(self) -> Any:
+        """While tracing, the detached alias of a tensor from outside the trace: its graph
+        input (read at every call, never a constant of today's values, and as in-place ops
+        on the tensor left it); writing through it is refused (inplace.check_alias)."""
+        trace = self._outside_trace()
+        if trace is None:
+            return None
+        out = trace.lift(self).detach()
+        out._outside_alias = True
+        return out
+
+    def _outside_trace(self) -> Any:
+        """The active trace when this (concrete) tensor comes from outside it, else None."""
+        trace = trace_state.current()
+        if trace is None or self._is_tracer or not trace.involves([self]):
+            return None
+        return trace
 
     def detach_(self) -> Tensor:
         self._grad_fn = None
@@ -295,7 +314,10 @@ class Tensor:
 
     @property
     def data(self) -> Tensor:
-        return Tensor._make(self._data)
+        if self._is_tracer:  # a traced value's data is its detached alias
+            return self.detach()
+        alias = self._alias()
+        return Tensor._make(self._data) if alias is None else alias
 
     @data.setter
     def data(self, value: Tensor) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from adjit.runtime import functional as R
-from adjit.runtime.checks import check, in_range
+from adjit.runtime.checks import check, in_range, traced
 from adjit.runtime.creation import ones, zeros
 from adjit.runtime.dispatch import composite, with_rule
 from adjit.runtime.grad_mode import is_grad_enabled, no_grad
@@ -62,7 +62,7 @@ def _refuse_sparse(sparse: bool, weight: Tensor, op: str) -> None:
 def _renorm(weight: Tensor, idx: Tensor, max_norm: float, norm_type: float) -> None:
     """Scale the looked-up rows whose norm exceeds ``max_norm`` in place, as PyTorch's
     ``embedding_renorm_`` (eager only: it reads the indices)."""
-    if idx._is_tracer or weight._is_tracer:
+    if traced(idx) or traced(weight):
         raise NotImplementedError(
             "adjit: embedding max_norm rescales weight rows in place from the index values; "
             "it cannot be compiled"
@@ -336,7 +336,7 @@ def _first_max(rows: Tensor, target: Tensor, bags: int) -> Tensor:
 def _check_indices(flat: Tensor, n: int) -> Tensor:
     """PyTorch's message names the first bad position and its value: eagerly both; when
     traced, the value (Note [run-time checks] fills one blank)."""
-    if not flat._is_tracer:
+    if not traced(flat):
         bad = np.nonzero((flat._data < 0) | (flat._data >= n))[0]
         if len(bad):
             i = int(bad[0])

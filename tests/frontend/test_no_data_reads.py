@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 from adjit.frontend.tracer import Trace, Tracer, tracing
 from adjit.ir.aval import Aval
+from adjit.runtime import trace_state
 
 import adjit
 
@@ -263,6 +264,21 @@ NOT_TRACEABLE: dict[str, str] = {
     "nn.EmbeddingBag-max_norm": "max_norm renormalizes weight rows in place",
 }
 
+# Read the memory layout (strides, offset) of a tensor from outside the trace: a real
+# tensor's layout, which a compiled call's lifted input keeps; not its values.
+OUTSIDE_LAYOUT: dict[str, str] = {
+    n: "reads the strides of a tensor from outside the trace, not its values"
+    for n in [
+        "Tensor.stride",
+        "Tensor.storage_offset",
+        "Tensor.contiguous",
+        "as_strided",
+        "Tensor.as_strided",
+        "as_strided_scatter",
+        "Tensor.as_strided_scatter",
+    ]
+}
+
 # issue 15 RNG: random ops become compilable with the counter-based generator; until then they
 # refuse (a TracingError). Temporary: rows that now trace are fine, remove them.
 RNG_ISSUE_15: dict[str, str] = {
@@ -337,6 +353,82 @@ IN_PROGRESS_ISSUE_15: dict[str, str] = {
 READS = ("item", "tolist", "numpy", "__bool__", "__float__", "__int__", "__index__", "__array__")
 
 
+class _Outside:
+    """Mixed into a concrete tensor from outside the trace (a closure, a module's parameter or
+    buffer: a graph input read afresh at every call): a read of its values while tracing is
+    recorded, its metadata is not."""
+
+    _log: list[str] | None = None  # set by _watch
+
+    @property
+    def _data(self) -> Any:
+        if _Outside._log is not None and trace_state.current() is not None:
+            caller = sys._getframe(1).f_code
+            aliasing = caller.co_name in _ALIASING and caller.co_filename.endswith("tensor.py")
+            if not aliasing:  # (detach() and .data share the memory: no value is read)
+                _Outside._log.append(f"_data of a tensor from outside at {_library_frame()}")
+        return self.__dict__["_data"]
+
+    @_data.setter
+    def _data(self, value: Any) -> None:
+        self.__dict__["_data"] = value
+
+    def _array(self) -> Any:
+        return self.__dict__["_data"]
+
+    @property
+    def shape(self) -> Any:
+        return adjit.Size(self._array().shape)
+
+    @property
+    def dtype(self) -> Any:
+        return adjit.Tensor.dtype.fget(_Array(self._array()))  # type: ignore[attr-defined]
+
+    @property
+    def ndim(self) -> int:
+        return self._array().ndim
+
+    def dim(self) -> int:
+        return self._array().ndim
+
+    def numel(self) -> int:
+        return int(self._array().size)
+
+    def size(self, dim: int | None = None) -> Any:
+        return self.shape if dim is None else self.shape[dim]
+
+    def __len__(self) -> int:
+        return len(self._array())
+
+    def _aval(self) -> Any:
+        return adjit.Tensor._aval(_Array(self._array(), self._weak))  # type: ignore[arg-type]
+
+    def is_contiguous(self, *a: Any, **k: Any) -> bool:  # layout, not values
+        return bool(self._array().flags.c_contiguous)
+
+
+_ALIASING = ("detach", "data")
+
+
+class _Array:
+    """Just an array, to ask Tensor's metadata code about it."""
+
+    def __init__(self, data: Any, weak: bool = False) -> None:
+        self._data, self._weak = data, weak
+
+
+_OUTSIDE_CLASSES: dict[type, type] = {}
+
+
+def _outside(t: Any) -> Any:
+    """``t`` (in place) as a watched tensor from outside the trace."""
+    cls = type(t)
+    if cls not in _OUTSIDE_CLASSES:
+        _OUTSIDE_CLASSES[cls] = type(f"Outside{cls.__name__}", (_Outside, cls), {})
+    t.__class__ = _OUTSIDE_CLASSES[cls]
+    return t
+
+
 @contextlib.contextmanager
 def _watch(log: list[str]) -> Iterator[None]:
     """Record every read of a Tracer's value (then raise as before), even one caught later."""
@@ -354,8 +446,10 @@ def _watch(log: list[str]) -> Iterator[None]:
         for n in READS:
             setattr(Tracer, n, wrap(n, saved[n]))
         Tracer._data = property(wrap("_data", saved["_data"].fget))  # type: ignore[assignment]
+        _Outside._log = log
         yield
     finally:
+        _Outside._log = None
         for n, v in saved.items():
             setattr(Tracer, n, v)
 
@@ -453,17 +547,27 @@ def _traced(value: Any, trace: Trace, grad: bool) -> Any:
     return value
 
 
-def _grad_inputs(value: Any, grad: bool) -> Any:
-    """The eager twin of ``_traced``: floating tensors require grad when ``grad``."""
+def _grad_inputs(value: Any, grad: bool, outside: bool = False) -> Any:
+    """The eager twin of ``_traced``: floating tensors require grad when ``grad``; as tensors
+    from outside the trace (watched) if ``outside``, with an nn.Module's parameters and
+    buffers."""
     if isinstance(value, adjit.Tensor):
         fresh = value.detach().clone()
-        return fresh.requires_grad_(grad and value.dtype.is_floating_point)
+        fresh = fresh.requires_grad_(grad and value.dtype.is_floating_point)
+        return _outside(fresh) if outside else fresh
     if type(value) in (list, tuple):
-        return type(value)(_grad_inputs(v, grad) for v in value)
+        return type(value)(_grad_inputs(v, grad, outside) for v in value)
+    if outside and isinstance(value, adjit.nn.Module):
+        for t in [*value.parameters(), *value.buffers()]:
+            _outside(t)
     return value
 
 
-def _run(key: str, grad: bool, traced: bool) -> tuple[list[str], BaseException | None]:
+# how a sample's tensors are given: traced inputs, tensors from outside the trace, or eagerly
+HOW = ("traced", "outside", "eager")
+
+
+def _run(key: str, grad: bool, how: str) -> tuple[list[str], BaseException | None]:
     """(the data reads seen, the exception raised) of one sample."""
     fn, make_args = _sample(key)
     adjit.manual_seed(0)
@@ -471,11 +575,14 @@ def _run(key: str, grad: bool, traced: bool) -> tuple[list[str], BaseException |
         args, kwargs = make_args(adjit)
     reads: list[str] = []
     trace = Trace()
-    convert = (lambda v: _traced(v, trace, grad)) if traced else (lambda v: _grad_inputs(v, grad))
+    if how == "traced":
+        convert: Callable[[Any], Any] = lambda v: _traced(v, trace, grad)  # noqa: E731
+    else:
+        convert = lambda v: _grad_inputs(v, grad, how == "outside")  # noqa: E731
     args, kwargs = convert(args), {k: convert(v) for k, v in kwargs.items()}
     try:
         with _watch(reads), PAGE._quiet():
-            if traced:
+            if how != "eager":
                 with tracing(trace):
                     fn(*args, **kwargs)
             else:
@@ -515,11 +622,17 @@ def _op_name(key: str) -> str:
     return name.split("-")[0].replace("_", "")
 
 
-@pytest.mark.parametrize("grad", [False, True], ids=["plain", "grad"])
+@pytest.mark.parametrize(
+    "grad, how",
+    [(False, "traced"), (True, "traced"), (False, "outside")],
+    ids=["plain", "grad", "outside"],
+)
 @pytest.mark.parametrize("key", ALL_KEYS)
-def test_traces_without_reading_data(key: str, grad: bool) -> None:
-    reads, error = _run(key, grad, traced=True)
+def test_traces_without_reading_data(key: str, grad: bool, how: str) -> None:
+    reads, error = _run(key, grad, how)
     table = _row(key)
+    if how == "outside" and key in OUTSIDE_LAYOUT:
+        return
     if table == "RNG_ISSUE_15":
         return
     if table == "PYTHON_VALUE":
@@ -536,7 +649,7 @@ def test_traces_without_reading_data(key: str, grad: bool) -> None:
         assert error is not None, f"{key} traces now: remove the row"
         return
     if error is not None:  # refused as eager refuses the same call, or a failure
-        _, eager = _run(key, grad, traced=False)
+        _, eager = _run(key, grad, "eager")
         assert eager is not None, f"{key} runs eagerly but tracing raised {error!r}"
         assert (type(error), _message(error)) == (type(eager), str(eager)), (error, eager)
 
@@ -562,7 +675,7 @@ def test_extra_samples_run_eagerly_as_in_pytorch(key: str) -> None:
 
 def test_tables_name_swept_samples() -> None:
     keys = set(ALL_KEYS)
-    for rows in (PYTHON_VALUE, SHAPE_FROM_VALUES, NOT_TRACEABLE):
+    for rows in (PYTHON_VALUE, SHAPE_FROM_VALUES, NOT_TRACEABLE, OUTSIDE_LAYOUT):
         assert sorted(k for k in rows if k not in keys) == []
 
 
@@ -637,3 +750,60 @@ def test_a_data_read_is_seen() -> None:
     with _watch(reads), tracing(trace):
         sneaky(x)
     assert len(reads) == 1 and reads[0].startswith("__bool__")
+
+
+# ---- tensors from outside the trace are read at every call ----------------------------------
+def _outside_cases() -> dict[str, tuple[Callable[..., Any], list[Any]]]:
+    """name -> (function of x closing over the tensors, those tensors), each changed in place
+    between calls: a compiled call must see their new values, as eager code does."""
+    w, idx, col = adjit.tensor([1.0, -2.0, 3.0]), adjit.tensor([0, 2]), adjit.tensor([0.5, 0.1])
+    return {
+        "detach": (lambda x: x * w.detach(), [w]),
+        "data": (lambda x: x + w.data, [w]),
+        "index": (lambda x: x[idx], [idx]),
+        "setitem-index": (lambda x: x.clone().index_fill(0, idx, 7.0), [idx]),
+        "cummax": (lambda x: (x + w).cummax(0).indices, [w]),
+        "narrow": (lambda x: x.narrow(0, idx[0], 1), [idx]),
+        "full": (lambda x: x + adjit.full((3,), col[0]), [col]),
+    }
+
+
+@pytest.mark.parametrize("name", list(_outside_cases()))
+def test_tensors_from_outside_are_read_at_every_call(name: str) -> None:
+    fn, closed = _outside_cases()[name]
+    compiled = adjit.compile(fn, backend="interpreter")
+    x = adjit.tensor([0.5, 1.5, -1.0])
+    for _ in range(3):
+        got, want = compiled(x), fn(x)
+        assert got.dtype == want.dtype and got.tolist() == want.tolist()
+        with adjit.no_grad():
+            for t in closed:  # new values, same tensors
+                t.copy_(t.flip(0) if t.dtype == adjit.int64 else t * -1.5)
+    assert compiled.trace_count == 1
+
+
+def test_an_outside_alias_reads_the_tensor_as_modified() -> None:
+    w = adjit.ones(3)
+
+    def step(x: Any) -> Any:
+        with adjit.no_grad():
+            w.mul_(2)
+        return x + w.detach() + w.data
+
+    compiled = adjit.compile(step, backend="interpreter")
+    assert [compiled(adjit.zeros(3)).tolist() for _ in range(2)] == [[4.0] * 3, [8.0] * 3]
+    assert w.tolist() == [4.0, 4.0, 4.0]
+
+
+@pytest.mark.parametrize("alias", ["data", "detach"])
+def test_writing_through_an_outside_alias_is_refused(alias: str) -> None:
+    w = adjit.ones(3)
+
+    def step(x: Any) -> Any:
+        view = w.data if alias == "data" else w.detach()
+        view.mul_(2)
+        return x + 1
+
+    with pytest.raises(adjit.TracingError, match=r"\.data or \.detach\(\) of a tensor from"):
+        adjit.compile(step, backend="interpreter")(adjit.zeros(3))
+    assert w.tolist() == [1.0, 1.0, 1.0]  # nothing written while tracing either
