@@ -90,8 +90,14 @@ class SegmentTrace(Trace):
         n = len(self.input_vars)
         tr = super().lift(t)
         if len(self.input_vars) > n:
+            if self.mutated:
+                _refuse_shared(t, [m for m, _ in self.mutated.values()])
             self.values.append(t)
         return tr
+
+    def mutate(self, t: Tensor, fn: Any) -> Tensor:
+        _refuse_shared(t, [v for v in self.values if v is not t])
+        return super().mutate(t, fn)
 
     def atom(self, t: Tensor) -> Any:
         if type(t) is Tracer and t._trace is not self:  # made before a break, copied aside
@@ -220,6 +226,24 @@ class Session:
         return unflatten(spec, [getattr(x, "_arg", x) for x in leaves])
 
 
+def _refuse_shared(t: Tensor, others: list[Tensor]) -> None:
+    """After a break, tensors are concrete: an in-place update of one that shares memory
+    with another the same segment reads would not be seen through the other (a view and its
+    base are separate graph inputs), so it is refused rather than computed wrong."""
+    data = t.__dict__.get("_data")
+    if data is None:
+        return
+    for o in others:
+        other = o.__dict__.get("_data")
+        if other is not None and np.may_share_memory(data, other):
+            raise TracingError(
+                "in-place modification of a tensor that shares memory with another tensor "
+                "used between the same two graph breaks (a view and its base) is not "
+                "supported yet; use an out-of-place op, or adjit.compile(fn, fullgraph=True) "
+                "to find the value read that splits the function"
+            )
+
+
 def _become(tracer: Tracer, t: Tensor, inputs: set[int] | None = None) -> None:
     """Make ``tracer`` the concrete tensor ``t`` in place: every reference sees the value.
     An input (``id`` in ``inputs``) comes back as a view of it (same memory, gradients reach
@@ -264,7 +288,7 @@ def structure_key(entry: Entry) -> tuple:
         parts.append((e.op, ins, value, e.no_grad))
         index[e.out] = len(index)
     parts.append(tuple(index[a] if isinstance(a, Var) else (a.value, a.aval) for a in g.outputs))
-    parts.append(tuple(entry.aliases))
+    parts.append(_freeze(entry.aliases))
     return tuple(parts)
 
 

@@ -364,3 +364,29 @@ def test_module_templates_follow_every_change_of_the_module() -> None:
         model[2].p = 1.0  # dropout probability changed (eval: no effect, as eagerly)
         model.train()
         check()  # train mode with p=1: all zeros, as eagerly
+
+
+def test_in_place_after_a_break() -> None:
+    def on_argument(x):
+        s = x.sum().item()
+        x.add_(s)  # the argument itself, after the break
+        return x * 2
+
+    compiled = adjit.compile(on_argument)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(2):
+            x, want_x = adjit.ones(2, 3), adjit.ones(2, 3)
+            want = on_argument(want_x)
+            assert compiled(x).tolist() == want.tolist() and x.tolist() == want_x.tolist()
+
+    def view_then_base(x):
+        v = x[0]
+        s = v.sum().item()
+        v.mul_(2)  # seen through x eagerly: refused, not computed wrong
+        return x + s
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(adjit.TracingError, match="shares memory"):
+            adjit.compile(view_then_base)(adjit.ones(2, 3))
