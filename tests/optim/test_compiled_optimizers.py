@@ -83,7 +83,8 @@ def _train(name, kwargs, backend=None, schedule=None):
         opt.step()
         return loss
 
-    run = adjit.compile(step, backend=backend) if backend else step
+    # fullgraph: a data read in a traced update would be an error, not a graph break
+    run = adjit.compile(step, backend=backend, fullgraph=True) if backend else step
     losses, grads = [], None
     for x, y in _batches():
         losses.append(run(x, y).item())
@@ -123,6 +124,9 @@ def test_compiled_step_matches_eager(name, kwargs, backend):
     compiled, run = _train(name, kwargs, backend)
     _same_training(compiled, eager)
     assert run.trace_count <= 2  # one program (two when state appears after the first step)
+    for entry in run._entries.values():  # each the whole step, compiled: nothing ran eagerly
+        assert entry.graph is not None and entry.eager_reason is None and not entry.segmented
+        assert len(entry.writes.grads) == 4 and len(entry.mutated) >= 4  # the parameters
 
 
 def test_every_optimizer_has_a_row():
