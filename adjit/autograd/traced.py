@@ -38,7 +38,13 @@ from adjit.runtime.trace_state import TracingError
 # anchor itself (``custom_vjp[rule=Cls.backward] y inputs..``), and a saved output is the
 # equation's own value.
 
-_FILED: dict[int, tuple[Any, dict[int, Any]]] = {}  # id(anchor value) -> (it, {k: cotangent})
+_FILED: dict[int, tuple[Any, dict[int, Any]]] = {}  # _key(anchor) -> (it, {k: cotangent})
+
+
+def _key(anchor: Tensor) -> int:
+    """Which anchor value: its version counter, shared by every handle on it (the eager
+    engine unpacks a saved output as a new tensor object on the same counter)."""
+    return id(anchor._version_box)
 
 
 class OutputRule:
@@ -52,7 +58,7 @@ class OutputRule:
 
     def vjp(self, g: Any, out: Any, inputs: Sequence[Any], needs: tuple[bool, ...]) -> tuple:
         anchor = inputs[1]
-        filed = _FILED.setdefault(id(anchor), (anchor, {}))[1]
+        filed = _FILED.setdefault(_key(anchor), (anchor, {}))[1]
         filed[self.k] = filed[self.k] + g if self.k in filed else g
         return None, anchor.new_zeros(())
 
@@ -90,7 +96,7 @@ class CallRule:
 
     def vjp(self, g: Any, out: Any, inputs: Sequence[Any], needs: tuple[bool, ...]) -> tuple:
         if self.direct is None:
-            _, filed = _FILED.pop(id(out), (None, {}))
+            _, filed = _FILED.pop(_key(out), (None, {}))
         else:
             filed = {self.direct: g}
         k = len(self.positions)

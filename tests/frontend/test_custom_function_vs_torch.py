@@ -1073,3 +1073,16 @@ def test_autograd_functional_through_functions() -> None:
 
     for got, want in zip(results(adjit, A), results(torch, T), strict=True):
         _close(got, want, "autograd.functional")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", list(SECOND))
+def test_double_backward_of_a_compiled_call(name: str, backend: str) -> None:
+    """autograd.grad(create_graph=True) of a compiled call's output, then again, eagerly."""
+    _, want_h = _torch_second(name)
+    loss = SECOND[name][0]
+    compiled = adjit.compile(lambda t: loss(adjit, A, t), backend=backend)
+    x = adjit.tensor(X, requires_grad=True)
+    (g,) = adjit.autograd.grad(compiled(x), x, create_graph=True)
+    (h,) = adjit.autograd.grad((g * g).sum(), x)
+    _close(h, want_h, "second derivative")
