@@ -123,7 +123,7 @@ def _update_running(
     n: int,
     running_mean: Tensor | None,
     running_var: Tensor | None,
-    momentum: float,
+    momentum: Any,
 ) -> None:
     """``r = (1 - m) r + m stat`` with the batch mean and the unbiased batch variance (no_grad;
     traced like any in-place op inside a compiled function)."""

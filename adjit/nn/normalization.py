@@ -5,11 +5,14 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from adjit.ir.dtypes import float64
 from adjit.nn import functional_conv as FC
 from adjit.nn import functional_norm as FN
 from adjit.nn import init
 from adjit.nn.module import Module
 from adjit.nn.parameter import Parameter
+from adjit.runtime import functional as R
+from adjit.runtime import trace_state
 from adjit.runtime.creation import empty, ones, tensor, zeros
 from adjit.runtime.grad_mode import no_grad
 from adjit.runtime.tensor import Tensor
@@ -91,6 +94,16 @@ class _NormBase(Module):
         )
 
 
+def _average_factor(count: Tensor) -> Any:
+    """``1 / count`` (1 when the count is 0), PyTorch's cumulative-average momentum: a Python
+    float eagerly; while tracing a 0-dim float64 tensor of the count the compiled call
+    reads (so each call divides by its own count), the same double as the float."""
+    if trace_state.current() is None:
+        return 1.0 / float(count.item() or 1)
+    with no_grad():
+        return 1.0 / R.clamp_min(count, 1).to(float64)
+
+
 class _BatchNorm(_NormBase):
     """The forward of BatchNorm1d/2d/3d (PyTorch's ``_BatchNorm``)."""
 
@@ -98,17 +111,10 @@ class _BatchNorm(_NormBase):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            from adjit.runtime import trace_state
-
             with no_grad():  # traced as a buffer update inside a compiled function
                 self.num_batches_tracked.add_(1)
             if self.momentum is None:  # cumulative moving average
-                if trace_state.current() is not None:
-                    raise trace_state.TracingError(
-                        "BatchNorm with momentum=None reads its batch count as a Python number, "
-                        "which a compiled function cannot follow across calls; set a momentum"
-                    )
-                factor = 1.0 / float(self.num_batches_tracked.item() or 1)
+                factor = _average_factor(self.num_batches_tracked)
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         track = not self.training or self.track_running_stats
         return FC.batch_norm(

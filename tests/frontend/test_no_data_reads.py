@@ -27,6 +27,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from adjit.frontend.tracer import Trace, Tracer, tracing
 from adjit.ir.aval import Aval
@@ -807,3 +808,20 @@ def test_writing_through_an_outside_alias_is_refused(alias: str) -> None:
     with pytest.raises(adjit.TracingError, match=r"\.data or \.detach\(\) of a tensor from"):
         adjit.compile(step, backend="interpreter")(adjit.zeros(3))
     assert w.tolist() == [1.0, 1.0, 1.0]  # nothing written while tracing either
+
+
+@pytest.mark.parametrize("backend", ["interpreter", "llvm"])
+def test_batchnorm_cumulative_average_compiles(backend: str) -> None:
+    """momentum=None divides by the batch count: each compiled call reads its own count."""
+    eager, bn = adjit.nn.BatchNorm1d(3, momentum=None), adjit.nn.BatchNorm1d(3, momentum=None)
+    step = adjit.compile(lambda x: bn(x).sum(), backend=backend)
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        x = adjit.tensor(rng.standard_normal((5, 3)).astype(np.float32))
+        eager(x), step(x)
+    assert step.trace_count == 1 and int(bn.num_batches_tracked) == 4
+    for got, want in [(bn.running_mean, eager.running_mean), (bn.running_var, eager.running_var)]:
+        if backend == "interpreter":  # the same float32 operations, in the same order
+            assert got.tolist() == want.tolist()
+        else:  # fused kernels sum in another order: float32 rounding
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-7)
