@@ -184,9 +184,9 @@ class Session:
                 if arg is not None:
                     _become(t, arg, {id(arg)})
             return
-        entry = self.cf._segment_entry(trace, live)
+        entry, numbers = self.cf._segment_entry(trace, live)
         with set_grad_enabled(True):  # each equation keeps the grad mode it was traced in
-            results = self.cf._execute(entry, list(trace.values))
+            results = self.cf._execute(entry, [*trace.values, *numbers])
         self.record.segments.append(entry.graph)  # (kept for explain; one call's worth)
         self.record.compiled_eqns += len(trace.eqns)
         inputs = {id(v) for v in trace.values}
@@ -266,13 +266,19 @@ def _aval(t: Tensor) -> Any:
     return Aval(tuple(t.shape), t.dtype)
 
 
-def structure_key(entry: Entry) -> tuple:
+Literal = tuple[int, int, Lit]  # (equation index, operand index, the Python number)
+
+
+def structure_key(entry: Entry) -> tuple[tuple, list[Literal]]:
     """What a segment's compiled program depends on: input avals, every equation's op,
-    attributes, operand wiring and grad mode, constants' values and the outputs."""
+    attributes, operand wiring and grad mode, constants' values and the outputs; and the
+    Python numbers among the operands (their values are keyed apart: Note [numbers seen
+    after a break])."""
     g = entry.graph
     assert g is not None
     index: dict[Var, int] = {}
     parts: list[Any] = []
+    lits: list[Literal] = []
     for v in g.inputs:
         index[v] = len(index)
         parts.append(v.aval)
@@ -280,16 +286,60 @@ def structure_key(entry: Entry) -> tuple:
         index[v] = len(index)
         parts.append(("const", arr.dtype.str, arr.shape, arr.tobytes()))
     frozen = _FROZEN
-    for e in g.eqns:
-        ins = tuple(index[a] if isinstance(a, Var) else (a.value, a.aval) for a in e.inputs)
+    for k, e in enumerate(g.eqns):
+        ins: list[Any] = []
+        for j, a in enumerate(e.inputs):
+            if isinstance(a, Var):
+                ins.append(index[a])
+            else:
+                ins.append(a.aval)
+                lits.append((k, j, a))
         attrs = e.attrs
         known = frozen.get(id(attrs))  # a module template's attributes, frozen once
         value = known[1] if known is not None and known[0] is attrs else _freeze(attrs)
-        parts.append((e.op, ins, value, e.no_grad))
+        parts.append((e.op, tuple(ins), value, e.no_grad))
         index[e.out] = len(index)
     parts.append(tuple(index[a] if isinstance(a, Var) else (a.value, a.aval) for a in g.outputs))
     parts.append(_freeze(entry.aliases))
-    return tuple(parts)
+    return tuple(parts), lits
+
+
+# Note [numbers seen after a break]
+# ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+# ``s = h.sum().item(); out = h2 * s`` puts a new Python number into the next segment at
+# every call. Keyed by value, each call would compile a new program. As torch.compile's
+# automatic dynamic does, a segment whose numbers change between calls is compiled again once
+# with the changing ones as inputs (0-d, weakly typed: promotion is unchanged, float64/int64
+# carriers: no rounding before the op's own), and later calls pass the current values.
+
+_CARRIER = {"float": np.float64, "int": np.int64, "bool": np.bool_}
+
+
+def lift_literals(g: Any, lits: list[Literal], positions: frozenset[int]) -> tuple[Any, list]:
+    """``g`` with the literals at ``positions`` (indices into ``lits``) made graph inputs
+    (appended after the others), and their current values as 0-d arrays."""
+    from dataclasses import replace
+
+    from ..ir.aval import Aval
+    from ..ir.dtypes import float64, int64
+
+    eqns = list(g.eqns)
+    inputs, values = [], []
+    for i in sorted(positions):
+        k, j, lit = lits[i]
+        kind = type(lit.value).__name__
+        carrier = _CARRIER.get(kind)
+        if carrier is None:
+            continue
+        dtype = {"float": float64, "int": int64}.get(kind, lit.aval.dtype)
+        v = Var(Aval((), dtype, weak=True))
+        e = eqns[k]
+        operands = list(e.inputs)
+        operands[j] = v
+        eqns[k] = replace(e, inputs=tuple(operands))
+        inputs.append(v)
+        values.append(np.asarray(lit.value, dtype=carrier))
+    return g.replace(inputs=(*g.inputs, *inputs), eqns=tuple(eqns)), values
 
 
 _FROZEN: dict[int, tuple[dict, Any]] = {}  # id(attrs) -> (attrs, frozen): kept alive here

@@ -22,7 +22,7 @@ from ..runtime.trace_state import TracingError
 from ..runtime.trampoline import MISS
 from . import guards
 from .backends import BACKENDS, Runner, default_backend, make_runner
-from .breaks import SegmentTrace, Session, structure_key
+from .breaks import SegmentTrace, Session, lift_literals, structure_key
 from .compiled_node import CompiledFunctionBackward, node_type
 from .plans import TrainPlan, inference_graph, train_plan
 from .prepared import Trampoline, compiled_call
@@ -175,6 +175,8 @@ class CompiledFunction:
         _ALL.add(self)  # adjit.compiler.reset() clears every cache
         self._segments: dict[tuple, Entry] = {}  # segment structure -> its compiled plans
         self._module_memo: dict[tuple, Any] = {}  # Note [module call templates]
+        self._numbers: dict[tuple, tuple] = {}  # segment structure -> last call's numbers
+        self._dynamic: dict[tuple, frozenset[int]] = {}  # ... -> the ones made inputs
         self._breaks_warned = False
         self._entries: dict[tuple, Entry] = {}
         self._fast: dict[tuple, Entry] = {}  # guards.fast_key -> entry (positional tensors)
@@ -199,7 +201,7 @@ class CompiledFunction:
         """Forget every specialization (``adjit.compiler.reset``)."""
         with self._lock:
             tables = (self._entries, self._fast, self._prepared, self._segments, self._module_memo)
-            for table in tables:
+            for table in (*tables, self._numbers, self._dynamic):
                 table.clear()
             self._seen.clear()
             self._hot = None
@@ -368,19 +370,40 @@ class CompiledFunction:
             return self.fn(*args, **kwargs)
         return Session(self).run(*flatten((args, kwargs)))
 
-    def _segment_entry(self, trace: SegmentTrace, live: list[Tracer]) -> Entry:
-        """The specialization for one segment; its compiled plans are shared with every
-        earlier segment of the same structure."""
+    def _segment_entry(self, trace: SegmentTrace, live: list[Tracer]) -> tuple[Entry, list[Tensor]]:
+        """The specialization for one segment (its compiled plans shared with every earlier
+        segment of the same structure), and the extra inputs it takes: the Python numbers
+        that changed between calls (Note [numbers seen after a break] in breaks.py)."""
         first = [x for r in trace.arg_tracers if type(x := r()) is Tracer and x._trace is trace]
         entry = self._entry_from(trace, live, first, ())
-        key = structure_key(entry)
+        shape, lits = structure_key(entry)
+        values = tuple(lit.value for _, _, lit in lits)
+        dynamic = self._dynamic.get(shape, frozenset())
+        key = (shape, tuple(v for i, v in enumerate(values) if i not in dynamic))
         cached = self._segments.get(key)
+        if cached is None:
+            seen = self._numbers.get(shape)
+            self._numbers[shape] = values
+            changed = frozenset(
+                i
+                for i, v in enumerate(seen or values)
+                if v != values[i] and type(values[i]).__name__ in ("float", "int", "bool")
+            )
+            if changed - dynamic:  # numbers that differ from the last call's: inputs now
+                dynamic = self._dynamic[shape] = dynamic | changed
+                key = (shape, tuple(v for i, v in enumerate(values) if i not in dynamic))
+                cached = self._segments.get(key)
+        extra: list[Tensor] = []
+        if dynamic:
+            assert entry.graph is not None
+            entry.graph, arrays = lift_literals(entry.graph, lits, dynamic)
+            extra = [Tensor._make(a) for a in arrays]
         if cached is None:
             self._segments[key] = entry
         else:
             entry.plans = cached.plans
         entry.sig = key
-        return entry
+        return entry, extra
 
     def _warn_breaks(self, session: Session) -> None:
         if self._breaks_warned:

@@ -390,3 +390,19 @@ def test_in_place_after_a_break() -> None:
         warnings.simplefilter("ignore")
         with pytest.raises(adjit.TracingError, match="shares memory"):
             adjit.compile(view_then_base)(adjit.ones(2, 3))
+
+
+@pytest.mark.parametrize("backend", ["llvm", "interpreter"])
+def test_numbers_read_at_a_break_become_inputs_not_recompiles(backend: str) -> None:
+    def f(x):
+        s = x.sum().item()  # a new Python number every call
+        return x * s + s**2
+
+    compiled = adjit.compile(f, backend=backend)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for k in range(8):
+            x = adjit.tensor(np.linspace(-1.0, 1.0 + k, 5))  # float64: exact comparison
+            np.testing.assert_allclose(compiled(x).numpy(), f(x).numpy(), rtol=1e-15)
+    # the first segment, the second with the values of the first call, then with them as inputs
+    assert len(compiled._segments) == 3
