@@ -324,7 +324,8 @@ def lift_literals(g: Any, lits: list[Literal], positions: frozenset[int]) -> tup
     from ..ir.dtypes import float64, int64
 
     eqns = list(g.eqns)
-    inputs, values = [], []
+    inputs: list[Var] = []
+    values: list[np.ndarray] = []
     for i in sorted(positions):
         k, j, lit = lits[i]
         kind = type(lit.value).__name__

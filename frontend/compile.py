@@ -458,7 +458,8 @@ def _user_stacklevel() -> int:
     """``warnings.warn``'s stacklevel that points at the user's line (outside adjit)."""
     import sys
 
-    f, level = sys._getframe(1), 1
+    f: Any = sys._getframe(1)
+    level = 1
     while f is not None and f.f_code.co_filename.startswith(trace_state._OWN):
         f, level = f.f_back, level + 1
     return level
