@@ -58,6 +58,7 @@ def _with_step_hooks(step: Callable[..., Any]) -> Callable[..., Any]:
         self = args[0]
         if trace_state.current() is not None:
             _refuse_traced_hooks(self)
+            _refuse_custom_step(self, step)
         for pre_hook in chain(_global_pre_hooks.values(), self._optimizer_step_pre_hooks.values()):
             result = pre_hook(self, args, kwargs)
             if result is not None:
@@ -94,6 +95,22 @@ def _refuse_traced_hooks(opt: Any) -> None:
             f"{type(opt).__name__}.step() inside a compiled function with step hooks "
             "registered is not supported: the hooks would run only once, while tracing; "
             "call opt.step() outside the compiled function, or remove the hooks"
+        )
+
+
+def _refuse_custom_step(opt: Any, step: Callable[..., Any]) -> None:
+    """A ``step`` written outside adjit (the usual custom optimizer) traced inside a compiled
+    function would keep what its first call saw: the learning rate, Python counters in
+    ``state``, and state tensors it makes (left holding traced values). adjit's own step
+    guards and replays those (Note [traced training steps] in frontend/writes.py); a custom
+    one refuses instead."""
+    if not step.__module__.startswith("adjit."):
+        raise TracingError(
+            f"{type(opt).__name__}.step() inside a compiled function is not supported: it "
+            "overrides Optimizer.step, so its learning rate, Python state and new state "
+            "tensors would keep the values of the traced call; call it outside the compiled "
+            "function, or define the per-parameter _init_state/_update_eager/_update_traced "
+            "instead of step"
         )
 
 

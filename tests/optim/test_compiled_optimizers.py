@@ -309,3 +309,33 @@ def test_user_optimizer_without_traced_update_refuses():
     x, y = _batches(1)[0]
     with pytest.raises(TracingError, match=r"Mine.step\(\) inside a compiled function is not"):
         adjit.compile(_step_with(opt, model, lambda: None))(x, y)
+
+
+def test_custom_step_refuses():
+    """A custom ``step`` (PyTorch's tutorial form) traced would keep the first call's learning
+    rate and Python counters, and leave traced values in ``state``: it refuses."""
+
+    class MySGD(adjit.optim.Optimizer):
+        def __init__(self, params):
+            super().__init__(params, dict(lr=0.1))
+
+        @adjit.no_grad()
+        def step(self, closure=None):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    state = self.state[p]
+                    state["n"] = state.get("n", 0) + 1
+                    p.add_(p.grad, alpha=-group["lr"])
+
+    model = _model()
+    opt = MySGD(model.parameters())
+    x, y = _batches(1)[0]
+    with pytest.raises(
+        TracingError,
+        match=r"MySGD.step\(\) inside a compiled function is not "
+        "supported: it overrides Optimizer.step",
+    ):
+        adjit.compile(_step_with(opt, model, lambda: None))(x, y)
+    assert not opt.state
+    _step_with(opt, model, lambda: None)(x, y)  # eagerly it steps
+    assert [s["n"] for s in opt.state.values()] == [1] * 4
