@@ -74,12 +74,15 @@ def _count(pos: np.ndarray, keep: np.ndarray, bins: int, weight: np.ndarray | No
 
 def histc(input: Tensor, bins: int = 100, min: Any = 0, max: Any = 0) -> Tensor:  # noqa: A002
     """Counts in ``bins`` equal bins of [min, max] (the data's range when min == max)."""
-    _eager("histc", input, why="the bins' range depends on the input's values")
+    if min == max:
+        _eager("histc", input, why="min == max takes the bins' range from the input's values")
     _float_kernel("histogram_cpu", input)
     if min > max:
         raise RuntimeError("torch.histc: max must be larger than min")
     if bins <= 0:
         raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
+    if _traced(input):
+        return _histc_traced(input, bins, min, max)
     a = input._data.ravel()
     dt = a.dtype.type
     lo, hi = dt(min), dt(max)
@@ -98,6 +101,33 @@ def histc(input: Tensor, bins: int = 100, min: Any = 0, max: Any = 0) -> Tensor:
     pos = np.minimum(pos, bins - 1)
     out = _count(pos, keep, bins, None).astype(a.dtype)
     return Tensor._make(out)
+
+
+def _traced(t: Tensor) -> bool:
+    trace = trace_state.current()
+    return trace is not None and trace.involves([t])
+
+
+def _histc_traced(input: Tensor, bins: int, min: Any, max: Any) -> Tensor:  # noqa: A002
+    """histc over a given range as ops, each in the input's dtype as eagerly (NumPy's): the
+    bin ``int((x - lo) * bins / (hi - lo))``, counted exactly (float64) and then rounded."""
+    from . import functional as F
+    from .creation import zeros
+
+    dt = input.dtype.np
+    lo, hi = dt(min), dt(max)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise RuntimeError(
+            f"torch.histc: range of [{_c_number(float(lo))}, {_c_number(float(hi))}] is not finite"
+        )
+    x = F.flatten(input.detach())
+    keep = F.logical_and(F.ge(x, float(lo)), F.le(x, float(hi)))
+    width = float(dt(hi - lo))  # (hi - lo) in the dtype, as NumPy subtracts
+    pos = F.where(keep, F.div(F.mul(F.sub(x, float(lo)), bins), width), 0).to(D.int64)
+    pos = F.clamp_max(pos, bins - 1)
+    ones = keep.to(D.float64)
+    counts = zeros(bins, dtype=D.float64).index_add(0, pos, ones)
+    return counts.to(input.dtype)
 
 
 def _dim_edges(a: np.ndarray, bins: Any, rng: Any, d: int, input_dtype: D.DType) -> np.ndarray:

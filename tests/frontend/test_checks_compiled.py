@@ -148,6 +148,13 @@ CASES: dict[str, tuple[Callable[..., Any], list[np.ndarray]]] = {
         lambda L, x, b, v: x.index_put((b,), v, accumulate=True),
         [X, X > 0, np.array(1.5, np.float32)],
     ),
+    "histc-range": (lambda L, x: L.histc(x, 5, -1.0, 1.0), [X3]),
+    "histc-edges": (
+        lambda L, x: L.histc(x, 5, -1.0, 1.0),
+        [np.array([-1, -0.6, -0.2, 0.2, 0.6, 1, 1.5, np.nan, -1.01], np.float32)],
+    ),
+    "histc-float64": (lambda L, x: x.histc(7, -0.5, 0.75), [X3.astype(np.float64)]),
+    "histc-infinite-range": (lambda L, x: L.histc(x, 5, -np.inf, 1.0), [X]),
     "bce-ok": (
         lambda L, x, y: L.nn.functional.binary_cross_entropy(x, y),
         [np.array([0.5, -0.0], np.float32), P],
