@@ -7,7 +7,8 @@
 # setup_context, inputs saved with save_for_backward or stored on ctx, one output or two
 # (the backward then gets both cotangents). PyTorch runs each as the oracle; adjit eager,
 # adjit.grad, adjit.value_and_grad and adjit.compile must give its values and gradients
-# (functions.check_functions).
+# (functions.check_functions), and with a true derivative the second derivative of a
+# gradient penalty, eagerly and compiled (the backward differentiated again).
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from . import cases
 from .builder import broadcastable_shapes, shapes
 from .cases import Case
-from .functions import check_functions
+from .functions import RTOL, check_functions
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,44 @@ def custom_wrap_cases(draw: Callable[..., Any]) -> Case:
         body.append(["y = y[0]", "y = y[1]", "y = y[0] * y[1]"][used])
     body.append(f"return {POST[draw(st.sampled_from(sorted(POST)))].format('y')}")
     flags = [True, draw(st.booleans())]
-    return Case(f"custom-wrap {dtype}", body, arrays, flags, header)
+    kind = f"custom-wrap {dtype}" + (" straight-through" if finish else "")
+    return Case(kind, body, arrays, flags, header)
 
 
 def check_custom_wrap(case: Case) -> None:
     check_functions(case)
+    if "straight-through" not in case.kind:
+        _check_second_order(case)
+
+
+def _penalty(T: Any, case: Case) -> Callable[..., Any]:
+    """``sum(d/dx0 sum(program)) ** 2)``: differentiating it differentiates the backward."""
+    program = case.bind(T)
+
+    def penalty(*xs: Any) -> Any:
+        (g,) = T.autograd.grad(program(*xs).sum(), xs[0], create_graph=True)
+        return (g * g).sum()
+
+    return penalty
+
+
+def _second(T: Any, case: Case, fn: Callable[..., Any]) -> Any:
+    xs = case.inputs(T)
+    fn(*xs).backward()
+    return xs[0].grad
+
+
+def _check_second_order(case: Case) -> None:
+    """The hand-written backward is differentiated again: eagerly (autograd.grad with
+    create_graph) and compiled (the same, inside adjit.compile), vs PyTorch."""
+    import torch
+
+    want = cases.outcome(lambda: _second(torch, case, _penalty(torch, case)))
+    if isinstance(want, cases.Raised) or want is None:  # the first derivative is constant
+        return
+    tol = RTOL[case.kind.split()[1]]
+    penalty = _penalty(cases.adjit, case)
+    got = _second(cases.adjit, case, penalty)
+    cases.assert_floats(got, want, tol, "second order, eager")
+    got = _second(cases.adjit, case, cases.adjit.compile(penalty))
+    cases.assert_floats(got, want, tol, "second order, compiled")
