@@ -185,3 +185,11 @@ def _check_second_order(case: Case) -> None:
     cases.assert_floats(got, want, tol, "second order, eager")
     got = _second(cases.adjit, case, cases.adjit.compile(penalty))
     cases.assert_floats(got, want, tol, "second order, compiled")
+    program = case.bind(cases.adjit)
+    xs = [x.detach() for x in case.inputs(cases.adjit)]
+
+    def first(x0: Any) -> Any:
+        return cases.adjit.grad(lambda t: program(t, *xs[1:]).sum())(x0)
+
+    got = cases.adjit.grad(lambda x0: (first(x0) ** 2).sum())(xs[0])
+    cases.assert_floats(got, want, tol, "second order, adjit.grad(adjit.grad)")
