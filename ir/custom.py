@@ -15,7 +15,9 @@ on the values the adjoint pass (or the eager engine) holds for those inputs, so 
 is traced into the adjoint graph like any derivative rule, and its cotangents flow to the
 arguments. ``rule`` is an object of the frontend's (adjit.autograd), opaque to the IR: it prints
 as the Function's name, never merges in CSE and never reaches generated code (the equation
-runs as an extern identity step).
+runs as an extern identity step). A call with several differentiable outputs shares one such
+equation (an anchor) so that the backward runs once with every output's cotangent (Note [one
+backward call per Function call] in adjit/autograd/traced.py).
 """
 
 from __future__ import annotations
