@@ -84,9 +84,10 @@ def step_count(state: dict[str, Any]) -> Tensor:
 
 
 def in_dtype_of(value: Any, t: Tensor) -> Any:
-    """``value`` (a 0-d float64 coefficient of a traced step, or a Python float) as it meets
-    the 0-d state ``t``: eager multiplies a 0-d float32 tensor by a Python float in float32,
-    while two 0-d tensors would promote to float64."""
+    """A traced step's 0-d float64 coefficient ``value`` as it meets the 0-d tensor ``t``
+    (0-d state such as ``mu_product``, or a user's tensor learning rate): the eager step's
+    Python float rounds to ``t``'s dtype there, while two 0-d tensors would promote to float64.
+    A no-op for the run-time learning rate (float64) and for Python floats."""
     return value.to(t.dtype) if isinstance(value, Tensor) else value
 
 

@@ -14,6 +14,7 @@ from adjit.optim._ops import (
     check_lr,
     check_nonnegative,
     decayed,
+    in_dtype_of,
     lerp_,
     lerp_arrays_,
     scale_,
@@ -111,5 +112,6 @@ class Adamax(Optimizer):
         exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
         lerp_(exp_avg, grad, 1 - beta1)
         exp_inf.copy_(maximum(exp_inf.mul_(beta2), grad.abs().add_(group["eps"])))
-        clr = group["lr"] / (1 - pow(beta1, step_count(state)))
+        lr = group["lr"]
+        clr = lr / in_dtype_of(1 - pow(beta1, step_count(state)), lr)
         addcdiv_(p, exp_avg, exp_inf, -clr)

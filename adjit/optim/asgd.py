@@ -171,7 +171,7 @@ def _traced_single_step(
     p.mul_(1 - lambd * eta_value)
     p.add_(grad * -eta_value)
     ax.copy_(where(mu != 1, ax + p.sub(ax).mul_(mu), p))
-    step = step_count(state)
+    step = step_count(state).to(lr.dtype)  # (a user's float32 lr: eager computes in float32)
     eta.copy_((lr / ((1 + lambd * lr * step) ** group["alpha"])).to(get_default_dtype()))
     _next_mu(state, group)
 

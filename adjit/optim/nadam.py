@@ -161,5 +161,9 @@ class NAdam(Optimizer):
         addcmul_(exp_avg_sq.mul_(beta2), grad, grad, 1 - beta2)
         denom = exp_avg_sq.div(bias_correction2).sqrt().add_(group["eps"])
         product = mu_product.to(step.dtype)
-        addcdiv_(p, grad, denom, -lr * (1.0 - mu) / (1.0 - product))
-        addcdiv_(p, exp_avg, denom, (-lr * mu_next) / (1.0 - product * mu_next))
+        # (a no-op cast for the run-time learning rate; a user's float32 tensor learning
+        # rate meets eager's Python floats in float32)
+        c1, c2 = in_dtype_of(1.0 - mu, lr), in_dtype_of(1.0 - product, lr)
+        addcdiv_(p, grad, denom, -lr * c1 / c2)
+        c3, c4 = in_dtype_of(mu_next, lr), in_dtype_of(1.0 - product * mu_next, lr)
+        addcdiv_(p, exp_avg, denom, (-lr * c3) / c4)

@@ -16,6 +16,7 @@ from adjit.optim._ops import (
     check_fused,
     check_lr,
     decayed,
+    in_dtype_of,
     lerp_,
     lerp_arrays_,
     scale_,
@@ -209,7 +210,8 @@ class Adagrad(Optimizer):
         grad = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:
             grad = decayed(grad, p, group["weight_decay"])
-        clr = group["lr"] / (1 + (step_count(state) - 1) * group["lr_decay"])
+        lr = group["lr"]
+        clr = lr / in_dtype_of(1 + (step_count(state) - 1) * group["lr_decay"], lr)
         addcmul_(state["sum"], grad, grad, 1)
         std = state["sum"].sqrt().add_(group["eps"])
         addcdiv_(p, grad, std, -clr)

@@ -129,6 +129,20 @@ def test_compiled_step_matches_eager(name, kwargs, backend):
         assert len(entry.writes.grads) == 4 and len(entry.mutated) >= 4  # the parameters
 
 
+TENSOR_LR = [(n, kw) for n, kw in CASES if not kw.get("foreach") and not kw.get("fused")][::2]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), TENSOR_LR, ids=[n for n, _ in TENSOR_LR])
+def test_tensor_lr_matches_eager(name, kwargs):
+    """A learning rate given as a float32 tensor (an input of the program, not a run-time
+    float64 hyper-parameter): the step-count coefficients meet it in float32, as eager's."""
+    kwargs = dict(kwargs, lr=adjit.tensor(kwargs["lr"]))
+    eager, _ = _train(name, kwargs)
+    compiled, run = _train(name, kwargs, "llvm")
+    _same_training(compiled, eager)
+    assert run.trace_count <= 2
+
+
 def test_every_optimizer_has_a_row():
     stepping = {n for n, _ in CASES} | {"LBFGS", "SparseAdam", "Optimizer"}
     assert stepping == set(adjit.optim.__all__) - {
