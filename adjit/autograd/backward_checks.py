@@ -50,11 +50,14 @@ def _expandable(shape: tuple[int, ...], to: tuple[int, ...]) -> bool:
     return all(s in (1, t) for s, t in zip(reversed(shape), reversed(to), strict=False))
 
 
-def checked_gradients(cls: type, result: Any, inputs: Sequence[Any]) -> list[Any]:
+def checked_gradients(
+    cls: type, result: Any, inputs: Sequence[Any], needed: Sequence[bool]
+) -> list[Any]:
     """One gradient per input from ``result`` (a tensor, None or a tuple), after PyTorch's
     checks in its order: the count (extra trailing Nones allowed), the types, a gradient for a
-    non-tensor input, the shape (a gradient the input broadcasts to is summed back to it); a
-    gradient of another dtype is cast to the input's."""
+    non-tensor input; then, for the inputs whose gradient is ``needed``, the shape (a gradient
+    the input broadcasts to is summed back to it) and the dtype (cast to the input's). The
+    others' gradients are dropped (None)."""
     name = f"{cls.__name__}Backward"
     grads = list(result) if isinstance(result, tuple) else [result]
     n = len(inputs)
@@ -69,15 +72,15 @@ def checked_gradients(cls: type, result: Any, inputs: Sequence[Any]) -> list[Any
         if g is not None and not isinstance(g, Tensor):
             raise RuntimeError(f"expected Variable or None (got {type(g).__name__})")
     out = []
-    for i, (g, a) in enumerate(zip(grads, inputs, strict=True)):
-        if g is None:
-            out.append(None)
-            continue
-        if not isinstance(a, InputMeta):
+    for i, (g, a, need) in enumerate(zip(grads, inputs, needed, strict=True)):
+        if g is not None and not isinstance(a, InputMeta):
             raise RuntimeError(
                 f"function {name} returned a gradient different than None at position "
                 f"{i + 1}, but the corresponding forward input was not a Variable"
             )
+        if g is None or not need:
+            out.append(None)
+            continue
         shape, want = tuple(g.shape), tuple(a.shape)
         if shape != want:
             if not _expandable(want, shape):

@@ -55,8 +55,9 @@ class FunctionBackward(PyNode):
                 Tensor._make(np.zeros(*spec)) if g is None and spec is not None else g
                 for g, spec in zip(grads, self._outputs, strict=True)
             ]
-        out = checked_gradients(self._cls, call_backward(self._cls, self._ctx, grads), self._inputs)
-        return [g if e[0] is not None else None for g, e in zip(out, self._edges, strict=True)]
+        needed = [e[0] is not None for e in self._edges]
+        returned = call_backward(self._cls, self._ctx, grads)
+        return checked_gradients(self._cls, returned, self._inputs, needed)
 
     def release(self) -> None:
         if self._ctx._saved:

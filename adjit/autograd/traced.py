@@ -131,8 +131,8 @@ class CallRule:
                 "tensor ops (adjit.where for value-dependent choices), or call the Function "
                 f"outside the compiled function ({e})"
             ) from None
-        result = checked_gradients(self.cls, returned, self.inputs)
-        picked = [result[i] if wants[i] else None for i in self.positions]
+        result = checked_gradients(self.cls, returned, self.inputs, ctx.needs_input_grad)
+        picked = [result[i] for i in self.positions]
         return (None, *picked, *[None] * (len(inputs) - 1 - k))
 
 

@@ -504,6 +504,12 @@ BAD: dict[str, tuple[Callable[[Any, Any], Any], int]] = {
 }
 
 
+def _unchecked_for_a_constant(L: Any, C: Any) -> Any:
+    """PyTorch checks a gradient's shape only for an input that requires grad."""
+    x, y = _leaf(L, [1.0, 2.0, 3.0]), L.tensor([1.0, 2.0, 3.0], dtype=L.float64)
+    return _backward(_bad(L, lambda g: (g, g[:1])).apply(x, y), x)
+
+
 def _bad_call(L: Any, name: str, xs: list[Any]) -> Any:
     result, n = BAD[name]
     return _bad(L, lambda g: result(L, g)).apply(*xs, *([2.0] if n == 1 else []))
@@ -561,6 +567,7 @@ EAGER_ROWS: dict[str, Callable[[Any, Any], Any]] = {
     "save_for_backward twice": lambda L, C: _save_twice(L, C),
     "classic style with a keyword tensor": lambda L, C: _classic_keyword(L, C),
     **{name: _bad_row(name) for name in BAD},
+    "wrong shape for an input without grad": lambda L, C: _unchecked_for_a_constant(L, C),
 }
 
 
