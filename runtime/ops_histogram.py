@@ -1,4 +1,4 @@
-"""histc, histogram, histogramdd and bincount: eager (NumPy), their bins depend on the data.
+"""histc, histogram, histogramdd and bincount (NumPy); histc and histogram with given bins traced.
 
 Note [histogram bins as PyTorch]
 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
@@ -75,7 +75,7 @@ def _count(pos: np.ndarray, keep: np.ndarray, bins: int, weight: np.ndarray | No
 def histc(input: Tensor, bins: int = 100, min: Any = 0, max: Any = 0) -> Tensor:  # noqa: A002
     """Counts in ``bins`` equal bins of [min, max] (the data's range when min == max)."""
     if min == max:
-        _eager("histc", input, why="min == max takes the bins' range from the input's values")
+        _eager("histc", input, why="with min == max the bins' range depends on the input's values")
     _float_kernel("histogram_cpu", input)
     if min > max:
         raise RuntimeError("torch.histc: max must be larger than min")
@@ -141,6 +141,7 @@ def _dim_edges(a: np.ndarray, bins: Any, rng: Any, d: int, input_dtype: D.DType)
                 f"but got input with dtype {input_dtype.type_name.lower()} and bins for dimension "
                 f"{d} with dtype {_c_type(bins.dtype)}"
             )
+        _check_edges(bins, d)
         return bins._data.ravel().copy()
     if bins <= 0:
         raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension {d}")
@@ -162,6 +163,63 @@ def _dim_edges(a: np.ndarray, bins: Any, rng: Any, d: int, input_dtype: D.DType)
             f"torch.histogramdd: dimension {d}'s range [{float(lo):g}, {float(hi):g}] is not finite"
         )
     return _linspace(lo, hi, bins + 1, dt)
+
+
+def _check_edges(bins: Tensor, d: int) -> None:
+    """PyTorch's checks of a dimension's given bin edges (after their dtype's)."""
+    if bins.ndim != 1:
+        raise RuntimeError(
+            f"torch.histogramdd: bins tensor should have one dimension, but got {bins.ndim} "
+            f"dimensions in the bins tensor for dimension {d}"
+        )
+    if bins.numel() == 0:
+        raise RuntimeError(
+            "torch.histogramdd: bins tensor should have at least 1 element, but got 0 elements "
+            f"in the bins tensor for dimension {d}"
+        )
+    if bins.numel() == 1:
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got 0 for dimension {d}")
+
+
+def _histogram_traced(
+    input: Tensor,  # noqa: A002
+    bins: Any,
+    rng: Any,
+    weight: Tensor | None,
+    density: bool,
+) -> Any:
+    """histogram with given edges or a given range as ops (Note [histogram bins as PyTorch]:
+    an element is in the bin whose edges hold it, the last edge in the last bin): searched in
+    the edges, counted (or weighted) exactly in float64, then rounded to the dtype."""
+    from . import functional as F
+    from .creation import tensor, zeros
+
+    dt = input.dtype
+    if isinstance(bins, Tensor):
+        if bins.dtype is not dt:  # (the eager text)
+            _dim_edges(np.zeros(0, dt.np), bins, None, 0, dt)
+        _check_edges(bins, 0)
+        edges = F.flatten(bins.detach())
+    else:
+        low, high = rng  # (given: without one, histogram refused, as the data's is unknown)
+        edges = tensor(_dim_edges(np.zeros(0, dt.np), bins, [low, high], 0, dt))
+    n = edges.shape[0] - 1
+    x = F.flatten(input.detach())
+    first, last = edges[0], edges[n]
+    keep = F.logical_and(F.ge(x, first), F.le(x, last))
+    found = F.sub(F.searchsorted(edges, F.where(keep, x, first), right=True), 1)
+    pos = F.clamp(found, 0, n - 1)
+    w = keep.to(D.float64) if weight is None else F.flatten(weight.detach()).to(D.float64)
+    hist = zeros(n, dtype=D.float64).index_add(0, pos, F.where(keep, w, 0.0))
+    if density:
+        hist = F.div(hist, F.mul(hist.sum(), F.diff(edges.to(D.float64))))
+    hist, edges = hist.to(dt), F.clone(edges)
+    # no derivative, as eagerly: a backward through either raises PyTorch's error
+    rule = _not_implemented("histogram")
+    operands = [t for t in (input, bins, weight) if isinstance(t, Tensor)]
+    hist = with_rule(rule, lambda *ts: hist, *operands, name="NotImplemented")
+    edges = with_rule(rule, lambda *ts: edges, *operands, name="NotImplemented")
+    return histogram_result(hist, edges)
 
 
 def _histogramdd(
@@ -225,15 +283,18 @@ def histogram(
 ) -> Any:
     """(hist, bin_edges): counts (or weights, or a density) in each bin: Note [histogram bins
     as PyTorch]."""
-    _eager("histogram", input, bins, weight, why="the bins' range depends on the input's values")
+    if range is None and not isinstance(bins, Tensor):
+        _eager("histogram", input, weight, why="the bins' range depends on the input's values")
     _float_kernel("histogramdd", input)
-    points = input._data.reshape(-1, 1)
     if weight is not None and tuple(weight.shape) != tuple(input.shape):
         raise RuntimeError(
             "torch.histogramdd: if weight tensor is provided it should have the same shape "
             "as the input tensor excluding its innermost dimension, but got input with shape "
-            f"{list(points.shape)} and weight with shape {list(weight.shape)}"
+            f"{[input.numel(), 1]} and weight with shape {list(weight.shape)}"
         )
+    if any(_traced(t) for t in (input, bins, weight) if isinstance(t, Tensor)):
+        return _histogram_traced(input, bins, range, weight, density)
+    points = input._data.reshape(-1, 1)
     rng = None if range is None else list(range)
     rules = ("histogram", "histogram")
     hist, edges = _histogramdd(input, points, [bins], rng, weight, density, rules)

@@ -155,6 +155,28 @@ CASES: dict[str, tuple[Callable[..., Any], list[np.ndarray]]] = {
     ),
     "histc-float64": (lambda L, x: x.histc(7, -0.5, 0.75), [X3.astype(np.float64)]),
     "histc-infinite-range": (lambda L, x: L.histc(x, 5, -np.inf, 1.0), [X]),
+    "histogram-range": (lambda L, x: L.histogram(x, 5, range=(-1.0, 1.0)).hist, [X3]),
+    "histogram-range-edges": (
+        lambda L, x: L.histogram(x, 5, range=(-1.0, 1.0)).bin_edges,
+        [X3],
+    ),
+    "histogram-equal-range": (lambda L, x: x.histogram(3, range=(0.5, 0.5)).hist, [X3]),
+    "histogram-edges": (
+        lambda L, x, e: L.histogram(x, e).hist,
+        [X3, np.array([-1, -0.2, 0.1, 0.5, 2.0], np.float32)],
+    ),
+    "histogram-weight-density": (
+        lambda L, x, w: L.histogram(x, 4, range=(-1.0, 1.0), weight=w, density=True).hist,
+        [X3, np.abs(X3)],
+    ),
+    "histogram-edges-dtype": (
+        lambda L, x, e: L.histogram(x, e).hist,
+        [X3, np.array([-1, 0.5, 2.0])],
+    ),
+    "histogram-one-edge": (
+        lambda L, x, e: L.histogram(x, e).hist,
+        [X3, np.array([0.5], np.float32)],
+    ),
     "bce-ok": (
         lambda L, x, y: L.nn.functional.binary_cross_entropy(x, y),
         [np.array([0.5, -0.0], np.float32), P],

@@ -259,8 +259,6 @@ NOT_TRACEABLE: dict[str, str] = {
     "Tensor.set_": "swaps the storage",
     "Tensor.apply_": "a Python callable per element",
     "Tensor.map_": "a Python callable per element",
-    "histogram:range": "binning with a given range has no traced form yet",
-    "histogram:edges": "binning with given edges has no traced form yet",
     "histogramdd:range": "binning with a given range has no traced form yet",
     "nn.functional.embedding:max_norm": "max_norm renormalizes weight rows in place",
     "nn.Embedding-max_norm": "max_norm renormalizes weight rows in place",
@@ -827,3 +825,18 @@ def test_batchnorm_cumulative_average_compiles(backend: str) -> None:
             assert got.tolist() == want.tolist()
         else:  # fused kernels sum in another order: float32 rounding
             np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_histogram_has_no_derivative() -> None:
+    """As PyTorch: eagerly the forward runs and a backward through the counts raises; a
+    compiled call builds its backward with the forward, so the call raises that error."""
+    fn = lambda x: adjit.histogram(x, 3, range=(0.0, 1.0)).hist.sum()  # noqa: E731
+    x = adjit.tensor([0.1, 0.5, 0.7, 0.9], requires_grad=True)
+    out = fn(x)
+    assert out.item() == 4.0
+    message = "derivative for aten::histogram is not implemented"
+    with pytest.raises(RuntimeError, match=message):
+        out.backward()
+    with pytest.raises(RuntimeError, match=message):
+        adjit.compile(fn, backend="interpreter")(x)
+    assert adjit.compile(fn, backend="interpreter")(x.detach()).item() == 4.0
