@@ -334,8 +334,8 @@ def _first_max(rows: Tensor, target: Tensor, bags: int) -> Tensor:
 
 
 def _check_indices(flat: Tensor, n: int) -> Tensor:
-    """PyTorch's message names the first bad position and its value: eagerly both; when
-    traced, the value (Note [run-time checks] fills one blank)."""
+    """PyTorch's message names the first bad position and its value (eagerly, or when the
+    compiled program runs: Note [run-time checks])."""
     if not traced(flat):
         bad = np.nonzero((flat._data < 0) | (flat._data >= n))[0]
         if len(bad):
@@ -345,5 +345,7 @@ def _check_indices(flat: Tensor, n: int) -> Tensor:
                 f"valid range [0, {n})"
             )
         return flat
-    message = f"Index of input takes value {{}} which is not in the valid range [0, {n})"
+    message = (
+        f"Index {{position}} of input takes value {{}} which is not in the valid range [0, {n})"
+    )
     return check(flat, in_range(flat, 0, n), RuntimeError, message, detail=flat)

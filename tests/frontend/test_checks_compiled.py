@@ -177,6 +177,14 @@ CASES: dict[str, tuple[Callable[..., Any], list[np.ndarray]]] = {
         lambda L, x, e: L.histogram(x, e).hist,
         [X3, np.array([0.5], np.float32)],
     ),
+    "embedding_bag-too-big": (
+        lambda L, w, i: L.nn.functional.embedding_bag(i, w, L.tensor([0])),
+        [X, _i(0, 2, 3, 1)],
+    ),
+    "embedding_bag-negative": (
+        lambda L, w, i: L.nn.functional.embedding_bag(i, w, L.tensor([0])),
+        [X, _i(1, -1)],
+    ),
     "bce-ok": (
         lambda L, x, y: L.nn.functional.binary_cross_entropy(x, y),
         [np.array([0.5, -0.0], np.float32), P],
