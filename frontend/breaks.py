@@ -266,14 +266,15 @@ def _aval(t: Tensor) -> Any:
     return Aval(tuple(t.shape), t.dtype)
 
 
-Literal = tuple[int, int, Lit]  # (equation index, operand index, the Python number)
+# (equation index, operand index, the Python number), or (-1, constant index, its array)
+Literal = tuple[int, int, Any]
 
 
 def structure_key(entry: Entry) -> tuple[tuple, list[Literal]]:
     """What a segment's compiled program depends on: input avals, every equation's op,
     attributes, operand wiring and grad mode, constants' values and the outputs; and the
-    Python numbers among the operands (their values are keyed apart: Note [numbers seen
-    after a break])."""
+    Python numbers among the operands and the constants (their values are keyed apart:
+    Note [numbers seen after a break])."""
     g = entry.graph
     assert g is not None
     index: dict[Var, int] = {}
@@ -282,9 +283,10 @@ def structure_key(entry: Entry) -> tuple[tuple, list[Literal]]:
     for v in g.inputs:
         index[v] = len(index)
         parts.append(v.aval)
-    for v, arr in g.consts:
+    for c, (v, arr) in enumerate(g.consts):
         index[v] = len(index)
-        parts.append(("const", arr.dtype.str, arr.shape, arr.tobytes()))
+        parts.append(("const", arr.dtype.str, arr.shape))
+        lits.append((-1, c, arr))
     frozen = _FROZEN
     for k, e in enumerate(g.eqns):
         ins: list[Any] = []
@@ -310,7 +312,8 @@ def structure_key(entry: Entry) -> tuple[tuple, list[Literal]]:
 # every call. Keyed by value, each call would compile a new program. As torch.compile's
 # automatic dynamic does, a segment whose numbers change between calls is compiled again once
 # with the changing ones as inputs (0-d, weakly typed: promotion is unchanged, float64/int64
-# carriers: no rounding before the op's own), and later calls pass the current values.
+# carriers: no rounding before the op's own), and later calls pass the current values. So are
+# constant tensors made inside the function (``adjit.tensor([s])``) whose values change.
 
 _CARRIER = {"float": np.float64, "int": np.int64, "bool": np.bool_}
 
@@ -328,6 +331,11 @@ def lift_literals(g: Any, lits: list[Literal], positions: frozenset[int]) -> tup
     values: list[np.ndarray] = []
     for i in sorted(positions):
         k, j, lit = lits[i]
+        if k < 0:  # a constant tensor: its var becomes an input
+            var, arr = g.consts[j]
+            inputs.append(var)
+            values.append(arr)
+            continue
         kind = type(lit.value).__name__
         carrier = _CARRIER.get(kind)
         if carrier is None:
@@ -340,7 +348,9 @@ def lift_literals(g: Any, lits: list[Literal], positions: frozenset[int]) -> tup
         eqns[k] = replace(e, inputs=tuple(operands))
         inputs.append(v)
         values.append(np.asarray(lit.value, dtype=carrier))
-    return g.replace(inputs=(*g.inputs, *inputs), eqns=tuple(eqns)), values
+    lifted = {id(v) for v in inputs}
+    consts = [(v, a) for v, a in g.consts if id(v) not in lifted]
+    return g.replace(inputs=(*g.inputs, *inputs), eqns=tuple(eqns), consts=tuple(consts)), values
 
 
 _FROZEN: dict[int, tuple[dict, Any]] = {}  # id(attrs) -> (attrs, frozen): kept alive here

@@ -377,7 +377,7 @@ class CompiledFunction:
         first = [x for r in trace.arg_tracers if type(x := r()) is Tracer and x._trace is trace]
         entry = self._entry_from(trace, live, first, ())
         shape, lits = structure_key(entry)
-        values = tuple(lit.value for _, _, lit in lits)
+        values = tuple(x.value if k >= 0 else (x.dtype.str, x.tobytes()) for k, _, x in lits)
         dynamic = self._dynamic.get(shape, frozenset())
         key = (shape, tuple(v for i, v in enumerate(values) if i not in dynamic))
         cached = self._segments.get(key)
@@ -387,7 +387,7 @@ class CompiledFunction:
             changed = frozenset(
                 i
                 for i, v in enumerate(seen or values)
-                if v != values[i] and type(values[i]).__name__ in ("float", "int", "bool")
+                if v != values[i] and type(values[i]).__name__ in ("float", "int", "bool", "tuple")
             )
             if changed - dynamic:  # numbers that differ from the last call's: inputs now
                 dynamic = self._dynamic[shape] = dynamic | changed

@@ -406,3 +406,18 @@ def test_numbers_read_at_a_break_become_inputs_not_recompiles(backend: str) -> N
             np.testing.assert_allclose(compiled(x).numpy(), f(x).numpy(), rtol=1e-15)
     # the first segment, the second with the values of the first call, then with them as inputs
     assert len(compiled._segments) == 3
+
+
+def test_constants_made_from_values_become_inputs_not_recompiles() -> None:
+    def f(x):
+        s = x.sum().item()
+        t = adjit.tensor([s, 2 * s], dtype=adjit.float64)  # a new constant every call
+        return x * t
+
+    compiled = adjit.compile(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for k in range(6):
+            x = adjit.tensor([0.5 + k, -1.0], dtype=adjit.float64)
+            np.testing.assert_array_equal(compiled(x).numpy(), f(x).numpy())
+    assert len(compiled._segments) == 3
