@@ -421,3 +421,41 @@ def test_constants_made_from_values_become_inputs_not_recompiles() -> None:
             x = adjit.tensor([0.5 + k, -1.0], dtype=adjit.float64)
             np.testing.assert_array_equal(compiled(x).numpy(), f(x).numpy())
     assert len(compiled._segments) == 3
+
+
+def test_logging_training_step_with_dropout_clipping_and_adamw_equals_eager() -> None:
+    """Issue 15's logging loop: loss.item() every step inside a compiled whole training step
+    (dropout draws in the compiled segment, clip_grad_norm_ and AdamW after the break)."""
+    x, y = adjit.randn(5, 8), adjit.randint(0, 4, (5,))
+    runs = {}
+    for mode in ("eager", "compiled"):
+        adjit.manual_seed(0)
+        m = adjit.nn.Sequential(
+            adjit.nn.Linear(8, 16),
+            adjit.nn.GELU(),
+            adjit.nn.Dropout(0.3),
+            adjit.nn.LayerNorm(16),
+            adjit.nn.Linear(16, 4),
+        )
+        opt = adjit.optim.AdamW(m.parameters(), lr=1e-2)
+        log: list[float] = []
+
+        def step(x, y, m=m, opt=opt, log=log):
+            opt.zero_grad()
+            loss = adjit.nn.functional.cross_entropy(m(x), y)
+            log.append(loss.item())
+            loss.backward()
+            adjit.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+            opt.step()
+            return loss
+
+        f = step if mode == "eager" else adjit.compile(step)
+        adjit.manual_seed(123)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _ in range(5):
+                f(x, y)
+        runs[mode] = (log, [p.detach().numpy().copy() for p in m.parameters()])
+    np.testing.assert_allclose(runs["compiled"][0], runs["eager"][0], rtol=1e-6)
+    for a, b in zip(runs["compiled"][1], runs["eager"][1], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
