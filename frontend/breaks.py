@@ -182,7 +182,7 @@ class Session:
             for t in live:  # nothing computed: arguments (aliased again), or nothing
                 arg = getattr(t, "_arg", None)
                 if arg is not None:
-                    _become(t, arg, {id(arg)})
+                    _become(t, arg, {id(arg)}, self)
             return
         entry, numbers = self.cf._segment_entry(trace, live)
         with set_grad_enabled(True):  # each equation keeps the grad mode it was traced in
@@ -192,7 +192,7 @@ class Session:
         inputs = {id(v) for v in trace.values}
         for t, r in zip(live, results, strict=True):
             trace.results[t._var] = r
-            _become(t, r, inputs)
+            _become(t, r, inputs, self)
 
     def resolve(self, t: Tracer) -> None:
         """A tracer of an earlier segment that the flush did not see (a copy made without
@@ -205,7 +205,7 @@ class Session:
                 "use adjit.compile(fn, fullgraph=True) to find the value read that splits "
                 "the function"
             )
-        _become(t, r, {id(v) for v in old.values})
+        _become(t, r, {id(v) for v in old.values}, self)
 
     def run(self, leaves: list[Any], spec: Any) -> Any:
         """Call the function in segment mode: record, break where values are read, flush."""
@@ -244,10 +244,14 @@ def _refuse_shared(t: Tensor, others: list[Tensor]) -> None:
             )
 
 
-def _become(tracer: Tracer, t: Tensor, inputs: set[int] | None = None) -> None:
+def _become(
+    tracer: Tracer, t: Tensor, inputs: set[int] | None = None, session: Session | None = None
+) -> None:
     """Make ``tracer`` the concrete tensor ``t`` in place: every reference sees the value.
     An input (``id`` in ``inputs``) comes back as a view of it (same memory, gradients reach
-    it); an argument tracer so remembers its argument, returned as itself by ``finish``."""
+    it); an argument tracer so remembers its argument, returned as itself by ``finish``.
+    ``session`` marks it as this call's value: Python may read it without another break
+    (``Trace.read_outside``)."""
     arg = tracer.__dict__.get("_arg")
     same = inputs is not None and id(t) in inputs
     if same and (t._requires_grad or t._grad_fn is not None):
@@ -258,6 +262,8 @@ def _become(tracer: Tracer, t: Tensor, inputs: set[int] | None = None) -> None:
     d.update(t.__dict__)
     if same and arg is not None:
         d["_arg"] = arg
+    if session is not None:
+        d["_made_by"] = session
 
 
 def _aval(t: Tensor) -> Any:

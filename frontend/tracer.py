@@ -385,6 +385,17 @@ class Trace:
             self.leaf_vars.add(t._var)
             self.made_leaves.append(t)
 
+    def read_outside(self, t: Tensor, what: str) -> None:
+        """Python reads the value of tensor ``t`` from outside the function (``.item()`` of a
+        buffer or a closure): a graph break when the function may be split (the segment so far
+        runs first, so ``t`` holds its value at this point of the call), else an error."""
+        session = getattr(self, "session", None)
+        if session is not None and t.__dict__.get("_made_by") is session:
+            return  # a value this call's segments produced: concrete and current
+        if session is None:
+            raise TracingError(DATA_DEPENDENT.format(what=f"{what} of a tensor from outside"))
+        session.graph_break(what)
+
     def lift_hyper(self, owner: dict[str, Any], key: str) -> Tracer:
         """``owner[key]`` (a Python number, e.g. an optimizer group's learning rate) as a 0-d
         float64 input read afresh at every call (Note [traced training steps])."""

@@ -344,7 +344,16 @@ class Tensor:
         )
 
     # ---- conversion -----------------------------------------------------------------------
+    def _read_while_tracing(self, what: str) -> None:
+        """Python reads the value of a tensor from outside the function being traced: a graph
+        break (the segment so far runs, so the tensor holds its value at this point of the
+        call), or with fullgraph=True an error; never a number frozen at trace time."""
+        trace = trace_state.current()
+        if trace is not None and not self._weak and self._born_in is not trace:
+            trace.read_outside(self, what)
+
     def numpy(self, *, force: bool = False) -> np.ndarray:
+        self._read_while_tracing("Tensor.numpy()")
         if self.requires_grad and not force:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use "
@@ -353,6 +362,7 @@ class Tensor:
         return self._data
 
     def item(self) -> Any:
+        self._read_while_tracing("Tensor.item()")
         if self._data.size != 1:
             raise RuntimeError(
                 f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
@@ -360,6 +370,7 @@ class Tensor:
         return self._data.reshape(()).item()  # (bfloat16 too gives a Python float)
 
     def tolist(self) -> Any:
+        self._read_while_tracing("Tensor.tolist()")
         return self._data.tolist()
 
     def __float__(self) -> float:

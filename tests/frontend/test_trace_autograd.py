@@ -321,17 +321,21 @@ def test_learning_rate_change_and_state_reload_are_followed():
     _close(m.weight.detach().numpy(), after_lr.numpy())
 
 
-def test_unsupported_optimizer_says_so():
+def test_an_optimizer_that_needs_values_says_so():
     m = nn.Linear(2, 1)
-    opt = adjit.optim.Rprop(m.parameters())
+    opt = adjit.optim.LBFGS(m.parameters())
 
     def step(x):
-        opt.zero_grad()
-        m(x).sum().backward()
-        opt.step()
+        def closure():
+            opt.zero_grad()
+            loss = m(x).sum()
+            loss.backward()
+            return loss
 
-    with pytest.raises(TracingError, match="Rprop"):
-        adjit.compile(step)(adjit.ones(1, 2))
+        return opt.step(closure)
+
+    with pytest.raises(TracingError, match="LBFGS"):
+        adjit.compile(step, fullgraph=True)(adjit.ones(1, 2))
 
 
 @pytest.mark.parametrize("closure", [False, True])
@@ -398,3 +402,21 @@ def test_a_learning_rate_schedule_runs_one_program(name):
     assert f.trace_count <= 2
     _close(lc, le, rtol=1e-5)
     _close(wc, we, rtol=1e-5, atol=1e-6)
+
+
+def test_reading_a_tensor_from_outside_is_never_frozen():
+    """``.item()`` of a buffer or closure tensor inside a compiled function reads its value at
+    that point of each call (a graph break), never the number it had when tracing."""
+    s = adjit.zeros(())
+
+    def f(x):
+        s.add_(1)
+        return x * s.item(), s.tolist()
+
+    compiled = adjit.compile(f)
+    with pytest.warns(UserWarning, match="graph break"):
+        got = [compiled(adjit.ones(2)) for _ in range(3)]
+    assert [g[0].tolist() for g in got] == [[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]
+    assert [g[1] for g in got] == [1.0, 2.0, 3.0]
+    with pytest.raises(TracingError, match=r"Tensor.item\(\)"):
+        adjit.compile(f, fullgraph=True)(adjit.ones(2))
