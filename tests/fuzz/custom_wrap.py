@@ -1,14 +1,14 @@
 """Programs that wrap a random sub-expression in a custom Function with a hand-written backward."""
 
-# A random elementwise expression of the Function's inputs ``a`` and ``b`` (broadcasting) is
-# its forward; its backward is the true derivative, written out by the generator (chain rule
-# over the expression tree), or for a straight-through Function the derivative of the
-# expression before a final ``round``/``floor``. Styles vary: forward(ctx, ...) or
-# setup_context, inputs saved with save_for_backward or stored on ctx, one output or two
-# (the backward then gets both cotangents). PyTorch runs each as the oracle; adjit eager,
-# adjit.grad, adjit.value_and_grad and adjit.compile must give its values and gradients
-# (functions.check_functions), and with a true derivative the second derivative of a
-# gradient penalty, eagerly and compiled (the backward differentiated again).
+# A random elementwise expression of the Function's inputs ``a`` and ``b`` (broadcasting) is its
+# forward; its backward is the true derivative, written out by the generator (chain rule over
+# the expression tree), or for a straight-through Function the derivative of the expression
+# before a final ``round``/``floor``. Styles vary: forward(ctx, ...) or setup_context, inputs
+# saved with save_for_backward or stored on ctx, one output or two (the backward then gets both
+# cotangents, None for an unused one without materialized grads). PyTorch runs each as the
+# oracle; adjit eager, adjit.grad, adjit.value_and_grad and adjit.compile must give its values
+# and gradients (functions.check_functions), and with a true derivative the second derivative of
+# a gradient penalty, eagerly and compiled (the backward differentiated again).
 
 from __future__ import annotations
 
@@ -95,10 +95,15 @@ def _grad(parts: list[tuple[str, str]]) -> str:
     return " + ".join(f"({t})" for t in terms) if terms else "None"
 
 
-def function_class(outputs: list[Expr], finish: str, setup: bool, stored: bool) -> list[str]:
+def function_class(
+    outputs: list[Expr], finish: str, setup: bool, stored: bool, materialize: bool
+) -> list[str]:
     """Source of ``fns(T)`` with one class ``Wrap`` (forward ``outputs``, each finished by
-    ``finish``: "" for the true derivative, ".round()"/".floor()" for straight-through)."""
+    ``finish``: "" for the true derivative, ".round()"/".floor()" for straight-through).
+    Without ``materialize`` the backward gets None for an unused output and makes the zeros."""
     save = "ctx.a, ctx.b = a, b" if stored else "ctx.save_for_backward(a, b)"
+    if not materialize:
+        save += "; ctx.set_materialize_grads(False)"
     load = "a, b = ctx.a, ctx.b" if stored else "a, b = ctx.saved_tensors"
     values = ", ".join(f"({o.code}){finish}" for o in outputs)
     gs = [f"g{k}" for k in range(len(outputs))]
@@ -109,6 +114,8 @@ def function_class(outputs: list[Expr], finish: str, setup: bool, stored: bool) 
     else:
         body += ["def forward(ctx, a, b):", f"    {save}", f"    return {values}"]
     body += ["@staticmethod", f"def backward(ctx, {', '.join(gs)}):", f"    {load}"]
+    if not materialize:
+        body += [f"    {g} = (a * 0 + b * 0) if {g} is None else {g}" for g in gs]
     ga = _grad([(g, o.da) for g, o in zip(gs, outputs, strict=True)])
     gb = _grad([(g, o.db) for g, o in zip(gs, outputs, strict=True)])
     body.append(f"    return {ga}, {gb}")
@@ -136,7 +143,8 @@ def custom_wrap_cases(draw: Callable[..., Any]) -> Case:
     outputs = [unary("scale", o) if o.code in LEAVES else o for o in outputs]
     finish = draw(st.sampled_from(["", "", "", ".round()", ".floor()"]))
     used = draw(st.integers(0, n_out)) if n_out == 2 else 0  # 2: both outputs
-    header = function_class(outputs, finish, draw(st.booleans()), draw(st.booleans()))
+    styles = [draw(st.booleans()) for _ in range(3)]  # setup_context, stored, materialize
+    header = function_class(outputs, finish, *styles)
     a = PRE[draw(st.sampled_from(sorted(PRE)))].format("x0")
     b = PRE[draw(st.sampled_from(sorted(PRE)))].format("x1")
     body = ["F = fns(T)", f"y = F.Wrap.apply({a}, {b})"]
