@@ -1093,3 +1093,17 @@ def test_double_backward_of_a_compiled_call(name: str, backend: str) -> None:
     (g,) = adjit.autograd.grad(compiled(x), x, create_graph=True)
     (h,) = adjit.autograd.grad((g * g).sum(), x)
     _close(h, want_h, "second derivative")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_graph_break_inside_forward_chains_gradients(backend: str) -> None:
+    """A value read inside the forward splits the program there; the user's backward still
+    gives the gradient (its call is traced in the segment after the break)."""
+    fn = lambda t: (_ReadsInForward.apply(t * 3) * 2).sum()  # noqa: E731
+    x = adjit.tensor(X, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = adjit.compile(fn, backend=backend)(x)
+    out.backward()
+    _close(out.item(), 3 * X.sum(), "value")
+    _close(x.grad, np.full(3, 3.0), "gradient: d/dt 2 * (3t / 2) by the user's rule")
