@@ -255,7 +255,8 @@ def _become(
     arg = tracer.__dict__.get("_arg")
     same = inputs is not None and id(t) in inputs
     if same and (t._requires_grad or t._grad_fn is not None):
-        t = t.view(tuple(t.shape))  # type: ignore[attr-defined]  # gradients reach the input
+        with set_grad_enabled(True):  # (a break under no_grad still lets gradients through)
+            t = t.view(tuple(t.shape))  # type: ignore[attr-defined]  # gradients reach the input
     tracer.__class__ = type(t)  # type: ignore[assignment]
     d = tracer.__dict__
     d.clear()

@@ -985,12 +985,6 @@ def test_a_backward_that_reads_data_refuses_clearly() -> None:
         adjit.compile(lambda t: (_ReadsInBackward.apply(t) * t).sum())(x)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a graph break under no_grad (here inside the Function's forward) turns the "
-    "arguments into views made under no_grad, which no gradient reaches (frontend/breaks.py "
-    "_become); the same happens without a Function",
-)
 def test_graph_break_inside_forward() -> None:
     fn = lambda t: (_ReadsInForward.apply(t * 3) * t.sin()).sum()  # noqa: E731
     x, y = adjit.tensor(X, requires_grad=True), adjit.tensor(X, requires_grad=True)

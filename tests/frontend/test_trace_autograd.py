@@ -420,3 +420,16 @@ def test_reading_a_tensor_from_outside_is_never_frozen():
     assert [g[1] for g in got] == [1.0, 2.0, 3.0]
     with pytest.raises(TracingError, match=r"Tensor.item\(\)"):
         adjit.compile(f, fullgraph=True)(adjit.ones(2))
+
+
+def test_a_break_under_no_grad_keeps_the_arguments_gradient():
+    def k(t):
+        u = t * 3
+        with adjit.no_grad():
+            u.sum().item()  # a graph break inside no_grad
+        return (u / 2 * t).sum()
+
+    t = adjit.tensor([0.25, 0.5, 1.0], requires_grad=True)
+    with pytest.warns(UserWarning, match="graph break"):
+        adjit.compile(k)(t).backward()
+    _close(t.grad.numpy(), [0.75, 1.5, 3.0])  # d/dt of 1.5 t^2
