@@ -69,18 +69,28 @@ def traced(t: object) -> bool:
     if getattr(t, "_is_tracer", False):
         return True
     trace = trace_state.current()
-    return trace is not None and isinstance(t, Tensor) and trace.involves([t])
+    if trace is None or getattr(getattr(trace, "session", None), "broke", False):
+        return False  # split by a graph break: the Python re-runs at every call, reading
+    return isinstance(t, Tensor) and trace.involves([t])
 
 
 def shape_from_values(op: str, size: str, *tensors: object) -> None:
-    """Refuse, before anything is read, an op whose result's shape is ``size`` (a count of
-    the values) when one of ``tensors`` is traced: a tracer, or a tensor from outside the
-    trace whose values a compiled call must read afresh (Note [the data-read sweep] in
-    tests/frontend/test_no_data_reads.py)."""
+    """Before an op whose result's shape is ``size`` (a count of the values) reads one of
+    ``tensors`` that is traced: ``value_dependent`` with the text saying so."""
+    message = f"{op} returns {size}, a size unknown while tracing; call it outside adjit.compile"
+    value_dependent(message, f"{op}: a result whose size depends on the values", *tensors)
+
+
+def value_dependent(message: str, reason: str, *tensors: object) -> None:
+    """Before Python reads the values of one of ``tensors`` that is traced (a tracer, or a
+    tensor from outside the trace whose values a compiled call must read afresh): a graph
+    break there (``reason``) when the compiled function may be split, after which the values
+    are known and the op runs on them; else a TracingError with ``message`` naming the op
+    (Note [the data-read sweep] in tests/frontend/test_no_data_reads.py)."""
     trace = trace_state.current()
-    if trace is None:
+    if trace is None or not any(traced(t) for t in tensors):
         return
-    if trace.involves([t for t in tensors if isinstance(t, Tensor)]):
-        raise TracingError(
-            f"{op} returns {size}, a size unknown while tracing; call it outside adjit.compile"
-        )
+    session = getattr(trace, "session", None)  # graph breaks (frontend/breaks.py)
+    if session is None:
+        raise TracingError(message)
+    session.graph_break(reason, error=message)

@@ -209,10 +209,11 @@ def _leaves(data: Any) -> list[Any]:
 def _traced(data: Any) -> bool:
     """Whether ``data`` (a tensor, or nested lists holding tensors) has a value that is not
     known while tracing (a tracer, or a tensor the compiled call reads afresh)."""
-    trace = trace_state.current()
-    if trace is None:
+    if trace_state.current() is None:
         return False
-    return trace.involves([v for v in _leaves(data) if isinstance(v, Tensor)])
+    from .checks import traced
+
+    return any(traced(v) for v in _leaves(data))
 
 
 def _scalar_type(v: Any) -> DType:

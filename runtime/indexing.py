@@ -44,14 +44,15 @@ def _as_array(it: Any) -> np.ndarray | None:
 
 
 def _is_mask(it: Any) -> bool:
-    if _traced(it):
-        if it.dtype.name == "bool":
-            from .trace_state import TracingError
+    if _traced(it) and it.dtype.name == "bool":
+        from .checks import value_dependent
 
-            raise TracingError(
-                "indexing with a boolean mask gives a result whose shape depends "
-                "on the mask's values; use adjit.where(mask, x, 0) instead"
-            )
+        message = (
+            "indexing with a boolean mask gives a result whose shape depends "
+            "on the mask's values; use adjit.where(mask, x, 0) instead"
+        )
+        value_dependent(message, "indexing with a boolean mask", it)
+    if _traced(it):
         return False
     arr = _as_array(it)
     return arr is not None and arr.dtype == np.bool_ and arr.ndim > 0

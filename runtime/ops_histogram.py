@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..ir import dtypes as D
-from . import trace_state
+from .checks import traced, value_dependent
 from .dispatch import with_rule
 from .ops_math import _Rule
 from .ops_stats import return_type
@@ -37,10 +37,8 @@ def _not_implemented(op: str) -> _Rule:
 
 
 def _eager(name: str, *ts: Any, why: str) -> None:
-    trace = trace_state.current()
-    tensors = [t for t in ts if isinstance(t, Tensor)]
-    if trace is not None and trace.involves(tensors):
-        raise trace_state.TracingError(f"{name}: {why}; call it outside adjit.compile")
+    """A graph break before the values are read (or, unsplittable, the error naming why)."""
+    value_dependent(f"{name}: {why}; call it outside adjit.compile", f"{name}: {why}", *ts)
 
 
 def _float_kernel(kernel: str, x: Tensor) -> None:
@@ -81,7 +79,7 @@ def histc(input: Tensor, bins: int = 100, min: Any = 0, max: Any = 0) -> Tensor:
         raise RuntimeError("torch.histc: max must be larger than min")
     if bins <= 0:
         raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
-    if _traced(input):
+    if traced(input):
         return _histc_traced(input, bins, min, max)
     a = input._data.ravel()
     dt = a.dtype.type
@@ -101,11 +99,6 @@ def histc(input: Tensor, bins: int = 100, min: Any = 0, max: Any = 0) -> Tensor:
     pos = np.minimum(pos, bins - 1)
     out = _count(pos, keep, bins, None).astype(a.dtype)
     return Tensor._make(out)
-
-
-def _traced(t: Tensor) -> bool:
-    trace = trace_state.current()
-    return trace is not None and trace.involves([t])
 
 
 def _histc_traced(input: Tensor, bins: int, min: Any, max: Any) -> Tensor:  # noqa: A002
@@ -292,7 +285,7 @@ def histogram(
             "as the input tensor excluding its innermost dimension, but got input with shape "
             f"{[input.numel(), 1]} and weight with shape {list(weight.shape)}"
         )
-    if any(_traced(t) for t in (input, bins, weight) if isinstance(t, Tensor)):
+    if any(traced(t) for t in (input, bins, weight)):
         return _histogram_traced(input, bins, range, weight, density)
     points = input._data.reshape(-1, 1)
     rng = None if range is None else list(range)

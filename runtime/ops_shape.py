@@ -6,7 +6,7 @@ import warnings
 from typing import Any
 
 from ..ir.shapes import norm_axis
-from .checks import traced
+from .checks import value_dependent
 from .dispatch import composite
 from .ops_elementwise import clone
 from .ops_linalg import _sum_to
@@ -152,13 +152,6 @@ def tensor_split(input: Tensor, indices_or_sections: Any, dim: int = 0) -> tuple
         )
     spec = indices_or_sections
     if isinstance(spec, Tensor):
-        if traced(spec):
-            from .trace_state import TracingError
-
-            raise TracingError(
-                "tensor_split with a traced tensor of indices or sections gives results whose "
-                "shapes depend on its values; pass a list of ints"
-            )
         if spec.dtype.name != "int64":
             raise RuntimeError(
                 "tensor_split expected tensor_indices_or_sections to have dtype of long, but "
@@ -169,6 +162,11 @@ def tensor_split(input: Tensor, indices_or_sections: Any, dim: int = 0) -> tuple
                 "tensor_split expected tensor_indices_or_sections to be a zero-dimensional or "
                 f"one-dimensional tensor, but got a tensor with {spec.ndim} dims"
             )
+        message = (
+            "tensor_split with a traced tensor of indices or sections gives results whose "
+            "shapes depend on its values; pass a list of ints"
+        )
+        value_dependent(message, "tensor_split: split points from a tensor's values", spec)
         spec = int(spec._data) if spec.ndim == 0 else [int(i) for i in spec._data]
     d = norm_axis(dim, input.ndim)
     n = input.shape[d]

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..ir.shapes import norm_axis
-from .checks import check, in_range, traced
+from .checks import check, in_range, traced, value_dependent
 from .dispatch import composite
 from .ops_elementwise import add, eq, ge, le, lt, where
 from .ops_movement import expand, flatten, gather, getitem, reshape, unsqueeze
@@ -123,6 +123,12 @@ def _by_tensor(x: Tensor, repeats: Tensor, d: int, output_size: int | None) -> T
             "repeats must have the same size as input along dim, but got repeats.size(0) = "
             f"{repeats.shape[0]} and input.size({d}) = {n}"
         )
+    if output_size is None:  # the length is the repeats' sum: a graph break, or refused
+        message = (
+            "repeat_interleave with a traced tensor of repeats gives a result whose length "
+            "depends on its values; pass output_size= (the sum of repeats) to compile it"
+        )
+        value_dependent(message, "repeat_interleave: a length from the repeats' sum", repeats)
     if not traced(repeats):
         counts = repeats._data
         if (counts < 0).any():
@@ -130,13 +136,6 @@ def _by_tensor(x: Tensor, repeats: Tensor, d: int, output_size: int | None) -> T
         if output_size is not None and output_size != int(counts.sum()):
             raise RuntimeError("allocated size does not match required size")
         index = Tensor._make(np.repeat(np.arange(n), counts))
-    elif output_size is None:
-        from .trace_state import TracingError
-
-        raise TracingError(
-            "repeat_interleave with a traced tensor of repeats gives a result whose length "
-            "depends on its values; pass output_size= (the sum of repeats) to compile it"
-        )
     else:
         index = _traced_index(repeats, output_size)
     return composite("IndexSelectBackward0", lambda a: getitem(a, (slice(None),) * d + (index,)), x)

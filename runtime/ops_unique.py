@@ -8,10 +8,9 @@ import numpy as np
 
 from ..ir.shapes import norm_axis
 from .autograd import Node, gradient_edge, node_class
-from .checks import traced
+from .checks import shape_from_values
 from .grad_mode import is_grad_enabled
 from .tensor import Tensor
-from .trace_state import TracingError
 
 
 class _NoDerivative(Node):
@@ -26,11 +25,7 @@ class _NoDerivative(Node):
 
 
 def _eager(x: Tensor, name: str) -> None:
-    if traced(x):
-        raise TracingError(
-            f"{name}() returns as many elements as the input has distinct values, a size "
-            "unknown while tracing; call it outside adjit.compile"
-        )
+    shape_from_values(f"{name}()", "as many elements as the input has distinct values", x)
 
 
 def _result(

@@ -24,6 +24,7 @@ import importlib.util
 import inspect
 import pathlib
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -156,6 +157,10 @@ EXTRA: dict[str, str] = {
     "Tensor.__setitem__:mask": "b, 0.5",
     "Tensor.__setitem__:mask-tensor": "b, torch.tensor(0.5)",
     "Tensor.__len__": "",
+    "Tensor.__bool__": "v[:1] | ",
+    "Tensor.__float__": "v[:1] | ",
+    "Tensor.__int__": "i[0, :1] | ",
+    "Tensor.__index__": "i[0, :1] | ",
     "div:int": "i, j, rounding_mode='floor'",
     "floor_divide:int": "i, j",
     "remainder:int": "i, j",
@@ -192,6 +197,10 @@ PYTHON_VALUE: dict[str, str] = {
     "Tensor.item": "returns a Python number",
     "Tensor.tolist": "returns Python lists",
     "Tensor.numpy": "returns a NumPy array of the values",
+    "Tensor.__bool__": "a Python bool of the value (if tensor: ...)",
+    "Tensor.__float__": "a Python float of the value",
+    "Tensor.__int__": "a Python int of the value",
+    "Tensor.__index__": "a Python int of the value (an index)",
     "equal": "returns a Python bool of the values",
     "Tensor.equal": "returns a Python bool of the values",
     "allclose": "returns a Python bool of the values",
@@ -840,3 +849,36 @@ def test_histogram_has_no_derivative() -> None:
     with pytest.raises(RuntimeError, match=message):
         adjit.compile(fn, backend="interpreter")(x)
     assert adjit.compile(fn, backend="interpreter")(x.detach()).item() == 4.0
+
+
+# ---- a value-dependent shape is a graph break (fullgraph=True: the error naming the op) ------
+BREAKS: dict[str, tuple[Callable[[Any, Any], Any], str]] = {
+    "nonzero": (lambda x, i: x.nonzero() * 2, "nonzero"),
+    "argwhere": (lambda x, i: adjit.argwhere(x > 0.5) + 1, "argwhere"),
+    "where": (lambda x, i: adjit.where(x > 0.5)[1] + 1, "where"),
+    "masked_select": (lambda x, i: x.masked_select(x > 0.5) * 2, "masked_select"),
+    "mask-index": (lambda x, i: x[x > 0.5] * 2, "boolean mask"),
+    "unique": (lambda x, i: adjit.unique(i) + 1, "unique"),
+    "bincount": (lambda x, i: adjit.bincount(i.flatten()) * 2, "bincount"),
+    "one_hot": (lambda x, i: adjit.nn.functional.one_hot(i) * 2, "one_hot"),
+    "arange": (lambda x, i: adjit.arange(i.max()) * 2, "arange"),
+    "repeat_interleave": (lambda x, i: x.repeat_interleave(i[0], 1) * 2, "repeat_interleave"),
+    "tensor_split": (lambda x, i: x.tensor_split(i[0, :2], 1)[1] * 2, "tensor_split"),
+    "histc": (lambda x, i: x.histc(3) * 2, "histc"),
+}
+
+
+@pytest.mark.parametrize("name", list(BREAKS))
+def test_a_value_dependent_shape_is_a_graph_break(name: str) -> None:
+    fn, op = BREAKS[name]
+    x = adjit.tensor([[0.25, 0.75, 1.0], [0.5, 0.9, 0.1]])
+    i = adjit.tensor([[2, 0, 1], [1, 1, 3]])
+    with pytest.raises(adjit.TracingError, match=op):
+        adjit.compile(fn, backend="interpreter", fullgraph=True)(x, i)
+    compiled = adjit.compile(fn, backend="interpreter")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the warning that the function was split)
+        for _ in range(2):
+            got, want = compiled(x, i), fn(x, i)
+            assert got.dtype == want.dtype and got.tolist() == want.tolist()
+            x, i = x.flip(0), i.flip(1)

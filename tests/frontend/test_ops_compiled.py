@@ -14,7 +14,8 @@ import adjit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "runtime"))
 from test_ops_table import CASES, Case, cotangents, differentiable, make_args, outputs  # noqa: E402
 
-# ops whose output shape depends on tensor values: not traceable, by design (TracingError)
+# ops whose output shape depends on tensor values: not traceable whole (fullgraph=True refuses
+# them), by default a graph break
 DATA_DEPENDENT = {
     "nonzero",
     "where-nonzero",
@@ -41,10 +42,9 @@ def test_compiled_equals_eager(case: Case, backend: str, monkeypatch) -> None:
     if backend == "llvm-threads":  # every kernel split over the thread pool
         monkeypatch.setattr(kernels, "PARALLEL_THRESHOLD", 1)
         backend = "llvm"
-    if case.op in DATA_DEPENDENT or case.name in DATA_DEPENDENT:
+    if case.op in DATA_DEPENDENT or case.name in DATA_DEPENDENT:  # else a graph break
         with pytest.raises(adjit.TracingError):
-            adjit.compile(lambda *a: case.fn(adjit, *a))(*make_args(case, adjit))
-        return
+            adjit.compile(lambda *a: case.fn(adjit, *a), fullgraph=True)(*make_args(case, adjit))
     eager_args, comp_args = make_args(case, adjit), make_args(case, adjit)
     expected = outputs(case.fn(adjit, *eager_args))
     compiled = adjit.compile(lambda *a: case.fn(adjit, *a), backend=backend)

@@ -96,10 +96,10 @@ def test_gradient_finite_differences(case: Case) -> None:
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_compiled_equals_eager(case: Case, backend: str) -> None:
     eager_args, comp_args = make_args(case, adjit), make_args(case, adjit)
-    if case.name in DATA_DEPENDENT:
+    if case.name in DATA_DEPENDENT:  # refused whole; by default a graph break (then as eager)
         with pytest.raises(adjit.TracingError):
-            adjit.compile(lambda *a: case.fn(adjit, *a), backend=backend)(*comp_args)
-        return
+            compiled = adjit.compile(lambda *a: case.fn(adjit, *a), backend=backend, fullgraph=True)
+            compiled(*make_args(case, adjit))
     expected = outputs(case.fn(adjit, *eager_args))
     got = outputs(adjit.compile(lambda *a: case.fn(adjit, *a), backend=backend)(*comp_args))
     assert len(got) == len(expected)
@@ -312,7 +312,9 @@ def test_repeat_interleave_traced_repeats() -> None:
     x = adjit.arange(6.0).reshape(3, 2)
     r = adjit.tensor([2, 0, 1])
     with pytest.raises(adjit.TracingError, match="output_size"):
-        adjit.compile(lambda x, r: x.repeat_interleave(r, 0))(x, r)
+        adjit.compile(lambda x, r: x.repeat_interleave(r, 0), fullgraph=True)(x, r)
+    broken = adjit.compile(lambda x, r: x.repeat_interleave(r, 0))(x, r)  # a graph break
+    assert broken.tolist() == x.repeat_interleave(r, 0).tolist()
     f = adjit.compile(lambda x, r: x.repeat_interleave(r, 0, output_size=3))
     want = torch.arange(6.0).reshape(3, 2).repeat_interleave(torch.tensor([2, 0, 1]), 0)
     np.testing.assert_array_equal(f(x, r).numpy(), want.numpy())
@@ -331,8 +333,11 @@ def test_take_out_of_range_compiled() -> None:
 
 
 def test_tensor_split_traced_tensor_refused() -> None:
+    x, i = adjit.arange(4.0), adjit.tensor([1, 2])
     with pytest.raises(adjit.TracingError, match="tensor_split"):
-        adjit.compile(lambda x, i: x.tensor_split(i))(adjit.ones(4), adjit.tensor([1, 2]))
+        adjit.compile(lambda x, i: x.tensor_split(i), fullgraph=True)(x, i)
+    parts = adjit.compile(lambda x, i: x.tensor_split(i))(x, i)  # a graph break
+    assert [p.tolist() for p in parts] == [[0.0], [1.0], [2.0, 3.0]]
 
 
 def test_take_along_dim_refuses_beyond_the_size() -> None:
