@@ -5,16 +5,22 @@ traces on Tracer inputs without a data read, or is listed here with the reason."
 # Note [the data-read sweep]
 # Issue 15: whatever runs eagerly must compile, so the library may never look at a traced
 # value (``Tracer._data``, ``item()``, ``tolist()``, ``bool()``, ``int()``, ``float()``,
-# ``__index__``, ``numpy()``, ``__array__``). A value check becomes a run-time check
-# (runtime/checks.py); a value that decides an output's *shape* is refused with a
-# TracingError naming the op before anything is read. The sweep traces each sample twice
-# (floating inputs with and without requires_grad) on a bare Trace (no passes, no codegen)
-# with those entry points wrapped, so a read is seen even where library code catches the
-# TracingError it raises. A sample that raises anything else must raise what eager raises on
-# the same arguments. The samples are the API page's (docs/gen_api.py's SAMPLES and generic
-# patterns: a name added to the page is swept without an edit here), EXTRA's variants that
-# reach the value-sensitive paths (tensor counts, fill values, bounds, ranges), and the
-# module rows of tests/nn/test_modules_compile.py with parameters as traced inputs.
+# ``__index__``, ``numpy()``, ``__array__``), nor at the values of a tensor from outside the
+# trace (a closure, a module's parameter or buffer: a graph input read afresh at every call,
+# whose values at trace time would be frozen into the program). A value check becomes a
+# run-time check (runtime/checks.py ``check``); a value that decides an output's *shape*
+# goes through ``checks.value_dependent`` before anything is read: a graph break there
+# (frontend/breaks.py; the op then runs on the values), or with ``fullgraph=True`` a
+# TracingError naming the op. The sweep traces each sample three ways on a bare Trace (no
+# session, so no break: the refusal shows; no passes, no codegen): tracer inputs with and
+# without requires_grad, and concrete tensors from outside the trace (their reads watched
+# by ``_Outside``), with those entry points wrapped, so a read is seen even where library
+# code catches the TracingError it raises. A sample that raises anything else must raise
+# what eager raises on the same arguments. The samples are the API page's (docs/gen_api.py's
+# SAMPLES and generic patterns: a name added to the page is swept without an edit here),
+# EXTRA's variants that reach the value-sensitive paths (tensor counts, fill values, bounds,
+# ranges), and the module rows of tests/nn/test_modules_compile.py (parameters as traced
+# inputs, or with the buffers as tensors from outside).
 
 from __future__ import annotations
 
@@ -289,76 +295,10 @@ OUTSIDE_LAYOUT: dict[str, str] = {
     ]
 }
 
-# issue 15 RNG: random ops become compilable with the counter-based generator; until then they
-# refuse (a TracingError). Temporary: rows that now trace are fine, remove them.
-RNG_ISSUE_15: dict[str, str] = {
-    n: "issue 15 RNG"
-    for n in [
-        *[
-            "bernoulli",
-            "multinomial",
-            "normal",
-            "poisson",
-            "rand",
-            "rand_like",
-            "randint",
-            "randint_like",
-            "randn",
-            "randn_like",
-            "randperm",
-        ],
-        *(
-            f"Tensor.{n}"
-            for n in [
-                "bernoulli",
-                "bernoulli_",
-                "cauchy_",
-                "exponential_",
-                "geometric_",
-                "log_normal_",
-                "multinomial",
-                "normal_",
-                "random_",
-                "uniform_",
-            ]
-        ),
-        *(
-            f"nn.functional.{n}"
-            for n in [
-                "dropout",
-                "dropout1d",
-                "dropout2d",
-                "dropout3d",
-                "alpha_dropout",
-                "feature_alpha_dropout",
-                "gumbel_softmax",
-                "rrelu",
-                "fractional_max_pool2d",
-                "fractional_max_pool3d",
-            ]
-        ),
-        *(
-            f"nn.{n}"
-            for n in [
-                "Dropout-train",
-                "Dropout1d-train",
-                "Dropout2d-train",
-                "Dropout3d-train",
-                "AlphaDropout-train",
-                "FeatureAlphaDropout-train",
-                "RReLU-train",
-                "FractionalMaxPool2d-unsampled",
-                "FractionalMaxPool3d-unsampled",
-            ]
-        ),
-    ]
-}
-
-# issue 15's other engineers: requires_grad_() on an intermediate traces with the nested
-# differentiation work. Temporary, as RNG_ISSUE_15.
-IN_PROGRESS_ISSUE_15: dict[str, str] = {
-    "Tensor.requires_grad_": "issue 15 nested differentiation (requires_grad_ on intermediates)",
-}
+# issue 15 RNG: random ops were refused (drawn once and frozen) until the counter-based
+# generator landed; every random op now traces with no read, so this temporary table is
+# empty. Rows here pass whatever happens (a new random op waiting for its traced form).
+RNG_ISSUE_15: dict[str, str] = {}
 
 READS = ("item", "tolist", "numpy", "__bool__", "__float__", "__int__", "__index__", "__array__")
 
@@ -610,7 +550,6 @@ def _row(key: str) -> str | None:
             ("SHAPE_FROM_VALUES", SHAPE_FROM_VALUES),
             ("NOT_TRACEABLE", NOT_TRACEABLE),
             ("RNG_ISSUE_15", RNG_ISSUE_15),
-            ("RNG_ISSUE_15", IN_PROGRESS_ISSUE_15),
         ]:
             if k in rows:
                 return table
