@@ -28,6 +28,7 @@ import contextlib
 import functools
 import importlib.util
 import inspect
+import os
 import pathlib
 import sys
 import warnings
@@ -315,7 +316,9 @@ class _Outside:
         if _Outside._log is not None and trace_state.current() is not None:
             caller = sys._getframe(1).f_code
             aliasing = caller.co_name in _ALIASING and caller.co_filename.endswith("tensor.py")
-            if not aliasing:  # (detach() and .data share the memory: no value is read)
+            machinery = f"{os.sep}frontend{os.sep}" in caller.co_filename
+            if not (aliasing or machinery):  # (detach() and .data share the memory, and the
+                # tracer compares memory to find aliases of what it lifts: no value is read)
                 _Outside._log.append(f"_data of a tensor from outside at {_library_frame()}")
         return self.__dict__["_data"]
 
@@ -699,6 +702,18 @@ def test_a_data_read_is_seen() -> None:
     with _watch(reads), tracing(trace):
         sneaky(x)
     assert len(reads) == 1 and reads[0].startswith("__bool__")
+
+
+def test_a_read_of_a_tensor_from_outside_is_seen() -> None:
+    """... and a read of a watched tensor from outside the trace, not its metadata."""
+    t, trace, reads = _outside(adjit.ones(2)), Trace(), []
+    with _watch(reads), tracing(trace):
+        assert t.shape == (2,) and t.dtype == adjit.float32 and t.ndim == 1
+        assert not reads
+        t.sum()  # an eager sum would read the values; traced, it is lifted
+        assert not reads
+        t._data.sum()
+    assert len(reads) == 1 and reads[0].startswith("_data of a tensor from outside")
 
 
 # ---- tensors from outside the trace are read at every call ----------------------------------
