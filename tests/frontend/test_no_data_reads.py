@@ -316,7 +316,7 @@ class _Outside:
         if _Outside._log is not None and trace_state.current() is not None:
             caller = sys._getframe(1).f_code
             aliasing = caller.co_name in _ALIASING and caller.co_filename.endswith("tensor.py")
-            machinery = f"{os.sep}frontend{os.sep}" in caller.co_filename
+            machinery = caller.co_filename.startswith(_FRONTEND)
             if not (aliasing or machinery):  # (detach() and .data share the memory, and the
                 # tracer compares memory to find aliases of what it lifts: no value is read)
                 _Outside._log.append(f"_data of a tensor from outside at {_library_frame()}")
@@ -361,6 +361,7 @@ class _Outside:
 
 
 _ALIASING = ("detach", "data")
+_FRONTEND = os.path.dirname(adjit.frontend.__file__) + os.sep  # the tracing machinery
 
 
 class _Array:
