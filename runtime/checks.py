@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..ir.checks import CHECK_ERRORS, check_failure
 from ..ir.ops import Op
 from . import trace_state
@@ -94,3 +96,16 @@ def value_dependent(message: str, reason: str, *tensors: object) -> None:
     if session is None:
         raise TracingError(message)
     session.graph_break(reason, error=message)
+
+
+def run_eagerly(message: str, reason: str, fn: Any, *args: Any) -> Any:
+    """``fn(*args)``; when one of its tensor arguments is traced, run with no trace between
+    two graph segments (a graph break ``reason``: its autograd is eager autograd, for ops whose
+    derivative is NumPy code), or, unsplittable, a TracingError with ``message``."""
+    trace = trace_state.current()
+    if trace is None or not any(traced(a) for a in args):
+        return fn(*args)
+    eager_call = getattr(trace, "eager_call", None)  # graph breaks (frontend/breaks.py)
+    if eager_call is None:
+        raise TracingError(message)
+    return eager_call(reason, fn, *args)

@@ -11,7 +11,7 @@ from adjit.nn.containers import ModuleList, Sequential
 from adjit.nn.layers import Linear
 from adjit.nn.module import Module
 from adjit.runtime import functional as R
-from adjit.runtime import trace_state
+from adjit.runtime.checks import value_dependent
 from adjit.runtime.tensor import Tensor
 
 __all__ = ["AdaptiveLogSoftmaxWithLoss"]
@@ -20,12 +20,12 @@ _ASMoutput = namedtuple("_ASMoutput", ["output", "loss"])
 
 
 def _eager_only(method: str, *ts: Tensor, why: str) -> None:
-    trace = trace_state.current()
-    if trace is not None and trace.involves(list(ts)):
-        raise trace_state.TracingError(
-            f"AdaptiveLogSoftmaxWithLoss.{method}: {why}; call it outside adjit.compile "
-            "(log_prob compiles)"
-        )
+    """A graph break before the values are read (unsplittable: the error naming why)."""
+    message = (
+        f"AdaptiveLogSoftmaxWithLoss.{method}: {why}; call it outside adjit.compile "
+        "(log_prob compiles)"
+    )
+    value_dependent(message, f"AdaptiveLogSoftmaxWithLoss.{method}: {why}", *ts)
 
 
 class AdaptiveLogSoftmaxWithLoss(Module):

@@ -11,7 +11,7 @@ gradient (``ctc_loss_backward``) is with respect to log_probs as given (no softm
 ``(exp(lp) - exp(log(sum over s with l'_s = c of alpha_t(s) beta_t(s)) + nll - lp)) * g``, zero
 after each sample's input length, and zero for a sample with an infinite loss when
 zero_infinity is set (otherwise such a sample's gradient is NaN, as in PyTorch). The lengths
-are data, so the op runs eagerly only: inside ``adjit.compile`` it raises a TracingError.
+are data, so the op runs in NumPy: inside ``adjit.compile`` a graph break (fullgraph: an error).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 
 from adjit.ir import dtypes as D
 from adjit.runtime import functional as R
-from adjit.runtime import trace_state
+from adjit.runtime.checks import run_eagerly
 from adjit.runtime.dispatch import with_rule
 from adjit.runtime.tensor import Tensor
 
@@ -301,15 +301,20 @@ def ctc_loss(
     """The Connectionist Temporal Classification loss: Note [ctc_loss as PyTorch's CPU kernel]."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
-    trace = trace_state.current()
-    operands = [
-        t for t in (log_probs, targets, input_lengths, target_lengths) if isinstance(t, Tensor)
-    ]
-    if trace is not None and trace.involves(operands):
-        raise trace_state.TracingError(
-            "ctc_loss: the recursion's extent depends on the input and target lengths' values; "
-            "call it outside adjit.compile"
-        )
+    why = "ctc_loss: the recursion's extent depends on the input and target lengths' values"
+    args = (log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity)
+    return run_eagerly(f"{why}; call it outside adjit.compile", why, _ctc_loss, *args)
+
+
+def _ctc_loss(
+    log_probs: Tensor,
+    targets: Tensor,
+    input_lengths: Any,
+    target_lengths: Any,
+    blank: int,
+    reduction: str,
+    zero_infinity: bool,
+) -> Tensor:
     il, tl = _lengths(log_probs, targets, input_lengths, target_lengths)
     batched = log_probs.ndim == 3
     lp_t = log_probs if batched else R.unsqueeze(log_probs, 1)

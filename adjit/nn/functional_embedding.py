@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from adjit.runtime import functional as R
-from adjit.runtime.checks import check, in_range, traced
+from adjit.runtime.checks import check, in_range, traced, value_dependent
 from adjit.runtime.creation import ones, zeros
 from adjit.runtime.dispatch import composite, with_rule
 from adjit.runtime.grad_mode import is_grad_enabled, no_grad
@@ -61,12 +61,12 @@ def _refuse_sparse(sparse: bool, weight: Tensor, op: str) -> None:
 
 def _renorm(weight: Tensor, idx: Tensor, max_norm: float, norm_type: float) -> None:
     """Scale the looked-up rows whose norm exceeds ``max_norm`` in place, as PyTorch's
-    ``embedding_renorm_`` (eager only: it reads the indices)."""
-    if traced(idx) or traced(weight):
-        raise NotImplementedError(
-            "adjit: embedding max_norm rescales weight rows in place from the index values; "
-            "it cannot be compiled"
-        )
+    ``embedding_renorm_`` (it reads the indices: compiled, a graph break before)."""
+    message = (
+        "embedding max_norm rescales weight rows in place from the index values; call it "
+        "outside adjit.compile"
+    )
+    value_dependent(message, "embedding max_norm: rows rescaled from the index values", idx, weight)
     rows = np.unique(idx._data)
     data = weight._data[rows]
     norms = np.sum(np.abs(data) ** norm_type, axis=1) ** (1.0 / norm_type)

@@ -7,8 +7,8 @@ from typing import Any
 
 from adjit.nn import functional as F
 from adjit.runtime import functional as R
+from adjit.runtime.checks import value_dependent
 from adjit.runtime.tensor import Tensor
-from adjit.runtime.trace_state import TracingError
 
 __all__ = [
     "gru_cell",
@@ -203,12 +203,12 @@ def _reversed_packed_layer(
 
 def static_sizes(batch_sizes: Tensor) -> list[int]:
     """A PackedSequence's ``batch_sizes`` as Python ints (they fix the shapes of the loop)."""
-    if batch_sizes._is_tracer:
-        raise TracingError(
-            "a PackedSequence's batch_sizes decide the shapes of every step of a recurrent "
-            "layer, which must be known while tracing; pack the sequences with constant "
-            "lengths (a Python list) inside the compiled function, or run it eagerly"
-        )
+    message = (
+        "a PackedSequence's batch_sizes decide the shapes of every step of a recurrent "
+        "layer, which must be known while tracing; pack the sequences with constant "
+        "lengths (a Python list) inside the compiled function, or run it eagerly"
+    )
+    value_dependent(message, "a PackedSequence's batch_sizes (the steps' shapes)", batch_sizes)
     return [int(b) for b in batch_sizes.tolist()]
 
 
