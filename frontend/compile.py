@@ -49,7 +49,7 @@ class Entry:
     plans: dict[Any, Any] = field(default_factory=dict)  # inference graph / TrainPlan per wrt
     backend: str = "interpreter"
     fallback: str | None = None
-    modules: list[tuple[Any, bool]] = field(default_factory=list)  # (module, training) guards
+    modules: list[tuple[Any, Any]] = field(default_factory=list)  # (module, module_guard) pairs
     mutated: list[Tensor] = field(default_factory=list)  # written back after each call
     aliases: list[Alias | None] = field(default_factory=list)  # per tensor output (or empty)
     writes: Writes | None = None  # .grad and optimizer state a traced step stores
@@ -110,7 +110,7 @@ class Entry:
             return False
         return all(
             guards.leaf_key(t) == k for t, k in zip(self.lifted, self.lifted_keys, strict=True)
-        ) and all(m.training == flag for m, flag in self.modules)
+        ) and all(module_guard(m) == key for m, key in self.modules)
 
     def realias(self, values: list[Any], inputs: list[Tensor]) -> list[Any]:
         """Outputs that are an input, or a view of one, returned as eager mode returns them
@@ -341,7 +341,7 @@ class CompiledFunction:
             [guards.leaf_key(t) for t in trace.lifted],
             backend=self.backend,
             fallback=None if self.fallback is None else "interpreter",
-            modules=[(m, m.training) for m in trace.modules.values()],
+            modules=[(m, module_guard(m)) for m in trace.modules.values()],
             mutated=[t for t, _ in trace.mutated.values()],
             aliases=aliases if any(aliases) else [],
             writes=writes,
@@ -463,6 +463,13 @@ def _user_stacklevel() -> int:
     while f is not None and f.f_code.co_filename.startswith(trace_state._OWN):
         f, level = f.f_back, level + 1
     return level
+
+
+def module_guard(m: Any) -> Any:
+    """What a traced module call assumes: its ``training`` flag and which hooks it has (a
+    hook added or removed after tracing traces again: it must run, or stop running)."""
+    guard = getattr(m, "_compile_guard", None)
+    return guard() if guard is not None else m.training
 
 
 def _aval(t: Tensor) -> Any:

@@ -245,6 +245,7 @@ class Trace:
         input read afresh at every call, never a frozen constant."""
         tr = self._lifted_ids.get(id(t))
         if tr is None:
+            _refuse_overlap(t, [m for m, _ in self.mutated.values()])
             tr = self.new_input(Aval(tuple(t.shape), t.dtype), t.requires_grad)
             self.lifted.append(t)
             self._lifted_ids[id(t)] = tr
@@ -261,6 +262,7 @@ class Trace:
                 "in-place modification of a tensor that requires grad and comes from outside "
                 "the compiled function (a parameter?) is not supported; compute a new tensor"
             )
+        _refuse_overlap(t, [*self.lifted, *(a for _, a in self.args)])
         tr = self.lift(t)
         result = fn(tr)
         if tuple(result.shape) != tuple(t.shape) or result.dtype is not t.dtype:
@@ -487,6 +489,21 @@ class Trace:
             for group in opt.param_groups:
                 for p in group["params"]:
                     self.slot(p, "read")
+
+
+def _refuse_overlap(t: Tensor, others: Sequence[Tensor]) -> None:
+    """An outside tensor written in place and another one the function reads share memory (a
+    view and its base are separate graph inputs): the program would not see the write through
+    the other, so it is refused rather than computed wrong."""
+    if isinstance(t, Tracer):
+        return
+    for o in others:
+        if o is not t and not isinstance(o, Tracer) and np.may_share_memory(o._data, t._data):
+            raise TracingError(
+                "in-place modification of a tensor from outside the compiled function that "
+                "shares memory with another tensor the function uses (a view and its base) is "
+                "not supported; modify the base tensor itself, or use an out-of-place op"
+            )
 
 
 def _or(value: Any, default: Any) -> Any:

@@ -26,6 +26,11 @@ class _WithModule:
         return self.hook(self.module, *args)
 
 
+def global_hook_ids() -> tuple:
+    """The global forward hooks registered now (a compiled module call's guard)."""
+    return tuple(_global_forward_pre_hooks), tuple(_global_forward_hooks)
+
+
 def any_hooks(module: Module) -> bool:
     return bool(
         _global_forward_pre_hooks

@@ -455,6 +455,18 @@ class Module:
                 return call(self, args, kwargs, _forward)
         return _forward(self, args, kwargs)
 
+    def _compile_guard(self) -> tuple:
+        """What a compiled call of this module assumes (frontend/compile.py module_guard):
+        the training flag and the hooks, its own and the global ones."""
+        return (
+            self.training,
+            tuple(self._forward_pre_hooks),
+            tuple(self._forward_hooks),
+            tuple(self._backward_pre_hooks),
+            tuple(self._backward_hooks),
+            _hooks.global_hook_ids(),
+        )
+
     _compiled_call_impl: Any = None  # set by compile(): calls run it instead
 
     def _wrapped_call_impl(self, *args: Any, **kwargs: Any) -> Any:

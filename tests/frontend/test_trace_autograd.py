@@ -433,3 +433,35 @@ def test_a_break_under_no_grad_keeps_the_arguments_gradient():
     with pytest.warns(UserWarning, match="graph break"):
         adjit.compile(k)(t).backward()
     _close(t.grad.numpy(), [0.75, 1.5, 3.0])  # d/dt of 1.5 t^2
+
+
+def test_a_module_hook_added_after_the_first_call_runs():
+    lin = nn.Linear(2, 2)
+    seen = []
+    f = adjit.compile(lambda x: lin(x).sum())
+    f(adjit.ones(1, 2))
+    handle = lin.register_forward_hook(lambda m, args, out: seen.append(out.shape) or out * 2)
+    assert f(adjit.ones(1, 2)).item() == pytest.approx(2 * lin(adjit.ones(1, 2)).sum().item() / 2)
+    assert seen
+    handle.remove()
+    n = len(seen)
+    f(adjit.ones(1, 2))
+    assert len(seen) == n  # removed: the first program again
+
+
+@pytest.mark.parametrize("order", ["write-then-read", "read-then-write"])
+def test_writing_through_a_view_of_an_outside_tensor_refuses(order):
+    g = adjit.ones(2, 2)
+    v = g[0]
+
+    def f(x):
+        if order == "read-then-write":
+            y = g + x
+            v.mul_(2)
+            return y
+        v.mul_(2)
+        return g + x
+
+    with pytest.raises(TracingError, match="shares memory"):
+        adjit.compile(f, fullgraph=True)(adjit.ones(2, 2))
+    assert g.tolist() == [[1.0, 1.0], [1.0, 1.0]]

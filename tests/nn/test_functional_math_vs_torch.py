@@ -428,14 +428,21 @@ def test_random_draws_match_torch(name: str, dtype: str) -> None:
         np.testing.assert_allclose(a.double().numpy(), t.double().numpy(), rtol=tol, atol=tol)
 
 
-def test_random_forms_refuse_to_compile() -> None:
+@pytest.mark.parametrize("name", list(RANDOM))
+def test_random_forms_compile_to_eagers_draws(name: str) -> None:
+    """Compiled, each random form draws the numbers eager mode draws from the same seed
+    (Note [random numbers in compiled code]), call after call."""
+    fn = RANDOM[name]
     x = adjit.randn(3, 3, 4)
-    for name, fn in RANDOM.items():
-        if name == "alpha_dropout-p1":  # no draws at p = 1
-            continue
-        with pytest.raises(Exception, match="random numbers"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # dropout3d's deprecation of a 3-D input
-            adjit.compile(lambda v, fn=fn: fn(adjit, adjit.nn.functional, v))(x)
+    compiled = adjit.compile(lambda v: fn(adjit, adjit.nn.functional, v))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dropout3d's deprecation of a 3-D input
+        adjit.manual_seed(7)
+        eager = [fn(adjit, adjit.nn.functional, x) for _ in range(2)]
+        adjit.manual_seed(7)
+        got = [compiled(x) for _ in range(2)]
+    for g, e in zip(got, eager, strict=True):
+        np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("compiled", [False, True])
