@@ -581,12 +581,17 @@ def exponential_(self: Tensor, lambd: float = 1.0, *, generator: Any = None) -> 
     lam = float(lambd)
     if not lam > 0.0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={_fmt(lam)}")
-    if not self.dtype.is_floating_point:
+    _continuous(self.dtype)
+    return _fill(self, "ExponentialBackward0", "exponential", generator, lambd=lam)
+
+
+def _continuous(dtype: DType) -> None:
+    """exponential_'s check of the dtype it fills."""
+    if not dtype.is_floating_point:
         raise RuntimeError(
             "Exponential distribution is a continuous probability distribution. dtype must be "
-            f"a floating point but you specified {self.dtype.type_name}"
+            f"a floating point but you specified {dtype.type_name}"
         )
-    return _fill(self, "ExponentialBackward0", "exponential", generator, lambd=lam)
 
 
 def geometric_(self: Tensor, p: float, *, generator: Any = None) -> Tensor:
@@ -769,5 +774,6 @@ def rrelu_noise(input: Tensor, lower: float, upper: float) -> Tensor:
 
 def exponential_like(input: Tensor) -> Tensor:
     """``empty_like(input).exponential_()`` (a contiguous input's layout), drawn now or traced."""
+    _continuous(input.dtype)  # before any draw
     data = _sample_of("exponential", tuple(input.shape), input.dtype, None, lambd=1.0)
     return data if isinstance(data, Tensor) else Tensor._make(data)
