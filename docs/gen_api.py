@@ -33,14 +33,14 @@ ROWS, COLS = 3, 4
 
 # differences from PyTorch users should know about, by qualified name
 KNOWN_DIFFERENCES: dict[str, str] = {
-    "nonzero": "data-dependent shape: eager only (a clear error when compiled)",
-    "argwhere": "data-dependent shape: eager only (a clear error when compiled)",
-    "masked_select": "data-dependent shape: eager only (a clear error when compiled)",
-    "unique": "data-dependent shape: eager only (a clear error when compiled)",
-    "unique_consecutive": "data-dependent shape: eager only (a clear error when compiled)",
-    "Tensor.nonzero": "data-dependent shape: eager only (a clear error when compiled)",
-    "Tensor.masked_select": "data-dependent shape: eager only (a clear error when compiled)",
-    "Tensor.unique": "data-dependent shape: eager only (a clear error when compiled)",
+    "nonzero": "data-dependent shape: a graph break when compiled (fullgraph=True: a clear error)",
+    "argwhere": "data-dependent shape: a graph break when compiled (fullgraph=True: a clear error)",
+    "masked_select": "data-dependent shape: a graph break when compiled (fullgraph=True: a clear error)",
+    "unique": "data-dependent shape: a graph break when compiled (fullgraph=True: a clear error)",
+    "unique_consecutive": "data-dependent shape: a graph break when compiled (fullgraph=True: a clear error)",
+    "Tensor.nonzero": "data-dependent shape: a graph break when compiled (fullgraph=True: a clear error)",
+    "Tensor.masked_select": "data-dependent shape: a graph break when compiled (fullgraph=True: a clear error)",
+    "Tensor.unique": "data-dependent shape: a graph break when compiled (fullgraph=True: a clear error)",
     "Tensor.item": "a graph break point: refused inside adjit.compile (issue 15)",
     "Tensor.tolist": "reads data: refused inside adjit.compile (issue 15)",
     "ldexp": "gradient 2**e also for e < 0 (PyTorch's is 0 there: an integer pow(2, e))",
@@ -661,6 +661,7 @@ NAME_SURVEYS: list[tuple[str, str]] = [
     ("autograd", "torch.autograd"),
     ("autograd.graph", "torch.autograd.graph"),
     ("serialization", "torch.serialization.__all__"),
+    ("compiler", "torch.compiler.__all__"),
 ]
 # names of those surfaces outside everyday training code (distributed/quantized/internal
 # helpers, lazy and deprecated modules): listed, not counted as common
