@@ -45,6 +45,8 @@ class Break:
 
     reason: str
     loc: str | None
+    line: int | None = None  # the line of the compiled function's own frame (Note
+    # [statement-level breaks] in statements.py), None when not a Python function
 
     def __str__(self) -> str:
         return f"{self.loc or '<unknown>'}: {self.reason}"
@@ -158,7 +160,7 @@ class Session:
         if self.cf.fullgraph or nested:
             raise TracingError(error or DATA_DEPENDENT.format(what=reason))
         self.broke = True
-        self.record.breaks.append(Break(reason, user_location()))
+        self.record.breaks.append(Break(reason, user_location(), own_line(self.cf.fn)))
         self.flush(value)
         self.trace = SegmentTrace(self)
         trace_state.set_current(self.trace)
@@ -224,6 +226,20 @@ class Session:
         if not any("_arg" in getattr(x, "__dict__", ()) for x in leaves):
             return out
         return unflatten(spec, [getattr(x, "_arg", x) for x in leaves])
+
+
+def own_line(fn: Any) -> int | None:
+    """The line ``fn``'s own (outermost) frame is running, if ``fn`` is a Python function."""
+    import sys
+
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    f: Any = sys._getframe(1)
+    line = None
+    while f is not None and code is not None:
+        if f.f_code is code:
+            line = f.f_lineno
+        f = f.f_back
+    return line
 
 
 def _refuse_shared(t: Tensor, others: list[Tensor]) -> None:

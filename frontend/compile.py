@@ -56,6 +56,8 @@ class Entry:
     consumed: bool = False  # the function ran backward() itself: its outputs carry no graph
     segmented: bool = False  # graph breaks: runs in segment mode (Note [graph breaks])
     first_result: Any = field(default=MISS, repr=False)  # the breaking first call's result
+    breaks: list[Any] = field(default_factory=list)  # the first call's breaks.Break list
+    split: Any = None  # statements.Plan, False when refused (Note [statement-level breaks])
 
     @property
     def plain(self) -> bool:
@@ -319,7 +321,8 @@ class CompiledFunction:
             raise
         if session is not None and session.broke:
             self._warn_breaks(session)
-            return Entry(sig, None, segmented=True, first_result=out)
+            breaks = session.record.breaks
+            return Entry(sig, None, segmented=True, first_result=out, breaks=breaks)
         return self._entry_from(trace, out, traced, sig)
 
     def _entry_from(self, trace: Trace, out: Any, traced: list[Any], sig: tuple) -> Entry:
@@ -368,6 +371,11 @@ class CompiledFunction:
             return result
         if trace_state.current() is not None:  # inside another trace: part of it
             return self.fn(*args, **kwargs)
+        from .statements import usable_plan  # (it builds CompiledFunctions)
+
+        plan = usable_plan(self, entry)  # Note [statement-level breaks]
+        if plan is not None:
+            return plan(args, kwargs)
         return Session(self).run(*flatten((args, kwargs)))
 
     def _segment_entry(self, trace: SegmentTrace, live: list[Tracer]) -> tuple[Entry, list[Tensor]]:

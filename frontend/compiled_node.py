@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..runtime import trace_state
 from ..runtime.autograd import (
     FREED_MSG,
     AccumulateGrad,
@@ -67,6 +68,10 @@ class CompiledFunctionBackward(Node):
         seed, residuals, edges = self._seed, self._residuals, self._edges
         if seed is None or residuals is None or self._tensor_hooks or self._retained or self._hooks:
             return False
+        if trace_state.current() is not None:  # while tracing (segment mode: between graph
+            return False  # breaks), backward() decides; gradients made here would be constants
+        # of the running segment (Tensor._born_in), and an optimizer step after it would not
+        # be traced
         for n, _ in edges:
             if n is not None and (
                 type(n) is not AccumulateGrad

@@ -18,6 +18,7 @@ from .compile import CompiledFunction, compile
 from .plans import TrainPlan
 from .prepared import compiled_call
 from .pytree import flatten
+from .statements import describe
 
 
 @dataclass
@@ -303,4 +304,5 @@ def _explain_breaks(cf: CompiledFunction, entry: Any, args: tuple, kwargs: dict)
         eager_ops=record.eager_ops,
         eager_calls=record.eager_calls,
         entry=entry,
+        sections={"statement parts (Note [statement-level breaks])": describe(cf, entry)},
     )
