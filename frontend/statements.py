@@ -16,6 +16,7 @@ from ..runtime.tensor import Tensor
 from ..runtime.trace_state import TracingError
 from .breaks import Break, Session
 from .compile import CompiledFunction
+from .pytree import flatten
 
 # Note [statement-level breaks]
 # ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
@@ -46,6 +47,23 @@ from .compile import CompiledFunction
 # calls run in segment mode. Shapes the split refuses (``del``, ``yield``/``await``,
 # ``locals()``, star imports, nested ``def``/``class`` statements, a walrus in a
 # comprehension, an early top-level ``return``, source not available) keep segment mode.
+#
+# Note [moved logging statements]
+# ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+# ``loss = f(x); log.append(loss.item()); loss.backward(); opt.step()`` would otherwise be
+# two parts with an eager backward between them. A logging statement that broke moves after
+# the compiled statements that follow it (up to the next Python statement), so the whole step
+# is one part, when nothing it reads can change there: it is ``r.append(...)``, ``.extend``,
+# ``.write`` or ``print(...)`` of an expression over locals the first part computed and
+# builtins (not arguments, globals or closures, through which a parameter the step updates
+# could be read), changing nothing in place; no statement it passes rebinds those locals or
+# calls an in-place ``name.op_()``; and it is in the first part, before any Python statement
+# (so a call can start again). A compiled part returns fresh tensors (a parameter, its view or
+# its gradient read inside comes back as its value at that point, as the tests check); should
+# one come back as an outside tensor itself, the trace raises Resplit before anything ran and
+# the call starts again with a plan that moves nothing. What differs from eager mode: when the
+# compiled part or the moved statement raises, the other has already run (the log entry is
+# missing, or the step has been taken).
 
 TRACE_LIMIT = 4  # traces of one part before the plan is retired (changing Python numbers)
 _STEP_CALLS = frozenset({"backward", "step", "zero_grad"})  # traced statements with effects
@@ -272,6 +290,18 @@ def _trivial(stmts: list[ast.stmt]) -> bool:
     return not any(isinstance(x, _OPERATIONS) for s in stmts for x in ast.walk(s))
 
 
+def _aliases_input(t: Any) -> bool:
+    """Whether tracer ``t`` is an input of the trace (an argument, an outside tensor) or a
+    view of one, followed through its view steps."""
+    trace = trace_state.current()
+    if trace is None or not isinstance(t, Tensor):
+        return False
+    inputs = set(trace.input_vars)
+    while getattr(t, "_var", None) not in inputs and getattr(t, "_view_step", None) is not None:
+        t = t._view_of  # type: ignore[attr-defined]
+    return getattr(t, "_var", None) in inputs
+
+
 def _immutable(v: Any) -> bool:
     if isinstance(v, Tensor) or v is None:
         return True
@@ -294,11 +324,24 @@ class Plan:
     dead: bool = False
     why_dead: str = ""
     traces: list[int] = field(default_factory=list)
+    cf: Any = None  # the CompiledFunction split
     more: list[Break] = field(default_factory=list)  # breaks found in a part: split again
     generation: int = 0  # how many times the function was split again
+    breaks: list[Break] = field(default_factory=list)
+    replacement: Plan | None = None  # the plan that moves nothing, after a Resplit
 
     def __call__(self, args: tuple, kwargs: dict) -> Any:
-        return self.driver(*self.prefix, *args, **kwargs)
+        try:
+            return self.driver(*self.prefix, *args, **kwargs)
+        except Resplit:
+            self.retire("a moved statement reads a value that aliases an outside tensor")
+            try:
+                self.replacement = _build(self.cf, self.breaks, sink=False)
+            except Refused:
+                self.replacement = None
+            if self.replacement is not None:
+                return self.replacement(args, kwargs)
+            return Session(self.cf).run(*flatten((args, kwargs)))
 
     def retire(self, why: str) -> None:
         if not self.dead:
@@ -320,6 +363,8 @@ MAX_SPLITS = 3  # times a function is split again for breaks found in its parts
 def usable_plan(cf: CompiledFunction, entry: Any) -> Plan | None:
     """The entry's split plan, built on the second call (None: segment mode)."""
     old = entry.split
+    if old and old.dead and old.replacement is not None:
+        old = entry.split = old.replacement
     if old is None:
         entry.split = plan_for(cf, entry.breaks) or False
     elif old and old.dead and old.more and old.generation < MAX_SPLITS:
@@ -385,13 +430,16 @@ def _params(fdef: ast.FunctionDef) -> list[str]:
     return names
 
 
-def _build(cf: CompiledFunction, breaks: list[Break]) -> Plan:
+def _build(cf: CompiledFunction, breaks: list[Break], sink: bool = True) -> Plan:
     fn = cf.fn
     prefix: tuple = ()
     if inspect.ismethod(fn):
         prefix, fn = (fn.__self__,), fn.__func__
     if not isinstance(fn, types.FunctionType):
         raise Refused("not a Python function")
+    # backward() of a value from before a break is a break only because of that break: where
+    # the value and the backward end up in one part, it is traced (else the backward rule)
+    breaks = [b for b in breaks if "computed before a graph break" not in b.reason]
     lines = [b.line for b in breaks if b.line is not None]
     if not lines or len(lines) != len(breaks):
         raise Refused("a break outside the function's own frame")
@@ -423,27 +471,108 @@ def _build(cf: CompiledFunction, breaks: list[Break]) -> Plan:
         or (f.returns and i != last)
         for i, (s, f) in enumerate(zip(body, facts, strict=True))
     ]
+    if not sink:
+        sinkable: set[int] = set()
+    else:
+        fixed = set(params) - {n for f in facts for n in f.stores}
+        sinkable = {i for i in broke if i != last and _sinkable(body[i], facts[i], local, fixed)}
+    while True:
+        try:
+            order = _order(body, facts, python, sinkable, local, params)
+            break
+        except _NoSink as e:
+            sinkable.discard(e.index)
+    return _assemble(cf, fn, fdef, facts, python, order, local, params, prefix, breaks)
+
+
+class _NoSink(Exception):
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+class Resplit(Exception):
+    """A value a moved logging statement reads aliases an outside tensor (found while tracing
+    the part, before anything ran): the call restarts with a plan that moves nothing."""
+
+
+def _order(
+    body: list[ast.stmt],
+    facts: list[Facts],
+    python: list[bool],
+    sinkable: set[int],
+    local: set[str],
+    params: list[str],
+) -> list[int | list[int]]:
+    """The driver's items in execution order: a Python statement's index, or a run (a list of
+    indices compiled as one part). Each statement in ``sinkable`` moves after the run it is in
+    (Note [moved logging statements]); raises _NoSink(i) when statement i may not move."""
+    python = list(python)
     rebound = {n for f in facts for n in f.stores}
-    runs: list[list[int]] = []
+    order: list[int | list[int]] = []
     run: list[int] = []
     bound_in_run: set[str] = set()
+    pending: list[tuple[int, set[str]]] = []  # moved statements and the locals they read
     for i, f in enumerate(facts):
+        if i in sinkable:
+            reads = {n for n in f.loads if n in local} - (set(params) - rebound)
+            if order or not reads <= bound_in_run:  # only into the first part, fresh values
+                raise _NoSink(i)
+            pending.append((i, reads))
+            continue
         if not python[i] and f.backward:
             outside = {n for n in f.loads if n in local} - bound_in_run
             if outside - (set(params) - rebound):  # backward of a value from before the run
                 python[i] = True
         if not python[i] and set(f.inplace) & local - bound_in_run:
             python[i] = True  # in place on an argument of the part: eagerly
+        if not python[i]:
+            for j, reads in pending:  # a compiled statement the moved ones pass over
+                if (
+                    f.inplace
+                    or reads & set(f.stores)
+                    or (f.returns and i == len(body) - 1 and not isinstance(body[i], ast.Return))
+                ):
+                    raise _NoSink(j)
         if python[i]:
             if run:
-                runs.append(run)
-            run, bound_in_run = [], set()
+                order.append(run)
+            order += [j for j, _ in pending] + [i]
+            run, bound_in_run, pending = [], set(), []
         else:
             run.append(i)
             bound_in_run |= set(f.stores)
     if run:
-        runs.append(run)
-    return _assemble(cf, fn, fdef, facts, python, runs, local, params, prefix)
+        order.append(run)
+    order += [j for j, _ in pending]
+    return order
+
+
+def _sinkable(s: ast.stmt, f: Facts, local: set[str], fixed: set[str]) -> bool:
+    """A logging statement that may move after the compiled statements that follow it:
+    ``log.append(<expr>)``, ``print(<expr>)`` (also ``.extend``, ``.write``), whose expression
+    reads only locals and builtins, changes nothing in place and returns nothing."""
+    if not isinstance(s, ast.Expr) or not isinstance(s.value, ast.Call) or f.inplace:
+        return False
+    call = s.value
+    fn = call.func
+    receiver: str | None = None
+    if isinstance(fn, ast.Attribute) and fn.attr in _LOG_METHODS:
+        if not isinstance(fn.value, ast.Name) or fn.value.id in local - fixed:
+            return False
+        receiver = fn.value.id
+    elif not (isinstance(fn, ast.Name) and fn.id == "print" and fn.id not in local):
+        return False
+    for x in ast.walk(s):
+        if isinstance(x, ast.Attribute) and x.attr.endswith("_"):
+            return False
+        if isinstance(x, ast.Lambda | ast.NamedExpr | ast.Await | ast.Yield):
+            return False
+    names = {n for n in f.loads if n != receiver}  # fresh locals (not arguments) or builtins
+    return all((n in local and n not in fixed) or n in _BUILTINS for n in names)
+
+
+_LOG_METHODS = frozenset({"append", "extend", "write"})
+_BUILTINS = frozenset({"print", "float", "int", "str", "repr", "round", "format", "len", "abs"})
 
 
 def _within(s: ast.stmt, line: int) -> bool:
@@ -461,10 +590,11 @@ def _assemble(
     fdef: ast.FunctionDef,
     facts: list[Facts],
     python: list[bool],
-    runs: list[list[int]],
+    order: list[int | list[int]],
     local: set[str],
     params: list[str],
     prefix: tuple,
+    breaks: list[Break],
 ) -> Plan:
     body = fdef.body
     last = len(body) - 1
@@ -473,45 +603,79 @@ def _assemble(
     made_by_part: set[str] = set()  # locals whose current value a compiled part returned
     driver_body: list[ast.stmt] = []
     part_defs: list[ast.FunctionDef] = []
-    layout = ["python" if p else "" for p in python]
-    run_at = {r[0]: r for r in runs}
-    i = 0
+    layout = ["python" for _ in body]
+    fresh: dict[int, list[int]] = {}  # part -> positions of outputs a moved statement reads
+    done: set[int] = set()
     k = 0
-    while i < len(body):
-        r = run_at.get(i)
-        if r is None:
-            driver_body.append(body[i])
-            made_by_part -= set(facts[i].stores)
-            i += 1
+    for pos, item in enumerate(order):
+        rest = order[pos + 1 :]
+        if isinstance(item, int):
+            driver_body.append(body[item])
+            made_by_part -= set(facts[item].stores)
+            if item < max((j for x in order[:pos] if isinstance(x, list) for j in x), default=-1):
+                layout[item] = "python (moved after the part before it)"
+            done.add(item)
             continue
+        r = item
         stmts = [body[j] for j in r]
-        final = r[-1] == last
+        later_items = [j for x in rest for j in (x if isinstance(x, list) else [x])]
+        final = r[-1] == last and not rest
+        returned = r[-1] == last and bool(rest)  # moved statements follow the function's end
+        ret = body[last]
+        keep = returned and isinstance(ret, ast.Return)  # return after them: keep the value
+        plain = keep and len(stmts) > 1 and _trivial([ret])  # ``return loss``: in the driver
+        if plain:
+            stmts = stmts[:-1]
+            later_items.append(last)
+        elif keep:
+            assert isinstance(ret, ast.Return)
+            value = ret.value if ret.value is not None else _const(None, ret)
+            stmts[-1] = _loc(ast.Assign([_loc(ast.Name(_RET, ast.Store()), ret)], value), ret)
         if _trivial(stmts):
             driver_body.extend(stmts)
             for j in r:
                 layout[j] = "inline"
                 made_by_part -= set(facts[j].stores)
-            i = r[-1] + 1
-            continue
-        before = set(params) | {n for j in range(r[0]) for n in facts[j].stores}
-        stores = _ordered(n for j in r for n in facts[j].stores)
-        loads = _ordered(n for j in r for n in facts[j].loads if n in local)
-        args = [n for n in loads if n in before or n not in stores]
-        if any(facts[j].super_ for j in r) and params and (not args or args[0] != params[0]):
-            args = [params[0], *[a for a in args if a != params[0]]]
-        later = {n for j in range(r[-1] + 1, len(body)) for n in facts[j].loads}
-        outs = [] if final else [n for n in stores if n in later]
-        checked = [a for a in args if a not in unchecked and a not in made_by_part]
-        part_defs.append(_part_def(k, fn.__name__, stmts, args, outs, final))
-        driver_body.append(_call_stmt(k, stmts[0], args, outs, checked, final))
-        made_by_part = (made_by_part - set(stores)) | set(outs)
-        for j in r:
-            layout[j] = f"part {k + 1}"
-        k += 1
-        i = r[-1] + 1
+        else:
+            before = set(params) | {n for j in done for n in facts[j].stores}
+            stores = _ordered(n for j in r for n in facts[j].stores)
+            loads = _ordered(n for j in r for n in facts[j].loads if n in local)
+            args = [n for n in loads if n in before or n not in stores]
+            if any(facts[j].super_ for j in r) and params and (not args or args[0] != params[0]):
+                args = [params[0], *[a for a in args if a != params[0]]]
+            later = {n for j in later_items for n in facts[j].loads}
+            outs = [] if final else [n for n in stores if n in later]
+            if keep and not plain:
+                outs.append(_RET)
+            moved = {n for j in later_items if j < r[-1] for n in facts[j].loads if n in local}
+            fresh[k] = [p for p, n in enumerate(outs) if n in moved]
+            checked = [a for a in args if a not in unchecked and a not in made_by_part]
+            part_defs.append(_part_def(k, fn.__name__, stmts, args, outs, final))
+            driver_body.append(_call_stmt(k, stmts[0], args, outs, checked, final))
+            made_by_part = (made_by_part - set(stores)) | set(outs)
+            for j in r:
+                layout[j] = f"part {k + 1}"
+            k += 1
+        done.update(r)
+        if returned:  # the moved statements, then the function's value
+            for x in rest:
+                assert isinstance(x, int)
+                driver_body.append(body[x])
+                layout[x] = "python (moved after the part before it)"
+            if plain:
+                driver_body.append(ret)
+                layout[last] = "inline"
+            elif keep:
+                driver_body.append(_loc(ast.Return(_loc(ast.Name(_RET, ast.Load()), ret)), ret))
+            break
     if k == 0:
         raise Refused("nothing to compile between the breaks")
-    return _make(cf, fn, fdef, driver_body, part_defs, layout, prefix)
+    plan = _make(cf, fn, fdef, driver_body, part_defs, layout, prefix, fresh)
+    plan.breaks = breaks
+    return plan
+
+
+_RET = "__adjit_result"
 
 
 def _loc(node: ast.AST, like: ast.AST) -> Any:
@@ -591,6 +755,7 @@ def _make(
     part_defs: list[ast.FunctionDef],
     layout: list[str],
     prefix: tuple,
+    fresh: dict[int, list[int]],
 ) -> Plan:
     a = fdef.args
     for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg):
@@ -637,7 +802,7 @@ def _make(
     codes = {c.co_name: c for c in fcode.co_consts if isinstance(c, types.CodeType)}
     cells: dict[str, Any] = dict(zip(freevars, fn.__closure__ or (), strict=True))
 
-    plan = Plan(lambda *a, **k: None, prefix, [], layout, [s.lineno for s in fdef.body])
+    plan = Plan(lambda *a, **k: None, prefix, [], layout, [s.lineno for s in fdef.body], cf=cf)
     plan.traces = [0] * n
 
     def enter(k: int) -> None:
@@ -647,6 +812,8 @@ def _make(
                 plan.retire(f"part {k + 1} traced {plan.traces[k]} times")
 
     def check(k: int, values: tuple) -> tuple:
+        if any(_aliases_input(values[p]) for p in fresh.get(k, ())):
+            raise Resplit  # (while tracing: nothing ran yet; Note [moved logging statements])
         if not all(_immutable(v) for v in values):
             plan.retire(f"part {k + 1} returns a Python object that is not a tensor or immutable")
         return values

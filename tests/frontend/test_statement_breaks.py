@@ -209,7 +209,10 @@ def test_whole_training_step_logging_between_forward_and_backward_equals_eager(
         if mode == "compiled":
             plan = _plan(f)
             assert plan is not None and not plan.dead
-            assert plan.layout == ["part 1", "part 1", "python", "python", "part 2", "part 2"]
+            # the logging statement moves after the step: one compiled part (Note [moved
+            # logging statements])
+            moved = "python (moved after the part before it)"
+            assert plan.layout == ["part 1", "part 1", moved, "part 1", "part 1", "inline"]
     (el, elog, ep), (cl, clog, cp) = runs["eager"], runs["compiled"]
     np.testing.assert_allclose(cl, el, rtol=1e-10)
     np.testing.assert_allclose(clog, elog, rtol=1e-10)
@@ -360,3 +363,57 @@ def test_fullgraph_still_refuses() -> None:
 
     with pytest.raises(adjit.TracingError, match="item"):
         adjit.compile(f, fullgraph=True)(adjit.ones(2))
+
+
+def _logged_step(read: str):
+    """A compiled SGD step logging, between backward() and step(), what ``read`` names."""
+    m = _mlp().double()
+    opt = adjit.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+    log: list[float] = []
+
+    def step_param(x, y, m=m, opt=opt, log=log):
+        opt.zero_grad()
+        loss = F.mse_loss(m(x), y)
+        loss.backward()
+        log.append(m[0].weight.sum().item())  # an argument's parameter: never moves
+        opt.step()
+        return loss
+
+    def step_view(x, y, m=m, opt=opt, log=log):
+        opt.zero_grad()
+        loss = F.mse_loss(m(x), y)
+        w = m[0].weight.view(-1)  # a view of a parameter the step updates in place
+        loss.backward()
+        log.append(w.sum().item())  # moves: the compiled part returns the value before the step
+        opt.step()
+        return loss
+
+    def step_grad(x, y, m=m, log=log):  # no zero_grad: backward accumulates in place
+        loss = F.mse_loss(m(x), y)
+        g = m[0].bias.grad
+        log.append(g.sum().item())  # moves: the part returns the gradient before backward
+        loss.backward()
+        return loss
+
+    step = {"param": step_param, "view": step_view, "grad": step_grad}[read]
+    return m, step, log
+
+
+@pytest.mark.parametrize("read", ["param", "view", "grad"])
+def test_a_logging_statement_reading_what_the_step_updates_sees_it_before_the_step(
+    read: str,
+) -> None:
+    x, y = adjit.randn(8, 4, dtype=adjit.float64), adjit.randn(8, 1, dtype=adjit.float64)
+    runs = []
+    for mode in ("eager", "compiled"):
+        m, step, log = _logged_step(read)
+        F.mse_loss(m(x), y).backward()  # gradients to accumulate into
+        f = step if mode == "eager" else adjit.compile(step)
+        _calls(f, x, y, n=4)
+        runs.append((log, m[0].bias.grad.numpy().copy()))
+    (want, want_grad), (got, got_grad) = runs
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    np.testing.assert_allclose(got_grad, want_grad, rtol=1e-12)
+    (entry,) = f._entries.values()
+    moved = [k for k in entry.split.layout if "moved" in k]
+    assert bool(moved) == (read != "param"), entry.split.layout  # else the statement stays
