@@ -417,3 +417,51 @@ def test_a_logging_statement_reading_what_the_step_updates_sees_it_before_the_st
     (entry,) = f._entries.values()
     moved = [k for k in entry.split.layout if "moved" in k]
     assert bool(moved) == (read != "param"), entry.split.layout  # else the statement stays
+
+
+def _log_sum(h, log):
+    log.append(h.sum().item())  # a break in a function the compiled one calls
+    return h * 2
+
+
+def test_a_break_in_a_called_function_runs_the_calling_statement_as_python() -> None:
+    log: list[float] = []
+
+    def f(x, *, scale=1.0):
+        h = x.exp() * scale
+        g = _log_sum(h, log)
+        return g.sum()
+
+    compiled = adjit.compile(f)
+    x = adjit.tensor([0.5, -1.0], dtype=adjit.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = [compiled(x, scale=s).item() for s in (1.0, 1.0, 2.0, 2.0)]
+    want_log: list[float] = []
+    want = [_log_sum(x.exp() * s, want_log).sum().item() for s in (1.0, 1.0, 2.0, 2.0)]
+    assert got == want and log == want_log
+    for entry in compiled._entries.values():  # one per value of scale
+        assert entry.split and not entry.split.dead
+        assert entry.split.layout == ["part 1", "python", "part 2"]
+
+
+def test_a_module_keeps_segment_mode() -> None:
+    class Logged(adjit.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = adjit.nn.Linear(3, 2)
+            self.seen: list[float] = []
+
+        def forward(self, x):
+            h = self.lin(x)
+            self.seen.append(h.sum().item())
+            return h
+
+    m = Logged()
+    compiled = adjit.compile(m)
+    x = adjit.randn(4, 3)
+    for got in _calls(compiled, x, n=3):
+        np.testing.assert_allclose(got.detach().numpy(), m.lin(x).detach().numpy(), rtol=1e-6)
+    assert len(m.seen) == 3
+    (entry,) = compiled._compiled._entries.values()
+    assert not entry.split and "not a Python function" in refusal(compiled._compiled, entry.breaks)
