@@ -465,3 +465,21 @@ def test_a_module_keeps_segment_mode() -> None:
     assert len(m.seen) == 3
     (entry,) = compiled._compiled._entries.values()
     assert not entry.split and "not a Python function" in refusal(compiled._compiled, entry.breaks)
+
+
+def test_a_break_inside_a_loop_keeps_segment_mode() -> None:
+    log: list[float] = []
+
+    def f(x):
+        h = x.exp()
+        for _ in range(2):
+            h = h * 2
+            log.append(h.sum().item())
+        return h
+
+    compiled = adjit.compile(f)
+    x = adjit.tensor([0.5, -1.0], dtype=adjit.float64)
+    for got in _calls(compiled, x, n=3):
+        np.testing.assert_array_equal(got.numpy(), f(x).numpy())
+    assert len(log) == 12 and _plan(compiled) is None
+    assert "a break inside a loop" in _refusal(compiled)
