@@ -4,6 +4,7 @@ behind statement-level graph breaks (Note [statement-level breaks] in statements
 from __future__ import annotations
 
 import ast
+import copy
 import inspect
 import textwrap
 import types
@@ -276,9 +277,34 @@ def source_tree(func: types.FunctionType) -> ast.FunctionDef:
         raise Refused("not a def statement (a lambda?)")
     fdef = tree.body[0]
     ast.increment_lineno(tree, code.co_firstlineno - 1)
-    if fdef.name != func.__name__:
-        raise Refused("the source found is not the function's")
+    if fdef.name != func.__name__ or _code_key(_recompiled(func, fdef)) != _code_key(code):
+        raise Refused("the source found is not the function's (edited since it was defined?)")
     return fdef
+
+
+def _recompiled(func: types.FunctionType, fdef: ast.FunctionDef) -> types.CodeType:
+    """``fdef`` compiled as ``func`` was: nested in a function binding its free variables."""
+    args = ast.arguments(
+        posonlyargs=[],
+        args=[ast.arg(x) for x in func.__code__.co_freevars],
+        vararg=None,
+        kwonlyargs=[],
+        kw_defaults=[],
+        kwarg=None,
+        defaults=[],
+    )
+    outer = ast.FunctionDef("__adjit_source", args, [copy.deepcopy(fdef)], [], None, None)
+    module = ast.Module([ast.copy_location(outer, fdef)], [])
+    ast.fix_missing_locations(module)
+    code = compile(module, func.__code__.co_filename, "exec", dont_inherit=True)
+    (factory,) = (c for c in code.co_consts if isinstance(c, types.CodeType))
+    return next(c for c in factory.co_consts if getattr(c, "co_name", None) == fdef.name)
+
+
+def _code_key(c: types.CodeType) -> tuple:
+    """What must agree for ``inspect.getsource`` to be the source of the running code."""
+    consts = tuple(_code_key(x) if isinstance(x, types.CodeType) else x for x in c.co_consts)
+    return (c.co_code, c.co_names, c.co_varnames, c.co_freevars, c.co_firstlineno, consts)
 
 
 def params_of(fdef: ast.FunctionDef) -> list[str]:

@@ -483,3 +483,19 @@ def test_a_break_inside_a_loop_keeps_segment_mode() -> None:
         np.testing.assert_array_equal(got.numpy(), f(x).numpy())
     assert len(log) == 12 and _plan(compiled) is None
     assert "a break inside a loop" in _refusal(compiled)
+
+
+def test_a_source_file_edited_since_the_definition_keeps_segment_mode(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    src = tmp_path / "adjit_edited_source_case.py"
+    src.write_text("def f(x):\n    h = x * 2\n    print(h.sum().item())\n    return h\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mod = importlib.import_module("adjit_edited_source_case")
+    src.write_text("def f(x):\n    h = x * 3\n    print(h.sum().item())\n    return h\n")
+    compiled = adjit.compile(mod.f)
+    for got in _calls(compiled, adjit.ones(2), n=3):
+        assert got.tolist() == [2.0, 2.0]  # the code that runs, not the file's new text
+    assert _plan(compiled) is None and "edited since" in _refusal(compiled)
