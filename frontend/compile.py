@@ -371,9 +371,11 @@ class CompiledFunction:
             return result
         if trace_state.current() is not None:  # inside another trace: part of it
             return self.fn(*args, **kwargs)
-        from .statements import usable_plan  # (it builds CompiledFunctions)
+        plan = entry.split  # Note [statement-level breaks] in statements.py
+        if not plan or plan.dead:
+            from .statements import usable_plan  # (it builds CompiledFunctions)
 
-        plan = usable_plan(self, entry)  # Note [statement-level breaks]
+            plan = usable_plan(self, entry)
         if plan is not None:
             return plan(args, kwargs)
         return Session(self).run(*flatten((args, kwargs)))

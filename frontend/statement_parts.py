@@ -276,14 +276,13 @@ def make(
     return plan
 
 
-def _held(entries: Iterable[Any]) -> tuple:
-    return tuple(
-        id(t)
-        for e in entries
-        for m, _ in e.modules
-        for table in (m._parameters, m._buffers)
-        for t in table.values()
-    )
+def _tables(entries: Iterable[Any]) -> list[dict]:
+    """The parameter and buffer tables of the modules the entries' traces called."""
+    return [table for e in entries for m, _ in e.modules for table in (m._parameters, m._buffers)]
+
+
+def _held(tables: list[dict]) -> list[int]:
+    return [id(t) for table in tables for t in table.values()]
 
 
 class PartFunction(CompiledFunction):
@@ -292,13 +291,15 @@ class PartFunction(CompiledFunction):
     def __init__(self, plan: Plan, fn: Callable[..., Any], parent: CompiledFunction) -> None:
         super().__init__(fn, fallback=parent.fallback, backend=parent.backend)
         self.plan = plan
-        self._held: tuple = ()  # the tensors its traced modules held
+        self._tables: list[dict] = []  # its traced modules' parameter and buffer tables
+        self._held: list[int] = []  # the tensors they held
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # segment mode re-read every module's parameters at each call; a compiled part traces
         # again when a module it called holds another parameter or buffer object
-        if self._held and self._held != _held(self._entries.values()):
+        if self._held and self._held != _held(self._tables):
             self.reset()
+            self._held = []
         traces = self.trace_count
         try:
             out = super().__call__(*args, **kwargs)
@@ -309,7 +310,8 @@ class PartFunction(CompiledFunction):
             self.plan.retire(f"{self._label} does not compile whole: {e}")
             return self.fn(*args, **kwargs)
         if not self._held:
-            self._held = _held(self._entries.values())
+            self._tables = _tables(self._entries.values())
+            self._held = _held(self._tables)
         return out
 
     def _warn_breaks(self, session: Session) -> None:
