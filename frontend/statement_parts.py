@@ -175,6 +175,7 @@ def make(
     layout: list[str],
     prefix: tuple,
     fresh: dict[int, list[int]],
+    watch: dict[int, list[str]],
 ) -> Plan:
     a = fdef.args
     for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg):
@@ -265,7 +266,10 @@ def make(
         cells[name] = types.CellType(value)
     for k in range(n):
         raw = function(codes[f"__adjit_part{k}"], f"{fn.__qualname__}.<part {k + 1}>")
-        part = PartFunction(plan, raw, cf)
+        names = watch.get(k, [])
+        read: list[tuple[Any, str | None]] = [(fn.__globals__, n) for n in names if n not in cells]
+        read += [(cells[n], None) for n in names if n in cells]
+        part = PartFunction(plan, raw, cf, read)
         cells[f"__adjit_raw{k}"].cell_contents = raw
         cells[f"__adjit_p{k}"].cell_contents = part
         raws.append(raw)
@@ -281,6 +285,24 @@ def _tables(entries: Iterable[Any]) -> list[dict]:
     return [table for e in entries for m, _ in e.modules for table in (m._parameters, m._buffers)]
 
 
+def _bound(names: list[tuple[Any, str | None]]) -> list[Any]:
+    """What each (globals, name) or (cell, None) holds (``_bound`` itself: unbound)."""
+    out: list[Any] = []
+    for where, name in names:
+        if name is not None:
+            out.append(where.get(name, _bound))
+        else:
+            try:
+                out.append(where.cell_contents)
+            except ValueError:  # an empty cell
+                out.append(_bound)
+    return out
+
+
+def _same(held: list[Any], now: list[Any]) -> bool:
+    return all(a is b for a, b in zip(held, now, strict=True))
+
+
 def _held(tables: list[dict]) -> list[int]:
     return [id(t) for table in tables for t in table.values()]
 
@@ -288,18 +310,30 @@ def _held(tables: list[dict]) -> list[int]:
 class PartFunction(CompiledFunction):
     """One compiled part of a split function; a break inside it retires the plan."""
 
-    def __init__(self, plan: Plan, fn: Callable[..., Any], parent: CompiledFunction) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        fn: Callable[..., Any],
+        parent: CompiledFunction,
+        names: list[tuple[Any, str | None]],
+    ) -> None:
         super().__init__(fn, fallback=parent.fallback, backend=parent.backend)
         self.plan = plan
+        self._names = names  # (globals, name) or (closure cell, None) the part reads
+        self._bound: list[Any] = []  # what they held when it was traced (kept alive)
         self._tables: list[dict] = []  # its traced modules' parameter and buffer tables
         self._held: list[int] = []  # the tensors they held
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # segment mode re-read every module's parameters at each call; a compiled part traces
         # again when a module it called holds another parameter or buffer object
-        if self._held and self._held != _held(self._tables):
+        # and when a global or closure name it reads is bound to another object (a tensor
+        # made anew is read afresh, as segment mode did)
+        if (self._held and self._held != _held(self._tables)) or (
+            self._bound and not _same(self._bound, _bound(self._names))
+        ):
             self.reset()
-            self._held = []
+            self._held = self._bound = []
         traces = self.trace_count
         try:
             out = super().__call__(*args, **kwargs)
@@ -312,6 +346,8 @@ class PartFunction(CompiledFunction):
         if not self._held:
             self._tables = _tables(self._entries.values())
             self._held = _held(self._tables)
+        if not self._bound:
+            self._bound = _bound(self._names)
         return out
 
     def _warn_breaks(self, session: Session) -> None:

@@ -260,6 +260,7 @@ def _assemble(
     part_defs: list[ast.FunctionDef] = []
     layout = ["python" for _ in body]
     fresh: dict[int, list[int]] = {}  # part -> positions of outputs a moved statement reads
+    watch: dict[int, list[str]] = {}  # part -> the global and closure names it reads
     done: set[int] = set()
     k = 0
     for pos, item in enumerate(order):
@@ -304,6 +305,7 @@ def _assemble(
                 outs.append(RET)
             moved = {n for j in later_items if j < r[-1] for n in facts[j].loads if n in local}
             fresh[k] = [p for p, n in enumerate(outs) if n in moved]
+            watch[k] = ordered(n for j in r for n in facts[j].loads if n not in local)
             checked = [a for a in args if a not in unchecked and a not in made_by_part]
             part_defs.append(part_def(k, fn.__name__, stmts, args, outs, final))
             driver_body.append(call_stmt(k, stmts[0], args, outs, checked, final))
@@ -325,6 +327,6 @@ def _assemble(
             break
     if k == 0:
         raise Refused("nothing to compile between the breaks")
-    plan = make(cf, fn, fdef, driver_body, part_defs, layout, prefix, fresh)
+    plan = make(cf, fn, fdef, driver_body, part_defs, layout, prefix, fresh, watch)
     plan.breaks = breaks
     return plan

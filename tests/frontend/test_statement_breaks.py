@@ -499,3 +499,27 @@ def test_a_source_file_edited_since_the_definition_keeps_segment_mode(
     for got in _calls(compiled, adjit.ones(2), n=3):
         assert got.tolist() == [2.0, 2.0]  # the code that runs, not the file's new text
     assert _plan(compiled) is None and "edited since" in _refusal(compiled)
+
+
+W = adjit.ones(2)
+
+
+def test_a_global_or_closure_bound_to_another_tensor_is_read_afresh() -> None:
+    global W
+    log: list[float] = []
+    scale = adjit.ones(2)
+
+    def f(x):
+        h = x * W * scale
+        log.append(h.sum().item())
+        return h
+
+    compiled = adjit.compile(f)
+    x = adjit.ones(2)
+    _calls(compiled, x, n=3)
+    W = adjit.full((2,), 3.0)  # a new object under the global's name
+    assert compiled(x).tolist() == [3.0, 3.0]
+    scale = adjit.full((2,), 2.0)  # and under the closure's
+    assert compiled(x).tolist() == [6.0, 6.0] and log[-2:] == [6.0, 12.0]
+    plan = _plan(compiled)
+    assert plan is not None and not plan.dead and plan.parts[0].trace_count == 1  # (reset)
