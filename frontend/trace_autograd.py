@@ -21,7 +21,7 @@ from outside a recorded write that the compiled call performs after each run
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -220,7 +220,7 @@ def trace_backward(
 ) -> None:
     """``backward()`` on tracers: gradients of every leaf (or of ``inputs``) accumulated into
     ``.grad`` (see the Note)."""
-    leaves = list(inputs) if inputs is not None else trace.grad_leaves()
+    leaves = [_tracer(trace, t) for t in inputs] if inputs is not None else trace.grad_leaves()
     if not leaves:
         for i, t in enumerate(tensors):
             if not t.requires_grad:
@@ -236,7 +236,7 @@ def trace_backward(
         at = t if t._prehook_var is None else _alias(trace, t._prehook_var, True)
         (g,) = trace_grad(trace, tensors, [at], grad_tensors, create_graph, allow_unused=True)
         if g is not None:
-            t.grad = g if t.grad is None else t.grad + g
+            t.grad = g if t.grad is None else cast(Any, t.grad) + g
 
 
 class HookRule:
@@ -263,14 +263,14 @@ def hooked(t: Tracer, hook: Callable[[Tensor], Tensor | None]) -> Var:
             "register the hook right after the tensor is made, before any use"
         )
     with set_grad_enabled(True):
-        out = apply(Op.CUSTOM_VJP, t, rule=HookRule(hook))
+        out = cast("Tracer", apply(Op.CUSTOM_VJP, t, rule=HookRule(hook)))
     return out._var
 
 
 def detached_var(t: Tracer) -> Var:
     """A fresh variable for ``t``'s value that no gradient flows through (a new leaf)."""
     with no_grad():
-        return apply(Op.DETACH, t)._var
+        return cast("Tracer", apply(Op.DETACH, t))._var
 
 
 __all__ = ["HookRule", "InlineBuilder", "hooked", "trace_backward", "trace_grad"]

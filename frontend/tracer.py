@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -512,7 +512,8 @@ def _or(value: Any, default: Any) -> Any:
 
 def _added(a: Tensor, b: Tensor, create_graph: bool) -> Tensor:
     with set_grad_enabled(create_graph):
-        return a + b
+        total: Tensor = cast(Any, a) + b
+    return total
 
 
 class GradSlot:

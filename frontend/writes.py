@@ -68,8 +68,8 @@ class Writes:
             if g is None:
                 return False
             lifted[k] = g
-        for k, owner, key in self.hypers:
-            value = owner.get(key)
+        for k, group, key in self.hypers:
+            value = group.get(key)
             if not isinstance(value, int | float) or isinstance(value, bool):
                 return False
             lifted[k] = Tensor._make(np.array(value, np.float64))
@@ -88,6 +88,7 @@ class Writes:
             elif mode == "set":
                 owner.grad = _fresh(next(it))
             else:
+                assert owner.grad is not None  # (the guards: a gradient was found)
                 _store(owner.grad, next(it))
         for opt, p, key in self.state:
             opt.state[p][key] = _fresh(next(it))

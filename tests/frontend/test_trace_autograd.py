@@ -465,3 +465,21 @@ def test_writing_through_a_view_of_an_outside_tensor_refuses(order):
     with pytest.raises(TracingError, match="shares memory"):
         adjit.compile(f, fullgraph=True)(adjit.ones(2, 2))
     assert g.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+
+
+def test_backward_with_inputs_fills_only_those():
+    lin = nn.Linear(3, 2)
+
+    def f(x):
+        loss = (lin(x) ** 2).sum()
+        loss.backward(inputs=[lin.weight])
+        return loss
+
+    x = adjit.ones(4, 3)
+    adjit.compile(f)(x)
+    got = lin.weight.grad.clone()
+    assert lin.bias.grad is None
+    lin.weight.grad = None
+    f(x)
+    _close(got.numpy(), lin.weight.grad.numpy())
+    assert lin.bias.grad is None
