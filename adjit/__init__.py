@@ -5,6 +5,7 @@ from __future__ import annotations
 from adjit import (  # noqa: E402, I001  (after the names they use)
     autograd,
     backends,
+    compiler,  # noqa: E402  (needs compile)
     cuda,
     linalg,
     models,
@@ -17,7 +18,6 @@ from adjit import (  # noqa: E402, I001  (after the names they use)
 )
 from adjit.frontend.compile import CompiledFunction, compile  # noqa: A004
 from adjit.frontend.explain import explain
-from adjit import compiler  # noqa: E402  (needs compile)
 from adjit.frontend.transforms import grad, value_and_grad
 from adjit.io import load, save
 from adjit.ir import dtypes as _dtypes

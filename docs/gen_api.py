@@ -31,16 +31,18 @@ import adjit
 PAGE = pathlib.Path(__file__).with_name("api.md")
 ROWS, COLS = 3, 4
 
+VALUE_SHAPE = "data-dependent shape: a graph break when compiled (fullgraph=True: a clear error)"
+
 # differences from PyTorch users should know about, by qualified name
 KNOWN_DIFFERENCES: dict[str, str] = {
-    "nonzero": "data-dependent shape: a graph break when compiled (fullgraph=True: a clear error)",
-    "argwhere": "data-dependent shape: a graph break when compiled (fullgraph=True: a clear error)",
-    "masked_select": "data-dependent shape: a graph break when compiled (fullgraph=True: a clear error)",
-    "unique": "data-dependent shape: a graph break when compiled (fullgraph=True: a clear error)",
-    "unique_consecutive": "data-dependent shape: a graph break when compiled (fullgraph=True: a clear error)",
-    "Tensor.nonzero": "data-dependent shape: a graph break when compiled (fullgraph=True: a clear error)",
-    "Tensor.masked_select": "data-dependent shape: a graph break when compiled (fullgraph=True: a clear error)",
-    "Tensor.unique": "data-dependent shape: a graph break when compiled (fullgraph=True: a clear error)",
+    "nonzero": VALUE_SHAPE,
+    "argwhere": VALUE_SHAPE,
+    "masked_select": VALUE_SHAPE,
+    "unique": VALUE_SHAPE,
+    "unique_consecutive": VALUE_SHAPE,
+    "Tensor.nonzero": VALUE_SHAPE,
+    "Tensor.masked_select": VALUE_SHAPE,
+    "Tensor.unique": VALUE_SHAPE,
     "Tensor.item": "a graph break point: refused inside adjit.compile (issue 15)",
     "Tensor.tolist": "reads data: refused inside adjit.compile (issue 15)",
     "ldexp": "gradient 2**e also for e < 0 (PyTorch's is 0 there: an integer pow(2, e))",

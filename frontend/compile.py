@@ -53,6 +53,7 @@ class Entry:
     mutated: list[Tensor] = field(default_factory=list)  # written back after each call
     aliases: list[Alias | None] = field(default_factory=list)  # per tensor output (or empty)
     writes: Writes | None = None  # .grad and optimizer state a traced step stores
+    bindings: list[tuple[Any, str, Any]] = field(default_factory=list)  # guards.bindings
     consumed: bool = False  # the function ran backward() itself: its outputs carry no graph
     segmented: bool = False  # graph breaks: runs in segment mode (Note [graph breaks])
     first_result: Any = field(default=MISS, repr=False)  # the breaking first call's result
@@ -69,6 +70,7 @@ class Entry:
             and not self.mutated
             and not self.aliases
             and self.writes is None
+            and not self.bindings
         )
 
     def inference(self) -> Graph:
@@ -106,6 +108,8 @@ class Entry:
         return self.plans[wrt]
 
     def lifted_ok(self) -> bool:
+        if self.bindings and not guards.bindings_ok(self.bindings):
+            return False
         if not self.lifted and not self.modules and self.writes is None:
             return True
         if self.writes is not None and not self.writes.still_valid(self.lifted):
@@ -349,6 +353,7 @@ class CompiledFunction:
             aliases=aliases if any(aliases) else [],
             writes=writes,
             consumed=trace.backward_done,
+            bindings=guards.bindings(self.fn),
         )
 
     def _run(self, entry: Entry, leaves: list[Any]) -> Any:

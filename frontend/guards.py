@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import types
 from typing import Any
 
 from ..runtime.grad_mode import is_grad_enabled
@@ -19,6 +20,50 @@ def leaf_key(x: Any) -> tuple:
         return ("value", type(x).__name__, x)
     except TypeError:
         return ("object", type(x).__name__, id(x))
+
+
+_STABLE = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)
+
+
+def bindings(fn: Any) -> list[tuple[Any, str, Any]]:
+    """The global and closure names ``fn`` (and the code nested in it) reads, with the object
+    each is bound to now: a compiled entry assumes the same objects (a tensor, module or number
+    rebound later traces again instead of computing with the old one). Modules, functions and
+    classes are left out (rebinding them is rare, and plain calls stay unguarded)."""
+    fn = getattr(fn, "__func__", fn)
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return []
+    names: set[str] = set()
+    stack = [code]
+    while stack:
+        c = stack.pop()
+        names.update(c.co_names)
+        stack.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    found: list[tuple[Any, str, Any]] = []
+    scope = getattr(fn, "__globals__", {})
+    for name in sorted(names):
+        if name in scope and not isinstance(scope[name], _STABLE):
+            found.append((scope, name, scope[name]))
+    for name, cell in zip(code.co_freevars, fn.__closure__ or (), strict=False):
+        try:
+            value = cell.cell_contents
+        except ValueError:  # not bound yet
+            continue
+        if not isinstance(value, _STABLE):
+            found.append((cell, name, value))
+    return found
+
+
+def bindings_ok(found: list[tuple[Any, str, Any]]) -> bool:
+    for where, name, value in found:
+        now = where.get(name, _MISSING) if isinstance(where, dict) else where.cell_contents
+        if now is not value:
+            return False
+    return True
+
+
+_MISSING = object()
 
 
 def signature(leaves: list[Any], spec: Any) -> tuple:

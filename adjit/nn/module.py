@@ -465,6 +465,8 @@ class Module:
             tuple(self._backward_pre_hooks),
             tuple(self._backward_hooks),
             _hooks.global_hook_ids(),
+            tuple(map(id, self._parameters.values())),  # a parameter or buffer swapped in
+            tuple(map(id, self._buffers.values())),  # (m.weight = ...) traces again
         )
 
     _compiled_call_impl: Any = None  # set by compile(): calls run it instead

@@ -483,3 +483,32 @@ def test_backward_with_inputs_fills_only_those():
     f(x)
     _close(got.numpy(), lin.weight.grad.numpy())
     assert lin.bias.grad is None
+
+
+SCALE = 2.0
+TABLE = adjit.ones(3)
+
+
+def test_rebinding_what_a_compiled_function_reads_traces_again():
+    """A global, a closure variable or a module's parameter bound to a new object later is
+    seen by the next call (the entry guards the objects it was traced with)."""
+    global SCALE, TABLE
+    lin = nn.Linear(3, 1, bias=False)
+    bias = adjit.zeros(1)
+
+    def f(x):
+        return lin(x * TABLE) * SCALE + bias
+
+    compiled = adjit.compile(f)
+    x = adjit.ones(2, 3)
+    _close(compiled(x).detach().numpy(), f(x).detach().numpy())
+    old = (SCALE, TABLE)
+    try:
+        SCALE, TABLE = 3.0, adjit.full((3,), 2.0)
+        _close(compiled(x).detach().numpy(), f(x).detach().numpy())
+        bias = adjit.ones(1)  # noqa: F841  (the closure cell now holds a new tensor)
+        _close(compiled(x).detach().numpy(), f(x).detach().numpy())
+        lin.weight = nn.Parameter(adjit.full((1, 3), 0.5))
+        _close(compiled(x).detach().numpy(), f(x).detach().numpy())
+    finally:
+        SCALE, TABLE = old
