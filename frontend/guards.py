@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import types
 from typing import Any
 
@@ -30,7 +31,7 @@ def bindings(fn: Any) -> list[tuple[Any, str, Any]]:
     each is bound to now: a compiled entry assumes the same objects (a tensor, module or number
     rebound later traces again instead of computing with the old one). Modules, functions and
     classes are left out (rebinding them is rare, and plain calls stay unguarded)."""
-    fn = getattr(fn, "__func__", fn)
+    fn = inspect.unwrap(getattr(fn, "__func__", fn))  # (adjit.grad's wrapper: the user's fn)
     code = getattr(fn, "__code__", None)
     if code is None:
         return []

@@ -53,6 +53,7 @@ class GradFunction:
                 raise TypeError("with has_aux=True the function must return a pair (out, aux)")
             return out
 
+        differentiated.__wrapped__ = fn  # type: ignore[attr-defined]  # (guards.bindings)
         return differentiated
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
