@@ -29,6 +29,7 @@ from ..ir.aval import Aval
 from ..ir.graph import Eqn, Graph, Var
 from ..ir.ops import Op
 from ..passes.adjoint import adjoint
+from ..runtime.backward import make_grads
 from ..runtime.dispatch import apply, as_tensor_operand
 from ..runtime.grad_mode import no_grad, set_grad_enabled
 from ..runtime.tensor import Tensor
@@ -143,7 +144,7 @@ def trace_grad(
     ins = [_tracer(trace, t) for t in inputs]
     if any(not t.requires_grad for t in ins):
         raise RuntimeError("One of the differentiated Tensors does not require grad")
-    seeds = _seeds(outs, grad_outputs)
+    seeds = make_grads(list(outs), list(grad_outputs))
     wrt = list(dict.fromkeys(t._var for t in ins))
     sub = _cut(trace, [o._var for o in outs], wrt)
     feeds = [_alias(trace, v, False) for v in sub.inputs]
@@ -176,31 +177,6 @@ def _tracer(trace: Trace, t: Any) -> Tracer:
     if isinstance(t, Tensor):
         return trace.lift(t) if not isinstance(t, Tracer) else t
     raise TypeError(f"autograd.grad expects Tensors, got {type(t).__name__}")
-
-
-def _seeds(outs: list[Tracer], grad_outputs: Sequence[Any]) -> list[Any]:
-    """The cotangent of each output: given, or ones for a one-element output (PyTorch's
-    checks and texts)."""
-    if grad_outputs and len(grad_outputs) != len(outs):
-        raise RuntimeError(
-            f"Mismatch in number of gradients: got {len(grad_outputs)} for {len(outs)} outputs"
-        )
-    seeds = []
-    for i, o in enumerate(outs):
-        g = grad_outputs[i] if grad_outputs else None
-        if g is None:
-            if o.numel() != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = Tensor._make(np.ones(tuple(o.shape), o.dtype.np))
-        elif not isinstance(g, Tensor):
-            g = Tensor._make(np.asarray(g, o.dtype.np))
-        elif tuple(g.shape) != tuple(o.shape):
-            raise RuntimeError(
-                f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} "
-                f"and output[{i}] has a shape of {o.shape}."
-            )
-        seeds.append(g)
-    return seeds
 
 
 def _own(trace: Trace, g: Any, create_graph: bool) -> Tensor:

@@ -27,7 +27,9 @@ def _seq(x: Any) -> list[Any]:
     return list(x) if isinstance(x, tuple | list) else [x]
 
 
-def _make_grads(outputs: list[Tensor], grads: list[Any]) -> list[Tensor]:
+def make_grads(outputs: list[Tensor], grads: list[Any]) -> list[Tensor]:
+    """The cotangent of each output: given (checked), or ones for a one-element output, with
+    PyTorch's checks and texts (outputs may be tracers: only shapes and dtypes are read)."""
     if grads and len(grads) != len(outputs):
         raise RuntimeError(
             "grad can be implicitly created only for scalar outputs"
@@ -45,9 +47,9 @@ def _make_grads(outputs: list[Tensor], grads: list[Any]) -> list[Tensor]:
                     f"grad can be implicitly created only for real scalar outputs "
                     f"but got {out.dtype}"
                 )
-            g = Tensor._make(np.ones(out._data.shape, out._data.dtype))
+            g = Tensor._make(np.ones(tuple(out.shape), out.dtype.np))
         elif not isinstance(g, Tensor):
-            g = Tensor._make(np.asarray(g, out._data.dtype))
+            g = Tensor._make(np.asarray(g, out.dtype.np))
         elif tuple(g.shape) != tuple(out.shape):
             raise RuntimeError(
                 f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} "
@@ -80,7 +82,7 @@ def backward(
     if split is not None:  # values from before a graph break: eager autograd, between segments
         args = (tensors, grad_tensors, retain_graph, create_graph, inputs)
         return split("backward() of a value computed before a graph break", backward, *args)
-    grads = _make_grads(outs, _seq(grad_tensors))
+    grads = make_grads(outs, _seq(grad_tensors))
     retain = create_graph if retain_graph is None else retain_graph
     if inputs is not None:
         inputs = _seq(inputs)
@@ -132,7 +134,7 @@ def grad(
             outs, ins, _seq(grad_outputs), create_graph, bool(allow_unused) or materialize_grads
         )
     else:
-        grads = _make_grads(outs, _seq(grad_outputs))
+        grads = make_grads(outs, _seq(grad_outputs))
         retain = create_graph if retain_graph is None else retain_graph
         results = run_backward(
             outs,

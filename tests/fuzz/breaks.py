@@ -14,13 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 from hypothesis import strategies as st
 
 from . import cases
-from .builder import broadcastable_shapes, shapes
 from .cases import Case
-from .custom_wrap import LEAVES, expressions, unary
+from .custom_wrap import LEAVES, expressions, two_inputs, unary
 
 # a value seen by Python, and the statements using it (``h``: the tensor so far)
 LOOKS: dict[str, list[str]] = {
@@ -34,11 +32,7 @@ LOOKS: dict[str, list[str]] = {
 
 @st.composite
 def break_cases(draw: Callable[..., Any]) -> Case:
-    dtype = draw(st.sampled_from(cases.FLOAT_DTYPES))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    s0 = draw(shapes(max_rank=2))
-    s1 = draw(broadcastable_shapes(s0))
-    arrays = [cases.literal(np.round(rng.uniform(-1.5, 1.5, s), 4).astype(dtype)) for s in (s0, s1)]
+    dtype, arrays = draw(two_inputs())
     expr = draw(expressions())
     if expr.code in LEAVES:
         expr = unary("scale", expr)

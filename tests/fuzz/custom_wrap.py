@@ -126,17 +126,24 @@ def function_class(
     return lines
 
 
+@st.composite
+def two_inputs(draw: Callable[..., Any]) -> tuple[str, list[str]]:
+    """A float dtype and two broadcastable inputs (NumPy source) in [-1.5, 1.5]."""
+    dtype = draw(st.sampled_from(cases.FLOAT_DTYPES))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    s0 = draw(shapes(max_rank=2))
+    s1 = draw(broadcastable_shapes(s0))
+    arrays = [cases.literal(np.round(rng.uniform(-1.5, 1.5, s), 4).astype(dtype)) for s in (s0, s1)]
+    return dtype, arrays
+
+
 PRE = {"x": "{0}", "sin": "T.sin({0})", "half": "{0} * 0.5"}
 POST = {"sum": "{0}", "tanh": "{0}.tanh()", "times-input": "{0} * x0", "exp": "({0} * 0.25).exp()"}
 
 
 @st.composite
 def custom_wrap_cases(draw: Callable[..., Any]) -> Case:
-    dtype = draw(st.sampled_from(cases.FLOAT_DTYPES))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    s0 = draw(shapes(max_rank=2))
-    s1 = draw(broadcastable_shapes(s0))
-    arrays = [cases.literal(np.round(rng.uniform(-1.5, 1.5, s), 4).astype(dtype)) for s in (s0, s1)]
+    dtype, arrays = draw(two_inputs())
     n_out = draw(st.sampled_from([1, 1, 2]))
     outputs = [draw(expressions()) for _ in range(n_out)]
     # an input returned as-is and saved is refused by PyTorch (setup_context): never drawn
