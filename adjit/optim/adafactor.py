@@ -86,19 +86,7 @@ class Adafactor(Optimizer):
         alpha = max(eps2, p.norm(2).item() / (p.numel() ** 0.5)) * rho_t
         if group["weight_decay"] != 0:
             p.mul_(1 - lr * group["weight_decay"])
-        if grad.dim() > 1:  # factored: running row and column mean squares
-            row_var, col_var = state["row_var"], state["col_var"]
-            row_mean = grad.norm(dim=-1, keepdim=True).square_().div_(grad.size(-1))
-            row_var.lerp_(row_mean, one_minus_beta2_t)
-            col_mean = grad.norm(dim=-2, keepdim=True).square_().div_(grad.size(-2))
-            col_var.lerp_(col_mean, one_minus_beta2_t)
-            var_estimate = row_var @ col_var
-            var_estimate.div_(row_var.mean(dim=-2, keepdim=True).clamp_(min=eps1))
-        else:
-            state["variance"].lerp_(grad * grad, one_minus_beta2_t)
-            var_estimate = state["variance"].clone()
-        update = var_estimate.clamp_(min=eps1 * eps1).rsqrt_()
-        update.mul_(grad)
+        update = _scaled(grad, state, one_minus_beta2_t, eps1)
         denom = max(1.0, update.norm(2).item() / ((update.numel() ** 0.5) * group["d"]))
         p.add_(update, alpha=-alpha / denom)
 
@@ -118,19 +106,25 @@ class Adafactor(Optimizer):
         alpha = maximum(norm, eps2) * rho_t  # (eager: ``max(eps2, norm)``, the same unless NaN)
         if group["weight_decay"] != 0:
             p.mul_(1 - lr * group["weight_decay"])
-        if grad.dim() > 1:
-            row_var, col_var = state["row_var"], state["col_var"]
-            row_mean = grad.norm(dim=-1, keepdim=True).square_().div_(grad.size(-1))
-            row_var.lerp_(row_mean, one_minus_beta2_t)
-            col_mean = grad.norm(dim=-2, keepdim=True).square_().div_(grad.size(-2))
-            col_var.lerp_(col_mean, one_minus_beta2_t)
-            var_estimate = row_var @ col_var
-            var_estimate.div_(row_var.mean(dim=-2, keepdim=True).clamp_(min=eps1))
-        else:
-            state["variance"].lerp_(grad * grad, one_minus_beta2_t)
-            var_estimate = state["variance"].clone()
-        update = var_estimate.clamp_(min=eps1 * eps1).rsqrt_()
-        update.mul_(grad)
+        update = _scaled(grad, state, one_minus_beta2_t, eps1)
         size = (update.numel() ** 0.5) * group["d"]
         denom = maximum(update.norm(2).to(step.dtype) / size, 1.0)
         p.add_(update * (-alpha / denom))
+
+
+def _scaled(grad: Tensor, state: dict[str, Any], one_minus_beta2_t: Any, eps1: float) -> Tensor:
+    """The gradient over the root of the running second-moment estimate, updated in place:
+    factored into row and column means for a matrix (eager and traced steps alike)."""
+    if grad.dim() > 1:  # factored: running row and column mean squares
+        row_var, col_var = state["row_var"], state["col_var"]
+        row_mean = grad.norm(dim=-1, keepdim=True).square_().div_(grad.size(-1))
+        row_var.lerp_(row_mean, one_minus_beta2_t)
+        col_mean = grad.norm(dim=-2, keepdim=True).square_().div_(grad.size(-2))
+        col_var.lerp_(col_mean, one_minus_beta2_t)
+        var_estimate = row_var @ col_var
+        var_estimate.div_(row_var.mean(dim=-2, keepdim=True).clamp_(min=eps1))
+    else:
+        state["variance"].lerp_(grad * grad, one_minus_beta2_t)
+        var_estimate = state["variance"].clone()
+    update = var_estimate.clamp_(min=eps1 * eps1).rsqrt_()
+    return update.mul_(grad)
