@@ -208,6 +208,8 @@ def trace_backward(
     for leaf, g in zip(leaves, grads, strict=True):
         if g is not None:
             trace.accumulate_grad(leaf, g, create_graph)
+    if not create_graph:
+        trace.backward_done = True  # the function consumed its graph (Entry.consumed)
     for t in list(trace.retained.values()) if inputs is None else ():
         at = t if t._prehook_var is None else _alias(trace, t._prehook_var, True)
         (g,) = trace_grad(trace, tensors, [at], grad_tensors, create_graph, allow_unused=True)

@@ -17,6 +17,7 @@ from ..runtime.dispatch import VIEW_OPS
 from ..runtime.grad_mode import is_grad_enabled, set_grad_enabled
 from ..runtime.tensor import NON_LEAF_REQUIRES_GRAD, Size, Tensor
 from ..runtime.trace_state import TracingError, user_location
+from .trace_autograd import trace_backward, trace_grad
 
 ViewStep = tuple[Op, dict[str, Any], "str | None", bool]  # (op, attrs, grad_fn name, grad mode)
 Alias = tuple[int, tuple[ViewStep, ...]]  # (input position, view ops from it to the output)
@@ -351,30 +352,8 @@ class Trace:
         return Graph(tuple(self.input_vars), tuple(self.eqns), tuple(outs), tuple(self.consts))
 
     # ---- autograd inside the trace (Note [autograd while tracing]) ----------------------------
-    def grad(
-        self,
-        outputs: Sequence[Tensor],
-        inputs: Sequence[Tensor],
-        grad_outputs: Sequence[Any],
-        create_graph: bool,
-        allow_unused: bool,
-    ) -> tuple[Tensor | None, ...]:
-        from .trace_autograd import trace_grad
-
-        return trace_grad(self, outputs, inputs, grad_outputs, create_graph, allow_unused)
-
-    def backward(
-        self,
-        tensors: Sequence[Tensor],
-        grad_tensors: Sequence[Any],
-        create_graph: bool,
-        inputs: Sequence[Tensor] | None,
-    ) -> None:
-        from .trace_autograd import trace_backward
-
-        trace_backward(self, tensors, grad_tensors, create_graph, inputs)
-        if not create_graph:
-            self.backward_done = True
+    grad = trace_grad  # autograd.grad on this trace's tracers (Note [autograd while tracing])
+    backward = trace_backward  # tensor.backward() on them
 
     def make_leaf(self, t: Tracer, requires_grad: bool) -> None:
         """``t.requires_grad_(flag)`` on a leaf: later uses see a fresh value (no gradient
