@@ -283,12 +283,6 @@ def _become(
         d["_made_by"] = session
 
 
-def _aval(t: Tensor) -> Any:
-    from ..ir.aval import Aval
-
-    return Aval(tuple(t.shape), t.dtype)
-
-
 # (equation index, operand index, the Python number), or (-1, constant index, its array)
 Literal = tuple[int, int, Any]
 

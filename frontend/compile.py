@@ -10,8 +10,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from ..ir.graph import Graph
 from ..runtime import trace_state
 from ..runtime.autograd import gradient_edge
@@ -29,7 +27,7 @@ from .prepared import Trampoline, compiled_call
 from .pytree import LEAF, flatten, unflatten
 from .replay import replay
 from .tracer import Alias, Trace, Tracer, tracing
-from .writes import Writes, collect_writes
+from .writes import Writes, collect_writes, store
 
 RECOMPILE_WARN_LIMIT = 8
 TENSOR = "<tensor>"  # an output template's slot for a tensor result (None is a Python value)
@@ -149,8 +147,7 @@ class Entry:
                     "a compiled function that updates buffers in place cannot "
                     "be called inside another compiled function yet"
                 )
-            np.copyto(t._data, v._data)
-            t._version_box[0] += 1
+            store(t, v)
         if self.writes is not None:
             self.writes.apply(values[n + len(self.mutated) :], inputs)
         return values[:n]
@@ -485,12 +482,6 @@ def module_guard(m: Any) -> Any:
     hook added or removed after tracing traces again: it must run, or stop running)."""
     guard = getattr(m, "_compile_guard", None)
     return guard() if guard is not None else m.training
-
-
-def _aval(t: Tensor) -> Any:
-    from ..ir.aval import Aval
-
-    return Aval(tuple(t.shape), t.dtype)
 
 
 _ALL: weakref.WeakSet[CompiledFunction] = weakref.WeakSet()

@@ -174,8 +174,8 @@ def _tracer(trace: Trace, t: Any) -> Tracer:
 
     if isinstance(t, Tracer) and t._trace is trace:
         return t
-    if isinstance(t, Tensor):
-        return trace.lift(t) if not isinstance(t, Tracer) else t
+    if isinstance(t, Tensor):  # from outside, or an enclosing trace's value (as Trace.atom)
+        return trace.lift(t)
     raise TypeError(f"autograd.grad expects Tensors, got {type(t).__name__}")
 
 

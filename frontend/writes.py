@@ -89,7 +89,7 @@ class Writes:
                 owner.grad = _fresh(next(it))
             else:
                 assert owner.grad is not None  # (the guards: a gradient was found)
-                _store(owner.grad, next(it))
+                store(owner.grad, next(it))
         for opt, p, key in self.state:
             opt.state[p][key] = _fresh(next(it))
         roots: list[tuple[Tensor, Tensor]] = [(t, next(it)) for t in self.boundary]
@@ -110,7 +110,8 @@ def _fresh(v: Tensor) -> Tensor:
     return Tensor._make(v._data)
 
 
-def _store(target: Tensor, v: Tensor) -> None:
+def store(target: Tensor, v: Tensor) -> None:
+    """``v``'s value into ``target`` in place, as an in-place op (its version moves on)."""
     np.copyto(target._data, v._data)
     target._version_box[0] += 1
 
