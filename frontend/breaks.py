@@ -416,15 +416,12 @@ def disable(fn: Callable[..., Any] | None = None, recursive: bool = True) -> Any
         trace = trace_state.current()
         if trace is None:
             return fn(*args, **kwargs)
-        session = getattr(trace, "session", None)
         name = getattr(fn, "__qualname__", repr(fn))
         refusal = (
             f"{name} is marked adjit.compiler.disable and runs eagerly, which needs a graph "
             "break here (not allowed with fullgraph=True or inside adjit.grad)"
         )
-        if session is None:
-            raise TracingError(refusal)
-        session.graph_break(f"call to adjit.compiler.disable'd {name}", refusal)
+        session = trace.split(f"call to adjit.compiler.disable'd {name}", refusal)
         session.record.eager_calls.append(name)
         trace_state.set_current(None)
         try:

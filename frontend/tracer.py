@@ -373,9 +373,17 @@ class Trace:
         session = getattr(self, "session", None)
         if session is not None and t.__dict__.get("_made_by") is session:
             return  # a value this call's segments produced: concrete and current
+        self.split(what, DATA_DEPENDENT.format(what=f"{what} of a tensor from outside"))
+
+    def split(self, reason: str, error: str) -> Any:
+        """A graph break here (Note [graph breaks] in breaks.py): the segment recorded so far
+        runs, and the session (whose new trace is now current) is returned; where the function
+        may not be split (fullgraph=True, adjit.grad, no session) a TracingError ``error``."""
+        session = getattr(self, "session", None)
         if session is None:
-            raise TracingError(DATA_DEPENDENT.format(what=f"{what} of a tensor from outside"))
-        session.graph_break(what)
+            raise TracingError(error)
+        session.graph_break(reason, error)
+        return session
 
     def lift_hyper(self, owner: dict[str, Any], key: str) -> Tracer:
         """``owner[key]`` (a Python number, e.g. an optimizer group's learning rate) as a 0-d

@@ -92,10 +92,7 @@ def value_dependent(message: str, reason: str, *tensors: object) -> None:
     trace = trace_state.current()
     if trace is None or not any(traced(t) for t in tensors):
         return
-    session = getattr(trace, "session", None)  # graph breaks (frontend/breaks.py)
-    if session is None:
-        raise TracingError(message)
-    session.graph_break(reason, error=message)
+    trace.split(reason, message)  # a graph break, or the error (frontend/tracer.py)
 
 
 def run_eagerly(message: str, reason: str, fn: Any, *args: Any) -> Any:
