@@ -35,6 +35,7 @@ STATS = {
     "corrupt": 0,
     "mismatched": 0,
     "lowerings": 0,
+    "unloads": 0,  # kernels whose code was released (Note [unloading kernels] in jit.py)
 }
 _MAGIC = b"ADJITCACHE2\n"
 _HEADER = struct.Struct("<12sQ32s")  # magic, body length, sha256(body)

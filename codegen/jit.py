@@ -7,6 +7,7 @@ import hashlib
 import os
 import re
 import threading
+import weakref
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -16,10 +17,30 @@ from . import shlib
 from .cache_store import STATS, cache_dir, disabled, read_entry, write_entry
 from .llvm_host import OPT, TUNING, host_key, llvm, resolved_host_key, target_machine
 
-__all__ = ["OPT", "STATS", "TUNING", "CompiledKernel", "cache_dir", "compile_ir", "host_key"]
+__all__ = [
+    "OPT",
+    "STATS",
+    "TUNING",
+    "CompiledKernel",
+    "cache_dir",
+    "compile_ir",
+    "host_key",
+    "loaded_count",
+]
 
 _LOCK = threading.RLock()
-_MEMORY: dict[str, tuple[dict[str, Any], CompiledKernel]] = {}
+# Note [unloading kernels]: the kernels loaded in this process by key, held weakly. What holds
+# a kernel is whatever can call it (a KernelRunner, hence an Executable, hence a compiled
+# function's entry, a trampoline or a grad_fn of a live tensor): Python's reference count is the
+# kernel's. When the last holder goes, the kernel's finalizer unloads its code (``dlclose`` of
+# its shared library, or the MCJIT engine closed), so its memory and mappings are returned; a
+# later miss loads it from the disk cache again. A kernel some live object can still call is
+# never unloaded, and two functions needing the same kernel share one loaded copy.
+_MEMORY: weakref.WeakValueDictionary[str, CompiledKernel] = weakref.WeakValueDictionary()
+_LOADED = [0]  # kernels loaded and not yet unloaded
+# called (outside the lock) after a load with the number of loaded kernels: the frontend's
+# process-wide cap (frontend/cache.py) evicts compiled entries when it is over
+ON_LOAD: list[Callable[[int], None]] = []
 # what ``build`` gives ``cached``: (LLVM IR text, the function's symbol, metadata to store,
 # whether the result may be stored on disk)
 Built = tuple[str, str, dict[str, Any], bool]
@@ -47,16 +68,29 @@ def _pic_tm() -> Any:
 
 class CompiledKernel:
     """Machine code for one kernel; ``engine`` (an MCJIT engine or a loaded shared library)
-    owns the code and must outlive every call."""
+    owns the code, which is unloaded when this object is collected (Note [unloading kernels]):
+    whatever calls ``address`` must hold this object."""
 
-    __slots__ = ("name", "address", "ir", "optimized_ir", "engine", "source")
+    __slots__ = ("name", "address", "ir", "optimized_ir", "engine", "source", "meta")
+    __slots__ += ("__weakref__",)
 
     def __init__(
-        self, name: str, address: int, ir: str, optimized_ir: str, engine: Any, source: str
+        self,
+        name: str,
+        address: int,
+        ir: str,
+        optimized_ir: str,
+        engine: Any,
+        source: str,
+        meta: dict[str, Any] | None = None,
     ) -> None:
         self.name, self.address, self.engine = name, address, engine
         self.ir, self.optimized_ir = ir, optimized_ir  # as lowered; as optimized
         self.source = source  # "compiled" or "disk"
+        self.meta = meta if meta is not None else {}  # what the disk entry stores with it
+        with _LOCK:
+            _LOADED[0] += 1
+        weakref.finalize(self, _unload, engine).atexit = False  # exit: the OS unmaps it
 
     def __repr__(self) -> str:
         return f"CompiledKernel({self.name!r}, source={self.source!r})"
@@ -66,6 +100,22 @@ class CompiledKernel:
         """The host assembly (generated on request)."""
         with _LOCK:
             return _shared_tm().emit_assembly(llvm().parse_assembly(self.optimized_ir))
+
+
+def _unload(engine: Any) -> None:
+    """Release a collected kernel's code: its shared library closed, its MCJIT engine freed."""
+    with _LOCK:
+        _LOADED[0] -= 1
+    if isinstance(engine, shlib.ctypes.CDLL):
+        shlib.unload(engine)
+    elif hasattr(engine, "close"):
+        engine.close()  # llvmlite's ExecutionEngine: its code and memory manager freed
+    STATS["unloads"] += 1
+
+
+def loaded_count() -> int:
+    """The number of kernels whose code is loaded in this process now."""
+    return _LOADED[0]
 
 
 def _optimize(ir_text: str, name: str) -> Any:
@@ -178,7 +228,8 @@ def _from_disk(
     except shlib.LinkError:
         return None  # e.g. a library needing a symbol this process lacks: rebuild it
     STATS["disk_loads"] += 1
-    return meta, CompiledKernel(name, address, blobs["ir"].decode(), optimized, owner, "disk")
+    kernel = CompiledKernel(name, address, blobs["ir"].decode(), optimized, owner, "disk", meta)
+    return meta, kernel
 
 
 def _build(
@@ -195,7 +246,7 @@ def _build(
     if disk and storable:
         blobs = {"code": code, "ir": ir_text.encode(), "optimized_ir": optimized.encode()}
         write_entry(entry_path(key), meta, blobs)
-    return meta, CompiledKernel(name, address, ir_text, optimized, owner, "compiled")
+    return meta, CompiledKernel(name, address, ir_text, optimized, owner, "compiled", meta)
 
 
 def cached(
@@ -206,14 +257,16 @@ def cached(
     host = resolved_host_key()
     key = _key(host, key_text)
     with _LOCK:
-        hit = _MEMORY.get(key)
-        if hit is not None:
+        kernel = _MEMORY.get(key)
+        if kernel is not None:
             STATS["memory_hits"] += 1
-        else:
-            hit = _from_disk(entry_path(key), key, host, name) if disk else None
-            hit = hit or _build(key_text, name, build, disk)
-            _MEMORY[key] = hit
-        return hit
+            return kernel.meta, kernel
+        hit = _from_disk(entry_path(key), key, host, name) if disk else None
+        hit = hit or _build(key_text, name, build, disk)
+        _MEMORY[key] = hit[1]
+    for hook in ON_LOAD:  # outside the lock: it may evict (and so unload) other kernels
+        hook(_LOADED[0])
+    return hit
 
 
 def compile_ir(ir_text: str, name: str, symbol: str, disk: bool = True) -> CompiledKernel:
@@ -222,6 +275,7 @@ def compile_ir(ir_text: str, name: str, symbol: str, disk: bool = True) -> Compi
 
 
 def clear_memory_cache() -> None:
-    """Forget in-memory kernels (their code lives on while a caller still holds them)."""
+    """Forget in-memory kernels (their code lives on while a caller still holds them, and is
+    unloaded when the last holder goes)."""
     with _LOCK:
         _MEMORY.clear()

@@ -67,8 +67,7 @@ def link(obj: bytes, name: str) -> bytes:
 
 def load(so: bytes, name: str, symbol: str, directories: Sequence[Path]) -> tuple[ctypes.CDLL, int]:
     """``dlopen`` the library's bytes, written to the first of ``directories`` that takes
-    them; (the library, ``symbol``'s address). The code stays mapped while the returned
-    library object is referenced (ctypes never unloads it)."""
+    them; (the library, ``symbol``'s address). The code stays mapped until ``unload``."""
     errors = []
     for directory in directories:
         # a path this process never loaded before: dlopen returns the library already loaded
@@ -100,3 +99,13 @@ def load(so: bytes, name: str, symbol: str, directories: Sequence[Path]) -> tupl
     if not address:
         raise LinkError(f"symbol {symbol} not found in the shared library of kernel {name}")
     return lib, address
+
+
+def unload(lib: ctypes.CDLL) -> None:
+    """``dlclose`` a library ``load`` opened: its code and mappings go (ctypes never closes one
+    itself). Only once nothing can call into it any more (Note [unloading kernels] in jit.py)."""
+    import _ctypes
+
+    handle, lib._handle = lib._handle, 0
+    if handle:
+        _ctypes.dlclose(handle)

@@ -21,6 +21,7 @@ from ..runtime.trampoline import MISS
 from . import guards
 from .backends import BACKENDS, Runner, default_backend, make_runner
 from .breaks import SegmentTrace, Session, lift_literals, structure_key
+from .cache import LRU, config
 from .compiled_node import CompiledFunctionBackward, node_type
 from .plans import TrainPlan, inference_graph, train_plan
 from .prepared import Trampoline, compiled_call
@@ -181,14 +182,17 @@ class CompiledFunction:
         self._numbers: dict[tuple, tuple] = {}  # segment structure -> last call's numbers
         self._dynamic: dict[tuple, frozenset[int]] = {}  # ... -> the ones made inputs
         self._breaks_warned = False
-        self._entries: dict[tuple, Entry] = {}
+        self._lock = threading.RLock()
+        # at most cache_size_limit entries, least recently used evicted (Note [bounded compile
+        # caches] in cache.py); None: adjit.compiler.config's
+        self.cache_size_limit: int | None = None
+        self._entries: LRU[tuple, Entry] = LRU(self._cache_limit, self._evicted, self._lock)
         self._fast: dict[tuple, Entry] = {}  # guards.fast_key -> entry (positional tensors)
         # guards.fast_key -> the plain call's trampoline (None: the general path), written on
         # a signature's second call: a function called once never pays for writing it
         self._prepared: dict[tuple, Trampoline | None] = {}
         self._seen: set[tuple] = set()
         self._hot: Trampoline | None = None  # the last plain call's trampoline
-        self._lock = threading.RLock()
         self.trace_count = 0
         self._warned = False
 
@@ -231,6 +235,8 @@ class CompiledFunction:
             entry = self.entry_for(leaves, spec)
             if key is not None:
                 self._fast[key] = entry
+        self._hot = None  # back only if this call is the hot one's (Note [hot entry recency])
+        self._entries.touch(entry)
         if entry.eager_reason is not None:
             return self.fn(*args, **kwargs)
         if entry.segmented:
@@ -246,6 +252,20 @@ class CompiledFunction:
                 self._seen.add(key)
             return result
         return self._run(entry, list(args) if key is not None else flatten((args, kwargs))[0])
+
+    def _cache_limit(self) -> int | None:
+        limit = self.cache_size_limit
+        return limit if limit is not None else config.cache_size_limit
+
+    def _evicted(self, sig: tuple, entry: Entry) -> None:
+        """Drop an evicted entry (and any other not cached any more) from every table that
+        reaches it, so it never runs again (Note [bounded compile caches] in cache.py)."""
+        for key in [k for k, e in self._fast.items() if e is entry or not self._entries.holds(e)]:
+            del self._fast[key]
+            self._prepared.pop(key, None)
+            self._seen.discard(key)
+        if self._hot is not None and all(t is not self._hot for t in self._prepared.values()):
+            self._hot = None
 
     def entry_for(self, leaves: list[Any], spec: Any) -> Entry:
         """The cached specialization for these arguments, tracing on a miss."""

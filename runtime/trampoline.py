@@ -53,7 +53,7 @@ class Writer:
         text = self.source(name)
         ns = dict(self.ns)
         exec(compile(text, f"<adjit trampoline {name}>", "exec"), ns)
-        fn = ns[name]
+        fn = ns.pop(name)  # not kept in its own globals: no cycle, freed when dropped
         fn.source = text
         return fn
 
