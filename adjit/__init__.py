@@ -17,6 +17,7 @@ from adjit import (  # noqa: E402, I001  (after the names they use)
     utils,
 )
 from adjit.frontend.compile import CompiledFunction, compile  # noqa: A004
+from adjit.frontend.control import cond, fori_loop, scan, while_loop
 from adjit.frontend.explain import explain
 from adjit.frontend.transforms import grad, value_and_grad
 from adjit.io import load, save

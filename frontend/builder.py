@@ -47,6 +47,9 @@ class TraceBuilder:
     def finish(self, outputs: list[Any]) -> Graph:
         return self.trace.graph(outputs)
 
+    def joint(self, graph: Graph, wrt: Sequence[int]) -> Joint:
+        return joint_graph(graph, wrt)  # a loop's body (Note [the adjoint of a scan])
+
 
 class SymbolicHost:
     """passes.sympy_bridge.Host: what the symbolic passes lower into, from this layer."""

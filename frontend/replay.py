@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..ir.graph import Atom, Eqn, Graph, Lit, Var
-from ..ir.ops import Op
+from ..ir.ops import GroupOp, Op
 from ..runtime.dispatch import apply
 from ..runtime.grad_mode import no_grad
 from ..runtime.tensor import Tensor
@@ -16,6 +16,10 @@ def run_eqn(e: Eqn, args: list[Any]) -> Any:
     """One equation on tensors through ``apply`` (no_grad ones under no_grad)."""
     if e.op is Op.DETACH:
         return args[0].detach()
+    if e.op in GroupOp.CONTROL:  # a loop, a branch or a part of one (Note [loops in the IR])
+        from .control import run_control
+
+        return run_control(e, args)
     if e.no_grad:
         with no_grad():
             return apply(e.op, *args, **e.attrs)

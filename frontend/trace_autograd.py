@@ -28,7 +28,7 @@ import numpy as np
 from ..ir.aval import Aval
 from ..ir.graph import Eqn, Graph, Var
 from ..ir.ops import Op
-from ..passes.adjoint import adjoint
+from ..passes.adjoint import Joint, adjoint
 from ..runtime.backward import make_grads
 from ..runtime.dispatch import apply, as_tensor_operand
 from ..runtime.grad_mode import no_grad, set_grad_enabled
@@ -80,6 +80,11 @@ class InlineBuilder:
 
     def zeros(self, aval: Aval) -> Any:
         return Tensor._make(np.zeros(aval.shape, aval.dtype.np))
+
+    def joint(self, graph: Graph, wrt: Sequence[int]) -> Joint:
+        from .builder import joint_graph  # a loop's body (Note [the adjoint of a scan])
+
+        return joint_graph(graph, wrt)
 
     def run(self, eqn: Eqn, args: list[Any]) -> Any:
         active = (

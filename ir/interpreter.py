@@ -8,7 +8,7 @@ import numpy as np
 
 from .dtypes import to_storage, widen
 from .graph import Atom, Graph, Lit, Var
-from .ops import Op
+from .ops import GroupOp, Op
 from .reference import REFERENCE
 from .shapes import operand_dtypes
 
@@ -61,7 +61,10 @@ def _reduced(out_aval, avals) -> bool:
 
 
 def eval_eqn_arrays(op, attrs, arrays: list[np.ndarray], avals, out_aval) -> np.ndarray:
-    """One op on NumPy arrays, with the operand conversions the dtype rules ask for."""
+    """One op on NumPy arrays, with the operand conversions the dtype rules ask for. A loop
+    or branch gives a tuple of arrays, which ``get`` reads (Note [loops in the IR])."""
+    if op in GroupOp.CONTROL:
+        return REFERENCE[op](*arrays, **attrs)
     targets = operand_dtypes(op, avals, out_aval)
     if op not in _MOVES_ONLY and out_aval.dtype.category != 3 and _reduced(out_aval, avals):
         # Note [reduced floats] in ir/dtypes.py: compute in float32, round once

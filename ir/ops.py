@@ -84,6 +84,12 @@ class Op(Enum):
     CUSTOM_VJP = auto()  # identity with the program's own rule (Note [custom functions traced])
     # sampling: an effect (Note [random numbers in compiled code], ir/random.py)
     RANDOM = auto()
+    # control flow: tuple-valued loops and branches with sub-graph bodies, and a tuple's part
+    # (Note [loops in the IR], ir/control.py)
+    SCAN = auto()
+    WHILE = auto()
+    COND = auto()
+    GET = auto()
 
     def __repr__(self) -> str:
         return f"Op.{self.name}"
@@ -154,6 +160,10 @@ class GroupOp:
     # draws from a generator: kept, unmerged and in order by every pass (ir/random.py)
     RANDOM = frozenset({Op.RANDOM})
     EFFECTS = RANDOM
+    # loops and branches (their value is a tuple) and GET, which reads a part of one: the
+    # adjoint driver differentiates them itself (passes/adjoint_control.py)
+    TUPLED = frozenset({Op.SCAN, Op.WHILE, Op.COND})
+    CONTROL = TUPLED | {Op.GET}
     # ops whose output carries no gradient (bool or integer results)
     NONDIFF = COMPARE | BITWISE | frozenset({Op.ARGMAX, Op.ARGMIN, Op.DETACH, Op.TRUNC_DIV})
     NONDIFF |= SORT | SPECIAL | RANDOM

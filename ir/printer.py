@@ -27,6 +27,8 @@ def _names() -> Any:
 def format_attr(value: Any) -> str:
     if isinstance(value, DType):
         return value.name
+    if isinstance(value, Graph):  # a loop's or branch's body: its own names, indented
+        return print_graph(value).replace("\n", "\n    ")
     return repr(value)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .control import bodies
 from .graph import Graph, Lit, Var
 from .printer import _Namer, format_eqn
 from .shapes import infer
@@ -26,10 +27,17 @@ def verify(g: Graph) -> Graph:
                     f"{name(a)} is used before it is defined in:\n  {format_eqn(e, name)}"
                 )
         expected = infer(e.op, [a.aval for a in e.inputs], e.attrs)
-        if (expected.shape, expected.dtype) != (e.out.aval.shape, e.out.aval.dtype):
+        if (expected.shape, expected.dtype) != (e.out.aval.shape, e.out.aval.dtype) or (
+            getattr(expected, "parts", None) != getattr(e.out.aval, "parts", None)
+        ):
             raise VerifyError(
                 f"type mismatch: the op gives {expected} in:\n  {format_eqn(e, name)}"
             )
+        for body in bodies(e.attrs):  # a loop's or branch's body (Note [loops in the IR])
+            try:
+                verify(body)
+            except VerifyError as err:
+                raise VerifyError(f"in the body of:\n  {format_eqn(e, name)}\n{err}") from None
         if e.out in defined:
             raise VerifyError(f"{name(e.out)} is defined twice, again in:\n  {format_eqn(e, name)}")
         defined.add(e.out)

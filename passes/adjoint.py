@@ -16,6 +16,8 @@ from typing import Any, Protocol
 from ..ir.aval import Aval
 from ..ir.derivatives import DERIVATIVES, conform, rule_context
 from ..ir.graph import Atom, Eqn, Graph, Lit, Var
+from ..ir.ops import GroupOp, Op
+from .adjoint_control import WHILE_ERROR, cond_vjp, forward_eqn, scan_vjp
 
 
 class Builder(Protocol):
@@ -35,6 +37,9 @@ class Builder(Protocol):
     def literal(self, value: bool | int | float) -> Any: ...
 
     def finish(self, outputs: list[Any]) -> Graph: ...
+
+    def joint(self, graph: Graph, wrt: Sequence[int]) -> Joint:
+        """The adjoint of a loop's or branch's body, with a fresh builder of this kind."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,9 +89,16 @@ def adjoint(
     def read(a: Any) -> Any:
         return a.value if isinstance(a, Lit) else env[a]
 
+    ran: dict[Eqn, Eqn] = {}  # control equations: what the forward ran (adjoint_control)
     for e in fwd.eqns:
         builder.at(e)
-        env[e.out] = builder.run(e, [read(a) for a in e.inputs])
+        args = [read(a) for a in e.inputs]
+        if e.op in GroupOp.TUPLED:
+            active = not e.no_grad and any(getattr(x, "requires_grad", False) for x in args)
+            ran[e] = forward_eqn(e, active)
+            env[e.out] = builder.run(ran[e], args)
+        else:
+            env[e.out] = builder.run(e, args)
     builder.at(None)
     outs = [read(o) for o in fwd.outputs]
     cotangent_of = tuple(
@@ -107,7 +119,22 @@ def adjoint(
             continue
         builder.at(e)
         pairs: Iterable[tuple[Atom, Any]]
-        if e.out in by_out:
+        if e.op is Op.GET:  # a part's cotangent: kept by index until the loop's turn
+            parts = cts.setdefault(e.inputs[0], {})
+            k = e.attrs["index"]
+            parts[k] = parts[k] + g if k in parts else g
+            continue
+        if e.op in GroupOp.TUPLED:
+            needs = tuple(isinstance(a, Var) and env[a].requires_grad for a in e.inputs)
+            args = [read(a) for a in e.inputs]
+            if e.op is Op.SCAN:
+                found = scan_vjp(e, ran[e], g, args, env[e.out], needs, builder, builder.joint)
+            elif e.op is Op.COND:
+                found = cond_vjp(e, g, args, needs, builder, builder.joint)
+            else:
+                raise TypeError(WHILE_ERROR)
+            pairs = zip(e.inputs, found, strict=True)
+        elif e.out in by_out:
             region = by_out[e.out]
             pairs = zip(region.inputs, region.vjp(g, [env[v] for v in region.inputs]), strict=True)
         else:
@@ -139,8 +166,6 @@ def adjoint(
 
 
 def _why(e: Eqn, env: dict[Var, Any], unreached: bool) -> str:
-    from ..ir.ops import Op
-
     if e.no_grad:
         return "no_grad"
     if e.op is Op.DETACH:

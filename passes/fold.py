@@ -34,7 +34,8 @@ def fold(graph: Graph) -> Graph:
         values = [_value(a, consts) for a in e.inputs]
         known = [v for v in values if v is not None]
         arr = None
-        if len(known) == len(values) and e.op not in GroupOp.EFFECTS:  # a draw is not constant
+        # a draw is not constant; a loop is not run at compile time (nor its tuple stored)
+        if len(known) == len(values) and e.op not in GroupOp.EFFECTS | GroupOp.CONTROL:
             limit = max([1, *(v.size for v in known)])
             if prod(e.out.aval.shape) <= limit:
                 arr = _evaluate(e, known)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from math import prod
 
 from ..ir.graph import Atom, Eqn, Graph, Var
-from ..ir.ops import GroupOp
+from ..ir.ops import GroupOp, Op
 from .adjoint import Joint
 
 RECOMPUTE_DEPTH = 4  # longest elementwise chain from the inputs that is recomputed, not saved
@@ -83,6 +83,13 @@ def split(joint: Joint) -> Split:
     fwd_outputs, grads = list(g.outputs[: joint.n_outputs]), list(g.outputs[joint.n_outputs :])
     producers = _producers(g)
     fwd_eqns = _slice([*fwd_outputs, *_forward_effects(g, set(cotangents))], producers, set())
+    # a loop's parts the backward reads (its saved carries) are read in the forward: a tuple
+    # is never a residual (Note [loops in the IR])
+    fwd_eqns |= {
+        e
+        for e in g.eqns
+        if e.op is Op.GET and isinstance(e.inputs[0], Var) and producers[e.inputs[0]] in fwd_eqns
+    }
     inputs = set(fwd_inputs) | {v for v, _ in g.consts}
     recomputed: list[str] = []
     # values the backward reads that the forward computes: save, or recompute when cheap

@@ -18,6 +18,7 @@ from ..ir.interpreter import eval_eqn_arrays, lit_array, unshared
 from ..ir.ops import Op
 from ..passes.fusion import Extern, Kernel, Program, fuse
 from ..passes.narrow_sums import widen_narrow_sums
+from ..passes.pipeline import run_pipeline
 from ..passes.record import Record
 from .blas import single_threaded
 from .callplan import COPIED, CallPlan
@@ -199,7 +200,66 @@ class ExternStep(Record):
         env[e.out] = into(e, env, bufs) if into else EXTERN_RUN.get(e.op, _interpret_eqn)(e, env)
 
 
-Step = KernelStep | InterpretedKernel | ExternStep
+class LoopStep(Record):
+    """A loop or branch (Note [loops in the IR]): each body optimized and compiled once, then
+    run per iteration on the carries; a scan's ys go into stacked buffers made up front."""
+
+    __slots__ = FIELDS = ("eqn", "programs")
+    eqn: Eqn
+    programs: dict[str, Executable]
+
+    def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
+        e = self.eqn
+        env[e.out] = LOOPS[e.op](self, [_read(a, env) for a in e.inputs])  # type: ignore[assignment]
+
+
+def _scan(step: LoopStep, args: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    a, body = step.eqn.attrs, step.programs["body"]
+    k, c, n = a["n_consts"], a["n_carry"], a["length"]
+    consts, carry, xs = args[:k], args[k : k + c], args[k + c :]
+    ys = [np.empty((n, *o.aval.shape), o.aval.dtype.np) for o in body.graph.outputs[c:]]
+    order = range(n - 1, -1, -1) if a["reverse"] else range(n)
+    if not ys:
+        for i in order:
+            carry = body([*consts, *carry, *(x[i] for x in xs)])
+        return tuple(carry)
+    for i in order:
+        outs = body([*consts, *carry, *(x[i] for x in xs)])
+        carry = outs[:c]
+        for y, o in zip(ys, outs[c:], strict=True):
+            y[i] = o
+    return (*carry, *ys)
+
+
+def _while(step: LoopStep, args: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    a, test, body = step.eqn.attrs, step.programs["cond"], step.programs["body"]
+    nc, nb = a["n_cond"], a["n_body"]
+    cond_consts, body_consts, carry = args[:nc], args[nc : nc + nb], args[nc + nb :]
+    while test([*cond_consts, *carry])[0]:
+        carry = body([*body_consts, *carry])
+    return tuple(carry)
+
+
+def _cond(step: LoopStep, args: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    branch = step.programs["true_fn" if args[0].reshape(()) else "false_fn"]
+    return tuple(branch(args[1:]))
+
+
+LOOPS: dict[Op, Callable[[LoopStep, list[np.ndarray]], tuple[np.ndarray, ...]]] = {
+    Op.SCAN: _scan,
+    Op.WHILE: _while,
+    Op.COND: _cond,
+}
+
+
+def _get(e: Eqn, env: Env) -> np.ndarray:
+    return env[e.inputs[0]][e.attrs["index"]]  # type: ignore[index, call-overload]
+
+
+EXTERN_RUN[Op.GET] = _get
+
+
+Step = KernelStep | InterpretedKernel | ExternStep | LoopStep
 
 
 class Executable:
@@ -330,12 +390,24 @@ def compile_program(
     """Fuse ``graph`` and compile every kernel; the result runs on NumPy arrays. Outputs from
     index ``public`` on are internal (Note [internal outputs])."""
     program = fuse(widen_narrow_sums(graph))  # Note [narrow sums]
-    steps: list[Step] = [
-        ExternStep(s.eqn)
-        if isinstance(s, Extern)
-        else compile_kernel(s, threshold, use_vecmath, strict)
-        for s in program.steps
-    ]
+    steps: list[Step] = []
+    for s in program.steps:
+        if not isinstance(s, Extern):
+            steps.append(compile_kernel(s, threshold, use_vecmath, strict))
+        elif s.eqn.op in LOOPS:
+            bodies = {
+                name: compile_program(
+                    run_pipeline(body)[0],
+                    threshold=threshold,
+                    use_vecmath=use_vecmath,
+                    strict=strict,
+                )
+                for name, body in s.eqn.attrs.items()
+                if isinstance(body, Graph)
+            }
+            steps.append(LoopStep(s.eqn, bodies))
+        else:
+            steps.append(ExternStep(s.eqn))
     # (np.ascontiguousarray would make a 0-d constant 1-d: a compiled 0-d output came back (1,))
     consts = {v: np.asarray(a, v.aval.dtype.np, order="C") for v, a in graph.consts}
     return Executable(graph, program, steps, consts, public)

@@ -1,0 +1,359 @@
+"""adjit.scan, fori_loop, while_loop and cond: eager Python loops, or one traced loop equation.
+
+Eagerly each runs its body as ordinary adjit ops (runtime/control_flow.py), so eager autograd
+goes through it. Under a trace (adjit.compile, adjit.grad) the body is traced once into a
+sub-graph and one equation is recorded (Note [loops in the IR] in ir/control.py): the compile
+time does not depend on the trip count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+from ..ir.aval import Aval
+from ..ir.control import TupleAval
+from ..ir.graph import Eqn, Graph, Var
+from ..ir.ops import Op
+from ..ir.shapes import infer
+from ..runtime import trace_state
+from ..runtime.control_flow import cond_eager, scan_eager, while_eager
+from ..runtime.creation import as_tensor
+from ..runtime.dispatch import apply
+from ..runtime.grad_mode import is_grad_enabled
+from ..runtime.tensor import Tensor
+from .pytree import flatten, unflatten
+from .tracer import Trace, Tracer, tracing
+
+Leaves = list[Tensor]
+
+
+# ---- tracing a body and emitting a control equation -----------------------------------------
+
+
+def _aval(t: Tensor) -> Aval:
+    return Aval(tuple(t.shape), t.dtype)
+
+
+def trace_body(
+    fn: Callable[[Leaves], Leaves], avals: Sequence[Aval], what: str
+) -> tuple[Graph, Leaves]:
+    """``fn`` traced once on fresh inputs of ``avals``: its graph, whose inputs are the
+    tensors it closes over (returned, in order) then the given ones."""
+    sub = Trace()
+    with tracing(sub):
+        ins = [sub.new_input(a, is_grad_enabled() and a.dtype.is_floating_point) for a in avals]
+        outs = fn(list(ins))
+        atoms = [sub.atom(t) for t in outs]
+    if sub.mutated:
+        raise NotImplementedError(
+            f"{what} modifies a tensor from outside it in place; return the new value instead"
+        )
+    closed = [sub._lifted_ids[id(t)]._var for t in sub.lifted]
+    graph = Graph(
+        (*closed, *(t._var for t in ins)), tuple(sub.eqns), tuple(atoms), tuple(sub.consts)
+    )
+    return graph, list(sub.lifted)
+
+
+def emit_control(op: Op, args: Sequence[Tensor], attrs: dict[str, Any]) -> Tracer:
+    """One loop or branch equation in the active trace; its value is a tuple tracer."""
+    trace = trace_state.current()
+    atoms = [trace.atom(t) for t in args]
+    aval = infer(op, [a.aval for a in atoms], attrs)
+    assert isinstance(aval, TupleAval)
+    out = Var(aval)
+    grad_on = is_grad_enabled()
+    loc = trace.loc if trace.fixed_loc else trace_state.user_location()
+    trace.eqns.append(Eqn(op, tuple(atoms), dict(attrs), out, loc, not grad_on))
+    requires = grad_on and any(t.requires_grad for t in args)
+    return Tracer(trace, out, requires)
+
+
+def parts(tup: Tracer) -> Leaves:
+    """The parts of a tuple tracer, each read by a ``get`` equation."""
+    n = len(tup._var.aval.parts)  # type: ignore[attr-defined]
+    return [apply(Op.GET, tup, index=k) for k in range(n)]
+
+
+def run_control(e: Eqn, args: list[Any]) -> Any:
+    """A control equation replayed (frontend/replay.py): recorded again under a trace, else
+    run eagerly with each body replayed (its ops recorded by eager autograd)."""
+    if e.op is Op.GET:
+        tup = args[0]
+        return tup[e.attrs["index"]] if isinstance(tup, tuple) else apply(Op.GET, tup, **e.attrs)
+    if trace_state.current() is not None:
+        return emit_control(e.op, args, e.attrs)
+    from .replay import replay
+
+    a = e.attrs
+    if e.op is Op.SCAN:
+        k, c = a["n_consts"], a["n_carry"]
+        consts = list(args[:k])
+
+        def step(carry: Leaves, x: Leaves) -> tuple[Leaves, Leaves]:
+            outs = replay(a["body"], [*consts, *carry, *x])
+            return outs[:c], outs[c:]
+
+        carry, ys = scan_eager(step, args[k : k + c], args[k + c :], a["length"], a["reverse"])
+        return (*carry, *ys)
+    if e.op is Op.WHILE:
+        nc, nb = a["n_cond"], a["n_body"]
+        return tuple(
+            while_eager(
+                lambda cs: replay(a["cond"], [*args[:nc], *cs])[0],
+                lambda cs: replay(a["body"], [*args[nc : nc + nb], *cs]),
+                list(args[nc + nb :]),
+            )
+        )
+    branch = a["true_fn"] if bool(args[0]) else a["false_fn"]
+    return tuple(replay(branch, list(args[1:])))
+
+
+# ---- the public functions ---------------------------------------------------------------------
+
+
+def _leaves(tree: Any, what: str) -> tuple[Leaves, Any]:
+    leaves, spec = flatten(tree)
+    out = []
+    for leaf in leaves:
+        if not isinstance(leaf, Tensor):
+            try:
+                leaf = as_tensor(leaf)
+            except (TypeError, ValueError, RuntimeError):
+                raise TypeError(
+                    f"{what} must be a tree of tensors, got a {type(leaf).__name__}"
+                ) from None
+        out.append(leaf)
+    return out, spec
+
+
+def _typename(a: Aval) -> str:
+    return f"{a.dtype.name}[{','.join(map(str, a.shape))}]"
+
+
+def _check_carry(spec_in: Any, spec_out: Any, ins: Leaves, outs: Leaves) -> None:
+    """JAX's check: the carry goes out with the structure, shapes and dtypes it came in with."""
+    head = (
+        "scan body function carry input and carry output must have equal types (e.g. shapes "
+        "and dtypes of arrays), but they differ:\n\n  * "
+    )
+    if spec_in != spec_out:
+        raise TypeError(
+            head + f"the input carry has structure {_describe(spec_in)} but the carry output "
+            f"has structure {_describe(spec_out)}"
+        )
+    for i, (a, b) in enumerate(zip(ins, outs, strict=True)):
+        x, y = _aval(a), _aval(b)
+        if x.dtype is not y.dtype:
+            what = "dtypes"
+        elif x.shape != y.shape:
+            what = "shapes"
+        else:
+            continue
+        raise TypeError(
+            head + f"the input carry component carry[{i}] has type {_typename(x)} but the "
+            f"corresponding output carry component has type {_typename(y)}, so the {what} "
+            "do not match"
+        )
+
+
+def _describe(spec: Any) -> str:
+    if spec == "*":
+        return "tensor"
+    kind, keys, children = spec
+    inner = ", ".join(_describe(c) for c in children)
+    if kind is dict:
+        return (
+            "{"
+            + ", ".join(f"{k!r}: {_describe(c)}" for k, c in zip(keys, children, strict=True))
+            + "}"
+        )
+    return f"{kind.__name__}({inner})"
+
+
+def _pair(out: Any) -> tuple[Any, Any]:
+    if not isinstance(out, tuple | list) or len(out) != 2:
+        raise TypeError(f"scan body output must be a pair, got {type(out).__name__}.")
+    return out[0], out[1]
+
+
+def _length(xs: Leaves, length: int | None) -> int:
+    sizes = sorted({x.shape[0] if x.ndim else -1 for x in xs})
+    if -1 in sizes:
+        raise ValueError("scan got a value with no leading axis to scan over (a 0-d tensor)")
+    if len(sizes) > 1:
+        raise ValueError(
+            f"scan got values with different leading axis sizes: {', '.join(map(str, sizes))}."
+        )
+    if length is not None:
+        if not isinstance(length, int) or isinstance(length, bool):
+            raise TypeError(f"scan's length must be an int, got {type(length).__name__}")
+        if sizes and sizes[0] != length:
+            raise ValueError(
+                f"scan got `length` argument of {length} which disagrees with leading axis "
+                f"sizes {sizes}."
+            )
+        return length
+    if not sizes:
+        raise ValueError("scan got no values to scan over and `length` not provided.")
+    return sizes[0]
+
+
+def scan(
+    f: Callable[[Any, Any], tuple[Any, Any]],
+    init: Any,
+    xs: Any = None,
+    length: int | None = None,
+    reverse: bool = False,
+) -> tuple[Any, Any]:
+    """``jax.lax.scan``: ``carry, y = f(carry, x)`` for each leading-axis slice ``x`` of
+    ``xs`` (a tree of tensors, or None with ``length``); returns the final carry and the ys
+    stacked on a new leading axis. Compiled, it is one loop whose body is traced once; its
+    gradient is a reverse scan (Note [the adjoint of a scan])."""
+    init_leaves, init_spec = _leaves(init, "scan's init")
+    xs_leaves, xs_spec = _leaves(xs, "scan's xs") if xs is not None else ([], None)
+    n = _length(xs_leaves, length)
+    y_spec: list[Any] = []
+
+    def step(carry: Leaves, x: Leaves) -> tuple[Leaves, Leaves]:
+        xt = unflatten(xs_spec, x) if xs is not None else None
+        new, y = _pair(f(unflatten(init_spec, carry), xt))
+        new_leaves, new_spec = _leaves(new, "scan body's carry")
+        _check_carry(init_spec, new_spec, carry, new_leaves)
+        y_leaves, spec = _leaves(y, "scan body's output") if y is not None else ([], None)
+        y_spec[:] = [spec]
+        return new_leaves, y_leaves
+
+    if trace_state.current() is None:
+        carry, ys = scan_eager(step, init_leaves, xs_leaves, n, bool(reverse))
+        return unflatten(init_spec, carry), _ys(y_spec[0], ys)
+    c = len(init_leaves)
+    avals = [_aval(t) for t in init_leaves] + [Aval(tuple(x.shape[1:]), x.dtype) for x in xs_leaves]
+    body, closed = trace_body(
+        lambda ins: [*(r := step(ins[:c], ins[c:]))[0], *r[1]], avals, "scan's body"
+    )
+    attrs = {"body": body, "length": n, "reverse": bool(reverse), "n_consts": len(closed)}
+    attrs["n_carry"] = c
+    out = parts(emit_control(Op.SCAN, [*closed, *init_leaves, *xs_leaves], attrs))
+    return unflatten(init_spec, out[:c]), _ys(y_spec[0], out[c:])
+
+
+def _ys(spec: Any, ys: Leaves) -> Any:
+    return None if spec is None else unflatten(spec, ys)
+
+
+def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_val: Any) -> Any:
+    """``jax.lax.fori_loop``: ``val = body_fun(i, val)`` for ``i`` in ``range(lower, upper)``.
+    Int bounds make it a scan (differentiable, reverse mode included); tensor bounds a
+    while_loop (forward only, as in JAX)."""
+    if isinstance(lower, Tensor) or isinstance(upper, Tensor):
+        from ..runtime.creation import tensor
+
+        lo = lower if isinstance(lower, Tensor) else tensor(lower)
+        up = upper if isinstance(upper, Tensor) else tensor(upper)
+
+        def body(state: tuple[Any, Any]) -> tuple[Any, Any]:
+            return state[0] + 1, body_fun(state[0], state[1])
+
+        return while_loop(lambda s: s[0] < up, body, (lo, init_val))[1]
+    for v in (lower, upper):
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise TypeError(f"fori_loop's bounds must be ints or int tensors, got {v!r}")
+    from ..runtime.creation import arange
+
+    steps = max(0, upper - lower)
+    if steps == 0:
+        return init_val
+    carry, _ = scan(lambda val, i: (body_fun(i, val), None), init_val, arange(lower, upper))
+    return carry
+
+
+def while_loop(
+    cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any], init_val: Any
+) -> Any:
+    """``jax.lax.while_loop``: ``val = body_fun(val)`` while ``cond_fun(val)``. Forward only
+    (as in JAX): reverse mode through it raises, naming scan and fori_loop."""
+    leaves, spec = _leaves(init_val, "while_loop's init_val")
+
+    def body(carry: Leaves) -> Leaves:
+        new, new_spec = _leaves(body_fun(unflatten(spec, carry)), "while_loop body's output")
+        _check_carry(spec, new_spec, carry, new)
+        return new
+
+    def test(carry: Leaves) -> Tensor:
+        p = cond_fun(unflatten(spec, carry))
+        p = p if isinstance(p, Tensor) else as_tensor(p)
+        if p.numel() != 1 or p.dtype.name != "bool":
+            raise TypeError(
+                f"while_loop's cond_fun must return a bool scalar, got {p.dtype.name}"
+                f"[{','.join(map(str, p.shape))}]"
+            )
+        return cast(Any, p).reshape(())
+
+    if trace_state.current() is None:
+        return unflatten(spec, while_eager(test, body, leaves))
+    avals = [_aval(t) for t in leaves]
+    cond_graph, cond_closed = trace_body(lambda ins: [test(ins)], avals, "while_loop's cond_fun")
+    body_graph, body_closed = trace_body(body, avals, "while_loop's body_fun")
+    attrs: dict[str, Any] = {"cond": cond_graph, "body": body_graph}
+    attrs |= {"n_cond": len(cond_closed), "n_body": len(body_closed)}
+    out = parts(emit_control(Op.WHILE, [*cond_closed, *body_closed, *leaves], attrs))
+    return unflatten(spec, out)
+
+
+def cond(
+    pred: Any, true_fn: Callable[..., Any], false_fn: Callable[..., Any], operands: Any = ()
+) -> Any:
+    """``torch.cond``: ``true_fn(*operands)`` if ``pred`` else ``false_fn(*operands)``.
+    Compiled, both branches are traced and the one ``pred`` selects runs; it is
+    differentiable (its VJP is a cond of the branches' VJPs)."""
+    if not isinstance(pred, bool | Tensor):
+        raise RuntimeError(f"Expected pred to be bool or tensor, but got {pred}.")
+    if isinstance(pred, Tensor) and pred.numel() != 1:
+        raise RuntimeError(f"Expected pred to be bool or single-element tensor, but got {pred}.")
+    if not callable(true_fn) or not callable(false_fn):
+        raise RuntimeError("Expect both branches to be callable.")
+    leaves, spec = flatten(operands) if isinstance(operands, tuple | list) else ([None], None)
+    if spec is None or any(not isinstance(t, Tensor) for t in leaves):
+        raise RuntimeError(
+            "Expect operands to be a tuple of possibly nested dict/list/tuple that only "
+            f"consists of tensor leaves, but got {operands}."
+        )
+    if trace_state.current() is None or isinstance(pred, bool):
+        return cond_eager(pred, true_fn, false_fn, operands)
+    out_specs: list[Any] = []
+
+    def branch(fn: Callable[..., Any]) -> Callable[[Leaves], Leaves]:
+        def run(ins: Leaves) -> Leaves:
+            outs, out_spec = _leaves(fn(*unflatten(spec, ins)), "cond's branch output")
+            out_specs.append((out_spec, [_aval(t) for t in outs]))
+            return outs
+
+        return run
+
+    avals = [_aval(cast(Tensor, t)) for t in leaves]
+    true_graph, true_closed = trace_body(branch(true_fn), avals, "cond's true_fn")
+    false_graph, false_closed = trace_body(branch(false_fn), avals, "cond's false_fn")
+    (s1, a1), (s2, a2) = out_specs
+    if s1 != s2 or a1 != a2:
+        raise RuntimeError(
+            "cond: true_fn and false_fn must return outputs of the same structure, shapes and "
+            f"dtypes, got {_describe(s1)} {[str(a) for a in a1]} and {_describe(s2)} "
+            f"{[str(a) for a in a2]}"
+        )
+    # each branch takes every operand: its own closures, the other's, then the operands
+    true_graph = _widen(true_graph, len(true_closed), [], [_aval(t) for t in false_closed])
+    false_graph = _widen(false_graph, len(false_closed), [_aval(t) for t in true_closed], [])
+    p = cast(Any, pred).reshape(())
+    p = p if pred.dtype.name == "bool" else p != 0
+    args = [p, *true_closed, *false_closed, *leaves]
+    out = parts(emit_control(Op.COND, args, {"true_fn": true_graph, "false_fn": false_graph}))
+    return unflatten(s1, out)
+
+
+def _widen(g: Graph, own: int, before: list[Aval], after: list[Aval]) -> Graph:
+    """``g`` (inputs: its ``own`` closures, then the operands) also taking the other branch's
+    closures, unused: ``before`` its own, or ``after``."""
+    b, a = (tuple(Var(x) for x in avals) for avals in (before, after))
+    return g.replace(inputs=(*b, *g.inputs[:own], *a, *g.inputs[own:]))

@@ -1,0 +1,198 @@
+"""The adjoints of loops and branches: a scan's is a reverse scan, a cond's a cond of VJPs.
+
+Note [the adjoint of a scan]
+~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+The forward scan ``(c_T, ys) = scan(body, c_0, xs)`` with consts ``w`` (closed-over values)
+runs in the joint graph with one more stacked output per carry: the carry each iteration
+starts from (``cs[i] = c_i``), the residual of the forward program (``explain().saved`` lists
+it as ``f32[T, ...]``). The backward is one reverse scan whose body is the adjoint of the
+forward body (``adjoint(body)``, made once by the same driver, recursively: a scan in a body
+works), run at ``(w, cs[i], xs[i])`` with the cotangents ``(ct_c, ct_ys[i])``:
+
+    ct_c, ct_w = ct_c_T, 0
+    for i = T-1 .. 0:                      (0 .. T-1 when the forward ran in reverse)
+        dw, dc, dx = vjp(body)(w, cs[i], xs[i]; ct_c, ct_ys[i])
+        ct_c, ct_w, ct_xs[i] = dc, ct_w + dw, dx
+
+so the consts' gradients are accumulated in a carry (never a stacked ``[T, *w.shape]``), and
+each iteration recomputes its own forward step from the saved carry (the body's intermediates
+are not saved: one carry per iteration is the memory bound). ``while`` has no adjoint (its
+trip count is unknown until it runs, as in JAX): reverse mode through it raises, naming scan
+and fori_loop with static bounds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..ir.aval import Aval
+from ..ir.dtypes import float32
+from ..ir.graph import Atom, Eqn, Graph, Var
+from ..ir.ops import Op
+from .dce import dce
+
+# the nested adjoint: ``differentiate(graph, wrt)`` -> Joint (the builder's, see Builder.joint)
+Differentiate = Callable[[Graph, Sequence[int]], Any]
+
+WHILE_ERROR = (
+    "Reverse-mode differentiation does not work for adjit.while_loop (its trip count is known "
+    "only when it runs). Try adjit.scan, or adjit.fori_loop with static int lower and upper "
+    "bounds, which lower to a scan."
+)
+
+
+def forward_eqn(e: Eqn, active: bool) -> Eqn:
+    """The equation the joint graph's forward runs for ``e``: an active scan also stacks the
+    carry each iteration starts from, its residual (Note [the adjoint of a scan])."""
+    if e.op is not Op.SCAN or not active:
+        return e
+    body: Graph = e.attrs["body"]
+    k, c = e.attrs["n_consts"], e.attrs["n_carry"]
+    saving = body.replace(outputs=(*body.outputs, *body.inputs[k : k + c]))
+    return Eqn(e.op, e.inputs, {**e.attrs, "body": saving}, e.out, e.loc, e.no_grad)
+
+
+def _call(builder: Any, op: Op, args: list[Any], attrs: dict[str, Any]) -> Any:
+    """``op[attrs](args)`` through the builder (only the op, attrs and no_grad are read)."""
+    return builder.run(Eqn(op, (), attrs, _DUMMY), args)
+
+
+_DUMMY = Var(Aval((), float32))  # the output of an equation made only to be run
+
+
+def _parts(builder: Any, tup: Any, first: int, count: int) -> list[Any]:
+    return [_call(builder, Op.GET, [tup], {"index": first + k}) for k in range(count)]
+
+
+def _floating(a: Aval) -> bool:
+    return a.dtype.is_floating_point
+
+
+def _body_vjp(
+    body: Graph, wrt: list[int], differentiate: Differentiate
+) -> tuple[Graph, dict[int, Var], list[Atom]]:
+    """The adjoint of ``body`` w.r.t. inputs ``wrt``: (joint graph, the cotangent input of each
+    body output that takes one, the gradient of each ``wrt`` input)."""
+    joint = differentiate(body, wrt)
+    g: Graph = joint.graph
+    n_in = len(body.inputs)
+    cts = dict(zip(joint.cotangent_of, g.inputs[n_in:], strict=True))
+    return g, cts, list(g.outputs[joint.n_outputs :])
+
+
+def _fresh(v: Atom) -> Var:
+    return Var(Aval(v.aval.shape, v.aval.dtype))
+
+
+def scan_vjp(
+    e: Eqn,
+    saving: Eqn,
+    g: dict[int, Any],
+    args: list[Any],
+    tup: Any,
+    needs: tuple[bool, ...],
+    builder: Any,
+    differentiate: Differentiate,
+) -> list[Any]:
+    """One cotangent (or None) per input of scan ``e`` given its parts' cotangents ``g``;
+    ``saving`` is the forward that ran (``forward_eqn``), ``tup`` its value."""
+    a = e.attrs
+    body: Graph = a["body"]
+    k, c, length = a["n_consts"], a["n_carry"], a["length"]
+    n_x = len(e.inputs) - k - c
+    n_y = len(body.outputs) - c
+    ins = body.inputs
+    d_consts = [j for j in range(k) if needs[j] and _floating(ins[j].aval)]
+    d_carry = [i for i in range(c) if _floating(ins[k + i].aval)]
+    d_xs = [m for m in range(n_x) if needs[k + c + m] and _floating(ins[k + c + m].aval)]
+    wrt = d_consts + [k + i for i in d_carry] + [k + c + m for m in d_xs]
+    joint, ct_in, grads = _body_vjp(body, wrt, differentiate)
+    grad_of = dict(zip(wrt, grads, strict=True))
+    jins = joint.inputs[: len(ins)]  # the joint graph's own inputs for the body's
+    # the reverse body: consts, carries (cotangents of the carries, the consts' sums), xs
+    # (the saved carries, the xs, the ys' cotangents) -> carries, the xs' cotangents
+    ct_carry = [ct_in.get(i) or _fresh(body.outputs[i]) for i in d_carry]
+    sums = [_fresh(ins[j]) for j in d_consts]
+    active_ys = [m for m in range(n_y) if c + m in ct_in]
+    added = []
+    for s, j in zip(sums, d_consts, strict=True):
+        out = Var(Aval(s.aval.shape, s.aval.dtype))
+        added.append(Eqn(Op.ADD, (s, grad_of[j]), {}, out))
+    reverse_body = dce(
+        Graph(
+            (*jins[:k], *ct_carry, *sums, *jins[k:], *(ct_in[c + m] for m in active_ys)),
+            (*joint.eqns, *added),
+            (
+                *(grad_of[k + i] for i in d_carry),
+                *(x.out for x in added),
+                *(grad_of[k + c + m] for m in d_xs),
+            ),
+            joint.consts,
+        )
+    )
+    outs = [o.aval for o in body.outputs]
+    if len(tup._var.aval.parts) == c + n_y:  # the forward as traced, not ``saving``
+        tup = _call(builder, Op.SCAN, args, saving.attrs)  # (InlineBuilder): run it again
+    carried = _parts(builder, tup, c + n_y, c)  # the saved carries-in
+    seeds = [g[i] if i in g else builder.zeros(outs[i]) for i in d_carry]
+    zero_sums = [builder.zeros(ins[j].aval) for j in d_consts]
+    ys_cts = [
+        g[c + m]
+        if c + m in g
+        else builder.zeros(Aval((length, *outs[c + m].shape), outs[c + m].dtype))
+        for m in active_ys
+    ]
+    n_carry = len(d_carry) + len(d_consts)
+    result = _call(
+        builder,
+        Op.SCAN,
+        [*args[:k], *seeds, *zero_sums, *carried, *args[k + c :], *ys_cts],
+        {
+            "body": reverse_body,
+            "length": length,
+            "reverse": not a["reverse"],
+            "n_consts": k,
+            "n_carry": n_carry,
+        },
+    )
+    parts = _parts(builder, result, 0, n_carry + len(d_xs))
+    cts: list[Any] = [None] * len(e.inputs)
+    for n, i in enumerate(d_carry):
+        cts[k + i] = parts[n] if needs[k + i] else None
+    for n, j in enumerate(d_consts):
+        cts[j] = parts[len(d_carry) + n]
+    for n, m in enumerate(d_xs):
+        cts[k + c + m] = parts[n_carry + n]
+    return cts
+
+
+def cond_vjp(
+    e: Eqn,
+    g: dict[int, Any],
+    args: list[Any],
+    needs: tuple[bool, ...],
+    builder: Any,
+    differentiate: Differentiate,
+) -> list[Any]:
+    """A cond of the branches' VJPs: both take ``(operands.., cotangents of the outputs..)``
+    and give the operands' cotangents (zeros where a branch does not reach one)."""
+    branches: list[Graph] = [e.attrs["true_fn"], e.attrs["false_fn"]]
+    ins = branches[0].inputs
+    wrt = [i for i in range(len(ins)) if needs[1 + i] and _floating(ins[i].aval)]
+    outs = [o.aval for o in branches[0].outputs]
+    d_outs = [m for m in range(len(outs)) if _floating(outs[m])]
+    vjps = []
+    for branch in branches:
+        joint, ct_in, grads = _body_vjp(branch, wrt, differentiate)
+        cts = [ct_in.get(m) or _fresh(branch.outputs[m]) for m in d_outs]
+        vjps.append(
+            dce(Graph((*joint.inputs[: len(ins)], *cts), joint.eqns, tuple(grads), joint.consts))
+        )
+    seeds = [g[m] if m in g else builder.zeros(outs[m]) for m in d_outs]
+    result = _call(builder, Op.COND, [*args, *seeds], {"true_fn": vjps[0], "false_fn": vjps[1]})
+    parts = _parts(builder, result, 0, len(wrt))
+    found: list[Any] = [None] * len(e.inputs)
+    for n, i in enumerate(wrt):
+        found[1 + i] = parts[n]
+    return found
