@@ -1,11 +1,13 @@
-"""``torch.compiler``: disable, is_compiling, reset, list_backends, OptimizedModule."""
+"""``torch.compiler``: disable, is_compiling, reset, list_backends, OptimizedModule, config."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any
 
 from adjit.frontend.breaks import disable as _disable
+from adjit.frontend.cache import config as config
 from adjit.frontend.compile import _ALL, CompiledFunction
 from adjit.frontend.surface import BACKENDS, DEBUG_BACKENDS
 from adjit.frontend.surface import compile as compile  # noqa: A004
@@ -30,9 +32,11 @@ is_dynamo_compiling = is_compiling
 
 def reset() -> None:
     """Clear the compiled code and caches of every compiled function (``torch.compiler.reset``):
-    the next call of each traces and compiles again."""
+    the next call of each traces and compiles again. Kernels nothing else holds are unloaded
+    (Note [bounded compile caches]): a collection runs for those held in reference cycles."""
     for cf in list(_ALL):
         cf.reset()
+    gc.collect()
 
 
 def allow_in_graph(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -85,6 +89,7 @@ __all__ = [
     "OptimizedModule",
     "allow_in_graph",
     "compile",
+    "config",
     "disable",
     "is_compiling",
     "is_dynamo_compiling",

@@ -71,8 +71,9 @@ class CompiledKernel:
     owns the code, which is unloaded when this object is collected (Note [unloading kernels]):
     whatever calls ``address`` must hold this object."""
 
-    __slots__ = ("name", "address", "ir", "optimized_ir", "engine", "source", "meta")
-    __slots__ += ("__weakref__",)
+    __slots__ = (
+        "name", "address", "ir", "optimized_ir", "engine", "source", "meta", "__weakref__"
+    )  # fmt: skip
 
     def __init__(
         self,
