@@ -21,6 +21,7 @@ from ..runtime.control_flow import cond_eager, scan_eager, while_eager
 from ..runtime.creation import as_tensor
 from ..runtime.dispatch import apply
 from ..runtime.grad_mode import is_grad_enabled
+from ..runtime.ops_movement import cat
 from ..runtime.tensor import Tensor
 from .pytree import flatten, unflatten
 from .tracer import Trace, Tracer, tracing
@@ -206,11 +207,21 @@ def scan(
     xs: Any = None,
     length: int | None = None,
     reverse: bool = False,
+    *,
+    checkpoint: bool | int = False,
 ) -> tuple[Any, Any]:
     """``jax.lax.scan``: ``carry, y = f(carry, x)`` for each leading-axis slice ``x`` of
     ``xs`` (a tree of tensors, or None with ``length``); returns the final carry and the ys
     stacked on a new leading axis. Compiled, it is one loop whose body is traced once; its
-    gradient is a reverse scan (Note [the adjoint of a scan])."""
+    gradient is a reverse scan (Note [the adjoint of a scan]), and ``checkpoint`` says what
+    the forward saves for it per iteration: False, the body's residuals (JAX's default); True,
+    only the carry (the body is recomputed backward: ``jax.checkpoint`` on the body); an int
+    ``k``, a carry every ``k`` steps (each segment of ``k`` steps is recomputed backward, with
+    its residuals: memory ``T/k`` carries plus ``k`` steps' residuals)."""
+    if not isinstance(checkpoint, bool | int) or (
+        not isinstance(checkpoint, bool) and checkpoint < 1
+    ):
+        raise ValueError(f"scan's checkpoint must be a bool or an int >= 1, got {checkpoint!r}")
     init_leaves, init_spec = _leaves(init, "scan's init")
     xs_leaves, xs_spec = _leaves(xs, "scan's xs") if xs is not None else ([], None)
     n = _length(xs_leaves, length)
@@ -228,15 +239,56 @@ def scan(
     if trace_state.current() is None:
         carry, ys = scan_eager(step, init_leaves, xs_leaves, n, bool(reverse))
         return unflatten(init_spec, carry), _ys(y_spec[0], ys)
-    c = len(init_leaves)
-    avals = [_aval(t) for t in init_leaves] + [Aval(tuple(x.shape[1:]), x.dtype) for x in xs_leaves]
+    if checkpoint is True or checkpoint is False or checkpoint == 1 or checkpoint >= n:
+        carry, ys = _traced(step, init_leaves, xs_leaves, n, bool(reverse), bool(checkpoint))
+    else:
+        carry, ys = _segmented(step, init_leaves, xs_leaves, n, bool(reverse), checkpoint)
+    return unflatten(init_spec, carry), _ys(y_spec[0], ys)
+
+
+Step = Callable[[Leaves, Leaves], tuple[Leaves, Leaves]]
+
+
+def _traced(
+    step: Step, init: Leaves, xs: Leaves, n: int, reverse: bool, checkpoint: bool
+) -> tuple[Leaves, Leaves]:
+    """One scan equation: ``step`` traced once into its body."""
+    c = len(init)
+    avals = [_aval(t) for t in init] + [Aval(tuple(x.shape[1:]), x.dtype) for x in xs]
     body, closed = trace_body(
         lambda ins: [*(r := step(ins[:c], ins[c:]))[0], *r[1]], avals, "scan's body"
     )
-    attrs = {"body": body, "length": n, "reverse": bool(reverse), "n_consts": len(closed)}
-    attrs["n_carry"] = c
-    out = parts(emit_control(Op.SCAN, [*closed, *init_leaves, *xs_leaves], attrs))
-    return unflatten(init_spec, out[:c]), _ys(y_spec[0], out[c:])
+    attrs: dict[str, Any] = {"body": body, "length": n, "reverse": reverse}
+    attrs |= {"n_consts": len(closed), "n_carry": c, "checkpoint": checkpoint}
+    out = parts(emit_control(Op.SCAN, [*closed, *init, *xs], attrs))
+    return out[:c], out[c:]
+
+
+def _segmented(
+    step: Step, init: Leaves, xs: list[Any], n: int, reverse: bool, k: int
+) -> tuple[Leaves, Leaves]:
+    """``checkpoint=k``: an outer scan over segments of ``k`` steps that saves only its carry,
+    whose body is an inner scan of ``k`` steps saving its residuals; the ``n % k`` steps left
+    over make one more scan (run first when ``reverse``, as the order of the steps asks)."""
+    q, r = divmod(n, k)
+    main, rest = (r, n) if reverse else (0, q * k), (0, r) if reverse else (q * k, n)
+
+    def segment(carry: Leaves, seg: Leaves) -> tuple[Leaves, Leaves]:
+        return _traced(step, carry, seg, k, reverse, False)
+
+    segs = [x[main[0] : main[1]].reshape(q, k, *x.shape[1:]) for x in xs]
+    carry, ys = _traced(segment, init, segs, q, reverse, True)
+    ys = [cast(Any, y).reshape(q * k, *y.shape[2:]) for y in ys]
+    if r:
+        carry, tail = _traced(step, carry, [x[rest[0] : rest[1]] for x in xs], r, reverse, False)
+        ys = [
+            stack_cat(t, y) if reverse else stack_cat(y, t) for y, t in zip(ys, tail, strict=True)
+        ]
+    return carry, ys
+
+
+def stack_cat(a: Tensor, b: Tensor) -> Tensor:
+    return cat([a, b])
 
 
 def _ys(spec: Any, ys: Leaves) -> Any:

@@ -26,9 +26,10 @@ Aval has a float dtype only so that activity flows through it as through any flo
 
 Bodies are sub-graphs in the equation's attrs, with explicit inputs in a fixed order:
 
-- ``scan[body, length, reverse, n_consts, n_carry] consts.. init.. xs..``: ``body`` takes
-  ``(consts.., carries.., x slices..)`` and gives ``(carries.., ys..)``; the tuple is
-  ``(final carries.., stacked ys..)``, each y stacked on a new leading axis of ``length``.
+- ``scan[body, length, reverse, n_consts, n_carry, checkpoint] consts.. init.. xs..``:
+  ``body`` takes ``(consts.., carries.., x slices..)`` and gives ``(carries.., ys..)``; the
+  tuple is ``(final carries.., stacked ys..)``, each y stacked on a new leading axis of
+  ``length``. ``checkpoint`` only concerns the adjoint (Note [the adjoint of a scan]).
 - ``while[cond, body, n_cond, n_body] cond_consts.. body_consts.. init..``: ``cond`` takes
   ``(cond_consts.., carries..)`` and gives a bool scalar, ``body`` ``(body_consts..,
   carries..)`` to carries; the tuple is the final carries.
@@ -80,7 +81,13 @@ def _check_inputs(what: str, graph: Graph, avals: list[Aval] | tuple[Aval, ...])
 
 
 def scan_shape(
-    *avals: Aval, body: Graph, length: int, reverse: bool, n_consts: int, n_carry: int
+    *avals: Aval,
+    body: Graph,
+    length: int,
+    reverse: bool,
+    n_consts: int,
+    n_carry: int,
+    checkpoint: bool,
 ) -> Aval:
     consts, carry = avals[:n_consts], avals[n_consts : n_consts + n_carry]
     xs = avals[n_consts + n_carry :]
@@ -134,7 +141,13 @@ def _run(graph: Graph, args: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def scan_reference(
-    *arrays: np.ndarray, body: Graph, length: int, reverse: bool, n_consts: int, n_carry: int
+    *arrays: np.ndarray,
+    body: Graph,
+    length: int,
+    reverse: bool,
+    n_consts: int,
+    n_carry: int,
+    checkpoint: bool,
 ) -> Any:
     consts = list(arrays[:n_consts])
     carry = list(arrays[n_consts : n_consts + n_carry])

@@ -17,7 +17,7 @@ from ..ir.aval import Aval
 from ..ir.derivatives import DERIVATIVES, conform, rule_context
 from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 from ..ir.ops import GroupOp, Op
-from .adjoint_control import WHILE_ERROR, cond_vjp, forward_eqn, scan_vjp
+from .adjoint_control import WHILE_ERROR, ScanPlan, cond_vjp, scan_plan, scan_vjp
 
 
 class Builder(Protocol):
@@ -89,14 +89,14 @@ def adjoint(
     def read(a: Any) -> Any:
         return a.value if isinstance(a, Lit) else env[a]
 
-    ran: dict[Eqn, Eqn] = {}  # control equations: what the forward ran (adjoint_control)
+    plans: dict[Eqn, ScanPlan] = {}  # active scans: what the forward ran (adjoint_control)
     for e in fwd.eqns:
         builder.at(e)
         args = [read(a) for a in e.inputs]
-        if e.op in GroupOp.TUPLED:
-            active = not e.no_grad and any(getattr(x, "requires_grad", False) for x in args)
-            ran[e] = forward_eqn(e, active)
-            env[e.out] = builder.run(ran[e], args)
+        active = [getattr(x, "requires_grad", False) for x in args]
+        if e.op is Op.SCAN and not e.no_grad and any(active):
+            plans[e] = scan_plan(e, active, builder.joint)
+            env[e.out] = builder.run(plans[e].saving, args)
         else:
             env[e.out] = builder.run(e, args)
     builder.at(None)
@@ -128,7 +128,7 @@ def adjoint(
             needs = tuple(isinstance(a, Var) and env[a].requires_grad for a in e.inputs)
             args = [read(a) for a in e.inputs]
             if e.op is Op.SCAN:
-                found = scan_vjp(e, ran[e], g, args, env[e.out], needs, builder, builder.joint)
+                found = scan_vjp(e, plans[e], g, args, env[e.out], needs, builder)
             elif e.op is Op.COND:
                 found = cond_vjp(e, g, args, needs, builder, builder.joint)
             else:

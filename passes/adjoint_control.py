@@ -24,6 +24,7 @@ and fori_loop with static bounds.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..ir.aval import Aval
@@ -42,15 +43,51 @@ WHILE_ERROR = (
 )
 
 
-def forward_eqn(e: Eqn, active: bool) -> Eqn:
-    """The equation the joint graph's forward runs for ``e``: an active scan also stacks the
-    carry each iteration starts from, its residual (Note [the adjoint of a scan])."""
-    if e.op is not Op.SCAN or not active:
-        return e
+@dataclass(frozen=True)
+class ScanPlan:
+    """How an active scan is differentiated (Note [the adjoint of a scan]): the forward that
+    runs (``saving``: it also stacks per iteration the body's residuals, then the carries its
+    backward reads), and the body's backward: inputs ``(residuals.., the body inputs it reads
+    (``reads``, positions).., cotangents of the body outputs ``cts_of``..)``, outputs the
+    gradients of the body inputs ``wrt``."""
+
+    saving: Eqn
+    backward: Graph
+    n_res: int
+    reads: tuple[int, ...]
+    cts_of: tuple[int, ...]
+    wrt: tuple[int, ...]
+
+
+def scan_plan(e: Eqn, active: Sequence[bool], differentiate: Differentiate) -> ScanPlan:
+    """Differentiate the body once, w.r.t. its float carries and active consts and xs; split
+    its joint graph into what runs forward and what runs backward (or, with ``checkpoint``,
+    save only the carries and recompute the whole body backward)."""
+    from .adjoint import Joint
+    from .pipeline import run_pipeline
+    from .split import split
+
     body: Graph = e.attrs["body"]
     k, c = e.attrs["n_consts"], e.attrs["n_carry"]
-    saving = body.replace(outputs=(*body.outputs, *body.inputs[k : k + c]))
-    return Eqn(e.op, e.inputs, {**e.attrs, "body": saving}, e.out, e.loc, e.no_grad)
+    n_in = len(body.inputs)
+    ins = body.inputs
+    wrt = tuple(i for i in range(n_in) if _floating(ins[i].aval) and (k <= i < k + c or active[i]))
+    joint = differentiate(body, wrt)
+    n_fwd = len(joint.graph.inputs) - len(joint.cotangent_of)
+    if e.attrs["checkpoint"]:
+        forward, backward, n_res, reads = body, joint.graph, 0, tuple(range(n_in))
+        fwd_ins = body.inputs
+    else:
+        graph, _ = run_pipeline(joint.graph, verify=False)
+        parts = split(Joint(graph, joint.n_forward_eqns, joint.n_outputs, wrt, joint.cotangent_of))
+        forward, backward = parts.forward, parts.backward
+        n_res, reads = len(parts.residuals), parts.saved_inputs
+        fwd_ins = forward.inputs
+    assert n_fwd == n_in
+    carries_read = [i for i in reads if k <= i < k + c]
+    saving_body = forward.replace(outputs=(*forward.outputs, *(fwd_ins[i] for i in carries_read)))
+    saving = Eqn(e.op, e.inputs, {**e.attrs, "body": saving_body}, e.out, e.loc, e.no_grad)
+    return ScanPlan(saving, backward, n_res, tuple(reads), tuple(joint.cotangent_of), wrt)
 
 
 def _call(builder: Any, op: Op, args: list[Any], attrs: dict[str, Any]) -> Any:
@@ -87,54 +124,64 @@ def _fresh(v: Atom) -> Var:
 
 def scan_vjp(
     e: Eqn,
-    saving: Eqn,
+    plan: ScanPlan,
     g: dict[int, Any],
     args: list[Any],
     tup: Any,
     needs: tuple[bool, ...],
     builder: Any,
-    differentiate: Differentiate,
 ) -> list[Any]:
-    """One cotangent (or None) per input of scan ``e`` given its parts' cotangents ``g``;
-    ``saving`` is the forward that ran (``forward_eqn``), ``tup`` its value."""
+    """One cotangent (or None) per input of scan ``e`` given its parts' cotangents ``g``:
+    the reverse scan of ``plan.backward``; ``tup`` is the value of ``plan.saving``."""
     a = e.attrs
     body: Graph = a["body"]
     k, c, length = a["n_consts"], a["n_carry"], a["length"]
-    n_x = len(e.inputs) - k - c
     n_y = len(body.outputs) - c
-    ins = body.inputs
-    d_consts = [j for j in range(k) if needs[j] and _floating(ins[j].aval)]
-    d_carry = [i for i in range(c) if _floating(ins[k + i].aval)]
-    d_xs = [m for m in range(n_x) if needs[k + c + m] and _floating(ins[k + c + m].aval)]
-    wrt = d_consts + [k + i for i in d_carry] + [k + c + m for m in d_xs]
-    joint, ct_in, grads = _body_vjp(body, wrt, differentiate)
-    grad_of = dict(zip(wrt, grads, strict=True))
-    jins = joint.inputs[: len(ins)]  # the joint graph's own inputs for the body's
-    # the reverse body: consts, carries (cotangents of the carries, the consts' sums), xs
-    # (the saved carries, the xs, the ys' cotangents) -> carries, the xs' cotangents
+    ins, outs = body.inputs, [o.aval for o in body.outputs]
+    bwd = plan.backward
+    n_res, n_reads = plan.n_res, len(plan.reads)
+    res_in = bwd.inputs[:n_res]
+    read_in = dict(zip(plan.reads, bwd.inputs[n_res : n_res + n_reads], strict=True))
+    ct_in = dict(zip(plan.cts_of, bwd.inputs[n_res + n_reads :], strict=True))
+    grad_of = dict(zip(plan.wrt, bwd.outputs, strict=True))
+    d_consts = [j for j in plan.wrt if j < k]
+    d_carry = [i - k for i in plan.wrt if k <= i < k + c]
+    d_xs = [m - k - c for m in plan.wrt if m >= k + c]
+    consts_read = [j for j in plan.reads if j < k]
+    carries_read = [i for i in plan.reads if k <= i < k + c]
+    xs_read = [m for m in plan.reads if m >= k + c]
+    active_ys = [m for m in range(n_y) if c + m in ct_in]
+    # the reverse body: consts (those read), carries (the carries' cotangents, the consts'
+    # sums), xs (residuals, carries read, xs read, the ys' cotangents) -> carries, dxs
     ct_carry = [ct_in.get(i) or _fresh(body.outputs[i]) for i in d_carry]
     sums = [_fresh(ins[j]) for j in d_consts]
-    active_ys = [m for m in range(n_y) if c + m in ct_in]
-    added = []
-    for s, j in zip(sums, d_consts, strict=True):
-        out = Var(Aval(s.aval.shape, s.aval.dtype))
-        added.append(Eqn(Op.ADD, (s, grad_of[j]), {}, out))
+    added = [
+        Eqn(Op.ADD, (s, grad_of[j]), {}, Var(Aval(s.aval.shape, s.aval.dtype)))
+        for s, j in zip(sums, d_consts, strict=True)
+    ]
     reverse_body = dce(
         Graph(
-            (*jins[:k], *ct_carry, *sums, *jins[k:], *(ct_in[c + m] for m in active_ys)),
-            (*joint.eqns, *added),
+            (
+                *(read_in[j] for j in consts_read),
+                *ct_carry,
+                *sums,
+                *res_in,
+                *(read_in[i] for i in carries_read),
+                *(read_in[m] for m in xs_read),
+                *(ct_in[c + m] for m in active_ys),
+            ),
+            (*bwd.eqns, *added),
             (
                 *(grad_of[k + i] for i in d_carry),
                 *(x.out for x in added),
                 *(grad_of[k + c + m] for m in d_xs),
             ),
-            joint.consts,
+            bwd.consts,
         )
     )
-    outs = [o.aval for o in body.outputs]
     if len(tup._var.aval.parts) == c + n_y:  # the forward as traced, not ``saving``
-        tup = _call(builder, Op.SCAN, args, saving.attrs)  # (InlineBuilder): run it again
-    carried = _parts(builder, tup, c + n_y, c)  # the saved carries-in
+        tup = _call(builder, Op.SCAN, args, plan.saving.attrs)  # (InlineBuilder): run it again
+    stacked = _parts(builder, tup, c + n_y, n_res + len(carries_read))
     seeds = [g[i] if i in g else builder.zeros(outs[i]) for i in d_carry]
     zero_sums = [builder.zeros(ins[j].aval) for j in d_consts]
     ys_cts = [
@@ -147,13 +194,21 @@ def scan_vjp(
     result = _call(
         builder,
         Op.SCAN,
-        [*args[:k], *seeds, *zero_sums, *carried, *args[k + c :], *ys_cts],
+        [
+            *(args[j] for j in consts_read),
+            *seeds,
+            *zero_sums,
+            *stacked,
+            *(args[m] for m in xs_read),
+            *ys_cts,
+        ],
         {
             "body": reverse_body,
             "length": length,
             "reverse": not a["reverse"],
-            "n_consts": k,
+            "n_consts": len(consts_read),
             "n_carry": n_carry,
+            "checkpoint": a["checkpoint"],
         },
     )
     parts = _parts(builder, result, 0, n_carry + len(d_xs))

@@ -45,18 +45,21 @@ class Buffers:
     def __init__(self) -> None:
         self.free: dict[Var, list[tuple[np.ndarray, int]]] = {}
         self.allocations = 0
+        self.last = (0, 0)  # (id, address) of the buffer handed out last (an extern's result)
 
     def get(self, v: Var) -> tuple[np.ndarray, int]:
         spare = self.free.setdefault(v, [])
         for entry in spare:
             # references: the tuple in ``spare``, the getrefcount argument
             if sys.getrefcount(entry[0]) == 2:
+                self.last = (id(entry[0]), entry[1])
                 return entry
         a = np.empty(v.aval.shape, v.aval.dtype.np)
         self.allocations += 1
         entry = (a, _ptr(a))
         if len(spare) < _SPARE:
             spare.append(entry)
+        self.last = (id(a), entry[1])
         return entry
 
 
@@ -197,7 +200,12 @@ class ExternStep(Record):
     def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
         e = self.eqn
         into = EXTERN_INTO.get(e.op)
-        env[e.out] = into(e, env, bufs) if into else EXTERN_RUN.get(e.op, _interpret_eqn)(e, env)
+        if into is None:
+            env[e.out] = EXTERN_RUN.get(e.op, _interpret_eqn)(e, env)
+            return
+        out = env[e.out] = into(e, env, bufs)
+        if id(out) == bufs.last[0]:  # the pooled buffer (not a fallback's): address known
+            ptrs[e.out] = bufs.last[1]
 
 
 class LoopStep(Record):
@@ -213,36 +221,64 @@ class LoopStep(Record):
         env[e.out] = LOOPS[e.op](self, [_read(a, env) for a in e.inputs])  # type: ignore[assignment]
 
 
+def _operands(step: LoopStep, args: list[np.ndarray]) -> list[np.ndarray]:
+    """The loop's operands in their declared dtypes (a Python number's literal is a double)."""
+    return [
+        x if x.dtype == a.aval.dtype.np else np.asarray(x, a.aval.dtype.np)
+        for x, a in zip(args, step.eqn.inputs, strict=True)
+    ]
+
+
+def _addresses(vs: Sequence[Var], arrays: Sequence[np.ndarray]) -> dict[Var, int]:
+    return {v: _ptr(a) for v, a in zip(vs, arrays, strict=True) if a.flags.c_contiguous}
+
+
 def _scan(step: LoopStep, args: list[np.ndarray]) -> tuple[np.ndarray, ...]:
-    a, body = step.eqn.attrs, step.programs["body"]
+    """Note [loop overhead]: per iteration, the body's steps and little else: the addresses
+    of the consts are found once, a slice's is its array's plus ``i`` strides, a carry's is
+    where the body wrote it (a kernel's or BLAS's buffer)."""
+    a, ex = step.eqn.attrs, step.programs["body"]
+    body, ins, outs = ex.run_body, ex.graph.inputs, ex.graph.outputs
+    args = _operands(step, args)
     k, c, n = a["n_consts"], a["n_carry"], a["length"]
     consts, carry, xs = args[:k], args[k : k + c], args[k + c :]
-    ys = [np.empty((n, *o.aval.shape), o.aval.dtype.np) for o in body.graph.outputs[c:]]
-    order = range(n - 1, -1, -1) if a["reverse"] else range(n)
-    if not ys:
-        for i in order:
-            carry = body([*consts, *carry, *(x[i] for x in xs)])
-        return tuple(carry)
-    for i in order:
-        outs = body([*consts, *carry, *(x[i] for x in xs)])
-        carry = outs[:c]
-        for y, o in zip(ys, outs[c:], strict=True):
-            y[i] = o
+    ys = [np.empty((n, *o.aval.shape), o.aval.dtype.np) for o in outs[c:]]
+    known = _addresses(ins[: k + c], args[: k + c])
+    slices = [
+        (v, _ptr(x), x.strides[0])
+        for v, x in zip(ins[k + c :], xs, strict=True)
+        if x.flags.c_contiguous
+    ]
+    carry_vars, carry_outs = ins[k : k + c], outs[:c]
+    for i in range(n - 1, -1, -1) if a["reverse"] else range(n):
+        for v, p, stride in slices:
+            known[v] = p + i * stride
+        results, found = body([*consts, *carry, *(x[i, ...] for x in xs)], known)
+        carry = results[:c]
+        for y, r in zip(ys, results[c:], strict=True):
+            y[i] = r
+        for v, o in zip(carry_vars, carry_outs, strict=True):
+            p = found.get(o)  # type: ignore[arg-type]
+            if p is None:
+                known.pop(v, None)
+            else:
+                known[v] = p
     return (*carry, *ys)
 
 
 def _while(step: LoopStep, args: list[np.ndarray]) -> tuple[np.ndarray, ...]:
-    a, test, body = step.eqn.attrs, step.programs["cond"], step.programs["body"]
+    a, test, body = step.eqn.attrs, step.programs["cond"].run_body, step.programs["body"].run_body
     nc, nb = a["n_cond"], a["n_body"]
+    args = _operands(step, args)
     cond_consts, body_consts, carry = args[:nc], args[nc : nc + nb], args[nc + nb :]
-    while test([*cond_consts, *carry])[0]:
-        carry = body([*body_consts, *carry])
+    while test([*cond_consts, *carry], {})[0][0]:
+        carry = body([*body_consts, *carry], {})[0]
     return tuple(carry)
 
 
 def _cond(step: LoopStep, args: list[np.ndarray]) -> tuple[np.ndarray, ...]:
     branch = step.programs["true_fn" if args[0].reshape(()) else "false_fn"]
-    return tuple(branch(args[1:]))
+    return tuple(branch.run_body(_operands(step, args)[1:], {})[0])
 
 
 LOOPS: dict[Op, Callable[[LoopStep, list[np.ndarray]], tuple[np.ndarray, ...]]] = {
@@ -289,6 +325,7 @@ class Executable:
         if len(kernels) == len(steps):  # Note [prepared calls]
             self._plan = CallPlan(self, kernels)
         self.fresh = self._fresh(kernels)
+        self._const_ptrs = {v: _ptr(a) for v, a in consts.items()}
 
     def __repr__(self) -> str:
         return f"Executable(graph={self.graph!r}, steps={self.steps!r})"
@@ -352,6 +389,25 @@ class Executable:
             return self._generic(arrays, self.buffers)
         finally:
             self._lock.release()
+
+    def run_body(
+        self, arrays: Sequence[np.ndarray], known: dict[Var, int]
+    ) -> tuple[list[np.ndarray], dict[Var, int]]:
+        """A loop body's iteration (LoopStep): ``arrays`` already have the inputs' dtypes (the
+        loop converts its operands once), ``known`` the addresses of the contiguous ones, and
+        the results go back to the loop, which never writes into them: no conversion, no
+        copies of shared results. Returns the outputs and the addresses found."""
+        bufs = self.buffers if self._lock.acquire(blocking=False) else None
+        try:
+            env: Env = dict(self.consts)
+            env.update(zip(self.graph.inputs, arrays, strict=True))
+            ptrs = self._const_ptrs | known
+            for step in self.steps:
+                step.run(env, ptrs, bufs or Buffers())
+            return [_read(o, env) for o in self.graph.outputs], ptrs
+        finally:
+            if bufs is not None:
+                self._lock.release()
 
     def _generic(self, arrays: Sequence[np.ndarray], bufs: Buffers) -> list[np.ndarray]:
         env, ptrs = self._inputs(arrays)
