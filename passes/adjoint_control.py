@@ -75,7 +75,8 @@ def scan_plan(e: Eqn, active: Sequence[bool], differentiate: Differentiate) -> S
     joint = differentiate(body, wrt)
     n_fwd = len(joint.graph.inputs) - len(joint.cotangent_of)
     if e.attrs["checkpoint"]:
-        forward, backward, n_res, reads = body, joint.graph, 0, tuple(range(n_in))
+        backward = joint.graph.replace(outputs=joint.graph.outputs[joint.n_outputs :])
+        forward, n_res, reads = body, 0, tuple(range(n_in))
         fwd_ins = body.inputs
     else:
         graph, _ = run_pipeline(joint.graph, verify=False)

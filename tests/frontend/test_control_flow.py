@@ -27,12 +27,12 @@ def _params(seed: int = 0, hidden: int = 4, inp: int = 3, dtype=np.float32):
     ]
 
 
-def _rnn_scan(lib, W, U, b, h0, xs, reverse=False):
+def _rnn_scan(lib, W, U, b, h0, xs, reverse=False, checkpoint=False):
     def cell(h, x):
         h = lib.tanh(x @ W + h @ U + b)
         return h, (h * h).sum(-1)
 
-    h, ys = adjit.scan(cell, h0, xs, reverse=reverse)
+    h, ys = adjit.scan(cell, h0, xs, reverse=reverse, checkpoint=checkpoint)
     return (h * h).sum() + ys.sum()
 
 
@@ -63,11 +63,14 @@ def _grads(lib, fn, arrays):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("reverse", [False, True])
-def test_rnn_scan_values_and_grads(backend, reverse):
+@pytest.mark.parametrize("checkpoint", [False, True, 4])  # 4: a segment of 4 steps, then 2
+def test_rnn_scan_values_and_grads(backend, reverse, checkpoint):
     arrays = _data()
     loop_torch = _grads(torch, lambda *a: _rnn_loop(torch, *a, reverse=reverse), arrays)
     eager = _grads(adjit, lambda *a: _rnn_scan(adjit, *a, reverse=reverse), arrays)
-    compiled_fn = adjit.compile(lambda *a: _rnn_scan(adjit, *a, reverse=reverse), backend=backend)
+    compiled_fn = adjit.compile(
+        lambda *a: _rnn_scan(adjit, *a, reverse=reverse, checkpoint=checkpoint), backend=backend
+    )
     compiled = _grads(adjit, compiled_fn, arrays)
     for got in (eager, compiled):
         np.testing.assert_allclose(got[0], loop_torch[0], **F32)
@@ -106,11 +109,20 @@ def test_trace_does_not_grow_with_the_trip_count():
     assert sizes[0] == sizes[1]
 
 
-def test_explain_saved_lists_the_stacked_carries():
+def test_explain_saved_per_iteration():
     W, U, b = (adjit.tensor(a, requires_grad=True) for a in _params())
-    h0, xs = adjit.zeros(2, 4), adjit.randn(7, 2, 3)
-    saved = adjit.explain(lambda h, xs: _rnn_scan(adjit, W, U, b, h, xs), h0, xs).saved
-    assert ("f32[7,2,4]", 7 * 2 * 4 * 4) in saved
+    h0, xs = adjit.zeros(2, 4), adjit.randn(8, 2, 3)
+
+    def saved(checkpoint):
+        fn = lambda h, xs: _rnn_scan(adjit, W, U, b, h, xs, checkpoint=checkpoint)  # noqa: E731
+        return adjit.explain(fn, h0, xs).saved
+
+    carries = ("f32[8,2,4]", 8 * 2 * 4 * 4)
+    assert carries in saved(True)  # the carry each step starts from, nothing else per step
+    assert sum(n for _, n in saved(True)) <= carries[1] + 2 * 4 * 4  # (+ the final h)
+    assert ("f32[2,2,4]", 2 * 2 * 4 * 4) in saved(4)  # a carry every 4 steps
+    assert carries not in saved(4)
+    assert any(a.startswith("f32[8,") for a, _ in saved(False))  # the body's residuals
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
