@@ -80,15 +80,21 @@ class Scratch:
         self.b = b
         self.heap: list[ir.Value] = []
 
-    def array(self, n: int) -> ir.Value:
-        """``n`` doubles; call with the builder in the entry block."""
+    def array(self, n: int | ir.Value) -> ir.Value:
+        """``n`` doubles; call with the builder in the entry block. A run-time ``n`` (Note
+        [symbolic kernels] in extents.py) is always on the heap (at least one slot)."""
         b = self.b
-        if n <= STACK_SLOTS:
+        if isinstance(n, int) and n <= STACK_SLOTS:
             return b.alloca(_F64, ir.Constant(I64, n))
         malloc = b.module.globals.get("malloc") or ir.Function(
             b.module, ir.FunctionType(ir.PointerType(), [I64]), "malloc"
         )
-        p = b.call(malloc, [ir.Constant(I64, 8 * n)])
+        if isinstance(n, int):
+            size = ir.Constant(I64, 8 * n)
+        else:
+            one = ir.Constant(I64, 1)
+            size = b.mul(b.select(b.icmp_signed("<", n, one), one, n), ir.Constant(I64, 8))
+        p = b.call(malloc, [size])
         self.heap.append(p)
         return p
 
@@ -115,14 +121,20 @@ class Total:
     """The careful totals of ``n`` outputs of one float sum (Note [reduction accuracy]):
     float32 adds into float64 slots; float64 keeps a Neumaier pair (sum, compensation)."""
 
-    def __init__(self, scratch: Scratch, ty: ir.Type, n: int) -> None:
-        self.ty, self.n = ty, n
+    def __init__(self, scratch: Scratch, ty: ir.Type, n: int | ir.Value) -> None:
+        self.ty = ty  # (a run-time ``n``: Note [symbolic kernels] in extents.py)
+        self.n = ir.Constant(I64, n) if isinstance(n, int) else n
         self.pair = isinstance(ty, ir.DoubleType)
-        self.slots = scratch.array(2 * n if self.pair else n)
+        if not self.pair:
+            self.slots = scratch.array(n)
+        elif isinstance(n, int):
+            self.slots = scratch.array(2 * n)
+        else:
+            self.slots = scratch.array(scratch.b.mul(n, ir.Constant(I64, 2)))
 
     def _slot(self, b: ir.IRBuilder, j: ir.Value, second: bool = False) -> ir.Value:
         if second:
-            j = b.add(j, ir.Constant(I64, self.n))
+            j = b.add(j, self.n)
         return b.gep(self.slots, [j], source_etype=_F64)
 
     def reset(self, b: ir.IRBuilder, j: ir.Value, identity: ir.Constant) -> None:

@@ -5,17 +5,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from math import prod
+from typing import Any
 
 from llvmlite import ir
 
 from ..ir.dtypes import DType
 from ..ir.dtypes import float32 as F32
+from ..ir.dtypes import int64 as I64_DTYPE
 from ..ir.graph import Atom, Eqn, Lit, Var
 from ..ir.interpreter import SCALAR_IN_FLOAT32, lit_array
-from ..ir.shapes import broadcast_strides, contiguous_strides, operand_dtypes
+from ..ir.shapes import operand_dtypes
+from ..ir.sizes import SymbolicSize
 from ..passes.fusion import Kernel
+from ..passes.size_facts import (
+    at_least,
+    at_most,
+    broadcast_strides,
+    contiguous_strides,
+    is_one,
+    is_scalar_shape,
+    is_zero,
+    norm,
+    norm_shape,
+    same,
+    symbolic,
+)
 from .accumulate import BLOCK, Scratch, Total, compensates
 from .counted import for_range
+from .extents import Extents, has_symbolic_sizes
 from .lower import (
     I64,
     KIND,
@@ -34,7 +51,7 @@ from .lower import (
 )
 
 
-def reduced_strides(shape: Sequence[int], axes: frozenset[int]) -> tuple[int, ...]:
+def reduced_strides(shape: Sequence[Any], axes: frozenset[int]) -> tuple[Any, ...]:
     """Strides of a reduction's (contiguous) output over the input's iteration space."""
     kept = [n for d, n in enumerate(shape) if d not in axes]
     own = iter(contiguous_strides(kept))
@@ -43,37 +60,39 @@ def reduced_strides(shape: Sequence[int], axes: frozenset[int]) -> tuple[int, ..
 
 @dataclass(frozen=True)
 class Layout:
-    """Collapsed loop dims: their sizes, which are reduced, and each operand's strides."""
+    """Collapsed loop dims: their sizes, which are reduced, and each operand's strides (ints,
+    or sympy expressions of symbolic sizes: Note [symbolic kernels] in extents.py)."""
 
-    sizes: tuple[int, ...]
+    sizes: tuple[Any, ...]
     reduced: tuple[bool, ...]
-    strides: tuple[tuple[int, ...], ...]  # per operand, per collapsed dim
+    strides: tuple[tuple[Any, ...], ...]  # per operand, per collapsed dim
 
     @property
     def first_reduced(self) -> int | None:
         return next((d for d, r in enumerate(self.reduced) if r), None)
 
-    def slab(self, d: int) -> int:
+    def slab(self, d: int) -> Any:
         """Elements of a reduction output covered by one iteration of the loops above ``d``."""
         return prod(n for n, r in zip(self.sizes[d:], self.reduced[d:], strict=True) if not r)
 
 
 def collapse(
-    shape: Sequence[int], reduced: Sequence[bool], strides: Sequence[Sequence[int]]
+    shape: Sequence[Any], reduced: Sequence[bool], strides: Sequence[Sequence[Any]]
 ) -> Layout:
     """Drop size-1 dims; merge neighbours wherever every operand's strides allow it.
 
     An all-contiguous iteration space becomes one dim (one loop that vectorizes). A kernel with
     no dims left gets one dummy dim of size 1, so every kernel has an outermost loop to split.
+    Symbolic sizes collapse where they do at every size (Note [size-oblivious decisions]).
     """
-    dims = [d for d, n in enumerate(shape) if n != 1]
+    dims = [d for d, n in enumerate(shape) if not is_one(n)]
     sizes = [shape[d] for d in dims]
     red = [reduced[d] for d in dims]
     strd = [[s[d] for d in dims] for s in strides]
     i = len(sizes) - 2
     while i >= 0:
-        if red[i] == red[i + 1] and all(s[i] == s[i + 1] * sizes[i + 1] for s in strd):
-            sizes[i] *= sizes.pop(i + 1)
+        if red[i] == red[i + 1] and all(same(s[i], s[i + 1] * sizes[i + 1]) for s in strd):
+            sizes[i] = sizes[i] * sizes.pop(i + 1)
             red.pop(i + 1)
             for s in strd:
                 s.pop(i)
@@ -83,8 +102,9 @@ def collapse(
     return Layout(tuple(sizes), tuple(red), tuple(tuple(s) for s in strd))
 
 
-def _numel(v: Atom) -> int:
-    return prod(v.aval.shape)
+def _scalar(v: Atom) -> bool:
+    """One element at every size."""
+    return is_scalar_shape(v.aval.shape)
 
 
 class KernelEmitter:
@@ -101,17 +121,18 @@ class KernelEmitter:
     def __init__(self, k: Kernel, use_vecmath: bool) -> None:
         self.k, self.use_vecmath = k, use_vecmath
         self.symbol = f"adjit_{k.name}"
-        shape, nd = k.shape, len(k.shape)
+        self.symbolic = has_symbolic_sizes(k)
+        shape, nd = norm_shape(k.shape), len(k.shape)
         self.reds = k.reductions
         axes: frozenset[int] = frozenset()
         if self.reds:
             a = self.reds[0].attrs["axes"]
             axes = frozenset(range(nd)) if a is None or nd == 0 else frozenset(x % nd for x in a)
         red_outs = {e.out for e in self.reds}
-        self.scalar_eqns = {e for e in k.eqns if e not in self.reds and _numel(e.out) == 1}
-        self.scalar_outs = [v for v in k.outputs if v not in red_outs and _numel(v) == 1]
-        self.full_outs = [v for v in k.outputs if v not in red_outs and _numel(v) != 1]
-        self.point_ins = [v for v in k.inputs if _numel(v) != 1]
+        self.scalar_eqns = {e for e in k.eqns if e not in self.reds and _scalar(e.out)}
+        self.scalar_outs = [v for v in k.outputs if v not in red_outs and _scalar(v)]
+        self.full_outs = [v for v in k.outputs if v not in red_outs and not _scalar(v)]
+        self.point_ins = [v for v in k.inputs if not _scalar(v)]
         operands = [*self.full_outs, *(e.out for e in self.reds), *self.point_ins]
         strides = []
         for v in operands:
@@ -125,7 +146,10 @@ class KernelEmitter:
             strides.append(s)
         self.slot = {v: i for i, v in enumerate(operands)}
         self.layout = collapse(shape, [d in axes for d in range(nd)], strides)
-        self.empty_reduce = any(shape[d] == 0 for d in axes)
+        # whether a reduced axis is empty: False, True, or an expression's run-time test
+        self.empty_reduce: Any = any(is_zero(shape[d]) for d in axes)
+        if not self.empty_reduce and not all(at_least(shape[d], 1) for d in axes):
+            self.empty_reduce = [shape[d] for d in axes if symbolic(shape[d])]
         self._plan_accuracy()
 
     def _plan_accuracy(self) -> None:
@@ -136,13 +160,19 @@ class KernelEmitter:
         # the last reduced loop: its blocks of terms are summed in a register (it is the
         # innermost loop) or in the output slab (inner loops run along the output)
         self.last = max((d for d, r in enumerate(lay.reduced) if r), default=None)
-        self.blocked = bool(sums) and self.last is not None and lay.sizes[self.last] > BLOCK
-        adds = 1  # block sums added into each total
-        if f is not None and self.last is not None:
+        # (a symbolic length: blocked, and summed carefully, Note [symbolic kernels])
+        last = None if self.last is None else lay.sizes[self.last]
+        self.blocked = bool(sums) and last is not None and not at_most(last, BLOCK)
+        many = False  # more than one block sum added into each total
+        if f is not None and last is not None:
             sizes, red = lay.sizes[f : self.last], lay.reduced[f : self.last]
             outer = prod(n for n, r in zip(sizes, red, strict=True) if r)
-            adds = outer * (-(-lay.sizes[self.last] // BLOCK) if self.blocked else 1)
-        self.compensated = tuple(sums if adds > 1 else ())
+            if self.blocked and symbolic(last):
+                many = True
+            else:
+                adds = outer * (-(-last // BLOCK) if self.blocked else 1)
+                many = not at_most(adds, 1)
+        self.compensated = tuple(sums if many else ())
         self.totals: dict[Eqn, Total] = {}
         self.base: dict[Eqn, ir.Value] = {}
 
@@ -169,6 +199,8 @@ class KernelEmitter:
     # ---- equations ------------------------------------------------------------------------
     def operand(self, a: Atom, env: dict[Var, ir.Value], dt: DType) -> ir.Value:
         if isinstance(a, Lit):
+            if isinstance(a.value, SymbolicSize):  # a size as a number: its run-time value
+                return convert(self.b, self.ext(norm(a.value)), I64_DTYPE, dt)
             return constant(lit_array(a), dt)  # full precision, converted once to ``dt``
         return convert(self.b, env[a], a.aval.dtype, dt)
 
@@ -176,7 +208,7 @@ class KernelEmitter:
         avals = [a.aval for a in e.inputs]
         conv = operand_dtypes(e.op, avals, e.out.aval)
         dts = [d or a.dtype for d, a in zip(conv, avals, strict=True)]
-        if e.out.aval.dtype.reduced and e.op in SCALAR_IN_FLOAT32 and _numel(e.inputs[1]) == 1:
+        if e.out.aval.dtype.reduced and e.op in SCALAR_IN_FLOAT32 and _scalar(e.inputs[1]):
             dts[1] = F32  # Note [reduced-float scalars] in ir/interpreter.py: not rounded
         xs = [self.operand(a, env, d) for a, d in zip(e.inputs, dts, strict=True)]
         rule = lookup(e.op, dts[-1], self.k.name)
@@ -202,30 +234,61 @@ class KernelEmitter:
 
     # ---- the function -----------------------------------------------------------------
     def open_function(self) -> ir.Module:
-        """``void symbol(ptr out..., ptr in..., i64 start, i64 stop)``, builder at its entry."""
+        """``void symbol(ptr out..., ptr in..., i64 start, i64 stop)``, builder at its entry; a
+        kernel with symbolic sizes takes ``ptr sizes`` before the range (Note [symbolic
+        kernels] in extents.py)."""
         k, n_args = self.k, len(self.k.outputs) + len(self.k.inputs)
+        n_ptrs = n_args + (1 if self.symbolic else 0)
         mod = ir.Module(name=self.symbol)
-        fnty = ir.FunctionType(ir.VoidType(), [ir.PointerType()] * n_args + [I64, I64])
+        fnty = ir.FunctionType(ir.VoidType(), [ir.PointerType()] * n_ptrs + [I64, I64])
         fn = ir.Function(mod, fnty, self.symbol)
         fn.attributes.add("nounwind")
-        for a in fn.args[:n_args]:
+        for a in fn.args[:n_ptrs]:
             a.add_attribute("noalias")
         self.arg = dict(zip((*k.outputs, *k.inputs), fn.args, strict=False))
-        self.start, self.stop = fn.args[n_args:]
+        self.start, self.stop = fn.args[n_ptrs:]
         self.b = ir.IRBuilder(fn.append_basic_block("entry"))
+        self.ext = Extents(self.b, fn.args[n_args] if self.symbolic else None)
         return mod
+
+    def identity(self, e: Eqn) -> ir.Value:
+        """Reduction ``e``'s starting value (an empty float sum's is +0.0, else -0.0)."""
+        dt, empty = e.out.aval.dtype, self.empty_reduce
+        if not isinstance(empty, list):
+            return reduce_identity(e.op, dt, empty)
+        got = self.identities.get(e)
+        if got is None:  # decided at run time, once, in the entry block (emit)
+            b = self.b
+            zero = [b.icmp_signed("==", self.ext(n), ir.Constant(I64, 0)) for n in empty]
+            test = zero[0]
+            for z in zero[1:]:
+                test = b.or_(test, z)
+            got = b.select(test, reduce_identity(e.op, dt, True), reduce_identity(e.op, dt, False))
+            self.identities[e] = got
+        return got
+
+    def prepare_sizes(self) -> None:
+        """Every size the loops use, computed in the entry block (Note [symbolic kernels])."""
+        lay = self.layout
+        for d in range(len(lay.sizes) + 1):
+            self.ext(lay.slab(d))
+        for n in (*lay.sizes, *(x for s in lay.strides for x in s)):
+            self.ext(n)
+        self.identities: dict[Eqn, ir.Value] = {}
+        for e in self.reds:
+            self.identity(e)
 
     def emit(self) -> str:
         k = self.k
         mod = self.open_function()
         b, zero = self.b, ir.Constant(I64, 0)
         self.acc = {e: b.alloca(REGISTER[e.out.aval.dtype.name]) for e in self.reds}
+        self.prepare_sizes()
         scratch = Scratch(b)
         slab = self.layout.slab(self.layout.first_reduced or 0)
-        totals = {
-            e: Total(scratch, REGISTER[e.out.aval.dtype.name], slab) for e in self.compensated
-        }
-        env: dict[Var, ir.Value] = {v: self.load(v, zero) for v in k.inputs if _numel(v) == 1}
+        n = slab if isinstance(slab, int) else self.ext(slab)
+        totals = {e: Total(scratch, REGISTER[e.out.aval.dtype.name], n) for e in self.compensated}
+        env: dict[Var, ir.Value] = {v: self.load(v, zero) for v in k.inputs if _scalar(v)}
         for e in k.eqns:
             if e in self.scalar_eqns:
                 env[e.out] = self.apply(e, env)
@@ -258,8 +321,8 @@ class KernelEmitter:
         if self.reds and d == lay.first_reduced:
             self.init_slab(d, offs)
         acc_here = bool(self.reds) and d == len(lay.sizes) - 1 and lay.reduced[d]
-        lo, hi = (self.start, self.stop) if d == 0 else (ir.Constant(I64, 0), lay.sizes[d])
-        hi_v = ir.Constant(I64, hi) if isinstance(hi, int) else hi
+        lo = self.start if d == 0 else ir.Constant(I64, 0)
+        hi_v = self.stop if d == 0 else self.ext(lay.sizes[d])
         if d == self.last and self.blocked:  # full blocks (a constant trip count), the rest
             step = ir.Constant(I64, BLOCK)
             full = b.sdiv(b.sub(hi_v, lo), step)
@@ -286,12 +349,12 @@ class KernelEmitter:
         values are summed in registers and added into the outputs after it."""
         b, lay = self.b, self.layout
         for e in self.reds if acc_here else ():
-            b.store(reduce_identity(e.op, e.out.aval.dtype, self.empty_reduce), self.acc[e])
+            b.store(self.identity(e), self.acc[e])
         with for_range(b, lo, hi, f"d{d}") as i:
             if shift is not None:
                 i = b.add(shift, i, flags=("nsw",))
             inner = [
-                off if s[d] == 0 else b.add(off, b.mul(i, ir.Constant(I64, s[d])))
+                off if is_zero(s[d]) else b.add(off, b.mul(i, self.ext(s[d])))
                 for off, s in zip(offs, lay.strides, strict=True)
             ]
             self.nest(d + 1, inner, dict(env))
@@ -311,10 +374,10 @@ class KernelEmitter:
     def flush(self, d: int, offs: list[ir.Value]) -> None:
         """After a block of the last reduced loop (not the innermost one): the block sums that
         accumulated in the output slab go into the totals, and the slab starts over."""
-        b, n = self.b, ir.Constant(I64, self.layout.slab(d + 1))
+        b, n = self.b, self.ext(self.layout.slab(d + 1))
         for e, total in self.totals.items():
             base = offs[self.slot[e.out]]
-            ident = reduce_identity(e.op, e.out.aval.dtype, self.empty_reduce)
+            ident = self.identity(e)
             with for_range(b, ir.Constant(I64, 0), n, "flush") as j:
                 off = b.add(base, j)
                 total.add(b, b.sub(off, self.base[e]), self.load(e.out, off))
@@ -322,22 +385,17 @@ class KernelEmitter:
 
     def init_slab(self, d: int, offs: list[ir.Value]) -> None:
         for e in self.reds:
-            base, ident = (
-                offs[self.slot[e.out]],
-                reduce_identity(e.op, e.out.aval.dtype, self.empty_reduce),
-            )
+            base, ident = offs[self.slot[e.out]], self.identity(e)
             self.base[e] = base
             total = self.totals.get(e)
-            with for_range(
-                self.b, ir.Constant(I64, 0), ir.Constant(I64, self.layout.slab(d)), "init"
-            ) as j:
+            with for_range(self.b, ir.Constant(I64, 0), self.ext(self.layout.slab(d)), "init") as j:
                 self.store(e.out, self.b.add(base, j), ident)
                 if total is not None:
                     total.reset(self.b, j, ident)
 
     def fold_slab(self, d: int) -> None:
         """Write each careful total into its finished slab."""
-        b, n = self.b, ir.Constant(I64, self.layout.slab(d))
+        b, n = self.b, self.ext(self.layout.slab(d))
         for e, total in self.totals.items():
             with for_range(b, ir.Constant(I64, 0), n, "fold") as j:
                 self.store(e.out, b.add(self.base[e], j), total.result(b, j))

@@ -6,7 +6,6 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from math import prod
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -17,6 +16,7 @@ from ..ir.dtypes import DType
 from ..ir.graph import Eqn
 from ..ir.ops import Op
 from ..passes.fusion import Kernel
+from ..passes.size_facts import numel
 from .kernel_cache import KernelInfo
 
 
@@ -515,6 +515,7 @@ def lower_kernel(k: Kernel, use_vecmath: bool = True) -> Lowered:
     em = KernelEmitter(k, use_vecmath)
     text = emit_checked(k.name, em)
     red = tuple((k.outputs.index(e.out), e.op) for e in k.reductions)
+    n = numel(k.shape)  # extent and work: expressions of symbolic sizes (Note [symbolic kernels])
     return Lowered(
         em.symbol,
         text,
@@ -523,5 +524,5 @@ def lower_kernel(k: Kernel, use_vecmath: bool = True) -> Lowered:
         em.layout.sizes[0],
         em.layout.reduced[0],
         red,
-        max(1, prod(k.shape)) * max(1, len(k.eqns)),
+        (max(1, n) if isinstance(n, int) else n) * max(1, len(k.eqns)),
     )

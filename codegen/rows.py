@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from llvmlite import ir
 
 from ..ir.graph import Eqn, Var
 from ..passes.rows import COLUMN, FULL, ROW, SCALAR, RowKernel
+from ..passes.size_facts import at_most, is_zero, norm, numel, symbolic
 from .accumulate import BLOCK, Scratch, Total, compensates
 from .counted import for_range
+from .extents import has_symbolic_sizes
 from .loops import KernelEmitter
 from .lower import I64, REGISTER, Lowered, emit_checked, reduce_identity
 
@@ -19,15 +23,25 @@ class RowEmitter(KernelEmitter):
     def __init__(self, k: RowKernel, use_vecmath: bool) -> None:  # noqa: D107
         self.k, self.use_vecmath = k, use_vecmath  # type: ignore[assignment]
         self.symbol = f"adjit_{k.name}"
+        self.symbolic = has_symbolic_sizes(k)
 
     def _at(self, v: Var, r: ir.Value, c: ir.Value | None) -> ir.Value:
         op = self.k.layout[v]  # type: ignore[attr-defined]
         b, off = self.b, ir.Constant(I64, 0)
-        if op.row:
-            off = b.mul(r, ir.Constant(I64, op.row))
-        if c is not None and op.col:
-            off = b.add(off, b.mul(c, ir.Constant(I64, op.col)))
+        if not is_zero(op.row):
+            off = b.mul(r, self.ext(norm(op.row)))
+        if c is not None and not is_zero(op.col):
+            off = b.add(off, b.mul(c, self.ext(norm(op.col))))
         return off
+
+    def prepare_sizes(self) -> None:
+        """The row length, its blocks and the operands' strides, computed in the entry block
+        (Note [symbolic kernels] in extents.py)."""
+        k: RowKernel = self.k  # type: ignore[assignment]
+        self.length = self.ext(k.length)
+        for op in k.layout.values():
+            self.ext(norm(op.row))
+            self.ext(norm(op.col))
 
     def emit(self) -> str:
         k: RowKernel = self.k  # type: ignore[assignment]
@@ -40,19 +54,22 @@ class RowEmitter(KernelEmitter):
             for e in k.reductions
             if k.level[e.out] == SCALAR
         }
+        self.prepare_sizes()
+        columns: Any = k.length if isinstance(k.length, int) else self.length
         # careful totals (Note [reduction accuracy]): per row when a row is longer than a
-        # block, across rows for the kernel-wide and per-column sums
+        # block, across rows for the kernel-wide and per-column sums (symbolic sizes: both,
+        # Note [symbolic kernels])
         scratch = Scratch(b)
         careful = [e for e in k.reductions if compensates(e.op, e.out.aval.dtype)]
         across = {
-            e: Total(scratch, _reg(e), k.length if k.level[e.out] == COLUMN else 1)
+            e: Total(scratch, _reg(e), columns if k.level[e.out] == COLUMN else 1)
             for e in careful
-            if k.rows > 1
+            if not at_most(k.rows, 1)
         }
         self.row_totals = {
             e: Total(scratch, _reg(e), 1)
             for e in reds
-            if k.length > BLOCK and compensates(e.op, e.out.aval.dtype)
+            if not at_most(k.length, BLOCK) and compensates(e.op, e.out.aval.dtype)
         }
         env: dict[Var, ir.Value] = {v: self.load(v, zero) for v in k.inputs if k.level[v] == SCALAR}
         for e in k.scalar_eqns:
@@ -91,7 +108,7 @@ class RowEmitter(KernelEmitter):
                 if e in across:
                     across[e].reset(b, zero, ident)
             else:  # per-column totals accumulate in this chunk's output buffer (or totals)
-                with for_range(b, zero, ir.Constant(I64, k.length), "init") as c:
+                with for_range(b, zero, self.length, "init") as c:
                     if e in across:
                         across[e].reset(b, c, ident)
                     else:
@@ -123,7 +140,7 @@ class RowEmitter(KernelEmitter):
         for e, slot in wide.items():
             self.store(e.out, zero, across[e].result(b, zero) if e in across else b.load(slot))
         for e, t in self.columns.items():
-            with for_range(b, zero, ir.Constant(I64, k.length), "fold") as c:
+            with for_range(b, zero, self.length, "fold") as c:
                 self.store(e.out, c, t.result(b, c))
 
     def _sweep(
@@ -144,18 +161,23 @@ class RowEmitter(KernelEmitter):
             return
         careful = [e for e in reductions if e in self.row_totals]
         if not careful:
-            self._columns(eqns, reductions, stores, r, row_env, zero, k.length)
+            self._columns(eqns, reductions, stores, r, row_env, zero, self.length)
             return
         for e in careful:
             self.row_totals[e].reset(b, zero, reduce_identity(e.op, e.out.aval.dtype, False))
-        full, rest = divmod(k.length, BLOCK)
         step = ir.Constant(I64, BLOCK)
-        with for_range(b, zero, ir.Constant(I64, full), "blk") as blk:
-            self._columns(eqns, reductions, stores, r, row_env, b.mul(blk, step), BLOCK, careful)
-        if rest:
-            self._columns(
-                eqns, reductions, stores, r, row_env, ir.Constant(I64, full * BLOCK), rest, careful
-            )
+        if symbolic(k.length):  # the blocks and the rest at run time (the rest may be 0)
+            full: Any = b.sdiv(self.length, step)
+            first: Any = b.mul(full, step)
+            rest: Any = b.sub(self.length, first)
+        else:
+            n_full, n_rest = divmod(k.length, BLOCK)
+            full, first = ir.Constant(I64, n_full), ir.Constant(I64, n_full * BLOCK)
+            rest = ir.Constant(I64, n_rest) if n_rest else None
+        with for_range(b, zero, full, "blk") as blk:
+            self._columns(eqns, reductions, stores, r, row_env, b.mul(blk, step), step, careful)
+        if rest is not None:
+            self._columns(eqns, reductions, stores, r, row_env, first, rest, careful)
         for e in careful:
             b.store(self.row_totals[e].result(b, zero), self.acc[e])
 
@@ -167,7 +189,7 @@ class RowEmitter(KernelEmitter):
         r: ir.Value,
         row_env: dict[Var, ir.Value],
         first: ir.Value,
-        count: int,
+        count: ir.Value,
         careful: list[Eqn] | tuple[()] = (),
     ) -> None:
         """Columns ``first .. first + count`` of row ``r``; the ``careful`` sums start from the
@@ -181,7 +203,7 @@ class RowEmitter(KernelEmitter):
             for v in k.inputs
             if k.level[v] == FULL and any(v in e.inputs for e in (*eqns, *reductions))
         ]
-        with for_range(b, ir.Constant(I64, 0), ir.Constant(I64, count), "col") as j:
+        with for_range(b, ir.Constant(I64, 0), count, "col") as j:
             c = b.add(first, j, flags=("nsw",))
             env = dict(row_env)
             for v in loaded:
@@ -215,8 +237,8 @@ def lower_rows(k: RowKernel, use_vecmath: bool = True) -> Lowered:
         text,
         len(k.outputs),
         len(k.inputs),
-        k.rows,
+        k.rows,  # (an expression of symbolic sizes: Note [symbolic kernels])
         bool(red),
         red,
-        k.rows * k.length * max(1, len(k.eqns)),
+        numel(k.shape) * max(1, len(k.eqns)),
     )

@@ -10,12 +10,12 @@ end a kernel: it reduces the iteration space along its axes.
 
 from __future__ import annotations
 
-from math import prod
 from typing import TYPE_CHECKING, TypeAlias
 
 from ..ir.graph import Eqn, Graph, Var
 from ..ir.ops import GroupOp, Op
 from .record import Record
+from .size_facts import is_scalar_shape, same_shape
 
 if TYPE_CHECKING:
     from .rows import RowKernel
@@ -99,9 +99,9 @@ class _Open:
             return False
         if e.op in REDUCTIONS:
             key = (e.attrs["axes"], e.attrs["keepdim"])
-            return e.inputs[0].aval.shape == self.shape and self.reduce_key in (None, key)
-        shape = e.out.aval.shape
-        return shape == self.shape or prod(shape) == 1
+            return same_shape(e.inputs[0].aval.shape, self.shape) and self.reduce_key in (None, key)
+        shape = e.out.aval.shape  # (Note [size-oblivious decisions] in size_facts.py)
+        return same_shape(shape, self.shape) or is_scalar_shape(shape)
 
     def add(self, e: Eqn) -> None:
         self.eqns.append(e)

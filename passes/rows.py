@@ -3,12 +3,22 @@ rows become one kernel that makes several passes over each row while the row is 
 
 from __future__ import annotations
 
-from math import prod
+from typing import Any
 
 from ..ir.graph import Eqn, Graph, Var
-from ..ir.shapes import broadcast_strides, contiguous_strides
 from .fusion import REDUCTIONS, Kernel, Program, Step, reduced_axes, reduces_rows
 from .record import Record, ValueRecord
+from .size_facts import (
+    at_least,
+    broadcast_strides,
+    contiguous_strides,
+    is_one,
+    is_scalar_shape,
+    norm,
+    numel,
+    same,
+    same_shape,
+)
 
 # Note [row kernels]
 # softmax, log_softmax, layer norm and cross-entropy reduce along the last axis and then use
@@ -33,8 +43,8 @@ class Operand(ValueRecord):
     """Where a buffer's element (row r, column c) lives: ``r * row + c * col`` elements."""
 
     __slots__ = FIELDS = ("row", "col")
-    row: int
-    col: int
+    row: Any  # an int, or a sympy expression of symbolic sizes (passes/size_facts.py)
+    col: Any
 
 
 class RowPass(Record):
@@ -66,12 +76,13 @@ class RowKernel(Record):
     tail: tuple[Eqn, ...]  # row equations after the last pass
 
     @property
-    def rows(self) -> int:
-        return prod(self.shape[:-1])
+    def rows(self) -> Any:
+        """The number of rows: an int, or an expression of symbolic sizes."""
+        return numel(self.shape[:-1])
 
     @property
-    def length(self) -> int:
-        return self.shape[-1]
+    def length(self) -> Any:
+        return norm(self.shape[-1])
 
     @property
     def reductions(self) -> tuple[Eqn, ...]:
@@ -109,8 +120,8 @@ def _reduction_level(axes: frozenset[int], nd: int) -> str | None:
 def _full_shape(k: Kernel) -> tuple[int, ...] | None:
     """``k.shape`` when ``k`` can be the FULL part of a row kernel (its reductions, if any,
     along the last axis, over every other axis, or over everything; two rows and columns)."""
-    nd = len(k.shape)
-    if nd < 2 or k.shape[-1] < 2 or prod(k.shape[:-1]) < 2:
+    nd = len(k.shape)  # (Note [size-oblivious decisions] in size_facts.py)
+    if nd < 2 or not at_least(k.shape[-1], 2) or not at_least(numel(k.shape[:-1]), 2):
         return None
     ok = all(_reduction_level(reduced_axes(e, nd), nd) is not None for e in k.reductions)
     return k.shape if ok else None
@@ -118,6 +129,10 @@ def _full_shape(k: Kernel) -> tuple[int, ...] | None:
 
 def _row_shapes(full: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
     return (full[:-1] + (1,), full[:-1])
+
+
+def _is_row_shape(shape: tuple[int, ...], full: tuple[int, ...]) -> bool:
+    return any(same_shape(shape, r) for r in _row_shapes(full))
 
 
 def merge_rows(prog: Program) -> Program:
@@ -145,10 +160,10 @@ def merge_rows(prog: Program) -> Program:
             steps.append(s)
             continue
         shape = _full_shape(s)
-        if shape is not None and full in (None, shape):
+        if shape is not None and (full is None or same_shape(full, shape)):
             run.append(s)
             full = shape
-        elif full is not None and not s.reductions and s.shape in _row_shapes(full):
+        elif full is not None and not s.reductions and _is_row_shape(s.shape, full):
             run.append(s)
         else:
             flush()
@@ -206,11 +221,11 @@ class _Builder:
     # ---- levels -------------------------------------------------------------------------
     def _shape_level(self, v: Var) -> str:
         shape = v.aval.shape
-        if shape == self.full:
+        if same_shape(shape, self.full):
             return FULL
-        if shape in _row_shapes(self.full):
+        if _is_row_shape(shape, self.full):
             return ROW
-        if prod(shape) == 1:
+        if is_scalar_shape(shape):
             return SCALAR
         return FULL  # an input broadcast into the rows (a weight along the last axis, ...)
 
@@ -225,7 +240,7 @@ class _Builder:
                 raise _Reject
             levels = {self.level[a] for a in reads}
             if e.op in REDUCTIONS:
-                if self.level[reads[0]] != FULL or reads[0].aval.shape != self.full:
+                if self.level[reads[0]] != FULL or not same_shape(reads[0].aval.shape, self.full):
                     raise _Reject
                 lvl = _reduction_level(reduced_axes(e, self.nd), self.nd)
                 if lvl is None:
@@ -236,7 +251,7 @@ class _Builder:
                 self.stage[e.out] = self.ready[reads[0]] + 1
                 continue
             lvl = self._shape_level(e.out)
-            if lvl == FULL and e.out.aval.shape != self.full:
+            if lvl == FULL and not same_shape(e.out.aval.shape, self.full):
                 raise _Reject
             if lvl == SCALAR and levels - {SCALAR}:
                 raise _Reject
@@ -244,7 +259,7 @@ class _Builder:
                 raise _Reject
             if lvl == FULL:
                 for a in reads:
-                    if self.level[a] == ROW and a.aval.shape != self.full[:-1] + (1,):
+                    if self.level[a] == ROW and not same_shape(a.aval.shape, self.full[:-1] + (1,)):
                         raise _Reject  # (R,) would broadcast along the row, not per row
                 self.ready[e.out] = max(
                     [self.ready[a] if self.level[a] == FULL else self.stage[a] for a in reads],
@@ -261,19 +276,19 @@ class _Builder:
         if self.level[v] == COLUMN:
             return Operand(0, 1)
         shape, rows = v.aval.shape, self.full[:-1]
-        if self.level[v] == ROW and shape == rows:
-            strides: tuple[int, ...] | None = contiguous_strides(rows) + (0,)
+        if self.level[v] == ROW and same_shape(shape, rows):
+            strides: tuple[Any, ...] | None = contiguous_strides(rows) + (0,)
         else:
             strides = broadcast_strides(shape, self.full)
         if strides is None:
             raise _Reject
-        outer = [(s, n) for s, n in zip(strides[:-1], rows, strict=True) if n > 1]
+        outer = [(s, n) for s, n in zip(strides[:-1], rows, strict=True) if not is_one(n)]
         row = outer[-1][0] if outer else 0
-        after = 1
+        after: Any = 1
         for s, n in reversed(outer):  # offset(r) must be r * row for every row index
-            if s != row * after:
+            if not same(s, row * after):
                 raise _Reject
-            after *= n
+            after = after * norm(n)
         return Operand(row, strides[-1])
 
     # ---- passes -------------------------------------------------------------------------

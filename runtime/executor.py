@@ -14,6 +14,7 @@ from ..codegen.kernel_cache import kernel_code
 from ..ir import windows
 from ..ir.checks import CHECK_ERRORS
 from ..ir.graph import Atom, Eqn, Graph, Lit, Var
+from ..ir.instantiate import is_symbolic_graph
 from ..ir.interpreter import eval_eqn_arrays, lit_array, unshared
 from ..ir.ops import Op
 from ..passes.fusion import Extern, Kernel, Program, fuse
@@ -444,7 +445,15 @@ def compile_program(
     public: int | None = None,
 ) -> Executable:
     """Fuse ``graph`` and compile every kernel; the result runs on NumPy arrays. Outputs from
-    index ``public`` on are internal (Note [internal outputs])."""
+    index ``public`` on are internal (Note [internal outputs]). A graph with symbolic sizes
+    gives a ``runtime.symbolic.SymbolicExecutable`` instead: compiled once, run through
+    ``.at(instantiator)`` (Note [one compile, many sizes])."""
+    if is_symbolic_graph(graph):
+        from .symbolic import compile_symbolic
+
+        return compile_symbolic(  # type: ignore[return-value]
+            graph, threshold=threshold, use_vecmath=use_vecmath, strict=strict, public=public
+        )
     program = fuse(widen_narrow_sums(graph))  # Note [narrow sums]
     steps: list[Step] = []
     for s in program.steps:

@@ -1,0 +1,232 @@
+"""A symbolic graph fused and compiled once; ``at(sizes)`` makes it a concrete Executable.
+
+Note [one compile, many sizes]
+~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+``compile_program`` on a graph with symbolic sizes (``ir.instantiate.is_symbolic_graph``) fuses
+it once (the decisions hold at every size: Note [size-oblivious decisions]) and compiles each
+kernel once with its sizes as run-time values (Note [symbolic kernels] in codegen/extents.py).
+The result, a ``SymbolicExecutable``, does not run: ``at(inst)`` gives, for the sizes of an
+``ir.instantiate.Instantiator``, an ordinary ``Executable`` whose graph is
+``inst.graph(template graph)``: its kernel steps call the machine code compiled once, with one
+more constant argument, an int64 array of the symbols' values (``sizes[k]`` is ``s<k>``) that
+the Executable keeps among its constants, so the prepared call (Note [prepared calls]) and
+trampolines bind it like any other fixed buffer; extern steps run the instantiated equations.
+Making an instance costs no LLVM work: instantiating the steps and the call plan. A kernel the
+symbolic code generator refuses (a size expression it does not lower) is compiled per size,
+as a static kernel (``SymbolicExecutable.per_size`` names them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..codegen.jit import CompiledKernel, codegen_error
+from ..ir.aval import Aval
+from ..ir.dtypes import int64
+from ..ir.graph import Eqn, Graph, Var
+from ..ir.instantiate import Instantiator
+from ..ir.sizes import SymbolicShapeError, SymbolicSize
+from ..passes.fusion import Extern, Program, fuse
+from ..passes.narrow_sums import widen_narrow_sums
+from ..passes.record import Record
+from .executor import LOOPS, Executable, ExternStep, LoopStep, Step, compile_kernel
+from .kernels import KernelRunner
+
+
+class SymbolicStep(Record):
+    """A kernel compiled once for every size."""
+
+    __slots__ = FIELDS = ("kernel", "info", "compiled")
+    kernel: Any  # a Kernel or RowKernel with symbolic sizes
+    info: Any  # codegen.symbolic_kernels.SymbolicKernelInfo
+    compiled: CompiledKernel
+
+
+class Static(Record):
+    """A kernel without symbolic sizes: its Vars are the same at every size, so is its step."""
+
+    __slots__ = FIELDS = ("kernel", "step")
+    kernel: Any
+    step: Step
+
+
+class PerSize(Record):
+    """A step made anew for each set of sizes: an extern, a loop, a static or refused kernel."""
+
+    __slots__ = FIELDS = ("step", "reason")
+    step: Any  # a Kernel, RowKernel or Extern of the symbolic program
+    reason: str
+
+
+class SymbolicExecutable:
+    """A symbolic graph's program compiled once; ``at(inst)`` runs it at concrete sizes."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        program: Program,
+        steps: list[SymbolicStep | Static | PerSize],
+        options: dict[str, Any],
+        public: int | None,
+    ) -> None:
+        self.graph, self.program, self.steps = graph, program, steps
+        self.options, self.public = options, public
+
+    def __repr__(self) -> str:
+        return f"SymbolicExecutable(graph={self.graph!r}, steps={self.steps!r})"
+
+    @property
+    def kernels(self) -> dict[str, CompiledKernel]:
+        """The kernels compiled once, by name."""
+        return {s.kernel.name: s.compiled for s in self.steps if isinstance(s, SymbolicStep)}
+
+    @property
+    def per_size(self) -> dict[str, str]:
+        """Kernels compiled for each size, with the reason."""
+        return {
+            s.step.name: s.reason
+            for s in self.steps
+            if isinstance(s, PerSize) and not isinstance(s.step, Extern)
+        }
+
+    def at(self, inst: Instantiator) -> Executable:
+        """The program at ``inst``'s sizes (its graph is ``inst.graph(self.graph)``)."""
+        graph = inst.graph(self.graph)
+        eqns = {id(e): c for e, c in zip(self.graph.eqns, graph.eqns, strict=True)}
+        values = sizes_array(inst.values)
+        sizes = Var(Aval((len(values),), int64), "sizes")
+        concrete = _Concrete(inst, eqns)
+        steps: list[Step] = []
+        schedule: list[Any] = []
+        opts = self.options
+        for s in self.steps:
+            if isinstance(s, Static):
+                steps.append(s.step)
+                schedule.append(s.kernel)
+                continue
+            if isinstance(s, SymbolicStep):
+                k = concrete(s.kernel)
+                k = _with_inputs(k, (*k.inputs, sizes))
+                runner = KernelRunner(s.info.at(values), s.compiled, opts["threshold"])
+                steps.append(_kernel_step(k, runner))
+                schedule.append(k)
+                continue
+            x = concrete(s.step)
+            schedule.append(x)
+            if not isinstance(x, Extern):
+                steps.append(
+                    compile_kernel(x, opts["threshold"], opts["use_vecmath"], opts["strict"])
+                )
+            elif x.eqn.op in LOOPS:
+                steps.append(_loop_step(x.eqn, opts))
+            else:
+                steps.append(ExternStep(x.eqn))
+        consts = {v: np.asarray(a, v.aval.dtype.np, order="C") for v, a in graph.consts}
+        consts[sizes] = values
+        return Executable(graph, Program(graph, schedule), steps, consts, self.public)
+
+
+def sizes_array(values: dict[Any, int]) -> np.ndarray:
+    """The symbols' values as the kernels read them: ``a[k]`` is ``s<k>`` (0 where unused)."""
+    from ..codegen.extents import symbol_index
+
+    index = {symbol_index(s): int(v) for s, v in values.items()}
+    out = np.zeros(max(index, default=-1) + 1, np.int64)
+    for i, v in index.items():
+        out[i] = v
+    return out
+
+
+def _kernel_step(k: Any, runner: KernelRunner) -> Step:
+    from .executor import KernelStep
+
+    return KernelStep(k, runner)
+
+
+def _with_inputs(k: Any, inputs: tuple[Var, ...]) -> Any:
+    values = [inputs if n == "inputs" else getattr(k, n) for n in k.FIELDS]
+    return type(k)(*values)
+
+
+def _loop_step(e: Eqn, opts: dict[str, Any]) -> Step:
+    """A loop's bodies compiled at these sizes, as ``compile_program`` does."""
+    from ..passes.pipeline import run_pipeline
+    from .executor import compile_program
+
+    bodies = {
+        name: compile_program(
+            run_pipeline(body)[0],
+            threshold=opts["threshold"],
+            use_vecmath=opts["use_vecmath"],
+            strict=opts["strict"],
+        )
+        for name, body in e.attrs.items()
+        if isinstance(body, Graph)
+    }
+    return LoopStep(e, bodies)  # type: ignore[arg-type]
+
+
+class _Concrete:
+    """A schedule step with every Var, equation and size at ``inst``'s sizes (equations of the
+    graph map to the instantiated graph's own)."""
+
+    def __init__(self, inst: Instantiator, eqns: dict[int, Eqn]) -> None:
+        self.inst, self.eqns = inst, eqns
+
+    def __call__(self, x: Any) -> Any:
+        if isinstance(x, Var):
+            return self.inst.var(x)
+        if isinstance(x, Eqn):
+            got = self.eqns.get(id(x))
+            if got is None:
+                got = self.eqns[id(x)] = self.inst.eqn(x)
+            return got
+        if isinstance(x, SymbolicSize):
+            return self.inst.attr(x)
+        if isinstance(x, tuple):
+            return tuple(self(v) for v in x)
+        if isinstance(x, list):
+            return [self(v) for v in x]
+        if isinstance(x, dict):
+            return {self(k): self(v) for k, v in x.items()}
+        if isinstance(x, Record):
+            return type(x)(*(self(getattr(x, n)) for n in x.FIELDS))
+        if hasattr(x, "free_symbols"):  # a normalized size (a sympy expression)
+            from ..ir.symbolic_shapes import evaluate
+
+            return evaluate(x, self.inst.values)
+        return x
+
+
+def compile_symbolic(
+    graph: Graph,
+    *,
+    threshold: int | None = None,
+    use_vecmath: bool = True,
+    strict: bool = False,
+    public: int | None = None,
+) -> SymbolicExecutable:
+    """Fuse a symbolic ``graph`` and compile each kernel once for every size (Note [one
+    compile, many sizes])."""
+    from ..codegen.extents import has_symbolic_sizes
+    from ..codegen.symbolic_kernels import symbolic_kernel_code
+
+    program = fuse(widen_narrow_sums(graph))  # Note [narrow sums]
+    steps: list[SymbolicStep | Static | PerSize] = []
+    for s in program.steps:
+        if isinstance(s, Extern):
+            steps.append(PerSize(s, "extern"))
+            continue
+        if not has_symbolic_sizes(s):  # compiled now, the same step at every size
+            steps.append(Static(s, compile_kernel(s, threshold, use_vecmath, strict)))
+            continue
+        try:
+            info, compiled = symbolic_kernel_code(s, use_vecmath)
+        except (codegen_error(), SymbolicShapeError) as e:
+            steps.append(PerSize(s, str(e)))
+            continue
+        steps.append(SymbolicStep(s, info, compiled))
+    options = {"threshold": threshold, "use_vecmath": use_vecmath, "strict": strict}
+    return SymbolicExecutable(graph, program, steps, options, public)
