@@ -7,6 +7,7 @@ from typing import Any
 
 from adjit.nn import functional as F
 from adjit.runtime import functional as R
+from adjit.runtime import trace_state
 from adjit.runtime.checks import value_dependent
 from adjit.runtime.tensor import Tensor
 
@@ -32,7 +33,7 @@ Weights = tuple[Any, Any, Any, Any, Any]
 # ``h' = o tanh(c')`` then ``h' W_hr^T`` with projections; GRU chunks (r, z, n),
 # ``n = tanh(gi_n + r (h W_hn^T + b_hn))``, ``h' = n + z (h - n)`` (ATen's form of
 # ``(1 - z) n + z h``). Everything is ordinary differentiable ops, so eager autograd and the
-# tracer both see it; traced, the time loop unrolls (static shapes).
+# tracer both see it; traced, the time loop is one adjit.scan (Note [loops in the IR]).
 def _simple_step(act: Callable[[Tensor], Tensor]) -> Callable[[Tensor, State, Weights], State]:
     def step(gi: Tensor, state: State, w: Weights) -> State:
         return (act(F.linear(state[0], w[1], w[3]) + gi),)
@@ -149,7 +150,17 @@ def _pieces(x: Tensor, sizes: list[int]) -> list[Tensor]:
 def _full_layer(
     step: Callable[..., State], gi: Tensor, state: State, w: Weights, reverse: bool
 ) -> tuple[Tensor, State]:
-    """The time loop over a (T, B, G) projected input; outputs (T, B, H) in time order."""
+    """The time loop over a (T, B, G) projected input; outputs (T, B, H) in time order.
+    Traced, one ``adjit.scan`` (the step traced once: compile time flat in T)."""
+    if trace_state.current() is not None:
+        from adjit.frontend.control import scan
+
+        def body(s: State, g: Tensor) -> tuple[State, Tensor]:
+            new = step(g, s, w)
+            return new, new[0]
+
+        state, out = scan(body, state, gi, reverse=reverse)
+        return out, state
     steps = [R.squeeze(p, 0) for p in _pieces(gi, [1] * gi.shape[0])]
     order = range(len(steps) - 1, -1, -1) if reverse else range(len(steps))
     outputs: list[Tensor] = [None] * len(steps)  # type: ignore[list-item]

@@ -351,3 +351,26 @@ def test_printed_ir_shows_the_body():
     )
     text = str(ex.graph)
     assert "scan[body={ lambda" in text and "get[index=0]" in text
+
+
+@pytest.mark.parametrize("mode", ["RNN", "GRU", "LSTM"])
+def test_nn_recurrent_layers_compile_to_one_scan(mode):
+    adjit.manual_seed(0)
+    m = getattr(adjit.nn, mode)(5, 7, num_layers=2, bidirectional=True)
+    torch.manual_seed(0)
+    tm = getattr(torch.nn, mode)(5, 7, num_layers=2, bidirectional=True)
+    x = np.random.default_rng(0).standard_normal((6, 3, 5)).astype(np.float32)
+    xa, xt = adjit.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    loss = adjit.compile(lambda x: (m(x)[0] ** 2).sum())
+    got = loss(xa)
+    got.backward()
+    want = (tm(xt)[0] ** 2).sum()
+    want.backward()
+    np.testing.assert_allclose(_np(got), _np(want), rtol=1e-5)
+    np.testing.assert_allclose(_np(xa.grad), _np(xt.grad), **F32)
+    np.testing.assert_allclose(_np(m.weight_hh_l0.grad), _np(tm.weight_hh_l0.grad), **F32)
+    sizes = [
+        len(adjit.explain(lambda x: m(x)[0].sum(), adjit.randn(T, 3, 5)).graph.eqns)
+        for T in (4, 40)
+    ]
+    assert sizes[0] == sizes[1]  # one scan per layer and direction, whatever T
