@@ -152,13 +152,25 @@ def scan_vjp(
     carries_read = [i for i in plan.reads if k <= i < k + c]
     xs_read = [m for m in plan.reads if m >= k + c]
     active_ys = [m for m in range(n_y) if c + m in ct_in]
+    # Note [batched weight gradients]: a const's gradient ``x_t^T @ f_t`` of a slice ``x_t``
+    # (an input, a residual, a saved carry) and an in-loop ``f_t`` sums, over the loop, to
+    # one product ``X^T F`` of the stacked slices and the stacked ``f``s: the reverse body
+    # stacks ``f_t`` as a y instead of adding a product per iteration (an RNN's weights'
+    # gradients: one large GEMM each after the loop, not ``length`` small ones in it)
+    slices = [*res_in, *(read_in[i] for i in carries_read), *(read_in[m] for m in xs_read)]
+    producers = {q.out: q for q in bwd.eqns}
+    where = {v: n for n, v in enumerate(slices)}
+    batched = {
+        j: f for j in d_consts if (f := _slice_product(grad_of[j], producers, where)) is not None
+    }
+    summed = [j for j in d_consts if j not in batched]
     # the reverse body: consts (those read), carries (the carries' cotangents, the consts'
-    # sums), xs (residuals, carries read, xs read, the ys' cotangents) -> carries, dxs
+    # sums), xs (residuals, carries read, xs read, the ys' cotangents) -> carries, dxs, fs
     ct_carry = [ct_in.get(i) or _fresh(body.outputs[i]) for i in d_carry]
-    sums = [_fresh(ins[j]) for j in d_consts]
+    sums = [_fresh(ins[j]) for j in summed]
     added = [
         Eqn(Op.ADD, (s, grad_of[j]), {}, Var(Aval(s.aval.shape, s.aval.dtype)))
-        for s, j in zip(sums, d_consts, strict=True)
+        for s, j in zip(sums, summed, strict=True)
     ]
     reverse_body = dce(
         Graph(
@@ -166,9 +178,7 @@ def scan_vjp(
                 *(read_in[j] for j in consts_read),
                 *ct_carry,
                 *sums,
-                *res_in,
-                *(read_in[i] for i in carries_read),
-                *(read_in[m] for m in xs_read),
+                *slices,
                 *(ct_in[c + m] for m in active_ys),
             ),
             (*bwd.eqns, *added),
@@ -176,6 +186,7 @@ def scan_vjp(
                 *(grad_of[k + i] for i in d_carry),
                 *(x.out for x in added),
                 *(grad_of[k + c + m] for m in d_xs),
+                *(f for _, f in batched.values()),
             ),
             bwd.consts,
         )
@@ -183,26 +194,20 @@ def scan_vjp(
     if len(tup._var.aval.parts) == c + n_y:  # the forward as traced, not ``saving``
         tup = _call(builder, Op.SCAN, args, plan.saving.attrs)  # (InlineBuilder): run it again
     stacked = _parts(builder, tup, c + n_y, n_res + len(carries_read))
+    outer = [*stacked, *(args[m] for m in xs_read)]  # the slices' stacked values
     seeds = [g[i] if i in g else builder.zeros(outs[i]) for i in d_carry]
-    zero_sums = [builder.zeros(ins[j].aval) for j in d_consts]
+    zero_sums = [builder.zeros(ins[j].aval) for j in summed]
     ys_cts = [
         g[c + m]
         if c + m in g
         else builder.zeros(Aval((length, *outs[c + m].shape), outs[c + m].dtype))
         for m in active_ys
     ]
-    n_carry = len(d_carry) + len(d_consts)
+    n_carry = len(d_carry) + len(summed)
     result = _call(
         builder,
         Op.SCAN,
-        [
-            *(args[j] for j in consts_read),
-            *seeds,
-            *zero_sums,
-            *stacked,
-            *(args[m] for m in xs_read),
-            *ys_cts,
-        ],
+        [*(args[j] for j in consts_read), *seeds, *zero_sums, *outer, *ys_cts],
         {
             "body": reverse_body,
             "length": length,
@@ -212,15 +217,40 @@ def scan_vjp(
             "checkpoint": a["checkpoint"],
         },
     )
-    parts = _parts(builder, result, 0, n_carry + len(d_xs))
+    parts = _parts(builder, result, 0, n_carry + len(d_xs) + len(batched))
+    const_cts = dict(zip(summed, parts[len(d_carry) : n_carry], strict=True))
+    for (j, (n, f)), fs in zip(batched.items(), parts[n_carry + len(d_xs) :], strict=True):
+        rows = length * slices[n].aval.shape[0]
+        x = _call(builder, Op.RESHAPE, [outer[n]], {"shape": (rows, slices[n].aval.shape[1])})
+        xt = _call(builder, Op.PERMUTE, [x], {"axes": (1, 0)})
+        fs = _call(builder, Op.RESHAPE, [fs], {"shape": (rows, f.aval.shape[1])})
+        const_cts[j] = _call(builder, Op.MATMUL, [xt, fs], {})
     cts: list[Any] = [None] * len(e.inputs)
     for n, i in enumerate(d_carry):
         cts[k + i] = parts[n] if needs[k + i] else None
-    for n, j in enumerate(d_consts):
-        cts[j] = parts[len(d_carry) + n]
+    for j, ct in const_cts.items():
+        cts[j] = ct
     for n, m in enumerate(d_xs):
         cts[k + c + m] = parts[n_carry + n]
     return cts
+
+
+def _slice_product(
+    grad: Atom, producers: dict[Var, Eqn], where: dict[Var, int]
+) -> tuple[int, Var] | None:
+    """(the slice's position, ``f``) when ``grad`` is ``slice^T @ f`` of 2-D operands, else
+    None (Note [batched weight gradients])."""
+    q = producers.get(grad) if isinstance(grad, Var) else None
+    if q is None or q.op is not Op.MATMUL:
+        return None
+    a, f = q.inputs
+    p = producers.get(a) if isinstance(a, Var) else None
+    if p is None or p.op is not Op.PERMUTE or p.attrs["axes"] != (1, 0):
+        return None
+    u = p.inputs[0]
+    if not isinstance(u, Var) or u not in where or not isinstance(f, Var) or f.aval.ndim != 2:
+        return None
+    return where[u], f
 
 
 def cond_vjp(

@@ -18,6 +18,7 @@ from ..ir.instantiate import is_symbolic_graph
 from ..ir.interpreter import eval_eqn_arrays, lit_array, unshared
 from ..ir.ops import Op
 from ..passes.fusion import Extern, Kernel, Program, fuse
+from ..passes.loops import hoist_invariants, hoist_products
 from ..passes.narrow_sums import widen_narrow_sums
 from ..passes.pipeline import run_pipeline
 from ..passes.record import Record
@@ -213,9 +214,11 @@ class LoopStep(Record):
     """A loop or branch (Note [loops in the IR]): each body optimized and compiled once, then
     run per iteration on the carries; a scan's ys go into stacked buffers made up front."""
 
-    __slots__ = FIELDS = ("eqn", "programs")
+    __slots__ = FIELDS = ("eqn", "programs", "hoisted", "pre")
     eqn: Eqn
     programs: dict[str, Executable]
+    hoisted: list[tuple[int, int]]  # scan: products made before the loop (passes/loops.py)
+    pre: Executable | None  # scan: its invariants, computed before the loop (passes/loops.py)
 
     def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
         e = self.eqn
@@ -243,6 +246,11 @@ def _scan(step: LoopStep, args: list[np.ndarray]) -> tuple[np.ndarray, ...]:
     args = _operands(step, args)
     k, c, n = a["n_consts"], a["n_carry"], a["length"]
     consts, carry, xs = args[:k], args[k : k + c], args[k + c :]
+    xs += [np.matmul(xs[m], consts[j]) for m, j in step.hoisted]  # Note [products of slices]
+    if step.pre is not None:  # Note [loop invariants]
+        consts = consts + [_contiguous(v) for v in step.pre.run_body(consts, {})[0]]
+        args = [*consts, *carry]
+        k = len(consts)
     ys = [np.empty((n, *o.aval.shape), o.aval.dtype.np) for o in outs[c:]]
     known = _addresses(ins[: k + c], args[: k + c])
     slices = [
@@ -460,6 +468,14 @@ def compile_program(
         if not isinstance(s, Extern):
             steps.append(compile_kernel(s, threshold, use_vecmath, strict))
         elif s.eqn.op in LOOPS:
+            attrs, hoisted, pre = dict(s.eqn.attrs), [], None
+            if s.eqn.op is Op.SCAN:
+                attrs["body"], hoisted = hoist_products(s.eqn)
+                invariants, attrs["body"] = hoist_invariants(attrs["body"], attrs["n_consts"])
+                if invariants.eqns:
+                    pre = compile_program(
+                        invariants, threshold=threshold, use_vecmath=use_vecmath, strict=strict
+                    )
             bodies = {
                 name: compile_program(
                     run_pipeline(body)[0],
@@ -467,10 +483,10 @@ def compile_program(
                     use_vecmath=use_vecmath,
                     strict=strict,
                 )
-                for name, body in s.eqn.attrs.items()
+                for name, body in attrs.items()
                 if isinstance(body, Graph)
             }
-            steps.append(LoopStep(s.eqn, bodies))
+            steps.append(LoopStep(s.eqn, bodies, hoisted, pre))
         else:
             steps.append(ExternStep(s.eqn))
     # (np.ascontiguousarray would make a 0-d constant 1-d: a compiled 0-d output came back (1,))
