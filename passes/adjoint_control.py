@@ -219,11 +219,11 @@ def scan_vjp(
     )
     parts = _parts(builder, result, 0, n_carry + len(d_xs) + len(batched))
     const_cts = dict(zip(summed, parts[len(d_carry) : n_carry], strict=True))
-    for (j, (n, f)), fs in zip(batched.items(), parts[n_carry + len(d_xs) :], strict=True):
+    for (j, (n, factor)), fs in zip(batched.items(), parts[n_carry + len(d_xs) :], strict=True):
         rows = length * slices[n].aval.shape[0]
         x = _call(builder, Op.RESHAPE, [outer[n]], {"shape": (rows, slices[n].aval.shape[1])})
         xt = _call(builder, Op.PERMUTE, [x], {"axes": (1, 0)})
-        fs = _call(builder, Op.RESHAPE, [fs], {"shape": (rows, f.aval.shape[1])})
+        fs = _call(builder, Op.RESHAPE, [fs], {"shape": (rows, factor.aval.shape[1])})
         const_cts[j] = _call(builder, Op.MATMUL, [xt, fs], {})
     cts: list[Any] = [None] * len(e.inputs)
     for n, i in enumerate(d_carry):
