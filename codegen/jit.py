@@ -122,7 +122,9 @@ def loaded_count() -> int:
 def _optimize(ir_text: str, name: str) -> Any:
     binding = llvm()
     try:
-        mod = binding.parse_assembly(ir_text)
+        # a context of its own, freed with the module: LLVM's global context keeps every type
+        # and constant ever parsed (~250 KB per kernel compiled, Note [unloading kernels])
+        mod = binding.parse_assembly(ir_text, context=binding.create_context())
         mod.verify()
     except RuntimeError as e:
         raise codegen_error()(f"kernel {name}: invalid LLVM IR: {e}") from e
