@@ -1,6 +1,6 @@
 """Recurrent layers (nn.RNN tanh/relu, LSTM with or without projections, GRU) vs PyTorch on
 random configurations: outputs, final states and gradients of the input, the initial states and
-every weight, eager and compiled (the time loop unrolled)."""
+every weight, eager and compiled (each layer's time loop one adjit.scan)."""
 
 # Data: the weights are inputs of the program (set on the module in place of its parameters, so
 # their gradients are leaf gradients), uniform in PyTorch's init range 1/sqrt(hidden) or 4x it

@@ -14,6 +14,7 @@ from . import (
     checks,
     complex_grads,
     complexes,
+    control,
     convolution,
     ctc,
     custom_wrap,
@@ -82,4 +83,5 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
         parametrizations.check_parametrizations,
     ),
     "randoms": (randoms.random_cases(), randoms.check_randoms),
+    "control": (control.control_cases(), control.check_control),
 }
