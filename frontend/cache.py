@@ -151,10 +151,10 @@ class LRU(MutableMapping[K, V], Generic[K, V]):
             self.on_evict(key, value)
 
     def oldest_stamp(self) -> int | None:
-        """When the least recently used value was last used (None: empty)."""
-        for key in self._values:
-            return self._used.get(key, 0)
-        return None
+        """When the least recently used value was last used (None: empty). Called without
+        the lock: one C-level step, so another thread's change cannot break it."""
+        key = next(iter(self._values), _NONE)
+        return None if key is _NONE else self._used.get(key, 0)  # type: ignore[arg-type]
 
     def clear(self) -> None:
         with self.lock:

@@ -260,11 +260,13 @@ class CompiledFunction:
     def _evicted(self, sig: tuple, entry: Entry) -> None:
         """Drop an evicted entry (and any other not cached any more) from every table that
         reaches it, so it never runs again (Note [bounded compile caches] in cache.py)."""
-        for key in [k for k, e in self._fast.items() if e is entry or not self._entries.holds(e)]:
-            del self._fast[key]
+        # (snapshots: a call in another thread may add to these tables meanwhile)
+        fast = list(self._fast.items())
+        for key in [k for k, e in fast if e is entry or not self._entries.holds(e)]:
+            self._fast.pop(key, None)
             self._prepared.pop(key, None)
             self._seen.discard(key)
-        if self._hot is not None and all(t is not self._hot for t in self._prepared.values()):
+        if self._hot is not None and all(t is not self._hot for t in list(self._prepared.values())):
             self._hot = None
 
     def entry_for(self, leaves: list[Any], spec: Any) -> Entry:
