@@ -296,3 +296,32 @@ def test_mlp_training_graphs_compiled_once() -> None:
             for a, s in zip(got, static, strict=True):
                 scale = float(np.abs(s).max(initial=1.0))
                 np.testing.assert_allclose(a, s, rtol=1e-6, atol=1e-6 * scale)
+
+
+def test_kernels_the_symbolic_code_generator_refuses_compile_per_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A refused kernel (here: every one) is compiled at each size as a static kernel, row
+    kernels included, with the same results."""
+    from adjit.codegen import symbolic_kernels
+    from adjit.codegen.lower import CodegenError
+
+    def refuse(k: Any, use_vecmath: bool = True) -> Any:
+        raise CodegenError(f"kernel {k.name}: refused by the test")
+
+    monkeypatch.setattr(symbolic_kernels, "symbolic_kernel_code", refuse)
+    b = G(4)
+    (s0,) = b.s
+    x = b.input(s0, 10)
+    y = _softmax(b, b(Op.MUL, x, lit(2.0), shape=(s0, 10)), (s0, 10), log=True)
+    g = b.graph(y)
+    sx = compile_program(g)
+    assert isinstance(sx, SymbolicExecutable) and not sx.kernels
+    assert all("refused by the test" in why for why in sx.per_size.values())
+    assert any(name.startswith("r") for name in sx.per_size)  # a row kernel
+    rng = np.random.default_rng(1)
+    for n in (2, 50):
+        inst = Instantiator({s0.expr: n})
+        gi = inst.graph(g)
+        arrays = _arrays(gi, rng)
+        np.testing.assert_array_equal(sx.at(inst)(arrays)[0], compile_program(gi)(arrays)[0])
