@@ -308,7 +308,7 @@ def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_
         def body(state: tuple[Any, Any]) -> tuple[Any, Any]:
             return state[0] + 1, body_fun(state[0], state[1])
 
-        return while_loop(lambda s: s[0] < up, body, (lo, init_val))[1]
+        return while_loop(lambda i, v: i < up, lambda i, v: body((i, v)), (lo, init_val))[1]
     for v in (lower, upper):
         if not isinstance(v, int) or isinstance(v, bool):
             raise TypeError(f"fori_loop's bounds must be ints or int tensors, got {v!r}")
@@ -322,36 +322,73 @@ def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_
 
 
 def while_loop(
-    cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any], init_val: Any
+    cond_fn: Callable[..., Any], body_fn: Callable[..., Any], carried_inputs: Any
 ) -> Any:
-    """``jax.lax.while_loop``: ``val = body_fun(val)`` while ``cond_fun(val)``. Forward only
-    (as in JAX): reverse mode through it raises, naming scan and fori_loop."""
-    leaves, spec = _leaves(init_val, "while_loop's init_val")
+    """``torch.while_loop``: ``val = body_fn(*val)`` while ``cond_fn(*val)``, from
+    ``val = carried_inputs`` (a tuple or list); returns the final ``val`` as a tuple. Compiled,
+    it is one while equation (both functions traced once); forward only, as in JAX: reverse
+    mode through it raises, naming scan and fori_loop."""
+    if not callable(cond_fn) or not callable(body_fn):
+        raise RuntimeError("Expect cond_fn and body_fn to be callable.")
+    if not isinstance(carried_inputs, tuple | list):
+        raise RuntimeError(f"carried_inputs must be a tuple or list but got {type(carried_inputs)}")
+    leaves, spec = flatten(tuple(carried_inputs))
+    if any(not isinstance(t, Tensor | int) or isinstance(t, bool) for t in leaves):
+        raise RuntimeError(
+            "Expect carried_inputs to be a tuple of possibly nested dict/list/tuple that only"
+            f"consists of tensor or int leaves, but got {carried_inputs}."
+        )
+    n = len(carried_inputs)
 
     def body(carry: Leaves) -> Leaves:
-        new, new_spec = _leaves(body_fun(unflatten(spec, carry)), "while_loop body's output")
-        _check_carry(spec, new_spec, carry, new)
+        out = body_fn(*unflatten(spec, carry))
+        if not isinstance(out, tuple):
+            raise AssertionError(f"body_fn should return a tuple but got {type(out)}")
+        if len(out) != n:
+            raise AssertionError(
+                "body_fn should return the same number of elements as carried_inputs, got "
+                f"{len(out)} vs {n}"
+            )
+        new, new_spec = flatten(out)
+        if trace_state.current() is not None:
+            new, new_spec = _leaves(out, "while_loop body_fn's output")
+            _check_carry(spec, new_spec, carry, new)
         return new
 
-    def test(carry: Leaves) -> Tensor:
-        p = cond_fun(unflatten(spec, carry))
-        p = p if isinstance(p, Tensor) else as_tensor(p)
-        if p.numel() != 1 or p.dtype.name != "bool":
-            raise TypeError(
-                f"while_loop's cond_fun must return a bool scalar, got {p.dtype.name}"
-                f"[{','.join(map(str, p.shape))}]"
+    def test(carry: Leaves) -> Any:
+        p = cond_fn(*unflatten(spec, carry))
+        if not (
+            isinstance(p, bool)
+            or (isinstance(p, Tensor) and p.dtype.name == "bool" and tuple(p.shape) == ())
+        ):
+            raise RuntimeError(
+                f"cond_fn must return a boolean scalar tensor or a boolean but got {p}"
             )
-        return cast(Any, p).reshape(())
+        return p
 
     if trace_state.current() is None:
-        return unflatten(spec, while_eager(test, body, leaves))
+        out = while_eager(test, body, leaves)
+        if out is leaves:  # no iteration: new tensors, as PyTorch's clones
+            out = [t.clone() if isinstance(t, Tensor) else t for t in leaves]  # type: ignore[attr-defined]
+        return tuple(unflatten(spec, out))
+    if any(not isinstance(t, Tensor) for t in leaves):
+        raise NotImplementedError(
+            "adjit.compile: while_loop's carried_inputs must be tensors (an int carry would "
+            "come back as a tensor); pass adjit.tensor(n) instead of n"
+        )
     avals = [_aval(t) for t in leaves]
-    cond_graph, cond_closed = trace_body(lambda ins: [test(ins)], avals, "while_loop's cond_fun")
-    body_graph, body_closed = trace_body(body, avals, "while_loop's body_fun")
+    cond_graph, cond_closed = trace_body(
+        lambda ins: [_bool_tensor(test(ins))], avals, "while_loop's cond_fn"
+    )
+    body_graph, body_closed = trace_body(body, avals, "while_loop's body_fn")
     attrs: dict[str, Any] = {"cond": cond_graph, "body": body_graph}
     attrs |= {"n_cond": len(cond_closed), "n_body": len(body_closed)}
     out = parts(emit_control(Op.WHILE, [*cond_closed, *body_closed, *leaves], attrs))
-    return unflatten(spec, out)
+    return tuple(unflatten(spec, out))
+
+
+def _bool_tensor(p: Any) -> Tensor:
+    return p if isinstance(p, Tensor) else as_tensor(p)
 
 
 def cond(

@@ -36,8 +36,9 @@ def scan_eager(
 
 
 def while_eager(
-    cond: Callable[[Leaves], Tensor], body: Callable[[Leaves], Leaves], init: Leaves
+    cond: Callable[[Leaves], Any], body: Callable[[Leaves], Leaves], init: Leaves
 ) -> Leaves:
+    """``carry = body(carry)`` while ``cond(carry)``; ``init`` itself when it never runs."""
     carry = init
     while bool(cond(carry)):
         carry = body(carry)

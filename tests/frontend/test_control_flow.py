@@ -271,23 +271,39 @@ def test_fori_loop_static_bounds_differentiates(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_while_loop_forward_and_reverse_error(backend):
-    def fn(x):
-        n, v = adjit.while_loop(
-            lambda c: c[1].sum() < 10.0, lambda c: (c[0] + 1, c[1] * 2.0), (adjit.tensor(0), x)
+def test_while_loop_vs_torch_and_reverse_error(backend):
+    def fn(lib, x, w):  # torch.while_loop's signature: the carry unpacked into the functions
+        return lib.while_loop(
+            lambda n, v: v.sum() < 10.0, lambda n, v: (n + 1, v * 2.0 + w), (lib.tensor(0), x)
         )
-        return n, v
 
-    x = adjit.tensor([0.5, 0.25])
-    want = fn(x)
-    got = adjit.compile(fn, backend=backend)(x)
-    assert int(got[0]) == int(want[0]) == 4
-    np.testing.assert_array_equal(_np(got[1]), _np(want[1]))
+    want = fn(torch, torch.tensor([0.5, 0.25]), torch.tensor([0.1, 0.0]))
+    x, w = adjit.tensor([0.5, 0.25]), adjit.tensor([0.1, 0.0])
+    for got in (
+        fn(adjit, x, w),
+        adjit.compile(lambda x, w: fn(adjit, x, w), backend=backend)(x, w),
+    ):
+        assert isinstance(got, tuple) and int(got[0]) == int(want[0]) == 4
+        np.testing.assert_array_equal(_np(got[1]), want[1].numpy())
     xg = adjit.tensor([0.5, 0.25], requires_grad=True)
     with pytest.raises(
         TypeError, match="Reverse-mode differentiation does not work for adjit.while_loop"
     ):
-        adjit.compile(lambda x: fn(x)[1].sum(), backend=backend)(xg).backward()
+        adjit.compile(lambda x: fn(adjit, x, w)[1].sum(), backend=backend)(xg).backward()
+
+
+def test_while_loop_errors_as_torch():
+    ok = (lambda n: n < 3, lambda n: (n + 1,))
+    with pytest.raises(RuntimeError, match="carried_inputs must be a tuple or list"):
+        adjit.while_loop(*ok, adjit.tensor(0))
+    with pytest.raises(RuntimeError, match="boolean scalar tensor or a boolean"):
+        adjit.while_loop(lambda n: n, ok[1], (adjit.tensor(0),))
+    with pytest.raises(AssertionError, match="body_fn should return a tuple"):
+        adjit.while_loop(ok[0], lambda n: n + 1, (adjit.tensor(0),))
+    with pytest.raises(AssertionError, match="same number of elements as carried_inputs"):
+        adjit.while_loop(ok[0], lambda n: (n, n), (adjit.tensor(0),))
+    out = adjit.while_loop(lambda n: n < 0, ok[1], (adjit.tensor(5),))  # never runs: a copy
+    assert int(out[0]) == 5
 
 
 def test_fori_loop_with_tensor_bounds_is_a_while_loop():

@@ -76,6 +76,8 @@ EXTRA: dict[str, str] = {
     "Tensor.index_reduce": "1, p[0], y, 'amax'",
     "Tensor.index_reduce_": "1, p[0], y, 'mean'",
     "unravel_index": "i, (5, 5)",
+    "cond": "x.sum() > 0, lambda a, b: a.sin() * b, lambda a, b: a.cos() + b, (x, y)",
+    "while_loop": "lambda n, a: n < 3, lambda n, a: (n + 1, a * 2), (i[0, 0] * 0, x)",
     "Tensor.put": "p[0], y[0]",
     "Tensor.put_": "p, y, accumulate=True",
     "Tensor.put_:unique": "p[0], y[0]",
