@@ -2,23 +2,29 @@
 
 Note [the adjoint of a scan]
 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~
-The forward scan ``(c_T, ys) = scan(body, c_0, xs)`` with consts ``w`` (closed-over values)
-runs in the joint graph with one more stacked output per carry: the carry each iteration
-starts from (``cs[i] = c_i``), the residual of the forward program (``explain().saved`` lists
-it as ``f32[T, ...]``). The backward is one reverse scan whose body is the adjoint of the
-forward body (``adjoint(body)``, made once by the same driver, recursively: a scan in a body
-works), run at ``(w, cs[i], xs[i])`` with the cotangents ``(ct_c, ct_ys[i])``:
+The body of ``(c_T, ys) = scan(body, c_0, xs)`` with consts ``w`` (closed-over values) is
+differentiated once, by the same driver (recursively: a scan in a body works), with respect to
+its float carries and the consts and xs that need gradients; its joint graph is optimized and
+split (passes/split.py) into a forward step ``(w, c_i, x_i) -> (c_i+1, y_i, r_i)`` and a
+backward step ``(r_i, the inputs it reads; ct_c, ct_y_i) -> (dw, dc, dx)``. The forward scan
+runs the forward step and stacks the residuals ``r_i`` (and the carries the backward step
+reads) on a new leading axis: that is what the forward program saves per iteration, and
+``explain().saved`` lists it as ``f32[T, ...]`` values. The backward is one reverse scan of the
+backward step:
 
     ct_c, ct_w = ct_c_T, 0
     for i = T-1 .. 0:                      (0 .. T-1 when the forward ran in reverse)
-        dw, dc, dx = vjp(body)(w, cs[i], xs[i]; ct_c, ct_ys[i])
+        dw, dc, dx = backward_step(r[i], c[i], x[i], w; ct_c, ct_ys[i])
         ct_c, ct_w, ct_xs[i] = dc, ct_w + dw, dx
 
-so the consts' gradients are accumulated in a carry (never a stacked ``[T, *w.shape]``), and
-each iteration recomputes its own forward step from the saved carry (the body's intermediates
-are not saved: one carry per iteration is the memory bound). ``while`` has no adjoint (its
-trip count is unknown until it runs, as in JAX): reverse mode through it raises, naming scan
-and fori_loop with static bounds.
+so the consts' gradients are accumulated in a carry (never a stacked ``[T, *w.shape]``; but
+see Note [batched weight gradients]). With ``checkpoint=True`` the forward step is the body
+itself and only the carries are saved: the backward step is the whole joint graph, which
+recomputes the body's forward from the saved carry (one carry per iteration is the memory).
+``checkpoint=k`` is a scan of segments of ``k`` steps that saves its carry only, whose body is
+a scan saving residuals (frontend/control.py). ``while`` has no adjoint (its trip count is
+known only when it runs, as in JAX): reverse mode through it raises, naming scan and fori_loop
+with static bounds.
 """
 
 from __future__ import annotations
