@@ -15,6 +15,7 @@ from ..runtime import functional
 from ..runtime.dispatch import as_tensor_operand
 from ..runtime.grad_mode import enable_grad
 from ..runtime.tensor import Tensor
+from . import control
 from .replay import run_eqn
 from .tracer import Trace, tracing
 
@@ -49,6 +50,8 @@ class TraceBuilder:
 
     def joint(self, graph: Graph, wrt: Sequence[int]) -> Joint:
         return joint_graph(graph, wrt)  # a loop's body (Note [the adjoint of a scan])
+
+    call = staticmethod(control.call)  # a new equation (a loop's adjoint)
 
 
 class SymbolicHost:

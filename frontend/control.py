@@ -13,8 +13,9 @@ from typing import Any, cast
 
 from ..ir.aval import Aval
 from ..ir.control import TupleAval
+from ..ir.dtypes import float32
 from ..ir.graph import Eqn, Graph, Var
-from ..ir.ops import Op
+from ..ir.ops import GroupOp, Op
 from ..ir.shapes import infer
 from ..runtime import trace_state
 from ..runtime.control_flow import cond_eager, scan_eager, while_eager
@@ -75,6 +76,16 @@ def parts(tup: Tracer) -> Leaves:
     """The parts of a tuple tracer, each read by a ``get`` equation."""
     n = len(tup._var.aval.parts)  # type: ignore[attr-defined]
     return [apply(Op.GET, tup, index=k) for k in range(n)]
+
+
+def call(op: Op, args: list[Any], attrs: dict[str, Any]) -> Any:
+    """``op[attrs](args)`` on tensors, recorded when tracing (the builders' ``call``)."""
+    if op in GroupOp.CONTROL:
+        return run_control(Eqn(op, (), attrs, _PLACEHOLDER), args)
+    return apply(op, *args, **attrs)
+
+
+_PLACEHOLDER = Var(Aval((), float32))  # the output of an equation made only to be run
 
 
 def run_control(e: Eqn, args: list[Any]) -> Any:

@@ -86,6 +86,11 @@ class InlineBuilder:
 
         return joint_graph(graph, wrt)
 
+    def call(self, op: Op, args: list[Any], attrs: dict[str, Any]) -> Any:
+        from .control import call  # a new equation (a loop's adjoint)
+
+        return call(op, args, attrs)
+
     def run(self, eqn: Eqn, args: list[Any]) -> Any:
         active = (
             not eqn.no_grad

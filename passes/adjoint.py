@@ -41,6 +41,9 @@ class Builder(Protocol):
     def joint(self, graph: Graph, wrt: Sequence[int]) -> Joint:
         """The adjoint of a loop's or branch's body, with a fresh builder of this kind."""
 
+    def call(self, op: Any, args: list[Any], attrs: dict[str, Any]) -> Any:
+        """A new equation on the builder's values (a loop's adjoint: a reverse scan)."""
+
 
 @dataclass(frozen=True, eq=False)
 class Region:

@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..ir.aval import Aval
-from ..ir.dtypes import float32
 from ..ir.graph import Atom, Eqn, Graph, Var
 from ..ir.ops import Op
 from .dce import dce
@@ -98,11 +97,8 @@ def scan_plan(e: Eqn, active: Sequence[bool], differentiate: Differentiate) -> S
 
 
 def _call(builder: Any, op: Op, args: list[Any], attrs: dict[str, Any]) -> Any:
-    """``op[attrs](args)`` through the builder (only the op, attrs and no_grad are read)."""
-    return builder.run(Eqn(op, (), attrs, _DUMMY), args)
-
-
-_DUMMY = Var(Aval((), float32))  # the output of an equation made only to be run
+    """A new equation ``op[attrs](args)`` on the builder's values (Builder.call)."""
+    return builder.call(op, args, attrs)
 
 
 def _parts(builder: Any, tup: Any, first: int, count: int) -> list[Any]:

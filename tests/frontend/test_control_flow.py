@@ -390,3 +390,25 @@ def test_nn_recurrent_layers_compile_to_one_scan(mode):
         for T in (4, 40)
     ]
     assert sizes[0] == sizes[1]  # one scan per layer and direction, whatever T
+
+
+@pytest.mark.parametrize("checkpoint", [False, True])
+def test_backward_inside_the_compiled_function(checkpoint):
+    W = adjit.tensor(_params()[1], requires_grad=True)
+
+    def step(h0, xs):
+        h, ys = adjit.scan(
+            lambda h, x: (adjit.tanh(x @ W + h), h.sum()), h0, xs, checkpoint=checkpoint
+        )
+        loss = (h**2).sum() + ys.sum()
+        loss.backward()
+        return loss
+
+    h0, xs = adjit.zeros(2, 4), adjit.tensor(np.random.default_rng(5).standard_normal((5, 2, 4)))
+    xs = xs.to(adjit.float32)
+    want = step(h0, xs)
+    want_g = _np(W.grad)
+    W.grad = None
+    got = adjit.compile(step)(h0, xs)
+    np.testing.assert_allclose(_np(got), _np(want), **F32)
+    np.testing.assert_allclose(_np(W.grad), want_g, **F32)
