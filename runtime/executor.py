@@ -327,6 +327,7 @@ class Executable:
         # is copied (writing into it must not change an argument or the next call's constant)
         self.public = len(graph.outputs) if public is None else public
         self.buffers = Buffers()
+        self._const_ptrs = {v: _ptr(a) for v, a in consts.items()}  # found once
         self._last: list[tuple[np.ndarray, int]] = []
         self._plan: CallPlan | None = None
         self._lock = threading.Lock()
@@ -353,7 +354,7 @@ class Executable:
         g = self.graph
         if len(arrays) != len(g.inputs):
             raise TypeError(f"graph takes {len(g.inputs)} inputs, got {len(arrays)}")
-        env, ptrs = dict(self.consts), {v: _ptr(a) for v, a in self.consts.items()}
+        env, ptrs = dict(self.consts), dict(self._const_ptrs)
         last, fresh = self._last, []
         for i, (v, a) in enumerate(zip(g.inputs, arrays, strict=True)):
             if i < len(last) and last[i][0] is a:  # the same array as last call: known pointer
