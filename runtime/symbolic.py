@@ -25,12 +25,13 @@ import numpy as np
 from ..codegen.jit import CompiledKernel, codegen_error
 from ..ir.aval import Aval
 from ..ir.dtypes import int64
-from ..ir.graph import Eqn, Graph, Var
+from ..ir.graph import Eqn, Graph, Lit, Var
 from ..ir.instantiate import Instantiator
 from ..ir.sizes import SymbolicShapeError, SymbolicSize
 from ..passes.fusion import Extern, Program, fuse
 from ..passes.narrow_sums import widen_narrow_sums
 from ..passes.record import Record
+from ..passes.size_facts import norm
 from .executor import LOOPS, Executable, ExternStep, LoopStep, Step, compile_kernel
 from .kernels import KernelRunner
 
@@ -73,6 +74,10 @@ class SymbolicExecutable:
     ) -> None:
         self.graph, self.program, self.steps = graph, program, steps
         self.options, self.public = options, public
+        # Note [short symbolic rows]: variants by (step, fixed symbols' values); the innermost
+        # loop's extent by step
+        self.special: dict[tuple[int, tuple[tuple[str, int], ...]], Any] = {}
+        self.inner: dict[int, Any] = {}
 
     def __repr__(self) -> str:
         return f"SymbolicExecutable(graph={self.graph!r}, steps={self.steps!r})"
@@ -108,9 +113,11 @@ class SymbolicExecutable:
                 continue
             if isinstance(s, SymbolicStep):
                 k = concrete(s.kernel)
-                k = _with_inputs(k, (*k.inputs, sizes))
-                runner = KernelRunner(s.info.at(values), s.compiled, opts["threshold"])
-                steps.append(_kernel_step(k, runner))
+                info, compiled, symbolic = self._specialized(s, inst) or (s.info, s.compiled, 1)
+                if symbolic:
+                    k = _with_inputs(k, (*k.inputs, sizes))
+                    info = info.at(values)
+                steps.append(_kernel_step(k, KernelRunner(info, compiled, opts["threshold"])))
                 schedule.append(k)
                 continue
             x = concrete(s.step)
@@ -126,6 +133,66 @@ class SymbolicExecutable:
         consts = {v: np.asarray(a, v.aval.dtype.np, order="C") for v, a in graph.consts}
         consts[sizes] = values
         return Executable(graph, Program(graph, schedule), steps, consts, self.public)
+
+    def _specialized(self, s: SymbolicStep, inst: Instantiator) -> tuple[Any, Any, int] | None:
+        """Kernel ``s`` with the symbols of its innermost loop's extent fixed, when that loop is
+        short at these sizes and not the only one (Note [short symbolic rows]): (call
+        information, machine code, whether it still takes the sizes array), compiled once per
+        value; None otherwise."""
+        last = self.inner.get(id(s), False)
+        if last is False:
+            last = self.inner[id(s)] = innermost_extent(s.kernel)
+        if last is None or isinstance(last, int):
+            return None
+        from ..ir.symbolic_shapes import evaluate
+
+        if evaluate(last, inst.values) > SPECIALIZE_BELOW:
+            return None
+        fixed = {x: inst.values[x] for x in last.free_symbols}
+        key = (id(s), tuple(sorted((str(x), v) for x, v in fixed.items())))
+        if key not in self.special:
+            self.special[key] = _compile_special(s.kernel, fixed, self.options["use_vecmath"])
+        return self.special[key]
+
+
+# Note [short symbolic rows]: a loop whose trip count is a run-time value is vectorized for
+# any count (VF x interleave elements per vector iteration, 32 float32 with AVX2, then a scalar
+# remainder), so a row of 10 runs all scalar, where a constant 10 is one vector and two scalar
+# iterations: log_softmax over [4096, s1] at s1 = 10 took 273 us vs 94 us static. A symbolic
+# kernel whose innermost loop runs inside another one (a row kernel's rows, a kernel whose
+# dims do not collapse into one loop) and is at most SPECIALIZE_BELOW long at the instance's
+# sizes gets a variant with that loop's symbols fixed (the others stay run-time values),
+# compiled once per value and kept by the SymbolicExecutable: a class count or a feature
+# width, which rarely change, costs one compile per value; a batch dim that varies is an
+# outer loop or collapses with the others, and costs none.
+SPECIALIZE_BELOW = 128
+
+
+def innermost_extent(k: Any) -> Any:
+    """The trip count of ``k``'s innermost loop when an outer loop runs around it (a row
+    kernel's row length; a kernel's last collapsed dim), else None (one loop does all)."""
+    from ..passes.rows import RowKernel
+
+    if isinstance(k, RowKernel):
+        return k.length
+    from ..codegen.loops import KernelEmitter
+
+    sizes = KernelEmitter(k, True).layout.sizes
+    return sizes[-1] if len(sizes) > 1 else None
+
+
+def _compile_special(k: Any, fixed: dict[Any, int], use_vecmath: bool) -> Any:
+    from ..codegen.extents import has_symbolic_sizes
+    from ..codegen.kernel_cache import kernel_code
+    from ..codegen.symbolic_kernels import symbolic_kernel_code
+
+    special = _Partial(fixed)(k)
+    try:
+        if has_symbolic_sizes(special):
+            return (*symbolic_kernel_code(special, use_vecmath), 1)
+        return (*kernel_code(special, use_vecmath), 0)
+    except (codegen_error(), SymbolicShapeError):
+        return None  # the general kernel serves these sizes
 
 
 def sizes_array(values: dict[Any, int]) -> np.ndarray:
@@ -166,6 +233,47 @@ def _loop_step(e: Eqn, opts: dict[str, Any]) -> Step:
         if isinstance(body, Graph)
     }
     return LoopStep(e, bodies)  # type: ignore[arg-type]
+
+
+class _Partial:
+    """A schedule step with the symbols in ``fixed`` replaced by their values (new Vars and
+    equations; the other symbols stay)."""
+
+    def __init__(self, fixed: dict[Any, int]) -> None:
+        import sympy
+
+        self.fixed = {x: sympy.Integer(v) for x, v in fixed.items()}
+        self.memo: dict[int, Any] = {}
+
+    def size(self, n: Any) -> Any:
+        return n.env.wrap(n.env.simplify(n.expr).xreplace(self.fixed))
+
+    def __call__(self, x: Any) -> Any:
+        if isinstance(x, Var | Eqn):
+            got = self.memo.get(id(x))
+            if got is None:
+                if isinstance(x, Var):
+                    a = x.aval
+                    got = Var(Aval(self(a.shape), a.dtype, a.weak), x.hint)
+                else:
+                    got = Eqn(x.op, self(x.inputs), self(x.attrs), self(x.out), x.loc, x.no_grad)
+                self.memo[id(x)] = got
+            return got
+        if isinstance(x, Lit):
+            return Lit(self(x.value), x.aval) if isinstance(x.value, SymbolicSize) else x
+        if isinstance(x, SymbolicSize):
+            return self.size(x)
+        if isinstance(x, tuple):
+            return tuple(self(v) for v in x)
+        if isinstance(x, list):
+            return [self(v) for v in x]
+        if isinstance(x, dict):
+            return {self(k): self(v) for k, v in x.items()}
+        if isinstance(x, Record):
+            return type(x)(*(self(getattr(x, n)) for n in x.FIELDS))
+        if hasattr(x, "free_symbols"):  # a normalized size (a sympy expression)
+            return norm(x.xreplace(self.fixed))
+        return x
 
 
 class _Concrete:

@@ -15,7 +15,7 @@ from adjit.ir.instantiate import Instantiator
 from adjit.ir.interpreter import interpret
 from adjit.ir.ops import Op
 from adjit.ir.symbolic_shapes import ShapeEnv, evaluate
-from adjit.runtime import workers
+from adjit.runtime import symbolic, workers
 from adjit.runtime.executor import Executable, KernelStep, compile_program
 from adjit.runtime.symbolic import SymbolicExecutable
 from adjit.runtime.trampoline import program_call
@@ -99,6 +99,13 @@ def run_sizes(
         check(got, static, ref, arrays)
         before = _compiles()  # (the static program compiled its own kernels)
     return sx, executables
+
+
+@pytest.fixture(autouse=True)
+def general_kernels_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The general kernel at every size (Note [short symbolic rows]'s variants are tested in
+    test_short_rows_are_specialized_once_per_length)."""
+    monkeypatch.setattr(symbolic, "SPECIALIZE_BELOW", 0)
 
 
 def bit_exact(
@@ -325,3 +332,33 @@ def test_kernels_the_symbolic_code_generator_refuses_compile_per_size(
         gi = inst.graph(g)
         arrays = _arrays(gi, rng)
         np.testing.assert_array_equal(sx.at(inst)(arrays)[0], compile_program(gi)(arrays)[0])
+
+
+def test_short_rows_are_specialized_once_per_length(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Note [short symbolic rows]: a row kernel whose row length is short at an instance's sizes
+    runs a variant with the length fixed (rows still symbolic), compiled once per length."""
+    monkeypatch.setattr(symbolic, "SPECIALIZE_BELOW", 128)
+    b = G(4, 10)
+    s0, s1 = b.s
+    x = b.input(s0, s1)
+    g = b.graph(_softmax(b, x, (s0, s1), log=True))
+    sx = compile_program(g)
+    assert isinstance(sx, SymbolicExecutable)
+    rng = np.random.default_rng(2)
+    counts = []
+    for rows, length in ((3, 10), (700, 10), (5, 10), (6, 7), (9, 7), (4, 1000), (8, 1000)):
+        before = _compiles()
+        inst = Instantiator({s0.expr: rows, s1.expr: length})
+        ex = sx.at(inst)
+        counts.append(_compiles() - before)
+        gi = inst.graph(g)
+        arrays = _arrays(gi, rng)
+        got, static = ex(arrays)[0], compile_program(gi)(arrays)[0]
+        np.testing.assert_allclose(got, static, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(got, interpret(gi, arrays)[0], rtol=1e-5, atol=1e-5)
+        general = all(ex.kernels[n] is c for n, c in sx.kernels.items())
+        assert general == (length == 1000)  # short rows: the variant
+    # one variant for length 10, one for 7 (compiled at their first use, unless the kernel
+    # cache holds them already), none for the long rows (the general kernel)
+    assert counts[1:3] == [0, 0] and counts[4:] == [0, 0, 0]
+    assert len(sx.special) == 2
