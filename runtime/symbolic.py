@@ -32,7 +32,7 @@ from ..passes.fusion import Extern, Program, fuse
 from ..passes.narrow_sums import widen_narrow_sums
 from ..passes.record import Record
 from ..passes.size_facts import norm
-from .executor import LOOPS, Executable, ExternStep, LoopStep, Step, compile_kernel
+from .executor import LOOPS, Executable, ExternStep, Step, compile_kernel
 from .kernels import KernelRunner
 
 
@@ -43,6 +43,9 @@ class SymbolicStep(Record):
     kernel: Any  # a Kernel or RowKernel with symbolic sizes
     info: Any  # codegen.symbolic_kernels.SymbolicKernelInfo
     compiled: CompiledKernel
+
+    def __repr__(self) -> str:
+        return f"SymbolicStep({self.kernel.name}, {self.compiled!r})"
 
 
 class Static(Record):
@@ -218,21 +221,18 @@ def _with_inputs(k: Any, inputs: tuple[Var, ...]) -> Any:
 
 
 def _loop_step(e: Eqn, opts: dict[str, Any]) -> Step:
-    """A loop's bodies compiled at these sizes, as ``compile_program`` does."""
-    from ..passes.pipeline import run_pipeline
+    """A loop's step at these sizes: ``compile_program``'s own, of the loop alone."""
     from .executor import compile_program
 
-    bodies = {
-        name: compile_program(
-            run_pipeline(body)[0],
-            threshold=opts["threshold"],
-            use_vecmath=opts["use_vecmath"],
-            strict=opts["strict"],
-        )
-        for name, body in e.attrs.items()
-        if isinstance(body, Graph)
-    }
-    return LoopStep(e, bodies)  # type: ignore[arg-type]
+    reads = tuple(dict.fromkeys(a for a in e.inputs if isinstance(a, Var)))
+    ex = compile_program(
+        Graph(reads, (e,), (e.out,)),
+        threshold=opts["threshold"],
+        use_vecmath=opts["use_vecmath"],
+        strict=opts["strict"],
+    )
+    (step,) = ex.steps
+    return step
 
 
 class _Partial:

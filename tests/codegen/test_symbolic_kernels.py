@@ -362,3 +362,36 @@ def test_short_rows_are_specialized_once_per_length(monkeypatch: pytest.MonkeyPa
     # cache holds them already), none for the long rows (the general kernel)
     assert counts[1:3] == [0, 0] and counts[4:] == [0, 0, 0]
     assert len(sx.special) == 2
+
+
+def test_a_loop_in_a_symbolic_graph_runs_at_each_size() -> None:
+    """A scan (Note [loops in the IR]) is compiled per size; the kernels around it once."""
+
+    def f(x: Any, h: Any) -> Any:
+        def body(c: Any, xi: Any) -> Any:
+            c = (c * 0.5 + xi).tanh()
+            return c, c.sum()
+
+        c, ys = adjit.scan(body, h, x)
+        return c.sum() + ys.sum()
+
+    cf = adjit.compile(f, dynamic=True)
+    cf(adjit.randn(5, 3, 4), adjit.randn(3, 4))
+    t = cf._templates[0]
+    g = t.inference()
+    sx = compile_program(g)
+    assert isinstance(sx, SymbolicExecutable) and sx.kernels
+    for dims in ((5, 3, 4), (7, 2, 9)):
+        leaves = [dims, dims[1:]]
+        inst = Instantiator(
+            {
+                s: leaves[i][d]
+                for s, (i, d) in zip(t.symbolic.symbols, t.symbolic.where, strict=True)
+            }
+        )
+        gi = inst.graph(g)
+        rng = np.random.default_rng(0)
+        arrays = [rng.standard_normal(v.aval.shape).astype(np.float32) for v in gi.inputs]
+        got = sx.at(inst)(arrays)
+        np.testing.assert_allclose(got[0], interpret(gi, arrays)[0], rtol=1e-5)
+        np.testing.assert_array_equal(got[0], compile_program(gi)(arrays)[0])
