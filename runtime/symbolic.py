@@ -28,7 +28,7 @@ from ..ir.dtypes import int64
 from ..ir.graph import Eqn, Graph, Lit, Var
 from ..ir.instantiate import Instantiator
 from ..ir.sizes import SymbolicShapeError, SymbolicSize
-from ..passes.fusion import Extern, Program, fuse
+from ..passes.fusion import Extern, Kernel, Program, fuse
 from ..passes.narrow_sums import widen_narrow_sums
 from ..passes.record import Record
 from ..passes.size_facts import norm
@@ -115,10 +115,9 @@ class SymbolicExecutable:
                 schedule.append(s.kernel)
                 continue
             if isinstance(s, SymbolicStep):
-                k = concrete(s.kernel)
                 info, compiled, symbolic = self._specialized(s, inst) or (s.info, s.compiled, 1)
+                k = concrete.step_kernel(s.kernel, (sizes,) if symbolic else ())
                 if symbolic:
-                    k = _with_inputs(k, (*k.inputs, sizes))
                     info = info.at(values)
                 steps.append(_kernel_step(k, KernelRunner(info, compiled, opts["threshold"])))
                 schedule.append(k)
@@ -215,11 +214,6 @@ def _kernel_step(k: Any, runner: KernelRunner) -> Step:
     return KernelStep(k, runner)
 
 
-def _with_inputs(k: Any, inputs: tuple[Var, ...]) -> Any:
-    values = [inputs if n == "inputs" else getattr(k, n) for n in k.FIELDS]
-    return type(k)(*values)
-
-
 def _loop_step(e: Eqn, opts: dict[str, Any]) -> Step:
     """A loop's step at these sizes: ``compile_program``'s own, of the loop alone."""
     from .executor import compile_program
@@ -282,6 +276,18 @@ class _Concrete:
 
     def __init__(self, inst: Instantiator, eqns: dict[int, Eqn]) -> None:
         self.inst, self.eqns = inst, eqns
+
+    def step_kernel(self, k: Any, extra: tuple[Var, ...]) -> Kernel:
+        """What a compiled step needs of kernel ``k`` (a Kernel or RowKernel) at these sizes: a
+        Kernel of its name, shape, buffers (``extra`` inputs last) and equations."""
+        var = self.inst.var
+        return Kernel(
+            k.name,
+            self(k.shape),
+            (*(var(v) for v in k.inputs), *extra),
+            tuple(var(v) for v in k.outputs),
+            tuple(self(e) for e in k.eqns),
+        )
 
     def __call__(self, x: Any) -> Any:
         if isinstance(x, Var):
