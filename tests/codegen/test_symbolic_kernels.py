@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -139,6 +140,8 @@ def test_elementwise_chain_one_compile_many_sizes() -> None:
     g = b.graph(w, u)
     sx, exs = run_sizes(g, [{s0: n} for n in SIZES_1], bit_exact)
     assert len(sx.kernels) == 1
+    (code,) = sx.kernels.values()
+    assert re.search(r"<\d+ x float>", code.optimized_ir)  # a run-time trip count vectorizes
     step = next(s for s in exs[-1].steps if isinstance(s, KernelStep))
     if workers.num_threads() > 1:  # 2^18 elements x 6 equations: split across threads
         assert len(step.runner.ranges) > 1
