@@ -12,6 +12,7 @@ import numpy as np
 from ..codegen.jit import CompiledKernel, codegen_error
 from ..codegen.kernel_cache import kernel_code
 from ..ir import windows
+from ..ir.aval import Aval
 from ..ir.checks import CHECK_ERRORS
 from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 from ..ir.instantiate import is_symbolic_graph
@@ -214,15 +215,16 @@ class LoopStep(Record):
     """A loop or branch (Note [loops in the IR]): each body optimized and compiled once, then
     run per iteration on the carries; a scan's ys go into stacked buffers made up front."""
 
-    __slots__ = FIELDS = ("eqn", "programs", "hoisted", "pre")
+    __slots__ = FIELDS = ("eqn", "programs", "hoisted", "pre", "stacked")
     eqn: Eqn
     programs: dict[str, Executable]
     hoisted: list[tuple[int, int]]  # scan: products made before the loop (passes/loops.py)
     pre: Executable | None  # scan: its invariants, computed before the loop (passes/loops.py)
+    stacked: list[Var]  # scan: its stacked ys, as values of the buffer pool (Note [buffer reuse])
 
     def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
         e = self.eqn
-        env[e.out] = LOOPS[e.op](self, [_read(a, env) for a in e.inputs])  # type: ignore[assignment]
+        env[e.out] = LOOPS[e.op](self, [_read(a, env) for a in e.inputs], bufs)  # type: ignore[assignment]
 
 
 def _operands(step: LoopStep, args: list[np.ndarray]) -> list[np.ndarray]:
@@ -237,7 +239,7 @@ def _addresses(vs: Sequence[Var], arrays: Sequence[np.ndarray]) -> dict[Var, int
     return {v: _ptr(a) for v, a in zip(vs, arrays, strict=True) if a.flags.c_contiguous}
 
 
-def _scan(step: LoopStep, args: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+def _scan(step: LoopStep, args: list[np.ndarray], bufs: Buffers) -> tuple[np.ndarray, ...]:
     """Note [loop overhead]: per iteration, the body's steps and little else: the addresses
     of the consts are found once, a slice's is its array's plus ``i`` strides, a carry's is
     where the body wrote it (a kernel's or BLAS's buffer)."""
@@ -251,7 +253,7 @@ def _scan(step: LoopStep, args: list[np.ndarray]) -> tuple[np.ndarray, ...]:
         consts = consts + [_contiguous(v) for v in step.pre.run_body(consts, {})[0]]
         args = [*consts, *carry]
         k = len(consts)
-    ys = [np.empty((n, *o.aval.shape), o.aval.dtype.np) for o in outs[c:]]
+    ys = [bufs.get(v)[0] for v in step.stacked]
     known = _addresses(ins[: k + c], args[: k + c])
     slices = [
         (v, _ptr(x), x.strides[0])
@@ -275,7 +277,7 @@ def _scan(step: LoopStep, args: list[np.ndarray]) -> tuple[np.ndarray, ...]:
     return (*carry, *ys)
 
 
-def _while(step: LoopStep, args: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+def _while(step: LoopStep, args: list[np.ndarray], bufs: Buffers) -> tuple[np.ndarray, ...]:
     a, test, body = step.eqn.attrs, step.programs["cond"].run_body, step.programs["body"].run_body
     nc, nb = a["n_cond"], a["n_body"]
     args = _operands(step, args)
@@ -285,12 +287,12 @@ def _while(step: LoopStep, args: list[np.ndarray]) -> tuple[np.ndarray, ...]:
     return tuple(carry)
 
 
-def _cond(step: LoopStep, args: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+def _cond(step: LoopStep, args: list[np.ndarray], bufs: Buffers) -> tuple[np.ndarray, ...]:
     branch = step.programs["true_fn" if args[0].reshape(()) else "false_fn"]
     return tuple(branch.run_body(_operands(step, args)[1:], {})[0])
 
 
-LOOPS: dict[Op, Callable[[LoopStep, list[np.ndarray]], tuple[np.ndarray, ...]]] = {
+LOOPS: dict[Op, Callable[[LoopStep, list[np.ndarray], Buffers], tuple[np.ndarray, ...]]] = {
     Op.SCAN: _scan,
     Op.WHILE: _while,
     Op.COND: _cond,
@@ -487,7 +489,12 @@ def compile_program(
                 for name, body in attrs.items()
                 if isinstance(body, Graph)
             }
-            steps.append(LoopStep(s.eqn, bodies, hoisted, pre))
+            stacked = []
+            if s.eqn.op is Op.SCAN:
+                n, c = s.eqn.attrs["length"], s.eqn.attrs["n_carry"]
+                ys = attrs["body"].outputs[c:]
+                stacked = [Var(Aval((n, *y.aval.shape), y.aval.dtype)) for y in ys]
+            steps.append(LoopStep(s.eqn, bodies, hoisted, pre, stacked))
         else:
             steps.append(ExternStep(s.eqn))
     # (np.ascontiguousarray would make a 0-d constant 1-d: a compiled 0-d output came back (1,))
