@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from math import prod
 from typing import Any
 
-from ..ir.graph import Graph
+from ..ir.aval import Aval
+from ..ir.graph import Graph, Var
+from ..ir.ops import Op
 from ..ir.printer import _Namer, format_eqn, print_graph
 from ..ir.pysource import to_python
 from ..runtime.grad_mode import is_grad_enabled
@@ -144,6 +146,24 @@ class Explanation:
         ]
 
     @property
+    def saved_per_iteration(self) -> list[tuple[str, int, str]]:
+        """The residuals a scan stacks, one slice per iteration (Note [the adjoint of a
+        scan]): (one iteration's value, iterations, the scan's source line)."""
+        if not self.plan:
+            return []
+        made = {e.out: e for e in self.plan.split.forward.eqns}
+        found = []
+        for v in self.plan.split.residuals:
+            get = made.get(v)
+            if get is None or get.op is not Op.GET or not isinstance(get.inputs[0], Var):
+                continue
+            loop = made.get(get.inputs[0])
+            if loop and loop.op is Op.SCAN and get.attrs["index"] >= loop.attrs["n_carry"]:
+                step = Aval(v.aval.shape[1:], v.aval.dtype)
+                found.append((str(step), loop.attrs["length"], loop.loc or "?"))
+        return found
+
+    @property
     def recomputed(self) -> list[str]:
         return self.plan.split.recomputed if self.plan else []
 
@@ -225,6 +245,8 @@ class Explanation:
         assert self.plan is not None
         pruned = "\n".join(f"{eqn}   <- {why}" for eqn, why in self.pruned) or "(nothing)"
         saved = "\n".join(f"{aval}: {n} bytes" for aval, n in self.saved) or "(nothing)"
+        for step, n, loc in self.saved_per_iteration:
+            saved += f"\n  per iteration of the scan at {loc}: {step} x {n} iterations"
         total = sum(n for _, n in self.saved)
         lines, before = [], str(self.adjoint)
         for name, seconds, g in self.passes:

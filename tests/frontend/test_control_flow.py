@@ -123,6 +123,10 @@ def test_explain_saved_per_iteration():
     assert ("f32[2,2,4]", 2 * 2 * 4 * 4) in saved(4)  # a carry every 4 steps
     assert carries not in saved(4)
     assert any(a.startswith("f32[8,") for a, _ in saved(False))  # the body's residuals
+    fn = lambda h, xs: _rnn_scan(adjit, W, U, b, h, xs, checkpoint=True)  # noqa: E731
+    ex = adjit.explain(fn, h0, xs)
+    assert ("f32[2,4]", 8, ex.saved_per_iteration[0][2]) in ex.saved_per_iteration
+    assert "per iteration of the scan at" in str(ex)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
