@@ -398,3 +398,29 @@ def test_a_loop_in_a_symbolic_graph_runs_at_each_size() -> None:
         got = sx.at(inst)(arrays)
         np.testing.assert_allclose(got[0], interpret(gi, arrays)[0], rtol=1e-5)
         np.testing.assert_array_equal(got[0], compile_program(gi)(arrays)[0])
+
+
+@pytest.mark.parametrize("axes", [(0, 2), (1,), (2,), (0,)])
+def test_broadcasts_across_two_symbols_and_reductions(axes: tuple[int, ...]) -> None:
+    """Operands broadcast along symbolic and static dims (strides that do not collapse),
+    reduced along symbolic and static axes with keepdim."""
+    b = G(3, 5)
+    s0, s1 = b.s
+    full = (s0, 3, s1)
+    x, y, z = b.input(*full), b.input(1, 3, 1), b.input(s1)
+    w = b(Op.ADD, b(Op.MUL, x, y, shape=full), z, shape=full)
+    kept = tuple(1 if d in axes else n for d, n in enumerate(full))
+    e = b(Op.EXP, b(Op.TANH, w, shape=full), shape=full)  # terms in [1/e, e]
+    r = b(Op.SUM, e, shape=kept, axes=axes, keepdim=True)
+    m = b(Op.AMAX, w, shape=kept, axes=axes, keepdim=True)
+    g = b.graph(w, r, m)
+
+    def close(got: Any, static: Any, ref: Any, arrays: Any) -> None:
+        bit_exact(got[:1] + got[2:], static[:1] + static[2:], ref[:1] + ref[2:], None)
+        scale = float(np.exp(np.tanh(ref[0].astype(np.float64))).sum())  # A: sum of the terms
+        assert np.isfinite(scale)
+        np.testing.assert_allclose(got[1], static[1], rtol=0, atol=SUM_BOUND * scale)
+        np.testing.assert_allclose(got[1], ref[1], rtol=0, atol=SUM_BOUND * scale)
+
+    sizes = [{s0: m, s1: n} for m, n in ((2, 2), (3, 7), (40, 1030), (1030, 40))]
+    run_sizes(g, sizes, close)
