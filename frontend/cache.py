@@ -24,6 +24,8 @@ V = TypeVar("V")
 #   - per process, ``config.loaded_kernel_limit`` loaded kernels (default 4096): past it the
 #     least recently used specializations of any compiled function are evicted until the
 #     count is back under it (or nothing but the newest one is left).
+# A function with graph breaks (segment mode) keeps its segments' compiled plans in an LRU of
+# SEGMENTS_PER_ENTRY times its cache_size_limit.
 # Evicting an entry removes it from every table of its function that points at it (fast-key
 # table, prepared trampolines, the hot trampoline), so it can never run again; its kernels are
 # unloaded once nothing else holds them (Note [unloading kernels] in codegen/jit.py): a call
@@ -38,6 +40,7 @@ V = TypeVar("V")
 # entry's, so the hot entry is always the most recently touched one: the recency order is exact.
 
 DEFAULT_CACHE_SIZE_LIMIT = 64
+SEGMENTS_PER_ENTRY = 8  # a function with graph breaks keeps this many segment plans per entry
 DEFAULT_LOADED_KERNEL_LIMIT = 4096
 
 
@@ -76,13 +79,14 @@ class LRU(MutableMapping[K, V], Generic[K, V]):
     def __init__(
         self,
         limit: Callable[[], int | None],
-        on_evict: Callable[[K, V], None],
-        lock: threading.RLock,
+        on_evict: Callable[[K, V], None] = lambda key, value: None,
+        lock: threading.RLock | None = None,
     ) -> None:
         self._values: OrderedDict[K, V] = OrderedDict()  # least recently used first
         self._used: dict[K, int] = {}  # key -> its last use's stamp
         self._keys: dict[int, K] = {}  # id(value) -> its key (values are unique objects)
-        self.limit, self.on_evict, self.lock = limit, on_evict, lock
+        self.limit, self.on_evict = limit, on_evict
+        self.lock = lock if lock is not None else threading.RLock()
         self.evictions = 0
         _CACHES.add(self)
 

@@ -274,3 +274,32 @@ def test_reset_clears_every_table_and_unloads_the_kernels() -> None:
     assert f._hot is None and f.trace_count == 0
     assert all(r() is None for r in refs)
     assert close(f(x_of(25)), x_of(25).log1p() * 2) and f.trace_count == 1
+
+
+def test_segment_plans_of_a_function_with_graph_breaks_are_bounded() -> None:
+    from adjit.frontend.cache import SEGMENTS_PER_ENTRY
+
+    seen: list[float] = []
+
+    def g(x: adjit.Tensor) -> adjit.Tensor:
+        y = (x * 2).exp()
+        seen.append(y.sum().item())  # a graph break
+        return y - 1
+
+    f = compiled(g, limit=1)
+    for n in range(2, 2 + 4 * SEGMENTS_PER_ENTRY):
+        x = x_of(n)
+        assert close(f(x), (x * 2).exp() - 1)
+        assert close(f(x), (x * 2).exp() - 1)
+    assert 0 < len(f._segments) <= SEGMENTS_PER_ENTRY
+    assert len(f._entries) == 1
+
+
+def test_every_dynamic_policy_gives_right_answers_under_eviction() -> None:
+    for dynamic in (None, True, False):
+        f = adjit.compile(lambda x: (x * 0.5).sigmoid() + x, dynamic=dynamic)
+        f.cache_size_limit = 2
+        for n in (3, 4, 5, 3, 6, 4, 7, 3):
+            x = x_of(n)
+            assert close(f(x), (x * 0.5).sigmoid() + x)
+        assert len(f._entries) <= 2
