@@ -21,7 +21,7 @@ from ..runtime.trampoline import MISS
 from . import guards
 from .backends import BACKENDS, Runner, default_backend, make_runner
 from .breaks import SegmentTrace, Session, lift_literals, structure_key
-from .cache import LRU, config
+from .cache import LRU, SEGMENTS_PER_ENTRY, config
 from .compiled_node import CompiledFunctionBackward, node_type
 from .plans import TrainPlan, inference_graph, train_plan
 from .prepared import Trampoline, compiled_call
@@ -177,7 +177,8 @@ class CompiledFunction:
         self.fullgraph = fullgraph  # a graph break is an error (Note [graph breaks])
         self.recompile_limit, self.name = recompile_limit, name
         _ALL.add(self)  # adjit.compiler.reset() clears every cache
-        self._segments: dict[tuple, Entry] = {}  # segment structure -> its compiled plans
+        # segment structure -> its compiled plans (Note [bounded compile caches] in cache.py)
+        self._segments: LRU[tuple, Entry] = LRU(self._segment_limit)
         self._module_memo: dict[tuple, Any] = {}  # Note [module call templates]
         self._numbers: dict[tuple, tuple] = {}  # segment structure -> last call's numbers
         self._dynamic: dict[tuple, frozenset[int]] = {}  # ... -> the ones made inputs
@@ -256,6 +257,10 @@ class CompiledFunction:
     def _cache_limit(self) -> int | None:
         limit = self.cache_size_limit
         return limit if limit is not None else config.cache_size_limit
+
+    def _segment_limit(self) -> int | None:
+        limit = self._cache_limit()
+        return None if limit is None else limit * SEGMENTS_PER_ENTRY
 
     def _evicted(self, sig: tuple, entry: Entry) -> None:
         """Drop an evicted entry (and any other not cached any more) from every table that
@@ -436,6 +441,7 @@ class CompiledFunction:
             self._segments[key] = entry
         else:
             entry.plans = cached.plans
+            self._segments.touch(cached)
         entry.sig = key
         return entry, extra
 
