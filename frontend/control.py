@@ -19,7 +19,7 @@ from ..ir.ops import GroupOp, Op
 from ..ir.shapes import infer
 from ..runtime import trace_state
 from ..runtime.control_flow import cond_eager, scan_eager, while_eager
-from ..runtime.creation import as_tensor
+from ..runtime.creation import as_tensor, zeros
 from ..runtime.dispatch import apply
 from ..runtime.grad_mode import is_grad_enabled
 from ..runtime.ops_movement import cat
@@ -247,6 +247,10 @@ def scan(
         y_spec[:] = [spec]
         return new_leaves, y_leaves
 
+    if trace_state.current() is None and n == 0:  # the ys' shapes: the body traced once
+        body, _ = _body(step, init_leaves, xs_leaves)
+        ys = [zeros(0, *o.aval.shape, dtype=o.aval.dtype) for o in body.outputs[len(init_leaves) :]]
+        return init, _ys(y_spec[0], ys)
     if trace_state.current() is None:
         carry, ys = scan_eager(step, init_leaves, xs_leaves, n, bool(reverse))
         return unflatten(init_spec, carry), _ys(y_spec[0], ys)
@@ -265,14 +269,18 @@ def _traced(
 ) -> tuple[Leaves, Leaves]:
     """One scan equation: ``step`` traced once into its body."""
     c = len(init)
-    avals = [_aval(t) for t in init] + [Aval(tuple(x.shape[1:]), x.dtype) for x in xs]
-    body, closed = trace_body(
-        lambda ins: [*(r := step(ins[:c], ins[c:]))[0], *r[1]], avals, "scan's body"
-    )
+    body, closed = _body(step, init, xs)
     attrs: dict[str, Any] = {"body": body, "length": n, "reverse": reverse}
     attrs |= {"n_consts": len(closed), "n_carry": c, "checkpoint": checkpoint}
     out = parts(emit_control(Op.SCAN, [*closed, *init, *xs], attrs))
     return out[:c], out[c:]
+
+
+def _body(step: Step, init: Leaves, xs: Leaves) -> tuple[Graph, Leaves]:
+    """``step`` traced once into a scan body (and the tensors it closes over)."""
+    c = len(init)
+    avals = [_aval(t) for t in init] + [Aval(tuple(x.shape[1:]), x.dtype) for x in xs]
+    return trace_body(lambda ins: [*(r := step(ins[:c], ins[c:]))[0], *r[1]], avals, "scan's body")
 
 
 def _segmented(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .ops_movement import stack
+from .ops_movement import split, squeeze, stack
 from .tensor import Tensor
 
 Leaves = list[Tensor]
@@ -25,14 +25,29 @@ def scan_eager(
     """``step(carry, x) -> (carry, y)`` over ``length`` slices of ``xs`` (last first when
     ``reverse``); the final carry and the ys stacked on a new leading axis."""
     carry, ys = init, []
+    slices = [_steps(x, length) for x in xs]
     for i in range(length - 1, -1, -1) if reverse else range(length):
-        carry, y = step(carry, [x[i] for x in xs])
+        carry, y = step(carry, [s[i] for s in slices])
         ys.append(y)
     if reverse:
         ys.reverse()
-    if not ys:
-        raise NotImplementedError("adjit.scan of length 0 runs only under adjit.compile")
     return carry, [stack([y[k] for y in ys]) for k in range(len(ys[0]))]
+
+
+def _steps(x: Tensor, n: int) -> list[Tensor]:
+    """``x``'s slices along its leading axis; split in halves, recursively, when it needs a
+    gradient (each slice's backward writes a gradient of all of ``x``: O(n log n) work, not
+    O(n^2): Note [slicing a sequence in halves] in adjit/nn/functional_rnn.py)."""
+    if not x.requires_grad:
+        return [x[i] for i in range(n)]  # type: ignore[index]
+    return [squeeze(p, 0) for p in _halves(x, n)]
+
+
+def _halves(x: Tensor, n: int) -> list[Tensor]:
+    if n == 1:
+        return [x]
+    a, b = split(x, [n // 2, n - n // 2], 0)
+    return _halves(a, n // 2) + _halves(b, n - n // 2)
 
 
 def while_eager(

@@ -416,3 +416,12 @@ def test_backward_inside_the_compiled_function(checkpoint):
     got = adjit.compile(step)(h0, xs)
     np.testing.assert_allclose(_np(got), _np(want), **F32)
     np.testing.assert_allclose(_np(W.grad), want_g, **F32)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_scan_of_length_zero(compiled):
+    def fn(c, xs):
+        return adjit.scan(lambda c, x: (c + x.sum(), x * 2), c, xs)
+
+    c, ys = (adjit.compile(fn) if compiled else fn)(adjit.tensor(1.5), adjit.zeros(0, 3))
+    assert float(c) == 1.5 and tuple(ys.shape) == (0, 3) and ys.dtype is adjit.float32
