@@ -52,6 +52,7 @@ from .aval import Aval
 from .dtypes import bool_, float32
 from .errors import ShapeError
 from .graph import Graph
+from .ops import GroupOp
 
 
 @dataclass(frozen=True)
@@ -182,3 +183,14 @@ def get_reference(t: Any, *, index: int) -> np.ndarray:
 def bodies(attrs: dict[str, Any]) -> list[Graph]:
     """The sub-graphs of a control equation's attrs (for passes that recurse into them)."""
     return [v for v in attrs.values() if isinstance(v, Graph)]
+
+
+def has_effects(attrs: dict[str, Any]) -> bool:
+    """Whether a control equation's bodies draw random numbers (at any depth): it must run
+    even when nothing reads its value, as a draw must (Note [random numbers in compiled
+    code])."""
+    return any(
+        e.op in GroupOp.EFFECTS or (e.op in GroupOp.TUPLED and has_effects(e.attrs))
+        for g in bodies(attrs)
+        for e in g.eqns
+    )

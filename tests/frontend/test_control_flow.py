@@ -425,3 +425,16 @@ def test_scan_of_length_zero(compiled):
 
     c, ys = (adjit.compile(fn) if compiled else fn)(adjit.tensor(1.5), adjit.zeros(0, 3))
     assert float(c) == 1.5 and tuple(ys.shape) == (0, 3) and ys.dtype is adjit.float32
+
+
+def test_dead_ys_leave_the_scan():
+    def fn(h, xs):
+        h, (ys, zs) = adjit.scan(lambda h, x: (h + x, (h.sin(), h.cos())), h, xs)
+        return h, zs
+
+    ex = adjit.explain(fn, adjit.zeros(2), adjit.ones(3, 2))
+    (loop,) = [e for e in ex.inference.eqns if e.op.name == "SCAN"]
+    body = str(loop.attrs["body"])
+    assert "cos" in body and "sin" not in body  # ys is read by nobody
+    h, zs = adjit.compile(fn)(adjit.zeros(2), adjit.ones(3, 2))
+    np.testing.assert_allclose(_np(zs), np.cos([[0, 0], [1, 1], [2, 2]]), rtol=1e-6)
