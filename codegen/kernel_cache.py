@@ -29,8 +29,10 @@ from ..ir.aval import Aval
 from ..ir.dtypes import DType
 from ..ir.graph import Atom, Eqn, Lit, Var
 from ..ir.ops import Op
+from ..ir.sizes import SymbolicSize
 from ..passes.fusion import Kernel
 from ..passes.record import Record, ValueRecord
+from ..passes.size_facts import norm
 from .cache_store import STATS
 from .jit import CompiledKernel, cached
 
@@ -86,11 +88,17 @@ def exact(value: Any) -> str:
         return "(" + ",".join(map(exact, value)) + ")"
     if isinstance(value, frozenset | set):
         return "{" + ",".join(sorted(map(exact, value))) + "}"
+    if isinstance(value, SymbolicSize):  # its expression (its repr is the traced example's)
+        return f"size:{norm(value)}"
     return f"{type(value).__name__}:{value!r}"
 
 
+def _size(n: Any) -> str:
+    return str(n) if isinstance(n, int) else str(norm(n))
+
+
 def _aval(a: Aval) -> str:
-    return f"{a.dtype.name}{list(a.shape)}{'w' if a.weak else ''}"
+    return f"{a.dtype.name}[{', '.join(map(_size, a.shape))}]{'w' if a.weak else ''}"
 
 
 class _Describer:

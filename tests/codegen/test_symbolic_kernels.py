@@ -424,3 +424,23 @@ def test_broadcasts_across_two_symbols_and_reductions(axes: tuple[int, ...]) -> 
 
     sizes = [{s0: m, s1: n} for m, n in ((2, 2), (3, 7), (40, 1030), (1030, 40))]
     run_sizes(g, sizes, close)
+
+
+def test_kernels_are_keyed_by_expressions_not_traced_sizes() -> None:
+    """Two kernels whose sizes agree at the traced example (s0*s1 and 2*s1 are both 12 at
+    s0 = 2, s1 = 6; a SymInt prints as its example) are different kernels."""
+    outs = []
+    for make in (lambda s0, s1: s0 * s1, lambda s0, s1: 2 * s1):
+        b = G(2, 6)
+        s0, s1 = b.s
+        x = b.input(s0)
+        size = make(s0, s1)
+        assert size.hint == 12
+        y = b(Op.MUL, x, Lit(size, Aval((), int64, weak=True)), shape=(s0,))
+        g = b.graph(y)
+        sx = compile_program(g)
+        assert isinstance(sx, SymbolicExecutable)
+        inst = Instantiator({s0.expr: 3, s1.expr: 6})
+        outs.append(sx.at(inst)([np.ones(3, np.float32)])[0])
+    np.testing.assert_array_equal(outs[0], [18, 18, 18])
+    np.testing.assert_array_equal(outs[1], [12, 12, 12])
