@@ -21,10 +21,11 @@ so the consts' gradients are accumulated in a carry (never a stacked ``[T, *w.sh
 see Note [batched weight gradients]). With ``checkpoint=True`` the forward step is the body
 itself and only the carries are saved: the backward step is the whole joint graph, which
 recomputes the body's forward from the saved carry (one carry per iteration is the memory).
-``checkpoint=k`` is a scan of segments of ``k`` steps that saves its carry only, whose body is
-a scan saving residuals (frontend/control.py). ``while`` has no adjoint (its trip count is
-known only when it runs, as in JAX): reverse mode through it raises, naming scan and fori_loop
-with static bounds.
+(A body that draws random numbers is never recomputed: its draws are residuals, whatever
+``checkpoint`` says.) ``checkpoint=k`` is a scan of segments of ``k`` steps that saves its
+carry only, whose body is a scan saving residuals (frontend/control.py). ``while`` has no
+adjoint (its trip count is known only when it runs, as in JAX): reverse mode through it
+raises, naming scan and fori_loop with static bounds.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..ir.aval import Aval
+from ..ir.control import has_effects
 from ..ir.graph import Atom, Eqn, Graph, Var
 from ..ir.ops import Op
 from .dce import dce
@@ -79,7 +81,8 @@ def scan_plan(e: Eqn, active: Sequence[bool], differentiate: Differentiate) -> S
     wrt = tuple(i for i in range(n_in) if _floating(ins[i].aval) and (k <= i < k + c or active[i]))
     joint = differentiate(body, wrt)
     n_fwd = len(joint.graph.inputs) - len(joint.cotangent_of)
-    if e.attrs["checkpoint"]:
+    # a body that draws is never recomputed: its draws would differ (they are residuals)
+    if e.attrs["checkpoint"] and not has_effects(e.attrs):
         backward = joint.graph.replace(outputs=joint.graph.outputs[joint.n_outputs :])
         forward, n_res, reads = body, 0, tuple(range(n_in))
         fwd_ins = body.inputs
@@ -194,7 +197,13 @@ def scan_vjp(
         )
     )
     if len(tup._var.aval.parts) == c + n_y:  # the forward as traced, not ``saving``
-        tup = _call(builder, Op.SCAN, args, plan.saving.attrs)  # (InlineBuilder): run it again
+        if has_effects(a):  # (InlineBuilder: backward() inside a compiled function)
+            raise NotImplementedError(
+                "backward() inside adjit.compile through a scan whose body draws random "
+                "numbers would draw them again; use adjit.grad / value_and_grad, or call "
+                "backward() outside the compiled function"
+            )
+        tup = _call(builder, Op.SCAN, args, plan.saving.attrs)  # run it again
     stacked = _parts(builder, tup, c + n_y, n_res + len(carries_read))
     outer = [*stacked, *(args[m] for m in xs_read)]  # the slices' stacked values
     seeds = [g[i] if i in g else builder.zeros(outs[i]) for i in d_carry]

@@ -438,3 +438,23 @@ def test_dead_ys_leave_the_scan():
     assert "cos" in body and "sin" not in body  # ys is read by nobody
     h, zs = adjit.compile(fn)(adjit.zeros(2), adjit.ones(3, 2))
     np.testing.assert_allclose(_np(zs), np.cos([[0, 0], [1, 1], [2, 2]]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("checkpoint", [False, True, 2])
+def test_draws_in_a_body_are_never_redrawn(checkpoint):
+    w = adjit.tensor([0.5, 2.0], requires_grad=True)
+
+    def loss(h, xs):
+        step = lambda h, x: (adjit.tanh(h * w + x * adjit.rand(2)), h)  # noqa: E731
+        h, ys = adjit.scan(step, h, xs, checkpoint=checkpoint)
+        return (h * h).sum() + ys.sum()
+
+    adjit.manual_seed(0)
+    want = loss(adjit.zeros(2), adjit.ones(5, 2))
+    want.backward()
+    want_g, w.grad = _np(w.grad), None
+    adjit.manual_seed(0)
+    got = adjit.compile(loss)(adjit.zeros(2), adjit.ones(5, 2))
+    got.backward()
+    np.testing.assert_allclose(_np(got), _np(want), **F32)
+    np.testing.assert_allclose(_np(w.grad), want_g, **F32)
