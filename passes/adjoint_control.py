@@ -274,6 +274,12 @@ def cond_vjp(
 ) -> list[Any]:
     """A cond of the branches' VJPs: both take ``(operands.., cotangents of the outputs..)``
     and give the operands' cotangents (zeros where a branch does not reach one)."""
+    if has_effects(e.attrs):  # the branch VJPs recompute the branch: it would draw again
+        raise NotImplementedError(
+            "adjit.cond: differentiating a branch that draws random numbers is not supported "
+            "yet (its backward would draw them again); draw outside the cond and pass the "
+            "sample in its operands"
+        )
     branches: list[Graph] = [e.attrs["true_fn"], e.attrs["false_fn"]]
     ins = branches[0].inputs
     wrt = [i for i in range(len(ins)) if needs[1 + i] and _floating(ins[i].aval)]

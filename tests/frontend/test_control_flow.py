@@ -458,3 +458,14 @@ def test_draws_in_a_body_are_never_redrawn(checkpoint):
     got.backward()
     np.testing.assert_allclose(_np(got), _np(want), **F32)
     np.testing.assert_allclose(_np(w.grad), want_g, **F32)
+
+
+def test_cond_with_draws_refuses_reverse_mode():
+    x = adjit.tensor([0.5, -1.0], requires_grad=True)
+
+    def loss(x):
+        noisy = lambda x: x * adjit.rand(2)  # noqa: E731
+        return adjit.cond(x.sum() > 0, noisy, lambda x: x * 2.0, (x,)).sum()
+
+    with pytest.raises(NotImplementedError, match="draws random numbers"):
+        adjit.compile(loss)(x).backward()
