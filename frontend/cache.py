@@ -54,17 +54,22 @@ class Config:
     def __setattr__(self, name: str, value: Any) -> None:
         if name not in ("cache_size_limit", "loaded_kernel_limit"):
             raise AttributeError(f"adjit.compiler.config has no setting {name!r}")
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            raise TypeError(f"{name} must be a positive int or None, got {value!r}")
-        if value is not None and value < 1:
-            raise ValueError(f"{name} must be at least 1, got {value}")
-        object.__setattr__(self, name, value)
+        object.__setattr__(self, name, check_limit(name, value))
 
     def __repr__(self) -> str:
         return (
             f"adjit.compiler.config(cache_size_limit={self.cache_size_limit}, "
             f"loaded_kernel_limit={self.loaded_kernel_limit})"
         )
+
+
+def check_limit(name: str, value: Any) -> int | None:
+    """``value`` if it is a valid bound (a positive int, or None: unbounded), else raise."""
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise TypeError(f"{name} must be a positive int or None, got {value!r}")
+    if value is not None and value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value
 
 
 config = Config()

@@ -6,6 +6,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from .cache import check_limit
 from .compile import CompiledFunction
 
 # Note [torch.compile's arguments in adjit]
@@ -31,6 +32,9 @@ from .compile import CompiledFunction
 #   with a new signature past that many traces run eagerly (fullgraph=True: an error), as
 #   PyTorch; isolate_recompiles: adjit's compiled functions never share caches, so both values
 #   mean the same.
+# cache_size_limit (adjit's own keyword): at most this many specializations kept, the least
+#   recently used evicted (Note [bounded compile caches] in cache.py); None:
+#   adjit.compiler.config.cache_size_limit (64). torch's cache_size_limit is recompile_limit.
 
 BACKENDS = {
     "inductor": "llvm",
@@ -91,6 +95,7 @@ def compile(  # noqa: A001
     isolate_recompiles: bool = False,
     shapes_spec: Any = None,
     fallback: str | None = None,
+    cache_size_limit: int | None = None,
 ) -> Any:
     """Trace ``model`` per signature into graph IR and run it compiled (decorator or call).
 
@@ -119,10 +124,12 @@ def compile(  # noqa: A001
                 isolate_recompiles=isolate_recompiles,
                 shapes_spec=shapes_spec,
                 fallback=fallback,
+                cache_size_limit=cache_size_limit,
             )
 
         return decorate
     check_mode_and_options(mode, options)
+    check_limit("cache_size_limit", cache_size_limit)
     adjit_backend = resolve_backend(backend)
     if shapes_spec is not None:
         raise NotImplementedError("adjit.compile(shapes_spec=...): adjit has no dynamic shapes")
@@ -151,8 +158,9 @@ def compile(  # noqa: A001
             recompile_limit=recompile_limit,
             name=name,
         )
+        inner.cache_size_limit = cache_size_limit
         return OptimizedModule(model, inner)
-    return CompiledFunction(
+    compiled = CompiledFunction(
         model,
         fallback=fallback,
         backend=adjit_backend,
@@ -160,3 +168,5 @@ def compile(  # noqa: A001
         recompile_limit=recompile_limit,
         name=name,
     )
+    compiled.cache_size_limit = cache_size_limit
+    return compiled

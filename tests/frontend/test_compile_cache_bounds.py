@@ -130,9 +130,13 @@ def test_process_wide_cache_size_limit_and_the_per_function_one() -> None:
     assert len(f._entries) == 3 and len(g._entries) == 5
     config.cache_size_limit = None  # unbounded
     h = compiled(lambda x: x * 2 - 1)
+    k = adjit.compile(lambda x: x * 2 - 1, dynamic=False, cache_size_limit=2)  # the keyword
+    m = adjit.compile(adjit.nn.Tanh(), dynamic=False, cache_size_limit=1)  # a module's too
     for n in range(2, 9):
-        h(x_of(n))
-    assert len(h._entries) == 7
+        h(x_of(n)), k(x_of(n)), m(x_of(n))
+    assert len(h._entries) == 7 and len(k._entries) == 2 and len(m._compiled._entries) == 1
+    with pytest.raises(ValueError, match="cache_size_limit must be at least 1, got 0"):
+        adjit.compile(lambda x: x, cache_size_limit=0)
 
 
 def test_recompile_limit_still_runs_new_signatures_eagerly() -> None:

@@ -22,8 +22,9 @@ def test_signature_and_defaults_are_pytorchs() -> None:
         assert ours[name].kind == p.kind, name
         assert ours[name].default == p.default, name
     assert list(ours)[: len(theirs)] == list(theirs)
-    assert set(ours) - set(theirs) == {"fallback"}  # adjit's own, keyword-only
+    assert set(ours) - set(theirs) == {"fallback", "cache_size_limit"}  # adjit's own
     assert ours["fallback"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert ours["cache_size_limit"].kind is inspect.Parameter.KEYWORD_ONLY
 
 
 def _error(lib, **kw):
