@@ -187,6 +187,7 @@ def _hook() -> None:
 
 _CACHES: weakref.WeakSet[LRU[Any, Any]] = weakref.WeakSet()
 _ENFORCING = threading.local()
+_UNCOLLECTED = [False]  # entries were evicted since the last collection this module ran
 
 
 def enforce_kernel_limit(loaded: int) -> None:
@@ -201,13 +202,14 @@ def enforce_kernel_limit(loaded: int) -> None:
 
     _ENFORCING.on = True
     try:
-        collected = False
         while loaded_count() > limit:
-            if not _evict_least_recently_used():
-                if collected:
-                    return
-                gc.collect()  # entries evicted while in reference cycles (grad_fn classes)
-                collected = True
+            if _evict_least_recently_used():
+                _UNCOLLECTED[0] = True
+            elif _UNCOLLECTED[0]:  # what was evicted may sit in reference cycles (grad_fn
+                _UNCOLLECTED[0] = False  # classes): collected once per batch of evictions
+                gc.collect()
+            else:  # the rest is held by live objects (tensors' grad_fns, other callers)
+                return
     finally:
         _ENFORCING.on = False
 

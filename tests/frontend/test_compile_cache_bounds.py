@@ -307,3 +307,21 @@ def test_every_dynamic_policy_gives_right_answers_under_eviction() -> None:
             x = x_of(n)
             assert close(f(x), (x * 0.5).sigmoid() + x)
         assert len(f._entries) <= 2
+
+
+@llvm_only
+def test_kernel_limit_collects_what_evicted_training_entries_leave_in_cycles() -> None:
+    adjit.compiler.reset()
+    f = compiled(lambda x: (x * 1.75).sin().sum())
+    base = jit.loaded_count()
+    f(x_of(30).requires_grad_())  # forward and backward programs; the result dropped
+    per_entry = jit.loaded_count() - base
+    config.loaded_kernel_limit = base + 2 * per_entry
+    gc.disable()  # what eviction frees through grad_fn classes needs the collector it runs
+    try:
+        for n in range(31, 37):
+            f(x_of(n).requires_grad_())
+            assert jit.loaded_count() <= base + 2 * per_entry
+    finally:
+        gc.enable()
+    assert len(f._entries) <= 2
