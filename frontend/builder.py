@@ -15,7 +15,7 @@ from ..runtime import functional
 from ..runtime.dispatch import as_tensor_operand
 from ..runtime.grad_mode import enable_grad
 from ..runtime.tensor import Tensor
-from . import control
+from . import control_trace
 from .replay import run_eqn
 from .tracer import Trace, tracing
 
@@ -51,7 +51,7 @@ class TraceBuilder:
     def joint(self, graph: Graph, wrt: Sequence[int]) -> Joint:
         return joint_graph(graph, wrt)  # a loop's body (Note [the adjoint of a scan])
 
-    call = staticmethod(control.call)  # a new equation (a loop's adjoint)
+    call = staticmethod(control_trace.call)  # a new equation (a loop's adjoint)
 
 
 class SymbolicHost:

@@ -8,119 +8,19 @@ time does not depend on the trip count.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, cast
 
 from ..ir.aval import Aval
-from ..ir.control import TupleAval
-from ..ir.dtypes import float32
-from ..ir.graph import Eqn, Graph, Var
-from ..ir.ops import GroupOp, Op
-from ..ir.shapes import infer
+from ..ir.graph import Graph, Var
+from ..ir.ops import Op
 from ..runtime import trace_state
 from ..runtime.control_flow import cond_eager, scan_eager, while_eager
 from ..runtime.creation import as_tensor, zeros
-from ..runtime.dispatch import apply
-from ..runtime.grad_mode import is_grad_enabled
 from ..runtime.ops_movement import cat
 from ..runtime.tensor import Tensor
+from .control_trace import Leaves, aval_of, emit_control, parts, trace_body
 from .pytree import flatten, unflatten
-from .tracer import Trace, Tracer, tracing
-
-Leaves = list[Tensor]
-
-
-# ---- tracing a body and emitting a control equation -----------------------------------------
-
-
-def _aval(t: Tensor) -> Aval:
-    return Aval(tuple(t.shape), t.dtype)
-
-
-def trace_body(
-    fn: Callable[[Leaves], Leaves], avals: Sequence[Aval], what: str
-) -> tuple[Graph, Leaves]:
-    """``fn`` traced once on fresh inputs of ``avals``: its graph, whose inputs are the
-    tensors it closes over (returned, in order) then the given ones."""
-    sub = Trace()
-    with tracing(sub):
-        ins = [sub.new_input(a, is_grad_enabled() and a.dtype.is_floating_point) for a in avals]
-        outs = fn(list(ins))
-        atoms = [sub.atom(t) for t in outs]
-    if sub.mutated:
-        raise NotImplementedError(
-            f"{what} modifies a tensor from outside it in place; return the new value instead"
-        )
-    closed = [sub._lifted_ids[id(t)]._var for t in sub.lifted]
-    graph = Graph(
-        (*closed, *(t._var for t in ins)), tuple(sub.eqns), tuple(atoms), tuple(sub.consts)
-    )
-    return graph, list(sub.lifted)
-
-
-def emit_control(op: Op, args: Sequence[Tensor], attrs: dict[str, Any]) -> Tracer:
-    """One loop or branch equation in the active trace; its value is a tuple tracer."""
-    trace = trace_state.current()
-    atoms = [trace.atom(t) for t in args]
-    aval = infer(op, [a.aval for a in atoms], attrs)
-    assert isinstance(aval, TupleAval)
-    out = Var(aval)
-    grad_on = is_grad_enabled()
-    loc = trace.loc if trace.fixed_loc else trace_state.user_location()
-    trace.eqns.append(Eqn(op, tuple(atoms), dict(attrs), out, loc, not grad_on))
-    requires = grad_on and any(t.requires_grad for t in args)
-    return Tracer(trace, out, requires)
-
-
-def parts(tup: Tracer) -> Leaves:
-    """The parts of a tuple tracer, each read by a ``get`` equation."""
-    n = len(tup._var.aval.parts)  # type: ignore[attr-defined]
-    return [apply(Op.GET, tup, index=k) for k in range(n)]
-
-
-def call(op: Op, args: list[Any], attrs: dict[str, Any]) -> Any:
-    """``op[attrs](args)`` on tensors, recorded when tracing (the builders' ``call``)."""
-    if op in GroupOp.CONTROL:
-        return run_control(Eqn(op, (), attrs, _PLACEHOLDER), args)
-    return apply(op, *args, **attrs)
-
-
-_PLACEHOLDER = Var(Aval((), float32))  # the output of an equation made only to be run
-
-
-def run_control(e: Eqn, args: list[Any]) -> Any:
-    """A control equation replayed (frontend/replay.py): recorded again under a trace, else
-    run eagerly with each body replayed (its ops recorded by eager autograd)."""
-    if e.op is Op.GET:
-        tup = args[0]
-        return tup[e.attrs["index"]] if isinstance(tup, tuple) else apply(Op.GET, tup, **e.attrs)
-    if trace_state.current() is not None:
-        return emit_control(e.op, args, e.attrs)
-    from .replay import replay
-
-    a = e.attrs
-    if e.op is Op.SCAN:
-        k, c = a["n_consts"], a["n_carry"]
-        consts = list(args[:k])
-
-        def step(carry: Leaves, x: Leaves) -> tuple[Leaves, Leaves]:
-            outs = replay(a["body"], [*consts, *carry, *x])
-            return outs[:c], outs[c:]
-
-        carry, ys = scan_eager(step, args[k : k + c], args[k + c :], a["length"], a["reverse"])
-        return (*carry, *ys)
-    if e.op is Op.WHILE:
-        nc, nb = a["n_cond"], a["n_body"]
-        return tuple(
-            while_eager(
-                lambda cs: replay(a["cond"], [*args[:nc], *cs])[0],
-                lambda cs: replay(a["body"], [*args[nc : nc + nb], *cs]),
-                list(args[nc + nb :]),
-            )
-        )
-    branch = a["true_fn"] if bool(args[0]) else a["false_fn"]
-    return tuple(replay(branch, list(args[1:])))
-
 
 # ---- the public functions ---------------------------------------------------------------------
 
@@ -156,7 +56,7 @@ def _check_carry(spec_in: Any, spec_out: Any, ins: Leaves, outs: Leaves) -> None
             f"has structure {_describe(spec_out)}"
         )
     for i, (a, b) in enumerate(zip(ins, outs, strict=True)):
-        x, y = _aval(a), _aval(b)
+        x, y = aval_of(a), aval_of(b)
         if x.dtype is not y.dtype:
             what = "dtypes"
         elif x.shape != y.shape:
@@ -279,7 +179,7 @@ def _traced(
 def _body(step: Step, init: Leaves, xs: Leaves) -> tuple[Graph, Leaves]:
     """``step`` traced once into a scan body (and the tensors it closes over)."""
     c = len(init)
-    avals = [_aval(t) for t in init] + [Aval(tuple(x.shape[1:]), x.dtype) for x in xs]
+    avals = [aval_of(t) for t in init] + [Aval(tuple(x.shape[1:]), x.dtype) for x in xs]
     return trace_body(lambda ins: [*(r := step(ins[:c], ins[c:]))[0], *r[1]], avals, "scan's body")
 
 
@@ -395,7 +295,7 @@ def while_loop(
             "adjit.compile: while_loop's carried_inputs must be tensors (an int carry would "
             "come back as a tensor); pass adjit.tensor(n) instead of n"
         )
-    avals = [_aval(t) for t in leaves]
+    avals = [aval_of(t) for t in leaves]
     cond_graph, cond_closed = trace_body(
         lambda ins: [_bool_tensor(test(ins))], avals, "while_loop's cond_fn"
     )
@@ -435,12 +335,12 @@ def cond(
     def branch(fn: Callable[..., Any]) -> Callable[[Leaves], Leaves]:
         def run(ins: Leaves) -> Leaves:
             outs, out_spec = _leaves(fn(*unflatten(spec, ins)), "cond's branch output")
-            out_specs.append((out_spec, [_aval(t) for t in outs]))
+            out_specs.append((out_spec, [aval_of(t) for t in outs]))
             return outs
 
         return run
 
-    avals = [_aval(cast(Tensor, t)) for t in leaves]
+    avals = [aval_of(cast(Tensor, t)) for t in leaves]
     true_graph, true_closed = trace_body(branch(true_fn), avals, "cond's true_fn")
     false_graph, false_closed = trace_body(branch(false_fn), avals, "cond's false_fn")
     (s1, a1), (s2, a2) = out_specs
@@ -451,8 +351,8 @@ def cond(
             f"{[str(a) for a in a2]}"
         )
     # each branch takes every operand: its own closures, the other's, then the operands
-    true_graph = _widen(true_graph, len(true_closed), [], [_aval(t) for t in false_closed])
-    false_graph = _widen(false_graph, len(false_closed), [_aval(t) for t in true_closed], [])
+    true_graph = _widen(true_graph, len(true_closed), [], [aval_of(t) for t in false_closed])
+    false_graph = _widen(false_graph, len(false_closed), [aval_of(t) for t in true_closed], [])
     p = cast(Any, pred).reshape(())
     p = p if pred.dtype.name == "bool" else p != 0
     args = [p, *true_closed, *false_closed, *leaves]

@@ -17,7 +17,7 @@ def run_eqn(e: Eqn, args: list[Any]) -> Any:
     if e.op is Op.DETACH:
         return args[0].detach()
     if e.op in GroupOp.CONTROL:  # a loop, a branch or a part of one (Note [loops in the IR])
-        from .control import run_control
+        from .control_trace import run_control
 
         return run_control(e, args)
     if e.no_grad:

@@ -87,7 +87,7 @@ class InlineBuilder:
         return joint_graph(graph, wrt)
 
     def call(self, op: Op, args: list[Any], attrs: dict[str, Any]) -> Any:
-        from .control import call  # a new equation (a loop's adjoint)
+        from .control_trace import call  # a new equation (a loop's adjoint)
 
         return call(op, args, attrs)
 

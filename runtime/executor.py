@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 from collections import Counter
@@ -12,20 +13,18 @@ import numpy as np
 from ..codegen.jit import CompiledKernel, codegen_error
 from ..codegen.kernel_cache import kernel_code
 from ..ir import windows
-from ..ir.aval import Aval
 from ..ir.checks import CHECK_ERRORS
 from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 from ..ir.instantiate import is_symbolic_graph
 from ..ir.interpreter import eval_eqn_arrays, lit_array, unshared
 from ..ir.ops import Op
 from ..passes.fusion import Extern, Kernel, Program, fuse
-from ..passes.loops import hoist_invariants, hoist_products
 from ..passes.narrow_sums import widen_narrow_sums
-from ..passes.pipeline import run_pipeline
 from ..passes.record import Record
 from .blas import single_threaded
 from .callplan import COPIED, CallPlan
 from .kernels import KernelRunner
+from .loop_steps import LOOPS, LoopStep, loop_step
 
 Env = dict[Var, np.ndarray]
 CHECK_FAILURES = tuple(CHECK_ERRORS.values())
@@ -211,94 +210,6 @@ class ExternStep(Record):
             ptrs[e.out] = bufs.last[1]
 
 
-class LoopStep(Record):
-    """A loop or branch (Note [loops in the IR]): each body optimized and compiled once, then
-    run per iteration on the carries; a scan's ys go into stacked buffers made up front."""
-
-    __slots__ = FIELDS = ("eqn", "programs", "hoisted", "pre", "stacked")
-    eqn: Eqn
-    programs: dict[str, Executable]
-    hoisted: list[tuple[int, int]]  # scan: products made before the loop (passes/loops.py)
-    pre: Executable | None  # scan: its invariants, computed before the loop (passes/loops.py)
-    stacked: list[Var]  # scan: its stacked ys, as values of the buffer pool (Note [buffer reuse])
-
-    def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
-        e = self.eqn
-        env[e.out] = LOOPS[e.op](self, [_read(a, env) for a in e.inputs], bufs)  # type: ignore[assignment]
-
-
-def _operands(step: LoopStep, args: list[np.ndarray]) -> list[np.ndarray]:
-    """The loop's operands in their declared dtypes (a Python number's literal is a double)."""
-    return [
-        x if x.dtype == a.aval.dtype.np else np.asarray(x, a.aval.dtype.np)
-        for x, a in zip(args, step.eqn.inputs, strict=True)
-    ]
-
-
-def _addresses(vs: Sequence[Var], arrays: Sequence[np.ndarray]) -> dict[Var, int]:
-    return {v: _ptr(a) for v, a in zip(vs, arrays, strict=True) if a.flags.c_contiguous}
-
-
-def _scan(step: LoopStep, args: list[np.ndarray], bufs: Buffers) -> tuple[np.ndarray, ...]:
-    """Note [loop overhead]: per iteration, the body's steps and little else: the addresses
-    of the consts are found once, a slice's is its array's plus ``i`` strides, a carry's is
-    where the body wrote it (a kernel's or BLAS's buffer)."""
-    a, ex = step.eqn.attrs, step.programs["body"]
-    body, ins, outs = ex.run_body, ex.graph.inputs, ex.graph.outputs
-    args = _operands(step, args)
-    k, c, n = a["n_consts"], a["n_carry"], a["length"]
-    consts, carry, xs = args[:k], args[k : k + c], args[k + c :]
-    xs += [np.matmul(xs[m], consts[j]) for m, j in step.hoisted]  # Note [products of slices]
-    if step.pre is not None:  # Note [loop invariants]
-        consts = consts + [_contiguous(v) for v in step.pre.run_body(consts, {})[0]]
-        args = [*consts, *carry]
-        k = len(consts)
-    ys = [bufs.get(v)[0] for v in step.stacked]
-    known = _addresses(ins[: k + c], args[: k + c])
-    slices = [
-        (v, _ptr(x), x.strides[0])
-        for v, x in zip(ins[k + c :], xs, strict=True)
-        if x.flags.c_contiguous
-    ]
-    carry_vars, carry_outs = ins[k : k + c], outs[:c]
-    for i in range(n - 1, -1, -1) if a["reverse"] else range(n):
-        for v, p, stride in slices:
-            known[v] = p + i * stride
-        results, found = body([*consts, *carry, *(x[i, ...] for x in xs)], known)
-        carry = results[:c]
-        for y, r in zip(ys, results[c:], strict=True):
-            y[i] = r
-        for v, o in zip(carry_vars, carry_outs, strict=True):
-            p = found.get(o)  # type: ignore[arg-type]
-            if p is None:
-                known.pop(v, None)
-            else:
-                known[v] = p
-    return (*carry, *ys)
-
-
-def _while(step: LoopStep, args: list[np.ndarray], bufs: Buffers) -> tuple[np.ndarray, ...]:
-    a, test, body = step.eqn.attrs, step.programs["cond"].run_body, step.programs["body"].run_body
-    nc, nb = a["n_cond"], a["n_body"]
-    args = _operands(step, args)
-    cond_consts, body_consts, carry = args[:nc], args[nc : nc + nb], args[nc + nb :]
-    while test([*cond_consts, *carry], {})[0][0]:
-        carry = body([*body_consts, *carry], {})[0]
-    return tuple(carry)
-
-
-def _cond(step: LoopStep, args: list[np.ndarray], bufs: Buffers) -> tuple[np.ndarray, ...]:
-    branch = step.programs["true_fn" if args[0].reshape(()) else "false_fn"]
-    return tuple(branch.run_body(_operands(step, args)[1:], {})[0])
-
-
-LOOPS: dict[Op, Callable[[LoopStep, list[np.ndarray], Buffers], tuple[np.ndarray, ...]]] = {
-    Op.SCAN: _scan,
-    Op.WHILE: _while,
-    Op.COND: _cond,
-}
-
-
 def _get(e: Eqn, env: Env) -> np.ndarray:
     return env[e.inputs[0]][e.attrs["index"]]  # type: ignore[index, call-overload]
 
@@ -471,30 +382,10 @@ def compile_program(
         if not isinstance(s, Extern):
             steps.append(compile_kernel(s, threshold, use_vecmath, strict))
         elif s.eqn.op in LOOPS:
-            attrs, hoisted, pre = dict(s.eqn.attrs), [], None
-            if s.eqn.op is Op.SCAN:
-                attrs["body"], hoisted = hoist_products(s.eqn)
-                invariants, attrs["body"] = hoist_invariants(attrs["body"], attrs["n_consts"])
-                if invariants.eqns:
-                    pre = compile_program(
-                        invariants, threshold=threshold, use_vecmath=use_vecmath, strict=strict
-                    )
-            bodies = {
-                name: compile_program(
-                    run_pipeline(body)[0],
-                    threshold=threshold,
-                    use_vecmath=use_vecmath,
-                    strict=strict,
-                )
-                for name, body in attrs.items()
-                if isinstance(body, Graph)
-            }
-            stacked = []
-            if s.eqn.op is Op.SCAN:
-                n, c = s.eqn.attrs["length"], s.eqn.attrs["n_carry"]
-                ys = attrs["body"].outputs[c:]
-                stacked = [Var(Aval((n, *y.aval.shape), y.aval.dtype)) for y in ys]
-            steps.append(LoopStep(s.eqn, bodies, hoisted, pre, stacked))
+            compile_body = functools.partial(
+                compile_program, threshold=threshold, use_vecmath=use_vecmath, strict=strict
+            )
+            steps.append(loop_step(s.eqn, compile_body))
         else:
             steps.append(ExternStep(s.eqn))
     # (np.ascontiguousarray would make a 0-d constant 1-d: a compiled 0-d output came back (1,))
