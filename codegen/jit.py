@@ -103,7 +103,9 @@ class CompiledKernel:
     def asm(self) -> str:
         """The host assembly (generated on request)."""
         with _LOCK:
-            return _shared_tm().emit_assembly(llvm().parse_assembly(self.optimized_ir))
+            binding = llvm()  # parsed in a context of its own, freed with the module
+            mod = binding.parse_assembly(self.optimized_ir, context=binding.create_context())
+            return _shared_tm().emit_assembly(mod)
 
 
 def _unload(engine: Any) -> None:
