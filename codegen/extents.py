@@ -81,6 +81,25 @@ class Extents:
     def sub(self, e: Any, memo: dict[Any, ir.Value]) -> ir.Value:
         return self._emit(e, memo)
 
+    def real(self, tree: tuple) -> ir.Value:
+        """A ``SymFloat``'s value as a double: its operations replayed in IEEE double (no
+        fast-math), as Python computes them at each call (``passes.size_facts.float_tree``)."""
+        b, kind = self.b, tree[0]
+        if kind == "const":
+            return ir.Constant(F64, float(tree[1]))
+        if kind == "size":
+            return b.sitofp(self(tree[1]), F64)
+        if kind == "neg":
+            return b.fneg(self.real(tree[1]))
+        op = _REAL.get(kind)
+        if op is None:
+            raise UnsupportedSize(f"float operation {kind!r} on sizes")
+        return getattr(b, op)(self.real(tree[1]), self.real(tree[2]))
+
+
+F64 = ir.DoubleType()
+_REAL = {"+": "fadd", "-": "fsub", "*": "fmul", "/": "fdiv"}
+
 
 def _fold(method: str) -> Callable[[Extents, Any, dict[Any, ir.Value]], ir.Value]:
     def rule(x: Extents, e: Any, memo: dict[Any, ir.Value]) -> ir.Value:

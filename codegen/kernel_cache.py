@@ -32,7 +32,7 @@ from ..ir.ops import Op
 from ..ir.sizes import SymbolicSize
 from ..passes.fusion import Kernel
 from ..passes.record import Record, ValueRecord
-from ..passes.size_facts import norm
+from ..passes.size_facts import float_tree, norm
 from .cache_store import STATS
 from .jit import CompiledKernel, cached
 
@@ -89,6 +89,8 @@ def exact(value: Any) -> str:
     if isinstance(value, frozenset | set):
         return "{" + ",".join(sorted(map(exact, value))) + "}"
     if isinstance(value, SymbolicSize):  # its expression (its repr is the traced example's)
+        if hasattr(value, "tree"):  # a SymFloat: the float operations on sizes
+            return f"float:{float_tree(value)}"
         return f"size:{norm(value)}"
     return f"{type(value).__name__}:{value!r}"
 

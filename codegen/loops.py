@@ -11,6 +11,7 @@ from llvmlite import ir
 
 from ..ir.dtypes import DType
 from ..ir.dtypes import float32 as F32
+from ..ir.dtypes import float64 as F64_DTYPE
 from ..ir.dtypes import int64 as I64_DTYPE
 from ..ir.graph import Atom, Eqn, Lit, Var
 from ..ir.interpreter import SCALAR_IN_FLOAT32, lit_array
@@ -22,6 +23,7 @@ from ..passes.size_facts import (
     at_most,
     broadcast_strides,
     contiguous_strides,
+    float_tree,
     is_one,
     is_scalar_shape,
     is_zero,
@@ -199,10 +201,22 @@ class KernelEmitter:
     # ---- equations ------------------------------------------------------------------------
     def operand(self, a: Atom, env: dict[Var, ir.Value], dt: DType) -> ir.Value:
         if isinstance(a, Lit):
-            if isinstance(a.value, SymbolicSize):  # a size as a number: its run-time value
-                return convert(self.b, self.ext(norm(a.value)), I64_DTYPE, dt)
+            if isinstance(a.value, SymbolicSize):  # a number made of sizes: its run-time value
+                return self.symbolic_number(a, dt)
             return constant(lit_array(a), dt)  # full precision, converted once to ``dt``
         return convert(self.b, env[a], a.aval.dtype, dt)
+
+    def symbolic_number(self, a: Lit, dt: DType) -> ir.Value:
+        """A literal that is a size (SymInt) or a float of sizes (SymFloat), converted as
+        ``lit_array`` and ``constant`` convert a number (through float64 for a weak float)."""
+        tree = getattr(a.value, "tree", None)
+        if tree is None:
+            v, src = self.ext(norm(a.value)), I64_DTYPE
+        else:
+            v, src = self.ext.real(float_tree(a.value)), F64_DTYPE
+        weak_float = a.aval.weak and a.aval.dtype.is_floating_point
+        via = F64_DTYPE if weak_float else a.aval.dtype
+        return convert(self.b, convert(self.b, v, src, via), via, dt)
 
     def apply(self, e: Eqn, env: dict[Var, ir.Value]) -> ir.Value:
         avals = [a.aval for a in e.inputs]

@@ -33,6 +33,20 @@ def norm(n: Any) -> Size:
     return int(e) if getattr(e, "is_Integer", False) else e
 
 
+def float_tree(x: Any) -> tuple:
+    """A ``SymFloat``'s operations (Note [symbolic shapes]) with each size normalized: what
+    the float is, printed the same for the same float at every size."""
+
+    def walk(t: tuple) -> tuple:
+        if t[0] == "const":
+            return t
+        if t[0] == "size":
+            return ("size", norm(t[1]))
+        return (t[0], *(walk(a) for a in t[1:]))
+
+    return walk(x.tree)
+
+
 def norm_shape(shape: Sequence[Any]) -> tuple[Size, ...]:
     return tuple(norm(n) for n in shape)
 

@@ -240,7 +240,16 @@ class _Partial:
         self.memo: dict[int, Any] = {}
 
     def size(self, n: Any) -> Any:
+        if hasattr(n, "tree"):  # a SymFloat: its sizes fixed where they are
+            return type(n)(self.tree(n.tree), n.env)
         return n.env.wrap(n.env.simplify(n.expr).xreplace(self.fixed))
+
+    def tree(self, t: tuple) -> tuple:
+        if t[0] == "const":
+            return t
+        if t[0] == "size":
+            return ("size", t[1].xreplace(self.fixed))
+        return (t[0], *(self.tree(a) for a in t[1:]))
 
     def __call__(self, x: Any) -> Any:
         if isinstance(x, Var | Eqn):

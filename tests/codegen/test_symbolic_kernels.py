@@ -444,3 +444,27 @@ def test_kernels_are_keyed_by_expressions_not_traced_sizes() -> None:
         outs.append(sx.at(inst)([np.ones(3, np.float32)])[0])
     np.testing.assert_array_equal(outs[0], [18, 18, 18])
     np.testing.assert_array_equal(outs[1], [12, 12, 12])
+
+
+def test_floats_made_of_sizes() -> None:
+    """``var`` divides by ``n - 1``, a SymFloat (the float Python computes from the sizes at
+    each call): the kernel replays it in double, as the static program's constant is."""
+    cf = adjit.compile(lambda x: (x.var(0), x.std(), x * (1.0 / x.shape[0])), dynamic=True)
+    cf(adjit.randn(5, 3, dtype=adjit.float64))
+    t = cf._templates[0]
+    g = t.inference()
+    lits = [a.value for e in g.eqns for a in e.inputs if isinstance(a, Lit)]
+    assert any(hasattr(v, "tree") for v in lits)  # a SymFloat
+    sx = compile_program(g)
+    assert isinstance(sx, SymbolicExecutable) and sx.per_size == {}
+    rng = np.random.default_rng(3)
+    for m, n in ((2, 2), (7, 3), (1000, 9)):
+        inst = Instantiator(dict(zip(t.symbolic.symbols, (m, n), strict=True)))
+        gi = inst.graph(g)
+        x = rng.standard_normal((m, n))
+        got, static = sx.at(inst)([x]), compile_program(gi)([x])
+        for a, s in zip(got, static, strict=True):  # float64 sums: Neumaier, ~1 ulp apart
+            np.testing.assert_allclose(a, s, rtol=1e-14, atol=0)
+        np.testing.assert_allclose(got[0], x.var(0, ddof=1), rtol=1e-13)
+        np.testing.assert_allclose(got[1], x.std(ddof=1), rtol=1e-13)
+        np.testing.assert_array_equal(got[2], static[2])  # x * (1.0 / m): the same double
