@@ -468,3 +468,25 @@ def test_floats_made_of_sizes() -> None:
         np.testing.assert_allclose(got[0], x.var(0, ddof=1), rtol=1e-13)
         np.testing.assert_allclose(got[1], x.std(ddof=1), rtol=1e-13)
         np.testing.assert_array_equal(got[2], static[2])  # x * (1.0 / m): the same double
+
+
+def test_a_short_row_with_static_rows_specializes_to_a_static_kernel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(symbolic, "SPECIALIZE_BELOW", 128)
+    b = G(5)
+    (s0,) = b.s
+    x = b.input(6, s0)
+    g = b.graph(_softmax(b, x, (6, s0), log=False))
+    sx = compile_program(g)
+    assert isinstance(sx, SymbolicExecutable)
+    rng = np.random.default_rng(4)
+    for n in (5, 9, 5, 300):
+        inst = Instantiator({s0.expr: n})
+        ex = sx.at(inst)
+        gi = inst.graph(g)
+        arrays = _arrays(gi, rng)
+        np.testing.assert_allclose(ex(arrays)[0], compile_program(gi)(arrays)[0], rtol=1e-6)
+        (step,) = [s for s in ex.steps if isinstance(s, KernelStep)]
+        assert (len(step.kernel.inputs) == 1) == (n <= 128)  # no sizes array: all static
+    assert len(sx.special) == 2
