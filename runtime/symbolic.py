@@ -11,9 +11,13 @@ The result, a ``SymbolicExecutable``, does not run: ``at(inst)`` gives, for the 
 more constant argument, an int64 array of the symbols' values (``sizes[k]`` is ``s<k>``) that
 the Executable keeps among its constants, so the prepared call (Note [prepared calls]) and
 trampolines bind it like any other fixed buffer; extern steps run the instantiated equations.
-Making an instance costs no LLVM work: instantiating the steps and the call plan. A kernel the
-symbolic code generator refuses (a size expression it does not lower) is compiled per size,
-as a static kernel (``SymbolicExecutable.per_size`` names them).
+Making an instance costs no LLVM work, only instantiating the steps and the call plan (the MLP
+train step's new size: 208 ms compiled per size, 3.6 ms, ``benchmarks/symbolic_kernels.py``),
+except the first time a short innermost loop takes a new length (Note [short symbolic rows]).
+Kernels without symbolic sizes are compiled once and their steps shared by every instance;
+loops (scan, while, cond) and externs are made per instance; a kernel the symbolic code
+generator refuses (a size expression it does not lower) is compiled per size, as a static
+kernel (``SymbolicExecutable.per_size`` names them).
 """
 
 from __future__ import annotations
