@@ -490,3 +490,50 @@ def test_a_short_row_with_static_rows_specializes_to_a_static_kernel(
         (step,) = [s for s in ex.steps if isinstance(s, KernelStep)]
         assert (len(step.kernel.inputs) == 1) == (n <= 128)  # no sizes array: all static
     assert len(sx.special) == 2
+
+
+def test_size_expressions_lower_to_python_integer_arithmetic() -> None:
+    """Extents emits each size expression as i64 arithmetic with Python's rounding (floor
+    division and modulo toward -inf), equal to evaluating the expression in Python."""
+    import ctypes
+
+    import sympy
+    from adjit.codegen.extents import Extents
+    from adjit.codegen.jit import compile_ir
+    from llvmlite import ir
+
+    env = ShapeEnv()
+    s0, s1 = env.create(5, "a"), env.create(3, "b")
+    exprs = [
+        ((s0 - 3) // 2 + 1).expr,
+        (s0 % 3).expr,
+        ((s0 - 7) % 4).expr,
+        sympy.Mod(s1.expr - s0.expr, 4),  # a negative dividend: the result takes 4's sign
+        sympy.Mod(s0.expr, s1.expr),
+        ((1 - s0 * 3) // 4).expr,
+        sympy.ceiling(sympy.Rational(1, 3) * s0.expr),
+        sympy.Max(s0.expr - 5, s1.expr),
+        sympy.Min(s0.expr - 5, s1.expr, 4),
+        s0.expr**2 * s1.expr - 7,
+    ]
+    i64 = ir.IntType(64)
+    mod = ir.Module(name="sizes_test")
+    fns = []
+    for k, e in enumerate(exprs):
+        fn = ir.Function(mod, ir.FunctionType(i64, [ir.PointerType()]), f"size{k}")
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        b.ret(Extents(b, fn.args[0])(e))
+        fns.append(fn.name)
+    code = compile_ir(str(mod), "sizes_test", fns[0], disk=False)  # held: unloaded when freed
+    engine = code.engine
+    for a in (2, 3, 4, 5, 7, 10, 101):
+        for c in (2, 9):
+            sizes = np.array([a, c], np.int64)
+            for name, e in zip(fns, exprs, strict=True):
+                want = evaluate(e, {s0.expr: a, s1.expr: c})
+                if hasattr(engine, "get_function_address"):
+                    addr = engine.get_function_address(name)
+                else:
+                    addr = ctypes.cast(getattr(engine, name), ctypes.c_void_p).value
+                f = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)(addr)
+                assert f(sizes.ctypes.data) == want, (e, a, c)
