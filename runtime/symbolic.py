@@ -103,6 +103,11 @@ class SymbolicExecutable:
             if isinstance(s, PerSize) and not isinstance(s.step, Extern)
         }
 
+    @property
+    def fallbacks(self) -> dict[str, str]:
+        """As ``Executable.fallbacks``: here, the kernels compiled per size (``per_size``)."""
+        return self.per_size
+
     def at(self, inst: Instantiator) -> Executable:
         """The program at ``inst``'s sizes (its graph is ``inst.graph(self.graph)``)."""
         graph = inst.graph(self.graph)
@@ -353,6 +358,9 @@ def compile_symbolic(
             info, compiled = symbolic_kernel_code(s, use_vecmath)
         except (codegen_error(), SymbolicShapeError) as e:
             steps.append(PerSize(s, str(e)))
+            continue
+        except Exception as e:  # a gap of the symbolic code generator: the static one serves
+            steps.append(PerSize(s, f"kernel {s.name}: {type(e).__name__}: {e}"))
             continue
         steps.append(SymbolicStep(s, info, compiled))
     options = {"threshold": threshold, "use_vecmath": use_vecmath, "strict": strict}
