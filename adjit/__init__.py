@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from adjit import (  # noqa: E402, I001  (after the names they use)
+    _dynamo,
     autograd,
     backends,
     compiler,  # noqa: E402  (needs compile)
@@ -18,6 +19,7 @@ from adjit import (  # noqa: E402, I001  (after the names they use)
 )
 from adjit.frontend.compile import CompiledFunction, compile  # noqa: A004
 from adjit.frontend.control import cond, fori_loop, scan, while_loop
+from adjit.frontend.dynamic import mark_dynamic, mark_static
 from adjit.frontend.explain import explain
 from adjit.frontend.transforms import grad, value_and_grad
 from adjit.io import load, save

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -81,8 +81,8 @@ class SegmentTrace(Trace):
         self.tracers.append(weakref.ref(tr))
         return tr
 
-    def new_arg(self, t: Tensor) -> Tracer:
-        tr = super().new_arg(t)
+    def new_arg(self, t: Tensor, dynamic: Collection[int] = (), source: str = "") -> Tracer:
+        tr = super().new_arg(t, dynamic, source)
         self.values.append(t)
         tr._arg = t  # type: ignore[attr-defined]
         self.arg_tracers.append(weakref.ref(tr))

@@ -10,8 +10,9 @@ import numpy as np
 
 from ..ir.aval import Aval
 from ..ir.graph import Eqn, Graph
+from ..ir.sizes import has_symbols
 from ..passes.adjoint import Joint, Region, adjoint
-from ..runtime import functional
+from ..runtime import creation, functional
 from ..runtime.dispatch import as_tensor_operand
 from ..runtime.grad_mode import enable_grad
 from ..runtime.tensor import Tensor
@@ -40,6 +41,8 @@ class TraceBuilder:
         return as_tensor_operand(value)  # a weak scalar, as in eager mode
 
     def zeros(self, aval: Aval) -> Any:
+        if has_symbols(aval.shape):  # traced: a constant expanded (Note [symbolic shapes])
+            return creation.zeros(aval.shape, dtype=aval.dtype)
         return Tensor._make(np.zeros(aval.shape, aval.dtype.np))
 
     def run(self, eqn: Eqn, args: list[Any]) -> Any:

@@ -8,9 +8,10 @@ import warnings
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ..ir.graph import Graph
+from ..ir.sizes import SymbolicShapeError, SymbolicSize
 from ..runtime import trace_state
 from ..runtime.autograd import gradient_edge
 from ..runtime.dispatch import apply
@@ -18,11 +19,12 @@ from ..runtime.grad_mode import is_grad_enabled, set_grad_enabled
 from ..runtime.tensor import Tensor
 from ..runtime.trace_state import TracingError
 from ..runtime.trampoline import MISS
-from . import guards
+from . import dynamic, guards
 from .backends import BACKENDS, Runner, default_backend, make_runner
 from .breaks import SegmentTrace, Session, lift_literals, structure_key
 from .cache import LRU, SEGMENTS_PER_ENTRY, config
 from .compiled_node import CompiledFunctionBackward, node_type
+from .dynamic import instantiate_plan
 from .plans import TrainPlan, inference_graph, train_plan
 from .prepared import Trampoline, compiled_call
 from .pytree import LEAF, flatten, unflatten
@@ -58,6 +60,11 @@ class Entry:
     first_result: Any = field(default=MISS, repr=False)  # the breaking first call's result
     breaks: list[Any] = field(default_factory=list)  # the first call's breaks.Break list
     split: Any = None  # statements.Plan, False when refused (Note [statement-level breaks])
+    # Note [one trace, many sizes] (dynamic.py): a symbolic entry's Template; an instance's
+    # template entry and the Instantiator that made it
+    symbolic: Any = None
+    template: Entry | None = None
+    inst: Any = None
 
     @property
     def plain(self) -> bool:
@@ -75,7 +82,10 @@ class Entry:
     def inference(self) -> Graph:
         if "inference" not in self.plans:
             assert self.graph is not None
-            self.plans["inference"] = inference_graph(self.graph)
+            if self.template is not None:  # the template's, at this instance's sizes
+                self.plans["inference"] = self.inst.graph(self.template.inference())
+            else:
+                self.plans["inference"] = inference_graph(self.graph)
         return self.plans["inference"]
 
     def runner(self, graph: Graph, public: int | None = None) -> Runner:
@@ -103,7 +113,10 @@ class Entry:
     def training(self, wrt: tuple[int, ...]) -> TrainPlan:
         if wrt not in self.plans:
             assert self.graph is not None
-            self.plans[wrt] = train_plan(self.graph, wrt)
+            if self.template is not None:  # the template's, at this instance's sizes
+                self.plans[wrt] = instantiate_plan(self.template.training(wrt), self.inst)
+            else:
+                self.plans[wrt] = train_plan(self.graph, wrt)
         return self.plans[wrt]
 
     def lifted_ok(self) -> bool:
@@ -166,6 +179,7 @@ class CompiledFunction:
         fullgraph: bool = False,
         recompile_limit: int | None = None,
         name: str | None = None,
+        dynamic: bool | None = None,
     ) -> None:
         if fallback not in (None, "eager", "interpreter"):
             raise ValueError(f"fallback must be None, 'eager' or 'interpreter', got {fallback!r}")
@@ -176,6 +190,9 @@ class CompiledFunction:
         self.fn, self.fallback, self.backend = fn, fallback, backend
         self.fullgraph = fullgraph  # a graph break is an error (Note [graph breaks])
         self.recompile_limit, self.name = recompile_limit, name
+        self.dynamic = dynamic  # Note [one trace, many sizes] (dynamic.py)
+        self._templates: list[Entry] = []  # symbolic entries, newest last
+        self._sizes_seen: dict[tuple, Any] = {}  # structure -> first sizes, dims that changed
         _ALL.add(self)  # adjit.compiler.reset() clears every cache
         # segment structure -> its compiled plans (Note [bounded compile caches] in cache.py)
         self._segments: LRU[tuple, Entry] = LRU(self._segment_limit)
@@ -209,8 +226,9 @@ class CompiledFunction:
         """Forget every specialization (``adjit.compiler.reset``)."""
         with self._lock:
             tables = (self._entries, self._fast, self._prepared, self._segments, self._module_memo)
-            for table in (*tables, self._numbers, self._dynamic):
+            for table in (*tables, self._numbers, self._dynamic, self._sizes_seen):
                 table.clear()
+            self._templates.clear()
             self._seen.clear()
             self._hot = None
             self.trace_count = 0
@@ -284,15 +302,54 @@ class CompiledFunction:
             entry = self._entries.get(sig)
             if entry is not None and entry.lifted_ok():
                 return entry
+            found = self._instance(sig)
+            if found is not None:
+                self._entries[sig] = found
+                return found
             reason = "lifted tensor changed" if entry is not None else self._miss_reason(sig)
             limit = self.recompile_limit
             if limit is not None and self.trace_count >= limit:
                 entry = self._over_limit(sig, reason)
             else:
-                entry = self._trace(leaves, spec, sig)
+                dims = dynamic.choose(self.dynamic, leaves, sig, self._sizes_seen)
+                entry = self._trace(leaves, spec, sig, dims)
+                if entry.symbolic is not None:
+                    entry = self._template(entry, leaves, spec, sig)
             self._entries[sig] = entry
             self._warn_recompiles(reason)
             return entry
+
+    def _instance(self, sig: tuple) -> Entry | None:
+        """A symbolic entry's instance for this signature, when one fits (newest first)."""
+        for template in reversed(self._templates):
+            assert template.symbolic is not None
+            values = template.symbolic.match(sig)
+            if values is not None and template.lifted_ok():
+                return dynamic.instance(template, values, sig)
+        return None
+
+    def _template(self, entry: Entry, leaves: list[Any], spec: Any, sig: tuple) -> Entry:
+        """A symbolic trace's entry kept as a template; this call's instance. Where a pass
+        cannot work with symbolic sizes, this signature is traced again, static."""
+        assert entry.symbolic is not None
+        values = tuple(entry.symbolic.env.hints[s] for s in entry.symbolic.symbols)
+        found = dynamic.instance(entry, values, sig)
+        try:  # build this call's plan now: a refusal shows here, not mid-call
+            inputs = [x for x in leaves if isinstance(x, Tensor)] + entry.lifted
+            wrt = tuple(  # as execute() differentiates this call
+                i
+                for i, x in enumerate(inputs)
+                if sig[2] and (x._requires_grad or x._grad_fn is not None)
+            )
+            if wrt and not entry.consumed:
+                found.training(wrt).split  # noqa: B018 - builds the plan
+            else:
+                found.inference()
+        except SymbolicShapeError as e:
+            self._sizes_seen[("static", dynamic.structure(sig))] = str(e)
+            return self._trace(leaves, spec, sig, {})
+        self._templates.append(entry)
+        return found
 
     def _over_limit(self, sig: tuple, reason: str) -> Entry:
         """torch.compile's recompile_limit: past it, a new signature runs eagerly."""
@@ -322,13 +379,25 @@ class CompiledFunction:
                 stacklevel=4,
             )
 
-    def _trace(self, leaves: list[Any], spec: Any, sig: tuple) -> Entry:
+    def _trace(
+        self, leaves: list[Any], spec: Any, sig: tuple, dims: dict[int, frozenset[int]]
+    ) -> Entry:
         self.trace_count += 1
         # graph breaks split the call into segments (Note [graph breaks] in breaks.py), except
         # inlined into an outer trace
         session = None if trace_state.current() is not None else Session(self)
         trace = Trace() if session is None else session.trace
-        traced = [trace.new_arg(x) if isinstance(x, Tensor) else x for x in leaves]
+        traced = [
+            trace.new_arg(x, dims.get(i, ()), f"inputs[{i}]") if isinstance(x, Tensor) else x
+            for i, x in enumerate(leaves)
+        ]
+        trace.sym_sources = {
+            cast(Any, n).expr: (i, d)
+            for i, x in enumerate(traced)
+            if isinstance(x, Tracer)
+            for d, n in enumerate(x._var.aval.shape)
+            if isinstance(n, SymbolicSize)
+        }
         args, kwargs = unflatten(spec, traced)
         try:
             with tracing(trace):
@@ -363,7 +432,7 @@ class CompiledFunction:
         inputs = [x for x in traced if isinstance(x, Tracer)]
         inputs += [trace.lift(t) for t in trace.lifted]
         aliases = trace.aliases(tensors, inputs)
-        return Entry(
+        entry = Entry(
             sig,
             graph,
             out_spec,
@@ -379,6 +448,13 @@ class CompiledFunction:
             consumed=trace.backward_done,
             bindings=guards.bindings(self.fn),
         )
+        if trace.shape_env is not None:  # Note [one trace, many sizes]
+            env = trace.shape_env
+            env.freeze()
+            if not sig:  # a segment before a graph break: this call's sizes, static
+                return dynamic.at_hints(entry, env)
+            entry.symbolic = dynamic.Template(env, sig, trace.sym_sources)
+        return entry
 
     def _run(self, entry: Entry, leaves: list[Any]) -> Any:
         assert entry.graph is not None

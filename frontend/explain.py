@@ -291,7 +291,7 @@ def explain(fn: Any, *args: Any, **kwargs: Any) -> Explanation:
     ex = Explanation(
         getattr(cf, "__qualname__", repr(cf)),
         entry.graph,
-        guards.describe(entry.sig),
+        guards.describe(entry.sig) + _symbolic_lines(entry),
         lifted,
         entry.eager_reason,
         entry=entry,
@@ -307,6 +307,19 @@ def explain(fn: Any, *args: Any, **kwargs: Any) -> Explanation:
     else:
         ex.inference = entry.inference()
     return ex
+
+
+def _symbolic_lines(entry: Any) -> list[str]:
+    """An instance of a symbolic trace (Note [one trace, many sizes]): the trace's symbols,
+    where each comes from, its guards, and this call's sizes."""
+    template = getattr(entry, "template", None)
+    if template is None or template.symbolic is None:
+        return []
+    t = template.symbolic
+    lines = [f"symbolic trace (serves every call whose sizes pass): {t.guard_text}"]
+    lines += [f"  {line}" for line in t.describe()]
+    values = ", ".join(f"{s} = {v}" for s, v in entry.inst.values.items())
+    return [*lines, f"  this call: {values}"]
 
 
 def _explain_breaks(cf: CompiledFunction, entry: Any, args: tuple, kwargs: dict) -> Explanation:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -25,8 +24,9 @@ from .compile import CompiledFunction
 #   kernels have no tuning knobs to search), "lite" (adjit's pass pipeline is already cheap).
 # options: adjit's backends take no options, so any key raises (PyTorch's inductor options
 #   would silently do nothing).
-# dynamic: adjit specializes on shapes (dynamic=False's meaning, and what dynamic=None gives
-#   here); dynamic=True warns once that each new shape compiles again.
+# dynamic: PyTorch's policy (Note [one trace, many sizes] in dynamic.py): None traces static
+#   first and once more with the sizes that changed symbolic, True makes every size >= 2
+#   symbolic, False specializes every size.
 # fullgraph: a graph break (Note [graph breaks] in breaks.py) raises instead of splitting.
 # disable=True returns the function unchanged; name labels warnings; recompile_limit: calls
 #   with a new signature past that many traces run eagerly (fullgraph=True: an error), as
@@ -133,12 +133,8 @@ def compile(  # noqa: A001
     adjit_backend = resolve_backend(backend)
     if shapes_spec is not None:
         raise NotImplementedError("adjit.compile(shapes_spec=...): adjit has no dynamic shapes")
-    if dynamic:
-        warnings.warn(
-            "adjit.compile(dynamic=True): adjit specializes on shapes; each new input shape "
-            "traces and compiles again",
-            stacklevel=2,
-        )
+    if dynamic not in (None, True, False):
+        raise TypeError(f"adjit.compile(dynamic=...) takes None, True or False, got {dynamic!r}")
     if disable:
         return model
     if isinstance(model, CompiledFunction):
@@ -157,6 +153,7 @@ def compile(  # noqa: A001
             fullgraph=fullgraph,
             recompile_limit=recompile_limit,
             name=name,
+            dynamic=dynamic,
         )
         inner.cache_size_limit = cache_size_limit
         return OptimizedModule(model, inner)
@@ -167,6 +164,7 @@ def compile(  # noqa: A001
         fullgraph=fullgraph,
         recompile_limit=recompile_limit,
         name=name,
+        dynamic=dynamic,
     )
     compiled.cache_size_limit = cache_size_limit
     return compiled

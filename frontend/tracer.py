@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from math import prod
 from typing import Any, cast
 
 import numpy as np
 
 from ..ir.aval import Aval
-from ..ir.dtypes import DType, scalar_dtype
+from ..ir.dtypes import DType, int64, scalar_dtype
 from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 from ..ir.ops import Op
 from ..ir.shapes import infer
+from ..ir.sizes import SymbolicShapeError
 from ..runtime import trace_state
 from ..runtime.dispatch import VIEW_OPS
 from ..runtime.grad_mode import is_grad_enabled, set_grad_enabled
@@ -82,7 +84,7 @@ class Tracer(Tensor):
         return self.ndim
 
     def numel(self) -> int:
-        return int(np.prod(self._var.aval.shape, dtype=np.int64))
+        return prod(self._var.aval.shape)  # (a symbolic size stays symbolic)
 
     def size(self, dim: int | None = None) -> Any:
         return self.shape if dim is None else self.shape[dim]
@@ -227,6 +229,8 @@ class Trace:
         self.hypers: list[tuple[Tensor, dict[str, Any], str]] = []  # (holder, owner, key)
         self.optimizers: dict[int, OptimizerNote] = {}
         self.backward_done = False  # a backward() without create_graph consumed the graph
+        self.shape_env: Any = None  # ir.symbolic_shapes.ShapeEnv of a symbolic trace
+        self.sym_sources: dict[Any, tuple[int, int]] = {}  # symbol -> (argument leaf, dim)
 
     def new_input(self, aval: Aval, requires_grad: bool, hint: str = "") -> Tracer:
         var = Var(aval, hint)
@@ -235,9 +239,21 @@ class Trace:
             self.leaf_vars.add(var)
         return Tracer(self, var, requires_grad)
 
-    def new_arg(self, t: Tensor) -> Tracer:
-        """The tracer of a tensor argument of the call."""
-        tr = self.new_input(Aval(tuple(t.shape), t.dtype), t.requires_grad)
+    def new_arg(self, t: Tensor, dynamic: Collection[int] = (), source: str = "") -> Tracer:
+        """The tracer of a tensor argument of the call; the ``dynamic`` dims get symbolic sizes
+        (Note [symbolic shapes] in ir/symbolic_shapes.py)."""
+        shape: tuple[Any, ...] = tuple(t.shape)
+        if dynamic:
+            if self.shape_env is None:
+                from ..ir.symbolic_shapes import ShapeEnv
+
+                self.shape_env = ShapeEnv()
+            env = self.shape_env
+            shape = tuple(
+                env.create(n, f"{source}.size({d})") if d in dynamic else n
+                for d, n in enumerate(shape)
+            )
+        tr = self.new_input(Aval(shape, t.dtype), t.requires_grad)
         self.args.append((tr, t))
         return tr
 
@@ -278,6 +294,10 @@ class Trace:
                 return t._var
             return self.lift(t)._var  # an enclosing trace's value (a closure of adjit.grad)
         if t._weak:
+            sym = t.__dict__.get("_symint")
+            if sym is not None:  # a symbolic size as an operand: instantiated per call
+                kind = scalar_dtype(0.5) if t._data.dtype.kind == "f" else int64
+                return Lit(sym, Aval((), kind, weak=True))
             value = t._data.item()
             return Lit(value, Aval((), scalar_dtype(value), weak=True))
         if getattr(t, "_born_in", None) is not self:
@@ -293,7 +313,9 @@ class Trace:
     def involves(self, inputs: list[Tensor]) -> bool:
         """Whether an op must be recorded: it touches a tracer or a tensor from outside."""
         return any(
-            isinstance(t, Tracer) or (not t._weak and getattr(t, "_born_in", None) is not self)
+            isinstance(t, Tracer)
+            or (not t._weak and getattr(t, "_born_in", None) is not self)
+            or (t._weak and "_symint" in t.__dict__)
             for t in inputs
         )
 
@@ -301,6 +323,8 @@ class Trace:
         atoms = [self.atom(t) for t in inputs]
         try:
             out_aval = infer(op, [a.aval for a in atoms], attrs)
+        except SymbolicShapeError:
+            raise  # (a pass's question: the caller traces static instead)
         except RuntimeError as e:
             raise TracingError(str(e)) from None
         for a in (out_aval, *(a.aval for a in atoms)):

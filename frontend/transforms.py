@@ -97,7 +97,11 @@ class GradFunction:
         plan = entry.training(wrt)
         values, grads = _run(plan, inputs, out_pos, entry)
         fast = None
-        if 0 in plan.joint.cotangent_of and not any(t.requires_grad for t in inputs):
+        if (
+            0 in plan.joint.cotangent_of
+            and not any(t.requires_grad for t in inputs)
+            and trace_state.current() is None  # (inside a trace the program is inlined)
+        ):
             fast = _FastGrad(self, entry, plan, out_pos)
         return self._assemble(entry, entry.write_back(values), grads), fast
 

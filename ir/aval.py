@@ -5,15 +5,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .dtypes import DType
+from .sizes import same_shape
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Aval:
     """Static shape and dtype; ``weak`` marks a Python scalar operand (lowest promotion tier)."""
 
     shape: tuple[int, ...]
     dtype: DType
     weak: bool = False
+
+    def __eq__(self, other: object) -> bool:
+        """Same dtype, weakness and shape; a symbolic size equals another only when it does at
+        every size (size-oblivious, no guard: Note [symbolic shapes])."""
+        if self is other:
+            return True
+        if not isinstance(other, Aval):
+            return NotImplemented
+        return (
+            self.dtype == other.dtype
+            and self.weak == other.weak
+            and same_shape(self.shape, other.shape)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.shape, self.dtype, self.weak))
 
     @property
     def ndim(self) -> int:
@@ -38,4 +55,5 @@ class Aval:
             "complex64": "c64",
             "complex128": "c128",
         }[self.dtype.name]
-        return f"{short}[{','.join(map(str, self.shape))}]"
+        dims = ",".join(str(getattr(n, "expr", n)) for n in self.shape)  # (a SymInt's expression)
+        return f"{short}[{dims}]"

@@ -84,6 +84,9 @@ class Op(Enum):
     CUSTOM_VJP = auto()  # identity with the program's own rule (Note [custom functions traced])
     # sampling: an effect (Note [random numbers in compiled code], ir/random.py)
     RANDOM = auto()
+    # 0, 1, ..., length - 1: arange of a symbolic size (Note [symbolic shapes]); eager arange
+    # stays NumPy's
+    IOTA = auto()
     # control flow: tuple-valued loops and branches with sub-graph bodies, and a tuple's part
     # (Note [loops in the IR], ir/control.py)
     SCAN = auto()
@@ -166,7 +169,7 @@ class GroupOp:
     CONTROL = TUPLED | {Op.GET}
     # ops whose output carries no gradient (bool or integer results)
     NONDIFF = COMPARE | BITWISE | frozenset({Op.ARGMAX, Op.ARGMIN, Op.DETACH, Op.TRUNC_DIV})
-    NONDIFF |= SORT | SPECIAL | RANDOM
+    NONDIFF |= SORT | SPECIAL | RANDOM | {Op.IOTA}
     # elementwise ops with a sympy form (the symbolic source of truth); fmod has none, so that
     # sympy never replaces its exact remainder by x - y*trunc(x/y); nor copysign (|x| sign(y)
     # is 0 at y = 0, where copysign gives |x| and PyTorch's gradient is +-1)

@@ -8,6 +8,7 @@ import numpy as np
 
 from .dtypes import DType
 from .graph import Atom, Eqn, Graph, Lit, Var
+from .sizes import SymbolicSize, symbolic_attr
 
 
 def _names() -> Any:
@@ -29,6 +30,12 @@ def format_attr(value: Any) -> str:
         return value.name
     if isinstance(value, Graph):  # a loop's or branch's body: its own names, indented
         return print_graph(value).replace("\n", "\n    ")
+    if isinstance(value, tuple) and symbolic_attr(value):  # sizes: their expressions
+        return (
+            "(" + ", ".join(format_attr(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+        )
+    if isinstance(value, SymbolicSize):
+        return str(getattr(value, "expr", value))
     return repr(value)
 
 
@@ -39,7 +46,7 @@ class _Namer:
 
     def __call__(self, v: Atom) -> str:
         if isinstance(v, Lit):
-            return repr(v.value)
+            return format_attr(v.value) if isinstance(v.value, SymbolicSize) else repr(v.value)
         if v not in self.names:
             self.names[v] = next(self._gen)
         return self.names[v]

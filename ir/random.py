@@ -55,6 +55,7 @@ import numpy as np
 from .aval import Aval
 from .dtypes import DType
 from .errors import ShapeError
+from .sizes import is_size
 
 # sampler name -> fn(generator, *input arrays, shape=, dtype=, **params) -> array of that
 # shape and dtype; filled by runtime/random_draws.py (the samplers eager mode calls)
@@ -70,7 +71,7 @@ def random_shape(
     """The sample's shape and dtype are attributes; the inputs only feed the sampler."""
     if not isinstance(sampler, str) or (SAMPLERS and sampler not in SAMPLERS):
         raise ShapeError(f"unknown sampler {sampler!r}")
-    if not isinstance(shape, tuple) or any(not isinstance(n, int) or n < 0 for n in shape):
+    if not isinstance(shape, tuple) or any(not is_size(n) or n < 0 for n in shape):
         raise ShapeError(f"a sample's shape must be a tuple of sizes, got {shape!r}")
     if not isinstance(dtype, DType):
         raise ShapeError(f"a sample's dtype must be a dtype, got {dtype!r}")

@@ -296,6 +296,7 @@ REFERENCE: dict[Op, RefRule] = {
     Op.CHECK: check_reference,
     Op.CUSTOM_VJP: custom_vjp_reference,
     Op.RANDOM: random_reference,
+    Op.IOTA: lambda *, length, dtype: np.arange(length, dtype=dtype.np),
     Op.SCAN: scan_reference,
     Op.WHILE: while_reference,
     Op.COND: cond_reference,

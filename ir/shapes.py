@@ -385,6 +385,7 @@ SHAPE_RULES: dict[Op, ShapeRule] = {
     Op.CHECK: check_shape,
     Op.CUSTOM_VJP: custom_vjp_shape,
     Op.RANDOM: random_shape,
+    Op.IOTA: lambda *, length, dtype: Aval((length,), dtype),
     Op.SCAN: scan_shape,
     Op.WHILE: while_shape,
     Op.COND: cond_shape,

@@ -9,10 +9,13 @@ import numpy as np
 from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 from ..ir.interpreter import eval_eqn_arrays, lit_array
 from ..ir.ops import GroupOp
+from ..ir.sizes import SymbolicSize, has_symbols
 
 
 def _value(a: Atom, consts: dict[Var, np.ndarray]) -> np.ndarray | None:
     if isinstance(a, Lit):
+        if isinstance(a.value, SymbolicSize):  # a size: known per call, not now
+            return None
         return lit_array(a)  # as the interpreter reads it (a weak float stays double)
     return consts.get(a)
 
@@ -37,7 +40,7 @@ def fold(graph: Graph) -> Graph:
         # a draw is not constant; a loop is not run at compile time (nor its tuple stored)
         if len(known) == len(values) and e.op not in GroupOp.EFFECTS | GroupOp.CONTROL:
             limit = max([1, *(v.size for v in known)])
-            if prod(e.out.aval.shape) <= limit:
+            if not has_symbols(e.out.aval.shape) and prod(e.out.aval.shape) <= limit:
                 arr = _evaluate(e, known)
         if arr is None:
             eqns.append(e)

@@ -26,6 +26,7 @@ from ..ir.errors import ShapeError
 from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 from ..ir.ops import Op
 from ..ir.shapes import infer, operand_dtypes
+from ..ir.sizes import SymbolicSize
 
 # ops whose two operands can be swapped without changing any bit of the result (NaN payloads
 # aside); MAXIMUM/MINIMUM are left out: which zero max(-0.0, 0.0) returns depends on the order
@@ -112,6 +113,8 @@ def _match_operand(p: Pat, e: Eqn, i: int, ctx: _Context, binds: dict[str, Atom]
         # a Python-number literal is tested by its exact value, converted to the dtype the op
         # computes in below (its aval's dtype is only its weak default: 1.0000000367 is 1.0 in
         # float32, and x * 1.0000000367 in float64 must not become x)
+        if isinstance(a, Lit) and isinstance(a.value, SymbolicSize):
+            return False  # a size: not a constant
         v = np.asarray(a.value) if isinstance(a, Lit) else ctx.value(a)
         if v is None:
             return False

@@ -8,6 +8,8 @@ import numpy as np
 
 from ..ir import dtypes as D
 from ..ir.dtypes import DType
+from ..ir.ops import Op
+from ..ir.sizes import SymbolicSize, has_symbols, is_size
 from . import device as _devices
 from . import trace_state
 from .generator import default_generator, initial_seed, manual_seed, seed  # noqa: F401 (moved)
@@ -265,6 +267,21 @@ def from_numpy(arr: np.ndarray) -> Tensor:
     return Tensor._make(arr)
 
 
+def _full(
+    shape: tuple, fill: Any, dt: DType, requires_grad: bool, dev: Any = None, typed: bool = True
+) -> Tensor:
+    """``np.full(shape, fill)`` as a tensor (``typed``: made in ``dt``'s NumPy type, else
+    converted after); while tracing with a symbolic size (Note [symbolic shapes]) the constant
+    broadcast to that shape by the program."""
+    if not has_symbols(shape):
+        data = np.full(shape, fill, dt.np) if typed else np.full(shape, fill)
+        return _finish(data, dt, requires_grad, dev)
+    scalar = _finish(np.full((), fill, dt.np) if typed else np.full((), fill), dt, False, dev)
+    trace = trace_state.current()
+    out: Tensor = trace.emit(Op.EXPAND, [scalar], {"shape": tuple(shape)}, None)
+    return out.requires_grad_() if requires_grad else out
+
+
 def _filled(value: Any, size: tuple, dtype: DType | None, requires_grad: bool, dev: Any) -> Tensor:
     dt = dtype or D.get_default_dtype()
     if _traced(value):
@@ -275,7 +292,7 @@ def _filled(value: Any, size: tuple, dtype: DType | None, requires_grad: bool, d
     check_fill(fill, dt)
     if fill.dtype.kind == "c" and dt.category != 3:
         fill = fill.real if dt.category else fill != 0
-    return _finish(np.full(_dims(size), D.to_storage(fill, dt)), dt, requires_grad, dev)
+    return _full(_dims(size), D.to_storage(fill, dt), dt, requires_grad, dev, typed=False)
 
 
 def zeros(
@@ -337,14 +354,14 @@ def zeros_like(
     t: Tensor, *, dtype: DType | None = None, requires_grad: bool = False, **_: Any
 ) -> Tensor:
     shape, dt = _like(t, dtype)
-    return _finish(np.zeros(shape, dt.np), dt, requires_grad)
+    return _full(shape, 0, dt, requires_grad)
 
 
 def ones_like(
     t: Tensor, *, dtype: DType | None = None, requires_grad: bool = False, **_: Any
 ) -> Tensor:
     shape, dt = _like(t, dtype)
-    return _finish(np.ones(shape, dt.np), dt, requires_grad)
+    return _full(shape, 1, dt, requires_grad)
 
 
 empty_like = zeros_like
@@ -360,7 +377,7 @@ def full_like(
         from .ops_elementwise import scalar_as
 
         fill_value = scalar_as(fill_value, dt)  # PyTorch's check: a zero imaginary part only
-    return _finish(np.full(shape, fill_value, dt.np), dt, requires_grad)
+    return _full(shape, fill_value, dt, requires_grad)
 
 
 def arange(
@@ -381,6 +398,8 @@ def arange(
         isinstance(v, float) or (isinstance(v, Tensor) and v.is_floating_point()) for v in vals
     )
     dt = dtype or (D.get_default_dtype() if is_float else D.int64)
+    if any(isinstance(v, SymbolicSize) for v in vals) and all(map(is_size, vals)) and step > 0:
+        return _symbolic_arange(start, end, step, dt, requires_grad)
     if _traced(list(vals)):
         from .checks import shape_from_values
 
@@ -388,6 +407,20 @@ def arange(
     s, e, st = (float(v) for v in vals)
     n = max(0, int(np.ceil((e - s) / st)))
     return _finish(s + st * np.arange(n, dtype=np.float64), dt, requires_grad, device)
+
+
+def _symbolic_arange(start: Any, end: Any, step: int, dt: DType, requires_grad: bool) -> Tensor:
+    """``arange`` of integers with a symbolic bound (Note [symbolic shapes]): ``start + step *
+    iota(n)``, the values eager computes (exact integers, then ``dt``)."""
+    n = max(0, (end - start + step - 1) // step)
+    trace = trace_state.current()
+    out: Tensor = trace.emit(Op.IOTA, [], {"length": n, "dtype": D.int64}, None)
+    if step != 1:
+        out = out * step
+    if not (isinstance(start, int) and start == 0):
+        out = out + start
+    out = out.to(dt)
+    return out.requires_grad_() if requires_grad else out
 
 
 def linspace(

@@ -12,6 +12,7 @@ from ..ir.dtypes import DType, get_default_complex_dtype, get_default_dtype, sca
 from ..ir.interpreter import eval_eqn_arrays
 from ..ir.ops import GroupOp, Op
 from ..ir.shapes import infer, promoted
+from ..ir.sizes import SymbolicSize, symbolic_attr
 from . import trace_state
 from .autograd import CompositeNode, OpNode, gradient_edge
 from .grad_mode import is_grad_enabled, no_grad
@@ -50,6 +51,12 @@ def as_tensor_operand(v: Any) -> Tensor:
         return Tensor._make(np.asarray(v, np.complex128), weak=True)
     if isinstance(v, np.ndarray):
         return Tensor._make(v)
+    if isinstance(v, SymbolicSize):  # a size while tracing (Note [symbolic shapes]): an int
+        hint = v.hint  # type: ignore[attr-defined]
+        kind = np.float64 if isinstance(hint, float) else np.int64
+        t = Tensor._make(np.asarray(hint, kind), weak=True)  # whose value is the size
+        t._symint = v  # type: ignore[attr-defined]
+        return t
     raise TypeError(f"expected Tensor or number as operand, but got {type(v).__name__}")
 
 
@@ -93,7 +100,9 @@ def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
     inputs = [a if isinstance(a, Tensor) else as_tensor_operand(a) for a in args]
     trace = trace_state.current()
     # tracing: record instead of computing (a draw always: Note [random numbers in compiled code])
-    if trace is not None and (trace.involves(inputs) or op is Op.RANDOM):
+    if trace is not None and (
+        trace.involves(inputs) or op is Op.RANDOM or any(map(symbolic_attr, attrs.values()))
+    ):  # (a symbolic size, e.g. expanding a constant: Note [symbolic shapes])
         return trace.emit(op, inputs, attrs, name)
     weak = requires = False
     alone = True  # every operand a Python number, e.g. a derivative rule on a saved scalar

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import operator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..ir.sizes import SymbolicSize, as_size
 from . import trace_state
 
 if TYPE_CHECKING:
@@ -138,6 +140,25 @@ def _check_mask(mask: np.ndarray, shape: tuple[int, ...], dim: int) -> None:
             )
 
 
+def slice_indices(it: slice, size: Any) -> tuple[Any, Any, Any]:
+    """``it.indices(size)`` for a positive step, keeping a symbolic size symbolic (the
+    clamping comparisons become guards: Note [symbolic shapes])."""
+    if not isinstance(size, SymbolicSize):
+        return it.indices(size)
+    step = 1 if it.step is None else operator.index(it.step)
+
+    def bound(v: Any, default: Any) -> Any:
+        if v is None:
+            return default
+        v = as_size(v)
+        if v < 0:
+            v = v + size
+            return 0 if v < 0 else v
+        return size if v > size else v
+
+    return bound(it.start, 0), bound(it.stop, size), step
+
+
 def _item(it: Any, size: int, dim: int, k: int, tensors: list[Any]) -> tuple:
     """One int, slice or integer-tensor item; tensor data is appended to ``tensors``."""
     if _is_int(it):
@@ -148,7 +169,7 @@ def _item(it: Any, size: int, dim: int, k: int, tensors: list[Any]) -> tuple:
     if isinstance(it, slice):
         if it.step is not None and it.step <= 0:
             raise ValueError("step must be greater than zero")
-        start, stop, step = it.indices(size)
+        start, stop, step = slice_indices(it, size)
         return ("slice", start, max(stop, start), step)
     if _traced(it):
         if it.dtype.is_floating_point:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..ir import dtypes as D
 from ..ir.ops import Op
+from ..ir.sizes import same_shape
 from .dispatch import apply
 from .kernel_dtypes import not_implemented
 from .ops_movement import unsqueeze
@@ -92,4 +93,4 @@ def _sum_to(g: Tensor, shape: tuple[int, ...]) -> Tensor:
         i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1
     )
     out = apply(Op.SUM, g, axes=axes, keepdim=True) if axes else g
-    return apply(Op.RESHAPE, out, shape=tuple(shape)) if tuple(out.shape) != tuple(shape) else out
+    return out if same_shape(out.shape, shape) else apply(Op.RESHAPE, out, shape=tuple(shape))

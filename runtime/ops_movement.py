@@ -11,6 +11,7 @@ import numpy as np
 from ..ir.dtypes import DType, bool_
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
+from ..ir.sizes import SymbolicSize, is_size
 from .checks import check, in_range, shape_from_values, traced
 from .dispatch import apply, composite
 from .indexing import basic_name, normalize_index
@@ -195,7 +196,7 @@ def split(
     _at_least_1d(x, "split expects at least a 1-dimensional tensor")
     d = norm_axis(dim, x.ndim)
     n = x.shape[d]
-    if isinstance(split_size_or_sections, int):
+    if is_size(split_size_or_sections):
         sizes = _split_sizes(split_size_or_sections, n)
     else:
         sizes = list(split_size_or_sections)
@@ -205,7 +206,7 @@ def split(
                 f"split_sizes={sizes}"
             )
     name = _backward or (
-        "SplitBackward0" if isinstance(split_size_or_sections, int) else "SplitWithSizesBackward0"
+        "SplitBackward0" if is_size(split_size_or_sections) else "SplitWithSizesBackward0"
     )
     starts = [0, *accumulate(sizes)][:-1]
     return tuple(
@@ -320,7 +321,13 @@ def flip(x: Tensor, dims: Any) -> Tensor:
 
     def decomposition(a: Tensor) -> Tensor:
         for axis in axes:
-            rev = Tensor._make(np.arange(a.shape[axis] - 1, -1, -1))
+            n = a.shape[axis]
+            if isinstance(n, SymbolicSize):  # (n - 1) - iota(n): Note [symbolic shapes]
+                from .creation import arange
+
+                rev = (n - 1) - arange(n)
+            else:
+                rev = Tensor._make(np.arange(n - 1, -1, -1))
             a = getitem(a, (slice(None),) * axis + (rev,))
         return a if axes else clone(a)  # always a new tensor, as in PyTorch
 

@@ -13,6 +13,7 @@ from ..ir import dtypes as D
 from ..ir.dtypes import DType
 from ..ir.ops import Op
 from ..ir.random import SAMPLERS
+from ..ir.sizes import as_size
 from . import inplace as I
 from . import random_bounds as B
 from . import random_draws as S
@@ -45,7 +46,7 @@ def traced_sample(
         Op.RANDOM,
         *operands,
         sampler=sampler,
-        shape=tuple(int(n) for n in shape),
+        shape=tuple(as_size(n) for n in shape),
         dtype=dt,
         params=tuple(sorted(params.items())),
         generator=None if gen is default_generator else gen,

@@ -7,11 +7,10 @@ from collections import namedtuple
 from math import prod
 from typing import Any
 
-import numpy as np
-
 from ..ir import dtypes as D
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
+from .creation import zeros
 from .dispatch import apply, composite, with_rule
 from .kernel_dtypes import require_float
 from .opmath import in_float32
@@ -369,7 +368,7 @@ def cumsum(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
             head = [slice(None)] * a.ndim
             head[axis] = slice(0, n - shift)
             zeros_shape = tuple(shift if i == axis else s for i, s in enumerate(a.shape))
-            pad = Tensor._make(np.zeros(zeros_shape, a.dtype.np))
+            pad = zeros(zeros_shape, dtype=a.dtype)
             a = a + cat_along(pad, getitem(a, tuple(head)), axis)
             shift *= 2
         return a

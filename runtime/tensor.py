@@ -14,6 +14,7 @@ from ..ir.aval import Aval
 from ..ir.dtypes import DType
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
+from ..ir.sizes import as_size
 from . import trace_state
 from .grad_mode import InferenceBox, is_inference, outside_inference
 from .grad_mode import _state as _grad_state
@@ -45,8 +46,8 @@ class Size(tuple):
 def _dims(args: tuple) -> tuple[int, ...]:
     """``f(2, 3)`` and ``f((2, 3))`` both mean the tuple (2, 3)."""
     if len(args) == 1 and isinstance(args[0], tuple | list | Size):
-        return tuple(int(a) for a in args[0])
-    return tuple(int(a) for a in args)
+        return tuple(as_size(a) for a in args[0])
+    return tuple(as_size(a) for a in args)
 
 
 def _axes(dim: Any, ndim: int) -> tuple[int, ...] | None:

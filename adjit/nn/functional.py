@@ -20,6 +20,7 @@ from adjit.nn._losses import (
 )
 from adjit.runtime import functional as R
 from adjit.runtime.checks import check, shape_from_values
+from adjit.runtime.creation import full as _full
 from adjit.runtime.dispatch import composite
 from adjit.runtime.functional import log_softmax as _log_softmax
 from adjit.runtime.functional import sigmoid, tanh
@@ -441,7 +442,7 @@ def _pad_dim(a: Tensor, axis: int, before: int, after: int, value: float) -> Ten
 
     def block(n: int) -> Tensor:
         shape = tuple(n if i == axis else s for i, s in enumerate(a.shape))
-        return _const(np.full(shape, value), a)
+        return _full(shape, value, dtype=a.dtype)  # (np.full would fix a symbolic size)
 
     pieces = ([block(before)] if before > 0 else []) + [a] + ([block(after)] if after > 0 else [])
     return R.cat(pieces, axis) if len(pieces) > 1 else a

@@ -78,17 +78,18 @@ def test_every_backend_and_mode_computes_the_same(backend: str, mode: str) -> No
     assert type(out.grad_fn).__name__ == node  # eager: the graph replayed by eager autograd
 
 
-def test_disable_returns_the_function_and_dynamic_true_warns() -> None:
+def test_disable_returns_the_function_and_dynamic_is_checked() -> None:
     def f(x):
         return x + 1
 
     assert adjit.compile(f, disable=True) is f
     assert adjit.compile(disable=True)(f) is f
-    with pytest.warns(UserWarning, match="specializes on shapes"):
-        adjit.compile(f, dynamic=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        adjit.compile(f, dynamic=True)  # (tests/frontend/test_dynamic_shapes.py: what it does)
         adjit.compile(f, dynamic=False)
+    with pytest.raises(TypeError, match="dynamic"):
+        adjit.compile(f, dynamic="yes")
 
 
 def test_recompile_limit_runs_new_signatures_eagerly() -> None:

@@ -1,0 +1,122 @@
+"""An MLP training step over 20 batch sizes: traces, compile time per new size, per-call time.
+
+Run: ``python -m adjit.benchmarks.dynamic_shapes [--threads 1] [--repeats 30] [--cold]``.
+The same step (Linear 64-128-128-10, ReLU, cross-entropy, SGD) is compiled three ways:
+``dynamic=False`` (one static trace per size), the default ``dynamic=None`` (static first,
+then one symbolic trace once a size changes: Note [one trace, many sizes]) and
+``dynamic=True``. Each sees the 20 sizes in the same order (an epoch's last partial batch
+included); the report gives the number of traces, the first-call time at each size (tracing,
+the passes and, for a new size, instantiating and compiling), and the per-call median (with
+the interquartile range) at each size, and the ratio of each symbolic policy to the static
+one. ``--cold`` points the kernel cache at an empty directory first (a fresh machine).
+Issue 16's bars: <= 2 traces by default, 1 with dynamic=True, per-call within 10% of static.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+
+SIZES = [64, 64 - 1, 48, 32, 17, 100, 128, 96, 80, 72, 56, 40, 24, 16, 8, 120, 112, 88, 50, 37]
+POLICIES: dict[str, bool | None] = {"static": False, "default": None, "dynamic": True}
+
+
+def _step(policy: bool | None) -> tuple[Callable[..., object], object]:
+    import adjit
+
+    adjit.manual_seed(0)
+    model = adjit.nn.Sequential(
+        adjit.nn.Linear(64, 128),
+        adjit.nn.ReLU(),
+        adjit.nn.Linear(128, 128),
+        adjit.nn.ReLU(),
+        adjit.nn.Linear(128, 10),
+    )
+    opt = adjit.optim.SGD(model.parameters(), lr=1e-3)
+
+    def step(x: adjit.Tensor, y: adjit.Tensor) -> adjit.Tensor:
+        opt.zero_grad()
+        loss = adjit.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    compiled = adjit.compile(step, dynamic=policy)
+    return compiled, compiled
+
+
+def _quartiles(xs: list[float]) -> tuple[float, float, float]:
+    q = statistics.quantiles(xs, n=4)
+    return q[0], statistics.median(xs), q[2]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=30)
+    p.add_argument("--cold", action="store_true", help="start from an empty kernel cache")
+    args = p.parse_args()
+    if args.cold:
+        os.environ["ADJIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="adjit-cold-")
+    import adjit
+
+    adjit.set_num_threads(args.threads)
+    warnings.simplefilter("ignore")  # dynamic=False warns about its many traces, as it should
+    rng = __import__("numpy").random.default_rng(0)
+    data = {
+        n: (
+            adjit.tensor(rng.standard_normal((n, 64)).astype("float32")),
+            adjit.tensor(rng.integers(0, 10, n)),
+        )
+        for n in SIZES
+    }
+    first: dict[str, list[float]] = {}
+    per_call: dict[str, dict[int, tuple[float, float, float]]] = {}
+    traces: dict[str, int] = {}
+    for name, policy in POLICIES.items():
+        fn, handle = _step(policy)
+        first[name] = []
+        for n in SIZES:  # the epoch: each size once, in order
+            t0 = time.perf_counter()
+            fn(*data[n])
+            first[name].append(time.perf_counter() - t0)
+        traces[name] = handle.trace_count  # type: ignore[attr-defined]
+        per_call[name] = {}
+        for n in SIZES:
+            times = []
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                fn(*data[n])
+                times.append(time.perf_counter() - t0)
+            per_call[name][n] = _quartiles(times)
+    print(f"threads: {args.threads} (adjit kernels and BLAS); repeats per size: {args.repeats}")
+    print(f"kernel cache: {'cold (empty directory)' if args.cold else 'as found'}")
+    for name in POLICIES:
+        total = sum(first[name])
+        print(
+            f"{name:8s} dynamic={POLICIES[name]!s:5s} traces={traces[name]:2d}  "
+            f"first calls over the 20 sizes: {total * 1e3:8.1f} ms "
+            f"(first size {first[name][0] * 1e3:.1f} ms, later new sizes median "
+            f"{statistics.median(first[name][2:]) * 1e3:.1f} ms)"
+        )
+    print("\nper-call median ms [IQR] at each size, and the ratio to static")
+    print(f"{'size':>5} " + " ".join(f"{k:>24}" for k in POLICIES))
+    worst = {k: 0.0 for k in POLICIES}
+    for n in SIZES:
+        cells = []
+        for k in POLICIES:
+            lo, med, hi = per_call[k][n]
+            ratio = med / per_call["static"][n][1]
+            worst[k] = max(worst[k], ratio)
+            cells.append(f"{med * 1e3:6.3f} [{lo * 1e3:.3f},{hi * 1e3:.3f}] {ratio:4.2f}x")
+        print(f"{n:>5} " + " ".join(f"{c:>24}" for c in cells))
+    print("worst ratio to static: " + ", ".join(f"{k} {v:.2f}x" for k, v in worst.items()))
+
+
+if __name__ == "__main__":
+    main()
