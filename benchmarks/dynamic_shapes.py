@@ -8,15 +8,19 @@ then one symbolic trace once a size changes: Note [one trace, many sizes]) and
 included); the report gives the number of traces, the first-call time at each size (tracing,
 the passes and, for a new size, instantiating and compiling), and the per-call median (with
 the interquartile range) at each size, and the ratio of each symbolic policy to the static
-one. ``--cold`` points the kernel cache at an empty directory first (a fresh machine).
+one. Each policy runs in a fresh process of its own (no policy warms another's kernels);
+``--cold`` gives each an empty kernel cache directory (a fresh machine).
 Issue 16's bars: <= 2 traces by default, 1 with dynamic=True, per-call within 10% of static.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -55,17 +59,11 @@ def _quartiles(xs: list[float]) -> tuple[float, float, float]:
     return q[0], statistics.median(xs), q[2]
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--repeats", type=int, default=30)
-    p.add_argument("--cold", action="store_true", help="start from an empty kernel cache")
-    args = p.parse_args()
-    if args.cold:
-        os.environ["ADJIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="adjit-cold-")
+def _measure(name: str, threads: int, repeats: int) -> dict:
+    """One policy in this process: first-call and per-call times at each size."""
     import adjit
 
-    adjit.set_num_threads(args.threads)
+    adjit.set_num_threads(threads)
     warnings.simplefilter("ignore")  # dynamic=False warns about its many traces, as it should
     rng = __import__("numpy").random.default_rng(0)
     data = {
@@ -75,25 +73,45 @@ def main() -> None:
         )
         for n in SIZES
     }
-    first: dict[str, list[float]] = {}
-    per_call: dict[str, dict[int, tuple[float, float, float]]] = {}
-    traces: dict[str, int] = {}
-    for name, policy in POLICIES.items():
-        fn, handle = _step(policy)
-        first[name] = []
-        for n in SIZES:  # the epoch: each size once, in order
+    fn, handle = _step(POLICIES[name])
+    first = []
+    for n in SIZES:  # the epoch: each size once, in order
+        t0 = time.perf_counter()
+        fn(*data[n])
+        first.append(time.perf_counter() - t0)
+    per_call = {}
+    for n in SIZES:
+        times = []
+        for _ in range(repeats):
             t0 = time.perf_counter()
             fn(*data[n])
-            first[name].append(time.perf_counter() - t0)
-        traces[name] = handle.trace_count  # type: ignore[attr-defined]
-        per_call[name] = {}
-        for n in SIZES:
-            times = []
-            for _ in range(args.repeats):
-                t0 = time.perf_counter()
-                fn(*data[n])
-                times.append(time.perf_counter() - t0)
-            per_call[name][n] = _quartiles(times)
+            times.append(time.perf_counter() - t0)
+        per_call[n] = _quartiles(times)
+    return {"first": first, "per_call": per_call, "traces": handle.trace_count}  # type: ignore[attr-defined]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=30)
+    p.add_argument("--cold", action="store_true", help="start from an empty kernel cache")
+    p.add_argument("--only", choices=list(POLICIES), help=argparse.SUPPRESS)  # (a child)
+    args = p.parse_args()
+    if args.only:
+        print(json.dumps(_measure(args.only, args.threads, args.repeats)))
+        return
+    results = {}
+    for name in POLICIES:
+        env = dict(os.environ)
+        if args.cold:
+            env["ADJIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="adjit-cold-")
+        cmd = [sys.executable, "-m", "adjit.benchmarks.dynamic_shapes", "--only", name]
+        cmd += ["--threads", str(args.threads), "--repeats", str(args.repeats)]
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+        results[name] = json.loads(out.strip().splitlines()[-1])
+    first = {k: r["first"] for k, r in results.items()}
+    traces = {k: r["traces"] for k, r in results.items()}
+    per_call = {k: {int(n): v for n, v in r["per_call"].items()} for k, r in results.items()}
     print(f"threads: {args.threads} (adjit kernels and BLAS); repeats per size: {args.repeats}")
     print(f"kernel cache: {'cold (empty directory)' if args.cold else 'as found'}")
     for name in POLICIES:

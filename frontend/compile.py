@@ -94,8 +94,23 @@ class Entry:
         key = ("runner", id(graph))
         run = self.plans.get(key)
         if run is None:
-            run = self.plans[key] = make_runner(graph, self.backend, self.fallback, public)
+            run = self._symbolic_runner(graph, public)
+            if run is None:
+                run = make_runner(graph, self.backend, self.fallback, public)
+            self.plans[key] = run
         return run
+
+    def _symbolic_runner(self, graph: Graph, public: int | None) -> Runner | None:
+        """An instance's program: the template's, compiled once for every size, at this
+        instance's sizes (no code generation per size); None where that does not apply."""
+        if self.template is None or self.backend != "llvm":
+            return None
+        source = self.inst.sources.get(id(graph))  # the template's graph it instantiates
+        if source is None:
+            return None
+        program = self.template.runner(source, public)
+        at = getattr(program, "at", None)
+        return at(self.inst) if at is not None else None
 
     def forward_runner(self, plan: TrainPlan) -> Runner:
         """``plan``'s forward program: its outputs, then residuals that only the backward
@@ -349,6 +364,7 @@ class CompiledFunction:
             self._sizes_seen[("static", dynamic.structure(sig))] = str(e)
             return self._trace(leaves, spec, sig, {})
         self._templates.append(entry)
+        del self._templates[: -dynamic.TEMPLATES_PER_FUNCTION]  # the oldest go first
         return found
 
     def _over_limit(self, sig: tuple, reason: str) -> Entry:

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from .plans import TrainPlan
 
 INSTANCES_PER_TEMPLATE = 64  # concrete sizes kept per template (least recently used go first)
+TEMPLATES_PER_FUNCTION = 8  # symbolic traces kept per compiled function (the newest)
+STRUCTURES_SEEN = 256  # argument structures whose sizes the default policy remembers
 
 
 # -- the user's marks -------------------------------------------------------------------------
@@ -106,6 +108,8 @@ def choose(
             if m != n
         }
     seen[key] = (first, changed)
+    while len(seen) > STRUCTURES_SEEN:  # (insertion order: the oldest structure goes)
+        del seen[next(iter(seen))]
     out: dict[int, frozenset[int]] = {}
     for i, x in enumerate(leaves):
         if not isinstance(x, Tensor):

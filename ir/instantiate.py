@@ -19,7 +19,8 @@ class Instantiator:
         self.values = values
         self._shape, self._value = concrete_shape, concrete_value
         self.vars: dict[Var, Var] = {}
-        self.graphs: dict[int, Graph] = {}
+        self.graphs: dict[int, Graph] = {}  # id(symbolic graph) -> its instance
+        self.sources: dict[int, Graph] = {}  # id(instance graph) -> the symbolic graph
 
     def aval(self, a: Aval) -> Aval:
         if not has_symbols(a.shape):
@@ -63,6 +64,7 @@ class Instantiator:
                 tuple(self.atom(a) for a in g.outputs),
                 tuple((self.var(v), a) for v, a in g.consts),
             )
+            self.sources[id(done)] = g
         return done
 
 
