@@ -169,7 +169,8 @@ class GroupOp:
     CONTROL = TUPLED | {Op.GET}
     # ops whose output carries no gradient (bool or integer results)
     NONDIFF = COMPARE | BITWISE | frozenset({Op.ARGMAX, Op.ARGMIN, Op.DETACH, Op.TRUNC_DIV})
-    NONDIFF |= SORT | SPECIAL | RANDOM | {Op.IOTA}
+    CREATION = frozenset({Op.IOTA})  # values made from attributes alone (no inputs)
+    NONDIFF |= SORT | SPECIAL | RANDOM | CREATION
     # elementwise ops with a sympy form (the symbolic source of truth); fmod has none, so that
     # sympy never replaces its exact remainder by x - y*trunc(x/y); nor copysign (|x| sign(y)
     # is 0 at y = 0, where copysign gives |x| and PyTorch's gradient is +-1)

@@ -19,6 +19,11 @@ class SymbolicSize:
     def known_equal(self, other: Any) -> bool:
         raise NotImplementedError
 
+    def key(self) -> tuple:
+        """A hashable structural key (its expression): never the printed traced value, which
+        two different sizes can share."""
+        raise NotImplementedError
+
 
 def is_size(x: Any) -> bool:
     """An int (not a bool) or a symbolic size."""

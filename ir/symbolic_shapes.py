@@ -153,6 +153,9 @@ class SymInt(SymbolicSize):
     def __float__(self) -> float:
         return float(self.env.specialize(self.expr))
 
+    def key(self) -> tuple:
+        return ("SymInt", self.env.simplify(self.expr))
+
     def known_equal(self, other: Any) -> bool:
         """Equal at every size (no guard)."""
         if isinstance(other, SymInt) and other.env is not self.env:
@@ -267,6 +270,9 @@ class SymFloat(SymbolicSize):
 
     def __hash__(self) -> int:
         return hash((id(self.env), self.tree))
+
+    def key(self) -> tuple:
+        return ("SymFloat", self.tree)
 
     def evaluate(self, values: dict[Any, int]) -> float:
         return float(_replay(self.tree, values))

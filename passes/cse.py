@@ -10,6 +10,7 @@ import numpy as np
 from ..ir.dtypes import DType
 from ..ir.graph import Atom, Eqn, Graph, Var
 from ..ir.ops import GroupOp
+from ..ir.sizes import SymbolicSize
 from .rewrite import COMMUTATIVE
 
 # consts up to this many elements are merged when their values are equal
@@ -30,6 +31,8 @@ def freeze(value: Any) -> Any:
         return (type(value).__name__, tuple(freeze(v) for v in value))
     if isinstance(value, DType):
         return ("dtype", value.name)
+    if isinstance(value, SymbolicSize):  # by expression (its repr is the traced value)
+        return value.key()
     if isinstance(value, float | np.floating):
         return ("float", repr(float(value)))
     if isinstance(value, np.ndarray):
@@ -42,7 +45,8 @@ def freeze(value: Any) -> Any:
 def _atom_key(a: Atom, order: dict[Var, int]) -> tuple:
     if isinstance(a, Var):
         return (0, order[a])
-    return (1, type(a.value).__name__, repr(a.value), a.aval.dtype.name, a.aval.weak)
+    value = a.value.key() if isinstance(a.value, SymbolicSize) else repr(a.value)
+    return (1, type(a.value).__name__, value, a.aval.dtype.name, a.aval.weak)
 
 
 def cse(graph: Graph) -> Graph:

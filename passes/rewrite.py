@@ -99,7 +99,11 @@ class _Context:
 def _same_atom(a: Atom, b: Atom) -> bool:
     if isinstance(a, Var) or isinstance(b, Var):
         return a is b
-    return (type(a.value), repr(a.value), a.aval) == (type(b.value), repr(b.value), b.aval)
+    return (type(a.value), _text(a.value), a.aval) == (type(b.value), _text(b.value), b.aval)
+
+
+def _text(value: Any) -> Any:
+    return value.key() if isinstance(value, SymbolicSize) else repr(value)
 
 
 def _match_operand(p: Pat, e: Eqn, i: int, ctx: _Context, binds: dict[str, Atom]) -> bool:

@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 
 from ..ir.aval import Aval
-from ..ir.graph import Atom, Eqn, Graph, Var
+from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 from ..ir.interpreter import interpret
 from ..ir.ops import GroupOp, Op
+from ..ir.sizes import SymbolicSize
 from ..ir.symbolic import sp
 from .adjoint import Region
 from .symbolic_regions import LRU, Found, find_regions, inline, region_expr, structure_key
@@ -123,6 +124,12 @@ def where_regions(fwd: Graph, *, host: Host, limit: int = MAX_REGION_OPS) -> lis
     regions = []
     for f in find_regions(fwd, differentiating=True, limit=limit):
         if not any(fwd.eqns[i].op is Op.WHERE for i in f.idx):
+            continue
+        if any(  # a symbolic size as an operand: the per-op rules (sympy sees no such number)
+            isinstance(a, Lit) and isinstance(a.value, SymbolicSize)
+            for i in f.idx
+            for a in fwd.eqns[i].inputs
+        ):
             continue
         entry = VJP_CACHE.get(structure_key(fwd, f), partial(_derivative, fwd, f, host))
         if entry is None:

@@ -214,3 +214,23 @@ def test_explain_shows_symbols_and_guards() -> None:
     f(x)
     text = str(adjit.explain(f, x).guards)
     assert "s0" in text and "inputs[0].size(0)" in text and "4 <= s0" in text
+
+
+def test_two_sizes_equal_when_traced_stay_two_values() -> None:
+    # s0 and s1 are both 4 in the traced call: passes that key values (CSE, rewrites, the
+    # symbolic regions' cache) must key them by expression, not by the printed traced value
+    f = adjit.compile(lambda x: x * x.shape[0] + x * x.shape[1] * 10, dynamic=True)
+    _same(f(adjit.ones(4, 4)), adjit.full((4, 4), 44.0))
+    _same(f(adjit.ones(5, 3)), adjit.full((5, 3), 35.0))
+    assert f.trace_count == 1
+
+
+def test_sizes_inside_a_where_region_differentiate_by_the_per_op_rules() -> None:
+    def f(x: adjit.Tensor, y: adjit.Tensor) -> adjit.Tensor:
+        return (adjit.where(x > 0, x * x.shape[0], 0.0) + y * x.shape[1]).sum()
+
+    g = adjit.compile(adjit.grad(f), dynamic=True)
+    for n in (4, 5, 7):
+        x, y = adjit.randn(n, 4), adjit.randn(n, 4)
+        _same(g(x, y), adjit.grad(f)(x, y))
+    assert g.trace_count == 1

@@ -92,8 +92,18 @@ def test_reference_accepts_the_shape_rule_attrs(op: Op) -> None:
 
 
 def test_groups_partition() -> None:
-    assert GroupOp.ELEMENTWISE | GroupOp.REDUCE | GroupOp.SORT | GroupOp.MOVEMENT | {
-        Op.MATMUL
-    } | GroupOp.LINALG | GroupOp.SPECIAL | GroupOp.RANDOM | GroupOp.CONTROL == set(Op)
+    assert (
+        GroupOp.ELEMENTWISE
+        | GroupOp.REDUCE
+        | GroupOp.SORT
+        | GroupOp.MOVEMENT
+        | {Op.MATMUL}
+        | GroupOp.LINALG
+        | GroupOp.SPECIAL
+        | GroupOp.RANDOM
+        | GroupOp.CONTROL
+        | GroupOp.CREATION
+        == set(Op)
+    )
     assert not GroupOp.UNARY & GroupOp.BINARY
     assert GroupOp.SYMBOLIC <= GroupOp.ELEMENTWISE
