@@ -122,8 +122,15 @@ class SymInt(SymbolicSize):
 
     # -- comparisons: guards ------------------------------------------------------------------
     def __eq__(self, o: object) -> bool:  # type: ignore[override]
-        if isinstance(o, SymInt) and o.env is not self.env:
-            return False  # another trace's symbol (memo tables must never mix traces)
+        if isinstance(o, SymInt):
+            if o.env is not self.env:
+                return False  # another trace's symbol (memo tables must never mix traces)
+            if o.expr == self.expr:
+                return True
+        elif type(o) is int and self.expr.is_Symbol and self.expr not in self.env.replacements:
+            lo, hi = self.env.ranges[self.expr]  # (the common `n == 1`, without sympy)
+            if o < lo or o > hi:
+                return False
         return self.env.decide(sympy.Eq(self.expr, _expr(o))) if _is_int(o) else False
 
     def __ne__(self, o: object) -> bool:  # type: ignore[override]
@@ -347,6 +354,7 @@ class ShapeEnv:
         self.ranges: dict[sympy.Symbol, Bounds] = {}
         self.replacements: dict[sympy.Symbol, sympy.Expr] = {}
         self.divisible: set[tuple[Any, Any]] = set()  # (a, b): a guard says b divides a
+        self._decided: dict[Any, bool] = {}  # relation -> its answer
         self.guards: list[sympy.Basic] = []  # as recorded, simplified
         self.frozen = False
 
@@ -408,6 +416,14 @@ class ShapeEnv:
     def decide(self, rel: Any) -> bool:
         """The answer to a comparison of sizes: from what is known, else (while tracing) from
         the example sizes, recorded as a guard."""
+        known = self._decided.get(rel)
+        if known is not None:
+            return known
+        answer = self._decide(rel)
+        self._decided[rel] = answer  # (guards only grow: an answer never changes)
+        return answer
+
+    def _decide(self, rel: Any) -> bool:
         rel = self.simplify(rel)
         if rel in (sympy.true, sympy.false):
             return bool(rel)
