@@ -19,6 +19,7 @@ from . import (
     ctc,
     custom_wrap,
     dtypes,
+    dynamic,
     edges,
     functions,
     integer,
@@ -84,4 +85,5 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     ),
     "randoms": (randoms.random_cases(), randoms.check_randoms),
     "control": (control.control_cases(), control.check_control),
+    "dynamic": (dynamic.dynamic_cases(), dynamic.check_dynamic),
 }
