@@ -246,7 +246,9 @@ def test_fuzz_edges(kind: str) -> None:
     run()
 
 
-@pytest.mark.parametrize("name", sorted(set(registry.STRATEGIES) - {"core"}))
+@pytest.mark.parametrize(
+    "name", sorted(set(registry.STRATEGIES) - {"core", "dynamic"})
+)  # (Programs)
 def test_cases_print_as_runnable_source(name: str) -> None:
     """A newer strategy's repro is self-contained: it runs unchanged with T = torch."""
     torch = pytest.importorskip("torch")
