@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from adjit.nn import functional as F
+from adjit.nn.rnn_scan import packed_scan_layer
 from adjit.runtime import functional as R
 from adjit.runtime import trace_state
 from adjit.runtime.checks import value_dependent
@@ -253,6 +254,8 @@ def rnn_forward(
             gi = F.linear(x, w[0], w[2])
             if batch_sizes is None:
                 out, state = _full_layer(step, gi, state, w, reverse=d == 1)
+            elif trace_state.current() is not None:  # one masked scan: flat in T
+                out, state = packed_scan_layer(step, gi, state, w, batch_sizes, reverse=d == 1)
             elif d == 0:
                 out, state = _packed_layer(step, gi, state, w, batch_sizes)
             else:
