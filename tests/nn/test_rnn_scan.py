@@ -247,3 +247,52 @@ def test_interpreter_backend_runs_the_scans() -> None:
     arrays = _arrays(row, 5)
     got = _run(adjit, AU, a, row, arrays, compile="interpreter")
     _close(got, _run(adjit, AU, a, row, arrays, compile=None), TOL["float64"], "interpreter")
+
+
+# ---- hand-written cell loops ----------------------------------------------------------------
+@pytest.mark.parametrize("cls", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_cell_loop_through_scan_equals_torch_and_is_flat(cls: str) -> None:
+    """A user's loop of nn cells written with adjit.scan: compiled equals eager adjit and a
+    PyTorch Python loop (values, gradients of inputs, states and weights); graph flat in T."""
+    t, a = _modules(cls, "float64")
+    n = 2 if cls == "LSTMCell" else 1
+
+    def adjit_loss(xs: Any, *states: Any) -> Any:
+        def body(carry: Any, x: Any) -> Any:
+            new = a(x, carry if n == 2 else carry[0])
+            new = tuple(new) if n == 2 else (new,)
+            return new, new[0]
+
+        final, ys = adjit.scan(body, tuple(states), xs)
+        return _loss([ys, *final], adjit)
+
+    def torch_loss(xs: Any, *states: Any) -> Any:
+        carry, ys = tuple(states), []
+        for x in xs:
+            new = t(x, carry if n == 2 else carry[0])
+            carry = tuple(new) if n == 2 else (new,)
+            ys.append(carry[0])
+        return _loss([torch.stack(ys), *carry], torch)
+
+    rng = np.random.RandomState(4)
+    arrays = [rng.randn(6, B, I)] + [rng.randn(B, H) for _ in range(n)]
+
+    def run(lib: Any, m: Any, fn: Any) -> list[np.ndarray]:
+        ins = [lib.tensor(x, requires_grad=True) for x in arrays]
+        m.zero_grad()
+        value = fn(*ins)
+        value.backward()
+        grads = [x.grad for x in ins] + [p.grad for p in m.parameters()]
+        return [value.detach().numpy()] + [g.numpy() for g in grads]
+
+    compiled = run(adjit, a, adjit.compile(adjit_loss))
+    _close(compiled, run(adjit, a, adjit_loss), TOL["float64"], "cell loop vs eager")
+    _close(compiled, run(torch, t, torch_loss), TOL["float64"], "cell loop vs torch")
+    sizes = []
+    for T in (8, 64):
+        ins = [adjit.tensor(rng.randn(T, B, I), requires_grad=True)]
+        ins += [adjit.tensor(rng.randn(B, H), requires_grad=True) for _ in range(n)]
+        ex = adjit.explain(adjit_loss, *ins)
+        plan = ex.plan.split
+        sizes.append(tuple(count_eqns(g) for g in (ex.graph, plan.forward, plan.backward)))
+    assert sizes[0] == sizes[1]
