@@ -5,15 +5,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import threading
 import weakref
 from collections.abc import Callable
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from . import shlib
+from . import shlib, worker
 from .cache_store import STATS, cache_dir, disabled, read_entry, write_entry
 from .llvm_host import OPT, TUNING, host_key, llvm, resolved_host_key, target_machine
 
@@ -36,9 +34,11 @@ _LOCK = threading.RLock()
 # its shared library, or the MCJIT engine closed), so its memory and mappings are returned; a
 # later miss loads it from the disk cache again. A kernel some live object can still call is
 # never unloaded, and two functions needing the same kernel share one loaded copy. What a cold
-# compile leaves behind is not ours to free: llvmlite's pass pipeline keeps ~65 KiB per kernel
-# optimized (building one ~30 KiB, running it ~35 KiB, measured with llvmlite 0.50 even when
-# closed explicitly); a kernel loaded from the disk cache costs none of that.
+# compile leaves behind in LLVM is not ours to free: llvmlite's pass pipeline keeps ~65 KiB per
+# kernel optimized (building one ~30 KiB, running it ~35 KiB, measured with llvmlite 0.50 even
+# when closed explicitly), so LLVM's part runs in a compile worker process that is recycled
+# (Note [compile worker] in worker.py); this process loads the shared library it returns as it
+# loads one from the disk cache.
 _MEMORY: weakref.WeakValueDictionary[str, CompiledKernel] = weakref.WeakValueDictionary()
 _LOADED = [0]  # kernels loaded and not yet unloaded
 # called (outside the lock) after a load with the number of loaded kernels: the frontend's
@@ -57,16 +57,8 @@ def codegen_error() -> type[Exception]:
     return CodegenError
 
 
-@cache
-def _shared_tm() -> Any:
-    """The target machine used to optimize and print assembly (never an engine's)."""
-    return target_machine()
-
-
-@cache
-def _pic_tm() -> Any:
-    """The target machine emitting position-independent objects for shared libraries."""
-    return target_machine(pic=True)
+def _build_error(e: Exception) -> Exception:
+    return codegen_error()(str(e))
 
 
 class CompiledKernel:
@@ -101,11 +93,14 @@ class CompiledKernel:
 
     @property
     def asm(self) -> str:
-        """The host assembly (generated on request)."""
+        """The host assembly (generated on request: by the compile worker when it is on)."""
+        if worker.enabled():
+            with contextlib.suppress(worker.Unavailable):
+                return worker.assembly(self.optimized_ir, self.name)
+        from .llvm_compile import assembly
+
         with _LOCK:
-            binding = llvm()  # parsed in a context of its own, freed with the module
-            mod = binding.parse_assembly(self.optimized_ir, context=binding.create_context())
-            return _shared_tm().emit_assembly(mod)
+            return assembly(self.optimized_ir)
 
 
 def _unload(engine: Any) -> None:
@@ -124,37 +119,13 @@ def loaded_count() -> int:
     return _LOADED[0]
 
 
-def _optimize(ir_text: str, name: str) -> Any:
-    binding = llvm()
-    try:
-        # a context of its own, freed with the module: LLVM's global context keeps every type
-        # and constant ever parsed (Note [unloading kernels])
-        mod = binding.parse_assembly(ir_text, context=binding.create_context())
-        mod.verify()
-    except RuntimeError as e:
-        raise codegen_error()(f"kernel {name}: invalid LLVM IR: {e}") from e
-    tm = _shared_tm()
-    mod.triple, mod.data_layout = tm.triple, str(tm.target_data)
-    pto = binding.create_pipeline_tuning_options(speed_level=OPT["speed_level"])
-    for opt in ("loop_vectorization", "slp_vectorization", "loop_unrolling", "loop_interleaving"):
-        setattr(pto, opt, OPT[opt])
-    pb = binding.create_pass_builder(tm, pto)
-    pb.getModulePassManager().run(mod, pb)
-    from .vecmath_rare import inline_after_vectorizer  # Note [rare slow paths]
-
-    inline_after_vectorizer(binding, mod, tm)
-    return mod
-
-
 def _check_symbols(optimized_ir: str, name: str, symbol: str) -> None:
-    """The kernel's function must be defined, and every external resolvable (an unresolved
-    one makes MCJIT code segfault on call): refuse either up front."""
-    if not re.search(rf'^define [^@]*@"?{re.escape(symbol)}"?\(', optimized_ir, re.M):
-        raise codegen_error()(f"kernel {name}: symbol {symbol} not found in its machine code")
-    binding = llvm()
-    for sym in re.findall(r'^declare [^@]*@"?([\w.$]+)"?\(', optimized_ir, re.M):
-        if not sym.startswith("llvm.") and not binding.address_of_symbol(sym):
-            raise codegen_error()(f"kernel {name}: unresolved external symbol {sym!r}")
+    from .llvm_compile import BuildError, check_symbols
+
+    try:
+        check_symbols(optimized_ir, name, symbol)
+    except BuildError as e:
+        raise _build_error(e) from e
 
 
 def _load_mcjit(obj: bytes, name: str, symbol: str) -> tuple[Any, int]:
@@ -176,20 +147,35 @@ def _load(meta: dict[str, Any], code: bytes, name: str, optimized: str) -> tuple
     return _load_mcjit(code, name, meta["symbol"])
 
 
+def _build_here(ir_text: str, name: str, symbol: str, shared: bool) -> tuple[str, str, bytes]:
+    """``llvm_compile.build`` in this process (the compile worker off or unavailable)."""
+    from .llvm_compile import BuildError, build
+
+    try:
+        return build(ir_text, name, symbol, shared)
+    except BuildError as e:
+        raise _build_error(e) from e
+
+
+def _build_code(ir_text: str, name: str, symbol: str, shared: bool) -> tuple[str, str, bytes]:
+    """(kind, optimized IR, code): LLVM's part, in the compile worker when it is on (Note
+    [compile worker] in worker.py), else here."""
+    if worker.enabled():
+        with contextlib.suppress(worker.Unavailable):
+            return worker.compile_kernel(ir_text, name, symbol, shared)
+    return _build_here(ir_text, name, symbol, shared)
+
+
 def _compile(ir_text: str, name: str, symbol: str) -> tuple[str, str, bytes, Any, int]:
     """Optimize and emit: (kind, optimized IR, code, owner, address). A shared library when
     the host can link one (Note [shared-library kernels]), else an object for MCJIT."""
-    mod = _optimize(ir_text, name)
-    optimized = str(mod)
-    _check_symbols(optimized, name, symbol)
-    if shlib.linker() is not None:
+    kind, optimized, code = _build_code(ir_text, name, symbol, True)
+    if kind == "shared":
         try:
-            so = shlib.link(_pic_tm().emit_object(mod), name)
-            return ("shared", optimized, so, *shlib.load(so, name, symbol, _scratch()))
-        except shlib.LinkError:
-            pass  # MCJIT below still works
-    obj = _shared_tm().emit_object(mod)
-    return ("object", optimized, obj, *_load_mcjit(obj, name, symbol))
+            return (kind, optimized, code, *shlib.load(code, name, symbol, _scratch()))
+        except shlib.LinkError:  # e.g. no writable directory to load it from: MCJIT below
+            kind, optimized, code = _build_code(ir_text, name, symbol, False)
+    return ("object", optimized, code, *_load_mcjit(code, name, symbol))
 
 
 def _scratch() -> list[Path]:

@@ -50,8 +50,20 @@ def llvm() -> Any:
     return binding
 
 
+def _remote(what: str) -> str | None:
+    """``what`` ("host" or "features") from the compile worker's LLVM, so this process need
+    not import ``llvmlite.binding`` (Note [compile worker] in worker.py); None when it is off."""
+    from . import worker
+
+    info = worker.host_info() if worker.enabled() else None
+    return None if info is None else info[what]
+
+
 @cache
 def features() -> str:
+    """LLVM's feature string of the host CPU (with ``TUNING`` on AVX-512 CPUs)."""
+    if (remote := _remote("features")) is not None:
+        return remote
     flat = llvm().get_host_cpu_features().flatten()
     return f"{flat},{TUNING}" if "+avx512f" in flat else flat
 
@@ -69,6 +81,8 @@ def target_machine(pic: bool = False) -> Any:
 
 @cache
 def _llvm_host_key() -> str:
+    if (remote := _remote("host")) is not None:
+        return remote
     import llvmlite
 
     binding = llvm()

@@ -169,9 +169,9 @@ def native_ldexp() -> bool:
     """Whether the host has AVX-512, where a vector llvm.ldexp is one vscalef instruction;
     elsewhere LLVM turns it into a libm call per element."""
     try:
-        import llvmlite.binding as llvm
+        from .llvm_host import features  # the compile worker's when it is on
 
-        return "+avx512f" in llvm.get_host_cpu_features().flatten()
+        return "+avx512f" in features()
     except (ImportError, RuntimeError):
         return False
 

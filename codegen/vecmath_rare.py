@@ -182,9 +182,9 @@ def _keep(mod: ir.Module, fns: list[ir.Function]) -> None:
 def vector_bits() -> int:
     """The widest vector register of the host (what the loop vectorizer fills)."""
     try:
-        import llvmlite.binding as llvm
+        from .llvm_host import features as host_features  # the compile worker's when it is on
 
-        features = llvm.get_host_cpu_features().flatten()
+        features = host_features()
     except (ImportError, RuntimeError):
         return 128
     return 512 if "+avx512f" in features else 256 if "+avx" in features else 128
