@@ -39,6 +39,7 @@ def trace_body(
     sub = Trace()
     with tracing(sub):
         ins = [sub.new_input(a, is_grad_enabled() and a.dtype.is_floating_point) for a in avals]
+        sub.leaf_vars.difference_update(t._var for t in ins)  # values (carries), not leaves
         outs = fn(list(ins))
         atoms = [sub.atom(t) for t in outs]
     if sub.mutated:
