@@ -125,7 +125,7 @@ sys.path[:0] = spec["path"]
 for name, where in spec["packages"]:
     m = types.ModuleType(name); m.__path__ = where; m.__package__ = name; sys.modules[name] = m
 import importlib
-importlib.import_module(spec["module"]).serve()
+importlib.import_module(spec["module"]).serve(spec["idle"])
 """
 
 
@@ -150,6 +150,7 @@ class _Worker:
                 (passes.__name__, list(passes.__path__)),
             ],
             "module": __name__,
+            "idle": IDLE_SECONDS,
         }
         import json
 
@@ -165,6 +166,7 @@ class _Worker:
         self.to, self.frm = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         os.set_blocking(self.to, False)
         self.compiled = 0
+        self.owner = os.getpid()
         STATS["starts"] += 1
         try:  # it says so once LLVM is loaded
             ready = _receive(self.frm, time.monotonic() + START_TIMEOUT)
@@ -242,6 +244,7 @@ class _Worker:
 
 _LOCK = threading.Lock()
 _CURRENT: list[_Worker | None] = [None]
+_EXIT_HOOK: list[bool] = []  # atexit registered
 _BROKEN = [False]  # a worker could not be started: LLVM runs in this process from now on
 _HOST: list[dict[str, str] | None] = [None]
 
@@ -263,7 +266,26 @@ def _worker() -> _Worker:
             _BROKEN[0] = True
             raise Unavailable(f"cannot start the compile worker: {e}") from e
         _CURRENT[0] = w
+        if not _EXIT_HOOK:
+            import atexit
+
+            atexit.register(shutdown)
+            os.register_at_fork(after_in_child=_forget_after_fork)
+            _EXIT_HOOK.append(True)
     return w
+
+
+def _forget_after_fork() -> None:
+    """A forked child never talks to its parent's worker: it starts its own if it needs one
+    (its copies of the pipes closed, so the parent's worker still sees the end of input)."""
+    global _LOCK
+    _LOCK = threading.Lock()  # it may have been held by another thread when forked
+    w, _CURRENT[0] = _CURRENT[0], None
+    if w is not None:
+        for pipe in (w.proc.stdin, w.proc.stdout):
+            with contextlib.suppress(OSError):
+                if pipe is not None:
+                    pipe.close()
 
 
 def _request(message: dict[str, Any], what: str) -> Any:
@@ -359,8 +381,8 @@ def _handle(message: dict[str, Any]) -> Any:
     raise ValueError(f"unknown request {op!r}")
 
 
-def serve() -> None:
-    """The worker's loop: answer requests until end of input or IDLE_SECONDS without one."""
+def serve(idle: float = IDLE_SECONDS) -> None:
+    """The worker's loop: answer requests until end of input or ``idle`` seconds without one."""
     global IN_WORKER
     IN_WORKER = True
     import signal
@@ -374,7 +396,7 @@ def serve() -> None:
     llvm_compile.llvm()  # LLVM loaded before saying ready (an import error: no worker)
     _send(out, ("ready", os.getpid()), None)
     while True:
-        if not select.select([0], [], [], IDLE_SECONDS)[0]:
+        if not select.select([0], [], [], idle)[0]:
             return  # idle: the parent starts a new one when it needs one
         try:
             message = _receive(0, None)

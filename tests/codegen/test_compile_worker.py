@@ -181,6 +181,44 @@ def test_recycled_after_its_quota(on, monkeypatch) -> None:
     assert worker.STATS["starts"] == starts + 1
 
 
+def test_an_idle_worker_exits_and_is_replaced(on, monkeypatch) -> None:
+    monkeypatch.setattr(worker, "IDLE_SECONDS", 1.0)
+    monkeypatch.setattr(worker, "IDLE_MARGIN", 0.5)
+    monkeypatch.setattr(worker, "RECYCLE_AFTER", 100)
+    worker.shutdown()
+    compile_k("cw_idle1")  # a worker quitting after 1 s idle
+    w = worker._CURRENT[0]
+    assert w is not None
+    time.sleep(0.7)  # past IDLE_SECONDS - IDLE_MARGIN: the parent replaces it
+    np.testing.assert_array_equal(run_k(compile_k("cw_idle2", 9)), expected(9))
+    assert worker._CURRENT[0] is not w
+    w2 = worker._CURRENT[0]
+    assert w2 is not None
+    w2.proc.wait(timeout=10)  # and a worker left idle exits by itself
+    assert w2.proc.returncode == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_starts_its_own_worker(on) -> None:
+    compile_k("cw_before_fork")
+    parent_worker = worker.current_pid()
+    r, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: compile, report its worker's pid, leave without cleanup
+        try:
+            ok = np.array_equal(run_k(compile_k("cw_in_child", 11)), expected(11))
+            os.write(wfd, json.dumps([ok, worker.current_pid()]).encode())
+        finally:
+            os._exit(0)
+    os.close(wfd)
+    with os.fdopen(r) as f:
+        ok, child_worker = json.loads(f.read())
+    os.waitpid(pid, 0)
+    assert ok and child_worker not in (None, parent_worker)
+    np.testing.assert_array_equal(run_k(compile_k("cw_after_fork", 12)), expected(12))
+    assert worker.current_pid() == parent_worker
+
+
 def test_two_threads_compiling_at_once(on) -> None:
     results: dict[int, np.ndarray] = {}
     errors: list[BaseException] = []
