@@ -161,12 +161,13 @@ def scan_vjp(
     # (an input, a residual, a saved carry) and an in-loop ``f_t`` sums, over the loop, to
     # one product ``X^T F`` of the stacked slices and the stacked ``f``s: the reverse body
     # stacks ``f_t`` as a y instead of adding a product per iteration (an RNN's weights'
-    # gradients: one large GEMM each after the loop, not ``length`` small ones in it)
+    # gradients: one large GEMM each after the loop, not ``length`` small ones in it); a
+    # gradient ``sum(f_t, axes)`` (a bias's) is likewise one sum of the stacked ``f``s
     slices = [*res_in, *(read_in[i] for i in carries_read), *(read_in[m] for m in xs_read)]
     producers = {q.out: q for q in bwd.eqns}
     where = {v: n for n, v in enumerate(slices)}
     batched = {
-        j: f for j in d_consts if (f := _slice_product(grad_of[j], producers, where)) is not None
+        j: f for j in d_consts if (f := _batchable(grad_of[j], producers, where)) is not None
     }
     summed = [j for j in d_consts if j not in batched]
     # the reverse body: consts (those read), carries (the carries' cotangents, the consts'
@@ -231,6 +232,10 @@ def scan_vjp(
     parts = _parts(builder, result, 0, n_carry + len(d_xs) + len(batched))
     const_cts = dict(zip(summed, parts[len(d_carry) : n_carry], strict=True))
     for (j, (n, factor)), fs in zip(batched.items(), parts[n_carry + len(d_xs) :], strict=True):
+        if isinstance(n, tuple):  # a sum over ``n``: over the iterations too
+            axes = {"axes": (0, *(ax + 1 for ax in n)), "keepdim": False}
+            const_cts[j] = _call(builder, Op.SUM, [fs], axes)
+            continue
         rows = length * slices[n].aval.shape[0]
         x = _call(builder, Op.RESHAPE, [outer[n]], {"shape": (rows, slices[n].aval.shape[1])})
         xt = _call(builder, Op.PERMUTE, [x], {"axes": (1, 0)})
@@ -246,12 +251,18 @@ def scan_vjp(
     return cts
 
 
-def _slice_product(
+def _batchable(
     grad: Atom, producers: dict[Var, Eqn], where: dict[Var, int]
-) -> tuple[int, Var] | None:
-    """(the slice's position, ``f``) when ``grad`` is ``slice^T @ f`` of 2-D operands, else
-    None (Note [batched weight gradients])."""
+) -> tuple[int | tuple[int, ...], Var] | None:
+    """(the slice's position, ``f``) when ``grad`` is ``slice^T @ f`` of 2-D operands, or
+    (the axes, ``f``) when it is ``sum(f, axes)``; else None (Note [batched weight
+    gradients])."""
     q = producers.get(grad) if isinstance(grad, Var) else None
+    if q is not None and q.op is Op.SUM and isinstance(q.inputs[0], Var):
+        axes, keep = q.attrs["axes"], q.attrs["keepdim"]
+        if axes is None or keep or any(ax < 0 for ax in axes):
+            return None
+        return tuple(axes), q.inputs[0]
     if q is None or q.op is not Op.MATMUL:
         return None
     a, f = q.inputs
