@@ -74,11 +74,13 @@ def _measure(name: str, threads: int, repeats: int) -> dict:
         for n in SIZES
     }
     fn, handle = _step(POLICIES[name])
+    rss0 = _rss_mb()
     first = []
     for n in SIZES:  # the epoch: each size once, in order
         t0 = time.perf_counter()
         fn(*data[n])
         first.append(time.perf_counter() - t0)
+    grown = _rss_mb() - rss0
     per_call = {}
     for n in SIZES:
         times = []
@@ -87,7 +89,18 @@ def _measure(name: str, threads: int, repeats: int) -> dict:
             fn(*data[n])
             times.append(time.perf_counter() - t0)
         per_call[n] = _quartiles(times)
-    return {"first": first, "per_call": per_call, "traces": handle.trace_count}  # type: ignore[attr-defined]
+    traces = handle.trace_count  # type: ignore[attr-defined]
+    return {"first": first, "per_call": per_call, "traces": traces, "rss_mb": grown}
+
+
+def _rss_mb() -> float:
+    """This process's resident memory (Linux; 0 elsewhere)."""
+    try:
+        with open("/proc/self/status") as f:
+            line = next(x for x in f if x.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+    except (OSError, StopIteration):
+        return 0.0
 
 
 def main() -> None:
@@ -120,7 +133,8 @@ def main() -> None:
             f"{name:8s} dynamic={POLICIES[name]!s:5s} traces={traces[name]:2d}  "
             f"first calls over the 20 sizes: {total * 1e3:8.1f} ms "
             f"(first size {first[name][0] * 1e3:.1f} ms, later new sizes median "
-            f"{statistics.median(first[name][2:]) * 1e3:.1f} ms)"
+            f"{statistics.median(first[name][2:]) * 1e3:.1f} ms), "
+            f"RSS +{results[name]['rss_mb']:.1f} MB over the 20 sizes"
         )
     print("\nper-call median ms [IQR] at each size, and the ratio to static")
     print(f"{'size':>5} " + " ".join(f"{k:>24}" for k in POLICIES))

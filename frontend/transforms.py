@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..ir.graph import Graph
+from ..ir.sizes import has_symbols
 from ..runtime import trace_state
 from ..runtime.grad_mode import enable_grad, is_grad_enabled
 from ..runtime.tensor import Tensor
@@ -198,6 +199,13 @@ def seeded(entry: Entry, plan: TrainPlan, out_pos: int) -> Graph:
     backward would compute per element folds away. Cached on the entry."""
     key = ("seeded", plan.wrt, out_pos)
     g = entry.plans.get(key)
+    template = entry.template
+    if g is None and template is not None:  # Note [one trace, many sizes]: the template's,
+        tplan = template.training(plan.wrt)  # so the program is compiled once for all sizes
+        if not any(
+            has_symbols(tplan.joint.graph.outputs[k].aval.shape) for k in tplan.joint.cotangent_of
+        ):
+            g = entry.plans[key] = entry.inst.graph(seeded(template, tplan, out_pos))
     if g is None:
         joint = plan.joint.graph
         n = len(joint.inputs) - len(plan.joint.cotangent_of)

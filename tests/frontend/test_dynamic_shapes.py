@@ -234,3 +234,27 @@ def test_sizes_inside_a_where_region_differentiate_by_the_per_op_rules() -> None
         x, y = adjit.randn(n, 4), adjit.randn(n, 4)
         _same(g(x, y), adjit.grad(f)(x, y))
     assert g.trace_count == 1
+
+
+def test_value_and_grad_serves_sizes_with_one_program() -> None:
+    from adjit.codegen.jit import STATS
+
+    def loss(w: adjit.Tensor, x: adjit.Tensor) -> adjit.Tensor:
+        return ((x @ w).tanh() ** 2).mean()
+
+    w = adjit.randn(6, 3)
+    for g in (adjit.value_and_grad(loss), adjit.compile(adjit.value_and_grad(loss), dynamic=True)):
+        g(w, adjit.randn(3, 6))
+        g(w, adjit.randn(4, 6))  # (the default policy: the size changed, a symbolic trace)
+        for n in (5, 9, 17):
+            x = adjit.randn(n, 6)
+            with adjit.no_grad():
+                ev = loss(w, x)
+            wr = w.detach().requires_grad_()
+            loss(wr, x).backward()  # (eager: no kernel)
+            made = ("lowerings", "compiles", "disk_loads")
+            before = [STATS[k] for k in made]
+            v, gw = g(w, x)
+            assert [STATS[k] for k in made] == before  # a new size: no kernel made or loaded
+            _same(v, ev, 1e-6)
+            _same(gw, wr.grad, 1e-6)
