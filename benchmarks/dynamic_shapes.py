@@ -8,8 +8,9 @@ then one symbolic trace once a size changes: Note [one trace, many sizes]) and
 included); the report gives the number of traces, the first-call time at each size (tracing,
 the passes and, for a new size, instantiating and compiling), and the per-call median (with
 the interquartile range) at each size, and the ratio of each symbolic policy to the static
-one. Each policy runs in a fresh process of its own (no policy warms another's kernels);
-``--cold`` gives each an empty kernel cache directory (a fresh machine).
+one. First calls: each policy in a fresh process of its own (no policy warms another's
+kernels; ``--cold`` gives each an empty kernel cache directory, a fresh machine). Per call:
+the three in one process, interleaved size by size.
 Issue 16's bars: <= 2 traces by default, 1 with dynamic=True, per-call within 10% of static.
 """
 
@@ -59,20 +60,24 @@ def _quartiles(xs: list[float]) -> tuple[float, float, float]:
     return q[0], statistics.median(xs), q[2]
 
 
-def _measure(name: str, threads: int, repeats: int) -> dict:
-    """One policy in this process: first-call and per-call times at each size."""
+def _data(threads: int) -> dict[int, tuple]:
     import adjit
 
     adjit.set_num_threads(threads)
     warnings.simplefilter("ignore")  # dynamic=False warns about its many traces, as it should
     rng = __import__("numpy").random.default_rng(0)
-    data = {
+    return {
         n: (
             adjit.tensor(rng.standard_normal((n, 64)).astype("float32")),
             adjit.tensor(rng.integers(0, 10, n)),
         )
         for n in SIZES
     }
+
+
+def _measure(name: str, threads: int) -> dict:
+    """One policy in a fresh process: the epoch's first calls, traces, memory."""
+    data = _data(threads)
     fn, handle = _step(POLICIES[name])
     rss0 = _rss_mb()
     first = []
@@ -81,16 +86,27 @@ def _measure(name: str, threads: int, repeats: int) -> dict:
         fn(*data[n])
         first.append(time.perf_counter() - t0)
     grown = _rss_mb() - rss0
-    per_call = {}
-    for n in SIZES:
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn(*data[n])
-            times.append(time.perf_counter() - t0)
-        per_call[n] = _quartiles(times)
     traces = handle.trace_count  # type: ignore[attr-defined]
-    return {"first": first, "per_call": per_call, "traces": traces, "rss_mb": grown}
+    return {"first": first, "traces": traces, "rss_mb": grown}
+
+
+def _per_call(threads: int, repeats: int) -> dict[str, dict[int, tuple[float, float, float]]]:
+    """Every policy in this one process, after its epoch, timed interleaved round by round
+    (the same memory and machine state for each: separate processes differed by up to 10%
+    from run to run)."""
+    data = _data(threads)
+    steps = {name: _step(policy)[0] for name, policy in POLICIES.items()}
+    for fn in steps.values():
+        for n in SIZES:
+            fn(*data[n])
+    times: dict[str, dict[int, list[float]]] = {k: {n: [] for n in SIZES} for k in steps}
+    for _ in range(repeats):
+        for n in SIZES:
+            for k, fn in steps.items():
+                t0 = time.perf_counter()
+                fn(*data[n])
+                times[k][n].append(time.perf_counter() - t0)
+    return {k: {n: _quartiles(v) for n, v in t.items()} for k, t in times.items()}
 
 
 def _rss_mb() -> float:
@@ -111,7 +127,7 @@ def main() -> None:
     p.add_argument("--only", choices=list(POLICIES), help=argparse.SUPPRESS)  # (a child)
     args = p.parse_args()
     if args.only:
-        print(json.dumps(_measure(args.only, args.threads, args.repeats)))
+        print(json.dumps(_measure(args.only, args.threads)))
         return
     results = {}
     for name in POLICIES:
@@ -119,12 +135,12 @@ def main() -> None:
         if args.cold:
             env["ADJIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="adjit-cold-")
         cmd = [sys.executable, "-m", "adjit.benchmarks.dynamic_shapes", "--only", name]
-        cmd += ["--threads", str(args.threads), "--repeats", str(args.repeats)]
+        cmd += ["--threads", str(args.threads)]
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
         results[name] = json.loads(out.strip().splitlines()[-1])
     first = {k: r["first"] for k, r in results.items()}
     traces = {k: r["traces"] for k, r in results.items()}
-    per_call = {k: {int(n): v for n, v in r["per_call"].items()} for k, r in results.items()}
+    per_call = _per_call(args.threads, args.repeats)
     print(f"threads: {args.threads} (adjit kernels and BLAS); repeats per size: {args.repeats}")
     print(f"kernel cache: {'cold (empty directory)' if args.cold else 'as found'}")
     for name in POLICIES:
