@@ -310,8 +310,9 @@ def _request(message: dict[str, Any], what: str) -> Any:
                     w.settle()
                     why = w.why()
                 w.close(kill=True)
-                if isinstance(e, BrokenPipeError) and attempt == 0:
-                    continue  # it was gone before it read the request: a fresh one
+                quit_first = isinstance(e, BrokenPipeError) or w.proc.returncode == 0
+                if quit_first and attempt == 0:
+                    continue  # it was gone (or quit idle) before it read it: a fresh one
                 STATS["failures"] += 1
                 raise _codegen_error(f"{what}: the compile worker {why}") from None
             if answer[0] == "ok":

@@ -196,6 +196,12 @@ def test_an_idle_worker_exits_and_is_replaced(on, monkeypatch) -> None:
     assert w2 is not None
     w2.proc.wait(timeout=10)  # and a worker left idle exits by itself
     assert w2.proc.returncode == 0
+    # a request racing with its idle exit (the parent saw it alive and fresh): sent again
+    monkeypatch.setattr(worker, "IDLE_MARGIN", -100.0)
+    monkeypatch.setattr(worker._Worker, "alive", lambda self: True)
+    starts = worker.STATS["starts"]
+    np.testing.assert_array_equal(run_k(compile_k("cw_idle3", 10)), expected(10))
+    assert worker.STATS["starts"] == starts + 1
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
