@@ -22,10 +22,12 @@ one worker process per user process:
     when its parent's end of the pipe closes;
   - every read and write has a deadline (``TIMEOUT`` seconds a request, ``START_TIMEOUT`` to
     start): a worker that crashes or hangs while compiling a kernel is killed and raises a
-    ``CodegenError`` naming the kernel and the worker's last stderr lines, never a hang; the
-    next request starts a fresh worker. A worker found dead before a request is replaced
-    silently (the request is sent once more);
-  - one request at a time (a lock), from any thread;
+    ``CodegenError`` naming the kernel and the worker's last stderr lines (kept in a
+    temporary file), never a hang, so the executor runs that kernel on the NumPy reference
+    (or names it, ``strict``); the next request starts a fresh worker. A worker found gone
+    (or quit idle) before it read a request is replaced silently (the request sent again);
+  - one request at a time (a lock), from any thread; a forked child never uses its parent's
+    worker (``os.register_at_fork``): it starts its own;
   - off with ``ADJIT_COMPILE_WORKER=0`` (or ``worker.ENABLED = False``), and off where kernels
     are not shared libraries (no linker: MCJIT needs ``llvmlite.binding`` in the process
     anyway) or when a worker cannot be started (then for the rest of the process): LLVM runs
