@@ -41,6 +41,7 @@ FLAGS: dict[str, str] = {
     "ADJIT_VERIFY": "'1': verify the graph before the pipeline and after every pass",
     "ADJIT_SYMBOLIC": "'1': run the sympy simplification pass in every compile (off: slow)",
     "ADJIT_CACHE_DIR": "where compiled kernels are cached on disk, 'off' for nowhere (codegen)",
+    "ADJIT_COMPILE_WORKER": "'0': run LLVM in this process, not in the compile worker (codegen)",
 }
 
 PIPELINE: list[tuple[str, Pass]] = [
