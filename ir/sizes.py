@@ -56,6 +56,16 @@ def same_shape(a: Any, b: Any) -> bool:
     return True
 
 
+def key_repr(value: Any) -> str:
+    """``repr(value)`` for keying a value (a literal, an attribute), with a symbolic size as
+    its expression: its own repr is the traced size, which two different sizes can share."""
+    if isinstance(value, SymbolicSize):
+        return repr(value.key())
+    if isinstance(value, tuple) and symbolic_attr(value):
+        return "(" + ", ".join(map(key_repr, value)) + ("," if len(value) == 1 else "") + ")"
+    return repr(value)
+
+
 def symbolic_attr(x: Any) -> bool:
     """Whether an attribute (a size, or a tuple or list of them) holds a symbolic size."""
     if isinstance(x, SymbolicSize):

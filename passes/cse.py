@@ -10,7 +10,7 @@ import numpy as np
 from ..ir.dtypes import DType
 from ..ir.graph import Atom, Eqn, Graph, Var
 from ..ir.ops import GroupOp
-from ..ir.sizes import SymbolicSize
+from ..ir.sizes import SymbolicSize, key_repr
 from .rewrite import COMMUTATIVE
 
 # consts up to this many elements are merged when their values are equal
@@ -45,8 +45,7 @@ def freeze(value: Any) -> Any:
 def _atom_key(a: Atom, order: dict[Var, int]) -> tuple:
     if isinstance(a, Var):
         return (0, order[a])
-    value = a.value.key() if isinstance(a.value, SymbolicSize) else repr(a.value)
-    return (1, type(a.value).__name__, value, a.aval.dtype.name, a.aval.weak)
+    return (1, type(a.value).__name__, key_repr(a.value), a.aval.dtype.name, a.aval.weak)
 
 
 def cse(graph: Graph) -> Graph:

@@ -26,7 +26,7 @@ from ..ir.errors import ShapeError
 from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 from ..ir.ops import Op
 from ..ir.shapes import infer, operand_dtypes
-from ..ir.sizes import SymbolicSize
+from ..ir.sizes import SymbolicSize, key_repr
 
 # ops whose two operands can be swapped without changing any bit of the result (NaN payloads
 # aside); MAXIMUM/MINIMUM are left out: which zero max(-0.0, 0.0) returns depends on the order
@@ -99,11 +99,7 @@ class _Context:
 def _same_atom(a: Atom, b: Atom) -> bool:
     if isinstance(a, Var) or isinstance(b, Var):
         return a is b
-    return (type(a.value), _text(a.value), a.aval) == (type(b.value), _text(b.value), b.aval)
-
-
-def _text(value: Any) -> Any:
-    return value.key() if isinstance(value, SymbolicSize) else repr(value)
+    return (type(a.value), key_repr(a.value), a.aval) == (type(b.value), key_repr(b.value), b.aval)
 
 
 def _match_operand(p: Pat, e: Eqn, i: int, ctx: _Context, binds: dict[str, Atom]) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 from ..ir.ops import GroupOp, Op
-from ..ir.sizes import SymbolicSize
+from ..ir.sizes import key_repr
 from .sympy_bridge import has_form, symbols_for, to_sympy
 
 
@@ -121,15 +121,6 @@ def find_regions(g: Graph, *, differentiating: bool, limit: int) -> list[Found]:
     return found[::-1]
 
 
-def _text(value: Any) -> str:
-    """``repr``, with a symbolic size as its expression (its repr is the traced value)."""
-    if isinstance(value, SymbolicSize):
-        return repr(value.key())
-    if isinstance(value, tuple):
-        return "(" + ", ".join(map(_text, value)) + ")"
-    return repr(value)
-
-
 def structure_key(g: Graph, f: Found) -> tuple[Any, ...]:
     """The region's shape-free structure: ops, attributes, wiring, literals, input dtypes."""
     slot: dict[Var, tuple[str, int]] = {v: ("in", k) for k, v in enumerate(f.inputs)}
@@ -137,10 +128,10 @@ def structure_key(g: Graph, f: Found) -> tuple[Any, ...]:
     for n, i in enumerate(f.idx):
         e = g.eqns[i]
         args = tuple(
-            ("lit", type(a.value).__name__, _text(a.value)) if isinstance(a, Lit) else slot[a]
+            ("lit", type(a.value).__name__, key_repr(a.value)) if isinstance(a, Lit) else slot[a]
             for a in e.inputs
         )
-        attrs = tuple(sorted((k, _text(v)) for k, v in e.attrs.items()))
+        attrs = tuple(sorted((k, key_repr(v)) for k, v in e.attrs.items()))
         rows.append((e.op, attrs, args))
         slot[e.out] = ("eq", n)
     return (tuple(rows), tuple(v.aval.dtype.name for v in f.inputs))
