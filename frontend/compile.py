@@ -350,12 +350,7 @@ class CompiledFunction:
         values = tuple(entry.symbolic.env.hints[s] for s in entry.symbolic.symbols)
         found = dynamic.instance(entry, values, sig)
         try:  # build this call's plan now: a refusal shows here, not mid-call
-            inputs = [x for x in leaves if isinstance(x, Tensor)] + entry.lifted
-            wrt = tuple(  # as execute() differentiates this call
-                i
-                for i, x in enumerate(inputs)
-                if sig[2] and (x._requires_grad or x._grad_fn is not None)
-            )
+            wrt = differentiated([x for x in leaves if isinstance(x, Tensor)] + entry.lifted)
             if wrt and not entry.consumed:
                 found.training(wrt).split  # noqa: B018 - builds the plan
             else:
@@ -561,15 +556,13 @@ def execute(entry: Entry, inputs: list[Tensor]) -> list[Any]:
     assert entry.graph is not None
     if entry.backend == "eager":  # PyTorch's "eager" backend: the graph through eager ops
         return replay(entry.graph, inputs)
-    arrays, wrt = [], []
-    grad_mode = is_grad_enabled()
-    for i, t in enumerate(inputs):
+    arrays = []
+    for t in inputs:
         if isinstance(t, Tracer):
             return replay(entry.graph, inputs)  # called while tracing: part of that graph
         arrays.append(t._data)
-        if grad_mode and (t._requires_grad or t._grad_fn is not None):
-            wrt.append(i)
-    plan = entry.training(tuple(wrt)) if wrt and not entry.consumed else None
+    wrt = differentiated(inputs)
+    plan = entry.training(wrt) if wrt and not entry.consumed else None
     if plan is None or not plan.joint.cotangent_of:  # nothing to differentiate
         return [Tensor._make(a) for a in entry.runner(entry.inference())(arrays)]
     n_out = plan.joint.n_outputs
@@ -584,6 +577,14 @@ def execute(entry: Entry, inputs: list[Tensor]) -> list[Any]:
     for nr, k in enumerate(plan.joint.cotangent_of):
         outs[k]._grad_fn, outs[k]._output_nr = node, nr
     return outs
+
+
+def differentiated(inputs: Sequence[Tensor]) -> tuple[int, ...]:
+    """The positions of the inputs a call differentiates: under grad mode, those that require
+    grad or carry a graph."""
+    if not is_grad_enabled():
+        return ()
+    return tuple(i for i, t in enumerate(inputs) if t._requires_grad or t._grad_fn is not None)
 
 
 def _user_stacklevel() -> int:
