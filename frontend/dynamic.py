@@ -178,6 +178,23 @@ class Template:
     def describe(self) -> list[str]:
         return self.env.describe()
 
+    def grown(self, shapes: list[tuple[int, ...]], by: int) -> list[tuple[int, ...]] | None:
+        """The tensor leaves' ``shapes`` (in leaf order, as traced) with every free symbol ``by``
+        larger and the dims tied to it following; None when the guards reject those sizes."""
+        from ..ir.symbolic_shapes import evaluate
+
+        env = self.env
+        values = {s: env.hints[s] + by for s in env.symbols if s not in env.replacements}
+        for s, r in env.replacements.items():
+            r = env.simplify(r)
+            values[s] = evaluate(r, values) if r.free_symbols else int(r)
+        if not self.check(*(values[s] for s in self.symbols)):
+            return None
+        out = [list(shape) for shape in shapes]
+        for s, (leaf, dim) in self.sources.items():
+            out[leaf][dim] = values[s]
+        return [tuple(shape) for shape in out]
+
 
 def instance(template_entry: Entry, values: tuple[int, ...], sig: tuple) -> Entry:
     """The template at concrete sizes: an ordinary entry (cached per sizes)."""

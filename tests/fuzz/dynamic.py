@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from adjit.ir.symbolic_shapes import evaluate
 from hypothesis import assume
 from hypothesis import strategies as st
 
@@ -43,23 +42,14 @@ def check_dynamic(p: Program) -> None:
         STATS["dynamic: traced static"] += 1
         return
     t = templates[-1]
-    env = t.env
     for bump in BUMPS:
-        values = {s: env.hints[s] + bump for s in env.symbols if s not in env.replacements}
-        for s, r in env.replacements.items():
-            r = env.simplify(r)
-            values[s] = evaluate(r, values) if r.free_symbols else int(r)
-        if not t.check(*(values[s] for s in t.symbols)):
+        shapes = t.grown([inp.shape for inp in p.inputs], bump)
+        if shapes is None:
             STATS["dynamic: a size the guards reject"] += 1
             continue
-        shapes = [list(inp.shape) for inp in p.inputs]
-        for s, (leaf, dim) in t.sources.items():
-            shapes[leaf][dim] = values[s]
         q = replace(
             p,
-            inputs=[
-                Input(tuple(s), i.requires_grad) for s, i in zip(shapes, p.inputs, strict=True)
-            ],
+            inputs=[Input(s, i.requires_grad) for s, i in zip(shapes, p.inputs, strict=True)],
             _functions={},
         )
         if near_kink(q):
