@@ -238,7 +238,48 @@ def _loop_step(e: Eqn, opts: dict[str, Any]) -> Step:
     return step
 
 
-class _Partial:
+class _StepMap:
+    """A schedule step rebuilt leaf by leaf: Vars, equations, literals and sizes, inside tuples,
+    lists, dicts and Records; subclasses say what each leaf becomes."""
+
+    def __call__(self, x: Any) -> Any:
+        if isinstance(x, Var):
+            return self.var(x)
+        if isinstance(x, Eqn):
+            return self.eqn(x)
+        if isinstance(x, Lit):
+            return self.lit(x)
+        if isinstance(x, SymbolicSize):
+            return self.size(x)
+        if isinstance(x, tuple):
+            return tuple(self(v) for v in x)
+        if isinstance(x, list):
+            return [self(v) for v in x]
+        if isinstance(x, dict):
+            return {self(k): self(v) for k, v in x.items()}
+        if isinstance(x, Record):
+            return type(x)(*(self(getattr(x, n)) for n in x.FIELDS))
+        if hasattr(x, "free_symbols"):  # a normalized size (a sympy expression)
+            return self.expr(x)
+        return x
+
+    def var(self, v: Var) -> Var:
+        raise NotImplementedError
+
+    def eqn(self, e: Eqn) -> Eqn:
+        raise NotImplementedError
+
+    def lit(self, a: Lit) -> Lit:
+        return a
+
+    def size(self, n: Any) -> Any:
+        raise NotImplementedError
+
+    def expr(self, x: Any) -> Any:
+        raise NotImplementedError
+
+
+class _Partial(_StepMap):
     """A schedule step with the symbols in ``fixed`` replaced by their values (new Vars and
     equations; the other symbols stay)."""
 
@@ -247,6 +288,23 @@ class _Partial:
 
         self.fixed = {x: sympy.Integer(v) for x, v in fixed.items()}
         self.memo: dict[int, Any] = {}
+
+    def var(self, v: Var) -> Var:
+        got = self.memo.get(id(v))
+        if got is None:
+            a = v.aval
+            got = self.memo[id(v)] = Var(Aval(self(a.shape), a.dtype, a.weak), v.hint)
+        return got
+
+    def eqn(self, e: Eqn) -> Eqn:
+        got = self.memo.get(id(e))
+        if got is None:
+            got = Eqn(e.op, self(e.inputs), self(e.attrs), self(e.out), e.loc, e.no_grad)
+            self.memo[id(e)] = got
+        return got
+
+    def lit(self, a: Lit) -> Lit:
+        return Lit(self(a.value), a.aval) if isinstance(a.value, SymbolicSize) else a
 
     def size(self, n: Any) -> Any:
         if hasattr(n, "tree"):  # a SymFloat: its sizes fixed where they are
@@ -260,35 +318,11 @@ class _Partial:
             return ("size", t[1].xreplace(self.fixed))
         return (t[0], *(self.tree(a) for a in t[1:]))
 
-    def __call__(self, x: Any) -> Any:
-        if isinstance(x, Var | Eqn):
-            got = self.memo.get(id(x))
-            if got is None:
-                if isinstance(x, Var):
-                    a = x.aval
-                    got = Var(Aval(self(a.shape), a.dtype, a.weak), x.hint)
-                else:
-                    got = Eqn(x.op, self(x.inputs), self(x.attrs), self(x.out), x.loc, x.no_grad)
-                self.memo[id(x)] = got
-            return got
-        if isinstance(x, Lit):
-            return Lit(self(x.value), x.aval) if isinstance(x.value, SymbolicSize) else x
-        if isinstance(x, SymbolicSize):
-            return self.size(x)
-        if isinstance(x, tuple):
-            return tuple(self(v) for v in x)
-        if isinstance(x, list):
-            return [self(v) for v in x]
-        if isinstance(x, dict):
-            return {self(k): self(v) for k, v in x.items()}
-        if isinstance(x, Record):
-            return type(x)(*(self(getattr(x, n)) for n in x.FIELDS))
-        if hasattr(x, "free_symbols"):  # a normalized size (a sympy expression)
-            return norm(x.xreplace(self.fixed))
-        return x
+    def expr(self, x: Any) -> Any:
+        return norm(x.xreplace(self.fixed))
 
 
-class _Concrete:
+class _Concrete(_StepMap):
     """A schedule step with every Var, equation and size at ``inst``'s sizes (equations of the
     graph map to the instantiated graph's own)."""
 
@@ -307,29 +341,22 @@ class _Concrete:
             tuple(self(e) for e in k.eqns),
         )
 
-    def __call__(self, x: Any) -> Any:
-        if isinstance(x, Var):
-            return self.inst.var(x)
-        if isinstance(x, Eqn):
-            got = self.eqns.get(id(x))
-            if got is None:
-                got = self.eqns[id(x)] = self.inst.eqn(x)
-            return got
-        if isinstance(x, SymbolicSize):
-            return self.inst.attr(x)
-        if isinstance(x, tuple):
-            return tuple(self(v) for v in x)
-        if isinstance(x, list):
-            return [self(v) for v in x]
-        if isinstance(x, dict):
-            return {self(k): self(v) for k, v in x.items()}
-        if isinstance(x, Record):
-            return type(x)(*(self(getattr(x, n)) for n in x.FIELDS))
-        if hasattr(x, "free_symbols"):  # a normalized size (a sympy expression)
-            from ..ir.symbolic_shapes import evaluate
+    def var(self, v: Var) -> Var:
+        return self.inst.var(v)
 
-            return evaluate(x, self.inst.values)
-        return x
+    def eqn(self, e: Eqn) -> Eqn:
+        got = self.eqns.get(id(e))
+        if got is None:
+            got = self.eqns[id(e)] = self.inst.eqn(e)
+        return got
+
+    def size(self, n: Any) -> Any:
+        return self.inst.attr(n)
+
+    def expr(self, x: Any) -> Any:
+        from ..ir.symbolic_shapes import evaluate
+
+        return evaluate(x, self.inst.values)
 
 
 def compile_symbolic(
