@@ -43,6 +43,7 @@ never frozen into the body: the body is traced once and its graph does not depen
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +82,12 @@ def _check_inputs(what: str, graph: Graph, avals: list[Aval] | tuple[Aval, ...])
             raise ShapeError(f"{what}'s input {i} is {v.aval}, given {a}")
 
 
+def _check_carry(what: str, ins: Sequence[Aval], outs: Sequence[Aval]) -> None:
+    for i, (a, o) in enumerate(zip(ins, outs, strict=True)):
+        if not _same(a, o):
+            raise ShapeError(f"{what}'s carry {i} comes in as {a} and goes out as {o}")
+
+
 def scan_shape(
     *avals: Aval,
     body: Graph,
@@ -97,9 +104,7 @@ def scan_shape(
             raise ShapeError(f"scan over {length} steps was given xs of shape {x}")
     _check_inputs("scan body", body, [*consts, *carry, *(Aval(x.shape[1:], x.dtype) for x in xs)])
     outs = [o.aval for o in body.outputs]
-    for i, (c, o) in enumerate(zip(carry, outs[:n_carry], strict=True)):
-        if not _same(c, o):
-            raise ShapeError(f"scan body's carry {i} comes in as {c} and goes out as {o}")
+    _check_carry("scan body", carry, outs[:n_carry])
     ys = [Aval((length, *y.shape), y.dtype) for y in outs[n_carry:]]
     return tuple_aval([*carry, *ys])
 
@@ -111,9 +116,7 @@ def while_shape(*avals: Aval, cond: Graph, body: Graph, n_cond: int, n_body: int
     (c,) = (o.aval for o in cond.outputs)
     if not _same(c, Aval((), bool_)):
         raise ShapeError(f"while_loop cond_fn must give a bool scalar, not {c}")
-    for i, (a, o) in enumerate(zip(carry, body.outputs, strict=True)):
-        if not _same(a, o.aval):
-            raise ShapeError(f"while_loop body's carry {i} comes in as {a} and goes out as {o}")
+    _check_carry("while_loop body", carry, [o.aval for o in body.outputs])
     return tuple_aval(list(carry))
 
 
