@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -112,6 +113,22 @@ class Workload:
             run_case(self.build(size), settings.timing, settings.skip, progress)
             for size in self.sizes[settings.preset]
         ]
+
+
+def child_env(threads: int, cache: str) -> dict[str, str]:
+    """The environment of a benchmark's child process: ``threads`` for BLAS, OpenMP and XLA,
+    JAX on the CPU, and cold compile caches (adjit's and inductor's) under ``cache``."""
+    env = dict(os.environ)
+    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[k] = str(threads)
+    env["XLA_FLAGS"] = (
+        f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
+        f"intra_op_parallelism_threads={threads}"
+    )
+    env["JAX_PLATFORMS"] = "cpu"
+    env["ADJIT_CACHE_DIR"] = os.path.join(cache, "adjit")
+    env["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(cache, "inductor")
+    return env
 
 
 def to_numpy(value: Any) -> np.ndarray:

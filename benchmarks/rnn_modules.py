@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
+
+from .harness import child_env, to_numpy
 
 HIDDEN = 128
 INPUT = 128
@@ -178,30 +179,10 @@ def child(name: str, module: str, T: int, a: argparse.Namespace) -> None:
     row = {"first_s": first, "median_ms": q[1] * 1e3, "iqr_ms": (q[2] - q[0]) * 1e3}
     row |= {"import_s": imported, "compile_s": first - q[1], "rounds": len(times)}
     row |= {
-        "value": float(_array(value)),
-        "grad_abs": sum(float(abs(_array(g)).sum()) for g in grads),
+        "value": float(to_numpy(value)),
+        "grad_abs": sum(float(abs(to_numpy(g)).sum()) for g in grads),
     }
     print(json.dumps(row))
-
-
-def _array(v: Any) -> Any:
-    import numpy as np
-
-    return np.asarray(v.detach().numpy() if hasattr(v, "detach") else v, np.float64)
-
-
-def _env(threads: int, cache: str) -> dict[str, str]:
-    env = dict(os.environ)
-    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[k] = str(threads)
-    env["XLA_FLAGS"] = (
-        f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
-        f"intra_op_parallelism_threads={threads}"
-    )
-    env["JAX_PLATFORMS"] = "cpu"
-    env["ADJIT_CACHE_DIR"] = os.path.join(cache, "adjit")  # cold caches
-    env["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(cache, "inductor")
-    return env
 
 
 def _run(name: str, module: str, T: int, a: argparse.Namespace) -> dict[str, Any] | str:
@@ -213,7 +194,7 @@ def _run(name: str, module: str, T: int, a: argparse.Namespace) -> dict[str, Any
         try:
             out = subprocess.run(
                 cmd,
-                env=_env(a.threads, cache),
+                env=child_env(a.threads, cache),
                 capture_output=True,
                 text=True,
                 check=False,

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
+
+from .harness import child_env, to_numpy
 
 HIDDEN = 128
 INPUT = 128
@@ -139,30 +140,11 @@ def child(name: str, T: int, batch: int, threads: int, rounds: int) -> None:
         step()
         times.append(time.perf_counter() - t)
     q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
-    gsum = [float(_array(g).sum()) for g in grads]
+    gsum = [float(to_numpy(g).sum()) for g in grads]
     row = {"first_s": first, "median_ms": q[1] * 1e3, "iqr_ms": (q[2] - q[0]) * 1e3}
     row |= {"import_s": imported, "compile_s": first - q[1]}
-    value = float(_array(value))
+    value = float(to_numpy(value))
     print(json.dumps(row | {"value": value, "grad_sums": gsum}))
-
-
-def _array(v: Any) -> Any:
-    import numpy as np
-
-    return np.asarray(v.detach().numpy() if hasattr(v, "detach") else v, np.float64)
-
-
-def _env(threads: int, cache: str) -> dict[str, str]:
-    env = dict(os.environ)
-    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[k] = str(threads)
-    env["XLA_FLAGS"] = (
-        f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
-        f"intra_op_parallelism_threads={threads}"
-    )
-    env["JAX_PLATFORMS"] = "cpu"
-    env["ADJIT_CACHE_DIR"] = cache  # a cold kernel cache
-    return env
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,7 +178,11 @@ def main(argv: list[str] | None = None) -> int:
                 cmd += ["--batch", str(a.batch), "--threads", str(a.threads)]
                 cmd += ["--rounds", str(a.rounds)]
                 out = subprocess.run(
-                    cmd, env=_env(a.threads, cache), capture_output=True, text=True, check=False
+                    cmd,
+                    env=child_env(a.threads, cache),
+                    capture_output=True,
+                    text=True,
+                    check=False,
                 )
             if out.returncode != 0:
                 print(f"{T:>6} {name:<14} failed: {out.stderr.strip().splitlines()[-1:]}")
