@@ -150,8 +150,8 @@ class Template:
             ),
             grad,
         )
-        self.check = env.guard_function()
         self.guard_text = env.guard_source()
+        self.check = env.guard_function(self.guard_text)
         self.instances: dict[tuple[int, ...], Entry] = {}
 
     def match(self, sig: tuple) -> tuple[int, ...] | None:

@@ -355,6 +355,7 @@ class ShapeEnv:
         self.replacements: dict[sympy.Symbol, sympy.Expr] = {}
         self.divisible: set[tuple[Any, Any]] = set()  # (a, b): a guard says b divides a
         self._decided: dict[Any, bool] = {}  # relation -> its answer
+        self._essential: list[Any] = []  # the guards kept when frozen (essential_guards)
         self.guards: list[sympy.Basic] = []  # as recorded, simplified
         self.frozen = False
 
@@ -529,7 +530,16 @@ class ShapeEnv:
         self.ranges[s] = (lo, hi)
 
     def freeze(self) -> None:
+        """Tracing is over: questions after this never add guards. A guard ``s != edge of its
+        range`` shrinks the range (``s <= 8`` and ``s != 8``: ``s <= 7``), and the guards the
+        ranges do not already say are kept (Note [symbolic shapes]: simplified once)."""
         self.frozen = True
+        for g in self.guards:
+            if isinstance(g, sympy.Ne) and g.lhs.is_Symbol and g.rhs.is_Integer:
+                lo, hi = self.ranges[g.lhs]
+                v = int(g.rhs)
+                self.ranges[g.lhs] = (lo + 1 if v == lo else lo, hi - 1 if v == hi else hi)
+        self._essential = self._unimplied()
 
     # -- the call-time check -----------------------------------------------------------------
     def guard_source(self) -> str:
@@ -547,13 +557,11 @@ class ShapeEnv:
         return " and ".join(parts) or "True"
 
     def essential_guards(self) -> list[Any]:
-        """The guards not already said by the symbols' ranges and replacements (simplified
-        once, when the trace ends)."""
-        for g in self.guards:  # s != edge of its range: the range shrinks (s <= 8, s != 8)
-            if isinstance(g, sympy.Ne) and g.lhs.is_Symbol and g.rhs.is_Integer:
-                lo, hi = self.ranges[g.lhs]
-                v = int(g.rhs)
-                self.ranges[g.lhs] = (lo + 1 if v == lo else lo, hi - 1 if v == hi else hi)
+        """The guards not already said by the symbols' ranges and replacements (worked out
+        once, when the trace is frozen)."""
+        return self._essential if self.frozen else self._unimplied()
+
+    def _unimplied(self) -> list[Any]:
         out = []
         for g in self.guards:
             if _is_replacement(g, self) or self.simplify(g) in (sympy.true, sympy.false):
@@ -565,10 +573,11 @@ class ShapeEnv:
             out.append(g)
         return out
 
-    def guard_function(self) -> Callable[..., bool]:
-        """``check(s0, s1, ...)``: whether sizes satisfy every guard; plain Python."""
+    def guard_function(self, text: str | None = None) -> Callable[..., bool]:
+        """``check(s0, s1, ...)``: whether sizes satisfy every guard (``text``: the guard
+        source, when made already); plain Python."""
         names = ", ".join(str(s) for s in self.symbols)
-        source = f"def check({names}):\n    return {self.guard_source()}\n"
+        source = f"def check({names}):\n    return {text or self.guard_source()}\n"
         scope: dict[str, Any] = {}
         exec(compile(source, "<adjit guards>", "exec"), scope)  # noqa: S102 - our own printer
         return scope["check"]  # type: ignore[no-any-return]

@@ -30,6 +30,8 @@ GUARDED: dict[str, str] = {
     "unflatten": "unflatten(1, (2, 3)): that dim must be 6",
     "split": "split(x, 2, 1): the number of pieces depends on the size",
     "chunk": "chunk(x, 2, 0): the pieces' sizes depend on the size",
+    "cumsum-0": "the log-step scan's trip count and slices depend on the size: traced at 7, its "
+    "guards accept 5 to 7 (8 and 10 get programs of their own)",
 }
 
 
