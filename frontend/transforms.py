@@ -46,9 +46,9 @@ class GradFunction:
 
         def differentiated(*args: Any, **kwargs: Any) -> Any:
             for n in nums:  # inside, the differentiated arguments require grad (torch.func)
-                a = args[n] if n < len(args) else None
-                if isinstance(a, Tracer) and not a.requires_grad:
-                    a._trace.mark_differentiated(a)
+                for a in flatten(args[n])[0] if n < len(args) else ():
+                    if isinstance(a, Tracer) and not a.requires_grad:
+                        a._trace.mark_differentiated(a)
             out = fn(*args, **kwargs)
             if has_aux and not (isinstance(out, tuple) and len(out) == 2):
                 raise TypeError("with has_aux=True the function must return a pair (out, aux)")
@@ -81,22 +81,35 @@ class GradFunction:
 
     def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
         nums = self.argnums if isinstance(self.argnums, tuple) else (self.argnums,)
+        specs = []  # per differentiated argument: its tree (a tensor, or dicts/tuples of them)
         for n in nums:
-            if n >= len(args) or not isinstance(args[n], Tensor):
-                raise TypeError(f"grad: argument {n} must be a floating-point Tensor")
-            if not args[n].dtype.is_floating_point:
-                raise TypeError(
-                    f"grad requires floating-point inputs, but argument {n} is {args[n].dtype}"
-                )
+            arg_leaves, arg_spec = flatten(args[n]) if n < len(args) else ([None], None)
+            for a in arg_leaves:
+                if not isinstance(a, Tensor):
+                    raise TypeError(
+                        f"grad: argument {n} must be a floating-point Tensor or a tuple, list "
+                        "or dict of them"
+                    )
+                if not a.dtype.is_floating_point:
+                    raise TypeError(
+                        f"grad requires floating-point inputs, but argument {n} is {a.dtype}"
+                    )
+            specs.append((len(arg_leaves), arg_spec))
         leaves, spec = flatten((args, kwargs))
         entry = self._compiled.entry_for(leaves, spec)
         tensor_pos = [i for i, x in enumerate(leaves) if isinstance(x, Tensor)]
-        arg_leaf = {n: _leaf_index(args, n) for n in nums}
-        wrt = tuple(tensor_pos.index(arg_leaf[n]) for n in nums)
+        wrt = tuple(
+            tensor_pos.index(_leaf_index(args, n) + k)
+            for n, (count, _) in zip(nums, specs, strict=True)
+            for k in range(count)
+        )
         inputs = [x for x in leaves if isinstance(x, Tensor)] + entry.lifted
         out_pos = self._check_output(entry)
         plan = entry.training(wrt)
-        values, grads = _run(plan, inputs, out_pos, entry)
+        values, flat = _run(plan, inputs, out_pos, entry)
+        grads, it = [], iter(flat)
+        for count, arg_spec in specs:  # each argument's gradients in its own structure
+            grads.append(unflatten(arg_spec, [next(it) for _ in range(count)]))
         fast = None
         if (
             0 in plan.joint.cotangent_of
