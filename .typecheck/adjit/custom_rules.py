@@ -1,0 +1,1 @@
+../../adjit/custom_rules.py
