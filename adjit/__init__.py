@@ -24,6 +24,7 @@ from adjit.frontend.control import cond, fori_loop, scan, while_loop
 from adjit.frontend.dynamic import mark_dynamic, mark_static
 from adjit.frontend.explain import explain
 from adjit.frontend.transforms import grad, value_and_grad
+from adjit.frontend.vmap import vmap
 from adjit.io import load, save
 from adjit.ir import dtypes as _dtypes
 from adjit.ir.dtypes import (

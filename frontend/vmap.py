@@ -1,0 +1,472 @@
+"""``vmap``: torch.func.vmap as a transform of the graph IR (trace once, batch, replay).
+
+Note [vmap as a pass]
+~~~~~~~~~~~~~~~~~~~~~
+``vmap(f)(*args)`` traces ``f`` once, in a fresh Trace, on inputs of the per-example shapes
+(the mapped dim of each batched argument dropped; tensors ``f`` reaches from outside are
+lifted as further inputs, the same for every example), batches the graph with the batching
+pass (passes/batching.py, rules in ir/batching.py) and replays the batched graph on the real
+arguments (frontend/replay.py). Replayed eagerly, each equation records eager autograd, so
+gradients flow through vmap; replayed inside a trace (under adjit.compile, or inside another
+transform), the batched program is emitted into that trace and compiled and fused like any
+other, with no loop over the examples. vmap(vmap(f)) is the inner vmap traced by the outer
+one. A Python use of a tensor's value inside ``f`` (``.item()``, ``if t:``) raises
+torch.func's vmap errors (the trace's session, ``_Session``). A function that writes into a
+tensor from outside in place gets the write after the call when the written value is the
+same for every example, and PyTorch's error when it differs per example.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+import numpy as np
+
+from ..ir.aval import Aval
+from ..ir.batching import Dim
+from ..ir.derivatives import conform
+from ..runtime.generator import get_rng_state, set_rng_state
+from ..runtime.grad_mode import is_grad_enabled, no_grad
+from ..runtime.tensor import Tensor
+from .batch_builder import batched_graph
+from .pytree import LEAF, flatten, unflatten
+from .replay import replay
+from .tracer import Trace, Tracer, tracing
+
+ITEM_ERROR = (
+    "vmap: It looks like you're calling .item() on a Tensor. We don't support vmap over "
+    "calling .item() on a Tensor, please try to rewrite what you're doing with other "
+    "operations. If error is occurring somewhere inside PyTorch internals, please file a bug "
+    "report."
+)
+CONTROL_FLOW_ERROR = (
+    "vmap: It looks like you're attempting to use a Tensor in some data-dependent control "
+    "flow. We don't support that yet, please file an issue with your use case."
+)
+NO_STORAGE_ERROR = "Cannot access data pointer of Tensor that doesn't have storage"
+INPLACE_ERROR = (
+    "vmap: inplace arithmetic(self, *extra_args) is not possible because there exists a "
+    "Tensor `other` in extra_args that has more elements than `self`. This happened due to "
+    "`other` being vmapped over but `self` not being vmapped over in a vmap. Please try to use "
+    "out-of-place operators instead of inplace arithmetic. If said operator is being called "
+    "inside the PyTorch framework, please file a bug report instead."
+)
+# what the tracer says it needed -> torch.func's error for it
+_VALUE_ERRORS = {
+    "Tensor.item()": ITEM_ERROR,
+    "float(tensor)": ITEM_ERROR,
+    "int(tensor)": ITEM_ERROR,
+    "a tensor used as a Python index": ITEM_ERROR,
+    "Tensor.tolist()": NO_STORAGE_ERROR,
+    "Tensor.numpy()": NO_STORAGE_ERROR,
+    "conversion to a NumPy array": NO_STORAGE_ERROR,
+}
+
+
+class _Session:
+    """The vmap trace's answer to a Python use of a value: torch.func's error (a value of a
+    tensor from outside is known, and the same for every example: it may be read)."""
+
+    def __init__(self, trace: Trace) -> None:
+        self.trace = trace
+
+    def graph_break(self, what: str, error: str | None = None, value: Any = None) -> None:
+        if value is None:  # a tensor from outside (Trace.read_outside): concrete, unbatched
+            return
+        if what.startswith("bool(tensor)"):
+            raise RuntimeError(CONTROL_FLOW_ERROR)
+        text = _VALUE_ERRORS.get(what)
+        if text is None:
+            text = (
+                f"vmap: {what} needs the values of a batched tensor, which vmap does not know "
+                "(the function is traced once for all examples; operators whose output shape "
+                "depends on the values, such as nonzero or boolean-mask indexing, cannot be "
+                "batched, as in PyTorch)"
+            )
+        raise RuntimeError(text)
+
+    def resolve(self, t: Any) -> NoReturn:
+        raise RuntimeError(CONTROL_FLOW_ERROR)
+
+
+# ---- torch.func.vmap's argument handling -------------------------------------------------------
+def _get_name(func: Any) -> str:
+    if hasattr(func, "__name__"):
+        return func.__name__
+    if isinstance(func, functools.partial):
+        return f"functools.partial({_get_name(func.func)}, ...)"
+    return repr(func)
+
+
+def spec_repr(spec: Any, indent: int = 0) -> str:
+    """A tree spec as PyTorch's TreeSpec prints."""
+    if spec == LEAF:
+        return "*"
+    kind, keys, children = spec
+    if hasattr(kind, "_make") and kind not in (tuple, list):
+        name, context = "namedtuple", repr(kind)
+    else:
+        name, context = kind.__name__, repr(keys)
+    text = ""
+    if children:
+        indent += 2
+        text = spec_repr(children[0], indent) + ("," if len(children) > 1 else "")
+        text += ",".join("\n" + " " * indent + spec_repr(c, indent) for c in children[1:])
+    return f"TreeSpec({name}, {context}, [{text}])"
+
+
+def _count(spec: Any) -> int:
+    return 1 if spec == LEAF else sum(_count(c) for c in spec[2])
+
+
+def _broadcast(prefix: Any, spec: Any) -> list[Any] | None:
+    """PyTorch's ``_broadcast_to_and_flatten``: a leaf of ``prefix`` (an int, None or
+    anything not a container) stands for every leaf of the matching subtree."""
+    if not isinstance(prefix, tuple | list | dict):
+        return [prefix] * _count(spec)
+    if spec == LEAF:
+        return None
+    kind, keys, children = spec
+    if type(prefix) is not kind and not (kind is tuple and type(prefix) is tuple):
+        return None
+    if isinstance(prefix, dict):
+        if set(prefix) != set(keys):
+            return None
+        parts = [prefix[k] for k in keys]
+    else:
+        parts = list(prefix)
+    if len(parts) != len(children):
+        return None
+    out: list[Any] = []
+    for p, c in zip(parts, children, strict=True):
+        sub = _broadcast(p, c)
+        if sub is None:
+            return None
+        out += sub
+    return out
+
+
+def _leaves_of(tree: Any) -> list[Any]:
+    return flatten(tree)[0] if isinstance(tree, tuple | list | dict) else [tree]
+
+
+def _process_inputs(
+    in_dims: Any, args: tuple[Any, ...], func: Any
+) -> tuple[int, list[Dim], list[Any], Any]:
+    name = _get_name(func)
+    if not isinstance(in_dims, int | tuple):
+        raise ValueError(
+            f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): expected `in_dims` to be int or a "
+            f"(potentially nested) tuple matching the structure of inputs, got: {type(in_dims)}."
+        )
+    if len(args) == 0:
+        raise ValueError(
+            f"vmap({name})(<inputs>): got no inputs. Maybe you forgot to add inputs, or you are "
+            "trying to vmap over a function with no inputs. The latter is unsupported."
+        )
+    flat_args, spec = flatten(args)
+    flat_in_dims = _broadcast(in_dims, spec)
+    if flat_in_dims is None:
+        in_spec = flatten(in_dims)[1] if isinstance(in_dims, tuple) else LEAF
+        raise ValueError(
+            f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): in_dims is not compatible with the "
+            f"structure of `inputs`. in_dims has structure {spec_repr(in_spec)} but inputs has "
+            f"structure {spec_repr(spec)}."
+        )
+    for i, (arg, d) in enumerate(zip(flat_args, flat_in_dims, strict=True)):
+        if not isinstance(d, int) and d is not None:
+            raise ValueError(
+                f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} for an input "
+                "but in_dim must be either an integer dimension or None."
+            )
+        if isinstance(d, int) and not isinstance(arg, Tensor):
+            raise ValueError(
+                f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} for an input "
+                f"but the input is of type {type(arg)}. We cannot vmap over non-Tensor "
+                "arguments, please use None as the respective in_dim"
+            )
+        if d is not None and (d < -arg.dim() or d >= arg.dim()):
+            raise ValueError(
+                f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} for some input, "
+                f"but that input is a Tensor of dimensionality {arg.dim()} so expected in_dim to "
+                f"satisfy -{arg.dim()} <= in_dim < {arg.dim()}."
+            )
+        if d is not None and d < 0:
+            flat_in_dims[i] = d % arg.dim()
+    return _batch_size(flat_in_dims, flat_args), flat_in_dims, flat_args, spec
+
+
+def _batch_size(flat_in_dims: Sequence[Dim], flat_args: Sequence[Any]) -> int:
+    sizes = [a.size(d) for d, a in zip(flat_in_dims, flat_args, strict=True) if d is not None]
+    if not sizes:
+        raise ValueError("vmap: Expected at least one Tensor to vmap over")
+    if any(s != sizes[0] for s in sizes):
+        raise ValueError(
+            "vmap: Expected all tensors to have the same size in the mapped dimension, got "
+            f"sizes {sizes} for the mapped dimension"
+        )
+    return int(sizes[0])
+
+
+def _check_out_dims(out_dims: Any, func: Any) -> None:
+    if isinstance(out_dims, int):
+        return
+    for d in _leaves_of(out_dims):
+        if not (isinstance(d, int) or d is None):
+            raise ValueError(
+                f"vmap({_get_name(func)}, ..., out_dims={out_dims}): `out_dims` must be an int, "
+                "None or a python collection of ints representing where in the outputs the "
+                "vmapped dimension should appear."
+            )
+
+
+def _flat_out_dims(out_dims: Any, outputs: Any, spec: Any, func: Any) -> list[Dim]:
+    def incompatible() -> NoReturn:
+        dims_spec = flatten(out_dims)[1] if isinstance(out_dims, tuple | list | dict) else LEAF
+        raise ValueError(
+            f"vmap({_get_name(func)}, ..., out_dims={out_dims})(<inputs>): out_dims is not "
+            "compatible with the structure of `outputs`. out_dims has structure "
+            f"{spec_repr(dims_spec)} but outputs has structure {spec_repr(spec)}."
+        )
+
+    if isinstance(outputs, Tensor):  # (PyTorch's edge case: a 1-tuple of out_dims is fine)
+        if isinstance(out_dims, int) or out_dims is None:
+            return [out_dims]
+        if isinstance(out_dims, tuple) and len(out_dims) == 1:
+            return list(out_dims)
+        incompatible()
+    found = _broadcast(out_dims, spec)
+    if found is None:
+        incompatible()
+    return found
+
+
+# ---- the transform -------------------------------------------------------------------------------
+def batched_call(
+    func: Callable[..., Any],
+    flat_args: list[Any],
+    flat_in_dims: Sequence[Dim],
+    args_spec: Any,
+    kwargs: dict[str, Any],
+    size: int,
+    randomness: str,
+) -> tuple[Any, list[Any], list[Dim]]:
+    """``func`` traced per example, batched and replayed: (the output's tree spec, its
+    leaves, each tensor leaf's batch dim: 0 or None)."""
+    trace = Trace()
+    trace.session = _Session(trace)  # type: ignore[attr-defined]
+    grad_on = is_grad_enabled()
+    tensors: list[Tensor] = []
+    dims: list[Dim] = []
+    with tracing(trace):
+        leaves = []
+        for a, d in zip(flat_args, flat_in_dims, strict=True):
+            if not isinstance(a, Tensor):
+                leaves.append(a)
+                continue
+            shape = tuple(a.shape)
+            if d is not None:
+                shape = shape[:d] + shape[d + 1 :]
+            leaves.append(trace.new_input(Aval(shape, a.dtype), grad_on and a.requires_grad))
+            tensors.append(a)
+            dims.append(d)
+        args_in = [x for x in leaves if isinstance(x, Tracer)]
+        out = func(*unflatten(args_spec, leaves), **kwargs)
+        flat_out, out_spec = flatten(out)
+        outs = [t for t in flat_out if isinstance(t, Tensor)]
+        # arguments written in place: their new values, written into the caller's tensors
+        written = [
+            (k, t) for k, t in enumerate(args_in) if t._var is not trace.input_vars[k]
+        ]
+        graph = trace.graph([*outs, *(t for _, t in written)])
+    mutated = [t for t, _ in trace.mutated.values()]
+    in_dims = [*dims, *[None] * len(trace.lifted)]
+    batched, out_dims = batched_graph(graph, in_dims, size, randomness)
+    results = replay(batched, [*tensors, *trace.lifted])
+    n = len(outs)
+    for (k, _), value, d in zip(written, results[n:], out_dims[n:], strict=False):
+        target, td = tensors[k], dims[k]
+        if td is None and d is not None:
+            raise RuntimeError(INPLACE_ERROR)
+        if td is not None:
+            value = value.movedim(0, td) if d is not None else value.unsqueeze(td)
+        target.copy_(value)
+    m = n + len(written)
+    for t, value, d in zip(mutated, results[m:], out_dims[m:], strict=True):
+        if d is not None:
+            raise RuntimeError(INPLACE_ERROR)
+        with no_grad():
+            t.copy_(value)
+    it = iter(zip(results[:n], out_dims[:n], strict=True))
+    values: list[Any] = []
+    value_dims: list[Dim] = []
+    for x in flat_out:
+        v, d = next(it) if isinstance(x, Tensor) else (x, None)
+        values.append(v)
+        value_dims.append(d)
+    return out_spec, values, value_dims
+
+
+def _unbatch(name: str, value: Any, d: Dim, out_dim: Dim, size: int) -> Any:
+    """An output with its batch dim at ``out_dim`` (PyTorch's ``_maybe_remove_batch_dim``)."""
+    if out_dim is None:
+        if isinstance(value, Tensor) and d is not None:
+            raise ValueError(
+                f"vmap({name}, ...): `{name}` can not return a BatchedTensor when out_dim is None"
+            )
+        return value
+    if not isinstance(value, Tensor):
+        raise ValueError(
+            f"vmap({name}, ...): `{name}` must only return Tensors, got type {type(value)}. "
+            "Did you mean to set out_dims= to None for output?"
+        )
+    if d is not None:
+        return value if out_dim == 0 else value.movedim(0, out_dim)
+    rank = value.ndim + 1  # the same for every example: expanded (PyTorch's sizes, inserted)
+    if not -rank <= out_dim < rank:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-rank}, {rank - 1}], but got "
+            f"{out_dim})"
+        )
+    sizes = list(value.shape)
+    sizes.insert(out_dim % rank, size)
+    return value.expand(sizes)
+
+
+def _flat_vmap(
+    func: Callable[..., Any],
+    size: int,
+    flat_in_dims: list[Dim],
+    flat_args: list[Any],
+    args_spec: Any,
+    out_dims: Any,
+    randomness: str,
+    kwargs: dict[str, Any],
+) -> Any:
+    spec, values, dims = batched_call(
+        func, flat_args, flat_in_dims, args_spec, kwargs, size, randomness
+    )
+    outputs = unflatten(spec, values)
+    flat_dims = _flat_out_dims(out_dims, outputs, spec, func)
+    name = _get_name(func)
+    unbatched = [
+        _unbatch(name, v, d, od, size) for v, d, od in zip(values, dims, flat_dims, strict=False)
+    ]
+    return unflatten(spec, unbatched)
+
+
+def _chunk_sizes(total: int, chunk_size: int) -> list[int]:
+    sizes = [chunk_size] * (total // chunk_size)
+    if total % chunk_size:
+        sizes.append(total % chunk_size)
+    return sizes
+
+
+def _chunked_vmap(
+    func: Callable[..., Any],
+    size: int,
+    flat_in_dims: list[Dim],
+    flat_args: list[Any],
+    args_spec: Any,
+    out_dims: Any,
+    randomness: str,
+    chunk_size: int,
+    kwargs: dict[str, Any],
+) -> Any:
+    """PyTorch's chunked vmap: a vmap per chunk of examples, outputs concatenated."""
+    from ..runtime.functional import cat
+
+    bounds = np.cumsum([0, *_chunk_sizes(size, chunk_size)])
+    state = get_rng_state() if randomness == "same" else None
+    results = []
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        if hi == lo:
+            continue
+        chunk = [
+            a if d is None else a.narrow(d, int(lo), int(hi - lo))
+            for a, d in zip(flat_args, flat_in_dims, strict=True)
+        ]
+        if state is not None:
+            set_rng_state(state)
+        results.append(
+            _flat_vmap(
+                func, int(hi - lo), flat_in_dims, chunk, args_spec, out_dims, randomness, kwargs
+            )
+        )
+    flat_results = [flatten(r) for r in results]
+    spec = flat_results[0][1]
+    flat_dims = _broadcast(out_dims, spec)
+    assert flat_dims is not None
+    joined = [
+        cat([leaves[k] for leaves, _ in flat_results], dim=d)
+        for k, d in enumerate(flat_dims)
+    ]
+    return unflatten(spec, joined)
+
+
+def vmap(
+    func: Callable[..., Any],
+    in_dims: Any = 0,
+    out_dims: Any = 0,
+    randomness: str = "error",
+    *,
+    chunk_size: int | None = None,
+) -> Callable[..., Any]:
+    """torch.func.vmap: ``func`` mapped over a dim of its inputs, as one batched program."""
+    if randomness not in ("error", "different", "same"):
+        raise RuntimeError(
+            "Only allowed values for randomness are 'error', 'different', or 'same'. "
+            f"Got {randomness}"
+        )
+    if not (chunk_size is None or chunk_size > 0):
+        raise ValueError(f"vmap: chunk_size should be None or greater than 0. (got {chunk_size})")
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        _check_out_dims(out_dims, func)
+        size, flat_in_dims, flat_args, spec = _process_inputs(in_dims, args, func)
+        if chunk_size is not None:
+            return _chunked_vmap(
+                func, size, flat_in_dims, flat_args, spec, out_dims, randomness, chunk_size,
+                kwargs,
+            )  # fmt: skip
+        return _flat_vmap(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs)
+
+    try:
+        functools.update_wrapper(wrapped, func)
+    except (AttributeError, TypeError):
+        pass
+    return wrapped
+
+
+class VmappedRule:
+    """A CUSTOM_VJP rule for a batch of examples, from a per-example rule that has no
+    ``batched`` method of its own (PyTorch's formulas attached with ``with_rule``): its
+    ``vjp`` is the per-example one, vmapped."""
+
+    def __init__(self, rule: Any, in_dims: tuple[Any, ...], size: int) -> None:
+        self.rule, self.in_dims, self.size = rule, in_dims, size
+
+    def __repr__(self) -> str:
+        return repr(self.rule)
+
+    def vjp(self, g: Any, out: Any, inputs: Sequence[Any], needs: tuple[bool, ...]) -> tuple:
+        rule, d0 = self.rule, self.in_dims[0]
+        wanted: list[int] = []
+
+        def per_example(g: Any, out: Any, *ins: Any) -> list[Any]:
+            cts = rule.vjp(g, out, ins, needs)
+            wanted[:] = [i for i, c in enumerate(cts) if c is not None]
+            return [conform(cts[i], tuple(ins[i].shape), ins[i].dtype) for i in wanted]
+
+        args = [g, out, *inputs]
+        dims = [d0, d0, *self.in_dims]
+        dims = [d if isinstance(a, Tensor) else None for a, d in zip(args, dims, strict=True)]
+        _, values, vdims = batched_call(
+            per_example, args, dims, flatten(args)[1], {}, self.size, "error"
+        )
+        found: list[Any] = [None] * len(inputs)
+        for i, v, d in zip(wanted, values, vdims, strict=True):
+            found[i] = v if d is not None else _unbatch("vjp", v, None, 0, self.size)
+        return tuple(found)
