@@ -75,6 +75,10 @@ class _Level:
             raise ValueError(f"Thing passed to transform API must be Tensor, got {type(x)}")
         if x.requires_grad:
             return cast(Any, x).view_as(x)
+        if x._is_tracer:  # a fresh leaf that is not a detach: forward-mode tangents (jvp of
+            y = cast(Any, x).view_as(x)  # grad, a Hessian) flow through it
+            y._trace.mark_differentiated(y)
+            return y
         y = x.detach().requires_grad_()
         self.fresh.add(id(y))
         self._keep = getattr(self, "_keep", []) + [y]  # ids stay unique while in use

@@ -11,6 +11,7 @@ from adjit.frontend.func_transforms import (
     jacrev,
     vjp,
 )
+from adjit.frontend.jvp import jvp, linearize
 from adjit.func.functional_call import functional_call, stack_module_state
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "hessian",
     "jacfwd",
     "jacrev",
+    "jvp",
+    "linearize",
     "stack_module_state",
     "vjp",
 ]
