@@ -30,6 +30,7 @@ class TraceBuilder:
 
     def at(self, eqn: Eqn | None) -> None:
         self.trace.loc = eqn.loc if eqn is not None else None
+        self.trace.remat = eqn.remat if eqn is not None else 0
 
     def input(self, aval: Aval, requires_grad: bool) -> Any:
         return self.trace.new_input(Aval(aval.shape, aval.dtype), requires_grad)

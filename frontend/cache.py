@@ -53,8 +53,13 @@ class Config:
     def __init__(self) -> None:
         self.cache_size_limit: int | None = DEFAULT_CACHE_SIZE_LIMIT
         self.loaded_kernel_limit: int | None = DEFAULT_LOADED_KERNEL_LIMIT
+        # torch._functorch.config.activation_memory_budget: passes/remat.py, read per trace
+        self.activation_memory_budget: float = 1.0
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name == "activation_memory_budget":
+            object.__setattr__(self, name, check_budget(value))
+            return
         if name not in ("cache_size_limit", "loaded_kernel_limit"):
             raise AttributeError(f"adjit.compiler.config has no setting {name!r}")
         object.__setattr__(self, name, check_limit(name, value))
@@ -62,7 +67,8 @@ class Config:
     def __repr__(self) -> str:
         return (
             f"adjit.compiler.config(cache_size_limit={self.cache_size_limit}, "
-            f"loaded_kernel_limit={self.loaded_kernel_limit})"
+            f"loaded_kernel_limit={self.loaded_kernel_limit}, "
+            f"activation_memory_budget={self.activation_memory_budget})"
         )
 
 
@@ -73,6 +79,18 @@ def check_limit(name: str, value: Any) -> int | None:
     if value is not None and value < 1:
         raise ValueError(f"{name} must be at least 1, got {value}")
     return value
+
+
+def check_budget(value: Any) -> float:
+    """An activation-memory budget: a number in [0, 1] (PyTorch's check and message)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"activation_memory_budget must be a float in [0, 1], got {value!r}")
+    if value > 1 or value < 0:
+        raise RuntimeError(
+            "The valid ranges for memory budget are 0 <= m <= 1. The provided value is "
+            f"{value}"
+        )
+    return float(value)
 
 
 config = Config()

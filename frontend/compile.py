@@ -65,6 +65,7 @@ class Entry:
     symbolic: Any = None
     template: Entry | None = None
     inst: Any = None
+    memory_budget: float = 1.0  # activation-memory budget of its training plans (remat.py)
 
     @property
     def plain(self) -> bool:
@@ -131,7 +132,7 @@ class Entry:
             if self.template is not None:  # the template's, at this instance's sizes
                 self.plans[wrt] = instantiate_plan(self.template.training(wrt), self.inst)
             else:
-                self.plans[wrt] = train_plan(self.graph, wrt)
+                self.plans[wrt] = train_plan(self.graph, wrt, self.memory_budget)
         return self.plans[wrt]
 
     def lifted_ok(self) -> bool:
@@ -195,6 +196,7 @@ class CompiledFunction:
         recompile_limit: int | None = None,
         name: str | None = None,
         dynamic: bool | None = None,
+        memory_budget: float | None = None,
     ) -> None:
         if fallback not in (None, "eager", "interpreter"):
             raise ValueError(f"fallback must be None, 'eager' or 'interpreter', got {fallback!r}")
@@ -206,6 +208,8 @@ class CompiledFunction:
         self.fullgraph = fullgraph  # a graph break is an error (Note [graph breaks])
         self.recompile_limit, self.name = recompile_limit, name
         self.dynamic = dynamic  # Note [one trace, many sizes] (dynamic.py)
+        # activation-memory budget (passes/remat.py); None: adjit.compiler.config's
+        self.memory_budget = memory_budget
         self._templates: list[Entry] = []  # symbolic entries, newest last
         self._sizes_seen: dict[tuple, Any] = {}  # structure -> first sizes, dims that changed
         _ALL.add(self)  # adjit.compiler.reset() clears every cache
@@ -236,6 +240,12 @@ class CompiledFunction:
     def _label(self) -> str:
         """The compiled callable's name for warnings (a module instance has no __qualname__)."""
         return str(self.name or getattr(self.fn, "__qualname__", type(self.fn).__qualname__))
+
+    def _memory_budget(self) -> float:
+        """This function's activation-memory budget, else the config's (read per trace)."""
+        if self.memory_budget is not None:
+            return self.memory_budget
+        return config.activation_memory_budget
 
     def reset(self) -> None:
         """Forget every specialization (``adjit.compiler.reset``)."""
@@ -458,6 +468,7 @@ class CompiledFunction:
             writes=writes,
             consumed=trace.backward_done,
             bindings=guards.bindings(self.fn),
+            memory_budget=self._memory_budget(),
         )
         if trace.shape_env is not None:  # Note [one trace, many sizes]
             env = trace.shape_env

@@ -62,7 +62,7 @@ def emit_control(op: Op, args: Sequence[Tensor], attrs: dict[str, Any]) -> Trace
     out = Var(aval)
     grad_on = is_grad_enabled()
     loc = trace.loc if trace.fixed_loc else trace_state.user_location()
-    trace.eqns.append(Eqn(op, tuple(atoms), dict(attrs), out, loc, not grad_on))
+    trace.eqns.append(Eqn(op, tuple(atoms), dict(attrs), out, loc, not grad_on, trace.remat))
     requires = grad_on and any(t.requires_grad for t in args)
     return Tracer(trace, out, requires)
 

@@ -210,7 +210,7 @@ def _replay(trace: SegmentTrace, template: Template, tensors: list[Tracer]) -> A
             else:
                 atoms.append(x)
         out = Var(aval)
-        eqns.append(Eqn(op, tuple(atoms), attrs, out, None, no_grad))
+        eqns.append(Eqn(op, tuple(atoms), attrs, out, None, no_grad, trace.remat))
         values.append(out)
     leaves = []
     for kind, x, requires in template.outs:

@@ -42,8 +42,10 @@ class TrainPlan:
     folded in (``transforms.seeded``) and never need them, which saves a warm process's first
     call a whole pipeline run."""
 
-    def __init__(self, wrt: tuple[int, ...], joint: Joint, adjoint_seconds: float) -> None:
-        self.wrt, self.joint = wrt, joint
+    def __init__(
+        self, wrt: tuple[int, ...], joint: Joint, adjoint_seconds: float, budget: float = 1.0
+    ) -> None:
+        self.wrt, self.joint, self.budget = wrt, joint, budget
         self._timings = {"adjoint": adjoint_seconds}
         self._optimized: tuple[Graph, Split, list[PassRecord]] | None = None
         self._lock = threading.Lock()  # threads share one optimized graph and split
@@ -66,7 +68,8 @@ class TrainPlan:
                     self.wrt,
                     joint.cotangent_of,
                     joint.pruned,
-                )
+                ),
+                self.budget,
             )
             self._timings.update(optimize=t1 - t0, split=time.perf_counter() - t1)
             self._optimized = optimized, parts, records
@@ -91,12 +94,12 @@ class TrainPlan:
         return self._timings
 
 
-def train_plan(fwd: Graph, wrt: tuple[int, ...]) -> TrainPlan:
+def train_plan(fwd: Graph, wrt: tuple[int, ...], budget: float = 1.0) -> TrainPlan:
     """Differentiate ``fwd`` for gradients with respect to ``wrt`` (optimized and split on
-    first use, see TrainPlan)."""
+    first use, see TrainPlan); ``budget``: the activation-memory budget (passes/remat.py)."""
     t0 = time.perf_counter()
     joint = joint_graph(fwd, wrt, _regions(fwd))
-    return TrainPlan(wrt, joint, time.perf_counter() - t0)
+    return TrainPlan(wrt, joint, time.perf_counter() - t0, budget)
 
 
 def inference_graph(fwd: Graph) -> Graph:

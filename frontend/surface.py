@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .cache import check_limit
+from .cache import check_budget, check_limit
 from .compile import CompiledFunction
 
 # Note [torch.compile's arguments in adjit]
@@ -22,8 +22,11 @@ from .compile import CompiledFunction
 #   "reduce-overhead" (adjit's calls already go through one prepared trampoline per signature;
 #   there are no CUDA graphs on CPU), "max-autotune" and "max-autotune-no-cudagraphs" (adjit's
 #   kernels have no tuning knobs to search), "lite" (adjit's pass pipeline is already cheap).
-# options: adjit's backends take no options, so any key raises (PyTorch's inductor options
-#   would silently do nothing).
+# options: one key, "activation_memory_budget" (a float in [0, 1], PyTorch's
+#   torch._functorch.config.activation_memory_budget for this function alone; default
+#   adjit.compiler.config.activation_memory_budget, 1.0): what the gradient program saves
+#   for backward vs recomputes (Note [rematerialization] in passes/remat.py). Any other key
+#   raises (PyTorch's inductor options would silently do nothing).
 # dynamic: PyTorch's policy (Note [one trace, many sizes] in dynamic.py): None traces static
 #   first and once more with the sizes that changed symbolic, True makes every size >= 2
 #   symbolic, False specializes every size.
@@ -45,7 +48,7 @@ BACKENDS = {
 }
 DEBUG_BACKENDS = ("aot_eager", "eager", "interpreter")
 MODES = ("default", "lite", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
-OPTIONS: dict[str, Any] = {}  # adjit's backends take no options (see the Note)
+OPTIONS: dict[str, Any] = {"activation_memory_budget": check_budget}  # see the Note
 
 
 def resolve_backend(backend: Any) -> str | None:
@@ -76,9 +79,17 @@ def check_mode_and_options(mode: str | None, options: dict[str, Any] | None) -> 
     for key in options or {}:
         if key.replace("-", "_") not in OPTIONS:
             raise RuntimeError(
-                f"Unexpected optimization option {key}, known options are {list(OPTIONS)} "
-                "(adjit's backends take no options)"
+                f"Unexpected optimization option {key}, known options are {list(OPTIONS)}"
             )
+        OPTIONS[key.replace("-", "_")](options[key])  # type: ignore[index]
+
+
+def memory_budget(options: dict[str, Any] | None) -> float | None:
+    """The ``activation_memory_budget`` option (None: the config's)."""
+    for key, value in (options or {}).items():
+        if key.replace("-", "_") == "activation_memory_budget":
+            return check_budget(value)
+    return None
 
 
 def compile(  # noqa: A001
@@ -154,6 +165,7 @@ def compile(  # noqa: A001
             recompile_limit=recompile_limit,
             name=name,
             dynamic=dynamic,
+            memory_budget=memory_budget(options),
         )
         inner.cache_size_limit = cache_size_limit
         return OptimizedModule(model, inner)
@@ -165,6 +177,7 @@ def compile(  # noqa: A001
         recompile_limit=recompile_limit,
         name=name,
         dynamic=dynamic,
+        memory_budget=memory_budget(options),
     )
     compiled.cache_size_limit = cache_size_limit
     return compiled

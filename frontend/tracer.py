@@ -218,6 +218,7 @@ class Trace:
         self.mutated: dict[int, tuple[Tensor, Tracer]] = {}  # outside tensors written in place
         self.fixed_loc = False  # when set, equations take ``loc`` instead of the user's frame
         self.loc: str | None = None
+        self.remat = 0  # the checkpointed region equations join (Note [checkpoint traced])
         # autograd inside the trace (frontend/trace_autograd.py, Note [autograd while tracing])
         self.leaf_vars: set[Var] = set()  # values of leaf tensors that require grad
         self.made_leaves: list[Tracer] = []  # requires_grad_() inside the function
@@ -336,7 +337,7 @@ class Trace:
         out = Var(Aval(out_aval.shape, out_aval.dtype))
         grad_on = is_grad_enabled()
         loc = self.loc if self.fixed_loc else user_location()
-        self.eqns.append(Eqn(op, tuple(atoms), dict(attrs), out, loc, not grad_on))
+        self.eqns.append(Eqn(op, tuple(atoms), dict(attrs), out, loc, not grad_on, self.remat))
         tracers = [self._lifted_ids.get(id(t), t) for t in inputs]
         requires = (
             grad_on

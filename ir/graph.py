@@ -46,6 +46,7 @@ class Eqn:
     out: Var
     loc: str | None = None
     no_grad: bool = False
+    remat: int = 0  # checkpointed region (0: none): recomputed in backward, never saved
 
 
 @dataclass(frozen=True, eq=False)

@@ -31,7 +31,7 @@ def _transposed(v: Var, eqns: list[Eqn], like: Eqn) -> Var:
     n = len(shape)
     axes = (*range(n - 2), n - 1, n - 2)
     out = Var(Aval((*shape[:-2], shape[-1], shape[-2]), v.aval.dtype))
-    eqns.append(Eqn(Op.PERMUTE, (v,), {"axes": axes}, out, like.loc, like.no_grad))
+    eqns.append(Eqn(Op.PERMUTE, (v,), {"axes": axes}, out, like.loc, like.no_grad, like.remat))
     return out
 
 
@@ -56,6 +56,6 @@ def layout(graph: Graph) -> Graph:
         a, b = mm.inputs
         assert isinstance(a, Var) and isinstance(b, Var)  # checked above
         bt, at = _transposed(b, eqns, mm), _transposed(a, eqns, mm)
-        eqns.append(Eqn(Op.MATMUL, (bt, at), {}, e.out, mm.loc, e.no_grad))
+        eqns.append(Eqn(Op.MATMUL, (bt, at), {}, e.out, mm.loc, e.no_grad, mm.remat))
         changed = True
     return graph.replace(eqns=tuple(eqns)) if changed else graph

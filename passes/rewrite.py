@@ -163,7 +163,7 @@ def _build(t: Term, root: Eqn, emitted: list[Eqn]) -> Eqn | None:
     except (ShapeError, RuntimeError, IndexError, TypeError):
         return None
     out = Var(Aval(aval.shape, aval.dtype))
-    return Eqn(t.op, tuple(inputs), dict(t.attrs), out, root.loc, root.no_grad)
+    return Eqn(t.op, tuple(inputs), dict(t.attrs), out, root.loc, root.no_grad, root.remat)
 
 
 def _apply(e: Eqn, rules: Sequence[Rule], ctx: _Context) -> tuple[Atom | Eqn, list[Eqn]] | None:

@@ -2,7 +2,9 @@
 
 Residuals are forward values the backward reads. Cheap elementwise values computed from the
 inputs alone are recomputed in the backward instead of saved, when that saves memory: the
-inputs are alive anyway (the caller holds them), a residual is an extra buffer.
+inputs are alive anyway (the caller holds them), a residual is an extra buffer. Checkpointed
+regions and an activation-memory budget below 1 choose the residuals by a minimum cut instead
+(passes/remat.py, Note [rematerialization]).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from math import prod
 from ..ir.graph import Atom, Eqn, Graph, Var
 from ..ir.ops import GroupOp, Op
 from .adjoint import Joint
+from .remat import Choice, choose
 
 RECOMPUTE_DEPTH = 4  # longest elementwise chain from the inputs that is recomputed, not saved
 
@@ -26,6 +29,7 @@ class Split:
     residuals: tuple[Var, ...]
     saved_inputs: tuple[int, ...]  # forward input positions the backward reads
     recomputed: list[str] = field(default_factory=list)
+    memory: Choice | None = None  # the budget's numbers, when residuals were chosen by a cut
 
     @property
     def saved_bytes(self) -> int:
@@ -75,8 +79,9 @@ def _forward_effects(g: Graph, cotangents: set[Var]) -> list[Var]:
     return found
 
 
-def split(joint: Joint) -> Split:
-    """Partition the joint graph; see the module docstring for what is saved."""
+def split(joint: Joint, budget: float = 1.0) -> Split:
+    """Partition the joint graph; see the module docstring for what is saved. ``budget``:
+    the activation-memory budget in [0, 1] (Note [rematerialization])."""
     g = joint.graph
     n_in = len(g.inputs) - len(joint.cotangent_of)
     fwd_inputs, cotangents = g.inputs[:n_in], g.inputs[n_in:]
@@ -101,11 +106,21 @@ def split(joint: Joint) -> Split:
         if isinstance(a, Var) and producers.get(a) in fwd_eqns
     } | {o for o in grads if isinstance(o, Var) and producers.get(o) in fwd_eqns}
     saved = set()
+    free = set()
     for v in boundary:
         if _recomputable(v, producers, inputs, RECOMPUTE_DEPTH) and v not in set(fwd_outputs):
             recomputed.append(f"{producers[v].op.name.lower()} -> {v.aval}")
+            free |= {e.out for e in _slice([v], producers, inputs)}
         else:
             saved.add(v)
+    memory = None
+    forward_order = [e for e in g.eqns if e in fwd_eqns]
+    if budget < 1 or any(e.remat for e in forward_order):
+        memory = choose(forward_order, boundary, saved, free, budget)
+        saved = memory.saved
+        recomputed = [
+            f"{producers[v].op.name.lower()} -> {v.aval}" for v in boundary if v not in saved
+        ]
     bwd_eqns = _slice(grads, producers, saved)
     order = {e: i for i, e in enumerate(g.eqns)}
     residuals = tuple(sorted(saved, key=lambda v: order[producers[v]]))
@@ -123,4 +138,4 @@ def split(joint: Joint) -> Split:
         tuple(grads),
         g.consts,
     )
-    return Split(forward, backward, residuals, saved_inputs, recomputed)
+    return Split(forward, backward, residuals, saved_inputs, recomputed, memory)

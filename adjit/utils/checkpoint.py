@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +14,7 @@ from adjit.runtime.backward import backward as _backward
 from adjit.runtime.generator import get_rng_state, set_rng_state
 from adjit.runtime.grad_mode import enable_grad, is_grad_enabled, no_grad
 from adjit.runtime.tensor import Tensor
+from adjit.runtime.trace_state import current as _current_trace
 
 __all__ = ["CheckpointError", "CheckpointFunction", "checkpoint", "checkpoint_sequential"]
 __all__ += ["noop_context_fn"]
@@ -27,6 +29,38 @@ __all__ += ["noop_context_fn"]
 # use_reentrant=True: a custom Function whose forward runs without grad and whose backward
 # reruns the function with grad and calls backward inside backward (PyTorch's older scheme:
 # gradients reach the inputs, parameters accumulate into .grad; autograd.grad is refused).
+
+# Note [checkpoint traced]
+# ~~~~~~~~~~~~~~~~~~~~~~~~
+# Inside adjit.compile (a trace is active) checkpoint neither hooks nor reruns anything: the
+# function is traced once, and every equation it records carries a region number (Eqn.remat,
+# set through Trace.remat; the adjoint keeps it on the joint graph's forward copies). The
+# forward/backward partitioner (passes/remat.py) then must not save any value made in a
+# region: the backward program recomputes it from what it can read (the region's inputs, or
+# values saved outside it). Random draws are the exception: the forward program draws once and
+# the backward reads the sample (Note [random numbers in compiled code]), so the recomputation
+# sees the very numbers the forward used, as eager's preserved RNG state gives (with
+# preserve_rng_state=False too, where eager would draw afresh). Both use_reentrant values mark
+# the region (their gradients agree; the compiled call has no backward-inside-backward), except
+# that a reentrant call none of whose inputs requires grad runs without grad, as eagerly (its
+# closed-over parameters then get no gradient from it, PyTorch's known reentrant caveat).
+# checkpoint_sequential marks each of its segments but the last, as eagerly.
+_REGIONS = itertools.count(1)
+
+
+class _traced_region:
+    """While tracing: the equations recorded inside get a fresh checkpoint region number."""
+
+    def __init__(self, trace: Any) -> None:
+        self.trace = trace
+
+    def __enter__(self) -> None:
+        self.prev = self.trace.remat
+        self.trace.remat = next(_REGIONS)
+
+    def __exit__(self, *exc: object) -> None:
+        self.trace.remat = self.prev
+
 
 REENTRANT_WARNING = (
     "torch.utils.checkpoint: the use_reentrant parameter should be passed explicitly. Starting "
@@ -170,9 +204,26 @@ def checkpoint(
             warnings.warn(
                 "None of the inputs have requires_grad=True. Gradients will be None", stacklevel=2
             )
+        trace = _current_trace()
+        if trace is not None and is_grad_enabled():  # Note [checkpoint traced]
+            if not any(isinstance(a, Tensor) and a.requires_grad for a in args):
+                with no_grad():  # eager's result: no input requires grad, no history
+                    return function(*args)
+            with _traced_region(trace):
+                return function(*args)
         return CheckpointFunction.apply(function, preserve, *args)
     if not is_grad_enabled():
         return function(*args, **kwargs)
+    trace = _current_trace()
+    if trace is not None:  # Note [checkpoint traced]
+        if context_fn is not noop_context_fn:
+            raise NotImplementedError(
+                "torch.utils.checkpoint: context_fn is not supported inside adjit.compile (the "
+                "checkpointed region is recomputed by the compiled backward, which runs no "
+                "Python contexts); call the function eagerly or without context_fn"
+            )
+        with _traced_region(trace):
+            return function(*args, **kwargs)
     frame = _Frame(function, args, kwargs, preserve)
     forward_context, frame.recompute_context = context_fn()
     with saved_tensors_hooks(frame.pack, frame.unpack), forward_context:
