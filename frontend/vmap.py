@@ -65,6 +65,33 @@ _VALUE_ERRORS = {
 }
 
 
+class _VmapTrace(Trace):
+    """The per-example trace: a read of a traced value is torch.func's error, never a graph
+    break; a tensor from outside is concrete and the same for every example (it is read)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.session = _Session(self)
+
+    def read_outside(self, t: Tensor, what: str) -> None:
+        return None
+
+    def split(self, reason: str, error: str) -> Any:
+        raise RuntimeError(_dynamic_error(reason))
+
+    def eager_call(self, reason: str, fn: Any, *args: Any) -> Any:
+        raise RuntimeError(_dynamic_error(reason))
+
+
+def _dynamic_error(what: str) -> str:
+    return (
+        f"vmap: {what}: the values of a batched tensor are not known to vmap (the function is "
+        "traced once for all examples); operators whose output shape depends on the values "
+        "cannot be batched, as in PyTorch (\"vmap: We do not support batching operators that "
+        "can output dynamic shape\")"
+    )
+
+
 class _Session:
     """The vmap trace's answer to a Python use of a value: torch.func's error (a value of a
     tensor from outside is known, and the same for every example: it may be read)."""
@@ -73,19 +100,9 @@ class _Session:
         self.trace = trace
 
     def graph_break(self, what: str, error: str | None = None, value: Any = None) -> None:
-        if value is None:  # a tensor from outside (Trace.read_outside): concrete, unbatched
-            return
         if what.startswith("bool(tensor)"):
             raise RuntimeError(CONTROL_FLOW_ERROR)
-        text = _VALUE_ERRORS.get(what)
-        if text is None:
-            text = (
-                f"vmap: {what} needs the values of a batched tensor, which vmap does not know "
-                "(the function is traced once for all examples; operators whose output shape "
-                "depends on the values, such as nonzero or boolean-mask indexing, cannot be "
-                "batched, as in PyTorch)"
-            )
-        raise RuntimeError(text)
+        raise RuntimeError(_VALUE_ERRORS.get(what) or _dynamic_error(what))
 
     def resolve(self, t: Any) -> NoReturn:
         raise RuntimeError(CONTROL_FLOW_ERROR)
@@ -255,8 +272,7 @@ def batched_call(
 ) -> tuple[Any, list[Any], list[Dim]]:
     """``func`` traced per example, batched and replayed: (the output's tree spec, its
     leaves, each tensor leaf's batch dim: 0 or None)."""
-    trace = Trace()
-    trace.session = _Session(trace)  # type: ignore[attr-defined]
+    trace = _VmapTrace()
     grad_on = is_grad_enabled()
     tensors: list[Tensor] = []
     dims: list[Dim] = []

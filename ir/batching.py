@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from .aval import Aval
 from .dtypes import int64
 from .ops import GroupOp, Op
-from .shapes import broadcast_shapes, split_index
+from .shapes import broadcast_shapes, index_shape, split_index
 
 Dim = int | None
 
@@ -215,12 +215,14 @@ def _index_add(
     g, *idx = args
     gd, *idd = dims
     b = ctx.size
-    if all(d is None for d in idd):
-        return ctx.bind([g, *idx], spec=(("slice", 0, b, 1), *spec), shape=(b, *shape)), 0
     shapes = [tuple(i.shape[1:]) if d is not None else tuple(i.shape) for i, d in zip(idx, idd)]
-    new, order = _index_layout(spec, shapes, ex_ndim(g, gd))
+    part = index_shape(tuple(shape), spec, shapes)  # what ``g`` broadcasts to, per example
+    if all(d is None for d in idd):
+        g = pad(g, gd, len(part))
+        return ctx.bind([g, *idx], spec=(("slice", 0, b, 1), *spec), shape=(b, *shape)), 0
+    new, order = _index_layout(spec, shapes, len(part))
     inverse = tuple(sorted(range(len(order)), key=order.__getitem__))
-    g = spread(g, gd, b).permute(inverse)
+    g = pad(spread(g, gd, b), 0, len(part)).expand((b, *part)).permute(inverse)
     return ctx.bind([g, *_batched_indices(ctx, idx, idd)], spec=new, shape=(b, *shape)), 0
 
 
@@ -263,7 +265,7 @@ def _matmul(ctx: BatchContext, args: list[Any], dims: list[Dim]) -> tuple:
     xe, ye = ex_ndim(x, xd), ex_ndim(y, yd)
     b = ctx.size
     if yd is None and y.ndim == 2:  # rows of every example against one matrix: one GEMM
-        rows = x.reshape((prod(x.shape) // x.shape[-1], x.shape[-1]))
+        rows = x.reshape((prod(x.shape[:-1]), x.shape[-1]))
         return ctx.bind([rows, y]).reshape((b, *ctx.out.shape)), 0
     # 1-D operands as matrices (PyTorch's rule), batch dims padded to one rank
     x2 = x.unsqueeze(-2) if xe == 1 else x
@@ -293,7 +295,7 @@ def _check(ctx: BatchContext, args: list[Any], dims: list[Dim], **attrs: Any) ->
     if any(d is not None for d in dd) and okd is None:  # the detail broadcasts to the condition
         ok, okd = spread(ok, okd, ctx.size), 0
     if okd is not None:
-        rank = max(ex_ndim(ok, okd), *(ex_ndim(t, d) for t, d in zip(detail, dd)))
+        rank = max([ex_ndim(ok, okd), *(ex_ndim(t, d) for t, d in zip(detail, dd))])
         ok = pad(ok, okd, rank)
         detail = [pad(t, d, rank) for t, d in zip(detail, dd)]
     return ctx.bind([x, ok, *detail]), xd
