@@ -33,7 +33,8 @@ from ..runtime.tensor import Tensor
 from .batch_builder import batched_graph
 from .pytree import LEAF, flatten, unflatten
 from .replay import replay
-from .tracer import Trace, Tracer, tracing
+from ..runtime.trace_state import TracingError
+from .tracer import Trace, tracing
 
 ITEM_ERROR = (
     "vmap: It looks like you're calling .item() on a Tensor. We don't support vmap over "
@@ -43,7 +44,8 @@ ITEM_ERROR = (
 )
 CONTROL_FLOW_ERROR = (
     "vmap: It looks like you're attempting to use a Tensor in some data-dependent control "
-    "flow. We don't support that yet, please file an issue with your use case."
+    "flow. We don't support that yet, please file an issue at "
+    "https://github.com/pytorch/pytorch/issues ."
 )
 NO_STORAGE_ERROR = "Cannot access data pointer of Tensor that doesn't have storage"
 INPLACE_ERROR = (
@@ -52,6 +54,10 @@ INPLACE_ERROR = (
     "`other` being vmapped over but `self` not being vmapped over in a vmap. Please try to use "
     "out-of-place operators instead of inplace arithmetic. If said operator is being called "
     "inside the PyTorch framework, please file a bug report instead."
+)
+ARGUMENT_WRITE_ERROR = (
+    "vmap: in-place modification of an argument of the vmapped function is not supported by "
+    "adjit.vmap yet (PyTorch writes into the caller's tensor); compute a new tensor instead"
 )
 # what the tracer says it needed -> torch.func's error for it
 _VALUE_ERRORS = {
@@ -288,29 +294,21 @@ def batched_call(
             leaves.append(trace.new_input(Aval(shape, a.dtype), grad_on and a.requires_grad))
             tensors.append(a)
             dims.append(d)
-        args_in = [x for x in leaves if isinstance(x, Tracer)]
-        out = func(*unflatten(args_spec, leaves), **kwargs)
+        try:
+            out = func(*unflatten(args_spec, leaves), **kwargs)
+        except TracingError as e:
+            if "in-place modification of an argument" in str(e):
+                raise RuntimeError(ARGUMENT_WRITE_ERROR) from None
+            raise
         flat_out, out_spec = flatten(out)
         outs = [t for t in flat_out if isinstance(t, Tensor)]
-        # arguments written in place: their new values, written into the caller's tensors
-        written = [
-            (k, t) for k, t in enumerate(args_in) if t._var is not trace.input_vars[k]
-        ]
-        graph = trace.graph([*outs, *(t for _, t in written)])
+        graph = trace.graph(outs)
     mutated = [t for t, _ in trace.mutated.values()]
     in_dims = [*dims, *[None] * len(trace.lifted)]
     batched, out_dims = batched_graph(graph, in_dims, size, randomness)
     results = replay(batched, [*tensors, *trace.lifted])
     n = len(outs)
-    for (k, _), value, d in zip(written, results[n:], out_dims[n:], strict=False):
-        target, td = tensors[k], dims[k]
-        if td is None and d is not None:
-            raise RuntimeError(INPLACE_ERROR)
-        if td is not None:
-            value = value.movedim(0, td) if d is not None else value.unsqueeze(td)
-        target.copy_(value)
-    m = n + len(written)
-    for t, value, d in zip(mutated, results[m:], out_dims[m:], strict=True):
+    for t, value, d in zip(mutated, results[n:], out_dims[n:], strict=True):
         if d is not None:
             raise RuntimeError(INPLACE_ERROR)
         with no_grad():
@@ -348,6 +346,14 @@ def _unbatch(name: str, value: Any, d: Dim, out_dim: Dim, size: int) -> Any:
         )
     sizes = list(value.shape)
     sizes.insert(out_dim % rank, size)
+    lead = len(sizes) - value.ndim  # PyTorch expands to these sizes: right-aligned
+    for i, n in enumerate(value.shape):
+        if n != sizes[lead + i] and n != 1:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({sizes[lead + i]}) must match the existing "
+                f"size ({n}) at non-singleton dimension {lead + i}.  Target sizes: {sizes}.  "
+                f"Tensor sizes: {list(value.shape)}"
+            )
     return value.expand(sizes)
 
 
