@@ -297,7 +297,7 @@ class _JvpFunction(_RuleFunction):
     @staticmethod
     def jvp(ctx: Any, *tangents: Any) -> Any:
         call: _Call = ctx.call
-        saved = iter(ctx._saved_for_forward)
+        saved = iter(ctx.saved_tensors)  # (in a jvp: what save_for_forward saved)
         leaves = [next(saved) if isinstance(t, Tensor) else t for t in call.leaves]
         ts = [
             (tt if tt is not None else _zero_tangent(t)) if isinstance(t, Tensor) else t

@@ -60,7 +60,17 @@ class OutputRule:
         anchor = inputs[1]
         filed = _FILED.setdefault(_key(anchor), (anchor, {}))[1]
         filed[self.k] = filed[self.k] + g if self.k in filed else g
-        return None, anchor.new_zeros(())
+        return None, anchor.new_zeros(tuple(anchor.shape))
+
+    def jvp(self, inputs: Sequence[Any], ts: Sequence[Any], out: Any) -> Any:
+        """Output ``k``'s tangent, computed by the anchor's rule (which ran before)."""
+        return _tangent_filed(inputs[1], self.k)
+
+    def batched(self, in_dims: tuple[Any, ...], size: int) -> Any:
+        self.call.check_vmap()
+        from adjit.autograd.batched import BatchedOutput
+
+        return BatchedOutput(self, in_dims, size)
 
 
 class CallRule:
@@ -90,6 +100,9 @@ class CallRule:
         self.stored, self.outputs = stored, outputs
         self.output_rules = [OutputRule(self, k) for k in range(len(outputs))]
         self.direct: int | None = None  # the one differentiable output, when its own anchor
+        self.n_stored = 0  # how many tensors ``stored`` holds (operands after the saved ones)
+        self.diff: set[int] = set()  # the differentiable outputs (each has its equation)
+        self.forward_layout = tuple(isinstance(t, Tensor) for t in ctx._saved_for_forward)
 
     def __repr__(self) -> str:
         return f"{self.cls.__name__}.backward"
@@ -99,9 +112,21 @@ class CallRule:
             _, filed = _FILED.pop(_key(out), (None, {}))
         else:
             filed = {self.direct: g}
+        return self.backward(filed, out, inputs, needs)
+
+    def _layout(self) -> tuple[int, int, int]:
+        """Where the operands after the value start: inputs, saved, stored on ctx."""
         k = len(self.positions)
         n_saved = sum(self.saved_layout)
-        saved_values = list(inputs[1 + k : 1 + k + n_saved])
+        return 1 + k, 1 + k + n_saved, 1 + k + n_saved + self.n_stored
+
+    def backward(
+        self, filed: dict[int, Any], out: Any, inputs: Sequence[Any], needs: tuple[bool, ...]
+    ) -> tuple:
+        """The user's backward, once, on the cotangents ``filed`` per output (k -> g)."""
+        k = len(self.positions)
+        start_saved, start_stored, end_stored = self._layout()
+        saved_values = list(inputs[start_saved:start_stored])
         saved_outs = [o for o, s in zip(self.saved_outputs, self.saved_layout, strict=True) if s]
         for i, o in enumerate(saved_outs):  # the output itself, as PyTorch unpacks it
             if o is not None and o == self.direct:
@@ -113,7 +138,7 @@ class CallRule:
         ctx = copy.copy(self.ctx)
         ctx._saved = tuple(next(saved) if s else None for s in self.saved_layout)
         ctx._packed = True
-        _restore(ctx, self.stored, inputs[1 + k + n_saved :])
+        _restore(ctx, self.stored, inputs[start_stored:end_stored])
         wants = dict(zip(self.positions, needs[1 : 1 + k], strict=True))
         ctx.needs_input_grad = tuple(wants.get(i, False) for i in range(len(self.inputs)))
         grads = [filed.get(j) for j in range(len(self.outputs))]
@@ -134,6 +159,108 @@ class CallRule:
         result = checked_gradients(self.cls, returned, self.inputs, ctx.needs_input_grad)
         picked = [result[i] for i in self.positions]
         return (None, *picked, *[None] * (len(inputs) - 1 - k))
+
+    def tangents(self, inputs: Sequence[Any], ts: Sequence[Any]) -> list[Any]:
+        """The user's ``jvp(ctx, *tangents)``: one tangent (or None) per output. ``ctx``
+        holds what the forward left on it, ``saved_tensors`` reading what it saved with
+        ``save_for_forward``; an input without a tangent gets zeros, a non-tensor None."""
+        if self.cls.jvp is custom.Function.jvp:
+            raise NotImplementedError(JVP_MISSING)
+        start_saved, start_stored, end_stored = self._layout()
+        ctx = copy.copy(self.ctx)
+        forward = iter(inputs[end_stored:])
+        ctx._saved = tuple(next(forward) if f else None for f in self.forward_layout)
+        ctx._packed, ctx._versions, ctx._freed = True, None, False
+        _restore(ctx, self.stored, inputs[start_stored:end_stored])
+        given = dict(zip(self.positions, range(1, start_saved), strict=True))
+        tangents = []
+        for i in range(len(self.inputs)):
+            j = given.get(i)
+            if j is None:
+                tangents.append(None)
+            else:
+                t = ts[j]
+                tangents.append(t if t is not None else inputs[j].new_zeros(inputs[j].shape))
+        returned = self.cls.jvp(ctx, *tangents)
+        outs = returned if isinstance(returned, tuple) else (returned,)
+        if len(outs) != len(self.outputs):
+            raise RuntimeError(
+                f"{self.cls.__name__}.jvp returned {len(outs)} tangents, but the forward "
+                f"returned {len(self.outputs)} outputs"
+            )
+        return list(outs)
+
+    def jvp(self, inputs: Sequence[Any], ts: Sequence[Any], out: Any) -> Any:
+        """The tangent of this equation's value: the one output's (Note [one backward call
+        per Function call]); for the anchor of several outputs, none, their tangents filed
+        for the outputs' rules."""
+        tangents = self.tangents(inputs, ts)
+        if self.direct is not None:
+            return tangents[self.direct]
+        file_tangents(out, tangents, [r.k for r in self.output_rules if r.k in self.diff])
+        return None
+
+    def check_vmap(self) -> None:
+        """PyTorch's checks before it vmaps over a Function."""
+        check_vmap(self.cls)
+
+    def batched(self, in_dims: tuple[Any, ...], size: int) -> Any:
+        self.check_vmap()
+        from adjit.autograd.batched import BatchedCall
+
+        return BatchedCall(self, in_dims, size)
+
+
+SETUP_CONTEXT_MSG = (
+    "In order to use an autograd.Function with functorch transforms (vmap, grad, jvp, jacrev, "
+    "...), it must override the setup_context staticmethod. For more details, please see "
+    "https://pytorch.org/docs/main/notes/extending.func.html"
+)
+JVP_MISSING = (
+    "You must implement the jvp function for custom autograd.Function to use it with forward "
+    "mode AD."
+)
+
+
+def check_vmap(cls: type) -> None:
+    """PyTorch's errors for a Function vmap cannot batch: no setup_context, or not exactly
+    one of a vmap staticmethod and ``generate_vmap_rule=True``."""
+    name = cls.__name__
+    link = "For more details, please see https://pytorch.org/docs/main/notes/extending.func.html"
+    if cls.setup_context is custom.Function.setup_context:  # type: ignore[attr-defined]
+        raise RuntimeError(SETUP_CONTEXT_MSG)
+    overridden = cls.vmap is not custom.Function.vmap  # type: ignore[attr-defined]
+    if getattr(cls, "generate_vmap_rule", False) and overridden:
+        raise RuntimeError(
+            f"You tried to vmap over {name}, but it has both generate_vmap_rule=True and an "
+            "overridden vmap staticmethod. Please set generate_vmap_rule=False or delete the "
+            f"overridden vmap staticmethod to avoid ambiguity. {link}"
+        )
+    if not getattr(cls, "generate_vmap_rule", False) and not overridden:
+        raise RuntimeError(
+            f"You tried to vmap over {name}, but it does not have vmap support. Please override "
+            f"and implement the vmap staticmethod or set generate_vmap_rule=True. {link}"
+        )
+
+
+# the tangents an anchor's JVP computed for its outputs' rules: _key(anchor) -> (anchor,
+# {k: tangent}); an entry goes once every output took its tangent
+_TANGENTS: dict[int, tuple[Any, dict[int, Any]]] = {}
+
+
+def file_tangents(anchor: Any, tangents: Sequence[Any], ks: Sequence[int]) -> None:
+    _TANGENTS[_key(anchor)] = (anchor, {k: tangents[k] for k in ks})
+
+
+def _tangent_filed(anchor: Any, k: int) -> Any:
+    entry = _TANGENTS.get(_key(anchor))
+    if entry is None:
+        return None
+    tangents = entry[1]
+    t = tangents.pop(k, None)
+    if not tangents:
+        _TANGENTS.pop(_key(anchor), None)
+    return t
 
 
 def _stored(ctx: Any) -> tuple[tuple[str, ...], list[Tensor]]:
@@ -221,10 +348,14 @@ def traced_apply(cls: type, ctx: Any, inputs: tuple[Any, ...], forward: Callable
         stored,
         specs,
     )
+    rule.n_stored = len(stored_values)
+    rule.diff = {k for k, d in enumerate(diff) if d}
+    forward_saved = [t for t in ctx._saved_for_forward if isinstance(t, Tensor)]
     operands = [
         *(before[i] for i in positions),
         *(s for s in saved if s is not None),
         *stored_values,
+        *forward_saved,  # (what a jvp reads: Note [custom rules under vmap and jvp])
     ]
     if sum(diff) == 1:  # the output is its own anchor: one equation, no filing
         rule.direct = diff.index(True)
