@@ -44,11 +44,7 @@ SECTIONS: dict[str, Callable[[Any], str | None]] = {
     ),
     "forward": lambda ex: str(ex.forward) if ex.forward is not None else None,
     "backward": lambda ex: str(ex.backward) if ex.backward is not None else None,
-    "saved": lambda ex: (
-        "\n".join(f"{aval}: {n} bytes" for aval, n in ex.saved) or "(nothing)"
-        if ex.plan is not None
-        else None
-    ),
+    "saved": lambda ex: str(ex.saved) if ex.plan is not None else None,
     "python": lambda ex: ex.python or None,
 }
 DTYPES = {"f16": "float16", "bf16": "bfloat16", "f32": "float32", "f64": "float64"}

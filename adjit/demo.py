@@ -47,7 +47,7 @@ def compiler() -> None:
     print("\n== its gradient, built at compile time and optimized (backward graph)")
     print(ex.backward)
     print(
-        f"\nsaved for backward: {sum(n for _, n in ex.saved)} bytes; recomputed instead: "
+        f"\nsaved for backward: {ex.saved.bytes} bytes; recomputed instead: "
         f"{', '.join(ex.recomputed) or 'nothing'}"
     )
     if ex.kernels:

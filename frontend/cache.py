@@ -87,8 +87,7 @@ def check_budget(value: Any) -> float:
         raise TypeError(f"activation_memory_budget must be a float in [0, 1], got {value!r}")
     if value > 1 or value < 0:
         raise RuntimeError(
-            "The valid ranges for memory budget are 0 <= m <= 1. The provided value is "
-            f"{value}"
+            f"The valid ranges for memory budget are 0 <= m <= 1. The provided value is {value}"
         )
     return float(value)
 

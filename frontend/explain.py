@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
-from math import prod
 from typing import Any
 
 from ..ir.aval import Aval
@@ -20,6 +20,8 @@ from .compile import CompiledFunction, compile
 from .plans import TrainPlan
 from .prepared import compiled_call
 from .pytree import flatten
+from .saved import Saved
+from .saved import saved as saved_report
 from .statements import describe
 
 
@@ -42,6 +44,7 @@ class Explanation:
     eager_calls: list[str] = field(default_factory=list)  # compiler.disable'd functions
     entry: Any = field(default=None, repr=False)
     key: tuple | None = field(default=None, repr=False)  # guards.fast_key of the arguments
+    input_names: list[str] = field(default_factory=list, repr=False)  # per graph input
 
     # ---- what runs: fused kernels, LLVM IR, assembly (the llvm backend) ---------------------
     def _executables(self) -> list[tuple[str, Any]]:
@@ -136,14 +139,10 @@ class Explanation:
         return [(texts[i], why) for i, why in sorted(self.plan.joint.pruned.items())]
 
     @property
-    def saved(self) -> list[tuple[str, int]]:
-        """Residuals kept for backward, with their sizes in bytes."""
-        if not self.plan:
-            return []
-        return [
-            (str(v.aval), prod(v.aval.shape) * v.aval.dtype.itemsize)
-            for v in self.plan.split.residuals
-        ]
+    def saved(self) -> Saved:
+        """Residuals kept for backward: name, shape, dtype, bytes, the user's line, and the
+        peak activation memory (Note [explain saved] in saved.py)."""
+        return saved_report(self.plan.split, self.input_names) if self.plan else Saved()
 
     @property
     def saved_per_iteration(self) -> list[tuple[str, int, str]]:
@@ -244,10 +243,10 @@ class Explanation:
     def _gradient_sections(self) -> list[str]:
         assert self.plan is not None
         pruned = "\n".join(f"{eqn}   <- {why}" for eqn, why in self.pruned) or "(nothing)"
-        saved = "\n".join(f"{aval}: {n} bytes" for aval, n in self.saved) or "(nothing)"
+        report = self.saved
+        saved = str(report)
         for step, n, loc in self.saved_per_iteration:
             saved += f"\n  per iteration of the scan at {loc}: {step} x {n} iterations"
-        total = sum(n for _, n in self.saved)
         lines, before = [], str(self.adjoint)
         for name, seconds, g in self.passes:
             text = str(g)
@@ -266,8 +265,7 @@ class Explanation:
             "== pruned (no gradient code)\n" + pruned,
             "== forward (outputs, then saved residuals)\n" + str(self.forward),
             "== backward\n" + str(self.backward),
-            f"== saved for backward ({total} bytes)\n{saved}\n"
-            f"recomputed in backward instead: {', '.join(self.recomputed) or '(nothing)'}",
+            f"== saved for backward ({report.bytes} bytes)\n{saved}",
             "== gradient program as Python\n" + self.python,
             "== compile time\n" + times,
         ]
@@ -301,12 +299,32 @@ def explain(fn: Any, *args: Any, **kwargs: Any) -> Explanation:
         return ex
     ex.compiled_eqns = len(entry.graph.eqns)
     inputs = [x for x in leaves if isinstance(x, Tensor)] + entry.lifted
+    ex.input_names = _input_names(cf.fn, args, kwargs, len(inputs) - len(entry.lifted))
+    ex.input_names += [f"lifted tensor {i}" for i in range(len(entry.lifted))]
     wrt = tuple(i for i, t in enumerate(inputs) if t.requires_grad) if is_grad_enabled() else ()
     if wrt:
         ex.plan = entry.training(wrt)
     else:
         ex.inference = entry.inference()
     return ex
+
+
+def _input_names(fn: Any, args: tuple, kwargs: dict, n: int) -> list[str]:
+    """The parameter names of the tensor arguments, when each argument is one tensor (else
+    ``input i``)."""
+    names = [f"input {i}" for i in range(n)]
+    if kwargs or len(args) != n or not all(isinstance(a, Tensor) for a in args):
+        return names
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return names
+    if len(params) >= n and all(p.kind in _POSITIONAL for p in params[:n]):
+        return [p.name for p in params[:n]]
+    return names
+
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 def _symbolic_lines(entry: Any) -> list[str]:

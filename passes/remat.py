@@ -38,12 +38,12 @@ monotone (a smaller b continues the same sequence further).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..ir.aval import Aval
-from ..ir.graph import Eqn, Var
+from ..ir.graph import Eqn, Graph, Var
 from ..ir.ops import GroupOp, Op
 
 NEVER = GroupOp.EFFECTS | GroupOp.CONTROL | {Op.CHECK}
@@ -310,3 +310,46 @@ def choose(
         choice.steps.append(f"recompute {e.op.name.lower()} -> {e.out.aval}: {got} bytes")
     choice.saved, choice.saved_bytes = saved, got
     return choice
+
+
+def live_peak(forward: Graph, backward: Graph, residuals: Sequence[Var]) -> tuple[int, str]:
+    """Note [peak activation memory]: the most bytes of buffers the compiled step holds at
+    once, and where (a program and a step number), counting what the fused programs
+    (passes/fusion.py) write: every kernel output and extern result from the step that writes
+    it to its last read, the forward's outputs to the forward's end, residuals from the forward
+    step that makes them to their last read in the backward, and the gradients to the
+    backward's end. Not counted: the inputs, parameters and constants (the caller holds them
+    anyway), a kernel's registers and BLAS's own workspace. A reshape counts as a copy (it may
+    be a view), so this is an upper bound on what the fused programs allocate; the executor's
+    buffer pools (Note [buffer reuse]) keep some of these buffers between calls."""
+    from .fusion import Extern, fuse
+
+    def steps(g: Graph) -> list[tuple[set[Var], list[Var]]]:
+        out = []
+        for s in fuse(g).steps:
+            if isinstance(s, Extern):
+                e = s.eqn
+                out.append(({a for a in e.inputs if isinstance(a, Var)}, [e.out]))
+            else:
+                out.append((set(s.inputs), list(s.outputs)))
+        return out
+
+    kept = set(residuals)
+    best, where = sum(max(nbytes(v.aval), 0) for v in kept), "between forward and backward"
+    for name, g, carried in (("forward", forward, ()), ("backward", backward, residuals)):
+        plan = steps(g)
+        last = {v: i for i, (reads, _) in enumerate(plan) for v in reads}
+        ends = {o: len(plan) for o in g.outputs if isinstance(o, Var)}
+        live = {v: nbytes(v.aval) for v in carried}
+        for i, (_, writes) in enumerate(plan):
+            for v in writes:
+                live[v] = max(nbytes(v.aval), 0)
+            total = sum(live.values())
+            if total > best:
+                best, where = total, f"{name} step {i + 1} of {len(plan)}"
+            for v in list(live):
+                if max(last.get(v, -1), ends.get(v, -1)) <= i and not (
+                    name == "forward" and v in kept
+                ):
+                    del live[v]
+    return best, where

@@ -115,14 +115,14 @@ def test_explain_saved_per_iteration():
 
     def saved(checkpoint):
         fn = lambda h, xs: _rnn_scan(adjit, W, U, b, h, xs, checkpoint=checkpoint)  # noqa: E731
-        return adjit.explain(fn, h0, xs).saved
+        return [(r.shape, r.bytes) for r in adjit.explain(fn, h0, xs).saved]
 
-    carries = ("f32[8,2,4]", 8 * 2 * 4 * 4)
+    carries = ((8, 2, 4), 8 * 2 * 4 * 4)
     assert carries in saved(True)  # the carry each step starts from, nothing else per step
     assert sum(n for _, n in saved(True)) <= carries[1] + 2 * 4 * 4  # (+ the final h)
-    assert ("f32[2,2,4]", 2 * 2 * 4 * 4) in saved(4)  # a carry every 4 steps
+    assert ((2, 2, 4), 2 * 2 * 4 * 4) in saved(4)  # a carry every 4 steps
     assert carries not in saved(4)
-    assert any(a.startswith("f32[8,") for a, _ in saved(False))  # the body's residuals
+    assert any(s[0] == 8 for s, _ in saved(False))  # the body's residuals
     fn = lambda h, xs: _rnn_scan(adjit, W, U, b, h, xs, checkpoint=True)  # noqa: E731
     ex = adjit.explain(fn, h0, xs)
     assert ("f32[2,4]", 8, ex.saved_per_iteration[0][2]) in ex.saved_per_iteration
