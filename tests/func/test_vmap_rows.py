@@ -161,3 +161,79 @@ def test_binary_row_mixed_in_dims(row: Row) -> None:
     name, fn, arrays = row
     _run(name, fn, arrays, (-1 if arrays[0].ndim else 0, None))
     _run(name, fn, arrays, (None, 0))
+
+
+def _loss(outs: Any, cots: list[np.ndarray]) -> Any:
+    total = None
+    for o, c in zip(outs, cots, strict=True):
+        term = (o * adjit.from_numpy(c)).sum()
+        total = term if total is None else total + term
+    return total
+
+
+def _float_outputs(v: Any) -> list[Any]:
+    return [o for o in _leaves(v) if isinstance(o, adjit.Tensor) and o.dtype.is_floating_point]
+
+
+GRAD_ROWS = [
+    r for r in ROWS
+    if r[2] and r[0] not in DYNAMIC and any(a.dtype.kind == "f" for a in r[2])
+    and not r[0].startswith(("sort:", "reduction:"))
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("row", GRAD_ROWS, ids=[r[0] for r in GRAD_ROWS])
+def test_row_gradients(row: Row) -> None:
+    """Gradients through vmap (eager autograd of the replayed batched graph) equal the loop's,
+    the last float argument unbatched (its gradient sums over the examples)."""
+    name, fn, arrays = row
+    examples = _examples(arrays, name)
+    floats = [j for j, a in enumerate(arrays) if a.dtype.kind == "f"]
+    shared = floats[-1] if len(floats) > 1 else None
+    for ex in examples:
+        if shared is not None:
+            ex[shared] = examples[0][shared]
+    rng = np.random.default_rng(zlib.crc32((name + "cot").encode()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # the loop: each example's loss backpropagated, gradients stacked (shared: summed)
+        leaves = [[_tensor(a).requires_grad_(a.dtype.kind == "f") for a in ex] for ex in examples]
+        outs = [_float_outputs(fn(adjit, *xs)) for xs in leaves]
+        outs = [[o for o in os if o.requires_grad] for os in outs]
+        if not outs[0]:
+            pytest.skip("no differentiable output")
+        cots = [[rng.uniform(0.5, 1.5, tuple(o.shape)) for o in os] for os in outs]
+        try:
+            for os, cs in zip(outs, cots, strict=True):
+                _loss(os, cs).backward()
+            refused = None
+        except RuntimeError as e:  # (no derivative): vmap's backward must say the same
+            refused = str(e)
+        dims = tuple(None if j == shared else 0 for j in range(len(arrays)))
+        batched = [
+            _tensor(examples[0][j] if d is None else np.stack([ex[j] for ex in examples]))
+            for j, d in enumerate(dims)
+        ]
+        for t in batched:
+            if t.dtype.is_floating_point:
+                t.requires_grad_()
+        got = adjit.vmap(lambda *xs: fn(adjit, *xs), in_dims=dims)(*batched)
+        gouts = [o for o in _float_outputs(got) if o.requires_grad]
+        stacked = [np.stack([c[k] for c in cots]) for k in range(len(gouts))]
+        if refused is not None:
+            with pytest.raises(RuntimeError) as info:
+                _loss(gouts, stacked).backward()
+            assert str(info.value) == refused
+            return
+        _loss(gouts, stacked).backward()
+    for j in floats:
+        per = [xs[j].grad for xs in leaves]
+        if per[0] is None:
+            continue
+        want = np.stack([p.numpy() for p in per])
+        if j == shared:
+            want = want.sum(0)
+        got_grad = batched[j].grad
+        assert got_grad is not None, (name, j)
+        tol = 1e-5 if want.dtype == np.float32 else 1e-9
+        np.testing.assert_allclose(got_grad.numpy(), want, rtol=tol, atol=tol, err_msg=name)
