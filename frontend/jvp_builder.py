@@ -52,6 +52,12 @@ class JvpTraceBuilder:
     def grad(self, outputs: Any, inputs: Any, grad_outputs: Any, **kw: Any) -> tuple[Any, ...]:
         return grad(outputs, inputs, grad_outputs, **kw)
 
+    def leaf(self, like: Any) -> Any:
+        one = Tensor._make(np.ones((), like.dtype.np))
+        g = self.trace.emit(Op.EXPAND, [one], {"shape": tuple(like.shape)}, None)
+        self.trace.mark_differentiated(g)
+        return g
+
     def quiet(self) -> AbstractContextManager[Any]:
         return no_grad()
 

@@ -5,7 +5,8 @@ not None) and, by parameter name, what it needs: ``out`` (the op's result), ``in
 ``y``/... (ir/derivatives.py's names), the op's attributes, and three helpers the caller
 provides: ``same(*operands)`` (this op, with its attributes, on other operands: a linear op
 applied to a tangent), ``vjp(g, needs)`` (the op's VJP rule from ir/derivatives.py, on this
-equation's values) and ``grad`` (``autograd.grad``, eager or traced). It returns the output's
+equation's values) and ``reverse`` (``reverse.grad`` is ``autograd.grad``, eager or traced, and
+``reverse.leaf(v)`` ones like ``v`` that require grad). It returns the output's
 tangent in the output's shape and dtype, or None for no tangent (a zero tangent).
 
 Values are tensors with the Tensor API, as in ir/derivatives.py: eager tensors for
@@ -28,12 +29,15 @@ Note [JVP as the transpose of the VJP]
 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
 For an op without a forward formula of its own (LINALG, the derivative rules of ``with_rule``
 values), the JVP comes from the VJP rule: ``g -> vjp(g) = J^T g`` is linear in ``g``, so the
-gradient of ``<vjp(g), t>`` with respect to ``g`` is ``J t`` at every ``g`` (we take ``g = 0``).
+gradient of ``<vjp(g), t>`` with respect to ``g`` is ``J t`` at every ``g``. We take ``g = 1``,
+not 0: a rule may special-case an exactly zero cotangent (``where(g == 0, 0, g * log(y))`` in
+xlogy's, Note [zero cotangents of unused parts] in LINALG's), and differentiated at 0 such a
+branch would cut the path to ``g``.
 That gradient is reverse mode through the VJP rule's ops (``grad(vjp(g), g, t)``), which runs
 eagerly and, inside the JVP pass, is inlined into the traced graph (Note [autograd while
 tracing]); with ``create_graph`` its result is differentiable again. Cost: one evaluation of
 the VJP rule plus its reverse, about twice a VJP (a dedicated formula would cost about one);
-the VJP's value (its ``g = 0`` part) is dead code that compiled programs drop.
+the VJP's value itself is dead code that compiled programs drop.
 """
 
 from __future__ import annotations
@@ -79,18 +83,19 @@ def diagonal(ts: Sequence[Any], out: Any, vjp: Callable[..., tuple]) -> Any:
     return None if total is None else _fit(total, out)
 
 
-def transposed(ts: Sequence[Any], out: Any, vjp: Callable[..., tuple], grad: Any) -> Any:
+def transposed(ts: Sequence[Any], out: Any, vjp: Callable[..., tuple], reverse: Any) -> Any:
     """``J t`` as the gradient of ``<vjp(g), t>`` in ``g`` (Note [JVP as the transpose of the
-    VJP])."""
+    VJP]); ``reverse.grad`` is autograd.grad, ``reverse.leaf(out)`` makes the ``g``: ones
+    like ``out`` that require grad."""
     needs = tuple(t is not None for t in ts)
-    g = out.new_zeros(tuple(out.shape)).requires_grad_()
+    g = reverse.leaf(out)
     cts = vjp(g, needs)
     pairs = [(c, t) for c, t in zip(cts, ts, strict=True) if c is not None and t is not None]
     pairs = [(c, t) for c, t in pairs if c.requires_grad]  # (a cotangent independent of g: 0)
     if not pairs:
         return None
     # each cotangent is in the output's broadcast shape: its input's tangent meets it there
-    (jt,) = grad(
+    (jt,) = reverse.grad(
         [c for c, _ in pairs],
         [g],
         [_fit(t, c) for c, t in pairs],
@@ -131,7 +136,7 @@ def _extremum(
 
 
 def _custom(
-    ts: Sequence[Any], out: Any, inputs: Any, rule: Any, vjp: Callable[..., tuple], grad: Any
+    ts: Sequence[Any], out: Any, inputs: Any, rule: Any, vjp: Callable[..., tuple], reverse: Any
 ) -> Any:
     """A custom rule's own ``jvp``; a user Function without one refuses as PyTorch does; an
     internal ``with_rule`` formula is transposed (Note [JVP as the transpose of the VJP])."""
@@ -140,7 +145,7 @@ def _custom(
         return jvp(inputs, ts, out)
     if is_user_rule(rule):
         raise NotImplementedError(CUSTOM_JVP_MISSING)
-    return transposed(ts, out, vjp, grad)
+    return transposed(ts, out, vjp, reverse)
 
 
 def is_user_rule(rule: Any) -> bool:
@@ -158,8 +163,10 @@ def _elementwise(ts: Sequence[Any], out: Any, vjp: Callable[..., tuple]) -> Any:
     return diagonal(ts, out, vjp)
 
 
-def _transpose_rule(ts: Sequence[Any], out: Any, vjp: Callable[..., tuple], grad: Any) -> Any:
-    return transposed(ts, out, vjp, grad)
+def _transpose_rule(
+    ts: Sequence[Any], out: Any, vjp: Callable[..., tuple], reverse: Any
+) -> Any:
+    return transposed(ts, out, vjp, reverse)
 
 
 JVPS: dict[Op, JvpRule] = {
@@ -201,7 +208,7 @@ def jvp_context(
     out: Any,
     helpers: dict[str, Any],
 ) -> dict[str, Any]:
-    """The keyword arguments of ``op``'s JVP rule (``helpers``: same, vjp, grad)."""
+    """The keyword arguments of ``op``'s JVP rule (``helpers``: same, vjp, reverse)."""
     names = INPUT_NAMES.get(op, DEFAULT_INPUT_NAMES)[: len(inputs)]
     ctx: dict[str, Any] = {}
     for p in jvp_params(op):
@@ -229,7 +236,7 @@ def tangent_of(
     inputs: Sequence[Any],
     out: Any,
     same: Callable[..., Any],
-    grad: Any,
+    reverse: Any,
 ) -> Any:
     """The output tangent of one equation ``out = op[attrs](inputs)`` (None: no tangent)."""
     shapes = [_shape(v) for v in inputs]
@@ -238,5 +245,5 @@ def tangent_of(
         ctx = rule_context(op, attrs, shapes, inputs.__getitem__, lambda: out, needs)
         return tuple(DERIVATIVES[op](g, **ctx))
 
-    helpers = {"same": same, "vjp": vjp, "grad": grad}
+    helpers = {"same": same, "vjp": vjp, "reverse": reverse}
     return JVPS[op](ts, **jvp_context(op, attrs, inputs, out, helpers))

@@ -40,6 +40,9 @@ class JvpBuilder(Protocol):
     def grad(self, outputs: Any, inputs: Any, grad_outputs: Any, **kw: Any) -> tuple[Any, ...]:
         """``autograd.grad`` on the builder's values (Note [JVP as the transpose of the VJP])."""
 
+    def leaf(self, like: Any) -> Any:
+        """Ones like ``like`` that require grad: a ``g`` to differentiate a VJP rule in."""
+
     def quiet(self) -> AbstractContextManager[Any]:
         """Grad mode off: the tangent of a no_grad equation is recorded under no_grad too."""
 
@@ -115,8 +118,8 @@ def _tangent(e: Eqn, ts: list[Any], args: list[Any], out: Any, builder: JvpBuild
 
     if e.no_grad:
         with builder.quiet():
-            return tangent_of(e.op, e.attrs, ts, args, out, same, builder.grad)
-    return tangent_of(e.op, e.attrs, ts, args, out, same, builder.grad)
+            return tangent_of(e.op, e.attrs, ts, args, out, same, builder)
+    return tangent_of(e.op, e.attrs, ts, args, out, same, builder)
 
 
 def _parts(tup: Any, n: int, builder: JvpBuilder) -> list[Any]:
