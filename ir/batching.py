@@ -302,6 +302,9 @@ def _check(ctx: BatchContext, args: list[Any], dims: list[Dim], **attrs: Any) ->
 
 
 def _custom_vjp(ctx: BatchContext, args: list[Any], dims: list[Dim], *, rule: Any) -> tuple:
+    own = getattr(rule, "vmap_value", None)  # a Function's vmap staticmethod makes the value
+    if own is not None:  # (and its own equations: Note [custom rules under vmap and jvp])
+        return own(args, dims, ctx.size, ctx.randomness)
     batched = getattr(rule, "batched", None)
     if batched is None:
         if hasattr(rule, "cls") or hasattr(rule, "call"):  # a user's autograd.Function
@@ -357,13 +360,15 @@ def _random(
 
 # ---- loops and branches --------------------------------------------------------------------------
 def _fixpoint(
-    ctx: BatchContext, body: Any, fixed: list[Dim], carry: list[Dim], n_carry: int
+    ctx: BatchContext, body: Any, lead: list[Dim], carry: list[Dim], tail: list[Dim]
 ) -> tuple[Any, list[Dim], list[Dim]]:
-    """A body batched with the carries batched wherever an iteration may batch them."""
+    """A body ``(lead.., carries.., tail..) -> (carries.., rest..)`` batched with the carries
+    batched wherever an iteration may batch them (a fixpoint: at most one round per carry)."""
     carry = [None if d is None else 0 for d in carry]
+    n_rest = len(body.outputs) - len(carry)
     while True:
-        graph, outs = ctx.sub(body, [*fixed, *carry], [d is not None for d in carry] + [False] * (
-            len(body.outputs) - n_carry))
+        expand = [d is not None for d in carry] + [False] * n_rest
+        graph, outs = ctx.sub(body, [*lead, *carry, *tail], expand)
         grown = [0 if (c is not None or o is not None) else None for c, o in zip(carry, outs)]
         if grown == carry:
             return graph, carry, outs
@@ -377,8 +382,8 @@ def _scan(
     k, c = n_consts, n_carry
     consts, init, xs = args[:k], args[k : k + c], args[k + c :]
     cd, idd, xd = dims[:k], dims[k : k + c], dims[k + c :]
-    graph, carry, outs = _fixpoint(ctx, body, [*cd, *(None if d is None else 0 for d in xd)],
-                                   idd, c)  # fmt: skip
+    steps = [None if d is None else 0 for d in xd]
+    graph, carry, outs = _fixpoint(ctx, body, list(cd), list(idd), steps)
     init = [spread(a, d, ctx.size) if want is not None else a for a, d, want in zip(
         init, idd, carry)]  # fmt: skip
     xs = [x if d is None else x.movedim(0, 1) for x, d in zip(xs, xd)]  # the steps lead
@@ -394,7 +399,7 @@ def _while(
 ) -> tuple:  # fmt: skip
     cc, bc, init = args[:n_cond], args[n_cond : n_cond + n_body], args[n_cond + n_body :]
     ccd, bcd, idd = dims[:n_cond], dims[n_cond : n_cond + n_body], dims[n_cond + n_body :]
-    graph, carry, _ = _fixpoint(ctx, body, bcd, idd, len(init))
+    graph, carry, _ = _fixpoint(ctx, body, list(bcd), list(idd), [])
     cgraph, (pd,) = ctx.sub(cond, [*ccd, *carry])
     if pd is not None:
         raise NotImplementedError(
