@@ -109,7 +109,9 @@ def _elementwise(ctx: BatchContext, args: list[Any], dims: list[Dim], **attrs: A
 
 def _special(ctx: BatchContext, args: list[Any], dims: list[Dim], **attrs: Any) -> tuple:
     shape = (ctx.size, *ctx.out.shape)  # the operands all have the output's shape
-    return ctx.bind([spread(a, d, ctx.size).expand(shape) for a, d in zip(args, dims)]), 0
+    return ctx.bind(
+        [spread(a, d, ctx.size).expand(shape) for a, d in zip(args, dims, strict=True)]
+    ), 0
 
 
 # ---- reductions and sorting ----------------------------------------------------------------------
@@ -191,10 +193,16 @@ def _index_layout(spec: tuple, idx_shapes: list[tuple], out_ndim: int) -> tuple[
 def _batched_indices(ctx: BatchContext, idx: list[Any], idd: list[Dim]) -> list[Any]:
     """The index tensors with a leading batch index: positions 0..B-1 and every batched one
     padded so that all broadcast to (B, *bshape)."""
-    shapes = [tuple(i.shape[1:]) if d is not None else tuple(i.shape) for i, d in zip(idx, idd)]
+    shapes = [
+        tuple(i.shape[1:]) if d is not None else tuple(i.shape)
+        for i, d in zip(idx, idd, strict=True)
+    ]
     k = len(broadcast_shapes(*shapes))
     positions = ctx.call(Op.IOTA, [], length=ctx.size, dtype=int64)
-    return [positions.reshape((ctx.size, *[1] * k)), *(pad(i, d, k) for i, d in zip(idx, idd))]
+    return [
+        positions.reshape((ctx.size, *[1] * k)),
+        *(pad(i, d, k) for i, d in zip(idx, idd, strict=True)),
+    ]
 
 
 def _index(ctx: BatchContext, args: list[Any], dims: list[Dim], *, spec: tuple):
@@ -203,7 +211,10 @@ def _index(ctx: BatchContext, args: list[Any], dims: list[Dim], *, spec: tuple):
     b = ctx.size
     if all(d is None for d in idd):  # the examples are a leading full slice
         return ctx.bind([x, *idx], spec=(("slice", 0, b, 1), *spec)), 0
-    shapes = [tuple(i.shape[1:]) if d is not None else tuple(i.shape) for i, d in zip(idx, idd)]
+    shapes = [
+        tuple(i.shape[1:]) if d is not None else tuple(i.shape)
+        for i, d in zip(idx, idd, strict=True)
+    ]
     new, order = _index_layout(spec, shapes, len(ctx.out.shape))
     out = ctx.bind([spread(x, xd, b), *_batched_indices(ctx, idx, idd)], spec=new)
     return out.permute(tuple(order)), 0
@@ -215,7 +226,10 @@ def _index_add(
     g, *idx = args
     gd, *idd = dims
     b = ctx.size
-    shapes = [tuple(i.shape[1:]) if d is not None else tuple(i.shape) for i, d in zip(idx, idd)]
+    shapes = [
+        tuple(i.shape[1:]) if d is not None else tuple(i.shape)
+        for i, d in zip(idx, idd, strict=True)
+    ]
     part = index_shape(tuple(shape), spec, shapes)  # what ``g`` broadcasts to, per example
     if all(d is None for d in idd):
         g = pad(g, gd, len(part))
@@ -295,9 +309,9 @@ def _check(ctx: BatchContext, args: list[Any], dims: list[Dim], **attrs: Any) ->
     if any(d is not None for d in dd) and okd is None:  # the detail broadcasts to the condition
         ok, okd = spread(ok, okd, ctx.size), 0
     if okd is not None:
-        rank = max([ex_ndim(ok, okd), *(ex_ndim(t, d) for t, d in zip(detail, dd))])
+        rank = max([ex_ndim(ok, okd), *(ex_ndim(t, d) for t, d in zip(detail, dd, strict=True))])
         ok = pad(ok, okd, rank)
-        detail = [pad(t, d, rank) for t, d in zip(detail, dd)]
+        detail = [pad(t, d, rank) for t, d in zip(detail, dd, strict=True)]
     return ctx.bind([x, ok, *detail]), xd
 
 
@@ -369,7 +383,10 @@ def _fixpoint(
     while True:
         expand = [d is not None for d in carry] + [False] * n_rest
         graph, outs = ctx.sub(body, [*lead, *carry, *tail], expand)
-        grown = [0 if (c is not None or o is not None) else None for c, o in zip(carry, outs)]
+        grown = [
+            0 if (c is not None or o is not None) else None
+            for c, o in zip(carry, outs, strict=False)
+        ]
         if grown == carry:
             return graph, carry, outs
         carry = grown
@@ -384,9 +401,13 @@ def _scan(
     cd, idd, xd = dims[:k], dims[k : k + c], dims[k + c :]
     steps = [None if d is None else 0 for d in xd]
     graph, carry, outs = _fixpoint(ctx, body, list(cd), list(idd), steps)
-    init = [spread(a, d, ctx.size) if want is not None else a for a, d, want in zip(
-        init, idd, carry)]  # fmt: skip
-    xs = [x if d is None else x.movedim(0, 1) for x, d in zip(xs, xd)]  # the steps lead
+    init = [
+        spread(a, d, ctx.size) if w is not None else a
+        for a, d, w in zip(init, idd, carry, strict=True)
+    ]
+    xs = [
+        x if d is None else x.movedim(0, 1) for x, d in zip(xs, xd, strict=True)
+    ]  # the steps lead
     attrs = dict(body=graph, length=length, reverse=reverse, n_consts=k, n_carry=c)
     out = ctx.bind([*consts, *init, *xs], checkpoint=checkpoint, **attrs)
     ys = [None if d is None else 1 for d in outs[c:]]  # stacked: (length, B, ...)
@@ -406,7 +427,10 @@ def _while(
             "vmap: while_loop whose condition differs between examples is not supported yet "
             "(run the loop for the longest example with adjit.where, or use a Python loop)"
         )
-    init = [spread(a, d, ctx.size) if w is not None else a for a, d, w in zip(init, idd, carry)]
+    init = [
+        spread(a, d, ctx.size) if w is not None else a
+        for a, d, w in zip(init, idd, carry, strict=True)
+    ]
     return ctx.bind([*cc, *bc, *init], cond=cgraph, body=graph), tuple(carry)
 
 
@@ -418,7 +442,7 @@ def _cond(
     if pd is None:
         t, td = ctx.sub(true_fn, od)
         f, fd = ctx.sub(false_fn, od)
-        want = [a is not None or b is not None for a, b in zip(td, fd)]
+        want = [a is not None or b is not None for a, b in zip(td, fd, strict=True)]
         if want != [d is not None for d in td]:
             t, td = ctx.sub(true_fn, od, want)
         if want != [d is not None for d in fd]:
@@ -430,7 +454,9 @@ def _cond(
     f, _ = ctx.sub(false_fn, od, every)
     tv, fv = ctx.inline(t, ops), ctx.inline(f, ops)
     p = pred.reshape((ctx.size,))
-    picked = [a.where(p.reshape((ctx.size, *[1] * (a.ndim - 1))), b) for a, b in zip(tv, fv)]
+    picked = [
+        a.where(p.reshape((ctx.size, *[1] * (a.ndim - 1))), b) for a, b in zip(tv, fv, strict=True)
+    ]
     return tuple(picked), tuple(0 for _ in picked)
 
 
