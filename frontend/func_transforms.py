@@ -8,7 +8,9 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
 
 from ..runtime import trace_state
+from ..runtime.autograd import run_backward
 from ..runtime.backward import grad as autograd_grad
+from ..runtime.backward import make_grads
 from ..runtime.grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 from ..runtime.tensor import Tensor
 from .pytree import flatten, unflatten
@@ -128,14 +130,19 @@ def _autograd(
         return [x.new_zeros(tuple(x.shape)) for x in inputs]
     outs = [o for o, _ in pairs]
     cts = None if cotangents is None else [c for _, c in pairs]
-    found = autograd_grad(
-        outs,
-        list(inputs),
-        cts,
-        retain_graph=retain_graph,
-        create_graph=create_graph,
-        allow_unused=True,
-    )
+    if any(o._is_tracer for o in outs):
+        found = autograd_grad(
+            outs, list(inputs), cts, retain_graph, create_graph=create_graph, allow_unused=True
+        )
+    else:  # eager values, maybe traced cotangents (vmap of a vjp_fn): the eager engine,
+        found = run_backward(  # whose rules then record the cotangents' work into the trace
+            outs,
+            make_grads(outs, list(cts or [])),
+            inputs=list(inputs),
+            retain_graph=retain_graph,
+            create_graph=create_graph,
+            allow_unused=True,
+        )
     return [
         x.new_zeros(tuple(x.shape)) if g is None else g for g, x in zip(found, inputs, strict=True)
     ]
@@ -211,12 +218,13 @@ def grad(
 
 def vjp(func: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
     """``(func(*primals), vjp_fn)`` (and ``aux``), as ``torch.func.vjp``."""
-    return _vjp(func, primals, None, has_aux)
+    return _vjp(func, primals, None, has_aux)[0]
 
 
 def _vjp(
     func: Callable[..., Any], primals: tuple[Any, ...], argnums: Argnums | None, has_aux: bool
-) -> tuple[Any, ...]:
+) -> tuple[tuple[Any, ...], _Level]:
+    """vjp's result, and the level whose fresh leaves its vjp_fn differentiates."""
     level = _Level()
     with enable_grad():
         if argnums is None:
@@ -275,7 +283,7 @@ def _vjp(
             grads = [g.detach() for g in grads]
         return unflatten(spec, [level.unwrap(g) for g in grads])
 
-    return (results, vjp_fn, aux) if has_aux else (results, vjp_fn)
+    return ((results, vjp_fn, aux) if has_aux else (results, vjp_fn)), level
 
 
 def _spec_text(spec: Any) -> str:
@@ -339,7 +347,7 @@ def jacrev(
         from .vmap import vmap
 
         _check_real("jacrev", flatten(args)[0], True)
-        found = _vjp(func, args, argnums, has_aux)
+        found, level = _vjp(func, args, argnums, has_aux)
         output, vjp_fn = found[0], found[1]
         out_leaves, out_spec = flatten(output)
         _check_real("jacrev", out_leaves, False)
@@ -354,7 +362,7 @@ def jacrev(
             for k, g in enumerate(got):
                 per_input[k].append(g)
         numels = [o.numel() for o in out_leaves]
-        stacked = [_cat(chunks) for chunks in per_input]
+        stacked = [level.unwrap(_cat(chunks)) for chunks in per_input]
         # per output: its rows of each input's stacked vjps, shaped (*out.shape, *in.shape)
         table = [
             [

@@ -192,7 +192,10 @@ def _tracer(trace: Trace, t: Any) -> Tracer:
 def _own(trace: Trace, g: Any, create_graph: bool) -> Tensor:
     """A gradient as the caller sees it: a tracer of this trace whose ``requires_grad`` is
     PyTorch's (it depends on something that requires grad, and create_graph was set)."""
-    var = g._var if getattr(g, "_trace", None) is trace else trace.atom(g)
+    owner = getattr(g, "_trace", None)
+    if owner is not None and owner is not trace:  # built into the active (inner) trace
+        return g
+    var = g._var if owner is trace else trace.atom(g)
     assert isinstance(var, Var)
     return _alias(trace, var, create_graph and trace.depends_on_grad(var))
 

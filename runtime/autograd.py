@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import warnings
@@ -13,7 +14,7 @@ import numpy as np
 
 from ..ir.derivatives import DERIVATIVES, conform, input_names, rule_context, rule_params
 from ..ir.ops import Op
-from . import saved_hooks, settings
+from . import saved_hooks, settings, trace_state
 from .grad_mode import INFERENCE_SAVED_MSG, is_grad_enabled, outside_inference, set_grad_enabled
 
 if TYPE_CHECKING:
@@ -187,13 +188,22 @@ class SavedTensor:
                 return t
             from .tensor import Tensor
 
-            return Tensor._make(t._data, grad_fn=node, version_box=self._version_box)
+            return _saved_output(t._data, node, self._version_box)
         if self._is_output:
-            from .tensor import Tensor
-
-            return Tensor._make(self._data, grad_fn=node, version_box=self._version_box)
+            return _saved_output(self._data, node, self._version_box)
         assert self._tensor is not None
         return self._tensor
+
+
+def _saved_output(data: np.ndarray, node: Node, version_box: list[int]) -> Tensor:
+    """A saved output, unpacked: the node's own output again (it has ``node`` as grad_fn). An
+    eager value even while a trace is active (a vjp_fn called under vmap runs this engine with
+    traced cotangents): never a constant of that trace, so its history stays differentiable."""
+    from .tensor import Tensor
+
+    t = Tensor._make(data, grad_fn=node, version_box=version_box)
+    t._born_in = None
+    return t
 
 
 class _Number:
@@ -346,10 +356,14 @@ class CompositeNode(Node):
         if self._inner is None:
             raise RuntimeError(FREED_MSG)
         if create_graph:  # (Note [composite inputs that depend on each other])
-            args = list(self._args)
-            for p in self._positions:
-                args[p] = args[p].clone()
-            out = self._fn(*args, **self._kwargs)
+            # eager inputs stay eager while a trace is active (a vjp_fn called under vmap or
+            # compile with traced cotangents): only the cotangent's work is traced
+            eager = not any(getattr(a, "_is_tracer", False) for a in self._args)
+            with trace_state.paused() if eager else contextlib.nullcontext():
+                args = list(self._args)
+                for p in self._positions:
+                    args[p] = args[p].clone()
+                out = self._fn(*args, **self._kwargs)
             inputs = [args[p] for p in self._positions]
         else:
             out, inputs = self._inner

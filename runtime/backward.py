@@ -13,11 +13,15 @@ from .tensor import Tensor
 
 
 def _tracing(outs: list[Any]) -> Any:
-    """The active trace when ``outs`` are its tracers (autograd then builds into the trace:
-    Note [autograd while tracing] in frontend/trace_autograd.py)."""
-    trace = trace_state.current()
-    if trace is not None and any(getattr(o, "_is_tracer", False) for o in outs):
-        return trace
+    """The trace that recorded ``outs`` when they are tracers (autograd then builds into the
+    active trace: Note [autograd while tracing] in frontend/trace_autograd.py). That may be an
+    enclosing trace: a vjp_fn made under compile and called under vmap differentiates the
+    enclosing trace's equations, with the vmap trace's cotangents."""
+    if trace_state.current() is None:
+        return None
+    for o in outs:
+        if getattr(o, "_is_tracer", False):
+            return o._trace
     return None
 
 

@@ -12,6 +12,7 @@ from adjit.frontend.func_transforms import (
     vjp,
 )
 from adjit.frontend.jvp import jvp, linearize
+from adjit.frontend.vmap import vmap
 from adjit.func.functional_call import functional_call, stack_module_state
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "linearize",
     "stack_module_state",
     "vjp",
+    "vmap",
 ]
