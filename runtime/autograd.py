@@ -186,7 +186,6 @@ class SavedTensor:
             t = unpack(packed)
             if not self._is_output:
                 return t
-            from .tensor import Tensor
 
             return _saved_output(t._data, node, self._version_box)
         if self._is_output:
