@@ -11,9 +11,15 @@ equations carrying its rules (Note [one backward call per Function call] in trac
   ``generate_vmap_rule=True``). The batched rule runs the per-example backward (or jvp) under
   vmap (``frontend/vmap.py: batched_call``), as PyTorch's generated vmap rule does: each
   cotangent comes out batched first, and one of an operand the batch shares is summed over
-  the batch. A Function with its own vmap staticmethod is batched the same way (the batched
-  forward is the recorded one, which a correct vmap staticmethod equals; the staticmethod
-  itself is not called).
+  the batch.
+- A Function with its own vmap staticmethod: the rule has ``vmap_value``, which the batching
+  row calls instead (ir/batching.py). It calls ``vmap(info, in_dims, *args)`` on the batched
+  operands, in the batched program, and its outputs are the equation's values; the batched
+  forward equations are left dead. Its equations are what gets differentiated afterwards
+  (grad of vmap), as in PyTorch, where the staticmethod runs at the level below the vmap; a
+  staticmethod that calls the Function's ``apply`` again brings the backward with it. Under
+  vmap of grad the forward's value comes from the staticmethod too, and the cotangents from
+  the backward run under vmap, as PyTorch runs it on batched tensors.
 - jvp (passes/jvp.py, eager forward_ad) asks ``rule.jvp(inputs, tangents, out)``: the user's
   ``jvp(ctx, *tangents)`` on a ``ctx`` holding what the forward left on it, its
   ``saved_tensors`` reading the tensors saved with ``save_for_forward`` (operands of the
@@ -25,12 +31,59 @@ equations carrying its rules (Note [one backward call per Function call] in trac
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from adjit.autograd.traced import _FILED, CallRule, OutputRule, _key, _tangent_filed, file_tangents
 from adjit.runtime.tensor import Tensor
 
 Dim = int | None
+
+LINK = "For more details, please see https://pytorch.org/docs/main/notes/extending.func.html"
+
+
+class VmapInfo(NamedTuple):
+    """What a vmap staticmethod is told of the vmap it runs under (PyTorch's ``info``)."""
+
+    batch_size: int
+    randomness: str
+
+
+def vmap_staticmethod(
+    cls: type, args: Sequence[Any], dims: Sequence[Dim], size: int, randomness: str, n: int
+) -> list[tuple[Any, Dim]]:
+    """The user's ``vmap(info, in_dims, *args) -> (outputs, out_dims)`` on a batch, checked
+    as PyTorch checks it: each of the ``n`` outputs with its batch dim (or None)."""
+    result = cls.vmap(VmapInfo(size, randomness), tuple(dims), *args)  # type: ignore[attr-defined]
+    base = (
+        "Expected the vmap staticmethod to have two returns, an output and out_dims with "
+        "pytree structure compatible with the output. "
+    )
+    if not isinstance(result, tuple):
+        raise RuntimeError(base + f"Got a {type(result)} instead")
+    if len(result) != 2:
+        raise RuntimeError(base + f"Got {len(result)} returns instead")
+    outputs, out_dims = result
+    outs = outputs if isinstance(outputs, tuple) else (outputs,)
+    if isinstance(out_dims, tuple | list) != isinstance(outputs, tuple) or (
+        isinstance(out_dims, tuple | list) and len(out_dims) != len(outs)
+    ):
+        raise RuntimeError(
+            "The autograd.Function's vmap staticmethod returned an incompatible (output, "
+            f"out_dims) tuple. Expected out_dims={out_dims} to be compatible with the structure "
+            f"of `output`. {LINK}"
+        )
+    if len(outs) != n:
+        raise RuntimeError(
+            f"{cls.__name__}'s vmap staticmethod returned {len(outs)} outputs, but its forward "
+            f"returns {n}"
+        )
+    flat_dims = list(out_dims) if isinstance(out_dims, tuple | list) else [out_dims] * n
+    found: list[tuple[Any, Dim]] = []
+    for o, d in zip(outs, flat_dims, strict=True):
+        if isinstance(o, Tensor) and d is not None:
+            d = d % o.ndim
+        found.append((o, d if isinstance(o, Tensor) else None))
+    return found
 
 
 def _vmapped(

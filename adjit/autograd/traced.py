@@ -66,6 +66,20 @@ class OutputRule:
         """Output ``k``'s tangent, computed by the anchor's rule (which ran before)."""
         return _tangent_filed(inputs[1], self.k)
 
+    def __getattr__(self, name: str) -> Any:
+        if name == "vmap_value" and self.call.own_vmap():  # (the batching row asks)
+            return self._vmap_value
+        raise AttributeError(name)
+
+    def _vmap_value(self, args: Sequence[Any], dims: Sequence[Any], size: int, rnd: str) -> tuple:
+        """Output ``k`` of the anchor's vmap staticmethod call (filed by the anchor)."""
+        key = _key(args[1])
+        outs = _VMAPPED[key][1]
+        found = outs.pop(self.k)
+        if not outs:
+            del _VMAPPED[key]
+        return found
+
     def batched(self, in_dims: tuple[Any, ...], size: int) -> Any:
         self.call.check_vmap()
         from adjit.autograd.batched import BatchedOutput
@@ -204,6 +218,32 @@ class CallRule:
         """PyTorch's checks before it vmaps over a Function."""
         check_vmap(self.cls)
 
+    def own_vmap(self) -> bool:
+        """Whether vmap calls the Function's vmap staticmethod (else it batches the forward)."""
+        overridden = self.cls.vmap is not custom.Function.vmap
+        return overridden and not getattr(self.cls, "generate_vmap_rule", False)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "vmap_value" and self.own_vmap():  # (the batching row asks)
+            return self._vmap_value
+        raise AttributeError(name)
+
+    def _vmap_value(self, args: Sequence[Any], dims: Sequence[Any], size: int, rnd: str) -> tuple:
+        """The batched value of this equation from the user's ``vmap(info, in_dims, *args)``
+        (Note [custom rules under vmap and jvp]): the direct output's, or, for the anchor
+        of several outputs, its zero, every output filed for the outputs' equations."""
+        self.check_vmap()
+        from adjit.autograd.batched import vmap_staticmethod
+
+        tensors = dict(zip(self.positions, range(1, 1 + len(self.positions)), strict=True))
+        call_args = [args[tensors[i]] if i in tensors else a for i, a in enumerate(self.inputs)]
+        call_dims = [dims[tensors[i]] if i in tensors else None for i in range(len(self.inputs))]
+        outs = vmap_staticmethod(self.cls, call_args, call_dims, size, rnd, len(self.outputs))
+        if self.direct is not None:
+            return outs[self.direct]
+        _VMAPPED[_key(args[0])] = (args[0], {k: outs[k] for k in self.diff})
+        return args[0], dims[0]
+
     def batched(self, in_dims: tuple[Any, ...], size: int) -> Any:
         self.check_vmap()
         from adjit.autograd.batched import BatchedCall
@@ -242,6 +282,9 @@ def check_vmap(cls: type) -> None:
             f"and implement the vmap staticmethod or set generate_vmap_rule=True. {link}"
         )
 
+
+# the outputs an anchor's vmap staticmethod made for its outputs' equations (as _TANGENTS)
+_VMAPPED: dict[int, tuple[Any, dict[int, Any]]] = {}
 
 # the tangents an anchor's JVP computed for its outputs' rules: _key(anchor) -> (anchor,
 # {k: tangent}); an entry goes once every output took its tangent

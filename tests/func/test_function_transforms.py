@@ -63,6 +63,35 @@ def cube_with_vmap_rule(lib):
     return MyCube
 
 
+def tagged_vmap_rule(lib):
+    """A vmap staticmethod that is deliberately not the batched forward (plus the batch size,
+    results batched at dims 1 and 0): only a vmap that calls it gets these numbers."""
+
+    class Tagged(lib.autograd.Function):
+        @staticmethod
+        def forward(x, scale):
+            return x.sin() * scale, x.cos()
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(inputs[0])
+            ctx.scale = inputs[1]
+
+        @staticmethod
+        def backward(ctx, ga, gb):
+            (x,) = ctx.saved_tensors
+            return 10 * ga * x.cos() * ctx.scale - gb * x.sin(), None
+
+        @staticmethod
+        def vmap(info, in_dims, x, scale):
+            assert in_dims[1] is None and info.randomness == "error"
+            x = x.movedim(in_dims[0], 0)
+            a = (x.sin() * scale + info.batch_size).movedim(0, 1)
+            return (a, x.cos() * 2), (1, 0)
+
+    return Tagged
+
+
 def two_outputs(lib):
     class SinCos(lib.autograd.Function):
         generate_vmap_rule = True
@@ -104,9 +133,17 @@ def _sc_loss(F):
     return lambda x, w: sum(o.sum() for o in F.apply(x, w))
 
 
-def _programs(lib, exp, cube, sc):
+def _programs(lib, exp, cube, sc, tagged):
     f = lib.func
     return {
+        "tagged_vmap": lambda x: f.vmap(lambda v: tagged.apply(v, 3.0))(x),
+        "tagged_vmap_in_dim_1": lambda x: f.vmap(lambda v: tagged.apply(v, 3.0), 1)(x),
+        "tagged_grad_vmap": lambda x: f.grad(
+            lambda v: sum(o.sum() for o in f.vmap(lambda u: tagged.apply(u, 3.0))(v))
+        )(x),
+        "tagged_vmap_grad": lambda x: f.vmap(
+            f.grad(lambda v: sum(o.sum() for o in tagged.apply(v, 3.0)))
+        )(x),
         "vmap": lambda x: f.vmap(exp.apply)(x),
         "vmap_grad": lambda x: f.vmap(f.grad(lambda v: exp.apply(v).sum()))(x),
         "grad_vmap": lambda x: f.grad(lambda v: f.vmap(exp.apply)(v).sum())(x),
@@ -125,8 +162,8 @@ def _programs(lib, exp, cube, sc):
     }
 
 
-ADJ = _programs(adjit, ADJ_EXP, ADJ_CUBE, ADJ_SC)
-TORCH = _programs(torch, TORCH_EXP, TORCH_CUBE, TORCH_SC)
+ADJ = _programs(adjit, ADJ_EXP, ADJ_CUBE, ADJ_SC, tagged_vmap_rule(adjit))
+TORCH = _programs(torch, TORCH_EXP, TORCH_CUBE, TORCH_SC, tagged_vmap_rule(torch))
 ARGS = {name: ("x", "t") if "jvp" in name else ("x",) for name in ADJ}
 ARGS["two_vmap_grad"] = ("x", "w")
 VALUES = {"x": X, "t": T, "w": W}
