@@ -18,6 +18,7 @@ same for every example, and PyTorch's error when it differs per example.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -30,10 +31,10 @@ from ..ir.derivatives import conform
 from ..runtime.generator import get_rng_state, set_rng_state
 from ..runtime.grad_mode import is_grad_enabled, no_grad
 from ..runtime.tensor import Tensor
+from ..runtime.trace_state import TracingError
 from .batch_builder import batched_graph
 from .pytree import LEAF, flatten, unflatten
 from .replay import replay
-from ..runtime.trace_state import TracingError
 from .tracer import Trace, tracing
 
 ITEM_ERROR = (
@@ -93,8 +94,8 @@ def _dynamic_error(what: str) -> str:
     return (
         f"vmap: {what}: the values of a batched tensor are not known to vmap (the function is "
         "traced once for all examples); operators whose output shape depends on the values "
-        "cannot be batched, as in PyTorch (\"vmap: We do not support batching operators that "
-        "can output dynamic shape\")"
+        'cannot be batched, as in PyTorch ("vmap: We do not support batching operators that '
+        'can output dynamic shape")'
     )
 
 
@@ -422,8 +423,7 @@ def _chunked_vmap(
     flat_dims = _broadcast(out_dims, spec)
     assert flat_dims is not None
     joined = [
-        cat([leaves[k] for leaves, _ in flat_results], dim=d)
-        for k, d in enumerate(flat_dims)
+        cat([leaves[k] for leaves, _ in flat_results], dim=d) for k, d in enumerate(flat_dims)
     ]
     return unflatten(spec, joined)
 
@@ -455,10 +455,8 @@ def vmap(
             )  # fmt: skip
         return _flat_vmap(func, size, flat_in_dims, flat_args, spec, out_dims, randomness, kwargs)
 
-    try:
+    with contextlib.suppress(AttributeError, TypeError):
         functools.update_wrapper(wrapped, func)
-    except (AttributeError, TypeError):
-        pass
     return wrapped
 
 

@@ -66,7 +66,9 @@ class _Context:
 
     def bind(self, args: Sequence[Any], **attrs: Any) -> Any:
         e = self.eqn
-        return self.builder.run(Eqn(e.op, (), {**e.attrs, **attrs}, e.out, e.loc, e.no_grad), list(args))
+        return self.builder.run(
+            Eqn(e.op, (), {**e.attrs, **attrs}, e.out, e.loc, e.no_grad), list(args)
+        )
 
     def call(self, op: Op, args: Sequence[Any], **attrs: Any) -> Any:
         e = self.eqn

@@ -84,7 +84,7 @@ def both(
     return mine
 
 
-# ---- programs ------------------------------------------------------------------------------------
+# ---- programs -----------------------------------------------------------------------------------
 def _mlp(T: Any) -> Callable[..., Any]:
     def f(x: Any, w1: Any, b1: Any, w2: Any) -> Any:
         return (T.tanh(x @ w1 + b1) @ w2).log_softmax(-1)
@@ -126,7 +126,12 @@ def test_indexing() -> None:
     idx = RNG.integers(0, 5, (4, 3))
 
     def make(T: Any) -> Callable[..., Any]:
-        return lambda x, i: (x[i], x[1:, i[:2] % 2], x[..., 0], x.gather(0, i[:, None].expand(3, 2)))
+        return lambda x, i: (
+            x[i],
+            x[1:, i[:2] % 2],
+            x[..., 0],
+            x.gather(0, i[:, None].expand(3, 2)),
+        )
 
     both(make, _arr(4, 5, 2), idx)
     both(make, _arr(4, 5, 2), idx[0], in_dims=(0, None))
@@ -184,10 +189,12 @@ def test_nested_vmap() -> None:
         return V(lambda a, b: (a * b).sum(), in_dims=(None, 0))
 
     both(make, _arr(3, 4), _arr(5, 4), in_dims=(0, None))
-    both(lambda T: (T.vmap if T is adjit else torch.func.vmap)(T.outer), _arr(2, 3, 4), _arr(2, 3, 5))
+    both(
+        lambda T: (T.vmap if T is adjit else torch.func.vmap)(T.outer), _arr(2, 3, 4), _arr(2, 3, 5)
+    )
 
 
-# ---- errors ----------------------------------------------------------------------------------------
+# ---- errors -------------------------------------------------------------------------------------
 ERRORS: list[tuple[str, Callable[[Any], Any], tuple, dict[str, Any]]] = [
     ("item", lambda T: lambda x: x.sum().item(), (_arr(3, 4),), {}),
     ("float", lambda T: lambda x: float(x.sum()), (_arr(3, 4),), {}),
@@ -195,8 +202,12 @@ ERRORS: list[tuple[str, Callable[[Any], Any], tuple, dict[str, Any]]] = [
     ("random-error", lambda T: lambda x: T.rand(4) + x, (_arr(3, 4),), {}),
     ("randn_like", lambda T: lambda x: T.randn_like(x), (_arr(3, 4),), {}),
     ("dropout", lambda T: lambda x: T.nn.functional.dropout(x, 0.5), (_arr(3, 4),), {}),
-    ("same-batched", lambda T: T.bernoulli, (np.full((3, 4), 0.5, np.float32),),
-     {"randomness": "same"}),  # fmt: skip
+    (
+        "same-batched",
+        lambda T: T.bernoulli,
+        (np.full((3, 4), 0.5, np.float32),),
+        {"randomness": "same"},
+    ),  # fmt: skip
     ("randomness-name", lambda T: lambda x: x, (_arr(3),), {"randomness": "foo"}),
     ("chunk_size", lambda T: lambda x: x, (_arr(3),), {"chunk_size": 0}),
     ("in_dims-range", lambda T: lambda x: x, (_arr(3, 4),), {"in_dims": 2}),
@@ -222,8 +233,12 @@ ERRORS: list[tuple[str, Callable[[Any], Any], tuple, dict[str, Any]]] = [
     ("out_dims-structure", lambda T: lambda x: (x, x), (_arr(3),), {"out_dims": (0, 0, 0)}),
     ("out_dims-list-output", lambda T: lambda x: [x], (_arr(3),), {"out_dims": (0,)}),
     ("non-tensor-output", lambda T: lambda x: 3, (_arr(3),), {}),
-    ("unbatched-expand-mismatch", lambda T: lambda x, w: w, (_arr(3), _arr(4)),
-     {"in_dims": (0, None), "out_dims": 1}),  # fmt: skip
+    (
+        "unbatched-expand-mismatch",
+        lambda T: lambda x, w: w,
+        (_arr(3), _arr(4)),
+        {"in_dims": (0, None), "out_dims": 1},
+    ),  # fmt: skip
     ("nonzero", lambda T: lambda x: x.nonzero(), (_arr(3, 4),), {}),
 ]
 
@@ -246,7 +261,7 @@ def test_none_out_dim_for_non_tensor_outputs() -> None:
     both(lambda T: lambda x: None, _arr(3, 4), out_dims=None)
 
 
-# ---- randomness -------------------------------------------------------------------------------------
+# ---- randomness ---------------------------------------------------------------------------------
 def _draws(T: Any, randomness: str, **kw: Any) -> Any:
     T.manual_seed(0)
     V = T.vmap if T is adjit else torch.func.vmap
@@ -279,7 +294,7 @@ def test_dropout_different() -> None:
     assert not (out.numpy()[0] == out.numpy()[1]).all()
 
 
-# ---- chunks, in-place -----------------------------------------------------------------------------
+# ---- chunks, in-place ---------------------------------------------------------------------------
 @pytest.mark.parametrize("chunk_size", [1, 2, 3, 10])
 def test_chunk_size(chunk_size: int) -> None:
     both(_mlp, _arr(7, 4), _arr(4, 5), _arr(5), _arr(5, 3), in_dims=(0, None, None, None),

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from adjit.ir.graph import op_count
 
 import adjit
-from adjit.ir.graph import op_count
 
 RNG = np.random.default_rng(5)
 
@@ -134,7 +134,7 @@ def test_closure_and_module_parameters_are_lifted_unbatched() -> None:
     np.testing.assert_allclose(w_grad, lin.weight.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
-# ---- loops and branches ---------------------------------------------------------------------------
+# ---- loops and branches ------------------------------------------------------------------------
 def test_scan_batched_carry_and_xs() -> None:
     def f(h0: Any, xs: Any, w: Any) -> Any:
         def step(h: Any, x: Any) -> tuple[Any, Any]:
@@ -149,7 +149,10 @@ def test_scan_batched_carry_and_xs() -> None:
                 w if dims[2] is None else adjit.stack([w] * 4))  # fmt: skip
         got = adjit.vmap(f, in_dims=dims)(*args)
         n = 4
-        per = [f(*[a if d is None else a[k] for a, d in zip(args, dims)]) for k in range(n)]
+        per = [
+            f(*[a if d is None else a[k] for a, d in zip(args, dims, strict=True)])
+            for k in range(n)
+        ]
         for j in range(2):
             want = adjit.stack([p[j] for p in per])
             np.testing.assert_allclose(got[j].numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
