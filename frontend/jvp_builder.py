@@ -58,6 +58,9 @@ class JvpTraceBuilder:
         self.trace.mark_differentiated(g)
         return g
 
+    def recording(self) -> AbstractContextManager[Any]:
+        return enable_grad()
+
     def quiet(self) -> AbstractContextManager[Any]:
         return no_grad()
 

@@ -5,9 +5,10 @@ not None) and, by parameter name, what it needs: ``out`` (the op's result), ``in
 ``y``/... (ir/derivatives.py's names), the op's attributes, and three helpers the caller
 provides: ``same(*operands)`` (this op, with its attributes, on other operands: a linear op
 applied to a tangent), ``vjp(g, needs)`` (the op's VJP rule from ir/derivatives.py, on this
-equation's values) and ``reverse`` (``reverse.grad`` is ``autograd.grad``, eager or traced, and
-``reverse.leaf(v)`` ones like ``v`` that require grad). It returns the output's
-tangent in the output's shape and dtype, or None for no tangent (a zero tangent).
+equation's values) and ``reverse`` (``reverse.grad`` is ``autograd.grad``, eager or traced,
+``reverse.leaf(v)`` ones like ``v`` that require grad, ``reverse.recording()`` grad mode on).
+It returns the output's tangent in the output's shape and dtype, or None for no tangent (a
+zero tangent).
 
 Values are tensors with the Tensor API, as in ir/derivatives.py: eager tensors for
 ``autograd.forward_ad`` (runtime/forward_ad.py's hook in ``apply``), tracers inside the JVP pass
@@ -88,20 +89,21 @@ def transposed(ts: Sequence[Any], out: Any, vjp: Callable[..., tuple], reverse: 
     VJP]); ``reverse.grad`` is autograd.grad, ``reverse.leaf(out)`` makes the ``g``: ones
     like ``out`` that require grad."""
     needs = tuple(t is not None for t in ts)
-    g = reverse.leaf(out)
-    cts = vjp(g, needs)
-    pairs = [(c, t) for c, t in zip(cts, ts, strict=True) if c is not None and t is not None]
-    pairs = [(c, t) for c, t in pairs if c.requires_grad]  # (a cotangent independent of g: 0)
-    if not pairs:
-        return None
-    # each cotangent is in the output's broadcast shape: its input's tangent meets it there
-    (jt,) = reverse.grad(
-        [c for c, _ in pairs],
-        [g],
-        [_fit(t, c) for c, t in pairs],
-        create_graph=True,
-        allow_unused=True,
-    )
+    with reverse.recording():  # (grad mode on: the rule's ops are differentiated)
+        g = reverse.leaf(out)
+        cts = vjp(g, needs)
+        pairs = [(c, t) for c, t in zip(cts, ts, strict=True) if c is not None and t is not None]
+        pairs = [(c, t) for c, t in pairs if c.requires_grad]  # (independent of g: 0)
+        if not pairs:
+            return None
+        # each cotangent is in the output's broadcast shape: its input's tangent meets it there
+        (jt,) = reverse.grad(
+            [c for c, _ in pairs],
+            [g],
+            [_fit(t, c) for c, t in pairs],
+            create_graph=True,
+            allow_unused=True,
+        )
     return None if jt is None else _fit(jt, out)
 
 
@@ -163,9 +165,7 @@ def _elementwise(ts: Sequence[Any], out: Any, vjp: Callable[..., tuple]) -> Any:
     return diagonal(ts, out, vjp)
 
 
-def _transpose_rule(
-    ts: Sequence[Any], out: Any, vjp: Callable[..., tuple], reverse: Any
-) -> Any:
+def _transpose_rule(ts: Sequence[Any], out: Any, vjp: Callable[..., tuple], reverse: Any) -> Any:
     return transposed(ts, out, vjp, reverse)
 
 

@@ -43,6 +43,9 @@ class JvpBuilder(Protocol):
     def leaf(self, like: Any) -> Any:
         """Ones like ``like`` that require grad: a ``g`` to differentiate a VJP rule in."""
 
+    def recording(self) -> AbstractContextManager[Any]:
+        """Grad mode on (a VJP rule differentiated: Note [JVP as the transpose of the VJP])."""
+
     def quiet(self) -> AbstractContextManager[Any]:
         """Grad mode off: the tangent of a no_grad equation is recorded under no_grad too."""
 

@@ -13,7 +13,7 @@ from ..ir.interpreter import eval_eqn_arrays
 from ..ir.ops import GroupOp, Op
 from ..ir.shapes import infer, promoted
 from ..ir.sizes import SymbolicSize, symbolic_attr
-from . import trace_state
+from . import forward_grad, trace_state
 from .autograd import CompositeNode, OpNode, gradient_edge
 from .grad_mode import is_grad_enabled, no_grad
 from .tensor import Tensor
@@ -149,6 +149,8 @@ def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
         else:
             cls = _node_class(name or DEFAULT_NAMES[op])
         out._grad_fn = cls(op, attrs, inputs, out, edges)
+    if forward_grad.ACTIVE:  # a dual level is open (Note [eager forward AD])
+        forward_grad.propagate(op, attrs, inputs, out)
     return out
 
 
@@ -200,6 +202,10 @@ def composite(name: str, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -
         return fn(*args, **kwargs)  # tracing records the primitives themselves
     positions = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
     if not positions or not is_grad_enabled():
+        return fn(*args, **kwargs)
+    if forward_grad.ACTIVE and any(
+        isinstance(a, Tensor) and forward_grad.tangent(a) is not None for a in args
+    ):  # the decomposition's ops carry the tangents (its aliases would drop them)
         return fn(*args, **kwargs)
     aliases = [args[i].detach().requires_grad_() for i in positions]
     inner_args = list(args)

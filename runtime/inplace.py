@@ -9,7 +9,7 @@ import numpy as np
 
 from ..ir.ops import Op
 from ..ir.shapes import index_shape, split_index
-from . import trace_state
+from . import forward_grad, trace_state
 from .dispatch import apply, as_tensor_operand, composite
 from .grad_mode import INFERENCE_INPLACE_MSG, is_grad_enabled, no_grad, outside_inference
 from .indexing import normalize_index
@@ -144,12 +144,19 @@ def inplace(t: Tensor, fn: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
     )
     if not recording:
         with no_grad():
-            _write(t, fn(t))
+            result = fn(t)
+            _write(t, result)
+        if forward_grad.ACTIVE:  # (Note [eager forward AD])
+            forward_grad.inplace_result(t, result)
         return t
     _check_view(t)
     before = Tensor._make(t._data.copy(), requires_grad=t._requires_grad, grad_fn=t._grad_fn)
+    if forward_grad.ACTIVE and forward_grad.tangent(t) is not None:
+        forward_grad.set_tangent(before, forward_grad.tangent(t))
     result = fn(before)
     _write(t, result)
+    if forward_grad.ACTIVE:
+        forward_grad.inplace_result(t, result)
     t._grad_fn = result.grad_fn
     t._rewrites += 1  # its views' histories are stale now (Note [stale views])
     return t
@@ -187,6 +194,9 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
         v = as_tensor_operand(scalar_as(complex(value), t.dtype))  # PyTorch's fill check
     idx = [a if isinstance(a, Tensor) else Tensor._make(a) for a in tensors]
     target = index_shape(tuple(t.shape), spec, [a.shape for a in tensors])
+    if forward_grad.ACTIVE and any(forward_grad.tangent(a) is not None for a in (t, v)):
+        inplace(t, lambda old: _index_put(old, v, spec, idx, target))  # (its tangent too)
+        return
     traced = _traced(t)
     trace = _outside(t)
     if trace is not None:

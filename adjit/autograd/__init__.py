@@ -10,6 +10,6 @@ from adjit.runtime.settings import detect_anomaly, is_anomaly_enabled, set_detec
 __all__ = ["Function", "Node", "backward", "enable_grad", "grad", "no_grad", "set_grad_enabled"]
 __all__ += ["detect_anomaly", "is_anomaly_enabled", "set_detect_anomaly"]
 
-from adjit.autograd import function, functional, graph  # noqa: E402,F401
+from adjit.autograd import forward_ad, function, functional, graph  # noqa: E402,F401
 from adjit.autograd.custom import Function, FunctionCtx  # noqa: E402,F401
 from adjit.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402,F401

@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from adjit.frontend.jvp import jvp
 from jvp_rows import Row, rows
 
 import adjit
-from adjit.frontend.jvp import jvp
 
 torch = pytest.importorskip("torch")
 
