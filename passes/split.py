@@ -79,6 +79,43 @@ def _forward_effects(g: Graph, cotangents: set[Var]) -> list[Var]:
     return found
 
 
+def late_recompute(eqns: list[Eqn], rerun: set[Eqn], outputs: list[Atom]) -> tuple[Eqn, ...]:
+    """The backward's equations with each recomputed forward one moved down to just before
+    its first reader: a checkpointed region's activations then live only while its own
+    gradient is computed, as eager checkpointing recomputes a region when backward reaches it
+    (in joint order the whole forward would be recomputed first, all of it alive at once)."""
+    if not rerun:
+        return tuple(eqns)
+    made = {e.out: e for e in rerun}
+    done: set[Eqn] = set()
+    out: list[Eqn] = []
+
+    def place(root: Eqn) -> None:  # root after what it reads of ``rerun`` (iterative DFS)
+        stack = [(root, False)]
+        while stack:
+            e, ready = stack.pop()
+            if e in done:
+                continue
+            if ready:
+                done.add(e)
+                out.append(e)
+                continue
+            stack.append((e, True))
+            for a in reversed(e.inputs):
+                p = made.get(a) if isinstance(a, Var) else None
+                if p is not None and p not in done:
+                    stack.append((p, False))
+
+    for e in eqns:
+        if e not in rerun:
+            place(e)
+    for o in outputs:  # a gradient that is a recomputed forward value itself
+        if isinstance(o, Var) and o in made:
+            place(made[o])
+    assert len(out) == len(eqns), "every backward equation is placed once"
+    return tuple(out)
+
+
 def split(joint: Joint, budget: float = 1.0) -> Split:
     """Partition the joint graph; see the module docstring for what is saved. ``budget``:
     the activation-memory budget in [0, 1] (Note [rematerialization])."""
@@ -134,7 +171,7 @@ def split(joint: Joint, budget: float = 1.0) -> Split:
     )
     backward = Graph(
         residuals + tuple(fwd_inputs[i] for i in saved_inputs) + tuple(cotangents),
-        tuple(e for e in g.eqns if e in bwd_eqns),
+        late_recompute([e for e in g.eqns if e in bwd_eqns], bwd_eqns & fwd_eqns, grads),
         tuple(grads),
         g.consts,
     )
