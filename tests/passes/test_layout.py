@@ -68,3 +68,37 @@ def test_linear_weight_grads_have_the_parameters_layout(compiled: bool) -> None:
     mask = (x.numpy() @ w.T + lin.bias.detach().numpy()) > 0
     np.testing.assert_allclose(lin.weight.grad.numpy(), mask.T.astype(np.float32) @ x.numpy(),
                                rtol=1e-5, atol=1e-6)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "shapes",
+    [((4, 1), (1, 6)), ((3, 4, 1), (3, 1, 6)), ((3, 4, 1), (1, 6)), ((2, 1, 4, 1), (3, 1, 5))],
+    ids=["matrix", "stacked", "broadcast", "batch-broadcast"],
+)
+def test_outer_products_are_broadcast_products(shapes) -> None:
+    """Note [outer products]: a contraction of length one is a MUL with the same value."""
+    a, b = _var(*shapes[0]), _var(*shapes[1])
+    want_shape = np.broadcast_shapes(shapes[0][:-2], shapes[1][:-2])
+    mm = _var(*want_shape, shapes[0][-2], shapes[1][-1])
+    g = Graph((a, b), (Eqn(Op.MATMUL, (a, b), {}, mm),), (mm,), ())
+    out = layout(g)
+    assert [e.op for e in out.eqns] == [Op.MUL]
+    rng = np.random.default_rng(1)
+    xa, xb = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])
+    (got,) = interpret(out, [xa, xb])
+    np.testing.assert_array_equal(got, np.matmul(xa, xb))  # one product per element: exact
+
+
+def test_per_example_weight_gradients_are_not_matmuls() -> None:
+    """vmap(grad) of a linear layer: each example's weight gradient is an outer product."""
+    w = adjit.randn(5, 7, dtype=adjit.float64)
+    xs, gs = adjit.randn(9, 7, dtype=adjit.float64), adjit.randn(9, 5, dtype=adjit.float64)
+
+    def per_example(x, g):
+        return adjit.func.grad(lambda w: ((x @ w.T) * g).sum())(w)
+
+    f = adjit.func.vmap(per_example)
+    optimized = adjit.explain(f, xs, gs).inference
+    assert "matmul" not in str(optimized) and "mul" in str(optimized)
+    want = gs.numpy()[:, :, None] * xs.numpy()[:, None, :]
+    np.testing.assert_allclose(adjit.compile(f)(xs, gs).numpy(), want, rtol=1e-15, atol=0)
