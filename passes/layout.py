@@ -63,7 +63,8 @@ def layout(graph: Graph) -> Graph:
     for e in graph.eqns:
         mm = products.get(e.inputs[0]) if e.op is Op.PERMUTE else None  # type: ignore[arg-type]
         if e.op is Op.MATMUL:
-            eqns.append(_product(*e.inputs, e.out, e))
+            x, y = e.inputs
+            eqns.append(_product(x, y, e.out, e))
             changed |= eqns[-1].op is Op.MUL
             continue
         if (
