@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from ..ir.graph import Graph
 from ..ir.sizes import SymbolicShapeError, SymbolicSize
-from ..runtime import trace_state
+from ..runtime import forward_grad, trace_state
 from ..runtime.autograd import gradient_edge
 from ..runtime.dispatch import apply
 from ..runtime.grad_mode import is_grad_enabled, set_grad_enabled
@@ -267,6 +267,8 @@ class CompiledFunction:
         return self if obj is None else functools.partial(self, obj)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if forward_grad.ACTIVE and forward_grad.any_dual((args, kwargs)):
+            return self.fn(*args, **kwargs)  # dual tensors run eagerly (Note [eager forward AD])
         hot = self._hot
         if hot is not None and not kwargs:
             result = hot(args)

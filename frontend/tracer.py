@@ -14,7 +14,7 @@ from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 from ..ir.ops import Op
 from ..ir.shapes import infer
 from ..ir.sizes import SymbolicShapeError
-from ..runtime import trace_state
+from ..runtime import forward_grad, trace_state
 from ..runtime.dispatch import VIEW_OPS
 from ..runtime.grad_mode import is_grad_enabled, set_grad_enabled
 from ..runtime.tensor import NON_LEAF_REQUIRES_GRAD, Size, Tensor
@@ -263,6 +263,8 @@ class Trace:
         input read afresh at every call, never a frozen constant."""
         tr = self._lifted_ids.get(id(t))
         if tr is None:
+            if forward_grad.ACTIVE:  # (Note [eager forward AD])
+                forward_grad.check_lift(t)
             _refuse_overlap(t, [m for m, _ in self.mutated.values()])
             tr = self.new_input(Aval(tuple(t.shape), t.dtype), t.requires_grad)
             self.lifted.append(t)

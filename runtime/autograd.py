@@ -153,12 +153,13 @@ def _modified(shape: list[int], owner: str | None, now: int, expected: int) -> R
 class SavedTensor:
     """A tensor saved for backward, with the version it had; ``out`` is kept without a cycle."""
 
-    __slots__ = ("_tensor", "_data", "_version_box", "_version", "_is_output", "_hooked")
+    __slots__ = ("_tensor", "_data", "_version_box", "_version", "_is_output", "_hooked", "_fw")
 
     def __init__(self, t: Tensor, is_output: bool) -> None:
         if outside_inference(t._version_box):  # (Note [inference tensors] in grad_mode.py)
             raise RuntimeError(INFERENCE_SAVED_MSG)
         self._is_output = is_output
+        self._fw: Any = None  # an output's tangent (Note [eager forward AD]), set after saving
         self._version_box = t._version_box
         self._version = t._version_box[0]
         hooks = saved_hooks.current()
@@ -189,7 +190,10 @@ class SavedTensor:
 
             return _saved_output(t._data, node, self._version_box)
         if self._is_output:
-            return _saved_output(self._data, node, self._version_box)
+            t = _saved_output(self._data, node, self._version_box)
+            if self._fw is not None:  # (forward over reverse: Note [eager forward AD])
+                t._fw = self._fw
+            return t
         assert self._tensor is not None
         return self._tensor
 

@@ -75,6 +75,32 @@ def paused() -> Iterator[None]:
         ACTIVE = was
 
 
+def any_dual(tree: Any) -> bool:
+    """Whether a compiled call's arguments hold a dual tensor: it runs eagerly then, so that
+    its ops propagate the tangents (a dual tensor it closes over refuses: ``check_lift``)."""
+    from .tensor import Tensor
+
+    def walk(x: Any) -> bool:
+        if isinstance(x, Tensor):
+            return tangent(x) is not None
+        if isinstance(x, tuple | list):
+            return any(walk(v) for v in x)
+        if isinstance(x, dict):
+            return any(walk(v) for v in x.values())
+        return False
+
+    return walk(tree)
+
+
+def check_lift(t: Any) -> None:
+    """A traced function closes over ``t``: a dual tensor's tangent would be lost there."""
+    if tangent(t) is not None:
+        raise NotImplementedError(
+            "a dual tensor (autograd.forward_ad) used inside a traced function (adjit.compile, "
+            "adjit.func transforms) from outside it is not supported: pass it as an argument"
+        )
+
+
 class _EagerReverse:
     """ir/jvp.py's ``reverse`` helper on eager tensors (Note [JVP as the transpose of the
     VJP])."""
@@ -118,6 +144,9 @@ def propagate(op: Op, attrs: dict[str, Any], inputs: Sequence[Any], out: Any) ->
         t = tangent_of(op, attrs, ts, values, out, same, EAGER_REVERSE)
     if t is not None:
         set_tangent(out, t)
+        saved = getattr(out._grad_fn, "_saved", None)  # its grad_fn saved ``out`` before it
+        if saved and "out" in saved:  # had a tangent: a backward's ops see it (forward over
+            saved["out"]._fw = out._fw  # reverse)
 
 
 def inplace_result(t: Any, result: Any) -> None:
