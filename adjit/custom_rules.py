@@ -31,7 +31,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from adjit.autograd.custom import Function
+from adjit.autograd.custom import Function, dual_tangents
 from adjit.frontend.pytree import LEAF, flatten, unflatten
 from adjit.runtime.backward import grad as autograd_grad
 from adjit.runtime.grad_mode import enable_grad, is_grad_enabled
@@ -56,6 +56,8 @@ def treedef(spec: Any) -> str:
 def _differentiable(leaves: Sequence[Any]) -> bool:
     """Whether a call may be differentiated: a leaf requires grad, or is a tracer (a trace
     may differentiate it later, as ``with_rule`` assumes)."""
+    if dual_tangents(tuple(leaves)) is not None:  # eager forward AD
+        return True
     if not is_grad_enabled():
         return False
     return any(
@@ -77,11 +79,14 @@ class _Call:
         self.leaves = leaves
         self.out_spec: Any = None
 
-    def arguments(self, leaves: Sequence[Any]) -> list[Any]:
-        """The call's arguments with the differentiable ones rebuilt from ``leaves``."""
+    def arguments(self, leaves: Sequence[Any], nondiff: Sequence[Any] | None = None) -> list[Any]:
+        """The call's arguments with the differentiable ones rebuilt from ``leaves`` (and the
+        nondiff ones from ``nondiff``: the values a traced rule sees for them, ``ctx.nondiff``)."""
         diff = unflatten(self.in_spec, list(leaves))
         args = list(self.args)
         for i, v in zip(self.diff_positions, diff, strict=True):
+            args[i] = v
+        for i, v in zip(self.nondiff, nondiff if nondiff is not None else (), strict=False):
             args[i] = v
         return args
 
@@ -156,6 +161,7 @@ class _RuleFunction(Function):
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
         ctx.call = inputs[0]
+        ctx.nondiff = inputs[0].nondiff_args()  # (traced: its tensors are the rule's operands)
 
 
 class _VjpFunction(_RuleFunction):
@@ -167,7 +173,7 @@ class _VjpFunction(_RuleFunction):
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
-        ctx.call = inputs[0]
+        _RuleFunction.setup_context(ctx, inputs, output)
         ctx.residuals = inputs[0].residuals  # (traced: its tensors are the rule's operands)
         del inputs[0].residuals
 
@@ -176,7 +182,7 @@ class _VjpFunction(_RuleFunction):
         call: _Call = ctx.call
         owner = call.owner
         g = unflatten(call.out_spec, list(gs))
-        cts = owner.bwd(*call.nondiff_args(), ctx.residuals, g)
+        cts = owner.bwd(*ctx.nondiff, ctx.residuals, g)
         n = len(call.diff_positions)
         if not isinstance(cts, tuple | list) or len(cts) != n:
             got = treedef(flatten(cts)[1]) if isinstance(cts, tuple | list) else "*"
@@ -261,7 +267,7 @@ class _JvpFunction(_RuleFunction):
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
-        ctx.call = inputs[0]
+        _RuleFunction.setup_context(ctx, inputs, output)
         ctx.save_for_backward(*(t for t in inputs[1:] if isinstance(t, Tensor)))
         ctx.save_for_forward(*(t for t in inputs[1:] if isinstance(t, Tensor)))
 
@@ -279,7 +285,7 @@ class _JvpFunction(_RuleFunction):
             w if w is not None else _zero_tangent(t) for w, t in zip(wrt, leaves, strict=True)
         ]
         with enable_grad():
-            _, tangent_out = call.owner.rule(call, call.arguments(leaves), tangents)
+            _, tangent_out = call.owner.rule(call, call.arguments(leaves, ctx.nondiff), tangents)
         outs, seeds = [], []
         for t, g in zip(flatten(tangent_out)[0], gs, strict=True):
             if isinstance(t, Tensor) and t.requires_grad and g is not None:
@@ -303,7 +309,7 @@ class _JvpFunction(_RuleFunction):
             (tt if tt is not None else _zero_tangent(t)) if isinstance(t, Tensor) else t
             for t, tt in zip(leaves, tangents[1:], strict=True)
         ]
-        _, tangent_out = call.owner.rule(call, call.arguments(leaves), ts)
+        _, tangent_out = call.owner.rule(call, call.arguments(leaves, ctx.nondiff), ts)
         flat = tuple(flatten(tangent_out)[0])
         return flat if len(flat) != 1 else flat[0]
 
@@ -373,7 +379,7 @@ class custom_jvp(_Decorated):  # noqa: N801 (JAX's name)
         assert self.jvp is not None
         diff = [args[i] for i in call.diff_positions]
         tangents = unflatten(call.in_spec, list(tangent_leaves))
-        result = self.jvp(*call.nondiff_args(), tuple(diff), tuple(tangents))
+        result = self.jvp(*(args[i] for i in call.nondiff), tuple(diff), tuple(tangents))
         name = getattr(self.jvp, "__name__", "jvp")
         fname = getattr(self.fun, "__name__", "fun")
         if not isinstance(result, tuple | list) or len(result) != 2:

@@ -7,7 +7,7 @@ import inspect
 import warnings
 from typing import Any
 
-from adjit.runtime import trace_state
+from adjit.runtime import forward_grad, trace_state
 from adjit.runtime.autograd import FREED_MSG
 from adjit.runtime.grad_mode import is_grad_enabled, no_grad
 from adjit.runtime.tensor import Tensor
@@ -62,7 +62,7 @@ class FunctionCtx:
         self._saved = tensors
 
     def save_for_forward(self, *tensors: Tensor | None) -> None:
-        """Kept for a ``jvp`` (adjit has no forward-mode AD; nothing reads them)."""
+        """What the ``jvp`` staticmethod reads as ``ctx.saved_tensors`` (forward mode)."""
         self._saved_for_forward = tensors
 
     @property
@@ -175,10 +175,19 @@ class Function:
         trace = trace_state.current()
         if trace is not None and trace.involves([a for a in inputs if isinstance(a, Tensor)]):
             return traced_apply(cls, ctx, inputs, lambda: _forward(cls, ctx, setup, args, kwargs))
-        out = _forward(cls, ctx, setup, args, kwargs)
+        tangents = dual_tangents(inputs)
+        if tangents is not None:  # forward AD: the forward's own ops get no tangents
+            with forward_grad.paused():
+                out = _forward(cls, ctx, setup, args, kwargs)
+        else:
+            out = _forward(cls, ctx, setup, args, kwargs)
         if is_grad_enabled() and any(ctx.needs_input_grad):
-            return attach(cls, ctx, inputs, out)
-        return unaliased(ctx, inputs, out)
+            result = attach(cls, ctx, inputs, out)
+        else:
+            result = unaliased(ctx, inputs, out)
+        if tangents is not None:
+            set_output_tangents(cls, ctx, inputs, tangents, result)
+        return result
 
 
 @functools.lru_cache(maxsize=256)
@@ -195,6 +204,46 @@ def unaliased(ctx: FunctionCtx, inputs: tuple[Any, ...], out: Any) -> Any:
     outs = out if isinstance(out, tuple) else (out,)
     fresh = tuple(o.detach() if id(o) in ids else o for o in outs)
     return fresh if isinstance(out, tuple) else fresh[0]
+
+
+JVP_MISSING = (
+    "You must implement the jvp function for custom autograd.Function to use it with forward "
+    "mode AD."
+)
+
+
+def dual_tangents(inputs: tuple[Any, ...]) -> list[Any] | None:
+    """Under an open dual level, each input's tangent (None for none), if any has one."""
+    if not forward_grad.ACTIVE:
+        return None
+    found = [forward_grad.tangent(a) if isinstance(a, Tensor) else None for a in inputs]
+    return found if any(t is not None for t in found) else None
+
+
+def set_output_tangents(
+    cls: type[Function], ctx: FunctionCtx, inputs: tuple[Any, ...], tangents: list[Any], out: Any
+) -> None:
+    """Eager forward AD of a call: the outputs' tangents from the user's ``jvp(ctx,
+    *tangents)`` (zeros for a tensor input without one, None for the others), its
+    ``saved_tensors`` reading what ``save_for_forward`` saved, as in PyTorch."""
+    if cls.jvp is Function.jvp:
+        raise NotImplementedError(JVP_MISSING)
+    ts = [
+        (t if t is not None else a.new_zeros(tuple(a.shape))) if isinstance(a, Tensor) else None
+        for a, t in zip(inputs, tangents, strict=True)
+    ]
+    kept = ctx._saved, ctx._packed, ctx._versions
+    ctx._saved, ctx._packed, ctx._versions = tuple(ctx._saved_for_forward), True, None
+    try:
+        with forward_grad.paused():
+            returned = cls.jvp(ctx, *ts)
+    finally:
+        ctx._saved, ctx._packed, ctx._versions = kept
+    outs = out if isinstance(out, tuple) else (out,)
+    found = returned if isinstance(returned, tuple) else (returned,)
+    for o, t in zip(outs, found, strict=False):
+        if isinstance(o, Tensor) and isinstance(t, Tensor) and o.dtype.is_floating_point:
+            forward_grad.set_tangent(o, t)
 
 
 def _forward(cls: type[Function], ctx: FunctionCtx, setup: bool, args: tuple, kwargs: dict) -> Any:

@@ -208,6 +208,8 @@ class CallRule:
         """The tangent of this equation's value: the one output's (Note [one backward call
         per Function call]); for the anchor of several outputs, none, their tangents filed
         for the outputs' rules."""
+        if self.cls.setup_context is custom.Function.setup_context:  # as torch.func.jvp
+            raise RuntimeError(SETUP_CONTEXT_MSG)
         tangents = self.tangents(inputs, ts)
         if self.direct is not None:
             return tangents[self.direct]

@@ -257,3 +257,30 @@ def test_errors_match_jax():
     h.defjvp(lambda p, t: 5)
     with pytest.raises(TypeError, match="must produce a pair .* but got 5"):
         h(x)
+
+
+def test_tensor_nondiff_arguments_under_transforms():
+    """A tensor among nondiff_argnums reaches the rules as the value the transform holds
+    (traced: an operand of the rule, batched under vmap)."""
+
+    @functools.partial(adjit.custom_vjp, nondiff_argnums=(1,))
+    def f(x, w):
+        return x * w
+
+    f.defvjp(lambda x, w: (x * w, None), lambda w, r, g: (g * w * 2,))
+
+    @functools.partial(adjit.custom_jvp, nondiff_argnums=(1,))
+    def h(x, w):
+        return x * w
+
+    h.defjvp(lambda w, p, t: (h(p[0], w), t[0] * w * 3))
+    w = adjit.tensor([1.0, 2.0, 3.0])
+    ws = adjit.stack([w, -w])
+    for fn, k in ((f, 2.0), (h, 3.0)):
+        expected = k * w.numpy()
+        got = adjit.grad(lambda x, fn=fn: fn(x, w).sum())(adjit.ones(3))
+        np.testing.assert_array_equal(got.numpy(), expected)
+        compiled = adjit.compile(lambda x, w, fn=fn: adjit.func.grad(lambda x: fn(x, w).sum())(x))
+        np.testing.assert_array_equal(compiled(adjit.ones(3), w).numpy(), expected)
+        per_example = adjit.func.vmap(adjit.func.grad(lambda x, w, fn=fn: fn(x, w).sum()))
+        np.testing.assert_array_equal(per_example(adjit.ones(2, 3), ws).numpy(), k * ws.numpy())

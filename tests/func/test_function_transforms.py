@@ -204,6 +204,26 @@ def test_backward_through_vmap_of_a_function_uses_its_backward():
     _close(x.grad.numpy(), tx.grad.numpy())
 
 
+@pytest.mark.parametrize("name", ["exp", "two outputs", "log1pexp"])
+def test_eager_forward_ad_uses_the_jvp_rule(name):
+    def run(lib, fn, *args):
+        fw = lib.autograd.forward_ad
+        x, t, *rest = (lib.tensor(a) for a in args)
+        with fw.dual_level():
+            out = fn(fw.make_dual(x, t), *rest)
+            outs = out if isinstance(out, tuple) else (out,)
+            return [fw.unpack_dual(o).tangent.numpy() for o in outs]
+
+    if name == "log1pexp":
+        got = run(adjit, A_L1PE, XS, 2 * np.ones_like(XS))
+        expected = jax.jvp(J_L1PE, (jnp.array(XS),), (2 * jnp.ones_like(XS),))[1]
+        _close(got, [np.asarray(expected)])
+        return
+    adj, ref = (ADJ_EXP, TORCH_EXP) if name == "exp" else (ADJ_SC, TORCH_SC)
+    args = (X, T) if name == "exp" else (X, T, W)
+    _close(run(adjit, adj.apply, *args), run(torch, ref.apply, *args))
+
+
 def test_jvp_float64_finite_differences():
     class Sq(adjit.autograd.Function):
         generate_vmap_rule = True
@@ -274,7 +294,15 @@ def _errors(lib):
         "both": lambda: f.vmap(Both.apply)(x),
         "no setup_context": lambda: f.vmap(NoSetup.apply)(x),
         "no jvp": lambda: f.jvp(NoVmap.apply, (x,), (x,)),
+        "no setup_context jvp": lambda: f.jvp(NoSetup.apply, (x,), (x,)),
+        "no jvp, forward_ad": lambda: _dual_call(lib, NoVmap.apply, x),
     }
+
+
+def _dual_call(lib, fn, x):
+    fw = lib.autograd.forward_ad
+    with fw.dual_level():
+        return fn(fw.make_dual(x, lib.ones_like(x)))
 
 
 @pytest.mark.parametrize("case", sorted(_errors(torch)))
