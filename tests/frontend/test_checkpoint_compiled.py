@@ -130,6 +130,11 @@ def test_dropout_in_a_checkpointed_region_uses_the_forward_draws(backend: str) -
         assert adjit.equal(adjit.get_rng_state(), after)  # one draw per dropout, as eagerly
         for g, w in zip(got, want, strict=True):
             np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6)
+        tps, tx = _params(torch, torch.float32), _x(torch, torch.float32)
+        torch.manual_seed(seed)  # PyTorch's generator: the same masks (Note [random numbers...])
+        theirs = _grads(tps, lambda tps=tps, tx=tx: _step(torch, tps, True, p_drop=0.3)(tx))
+        for g, w in zip(got, theirs, strict=True):
+            np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6)
 
 
 def test_budget_monotonically_trades_bytes_for_recomputation() -> None:
