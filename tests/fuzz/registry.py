@@ -39,6 +39,7 @@ from . import (
     specialmore,
     specials,
     tensor_methods,
+    vmaps,
 )
 from .programs import Program
 from .strategies import ALL, programs
@@ -86,4 +87,5 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "randoms": (randoms.random_cases(), randoms.check_randoms),
     "control": (control.control_cases(), control.check_control),
     "dynamic": (dynamic.dynamic_cases(), dynamic.check_dynamic),
+    "vmap": (vmaps.vmap_cases(), vmaps.check_vmap),
 }
