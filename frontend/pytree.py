@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from ..runtime.tensor import Tensor
@@ -13,32 +14,38 @@ LEAF = "*"
 def flatten(tree: Any) -> tuple[list[Any], Any]:
     """Leaves in order, and a spec that ``unflatten`` rebuilds the structure from."""
     leaves: list[Any] = []
+    return leaves, _flatten(tree, leaves)
 
-    def go(x: Any) -> Any:
-        if isinstance(x, tuple | list) and not isinstance(x, Tensor):
-            # named tuples (sort's values/indices, ...) keep their type, other subclasses do not
-            named = hasattr(type(x), "_make")
-            kind = type(x) if type(x) in (tuple, list) or named else tuple
-            return (kind, None, [go(v) for v in x])
-        if isinstance(x, dict):
-            keys = list(x)
-            return (dict, keys, [go(x[k]) for k in keys])
-        leaves.append(x)
-        return LEAF
 
-    return leaves, go(tree)
+# Note [no recursive closures]: a recursive inner function refers to itself through its own
+# closure cell, a reference cycle that keeps everything it closes over (the call's leaves: its
+# result tensors) alive until the cyclic garbage collector runs; a compiled call's output
+# buffers could then not be reused by the next call (Note [buffer reuse]), which paid fresh
+# page faults for every large result. Module-level recursion holds nothing.
+
+
+def _flatten(x: Any, leaves: list[Any]) -> Any:
+    if isinstance(x, tuple | list) and not isinstance(x, Tensor):
+        # named tuples (sort's values/indices, ...) keep their type, other subclasses do not
+        named = hasattr(type(x), "_make")
+        kind = type(x) if type(x) in (tuple, list) or named else tuple
+        return (kind, None, [_flatten(v, leaves) for v in x])
+    if isinstance(x, dict):
+        keys = list(x)
+        return (dict, keys, [_flatten(x[k], leaves) for k in keys])
+    leaves.append(x)
+    return LEAF
 
 
 def unflatten(spec: Any, leaves: list[Any]) -> Any:
-    it = iter(leaves)
+    return _unflatten(spec, iter(leaves))
 
-    def go(s: Any) -> Any:
-        if s == LEAF:
-            return next(it)
-        kind, keys, children = s
-        values = [go(c) for c in children]
-        if kind is dict:
-            return dict(zip(keys, values, strict=True))
-        return kind._make(values) if hasattr(kind, "_make") else kind(values)
 
-    return go(spec)
+def _unflatten(s: Any, it: Iterator[Any]) -> Any:
+    if s == LEAF:
+        return next(it)
+    kind, keys, children = s
+    values = [_unflatten(c, it) for c in children]
+    if kind is dict:
+        return dict(zip(keys, values, strict=True))
+    return kind._make(values) if hasattr(kind, "_make") else kind(values)
