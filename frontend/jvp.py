@@ -81,7 +81,9 @@ class Traced:
         self.flat_primals: list[Tensor] = flat
         trace = Trace()
         with tracing(trace):
-            tracers = [trace.new_input(_aval(p), False) for p in flat]
+            # inputs require grad inside: ``x.requires_grad_()`` is then no new leaf (whose
+            # DETACH would drop x's tangent; a dual tensor keeps its tangent in PyTorch)
+            tracers = [trace.new_input(_aval(p), True) for p in flat]
             result = func(*unflatten(self.in_spec, tracers))
         aux: Any = None
         if has_aux:

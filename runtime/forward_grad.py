@@ -31,6 +31,10 @@ LEVEL = -1  # the open level (-1: none)
 _TOKEN: list[object] = [object()]  # the open level's identity; tangents carry it
 
 
+class ComplexForwardAD(NotImplementedError):
+    """Forward mode met a complex value (its rules are written for real ones)."""
+
+
 def tangent(t: Any) -> Any:
     """The tangent of ``t`` at the open level, or None."""
     fw = t.__dict__.get("_fw")
@@ -126,7 +130,14 @@ EAGER_REVERSE = _EagerReverse()
 def propagate(op: Op, attrs: dict[str, Any], inputs: Sequence[Any], out: Any) -> None:
     """``apply``'s hook: give ``out`` its tangent when an input has one."""
     ts = [tangent(t) for t in inputs]
-    if all(t is None for t in ts) or not out.dtype.is_floating_point:
+    if all(t is None for t in ts):
+        return
+    if out.dtype.is_complex or any(t.dtype.is_complex for t in inputs):
+        raise ComplexForwardAD(
+            f"adjit does not support forward-mode AD through complex tensors yet "
+            f"({op.name.lower()}); use reverse mode"
+        )
+    if not out.dtype.is_floating_point:
         return
     if op in GroupOp.CONTROL:
         raise NotImplementedError(
