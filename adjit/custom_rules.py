@@ -34,6 +34,7 @@ from typing import Any
 from adjit.autograd.custom import Function, dual_tangents
 from adjit.frontend.pytree import LEAF, flatten, unflatten
 from adjit.runtime.backward import grad as autograd_grad
+from adjit.runtime import trace_state
 from adjit.runtime.grad_mode import enable_grad, is_grad_enabled
 from adjit.runtime.tensor import Tensor
 
@@ -280,6 +281,7 @@ class _JvpFunction(_RuleFunction):
         leaves = [next(saved) if isinstance(t, Tensor) else t for t in call.leaves]
         if not create_graph:
             leaves = [t.detach() if isinstance(t, Tensor) else t for t in leaves]
+        leaves = _in_active_trace(leaves, gs)
         wrt = [_tangent_leaf(t) if _floating(t) else None for t in leaves]
         tangents = [
             w if w is not None else _zero_tangent(t) for w, t in zip(wrt, leaves, strict=True)
@@ -316,6 +318,19 @@ class _JvpFunction(_RuleFunction):
 
 def _floating(t: Any) -> bool:
     return isinstance(t, Tensor) and t.dtype.is_floating_point
+
+
+def _in_active_trace(leaves: list[Any], gs: Sequence[Any]) -> list[Any]:
+    """The saved inputs as values of the active trace when the cotangents are traced (an
+    eager call's backward run under vmap, as a vmapped vjp_fn does): ``autograd.grad``
+    differentiates in that trace, so the transposed rule must be recorded there."""
+    trace = trace_state.current()
+    if trace is None or not any(getattr(g, "_is_tracer", False) for g in gs):
+        return leaves
+    return [
+        trace.lift(t) if isinstance(t, Tensor) and getattr(t, "_trace", None) is not trace else t
+        for t in leaves
+    ]
 
 
 def _tangent_leaf(t: Tensor) -> Tensor:

@@ -156,6 +156,9 @@ def _programs(lib, exp, cube, sc, tagged):
         "grad_vmap_rule": lambda x: f.grad(lambda v: f.vmap(cube.apply)(v).sum())(x),
         "two_vmap_grad": lambda x, w: f.vmap(f.grad(_sc_loss(sc), argnums=(0, 1)), (0, None))(x, w),
         "two_jvp": lambda x, t: f.jvp(lambda v: sc.apply(v, v[0]), (x,), (t,))[1],
+        "jacrev": lambda x: f.jacrev(exp.apply)(x),
+        "jacfwd": lambda x: f.jacfwd(exp.apply)(x),
+        "hessian": lambda x: f.hessian(lambda v: exp.apply(v).sum())(x[0]),
         "two_vmap_jvp": lambda x, t: f.vmap(
             lambda v, s: f.jvp(lambda u: sc.apply(u, u * 2), (v,), (s,))[1]
         )(x, t),  # fmt: skip
@@ -359,6 +362,10 @@ def _jax_cases():
         "l1pe_jvp_grad": lambda x: jax.jvp(
             jax.grad(lambda v: J_L1PE(v).sum()), (x,), (jnp.ones_like(x),)
         )[1],
+        "l1pe_jacrev": jax.jacrev(J_L1PE),
+        "l1pe_jacfwd": jax.jacfwd(J_L1PE),
+        "l1pe_hessian": jax.hessian(lambda v: J_L1PE(v).sum()),
+        "clip_jacrev": jax.jacrev(lambda x: J_CLIP(-0.5, 0.5, x) * WS),
     }
 
 
@@ -372,6 +379,10 @@ def _adjit_cases():
         "l1pe_jvp_grad": lambda x: jvp(
             grad(lambda v: A_L1PE(v).sum()), (x,), (adjit.ones_like(x),)
         )[1],
+        "l1pe_jacrev": adjit.func.jacrev(A_L1PE),
+        "l1pe_jacfwd": adjit.func.jacfwd(A_L1PE),
+        "l1pe_hessian": adjit.func.hessian(lambda v: A_L1PE(v).sum()),
+        "clip_jacrev": adjit.func.jacrev(lambda x: A_CLIP(-0.5, 0.5, x) * w),
     }
 
 
