@@ -33,8 +33,8 @@ from typing import Any
 
 from adjit.autograd.custom import Function, dual_tangents
 from adjit.frontend.pytree import LEAF, flatten, unflatten
-from adjit.runtime.backward import grad as autograd_grad
 from adjit.runtime import trace_state
+from adjit.runtime.backward import grad as autograd_grad
 from adjit.runtime.grad_mode import enable_grad, is_grad_enabled
 from adjit.runtime.tensor import Tensor
 
