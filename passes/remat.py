@@ -29,10 +29,11 @@ The activation-memory budget b in [0, 1] (PyTorch's ``activation_memory_budget``
 the bytes the default split saves (b = 1: today's heuristic of passes/split.py, with regions
 honoured) and min the bytes of the cut where everything but never-ops may be recomputed. The
 target is ``min + b * (max - min)``. We try, in order: the cut with cheap ops recomputable;
-then, while over target, un-ban the expensive op whose un-banning gives the most bytes saved
-per unit of added recompute cost (flops, estimated per op), one at a time. The last step is the
-min cut itself, so the target is always met: ``Choice.met`` records it, and the budget is
-monotone (a smaller b continues the same sequence further).
+then, while over target, un-ban expensive ops one at a time, in the order of the bytes that
+un-banning each alone saves per unit of recompute work it adds (flops, estimated per op:
+``cost``), scored once. The sequence does not depend on b and each step only relaxes the cut,
+so saved bytes are monotone in b; its last step is the min cut itself (b = 0 goes there
+directly), so the target is always met (``Choice.met`` records it).
 """
 
 from __future__ import annotations
@@ -292,22 +293,26 @@ def choose(
     saved = p.cut(banned, forced)
     got = p.bytes_of(saved)
     choice.steps.append(f"cheap ops recomputed: {got} bytes")
-    while got > choice.target_bytes and banned - never:
+    if got > choice.target_bytes == choice.min_bytes:
+        saved, got = least, choice.min_bytes  # b = 0: the end of the sequence below
+        choice.steps.append(f"everything but draws and loops recomputable: {got} bytes")
+    elif got > choice.target_bytes:
+        # each banned op's bytes saved per added recompute work, alone; then un-ban in that
+        # order until the target is met (2k cuts for k banned ops, not k^2)
         base_cost = p.recompute_cost(saved)
-        best: tuple[float, int, set[Var], int] | None = None
+        scored = []
         for i in sorted(banned - never):
             trial = p.cut(banned - {i}, forced)
-            trial_bytes = p.bytes_of(trial)
-            gain = got - trial_bytes
             extra = max(p.recompute_cost(trial) - base_cost, 1)
-            score = gain / extra
-            if best is None or score > best[0]:
-                best = (score, i, trial, trial_bytes)
-        assert best is not None
-        _, i, saved, got = best
-        banned.discard(i)
-        e = fwd[i]
-        choice.steps.append(f"recompute {e.op.name.lower()} -> {e.out.aval}: {got} bytes")
+            scored.append(((got - p.bytes_of(trial)) / extra, -extra, -i))
+        for _, _, i in sorted(scored, reverse=True):
+            if got <= choice.target_bytes:
+                break
+            banned.discard(-i)
+            saved = p.cut(banned, forced)
+            got = p.bytes_of(saved)
+            e = fwd[-i]
+            choice.steps.append(f"recompute {e.op.name.lower()} -> {e.out.aval}: {got} bytes")
     choice.saved, choice.saved_bytes = saved, got
     return choice
 
