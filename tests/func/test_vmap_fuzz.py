@@ -19,7 +19,7 @@ pytest.importorskip("torch")
 
 
 @settings(
-    max_examples=15,
+    max_examples=10,
     derandomize=True,
     database=None,
     deadline=None,
