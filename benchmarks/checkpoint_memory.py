@@ -31,7 +31,8 @@ adjit's executor pools kernel buffers between calls (Note [buffer reuse]): buffe
 reused are already resident and count in neither measured column; ``pool`` is the bytes those
 pools hold after the timed steps (forward and backward programs; one buffer per value, kept
 for the next call). ``time`` is the median step (forward + backward) with its interquartile
-range, after a first call that compiles. ``--layers N`` runs N blocks in a row (the same
+range and the fastest step (the machine may be shared: the header gives the load average),
+after a first call that compiles. ``--layers N`` runs N blocks in a row (the same
 weights), each checkpointed separately in the ``ckpt`` rows.
 """
 
@@ -41,6 +42,7 @@ import argparse
 import importlib
 import json
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -187,6 +189,7 @@ def child(name: str, a: argparse.Namespace) -> None:
     times = [s[0] for s in samples]
     q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
     row |= {"median_ms": q[1] * 1e3, "iqr_ms": (q[2] - q[0]) * 1e3, "rounds": len(times)}
+    row["min_ms"] = min(times) * 1e3
     row["held"] = statistics.median(s[1] for s in samples)
     row["peak_rss"] = statistics.median(s[2] for s in samples)
     row["value"] = float(to_numpy(value))
@@ -240,11 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"transformer block training step ({a.layers} block(s), d={a.dim}, {a.heads} heads, "
         f"seq {a.seq}, batch {a.batch}, float32), {a.threads} thread(s) for every contender; "
-        "time: median [IQR]"
+        f"time: median [IQR], min; load average before: {os.getloadavg()[0]:.2f}"
     )
     print(
         f"{'contender':<15} {'saved':>10} {'peak (plan)':>12} {'held':>10} {'peak RSS':>10} "
-        f"{'pool':>10} {'time per step':>22} {'n':>3} {'first call':>10} {'loss':>10} "
+        f"{'pool':>10} {'time per step':>22} {'min':>9} {'n':>3} {'first call':>10} {'loss':>10} "
         f"{'|grad|':>10}"
     )
     for name in a.contenders:
@@ -256,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{name:<15} {_mb(r['saved']):>10} {_mb(r.get('plan_peak')):>12} "
             f"{_mb(r['held']):>10} {_mb(r['peak_rss']):>10} {_mb(r.get('pool')):>10} "
-            f"{per:>22} {r['rounds']:>3} "
+            f"{per:>22} {r['min_ms']:>6.1f} ms {r['rounds']:>3} "
             f"{r['first_s']:>8.2f} s {r['value']:>10.6g} {r['grad_abs']:>10.6g}",
             flush=True,
         )
