@@ -14,8 +14,12 @@ from adjit.frontend.func_transforms import (
 from adjit.frontend.jvp import jvp, linearize
 from adjit.frontend.vmap import vmap
 from adjit.func.functional_call import functional_call, stack_module_state
+from adjit.func.helpers import debug_unwrap, functionalize, replace_all_batch_norm_modules_
 
 __all__ = [
+    "debug_unwrap",
+    "functionalize",
+    "replace_all_batch_norm_modules_",
     "functional_call",
     "grad",
     "grad_and_value",

@@ -276,3 +276,34 @@ def test_stack_module_state():
     models[1].eval()
     with pytest.raises(RuntimeError, match="same training/eval mode"):
         F.stack_module_state(models)
+
+
+def test_batch_norm_under_vmap_after_replace_all_batch_norm_modules_():
+    def run(lib):
+        lib.manual_seed(0)
+        m = lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.BatchNorm1d(4))
+        lib.func.replace_all_batch_norm_modules_(m)
+        x = lib.tensor(np.linspace(-1, 1, 30, dtype=np.float32).reshape(2, 5, 3))
+        return m[1].running_mean, m[1].track_running_stats, lib.func.vmap(m)(x)
+
+    (mean, track, out), (tmean, ttrack, tout) = run(adjit), run(torch)
+    assert mean is None and tmean is None and track is ttrack is False
+    same(out, tout, rtol=1e-5, atol=1e-6)
+
+
+def test_functionalize_and_debug_unwrap():
+    def f(x):
+        y = x.clone()
+        y.add_(1)
+        x.mul_(2)
+        return y
+
+    x, tx = adjit.ones(3), torch.ones(3)
+    same(F.functionalize(f)(x), torch.func.functionalize(f)(tx))
+    same(x, tx)  # the input's mutation still happens, as torch's
+    with pytest.raises(RuntimeError) as ours:
+        F.functionalize(f, remove="views")
+    with pytest.raises(RuntimeError) as theirs:
+        torch.func.functionalize(f, remove="views")
+    assert str(ours.value) == str(theirs.value)
+    assert F.debug_unwrap(x) is x
