@@ -96,6 +96,9 @@ class Traced:
         outs, self.out_spec = flatten(result)
         _check_outputs(outs, api)
         aux_leaves, self.aux_spec = flatten(aux)
+        for a in aux_leaves:  # (PyTorch unwraps each leaf as a tensor)
+            if has_aux and not isinstance(a, Tensor):
+                raise RuntimeError(f"Expected tensors, got unsupported type {type(a)}")
         self.aux_tensor = [isinstance(a, Tensor) for a in aux_leaves]
         self.aux_other = [a for a in aux_leaves if not isinstance(a, Tensor)]
         if trace.mutated:
@@ -179,11 +182,10 @@ def jvp(
     for p, t in zip(flat_p, flat_t, strict=True):
         _check_primal(p)
         _check_tangent(p, t)
-    api = JVP_STR if not strict else "jvp(f, primals, tangents, strict=True)"
     traced = Traced(func, primals, has_aux, JVP_STR)
     ts = [_fit_tangent(p, t) for p, t in zip(flat_p, flat_t, strict=True)]
     values = traced.run(flat_p, ts)
-    out, tangent, aux = traced.assemble(values, strict, api)
+    out, tangent, aux = traced.assemble(values, strict, JVP_STR)
     return (out, tangent, aux) if has_aux else (out, tangent)
 
 
