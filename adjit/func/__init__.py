@@ -15,6 +15,7 @@ from adjit.frontend.jvp import jvp, linearize
 from adjit.frontend.vmap import vmap
 from adjit.func.functional_call import functional_call, stack_module_state
 from adjit.func.helpers import debug_unwrap, functionalize, replace_all_batch_norm_modules_
+from adjit.func.rearrange import rearrange
 
 __all__ = [
     "debug_unwrap",
@@ -28,6 +29,7 @@ __all__ = [
     "jacrev",
     "jvp",
     "linearize",
+    "rearrange",
     "stack_module_state",
     "vjp",
     "vmap",
