@@ -244,10 +244,13 @@ def with_rule(
     inputs, needs)`` sees the value as ``inputs[0]`` and the operands after it.
     """
     tensors = [t for t in operands if isinstance(t, Tensor)]
+    dual = forward_grad.ACTIVE and any(forward_grad.tangent(t) is not None for t in tensors)
     # (tracers may be differentiated later: adjit.grad traces before it knows what it needs)
-    if not is_grad_enabled() or not any(t.requires_grad or t._is_tracer for t in tensors):
+    if not dual and (
+        not is_grad_enabled() or not any(t.requires_grad or t._is_tracer for t in tensors)
+    ):
         return value(*operands)
-    with no_grad():
+    with no_grad(), forward_grad.paused():  # (dual operands: the rule gives the tangent)
         out = value(*operands)
     return apply(Op.CUSTOM_VJP, out, *operands, rule=rule, name=name)
 

@@ -165,7 +165,7 @@ def inplace_result(t: Any, result: Any) -> None:
     new = tangent(result)
     if new is None and tangent(t) is None:
         return
-    if t._view_base is not None and tangent(t._view_base) is not None:
+    if t._view_base is not None:
         raise NotImplementedError(
             "adjit does not support in-place operations on a view of a dual tensor (its "
             "base's tangent would not see the write); use an out-of-place op"

@@ -28,7 +28,11 @@ def exit_dual_level(*, level: int | None = None) -> None:
 
 
 def _view(t: Tensor) -> Tensor:
-    """A view of ``t`` with its history and no tangent (the hook off)."""
+    """``t`` again, sharing its memory, without its tangent: a view with its history (the
+    hook off) when it has one, else a plain alias (not a view: in-place ops on a dual tensor
+    are supported, on views of one they refuse)."""
+    if not t.requires_grad:
+        return Tensor._make(t._data, version_box=t._version_box)
     with forward_grad.paused():
         return t.view(tuple(t.shape))
 
