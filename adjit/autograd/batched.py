@@ -89,7 +89,8 @@ def vmap_staticmethod(
 def _vmapped(
     fn: Callable[..., list[Any]], args: Sequence[Any], dims: Sequence[Dim], size: int
 ) -> tuple[list[Any], list[Dim]]:
-    """``fn``'s tensor results for each example, batched first (dim 0), or unbatched (None)."""
+    """``fn``'s tensor results for each example, batched first (dim 0) or the same for
+    every example (None)."""
     from adjit.frontend.pytree import flatten
     from adjit.frontend.vmap import batched_call
 
@@ -99,29 +100,70 @@ def _vmapped(
     return values, out_dims
 
 
-def _fit_tangent(value: Any, d: Dim, want: Dim, size: int) -> Any:
-    """A tangent batched first (or not, ``d``) as its output is batched (``want``): an
-    output the batch shares has one tangent for every example."""
-    if want is None and d is not None:
-        return value[0]
-    return _fit(value, d, want, size)
+def spread(value: Any, d: Dim, size: int) -> Any:
+    """``value`` batched first: as it is when it is (``d == 0``), else the same for every
+    example."""
+    if d is not None:
+        return value
+    return value.unsqueeze(0).expand(size, *value.shape)
 
 
 def _fit(value: Any, d: Dim, want: Dim, size: int) -> Any:
-    """A cotangent batched first (or not, ``d``) as its operand is batched (``want``)."""
+    """A cotangent from the vmapped backward (batched first or not, ``d``) as its operand is
+    batched (``want``): summed over the batch for an operand the batch shares when it differs
+    per example (PyTorch's reductify)."""
     if want is None:
         return value.sum(0) if d is not None else value
-    if d is None:
-        return value.unsqueeze(0).expand(size, *value.shape)
-    return value
+    return spread(value, d, size)
+
+
+def _unspread(t: Any, chain: Sequence[Dim]) -> Any:
+    """A tangent batched first at every level of nested vmaps (``chain``: the value's batch
+    dim per level, outermost first) as its value is: one example where the value is the same
+    for all."""
+    for axis in reversed(range(len(chain))):
+        if chain[axis] is None:
+            t = t.select(axis, 0)
+    return t
+
+
+def batched_value(rule: Any, args: Sequence[Any], dims: Sequence[Dim], size: int) -> tuple:
+    """A CUSTOM_VJP equation of a Function call for a batch, with its batched rule. The
+    anchor of several outputs is made batched, so every output's equation is batched too."""
+    from adjit.ir.ops import Op
+    from adjit.runtime.dispatch import apply
+
+    value, d0 = args[0], dims[0]
+    if isinstance(rule, OutputRule | BatchedOutput):
+        new: Any = BatchedOutput(rule, d0, size)
+    else:
+        if rule.direct is None:
+            value, d0 = spread(value, d0, size), 0
+        new = BatchedCall(rule, (d0, *dims[1:]), size)
+    return apply(Op.CUSTOM_VJP, value, *args[1:], rule=new), d0
+
+
+def batched_rule(rule: Any, in_dims: tuple[Dim, ...], size: int) -> Any:
+    """``rule.batched``: the rule of the equation batched at ``in_dims``."""
+    if isinstance(rule, OutputRule | BatchedOutput):
+        return BatchedOutput(rule, in_dims[0], size)
+    if rule.direct is None and in_dims[0] is None:
+        raise NotImplementedError(
+            "custom autograd.Function under vmap: its anchor must be batched (vmap asks for "
+            "vmap_value, which makes it so)"
+        )
+    return BatchedCall(rule, in_dims, size)
 
 
 class BatchedOutput:
-    """Output ``k``'s rule for a batch: files its (batched) cotangent for the anchor."""
+    """Output ``k``'s rule for a batch: files its cotangent, with its batch dim per level of
+    vmap (``chain``), for the anchor; its tangent is the one the anchor's rule filed."""
 
-    def __init__(self, base: OutputRule, in_dims: tuple[Dim, ...], size: int) -> None:
-        self.base, self.in_dims, self.size = base, in_dims, size
+    def __init__(self, base: OutputRule | BatchedOutput, d: Dim, size: int) -> None:
+        self.base, self.size = base, size
+        self.k = base.k
         self.call = base.call  # (ir/jvp.py's is_user_rule looks for the call's class)
+        self.chain: tuple[Dim, ...] = (d, *getattr(base, "chain", ()))
 
     def __repr__(self) -> str:
         return repr(self.base)
@@ -129,38 +171,33 @@ class BatchedOutput:
     def vjp(self, g: Any, out: Any, inputs: Sequence[Any], needs: tuple[bool, ...]) -> tuple:
         anchor = inputs[1]
         filed = _FILED.setdefault(_key(anchor), (anchor, {}))[1]
-        d = self.in_dims[0]
-        prior = filed.get(self.base.k)
-        filed[self.base.k] = (g, d) if prior is None else _sum_batched(prior, (g, d), self.size)
+        prior = filed.get(self.k)
+        filed[self.k] = (g, self.chain) if prior is None else (prior[0] + g, self.chain)
         return None, anchor.new_zeros(tuple(anchor.shape))
 
     def jvp(self, inputs: Sequence[Any], ts: Sequence[Any], out: Any) -> Any:
-        found = _tangent_filed(inputs[1], self.base.k)
-        if found is None:
-            return None
-        t, d = found
-        return _fit_tangent(t, d, self.in_dims[0], self.size)
+        t = _tangent_filed(inputs[1], self.k)
+        return None if t is None else _unspread(t, self.chain)
+
+    def vmap_value(self, args: Sequence[Any], dims: Sequence[Dim], size: int, rnd: str) -> tuple:
+        return batched_value(self, args, dims, size)
 
     def batched(self, in_dims: tuple[Dim, ...], size: int) -> Any:
-        raise NotImplementedError(
-            f"vmap of vmap over the custom autograd.Function {self.call.cls.__name__} with "
-            "several differentiable outputs is not supported yet"
-        )
-
-
-def _sum_batched(a: tuple[Any, Dim], b: tuple[Any, Dim], size: int) -> tuple[Any, Dim]:
-    if a[1] == b[1]:
-        return a[0] + b[0], a[1]
-    return _fit(a[0], a[1], 0, size) + _fit(b[0], b[1], 0, size), 0
+        return batched_rule(self, in_dims, size)
 
 
 class BatchedCall:
-    """A Function call's rule for a batch: its backward and jvp, per example, under vmap."""
+    """A Function call's rule for a batch: its backward and jvp for each example, under
+    vmap, as PyTorch's generated vmap rule runs them: a cotangent of an output the batch
+    shares is given to every example."""
 
     def __init__(self, base: CallRule | BatchedCall, in_dims: tuple[Dim, ...], size: int) -> None:
         self.base, self.in_dims, self.size = base, in_dims, size
         self.cls = base.cls  # (ir/jvp.py's is_user_rule)
         self.direct = base.direct
+        self.diff = base.diff
+        self.outputs = base.outputs
+        self.chain: tuple[Dim, ...] = (in_dims[0], *getattr(base, "chain", ()))
 
     def __repr__(self) -> str:
         return repr(self.base)
@@ -169,39 +206,36 @@ class BatchedCall:
         if self.direct is None:
             _, filed = _FILED.pop(_key(out), (None, {}))
         else:
-            filed = {self.direct: (g, self.in_dims[0])}
+            filed = {self.direct: (g, self.chain)}
         return self.backward(filed, out, inputs, needs)
 
     def backward(
-        self,
-        filed: dict[int, tuple[Any, Dim]],
-        out: Any,
-        inputs: Sequence[Any],
-        needs: tuple[bool, ...],
+        self, filed: dict[int, Any], out: Any, inputs: Sequence[Any], needs: tuple[bool, ...]
     ) -> tuple:
+        """The base rule's backward for each example, under vmap; ``filed``: per output its
+        cotangent and that output's batch dim per level (outermost first)."""
         keys = sorted(filed)
         base = self.base
+        nested = isinstance(base, BatchedCall)
         wanted: list[int] = []
 
         def per_example(*args: Any) -> list[Any]:
             gs, rest = args[: len(keys)], args[len(keys) :]
-            each = dict(zip(keys, gs, strict=True))
-            if isinstance(base, BatchedCall):  # (vmap of vmap: its own cotangents' dims)
-                each = {k: (g, base.in_dims[0]) for k, g in each.items()}
-            cts = base.backward(each, rest[0], rest[1:], needs)  # type: ignore[arg-type]
+            each = {k: (g, filed[k][1][1:]) if nested else g for k, g in zip(keys, gs, strict=True)}
+            cts = base.backward(each, rest[0], rest[1:], needs)
             wanted[:] = [i for i, c in enumerate(cts) if c is not None]
             return [cts[i] for i in wanted]
 
         args = [*(filed[k][0] for k in keys), out, *inputs]
-        dims = [*(filed[k][1] for k in keys), self.in_dims[0], *self.in_dims]
+        dims = [*(filed[k][1][0] for k in keys), self.in_dims[0], *self.in_dims]
         values, out_dims = _vmapped(per_example, args, dims, self.size)
         found: list[Any] = [None] * len(inputs)
         for i, v, d in zip(wanted, values, out_dims, strict=True):
             found[i] = _fit(v, d, self.in_dims[i], self.size)
         return tuple(found)
 
-    def tangents(self, inputs: Sequence[Any], ts: Sequence[Any]) -> list[tuple[Any, Dim] | None]:
-        """Each output's tangent for the batch, batched first or not: (tangent, dim)."""
+    def tangents(self, inputs: Sequence[Any], ts: Sequence[Any]) -> list[Any]:
+        """Each output's tangent for the batch, batched first at every level (None: none)."""
         base = self.base
         given = [j for j, t in enumerate(ts) if t is not None]
         produced: list[int] = []
@@ -212,39 +246,27 @@ class BatchedCall:
             for j, t in zip(given, tangent_values, strict=True):
                 each[j] = t
             outs = base.tangents(ins, each)
-            if isinstance(base, BatchedCall):  # (vmap of vmap: as its output is batched)
-                d0 = base.in_dims[0]
-                outs = [o if o is None else _fit_tangent(o[0], o[1], d0, base.size) for o in outs]
             produced[:] = [k for k, o in enumerate(outs) if o is not None]
             return [outs[k] for k in produced]
 
         args = [*inputs, *(ts[j] for j in given)]
         dims = [*self.in_dims, *(self.in_dims[j] for j in given)]
         values, out_dims = _vmapped(per_example, args, dims, self.size)
-        result: list[tuple[Any, Dim] | None] = [None] * len(base.outputs)
+        result: list[Any] = [None] * len(self.outputs)
         for k, v, d in zip(produced, values, out_dims, strict=True):
-            result[k] = (v, d)
+            result[k] = spread(v, d, self.size)
         return result
-
-    @property
-    def outputs(self) -> Any:
-        return self.base.outputs
 
     def jvp(self, inputs: Sequence[Any], ts: Sequence[Any], out: Any) -> Any:
         tangents = self.tangents(inputs, ts)
         if self.direct is not None:
-            found = tangents[self.direct]
-            if found is None:
-                return None
-            return _fit_tangent(found[0], found[1], self.in_dims[0], self.size)
-        ks = [k for k in sorted(self.base.diff)]  # type: ignore[union-attr]
-        file_tangents(out, tangents, ks)
+            t = tangents[self.direct]
+            return None if t is None else _unspread(t, self.chain)
+        file_tangents(out, tangents, sorted(self.diff))
         return None
 
+    def vmap_value(self, args: Sequence[Any], dims: Sequence[Dim], size: int, rnd: str) -> tuple:
+        return batched_value(self, args, dims, size)
+
     def batched(self, in_dims: tuple[Dim, ...], size: int) -> Any:
-        if self.direct is None:
-            raise NotImplementedError(
-                f"vmap of vmap over the custom autograd.Function {self.cls.__name__} with "
-                "several differentiable outputs is not supported yet"
-            )
-        return BatchedCall(self, in_dims, size)
+        return batched_rule(self, in_dims, size)

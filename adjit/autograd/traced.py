@@ -66,13 +66,14 @@ class OutputRule:
         """Output ``k``'s tangent, computed by the anchor's rule (which ran before)."""
         return _tangent_filed(inputs[1], self.k)
 
-    def __getattr__(self, name: str) -> Any:
-        if name == "vmap_value" and self.call.own_vmap():  # (the batching row asks)
-            return self._vmap_value
-        raise AttributeError(name)
+    def vmap_value(self, args: Sequence[Any], dims: Sequence[Any], size: int, rnd: str) -> tuple:
+        """This equation for a batch (the batching row asks: Note [custom rules under vmap
+        and jvp]): output ``k`` of the anchor's vmap staticmethod call (filed by the
+        anchor), or this equation with its batched rule."""
+        if not self.call.own_vmap():
+            from adjit.autograd.batched import batched_value
 
-    def _vmap_value(self, args: Sequence[Any], dims: Sequence[Any], size: int, rnd: str) -> tuple:
-        """Output ``k`` of the anchor's vmap staticmethod call (filed by the anchor)."""
+            return batched_value(self, args, dims, size)
         key = _key(args[1])
         outs = _VMAPPED[key][1]
         found = outs.pop(self.k)
@@ -82,9 +83,9 @@ class OutputRule:
 
     def batched(self, in_dims: tuple[Any, ...], size: int) -> Any:
         self.call.check_vmap()
-        from adjit.autograd.batched import BatchedOutput
+        from adjit.autograd.batched import batched_rule
 
-        return BatchedOutput(self, in_dims, size)
+        return batched_rule(self, in_dims, size)
 
 
 class CallRule:
@@ -225,32 +226,31 @@ class CallRule:
         overridden = self.cls.vmap is not custom.Function.vmap
         return overridden and not getattr(self.cls, "generate_vmap_rule", False)
 
-    def __getattr__(self, name: str) -> Any:
-        if name == "vmap_value" and self.own_vmap():  # (the batching row asks)
-            return self._vmap_value
-        raise AttributeError(name)
-
-    def _vmap_value(self, args: Sequence[Any], dims: Sequence[Any], size: int, rnd: str) -> tuple:
-        """The batched value of this equation from the user's ``vmap(info, in_dims, *args)``
-        (Note [custom rules under vmap and jvp]): the direct output's, or, for the anchor
-        of several outputs, its zero, every output filed for the outputs' equations."""
+    def vmap_value(self, args: Sequence[Any], dims: Sequence[Any], size: int, rnd: str) -> tuple:
+        """This equation for a batch (the batching row asks: Note [custom rules under vmap
+        and jvp]): from the user's ``vmap(info, in_dims, *args)`` (the direct output's
+        value, or, for the anchor of several outputs, its zero, every output filed for the
+        outputs' equations), or this equation with its batched rule."""
         self.check_vmap()
-        from adjit.autograd.batched import vmap_staticmethod
+        from adjit.autograd.batched import batched_value, spread, vmap_staticmethod
 
+        if not self.own_vmap():
+            return batched_value(self, args, dims, size)
         tensors = dict(zip(self.positions, range(1, 1 + len(self.positions)), strict=True))
         call_args = [args[tensors[i]] if i in tensors else a for i, a in enumerate(self.inputs)]
         call_dims = [dims[tensors[i]] if i in tensors else None for i in range(len(self.inputs))]
         outs = vmap_staticmethod(self.cls, call_args, call_dims, size, rnd, len(self.outputs))
         if self.direct is not None:
             return outs[self.direct]
-        _VMAPPED[_key(args[0])] = (args[0], {k: outs[k] for k in self.diff})
-        return args[0], dims[0]
+        anchor = spread(args[0], dims[0], size)  # (batched: every output's equation is asked)
+        _VMAPPED[_key(anchor)] = (anchor, {k: outs[k] for k in self.diff})
+        return anchor, 0
 
     def batched(self, in_dims: tuple[Any, ...], size: int) -> Any:
         self.check_vmap()
-        from adjit.autograd.batched import BatchedCall
+        from adjit.autograd.batched import batched_rule
 
-        return BatchedCall(self, in_dims, size)
+        return batched_rule(self, in_dims, size)
 
 
 SETUP_CONTEXT_MSG = (

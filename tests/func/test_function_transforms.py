@@ -120,6 +120,29 @@ def two_outputs(lib):
     return SinCos
 
 
+def shared_outputs(lib):
+    """Outputs the batch shares (they depend only on the unbatched w) whose backward reads a
+    batched input: PyTorch gives each example the shared output's whole cotangent."""
+
+    class Shared(lib.autograd.Function):
+        generate_vmap_rule = True
+
+        @staticmethod
+        def forward(x, w):
+            return x * w, w.exp()
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(*inputs)
+
+        @staticmethod
+        def backward(ctx, ga, gb):
+            x, w = ctx.saved_tensors
+            return ga * w, ga * x + gb.clamp(-0.3, 0.3) * w.exp() * x.sum()
+
+    return Shared
+
+
 ADJ_EXP, TORCH_EXP = exp_function(adjit), exp_function(torch)
 ADJ_CUBE, TORCH_CUBE = cube_with_vmap_rule(adjit), cube_with_vmap_rule(torch)
 ADJ_SC, TORCH_SC = two_outputs(adjit), two_outputs(torch)
@@ -133,7 +156,7 @@ def _sc_loss(F):
     return lambda x, w: sum(o.sum() for o in F.apply(x, w))
 
 
-def _programs(lib, exp, cube, sc, tagged):
+def _programs(lib, exp, cube, sc, tagged, shared):
     f = lib.func
     return {
         "tagged_vmap": lambda x: f.vmap(lambda v: tagged.apply(v, 3.0))(x),
@@ -159,17 +182,43 @@ def _programs(lib, exp, cube, sc, tagged):
         "jacrev": lambda x: f.jacrev(exp.apply)(x),
         "jacfwd": lambda x: f.jacfwd(exp.apply)(x),
         "hessian": lambda x: f.hessian(lambda v: exp.apply(v).sum())(x[0]),
+        "shared_grad_vmap": lambda x, w: f.grad(
+            lambda x, w: sum((o * x).sum() for o in f.vmap(shared.apply, (0, None))(x, w)),
+            argnums=(0, 1),
+        )(x, w),
+        "shared_vmap_grad": lambda x, w: f.vmap(
+            f.grad(lambda x, w: sum((o * x).sum() for o in shared.apply(x, w)), argnums=(0, 1)),
+            (0, None),
+        )(x, w),
+        "vmap_vmap_grad": lambda x3: f.vmap(f.vmap(f.grad(lambda v: exp.apply(v).sum())))(x3),
+        "vmap_vmap_jvp": lambda x3, t3: f.vmap(
+            f.vmap(lambda x, t: f.jvp(exp.apply, (x,), (t,))[1])
+        )(x3, t3),
+        "two_vmap_vmap_grad": lambda x3, w: f.vmap(
+            f.vmap(f.grad(_sc_loss(sc), argnums=(0, 1)), (0, None)), (0, None)
+        )(x3, w),
+        "two_grad_vmap_vmap": lambda x3, w: f.grad(
+            lambda x, w: sum(
+                (o * o).sum() for o in f.vmap(f.vmap(sc.apply, (0, None)), (0, None))(x, w)
+            ),
+            argnums=(0, 1),
+        )(x3, w),
         "two_vmap_jvp": lambda x, t: f.vmap(
             lambda v, s: f.jvp(lambda u: sc.apply(u, u * 2), (v,), (s,))[1]
         )(x, t),  # fmt: skip
     }
 
 
-ADJ = _programs(adjit, ADJ_EXP, ADJ_CUBE, ADJ_SC, tagged_vmap_rule(adjit))
-TORCH = _programs(torch, TORCH_EXP, TORCH_CUBE, TORCH_SC, tagged_vmap_rule(torch))
+ADJ = _programs(adjit, ADJ_EXP, ADJ_CUBE, ADJ_SC, tagged_vmap_rule(adjit), shared_outputs(adjit))
+TORCH = _programs(
+    torch, TORCH_EXP, TORCH_CUBE, TORCH_SC, tagged_vmap_rule(torch), shared_outputs(torch)
+)
 ARGS = {name: ("x", "t") if "jvp" in name else ("x",) for name in ADJ}
-ARGS["two_vmap_grad"] = ("x", "w")
-VALUES = {"x": X, "t": T, "w": W}
+ARGS.update(two_vmap_grad=("x", "w"), shared_grad_vmap=("x", "w"), shared_vmap_grad=("x", "w"))
+ARGS.update(vmap_vmap_grad=("x3",), vmap_vmap_jvp=("x3", "t3"))
+ARGS.update(two_vmap_vmap_grad=("x3", "w"), two_grad_vmap_vmap=("x3", "w"))
+X3 = np.random.RandomState(0).randn(2, 4, 3).astype(np.float32)
+VALUES = {"x": X, "t": T, "w": W, "x3": X3, "t3": np.cos(X3)}
 
 
 def _run(fn, lib, names):
