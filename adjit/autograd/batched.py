@@ -5,13 +5,20 @@ Note [custom rules under vmap and jvp]
 A traced Function call is its forward's equations (recorded under no_grad) plus CUSTOM_VJP
 equations carrying its rules (Note [one backward call per Function call] in traced.py).
 
-- vmap (passes/batching.py) batches the forward's equations like any others, and asks the
-  rule for its batched form (``rule.batched(in_dims, size)``, after PyTorch's checks: the
-  Function overrides setup_context, and has exactly one of a vmap staticmethod and
-  ``generate_vmap_rule=True``). The batched rule runs the per-example backward (or jvp) under
-  vmap (``frontend/vmap.py: batched_call``), as PyTorch's generated vmap rule does: each
-  cotangent comes out batched first, and one of an operand the batch shares is summed over
-  the batch.
+- vmap (passes/batching.py) batches the forward's equations like any others; for a
+  CUSTOM_VJP equation its row asks the rule for ``vmap_value(args, dims, size, randomness)``
+  (ir/batching.py), after PyTorch's checks (the Function overrides setup_context, and has
+  exactly one of a vmap staticmethod and ``generate_vmap_rule=True``). With
+  ``generate_vmap_rule`` that is the equation again with a batched rule (BatchedCall,
+  BatchedOutput), which runs the per-example backward (or jvp) under vmap
+  (``frontend/vmap.py: batched_call``) as PyTorch's generated rule does: an output the batch
+  shares gives every example its whole cotangent, and a cotangent that differs per example
+  of an operand the batch shares is summed (reductify). The anchor of several outputs is
+  made batched, so each output's equation is batched too and files its cotangent with its
+  batch dim per level of vmap (``chain``, outermost first): nested vmaps peel one level per
+  per-example call. Tangents come out batched at every level and are narrowed to their
+  value's layout by the chain. (``rule.batched(in_dims, size)``, the pass contract, returns
+  the same rules.)
 - A Function with its own vmap staticmethod: the rule has ``vmap_value``, which the batching
   row calls instead (ir/batching.py). It calls ``vmap(info, in_dims, *args)`` on the batched
   operands, in the batched program, and its outputs are the equation's values; the batched
