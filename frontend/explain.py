@@ -300,7 +300,7 @@ def explain(fn: Any, *args: Any, **kwargs: Any) -> Explanation:
     ex.compiled_eqns = len(entry.graph.eqns)
     inputs = [x for x in leaves if isinstance(x, Tensor)] + entry.lifted
     ex.input_names = _input_names(cf.fn, args, kwargs, len(inputs) - len(entry.lifted))
-    ex.input_names += [f"lifted tensor {i}" for i in range(len(entry.lifted))]
+    ex.input_names += _lifted_names(cf.fn, entry)
     wrt = tuple(i for i, t in enumerate(inputs) if t.requires_grad) if is_grad_enabled() else ()
     if wrt:
         ex.plan = entry.training(wrt)
@@ -325,6 +325,29 @@ def _input_names(fn: Any, args: tuple, kwargs: dict, n: int) -> list[str]:
 
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _lifted_names(fn: Any, entry: Any) -> list[str]:
+    """Names of the tensors the function reached from outside its arguments: a traced
+    module's parameter or buffer name, a global or closure variable of ``fn``, else
+    ``lifted tensor k``."""
+    known: dict[int, str] = {}
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        scope = getattr(fn, "__globals__", {})
+        known |= {id(scope[n]): n for n in code.co_names if isinstance(scope.get(n), Tensor)}
+        cells = zip(code.co_freevars, getattr(fn, "__closure__", None) or (), strict=False)
+        for n, cell in cells:
+            try:
+                value = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            if isinstance(value, Tensor):
+                known[id(value)] = n
+    for module, _ in entry.modules:
+        for n, t in [*module.named_parameters(), *module.named_buffers()]:
+            known.setdefault(id(t), n.removeprefix("_orig_mod."))
+    return [known.get(id(t), f"lifted tensor {k}") for k, t in enumerate(entry.lifted)]
 
 
 def _symbolic_lines(entry: Any) -> list[str]:

@@ -217,3 +217,17 @@ def test_stacked_checkpointed_blocks_lower_the_planned_peak() -> None:
     ck = adjit.explain(adjit.compile(_step(adjit, ps, True, layers=4)), x).saved
     assert ck.bytes == 3 * 8 * D * 4  # the three values handed from block to block
     assert ck.peak_bytes < 0.75 * plain.peak_bytes, (ck.peak_bytes, plain.peak_bytes)
+
+
+W_OUTSIDE = adjit.randn(D, D, requires_grad=True)
+
+
+def test_explain_saved_names_the_inputs_the_backward_reads() -> None:
+    lin = adjit.nn.Linear(D, D)
+
+    def fn(x: Any) -> Any:
+        return lin(x @ W_OUTSIDE).tanh().sum()
+
+    saved = adjit.explain(fn, adjit.randn(4, D, requires_grad=True)).saved
+    assert set(saved.inputs_read) == {"x", "W_OUTSIDE", "weight"}
+    assert [r.name for r in saved] == ["matmul", "tanh"]  # `return` binds no name: the ops
