@@ -284,3 +284,57 @@ def test_tensor_nondiff_arguments_under_transforms():
         np.testing.assert_array_equal(compiled(adjit.ones(3), w).numpy(), expected)
         per_example = adjit.func.vmap(adjit.func.grad(lambda x, w, fn=fn: fn(x, w).sum()))
         np.testing.assert_array_equal(per_example(adjit.ones(2, 3), ws).numpy(), k * ws.numpy())
+
+
+def _polar_for(lib, custom_jvp):
+    """A dict in, a (tuple, dict) pytree out, with a rule (JAX's shapes of custom_jvp)."""
+
+    @custom_jvp
+    def polar(p):
+        r, a = p["r"], p["a"]
+        return (r * lib.cos(a), r * lib.sin(a)), {"r2": r * r}
+
+    @polar.defjvp
+    def polar_jvp(primals, tangents):
+        ((p,), (t,)) = primals, tangents
+        r, a = p["r"], p["a"]
+        out = polar(p)
+        c, s = lib.cos(a), lib.sin(a)
+        return out, (
+            (t["r"] * c - r * s * t["a"], t["r"] * s + r * c * t["a"]),
+            {"r2": 2 * r * t["r"]},
+        )
+
+    return polar
+
+
+def test_custom_jvp_pytrees_under_grad_vmap_and_jvp_match_jax():
+    from adjit.func import grad, jvp, vmap
+
+    pa, pj = _polar_for(adjit, adjit.custom_jvp), _polar_for(jnp, jax.custom_jvp)
+    r, a = np.array([1.0, 2.0, 0.5], np.float32), np.array([0.3, -1.0, 2.0], np.float32)
+
+    def loss(polar, p):
+        (x, y), d = polar(p)
+        return (x * y).sum() + (d["r2"] * x).sum()
+
+    ej = jax.grad(lambda p: loss(pj, p))({"r": jnp.array(r), "a": jnp.array(a)})
+    ga = grad(lambda p: loss(pa, p))({"r": adjit.tensor(r), "a": adjit.tensor(a)})
+    for k in ("r", "a"):
+        np.testing.assert_allclose(ga[k].numpy(), np.asarray(ej[k]), rtol=1e-6)
+    vj = jax.vmap(jax.grad(lambda p: loss(pj, p)))({"r": jnp.array(r), "a": jnp.array(a)})
+    va = vmap(grad(lambda p: loss(pa, p)))({"r": adjit.tensor(r), "a": adjit.tensor(a)})
+    for k in ("r", "a"):
+        np.testing.assert_allclose(va[k].numpy(), np.asarray(vj[k]), rtol=1e-6)
+    tan = {"r": np.ones(3, np.float32), "a": np.full(3, 0.5, np.float32)}
+    _, tj = jax.jvp(
+        pj, ({"r": jnp.array(r), "a": jnp.array(a)},), ({k: jnp.array(v) for k, v in tan.items()},)
+    )
+    _, ta = jvp(
+        pa,
+        ({"r": adjit.tensor(r), "a": adjit.tensor(a)},),
+        ({k: adjit.tensor(v) for k, v in tan.items()},),
+    )
+    np.testing.assert_allclose(ta[0][0].numpy(), np.asarray(tj[0][0]), rtol=1e-6)
+    np.testing.assert_allclose(ta[0][1].numpy(), np.asarray(tj[0][1]), rtol=1e-6)
+    np.testing.assert_allclose(ta[1]["r2"].numpy(), np.asarray(tj[1]["r2"]), rtol=1e-6)
