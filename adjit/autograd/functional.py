@@ -282,44 +282,53 @@ def jvp(
     mode proper is adjit.func.jvp and autograd.forward_ad)."""
     in_tuple, ins = _as_tuple(inputs)
     vs = _check_v(v, ins, in_tuple)
-    return _jvp_double_backward(func, ins, vs, create_graph, strict)
-
-
-def _jvp_double_backward(
-    func: Callable[..., Any],
-    ins: tuple[Tensor, ...],
-    vs: tuple[Tensor, ...],
-    create_graph: bool,
-    strict: bool,
-) -> tuple[Any, Any]:
-    """(func(inputs), J v), by differentiating a vjp with respect to its cotangent."""
+    independent = (
+        "The output of the user-provided function is independent of input {}. This is not "
+        "allowed in strict mode."
+    )
     with enable_grad():
         ins = _prepare(ins, create_graph)
-        out = func(*ins)
-        independent = (
-            "The output of the user-provided function is independent of input {}. This is not "
-            "allowed in strict mode."
+        out_tuple, outs = _as_tuple(func(*ins))
+        if strict:
+            for k, o in enumerate(outs):
+                if not o.requires_grad:
+                    raise RuntimeError(
+                        f"Output {k} of the user-provided function does not require gradients. "
+                        "The outputs must be computed in a differentiable manner from the "
+                        "input when running in strict mode."
+                    )
+        live = [o for o in outs if o.requires_grad]
+        us = [_zeros(o).requires_grad_(True) for o in live]
+        gs = (
+            grad(live, ins, us, create_graph=True, allow_unused=True)
+            if live
+            else (None,) * len(ins)
         )
-        if not out.requires_grad:
-            if strict:
-                raise RuntimeError(independent.format(0))
-            return out.detach(), _zeros(out)
-        u = _zeros(out).requires_grad_(True)
-        gs = grad(out, ins, u, create_graph=True, allow_unused=True)
         for k, g in enumerate(gs):
             if g is None and strict:
                 raise RuntimeError(independent.format(k))
-        if all(g is None for g in gs):
-            return (out if create_graph else out.detach()), _zeros(out)
         pairs = [(g, w) for g, w in zip(gs, vs, strict=True) if g is not None]
-        gs, vs = tuple(g for g, _ in pairs), tuple(w for _, w in pairs)
         # PyTorch's double-backward trick: the vjp u -> u^T J is linear in u, and its own vjp
         # with cotangent v is J v (for complex values too, where a sum of g * v is not)
-        (jv,) = grad(
-            list(gs), [u], list(vs), retain_graph=True, create_graph=create_graph, allow_unused=True
+        found = (
+            grad(
+                [g for g, _ in pairs],
+                us,
+                [w for _, w in pairs],
+                retain_graph=True,
+                create_graph=create_graph,
+                allow_unused=True,
+            )
+            if pairs
+            else (None,) * len(us)
         )
-        jv = _zeros(out) if jv is None else jv if create_graph else jv.detach()
-    return (out if create_graph else out.detach()), jv
+    by_out = iter(found)
+    jvs = []
+    for o in outs:
+        jv = next(by_out) if o.requires_grad else None
+        jvs.append(_zeros(o) if jv is None else jv if create_graph else jv.detach())
+    values = tuple(o if create_graph else o.detach() for o in outs)
+    return _wrap(out_tuple, values), _wrap(out_tuple, tuple(jvs))
 
 
 def vhp(
