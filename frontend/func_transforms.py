@@ -7,7 +7,7 @@ import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
 
-from ..runtime import trace_state
+from ..runtime import backward, trace_state
 from ..runtime.autograd import run_backward
 from ..runtime.backward import grad as autograd_grad
 from ..runtime.backward import make_grads
@@ -113,6 +113,57 @@ class _Level:
         return False
 
 
+def _engine(
+    outs: list[Any],
+    inputs: list[Any],
+    cts: list[Any] | None,
+    retain_graph: bool | None,
+    create_graph: bool,
+    allow_unused: bool,
+) -> tuple[Any, ...]:
+    """autograd.grad: in the trace that recorded traced outputs, else the eager engine, whose
+    rules record traced cotangents' work into the active trace (vmap of a vjp_fn)."""
+    if any(o._is_tracer for o in outs):
+        return autograd_grad(outs, inputs, cts, retain_graph, create_graph, allow_unused)
+    return run_backward(
+        outs,
+        make_grads(outs, list(cts or [])),
+        inputs=inputs,
+        retain_graph=create_graph if retain_graph is None else retain_graph,
+        create_graph=create_graph,
+        allow_unused=allow_unused,
+    )
+
+
+def batched_grad(
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any,
+    retain_graph: bool | None,
+    create_graph: bool,
+    allow_unused: bool,
+) -> tuple[Any, ...]:
+    """``autograd.grad(..., is_grads_batched=True)``: the first dimension of every
+    grad_output is a batch of cotangents, and one engine run under vmap serves them all (as
+    PyTorch's, which vmaps its engine); inputs the outputs do not reach give None."""
+    from .vmap import vmap
+
+    outs, ins, gos = _listed(outputs), _listed(inputs), _listed(grad_outputs)
+    unused: list[int] = []
+
+    def one(*cts: Any) -> tuple[Any, ...]:
+        found = _engine(outs, ins, list(cts), retain_graph, create_graph, allow_unused)
+        unused[:] = [k for k, g in enumerate(found) if g is None]
+        return tuple(g for g in found if g is not None)
+
+    got = iter(vmap(one)(*gos))
+    return tuple(None if k in unused else next(got) for k in range(len(ins)))
+
+
+def _listed(x: Any) -> list[Any]:
+    return list(x) if isinstance(x, tuple | list) else [x]
+
+
 def _autograd(
     outputs: Sequence[Any],
     inputs: Sequence[Any],
@@ -130,19 +181,7 @@ def _autograd(
         return [x.new_zeros(tuple(x.shape)) for x in inputs]
     outs = [o for o, _ in pairs]
     cts = None if cotangents is None else [c for _, c in pairs]
-    if any(o._is_tracer for o in outs):
-        found = autograd_grad(
-            outs, list(inputs), cts, retain_graph, create_graph=create_graph, allow_unused=True
-        )
-    else:  # eager values, maybe traced cotangents (vmap of a vjp_fn): the eager engine,
-        found = run_backward(  # whose rules then record the cotangents' work into the trace
-            outs,
-            make_grads(outs, list(cts or [])),
-            inputs=list(inputs),
-            retain_graph=retain_graph,
-            create_graph=create_graph,
-            allow_unused=True,
-        )
+    found = _engine(outs, list(inputs), cts, retain_graph, create_graph, allow_unused=True)
     return [
         x.new_zeros(tuple(x.shape)) if g is None else g for g, x in zip(found, inputs, strict=True)
     ]
@@ -453,3 +492,6 @@ def jacfwd(
 def hessian(func: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
     """``jacfwd(jacrev(func, argnums), argnums)``: forward-over-reverse, as torch.func."""
     return jacfwd(jacrev(func, argnums), argnums)
+
+
+backward.BATCHED = batched_grad  # autograd.grad(is_grads_batched=True)

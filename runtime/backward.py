@@ -120,6 +120,13 @@ def grad(
     materialize_grads: bool = False,
 ) -> tuple[Any, ...]:
     """The gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``."""
+    if is_grads_batched:
+        if BATCHED is None or grad_outputs is None:
+            raise RuntimeError("is_grads_batched=True needs grad_outputs and adjit.func.vmap")
+        results = BATCHED(
+            outputs, inputs, grad_outputs, retain_graph, create_graph, bool(allow_unused)
+        )
+        return _materialized(results, _seq(inputs)) if materialize_grads else results
     outs = _seq(outputs)
     ins = _seq(inputs)
     trace = _tracing(outs)
@@ -148,10 +155,16 @@ def grad(
             create_graph=create_graph,
             allow_unused=bool(allow_unused) or materialize_grads,
         )
-    if materialize_grads:
-        from .creation import zeros_like
+    return _materialized(results, ins) if materialize_grads else results
 
-        results = tuple(
-            zeros_like(i) if r is None else r for r, i in zip(results, ins, strict=True)
-        )
-    return results
+
+def _materialized(results: tuple[Any, ...], ins: list[Any]) -> tuple[Any, ...]:
+    """``materialize_grads``: zeros for the inputs no gradient reached."""
+    from .creation import zeros_like
+
+    return tuple(zeros_like(i) if r is None else r for r, i in zip(results, ins, strict=True))
+
+
+# autograd.grad(is_grads_batched=True) vmaps the engine; vmap is the frontend's, which sets
+# this when it is imported (the runtime does not import the frontend)
+BATCHED: Any = None
