@@ -11,9 +11,11 @@ gradients flow through vmap; replayed inside a trace (under adjit.compile, or in
 transform), the batched program is emitted into that trace and compiled and fused like any
 other, with no loop over the examples. vmap(vmap(f)) is the inner vmap traced by the outer
 one. A Python use of a tensor's value inside ``f`` (``.item()``, ``if t:``) raises
-torch.func's vmap errors (the trace's session, ``_Session``). A function that writes into a
-tensor from outside in place gets the write after the call when the written value is the
-same for every example, and PyTorch's error when it differs per example.
+torch.func's vmap errors (the trace's session, ``_Session``). In-place writes: into a batched
+argument, they reach the caller's tensor after the call (PyTorch writes through its batched
+view; recorded by eager autograd as a copy_); into an unbatched argument or a tensor from
+outside, the write lands once when the written value is the same for every example, and is
+PyTorch's error when it differs per example.
 """
 
 from __future__ import annotations
@@ -28,14 +30,14 @@ import numpy as np
 from ..ir.aval import Aval
 from ..ir.batching import Dim
 from ..ir.derivatives import conform
+from ..ir.graph import Var
 from ..runtime.generator import get_rng_state, set_rng_state
 from ..runtime.grad_mode import is_grad_enabled, no_grad
 from ..runtime.tensor import Tensor
-from ..runtime.trace_state import TracingError
 from .batch_builder import batched_graph
 from .pytree import LEAF, flatten, unflatten
 from .replay import replay
-from .tracer import Trace, tracing
+from .tracer import Trace, Tracer, tracing
 
 ITEM_ERROR = (
     "vmap: It looks like you're calling .item() on a Tensor. We don't support vmap over "
@@ -57,8 +59,8 @@ INPLACE_ERROR = (
     "inside the PyTorch framework, please file a bug report instead."
 )
 ARGUMENT_WRITE_ERROR = (
-    "vmap: in-place modification of an argument of the vmapped function is not supported by "
-    "adjit.vmap yet (PyTorch writes into the caller's tensor); compute a new tensor instead"
+    "vmap: an in-place op changed the shape or dtype of an argument of the vmapped function, "
+    "which adjit.vmap does not support; use the out-of-place op"
 )
 # what the tracer says it needed -> torch.func's error for it
 _VALUE_ERRORS = {
@@ -88,6 +90,19 @@ class _VmapTrace(Trace):
 
     def eager_call(self, reason: str, fn: Any, *args: Any) -> Any:
         raise RuntimeError(_dynamic_error(reason))
+
+    def make_leaf(self, t: Tracer, requires_grad: bool) -> None:
+        super().make_leaf(t, requires_grad)
+        self.made_leaves_at[id(t)] = t._var  # (a new value, not a write into the argument)
+
+    def hide_arguments(self) -> list[Var]:
+        """The argument inputs so far, kept out of ``input_vars``: an in-place op on an
+        argument rebinds its tracer (written into the caller's tensor after the call, as
+        PyTorch's vmap writes through its batched view) instead of being refused."""
+        hidden = list(self.input_vars)
+        self.input_vars.clear()
+        self.made_leaves_at: dict[int, Var] = {}
+        return hidden
 
 
 def _dynamic_error(what: str) -> str:
@@ -295,25 +310,31 @@ def batched_call(
             leaves.append(trace.new_input(Aval(shape, a.dtype), grad_on and a.requires_grad))
             tensors.append(a)
             dims.append(d)
-        try:
-            out = func(*unflatten(args_spec, leaves), **kwargs)
-        except TracingError as e:
-            if "in-place modification of an argument" in str(e):
-                raise RuntimeError(ARGUMENT_WRITE_ERROR) from None
-            raise
+        arg_vars = trace.hide_arguments()
+        out = func(*unflatten(args_spec, leaves), **kwargs)
         flat_out, out_spec = flatten(out)
         outs = [t for t in flat_out if isinstance(t, Tensor)]
-        graph = trace.graph(outs)
+        tracers = [x for x in leaves if isinstance(x, Tracer) and x._trace is trace]
+        written = [
+            (k, t)
+            for k, t in enumerate(tracers)
+            if t._var is not arg_vars[k] and t._var is not trace.made_leaves_at.get(id(t))
+        ]
+        graph = trace.graph(outs, [t for _, t in written])
+        graph = graph.replace(inputs=(*arg_vars, *graph.inputs))
     mutated = [t for t, _ in trace.mutated.values()]
     in_dims = [*dims, *[None] * len(trace.lifted)]
     batched, out_dims = batched_graph(graph, in_dims, size, randomness)
     results = replay(batched, [*tensors, *trace.lifted])
     n = len(outs)
-    for t, value, d in zip(mutated, results[n:], out_dims[n:], strict=True):
+    m = n + len(mutated)
+    for t, value, d in zip(mutated, results[n:m], out_dims[n:m], strict=True):
         if d is not None:
             raise RuntimeError(INPLACE_ERROR)
         with no_grad():
             t.copy_(value)
+    for (k, t), value, d in zip(written, results[m:], out_dims[m:], strict=True):
+        _write_back(tensors[k], dims[k], t, value, d)
     it = iter(zip(results[:n], out_dims[:n], strict=True))
     values: list[Any] = []
     value_dims: list[Dim] = []
@@ -322,6 +343,20 @@ def batched_call(
         values.append(v)
         value_dims.append(d)
     return out_spec, values, value_dims
+
+
+def _write_back(target: Tensor, td: Dim, tracer: Tracer, value: Tensor, d: Dim) -> None:
+    """An argument the function wrote in place: the caller's tensor gets the new values."""
+    per_example = list(target.shape)
+    if td is not None:
+        del per_example[td]
+    if list(tracer.shape) != per_example or tracer.dtype is not target.dtype:
+        raise RuntimeError(ARGUMENT_WRITE_ERROR)
+    if td is None and d is not None:
+        raise RuntimeError(INPLACE_ERROR)
+    if td is not None:
+        value = value.movedim(0, td) if d is not None else value.unsqueeze(td)
+    target.copy_(value)
 
 
 def _unbatch(name: str, value: Any, d: Dim, out_dim: Dim, size: int) -> Any:

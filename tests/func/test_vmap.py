@@ -326,15 +326,61 @@ def _copy_into(T: Any, y: Any) -> Callable[..., Any]:
     return f
 
 
-def test_in_place_on_batched_argument_is_refused() -> None:
-    """PyTorch's vmap writes into the caller's tensor (the batched argument is a view): not
-    done yet, refused with a clear error rather than leaving the caller's tensor unchanged."""
+def test_in_place_on_batched_argument() -> None:
+    """PyTorch's vmap writes into the caller's tensor (the batched argument is a view of it)."""
+    for T in (adjit, torch):
+        V = T.vmap if T is adjit else torch.func.vmap
+        x = T.tensor(np.arange(12.0).reshape(4, 3))
+        w = T.ones(4)
 
-    def f(a: Any) -> Any:
-        a.mul_(2)
-        return a.sum()
+        def f(a: Any, b: Any) -> Any:
+            a.mul_(2)
+            b.add_(1)  # unbatched, by an unbatched value: written once
+            return a.sum()
 
-    x = adjit.tensor(np.arange(12.0).reshape(4, 3))
-    with pytest.raises(RuntimeError, match="vmap: in-place modification of an argument"):
-        adjit.vmap(f, in_dims=1)(x)
-    assert x.tolist() == np.arange(12.0).reshape(4, 3).tolist()
+        out = V(f, in_dims=(1, None))(x, w)
+        assert x.tolist() == (np.arange(12.0).reshape(4, 3) * 2).tolist(), T
+        assert w.tolist() == [2.0] * 4, T
+        assert out.tolist() == (np.arange(12.0).reshape(4, 3) * 2).sum(0).tolist()
+
+
+def test_in_place_on_unbatched_argument_with_batched_value() -> None:
+    """PyTorch's error for copy_ (its text for other ops differs per op: adjit gives this one)."""
+
+    def make(T: Any) -> Any:
+        def f(a: Any, b: Any) -> Any:
+            b.copy_(a)
+            return a
+
+        return f
+
+    both(make, _arr(3, 4), _arr(4), in_dims=(0, None))
+
+
+def test_in_place_on_leaf_argument_that_requires_grad() -> None:
+    def make(T: Any) -> Any:
+        def f(a: Any) -> Any:
+            a.mul_(2)
+            return a
+
+        return f
+
+    x = _arr(3, 4)
+    mine = _outcome(adjit, adjit.vmap, make, (), {}, {})  # (no arguments: both refuse alike)
+    assert mine[0] == "error"
+    for T, V in ((adjit, adjit.vmap), (torch, torch.func.vmap)):
+        with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+            V(make(T))(T.tensor(x, requires_grad=True))
+
+
+def test_gradient_through_in_place_write() -> None:
+    for T, V in ((adjit, adjit.vmap), (torch, torch.func.vmap)):
+        x = T.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+
+        def f(a: Any, T: Any = T) -> Any:
+            b = a * 1.0
+            b.mul_(a)
+            return b.sum()
+
+        V(f)(x).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), 2 * np.arange(6.0).reshape(2, 3))
