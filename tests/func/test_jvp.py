@@ -269,6 +269,11 @@ def test_scan_tangent_carries() -> None:
     for fn in (_rnn(adjit), adjit.compile(lambda h, x: _rnn(adjit)(h, x))):
         got = jvp(fn, (_t(adjit, h0), _t(adjit, xs)), (_t(adjit, th), _t(adjit, txs)))
         _same(got, want, 1e-12)
+    compiled = adjit.compile(lambda *a: jvp(_rnn(adjit), a[:2], a[2:]))  # the JVP compiled
+    got = compiled(_t(adjit, h0), _t(adjit, xs), _t(adjit, th), _t(adjit, txs))
+    _same(got, want, 1e-12)
+    ex = adjit.explain(compiled, _t(adjit, h0), _t(adjit, xs), _t(adjit, th), _t(adjit, txs))
+    assert op_count(ex.graph)["scan"] == 1  # one loop carrying primal and tangent
     # only the xs have tangents: the carry gets one from the first step on (a fixed point)
     got = jvp(lambda xs: _rnn(adjit)(_t(adjit, h0), xs), (_t(adjit, xs),), (_t(adjit, txs),))
     want = torch.func.jvp(
@@ -296,7 +301,10 @@ def test_cond_and_while_loop() -> None:
         out = adjit.while_loop if L is adjit else torch.while_loop
         return out(lambda i, v: i < 3, lambda i, v: (i + 1, v.sin() * 1.5), (i0, x))[1]
 
-    got = jvp(lambda x: loop(adjit, x), (_t(adjit, X),), (_t(adjit, T),))
+    got = adjit.compile(lambda x, t: jvp(lambda x: loop(adjit, x), (x,), (t,)))(
+        _t(adjit, X), _t(adjit, T)
+    )
+    _same(got, jvp(lambda x: loop(adjit, x), (_t(adjit, X),), (_t(adjit, T),)), 1e-12)
     want = torch.func.jvp(
         lambda x: x.sin().mul(1.5).sin().mul(1.5).sin().mul(1.5), (_t(torch, X),), (_t(torch, T),)
     )
