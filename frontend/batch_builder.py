@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..ir.aval import Aval
 from ..ir.batching import Dim
 from ..ir.graph import Graph
 from ..passes.batching import batch
@@ -30,6 +31,12 @@ class BatchTraceBuilder(TraceBuilder):
         from .vmap import VmappedRule
 
         return VmappedRule(rule, in_dims, size)
+
+    def subgraph(self, fn: Callable[[Any, list[Any]], list[Any]], avals: Sequence[Aval]) -> Graph:
+        builder = BatchTraceBuilder()
+        with tracing(builder.trace), enable_grad():
+            ins = [builder.input(a, False) for a in avals]
+            return builder.finish(fn(builder, ins))
 
 
 def batched_graph(

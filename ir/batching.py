@@ -54,6 +54,10 @@ class BatchContext(Protocol):
     def inline(self, graph: Any, args: Sequence[Any]) -> list[Any]:
         """A graph's equations run here, on ``args`` (both branches of a batched cond)."""
 
+    def subgraph(self, fn: Callable[..., list[Any]], avals: Sequence[Aval]) -> Any:
+        """A new graph on inputs of ``avals``: ``fn(inputs, run)`` gives its outputs, where
+        ``run(graph, args)`` runs a graph's equations on that new graph's values."""
+
 
 Rule = Callable[..., tuple[Any, Any]]
 
@@ -422,16 +426,51 @@ def _while(
     ccd, bcd, idd = dims[:n_cond], dims[n_cond : n_cond + n_body], dims[n_cond + n_body :]
     graph, carry, _ = _fixpoint(ctx, body, list(bcd), list(idd), [])
     cgraph, (pd,) = ctx.sub(cond, [*ccd, *carry])
-    if pd is not None:
-        raise NotImplementedError(
-            "vmap: while_loop whose condition differs between examples is not supported yet "
-            "(run the loop for the longest example with adjit.where, or use a Python loop)"
-        )
+    if pd is not None:  # examples stop at different steps
+        return _while_masked(ctx, cc, bc, init, ccd, bcd, idd, cond, body)
     init = [
         spread(a, d, ctx.size) if w is not None else a
         for a, d, w in zip(init, idd, carry, strict=True)
     ]
     return ctx.bind([*cc, *bc, *init], cond=cgraph, body=graph), tuple(carry)
+
+
+def _aval(x: Any) -> Aval:
+    if is_number(x):
+        raise NotImplementedError("vmap: a while_loop with a Python-number operand")
+    return Aval(tuple(x.shape), x.dtype)
+
+
+def _while_masked(
+    ctx: BatchContext, cc: list[Any], bc: list[Any], init: list[Any], ccd: list[Dim],
+    bcd: list[Dim], idd: list[Dim], cond: Any, body: Any,
+) -> tuple:  # fmt: skip
+    """A per-example condition: every carry batched, the loop runs while any example's
+    condition holds, and an example whose condition fails keeps its carries (JAX's rule)."""
+    b = ctx.size
+    every = [0 for _ in init]
+    graph, _ = ctx.sub(body, [*bcd, *every], [True] * len(init))
+    cgraph, _ = ctx.sub(cond, [*ccd, *every], [True])
+    init = [spread(a, d, b) for a, d in zip(init, idd, strict=True)]
+    nc, nb = len(cc), len(bc)
+    c_avals, b_avals, i_avals = [_aval(x) for x in cc], [_aval(x) for x in bc], map(_aval, init)
+    carries = list(i_avals)
+
+    def any_left(ins: list[Any], run: Callable[..., list[Any]]) -> list[Any]:
+        return [run(cgraph, ins)[0].any()]
+
+    def step(ins: list[Any], run: Callable[..., list[Any]]) -> list[Any]:
+        ccs, bcs, cs = ins[:nc], ins[nc : nc + nb], ins[nc + nb :]
+        live = run(cgraph, [*ccs, *cs])[0].reshape((b,))
+        new = run(graph, [*bcs, *cs])
+        return [
+            n.where(live.reshape((b, *[1] * (n.ndim - 1))), c) for n, c in zip(new, cs, strict=True)
+        ]
+
+    new_cond = ctx.subgraph(any_left, [*c_avals, *carries])
+    new_body = ctx.subgraph(step, [*c_avals, *b_avals, *carries])
+    out = ctx.bind([*cc, *cc, *bc, *init], cond=new_cond, body=new_body, n_body=nc + nb)
+    return out, tuple(0 for _ in init)
 
 
 def _cond(

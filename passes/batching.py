@@ -10,7 +10,7 @@ by the same pass, recursively, through the builder (``builder.batched``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -50,6 +50,9 @@ class BatchBuilder(Protocol):
     def batched_rule(self, rule: Any, in_dims: tuple[Any, ...], size: int) -> Any:
         """The batched derivative rule of a CUSTOM_VJP without a ``batched`` method."""
 
+    def subgraph(self, fn: Callable[[Any, list[Any]], list[Any]], avals: Sequence[Aval]) -> Graph:
+        """A new graph: ``fn(builder, inputs)`` on a fresh builder's inputs of ``avals``."""
+
 
 @dataclass
 class _Context:
@@ -84,6 +87,12 @@ class _Context:
 
     def batched_rule(self, rule: Any, in_dims: tuple[Any, ...], size: int) -> Any:
         return self.builder.batched_rule(rule, in_dims, size)
+
+    def subgraph(self, fn: Callable[..., list[Any]], avals: Sequence[Aval]) -> Graph:
+        def build(builder: BatchBuilder, ins: list[Any]) -> list[Any]:
+            return fn(ins, lambda g, args: _walk(g, list(args), builder))
+
+        return self.builder.subgraph(build, avals)
 
 
 def _walk(g: Graph, inputs: list[Any], builder: BatchBuilder) -> list[Any]:

@@ -183,12 +183,26 @@ def test_while_loop_unbatched_condition() -> None:
     np.testing.assert_allclose(adjit.vmap(f)(x).numpy(), (x * 8 + 7).numpy(), rtol=1e-6)
 
 
-def test_while_loop_batched_condition_is_refused() -> None:
+def test_while_loop_batched_condition() -> None:
+    """Examples stop at different steps: each keeps its carry once its condition fails."""
+
     def f(x: Any) -> Any:
         return adjit.while_loop(lambda y: y.sum() < 10, lambda y: (y * 2,), (x,))[0]
 
-    with pytest.raises(NotImplementedError, match="vmap: while_loop"):
-        adjit.vmap(f)(_t(4, 3).abs() + 0.1)
+    x = _t(5, 3).abs() + 0.1
+    want = adjit.stack([f(x[k]) for k in range(5)])
+    np.testing.assert_allclose(adjit.vmap(f)(x).numpy(), want.numpy(), rtol=1e-6)
+    compiled = adjit.compile(adjit.vmap(f))
+    np.testing.assert_allclose(compiled(x).numpy(), want.numpy(), rtol=1e-6)
+
+    def g(n: Any, w: Any) -> Any:  # the count batched, the carry not at first
+        i, y = adjit.while_loop(lambda i, y: i < n, lambda i, y: (i + 1, y @ w), (n * 0, w))
+        return y
+
+    n, w = adjit.tensor([0, 1, 3]), _t(2, 2)
+    want = adjit.stack([g(n[k], w) for k in range(3)])
+    got = adjit.vmap(g, in_dims=(0, None))(n, w)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
 
 
 # ---- custom rules -------------------------------------------------------------------------------
