@@ -55,16 +55,13 @@ def treedef(spec: Any) -> str:
 
 
 def _differentiable(leaves: Sequence[Any]) -> bool:
-    """Whether a call may be differentiated: a leaf requires grad, or is a tracer (a trace
-    may differentiate it later, as ``with_rule`` assumes)."""
-    if dual_tangents(tuple(leaves)) is not None:  # eager forward AD
+    """Whether a call may be differentiated: a leaf has a tangent (eager forward AD), is a
+    tracer (a trace may differentiate it later, in forward mode even under no_grad), or
+    requires grad under grad mode."""
+    floating = [t for t in leaves if isinstance(t, Tensor) and t.dtype.is_floating_point]
+    if dual_tangents(tuple(floating)) is not None or any(t._is_tracer for t in floating):
         return True
-    if not is_grad_enabled():
-        return False
-    return any(
-        isinstance(t, Tensor) and (t.requires_grad or t._is_tracer) and t.dtype.is_floating_point
-        for t in leaves
-    )
+    return is_grad_enabled() and any(t.requires_grad for t in floating)
 
 
 class _Call:
@@ -145,11 +142,14 @@ class _Decorated:
         args = _bind(self.fun, args, kwargs)
         nondiff = tuple(sorted(i % len(args) for i in self.nondiff_argnums)) if args else ()
         call = _Call(self, args, nondiff)
-        if not _differentiable(call.leaves):
+        if _PRIMAL[0] or not _differentiable(call.leaves):
             return self.fun(*args)
         flat = self._function.apply(call, *call.leaves)
         flat = flat if isinstance(flat, tuple) else (flat,)
         return unflatten(call.out_spec, list(flat))
+
+
+_PRIMAL = [0]  # > 0 while a rule computes a primal value: decorated calls in it are plain
 
 
 class _RuleFunction(Function):
@@ -168,7 +168,11 @@ class _RuleFunction(Function):
 class _VjpFunction(_RuleFunction):
     @staticmethod
     def forward(call: _Call, *leaves: Any) -> Any:
-        out, res = call.owner.fwd(*call.arguments(leaves))
+        _PRIMAL[0] += 1
+        try:
+            out, res = call.owner.fwd(*call.arguments(leaves))
+        finally:
+            _PRIMAL[0] -= 1
         call.residuals = res
         return call.flat_out(out)
 
@@ -263,7 +267,11 @@ class _JvpFunction(_RuleFunction):
     def forward(call: _Call, *leaves: Any) -> Any:
         primals = call.arguments(leaves)
         tangents = [t.new_zeros(t.shape) if isinstance(t, Tensor) else t for t in call.leaves]
-        out, _ = call.owner.rule(call, primals, tangents)
+        _PRIMAL[0] += 1
+        try:
+            out, _ = call.owner.rule(call, primals, tangents)
+        finally:
+            _PRIMAL[0] -= 1
         return call.flat_out(out)
 
     @staticmethod

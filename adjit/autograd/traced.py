@@ -14,7 +14,6 @@ from adjit.autograd import custom
 from adjit.autograd.backward_checks import call_backward, checked_gradients, input_metas
 from adjit.ir.ops import Op
 from adjit.runtime.dispatch import apply
-from adjit.runtime.grad_mode import is_grad_enabled
 from adjit.runtime.tensor import Tensor
 from adjit.runtime.trace_state import TracingError
 
@@ -369,8 +368,8 @@ def traced_apply(cls: type, ctx: Any, inputs: tuple[Any, ...], forward: Callable
         _alias(a, v) if v is not None and getattr(a, "_var", v) is not v else a
         for a, v in zip(inputs, vars_before, strict=True)
     ]
-    if not is_grad_enabled():
-        return custom.unaliased(ctx, inputs, out)
+    # (under no_grad too: the equations then get no adjoint, but forward mode, which no_grad
+    # does not stop, still finds the Function's jvp on them)
     outs = out if isinstance(out, tuple) else (out,)
     diff = [
         isinstance(o, Tensor) and o.dtype.is_floating_point and id(o) not in ctx._non_differentiable

@@ -152,6 +152,14 @@ W = np.array([1.5, -0.5, 2.0], np.float32)
 T = np.array([[1.0, -1.0, 0.5], [0.25, 2.0, -3.0]], np.float32)
 
 
+def _no_grad(lib, fn):
+    def run(*args):
+        with lib.no_grad():  # (forward mode is not stopped by no_grad)
+            return fn(*args)
+
+    return run
+
+
 def _sc_loss(F):
     return lambda x, w: sum(o.sum() for o in F.apply(x, w))
 
@@ -203,6 +211,7 @@ def _programs(lib, exp, cube, sc, tagged, shared):
             ),
             argnums=(0, 1),
         )(x3, w),
+        "jvp_under_no_grad": lambda x, t: f.jvp(_no_grad(lib, exp.apply), (x,), (t,))[1],
         "two_vmap_jvp": lambda x, t: f.vmap(
             lambda v, s: f.jvp(lambda u: sc.apply(u, u * 2), (v,), (s,))[1]
         )(x, t),  # fmt: skip
@@ -411,6 +420,7 @@ def _jax_cases():
         "l1pe_jvp_grad": lambda x: jax.jvp(
             jax.grad(lambda v: J_L1PE(v).sum()), (x,), (jnp.ones_like(x),)
         )[1],
+        "l1pe_jvp_no_grad": lambda x: jax.jvp(J_L1PE, (x,), (jnp.ones_like(x) * 2,))[1],
         "l1pe_jacrev": jax.jacrev(J_L1PE),
         "l1pe_jacfwd": jax.jacfwd(J_L1PE),
         "l1pe_hessian": jax.hessian(lambda v: J_L1PE(v).sum()),
@@ -428,6 +438,9 @@ def _adjit_cases():
         "l1pe_jvp_grad": lambda x: jvp(
             grad(lambda v: A_L1PE(v).sum()), (x,), (adjit.ones_like(x),)
         )[1],
+        "l1pe_jvp_no_grad": lambda x: jvp(_no_grad(adjit, A_L1PE), (x,), (2 * adjit.ones_like(x),))[
+            1
+        ],
         "l1pe_jacrev": adjit.func.jacrev(A_L1PE),
         "l1pe_jacfwd": adjit.func.jacfwd(A_L1PE),
         "l1pe_hessian": adjit.func.hessian(lambda v: A_L1PE(v).sum()),
