@@ -23,6 +23,7 @@ from . import (
     edges,
     functions,
     integer,
+    jvps,
     linalg,
     long_reductions,
     mathfuncs,
@@ -88,4 +89,5 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "control": (control.control_cases(), control.check_control),
     "dynamic": (dynamic.dynamic_cases(), dynamic.check_dynamic),
     "vmap": (vmaps.vmap_cases(), vmaps.check_vmap),
+    "jvp": (jvps.jvp_cases(), jvps.check_jvp),
 }
