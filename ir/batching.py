@@ -289,7 +289,11 @@ def _matmul(ctx: BatchContext, args: list[Any], dims: list[Dim]) -> tuple:
     x2 = x.unsqueeze(-2) if xe == 1 else x
     y2 = y.unsqueeze(-1) if ye == 1 else y
     rank = max(ex_ndim(x2, xd), ex_ndim(y2, yd))
-    out = ctx.bind([pad(x2, xd, rank), pad(y2, yd, rank)])
+    operands = [pad(x2, xd, rank), pad(y2, yd, rank)]
+    if x2.shape[-1] == 1:  # outer products (a weight's per-example gradient): one product each,
+        out = ctx.call(Op.MUL, operands)  # the same numbers; a batched GEMM of k = 1 is slow
+    else:
+        out = ctx.bind(operands)
     if ye == 1:
         out = out.squeeze(-1)
     if xe == 1:
