@@ -348,3 +348,29 @@ def test_builtin_rules_with_their_own_formula() -> None:
     got = jvp(f(adjit), tuple(_t(adjit, a) for a in args), (_t(adjit, T), _t(adjit, X)))
     want = torch.func.jvp(f(torch), tuple(_t(torch, a) for a in args), (_t(torch, T), _t(torch, X)))
     _same(got, want, 1e-10)
+
+
+# ---- composition with vmap and itself ---------------------------------------------------------
+def test_jvp_vmap_and_jvp_of_jvp() -> None:
+    from adjit.frontend.vmap import vmap
+
+    xs, ts = RNG.standard_normal((5, 4)), RNG.standard_normal((5, 4))
+
+    def f(L: Any) -> Any:
+        return lambda v: (v @ _t(L, W)).tanh().sum()
+
+    got = jvp(vmap(f(adjit)), (_t(adjit, xs),), (_t(adjit, ts),))
+    want = torch.func.jvp(torch.func.vmap(f(torch)), (_t(torch, xs),), (_t(torch, ts),))
+    _same(got, want, 1e-12)
+    got = vmap(lambda x, t: jvp(f(adjit), (x,), (t,)))(_t(adjit, xs), _t(adjit, ts))
+    want = torch.func.vmap(lambda x, t: torch.func.jvp(f(torch), (x,), (t,)))(
+        _t(torch, xs), _t(torch, ts)
+    )
+    _same(got, want, 1e-12)
+
+    def second(L: Any, J: Any) -> Any:  # d^2 f [t, t] by forward over forward
+        g = lambda v: (v.sin() * v).exp().sum()  # noqa: E731
+        t = _t(L, T[0])
+        return J(lambda v: J(g, (v,), (t,))[1], (_t(L, X[0]),), (t,))
+
+    _same(second(adjit, jvp), second(torch, torch.func.jvp), 1e-12)
