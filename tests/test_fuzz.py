@@ -42,6 +42,7 @@ import pytest
 from fuzz import (
     checks,
     convolution,
+    custom_transforms,
     dtypes,
     edges,
     functions,
@@ -176,6 +177,13 @@ def test_fuzz_long_reductions_vs_float64(case: Case) -> None:
 def test_fuzz_custom_functions_every_entry_point(case: Case) -> None:
     pytest.importorskip("torch")
     functions.check_functions(case)
+
+
+@_budget(10)
+@given(custom_transforms.custom_transform_cases())
+def test_fuzz_custom_functions_under_vmap_jvp_grad(case: Case) -> None:
+    pytest.importorskip("torch")
+    custom_transforms.check_custom_transforms(case)
 
 
 @_budget(25)

@@ -17,6 +17,7 @@ from . import (
     control,
     convolution,
     ctc,
+    custom_transforms,
     custom_wrap,
     dtypes,
     dynamic,
@@ -64,6 +65,10 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "long": (long_reductions.long_cases(), long_reductions.check_long),
     "functions": (functions.function_cases(), functions.check_functions),
     "custom-wrap": (custom_wrap.custom_wrap_cases(), custom_wrap.check_custom_wrap),
+    "custom-transforms": (
+        custom_transforms.custom_transform_cases(),
+        custom_transforms.check_custom_transforms,
+    ),
     "nested-grad": (nested_grads.nested_grad_cases(), nested_grads.check_nested_grads),
     "breaks": (breaks.break_cases(), breaks.check_breaks),
     "edges": (edges.edge_cases(), edges.check_edges),
