@@ -1,7 +1,8 @@
 """A custom ``autograd.Function`` called while tracing: its backward becomes a derivative rule.
 
-See Note [custom functions traced] in ir/custom.py, and Note [one backward call per Function
-call] below.
+See Note [custom functions traced] in ir/custom.py, Note [one backward call per Function
+call] below, and Note [custom rules under vmap and jvp] in batched.py (the rules' ``jvp`` and
+``vmap_value``).
 """
 
 from __future__ import annotations
@@ -399,7 +400,7 @@ def traced_apply(cls: type, ctx: Any, inputs: tuple[Any, ...], forward: Callable
         *(before[i] for i in positions),
         *(s for s in saved if s is not None),
         *stored_values,
-        *forward_saved,  # (what a jvp reads: Note [custom rules under vmap and jvp])
+        *forward_saved,  # (what a jvp reads: Note [custom rules under vmap and jvp] in batched.py)
     ]
     if sum(diff) == 1:  # the output is its own anchor: one equation, no filing
         rule.direct = diff.index(True)
