@@ -374,3 +374,39 @@ def test_jvp_vmap_and_jvp_of_jvp() -> None:
         return J(lambda v: J(g, (v,), (t,))[1], (_t(L, X[0]),), (t,))
 
     _same(second(adjit, jvp), second(torch, torch.func.jvp), 1e-12)
+
+
+def test_loops_closing_over_primals() -> None:
+    """A loop body's constants (a weight the body closes over) carry tangents too."""
+    h0, xs, w = RNG.standard_normal(4), RNG.standard_normal((5, 4)), RNG.standard_normal((4, 4))
+    tw = RNG.standard_normal((4, 4))
+
+    def rnn(L: Any, w: Any) -> Any:
+        def step(h: Any, x: Any) -> Any:
+            h = L.tanh(h @ w * 0.5 + x)
+            return h, (h * h).sum()
+
+        if L is adjit:
+            return adjit.scan(step, _t(L, h0), _t(L, xs))
+        h, ys = _t(L, h0), []
+        for x in _t(L, xs):
+            h, y = step(h, x)
+            ys.append(y)
+        return h, L.stack(ys)
+
+    got = jvp(lambda w: rnn(adjit, w), (_t(adjit, w),), (_t(adjit, tw),))
+    _same(got, torch.func.jvp(lambda w: rnn(torch, w), (_t(torch, w),), (_t(torch, tw),)), 1e-12)
+
+    def loop(w: Any) -> Any:
+        body = lambda i, v: (i + 1, (v @ w).sin())  # noqa: E731
+        return adjit.while_loop(
+            lambda i, v: i < 3, body, (adjit.zeros((), dtype=adjit.int64), _t(adjit, h0))
+        )[1]
+
+    got = jvp(loop, (_t(adjit, w),), (_t(adjit, tw),))
+    want = torch.func.jvp(
+        lambda w: (((_t(torch, h0) @ w).sin() @ w).sin() @ w).sin(),
+        (_t(torch, w),),
+        (_t(torch, tw),),
+    )
+    _same(got, want, 1e-12)
