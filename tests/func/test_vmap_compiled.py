@@ -172,6 +172,38 @@ def test_cond_batched_operands_and_predicate() -> None:
     np.testing.assert_allclose(got.numpy(), (x.cos() - 1).numpy(), rtol=1e-6)
 
 
+@pytest.mark.parametrize("compiled", [False, True])
+def test_gradients_through_batched_scan_and_cond(compiled: bool) -> None:
+    """The batched scan's adjoint (a reverse scan of the batched body) and the batched cond's
+    (where over both branches), eager and compiled, vs the loop's gradients."""
+    rng = np.random.default_rng(0)
+    h0 = adjit.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    xs = adjit.tensor(rng.standard_normal((4, 5, 3)), requires_grad=True)
+    w = adjit.tensor(rng.standard_normal((3, 3)) * 0.5, requires_grad=True)
+    p = adjit.tensor([True, False, True, False])
+
+    def f(h0: Any, xs: Any, p: Any) -> Any:
+        def step(h: Any, x: Any) -> tuple[Any, Any]:
+            h = (h @ w + x).tanh()
+            return h, h.sum()
+
+        c, ys = adjit.scan(step, h0, xs)
+        b = adjit.cond(p, lambda c: c.sin() * w.sum(), lambda c: c.cos(), (c,))
+        return b.sum() + ys.pow(2).sum()
+
+    def batched(h0: Any, xs: Any, p: Any) -> Any:
+        return adjit.vmap(f)(h0, xs, p).sum()
+
+    run = adjit.compile(batched) if compiled else batched
+    run(h0, xs, p).backward()
+    got = [t.grad.numpy().copy() for t in (h0, xs, w)]
+    for t in (h0, xs, w):
+        t.grad = None
+    sum(f(h0[k], xs[k], p[k]) for k in range(4)).backward()
+    for g, t in zip(got, (h0, xs, w), strict=True):
+        np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
 def test_while_loop_unbatched_condition() -> None:
     def f(x: Any) -> Any:
         _, y = adjit.while_loop(
