@@ -20,6 +20,12 @@ def tensor_repr(t: Tensor, prefix: str = "tensor(") -> str:
         suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t.requires_grad:
         suffixes.append("requires_grad=True")
+    if "_fw" in t.__dict__:  # a dual tensor (autograd.forward_ad) prints its tangent
+        from .forward_grad import tangent
+
+        tan = tangent(t)
+        if tan is not None:
+            suffixes.append("tangent=" + tensor_repr(tan))
     name = t.dtype.name
     is_default = name in _DEFAULT or t.dtype in (
         D.get_default_dtype(),

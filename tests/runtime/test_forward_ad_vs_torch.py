@@ -174,3 +174,14 @@ def test_rows_on_dual_tensors(row: Row) -> None:
             continue
         tol = 1e-9 if w.dtype == np.float64 else 1e-4
         np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
+
+
+def test_dual_tensors_print_their_tangent() -> None:
+    texts = []
+    for L in (adjit, torch):
+        fw = _fw(L)
+        x = L.from_numpy(X[:2, :3].copy()).requires_grad_()
+        with fw.dual_level():
+            d = fw.make_dual(x, L.ones(2, 3))
+            texts.append((repr(d), repr(fw.make_dual(L.ones(2), L.ones(2) * 3))))
+    assert texts[0] == texts[1]
