@@ -182,6 +182,6 @@ def test_dual_tensors_print_their_tangent() -> None:
         fw = _fw(L)
         x = L.from_numpy(X[:2, :3].copy()).requires_grad_()
         with fw.dual_level():
-            d = fw.make_dual(x, L.ones(2, 3))
+            d = fw.make_dual(x, L.ones(2, 3, dtype=L.float64))
             texts.append((repr(d), repr(fw.make_dual(L.ones(2), L.ones(2) * 3))))
     assert texts[0] == texts[1]
