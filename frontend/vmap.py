@@ -70,6 +70,13 @@ ARGUMENT_WRITE_ERROR = (
     "vmap: an in-place op changed the shape or dtype of an argument of the vmapped function, "
     "which adjit.vmap does not support; use the out-of-place op"
 )
+BATCH_NORM_ERROR = (
+    "Batch norm got a batched tensor as input while the running_mean or running_var, which "
+    "will be updated in place, were not batched.\nIf you are using a module and do not need "
+    "eval mode, please set `track_running_stats` to be False.If you are using a prebuilt "
+    "module and do not need eval mode, please see the functorch website for resources on how "
+    "to patch your module to work with vmap"
+)
 # what the tracer says it needed -> torch.func's error for it
 _VALUE_ERRORS = {
     "Tensor.item()": ITEM_ERROR,
@@ -186,7 +193,7 @@ def batched_call(
     m = n + len(mutated)
     for t, value, d in zip(mutated, results[n:m], out_dims[n:m], strict=True):
         if d is not None:
-            raise RuntimeError(INPLACE_ERROR)
+            raise RuntimeError(_inplace_error(trace, t))
         with no_grad():
             t.copy_(value)
     for (k, t), value, d in zip(written, results[m:], out_dims[m:], strict=True):
@@ -199,6 +206,15 @@ def batched_call(
         values.append(v)
         value_dims.append(d)
     return out_spec, values, value_dims
+
+
+def _inplace_error(trace: Trace, t: Tensor) -> str:
+    """PyTorch's error for a batched value written into ``t``: its batch norm text when ``t``
+    holds running statistics of a module the function called."""
+    for m in trace.modules.values():
+        if any(getattr(m, n, None) is t for n in ("running_mean", "running_var")):
+            return BATCH_NORM_ERROR
+    return INPLACE_ERROR
 
 
 def _write_back(target: Tensor, td: Dim, tracer: Tracer, value: Tensor, d: Dim) -> None:

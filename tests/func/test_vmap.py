@@ -256,6 +256,15 @@ def test_errors_match_torch(case: Any) -> None:
     assert mine[1:] == theirs[1:]
 
 
+def test_batch_norm_modules() -> None:
+    """Training mode: PyTorch's batch norm error (running statistics are not batched); eval
+    mode and track_running_stats=False batch."""
+    x = _arr(3, 4, 5)
+    both(lambda T: T.nn.BatchNorm1d(5), x)
+    both(lambda T: T.nn.BatchNorm1d(5).eval(), x)
+    both(lambda T: T.nn.BatchNorm1d(5, track_running_stats=False), x)
+
+
 def test_none_out_dim_for_non_tensor_outputs() -> None:
     both(lambda T: lambda x: (x * 2, 3), _arr(3, 4), out_dims=(0, None))
     both(lambda T: lambda x: None, _arr(3, 4), out_dims=None)
