@@ -259,15 +259,20 @@ def test_autograd_function_without_vmap_rule_is_pytorchs_error() -> None:
         adjit.vmap(_Cube.apply)(x)
 
 
-def test_pytorch_formula_rules_batch() -> None:
+@pytest.mark.parametrize("compiled", [False, True])
+def test_pytorch_formula_rules_batch(compiled: bool) -> None:
     """Ops carrying PyTorch's own derivative formula (CUSTOM_VJP equations of with_rule) batch
-    through their rule, vmapped: gradients vs the loop."""
+    through their rule, vmapped (in the adjoint pass too): gradients vs the loop."""
     x, y = _t(4, 3, grad=True), _t(3, grad=True)
 
     def f(a: Any, b: Any) -> Any:
-        return adjit.lerp(a, b, 0.3).atan2(b + 2).sum() + adjit.nn.functional.softplus(a).sum()
+        out = adjit.lerp(a, b, 0.3).atan2(b + 2).sum() + adjit.nn.functional.softplus(a).sum()
+        return out + adjit.special.erfcx(a).sum()
 
-    adjit.vmap(f, in_dims=(0, None))(x, y).sum().backward()
+    def total(x: Any, y: Any) -> Any:
+        return adjit.vmap(f, in_dims=(0, None))(x, y).sum()
+
+    (adjit.compile(total) if compiled else total)(x, y).backward()
     gx, gy = x.grad.numpy().copy(), y.grad.numpy().copy()
     x.grad = y.grad = None
     sum(f(x[k], y) for k in range(4)).backward()
