@@ -71,8 +71,9 @@ SAME_RANDOMNESS_ERROR = (
     "file an issue with functorch"
 )
 FUNCTION_ERROR = (
-    "To use autograd.Function with vmap, you must either override the vmap staticmethod or "
-    "set generate_vmap_rule=True."
+    "You tried to vmap over {name}, but it does not have vmap support. Please override and "
+    "implement the vmap staticmethod or set generate_vmap_rule=True. For more details, please "
+    "see https://pytorch.org/docs/main/notes/extending.func.html"
 )
 
 
@@ -290,10 +291,10 @@ def _matmul(ctx: BatchContext, args: list[Any], dims: list[Dim]) -> tuple:
     y2 = y.unsqueeze(-1) if ye == 1 else y
     rank = max(ex_ndim(x2, xd), ex_ndim(y2, yd))
     operands = [pad(x2, xd, rank), pad(y2, yd, rank)]
-    if x2.shape[-1] == 1:  # outer products (a weight's per-example gradient): one product each,
-        out = ctx.call(Op.MUL, operands)  # the same numbers; a batched GEMM of k = 1 is slow
-    else:
-        out = ctx.bind(operands)
+    # k = 1: outer products (a weight's per-example gradient), one product each: a multiply
+    # gives the same numbers, where a batched GEMM of k = 1 is slow
+    outer = x2.shape[-1] == 1
+    out = ctx.call(Op.MUL, operands) if outer else ctx.bind(operands)
     if ye == 1:
         out = out.squeeze(-1)
     if xe == 1:
@@ -329,8 +330,9 @@ def _custom_vjp(ctx: BatchContext, args: list[Any], dims: list[Dim], *, rule: An
         return own(args, dims, ctx.size, ctx.randomness)
     batched = getattr(rule, "batched", None)
     if batched is None:
-        if hasattr(rule, "cls") or hasattr(rule, "call"):  # a user's autograd.Function
-            raise RuntimeError(FUNCTION_ERROR)
+        owner = getattr(rule, "cls", None) or getattr(getattr(rule, "call", None), "cls", None)
+        if owner is not None:  # a user's autograd.Function (its rules define ``batched``)
+            raise RuntimeError(FUNCTION_ERROR.format(name=getattr(owner, "__name__", owner)))
         batched = getattr(ctx, "batched_rule", None)
         if batched is None:
             raise NotImplementedError(f"vmap: no batching rule for the custom rule {rule!r}")
@@ -369,7 +371,10 @@ def _random(
             (k, None if v is None else (0, *(o + 1 for o in v))) if k == "order" else (k, v)
             for k, v in params
         )
-        inputs = [t.expand((b, *shape)) if tuple(t.shape[1:]) != shape else t for t in inputs]
+        inputs = [
+            pad(t, 0, len(shape)).expand((b, *shape)) if tuple(t.shape[1:]) != shape else t
+            for t in inputs
+        ]
         return ctx.bind(inputs, shape=(b, *shape), params=ps), 0
     if sampler == "alpha_dropout":  # (2, *mask): the noise and the offset stacked
         return ctx.bind(inputs, shape=(shape[0], b, *shape[1:])), 1
