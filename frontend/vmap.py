@@ -295,9 +295,17 @@ def _chunked_vmap(
     spec = flat_results[0][1]
     flat_dims = broadcast_prefix(out_dims, spec)
     assert flat_dims is not None
-    joined = [
-        cat([leaves[k] for leaves, _ in flat_results], dim=d) for k, d in enumerate(flat_dims)
-    ]
+    joined = []
+    for k, d in enumerate(flat_dims):  # torch.cat's checks, as PyTorch's chunked vmap meets them
+        parts = [leaves[k] for leaves, _ in flat_results]
+        for i, x in enumerate(parts):
+            if not isinstance(x, Tensor):
+                raise TypeError(
+                    f"expected Tensor as element {i} in argument 0, but got {type(x).__name__}"
+                )
+        if not isinstance(d, int):
+            raise TypeError(f"cat(): argument 'dim' must be int, not {type(d).__name__}")
+        joined.append(cat(parts, dim=d))
     return unflatten(spec, joined)
 
 

@@ -240,6 +240,18 @@ ERRORS: list[tuple[str, Callable[[Any], Any], tuple, dict[str, Any]]] = [
         {"in_dims": (0, None), "out_dims": 1},
     ),  # fmt: skip
     ("nonzero", lambda T: lambda x: x.nonzero(), (_arr(3, 4),), {}),
+    (
+        "chunks-None-out",
+        lambda T: lambda x: (x, x[0].sum() * 0),
+        (_arr(5, 2),),
+        {"out_dims": (0, None), "chunk_size": 2},
+    ),  # fmt: skip
+    (
+        "chunks-int-out",
+        lambda T: lambda x: (x, 3),
+        (_arr(5, 2),),
+        {"out_dims": (0, None), "chunk_size": 2},
+    ),  # fmt: skip
 ]
 
 
