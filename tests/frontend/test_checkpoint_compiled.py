@@ -12,7 +12,7 @@ import torch
 from adjit.ir.ops import Op
 
 import adjit
-from adjit.utils.checkpoint import checkpoint_sequential
+from adjit.utils.checkpoint import checkpoint, checkpoint_sequential
 
 D = 16
 BACKENDS = ["llvm", "interpreter"]
@@ -231,3 +231,20 @@ def test_explain_saved_names_the_inputs_the_backward_reads() -> None:
     saved = adjit.explain(fn, adjit.randn(4, D, requires_grad=True)).saved
     assert set(saved.inputs_read) == {"x", "W_OUTSIDE", "weight"}
     assert [r.name for r in saved] == ["matmul", "tanh"]  # `return` binds no name: the ops
+
+
+def test_nested_checkpoints_and_keyword_arguments() -> None:
+    ps, x = _params(adjit, adjit.float64), _x(adjit, adjit.float64)
+    block = _block(adjit, ps)
+
+    def outer(x: Any, scale: float = 1.0) -> Any:
+        return checkpoint(block, x, use_reentrant=False) * scale + x.sin()
+
+    def step(x: Any) -> Any:
+        return checkpoint(outer, x, use_reentrant=False, scale=0.5).pow(2).mean()
+
+    cf = adjit.compile(step)
+    assert _split(cf, x).saved_bytes == 0  # everything inside the outer region: recomputed
+    want = _grads(ps, lambda: step(x))
+    for g, w in zip(_grads(ps, lambda: cf(x)), want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
