@@ -142,7 +142,20 @@ class Explanation:
     def saved(self) -> Saved:
         """Residuals kept for backward: name, shape, dtype, bytes, the user's line, and the
         peak activation memory (Note [explain saved] in saved.py)."""
-        return saved_report(self.plan.split, self.input_names) if self.plan else Saved()
+        if not self.plan:
+            return Saved()
+        report = saved_report(self.plan.split, self.input_names)
+        report.pool_bytes = self._pooled(self.plan.split.forward, self.plan.split.backward)
+        return report
+
+    def _pooled(self, *graphs: Graph) -> int | None:
+        """Bytes the executors of ``graphs`` keep pooled (Note [buffer reuse]); None before
+        any of them has been built."""
+        runs = [self.entry.plans.get(("runner", id(g))) for g in graphs] if self.entry else []
+        pools = [getattr(r, "buffers", None) for r in runs if r is not None]
+        if not pools:
+            return None
+        return sum(a.nbytes for b in pools if b for spare in b.free.values() for a, _ in spare)
 
     @property
     def saved_per_iteration(self) -> list[tuple[str, int, str]]:

@@ -26,6 +26,9 @@ from ..passes.split import Split
 #                  the fused forward and backward programs hold at once, residuals included,
 #                  inputs and parameters not (an upper bound: a reshape counts as a copy);
 #                  peak_at says where
+#   pool_bytes     measured: what the compiled programs' executors keep allocated between
+#                  calls (Note [buffer reuse] in runtime/executor.py: one buffer per value of
+#                  the forward and backward programs, residuals or not), None before a call
 #   inputs_read    the inputs the backward reads (not counted: the caller holds them)
 #   budget, target_bytes, min_bytes, max_bytes, steps   when residuals were chosen by a cut
 #                  (a checkpoint region or a budget < 1: Note [rematerialization])
@@ -63,11 +66,17 @@ class Saved(list[Residual]):
     min_bytes: int | None = None
     max_bytes: int | None = None
     steps: list[str]
+    pool_bytes: int | None = None
 
     def __str__(self) -> str:
         lines = [str(r) for r in self] or ["(nothing)"]
         lines.append(f"residual bytes (held from forward to backward): {self.bytes}")
         lines.append(f"peak activation memory: {self.peak_bytes} bytes ({self.peak_at})")
+        if self.pool_bytes is not None:
+            lines.append(
+                f"held by the executors' buffer pools between calls: {self.pool_bytes} bytes "
+                "(Note [buffer reuse]: one buffer per value, reused by the next call)"
+            )
         if self.inputs_read:
             lines.append("inputs the backward reads (held by the caller, not counted): ")
             lines[-1] += ", ".join(self.inputs_read)

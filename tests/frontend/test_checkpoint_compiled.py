@@ -204,9 +204,13 @@ def test_explain_saved_names_shapes_bytes_lines_and_peak() -> None:
     text = str(saved)
     assert f"h: f32[8,{4 * D}], {8 * 4 * D * 4} bytes (relu)  at {__file__}:{line + 1}" in text
     assert f"peak activation memory: {saved.peak_bytes} bytes" in text
-    ex = adjit.explain(adjit.compile(_mlp, options={"activation_memory_budget": 0.0}), x, w1, w2)
+    cf = adjit.compile(_mlp, options={"activation_memory_budget": 0.0}, backend="llvm")
+    ex = adjit.explain(cf, x, w1, w2)
+    assert ex.saved.pool_bytes is None  # nothing has run (or been built) yet
     assert ex.saved.bytes == 0 and ex.saved.target_bytes == 0 and "met" in str(ex.saved)
     assert "== saved for backward (0 bytes)" in str(ex)
+    cf(x, w1, w2).backward()
+    assert adjit.explain(cf, x, w1, w2).saved.pool_bytes > 0
 
 
 def test_stacked_checkpointed_blocks_lower_the_planned_peak() -> None:
