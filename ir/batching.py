@@ -325,8 +325,8 @@ def _check(ctx: BatchContext, args: list[Any], dims: list[Dim], **attrs: Any) ->
 
 
 def _custom_vjp(ctx: BatchContext, args: list[Any], dims: list[Dim], *, rule: Any) -> tuple:
-    own = getattr(rule, "vmap_value", None)  # a Function's vmap staticmethod makes the value
-    if own is not None:  # (and its own equations: Note [custom rules under vmap and jvp])
+    own = getattr(rule, "vmap_value", None)  # a custom Function's rule batches its equation
+    if own is not None:  # itself (Note [custom rules under vmap and jvp], autograd/batched.py)
         return own(args, dims, ctx.size, ctx.randomness)
     batched = getattr(rule, "batched", None)
     if batched is None:
