@@ -10,7 +10,7 @@ import numpy as np
 
 from ..ir.graph import Graph
 from ..ir.sizes import has_symbols
-from ..runtime import trace_state
+from ..runtime import forward_grad, trace_state
 from ..runtime.grad_mode import enable_grad, is_grad_enabled
 from ..runtime.tensor import Tensor
 from ..runtime.trampoline import MISS
@@ -63,6 +63,8 @@ class GradFunction:
                 result = self(*args, **kwargs)
             leaves, spec = flatten(result)
             return unflatten(spec, [x.detach() if isinstance(x, Tensor) else x for x in leaves])
+        if forward_grad.ACTIVE and forward_grad.any_dual((args, kwargs)):
+            return self._call(args, kwargs)[0]  # replayed: the tangents propagate (forward AD)
         hot = self._hot
         if hot is not None and not kwargs:
             result = hot(args)
@@ -198,7 +200,8 @@ def _run(
         ]
         return _forward_only(plan, inputs), zeros
     cts = [Tensor._make(c) for c in _cotangents(plan, out_pos)]
-    if any(isinstance(t, Tracer) for t in inputs) or any(t.requires_grad for t in inputs):
+    dual = forward_grad.ACTIVE and forward_grad.any_dual(inputs)
+    if dual or any(isinstance(t, Tracer) for t in inputs) or any(t.requires_grad for t in inputs):
         out = replay(g, [*inputs, *cts])  # inside a trace, or differentiable: record it
     else:
         arrays = [t._data for t in inputs]
