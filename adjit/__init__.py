@@ -18,7 +18,7 @@ from adjit import (  # noqa: E402, I001  (after the names they use)
     testing,
     utils,
 )
-from adjit.custom_rules import custom_jvp, custom_vjp
+from adjit._custom_rules import custom_jvp, custom_vjp
 from adjit.frontend.compile import CompiledFunction, compile  # noqa: A004
 from adjit.frontend.control import cond, fori_loop, scan, while_loop
 from adjit.frontend.dynamic import mark_dynamic, mark_static

@@ -1,0 +1,1 @@
+../../adjit/_custom_rules.py

@@ -1,1 +1,0 @@
-../../adjit/custom_rules.py
