@@ -410,3 +410,87 @@ def test_loops_closing_over_primals() -> None:
         (_t(torch, tw),),
     )
     _same(got, want, 1e-12)
+
+
+# ---- nn functions (their decompositions and PyTorch-formula rules) ----------------------------
+def _lstm(L: Any) -> Any:
+    L.manual_seed(0)
+    m = L.nn.LSTM(4, 5).double()
+    return lambda x: m(x)[0]
+
+
+_X4, _W4 = RNG.standard_normal((2, 3, 8, 8)), RNG.standard_normal((4, 3, 3, 3))
+_X2, _Y2 = RNG.standard_normal((5, 6)), RNG.standard_normal((5, 6))
+NN: dict[str, Any] = {
+    "conv2d": (lambda L: lambda x, w: L.nn.functional.conv2d(x, w, padding=1, stride=2), _X4, _W4),
+    "conv_transpose2d": (
+        lambda L: lambda x, w: L.nn.functional.conv_transpose2d(x, w.transpose(0, 1)),
+        _X4,
+        _W4,
+    ),
+    "max_pool2d": (lambda L: lambda x: L.nn.functional.max_pool2d(x, 2), _X4),
+    "avg_pool2d": (lambda L: lambda x: L.nn.functional.avg_pool2d(x, 3, padding=1), _X4),
+    "interpolate": (
+        lambda L: lambda x: L.nn.functional.interpolate(x, scale_factor=2, mode="bilinear"),
+        _X4,
+    ),
+    "layer_norm": (
+        lambda L: lambda x, g: L.nn.functional.layer_norm(x, (6,), g),
+        _X2,
+        RNG.standard_normal(6),
+    ),
+    "batch_norm": (
+        lambda L: lambda x: L.nn.functional.batch_norm(x, None, None, training=True),
+        _X2,
+    ),
+    "cross_entropy": (
+        lambda L: lambda x: L.nn.functional.cross_entropy(x, L.tensor([0, 1, 2, 3, 4])),
+        _X2,
+    ),
+    "activations": (
+        lambda L: (
+            lambda x: (
+                L.nn.functional.gelu(x) + L.nn.functional.silu(x) + L.nn.functional.softplus(x)
+            )
+        ),
+        _X2,
+    ),
+    "losses": (
+        lambda L: (
+            lambda x, y: L.nn.functional.mse_loss(x, y) + L.nn.functional.smooth_l1_loss(x, y)
+        ),
+        _X2,
+        _Y2,
+    ),
+    "embedding": (
+        lambda L: lambda w: L.nn.functional.embedding(L.tensor([[0, 2], [4, 4]]), w),
+        _X2,
+    ),
+    "attention": (
+        lambda L: lambda q: L.nn.functional.scaled_dot_product_attention(q, q, q),
+        RNG.standard_normal((2, 4, 8)),
+    ),
+    "lstm": (_lstm, RNG.standard_normal((3, 2, 4))),
+}
+
+
+@pytest.mark.parametrize("name", list(NN))
+def test_nn_functions_vs_torch(name: str) -> None:
+    """jvp (traced) and forward_ad (eager) of nn functions against torch.func.jvp."""
+    import adjit.autograd.forward_ad as fwAD
+
+    make, *arrays = NN[name]
+    rng = np.random.default_rng(len(name))
+    ts = [rng.standard_normal(a.shape) for a in arrays]
+    want = torch.func.jvp(
+        make(torch), tuple(_t(torch, a) for a in arrays), tuple(_t(torch, t) for t in ts)
+    )
+    got = jvp(make(adjit), tuple(_t(adjit, a) for a in arrays), tuple(_t(adjit, t) for t in ts))
+    _same(got, want, 1e-12)
+    f = make(adjit)
+    with fwAD.dual_level():
+        duals = [
+            fwAD.make_dual(_t(adjit, a), _t(adjit, t)) for a, t in zip(arrays, ts, strict=True)
+        ]
+        eager = fwAD.unpack_dual(f(*duals)).tangent
+    _same(eager, want[1], 1e-12)
