@@ -44,6 +44,11 @@ def make_dual(tensor: Tensor, tangent: Tensor, *, level: int | None = None) -> T
             "Trying to create a dual Tensor for forward AD but no level exists, make sure to "
             "enter_dual_level() first."
         )
+    if tensor._is_tracer or tangent._is_tracer:
+        raise NotImplementedError(
+            "autograd.forward_ad inside a traced function (adjit.compile, adjit.func "
+            "transforms) is not supported: use adjit.func.jvp there, which compiles"
+        )
     if not (tensor.dtype.is_floating_point or tensor.dtype.is_complex):
         raise ValueError(
             f"Expected primal to be floating point or complex, but got: {tensor.dtype}"

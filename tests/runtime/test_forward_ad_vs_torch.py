@@ -200,3 +200,12 @@ def test_adjit_grad_on_dual_tensors() -> None:
     want = torch.func.jvp(torch.func.grad(f), (torch.from_numpy(x),), (torch.from_numpy(t),))[1]
     np.testing.assert_allclose(got, want.numpy(), rtol=1e-13)
     np.testing.assert_allclose(again, want.numpy(), rtol=1e-13)
+
+
+def test_make_dual_inside_a_compiled_function_refuses() -> None:
+    def f(x: Any) -> Any:
+        with fwAD.dual_level():
+            return fwAD.unpack_dual(fwAD.make_dual(x, x).sin()).tangent
+
+    with pytest.raises(NotImplementedError, match="adjit.func.jvp"):
+        adjit.compile(f, fullgraph=True)(adjit.from_numpy(X))
