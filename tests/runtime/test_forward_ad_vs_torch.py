@@ -209,3 +209,25 @@ def test_make_dual_inside_a_compiled_function_refuses() -> None:
 
     with pytest.raises(NotImplementedError, match="adjit.func.jvp"):
         adjit.compile(f, fullgraph=True)(adjit.from_numpy(X))
+
+
+def test_loops_and_branches_on_dual_tensors() -> None:
+    """Eager scan/cond/while_loop run their bodies op by op: tangents flow through them, as
+    the JVP pass's loop and branch rules give (adjit.func's jvp, traced)."""
+    from adjit.frontend.jvp import jvp
+
+    h0, xs = RNG.standard_normal(4), RNG.standard_normal((5, 4))
+    th, txs = RNG.standard_normal(4), RNG.standard_normal((5, 4))
+
+    def f(h: Any, xs: Any) -> Any:
+        c, ys = adjit.scan(lambda h, x: ((h * 0.5 + x).tanh(), h.sum()), h, xs)
+        c2 = adjit.cond(c.sum() > 0, lambda a: a.sin(), lambda a: a.cos(), (c,))
+        zero = adjit.zeros((), dtype=adjit.int64)
+        _, v = adjit.while_loop(lambda i, v: i < 2, lambda i, v: (i + 1, v.exp() * 0.5), (zero, c2))
+        return v.sum() + ys.sum()
+
+    A = adjit.from_numpy  # noqa: N806
+    with fwAD.dual_level():
+        eager = fwAD.unpack_dual(f(fwAD.make_dual(A(h0), A(th)), fwAD.make_dual(A(xs), A(txs))))
+    traced = jvp(f, (A(h0), A(xs)), (A(th), A(txs)))
+    np.testing.assert_allclose(eager.tangent.numpy(), traced[1].numpy(), rtol=1e-13)
