@@ -378,8 +378,14 @@ def _random(
         return ctx.bind(inputs, shape=(b, *shape), params=ps), 0
     if sampler == "alpha_dropout":  # (2, *mask): the noise and the offset stacked
         return ctx.bind(inputs, shape=(shape[0], b, *shape[1:])), 1
-    if sampler == "multinomial" and len(shape) == 1:  # one row of categories per example
-        return ctx.bind(inputs, shape=(b, *shape)), 0
+    if sampler == "multinomial":  # rows of categories: the examples' rows drawn as one matrix
+        (probs,) = inputs
+        rows = probs.reshape((prod(probs.shape[:-1]), probs.shape[-1]))
+        flat = ctx.bind([rows], shape=(rows.shape[0], shape[-1]))
+        return flat.reshape((b, *shape)), 0
+    if sampler == "randperm":  # PyTorch draws one permutation per example, in order
+        perms = [ctx.bind([]).reshape((1, *shape)) for _ in range(b)]
+        return ctx.call(Op.CAT, perms, axis=0), 0
     raise NotImplementedError(
         f"vmap: sampler {sampler!r} has no batching rule for randomness='different' yet"
     )

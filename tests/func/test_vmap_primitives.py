@@ -109,9 +109,24 @@ def test_samplers_draw_as_torch(case: Any) -> None:
     np.testing.assert_array_equal(outs[0], outs[1])
 
 
-def test_randperm_under_different_is_refused() -> None:
-    with pytest.raises(NotImplementedError, match="randperm"):
-        adjit.vmap(lambda x: adjit.randperm(4) + x, randomness="different")(adjit.zeros(3, 4))
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("randperm", lambda T, p: T.randperm(4) + p[0]),
+        ("multinomial-rows", lambda T, p: T.multinomial(p, 2)),
+        ("multinomial-row-replacement", lambda T, p: T.multinomial(p[0], 3, replacement=True)),
+    ],
+    ids=lambda c: c[0],
+)
+def test_permutations_and_categories_draw_as_torch(case: Any) -> None:
+    _, make = case
+    p = RNG.uniform(0.1, 1.0, (B, 2, 4)).astype(np.float32)
+    outs = []
+    for T, vmap in ((adjit, adjit.vmap), (torch, torch.func.vmap)):
+        T.manual_seed(5)
+        outs.append(np.asarray(vmap(lambda a, T=T: make(T, a), randomness="different")(
+            T.tensor(p)).numpy()))  # fmt: skip
+    np.testing.assert_array_equal(outs[0], outs[1])
 
 
 def test_same_randomness_compiled() -> None:
