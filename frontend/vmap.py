@@ -106,6 +106,10 @@ class _VmapTrace(Trace):
     def eager_call(self, reason: str, fn: Any, *args: Any) -> Any:
         raise RuntimeError(_dynamic_error(reason))
 
+    # autograd.grad of eager values with per-example cotangents runs the eager engine here: its
+    # rules record the cotangents' work into this trace (PyTorch vmaps its engine the same way)
+    autograd_in_place = True
+
     def make_leaf(self, t: Tracer, requires_grad: bool) -> None:
         super().make_leaf(t, requires_grad)
         self.made_leaves_at[id(t)] = t._var  # (a new value, not a write into the argument)

@@ -130,7 +130,12 @@ def grad(
     outs = _seq(outputs)
     ins = _seq(inputs)
     trace = _tracing(outs)
-    split = getattr(trace_state.current(), "eager_call", None) if trace is None else None
+    current = trace_state.current()
+    split = (  # (a trace that runs autograd in place: vmap of autograd.grad on eager values)
+        None
+        if trace is not None or getattr(current, "autograd_in_place", False)
+        else getattr(current, "eager_call", None)
+    )
     if split is not None:  # values from before a graph break: eager autograd, between segments
         args = (outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)
         return split(  # type: ignore[no-any-return]

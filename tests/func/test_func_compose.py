@@ -228,3 +228,16 @@ def test_autograd_grad_is_grads_batched_matches_torch(compiled):
     assert got[1] is None and want[1] is None
     same((got[0], got[2]), (want[0], want[2]), rtol=1e-12, atol=1e-12)
     same(run(adjit, twice=True), run(torch, twice=True), rtol=1e-12, atol=1e-12)
+
+
+def test_vmap_of_autograd_grad_on_eager_values_matches_torch():
+    """torch.func's own pattern for a Jacobian of an already computed output."""
+    x0 = RNG.standard_normal(4)
+
+    def run(lib):
+        x = lib.tensor(x0, requires_grad=True)
+        out = (x.exp() * x.sin()).cumsum(0)
+        rows = lib.vmap(lambda ct: lib.autograd.grad(out, x, ct, retain_graph=True)[0])
+        return rows(lib.eye(4, dtype=lib.float64))
+
+    same(run(adjit), run(torch), rtol=1e-12, atol=1e-12)
