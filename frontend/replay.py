@@ -7,13 +7,26 @@ from typing import Any
 
 from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 from ..ir.ops import GroupOp, Op
+from ..runtime import trace_state
 from ..runtime.dispatch import apply
 from ..runtime.grad_mode import no_grad
 from ..runtime.tensor import Tensor
 
 
 def run_eqn(e: Eqn, args: list[Any]) -> Any:
-    """One equation on tensors through ``apply`` (no_grad ones under no_grad)."""
+    """One equation on tensors through ``apply`` (no_grad ones under no_grad); replayed into
+    a trace, an equation of a checkpointed region stays in it (Note [checkpoint traced])."""
+    trace = trace_state.current() if e.remat else None
+    if trace is None:
+        return _run_eqn(e, args)
+    before, trace.remat = trace.remat, e.remat
+    try:
+        return _run_eqn(e, args)
+    finally:
+        trace.remat = before
+
+
+def _run_eqn(e: Eqn, args: list[Any]) -> Any:
     if e.op is Op.DETACH:
         return args[0].detach()
     if e.op in GroupOp.CONTROL:  # a loop, a branch or a part of one (Note [loops in the IR])

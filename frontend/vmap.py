@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import numpy as np
 
@@ -199,7 +199,7 @@ def batched_call(
         if d is not None:
             raise RuntimeError(_inplace_error(trace, t))
         with no_grad():
-            t.copy_(value)
+            cast(Any, t).copy_(value)
     for (k, t), value, d in zip(written, results[m:], out_dims[m:], strict=True):
         _write_back(tensors[k], dims[k], t, value, d)
     it = iter(zip(results[:n], out_dims[:n], strict=True))
@@ -221,7 +221,7 @@ def _inplace_error(trace: Trace, t: Tensor) -> str:
     return INPLACE_ERROR
 
 
-def _write_back(target: Tensor, td: Dim, tracer: Tracer, value: Tensor, d: Dim) -> None:
+def _write_back(target: Any, td: Dim, tracer: Tracer, value: Any, d: Dim) -> None:
     """An argument the function wrote in place: the caller's tensor gets the new values."""
     per_example = list(target.shape)
     if td is not None:

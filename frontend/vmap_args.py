@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from ..ir.batching import Dim
 from ..runtime.tensor import Tensor
@@ -177,7 +177,7 @@ def unbatch(name: str, value: Any, d: Dim, out_dim: Dim, size: int) -> Any:
             "Did you mean to set out_dims= to None for output?"
         )
     if d is not None:
-        return value if out_dim == 0 else value.movedim(0, out_dim)
+        return value if out_dim == 0 else cast(Any, value).movedim(0, out_dim)
     rank = value.ndim + 1  # the same for every example: expanded (PyTorch's sizes, inserted)
     if not -rank <= out_dim < rank:
         raise IndexError(
@@ -194,4 +194,4 @@ def unbatch(name: str, value: Any, d: Dim, out_dim: Dim, size: int) -> Any:
                 f"size ({n}) at non-singleton dimension {lead + i}.  Target sizes: {sizes}.  "
                 f"Tensor sizes: {list(value.shape)}"
             )
-    return value.expand(sizes)
+    return cast(Any, value).expand(sizes)

@@ -241,3 +241,25 @@ def test_vmap_of_autograd_grad_on_eager_values_matches_torch():
         return rows(lib.eye(4, dtype=lib.float64))
 
     same(run(adjit), run(torch), rtol=1e-12, atol=1e-12)
+
+
+def test_checkpoint_inside_vmap_keeps_its_region_when_compiled():
+    """Replayed into the compiled trace, a vmapped checkpoint region is still recomputed."""
+    from adjit.utils.checkpoint import checkpoint
+
+    m = adjit.tensor(RNG.standard_normal((8, 8)).astype(np.float32))
+
+    def per_row(r, ckpt):
+        body = lambda t: (t @ m).tanh().sin()  # noqa: E731
+        return (checkpoint(body, r, use_reentrant=False) if ckpt else body(r)).sum()
+
+    def f(x, ckpt=True):
+        return adjit.vmap(lambda r: per_row(r, ckpt))(x).sum()
+
+    x = adjit.tensor(RNG.standard_normal((5, 8)).astype(np.float32), requires_grad=True)
+    saved = adjit.explain(f, x).saved
+    assert saved.bytes < adjit.explain(lambda x: f(x, False), x).saved.bytes
+    assert any("tanh" in str(r) for r in saved.recomputed)
+    (g,) = adjit.autograd.grad(adjit.compile(f)(x), x)
+    (want,) = adjit.autograd.grad(f(x, False), x)
+    np.testing.assert_allclose(g.numpy(), want.numpy(), rtol=1e-6, atol=1e-6)
