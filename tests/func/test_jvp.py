@@ -494,3 +494,14 @@ def test_nn_functions_vs_torch(name: str) -> None:
         ]
         eager = fwAD.unpack_dual(f(*duals)).tangent
     _same(eager, want[1], 1e-12)
+
+
+def test_transposed_vjp_costs_the_closed_form_when_compiled() -> None:
+    """Note [JVP as the transpose of the VJP]: compiled, the VJP rule's own value is dead code,
+    so inv's JVP is the closed form's -X t X: one LAPACK call and two matmuls."""
+    a, t = _t(adjit, RNG.standard_normal((4, 4)) + 3 * np.eye(4)), _t(adjit, W[:, :4])
+    fn = adjit.compile(lambda a, t: jvp(adjit.linalg.inv, (a,), (t,))[1])
+    counts = op_count(adjit.explain(fn, a, t).inference)
+    assert counts["linalg"] == 1 and counts["matmul"] == 2, counts
+    x = np.linalg.inv(a.numpy())
+    np.testing.assert_allclose(fn(a, t).numpy(), -x @ t.numpy() @ x, rtol=1e-12, atol=1e-14)
