@@ -666,6 +666,8 @@ NAME_SURVEYS: list[tuple[str, str]] = [
     ("utils.checkpoint", "torch.utils.checkpoint.__all__"),
     ("autograd", "torch.autograd"),
     ("autograd.graph", "torch.autograd.graph"),
+    ("autograd.forward_ad", "torch.autograd.forward_ad.__all__"),
+    ("func", "torch.func.__all__"),
     ("serialization", "torch.serialization.__all__"),
     ("compiler", "torch.compiler.__all__"),
 ]
