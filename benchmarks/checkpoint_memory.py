@@ -29,8 +29,9 @@ minus just before it; medians over the timed steps. The child runs with
 tracks live memory (glibc's default threshold adapts upward and keeps freed buffers resident).
 adjit's executor pools kernel buffers between calls (Note [buffer reuse]): buffers that are
 reused are already resident and count in neither measured column; ``pool`` is the bytes those
-pools hold after the timed steps (forward and backward programs; one buffer per value, kept
-for the next call). ``time`` is the median step (forward + backward) with its interquartile
+pools hold after the timed steps (forward and backward programs: the planned slots that values
+with disjoint live ranges share, Note [buffer planning], and a buffer per escaping value).
+``time`` is the median step (forward + backward) with its interquartile
 range and the fastest step (the machine may be shared: the header gives the load average),
 after a first call that compiles. ``--layers N`` runs N blocks in a row (the same
 weights), each checkpointed separately in the ``ckpt`` rows.
@@ -196,9 +197,7 @@ def child(name: str, a: argparse.Namespace) -> None:
     row["grad_abs"] = sum(float(abs(to_numpy(t.grad)).sum()) for t in params)
     if budget is not None:  # what adjit's executors keep pooled (Note [buffer reuse])
         runs = lib.explain(loss, x)._executables()
-        row["pool"] = sum(
-            a.nbytes for _, r in runs for spare in r.buffers.free.values() for a, _ in spare
-        )
+        row["pool"] = sum(r.buffers.nbytes for _, r in runs)
     print(json.dumps(row))
 
 

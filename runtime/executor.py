@@ -5,8 +5,10 @@ from __future__ import annotations
 import functools
 import sys
 import threading
+import weakref
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +24,7 @@ from ..passes.fusion import Extern, Kernel, Program, fuse
 from ..passes.narrow_sums import widen_narrow_sums
 from ..passes.record import Record
 from .blas import single_threaded
+from .buffer_plan import BufferPlan, StepIO, nbytes, plan_buffers
 from .callplan import COPIED, CallPlan
 from .kernels import KernelRunner
 from .loop_steps import LOOPS, LoopStep, loop_step
@@ -29,6 +32,7 @@ from .loop_steps import LOOPS, LoopStep, loop_step
 Env = dict[Var, np.ndarray]
 CHECK_FAILURES = tuple(CHECK_ERRORS.values())
 _SPARE = 3  # buffers kept per value: the caller may still hold the last results
+_IDLE = 4  # calls in a row a value's first buffer served before its extra ones are dropped
 
 
 def _ptr(a: np.ndarray) -> int:
@@ -36,24 +40,44 @@ def _ptr(a: np.ndarray) -> int:
 
 
 class Buffers:
-    """Output buffers per Var, reused across calls once nobody else holds them.
+    """Output buffers reused across calls: planned values in shared slots (Note [buffer
+    planning]), the rest one pool per Var, handed out again once nobody else holds them.
 
-    Note [buffer reuse]: a buffer is handed out again only when its reference count shows
-    that only this pool holds it: results (or views of them) the caller still holds are never
-    overwritten, and steady-state calls write into warm memory (fresh large allocations cost
-    page faults).
+    Note [buffer reuse]: a per-Var buffer is handed out again only when its reference count
+    shows that only this pool holds it: results (or views of them) the caller still holds are
+    never overwritten, and steady-state calls write into warm memory (fresh large allocations
+    cost page faults). A planned value never escapes a call (the plan keeps every value that
+    may alias an output out of the slots), so its slot view is handed out without a check.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, plan: BufferPlan | None = None) -> None:
         self.free: dict[Var, list[tuple[np.ndarray, int]]] = {}
+        self.plan = plan
+        self.slots: list[np.ndarray | None] = [None] * len(plan.slot_bytes) if plan else []
+        self.views: dict[Var, tuple[np.ndarray, int]] = {}  # planned values' slot views
+        self.idle: dict[Var, int] = {}  # calls in a row a Var's first buffer was free
         self.allocations = 0
         self.last = (0, 0)  # (id, address) of the buffer handed out last (an extern's result)
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes this pool holds: slots and per-Var buffers."""
+        held = sum(s.nbytes for s in self.slots if s is not None)
+        return held + sum(a.nbytes for spare in self.free.values() for a, _ in spare)
+
     def get(self, v: Var) -> tuple[np.ndarray, int]:
+        entry = self.views.get(v)
+        if entry is not None:
+            self.last = (id(entry[0]), entry[1])
+            return entry
+        if self.plan is not None and v in self.plan.slot_of:
+            return self._view(v, self.plan.slot_of[v])
         spare = self.free.setdefault(v, [])
-        for entry in spare:
+        for k, entry in enumerate(spare):
             # references: the tuple in ``spare``, the getrefcount argument
             if sys.getrefcount(entry[0]) == 2:
+                if len(spare) > 1:
+                    self._trim(v, spare, k)
                 self.last = (id(entry[0]), entry[1])
                 return entry
         a = np.empty(v.aval.shape, v.aval.dtype.np)
@@ -61,6 +85,27 @@ class Buffers:
         entry = (a, _ptr(a))
         if len(spare) < _SPARE:
             spare.append(entry)
+        self.last = (id(a), entry[1])
+        return entry
+
+    def _trim(self, v: Var, spare: list[tuple[np.ndarray, int]], k: int) -> None:
+        """Drop ``v``'s extra buffers once the first has served ``_IDLE`` calls in a row (one
+        call's results held across the next, once, must not pin a second buffer forever)."""
+        idle = self.idle[v] = self.idle.get(v, 0) + 1 if k == 0 else 0
+        if idle >= _IDLE:
+            spare[1:] = [e for e in spare[1:] if sys.getrefcount(e[0]) > 2]
+            self.idle[v] = 0
+
+    def _view(self, v: Var, j: int) -> tuple[np.ndarray, int]:
+        """Planned value ``v``'s view of slot ``j`` (the slot made on first use)."""
+        slot = self.slots[j]
+        if slot is None:
+            assert self.plan is not None
+            slot = self.slots[j] = np.empty(self.plan.slot_bytes[j], np.uint8)
+            self.allocations += 1
+        dtype = np.dtype(v.aval.dtype.np)
+        a = slot[: nbytes(v)].view(dtype).reshape(v.aval.shape)
+        entry = self.views[v] = (a, _ptr(a))
         self.last = (id(a), entry[1])
         return entry
 
@@ -219,6 +264,31 @@ EXTERN_RUN[Op.GET] = _get
 
 Step = KernelStep | InterpretedKernel | ExternStep | LoopStep
 
+# externs whose pooled result never aliases an input (their fallback, the NumPy reference,
+# makes a new array too); the other EXTERN_INTO ops' fallbacks may return views
+FRESH_INTO = frozenset({Op.MATMUL})
+
+
+def _extern_io(s: ExternStep) -> StepIO:
+    e = s.eqn
+    if e.op in FRESH_INTO:
+        return StepIO(e.inputs, (e.out,), ())
+    return StepIO(e.inputs, (e.out,) if e.op in EXTERN_INTO else (), (e.out,))
+
+
+# step type -> what it does to buffers (Note [buffer planning])
+STEP_IO: dict[type, Callable[[Any], StepIO]] = {
+    KernelStep: lambda s: StepIO(s.kernel.inputs, s.kernel.outputs, ()),
+    InterpretedKernel: lambda s: StepIO(s.kernel.inputs, (), s.kernel.outputs),
+    ExternStep: _extern_io,
+    LoopStep: lambda s: StepIO(s.eqn.inputs, s.stacked, (s.eqn.out,)),
+}
+
+
+def buffer_plan(graph: Graph, steps: Sequence[Step]) -> BufferPlan:
+    """The program's slots (Note [buffer planning])."""
+    return plan_buffers([STEP_IO[type(s)](s) for s in steps], graph.outputs)
+
 
 class Executable:
     """A graph compiled to steps; ``ex(arrays)`` returns what ``interpret(graph, arrays)`` does.
@@ -239,9 +309,12 @@ class Executable:
         # an input's or a constant's memory (a reshaped weight), where a result the user gets
         # is copied (writing into it must not change an argument or the next call's constant)
         self.public = len(graph.outputs) if public is None else public
-        self.buffers = Buffers()
+        self.buffer_plan = buffer_plan(graph, steps)
+        self.buffers = Buffers(self.buffer_plan)
         self._const_ptrs = {v: _ptr(a) for v, a in consts.items()}  # found once
-        self._last: list[tuple[np.ndarray, int]] = []
+        # the last call's inputs (weakly: holding them would pin a backward's residuals, and
+        # the forward buffers they are views of, across the next forward) and their addresses
+        self._last: list[tuple[weakref.ref[np.ndarray], int]] = []
         self._plan: CallPlan | None = None
         self._lock = threading.Lock()
         kernels = [s for s in steps if isinstance(s, KernelStep)]
@@ -270,13 +343,13 @@ class Executable:
         env, ptrs = dict(self.consts), dict(self._const_ptrs)
         last, fresh = self._last, []
         for i, (v, a) in enumerate(zip(g.inputs, arrays, strict=True)):
-            if i < len(last) and last[i][0] is a:  # the same array as last call: known pointer
+            if i < len(last) and last[i][0]() is a:  # the same array as last call: known pointer
                 arr, p = a, last[i][1]
             else:
                 arr = _contiguous(np.asarray(a, v.aval.dtype.np))
                 p = _ptr(arr)
                 if arr is a:  # a converted copy must not be reused: ``a`` may change
-                    fresh.append((a, p))
+                    fresh.append((weakref.ref(a), p))
             env[v], ptrs[v] = arr, p
         self._last = fresh
         return env, ptrs
@@ -305,7 +378,7 @@ class Executable:
 
     def __call__(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         if not self._lock.acquire(blocking=False):  # a call in another thread owns the buffers
-            return self._generic(arrays, Buffers())
+            return self._generic(arrays, Buffers(self.buffer_plan))
         try:
             if self._plan is not None:
                 return self._plan(arrays, self.buffers)
@@ -320,16 +393,17 @@ class Executable:
         loop converts its operands once), ``known`` the addresses of the contiguous ones, and
         the results go back to the loop, which never writes into them: no conversion, no
         copies of shared results. Returns the outputs and the addresses found."""
-        bufs = self.buffers if self._lock.acquire(blocking=False) else None
+        owned = self._lock.acquire(blocking=False)  # else another thread's call owns them
+        bufs = self.buffers if owned else Buffers(self.buffer_plan)
         try:
             env: Env = dict(self.consts)
             env.update(zip(self.graph.inputs, arrays, strict=True))
             ptrs = self._const_ptrs | known
             for step in self.steps:
-                step.run(env, ptrs, bufs or Buffers())
+                step.run(env, ptrs, bufs)
             return [_read(o, env) for o in self.graph.outputs], ptrs
         finally:
-            if bufs is not None:
+            if owned:
                 self._lock.release()
 
     def _generic(self, arrays: Sequence[np.ndarray], bufs: Buffers) -> list[np.ndarray]:
