@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 #   - FIXED: values no caller can see (intermediates) and small outputs live in the plan's
 #     own buffers; small outputs are handed out as copies, so a result the caller keeps is
 #     never overwritten by the next call; intermediates are views of the Executable's planned
-#     slots (Note [buffer planning]: values with disjoint live ranges share memory);
+#     arena (Note [buffer planning]: values with disjoint live ranges share memory);
 #   - INPUT: a large graph input is read in place (its address is looked up once per new
 #     array object: the same array passed again costs nothing);
 #   - POOLED: a large output comes from the refcount-checked Buffers pool (Note [buffer reuse]).
@@ -97,7 +97,7 @@ class CallPlan:
                     continue
                 if v in outputs and not _small(v):
                     self.pooled.append((v, vid(v)))
-                elif v in ex.buffer_plan.slot_of:  # Note [buffer planning]
+                elif v in ex.buffer_plan.offset_of:  # Note [buffer planning]
                     self.fixed[vid(v)] = ex.buffers.get(v)
                 else:
                     self.fixed[vid(v)] = _home(v.aval.shape, v.aval.dtype.np)

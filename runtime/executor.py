@@ -40,29 +40,29 @@ def _ptr(a: np.ndarray) -> int:
 
 
 class Buffers:
-    """Output buffers reused across calls: planned values in shared slots (Note [buffer
-    planning]), the rest one pool per Var, handed out again once nobody else holds them.
+    """Output buffers reused across calls: planned values in one arena by live range (Note
+    [buffer planning]), the rest one pool per Var, handed out again once nobody holds them.
 
     Note [buffer reuse]: a per-Var buffer is handed out again only when its reference count
     shows that only this pool holds it: results (or views of them) the caller still holds are
     never overwritten, and steady-state calls write into warm memory (fresh large allocations
     cost page faults). A planned value never escapes a call (the plan keeps every value that
-    may alias an output out of the slots), so its slot view is handed out without a check.
+    may alias an output out of the arena), so its arena view is handed out without a check.
     """
 
     def __init__(self, plan: BufferPlan | None = None) -> None:
         self.free: dict[Var, list[tuple[np.ndarray, int]]] = {}
         self.plan = plan
-        self.slots: list[np.ndarray | None] = [None] * len(plan.slot_bytes) if plan else []
-        self.views: dict[Var, tuple[np.ndarray, int]] = {}  # planned values' slot views
+        self.arena: np.ndarray | None = None  # the planned values' memory, made on first use
+        self.views: dict[Var, tuple[np.ndarray, int]] = {}  # planned values' arena views
         self.idle: dict[Var, int] = {}  # calls in a row a Var's first buffer was free
         self.allocations = 0
         self.last = (0, 0)  # (id, address) of the buffer handed out last (an extern's result)
 
     @property
     def nbytes(self) -> int:
-        """Bytes this pool holds: slots and per-Var buffers."""
-        held = sum(s.nbytes for s in self.slots if s is not None)
+        """Bytes this pool holds: the arena and the per-Var buffers."""
+        held = 0 if self.arena is None else self.arena.nbytes
         return held + sum(a.nbytes for spare in self.free.values() for a, _ in spare)
 
     def get(self, v: Var) -> tuple[np.ndarray, int]:
@@ -70,8 +70,8 @@ class Buffers:
         if entry is not None:
             self.last = (id(entry[0]), entry[1])
             return entry
-        if self.plan is not None and v in self.plan.slot_of:
-            return self._view(v, self.plan.slot_of[v])
+        if self.plan is not None and v in self.plan.offset_of:
+            return self._view(v, self.plan.offset_of[v])
         spare = self.free.setdefault(v, [])
         for k, entry in enumerate(spare):
             # references: the tuple in ``spare``, the getrefcount argument
@@ -96,15 +96,14 @@ class Buffers:
             spare[1:] = [e for e in spare[1:] if sys.getrefcount(e[0]) > 2]
             self.idle[v] = 0
 
-    def _view(self, v: Var, j: int) -> tuple[np.ndarray, int]:
-        """Planned value ``v``'s view of slot ``j`` (the slot made on first use)."""
-        slot = self.slots[j]
-        if slot is None:
+    def _view(self, v: Var, offset: int) -> tuple[np.ndarray, int]:
+        """Planned value ``v``'s view of the arena (Note [buffer planning])."""
+        if self.arena is None:
             assert self.plan is not None
-            slot = self.slots[j] = np.empty(self.plan.slot_bytes[j], np.uint8)
+            self.arena = np.empty(self.plan.arena_bytes, np.uint8)
             self.allocations += 1
         dtype = np.dtype(v.aval.dtype.np)
-        a = slot[: nbytes(v)].view(dtype).reshape(v.aval.shape)
+        a = self.arena[offset : offset + nbytes(v)].view(dtype).reshape(v.aval.shape)
         entry = self.views[v] = (a, _ptr(a))
         self.last = (id(a), entry[1])
         return entry
@@ -286,7 +285,7 @@ STEP_IO: dict[type, Callable[[Any], StepIO]] = {
 
 
 def buffer_plan(graph: Graph, steps: Sequence[Step]) -> BufferPlan:
-    """The program's slots (Note [buffer planning])."""
+    """Where the program's values live (Note [buffer planning])."""
     return plan_buffers([STEP_IO[type(s)](s) for s in steps], graph.outputs)
 
 

@@ -1,5 +1,5 @@
 """Liveness-based buffer planning (Note [buffer planning]): values with disjoint live ranges
-share a slot, overlapping ones never do, escaping results are never overwritten."""
+share memory, overlapping ones never do, escaping results are never overwritten."""
 
 from __future__ import annotations
 
@@ -44,13 +44,15 @@ def _shares(ex, u: Var, v: Var) -> bool:
     return np.shares_memory(ex.buffers.views[u][0], ex.buffers.views[v][0])
 
 
-def test_disjoint_lifetimes_share_a_slot_and_overlapping_ones_never_do() -> None:
+def test_disjoint_lifetimes_share_memory_and_overlapping_ones_never_do() -> None:
     g, (a, b, c, d) = _chain()
     ex = compile_program(g)
     x = np.random.default_rng(0).standard_normal((N, N))
     np.testing.assert_allclose(ex([x])[0], interpret(g, [x])[0], rtol=1e-12)
     plan = ex.buffer_plan
-    assert set(plan.slot_of) == {a, b, c, d} and len(plan.slot_bytes) == 2
+    assert (
+        set(plan.offset_of) == {a, b, c, d} and plan.arena_bytes == 2 * 320
+    )  # two (6, 6) float64s at 64-byte offsets
     assert _shares(ex, a, c) and _shares(ex, b, d)  # a is dead once b is made; b once d is
     for u, v in ((a, b), (b, c), (c, d)):  # one step's input and output: never
         assert not _shares(ex, u, v)
@@ -88,9 +90,12 @@ def test_random_programs_equal_the_interpreter_and_never_clobber_held_results(se
     g = _random_graph(rng)
     ex = compile_program(g)
     plan = ex.buffer_plan
-    for j in set(plan.slot_of.values()):  # values in one slot: pairwise disjoint live ranges
-        ranges = sorted(plan.live[v] for v, s in plan.slot_of.items() if s == j)
-        assert all(r[1] < q[0] for r, q in zip(ranges, ranges[1:], strict=False))
+    spans = {v: (o, o + nbytes(v)) for v, o in plan.offset_of.items()}
+    for u in spans:  # values live at a common step never overlap in the arena
+        for v in spans:
+            meet = not (plan.live[u][1] < plan.live[v][0] or plan.live[v][1] < plan.live[u][0])
+            apart = spans[u][1] <= spans[v][0] or spans[v][1] <= spans[u][0]
+            assert u is v or not meet or apart
     held = []
     for _ in range(3):  # every call's results held across the next calls
         xs = [rng.standard_normal((N, N)) for _ in g.inputs]
@@ -115,7 +120,7 @@ def test_views_of_results_and_results_aliasing_inputs_survive_later_calls() -> N
     )
     g = Graph((x,), eqns, (t, b, r))
     ex = compile_program(g)
-    assert a in ex.buffer_plan.escaping and a not in ex.buffer_plan.slot_of
+    assert a in ex.buffer_plan.escaping and a not in ex.buffer_plan.offset_of
     rng = np.random.default_rng(1)
     x0 = rng.standard_normal((N, N))
     first = ex([x0])
@@ -160,13 +165,13 @@ def test_transformer_step_pools_hold_their_live_peak_not_the_sum_of_values() -> 
         every = sum(nbytes(v) for v in values)
         largest = max(nbytes(v) for v in values)
         escaping = sum(nbytes(v) for v in plan.escaping)
-        assert plan.nbytes <= peak_live_bytes(plan) + largest
-        assert plan.nbytes < every / 2  # the point: not one buffer per value
-        # held: the slots and each escaping value's buffer (the caller dropped the last results)
-        assert ex.buffers.nbytes <= plan.nbytes + escaping
+        assert plan.arena_bytes <= peak_live_bytes(plan) + largest
+        assert plan.arena_bytes < every / 2  # the point: not one buffer per value
+        # held: the arena and each escaping value's buffer (the caller dropped the last results)
+        assert ex.buffers.nbytes <= plan.arena_bytes + escaping
 
 
-def test_a_call_in_another_thread_uses_its_own_slots() -> None:
+def test_a_call_in_another_thread_uses_its_own_arena() -> None:
     g, _ = _chain()
     ex = compile_program(g)
     rng = np.random.default_rng(2)
@@ -183,7 +188,7 @@ def test_a_call_in_another_thread_uses_its_own_slots() -> None:
             t.start()
         for t in threads:
             t.join()
-    assert not ex.buffers.slots or all(s is None for s in ex.buffers.slots)
+    assert ex.buffers.arena is None  # the threads' calls made their own
     for i in range(8):
         np.testing.assert_allclose(got[i], want[i], rtol=1e-12)
 
