@@ -29,8 +29,9 @@ minus just before it; medians over the timed steps. The child runs with
 tracks live memory (glibc's default threshold adapts upward and keeps freed buffers resident).
 adjit's executor pools kernel buffers between calls (Note [buffer reuse]): buffers that are
 reused are already resident and count in neither measured column; ``pool`` is the bytes those
-pools hold after the timed steps (forward and backward programs: the planned slots that values
-with disjoint live ranges share, Note [buffer planning], and a buffer per escaping value).
+pools hold after the timed steps (the arena where values with disjoint live ranges take turns,
+Note [buffer planning], shared by the forward and backward programs, and a buffer per escaping
+value).
 ``time`` is the median step (forward + backward) with its interquartile
 range and the fastest step (the machine may be shared: the header gives the load average),
 after a first call that compiles. ``--layers N`` runs N blocks in a row (the same
@@ -197,7 +198,8 @@ def child(name: str, a: argparse.Namespace) -> None:
     row["grad_abs"] = sum(float(abs(to_numpy(t.grad)).sum()) for t in params)
     if budget is not None:  # what adjit's executors keep pooled (Note [buffer reuse])
         runs = lib.explain(loss, x)._executables()
-        row["pool"] = sum(r.buffers.nbytes for _, r in runs)
+        shared = importlib.import_module("adjit.runtime.executor").SHARED
+        row["pool"] = sum(r.buffers.nbytes for _, r in runs) + shared.nbytes
     print(json.dumps(row))
 
 

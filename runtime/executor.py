@@ -54,6 +54,7 @@ class Buffers:
         self.free: dict[Var, list[tuple[np.ndarray, int]]] = {}
         self.plan = plan
         self.arena: np.ndarray | None = None  # the planned values' memory, made on first use
+        self.shared = False  # whether ``arena`` is SHARED's (Note [one arena for all programs])
         self.views: dict[Var, tuple[np.ndarray, int]] = {}  # planned values' arena views
         self.idle: dict[Var, int] = {}  # calls in a row a Var's first buffer was free
         self.allocations = 0
@@ -61,8 +62,8 @@ class Buffers:
 
     @property
     def nbytes(self) -> int:
-        """Bytes this pool holds: the arena and the per-Var buffers."""
-        held = 0 if self.arena is None else self.arena.nbytes
+        """Bytes this pool holds: its own arena (not the shared one) and per-Var buffers."""
+        held = 0 if self.arena is None or self.shared else self.arena.nbytes
         return held + sum(a.nbytes for spare in self.free.values() for a, _ in spare)
 
     def get(self, v: Var) -> tuple[np.ndarray, int]:
@@ -96,6 +97,13 @@ class Buffers:
             spare[1:] = [e for e in spare[1:] if sys.getrefcount(e[0]) > 2]
             self.idle[v] = 0
 
+    def use(self, arena: np.ndarray | None) -> None:
+        """Put the planned values in ``arena`` (SHARED's) or, for None, in an arena of this
+        pool's own (made on first use)."""
+        if arena is not self.arena and (arena is not None or self.shared):
+            self.arena, self.shared = arena, arena is not None
+            self.views.clear()
+
     def _view(self, v: Var, offset: int) -> tuple[np.ndarray, int]:
         """Planned value ``v``'s view of the arena (Note [buffer planning])."""
         if self.arena is None:
@@ -107,6 +115,34 @@ class Buffers:
         entry = self.views[v] = (a, _ptr(a))
         self.last = (id(a), entry[1])
         return entry
+
+
+class SharedArena:
+    """Note [one arena for all programs]: a program's arena is busy only during its call, so
+    the programs of a process take turns in one arena as large as the largest plan (a
+    training step's forward and backward, every compiled function) instead of holding one
+    each. A call uses it when it can take its lock at once; a call made while another holds
+    it (a loop body inside a program, another thread's call, a program run from a NumPy
+    reference's callback) uses its pool's own arena. Programs with a prepared call (Note
+    [prepared calls]) keep their own: its addresses are fixed once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.buffer: np.ndarray | None = None
+
+    def at_least(self, n: int) -> np.ndarray:
+        """The arena, grown to ``n`` bytes if smaller (callers hold the lock)."""
+        if self.buffer is None or self.buffer.nbytes < n:
+            self.buffer = None  # free the old one first (views of it may still pin it)
+            self.buffer = np.empty(n, np.uint8)
+        return self.buffer
+
+    @property
+    def nbytes(self) -> int:
+        return 0 if self.buffer is None else self.buffer.nbytes
+
+
+SHARED = SharedArena()
 
 
 def _read(a: Atom, env: Env) -> np.ndarray:
@@ -381,6 +417,14 @@ class Executable:
         try:
             if self._plan is not None:
                 return self._plan(arrays, self.buffers)
+            n = self.buffer_plan.arena_bytes
+            if n and SHARED.lock.acquire(blocking=False):  # Note [one arena for all programs]
+                try:
+                    self.buffers.use(SHARED.at_least(n))
+                    return self._generic(arrays, self.buffers)
+                finally:
+                    SHARED.lock.release()
+            self.buffers.use(None)
             return self._generic(arrays, self.buffers)
         finally:
             self._lock.release()
@@ -394,6 +438,7 @@ class Executable:
         copies of shared results. Returns the outputs and the addresses found."""
         owned = self._lock.acquire(blocking=False)  # else another thread's call owns them
         bufs = self.buffers if owned else Buffers(self.buffer_plan)
+        bufs.use(None)  # inside a program's call: SHARED is taken
         try:
             env: Env = dict(self.consts)
             env.update(zip(self.graph.inputs, arrays, strict=True))
