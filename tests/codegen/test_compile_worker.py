@@ -265,9 +265,10 @@ def run(lo, hi):
     for i in range(lo, hi):
         jit.compile_ir(IR.format(sym=f"m{i}", c=i), f"m{i}", f"m{i}", disk=sys.argv[2] == "disk")
     gc.collect()
-run(0, 10)
+n = int(sys.argv[3])
+run(0, 10 + n)  # warm-up: one-time costs (imports, heap arenas) land here
 before = rss()
-run(10, 10 + int(sys.argv[3]))
+run(10 + n, 10 + 2 * n)  # what each further kernel leaves
 print(json.dumps({"grew_kib": rss() - before, "starts": worker.STATS["starts"],
                   "binding": "llvmlite.binding" in sys.modules, **jit.STATS}))
 """
@@ -285,11 +286,12 @@ def child(cache: Path | str, disk: str, n: int) -> dict:
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
 def test_cold_compiles_leave_little_here_and_warm_ones_start_no_worker(tmp_path: Path) -> None:
     """In-process, each cold compile leaves ~77 KiB (llvmlite's pass pipeline); with the
-    worker under a KiB (measured: 44 KiB over 50 kernels). The bound: 8 KiB a kernel. A
-    second process finds every kernel on disk: no worker, no ``llvmlite.binding``."""
+    worker under a KiB (measured over the 50 kernels after a warm-up of 60, whose one-time
+    costs such as a new heap arena are not the kernels'). The bound: 8 KiB a kernel. A second
+    process finds every kernel on disk: no worker, no ``llvmlite.binding``."""
     cold = child(tmp_path, "disk", 50)
-    assert cold["compiles"] == 60 and cold["starts"] == 1 and not cold["binding"]
+    assert cold["compiles"] == 110 and cold["starts"] == 1 and not cold["binding"]
     assert cold["grew_kib"] <= 50 * 8, cold
     warm = child(tmp_path, "disk", 50)
-    assert warm["disk_loads"] == 60 and warm["compiles"] == 0
+    assert warm["disk_loads"] == 110 and warm["compiles"] == 0
     assert warm["starts"] == 0 and not warm["binding"]
