@@ -438,8 +438,8 @@ class Executable:
         copies of shared results. Returns the outputs and the addresses found."""
         owned = self._lock.acquire(blocking=False)  # else another thread's call owns them
         bufs = self.buffers if owned else Buffers(self.buffer_plan)
-        bufs.use(None)  # inside a program's call: SHARED is taken
         try:
+            bufs.use(None)  # a body runs inside a program's call, which holds SHARED
             env: Env = dict(self.consts)
             env.update(zip(self.graph.inputs, arrays, strict=True))
             ptrs = self._const_ptrs | known
