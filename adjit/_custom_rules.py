@@ -32,26 +32,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from adjit.autograd.custom import Function, dual_tangents
-from adjit.frontend.pytree import LEAF, flatten, unflatten
+from adjit.frontend.pytree import flatten, spec_text, unflatten
 from adjit.runtime import trace_state
 from adjit.runtime.backward import grad as autograd_grad
 from adjit.runtime.grad_mode import enable_grad, is_grad_enabled
 from adjit.runtime.tensor import Tensor
 
 __all__ = ["custom_jvp", "custom_vjp"]
-
-
-def treedef(spec: Any) -> str:
-    """A pytree spec printed as JAX prints a PyTreeDef (``*`` for a leaf)."""
-    if spec == LEAF:
-        return "*"
-    kind, keys, children = spec
-    items = [treedef(c) for c in children]
-    if kind is dict:
-        return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(keys, items, strict=True)) + "}"
-    if kind is list:
-        return "[" + ", ".join(items) + "]"
-    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
 def _differentiable(leaves: Sequence[Any]) -> bool:
@@ -190,8 +177,8 @@ class _VjpFunction(_RuleFunction):
         cts = owner.bwd(*ctx.nondiff, ctx.residuals, g)
         n = len(call.diff_positions)
         if not isinstance(cts, tuple | list) or len(cts) != n:
-            got = treedef(flatten(cts)[1]) if isinstance(cts, tuple | list) else "*"
-            primal = treedef(flatten(tuple(call.args[i] for i in call.diff_positions))[1])
+            got = spec_text(flatten(cts)[1]) if isinstance(cts, tuple | list) else "*"
+            primal = spec_text(flatten(tuple(call.args[i] for i in call.diff_positions))[1])
             raise TypeError(
                 "Custom VJP bwd rule must produce an output with the same container (pytree) "
                 "structure as the args tuple of the primal function, and in particular must "
@@ -220,7 +207,7 @@ def _cotangent_leaves(call: _Call, cts: Sequence[Any]) -> list[Any]:
             raise TypeError(
                 "Custom VJP bwd rule must produce an output with the same container (pytree) "
                 f"structure as the args tuple of the primal function, but got PyTreeDef("
-                f"{treedef(ct_spec)}) for argument {i} of structure PyTreeDef({treedef(spec)})."
+                f"{spec_text(ct_spec)}) for argument {i} of structure PyTreeDef({spec_text(spec)})."
             )
         out += [
             c if isinstance(a, Tensor) and isinstance(c, Tensor) else None
@@ -417,7 +404,7 @@ class custom_jvp(_Decorated):  # noqa: N801 (JAX's name)
             raise TypeError(
                 f"Custom JVP rule {name} for function {fname} must produce primal and tangent "
                 "outputs with equal container (pytree) structures, but got "
-                f"PyTreeDef({treedef(s_out)}) and PyTreeDef({treedef(s_t)}) respectively."
+                f"PyTreeDef({spec_text(s_out)}) and PyTreeDef({spec_text(s_t)}) respectively."
             )
         return out, tangent_out
 

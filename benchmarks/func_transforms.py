@@ -24,15 +24,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from typing import Any
 
-from .harness import child_env, to_numpy
+from .harness import child_env, first_and_median, to_numpy
 
 SIZES = (784, 128, 10)
 HESS_N = 64
@@ -153,20 +151,10 @@ def child(name: str, work: str, batch: int, threads: int, rounds: int) -> None:
 
     d = _data(batch)
     importlib.import_module(LIBRARY[name])
-    t0 = time.perf_counter()
-    step = _make(name, d, work, threads)
-    result = step()
-    first = time.perf_counter() - t0
-    times = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
-    got = np.asarray(to_numpy(_first(result, work)), np.float64)
+    row = first_and_median(lambda: _make(name, d, work, threads), rounds)
+    got = np.asarray(to_numpy(_first(row.pop("result"), work)), np.float64)
     want = _reference(d, work)
     err = float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-30))
-    row = {"first_s": first, "median_ms": q[1] * 1e3, "iqr_ms": (q[2] - q[0]) * 1e3}
     print(json.dumps(row | {"rel_err": err}))
 
 

@@ -131,6 +131,28 @@ def child_env(threads: int, cache: str) -> dict[str, str]:
     return env
 
 
+def first_and_median(make: Callable[[], Callable[[], Any]], rounds: int) -> dict[str, Any]:
+    """A fresh child's measurement: ``make()`` builds the step and the first call runs it (the
+    first call's seconds include both), then ``rounds`` timed calls: their median and
+    interquartile range in ms, and the first call's result."""
+    t0 = time.perf_counter()
+    step = make()
+    result = step()
+    first = time.perf_counter() - t0
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
+    return {
+        "result": result,
+        "first_s": first,
+        "median_ms": q[1] * 1e3,
+        "iqr_ms": (q[2] - q[0]) * 1e3,
+    }
+
+
 def to_numpy(value: Any) -> np.ndarray:
     """A contender's output (adjit/torch tensor, JAX array, NumPy value) as a NumPy array."""
     if hasattr(value, "detach"):

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .harness import child_env, to_numpy
+from .harness import child_env, first_and_median, to_numpy
 
 HIDDEN = 128
 INPUT = 128
@@ -130,19 +129,10 @@ def child(name: str, T: int, batch: int, threads: int, rounds: int) -> None:
     t0 = time.perf_counter()
     importlib.import_module(LIBRARY[name])  # the import is not part of the first call
     imported = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    step = CONTENDERS[name](d, threads)
-    value, grads = step()
-    first = time.perf_counter() - t0
-    times = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
+    row = first_and_median(lambda: CONTENDERS[name](d, threads), rounds)
+    value, grads = row.pop("result")
     gsum = [float(to_numpy(g).sum()) for g in grads]
-    row = {"first_s": first, "median_ms": q[1] * 1e3, "iqr_ms": (q[2] - q[0]) * 1e3}
-    row |= {"import_s": imported, "compile_s": first - q[1]}
+    row |= {"import_s": imported, "compile_s": row["first_s"] - row["median_ms"] / 1e3}
     value = float(to_numpy(value))
     print(json.dumps(row | {"value": value, "grad_sums": gsum}))
 

@@ -13,7 +13,7 @@ from ..runtime.backward import grad as autograd_grad
 from ..runtime.backward import make_grads
 from ..runtime.grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 from ..runtime.tensor import Tensor
-from .pytree import flatten, unflatten
+from .pytree import flatten, spec_text, unflatten
 
 Argnums = int | tuple[int, ...]
 
@@ -312,8 +312,8 @@ def _vjp(
         if ct_spec != out_spec:
             raise RuntimeError(
                 "Expected pytree structure of cotangents to be the same as pytree structure of "
-                f"outputs to the function. cotangents: {_spec_text(ct_spec)}, primal output: "
-                f"{_spec_text(out_spec)}"
+                f"outputs to the function. cotangents: {spec_text(ct_spec)}, primal output: "
+                f"{spec_text(out_spec)}"
             )
         inner = create_graph or trace_state.current() is not None
         with set_grad_enabled(True):
@@ -323,19 +323,6 @@ def _vjp(
         return unflatten(spec, [level.unwrap(g) for g in grads])
 
     return ((results, vjp_fn, aux) if has_aux else (results, vjp_fn)), level
-
-
-def _spec_text(spec: Any) -> str:
-    """A tree spec in torch's ``treespec_pprint`` style: ``*`` for a leaf."""
-    if not isinstance(spec, tuple):
-        return "*"
-    kind, keys, children = spec
-    inner = [_spec_text(c) for c in children]
-    if kind is dict:
-        return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(keys, inner, strict=True)) + "}"
-    if kind is list:
-        return "[" + ", ".join(inner) + "]"
-    return "(" + ", ".join(inner) + ("," if len(inner) == 1 else "") + ")"
 
 
 def _check_real(api: str, leaves: list[Any], is_input: bool) -> None:

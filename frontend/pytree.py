@@ -49,3 +49,17 @@ def _unflatten(s: Any, it: Iterator[Any]) -> Any:
     if kind is dict:
         return dict(zip(keys, values, strict=True))
     return kind._make(values) if hasattr(kind, "_make") else kind(values)
+
+
+def spec_text(spec: Any) -> str:
+    """A tree spec as PyTorch's ``treespec_pprint`` and JAX's PyTreeDef print it: ``*`` for a
+    leaf, ``{'a': *}`` for a dict, ``[*]`` for a list, ``(*,)`` for a tuple."""
+    if spec == LEAF:
+        return "*"
+    kind, keys, children = spec
+    items = [spec_text(c) for c in children]
+    if kind is dict:
+        return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(keys, items, strict=True)) + "}"
+    if kind is list:
+        return "[" + ", ".join(items) + "]"
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
