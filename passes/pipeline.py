@@ -32,6 +32,7 @@ from .algebra import algebra
 from .cse import cse
 from .dce import dce
 from .fold import fold
+from .index_writes import index_writes
 from .layout import layout
 
 Pass = Callable[[Graph], Graph]
@@ -48,6 +49,7 @@ PIPELINE: list[tuple[str, Pass]] = [
     ("fold", fold),  # constants first: the rules then see literal values
     ("layout", layout),  # transposed products computed untransposed (Note [matmul layout])
     ("algebra", algebra),  # exact local rules, to a fixed point
+    ("index_writes", index_writes),  # summed slab gradients as one CAT (Note [index writes])
     ("cse", cse),  # the rules make equal equations (e.g. three `mul ct 2`)
     ("dce", dce),  # last: everything the others orphaned
 ]
