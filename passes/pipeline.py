@@ -32,6 +32,7 @@ from .algebra import algebra
 from .cse import cse
 from .dce import dce
 from .fold import fold
+from .gemm import gemm
 from .index_writes import index_writes
 from .layout import layout
 
@@ -43,10 +44,12 @@ FLAGS: dict[str, str] = {
     "ADJIT_SYMBOLIC": "'1': run the sympy simplification pass in every compile (off: slow)",
     "ADJIT_CACHE_DIR": "where compiled kernels are cached on disk, 'off' for nowhere (codegen)",
     "ADJIT_COMPILE_WORKER": "'0': run LLVM in this process, not in the compile worker (codegen)",
+    "ADJIT_NUM_THREADS": "threads for kernels and BLAS at start (adjit.set_num_threads; runtime)",
 }
 
 PIPELINE: list[tuple[str, Pass]] = [
     ("fold", fold),  # constants first: the rules then see literal values
+    ("gemm", gemm),  # a batch of products summed as one GEMM (Note [one GEMM over the batch])
     ("layout", layout),  # transposed products computed untransposed (Note [matmul layout])
     ("algebra", algebra),  # exact local rules, to a fixed point
     ("index_writes", index_writes),  # summed slab gradients as one CAT (Note [index writes])

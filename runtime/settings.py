@@ -12,6 +12,8 @@ from typing import Any
 from . import blas, workers
 
 _INTEROP = [workers.num_threads()]
+if "ADJIT_NUM_THREADS" in os.environ:  # BLAS too (Note [thread count] in runtime/workers.py)
+    blas.set_threads(workers.num_threads())
 _DETERMINISTIC = {"on": False, "warn_only": False}
 _PRECISION = ["highest"]  # adjit's float32 products are always full float32 ("highest")
 

@@ -70,7 +70,20 @@ _WORKERS: list[Workers] = []
 # ``adjit.set_num_threads(n)`` (PyTorch's name) sets how many threads a kernel is split
 # across: the calling thread and n - 1 workers. Kernel runners read it when they run, so a
 # change applies to kernels already compiled; BLAS (runtime/blas.py) is set to n as well.
-_THREADS = [os.cpu_count() or 1]
+# ``ADJIT_NUM_THREADS=n`` in the environment sets the starting count (runtime/settings.py).
+
+
+def _starting_count() -> int:
+    """ADJIT_NUM_THREADS if set (a positive integer), else the machine's cores."""
+    text = os.environ.get("ADJIT_NUM_THREADS", "").strip()
+    if not text:
+        return os.cpu_count() or 1
+    if not text.isdigit() or int(text) <= 0:
+        raise RuntimeError(f"ADJIT_NUM_THREADS must be a positive integer, not {text!r}")
+    return int(text)
+
+
+_THREADS = [_starting_count()]
 
 
 def num_threads() -> int:

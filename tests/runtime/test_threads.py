@@ -1,0 +1,77 @@
+"""The thread knob: ADJIT_NUM_THREADS, the timed split choice, chunks claimed by whoever is free."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from adjit.runtime import kernels
+
+import adjit
+
+
+@pytest.mark.parametrize(("value", "want"), [("1", "1"), ("3", "3")])
+def test_env_sets_the_starting_count(value: str, want: str) -> None:
+    env = dict(os.environ, ADJIT_NUM_THREADS=value)
+    code = "import adjit; print(adjit.get_num_threads())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == want, out.stderr
+
+
+def test_env_rejects_a_bad_count() -> None:
+    env = dict(os.environ, ADJIT_NUM_THREADS="two")
+    out = subprocess.run([sys.executable, "-c", "import adjit"], env=env, capture_output=True)
+    assert b"ADJIT_NUM_THREADS must be a positive integer, not 'two'" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("seconds", "work", "split"),
+    [
+        (2e-3, 10**8, True),  # long enough whatever it does
+        (300e-6, 2 * 2**21, False),  # memory-bound x * 2 + 1 on 2M elements: 0.94x measured
+        (135e-6, 4 * 2**16, True),  # exp(sin(...)) on 65536 elements: 1.18x measured
+        (60e-6, 4 * 2**15, False),  # below the hand-off's reach
+    ],
+)
+def test_worth_splitting(seconds: float, work: int, split: bool) -> None:
+    assert kernels.worth_splitting(seconds, work) == split
+
+
+def test_probing_decides_after_serial_calls(monkeypatch) -> None:
+    monkeypatch.setattr(kernels, "worth_splitting", lambda s, w: False)
+    f = adjit.compile(lambda x: (x * 2.0 + 1.0).exp())
+    x = adjit.ones(1 << 18)
+    for _ in range(kernels.PROBES + 1):
+        np.testing.assert_allclose(f(x).numpy(), np.exp(3.0), rtol=1e-6)
+    runners = [r for r in _runners() if r.lowered.work >= kernels.PARALLEL_THRESHOLD]
+    assert runners and not any(r._probes for r in runners)
+    assert all(r.ranges == [(0, r.lowered.extent)] for r in runners if not r.lowered.reduce_outer)
+
+
+def test_split_call_runs_every_chunk_without_workers() -> None:
+    """The caller claims what no worker took: a worker that starts late finds nothing left."""
+    seen: list[tuple[int, int]] = []
+    split = kernels.Split(lambda lo, hi: seen.append((lo, hi)), [(0, 1), (1, 2), (2, 3)])
+    split.work()
+    split.wait()
+    split.work()  # a late worker
+    assert seen == [(0, 1), (1, 2), (2, 3)]
+
+
+def test_split_call_reraises() -> None:
+    def boom(lo: int, hi: int) -> None:
+        raise ValueError(f"chunk {lo}")
+
+    split = kernels.Split(boom, [(0, 1)])
+    split.work()
+    with pytest.raises(ValueError, match="chunk 0"):
+        split.wait()
+
+
+def _runners() -> list[kernels.KernelRunner]:
+    import gc
+
+    return [o for o in gc.get_objects() if isinstance(o, kernels.KernelRunner)]
