@@ -117,8 +117,10 @@ def index_writes(graph: Graph) -> Graph:
     uses.update(o for o in graph.outputs if isinstance(o, Var))
 
     def inner(a: Atom, aval: Aval) -> Eqn | None:
-        e = defs.get(a) if isinstance(a, Var) else None
-        return e if e is not None and e.op is Op.ADD and uses[a] == 1 and a.aval == aval else None
+        if not isinstance(a, Var) or uses[a] != 1 or a.aval != aval:
+            return None
+        e = defs.get(a)
+        return e if e is not None and e.op is Op.ADD else None
 
     def leaves(e: Eqn) -> list[Atom]:
         out: list[Atom] = []
@@ -136,8 +138,8 @@ def index_writes(graph: Graph) -> Graph:
         terms = leaves(root)
         by_axis: dict[int, list] = {}
         for t in terms:
-            e = defs.get(t) if isinstance(t, Var) else None
-            if e is None or e.op is not Op.INDEX_ADD or uses[t] != 1 or t.aval != root.out.aval:
+            e = defs.get(t) if isinstance(t, Var) and uses[t] == 1 else None
+            if e is None or e.op is not Op.INDEX_ADD or t.aval != root.out.aval:
                 continue
             slab = _slab(e)
             if slab is not None and e.inputs[0].aval.dtype == t.aval.dtype:

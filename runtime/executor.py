@@ -26,6 +26,7 @@ from ..passes.record import Record
 from .blas import single_threaded
 from .buffer_plan import BufferPlan, StepIO, nbytes, plan_buffers
 from .callplan import COPIED, CallPlan
+from .index_steps import index_add_into, scatter_add_into
 from .kernels import KernelRunner
 from .loop_steps import LOOPS, LoopStep, loop_step
 
@@ -223,11 +224,20 @@ def _random(e: Eqn, env: Env) -> np.ndarray:
         raise
 
 
+def _index_add_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:
+    """INDEX_ADD / SCATTER_ADD into a pooled buffer: a zero-padded write or the compiled
+    accumulate loop (Note [compiled scatter]), else the NumPy rule."""
+    into = index_add_into if e.op is Op.INDEX_ADD else scatter_add_into
+    return into(e, env, bufs, _read, _interpret_eqn)
+
+
 # externs that write into a reused buffer instead of allocating (the rest: the NumPy reference)
 EXTERN_INTO: dict[Op, Callable[[Eqn, Env, Buffers], np.ndarray]] = {
     Op.MATMUL: _matmul_into,
     Op.UNFOLD: _windows_into,
     Op.FOLD: _windows_into,
+    Op.INDEX_ADD: _index_add_into,
+    Op.SCATTER_ADD: _index_add_into,
 }
 # externs run by their own function (the rest: the NumPy reference); their results are not
 # pooled buffers (a check's is its input)
@@ -301,7 +311,7 @@ Step = KernelStep | InterpretedKernel | ExternStep | LoopStep
 
 # externs whose pooled result never aliases an input (their fallback, the NumPy reference,
 # makes a new array too); the other EXTERN_INTO ops' fallbacks may return views
-FRESH_INTO = frozenset({Op.MATMUL})
+FRESH_INTO = frozenset({Op.MATMUL, Op.INDEX_ADD, Op.SCATTER_ADD})
 
 
 def _extern_io(s: ExternStep) -> StepIO:

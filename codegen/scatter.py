@@ -1,0 +1,104 @@
+"""Compiled index accumulation: ``dst[dst_off[k] + j] += src[src_off[k] + j]`` in order."""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+from functools import cache
+
+import numpy as np
+from llvmlite import ir
+
+from .counted import for_range
+from .jit import CompiledKernel, codegen_error, compile_ir
+
+# Note [compiled scatter]
+# INDEX_ADD with a tensor index (an embedding's backward: rows of the cotangent added into
+# the rows of the table the tokens pick) and SCATTER_ADD (the backward of gather: cross
+# entropy's picked log-probabilities) ran as ``np.add.at``, which dispatches per element: 5.7
+# ms for 2048 rows of 256 floats into a 4000-row table. Sorting and ``np.add.reduceat`` took
+# 3.8 ms, a ``bincount`` over flat offsets 6.8 ms. This loop adds, for each index position k
+# in order, a run of ``run`` contiguous source elements onto the run its offset picks: serial
+# over k (duplicate indices must add, and in order), vectorized along the run. The offsets are
+# computed by NumPy's own indexing on a small grid (runtime/index_steps.py), so negative and
+# broadcast indices and the index-error mean exactly what they mean for the NumPy rule. Each
+# output element receives its additions in the order ``np.add.at`` makes them, starting from
+# zero, with plain (not fast-math) adds: the same bits as the NumPy rule.
+
+I64 = ir.IntType(64)
+_TYPES: dict[str, ir.Type] = {
+    "float32": ir.FloatType(),
+    "float64": ir.DoubleType(),
+    "int32": ir.IntType(32),
+    "int64": I64,
+}
+_SIGNATURE = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 4, ctypes.c_int64, ctypes.c_int64)
+
+
+def _emit(dtype: str) -> tuple[str, str]:
+    """LLVM IR of ``void f(ptr dst, ptr src, ptr dst_off, ptr src_off, i64 n, i64 run)``."""
+    t = _TYPES[dtype]
+    symbol = f"adjit_scatter_add_{dtype}"
+    mod = ir.Module(name=symbol)
+    fnty = ir.FunctionType(ir.VoidType(), [ir.PointerType()] * 4 + [I64, I64])
+    fn = ir.Function(mod, fnty, symbol)
+    fn.attributes.add("nounwind")
+    dst, src, dst_off, src_off, n, run = fn.args
+    for p in fn.args[:4]:
+        p.add_attribute("noalias")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    zero = ir.Constant(I64, 0)
+    add = b.fadd if isinstance(t, ir.FloatType | ir.DoubleType) else b.add
+    with for_range(b, zero, n, "k") as k:
+        o = b.load(b.gep(dst_off, [k], source_etype=I64), typ=I64)
+        s = b.load(b.gep(src_off, [k], source_etype=I64), typ=I64)
+        with for_range(b, zero, run, "j") as j:
+            at = b.gep(dst, [b.add(o, j)], source_etype=t)
+            v = b.load(b.gep(src, [b.add(s, j)], source_etype=t), typ=t)
+            b.store(add(b.load(at, typ=t), v), at)
+    b.ret_void()
+    return str(mod), symbol
+
+
+@cache
+def _kernel(dtype: str) -> tuple[CompiledKernel, Callable[..., None]]:
+    text, symbol = _emit(dtype)
+    code = compile_ir(text, symbol, symbol)
+    return code, _SIGNATURE(code.address)  # the code object keeps the function alive
+
+
+@cache
+def _available(dtype: str) -> bool:
+    try:
+        _kernel(dtype)
+    except codegen_error():  # no LLVM for this host: the caller takes the NumPy rule
+        return False
+    return True
+
+
+def supported(dtype: np.dtype) -> bool:
+    """Whether ``dtype`` has a compiled accumulate loop."""
+    return dtype.name in _TYPES and _available(dtype.name)
+
+
+def scatter_add_(dst: np.ndarray, src: np.ndarray, dst_off: np.ndarray, src_off: np.ndarray,
+                 run: int) -> None:  # fmt: skip
+    """For k in order: ``dst.flat[dst_off[k] : +run] += src.flat[src_off[k] : +run]``.
+    ``dst`` and ``src``: C-contiguous, one ``supported`` dtype, not overlapping; the offsets:
+    C-contiguous int64 of one size, every run inside its array (the caller checks)."""
+    assert dst.flags.c_contiguous and src.flags.c_contiguous and dst.dtype == src.dtype
+    assert dst_off.dtype == np.int64 and src_off.dtype == np.int64
+    assert (
+        dst_off.size == src_off.size and dst_off.flags.c_contiguous and src_off.flags.c_contiguous
+    )
+    if dst_off.size == 0 or run == 0:
+        return
+    fn = _kernel(dst.dtype.name)[1]
+    fn(
+        dst.ctypes.data,
+        src.ctypes.data,
+        dst_off.ctypes.data,
+        src_off.ctypes.data,
+        dst_off.size,
+        run,
+    )

@@ -1,0 +1,110 @@
+"""INDEX_ADD and SCATTER_ADD of compiled programs, into pooled buffers (Note [compiled scatter])."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from math import prod
+from typing import Any
+
+import numpy as np
+
+from ..ir.graph import Eqn
+from ..ir.shapes import split_index
+
+# the executor's reader and fallback (the NumPy rule), passed in: executor imports this module
+Read = Callable[[Any, dict], np.ndarray]
+Fallback = Callable[[Eqn, dict], np.ndarray]
+
+
+def _compiled(dtype: np.dtype) -> bool:
+    from ..codegen import scatter  # imports llvmlite.ir (~10 ms): lazily
+
+    return scatter.supported(dtype)
+
+
+def _accumulate(out: np.ndarray, src: np.ndarray, dst_off: np.ndarray, run: int) -> None:
+    from ..codegen import scatter
+
+    dst_off = np.ascontiguousarray(dst_off.reshape(-1), np.int64)
+    src_off = np.arange(dst_off.size, dtype=np.int64) * run
+    scatter.scatter_add_(out, np.ascontiguousarray(src), dst_off, src_off, run)
+
+
+def _offset_grid(view: np.ndarray, out: np.ndarray, m: int) -> np.ndarray:
+    """The element offset in ``out`` of each position of ``view``'s first ``m`` axes."""
+    item = out.itemsize
+    base = (view.__array_interface__["data"][0] - out.__array_interface__["data"][0]) // item
+    grid = np.full((1,) * m, base, np.int64)
+    for d in range(m):
+        shape = [1] * m
+        shape[d] = view.shape[d]
+        grid = grid + (
+            np.arange(view.shape[d], dtype=np.int64) * (view.strides[d] // item)
+        ).reshape(shape)
+    return grid
+
+
+def _dense_tail(view: np.ndarray, m: int) -> bool:
+    """Whether ``view``'s axes from ``m`` on are one C-contiguous run."""
+    step = view.itemsize
+    for d in range(view.ndim - 1, m - 1, -1):
+        if view.shape[d] != 1 and view.strides[d] != step:
+            return False
+        step *= view.shape[d]
+    return True
+
+
+def index_add_into(e: Eqn, env: dict, bufs: Any, read: Read, fallback: Fallback) -> np.ndarray:
+    """``index_add`` into ``out`` (pooled): zeros, then the cotangent written into the view a
+    basic index selects, or added by the compiled loop along a tensor index (in np.add.at's
+    order: the same bits)."""
+    g, dtype = read(e.inputs[0], env), np.dtype(e.out.aval.dtype.np)
+    if g.dtype != dtype or not _compiled(dtype):
+        return fallback(e, env)
+    out = bufs.get(e.out)[0]
+    basic, positions = split_index(e.attrs["spec"])
+    out.fill(0)
+    view = out[(*basic, Ellipsis)]
+    if not positions:  # a zero-padded write (Note [index writes])
+        view += g
+        return out
+    full: list[Any] = [slice(None)] * view.ndim
+    for p, a in zip(positions, e.inputs[1:], strict=True):
+        full[p] = read(a, env)
+    m = max(positions) + 1
+    if not _dense_tail(view, m):
+        m = view.ndim
+    tail = view.shape[m:]
+    dst_off = _offset_grid(view, out, m)[tuple(full[:m])]  # NumPy's index errors, as the rule
+    src = np.broadcast_to(g, dst_off.shape + tail)
+    _accumulate(out, src, dst_off, prod(tail))
+    return out
+
+
+def scatter_add_into(e: Eqn, env: dict, bufs: Any, read: Read, fallback: Fallback) -> np.ndarray:
+    """``scatter_add`` into ``out`` (pooled) by the compiled loop, in np.add.at's order."""
+    src, index = read(e.inputs[0], env), read(e.inputs[1], env)
+    axis = e.attrs["axis"]
+    dtype, shape = np.dtype(e.out.aval.dtype.np), e.attrs["shape"]
+    if src.dtype != dtype or src.ndim == 0 or index.ndim != len(shape) or not _compiled(dtype):
+        return fallback(e, env)
+    n = shape[axis]
+    fits = all(k <= s for d, (k, s) in enumerate(zip(index.shape, shape, strict=True)) if d != axis)
+    if not fits or index.size and (index.min() < -n or index.max() >= n):
+        return fallback(e, env)  # the rule's IndexError
+    out = bufs.get(e.out)[0]
+    out.fill(0)
+    if index.size == 0:
+        return out
+    item = out.itemsize
+    dst_off = np.where(index < 0, index + n, index).astype(np.int64) * (out.strides[axis] // item)
+    for d, k in enumerate(index.shape):
+        if d != axis:
+            shape = [1] * index.ndim
+            shape[d] = k
+            dst_off = dst_off + (np.arange(k, dtype=np.int64) * (out.strides[d] // item)).reshape(
+                shape
+            )
+    crop = tuple(slice(0, k) for k in index.shape)
+    _accumulate(out, src[crop], dst_off, 1)
+    return out
