@@ -32,6 +32,7 @@ from .algebra import algebra
 from .cse import cse
 from .dce import dce
 from .fold import fold
+from .gemm import gemm
 from .index_writes import index_writes
 from .layout import layout
 
@@ -48,6 +49,7 @@ FLAGS: dict[str, str] = {
 
 PIPELINE: list[tuple[str, Pass]] = [
     ("fold", fold),  # constants first: the rules then see literal values
+    ("gemm", gemm),  # a batch of products summed as one GEMM (Note [one GEMM over the batch])
     ("layout", layout),  # transposed products computed untransposed (Note [matmul layout])
     ("algebra", algebra),  # exact local rules, to a fixed point
     ("index_writes", index_writes),  # summed slab gradients as one CAT (Note [index writes])
