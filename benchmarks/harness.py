@@ -54,6 +54,7 @@ class Measurement:
 
     status: str  # ok | disagrees | failed | unavailable | skipped | floor
     median_ms: float | None = None
+    iqr_ms: float | None = None  # the samples' interquartile range (their spread)
     ratio: float | None = None  # median / the baseline's median (> 1: adjit compiled is faster)
     error: float | None = None  # scaled max abs difference from the baseline (its own: float64)
     first_call_ms: float | None = None  # includes tracing and compiling
@@ -115,16 +116,23 @@ class Workload:
         ]
 
 
-def child_env(threads: int, cache: str) -> dict[str, str]:
-    """The environment of a benchmark's child process: ``threads`` for BLAS, OpenMP and XLA,
-    JAX on the CPU, and cold compile caches (adjit's and inductor's) under ``cache``."""
-    env = dict(os.environ)
-    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[k] = str(threads)
+def thread_env(threads: int) -> dict[str, str]:
+    """Environment variables that give every library ``threads`` threads: adjit, BLAS,
+    OpenMP (PyTorch), XLA (JAX; read when JAX loads), and the bench children's PyTorch."""
+    env = {k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     env["XLA_FLAGS"] = (
         f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
         f"intra_op_parallelism_threads={threads}"
     )
+    env["ADJIT_NUM_THREADS"] = env["ADJIT_BENCH_TORCH_THREADS"] = str(threads)
+    return env
+
+
+def child_env(threads: int, cache: str) -> dict[str, str]:
+    """The environment of a benchmark's child process: ``threads`` for every library (adjit,
+    BLAS, OpenMP and XLA), JAX on the CPU, and cold compile caches (adjit's and inductor's)
+    under ``cache``."""
+    env = dict(os.environ) | thread_env(threads)
     env["JAX_PLATFORMS"] = "cpu"
     env["ADJIT_CACHE_DIR"] = os.path.join(cache, "adjit")
     env["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(cache, "inductor")
@@ -257,10 +265,19 @@ def _calibrate(step: Step, min_sample_ms: float) -> tuple[int, float]:
         n *= 2
 
 
+def spread(samples: list[float]) -> tuple[float, float]:
+    """(median, interquartile range) of samples (range 0 for one sample)."""
+    if len(samples) < 2:
+        return samples[0], 0.0
+    q = statistics.quantiles(samples, n=4, method="inclusive")
+    return statistics.median(samples), q[2] - q[0]
+
+
 def time_interleaved(
     steps: dict[str, Step], timing: Timing, progress: Progress
-) -> dict[str, tuple[float, int, int]]:
-    """Each round runs every step (``number`` calls each); per step: (median ms, rounds, number)."""
+) -> dict[str, tuple[float, float, int, int]]:
+    """Each round runs every step (``number`` calls each); per step: (median ms, IQR ms,
+    rounds, number)."""
     numbers: dict[str, int] = {}
     round_ms = 0.0
     for name, step in steps.items():
@@ -281,7 +298,7 @@ def time_interleaved(
             for _ in range(n):
                 step()
             samples[name].append((time.perf_counter() - t0) * 1e3 / n)
-    return {k: (statistics.median(v), rounds, numbers[k]) for k, v in samples.items()}
+    return {k: (*spread(v), rounds, numbers[k]) for k, v in samples.items()}
 
 
 def run_case(case: Case, timing: Timing, skip: dict[str, str], progress: Progress) -> CaseResult:
@@ -289,9 +306,9 @@ def run_case(case: Case, timing: Timing, skip: dict[str, str], progress: Progres
     progress.case(case.workload, case.label)
     steps, measurements, ref_err = check(case, skip, progress)
     if steps:
-        for name, (ms, rounds, number) in time_interleaved(steps, timing, progress).items():
+        for name, (ms, iqr, rounds, number) in time_interleaved(steps, timing, progress).items():
             m = measurements[name]
-            m.median_ms, m.rounds, m.number = ms, rounds, number
+            m.median_ms, m.iqr_ms, m.rounds, m.number = ms, iqr, rounds, number
     base = measurements.get(BASELINE)
     if base is not None and base.median_ms:
         for m in measurements.values():

@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from . import peers, w1
-from .harness import BASELINE, CaseResult, Measurement, Settings, Workload, disagreement
+from .harness import (
+    BASELINE,
+    CaseResult,
+    Measurement,
+    Settings,
+    Workload,
+    disagreement,
+    thread_env,
+)
 from .progress import Progress
 
 SIZES = {"full": [10_000], "quick": [10_000], "tiny": [64]}
@@ -43,7 +51,7 @@ PYCACHE = os.path.join(tempfile.gettempdir(), "adjit-bench-pycache")
 
 def child(lib: str, n: int, cache: str) -> dict[str, Any]:
     """One fresh process; raises RuntimeError with the child's last error line if it fails."""
-    env = dict(os.environ, ADJIT_BENCH_TORCH_THREADS=str(peers.SETTINGS["torch_threads"]))
+    env = dict(os.environ) | thread_env(peers.SETTINGS["threads"])
     env["PYTHONPYCACHEPREFIX"] = PYCACHE
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     cmd = [sys.executable, str(CHILD), lib, str(n), cache]

@@ -7,16 +7,30 @@ import importlib.metadata
 import os
 from types import ModuleType
 
-from .harness import Unavailable
+from .harness import Unavailable, thread_env
 
-# Note [torch threads]: PyTorch's OpenMP workers spin for a while after every op; on a small
-# machine they starve the adjit (and JAX) pool threads timed right after them, which
-# interleaved timing does on purpose. So by default PyTorch runs on one thread (recorded in the
-# JSON); --torch-threads 0 keeps PyTorch's default.
-DEFAULT_TORCH_THREADS = 1
+# Note [torch threads]
+# Every contender runs with the same thread count, ``--threads`` (default: all cores): adjit
+# (adjit.set_num_threads: its kernels and BLAS), NumPy's BLAS (the same OpenBLAS, set by
+# adjit), PyTorch (torch.set_num_threads), JAX (XLA_FLAGS, set before JAX loads) and the
+# compile-latency children (their environment, harness.thread_env). PyTorch's OpenMP workers
+# spin for a while after every op and may hold a core the contender timed next wants; the
+# timing rounds rotate the order (harness.time_interleaved) so no contender always follows the
+# same one. Runs that must not share a process (compile latency) use fresh children.
 
 _LOADED: dict[str, ModuleType] = {}
-SETTINGS = {"torch_threads": DEFAULT_TORCH_THREADS}
+SETTINGS = {"threads": os.cpu_count() or 1}
+
+
+def set_threads(n: int) -> None:
+    """Give every contender ``n`` threads (Note [torch threads]); call before any runs."""
+    import adjit
+
+    SETTINGS["threads"] = n
+    adjit.set_num_threads(n)
+    os.environ.update(thread_env(n))  # for libraries loaded later (JAX) and children
+    if "torch" in _LOADED:
+        _LOADED["torch"].set_num_threads(n)
 
 
 def _load(name: str) -> ModuleType:
@@ -29,10 +43,10 @@ def _load(name: str) -> ModuleType:
 
 
 def torch() -> ModuleType:
-    """PyTorch with SETTINGS["torch_threads"] threads (0: its default); Unavailable if missing."""
+    """PyTorch with SETTINGS["threads"] threads; Unavailable if it is missing."""
     t = _load("torch")
-    if SETTINGS["torch_threads"]:
-        t.set_num_threads(SETTINGS["torch_threads"])
+    if t.get_num_threads() != SETTINGS["threads"]:
+        t.set_num_threads(SETTINGS["threads"])
     return t
 
 

@@ -60,13 +60,13 @@ def build(
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "preset": settings.preset,
         "wall_s": round(wall_s, 1),
-        "machine": machine(),
+        "machine": machine() | {"load_average": [round(x, 2) for x in os.getloadavg()]},
         "versions": {lib: version(lib) for lib in LIBRARIES},
         "settings": {
             "timing": dataclasses.asdict(settings.timing),
             "skip": settings.skip,
             "latency_repeats": settings.latency_repeats,
-            "torch_threads": SETTINGS["torch_threads"] or "default",
+            "threads": SETTINGS["threads"],
         },
         "ratio": "contender median / adjit compiled median (> 1: adjit compiled is faster)",
         "workloads": {
@@ -103,7 +103,7 @@ def _cell(name: str, m: dict[str, Any], baseline: str) -> str:
     if m["status"] in STATUS_CELL:
         return STATUS_CELL[m["status"]]
     if name == baseline:
-        return fmt_ms(m["median_ms"])
+        return f"{fmt_ms(m['median_ms'])} ±{fmt_ms(m['iqr_ms'] or 0.0)}"
     return f"{m['ratio']:.2f}x"
 
 
@@ -156,14 +156,20 @@ def _notes(cases: list[dict[str, Any]]) -> list[str]:
     return list(notes)
 
 
+def _threads(n: int) -> str:
+    return f"{n} thread" + ("s" if n != 1 else "")
+
+
 def table(data: dict[str, Any]) -> str:
     """The terminal ratio table of a run record (``build``'s output, or a loaded JSON)."""
     m = data["machine"]
     head = [
         f"adjit bench ({data['preset']}): {m['cpu']}, {m['cores']} cores, "
-        f"{data['wall_s']:.0f} s wall; torch threads: {data['settings']['torch_threads']}",
-        "first column: adjit compiled's median; others: their median / adjit compiled's "
-        "(> 1: adjit compiled is faster)",
+        f"{data['wall_s']:.0f} s wall; {_threads(data['settings']['threads'])} for every "
+        "contender; "
+        f"load average at the end {m.get('load_average')}",
+        "first column: adjit compiled's median ±IQR; others: their median / adjit compiled's "
+        "(> 1: adjit compiled is faster); every median and IQR is in the JSON",
     ]
     body = [
         line for name, w in data["workloads"].items() for line in ["", *workload_table(name, w)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import time
 from typing import Any
@@ -28,6 +29,12 @@ def _names(text: str, allowed: list[str], what: str) -> list[str]:
     return out
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="small sizes, few repeats (< 1 minute)")
     p.add_argument(
@@ -46,11 +53,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", default="adjit-bench.json", metavar="PATH", help="the JSON record")
     p.add_argument("--png", default="adjit-bench.png", metavar="PATH", help="the chart")
     p.add_argument(
-        "--torch-threads",
-        type=int,
-        default=peers.DEFAULT_TORCH_THREADS,
+        "--threads",
+        type=_positive,
+        default=os.cpu_count() or 1,
         metavar="N",
-        help="PyTorch's intra-op threads (0: its default; see Note [torch threads])",
+        help="threads for every contender: adjit, BLAS, PyTorch, JAX (default: all cores)",
     )
     p.add_argument("--preset", choices=list(PRESETS), help=argparse.SUPPRESS)  # tests: tiny
 
@@ -60,7 +67,7 @@ def main(args: argparse.Namespace) -> int:
     settings = PRESETS[args.preset or ("quick" if args.quick else "full")]
     skip = dict(settings.skip) | {k: "skipped by --skip" for k in args.skip}
     settings = dataclasses.replace(settings, skip=skip)
-    peers.SETTINGS["torch_threads"] = args.torch_threads
+    peers.set_threads(args.threads)
     t0 = time.perf_counter()
     results = run_suite(settings, args.only, Progress())
     titles = {name: WORKLOADS[name].title for name in results}

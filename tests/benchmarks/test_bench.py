@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import math
+import os
 import sys
 
 import numpy as np
@@ -33,12 +34,23 @@ QUIET = Progress(enabled=False)
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, bytes]:
     """``adjit bench`` through the CLI on the tiny preset (W1, W4 and compile latency)."""
+    import adjit
+
     out = tmp_path_factory.mktemp("bench")
     argv = ["bench", "--preset", "tiny", "--only", "W1,w4,latency", "--skip", "jax.jit"]
-    argv += ["--json", str(out / "b.json"), "--png", str(out / "b.png")]
+    argv += ["--json", str(out / "b.json"), "--png", str(out / "b.png"), "--threads", "1"]
     stdout = io.StringIO()
-    with contextlib.redirect_stdout(stdout):
-        assert cli.main(argv) == 0
+    threads, environ = adjit.get_num_threads(), dict(os.environ)
+    try:
+        with contextlib.redirect_stdout(stdout):
+            assert cli.main(argv) == 0
+        assert adjit.get_num_threads() == 1  # every contender's count, adjit's included
+        if "torch" in sys.modules:
+            assert sys.modules["torch"].get_num_threads() == 1
+    finally:
+        adjit.set_num_threads(threads)
+        os.environ.clear()
+        os.environ.update(environ)
     png = (out / "b.png").read_bytes() if (out / "b.png").exists() else b""
     return json.loads((out / "b.json").read_text()), stdout.getvalue(), png
 
@@ -48,6 +60,7 @@ def test_json_structure(tiny_run: tuple[dict, str, bytes]) -> None:
     assert data["preset"] == "tiny"
     assert data["machine"]["cores"] >= 1 and data["machine"]["cpu"]
     assert data["versions"]["numpy"] == np.__version__
+    assert data["settings"]["threads"] == 1 and len(data["machine"]["load_average"]) == 3
     assert list(data["workloads"]) == ["W1", "W4", "latency"]
     for name, w in data["workloads"].items():
         assert w["title"] and w["cases"], name
@@ -61,6 +74,8 @@ def test_json_structure(tiny_run: tuple[dict, str, bytes]) -> None:
                 assert (m["median_ms"] is not None) == timed, (name, k)
                 if m["status"] == "ok":
                     assert m["error"] <= 1e-3 and m["rounds"] >= 1
+                    if name != "latency":
+                        assert m["iqr_ms"] >= 0.0
                     assert m["ratio"] == pytest.approx(m["median_ms"] / base["median_ms"])
             if name != "latency":
                 assert ms["numpy"]["status"] == "ok"  # numpy is never optional
@@ -78,6 +93,7 @@ def test_table_and_chart_outputs(tiny_run: tuple[dict, str, bytes]) -> None:
     _, stdout, png = tiny_run
     assert "W1: loss and both gradients" in stdout and "adjit compiled" in stdout
     assert "checked before timing" in stdout and "N=256" in stdout
+    assert "1 thread for every contender" in stdout
     pytest.importorskip("matplotlib")
     assert png.startswith(b"\x89PNG")
 
@@ -150,6 +166,9 @@ def test_cli_parses() -> None:
     p = argparse.ArgumentParser()
     run.add_arguments(p)
     args = p.parse_args(["--quick", "--only", "w1,W3", "--skip", "TORCH.COMPILE", "--png", "c"])
+    assert args.threads == os.cpu_count() and p.parse_args(["--threads", "1"]).threads == 1
+    with pytest.raises(SystemExit):
+        p.parse_args(["--threads", "0"])
     assert (args.quick, args.only, args.skip, args.png) == (
         True,
         ["W1", "W3"],
@@ -173,3 +192,48 @@ def test_bench_subcommand_help(capsys: pytest.CaptureFixture[str]) -> None:
 def test_chart_without_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     assert chart.write_png({"workloads": {}}, "unused.png") == chart.NO_MATPLOTLIB
+
+
+def _chart_record() -> dict:
+    """One case: adjit compiled, a contender at 1.00x, a 3x one, a failed, a skipped, a floor."""
+
+    def m(status: str, ms: float | None = None, **kw: object) -> dict:
+        ratio = ms / 10.0 if ms else None
+        return (
+            {"status": status, "median_ms": ms, "iqr_ms": 0.5 if ms else None}
+            | {"ratio": ratio}
+            | kw
+        )
+
+    contenders = {
+        BASELINE: m("ok", 10.0),
+        "numpy": m("ok", 10.0),
+        "torch eager": m("ok", 30.0),
+        "torch.compile": m("failed"),
+        "jax.jit": m("skipped"),
+        w1.FLOOR: m("floor", 2.0),
+    }
+    case = {"label": "N=1", "baseline": BASELINE, "contenders": contenders}
+    return {
+        "preset": "tiny",
+        "machine": {"cpu": "cpu", "cores": 2, "load_average": [0.5, 0.5, 0.5]},
+        "settings": {"threads": 2},
+        "workloads": {"W1": {"title": "t", "cases": [case]}},
+    }
+
+
+def test_chart_elements() -> None:
+    plt = pytest.importorskip("matplotlib.pyplot")
+    fig = chart.figure(_chart_record(), plt)
+    left, right = fig.axes[:2]
+    texts = [t.get_text() for ax in (left, right) for t in ax.texts]
+    assert "failed" in texts and "skipped" in texts  # untimed contenders marked
+    assert "1.00x" in texts and "3.00x" in texts
+    heights = sorted(abs(b.get_height()) for b in right.patches)  # no baseline bar
+    assert len(heights) == 2 and heights[0] >= chart.MIN_BAR  # 1.00x stays visible
+    assert heights[1] == pytest.approx(math.log2(3.0))
+    assert len(left.patches) == 3  # medians: adjit compiled, numpy, torch eager; no floor bar
+    assert any(c.get_label() == w1.FLOOR for c in left.collections)  # the floor, as a line
+    assert len([c for c in left.containers if hasattr(c, "has_yerr") and c.has_yerr]) == 3
+    assert "2 threads for every contender" in fig.legends[0].get_title().get_text()
+    plt.close(fig)
