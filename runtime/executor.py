@@ -159,15 +159,31 @@ def _interpret_eqn(e: Eqn, env: Env) -> np.ndarray:
     return eval_eqn_arrays(e.op, e.attrs, args, [a.aval for a in e.inputs], e.out.aval)
 
 
+def _stacked_rows(x: np.ndarray) -> np.ndarray | None:
+    """A (..., m, k) stack as the (... m, k) matrix of its rows, when that is a view."""
+    shape, strides = x.shape, x.strides
+    for i in range(x.ndim - 2):
+        if shape[i] != 1 and strides[i] != strides[i + 1] * shape[i + 1]:
+            return None
+    return x.reshape(-1, shape[-1])
+
+
 def _matmul_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:
+    """BLAS into a pooled buffer; transposed operands are read through their strides (NumPy
+    passes BLAS the transpose flag), and a stack times a matrix is one GEMM over the stack's
+    rows (Note [one GEMM over the batch])."""
     x, y = (_read(a, env) for a in e.inputs)
     if x.dtype != y.dtype or x.dtype != e.out.aval.dtype.np:
         return _interpret_eqn(e, env)
     out, _ = bufs.get(e.out)
     m, k = x.shape[-2:] if x.ndim > 1 else (1, x.shape[-1])
     n = y.shape[-1] if y.ndim > 1 else 1
+    rows = _stacked_rows(x) if x.ndim > 2 and y.ndim == 2 else None
     restore = single_threaded(out.size // max(1, m * n) * m, n, k)  # Note [BLAS threads]
     try:
+        if rows is not None and rows.size:
+            np.matmul(rows, y, out=out.reshape(-1, n))
+            return out
         return np.matmul(x, y, out=out)
     finally:
         if restore is not None:

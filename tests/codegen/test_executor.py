@@ -109,3 +109,23 @@ def test_externs_run_numpy_and_matmul_writes_into_a_buffer() -> None:
     ops = [s.eqn.op for s in ex.steps if hasattr(s, "eqn")]
     assert Op.MATMUL in ops
     _close(ex(arrays), interpret(graphs["forward"], arrays))
+
+
+def test_stack_times_matrix_is_one_gemm_over_the_rows_and_strided_stacks_still_work() -> None:
+    """Note [one GEMM over the batch]: (B, m, k) @ (k, n) runs as (B m, k) @ (k, n) when the
+    stack's rows are one matrix (a view); a stack whose rows are not stays a batched matmul."""
+    rng = np.random.default_rng(2)
+    x0 = rng.standard_normal((3, 4, 5))
+    w0 = rng.standard_normal((6, 5))
+    f = adjit.compile(lambda x, w: x @ w.T)
+    np.testing.assert_allclose(f(adjit.tensor(x0), adjit.tensor(w0)).numpy(), x0 @ w0.T, 1e-13)
+    # inside the program: a permuted stack (rows not one matrix) and a stack of one
+    g = adjit.compile(lambda x, w: (x.transpose(0, 1) @ w.T, x[:1] @ w.T))
+    xt = x0.transpose(1, 0, 2).copy()
+    a, b = g(adjit.tensor(xt), adjit.tensor(w0))
+    np.testing.assert_allclose(a.numpy(), x0 @ w0.T, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(b.numpy(), xt[:1] @ w0.T, rtol=1e-13, atol=1e-13)
+    held = f(adjit.tensor(x0), adjit.tensor(w0))
+    kept = held.numpy().copy()
+    f(adjit.tensor(x0 + 1), adjit.tensor(w0))  # a later call does not write into a held result
+    np.testing.assert_array_equal(held.numpy(), kept)
