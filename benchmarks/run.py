@@ -15,7 +15,7 @@ from .contenders import NAMES
 from .harness import BASELINE
 from .progress import Progress
 from .report import build, table, write_json
-from .suite import PRESETS, WORKLOADS, run_suite
+from .suite import OPT_IN, PRESETS, WORKLOADS, run_suite
 
 
 def _names(text: str, allowed: list[str], what: str) -> list[str]:
@@ -41,7 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--only",
         type=lambda s: _names(s, list(WORKLOADS), "workload"),
         metavar="W1,W3",
-        help=f"comma-separated workloads to run (of {', '.join(WORKLOADS)})",
+        help=f"comma-separated workloads to run (of {', '.join(WORKLOADS)}; default: all "
+        f"but {', '.join(OPT_IN)})",
     )
     p.add_argument(
         "--skip",

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from . import latency, w1, w2, w3, w4, w5
+from . import latency, models, w1, w2, w3, w4, w5
 from .harness import CaseResult, Settings, Timing, Workload
 from .progress import Progress
 
 WORKLOADS: dict[str, Workload] = {
     w.name: w
-    for w in (w1.WORKLOAD, w2.WORKLOAD, w3.WORKLOAD, w4.WORKLOAD, w5.WORKLOAD, latency.WORKLOAD)
+    for w in (
+        w1.WORKLOAD,
+        w2.WORKLOAD,
+        w3.WORKLOAD,
+        w4.WORKLOAD,
+        w5.WORKLOAD,
+        models.EAGER_WORKLOAD,
+        latency.WORKLOAD,
+        models.MODELS_WORKLOAD,
+    )
 }
+# run only when named (--only models): minutes of compiling and timing (Note [model workloads])
+OPT_IN = ("models",)
 
 SLOW_TORCH_COMPILE = "skipped in quick runs: torch.compile's first compile takes ~30 s"
 
@@ -36,5 +47,5 @@ def run_suite(
 ) -> dict[str, list[CaseResult]]:
     """Every selected workload's results, in table order."""
     progress = progress or Progress()
-    names = [n for n in WORKLOADS if only is None or n in only]
+    names = [n for n in WORKLOADS if (n in only if only is not None else n not in OPT_IN)]
     return {name: WORKLOADS[name].results(settings, progress) for name in names}

@@ -237,3 +237,23 @@ def test_chart_elements() -> None:
     assert len([c for c in left.containers if hasattr(c, "has_yerr") and c.has_yerr]) == 3
     assert "2 threads for every contender" in fig.legends[0].get_title().get_text()
     plt.close(fig)
+
+
+def test_model_and_eager_workloads_agree_with_torch() -> None:
+    """The tiny transformer step and the eager chain: adjit and PyTorch agree before timing."""
+    pytest.importorskip("torch")
+    from adjit.benchmarks.suite import OPT_IN, WORKLOADS, run_suite
+
+    assert OPT_IN == ("models",) and "models" in WORKLOADS
+    results = run_suite(PRESETS["tiny"], ["eager", "models"], QUIET)
+    assert list(results) == ["eager", "models"]
+    for name, cases in results.items():
+        for case in cases:
+            ms = case.measurements
+            for k in (BASELINE, "adjit eager", "torch eager"):
+                assert ms[k].status == "ok" and ms[k].error <= 1e-3, (name, k, ms[k].note)
+                assert ms[k].median_ms > 0 and ms[k].iqr_ms is not None
+            assert ms["torch.compile" if name == "models" else "torch eager"].status in (
+                "skipped",
+                "ok",
+            )

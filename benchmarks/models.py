@@ -1,0 +1,189 @@
+"""Model training steps (transformer block, resnet18 full and fine-tune, VGG-11) and eager
+per-op overhead, each contender with the same weights, checked against the others first."""
+
+# Note [model workloads]
+# Every contender builds its model from the same seeded weights (PyTorch's init, copied into
+# adjit through load_state_dict) and returns (loss, first parameter's gradient, last
+# parameter's gradient) of its first step, taken before the optimizer moves anything: that is
+# what is compared (harness.check) before timing. There is no float64 NumPy reference; adjit
+# compiled is checked against PyTorch eager as one more contender (a disagreement shows in the
+# table). The images are 64x64 (as benchmarks/resnet_bench.py) and VGG-11 has its 8 convs and
+# a 512->10 head (CIFAR-style): torchvision's 25088x4096 classifier alone would be 400 MB of
+# weights and dwarf the convolutions. Heavy: opt-in (``adjit bench --only models``).
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import checkpoint_memory, peers
+from .harness import BASELINE, Case, Setup, Step, Workload
+
+VGG11 = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
+
+
+def _transformer(lib: Any, size: dict[str, int]) -> tuple[Any, list[Any], Callable[..., Any]]:
+    """The block of checkpoint_memory (pre-norm attention + GELU MLP), (x**2).mean() loss."""
+    a = argparse.Namespace(**size, layers=1)
+    data = checkpoint_memory._data(a)
+    params = {k: lib.tensor(v, requires_grad=True) for k, v in data.items() if k != "x"}
+    block = checkpoint_memory._block(lib, params, a)
+    x = lib.tensor(data["x"])
+    return (x,), [params[k] for k in checkpoint_memory.NAMES], lambda x: (block(x) ** 2).mean()
+
+
+def _vgg11(nn: Any) -> Any:
+    layers: list[Any] = []
+    c = 3
+    for v in VGG11:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(c, v, 3, padding=1), nn.ReLU(inplace=True)]
+            c = v
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 10))
+
+
+def _torch_reference() -> Any:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.models import torch_reference
+
+    return torch_reference
+
+
+def _conv_net(lib: Any, size: dict[str, Any]) -> tuple[Any, list[Any], Callable[..., Any]]:
+    """resnet18 (full or fine-tune) or VGG-11 with PyTorch's seeded init, copied into adjit."""
+    torch = peers.torch()
+    torch.manual_seed(0)
+    kind = size["model"]
+    if kind == "vgg11":
+        t = _vgg11(torch.nn)
+    else:
+        t = _torch_reference().resnet18()
+        if kind == "resnet18 fine-tune":
+            t.fc = torch.nn.Linear(512, 10)
+    if lib is torch:
+        model = t
+    else:
+        model = _vgg11(lib.nn) if kind == "vgg11" else lib.models.resnet18()
+        if kind == "resnet18 fine-tune":
+            model.fc = lib.nn.Linear(512, 10)
+        model.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
+    if kind == "resnet18 fine-tune":
+        for p in model.parameters():
+            p.requires_grad_(False)
+        for p in model.fc.parameters():
+            p.requires_grad_(True)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((size["batch"], 3, 64, 64)).astype(np.float32)
+    y = rng.integers(0, 10 if kind != "resnet18" else 1000, size["batch"])
+    params = [p for p in model.parameters() if p.requires_grad]
+    loss = lambda xb, yb: lib.nn.functional.cross_entropy(model(xb), yb)
+    return (lib.tensor(x), lib.tensor(y)), params, loss
+
+
+MODELS: dict[str, Callable[[Any, dict[str, Any]], tuple[Any, list[Any], Callable[..., Any]]]] = {
+    "transformer": _transformer,
+    "resnet18": _conv_net,
+    "resnet18 fine-tune": _conv_net,
+    "vgg11": _conv_net,
+}
+
+
+def _train(lib_name: str, size: dict[str, Any], compiled: bool) -> Setup:
+    """One training step of ``size["model"]``: forward, backward, optimizer step."""
+
+    def setup() -> Step:
+        if lib_name == "torch":
+            lib = peers.torch()
+            wrap = (lambda f: lib.compile(f, dynamic=False)) if compiled else (lambda f: f)
+        else:
+            import adjit as lib
+
+            wrap = lib.compile if compiled else (lambda f: f)
+        inputs, params, loss_fn = MODELS[size["model"]](lib, size)
+        if size["model"] == "transformer":
+            opt = lib.optim.AdamW(params, lr=1e-3)
+        else:
+            opt = lib.optim.SGD(params, lr=1e-2, momentum=0.9)
+        run = wrap(loss_fn)
+
+        def step() -> tuple[Any, ...]:
+            opt.zero_grad()
+            loss = run(*inputs)
+            loss.backward()
+            out = (loss.detach(), params[0].grad.clone(), params[-1].grad.clone())
+            opt.step()
+            return out
+
+        return step
+
+    return setup
+
+
+def build_model(size: dict[str, Any]) -> Case:
+    contenders = {
+        BASELINE: _train("adjit", size, compiled=True),
+        "adjit eager": _train("adjit", size, compiled=False),
+        "torch eager": _train("torch", size, compiled=False),
+        "torch.compile": _train("torch", size, compiled=True),
+    }
+    label = size["model"] + ("" if size["model"] == "transformer" else f" b{size['batch']}")
+    return Case("models", label, dict(size), contenders, tolerance=size.get("tolerance", 1e-3))
+
+
+TRANSFORMER = {"model": "transformer", "dim": 256, "heads": 4, "seq": 128, "batch": 16}
+MODEL_SIZES = {
+    "full": [
+        TRANSFORMER,
+        {"model": "resnet18", "batch": 8},
+        {"model": "resnet18 fine-tune", "batch": 8},
+        {"model": "vgg11", "batch": 8},
+    ],
+    "quick": [TRANSFORMER, {"model": "resnet18 fine-tune", "batch": 8}],
+    "tiny": [{"model": "transformer", "dim": 32, "heads": 4, "seq": 8, "batch": 2}],
+}
+
+MODELS_WORKLOAD = Workload(
+    "models",
+    "train steps: transformer block (d=256, 4 heads, seq 128, batch 16, AdamW), resnet18 "
+    "(full, fine-tune) and VGG-11 (64x64 images, SGD momentum)",
+    MODEL_SIZES,
+    build_model,
+)
+
+# ---- eager per-op overhead --------------------------------------------------------------------
+N_OPS = 20  # 5 x (sin, mul, add, tanh), then a sum
+
+
+def chain(x: Any, w: Any) -> Any:
+    y = x
+    for _ in range(5):
+        y = (y.sin() * w + w).tanh()
+    return y.sum()
+
+
+def build_eager(n: int) -> Case:
+    from . import contenders as c
+
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(n).astype(np.float32) for _ in range(2)]
+    setups = {
+        BASELINE: c.adjit_compiled(chain, arrays, (0, 1)),
+        "adjit eager": c.adjit_eager(chain, arrays, (0, 1)),
+        "torch eager": c.torch_autograd(chain, arrays, (0, 1)),
+    }
+    return Case("eager", f"{N_OPS} ops on {n}", {"n": n, "ops": N_OPS}, setups)
+
+
+EAGER_WORKLOAD = Workload(
+    "eager",
+    f"per-op eager overhead: a {N_OPS}-op chain forward+backward (µs per op: median / {N_OPS})",
+    {"full": [100], "quick": [100], "tiny": [100]},
+    build_eager,
+)
