@@ -35,8 +35,8 @@ def _slab(e: Eqn) -> tuple[int, int, int, bool] | None:
     """(axis, start, stop, squeezed) when ``e``'s spec selects one slab along one axis."""
     shape = e.out.aval.shape
     spec = e.attrs["spec"]
-    if len(e.inputs) != 1 or len(spec) > len(shape):
-        return None
+    if len(e.inputs) != 1 or len(spec) > len(shape) or not all(type(n) is int for n in shape):
+        return None  # a tensor index, or a symbolic size
     found = None
     for d, item in enumerate(spec):
         if not all(isinstance(v, int) for v in item[1:]):
