@@ -54,6 +54,27 @@ def _dense_tail(view: np.ndarray, m: int) -> bool:
     return True
 
 
+def _zero_outside(out: np.ndarray, basic: tuple) -> None:
+    """Zeros in ``out`` wherever a basic index along one axis does not write; all of ``out``
+    for any other basic index (a pooled buffer holds the last call's values)."""
+    cut = [(d, b) for d, b in enumerate(basic) if b != slice(None)]
+    if len(cut) != 1 or any(b is None for b in basic):
+        out.fill(0)
+        return
+    d, b = cut[0]
+    if isinstance(b, slice):
+        start, stop, step = b.indices(out.shape[d])
+        if step != 1:
+            out.fill(0)
+            return
+    else:
+        start = b % out.shape[d] if out.shape[d] else 0
+        stop = start + 1
+    lead = (slice(None),) * d
+    out[(*lead, slice(0, start))] = 0
+    out[(*lead, slice(max(start, stop), None))] = 0
+
+
 def index_add_into(e: Eqn, env: dict, bufs: Any, read: Read, fallback: Fallback) -> np.ndarray:
     """``index_add`` into ``out`` (pooled): zeros, then the cotangent written into the view a
     basic index selects, or added by the compiled loop along a tensor index (in np.add.at's
@@ -63,11 +84,12 @@ def index_add_into(e: Eqn, env: dict, bufs: Any, read: Read, fallback: Fallback)
         return fallback(e, env)
     out = bufs.get(e.out)[0]
     basic, positions = split_index(e.attrs["spec"])
-    out.fill(0)
     view = out[(*basic, Ellipsis)]
     if not positions:  # a zero-padded write (Note [index writes])
-        view += g
+        _zero_outside(out, basic)
+        np.add(g, np.zeros((), dtype), out=view)  # 0 + g, as the rule: -0.0 becomes 0.0
         return out
+    out.fill(0)
     full: list[Any] = [slice(None)] * view.ndim
     for p, a in zip(positions, e.inputs[1:], strict=True):
         full[p] = read(a, env)
@@ -90,14 +112,17 @@ def scatter_add_into(e: Eqn, env: dict, bufs: Any, read: Read, fallback: Fallbac
         return fallback(e, env)
     n = shape[axis]
     fits = all(k <= s for d, (k, s) in enumerate(zip(index.shape, shape, strict=True)) if d != axis)
-    if not fits or index.size and (index.min() < -n or index.max() >= n):
+    lo, hi = (index.min(), index.max()) if index.size else (0, 0)
+    if not fits or lo < -n or hi >= n:
         return fallback(e, env)  # the rule's IndexError
     out = bufs.get(e.out)[0]
     out.fill(0)
     if index.size == 0:
         return out
     item = out.itemsize
-    dst_off = np.where(index < 0, index + n, index).astype(np.int64) * (out.strides[axis] // item)
+    if lo < 0:
+        index = np.where(index < 0, index + n, index)
+    dst_off = index.astype(np.int64) * (out.strides[axis] // item)
     for d, k in enumerate(index.shape):
         if d != axis:
             shape = [1] * index.ndim

@@ -63,6 +63,9 @@ INDEX_CASES = [
     ("broadcast_cotangent", (6, 4), [("tensor", 0)], [[2, 2, 5]], (1, 4)),
     ("empty", (6, 4), [("tensor", 0)], [np.zeros(0, np.int64)], (0, 4)),
     ("basic_only", (4, 6), [("slice", 1, 3, 1), ("int", 2)], [], (2,)),
+    ("slab_int", (3, 4, 5), [("int", 1)], [], (4, 5)),
+    ("slab_slice", (4, 6), [("slice", 0, 4, 1), ("slice", 2, 5, 1)], [], (4, 3)),
+    ("slab_step", (4, 6), [("slice", 0, 4, 1), ("slice", 1, 6, 2)], [], (4, 3)),
 ]
 
 
@@ -88,6 +91,15 @@ def test_duplicates_add_in_order() -> None:
         (3, 1), "float32",
     )  # fmt: skip
     assert first.tobytes() == ref.tobytes() and first[2, 0] == 0.0
+
+
+def test_basic_write_adds_to_zero_like_the_rule() -> None:
+    g = np.array([[-0.0, 1.5], [2.0, -0.0]])  # 0 + -0.0 is +0.0 in the rule: the same here
+    ref, first, _ = _both(
+        Op.INDEX_ADD, [g], {"spec": (("slice", 0, 2, 1), ("slice", 1, 3, 1)), "shape": (2, 4)},
+        (2, 4), "float64",
+    )  # fmt: skip
+    assert first.tobytes() == ref.tobytes()
 
 
 # (name, out shape, axis, index, src shape)
