@@ -107,7 +107,7 @@ def scatter_add_into(e: Eqn, env: dict, bufs: Any, read: Read, fallback: Fallbac
     """``scatter_add`` into ``out`` (pooled) by the compiled loop, in np.add.at's order."""
     src, index = read(e.inputs[0], env), read(e.inputs[1], env)
     axis = e.attrs["axis"]
-    dtype, shape = np.dtype(e.out.aval.dtype.np), e.attrs["shape"]
+    dtype, shape = np.dtype(e.out.aval.dtype.np), tuple(int(s) for s in e.attrs["shape"])
     if src.dtype != dtype or src.ndim == 0 or index.ndim != len(shape) or not _compiled(dtype):
         return fallback(e, env)
     n = shape[axis]
