@@ -29,6 +29,7 @@ from .callplan import COPIED, CallPlan
 from .index_steps import index_add_into, scatter_add_into
 from .kernels import KernelRunner
 from .loop_steps import LOOPS, LoopStep, loop_step
+from .reshape_copies import ReshapeCopy, copying_reshapes
 
 Env = dict[Var, np.ndarray]
 CHECK_FAILURES = tuple(CHECK_ERRORS.values())
@@ -323,7 +324,7 @@ def _get(e: Eqn, env: Env) -> np.ndarray:
 EXTERN_RUN[Op.GET] = _get
 
 
-Step = KernelStep | InterpretedKernel | ExternStep | LoopStep
+Step = KernelStep | InterpretedKernel | ExternStep | LoopStep | ReshapeCopy
 
 # externs whose pooled result never aliases an input (their fallback, the NumPy reference,
 # makes a new array too); the other EXTERN_INTO ops' fallbacks may return views
@@ -343,7 +344,26 @@ STEP_IO: dict[type, Callable[[Any], StepIO]] = {
     InterpretedKernel: lambda s: StepIO(s.kernel.inputs, (), s.kernel.outputs),
     ExternStep: _extern_io,
     LoopStep: lambda s: StepIO(s.eqn.inputs, s.stacked, (s.eqn.out,)),
+    ReshapeCopy: lambda s: StepIO(s.eqn.inputs, (s.eqn.out,), (s.eqn.out,)),
 }
+
+
+def _with_reshape_copies(graph: Graph, steps: list[Step]) -> list[Step]:
+    """``steps`` with the reshapes that must copy as ReshapeCopy steps (Note [reshape
+    copies]): a copy into a pooled buffer, not a fresh array per call."""
+    values: list[Eqn | Var] = []
+    for s in steps:
+        if isinstance(s, KernelStep):
+            values.extend(s.kernel.outputs)
+        elif isinstance(s, ExternStep):
+            values.append(s.eqn.out if s.eqn.op in EXTERN_INTO else s.eqn)
+    copies = copying_reshapes(graph, values)
+    if not copies:
+        return steps
+    return [
+        ReshapeCopy(s.eqn) if isinstance(s, ExternStep) and id(s.eqn) in copies else s
+        for s in steps
+    ]
 
 
 def buffer_plan(graph: Graph, steps: Sequence[Step]) -> BufferPlan:
@@ -532,6 +552,7 @@ def compile_program(
             steps.append(loop_step(s.eqn, compile_body))
         else:
             steps.append(ExternStep(s.eqn))
+    steps = _with_reshape_copies(graph, steps)
     # (np.ascontiguousarray would make a 0-d constant 1-d: a compiled 0-d output came back (1,))
     consts = {v: np.asarray(a, v.aval.dtype.np, order="C") for v, a in graph.consts}
     return Executable(graph, program, steps, consts, public)

@@ -1,0 +1,103 @@
+"""Reshapes that must copy write into pooled buffers (Note [reshape copies]); the rest are views;
+results held across calls and written in place stay right."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from adjit.ir.aval import Aval
+from adjit.ir.dtypes import float64
+from adjit.ir.graph import Eqn, Graph, Var
+from adjit.ir.interpreter import interpret
+from adjit.ir.ops import Op
+from adjit.runtime.executor import ExternStep, compile_program
+from adjit.runtime.reshape_copies import ReshapeCopy, view_strides
+
+import adjit
+
+
+def _numpy_views(a: np.ndarray, shape: tuple[int, ...]) -> bool:
+    try:
+        np.reshape(a, shape, copy=False)
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("dims", [(2, 3, 4), (1, 6, 4), (2, 1, 3, 4), (4, 1, 1)])
+def test_view_strides_agree_with_numpy(dims: tuple[int, ...]) -> None:
+    base = np.zeros(dims)
+    n = int(np.prod(dims))
+    targets = [(n,), (dims[0], n // dims[0]), (n // dims[-1], dims[-1]), (1, n, 1)]
+    for axes in itertools.permutations(range(len(dims))):
+        for view in (base.transpose(axes), base.transpose(axes)[..., ::1]):
+            for shape in targets:
+                want = _numpy_views(view, shape)
+                assert (view_strides(view.shape, view.strides, shape) is not None) == want
+
+
+def _var(*shape: int) -> Var:
+    return Var(Aval(shape, float64))
+
+
+def _columns_graph() -> Graph:
+    """exp(x) (N, C, L), permuted to (C, N, L), read as the (C, N L) matrix: conv's columns."""
+    x, w = _var(2, 3, 4), _var(5, 3)
+    e, p, r, m, v = _var(2, 3, 4), _var(3, 2, 4), _var(3, 8), _var(5, 8), _var(6, 4)
+    eqns = (
+        Eqn(Op.EXP, (x,), {}, e),
+        Eqn(Op.PERMUTE, (e,), {"axes": (1, 0, 2)}, p),
+        Eqn(Op.RESHAPE, (p,), {"shape": (3, 8)}, r),
+        Eqn(Op.MATMUL, (w, r), {}, m),
+        Eqn(Op.RESHAPE, (e,), {"shape": (6, 4)}, v),  # contiguous: a view
+    )
+    return Graph((x, w), eqns, (m, r, v))
+
+
+def test_a_reshape_that_copies_is_pooled_and_one_that_views_is_not() -> None:
+    g = _columns_graph()
+    ex = compile_program(g)
+    kinds = {s.eqn.out.aval.shape: type(s) for s in ex.steps if hasattr(s, "eqn")}
+    assert kinds[(3, 8)] is ReshapeCopy and kinds[(6, 4)] is ExternStep
+    rng = np.random.default_rng(0)
+    held = []
+    for _ in range(4):
+        xs = [rng.standard_normal((2, 3, 4)), rng.standard_normal((5, 3))]
+        got, want = ex(xs), interpret(g, xs)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)
+        held.append((got, [a.copy() for a in got]))
+        got[1][0, 0] = -7.0  # the caller writes into the copied result: no later call sees it
+    for got, copies in held:
+        for a, c in zip(got[::2], copies[::2], strict=True):  # the untouched results
+            np.testing.assert_array_equal(a, c)
+    allocs = ex.buffers.allocations
+    del held
+    for _ in range(3):
+        ex([rng.standard_normal((2, 3, 4)), rng.standard_normal((5, 3))])
+    assert ex.buffers.allocations <= allocs + 2  # steady state: the copies reuse their buffers
+
+
+def test_convolution_gradients_and_in_place_updates_after_views() -> None:
+    """A compiled conv step (its columns and output gradient go through copying reshapes)
+    agrees with eager, and parameters updated in place between calls are read afresh."""
+    conv = adjit.nn.Conv2d(3, 4, 3, padding=1)
+    x = adjit.randn(2, 3, 5, 5)
+
+    def loss(x):  # type: ignore[no-untyped-def]
+        return conv(x).tanh().pow(2).sum()
+
+    compiled = adjit.compile(loss)
+    for _ in range(3):
+        conv.zero_grad()
+        loss(x).backward()
+        want = [p.grad.numpy().copy() for p in conv.parameters()]
+        conv.zero_grad()
+        out = compiled(x)
+        out.backward()
+        for p, w in zip(conv.parameters(), want, strict=True):
+            np.testing.assert_allclose(p.grad.numpy(), w, rtol=1e-4, atol=1e-5)
+        with adjit.no_grad():
+            conv.weight.mul_(0.5)  # in place, after the program read it through views
