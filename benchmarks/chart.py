@@ -4,6 +4,7 @@ to adjit compiled, by size; the memory floor as a line; untimed contenders marke
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +115,7 @@ def _medians(ax: Any, name: str, w: dict[str, Any], colors: dict[str, Any]) -> N
     ax.set_yscale("log")
     ax.set_xticks(range(len(cases)), [c["label"] for c in cases])
     ax.set_ylabel("median ms (bars: IQR)")
-    ax.set_title(f"{name}: {w['title']}", fontsize=10)
+    ax.set_title(textwrap.fill(f"{name}: {w['title']}", 90), fontsize=9)
 
 
 def _ratios(ax: Any, name: str, w: dict[str, Any], colors: dict[str, Any]) -> None:
