@@ -14,7 +14,8 @@ import numpy as np
 
 from ..ir.derivatives import DERIVATIVES, conform, input_names, rule_context, rule_params
 from ..ir.ops import Op
-from . import saved_hooks, settings, trace_state
+from . import forward_grad, saved_hooks, settings, trace_state
+from .array_vjp import ARRAY_VJPS, REAL_FLOATS
 from .grad_mode import INFERENCE_SAVED_MSG, is_grad_enabled, outside_inference, set_grad_enabled
 
 if TYPE_CHECKING:
@@ -246,6 +247,7 @@ READ_ONLY_FOR: dict[Op, dict[str, tuple[int, ...]]] = {
     Op.DIV: {"x": (1,)},
 }
 _PARAMS: dict[Op, tuple[str, ...]] = {}  # op -> the names its derivative rule takes
+_ABSENT = object()
 
 
 class OpNode(Node):
@@ -288,6 +290,38 @@ class OpNode(Node):
                     saved[p] = _Number(t._data.item()) if t._weak else SavedTensor(t, False)
         self._saved: dict[str, Any] | None = saved
 
+    @classmethod
+    def lean(
+        cls,
+        op: Op,
+        inputs: Sequence[Tensor],
+        out: Tensor,
+        edges: tuple[tuple[Node | None, int], ...],
+        dtype: Any,
+    ) -> OpNode:
+        """``cls(op, {}, inputs, out, edges)`` for dispatch's lean path (Note [lean eager path]):
+        tensor inputs of one ``dtype``, none a number, no attributes; the same node, saving the
+        same values, from a plan made once per op."""
+        plan = _LEAN_PLANS.get(op)
+        if plan is None:
+            plan = _LEAN_PLANS[op] = _lean_plan(op, len(inputs))
+        node = object.__new__(cls)
+        node._seq = next(_sequence)
+        if settings._ANOMALY["on"]:
+            node._forward_stack = settings.user_stack()
+        node.op, node.attrs, node._edges, node._shown = op, {}, edges, edges
+        node._meta = [(t._data.shape, dtype) for t in inputs]
+        saved: dict[str, Any] = {}
+        for p, i, only in plan:
+            if i < 0:
+                saved[p] = SavedTensor(out, True)
+            elif only is not None and all(edges[k][0] is None for k in only):
+                saved[p] = _UNREAD
+            else:
+                saved[p] = SavedTensor(inputs[i], False)
+        node._saved = saved
+        return node
+
     @property
     def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
         return self._shown
@@ -312,15 +346,85 @@ class OpNode(Node):
         )
 
     def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
+        if not create_graph and self.op in ARRAY_VJPS:  # (Note [array-level VJPs])
+            fast = self._array_apply(grad)
+            if fast is not None:
+                return fast
         grads = DERIVATIVES[self.op](grad, **self._context())
         return [
             None if g is None or edge[0] is None else conform(g, *meta)
             for g, edge, meta in zip(grads, self._edges, self._meta, strict=True)
         ]
 
+    def _array_apply(self, grad: Tensor) -> list[Tensor | None] | None:
+        """The rule on arrays (runtime/array_vjp.py), or None when the general path is needed."""
+        saved = self._saved
+        if (
+            saved is None  # (the general path raises FREED_MSG)
+            or grad._is_tracer  # (never read a tracer's data)
+            or forward_grad.ACTIVE
+            or trace_state.current() is not None
+        ):
+            return None
+        g = grad._data
+        dt = g.dtype
+        if dt not in REAL_FLOATS:
+            return None
+        kw: dict[str, Any] = {}
+        for p in rule_params(self.op):
+            s = saved.get(p, _ABSENT)
+            if s is _ABSENT:
+                if p == "needs":
+                    kw[p] = tuple(e[0] is not None for e in self._edges)
+                elif p.endswith("_shape"):
+                    kw[p] = self._meta[input_names(self.op, len(self._meta)).index(p[:-6])][0]
+                else:
+                    kw[p] = self.attrs[p]
+            elif type(s) is SavedTensor:
+                if s._hooked is not None or s._version_box[0] != s._version:
+                    return None  # (a saved-tensor hook, or the general path's error)
+                a = s._data if s._is_output else s._tensor._data  # type: ignore[union-attr]
+                if a.dtype != dt:
+                    return None
+                kw[p] = a
+            elif type(s) is _Number and type(s.value) is not complex:
+                kw[p] = np.asarray(s.value, dt)  # (as the dtype rules convert a number)
+            else:
+                kw[p] = None  # an input its rule does not read here (_UNREAD)
+        with np.errstate(all="ignore"):
+            arrays = ARRAY_VJPS[self.op](g, **kw)
+        out: list[Tensor | None] = []
+        for a, edge, (shape, dtype) in zip(arrays, self._edges, self._meta, strict=True):
+            if a is None or edge[0] is None:
+                out.append(None)
+                continue
+            t = grad if a is g else _make(a)
+            out.append(t if a.shape == shape and t.dtype is dtype else conform(t, shape, dtype))
+        return out
+
     def release(self) -> None:
         if self._saved:  # nodes that saved nothing can be run again, as in PyTorch
             self._saved = None
+
+
+_LEAN_PLANS: dict[Op, tuple[tuple[str, int, tuple[int, ...] | None], ...]] = {}
+
+
+def _lean_plan(op: Op, n: int) -> tuple[tuple[str, int, tuple[int, ...] | None], ...]:
+    """What ``OpNode.__init__`` saves for ``op`` on ``n`` tensors: (name, input position or -1
+    for the output, the positions whose gradient alone reads it)."""
+    if op in SCALAR_ATTR_OPS or op in INDEXED_NOT_READ:
+        raise ValueError(f"{op} has no lean node")
+    names = input_names(op, n)
+    plan = []
+    for p in rule_params(op):
+        if p == "inputs":
+            raise ValueError(f"{op} has no lean node")
+        if p == "out":
+            plan.append((p, -1, None))
+        elif p in names:
+            plan.append((p, names.index(p), READ_ONLY_FOR.get(op, {}).get(p)))
+    return tuple(plan)
 
 
 # Note [composite inputs that depend on each other]

@@ -8,9 +8,16 @@ from typing import Any
 import numpy as np
 
 from ..ir.aval import Aval
-from ..ir.dtypes import DType, get_default_complex_dtype, get_default_dtype, scalar_dtype
+from ..ir.dtypes import (
+    DType,
+    from_numpy_dtype,
+    get_default_complex_dtype,
+    get_default_dtype,
+    scalar_dtype,
+)
 from ..ir.interpreter import eval_eqn_arrays
 from ..ir.ops import GroupOp, Op
+from ..ir.reference import REFERENCE
 from ..ir.shapes import infer, promoted
 from ..ir.sizes import SymbolicSize, symbolic_attr
 from . import forward_grad, trace_state
@@ -95,8 +102,72 @@ def stale_view(t: Tensor) -> None:
     t._rewrites_seen = t._view_base._rewrites  # type: ignore[union-attr]
 
 
+# Note [lean eager path]
+# The common eager op (an elementwise op on plain tensors of one real floating dtype and one
+# shape, outside any trace) needs none of apply's generality: no operand normalization, no
+# type promotion (NumPy gives the same dtype), no shape inference (NumPy gives the same shape),
+# no view or stale-view handling. ``_lean`` runs the op's NumPy rule directly and records the
+# same grad_fn; anything else (numbers, broadcasting, other dtypes, views made stale, tracers,
+# attributes or a grad_fn name) returns None and takes the general path. Measured on a 20-op
+# chain of 100 float32 values (benchmarks/eager_overhead.py).
+LEAN_OPS: dict[Op, Callable[..., Any]] = {
+    op: REFERENCE[op]
+    for op in (
+        *(Op.NEG, Op.ABS, Op.EXP, Op.LOG, Op.LOG1P, Op.SQRT, Op.SIN, Op.COS, Op.TANH),
+        *(Op.SIGMOID, Op.RELU, Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.MAXIMUM, Op.MINIMUM),
+    )
+}
+_REAL_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _plain_operand(t: Any) -> bool:
+    if not isinstance(t, Tensor) or t._weak or t._is_tracer:
+        return False
+    base = t._view_base
+    return base is None or base._rewrites == t._rewrites_seen
+
+
+def _lean(op: Op, args: tuple[Any, ...]) -> Tensor | None:
+    """``apply`` for the common case (Note [lean eager path]), or None for the general one."""
+    if trace_state.current() is not None or not 1 <= len(args) <= 2:
+        return None
+    for t in args:
+        if not _plain_operand(t):
+            return None
+    arrays = [t._data for t in args]
+    dt = arrays[0].dtype
+    if dt not in _REAL_FLOATS or (
+        len(arrays) == 2 and (arrays[1].dtype != dt or arrays[1].shape != arrays[0].shape)
+    ):
+        return None
+    with np.errstate(all="ignore"):
+        data = LEAN_OPS[op](*arrays)
+    if type(data) is not np.ndarray:  # (a ufunc on 0-dim arrays gives a NumPy scalar)
+        data = np.asarray(data)
+    out = Tensor._make(data)
+    if is_grad_enabled():
+        requires = False
+        for t in args:
+            if t._requires_grad or t._grad_fn is not None:
+                requires = True
+        if requires:
+            edges = tuple(
+                gradient_edge(t) if t._requires_grad or t._grad_fn is not None else (None, 0)
+                for t in args
+            )
+            cls = _node_class(DEFAULT_NAMES[op])
+            out._grad_fn = cls.lean(op, args, out, edges, from_numpy_dtype(dt))
+    if forward_grad.ACTIVE:  # a dual level is open (Note [eager forward AD])
+        forward_grad.propagate(op, {}, args, out)
+    return out
+
+
 def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
     """Evaluate ``op`` with NumPy and, under grad mode, record its grad_fn."""
+    if op in LEAN_OPS and not attrs and name is None:  # (Note [lean eager path])
+        out = _lean(op, args)
+        if out is not None:
+            return out
     inputs = [a if isinstance(a, Tensor) else as_tensor_operand(a) for a in args]
     trace = trace_state.current()
     # tracing: record instead of computing (a draw always: Note [random numbers in compiled code])

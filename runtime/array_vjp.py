@@ -1,0 +1,65 @@
+"""Derivative rules of common ops as NumPy array code, for eager backward without create_graph.
+
+Note [array-level VJPs]
+Every rule here is its op's rule in ir/derivatives.py written with the same NumPy calls the
+traced-op dispatch would make for it (same formula, same order of operations, Python numbers
+converted to the cotangent's dtype first, as the dtype rules do), so the gradients are
+bit-identical to the general path. The engine uses it only when nothing else needs the general
+path: no create_graph, no trace, no dual level, no saved-tensor hooks, and every value of one
+real floating dtype (float32 or float64: no promotion, no reduced-float rounding); otherwise,
+and for every op not listed, it runs the general rule. A rule takes the cotangent ``g``, the
+saved values by the general rule's parameter names (arrays, or numbers converted to ``g``'s
+dtype), and returns one array or None per input, before ``conform``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..ir.ops import Op
+
+ArrayRule = Callable[..., tuple[Any, ...]]
+
+
+def _one(g: np.ndarray) -> Any:
+    return g.dtype.type(1)
+
+
+def _div(g: Any, x: Any, y: Any, needs: tuple[bool, ...]) -> tuple[Any, Any]:
+    # derivatives.py: (g / y, -g * (_quotient(x, y) / y)); a number x is a 0-d array already
+    return (
+        np.true_divide(g, y) if needs[0] else None,
+        np.multiply(np.negative(g), np.true_divide(np.true_divide(x, y), y)) if needs[1] else None,
+    )
+
+
+def _unreduce(g: Any, x_shape: tuple[int, ...], axes: Any, keepdim: bool) -> tuple[Any]:
+    if not keepdim:
+        axes_ = range(len(x_shape)) if axes is None else axes
+        g = g.reshape(tuple(1 if i in axes_ else n for i, n in enumerate(x_shape)))
+    return (np.broadcast_to(g, x_shape),)
+
+
+ARRAY_VJPS: dict[Op, ArrayRule] = {
+    Op.NEG: lambda g: (np.negative(g),),
+    Op.EXP: lambda g, out: (np.multiply(g, out),),
+    Op.LOG: lambda g, x: (np.true_divide(g, x),),
+    Op.SQRT: lambda g, out: (np.true_divide(g, np.multiply(g.dtype.type(2), out)),),
+    Op.SIN: lambda g, x: (np.multiply(g, np.cos(x)),),
+    Op.COS: lambda g, x: (np.multiply(np.negative(g), np.sin(x)),),
+    Op.TANH: lambda g, out: (np.multiply(g, np.subtract(_one(g), np.multiply(out, out))),),
+    Op.SIGMOID: lambda g, out: (np.multiply(np.multiply(g, out), np.subtract(_one(g), out)),),
+    Op.RELU: lambda g, out: (np.where(out <= 0, g.dtype.type(0), g),),
+    Op.ADD: lambda g: (g, g),
+    Op.SUB: lambda g: (g, np.negative(g)),
+    Op.MUL: lambda g, x, y, needs: (
+        np.multiply(g, y) if needs[0] else None,
+        np.multiply(g, x) if needs[1] else None,
+    ),
+    Op.DIV: _div,
+    Op.SUM: _unreduce,
+}
+REAL_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))

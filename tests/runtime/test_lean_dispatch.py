@@ -1,0 +1,115 @@
+"""dispatch's lean eager path (Note [lean eager path]) gives the general path's results bit for
+bit, records the same grad_fn, and leaves everything else to the general path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from adjit.ir.ops import Op
+from adjit.runtime import dispatch
+
+import adjit
+
+SPECIAL = np.array([0.0, -0.0, 1.0, -2.5, np.inf, -np.inf, np.nan, 1e-30, 3e38, -1e-45, 88.0, -1.0])
+
+
+def _pair(dtype: Any, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    n = int(np.prod(shape))
+    a = np.concatenate([SPECIAL, rng.standard_normal(max(n - len(SPECIAL), 0))])[:n]
+    b = rng.permutation(np.concatenate([SPECIAL, rng.standard_normal(max(n - len(SPECIAL), 0))]))
+    return a.reshape(shape).astype(dtype), b[:n].reshape(shape).astype(dtype)
+
+
+def _run(op: Op, arrays: list[np.ndarray], lean: bool, monkeypatch: Any) -> Any:
+    with monkeypatch.context() as m:
+        if not lean:
+            m.setattr(dispatch, "LEAN_OPS", {})
+        ts = [adjit.tensor(a, requires_grad=True) for a in arrays]
+        return dispatch.apply(op, *ts)
+
+
+@pytest.mark.parametrize("shape", [(3, 4), ()])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op", list(dispatch.LEAN_OPS), ids=lambda op: op.name)
+def test_lean_matches_general(op: Op, dtype: Any, shape: tuple[int, ...], monkeypatch) -> None:
+    x, y = _pair(dtype, shape)
+    arrays = [x, y][: 2 if op in (Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.MAXIMUM, Op.MINIMUM) else 1]
+    called: list[Op] = []
+    real = dispatch._lean
+    monkeypatch.setattr(dispatch, "_lean", lambda o, a: called.append(o) or real(o, a))
+    with np.errstate(all="raise"):  # no NumPy warning leaks from either path
+        fast = _run(op, arrays, True, monkeypatch)
+        general = _run(op, arrays, False, monkeypatch)
+    assert called and called[0] is op
+    assert type(fast._data) is np.ndarray and fast._data.dtype == general._data.dtype
+    assert fast.shape == general.shape and fast._data.tobytes() == general._data.tobytes()
+    assert type(fast.grad_fn).__name__ == type(general.grad_fn).__name__
+    assert [e[0] is None for e in fast.grad_fn.next_functions] == [
+        e[0] is None for e in general.grad_fn.next_functions
+    ]
+    # the lean node saves what OpNode.__init__ saves
+    a, b = fast.grad_fn, general.grad_fn
+    assert a._meta == b._meta and a.attrs == b.attrs and a._shown == a._edges
+    assert {k: type(v) for k, v in a._saved.items()} == {k: type(v) for k, v in b._saved.items()}
+
+
+def test_lean_node_skips_values_only_other_gradients_read() -> None:
+    x, y = adjit.ones(3, requires_grad=True), adjit.ones(3)
+    z = x * y  # d/dx reads y only: x itself is not saved (PyTorch's mul saves what it needs)
+    assert type(z.grad_fn._saved["x"]).__name__ == "_Unread"
+    assert type(z.grad_fn._saved["y"]).__name__ == "SavedTensor"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda x: x + 1.5,  # a number
+        lambda x: x * adjit.ones(4),  # broadcasting
+        lambda x: x * adjit.ones(3, 4, dtype=adjit.float64),  # promotion
+        lambda x: x.half().sin(),  # a reduced float
+        lambda x: x.to(adjit.int64).neg(),  # an integer
+    ],
+)
+def test_general_path_for_the_rest(make: Any) -> None:
+    x = adjit.ones(3, 4)
+    seen: list[Any] = []
+    real = dispatch._lean
+    try:
+        dispatch._lean = lambda o, a: seen.append(real(o, a)) or seen[-1]
+        make(x)
+    finally:
+        dispatch._lean = real
+    assert seen and seen[-1] is None
+
+
+def test_grad_fn_records_and_versions() -> None:
+    x = adjit.ones(3, requires_grad=True)
+    y = x.sin()
+    assert type(y.grad_fn).__name__ == "SinBackward0" and y._version == 0
+    z = y * y
+    assert type(z.grad_fn).__name__ == "MulBackward0"
+    with adjit.no_grad():
+        assert (x * x).grad_fn is None
+    y.mul_(2)  # the saved y changed in place: backward refuses, as in PyTorch
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
+
+
+def test_tracing_takes_the_traced_path() -> None:
+    f = adjit.compile(lambda a, b: (a.sin() * b).tanh())
+    a, b = adjit.randn(5), adjit.randn(5)
+    np.testing.assert_allclose(f(a, b).numpy(), (a.sin() * b).tanh().numpy(), rtol=1e-6)
+
+
+def test_forward_ad_tangents_propagate() -> None:
+    import adjit.autograd.forward_ad as fwAD
+
+    x, t = adjit.randn(4), adjit.randn(4)
+    with fwAD.dual_level():
+        d = fwAD.make_dual(x, t)
+        out = fwAD.unpack_dual(d.sin() * d)
+    expected = (x.cos() * x + x.sin()) * t
+    np.testing.assert_allclose(out.tangent.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
