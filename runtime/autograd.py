@@ -247,7 +247,6 @@ READ_ONLY_FOR: dict[Op, dict[str, tuple[int, ...]]] = {
     Op.DIV: {"x": (1,)},
 }
 _PARAMS: dict[Op, tuple[str, ...]] = {}  # op -> the names its derivative rule takes
-_ABSENT = object()
 
 
 class OpNode(Node):
@@ -371,26 +370,29 @@ class OpNode(Node):
         if dt not in REAL_FLOATS:
             return None
         kw: dict[str, Any] = {}
-        for p in rule_params(self.op):
-            s = saved.get(p, _ABSENT)
-            if s is _ABSENT:
-                if p == "needs":
-                    kw[p] = tuple(e[0] is not None for e in self._edges)
-                elif p.endswith("_shape"):
-                    kw[p] = self._meta[input_names(self.op, len(self._meta)).index(p[:-6])][0]
+        plan = _ARRAY_PLANS.get(self.op)
+        if plan is None:
+            plan = _ARRAY_PLANS[self.op] = _array_plan(self.op, len(self._meta))
+        for p, kind, i in plan:
+            if kind == "saved":
+                s = saved[p]
+                if type(s) is SavedTensor:
+                    if s._hooked is not None or s._version_box[0] != s._version:
+                        return None  # (a saved-tensor hook, or the general path's error)
+                    a = s._data if s._is_output else s._tensor._data  # type: ignore[union-attr]
+                    if a.dtype != dt:
+                        return None
+                    kw[p] = a
+                elif type(s) is _Number and type(s.value) is not complex:
+                    kw[p] = np.asarray(s.value, dt)  # (as the dtype rules convert a number)
                 else:
-                    kw[p] = self.attrs[p]
-            elif type(s) is SavedTensor:
-                if s._hooked is not None or s._version_box[0] != s._version:
-                    return None  # (a saved-tensor hook, or the general path's error)
-                a = s._data if s._is_output else s._tensor._data  # type: ignore[union-attr]
-                if a.dtype != dt:
-                    return None
-                kw[p] = a
-            elif type(s) is _Number and type(s.value) is not complex:
-                kw[p] = np.asarray(s.value, dt)  # (as the dtype rules convert a number)
+                    kw[p] = None  # an input its rule does not read here (_UNREAD)
+            elif kind == "needs":
+                kw[p] = tuple([e[0] is not None for e in self._edges])
+            elif kind == "shape":
+                kw[p] = self._meta[i][0]
             else:
-                kw[p] = None  # an input its rule does not read here (_UNREAD)
+                kw[p] = self.attrs[p]
         with np.errstate(all="ignore"):
             arrays = ARRAY_VJPS[self.op](g, **kw)
         out: list[Tensor | None] = []
@@ -399,12 +401,34 @@ class OpNode(Node):
                 out.append(None)
                 continue
             t = grad if a is g else _make(a)
-            out.append(t if a.shape == shape and t.dtype is dtype else conform(t, shape, dtype))
+            out.append(t if a.shape == shape and a.dtype == dtype.np else conform(t, shape, dtype))
         return out
 
     def release(self) -> None:
         if self._saved:  # nodes that saved nothing can be run again, as in PyTorch
             self._saved = None
+
+
+_ARRAY_PLANS: dict[Op, tuple[tuple[str, str, int], ...]] = {}
+
+
+def _array_plan(op: Op, n: int) -> tuple[tuple[str, str, int], ...]:
+    """Where each parameter of ``op``'s rule comes from: (name, saved | needs | shape | attr,
+    the input position of a shape). Saved names are the ones ``OpNode.__init__`` saves."""
+    names = input_names(op, n)
+    plan = []
+    for p in rule_params(op):
+        if p in ("inputs", "shapes"):
+            raise ValueError(f"{op}: no array-level rule takes {p!r}")
+        if p == "out" or p in names:
+            plan.append((p, "saved", -1))
+        elif p == "needs":
+            plan.append((p, "needs", -1))
+        elif p.endswith("_shape") and p[:-6] in names:
+            plan.append((p, "shape", names.index(p[:-6])))
+        else:
+            plan.append((p, "attr", -1))
+    return tuple(plan)
 
 
 _LEAN_PLANS: dict[Op, tuple[tuple[str, int, tuple[int, ...] | None], ...]] = {}
@@ -776,7 +800,25 @@ def _add(buffers: dict[Node, list[Tensor | None]], node: Node, nr: int, g: Tenso
     if slots is None:
         slots = buffers[node] = [None] * node.num_outputs
     prev = slots[nr]
-    slots[nr] = g if prev is None else prev + g
+    if prev is None:
+        slots[nr] = g
+        return
+    if prev._is_tracer or g._is_tracer:  # (never read a tracer's data)
+        slots[nr] = prev + g
+        return
+    a, b = prev._data, g._data
+    if (
+        a.dtype is b.dtype
+        and a.dtype in REAL_FLOATS
+        and a.shape == b.shape
+        and not is_grad_enabled()
+        and not forward_grad.ACTIVE
+        and trace_state.current() is None
+    ):  # the sum ``prev + g`` makes (dispatch's lean path), without a history to record
+        with np.errstate(all="ignore"):
+            slots[nr] = _make(np.add(a, b))
+        return
+    slots[nr] = prev + g
 
 
 def _retain(t: Tensor, grad: Tensor, create_graph: bool) -> None:
