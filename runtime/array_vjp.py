@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..ir.derivatives import DERIVATIVES
 from ..ir.ops import Op
 
 ArrayRule = Callable[..., tuple[Any, ...]]
@@ -63,3 +64,6 @@ ARRAY_VJPS: dict[Op, ArrayRule] = {
     Op.SUM: _unreduce,
 }
 REAL_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+# the derivative table's rules these copy: when one is replaced (a patched or user rule), the
+# engine runs the table's rule instead, so ir/derivatives.py stays the one source of truth
+MIRRORS = {op: DERIVATIVES[op] for op in ARRAY_VJPS}

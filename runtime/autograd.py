@@ -15,7 +15,7 @@ import numpy as np
 from ..ir.derivatives import DERIVATIVES, conform, input_names, rule_context, rule_params
 from ..ir.ops import Op
 from . import forward_grad, saved_hooks, settings, trace_state
-from .array_vjp import ARRAY_VJPS, REAL_FLOATS
+from .array_vjp import ARRAY_VJPS, MIRRORS, REAL_FLOATS
 from .grad_mode import INFERENCE_SAVED_MSG, is_grad_enabled, outside_inference, set_grad_enabled
 
 if TYPE_CHECKING:
@@ -345,11 +345,14 @@ class OpNode(Node):
         )
 
     def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
-        if not create_graph and self.op in ARRAY_VJPS:  # (Note [array-level VJPs])
+        rule = DERIVATIVES[self.op]
+        if (  # (Note [array-level VJPs]: a replaced table rule is the one that runs)
+            not create_graph and self.op in ARRAY_VJPS and rule is MIRRORS.get(self.op)
+        ):
             fast = self._array_apply(grad)
             if fast is not None:
                 return fast
-        grads = DERIVATIVES[self.op](grad, **self._context())
+        grads = rule(grad, **self._context())
         return [
             None if g is None or edge[0] is None else conform(g, *meta)
             for g, edge, meta in zip(grads, self._edges, self._meta, strict=True)
