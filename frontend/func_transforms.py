@@ -86,6 +86,23 @@ class _Level:
         self._keep = getattr(self, "_keep", []) + [y]  # ids stay unique while in use
         return y
 
+    def wrap_args(
+        self, args: tuple[Any, ...], argnums: Argnums | None
+    ) -> tuple[tuple[Any, ...], list[Any], Any]:
+        """``args`` with the differentiated ones (``argnums``; every one for None) replaced by
+        differentiable copies: the new arguments, the copies' leaves and their tree spec."""
+        if argnums is not None:
+            argnums = _check_argnums(argnums, len(args))
+        leaves, spec = flatten(args if argnums is None else _slice(args, argnums))
+        wrapped = [self.wrap(x) for x in leaves]
+        new = unflatten(spec, wrapped)
+        return (new if argnums is None else _replace(args, new, argnums)), wrapped, spec
+
+    def unwrap_tree(self, tree: Any) -> Any:
+        """``unwrap`` on every leaf of ``tree``."""
+        leaves, spec = flatten(tree)
+        return unflatten(spec, [self.unwrap(x) for x in leaves])
+
     def unwrap(self, x: Any) -> Any:
         """``x`` as the caller sees it: detached when only this call's leaves reach it."""
         if not isinstance(x, Tensor) or x.grad_fn is None:
@@ -196,18 +213,8 @@ def _grad_and_value(
 ) -> tuple[Any, Any]:
     level = _Level()
     with enable_grad():  # a function transform: an outer no_grad does not reach inside
-        argnums = _check_argnums(argnums, len(args))
-        leaves, spec = flatten(_slice(args, argnums))
-        wrapped = [level.wrap(x) for x in leaves]
-        output = func(*_replace(args, unflatten(spec, wrapped), argnums), **kwargs)
-        aux = None
-        if has_aux:
-            if not (isinstance(output, tuple) and len(output) == 2):
-                raise RuntimeError(
-                    "grad_and_value(f)(*args): output of function f should be a tuple: "
-                    "(output, aux) if has_aux is True"
-                )
-            output, aux = output
+        new_args, wrapped, spec = level.wrap_args(args, argnums)
+        output, aux = _split_aux(func(*new_args, **kwargs), has_aux, "grad_and_value(f)(*args)")
         if not isinstance(output, Tensor):
             raise RuntimeError(
                 f"grad_and_value(f)(*args): Expected f(*args) to return a Tensor, got "
@@ -221,11 +228,19 @@ def _grad_and_value(
             )
         grads = _autograd([output], wrapped, None, create_graph=True)
         grad_input = unflatten(spec, [level.unwrap(g) for g in grads])
-        output = level.unwrap(output)
-        if has_aux:
-            aux_leaves, aux_spec = flatten(aux)
-            aux = unflatten(aux_spec, [level.unwrap(a) for a in aux_leaves])
+        output, aux = level.unwrap(output), level.unwrap_tree(aux)
     return grad_input, ((output, aux) if has_aux else output)
+
+
+def _split_aux(output: Any, has_aux: bool, api: str) -> tuple[Any, Any]:
+    """``(output, aux)``: with ``has_aux`` the function's pair (PyTorch's error otherwise)."""
+    if not has_aux:
+        return output, None
+    if not (isinstance(output, tuple) and len(output) == 2):
+        raise RuntimeError(
+            f"{api}: output of function f should be a tuple: (output, aux) if has_aux is True"
+        )
+    return output
 
 
 def grad_and_value(
@@ -266,26 +281,9 @@ def _vjp(
     """vjp's result, and the level whose fresh leaves its vjp_fn differentiates."""
     level = _Level()
     with enable_grad():
-        if argnums is None:
-            diff: Any = primals
-        else:
-            argnums = _check_argnums(argnums, len(primals))
-            diff = _slice(primals, argnums)
-        leaves, spec = flatten(diff)
-        wrapped = [level.wrap(x) for x in leaves]
-        new = unflatten(spec, wrapped)
-        args = new if argnums is None else _replace(primals, new, argnums)
-        out = func(*args)
-        aux = None
-        if has_aux:
-            if not (isinstance(out, tuple) and len(out) == 2):
-                raise RuntimeError(
-                    "vjp(f, *primals): output of function f should be a tuple: (output, aux) "
-                    "if has_aux is True"
-                )
-            out, aux = out
-            aux_leaves, aux_spec = flatten(aux)
-            aux = unflatten(aux_spec, [level.unwrap(a) for a in aux_leaves])
+        args, wrapped, spec = level.wrap_args(primals, argnums)
+        out, aux = _split_aux(func(*args), has_aux, "vjp(f, *primals)")
+        aux = level.unwrap_tree(aux)
         out_leaves, out_spec = flatten(out)
         if (len(out_leaves) == 1 and out_leaves[0] is None) or not out_leaves:
             raise RuntimeError(
