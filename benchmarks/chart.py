@@ -71,6 +71,22 @@ def _contenders(cases: list[dict[str, Any]], baseline_too: bool) -> list[str]:
     ]
 
 
+def _slots(
+    cases: list[dict[str, Any]], baseline_too: bool
+) -> tuple[float, list[tuple[float, str, dict[str, Any]]]]:
+    """The bar width, and each drawn (x, contender, measurement): contenders side by side
+    within each case's slot, in table order (cases a contender is absent from are left out)."""
+    names = _contenders(cases, baseline_too)
+    width = 0.8 / max(len(names), 1)
+    slots = [
+        (i + (j - (len(names) - 1) / 2) * width, k, c["contenders"][k])
+        for j, k in enumerate(names)
+        for i, c in enumerate(cases)
+        if k in c["contenders"]
+    ]
+    return width, slots
+
+
 def _mark(ax: Any, x: float, status: str, color: Any) -> None:
     """An untimed contender: an x at the axis floor and its status, written upward."""
     ax.annotate(
@@ -91,21 +107,15 @@ def _mark(ax: Any, x: float, status: str, color: Any) -> None:
 def _medians(ax: Any, name: str, w: dict[str, Any], colors: dict[str, Any]) -> None:
     """Absolute medians (log ms) with interquartile error bars; floors as dashed lines."""
     cases = w["cases"]
-    names = _contenders(cases, baseline_too=True)
-    width = 0.8 / max(len(names), 1)
-    for j, k in enumerate(names):
-        for i, c in enumerate(cases):
-            m = c["contenders"].get(k)
-            x = i + (j - (len(names) - 1) / 2) * width
-            if m is None:
-                continue
-            if m.get("median_ms"):
-                ax.bar(x, m["median_ms"], width, color=colors[k], label=k)
-                iqr = m.get("iqr_ms") or 0.0
-                lo = min(iqr / 2, m["median_ms"] * 0.99)
-                ax.errorbar(x, m["median_ms"], yerr=[[lo], [iqr / 2]], color="black", lw=0.8)
-            else:
-                _mark(ax, x, m["status"], colors[k])
+    width, slots = _slots(cases, baseline_too=True)
+    for x, k, m in slots:
+        if m.get("median_ms"):
+            ax.bar(x, m["median_ms"], width, color=colors[k], label=k)
+            iqr = m.get("iqr_ms") or 0.0
+            lo = min(iqr / 2, m["median_ms"] * 0.99)
+            ax.errorbar(x, m["median_ms"], yerr=[[lo], [iqr / 2]], color="black", lw=0.8)
+        else:
+            _mark(ax, x, m["status"], colors[k])
     for i, c in enumerate(cases):
         for k, m in c["contenders"].items():
             if m.get("status") == "floor" and m.get("median_ms"):
@@ -122,30 +132,24 @@ def _ratios(ax: Any, name: str, w: dict[str, Any], colors: dict[str, Any]) -> No
     """Each contender's median / adjit compiled's, as bars from 1 on a log2 scale, labelled;
     a bar near 1x keeps a minimal height (MIN_BAR) so it stays visible."""
     cases = w["cases"]
-    names = _contenders(cases, baseline_too=False)
-    width = 0.8 / max(len(names), 1)
-    for j, k in enumerate(names):
-        for i, c in enumerate(cases):
-            m = c["contenders"].get(k)
-            x = i + (j - (len(names) - 1) / 2) * width
-            if m is None:
-                continue
-            ratio = m.get("ratio")
-            if not ratio:
-                _mark(ax, x, m["status"], colors[k])
-                continue
-            h = math.log2(ratio)
-            h = h if abs(h) >= MIN_BAR else math.copysign(MIN_BAR, h or 1.0)
-            ax.bar(x, h, width, color=colors[k], label=k)
-            ax.annotate(
-                f"{ratio:.2f}x",
-                (x, h),
-                xytext=(0, 2 if h > 0 else -2),
-                textcoords="offset points",
-                ha="center",
-                va="bottom" if h > 0 else "top",
-                fontsize=7,
-            )
+    width, slots = _slots(cases, baseline_too=False)
+    for x, k, m in slots:
+        ratio = m.get("ratio")
+        if not ratio:
+            _mark(ax, x, m["status"], colors[k])
+            continue
+        h = math.log2(ratio)
+        h = h if abs(h) >= MIN_BAR else math.copysign(MIN_BAR, h or 1.0)
+        ax.bar(x, h, width, color=colors[k], label=k)
+        ax.annotate(
+            f"{ratio:.2f}x",
+            (x, h),
+            xytext=(0, 2 if h > 0 else -2),
+            textcoords="offset points",
+            ha="center",
+            va="bottom" if h > 0 else "top",
+            fontsize=7,
+        )
     ax.axhline(0.0, color="black", linewidth=0.8)
     lo, hi = ax.get_ylim()
     ticks = range(math.floor(min(lo, -1)), math.ceil(max(hi, 1)) + 1)
