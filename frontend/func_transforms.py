@@ -99,11 +99,12 @@ class _Level:
         return (new if argnums is None else _replace(args, new, argnums)), wrapped, spec
 
     def unwrap_tree(self, tree: Any) -> Any:
-        """``unwrap`` on every leaf of ``tree``."""
+        """``unwrap`` on every leaf of ``tree``; the leaves' walks share what they found."""
         leaves, spec = flatten(tree)
-        return unflatten(spec, [self.unwrap(x) for x in leaves])
+        inside: set[int] = set()  # (node ids, alive while the leaves hold their graphs)
+        return unflatten(spec, [self.unwrap(x, inside) for x in leaves])
 
-    def unwrap(self, x: Any) -> Any:
+    def unwrap(self, x: Any, inside: set[int] | None = None) -> Any:
         """``x`` as the caller sees it: detached when only this call's leaves reach it."""
         if not isinstance(x, Tensor) or x.grad_fn is None:
             return x
@@ -111,14 +112,18 @@ class _Level:
             return x.detach()
         if x._is_tracer:
             return x
-        return x if self._reaches_outside(x) else x.detach()
+        return x if self._reaches_outside(x, set() if inside is None else inside) else x.detach()
 
-    def _reaches_outside(self, x: Tensor) -> bool:
+    def _reaches_outside(self, x: Tensor, inside: set[int]) -> bool:
+        """Whether ``x``'s history reaches a leaf other than this call's fresh ones. A walk
+        that finds none adds the nodes it saw to ``inside``, which the walks of the other
+        results unwrapped with it (every argument's gradient shares most of the graph) do
+        not enter again."""
         seen: set[int] = set()
         stack = [x.grad_fn]
         while stack:
             node = stack.pop()
-            if node is None or id(node) in seen:
+            if node is None or id(node) in seen or id(node) in inside:
                 continue
             seen.add(id(node))
             var = getattr(node, "variable", None)
@@ -127,6 +132,7 @@ class _Level:
                     return True
                 continue
             stack.extend(f for f, _ in getattr(node, "next_functions", ()))
+        inside |= seen
         return False
 
 
@@ -227,7 +233,7 @@ def _grad_and_value(
                 "APIs instead?"
             )
         grads = _autograd([output], wrapped, None, create_graph=True)
-        grad_input = unflatten(spec, [level.unwrap(g) for g in grads])
+        grad_input = unflatten(spec, level.unwrap_tree(grads))
         output, aux = level.unwrap(output), level.unwrap_tree(aux)
     return grad_input, ((output, aux) if has_aux else output)
 
@@ -301,7 +307,7 @@ def _vjp(
                     "vjp(f, ...): All outputs of f must be floating-point or complex Tensors, "
                     f"got Tensor with dtype {o.dtype}"
                 )
-        results = unflatten(out_spec, [level.unwrap(o) for o in out_leaves])
+        results = unflatten(out_spec, level.unwrap_tree(out_leaves))
 
     def vjp_fn(cotangents: Any, retain_graph: bool = True, create_graph: bool | None = None) -> Any:
         if create_graph is None:
@@ -318,7 +324,7 @@ def _vjp(
             grads = _autograd(out_leaves, wrapped, ct_leaves, inner, retain_graph)
         if not create_graph:
             grads = [g.detach() for g in grads]
-        return unflatten(spec, [level.unwrap(g) for g in grads])
+        return unflatten(spec, level.unwrap_tree(grads))
 
     return ((results, vjp_fn, aux) if has_aux else (results, vjp_fn)), level
 
@@ -386,7 +392,7 @@ def jacrev(
             for k, g in enumerate(got):
                 per_input[k].append(g)
         numels = [o.numel() for o in out_leaves]
-        stacked = [level.unwrap(_cat(chunks)) for chunks in per_input]
+        stacked = level.unwrap_tree([_cat(chunks) for chunks in per_input])
         # per output: its rows of each input's stacked vjps, shaped (*out.shape, *in.shape)
         table = [
             [
