@@ -273,11 +273,22 @@ def spread(samples: list[float]) -> tuple[float, float]:
     return statistics.median(samples), q[2] - q[0]
 
 
+# Note [cores used]
+# ``--threads`` is a setting each library may or may not honour (a BLAS that ignores its
+# environment, a library's helper threads, a benchmark script that sets one library after the
+# harness did). So every timed sample also reads the process's CPU time: CPU seconds over wall
+# seconds is the number of cores the contender really kept busy. The JSON keeps the median per
+# contender (``extra["cores"]``) and the report flags anyone above the thread count. A flagged
+# run is not a fair comparison. (PyTorch's OpenMP workers spin a little after each op, so at
+# more than one thread a few percent may be billed to whoever runs next: the margin.)
+CORES_MARGIN = 0.25
+
+
 def time_interleaved(
     steps: dict[str, Step], timing: Timing, progress: Progress
-) -> dict[str, tuple[float, float, int, int]]:
+) -> dict[str, tuple[float, float, int, int, float]]:
     """Each round runs every step (``number`` calls each); per step: (median ms, IQR ms,
-    rounds, number)."""
+    rounds, number, median cores used (Note [cores used]))."""
     numbers: dict[str, int] = {}
     round_ms = 0.0
     for name, step in steps.items():
@@ -287,6 +298,7 @@ def time_interleaved(
     affordable = int(timing.budget_s * 1e3 / max(round_ms, 1e-9))
     rounds = max(timing.min_rounds, min(timing.rounds, affordable))
     samples: dict[str, list[float]] = {name: [] for name in steps}
+    cores: dict[str, list[float]] = {name: [] for name in steps}
     names = list(steps)
     for r in range(rounds):
         progress.step(f"timing round {r + 1}/{rounds}")
@@ -294,11 +306,15 @@ def time_interleaved(
         # worker threads may still be spinning, see Note [torch threads])
         for name in names[r % len(names) :] + names[: r % len(names)]:
             step, n = steps[name], numbers[name]
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             for _ in range(n):
                 step()
-            samples[name].append((time.perf_counter() - t0) * 1e3 / n)
-    return {k: (*spread(v), rounds, numbers[k]) for k, v in samples.items()}
+            wall = time.perf_counter() - t0
+            samples[name].append(wall * 1e3 / n)
+            cores[name].append((time.process_time() - c0) / max(wall, 1e-9))
+    return {
+        k: (*spread(v), rounds, numbers[k], statistics.median(cores[k])) for k, v in samples.items()
+    }
 
 
 def run_case(case: Case, timing: Timing, skip: dict[str, str], progress: Progress) -> CaseResult:
@@ -306,9 +322,11 @@ def run_case(case: Case, timing: Timing, skip: dict[str, str], progress: Progres
     progress.case(case.workload, case.label)
     steps, measurements, ref_err = check(case, skip, progress)
     if steps:
-        for name, (ms, iqr, rounds, number) in time_interleaved(steps, timing, progress).items():
+        timed = time_interleaved(steps, timing, progress)
+        for name, (ms, iqr, rounds, number, used) in timed.items():
             m = measurements[name]
             m.median_ms, m.iqr_ms, m.rounds, m.number = ms, iqr, rounds, number
+            m.extra["cores"] = round(used, 2)
     base = measurements.get(BASELINE)
     if base is not None and base.median_ms:
         for m in measurements.values():

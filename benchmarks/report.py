@@ -10,7 +10,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from .harness import CaseResult, Settings
+from .harness import CORES_MARGIN, CaseResult, Settings
 from .peers import SETTINGS, version
 
 SCHEMA = 1
@@ -107,7 +107,7 @@ def _cell(name: str, m: dict[str, Any], baseline: str) -> str:
     return f"{m['ratio']:.2f}x"
 
 
-def workload_table(name: str, w: dict[str, Any]) -> list[str]:
+def workload_table(name: str, w: dict[str, Any], threads: int) -> list[str]:
     """One workload: a row per size, the baseline's median, then each contender's ratio."""
     cases = w["cases"]
     columns = list(dict.fromkeys(k for c in cases for k in c["contenders"]))
@@ -124,11 +124,12 @@ def workload_table(name: str, w: dict[str, Any]) -> list[str]:
         first, base, rest = r[0].ljust(widths[0]), r[1].rjust(widths[1]), r[2:]
         others = "  ".join(cell.rjust(wd) for cell, wd in zip(rest, widths[2:], strict=True))
         lines.append(f"  {first}  {base} | {others}")
-    return lines + _notes(cases)
+    return lines + _notes(cases, threads)
 
 
-def _notes(cases: list[dict[str, Any]]) -> list[str]:
-    """Why cells are not ratios, the agreement errors, floors and import times."""
+def _notes(cases: list[dict[str, Any]], threads: int) -> list[str]:
+    """Why cells are not ratios, the agreement errors, floors, import times and contenders
+    that kept more cores busy than the thread count (Note [cores used])."""
     notes: dict[str, None] = {}
     errors = [m["error"] for c in cases for m in c["contenders"].values() if m["status"] == "ok"]
     refs = [c["reference_error"] for c in cases if c["reference_error"] is not None]
@@ -146,6 +147,13 @@ def _notes(cases: list[dict[str, Any]]) -> list[str]:
                 notes[f"    {c['label']}: adjit compiled / {k} = {base / m['median_ms']:.2f}"] = (
                     None
                 )
+        for k, m in c["contenders"].items():
+            used = m.get("extra", {}).get("cores")
+            if used is not None and used > threads + CORES_MARGIN:
+                notes[
+                    f"    ! {c['label']} {k} kept {used:.2f} cores busy ({_threads(threads)} "
+                    "allowed): not a fair comparison"
+                ] = None
         imports = [
             f"{k} {fmt_ms(m['extra']['import_ms'])}"
             for k, m in c["contenders"].items()
@@ -172,6 +180,8 @@ def table(data: dict[str, Any]) -> str:
         "(> 1: adjit compiled is faster); every median and IQR is in the JSON",
     ]
     body = [
-        line for name, w in data["workloads"].items() for line in ["", *workload_table(name, w)]
+        line
+        for name, w in data["workloads"].items()
+        for line in ["", *workload_table(name, w, data["settings"]["threads"])]
     ]
     return "\n".join(head + body)

@@ -152,6 +152,22 @@ def _record(results: dict[str, list[CaseResult]]) -> dict:
     return report.build(results, {"W1": w1.WORKLOAD.title}, PRESETS["tiny"], 0.0)
 
 
+def test_cores_used_are_recorded_and_overuse_flagged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Note [cores used]: every timed contender's CPU/wall ratio is kept; one that kept more
+    cores busy than the thread count is flagged as unfair, one within it is not."""
+    from adjit.benchmarks import peers
+
+    result = run_case(_case_with({}), TINY, {}, QUIET)
+    for m in result.measurements.values():
+        assert 0.0 < m.extra["cores"] < (os.cpu_count() or 1) + 1
+    monkeypatch.setitem(peers.SETTINGS, "threads", 1)
+    result.measurements["numpy"].extra["cores"] = 1.9
+    result.measurements[BASELINE].extra["cores"] = 1.1
+    text = report.table(_record({"W1": [result]}))
+    assert "! N=64 numpy kept 1.90 cores busy (1 thread allowed)" in text
+    assert "adjit compiled kept" not in text
+
+
 def test_disagreement_measure() -> None:
     a = np.array([1.0, 2.0, 4.0])
     assert disagreement((a,), (a,), {}) == 0.0
