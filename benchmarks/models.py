@@ -133,6 +133,83 @@ def _train(lib_name: str, size: dict[str, Any], compiled: bool) -> Setup:
     return setup
 
 
+# Note [GEMM floor]
+# These steps are mostly matrix products, so how fast any contender can be is bounded by how
+# fast BLAS runs the step's products alone. The floors are those products and nothing else:
+# the shapes (and axis orders: a transposed operand stays a transposed view) of every MATMUL
+# adjit's compiled step runs, recorded from one step, each run into a preallocated result by
+# OpenBLAS (NumPy's, which adjit calls) and by MKL (PyTorch's), with the same threads; a stack
+# times a matrix runs as one GEMM over the stack's rows, as adjit runs it. They
+# are timed like contenders but not checked (Case.floors). A contender at 1.2x a floor spends
+# a sixth of its step outside the products; none can beat the faster floor by more than its
+# non-GEMM work, which is why a ratio target over PyTorch eager may be out of reach.
+
+
+def _dense_like(a: np.ndarray) -> np.ndarray:
+    """A new array of ``a``'s shape whose axes are laid out in ``a``'s stride order."""
+    order = sorted(range(a.ndim), key=lambda i: -abs(a.strides[i]))
+    base = np.random.default_rng(0).standard_normal([a.shape[i] for i in order])
+    return base.astype(a.dtype).transpose(np.argsort(order))
+
+
+_RECORDED: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+
+
+def _step_products(size: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Operands shaped like every MATMUL of one compiled ``size`` step (Note [GEMM floor])."""
+    key = repr(sorted(size.items()))
+    if key not in _RECORDED:
+        from adjit.ir.ops import Op
+        from adjit.runtime import executor
+
+        seen: list[tuple[np.ndarray, np.ndarray]] = []
+        run = executor.ExternStep.run
+
+        def recording(self: Any, env: Any, ptrs: Any, bufs: Any) -> None:
+            if self.eqn.op is Op.MATMUL:
+                a, b = (env[v] for v in self.eqn.inputs)
+                if a.ndim > 2 and b.ndim == 2:  # a stack times a matrix: one GEMM, as adjit
+                    a = a.reshape(-1, a.shape[-1])  # runs it (Note [one GEMM over the batch])
+                seen.append((_dense_like(a), _dense_like(b)))
+            run(self, env, ptrs, bufs)
+
+        step = _train("adjit", size, compiled=True)()
+        step()  # traces and compiles
+        executor.ExternStep.run = recording  # type: ignore[method-assign]
+        try:
+            step()
+        finally:
+            executor.ExternStep.run = run  # type: ignore[method-assign]
+        _RECORDED[key] = seen
+    return _RECORDED[key]
+
+
+def _gemm_floor(size: dict[str, Any], lib_name: str) -> Setup:
+    def setup() -> Step:
+        products = _step_products(size)
+        if lib_name == "torch":
+            torch = peers.torch()
+            pairs = [(torch.from_numpy(a), torch.from_numpy(b)) for a, b in products]
+            outs = [torch.matmul(a, b) for a, b in pairs]
+            mm: Callable[..., Any] = torch.matmul
+        else:
+            pairs = products
+            outs = [np.matmul(a, b) for a, b in pairs]
+            mm = np.matmul
+
+        def step() -> tuple[Any, ...]:
+            for (a, b), out in zip(pairs, outs, strict=True):
+                mm(a, b, out=out)
+            return ()
+
+        return step
+
+    return setup
+
+
+GEMM_FLOORS = {"GEMMs alone (OpenBLAS)": "numpy", "GEMMs alone (MKL)": "torch"}
+
+
 def build_model(size: dict[str, Any]) -> Case:
     contenders = {
         BASELINE: _train("adjit", size, compiled=True),
@@ -140,8 +217,16 @@ def build_model(size: dict[str, Any]) -> Case:
         "torch eager": _train("torch", size, compiled=False),
         "torch.compile": _train("torch", size, compiled=True),
     }
+    floors = {name: _gemm_floor(size, lib) for name, lib in GEMM_FLOORS.items()}
     label = size["model"] + ("" if size["model"] == "transformer" else f" b{size['batch']}")
-    return Case("models", label, dict(size), contenders, tolerance=size.get("tolerance", 1e-3))
+    return Case(
+        "models",
+        label,
+        dict(size),
+        contenders,
+        floors=floors,
+        tolerance=size.get("tolerance", 1e-3),
+    )
 
 
 TRANSFORMER = {"model": "transformer", "dim": 256, "heads": 4, "seq": 128, "batch": 16}

@@ -273,3 +273,10 @@ def test_model_and_eager_workloads_agree_with_torch() -> None:
                 "skipped",
                 "ok",
             )
+            if name == "models":  # Note [GEMM floor]: the step's products, timed alone
+                for floor in ("GEMMs alone (OpenBLAS)", "GEMMs alone (MKL)"):
+                    assert ms[floor].status == "floor" and ms[floor].median_ms > 0, floor
+    from adjit.benchmarks import models
+
+    (products,) = models._RECORDED.values()
+    assert len(products) == 18  # 6 forward products, 12 backward (x needs no gradient)
