@@ -15,8 +15,10 @@ import numpy as np
 from ..ir.derivatives import DERIVATIVES, conform, input_names, rule_context, rule_params
 from ..ir.ops import Op
 from . import forward_grad, saved_hooks, settings, trace_state
-from .array_vjp import ARRAY_VJPS, MIRRORS, REAL_FLOATS
+from .array_vjp import ARRAY_VJPS, MIRRORS, REAL_FLOATS, quiet_enter, quiet_exit
 from .grad_mode import INFERENCE_SAVED_MSG, is_grad_enabled, outside_inference, set_grad_enabled
+from .saved_hooks import _state as _hooks_state
+from .trace_state import _local as _trace_local
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -199,6 +201,9 @@ class SavedTensor:
         return self._tensor
 
 
+_new_saved = object.__new__
+
+
 def _saved_output(data: np.ndarray, node: Node, version_box: list[int]) -> Tensor:
     """A saved output, unpacked: the node's own output again (it has ``node`` as grad_fn). An
     eager value even while a trace is active (a vjp_fn called under vmap runs this engine with
@@ -309,15 +314,29 @@ class OpNode(Node):
         if settings._ANOMALY["on"]:
             node._forward_stack = settings.user_stack()
         node.op, node.attrs, node._edges, node._shown = op, {}, edges, edges
-        node._meta = [(t._data.shape, dtype) for t in inputs]
+        node._meta = [(out._data.shape, dtype)] * len(inputs)  # (one shape: the lean path's)
         saved: dict[str, Any] = {}
+        plain = not _hooks_state.stack  # no saved-tensor hooks: SavedTensor.__init__, inlined
         for p, i, only in plan:
             if i < 0:
-                saved[p] = SavedTensor(out, True)
-            elif only is not None and all(edges[k][0] is None for k in only):
-                saved[p] = _UNREAD
+                if plain:
+                    s = _new_saved(SavedTensor)
+                    s._is_output, s._fw, s._hooked, s._tensor = True, None, None, None
+                    s._data, s._version_box, s._version = out._data, out._version_box, 0
+                else:
+                    s = SavedTensor(out, True)
+            elif only is not None and edges[only][0] is None:
+                s = _UNREAD  # its only reader's gradient is not needed
             else:
-                saved[p] = SavedTensor(inputs[i], False)
+                t = inputs[i]
+                box = t._version_box
+                if plain and type(box) is list:  # (not an inference tensor)
+                    s = _new_saved(SavedTensor)
+                    s._is_output, s._fw, s._hooked, s._tensor = False, None, None, t
+                    s._data, s._version_box, s._version = None, box, box[0]
+                else:
+                    s = SavedTensor(t, False)
+            saved[p] = s
         node._saved = saved
         return node
 
@@ -346,9 +365,8 @@ class OpNode(Node):
 
     def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
         rule = DERIVATIVES[self.op]
-        if (  # (Note [array-level VJPs]: a replaced table rule is the one that runs)
-            not create_graph and self.op in ARRAY_VJPS and rule is MIRRORS.get(self.op)
-        ):
+        # (Note [array-level VJPs]: a replaced table rule is the one that runs)
+        if not create_graph and self.op in ARRAY_VJPS and MIRRORS.get(self.op) is rule:
             fast = self._array_apply(grad)
             if fast is not None:
                 return fast
@@ -365,7 +383,7 @@ class OpNode(Node):
             saved is None  # (the general path raises FREED_MSG)
             or grad._is_tracer  # (never read a tracer's data)
             or forward_grad.ACTIVE
-            or trace_state.current() is not None
+            or _trace_local.trace is not None
         ):
             return None
         g = grad._data
@@ -373,9 +391,10 @@ class OpNode(Node):
         if dt not in REAL_FLOATS:
             return None
         kw: dict[str, Any] = {}
-        plan = _ARRAY_PLANS.get(self.op)
+        op = self.op
+        plan = _ARRAY_PLANS.get(op)
         if plan is None:
-            plan = _ARRAY_PLANS[self.op] = _array_plan(self.op, len(self._meta))
+            plan = _ARRAY_PLANS[op] = _array_plan(op, len(self._meta))
         for p, kind, i in plan:
             if kind == "saved":
                 s = saved[p]
@@ -396,15 +415,20 @@ class OpNode(Node):
                 kw[p] = self._meta[i][0]
             else:
                 kw[p] = self.attrs[p]
-        with np.errstate(all="ignore"):
-            arrays = ARRAY_VJPS[self.op](g, **kw)
+        tok = quiet_enter()  # (Note [quiet NumPy calls] in runtime/array_vjp.py)
+        try:
+            arrays = ARRAY_VJPS[op](g, **kw)
+        finally:
+            quiet_exit(tok)
         out: list[Tensor | None] = []
         for a, edge, (shape, dtype) in zip(arrays, self._edges, self._meta, strict=True):
             if a is None or edge[0] is None:
                 out.append(None)
-                continue
-            t = grad if a is g else _make(a)
-            out.append(t if a.shape == shape and a.dtype == dtype.np else conform(t, shape, dtype))
+            else:
+                t = grad if a is g else eager_tensor(a)
+                out.append(
+                    t if a.shape == shape and a.dtype == dtype.np else conform(t, shape, dtype)
+                )
         return out
 
     def release(self) -> None:
@@ -434,12 +458,12 @@ def _array_plan(op: Op, n: int) -> tuple[tuple[str, str, int], ...]:
     return tuple(plan)
 
 
-_LEAN_PLANS: dict[Op, tuple[tuple[str, int, tuple[int, ...] | None], ...]] = {}
+_LEAN_PLANS: dict[Op, tuple[tuple[str, int, int | None], ...]] = {}
 
 
-def _lean_plan(op: Op, n: int) -> tuple[tuple[str, int, tuple[int, ...] | None], ...]:
+def _lean_plan(op: Op, n: int) -> tuple[tuple[str, int, int | None], ...]:
     """What ``OpNode.__init__`` saves for ``op`` on ``n`` tensors: (name, input position or -1
-    for the output, the positions whose gradient alone reads it)."""
+    for the output, the one position whose gradient alone reads it)."""
     if op in SCALAR_ATTR_OPS or op in INDEXED_NOT_READ:
         raise ValueError(f"{op} has no lean node")
     names = input_names(op, n)
@@ -450,7 +474,10 @@ def _lean_plan(op: Op, n: int) -> tuple[tuple[str, int, tuple[int, ...] | None],
         if p == "out":
             plan.append((p, -1, None))
         elif p in names:
-            plan.append((p, names.index(p), READ_ONLY_FOR.get(op, {}).get(p)))
+            only = READ_ONLY_FOR.get(op, {}).get(p)
+            if only is not None and len(only) != 1:
+                raise ValueError(f"{op} has no lean node")
+            plan.append((p, names.index(p), None if only is None else only[0]))
     return tuple(plan)
 
 
@@ -629,6 +656,15 @@ def _make(data: np.ndarray) -> Tensor:
     return _make(data)
 
 
+def eager_tensor(data: np.ndarray) -> Tensor:  # noqa: F811 (rebinds itself)
+    """``tensor.eager_tensor`` (bound on first use, as ``_make``)."""
+    global eager_tensor
+    from .tensor import eager_tensor as bound
+
+    eager_tensor = bound
+    return bound(data)
+
+
 def accumulate_array(t: Tensor, g: np.ndarray, owned: bool) -> None:
     """``_accumulate`` of a gradient array into a leaf without hooks, outside create_graph:
     an ``owned`` array (one nothing else holds) in the parameter's layout becomes the new
@@ -688,26 +724,13 @@ def run_backward(
         _add(buffers, node, nr, g)
     ready = [(-n._seq, id(n), n) for n in dict.fromkeys(root_nodes) if deps.get(n, 0) == 0]
     heapq.heapify(ready)
+    pop, push = heapq.heappop, heapq.heappush
     with set_grad_enabled(create_graph):
         while ready:
-            _, _, node = heapq.heappop(ready)
+            node = pop(ready)[2]
             grads_out = buffers.pop(node)
-            for nr, grad in enumerate(grads_out):
-                if grad is None:
-                    continue
-                if node._tensor_hooks:
-                    for hook in node._tensor_hooks.get(nr, ()):
-                        grad._owned_grad = False  # the hook may keep it: never steal it
-                        r = hook(grad)
-                        if r is not None:
-                            grad = r
-                grads_out[nr] = grad
-                retained = node._retained.get(nr) if node._retained else None
-                if retained is not None and (t := retained()) is not None:
-                    _retain(t, grad, create_graph)
-                if capture:
-                    for k in capture.get((node, nr), ()):
-                        results[k] = grad
+            if capture or node._tensor_hooks or node._retained:  # (rare: most nodes have none)
+                _before_node(node, grads_out, create_graph, capture, results)
             if isinstance(node, AccumulateGrad):
                 if accumulate:
                     _accumulate(node.variable, grads_out[0], create_graph)  # type: ignore[arg-type]
@@ -720,20 +743,32 @@ def run_backward(
                 grads = node.apply(
                     grads_out if node.num_outputs > 1 else grads_out[0], create_graph
                 )
-            for hook in node._hooks:
+            if node._hooks:
                 _disown(grads, grads_out)  # the hook may keep them: never steal them
-                hook(tuple(grads), tuple(grads_out))
+                for hook in node._hooks:
+                    hook(tuple(grads), tuple(grads_out))
             if not retain_graph:
                 node.release()
             for (nxt, nr), g in zip(node._edges, grads, strict=False):
                 if nxt is None:
                     continue
-                if g is not None:
-                    _add(buffers, nxt, nr, g)
-                deps[nxt] -= 1
-                if deps[nxt] == 0:
+                if g is not None:  # _add(buffers, nxt, nr, g), its common cases inlined
+                    slots = buffers.get(nxt)
+                    if slots is None:
+                        if nxt.num_outputs == 1:
+                            buffers[nxt] = [g]
+                        else:
+                            slots = buffers[nxt] = [None] * nxt.num_outputs
+                            slots[nr] = g
+                    elif slots[nr] is None:
+                        slots[nr] = g
+                    else:
+                        _add(buffers, nxt, nr, g)
+                left = deps[nxt] - 1
+                deps[nxt] = left
+                if left == 0:
                     if nxt in buffers:
-                        heapq.heappush(ready, (-nxt._seq, id(nxt), nxt))
+                        push(ready, (-nxt._seq, id(nxt), nxt))
                     else:
                         _skip(nxt, deps, buffers, ready)
     if not allow_unused and inputs is not None and any(r is None for r in results):
@@ -742,6 +777,33 @@ def run_backward(
             "the graph. Set allow_unused=True if this is the desired behavior."
         )
     return tuple(results)
+
+
+def _before_node(
+    node: Node,
+    grads_out: list[Any],
+    create_graph: bool,
+    capture: dict[tuple[Node, int], list[int]],
+    results: list[Tensor | None],
+) -> None:
+    """Before ``node`` runs: its outputs' tensor hooks (which may replace the cotangent), then
+    retain_grad() of its outputs, then the cotangents ``autograd.grad`` asked for."""
+    for nr, grad in enumerate(grads_out):
+        if grad is None:
+            continue
+        if node._tensor_hooks:
+            for hook in node._tensor_hooks.get(nr, ()):
+                grad._owned_grad = False  # the hook may keep it: never steal it
+                r = hook(grad)
+                if r is not None:
+                    grad = r
+        grads_out[nr] = grad
+        retained = node._retained.get(nr) if node._retained else None
+        if retained is not None and (t := retained()) is not None:
+            _retain(t, grad, create_graph)
+        if capture:
+            for k in capture.get((node, nr), ()):
+                results[k] = grad
 
 
 def _apply_in_anomaly_mode(node: Node, grads_out: list[Any], create_graph: bool) -> Any:
@@ -818,8 +880,11 @@ def _add(buffers: dict[Node, list[Tensor | None]], node: Node, nr: int, g: Tenso
         and not forward_grad.ACTIVE
         and trace_state.current() is None
     ):  # the sum ``prev + g`` makes (dispatch's lean path), without a history to record
-        with np.errstate(all="ignore"):
+        tok = quiet_enter()
+        try:
             slots[nr] = _make(np.add(a, b))
+        finally:
+            quiet_exit(tok)
         return
     slots[nr] = prev + g
 

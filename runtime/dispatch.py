@@ -21,9 +21,12 @@ from ..ir.reference import REFERENCE
 from ..ir.shapes import infer, promoted
 from ..ir.sizes import SymbolicSize, symbolic_attr
 from . import forward_grad, trace_state
+from .array_vjp import quiet_enter, quiet_exit
 from .autograd import CompositeNode, OpNode, gradient_edge
+from .grad_mode import _state as _grad_state
 from .grad_mode import is_grad_enabled, no_grad
-from .tensor import Tensor
+from .tensor import Tensor, eager_tensor
+from .trace_state import _local as _trace_local
 
 # ops whose NumPy result may be a view of their first input: they share its version counter
 VIEW_OPS = frozenset({Op.RESHAPE, Op.PERMUTE, Op.EXPAND, Op.INDEX})
@@ -118,6 +121,7 @@ LEAN_OPS: dict[Op, Callable[..., Any]] = {
     )
 }
 _REAL_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_LEAN_NODES: dict[Op, type[OpNode]] = {}  # op -> its grad_fn class (as _node_class gives)
 
 
 def _plain_operand(t: Any) -> bool:
@@ -127,36 +131,59 @@ def _plain_operand(t: Any) -> bool:
     return base is None or base._rewrites == t._rewrites_seen
 
 
+def _edge(t: Tensor) -> tuple[Any, int]:
+    """``gradient_edge`` of a plain operand (its view, if any, is current)."""
+    fn = t._grad_fn
+    if fn is not None:
+        return fn, t._output_nr
+    return gradient_edge(t) if t._requires_grad else (None, 0)
+
+
 def _lean(op: Op, args: tuple[Any, ...]) -> Tensor | None:
     """``apply`` for the common case (Note [lean eager path]), or None for the general one."""
-    if trace_state.current() is not None or not 1 <= len(args) <= 2:
+    if _trace_local.trace is not None:
         return None
-    for t in args:
-        if not _plain_operand(t):
+    if len(args) == 1:
+        x = args[0]
+        if not _plain_operand(x):
             return None
-    arrays = [t._data for t in args]
-    dt = arrays[0].dtype
-    if dt not in _REAL_FLOATS or (
-        len(arrays) == 2 and (arrays[1].dtype != dt or arrays[1].shape != arrays[0].shape)
-    ):
+        a = x._data
+        dt = a.dtype
+        if dt not in _REAL_FLOATS:
+            return None
+        tok = quiet_enter()  # (Note [quiet NumPy calls] in runtime/array_vjp.py)
+        try:
+            data = LEAN_OPS[op](a)
+        finally:
+            quiet_exit(tok)
+    elif len(args) == 2:
+        x, y = args
+        if not (_plain_operand(x) and _plain_operand(y)):
+            return None
+        a, b = x._data, y._data
+        dt = a.dtype
+        if dt not in _REAL_FLOATS or b.dtype != dt or b.shape != a.shape:
+            return None
+        tok = quiet_enter()
+        try:
+            data = LEAN_OPS[op](a, b)
+        finally:
+            quiet_exit(tok)
+    else:
         return None
-    with np.errstate(all="ignore"):
-        data = LEAN_OPS[op](*arrays)
     if type(data) is not np.ndarray:  # (a ufunc on 0-dim arrays gives a NumPy scalar)
         data = np.asarray(data)
-    out = Tensor._make(data)
-    if is_grad_enabled():
-        requires = False
-        for t in args:
-            if t._requires_grad or t._grad_fn is not None:
-                requires = True
-        if requires:
-            edges = tuple(
-                gradient_edge(t) if t._requires_grad or t._grad_fn is not None else (None, 0)
-                for t in args
-            )
-            cls = _node_class(DEFAULT_NAMES[op])
-            out._grad_fn = cls.lean(op, args, out, edges, from_numpy_dtype(dt))
+    out = eager_tensor(data)
+    if _grad_state.enabled and (
+        x._requires_grad
+        or x._grad_fn is not None
+        or (len(args) == 2 and (y._requires_grad or y._grad_fn is not None))
+    ):
+        edges = (_edge(x),) if len(args) == 1 else (_edge(x), _edge(y))
+        cls = _LEAN_NODES.get(op)
+        if cls is None:
+            cls = _LEAN_NODES[op] = _node_class(DEFAULT_NAMES[op])
+        out._grad_fn = cls.lean(op, args, out, edges, from_numpy_dtype(dt))
     if forward_grad.ACTIVE:  # a dual level is open (Note [eager forward AD])
         forward_grad.propagate(op, {}, args, out)
     return out

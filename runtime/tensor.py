@@ -517,6 +517,18 @@ class Tensor:
 _BACKWARD: list[Any] = []  # runtime.backward.backward (that module imports this one)
 
 
+def eager_tensor(data: np.ndarray) -> Tensor:
+    """``Tensor._make(data)`` when no trace is active (the caller knows): a fresh result of the
+    eager fast paths (Note [lean eager path] in runtime/dispatch.py), one call cheaper."""
+    t = _new_tensor(Tensor)
+    t._data = data
+    t._version_box = InferenceBox([0]) if _grad_state.inference else [0]
+    return t
+
+
+_new_tensor = object.__new__
+
+
 def _bind_backward() -> Any:
     from .backward import backward
 
