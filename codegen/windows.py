@@ -26,21 +26,40 @@ from .jit import CompiledKernel, codegen_error, compile_ir
 # Note [strided columns]: the columns FOLD gets in a conv's backward are a permuted view (the
 # GEMM for the whole batch yields (C kh kw, N, L), Note [one GEMM for the batch]); the kernels
 # address the columns by their first two strides, so the view is read in place instead of
-# being copied first (a copy as large as the columns). Only L must be contiguous.
+# being copied first (a copy as large as the columns). Only L must be contiguous. UNFOLD writes
+# through the same strides: a conv's UNFOLD writes the (C kh kw, N L) matrix its GEMM reads
+# (runtime/window_steps.py, Note [columns in the GEMM's layout]).
+#
+# Note [zeros inside the windows]: UNFOLD writes every element of its columns, zeros for the
+# window elements in the padding (whole rows above and below the input, the ends of the rows
+# beside it), and FOLD zeroes each image channel just before adding onto it: no separate
+# zero-fill pass over the whole output (for resnet18 at batch 8 those passes were ~10% of the
+# windows' time), and the zeros land in cache lines about to be written anyway. FOLD still adds
+# offset by offset onto zeros, in the strided rule's order: the same bits.
+#
+# Note [loop order of the windows]: with the columns in the GEMM's layout, (C kh kw, N, L),
+# images innermost (channel, kernel offset, image) walks them in memory order, and the N images
+# of one channel it reads or adds onto (a few KB) stay in L1; the (N, C kh kw, L) layout takes
+# images outermost, and so do large maps (one channel of all N images beyond L1: the first
+# layers' 64x64 maps at batch 8). Each order is its own kernel (suffix ``_t`` for images
+# innermost).
 
 I64 = ir.IntType(64)
 _FLOATS = {"float32": ir.FloatType(), "float64": ir.DoubleType()}
-# src, dst, row ranges, column ranges, then nc h w kh kw dh dw pad_top pad_left sh sw oh ow,
-# channels and the element strides of the columns' first two axes (Note [strided columns])
+# src, dst, row ranges, column ranges, then n c h w kh kw dh dw pad_top pad_left sh sw oh ow
+# and the element strides of the columns' first two axes (Note [strided columns])
 _N_INTS = 16
+_L1_BYTES = 32 << 10  # images innermost while one channel of every image fits in L1
 _SIGNATURE = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 4, *[ctypes.c_int64] * _N_INTS)
 
 
 class _Nest:
-    """The loop nest of one op: builder, element type and named arguments."""
+    """The loop nest of one op: builder, element type and named arguments. ``batch_inner``:
+    images innermost (Note [loop order of the windows])."""
 
-    def __init__(self, op: str, dtype: str) -> None:
-        self.ft, self.symbol = _FLOATS[dtype], f"adjit_{op}_{dtype}"
+    def __init__(self, op: str, dtype: str, batch_inner: bool) -> None:
+        self.ft, self.batch_inner = _FLOATS[dtype], batch_inner
+        self.symbol = f"adjit_{op}{'_t' if batch_inner else ''}_{dtype}"
         self.mod = ir.Module(name=self.symbol)
         fnty = ir.FunctionType(ir.VoidType(), [ir.PointerType()] * 4 + [I64] * _N_INTS)
         fn = ir.Function(self.mod, fnty, self.symbol)
@@ -48,10 +67,11 @@ class _Nest:
         self.src, self.dst, self.rows, self.cols = fn.args[:4]
         for a in fn.args[:4]:
             a.add_attribute("noalias")
-        (self.nc, self.h, self.w, self.kh, self.kw, self.dh, self.dw) = fn.args[4:11]
-        (self.pt, self.pl, self.sh, self.sw, self.oh, self.ow) = fn.args[11:17]
-        self.c, self.stride_n, self.stride_k = fn.args[17:]
+        (self.n, self.c, self.h, self.w, self.kh, self.kw, self.dh, self.dw) = fn.args[4:12]
+        (self.pt, self.pl, self.sh, self.sw, self.oh, self.ow) = fn.args[12:18]
+        self.stride_n, self.stride_k = fn.args[18:]
         self.b = ir.IRBuilder(fn.append_basic_block("entry"))
+        self.zero_f = ir.Constant(self.ft, 0.0)
 
     def at(self, base: ir.Value, off: ir.Value, ty: ir.Type | None = None) -> ir.Value:
         return self.b.gep(base, [off], source_etype=ty or self.ft)
@@ -61,22 +81,92 @@ class _Nest:
         off = b.add(b.mul(k, ir.Constant(I64, 2)), ir.Constant(I64, which))
         return b.load(self.at(table, off, I64), typ=I64)
 
+    def zero(self, base: ir.Value, start: ir.Value, stop: ir.Value, name: str) -> None:
+        """``base[start:stop] = 0`` (LLVM turns the loop into a memset)."""
+        with for_range(self.b, start, stop, name) as t:
+            self.b.store(self.zero_f, self.at(base, t))
+
+    def image(self, n: ir.Value, c: ir.Value) -> ir.Value:
+        """The offset of image ``n``'s channel ``c``: its (h, w) pixels."""
+        b = self.b
+        return b.mul(b.add(b.mul(n, self.c), c), b.mul(self.h, self.w))
+
+    def zero_image(self, n: ir.Value, c: ir.Value) -> None:
+        b = self.b
+        start = self.image(n, c)
+        self.zero(self.dst, start, b.add(start, b.mul(self.h, self.w)), "z")
+
     def emit(self, op: str) -> str:
         b, zero = self.b, ir.Constant(I64, 0)
-        with for_range(b, zero, self.nc, "p") as p, for_range(b, zero, self.kh, "i") as i:
-            rows = self.bound(self.rows, i, 0), self.bound(self.rows, i, 1)
-            with for_range(b, zero, self.kw, "j") as j:
-                cols = self.bound(self.cols, j, 0), self.bound(self.cols, j, 1)
-                row = b.add(b.mul(b.add(b.mul(b.srem(p, self.c), self.kh), i), self.kw), j)
-                block = b.add(  # its (oh, ow) columns: image p // C, row (p % C, i, j)
-                    b.mul(b.sdiv(p, self.c), self.stride_n), b.mul(row, self.stride_k)
-                )
-                image = b.mul(p, b.mul(self.h, self.w))  # its (h, w) input
-                col0 = b.sub(b.mul(j, self.dw), self.pl)  # input column of window column 0
-                step = self.unfold_rows if op == "unfold" else self.fold_rows
-                step(i, rows, cols, block, image, col0)
+        fold = op == "fold"
+        if self.batch_inner:
+            with for_range(b, zero, self.c, "c") as c:
+                if fold:  # Note [zeros inside the windows]
+                    with for_range(b, zero, self.n, "zn") as n:
+                        self.zero_image(n, c)
+                with for_range(b, zero, self.kh, "i") as i:
+                    rows = self.bound(self.rows, i, 0), self.bound(self.rows, i, 1)
+                    with for_range(b, zero, self.kw, "j") as j:
+                        cols = self.bound(self.cols, j, 0), self.bound(self.cols, j, 1)
+                        if not fold:
+                            self.zero_edge(rows, cols, self.block(zero, c, i, j), self.n)
+                        with for_range(b, zero, self.n, "n") as n:
+                            self.window(op, n, c, i, j, rows, cols)
+        else:
+            with for_range(b, zero, self.n, "n") as n, for_range(b, zero, self.c, "c") as c:
+                if fold:
+                    self.zero_image(n, c)
+                with for_range(b, zero, self.kh, "i") as i:
+                    rows = self.bound(self.rows, i, 0), self.bound(self.rows, i, 1)
+                    with for_range(b, zero, self.kw, "j") as j:
+                        cols = self.bound(self.cols, j, 0), self.bound(self.cols, j, 1)
+                        if not fold:
+                            self.zero_edge(rows, cols, self.block(n, c, i, j), ir.Constant(I64, 1))
+                        self.window(op, n, c, i, j, rows, cols)
         b.ret_void()
         return str(self.mod)
+
+    def zero_edge(self, rows: tuple, cols: tuple, block: ir.Value, images: ir.Value) -> None:
+        """Zeros for a kernel offset whose windows reach into the padding: its rows of
+        ``images`` images from ``block`` (one span when they are adjacent, as in the GEMM's
+        layout), before the inside is copied over them (Note [zeros inside the windows])."""
+        b = self.b
+        cells = b.mul(self.oh, self.ow)
+        edge = b.or_(
+            b.or_(
+                b.icmp_signed(">", rows[0], ir.Constant(I64, 0)),
+                b.icmp_signed("<", rows[1], self.oh),
+            ),
+            b.or_(
+                b.icmp_signed(">", cols[0], ir.Constant(I64, 0)),
+                b.icmp_signed("<", cols[1], self.ow),
+            ),
+        )
+        with b.if_then(edge):
+            one = b.or_(
+                b.icmp_signed("==", self.stride_n, cells),
+                b.icmp_signed("==", images, ir.Constant(I64, 1)),
+            )
+            with b.if_else(one) as (adjacent, apart):
+                with adjacent:
+                    self.zero(self.dst, block, b.add(block, b.mul(images, cells)), "ze")
+                with apart, for_range(b, ir.Constant(I64, 0), images, "zi") as n:
+                    start = b.add(block, b.mul(n, self.stride_n))
+                    self.zero(self.dst, start, b.add(start, cells), "zf")
+
+    def block(self, n: ir.Value, c: ir.Value, i: ir.Value, j: ir.Value) -> ir.Value:
+        """Where image ``n``'s columns of channel ``c``, kernel offset (i, j) start."""
+        b = self.b
+        row = b.add(b.mul(b.add(b.mul(c, self.kh), i), self.kw), j)
+        return b.add(b.mul(n, self.stride_n), b.mul(row, self.stride_k))
+
+    def window(self, op: str, n: ir.Value, c: ir.Value, i: ir.Value, j: ir.Value,
+               rows: tuple, cols: tuple) -> None:  # fmt: skip
+        """Kernel offset (i, j) of image ``n``'s channel ``c``: its row of the columns."""
+        b = self.b
+        col0 = b.sub(b.mul(j, self.dw), self.pl)  # input column of window column 0
+        step = self.unfold_rows if op == "unfold" else self.fold_rows
+        step(i, rows, cols, self.block(n, c, i, j), self.image(n, c), col0)
 
     def input_row(self, y: ir.Value, i: ir.Value) -> ir.Value:
         b = self.b
@@ -84,8 +174,8 @@ class _Nest:
 
     def unfold_rows(self, i: ir.Value, rows: tuple, cols: tuple, block: ir.Value,
                     image: ir.Value, col0: ir.Value) -> None:  # fmt: skip
-        """Window rows [r0, r1), columns [c0, c1): copied from the input (the caller zeroed
-        ``dst`` when some window reaches into the padding)."""
+        """Window rows [r0, r1), columns [c0, c1): copied from the input (``zero_edge``
+        zeroed the rest)."""
         b = self.b
         with for_range(b, rows[0], rows[1], "y") as y:
             out_row = b.add(block, b.mul(y, self.ow))
@@ -108,17 +198,17 @@ class _Nest:
 
 
 @cache
-def _kernel(op: str, dtype: str) -> tuple[CompiledKernel, Callable[..., None]]:
+def _kernel(op: str, dtype: str, batch_inner: bool) -> tuple[CompiledKernel, Callable[..., None]]:
     """The compiled loop nest (kept alive with its entry point)."""
-    nest = _Nest(op, dtype)
-    code = compile_ir(nest.emit(op), f"{op}_{dtype}", nest.symbol)
+    nest = _Nest(op, dtype, batch_inner)
+    code = compile_ir(nest.emit(op), nest.symbol[len("adjit_") :], nest.symbol)
     return code, _SIGNATURE(code.address)
 
 
 @cache
 def _available(op: str, dtype: str) -> bool:
     try:
-        _kernel(op, dtype)
+        _kernel(op, dtype, False)
     except codegen_error():  # no LLVM for this host: the caller takes the NumPy rule
         return False
     return True
@@ -129,15 +219,20 @@ def supported(op: str, dtype: np.dtype) -> bool:
     return dtype.name in _FLOATS and _available(op, dtype.name)
 
 
+@cache
 def _ranges(size: Pair, kernel_size: Pair, dilation: Pair, padding: Padding,
             stride: Pair) -> tuple[np.ndarray, np.ndarray, Pair]:  # fmt: skip
+    """Per kernel row and column, the window positions [first, stop) inside the input (both
+    at most the window count: windows wholly in the padding give an empty range)."""
     oh, ow = blocks(size, kernel_size, dilation, padding, stride)
-    tables = [
-        np.array([inside_span(k * d, pad[0], n, s, count) for k in range(kk)], np.int64)
-        for kk, d, pad, n, s, count in zip(
-            kernel_size, dilation, padding, size, stride, (oh, ow), strict=True
-        )
-    ]
+    tables = []
+    for kk, d, pad, n, s, count in zip(
+        kernel_size, dilation, padding, size, stride, (oh, ow), strict=True
+    ):
+        spans = [inside_span(k * d, pad[0], n, s, count) for k in range(kk)]
+        t = np.array([(min(a, count), min(b, count)) for a, b in spans], np.int64)
+        t.flags.writeable = False
+        tables.append(t)
     return tables[0], tables[1], (oh, ow)
 
 
@@ -147,23 +242,25 @@ def _call(op: str, src: np.ndarray, dst: np.ndarray, image: tuple[int, ...], col
     n, c, h, w = image
     rows, cols, (oh, ow) = _ranges((h, w), kernel_size, dilation, padding, stride)
     item = columns.itemsize
-    fn = _kernel(op, src.dtype.name)[1]
-    fn(src.ctypes.data, dst.ctypes.data, rows.ctypes.data, cols.ctypes.data, n * c, h, w,
-       *kernel_size, *dilation, padding[0][0], padding[1][0], *stride, oh, ow, c,
-       columns.strides[0] // item, columns.strides[1] // item)  # fmt: skip
+    stride_n, stride_k = columns.strides[0] // item, columns.strides[1] // item
+    inner = n > 1 and stride_n < stride_k and n * h * w * item <= _L1_BYTES
+    fn = _kernel(op, src.dtype.name, inner)[1]
+    fn(src.ctypes.data, dst.ctypes.data, rows.ctypes.data, cols.ctypes.data, n, c, h, w,
+       *kernel_size, *dilation, padding[0][0], padding[1][0], *stride, oh, ow,
+       stride_n, stride_k)  # fmt: skip
 
 
 def strided_columns(cols: np.ndarray) -> bool:
-    """Whether the kernels read ``cols`` (N, C kh kw, L) in place: Note [strided columns]."""
+    """Whether the kernels read or write ``cols`` (N, C kh kw, L) in place: Note [strided
+    columns]."""
     item = cols.itemsize
     return cols.strides[2] == item and cols.strides[0] % item == 0 and cols.strides[1] % item == 0
 
 
 def unfold_into(x: np.ndarray, out: np.ndarray, *, kernel_size: Pair, dilation: Pair,
                 padding: Padding, stride: Pair) -> np.ndarray:  # fmt: skip
-    """``ir.windows.unfold`` of a C-contiguous float array into C-contiguous ``out``."""
-    if any(padding[0]) or any(padding[1]):
-        out.fill(0)
+    """``ir.windows.unfold`` of a C-contiguous float array into ``out`` (``strided_columns``;
+    every element written, Note [zeros inside the windows])."""
     _call("unfold", x, out, x.shape, out, kernel_size, dilation, padding, stride)
     return out
 
@@ -171,6 +268,5 @@ def unfold_into(x: np.ndarray, out: np.ndarray, *, kernel_size: Pair, dilation: 
 def fold_into(cols: np.ndarray, out: np.ndarray, *, output_size: Pair, kernel_size: Pair,
               dilation: Pair, padding: Padding, stride: Pair) -> np.ndarray:  # fmt: skip
     """``ir.windows.fold`` of a float array (``strided_columns``) into C-contiguous ``out``."""
-    out.fill(0)
     _call("fold", cols, out, out.shape, cols, kernel_size, dilation, padding, stride)
     return out

@@ -45,8 +45,10 @@ def test_kernels_match_the_numpy_rules_bit_for_bit(
     for n, c in SHAPES:
         x = rng.standard_normal((n, c, h, w)).astype(dtype)
         want = windows.unfold(x, **attrs)
-        out = np.full(want.shape, np.nan, dtype)  # stale values must not survive
-        np.testing.assert_array_equal(compiled.unfold_into(x, out, **attrs), want)
+        stale = np.full(want.shape, np.nan, dtype)  # stale values must not survive
+        for out in (stale, _strided(stale)):
+            assert compiled.strided_columns(out)
+            np.testing.assert_array_equal(compiled.unfold_into(x, out, **attrs), want)
         cols = rng.standard_normal(want.shape).astype(dtype)
         back = windows.fold(cols, output_size=(h, w), **attrs)
         for layout in (cols, _strided(cols)):
