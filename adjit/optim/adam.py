@@ -11,6 +11,7 @@ from adjit.optim._ops import (
     addcdiv_,
     addcmul_,
     axpy_,
+    bump,
     check_betas,
     check_fused,
     check_lr,
@@ -103,6 +104,8 @@ class Adam(Optimizer):
         updates] in sgd.py)."""
         beta1, beta2 = group["betas"]
         lr, wd = group["lr"], group["weight_decay"]
+        if _one_pass(p, grad, group, state):
+            return
         g = -grad._data if group["maximize"] else grad._data
         axpy_(state["step"], np.ones((), np.float32), 1)
         if wd != 0:
@@ -164,6 +167,41 @@ class Adam(Optimizer):
         addcdiv_(p, exp_avg, denom, -(lr / bias_correction1))
 
     _update_traced = _update_eager  # reads no data when tracing (the branch above)
+
+
+def _one_pass(p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
+    """The step of ``_update_arrays`` as one compiled pass with the same bits (Note [one-pass
+    Adam] in codegen/adam_update.py), when the arrays and settings allow; False: not taken."""
+    beta1, beta2 = group["betas"]
+    lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
+    numbers = (beta1, beta2, lr, wd, eps)
+    if group["maximize"] or group["amsgrad"] or (wd != 0 and not group["decoupled_weight_decay"]):
+        return False
+    if not all(isinstance(x, float | int) and not isinstance(x, bool) for x in numbers):
+        return False
+    arrays = (p._data, grad._data, state["exp_avg"]._data, state["exp_avg_sq"]._data)
+    from adjit.codegen import adam_update  # imports llvmlite.ir: lazily
+
+    if not adam_update.supported(*arrays):
+        return False
+    axpy_(state["step"], np.ones((), np.float32), 1)
+    step = state["step"].item()
+    w = 1 - beta1
+    adam_update.adam_(
+        *arrays,
+        decay=1 - lr * wd if wd != 0 else None,
+        w=w if abs(w) < 0.5 else 1 - w,
+        small=abs(w) < 0.5,
+        beta2=beta2,
+        c2=1 - beta2,
+        bc2=(1 - beta2**step) ** 0.5,
+        eps=eps,
+        step=-(lr / (1 - beta1**step)),
+    )
+    # the version counts of the passes it replaces: (decay and) add on p, lerp on exp_avg,
+    # mul and add on exp_avg_sq
+    bump(*([p] if wd != 0 else []), p, state["exp_avg"], state["exp_avg_sq"], state["exp_avg_sq"])
+    return True
 
 
 def _differentiable_step(
