@@ -30,6 +30,7 @@ from .jit import CompiledKernel, codegen_error, compile_ir
 I64 = ir.IntType(64)
 _TYPES: dict[str, ir.Type] = {"float32": ir.FloatType(), "float64": ir.DoubleType()}
 _CTYPES = {"float32": ctypes.c_float, "float64": ctypes.c_double}
+_NAMES = {np.dtype(name): name for name in _TYPES}
 SCALARS = ("decay", "w", "beta2", "c2", "bc2", "eps", "step")
 
 
@@ -87,16 +88,17 @@ def supported(*arrays: np.ndarray) -> bool:
     """Whether the arrays (param, grad, exp_avg, exp_avg_sq) can take the compiled step: one
     float dtype, one shape, C-contiguous, the updated ones writeable, no two overlapping."""
     p = arrays[0]
-    if p.dtype.name not in _TYPES or any(
-        a.dtype != p.dtype or a.shape != p.shape or not a.flags.c_contiguous for a in arrays
+    dt, shape = p.dtype, p.shape
+    if dt not in _NAMES or any(
+        a.dtype != dt or a.shape != shape or not a.flags.c_contiguous for a in arrays
     ):
         return False
-    if not all(a.flags.writeable for a in (arrays[0], *arrays[2:])):
+    if not (p.flags.writeable and arrays[2].flags.writeable and arrays[3].flags.writeable):
         return False
     for i, a in enumerate(arrays):
         if any(np.may_share_memory(a, o) for o in arrays[i + 1 :]):
             return False
-    return _available(p.dtype.name)
+    return _available(_NAMES[dt])
 
 
 def adam_(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, *, decay: float | None,
@@ -105,7 +107,7 @@ def adam_(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, *, decay: 
     """The step of Note [one-pass Adam] on ``supported`` arrays, in place; ``decay`` None: no
     decoupled decay. Scalars are Python floats, rounded here to the arrays' dtype."""
     dt = p.dtype.type
-    fn = _kernel(p.dtype.name, decay is not None, small)[1]
+    fn = _kernel(_NAMES[p.dtype], decay is not None, small)[1]
     values = (1.0 if decay is None else decay, w, beta2, c2, bc2, eps, step)
     fn(p.ctypes.data, g.ctypes.data, m.ctypes.data, v.ctypes.data, p.size,
        *(float(dt(x)) for x in values))  # fmt: skip

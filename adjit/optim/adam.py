@@ -169,6 +169,13 @@ class Adam(Optimizer):
     _update_traced = _update_eager  # reads no data when tracing (the branch above)
 
 
+def _adam_update() -> Any:
+    """codegen/adam_update.py, imported on first use (it imports llvmlite.ir)."""
+    from adjit.codegen import adam_update
+
+    return adam_update
+
+
 def _one_pass(p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
     """The step of ``_update_arrays`` as one compiled pass with the same bits (Note [one-pass
     Adam] in codegen/adam_update.py), when the arrays and settings allow; False: not taken."""
@@ -180,14 +187,12 @@ def _one_pass(p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, A
     if not all(isinstance(x, float | int) and not isinstance(x, bool) for x in numbers):
         return False
     arrays = (p._data, grad._data, state["exp_avg"]._data, state["exp_avg_sq"]._data)
-    from adjit.codegen import adam_update  # imports llvmlite.ir: lazily
-
-    if not adam_update.supported(*arrays):
+    if not _adam_update().supported(*arrays):
         return False
     axpy_(state["step"], np.ones((), np.float32), 1)
     step = state["step"].item()
     w = 1 - beta1
-    adam_update.adam_(
+    _adam_update().adam_(
         *arrays,
         decay=1 - lr * wd if wd != 0 else None,
         w=w if abs(w) < 0.5 else 1 - w,
