@@ -30,7 +30,7 @@ from .callplan import COPIED, CallPlan
 from .index_steps import index_add_into, scatter_add_into
 from .kernels import KernelRunner
 from .loop_steps import LOOPS, LoopStep, loop_step
-from .reshape_copies import ReshapeCopy, copying_reshapes
+from .reshape_copies import PermuteCopy, ReshapeCopy, copying_reshapes, with_permute_copies
 from .window_steps import UnfoldColumns, with_unfold_columns
 
 Env = dict[Var, np.ndarray]
@@ -342,7 +342,15 @@ for _op in (Op.RESHAPE, Op.PERMUTE, Op.EXPAND):
     EXTERN_RUN[_op] = _moved
 
 
-Step = KernelStep | InterpretedKernel | ExternStep | LoopStep | ReshapeCopy | UnfoldColumns
+Step = (
+    KernelStep
+    | InterpretedKernel
+    | ExternStep
+    | LoopStep
+    | ReshapeCopy
+    | PermuteCopy
+    | UnfoldColumns
+)
 
 # externs whose pooled result never aliases an input (their fallback, the NumPy reference,
 # makes a new array too); the other EXTERN_INTO ops' fallbacks may return views
@@ -363,6 +371,7 @@ STEP_IO: dict[type, Callable[[Any], StepIO]] = {
     ExternStep: _extern_io,
     LoopStep: lambda s: StepIO(s.eqn.inputs, s.stacked, (s.eqn.out,)),
     ReshapeCopy: lambda s: StepIO(s.eqn.inputs, (s.eqn.out,), (s.eqn.out,)),
+    PermuteCopy: lambda s: StepIO(s.eqn.inputs, (s.eqn.out,), (s.eqn.out,)),
     UnfoldColumns: UnfoldColumns.io,
 }
 
@@ -572,6 +581,7 @@ def compile_program(
         else:
             steps.append(ExternStep(s.eqn))
     steps = _with_reshape_copies(graph, with_unfold_columns(graph, steps))
+    steps = with_permute_copies(steps, ExternStep, KernelStep)
     # (np.ascontiguousarray would make a 0-d constant 1-d: a compiled 0-d output came back (1,))
     consts = {v: np.asarray(a, v.aval.dtype.np, order="C") for v, a in graph.consts}
     return Executable(graph, program, steps, consts, public)

@@ -4,7 +4,7 @@ buffer instead of a fresh array (Note [reshape copies])."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -132,3 +132,48 @@ class ReshapeCopy(Record):
         out, p = bufs.get(e.out)
         np.copyto(out.reshape(x.shape), x)
         env[e.out], ptrs[e.out] = out, p
+
+
+# Note [permute copies]: a kernel reads its operands contiguous (fused loops index them by
+# their logical shape), so a permuted view feeding one (a convolution's output, the GEMM's
+# (C_out, N, OH, OW) read as (N, C_out, OH, OW), Note [one GEMM for the batch]) was copied by
+# ``np.ascontiguousarray`` at every call: a fresh array, page faults on first touch (resnet18's
+# batch-norm sums after its 20 convs took ~2.5x as long as the same sums of contiguous data).
+# Such a PERMUTE becomes a PermuteCopy step: the copy goes to a pooled buffer (planned in the
+# arena), and the kernels read it in place. A permute whose result is contiguous anyway stays
+# a view, so, like a ReshapeCopy, its StepIO says both pooled and aliasing.
+
+
+class PermuteCopy(Record):
+    """A PERMUTE read by a kernel: copied into a pooled buffer unless already contiguous."""
+
+    __slots__ = FIELDS = ("eqn",)
+    eqn: Eqn
+
+    def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
+        e = self.eqn
+        x = env[e.inputs[0]]  # type: ignore[index]
+        view = x.transpose(e.attrs["axes"])
+        if x.dtype != e.out.aval.dtype.np or view.flags.c_contiguous:
+            from .executor import _interpret_eqn
+
+            env[e.out] = _interpret_eqn(e, env)  # a view (or a converting copy)
+            return
+        out, p = bufs.get(e.out)
+        np.copyto(out, view)
+        env[e.out], ptrs[e.out] = out, p
+
+
+def with_permute_copies(steps: list[Any], extern: type, kernel: type) -> list[Any]:
+    """``steps`` with each PERMUTE ``extern`` step whose value a ``kernel`` step reads as a
+    PermuteCopy (Note [permute copies])."""
+    read = {v for s in steps if isinstance(s, kernel) for v in s.kernel.inputs}
+    return [
+        PermuteCopy(s.eqn)
+        if isinstance(s, extern)
+        and s.eqn.op is Op.PERMUTE
+        and isinstance(s.eqn.inputs[0], Var)
+        and s.eqn.out in read
+        else s
+        for s in steps
+    ]

@@ -13,7 +13,7 @@ from adjit.ir.graph import Eqn, Graph, Var
 from adjit.ir.interpreter import interpret
 from adjit.ir.ops import Op
 from adjit.runtime.executor import ExternStep, compile_program
-from adjit.runtime.reshape_copies import ReshapeCopy, view_strides
+from adjit.runtime.reshape_copies import PermuteCopy, ReshapeCopy, view_strides
 
 import adjit
 
@@ -101,3 +101,43 @@ def test_convolution_gradients_and_in_place_updates_after_views() -> None:
             np.testing.assert_allclose(p.grad.numpy(), w, rtol=1e-4, atol=1e-5)
         with adjit.no_grad():
             conv.weight.mul_(0.5)  # in place, after the program read it through views
+
+
+def test_a_permute_read_by_a_kernel_is_copied_into_a_pooled_buffer() -> None:
+    """Note [permute copies]: a GEMM's (O, N, L) result read as (N, O, L) by a kernel (and
+    returned: the caller gets the values)."""
+    w, x = _var(5, 3), _var(3, 8)
+    m, r, p, e, e2 = _var(5, 8), _var(5, 2, 4), _var(2, 5, 4), _var(2, 5, 4), _var(2, 5, 4)
+    eqns = (
+        Eqn(Op.MATMUL, (w, x), {}, m),
+        Eqn(Op.RESHAPE, (m,), {"shape": (5, 2, 4)}, r),
+        Eqn(Op.PERMUTE, (r,), {"axes": (1, 0, 2)}, p),
+        Eqn(Op.EXP, (p,), {}, e),
+        Eqn(Op.NEG, (e,), {}, e2),
+    )
+    g = Graph((w, x), eqns, (e2, p))
+    ex = compile_program(g)
+    assert any(isinstance(s, PermuteCopy) for s in ex.steps)
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        xs = [rng.standard_normal((5, 3)), rng.standard_normal((3, 8))]
+        for a, b in zip(ex(xs), interpret(g, xs), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)
+    allocs = ex.buffers.allocations
+    for _ in range(3):
+        ex([rng.standard_normal((5, 3)), rng.standard_normal((3, 8))])
+    assert ex.buffers.allocations == allocs
+
+
+def test_a_contiguous_permute_stays_a_view() -> None:
+    x = _var(1, 3, 4)
+    p, e = _var(3, 1, 4), _var(3, 1, 4)
+    eqns = (Eqn(Op.PERMUTE, (x,), {"axes": (1, 0, 2)}, p), Eqn(Op.EXP, (p,), {}, e))
+    g = Graph((x,), eqns, (e,))
+    ex = compile_program(g)
+    (step,) = [s for s in ex.steps if isinstance(s, PermuteCopy)]
+    a = np.random.default_rng(0).standard_normal((1, 3, 4))
+    env: dict = {x: a}
+    step.run(env, {}, ex.buffers)
+    assert np.shares_memory(env[p], a)
+    np.testing.assert_array_equal(ex([a])[0], np.exp(a.transpose(1, 0, 2)))
