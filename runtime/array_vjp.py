@@ -38,7 +38,7 @@ try:  # (Note [quiet NumPy calls])
 except ImportError:  # NumPy 1.x
     _extobj_contextvar = None
 
-_IGNORING: dict[Any, Any] = {}  # NumPy's error state -> the same state, all errors ignored
+QUIET: dict[Any, Any] = {}  # NumPy's error state -> the same state, all errors ignored
 
 
 def _quiet_enter_slow() -> Any:
@@ -52,21 +52,30 @@ def _quiet_exit_slow(state: Any) -> None:
 
 
 if _extobj_contextvar is not None:
-    _get_state, _set_state = _extobj_contextvar.get, _extobj_contextvar.set
-
-    def quiet_enter() -> Any:
-        """Enter ``np.errstate(all="ignore")``; returns the token ``quiet_exit`` takes."""
-        now = _get_state()
-        quiet = _IGNORING.get(now)
-        if quiet is None:
-            if len(_IGNORING) > 64:  # (each np.errstate entry makes a new state)
-                _IGNORING.clear()
-            quiet = _IGNORING[now] = _make_extobj(all="ignore")  # (keeps now's other fields)
-        return _set_state(quiet)
-
+    # the hottest paths inline quiet_enter: ``q = QUIET.get(np_state())``, then
+    # ``set_np_state(q if q is not None else quiet_state())``
+    np_state: Callable[[], Any] = _extobj_contextvar.get
+    set_np_state: Callable[[Any], Any] = _extobj_contextvar.set
     quiet_exit: Callable[[Any], None] = _extobj_contextvar.reset
 else:
-    quiet_enter, quiet_exit = _quiet_enter_slow, _quiet_exit_slow
+    np_state = lambda: None  # noqa: E731
+    set_np_state, quiet_exit = (lambda _: _quiet_enter_slow()), _quiet_exit_slow
+
+
+def quiet_state() -> Any:
+    """NumPy's current error state with all errors ignored (for ``set_np_state``)."""
+    now = np_state()
+    quiet = QUIET.get(now)
+    if quiet is None and _extobj_contextvar is not None:
+        if len(QUIET) > 64:  # (each np.errstate entry makes a new state)
+            QUIET.clear()
+        quiet = QUIET[now] = _make_extobj(all="ignore")  # (keeps now's other fields)
+    return quiet
+
+
+def quiet_enter() -> Any:
+    """Enter ``np.errstate(all="ignore")``; returns the token ``quiet_exit`` takes."""
+    return set_np_state(quiet_state())
 
 
 def _one(g: np.ndarray) -> Any:

@@ -201,9 +201,6 @@ class SavedTensor:
         return self._tensor
 
 
-_new_saved = object.__new__
-
-
 def _saved_output(data: np.ndarray, node: Node, version_box: list[int]) -> Tensor:
     """A saved output, unpacked: the node's own output again (it has ``node`` as grad_fn). An
     eager value even while a trace is active (a vjp_fn called under vmap runs this engine with
@@ -294,52 +291,6 @@ class OpNode(Node):
                     saved[p] = _Number(t._data.item()) if t._weak else SavedTensor(t, False)
         self._saved: dict[str, Any] | None = saved
 
-    @classmethod
-    def lean(
-        cls,
-        op: Op,
-        inputs: Sequence[Tensor],
-        out: Tensor,
-        edges: tuple[tuple[Node | None, int], ...],
-        dtype: Any,
-    ) -> OpNode:
-        """``cls(op, {}, inputs, out, edges)`` for dispatch's lean path (Note [lean eager path]):
-        tensor inputs of one ``dtype``, none a number, no attributes; the same node, saving the
-        same values, from a plan made once per op."""
-        plan = _LEAN_PLANS.get(op)
-        if plan is None:
-            plan = _LEAN_PLANS[op] = _lean_plan(op, len(inputs))
-        node = object.__new__(cls)
-        node._seq = next(_sequence)
-        if settings._ANOMALY["on"]:
-            node._forward_stack = settings.user_stack()
-        node.op, node.attrs, node._edges, node._shown = op, {}, edges, edges
-        node._meta = [(out._data.shape, dtype)] * len(inputs)  # (one shape: the lean path's)
-        saved: dict[str, Any] = {}
-        plain = not _hooks_state.stack  # no saved-tensor hooks: SavedTensor.__init__, inlined
-        for p, i, only in plan:
-            if i < 0:
-                if plain:
-                    s = _new_saved(SavedTensor)
-                    s._is_output, s._fw, s._hooked, s._tensor = True, None, None, None
-                    s._data, s._version_box, s._version = out._data, out._version_box, 0
-                else:
-                    s = SavedTensor(out, True)
-            elif only is not None and edges[only][0] is None:
-                s = _UNREAD  # its only reader's gradient is not needed
-            else:
-                t = inputs[i]
-                box = t._version_box
-                if plain and type(box) is list:  # (not an inference tensor)
-                    s = _new_saved(SavedTensor)
-                    s._is_output, s._fw, s._hooked, s._tensor = False, None, None, t
-                    s._data, s._version_box, s._version = None, box, box[0]
-                else:
-                    s = SavedTensor(t, False)
-            saved[p] = s
-        node._saved = saved
-        return node
-
     @property
     def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
         return self._shown
@@ -366,27 +317,44 @@ class OpNode(Node):
     def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
         rule = DERIVATIVES[self.op]
         # (Note [array-level VJPs]: a replaced table rule is the one that runs)
-        if not create_graph and self.op in ARRAY_VJPS and MIRRORS.get(self.op) is rule:
-            fast = self._array_apply(grad)
+        if (
+            not create_graph
+            and not grad._is_tracer
+            and self.op in ARRAY_VJPS
+            and (MIRRORS.get(self.op) is rule)
+        ):
+            g = grad._data
+            tok = quiet_enter()  # (Note [quiet NumPy calls] in runtime/array_vjp.py)
+            try:
+                fast = self._array_apply(g)
+            finally:
+                quiet_exit(tok)
             if fast is not None:
-                return fast
+                return [
+                    a
+                    if a is None or type(a) is not np.ndarray  # (None, or a conformed Tensor)
+                    else grad
+                    if a is g
+                    else eager_tensor(a)
+                    for a in fast
+                ]
         grads = rule(grad, **self._context())
         return [
             None if g is None or edge[0] is None else conform(g, *meta)
             for g, edge, meta in zip(grads, self._edges, self._meta, strict=True)
         ]
 
-    def _array_apply(self, grad: Tensor) -> list[Tensor | None] | None:
-        """The rule on arrays (runtime/array_vjp.py), or None when the general path is needed."""
+    def _array_apply(self, g: np.ndarray) -> list[Any] | None:
+        """The rule on the cotangent array ``g`` (runtime/array_vjp.py), with NumPy's errors
+        ignored by the caller: per input, None, an array of its shape and dtype, or a Tensor
+        (conformed); None when the general path is needed."""
         saved = self._saved
         if (
             saved is None  # (the general path raises FREED_MSG)
-            or grad._is_tracer  # (never read a tracer's data)
             or forward_grad.ACTIVE
             or _trace_local.trace is not None
         ):
             return None
-        g = grad._data
         dt = g.dtype
         if dt not in REAL_FLOATS:
             return None
@@ -415,20 +383,16 @@ class OpNode(Node):
                 kw[p] = self._meta[i][0]
             else:
                 kw[p] = self.attrs[p]
-        tok = quiet_enter()  # (Note [quiet NumPy calls] in runtime/array_vjp.py)
-        try:
-            arrays = ARRAY_VJPS[op](g, **kw)
-        finally:
-            quiet_exit(tok)
-        out: list[Tensor | None] = []
+        arrays = ARRAY_VJPS[op](g, **kw)
+        out: list[Any] = []
         for a, edge, (shape, dtype) in zip(arrays, self._edges, self._meta, strict=True):
             if a is None or edge[0] is None:
                 out.append(None)
+            elif a.shape == shape and a.dtype == dtype.np:
+                # (a ufunc on 0-d arrays gives a NumPy scalar)
+                out.append(a if type(a) is np.ndarray else np.asarray(a))
             else:
-                t = grad if a is g else eager_tensor(a)
-                out.append(
-                    t if a.shape == shape and a.dtype == dtype.np else conform(t, shape, dtype)
-                )
+                out.append(conform(eager_tensor(a), shape, dtype))
         return out
 
     def release(self) -> None:
@@ -436,6 +400,7 @@ class OpNode(Node):
             self._saved = None
 
 
+_OP_APPLY = OpNode.apply  # (a subclass with its own apply, e.g. a complex node, is not plain)
 _ARRAY_PLANS: dict[Op, tuple[tuple[str, str, int], ...]] = {}
 
 
@@ -458,10 +423,54 @@ def _array_plan(op: Op, n: int) -> tuple[tuple[str, str, int], ...]:
     return tuple(plan)
 
 
-_LEAN_PLANS: dict[Op, tuple[tuple[str, int, int | None], ...]] = {}
+def lean_node(
+    cls: type[OpNode],
+    plan: tuple[tuple[str, int, int | None], ...],
+    op: Op,
+    inputs: Sequence[Tensor],
+    out: Tensor,
+    edges: tuple[tuple[Node | None, int], ...],
+    dtype: Any,
+) -> OpNode:
+    """``cls(op, {}, inputs, out, edges)`` for dispatch's lean path (Note [lean eager path]):
+    tensor inputs of one ``dtype`` and shape, none a number, no attributes; the same node,
+    saving the same values, from ``plan = lean_plan(op, len(inputs))``."""
+    node = _new_node(cls)
+    node._seq = next(_sequence)
+    if settings._ANOMALY["on"]:
+        node._forward_stack = settings.user_stack()
+    node.op, node.attrs, node._edges, node._shown = op, {}, edges, edges
+    node._meta = [(out._data.shape, dtype)] * len(inputs)
+    saved: dict[str, Any] = {}
+    plain = not _hooks_state.stack  # no saved-tensor hooks: SavedTensor.__init__, inlined
+    for p, i, only in plan:
+        if i < 0:
+            if plain:
+                s = _new_node(SavedTensor)
+                s._is_output, s._fw, s._hooked, s._tensor = True, None, None, None
+                s._data, s._version_box, s._version = out._data, out._version_box, 0
+            else:
+                s = SavedTensor(out, True)
+        elif only is not None and edges[only][0] is None:
+            s = _UNREAD  # its only reader's gradient is not needed
+        else:
+            t = inputs[i]
+            box = t._version_box
+            if plain and type(box) is list:  # (not an inference tensor)
+                s = _new_node(SavedTensor)
+                s._is_output, s._fw, s._hooked, s._tensor = False, None, None, t
+                s._data, s._version_box, s._version = None, box, box[0]
+            else:
+                s = SavedTensor(t, False)
+        saved[p] = s
+    node._saved = saved
+    return node
 
 
-def _lean_plan(op: Op, n: int) -> tuple[tuple[str, int, int | None], ...]:
+_new_node = object.__new__
+
+
+def lean_plan(op: Op, n: int) -> tuple[tuple[str, int, int | None], ...]:
     """What ``OpNode.__init__`` saves for ``op`` on ``n`` tensors: (name, input position or -1
     for the output, the one position whose gradient alone reads it)."""
     if op in SCALAR_ATTR_OPS or op in INDEXED_NOT_READ:
@@ -725,58 +734,106 @@ def run_backward(
     ready = [(-n._seq, id(n), n) for n in dict.fromkeys(root_nodes) if deps.get(n, 0) == 0]
     heapq.heapify(ready)
     pop, push = heapq.heappop, heapq.heappush
+    # (Note [array cotangents]) plain op nodes pass arrays, inside one quiet NumPy region
+    raw = not create_graph and not anomaly and not capture
+    tok = None  # that region's token, while it is open
     with set_grad_enabled(create_graph):
-        while ready:
-            node = pop(ready)[2]
-            grads_out = buffers.pop(node)
-            if capture or node._tensor_hooks or node._retained:  # (rare: most nodes have none)
-                _before_node(node, grads_out, create_graph, capture, results)
-            if isinstance(node, AccumulateGrad):
-                if accumulate:
-                    _accumulate(node.variable, grads_out[0], create_graph)  # type: ignore[arg-type]
-                continue
-            if needed is not None and node not in needed:
-                continue
-            if anomaly:
-                grads = _apply_in_anomaly_mode(node, grads_out, create_graph)
-            else:
-                grads = node.apply(
-                    grads_out if node.num_outputs > 1 else grads_out[0], create_graph
-                )
-            if node._hooks:
-                _disown(grads, grads_out)  # the hook may keep them: never steal them
-                for hook in node._hooks:
-                    hook(tuple(grads), tuple(grads_out))
-            if not retain_graph:
-                node.release()
-            for (nxt, nr), g in zip(node._edges, grads, strict=False):
-                if nxt is None:
-                    continue
-                if g is not None:  # _add(buffers, nxt, nr, g), its common cases inlined
-                    slots = buffers.get(nxt)
-                    if slots is None:
-                        if nxt.num_outputs == 1:
-                            buffers[nxt] = [g]
-                        else:
-                            slots = buffers[nxt] = [None] * nxt.num_outputs
+        try:
+            while ready:
+                node = pop(ready)[2]
+                grads_out = buffers.pop(node)
+                grads = None
+                if (
+                    raw
+                    and type(node).apply is _OP_APPLY
+                    and not (node._tensor_hooks or node._retained or node._hooks)
+                    and (needed is None or node in needed)
+                ):
+                    g = grads_out[0]
+                    if type(g) is not np.ndarray:
+                        g = None if g._is_tracer else g._data
+                    op = node.op  # type: ignore[attr-defined]
+                    if g is not None and op in ARRAY_VJPS and MIRRORS.get(op) is DERIVATIVES[op]:
+                        if tok is None:
+                            tok = quiet_enter()
+                        grads = node._array_apply(g)  # type: ignore[attr-defined]
+                if grads is None:  # the general step: Tensor cotangents, the user's NumPy state
+                    if tok is not None:
+                        quiet_exit(tok)
+                        tok = None
+                    if raw:
+                        for k, v in enumerate(grads_out):
+                            if type(v) is np.ndarray:
+                                grads_out[k] = eager_tensor(v)
+                    grads = _general_step(
+                        node, grads_out, create_graph, anomaly, accumulate, needed, capture, results
+                    )
+                    if grads is None:
+                        continue
+                if not retain_graph:
+                    node.release()
+                for (nxt, nr), g in zip(node._edges, grads, strict=False):
+                    if nxt is None:
+                        continue
+                    if g is not None:  # _add(buffers, nxt, nr, g), its common cases inlined
+                        slots = buffers.get(nxt)
+                        if slots is None:
+                            if nxt.num_outputs == 1:
+                                buffers[nxt] = [g]
+                            else:
+                                slots = buffers[nxt] = [None] * nxt.num_outputs
+                                slots[nr] = g
+                        elif slots[nr] is None:
                             slots[nr] = g
-                    elif slots[nr] is None:
-                        slots[nr] = g
-                    else:
-                        _add(buffers, nxt, nr, g)
-                left = deps[nxt] - 1
-                deps[nxt] = left
-                if left == 0:
-                    if nxt in buffers:
-                        push(ready, (-nxt._seq, id(nxt), nxt))
-                    else:
-                        _skip(nxt, deps, buffers, ready)
+                        else:
+                            _add(buffers, nxt, nr, g)
+                    left = deps[nxt] - 1
+                    deps[nxt] = left
+                    if left == 0:
+                        if nxt in buffers:
+                            push(ready, (-nxt._seq, id(nxt), nxt))
+                        else:
+                            _skip(nxt, deps, buffers, ready)
+        finally:
+            if tok is not None:
+                quiet_exit(tok)
     if not allow_unused and inputs is not None and any(r is None for r in results):
         raise RuntimeError(
             "One of the differentiated Tensors appears to not have been used in "
             "the graph. Set allow_unused=True if this is the desired behavior."
         )
     return tuple(results)
+
+
+def _general_step(
+    node: Node,
+    grads_out: list[Any],
+    create_graph: bool,
+    anomaly: bool,
+    accumulate: bool,
+    needed: set[Node] | None,
+    capture: dict[tuple[Node, int], list[int]],
+    results: list[Tensor | None],
+) -> Sequence[Tensor | None] | None:
+    """One node of ``run_backward`` with Tensor cotangents: its hooks, then its gradients
+    (None when nothing flows on: a leaf accumulated, a node autograd.grad does not need)."""
+    if capture or node._tensor_hooks or node._retained:  # (rare: most nodes have none)
+        _before_node(node, grads_out, create_graph, capture, results)
+    if isinstance(node, AccumulateGrad):
+        if accumulate:
+            _accumulate(node.variable, grads_out[0], create_graph)
+        return None
+    if needed is not None and node not in needed:
+        return None
+    if anomaly:
+        grads = _apply_in_anomaly_mode(node, grads_out, create_graph)
+    else:
+        grads = node.apply(grads_out if node.num_outputs > 1 else grads_out[0], create_graph)
+    if node._hooks:
+        _disown(grads, grads_out)  # the hook may keep them: never steal them
+        for hook in node._hooks:
+            hook(tuple(grads), tuple(grads_out))
+    return grads
 
 
 def _before_node(
@@ -859,8 +916,9 @@ def _shallow(t: Tensor, g: Tensor, create_graph: bool, retain_graph: bool) -> bo
     return True
 
 
-def _add(buffers: dict[Node, list[Tensor | None]], node: Node, nr: int, g: Tensor) -> None:
-    """Sum a cotangent into the slot of output ``nr`` of ``node`` (fan-in)."""
+def _add(buffers: dict[Node, list[Any]], node: Node, nr: int, g: Any) -> None:
+    """Sum a cotangent (a Tensor, or an array: Note [array cotangents]) into the slot of
+    output ``nr`` of ``node`` (fan-in)."""
     slots = buffers.get(node)
     if slots is None:
         slots = buffers[node] = [None] * node.num_outputs
@@ -868,6 +926,19 @@ def _add(buffers: dict[Node, list[Tensor | None]], node: Node, nr: int, g: Tenso
     if prev is None:
         slots[nr] = g
         return
+    both = type(prev) is np.ndarray and type(g) is np.ndarray
+    if both and prev.dtype is g.dtype and prev.shape == g.shape:
+        tok = quiet_enter()
+        try:
+            r = np.add(prev, g)
+        finally:
+            quiet_exit(tok)
+        slots[nr] = r if type(r) is np.ndarray else np.asarray(r)  # (0-d: a NumPy scalar)
+        return
+    if type(prev) is np.ndarray:
+        prev = eager_tensor(prev)
+    if type(g) is np.ndarray:
+        g = eager_tensor(g)
     if prev._is_tracer or g._is_tracer:  # (never read a tracer's data)
         slots[nr] = prev + g
         return

@@ -10,7 +10,8 @@ import numpy as np
 from ..ir.aval import Aval
 from ..ir.dtypes import (
     DType,
-    from_numpy_dtype,
+    float32,
+    float64,
     get_default_complex_dtype,
     get_default_dtype,
     scalar_dtype,
@@ -21,11 +22,11 @@ from ..ir.reference import REFERENCE
 from ..ir.shapes import infer, promoted
 from ..ir.sizes import SymbolicSize, symbolic_attr
 from . import forward_grad, trace_state
-from .array_vjp import quiet_enter, quiet_exit
-from .autograd import CompositeNode, OpNode, gradient_edge
+from .array_vjp import QUIET, np_state, quiet_exit, quiet_state, set_np_state
+from .autograd import CompositeNode, OpNode, gradient_edge, lean_node, lean_plan
+from .grad_mode import InferenceBox, is_grad_enabled, no_grad
 from .grad_mode import _state as _grad_state
-from .grad_mode import is_grad_enabled, no_grad
-from .tensor import Tensor, eager_tensor
+from .tensor import Tensor
 from .trace_state import _local as _trace_local
 
 # ops whose NumPy result may be a view of their first input: they share its version counter
@@ -121,7 +122,10 @@ LEAN_OPS: dict[Op, Callable[..., Any]] = {
     )
 }
 _REAL_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-_LEAN_NODES: dict[Op, type[OpNode]] = {}  # op -> its grad_fn class (as _node_class gives)
+# op -> its grad_fn class (as _node_class gives) and what its node saves (autograd.lean_plan)
+_LEAN_NODES: dict[Op, tuple[type[OpNode], Any]] = {}
+_LEAN_DTYPES = {np.dtype(np.float32): float32, np.dtype(np.float64): float64}
+_new_tensor = object.__new__
 
 
 def _plain_operand(t: Any) -> bool:
@@ -143,47 +147,55 @@ def _lean(op: Op, args: tuple[Any, ...]) -> Tensor | None:
     """``apply`` for the common case (Note [lean eager path]), or None for the general one."""
     if _trace_local.trace is not None:
         return None
-    if len(args) == 1:
-        x = args[0]
-        if not _plain_operand(x):
-            return None
-        a = x._data
-        dt = a.dtype
-        if dt not in _REAL_FLOATS:
-            return None
-        tok = quiet_enter()  # (Note [quiet NumPy calls] in runtime/array_vjp.py)
-        try:
-            data = LEAN_OPS[op](a)
-        finally:
-            quiet_exit(tok)
-    elif len(args) == 2:
+    n = len(args)
+    if n == 1:
+        x = y = args[0]
+    elif n == 2:
         x, y = args
-        if not (_plain_operand(x) and _plain_operand(y)):
-            return None
-        a, b = x._data, y._data
-        dt = a.dtype
-        if dt not in _REAL_FLOATS or b.dtype != dt or b.shape != a.shape:
-            return None
-        tok = quiet_enter()
-        try:
-            data = LEAN_OPS[op](a, b)
-        finally:
-            quiet_exit(tok)
     else:
         return None
+    # _plain_operand(x) and _plain_operand(y), inlined
+    if not (isinstance(x, Tensor) and isinstance(y, Tensor)):
+        return None
+    if x._weak or y._weak or x._is_tracer or y._is_tracer:
+        return None
+    if (x._view_base is not None and x._view_base._rewrites != x._rewrites_seen) or (
+        y._view_base is not None and y._view_base._rewrites != y._rewrites_seen
+    ):
+        return None
+    a, b = x._data, y._data
+    dt = a.dtype
+    dtype = _LEAN_DTYPES.get(dt)
+    if dtype is None or b.dtype != dt or b.shape != a.shape:
+        return None
+    fn = LEAN_OPS[op]
+    q = QUIET.get(np_state())  # quiet_enter(), inlined (Note [quiet NumPy calls])
+    tok = set_np_state(q if q is not None else quiet_state())
+    try:
+        data = fn(a) if n == 1 else fn(a, b)
+    finally:
+        quiet_exit(tok)
     if type(data) is not np.ndarray:  # (a ufunc on 0-dim arrays gives a NumPy scalar)
         data = np.asarray(data)
-    out = eager_tensor(data)
+    out = _new_tensor(Tensor)  # eager_tensor(data), inlined
+    out._data = data
+    out._version_box = InferenceBox([0]) if _grad_state.inference else [0]
     if _grad_state.enabled and (
-        x._requires_grad
-        or x._grad_fn is not None
-        or (len(args) == 2 and (y._requires_grad or y._grad_fn is not None))
+        x._requires_grad or x._grad_fn is not None or y._requires_grad or y._grad_fn is not None
     ):
-        edges = (_edge(x),) if len(args) == 1 else (_edge(x), _edge(y))
-        cls = _LEAN_NODES.get(op)
-        if cls is None:
-            cls = _LEAN_NODES[op] = _node_class(DEFAULT_NAMES[op])
-        out._grad_fn = cls.lean(op, args, out, edges, from_numpy_dtype(dt))
+        spec = _LEAN_NODES.get(op)
+        if spec is None:
+            cls = _node_class(DEFAULT_NAMES[op])
+            spec = _LEAN_NODES[op] = (cls, lean_plan(op, n))
+        # _edge(x) (and _edge(y)), inlined for the common non-leaf operand
+        fn_x = x._grad_fn
+        ex = (fn_x, x._output_nr) if fn_x is not None else _edge(x)
+        if n == 1:
+            edges: tuple[tuple[Any, int], ...] = (ex,)
+        else:
+            fn_y = y._grad_fn
+            edges = (ex, (fn_y, y._output_nr) if fn_y is not None else _edge(y))
+        out._grad_fn = lean_node(spec[0], spec[1], op, args, out, edges, dtype)
     if forward_grad.ACTIVE:  # a dual level is open (Note [eager forward AD])
         forward_grad.propagate(op, {}, args, out)
     return out
