@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import inspect
 import itertools
 import warnings
 import weakref
@@ -358,7 +359,7 @@ class OpNode(Node):
         dt = g.dtype
         if dt not in REAL_FLOATS:
             return None
-        kw: dict[str, Any] = {}
+        args: list[Any] = []  # the rule's parameters, in order (_array_plan checks the names)
         op = self.op
         plan = _ARRAY_PLANS.get(op)
         if plan is None:
@@ -372,18 +373,18 @@ class OpNode(Node):
                     a = s._data if s._is_output else s._tensor._data  # type: ignore[union-attr]
                     if a.dtype != dt:
                         return None
-                    kw[p] = a
+                    args.append(a)
                 elif type(s) is _Number and type(s.value) is not complex:
-                    kw[p] = np.asarray(s.value, dt)  # (as the dtype rules convert a number)
+                    args.append(np.asarray(s.value, dt))  # (as the dtype rules convert a number)
                 else:
-                    kw[p] = None  # an input its rule does not read here (_UNREAD)
+                    args.append(None)  # an input its rule does not read here (_UNREAD)
             elif kind == "needs":
-                kw[p] = tuple([e[0] is not None for e in self._edges])
+                args.append(tuple([e[0] is not None for e in self._edges]))
             elif kind == "shape":
-                kw[p] = self._meta[i][0]
+                args.append(self._meta[i][0])
             else:
-                kw[p] = self.attrs[p]
-        arrays = ARRAY_VJPS[op](g, **kw)
+                args.append(self.attrs[p])
+        arrays = ARRAY_VJPS[op](g, *args)
         out: list[Any] = []
         for a, edge, (shape, dtype) in zip(arrays, self._edges, self._meta, strict=True):
             if a is None or edge[0] is None:
@@ -420,6 +421,9 @@ def _array_plan(op: Op, n: int) -> tuple[tuple[str, str, int], ...]:
             plan.append((p, "shape", names.index(p[:-6])))
         else:
             plan.append((p, "attr", -1))
+    takes = list(inspect.signature(ARRAY_VJPS[op]).parameters)[1:]
+    if takes != [p for p, _, _ in plan]:  # (the rule is called with them in this order)
+        raise ValueError(f"{op}: the array rule takes {takes}, the table's rule {plan}")
     return tuple(plan)
 
 
@@ -597,17 +601,19 @@ def gradient_edge(t: Tensor) -> tuple[Node | None, int]:
 def _discover(roots: list[Node]) -> dict[Node, int]:
     """Dependency counts: how many edges point at each node reachable from the roots."""
     deps: dict[Node, int] = {}
-    seen: set[Node] = set()
-    stack = list(roots)
+    stack = list(dict.fromkeys(roots))
+    expanded = set(stack)  # the roots; any other node is expanded when first counted
+    get, push = deps.get, stack.append
     while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        for nxt, _ in node._edges:
+        for nxt, _ in stack.pop()._edges:
             if nxt is not None:
-                deps[nxt] = deps.get(nxt, 0) + 1
-                stack.append(nxt)
+                n = get(nxt)
+                if n is None:
+                    deps[nxt] = 1
+                    if nxt not in expanded:
+                        push(nxt)
+                else:
+                    deps[nxt] = n + 1
     return deps
 
 
@@ -737,10 +743,17 @@ def run_backward(
     # (Note [array cotangents]) plain op nodes pass arrays, inside one quiet NumPy region
     raw = not create_graph and not anomaly and not capture
     tok = None  # that region's token, while it is open
+    mirrored: dict[Op, bool] = {}  # op -> its array rule mirrors the table's (this backward)
+    held = None  # the one node made ready by the last step, while no other is: not heaped
     with set_grad_enabled(create_graph):
         try:
-            while ready:
-                node = pop(ready)[2]
+            while True:
+                if held is not None:
+                    node, held = held, None
+                elif ready:
+                    node = pop(ready)[2]
+                else:
+                    break
                 grads_out = buffers.pop(node)
                 grads = None
                 if (
@@ -753,7 +766,10 @@ def run_backward(
                     if type(g) is not np.ndarray:
                         g = None if g._is_tracer else g._data
                     op = node.op  # type: ignore[attr-defined]
-                    if g is not None and op in ARRAY_VJPS and MIRRORS.get(op) is DERIVATIVES[op]:
+                    ok = mirrored.get(op)
+                    if ok is None:
+                        ok = mirrored[op] = op in ARRAY_VJPS and MIRRORS.get(op) is DERIVATIVES[op]
+                    if ok and g is not None:
                         if tok is None:
                             tok = quiet_enter()
                         grads = node._array_apply(g)  # type: ignore[attr-defined]
@@ -790,10 +806,15 @@ def run_backward(
                     left = deps[nxt] - 1
                     deps[nxt] = left
                     if left == 0:
-                        if nxt in buffers:
-                            push(ready, (-nxt._seq, id(nxt), nxt))
-                        else:
+                        if nxt not in buffers:
                             _skip(nxt, deps, buffers, ready)
+                        elif held is None and not ready:
+                            held = nxt
+                        else:
+                            push(ready, (-nxt._seq, id(nxt), nxt))
+                if held is not None and ready:  # (others are ready too: the order is the heap's)
+                    push(ready, (-held._seq, id(held), held))
+                    held = None
         finally:
             if tok is not None:
                 quiet_exit(tok)
