@@ -445,6 +445,11 @@ class Executable:
         """Kernels run by the NumPy reference, with the reason codegen gave."""
         return {s.kernel.name: s.reason for s in self.steps if isinstance(s, InterpretedKernel)}
 
+    # Note [strided inputs]: a strided input (a training step's backward reads residuals that
+    # are views of forward values: attention's q, k, v are strided views of the qkv product)
+    # stays as it is, without an address: BLAS and the NumPy steps read strides, and a kernel
+    # step copies it contiguous when it reads it (KernelStep.run). Copying every one up front
+    # cost the transformer block's backward four 2 MB copies a call that only GEMMs read.
     def _inputs(self, arrays: Sequence[np.ndarray]) -> tuple[Env, dict[Var, int]]:
         g = self.graph
         if len(arrays) != len(g.inputs):
@@ -455,7 +460,10 @@ class Executable:
             if i < len(last) and last[i][0]() is a:  # the same array as last call: known pointer
                 arr, p = a, last[i][1]
             else:
-                arr = _contiguous(np.asarray(a, v.aval.dtype.np))
+                arr = np.asarray(a, v.aval.dtype.np)
+                if not arr.flags.c_contiguous:  # Note [strided inputs]
+                    env[v] = arr
+                    continue
                 p = _ptr(arr)
                 if arr is a:  # a converted copy must not be reused: ``a`` may change
                     fresh.append((weakref.ref(a), p))

@@ -129,3 +129,37 @@ def test_stack_times_matrix_is_one_gemm_over_the_rows_and_strided_stacks_still_w
     kept = held.numpy().copy()
     f(adjit.tensor(x0 + 1), adjit.tensor(w0))  # a later call does not write into a held result
     np.testing.assert_array_equal(held.numpy(), kept)
+
+
+def test_strided_inputs_reach_blas_uncopied_and_kernels_contiguous(monkeypatch) -> None:
+    """Note [strided inputs]: a strided program input read only by a matmul is not copied; one
+    a kernel reads is copied contiguous for it; both agree with the interpreter."""
+    import adjit.runtime.executor as executor
+
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((4, 6, 3, 2, 8)).astype(np.float32)  # (B, S, qkv, heads, dh)
+    q = base[:, :, 0].transpose(0, 2, 1, 3)  # (4, 2, 6, 8), strided as attention's q
+    k = base[:, :, 1].transpose(0, 2, 1, 3)
+    only_blas = adjit.explain(
+        lambda a, b: a @ b.transpose(-2, -1), adjit.tensor(q), adjit.tensor(k)
+    )
+    both = adjit.explain(
+        lambda a, b: (a @ b.transpose(-2, -1)) * a.sum(), adjit.tensor(q), adjit.tensor(k)
+    )
+    copied: list[tuple[int, ...]] = []
+    real = executor._contiguous
+
+    def spy(a: np.ndarray) -> np.ndarray:
+        if not a.flags.c_contiguous:
+            copied.append(a.shape)
+        return real(a)
+
+    monkeypatch.setattr(executor, "_contiguous", spy)
+    for ex, copies in ((only_blas, 0), (both, 1)):
+        g = ex.inference
+        prog = compile_program(g)
+        for _ in range(2):  # the second call: the same arrays as the last one
+            copied.clear()
+            _close(prog([q, k]), interpret(g, [q.copy(), k.copy()]))
+            assert len(copied) == copies
+    assert not q.flags.c_contiguous and not k.flags.c_contiguous
