@@ -1,0 +1,167 @@
+"""Peak memory of one training step above the model's resident state: adjit compiled, adjit
+eager and PyTorch eager, each in a fresh process."""
+
+# Note [step memory]
+# Run: ``python -m adjit.benchmarks.step_memory [--threads 1] [--models ...] [--rounds 5]``.
+# The models are benchmarks/models.py's (the transformer block, resnet18 and VGG-11 at batch
+# 8), the same weights and inputs for every contender; a step is ``loss = f(*inputs);
+# loss.backward()`` with every ``.grad`` set to None before it (the optimizer is left out: its
+# state is the model's, not the step's). Each contender runs in a process of its own, so one
+# library's allocations, and pages freed but kept by the allocator, never count against
+# another; the child runs with ``MALLOC_MMAP_THRESHOLD_=65536`` so a freed buffer (NumPy's and
+# PyTorch's CPU allocator both free to malloc) goes back to the system and the resident size
+# tracks live memory (checkpoint_memory's measurement). After two warm-up steps (compiling,
+# filling adjit's pools), each measured step's peak is ``VmHWM`` (after writing 5 to
+# /proc/self/clear_refs) minus ``VmRSS`` just before it, plus the bytes adjit's executors keep
+# pooled between calls (every ``Buffers`` and the shared arena, Note [buffer reuse]): those
+# are resident before the step, and the step needs them, so they count (PyTorch holds nothing
+# between steps). The peak includes the gradients (the parameters' bytes, the same for every
+# contender; the ``params`` column). Medians over ``--rounds`` measured steps.
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+from typing import Any
+
+from .harness import thread_env
+
+SIZES: dict[str, dict[str, Any]] = {
+    "transformer": {"model": "transformer", "dim": 256, "heads": 4, "seq": 128, "batch": 16},
+    "resnet18 b8": {"model": "resnet18", "batch": 8},
+    "vgg11 b8": {"model": "vgg11", "batch": 8},
+}
+CONTENDERS = ("adjit compiled", "adjit eager", "torch eager")
+
+
+def _status(key: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    raise KeyError(key)
+
+
+def _reset_peak() -> None:
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def pooled_bytes() -> int:
+    """Bytes adjit's executors hold between calls: every pool and the shared arena."""
+    if "adjit.runtime.executor" not in sys.modules:
+        return 0
+    executor = sys.modules["adjit.runtime.executor"]
+    pools = (o for o in gc.get_objects() if type(o) is executor.Buffers)
+    return sum(b.nbytes for b in pools) + executor.SHARED.nbytes
+
+
+def child(model: str, contender: str, threads: int, rounds: int) -> dict[str, Any]:
+    """One fresh process: the step's peak bytes above the resident state, median of rounds."""
+    from . import models, peers
+
+    peers.set_threads(threads)
+    if contender.startswith("torch"):
+        lib = peers.torch()
+    else:
+        import adjit as lib
+    inputs, params, loss_fn = models.MODELS[SIZES[model]["model"]](lib, SIZES[model])
+    run = lib.compile(loss_fn) if contender == "adjit compiled" else loss_fn
+
+    def step() -> float:
+        for p in params:
+            p.grad = None
+        loss = run(*inputs)
+        loss.backward()
+        return float(loss.detach())
+
+    for _ in range(2):
+        step()
+    peaks, pools = [], []
+    for _ in range(rounds):
+        for p in params:
+            p.grad = None
+        gc.collect()
+        pool = pooled_bytes()
+        before = _status("VmRSS")
+        _reset_peak()
+        step()
+        peaks.append(_status("VmHWM") - before + pool)
+        pools.append(pool)
+    return {
+        "peak": statistics.median(peaks),
+        "spread": max(peaks) - min(peaks),
+        "pool": statistics.median(pools),
+        "params": sum(p.numel() * p.element_size() for p in params),
+        "loss": step(),
+    }
+
+
+def _run(model: str, contender: str, a: argparse.Namespace) -> dict[str, Any] | str:
+    cmd = [sys.executable, "-m", "adjit.benchmarks.step_memory", "--child", model, contender]
+    cmd += ["--threads", str(a.threads), "--rounds", str(a.rounds)]
+    env = dict(os.environ) | thread_env(a.threads) | {"MALLOC_MMAP_THRESHOLD_": "65536"}
+    try:
+        out = subprocess.run(
+            cmd, env=env, capture_output=True, text=True, check=False, timeout=a.timeout
+        )
+    except subprocess.TimeoutExpired:
+        return f"failed: over --timeout {a.timeout} s"
+    if out.returncode != 0:
+        return f"failed: {out.stderr.strip().splitlines()[-1:]}"
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2**20:.1f} MB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--rounds", type=int, default=5, help="measured steps (median)")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds per contender")
+    p.add_argument("--models", nargs="+", default=list(SIZES), choices=list(SIZES))
+    p.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS)
+    p.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    if a.child:
+        print(json.dumps(child(*a.child, a.threads, a.rounds)))
+        return 0
+    print(
+        f"peak memory of a training step (forward + backward, grads included) above the "
+        f"resident state, {a.threads} thread(s) for every contender, median of {a.rounds} "
+        f"steps [spread]; load average before: {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"{'model':<12} {'contender':<15} {'peak':>10} {'spread':>9} {'pooled':>10} "
+        f"{'params':>9} {'vs torch':>8} {'loss':>10}"
+    )
+    for model in a.models:
+        rows = {c: _run(model, c, a) for c in a.contenders}
+        torch_row = rows.get("torch eager")
+        for c, r in rows.items():
+            if isinstance(r, str):
+                print(f"{model:<12} {c:<15} {r}", flush=True)
+                continue
+            ratio = (
+                f"{r['peak'] / torch_row['peak']:.2f}x"
+                if isinstance(torch_row, dict) and torch_row["peak"] > 0
+                else "-"
+            )
+            print(
+                f"{model:<12} {c:<15} {_mb(r['peak']):>10} {_mb(r['spread']):>9} "
+                f"{_mb(r['pool']):>10} {_mb(r['params']):>9} {ratio:>8} {r['loss']:>10.6g}",
+                flush=True,
+            )
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
