@@ -22,11 +22,11 @@ from ..ir.reference import REFERENCE
 from ..ir.shapes import infer, promoted
 from ..ir.sizes import SymbolicSize, symbolic_attr
 from . import forward_grad, trace_state
-from .array_vjp import QUIET, np_state, quiet_exit, quiet_state, set_np_state
+from .array_vjp import QUIET, np_state, quiet_enter, quiet_exit, quiet_state, set_np_state
 from .autograd import CompositeNode, OpNode, gradient_edge, lean_node, lean_plan
 from .grad_mode import InferenceBox, is_grad_enabled, no_grad
 from .grad_mode import _state as _grad_state
-from .tensor import Tensor
+from .tensor import Tensor, eager_tensor
 from .trace_state import _local as _trace_local
 
 # ops whose NumPy result may be a view of their first input: they share its version counter
@@ -128,13 +128,6 @@ _LEAN_DTYPES = {np.dtype(np.float32): float32, np.dtype(np.float64): float64}
 _new_tensor = object.__new__
 
 
-def _plain_operand(t: Any) -> bool:
-    if not isinstance(t, Tensor) or t._weak or t._is_tracer:
-        return False
-    base = t._view_base
-    return base is None or base._rewrites == t._rewrites_seen
-
-
 def _edge(t: Tensor) -> tuple[Any, int]:
     """``gradient_edge`` of a plain operand (its view, if any, is current)."""
     fn = t._grad_fn
@@ -148,25 +141,33 @@ def _lean(op: Op, args: tuple[Any, ...]) -> Tensor | None:
     if _trace_local.trace is not None:
         return None
     n = len(args)
-    if n == 1:
+    if n == 1:  # (_plain_operand inlined)
         x = y = args[0]
+        if not isinstance(x, Tensor) or x._weak or x._is_tracer:
+            return None
+        if x._view_base is not None and x._view_base._rewrites != x._rewrites_seen:
+            return None
+        a = b = x._data
+        dt = a.dtype
+        dtype = _LEAN_DTYPES.get(dt)
+        if dtype is None:
+            return None
     elif n == 2:
         x, y = args
+        if not (isinstance(x, Tensor) and isinstance(y, Tensor)):
+            return None
+        if x._weak or y._weak or x._is_tracer or y._is_tracer:
+            return None
+        if (x._view_base is not None and x._view_base._rewrites != x._rewrites_seen) or (
+            y._view_base is not None and y._view_base._rewrites != y._rewrites_seen
+        ):
+            return None
+        a, b = x._data, y._data
+        dt = a.dtype
+        dtype = _LEAN_DTYPES.get(dt)
+        if dtype is None or b.dtype != dt or b.shape != a.shape:
+            return None
     else:
-        return None
-    # _plain_operand(x) and _plain_operand(y), inlined
-    if not (isinstance(x, Tensor) and isinstance(y, Tensor)):
-        return None
-    if x._weak or y._weak or x._is_tracer or y._is_tracer:
-        return None
-    if (x._view_base is not None and x._view_base._rewrites != x._rewrites_seen) or (
-        y._view_base is not None and y._view_base._rewrites != y._rewrites_seen
-    ):
-        return None
-    a, b = x._data, y._data
-    dt = a.dtype
-    dtype = _LEAN_DTYPES.get(dt)
-    if dtype is None or b.dtype != dt or b.shape != a.shape:
         return None
     fn = LEAN_OPS[op]
     q = QUIET.get(np_state())  # quiet_enter(), inlined (Note [quiet NumPy calls])
@@ -181,7 +182,9 @@ def _lean(op: Op, args: tuple[Any, ...]) -> Tensor | None:
     out._data = data
     out._version_box = InferenceBox([0]) if _grad_state.inference else [0]
     if _grad_state.enabled and (
-        x._requires_grad or x._grad_fn is not None or y._requires_grad or y._grad_fn is not None
+        x._requires_grad
+        or x._grad_fn is not None
+        or (n == 2 and (y._requires_grad or y._grad_fn is not None))
     ):
         spec = _LEAN_NODES.get(op)
         if spec is None:
@@ -201,10 +204,51 @@ def _lean(op: Op, args: tuple[Any, ...]) -> Tensor | None:
     return out
 
 
+# A full sum (``x.sum()``: a loss) takes a lean path too: its value by the same reference rule
+# as the general path's, the same node, without operand conversion or shape inference.
+LEAN_REDUCTIONS: dict[Op, Callable[..., Any]] = {Op.SUM: REFERENCE[Op.SUM]}
+_FULL_SUM = {"axes": None, "keepdim": False}
+
+
+def _lean_sum(op: Op, args: tuple[Any, ...], attrs: dict[str, Any]) -> Tensor | None:
+    """``apply(Op.SUM, x, axes=None, keepdim=False, name="SumBackward0")`` for a plain real
+    floating tensor ``x`` outside a trace (Note [lean eager path]), or None."""
+    if _trace_local.trace is not None or len(args) != 1 or attrs != _FULL_SUM:
+        return None
+    x = args[0]
+    if not isinstance(x, Tensor) or x._weak or x._is_tracer:
+        return None
+    if x._view_base is not None and x._view_base._rewrites != x._rewrites_seen:
+        return None
+    a = x._data
+    dt = a.dtype
+    if dt not in _LEAN_DTYPES:
+        return None
+    tok = quiet_enter()
+    try:
+        data = LEAN_REDUCTIONS[op](a, axes=None, keepdim=False)
+    finally:
+        quiet_exit(tok)
+    if type(data) is not np.ndarray or data.dtype != dt:
+        data = np.asarray(data, dt)
+    out = eager_tensor(data)
+    if _grad_state.enabled and (x._requires_grad or x._grad_fn is not None):
+        edges = (_edge(x),)
+        out._grad_fn = _node_class("SumBackward0")(op, dict(_FULL_SUM), args, out, edges)
+    if forward_grad.ACTIVE:  # a dual level is open (Note [eager forward AD])
+        forward_grad.propagate(op, dict(_FULL_SUM), args, out)
+    return out
+
+
 def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
     """Evaluate ``op`` with NumPy and, under grad mode, record its grad_fn."""
-    if op in LEAN_OPS and not attrs and name is None:  # (Note [lean eager path])
-        out = _lean(op, args)
+    if op in LEAN_OPS:  # (Note [lean eager path])
+        if not attrs and name is None:
+            out = _lean(op, args)
+            if out is not None:
+                return out
+    elif op in LEAN_REDUCTIONS and name == "SumBackward0":
+        out = _lean_sum(op, args, attrs)
         if out is not None:
             return out
     inputs = [a if isinstance(a, Tensor) else as_tensor_operand(a) for a in args]
