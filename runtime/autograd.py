@@ -700,6 +700,20 @@ def accumulate_array(t: Tensor, g: np.ndarray, owned: bool) -> None:
     grad._version_box[0] += 1
 
 
+# Note [array cotangents]
+# Most nodes of an eager backward are plain op nodes (OpNode's own apply, no hooks, no
+# retain_grad) whose rule has an array-level copy (Note [array-level VJPs]). Between them the
+# engine passes cotangents as bare NumPy arrays, not Tensors, and keeps one quiet NumPy region
+# (Note [quiet NumPy calls]) open across consecutive such nodes. Anything else sees Tensors and
+# the user's own NumPy error state: before a general step (a leaf's accumulation, a hook, a
+# composite or user-defined node, a rule with no array copy, create_graph, anomaly mode,
+# autograd.grad's captured inputs) the region is left and the node's array cotangents become
+# Tensors. A buffer slot holds either kind; ``_add`` sums two arrays as arrays. Every array in
+# a slot is an ndarray of its input's shape and dtype (a ufunc's NumPy scalar is made 0-d).
+# The order of nodes is the heap's (by sequence number), as before; a node made ready while no
+# other is ready is run next without going through the heap.
+
+
 def run_backward(
     tensors: Sequence[Tensor],
     grad_tensors: Sequence[Tensor],

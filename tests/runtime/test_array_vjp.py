@@ -174,3 +174,46 @@ def test_freed_graph_raises_and_retain_graph_works() -> None:
     np.testing.assert_array_equal(x.grad.numpy(), 2 * np.exp(np.ones(3, np.float32)))
     with pytest.raises(RuntimeError, match="backward through the graph a second time"):
         y.backward()
+
+
+def _hooked_chain(lib: Any, seen: list[Any]) -> tuple[Any, ...]:
+    # float64: float32 sin/tanh differ between NumPy and PyTorch in the last bits
+    x = lib.tensor([0.5, -1.0, 2.0], dtype=lib.float64, requires_grad=True)
+    w = lib.tensor([1.5, 0.25, -3.0], dtype=lib.float64, requires_grad=True)
+    a = x.sin() * w
+    a.retain_grad()
+    b = (a + w).tanh()
+    b.register_hook(lambda g: seen.append((g.detach().numpy().copy(), np.geterr())) or g * 2)
+    b.grad_fn.register_hook(lambda gi, go: seen.append(len(gi)))
+    (b * b).sum().backward()
+    return x.grad, w.grad, a.grad
+
+
+def test_hooks_and_retain_grad_between_array_nodes_match_torch() -> None:
+    import torch
+
+    ours: list[Any] = []
+    theirs: list[Any] = []
+    with np.errstate(over="raise", invalid="warn"):  # a user's state: hooks see it, as it was
+        got = _hooked_chain(adjit, ours)
+        state = np.geterr()
+    expected = _hooked_chain(torch, theirs)
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(ours[0][0], theirs[0][0], rtol=1e-12)
+    assert ours[0][1] == state and state["over"] == "raise"  # the hook ran in the user's state
+    assert ours[1] == theirs[1] == 1
+
+
+def test_numpy_error_state_restored_after_a_failing_hook() -> None:
+    before = np.geterr()
+    x = adjit.tensor([1.0, 2.0], requires_grad=True)
+    y = (x.sin() * x).tanh()
+
+    def boom(g: Any) -> Any:
+        raise ValueError("hook failed")
+
+    y.register_hook(boom)
+    with pytest.raises(ValueError, match="hook failed"):
+        (y * y).sum().backward()
+    assert np.geterr() == before
