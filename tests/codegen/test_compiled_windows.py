@@ -33,13 +33,7 @@ def _strided(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a.transpose(1, 0, 2)).transpose(1, 0, 2)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("h,w,k,d,p,s", GEOMETRIES)
-def test_kernels_match_the_numpy_rules_bit_for_bit(
-    h: int, w: int, k: Any, d: Any, p: Any, s: Any, dtype: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(windows, "_DENSE_UNFOLD_LIMIT", -1)  # the strided NumPy paths
-    monkeypatch.setattr(windows, "_DENSE_FOLD_LIMIT", -1)
+def _check_against_numpy(h: int, w: int, k: Any, d: Any, p: Any, s: Any, dtype: str) -> None:
     rng = np.random.default_rng(0)
     attrs = {"kernel_size": k, "dilation": d, "padding": p, "stride": s}
     for n, c in SHAPES:
@@ -56,6 +50,29 @@ def test_kernels_match_the_numpy_rules_bit_for_bit(
             got = np.full(back.shape, np.nan, dtype)
             compiled.fold_into(layout, got, output_size=(h, w), **attrs)
             np.testing.assert_array_equal(got, back)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("h,w,k,d,p,s", GEOMETRIES)
+def test_kernels_match_the_numpy_rules_bit_for_bit(
+    h: int, w: int, k: Any, d: Any, p: Any, s: Any, dtype: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(windows, "_DENSE_UNFOLD_LIMIT", -1)  # the strided NumPy paths
+    monkeypatch.setattr(windows, "_DENSE_FOLD_LIMIT", -1)
+    _check_against_numpy(h, w, k, d, p, s, dtype)
+
+
+@pytest.mark.parametrize("h,w,k,d,p,s", [GEOMETRIES[i] for i in (0, 1, 6)])
+def test_kernels_specialized_to_their_geometry_match_too(
+    h: int, w: int, k: Any, d: Any, p: Any, s: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Note [windows specialized to their geometry] (taken here however small the op)."""
+    monkeypatch.setattr(windows, "_DENSE_UNFOLD_LIMIT", -1)
+    monkeypatch.setattr(windows, "_DENSE_FOLD_LIMIT", -1)
+    monkeypatch.setattr(compiled, "_SPECIALIZE_WORK", 0)
+    before = compiled._kernel.cache_info().currsize
+    _check_against_numpy(h, w, k, d, p, s, "float32")
+    assert compiled._kernel.cache_info().currsize > before  # (specialized kernels were built)
 
 
 def test_strided_columns_needs_contiguous_windows() -> None:
