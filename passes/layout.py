@@ -1,5 +1,6 @@
 """Matmul layout: a transposed matmul result is the product of the transposes, swapped; a
-product over a contraction of length one is an elementwise (broadcast) product."""
+product over a contraction of length one is an elementwise (broadcast) product; heads
+concatenated after merging are one concatenation, merged after (Note [concatenated heads])."""
 
 from __future__ import annotations
 
@@ -43,6 +44,60 @@ from ..ir.ops import Op
 # one term is the term. As a MUL it fuses into the elementwise kernels around it and is written
 # once by a vectorized loop; NumPy's stacked matmul loops over the (m, 1) @ (1, n) pieces (6x
 # slower at 256 x 128 x 784).
+
+
+# Note [concatenated heads]
+# Attention's qkv = x @ Wqkv, split into q, k, v and each viewed as (B, heads, S, dh), sends
+# back three (B, heads, S, dh) product gradients, each permuted to (B, S, heads, dh), merged to
+# (B, S, heads dh) and concatenated along the last axis. The merge of a permuted stack is a
+# copy (runtime/reshape_copies.py), and the concatenation copies again: three 2 MB copies
+# and a 6 MB one a transformer block's step. Concatenating (..., h_i, d) stacks along their
+# heads axis and merging (h, d) afterwards puts every element in the same place (element
+# (..., j, e) of input i lands at (..., (H_i + j) d + e) either way, H_i the heads before i)
+# and the merge of the concatenated (contiguous) result is a view: one copy reading the
+# permuted stacks. It applies when each concatenated operand is a reshape merging the last two
+# axes of a value with the same d, read only there, in the concatenation's dtype.
+
+
+def _merged_tail(e: Eqn | None, dtype: object) -> Var | None:
+    """The operand of ``e`` when ``e`` is a RESHAPE merging its last two axes (Note
+    [concatenated heads]) in ``dtype``, else None."""
+    if e is None or e.op is not Op.RESHAPE or not isinstance(e.inputs[0], Var):
+        return None
+    x = e.inputs[0]
+    xs, ys = x.aval.shape, e.out.aval.shape
+    if x.aval.dtype != dtype or len(xs) != len(ys) + 1 or tuple(xs[:-2]) != tuple(ys[:-1]):
+        return None
+    if any(not isinstance(n, int) for n in xs):
+        return None
+    return x
+
+
+def _concatenated_heads(
+    e: Eqn, producers: dict[Var, Eqn], uses: Counter[Var], eqns: list[Eqn]
+) -> bool:
+    """Append ``e``'s value as the merge of a concatenation of the merges' operands, when it
+    is one (Note [concatenated heads]); False: ``e`` is not one."""
+    n = e.out.aval.ndim
+    if n < 1 or e.attrs.get("axis") != n - 1 or len(e.inputs) < 2:
+        return False
+    stacks = []
+    for a in e.inputs:
+        if not isinstance(a, Var) or uses[a] != 1:
+            return False
+        x = _merged_tail(producers.get(a), e.out.aval.dtype)
+        if x is None:
+            return False
+        stacks.append(x)
+    d = stacks[0].aval.shape[-1]
+    if any(x.aval.shape[-1] != d for x in stacks):
+        return False
+    heads = sum(x.aval.shape[-2] for x in stacks)
+    cat = Var(Aval((*stacks[0].aval.shape[:-2], heads, d), e.out.aval.dtype))
+    eqns.append(Eqn(Op.CAT, tuple(stacks), {"axis": n - 1}, cat, e.loc, e.no_grad, e.remat))
+    shape = {"shape": e.out.aval.shape}
+    eqns.append(Eqn(Op.RESHAPE, (cat,), shape, e.out, e.loc, e.no_grad, e.remat))
+    return True
 
 
 def _product(x: Atom, y: Atom, out: Var, like: Eqn) -> Eqn:
@@ -95,4 +150,20 @@ def layout(graph: Graph) -> Graph:
         bt, at = _transposed(b, eqns, mm), _transposed(a, eqns, mm)
         eqns.append(_product(bt, at, e.out, mm))
         changed = True
+    return graph.replace(eqns=tuple(eqns)) if changed else graph
+
+
+def concatenated_heads(graph: Graph) -> Graph:
+    """``graph`` with each concatenation of merged heads computed as the merge of one
+    concatenation (Note [concatenated heads]); after index_writes, which makes them."""
+    uses = Counter(a for e in graph.eqns for a in e.inputs if isinstance(a, Var))
+    uses.update(o for o in graph.outputs if isinstance(o, Var))
+    reshapes = {e.out: e for e in graph.eqns if e.op is Op.RESHAPE}
+    eqns: list[Eqn] = []
+    changed = False
+    for e in graph.eqns:
+        if e.op is Op.CAT and _concatenated_heads(e, reshapes, uses, eqns):
+            changed = True
+        else:
+            eqns.append(e)
     return graph.replace(eqns=tuple(eqns)) if changed else graph

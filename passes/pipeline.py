@@ -34,7 +34,7 @@ from .dce import dce
 from .fold import fold
 from .gemm import gemm
 from .index_writes import index_writes
-from .layout import layout
+from .layout import concatenated_heads, layout
 
 Pass = Callable[[Graph], Graph]
 
@@ -53,6 +53,7 @@ PIPELINE: list[tuple[str, Pass]] = [
     ("layout", layout),  # transposed products computed untransposed (Note [matmul layout])
     ("algebra", algebra),  # exact local rules, to a fixed point
     ("index_writes", index_writes),  # summed slab gradients as one CAT (Note [index writes])
+    ("heads", concatenated_heads),  # merged heads concatenated (Note [concatenated heads])
     ("cse", cse),  # the rules make equal equations (e.g. three `mul ct 2`)
     ("dce", dce),  # last: everything the others orphaned
 ]

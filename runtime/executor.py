@@ -250,8 +250,21 @@ def _index_add_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:
     return into(e, env, bufs, _read, _interpret_eqn)
 
 
+def _cat_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:
+    """CAT into a pooled C-contiguous buffer; NumPy's own result follows its operands' axis
+    order, so a concatenation of permuted stacks came out permuted and its merge copied it
+    again (Note [concatenated heads] in passes/layout.py)."""
+    xs = [env[a] for a in e.inputs if isinstance(a, Var)]
+    dt = e.out.aval.dtype.np
+    if len(xs) != len(e.inputs) or any(x.dtype != dt for x in xs):
+        return _interpret_eqn(e, env)  # literals, or operands the rule converts
+    out, _ = bufs.get(e.out)
+    return np.concatenate(xs, axis=e.attrs["axis"], out=out)
+
+
 # externs that write into a reused buffer instead of allocating (the rest: the NumPy reference)
 EXTERN_INTO: dict[Op, Callable[[Eqn, Env, Buffers], np.ndarray]] = {
+    Op.CAT: _cat_into,
     Op.MATMUL: _matmul_into,
     Op.UNFOLD: _windows_into,
     Op.FOLD: _windows_into,
@@ -354,7 +367,7 @@ Step = (
 
 # externs whose pooled result never aliases an input (their fallback, the NumPy reference,
 # makes a new array too); the other EXTERN_INTO ops' fallbacks may return views
-FRESH_INTO = frozenset({Op.MATMUL, Op.INDEX_ADD, Op.SCATTER_ADD})
+FRESH_INTO = frozenset({Op.MATMUL, Op.INDEX_ADD, Op.SCATTER_ADD, Op.CAT})
 
 
 def _extern_io(s: ExternStep) -> StepIO:

@@ -163,3 +163,24 @@ def test_strided_inputs_reach_blas_uncopied_and_kernels_contiguous(monkeypatch) 
             _close(prog([q, k]), interpret(g, [q.copy(), k.copy()]))
             assert len(copied) == copies
     assert not q.flags.c_contiguous and not k.flags.c_contiguous
+
+
+def test_cat_writes_a_contiguous_pooled_buffer() -> None:
+    """A CAT of permuted operands comes out C-contiguous (NumPy's own result would follow the
+    operands' axis order), equal to NumPy's, and a held result is never written again."""
+    rng = np.random.default_rng(4)
+    a0, b0 = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 5, 4))
+    f = adjit.compile(lambda a, b: adjit.cat([a.permute(0, 2, 1), b.permute(0, 2, 1)], 1) * 1)
+    g = adjit.compile(lambda a, b: adjit.cat([a.permute(0, 2, 1), b.permute(0, 2, 1)], 1))
+    want = np.concatenate([a0.transpose(0, 2, 1), b0.transpose(0, 2, 1)], 1)
+    for fn in (f, g):
+        held = fn(adjit.tensor(a0), adjit.tensor(b0))
+        np.testing.assert_array_equal(held.numpy(), want)
+        assert held.numpy().flags.c_contiguous
+        fn(adjit.tensor(a0 + 1), adjit.tensor(b0 + 1))  # a later call: a different buffer
+        np.testing.assert_array_equal(held.numpy(), want)
+    mixed = adjit.compile(lambda a, i: adjit.cat([a, i], 2))  # int64 promoted: the rule's path
+    i0 = np.arange(10).reshape(2, 5, 1)
+    np.testing.assert_array_equal(
+        mixed(adjit.tensor(a0), adjit.tensor(i0)).numpy(), np.concatenate([a0, i0], 2)
+    )

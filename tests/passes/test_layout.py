@@ -102,3 +102,54 @@ def test_per_example_weight_gradients_are_not_matmuls() -> None:
     assert "matmul" not in str(optimized) and "mul" in str(optimized)
     want = gs.numpy()[:, :, None] * xs.numpy()[:, None, :]
     np.testing.assert_allclose(adjit.compile(f)(xs, gs).numpy(), want, rtol=1e-15, atol=0)
+
+
+def _merged_heads_cat(heads: list[int], d: int, extra_use: bool = False, axis: int = 2) -> Graph:
+    stacks = [_var(2, 3, h, d) for h in heads]
+    merged = [_var(2, 3, h * d) for h in heads]
+    eqns = [
+        Eqn(Op.RESHAPE, (x,), {"shape": m.aval.shape}, m)
+        for x, m in zip(stacks, merged, strict=True)
+    ]
+    out = _var(2, 3, sum(heads) * d) if axis == 2 else _var(2 * len(heads), 3, heads[0] * d)
+    eqns.append(Eqn(Op.CAT, tuple(merged), {"axis": axis}, out))
+    return Graph(tuple(stacks), tuple(eqns), (out, merged[0]) if extra_use else (out,), ())
+
+
+def test_concatenated_merged_heads_merge_after_one_concatenation() -> None:
+    """Note [concatenated heads]: the same elements in the same places, the merge a view."""
+    g = _merged_heads_cat([4, 1, 3], 5)
+    out = run_pipeline(g)[0]
+    assert [e.op for e in out.eqns] == [Op.CAT, Op.RESHAPE]
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal(v.aval.shape) for v in g.inputs]
+    (want,), (got,) = interpret(g, xs), interpret(out, xs)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize(
+    "graph",
+    [
+        _merged_heads_cat([2, 2], 5, extra_use=True),  # a merge read elsewhere: still copied
+        _merged_heads_cat([2, 2], 5, axis=0),  # not along the merged axis
+    ],
+    ids=["merge-used-elsewhere", "other-axis"],
+)
+def test_other_concatenations_are_left_alone(graph: Graph) -> None:
+    from adjit.passes.layout import concatenated_heads
+
+    assert concatenated_heads(graph) is graph
+
+
+def test_different_head_sizes_are_left_alone() -> None:
+    from adjit.passes.layout import concatenated_heads
+
+    a, b = _var(2, 3, 2, 6), _var(2, 3, 3, 4)  # (2, 6) and (3, 4): both merge to 12
+    ma, mb, out = _var(2, 3, 12), _var(2, 3, 12), _var(2, 3, 24)
+    eqns = (
+        Eqn(Op.RESHAPE, (a,), {"shape": (2, 3, 12)}, ma),
+        Eqn(Op.RESHAPE, (b,), {"shape": (2, 3, 12)}, mb),
+        Eqn(Op.CAT, (ma, mb), {"axis": 2}, out),
+    )
+    g = Graph((a, b), eqns, (out,), ())
+    assert concatenated_heads(g) is g
