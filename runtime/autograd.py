@@ -813,10 +813,21 @@ def run_backward(
                             else:
                                 slots = buffers[nxt] = [None] * nxt.num_outputs
                                 slots[nr] = g
-                        elif slots[nr] is None:
-                            slots[nr] = g
                         else:
-                            _add(buffers, nxt, nr, g)
+                            prev = slots[nr]
+                            if prev is None:
+                                slots[nr] = g
+                            elif (  # two arrays, inside the quiet region: _add's sum, inlined
+                                tok is not None
+                                and type(prev) is np.ndarray
+                                and type(g) is np.ndarray
+                                and prev.dtype is g.dtype
+                                and prev.shape == g.shape
+                            ):
+                                r = np.add(prev, g)
+                                slots[nr] = r if type(r) is np.ndarray else np.asarray(r)
+                            else:
+                                _add(buffers, nxt, nr, g)
                     left = deps[nxt] - 1
                     deps[nxt] = left
                     if left == 0:
