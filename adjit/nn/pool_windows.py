@@ -126,7 +126,7 @@ def first_max(cols: Tensor, mask: np.ndarray | None) -> tuple[Tensor, Tensor]:
     outside the input never win. The value flows from that one element only (AMAX would share
     the gradient among ties)."""
     k = cols.shape[2]
-    pos = Tensor._make(np.arange(k, dtype=np.int64).reshape(1, 1, k, 1))
+    pos = Tensor._make(np.arange(k, dtype=_position_dtype(k)).reshape(1, 1, k, 1))
     ok = None if mask is None else Tensor._make(mask[None, None])
     if ok is not None:
         cols = R.where(ok, cols, lowest(cols))
@@ -144,8 +144,25 @@ def first_max(cols: Tensor, mask: np.ndarray | None) -> tuple[Tensor, Tensor]:
     return value, first
 
 
+def _position_dtype(k: int) -> type:
+    """Window positions as floats (Note [window positions as floats]), exact below 2**24."""
+    return np.float32 if k < 1 << 24 else np.float64
+
+
+# Note [window positions as floats]: first_max picks the first maximum's position with
+# elementwise selects and a min over the window, as large as the columns (resnet18's max pool:
+# 1.2M elements). With int64 positions that kernel ran 4 lanes to a vector and converted
+# between float compares and integer selects; float32 positions (exact: a window has fewer
+# than 2**24 elements) run it 8 lanes wide (~2x faster). The (N, C, 1, L) result is converted
+# to int64 once, where it indexes (picked_index).
+
+
 def picked_index(table: np.ndarray | Tensor, first: Tensor) -> Tensor:
-    """(N, C, L): the flat input index (``table``, (K, L) or (N, C, K, L)) at ``first``."""
+    """(N, C, L): the flat input index (``table``, (K, L) or (N, C, K, L)) at ``first`` (a
+    window position, Note [window positions as floats])."""
+    from adjit.ir.dtypes import int64
+
+    first = first.to(int64)
     n, c, _, l_ = first.shape
     t = table if isinstance(table, Tensor) else Tensor._make(table.astype(np.int64)[None, None])
     t = R.expand(t, (n, c, *t.shape[2:]))
