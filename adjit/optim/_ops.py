@@ -204,7 +204,7 @@ def addcdiv_arrays_(t: Tensor, t1: np.ndarray, t2: np.ndarray, value: float = 1.
 
 def lerp_arrays_(t: Tensor, end: np.ndarray, weight: float) -> None:
     """:func:`lerp_` on the arrays, in place, with the same two formulas."""
-    d = end - t._data
+    d = np.asarray(end - t._data)  # (0-d operands: an array to write into, not a scalar)
     if abs(weight) < 0.5:
         np.add(t._data, np.multiply(d, weight, out=d), out=t._data)
     else:
