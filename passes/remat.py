@@ -46,6 +46,7 @@ from typing import Any
 from ..ir.aval import Aval
 from ..ir.graph import Eqn, Graph, Var
 from ..ir.ops import GroupOp, Op
+from ..ir.sizes import SymbolicShapeError
 
 NEVER = GroupOp.EFFECTS | GroupOp.CONTROL | {Op.CHECK}
 EXPENSIVE = frozenset({Op.MATMUL, Op.LINALG, Op.SPECIAL}) | GroupOp.SORT
@@ -60,7 +61,7 @@ def nbytes(aval: Any) -> int:
     for d in aval.shape:
         try:
             n *= int(d)
-        except TypeError:
+        except (TypeError, SymbolicShapeError):  # a symbolic size that refuses a value
             n *= SYMBOL_GUESS
     return n * aval.dtype.itemsize
 
@@ -85,7 +86,7 @@ def _is_aval(v: Var) -> bool:
 def _int(d: Any) -> int:
     try:
         return int(d)
-    except TypeError:
+    except (TypeError, SymbolicShapeError):
         return SYMBOL_GUESS
 
 
