@@ -36,6 +36,7 @@ SIZES: dict[str, dict[str, Any]] = {
     "resnet18 b8": {"model": "resnet18", "batch": 8},
     "vgg11 b8": {"model": "vgg11", "batch": 8},
 }
+TINY = {"tiny transformer": {"model": "transformer", "dim": 32, "heads": 4, "seq": 8, "batch": 2}}
 CONTENDERS = ("adjit compiled", "adjit eager", "torch eager")
 
 
@@ -70,7 +71,8 @@ def child(model: str, contender: str, threads: int, rounds: int) -> dict[str, An
         lib = peers.torch()
     else:
         import adjit as lib
-    inputs, params, loss_fn = models.MODELS[SIZES[model]["model"]](lib, SIZES[model])
+    size = (SIZES | TINY)[model]
+    inputs, params, loss_fn = models.MODELS[size["model"]](lib, size)
     run = lib.compile(loss_fn) if contender == "adjit compiled" else loss_fn
 
     def step() -> float:
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--rounds", type=int, default=5, help="measured steps (median)")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per contender")
-    p.add_argument("--models", nargs="+", default=list(SIZES), choices=list(SIZES))
+    p.add_argument("--models", nargs="+", default=list(SIZES), choices=[*SIZES, *TINY])
     p.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS)
     p.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
