@@ -15,27 +15,33 @@ from math import prod
 from ..ir.graph import Atom, Eqn, Graph, Var
 from ..ir.ops import GroupOp, Op
 from .adjoint import Joint
+from .fusion import FUSIBLE, REDUCTIONS
 from .remat import Choice, Partition, choose
 
 RECOMPUTE_DEPTH = 4  # longest elementwise chain from the inputs that is recomputed, not saved
 # ops the default split may recompute from residuals to save fewer bytes (Note [cheap recompute])
 CHEAP = frozenset({Op.RESHAPE, Op.PERMUTE, Op.EXPAND, Op.UNFOLD})
+FUSED = FUSIBLE | REDUCTIONS  # readers a recomputed elementwise value fuses into
 
 # Note [cheap recompute]
 # The depth-limited chains above start at the inputs; a value computed cheaply from *other*
 # residuals was still saved: a convolution's unfolded columns, k*k times the bytes of the
 # image the backward reads anyway (VGG-11 b8 saved 70 MB of columns next to 19 MB of
-# activations). The split therefore also takes the minimum cut in which the moves of CHEAP
-# are recomputable (a view, or one copy: the columns are unfolded again just before the
-# weight's gradient, as PyTorch's convolution keeps only its input) and nothing else is, and
-# keeps it when it saves fewer bytes. Forward outputs are never recomputed: they are alive
-# anyway. Elementwise ops are not in CHEAP: measured on the transformer block, recomputing a
-# GELU's stages saved 36 MB of residuals but its backward kernel (behind a GEMM that reads the
-# GELU's output) then wrote the stages into the arena again (18 -> 42 MB): 6 MB less at the
-# peak for ~5% more time; resnet18's BatchNorm stages, 4 MB for ~3%. (The im2col copies cost
-# resnet18 b8 ~5% of its step; CHEAP = frozenset() restores saving columns.) This is the b = 1
-# split of Note [rematerialization]: a budget below 1 and checkpoint regions start from it,
-# with CHEAP values outside regions recomputable. Recomputation is placed late
+# activations), or the stages of a decomposed GELU, each as large as its input. The split
+# therefore also takes the minimum cut in which these are recomputable, and nothing else
+# (products, reductions: what PyTorch's formulas save too), and keeps it when it saves fewer
+# bytes: the moves of CHEAP (a view, or one copy: the columns are unfolded again just before
+# the weight's gradient, as PyTorch's convolution keeps only its input), and elementwise
+# values whose every reader is elementwise or a reduction (``_fused_only``): recomputed, they
+# fuse into the backward's kernels. An elementwise value a GEMM (or any extern) reads is not
+# recomputed: the backward would write it, and the stages it is made of, into the arena
+# again (recomputing every elementwise value grew the transformer block's backward arena
+# 18 -> 42 MB and its step ~5%). Forward outputs are never recomputed: they are alive anyway.
+# Measured at 1 thread (benchmarks/step_memory.py): transformer block 83 -> 63 MB, resnet18
+# b8 105 -> 67 MB, VGG-11 b8 152 -> 87 MB; CPU per step unchanged for the transformer, ~+5%
+# for resnet18 (the im2col copies; CHEAP without UNFOLD saves the columns again). This is the
+# b = 1 split of Note [rematerialization]: a budget below 1 and checkpoint regions start from
+# it, with these values outside regions recomputable. Recomputation is placed late
 # (late_recompute), so a layer's columns live only while its weight's gradient is computed.
 
 
@@ -135,13 +141,25 @@ def late_recompute(eqns: list[Eqn], rerun: set[Eqn], outputs: list[Atom]) -> tup
     return tuple(out)
 
 
+def _fused_only(g: Graph) -> set[Var]:
+    """Elementwise values every reader of which fuses with them (Note [cheap recompute])."""
+    unfused = {a for e in g.eqns if e.op not in FUSED for a in e.inputs if isinstance(a, Var)}
+    unfused.update(o for o in g.outputs if isinstance(o, Var))
+    return {e.out for e in g.eqns if e.op in GroupOp.ELEMENTWISE and e.out not in unfused}
+
+
 def _cheap_cut(
-    fwd: list[Eqn], boundary: set[Var], saved: set[Var], free: set[Var], outputs: set[Var]
-) -> tuple[set[Var], set[Var]]:
-    """The residuals of the minimum cut recomputing only CHEAP ops (and the chains the
-    heuristic recomputes), when fewer bytes than ``saved``; and the values recomputable so
-    (Note [cheap recompute])."""
-    cheap = free | {e.out for e in fwd if e.op in CHEAP and not e.remat and e.out not in outputs}
+    fwd: list[Eqn], boundary: set[Var], saved: set[Var], free: set[Var], outputs: set[Var],
+    fused_only: set[Var],
+) -> tuple[set[Var], set[Var]]:  # fmt: skip
+    """The residuals of the minimum cut recomputing only CHEAP ops, ``fused_only`` values
+    and the chains the heuristic recomputes, when fewer bytes than ``saved``; and the values
+    recomputable so (Note [cheap recompute])."""
+    cheap = free | {
+        e.out
+        for e in fwd
+        if (e.op in CHEAP or e.out in fused_only) and not e.remat and e.out not in outputs
+    }
     p = Partition(fwd, boundary)
     cut = p.cut({i for i, e in enumerate(fwd) if e.out not in cheap}, set())
     return (cut if p.bytes_of(cut) < p.bytes_of(saved) else saved), cheap
@@ -181,7 +199,7 @@ def split(joint: Joint, budget: float = 1.0) -> Split:
             saved.add(v)
     memory = None
     forward_order = [e for e in g.eqns if e in fwd_eqns]
-    saved, free = _cheap_cut(forward_order, boundary, saved, free, set(fwd_outputs))
+    saved, free = _cheap_cut(forward_order, boundary, saved, free, set(fwd_outputs), _fused_only(g))
     if budget < 1 or any(e.remat for e in forward_order):
         memory = choose(forward_order, boundary, saved, free, budget)
         saved = memory.saved

@@ -216,11 +216,18 @@ def test_explain_saved_names_shapes_bytes_lines_and_peak() -> None:
 def test_stacked_checkpointed_blocks_lower_the_planned_peak() -> None:
     # each region is recomputed just before its own gradient (split.late_recompute): the
     # backward never holds every block's activations at once
+    # (at these sizes the gradients dominate the peak: compare how it grows with the depth)
     ps, x = _params(adjit, adjit.float32), _x(adjit, adjit.float32)
-    plain = adjit.explain(adjit.compile(_step(adjit, ps, False, layers=4)), x).saved
-    ck = adjit.explain(adjit.compile(_step(adjit, ps, True, layers=4)), x).saved
+
+    def saved(ckpt: bool, layers: int) -> Any:
+        return adjit.explain(adjit.compile(_step(adjit, ps, ckpt, layers=layers)), x).saved
+
+    plain, ck = saved(False, 4), saved(True, 4)
     assert ck.bytes == 3 * 8 * D * 4  # the three values handed from block to block
-    assert ck.peak_bytes < 0.75 * plain.peak_bytes, (ck.peak_bytes, plain.peak_bytes)
+    assert ck.peak_bytes < plain.peak_bytes, (ck.peak_bytes, plain.peak_bytes)
+    plain_growth = saved(False, 8).peak_bytes - plain.peak_bytes
+    ck_growth = saved(True, 8).peak_bytes - ck.peak_bytes
+    assert ck_growth <= 4 * 8 * D * 4 < plain_growth / 4, (ck_growth, plain_growth)
 
 
 W_OUTSIDE = adjit.randn(D, D, requires_grad=True)

@@ -1,5 +1,5 @@
-"""The default split recomputes moves from residuals (Note [cheap recompute]): a conv's
-unfolded columns are not saved, and the gradients still match PyTorch."""
+"""The default split recomputes moves and fusing elementwise values (Note [cheap recompute]):
+a conv's columns and a GELU's stages are not saved; the gradients still match PyTorch."""
 
 from __future__ import annotations
 
@@ -47,4 +47,28 @@ def test_conv_columns_are_recomputed_not_saved(backend: str) -> None:
     tw, tw2 = (torch.tensor(a, requires_grad=True) for a in ws)
     _conv_step(torch, tw, tw2)(torch.tensor(xs)).backward()
     for got, want in ((w, tw), (w2, tw2)):
+        np.testing.assert_allclose(got.grad.numpy(), want.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def _mlp(lib: Any, w1: Any, w2: Any) -> Any:
+    return lambda x: (lib.nn.functional.gelu(x @ w1) @ w2).square().mean()
+
+
+def test_gelu_saves_its_input_and_output_not_its_stages() -> None:
+    rng = np.random.default_rng(1)
+    xs, a1, a2 = (rng.standard_normal(s) for s in ((8, 6), (6, 16), (16, 6)))
+    w1, w2 = (adjit.tensor(a, requires_grad=True) for a in (a1, a2))
+    x = adjit.tensor(xs)
+    cf = adjit.compile(_mlp(adjit, w1, w2))
+    split = _split(cf, x)
+    wide = [v for v in split.residuals if v.aval.shape == (8, 16)]
+    # as PyTorch: x @ w1 (the GELU's input) and the GELU's output (which the second product's
+    # weight gradient reads); the stages of the decomposed GELU are recomputed (they fuse into
+    # the GELU's backward kernel)
+    assert len(wide) == 2, split.residuals
+    assert sum(r.endswith("f64[8,16]") for r in split.recomputed) >= 2, split.recomputed
+    cf(x).backward()
+    t1, t2 = (torch.tensor(a, requires_grad=True) for a in (a1, a2))
+    _mlp(torch, t1, t2)(torch.tensor(xs)).backward()
+    for got, want in ((w1, t1), (w2, t2)):
         np.testing.assert_allclose(got.grad.numpy(), want.grad.numpy(), rtol=1e-10, atol=1e-12)
