@@ -102,3 +102,21 @@ def scatter_add_(dst: np.ndarray, src: np.ndarray, dst_off: np.ndarray, src_off:
         dst_off.size,
         run,
     )
+
+
+_RAW: dict[np.dtype, Callable[..., None] | None] = {}
+
+
+def raw_function(dtype: np.dtype) -> Callable[..., None] | None:
+    """The accumulate loop for ``dtype`` (native byte order), None where there is none
+    (cached by dtype: ``dtype.name`` costs microseconds). Called as ``scatter_add_`` does,
+    with addresses; the caller ensures what ``scatter_add_`` asserts."""
+    try:
+        return _RAW[dtype]
+    except KeyError:
+        pass
+    fn = None
+    if dtype.isnative and supported(dtype):
+        fn = _kernel(dtype.name)[1]
+    _RAW[dtype] = fn
+    return fn

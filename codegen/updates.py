@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 import numpy as np
 from llvmlite import ir
@@ -77,19 +78,41 @@ def sgd_(p: np.ndarray, buf: np.ndarray | None, g: np.ndarray, momentum: float, 
          lr: float) -> bool:  # fmt: skip
     """``buf = buf * momentum + (1 - dampening) * g; p += -lr * buf`` (or ``p += -lr * g``
     without ``buf``) in place, in one pass (Note [fused updates]). False, having done nothing,
-    when the arrays are not distinct, C-contiguous arrays of one float dtype and shape."""
-    arrays = (p, g) if buf is None else (p, buf, g)
-    dtype = p.dtype.name
-    if (
-        dtype not in _FLOATS
-        or any(x.dtype != p.dtype or x.shape != p.shape or not x.flags.c_contiguous for x in arrays)
-        or not p.flags.writeable
-        or (buf is not None and not buf.flags.writeable)
-        or any(np.may_share_memory(x, y) for i, x in enumerate(arrays) for y in arrays[i + 1 :])
-        or not _available(buf is not None, dtype)
-    ):
+    when the arrays are not distinct, C-contiguous arrays of one float dtype and shape.
+    (Written for speed: an MLP's step calls it per parameter; ``dtype.name`` and
+    ``np.may_share_memory`` cost microseconds each.)"""
+    fn = _FNS.get((buf is not None, p.dtype), _UNSET)
+    if fn is _UNSET:
+        fn = _function(buf is not None, p.dtype)
+    if fn is None:
         return False
-    fn = _kernel(buf is not None, dtype)[1]
-    b = None if buf is None else buf.ctypes.data  # never read without momentum
-    fn(p.ctypes.data, b, g.ctypes.data, p.size, momentum, 1 - dampening, -lr)
+    arrays = (p, g) if buf is None else (p, buf, g)
+    dtype, shape = p.dtype, p.shape
+    for x in arrays:
+        if x.dtype != dtype or x.shape != shape or not x.flags.c_contiguous:
+            return False
+    if not p.flags.writeable or (buf is not None and not buf.flags.writeable):
+        return False
+    # C-contiguous arrays of one size: each is the byte range [address, address + n)
+    n = p.nbytes
+    ptrs = [x.ctypes.data for x in arrays]
+    for i, a in enumerate(ptrs):
+        for b in ptrs[i + 1 :]:
+            if a < b + n and b < a + n:
+                return False
+    fn(ptrs[0], None if buf is None else ptrs[1], ptrs[-1], p.size, momentum, 1 - dampening, -lr)
     return True
+
+
+_UNSET = object()
+_FNS: dict[tuple[bool, np.dtype], Any] = {}  # (momentum, dtype) -> the kernel, or None
+
+
+def _function(momentum: bool, dtype: np.dtype) -> Any:
+    """The compiled update for ``dtype`` (native byte order only), or None (cached)."""
+    name = next((k for k in _FLOATS if np.dtype(k) == dtype), None)
+    fn = None
+    if name is not None and _available(momentum, name):
+        fn = _kernel(momentum, name)[1]
+    _FNS[(momentum, dtype)] = fn
+    return fn

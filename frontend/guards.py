@@ -6,6 +6,7 @@ import inspect
 import types
 from typing import Any
 
+from ..ir.dtypes import from_numpy_dtype
 from ..runtime.grad_mode import is_grad_enabled
 from ..runtime.tensor import Tensor
 
@@ -13,6 +14,10 @@ from ..runtime.tensor import Tensor
 def leaf_key(x: Any) -> tuple:
     """What one flattened argument contributes to the signature."""
     if isinstance(x, Tensor):
+        if not x._is_tracer:  # the same key, read off the array (a lifted tensor's per call)
+            d = x._data
+            name = from_numpy_dtype(d.dtype).name
+            return ("tensor", d.shape, name, x._requires_grad or x._grad_fn is not None)
         return ("tensor", tuple(x.shape), x.dtype.name, x.requires_grad)
     if isinstance(x, bool | int | float | str | type(None)):
         return ("value", type(x).__name__, x)

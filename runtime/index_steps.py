@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from math import prod
 from typing import Any
 
@@ -103,33 +104,57 @@ def index_add_into(e: Eqn, env: dict, bufs: Any, read: Read, fallback: Fallback)
     return out
 
 
+_UNSET = object()
+_RAW: dict[np.dtype, Any] = {}  # dtype -> codegen.scatter.raw_function's loop (or None)
+
+
+@lru_cache(maxsize=256)
+def _scatter_layout(index_shape: tuple[int, ...], strides: tuple[int, ...], axis: int) -> tuple:
+    """For an index of this shape into an output with these strides (in elements): the
+    offset grid of the axes other than ``axis``, the source offsets (C order) and their
+    address (the arrays are kept here, so the address stays valid)."""
+    rest = np.zeros((1,) * len(index_shape), np.int64)
+    for d, k in enumerate(index_shape):
+        if d != axis:
+            shape = [1] * len(index_shape)
+            shape[d] = k
+            rest = rest + (np.arange(k, dtype=np.int64) * strides[d]).reshape(shape)
+    src_off = np.arange(prod(index_shape), dtype=np.int64)
+    return rest, src_off, src_off.ctypes.data
+
+
 def scatter_add_into(e: Eqn, env: dict, bufs: Any, read: Read, fallback: Fallback) -> np.ndarray:
-    """``scatter_add`` into ``out`` (pooled) by the compiled loop, in np.add.at's order."""
+    """``scatter_add`` into ``out`` (pooled) by the compiled loop, in np.add.at's order.
+    (Written for speed: cross entropy's backward runs it every step.)"""
     src, index = read(e.inputs[0], env), read(e.inputs[1], env)
     axis = e.attrs["axis"]
     dtype, shape = np.dtype(e.out.aval.dtype.np), tuple(int(s) for s in e.attrs["shape"])
-    if src.dtype != dtype or src.ndim == 0 or index.ndim != len(shape) or not _compiled(dtype):
+    fn = _RAW.get(dtype, _UNSET)
+    if fn is _UNSET:
+        from ..codegen.scatter import raw_function  # imports llvmlite.ir: lazily
+
+        fn = _RAW[dtype] = raw_function(dtype)
+    if src.dtype != dtype or src.ndim == 0 or index.ndim != len(shape) or fn is None:
         return fallback(e, env)
     n = shape[axis]
     fits = all(k <= s for d, (k, s) in enumerate(zip(index.shape, shape, strict=True)) if d != axis)
     lo, hi = (index.min(), index.max()) if index.size else (0, 0)
     if not fits or lo < -n or hi >= n:
         return fallback(e, env)  # the rule's IndexError
-    out = bufs.get(e.out)[0]
+    out, out_ptr = bufs.get(e.out)
     out.fill(0)
     if index.size == 0:
         return out
     item = out.itemsize
     if lo < 0:
         index = np.where(index < 0, index + n, index)
-    dst_off = index.astype(np.int64) * (out.strides[axis] // item)
-    for d, k in enumerate(index.shape):
-        if d != axis:
-            shape = [1] * index.ndim
-            shape[d] = k
-            dst_off = dst_off + (np.arange(k, dtype=np.int64) * (out.strides[d] // item)).reshape(
-                shape
-            )
-    crop = tuple(slice(0, k) for k in index.shape)
-    _accumulate(out, src[crop], dst_off, 1)
+    strides = tuple(s // item for s in out.strides)
+    rest, src_off, src_off_ptr = _scatter_layout(index.shape, strides, axis)
+    dst_off = index.astype(np.int64) * strides[axis]
+    dst_off += rest  # a fresh C-contiguous array of the index's shape
+    if src.shape != index.shape:
+        src = src[tuple(slice(0, k) for k in index.shape)]
+    if not src.flags.c_contiguous:
+        src = np.ascontiguousarray(src)
+    fn(out_ptr, src.ctypes.data, dst_off.ctypes.data, src_off_ptr, dst_off.size, 1)
     return out
