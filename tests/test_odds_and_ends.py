@@ -238,7 +238,9 @@ def _runners() -> list[kernels.KernelRunner]:
 
     with warnings.catch_warnings():  # (isinstance on torch's deprecated module objects)
         warnings.simplefilter("ignore")
-        return [o for o in gc.get_objects() if isinstance(o, kernels.KernelRunner)]
+        # type(), not isinstance(): isinstance on a dead weakref.proxy (a library's, another
+        # test's) raises ReferenceError; KernelRunner has no subclasses
+        return [o for o in gc.get_objects() if type(o) is kernels.KernelRunner]
 
 
 def test_printoptions_as_pytorch() -> None:
