@@ -478,7 +478,7 @@ class Executable:
         self._const_ptrs = {v: _ptr(a) for v, a in consts.items()}  # found once
         # the last call's inputs (weakly: holding them would pin a backward's residuals, and
         # the forward buffers they are views of, across the next forward) and their addresses
-        self._last: list[tuple[weakref.ref[np.ndarray], int]] = []
+        self._last: list[tuple[weakref.ref[np.ndarray], int] | None] = []
         self._plan: CallPlan | None = None
         self._lock = threading.Lock()
         kernels = [s for s in steps if isinstance(s, KernelStep)]
@@ -510,20 +510,26 @@ class Executable:
         if len(arrays) != len(g.inputs):
             raise TypeError(f"graph takes {len(g.inputs)} inputs, got {len(arrays)}")
         env, ptrs = dict(self.consts), dict(self._const_ptrs)
-        last, fresh = self._last, []
+        # per input position: (weak reference, address) of the array it had last call, kept
+        # while the same array comes again (None: strided or converted)
+        last, known = self._last, []
+        n = len(last)
         for i, (v, a) in enumerate(zip(g.inputs, arrays, strict=True)):
-            if i < len(last) and last[i][0]() is a:  # the same array as last call: known pointer
-                arr, p = a, last[i][1]
-            else:
-                arr = np.asarray(a, v.aval.dtype.np)
-                if not arr.flags.c_contiguous:  # Note [strided inputs]
-                    env[v] = arr
-                    continue
-                p = _ptr(arr)
-                if arr is a:  # a converted copy must not be reused: ``a`` may change
-                    fresh.append((weakref.ref(a), p))
+            seen = last[i] if i < n else None
+            if seen is not None and seen[0]() is a:  # the same array as last call: its address
+                env[v], ptrs[v] = a, seen[1]
+                known.append(seen)
+                continue
+            arr = np.asarray(a, v.aval.dtype.np)
+            if not arr.flags.c_contiguous:  # Note [strided inputs]
+                env[v] = arr
+                known.append(None)
+                continue
+            p = _ptr(arr)
+            # (a converted copy must not be reused: ``a`` may change)
+            known.append((weakref.ref(a), p) if arr is a else None)
             env[v], ptrs[v] = arr, p
-        self._last = fresh
+        self._last = known
         return env, ptrs
 
     def _fresh(self, kernels: list[KernelStep]) -> list[bool]:
