@@ -199,7 +199,8 @@ def split(joint: Joint, budget: float = 1.0) -> Split:
             saved.add(v)
     memory = None
     forward_order = [e for e in g.eqns if e in fwd_eqns]
-    saved, free = _cheap_cut(forward_order, boundary, saved, free, set(fwd_outputs), _fused_only(g))
+    out_vars = {o for o in fwd_outputs if isinstance(o, Var)}
+    saved, free = _cheap_cut(forward_order, boundary, saved, free, out_vars, _fused_only(g))
     if budget < 1 or any(e.remat for e in forward_order):
         memory = choose(forward_order, boundary, saved, free, budget)
         saved = memory.saved
