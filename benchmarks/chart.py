@@ -104,8 +104,12 @@ def _mark(ax: Any, x: float, status: str, color: Any) -> None:
     ax.plot([x], [0.02], marker="x", color=color, transform=ax.get_xaxis_transform())
 
 
+FLOOR_STYLES = ("--", ":", "-.")  # one per floor of a workload, so the legend tells them apart
+
+
 def _medians(ax: Any, name: str, w: dict[str, Any], colors: dict[str, Any]) -> None:
-    """Absolute medians (log ms) with interquartile error bars; floors as dashed lines."""
+    """Absolute medians (log ms) with interquartile error bars; floors as black lines (dashed,
+    dotted, ...: one style per floor)."""
     cases = w["cases"]
     width, slots = _slots(cases, baseline_too=True)
     for x, k, m in slots:
@@ -116,11 +120,17 @@ def _medians(ax: Any, name: str, w: dict[str, Any], colors: dict[str, Any]) -> N
             ax.errorbar(x, m["median_ms"], yerr=[[lo], [iqr / 2]], color="black", lw=0.8)
         else:
             _mark(ax, x, m["status"], colors[k])
+    floors = list(
+        dict.fromkeys(
+            k for c in cases for k, m in c["contenders"].items() if m["status"] == "floor"
+        )
+    )
     for i, c in enumerate(cases):
         for k, m in c["contenders"].items():
             if m.get("status") == "floor" and m.get("median_ms"):
+                style = FLOOR_STYLES[floors.index(k) % len(FLOOR_STYLES)]
                 ax.hlines(
-                    m["median_ms"], i - 0.45, i + 0.45, colors="black", linestyles="--", label=k
+                    m["median_ms"], i - 0.45, i + 0.45, colors="black", linestyles=style, label=k
                 )
     ax.set_yscale("log")
     ax.set_xticks(range(len(cases)), [c["label"] for c in cases])
