@@ -142,9 +142,14 @@ class Entry:
             return True
         if self.writes is not None and not self.writes.still_valid(self.lifted):
             return False
-        return all(
-            guards.leaf_key(t) == k for t, k in zip(self.lifted, self.lifted_keys, strict=True)
-        ) and all(module_guard(m) == key for m, key in self.modules)
+        key_of = guards.leaf_key  # (loops, not all() over generators: every call runs this)
+        for t, k in zip(self.lifted, self.lifted_keys, strict=True):
+            if key_of(t) != k:
+                return False
+        for m, key in self.modules:  # noqa: SIM110
+            if module_guard(m) != key:
+                return False
+        return True
 
     def realias(self, values: list[Any], inputs: list[Tensor]) -> list[Any]:
         """Outputs that are an input, or a view of one, returned as eager mode returns them

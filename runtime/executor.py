@@ -326,14 +326,25 @@ class ExternStep(Record):
         into = EXTERN_INTO.get(e.op)
         if into is None:
             out = env[e.out] = EXTERN_RUN.get(e.op, _interpret_eqn)(e, env)
-            if e.op is Op.CHECK:  # its input itself: a kernel reading it needs its address
-                p = ptrs.get(e.inputs[0])  # type: ignore[arg-type]
-                if p is not None and out is env.get(e.inputs[0]):  # type: ignore[arg-type]
+            if e.op in _SAME_ADDRESS:  # a kernel reading the result needs its address
+                x = e.inputs[0]
+                p = ptrs.get(x)  # type: ignore[arg-type]
+                # (an address is known only for a C-contiguous array, whose reshaped view
+                # starts where it does; a check returns its input itself)
+                if p is not None and (out is env[x] or out.base is _owner(env[x])):  # type: ignore[index]
                     ptrs[e.out] = p
             return
         out = env[e.out] = into(e, env, bufs)
         if id(out) == bufs.last[0]:  # the pooled buffer (not a fallback's): address known
             ptrs[e.out] = bufs.last[1]
+
+
+_SAME_ADDRESS = frozenset({Op.CHECK, Op.RESHAPE})  # results at their first input's address
+
+
+def _owner(a: np.ndarray) -> np.ndarray:
+    """What NumPy makes the ``base`` of a view of ``a``."""
+    return a if a.base is None else a.base
 
 
 def _get(e: Eqn, env: Env) -> np.ndarray:
