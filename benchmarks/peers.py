@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import importlib.util
 import os
 from types import ModuleType
 
@@ -37,8 +38,10 @@ def _load(name: str) -> ModuleType:
     if name not in _LOADED:
         try:
             _LOADED[name] = importlib.import_module(name)
-        except ImportError as e:
-            raise Unavailable(f"{name} is not installed") from e
+        except ImportError as e:  # not installed, or installed and broken: say which
+            found = importlib.util.find_spec(name.partition(".")[0]) is not None
+            why = f"{name} is installed but failed to import: {e}" if found else None
+            raise Unavailable(why or f"{name} is not installed") from e
     return _LOADED[name]
 
 

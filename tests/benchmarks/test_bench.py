@@ -168,6 +168,22 @@ def test_cores_used_are_recorded_and_overuse_flagged(monkeypatch: pytest.MonkeyP
     assert "adjit compiled kept" not in text
 
 
+def test_a_library_that_fails_to_import_is_not_called_missing(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A contender's library that is installed but breaks on import says why, not 'not
+    installed' (a child process once reported torch missing while its import failed)."""
+    from adjit.benchmarks import peers
+
+    (tmp_path / "brokenlib").mkdir()
+    (tmp_path / "brokenlib" / "__init__.py").write_text('raise ImportError("libfoo.so: gone")\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(Unavailable, match="brokenlib is installed but failed to import: libfoo"):
+        peers._load("brokenlib")
+    with pytest.raises(Unavailable, match="^nosuchlib_xyz is not installed$"):
+        peers._load("nosuchlib_xyz")
+
+
 def test_disagreement_measure() -> None:
     a = np.array([1.0, 2.0, 4.0])
     assert disagreement((a,), (a,), {}) == 0.0
