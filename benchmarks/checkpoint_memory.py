@@ -46,7 +46,6 @@ import json
 import math
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -55,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from .harness import child_env, to_numpy
+from .harness import child_env, child_json, to_numpy
 
 NAMES = ("wqkv", "bqkv", "wo", "bo", "g1", "b1", "g2", "b2", "w1", "c1", "w2", "c2")
 
@@ -209,15 +208,7 @@ def _run(name: str, a: argparse.Namespace) -> dict[str, Any] | str:
         for flag in ("threads", "batch", "seq", "dim", "heads", "layers", "rounds", "budget"):
             cmd += [f"--{flag}", str(getattr(a, flag))]
         env = child_env(a.threads, cache) | {"MALLOC_MMAP_THRESHOLD_": "65536"}
-        try:
-            out = subprocess.run(
-                cmd, env=env, capture_output=True, text=True, check=False, timeout=a.timeout
-            )
-        except subprocess.TimeoutExpired:
-            return f"failed: over --timeout {a.timeout} s"
-    if out.returncode != 0:
-        return f"failed: {out.stderr.strip().splitlines()[-1:]}"
-    return json.loads(out.stdout.strip().splitlines()[-1])
+        return child_json(cmd, env, a.timeout)
 
 
 def _mb(n: float | None) -> str:

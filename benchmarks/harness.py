@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -137,6 +139,19 @@ def child_env(threads: int, cache: str) -> dict[str, str]:
     env["ADJIT_CACHE_DIR"] = os.path.join(cache, "adjit")
     env["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(cache, "inductor")
     return env
+
+
+def child_json(cmd: list[str], env: dict[str, str], timeout: float) -> dict[str, Any] | str:
+    """Run a benchmark child process; its last stdout line parsed as JSON, or why it failed
+    (its last stderr line, or the timeout)."""
+    try:
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False,
+                             timeout=timeout)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return f"failed: over --timeout {timeout} s"
+    if out.returncode != 0:
+        return f"failed: {out.stderr.strip().splitlines()[-1:]}"
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def first_and_median(make: Callable[[], Callable[[], Any]], rounds: int) -> dict[str, Any]:

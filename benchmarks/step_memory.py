@@ -25,11 +25,10 @@ import gc
 import json
 import os
 import statistics
-import subprocess
 import sys
 from typing import Any
 
-from .harness import thread_env
+from .harness import child_json, thread_env
 
 SIZES: dict[str, dict[str, Any]] = {
     "transformer": {"model": "transformer", "dim": 256, "heads": 4, "seq": 128, "batch": 16},
@@ -108,15 +107,7 @@ def _run(model: str, contender: str, a: argparse.Namespace) -> dict[str, Any] | 
     cmd = [sys.executable, "-m", "adjit.benchmarks.step_memory", "--child", model, contender]
     cmd += ["--threads", str(a.threads), "--rounds", str(a.rounds)]
     env = dict(os.environ) | thread_env(a.threads) | {"MALLOC_MMAP_THRESHOLD_": "65536"}
-    try:
-        out = subprocess.run(
-            cmd, env=env, capture_output=True, text=True, check=False, timeout=a.timeout
-        )
-    except subprocess.TimeoutExpired:
-        return f"failed: over --timeout {a.timeout} s"
-    if out.returncode != 0:
-        return f"failed: {out.stderr.strip().splitlines()[-1:]}"
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return child_json(cmd, env, a.timeout)
 
 
 def _mb(n: float) -> str:
