@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import sys
+from collections.abc import Iterator
 
 import pytest
 from adjit.benchmarks import step_memory
@@ -24,6 +27,28 @@ def test_tiny_step_memory_table() -> None:
     assert rows[-1][-2] in ("1.00x", "-") and "thread(s) for every contender" in text
 
 
+@pytest.fixture
+def restored_threads() -> Iterator[None]:
+    """``child`` runs in this process here: it sets every library's thread count (and the
+    environment's) for the bench; put them back for the tests that follow."""
+    from adjit.benchmarks import peers
+
+    import adjit
+
+    threads, settings, environ = adjit.get_num_threads(), dict(peers.SETTINGS), dict(os.environ)
+    torch_threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
+    try:
+        yield
+    finally:
+        adjit.set_num_threads(threads)
+        peers.SETTINGS.update(settings)
+        os.environ.clear()
+        os.environ.update(environ)
+        if torch_threads is not None:
+            sys.modules["torch"].set_num_threads(torch_threads)
+
+
+@pytest.mark.usefixtures("restored_threads")
 def test_compiled_step_counts_its_pooled_buffers() -> None:
     r = step_memory.child("tiny transformer", "adjit compiled", 1, 1)
     assert r["pool"] >= step_memory.pooled_bytes() > 0  # the arena and the gradients' pools
