@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
@@ -138,27 +138,31 @@ class _Nest:
                 if fold:  # Note [zeros inside the windows]
                     with for_range(b, zero, self.n, "zn") as n:
                         self.zero_image(n, c)
-                with for_range(b, zero, self.kh, "i") as i:
-                    rows = self.bound(self.rows, i, 0), self.bound(self.rows, i, 1)
-                    with for_range(b, zero, self.kw, "j") as j:
-                        cols = self.bound(self.cols, j, 0), self.bound(self.cols, j, 1)
-                        if not fold:
-                            self.zero_edge(rows, cols, self.block(zero, c, i, j), self.n)
-                        with for_range(b, zero, self.n, "n") as n:
-                            self.window(op, n, c, i, j, rows, cols)
+                for i, j, rows, cols in self.offsets():
+                    if not fold:
+                        self.zero_edge(rows, cols, self.block(zero, c, i, j), self.n)
+                    with for_range(b, zero, self.n, "n") as n:
+                        self.window(op, n, c, i, j, rows, cols)
         else:
             with for_range(b, zero, self.n, "n") as n, for_range(b, zero, self.c, "c") as c:
                 if fold:
                     self.zero_image(n, c)
-                with for_range(b, zero, self.kh, "i") as i:
-                    rows = self.bound(self.rows, i, 0), self.bound(self.rows, i, 1)
-                    with for_range(b, zero, self.kw, "j") as j:
-                        cols = self.bound(self.cols, j, 0), self.bound(self.cols, j, 1)
-                        if not fold:
-                            self.zero_edge(rows, cols, self.block(n, c, i, j), ir.Constant(I64, 1))
-                        self.window(op, n, c, i, j, rows, cols)
+                for i, j, rows, cols in self.offsets():
+                    if not fold:
+                        self.zero_edge(rows, cols, self.block(n, c, i, j), ir.Constant(I64, 1))
+                    self.window(op, n, c, i, j, rows, cols)
         b.ret_void()
         return str(self.mod)
+
+    def offsets(self) -> Iterator[tuple[ir.Value, ir.Value, tuple, tuple]]:
+        """The kernel offsets (i, j) as two nested loops, with the output rows and columns
+        inside the image at each: the body emitted for one (i, j) goes inside both loops."""
+        b, zero = self.b, ir.Constant(I64, 0)
+        with for_range(b, zero, self.kh, "i") as i:
+            rows = self.bound(self.rows, i, 0), self.bound(self.rows, i, 1)
+            with for_range(b, zero, self.kw, "j") as j:
+                cols = self.bound(self.cols, j, 0), self.bound(self.cols, j, 1)
+                yield i, j, rows, cols
 
     def zero_edge(self, rows: tuple, cols: tuple, block: ir.Value, images: ir.Value) -> None:
         """Zeros for a kernel offset whose windows reach into the padding: its rows of
