@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +74,13 @@ class Graph:
         }
         fields.update(changes)
         return Graph(**fields)
+
+
+def use_counts(graph: Graph) -> Counter[Var]:
+    """How many times each value is read: by an equation's inputs, or as a program output."""
+    uses = Counter(a for e in graph.eqns for a in e.inputs if isinstance(a, Var))
+    uses.update(o for o in graph.outputs if isinstance(o, Var))
+    return uses
 
 
 def op_count(graph: Graph) -> dict[str, int]:

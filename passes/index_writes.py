@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 
 from ..ir.aval import Aval
-from ..ir.graph import Atom, Eqn, Graph, Var
+from ..ir.graph import Atom, Eqn, Graph, Var, use_counts
 from ..ir.ops import Op
 
 # Note [index writes]
@@ -113,8 +111,7 @@ def index_writes(graph: Graph) -> Graph:
     """``graph`` with sums of disjoint basic-index slabs along one axis written as one CAT
     (Note [index writes])."""
     defs = {e.out: e for e in graph.eqns}
-    uses = Counter(a for e in graph.eqns for a in e.inputs if isinstance(a, Var))
-    uses.update(o for o in graph.outputs if isinstance(o, Var))
+    uses = use_counts(graph)
 
     def inner(a: Atom, aval: Aval) -> Eqn | None:
         if not isinstance(a, Var) or uses[a] != 1 or a.aval != aval:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 from ..ir.aval import Aval
-from ..ir.graph import Atom, Eqn, Graph, Var
+from ..ir.graph import Atom, Eqn, Graph, Var, use_counts
 from ..ir.ops import Op
 
 # Note [matmul layout]
@@ -125,8 +125,7 @@ def _transposed(v: Var, eqns: list[Eqn], like: Eqn) -> Var:
 def layout(graph: Graph) -> Graph:
     """``graph`` with ``permute(matmul(a, b))`` (last two axes swapped, the product used only
     there) computed as ``matmul(permute(b), permute(a))``, and outer products as MULs."""
-    uses = Counter(a for e in graph.eqns for a in e.inputs if isinstance(a, Var))
-    uses.update(o for o in graph.outputs if isinstance(o, Var))
+    uses = use_counts(graph)
     products = {e.out: e for e in graph.eqns if e.op is Op.MATMUL}
     eqns: list[Eqn] = []
     changed = False
@@ -156,8 +155,7 @@ def layout(graph: Graph) -> Graph:
 def concatenated_heads(graph: Graph) -> Graph:
     """``graph`` with each concatenation of merged heads computed as the merge of one
     concatenation (Note [concatenated heads]); after index_writes, which makes them."""
-    uses = Counter(a for e in graph.eqns for a in e.inputs if isinstance(a, Var))
-    uses.update(o for o in graph.outputs if isinstance(o, Var))
+    uses = use_counts(graph)
     reshapes = {e.out: e for e in graph.eqns if e.op is Op.RESHAPE}
     eqns: list[Eqn] = []
     changed = False
