@@ -83,6 +83,17 @@ def use_counts(graph: Graph) -> Counter[Var]:
     return uses
 
 
+def readers(graph: Graph) -> dict[Var, list[Eqn]]:
+    """The equations reading each value, in program order (once per operand: an equation
+    reading a value twice is listed twice)."""
+    found: dict[Var, list[Eqn]] = {}
+    for e in graph.eqns:
+        for a in e.inputs:
+            if isinstance(a, Var):
+                found.setdefault(a, []).append(e)
+    return found
+
+
 def op_count(graph: Graph) -> dict[str, int]:
     """How many equations of each op the graph has (for tests and reports)."""
     counts: dict[str, int] = {}

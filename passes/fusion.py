@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypeAlias
 
-from ..ir.graph import Eqn, Graph, Var
+from ..ir.graph import Eqn, Graph, Var, readers
 from ..ir.ops import GroupOp, Op
 from .record import Record
 from .size_facts import is_scalar_shape, same_shape
@@ -142,11 +142,7 @@ def fuse(g: Graph) -> Program:
 
 def fuse_elementwise(g: Graph) -> Program:
     """Kernels of elementwise chains, each ending in at most one kind of reduction."""
-    readers: dict[Var, list[Eqn]] = {}
-    for e in g.eqns:
-        for a in e.inputs:
-            if isinstance(a, Var):
-                readers.setdefault(a, []).append(e)
+    reading = readers(g)
     outputs = {o for o in g.outputs if isinstance(o, Var)}
     prog = Program(g)
     open_: _Open | None = None
@@ -168,7 +164,7 @@ def fuse_elementwise(g: Graph) -> Program:
             for e in region.eqns
             if e.out in outputs
             or e.out in region.reduced
-            or any(r not in inside for r in readers.get(e.out, ()))
+            or any(r not in inside for r in reading.get(e.out, ()))
         ]
         name = f"k{len(prog.kernels)}"
         prog.steps.append(

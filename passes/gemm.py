@@ -6,7 +6,7 @@ from __future__ import annotations
 from math import prod
 
 from ..ir.aval import Aval
-from ..ir.graph import Atom, Eqn, Graph, Var
+from ..ir.graph import Atom, Eqn, Graph, Var, readers
 from ..ir.ops import Op
 
 # Note [one GEMM over the batch]
@@ -89,11 +89,7 @@ def _flattened(s: Eqn, mm: Eqn, out: Var, eqns: list[Eqn]) -> None:
 def gemm(graph: Graph) -> Graph:
     """``graph`` with ``sum(matmul(a, b))`` over the whole batch computed as one 2-D matmul of
     the flattened operands (Note [one GEMM over the batch])."""
-    users: dict[Var, list[Eqn]] = {}
-    for e in graph.eqns:
-        for a in e.inputs:
-            if isinstance(a, Var):
-                users.setdefault(a, []).append(e)
+    users = readers(graph)
     outputs = {o for o in graph.outputs if isinstance(o, Var)}
 
     def only_user(v: Var) -> Eqn | None:
