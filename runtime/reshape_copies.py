@@ -114,6 +114,21 @@ def copying_reshapes(graph: Graph, steps: Iterable[Eqn | Var]) -> set[int]:
     return copies
 
 
+def _copy_unless_view(
+    e: Eqn, env: Env, ptrs: dict[Var, int], bufs: Buffers, data: np.ndarray, view: bool
+) -> None:
+    """``e``'s result: ``data`` (its elements in the result's order) copied into the pooled
+    buffer, or, when ``view`` (or the dtype changes), the NumPy rule's view or converting copy."""
+    if view or data.dtype != e.out.aval.dtype.np:
+        from .executor import _interpret_eqn
+
+        env[e.out] = _interpret_eqn(e, env)
+        return
+    out, p = bufs.get(e.out)
+    np.copyto(out.reshape(data.shape), data)
+    env[e.out], ptrs[e.out] = out, p
+
+
 class ReshapeCopy(Record):
     """A RESHAPE that copies into a pooled buffer, or is a view when its operand allows one."""
 
@@ -123,15 +138,8 @@ class ReshapeCopy(Record):
     def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
         e = self.eqn
         x = env[e.inputs[0]]  # type: ignore[index]
-        shape = e.attrs["shape"]
-        if x.dtype != e.out.aval.dtype.np or view_strides(x.shape, x.strides, shape) is not None:
-            from .executor import _interpret_eqn
-
-            env[e.out] = _interpret_eqn(e, env)  # a view (or a converting copy)
-            return
-        out, p = bufs.get(e.out)
-        np.copyto(out.reshape(x.shape), x)
-        env[e.out], ptrs[e.out] = out, p
+        view = view_strides(x.shape, x.strides, e.attrs["shape"]) is not None
+        _copy_unless_view(e, env, ptrs, bufs, x, view)
 
 
 # Note [permute copies]: a kernel reads its operands contiguous (fused loops index them by
@@ -152,16 +160,8 @@ class PermuteCopy(Record):
 
     def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
         e = self.eqn
-        x = env[e.inputs[0]]  # type: ignore[index]
-        view = x.transpose(e.attrs["axes"])
-        if x.dtype != e.out.aval.dtype.np or view.flags.c_contiguous:
-            from .executor import _interpret_eqn
-
-            env[e.out] = _interpret_eqn(e, env)  # a view (or a converting copy)
-            return
-        out, p = bufs.get(e.out)
-        np.copyto(out, view)
-        env[e.out], ptrs[e.out] = out, p
+        moved = env[e.inputs[0]].transpose(e.attrs["axes"])  # type: ignore[index]
+        _copy_unless_view(e, env, ptrs, bufs, moved, moved.flags.c_contiguous)
 
 
 def with_permute_copies(steps: list[Any], extern: type, kernel: type) -> list[Any]:
