@@ -59,6 +59,7 @@ def _index_add(g: np.ndarray, *idx: np.ndarray, spec: tuple, shape: tuple) -> np
 def _gather(x: np.ndarray, index: np.ndarray, *, axis: int) -> np.ndarray:
     if x.ndim == 0:
         return x.copy()
+    axis %= x.ndim  # the crop below compares dimension numbers
     crop = tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(index.shape))
     return np.take_along_axis(x[crop], index, axis)
 

@@ -1,4 +1,4 @@
-"""NumPy reference rules with fast paths: short-axis ARGMAX / ARGMIN vs NumPy's own."""
+"""NumPy reference rules with fast paths or crops: ARGMAX / ARGMIN and GATHER vs NumPy's own."""
 
 from __future__ import annotations
 
@@ -35,3 +35,15 @@ def test_the_fast_path_runs_and_nan_takes_numpys(monkeypatch: pytest.MonkeyPatch
     x[0, 0, 3, 0] = x[1, 2, 5, 7] = np.nan
     np.testing.assert_array_equal(rule(x, axes=(2,), keepdim=True), np.argmax(x, 2, keepdims=True))
     assert calls == [1]
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1, -2])
+def test_gather_crops_the_other_axes_for_any_axis_sign(axis: int) -> None:
+    """GATHER reads only the index's extent on the other axes (torch.gather's rule), with
+    the axis given either way round."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 5))
+    index = rng.integers(0, x.shape[axis], (3, 2))
+    crop = tuple(slice(None) if d == axis % 2 else slice(0, n) for d, n in enumerate((3, 2)))
+    want = np.take_along_axis(x[crop], index, axis)
+    np.testing.assert_array_equal(REFERENCE[Op.GATHER](x, index, axis=axis), want)
