@@ -693,10 +693,14 @@ def accumulate_array(t: Tensor, g: np.ndarray, owned: bool) -> None:
         t.grad = _make(g)
         return
     a = grad._data
-    if a.ndim == 0 == g.ndim and a.dtype is g.dtype:  # a ufunc on 0-d arrays costs ~1.5 µs; the
-        a[()] = a[()] + g[()]  # same add on NumPy scalars (same dtype and rounding) ~0.2 µs
-    else:
-        np.add(a, g, out=a, casting="unsafe")
+    tok = quiet_enter()  # as PyTorch: an overflow to inf is the answer, not a warning
+    try:
+        if a.ndim == 0 == g.ndim and a.dtype is g.dtype:  # a ufunc on 0-d arrays costs ~1.5 µs;
+            a[()] = a[()] + g[()]  # the same add on NumPy scalars (same rounding) ~0.2 µs
+        else:
+            np.add(a, g, out=a, casting="unsafe")
+    finally:
+        quiet_exit(tok)
     grad._version_box[0] += 1
 
 

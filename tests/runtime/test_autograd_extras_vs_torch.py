@@ -267,3 +267,19 @@ def test_inplace_after_use_as_torch(name: str) -> None:
         return x.grad.tolist()
 
     assert outcome(adjit) == outcome(torch)
+
+
+def _overflowing_accumulation(lib: Any) -> tuple[list[str], list[list[float]]]:
+    """Two backward passes whose gradients overflow when summed into .grad: inf, silently."""
+    leaves = [lib.tensor([1.0], requires_grad=True), lib.tensor(1.0, requires_grad=True)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for leaf in leaves:
+            for _ in range(2):
+                (leaf * 3e38).sum().backward()
+    return [str(w.message) for w in caught], [_np(t.grad).reshape(-1).tolist() for t in leaves]
+
+
+def test_gradient_accumulation_overflows_quietly_as_torch() -> None:
+    assert _overflowing_accumulation(adjit) == _overflowing_accumulation(torch)
+    assert _overflowing_accumulation(adjit)[1] == [[float("inf")], [float("inf")]]
