@@ -152,50 +152,57 @@ def _dense_like(a: np.ndarray) -> np.ndarray:
     return base.astype(a.dtype).transpose(np.argsort(order))
 
 
-_RECORDED: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+Products = list[tuple[np.ndarray, np.ndarray]]
+_RECORDED: dict[str, Products] = {}
 
 
-def _step_products(size: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:
+def recorded_products(setup: Setup) -> Products:
+    """Operands shaped like every MATMUL of one step of ``setup`` (an adjit compiled
+    contender), run once first to trace and compile (Note [GEMM floor])."""
+    from adjit.ir.ops import Op
+    from adjit.runtime import executor
+
+    seen: Products = []
+    run = executor.ExternStep.run
+
+    def recording(self: Any, env: Any, ptrs: Any, bufs: Any) -> None:
+        if self.eqn.op is Op.MATMUL:
+            a, b = (env[v] for v in self.eqn.inputs)
+            if a.ndim > 2 and b.ndim == 2:  # a stack times a matrix: one GEMM, as adjit
+                a = a.reshape(-1, a.shape[-1])  # runs it (Note [one GEMM over the batch])
+            seen.append((_dense_like(a), _dense_like(b)))
+        run(self, env, ptrs, bufs)
+
+    step = setup()
+    step()  # traces and compiles
+    executor.ExternStep.run = recording  # type: ignore[method-assign]
+    try:
+        step()
+    finally:
+        executor.ExternStep.run = run  # type: ignore[method-assign]
+    return seen
+
+
+def _step_products(size: dict[str, Any]) -> Products:
     """Operands shaped like every MATMUL of one compiled ``size`` step (Note [GEMM floor])."""
     key = repr(sorted(size.items()))
     if key not in _RECORDED:
-        from adjit.ir.ops import Op
-        from adjit.runtime import executor
-
-        seen: list[tuple[np.ndarray, np.ndarray]] = []
-        run = executor.ExternStep.run
-
-        def recording(self: Any, env: Any, ptrs: Any, bufs: Any) -> None:
-            if self.eqn.op is Op.MATMUL:
-                a, b = (env[v] for v in self.eqn.inputs)
-                if a.ndim > 2 and b.ndim == 2:  # a stack times a matrix: one GEMM, as adjit
-                    a = a.reshape(-1, a.shape[-1])  # runs it (Note [one GEMM over the batch])
-                seen.append((_dense_like(a), _dense_like(b)))
-            run(self, env, ptrs, bufs)
-
-        step = _train("adjit", size, compiled=True)()
-        step()  # traces and compiles
-        executor.ExternStep.run = recording  # type: ignore[method-assign]
-        try:
-            step()
-        finally:
-            executor.ExternStep.run = run  # type: ignore[method-assign]
-        _RECORDED[key] = seen
+        _RECORDED[key] = recorded_products(_train("adjit", size, compiled=True))
     return _RECORDED[key]
 
 
-def _gemm_floor(size: dict[str, Any], lib_name: str) -> Setup:
+def gemm_floor(products: Callable[[], Products], lib_name: str) -> Setup:
+    """The products ``products()`` gives, alone, through NumPy's BLAS or PyTorch's."""
+
     def setup() -> Step:
-        products = _step_products(size)
+        pairs: list[tuple[Any, Any]] = list(products())
         if lib_name == "torch":
             torch = peers.torch()
-            pairs = [(torch.from_numpy(a), torch.from_numpy(b)) for a, b in products]
-            outs = [torch.matmul(a, b) for a, b in pairs]
+            pairs = [(torch.from_numpy(a), torch.from_numpy(b)) for a, b in pairs]
             mm: Callable[..., Any] = torch.matmul
         else:
-            pairs = products
-            outs = [np.matmul(a, b) for a, b in pairs]
             mm = np.matmul
+        outs = [mm(a, b) for a, b in pairs]
 
         def step() -> tuple[Any, ...]:
             for (a, b), out in zip(pairs, outs, strict=True):
@@ -217,7 +224,9 @@ def build_model(size: dict[str, Any]) -> Case:
         "torch eager": _train("torch", size, compiled=False),
         "torch.compile": _train("torch", size, compiled=True),
     }
-    floors = {name: _gemm_floor(size, lib) for name, lib in GEMM_FLOORS.items()}
+    floors = {
+        name: gemm_floor(lambda: _step_products(size), lib) for name, lib in GEMM_FLOORS.items()
+    }
     label = size["model"] + ("" if size["model"] == "transformer" else f" b{size['batch']}")
     return Case(
         "models",

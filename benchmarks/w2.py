@@ -8,6 +8,7 @@ import numpy as np
 
 from . import peers
 from .harness import BASELINE, Case, Setup, Step, Workload
+from .models import GEMM_FLOORS, Products, gemm_floor, recorded_products
 
 SIZES = {"full": [128, 1024], "quick": [128], "tiny": [8]}
 LAYERS = (784, 256, 10)
@@ -135,7 +136,15 @@ def build(batch: int) -> Case:
     }
     p64 = tuple(p.astype(np.float64) for p in params)
     reference = lambda: numpy_step(p64, x.astype(np.float64), y)
-    return Case("W2", f"batch={batch}", {"batch": batch}, contenders, reference)
+    recorded: list[Products] = []  # the compiled step's products, recorded once (Note [GEMM floor])
+
+    def products() -> Products:
+        if not recorded:
+            recorded.append(recorded_products(_adjit(fresh(), x, y, compiled=True)))
+        return recorded[0]
+
+    floors = {name: gemm_floor(products, lib) for name, lib in GEMM_FLOORS.items()}
+    return Case("W2", f"batch={batch}", {"batch": batch}, contenders, reference, floors=floors)
 
 
 WORKLOAD = Workload(

@@ -296,3 +296,25 @@ def test_model_and_eager_workloads_agree_with_torch() -> None:
 
     (products,) = models._RECORDED.values()
     assert len(products) == 18  # 6 forward products, 12 backward (x needs no gradient)
+
+
+def test_w2_gemm_floor_is_the_compiled_steps_products() -> None:
+    """Note [GEMM floor] for W2: the five products of the compiled train step, timed alone."""
+    from adjit.benchmarks import models, w2
+
+    params, x, y = w2.init(8)
+    products = models.recorded_products(w2._adjit(params, x, y, compiled=True))
+    shapes = sorted((a.shape, b.shape) for a, b in products)
+    assert shapes == sorted(
+        [
+            ((8, 784), (784, 256)),  # forward
+            ((8, 256), (256, 10)),
+            ((8, 10), (10, 256)),  # backward: the hidden layer's gradient, the weights'
+            ((10, 8), (8, 256)),
+            ((256, 8), (8, 784)),
+        ]
+    )
+    case = w2.build(8)
+    assert set(case.floors) == set(models.GEMM_FLOORS)
+    step = case.floors["GEMMs alone (OpenBLAS)"]()
+    assert step() == ()
