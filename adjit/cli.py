@@ -46,6 +46,7 @@ SECTIONS: dict[str, Callable[[Any], str | None]] = {
     "backward": lambda ex: str(ex.backward) if ex.backward is not None else None,
     "saved": lambda ex: str(ex.saved) if ex.plan is not None else None,
     "python": lambda ex: ex.python or None,
+    "formulas": lambda ex: str(ex.formulas),
 }
 DTYPES = {"f16": "float16", "bf16": "bfloat16", "f32": "float32", "f64": "float64"}
 DTYPES.update({"i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64", "u8": "uint8"})

@@ -17,6 +17,7 @@ from ..runtime.trampoline import MISS
 from . import guards
 from .breaks import Record, Session
 from .compile import CompiledFunction, compile
+from .formulas import Formulas, Kernels, formulas
 from .plans import TrainPlan
 from .prepared import compiled_call
 from .pytree import flatten
@@ -59,9 +60,18 @@ class Explanation:
         return [("forward", entry.runner(self.inference))] if self.inference is not None else []
 
     @property
-    def kernels(self) -> list[tuple[str, Any]]:
-        """(program, fused kernel) in execution order; ``kernel.formula`` is what it computes."""
-        return [(name, k) for name, ex in self._executables() for k in ex.program.kernels]
+    def kernels(self) -> Kernels:
+        """(program, fused kernel) in execution order; ``kernel.formula`` is what it computes;
+        printed, one header per kernel and its formulas."""
+        runs = self._executables()
+        return Kernels([(name, k) for name, ex in runs for k in ex.program.kernels], self)
+
+    @property
+    def formulas(self) -> Formulas:
+        """Each fused elementwise region of the forward and the gradient as a formula in the
+        user's names: pretty printed by ``str()``, LaTeX by ``.latex`` (Note [readable
+        formulas] in formulas.py)."""
+        return formulas(self)
 
     def _per_kernel(self, attr: str) -> dict[str, str]:
         return {
@@ -323,18 +333,20 @@ def explain(fn: Any, *args: Any, **kwargs: Any) -> Explanation:
 
 
 def _input_names(fn: Any, args: tuple, kwargs: dict, n: int) -> list[str]:
-    """The parameter names of the tensor arguments, when each argument is one tensor (else
-    ``input i``)."""
+    """The parameter names of the tensor arguments (a module's: its ``forward``'s), then the
+    keywords, when each argument is one tensor (else ``input i``)."""
     names = [f"input {i}" for i in range(n)]
-    if kwargs or len(args) != n or not all(isinstance(a, Tensor) for a in args):
+    values = [*args, *kwargs.values()]
+    if len(values) != n or not all(isinstance(a, Tensor) for a in values):
         return names
+    if hasattr(fn, "named_parameters") and callable(getattr(fn, "forward", None)):
+        fn = fn.forward
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
-        return names
-    if len(params) >= n and all(p.kind in _POSITIONAL for p in params[:n]):
-        return [p.name for p in params[:n]]
-    return names
+        params = []
+    positional = [p.name for p in params[: len(args)] if p.kind in _POSITIONAL]
+    return positional + list(kwargs) if len(positional) == len(args) else names
 
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
