@@ -11,6 +11,7 @@ from ..ir.graph import Graph, Var
 from ..ir.ops import Op
 from ..ir.printer import _Namer, format_eqn, print_graph
 from ..ir.pysource import to_python
+from ..passes.stability import stabilize_report
 from ..runtime.grad_mode import is_grad_enabled
 from ..runtime.tensor import Tensor
 from ..runtime.trampoline import MISS
@@ -72,6 +73,17 @@ class Explanation:
         user's names: pretty printed by ``str()``, LaTeX by ``.latex`` (Note [readable
         formulas] in formulas.py)."""
         return formulas(self)
+
+    @property
+    def rewrites(self) -> list[tuple[str, str | None, str]]:
+        """(stability rule, the user's source line, "forward" or "gradient") for each rewrite
+        the compiled program has (Note [stability rewrites] in passes/stability.py)."""
+        if self.graph is None:
+            return []
+        found = [(rule, loc, "forward") for rule, loc in stabilize_report(self.graph)[1]]
+        if self.plan is not None:  # its forward is stable already: what fires is backward's
+            found += [(r, loc, "gradient") for r, loc in stabilize_report(self.adjoint)[1]]
+        return found
 
     def _per_kernel(self, attr: str) -> dict[str, str]:
         return {
@@ -224,6 +236,11 @@ class Explanation:
             parts.append("== lifted tensors (read afresh at every call)\n" + "\n".join(self.lifted))
         if self.graph is not None:
             parts.append("== graph IR\n" + self.graph_text)
+        if self.rewrites:
+            parts.append(
+                "== stability rewrites (compiled differs from eager here: finite where eager "
+                "overflows)\n" + "\n".join(f"{r}   at {loc} ({w})" for r, loc, w in self.rewrites)
+            )
         if self.plan is not None:
             parts += self._gradient_sections()
         elif self.inference is not None:

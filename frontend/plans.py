@@ -11,6 +11,7 @@ from ..ir.ops import Op
 from ..passes.adjoint import Joint, Region
 from ..passes.pipeline import PassRecord, flag, run_pipeline
 from ..passes.split import Split, split
+from ..passes.stability import stabilize
 from .builder import SYMBOLIC_HOST, joint_graph
 
 
@@ -98,6 +99,7 @@ def train_plan(fwd: Graph, wrt: tuple[int, ...], budget: float = 1.0) -> TrainPl
     """Differentiate ``fwd`` for gradients with respect to ``wrt`` (optimized and split on
     first use, see TrainPlan); ``budget``: the activation-memory budget (passes/remat.py)."""
     t0 = time.perf_counter()
+    fwd = stabilize(fwd)  # the gradient of the stable form (Note [stability rewrites])
     joint = joint_graph(fwd, wrt, _regions(fwd))
     return TrainPlan(wrt, joint, time.perf_counter() - t0, budget)
 

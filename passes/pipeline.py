@@ -35,6 +35,7 @@ from .fold import fold
 from .gemm import gemm
 from .index_writes import index_writes
 from .layout import concatenated_heads, layout
+from .stability import stabilize
 
 Pass = Callable[[Graph], Graph]
 
@@ -49,6 +50,9 @@ FLAGS: dict[str, str] = {
 
 PIPELINE: list[tuple[str, Pass]] = [
     ("fold", fold),  # constants first: the rules then see literal values
+    # stable forms of log(1 + exp(x)) & co. (Note [stability rewrites]); frontend/plans.py
+    # also runs it on the forward before the adjoint, so here it meets backward patterns
+    ("stability", stabilize),
     ("gemm", gemm),  # a batch of products summed as one GEMM (Note [one GEMM over the batch])
     ("layout", layout),  # transposed products computed untransposed (Note [matmul layout])
     ("algebra", algebra),  # exact local rules, to a fixed point
