@@ -35,7 +35,7 @@ import numpy as np
 
 from ..ir.graph import Atom, Graph
 from ..ir.ops import Op
-from .rewrite import Match, P, Pat, Rule, Term, const, rewrite
+from .rewrite import Match, P, Pat, Replacement, Rule, Term, const, rewrite
 
 
 def _all(test: Callable[[np.ndarray], Any]) -> Callable[[np.ndarray], bool]:
@@ -89,38 +89,60 @@ def _sum_over_nothing(m: Match) -> Atom | None:
     return m.x if m.attrs["axes"] == () and not m.x.aval.dtype.is_floating_point else None
 
 
-RULES: list[Rule] = [
+# One named row per rule, tried in this order; tests/passes/test_algebra_proven.py proves every
+# row (sympy, both sides equal; IEEE samples, identical bits) and fails on a row it cannot prove.
+TABLE: list[tuple[str, Pat, Replacement]] = [
     # arithmetic identities (commutative ops match either operand order)
-    (P(Op.ADD, X, _ADD_ZERO), lambda m: m.x),
-    (P(Op.SUB, X, _SUB_ZERO), lambda m: m.x),
-    (P(Op.MUL, X, _ONE), lambda m: m.x),
-    (P(Op.MUL, X, P(Op.EXPAND, _ONE)), lambda m: m.x),  # a seed of ones, broadcast
-    (P(Op.DIV, X, _ONE), lambda m: m.x),
-    (P(Op.POW, X, _ONE), lambda m: m.x),
+    ("add_zero", P(Op.ADD, X, _ADD_ZERO), lambda m: m.x),
+    ("sub_zero", P(Op.SUB, X, _SUB_ZERO), lambda m: m.x),
+    ("mul_one", P(Op.MUL, X, _ONE), lambda m: m.x),
+    ("mul_expanded_one", P(Op.MUL, X, P(Op.EXPAND, _ONE)), lambda m: m.x),  # a seed of ones
+    ("div_one", P(Op.DIV, X, _ONE), lambda m: m.x),
+    ("pow_one", P(Op.POW, X, _ONE), lambda m: m.x),
     # exact: the square is the correctly rounded x*x (tests/passes/test_algebra_rules.py)
-    (P(Op.POW, X, _TWO), lambda m: Term(Op.MUL, (m.x, m.x), {})),
-    (P(Op.NEG, P(Op.NEG, X)), lambda m: m.x),
+    ("pow_two", P(Op.POW, X, _TWO), lambda m: Term(Op.MUL, (m.x, m.x), {})),
+    ("neg_neg", P(Op.NEG, P(Op.NEG, X)), lambda m: m.x),
     # selection and logic
-    (P(Op.WHERE, _TRUE, X, Y), lambda m: m.x),
-    (P(Op.WHERE, _FALSE, X, Y), lambda m: m.y),
-    (P(Op.WHERE, X, Y, Y), lambda m: m.y),
-    (P(Op.WHERE, P(Op.NOT, X), Y, Pat(name="z")), lambda m: Term(Op.WHERE, (m.x, m.z, m.y), {})),
-    (P(Op.AND, X, _ALL_BITS), lambda m: m.x),
-    (P(Op.OR, X, _FALSE), lambda m: m.x),
-    (P(Op.NOT, P(Op.NOT, X)), lambda m: m.x),
+    ("where_true", P(Op.WHERE, _TRUE, X, Y), lambda m: m.x),
+    ("where_false", P(Op.WHERE, _FALSE, X, Y), lambda m: m.y),
+    ("where_same", P(Op.WHERE, X, Y, Y), lambda m: m.y),
+    (
+        "where_not",
+        P(Op.WHERE, P(Op.NOT, X), Y, Pat(name="z")),
+        lambda m: Term(Op.WHERE, (m.x, m.z, m.y), {}),
+    ),
+    ("and_all_bits", P(Op.AND, X, _ALL_BITS), lambda m: m.x),
+    ("or_false", P(Op.OR, X, _FALSE), lambda m: m.x),
+    ("not_not", P(Op.NOT, P(Op.NOT, X)), lambda m: m.x),
     # movement and casts: "-> x" applies only when x already has the result's shape/dtype
-    (P(Op.RESHAPE, X), lambda m: m.x),
-    (P(Op.EXPAND, X), lambda m: m.x),
-    (P(Op.CAST, X), lambda m: m.x),
-    (P(Op.PERMUTE, X), _identity_permute),
-    (P(Op.RESHAPE, P(Op.RESHAPE, X)), lambda m: Term(Op.RESHAPE, (m.x,), m.attrs)),
-    (P(Op.EXPAND, P(Op.EXPAND, X)), lambda m: Term(Op.EXPAND, (m.x,), m.attrs)),
-    (P(Op.PERMUTE, P(Op.PERMUTE, X, name="inner")), _compose_permutes),
-    (P(Op.SUM, X), _sum_over_nothing),
-    *((P(outer, P(inner, X)), _broadcast_single) for outer in _SHAPING for inner in _SHAPING),
-    *((P(Op.RESHAPE, P(r, X, name="r")), _drop_keepdim) for r in (Op.SUM, Op.AMAX, Op.AMIN)),
-    (P(Op.DETACH, P(Op.DETACH, X, name="inner")), lambda m: m.inner),
+    ("reshape_same", P(Op.RESHAPE, X), lambda m: m.x),
+    ("expand_same", P(Op.EXPAND, X), lambda m: m.x),
+    ("cast_same", P(Op.CAST, X), lambda m: m.x),
+    ("permute_identity", P(Op.PERMUTE, X), _identity_permute),
+    (
+        "reshape_reshape",
+        P(Op.RESHAPE, P(Op.RESHAPE, X)),
+        lambda m: Term(Op.RESHAPE, (m.x,), m.attrs),
+    ),
+    ("expand_expand", P(Op.EXPAND, P(Op.EXPAND, X)), lambda m: Term(Op.EXPAND, (m.x,), m.attrs)),
+    ("permute_permute", P(Op.PERMUTE, P(Op.PERMUTE, X, name="inner")), _compose_permutes),
+    ("sum_no_axes", P(Op.SUM, X), _sum_over_nothing),
+    *(
+        (
+            f"{outer.name.lower()}_{inner.name.lower()}_single",
+            P(outer, P(inner, X)),
+            _broadcast_single,
+        )
+        for outer in _SHAPING
+        for inner in _SHAPING
+    ),
+    *(
+        (f"reshape_{r.name.lower()}_keepdim", P(Op.RESHAPE, P(r, X, name="r")), _drop_keepdim)
+        for r in (Op.SUM, Op.AMAX, Op.AMIN)
+    ),
+    ("detach_detach", P(Op.DETACH, P(Op.DETACH, X, name="inner")), lambda m: m.inner),
 ]
+RULES: list[Rule] = [(pattern, replacement) for _, pattern, replacement in TABLE]
 
 
 def algebra(graph: Graph) -> Graph:
