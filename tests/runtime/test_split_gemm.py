@@ -1,0 +1,101 @@
+"""Note [split products]: mid-sized compiled products in row blocks across threads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from adjit.runtime import blas, split_gemm
+from adjit.runtime.executor import compile_program
+
+import adjit
+
+EPS32 = float(np.finfo(np.float32).eps)
+
+
+def _operands(m: int, k: int, n: int, transposed: bool) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((k, m) if transposed else (m, k)).astype(np.float32)
+    y = rng.standard_normal((n, k) if transposed else (k, n)).astype(np.float32)
+    return (x.T, y.T) if transposed else (x, y)
+
+
+def _assert_product(out: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """``out`` is ``x @ y`` to float32 summation error (k roundings of |x| @ |y| at most)."""
+    exact = x.astype(np.float64) @ y.astype(np.float64)
+    bound = x.shape[1] * EPS32 * (np.abs(x).astype(np.float64) @ np.abs(y).astype(np.float64))
+    assert (np.abs(out - exact) <= bound).all()
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize(("m", "k", "n"), [(128, 784, 256), (100, 300, 200), (256, 128, 784)])
+def test_row_blocks_compute_the_product(m: int, k: int, n: int, transposed: bool) -> None:
+    x, y = _operands(m, k, n, transposed)
+    out = np.full((m, n), np.nan, np.float32)
+    assert split_gemm.matmul_rows(x, y, out, 2)
+    _assert_product(out, x, y)
+    again = np.empty_like(out)
+    assert split_gemm.matmul_rows(x, y, again, 2)
+    np.testing.assert_array_equal(again, out)  # the same blocks every call: the same bits
+
+
+def test_blocks_start_at_row_multiples(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[list[int]] = []
+    real = split_gemm.Split
+
+    def spy(fn, calls):  # noqa: ANN001, ANN202
+        seen.append([len(a) for a, _, _ in calls])
+        return real(fn, calls)
+
+    monkeypatch.setattr(split_gemm, "Split", spy)
+    x, y = _operands(100, 300, 200, False)
+    assert split_gemm.matmul_rows(x, y, np.empty((100, 200), np.float32), 3)
+    assert seen == [[32, 32, 36]]
+
+
+def test_small_or_short_products_are_not_split() -> None:
+    x, y = _operands(128, 8, 8, False)  # 16 kFLOP: a hand-off would cost more
+    assert not split_gemm.matmul_rows(x, y, np.empty((128, 8), np.float32), 2)
+    x, y = _operands(20, 4096, 4096, False)  # one block of rows only
+    assert not split_gemm.matmul_rows(x, y, np.empty((20, 4096), np.float32), 2)
+    x, y = _operands(128, 784, 256, False)
+    assert not split_gemm.matmul_rows(x, y, np.empty((128, 256), np.float32), 1)
+
+
+def test_the_caller_runs_blocks_no_worker_takes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that gets no core costs nothing but its wake-up: the caller claims its block."""
+
+    class Idle:
+        def submit(self, fn, *args):  # noqa: ANN001, ANN202 - never runs the job
+            return None
+
+    monkeypatch.setattr(split_gemm, "pool", lambda: Idle())
+    x, y = _operands(128, 784, 256, False)
+    out = np.full((128, 256), np.nan, np.float32)
+    assert split_gemm.matmul_rows(x, y, out, 2)
+    _assert_product(out, x, y)
+
+
+def test_compiled_product_splits_at_two_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = blas._openblas()
+    if found is None:
+        pytest.skip("NumPy's BLAS is not OpenBLAS here")
+    calls: list[int] = []
+    real = split_gemm.matmul_rows
+
+    def spy(x, y, out, threads):  # noqa: ANN001, ANN202
+        calls.append(threads)
+        return real(x, y, out, threads)
+
+    import adjit.runtime.executor as executor
+
+    monkeypatch.setattr(executor, "matmul_rows", spy)
+    x, w = _operands(128, 784, 256, True)
+    g = adjit.explain(lambda a, b: a @ b, adjit.tensor(x), adjit.tensor(w)).graph
+    threads = adjit.get_num_threads()
+    try:
+        adjit.set_num_threads(2)
+        out = compile_program(g)([x, w])[0]
+    finally:
+        adjit.set_num_threads(threads)
+    assert calls == [2]
+    _assert_product(out, x, w)
