@@ -17,7 +17,8 @@ functions by sympy; the replacement at least as accurate as the original on IEEE
 NaN, +-inf, +-0, subnormals, huge and tiny magnitudes -- in float32 and float64, against an
 mpmath reference, and finite wherever the reference is). See Note [stability rewrites].
 
-Common conditions, checked for every row: the result is float32 or float64, and the
+Common conditions, checked for every row: the result and the root equation's operands are
+float32 or float64 (``log(1 + i)`` with an integer add stays: its add wraps), and the
 replacement has exactly the original's shape and dtype (so it reads operands of the result's
 shape: nothing broadcasts differently). Rules whose replacement computes a reduction also
 require the values they replace to be read nowhere else (``private``), or the program would
@@ -201,20 +202,22 @@ def expm1(x: Atom, e: Atom, sign: float = 1.0) -> Term:
 
 
 def _row_max(z: Atom, axes: Any) -> Term:
-    return _t(Op.DETACH, _t(Op.AMAX, z, axes=axes, keepdim=True))
+    """The detached maximum clamped to the finite range: a row holding +-inf then gives what
+    the unshifted form gives (logsumexp of [inf, 0] is inf, not inf - inf = NaN)."""
+    big = float(np.finfo(z.aval.dtype.np).max)
+    m = _t(Op.DETACH, _t(Op.AMAX, z, axes=axes, keepdim=True))
+    return _t(Op.CLAMP, m, lo=-big, hi=big)
 
 
 def logsumexp(z: Atom, axes: Any, keepdim: bool, out: Var) -> Term:
-    """log(sum(e^z)) = log(sum(e^(z - m))) + m, m the detached maximum clamped to the finite
-    range (a row of -inf gives -inf, of +inf gives +inf, as the unshifted form does)."""
-    big = float(np.finfo(z.aval.dtype.np).max)
-    m = _t(Op.CLAMP, _row_max(z, axes), lo=-big, hi=big)
+    """log(sum(e^z)) = log(sum(e^(z - m))) + m, m the row maximum (``_row_max``)."""
+    m = _row_max(z, axes)
     s = _t(Op.LOG, _t(Op.SUM, _t(Op.EXP, _t(Op.SUB, z, m)), axes=axes, keepdim=keepdim))
     return _t(Op.ADD, s, m if keepdim else _t(Op.RESHAPE, m, shape=out.aval.shape))
 
 
 def log_softmax(z: Atom, axes: Any) -> Term:
-    """The equations F.log_softmax traces: s = z - max(z); s - log(sum(e^s))."""
+    """F.log_softmax's equations (s = z - max(z); s - log(sum(e^s))), the maximum clamped."""
     s = _t(Op.SUB, z, _row_max(z, axes))
     return _t(Op.SUB, s, _t(Op.LOG, _t(Op.SUM, _t(Op.EXP, s), axes=axes, keepdim=True)))
 
@@ -422,7 +425,8 @@ def _recorded(rule: StabilityRule) -> Rule:
     """The engine's rule for a row: the common conditions, and a record of each firing."""
 
     def replacement(m: Match) -> Atom | Term | None:
-        if np.dtype(m.out.aval.dtype.np) not in _FLOATS:
+        operands = [a for a in m.eqn.inputs if isinstance(a, Var)]
+        if any(np.dtype(a.aval.dtype.np) not in _FLOATS for a in (m.out, *operands)):
             return None
         r = rule.build(m)
         if r is None:
