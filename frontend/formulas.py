@@ -22,6 +22,7 @@ the order of commutative operands). sympy is imported when formulas are first as
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -36,14 +37,17 @@ from ..passes.sympy_bridge import BOOL_FORMS, literal
 
 Expr = Any  # a sympy expression (sympy is imported lazily)
 
-INLINE_OPS = 10  # a value read from outside a kernel is shown inline up to this many operations
+INLINE_OPS = 3  # a value read from outside a kernel is shown inline up to this many operations
 INLINE_DEPTH = 4  # ... and this many equations deep
+KERNEL_OPS = 24  # a value inside a kernel bigger than this gets its own line and name
 DESCRIBE_DEPTH = 2  # how deep a non-elementwise value's description looks (x@w, then names)
+_LATEX: dict[str, str] = {}  # a Name's LaTeX, by its text
 
 
 @cache
 def functions() -> dict[str, Any]:
-    """The sympy functions formulas use: printed ``σ``, ``Σ``, ``max``, ``min``."""
+    """The sympy classes formulas use: functions printed ``σ``, ``Σ``, ``max``, ``min``, and
+    ``Name``, a symbol with its own LaTeX (``x@w`` is ``x \\mathbin{@} w``)."""
 
     def function(name: str, latex: str) -> Any:
         def _latex(self: Any, printer: Any, exp: Any = None) -> str:
@@ -53,12 +57,33 @@ def functions() -> dict[str, Any]:
 
         return type(name, (sp.Function,), {"_latex": _latex})
 
+    def name_latex(self: Any, printer: Any) -> str:
+        return _LATEX.get(self.name) or _default_latex(self.name)
+
     return {
         "sigmoid": function("σ", r"\sigma"),
         "sum": function("Σ", r"\sum"),
         "amax": function("max", r"\max"),
         "amin": function("min", r"\min"),
+        "Name": type("Name", (sp.Symbol,), {"_latex": name_latex}),
     }
+
+
+def _default_latex(text: str) -> str:
+    if text.isidentifier() and (len(text) == 1 or text in _GREEK):
+        return sp.latex(sp.Symbol(text))
+    escaped = text.replace("%", r"\%").replace("_", r"\_").replace(" ", r"\ ")
+    return rf"\mathrm{{{escaped}}}"
+
+
+_GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "theta", "lambda", "mu", "sigma", "tau"}
+
+
+def name(text: str, latex: str | None = None) -> Expr:
+    """A real symbol printed ``text`` (and ``latex`` in LaTeX)."""
+    if latex is not None:
+        _LATEX[text] = latex
+    return functions()["Name"](text, real=True)
 
 
 def _fold_sigmoid(expr: Expr) -> Expr:
@@ -67,19 +92,35 @@ def _fold_sigmoid(expr: Expr) -> Expr:
     return expr.replace(1 / (1 + sp.exp(-w)), lambda w: functions()["sigmoid"](w))
 
 
-def _identity(x: Expr, **_: Any) -> Expr:
+def _is_condition(x: Expr) -> bool:
+    from sympy.logic.boolalg import BooleanAtom, BooleanFunction
+
+    return isinstance(x, sp.Rel | BooleanFunction | BooleanAtom)
+
+
+def _number(x: Expr) -> Expr:
+    """A condition used as a number: 1 where it holds, else 0."""
+    return sp.Piecewise((1, x), (0, True)) if _is_condition(x) else x
+
+
+def _identity(x: Expr, *_: Expr, **__: Any) -> Expr:
     return x
 
 
-# ops shown differently from their SYMPY_FORMS (or that have none): the shaping and dtype ops a
-# kernel carries are the value itself; reductions are named functions
+def _cast(x: Expr, *, dtype: Any) -> Expr:
+    return x if getattr(dtype, "name", "") == "bool" else _number(x)
+
+
+# ops shown differently from their SYMPY_FORMS (or that have none): the shaping, dtype and check
+# ops a kernel carries are the value itself; reductions are named functions
 DISPLAY: dict[Op, Callable[..., Expr]] = {
     Op.SIGMOID: lambda x: functions()["sigmoid"](x),
     Op.EXPAND: _identity,
     Op.RESHAPE: _identity,
     Op.DETACH: _identity,
-    Op.CAST: _identity,
-    Op.SUM: lambda x, **_: functions()["sum"](x),
+    Op.CHECK: _identity,  # input 0, asserting input 1
+    Op.CAST: _cast,
+    Op.SUM: lambda x, **_: functions()["sum"](_number(x)),
     Op.AMAX: lambda x, **_: functions()["amax"](x),
     Op.AMIN: lambda x, **_: functions()["amin"](x),
 }
@@ -87,12 +128,15 @@ DISPLAY: dict[Op, Callable[..., Expr]] = {
 
 def _form(e: Eqn, args: Sequence[Expr]) -> Expr:
     """The sympy expression of ``e`` over its operands' expressions."""
-    form = DISPLAY.get(e.op) or SYMPY_FORMS.get(e.op) or BOOL_FORMS.get(e.op)
+    form = DISPLAY.get(e.op)
+    if form is None and e.op in SYMPY_FORMS:
+        form, args = SYMPY_FORMS[e.op], [_number(a) for a in args]
+    form = form or BOOL_FORMS.get(e.op)
     if form is None:  # an op without a sympy form: shown as a named function of its operands
         return sp.Function(e.op.name.lower())(*args)
     try:
         return form(*args, **e.attrs)
-    except TypeError:  # a comparison sympy cannot decide the truth of, e.g. Lt of booleans
+    except TypeError:  # e.g. a comparison of booleans, or a bitwise op on integers
         return sp.Function(e.op.name.lower())(*args)
 
 
@@ -103,7 +147,7 @@ def _shows(e: Eqn) -> bool:
 
 @dataclass
 class Formula:
-    """One value a fused kernel writes: ``name = expr``."""
+    """One value a fused kernel computes: ``name = expr``."""
 
     program: str  # "forward" or "backward"
     kernel: str
@@ -163,10 +207,14 @@ class Formulas(list[Formula]):
         return "\n".join(f.latex for f in self)
 
 
+def _wrap(text: str) -> str:
+    return text if re.fullmatch(r"[\w.%]+", text) else f"({text})"
+
+
 class _Names:
     """Expressions and names for the values of the forward and backward programs."""
 
-    def __init__(self, ex: Any) -> None:
+    def __init__(self, ex: Any, graphs: Sequence[Graph] = ()) -> None:
         self.leaf: dict[Var, Expr] = {}
         self.defs: dict[Var, Eqn] = {}
         self.ir_name: dict[Var, str] = {}
@@ -174,30 +222,29 @@ class _Names:
         self.memo: dict[tuple[Var, int], Expr] = {}
         fwd, bwd = ex.forward, ex.backward
         names = list(ex.input_names)
-        for g in (fwd, bwd):
+        for g in (fwd, bwd, *graphs):
             if g is None:
                 continue
             namer = _Namer()
             for v in g.inputs:
-                self.ir_name.setdefault(v, namer(v))
+                self.ir_name.setdefault(v, "%" + namer(v))
             for e in g.eqns:
                 self.defs.setdefault(e.out, e)
-                self.ir_name.setdefault(e.out, namer(e.out))
+                self.ir_name.setdefault(e.out, "%" + namer(e.out))
         if fwd is not None:
             for i, v in enumerate(fwd.inputs):
-                self.leaf[v] = sp.Symbol(names[i] if i < len(names) else self.ir_name[v])
+                self.leaf[v] = name(names[i] if i < len(names) else self.ir_name[v])
         plan = ex.plan
         if plan is not None and bwd is not None:
             split = plan.split
-            n_known = len(split.residuals) + len(split.saved_inputs)
-            cotangents = bwd.inputs[n_known:]
+            cotangents = bwd.inputs[len(split.residuals) + len(split.saved_inputs) :]
             for k, v in enumerate(cotangents):
-                sym = "g" if len(cotangents) == 1 else f"g{k}"
-                self.leaf.setdefault(v, sp.Symbol(sym))
+                self.leaf.setdefault(v, name("g" if len(cotangents) == 1 else f"g{k}"))
             for k, v in enumerate(bwd.outputs):
                 if isinstance(v, Var) and k < len(plan.wrt) and plan.wrt[k] < len(names):
                     n = names[plan.wrt[k]]
-                    self.out_name.setdefault(v, (f"∂/∂{n}", rf"\frac{{\partial}}{{\partial {n}}}"))
+                    latex = rf"\frac{{\partial}}{{\partial {_default_latex(n)}}}"
+                    self.out_name.setdefault(v, (f"∂/∂{n}", latex))
         if fwd is not None:
             n_out = len(fwd.outputs) - (len(plan.split.residuals) if plan is not None else 0)
             for k, v in enumerate(fwd.outputs[:n_out]):
@@ -209,29 +256,36 @@ class _Names:
         """What a written value is called: a program output's role, else its IR name."""
         if v in self.out_name:
             return self.out_name[v]
-        n = self.ir_name.get(v, "?")
-        return n, rf"\mathrm{{{n}}}"
+        n = self.ir_name.get(v, "%?")
+        return n, _default_latex(n)
 
     def symbol(self, v: Var) -> Expr:
-        return sp.Symbol(self.ir_name.get(v, "?"))
+        return name(self.ir_name.get(v, "%?"))
 
-    def describe(self, v: Var | Lit, depth: int = DESCRIBE_DEPTH) -> str:
-        """A short text for a non-elementwise value: ``x@w``, ``xᵀ``, ``sum(x)``."""
+    def describe(self, v: Var | Lit, depth: int = DESCRIBE_DEPTH) -> tuple[str, str]:
+        """A short text and LaTeX for a non-elementwise value: ``x@w``, ``wᵀ``, ``sum(x)``."""
         if isinstance(v, Lit):
-            return repr(v.value)
+            return repr(v.value), repr(v.value)
         if v in self.leaf:
-            return str(self.leaf[v])
+            text = str(self.leaf[v])
+            return text, _default_latex(text)
         e = self.defs.get(v)
-        if e is None or depth == 0:
-            return self.ir_name.get(v, "?")
+        if e is None or depth == 0 or _shows(e) and e.op not in (Op.EXPAND, Op.RESHAPE):
+            text = self.ir_name.get(v, "%?")  # see its own formula
+            return text, _default_latex(text)
         args = [self.describe(a, depth - 1) for a in e.inputs]
+        texts, latexes = [_wrap(t) for t, _ in args], [f"{{{x}}}" for _, x in args]
         if e.op is Op.MATMUL:
-            return "@".join(a if a.isidentifier() else f"({a})" for a in args)
+            return "@".join(texts), r" \mathbin{@} ".join(latexes)
         if e.op is Op.PERMUTE and tuple(e.attrs["axes"]) == (1, 0):
-            return f"{args[0]}ᵀ" if args[0].isidentifier() else f"({args[0]})ᵀ"
-        if e.op in (Op.EXPAND, Op.RESHAPE, Op.DETACH, Op.CAST):
+            return f"{texts[0]}ᵀ", rf"{latexes[0]}^{{\top}}"
+        if e.op in (Op.EXPAND, Op.RESHAPE):
             return args[0]
-        return f"{e.op.name.lower()}({', '.join(args)})"
+        op = e.op.name.lower()
+        return (
+            f"{op}({', '.join(t for t, _ in args)})",
+            rf"\operatorname{{{op}}}\left({', '.join(latexes)}\right)",
+        )
 
     def ref(self, v: Var, depth: int = INLINE_DEPTH) -> Expr:
         """``v`` read from outside a kernel: a leaf, a small expression, or a named symbol."""
@@ -247,7 +301,7 @@ class _Names:
         if e is None:
             return self.symbol(v)
         if not _shows(e):
-            return sp.Symbol(self.describe(v))
+            return name(*self.describe(v))
         if depth == 0:
             return self.symbol(v)
         args = [_literal(a) if isinstance(a, Lit) else self.ref(a, depth - 1) for a in e.inputs]
@@ -259,27 +313,38 @@ def _literal(a: Lit) -> Expr:
     value = a.value
     if isinstance(value, bool | int | float):
         return literal(value)
-    return sp.Symbol(str(value))  # a symbolic size
+    return name(str(value))  # a symbolic size
 
 
 def kernel_formulas(program: str, kernel: Any, names: _Names) -> list[Formula]:
-    """One formula per value ``kernel`` writes (a Kernel or a RowKernel)."""
+    """The formulas of the values ``kernel`` writes (a Kernel or a RowKernel), each preceded
+    by the big values inside it that it reads, named (Note [readable formulas])."""
     eqns = [*getattr(kernel, "scalar_eqns", ()), *kernel.eqns]
     made = {e.out: e for e in eqns}
     env: dict[Var, Expr] = {}
+    out: list[Formula] = []
 
     def value(v: Var | Lit) -> Expr:
         if isinstance(v, Lit):
             return _literal(v)
         if v not in env:
             e = made.get(v)
-            env[v] = names.ref(v) if e is None else _form(e, [value(a) for a in e.inputs])
+            if e is None:
+                env[v] = names.ref(v)
+            else:
+                env[v] = expr = _fold_sigmoid(_form(e, [value(a) for a in e.inputs]))
+                if v not in kernel.outputs and sp.count_ops(expr) > KERNEL_OPS:
+                    text, latex = names.name(v)
+                    out.append(Formula(program, kernel.name, text, expr, latex))
+                    env[v] = names.symbol(v)
         return env[v]
 
-    out = []
     for v in kernel.outputs:
+        expr = value(v)
         text, latex = names.name(v)
-        out.append(Formula(program, kernel.name, text, _fold_sigmoid(value(v)), latex))
+        out.append(Formula(program, kernel.name, text, expr, latex))
+        if sp.count_ops(expr) > KERNEL_OPS:
+            env[v] = names.symbol(v)
     return out
 
 
@@ -294,7 +359,8 @@ class Kernels(list[tuple[str, Any]]):
     def __str__(self) -> str:
         if not self:
             return "(no fused kernels: the llvm backend compiles them)"
-        names = _Names(self.explanation) if self.explanation is not None else None
+        ex = self.explanation
+        names = _Names(ex, [g for _, g, _ in programs(ex)]) if ex is not None else None
         blocks = []
         for program, k in self:
             blocks.append(f"-- {program}/{k.name}: {len(k.eqns)} ops over {list(k.shape)}")
@@ -305,24 +371,22 @@ class Kernels(list[tuple[str, Any]]):
     __repr__ = __str__
 
 
-def programs(ex: Any) -> list[tuple[str, list[Any]]]:
-    """(program, kernels) as the executors run them (the llvm backend), else as fusion groups
-    the forward and the backward graphs."""
+def programs(ex: Any) -> list[tuple[str, Graph, list[Any]]]:
+    """(program, graph, kernels) as the executors run them (the llvm backend), else as
+    fusion groups the forward and the backward graphs."""
     runs = ex._executables()
     if runs:
-        return [(name, run.program.kernels) for name, run in runs]
-    graphs: list[tuple[str, Graph | None]] = [("forward", ex.forward), ("backward", ex.backward)]
-    return [(name, fuse(g).kernels) for name, g in graphs if g is not None]
+        return [(which, run.program.graph, run.program.kernels) for which, run in runs]
+    graphs = [("forward", ex.forward), ("backward", ex.backward)]
+    return [(which, g, fuse(g).kernels) for which, g in graphs if g is not None]
 
 
 def formulas(ex: Any) -> Formulas:
     """The formulas of every fused kernel of an Explanation (Note [readable formulas])."""
     if ex.forward is None:
         return Formulas()
-    names = _Names(ex)
+    runs = programs(ex)
+    names = _Names(ex, [g for _, g, _ in runs])
     return Formulas(
-        f
-        for program, kernels in programs(ex)
-        for k in kernels
-        for f in kernel_formulas(program, k, names)
+        f for which, _, kernels in runs for k in kernels for f in kernel_formulas(which, k, names)
     )

@@ -39,14 +39,15 @@ def test_formulas_are_sympy_expressions_of_the_users_names(readme):
     import sympy
 
     (grad,) = [f for f in readme.formulas if "σ" in f.text and f.program == "backward"]
-    names = {s.name for s in grad.expr.free_symbols}
-    assert names == {"g", "y", "x@w"}
+    symbols = {s.name: s for s in grad.expr.free_symbols}
+    assert set(symbols) == {"g", "y", "x@w"}
     # and the expression is the sigmoid derivative: compare at a point against the chain rule
     s = 1 / (1 + sympy.exp(-sympy.Rational(1, 3)))
-    value = grad.expr.subs({sympy.Symbol(n): v for n, v in [("g", 5), ("y", 2)]})
+    value = grad.expr.subs({symbols["g"]: 5, symbols["y"]: 2})
     value = value.replace(lambda e: e.func.__name__ == "σ", lambda e: s)
-    value = value.subs(sympy.Symbol("x@w"), sympy.Rational(1, 3))
+    value = value.subs(symbols["x@w"], sympy.Rational(1, 3))
     assert sympy.simplify(value - 5 * (s - 2) * s * (1 - s) / 32) == 0
+    assert sympy.simplify(value - 5 * (s - 2) * s * (1 - s) / 31) != 0
 
 
 def test_latex_is_latex(readme):
@@ -97,7 +98,7 @@ def test_user_written_sigmoid_is_folded_and_globals_named():
 def test_kernels_print_headers_and_formulas(readme):
     text = str(readme.kernels)
     assert "-- forward/k0: 4 ops over [64, 1]" in text
-    assert "e = σ(x@w)" in text
+    assert "%e = σ(x@w)" in text
     assert repr(readme.kernels) == text
     program, k = readme.kernels[0]  # still (program, kernel) pairs
     assert program == "forward" and k.name == "k0"
@@ -111,3 +112,39 @@ def test_cli_section_formulas(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("== formulas\n")
     assert "out = Σ(σ(w⋅x))" in out and "∂/∂w = g⋅x⋅(1 - σ(w⋅x))⋅σ(w⋅x)" in out
+
+
+def test_latex_of_a_linear_layer():
+    adjit.manual_seed(0)
+    ex = adjit.explain(adjit.compile(adjit.nn.Linear(4, 3)), adjit.randn(2, 4))
+    latex = ex.formulas.latex
+    assert r"{\mathrm{input}} \mathbin{@} {{\mathrm{weight}}^{\top}}" in latex
+    assert r"\frac{\partial}{\partial \mathrm{bias}} = \sum\left(g\right)" in latex
+    assert "\t" not in latex and "ᵀ" not in latex
+
+
+def test_interpreter_backend_groups_like_fusion():
+    def f(w, x):
+        return (w * x).sigmoid().sum()
+
+    w, x = adjit.randn(5, requires_grad=True), adjit.randn(5)
+    ex = adjit.explain(adjit.compile(f, backend="interpreter"), w, x)
+    assert ex.kernels == []  # nothing runs as LLVM kernels ...
+    assert "∂/∂w = g⋅x⋅(1 - σ(w⋅x))⋅σ(w⋅x)" in str(ex.formulas)  # ... the regions still show
+
+
+def test_big_regions_name_their_parts():
+    """A layer norm + GELU gradient: values bigger than KERNEL_OPS get their own line."""
+    import sympy
+    from adjit.frontend.formulas import KERNEL_OPS
+
+    adjit.manual_seed(0)
+    model = adjit.nn.Sequential(adjit.nn.LayerNorm(16), adjit.nn.GELU())
+    x = adjit.randn(5, 16, requires_grad=True)
+    ex = adjit.explain(adjit.compile(lambda x: model(x).sum()), x)
+    backward = _by_program(ex.formulas, "backward")
+    assert any(f.name.startswith("%") for f in backward)  # named parts
+    assert any(f.name == "∂/∂x" for f in backward)
+    # each operation combines named parts of at most KERNEL_OPS operations
+    assert all(sympy.count_ops(f.expr) <= 3 * KERNEL_OPS + 8 for f in ex.formulas)
+    assert "erf" in str(ex.formulas) and r"\operatorname{erf}" in ex.formulas.latex
