@@ -88,6 +88,8 @@ def name(text: str, latex: str | None = None) -> Expr:
 
 def _fold_sigmoid(expr: Expr) -> Expr:
     """A user's ``1 / (1 + exp(-u))`` reads ``σ(u)`` too."""
+    if not expr.has(sp.exp):
+        return expr
     w = sp.Wild("w")
     return expr.replace(1 / (1 + sp.exp(-w)), lambda w: functions()["sigmoid"](w))
 
@@ -332,17 +334,17 @@ def kernel_formulas(program: str, kernel: Any, names: _Names) -> list[Formula]:
             if e is None:
                 env[v] = names.ref(v)
             else:
-                env[v] = expr = _fold_sigmoid(_form(e, [value(a) for a in e.inputs]))
+                env[v] = expr = _form(e, [value(a) for a in e.inputs])
                 if v not in kernel.outputs and sp.count_ops(expr) > KERNEL_OPS:
                     text, latex = names.name(v)
-                    out.append(Formula(program, kernel.name, text, expr, latex))
+                    out.append(Formula(program, kernel.name, text, _fold_sigmoid(expr), latex))
                     env[v] = names.symbol(v)
         return env[v]
 
     for v in kernel.outputs:
         expr = value(v)
         text, latex = names.name(v)
-        out.append(Formula(program, kernel.name, text, expr, latex))
+        out.append(Formula(program, kernel.name, text, _fold_sigmoid(expr), latex))
         if sp.count_ops(expr) > KERNEL_OPS:
             env[v] = names.symbol(v)
     return out
