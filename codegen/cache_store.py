@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..passes.cache_folder import cache_dir, disabled  # (below codegen: passes use it too)
 from ..passes.record import ValueRecord
 
 # corrupt: entries failing their checksum; mismatched: intact entries made for another key
@@ -41,22 +42,6 @@ _MAGIC = b"ADJITCACHE2\n"
 _HEADER = struct.Struct("<12sQ32s")  # magic, body length, sha256(body)
 _MARSHAL_VERSION = 4
 STALE_SECONDS = 600  # a temporary file this old belongs to no running writer
-
-
-OFF = "off"  # ADJIT_CACHE_DIR=off: no disk cache (kernels are compiled in every process)
-
-
-def disabled() -> bool:
-    """Whether ``ADJIT_CACHE_DIR=off`` turned the disk cache off."""
-    return os.environ.get("ADJIT_CACHE_DIR", "").strip() == OFF
-
-
-def cache_dir() -> Path:
-    """``$ADJIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/adjit``, else ``~/.cache/adjit``."""
-    if (d := os.environ.get("ADJIT_CACHE_DIR")) and d.strip() != OFF:
-        return Path(d)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "adjit"
 
 
 class Entry(ValueRecord):

@@ -15,14 +15,14 @@ values can be finite where eager is NaN (at x = 0, inf or NaN); and sympy rewrit
 The limits: a region is single-output and stops at any value used outside it, so an untaken
 branch whose value is also used elsewhere keeps the per-op rule (and PyTorch's NaN); regions
 above ``MAX_REGION_OPS`` equations fall back to the per-op rules; sympy work is cached by the
-region's structure and only ever runs at compile time.
+region's structure, in memory and on disk (Note [symbolic cache] in symbolic_cache.py: a warm
+process replays stored host programs and never imports sympy), and only runs at compile time.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -32,11 +32,14 @@ from ..ir.aval import Aval
 from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 from ..ir.interpreter import interpret
 from ..ir.ops import GroupOp, Op
-from ..ir.sizes import SymbolicSize
+from ..ir.sizes import SymbolicSize, key_repr
 from ..ir.symbolic import sp
+from . import symbolic_cache
 from .adjoint import Region
+from .host_program import Program, ProgramError, from_text, replay, to_text
+from .record import ValueRecord
 from .symbolic_regions import LRU, Found, find_regions, inline, region_expr, structure_key
-from .sympy_bridge import Host, clean_derivative, lower_cse, template
+from .sympy_bridge import Host, LoweringError, clean_derivative, program_graph, record
 
 MAX_REGION_OPS = 24  # larger regions keep the per-op rules (sympy cost grows with tree size)
 MAX_REWRITE_OPS = 40  # sympy.count_ops above which simplify/factor/cancel are not tried
@@ -46,7 +49,7 @@ REWRITE_REGIONS = 4
 CACHE_SIZE = 512  # entries per structural cache
 
 
-VJP_CACHE = LRU(CACHE_SIZE)  # region structure -> (symbols, cse'd derivative) or None
+VJP_CACHE = LRU(CACHE_SIZE)  # region structure -> VjpForm or None
 SIMPLIFY_CACHE = LRU(CACHE_SIZE)  # region structure and avals -> template graph or None
 
 
@@ -57,28 +60,67 @@ SIMPLIFY_CACHE = LRU(CACHE_SIZE)  # region structure and avals -> template graph
 SYMPY_ERRORS = (TypeError, ValueError, NotImplementedError, AttributeError, RecursionError)
 
 
-def _derivative(g: Graph, f: Found, host: Host) -> tuple[Any, ...] | None:
-    """Symbols, cotangent symbol, which inputs get a cotangent, and the cse'd g * dF/dx_i;
-    None (the per-op rules) when sympy cannot differentiate or the result cannot be lowered."""
+class VjpForm(ValueRecord):
+    """A where-region's derivative: the inputs differentiated, and a host program from the
+    region's inputs and the cotangent ``g`` to ``g * dF/dx_k`` for each of them."""
+
+    __slots__ = FIELDS = ("diff_at", "program")
+    diff_at: tuple[int, ...]
+    program: Program
+
+
+def _derivative(key: Any, g: Graph, f: Found, host: Host) -> VjpForm | None:
+    """The derivative of the region (``key``: its structure), from disk or sympy; None (the
+    per-op rules) when sympy cannot differentiate it or the result cannot be lowered."""
+    return symbolic_cache.cached(
+        "vjp",
+        key,
+        partial(_safe_derivative, g, f, host),
+        _vjp_text,
+        partial(_vjp_from_text, len(f.inputs)),
+    )
+
+
+def _safe_derivative(g: Graph, f: Found, host: Host) -> VjpForm | None:
     try:
         return _symbolic_derivative(g, f, host)
     except SYMPY_ERRORS:
         return None
 
 
-def _symbolic_derivative(g: Graph, f: Found, host: Host) -> tuple[Any, ...] | None:
+def _symbolic_derivative(g: Graph, f: Found, host: Host) -> VjpForm | None:
     syms, expr = region_expr(g, f)
     gsym = sp.Symbol("g", real=True)
     diff_at = [k for k, v in enumerate(f.inputs) if v.aval.dtype.is_floating_point]
     parts = [clean_derivative(gsym * sp.diff(expr, syms[k])) for k in diff_at]
-    replacements, reduced = sp.cse(parts)
+    program = record(sp.cse(parts), [*syms, gsym])  # (LoweringError: a ValueError)
     # lower once now (compile time), so that the VJP can never fail inside the adjoint
     avals = [Aval(v.aval.shape, v.aval.dtype) for v in f.inputs] + [f.out.aval]
     outs = [Aval(f.out.aval.shape, v.aval.dtype) for v in (f.inputs[k] for k in diff_at)]
-    form = (replacements, reduced)
-    if diff_at and template(form, [*syms, gsym], avals, outs, host, numbers=True) is None:
+    if diff_at and program_graph(program, avals, outs, host, numbers=True) is None:
         return None
-    return syms, gsym, tuple(diff_at), (replacements, reduced)
+    return VjpForm(tuple(diff_at), program)
+
+
+def _vjp_text(form: VjpForm) -> str:
+    return " ".join(["diff_at", *map(str, form.diff_at)]) + "\n" + to_text(form.program)
+
+
+def _vjp_from_text(n_inputs: int, text: str) -> VjpForm:
+    """A stored derivative, checked against the region it is for (ProgramError if not)."""
+    head, _, rest = text.partition("\n")
+    name, *ks = head.split(" ")
+    if name != "diff_at" or not all(k.isdigit() and len(k) < 6 for k in ks):
+        raise ProgramError("not a stored derivative")
+    diff_at, program = tuple(map(int, ks)), from_text(rest)
+    if (
+        program.n_inputs != n_inputs + 1
+        or len(program.outputs) != len(diff_at)
+        or any(k >= n_inputs for k in diff_at)
+        or list(diff_at) != sorted(set(diff_at))
+    ):
+        raise ProgramError("a stored derivative for another region")
+    return VjpForm(diff_at, program)
 
 
 def _differentiable_inputs(eqns: tuple[Eqn, ...], inputs: tuple[Var, ...], out: Var) -> set[int]:
@@ -95,16 +137,13 @@ def _differentiable_inputs(eqns: tuple[Eqn, ...], inputs: tuple[Var, ...], out: 
 
 
 def _make_vjp(
-    entry: tuple[Any, ...], n_inputs: int, connected: set[int], ops: Any
+    form: VjpForm, n_inputs: int, connected: set[int], ops: Any
 ) -> Callable[[Any, list[Any]], list[Any]]:
-    syms, gsym, diff_at, (replacements, reduced) = entry
+    diff_at, program = form.diff_at, form.program
 
     def vjp(g: Any, values: list[Any]) -> list[Any]:
-        env = dict(zip(syms, values, strict=True))
-        env[gsym] = g
         wanted = [k for k in diff_at if getattr(values[k], "requires_grad", True)]
-        exprs = [reduced[diff_at.index(k)] for k in wanted]
-        outs = lower_cse(replacements, exprs, env, ops)
+        outs = replay(program, [*values, g], ops, [diff_at.index(k) for k in wanted])
         cts: list[Any] = [None] * n_inputs
         for k, d in zip(wanted, outs, strict=True):
             if k not in connected:
@@ -131,7 +170,8 @@ def where_regions(fwd: Graph, *, host: Host, limit: int = MAX_REGION_OPS) -> lis
             for a in fwd.eqns[i].inputs
         ):
             continue
-        entry = VJP_CACHE.get(structure_key(fwd, f), partial(_derivative, fwd, f, host))
+        key = structure_key(fwd, f)
+        entry = VJP_CACHE.get(key, partial(_derivative, key, fwd, f, host))
         if entry is None:
             continue
         eqns = tuple(fwd.eqns[i] for i in f.idx)
@@ -145,19 +185,18 @@ def where_regions(fwd: Graph, *, host: Host, limit: int = MAX_REGION_OPS) -> lis
 # ---------------------------------------------------------------- simplify
 
 
-@dataclass
 class SimplifyStats:
-    """What one simplify() call did and what it cost (the "symbolic pass cost")."""
+    """What one simplify() call did and what it cost (the "symbolic pass cost"). (A plain
+    class: a dataclass costs a warm start ~1 ms to create, Note [records] in record.py.)"""
 
-    regions: int = 0
-    rewritten: int = 0
-    ops_before: int = 0
-    ops_after: int = 0
-    cache_hits: int = 0
-    cache_misses: int = 0
-    sympy_seconds: float = 0.0
-    seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.regions = self.rewritten = self.ops_before = self.ops_after = 0
+        self.cache_hits = self.cache_misses = 0
+        self.sympy_seconds = self.seconds = 0.0
+        self.notes: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"SimplifyStats({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
 
 
 def _rewrites(expr: Any, allowed: bool) -> list[Any]:
@@ -184,14 +223,39 @@ def _per_branch(rewrite: Callable[[Any], Any], expr: Any) -> Any:
     )
 
 
-def _safe_best_template(g: Graph, f: Found, allowed: bool, host: Host) -> Graph | None:
+def _template(structure: Any, g: Graph, f: Found, allowed: bool, host: Host) -> Graph | None:
+    """The region's cheapest lowering (``_best_program``), from disk or sympy, as a graph."""
+    avals = [Aval(v.aval.shape, v.aval.dtype) for v in f.inputs]
+    key = (structure, tuple(_aval_key(v.aval) for v in f.inputs), allowed)
+    program = symbolic_cache.cached(
+        "simplify",
+        key,
+        partial(_safe_best_program, g, f, allowed, host),
+        to_text,
+        partial(_checked_program, len(f.inputs)),
+    )
+    return None if program is None else program_graph(program, avals, [f.out.aval], host)
+
+
+def _aval_key(a: Aval) -> tuple[str, tuple[str, ...], bool]:
+    return (a.dtype.name, tuple(key_repr(d) for d in a.shape), a.weak)
+
+
+def _checked_program(n_inputs: int, text: str) -> Program:
+    program = from_text(text)
+    if program.n_inputs != n_inputs or len(program.outputs) != 1:
+        raise ProgramError("a stored form for another region")
+    return program
+
+
+def _safe_best_program(g: Graph, f: Found, allowed: bool, host: Host) -> Program | None:
     try:
-        return _best_template(g, f, allowed, host)
+        return _best_program(g, f, allowed, host)
     except SYMPY_ERRORS:
         return None
 
 
-def _best_template(g: Graph, f: Found, allowed: bool, host: Host) -> Graph | None:
+def _best_program(g: Graph, f: Found, allowed: bool, host: Host) -> Program | None:
     """The cheapest lowering of the region (cse first, then bounded rewrites), if it has
     fewer equations than the region itself."""
     syms, expr = region_expr(g, f)
@@ -199,9 +263,13 @@ def _best_template(g: Graph, f: Found, allowed: bool, host: Host) -> Graph | Non
     best, best_n = None, len(f.idx)
     original = Graph(tuple(f.inputs), tuple(g.eqns[i] for i in f.idx), (f.out,))
     for candidate in [expr, *_rewrites(expr, allowed)]:
-        t = template(sp.cse([candidate]), syms, avals, [f.out.aval], host)
+        try:
+            program = record(sp.cse([candidate]), syms)
+        except (LoweringError, TypeError):
+            continue
+        t = program_graph(program, avals, [f.out.aval], host)
         if t is not None and len(t.eqns) < best_n and _agrees(original, t):
-            best, best_n = t, len(t.eqns)
+            best, best_n = program, len(t.eqns)
     return best
 
 
@@ -256,9 +324,10 @@ def simplify_with_stats(
         stats.regions += 1
         allowed = rewrites_left > 0
         rewrites_left -= allowed
-        key = (structure_key(graph, f), tuple(v.aval for v in f.inputs), allowed)
+        structure = structure_key(graph, f)
+        key = (structure, tuple(v.aval for v in f.inputs), allowed)
         ts = time.perf_counter()
-        t = SIMPLIFY_CACHE.get(key, partial(_safe_best_template, graph, f, allowed, host))
+        t = SIMPLIFY_CACHE.get(key, partial(_template, structure, graph, f, allowed, host))
         stats.sympy_seconds += time.perf_counter() - ts
         stats.ops_before += len(f.idx)
         if t is None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 from ..ir.ops import GroupOp, Op
 from ..ir.sizes import key_repr
+from .record import ValueRecord
 from .sympy_bridge import has_form, symbols_for, to_sympy
 
 
@@ -73,10 +74,10 @@ def _non_finite(a: Atom) -> bool:
     return isinstance(a, Lit) and isinstance(a.value, float) and not math.isfinite(a.value)
 
 
-@dataclass(frozen=True)
-class Found:
+class Found(ValueRecord):
     """A single-output elementwise region: equation indices (in order), inputs, output."""
 
+    __slots__ = FIELDS = ("idx", "inputs", "out")
     idx: tuple[int, ...]
     inputs: tuple[Var, ...]
     out: Var

@@ -19,6 +19,7 @@ from ..ir.aval import Aval
 from ..ir.graph import Eqn, Graph, Lit, Var
 from ..ir.ops import GroupOp, Op
 from ..ir.symbolic import SYMPY_FORMS, sp
+from .host_program import Program, Recorder, replay
 
 Expr = Any  # a sympy expression (sympy is imported lazily, so no static type)
 
@@ -320,6 +321,17 @@ class Host(Protocol):
         ...
 
 
+def record(
+    cse_form: tuple[Sequence[tuple[Expr, Expr]], Sequence[Expr]], syms: Sequence[Expr]
+) -> Program:
+    """The host program of a cse'd expression list over ``syms`` (Note [host programs] in
+    host_program.py): what ``lower_cse`` calls, written down; LoweringError (or TypeError)
+    when it cannot be lowered."""
+    r = Recorder(len(syms))
+    outs = lower_cse(*cse_form, dict(zip(syms, r.inputs, strict=True)), r.ops)
+    return r.program(outs)
+
+
 def template(
     cse_form: tuple[Sequence[tuple[Expr, Expr]], Sequence[Expr]],
     syms: Sequence[Expr],
@@ -328,14 +340,29 @@ def template(
     host: Host,
     numbers: bool = False,
 ) -> Graph | None:
-    """The IR of a cse'd expression list as a small graph over fresh inputs, or None when it
-    cannot be lowered or does not give exactly ``out_avals`` (shapes are expanded back);
-    ``numbers`` lets an output be a plain number (a zero derivative), which is then left out."""
+    """``program_graph`` of the cse'd expression list's recording, None if it has none."""
+    try:
+        program = record(cse_form, syms)
+    except (LoweringError, TypeError):
+        return None
+    return program_graph(program, avals, out_avals, host, numbers)
+
+
+def program_graph(
+    program: Program,
+    avals: Sequence[Aval],
+    out_avals: Sequence[Aval],
+    host: Host,
+    numbers: bool = False,
+) -> Graph | None:
+    """The IR of a host program as a small graph over fresh inputs, or None when it cannot
+    be emitted or does not give exactly ``out_avals`` (shapes are expanded back); ``numbers``
+    lets an output be a plain number (a zero derivative), which is then left out. No sympy."""
     with host.scratch() as b:
         values = [b.input(a, False) for a in avals]
         try:
-            outs = lower_cse(*cse_form, dict(zip(syms, values, strict=True)), host.ops)
-        except (LoweringError, TypeError, ValueError, RuntimeError):
+            outs = replay(program, values, host.ops)
+        except (TypeError, ValueError, RuntimeError):
             return None
         fixed = []
         for v, want in zip(outs, out_avals, strict=True):
