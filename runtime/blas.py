@@ -52,6 +52,12 @@ def single_threaded(m: int, n: int, k: int) -> tuple[Setter, int] | None:
     thread; None when BLAS keeps its own setting (large product, or not OpenBLAS)."""
     if 2 * m * n * k >= SMALL_FLOPS:
         return None
+    return one_thread()
+
+
+def one_thread() -> tuple[Setter, int] | None:
+    """(set_num_threads, the count to restore) after setting OpenBLAS to one thread; None when
+    it runs on one already, or is not OpenBLAS."""
     found = _openblas()
     if found is None:
         return None

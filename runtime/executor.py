@@ -31,7 +31,7 @@ from .index_steps import index_add_into, scatter_add_into
 from .kernels import KernelRunner
 from .loop_steps import LOOPS, LoopStep, loop_step
 from .reshape_copies import PermuteCopy, ReshapeCopy, copying_reshapes, with_permute_copies
-from .split_gemm import matmul_rows
+from .split_gemm import matmul_into
 from .window_steps import UnfoldColumns, with_unfold_columns
 
 Env = dict[Var, np.ndarray]
@@ -180,22 +180,13 @@ def _matmul_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:
     if x.dtype != y.dtype or x.dtype != e.out.aval.dtype.np:
         return _interpret_eqn(e, env)
     out, _ = bufs.get(e.out)
-    m, k = x.shape[-2:] if x.ndim > 1 else (1, x.shape[-1])
     n = y.shape[-1] if y.ndim > 1 else 1
     rows = _stacked_rows(x) if x.ndim > 2 and y.ndim == 2 else None
-    restore = single_threaded(out.size // max(1, m * n) * m, n, k)  # Note [BLAS threads]
-    try:
-        if rows is not None and rows.size:
-            x, out2 = rows, out.reshape(-1, n)
-        else:
-            out2 = out
-        if restore is not None and x.ndim == 2 == y.ndim and matmul_rows(x, y, out2, restore[1]):
-            return out  # Note [split products]
-        np.matmul(x, y, out=out2)
-        return out
-    finally:
-        if restore is not None:
-            restore[0](restore[1])
+    if rows is not None and rows.size:
+        matmul_into(rows, y, out.reshape(-1, n))
+    else:
+        matmul_into(x, y, out)  # Note [BLAS threads], Note [split products]
+    return out
 
 
 def _windows_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:

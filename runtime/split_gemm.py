@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from .blas import one_thread, single_threaded
 from .kernels import Split, pool
 
 # Note [split products]
-# Products below blas.SMALL_FLOPS run on one BLAS thread (Note [BLAS threads]: OpenBLAS's
-# workers busy-wait, and a two-thread product waited ~30 ms for a time slice when another
-# process held a core). But with n threads asked for, one BLAS thread gives away the other
-# cores: W2's step (784-256-10, batch 128) has two 51 MFLOP products, 0.59 ms each on one
-# core, and NumPy's own step ran them on two OpenBLAS threads in 0.32 ms each (idle machine),
-# so at 2 threads adjit took 1.8 ms against NumPy's 1.2 ms. A product of at least
-# SPLIT_FLOPS (below which a hand-off, ~30-40 µs, eats the gain) runs instead as one
+# OpenBLAS's own threads busy-wait (Note [BLAS threads]): with another process on a core, a
+# two-thread product waits for time slices (W2 batch 1024 at 2 threads: 41 ms a step against
+# 11 ms on one thread, load ~2.5), so products below blas.SMALL_FLOPS ran on one BLAS thread.
+# But with n threads asked for, one BLAS thread gives away the other cores: W2's step
+# (784-256-10, batch 128) has two 51 MFLOP products, 0.59 ms each on one core, and NumPy's
+# own step ran them on two OpenBLAS threads in 0.32 ms each (idle machine), so at 2 threads
+# adjit took 1.8 ms against NumPy's 1.2 ms. So a 2-D product of at least SPLIT_FLOPS (below
+# which a hand-off, ~30-40 µs, eats the gain), large ones included, runs as one
 # single-threaded GEMM per block of the result's rows, claimed by whoever is free: the caller
 # and adjit's workers, which block on a queue instead of spinning (Note [split threshold] in
 # kernels.py). A worker that gets no core costs only its wake-up: the caller runs the block
-# itself. Measured (2 threads, one other process running): 0.35 ms a product. The blocks'
+# itself. Measured (2 threads, one other process running): 0.35 ms a product. Other products
+# (batched, or too few rows) keep blas.single_threaded's choice. The blocks'
 # edges depend only on the row count and the thread count, so a result is the same from call
 # to call; OpenBLAS's sums depend on the row count it is given (a 64-row slice's rows differ
 # from the same rows of the 128-row product in the last bit, as do its own 2-thread results),
@@ -44,3 +47,26 @@ def matmul_rows(x: np.ndarray, y: np.ndarray, out: np.ndarray, threads: int) -> 
     split.work()
     split.wait()
     return True
+
+
+def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+    """``np.matmul(x, y, out=out)`` (``out`` C-contiguous) in row blocks across adjit's
+    threads (Note [split products]), else on the BLAS threads Note [BLAS threads] chooses."""
+    m, k = x.shape[-2:] if x.ndim > 1 else (1, x.shape[-1])
+    n = y.shape[-1] if y.ndim > 1 else 1
+    if x.ndim == 2 == y.ndim and m >= 2 * ROW_ALIGN and 2 * m * n * k >= SPLIT_FLOPS:
+        restore = one_thread()
+        if restore is not None:  # (else BLAS runs on one thread anyway)
+            try:
+                if matmul_rows(x, y, out, restore[1]):
+                    return
+                np.matmul(x, y, out=out)
+                return
+            finally:
+                restore[0](restore[1])
+    restore = single_threaded(out.size // max(1, m * n) * m, n, k)
+    try:
+        np.matmul(x, y, out=out)
+    finally:
+        if restore is not None:
+            restore[0](restore[1])

@@ -86,9 +86,7 @@ def test_compiled_product_splits_at_two_threads(monkeypatch: pytest.MonkeyPatch)
         calls.append(threads)
         return real(x, y, out, threads)
 
-    import adjit.runtime.executor as executor
-
-    monkeypatch.setattr(executor, "matmul_rows", spy)
+    monkeypatch.setattr(split_gemm, "matmul_rows", spy)
     x, w = _operands(128, 784, 256, True)
     g = adjit.explain(lambda a, b: a @ b, adjit.tensor(x), adjit.tensor(w)).graph
     threads = adjit.get_num_threads()
@@ -99,3 +97,39 @@ def test_compiled_product_splits_at_two_threads(monkeypatch: pytest.MonkeyPatch)
         adjit.set_num_threads(threads)
     assert calls == [2]
     _assert_product(out, x, w)
+
+
+def test_large_products_split_too_and_blas_threads_come_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above blas.SMALL_FLOPS a 2-D product is split as well (OpenBLAS's own threads spin);
+    BLAS's thread count is restored after; a batched product keeps BLAS's threads."""
+    found = blas._openblas()
+    if found is None:
+        pytest.skip("NumPy's BLAS is not OpenBLAS here")
+    set_fn, default = found
+    counts: list[int] = []
+    monkeypatch.setattr(
+        blas, "_openblas", lambda: (lambda n: counts.append(n) or set_fn(n), default)
+    )
+    monkeypatch.setattr(blas, "_SET", [2])
+    blocks: list[int] = []
+    real = split_gemm.matmul_rows
+    monkeypatch.setattr(
+        split_gemm,
+        "matmul_rows",
+        lambda *a: blocks.append(a[3]) or real(*a),  # type: ignore[func-returns-value]
+    )
+    x, y = _operands(512, 512, 256, False)  # 134 MFLOP: above SMALL_FLOPS
+    assert blas.SMALL_FLOPS <= 2 * 512 * 512 * 256
+    out = np.empty((512, 256), np.float32)
+    split_gemm.matmul_into(x, y, out)
+    assert blocks == [2] and counts == [1, 2]
+    _assert_product(out, x, y)
+    xs = np.stack([x[:64], x[64:128]])
+    ys = np.stack([y, y])
+    outs = np.empty((2, 64, 256), np.float32)
+    split_gemm.matmul_into(xs, ys, outs)  # batched, 16 MFLOP: one BLAS thread, not split
+    assert blocks == [2] and counts == [1, 2, 1, 2]
+    for b in range(2):
+        _assert_product(outs[b], xs[b], ys[b])
