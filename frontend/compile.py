@@ -115,8 +115,16 @@ class Entry:
 
     def forward_runner(self, plan: TrainPlan) -> Runner:
         """``plan``'s forward program: its outputs, then residuals that only the backward
-        reads, and which may share the inputs' memory."""
-        return self.runner(plan.split.forward, plan.joint.n_outputs)
+        reads, and which may share the inputs' memory; planned in one arena with the backward
+        (Note [one arena for a training step])."""
+        key = ("forward", id(plan))
+        run = self.plans.get(key)
+        if run is None:
+            run = self.plans[key] = self.runner(plan.split.forward, plan.joint.n_outputs)
+            from ..runtime.joint_arena import link_training  # (imports the executor)
+
+            link_training(run, self.runner(plan.split.backward))
+        return run
 
     def node_type(self, plan: TrainPlan) -> type[CompiledFunctionBackward]:
         """The grad_fn class of calls that differentiate by ``plan`` (cached)."""

@@ -32,6 +32,7 @@ class CompiledFunctionBackward(Node):
 
     _plan: TrainPlan
     _run_backward: Program
+    _run_donating: Program  # the same, free to write over the residuals
     _fresh: list[bool]  # which backward results nothing else holds (``Executable.fresh``)
     _read: tuple[int, ...]  # the inputs the backward program reads
     _cotangents: list[tuple[tuple[int, ...], type]]  # (shape, NumPy type) per output
@@ -88,7 +89,9 @@ class CompiledFunctionBackward(Node):
                 return False
         arrays = residuals + [t._data for t in self._unpack(False)]
         arrays.append(seed)
-        grads = self._run_backward(arrays)
+        # (without retain_graph the residuals are dropped next: the backward may write over
+        # them, Note [one arena for a training step])
+        grads = (self._run_backward if retain_graph else self._run_donating)(arrays)
         if not retain_graph:
             self._residuals = None
         for (n, _), g, owned in zip(edges, grads, self._fresh, strict=True):
@@ -148,6 +151,11 @@ def node_type(plan: TrainPlan, run_backward: Program) -> type[CompiledFunctionBa
         "_plan": plan,
         "num_outputs": len(plan.joint.cotangent_of),
         "_run_backward": staticmethod(program_call(run_backward)),
+        "_run_donating": staticmethod(
+            run_backward.donating  # type: ignore[attr-defined]
+            if getattr(run_backward, "donor", None) is not None
+            else program_call(run_backward)
+        ),
         "_fresh": getattr(run_backward, "fresh", None) or [False] * len(plan.wrt),
         "_read": tuple(plan.split.saved_inputs),
         "_cotangents": avals,

@@ -142,3 +142,29 @@ def peak_live_bytes(plan: BufferPlan) -> int:
             sum(nbytes(v) for v in plan.offset_of if plan.live[v][0] <= t <= plan.live[v][1]),
         )
     return peak
+
+
+def plan_training(
+    forward: Sequence[StepIO],
+    forward_outputs: Sequence[Var | Lit],
+    public: int,
+    backward: Sequence[StepIO],
+    backward_inputs: Sequence[Var],
+    backward_outputs: Sequence[Var | Lit],
+) -> BufferPlan:
+    """One plan for a training step's forward and backward programs run one after the other,
+    the backward's first inputs being the forward's outputs from ``public`` on (the residuals):
+    a residual lives from the forward step that writes it to the backward's last read of it,
+    and the backward's values may take its place after that (Note [one arena for a training
+    step]). Escaping: the forward's public outputs and the backward's outputs."""
+    rename: dict[Var, Var] = {
+        b: f
+        for b, f in zip(backward_inputs, forward_outputs[public:], strict=False)
+        if isinstance(f, Var)
+    }
+
+    def renamed(xs: Sequence[Var | Lit]) -> list[Var | Lit]:
+        return [rename.get(a, a) if isinstance(a, Var) else a for a in xs]
+
+    steps = [*forward, *(StepIO(renamed(s.reads), s.pooled, s.aliased) for s in backward)]
+    return plan_buffers(steps, [*forward_outputs[:public], *renamed(backward_outputs)])

@@ -64,11 +64,18 @@ class Buffers:
         self.idle: dict[Var, int] = {}  # calls in a row a Var's first buffer was free
         self.allocations = 0
         self.last = (0, 0)  # (id, address) of the buffer handed out last (an extern's result)
+        # Note [one arena for a training step]: planned values whose views are not kept (a
+        # forward's residuals: the pair tells a free arena by them), and the pair whose
+        # arenas this pool counts as its own
+        self.uncached: frozenset[Var] = frozenset()
+        self.joint: Any = None
 
     @property
     def nbytes(self) -> int:
         """Bytes this pool holds: its own arena (not the shared one) and per-Var buffers."""
         held = 0 if self.arena is None or self.shared else self.arena.nbytes
+        if self.joint is not None:
+            held = self.joint.nbytes
         return held + sum(a.nbytes for spare in self.free.values() for a, _ in spare)
 
     def get(self, v: Var) -> tuple[np.ndarray, int]:
@@ -117,7 +124,9 @@ class Buffers:
             self.allocations += 1
         dtype = np.dtype(v.aval.dtype.np)
         a = self.arena[offset : offset + nbytes(v)].view(dtype).reshape(v.aval.shape)
-        entry = self.views[v] = (a, _ptr(a))
+        entry = (a, _ptr(a))
+        if v not in self.uncached:
+            self.views[v] = entry
         self.last = (id(a), entry[1])
         return entry
 
@@ -488,6 +497,8 @@ class Executable:
         self._last: list[tuple[weakref.ref[np.ndarray], int] | None] = []
         self._plan: CallPlan | None = None
         self._lock = threading.Lock()
+        self.joint: Any = None  # Note [one arena for a training step]: the pair's arenas
+        self.donor: Buffers | None = None  # a backward's buffers in them
         kernels = [s for s in steps if isinstance(s, KernelStep)]
         if len(kernels) == len(steps):  # Note [prepared calls]
             self._plan = CallPlan(self, kernels)
@@ -567,6 +578,13 @@ class Executable:
         try:
             if self._plan is not None:
                 return self._plan(arrays, self.buffers)
+            joint = self.joint
+            if joint is not None and self.donor is None:  # Note [one arena for a training step]
+                arena = joint.take()
+                self.buffers.use(arena)
+                outs = self._generic(arrays, self.buffers)
+                joint.hand_out(arena, outs)
+                return outs
             n = self.buffer_plan.arena_bytes
             if n and SHARED.lock.acquire(blocking=False):  # Note [one arena for all programs]
                 try:
@@ -576,6 +594,18 @@ class Executable:
                     SHARED.lock.release()
             self.buffers.use(None)
             return self._generic(arrays, self.buffers)
+        finally:
+            self._lock.release()
+
+    def donating(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """A training step's backward whose residuals (``arrays``' first) are never read
+        again: its values may be written over them (Note [one arena for a training step])."""
+        arena = self.joint.arena_of(arrays) if self.donor is not None else None
+        if arena is None or not self._lock.acquire(blocking=False):
+            return self(arrays)
+        try:
+            self.donor.use(arena)  # type: ignore[union-attr]
+            return self._generic(arrays, self.donor)  # type: ignore[arg-type]
         finally:
             self._lock.release()
 

@@ -1,0 +1,107 @@
+"""One arena for a training step's forward and backward programs, planned by live range."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+
+import numpy as np
+
+from .buffer_plan import BufferPlan, plan_training
+from .executor import _SPARE, STEP_IO, Buffers, Executable
+
+# Note [one arena for a training step]
+# A training step's forward hands its residuals to the backward (passes/split.py). Planned
+# separately, each residual kept a buffer of its own for the whole step and the backward's
+# values an arena next to them, so the step held every residual *and* the backward's peak,
+# where PyTorch frees a saved tensor once its node's backward has run and reuses its memory
+# for the next node's temporaries (a transformer block: 40 MB of residuals + an 18 MB
+# backward arena, PyTorch 42 MB in all). ``link_training`` plans the two programs as one
+# sequence of steps (buffer_plan.plan_training): a residual lives from the forward step that
+# writes it to the backward's last read of it, and the backward's values are placed over
+# residuals already read. The forward then writes its values and residuals into one arena
+# of this pair (not the process's shared one: the residuals must outlive the call), and:
+# - an arena is handed to a forward only when nothing it gave out of the arena is alive
+#   (weak references to the residual arrays it returned, Buffers.uncached keeping the pool
+#   from holding them): a second forward before the first one's backward (two graphs alive,
+#   a loss kept with its graph) takes another arena; _SPARE of them are kept;
+# - the backward writes over residuals only when they are never read again: the donating
+#   call (``Executable.donating``), which a compiled node's seeded backward makes when it
+#   is not asked to retain the graph and drops its residuals right after. Every other
+#   backward (retain_graph, the autograd engine's walk) runs on its own plan, with the
+#   residuals as read-only inputs, exactly as before;
+# - a donating call whose residuals are not in one of this pair's arenas (a forward that ran
+#   while another thread held its buffers made an arena of its own) runs the plain way too.
+
+
+class JointArena:
+    """The arenas of one forward/backward pair and what each has handed out."""
+
+    __slots__ = ("plan", "arenas", "held")
+
+    def __init__(self, plan: BufferPlan) -> None:
+        self.plan = plan
+        self.arenas: list[np.ndarray] = []
+        self.held: dict[int, list[weakref.ref[np.ndarray]]] = {}  # id(arena) -> its arrays out
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.arenas)
+
+    def _free(self, arena: np.ndarray) -> bool:
+        return all(r() is None for r in self.held.get(id(arena), ()))
+
+    def take(self) -> np.ndarray:
+        """An arena nothing handed out of is alive in, kept for later calls when there is room."""
+        for a in self.arenas:
+            if self._free(a):
+                return a
+        a = np.empty(self.plan.arena_bytes, np.uint8)
+        if len(self.arenas) < _SPARE:
+            self.arenas.append(a)
+        return a
+
+    def hand_out(self, arena: np.ndarray, outs: Sequence[np.ndarray]) -> None:
+        """Note the forward's results that are (views of) ``arena``, one of this pair's."""
+        if any(arena is a for a in self.arenas):
+            self.held[id(arena)] = [weakref.ref(o) for o in outs if o.base is arena]
+
+    def arena_of(self, arrays: Sequence[np.ndarray]) -> np.ndarray | None:
+        """The arena (of this pair's) the backward's residual arguments are in, if any."""
+        for x in arrays:
+            base = x.base
+            if base is not None:
+                for a in self.arenas:
+                    if base is a:
+                        return a
+        return None
+
+
+def link_training(forward: object, backward: object) -> None:
+    """Plan ``forward`` and ``backward`` (a split training step's programs) in one arena when
+    both run step by step (not a prepared call, not a symbolic program), before either runs
+    (Note [one arena for a training step])."""
+    if type(forward) is not Executable or type(backward) is not Executable:
+        return
+    if forward.joint is not None or forward._plan is not None or backward._plan is not None:
+        return
+    fo, public = forward.graph.outputs, forward.public
+    n_res = len(fo) - public
+    if n_res == 0 or len(backward.graph.inputs) < n_res:
+        return
+    plan = plan_training(
+        [STEP_IO[type(s)](s) for s in forward.steps],
+        fo,
+        public,
+        [STEP_IO[type(s)](s) for s in backward.steps],
+        backward.graph.inputs,
+        backward.graph.outputs,
+    )
+    residuals = frozenset(v for v in fo[public:] if v in plan.offset_of)  # type: ignore[operator]
+    if not residuals:
+        return
+    joint = JointArena(plan)
+    forward.buffer_plan, forward.buffers = plan, Buffers(plan)
+    forward.buffers.uncached, forward.buffers.joint = residuals, joint
+    backward.donor = Buffers(plan)
+    forward.joint = backward.joint = joint
