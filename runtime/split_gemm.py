@@ -56,14 +56,15 @@ def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     n = y.shape[-1] if y.ndim > 1 else 1
     if x.ndim == 2 == y.ndim and m >= 2 * ROW_ALIGN and 2 * m * n * k >= SPLIT_FLOPS:
         restore = one_thread()
-        if restore is not None:  # (else BLAS runs on one thread anyway)
-            try:
-                if matmul_rows(x, y, out, restore[1]):
-                    return
+        if restore is None:  # on one thread already (or not OpenBLAS: its own setting)
+            np.matmul(x, y, out=out)
+            return
+        try:
+            if not matmul_rows(x, y, out, restore[1]):
                 np.matmul(x, y, out=out)
-                return
-            finally:
-                restore[0](restore[1])
+            return
+        finally:
+            restore[0](restore[1])
     restore = single_threaded(out.size // max(1, m * n) * m, n, k)
     try:
         np.matmul(x, y, out=out)
