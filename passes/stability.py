@@ -5,9 +5,11 @@ compositions of existing primitives (there is no EXPM1 or SOFTPLUS primitive):
 
 - softplus(x) = max(x, 0) + log1p(exp(-|x|)): no overflow, and its adjoint is the stable
   sigmoid (max's tie rule gives 1/2 at 0, |x|'s gives 0);
-- expm1(x) = tanh(min(x, 40) / 2) * (exp(x) + 1): tanh(x/2) = (e^x - 1)/(e^x + 1) keeps the
-  relative accuracy at small |x|, where e^x - 1 cancels; tanh(20) is 1 in float64, so the clamp
-  changes no value, and it keeps tanh's adjoint from making 0 * inf past exp's overflow;
+- expm1(x) = e^r * expm1(c) + (e^r - 1), c = clamp(x, -1/2, 1/2), r = x - c: for |x| <= 1/2
+  (r = 0) it is expm1(c) = tanh(c/2) * (e^c + 1), which keeps the relative accuracy where
+  e^x - 1 cancels (tanh(c/2) = (e^c - 1)/(e^c + 1)); beyond, the two terms have one sign and
+  |result| > 0.39, so nothing cancels. Its adjoint is e^r * e^c: accurate at every x (a bare
+  tanh form's adjoint, 1 - tanh^2 + ..., cancels to 0 or the wrong sign for x < -20);
 - logsumexp and log_softmax with the (detached) row maximum subtracted, the equations
   ``F.log_softmax`` traces (so row fusion makes one row kernel of them).
 
@@ -63,7 +65,7 @@ from .rewrite import Match, P, Pat, Rule, Term, const, rewrite
 # assert_grads_match accepts such a gradient only where float64 finite differences agree with
 # it, and adjit.explain(fn, ...).rewrites lists which rules fired, at which source line.
 
-MAX_CLAMP = 40.0  # expm1's tanh argument bound: tanh(20) rounds to 1 in float32 and float64
+EXPM1_SPLIT = 0.5  # |x| where expm1 switches from the tanh form to e^r * expm1(c) + (e^r - 1)
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _MOVES = frozenset({Op.INDEX, Op.GATHER, Op.RESHAPE, Op.PERMUTE, Op.EXPAND})  # data: operand 0
 _SHIFT_PATH = frozenset({Op.DETACH, Op.CLAMP, Op.WHERE, Op.RESHAPE, Op.EXPAND, Op.CAST})
@@ -195,10 +197,14 @@ def log_sigmoid(x: Atom) -> Term:
     return _t(Op.SUB, _t(Op.MINIMUM, x, _lit(0.0)), _tail(x))
 
 
-def expm1(x: Atom, e: Atom, sign: float = 1.0) -> Term:
-    """sign * (e^x - 1) = tanh(sign * min(x, 40) / 2) * (e^x + 1), with ``e`` = e^x reused."""
-    half = _t(Op.MUL, _t(Op.MINIMUM, x, _lit(MAX_CLAMP)), _lit(0.5 * sign))
-    return _t(Op.MUL, _t(Op.TANH, half), _t(Op.ADD, e, _lit(1.0)))
+def expm1(x: Atom) -> Term:
+    """e^x - 1 = e^r * expm1(c) + (e^r - 1), c = clamp(x, +-1/2), r = x - c, expm1(c) =
+    tanh(c/2) * (e^c + 1). (e^r - 1 is written ``e^r + -1``, the same IEEE operation, so the
+    rule does not match its own output.)"""
+    c = _t(Op.CLAMP, x, lo=-EXPM1_SPLIT, hi=EXPM1_SPLIT)
+    er = _t(Op.EXP, _t(Op.SUB, x, c))
+    small = _t(Op.MUL, _t(Op.TANH, _t(Op.MUL, c, _lit(0.5))), _t(Op.ADD, _t(Op.EXP, c), _lit(1.0)))
+    return _t(Op.ADD, _t(Op.MUL, er, small), _t(Op.ADD, er, _lit(-1.0)))
 
 
 def _row_max(z: Atom, axes: Any) -> Term:
@@ -375,14 +381,14 @@ RULES: list[StabilityRule] = [
     StabilityRule(
         "exp(x) - 1 -> expm1(x)",
         _sub_one(True),
-        "the 1 is a literal or constant of ones (exp(x) is reused, not recomputed)",
-        lambda m: expm1(m.x, m.e),
+        "the 1 is a literal or constant of ones",
+        lambda m: expm1(m.x),
     ),
     StabilityRule(
         "1 - exp(x) -> -expm1(x)",
         _sub_one(False),
-        "the 1 is a literal or constant of ones (exp(x) is reused, not recomputed)",
-        lambda m: expm1(m.x, m.e, -1.0),
+        "the 1 is a literal or constant of ones",
+        lambda m: _t(Op.NEG, expm1(m.x)),
     ),
     StabilityRule(
         "sqrt(x*x) -> |x|",
