@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import latency, models, w1, w2, w3, w4, w5
+from . import latency, models, symbolic_cost, w1, w2, w3, w4, w5
 from .harness import CaseResult, Settings, Timing, Workload
 from .progress import Progress
 
@@ -16,6 +16,7 @@ WORKLOADS: dict[str, Workload] = {
         w5.WORKLOAD,
         models.EAGER_WORKLOAD,
         latency.WORKLOAD,
+        symbolic_cost.WORKLOAD,
         models.MODELS_WORKLOAD,
     )
 }
