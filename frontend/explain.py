@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..ir.aval import Aval
 from ..ir.graph import Graph, Var
@@ -18,13 +18,15 @@ from ..runtime.trampoline import MISS
 from . import guards
 from .breaks import Record, Session
 from .compile import CompiledFunction, compile
-from .formulas import Formulas, Kernels, formulas
 from .plans import TrainPlan
 from .prepared import compiled_call
 from .pytree import flatten
 from .saved import Saved
 from .saved import saved as saved_report
 from .statements import describe
+
+if TYPE_CHECKING:
+    from .formulas import Formulas, Kernels
 
 
 @dataclass
@@ -64,6 +66,8 @@ class Explanation:
     def kernels(self) -> Kernels:
         """(program, fused kernel) in execution order; ``kernel.formula`` is what it computes;
         printed, one header per kernel and its formulas."""
+        from .formulas import Kernels  # (sympy and the formula code load when printed)
+
         runs = self._executables()
         return Kernels([(name, k) for name, ex in runs for k in ex.program.kernels], self)
 
@@ -72,6 +76,8 @@ class Explanation:
         """Each fused elementwise region of the forward and the gradient as a formula in the
         user's names: pretty printed by ``str()``, LaTeX by ``.latex`` (Note [readable
         formulas] in formulas.py)."""
+        from .formulas import formulas
+
         return formulas(self)
 
     @property
