@@ -13,9 +13,12 @@ buffers it reads are named from the outside in:
 - a residual or a forward input the backward reads: the forward value it is (so the gradient of
   ``sigmoid(x @ w)`` reads ``g·σ(x@w)·(1 − σ(x@w))``);
 - a non-elementwise value (matmul, indexing, ...): a symbol describing it, ``x@w``, ``wᵀ``;
-- an elementwise value another kernel computes: its expression when it is small, else its IR
-  name in that program (as ``str(explain(...).forward)`` prints it).
+- an elementwise value another kernel computes: its expression when it is small (at most
+  INLINE_OPS operations), else ``%`` and its IR name in that program (``%bb`` is ``bb`` of
+  ``str(explain(...).forward)``), which is also the name its own formula is shown under.
 
+A value inside a kernel whose expression grows past KERNEL_OPS operations gets a line of its own
+(``%name = ...``) and is read by name after it, so a layer norm's gradient stays readable.
 Nothing here simplifies: sympy's automatic evaluation only (so what is shown is what runs, up to
 the order of commutative operands). sympy is imported when formulas are first asked for.
 """
