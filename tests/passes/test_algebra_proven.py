@@ -38,13 +38,17 @@ DTYPE_NAMES = {"f32": "float32", "f64": "float64", "i8": "int8", "u8": "uint8", 
 NP_DTYPES = {"f32": np.float32, "f64": np.float64, "i8": np.int8, "u8": np.uint8}
 NP_DTYPES |= {"i64": np.int64, "bool": np.bool_}
 ALL_BITS = {"bool": "True", "i8": "-1", "u8": "255", "i64": "-1"}
+FLOAT_NUMBERS = {"nzero": "-0.0", "zero": "0.0", "one": "1.0", "two": "2.0"}
+INT_NUMBERS = {"nzero": "0", "zero": "0", "one": "1", "two": "2"}
+NUMS = (*FLOATS, "i8", "i64")
 
 
 @dataclass(frozen=True)
 class Proof:
     """An instance of a rule: the graph's inputs, equations and output, with ``{t}`` the
     dtype, ``{T}`` its full name, ``{n}`` a length chosen by the check, ``{ones}`` the
-    dtype's all-bits-set literal; the rule is proven for each of ``dtypes`` (symbolically for
+    dtype's all-bits-set literal, ``{nzero}``/``{zero}``/``{one}``/``{two}`` literals of the
+    dtype's kind (``-0.0`` for floats, ``0`` for ints); the rule is proven for each of ``dtypes`` (symbolically for
     the first one)."""
 
     inputs: str
@@ -54,6 +58,7 @@ class Proof:
 
     def text(self, t: str, n: int) -> str:
         fill = {"t": t, "T": DTYPE_NAMES.get(t, t), "n": n, "ones": ALL_BITS.get(t, "")}
+        fill |= FLOAT_NUMBERS if t in FLOATS else INT_NUMBERS  # a float literal promotes ints
         lines = [line.format(**fill) for line in self.body]
         body = "\n      ".join(lines)
         return f"{{ lambda {self.inputs.format(**fill)} .\n  let {body}\n  in ({self.out}) }}"
@@ -68,20 +73,20 @@ CAB = "c:bool[{n}] a:{t}[{n}] b:{t}[{n}]"
 BOOLS = ("bool",)
 
 PROOFS: dict[str, Proof] = {
-    "add_zero": _elementwise(A, "d:{t}[{n}] = add a -0.0"),
-    "sub_zero": _elementwise(A, "d:{t}[{n}] = sub a 0.0"),
-    "mul_one": _elementwise(A, "d:{t}[{n}] = mul 1.0 a"),
+    "add_zero": _elementwise(A, "d:{t}[{n}] = add a {nzero}", dtypes=NUMS),
+    "sub_zero": _elementwise(A, "d:{t}[{n}] = sub a {zero}", dtypes=NUMS),
+    "mul_one": _elementwise(A, "d:{t}[{n}] = mul {one} a", dtypes=NUMS),
     "mul_expanded_one": _elementwise(
         A, "o:f32[{n}] = expand[shape=({n},)] 1.0", "d:{t}[{n}] = mul a o"
     ),
     "div_one": _elementwise(A, "d:{t}[{n}] = div a 1.0"),
-    "pow_one": _elementwise(A, "d:{t}[{n}] = pow a 1.0"),
-    "pow_two": _elementwise(A, "d:{t}[{n}] = pow a 2.0"),
-    "neg_neg": _elementwise(A, "e:{t}[{n}] = neg a", "d:{t}[{n}] = neg e"),
-    "where_true": _elementwise(AB, "d:{t}[{n}] = where True a b"),
-    "where_false": _elementwise(AB, "d:{t}[{n}] = where False a b"),
-    "where_same": _elementwise(CA, "d:{t}[{n}] = where c a a"),
-    "where_not": _elementwise(CAB, "e:bool[{n}] = not c", "d:{t}[{n}] = where e a b"),
+    "pow_one": _elementwise(A, "d:{t}[{n}] = pow a {one}", dtypes=NUMS),
+    "pow_two": _elementwise(A, "d:{t}[{n}] = pow a {two}", dtypes=NUMS),
+    "neg_neg": _elementwise(A, "e:{t}[{n}] = neg a", "d:{t}[{n}] = neg e", dtypes=NUMS),
+    "where_true": _elementwise(AB, "d:{t}[{n}] = where True a b", dtypes=NUMS),
+    "where_false": _elementwise(AB, "d:{t}[{n}] = where False a b", dtypes=NUMS),
+    "where_same": _elementwise(CA, "d:{t}[{n}] = where c a a", dtypes=NUMS),
+    "where_not": _elementwise(CAB, "e:bool[{n}] = not c", "d:{t}[{n}] = where e a b", dtypes=NUMS),
     "and_all_bits": _elementwise(
         "a:{t}[{n}]", "d:{t}[{n}] = and a {ones}", dtypes=("bool", "i8", "u8", "i64")
     ),
@@ -131,7 +136,7 @@ PROOFS: dict[str, Proof] = {
         )
         for r in ("sum", "amax", "amin")
     },
-    "detach_detach": _elementwise(A, "e:{t}[{n}] = detach a", "d:{t}[{n}] = detach e"),
+    "detach_detach": _elementwise(A, "e:{t}[{n}] = detach a", "d:{t}[{n}] = detach e", dtypes=NUMS),
 }
 RULES = {name: (pattern, replacement) for name, pattern, replacement in TABLE}
 
