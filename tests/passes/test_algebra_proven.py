@@ -314,7 +314,10 @@ def test_rule_keeps_ieee_bits(name: str, t: str) -> None:
             same = _same_bits(before, after)
             if not same.all():
                 bad = [a[~same.reshape(a.shape)] if a.shape == same.shape else a for a in args]
-                pytest.fail(f"{name} ({t}): {before[~same]} != {after[~same]} at {bad}")
+                was, now = _bits(before)[~same], _bits(after)[~same]  # NaNs differ by sign
+                pytest.fail(
+                    f"{name} ({t}): {before[~same]} != {after[~same]} at {bad} (bits {was} != {now})"
+                )
 
 
 def test_the_sample_check_catches_a_wrong_rule() -> None:
