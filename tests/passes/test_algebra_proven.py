@@ -48,8 +48,8 @@ class Proof:
     """An instance of a rule: the graph's inputs, equations and output, with ``{t}`` the
     dtype, ``{T}`` its full name, ``{n}`` a length chosen by the check, ``{ones}`` the
     dtype's all-bits-set literal, ``{nzero}``/``{zero}``/``{one}``/``{two}`` literals of the
-    dtype's kind (``-0.0`` for floats, ``0`` for ints); the rule is proven for each of ``dtypes`` (symbolically for
-    the first one)."""
+    dtype's kind (``-0.0`` for floats, ``0`` for ints); the rule is proven for each of
+    ``dtypes`` (symbolically for the first one)."""
 
     inputs: str
     body: tuple[str, ...]
@@ -315,9 +315,8 @@ def test_rule_keeps_ieee_bits(name: str, t: str) -> None:
             if not same.all():
                 bad = [a[~same.reshape(a.shape)] if a.shape == same.shape else a for a in args]
                 was, now = _bits(before)[~same], _bits(after)[~same]  # NaNs differ by sign
-                pytest.fail(
-                    f"{name} ({t}): {before[~same]} != {after[~same]} at {bad} (bits {was} != {now})"
-                )
+                values = f"{before[~same]} != {after[~same]} at {bad}"
+                pytest.fail(f"{name} ({t}): {values} (bits {was} != {now})")
 
 
 def test_the_sample_check_catches_a_wrong_rule() -> None:
