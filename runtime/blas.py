@@ -15,7 +15,9 @@ from functools import cache
 # machine is idle. So products below SMALL_FLOPS run on one BLAS thread and larger ones with
 # BLAS's own setting. NumPy's OpenBLAS is found as threadpoolctl finds it: the loaded library
 # and its thread-count symbols (plain, ``64_`` and ``scipy_openblas`` spellings). With any
-# other BLAS (MKL, Accelerate, none found) nothing changes.
+# other BLAS (MKL, Accelerate, none found) nothing changes. A compiled 2-D product of at least
+# split_gemm.SPLIT_FLOPS runs instead as single-threaded row blocks across adjit's own threads
+# (Note [split products]), large ones included.
 
 SMALL_FLOPS = 10**8  # 2*m*n*k below this: one thread (~2-3 ms of single-core work)
 _PREFIXES = ("openblas", "scipy_openblas")
