@@ -8,7 +8,10 @@ attributes, wiring, literals, input dtypes; for simplify also the input avals an
 call's rewrite budget allowed the costly rewrites), and ``rules_fingerprint()``: the format
 version, adjit's and sympy's versions and the source of every module whose code decides the
 result (the region finder, the sympy forms and translation tables, the lowering, the stability
-rules), so an edit to any of them never loads a stale answer. "No better form" is stored too
+rules), so an edit to any of them never loads a stale answer. A where-region's derivative is
+keyed without shapes, as in memory: sympy sees only symbols, and whether its lowering works
+depends on dtypes (in the key), not on shapes (a broadcast of some of a region's inputs always
+expands to the region's output shape). "No better form" is stored too
 (``null``): a warm process must not ask sympy again only to hear nothing.
 
 An entry is ``MAGIC | sha256(body) | body``, the body text ``key <h>`` then ``none`` or the
@@ -36,7 +39,6 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..ir.ops import Op
 from .cache_folder import cache_dir, disabled
 
 T = TypeVar("T")
@@ -92,16 +94,10 @@ def rules_fingerprint() -> str:
     return h.hexdigest()
 
 
-def plain(key: Any) -> Any:
-    """A key with enum members as their names, so that its repr is stable across processes."""
-    if isinstance(key, tuple | list):
-        return tuple(plain(k) for k in key)
-    return key.name if isinstance(key, Op) else key
-
-
 def entry_hash(kind: str, key: Any) -> str:
-    """The sha256 naming the entry of ``key`` (a tuple of plain values and Ops)."""
-    text = f"{kind}\n{rules_fingerprint()}\n{plain(key)!r}"
+    """The sha256 naming the entry of ``key``: a tuple of strings, numbers and Ops, whose repr
+    is stable across processes (an Op prints as ``Op.ADD``; ir/ops.py is in the fingerprint)."""
+    text = f"{kind}\n{rules_fingerprint()}\n{key!r}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
