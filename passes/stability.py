@@ -235,12 +235,44 @@ _ONE = const(lambda a: a.size > 0 and bool(np.all(a == 1)))
 _TWO = const(lambda a: a.size == 1 and bool(np.all(a == 2)))
 
 
-def _not_nonpositive(m: Match) -> Term | None:
-    # log1p(exp(-|y|)) is softplus's own tail: rewriting it again would never stop
-    e = _def(m, m.x)
-    if e is not None and e.op is Op.NEG and _def_op(m, e.inputs[0]) is Op.ABS:
-        return None
-    return softplus(m.x)
+SAFE_EXP = 20.0  # log1p(e^y) for y <= 20 neither overflows nor loses accuracy (nor its adjoint)
+
+
+def _literal(m: Match, a: Atom) -> float | None:
+    v = _const(m, a)
+    return float(v) if v is not None and v.size == 1 else None
+
+
+def bounded(m: Match, y: Atom, bound: float = SAFE_EXP) -> bool:
+    """``y <= bound`` wherever it is not NaN, by construction: -|z|, -relu(z), -clamp(z, lo>=0),
+    min(z, c), clamp(z, hi=c), where(z > t, c, z) (F.softplus's and the BCE losses' guards)
+    with constants c, t <= bound."""
+    e = _def(m, y)
+    if e is None:
+        c = _literal(m, y)
+        return c is not None and c <= bound
+    if e.op is Op.NEG:
+        d = _def(m, e.inputs[0])
+        lo = d.attrs.get("lo") if d is not None and d.op is Op.CLAMP else None
+        return d is not None and (d.op in (Op.ABS, Op.RELU) or (lo is not None and lo >= 0))
+    if e.op is Op.MINIMUM:
+        return any(bounded(m, a, bound) for a in e.inputs if _def(m, a) is None)
+    if e.op is Op.CLAMP:
+        return e.attrs.get("hi") is not None and e.attrs["hi"] <= bound
+    if e.op is Op.WHERE:
+        cond, taken, other = e.inputs
+        c = _def(m, cond)
+        if c is None or c.op not in (Op.GT, Op.GE) or not same(m, c.inputs[0], other):
+            return False
+        t = _literal(m, c.inputs[1])
+        return t is not None and t <= bound and bounded(m, taken, bound)
+    return False
+
+
+def _softplus_unless_bounded(m: Match) -> Term | None:
+    # log1p(e^y) with y bounded is accurate already: softplus's own tail log1p(e^-|y|) (which
+    # must not be rewritten again), and the library's guarded forms (F.softplus, the BCE loss)
+    return None if bounded(m, m.x) else softplus(m.x)
 
 
 def _x_times_y_over_y(m: Match) -> Atom | None:
@@ -338,14 +370,14 @@ RULES: list[StabilityRule] = [
     StabilityRule(
         "log(1 + exp(x)) -> softplus(x)",
         P(Op.LOG, P(Op.ADD, P(Op.EXP, X), _ONE)),
-        "the 1 is a literal or constant of ones",
-        lambda m: softplus(m.x),
+        "the 1 is a literal or constant of ones; x is not bounded above by 20 (``bounded``)",
+        _softplus_unless_bounded,
     ),
     StabilityRule(
         "log1p(exp(x)) -> softplus(x)",
         P(Op.LOG1P, P(Op.EXP, X)),
-        "x is not -|y| (softplus's own tail)",
-        _not_nonpositive,
+        "x is not bounded above by 20 (``bounded``: e.g. softplus's own tail, -|y|)",
+        _softplus_unless_bounded,
     ),
     StabilityRule(
         "log(sigmoid(x)) -> -softplus(-x)",

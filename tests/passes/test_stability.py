@@ -109,6 +109,16 @@ STAYS = [
         "c:$ = exp a\n d:f32[2,1] = sum[axes=(1,) keepdim=True] c\n g:$ = exp b\n"
         " e:$ = div g d\n f:$ = log e\n in (f)",
     ),
+    # the library's guarded forms (F.softplus, F.logsigmoid, BCE with logits): bounded exps
+    (
+        "F.softplus",
+        "c:bool[2,3] = gt a 20.0\n d:$ = where c 0.0 a\n e:$ = exp d\n f:$ = log1p e\n in (f)",
+    ),
+    (
+        "F.logsigmoid",
+        "c:$ = clamp[lo=0.0 hi=None] a\n d:$ = neg c\n e:$ = exp d\n f:$ = log1p e\n in (f)",
+    ),
+    ("min bound", "c:$ = minimum a 3.0\n e:$ = exp c\n f:$ = log1p e\n in (f)"),
     # softplus's own tail: log1p(exp(-|x|)) is stable already (and must not loop)
     (
         "softplus tail",
@@ -137,6 +147,16 @@ def test_rule_does_not_fire(why: str, body: str) -> None:
     g = _graph(body)
     out, fired = stabilize_report(g)
     assert fired == [] and out is g
+
+
+def test_unbounded_guards_fire() -> None:
+    """A where guard above 20, or over another value, leaves exp(x) free to overflow."""
+    for guard in (
+        "c:bool[2,3] = gt a 100.0\n d:$ = where c 0.0 a",
+        "c:bool[2,3] = gt b 0.0\n d:$ = where c 0.0 a",
+    ):
+        g = _graph(guard + "\n e:$ = exp d\n f:$ = log1p e\n in (f)")
+        assert [r for r, _ in stabilize_report(g)[1]] == ["log1p(exp(x)) -> softplus(x)"]
 
 
 def test_float64_and_not_float16() -> None:
