@@ -88,7 +88,8 @@ class Explanation:
             return []
         found = [(rule, loc, "forward") for rule, loc in stabilize_report(self.graph)[1]]
         if self.plan is not None:  # its forward is stable already: what fires is backward's
-            found += [(r, loc, "gradient") for r, loc in stabilize_report(self.adjoint)[1]]
+            joint = self.plan.joint.graph
+            found += [(r, loc, "gradient") for r, loc in stabilize_report(joint)[1]]
         return found
 
     def _per_kernel(self, attr: str) -> dict[str, str]:

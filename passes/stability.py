@@ -261,10 +261,10 @@ def bounded(m: Match, y: Atom, bound: float = SAFE_EXP) -> bool:
         return e.attrs.get("hi") is not None and e.attrs["hi"] <= bound
     if e.op is Op.WHERE:
         cond, taken, other = e.inputs
-        c = _def(m, cond)
-        if c is None or c.op not in (Op.GT, Op.GE) or not same(m, c.inputs[0], other):
+        test = _def(m, cond)
+        if test is None or test.op not in (Op.GT, Op.GE) or not same(m, test.inputs[0], other):
             return False
-        t = _literal(m, c.inputs[1])
+        t = _literal(m, test.inputs[1])
         return t is not None and t <= bound and bounded(m, taken, bound)
     return False
 
