@@ -47,6 +47,10 @@ SECTIONS: dict[str, Callable[[Any], str | None]] = {
     "saved": lambda ex: str(ex.saved) if ex.plan is not None else None,
     "python": lambda ex: ex.python or None,
     "formulas": lambda ex: str(ex.formulas),
+    "rewrites": lambda ex: (
+        "\n".join(f"{r}   at {loc} ({w})" for r, loc, w in ex.rewrites)
+        or "(none: no stability rewrite fired)"
+    ),
 }
 DTYPES = {"f16": "float16", "bf16": "bfloat16", "f32": "float32", "f64": "float64"}
 DTYPES.update({"i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64", "u8": "uint8"})

@@ -92,6 +92,7 @@ def test_explain_all_sections_and_pruning(user_file: Path, capsys) -> None:
         "== saved",
         "== python",
         "== formulas",
+        "== rewrites",
     ]
     assert "mul a 2" in out and "# no_grad" in out  # the no_grad line is marked in the graph
     pruned = out.split("== pruned\n")[1].split("\n\n")[0]
