@@ -181,10 +181,12 @@ class Explanation:
         """Bytes the executors of ``graphs`` keep pooled (Note [buffer reuse]); None before
         any of them has been built."""
         runs = [self.entry.plans.get(("runner", id(g))) for g in graphs] if self.entry else []
-        pools = [getattr(r, "buffers", None) for r in runs if r is not None]
-        if not pools:
+        if not any(r is not None for r in runs):
             return None
-        return sum(a.nbytes for b in pools if b for spare in b.free.values() for a, _ in spare)
+        # (a training step's arenas count once, on the forward's pool, Note [one arena for a
+        # training step]; the process's shared arena is not theirs)
+        pools = [getattr(r, k, None) for r in runs for k in ("buffers", "donor")]
+        return sum(b.nbytes if b.joint else _spares(b) for b in pools if b)
 
     @property
     def saved_per_iteration(self) -> list[tuple[str, int, str]]:
@@ -431,3 +433,8 @@ def _explain_breaks(cf: CompiledFunction, entry: Any, args: tuple, kwargs: dict)
         entry=entry,
         sections={"statement parts (Note [statement-level breaks])": describe(cf, entry)},
     )
+
+
+def _spares(b: Any) -> int:
+    """Bytes of a pool's per-value buffers."""
+    return sum(a.nbytes for spare in b.free.values() for a, _ in spare)

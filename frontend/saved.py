@@ -27,8 +27,9 @@ from ..passes.split import Split
 #                  inputs and parameters not (an upper bound: a reshape counts as a copy);
 #                  peak_at says where
 #   pool_bytes     measured: what the compiled programs' executors keep allocated between
-#                  calls (Note [buffer reuse] in runtime/executor.py: one buffer per value of
-#                  the forward and backward programs, residuals or not), None before a call
+#                  calls (Note [buffer reuse] in runtime/executor.py: the training step's
+#                  arena of residuals and planned values, Note [one arena for a training
+#                  step], and one buffer per escaping value), None before a call
 #   inputs_read    the inputs the backward reads (not counted: the caller holds them)
 #   budget, target_bytes, min_bytes, max_bytes, steps   when residuals were chosen by a cut
 #                  (a checkpoint region or a budget < 1: Note [rematerialization])
@@ -75,7 +76,7 @@ class Saved(list[Residual]):
         if self.pool_bytes is not None:
             lines.append(
                 f"held by the executors' buffer pools between calls: {self.pool_bytes} bytes "
-                "(Note [buffer reuse]: one buffer per value, reused by the next call)"
+                "(Note [buffer reuse]: reused by the next call)"
             )
         if self.inputs_read:
             lines.append("inputs the backward reads (held by the caller, not counted): ")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from math import prod
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -149,22 +149,31 @@ def plan_training(
     forward_outputs: Sequence[Var | Lit],
     public: int,
     backward: Sequence[StepIO],
-    backward_inputs: Sequence[Var],
     backward_outputs: Sequence[Var | Lit],
-) -> BufferPlan:
+) -> tuple[BufferPlan, BufferPlan]:
     """One plan for a training step's forward and backward programs run one after the other,
-    the backward's first inputs being the forward's outputs from ``public`` on (the residuals):
-    a residual lives from the forward step that writes it to the backward's last read of it,
-    and the backward's values may take its place after that (Note [one arena for a training
-    step]). Escaping: the forward's public outputs and the backward's outputs."""
-    rename: dict[Var, Var] = {
-        b: f
-        for b, f in zip(backward_inputs, forward_outputs[public:], strict=False)
-        if isinstance(f, Var)
-    }
+    the backward's inputs including the forward's outputs from ``public`` on (the residuals,
+    the same Vars): a residual lives from the forward step that writes it to the backward's
+    last read of it, and the backward's values may take its place after that (Note [one
+    arena for a training step]). Escaping: the forward's public outputs and the backward's
+    outputs. Returns the forward's plan and the backward's: a forward value the backward
+    computes again (passes/split.py recomputes cheap ones) is the same Var in both programs,
+    planned as two values, each program's at its own offset."""
+    made = {v for s in forward for v in (*s.pooled, *s.aliased)}
+    twin = {v: Var(v.aval) for s in backward for v in (*s.pooled, *s.aliased) if v in made}
 
-    def renamed(xs: Sequence[Var | Lit]) -> list[Var | Lit]:
-        return [rename.get(a, a) if isinstance(a, Var) else a for a in xs]
+    def own(xs: Sequence[Any]) -> list[Any]:
+        return [twin.get(a, a) if isinstance(a, Var) else a for a in xs]
 
-    steps = [*forward, *(StepIO(renamed(s.reads), s.pooled, s.aliased) for s in backward)]
-    return plan_buffers(steps, [*forward_outputs[:public], *renamed(backward_outputs)])
+    steps = [*forward, *(StepIO(own(s.reads), own(s.pooled), own(s.aliased)) for s in backward)]
+    plan = plan_buffers(steps, [*forward_outputs[:public], *own(backward_outputs)])
+    offset_of, live = dict(plan.offset_of), dict(plan.live)
+    for v, t in twin.items():
+        offset_of.pop(v, None)
+        if t in plan.offset_of:
+            offset_of[v] = plan.offset_of[t]
+        if t in plan.live:
+            live[v] = plan.live[t]
+    back = {t: v for v, t in twin.items()}
+    escaping = frozenset(back.get(v, v) for v in plan.escaping)
+    return plan, BufferPlan(offset_of, plan.arena_bytes, live, escaping)

@@ -89,12 +89,13 @@ def link_training(forward: object, backward: object) -> None:
     n_res = len(fo) - public
     if n_res == 0 or len(backward.graph.inputs) < n_res:
         return
-    plan = plan_training(
+    if any(a is not b for a, b in zip(fo[public:], backward.graph.inputs, strict=False)):
+        return  # (the split's backward reads the residuals as its first inputs)
+    plan, backward_plan = plan_training(
         [STEP_IO[type(s)](s) for s in forward.steps],
         fo,
         public,
         [STEP_IO[type(s)](s) for s in backward.steps],
-        backward.graph.inputs,
         backward.graph.outputs,
     )
     residuals = frozenset(v for v in fo[public:] if v in plan.offset_of)  # type: ignore[operator]
@@ -103,5 +104,5 @@ def link_training(forward: object, backward: object) -> None:
     joint = JointArena(plan)
     forward.buffer_plan, forward.buffers = plan, Buffers(plan)
     forward.buffers.uncached, forward.buffers.joint = residuals, joint
-    backward.donor = Buffers(plan)
+    backward.donor = Buffers(backward_plan)
     forward.joint = backward.joint = joint

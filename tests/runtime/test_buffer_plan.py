@@ -265,3 +265,37 @@ def test_a_call_while_the_shared_arena_is_taken_uses_an_arena_of_its_own() -> No
     np.testing.assert_allclose(ex([x])[0], want, rtol=1e-12)
     assert ex.buffers.shared and ex.buffers.arena is SHARED.buffer
     assert _shares(ex, a, c) and not _shares(ex, a, b)
+
+
+def test_a_value_the_backward_computes_again_has_its_own_place_in_each_program() -> None:
+    # a conv's columns are unfolded again in the backward (Note [cheap recompute]): the same
+    # Var in both programs, planned as two values (each program's at its own offset), else
+    # the forward's columns kept the backward's live range and were written over
+    from adjit import nn
+    from adjit.models.resnet import BasicBlock, conv1x1
+
+    adjit.manual_seed(0)
+    down = nn.Sequential(conv1x1(4, 8, 2), nn.BatchNorm2d(8))
+    block = BasicBlock(4, 8, stride=2, downsample=down).eval()
+    x = adjit.randn(2, 4, 8, 8)
+    y = block(x)
+    (y * y).sum().backward()
+    want = [y.detach().numpy(), *(p.grad.numpy().copy() for p in block.parameters())]
+    cb = adjit.compile(block)
+    for _ in range(2):
+        block.zero_grad()
+        yc = cb(x)
+        (yc * yc).sum().backward()
+        got = [yc.detach().numpy(), *(p.grad.numpy() for p in block.parameters())]
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * max(1.0, np.abs(b).max()))
+    fwd = next(ex for _, ex in adjit.explain(cb, x)._executables() if ex.donor is None)
+    assert fwd.joint is not None
+    step = adjit.compile(lambda x: (block(x) * block(x)).sum())  # the donating backward
+    for _ in range(2):
+        block.zero_grad()
+        step(x).backward()
+        for p, b in zip(block.parameters(), want[1:], strict=True):
+            np.testing.assert_allclose(p.grad.numpy(), b, rtol=1e-5, atol=1e-5 * np.abs(b).max())
+    bwd = next(ex for _, ex in adjit.explain(step, x)._executables() if ex.donor is not None)
+    assert bwd.donor.arena is bwd.joint.arenas[0]
