@@ -179,3 +179,31 @@ def test_assert_grads_match_accepts_only_confirmed_differences():
             )
     finally:
         stability.softplus = old
+
+
+class _SoftplusGrad(adjit.autograd.Function):
+    """A backward with log(1 + exp(x)) in it: the pipeline rewrites it in the joint graph."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> Any:
+        ctx.save_for_backward(x)
+        return x * 2
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        (x,) = ctx.saved_tensors
+        return g * (1 + x.exp()).log()
+
+
+def test_backward_patterns_are_rewritten_too():
+    def f(x):
+        return _SoftplusGrad.apply(x).sum()
+
+    x = adjit.tensor([100.0, 1.0, -100.0], requires_grad=True)
+    ((rule, _, where),) = adjit.explain(f, x).rewrites
+    assert (rule, where) == ("log(1 + exp(x)) -> softplus(x)", "gradient")
+    (g,) = adjit.autograd.grad(adjit.compile(f)(x), [x])
+    want = np.logaddexp(0.0, np.array([100.0, 1.0, -100.0]))
+    np.testing.assert_allclose(g.numpy(), want.astype(np.float32), rtol=1e-6, atol=1e-44)
+    (ge,) = adjit.autograd.grad(f(x), [x])  # eager: PyTorch's inf
+    assert ge.tolist()[0] == float("inf")
