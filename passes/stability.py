@@ -222,9 +222,10 @@ def logsumexp(z: Atom, axes: Any, keepdim: bool, out: Var) -> Term:
     return _t(Op.ADD, s, m if keepdim else _t(Op.RESHAPE, m, shape=out.aval.shape))
 
 
-def log_softmax(z: Atom, axes: Any) -> Term:
-    """F.log_softmax's equations (s = z - max(z); s - log(sum(e^s))), the maximum clamped."""
-    s = _t(Op.SUB, z, _row_max(z, axes))
+def log_softmax(z: Atom, axes: Any, shift: bool = True) -> Term:
+    """F.log_softmax's equations (s = z - max(z); s - log(sum(e^s))), the maximum clamped;
+    ``shift=False``: z is shifted already (log of F.softmax, whose exps are of z - max)."""
+    s: Atom | Term = _t(Op.SUB, z, _row_max(z, axes)) if shift else z
     return _t(Op.SUB, s, _t(Op.LOG, _t(Op.SUM, _t(Op.EXP, s), axes=axes, keepdim=True)))
 
 
@@ -342,7 +343,7 @@ def _log_of_softmax(m: Match) -> Term | None:
     used += [d] + ([exp2] if exp2 is not exp1 else [])
     if not private(m, used):
         return None
-    out: Atom | Term = log_softmax(z, axes)
+    out: Atom | Term = log_softmax(z, axes, shift=not shifted(m, z))
     for e in reversed(chain):
         out = Term(e.op, (out, *e.inputs[1:]), dict(e.attrs))
     assert isinstance(out, Term)

@@ -64,6 +64,12 @@ CASES: list[tuple[str, Callable[..., Any], Callable[..., Any], list]] = [
         ROWS,
     ),
     (
+        "log_of_F_softmax",
+        lambda T, x: T.softmax(x, -1).log(),
+        lambda x: torch.log_softmax(x, -1),
+        ROWS,
+    ),
+    (
         "cross_entropy",
         lambda T, x: -_pick(T, _softmax_by_hand(T, x)).log().mean(),
         lambda x: torch.nn.functional.cross_entropy(x, torch.tensor(TARGETS)),
