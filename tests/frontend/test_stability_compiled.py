@@ -70,6 +70,12 @@ CASES: list[tuple[str, Callable[..., Any], Callable[..., Any], list]] = [
         ROWS,
     ),
     (
+        "cross_entropy_index",
+        lambda T, x: -_softmax_by_hand(T, x)[T.arange(3), T.tensor(TARGETS)].log().mean(),
+        lambda x: torch.nn.functional.cross_entropy(x, torch.tensor(TARGETS)),
+        ROWS,
+    ),
+    (
         "cross_entropy",
         lambda T, x: -_pick(T, _softmax_by_hand(T, x)).log().mean(),
         lambda x: torch.nn.functional.cross_entropy(x, torch.tensor(TARGETS)),
