@@ -6,12 +6,16 @@ Environment flags (FLAGS below is the one table of adjit's environment flags):
   those passes to stderr, with the pass's time and equation count.
 - ``ADJIT_VERIFY``: ``1`` runs the verifier on the input and after every pass (as
   ``verify=True`` does); a failure names the pass that broke the graph. The tests set it.
-- ``ADJIT_CACHE_DIR``: the kernel cache's folder (default: the user's cache dir, see
-  ``codegen/kernel_cache.py`` and ``codegen/cache_store.py``); ``off``: no disk cache.
+- ``ADJIT_CACHE_DIR``: the folder of the kernel cache and of the sympy results (default: the
+  user's cache dir, see ``passes/cache_folder.py``, ``codegen/kernel_cache.py`` and
+  ``passes/symbolic_cache.py``); ``off``: no disk cache.
 - ``ADJIT_SYMBOLIC``: ``1`` adds the sympy simplification pass (``passes/symbolic.py``) to
-  every compile. Off by default: importing sympy and its bounded rewrites cost 0.5-2 s per
-  program here, while on typical programs they save an equation or two. (Regions with
-  ``where`` are always differentiated symbolically: that is about correctness, not speed.)
+  every compile. Off by default because of the first (cold) compile: with sympy's results on
+  disk a warm process pays ~4 ms for it and never imports sympy, but a cold one imports sympy
+  (~0.4 s alone) and runs the bounded rewrites: the README example's first step 325 -> 1035 ms
+  (2 cores, load 2-3; ``python -m adjit.benchmarks.symbolic_cost``), far above the 150 ms
+  the pass may cost to be on by default (issue 19). (Regions with ``where`` are always
+  differentiated symbolically, from the same disk cache: that is about correctness.)
 
 Passes that come later (the sympy pass over fused elementwise regions) plug in through
 ``run_pipeline(..., extra=[(name, pass)])``: they run after the cleanup passes, on a graph with
@@ -42,8 +46,8 @@ Pass = Callable[[Graph], Graph]
 FLAGS: dict[str, str] = {
     "ADJIT_PRINT_AFTER": "comma-separated pass names or 'all': print the IR after them (stderr)",
     "ADJIT_VERIFY": "'1': verify the graph before the pipeline and after every pass",
-    "ADJIT_SYMBOLIC": "'1': run the sympy simplification pass in every compile (off: slow)",
-    "ADJIT_CACHE_DIR": "where compiled kernels are cached on disk, 'off' for nowhere (codegen)",
+    "ADJIT_SYMBOLIC": "'1': run the sympy simplification pass in every compile (off: cold cost)",
+    "ADJIT_CACHE_DIR": "where kernels and sympy results are cached on disk, 'off' for nowhere",
     "ADJIT_COMPILE_WORKER": "'0': run LLVM in this process, not in the compile worker (codegen)",
     "ADJIT_NUM_THREADS": "threads for kernels and BLAS at start (adjit.set_num_threads; runtime)",
 }
