@@ -268,3 +268,18 @@ def test_a_warm_process_does_not_import_sympy(tmp_path: Path) -> None:
     assert warm["program"] == cold["program"]
     assert warm["grad"] == cold["grad"]
     assert all(np.isfinite(cold["grad"]))
+
+
+def test_simplify_entries_are_keyed_by_shape(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A simplify result is chosen by numeric checks at the region's shapes: another shape is
+    another entry (asked of sympy once), never the first shape's answer."""
+    small = parse_graph(WHERE)
+    large = parse_graph(WHERE.replace("[4]", "[6]"))
+    before = dict(C.STATS)
+    a = S.simplify(small, host=SYMBOLIC_HOST)
+    assert stats_delta(before)["misses"] >= 1
+    fresh(monkeypatch)
+    before = dict(C.STATS)
+    b = S.simplify(large, host=SYMBOLIC_HOST)
+    assert stats_delta(before) == {"misses": 1, "stores": 1}
+    assert str(b) == str(a).replace("[4]", "[6]")
