@@ -283,3 +283,30 @@ def test_simplify_entries_are_keyed_by_shape(cache: Path, monkeypatch: pytest.Mo
     b = S.simplify(large, host=SYMBOLIC_HOST)
     assert stats_delta(before) == {"misses": 1, "stores": 1}
     assert str(b) == str(a).replace("[4]", "[6]")
+
+
+def test_an_unusable_folder_only_costs_recomputing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Note [best-effort cache]: a cache folder that is a file never reaches the caller."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("ADJIT_CACHE_DIR", str(blocker))
+    fresh(monkeypatch)
+    before = dict(C.STATS)
+    want = compiled(WHERE)
+    assert stats_delta(before)["misses"] >= 3 and "stores" not in stats_delta(before)
+    fresh(monkeypatch)
+    assert compiled(WHERE)[:2] == want[:2]
+
+
+def test_stale_temporary_entries_are_swept(cache: Path) -> None:
+    folder = cache / "symbolic" / "ab"
+    folder.mkdir(parents=True)
+    old, new = folder / "ab12.sym.1.2.tmp", folder / "ab34.sym.1.2.tmp"
+    for f in (old, new):
+        f.write_bytes(b"partial")
+    os.utime(old, (1, 1))  # a writer killed long ago
+    C._SWEPT.discard(cache / "symbolic")
+    C._write(C.entry_path("cd" + "0" * 62), "key x\nnone")
+    assert not old.exists() and new.exists()  # a running writer's file is left alone
