@@ -5,6 +5,8 @@ comparisons, logic and ``where``), one symbol per external input of a region. sy
 table from sympy node types to emitters that call the Tensor API on the builder's tracer
 tensors, so every emitted equation goes through the same shape and dtype rules as user code.
 Numbers become weak Python literals (they never widen float32). sympy is imported lazily.
+Compiling goes through ``record``: the emitter calls written down as a host program (Note [host
+programs]), which ``program_graph`` and the VJPs replay without sympy, and the disk cache stores.
 """
 
 from __future__ import annotations
