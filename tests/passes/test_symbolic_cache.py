@@ -18,6 +18,7 @@ from adjit.ir.parser import parse_graph
 from adjit.passes import host_program as H
 from adjit.passes import symbolic as S
 from adjit.passes import symbolic_cache as C
+from adjit.passes.dce import dce
 from adjit.passes.symbolic_regions import LRU
 from adjit.passes.sympy_bridge import lower_cse, program_graph, record, template
 
@@ -238,6 +239,7 @@ CHILD = textwrap.dedent(
     f(w, x).backward()
     e = adjit.explain(f, w, x)
     from adjit.passes import symbolic_cache as C
+from adjit.passes.dce import dce
     print(json.dumps({
         "sympy": "sympy" in sys.modules,
         "grad": w.grad.numpy().ravel().tolist(),
@@ -310,3 +312,23 @@ def test_stale_temporary_entries_are_swept(cache: Path) -> None:
     C._SWEPT.discard(cache / "symbolic")
     C._write(C.entry_path("cd" + "0" * 62), "key x\nnone")
     assert not old.exists() and new.exists()  # a running writer's file is left alone
+
+
+@pytest.mark.parametrize("wrt", [[0], [1]])
+def test_a_subset_of_inputs_replays_only_what_it_needs(
+    cache: Path, monkeypatch: pytest.MonkeyPatch, wrt: list[int]
+) -> None:
+    fwd = parse_graph(WHERE)
+    x = np.array([-1.0, 0.25, 4.0, 9.0], np.float32)
+    args = [x, x + 1, np.float32(1)]
+    full = interpret(joint_graph(fwd, [0, 1], S.where_regions(fwd, host=SYMBOLIC_HOST)).graph, args)
+    texts = []
+    for _ in range(2):  # a miss, then a hit
+        fresh(monkeypatch)
+        joint = joint_graph(fwd, wrt, S.where_regions(fwd, host=SYMBOLIC_HOST)).graph
+        texts.append(str(joint))
+        (grad,) = interpret(joint, args)[1:]
+        np.testing.assert_array_equal(grad, full[1 + wrt[0]])
+        no_sympy(monkeypatch)
+    assert texts[0] == texts[1]
+    assert len(dce(joint).eqns) == len(joint.eqns)  # the other input's steps were not emitted
