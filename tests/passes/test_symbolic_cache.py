@@ -239,7 +239,6 @@ CHILD = textwrap.dedent(
     f(w, x).backward()
     e = adjit.explain(f, w, x)
     from adjit.passes import symbolic_cache as C
-from adjit.passes.dce import dce
     print(json.dumps({
         "sympy": "sympy" in sys.modules,
         "grad": w.grad.numpy().ravel().tolist(),
