@@ -11,7 +11,7 @@ from ..ir.ops import Op
 from ..passes.adjoint import Joint, Region
 from ..passes.pipeline import PassRecord, flag, run_pipeline
 from ..passes.split import Split, split
-from ..passes.stability import stabilize
+from ..passes.stability import DROPS_OPERANDS, stabilize_report
 from .builder import SYMBOLIC_HOST, joint_graph
 
 
@@ -99,8 +99,11 @@ def train_plan(fwd: Graph, wrt: tuple[int, ...], budget: float = 1.0) -> TrainPl
     """Differentiate ``fwd`` for gradients with respect to ``wrt`` (optimized and split on
     first use, see TrainPlan); ``budget``: the activation-memory budget (passes/remat.py)."""
     t0 = time.perf_counter()
-    fwd = stabilize(fwd)  # the gradient of the stable form (Note [stability rewrites])
-    joint = joint_graph(fwd, wrt, _regions(fwd))
+    stable, fired = stabilize_report(fwd)  # the stable form's gradient (Note [stability rewrites])
+    joint = joint_graph(stable, wrt, _regions(stable))
+    if any(rule in DROPS_OPERANDS for rule, _ in fired):  # x*y/y -> x: y still gets a (zero)
+        before = joint_graph(fwd, wrt, _regions(fwd)).reached  # gradient, as eager, not None
+        joint.reached = tuple(a or b for a, b in zip(joint.reached, before, strict=True))
     return TrainPlan(wrt, joint, time.perf_counter() - t0, budget)
 
 

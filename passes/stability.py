@@ -193,18 +193,30 @@ def _tail(x: Atom | Term) -> Term:
 
 
 def log_sigmoid(x: Atom) -> Term:
-    """log(sigmoid(x)) = -softplus(-x) = min(x, 0) - log1p(e^-|x|)."""
-    return _t(Op.SUB, _t(Op.MINIMUM, x, _lit(0.0)), _tail(x))
+    """log(sigmoid(x)) = -softplus(-x) (-0 where the tail underflows: the value is below 0)."""
+    return _t(Op.NEG, softplus(_t(Op.NEG, x)))
 
 
 def expm1(x: Atom) -> Term:
-    """e^x - 1 = e^r * expm1(c) + (e^r - 1), c = clamp(x, +-1/2), r = x - c, expm1(c) =
-    tanh(c/2) * (e^c + 1). (e^r - 1 is written ``e^r + -1``, the same IEEE operation, so the
-    rule does not match its own output.)"""
+    """e^x - 1 = e^r * expm1(c) - (1 - e^r), c = clamp(x, +-1/2), r = x - c, expm1(c) =
+    tanh(c/2) * (e^c + 1). (``- (1 - e^r)`` rounds as ``+ (e^r - 1)`` does, but keeps the sign
+    of a zero x: expm1(-0) is -0. ``_own_remainder`` keeps the rules off 1 - e^r.)"""
     c = _t(Op.CLAMP, x, lo=-EXPM1_SPLIT, hi=EXPM1_SPLIT)
     er = _t(Op.EXP, _t(Op.SUB, x, c))
     small = _t(Op.MUL, _t(Op.TANH, _t(Op.MUL, c, _lit(0.5))), _t(Op.ADD, _t(Op.EXP, c), _lit(1.0)))
-    return _t(Op.ADD, _t(Op.MUL, er, small), _t(Op.ADD, er, _lit(-1.0)))
+    return _t(Op.SUB, _t(Op.MUL, er, small), _t(Op.SUB, _lit(1.0), er))
+
+
+def _own_remainder(m: Match, r: Atom) -> bool:
+    """``r`` is expm1's x - clamp(x, +-1/2): 1 - e^r there is expm1's own term."""
+    e = _def(m, r)
+    c = _def(m, e.inputs[1]) if e is not None and e.op is Op.SUB else None
+    return (
+        c is not None
+        and c.op is Op.CLAMP
+        and c.attrs == {"lo": -EXPM1_SPLIT, "hi": EXPM1_SPLIT}
+        and same(m, c.inputs[0], e.inputs[0])  # type: ignore[union-attr]
+    )
 
 
 def _row_max(z: Atom, axes: Any) -> Term:
@@ -414,14 +426,14 @@ RULES: list[StabilityRule] = [
     StabilityRule(
         "exp(x) - 1 -> expm1(x)",
         _sub_one(True),
-        "the 1 is a literal or constant of ones",
-        lambda m: expm1(m.x),
+        "the 1 is a literal or constant of ones; x is not expm1's own x - clamp(x, +-1/2)",
+        lambda m: None if _own_remainder(m, m.x) else expm1(m.x),
     ),
     StabilityRule(
         "1 - exp(x) -> -expm1(x)",
         _sub_one(False),
-        "the 1 is a literal or constant of ones",
-        lambda m: _t(Op.NEG, expm1(m.x)),
+        "the 1 is a literal or constant of ones; x is not expm1's own x - clamp(x, +-1/2)",
+        lambda m: None if _own_remainder(m, m.x) else _t(Op.NEG, expm1(m.x)),
     ),
     StabilityRule(
         "sqrt(x*x) -> |x|",
@@ -443,6 +455,11 @@ RULES: list[StabilityRule] = [
         lambda m: _x_times_y_over_y(_bind_eqn(m, "mul_eqn", m.mul)),
     ),
 ]
+
+
+# rules whose replacement no longer reads some operand: an input only they read still gets a
+# gradient (zeros) in compiled code, as eagerly (frontend/plans.py train_plan)
+DROPS_OPERANDS = frozenset({"x*y/y -> x"})
 
 
 def _bind_eqn(m: Match, name: str, v: Atom) -> Match:

@@ -219,3 +219,11 @@ def test_backward_patterns_are_rewritten_too():
     np.testing.assert_allclose(g.numpy(), want.astype(np.float32), rtol=1e-6, atol=1e-44)
     (ge,) = adjit.autograd.grad(f(x), [x])  # eager: PyTorch's inf
     assert ge.tolist()[0] == float("inf")
+
+
+def test_a_dropped_operand_still_gets_a_gradient():
+    """x*y/y -> x reads y no more; y.grad is still a tensor (zeros), as eagerly, not None."""
+    x = adjit.tensor([1.0, 2.0], requires_grad=True)
+    y = adjit.tensor([100.0, -3.0], requires_grad=True)
+    adjit.compile(lambda x, y: (x * y.exp() / y.exp()).sum())(x, y).backward()
+    assert x.grad.tolist() == [1.0, 1.0] and y.grad.tolist() == [0.0, 0.0]

@@ -40,6 +40,7 @@ from . import (
     specialfuncs,
     specialmore,
     specials,
+    stability,
     tensor_methods,
     vmaps,
 )
@@ -95,4 +96,5 @@ STRATEGIES: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "dynamic": (dynamic.dynamic_cases(), dynamic.check_dynamic),
     "vmap": (vmaps.vmap_cases(), vmaps.check_vmap),
     "jvp": (jvps.jvp_cases(), jvps.check_jvp),
+    "stability": (stability.stability_cases(), stability.check_stability),
 }
