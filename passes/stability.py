@@ -15,9 +15,11 @@ compositions of existing primitives (there is no EXPM1 or SOFTPLUS primitive):
 
 No sympy runs here, so the pass costs one sweep of the pattern engine and is on by default: each
 rule was proven once, in tests/passes/test_stability_proofs.py (both sides equal as real
-functions by sympy; the replacement at least as accurate as the original on IEEE samples --
-NaN, +-inf, +-0, subnormals, huge and tiny magnitudes -- in float32 and float64, against an
-mpmath reference, and finite wherever the reference is). See Note [stability rewrites].
+functions by sympy; the replacement at least as accurate as the original, up to 4 ulp of its
+own rounding, on IEEE samples -- NaN, +-inf, +-0, subnormals, huge and tiny magnitudes -- in
+float32 and float64 against an mpmath reference, and finite wherever the reference is), and
+the fuzz strategy ``stability`` (tests/fuzz/stability.py) checks the compiled values and
+gradients over the whole exponent range. See Note [stability rewrites].
 
 Common conditions, checked for every row: the result and the root equation's operands are
 float32 or float64 (``log(1 + i)`` with an integer add stays: its add wraps), and the
