@@ -9,6 +9,8 @@ Environment flags (FLAGS below is the one table of adjit's environment flags):
 - ``ADJIT_CACHE_DIR``: the folder of the kernel cache and of the sympy results (default: the
   user's cache dir, see ``passes/cache_folder.py``, ``codegen/kernel_cache.py`` and
   ``passes/symbolic_cache.py``); ``off``: no disk cache.
+- ``ADJIT_STABILITY``: ``0`` turns the stability rewrites off (``passes/stability.py``, on by
+  default: Note [stability rewrites]); compiled programs then overflow where eager ones do.
 - ``ADJIT_SYMBOLIC``: ``1`` adds the sympy simplification pass (``passes/symbolic.py``) to
   every compile. Off by default because of the first (cold) compile: with sympy's results on
   disk a warm process pays ~4 ms for it and never imports sympy, but a cold one imports sympy
@@ -47,6 +49,7 @@ FLAGS: dict[str, str] = {
     "ADJIT_PRINT_AFTER": "comma-separated pass names or 'all': print the IR after them (stderr)",
     "ADJIT_VERIFY": "'1': verify the graph before the pipeline and after every pass",
     "ADJIT_SYMBOLIC": "'1': run the sympy simplification pass in every compile (off: cold cost)",
+    "ADJIT_STABILITY": "'0': no stability rewrites (compiled overflows where eager does)",
     "ADJIT_CACHE_DIR": "where kernels and sympy results are cached on disk, 'off' for nowhere",
     "ADJIT_COMPILE_WORKER": "'0': run LLVM in this process, not in the compile worker (codegen)",
     "ADJIT_NUM_THREADS": "threads for kernels and BLAS at start (adjit.set_num_threads; runtime)",

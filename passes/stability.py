@@ -510,7 +510,9 @@ _ROOTS = frozenset(r.pattern.op for r in RULES)
 def stabilize_report(graph: Graph) -> tuple[Graph, list[tuple[str, str | None]]]:
     """``graph`` with the stability rules applied, and (rule name, source line) per firing."""
     fired: list[tuple[str, str | None]] = []
-    if not any(e.op in _ROOTS for e in graph.eqns):
+    from .pipeline import flag  # (the pipeline imports this module)
+
+    if flag("ADJIT_STABILITY") == "0" or not any(e.op in _ROOTS for e in graph.eqns):
         return graph, fired
     t1, t2 = _USES.set(use_counts(graph)), _FIRED.set(fired)
     try:

@@ -227,3 +227,12 @@ def test_a_dropped_operand_still_gets_a_gradient():
     y = adjit.tensor([100.0, -3.0], requires_grad=True)
     adjit.compile(lambda x, y: (x * y.exp() / y.exp()).sum())(x, y).backward()
     assert x.grad.tolist() == [1.0, 1.0] and y.grad.tolist() == [0.0, 0.0]
+
+
+def test_adjit_stability_0_turns_the_rewrites_off(monkeypatch):
+    monkeypatch.setenv("ADJIT_STABILITY", "0")
+    x = adjit.tensor([100.0], requires_grad=True)
+    f = adjit.compile(lambda v: (1 + v.exp()).log())
+    (g,) = adjit.autograd.grad(f(x).sum(), [x])
+    assert np.isnan(g.tolist()[0])  # as eagerly
+    assert adjit.explain(lambda v: (1 + v.exp()).log(), x).rewrites == []
