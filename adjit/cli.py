@@ -34,6 +34,10 @@ def demo(args: argparse.Namespace) -> int:
 # ---- adjit explain ---------------------------------------------------------------------------
 # section name -> how to render it from an Explanation (None: the section is not available)
 SECTIONS: dict[str, Callable[[Any], str | None]] = {
+    "brief": lambda ex: ex.brief,
+    "share": lambda ex: ex.share,
+    "guards": lambda ex: "\n".join(ex.guards) or "(none)",
+    "lifted": lambda ex: "\n".join(ex.lifted) or "(none: every tensor is an argument)",
     "graph": lambda ex: ex.graph_text or None,
     "adjoint": lambda ex: str(ex.adjoint) if ex.adjoint is not None else None,
     "passes": lambda ex: _passes(ex),
@@ -51,7 +55,16 @@ SECTIONS: dict[str, Callable[[Any], str | None]] = {
         "\n".join(f"{r}   at {loc} ({w})" for r, loc, w in ex.rewrites)
         or "(none: no stability rewrite fired)"
     ),
+    "kernels": lambda ex: str(ex.kernels),
+    "llvm": lambda ex: str(ex.llvm_ir),
+    "llvm_optimized": lambda ex: str(ex.llvm_ir_optimized),
+    "asm": lambda ex: str(ex.asm),
+    "timings": lambda ex: (
+        "\n".join(f"{k}: {v * 1e3:.2f} ms" for k, v in ex.timings.items()) or None
+    ),
+    "prepared": lambda ex: ex.prepared_call or "(none: this call takes the general path)",
 }
+VIEW_EXTRA = "pip install 'adjit[view]' (Google's Model Explorer, ai-edge-model-explorer)"
 DTYPES = {"f16": "float16", "bf16": "bfloat16", "f32": "float32", "f64": "float64"}
 DTYPES.update({"i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64", "u8": "uint8"})
 DTYPES.update({"bool": "bool", "b": "bool"})
@@ -65,6 +78,35 @@ def _passes(ex: Any) -> str | None:
         f"-- after {name} ({seconds * 1e3:.2f} ms, {len(g.eqns)} eqns)\n{g}"
         for name, seconds, g in ex.passes
     )
+
+
+def parse_sections(text: str) -> list[str]:
+    """``kernels,llvm`` -> ["kernels", "llvm"]; raises argparse.ArgumentTypeError."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in SECTIONS and n != "all"]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {(bad or [text])[0]!r} (choose from {', '.join([*SECTIONS, 'all'])})"
+        )
+    return names
+
+
+def view(ex: Any, path: str | None) -> int:
+    """Write the Model Explorer JSON (Note [model explorer export]) and open the viewer on it
+    when the ``[view]`` extra is installed."""
+    import tempfile
+
+    if path is None:
+        path = tempfile.mkstemp(prefix="adjit_explain_", suffix=".json")[1]
+    ex.to_model_explorer(path)
+    print(f"wrote Model Explorer graphs to {path}")
+    try:
+        import model_explorer  # type: ignore[import-not-found]
+    except ImportError:
+        print(f"--view needs Model Explorer: {VIEW_EXTRA}; then open {path}", file=sys.stderr)
+        return 1
+    model_explorer.visualize(path)
+    return 0
 
 
 def parse_arg_spec(text: str) -> tuple[str, str, tuple[int, ...]]:
@@ -150,13 +192,19 @@ def explain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except (adjit.TracingError, adjit.ShapeError, TypeError) as e:
         specs = ", ".join(f"{n}={d}{list(s)}" for n, d, s in args.arg)
         parser.error(f"tracing {args.target} with {specs or 'no arguments'} failed: {e}")
-    sections = list(SECTIONS) if "all" in args.section else args.section
+    chosen = [n for group in args.section or [] for n in group]
+    if args.brief or not (chosen or args.view or args.model_explorer):
+        chosen = ["brief", *chosen]
+    sections = list(SECTIONS) if "all" in chosen else chosen
     for k, section in enumerate(dict.fromkeys(sections)):
         text = SECTIONS[section](ex)
         if text is None:
             text = "(not available: no argument requires grad; use --requires-grad NAME)"
         print(("\n" if k else "") + f"== {section}\n{text}")
-    return 0
+    if args.model_explorer and not args.view:
+        ex.to_model_explorer(args.model_explorer)
+        print(f"wrote Model Explorer graphs to {args.model_explorer}")
+    return view(ex, args.model_explorer) if args.view else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -189,8 +237,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     e.add_argument(
         "--section",
         action="append",
-        choices=[*SECTIONS, "all"],
-        help="what to print (repeatable; default graph)",
+        type=parse_sections,
+        metavar="NAME[,NAME...]",
+        help=f"what to print (repeatable or comma-separated; default brief): "
+        f"{', '.join(SECTIONS)}, or all",
+    )
+    e.add_argument("--brief", action="store_true", help="the one-screen summary (the default view)")
+    e.add_argument(
+        "--model-explorer",
+        metavar="PATH",
+        help="write the traced, forward and backward graphs as Model Explorer JSON",
+    )
+    e.add_argument(
+        "--view",
+        action="store_true",
+        help=f"open the graphs in Model Explorer (needs the extra: {VIEW_EXTRA})",
     )
     e.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     e.set_defaults(func=lambda a: explain(a, e))
@@ -205,8 +266,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_arguments(b)
     b.set_defaults(func=bench.main)
     args = parser.parse_args(argv)
-    if args.command == "explain" and not args.section:
-        args.section = ["graph"]
     return int(args.func(args))
 
 

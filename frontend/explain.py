@@ -18,6 +18,7 @@ from ..runtime.trampoline import MISS
 from . import guards
 from .breaks import Record, Session
 from .compile import CompiledFunction, compile
+from .explain_text import KernelTexts, Summary, summary
 from .plans import TrainPlan
 from .prepared import compiled_call
 from .pytree import flatten
@@ -92,26 +93,44 @@ class Explanation:
             found += [(r, loc, "gradient") for r, loc in stabilize_report(joint)[1]]
         return found
 
-    def _per_kernel(self, attr: str) -> dict[str, str]:
-        return {
-            f"{name}/{k}": getattr(c, attr)
-            for name, ex in self._executables()
-            for k, c in ex.kernels.items()
+    def _per_kernel(self, attr: str, what: str) -> KernelTexts:
+        runs = self._executables()
+        texts = {
+            f"{name}/{k}": getattr(c, attr) for name, ex in runs for k, c in ex.kernels.items()
         }
+        return KernelTexts(texts, what)
 
     @property
-    def llvm_ir(self) -> dict[str, str]:
-        """Each kernel's LLVM IR as lowered (before optimization)."""
-        return self._per_kernel("ir")
+    def llvm_ir(self) -> KernelTexts:
+        """Each kernel's LLVM IR as lowered (before optimization), keyed "forward/k0";
+        printed, every kernel under a header."""
+        return self._per_kernel("ir", "LLVM IR")
 
     @property
-    def llvm_ir_optimized(self) -> dict[str, str]:
-        return self._per_kernel("optimized_ir")
+    def llvm_ir_optimized(self) -> KernelTexts:
+        return self._per_kernel("optimized_ir", "LLVM IR")
 
     @property
-    def asm(self) -> dict[str, str]:
-        """Each kernel's host assembly."""
-        return self._per_kernel("asm")
+    def asm(self) -> KernelTexts:
+        """Each kernel's host assembly, keyed and printed as ``llvm_ir``."""
+        return self._per_kernel("asm", "assembly")
+
+    def summary(self) -> Summary:
+        """Counts per stage, saved bytes, kernels, compile time, pruned, rewrites (Note
+        [explain summary] in explain_text.py); ``str()`` is ``brief``."""
+        return summary(self)
+
+    @property
+    def brief(self) -> str:
+        """The one-screen summary (the CLI's default view)."""
+        return str(summary(self))
+
+    def to_model_explorer(self, path: str | None = None) -> dict[str, Any]:
+        """The forward, backward and fused-kernel graphs as Model Explorer's graph JSON (Note
+        [model explorer export]); written to ``path`` when given."""
+        from .explain_model_explorer import to_model_explorer
+
+        return to_model_explorer(self, path)
 
     def _kernel_section(self) -> str:
         lines = []

@@ -7,7 +7,7 @@ import linecache
 from dataclasses import dataclass
 from typing import Any
 
-from ..ir.graph import Graph
+from ..ir.graph import Graph, Var
 from ..passes.remat import live_peak, nbytes
 from ..passes.split import Split
 
@@ -17,8 +17,10 @@ from ..passes.split import Split
 # the backward (passes/split.py), in forward order, with attributes:
 #   name   the user's variable: the tracer's name for it (Var.hint), else the target of the
 #          assignment on the user's line when the value is the last one that line computes
-#          (``h = gelu(h @ w1)`` names gelu's result ``h``), else the op that made it
-#   shape, dtype (PyTorch's name), bytes, op, line (the user's file:line, or None)
+#          (``h = gelu(h @ w1)`` names gelu's result ``h``), else the op applied to its
+#          operands' names where one is known (``tanh(out)``), else the op that made it
+#   shape, dtype (PyTorch's name), bytes, op, line (the user's file:line, or None), source
+#          (that line's text)
 # and the list itself has
 #   bytes          residual bytes: what stays allocated between the forward and the backward
 #                  beyond the inputs (the activation memory a checkpoint or a budget reduces)
@@ -48,9 +50,11 @@ class Residual:
     op: str
     line: str | None
     aval: str  # the IR's short form, e.g. f32[8,16]
+    source: str = ""  # the text of the user's line
 
     def __str__(self) -> str:
         where = f"  at {self.line}" if self.line else ""
+        where += f"  | {self.source}" if self.source else ""
         return f"{self.name}: {self.aval}, {self.bytes} bytes ({self.op}){where}"
 
 
@@ -120,13 +124,27 @@ def saved(split: Split, input_names: list[str] | None = None) -> Saved:
     made = {e.out: e for e in fwd.eqns}
     last_of_line = {e.loc: e.out for e in fwd.eqns if e.loc}
     out = Saved()
+    names = input_names or []
+    known = {v: v.hint or (names[i] if i < len(names) else "") for i, v in enumerate(fwd.inputs)}
+
+    def user_name(v: Any) -> str:
+        """The user's name for ``v``: the tracer's, an input's, or its line's target."""
+        e = made.get(v)
+        if getattr(v, "hint", None) or e is None:
+            return getattr(v, "hint", None) or known.get(v, "")
+        if e.loc is not None and last_of_line.get(e.loc) is v:
+            return _target(_source_line(e.loc)) or ""
+        return ""
+
     for v in split.residuals:
         e = made.get(v)
         op = e.op.name.lower() if e is not None else "input"
         loc = e.loc if e is not None else None
-        name = v.hint
-        if not name and loc is not None and last_of_line.get(loc) is v:
-            name = _target(_source_line(loc)) or ""
+        name = user_name(v)
+        if not name and e is not None:  # op(its operands' names), e.g. tanh(out)
+            args = [user_name(x) if isinstance(x, Var) else "" for x in e.inputs]
+            if any(args):
+                name = f"{op}({', '.join(a or '…' for a in args)})"
         out.append(
             Residual(
                 name or op,
@@ -136,12 +154,12 @@ def saved(split: Split, input_names: list[str] | None = None) -> Saved:
                 op,
                 loc,
                 str(v.aval),
+                _source_line(loc).strip(),
             )
         )
     out.bytes = sum(r.bytes for r in out)
     out.peak_bytes, out.peak_at = live_peak(fwd, split.backward, split.residuals)
     ins = fwd.inputs
-    names = input_names or []
     out.inputs_read = [
         ins[i].hint or (names[i] if i < len(names) else f"input {i}") for i in split.saved_inputs
     ]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import pytest
 
-from adjit.cli import main, parse_arg_spec
+from adjit.cli import SECTIONS, main, parse_arg_spec
 
 USER_FILE = """
 import adjit
@@ -38,8 +40,20 @@ def _explain(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     return capsys.readouterr().out
 
 
-def test_explain_graph_is_the_default_section(user_file: Path, capsys) -> None:
-    out = _explain(capsys, f"{user_file}:loss", "--arg", "x=f32[3,4]", "--arg", "y=f32[4]")
+def test_explain_brief_is_the_default_view(user_file: Path, capsys) -> None:
+    argv = [f"{user_file}:loss", "--arg", "x=f32[3,4]", "--arg", "y=f32[4]"]
+    out = _explain(capsys, *argv)
+    assert out.startswith("== brief\nadjit.explain: loss (brief;") and "== graph" not in out
+    assert "equations: graph 3, inference 3" in out and "fused kernels:" in out
+    assert _explain(capsys, *argv, "--brief") == out
+    both = _explain(capsys, *argv, "--brief", "--section", "graph")
+    assert both.startswith(out) and "\n== graph\n" in both
+
+
+def test_explain_graph_section(user_file: Path, capsys) -> None:
+    out = _explain(
+        capsys, f"{user_file}:loss", "--arg", "x=f32[3,4]", "--arg", "y=f32[4]", "--section=graph"
+    )
     assert out.startswith("== graph\n{ lambda a:f32[3,4] b:f32[4] .")
     assert "c:f32[3] = matmul a b" in out and "d:f32[3] = sin c" in out
     assert "sum[axes=None keepdim=False] d" in out and f"# {user_file}:6" in out
@@ -64,7 +78,8 @@ def test_explain_backward_and_saved_with_requires_grad(user_file: Path, capsys) 
     assert backward.endswith("in (i) }") and "i:f32[3,4] = mul g h" in backward
     saved = out.split("== saved\n")[1]
     assert (
-        saved.startswith("matmul: f32[3], 12 bytes (matmul)") and "peak activation memory" in saved
+        saved.startswith(f"matmul(x, y): f32[3], 12 bytes (matmul)  at {user_file}:6  | return")
+        and "peak activation memory" in saved
     )
 
 
@@ -83,6 +98,10 @@ def test_explain_all_sections_and_pruning(user_file: Path, capsys) -> None:
     )
     headers = [line for line in out.splitlines() if line.startswith("== ")]
     assert headers == [
+        "== brief",
+        "== share",
+        "== guards",
+        "== lifted",
         "== graph",
         "== adjoint",
         "== passes",
@@ -93,6 +112,12 @@ def test_explain_all_sections_and_pruning(user_file: Path, capsys) -> None:
         "== python",
         "== formulas",
         "== rewrites",
+        "== kernels",
+        "== llvm",
+        "== llvm_optimized",
+        "== asm",
+        "== timings",
+        "== prepared",
     ]
     assert "mul a 2" in out and "# no_grad" in out  # the no_grad line is marked in the graph
     pruned = out.split("== pruned\n")[1].split("\n\n")[0]
@@ -128,7 +153,7 @@ def test_explain_inputs_are_seeded(user_file: Path, capsys) -> None:
         (["--arg", "x=f32[3,4]", "--requires-grad", "z"], "no --arg named 'z'"),
         (["--arg", "x=i64[3]", "--requires-grad", "x"], "only floating-point arguments"),
         (["--arg", "x=f32[3,4]", "--arg", "y=f32[5]"], "cannot be multiplied"),
-        (["--arg", "x=f32[3,4]", "--section", "kernels"], "invalid choice: 'kernels'"),
+        (["--arg", "x=f32[3,4]", "--section", "kernels,bogus"], "invalid choice: 'bogus'"),
     ],
 )
 def test_explain_bad_specs_exit_2_naming_the_problem(
@@ -138,6 +163,41 @@ def test_explain_bad_specs_exit_2_naming_the_problem(
         main(["explain", f"{user_file}:loss", *argv])
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_explain_every_section_prints(user_file: Path, capsys) -> None:
+    argv = [f"{user_file}:loss", "--arg", "x=f32[3,4]", "--arg", "y=f32[4]", "--requires-grad=x"]
+    for section in SECTIONS:
+        out = _explain(capsys, *argv, "--section", section)
+        header, _, body = out.partition("\n")
+        assert header == f"== {section}" and body.strip(), section
+        assert "not available" not in body, section
+    out = _explain(capsys, *argv, "--section", "kernels,llvm,asm,guards")
+    headers = [line for line in out.splitlines() if line.startswith("== ")]
+    assert headers == ["== kernels", "== llvm", "== asm", "== guards"]
+    kernels = out.split("== llvm\n")[0]
+    assert "-- forward/k0:" in kernels and "-- backward/k0:" in kernels
+    llvm = out.split("== llvm\n")[1].split("\n== asm\n")[0]
+    assert llvm.startswith("-- forward/k0\n") and "define " in llvm and "-- backward/k0\n" in llvm
+
+
+def test_explain_model_explorer_json_and_view(
+    user_file: Path, capsys, tmp_path, monkeypatch
+) -> None:
+    path = tmp_path / "g.json"
+    argv = [f"{user_file}:loss", "--arg", "x=f32[3,4]", "--arg", "y=f32[4]", "--requires-grad=x"]
+    out = _explain(capsys, *argv, "--model-explorer", str(path))
+    assert out == f"wrote Model Explorer graphs to {path}\n"
+    graphs = json.loads(path.read_text())["graphs"]
+    assert [g["id"] for g in graphs] == ["traced", "forward", "backward"]
+    monkeypatch.setitem(sys.modules, "model_explorer", None)  # not installed: say which extra
+    assert main(["explain", *argv, "--view", "--model-explorer", str(path)]) == 1
+    assert "pip install 'adjit[view]'" in capsys.readouterr().err
+    opened: list[str] = []
+    fake = types.SimpleNamespace(visualize=opened.append)
+    monkeypatch.setitem(sys.modules, "model_explorer", fake)
+    assert main(["explain", *argv, "--view", "--model-explorer", str(path)]) == 0
+    assert opened == [str(path)]
 
 
 @pytest.mark.parametrize(

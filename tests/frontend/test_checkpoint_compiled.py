@@ -241,7 +241,8 @@ def test_explain_saved_names_the_inputs_the_backward_reads() -> None:
 
     saved = adjit.explain(fn, adjit.randn(4, D, requires_grad=True)).saved
     assert set(saved.inputs_read) == {"x", "W_OUTSIDE", "weight"}
-    assert [r.name for r in saved] == ["matmul", "tanh"]  # `return` binds no name: the ops
+    # `return` binds no name: the op, with its operands' names where known
+    assert [r.name for r in saved] == ["matmul(x, W_OUTSIDE)", "tanh"]
 
 
 def test_nested_checkpoints_and_keyword_arguments() -> None:

@@ -1,0 +1,194 @@
+"""``Explanation.to_model_explorer``: traced, forward, backward graphs as Model Explorer JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..ir.graph import Graph, Var
+from ..ir.printer import _Namer, format_eqn
+from .saved import _source_line
+
+# Note [model explorer export]
+# ~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+# Google's Model Explorer (pip package ``ai-edge-model-explorer``, adjit's optional extra
+# ``[view]``) opens a JSON file holding one GraphCollection (its graph_builder.py and the
+# viewer's loadGraphsJson): ``{"label": ..., "graphs": [Graph, ...]}``, a Graph being
+# ``{"id", "nodes": [GraphNode], "groupNodeAttributes"}``, a GraphNode
+# ``{"id", "label", "namespace", "attrs": [{"key", "value"}], "incomingEdges":
+# [{"sourceNodeId", "sourceNodeOutputId", "targetNodeInputId"}], "outputsMetadata":
+# [{"id", "attrs"}]}``. adjit writes up to three graphs:
+#   traced     the graph the tracer recorded, every equation with its source line; with a
+#              gradient, the equations pruned from it (no gradient code) say why
+#   forward    the program that runs (the llvm backend's, else fusion's grouping), each
+#   backward   equation in the namespace of the fused kernel it belongs to (``k3``; an extern
+#              step is alone in ``extern/<op>``), so the viewer draws a box per kernel that
+#              expands to its equations; the group's attributes give the kernel's iteration
+#              space and formula; residuals are marked in the forward and named in both
+# Node ids are ``in<i>`` (graph inputs), ``c<i>`` (constants), ``e<i>`` (equations) and
+# ``out<i>`` (outputs), unique within their graph; every edge's source is a node of the graph.
+# Each node's attrs: ``ir`` (the equation as explain prints it), ``shape``, ``dtype``,
+# ``source`` (file:line) and ``source_text``, plus ``pruned``/``saved``/``kernel`` marks.
+
+
+def _kv(key: str, value: Any) -> dict[str, str]:
+    return {"key": key, "value": str(value)}
+
+
+def _outputs(v: Var, tag: str) -> list[dict[str, Any]]:
+    attrs = [_kv("shape", list(v.aval.shape)), _kv("dtype", v.aval.dtype.name)]
+    return [{"id": "0", "attrs": [*attrs, _kv("__tensor_tag", tag)]}]
+
+
+def graph_json(
+    gid: str,
+    g: Graph,
+    input_names: list[str],
+    *,
+    steps: list[Any] = (),  # type: ignore[assignment]
+    pruned: dict[int, str] | None = None,
+    saved: set[Var] | frozenset[Var] = frozenset(),
+    output_labels: list[str] = (),  # type: ignore[assignment]
+) -> dict[str, Any]:
+    """One Model Explorer Graph of ``g`` (Note [model explorer export])."""
+    namer = _Namer()
+    ids: dict[Var, str] = {}
+    nodes: list[dict[str, Any]] = []
+    for i, v in enumerate(g.inputs):
+        ids[v] = f"in{i}"
+        name = v.hint or (input_names[i] if i < len(input_names) else namer(v))
+        kind = "saved" if v in saved else "input"
+        attrs = [_kv("kind", kind), _kv("ir", namer.typed(v)), _kv("name", name)]
+        attrs += [_kv("shape", list(v.aval.shape)), _kv("dtype", v.aval.dtype.name)]
+        nodes.append(
+            {
+                "id": ids[v],
+                "label": f"{kind} {name}",
+                "namespace": "",
+                "attrs": attrs,
+                "incomingEdges": [],
+                "outputsMetadata": _outputs(v, name),
+            }
+        )
+    for i, (v, value) in enumerate(g.consts):
+        ids[v] = f"c{i}"
+        attrs = [_kv("kind", "constant"), _kv("ir", namer.typed(v)), _kv("value", value)]
+        nodes.append(
+            {
+                "id": ids[v],
+                "label": "constant",
+                "namespace": "",
+                "attrs": attrs,
+                "incomingEdges": [],
+                "outputsMetadata": _outputs(v, namer(v)),
+            }
+        )
+    where: dict[int, str] = {}  # id(eqn) -> namespace
+    groups: dict[str, dict[str, str]] = {}
+    for step in steps:
+        if hasattr(step, "eqns"):
+            ns = step.name
+            eqns = [*step.eqns, *getattr(step, "scalar_eqns", ())]
+            groups[ns] = {
+                "kind": "fused kernel",
+                "ops": str(len(step.eqns)),
+                "iteration space": str(list(step.shape)),
+            }
+            formula = getattr(step, "formula", None)
+            if formula:
+                groups[ns]["formula"] = str(formula)
+        else:  # (top level: one namespace per op name would box unrelated steps together)
+            ns, eqns = "", [step.eqn]
+        where |= {id(e): ns for e in eqns}
+    for j, e in enumerate(g.eqns):
+        ids[e.out] = f"e{j}"
+        ns = where.get(id(e), "")
+        edges = [
+            {"sourceNodeId": ids[x], "sourceNodeOutputId": "0", "targetNodeInputId": str(k)}
+            for k, x in enumerate(e.inputs)
+            if isinstance(x, Var) and x in ids
+        ]
+        attrs = [_kv("ir", format_eqn(e, namer))]
+        attrs += [_kv("shape", list(e.out.aval.shape)), _kv("dtype", e.out.aval.dtype.name)]
+        if e.loc:
+            attrs += [_kv("source", e.loc), _kv("source_text", _source_line(e.loc).strip())]
+        if id(e) in where:
+            attrs.append(_kv("kernel", ns or f"extern step ({e.op.name.lower()})"))
+        if pruned is not None and j in pruned:
+            attrs.append(_kv("pruned", f"no gradient code: {pruned[j]}"))
+        if e.out in saved:
+            attrs.append(_kv("saved", "kept for backward (a residual)"))
+        label = e.op.name.lower()
+        nodes.append(
+            {
+                "id": ids[e.out],
+                "label": label,
+                "namespace": ns,
+                "attrs": attrs,
+                "incomingEdges": edges,
+                "outputsMetadata": _outputs(e.out, e.out.hint or namer(e.out)),
+            }
+        )
+    for i, v in enumerate(g.outputs):
+        edges = [{"sourceNodeId": ids[v], "sourceNodeOutputId": "0", "targetNodeInputId": "0"}]
+        label = output_labels[i] if i < len(output_labels) else f"output {i}"
+        attrs = [_kv("kind", "output"), _kv("ir", namer(v))]
+        nodes.append(
+            {
+                "id": f"out{i}",
+                "label": label,
+                "namespace": "",
+                "attrs": attrs,
+                "incomingEdges": edges if isinstance(v, Var) and v in ids else [],
+            }
+        )
+    return {"id": gid, "nodes": nodes, "groupNodeAttributes": groups}
+
+
+def to_model_explorer(ex: Any, path: str | Path | None = None) -> dict[str, Any]:
+    """The GraphCollection of Note [model explorer export]; written to ``path`` if given."""
+    from .formulas import programs
+
+    graphs = []
+    names = list(ex.input_names)
+    if ex.graph is not None:
+        pruned = dict(ex.plan.joint.pruned) if ex.plan is not None else None
+        graphs.append(graph_json("traced", ex.graph, names, pruned=pruned))
+    residuals: set[Var] = set()
+    labels: dict[str, tuple[list[str], list[str]]] = {"forward": (names, [])}
+    if ex.plan is not None:
+        split = ex.plan.split
+        residuals = set(split.residuals)
+        kept = [f"saved {r.name}" for r in ex.saved]
+        n_out = len(split.forward.outputs) - len(kept)
+        labels["forward"] = (names, [f"output {i}" for i in range(n_out)] + kept)
+        n_ct = len(split.backward.inputs) - len(kept) - len(split.saved_inputs)
+        ins = [r.name for r in ex.saved] + [_name(names, i) for i in split.saved_inputs]
+        grads = [f"grad of {_name(names, i)}" for i in ex.plan.wrt]
+        labels["backward"] = (ins + [f"grad of output {k}" for k in range(n_ct)], grads)
+    if ex.forward is not None:
+        for which, g, _ in programs(ex):
+            ins, outs = labels.get(which, ([], []))
+            steps = _steps(ex, which, g)
+            graphs.append(
+                graph_json(which, g, ins, steps=steps, saved=residuals, output_labels=outs)
+            )
+    data = {"label": f"adjit {ex.name}", "graphs": graphs}
+    if path is not None:
+        Path(path).write_text(json.dumps(data, indent=1))
+    return data
+
+
+def _name(names: list[str], i: int) -> str:
+    return names[i] if i < len(names) else f"input {i}"
+
+
+def _steps(ex: Any, which: str, g: Graph) -> list[Any]:
+    """The executed program's steps (kernels and externs) for ``g``, else fusion's."""
+    for name, run in ex._executables():
+        if name == which and run.program.graph is g:
+            return list(run.program.steps)
+    from ..passes.fusion import fuse
+
+    return list(fuse(g).steps)
