@@ -180,11 +180,12 @@ class Explanation:
         """(forward equation, why it has no adjoint): no_grad, detach, frozen, unreachable."""
         if not self.plan or self.graph is None:
             return []
+        joint = self.plan.joint  # (its forward: the traced graph after stability rewrites)
         namer = _Namer()
-        for v in self.graph.inputs:
+        for v in joint.graph.inputs[: len(joint.graph.inputs) - len(joint.cotangent_of)]:
             namer(v)
-        texts = [format_eqn(e, namer) for e in self.graph.eqns]
-        return [(texts[i], why) for i, why in sorted(self.plan.joint.pruned.items())]
+        texts = [format_eqn(e, namer) for e in joint.graph.eqns[: joint.n_forward_eqns]]
+        return [(texts[i], why) for i, why in sorted(joint.pruned.items())]
 
     @property
     def saved(self) -> Saved:

@@ -18,9 +18,11 @@ from .saved import _source_line
 # ``{"id", "nodes": [GraphNode], "groupNodeAttributes"}``, a GraphNode
 # ``{"id", "label", "namespace", "attrs": [{"key", "value"}], "incomingEdges":
 # [{"sourceNodeId", "sourceNodeOutputId", "targetNodeInputId"}], "outputsMetadata":
-# [{"id", "attrs"}]}``. adjit writes up to three graphs:
+# [{"id", "attrs"}]}``. adjit writes up to four graphs:
 #   traced     the graph the tracer recorded, every equation with its source line; with a
 #              gradient, the equations pruned from it (no gradient code) say why
+#   differentiated  (only when a stability rewrite changed the traced graph) the graph the
+#              adjoint differentiated, with the pruned marks
 #   forward    the program that runs (the llvm backend's, else fusion's grouping), each
 #   backward   equation in the namespace of the fused kernel it belongs to (``k3``; an extern
 #              step is alone in ``extern/<op>``), so the viewer draws a box per kernel that
@@ -153,8 +155,17 @@ def to_model_explorer(ex: Any, path: str | Path | None = None) -> dict[str, Any]
     graphs = []
     names = list(ex.input_names)
     if ex.graph is not None:
-        pruned = dict(ex.plan.joint.pruned) if ex.plan is not None else None
-        graphs.append(graph_json("traced", ex.graph, names, pruned=pruned))
+        graphs.append(graph_json("traced", ex.graph, names))
+    if ex.plan is not None:  # what was differentiated: the traced graph after stability rewrites
+        j = ex.plan.joint
+        n_in = len(j.graph.inputs) - len(j.cotangent_of)
+        outs = j.graph.outputs[: j.n_outputs]
+        fwd = Graph(j.graph.inputs[:n_in], j.graph.eqns[: j.n_forward_eqns], outs, j.graph.consts)
+        same = ex.graph is not None and [e.op for e in fwd.eqns] == [e.op for e in ex.graph.eqns]
+        if same:  # no rewrite: mark the traced graph itself
+            graphs[0] = graph_json("traced", ex.graph, names, pruned=dict(j.pruned))
+        else:
+            graphs.append(graph_json("differentiated", fwd, names, pruned=dict(j.pruned)))
     residuals: set[Var] = set()
     labels: dict[str, tuple[list[str], list[str]]] = {"forward": (names, [])}
     if ex.plan is not None:
