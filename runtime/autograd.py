@@ -435,16 +435,21 @@ def lean_node(
     out: Tensor,
     edges: tuple[tuple[Node | None, int], ...],
     dtype: Any,
+    number: int = -1,
+    number_meta: Any = None,
 ) -> OpNode:
     """``cls(op, {}, inputs, out, edges)`` for dispatch's lean path (Note [lean eager path]):
-    tensor inputs of one ``dtype`` and shape, none a number, no attributes; the same node,
-    saving the same values, from ``plan = lean_plan(op, len(inputs))``."""
+    tensor inputs of one ``dtype`` and shape, no attributes; the same node, saving the same
+    values, from ``plan = lean_plan(op, len(inputs))``. ``inputs[number]``, if given, is a
+    Python number (Note [lean scalar operands] in dispatch.py) whose meta is ``number_meta``."""
     node = _new_node(cls)
     node._seq = next(_sequence)
     if settings._ANOMALY["on"]:
         node._forward_stack = settings.user_stack()
     node.op, node.attrs, node._edges, node._shown = op, {}, edges, edges
     node._meta = [(out._data.shape, dtype)] * len(inputs)
+    if number >= 0:
+        node._meta[number] = number_meta
     saved: dict[str, Any] = {}
     plain = not _hooks_state.stack  # no saved-tensor hooks: SavedTensor.__init__, inlined
     for p, i, only in plan:
@@ -457,6 +462,8 @@ def lean_node(
                 s = SavedTensor(out, True)
         elif only is not None and edges[only][0] is None:
             s = _UNREAD  # its only reader's gradient is not needed
+        elif i == number:
+            s = _Number(inputs[i])
         else:
             t = inputs[i]
             box = t._version_box

@@ -14,6 +14,7 @@ from ..ir.dtypes import (
     float64,
     get_default_complex_dtype,
     get_default_dtype,
+    int64,
     scalar_dtype,
 )
 from ..ir.interpreter import eval_eqn_arrays
@@ -159,7 +160,7 @@ def _lean(op: Op, args: tuple[Any, ...]) -> Tensor | None:
     elif n == 2:
         x, y = args
         if not (isinstance(x, Tensor) and isinstance(y, Tensor)):
-            return None
+            return _lean_scalar(op, x, y)
         if x._weak or y._weak or x._is_tracer or y._is_tracer:
             return None
         if (x._view_base is not None and x._view_base._rewrites != x._rewrites_seen) or (
@@ -173,7 +174,7 @@ def _lean(op: Op, args: tuple[Any, ...]) -> Tensor | None:
             return None
     else:
         return None
-    fn = LEAN_OPS[op]
+    fn = _LEAN_FNS.get(op) or LEAN_OPS[op]
     q = QUIET.get(np_state())  # quiet_enter(), inlined (Note [quiet NumPy calls])
     tok = set_np_state(q if q is not None else quiet_state())
     try:
@@ -205,6 +206,73 @@ def _lean(op: Op, args: tuple[Any, ...]) -> Tensor | None:
         out._grad_fn = lean_node(spec[0], spec[1], op, args, out, edges, dtype)
     if forward_grad.ACTIVE:  # a dual level is open (Note [eager forward AD])
         forward_grad.propagate(op, {}, args, out)
+    return out
+
+
+# Note [lean scalar operands]
+# ``x * 0.5``, ``x + 1`` (a real floating tensor and a Python float, or an int small enough to
+# be exact in float32) take a lean path too. The general path wraps the number as a weak 0-d
+# float64 (int64) tensor, promotes to x's dtype, converts the number to it and runs the same
+# ufunc: here the number becomes a NumPy scalar of x's dtype directly (the same rounding). The
+# node is the general one: the number's edge is (None, 0), its meta ((), float64 or int64),
+# and a rule that reads it sees the Python number (``_Number``). 15.8 -> 2.9 µs per op
+# without grad (PyTorch 3.9), 29.8 -> 4.7 µs with one (PyTorch 4.9), 100 float32 values.
+_SCALAR_OPS = frozenset({Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.MAXIMUM, Op.MINIMUM})
+_EXACT_INT = 1 << 24  # ints within this are exact in float32 and float64
+# real floating dtypes only (the lean paths'): the reference rule's own ufunc, without its
+# complex-dtype test
+_LEAN_FNS: dict[Op, Callable[..., Any]] = {
+    Op.ADD: np.add,
+    Op.SUB: np.subtract,
+    Op.MUL: np.multiply,
+}
+_SCALAR_META = {float: ((), float64), int: ((), int64)}
+_LEAN_SCALAR_NODES: dict[Op, tuple[type[OpNode], Any]] = {}
+
+
+def _lean_scalar(op: Op, x: Any, y: Any) -> Tensor | None:
+    """``_lean`` for a tensor and a Python number (Note [lean scalar operands]), or None."""
+    if isinstance(x, Tensor):
+        t, v, k = x, y, 1  # (k: the number's position)
+    elif isinstance(y, Tensor):
+        t, v, k = y, x, 0
+    else:
+        return None
+    kind = type(v)
+    if not (kind is float or (kind is int and -_EXACT_INT <= v <= _EXACT_INT)):
+        return None
+    if op not in _SCALAR_OPS or t._weak or t._is_tracer or forward_grad.ACTIVE:
+        return None
+    if t._view_base is not None and t._view_base._rewrites != t._rewrites_seen:
+        return None
+    a = t._data
+    dt = a.dtype
+    dtype = _LEAN_DTYPES.get(dt)
+    if dtype is None:
+        return None
+    fn = _LEAN_FNS.get(op) or LEAN_OPS[op]
+    tok = quiet_enter()  # (Note [quiet NumPy calls]: 1e300 to float32 warns of overflow)
+    try:
+        s = dt.type(v)  # (as the general path's astype of the wrapped number)
+        data = fn(a, s) if k else fn(s, a)
+    finally:
+        quiet_exit(tok)
+    if type(data) is not np.ndarray:  # (a ufunc on 0-dim arrays gives a NumPy scalar)
+        data = np.asarray(data)
+    out = _new_tensor(Tensor)  # eager_tensor(data), inlined
+    out._data = data
+    out._version_box = InferenceBox([0]) if _grad_state.inference else [0]
+    if _grad_state.enabled and (t._requires_grad or t._grad_fn is not None):
+        spec = _LEAN_SCALAR_NODES.get(op)
+        if spec is None:
+            cls = _node_class(DEFAULT_NAMES[op])
+            spec = _LEAN_SCALAR_NODES[op] = (cls, lean_plan(op, 2))
+        fn_t = t._grad_fn
+        et = (fn_t, t._output_nr) if fn_t is not None else _edge(t)
+        edges = (et, (None, 0)) if k else ((None, 0), et)
+        out._grad_fn = lean_node(
+            spec[0], spec[1], op, (x, y), out, edges, dtype, k, _SCALAR_META[kind]
+        )
     return out
 
 

@@ -66,7 +66,12 @@ def test_lean_node_skips_values_only_other_gradients_read() -> None:
 @pytest.mark.parametrize(
     "make",
     [
-        lambda x: x + 1.5,  # a number
+        lambda x: x + 1.5j,  # a complex number
+        lambda x: x + True,  # a bool
+        lambda x: x * 2**40,  # an int not exact in float32
+        lambda x: x * np.float64(2.0),  # a NumPy number
+        lambda x: x.to(adjit.int64) * 2,  # an integer tensor and a number
+        lambda x: x**2.0,  # an op with no lean scalar path
         lambda x: x * adjit.ones(4),  # broadcasting
         lambda x: x * adjit.ones(3, 4, dtype=adjit.float64),  # promotion
         lambda x: x.half().sin(),  # a reduced float
@@ -158,3 +163,70 @@ def test_general_path_for_other_sums(make: Any, monkeypatch) -> None:
     monkeypatch.setattr(dispatch, "_lean_sum", lambda *a: seen.append(r := real(*a)) or r)
     make(x)
     assert all(r is None for r in seen)  # (never called, or it declined)
+
+
+SCALARS = [2.5, -0.0, 3, -7, float("nan"), float("inf"), 1e-40, 1e300, 0.1]
+
+
+@pytest.mark.parametrize("first", [False, True], ids=["tensor_first", "number_first"])
+@pytest.mark.parametrize("shape", [(3, 4), ()])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op", sorted(dispatch._SCALAR_OPS, key=str), ids=lambda op: op.name)
+def test_lean_scalar_matches_general(
+    op: Op, dtype: Any, shape: tuple[int, ...], first: bool, monkeypatch
+) -> None:
+    """Note [lean scalar operands]: the same values, node and gradients as the general path."""
+    x, _ = _pair(dtype, shape)
+    taken: list[Any] = []
+    real = dispatch._lean_scalar
+    for v in SCALARS:
+        results = []
+        for lean in (True, False):
+            with monkeypatch.context() as m:
+                m.setattr(
+                    dispatch,
+                    "_lean_scalar",
+                    (lambda *a: taken.append(r := real(*a)) or r) if lean else lambda *a: None,
+                )
+                t = adjit.tensor(x, requires_grad=True)
+                # no NumPy warning leaks from the lean path (the general one's cast of the
+                # number to float32 may warn of underflow or overflow, as may the general
+                # rules of maximum and minimum)
+                with np.errstate(all="raise" if lean else "ignore"):
+                    out = dispatch.apply(op, v, t) if first else dispatch.apply(op, t, v)
+                with np.errstate(all="ignore"):
+                    out.backward(adjit.ones_like(out), retain_graph=True)
+            results.append((out, t.grad))
+        (fast, g_fast), (general, g_general) = results
+        assert any(r is fast for r in taken)  # (backward may take it too)
+        assert type(fast._data) is np.ndarray and fast._data.dtype == general._data.dtype
+        assert fast.shape == general.shape and fast._data.tobytes() == general._data.tobytes()
+        assert g_fast._data.tobytes() == g_general._data.tobytes(), (op, v)
+        a, b = fast.grad_fn, general.grad_fn
+        assert type(a).__name__ == type(b).__name__
+        assert a._meta == b._meta and a.attrs == b.attrs and a._shown == a._edges
+        assert [e[0] is None for e in a.next_functions] == [
+            e[0] is None for e in b.next_functions
+        ]
+        assert {k: type(s) for k, s in a._saved.items()} == {
+            k: type(s) for k, s in b._saved.items()
+        }
+        for k, s in a._saved.items():  # a saved number is the Python number itself
+            if type(s).__name__ == "_Number":
+                other = b._saved[k].value
+                assert type(s.value) is type(other) and repr(s.value) == repr(other)
+
+
+def test_lean_scalar_without_grad_and_under_hooks() -> None:
+    x = adjit.tensor([1.0, -2.0], requires_grad=True)
+    with adjit.no_grad():
+        assert (x * 0.5).grad_fn is None
+    y = adjit.tensor([1.0, 2.0])
+    assert (y * 0.5).grad_fn is None and (y * 0.5).dtype == adjit.float32
+    packed: list[Any] = []
+    with adjit.autograd.graph.saved_tensors_hooks(lambda t: packed.append(t) or t, lambda t: t):
+        z = (x * 3).sum()  # mul by a number saves the number, not a tensor: no hook runs
+        w = (x / 2.0).sum()
+    z.backward()
+    w.backward()
+    assert packed == [] and x.grad.tolist() == [3.5, 3.5]
