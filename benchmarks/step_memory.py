@@ -16,7 +16,11 @@ eager and PyTorch eager, each in a fresh process."""
 # pooled between calls (every ``Buffers`` and the shared arena, Note [buffer reuse]): those
 # are resident before the step, and the step needs them, so they count (PyTorch holds nothing
 # between steps). The peak includes the gradients (the parameters' bytes, the same for every
-# contender; the ``params`` column). Medians over ``--rounds`` measured steps.
+# contender; the ``params`` column). ``arenas``: the pooled bytes that are arenas (a training
+# step's one arena of residuals and planned values, Note [one arena for a training step]; the
+# rest are per-value buffers: gradients, outputs); peak - pooled is what the step allocated
+# outside the pools (NumPy rules' results, contiguous copies of strided inputs). Medians over
+# ``--rounds`` measured steps.
 
 from __future__ import annotations
 
@@ -52,12 +56,16 @@ def _reset_peak() -> None:
         f.write("5")
 
 
-def pooled_bytes() -> int:
-    """Bytes adjit's executors hold between calls: every pool and the shared arena."""
+def pooled_bytes(values: bool = False) -> int:
+    """Bytes adjit's executors hold between calls: every pool and the shared arena; with
+    ``values``, only the per-value buffers (values that escape a call: gradients, outputs),
+    the rest being arenas (Note [one arena for a training step])."""
     if "adjit.runtime.executor" not in sys.modules:
         return 0
     executor = sys.modules["adjit.runtime.executor"]
-    pools = (o for o in gc.get_objects() if type(o) is executor.Buffers)
+    pools = [o for o in gc.get_objects() if type(o) is executor.Buffers]
+    if values:
+        return sum(a.nbytes for b in pools for spare in b.free.values() for a, _ in spare)
     return sum(b.nbytes for b in pools) + executor.SHARED.nbytes
 
 
@@ -98,6 +106,7 @@ def child(model: str, contender: str, threads: int, rounds: int) -> dict[str, An
         "peak": statistics.median(peaks),
         "spread": max(peaks) - min(peaks),
         "pool": statistics.median(pools),
+        "arena": statistics.median(pools) - pooled_bytes(values=True),
         "params": sum(p.numel() * p.element_size() for p in params),
         "loss": step(),
     }
@@ -133,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"{'model':<12} {'contender':<15} {'peak':>10} {'spread':>9} {'pooled':>10} "
-        f"{'params':>9} {'vs torch':>8} {'loss':>10}"
+        f"{'arenas':>9} {'params':>9} {'vs torch':>8} {'loss':>10}"
     )
     for model in a.models:
         rows = {c: _run(model, c, a) for c in a.contenders}
@@ -149,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(
                 f"{model:<12} {c:<15} {_mb(r['peak']):>10} {_mb(r['spread']):>9} "
-                f"{_mb(r['pool']):>10} {_mb(r['params']):>9} {ratio:>8} {r['loss']:>10.6g}",
+                f"{_mb(r['pool']):>10} {_mb(r['arena']):>9} {_mb(r['params']):>9} {ratio:>8} "
+                f"{r['loss']:>10.6g}",
                 flush=True,
             )
     print(f"load average after: {os.getloadavg()[0]:.2f}")

@@ -709,6 +709,9 @@ def compile_program(
             steps.append(ExternStep(s.eqn))
     steps = _with_reshape_copies(graph, with_unfold_columns(graph, steps))
     steps = with_permute_copies(steps, ExternStep, KernelStep)
+    from .column_grads import with_column_products  # (it imports this module)
+
+    steps = with_column_products(graph, steps)  # Note [weight gradient by chunks]
     # (np.ascontiguousarray would make a 0-d constant 1-d: a compiled 0-d output came back (1,))
     consts = {v: np.asarray(a, v.aval.dtype.np, order="C") for v, a in graph.consts}
     return Executable(graph, program, steps, consts, public)

@@ -1,0 +1,280 @@
+"""A convolution's weight gradient by chunks of the batch: each chunk's columns unfolded into a
+small buffer and multiplied in (Note [weight gradient by chunks])."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..ir.aval import Aval
+from ..ir.graph import Graph, Var
+from ..ir.ops import Op
+from .buffer_plan import StepIO
+from .executor import STEP_IO, Buffers, Env, ExternStep
+from .split_gemm import matmul_into
+from .window_steps import UnfoldColumns
+
+# Note [weight gradient by chunks]
+# A convolution's weight gradient multiplies the output's gradient (O, N L) by its input's
+# columns unfolded again (Note [cheap recompute]), the (C kh kw, N L) matrix of the whole
+# batch: k*k times the input's bytes, the largest value of the backward (VGG-11 b8: 18 MB of
+# columns for a 2 MB image, the step's peak). PyTorch's CPU convolution unfolds one sample
+# at a time and adds its product into the weight's gradient. A ColumnsProduct step does the
+# same by chunks of ``samples`` images (columns of about CHUNK_BYTES): unfold the chunk into
+# a planned (C kh kw, chunk L) buffer, one GEMM by the gradient's chunk of columns (a view),
+# added into the result (the first chunk's written there). It replaces the UnfoldColumns
+# step, its transposing PERMUTE and the MATMUL when the columns are read by that product
+# only and at least two chunks are needed; the sum over the batch is then taken chunk by
+# chunk (rounding differs from the one GEMM, as PyTorch's per-sample sums do). The input's
+# gradient is the mirror image: the weight times the output's gradient gives the columns'
+# gradient, as large, which FOLD sums back into images. A FoldProduct step computes it by the
+# same chunks (GEMM by the gradient's chunk of columns into a planned buffer, FOLD of it into
+# the chunk's images) in place of the MATMUL, its RESHAPE (C kh kw, N, L), the PERMUTE to
+# (N, C kh kw, L) and the FOLD. The convolution itself, MATMUL(w, columns), is done by the
+# same chunks too (ProductOfColumns), each chunk's product copied into its columns of the
+# result. Step peak above resident state, 1 thread (benchmarks/step_memory.py): VGG-11 b8
+# 81 -> 72 MB (torch 65), resnet18 b8 61 -> 58 MB (torch 55). Not chunked: a weight gradient
+# whose chunk product would be as large as the columns saved (``part`` is the weight's size;
+# VGG-11's 512-channel 8x8 layers keep their 9 MB of columns).
+CHUNK_BYTES = 1 << 21
+CHUNKS = 4  # at most this many (VGG-11 b8 in 8 one-image chunks: its step ~5% slower)
+
+
+def _samples(n: int, per_sample: int) -> int:
+    """Images per chunk: columns of about CHUNK_BYTES, in at most CHUNKS chunks."""
+    return max(1, CHUNK_BYTES // max(1, per_sample), -(-n // CHUNKS))
+
+
+class ColumnsProduct(ExternStep):
+    """MATMUL(g, PERMUTE(columns)) with the columns unfolded chunk by chunk (``cols``: the
+    chunk's buffer, ``part``: a chunk's product)."""
+
+    __slots__ = ("unfold", "cols", "part", "samples")
+    FIELDS = ("eqn", "unfold", "cols", "part", "samples")
+    unfold: Any  # the UNFOLD equation
+    cols: Var
+    part: Var
+    samples: int
+
+    def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
+        from ..codegen import windows as compiled  # imports llvmlite.ir: lazily
+
+        e, u = self.eqn, self.unfold
+        x = np.ascontiguousarray(env[u.inputs[0]])
+        g = env[e.inputs[0]]  # type: ignore[index]
+        out, p = bufs.get(e.out)
+        cols = bufs.get(self.cols)[0].reshape(-1)
+        part = bufs.get(self.part)[0]
+        n, rows, cells = u.out.aval.shape
+        for n0 in range(0, n, self.samples):
+            k = min(self.samples, n - n0)
+            mat = cols[: rows * k * cells].reshape(rows, k * cells)
+            compiled.unfold_into(
+                x[n0 : n0 + k], mat.reshape(rows, k, cells).transpose(1, 0, 2), **u.attrs
+            )
+            matmul_into(g[:, n0 * cells : (n0 + k) * cells], mat.T, part if n0 else out)
+            if n0:
+                np.add(out, part, out=out)
+        env[e.out], ptrs[e.out] = out, p
+
+    def io(self) -> StepIO:
+        return StepIO(
+            (self.unfold.inputs[0], self.eqn.inputs[0]), (self.eqn.out, self.cols, self.part), ()
+        )
+
+
+STEP_IO[ColumnsProduct] = ColumnsProduct.io
+
+
+class ProductOfColumns(ExternStep):
+    """MATMUL(w, columns) (the convolution itself) with the columns unfolded chunk by chunk
+    (``cols``: the chunk's buffer, ``part``: the chunk's product)."""
+
+    __slots__ = ("unfold", "cols", "part", "samples")
+    FIELDS = ("eqn", "unfold", "cols", "part", "samples")
+    unfold: Any  # the UNFOLD equation
+    cols: Var
+    part: Var
+    samples: int
+
+    def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
+        from ..codegen import windows as compiled  # imports llvmlite.ir: lazily
+
+        e, u = self.eqn, self.unfold
+        x = np.ascontiguousarray(env[u.inputs[0]])
+        w = env[e.inputs[0]]  # type: ignore[index]
+        out, p = bufs.get(e.out)
+        cols = bufs.get(self.cols)[0].reshape(-1)
+        part = bufs.get(self.part)[0].reshape(-1)
+        n, rows, cells = u.out.aval.shape
+        o = out.shape[0]
+        for n0 in range(0, n, self.samples):
+            k = min(self.samples, n - n0)
+            mat = cols[: rows * k * cells].reshape(rows, k * cells)
+            compiled.unfold_into(
+                x[n0 : n0 + k], mat.reshape(rows, k, cells).transpose(1, 0, 2), **u.attrs
+            )
+            got = part[: o * k * cells].reshape(o, k * cells)
+            matmul_into(w, mat, got)
+            out[:, n0 * cells : (n0 + k) * cells] = got
+        env[e.out], ptrs[e.out] = out, p
+
+    def io(self) -> StepIO:
+        return StepIO(
+            (self.unfold.inputs[0], self.eqn.inputs[0]), (self.eqn.out, self.cols, self.part), ()
+        )
+
+
+STEP_IO[ProductOfColumns] = ProductOfColumns.io
+
+
+class FoldProduct(ExternStep):
+    """FOLD(PERMUTE(RESHAPE(MATMUL(w, g)))) by chunks of images (``part``: a chunk's columns'
+    gradient); ``eqn`` is the FOLD, ``product`` the MATMUL."""
+
+    __slots__ = ("product", "part", "samples")
+    FIELDS = ("eqn", "product", "part", "samples")
+    product: Any  # the MATMUL equation
+    part: Var
+    samples: int
+
+    def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
+        from ..codegen import windows as compiled  # imports llvmlite.ir: lazily
+
+        e, mm = self.eqn, self.product
+        w, g = env[mm.inputs[0]], env[mm.inputs[1]]  # type: ignore[index]
+        out, p = bufs.get(e.out)
+        part = bufs.get(self.part)[0].reshape(-1)
+        rows = mm.out.aval.shape[0]
+        n = e.out.aval.shape[0]
+        cells = mm.out.aval.shape[1] // n
+        for n0 in range(0, n, self.samples):
+            k = min(self.samples, n - n0)
+            mat = part[: rows * k * cells].reshape(rows, k * cells)
+            matmul_into(w, g[:, n0 * cells : (n0 + k) * cells], mat)
+            cols = mat.reshape(rows, k, cells).transpose(1, 0, 2)
+            if not compiled.strided_columns(cols):
+                cols = np.ascontiguousarray(cols)
+            compiled.fold_into(cols, out[n0 : n0 + k], **e.attrs)
+        env[e.out], ptrs[e.out] = out, p
+
+    def io(self) -> StepIO:
+        return StepIO(self.product.inputs, (self.eqn.out, self.part), ())
+
+
+STEP_IO[FoldProduct] = FoldProduct.io
+
+
+def _fold_product(
+    fold: Any, reader: dict[Var, Any], producer: dict[Var, Any], plain: dict[int, Any],
+    uses: Counter[Var], supported: Any
+) -> tuple[FoldProduct, list[Any]] | None:  # fmt: skip
+    """The FoldProduct replacing ``fold`` and the steps it replaces, when it applies."""
+    perm = producer.get(fold.inputs[0])
+    if perm is None or perm.op is not Op.PERMUTE or tuple(perm.attrs["axes"]) != (1, 0, 2):
+        return None
+    reshape = producer.get(perm.inputs[0])
+    if reshape is None or reshape.op is not Op.RESHAPE:
+        return None
+    mm = producer.get(reshape.inputs[0])
+    if mm is None or mm.op is not Op.MATMUL or not all(isinstance(a, Var) for a in mm.inputs):
+        return None
+    chain = (mm, reshape, perm)
+    if any(uses[e.out] != 1 or id(e) not in plain for e in chain) or id(fold) not in plain:
+        return None
+    rows, nl = mm.out.aval.shape if len(mm.out.aval.shape) == 2 else (0, 0)
+    n = fold.out.aval.shape[0]
+    dt = fold.out.aval.dtype
+    if rows == 0 or nl % max(1, n) or reshape.out.aval.shape != (rows, n, nl // max(1, n)):
+        return None
+    if any(v.aval.dtype != dt for v in (*mm.inputs, mm.out)) or not supported("fold", dt):
+        return None
+    cells = nl // n
+    samples = _samples(n, rows * cells * np.dtype(dt.np).itemsize)
+    if samples >= n or any(len(a.aval.shape) != 2 for a in mm.inputs):
+        return None
+    part = Var(Aval((rows, samples * cells), dt))
+    return FoldProduct(fold, mm, part, samples), [plain[id(e)] for e in chain]
+
+
+def with_column_products(graph: Graph, steps: Sequence[Any]) -> list[Any]:
+    """``steps`` with each weight gradient of Note [weight gradient by chunks] as one
+    ColumnsProduct step (at the MATMUL's place), its UnfoldColumns and PERMUTE dropped, and
+    each input gradient as one FoldProduct step (at the FOLD's place)."""
+    if not any(type(s) is UnfoldColumns or getattr(s, "eqn", None) is not None
+               and s.eqn.op is Op.FOLD for s in steps):  # fmt: skip
+        return list(steps)
+    from ..codegen import windows as compiled  # imports llvmlite.ir: only for convolutions
+
+    uses: Counter[Var] = Counter(a for e in graph.eqns for a in e.inputs if isinstance(a, Var))
+    uses.update(o for o in graph.outputs if isinstance(o, Var))
+    reader = {a: e for e in graph.eqns for a in e.inputs if isinstance(a, Var) and uses[a] == 1}
+    plain = {id(s.eqn): s for s in steps if type(s) is ExternStep}
+    fused: dict[int, ColumnsProduct] = {}
+    dropped: set[int] = set()
+    for s in steps:
+        if type(s) is not UnfoldColumns:
+            continue
+        u, matrix = s.unfold, s.matrix.out
+        perm = reader.get(matrix)
+        n, rows, cells = u.out.aval.shape
+        dt = u.out.aval.dtype
+        mm = perm
+        if perm is not None and perm.op is Op.MATMUL and perm.inputs[1] is matrix:
+            perm = None  # the convolution itself: MATMUL(w, columns)
+        elif perm is None or perm.op is not Op.PERMUTE or tuple(perm.attrs["axes"]) != (1, 0):
+            continue
+        else:
+            mm = reader.get(perm.out)
+            if mm is None or mm.op is not Op.MATMUL or mm.inputs[1] is not perm.out:
+                continue
+        g = mm.inputs[0]
+        if not isinstance(g, Var) or id(mm) not in plain or (perm and id(perm) not in plain):
+            continue
+        if not isinstance(u.inputs[0], Var) or any(
+            v.aval.dtype != dt for v in (u.inputs[0], g, mm.out)
+        ) or len(g.aval.shape) != 2:  # fmt: skip
+            continue
+        if perm is not None and g.aval.shape != (mm.out.aval.shape[0], n * cells):
+            continue
+        if perm is None and (g.aval.shape[1] != rows or mm.out.aval.shape[1] != n * cells):
+            continue
+        if not compiled.supported("unfold", np.dtype(dt.np)):
+            continue
+        samples = _samples(n, rows * cells * np.dtype(dt.np).itemsize)
+        if samples >= n:
+            continue
+        cols = Var(Aval((rows, samples * cells), dt))
+        if perm is None:
+            part = Var(Aval((mm.out.aval.shape[0], samples * cells), dt))
+            fused[id(mm)] = ProductOfColumns(mm, u, cols, part, samples)
+            dropped.add(id(s))
+            continue
+        if (n - samples) * cells <= mm.out.aval.shape[0]:
+            continue  # a chunk's product, as large as the weight, would outweigh the saving
+        part = Var(Aval(mm.out.aval.shape, dt))
+        fused[id(mm)] = ColumnsProduct(mm, u, cols, part, samples)
+        dropped.update((id(s), id(plain[id(perm)])))
+    producer = {e.out: e for e in graph.eqns}
+
+    def supported(op: str, dt: Any) -> bool:
+        return bool(compiled.supported(op, np.dtype(dt.np)))
+
+    for s in steps:
+        if type(s) is ExternStep and s.eqn.op is Op.FOLD:
+            got = _fold_product(s.eqn, reader, producer, plain, uses, supported)
+            if got is not None:
+                fused[id(s.eqn)] = got[0]
+                dropped.update(id(x) for x in got[1])
+    if not fused:
+        return list(steps)
+    out = []
+    for s in steps:
+        if id(s) in dropped:
+            continue
+        e = getattr(s, "eqn", None)
+        out.append(fused.get(id(e), s) if type(s) is ExternStep else s)
+    return out

@@ -1,0 +1,58 @@
+"""A convolution's product, weight gradient and input gradient by chunks of the batch (Note
+[weight gradient by chunks]): the same values as the one GEMM over the whole batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from adjit.runtime import column_grads
+
+import adjit
+import adjit.nn.functional as F
+
+KINDS = {"ProductOfColumns", "ColumnsProduct", "FoldProduct"}
+
+
+def _step_kinds(cf: object, *args: object) -> set[str]:
+    runs = adjit.explain(cf, *args)._executables()
+    return {type(s).__name__ for _, ex in runs for s in ex.steps}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("n", "stride", "padding"), [(5, 1, 1), (4, 2, 0), (3, 1, 2)])
+def test_chunked_conv_step_matches_eager(
+    monkeypatch: pytest.MonkeyPatch, dtype: type, n: int, stride: int, padding: int
+) -> None:
+    # columns of one image: 3*3*4 rows x the output's cells; two images a chunk (the last one
+    # short for an odd batch)
+    cells = ((10 + 2 * padding - 3) // stride + 1) ** 2
+    monkeypatch.setattr(column_grads, "CHUNK_BYTES", 2 * 36 * cells * np.dtype(dtype).itemsize)
+    rng = np.random.default_rng(n)
+    x = adjit.tensor(rng.standard_normal((n, 4, 10, 10)).astype(dtype), requires_grad=True)
+    w = adjit.tensor(rng.standard_normal((3, 4, 3, 3)).astype(dtype), requires_grad=True)
+
+    def f(x: adjit.Tensor, w: adjit.Tensor) -> adjit.Tensor:
+        return (F.conv2d(x, w, stride=stride, padding=padding).tanh() ** 2).sum()
+
+    f(x, w).backward()
+    want = [x.grad.numpy().copy(), w.grad.numpy().copy()]
+    loss = f(x, w).item()
+    cf = adjit.compile(f)
+    for _ in range(2):  # the second call reuses the planned chunk buffers
+        x.grad = w.grad = None
+        got = cf(x, w)
+        got.backward()
+        tol = 1e-12 if dtype == np.float64 else 2e-5
+        np.testing.assert_allclose(got.item(), loss, rtol=tol)
+        for a, b in zip((x.grad.numpy(), w.grad.numpy()), want, strict=True):
+            np.testing.assert_allclose(a, b, rtol=tol, atol=tol * np.abs(b).max())
+    assert _step_kinds(cf, x, w) >= KINDS
+
+
+def test_small_convolutions_keep_the_one_gemm() -> None:
+    # one chunk would hold the whole batch: nothing to save, the steps stay as they were
+    x = adjit.randn(2, 3, 6, 6, requires_grad=True)
+    w = adjit.randn(4, 3, 3, 3, requires_grad=True)
+    cf = adjit.compile(lambda x, w: F.conv2d(x, w).sum())
+    cf(x, w).backward()
+    assert not _step_kinds(cf, x, w) & KINDS
