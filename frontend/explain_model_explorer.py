@@ -21,13 +21,15 @@ from .saved import _source_line
 # [{"id", "attrs"}]}``. adjit writes up to four graphs:
 #   traced     the graph the tracer recorded, every equation with its source line; with a
 #              gradient, the equations pruned from it (no gradient code) say why
+#   segment i  (a function with graph breaks, instead of the rest) each compiled segment
 #   differentiated  (only when a stability rewrite changed the traced graph) the graph the
 #              adjoint differentiated, with the pruned marks
 #   forward    the program that runs (the llvm backend's, else fusion's grouping), each
-#   backward   equation in the namespace of the fused kernel it belongs to (``k3``; an extern
-#              step is alone in ``extern/<op>``), so the viewer draws a box per kernel that
-#              expands to its equations; the group's attributes give the kernel's iteration
-#              space and formula; residuals are marked in the forward and named in both
+#   backward   equation in the namespace of the fused kernel it belongs to (``k3``; extern
+#              steps stay at the top level, their ``kernel`` attr says so), so the viewer
+#              draws a box per kernel that expands to its equations; the group's attributes
+#              give the kernel's iteration space and formula; residuals are marked in the
+#              forward and named in both
 # Node ids are ``in<i>`` (graph inputs), ``c<i>`` (constants), ``e<i>`` (equations) and
 # ``out<i>`` (outputs), unique within their graph; every edge's source is a node of the graph.
 # Each node's attrs: ``ir`` (the equation as explain prints it), ``shape``, ``dtype``,
@@ -156,6 +158,7 @@ def to_model_explorer(ex: Any, path: str | Path | None = None) -> dict[str, Any]
     names = list(ex.input_names)
     if ex.graph is not None:
         graphs.append(graph_json("traced", ex.graph, names))
+    graphs += [graph_json(f"segment {i + 1}", g, []) for i, g in enumerate(ex.segments)]
     if ex.plan is not None:  # what was differentiated: the traced graph after stability rewrites
         j = ex.plan.joint
         n_in = len(j.graph.inputs) - len(j.cotangent_of)

@@ -29,8 +29,9 @@ class KernelTexts(dict[str, str]):
 # joint graph, after the optimizing passes, the split forward and backward, or the inference
 # graph without grad), how many bytes the forward keeps for the backward and the peak, how
 # many fused kernels and extern steps run, the compile time (adjoint + optimize + split, as
-# ``timings`` has them; kernel code generation is not counted), how many forward equations
-# were pruned (no gradient code), how many stability rewrites fired, guards and breaks.
+# ``timings`` has them, with a gradient; tracing and kernel code generation are not
+# counted), how many forward equations were pruned (no gradient code), how many stability
+# rewrites fired, guards and breaks.
 # Every number is read from the Explanation's own attributes, so the two cannot disagree.
 
 
@@ -60,7 +61,7 @@ class Summary:
         return sum(self.kernels.values())
 
     def __str__(self) -> str:
-        lines = [f"adjit.explain: {self.name} (brief; --section all shows everything)"]
+        lines = [f"adjit.explain: {self.name} (brief: str(explain) or --section all shows all)"]
         if self.eager_reason:
             lines.append(f"runs eagerly: {self.eager_reason}")
         lines.append(f"compiled share: {self.share}")
@@ -80,11 +81,14 @@ class Summary:
             for what, counts in [("fused kernels", self.kernels), ("extern steps", self.externs)]:
                 each = ", ".join(f"{p} {n}" for p, n in counts.items())
                 lines.append(f"{what}: {sum(counts.values())} ({each})")
+        elif self.breaks:
+            lines.append("fused kernels: per segment (--section all lists the segments)")
         else:
             lines.append("fused kernels: 0 (the llvm backend compiles them)")
-        lines.append(
-            f"compile time (adjoint + optimize + split): {self.compile_seconds * 1e3:.2f} ms"
-        )
+        if self.wrt is not None:
+            lines.append(
+                f"compile time (adjoint + optimize + split): {self.compile_seconds * 1e3:.2f} ms"
+            )
         fired = ", ".join(self.rewrites)
         lines.append(
             f"stability rewrites fired: {len(self.rewrites)}" + (f" ({fired})" if fired else "")

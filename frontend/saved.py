@@ -73,6 +73,10 @@ class Saved(list[Residual]):
     steps: list[str]
     pool_bytes: int | None = None
 
+    def __init__(self, *items: Any) -> None:
+        super().__init__(*items)
+        self.inputs_read, self.recomputed, self.steps = [], [], []
+
     def __str__(self) -> str:
         lines = [str(r) for r in self] or ["(nothing)"]
         lines.append(f"residual bytes (held from forward to backward): {self.bytes}")

@@ -43,7 +43,7 @@ def _explain(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 def test_explain_brief_is_the_default_view(user_file: Path, capsys) -> None:
     argv = [f"{user_file}:loss", "--arg", "x=f32[3,4]", "--arg", "y=f32[4]"]
     out = _explain(capsys, *argv)
-    assert out.startswith("== brief\nadjit.explain: loss (brief;") and "== graph" not in out
+    assert out.startswith("== brief\nadjit.explain: loss (brief:") and "== graph" not in out
     assert "equations: graph 3, inference 3" in out and "fused kernels:" in out
     assert _explain(capsys, *argv, "--brief") == out
     both = _explain(capsys, *argv, "--brief", "--section", "graph")

@@ -176,3 +176,21 @@ def test_model_explorer_loads_it(ex: Any) -> None:
     collection = dacite.from_dict(gb.GraphCollection, data, config=dacite.Config(strict=True))
     assert [g.id for g in collection.graphs] == ["traced", "forward", "backward"]
     assert collection.graphs[1].nodes[4].namespace == "k0"
+
+
+def test_graph_breaks_export_each_segment_and_brief_counts_them() -> None:
+    def fn(x: Any) -> Any:
+        y = x.sin()
+        if y.sum().item() > 0:  # a graph break
+            return y * 2
+        return y * 3
+
+    with pytest.warns(UserWarning, match="graph break"):
+        ex = adjit.explain(fn, adjit.randn(3))
+    data = ex.to_model_explorer()
+    _check_schema(data)
+    assert [g["id"] for g in data["graphs"]] == ["segment 1", "segment 2"]
+    s = ex.summary()
+    assert s.breaks == len(ex.breaks) == 1
+    assert s.eqns == {f"segment {i + 1}": len(g.eqns) for i, g in enumerate(ex.segments)}
+    assert "graph breaks: 1" in ex.brief and "(nothing)" in str(ex.saved)
