@@ -193,7 +193,7 @@ def explain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         specs = ", ".join(f"{n}={d}{list(s)}" for n, d, s in args.arg)
         parser.error(f"tracing {args.target} with {specs or 'no arguments'} failed: {e}")
     chosen = [n for group in args.section or [] for n in group]
-    if args.brief or not (chosen or args.view or args.model_explorer):
+    if args.brief or not (chosen or args.view or args.model_explorer or args.html):
         chosen = ["brief", *chosen]
     sections = list(SECTIONS) if "all" in chosen else chosen
     for k, section in enumerate(dict.fromkeys(sections)):
@@ -201,10 +201,23 @@ def explain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if text is None:
             text = "(not available: no argument requires grad; use --requires-grad NAME)"
         print(("\n" if k else "") + f"== {section}\n{text}")
+    if args.html:
+        write_html(ex, args.html)
     if args.model_explorer and not args.view:
         ex.to_model_explorer(args.model_explorer)
         print(f"wrote Model Explorer graphs to {args.model_explorer}")
     return view(ex, args.model_explorer) if args.view else 0
+
+
+def write_html(ex: Any, path: str) -> None:
+    """``--html``: the page of Note [explain as a page]; says so when it holds text only."""
+    from adjit.frontend.explain_page import render
+
+    page, message = render(ex)
+    Path(path).write_text(page, encoding="utf-8")
+    print(f"wrote {path} ({len(page.encode())} bytes)")
+    if message is not None:
+        print(f"adjit explain --html: {message}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -252,6 +265,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--view",
         action="store_true",
         help=f"open the graphs in Model Explorer (needs the extra: {VIEW_EXTRA})",
+    )
+    e.add_argument(
+        "--html",
+        metavar="OUT.html",
+        help="write one self-contained page drawing the traced, joint and fused programs "
+        "(needs Graphviz's dot; without it the page holds the text view)",
     )
     e.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     e.set_defaults(func=lambda a: explain(a, e))

@@ -148,6 +148,22 @@ class Explanation:
                     lines.append(f"{name}/extern {step.eqn.op.name.lower()} -> {step.eqn.out.aval}")
         return "\n".join(lines)
 
+    def to_html(self, path: Any = None) -> str:
+        """One self-contained HTML page drawing the traced, joint and fused programs, clickable
+        (Note [explain as a page] in explain_html.py); written to ``path`` when given. Without
+        Graphviz's ``dot`` it shows the text view instead, and warns."""
+        import warnings
+        from pathlib import Path
+
+        from .explain_page import render
+
+        page, message = render(self)
+        if message is not None:
+            warnings.warn(message, stacklevel=2)
+        if path is not None:
+            Path(path).write_text(page, encoding="utf-8")
+        return page
+
     @property
     def graph_text(self) -> str:
         return print_graph(self.graph, source=True) if self.graph is not None else ""

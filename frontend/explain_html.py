@@ -1,0 +1,393 @@
+"""``Explanation.to_html``: the traced, joint and fused programs as clickable Graphviz drawings.
+
+Note [explain as a page]
+~~~~~~~~~~~~~~~~~~~~~~~~
+``explain(fn, *args).to_html(path)`` (and ``adjit explain ... --html out.html``) writes one
+self-contained HTML file: nothing is fetched when it is opened. Each program is a *view*:
+
+- ``traced``: the graph the tracer recorded; equations the adjoint pruned are grey, with why;
+- ``joint``: the adjoint's forward+backward graph (gradient equations rose, cotangents red);
+- ``forward`` / ``backward``: the split programs as the executors run them, each fused kernel a
+  yellow box around the equations it computes (what is outside a box runs as an extern step:
+  BLAS, NumPy), residuals saved for backward orange, values the backward recomputes violet.
+
+A view becomes DOT text here; Graphviz's ``dot`` lays it out (``-Tsvg``) and the SVG is embedded
+in the page (explain_page.py), with a small script: clicking a node shows its IR line, shape,
+dtype and source line (with the text of the file around it), clicking a kernel box its formula
+(formulas.py), LLVM IR and assembly. We never lay graphs out ourselves: without ``dot`` on the
+PATH the page shows explain's text instead, with a message saying so (``render`` returns it).
+"""
+
+from __future__ import annotations
+
+import linecache
+import shutil
+import subprocess
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..ir.graph import Eqn, Graph, Lit, Var
+from ..ir.printer import _Namer, format_eqn
+
+# kind -> (fill, border, what the legend says)
+KINDS: dict[str, tuple[str, str, str]] = {
+    "input": ("#cfe8ff", "#3b7dd8", "argument"),
+    "parameter": ("#d3f4d3", "#2f9e44", "parameter, buffer or captured tensor"),
+    "const": ("#f1f3f5", "#868e96", "constant"),
+    "op": ("#ffffff", "#495057", "operation"),
+    "extern": ("#e9ecef", "#343a40", "operation run outside generated code (BLAS, NumPy)"),
+    "gradient": ("#ffe3e3", "#c92a2a", "gradient operation (joint graph)"),
+    "cotangent": ("#ffa8a8", "#c92a2a", "incoming gradient (cotangent)"),
+    "saved": ("#ffd8a8", "#e8590c", "saved for backward (residual)"),
+    "recomputed": ("#e5dbff", "#7048e8", "recomputed in backward instead of saved"),
+    "pruned": ("#f8f9fa", "#adb5bd", "pruned: no gradient code (reason in the node)"),
+    "output": ("#ffffff", "#212529", "program output"),
+    "kernel": ("#fff9db", "#f08c00", "fused kernel (one generated loop nest)"),
+}
+MAX_NODES = 3000  # a bigger view is shown as text (dot's layout time grows fast past this)
+DOT_TIMEOUT = 120.0  # seconds per view
+SOURCE_CONTEXT = 2  # lines of the user's file shown around a node's line
+
+
+@dataclass
+class View:
+    """One drawn program: DOT statements, and the details a click shows, by SVG id."""
+
+    key: str
+    title: str
+    caption: str
+    text: str  # the program as IR text (shown when it cannot be drawn)
+    nodes: list[str] = field(default_factory=list)
+    edges: list[str] = field(default_factory=list)
+    clusters: dict[str, list[str]] = field(default_factory=dict)  # cluster id -> its nodes
+    cluster_attrs: dict[str, str] = field(default_factory=dict)
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    svg: str | None = None
+    problem: str | None = None  # why it is not drawn
+
+    def node(self, nid: str, label: str, kind: str, detail: dict[str, Any], in_: str = "") -> str:
+        part = "v_" + nid[1:] if nid.startswith("%") else nid  # (no '-' or '%' in ids)
+        sid = f"{self.key}_{part}"
+        fill, border, _ = KINDS[kind]
+        style = "filled,dashed" if kind in ("pruned", "recomputed") else "filled"
+        style += ",rounded" if kind not in ("extern", "output") else ""
+        extra = ' fontcolor="#868e96"' if kind == "pruned" else ""
+        extra += " penwidth=2" if kind in ("saved", "output") else ""
+        shape = "ellipse" if kind == "output" else "box"
+        line = (
+            f"{_q(nid)} [id={_q(sid)} label={_q(label)} shape={shape} style={_q(style)} "
+            f'fillcolor="{fill}" color="{border}"{extra}]'
+        )
+        (self.clusters.setdefault(in_, []) if in_ else self.nodes).append(line)
+        self.details[sid] = {"kind": kind, **detail}
+        return nid
+
+    def kernel(self, cid: str, label: str, detail: dict[str, Any]) -> str:
+        sid = f"{self.key}_k_{cid}"
+        fill, border, _ = KINDS["kernel"]
+        self.cluster_attrs[cid] = (
+            f'id={_q(sid)} label={_q(label)} style="filled,rounded" fillcolor="{fill}" '
+            f'color="{border}" penwidth=1.5 fontname="Helvetica-Bold" fontsize=11 labeljust=l'
+        )
+        self.clusters.setdefault(cid, [])
+        self.details[sid] = {"kind": "kernel", **detail}
+        return sid
+
+    @property
+    def size(self) -> int:
+        return len(self.nodes) + sum(len(v) for v in self.clusters.values())
+
+    def dot(self) -> str:
+        lines = [
+            "digraph G {",
+            '  graph [rankdir=TB nodesep=0.18 ranksep=0.32 bgcolor="transparent" '
+            'fontname="Helvetica"]',
+            '  node [fontname="Helvetica" fontsize=10 height=0.3 margin="0.08,0.03"]',
+            '  edge [color="#868e96" arrowsize=0.6]',
+        ]
+        lines += [f"  {n}" for n in self.nodes]
+        for cid, members in self.clusters.items():
+            lines.append(f"  subgraph {_q('cluster_' + cid)} {{ {self.cluster_attrs[cid]}")
+            lines += [f"    {n}" for n in members]
+            lines.append("  }")
+        lines += [f"  {e}" for e in self.edges]
+        lines.append("}")
+        return "\n".join(lines)
+
+
+def _q(text: str) -> str:
+    """A DOT string literal."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def find_dot() -> str | None:
+    """The Graphviz ``dot`` executable, or None."""
+    return shutil.which("dot")
+
+
+NO_DOT = (
+    "Graphviz's `dot` was not found on the PATH, so the graphs are not drawn: install Graphviz "
+    "(apt-get install graphviz, brew install graphviz, conda install graphviz) and write the "
+    "page again. Below is explain's text view."
+)
+
+
+def layout(views: list[View], dot: str) -> None:
+    """Fill each view's ``svg`` with dot's layout (or ``problem`` when it cannot be drawn)."""
+
+    def one(v: View) -> None:
+        if v.size > MAX_NODES:
+            v.problem = f"{v.size} nodes: too many to draw (at most {MAX_NODES}); the IR text:"
+            return
+        try:
+            run = subprocess.run(
+                [dot, "-Tsvg"],
+                input=v.dot().encode(),
+                capture_output=True,
+                timeout=DOT_TIMEOUT,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            v.problem = f"dot failed ({e}); the IR text:"
+            return
+        if run.returncode != 0:
+            v.problem = f"dot failed: {run.stderr.decode(errors='replace').strip()}; the IR text:"
+            return
+        svg = run.stdout.decode()
+        v.svg = svg[svg.index("<svg") :]  # without the XML prolog and DOCTYPE
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(one, views))
+
+
+# ---- what each view shows ---------------------------------------------------------------------
+@dataclass
+class Roles:
+    """How one program's values are drawn: kinds and names of inputs and outputs, the kind of
+    each equation (by index) with a note, and which kernel computes it."""
+
+    inputs: list[tuple[str, str]]  # (kind, name) per graph input
+    outputs: list[str]  # name per graph output
+    eqn_kind: Callable[[int, Eqn], tuple[str, str]]  # -> (kind, note for the label)
+    kernel_of: dict[Eqn, str] = field(default_factory=dict)  # eqn -> cluster id
+
+
+def draw(view: View, g: Graph, roles: Roles, sources: dict[str, Any]) -> View:
+    """Add ``g``'s values and equations to ``view`` as nodes (named as ``str(g)`` names them)."""
+    namer = _Namer()
+    node_of: dict[Var, str] = {}
+    for i, v in enumerate(g.inputs):
+        kind, name = roles.inputs[i] if i < len(roles.inputs) else ("input", f"input {i}")
+        ir = namer.typed(v)
+        label = f"{name}\n{ir}" if name else ir
+        detail = {"title": name or ir, "ir": f"input {ir}", **_aval(v)}
+        node_of[v] = view.node("%" + namer(v), label, kind, detail)
+    for v, _ in g.consts:
+        ir = namer.typed(v)
+        node_of[v] = view.node("%" + namer(v), f"const\n{ir}", "const", {"title": ir, **_aval(v)})
+    for i, e in enumerate(g.eqns):
+        ir = format_eqn(e, namer)
+        kind, note = roles.eqn_kind(i, e)
+        if kind == "op" and roles.kernel_of and e not in roles.kernel_of:
+            kind = "extern"
+        op = e.op.name.lower()
+        short = note.split(" (")[0][:40]  # (the whole reason is in the details)
+        label = f"{op}\n{namer.typed(e.out)}" + (f"\n{short}" if short else "")
+        detail = {"title": f"%{namer(e.out)} = {op}", "ir": ir, "loc": e.loc, **_aval(e.out)}
+        if note:
+            detail["note"] = note
+        if e.no_grad:
+            detail["no_grad"] = True
+        cluster = roles.kernel_of.get(e, "")
+        if cluster:
+            detail["kernel"] = f"{view.key}_k_{cluster}"
+        _source(e.loc, sources)
+        nid = view.node("%" + namer(e.out), label, kind, detail, cluster)
+        for a in dict.fromkeys(a for a in e.inputs if isinstance(a, Var)):
+            if a in node_of:  # (a body's own values are inside its attrs, not drawn)
+                view.edges.append(f"{_q(node_of[a])} -> {_q(nid)}")
+        node_of[e.out] = nid
+    for k, o in enumerate(g.outputs):
+        name = roles.outputs[k] if k < len(roles.outputs) else f"output {k}"
+        if not name:
+            continue
+        value = repr(o.value) if isinstance(o, Lit) else namer.typed(o)
+        oid = view.node(f"out{k}", name, "output", {"title": name, "ir": f"output {value}"})
+        if isinstance(o, Var) and o in node_of:
+            view.edges.append(f"{_q(node_of[o])} -> {_q(oid)}")
+    return view
+
+
+def _aval(v: Var) -> dict[str, Any]:
+    aval = v.aval
+    return {"aval": str(aval), "shape": [str(d) for d in aval.shape], "dtype": aval.dtype.name}
+
+
+def _source(loc: str | None, sources: dict[str, Any]) -> None:
+    """Record the user's lines around ``loc`` (``file:line``) once per location."""
+    if not loc or loc in sources:
+        return
+    path, _, number = loc.rpartition(":")
+    if not number.isdigit():
+        return
+    line = int(number)
+    first = max(1, line - SOURCE_CONTEXT)
+    text = [
+        linecache.getline(path, n).rstrip("\n") for n in range(first, line + SOURCE_CONTEXT + 1)
+    ]
+    while text and not text[-1]:
+        text.pop()
+    if text:
+        sources[loc] = {"file": path, "line": line, "first": first, "lines": text}
+
+
+# ---- the views of an Explanation -------------------------------------------------------------
+def views(ex: Any) -> tuple[list[View], dict[str, Any]]:
+    """The views of Note [explain as a page] for an Explanation, and the source lines."""
+    sources: dict[str, Any] = {}
+    found: list[View] = []
+    names = list(ex.input_names)
+    n_args = len(names) - (len(ex.entry.lifted) if ex.entry is not None else 0)
+
+    def arg(i: int) -> tuple[str, str]:
+        name = names[i] if i < len(names) else f"input {i}"
+        return ("input" if i < n_args else "parameter"), name
+
+    plan = ex.plan
+    pruned: dict[int, str] = dict(plan.joint.pruned) if plan is not None else {}
+    for k, g in enumerate(ex.segments):  # a function with graph breaks: each segment
+        roles = Roles([], [], _plain)
+        view = View(f"seg{k}", f"Segment {k + 1}", "a compiled segment between breaks", str(g))
+        found.append(draw(view, g, roles, sources))
+    g = ex.graph
+    if g is not None:
+        outs = _names("out", len(g.outputs))
+        roles = Roles([arg(i) for i in range(len(g.inputs))], outs, _pruned_or(pruned))
+        caption = "the graph the tracer recorded; grey: pruned by the adjoint (no gradient code)"
+        found.append(
+            draw(View("traced", "Traced graph", caption, ex.graph_text), g, roles, sources)
+        )
+    if plan is not None:
+        found.append(_joint(ex, arg, pruned, sources))
+    found += _programs(ex, arg, sources)
+    return found, sources
+
+
+def _plain(i: int, e: Eqn) -> tuple[str, str]:
+    return "op", ""
+
+
+def _pruned_or(pruned: dict[int, str]) -> Callable[[int, Eqn], tuple[str, str]]:
+    return lambda i, e: ("pruned", f"pruned: {pruned[i]}") if i in pruned else ("op", "")
+
+
+def _names(base: str, n: int) -> list[str]:
+    return [base] if n == 1 else [f"{base}{k}" for k in range(n)]
+
+
+def _joint(ex: Any, arg: Callable[[int], tuple[str, str]], pruned: dict[int, str],
+           sources: dict[str, Any]) -> View:  # fmt: skip
+    joint = ex.plan.joint
+    g = joint.graph
+    n_in = len(g.inputs) - len(joint.cotangent_of)
+    cot = [("cotangent", n) for n in _names("g", len(joint.cotangent_of))]
+    grads = [f"∂/∂{arg(w)[1]}" for w in joint.wrt]
+    roles = Roles(
+        [arg(i) for i in range(n_in)] + cot,
+        _names("out", joint.n_outputs) + grads,
+        lambda i, e: (
+            ("gradient", "")
+            if i >= joint.n_forward_eqns
+            else ("pruned", f"pruned: {pruned[i]}")
+            if i in pruned and joint.n_forward_eqns == len(ex.graph.eqns)
+            else ("op", "")
+        ),
+    )
+    caption = f"the adjoint's forward+backward graph (wrt {', '.join(a[6:] for a in grads)})"
+    return draw(View("joint", "Joint graph", caption, str(g)), g, roles, sources)
+
+
+def _programs(ex: Any, arg: Callable[[int], tuple[str, str]],
+              sources: dict[str, Any]) -> list[View]:  # fmt: skip
+    """The forward and backward programs, each kernel a box (Note [explain as a page])."""
+    from .formulas import programs
+
+    if ex.forward is None:
+        return []
+    formulas = _formulas(ex)
+    llvm, asm = ex.llvm_ir, ex.asm
+    plan = ex.plan
+    split = plan.split if plan is not None else None
+    residuals = (
+        {v: r.name for v, r in zip(split.residuals, ex.saved, strict=False)} if split else {}
+    )
+    fwd_eqns = set(split.forward.eqns) if split else set()
+    found = []
+    for which, g, kernels in programs(ex):
+        view = View(which, f"{which.capitalize()} program", "", str(g))
+        kernel_of: dict[Eqn, str] = {}
+        for k in kernels:
+            head = f"{which}/{k.name}"
+            eqns = _kernel_eqns(k)
+            kernel_of.update((e, k.name) for e in eqns)
+            locs = list(dict.fromkeys(e.loc for e in eqns if e.loc))
+            ops = f"{len(k.eqns)} op{'s' if len(k.eqns) != 1 else ''} over {list(k.shape)}"
+            detail = {
+                "title": head,
+                "aval": ops,
+                "ir": getattr(k, "formula", "").replace("; ", "\n"),
+                "locs": locs,
+                "formula": formulas.get(head, formulas.get("*", "")),
+                "llvm": llvm.get(head, ""),
+                "asm": asm.get(head, ""),
+            }
+            view.kernel(k.name, f"{k.name} · {ops}", detail)
+        if which == "forward":
+            n_out = len(g.outputs) - len(residuals)
+            roles = Roles([arg(i) for i in range(len(g.inputs))], _names("out", n_out), _plain)
+            roles.eqn_kind = lambda i, e: (
+                ("saved", f"saved as {residuals[e.out]}") if e.out in residuals else ("op", "")
+            )
+            view.caption = (
+                "what runs first: boxes are fused kernels; orange: saved for backward"
+                if plan
+                else "what runs: boxes are fused kernels, the rest runs as extern steps"
+            )
+        else:
+            assert split is not None and plan is not None
+            inputs = [("saved", residuals.get(v, "")) for v in split.residuals]
+            inputs += [arg(i) for i in split.saved_inputs]
+            n_cot = len(g.inputs) - len(inputs)
+            inputs += [("cotangent", n) for n in _names("g", n_cot)]
+            grads = [f"∂/∂{arg(w)[1]}" for w in plan.wrt]
+            roles = Roles(inputs, grads, lambda i, e: (
+                ("recomputed", "recomputed") if e in fwd_eqns else ("op", "")
+            ))  # fmt: skip
+            view.caption = "the gradient: orange inputs were saved; violet: recomputed"
+        roles.kernel_of = kernel_of
+        found.append(draw(view, g, roles, sources))
+    return found
+
+
+def _kernel_eqns(k: Any) -> list[Eqn]:
+    """Every equation a Kernel or RowKernel computes."""
+    eqns = [*getattr(k, "scalar_eqns", ()), *k.eqns, *getattr(k, "tail", ())]
+    for p in getattr(k, "passes", ()):
+        eqns += [*p.row_eqns, *p.eqns, *p.reductions]
+    return list(dict.fromkeys(eqns))
+
+
+def _formulas(ex: Any) -> dict[str, str]:
+    """``program/kernel`` -> its formulas' text (a formula sympy cannot print: the error)."""
+    try:
+        found = list(ex.formulas)
+    except Exception as e:  # (a drawing still helps; the panel says what failed)
+        return {"*": f"(formulas not available: {type(e).__name__}: {e})"}
+    out: dict[str, str] = {}
+    for f in found:
+        head = f"{f.program}/{f.kernel}"
+        out[head] = (out[head] + "\n" if head in out else "") + f.text
+    return out
