@@ -202,8 +202,10 @@ def draw(view: View, g: Graph, roles: Roles, sources: dict[str, Any]) -> View:
         if e.no_grad:
             detail["no_grad"] = True
         cluster = roles.kernel_of.get(e, "")
-        if cluster:
+        if cluster:  # (its IR in the names of the drawing, as the formulas name values)
             detail["kernel"] = f"{view.key}_k_{cluster}"
+            lines = view.details[detail["kernel"]].setdefault("ir", "")
+            view.details[detail["kernel"]]["ir"] = f"{lines}\n{ir}" if lines else ir
         _source(e.loc, sources)
         nid = view.node("%" + namer(e.out), label, kind, detail, cluster)
         for a in dict.fromkeys(a for a in e.inputs if isinstance(a, Var)):
@@ -338,7 +340,6 @@ def _programs(ex: Any, arg: Callable[[int], tuple[str, str]],
             detail = {
                 "title": head,
                 "aval": ops,
-                "ir": getattr(k, "formula", "").replace("; ", "\n"),
                 "locs": locs,
                 "formula": formulas.get(head, formulas.get("*", "")),
                 "llvm": llvm.get(head, ""),

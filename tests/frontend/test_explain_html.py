@@ -118,6 +118,7 @@ def test_readme_example_draws_every_program(readme: tuple[Any, str], tmp_path: P
     assert _kinds(data, "backward")["recomputed"][0]["title"].endswith("= sub")
     fused = [d for d in data["details"].values() if d.get("kernel") == "backward_k_k1"]
     assert len(fused) == 7 and all(d["kind"] in ("op", "recomputed") for d in fused)
+    assert data["details"]["backward_k_k1"]["ir"] == "\n".join(d["ir"] for d in fused)
     assert [d["title"] for d in _kinds(data, "backward")["extern"]][-1].endswith("= matmul")
     # the pass list with times and equation counts, the guards
     for name, seconds, g in ex.passes:
