@@ -12,8 +12,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import adjit as torch
 import adjit
+import adjit as torch
 
 
 @adjit.compile  # trace -> IR -> adjoint -> fused LLVM kernels
