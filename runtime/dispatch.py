@@ -170,8 +170,14 @@ def _lean(op: Op, args: tuple[Any, ...]) -> Tensor | None:
         a, b = x._data, y._data
         dt = a.dtype
         dtype = _LEAN_DTYPES.get(dt)
-        if dtype is None or b.dtype != dt or b.shape != a.shape:
+        if dtype is None or b.dtype != dt:
             return None
+        if b.shape != a.shape:  # (Note [lean broadcasting])
+            broadcast = _BROADCASTS.get((a.shape, b.shape))
+            if broadcast is None:
+                broadcast = _broadcasts(a.shape, b.shape)
+            if not broadcast:
+                return None
     else:
         return None
     fn = _LEAN_FNS.get(op) or LEAN_OPS[op]
@@ -203,10 +209,33 @@ def _lean(op: Op, args: tuple[Any, ...]) -> Tensor | None:
         else:
             fn_y = y._grad_fn
             edges = (ex, (fn_y, y._output_nr) if fn_y is not None else _edge(y))
-        out._grad_fn = lean_node(spec[0], spec[1], op, args, out, edges, dtype)
+        node = out._grad_fn = lean_node(spec[0], spec[1], op, args, out, edges, dtype)
+        if a.shape != data.shape or b.shape != data.shape:  # (Note [lean broadcasting])
+            node._meta = [(a.shape, dtype), (b.shape, dtype)]
     if forward_grad.ACTIVE:  # a dual level is open (Note [eager forward AD])
         forward_grad.propagate(op, {}, args, out)
     return out
+
+
+# Note [lean broadcasting]
+# Two tensors of one real floating dtype and different shapes that broadcast (a bias,
+# ``x - x.amax(1, keepdim=True)``) take the lean path too: NumPy's ufunc broadcasts as the
+# general path's (which runs the same ufunc after shape inference). The node's meta has each
+# input's own shape, so backward sums each gradient to it (``conform``), as the general node
+# does. Shapes that do not broadcast take the general path, which raises PyTorch's error.
+_BROADCASTS: dict[tuple[tuple[int, ...], tuple[int, ...]], bool] = {}
+
+
+def _broadcasts(sa: tuple[int, ...], sb: tuple[int, ...]) -> bool:
+    try:
+        np.broadcast_shapes(sa, sb)
+        ok = True
+    except ValueError:
+        ok = False
+    if len(_BROADCASTS) > 4096:
+        _BROADCASTS.clear()
+    _BROADCASTS[(sa, sb)] = ok
+    return ok
 
 
 # Note [lean scalar operands]

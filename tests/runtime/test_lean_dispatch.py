@@ -72,7 +72,6 @@ def test_lean_node_skips_values_only_other_gradients_read() -> None:
         lambda x: x * np.float64(2.0),  # a NumPy number
         lambda x: x.to(adjit.int64) * 2,  # an integer tensor and a number
         lambda x: x**2.0,  # an op with no lean scalar path
-        lambda x: x * adjit.ones(4),  # broadcasting
         lambda x: x * adjit.ones(3, 4, dtype=adjit.float64),  # promotion
         lambda x: x.half().sin(),  # a reduced float
         lambda x: x.to(adjit.int64).neg(),  # an integer
@@ -230,3 +229,47 @@ def test_lean_scalar_without_grad_and_under_hooks() -> None:
     z.backward()
     w.backward()
     assert packed == [] and x.grad.tolist() == [3.5, 3.5]
+
+
+BINARY = [op for op in dispatch.LEAN_OPS if op in dispatch._SCALAR_OPS]
+
+
+@pytest.mark.parametrize(
+    "shapes", [((3, 4), (4,)), ((3, 1), (1, 4)), ((), (3, 4)), ((2, 3, 4), (3, 1)), ((4,), ())]
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op", BINARY, ids=lambda op: op.name)
+def test_lean_broadcasting_matches_general(op: Op, dtype: Any, shapes: Any, monkeypatch) -> None:
+    """Note [lean broadcasting]: the same values, node and gradients as the general path."""
+    x, y = _pair(dtype, (24,))
+    arrays = [x[: int(np.prod(shapes[0]))].reshape(shapes[0]), y[: int(np.prod(shapes[1]))]]
+    arrays[1] = arrays[1].reshape(shapes[1])
+    results = []
+    for lean in (True, False):
+        ts = [adjit.tensor(a, requires_grad=True) for a in arrays]
+        with monkeypatch.context() as m:
+            taken: list[Any] = []
+            real = dispatch._lean
+            m.setattr(dispatch, "_lean", lambda o, a: taken.append(r := real(o, a)) or r)
+            if not lean:
+                m.setattr(dispatch, "LEAN_OPS", {})
+            with np.errstate(all="raise" if lean else "ignore"):
+                out = dispatch.apply(op, *ts)
+            assert (taken[0] is out) if lean else not taken
+        with np.errstate(all="ignore"):  # (the general rules of maximum and minimum may warn)
+            out.backward(adjit.ones_like(out), retain_graph=True)
+        results.append((out, [t.grad for t in ts]))
+    (fast, g_fast), (general, g_general) = results
+    assert type(fast._data) is np.ndarray and fast._data.dtype == general._data.dtype
+    assert fast.shape == general.shape and fast._data.tobytes() == general._data.tobytes()
+    for a, b in zip(g_fast, g_general, strict=True):
+        assert a.shape == b.shape and a._data.tobytes() == b._data.tobytes()
+    a, b = fast.grad_fn, general.grad_fn
+    assert type(a).__name__ == type(b).__name__ and a._meta == b._meta
+    assert {k: type(v) for k, v in a._saved.items()} == {k: type(v) for k, v in b._saved.items()}
+
+
+def test_lean_shapes_that_do_not_broadcast_raise_as_before() -> None:
+    x, y = adjit.ones(3, 4), adjit.ones(3)
+    with pytest.raises(RuntimeError, match=r"size of tensor a \(4\) must match"):
+        x + y
