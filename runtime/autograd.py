@@ -718,9 +718,11 @@ def accumulate_array(t: Tensor, g: np.ndarray, owned: bool) -> None:
 # (Note [quiet NumPy calls]) open across consecutive such nodes. Anything else sees Tensors and
 # the user's own NumPy error state: before a general step (a leaf's accumulation, a hook, a
 # composite or user-defined node, a rule with no array copy, create_graph, anomaly mode,
-# autograd.grad's captured inputs) the region is left and the node's array cotangents become
-# Tensors. A buffer slot holds either kind; ``_add`` sums two arrays as arrays. Every array in
-# a slot is an ndarray of its input's shape and dtype (a ufunc's NumPy scalar is made 0-d).
+# a node autograd.grad captures a cotangent at) the region is left and the node's array
+# cotangents become Tensors. A buffer slot holds either kind; ``_add`` sums two arrays as
+# arrays. Every array in a slot is an ndarray of its input's shape and dtype (a ufunc's NumPy
+# scalar is made 0-d). A composite's backward (an autograd.grad of its inner graph) takes
+# these steps too.
 # The order of nodes is the heap's (by sequence number), as before; a node made ready while no
 # other is ready is run next without going through the heap.
 
@@ -766,7 +768,10 @@ def run_backward(
     heapq.heapify(ready)
     pop, push = heapq.heappop, heapq.heappush
     # (Note [array cotangents]) plain op nodes pass arrays, inside one quiet NumPy region
-    raw = not create_graph and not anomaly and not capture
+    # (a node whose cotangent autograd.grad captures takes the general step, which makes it a
+    # Tensor first: Note [array cotangents])
+    raw = not create_graph and not anomaly
+    captured = {n for n, _ in capture}
     tok = None  # that region's token, while it is open
     mirrored: dict[Op, bool] = {}  # op -> its array rule mirrors the table's (this backward)
     held = None  # the one node made ready by the last step, while no other is: not heaped
@@ -785,7 +790,7 @@ def run_backward(
                     raw
                     and type(node).apply is _OP_APPLY
                     and not (node._tensor_hooks or node._retained or node._hooks)
-                    and (needed is None or node in needed)
+                    and (needed is None or (node in needed and node not in captured))
                 ):
                     g = grads_out[0]
                     if type(g) is not np.ndarray:
