@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +34,31 @@ from .saved import _source_line
 # Node ids are ``in<i>`` (graph inputs), ``c<i>`` (constants), ``e<i>`` (equations) and
 # ``out<i>`` (outputs), unique within their graph; every edge's source is a node of the graph.
 # Each node's attrs: ``ir`` (the equation as explain prints it), ``shape``, ``dtype``,
-# ``source`` (file:line) and ``source_text``, plus ``pruned``/``saved``/``kernel`` marks.
+# ``source`` (file:line) and ``source_text``, plus ``pruned``/``saved``/``kernel`` marks;
+# inputs, residuals, pruned equations, constants and outputs are coloured (``style``, STYLES).
 
 
 def _kv(key: str, value: Any) -> dict[str, str]:
     return {"key": key, "value": str(value)}
+
+
+# node kind -> Model Explorer GraphNodeStyle (background, border): the colours the viewer draws
+STYLES = {
+    "input": ("#e7f5ff", "#1c7ed6"),
+    "saved": ("#fff3bf", "#f08c00"),
+    "pruned": ("#f1f3f5", "#adb5bd"),
+    "output": ("#ebfbee", "#2f9e44"),
+    "constant": ("#f8f9fa", "#868e96"),
+}
+
+
+def _node(nid: str, label: str, kind: str, attrs: list, edges: list, ns: str = "") -> dict:
+    node: dict[str, Any] = {"id": nid, "label": label, "namespace": ns, "attrs": attrs}
+    node["incomingEdges"] = edges
+    if kind in STYLES:
+        bg, border = STYLES[kind]
+        node["style"] = {"backgroundColor": bg, "borderColor": border, "hoveredBorderColor": border}
+    return node
 
 
 def _outputs(v: Var, tag: str) -> list[dict[str, Any]]:
@@ -48,12 +69,12 @@ def _outputs(v: Var, tag: str) -> list[dict[str, Any]]:
 def graph_json(
     gid: str,
     g: Graph,
-    input_names: list[str],
+    input_names: Sequence[str],
     *,
-    steps: list[Any] = (),  # type: ignore[assignment]
+    steps: Sequence[Any] = (),
     pruned: dict[int, str] | None = None,
     saved: set[Var] | frozenset[Var] = frozenset(),
-    output_labels: list[str] = (),  # type: ignore[assignment]
+    output_labels: Sequence[str] = (),
 ) -> dict[str, Any]:
     """One Model Explorer Graph of ``g`` (Note [model explorer export])."""
     namer = _Namer()
@@ -65,29 +86,13 @@ def graph_json(
         kind = "saved" if v in saved else "input"
         attrs = [_kv("kind", kind), _kv("ir", namer.typed(v)), _kv("name", name)]
         attrs += [_kv("shape", list(v.aval.shape)), _kv("dtype", v.aval.dtype.name)]
-        nodes.append(
-            {
-                "id": ids[v],
-                "label": f"{kind} {name}",
-                "namespace": "",
-                "attrs": attrs,
-                "incomingEdges": [],
-                "outputsMetadata": _outputs(v, name),
-            }
-        )
+        node = _node(ids[v], f"{kind} {name}", kind, attrs, [])
+        nodes.append(node | {"outputsMetadata": _outputs(v, name)})
     for i, (v, value) in enumerate(g.consts):
         ids[v] = f"c{i}"
         attrs = [_kv("kind", "constant"), _kv("ir", namer.typed(v)), _kv("value", value)]
-        nodes.append(
-            {
-                "id": ids[v],
-                "label": "constant",
-                "namespace": "",
-                "attrs": attrs,
-                "incomingEdges": [],
-                "outputsMetadata": _outputs(v, namer(v)),
-            }
-        )
+        node = _node(ids[v], "constant", "constant", attrs, [])
+        nodes.append(node | {"outputsMetadata": _outputs(v, namer(v))})
     where: dict[int, str] = {}  # id(eqn) -> namespace
     groups: dict[str, dict[str, str]] = {}
     for step in steps:
@@ -123,30 +128,15 @@ def graph_json(
             attrs.append(_kv("pruned", f"no gradient code: {pruned[j]}"))
         if e.out in saved:
             attrs.append(_kv("saved", "kept for backward (a residual)"))
-        label = e.op.name.lower()
-        nodes.append(
-            {
-                "id": ids[e.out],
-                "label": label,
-                "namespace": ns,
-                "attrs": attrs,
-                "incomingEdges": edges,
-                "outputsMetadata": _outputs(e.out, e.out.hint or namer(e.out)),
-            }
-        )
+        kind = "saved" if e.out in saved else "pruned" if pruned and j in pruned else "op"
+        node = _node(ids[e.out], e.op.name.lower(), kind, attrs, edges, ns)
+        nodes.append(node | {"outputsMetadata": _outputs(e.out, e.out.hint or namer(e.out))})
     for i, v in enumerate(g.outputs):
         edges = [{"sourceNodeId": ids[v], "sourceNodeOutputId": "0", "targetNodeInputId": "0"}]
         label = output_labels[i] if i < len(output_labels) else f"output {i}"
         attrs = [_kv("kind", "output"), _kv("ir", namer(v))]
-        nodes.append(
-            {
-                "id": f"out{i}",
-                "label": label,
-                "namespace": "",
-                "attrs": attrs,
-                "incomingEdges": edges if isinstance(v, Var) and v in ids else [],
-            }
-        )
+        edges = edges if isinstance(v, Var) and v in ids else []
+        nodes.append(_node(f"out{i}", label, "output", attrs, edges))
     return {"id": gid, "nodes": nodes, "groupNodeAttributes": groups}
 
 

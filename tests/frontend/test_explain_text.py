@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from adjit.frontend.explain_model_explorer import STYLES
 
 import adjit
 
@@ -120,6 +121,11 @@ def _check_schema(data: dict[str, Any]) -> None:
             assert all(
                 set(kv) == {"key", "value"} and isinstance(kv["value"], str) for kv in n["attrs"]
             )
+            assert set(n.get("style", {})) <= {
+                "backgroundColor",
+                "borderColor",
+                "hoveredBorderColor",
+            }
             for e in n["incomingEdges"]:
                 assert set(e) == {"sourceNodeId", "sourceNodeOutputId", "targetNodeInputId"}
                 assert e["sourceNodeId"] in ids  # every edge resolves
@@ -154,6 +160,7 @@ def test_model_explorer_json(ex: Any, tmp_path: Path) -> None:
         n for n in graphs["forward"]["nodes"] if any(kv["key"] == "saved" for kv in n["attrs"])
     ]
     assert [n["label"] for n in marked] == ["relu", "tanh"]
+    assert all(n["style"]["backgroundColor"] == STYLES["saved"][0] for n in marked)
 
 
 def test_model_explorer_marks_pruned_equations() -> None:
