@@ -180,7 +180,7 @@ def _lean(op: Op, args: tuple[Any, ...]) -> Tensor | None:
                 return None
     else:
         return None
-    fn = _LEAN_FNS.get(op) or LEAN_OPS[op]
+    fn = _LEAN_CALLS[op]
     q = QUIET.get(np_state())  # quiet_enter(), inlined (Note [quiet NumPy calls])
     tok = set_np_state(q if q is not None else quiet_state())
     try:
@@ -255,6 +255,7 @@ _LEAN_FNS: dict[Op, Callable[..., Any]] = {
     Op.SUB: np.subtract,
     Op.MUL: np.multiply,
 }
+_LEAN_CALLS = LEAN_OPS | _LEAN_FNS  # (apply tests ``op in LEAN_OPS`` first)
 _SCALAR_META = {float: ((), float64), int: ((), int64)}
 _LEAN_SCALAR_NODES: dict[Op, tuple[type[OpNode], Any]] = {}
 
@@ -279,7 +280,7 @@ def _lean_scalar(op: Op, x: Any, y: Any) -> Tensor | None:
     dtype = _LEAN_DTYPES.get(dt)
     if dtype is None:
         return None
-    fn = _LEAN_FNS.get(op) or LEAN_OPS[op]
+    fn = _LEAN_CALLS[op]
     tok = quiet_enter()  # (Note [quiet NumPy calls]: 1e300 to float32 warns of overflow)
     try:
         s = dt.type(v)  # (as the general path's astype of the wrapped number)
