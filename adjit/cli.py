@@ -229,7 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     e = sub.add_parser(
         "explain",
         help="show the IR adjit builds for a function",
-        description="Trace FILE.py:FUNC on seeded random inputs and print adjit.explain sections.",
+        description="Trace FILE.py:FUNC on seeded random inputs and print adjit.explain sections "
+        "(default: the brief summary; --section all: everything).",
     )
     e.add_argument("target", metavar="FILE.py:FUNC", help="the function to explain")
     e.add_argument(
