@@ -54,7 +54,7 @@ class Summary:
     breaks: int = 0
     share: str = ""
     eager_reason: str | None = None
-    wrt: list[int] | None = None
+    wrt: list[str] | None = None  # the inputs differentiated, by the user's names
 
     @property
     def kernel_count(self) -> int:
@@ -70,7 +70,7 @@ class Summary:
         if self.eqns:
             lines.append("equations: " + ", ".join(f"{k} {v}" for k, v in self.eqns.items()))
         if self.wrt is not None:
-            lines.append(f"gradient wrt inputs {self.wrt}")
+            lines.append(f"gradient with respect to: {', '.join(self.wrt)}")
             lines.append(
                 f"saved for backward: {self.saved_count} residuals, {self.saved_bytes} bytes "
                 f"(peak activation memory {self.peak_bytes} bytes); "
@@ -108,7 +108,8 @@ def summary(ex: Any) -> Summary:
     for i, g in enumerate(ex.segments):
         s.eqns[f"segment {i + 1}"] = len(g.eqns)
     if ex.plan is not None:
-        s.wrt = list(ex.plan.wrt)
+        names = ex.input_names
+        s.wrt = [names[i] if i < len(names) else f"input {i}" for i in ex.plan.wrt]
         stages = [("adjoint", ex.adjoint), ("optimized", ex.optimized)]
         stages += [("forward", ex.forward), ("backward", ex.backward)]
         s.eqns |= {k: len(g.eqns) for k, g in stages if g is not None}
