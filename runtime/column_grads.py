@@ -35,10 +35,14 @@ from .window_steps import UnfoldColumns
 # the chunk's images) in place of the MATMUL, its RESHAPE (C kh kw, N, L), the PERMUTE to
 # (N, C kh kw, L) and the FOLD. The convolution itself, MATMUL(w, columns), is done by the
 # same chunks too (ProductOfColumns), each chunk's product copied into its columns of the
-# result. Step peak above resident state, 1 thread (benchmarks/step_memory.py): VGG-11 b8
-# 81 -> 72 MB (torch 65), resnet18 b8 61 -> 58 MB (torch 55). Not chunked: a weight gradient
-# whose chunk product would be as large as the columns saved (``part`` is the weight's size;
-# VGG-11's 512-channel 8x8 layers keep their 9 MB of columns).
+# result. A weight gradient with more outputs than a chunk of images has cells (VGG-11's
+# 512-channel 8x8 layers: 9 MB of columns) would need a chunk product as large as the weight;
+# it goes by chunks of the input's channels instead (ChannelColumnsProduct: the channels'
+# images copied out, unfolded, multiplied, the product copied into the weight gradient's
+# columns; every element still sums over the whole batch in one GEMM). At most CHUNKS chunks
+# (smaller GEMMs run slower), and only where the chunk's buffers hold less than the columns.
+# Step peak above resident state, 1 thread (benchmarks/step_memory.py): VGG-11 b8 81 -> 66 MB
+# (torch 65), resnet18 b8 61 -> 58 MB (torch 55).
 CHUNK_BYTES = 1 << 21
 CHUNKS = 4  # at most this many (VGG-11 b8 in 8 one-image chunks: its step ~5% slower)
 
@@ -87,6 +91,54 @@ class ColumnsProduct(ExternStep):
 
 
 STEP_IO[ColumnsProduct] = ColumnsProduct.io
+
+
+class ChannelColumnsProduct(ExternStep):
+    """MATMUL(g, PERMUTE(columns)) by chunks of the input's channels: each chunk's rows of the
+    columns (its channels' images copied into ``image``, unfolded into ``cols``) give its
+    columns of the result (``part``, copied in); for a weight gradient with more outputs than
+    a chunk of images has cells, where chunks of images would need a product as large as the
+    columns (Note [weight gradient by chunks])."""
+
+    __slots__ = ("unfold", "image", "cols", "part", "channels")
+    FIELDS = ("eqn", "unfold", "image", "cols", "part", "channels")
+    unfold: Any  # the UNFOLD equation
+    image: Var
+    cols: Var
+    part: Var
+    channels: int
+
+    def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
+        from ..codegen import windows as compiled  # imports llvmlite.ir: lazily
+
+        e, u = self.eqn, self.unfold
+        x = env[u.inputs[0]]
+        g = env[e.inputs[0]]  # type: ignore[index]
+        out, p = bufs.get(e.out)
+        image = bufs.get(self.image)[0].reshape(-1)
+        cols = bufs.get(self.cols)[0].reshape(-1)
+        part = bufs.get(self.part)[0].reshape(-1)
+        n, rows, cells = u.out.aval.shape
+        c, h, w = x.shape[1:]
+        per = rows // c  # kh kw rows per channel
+        o = out.shape[0]
+        for c0 in range(0, c, self.channels):
+            k = min(self.channels, c - c0)
+            xs = image[: n * k * h * w].reshape(n, k, h, w)
+            np.copyto(xs, x[:, c0 : c0 + k])
+            mat = cols[: k * per * n * cells].reshape(k * per, n * cells)
+            compiled.unfold_into(xs, mat.reshape(k * per, n, cells).transpose(1, 0, 2), **u.attrs)
+            got = part[: o * k * per].reshape(o, k * per)
+            matmul_into(g, mat.T, got)
+            out[:, c0 * per : (c0 + k) * per] = got
+        env[e.out], ptrs[e.out] = out, p
+
+    def io(self) -> StepIO:
+        pooled = (self.eqn.out, self.image, self.cols, self.part)
+        return StepIO((self.unfold.inputs[0], self.eqn.inputs[0]), pooled, ())
+
+
+STEP_IO[ChannelColumnsProduct] = ChannelColumnsProduct.io
 
 
 class ProductOfColumns(ExternStep):
@@ -200,6 +252,25 @@ def _fold_product(
     return FoldProduct(fold, mm, part, samples), [plain[id(e)] for e in chain]
 
 
+def _by_channels(mm: Any, u: Any, dt: Any) -> ChannelColumnsProduct | None:
+    """The weight gradient ``mm`` by chunks of channels, when at least two are needed."""
+    n, c, h, w = u.inputs[0].aval.shape if len(u.inputs[0].aval.shape) == 4 else (0,) * 4
+    _, rows, cells = u.out.aval.shape
+    if c < 2 or rows % c:
+        return None
+    per, item = rows // c, np.dtype(dt.np).itemsize
+    channels = max(1, CHUNK_BYTES // max(1, per * n * cells * item), -(-c // CHUNKS))
+    if channels >= c:
+        return None
+    o = mm.out.aval.shape[0]
+    if channels * (per * n * cells + o * per + n * h * w) >= rows * n * cells:
+        return None  # the chunk's buffers would hold as much as the columns
+    image = Var(Aval((n, channels, h, w), dt))
+    cols = Var(Aval((channels * per, n * cells), dt))
+    part = Var(Aval((o, channels * per), dt))
+    return ChannelColumnsProduct(mm, u, image, cols, part, channels)
+
+
 def with_column_products(graph: Graph, steps: Sequence[Any]) -> list[Any]:
     """``steps`` with each weight gradient of Note [weight gradient by chunks] as one
     ColumnsProduct step (at the MATMUL's place), its UnfoldColumns and PERMUTE dropped, and
@@ -253,8 +324,12 @@ def with_column_products(graph: Graph, steps: Sequence[Any]) -> list[Any]:
             fused[id(mm)] = ProductOfColumns(mm, u, cols, part, samples)
             dropped.add(id(s))
             continue
-        if (n - samples) * cells <= mm.out.aval.shape[0]:
-            continue  # a chunk's product, as large as the weight, would outweigh the saving
+        if (n - samples) * cells <= mm.out.aval.shape[0]:  # a chunk's product, as large as
+            got = _by_channels(mm, u, dt)  # the weight, would outweigh the saving
+            if got is not None:
+                fused[id(mm)] = got
+                dropped.update((id(s), id(plain[id(perm)])))
+            continue
         part = Var(Aval(mm.out.aval.shape, dt))
         fused[id(mm)] = ColumnsProduct(mm, u, cols, part, samples)
         dropped.update((id(s), id(plain[id(perm)])))

@@ -11,6 +11,7 @@ import adjit
 import adjit.nn.functional as F
 
 KINDS = {"ProductOfColumns", "ColumnsProduct", "FoldProduct"}
+ALL = KINDS | {"ChannelColumnsProduct"}
 
 
 def _step_kinds(cf: object, *args: object) -> set[str]:
@@ -55,4 +56,26 @@ def test_small_convolutions_keep_the_one_gemm() -> None:
     w = adjit.randn(4, 3, 3, 3, requires_grad=True)
     cf = adjit.compile(lambda x, w: F.conv2d(x, w).sum())
     cf(x, w).backward()
-    assert not _step_kinds(cf, x, w) & KINDS
+    assert not _step_kinds(cf, x, w) & ALL
+
+
+def test_a_wide_weight_gradient_goes_by_chunks_of_channels(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 64 outputs against 4x4 maps: a chunk of images' product would be as large as the
+    # columns, so the weight gradient takes the input's channels 2 at a time
+    monkeypatch.setattr(column_grads, "CHUNK_BYTES", 1)
+    rng = np.random.default_rng(7)
+    x = adjit.tensor(rng.standard_normal((4, 6, 6, 6)), requires_grad=True)
+    w = adjit.tensor(rng.standard_normal((64, 6, 3, 3)), requires_grad=True)
+
+    def f(x: adjit.Tensor, w: adjit.Tensor) -> adjit.Tensor:
+        return (F.conv2d(x, w).sin() ** 2).sum()
+
+    f(x, w).backward()
+    want = [x.grad.numpy().copy(), w.grad.numpy().copy()]
+    cf = adjit.compile(f)
+    for _ in range(2):
+        x.grad = w.grad = None
+        cf(x, w).backward()
+        for a, b in zip((x.grad.numpy(), w.grad.numpy()), want, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max())
+    assert "ChannelColumnsProduct" in _step_kinds(cf, x, w)
