@@ -45,7 +45,17 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "pruned": ("#f8f9fa", "#adb5bd", "pruned: no gradient code (reason in the node)"),
     "output": ("#ffffff", "#212529", "program output"),
     "kernel": ("#fff9db", "#f08c00", "fused kernel (one generated loop nest)"),
+    "ref": ("#ffffff", "#adb5bd", "a value drawn further up (click: go to it)"),
 }
+SPAN_BUDGET = 20_000  # Note [long edges]
+# Note [long edges]
+# ~~~~~~~~~~~~~~~~~
+# dot routes an edge across every rank between its ends through a virtual node per rank, and
+# a joint graph reads forward values far down in its backward: resnet18's (1,905 nodes) has
+# edges spanning 433,000 positions, and dot took over two minutes. A view whose edges span
+# more than SPAN_BUDGET positions in all (in the order the nodes were added, which is program
+# order) draws its longest edges as a reference instead: a small dashed node ``↑ %x`` next to
+# the reader; clicking it selects ``%x`` and scrolls to it. Smaller graphs keep every edge.
 MAX_NODES = 3000  # a bigger view is shown as text (dot's layout time grows fast past this)
 DOT_TIMEOUT = 120.0  # seconds per view
 SOURCE_CONTEXT = 2  # lines of the user's file shown around a node's line
@@ -60,7 +70,8 @@ class View:
     caption: str
     text: str  # the program as IR text (shown when it cannot be drawn)
     nodes: list[str] = field(default_factory=list)
-    edges: list[str] = field(default_factory=list)
+    edges: list[tuple[str, str]] = field(default_factory=list)
+    order: dict[str, int] = field(default_factory=dict)  # node -> when it was added
     clusters: dict[str, list[str]] = field(default_factory=dict)  # cluster id -> its nodes
     cluster_attrs: dict[str, str] = field(default_factory=dict)
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -68,13 +79,13 @@ class View:
     problem: str | None = None  # why it is not drawn
 
     def node(self, nid: str, label: str, kind: str, detail: dict[str, Any], in_: str = "") -> str:
-        part = "v_" + nid[1:] if nid.startswith("%") else nid  # (no '-' or '%' in ids)
-        sid = f"{self.key}_{part}"
+        sid = self.sid(nid)  # (no '-' or '%' in ids: dot would escape them)
         fill, border, _ = KINDS[kind]
-        style = "filled,dashed" if kind in ("pruned", "recomputed") else "filled"
+        style = "filled,dashed" if kind in ("pruned", "recomputed", "ref") else "filled"
         style += ",rounded" if kind not in ("extern", "output") else ""
         extra = ' fontcolor="#868e96"' if kind == "pruned" else ""
         extra += " penwidth=2" if kind in ("saved", "output") else ""
+        extra += ' fontsize=9 fontcolor="#495057"' if kind == "ref" else ""
         shape = "ellipse" if kind == "output" else "box"
         line = (
             f"{_q(nid)} [id={_q(sid)} label={_q(label)} shape={shape} style={_q(style)} "
@@ -82,7 +93,34 @@ class View:
         )
         (self.clusters.setdefault(in_, []) if in_ else self.nodes).append(line)
         self.details[sid] = {"kind": kind, **detail}
+        self.order[nid] = len(self.order)
         return nid
+
+    def sid(self, nid: str) -> str:
+        return f"{self.key}_{'v_' + nid[1:] if nid.startswith('%') else nid}"
+
+    def shorten(self) -> None:
+        """Draw the longest edges as references next to their reader (Note [long edges])."""
+        span = {e: self.order[e[1]] - self.order[e[0]] for e in self.edges}
+        total = sum(span.values())
+        cut: set[tuple[str, str]] = set()
+        for e in sorted(self.edges, key=lambda e: -span[e]):
+            if total <= SPAN_BUDGET or span[e] <= 1:
+                break
+            cut.add(e)
+            total -= span[e]
+        kept = []
+        for k, (a, b) in enumerate(self.edges):
+            if (a, b) not in cut:
+                kept.append((a, b))
+                continue
+            origin = self.details[self.sid(a)]
+            name = origin["title"].split(" = ")[0]
+            detail = {**origin, "title": f"{name} (drawn further up)", "ref": self.sid(a)}
+            ref = self.node(f"ref{k}", f"↑ {name}", "ref", detail)
+            self.details[self.sid(ref)]["kind"] = "ref"
+            kept.append((ref, b))
+        self.edges = kept
 
     def kernel(self, cid: str, label: str, detail: dict[str, Any]) -> str:
         sid = f"{self.key}_k_{cid}"
@@ -112,7 +150,7 @@ class View:
             lines.append(f"  subgraph {_q('cluster_' + cid)} {{ {self.cluster_attrs[cid]}")
             lines += [f"    {n}" for n in members]
             lines.append("  }")
-        lines += [f"  {e}" for e in self.edges]
+        lines += [f"  {_q(a)} -> {_q(b)}" for a, b in self.edges]
         lines.append("}")
         return "\n".join(lines)
 
@@ -210,7 +248,7 @@ def draw(view: View, g: Graph, roles: Roles, sources: dict[str, Any]) -> View:
         nid = view.node("%" + namer(e.out), label, kind, detail, cluster)
         for a in dict.fromkeys(a for a in e.inputs if isinstance(a, Var)):
             if a in node_of:  # (a body's own values are inside its attrs, not drawn)
-                view.edges.append(f"{_q(node_of[a])} -> {_q(nid)}")
+                view.edges.append((node_of[a], nid))
         node_of[e.out] = nid
     for k, o in enumerate(g.outputs):
         name = roles.outputs[k] if k < len(roles.outputs) else f"output {k}"
@@ -219,7 +257,8 @@ def draw(view: View, g: Graph, roles: Roles, sources: dict[str, Any]) -> View:
         value = repr(o.value) if isinstance(o, Lit) else namer.typed(o)
         oid = view.node(f"out{k}", name, "output", {"title": name, "ir": f"output {value}"})
         if isinstance(o, Var) and o in node_of:
-            view.edges.append(f"{_q(node_of[o])} -> {_q(oid)}")
+            view.edges.append((node_of[o], oid))
+    view.shorten()
     return view
 
 
@@ -308,7 +347,9 @@ def _joint(ex: Any, arg: Callable[[int], tuple[str, str]], pruned: dict[int, str
             else ("op", "")
         ),
     )
-    caption = f"the adjoint's forward+backward graph (wrt {', '.join(a[6:] for a in grads)})"
+    wrt = [arg(w)[1] for w in joint.wrt]
+    wrt_text = ", ".join(wrt) if len(wrt) <= 4 else f"{len(wrt)} inputs: {', '.join(wrt[:3])}, …"
+    caption = f"the adjoint's forward+backward graph (wrt {wrt_text})"
     return draw(View("joint", "Joint graph", caption, str(g)), g, roles, sources)
 
 

@@ -294,6 +294,16 @@ SCRIPT = """
   function show(id) {
     var d = details[id];
     if (!d) return false;
+    if (d.ref && details[d.ref]) {  // a long edge's reference (Note [long edges]): go there
+      show(d.ref);
+      var box = selected && selected.closest(".graph");
+      if (box) {  // (scroll the drawing only, not the page)
+        var r = selected.getBoundingClientRect(), frame = box.getBoundingClientRect();
+        box.scrollTop += r.top - frame.top - box.clientHeight / 2;
+        box.scrollLeft += r.left - frame.left - box.clientWidth / 2;
+      }
+      return true;
+    }
     if (selected) selected.classList.remove("sel");
     selected = document.getElementById(id);
     if (selected) selected.classList.add("sel");
@@ -372,17 +382,20 @@ SCRIPT = """
   });
   activate(args.view || document.body.dataset.first);
   if (args.select) show(args.select);
-  if (args.selftest) {  // click one node and one kernel box of every view, as a user would
+  if (args.selftest) {  // click a node, a kernel box and a reference in each view, as a user
     var ok = 0, failed = [];
     document.querySelectorAll(".pane").forEach(function (p) {
-      ["g.node", "g.cluster"].forEach(function (sel) {
-        var all = p.querySelectorAll(sel);
-        var g = Array.prototype.find.call(all, function (x) { return details[x.id]; });
+      [["g.node", false], ["g.cluster", false], ["g.node", true]].forEach(function (test) {
+        var all = p.querySelectorAll(test[0]);
+        var g = Array.prototype.find.call(all, function (x) {
+          return details[x.id] && !details[x.id].ref === !test[1];
+        });
         if (!g) return;
         var shape = g.querySelector("path, polygon, ellipse, text") || g;
         shape.dispatchEvent(new MouseEvent("click", {bubbles: true}));
-        var shown = panel.getAttribute("data-shown") === g.id;
-        if (shown && panel.textContent.indexOf(details[g.id].title) >= 0) ok++;
+        var want = details[g.id].ref || g.id;  // (a reference shows the value it stands for)
+        var shown = panel.getAttribute("data-shown") === want;
+        if (shown && panel.textContent.indexOf(details[want].title) >= 0) ok++;
         else failed.push(g.id);
       });
     });

@@ -245,11 +245,46 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @needs_dot
+def test_long_edges_become_references(
+    readme: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Note [long edges]: past the budget, the longest edges are drawn as a reference next to
+    their reader, which stands for the value (its details, and where it is)."""
+    ex, page = readme
+    monkeypatch.setattr(explain_html, "SPAN_BUDGET", 3)
+    views, _ = explain_html.views(ex)
+    drawn = _data(page)["details"]  # (the README page keeps every edge)
+    assert not any(d["kind"] == "ref" for d in drawn.values())
+    for view in views:
+        kept = [(a, b) for a, b in view.edges if not a.startswith("ref")]
+        spans = [view.order[b] - view.order[a] for a, b in kept]
+        assert sum(spans) <= 3 or max(spans) <= 1  # (an edge to the next node is kept)
+        refs = [d for d in view.details.values() if d["kind"] == "ref"]
+        assert refs and {b for a, b in view.edges if a.startswith("ref")}
+        for d in refs:
+            origin = drawn[d["ref"]]
+            assert d["ir"] == origin["ir"]
+            assert d["title"] == origin["title"].split(" = ")[0] + " (drawn further up)"
+    traced = next(v for v in views if v.key == "traced")
+    edges = {(a, b) for a, b in traced.edges}
+    assert ("%a", "%d") not in edges and any(b == "%d" and a.startswith("ref") for a, b in edges)
+
+
+@needs_dot
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
-def test_page_runs_in_headless_chromium(readme: tuple[Any, str], tmp_path: Path) -> None:
+def test_page_runs_in_headless_chromium(
+    readme: tuple[Any, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The page's script initialises without errors and a click on a node and on a kernel box
-    of every view shows its details (the page's #selftest clicks them)."""
-    _, page = readme
+    of every view shows its details, a reference the value's (the page's #selftest clicks)."""
+    ex, page = readme
+    monkeypatch.setattr(explain_html, "SPAN_BUDGET", 3)  # (with references, Note [long edges])
+    for k, (text, clicks) in enumerate([(page, 6), (ex.to_html(), 6 + 4)]):
+        _chromium(text, clicks, tmp_path / str(k))
+
+
+def _chromium(page: str, clicks: int, tmp_path: Path) -> None:
+    tmp_path.mkdir()
     path = tmp_path / "page.html"
     path.write_text(page, encoding="utf-8")
     run = subprocess.run(
@@ -276,4 +311,4 @@ def test_page_runs_in_headless_chromium(readme: tuple[Any, str], tmp_path: Path)
     assert errors is not None and errors[1] == ""
     test = re.search(r'<div id="adjit-selftest"[^>]*data-ok="(\d+)" data-failed="([^"]*)"', dom)
     assert test is not None and test[2] == ""
-    assert int(test[1]) == 6  # a node in each of 4 views, a kernel box in 2
+    assert int(test[1]) == clicks  # a node in each of 4 views, a kernel box in 2, references
