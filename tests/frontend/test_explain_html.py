@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from adjit.frontend import explain_html
+from adjit.frontend import explain_html, explain_views
 
 import adjit
 from adjit import nn
@@ -252,7 +252,7 @@ def test_long_edges_become_references(
     their reader, which stands for the value (its details, and where it is)."""
     ex, page = readme
     monkeypatch.setattr(explain_html, "SPAN_BUDGET", 3)
-    views, _ = explain_html.views(ex)
+    views, _ = explain_views.views(ex)
     drawn = _data(page)["details"]  # (the README page keeps every edge)
     assert not any(d["kind"] == "ref" for d in drawn.values())
     for view in views:
