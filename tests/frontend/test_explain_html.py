@@ -146,6 +146,9 @@ def test_cnn_marks_pruned_equations_with_the_reason() -> None:
     assert pruned["unfold"].startswith("pruned: inactive")  # the scaled image needs no grad
     assert len(traced["pruned"]) == len(ex.pruned)
     assert "pruned: no_grad" in page  # in the drawing, not only in the details
+    joint = _kinds(data, "joint")  # (its forward half is the traced graph, equation by equation)
+    assert [d["note"] for d in joint["pruned"]] == [d["note"] for d in traced["pruned"]]
+    assert [d["loc"] for d in joint["pruned"]] == [d["loc"] for d in traced["pruned"]]
     forward = [d for ds in _kinds(data, "forward").values() for d in ds]
     relu = next(d for d in forward if d["title"].endswith("= relu"))
     assert relu["kind"] == "saved" and relu["note"] == "saved as h"  # the backward reads it
