@@ -189,6 +189,7 @@ SCRIPT = """
     document.querySelectorAll(".tab").forEach(function (t) {
       t.classList.toggle("on", t.dataset.view === key);
     });
+    panel.hidden = !document.querySelector('.pane[data-view="' + key + '"] .bar');  // (tables)
     document.querySelectorAll(".pane").forEach(function (p) {
       p.hidden = p.dataset.view !== key;
       if (!p.hidden && !p.dataset.sized) { p.dataset.sized = "1"; zoom(p, "auto"); }
