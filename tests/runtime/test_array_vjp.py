@@ -217,3 +217,35 @@ def test_numpy_error_state_restored_after_a_failing_hook() -> None:
     with pytest.raises(ValueError, match="hook failed"):
         (y * y).sum().backward()
     assert np.geterr() == before
+
+
+def _autograd_grad(arrays: list[np.ndarray]) -> list[np.ndarray]:
+    x, w = (adjit.tensor(a, requires_grad=True) for a in arrays)
+    h = x.sin() * w  # an intermediate: its cotangent is captured at its own node
+    out = (h + w).tanh().log_softmax(1).sum()  # (a composite's backward is an autograd.grad)
+    return [g.numpy().copy() for g in adjit.autograd.grad(out, [x, h, w])]
+
+
+def test_autograd_grad_takes_the_array_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Note [array cotangents]: autograd.grad (and so a composite's backward) runs the array
+    steps except at the nodes whose cotangents it captures, bit for bit the general rules."""
+    arrays = [_values((3, 4), np.float32, i, special=False) for i in range(2)]
+    general_steps: list[Any] = []
+    real = engine._general_step
+    monkeypatch.setattr(
+        engine, "_general_step", lambda node, *a: general_steps.append(node) or real(node, *a)
+    )
+    with np.errstate(all="raise"):
+        fast = _autograd_grad(arrays)
+    ops = [getattr(n, "op", None) for n in general_steps]
+    assert Op.TANH not in ops and Op.EXP not in ops  # (exp: inside log_softmax's backward)
+    assert Op.MUL in ops  # h's node: its cotangent is captured, a general step
+    monkeypatch.setattr(engine, "ARRAY_VJPS", {})
+    general = _autograd_grad(arrays)
+    for f, g in zip(fast, general, strict=True):
+        assert f.shape == g.shape and f.tobytes() == g.tobytes()
+    xt, wt = (torch.tensor(a, requires_grad=True) for a in arrays)
+    ht = xt.sin() * wt
+    outt = (ht + wt).tanh().log_softmax(1).sum()
+    for f, t in zip(fast, torch.autograd.grad(outt, [xt, ht, wt]), strict=True):
+        np.testing.assert_allclose(f, t.numpy(), rtol=1e-5, atol=1e-6)
