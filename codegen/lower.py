@@ -195,11 +195,10 @@ def _intrinsic(name: str, libm: bool = False, via_double: bool = False) -> Calla
 
 
 def _sigmoid(b: Builder, x: ir.Value, *, use_vecmath: bool) -> ir.Value:
-    # the reference's formula: exp(-|x|) never overflows
+    # the reference's (PyTorch's) formula: 1 / (1 + inf) is 0 where e**-x overflows
     one = ir.Constant(x.type, 1.0)
-    e = math(b, "exp", b.fneg(_intrinsic("llvm.fabs")(b, x)), use_vecmath=use_vecmath)
-    pos = b.fcmp_ordered(">=", x, ir.Constant(x.type, 0.0))
-    return b.select(pos, b.fdiv(one, b.fadd(one, e)), b.fdiv(e, b.fadd(one, e)))
+    e = math(b, "exp", b.fneg(x), use_vecmath=use_vecmath)
+    return b.fdiv(one, b.fadd(one, e))
 
 
 FALLBACK_MATH: dict[str, Callable[..., ir.Value]] = {

@@ -14,6 +14,7 @@ from .vecmath_core import (
     Value,
     add,
     cmp,
+    const,
     copysign,
     fabs,
     fma,
@@ -142,7 +143,6 @@ def tanh(b: ir.IRBuilder, x: Value) -> Value:
 
 
 def sigmoid(b: ir.IRBuilder, x: Value) -> Value:
-    """1 / (1 + e**-x), computed as e / (1 + e) with e = e**-|x| for x < 0 (no overflow)."""
-    e = exp(b, b.fneg(fabs(b, x)))
-    num = pick(b, cmp(b, "<", x, 0.0), e, 1.0, x.type)
-    return b.fdiv(num, add(b, e, 1.0))
+    """1 / (1 + e**-x), PyTorch's formula: 0 where e**-x overflows (x below about -88.7 in
+    float32), as PyTorch's, never inf/inf."""
+    return b.fdiv(const(x.type, 1.0), add(b, exp(b, b.fneg(x)), 1.0))

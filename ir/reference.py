@@ -26,9 +26,9 @@ _erf = np.frompyfunc(math.erf, 1, 1)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # split by sign so exp never overflows into a spurious inf/inf
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    # PyTorch's formula: below about -88.7 (float32; -709.8 float64) e**-x overflows and the
+    # result is 0, as PyTorch's, not the subnormal e**x (an inf here is never inf/inf)
+    return (1 / (1 + np.exp(-x))).astype(x.dtype, copy=False)
 
 
 def _index(x: np.ndarray, *idx: np.ndarray, spec: tuple) -> np.ndarray:

@@ -21,7 +21,11 @@ _erf = np.frompyfunc(math.erf, 1, 1)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-x))
+    """PyTorch's 1 / (1 + e**-x): the exact value, but 0 where e**-x overflows the format
+    (x below about -88.7 in float32), as PyTorch's and the reference rule's."""
+    narrow = F32 if x.dtype == F64 else F64  # the format the kernel computes in
+    overflows = np.isinf(np.exp(-x.astype(narrow)))
+    return np.where(overflows, 0.0, 1 / (1 + np.exp(-x)))
 
 
 # name -> (reference on float64 / long double inputs, max ulp float32, max ulp float64,

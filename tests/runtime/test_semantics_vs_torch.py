@@ -498,3 +498,15 @@ def test_huber_family_under_an_infinite_upstream_gradient(name: str) -> None:
 def test_compiled_piecewise_inside_a_comparison(fn: Fn) -> None:
     # sympy folded clamp(where(m, c, x)) to a constant: a zero compiled gradient
     check(fn, np.array([0.0, 0.5, 1.0, -1.0, 2.0, -3.0, 0.25]))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sigmoid_underflows_to_zero_as_torch(dtype: str) -> None:
+    """PyTorch's sigmoid is 1 / (1 + e**-x): 0 where e**-x overflows (below about -88.7 in
+    float32, -709.8 in float64), not the subnormal e**x; eager and compiled both."""
+    x = np.array([-800.0, -710.0, -103.0, -100.0, -88.8, -88.7, -50.0, -inf, inf, nan], dtype)
+    want = torch.sigmoid(torch.tensor(x)).numpy()
+    a = adjit.tensor(x)
+    for got in (a.sigmoid(), adjit.compile(lambda t: t.sigmoid())(a)):
+        np.testing.assert_array_equal(_np(got) == 0, want == 0)  # the same zeros, bit for bit
+        np.testing.assert_allclose(_np(got), want, rtol=2e-7 if dtype == "float32" else 1e-15)
