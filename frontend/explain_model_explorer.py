@@ -131,11 +131,14 @@ def graph_json(
         kind = "saved" if e.out in saved else "pruned" if pruned and j in pruned else "op"
         node = _node(ids[e.out], e.op.name.lower(), kind, attrs, edges, ns)
         nodes.append(node | {"outputsMetadata": _outputs(e.out, e.out.hint or namer(e.out))})
-    for i, v in enumerate(g.outputs):
-        edges = [{"sourceNodeId": ids[v], "sourceNodeOutputId": "0", "targetNodeInputId": "0"}]
+    for i, out in enumerate(g.outputs):
         label = output_labels[i] if i < len(output_labels) else f"output {i}"
-        attrs = [_kv("kind", "output"), _kv("ir", namer(v))]
-        edges = edges if isinstance(v, Var) and v in ids else []
+        attrs = [_kv("kind", "output"), _kv("ir", namer(out))]
+        edges = (  # a literal output (a constant gradient) has no producer to link
+            [{"sourceNodeId": ids[out], "sourceNodeOutputId": "0", "targetNodeInputId": "0"}]
+            if isinstance(out, Var) and out in ids
+            else []
+        )
         nodes.append(_node(f"out{i}", label, "output", attrs, edges))
     return {"id": gid, "nodes": nodes, "groupNodeAttributes": groups}
 
