@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
+from ..ir.ops import Op
 from . import device as device_api
-from . import functional as F
-from . import inplace as I
 from . import (
+    dispatch,
     ops_contract,
     ops_histogram,
     ops_math,
@@ -21,6 +22,8 @@ from . import (
     ops_view_scatter,
     predicates,
 )
+from . import functional as F
+from . import inplace as I
 from . import ops_shape as S
 from .dispatch import apply, as_tensor_operand, composite
 from .ops_elementwise import scalar_as
@@ -336,3 +339,44 @@ def install(cls: type) -> None:
     from . import ops_complex
 
     ops_complex.install(cls)  # real/imag views, conj, angle, cfloat, cdouble
+    for name, (op, fn) in LEAN_FIRST.items():  # (Note [lean methods])
+        if getattr(cls, name) is fn:
+            setattr(cls, name, _lean_first(op, fn))
+
+
+# Note [lean methods]
+# ``x.sin()``, ``x * y``: a method that is exactly ``apply(op, self[, other])`` tries dispatch's
+# lean path first (Note [lean eager path]) without the function and ``apply`` frames between,
+# and otherwise calls the function, which takes the general path: ~0.25 µs of ~2.5 per op.
+LEAN_FIRST: dict[str, tuple[Any, Any]] = {
+    **{n: (getattr(Op, n.upper()), getattr(F, n)) for n in ("sin", "cos", "tanh", "exp")},
+    **{n: (getattr(Op, n.upper()), getattr(F, n)) for n in ("log", "log1p", "sqrt", "sigmoid")},
+    **{n: (getattr(Op, n.upper()), getattr(F, n)) for n in ("relu", "neg", "abs")},
+    "__neg__": (Op.NEG, F.neg),
+    "__abs__": (Op.ABS, F.abs),
+    "__add__": (Op.ADD, F.add),
+    "__radd__": (Op.ADD, F.add),  # (the tensor stays first: OPERATORS)
+    "__sub__": (Op.SUB, F.sub),
+    "__mul__": (Op.MUL, F.mul),
+    "__rmul__": (Op.MUL, F.mul),
+    "__truediv__": (Op.DIV, F.div),
+}
+
+
+def _lean_first(op: Any, fn: Any) -> Any:
+    """``fn`` (``apply(op, ...)``) that tries the lean path first (Note [lean methods])."""
+    if op in (Op.ADD, Op.SUB, Op.MUL, Op.DIV):
+
+        @functools.wraps(fn)  # (its name, docstring and signature)
+        def binary(self: Any, other: Any) -> Any:
+            out = dispatch._lean(op, (self, other)) if op in dispatch.LEAN_OPS else None
+            return out if out is not None else fn(self, other)
+
+        return binary
+
+    @functools.wraps(fn)
+    def unary(self: Any) -> Any:
+        out = dispatch._lean(op, (self,)) if op in dispatch.LEAN_OPS else None
+        return out if out is not None else fn(self)
+
+    return unary

@@ -204,9 +204,7 @@ def test_lean_scalar_matches_general(
         a, b = fast.grad_fn, general.grad_fn
         assert type(a).__name__ == type(b).__name__
         assert a._meta == b._meta and a.attrs == b.attrs and a._shown == a._edges
-        assert [e[0] is None for e in a.next_functions] == [
-            e[0] is None for e in b.next_functions
-        ]
+        assert [e[0] is None for e in a.next_functions] == [e[0] is None for e in b.next_functions]
         assert {k: type(s) for k, s in a._saved.items()} == {
             k: type(s) for k, s in b._saved.items()
         }
@@ -234,6 +232,10 @@ def test_lean_scalar_without_grad_and_under_hooks() -> None:
 BINARY = [op for op in dispatch.LEAN_OPS if op in dispatch._SCALAR_OPS]
 
 
+def _spy(real: Any, taken: list[Any]) -> Any:
+    return lambda *a: taken.append(r := real(*a)) or r
+
+
 @pytest.mark.parametrize(
     "shapes", [((3, 4), (4,)), ((3, 1), (1, 4)), ((), (3, 4)), ((2, 3, 4), (3, 1)), ((4,), ())]
 )
@@ -249,8 +251,8 @@ def test_lean_broadcasting_matches_general(op: Op, dtype: Any, shapes: Any, monk
         ts = [adjit.tensor(a, requires_grad=True) for a in arrays]
         with monkeypatch.context() as m:
             taken: list[Any] = []
-            real = dispatch._lean
-            m.setattr(dispatch, "_lean", lambda o, a: taken.append(r := real(o, a)) or r)
+            spy = _spy(dispatch._lean, taken)
+            m.setattr(dispatch, "_lean", spy)
             if not lean:
                 m.setattr(dispatch, "LEAN_OPS", {})
             with np.errstate(all="raise" if lean else "ignore"):
@@ -273,3 +275,25 @@ def test_lean_shapes_that_do_not_broadcast_raise_as_before() -> None:
     x, y = adjit.ones(3, 4), adjit.ones(3)
     with pytest.raises(RuntimeError, match=r"size of tensor a \(4\) must match"):
         x + y
+
+
+def test_lean_methods_are_installed_and_fall_back() -> None:
+    """Note [lean methods]: the operators and methods try the lean path, else the function's."""
+    from adjit.runtime import methods
+
+    for name, (_, fn) in methods.LEAN_FIRST.items():
+        method = getattr(adjit.Tensor, name)
+        assert method is not fn and method.__wrapped__ is fn, name
+    seen: list[Any] = []
+    real = dispatch._lean
+    try:
+        dispatch._lean = lambda o, a: seen.append(real(o, a)) or seen[-1]
+        x = adjit.tensor([1.0, -2.0], requires_grad=True)
+        assert (x * x).grad_fn.name() == "MulBackward0" and seen[-1] is not None
+        i = adjit.tensor([1, -2])
+        assert (-i).tolist() == [-1, 2] and abs(i).tolist() == [1, 2]  # (the general path)
+        assert (i * i).dtype == adjit.int64 and (i / i).dtype == adjit.float32
+        z = adjit.tensor([3 + 4j])
+        assert abs(z).tolist() == [5.0] and (z * z).tolist() == [-7 + 24j]
+    finally:
+        dispatch._lean = real
