@@ -372,7 +372,7 @@ class OpNode(Node):
                     if s._hooked is not None or s._version_box[0] != s._version:
                         return None  # (a saved-tensor hook, or the general path's error)
                     a = s._data if s._is_output else s._tensor._data  # type: ignore[union-attr]
-                    if a.dtype != dt:
+                    if a.dtype is not dt and a.dtype != dt:
                         return None
                     args.append(a)
                 elif type(s) is _Number and type(s.value) is not complex:
@@ -380,7 +380,12 @@ class OpNode(Node):
                 else:
                     args.append(None)  # an input its rule does not read here (_UNREAD)
             elif kind == "needs":
-                args.append(tuple([e[0] is not None for e in self._edges]))
+                e = self._edges
+                args.append(
+                    (e[0][0] is not None, e[1][0] is not None)
+                    if len(e) == 2
+                    else tuple([x[0] is not None for x in e])
+                )
             elif kind == "shape":
                 args.append(self._meta[i][0])
             else:
