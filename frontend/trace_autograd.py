@@ -16,7 +16,10 @@ under no_grad. ``backward()`` differentiates with respect to every leaf that req
 function's arguments, lifted parameters, tensors made leaves with ``requires_grad_()``) and
 accumulates into ``.grad``: the trace's own tracers for leaves made inside, and for tensors
 from outside a recorded write that the compiled call performs after each run
-(``Trace.grad_writes``, see frontend/compile.py)."""
+(``Trace.grad_writes``, see frontend/compile.py). The sub-graph is differentiated in its stable
+form (Note [stability rewrites] in passes/stability.py), as a compiled call's own backward is:
+the equations a rule added are emitted into the trace (``InlineBuilder.run``), the recorded
+ones are not."""
 
 from __future__ import annotations
 
@@ -29,10 +32,12 @@ from ..ir.aval import Aval
 from ..ir.graph import Eqn, Graph, Var
 from ..ir.ops import Op
 from ..passes.adjoint import Joint, adjoint
+from ..passes.stability import DROPS_OPERANDS, stabilize_report
 from ..runtime.backward import make_grads
 from ..runtime.dispatch import apply, as_tensor_operand
 from ..runtime.grad_mode import no_grad, set_grad_enabled
 from ..runtime.tensor import Tensor
+from ..runtime import trace_state
 from ..runtime.trace_state import TracingError
 
 if TYPE_CHECKING:
@@ -47,8 +52,16 @@ UNUSED = (
 class InlineBuilder:
     """passes.adjoint.Builder that emits the backward into ``trace`` (see the Note)."""
 
-    def __init__(self, trace: Trace, inputs: list[Tracer], outputs: list[Var], seeds: list[Any]):
+    def __init__(
+        self,
+        trace: Trace,
+        inputs: list[Tracer],
+        outputs: list[Var],
+        seeds: list[Any],
+        recorded: frozenset[int] = frozenset(),
+    ):
         self.trace = trace
+        self._recorded = recorded  # id() of the equations already in the trace
         self._inputs = iter(inputs)
         self._n_inputs = len(inputs)
         self._outputs, self._seeds = outputs, seeds
@@ -99,7 +112,11 @@ class InlineBuilder:
             and any(isinstance(a, Tensor) and a.requires_grad for a in args)
         )
         self._active[eqn.out] = active
-        return _alias(self.trace, eqn.out, active)
+        var = eqn.out
+        if id(eqn) not in self._recorded:  # a stability rewrite's equation: not yet in the trace
+            var = apply(eqn.op, *args, **eqn.attrs)._var
+            self._active[var] = active
+        return _alias(self.trace, var, active)
 
     def finish(self, outputs: list[Any]) -> Graph:
         self.values = outputs
@@ -157,8 +174,13 @@ def trace_grad(
     seeds = make_grads(list(outs), list(grad_outputs))
     wrt = list(dict.fromkeys(t._var for t in ins))
     sub = _cut(trace, [o._var for o in outs], wrt)
+    recorded = frozenset(id(e) for e in sub.eqns)
+    if trace_state.current() is trace:  # (a nested transform's trace: the recorded form)
+        stable, fired = stabilize_report(sub)
+        if not any(rule in DROPS_OPERANDS for rule, _ in fired):  # x*y/y -> x: y keeps zeros
+            sub = stable
     feeds = [_alias(trace, v, False) for v in sub.inputs]
-    builder = InlineBuilder(trace, feeds, list(sub.outputs), seeds)  # type: ignore[arg-type]
+    builder = InlineBuilder(trace, feeds, list(sub.outputs), seeds, recorded)  # type: ignore[arg-type]
     fixed, loc = trace.fixed_loc, trace.loc
     trace.fixed_loc = True
     try:

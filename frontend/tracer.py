@@ -438,10 +438,10 @@ class Trace:
         """Whether ``var`` is computed, with grad mode on, from a leaf that requires grad."""
         live = set(self.leaf_vars)
         for e in self.eqns:
-            if e.out is var:
-                break
             if not e.no_grad and e.op is not Op.DETACH and any(a in live for a in e.inputs):
                 live.add(e.out)
+            if e.out is var:  # (after its own equation: that one decides)
+                break
         return var in live
 
     def outside_of(self, tr: Tracer) -> tuple[str, Any] | None:

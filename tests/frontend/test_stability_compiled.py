@@ -5,6 +5,7 @@ where eager is finite, and eager still gives PyTorch's (naive) answers."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -236,3 +237,60 @@ def test_adjit_stability_0_turns_the_rewrites_off(monkeypatch):
     (g,) = adjit.autograd.grad(f(x).sum(), [x])
     assert np.isnan(g.tolist()[0])  # as eagerly
     assert adjit.explain(lambda v: (1 + v.exp()).log(), x).rewrites == []
+
+
+def _softplus_by_hand(lib: Any, x: Any) -> Any:
+    return (1 + x.exp()).log().sum()
+
+
+def _grad_inside(lib: Any, x: Any) -> Any:
+    x = x.detach().requires_grad_()
+    return lib.autograd.grad(_softplus_by_hand(lib, x), x)[0]
+
+
+def _backward_inside(lib: Any, x: Any) -> Any:
+    x = x.detach().requires_grad_()
+    _softplus_by_hand(lib, x).backward()
+    return x.grad
+
+
+def _func_grad(lib: Any, x: Any) -> Any:
+    return lib.func.grad(partial(_softplus_by_hand, lib))(x)
+
+
+def _second_inside(lib: Any, x: Any) -> Any:
+    x = x.detach().requires_grad_()
+    (g,) = lib.autograd.grad(_softplus_by_hand(lib, x), x, create_graph=True)
+    return lib.autograd.grad(g.sum(), x)[0]
+
+
+@pytest.mark.parametrize(
+    "inside",
+    [
+        _grad_inside,
+        _backward_inside,
+        lambda lib, x: lib.func.grad(partial(_softplus_by_hand, lib))(x),
+    ],
+    ids=["autograd.grad", "backward", "func.grad"],
+)
+def test_gradients_taken_inside_a_compiled_function_are_stable(inside: Callable) -> None:
+    """autograd.grad, backward() and func.grad called inside a compiled function differentiate
+    the stable form too (Note [autograd while tracing]); eager and PyTorch give NaN at 100."""
+    x = [100.0, -200.0, 0.5]
+    got = adjit.compile(partial(inside, adjit))(adjit.tensor(x)).numpy()
+    want = torch.sigmoid(torch.tensor(x, dtype=torch.float64)).numpy()
+    np.testing.assert_allclose(got, want, rtol=2e-7, atol=1.5e-45)  # (e**-200: 0 in float32)
+    assert np.isnan(inside(torch, torch.tensor(x)).numpy()[0])
+    assert np.isnan(inside(adjit, adjit.tensor(x)).numpy()[0])
+
+
+def test_second_derivative_inside_a_compiled_function_is_stable() -> None:
+    """softplus'' = sigmoid (1 - sigmoid): finite (e**-100) at 100 where eager divides inf by
+    inf; elsewhere as PyTorch's."""
+    x = [100.0, -200.0, 0.5]
+    got = adjit.compile(partial(_second_inside, adjit))(adjit.tensor(x)).numpy()
+    t = torch.tensor(x, dtype=torch.float64)
+    exact = (torch.sigmoid(t) * torch.sigmoid(-t)).numpy()  # (1 - sigmoid(100) cancels)
+    np.testing.assert_allclose(got, exact, rtol=2e-2, atol=1.5e-45)  # a float32 subnormal
+    want = _second_inside(torch, torch.tensor(x)).numpy()
+    np.testing.assert_allclose(got[1:], want[1:], rtol=2e-6)

@@ -512,3 +512,22 @@ def test_rebinding_what_a_compiled_function_reads_traces_again():
         _close(compiled(x).detach().numpy(), f(x).detach().numpy())
     finally:
         SCALE, TABLE = old
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_second_order_autograd_grad_inside_the_trace(backend):
+    """autograd.grad(create_graph=True), then autograd.grad of that gradient, both inside a
+    compiled function: the first gradient requires grad (it depends on the leaf through its
+    own equation), as PyTorch's."""
+
+    def second(lib, x):
+        (g,) = lib.autograd.grad((x * x).exp().sum(), x, create_graph=True)
+        assert g.requires_grad
+        return lib.autograd.grad(g.sum(), x)[0]
+
+    x = [1.0, -2.0, 0.5]
+    got = adjit.compile(lambda t: second(adjit, t), backend=backend)(
+        adjit.tensor(x, requires_grad=True)
+    )
+    want = second(torch, torch.tensor(x, requires_grad=True))
+    _close(got.detach().numpy(), want.detach().numpy())
