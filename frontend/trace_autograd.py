@@ -33,11 +33,11 @@ from ..ir.graph import Eqn, Graph, Var
 from ..ir.ops import Op
 from ..passes.adjoint import Joint, adjoint
 from ..passes.stability import DROPS_OPERANDS, stabilize_report
+from ..runtime import trace_state
 from ..runtime.backward import make_grads
 from ..runtime.dispatch import apply, as_tensor_operand
 from ..runtime.grad_mode import no_grad, set_grad_enabled
 from ..runtime.tensor import Tensor
-from ..runtime import trace_state
 from ..runtime.trace_state import TracingError
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ class InlineBuilder:
         self._active[eqn.out] = active
         var = eqn.out
         if id(eqn) not in self._recorded:  # a stability rewrite's equation: not yet in the trace
-            var = apply(eqn.op, *args, **eqn.attrs)._var
+            var = cast("Tracer", apply(eqn.op, *args, **eqn.attrs))._var
             self._active[var] = active
         return _alias(self.trace, var, active)
 
