@@ -74,7 +74,11 @@ def eval_eqn_arrays(op, attrs, arrays: list[np.ndarray], avals, out_aval) -> np.
         return to_storage(data, out_aval.dtype)
     for i, dt in enumerate(targets):
         if dt is not None and arrays[i].dtype != dt.np:
-            arrays[i] = arrays[i].astype(dt.np)
+            if dt.category >= 2 and arrays[i].dtype.kind == "f":  # 1e300 -> float32: inf, quietly
+                with np.errstate(all="ignore"):
+                    arrays[i] = arrays[i].astype(dt.np)
+            else:
+                arrays[i] = arrays[i].astype(dt.np)
     # float arithmetic and casts are the only ones NumPy warns about (errstate costs ~2 µs)
     if (out_aval.dtype.category >= 2 and op not in _MOVES_ONLY) or op is Op.CAST:
         with np.errstate(all="ignore"):

@@ -510,3 +510,16 @@ def test_sigmoid_underflows_to_zero_as_torch(dtype: str) -> None:
     for got in (a.sigmoid(), adjit.compile(lambda t: t.sigmoid())(a)):
         np.testing.assert_array_equal(_np(got) == 0, want == 0)  # the same zeros, bit for bit
         np.testing.assert_allclose(_np(got), want, rtol=2e-7 if dtype == "float32" else 1e-15)
+
+
+def test_python_numbers_beyond_float32_overflow_quietly_as_torch() -> None:
+    """A Python number past float32's range becomes inf without a NumPy warning (pow's general
+    path casts it), values and gradients as PyTorch's."""
+    for lib in (adjit, torch):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            x = lib.tensor([1.0, 2.0], requires_grad=True)
+            y = x.pow(1e300)
+            (x * 1e300).sum().backward()
+        np.testing.assert_array_equal(_np(y), [1.0, inf])
+        np.testing.assert_array_equal(_np(x.grad), [inf, inf])
