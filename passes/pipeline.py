@@ -41,6 +41,7 @@ from .fold import fold
 from .gemm import gemm
 from .index_writes import index_writes
 from .layout import concatenated_heads, layout
+from .rule_identities import drop_rule_identities
 from .stability import stabilize
 
 Pass = Callable[[Graph], Graph]
@@ -56,6 +57,8 @@ FLAGS: dict[str, str] = {
 }
 
 PIPELINE: list[tuple[str, Pass]] = [
+    # internal rules' identities, used by the adjoint (Note [rule identities after the adjoint])
+    ("rule_identities", drop_rule_identities),
     ("fold", fold),  # constants first: the rules then see literal values
     # stable forms of log(1 + exp(x)) & co. (Note [stability rewrites]); frontend/plans.py
     # also runs it on the forward before the adjoint, so here it meets backward patterns

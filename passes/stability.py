@@ -52,6 +52,7 @@ from ..ir.graph import Atom, Eqn, Graph, Lit, Var, use_counts
 from ..ir.ops import GroupOp, Op
 from ..ir.shapes import infer
 from .rewrite import Match, P, Pat, Rule, Term, const, rewrite
+from .rule_identities import is_decomposed
 
 # Note [stability rewrites]
 # Compiled programs compute log(1 + exp(x)), log(sigmoid(x)), a hand-written log(softmax(x))
@@ -333,6 +334,12 @@ def _log_of_softmax(m: Match) -> Term | None:
     while (e := _def(m, p)) is not None and e.op in _MOVES:
         chain.append(e)
         p = e.inputs[0]
+    rule = _def(m, p)  # F.softmax's value passes through its rule (Note [softmax's gradient])
+    if rule is not None and rule.op is Op.CUSTOM_VJP and is_decomposed(rule.attrs["rule"]):
+        chain.append(rule)
+        p = rule.inputs[0]
+    else:
+        rule = None
     div = _def(m, p)
     if div is None or div.op is not Op.DIV:
         return None
@@ -350,7 +357,8 @@ def _log_of_softmax(m: Match) -> Term | None:
     exp2 = _def(m, d.inputs[0])
     if exp2 is None or exp2.op is not Op.EXP or not same(m, exp1.inputs[0], exp2.inputs[0]):
         return None
-    z = exp1.inputs[0]
+    # (F.softmax's exps are of no-grad equations: the log_softmax is of the rule's operand)
+    z = exp1.inputs[0] if rule is None else rule.inputs[1]
     axes = d.attrs["axes"]
     if den.aval.shape != _keepdim_shape(z.aval.shape, axes) or z.aval != div.out.aval:
         return None
@@ -359,7 +367,8 @@ def _log_of_softmax(m: Match) -> Term | None:
         return None
     out: Atom | Term = log_softmax(z, axes, shift=not shifted(m, z))
     for e in reversed(chain):
-        out = Term(e.op, (out, *e.inputs[1:]), dict(e.attrs))
+        if e is not rule:
+            out = Term(e.op, (out, *e.inputs[1:]), dict(e.attrs))
     assert isinstance(out, Term)
     return out
 

@@ -282,7 +282,9 @@ def softmax(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
         e = exp(a - _shift(a, dim))
         return e / sum(e, dim, keepdim=True)
 
-    return composite("SoftmaxBackward0", in_float32(decomposition), x)
+    # Note [softmax's gradient]: PyTorch's formula, reading the output only
+    rule = _SoftmaxRule(dim, log=False)
+    return with_rule(rule, in_float32(decomposition), x, name="SoftmaxBackward0")
 
 
 def log_softmax(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
@@ -294,7 +296,37 @@ def log_softmax(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
         s = a - _shift(a, dim)
         return s - log(sum(exp(s), dim, keepdim=True))
 
-    return composite("LogSoftmaxBackward0", in_float32(decomposition), x)
+    rule = _SoftmaxRule(dim, log=True)  # Note [softmax's gradient]
+    return with_rule(rule, in_float32(decomposition), x, name="LogSoftmaxBackward0")
+
+
+# Note [softmax's gradient]
+# softmax and log_softmax are decompositions (max shift, exp, sum, divide / subtract the log);
+# differentiated op by op, their adjoint would keep exp(x - max) beside the output (4 MB of
+# the transformer step's peak). They carry PyTorch's own formulas instead (softmax_backward_data,
+# log_softmax_backward_data), which read the output only:
+#     softmax:      grad_in = out * (g - sum(g * out, dim, keepdim))
+#     log_softmax:  grad_in = g - exp(out) * sum(g, dim, keepdim)
+# The forward equations are unchanged (the stability rewrites match log_softmax's, rows.py
+# fuses them into one row kernel), the formula is made of ordinary ops (so double backward,
+# forward mode by transposition and vmap follow), computed in float32 for float16/bfloat16 as
+# PyTorch's opmath kernels.
+class _SoftmaxRule:
+    decomposed = True  # (Note [rule identities after the adjoint] in passes/rule_identities.py)
+
+    def __init__(self, dim: int, log: bool) -> None:
+        self.dim, self.log = dim, log
+
+    def __repr__(self) -> str:  # a Python literal: printed IR parses, emitted source runs
+        return repr(f"{'log_softmax' if self.log else 'softmax'}(dim={self.dim})")
+
+    def vjp(self, g: Tensor, out: Tensor, inputs: Any, needs: tuple[bool, ...]) -> tuple:
+        return (None, in_float32(self._grad)(g, out))
+
+    def _grad(self, g: Tensor, out: Tensor) -> Tensor:
+        if self.log:
+            return g - exp(out) * sum(g, self.dim, keepdim=True)
+        return out * (g - sum(g * out, self.dim, keepdim=True))
 
 
 def norm(x: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
