@@ -33,11 +33,12 @@ from .executor import _SPARE, STEP_IO, Buffers, Executable
 # - a donating call whose residuals are not in one of this pair's arenas (a forward that ran
 #   while another thread held its buffers made an arena of its own) runs the plain way too.
 # Step peak above resident state, 1 thread (benchmarks/step_memory.py), before -> after:
-# transformer block 63 -> 53 MB (torch 45: our softmax keeps exp(x - max) beside its result,
-# 4 MB, for EXP's derivative), resnet18 b8 67 -> 61, VGG-11 b8 88 -> 81 (and with Note
-# [weight gradient by chunks] 58 and 66; torch 56 and 65). What stays above PyTorch there:
-# the gradients' buffers are held for the whole step (they escape to .grad), where PyTorch's
-# peak comes mid-backward with part of them made and part of its saved tensors freed.
+# transformer block 63 -> 53 MB (torch 45; 48.8 since softmax saves its result only, Note
+# [softmax's gradient] in runtime/ops_reduce.py), resnet18 b8 67 -> 61, VGG-11 b8 88 -> 81
+# (and with Note [weight gradient by chunks] 58 and 66; torch 56 and 65). What stays above
+# PyTorch there: the gradients' buffers are held for the whole step (they escape to .grad),
+# where PyTorch's peak comes mid-backward with part of them made and part of its saved
+# tensors freed.
 
 
 class JointArena:
