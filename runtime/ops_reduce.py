@@ -321,7 +321,8 @@ class _SoftmaxRule:
         return repr(f"{'log_softmax' if self.log else 'softmax'}(dim={self.dim})")
 
     def vjp(self, g: Tensor, out: Tensor, inputs: Any, needs: tuple[bool, ...]) -> tuple:
-        return (None, in_float32(self._grad)(g, out))
+        name = "LogSoftmaxBackwardDataBackward0" if self.log else "SoftmaxBackwardDataBackward0"
+        return (None, composite(name, in_float32(self._grad), g, out))
 
     def _grad(self, g: Tensor, out: Tensor) -> Tensor:
         if self.log:

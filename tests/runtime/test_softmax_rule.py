@@ -38,15 +38,17 @@ CASES: dict[str, tuple[Any, np.ndarray]] = {
 
 
 def _grads(T: Any, name: str) -> tuple[Any, Any, Any, Any]:
-    """The value, its grad_fn name, the gradient for a fixed cotangent, and the gradient of
-    the gradient's squared norm (a second derivative through the backward)."""
+    """The value, its and its gradient's grad_fn names, the gradient for a fixed cotangent,
+    and the gradient of the gradient's squared norm (a second derivative through the
+    backward)."""
     fn, x0 = CASES[name]
     x = T.tensor(x0, requires_grad=True)
     y = fn(T, x)
     ct = T.tensor(np.random.default_rng(0).standard_normal(tuple(y.shape)))
     (g,) = T.autograd.grad(y, x, ct, create_graph=True)
     (gg,) = T.autograd.grad((g * g).sum(), x)
-    return y.detach().numpy(), y.grad_fn.name(), g.detach().numpy(), gg.numpy()
+    names = (y.grad_fn.name(), g.grad_fn.name())  # (SoftmaxBackwardDataBackward0 & co.)
+    return y.detach().numpy(), names, g.detach().numpy(), gg.numpy()
 
 
 @pytest.mark.parametrize("name", CASES)
