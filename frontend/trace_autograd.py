@@ -58,10 +58,10 @@ class InlineBuilder:
         inputs: list[Tracer],
         outputs: list[Var],
         seeds: list[Any],
-        recorded: frozenset[int] = frozenset(),
+        fresh: frozenset[int] = frozenset(),
     ):
         self.trace = trace
-        self._recorded = recorded  # id() of the equations already in the trace
+        self._fresh = fresh  # id() of the stability rules' equations, not yet in the trace
         self._inputs = iter(inputs)
         self._n_inputs = len(inputs)
         self._outputs, self._seeds = outputs, seeds
@@ -113,7 +113,7 @@ class InlineBuilder:
         )
         self._active[eqn.out] = active
         var = eqn.out
-        if id(eqn) not in self._recorded:  # a stability rewrite's equation: not yet in the trace
+        if id(eqn) in self._fresh:  # a stability rule's equation: emitted now
             var = cast("Tracer", apply(eqn.op, *args, **eqn.attrs))._var
             self._active[var] = active
         return _alias(self.trace, var, active)
@@ -174,13 +174,15 @@ def trace_grad(
     seeds = make_grads(list(outs), list(grad_outputs))
     wrt = list(dict.fromkeys(t._var for t in ins))
     sub = _cut(trace, [o._var for o in outs], wrt)
-    recorded = frozenset(id(e) for e in sub.eqns)
+    fresh: frozenset[int] = frozenset()
     if trace_state.current() is trace:  # (a nested transform's trace: the recorded form)
         stable, fired = stabilize_report(sub)
-        if not any(rule in DROPS_OPERANDS for rule, _ in fired):  # x*y/y -> x: y keeps zeros
+        if fired and not any(rule in DROPS_OPERANDS for rule, _ in fired):  # (x*y/y -> x: y
+            recorded = {id(e) for e in sub.eqns}  # keeps its zero gradient: not taken)
+            fresh = frozenset(id(e) for e in stable.eqns if id(e) not in recorded)
             sub = stable
     feeds = [_alias(trace, v, False) for v in sub.inputs]
-    builder = InlineBuilder(trace, feeds, list(sub.outputs), seeds, recorded)  # type: ignore[arg-type]
+    builder = InlineBuilder(trace, feeds, list(sub.outputs), seeds, fresh)  # type: ignore[arg-type]
     fixed, loc = trace.fixed_loc, trace.loc
     trace.fixed_loc = True
     try:
