@@ -31,8 +31,12 @@ GRAD_ULP, GRAD_EPS = 64, 8
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """PyTorch's 1 / (1 + e**-x): the exact value, but 0 where e**-x overflows the result's
+    format (x below about -88.7 in float32), as PyTorch computes it."""
+    narrow = np.float32 if x.dtype == np.float64 else np.float64  # (reference() widens)
     with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-x))
+        overflows = np.isinf(np.exp(-x.astype(narrow)))
+        return np.where(overflows, 0.0, 1 / (1 + np.exp(-x)))
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
