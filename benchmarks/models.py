@@ -139,7 +139,8 @@ def _train(lib_name: str, size: dict[str, Any], compiled: bool) -> Setup:
 # the shapes (and axis orders: a transposed operand stays a transposed view) of every MATMUL
 # adjit's compiled step runs, recorded from one step, each run into a preallocated result by
 # OpenBLAS (NumPy's, which adjit calls) and by MKL (PyTorch's), with the same threads; a stack
-# times a matrix runs as one GEMM over the stack's rows, as adjit runs it. They
+# times a matrix runs as one GEMM over the stack's rows, as adjit runs it; a convolution's
+# products are recorded chunk by chunk as they run (Note [weight gradient by chunks]). They
 # are timed like contenders but not checked (Case.floors). A contender at 1.2x a floor spends
 # a sixth of its step outside the products; none can beat the faster floor by more than its
 # non-GEMM work, which is why a ratio target over PyTorch eager may be out of reach.
@@ -160,10 +161,15 @@ def recorded_products(setup: Setup) -> Products:
     """Operands shaped like every MATMUL of one step of ``setup`` (an adjit compiled
     contender), run once first to trace and compile (Note [GEMM floor])."""
     from adjit.ir.ops import Op
-    from adjit.runtime import executor
+    from adjit.runtime import column_grads, executor
 
     seen: Products = []
     run = executor.ExternStep.run
+    chunk_product = column_grads.matmul_into  # the convolutions' GEMMs, chunk by chunk
+
+    def recording_chunk(a: Any, b: Any, out: Any) -> None:
+        seen.append((_dense_like(a), _dense_like(b)))
+        chunk_product(a, b, out)
 
     def recording(self: Any, env: Any, ptrs: Any, bufs: Any) -> None:
         if self.eqn.op is Op.MATMUL:
@@ -176,10 +182,12 @@ def recorded_products(setup: Setup) -> Products:
     step = setup()
     step()  # traces and compiles
     executor.ExternStep.run = recording  # type: ignore[method-assign]
+    column_grads.matmul_into = recording_chunk
     try:
         step()
     finally:
         executor.ExternStep.run = run  # type: ignore[method-assign]
+        column_grads.matmul_into = chunk_product
     return seen
 
 

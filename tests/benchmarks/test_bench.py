@@ -318,3 +318,30 @@ def test_w2_gemm_floor_is_the_compiled_steps_products() -> None:
     assert set(case.floors) == set(models.GEMM_FLOORS)
     step = case.floors["GEMMs alone (OpenBLAS)"]()
     assert step() == ()
+
+
+def test_gemm_floor_records_a_convolutions_chunked_products() -> None:
+    """Note [GEMM floor]: a compiled convolution's GEMMs run chunk by chunk outside the
+    executor's MATMUL steps (Note [weight gradient by chunks]); the floor records them all:
+    their FLOPs are the conv's forward, weight-gradient and input-gradient products."""
+    from adjit.benchmarks import models
+
+    import adjit
+    import adjit.nn as nn
+
+    n, c, k, hw = 8, 8, 16, 32  # big enough to go by chunks of images
+    conv = nn.Conv2d(c, k, 3, padding=1, bias=False)
+    x = adjit.randn(n, c, hw, hw, requires_grad=True)
+    step = adjit.compile(lambda t: conv(t).square().sum())
+
+    def setup():
+        def run():
+            x.grad = conv.weight.grad = None
+            step(x).backward()
+
+        return run
+
+    products = models.recorded_products(setup)
+    flops = sum(2 * a.size * b.shape[-1] for a, b in products)
+    assert len(products) > 3  # chunks, not one product each
+    assert flops == 3 * 2 * n * k * c * 9 * hw * hw  # forward, dW, dx: each N*K*C*9*H*W MACs
