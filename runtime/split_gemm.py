@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .blas import one_thread, single_threaded
+from .blas import SMALL_FLOPS, one_thread, single_threaded
 from .kernels import Split, pool
 
 # Note [split products]
@@ -15,12 +15,14 @@ from .kernels import Split, pool
 # (784-256-10, batch 128) has two 51 MFLOP products, 0.59 ms each on one core, and NumPy's
 # own step ran them on two OpenBLAS threads in 0.32 ms each (idle machine), so at 2 threads
 # adjit took 1.8 ms against NumPy's 1.2 ms. So a 2-D product of at least SPLIT_FLOPS (below
-# which a hand-off, ~30-40 µs, eats the gain), large ones included, runs as one
+# which a hand-off, ~30-40 µs, eats the gain) and below blas.SMALL_FLOPS runs as one
 # single-threaded GEMM per block of the result's rows, claimed by whoever is free: the caller
 # and adjit's workers, which block on a queue instead of spinning (Note [split threshold] in
 # kernels.py). A worker that gets no core costs only its wake-up: the caller runs the block
-# itself. Measured (2 threads, one other process running): 0.35 ms a product. Other products
-# (batched, or too few rows) keep blas.single_threaded's choice. The blocks'
+# itself. Measured (2 threads, one other process running): 0.35 ms a product. Large products
+# stay on BLAS's own threads: split, the transformer step's (0.1-1 GFLOP, k up to 2048: each
+# row block reads all of the other operand) took it from 84 to 152 ms at 2 threads, quiet.
+# Other products (batched, or too few rows) keep blas.single_threaded's choice. The blocks'
 # edges depend only on the row count and the thread count, so a result is the same from call
 # to call; OpenBLAS's sums depend on the row count it is given (a 64-row slice's rows differ
 # from the same rows of the 128-row product in the last bit, as do its own 2-thread results),
@@ -54,7 +56,8 @@ def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     threads (Note [split products]), else on the BLAS threads Note [BLAS threads] chooses."""
     m, k = x.shape[-2:] if x.ndim > 1 else (1, x.shape[-1])
     n = y.shape[-1] if y.ndim > 1 else 1
-    if x.ndim == 2 == y.ndim and m >= 2 * ROW_ALIGN and 2 * m * n * k >= SPLIT_FLOPS:
+    flops = 2 * m * n * k  # large products keep BLAS's own threads (see the Note)
+    if x.ndim == 2 == y.ndim and m >= 2 * ROW_ALIGN and SPLIT_FLOPS <= flops < SMALL_FLOPS:
         restore = one_thread()
         if restore is None:  # on one thread already (or not OpenBLAS: its own setting)
             np.matmul(x, y, out=out)
