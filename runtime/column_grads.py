@@ -59,9 +59,9 @@ def _samples(n: int, per_sample: int) -> int:
     return max(1, CHUNK_BYTES // max(1, per_sample), -(-n // CHUNKS))
 
 
-class ColumnsProduct(ExternStep):
-    """MATMUL(g, PERMUTE(columns)) with the columns unfolded chunk by chunk (``cols``: the
-    chunk's buffer, ``part``: a chunk's product)."""
+class _ChunkedColumns(ExternStep):
+    """A product with a convolution's columns unfolded ``samples`` images at a time
+    (``cols``: the chunk's buffer, ``part``: a chunk's product)."""
 
     __slots__ = ("unfold", "cols", "part", "samples")
     FIELDS = ("eqn", "unfold", "cols", "part", "samples")
@@ -69,6 +69,12 @@ class ColumnsProduct(ExternStep):
     cols: Var
     part: Var
     samples: int
+
+
+class ColumnsProduct(_ChunkedColumns):
+    """MATMUL(g, PERMUTE(columns)) with the columns unfolded chunk by chunk."""
+
+    __slots__ = ()
 
     def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
         from ..codegen import windows as compiled  # imports llvmlite.ir: lazily
@@ -148,16 +154,10 @@ class ChannelColumnsProduct(ExternStep):
 STEP_IO[ChannelColumnsProduct] = ChannelColumnsProduct.io
 
 
-class ProductOfColumns(ExternStep):
-    """MATMUL(w, columns) (the convolution itself) with the columns unfolded chunk by chunk
-    (``cols``: the chunk's buffer, ``part``: the chunk's product)."""
+class ProductOfColumns(_ChunkedColumns):
+    """MATMUL(w, columns) (the convolution itself) with the columns unfolded chunk by chunk."""
 
-    __slots__ = ("unfold", "cols", "part", "samples")
-    FIELDS = ("eqn", "unfold", "cols", "part", "samples")
-    unfold: Any  # the UNFOLD equation
-    cols: Var
-    part: Var
-    samples: int
+    __slots__ = ()
 
     def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
         from ..codegen import windows as compiled  # imports llvmlite.ir: lazily
