@@ -332,6 +332,15 @@ def time_interleaved(
     }
 
 
+def set_ratios(measurements: dict[str, Measurement]) -> None:
+    """Each timed contender's median over the baseline's (adjit compiled), when both exist."""
+    base = measurements.get(BASELINE)
+    if base is not None and base.median_ms:
+        for m in measurements.values():
+            if m.median_ms is not None:
+                m.ratio = m.median_ms / base.median_ms
+
+
 def run_case(case: Case, timing: Timing, skip: dict[str, str], progress: Progress) -> CaseResult:
     """Check, then time, one case; ratios are against the baseline's median."""
     progress.case(case.workload, case.label)
@@ -342,11 +351,7 @@ def run_case(case: Case, timing: Timing, skip: dict[str, str], progress: Progres
             m = measurements[name]
             m.median_ms, m.iqr_ms, m.rounds, m.number = ms, iqr, rounds, number
             m.extra["cores"] = round(used, 2)
-    base = measurements.get(BASELINE)
-    if base is not None and base.median_ms:
-        for m in measurements.values():
-            if m.median_ms is not None:
-                m.ratio = m.median_ms / base.median_ms
+    set_ratios(measurements)
     result = CaseResult(case.workload, case.label, case.params, measurements, ref_err)
     progress.done(result)
     return result

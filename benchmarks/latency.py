@@ -26,6 +26,7 @@ from .harness import (
     Settings,
     Workload,
     disagreement,
+    set_ratios,
     thread_env,
 )
 from .progress import Progress
@@ -119,10 +120,7 @@ def run(settings: Settings, progress: Progress) -> list[CaseResult]:
     results = []
     for p in PHASES:
         ms = per_phase[p]
-        base = ms[BASELINE].median_ms
-        for m in ms.values():
-            if m.median_ms is not None and base:
-                m.ratio = m.median_ms / base
+        set_ratios(ms)
         result = CaseResult("latency", f"{p} cache", {"n": n, "cache": p}, ms)
         progress.current = f"latency {p} cache"
         progress.done(result)

@@ -43,6 +43,7 @@ from .harness import (
     Settings,
     Workload,
     disagreement,
+    set_ratios,
     thread_env,
 )
 from .latency import PYCACHE
@@ -144,10 +145,7 @@ def run(settings: Settings, progress: Progress) -> list[CaseResult]:
                 ms = {c: Measurement("failed", note=note) for c in MODES}
             else:
                 ms = {c: _measurement(rows[c][phase]) for c in MODES}
-            base = ms[BASELINE].median_ms
-            for m in ms.values():
-                if m.median_ms is not None and base:
-                    m.ratio = m.median_ms / base
+            set_ratios(ms)
             label = f"{program} {phase} cache"
             result = CaseResult("symbolic", label, {"program": program, "cache": phase}, ms)
             progress.current = f"symbolic {label}"
