@@ -16,6 +16,8 @@ from ..runtime.autograd import (
     modified_error,
     node_class,
 )
+from ..runtime.grad_mode import set_grad_enabled
+from ..runtime.streaming import stream
 from ..runtime.tensor import Tensor
 from ..runtime.trampoline import program_call
 from .plans import TrainPlan
@@ -30,9 +32,11 @@ class CompiledFunctionBackward(Node):
     What is the same for every call of one plan lives on a class made per plan
     (``node_type``); an instance holds only the call's inputs, residuals and edges."""
 
+    streams = True  # Note [gradients as they are made]
     _plan: TrainPlan
     _run_backward: Program
     _run_donating: Program  # the same, free to write over the residuals
+    _program: Program  # the backward program itself (``_run_backward`` may be a trampoline)
     _fresh: list[bool]  # which backward results nothing else holds (``Executable.fresh``)
     _read: tuple[int, ...]  # the inputs the backward program reads
     _cotangents: list[tuple[tuple[int, ...], type]]  # (shape, NumPy type) per output
@@ -73,22 +77,28 @@ class CompiledFunctionBackward(Node):
             return False  # breaks), backward() decides; gradients made here would be constants
         # of the running segment (Tensor._born_in), and an optimizer step after it would not
         # be traced
+        posted = False  # a leaf has post-accumulate hooks: Note [gradients as they are made]
         for n, _ in edges:
-            if n is not None and (
-                type(n) is not AccumulateGrad
-                or n._tensor_hooks
-                or n._retained
-                or n._hooks
-                or n.variable._hooks  # type: ignore[attr-defined]
-                or n.variable._post_accumulate_hooks  # type: ignore[attr-defined]
-            ):
-                return False
+            if n is not None:
+                if (
+                    type(n) is not AccumulateGrad
+                    or n._tensor_hooks
+                    or n._retained
+                    or n._hooks
+                    or n.variable._hooks  # type: ignore[attr-defined]
+                ):
+                    return False
+                if n.variable._post_accumulate_hooks:  # type: ignore[attr-defined]
+                    posted = True
         if len(edges) > 1:
             leaves = [n for n, _ in edges if n is not None]
             if len(set(leaves)) != len(leaves):
                 return False
         arrays = residuals + [t._data for t in self._unpack(False)]
         arrays.append(seed)
+        if posted:
+            self._stream(arrays, [True] * len(edges), donate=not retain_graph)
+            return True
         # (without retain_graph the residuals are dropped next: the backward may write over
         # them, Note [one arena for a training step])
         grads = (self._run_backward if retain_graph else self._run_donating)(arrays)
@@ -99,21 +109,76 @@ class CompiledFunctionBackward(Node):
                 accumulate_array(n.variable, g, owned)  # type: ignore[attr-defined]
         return True
 
-    def apply(self, grads: Any, create_graph: bool) -> list[Tensor | None]:
+    def _stream(
+        self, arrays: list[np.ndarray], into: list[bool], donate: bool
+    ) -> list[Tensor | None]:
+        """Run the backward program, accumulating the gradient of each edge marked in
+        ``into`` (a leaf this node alone feeds) as soon as it is final and then calling the
+        leaf's post-accumulate hooks, with grad mode off as the engine runs them (Note
+        [gradients as they are made]); the other edges' gradients are returned, None for
+        those accumulated here."""
+        edges, fresh = self._edges, self._fresh
+        out: list[Tensor | None] = [None] * len(edges)
+        hooked = bool(self._hooks)
+
+        def ready(k: int, g: np.ndarray) -> None:
+            n = edges[k][0]
+            if n is None:
+                return
+            if into[k]:
+                t = n.variable  # type: ignore[attr-defined]
+                accumulate_array(t, g, fresh[k])
+                for hook in t._post_accumulate_hooks:
+                    hook(t)
+                return
+            out[k] = grad = Tensor._make(g)
+            if fresh[k] and not hooked:  # as ``apply``
+                grad._owned_grad = True
+
+        with set_grad_enabled(False):
+            stream(self._program, arrays, ready, donate)
+        if donate:
+            self._residuals = None
+        return out
+
+    def apply_streaming(self, grads: Any, alone: Callable[[Node], bool]) -> list[Tensor | None]:
+        """``apply`` for the engine (no create_graph, no node hook), accumulating into the
+        leaves ``alone`` says only this node feeds as their gradients become final (Note
+        [gradients as they are made]); the plain ``apply`` when no such leaf has a
+        post-accumulate hook."""
+        into = [_streams_into(n, alone) for n, _ in self._edges]
+        if self._residuals is None or not any(
+            ok and n.variable._post_accumulate_hooks  # type: ignore[union-attr]
+            for (n, _), ok in zip(self._edges, into, strict=True)
+        ):
+            return self.apply(grads, False)
+        leaves = [n for (n, _), ok in zip(self._edges, into, strict=True) if ok]
+        if len(set(leaves)) != len(leaves):  # a leaf fed twice here: its sum goes first
+            twice = {n for n in leaves if leaves.count(n) > 1}
+            into = [ok and n not in twice for (n, _), ok in zip(self._edges, into, strict=True)]
+        return self._stream(self._arrays(grads), into, donate=False)
+
+    def _cotangent_tensors(self, grads: Any) -> list[Tensor]:
         if self._residuals is None:
             raise RuntimeError(FREED_MSG)
         grads = grads if isinstance(grads, list) else [grads]
-        cts = [
+        return [
             Tensor._make(np.zeros(shape, dtype)) if ct is None else ct
             for (shape, dtype), ct in zip(self._cotangents, grads, strict=True)
         ]
+
+    def _arrays(self, grads: Any) -> list[np.ndarray]:
+        """The backward program's arguments: residuals, saved inputs, cotangents."""
+        cts = self._cotangent_tensors(grads)
+        return self._residuals + [t._data for t in self._unpack(False)] + [c._data for c in cts]  # type: ignore[operator]
+
+    def apply(self, grads: Any, create_graph: bool) -> list[Tensor | None]:
         if create_graph:  # differentiable: the joint graph, eagerly, on the real inputs
+            cts = self._cotangent_tensors(grads)
             out = replay(self._plan.joint.graph, [*self._unpack(True), *cts])
             return list(out[self._plan.joint.n_outputs :])
-        arrays = self._residuals + [t._data for t in self._unpack(False)]
-        arrays += [ct._data for ct in cts]
         make = Tensor._make
-        grads = [make(a) for a in self._run_backward(arrays)]
+        grads = [make(a) for a in self._run_backward(self._arrays(grads))]
         if not self._hooks:  # no node hook sees them: fresh arrays may become .grad uncopied
             for g, fresh in zip(grads, self._fresh, strict=True):
                 if fresh:
@@ -126,6 +191,17 @@ class CompiledFunctionBackward(Node):
 
 def _hooked(node: Node) -> bool:
     return bool(node._tensor_hooks or node._retained or node._hooks)
+
+
+def _streams_into(n: Node | None, alone: Callable[[Node], bool]) -> bool:
+    """Whether a gradient along an edge to ``n`` may be accumulated by the node itself: a
+    leaf with no hook but post-accumulate ones, which no other node feeds in this backward."""
+    return (
+        type(n) is AccumulateGrad
+        and not _hooked(n)
+        and not n.variable._hooks  # type: ignore[attr-defined]
+        and alone(n)
+    )
 
 
 def _cotangent_avals(plan: TrainPlan) -> list[tuple[tuple[int, ...], type]]:
@@ -151,6 +227,7 @@ def node_type(plan: TrainPlan, run_backward: Program) -> type[CompiledFunctionBa
         "_plan": plan,
         "num_outputs": len(plan.joint.cotangent_of),
         "_run_backward": staticmethod(program_call(run_backward)),
+        "_program": staticmethod(run_backward),  # step by step: Note [gradients as they are made]
         "_run_donating": staticmethod(
             run_backward.donating  # type: ignore[attr-defined]
             if getattr(run_backward, "donor", None) is not None

@@ -46,6 +46,7 @@ class Node:
         return self._edges
 
     num_outputs = 1
+    streams = False  # has ``apply_streaming`` (Note [gradients as they are made])
     # Hooks and retained-grad tensors are rare: the containers are made on first use, so a
     # node costs one counter tick to create (every eager op makes one).
     _hooks: list[Callable[..., Any]] | tuple[()] = ()  # (grad_inputs, grad_outputs) hooks
@@ -823,6 +824,10 @@ def run_backward(
                     grads = _general_step(
                         node, grads_out, create_graph, anomaly, accumulate, needed, capture, results
                     )
+                    if grads is _STREAMED:  # Note [gradients as they are made]
+                        grads = node.apply_streaming(  # type: ignore[attr-defined]
+                            grads_out, lambda n: deps[n] == 1 and n not in buffers
+                        )
                     if grads is None:
                         continue
                 if not retain_graph:
@@ -876,6 +881,9 @@ def run_backward(
     return tuple(results)
 
 
+_STREAMED: Any = object()  # _general_step's answer for a node whose leaves' gradients stream
+
+
 def _general_step(
     node: Node,
     grads_out: list[Any],
@@ -898,6 +906,8 @@ def _general_step(
         return None
     if anomaly:
         grads = _apply_in_anomaly_mode(node, grads_out, create_graph)
+    elif node.streams and accumulate and not create_graph and not node._hooks:
+        return _STREAMED  # (run_backward knows which leaves only this node feeds)
     else:
         grads = node.apply(grads_out if node.num_outputs > 1 else grads_out[0], create_graph)
     if node._hooks:
@@ -978,7 +988,10 @@ def _shallow(t: Tensor, g: Tensor, create_graph: bool, retain_graph: bool) -> bo
     ):
         return False
     with set_grad_enabled(create_graph):
-        grads = node.apply(g, create_graph)
+        if node.streams and not create_graph:  # Note [gradients as they are made]
+            grads = node.apply_streaming(g, lambda n: True)  # type: ignore[attr-defined]
+        else:
+            grads = node.apply(g, create_graph)
         if not retain_graph:
             node.release()
         for (nxt, _), grad in zip(node._edges, grads, strict=False):

@@ -8,6 +8,7 @@ import threading
 import weakref
 from collections import Counter
 from collections.abc import Callable, Sequence
+from math import prod
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from .kernels import KernelRunner
 from .loop_steps import LOOPS, LoopStep, loop_step
 from .reshape_copies import PermuteCopy, ReshapeCopy, copying_reshapes, with_permute_copies
 from .split_gemm import matmul_into
+from .streaming import Ready, ReadyTable, streamed
 from .window_steps import UnfoldColumns, with_unfold_columns
 
 Env = dict[Var, np.ndarray]
@@ -435,9 +437,22 @@ def _extern_io(s: ExternStep) -> StepIO:
     return StepIO(e.inputs, (e.out,) if e.op in EXTERN_INTO else (), (e.out,))
 
 
+def _kernel_io(s: KernelStep) -> StepIO:
+    """A kernel's full-shape outputs may take the memory of full-shape inputs of their element
+    size (Note [in-place outputs] in buffer_plan.py); a row kernel's (rows read in several
+    passes) and a reduction's results (its slab set before the points are read) not."""
+    k = s.kernel
+    if type(k) is not Kernel or not all(type(n) is int for n in k.shape) or prod(k.shape) < 2:
+        return StepIO(k.inputs, k.outputs, ())
+    sums = {e.out for e in k.reductions}
+    full = [v for v in k.inputs if v.aval.shape == k.shape]
+    pairs = [(o, x) for o in k.outputs if o.aval.shape == k.shape and o not in sums for x in full]
+    return StepIO(k.inputs, k.outputs, (), [(o, x) for o, x in pairs if nbytes(o) == nbytes(x)])
+
+
 # step type -> what it does to buffers (Note [buffer planning])
 STEP_IO: dict[type, Callable[[Any], StepIO]] = {
-    KernelStep: lambda s: StepIO(s.kernel.inputs, s.kernel.outputs, ()),
+    KernelStep: _kernel_io,
     InterpretedKernel: lambda s: StepIO(s.kernel.inputs, (), s.kernel.outputs),
     ExternStep: _extern_io,
     LoopStep: lambda s: StepIO(s.eqn.inputs, s.stacked, (s.eqn.out,)),
@@ -572,40 +587,48 @@ class Executable:
         kinds = [how for how, _ in self._plan.results]
         return [k in COPIED or k == "pooled" and o for k, o in zip(kinds, once, strict=True)]
 
-    def __call__(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def __call__(
+        self, arrays: Sequence[np.ndarray], ready: Ready | None = None
+    ) -> list[np.ndarray]:
+        """The outputs; with ``ready``, each is also handed to ``ready(k, array)`` as soon as
+        it is final (Note [gradients as they are made])."""
         if not self._lock.acquire(blocking=False):  # a call in another thread owns the buffers
-            return self._generic(arrays, Buffers(self.buffer_plan))
+            return self._generic(arrays, Buffers(self.buffer_plan), ready)
         try:
             if self._plan is not None:
-                return self._plan(arrays, self.buffers)
+                if ready is None:
+                    return self._plan(arrays, self.buffers)
+                return self._generic(arrays, self.buffers, ready)  # (the plan's own arena)
             joint = self.joint
             if joint is not None and self.donor is None:  # Note [one arena for a training step]
                 arena = joint.take()
                 self.buffers.use(arena)
-                outs = self._generic(arrays, self.buffers)
+                outs = self._generic(arrays, self.buffers, ready)
                 joint.hand_out(arena, outs)
                 return outs
             n = self.buffer_plan.arena_bytes
             if n and SHARED.lock.acquire(blocking=False):  # Note [one arena for all programs]
                 try:
                     self.buffers.use(SHARED.at_least(n))
-                    return self._generic(arrays, self.buffers)
+                    return self._generic(arrays, self.buffers, ready)
                 finally:
                     SHARED.lock.release()
             self.buffers.use(None)
-            return self._generic(arrays, self.buffers)
+            return self._generic(arrays, self.buffers, ready)
         finally:
             self._lock.release()
 
-    def donating(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def donating(
+        self, arrays: Sequence[np.ndarray], ready: Ready | None = None
+    ) -> list[np.ndarray]:
         """A training step's backward whose residuals (``arrays``' first) are never read
         again: its values may be written over them (Note [one arena for a training step])."""
         arena = self.joint.arena_of(arrays) if self.donor is not None else None
         if arena is None or not self._lock.acquire(blocking=False):
-            return self(arrays)
+            return self(arrays, ready)
         try:
             self.donor.use(arena)  # type: ignore[union-attr]
-            return self._generic(arrays, self.donor)  # type: ignore[arg-type]
+            return self._generic(arrays, self.donor, ready)  # type: ignore[arg-type]
         finally:
             self._lock.release()
 
@@ -630,7 +653,13 @@ class Executable:
             if owned:
                 self._lock.release()
 
-    def _generic(self, arrays: Sequence[np.ndarray], bufs: Buffers) -> list[np.ndarray]:
+    _ready_table: ReadyTable | None = None  # ``streaming.ready_table``'s, on first use
+
+    def _generic(
+        self, arrays: Sequence[np.ndarray], bufs: Buffers, ready: Ready | None = None
+    ) -> list[np.ndarray]:
+        if ready is not None:  # Note [gradients as they are made]
+            return streamed(self, arrays, bufs, ready)
         env, ptrs = self._inputs(arrays)
         for step in self.steps:
             step.run(env, ptrs, bufs)
