@@ -8,7 +8,6 @@ import threading
 import weakref
 from collections import Counter
 from collections.abc import Callable, Sequence
-from math import prod
 from typing import Any
 
 import numpy as np
@@ -437,22 +436,9 @@ def _extern_io(s: ExternStep) -> StepIO:
     return StepIO(e.inputs, (e.out,) if e.op in EXTERN_INTO else (), (e.out,))
 
 
-def _kernel_io(s: KernelStep) -> StepIO:
-    """A kernel's full-shape outputs may take the memory of full-shape inputs of their element
-    size (Note [in-place outputs] in buffer_plan.py); a row kernel's (rows read in several
-    passes) and a reduction's results (its slab set before the points are read) not."""
-    k = s.kernel
-    if type(k) is not Kernel or not all(type(n) is int for n in k.shape) or prod(k.shape) < 2:
-        return StepIO(k.inputs, k.outputs, ())
-    sums = {e.out for e in k.reductions}
-    full = [v for v in k.inputs if v.aval.shape == k.shape]
-    pairs = [(o, x) for o in k.outputs if o.aval.shape == k.shape and o not in sums for x in full]
-    return StepIO(k.inputs, k.outputs, (), [(o, x) for o, x in pairs if nbytes(o) == nbytes(x)])
-
-
 # step type -> what it does to buffers (Note [buffer planning])
 STEP_IO: dict[type, Callable[[Any], StepIO]] = {
-    KernelStep: _kernel_io,
+    KernelStep: lambda s: StepIO(s.kernel.inputs, s.kernel.outputs, ()),
     InterpretedKernel: lambda s: StepIO(s.kernel.inputs, (), s.kernel.outputs),
     ExternStep: _extern_io,
     LoopStep: lambda s: StepIO(s.eqn.inputs, s.stacked, (s.eqn.out,)),
