@@ -282,9 +282,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "table and write a JSON record and a PNG chart.",
     )
     from adjit.benchmarks import run as bench
+    from adjit.distributed import run as launcher
 
     bench.add_arguments(b)
     b.set_defaults(func=bench.main)
+    r = sub.add_parser(
+        "run",
+        help="run a script on N ranks under MPI (adjit.distributed)",
+        description="Run SCRIPT on N processes under the mpich wheel's mpiexec "
+        "(mpiexec -n N python SCRIPT ARGS...); exits with mpiexec's code.",
+    )
+    launcher.add_arguments(r)
+    r.set_defaults(func=launcher.main)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -54,6 +54,7 @@ FLAGS: dict[str, str] = {
     "ADJIT_CACHE_DIR": "where kernels and sympy results are cached on disk, 'off' for nowhere",
     "ADJIT_COMPILE_WORKER": "'0': run LLVM in this process, not in the compile worker (codegen)",
     "ADJIT_NUM_THREADS": "threads for kernels and BLAS at start (adjit.set_num_threads; runtime)",
+    "ADJIT_DIST_TIMEOUT": "seconds: adjit.distributed's default collective timeout (else 30 min)",
 }
 
 PIPELINE: list[tuple[str, Pass]] = [

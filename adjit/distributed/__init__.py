@@ -1,0 +1,73 @@
+"""``adjit.distributed``: PyTorch's ``torch.distributed`` API on MPI (mpi4py, loaded lazily)."""
+
+from __future__ import annotations
+
+from adjit.distributed._mpi import is_mpi_available
+from adjit.distributed.collectives import all_reduce, barrier, broadcast
+from adjit.distributed.dtypes import ReduceOp
+from adjit.distributed.failure import DistBackendError, DistError, DistNetworkError, DistStoreError
+from adjit.distributed.group import (
+    GroupMember,
+    ProcessGroup,
+    destroy_process_group,
+    get_backend,
+    get_global_rank,
+    get_group_rank,
+    get_process_group_ranks,
+    get_rank,
+    get_world_size,
+    group,
+    init_process_group,
+    is_initialized,
+    new_group,
+)
+from adjit.distributed.work import Work
+
+
+def is_available() -> bool:
+    """True: the package is always there (whether MPI is: ``is_mpi_available()``)."""
+    return True
+
+
+def is_gloo_available() -> bool:
+    """False: ``backend="gloo"`` is accepted and runs on MPI (no gloo library)."""
+    return False
+
+
+def is_nccl_available() -> bool:
+    return False
+
+
+def is_torchelastic_launched() -> bool:
+    return False
+
+
+__all__ = [
+    "DistBackendError",
+    "DistError",
+    "DistNetworkError",
+    "DistStoreError",
+    "GroupMember",
+    "ProcessGroup",
+    "ReduceOp",
+    "Work",
+    "all_reduce",
+    "barrier",
+    "broadcast",
+    "destroy_process_group",
+    "get_backend",
+    "get_global_rank",
+    "get_group_rank",
+    "get_process_group_ranks",
+    "get_rank",
+    "get_world_size",
+    "group",
+    "init_process_group",
+    "is_available",
+    "is_gloo_available",
+    "is_initialized",
+    "is_mpi_available",
+    "is_nccl_available",
+    "is_torchelastic_launched",
+    "new_group",
+]

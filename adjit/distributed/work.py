@@ -1,0 +1,210 @@
+"""Async work handles: issue a collective in two stages (signature, data) and wait by polling."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+
+from adjit.distributed import failure
+from adjit.distributed.failure import DistBackendError
+from adjit.distributed.group import ProcessGroup
+from adjit.distributed.signature import Signature, disagreement
+
+SPIN = 200  # polls that only yield the CPU before a wait starts sleeping between polls
+QUERY_SECONDS = 0.5  # how long a timed-out wait waits for the other ranks' answers
+
+
+# Note [waiting by polling]
+# Every wait tests its MPI request in a loop instead of blocking in MPI_Wait, so that between
+# tests it can (a) notice another rank's failure notice (Note [failure propagation]), (b) give up
+# at the group's timeout, naming what the other ranks wait in (they answer a query from inside
+# their own waits; a rank that answers nothing is computing or gone) and (c) progress the other
+# pending collectives of the group in issue order (Note [collective signature]). The first SPIN
+# polls only yield the CPU (a small all_reduce completes in microseconds); then the loop
+# sleeps, growing to 1 ms, so a rank waiting for a slow peer leaves the core to it.
+class Work:
+    """PyTorch's ``Work``: the handle ``async_op=True`` returns; ``wait()`` completes it."""
+
+    def __init__(
+        self,
+        pg: ProcessGroup,
+        sig: Signature,
+        body: Callable[[], Iterator[Any]],
+        result: list[Any] | None = None,
+    ) -> None:
+        self.pg = pg
+        self.sig = sig
+        self._body = body  # yields MPI requests one after another, then copies results out
+        self._steps: Iterator[Any] | None = None
+        self._result = result or []
+        self._request: Any = None
+        self._stage = "signature"  # -> "data" -> "done" | "failed"
+        self._error: BaseException | None = None
+        self._sigs: np.ndarray | None = None
+
+    def _issue(self) -> None:
+        """Assign the sequence number and start the signature exchange."""
+        pg = self.pg
+        pg.seq += 1
+        self.sig.seq = pg.seq
+        ctl = failure.control()
+        if ctl is not None:
+            ctl.issued[pg.group_name] = pg.seq
+        pg.pending.append(self)
+        if pg.size() == 1:  # nothing to agree on
+            self._stage = "ready"
+        else:
+            self._sigs = np.empty((pg.size(), self.sig.array.size), np.int64)
+            self._request = pg.sig_comm.Iallgather(self.sig.array, self._sigs)
+        progress(pg)
+
+    def _advance(self) -> bool:
+        """One step if it can; False when this work blocks the works issued after it."""
+        if self._stage == "signature":
+            if not self._request.Test():
+                return False
+            assert self._sigs is not None
+            problem = disagreement(self._sigs, self.pg)
+            if problem is not None:
+                self._fail(DistBackendError(f"[rank {self.pg.rank()}]: {problem}"))
+                return True
+            self._stage = "ready"
+        if self._stage == "ready":
+            self._steps = self._body()
+            self._stage = "data"
+            self._request = None
+        while self._stage == "data" and (self._request is None or self._request.Test()):
+            try:
+                self._request = next(self._steps)  # type: ignore[arg-type]
+            except StopIteration:
+                self._request = None
+                self._stage = "done"
+                self.pg.pending.remove(self)
+            except BaseException as e:
+                self._fail(e)
+                raise
+        return True
+
+    def _fail(self, error: BaseException) -> None:
+        self._error = error
+        self._stage = "failed"
+        if self in self.pg.pending:
+            self.pg.pending.remove(self)
+
+    # ---- PyTorch's Work API -------------------------------------------------------------
+    def is_completed(self) -> bool:
+        progress(self.pg)
+        return self._stage in ("done", "failed")
+
+    def is_success(self) -> bool:
+        return self.is_completed() and self._error is None
+
+    def exception(self) -> BaseException | None:
+        return self._error
+
+    def result(self) -> list[Any]:
+        return list(self._result)
+
+    def source_rank(self) -> int:
+        return int(self.sig.root)
+
+    def wait(self, timeout: timedelta | None = None) -> bool:
+        """Block until done; raises if the collective failed here or in another rank, or
+        timed out (``timeout``, else the group's)."""
+        span = (timeout if timeout else self.pg.timeout).total_seconds()
+        deadline = time.monotonic() + span
+        ctl = failure.control()
+        polls = 0
+        while self._stage not in ("done", "failed"):
+            progress(self.pg)
+            if self._stage in ("done", "failed"):
+                break
+            if ctl is not None:
+                ctl.waiting_in = self.sig.describe()
+                ctl.poll()
+                ctl.raise_if_failed(self.sig.describe())
+                self._check_exited(ctl)
+            if time.monotonic() > deadline:
+                raise self._timed_out(span, ctl)
+            polls += 1
+            if polls < SPIN:
+                os.sched_yield()
+            else:
+                time.sleep(min(1e-3, 1e-5 * (polls - SPIN + 1)))
+        if ctl is not None:
+            ctl.waiting_in = ""
+        if self._error is not None:
+            raise self._error
+        return True
+
+    def get_future(self) -> Future:
+        return Future(self)
+
+    def _check_exited(self, ctl: failure.Control) -> None:
+        """A rank of the group that exited before issuing this collective never will."""
+        for r in self.pg.ranks:
+            issued = ctl.exited.get(r)
+            if issued is not None and issued.get(self.pg.group_name, 0) < self.sig.seq:
+                raise DistBackendError(
+                    f"[rank {ctl.rank}]: rank {r} exited without joining {self.sig.describe()} "
+                    f"(it issued {issued.get(self.pg.group_name, 0)} collectives in this group)"
+                )
+
+    def _timed_out(self, span: float, ctl: failure.Control | None) -> DistBackendError:
+        me = self.pg.rank()
+        text = f"[rank {me}]: {self.sig.describe()} timed out after {span:g} s"
+        if ctl is not None:
+            answers = ctl.query(QUERY_SECONDS)
+            others = [r for r in self.pg.ranks if r != ctl.rank]
+            silent = [r for r in others if r not in answers]
+            busy = [f"rank {r} waits in {answers[r] or 'nothing'}" for r in others if r in answers]
+            if silent:
+                text += f"; ranks that have not joined: {silent} (not waiting in any collective)"
+            if busy:
+                text += "; " + "; ".join(busy)
+        return DistBackendError(text)
+
+    def __repr__(self) -> str:
+        return f"<adjit.distributed.Work {self.sig.describe()} {self._stage}>"
+
+
+class Future:
+    """``Work.get_future()``: ``wait()`` returns the work's result (its output tensors)."""
+
+    def __init__(self, work: Work) -> None:
+        self._work = work
+
+    def wait(self) -> list[Any]:
+        self._work.wait()
+        return self._work.result()
+
+    def value(self) -> list[Any]:
+        return self.wait()
+
+    def done(self) -> bool:
+        return self._work.is_completed()
+
+    def then(self, callback: Callable[[Future], Any]) -> Future:
+        raise NotImplementedError("adjit.distributed Future.then: not supported (call wait())")
+
+
+def progress(pg: ProcessGroup) -> None:
+    """Advance the group's pending works in issue order (data transfers start in that order
+    in every rank: Note [collective signature])."""
+    for work in list(pg.pending):
+        if not work._advance():
+            break
+
+
+def run(work: Work, async_op: bool) -> Work | None:
+    """Issue ``work``; wait for it unless ``async_op``."""
+    work._issue()
+    if async_op:
+        return work
+    work.wait()
+    return None

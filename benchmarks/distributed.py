@@ -1,0 +1,298 @@
+"""Data-parallel training throughput on 1 vs 2 MPI processes (1 thread each), the time in
+all-reduce against the time it overlaps, and a simulated link's prediction across machines."""
+
+# Note [distributed benchmark]
+# Run: ``python -m adjit.benchmarks.distributed [--repeats 3] [--json out.json] [--quick]``.
+# Weak scaling: every process trains on its own batch of 64 (the examples' batch), so P
+# processes train on 64 P samples a step; throughput is 64 P / step time and the scaling
+# efficiency throughput(P=2) / (2 throughput(P=1)) = step(1) / step(2). The one-process run
+# is plain training (no all-reduce at all): the best a single process does. Every launch is a
+# fresh ``mpiexec -n P`` (the wheel's, next to this Python) whose processes each get one
+# thread (adjit.set_num_threads, BLAS and OpenMP through the environment: harness.thread_env);
+# the configurations of a launch take turns (Note [distributed step phases]), and the table
+# gives the median over ``--repeats`` launches of each launch's median step, with the launches'
+# min-max. Contenders: adjit eager and adjit compiled (the loss function compiled, backward
+# outside), each with the all-reduce after backward (one buffer of every gradient: the
+# baseline) and with adjit.nn.parallel.DistributedDataParallel once it exists; PyTorch eager
+# with its DDP over gloo as a peer (distributed_torch.py). Before timing, each two-process
+# configuration's first steps on one global batch are compared with the one-process run on
+# the concatenated batch (``agrees``: the largest relative loss difference). The simulated
+# links (Note [simulated link]) run in the same two-process launches, interleaved with the
+# real one; the second table gives each one's exposed communication next to what
+# distributed_link.predict makes of the same run's gradient ready times, and the third applies
+# the prediction to resnet18's measured backward.
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import distributed_link as dl
+from .distributed_models import data_source
+from .harness import child_json, thread_env
+
+MODELS = ("mlp", "cnn")
+MODES = ("eager", "compiled")
+CAPS = ("1", "5", "25", "default")  # DDP's bucket_cap_mb (default: 25 after a 1 MiB bucket)
+LOSS_TOLERANCE = 1e-4  # float32 means of 64 and 128 terms, three Adam steps apart
+ANALYTIC_WORLDS = (2, 8)
+
+
+def mpiexec() -> str | None:
+    """The mpich wheel's ``mpiexec`` next to this Python, else the one on PATH."""
+    here = Path(sys.executable).with_name("mpiexec")
+    return str(here) if here.exists() else shutil.which("mpiexec")
+
+
+def unavailable() -> str | None:
+    """Why the benchmark cannot run here (None: it can)."""
+    if importlib.util.find_spec("mpi4py") is None:
+        return 'mpi4py is not installed: pip install "adjit[mpi]"'
+    if mpiexec() is None:
+        return "no mpiexec found (the mpich wheel installs one next to python)"
+    return None
+
+
+def ddp_available() -> bool:
+    try:
+        from adjit.nn.parallel import DistributedDataParallel  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def launch(world: int, child: str, args: list[str], a: argparse.Namespace) -> dict[str, Any] | str:
+    """One fresh ``mpiexec -n world`` of a child module; its JSON or why it failed."""
+    cmd = [mpiexec() or "mpiexec", "-n", str(world), sys.executable, "-m", child, *args]
+    cmd += ["--threads", str(a.threads), "--rounds", str(a.rounds), "--steps", str(a.steps)]
+    env = dict(os.environ) | thread_env(a.threads)
+    return child_json(cmd, env, a.timeout)
+
+
+def plan(a: argparse.Namespace) -> list[tuple[str, str, int, list[str]]]:
+    """Every launch of one repeat: (label, child module, processes, arguments)."""
+    ddp = ["ddp"] if ddp_available() else []
+    child, peer = "adjit.benchmarks.distributed_child", "adjit.benchmarks.distributed_torch"
+    out = []
+    for model in a.models:
+        for mode in a.modes:
+            base = ["--model", model, "--mode", mode]
+            out.append((f"{model} adjit {mode}", child, 1, [*base, "--reducers", "none"]))
+            two = [*base, "--reducers", "after backward", *ddp, "--links", *a.links]
+            out.append((f"{model} adjit {mode}", child, 2, [*two, "--caps", *a.caps]))
+        if a.torch:
+            for world in (1, 2):
+                out.append((f"{model} torch eager", peer, world, ["--model", model]))
+    return out
+
+
+def run_launches(a: argparse.Namespace) -> dict[tuple[str, int], list[dict[str, Any] | str]]:
+    """Every planned launch ``--repeats`` times, each repeat one further along the plan."""
+    launches = plan(a)
+    got: dict[tuple[str, int], list[dict[str, Any] | str]] = {}
+    for r in range(a.repeats):
+        turn = r % len(launches)
+        for label, child, world, args in launches[turn:] + launches[:turn]:
+            print(f"  repeat {r + 1}/{a.repeats}: {label} P={world}", file=sys.stderr, flush=True)
+            got.setdefault((label, world), []).append(launch(world, child, args, a))
+    return got
+
+
+def _agreement(check: dict[str, Any], ref: dict[str, Any] | None) -> float | None:
+    """Largest relative difference of the check steps' losses from the one-process run's."""
+    if ref is None:
+        return None
+    pairs = zip(check["losses"], ref["losses"], strict=True)
+    return max(abs(x - y) / max(abs(y), 1e-30) for x, y in pairs)
+
+
+def rows(got: dict[tuple[str, int], list[dict[str, Any] | str]]) -> list[dict[str, Any]]:
+    """One row per (label, processes, configuration): medians over launches, min-max, and the
+    agreement with the one-process run."""
+    out = []
+    for (label, world), runs in got.items():
+        ok = [r for r in runs if isinstance(r, dict)]
+        if not ok:
+            out.append({"label": label, "world": world, "name": "-", "failed": runs[0]})
+            continue
+        ref_runs = [r for r in got.get((label, 1), []) if isinstance(r, dict)]
+        ref = ref_runs[0]["results"][0]["check"] if ref_runs else None
+        for i, res in enumerate(ok[0]["results"]):
+            launches = [r["results"][i] for r in ok]
+            s = {k: statistics.median(x["summary"][k] for x in launches) for k in res["summary"]}
+            steps = [x["summary"]["step"] for x in launches]
+            world_batch = ok[0]["batch"] * world
+            out.append({
+                "label": label, "world": world, "name": res["name"], "reducer": res["reducer"],
+                "link": res["link"], "summary": s, "step_min": min(steps),
+                "step_max": max(steps), "launches": len(launches),
+                "samples_per_s": world_batch / s["step"],
+                "agrees": None if world == 1 else _agreement(res["check"], ref),
+                "ready": res.get("ready"), "sizes": res.get("sizes"),
+                "backward_once": res.get("backward_once"), "buckets": res.get("buckets"),
+                "backend": ok[0]["backend"], "failed": [r for r in runs if isinstance(r, str)],
+            })  # fmt: skip
+    return out
+
+
+def _ms(x: Any) -> str:
+    return "-" if x is None else f"{x * 1e3:.3f}"
+
+
+def throughput_table(table: list[dict[str, Any]]) -> list[str]:
+    head = (
+        f"{'model / contender':<22} {'P':>1} {'reduction':<16} {'step ms':>8} {'[min-max]':>17} "
+        f"{'samples/s':>9} {'eff':>5} {'fwd':>7} {'bwd':>7} {'blocked':>7} {'comm':>7} "
+        f"{'hidden':>7} {'opt':>7} {'cores':>5} {'agrees':>7}"
+    )
+    lines = [head]
+    one = {r["label"]: r for r in table if r["world"] == 1 and "summary" in r}
+    for r in table:
+        if "summary" not in r:
+            lines.append(f"{r['label']:<22} {r['world']:>1} {r['failed']}")
+            continue
+        if r["link"] not in ("shm", "gloo"):
+            continue
+        s, base = r["summary"], one.get(r["label"])
+        eff = "-"
+        if r["world"] > 1 and base is not None:
+            eff = f"{base['summary']['step'] / s['step']:.2f}"
+        agrees = "-" if r["agrees"] is None else f"{r['agrees']:.0e}"
+        if r["agrees"] is not None and r["agrees"] > LOSS_TOLERANCE:
+            agrees += " NO"
+        name = r["name"].split(" @")[0]
+        spread = f"[{r['step_min'] * 1e3:.3f}-{r['step_max'] * 1e3:.3f}]"
+        lines.append(
+            f"{r['label']:<22} {r['world']:>1} {name:<16} {_ms(s['step']):>8} {spread:>17} "
+            f"{r['samples_per_s']:>9.0f} {eff:>5} {_ms(s['forward']):>7} {_ms(s['backward']):>7} "
+            f"{_ms(s.get('blocked')):>7} {_ms(s.get('comm')):>7} {_ms(s.get('hidden')):>7} "
+            f"{_ms(s['optimizer']):>7} {s['cores']:>5.2f} {agrees:>7}"
+        )
+    return lines
+
+
+def _limit(r: dict[str, Any]) -> tuple[float, float] | None:
+    """The bucket limits of a row's reduction (None: one all-reduce after backward)."""
+    if r["reducer"] != "ddp":
+        return None
+    cap = r["name"].split()[1]
+    return dl.limits(None if cap == "default" else float(cap))
+
+
+def simulation_table(table: list[dict[str, Any]]) -> list[str]:
+    """Two-process rows per link: the measured step, the time blocked in waits, the link's
+    exposed time (what the waits slept after the real all-reduce was done) and its
+    prediction from the same run's gradient ready times."""
+    lines = [
+        f"{'model / contender':<22} {'reduction':<16} {'link':<7} {'step ms':>8} {'blocked':>8} "
+        f"{'exposed':>8} {'predicted':>9} {'link ms':>8} {'hidden':>7} {'buckets':>7}"
+    ]
+    two = [r for r in table if r["world"] == 2 and "summary" in r and r["link"] != "gloo"]
+    for r in two:
+        s, name = r["summary"], r["name"].split(" @")[0]
+        exposed = s["link_exposed"]
+        link = dl.LINKS[r["link"]]
+        predicted, total = dl.predict(r["ready"], r["sizes"], r["backward_once"], _limit(r),
+                                      link, 2)  # fmt: skip
+        hidden = "-" if total == 0 else f"{1 - predicted / total:.0%}"
+        lines.append(
+            f"{r['label']:<22} {name:<16} {r['link']:<7} {_ms(s['step']):>8} "
+            f"{_ms(s['blocked']):>8} {_ms(exposed):>8} {_ms(predicted):>9} {_ms(total):>8} "
+            f"{hidden:>7} {len(r['buckets'] or []):>7}"
+        )
+    return lines
+
+
+def _cap_mb(cap: str) -> float | None:
+    return None if cap == "default" else float(cap)
+
+
+def analytic_table(r: dict[str, Any], caps: tuple[str, ...]) -> list[str]:
+    """resnet18's measured backward (one process), through the link model: exposed ms per
+    bucket cap and link, and the step's efficiency (compute / (compute + exposed))."""
+    step, ready, sizes = r["summary"]["step"], r["ready"], r["sizes"]
+    bwd = r["backward_once"]
+    lines = [
+        f"resnet18 (adjit eager, batch {r.get('batch', 8)} of 3x64x64, {sum(sizes) / 1e6:.1f} MB "
+        f"of gradients): step {_ms(step)} ms, backward {_ms(bwd)} ms on one thread; gradients "
+        f"ready from {_ms(min(ready))} ms into the backward",
+        f"{'P':>2} {'reduction':<16} "
+        + " ".join(f"{n + ' exp':>13} {'eff':>4}" for n in dl.LINKS if n != "shm"),
+    ]
+    for world in ANALYTIC_WORLDS:
+        for cap in ("after backward", *caps):
+            cap_b = None if cap == "after backward" else dl.limits(_cap_mb(cap))
+            cells = []
+            for name, link in dl.LINKS.items():
+                if name == "shm":
+                    continue
+                exposed, _ = dl.predict(ready, sizes, bwd, cap_b, link, world)
+                cells.append(f"{_ms(exposed):>13} {step / (step + exposed):>4.2f}")
+            label = cap if cap == "after backward" else f"ddp {cap} MB"
+            lines.append(f"{world:>2} {label:<16} " + " ".join(cells))
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    p.add_argument("--links", nargs="+", default=list(dl.LINKS), choices=list(dl.LINKS))
+    p.add_argument("--caps", nargs="+", default=list(CAPS), help="DDP bucket_cap_mb values")
+    p.add_argument("--repeats", type=int, default=3, help="fresh launches per configuration")
+    p.add_argument("--rounds", type=int, default=5, help="rounds per launch")
+    p.add_argument("--steps", type=int, default=10, help="steps per configuration per round")
+    p.add_argument("--threads", type=int, default=1, help="threads per process")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds per launch")
+    p.add_argument("--no-torch", dest="torch", action="store_false")
+    p.add_argument("--no-resnet", dest="resnet", action="store_false")
+    p.add_argument("--quick", action="store_true", help="the MLP compiled, one short launch each")
+    p.add_argument("--json", help="write every measurement here")
+    a = p.parse_args(argv)
+    if a.quick:
+        a.models, a.modes, a.links, a.caps = ["mlp"], ["compiled"], ["shm", "1GB/s"], ["25"]
+        a.repeats, a.rounds, a.steps, a.torch, a.resnet = 1, 2, 5, False, False
+    why = unavailable()
+    if why:
+        print(f"distributed benchmark skipped: {why}")
+        return 0
+    load = os.getloadavg()[0]
+    got = run_launches(a)
+    table = rows(got)
+    backend = next((r["backend"] for r in table if "backend" in r), "-")
+    print(
+        f"data-parallel training, weak scaling: batch 64 per process ({data_source()}), Adam; "
+        f"{a.threads} thread per process for every contender, P processes on "
+        f"{os.cpu_count()} cores; all-reduce through {backend}; medians of {a.repeats} "
+        f"launch(es) [min-max] of each launch's median of {a.rounds}x{a.steps} steps; "
+        f"times in ms per step; load average before: {load:.2f}"
+    )
+    print("\n".join(throughput_table(table)))
+    print("\nsimulated links (ring all-reduce, 50 us per step; Note [simulated link]), P=2:")
+    print("\n".join(simulation_table(table)))
+    resnet = None
+    if a.resnet:
+        args = ["--model", "resnet18", "--mode", "eager", "--reducers", "none", "--batch", "8"]
+        b = argparse.Namespace(**{**vars(a), "rounds": 1, "steps": 3})
+        got_r = launch(1, "adjit.benchmarks.distributed_child", args, b)
+        if isinstance(got_r, str):
+            print(f"\nresnet18: {got_r}")
+        else:
+            resnet = got_r["results"][0] | {"batch": 8}
+            print("\n" + "\n".join(analytic_table(resnet, tuple(a.caps))))
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"settings": vars(a), "rows": table, "resnet18": resnet}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,329 @@
+"""One launch of the distributed benchmark (run under ``mpiexec -n P``): a model's training
+steps for each configuration, timed by phase, interleaved; rank 0 prints one JSON line."""
+
+# Note [distributed step phases]
+# A configuration is (how gradients are averaged, the simulated link). Each has its own copy of
+# the model (the same seeded weights), optimizer and loss function, so DDP's hooks of one never
+# fire in another; the configurations take turns, ``--steps`` steps each per round, rounds
+# rotating the order. A step is ``zero_grad; loss = f(x, y); loss.backward(); <reduce>;
+# opt.step()``, each phase timed with perf_counter. Every all-reduce the step launches (DDP's
+# inside the backward, or the benchmark's own after it) goes through distributed_link.Clock,
+# which records the launches and the time blocked in each ``wait()`` (Note [simulated link]).
+# So per step: ``backward`` is the backward's time without the waits inside it, ``blocked``
+# all the time in waits (the communication not hidden), and ``comm`` the all-reduces' own
+# time, measured apart: the same message sizes all-reduced back to back after a barrier, plus
+# the modelled link time; ``hidden = comm - blocked`` (at least 0). Before any timing every
+# configuration trains ``CHECK_STEPS`` steps on one fixed global batch, each rank on its shard
+# (one process: the whole batch); the losses (the ranks' mean) and the final parameters go to
+# the parent, which compares them with the one-process run. ``ready`` is, from one extra
+# untimed step with post-accumulate-grad hooks, when each parameter's gradient was ready (from
+# the backward's start): the input of distributed_link.predict.
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import distributed_link as dl
+from .distributed_models import MODELS, N_DIGITS, batches, dataset, one_hot
+
+CHECK_STEPS = 3
+REDUCERS = ("none", "after backward", "ddp")
+BACKENDS = ("adjit.distributed", "mpi4py")  # the first when it is there
+
+
+class Comm:
+    """The process group the benchmark reduces with: adjit.distributed once it is there,
+    mpi4py's COMM_WORLD otherwise (the baseline before DDP); every all-reduce timed by
+    ``clock``. ``backend`` says which."""
+
+    def __init__(self, backend: str = "adjit.distributed") -> None:
+        from mpi4py import MPI
+
+        self.mpi, self.world = MPI, MPI.COMM_WORLD
+        self.rank, self.size = self.world.Get_rank(), self.world.Get_size()
+        self.stamps = self.world.Dup()  # the launch-time exchange's own communicator
+        self.clock = dl.Clock(self.size, self._exchange)
+        self.dist: Any = None
+        try:
+            import adjit.distributed as dist
+
+            if backend == "adjit.distributed" and hasattr(dist, "init_process_group"):
+                if not dist.is_initialized():
+                    dist.init_process_group(backend="mpi")
+                self.dist = dist
+        except ImportError:
+            pass
+        self.backend = "adjit.distributed" if self.dist is not None else "mpi4py"
+        if self.dist is not None:
+            self._instrument()
+
+    def _exchange(self, now: float) -> Callable[[], float]:
+        """Share a launch time with the other ranks; the returned call gives the latest."""
+        buf = np.array([now])
+        request = self.stamps.Iallreduce(self.mpi.IN_PLACE, buf, op=self.mpi.MAX)
+
+        def latest() -> float:
+            request.Wait()
+            return float(buf[0])
+
+        return latest
+
+    def _instrument(self) -> None:
+        """Route adjit.distributed.all_reduce (and every module that imported it by name,
+        DDP's) through the clock."""
+        import sys
+
+        real = self.dist.all_reduce
+        clock = self.clock
+
+        def all_reduce(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+            async_op = kwargs.pop("async_op", False)
+            if len(args) >= 3:
+                args, async_op = args[:2], args[2]
+            pending = clock.launch(tensor.numel() * tensor.element_size())
+            work = dl.TimedWork(real(tensor, *args, async_op=True, **kwargs), clock, pending)
+            if async_op:
+                return work
+            work.wait()
+            return None
+
+        for name, module in list(sys.modules.items()):
+            if name.startswith("adjit") and getattr(module, "all_reduce", None) is real:
+                module.all_reduce = all_reduce
+
+    def all_reduce(self, buf: np.ndarray) -> Any:
+        """Launch a SUM all-reduce of ``buf`` in place; returns a handle with ``wait()``."""
+        if self.dist is not None:
+            import adjit
+
+            return self.dist.all_reduce(adjit.from_numpy(buf), async_op=True)
+        pending = self.clock.launch(buf.nbytes)
+        return dl.TimedWork(self.world.Iallreduce(self.mpi.IN_PLACE, buf), self.clock, pending)
+
+    def standalone_s(self, sizes: list[int], repeats: int = 20) -> float:
+        """Median seconds of all-reducing messages of ``sizes`` bytes back to back (the
+        communication's own time, with no compute to hide it), after a barrier."""
+        bufs = [np.ones(max(n // 4, 1), np.float32) for n in sizes]
+        link, self.clock.link = self.clock.link, dl.REAL
+        times = []
+        for _ in range(repeats):
+            self.world.Barrier()
+            t = time.perf_counter()
+            for b in bufs:
+                self.all_reduce(b).wait()
+            times.append(time.perf_counter() - t)
+        self.clock.link = link
+        return statistics.median(times)
+
+    def mean(self, value: float) -> float:
+        return float(self.world.allreduce(value)) / self.size
+
+
+@dataclass
+class Trainer:
+    """One configuration's model, optimizer, loss function and reduction."""
+
+    name: str
+    reducer: str
+    link: dl.Link
+    params: list[Any]
+    loss_fn: Callable[[Any, Any], Any]
+    opt: Any
+    reduce: Callable[[], None]
+    samples: list[dict[str, float]] = field(default_factory=list)
+
+
+def _flat_reduce(params: list[Any], comm: Comm) -> Callable[[], None]:
+    """The all-reduce after backward: every gradient copied into one buffer, one all-reduce,
+    averaged and copied back."""
+    sizes = [int(np.prod(p.shape)) for p in params]
+    flat = np.zeros(sum(sizes), np.float32)
+    cuts = np.cumsum([0, *sizes])
+
+    def reduce() -> None:
+        for p, a, b in zip(params, cuts[:-1], cuts[1:], strict=True):
+            flat[a:b] = p.grad.numpy().reshape(-1)
+        comm.all_reduce(flat).wait()
+        flat[:] /= comm.size
+        for p, a, b in zip(params, cuts[:-1], cuts[1:], strict=True):
+            p.grad.numpy().reshape(-1)[:] = flat[a:b]
+
+    return reduce
+
+
+def build(
+    model: str, mode: str, reducer: str, cap_mb: str | None, link: dl.Link, comm: Comm
+) -> Trainer:
+    """A configuration's trainer: the model seeded as every other copy, wrapped as asked."""
+    import adjit
+
+    adjit.manual_seed(0)
+    net, loss_of = MODELS[model].build(adjit)
+    params = list(net.parameters())
+    reduce: Callable[[], None] = lambda: None
+    module, name = net, reducer
+    if reducer == "ddp":
+        from adjit.nn.parallel import DistributedDataParallel
+
+        kwargs = {} if cap_mb in (None, "default") else {"bucket_cap_mb": float(cap_mb)}
+        module = DistributedDataParallel(net, **kwargs)
+        name = f"ddp {cap_mb or 'default'} MB"
+    elif reducer == "after backward":
+        reduce = _flat_reduce(params, comm)
+    fn = lambda x, y: loss_of(module(x), y)
+    loss_fn = adjit.compile(fn) if mode == "compiled" else fn
+    opt = adjit.optim.Adam(params, lr=1e-3)
+    return Trainer(f"{name} @{link.name}", reducer, link, params, loss_fn, opt, reduce)
+
+
+def step(t: Trainer, x: Any, y: Any, comm: Comm) -> tuple[float, dict[str, float]]:
+    """One training step, timed by phase (Note [distributed step phases])."""
+    comm.clock.link, comm.clock.record = t.link, dl.Record()
+    c0, t0 = time.process_time(), time.perf_counter()
+    t.opt.zero_grad()
+    loss = t.loss_fn(x, y)
+    t1 = time.perf_counter()
+    loss.backward()
+    t2 = time.perf_counter()
+    t.reduce()
+    t3 = time.perf_counter()
+    t.opt.step()
+    t4 = time.perf_counter()
+    rec = comm.clock.record
+    in_backward = rec.blocked(t1, t2)
+    return float(loss.detach()), {
+        "step": t4 - t0,
+        "forward": t1 - t0,
+        "backward": t2 - t1 - in_backward,
+        "blocked": rec.blocked(t0, t4),
+        "optimizer": t4 - t3,
+        "cores": (time.process_time() - c0) / max(t4 - t0, 1e-9),
+        "modelled": rec.modelled_s,
+        "link_exposed": rec.slept_s,
+        "launched": float(sum(n for _, n in rec.launches)),
+    }
+
+
+def ready_times(t: Trainer, x: Any, y: Any, comm: Comm) -> tuple[list[float], float, list[int]]:
+    """When each parameter's gradient was ready in one step's backward (seconds from its
+    start), the backward's seconds, and each parameter's gradient bytes."""
+    stamps: dict[int, float] = {}
+    stamp = lambda i: lambda _p: stamps.setdefault(i, time.perf_counter())
+    hooks = [p.register_post_accumulate_grad_hook(stamp(i)) for i, p in enumerate(t.params)]
+    comm.clock.link, comm.clock.record = dl.REAL, dl.Record()
+    t.opt.zero_grad()
+    loss = t.loss_fn(x, y)
+    t0 = time.perf_counter()
+    loss.backward()
+    end = time.perf_counter() - t0
+    t.reduce()
+    t.opt.zero_grad()
+    for h in hooks:
+        h.remove()
+    ready = [stamps.get(i, t0 + end) - t0 for i in range(len(t.params))]
+    return ready, end, [int(np.prod(p.shape)) * 4 for p in t.params]
+
+
+def _summary(samples: list[dict[str, float]]) -> dict[str, Any]:
+    keys = samples[0].keys()
+    out: dict[str, Any] = {}
+    for k in keys:
+        values = [s[k] for s in samples]
+        q = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3
+        out[k] = statistics.median(values)
+        out[k + "_iqr"] = q[2] - q[0]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", choices=list(MODELS), default="mlp")
+    p.add_argument("--mode", choices=("eager", "compiled"), default="compiled")
+    p.add_argument("--reducers", nargs="+", default=["after backward"], choices=REDUCERS)
+    p.add_argument("--caps", nargs="+", default=["default"], help="DDP bucket_cap_mb values")
+    p.add_argument("--links", nargs="+", default=["shm"], choices=list(dl.LINKS))
+    p.add_argument("--batch", type=int, default=64, help="samples per process per step")
+    p.add_argument("--steps", type=int, default=20, help="steps per configuration per round")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--backend", choices=BACKENDS, default=BACKENDS[0],
+                   help="the all-reduce after backward's (DDP's is adjit.distributed)")  # fmt: skip
+    a = p.parse_args(argv)
+
+    from . import peers
+
+    peers.set_threads(a.threads)
+    comm = Comm(a.backend)
+    import adjit
+
+    trainers = [
+        build(a.model, a.mode, reducer, cap, dl.LINKS[link], comm)
+        for reducer in a.reducers
+        for cap in (a.caps if reducer == "ddp" else [None])
+        for link in (a.links if reducer != "none" else ["shm"])
+    ]
+
+    # agreement first: CHECK_STEPS steps on one global batch, this rank's shard of it
+    classes = MODELS[a.model].classes
+    xs, ys = dataset(a.model, a.batch * 2, seed=1)
+    shard = slice(comm.rank * len(xs) // comm.size, (comm.rank + 1) * len(xs) // comm.size)
+    gx, gy = adjit.tensor(xs[shard]), adjit.tensor(one_hot(ys[shard], classes))
+    checks = {}
+    for t in trainers:
+        losses = [comm.mean(step(t, gx, gy, comm)[0]) for _ in range(CHECK_STEPS)]
+        flat = np.concatenate([q.detach().numpy().reshape(-1) for q in t.params])
+        checks[t.name] = {"losses": losses, "params": flat[:: max(len(flat) // 512, 1)].tolist()}
+
+    # timing: this rank's own stream of batches, configurations interleaved by rounds
+    xs, ys = dataset(a.model, min(N_DIGITS, a.batch * 8), seed=0)
+    data = list(batches(adjit, a.model, xs, ys, a.batch, seed=comm.rank))
+    for t in trainers:  # warm-up (compiling, pools, the trampolines)
+        for i in range(3):
+            step(t, *data[i % len(data)], comm)
+    k = 0
+    for r in range(a.rounds):
+        for t in trainers[r % len(trainers) :] + trainers[: r % len(trainers)]:
+            comm.world.Barrier()
+            for _ in range(a.steps):
+                t.samples.append(step(t, *data[k % len(data)], comm)[1])
+                k += 1
+
+    results = []
+    for t in trainers:
+        s = _summary(t.samples)
+        ready, bwd, sizes = ready_times(t, *data[0], comm)
+        launches = [n for _, n in comm.clock.record.launches]
+        s["comm"] = (comm.standalone_s(launches) if launches else 0.0) + s["modelled"]
+        s["hidden"] = max(0.0, s["comm"] - s["blocked"])
+        s["steps"] = len(t.samples)
+        per_rank = comm.world.gather(s["step"])
+        s["slowest_rank_step"] = max(per_rank) if per_rank else s["step"]
+        results.append({
+            "name": t.name, "reducer": t.reducer, "link": t.link.name, "summary": s,
+            "ready": ready, "backward_once": bwd, "sizes": sizes, "buckets": launches,
+            "check": checks[t.name],
+        })  # fmt: skip
+    if comm.rank == 0:
+        head = {
+            "world": comm.size,
+            "backend": comm.backend,
+            "model": a.model,
+            "mode": a.mode,
+            "batch": a.batch,
+            "threads": a.threads,
+            "adjit_threads": adjit.get_num_threads(),
+        }
+        print(json.dumps(head | {"results": results}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

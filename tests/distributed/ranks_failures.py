@@ -1,0 +1,23 @@
+"""Rank script of test_failures.py: rank 1 misbehaves as argv[1] says; rank 0 all-reduces."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import adjit
+import adjit.distributed as dist
+
+MODE = sys.argv[1]
+dist.init_process_group("mpi")
+rank = dist.get_rank()
+print(f"rank {rank} started", flush=True)
+if rank == 1:
+    if MODE == "raise":
+        raise ValueError("boom")
+    if MODE == "exit":
+        sys.exit(0)
+    if MODE == "never":
+        time.sleep(60)  # never joins: rank 0's wait times out
+dist.all_reduce(adjit.ones(4))
+print(f"rank {rank} finished", flush=True)

@@ -1,0 +1,16 @@
+"""Rank script of test_launcher.py: prints its rank and arguments; rank 1 exits with argv[1]."""
+
+from __future__ import annotations
+
+import sys
+
+import adjit
+import adjit.distributed as dist
+
+dist.init_process_group()  # backend None: MPI
+rank = dist.get_rank()
+x = adjit.ones(1) * (rank + 1)
+dist.all_reduce(x)
+print(f"rank {rank} of {dist.get_world_size()} sum {x.item():g} args {sys.argv[1:]}", flush=True)
+dist.destroy_process_group()
+sys.exit(int(sys.argv[1]) if rank == 1 else 0)

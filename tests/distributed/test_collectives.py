@@ -1,0 +1,118 @@
+"""adjit.distributed's collectives on 2 MPI processes against NumPy; the world of one in-process."""
+
+from __future__ import annotations
+
+import pytest
+from _mpi import launch
+
+import adjit
+import adjit.distributed as dist
+
+
+@pytest.fixture(scope="module")
+def collectives():
+    """One launch of ranks_collectives.py: every check of both ranks."""
+    run = launch("ranks_collectives.py")
+    assert run.proc.returncode == 0, run.proc.stdout[-3000:] + run.proc.stderr[-3000:]
+    return run
+
+
+def test_all_checks_pass_on_both_ranks(collectives) -> None:
+    assert not collectives.failures(), "\n".join(collectives.failures())
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "all_reduce-float32-SUM-sync",
+        "all_reduce-float16-AVG-async",
+        "all_reduce-bool-MIN-sync",
+        "all_reduce-complex64-SUM-async",
+        "all_reduce-int64-PRODUCT-sync",
+        "all_reduce-noncontiguous",
+        "all_reduce-shape-mismatch",
+        "all_reduce-dtype-mismatch-async",
+        "all_reduce-several-async-in-flight",
+        "broadcast-float64",
+        "broadcast-async-noncontiguous",
+        "barrier",
+    ],
+)
+def test_check_ran_on_both_ranks(collectives, name: str) -> None:
+    assert collectives.checks.get((0, name)) == "ok"
+    assert collectives.checks.get((1, name)) == "ok"
+
+
+# ---- the world of one, in this process (MPI singleton init: no mpiexec) -------------------
+@pytest.fixture
+def world_of_one():
+    pytest.importorskip("mpi4py", reason="MPI unavailable: pip install 'adjit[mpi]'")
+    dist.init_process_group("gloo")  # runs on MPI too
+    yield
+    dist.destroy_process_group()
+
+
+def test_world_of_one(world_of_one) -> None:
+    assert dist.is_initialized() and dist.get_rank() == 0 and dist.get_world_size() == 1
+    assert dist.get_backend() == "gloo"
+    x = adjit.tensor([1.0, 2.0])
+    work = dist.all_reduce(x, op=dist.ReduceOp.AVG, async_op=True)
+    assert work.wait() and work.is_completed() and x.tolist() == [1.0, 2.0]
+    assert x._version == 1
+    dist.broadcast(x, src=0)
+    assert dist.barrier() is None
+
+
+def test_init_twice_and_not_initialized(world_of_one) -> None:
+    with pytest.raises(ValueError, match="trying to initialize the default process group twice!"):
+        dist.init_process_group()
+
+
+def test_not_initialized_errors() -> None:
+    msg = (
+        "Default process group has not been initialized, please make sure to call "
+        "init_process_group."
+    )
+    for fn in (
+        dist.get_rank,
+        dist.get_world_size,
+        dist.barrier,
+        lambda: dist.all_reduce(adjit.ones(1)),
+    ):
+        with pytest.raises(ValueError) as e:
+            fn()
+        assert str(e.value) == msg
+    assert not dist.is_initialized() and dist.is_available()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "text"),
+    [
+        ({"backend": "nccl"}, RuntimeError, "Distributed package doesn't have NCCL built in"),
+        ({"backend": "bogus"}, ValueError, "Invalid backend: 'bogus'"),
+        ({"rank": 3}, ValueError, "rank=3 but the MPI launcher gave this process rank 0"),
+        (
+            {"world_size": 4},
+            ValueError,
+            "world_size=4 but the MPI launcher gave this process world_size 1",
+        ),
+    ],
+)
+def test_init_errors(kwargs, exc, text) -> None:
+    pytest.importorskip("mpi4py", reason="MPI unavailable: pip install 'adjit[mpi]'")
+    with pytest.raises(exc, match=text.replace("(", r"\(")):
+        dist.init_process_group(**kwargs)
+    assert not dist.is_initialized()
+
+
+def test_env_rank_must_agree(monkeypatch) -> None:
+    pytest.importorskip("mpi4py", reason="MPI unavailable: pip install 'adjit[mpi]'")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(
+        ValueError, match="WORLD_SIZE=2 but the MPI launcher gave this process world_size 1"
+    ):
+        dist.init_process_group()
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("RANK", "0")
+    dist.init_process_group()
+    dist.destroy_process_group()

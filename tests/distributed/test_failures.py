@@ -1,0 +1,45 @@
+"""A rank that raises, exits or never joins gives a clear error in every rank, never a hang."""
+
+from __future__ import annotations
+
+import time
+
+from _mpi import HERE, launch
+
+SCRIPT = (HERE / "ranks_failures.py").read_text().splitlines()
+RAISE_LINE = SCRIPT.index('        raise ValueError("boom")') + 1
+
+
+def run(mode: str, **env: str):
+    start = time.monotonic()
+    out = launch("ranks_failures.py", args=(mode,), timeout=60, **env)
+    return out.proc, time.monotonic() - start
+
+
+def test_rank_raises_before_a_collective() -> None:
+    proc, seconds = run("raise")
+    assert proc.returncode != 0
+    err = proc.stderr
+    assert "ValueError: boom" in err  # rank 1's own traceback
+    assert (
+        f"DistBackendError: [rank 0]: rank 1 failed: ValueError: boom (ranks_failures.py:"
+        f"{RAISE_LINE}) (while rank 0 waited in all_reduce(float32[4], op=SUM) #1)"
+    ) in err
+    assert seconds < 30
+    assert "finished" not in proc.stdout
+
+
+def test_rank_exits_before_a_collective() -> None:
+    proc, _ = run("exit")
+    assert proc.returncode != 0
+    assert (
+        "[rank 0]: rank 1 exited without joining all_reduce(float32[4], op=SUM) #1" in proc.stderr
+    )
+
+
+def test_rank_never_joins_times_out() -> None:
+    proc, seconds = run("never", ADJIT_DIST_TIMEOUT="1")
+    assert proc.returncode != 0
+    assert "[rank 0]: all_reduce(float32[4], op=SUM) #1 timed out after 1 s" in proc.stderr
+    assert "ranks that have not joined: [1]" in proc.stderr
+    assert seconds < 30  # rank 1 sleeps 60 s: rank 0's abort ended the job
