@@ -233,3 +233,7 @@ from adjit.nn.parameter import UninitializedBuffer, UninitializedParameter  # no
 __all__ += ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv1d", "LazyConv2d"]
 __all__ += ["LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d"]
 __all__ += ["LazyLinear", "UninitializedBuffer", "UninitializedParameter"]
+from adjit.nn import parallel as parallel  # noqa: E402  (DistributedDataParallel, DataParallel)
+from adjit.nn.parallel import DataParallel  # noqa: E402
+
+__all__ += ["DataParallel"]

@@ -1,0 +1,34 @@
+"""DistributedDataParallel on 2 MPI processes (ranks_ddp.py, one launch) against one process,
+and its single-process parts (bucket plan against PyTorch's, construction errors)."""
+
+from __future__ import annotations
+
+import pytest
+from _mpi import launch
+
+CHECKS = [
+    "mlp-sgd-momentum",
+    "mlp-adam",
+    "cnn-sgd-momentum",
+    "mlp-sgd-compiled-inner",
+    "mlp-adam-compiled-outer",
+]
+
+
+@pytest.fixture(scope="module")
+def ddp_run():
+    """One launch of ranks_ddp.py: every check of both ranks."""
+    run = launch("ranks_ddp.py", timeout=240)
+    assert run.proc.returncode == 0, run.proc.stdout[-3000:] + run.proc.stderr[-3000:]
+    return run
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_check(ddp_run, name: str) -> None:
+    for rank in (0, 1):
+        assert ddp_run.checks.get((rank, name)) == "ok", (rank, ddp_run.checks.get((rank, name)))
+
+
+def test_no_other_failures(ddp_run) -> None:
+    assert not ddp_run.failures(), "\n".join(ddp_run.failures())
+    assert {name for _, name in ddp_run.checks} == set(CHECKS)
