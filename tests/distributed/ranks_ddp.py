@@ -4,10 +4,13 @@ as named checks (ranks_common.check)."""
 from __future__ import annotations
 
 import copy
+import os
+import tempfile
+import warnings
 
 import numpy as np
 import ranks_common as C
-from ranks_common import check
+from ranks_common import check, raises
 
 import adjit
 import adjit.distributed as dist
@@ -162,6 +165,269 @@ def _() -> None:
 @check("mlp-adam-compiled-outer")
 def _() -> None:
     equivalence(mlp, (10,), ADAM, compiled="outer")
+
+
+def on_every_rank(t: adjit.Tensor) -> bool:
+    """Whether ``t`` holds the same values on every rank (its MAX and MIN all-reduce to it)."""
+    hi, lo = t.detach().clone(), t.detach().clone()
+    dist.all_reduce(hi, op=dist.ReduceOp.MAX)
+    dist.all_reduce(lo, op=dist.ReduceOp.MIN)
+    return bool(adjit.equal(hi, t) and adjit.equal(lo, t))
+
+
+def tiny(*shape: int) -> adjit.Tensor:
+    return draws(RANK, 1, *shape)[0]
+
+
+def draws(rank: int, count: int, *shape: int) -> list[adjit.Tensor]:
+    """Rank ``rank``'s own data (any rank can make every rank's, for the references)."""
+    g = adjit.Generator().manual_seed(99 + rank)
+    return [adjit.randn(*shape, generator=g) for _ in range(count)]
+
+
+@check("construction-broadcasts-rank0")
+def _() -> None:
+    adjit.manual_seed(RANK)
+    model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+    model[1].running_mean.fill_(float(RANK + 1))
+    adjit.manual_seed(0)
+    want = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+    ddp = DDP(model)
+    assert ddp.module is model
+    for a, b in zip(model.parameters(), want.parameters(), strict=True):
+        assert adjit.equal(a, b)
+    assert model[1].running_mean.tolist() == [1.0] * 4
+    assert list(ddp.state_dict()) == ["module." + k for k in model.state_dict()]
+    assert (
+        repr(ddp)
+        == "DistributedDataParallel(\n  (module): " + repr(model).replace("\n", "\n  ") + "\n)"
+    )
+
+
+@check("buffers-broadcast-before-each-forward")
+def _() -> None:
+    for flag, synced in ((None, True), (False, False)):
+        adjit.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+        seen: list[bool] = []
+        model.register_forward_pre_hook(
+            lambda m, a, seen=seen: seen.append(on_every_rank(m[1].running_mean))
+        )
+        kw = {} if flag is None else {"broadcast_buffers": flag}
+        with warnings.catch_warnings(record=True) as ws:
+            warnings.simplefilter("always")
+            ddp = DDP(model, **kw)
+        assert bool(ws) == (flag is not None)  # PyTorch 2.13 deprecates the argument
+        for _ in range(3):
+            ddp(tiny(6, 4)).sum().backward()
+        assert seen == [True, synced, synced], (flag, seen)
+
+
+@check("no-sync-accumulation")
+def _() -> None:
+    """2 micro-batches per rank, the first under no_sync, == one process summing the
+    gradients of all 4 micro-batches over 2 (bit-equal: the same float operations)."""
+    adjit.manual_seed(0)
+    model = mlp()
+    ref = copy.deepcopy(model)
+    ddp = DDP(model)
+    mbs = draws(RANK, 2, 5, 10)
+    with ddp.no_sync():
+        ddp(mbs[0]).pow(2).mean().backward()
+    mid = [p.grad.clone() for p in model.parameters()]
+    ddp(mbs[1]).pow(2).mean().backward()
+    grads = [p.grad for p in model.parameters()]
+    # the reference: every rank's micro-batches (each rank drew its own), in one process
+    per_rank = [draws(r, 2, 5, 10) for r in range(N)]
+    total = None
+    for r in range(N):
+        ref.zero_grad()
+        for x in per_rank[r]:
+            ref(x).pow(2).mean().backward()
+        g = [p.grad * (1.0 / N) for p in ref.parameters()]
+        total = g if total is None else [a + b for a, b in zip(total, g, strict=True)]
+    for got, want, m in zip(grads, total, mid, strict=True):
+        assert adjit.equal(got, want)
+        assert not on_every_rank(m)  # under no_sync the gradients stayed local
+
+
+class TwoHeads(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Linear(6, 6)
+        self.a = nn.Linear(6, 2)
+        self.b = nn.Linear(6, 2)
+        self.never = nn.Linear(6, 2)
+
+    def forward(self, x, use_b: bool):
+        h = self.body(x).tanh()
+        return self.a(h) + self.b(h) if use_b else self.a(h)
+
+
+@check("find-unused-branch-on-one-rank")
+def _() -> None:
+    """Rank 1 skips head b: its slots carry zeros, so b's gradient is rank 0's over 2 on both
+    ranks; `never` is unused everywhere and keeps .grad None; the next iterations run on."""
+    adjit.manual_seed(0)
+    model = TwoHeads()
+    ref = copy.deepcopy(model)
+    ddp = DDP(model, find_unused_parameters=True)
+    for step in range(3):
+        model.zero_grad()
+        ddp(tiny(4, 6) + step, use_b=(RANK == 0)).pow(2).sum().backward()
+    assert model.never.weight.grad is None and model.never.bias.grad is None
+    per_rank = [draws(r, 1, 4, 6)[0] + 2 for r in range(N)]
+    total = {}
+    for r in range(N):
+        ref.zero_grad()
+        ref(per_rank[r], use_b=(r == 0)).pow(2).sum().backward()
+        for name, p in ref.named_parameters():
+            if p.grad is not None:
+                g = p.grad * (1.0 / N)
+                total[name] = g if name not in total else total[name] + g
+    for name, p in model.named_parameters():
+        if name.startswith("never"):
+            continue
+        # (on rank 1, b is locally unused but globally used: .grad made from the bucket)
+        assert adjit.equal(p.grad, total[name]), name
+
+
+EXPECTED_UNUSED = (
+    "Expected to have finished reduction in the prior iteration before starting a new one. "
+    "This error indicates that your module has parameters that were not used in producing "
+    "loss. You can enable unused parameter detection by passing the keyword argument "
+    "`find_unused_parameters=True` to `torch.nn.parallel.DistributedDataParallel`, and by \n"
+    "making sure all `forward` function outputs participate in calculating loss. \nIf you "
+    "already have done the above, then the distributed data parallel module wasn't able to "
+    "locate the output tensors in the return value of your module's `forward` function. "
+    "Please include the loss function and the structure of the return value of `forward` of "
+    "your module when reporting this issue (e.g. list, dict, iterable).\nParameter indices "
+    "which did not receive grad for rank {rank}: 6 7\n In addition, you can set the "
+    "environment variable TORCH_DISTRIBUTED_DEBUG to either INFO or DETAIL to print out "
+    "information about which particular parameters did not receive gradient on this rank as "
+    "part of this error"
+)
+
+
+@check("unused-parameter-error")
+def _() -> None:
+    """A parameter without a gradient and no find_unused_parameters: the next forward raises
+    PyTorch's error on every rank (never a hang)."""
+    adjit.manual_seed(0)
+    ddp = DDP(TwoHeads())
+    ddp(tiny(4, 6), use_b=True).sum().backward()
+    msg = raises(RuntimeError, lambda: ddp(tiny(4, 6), use_b=True))
+    assert msg == EXPECTED_UNUSED.format(rank=RANK), msg
+
+
+@check("marked-ready-twice-error")
+def _() -> None:
+    adjit.manual_seed(0)
+    model = TwoHeads()
+    ddp = DDP(model, find_unused_parameters=True)
+    out = ddp(tiny(4, 6), use_b=False).sum() + model.b.weight.sum()
+    raises(
+        RuntimeError,
+        lambda: out.backward(),
+        "Expected to mark a variable ready only once.",
+        "Parameter at index 4 with name b.weight has been marked as ready twice.",
+    )
+
+
+@check("gradient-as-bucket-view")
+def _() -> None:
+    equivalence(mlp, (10,), SGD, gradient_as_bucket_view=True)
+    adjit.manual_seed(0)
+    model = mlp()
+    ddp = DDP(model, gradient_as_bucket_view=True)
+    opt = SGD(model.parameters())
+    for _ in range(2):
+        opt.zero_grad(set_to_none=False)
+        ddp(tiny(3, 10)).sum().backward()
+    (bucket,) = ddp.reducer.buckets
+    for p, view in zip(reversed(list(model.parameters())), bucket.views, strict=False):
+        assert p.grad is view  # the gradients live in the bucket
+    assert on_every_rank(bucket.buffer)
+
+
+@check("buckets-rebuilt-in-ready-order-and-overlap")
+def _() -> None:
+    """bucket_cap_mb=0.002 (2097 bytes): the first iteration has one bucket, the next ones
+    PyTorch's plan over the ready order (the last layer's gradients first); the first bucket's
+    all-reduce starts before the backward has made all gradients; results bit-equal."""
+    equivalence(mlp, (10,), SGD, bucket_cap_mb=0.002)
+    adjit.manual_seed(0)
+    model = mlp()
+    ddp = DDP(model, bucket_cap_mb=0.002)
+    red = ddp.reducer
+    assert [b.indices for b in red.buckets] == [[0, 1, 2, 3, 4, 5]]
+    launched: list[int] = []
+    launch = red.launch
+    red.launch = lambda b: (launched.append(sum(red.ready)), launch(b))[1]
+    order = []
+    for i, p in enumerate(model.parameters()):
+        p.register_post_accumulate_grad_hook(lambda p, i=i: order.append(i))
+    ddp(tiny(3, 10)).sum().backward()
+    ddp(tiny(3, 10)).sum().backward()
+    assert [b.indices for b in red.buckets] == [[5, 4, 3, 2], [1, 0]], [
+        b.indices for b in red.buckets
+    ]
+    assert launched == [6, 4, 6], (launched, order)  # bucket 0 of iteration 2: 4 of 6 ready
+
+
+@check("sampler-from-process-group")
+def _() -> None:
+    s = DistributedSampler(range(11))
+    assert (s.num_replicas, s.rank, len(s)) == (N, RANK, 6)
+    assert list(s) == list(DistributedSampler(range(11), N, RANK))
+
+
+@check("mismatched-models-refused-on-every-rank")
+def _() -> None:
+    raises(
+        RuntimeError,
+        lambda: DDP(nn.Sequential(*[nn.Linear(3, 3) for _ in range(1 + RANK)])),
+        f"DDP expects same model across all ranks, but Rank {RANK} has {2 + 2 * RANK} params, "
+        f"while rank {1 - RANK} has inconsistent {4 - 2 * RANK} params.",
+    )
+    msg = raises(RuntimeError, lambda: DDP(nn.Linear(3, 2 + RANK)))
+    if RANK == 0:
+        assert msg.startswith("DDP expects same model across all ranks, but the parameters of"), msg
+    else:
+        assert msg == (
+            "[1]: params[0] in this process with sizes [3, 3] appears not to match sizes of "
+            "the same param in process 0."
+        ), msg
+    raises(RuntimeError, lambda: DDP(nn.ReLU()), "DistributedDataParallel is not needed")
+
+
+@check("checkpoint-on-rank-0")
+def _() -> None:
+    adjit.manual_seed(RANK)
+    ddp = DDP(mlp())
+    ddp(tiny(2, 10)).sum().backward()
+    path = os.path.join(tempfile.gettempdir(), f"adjit_ddp_ckpt_{os.getppid()}.pt")
+    if dist.get_rank() == 0:
+        adjit.save(ddp.module.state_dict(), path)
+    dist.barrier()
+    loaded = adjit.load(path)
+    fresh = mlp()
+    fresh.load_state_dict(loaded)
+    for a, b in zip(fresh.parameters(), ddp.module.parameters(), strict=True):
+        assert adjit.equal(a, b)
+    if RANK == 0:
+        try:
+            import torch
+        except ImportError:
+            torch = None
+        if torch is not None:
+            theirs = torch.load(path, weights_only=True)
+            assert list(theirs) == list(ddp.module.state_dict())
+            for k, v in ddp.module.state_dict().items():
+                assert np.array_equal(theirs[k].numpy(), v.numpy()), k
+    dist.barrier()
+    if RANK == 0:
+        os.remove(path)
 
 
 C.done()

@@ -12,6 +12,17 @@ CHECKS = [
     "cnn-sgd-momentum",
     "mlp-sgd-compiled-inner",
     "mlp-adam-compiled-outer",
+    "construction-broadcasts-rank0",
+    "buffers-broadcast-before-each-forward",
+    "no-sync-accumulation",
+    "find-unused-branch-on-one-rank",
+    "unused-parameter-error",
+    "marked-ready-twice-error",
+    "gradient-as-bucket-view",
+    "buckets-rebuilt-in-ready-order-and-overlap",
+    "sampler-from-process-group",
+    "mismatched-models-refused-on-every-rank",
+    "checkpoint-on-rank-0",
 ]
 
 
