@@ -482,7 +482,7 @@ class CompiledFunction:
             aliases=aliases if any(aliases) else [],
             writes=writes,
             consumed=trace.backward_done,
-            bindings=guards.bindings(self.fn),
+            bindings=guards.bindings(self.fn) + trace.bindings,
             memory_budget=self._memory_budget(),
         )
         if trace.shape_env is not None:  # Note [one trace, many sizes]

@@ -232,6 +232,9 @@ class Trace:
         self.backward_done = False  # a backward() without create_graph consumed the graph
         self.shape_env: Any = None  # ir.symbolic_shapes.ShapeEnv of a symbolic trace
         self.sym_sources: dict[Any, tuple[int, int]] = {}  # symbol -> (argument leaf, dim)
+        # guards a traced call adds (the process group of a collective: Note [traced
+        # collectives] in frontend/collectives.py), as ``guards.bindings``
+        self.bindings: list[tuple[Any, str, Any]] = []
 
     def new_input(self, aval: Aval, requires_grad: bool, hint: str = "") -> Tracer:
         var = Var(aval, hint)

@@ -28,6 +28,7 @@ from math import prod
 from typing import Any, Protocol
 
 from .aval import Aval
+from .collectives import collective_batching
 from .dtypes import int64
 from .ops import GroupOp, Op
 from .shapes import broadcast_shapes, index_shape, split_index
@@ -548,6 +549,7 @@ BATCHING: dict[Op, Rule] = {
     Op.CHECK: _check,
     Op.CUSTOM_VJP: _custom_vjp,
     Op.RANDOM: _random,
+    Op.COLLECTIVE: collective_batching,
     Op.IOTA: _identity,  # (no operands: never batched; the pass runs it as it is)
     Op.SCAN: _scan,
     Op.WHILE: _while,

@@ -27,6 +27,7 @@ _MOVES_ONLY = frozenset(
         Op.CHECK,
         Op.CUSTOM_VJP,
         Op.RANDOM,
+        Op.COLLECTIVE,
     }
 )
 

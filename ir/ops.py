@@ -84,6 +84,9 @@ class Op(Enum):
     CUSTOM_VJP = auto()  # identity with the program's own rule (Note [custom functions traced])
     # sampling: an effect (Note [random numbers in compiled code], ir/random.py)
     RANDOM = auto()
+    # communication with the other processes of a group: an effect (Note [collectives in the
+    # IR], ir/collectives.py)
+    COLLECTIVE = auto()
     # 0, 1, ..., length - 1: arange of a symbolic size (Note [symbolic shapes]); eager arange
     # stays NumPy's
     IOTA = auto()
@@ -162,7 +165,8 @@ class GroupOp:
     )
     # draws from a generator: kept, unmerged and in order by every pass (ir/random.py)
     RANDOM = frozenset({Op.RANDOM})
-    EFFECTS = RANDOM
+    COMMUNICATION = frozenset({Op.COLLECTIVE})  # (Note [collectives in the IR])
+    EFFECTS = RANDOM | COMMUNICATION
     # loops and branches (their value is a tuple) and GET, which reads a part of one: the
     # adjoint driver differentiates them itself (passes/adjoint_control.py)
     TUPLED = frozenset({Op.SCAN, Op.WHILE, Op.COND})
@@ -170,7 +174,7 @@ class GroupOp:
     # ops whose output carries no gradient (bool or integer results)
     NONDIFF = COMPARE | BITWISE | frozenset({Op.ARGMAX, Op.ARGMIN, Op.DETACH, Op.TRUNC_DIV})
     CREATION = frozenset({Op.IOTA})  # values made from attributes alone (no inputs)
-    NONDIFF |= SORT | SPECIAL | RANDOM | CREATION
+    NONDIFF |= SORT | SPECIAL | RANDOM | CREATION | COMMUNICATION
     # elementwise ops with a sympy form (the symbolic source of truth); fmod has none, so that
     # sympy never replaces its exact remainder by x - y*trunc(x/y); nor copysign (|x| sign(y)
     # is 0 at y = 0, where copysign gives |x| and PyTorch's gradient is +-1)

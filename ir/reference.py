@@ -10,6 +10,7 @@ import numpy as np
 
 from . import windows
 from .checks import check_reference
+from .collectives import collective_reference
 from .control import cond_reference, get_reference, scan_reference, while_reference
 from .custom import custom_vjp_reference
 from .dtypes import to_storage
@@ -297,6 +298,7 @@ REFERENCE: dict[Op, RefRule] = {
     Op.CHECK: check_reference,
     Op.CUSTOM_VJP: custom_vjp_reference,
     Op.RANDOM: random_reference,
+    Op.COLLECTIVE: collective_reference,
     Op.IOTA: lambda *, length, dtype: np.arange(length, dtype=dtype.np),
     Op.SCAN: scan_reference,
     Op.WHILE: while_reference,

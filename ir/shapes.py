@@ -8,6 +8,7 @@ from typing import Any
 
 from .aval import Aval
 from .checks import check_shape
+from .collectives import collective_shape
 from .control import cond_shape, get_shape, scan_shape, while_shape
 from .custom import custom_vjp_shape
 from .dtypes import DType, bool_, int32, int64, result_type, scalar_dtype, to_float, to_value
@@ -385,6 +386,7 @@ SHAPE_RULES: dict[Op, ShapeRule] = {
     Op.CHECK: check_shape,
     Op.CUSTOM_VJP: custom_vjp_shape,
     Op.RANDOM: random_shape,
+    Op.COLLECTIVE: collective_shape,
     Op.IOTA: lambda *, length, dtype: Aval((length,), dtype),
     Op.SCAN: scan_shape,
     Op.WHILE: while_shape,

@@ -37,6 +37,7 @@ from ..ir.verify import VerifyError, verify
 from .algebra import algebra
 from .cse import cse
 from .dce import dce
+from .early_collectives import early_collectives
 from .fold import fold
 from .gemm import gemm
 from .index_writes import index_writes
@@ -55,6 +56,7 @@ FLAGS: dict[str, str] = {
     "ADJIT_COMPILE_WORKER": "'0': run LLVM in this process, not in the compile worker (codegen)",
     "ADJIT_NUM_THREADS": "threads for kernels and BLAS at start (adjit.set_num_threads; runtime)",
     "ADJIT_DIST_TIMEOUT": "seconds: adjit.distributed's default collective timeout (else 30 min)",
+    "ADJIT_COLLECTIVE_POLL": "'0': no MPI progress tests between steps during a collective",
 }
 
 PIPELINE: list[tuple[str, Pass]] = [
@@ -70,7 +72,10 @@ PIPELINE: list[tuple[str, Pass]] = [
     ("index_writes", index_writes),  # summed slab gradients as one CAT (Note [index writes])
     ("heads", concatenated_heads),  # merged heads concatenated (Note [concatenated heads])
     ("cse", cse),  # the rules make equal equations (e.g. three `mul ct 2`)
-    ("dce", dce),  # last: everything the others orphaned
+    ("dce", dce),  # everything the others orphaned
+    # all-reduces started as soon as their operand exists (Note [collectives as early as
+    # possible]); a no-op without collectives
+    ("collectives", early_collectives),
 ]
 
 # after extra passes (the symbolic slot): clean up what they emitted

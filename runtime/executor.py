@@ -727,6 +727,9 @@ def compile_program(
     from .column_grads import with_column_products  # (it imports this module)
 
     steps = with_column_products(graph, steps)  # Note [weight gradient by chunks]
+    from .collective_steps import with_collective_steps  # (it imports this module)
+
+    steps = with_collective_steps(steps)  # Note [collective steps]
     # (np.ascontiguousarray would make a 0-d constant 1-d: a compiled 0-d output came back (1,))
     consts = {v: np.asarray(a, v.aval.dtype.np, order="C") for v, a in graph.consts}
     return Executable(graph, program, steps, consts, public)

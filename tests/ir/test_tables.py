@@ -101,6 +101,7 @@ def test_groups_partition() -> None:
         | GroupOp.LINALG
         | GroupOp.SPECIAL
         | GroupOp.RANDOM
+        | GroupOp.COMMUNICATION
         | GroupOp.CONTROL
         | GroupOp.CREATION
         == set(Op)

@@ -29,13 +29,13 @@ def _break_ssa(g: Graph) -> Graph:
 
 def test_pipeline_order_and_records() -> None:
     names = ["rule_identities", "fold", "stability", "gemm", "layout", "algebra"]
-    names += ["index_writes", "heads", "cse", "dce"]
+    names += ["index_writes", "heads", "cse", "dce", "collectives"]
     assert [name for name, _ in PIPELINE] == names
     out, records = run_pipeline(parse_graph(TEXT))
     assert print_graph(out) == normalize(CLEAN)
     assert [r.name for r in records] == names
     assert records[-1].graph is out and all(r.seconds >= 0 for r in records)
-    assert [len(r.graph.eqns) for r in records] == [5, 5, 5, 5, 5, 4, 4, 4, 3, 2]
+    assert [len(r.graph.eqns) for r in records] == [5, 5, 5, 5, 5, 4, 4, 4, 3, 2, 2]
 
 
 def test_verifier_names_the_pass_that_broke_the_graph() -> None:

@@ -1,0 +1,121 @@
+"""Collectives of ``adjit.distributed`` called on traced tensors: recorded as COLLECTIVE equations.
+
+Note [traced collectives]
+~~~~~~~~~~~~~~~~~~~~~~~~~
+``adjit.distributed`` hands a collective whose tensor is a tracer to ``traced_collective``
+(registered as its trace hook, ``TRACE_HOOK``, by the upper layer: the frontend never imports
+it). The call becomes a COLLECTIVE equation (Note [collectives in the IR] in
+ir/collectives.py) whose ``coll`` is an ``EagerCollective``: the eager function itself, called
+on the program's buffer with ``async_op=True`` when the step runs, so a compiled collective
+checks signatures, propagates failures and times out exactly as an eager one. The tensor is
+rebound to the equation's result, as any traced in-place op; with ``async_op=True`` the call
+returns a ``TracedWork`` whose ``wait()`` records nothing: the executor waits right before
+the first step that reads the result, which is where a correct program's ``wait()`` is (a
+read before ``wait()`` is undefined in PyTorch; here it sees the finished value). The entry
+is guarded on the process group object (``resolve(group)`` at call time must be the group
+seen while tracing: a new ``init_process_group``, another world size or rank, traces again).
+A collective on a tensor that requires grad with grad mode on is refused: PyTorch records no
+gradient for collectives, and adjit will not guess one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..ir.ops import Op
+from ..runtime import trace_state
+from ..runtime.dispatch import apply
+from ..runtime.grad_mode import is_grad_enabled, no_grad
+from ..runtime.inplace import inplace
+from ..runtime.tensor import Tensor
+
+
+class EagerCollective:
+    """The ``coll`` attribute of a COLLECTIVE equation: ``fn(tensor=..., async_op=True,
+    **kwargs)`` on the program's buffer (ir/collectives.py's protocol)."""
+
+    def __init__(self, name: str, fn: Callable[..., Any], kwargs: dict, where: str) -> None:
+        self.name, self.fn, self.kwargs, self.where = name, fn, kwargs, where
+
+    def start(self, buffer: np.ndarray) -> Any:
+        return self.fn(tensor=Tensor._make(buffer), async_op=True, **self.kwargs)
+
+    def __repr__(self) -> str:
+        shown = [f"{k}={v!r}" for k, v in self.kwargs.items() if v is not None]
+        return f"{self.name}({', '.join(shown)}; {self.where})"
+
+
+class TracedWork:
+    """What a traced ``async_op=True`` collective returns: ``wait()`` is the executor's."""
+
+    def __init__(self, tensor: Tensor) -> None:
+        self._tensor = tensor
+
+    def wait(self, timeout: Any = None) -> bool:
+        return True
+
+    def is_completed(self) -> bool:
+        return True
+
+    def is_success(self) -> bool:
+        return True
+
+    def exception(self) -> None:
+        return None
+
+    def result(self) -> list[Tensor]:
+        return [self._tensor]
+
+    def __repr__(self) -> str:
+        return "<adjit.distributed.Work (traced: waited before the first read)>"
+
+
+class _Now:
+    """A guard binding (``guards.bindings_ok`` reads ``cell_contents``) whose value is found
+    at check time: the process group ``resolve(group)`` gives now."""
+
+    def __init__(self, resolve: Callable[[Any], Any], group: Any) -> None:
+        self.resolve, self.group = resolve, group
+
+    @property
+    def cell_contents(self) -> Any:
+        try:
+            return self.resolve(self.group)
+        except Exception:  # destroyed, or never initialized: not the traced group
+            return None
+
+
+def traced_collective(
+    eager: dict[str, Callable[..., Any]],
+    resolve: Callable[[Any], Any],
+    name: str,
+    arguments: dict[str, Any],
+) -> Any:
+    """``adjit.distributed``'s trace hook (see the Note): ``eager[name]`` is the collective,
+    ``resolve(group)`` its process group, ``arguments`` the call's arguments by parameter
+    name (``tensor``, ``async_op``, ``group``, ...)."""
+    trace = trace_state.current()
+    kwargs = dict(arguments)
+    t = kwargs.pop("tensor")
+    async_op = bool(kwargs.pop("async_op", False))
+    if trace is None or not getattr(t, "_is_tracer", False) or t._trace is not trace:
+        raise trace_state.TracingError(
+            f"adjit.distributed.{name} inside adjit.compile on a tensor of another trace (a "
+            "nested transform's): call it in the compiled function itself"
+        )
+    if t.requires_grad and is_grad_enabled():
+        raise RuntimeError(
+            f"adjit.distributed.{name} inside adjit.compile on a tensor that requires grad: "
+            "collectives have no derivative (PyTorch records none); call it under "
+            "adjit.no_grad() or on .detach()"
+        )
+    group = kwargs.get("group")
+    pg = resolve(group)  # (PyTorch's error now when no process group is initialized)
+    coll = EagerCollective(name, eager[name], kwargs, f"rank {pg.rank()} of {pg.size()}")
+    trace.bindings.append((_Now(resolve, group), name, pg))
+    with no_grad():
+        inplace(t, lambda x: apply(Op.COLLECTIVE, x, coll=coll))
+    return TracedWork(t) if async_op else None
