@@ -62,14 +62,22 @@ def params(m: nn.Module) -> list[np.ndarray]:
 
 def train_ddp(model: nn.Module, make_opt, ds: TensorDataset, compiled: str = "", **kw):
     """DDP training on this rank's batches; ``compiled``: "inner" is DDP(adjit.compile(model)),
-    "outer" is adjit.compile(DDP(model))."""
+    "outer" is adjit.compile(DDP(model)), "step" compiles the whole step (forward, backward
+    and the optimizer's step)."""
     ddp = DDP(adjit.compile(model) if compiled == "inner" else model, **kw)
     run = adjit.compile(ddp) if compiled == "outer" else ddp
     opt = make_opt(model.parameters())
-    for x, y in batches(ds, RANK):
+
+    def step(x, y):
         opt.zero_grad()
         nn.functional.cross_entropy(run(x), y).backward()
         opt.step()
+
+    step = adjit.compile(step) if compiled == "step" else step
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "adjit.compile: .* graph break")
+        for x, y in batches(ds, RANK):
+            step(x, y)
     return model
 
 
@@ -77,7 +85,7 @@ def train_emulated(model: nn.Module, make_opt, ds: TensorDataset, compiled: str 
     """One process doing each rank's arithmetic: the half-batch gradients, each times 1/N,
     summed over ranks in rank order (what the reducer and MPI's sum compute): bit-equal."""
     opt = make_opt(model.parameters())
-    run = adjit.compile(model) if compiled else model
+    run = adjit.compile(model) if compiled in ("inner", "outer") else model
     per_rank = [batches(ds, r) for r in range(N)]
     for step in range(STEPS):
         total = None
@@ -129,9 +137,10 @@ def equivalence(make_model, shape, make_opt, compiled: str = "", **kw) -> None:
     init = make_model()  # rank 0's initial model, made on every rank for the references
     ds = data(shape)
     got = params(train_ddp(model, make_opt, ds, compiled, **kw))
-    want = params(train_emulated(copy.deepcopy(init), make_opt, ds, compiled))
-    for g, w in zip(got, want, strict=True):
-        assert np.array_equal(g, w), f"not bit-equal to the emulation: {np.abs(g - w).max()}"
+    if compiled != "step":  # (a whole compiled step fuses differently from eager steps)
+        want = params(train_emulated(copy.deepcopy(init), make_opt, ds, compiled))
+        for g, w in zip(got, want, strict=True):
+            assert np.array_equal(g, w), f"not bit-equal to the emulation: {np.abs(g - w).max()}"
     ref32 = params(train_concatenated(copy.deepcopy(init), make_opt, ds))
     ref64 = params(train_concatenated(copy.deepcopy(init).double(), make_opt, doubled(ds)))
     err32 = max(np.abs(a - b).max() for a, b in zip(ref32, ref64, strict=True))
@@ -183,6 +192,11 @@ def draws(rank: int, count: int, *shape: int) -> list[adjit.Tensor]:
     """Rank ``rank``'s own data (any rank can make every rank's, for the references)."""
     g = adjit.Generator().manual_seed(99 + rank)
     return [adjit.randn(*shape, generator=g) for _ in range(count)]
+
+
+@check("mlp-adam-compiled-step")
+def _() -> None:
+    equivalence(mlp, (10,), ADAM, compiled="step")
 
 
 @check("construction-broadcasts-rank0")
@@ -290,6 +304,25 @@ def _() -> None:
             continue
         # (on rank 1, b is locally unused but globally used: .grad made from the bucket)
         assert adjit.equal(p.grad, total[name]), name
+
+
+@check("static-graph")
+def _() -> None:
+    """static_graph=True: the parameters unused in the first iteration (head b, `never`, on
+    every rank) are marked ready at once afterwards, with the same gradients as with
+    find_unused_parameters; .grad of the unused ones stays None."""
+    results = []
+    for kw in ({"static_graph": True}, {"find_unused_parameters": True}):
+        adjit.manual_seed(0)
+        model = TwoHeads()
+        ddp = DDP(model, **kw)
+        for step in range(3):
+            ddp(tiny(4, 6) + step, use_b=False).pow(2).sum().backward()
+        assert model.b.weight.grad is None and model.never.bias.grad is None
+        results.append([p.grad for p in model.parameters() if p.grad is not None])
+    assert len(results[0]) == 4
+    for a, b in zip(*results, strict=True):
+        assert adjit.equal(a, b)
 
 
 EXPECTED_UNUSED = (

@@ -23,7 +23,13 @@ CHECKS = [
     "sampler-from-process-group",
     "mismatched-models-refused-on-every-rank",
     "checkpoint-on-rank-0",
+    "static-graph",
 ]
+# Note: a whole step compiled (forward, backward and opt.step() inside adjit.compile) runs as
+# segments around DDP's graph breaks, and in segment mode the optimizer's step after
+# backward() is not applied to the parameters (frontend: also without DDP, /tmp repro in the
+# DDP report), so that check is expected to fail until the frontend's fix lands.
+KNOWN_FAILING = ["mlp-adam-compiled-step"]
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +46,14 @@ def test_check(ddp_run, name: str) -> None:
         assert ddp_run.checks.get((rank, name)) == "ok", (rank, ddp_run.checks.get((rank, name)))
 
 
+@pytest.mark.xfail(strict=True, reason="segment mode drops opt.step() after backward()")
+@pytest.mark.parametrize("name", KNOWN_FAILING)
+def test_known_failing(ddp_run, name: str) -> None:
+    for rank in (0, 1):
+        assert ddp_run.checks.get((rank, name)) == "ok", (rank, ddp_run.checks.get((rank, name)))
+
+
 def test_no_other_failures(ddp_run) -> None:
-    assert not ddp_run.failures(), "\n".join(ddp_run.failures())
-    assert {name for _, name in ddp_run.checks} == set(CHECKS)
+    failures = [f for f in ddp_run.failures() if f.split()[2][:-1] not in KNOWN_FAILING]
+    assert not failures, "\n".join(failures)
+    assert {name for _, name in ddp_run.checks} == set(CHECKS + KNOWN_FAILING)
