@@ -39,8 +39,13 @@ from .distributed_models import data_source
 from .harness import child_json, thread_env
 
 MODELS = ("mlp", "cnn")
-MODES = ("eager", "compiled")
-CAPS = ("1", "5", "25", "default")  # DDP's bucket_cap_mb (default: 25 after a 1 MiB bucket)
+MODES = ("eager", "compiled", "compiled step")
+# DDP's bucket_cap_mb for the analytic table (default: 25 MiB after a first bucket of 1 MiB);
+# the measured runs take SIM_CAPS: the small models' gradients (69 kB, 21 kB) fit one bucket of
+# any of those, 0.01 MiB splits them in two
+CAPS = ("1", "5", "25", "default")
+SIM_CAPS = ("0.01", "default")
+SIM_LINKS = ("shm", "1GB/s", "100MB/s", "10MB/s")
 LOSS_TOLERANCE = 1e-4  # float32 means of 64 and 128 terms, three Adam steps apart
 ANALYTIC_WORLDS = (2, 8)
 
@@ -85,6 +90,11 @@ def plan(a: argparse.Namespace) -> list[tuple[str, str, int, list[str]]]:
         for mode in a.modes:
             base = ["--model", model, "--mode", mode]
             out.append((f"{model} adjit {mode}", child, 1, [*base, "--reducers", "none"]))
+            if mode == "compiled step":  # DDP inside the compiled step; no NumPy reduction
+                if ddp:
+                    two = [*base, "--reducers", "ddp", "--caps", "default", "--links", "shm"]
+                    out.append((f"{model} adjit {mode}", child, 2, two))
+                continue
             two = [*base, "--reducers", "after backward", *ddp, "--links", *a.links]
             out.append((f"{model} adjit {mode}", child, 2, [*two, "--caps", *a.caps]))
         if a.torch:
@@ -149,7 +159,7 @@ def _ms(x: Any) -> str:
 def throughput_table(table: list[dict[str, Any]]) -> list[str]:
     head = (
         f"{'model / contender':<22} {'P':>1} {'reduction':<16} {'step ms':>8} {'[min-max]':>17} "
-        f"{'samples/s':>9} {'eff':>5} {'fwd':>7} {'bwd':>7} {'blocked':>7} {'comm':>7} "
+        f"{'cpu':>7} {'samples/s':>9} {'eff':>5} {'fwd':>7} {'bwd':>7} {'blocked':>7} {'comm':>7} "
         f"{'hidden':>7} {'opt':>7} {'cores':>5} {'agrees':>7}"
     )
     lines = [head]
@@ -158,7 +168,8 @@ def throughput_table(table: list[dict[str, Any]]) -> list[str]:
         if "summary" not in r:
             lines.append(f"{r['label']:<22} {r['world']:>1} {r['failed']}")
             continue
-        if r["link"] not in ("shm", "gloo"):
+        other_cap = r["name"].startswith("ddp ") and "default" not in r["name"]
+        if r["link"] not in ("shm", "gloo") or other_cap:  # those are the second table's
             continue
         s, base = r["summary"], one.get(r["label"])
         eff = "-"
@@ -171,9 +182,9 @@ def throughput_table(table: list[dict[str, Any]]) -> list[str]:
         spread = f"[{r['step_min'] * 1e3:.3f}-{r['step_max'] * 1e3:.3f}]"
         lines.append(
             f"{r['label']:<22} {r['world']:>1} {name:<16} {_ms(s['step']):>8} {spread:>17} "
-            f"{r['samples_per_s']:>9.0f} {eff:>5} {_ms(s['forward']):>7} {_ms(s['backward']):>7} "
-            f"{_ms(s.get('blocked')):>7} {_ms(s.get('comm')):>7} {_ms(s.get('hidden')):>7} "
-            f"{_ms(s['optimizer']):>7} {s['cores']:>5.2f} {agrees:>7}"
+            f"{_ms(s['cpu']):>7} {r['samples_per_s']:>9.0f} {eff:>5} {_ms(s.get('forward')):>7} "
+            f"{_ms(s.get('backward')):>7} {_ms(s.get('blocked')):>7} {_ms(s.get('comm')):>7} "
+            f"{_ms(s.get('hidden')):>7} {_ms(s.get('optimizer')):>7} {s['cores']:>5.2f} {agrees:>7}"
         )
     return lines
 
@@ -187,25 +198,28 @@ def _limit(r: dict[str, Any]) -> tuple[float, float] | None:
 
 
 def simulation_table(table: list[dict[str, Any]]) -> list[str]:
-    """Two-process rows per link: the measured step, the time blocked in waits, the link's
-    exposed time (what the waits slept after the real all-reduce was done) and its
-    prediction from the same run's gradient ready times."""
+    """Two-process rows per link: the measured step, the time blocked in waits, the real
+    all-reduces' own time, the modelled link's time, its exposed part as measured (what the
+    waits slept once the real all-reduce was done) and as predicted from the same run's
+    gradient ready times, and the share of the link's time the prediction hides."""
     lines = [
-        f"{'model / contender':<22} {'reduction':<16} {'link':<7} {'step ms':>8} {'blocked':>8} "
-        f"{'exposed':>8} {'predicted':>9} {'link ms':>8} {'hidden':>7} {'buckets':>7}"
+        f"{'model / contender':<22} {'reduction':<16} {'link':<7} {'step ms':>8} {'cpu':>7} "
+        f"{'blocked':>8} {'real ar':>8} {'link ms':>8} {'exposed':>8} {'predicted':>9} "
+        f"{'hidden':>6} {'buckets':>7}"
     ]
-    two = [r for r in table if r["world"] == 2 and "summary" in r and r["link"] != "gloo"]
-    for r in two:
+    for r in table:
+        if r["world"] != 2 or "summary" not in r or not r.get("ready"):
+            continue
         s, name = r["summary"], r["name"].split(" @")[0]
-        exposed = s["link_exposed"]
         link = dl.LINKS[r["link"]]
         predicted, total = dl.predict(r["ready"], r["sizes"], r["backward_once"], _limit(r),
                                       link, 2)  # fmt: skip
         hidden = "-" if total == 0 else f"{1 - predicted / total:.0%}"
         lines.append(
-            f"{r['label']:<22} {name:<16} {r['link']:<7} {_ms(s['step']):>8} "
-            f"{_ms(s['blocked']):>8} {_ms(exposed):>8} {_ms(predicted):>9} {_ms(total):>8} "
-            f"{hidden:>7} {len(r['buckets'] or []):>7}"
+            f"{r['label']:<22} {name:<16} {r['link']:<7} {_ms(s['step']):>8} {_ms(s['cpu']):>7} "
+            f"{_ms(s['blocked']):>8} {_ms(s['comm'] - s['modelled']):>8} {_ms(total):>8} "
+            f"{_ms(s['link_exposed']):>8} {_ms(predicted):>9} {hidden:>6} "
+            f"{len(r['buckets'] or []):>7}"
         )
     return lines
 
@@ -215,26 +229,28 @@ def _cap_mb(cap: str) -> float | None:
 
 
 def analytic_table(r: dict[str, Any], caps: tuple[str, ...]) -> list[str]:
-    """resnet18's measured backward (one process), through the link model: exposed ms per
-    bucket cap and link, and the step's efficiency (compute / (compute + exposed))."""
+    """A model's measured one-process step and gradient ready times through the link model:
+    per process count, reduction and link, the exposed ms / the link's ms, and the scaling
+    efficiency that leaves (step / (step + exposed))."""
     step, ready, sizes = r["summary"]["step"], r["ready"], r["sizes"]
     bwd = r["backward_once"]
+    links = {n: link for n, link in dl.LINKS.items() if n != "shm"}
     lines = [
-        f"resnet18 (adjit eager, batch {r.get('batch', 8)} of 3x64x64, {sum(sizes) / 1e6:.1f} MB "
-        f"of gradients): step {_ms(step)} ms, backward {_ms(bwd)} ms on one thread; gradients "
-        f"ready from {_ms(min(ready))} ms into the backward",
+        f"resnet18 (adjit eager, batch {r['batch']} of 3x64x64 per process, "
+        f"{sum(sizes) / 1e6:.1f} MB of gradients in {len(sizes)} tensors): step "
+        f"{_ms(step)} ms (cpu {_ms(r['summary']['cpu'])}), backward {_ms(bwd)} ms, the first "
+        f"gradient ready {_ms(min(ready))} ms into it, the last at {_ms(max(ready))} ms",
         f"{'P':>2} {'reduction':<16} "
-        + " ".join(f"{n + ' exp':>13} {'eff':>4}" for n in dl.LINKS if n != "shm"),
+        + " ".join(f"{n + ' exposed/link ms':>24} {'eff':>4}" for n in links),
     ]
     for world in ANALYTIC_WORLDS:
         for cap in ("after backward", *caps):
-            cap_b = None if cap == "after backward" else dl.limits(_cap_mb(cap))
+            limit = None if cap == "after backward" else dl.limits(_cap_mb(cap))
             cells = []
-            for name, link in dl.LINKS.items():
-                if name == "shm":
-                    continue
-                exposed, _ = dl.predict(ready, sizes, bwd, cap_b, link, world)
-                cells.append(f"{_ms(exposed):>13} {step / (step + exposed):>4.2f}")
+            for link in links.values():
+                exposed, total = dl.predict(ready, sizes, bwd, limit, link, world)
+                cell = f"{exposed * 1e3:.1f} / {total * 1e3:.1f}"
+                cells.append(f"{cell:>24} {step / (step + exposed):>4.2f}")
             label = cap if cap == "after backward" else f"ddp {cap} MB"
             lines.append(f"{world:>2} {label:<16} " + " ".join(cells))
     return lines
@@ -244,8 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
-    p.add_argument("--links", nargs="+", default=list(dl.LINKS), choices=list(dl.LINKS))
-    p.add_argument("--caps", nargs="+", default=list(CAPS), help="DDP bucket_cap_mb values")
+    p.add_argument("--links", nargs="+", default=list(SIM_LINKS), choices=list(dl.LINKS),
+                   help="the measured runs' links")  # fmt: skip
+    p.add_argument("--caps", nargs="+", default=list(SIM_CAPS),
+                   help="the measured runs' DDP bucket_cap_mb values")  # fmt: skip
     p.add_argument("--repeats", type=int, default=3, help="fresh launches per configuration")
     p.add_argument("--rounds", type=int, default=5, help="rounds per launch")
     p.add_argument("--steps", type=int, default=10, help="steps per configuration per round")
@@ -257,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", help="write every measurement here")
     a = p.parse_args(argv)
     if a.quick:
-        a.models, a.modes, a.links, a.caps = ["mlp"], ["compiled"], ["shm", "1GB/s"], ["25"]
+        a.models, a.modes, a.links, a.caps = ["mlp"], ["compiled"], ["shm", "1GB/s"], ["default"]
         a.repeats, a.rounds, a.steps, a.torch, a.resnet = 1, 2, 5, False, False
     why = unavailable()
     if why:
@@ -286,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nresnet18: {got_r}")
         else:
             resnet = got_r["results"][0] | {"batch": 8}
-            print("\n" + "\n".join(analytic_table(resnet, tuple(a.caps))))
+            print("\n" + "\n".join(analytic_table(resnet, CAPS)))
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     if a.json:
         with open(a.json, "w") as f:

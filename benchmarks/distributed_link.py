@@ -61,6 +61,8 @@ LINKS = {
         Link("25GB/s", 50e-6, 25e9),
         Link("10GB/s", 50e-6, 10e9),
         Link("1GB/s", 50e-6, 1e9),
+        Link("100MB/s", 50e-6, 1e8),
+        Link("10MB/s", 50e-6, 1e7),
     )
 }
 

@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             "forward": t1 - t0,
             "backward": t2 - t1,
             "optimizer": t3 - t2,
+            "cpu": time.process_time() - c0,
             "cores": (time.process_time() - c0) / max(t3 - t0, 1e-9),
         }
 
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     if size > 1:
         dist.destroy_process_group()
     if rank == 0:
-        name = "ddp 25 MB @gloo" if size > 1 else "none @shm"
+        name = "ddp default MB @gloo" if size > 1 else "none @shm"
         result = {"name": name, "reducer": "ddp" if size > 1 else "none", "link": "gloo",
                   "summary": s, "check": check}  # fmt: skip
         head = {
