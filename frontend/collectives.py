@@ -20,6 +20,7 @@ gradient for collectives, and adjit will not guess one.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -119,3 +120,21 @@ def traced_collective(
     with no_grad():
         inplace(t, lambda x: apply(Op.COLLECTIVE, x, coll=coll))
     return TracedWork(t) if async_op else None
+
+
+def trace_hook(
+    eager: dict[str, Callable[..., Any]], resolve: Callable[[Any], Any]
+) -> Callable[..., Any]:
+    """``adjit.distributed``'s ``TRACE_HOOK`` entry: ``hook(name, arguments)`` with the call's
+    arguments by parameter name, or ``hook(name, args, kwargs)`` with them as passed."""
+    names = {k: list(inspect.signature(fn).parameters) for k, fn in eager.items()}
+
+    def hook(name: str, args: Any, kwargs: dict[str, Any] | None = None) -> Any:
+        if isinstance(args, dict):
+            arguments = dict(args)
+        else:  # positional, as passed (a prefix of the signature)
+            arguments = dict(zip(names[name][: len(args)], args, strict=True))
+        arguments.update(kwargs or {})
+        return traced_collective(eager, resolve, name, arguments)
+
+    return hook
