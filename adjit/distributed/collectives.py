@@ -172,3 +172,15 @@ def broadcast(
 
     sig = Signature("broadcast", t.dtype.name, tuple(t.shape), root=root)
     return run(Work(pg, sig, body, [t]), async_op)
+
+
+def _register_trace_hook() -> None:
+    """A collective on tracers becomes a COLLECTIVE equation (Note [traced collectives] in
+    frontend/collectives.py)."""
+    from adjit.distributed.group import resolve
+    from adjit.frontend.collectives import trace_hook
+
+    TRACE_HOOK.append(trace_hook({"all_reduce": all_reduce, "broadcast": broadcast}, resolve))
+
+
+_register_trace_hook()
