@@ -252,6 +252,11 @@ def trace_backward(
         (g,) = trace_grad(trace, tensors, [at], grad_tensors, create_graph, allow_unused=True)
         if g is not None:
             t.grad = g if t.grad is None else cast(Any, t.grad) + g
+    if trace.boundary and getattr(trace, "session", None) is not None:
+        # the eager engine takes the gradients on from tensors an earlier segment computed
+        # when this segment has run: run it now, so that what follows (an optimizer step)
+        # reads the finished .grad (Note [graph breaks] in breaks.py)
+        trace.split("backward() into an earlier segment", "backward() across a graph break")
 
 
 class HookRule:

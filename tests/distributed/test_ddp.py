@@ -24,12 +24,9 @@ CHECKS = [
     "mismatched-models-refused-on-every-rank",
     "checkpoint-on-rank-0",
     "static-graph",
+    "mlp-adam-compiled-step",  # (segment mode: backward() into an earlier segment breaks)
 ]
-# Note: a whole step compiled (forward, backward and opt.step() inside adjit.compile) runs as
-# segments around DDP's graph breaks, and in segment mode the optimizer's step after
-# backward() is not applied to the parameters (frontend: also without DDP, /tmp repro in the
-# DDP report), so that check is expected to fail until the frontend's fix lands.
-KNOWN_FAILING = ["mlp-adam-compiled-step"]
+KNOWN_FAILING: list[str] = []
 
 
 @pytest.fixture(scope="module")
