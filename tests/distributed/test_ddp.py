@@ -3,6 +3,9 @@ and its single-process parts (bucket plan against PyTorch's, construction errors
 
 from __future__ import annotations
 
+import importlib.util
+import socket
+
 import pytest
 from _mpi import launch
 
@@ -26,13 +29,35 @@ CHECKS = [
     "static-graph",
     "mlp-adam-compiled-step",  # (segment mode: backward() into an earlier segment breaks)
 ]
-KNOWN_FAILING: list[str] = []
+# ranks_ddp_torch.py: next to PyTorch's own DDP on gloo, when torch and gloo are there
+TORCH_CHECKS = [
+    "rebuilt-buckets-as-torch",
+    "training-as-torch-ddp",
+    "error-texts-as-torch",
+    "printing-and-state-dict-as-torch",
+]
+
+
+def torch_with_gloo() -> bool:
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return torch.distributed.is_available() and torch.distributed.is_gloo_available()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def ddp_run():
-    """One launch of ranks_ddp.py: every check of both ranks."""
-    run = launch("ranks_ddp.py", timeout=240)
+    """One launch of ranks_ddp.py: every check of both ranks (PyTorch's side by side too when
+    its gloo backend is there: MASTER_ADDR/MASTER_PORT for its rendezvous)."""
+    port = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port())}
+    run = launch("ranks_ddp.py", timeout=240, **(port if torch_with_gloo() else {}))
     assert run.proc.returncode == 0, run.proc.stdout[-3000:] + run.proc.stderr[-3000:]
     return run
 
@@ -43,14 +68,15 @@ def test_check(ddp_run, name: str) -> None:
         assert ddp_run.checks.get((rank, name)) == "ok", (rank, ddp_run.checks.get((rank, name)))
 
 
-@pytest.mark.xfail(strict=True, reason="segment mode drops opt.step() after backward()")
-@pytest.mark.parametrize("name", KNOWN_FAILING)
-def test_known_failing(ddp_run, name: str) -> None:
+@pytest.mark.parametrize("name", TORCH_CHECKS)
+def test_side_by_side_with_torch(ddp_run, name: str) -> None:
+    if not torch_with_gloo():
+        pytest.skip("PyTorch or its gloo backend is unavailable")
     for rank in (0, 1):
         assert ddp_run.checks.get((rank, name)) == "ok", (rank, ddp_run.checks.get((rank, name)))
 
 
 def test_no_other_failures(ddp_run) -> None:
-    failures = [f for f in ddp_run.failures() if f.split()[2][:-1] not in KNOWN_FAILING]
-    assert not failures, "\n".join(failures)
-    assert {name for _, name in ddp_run.checks} == set(CHECKS + KNOWN_FAILING)
+    assert not ddp_run.failures(), "\n".join(ddp_run.failures())
+    side = TORCH_CHECKS if torch_with_gloo() else []
+    assert {name for _, name in ddp_run.checks} == set(CHECKS + side)
