@@ -73,7 +73,6 @@ class DistributedDataParallel(Module):
     ) -> None:
         super().__init__()
         import adjit.distributed as dist
-        from adjit.distributed.group import default_group
 
         for name, value in (
             ("delay_all_reduce_named_params", delay_all_reduce_named_params),
@@ -88,7 +87,10 @@ class DistributedDataParallel(Module):
             raise NotImplementedError(
                 "DistributedDataParallel(skip_all_reduce_unused_params=True) in adjit"
             )
-        self.process_group = default_group() if process_group is None else process_group
+        if process_group is None:
+            dist.get_world_size()  # PyTorch's ValueError before init_process_group
+            process_group = dist.group.WORLD
+        self.process_group = process_group
         self.parameters_to_ignore = set(getattr(module, "_ddp_params_and_buffers_to_ignore", ()))
         self._module_parameters = [
             p for n, p in module.named_parameters() if n not in self.parameters_to_ignore
@@ -142,7 +144,9 @@ class DistributedDataParallel(Module):
         root = root_rank(dist, self.process_group)
         if init_sync:
             verify_params(dist, self.process_group, root, parameters)
-            states = [p for n, p in module.named_parameters() if n not in self.parameters_to_ignore]
+            states: list[Any] = [
+                p for n, p in module.named_parameters() if n not in self.parameters_to_ignore
+            ]
             if init_sync_buffers:
                 states += self.modules_buffers
             broadcast_states(dist, self.process_group, root, states)
