@@ -314,6 +314,60 @@ def _() -> None:
         assert adjit.equal(p.grad, total[name]), name
 
 
+@check("find-unused-with-no-sync")
+def _() -> None:
+    """Head b used only in the no_sync micro-batch, unused in the synchronizing one: its
+    accumulated gradient still counts as used and is averaged (not left local)."""
+    adjit.manual_seed(0)
+    model = TwoHeads()
+    ref = copy.deepcopy(model)
+    ddp = DDP(model, find_unused_parameters=True)
+    mbs = draws(RANK, 2, 4, 6)
+    with ddp.no_sync():
+        ddp(mbs[0], use_b=True).pow(2).sum().backward()
+    ddp(mbs[1], use_b=False).pow(2).sum().backward()
+    total: dict[str, adjit.Tensor] = {}
+    for r in range(N):
+        ref.zero_grad()
+        x0, x1 = draws(r, 2, 4, 6)
+        ref(x0, use_b=True).pow(2).sum().backward()
+        ref(x1, use_b=False).pow(2).sum().backward()
+        for name, p in ref.named_parameters():
+            if p.grad is not None:
+                g = p.grad * (1.0 / N)
+                total[name] = g if name not in total else total[name] + g
+    assert model.never.weight.grad is None
+    for name, p in model.named_parameters():
+        if not name.startswith("never"):
+            assert adjit.equal(p.grad, total[name]), name
+
+
+@check("mixed-dtypes")
+def _() -> None:
+    """float64 and float32 parameters: one bucket per dtype, each all-reduced in its own."""
+    adjit.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 4).double(), nn.Linear(4, 3).double())
+    model.add_module("head", nn.Linear(3, 2))
+    ref = copy.deepcopy(model)
+    ddp = DDP(model)
+
+    def run(m, x):
+        return m.head(m[1](m[0](x)).float())
+
+    ddp.module.forward = lambda x: run(model, x)
+    ddp(draws(RANK, 1, 6, 5)[0].double()).sum().backward()
+    dtypes = sorted(str(b.dtype) for b in ddp.reducer.buckets)
+    assert dtypes == ["torch.float32", "torch.float64"], dtypes
+    total = None
+    for r in range(N):
+        ref.zero_grad()
+        run(ref, draws(r, 1, 6, 5)[0].double()).sum().backward()
+        g = [p.grad * (1.0 / N) for p in ref.parameters()]
+        total = g if total is None else [a + b for a, b in zip(total, g, strict=True)]
+    for p, want in zip(model.parameters(), total, strict=True):
+        assert p.grad.dtype == want.dtype and adjit.equal(p.grad, want)
+
+
 @check("static-graph")
 def _() -> None:
     """static_graph=True: the parameters unused in the first iteration (head b, `never`, on

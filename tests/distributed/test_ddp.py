@@ -27,6 +27,8 @@ CHECKS = [
     "mismatched-models-refused-on-every-rank",
     "checkpoint-on-rank-0",
     "static-graph",
+    "find-unused-with-no-sync",
+    "mixed-dtypes",
     "mlp-adam-compiled-step",  # (segment mode: backward() into an earlier segment breaks)
 ]
 # ranks_ddp_torch.py: next to PyTorch's own DDP on gloo, when torch and gloo are there
