@@ -130,6 +130,12 @@ def trace_hook(
     names = {k: list(inspect.signature(fn).parameters) for k, fn in eager.items()}
 
     def hook(name: str, args: Any, kwargs: dict[str, Any] | None = None) -> Any:
+        if name not in eager:
+            raise NotImplementedError(
+                f"adjit.distributed.{name} on a traced tensor (inside adjit.compile) is not "
+                "supported: call it outside the compiled function (all_reduce and broadcast "
+                "are compiled)"
+            )
         if isinstance(args, dict):
             arguments = dict(args)
         else:  # positional, as passed (a prefix of the signature)

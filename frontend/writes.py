@@ -122,6 +122,9 @@ def collect_writes(trace: Trace, restore_only: bool = False) -> Writes | None:
     w = Writes()
     lifted_at = {id(t): k for k, t in enumerate(trace.lifted)}
     for s in trace.slots.values():
+        now = s.owner.grad
+        if now is not s.value and (now is None or isinstance(now, Tensor)):
+            s.value = now  # ``p.grad = value`` (a plain attribute: set_grad did not see it)
         if not restore_only:
             _grad_write(w, s, lifted_at)
         s.owner.grad = s.start
