@@ -256,45 +256,74 @@ def step(t: Trainer, x: Any, y: Any, comm: Comm) -> tuple[float, dict[str, float
     }
 
 
-def _stamp(stamps: dict[int, float], i: int, _param: Any) -> None:
-    stamps.setdefault(i, time.perf_counter())
+def _stamp(stamps: dict[int, tuple[float, float]], i: int, _param: Any) -> None:
+    stamps.setdefault(i, (time.perf_counter(), time.thread_time()))
 
 
-def ready_times(
-    t: Trainer, x: Any, y: Any, comm: Comm, tries: int = 3
-) -> tuple[list[float], float, list[int]]:
-    """When each parameter's gradient was ready in a step's backward (seconds from its
-    start; of ``tries`` steps the one with the fastest backward, the least disturbed by the
-    machine's other load), the backward's seconds, and each parameter's gradient bytes (no
-    times for a whole step compiled: its backward has no start to time from outside)."""
-    sizes = [int(np.prod(p.shape)) * 4 for p in t.params]
+@dataclass
+class Schedule:
+    """When each parameter's gradient was ready in one backward, from its start, and the
+    backward's length: in wall seconds (``ready``, ``backward``) and in this thread's CPU
+    seconds (``ready_cpu``, ``backward_cpu``: the schedule on an idle core, which the
+    machine's other load does not stretch)."""
+
+    ready: list[float] = field(default_factory=list)
+    backward: float = 0.0
+    ready_cpu: list[float] = field(default_factory=list)
+    backward_cpu: float = 0.0
+
+
+def _timed_backward(
+    params: list[Any], loss: Any, rec: dl.Record, before: Callable[[], None]
+) -> Schedule:
+    """``loss.backward()`` with a post-accumulate-grad stamp on every parameter; the time
+    blocked in waits inside it (DDP's, whose hooks run before these) taken out of the wall
+    times."""
+    stamps: dict[int, tuple[float, float]] = {}
+    hooks = [
+        p.register_post_accumulate_grad_hook(functools.partial(_stamp, stamps, i))
+        for i, p in enumerate(params)
+    ]
+    before()
+    t0, c0 = time.perf_counter(), time.thread_time()
+    loss.backward()
+    t1, c1 = time.perf_counter(), time.thread_time()
+    for h in hooks:
+        h.remove()
+    at = lambda u: u - t0 - rec.blocked(t0, u)
+    done = [stamps.get(i, (t1, c1)) for i in range(len(params))]
+    return Schedule([at(u) for u, _ in done], at(t1), [c - c0 for _, c in done], c1 - c0)
+
+
+def ready_times(t: Trainer, x: Any, y: Any, comm: Comm, tries: int = 3) -> Schedule:
+    """The gradients' ready times in a step's backward: of ``tries`` steps the one with the
+    fastest backward, the least disturbed by the machine's other load (none for a whole step
+    compiled: its backward has no start to time from outside)."""
     comm.clock.link, comm.clock.record = dl.REAL, dl.Record()
     if t.whole is not None:
         t.whole(x, y)
-        return [], 0.0, sizes
-    best: tuple[list[float], float] = ([], float("inf"))
+        return Schedule()
+    best = Schedule(backward=float("inf"))
     for _ in range(tries):
         rec = comm.clock.record = dl.Record()
-        stamps: dict[int, float] = {}
-        hooks = [
-            p.register_post_accumulate_grad_hook(functools.partial(_stamp, stamps, i))
-            for i, p in enumerate(t.params)
-        ]
         t.opt.zero_grad()
         loss = t.loss_fn(x, y)
-        comm.world.Barrier()
-        t0 = time.perf_counter()
-        loss.backward()
-        t1 = time.perf_counter()
+        got = _timed_backward(t.params, loss, rec, comm.world.Barrier)
         t.reduce()
-        for h in hooks:
-            h.remove()
-        # DDP's hooks run before these and may wait inside the backward: the waits come out
-        at = lambda u: u - t0 - rec.blocked(t0, u)  # noqa: B023 (used in this iteration)
-        ready = [at(stamps.get(i, t1)) for i in range(len(t.params))]
-        best = min(best, (ready, at(t1)), key=lambda b: b[1])
+        best = min(best, got, key=lambda b: b.backward)
     t.opt.zero_grad()
-    return best[0], best[1], sizes
+    return best
+
+
+def first_ready(model: str, x: Any, y: Any) -> Schedule:
+    """The gradients' ready times in a fresh eager copy's first backward (Note [first
+    backward's ready times])."""
+    import adjit
+
+    adjit.manual_seed(0)
+    net, loss_of = MODELS[model].build(adjit)
+    loss = loss_of(net(x), y)
+    return _timed_backward(list(net.parameters()), loss, dl.Record(), lambda: None)
 
 
 def _summary(samples: list[dict[str, float]]) -> dict[str, Any]:
@@ -364,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for t in trainers:
         s = _summary(t.samples)
-        ready, bwd, sizes = ready_times(t, *data[0], comm)
+        sched = ready_times(t, *data[0], comm)
         launches = [n for _, n in comm.clock.record.launches]
         s["comm"] = (comm.standalone_s(launches) if launches else 0.0) + s["modelled"]
         s["hidden"] = max(0.0, s["comm"] - s["blocked"])
@@ -373,7 +402,9 @@ def main(argv: list[str] | None = None) -> int:
         s["slowest_rank_step"] = max(per_rank) if per_rank else s["step"]
         results.append({
             "name": t.name, "reducer": t.reducer, "link": t.link.name, "summary": s,
-            "ready": ready, "backward_once": bwd, "sizes": sizes, "buckets": launches,
+            "ready": sched.ready, "backward_once": sched.backward, "ready_cpu": sched.ready_cpu,
+            "backward_cpu": sched.backward_cpu, "buckets": launches,
+            "sizes": [int(np.prod(p.shape)) * 4 for p in t.params],
             "check": checks[t.name],
         })  # fmt: skip
     if comm.rank == 0:
@@ -386,6 +417,8 @@ def main(argv: list[str] | None = None) -> int:
             "threads": a.threads,
             "adjit_threads": adjit.get_num_threads(),
         }
+        if comm.size == 1:
+            head["first"] = vars(first_ready(a.model, *data[0]))
         print(json.dumps(head | {"results": results}))
     return 0
 
