@@ -16,6 +16,21 @@ is guarded on the process group object (``resolve(group)`` at call time must be 
 seen while tracing: a new ``init_process_group``, another world size or rank, traces again).
 A collective on a tensor that requires grad with grad mode on is refused: PyTorch records no
 gradient for collectives, and adjit will not guess one.
+
+Why one equation and not a start/wait pair in the IR: a work handle is not a tensor, and a
+pair would need every pass to keep its halves together and in order; the one equation says
+all the pair would (the operand, the result, where it is first read), and the executor splits
+it (Note [collective steps] in runtime/collective_steps.py). What a traced ``work.wait()``
+would add, a wait earlier than the first read, only loses overlap.
+
+Where this applies in a DistributedDataParallel step: DDP's bookkeeping around the module's
+forward is a graph break (Note [DDP under adjit.compile]), so ``adjit.compile`` of a whole
+step runs the forward as a compiled segment whose backward node, run by the engine, streams
+each gradient to DDP's hooks as soon as it is final (Note [gradients as they are made]) and
+the bucket all-reduces are eager ones, overlapping the rest of that backward. The hooks run on
+tracers (and their all-reduces become COLLECTIVE equations) when the backward is traced in
+the same trace as the forward: a step with gradient hooks of its own (tests/distributed/
+ranks_compiled.py's HookAllReduce), or DDP's if its bookkeeping were traced.
 """
 
 from __future__ import annotations
