@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from adjit.distributed._mpi import is_mpi_available
-from adjit.distributed.collectives import all_reduce, barrier, broadcast
+from adjit.distributed.collectives import (
+    all_reduce,
+    barrier,
+    broadcast,
+    reduce,
+    reduce_scatter_tensor,
+)
 from adjit.distributed.dtypes import ReduceOp
 from adjit.distributed.failure import DistBackendError, DistError, DistNetworkError, DistStoreError
+from adjit.distributed.gather import all_gather, all_gather_into_tensor, gather, scatter
 from adjit.distributed.group import (
     GroupMember,
     ProcessGroup,
@@ -21,6 +28,13 @@ from adjit.distributed.group import (
     is_initialized,
     new_group,
 )
+from adjit.distributed.objects import (
+    all_gather_object,
+    broadcast_object_list,
+    gather_object,
+    scatter_object_list,
+)
+from adjit.distributed.p2p import irecv, isend, recv, send
 from adjit.distributed.work import Work
 
 
@@ -51,9 +65,23 @@ __all__ = [
     "ProcessGroup",
     "ReduceOp",
     "Work",
+    "all_gather",
+    "all_gather_into_tensor",
+    "all_gather_object",
     "all_reduce",
     "barrier",
     "broadcast",
+    "broadcast_object_list",
+    "gather",
+    "gather_object",
+    "irecv",
+    "isend",
+    "recv",
+    "reduce",
+    "reduce_scatter_tensor",
+    "scatter",
+    "scatter_object_list",
+    "send",
     "destroy_process_group",
     "get_backend",
     "get_global_rank",

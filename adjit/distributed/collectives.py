@@ -1,8 +1,8 @@
-"""The collectives and point-to-point ops on adjit Tensors, in place, over MPI."""
+"""Barrier, broadcast and the reducing collectives on adjit Tensors, in place, over MPI."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -10,100 +10,26 @@ import numpy as np
 
 from adjit.distributed import dtypes as DT
 from adjit.distributed._mpi import mpi
+from adjit.distributed.buffers import (
+    TRACE_HOOK,
+    as_bytes,
+    aval,
+    buffer,
+    not_member,
+    root,
+    same_dtype,
+    single,
+    store,
+    traced,
+    writable,
+)
 from adjit.distributed.dtypes import RedOpType, ReduceOp
 from adjit.distributed.group import ProcessGroup, resolve
 from adjit.distributed.signature import Signature
 from adjit.distributed.work import Work, run
 from adjit.runtime.tensor import Tensor
 
-# Note [collectives while tracing]
-# Inside adjit.compile a collective sees tracer tensors, whose data is not there yet. The
-# frontend may register TRACE_HOOK[0] = fn(name, args, kwargs) to record the collective into
-# the graph; without one a traced call is refused by name (never a silent no-op).
-TRACE_HOOK: list[Callable[[str, tuple, dict], Any]] = []
 
-
-def _single(t: Any, param: str) -> Tensor:
-    """PyTorch's _check_single_tensor, then adjit's own checks."""
-    if not isinstance(t, Tensor):
-        raise TypeError(
-            f"Invalid function argument. Expected parameter `{param}` of type torch.Tensor\n"
-            f"             but got {type(t)} instead."
-        )
-    return t
-
-
-def _tensors(ts: Any, param: str) -> list[Tensor]:
-    """PyTorch's _check_tensor_list."""
-    if not isinstance(ts, list):
-        raise TypeError(
-            f"Invalid function argument. Expected parameter `{param}` of type List[torch.Tensor]\n"
-            f"             but got {type(ts)} instead."
-        )
-    if not all(isinstance(t, Tensor) for t in ts):
-        raise TypeError(
-            f"Invalid function argument. Expected parameter `{param}` of type List[torch.Tensor]\n"
-            f"             but got {type(ts)} with elements of type {[type(t) for t in ts]}."
-        )
-    return ts
-
-
-def _traced(name: str, tensors: list[Tensor], args: tuple, kwargs: dict) -> bool:
-    if not any(t._is_tracer for t in tensors):
-        return False
-    if not TRACE_HOOK:
-        raise NotImplementedError(
-            f"adjit.distributed.{name} on a traced tensor (inside adjit.compile) is not "
-            "supported: call it outside the compiled function"
-        )
-    return True
-
-
-def _writable(t: Tensor, what: str) -> None:
-    if not t._data.flags.writeable:
-        raise RuntimeError(
-            f"{what}: the output tensor {_aval(t)} is a read-only view (made by expand or "
-            "broadcasting); pass a tensor with its own memory (e.g. .clone())"
-        )
-
-
-def _aval(t: Tensor) -> str:
-    return f"{t.dtype.name}{list(t.shape)}"
-
-
-def _buffer(t: Tensor, dtype: Any = None) -> np.ndarray:
-    """A C-contiguous array MPI can read and write: ``t``'s own memory when it can be."""
-    d = t._data
-    want = d.dtype if dtype is None else np.dtype(dtype)
-    if d.dtype == want and d.flags.c_contiguous and d.flags.writeable:
-        return d
-    return np.ascontiguousarray(d, dtype=want)
-
-
-def _store(t: Tensor, buf: np.ndarray) -> None:
-    """Copy ``buf`` into ``t`` (if it is not ``t``'s memory) and count an in-place write."""
-    if buf is not t._data:
-        t._data[...] = buf.reshape(t._data.shape).astype(t._data.dtype, copy=False)
-    t._version_box[0] += 1
-
-
-def _bytes(a: np.ndarray) -> list[Any]:
-    """An MPI buffer spec moving ``a`` as raw bytes (no arithmetic: any dtype)."""
-    return [a.reshape(-1).view(np.uint8), mpi().BYTE]
-
-
-def _root(pg: ProcessGroup, rank: int | None, group_rank: int | None, what: str, word: str) -> int:
-    """The group rank of a src/dst given as a global rank or as group_src/group_dst."""
-    if rank is not None and group_rank is not None:
-        raise ValueError(f"Can not specify both {word} and group_{word}")
-    if group_rank is None:
-        group_rank = pg.group_rank(0 if rank is None else rank)
-    if not 0 <= group_rank < pg.size():
-        raise RuntimeError(f"ProcessGroupMPI::{what}: invalid root rank: {group_rank}")
-    return group_rank
-
-
-# ---- collectives -------------------------------------------------------------------------
 def barrier(
     group: ProcessGroup | None = None,
     async_op: bool = False,
@@ -111,6 +37,8 @@ def barrier(
     timeout: timedelta | None = None,
 ) -> Work | None:
     """Wait until every rank of the group has called barrier (the signature exchange is one)."""
+    if not_member(group, "barrier"):
+        return None
     pg = resolve(group)
 
     def body() -> Iterator[Any]:
@@ -124,63 +52,145 @@ def barrier(
     return None
 
 
+def _reduced(pg: ProcessGroup, op: RedOpType, buf: np.ndarray) -> np.ndarray:
+    """AVG is SUM, then this division (in the compute dtype: Note [reduced floats on MPI])."""
+    if op is RedOpType.AVG:
+        np.true_divide(buf, pg.size(), out=buf)
+    return buf
+
+
 def all_reduce(
-    tensor: Tensor, op: RedOpType = ReduceOp.SUM, group: ProcessGroup | None = None,
+    tensor: Tensor,
+    op: RedOpType = ReduceOp.SUM,
+    group: ProcessGroup | None = None,
     async_op: bool = False,
-) -> Work | None:  # fmt: skip
+) -> Work | None:
     """Reduce ``tensor`` over the group with ``op``; every rank gets the result, in place."""
-    t = _single(tensor, "tensor")
-    if _traced("all_reduce", [t], (tensor, op, group, async_op), {}):
-        return TRACE_HOOK[0]("all_reduce", (tensor, op, group, async_op), {})
+    t = single(tensor, "tensor")
+    if traced("all_reduce", t):
+        return TRACE_HOOK[0]("all_reduce", dict(tensor=t, op=op, group=group, async_op=async_op))
+    if not_member(group, "all_reduce"):
+        return None
     pg = resolve(group)
     op = DT.check_reduce(op, t.dtype, "all_reduce")
-    _writable(t, "all_reduce")
+    writable(t, "all_reduce")
     MPI = mpi()
     mpitype, mpiop, compute = DT.mpi_reduce(MPI, t.dtype, op)
-    size = pg.size()
 
     def body() -> Iterator[Any]:
-        buf = _buffer(t, compute)
+        buf = buffer(t, compute)
         yield pg.comm.Iallreduce(MPI.IN_PLACE, [buf, mpitype], mpiop)
-        if op is RedOpType.AVG:
-            np.true_divide(buf, size, out=buf)
-        _store(t, buf)
+        store(t, _reduced(pg, op, buf))
 
-    return run(Work(pg, Signature("all_reduce", t.dtype.name, tuple(t.shape), op), body, [t]),
-               async_op)  # fmt: skip
-
-
-def broadcast(
-    tensor: Tensor, src: int | None = None, group: ProcessGroup | None = None,
-    async_op: bool = False, group_src: int | None = None,
-) -> Work | None:  # fmt: skip
-    """Copy ``tensor`` of rank ``src`` into ``tensor`` of every other rank."""
-    t = _single(tensor, "tensor")
-    if _traced("broadcast", [t], (tensor, src, group, async_op), {}):
-        return TRACE_HOOK[0]("broadcast", (tensor, src, group, async_op), {"group_src": group_src})
-    pg = resolve(group)
-    root = _root(pg, src, group_src, "broadcast", "src")
-    me = pg.rank()
-    if me != root:
-        _writable(t, "broadcast")
-
-    def body() -> Iterator[Any]:
-        buf = _buffer(t)
-        yield pg.comm.Ibcast(_bytes(buf), root)
-        if me != root:
-            _store(t, buf)
-
-    sig = Signature("broadcast", t.dtype.name, tuple(t.shape), root=root)
+    sig = Signature("all_reduce", t.dtype.name, tuple(t.shape), op)
     return run(Work(pg, sig, body, [t]), async_op)
 
 
-def _register_trace_hook() -> None:
-    """A collective on tracers becomes a COLLECTIVE equation (Note [traced collectives] in
-    frontend/collectives.py)."""
-    from adjit.distributed.group import resolve
-    from adjit.frontend.collectives import trace_hook
+def broadcast(
+    tensor: Tensor,
+    src: int | None = None,
+    group: ProcessGroup | None = None,
+    async_op: bool = False,
+    group_src: int | None = None,
+) -> Work | None:
+    """Copy ``tensor`` of rank ``src`` into ``tensor`` of every other rank."""
+    t = single(tensor, "tensor")
+    if traced("broadcast", t):
+        return TRACE_HOOK[0](
+            "broadcast",
+            dict(tensor=t, src=src, group=group, async_op=async_op, group_src=group_src),
+        )
+    if not_member(group, "broadcast"):
+        return None
+    pg = resolve(group)
+    src_rank = root(pg, src, group_src, "broadcast", None)
+    me = pg.rank()
+    if me != src_rank:
+        writable(t, "broadcast")
 
-    TRACE_HOOK.append(trace_hook({"all_reduce": all_reduce, "broadcast": broadcast}, resolve))
+    def body() -> Iterator[Any]:
+        buf = buffer(t)
+        yield pg.comm.Ibcast(as_bytes(buf), src_rank)
+        if me != src_rank:
+            store(t, buf)
+
+    sig = Signature("broadcast", t.dtype.name, tuple(t.shape), root=src_rank)
+    return run(Work(pg, sig, body, [t]), async_op)
 
 
-_register_trace_hook()
+def reduce(
+    tensor: Tensor,
+    dst: int | None = None,
+    op: RedOpType = ReduceOp.SUM,
+    group: ProcessGroup | None = None,
+    async_op: bool = False,
+    group_dst: int | None = None,
+) -> Work | None:
+    """Reduce ``tensor`` over the group into rank ``dst``'s (the others' are left as they are)."""
+    t = single(tensor, "tensor")
+    if traced("reduce", t):
+        return TRACE_HOOK[0](
+            "reduce",
+            dict(tensor=t, dst=dst, op=op, group=group, async_op=async_op, group_dst=group_dst),
+        )
+    if not_member(group, "reduce"):
+        return None
+    pg = resolve(group)
+    dst_rank = root(pg, dst, group_dst, "reduce", None)
+    op = DT.check_reduce(op, t.dtype, "reduce")
+    me = pg.rank()
+    if me == dst_rank:
+        writable(t, "reduce")
+    MPI = mpi()
+    mpitype, mpiop, compute = DT.mpi_reduce(MPI, t.dtype, op)
+
+    def body() -> Iterator[Any]:
+        buf = buffer(t, compute)
+        if me == dst_rank:
+            yield pg.comm.Ireduce(MPI.IN_PLACE, [buf, mpitype], mpiop, dst_rank)
+            store(t, _reduced(pg, op, buf))
+        else:
+            yield pg.comm.Ireduce([buf, mpitype], None, mpiop, dst_rank)
+
+    sig = Signature("reduce", t.dtype.name, tuple(t.shape), op, root=dst_rank)
+    return run(Work(pg, sig, body, [t]), async_op)
+
+
+def reduce_scatter_tensor(
+    output: Tensor,
+    input: Tensor,
+    op: RedOpType = ReduceOp.SUM,
+    group: ProcessGroup | None = None,
+    async_op: bool = False,
+) -> Work | None:
+    """Reduce ``input`` (world_size blocks along its elements) over the group; rank i gets
+    block i of the result in ``output``."""
+    out, inp = single(output, "output"), single(input, "input")
+    if traced("reduce_scatter_tensor", out, inp):
+        return TRACE_HOOK[0](
+            "reduce_scatter_tensor",
+            dict(output=out, input=inp, op=op, group=group, async_op=async_op),
+        )
+    same_dtype(out, inp)
+    if not_member(group, "reduce_scatter_tensor"):
+        return None
+    pg = resolve(group)
+    op = DT.check_reduce(op, inp.dtype, "reduce_scatter_tensor")
+    if inp.numel() != out.numel() * pg.size():
+        raise ValueError(
+            "reduce_scatter_tensor: input tensor must be the same size as output size times "
+            f"world size: input {aval(inp)} ({inp.numel()} elements), output {aval(out)} "
+            f"({out.numel()} elements), world size {pg.size()}"
+        )
+    writable(out, "reduce_scatter_tensor")
+    MPI = mpi()
+    mpitype, mpiop, compute = DT.mpi_reduce(MPI, inp.dtype, op)
+
+    def body() -> Iterator[Any]:
+        send = np.ascontiguousarray(inp._data, dtype=compute)
+        buf = buffer(out, compute)
+        yield pg.comm.Ireduce_scatter_block([send, mpitype], [buf, mpitype], mpiop)
+        store(out, _reduced(pg, op, buf))
+
+    sig = Signature("reduce_scatter_tensor", inp.dtype.name, tuple(inp.shape), op)
+    return run(Work(pg, sig, body, [out]), async_op)

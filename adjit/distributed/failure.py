@@ -61,7 +61,7 @@ class Control:
     answers: dict[int, str] = field(default_factory=dict)  # rank -> what it is waiting in
     sends: list[Any] = field(default_factory=list)  # outstanding notice requests
     timeout: float = FAILURE_GRACE  # the default group's timeout (bounds the failure grace)
-    waiting_in: str = ""  # what this rank waits in now (answered to QUERY)
+    waiting_in: Any = ""  # what this rank waits in now (its describe() answers a QUERY)
     issued: dict[str, int] = field(default_factory=dict)  # group name -> collectives issued
     prev_hook: Any = None
     done: bool = False
@@ -83,7 +83,8 @@ class Control:
             elif tag == EXITED:
                 self.exited[src] = payload
             elif tag == QUERY:
-                self.sends.append(self.comm.isend(self.waiting_in, dest=src, tag=ANSWER))
+                what = self.waiting_in.describe() if self.waiting_in else ""
+                self.sends.append(self.comm.isend(what, dest=src, tag=ANSWER))
             elif tag == ANSWER:
                 self.answers[src] = payload
 

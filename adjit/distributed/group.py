@@ -24,6 +24,7 @@ class ProcessGroup:
     def __init__(self, comm: Any, ranks: list[int], name: str, timeout: timedelta) -> None:
         self.comm = comm  # the data collectives (owned: freed by destroy_process_group)
         self.sig_comm = comm.Dup()  # the signatures (Note [collective signature])
+        self.p2p_comm = comm.Dup()  # send/recv (Note [point-to-point header])
         self.ranks = ranks  # global ranks, in group-rank order
         self.group_name = name
         self.timeout = timeout
@@ -51,6 +52,7 @@ class ProcessGroup:
         return self.ranks[group_rank]
 
     def free(self) -> None:
+        self.p2p_comm.Free()
         self.sig_comm.Free()
         self.comm.Free()
 

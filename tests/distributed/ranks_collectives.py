@@ -206,4 +206,241 @@ def _() -> None:
     assert dist.get_rank(dist.group.WORLD) == RANK and dist.get_world_size() == N
 
 
+for k, ((dname, dtype), op) in enumerate(itertools.product(DTYPES.items(), OPS)):
+    if not meaningful(dtype, op):
+        continue
+
+    @check(f"reduce-{dname}-{op.name}")
+    def _(k=k, dtype=dtype, op=op) -> None:
+        dst = k % N
+        mine = data(400 + k, RANK, (2, 3), dtype)
+        x = adjit.from_numpy(mine.copy())
+        work = dist.reduce(x, dst=dst, op=op, async_op=bool(k % 2))
+        if work is not None:
+            work.wait()
+        same(x, reference(400 + k, (2, 3), dtype, op) if dst == RANK else mine)
+
+    @check(f"reduce_scatter_tensor-{dname}-{op.name}")
+    def _(k=k, dtype=dtype, op=op) -> None:
+        inp = adjit.from_numpy(data(500 + k, RANK, (N * 3, 2), dtype).copy())
+        out = adjit.from_numpy(np.zeros((3, 2), dtype))
+        work = dist.reduce_scatter_tensor(out, inp, op=op, async_op=bool(k % 2))
+        if work is not None:
+            work.wait()
+        same(out, reference(500 + k, (N * 3, 2), dtype, op)[RANK * 3 : RANK * 3 + 3])
+
+
+for k, (dname, dtype) in enumerate(DTYPES.items()):
+
+    @check(f"all_gather-{dname}")
+    def _(k=k, dtype=dtype) -> None:
+        outs = [adjit.from_numpy(np.zeros((2, 3), dtype)) for _ in range(N)]
+        dist.all_gather(outs, adjit.from_numpy(data(600 + k, RANK, (2, 3), dtype)))
+        for r in range(N):
+            same(outs[r], data(600 + k, r, (2, 3), dtype))
+
+    @check(f"all_gather_into_tensor-{dname}")
+    def _(k=k, dtype=dtype) -> None:
+        out = adjit.from_numpy(np.zeros((N * 2, 3), dtype))
+        work = dist.all_gather_into_tensor(
+            out, adjit.from_numpy(data(700 + k, RANK, (2, 3), dtype)), async_op=True
+        )
+        work.wait()
+        same(out, np.concatenate([data(700 + k, r, (2, 3), dtype) for r in range(N)]))
+
+    @check(f"gather-scatter-{dname}")
+    def _(k=k, dtype=dtype) -> None:
+        for root in range(N):
+            outs = (
+                [adjit.from_numpy(np.zeros(4, dtype)) for _ in range(N)] if root == RANK else None
+            )
+            dist.gather(adjit.from_numpy(data(800 + k, RANK, (4,), dtype)), outs, dst=root)
+            if root == RANK:
+                for r in range(N):
+                    same(outs[r], data(800 + k, r, (4,), dtype))
+            ins = [adjit.from_numpy(data(900 + k, r, (4,), dtype)) for r in range(N)]
+            got = adjit.from_numpy(np.zeros(4, dtype))
+            dist.scatter(got, ins if root == RANK else None, src=root)
+            same(got, data(900 + k, RANK, (4,), dtype))
+
+
+@check("all_gather-noncontiguous-async")
+def _() -> None:
+    base = adjit.from_numpy(np.zeros((3, 2 * N), np.float32))
+    outs = [base[:, r::N] for r in range(N)]  # strided views of one tensor
+    mine = adjit.from_numpy(data(1000, RANK, (2, 3), np.float32)).t()
+    work = dist.all_gather(outs, mine, async_op=True)
+    assert work.wait() and work.result() == outs
+    want = np.zeros((3, 2 * N), np.float32)
+    for r in range(N):
+        want[:, r::N] = data(1000, r, (2, 3), np.float32).T
+    same(base, want)
+
+
+@check("send-recv")
+def _() -> None:
+    peer = (RANK + 1) % N
+    back = (RANK - 1) % N
+    x = adjit.from_numpy(data(1100, RANK, (5,), np.float64))
+    y = adjit.zeros(5, dtype=adjit.float64)
+    if RANK % 2 == 0:
+        dist.send(x, dst=peer)
+        assert dist.recv(y, src=back) == back
+    else:
+        assert dist.recv(y) == back  # any source
+        dist.send(x, dst=peer)
+    same(y, data(1100, back, (5,), np.float64))
+
+
+@check("isend-irecv-tags-noncontiguous")
+def _() -> None:
+    peer = (RANK + 1) % N
+    back = (RANK - 1) % N
+    a = adjit.from_numpy(data(1200, RANK, (3, 4), np.float32)).t()
+    b = adjit.from_numpy(data(1201, RANK, (2,), np.int64))
+    ra, rb = adjit.zeros(4, 3), adjit.zeros(2, dtype=adjit.int64)
+    recvs = [dist.irecv(rb, src=back, tag=7), dist.irecv(ra, src=back, tag=3)]
+    sends = [dist.isend(a, dst=peer, tag=3), dist.isend(b, dst=peer, tag=7)]
+    for w in sends + recvs:
+        w.wait()
+    assert recvs[0].source_rank() == back
+    same(ra, data(1200, back, (3, 4), np.float32).T.copy())
+    same(rb, data(1201, back, (2,), np.int64))
+
+
+@check("recv-shape-mismatch")
+def _() -> None:
+    if RANK == 0:
+        dist.send(adjit.ones(5), dst=1)
+    elif RANK == 1:
+        y = adjit.zeros(4)
+        raises(
+            RuntimeError,
+            lambda: dist.recv(y, src=0),
+            "recv: rank 0 sent float32[5] but the receiving tensor is float32[4]",
+        )
+        same(y, np.zeros(4, np.float32))
+    dist.barrier()
+
+
+@check("p2p-errors")
+def _() -> None:
+    raises(
+        ValueError,
+        lambda: dist.send(adjit.ones(1), dst=RANK),
+        "Invalid destination rank: destination rank should not be the same as the rank of the "
+        "current process.",
+    )
+    raises(ValueError, lambda: dist.recv(adjit.ones(1), src=RANK), "Invalid source rank")
+
+
+@check("objects")
+def _() -> None:
+    got = [None] * N
+    dist.all_gather_object(got, {"rank": RANK, "w": adjit.full((2,), float(RANK))})
+    for r in range(N):
+        assert got[r]["rank"] == r and got[r]["w"].tolist() == [float(r)] * 2
+    objs = ["ckpt.pt", 12, adjit.arange(3)] if RANK == N - 1 else [None, None, None]
+    dist.broadcast_object_list(objs, src=N - 1)
+    assert objs[:2] == ["ckpt.pt", 12] and objs[2].tolist() == [0, 1, 2]
+    gathered = [None] * N if RANK == 0 else None
+    dist.gather_object(("r", RANK), gathered, dst=0)
+    if RANK == 0:
+        assert gathered == [("r", r) for r in range(N)]
+    out = [None]
+    dist.scatter_object_list(out, [{"i": r} for r in range(N)] if RANK == 0 else None, src=0)
+    assert out == [{"i": RANK}]
+
+
+@check("list-errors")
+def _() -> None:
+    t = adjit.ones(2)
+    raises(
+        RuntimeError,
+        lambda: dist.all_gather([t] * (N + 1), t),
+        "ProcessGroupMPI::allgather: invalid output tensor list at index 0 "
+        f"(expected length {N}, got {N + 1})",
+    )
+    raises(
+        RuntimeError,
+        lambda: dist.all_gather([adjit.ones(3)] * N, t),
+        "ProcessGroupMPI::allgather: invalid tensor size at index 0 (expected (2), got (3))",
+    )
+    raises(
+        ValueError,
+        lambda: dist.all_gather([t.double()] * N, t),
+        "Invalid usage of tensors with different dtypes",
+    )
+    raises(
+        ValueError,
+        lambda: dist.all_gather_into_tensor(adjit.ones(2 * N + 1), t),
+        "output tensor size must be equal to world_size times input tensor size",
+    )
+    raises(
+        ValueError,
+        lambda: dist.reduce_scatter_tensor(adjit.ones(2), adjit.ones(2 * N + 1)),
+        "input tensor must be the same size as output size times world size",
+    )
+    if RANK == 0:
+        raises(
+            ValueError,
+            lambda: dist.gather(t, None, dst=0),
+            "Argument ``gather_list`` must be specified on destination rank.",
+        )
+        raises(
+            RuntimeError,
+            lambda: dist.gather(t, [t] * (N + 1), dst=0),
+            f"Incorrect output list size {N + 1}. Output list size should be {N}",
+        )
+        raises(
+            ValueError,
+            lambda: dist.scatter(t, None, src=0),
+            "Argument ``scatter_list`` must be specified on source rank.",
+        )
+    else:
+        raises(
+            ValueError,
+            lambda: dist.gather(t, [t] * N, dst=0),
+            "must NOT be specified on non-destination ranks",
+        )
+    raises(ValueError, lambda: dist.broadcast(t), "Must specify global_rank or group_rank")
+    raises(RuntimeError, lambda: dist.reduce(t, dst=N), "invalid root rank")
+    raises(
+        TypeError, lambda: dist.all_reduce([t]), "Expected parameter `tensor` of type torch.Tensor"
+    )
+    raises(RuntimeError, lambda: dist.all_reduce(adjit.ones(1).expand(3)), "read-only view")
+
+
+@check("kind-mismatch")
+def _() -> None:
+    t = adjit.ones(3)
+    call = (lambda: dist.all_reduce(t)) if RANK == 0 else (lambda: dist.broadcast(t, src=0))
+    msg = raises(dist.DistBackendError, call, "ranks disagree on collective")
+    assert "rank 0 called all_reduce(float32[3], op=SUM)" in msg
+    assert "rank 1 called broadcast(float32[3], root=0)" in msg
+
+
+@check("new_group")
+def _() -> None:
+    pair = dist.new_group(list(range(N)))
+    x = adjit.full((2,), float(RANK))
+    dist.all_reduce(x, group=pair)
+    same(x, np.full(2, sum(range(N)), np.float32))
+    assert dist.get_process_group_ranks(pair) == list(range(N))
+    solo = dist.new_group([0])
+    if RANK == 0:
+        y = adjit.ones(1)
+        dist.all_reduce(y, group=solo)
+        assert dist.get_world_size(solo) == 1 and y.tolist() == [1.0]
+    else:
+        assert solo == dist.GroupMember.NON_GROUP_MEMBER
+        import warnings
+
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            assert dist.all_reduce(adjit.ones(1), group=solo) is None
+        assert "does not belong to the given group" in str(w[0].message)
+    dist.destroy_process_group(pair)
+
+
 dist.destroy_process_group()

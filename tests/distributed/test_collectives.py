@@ -19,6 +19,8 @@ def collectives():
 
 def test_all_checks_pass_on_both_ranks(collectives) -> None:
     assert not collectives.failures(), "\n".join(collectives.failures())
+    names = {r: {name for rank, name in collectives.checks if rank == r} for r in (0, 1)}
+    assert names[0] == names[1] and len(names[0]) > 200  # every check ran on both ranks
 
 
 @pytest.mark.parametrize(
@@ -36,6 +38,22 @@ def test_all_checks_pass_on_both_ranks(collectives) -> None:
         "broadcast-float64",
         "broadcast-async-noncontiguous",
         "barrier",
+        "reduce-float32-MAX",
+        "reduce-bool-SUM",
+        "reduce_scatter_tensor-float16-AVG",
+        "reduce_scatter_tensor-int64-SUM",
+        "all_gather-complex64",
+        "all_gather_into_tensor-bool",
+        "gather-scatter-int32",
+        "all_gather-noncontiguous-async",
+        "send-recv",
+        "isend-irecv-tags-noncontiguous",
+        "recv-shape-mismatch",
+        "p2p-errors",
+        "objects",
+        "list-errors",
+        "kind-mismatch",
+        "new_group",
     ],
 )
 def test_check_ran_on_both_ranks(collectives, name: str) -> None:
