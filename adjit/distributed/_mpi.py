@@ -16,8 +16,13 @@ def is_mpi_available() -> bool:
     return True
 
 
+_MPI: list[Any] = []  # the module, once imported
+
+
 def mpi() -> Any:
     """The ``mpi4py.MPI`` module (initializes MPI); a clear error when the extra is missing."""
+    if _MPI:
+        return _MPI[0]
     try:
         from mpi4py import MPI
     except ImportError as e:
@@ -25,4 +30,5 @@ def mpi() -> Any:
             "adjit.distributed runs on MPI through mpi4py, which is not installed: "
             f"{MPI_EXTRA} (mpi4py and the mpich wheel)"
         ) from e
+    _MPI.append(MPI)
     return MPI

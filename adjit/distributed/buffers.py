@@ -46,7 +46,10 @@ def tensor_list(ts: Any, param: str) -> list[Tensor]:
 
 def traced(name: str, *tensors: Tensor) -> bool:
     """Whether a tensor is traced (then TRACE_HOOK[0](name, arguments) does the op)."""
-    if not any(t._is_tracer for t in tensors):
+    for t in tensors:
+        if t._is_tracer:
+            break
+    else:
         return False
     if not TRACE_HOOK:
         raise NotImplementedError(
@@ -77,8 +80,16 @@ def buffer(t: Tensor, dtype: Any = None) -> np.ndarray:
     return np.ascontiguousarray(d, dtype=want)
 
 
+# Note [collectives bump the version]
+# A collective writes its output tensors in place, outside autograd, as PyTorch's do; unlike
+# PyTorch's (torch 2.13 with gloo leaves ``_version`` as it was), adjit counts the write in the
+# tensor's version counter as any in-place op does, so a tensor saved for backward and then
+# overwritten by a collective fails loudly at backward instead of giving a wrong gradient.
+# Tensors that only send (all_reduce's input is its output; broadcast's source; gather's
+# input) are not counted on the ranks where they are not written.
 def store(t: Tensor, buf: np.ndarray) -> None:
-    """Copy ``buf`` into ``t`` (if it is not ``t``'s memory) and count an in-place write."""
+    """Copy ``buf`` into ``t`` (if it is not ``t``'s memory) and count an in-place write
+    (Note [collectives bump the version])."""
     if buf is not t._data:
         t._data[...] = buf.reshape(t._data.shape).astype(t._data.dtype, copy=False)
     t._version_box[0] += 1

@@ -117,8 +117,15 @@ def check_reduce(op: Any, dtype: D.DType, what: str) -> RedOpType:
     return op
 
 
+_REDUCE_CACHE: dict[tuple[str, RedOpType], tuple[Any, Any, str]] = {}
+
+
 def mpi_reduce(MPI: Any, dtype: D.DType, op: RedOpType) -> tuple[Any, Any, str]:
     """(MPI datatype, MPI op, compute dtype name) reducing ``dtype`` with ``op``."""
-    type_name, compute = REDUCE_TYPES[dtype.name]
-    op_name = BOOL_OPS[op] if dtype.category == 0 else NUMBER_OPS[op]
-    return getattr(MPI, type_name), getattr(MPI, op_name), compute
+    key = (dtype.name, op)
+    hit = _REDUCE_CACHE.get(key)
+    if hit is None:
+        type_name, compute = REDUCE_TYPES[dtype.name]
+        op_name = BOOL_OPS[op] if dtype.category == 0 else NUMBER_OPS[op]
+        hit = _REDUCE_CACHE[key] = (getattr(MPI, type_name), getattr(MPI, op_name), compute)
+    return hit

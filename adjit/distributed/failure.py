@@ -36,8 +36,8 @@ class DistStoreError(DistError):
 #   the exception's type and text, the user's file:line) to every other rank, waits until each
 #   other rank has answered with its own notice (at most FAILURE_GRACE seconds, or the timeout if
 #   shorter) and calls MPI_Abort, so mpiexec exits non-zero.
-# - atexit: a rank that exits (normally or by sys.exit) sends an EXITED notice with how many
-#   collectives it issued in each group.
+# - atexit: a rank that exits (normally or by sys.exit), or destroy_process_group, sends an
+#   EXITED notice with how many collectives it issued in each group.
 # Every wait (Work.wait, and so every blocking collective) polls the control communicator
 # between tests of its request: a FAILED notice raises DistBackendError "[rank 0]: rank 1
 # failed: ValueError: boom (train.py:12)"; an EXITED notice from a rank that never issued the
@@ -184,7 +184,9 @@ def uninstall() -> None:
     if sys.excepthook is _excepthook:
         sys.excepthook = ctl.prev_hook
     atexit.unregister(_atexit)
-    ctl.poll()
+    if ctl.size > 1 and not ctl.done:  # a peer still waiting for this rank hears it left
+        ctl.done = True
+        ctl.send_all(EXITED, dict(ctl.issued))
     ctl.flush(1.0)
     ctl.comm.Free()
     _control = None

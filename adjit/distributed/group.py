@@ -28,14 +28,15 @@ class ProcessGroup:
         self.ranks = ranks  # global ranks, in group-rank order
         self.group_name = name
         self.timeout = timeout
+        self._rank, self._size = int(comm.Get_rank()), int(comm.Get_size())
         self.seq = 0  # collectives issued so far
         self.pending: deque[Any] = deque()  # Works not yet done, in issue order
 
     def rank(self) -> int:
-        return int(self.comm.Get_rank())
+        return self._rank
 
     def size(self) -> int:
-        return int(self.comm.Get_size())
+        return self._size
 
     def name(self) -> str:
         return "MPI"

@@ -214,7 +214,11 @@ class Future:
 def progress(pg: ProcessGroup) -> None:
     """Advance the group's pending works in issue order (data transfers start in that order
     in every rank: Note [collective signature])."""
-    for work in list(pg.pending):
+    pending = pg.pending
+    if len(pending) == 1:  # the common case: one collective in flight
+        pending[0]._advance()
+        return
+    for work in list(pending):
         if not work._advance():
             break
 

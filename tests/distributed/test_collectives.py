@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from _mpi import launch
 
@@ -134,3 +137,27 @@ def test_env_rank_must_agree(monkeypatch) -> None:
     monkeypatch.setenv("RANK", "0")
     dist.init_process_group()
     dist.destroy_process_group()
+
+
+NO_MPI = """
+import sys
+sys.modules["mpi4py"] = None  # as if the mpi extra were not installed
+import adjit
+import adjit.distributed as dist
+print(dist.is_available(), dist.is_mpi_available())
+try:
+    dist.init_process_group()
+except RuntimeError as e:
+    print(e)
+"""
+
+
+def test_without_mpi4py() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", NO_MPI], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.splitlines()
+    assert out == [
+        "True False",
+        "adjit.distributed runs on MPI through mpi4py, which is not installed: pip install "
+        '"adjit[mpi]" (mpi4py and the mpich wheel)',
+    ]
