@@ -194,3 +194,14 @@ def reduce_scatter_tensor(
 
     sig = Signature("reduce_scatter_tensor", inp.dtype.name, tuple(inp.shape), op)
     return run(Work(pg, sig, body, [out]), async_op)
+
+
+def _register_trace_hook() -> None:
+    """A collective on tracers becomes a COLLECTIVE equation (Note [traced collectives] in
+    frontend/collectives.py)."""
+    from adjit.frontend.collectives import trace_hook
+
+    TRACE_HOOK.append(trace_hook({"all_reduce": all_reduce, "broadcast": broadcast}, resolve))
+
+
+_register_trace_hook()
