@@ -34,7 +34,7 @@ from adjit.distributed.objects import (
     gather_object,
     scatter_object_list,
 )
-from adjit.distributed.p2p import irecv, isend, recv, send
+from adjit.distributed.p2p import P2POp, batch_isend_irecv, irecv, isend, recv, send
 from adjit.distributed.work import Work
 
 
@@ -62,6 +62,7 @@ __all__ = [
     "DistNetworkError",
     "DistStoreError",
     "GroupMember",
+    "P2POp",
     "ProcessGroup",
     "ReduceOp",
     "Work",
@@ -70,6 +71,7 @@ __all__ = [
     "all_gather_object",
     "all_reduce",
     "barrier",
+    "batch_isend_irecv",
     "broadcast",
     "broadcast_object_list",
     "gather",

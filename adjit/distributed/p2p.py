@@ -194,3 +194,51 @@ def recv(
         return -1
     work.wait()
     return work.source_rank()
+
+
+class P2POp:
+    """PyTorch's ``P2POp``: one isend or irecv for ``batch_isend_irecv``."""
+
+    def __init__(
+        self,
+        op: Any,
+        tensor: Tensor,
+        peer: int | None = None,
+        group: ProcessGroup | None = None,
+        tag: int = 0,
+        group_peer: int | None = None,
+    ) -> None:
+        if op not in (isend, irecv):
+            raise ValueError(
+                "Invalid ``op``. Expected ``op`` to be of type ``torch.distributed.isend`` or "
+                "``torch.distributed.irecv``."
+            )
+        self.op, self.tensor = op, single(tensor, "tensor")
+        self.group = resolve(group)
+        word = "destination" if op is isend else "source"
+        self.group_peer = _peer(self.group, peer, group_peer, word)
+        self.peer = self.group.global_rank(self.group_peer)
+        self.tag = tag
+
+    def __repr__(self) -> str:
+        me, other = self.group.rank(), self.group_peer
+        src, dst = (me, other) if self.op is isend else (other, me)
+        name = self.group.group_name or "default_pg"
+        return (
+            f"P2POp({self.op.__name__} pg={name}, group_src={src}, group_dst={dst},  "
+            f"{self.tensor.shape}, {self.tensor.dtype})"
+        )
+
+
+def batch_isend_irecv(p2p_op_list: list[P2POp]) -> list[Work]:
+    """Start every isend/irecv of the list (in any order: none waits for another); the Works."""
+    if not isinstance(p2p_op_list, list) or not all(isinstance(p, P2POp) for p in p2p_op_list):
+        raise ValueError(
+            "Invalid ``p2p_op_list``. Each op is expected to to be of type "
+            "``torch.distributed.P2POp``."
+        )
+    if not all(p.group is p2p_op_list[0].group for p in p2p_op_list):
+        raise ValueError("All ops need to use the same group.")
+    # (isend and irecv take (tensor, dst|src, group, tag, group_dst|group_src))
+    works = [p.op(p.tensor, None, p.group, p.tag, p.group_peer) for p in p2p_op_list]
+    return [w for w in works if w is not None]

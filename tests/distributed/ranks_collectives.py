@@ -334,6 +334,38 @@ def _() -> None:
     raises(ValueError, lambda: dist.recv(adjit.ones(1), src=RANK), "Invalid source rank")
 
 
+@check("batch_isend_irecv")
+def _() -> None:
+    peer, back = (RANK + 1) % N, (RANK - 1) % N
+    got = adjit.zeros(3, dtype=adjit.int32)
+    ops = [
+        dist.P2POp(dist.irecv, got, back),  # the receive first: none waits for another
+        dist.P2POp(dist.isend, adjit.from_numpy(data(1300, RANK, (3,), np.int32)), peer),
+    ]
+    assert repr(ops[1]).startswith(f"P2POp(isend pg=default_pg, group_src={RANK}, group_dst={peer}")
+    for w in dist.batch_isend_irecv(ops):
+        w.wait()
+    same(got, data(1300, back, (3,), np.int32))
+    raises(ValueError, lambda: dist.P2POp(dist.send, got, peer), "Invalid ``op``")
+
+
+BITWISE = {
+    ReduceOp.BAND: np.bitwise_and,
+    ReduceOp.BOR: np.bitwise_or,
+    ReduceOp.BXOR: np.bitwise_xor,
+}
+
+
+@check("all_reduce-bitwise")
+def _() -> None:
+    for dtype in (np.int64, np.uint8, np.bool_):
+        for op, fn in BITWISE.items():
+            x = adjit.from_numpy(data(1400, RANK, (6,), dtype).copy())
+            dist.all_reduce(x, op=op)
+            same(x, fn.reduce(np.stack([data(1400, r, (6,), dtype) for r in range(N)])))
+    raises(RuntimeError, lambda: dist.all_reduce(adjit.ones(2), op=ReduceOp.BAND), "BAND")
+
+
 @check("objects")
 def _() -> None:
     got = [None] * N

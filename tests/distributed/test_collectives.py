@@ -57,6 +57,8 @@ def test_all_checks_pass_on_both_ranks(collectives) -> None:
         "list-errors",
         "kind-mismatch",
         "new_group",
+        "batch_isend_irecv",
+        "all_reduce-bitwise",
     ],
 )
 def test_check_ran_on_both_ranks(collectives, name: str) -> None:
