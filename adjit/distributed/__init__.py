@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from adjit.distributed._mpi import is_mpi_available
+from adjit.distributed.alltoall import all_to_all, all_to_all_single
 from adjit.distributed.collectives import (
     all_reduce,
     barrier,
@@ -70,6 +71,8 @@ __all__ = [
     "all_gather_into_tensor",
     "all_gather_object",
     "all_reduce",
+    "all_to_all",
+    "all_to_all_single",
     "barrier",
     "batch_isend_irecv",
     "broadcast",

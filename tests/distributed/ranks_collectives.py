@@ -366,6 +366,48 @@ def _() -> None:
     raises(RuntimeError, lambda: dist.all_reduce(adjit.ones(2), op=ReduceOp.BAND), "BAND")
 
 
+@check("all_to_all")
+def _() -> None:
+    # even splits: rank r's input rows [2j, 2j+2) go to rank j
+    inp = adjit.from_numpy(data(1500, RANK, (2 * N, 3), np.float32))
+    out = adjit.zeros(2 * N, 3)
+    dist.all_to_all_single(out, inp)
+    want = np.concatenate(
+        [data(1500, r, (2 * N, 3), np.float32)[2 * RANK : 2 * RANK + 2] for r in range(N)]
+    )
+    same(out, want)
+    # uneven: rank r sends r + j + 1 rows to rank j
+    sizes = lambda r: [r + j + 1 for j in range(N)]  # noqa: E731
+    inp = adjit.from_numpy(data(1501, RANK, (sum(sizes(RANK)),), np.int64))
+    recv_sizes = [sizes(r)[RANK] for r in range(N)]
+    out = adjit.zeros(sum(recv_sizes), dtype=adjit.int64)
+    work = dist.all_to_all_single(out, inp, recv_sizes, sizes(RANK), async_op=True)
+    work.wait()
+    parts = []
+    for r in range(N):
+        full, offs = data(1501, r, (sum(sizes(r)),), np.int64), np.cumsum([0, *sizes(r)])
+        parts.append(full[offs[RANK] : offs[RANK + 1]])
+    same(out, np.concatenate(parts))
+    # lists
+    ins = [adjit.from_numpy(data(1502, RANK * N + j, (j + 1,), np.float64)) for j in range(N)]
+    outs = [adjit.zeros(RANK + 1, dtype=adjit.float64) for _ in range(N)]
+    dist.all_to_all(outs, ins)
+    for r in range(N):
+        same(outs[r], data(1502, r * N + RANK, (RANK + 1,), np.float64))
+    # counts that do not match: every rank raises, naming the pair
+    msg = raises(
+        dist.DistBackendError,
+        lambda: dist.all_to_all_single(
+            adjit.zeros(N),
+            adjit.zeros(N + (RANK == 0)),
+            None,
+            [2] + [1] * (N - 1) if RANK == 0 else None,
+        ),
+        "all_to_all: rank 0 sends 8 bytes to rank 0, which expects 4 bytes from it",
+    )
+    assert msg.startswith(f"[rank {RANK}]")
+
+
 @check("objects")
 def _() -> None:
     got = [None] * N

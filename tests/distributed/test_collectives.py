@@ -59,6 +59,7 @@ def test_all_checks_pass_on_both_ranks(collectives) -> None:
         "new_group",
         "batch_isend_irecv",
         "all_reduce-bitwise",
+        "all_to_all",
     ],
 )
 def test_check_ran_on_both_ranks(collectives, name: str) -> None:
