@@ -8,6 +8,7 @@ from adjit.distributed.collectives import (
     all_reduce,
     barrier,
     broadcast,
+    monitored_barrier,
     reduce,
     reduce_scatter_tensor,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "gather_object",
     "irecv",
     "isend",
+    "monitored_barrier",
     "recv",
     "reduce",
     "reduce_scatter_tensor",

@@ -52,6 +52,16 @@ def barrier(
     return None
 
 
+def monitored_barrier(
+    group: ProcessGroup | None = None,
+    timeout: timedelta | None = None,
+    wait_all_ranks: bool = False,
+) -> None:
+    """A barrier whose timeout error names the ranks that did not arrive (every barrier here
+    does: Note [waiting by polling])."""
+    barrier(group, timeout=timeout)
+
+
 def _reduced(pg: ProcessGroup, op: RedOpType, buf: np.ndarray) -> np.ndarray:
     """AVG is SUM, then this division (in the compute dtype: Note [reduced floats on MPI])."""
     if op is RedOpType.AVG:

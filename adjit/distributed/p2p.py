@@ -62,11 +62,17 @@ class PeerWork(Work):
             self._exited_seen = now
         elif now - self._exited_seen > EXIT_GRACE:
             raise DistBackendError(
-                f"[rank {ctl.rank}]: rank {gone[0]} exited without completing {self.sig.describe()}"
+                f"[rank {ctl.rank}]: rank {gone[0]} exited without completing {self.describe()}"
             )
 
     def source_rank(self) -> int:
         return -1 if self.peer is None else self.pg.global_rank(self.peer)
+
+    def describe(self) -> str:
+        """``recv(float32[2]) from rank 1`` (no sequence number: not a collective)."""
+        kind = self.sig.kind
+        peer = "any rank" if self.peer is None else f"rank {self.source_rank()}"
+        return f"{kind}({aval_text(self.sig.array)}) {'to' if kind == 'send' else 'from'} {peer}"
 
 
 def _peer(pg: ProcessGroup, rank: int | None, group_rank: int | None, word: str) -> int:

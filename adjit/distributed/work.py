@@ -140,10 +140,10 @@ class Work:
             if self._stage in ("done", "failed"):
                 break
             if ctl is not None:
-                ctl.waiting_in = self.sig
+                ctl.waiting_in = self
                 ctl.poll()
                 if ctl.failed:
-                    ctl.raise_if_failed(self.sig.describe())
+                    ctl.raise_if_failed(self.describe())
                 if ctl.exited:
                     self._check_exited(ctl)
             now = time.monotonic()
@@ -160,6 +160,10 @@ class Work:
             raise self._error
         return True
 
+    def describe(self) -> str:
+        """The collective in messages: ``all_reduce(float32[4], op=SUM) #3``."""
+        return self.sig.describe()
+
     def get_future(self) -> Future:
         return Future(self)
 
@@ -169,13 +173,13 @@ class Work:
             issued = ctl.exited.get(r)
             if issued is not None and issued.get(self.pg.group_name, 0) < self.sig.seq:
                 raise DistBackendError(
-                    f"[rank {ctl.rank}]: rank {r} exited without joining {self.sig.describe()} "
+                    f"[rank {ctl.rank}]: rank {r} exited without joining {self.describe()} "
                     f"(it issued {issued.get(self.pg.group_name, 0)} collectives in this group)"
                 )
 
     def _timed_out(self, span: float, ctl: failure.Control | None) -> DistBackendError:
         me = self.pg.rank()
-        text = f"[rank {me}]: {self.sig.describe()} timed out after {span:g} s"
+        text = f"[rank {me}]: {self.describe()} timed out after {span:g} s"
         if ctl is not None:
             answers = ctl.query(QUERY_SECONDS)
             others = [r for r in self.pg.ranks if r != ctl.rank]
@@ -188,7 +192,7 @@ class Work:
         return DistBackendError(text)
 
     def __repr__(self) -> str:
-        return f"<adjit.distributed.Work {self.sig.describe()} {self._stage}>"
+        return f"<adjit.distributed.Work {self.describe()} {self._stage}>"
 
 
 class Future:

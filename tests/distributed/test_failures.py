@@ -43,3 +43,17 @@ def test_rank_never_joins_times_out() -> None:
     assert "[rank 0]: all_reduce(float32[4], op=SUM) #1 timed out after 0.5 s" in proc.stderr
     assert "ranks that have not joined: [1]" in proc.stderr
     assert seconds < 30  # rank 1 sleeps 60 s: rank 0's abort ended the job
+
+
+def test_deadlock_times_out_naming_what_the_peer_waits_in() -> None:
+    proc, seconds = run("deadlock", ADJIT_DIST_TIMEOUT="0.5")
+    assert proc.returncode != 0
+    err = proc.stderr
+    assert (
+        "[rank 0]: recv(float32[2]) from rank 1 timed out after 0.5 s; "
+        "rank 1 waits in recv(float32[2]) from rank 0"
+    ) in err or (
+        "[rank 1]: recv(float32[2]) from rank 0 timed out after 0.5 s; "
+        "rank 0 waits in recv(float32[2]) from rank 1"
+    ) in err, err
+    assert seconds < 30
