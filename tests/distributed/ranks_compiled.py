@@ -184,23 +184,37 @@ def _() -> None:
 class WaitClock:
     """When a step first entered Work.wait (its backward is over: DDP's reducer waits in the
     last gradient's hook, a compiled step before the first reader of a result) and when its
-    last wait returned (perf_counter: one clock for both processes of this machine)."""
+    last wait returned (perf_counter: one clock for both processes of this machine); and the
+    bytes of the step's all-reduces already complete when the first wait began."""
 
     def __init__(self) -> None:
         self.first = self.last = 0.0
-        real = work_module.Work.wait
+        self.issued: list[tuple[object, int]] = []  # this step's works and their bytes
+        self.done_at_end = 0
+        real_wait, real_issue = work_module.Work.wait, work_module.Work._issue
         clock = self
 
         def timed(work, timeout=None):
             t0 = time.perf_counter()
             if not clock.first:
                 clock.first = t0
+                clock.done_at_end = sum(n for w, n in clock.issued if w._stage == "done")
             try:
-                return real(work, timeout)
+                return real_wait(work, timeout)
             finally:
                 clock.last = time.perf_counter()
 
+        def issue(work):
+            clock.issued.append((work, sum(t._data.nbytes for t in work._result)))
+            return real_issue(work)
+
         work_module.Work.wait = timed  # type: ignore[method-assign]
+        work_module.Work._issue = issue  # type: ignore[method-assign]
+
+    def reset(self) -> None:
+        self.first = self.last = 0.0
+        self.issued = []
+        self.done_at_end = 0
 
 
 def poller() -> None:
@@ -222,11 +236,11 @@ def sync_times(sizes: list[int], repeats: int = 30) -> list[float]:
     return times
 
 
-def stepper(case: str, model: nn.Module, opt) -> tuple:
+def stepper(case: str, model: nn.Module, opt, cap: float | None = None) -> tuple:
     """The step of ``case`` and the float32 sizes of its all-reduces, last launched last."""
     sizes = [p.numel() for p in model.parameters()]
     if case == "A":  # DDP around a compiled model: hooks from the streamed backward
-        ddp = DDP(adjit.compile(model))
+        ddp = DDP(adjit.compile(model), bucket_cap_mb=cap)
 
         def run(x, y):
             F.cross_entropy(ddp(x), y).backward()
@@ -235,7 +249,7 @@ def stepper(case: str, model: nn.Module, opt) -> tuple:
 
         return run, None
     if case == "B":  # the whole step compiled, DDP inside (segments around its breaks)
-        ddp = DDP(model)
+        ddp = DDP(model, bucket_cap_mb=cap)
 
         @adjit.compile
         def run(x, y):
@@ -256,7 +270,9 @@ def stepper(case: str, model: nn.Module, opt) -> tuple:
     return run, sizes
 
 
-def measure(name: str, make_model, shape, classes: int, steps: int = 80) -> None:
+def measure(
+    name: str, make_model, shape, classes: int, steps: int = 80, cap: float | None = None
+) -> None:
     """Per case and polling choice: the step time, the communication left after the slower
     rank's backward (from then to the last wait's return: ``exposed``) against the same
     all-reduces run alone (blocking, back to back); hidden = 1 - exposed / alone, of the
@@ -271,15 +287,17 @@ def measure(name: str, make_model, shape, classes: int, steps: int = 80) -> None
                 streaming.POLLERS.append(poller)
             adjit.manual_seed(0)
             model = make_model()
-            run, sizes = stepper(case, model, adjit.optim.SGD(model.parameters(), lr=0.01))
+            run, sizes = stepper(case, model, adjit.optim.SGD(model.parameters(), lr=0.01), cap)
             data = [batch(shape, classes, k, n=32) for k in range(4)]
-            marks = []
+            marks, done = [], []
             for k in range(steps):
                 x, y = data[k % 4]
                 dist.barrier()
-                clock.first = clock.last = 0.0
+                clock.reset()
                 t0 = time.perf_counter()
                 run(x, y)
+                total = sum(n for _, n in clock.issued)
+                done.append(clock.done_at_end / total if total else 0.0)
                 marks.append((t0, clock.first, clock.last, time.perf_counter()))
             if poll:
                 streaming.POLLERS.remove(poller)
@@ -289,13 +307,16 @@ def measure(name: str, make_model, shape, classes: int, steps: int = 80) -> None
             exposed = [max(0.0, m[2] - e) for m, e in zip(marks, ends.tolist(), strict=True)]
             step = statistics.median(m[3] - m[0] for m in marks[warm:])
             if sizes is None:  # DDP's buckets, as rebuilt after the first step
-                sizes = [sum(s) for s in ddp_sizes(model)]
+                sizes = [sum(s) for s in ddp_sizes(model, cap)]
             alone = sync_times(sizes)
-            rows.append((case, poll, step, exposed[warm:], alone))
+            rows.append((case, poll, step, exposed[warm:], alone, statistics.mean(done[warm:])))
     if RANK == 0:
         print(f"\n{name}: the last 3/4 of {steps} steps, rank 0, ms (median / min)")
-        print(" case  poll  step     exposed          all-reduces alone   hidden (median / min)")
-        for case, poll, step, exposed, alone in rows:
+        print(
+            " case  poll  step     exposed          all-reduces alone   hidden (median / min)"
+            "  done at backward end"
+        )
+        for case, poll, step, exposed, alone, done in rows:
             e_med, e_min = statistics.median(exposed), min(exposed)
             a_med, a_min = statistics.median(alone), min(alone)
             print(
@@ -303,17 +324,18 @@ def measure(name: str, make_model, shape, classes: int, steps: int = 80) -> None
                 f"  {e_med * 1e3:7.3f} / {e_min * 1e3:6.3f}"
                 f"  {a_med * 1e3:7.3f} / {a_min * 1e3:6.3f}"
                 f"    {max(0.0, 1 - e_med / a_med):4.0%} / {max(0.0, 1 - e_min / a_min):4.0%}"
+                f"       {done:4.0%}"
             )
         sys.stdout.flush()
 
 
-def ddp_sizes(model: nn.Module) -> list[list[int]]:
+def ddp_sizes(model: nn.Module, cap: float | None) -> list[list[int]]:
     """PyTorch's rebuilt bucket plan for ``model`` (its gradients ready last layer first)."""
     from adjit.nn.parallel.buckets import BucketCaps, assign
 
     params = list(model.parameters())
     order = list(range(len(params)))[::-1]
-    limits = BucketCaps.create(None).rebuild_limits()
+    limits = BucketCaps.create(cap).rebuild_limits()
     plan = assign([(p.numel() * 4, p.dtype) for p in params], limits, order)
     return [[params[i].numel() for i in bucket] for bucket in plan]
 
@@ -330,4 +352,6 @@ if "--measure" in sys.argv:
         )
     WaitClock.instance = WaitClock()  # type: ignore[attr-defined]
     measure("MLP 784-512-512-10, batch 32", lambda: mlp(512, 784, 10), (784,), 10)
+    wide = "MLP 64-1024-1024-10 (first layer's gradient small), batch 32, DDP buckets of 1 MB"
+    measure(wide, lambda: mlp(1024, 64, 10), (64,), 10, cap=1.0)
     measure("CNN 1-8-16 conv + linear, 28x28, batch 32", lambda: cnn(8), (1, 28, 28), 10)
