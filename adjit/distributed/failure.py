@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import os
 import sys
+import sysconfig
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -46,7 +47,6 @@ class DistStoreError(DistError):
 # job ends within a fraction of a second instead of hanging. A timeout bounds every wait.
 FAILED, EXITED, QUERY, ANSWER = 1, 2, 3, 4
 FAILURE_GRACE = 5.0  # seconds a failing rank waits for the others' answers before aborting
-_PACKAGE_DIRS = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))),)
 
 
 @dataclass
@@ -127,12 +127,32 @@ def control() -> Control | None:
     return _control
 
 
+def _library_dirs() -> tuple[str, ...]:
+    """adjit's folders (adjit/ and the compiler folders mapped into it), the standard library
+    and site-packages: frames there are not the user's."""
+    names = (
+        "adjit",
+        "adjit.runtime",
+        "adjit.frontend",
+        "adjit.ir",
+        "adjit.passes",
+        "adjit.codegen",
+    )
+    dirs = [os.path.dirname(m.__file__) for n in names if (m := sys.modules.get(n)) and m.__file__]
+    paths = sysconfig.get_paths()
+    dirs += [paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths]
+    return tuple(os.path.join(os.path.abspath(d), "") for d in dirs)
+
+
 def where(tb: TracebackType | None) -> str:
-    """file:line of the innermost frame outside adjit (the user's line), else the innermost."""
+    """file:line of the innermost frame of the user's code, else the innermost frame."""
     frames = traceback.extract_tb(tb)
-    user = [f for f in frames if not os.path.abspath(f.filename).startswith(_PACKAGE_DIRS)]
-    frame = (user or frames or [None])[-1]
-    return "" if frame is None else f" ({os.path.basename(frame.filename)}:{frame.lineno})"
+    library = _library_dirs()
+    user = [f for f in frames if not os.path.abspath(f.filename).startswith(library)]
+    chosen = user or list(frames)
+    if not chosen:
+        return ""
+    return f" ({os.path.basename(chosen[-1].filename)}:{chosen[-1].lineno})"
 
 
 def _excepthook(etype: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:

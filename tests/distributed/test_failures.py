@@ -57,3 +57,18 @@ def test_deadlock_times_out_naming_what_the_peer_waits_in() -> None:
         "rank 0 waits in recv(float32[2]) from rank 1"
     ) in err, err
     assert seconds < 30
+
+
+def test_failure_notice_names_the_users_line() -> None:
+    """An error raised inside adjit (or NumPy) is reported at the user's line that called it."""
+    import sys
+
+    import adjit
+    from adjit.distributed.failure import where
+
+    try:
+        adjit.ones(2) + adjit.ones(3)  # the line the notice names
+    except Exception:
+        tb = sys.exc_info()[2]
+    line = where(tb)
+    assert line == f" (test_failures.py:{tb.tb_lineno})", line
