@@ -16,6 +16,7 @@ from adjit.distributed.dtypes import ReduceOp
 from adjit.distributed.failure import DistBackendError, DistError, DistNetworkError, DistStoreError
 from adjit.distributed.gather import all_gather, all_gather_into_tensor, gather, scatter
 from adjit.distributed.group import (
+    Backend,
     GroupMember,
     ProcessGroup,
     destroy_process_group,
@@ -59,6 +60,7 @@ def is_torchelastic_launched() -> bool:
 
 
 __all__ = [
+    "Backend",
     "DistBackendError",
     "DistError",
     "DistNetworkError",

@@ -90,6 +90,22 @@ class group(metaclass=_WorldMeta):  # noqa: N801  (PyTorch's name)
     """PyTorch's ``group``: ``group.WORLD`` is the default process group."""
 
 
+class Backend(str):
+    """PyTorch's ``Backend``: ``Backend("GLOO") == "gloo"``; ``Backend.MPI`` ... as strings."""
+
+    UNDEFINED = "undefined"
+    GLOO = "gloo"
+    NCCL = "nccl"
+    UCC = "ucc"
+    MPI = "mpi"
+    XCCL = "xccl"
+
+    def __new__(cls, name: str) -> Backend:
+        if not isinstance(name, str):
+            raise ValueError("Backend constructor parameter must be string-ish")
+        return super().__new__(cls, name.lower())
+
+
 # backend name -> None (runs on MPI) or the error refusing it
 BACKENDS: dict[str, str | None] = {
     "mpi": None,

@@ -87,6 +87,11 @@ def test_world_of_one(world_of_one) -> None:
     assert dist.barrier() is None
 
 
+def test_backend_names(world_of_one) -> None:
+    assert dist.Backend("GLOO") == "gloo" == dist.Backend.GLOO and dist.Backend.MPI == "mpi"
+    assert dist.get_backend() == dist.Backend.GLOO
+
+
 def test_init_twice_and_not_initialized(world_of_one) -> None:
     with pytest.raises(ValueError, match="trying to initialize the default process group twice!"):
         dist.init_process_group()
