@@ -87,6 +87,33 @@ def test_world_of_one(world_of_one) -> None:
     assert dist.barrier() is None
 
 
+def test_every_collective_in_a_world_of_one(world_of_one) -> None:
+    """With one rank every collective is a copy: the fast path H2's unit tests can use."""
+    x = adjit.arange(6.0).reshape(2, 3)
+    out = adjit.zeros(2, 3)
+    dist.reduce(x, dst=0, op=dist.ReduceOp.MAX)
+    dist.reduce_scatter_tensor(out, x)
+    assert out.tolist() == x.tolist()
+    outs = [adjit.zeros(2, 3)]
+    dist.all_gather(outs, x)
+    big = adjit.zeros(2, 3)
+    dist.all_gather_into_tensor(big, x)
+    gathered = [adjit.zeros(2, 3)]
+    dist.gather(x, gathered)
+    got = adjit.zeros(2, 3)
+    dist.scatter(got, [x])
+    a2a = adjit.zeros(2, 3)
+    dist.all_to_all_single(a2a, x)
+    for t in (outs[0], big, gathered[0], got, a2a):
+        assert t.tolist() == x.tolist()
+    objs = [None]
+    dist.all_gather_object(objs, {"k": 1})
+    assert objs == [{"k": 1}]
+    with pytest.raises(ValueError, match="Invalid destination rank"):
+        dist.send(x, dst=0)
+    dist.monitored_barrier()
+
+
 def test_backend_names(world_of_one) -> None:
     assert dist.Backend("GLOO") == "gloo" == dist.Backend.GLOO and dist.Backend.MPI == "mpi"
     assert dist.get_backend() == dist.Backend.GLOO
