@@ -208,10 +208,24 @@ def reduce_scatter_tensor(
 
 def _register_trace_hook() -> None:
     """A collective on tracers becomes a COLLECTIVE equation (Note [traced collectives] in
-    frontend/collectives.py)."""
+    frontend/collectives.py); a streamed backward lets the world group's collectives in flight
+    progress between its steps (MPICH moves nonblocking data only inside MPI calls: Note
+    [gradients as they are made]), unless ADJIT_COLLECTIVE_POLL=0."""
+    from adjit.distributed.group import GroupMember
+    from adjit.distributed.work import progress
     from adjit.frontend.collectives import trace_hook
+    from adjit.passes.pipeline import flag
+    from adjit.runtime import streaming
 
     TRACE_HOOK.append(trace_hook({"all_reduce": all_reduce, "broadcast": broadcast}, resolve))
+
+    def progress_world() -> None:
+        pg = GroupMember.WORLD
+        if pg is not None and pg.pending:
+            progress(pg)
+
+    if flag("ADJIT_COLLECTIVE_POLL") != "0":
+        streaming.POLLERS.append(progress_world)
 
 
 _register_trace_hook()

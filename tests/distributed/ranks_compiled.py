@@ -3,7 +3,11 @@ processes, as named checks (ranks_common.check). With ``--measure``: how much of
 all-reduce time the backward hides (Note [gradients as they are made], Note [collective
 steps]), printed by rank 0:
 
-    mpiexec -n 2 python tests/distributed/ranks_compiled.py --measure
+    ADJIT_COLLECTIVE_POLL=0 mpiexec -n 2 python tests/distributed/ranks_compiled.py --measure
+    ADJIT_COLLECTIVE_POLL=1 mpiexec -n 2 python tests/distributed/ranks_compiled.py --measure
+
+(with polls: MPI progress calls between the steps of a streamed backward, and poll steps
+between a compiled collective's start and wait)
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ import time
 
 import numpy as np
 import ranks_common as C
-from adjit.runtime import streaming
 from ranks_common import check
 
 import adjit
@@ -217,12 +220,6 @@ class WaitClock:
         self.done_at_end = 0
 
 
-def poller() -> None:
-    pg = dist.group.WORLD
-    if pg is not None and pg.pending:
-        work_module.progress(pg)
-
-
 def sync_times(sizes: list[int], repeats: int = 30) -> list[float]:
     """Seconds of blocking all-reduces of these float32 sizes, back to back, per repeat."""
     bufs = [adjit.zeros(n) for n in sizes]
@@ -280,36 +277,31 @@ def measure(
     disturbed)."""
     clock: WaitClock = WaitClock.instance  # type: ignore[attr-defined]
     rows = []
+    poll = os.environ.get("ADJIT_COLLECTIVE_POLL", "1") != "0"
     for case in ("A", "B", "B-IR"):
-        for poll in (False, True):
-            os.environ["ADJIT_COLLECTIVE_POLL"] = "1" if poll else "0"
-            if poll:
-                streaming.POLLERS.append(poller)
-            adjit.manual_seed(0)
-            model = make_model()
-            run, sizes = stepper(case, model, adjit.optim.SGD(model.parameters(), lr=0.01), cap)
-            data = [batch(shape, classes, k, n=32) for k in range(4)]
-            marks, done = [], []
-            for k in range(steps):
-                x, y = data[k % 4]
-                dist.barrier()
-                clock.reset()
-                t0 = time.perf_counter()
-                run(x, y)
-                total = sum(n for _, n in clock.issued)
-                done.append(clock.done_at_end / total if total else 0.0)
-                marks.append((t0, clock.first, clock.last, time.perf_counter()))
-            if poll:
-                streaming.POLLERS.remove(poller)
-            ends = adjit.tensor([m[1] for m in marks], dtype=adjit.float64)
-            dist.all_reduce(ends, op=dist.ReduceOp.MAX)  # the slower rank's backward end
-            warm = steps // 4
-            exposed = [max(0.0, m[2] - e) for m, e in zip(marks, ends.tolist(), strict=True)]
-            step = statistics.median(m[3] - m[0] for m in marks[warm:])
-            if sizes is None:  # DDP's buckets, as rebuilt after the first step
-                sizes = [sum(s) for s in ddp_sizes(model, cap)]
-            alone = sync_times(sizes)
-            rows.append((case, poll, step, exposed[warm:], alone, statistics.mean(done[warm:])))
+        adjit.manual_seed(0)
+        model = make_model()
+        run, sizes = stepper(case, model, adjit.optim.SGD(model.parameters(), lr=0.01), cap)
+        data = [batch(shape, classes, k, n=32) for k in range(4)]
+        marks, done = [], []
+        for k in range(steps):
+            x, y = data[k % 4]
+            dist.barrier()
+            clock.reset()
+            t0 = time.perf_counter()
+            run(x, y)
+            total = sum(n for _, n in clock.issued)
+            done.append(clock.done_at_end / total if total else 0.0)
+            marks.append((t0, clock.first, clock.last, time.perf_counter()))
+        ends = adjit.tensor([m[1] for m in marks], dtype=adjit.float64)
+        dist.all_reduce(ends, op=dist.ReduceOp.MAX)  # the slower rank's backward end
+        warm = steps // 4
+        exposed = [max(0.0, m[2] - e) for m, e in zip(marks, ends.tolist(), strict=True)]
+        step = statistics.median(m[3] - m[0] for m in marks[warm:])
+        if sizes is None:  # DDP's buckets, as rebuilt after the first step
+            sizes = [sum(s) for s in ddp_sizes(model, cap)]
+        alone = sync_times(sizes)
+        rows.append((case, poll, step, exposed[warm:], alone, statistics.mean(done[warm:])))
     if RANK == 0:
         print(f"\n{name}: the last 3/4 of {steps} steps, rank 0, ms (median / min)")
         print(
