@@ -160,7 +160,8 @@ def _ms(x: Any) -> str:
 def throughput_table(table: list[dict[str, Any]]) -> list[str]:
     head = (
         f"{'model / contender':<22} {'P':>1} {'reduction':<16} {'step ms':>8} {'[min-max]':>17} "
-        f"{'cpu':>7} {'samples/s':>9} {'eff':>5} {'fwd':>7} {'bwd':>7} {'blocked':>7} {'comm':>7} "
+        f"{'cpu':>7} {'samples/s':>9} {'eff':>5} {'fwd':>7} {'bwd':>7} {'reduce':>7} "
+        f"{'blocked':>7} {'comm':>7} "
         f"{'hidden':>7} {'opt':>7} {'cores':>5} {'agrees':>7}"
     )
     lines = [head]
@@ -184,7 +185,8 @@ def throughput_table(table: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"{r['label']:<22} {r['world']:>1} {name:<16} {_ms(s['step']):>8} {spread:>17} "
             f"{_ms(s['cpu']):>7} {r['samples_per_s']:>9.0f} {eff:>5} {_ms(s.get('forward')):>7} "
-            f"{_ms(s.get('backward')):>7} {_ms(s.get('blocked')):>7} {_ms(s.get('comm')):>7} "
+            f"{_ms(s.get('backward')):>7} {_ms(s.get('reduce')):>7} {_ms(s.get('blocked')):>7} "
+            f"{_ms(s.get('comm')):>7} "
             f"{_ms(s.get('hidden')):>7} {_ms(s.get('optimizer')):>7} {s['cores']:>5.2f} {agrees:>7}"
         )
     return lines

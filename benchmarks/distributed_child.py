@@ -17,7 +17,21 @@ steps for each configuration, timed by phase, interleaved; rank 0 prints one JSO
 # (one process: the whole batch); the losses (the ranks' mean) and the final parameters go to
 # the parent, which compares them with the one-process run. ``ready`` is, from one extra
 # untimed step with post-accumulate-grad hooks, when each parameter's gradient was ready (from
-# the backward's start): the input of distributed_link.predict.
+# the backward's start, in wall and in CPU time): the input of distributed_link.predict.
+
+# Note [first backward's ready times]
+# adjit's eager engine runs ready nodes by their sequence number, latest first, and a leaf's
+# AccumulateGrad node is made once and reused while a graph still holds it
+# (runtime/autograd.gradient_edge). In a plain training loop the previous step's ``loss`` (and
+# its graph) is alive while the next forward runs, so the next graph reuses those nodes, older
+# than all of its own: every gradient is accumulated (and every post-accumulate hook, DDP's,
+# fires) at the very end of the backward (measured: the CNN's 6 gradients all within the last
+# 0.05 ms of a 5 ms backward; with ``del loss`` before the next forward, from 0.6 ms on; PyTorch
+# gives AccumulateGrad the highest priority, so a gradient is accumulated as soon as it is
+# complete). Here ``step`` keeps the loss in a local that dies on return, so the timed steps
+# stream their gradients, as ``ready_times`` measures them (``del loss``); one-process launches
+# also report a fresh model copy's first backward (``first_ready``), whose AccumulateGrad nodes
+# were made during its own forward: the analytic table runs both schedules.
 
 from __future__ import annotations
 
@@ -247,6 +261,7 @@ def step(t: Trainer, x: Any, y: Any, comm: Comm) -> tuple[float, dict[str, float
         "forward": t1 - t0,
         "backward": t2 - t1 - in_backward,
         "blocked": rec.blocked(t0, t4),
+        "reduce": t3 - t2,
         "optimizer": t4 - t3,
         "cpu": time.process_time() - c0,
         "cores": (time.process_time() - c0) / max(t4 - t0, 1e-9),
@@ -298,7 +313,8 @@ def _timed_backward(
 def ready_times(t: Trainer, x: Any, y: Any, comm: Comm, tries: int = 3) -> Schedule:
     """The gradients' ready times in a step's backward: of ``tries`` steps the one with the
     fastest backward, the least disturbed by the machine's other load (none for a whole step
-    compiled: its backward has no start to time from outside)."""
+    compiled: its backward has no start to time from outside). Note [first backward's ready
+    times]: no graph of an earlier step may be alive at a forward, as in ``step``."""
     comm.clock.link, comm.clock.record = dl.REAL, dl.Record()
     if t.whole is not None:
         t.whole(x, y)
@@ -309,6 +325,7 @@ def ready_times(t: Trainer, x: Any, y: Any, comm: Comm, tries: int = 3) -> Sched
         t.opt.zero_grad()
         loss = t.loss_fn(x, y)
         got = _timed_backward(t.params, loss, rec, comm.world.Barrier)
+        del loss
         t.reduce()
         best = min(best, got, key=lambda b: b.backward)
     t.opt.zero_grad()
