@@ -27,10 +27,13 @@ DTYPES = {
     "float64": np.float64,
     "int64": np.int64,
     "int32": np.int32,
+    "int16": np.int16,
+    "int8": np.int8,
     "uint8": np.uint8,
     "float16": np.float16,
     "bool": np.bool_,
     "complex64": np.complex64,
+    "complex128": np.complex128,
 }
 if BF16 is not None:
     DTYPES["bfloat16"] = BF16
