@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import time
+from datetime import timedelta
 
 import numpy as np
 import ranks_common as C
@@ -409,6 +411,24 @@ def _() -> None:
         "all_to_all: rank 0 sends 8 bytes to rank 0, which expects 4 bytes from it",
     )
     assert msg.startswith(f"[rank {RANK}]")
+
+
+@check("wait-timeout-then-complete")
+def _() -> None:
+    x = adjit.ones(2)
+    if RANK == 1:
+        time.sleep(1.0)  # joins late
+    work = dist.all_reduce(x, async_op=True)
+    if RANK == 0:
+        raises(
+            dist.DistBackendError,
+            lambda: work.wait(timeout=timedelta(seconds=0.2)),
+            "[rank 0]: all_reduce(float32[2], op=SUM) #",
+            "timed out after 0.2 s; ranks that have not joined: [1]",
+        )
+        assert not work.is_completed() or work.is_success()
+    assert work.wait()  # the work goes on after a timed-out wait
+    same(x, np.full(2, N, np.float32))
 
 
 @check("objects")

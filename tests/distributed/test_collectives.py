@@ -60,6 +60,7 @@ def test_all_checks_pass_on_both_ranks(collectives) -> None:
         "batch_isend_irecv",
         "all_reduce-bitwise",
         "all_to_all",
+        "wait-timeout-then-complete",
     ],
 )
 def test_check_ran_on_both_ranks(collectives, name: str) -> None:
