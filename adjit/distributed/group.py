@@ -143,7 +143,14 @@ def _timeout(timeout: timedelta | None) -> timedelta:
             )
         return timeout
     seconds = flag(TIMEOUT_FLAG)
-    return timedelta(seconds=float(seconds)) if seconds else DEFAULT_TIMEOUT
+    if not seconds:
+        return DEFAULT_TIMEOUT
+    try:
+        return timedelta(seconds=float(seconds))
+    except ValueError:
+        raise ValueError(
+            f"{TIMEOUT_FLAG}={seconds!r}: expected a number of seconds, e.g. 60"
+        ) from None
 
 
 def _check_env(what: str, given: int, env: str, actual: int) -> None:

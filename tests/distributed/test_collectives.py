@@ -162,6 +162,27 @@ def test_init_errors(kwargs, exc, text) -> None:
     assert not dist.is_initialized()
 
 
+def test_timeouts(monkeypatch) -> None:
+    pytest.importorskip("mpi4py", reason="MPI unavailable: pip install 'adjit[mpi]'")
+    from datetime import timedelta
+
+    dist.init_process_group(timeout=timedelta(seconds=7))
+    assert dist.group.WORLD.timeout == timedelta(seconds=7)
+    dist.destroy_process_group()
+    monkeypatch.setenv("ADJIT_DIST_TIMEOUT", "2.5")
+    dist.init_process_group()
+    assert dist.group.WORLD.timeout == timedelta(seconds=2.5)
+    dist.destroy_process_group()
+    monkeypatch.setenv("ADJIT_DIST_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="ADJIT_DIST_TIMEOUT='soon': expected a number of seconds"):
+        dist.init_process_group()
+    with pytest.raises(
+        TypeError, match="Expected timeout argument to be of typedatetime.timedelta"
+    ):
+        dist.init_process_group(timeout=30)
+    assert not dist.is_initialized()
+
+
 def test_env_rank_must_agree(monkeypatch) -> None:
     pytest.importorskip("mpi4py", reason="MPI unavailable: pip install 'adjit[mpi]'")
     monkeypatch.setenv("WORLD_SIZE", "2")
