@@ -16,7 +16,6 @@ from adjit.distributed.group import ProcessGroup
 from adjit.distributed.signature import Signature, disagreement
 
 SPIN_SECONDS = 2e-3  # a wait polls flat out this long, then yields the CPU between polls
-BURST = 64  # tests of the current request per turn of the wait loop (Note [waiting by polling])
 YIELD_SECONDS = 2e-2  # ... until this long, then sleeps between polls (growing to 1 ms)
 QUERY_SECONDS = 0.5  # how long a timed-out wait waits for the other ranks' answers
 
@@ -26,13 +25,12 @@ QUERY_SECONDS = 0.5  # how long a timed-out wait waits for the other ranks' answ
 # tests it can (a) notice another rank's failure notice (Note [failure propagation]), (b) give up
 # at the group's timeout, naming what the other ranks wait in (they answer a query from inside
 # their own waits; a rank that answers nothing is computing or gone) and (c) progress the other
-# pending collectives of the group in issue order (Note [collective signature]). MPI moves a
-# nonblocking collective forward only inside MPI calls of both ranks, one step per call, so each
-# turn of the loop first tests the request BURST times in a tight loop (~0.3 us a test; a turn
-# of the Python bookkeeping costs ~5 us, and a 4-byte all_reduce takes tens of steps: without
-# the burst it took 10x longer). For SPIN_SECONDS the loop polls flat out (what MPI_Wait does),
-# then yields the CPU between turns, then sleeps (growing to 1 ms) so that a rank waiting for a
-# slow peer leaves the core to it.
+# pending collectives of the group in issue order (Note [collective signature]). For SPIN_SECONDS
+# the loop polls flat out (what MPI_Wait does), then yields the CPU between turns, then sleeps
+# (growing to 1 ms) so that a rank waiting for a slow peer leaves the core to it. A 4-byte
+# all_reduce on 2 ranks takes 21-43 us (medians of runs on this shared 2-core machine; MPI's
+# own Allreduce 2 us; without the signature exchange 10-20 us); means are several times the
+# medians, from a rank descheduled now and then for milliseconds (tests/distributed/ranks_bench.py).
 class Work:
     """PyTorch's ``Work``: the handle ``async_op=True`` returns; ``wait()`` completes it."""
 
@@ -131,11 +129,6 @@ class Work:
         deadline = start + span
         naps = 0
         while self._stage not in ("done", "failed"):
-            request = self._request
-            if request is not None:  # MPI progresses only inside MPI calls: test in a burst
-                for _ in range(BURST):
-                    if request.Test():
-                        break
             self._poll()
             if self._stage in ("done", "failed"):
                 break
