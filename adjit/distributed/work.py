@@ -17,7 +17,7 @@ from adjit.distributed.signature import Signature, disagreement
 
 SPIN_SECONDS = 2e-3  # a wait polls flat out this long, then yields the CPU between polls
 YIELD_SECONDS = 2e-2  # ... until this long, then sleeps between polls (growing to 1 ms)
-QUERY_SECONDS = 0.5  # how long a timed-out wait waits for the other ranks' answers
+QUERY_SECONDS = 0.25  # how long a timed-out wait waits for the other ranks' answers
 
 
 # Note [waiting by polling]

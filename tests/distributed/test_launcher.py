@@ -3,32 +3,29 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 
 import pytest
 from _mpi import HERE, env, require_mpi
 
+from adjit import cli
 from adjit.distributed import run as launcher
 
 SCRIPT = str(HERE / "ranks_launcher.py")
 
 
-def adjit_run(*args: str) -> subprocess.CompletedProcess[str]:
+def test_two_ranks_end_to_end_exit_code_passed_through(capfd, monkeypatch) -> None:
+    """``adjit run -n 2 script.py args`` through the command line's parser, in this process
+    (mpiexec and the ranks are child processes writing to this process's stdout)."""
     require_mpi()
-    return subprocess.run(
-        [sys.executable, "-m", "adjit", "run", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env(),
-    )
-
-
-def test_two_ranks_end_to_end_exit_code_passed_through() -> None:
-    out = adjit_run("-n", "2", SCRIPT, "3", "--flag")  # rank 1 exits with 3 after its work
-    assert out.returncode == 3, out.stderr
-    assert sorted(out.stdout.splitlines()) == [
+    for k in ("RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(k, raising=False)
+    for k in ("ADJIT_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.setenv(k, env()[k])
+    code = cli.main(["run", "-n", "2", SCRIPT, "3", "--flag"])  # rank 1 exits with 3
+    out, err = capfd.readouterr()
+    assert code == 3, err
+    assert sorted(out.splitlines()) == [
         "rank 0 of 2 sum 3 args ['3', '--flag']",
         "rank 1 of 2 sum 3 args ['3', '--flag']",
     ]
