@@ -19,8 +19,11 @@ end (``stream``): correct, with nothing overlapped.
 
 Nonblocking communication may need the process to enter the MPI library to make progress
 (MPICH progresses a request only inside MPI calls). ``POLLERS`` holds functions a
-communication layer registers while it has requests in flight; a streamed call runs them
-after every step (none registered: one list test per step).
+communication layer registers (adjit.distributed registers one that advances the world
+group's pending collectives, unless ADJIT_COLLECTIVE_POLL=0); a streamed call runs them after
+every step (none registered: one list test per step). Measured on 2 ranks
+(tests/distributed/ranks_compiled.py --measure): without them no all-reduce byte completes
+before the backward ends, whatever the model.
 """
 
 from __future__ import annotations
