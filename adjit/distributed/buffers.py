@@ -10,6 +10,7 @@ import numpy as np
 
 from adjit.distributed._mpi import mpi
 from adjit.distributed.group import GroupMember, ProcessGroup
+from adjit.runtime import trace_state
 from adjit.runtime.tensor import Tensor
 
 # Note [collectives while tracing]
@@ -45,12 +46,15 @@ def tensor_list(ts: Any, param: str) -> list[Tensor]:
 
 
 def traced(name: str, *tensors: Tensor) -> bool:
-    """Whether a tensor is traced (then TRACE_HOOK[0](name, arguments) does the op)."""
+    """Whether a tensor is traced (then TRACE_HOOK[0](name, arguments) does the op): a
+    tracer, or any tensor while adjit.compile traces (run now, its exchange would be fixed
+    into the compiled program as a constant)."""
     for t in tensors:
         if t._is_tracer:
             break
     else:
-        return False
+        if trace_state.current() is None:
+            return False
     if not TRACE_HOOK:
         raise NotImplementedError(
             f"adjit.distributed.{name} on a traced tensor (inside adjit.compile) is not "

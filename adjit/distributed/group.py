@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from datetime import timedelta
 from typing import Any
 
 from adjit.distributed import failure
 from adjit.distributed._mpi import mpi
+from adjit.distributed.rendezvous import agree, rank_problem
 from adjit.passes.pipeline import flag
 
 NOT_INITIALIZED = (
@@ -153,23 +153,6 @@ def _timeout(timeout: timedelta | None) -> timedelta:
         ) from None
 
 
-def _check_env(what: str, given: int, env: str, actual: int) -> None:
-    """An explicit rank/world_size or RANK/WORLD_SIZE must agree with MPI's."""
-    if given >= 0 and given != actual:
-        raise ValueError(
-            f"init_process_group: {what}={given} but the MPI launcher gave this process "
-            f"{what} {actual} (adjit.distributed takes ranks from MPI; launch with "
-            "`adjit run -n N script.py` or mpiexec)"
-        )
-    value = os.environ.get(env)
-    if value is not None and value.strip() and int(value) != actual:
-        raise ValueError(
-            f"init_process_group: the environment variable {env}={value} but the MPI launcher "
-            f"gave this process {what} {actual} (unset {env}, or launch with "
-            "`adjit run -n N script.py` or mpiexec)"
-        )
-
-
 def init_process_group(
     backend: Any = None,
     init_method: str | None = None,
@@ -195,8 +178,10 @@ def init_process_group(
     span = _timeout(timeout)
     MPI = mpi()
     world = MPI.COMM_WORLD
-    _check_env("rank", rank, "RANK", world.Get_rank())
-    _check_env("world_size", world_size, "WORLD_SIZE", world.Get_size())
+    problem = rank_problem("rank", rank, "RANK", world.Get_rank()) or rank_problem(
+        "world_size", world_size, "WORLD_SIZE", world.Get_size()
+    )
+    agree(world, problem, span.total_seconds())  # (Note [init agreement])
     failure.install(world, span.total_seconds())
     comm = world.Dup()
     _state.world = ProcessGroup(comm, list(range(comm.Get_size())), group_name, span)

@@ -29,6 +29,17 @@ def test_rank_raises_before_a_collective() -> None:
     assert "finished" not in proc.stdout
 
 
+def test_init_fails_in_one_rank() -> None:
+    proc, seconds = run("init")
+    assert proc.returncode != 0
+    assert (
+        "DistBackendError: [rank 0]: init_process_group failed in rank 1: init_process_group: "
+        "the environment variable RANK=5 but the MPI launcher gave this process rank 1"
+    ) in proc.stderr
+    assert "ValueError: init_process_group: the environment variable RANK=5" in proc.stderr
+    assert "started" not in proc.stdout and seconds < 30
+
+
 def test_rank_exits_before_a_collective() -> None:
     proc, _ = run("exit")
     assert proc.returncode != 0
