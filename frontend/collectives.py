@@ -8,7 +8,9 @@ it). The call becomes a COLLECTIVE equation (Note [collectives in the IR] in
 ir/collectives.py) whose ``coll`` is an ``EagerCollective``: the eager function itself, called
 on the program's buffer with ``async_op=True`` when the step runs, so a compiled collective
 checks signatures, propagates failures and times out exactly as an eager one. The tensor is
-rebound to the equation's result, as any traced in-place op; with ``async_op=True`` the call
+rebound to the equation's result, as any traced in-place op (a tensor from outside the
+function, a buffer, is written back after each call; one made from constants inside it is
+refused: its exchange would run once, when tracing); with ``async_op=True`` the call
 returns a ``TracedWork`` whose ``wait()`` records nothing: the executor waits right before
 the first step that reads the result, which is where a correct program's ``wait()`` is (a
 read before ``wait()`` is undefined in PyTorch; here it sees the finished value). The entry
@@ -117,10 +119,17 @@ def traced_collective(
     kwargs = dict(arguments)
     t = kwargs.pop("tensor")
     async_op = bool(kwargs.pop("async_op", False))
-    if trace is None or not getattr(t, "_is_tracer", False) or t._trace is not trace:
+    traced = getattr(t, "_is_tracer", False)
+    if trace is None or (traced and t._trace is not trace):
         raise trace_state.TracingError(
             f"adjit.distributed.{name} inside adjit.compile on a tensor of another trace (a "
             "nested transform's): call it in the compiled function itself"
+        )
+    if not traced and getattr(t, "_born_in", None) is trace:
+        raise trace_state.TracingError(
+            f"adjit.distributed.{name} inside adjit.compile on a tensor made from constants "
+            "inside the function: its result would be fixed when tracing; make it from the "
+            "function's inputs, or call the collective outside the compiled function"
         )
     if t.requires_grad and is_grad_enabled():
         raise RuntimeError(
@@ -133,7 +142,11 @@ def traced_collective(
     coll = EagerCollective(name, eager[name], kwargs, f"rank {pg.rank()} of {pg.size()}")
     trace.bindings.append((_Now(resolve, group), name, pg))
     with no_grad():
-        inplace(t, lambda x: apply(Op.COLLECTIVE, x, coll=coll))
+        exchange = lambda x: apply(Op.COLLECTIVE, x, coll=coll)  # noqa: E731
+        if traced:
+            inplace(t, exchange)
+        else:  # a tensor from outside (a buffer): written back after each call
+            trace.mutate(t, exchange)
     return TracedWork(t) if async_op else None
 
 

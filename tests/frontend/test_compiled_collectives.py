@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from adjit.frontend.collectives import traced_collective
 from adjit.ir.ops import Op
+from adjit.runtime import trace_state
 from adjit.runtime.collective_steps import CollectivePoll, CollectiveStart, CollectiveWait
 from adjit.runtime.executor import Executable, compile_program
+from adjit.runtime.trace_state import TracingError
 
 import adjit
 
@@ -57,7 +59,7 @@ class Fake:
         return self.group
 
     def all_reduce(self, tensor: Any, op: str = "sum", group: Any = None, async_op: bool = False):
-        if tensor._is_tracer:
+        if tensor._is_tracer or trace_state.current() is not None:  # (as adjit.distributed)
             args = {"tensor": tensor, "op": op, "group": group, "async_op": async_op}
             return traced_collective(
                 {"all_reduce": self.all_reduce}, self.resolve, "all_reduce", args
@@ -211,3 +213,34 @@ def test_interpreter_backend_and_ir_rules() -> None:
     (e,) = [e for e in graph.eqns if e.op is Op.COLLECTIVE]
     assert "collective[coll=all_reduce(op='sum'; rank 0 of 2)]" in str(graph)
     assert type(compile_program(graph)) is Executable
+
+
+def test_a_buffer_from_outside_is_exchanged_at_every_call() -> None:
+    """A tensor from outside the function (a buffer) all-reduced inside it: every call
+    exchanges its current value and writes the result back, as eagerly."""
+    fake = Fake(2)
+
+    def f(x, buf):
+        fake.all_reduce(buf)
+        return x + buf
+
+    def run(fn, buf):
+        return [fn(adjit.ones(3), buf).tolist() for _ in range(3)]
+
+    eager_buf, compiled_buf = adjit.full((3,), 0.5), adjit.full((3,), 0.5)
+    cf = adjit.compile(lambda x: f(x, compiled_buf))
+    want = run(lambda x, b: f(x, b), eager_buf)
+    assert run(lambda x, b: cf(x), compiled_buf) == want == [[2.0] * 3, [3.0] * 3, [5.0] * 3]
+    assert compiled_buf.tolist() == eager_buf.tolist() == [4.0] * 3
+
+
+def test_a_constant_made_inside_is_refused() -> None:
+    fake = Fake(2)
+
+    def f(x):
+        t = adjit.ones(3)
+        fake.all_reduce(t)
+        return x + t
+
+    with pytest.raises(TracingError, match="made from constants inside the function"):
+        adjit.compile(f, fullgraph=True)(adjit.zeros(3))
