@@ -176,7 +176,7 @@ def init_process_group(
         raise AssertionError("Cannot specify both init_method and store.")
     name = _backend_name(backend)
     span = _timeout(timeout)
-    MPI = mpi()
+    MPI = mpi(span.total_seconds())
     world = MPI.COMM_WORLD
     problem = rank_problem("rank", rank, "RANK", world.Get_rank()) or rank_problem(
         "world_size", world_size, "WORLD_SIZE", world.Get_size()

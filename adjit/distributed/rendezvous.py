@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import time
 from typing import Any
@@ -35,7 +36,10 @@ def rank_problem(what: str, given: int, env: str, actual: int) -> str:
 # blocking collective, and a rank that raised never joins it (measured: rank 0 hung in Dup
 # until killed). So before any Dup, every rank all-gathers one flag "my checks failed" with a
 # nonblocking call polled until the timeout; if any rank failed, every rank raises: the failed
-# one its own error, the others DistBackendError naming it and its text.
+# one its own error, the others DistBackendError naming it and its text. A rank that never calls
+# init_process_group (it failed or exited before) leaves the others waiting until the timeout
+# (30 min by default, as PyTorch's rendezvous); they then raise and abort at exit (MPI_Finalize
+# would wait for the missing rank forever).
 def agree(world: Any, problem: str, timeout: float) -> None:
     """Raise in every rank if ``problem`` is non-empty in any rank (Note [init agreement])."""
     size, rank = world.Get_size(), world.Get_rank()
@@ -44,7 +48,8 @@ def agree(world: Any, problem: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not request.Test():
         if time.monotonic() > deadline:
-            request.Cancel()
+            # MPI_Finalize at exit would wait for the missing ranks forever: abort instead
+            atexit.register(world.Abort, 1)
             raise DistBackendError(
                 f"[rank {rank}]: init_process_group timed out after {timeout:g} s waiting for "
                 f"the other {size - 1} ranks to call it"

@@ -14,6 +14,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,3 +81,21 @@ def launch(
                 rank, name, verdict = line.split(" ", 2)
                 found[int(rank), name] = verdict
     return Launch(proc, found)
+
+
+def launch_many(
+    jobs: dict[str, tuple[str, tuple[str, ...], dict[str, str]]], at_once: int = 3
+) -> dict[str, tuple[Launch, float]]:
+    """Several launches (name -> (script, args, env)), ``at_once`` running together: the
+    waits inside the jobs (timeouts, failure notices) overlap. Name -> (Launch, seconds)."""
+
+    def one(job: tuple[str, tuple[str, ...], dict[str, str]]) -> tuple[Launch, float]:
+        script, args, extra = job
+        start = time.monotonic()
+        out = launch(script, args=args, **extra)
+        return out, time.monotonic() - start
+
+    require_mpi()
+    with ThreadPoolExecutor(max_workers=at_once) as pool:
+        done = dict(zip(jobs, pool.map(one, jobs.values()), strict=True))
+    return done

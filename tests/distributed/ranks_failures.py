@@ -10,6 +10,8 @@ import adjit
 import adjit.distributed as dist
 
 MODE = sys.argv[1]
+if MODE == "before-init" and os.environ.get("PMI_RANK") == "1":
+    raise ValueError("failed before init_process_group")  # rank 0 must not wait in MPI_Init
 if MODE == "init" and os.environ.get("PMI_RANK") == "1":
     os.environ["RANK"] = "5"  # rank 1's init fails its check: rank 0 must not hang
 dist.init_process_group("mpi")

@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
-import time
-
-from _mpi import HERE, launch
+import pytest
+from _mpi import HERE, launch_many
 
 SCRIPT = (HERE / "ranks_failures.py").read_text().splitlines()
 RAISE_LINE = SCRIPT.index('        raise ValueError("boom")') + 1
+MODES = {  # ranks_failures.py's mode -> the environment of its launch
+    "raise": {},
+    "exit": {},
+    "never": {"ADJIT_DIST_TIMEOUT": "0.5"},
+    "deadlock": {"ADJIT_DIST_TIMEOUT": "0.5"},
+    "init": {},
+    "before-init": {"ADJIT_DIST_TIMEOUT": "1"},
+}
 
 
-def run(mode: str, **env: str):
-    start = time.monotonic()
-    out = launch("ranks_failures.py", args=(mode,), timeout=60, **env)
-    return out.proc, time.monotonic() - start
+@pytest.fixture(scope="module")
+def runs():
+    """Every mode's launch, three at a time (their timeouts and notices overlap)."""
+    jobs = {mode: ("ranks_failures.py", (mode,), env) for mode, env in MODES.items()}
+    return launch_many(jobs)
 
 
-def test_rank_raises_before_a_collective() -> None:
-    proc, seconds = run("raise")
+def run(runs, mode: str):
+    launched, seconds = runs[mode]
+    return launched.proc, seconds
+
+
+def test_rank_raises_before_a_collective(runs) -> None:
+    proc, seconds = run(runs, "raise")
     assert proc.returncode != 0
     err = proc.stderr
     assert "ValueError: boom" in err  # rank 1's own traceback
@@ -29,8 +42,8 @@ def test_rank_raises_before_a_collective() -> None:
     assert "finished" not in proc.stdout
 
 
-def test_init_fails_in_one_rank() -> None:
-    proc, seconds = run("init")
+def test_init_fails_in_one_rank(runs) -> None:
+    proc, seconds = run(runs, "init")
     assert proc.returncode != 0
     assert (
         "DistBackendError: [rank 0]: init_process_group failed in rank 1: init_process_group: "
@@ -40,24 +53,33 @@ def test_init_fails_in_one_rank() -> None:
     assert "started" not in proc.stdout and seconds < 30
 
 
-def test_rank_exits_before_a_collective() -> None:
-    proc, _ = run("exit")
+def test_rank_fails_before_init(runs) -> None:
+    """MPI_Init waits for every rank: the watchdog ends rank 0's wait at the timeout."""
+    proc, seconds = run(runs, "before-init")
+    assert proc.returncode != 0
+    assert "ValueError: failed before init_process_group" in proc.stderr
+    assert "in _start_mpi_waiting_for_every_rank_to_call_init_process_group" in proc.stderr
+    assert "started" not in proc.stdout and seconds < 30
+
+
+def test_rank_exits_before_a_collective(runs) -> None:
+    proc, _ = run(runs, "exit")
     assert proc.returncode != 0
     assert (
         "[rank 0]: rank 1 exited without joining all_reduce(float32[4], op=SUM) #1" in proc.stderr
     )
 
 
-def test_rank_never_joins_times_out() -> None:
-    proc, seconds = run("never", ADJIT_DIST_TIMEOUT="0.5")
+def test_rank_never_joins_times_out(runs) -> None:
+    proc, seconds = run(runs, "never")
     assert proc.returncode != 0
     assert "[rank 0]: all_reduce(float32[4], op=SUM) #1 timed out after 0.5 s" in proc.stderr
     assert "ranks that have not joined: [1]" in proc.stderr
     assert seconds < 30  # rank 1 sleeps 60 s: rank 0's abort ended the job
 
 
-def test_deadlock_times_out_naming_what_the_peer_waits_in() -> None:
-    proc, seconds = run("deadlock", ADJIT_DIST_TIMEOUT="0.5")
+def test_deadlock_times_out_naming_what_the_peer_waits_in(runs) -> None:
+    proc, seconds = run(runs, "deadlock")
     assert proc.returncode != 0
     err = proc.stderr
     assert (
