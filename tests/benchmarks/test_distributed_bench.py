@@ -88,6 +88,8 @@ def test_quick_run_end_to_end(tmp_path: Path) -> None:
     data = json.loads(path.read_text())
     by = {(r["world"], r["name"]): r for r in data["rows"]}
     assert not any(r.get("failed") for r in data["rows"]), data["rows"]
+    if distributed.ddp_available():
+        assert (2, "ddp default MB @shm") in by and (2, "ddp default MB @1GB/s") in by, list(by)
     # the two-process runs computed the one-process step on the concatenated batch
     for (world, _), r in by.items():
         if world == 2:
