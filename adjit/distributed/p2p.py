@@ -24,11 +24,9 @@ from adjit.distributed.dtypes import DTYPE_NAMES
 from adjit.distributed.failure import DistBackendError
 from adjit.distributed.group import ProcessGroup, resolve
 from adjit.distributed.signature import Signature, aval_text
-from adjit.distributed.work import Work, progress
+from adjit.distributed.work import EXIT_GRACE, Work, progress
 from adjit.ir import dtypes as D
 from adjit.runtime.tensor import Tensor
-
-EXIT_GRACE = 1.0  # seconds a wait on a peer that has exited goes on (its data may be in flight)
 
 
 # Note [point-to-point header]
@@ -42,7 +40,6 @@ class PeerWork(Work):
     """A send or recv: no group-wide order or signature; its own requests only."""
 
     peer: int | None = None  # the other rank (group rank), None: any source until the header
-    _exited_seen: float | None = None
 
     def _issue(self) -> None:
         self._stage = "ready"
@@ -58,9 +55,8 @@ class PeerWork(Work):
         if len(gone) < len(peers) - (self.peer is None):
             return
         now = time.monotonic()
-        if self._exited_seen is None:
-            self._exited_seen = now
-        elif now - self._exited_seen > EXIT_GRACE:
+        self._exited_seen = self._exited_seen or now
+        if now - self._exited_seen > EXIT_GRACE:
             raise DistBackendError(
                 f"[rank {ctl.rank}]: rank {gone[0]} exited without completing {self.describe()}"
             )

@@ -17,6 +17,7 @@ from adjit.distributed.signature import Signature, disagreement
 
 SPIN_SECONDS = 2e-3  # a wait polls flat out this long, then yields the CPU between polls
 YIELD_SECONDS = 2e-2  # ... until this long, then sleeps between polls (growing to 1 ms)
+EXIT_GRACE = 1.0  # seconds a wait on a rank that has exited goes on (its data may be in flight)
 QUERY_SECONDS = 0.25  # how long a timed-out wait waits for the other ranks' answers
 
 
@@ -50,6 +51,7 @@ class Work:
         self._stage = "signature"  # -> "data" -> "done" | "failed"
         self._error: BaseException | None = None
         self._sigs: np.ndarray | None = None
+        self._exited_seen = 0.0  # when a peer's EXITED notice was first seen by a wait
 
     def _issue(self) -> None:
         """Assign the sequence number and start the signature exchange."""
@@ -161,13 +163,24 @@ class Work:
         return Future(self)
 
     def _check_exited(self, ctl: failure.Control) -> None:
-        """A rank of the group that exited before issuing this collective never will."""
+        """A rank of the group that exited before issuing this collective never will; one that
+        issued it and exited without waiting gets EXIT_GRACE seconds to have done its part."""
         for r in self.pg.ranks:
             issued = ctl.exited.get(r)
-            if issued is not None and issued.get(self.pg.group_name, 0) < self.sig.seq:
+            if issued is None:
+                continue
+            count = issued.get(self.pg.group_name, 0)
+            if count < self.sig.seq:
                 raise DistBackendError(
                     f"[rank {ctl.rank}]: rank {r} exited without joining {self.describe()} "
-                    f"(it issued {issued.get(self.pg.group_name, 0)} collectives in this group)"
+                    f"(it issued {count} collectives in this group)"
+                )
+            now = time.monotonic()
+            self._exited_seen = self._exited_seen or now
+            if now - self._exited_seen > EXIT_GRACE:
+                raise DistBackendError(
+                    f"[rank {ctl.rank}]: rank {r} exited without completing {self.describe()} "
+                    "(it issued it with async_op=True and never waited for it)"
                 )
 
     def _timed_out(self, span: float, ctl: failure.Control | None) -> DistBackendError:
