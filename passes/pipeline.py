@@ -56,6 +56,8 @@ FLAGS: dict[str, str] = {
     "ADJIT_COMPILE_WORKER": "'0': run LLVM in this process, not in the compile worker (codegen)",
     "ADJIT_NUM_THREADS": "threads for kernels and BLAS at start (adjit.set_num_threads; runtime)",
     "ADJIT_DIST_TIMEOUT": "seconds: adjit.distributed's default collective timeout (else 30 min)",
+    "ADJIT_DIST_START_TIMEOUT": "seconds all ranks may take to reach init_process_group (else "
+    "the timeout, at least 60 s)",
     "ADJIT_COLLECTIVE_POLL": "'0': no MPI progress tests between steps during a collective",
 }
 

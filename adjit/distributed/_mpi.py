@@ -25,8 +25,10 @@ _MPI: list[Any] = []  # the module, once imported
 # MPI_Init waits (in the process manager's fence) until every rank of the job has called it, and
 # holds the GIL meanwhile: a rank that failed or exited before init_process_group leaves the
 # others blocked there forever (measured: with plain mpi4py too, whatever its exit code).
-# Under a launcher, init_process_group arms faulthandler's C watchdog for its timeout before
-# MPI_Init: past it the process prints where it waited (the frames name
+# Under a launcher, init_process_group arms faulthandler's C watchdog before MPI_Init, for the
+# start timeout (ADJIT_DIST_START_TIMEOUT, else the collective timeout but at least 60 s: ranks
+# reach init_process_group seconds apart, after imports and setup of their own): past it the
+# process prints where it waited (the frames name
 # _start_mpi_waiting_for_every_rank_to_call_init_process_group) and exits with 1.
 LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE")
 

@@ -16,6 +16,8 @@ NOT_INITIALIZED = (
 )
 DEFAULT_TIMEOUT = timedelta(minutes=30)  # PyTorch's default_pg_timeout
 TIMEOUT_FLAG = "ADJIT_DIST_TIMEOUT"
+START_FLAG = "ADJIT_DIST_START_TIMEOUT"
+MIN_START_SECONDS = 60.0
 
 
 class ProcessGroup:
@@ -135,6 +137,21 @@ def _backend_name(backend: Any) -> str:
     return name
 
 
+def _start_timeout(span: timedelta) -> float:
+    """Seconds every rank may take to reach init_process_group (their imports and setup differ:
+    Note [a rank that never starts MPI]): ADJIT_DIST_START_TIMEOUT, else the timeout but at
+    least MIN_START_SECONDS."""
+    seconds = flag(START_FLAG)
+    if not seconds:
+        return max(span.total_seconds(), MIN_START_SECONDS)
+    try:
+        return float(seconds)
+    except ValueError:
+        raise ValueError(
+            f"{START_FLAG}={seconds!r}: expected a number of seconds, e.g. 60"
+        ) from None
+
+
 def _timeout(timeout: timedelta | None) -> timedelta:
     if timeout is not None:
         if not isinstance(timeout, timedelta):
@@ -176,12 +193,13 @@ def init_process_group(
         raise AssertionError("Cannot specify both init_method and store.")
     name = _backend_name(backend)
     span = _timeout(timeout)
-    MPI = mpi(span.total_seconds())
+    start = _start_timeout(span)
+    MPI = mpi(start)
     world = MPI.COMM_WORLD
     problem = rank_problem("rank", rank, "RANK", world.Get_rank()) or rank_problem(
         "world_size", world_size, "WORLD_SIZE", world.Get_size()
     )
-    agree(world, problem, span.total_seconds())  # (Note [init agreement])
+    agree(world, problem, start)  # (Note [init agreement])
     failure.install(world, span.total_seconds())
     comm = world.Dup()
     _state.world = ProcessGroup(comm, list(range(comm.Get_size())), group_name, span)

@@ -24,6 +24,9 @@ if rank == 1:
         sys.exit(0)
     if MODE == "never":
         time.sleep(60)  # never joins: rank 0's wait times out
+if MODE == "async-exit" and rank == 1:
+    dist.all_reduce(adjit.ones(4), async_op=True)  # never waited: rank 1 then exits
+    sys.exit(0)
 if MODE == "deadlock":  # each rank receives from the other first: both time out
     dist.recv(adjit.zeros(2), src=1 - rank)
 dist.all_reduce(adjit.ones(4))

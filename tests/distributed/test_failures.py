@@ -13,7 +13,8 @@ MODES = {  # ranks_failures.py's mode -> the environment of its launch
     "never": {"ADJIT_DIST_TIMEOUT": "0.5"},
     "deadlock": {"ADJIT_DIST_TIMEOUT": "0.5"},
     "init": {},
-    "before-init": {"ADJIT_DIST_TIMEOUT": "1"},
+    "before-init": {"ADJIT_DIST_START_TIMEOUT": "2"},
+    "async-exit": {"ADJIT_DIST_TIMEOUT": "20"},
 }
 
 
@@ -68,6 +69,16 @@ def test_rank_exits_before_a_collective(runs) -> None:
     assert (
         "[rank 0]: rank 1 exited without joining all_reduce(float32[4], op=SUM) #1" in proc.stderr
     )
+
+
+def test_rank_exits_without_waiting_for_its_async_collective(runs) -> None:
+    proc, seconds = run(runs, "async-exit")
+    assert proc.returncode != 0
+    assert (
+        "[rank 0]: rank 1 exited without completing all_reduce(float32[4], op=SUM) #1 (it "
+        "issued it with async_op=True and never waited for it)"
+    ) in proc.stderr
+    assert seconds < 15  # not the 20 s timeout
 
 
 def test_rank_never_joins_times_out(runs) -> None:
