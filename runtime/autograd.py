@@ -26,6 +26,12 @@ if TYPE_CHECKING:
     from .tensor import Tensor
 
 _sequence = itertools.count()
+# Note [leaves first]: an AccumulateGrad node runs as soon as it is ready, before any other
+# ready node, as PyTorch's (its sequence number is UINT64_MAX there). A leaf's gradient is then
+# in ``.grad`` (and its post-accumulate hooks, DDP's buckets among them, have run) while the
+# rest of the backward goes on, rather than all at the end of the backward. Among leaves the
+# later-made runs first (deterministic, where PyTorch leaves ties to its heap).
+_LEAF_BASE = 1 << 62
 
 FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -123,7 +129,7 @@ class AccumulateGrad(Node):
     """The node of a leaf that requires grad: adds the incoming cotangent into ``.grad``."""
 
     def __init__(self, variable: Tensor) -> None:
-        self._seq = next(_sequence)  # Node.__init__, inlined: one per leaf per backward
+        self._seq = _LEAF_BASE + next(_sequence)  # Note [leaves first]
         self.variable = variable
 
 
