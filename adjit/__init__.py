@@ -8,6 +8,7 @@ from adjit import (  # noqa: E402, I001  (after the names they use)
     backends,
     compiler,  # noqa: E402  (needs compile)
     cuda,
+    distributed,
     func,
     linalg,
     models,

@@ -670,16 +670,18 @@ NAME_SURVEYS: list[tuple[str, str]] = [
     ("func", "torch.func.__all__"),
     ("serialization", "torch.serialization.__all__"),
     ("compiler", "torch.compiler.__all__"),
+    ("distributed", "torch.distributed"),
+    ("nn.parallel", "torch.nn.parallel"),
 ]
 # names of those surfaces outside everyday training code (distributed/quantized/internal
 # helpers, lazy and deprecated modules): listed, not counted as common
 SURVEY_SPECIALIZED = re.compile(
-    r"^Lazy|DataParallel|SyncBatchNorm|^Container$|CrossMapLRN2d|NLLLoss2d|"
+    r"^Lazy|DataParallelCPU|SyncBatchNorm|^Container$|CrossMapLRN2d|NLLLoss2d|"
     r"LinearCrossEntropyLoss|memory_format|convert_conv|^stateless$|^fusion$|^init$|^rnn$|"
     r"^parametriz|^SparseAdam$|^Muon$|^DefaultDeviceType$|^SAC_|Selective|CheckpointPolicy|"
     r"GraphExecGroup|device_states|early_stop|debug_enabled|^detach_variable$|"
     r"check_backward_validity|^DataChunk$|^DFIterDataPipe$|^IterDataPipe$|^MapDataPipe$|"
-    r"^functional_datapipe$|^DistributedSampler$|^Sampler$|^argument_validation$|"
+    r"^functional_datapipe$|^Sampler$|^argument_validation$|"
     r"^runtime_validation|^guaranteed_datapipes_determinism$|^non_deterministic$|"
     r"^forward_ad$|^profiler|^graph$|^function$|^functional$|^anomaly_mode$|^grad_mode$|"
     r"^variable$|^Variable$|^gradcheck$|^gradgradcheck$|^kineto|^emit_|^record_function$|"
@@ -690,7 +692,16 @@ SURVEY_SPECIALIZED = re.compile(
     r"^default_restore_location$|^mkdtemp$|^SourceChangeWarning$|^LoadEndianness$|"
     r"endianness|^get_crc32|^set_crc32|^get_default_load|^set_default_load|^skip_data$|"
     r"^StorageType$|^check_module_version|^validate_|^create_selective|^NestedIOFunction$|"
-    r"enforce_grad_layout|region_activation|override_stale|mmap_options"
+    r"enforce_grad_layout|region_activation|override_stale|mmap_options|"
+    # torch.distributed's stores, option structs, device meshes, RPC, comm hooks and logging
+    r"Options$|Store$|^DeviceMesh$|device_mesh$|^rpc$|^rendezvous$|^register_rendezvous|"
+    r"CommHook|^GradBucket$|^Reducer$|^Logger$|^log$|logging|c10d_logger|debug_level|"
+    r"^DebugLevel$|^ProcessGroupGloo$|^QueueEmptyError$|^RankType$|^GroupName$|"
+    r"[Bb]ackend_?[Cc]onfig|^algorithms$|^breakpoint$|^config$|^constants$|_c10d$|"
+    r"_coalesced$|^all_gather_single$|^reduce_scatter_single$|^reduce_op$|^remote_device$|"
+    r"^record_comm$|^shrink_group$|^split_group$|^supports_complex$|^is_ucc_available$|"
+    r"^is_xccl_available$|^get_default_backend_for_device$|^get_pg_count$|"
+    r"^is_torchelastic_launched$|^get_node_local_rank$|^new_subgroups|^is_nccl_available$"
 )
 
 
@@ -709,6 +720,13 @@ def _survey_names(torch: Any, path: str) -> set[str]:
         }
     if path == "optim":
         return {n for n in _public(module) if isinstance(getattr(module, n), type)}
+    if path == "nn.parallel":  # classes of torch's own (its functions are multi-GPU helpers)
+        return {
+            n
+            for n in _public(module)
+            if isinstance(getattr(module, n), type)
+            and getattr(module, n).__module__.startswith("torch")
+        }
     if path == "optim.lr_scheduler":
         base = (module.LRScheduler, module.ReduceLROnPlateau)
         return {
@@ -717,7 +735,10 @@ def _survey_names(torch: Any, path: str) -> set[str]:
             if isinstance(getattr(module, n), type) and issubclass(getattr(module, n), base)
         }
     submodule = type(sys)  # rnn, parametrize, ...: surveyed on their own
-    return {n for n in names if not isinstance(getattr(module, n, None), submodule)}
+    with warnings.catch_warnings():  # (torch.distributed.reduce_op warns it is deprecated)
+        warnings.simplefilter("ignore", FutureWarning)
+        objs = {n: getattr(module, n, None) for n in names}
+    return {n for n, obj in objs.items() if not isinstance(obj, submodule)}
 
 
 def _survey_section(torch: Any, path: str, title: str) -> tuple[str, list[str]]:
