@@ -33,6 +33,7 @@ def data() -> TensorDataset:
 
 
 def main() -> None:
+    epochs = int(sys.argv[sys.argv.index("--epochs") + 1]) if "--epochs" in sys.argv else EPOCHS
     dist.init_process_group(backend="mpi")  # rank and world size from mpiexec
     rank, world = dist.get_rank(), dist.get_world_size()
     adjit.manual_seed(rank)  # different initial weights per rank: DDP broadcasts rank 0's
@@ -43,7 +44,7 @@ def main() -> None:
     dataset = data()
     sampler = DistributedSampler(dataset, shuffle=True, seed=0)
     loader = DataLoader(dataset, batch_size=GLOBAL_BATCH // world, sampler=sampler)
-    for epoch in range(EPOCHS):
+    for epoch in range(epochs):
         sampler.set_epoch(epoch)  # a new shuffle each epoch, the same on every rank
         total = adjit.zeros(())
         for x, y in loader:
