@@ -25,14 +25,11 @@ all the pair would (the operand, the result, where it is first read), and the ex
 it (Note [collective steps] in runtime/collective_steps.py). What a traced ``work.wait()``
 would add, a wait earlier than the first read, only loses overlap.
 
-Where this applies in a DistributedDataParallel step: DDP's bookkeeping around the module's
-forward is a graph break (Note [DDP under adjit.compile]), so ``adjit.compile`` of a whole
-step runs the forward as a compiled segment whose backward node, run by the engine, streams
-each gradient to DDP's hooks as soon as it is final (Note [gradients as they are made]) and
-the bucket all-reduces are eager ones, overlapping the rest of that backward. The hooks run on
-tracers (and their all-reduces become COLLECTIVE equations) when the backward is traced in
-the same trace as the forward: a step with gradient hooks of its own (tests/distributed/
-ranks_compiled.py's HookAllReduce), or DDP's if its bookkeeping were traced.
+Where this applies in a DistributedDataParallel step: ``adjit.compile`` of a whole step with
+DDP inside traces DDP's hooks on tracers, so its bucket all-reduces are COLLECTIVE equations of
+the one program (Note [DDP under adjit.compile]); ``DDP(adjit.compile(model))`` instead runs
+them eagerly from the compiled backward node's streamed hooks (Note [gradients as they are
+made]), overlapping the rest of that backward.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from .breaks import SegmentTrace, Session, lift_literals, structure_key
 from .cache import LRU, SEGMENTS_PER_ENTRY, config
 from .compiled_node import CompiledFunctionBackward, node_type
 from .dynamic import instantiate_plan
+from .each_call import run_replays
 from .plans import TrainPlan, inference_graph, train_plan
 from .prepared import Trampoline, compiled_call
 from .pytree import LEAF, flatten, unflatten
@@ -66,6 +67,7 @@ class Entry:
     template: Entry | None = None
     inst: Any = None
     memory_budget: float = 1.0  # activation-memory budget of its training plans (remat.py)
+    replays: list[Any] = field(default_factory=list)  # Note [eager on every call]
 
     @property
     def plain(self) -> bool:
@@ -78,6 +80,7 @@ class Entry:
             and not self.aliases
             and self.writes is None
             and not self.bindings
+            and not self.replays
         )
 
     def inference(self) -> Graph:
@@ -245,6 +248,7 @@ class CompiledFunction:
         self._hot: Trampoline | None = None  # the last plain call's trampoline
         self.trace_count = 0
         self._warned = False
+        self._fresh: Entry | None = None  # just traced: this call's Python already ran
 
     def __repr__(self) -> str:
         return f"<adjit.compile of {getattr(self.fn, '__qualname__', self.fn)!r}>"
@@ -355,6 +359,7 @@ class CompiledFunction:
                 entry = self._trace(leaves, spec, sig, dims)
                 if entry.symbolic is not None:
                     entry = self._template(entry, leaves, spec, sig)
+                self._fresh = entry if entry.replays else None
             self._entries[sig] = entry
             self._warn_recompiles(reason)
             return entry
@@ -483,6 +488,7 @@ class CompiledFunction:
             writes=writes,
             consumed=trace.backward_done,
             bindings=guards.bindings(self.fn) + trace.bindings,
+            replays=list(trace.replays),
             memory_budget=self._memory_budget(),
         )
         if trace.shape_env is not None:  # Note [one trace, many sizes]
@@ -496,7 +502,13 @@ class CompiledFunction:
     def _run(self, entry: Entry, leaves: list[Any]) -> Any:
         assert entry.graph is not None
         inputs = [x for x in leaves if isinstance(x, Tensor)] + entry.lifted
+        replay = bool(entry.replays) and self._fresh is not entry
+        self._fresh = None
+        if replay:  # Note [eager on every call]
+            run_replays(entry.replays, before=True)
         results = iter(self._execute(entry, inputs))
+        if replay:
+            run_replays(entry.replays, before=False)
         outs = [next(results) if t is TENSOR else t for t in entry.out_template]
         return unflatten(entry.out_spec, outs)
 
@@ -573,7 +585,9 @@ class CompiledFunction:
 
     def graph_for(self, *args: Any, **kwargs: Any) -> tuple[Entry, list[Any]]:
         leaves, spec = flatten((args, kwargs))
-        return self.entry_for(leaves, spec), leaves
+        entry = self.entry_for(leaves, spec)
+        self._fresh = None  # (not run: a later call replays)
+        return entry, leaves
 
 
 def execute(entry: Entry, inputs: list[Tensor]) -> list[Any]:

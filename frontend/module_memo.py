@@ -134,6 +134,7 @@ def _record(
     tensors = [x for x in leaves if type(x) is Tracer]
     arg_vars = {x._var: i for i, x in enumerate(tensors)}
     before = (len(trace.mutated), len(trace.slots), len(trace.optimizers), len(trace.arg_grads))
+    n_replays = len(trace.replays)  # Python to run on every call (Note [eager on every call])
     fp = fingerprint(module)
     n0 = len(trace.eqns)
     out = run(module, args, kwargs)
@@ -144,6 +145,7 @@ def _record(
         != (len(trace.mutated), len(trace.slots), len(trace.optimizers), len(trace.arg_grads))
         or any(x._var not in arg_vars or x._view_of is not None for x in tensors)
         or fingerprint(module) != fp
+        or len(trace.replays) != n_replays
     ):
         return out
     lifted = {}

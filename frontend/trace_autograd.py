@@ -242,9 +242,8 @@ def trace_backward(
                 )
         return
     grads = trace_grad(trace, tensors, leaves, grad_tensors, create_graph, allow_unused=True)
-    for leaf, g in zip(leaves, grads, strict=True):
-        if g is not None:
-            trace.accumulate_grad(leaf, g, create_graph)
+    for leaf, g in _ready_order(trace, leaves, grads):
+        trace.accumulate_grad(leaf, g, create_graph)
     if not create_graph:
         trace.backward_done = True  # the function consumed its graph (Entry.consumed)
     for t in list(trace.retained.values()) if inputs is None else ():
@@ -257,6 +256,25 @@ def trace_backward(
         # when this segment has run: run it now, so that what follows (an optimizer step)
         # reads the finished .grad (Note [graph breaks] in breaks.py)
         trace.split("backward() into an earlier segment", "backward() across a graph break")
+
+
+def _ready_order(
+    trace: Trace, leaves: Sequence[Tracer], grads: Sequence[Any]
+) -> list[tuple[Tracer, Any]]:
+    """The leaves with a gradient, in the order the program makes their gradients (the
+    position of each gradient's equation) when any has post-accumulate-grad hooks: those
+    hooks run as the eager engine runs them, as each gradient is ready (DDP's reducer
+    records that order to rebuild its buckets, Note [DDP bucket plan]); else as given."""
+    pairs = [(leaf, g) for leaf, g in zip(leaves, grads, strict=True) if g is not None]
+    hooked = False
+    for leaf, _ in pairs:
+        where = trace.outside_of(leaf)
+        t = where[1] if where is not None and where[0] != "arg" else leaf
+        hooked = hooked or bool(getattr(t, "_post_accumulate_hooks", None))
+    if not hooked:
+        return pairs
+    made: dict[Any, int] = {e.out: i for i, e in enumerate(trace.eqns)}
+    return sorted(pairs, key=lambda p: made.get(getattr(p[1], "_var", None), -1))
 
 
 class HookRule:

@@ -235,6 +235,9 @@ class Trace:
         # guards a traced call adds (the process group of a collective: Note [traced
         # collectives] in frontend/collectives.py), as ``guards.bindings``
         self.bindings: list[tuple[Any, str, Any]] = []
+        # Python run again around the program on every later call (Note [eager on every
+        # call] in frontend/each_call.py)
+        self.replays: list[Any] = []
 
     def new_input(self, aval: Aval, requires_grad: bool, hint: str = "") -> Tracer:
         var = Var(aval, hint)

@@ -35,6 +35,7 @@ from ..runtime.generator import get_rng_state, set_rng_state
 from ..runtime.grad_mode import is_grad_enabled, no_grad
 from ..runtime.tensor import Tensor
 from .batch_builder import batched_graph
+from .each_call import hand_over
 from .pytree import flatten, unflatten
 from .replay import replay
 from .tracer import Trace, Tracer, tracing
@@ -189,6 +190,7 @@ def batched_call(
         ]
         graph = trace.graph(outs, [t for _, t in written])
         graph = graph.replace(inputs=(*arg_vars, *graph.inputs))
+    hand_over(trace)  # Note [eager on every call]
     mutated = [t for t, _ in trace.mutated.values()]
     in_dims = [*dims, *[None] * len(trace.lifted)]
     batched, out_dims = batched_graph(graph, in_dims, size, randomness)

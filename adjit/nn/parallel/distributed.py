@@ -4,19 +4,22 @@ process group during the backward (PyTorch's ``torch.nn.parallel.DistributedData
 from __future__ import annotations
 
 import warnings
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from adjit.frontend.breaks import disable
+from adjit.frontend.each_call import each_call
+from adjit.frontend.reach import reached
 from adjit.nn.module import Module
+from adjit.runtime import trace_state
 from adjit.runtime.grad_mode import is_grad_enabled
 
 from . import errors
 from .buckets import BucketCaps, assign
 from .reducer import Reducer, root_rank
 from .sync import broadcast_states, verify_params
-from .unused import find_tensors
+from .unused import find_tensors, unused_parameters
 
 BROADCAST_BUFFERS_DEPRECATED = (
     "`broadcast_buffers` is deprecated. Use `forward_sync_buffers` instead. IMPORTANT: unlike "
@@ -36,13 +39,37 @@ CHECK_REDUCTION_DEPRECATED = (
 
 # Note [DDP under adjit.compile]
 # ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
-# DDP's work around the wrapped module's forward (the buffers' broadcast and the reduction
-# bookkeeping before it; the search for unused parameters and arming the gradient hooks after
-# it) is Python with side effects that must happen on every call. ``_pre_forward`` and
-# ``_post_forward`` are therefore ``compiler.disable``d: in ``adjit.compile(ddp)`` they are
-# graph breaks, so they run eagerly on every call while the module's own forward is compiled
-# (as PyTorch's dynamo compiles the module inside a DDP). ``DDP(adjit.compile(model))`` needs
-# nothing: the compiled backward node accumulates the gradients and calls the hooks.
+# DDP's work around the wrapped module's forward is traced without graph breaks, split by
+# kind (Note [eager on every call] in frontend/each_call.py):
+# - Python bookkeeping (before the forward: PyTorch's "Expected to have finished reduction"
+#   check and the rebuild of the buckets after the first reduced backward, whose order is an
+#   eager broadcast; after it: arming the reducer for the backward) runs eagerly on every
+#   call, live while tracing and replayed around the compiled program afterwards (before it,
+#   so the check raises before anything runs, and after it).
+# - The buffers' broadcast before each forward is tensor work: traced, a COLLECTIVE on the
+#   buffers' values, written back by the compiled call.
+# - find_unused_parameters: which parameters the forward's output reaches is a property of
+#   the trace (frontend/reach.py walks its equations), so it is found once when tracing and
+#   replayed; in a whole step the used flags' all-reduce is read by Python (which ``.grad``
+#   to write), a graph break (``Reducer.launch_used_flags`` is ``compiler.disable``d).
+# - A backward traced in the same program (a whole step compiled) runs the reducer's hooks on
+#   tracers, in the order the program makes the gradients: the bucket all-reduces become
+#   COLLECTIVE equations of the one program (started as soon as a bucket's last gradient is
+#   made: passes/early_collectives.py), the averaged gradients are stored as ``.grad`` for the
+#   optimizer traced after them, and each hook registers a replay of its bookkeeping alone
+#   (``Reducer.replay_hook``: readiness, the first iteration's order, the end of the
+#   reduction), so the reducer's state after a compiled call is an eager step's.
+# Guards (what the program assumes about state when a call starts): the bucket plan the next
+# backward uses (``Reducer.next_plan``: the first call reduces in one bucket, the call after
+# it rebuilds the buckets, which traces once more) and whether buffers are broadcast, checked
+# by the first DDP forward in a trace (later ones see the state the traced code made); and,
+# for a backward traced in the program, ``require_backward_grad_sync`` as the forward read it
+# (``Reducer.sync_guard``: a step traced under no_sync has no all-reduce, so a synchronizing
+# call traces again). When the backward runs outside the program, ``no_sync`` is read at each
+# call by the replayed bookkeeping, so gradient accumulation does not retrace; a ``no_sync``
+# entered inside the compiled function is the function's own code and is replayed as traced.
+# ``DDP(adjit.compile(model))`` needs none of this: the compiled backward node accumulates the
+# gradients and calls the hooks (Note [gradients as they are made]).
 class DistributedDataParallel(Module):
     """Data parallelism: parameters and buffers broadcast from rank 0 at construction, each
     rank runs its own batch, the backward averages the gradients over the process group in
@@ -163,6 +190,10 @@ class DistributedDataParallel(Module):
             static_graph,
         )
         self._has_rebuilt_buckets = False
+        # the trace whose code last ran a forward of this DDP / set require_backward_grad_sync
+        # (no_sync inside a compiled function): Note [DDP under adjit.compile]
+        self._forward_in: Any = None
+        self._sync_set_in: Any = None
 
     def _build_params_for_reducer(self) -> tuple[list[Any], list[str]]:
         """The parameters that require grad, each once, in module order, with their names."""
@@ -192,12 +223,13 @@ class DistributedDataParallel(Module):
     def no_sync(self) -> Iterator[None]:
         """Gradients of the forward-backward passes inside accumulate locally; the first
         backward after the context reduces them (the forward must be inside)."""
-        old = self.require_backward_grad_sync
+        old, old_in = self.require_backward_grad_sync, self._sync_set_in
         self.require_backward_grad_sync = False
+        self._sync_set_in = _current_trace()
         try:
             yield
         finally:
-            self.require_backward_grad_sync = old
+            self.require_backward_grad_sync, self._sync_set_in = old, old_in
 
     def will_sync_module_buffers(self) -> bool:
         return (
@@ -206,11 +238,15 @@ class DistributedDataParallel(Module):
             and len(self.modules_buffers) > 0
         )
 
-    @disable
     def _pre_forward(self, *inputs: Any, **kwargs: Any) -> tuple[tuple, dict]:
-        """Note [DDP under adjit.compile]: eager on every call."""
-        if is_grad_enabled() and self.reducer.rebuild_buckets():
-            self._has_rebuilt_buckets = True
+        """Before the module's forward (Note [DDP under adjit.compile]): the reduction
+        bookkeeping (eager, on every call), then the buffers' broadcast (traced)."""
+        grad = is_grad_enabled()
+        trace = _current_trace()
+        first = trace is None or _deref(self._forward_in) is not trace()
+        self._forward_in = trace
+        key = self._plan_key if first else None  # (later ones: state the trace made)
+        each_call(self._pre_bookkeeping, grad, before=True, key=key)
         if self.will_sync_module_buffers():
             import adjit.distributed as dist
 
@@ -218,15 +254,48 @@ class DistributedDataParallel(Module):
             broadcast_states(dist, self.process_group, root, self.modules_buffers)
         return inputs, kwargs
 
-    @disable
+    def _pre_bookkeeping(self, grad: bool) -> None:
+        if grad and self.reducer.rebuild_buckets():
+            self._has_rebuilt_buckets = True
+
+    def _plan_key(self) -> tuple:
+        """What a compiled call's program assumes about DDP's state when it starts: the
+        bucket plan (a traced backward's all-reduces) and whether buffers are broadcast."""
+        return (self.reducer.next_plan(), self.will_sync_module_buffers())
+
     def _post_forward(self, output: Any) -> Any:
-        if is_grad_enabled() and self.require_backward_grad_sync:
+        """After the module's forward: expect the gradient hooks (a synchronizing forward),
+        with the unused parameters found from the output (from the traced program inside
+        adjit.compile: which parameters it reaches is a property of the trace)."""
+        grad = is_grad_enabled()
+        unused = None
+        if grad and self.reducer.searches_unused():
+            outputs = list(find_tensors(output))
+            found = reached(outputs, self.reducer.params)
+            if found is None:  # eager values: walk their autograd graph
+                unused = unused_parameters(self.reducer.params, outputs)
+            else:
+                unused = [i for i, r in enumerate(found) if not r]
+        trace = _current_trace()
+        if trace is not None and _deref(self._sync_set_in) is trace():
+            sync: bool | None = self.require_backward_grad_sync  # (no_sync in the function)
+        else:  # read at each call; a traced backward's hooks guard it (Reducer.sync_guard)
+            sync = None
+            self.reducer.sync_guard = (trace, self._sync_key, self.require_backward_grad_sync)
+        each_call(self._post_bookkeeping, grad, sync, unused)
+        return output
+
+    def _sync_key(self) -> bool:
+        return self.require_backward_grad_sync
+
+    def _post_bookkeeping(self, grad: bool, sync: bool | None, unused: list[int] | None) -> None:
+        if sync is None:
+            sync = self.require_backward_grad_sync
+        if grad and sync:
             self.require_forward_param_sync = True
-            searching = self.find_unused_parameters or self.static_graph
-            self.reducer.prepare_for_backward(list(find_tensors(output)) if searching else [])
+            self.reducer.prepare_for_backward((), unused)
         else:
             self.require_forward_param_sync = False
-        return output
 
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
         inputs, kwargs = self._pre_forward(*inputs, **kwargs)
@@ -235,3 +304,13 @@ class DistributedDataParallel(Module):
     def train(self, mode: bool = True) -> DistributedDataParallel:
         super().train(mode)
         return self
+
+
+def _current_trace() -> Any:
+    """A weak reference to the trace being recorded, or None."""
+    trace = trace_state.current()
+    return None if trace is None else weakref.ref(trace)
+
+
+def _deref(ref: Any) -> Any:
+    return None if ref is None else ref()

@@ -8,7 +8,10 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
+from adjit.frontend.breaks import disable
+from adjit.frontend.each_call import guard, on_each_call
 from adjit.ir import dtypes
+from adjit.runtime import trace_state
 from adjit.runtime.creation import tensor, zeros
 from adjit.runtime.grad_mode import no_grad
 from adjit.runtime.ops_movement import cat
@@ -105,6 +108,11 @@ class Reducer:
         self.has_rebuilt = False
         self.used_work: Any = None
         self.used_flags: Tensor | None = None
+        self.plan_version = -1  # one more per bucket plan installed
+        self.replaying = False  # Note [DDP under adjit.compile]: bookkeeping only
+        # (trace, key, value): the DDP flag the last forward read at each call; a backward
+        # traced in that trace guards it (its reduction depends on it)
+        self.sync_guard: tuple[Any, Any, Any] | None = None
         self.install(bucket_indices)
         self.handles = [
             p.register_post_accumulate_grad_hook(functools.partial(self.autograd_hook, i))
@@ -115,6 +123,7 @@ class Reducer:
         self.buckets = [Bucket(ix, self.params, self.as_view) for ix in bucket_indices]
         self.bucket_of = {i: b for b, ix in enumerate(bucket_indices) for i in ix}
         self.next_bucket = 0
+        self.plan_version += 1
 
     # ---- per forward ---------------------------------------------------------------------
     def dynamic_find_unused(self) -> bool:
@@ -125,6 +134,11 @@ class Reducer:
 
     def should_rebuild(self) -> bool:
         return (self.static_graph or not self.find_unused) and not self.has_rebuilt
+
+    def next_plan(self) -> int:
+        """The bucket plan the next forward's backward uses (after a pending rebuild): a
+        compiled step that traced the reduction is guarded on it."""
+        return self.plan_version + int(self.should_rebuild() and bool(self.rebuilt))
 
     def ensure_prior_reduction_finished(self) -> None:
         if self.require_finalize:
@@ -151,8 +165,15 @@ class Reducer:
         self.rebuilt = []
         return True
 
-    def prepare_for_backward(self, outputs: Sequence[Tensor]) -> None:
-        """After a synchronizing forward: expect the hooks; search the unused parameters."""
+    def searches_unused(self) -> bool:
+        """Whether the next ``prepare_for_backward`` walks the graph for unused parameters."""
+        return self.dynamic_find_unused() or self.static_graph and self.num_iterations == 0
+
+    def prepare_for_backward(
+        self, outputs: Sequence[Tensor], unused: list[int] | None = None
+    ) -> None:
+        """After a synchronizing forward: expect the hooks; search the unused parameters
+        (``unused``: found already, from a traced program)."""
         self.expect_hooks = True
         self.num_iterations += 1
         self.ready = [False] * len(self.params)
@@ -162,10 +183,25 @@ class Reducer:
         self.next_bucket = 0
         self.marked_unused = False
         if self.dynamic_find_unused() or self.static_first_iteration():
-            self.unused = unused_parameters(self.params, outputs)
+            self.unused = unused_parameters(self.params, outputs) if unused is None else unused
 
     # ---- per gradient --------------------------------------------------------------------
+    def replay_hook(self, index: int) -> None:
+        """A hook that ran inside a compiled program (its all-reduce and gradient writes are
+        the program's): this call's bookkeeping only (Note [DDP under adjit.compile])."""
+        self.replaying = True
+        try:
+            self.autograd_hook(index, self.params[index])
+        finally:
+            self.replaying = False
+
     def autograd_hook(self, index: int, param: Tensor) -> None:
+        if self.sync_guard is not None and self.sync_guard[0] is not None:
+            trace, key, value = self.sync_guard
+            if trace() is trace_state.current():
+                guard(key, value)
+                self.sync_guard = None
+        on_each_call(self.replay_hook, index)
         if param.grad is not None:  # also under no_sync: the reduction after it counts it
             self.local_used[index] = True
         if not self.expect_hooks:
@@ -197,6 +233,8 @@ class Reducer:
 
     def launch(self, bucket: Bucket) -> None:
         """Flatten the bucket's gradients (times 1/world_size) and start their all-reduce."""
+        if self.replaying:
+            return
         scale = 1.0 / self.world_size
         with no_grad():
             if bucket.buffer is not None:
@@ -221,6 +259,7 @@ class Reducer:
         bucket.flat = flat
         bucket.work = self.dist.all_reduce(flat, group=self.process_group, async_op=True)
 
+    @disable  # Python reads the flags (which .grad to write): a graph break when traced
     def launch_used_flags(self) -> None:
         flags = _int_tensor([int(u) for u in self.local_used])
         self.used_flags = flags
@@ -228,6 +267,9 @@ class Reducer:
 
     def finalize(self) -> None:
         """Wait for every bucket and write the averaged gradients back."""
+        if self.replaying:  # the compiled program waited and wrote them
+            self.finished()
+            return
         for bucket in self.buckets:
             bucket.work.wait()
         if self.used_work is not None:
@@ -246,11 +288,16 @@ class Reducer:
                     if bucket.buffer is not None:
                         if p.grad is not bucket.views[k]:
                             p.grad = bucket.views[k]
-                    elif p.grad is None:
+                    elif p.grad is None or p.grad._is_tracer:  # (traced: a new value; the
+                        # compiled call stores it, Note [DDP under adjit.compile])
                         p.grad = bucket.slot(bucket.flat, k).clone()
                     else:
                         p.grad.copy_(bucket.slot(bucket.flat, k))
                 bucket.flat = bucket.work = None
+        self.finished()
+
+    def finished(self) -> None:
+        """The reduction's end: no hooks expected until the next synchronizing forward."""
         self.expect_hooks = False
         self.require_finalize = False
         self.local_used = [False] * len(self.params)

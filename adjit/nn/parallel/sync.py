@@ -86,5 +86,5 @@ def broadcast_states(dist: Any, group: Any, root: int, states: Sequence[Tensor])
             start = 0
             for t in group_:
                 n = t.numel()
-                t.detach().copy_(flat[start : start + n].view(t.shape))
+                t.copy_(flat[start : start + n].view(t.shape))
                 start += n
