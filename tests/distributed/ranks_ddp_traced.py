@@ -310,7 +310,7 @@ def measure(repeats: int = 30) -> None:
             net = copy.deepcopy(base)
             ddp = DDP(adjit.compile(net) if case == "ddp(compile)" else net)
             opt = adjit.optim.SGD(ddp.parameters(), lr=0.01, momentum=0.9)
-            if case in ("eager", "ddp(compile)"):
+            if case in ("eager", "ddp(compile)", "whole step"):
                 loss_fn = lambda x, y, ddp=ddp: F.cross_entropy(ddp(x), y)  # noqa: E731
             else:
                 loss_fn = adjit.compile(lambda x, y, ddp=ddp: F.cross_entropy(ddp(x), y))
