@@ -27,43 +27,45 @@ all-reduce against the time it overlaps, and a simulated link's prediction acros
 # modelled link), ``hidden`` = comm - blocked, at least 0.
 
 # Note [distributed benchmark findings]
-# Measured 2026-12-06 06:00 UTC, ``python -m adjit.benchmarks.distributed --repeats 3``, on the
-# 2-core VM shared with five other sessions (load average 5.8 -> 6.0; an earlier run at 6.6 ->
-# 3.8 gave the same picture). Medians of three launches:
-# - One process (1 thread): MLP step 0.69 ms compiled, 0.42 ms the whole step compiled, 2.4-5.7
-#   ms eager (cores 0.46: descheduled), PyTorch eager 1.3; CNN 10.3 compiled, 8.8 whole step.
+# Measured 2026-12-06 06:28 UTC, ``python -m adjit.benchmarks.distributed --repeats 3``, on the
+# 2-core VM shared with five other sessions (load average 2.2 -> 4.5; two earlier runs at 5-7
+# gave the same picture, slower). Medians of three launches:
+# - One process (1 thread): MLP step 0.68 ms compiled, 0.64 the whole step compiled, 6.4 eager
+#   (2.2 in its fastest launch; cores 0.50: descheduled), PyTorch eager 0.97; CNN 7.0
+#   compiled, 5.8 whole step, 15.4 eager, PyTorch 4.9.
 # - Two processes: every contender agrees with the one-process step on the concatenated batch
-#   (losses within 1e-7 relative, the whole step compiled included). Wall-time efficiency is
-#   0.02-0.9 and mostly measures the machine: at P=2 each process got 0.3-0.5 of a core
-#   (``cores``), and most waits block 8-13 ms a step (``blocked``) while the same all-reduces
-#   back to back take 0.06-0.2 ms (``comm``): the time is waiting for the other rank, which is
-#   waiting for a core. The best case, MLP compiled with the all-reduce after backward, ran at
-#   1.79 ms (0.38; cores 1.01; CPU per step 0.70 -> 1.38 ms, the rest of the waits polling).
-#   PyTorch's DDP over gloo on the same machine: 0.17 (MLP), 0.88 (CNN).
-# - adjit compiled + DDP: 30-35 ms a step (forward 14 ms against 0.23): DDP's pre-forward is a
-#   graph break and the segments around it run compile_program again on every call (2 per step,
-#   counted); a frontend matter, not communication.
+#   (losses within 1e-7 relative). Efficiency (weak scaling): MLP 0.43 compiled with the
+#   all-reduce after backward, 0.44 the whole step compiled with DDP (1.45 ms, cores 1.01),
+#   0.11 compiled + DDP, 0.62-0.73 eager; CNN 0.40-0.49; PyTorch's DDP over gloo 0.17 (MLP)
+#   and 0.46 (CNN). Where the time goes: the waits block 0.2-0.4 ms a step for the compiled
+#   MLP and 2-8 ms elsewhere (``blocked``) while the same all-reduces back to back take
+#   0.06-0.15 ms (``comm``): that is waiting for the other rank, which at P=2 mostly gets half
+#   a core (``cores``): the two processes share the two cores with the other sessions. At
+#   most 0.07 ms is hidden (``hidden``): there is next to nothing to hide. (The whole step
+#   compiled records its all-reduces in the graph: their waits are timed, their launches not,
+#   so its ``comm`` is empty.)
 # - Overlap: the small models' gradients (69 kB, 21 kB) fill one bucket of any cap down to
-#   0.066 MiB, which closes with the last gradient: nothing can overlap; with 0.01 MiB buckets
-#   (2) the link model hides 52-68% at 1 GB/s. At 1 GB/s and faster, the whole gradient is
-#   0.12-0.17 ms on the link, under this machine's own collective latency; at P=8 the latency
-#   term alone (14 ring steps x 50 us = 0.7 ms per all-reduce) is the MLP's whole compiled
-#   step: across machines these models are latency-bound, and a larger batch per process (not
-#   bucketing) is the lever. The measured ``exposed`` (what a wait slept once the real
-#   all-reduce was done) stays 0 where the link time is below the real wait (the bucket's
-#   all-reduce completes only while its wait polls, MPICH moving data only inside MPI calls).
-# - resnet18 (46.8 MB of gradients in 62 tensors; batch 8 of 3x64x64: step 279 ms of CPU,
-#   backward 147 ms, gradients ready from 1.7 ms): at 25 and 10 GB/s the whole all-reduce
+#   0.066 MiB, which closes with the last gradient; with 0.01 MiB buckets (2) the link model
+#   hides 56-64% at 1 GB/s. Measured against predicted exposure on the slow links (MLP
+#   compiled): after backward 0.65 / 0.79 ms at 100 MB/s and 6.84 / 6.99 at 10 MB/s; DDP 0.01
+#   MiB 0.51 / 0.41 and 6.47 / 6.03 (0.1-0.45 ms apart: the real all-reduce's own time runs
+#   under the link's, and a wait's polling adds latency of its own). At 1 GB/s and faster the whole gradient is 0.12-0.17 ms on the
+#   link, under this machine's collective latency; at P=8 the latency term alone (14 ring
+#   steps x 50 us = 0.7 ms per all-reduce) is the MLP's whole compiled step: across machines
+#   these models are latency-bound, and a larger batch per process (not bucketing) is the
+#   lever.
+# - resnet18 (46.8 MB of gradients in 62 tensors; batch 8 of 3x64x64: step 290 ms of CPU,
+#   backward 161 ms, gradients ready from 2.0 ms): at 25 and 10 GB/s the whole all-reduce
 #   (2.0 and 4.8 ms at P=2, 4.0 and 8.9 at P=8) is about 3% of the step at most, whatever the
 #   buckets. At 1 GB/s the all-reduce after backward exposes 47 ms (efficiency 0.86; P=8: 83
-#   ms, 0.77), DDP's default buckets (1 MiB, then 25 MiB) 16.5 ms (0.94; P=8: 29 ms, 0.90),
+#   ms, 0.78), DDP's default buckets (1 MiB, then 25 MiB) 16.5 ms (0.95; P=8: 29 ms, 0.91),
 #   5 MiB 4.1 (0.99), 1 MiB 0.6 (1.00; P=8: 1.5): with gradients streaming, smaller buckets
 #   hide more, while their latency (14 x 50 us each at P=8) grows: at P=8 and 25 GB/s the link
 #   needs 11.7 ms for 1 MiB buckets against 4.7 for 25 MiB (exposed 0.7 and 1.8 ms: both
 #   negligible). At 100 MB/s the link needs 468 ms a step (P=2), more than the backward: at
-#   least link - backward stays exposed (0.47 at best): compression or larger batches. All of
+#   least link - backward stays exposed (0.49 at best): compression or larger batches. All of
 #   it assumes the gradients stream: in a loop that keeps the last loss alive, adjit eager
-#   accumulates every gradient at the end of the backward (Note [first backward's ready
+#   accumulated every gradient at the end of the backward (Note [first backward's ready
 #   times]) and DDP's buckets then expose as much as the all-reduce after backward.
 
 from __future__ import annotations
