@@ -49,11 +49,11 @@ all-reduce against the time it overlaps, and a simulated link's prediction acros
 #   hides 56-64% at 1 GB/s. Measured against predicted exposure on the slow links (MLP
 #   compiled): after backward 0.65 / 0.79 ms at 100 MB/s and 6.84 / 6.99 at 10 MB/s; DDP 0.01
 #   MiB 0.51 / 0.41 and 6.47 / 6.03 (0.1-0.45 ms apart: the real all-reduce's own time runs
-#   under the link's, and a wait's polling adds latency of its own). At 1 GB/s and faster the whole gradient is 0.12-0.17 ms on the
-#   link, under this machine's collective latency; at P=8 the latency term alone (14 ring
-#   steps x 50 us = 0.7 ms per all-reduce) is the MLP's whole compiled step: across machines
-#   these models are latency-bound, and a larger batch per process (not bucketing) is the
-#   lever.
+#   under the link's, and a wait's polling adds latency of its own). At 1 GB/s and faster the
+#   whole gradient is 0.12-0.17 ms on the link, under this machine's collective latency; at
+#   P=8 the latency term alone (14 ring steps x 50 us = 0.7 ms per all-reduce) is the MLP's
+#   whole compiled step: across machines these models are latency-bound, and a larger batch
+#   per process (not bucketing) is the lever.
 # - resnet18 (46.8 MB of gradients in 62 tensors; batch 8 of 3x64x64: step 290 ms of CPU,
 #   backward 161 ms, gradients ready from 2.0 ms): at 25 and 10 GB/s the whole all-reduce
 #   (2.0 and 4.8 ms at P=2, 4.0 and 8.9 at P=8) is about 3% of the step at most, whatever the
