@@ -64,9 +64,9 @@ all-reduce against the time it overlaps, and a simulated link's prediction acros
 #   needs 11.7 ms for 1 MiB buckets against 4.7 for 25 MiB (exposed 0.7 and 1.8 ms: both
 #   negligible). At 100 MB/s the link needs 468 ms a step (P=2), more than the backward: at
 #   least link - backward stays exposed (0.49 at best): compression or larger batches. All of
-#   it assumes the gradients stream: in a loop that keeps the last loss alive, adjit eager
-#   accumulated every gradient at the end of the backward (Note [first backward's ready
-#   times]) and DDP's buckets then expose as much as the all-reduce after backward.
+#   it assumes the gradients stream: before aa0f6f9, in a loop that kept the last loss alive,
+#   adjit eager accumulated every gradient at the end of the backward (Note [first backward's
+#   ready times]), and DDP's buckets then exposed as much as the all-reduce after backward.
 
 from __future__ import annotations
 
