@@ -247,6 +247,27 @@ def _() -> None:
     assert graph.count("collective[") == len(ddps[1].reducer.buckets), graph  # 2nd only
 
 
+@check("whole-step-under-no-sync")
+def _() -> None:
+    """A compiled whole step called under ddp.no_sync() (outside the function: a rank-local
+    update) and then without it: the program traced under no_sync has no all-reduce, so the
+    synchronizing call is guarded to trace again (Reducer.sync_guard), never skipping it."""
+    adjit.manual_seed(9)
+    ddps = three(mlp())
+    eager, compiled, exact = step_fns(ddps)
+    compiled = adjit.compile(compiled)
+    for k in range(4):
+        x, y = batch((10,), 3, k)
+        for d, f, c in zip(ddps, (eager, compiled, exact), (False, False, True), strict=True):
+            if k % 2 == 0:
+                with d.no_sync():
+                    no_breaks(lambda f=f, c=c: f(x.double() if c else x, y))  # noqa: B023
+            else:
+                no_breaks(lambda f=f, c=c: f(x.double() if c else x, y))  # noqa: B023
+        within(params(ddps[1]), params(ddps[0]), params(ddps[2]))
+    # (the no_sync steps' rank-local updates leave the parameters different on each rank)
+
+
 @check("find-unused-compiled")
 def _() -> None:
     """find_unused_parameters with adjit.compile(ddp) (backward outside): the unused layer is
@@ -281,6 +302,36 @@ def _() -> None:
             eager(x, y), compiled(x, y), exact(x.double(), y)
             within(params(ddps[1]), params(ddps[0]), params(ddps[2]))
     assert ddps[1].module.b.weight.grad is None
+
+
+@check("bucket-view-and-static-graph")
+def _() -> None:
+    """gradient_as_bucket_view (gradients are views of buckets written in place: a graph
+    break around the bucket's launch) and static_graph (its first iteration's used flags read
+    by Python: graph breaks) in a whole compiled step, and compile(ddp) with the backward
+    outside (no break): as eager DDP, 4 steps."""
+    for kw in ({"gradient_as_bucket_view": True}, {"static_graph": True}):
+        adjit.manual_seed(8)
+        base = mlp()
+        ddps = three(base, bucket_cap_mb=0.002, **kw)
+        eager, compiled, exact = step_fns(ddps)
+        compiled = adjit.compile(compiled)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for k in range(4):
+                x, y = batch((10,), 3, k)
+                eager(x, y), compiled(x, y), exact(x.double(), y)
+        within(params(ddps[1]), params(ddps[0]), params(ddps[2]))
+        ddps = three(base, bucket_cap_mb=0.002, **kw)
+        fns = [lambda x, y, d=d: F.cross_entropy(d(x), y) for d in ddps]
+        fns[1] = adjit.compile(fns[1])
+        for k in range(4):
+            x, y = batch((10,), 3, k)
+            for d, f, xx in zip(ddps, fns, (x, x, x.double()), strict=True):
+                d.zero_grad()
+                no_breaks(lambda f=f, xx=xx: f(xx, y)).backward()  # noqa: B023
+            within(grads(ddps[1]), grads(ddps[0]), grads(ddps[2]))
+        same_on_every_rank(grads(ddps[1]))
 
 
 @check("unfinished-reduction-error-compiled")

@@ -12,8 +12,10 @@ CHECKS = [
     "whole-step-traced-cnn-buffers",
     "no-sync-outside",
     "no-sync-inside-step",
+    "whole-step-under-no-sync",
     "find-unused-compiled",
     "find-unused-whole-step",
+    "bucket-view-and-static-graph",
     "unfinished-reduction-error-compiled",
 ]
 

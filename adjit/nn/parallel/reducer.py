@@ -235,29 +235,37 @@ class Reducer:
         """Flatten the bucket's gradients (times 1/world_size) and start their all-reduce."""
         if self.replaying:
             return
-        scale = 1.0 / self.world_size
+        if bucket.buffer is not None:
+            self.launch_view(bucket)
+            return
         with no_grad():
-            if bucket.buffer is not None:
-                for k, i in enumerate(bucket.indices):
-                    grad, view = self.params[i].grad, bucket.views[k]
-                    if grad is None:
-                        view.zero_()
-                    elif grad is view:
-                        view.div_(self.world_size)
-                    else:
-                        view.copy_(grad).mul_(scale)
-                flat = bucket.buffer
-            else:
-                parts = []
-                for k, i in enumerate(bucket.indices):
-                    grad = self.params[i].grad
-                    if grad is None:
-                        parts.append(zeros(bucket.numels[k], dtype=bucket.dtype))
-                    else:
-                        parts.append(grad.reshape(-1))
-                flat = cat(parts).mul_(scale)
+            parts = []
+            for k, i in enumerate(bucket.indices):
+                grad = self.params[i].grad
+                if grad is None:
+                    parts.append(zeros(bucket.numels[k], dtype=bucket.dtype))
+                else:
+                    parts.append(grad.reshape(-1))
+            flat = cat(parts).mul_(1.0 / self.world_size)
         bucket.flat = flat
         bucket.work = self.dist.all_reduce(flat, group=self.process_group, async_op=True)
+
+    @disable  # in place into a bucket the gradients are views of: a graph break when traced
+    def launch_view(self, bucket: Bucket) -> None:
+        """gradient_as_bucket_view: the gradients copied (times 1/world_size) into the bucket's
+        persistent buffer, unless they are its views already, and its all-reduce started."""
+        assert bucket.buffer is not None
+        with no_grad():
+            for k, i in enumerate(bucket.indices):
+                grad, view = self.params[i].grad, bucket.views[k]
+                if grad is None:
+                    view.zero_()
+                elif grad is view:
+                    view.div_(self.world_size)
+                else:
+                    view.copy_(grad).mul_(1.0 / self.world_size)
+        bucket.flat = bucket.buffer
+        bucket.work = self.dist.all_reduce(bucket.flat, group=self.process_group, async_op=True)
 
     @disable  # Python reads the flags (which .grad to write): a graph break when traced
     def launch_used_flags(self) -> None:
