@@ -25,7 +25,7 @@ from .breaks import SegmentTrace, Session, lift_literals, structure_key
 from .cache import LRU, SEGMENTS_PER_ENTRY, config
 from .compiled_node import CompiledFunctionBackward, node_type
 from .dynamic import instantiate_plan
-from .each_call import run_replays
+from .each_call import adopt, run_replays
 from .plans import TrainPlan, inference_graph, train_plan
 from .prepared import Trampoline, compiled_call
 from .pytree import LEAF, flatten, unflatten
@@ -504,7 +504,9 @@ class CompiledFunction:
         inputs = [x for x in leaves if isinstance(x, Tensor)] + entry.lifted
         replay = bool(entry.replays) and self._fresh is not entry
         self._fresh = None
-        if replay:  # Note [eager on every call]
+        if entry.replays:  # Note [eager on every call]; inside another trace, also its own
+            adopt(entry.replays, entry.bindings)
+        if replay:
             run_replays(entry.replays, before=True)
         results = iter(self._execute(entry, inputs))
         if replay:

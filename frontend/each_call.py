@@ -116,24 +116,26 @@ def each_call(
 def hand_over(inner: Any) -> None:
     """The replays (and their guards) an inner transform's own trace recorded (vmap's: its
     function ran once, live) registered in the enclosing trace, if any."""
+    adopt(getattr(inner, "replays", None) or [], inner.bindings)
+
+
+def adopt(replays: list[Replay], bindings: list[tuple[Any, str, Any]]) -> None:
+    """``replays`` and the guards among ``bindings`` registered in the current trace (a
+    compiled function's or a transform's, run inside it), if one is active."""
     outer = trace_state.current()
-    if outer is None or not getattr(inner, "replays", None):
+    if outer is None or not replays:
         return
-    outer.bindings.extend(b for b in inner.bindings if isinstance(b[0], _Key))
-    for r in inner.replays:
+    outer.bindings.extend(b for b in bindings if isinstance(b[0], _Key))
+    for r in replays:
         on_each_call(r.fn, *r.args, before=r.before)
 
 
 def run_replays(replays: list[Replay], before: bool) -> None:
-    """The registered replays of one phase, in order, eagerly (re-registered in an enclosing
-    trace when the compiled function is inlined into one)."""
-    outer = trace_state.current()
-    for r in replays:
-        if r.before == before:
-            if outer is not None:
-                on_each_call(r.fn, *r.args, before=r.before)
-            prev = trace_state.set_current(None)
-            try:
+    """The registered replays of one phase, in order, eagerly."""
+    prev = trace_state.set_current(None)
+    try:
+        for r in replays:
+            if r.before == before:
                 r.fn(*r.args)
-            finally:
-                trace_state.set_current(prev)
+    finally:
+        trace_state.set_current(prev)

@@ -106,6 +106,32 @@ def test_replay_inside_vmap_is_handed_to_the_compiled_function():
     assert log == [1, 1, 1] and cf.trace_count == 1
 
 
+def test_replays_of_a_compiled_function_called_inside_another():
+    """The inner compiled function's replays (and guards) become the outer one's: its program
+    inlines the inner one's, so the outer entry must run them on every call."""
+    c = Counter()
+
+    def inner(x):
+        each_call(c.note, "inner", c.mode, key=lambda: c.mode)
+        return x + 1
+
+    ci = adjit.compile(inner)
+    ci(adjit.ones(2))  # traced and cached on its own first
+    co = adjit.compile(lambda x: ci(x) * 2)
+    for _ in range(3):
+        assert co(adjit.ones(2)).tolist() == [4.0, 4.0]
+    assert c.log == [("inner", 0)] * 4 and co.trace_count == 1
+    c.mode = 1
+    co(adjit.ones(2))
+    assert co.trace_count == 2 and c.log[-1] == ("inner", 1)
+    c.log.clear()
+    fresh = adjit.compile(inner)  # traced for the first time inside the outer trace
+    co2 = adjit.compile(lambda x: fresh(x) * 2)
+    for _ in range(3):
+        co2(adjit.ones(2))
+    assert c.log == [("inner", 1)] * 3
+
+
 def test_reached_from_the_trace():
     """Which parameters a traced value reaches through equations that carry a gradient: not
     through detach, no_grad or a comparison (as the eager graph walk)."""
