@@ -442,7 +442,7 @@ STEP_IO: dict[type, Callable[[Any], StepIO]] = {
     InterpretedKernel: lambda s: StepIO(s.kernel.inputs, (), s.kernel.outputs),
     ExternStep: _extern_io,
     LoopStep: lambda s: StepIO(s.eqn.inputs, s.stacked, (s.eqn.out,)),
-    ReshapeCopy: lambda s: StepIO(s.eqn.inputs, (s.eqn.out,), (s.eqn.out,)),
+    ReshapeCopy: lambda s: StepIO(s.eqn.inputs, (s.eqn.out,), ()),  # Note [reshape copies]
     PermuteCopy: lambda s: StepIO(s.eqn.inputs, (s.eqn.out,), (s.eqn.out,)),
     UnfoldColumns: UnfoldColumns.io,
 }

@@ -141,3 +141,29 @@ def test_a_contiguous_permute_stays_a_view() -> None:
     step.run(env, {}, ex.buffers)
     assert np.shares_memory(env[p], a)
     np.testing.assert_array_equal(ex([a])[0], np.exp(a.transpose(1, 0, 2)))
+
+
+def test_a_reshape_copy_ends_its_operand_s_life_and_copies_even_where_a_view_would_do() -> None:
+    # Note [reshape copies]: the copy never aliases its operand, so exp(x)'s buffer is free
+    # once the copy is made (it was planned live until the copy's last reader: the MATMUL)
+    x, w = _var(2, 3, 4), _var(5, 3)
+    e, p, r, m = _var(2, 3, 4), _var(3, 2, 4), _var(3, 8), _var(5, 8)
+    eqns = (
+        Eqn(Op.EXP, (x,), {}, e),
+        Eqn(Op.PERMUTE, (e,), {"axes": (1, 0, 2)}, p),
+        Eqn(Op.RESHAPE, (p,), {"shape": (3, 8)}, r),
+        Eqn(Op.MATMUL, (w, r), {}, m),
+    )
+    g = Graph((x, w), eqns, (m,))
+    ex = compile_program(g)
+    (i,) = [k for k, s in enumerate(ex.steps) if isinstance(s, ReshapeCopy)]
+    assert ex.buffer_plan.live[e][1] == i
+    rng = np.random.default_rng(3)
+    xs = [rng.standard_normal((2, 3, 4)), rng.standard_normal((5, 3))]
+    np.testing.assert_allclose(ex(xs)[0], interpret(g, xs)[0], rtol=1e-13)
+    # run on an operand whose reshape could be a view: still a copy of the same values
+    a = rng.standard_normal((3, 2, 4))  # contiguous
+    env = {p: a}
+    ex.steps[i].run(env, {}, ex.buffers)
+    assert not np.shares_memory(env[r], a)
+    np.testing.assert_array_equal(env[r], a.reshape(3, 8))
