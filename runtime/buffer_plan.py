@@ -125,11 +125,14 @@ def _offsets(order: list[Var], live: dict[Var, tuple[int, int]]) -> tuple[dict[V
 
 def plan_buffers(steps: Sequence[StepIO], outputs: Sequence[Var | Lit]) -> BufferPlan:
     """Arena offsets for the pooled values that do not escape (Note [buffer planning]),
-    largest values placed first (first made first among equals), or largest areas first
+    largest values placed first (longest-lived first among equals), or largest areas first
     when that takes fewer bytes."""
     live, escaping = live_ranges(steps, outputs)
     planned = [v for v in live if v not in escaping and nbytes(v) > 0]
-    offset_of, end = _offsets(sorted(planned, key=lambda v: (-nbytes(v), live[v][0])), live)
+    # (among values of one size the longest-lived first: with the weight gradient by channels,
+    # Note [weight gradient by chunks], resnet18 b8's step arena was 13.88 MB, now 13.63)
+    by_size = sorted(planned, key=lambda v: (-nbytes(v), live[v][0] - live[v][1], live[v][0]))
+    offset_of, end = _offsets(by_size, live)
     # largest area (bytes x steps live) first, when that packs tighter: a training step's
     # long-lived residuals then go first (VGG-11 b8's step: 34.0 -> 30.75 MB, its peak)
     by_area = sorted(

@@ -12,7 +12,7 @@ import numpy as np
 from ..ir.aval import Aval
 from ..ir.graph import Graph, Var
 from ..ir.ops import Op
-from .buffer_plan import StepIO
+from .buffer_plan import StepIO, nbytes
 from .executor import STEP_IO, Buffers, Env, ExternStep
 from .window_steps import UnfoldColumns
 
@@ -45,9 +45,14 @@ def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
 # result. A weight gradient with more outputs than a chunk of images has cells (VGG-11's
 # 512-channel 8x8 layers: 9 MB of columns) would need a chunk product as large as the weight;
 # it goes by chunks of the input's channels instead (ChannelColumnsProduct: the channels'
-# images copied out, unfolded, multiplied, the product copied into the weight gradient's
-# columns; every element still sums over the whole batch in one GEMM). At most CHUNKS chunks
-# (smaller GEMMs run slower), and only where the chunk's buffers hold less than the columns.
+# images copied out, unfolded, multiplied into the weight gradient's columns, BLAS writing
+# through the row stride; every element still sums over the whole batch in one GEMM). Having
+# no product buffer (its product had one, copied in: 2.25 MB at VGG-11 b8's step peak), it is
+# also taken wherever its buffers hold less than a chunk of images and the weight-sized sum
+# (resnet18's stem, three of VGG-11's convs: their weight gradients now round as one GEMM
+# does, within 6e-7 of their largest element); VGG-11 b8's step arena 30.75 -> 30.5 MB.
+# At most CHUNKS chunks (smaller GEMMs run slower), and only where the chunk's buffers hold
+# less than the columns.
 # Step peak above resident state, 1 thread (benchmarks/step_memory.py): VGG-11 b8 81 -> 66 MB
 # (torch 65), resnet18 b8 61 -> 58 MB (torch 55).
 CHUNK_BYTES = 1 << 21
@@ -109,16 +114,15 @@ STEP_IO[ColumnsProduct] = ColumnsProduct.io
 class ChannelColumnsProduct(ExternStep):
     """MATMUL(g, PERMUTE(columns)) by chunks of the input's channels: each chunk's rows of the
     columns (its channels' images copied into ``image``, unfolded into ``cols``) give its
-    columns of the result (``part``, copied in); for a weight gradient with more outputs than
-    a chunk of images has cells, where chunks of images would need a product as large as the
-    columns (Note [weight gradient by chunks])."""
+    columns of the result (BLAS writes them there: a row-strided view); for a weight gradient
+    with more outputs than a chunk of images has cells, where chunks of images would need a
+    product as large as the columns (Note [weight gradient by chunks])."""
 
-    __slots__ = ("unfold", "image", "cols", "part", "channels")
-    FIELDS = ("eqn", "unfold", "image", "cols", "part", "channels")
+    __slots__ = ("unfold", "image", "cols", "channels")
+    FIELDS = ("eqn", "unfold", "image", "cols", "channels")
     unfold: Any  # the UNFOLD equation
     image: Var
     cols: Var
-    part: Var
     channels: int
 
     def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
@@ -130,24 +134,20 @@ class ChannelColumnsProduct(ExternStep):
         out, p = bufs.get(e.out)
         image = bufs.get(self.image)[0].reshape(-1)
         cols = bufs.get(self.cols)[0].reshape(-1)
-        part = bufs.get(self.part)[0].reshape(-1)
         n, rows, cells = u.out.aval.shape
         c, h, w = x.shape[1:]
         per = rows // c  # kh kw rows per channel
-        o = out.shape[0]
         for c0 in range(0, c, self.channels):
             k = min(self.channels, c - c0)
             xs = image[: n * k * h * w].reshape(n, k, h, w)
             np.copyto(xs, x[:, c0 : c0 + k])
             mat = cols[: k * per * n * cells].reshape(k * per, n * cells)
             compiled.unfold_into(xs, mat.reshape(k * per, n, cells).transpose(1, 0, 2), **u.attrs)
-            got = part[: o * k * per].reshape(o, k * per)
-            matmul_into(g, mat.T, got)
-            out[:, c0 * per : (c0 + k) * per] = got
+            matmul_into(g, mat.T, out[:, c0 * per : (c0 + k) * per])
         env[e.out], ptrs[e.out] = out, p
 
     def io(self) -> StepIO:
-        pooled = (self.eqn.out, self.image, self.cols, self.part)
+        pooled = (self.eqn.out, self.image, self.cols)
         return StepIO((self.unfold.inputs[0], self.eqn.inputs[0]), pooled, ())
 
 
@@ -269,13 +269,16 @@ def _by_channels(mm: Any, u: Any, dt: Any) -> ChannelColumnsProduct | None:
     channels = max(1, CHUNK_BYTES // max(1, per * n * cells * item), -(-c // CHUNKS))
     if channels >= c:
         return None
-    o = mm.out.aval.shape[0]
-    if channels * (per * n * cells + o * per + n * h * w) >= rows * n * cells:
+    if channels * (per * n * cells + n * h * w) >= rows * n * cells:
         return None  # the chunk's buffers would hold as much as the columns
     image = Var(Aval((n, channels, h, w), dt))
     cols = Var(Aval((channels * per, n * cells), dt))
-    part = Var(Aval((o, channels * per), dt))
-    return ChannelColumnsProduct(mm, u, image, cols, part, channels)
+    return ChannelColumnsProduct(mm, u, image, cols, channels)
+
+
+def _held(s: Any) -> int:
+    """Bytes of a weight gradient step's buffers other than the result."""
+    return sum(nbytes(v) for v in STEP_IO[type(s)](s).pooled[1:])
 
 
 def with_column_products(graph: Graph, steps: Sequence[Any]) -> list[Any]:
@@ -291,7 +294,7 @@ def with_column_products(graph: Graph, steps: Sequence[Any]) -> list[Any]:
     uses.update(o for o in graph.outputs if isinstance(o, Var))
     reader = {a: e for e in graph.eqns for a in e.inputs if isinstance(a, Var) and uses[a] == 1}
     plain = {id(s.eqn): s for s in steps if type(s) is ExternStep}
-    fused: dict[int, ColumnsProduct] = {}
+    fused: dict[int, Any] = {}
     dropped: set[int] = set()
     for s in steps:
         if type(s) is not UnfoldColumns:
@@ -338,7 +341,11 @@ def with_column_products(graph: Graph, steps: Sequence[Any]) -> list[Any]:
                 dropped.update((id(s), id(plain[id(perm)])))
             continue
         part = Var(Aval(mm.out.aval.shape, dt))
-        fused[id(mm)] = ColumnsProduct(mm, u, cols, part, samples)
+        chunked: ExternStep = ColumnsProduct(mm, u, cols, part, samples)
+        by_channels = _by_channels(mm, u, dt)  # no product buffer: when it holds less
+        if by_channels is not None and _held(by_channels) < _held(chunked):
+            chunked = by_channels
+        fused[id(mm)] = chunked
         dropped.update((id(s), id(plain[id(perm)])))
     producer = {e.out: e for e in graph.eqns}
 
