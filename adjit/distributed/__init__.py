@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from adjit.distributed._mpi import is_mpi_available
 from adjit.distributed.alltoall import all_to_all, all_to_all_single
 from adjit.distributed.collectives import (
@@ -10,11 +12,13 @@ from adjit.distributed.collectives import (
     broadcast,
     monitored_barrier,
     reduce,
+    reduce_scatter,
     reduce_scatter_tensor,
 )
 from adjit.distributed.dtypes import ReduceOp
 from adjit.distributed.failure import DistBackendError, DistError, DistNetworkError, DistStoreError
 from adjit.distributed.gather import all_gather, all_gather_into_tensor, gather, scatter
+from adjit.distributed.group import DEFAULT_TIMEOUT as default_pg_timeout
 from adjit.distributed.group import (
     Backend,
     GroupMember,
@@ -35,7 +39,9 @@ from adjit.distributed.objects import (
     all_gather_object,
     broadcast_object_list,
     gather_object,
+    recv_object_list,
     scatter_object_list,
+    send_object_list,
 )
 from adjit.distributed.p2p import P2POp, batch_isend_irecv, irecv, isend, recv, send
 from adjit.distributed.work import Work
@@ -87,10 +93,13 @@ __all__ = [
     "monitored_barrier",
     "recv",
     "reduce",
+    "reduce_scatter",
     "reduce_scatter_tensor",
     "scatter",
+    "recv_object_list",
     "scatter_object_list",
     "send",
+    "send_object_list",
     "destroy_process_group",
     "get_backend",
     "get_global_rank",
@@ -98,6 +107,7 @@ __all__ = [
     "get_process_group_ranks",
     "get_rank",
     "get_world_size",
+    "default_pg_timeout",
     "group",
     "init_process_group",
     "is_available",
@@ -107,4 +117,5 @@ __all__ = [
     "is_nccl_available",
     "is_torchelastic_launched",
     "new_group",
+    "timedelta",
 ]

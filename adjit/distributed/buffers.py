@@ -137,13 +137,16 @@ def not_member(group: Any, what: str) -> bool:
 
 
 def same_dtype(*tensors: Tensor | list[Tensor]) -> None:
-    """PyTorch's _ensure_all_tensors_same_dtype (complex may mix with its element type)."""
+    """PyTorch's _ensure_all_tensors_same_dtype and its text (complex64 may mix with float32;
+    torch 2.13 maps every other complex dtype to complex128)."""
     first: Any = None
     for t in (x for group in tensors for x in (group if isinstance(group, list) else [group])):
-        dtype = {"complex64": "float32", "complex128": "float64"}.get(t.dtype.name, t.dtype.name)
+        dtype = t.dtype.name
+        if dtype.startswith("complex"):
+            dtype = "float32" if dtype == "complex64" else "complex128"
         if first is None:
             first = dtype
         elif dtype != first:
             raise ValueError(
-                f"Invalid usage of tensors with different dtypes Found torch.{first} and {t.dtype}"
+                f"Invalid usage of tensors with different dtypesFound torch.{first} and  {t.dtype}"
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -23,7 +23,9 @@ from adjit.distributed.buffers import (
     traced,
     writable,
 )
+from adjit.distributed.buffers import tensor_list as check_list
 from adjit.distributed.dtypes import RedOpType, ReduceOp
+from adjit.distributed.gather import _same_shapes as same_shapes
 from adjit.distributed.group import ProcessGroup, resolve
 from adjit.distributed.signature import Signature
 from adjit.distributed.work import Work, run
@@ -192,17 +194,64 @@ def reduce_scatter_tensor(
             f"world size: input {aval(inp)} ({inp.numel()} elements), output {aval(out)} "
             f"({out.numel()} elements), world size {pg.size()}"
         )
-    writable(out, "reduce_scatter_tensor")
+    sig = Signature("reduce_scatter_tensor", inp.dtype.name, tuple(inp.shape), op)
+    return _reduce_scatter_block(
+        pg, sig, out, op, lambda c: np.ascontiguousarray(inp._data, c), async_op
+    )
+
+
+def reduce_scatter(
+    output: Tensor,
+    input_list: list[Tensor],
+    op: RedOpType = ReduceOp.SUM,
+    group: ProcessGroup | None = None,
+    async_op: bool = False,
+) -> Work | None:
+    """Reduce ``input_list`` (one tensor per rank, each shaped like ``output``) over the
+    group; rank i gets the reduction of every rank's ``input_list[i]`` in ``output``."""
+    out, ins = single(output, "output"), check_list(input_list, "input_list")
+    if traced("reduce_scatter", out, *ins):
+        return TRACE_HOOK[0](
+            "reduce_scatter",
+            dict(output=out, input_list=ins, op=op, group=group, async_op=async_op),
+        )
+    same_dtype(out, ins)
+    if not_member(group, "reduce_scatter"):
+        return None
+    pg = resolve(group)
+    if len(ins) != pg.size():
+        raise RuntimeError(
+            "ProcessGroupMPI::reduce_scatter: invalid input tensor list size, must be world "
+            f"size ({pg.size()}), got {len(ins)}"
+        )
+    same_shapes("reduce_scatter", ins, out)
+    op = DT.check_reduce(op, out.dtype, "reduce_scatter")
+    sig = Signature("reduce_scatter", out.dtype.name, tuple(out.shape), op)
+    return _reduce_scatter_block(
+        pg, sig, out, op, lambda c: np.stack([np.asarray(t._data, c) for t in ins]), async_op
+    )
+
+
+def _reduce_scatter_block(
+    pg: ProcessGroup,
+    sig: Signature,
+    out: Tensor,
+    op: RedOpType,
+    send: Callable[[Any], np.ndarray],
+    async_op: bool,
+) -> Work | None:
+    """reduce_scatter(_tensor)'s transfer: ``send(compute_dtype)`` (world_size blocks of
+    ``out``'s size, C order) is reduced block by block; this rank's block lands in ``out``."""
+    writable(out, sig.kind)
     MPI = mpi()
-    mpitype, mpiop, compute = DT.mpi_reduce(MPI, inp.dtype, op)
+    mpitype, mpiop, compute = DT.mpi_reduce(MPI, out.dtype, op)
 
     def body() -> Iterator[Any]:
-        send = np.ascontiguousarray(inp._data, dtype=compute)
+        data = send(compute)
         buf = buffer(out, compute)
-        yield pg.comm.Ireduce_scatter_block([send, mpitype], [buf, mpitype], mpiop)
+        yield pg.comm.Ireduce_scatter_block([data, mpitype], [buf, mpitype], mpiop)
         store(out, _reduced(pg, op, buf))
 
-    sig = Signature("reduce_scatter_tensor", inp.dtype.name, tuple(inp.shape), op)
     return run(Work(pg, sig, body, [out]), async_op)
 
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
+from adjit.distributed import p2p
 from adjit.distributed._mpi import mpi
 from adjit.distributed.buffers import not_member, root
 from adjit.distributed.group import ProcessGroup, resolve
 from adjit.distributed.signature import Signature
 from adjit.distributed.work import Work, run
+from adjit.runtime.creation import from_numpy
+from adjit.runtime.tensor import Tensor
 
 
 # Note [object collectives]
@@ -29,7 +33,7 @@ def _unpickle(data: np.ndarray) -> Any:
 
 
 def _displacements(counts: np.ndarray) -> np.ndarray:
-    return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    return np.concatenate([[0], np.cumsum(counts)[:-1]])[: len(counts)].astype(np.int64)
 
 
 def all_gather_object(object_list: list[Any], obj: Any, group: ProcessGroup | None = None) -> None:
@@ -174,3 +178,67 @@ def scatter_object_list(
         scatter_object_output_list[0] = _unpickle(got)
 
     run(Work(pg, Signature("scatter_object_list", root=src_rank), body), async_op=False)
+
+
+# Note [object point-to-point]
+# send_object_list is two sends on tag 0, as PyTorch's: the int64 byte counts (one per object),
+# then the concatenated pickles; recv_object_list receives the counts into a tensor of its
+# list's length, so a receiver whose list length differs gets the p2p header mismatch, worded
+# for lists, after also draining the pickles (the sender completes instead of waiting for a
+# receive that never comes).
+def send_object_list(
+    object_list: list[Any],
+    dst: int | None = None,
+    group: ProcessGroup | None = None,
+    device: Any = None,
+    group_dst: int | None = None,
+    use_batch: bool = False,
+) -> None:
+    """Send the picklable objects of ``object_list`` to rank ``dst`` (which calls
+    ``recv_object_list`` with a list of the same length)."""
+    if not_member(group, "send_object_list"):
+        return
+    pg = resolve(group)
+    peer = p2p._peer(pg, dst, group_dst, "destination")
+    parts = [_pickle(o) for o in object_list]
+    p2p.send(from_numpy(np.array([p.size for p in parts], np.int64)), group=pg, group_dst=peer)
+    data = np.concatenate(parts) if parts else np.empty(0, np.uint8)
+    p2p.send(from_numpy(data), group=pg, group_dst=peer)
+
+
+def _length_mismatch(pg: ProcessGroup, sender: int, header: np.ndarray, t: Tensor, tag: int) -> str:
+    return (
+        f"[rank {pg.rank()}]: recv_object_list: rank {pg.global_rank(sender)} sent "
+        f"{int(header[5])} objects but object_list has {t.numel()} entries (pass a list of the "
+        "sender's length)"
+    )
+
+
+def recv_object_list(
+    object_list: list[Any],
+    src: int | None = None,
+    group: ProcessGroup | None = None,
+    device: Any = None,
+    group_src: int | None = None,
+    use_batch: bool = False,
+) -> int:
+    """Fill ``object_list`` with the objects rank ``src`` sent with ``send_object_list``;
+    returns the sender's global rank (-1 if this rank is not in ``group``)."""
+    if not_member(group, "recv_object_list"):
+        return -1
+    pg = resolve(group)
+    peer = p2p._peer(pg, src, group_src, "source")
+    sizes = from_numpy(np.zeros(len(object_list), np.int64))
+    try:
+        p2p._irecv(sizes, pg, peer, 0, _length_mismatch).wait()
+    except RuntimeError:
+        drain = p2p._irecv(from_numpy(np.zeros(0, np.uint8)), pg, peer, 0, _length_mismatch)
+        with contextlib.suppress(RuntimeError):  # (a mismatch again unless no bytes were
+            drain.wait()  # sent: both drain the pickles)
+        raise
+    counts = sizes._data
+    data = from_numpy(np.zeros(int(counts.sum()), np.uint8))
+    p2p._irecv(data, pg, peer, 0, p2p._recv_mismatch).wait()
+    for i, start in enumerate(_displacements(counts)):
+        object_list[i] = _unpickle(data._data[start : start + counts[i]])
+    return pg.global_rank(peer)

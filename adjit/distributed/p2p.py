@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -142,6 +142,25 @@ def irecv(
     pg = resolve(group)
     peer = None if src is None and group_src is None else _peer(pg, src, group_src, "source")
     writable(t, "recv")
+    return _irecv(t, pg, peer, tag, _recv_mismatch)
+
+
+def _recv_mismatch(pg: ProcessGroup, sender: int, header: np.ndarray, t: Tensor, tag: int) -> str:
+    return (
+        f"[rank {pg.rank()}]: recv: rank {pg.global_rank(sender)} sent {aval_text(header)} but "
+        f"the receiving tensor is {aval(t)} (tag {tag})"
+    )
+
+
+def _irecv(
+    t: Tensor,
+    pg: ProcessGroup,
+    peer: int | None,
+    tag: int,
+    mismatch: Callable[[ProcessGroup, int, np.ndarray, Tensor, int], str],
+) -> PeerWork:
+    """irecv's transfer (arguments checked): a header that differs from ``t``'s dtype and
+    shape raises RuntimeError(``mismatch(pg, sender, header, t, tag)``)."""
     comm, base = pg.p2p_comm, _tag(tag)
     MPI = mpi()
     sig = Signature("recv", t.dtype.name, tuple(t.shape), root=-1 if peer is None else peer)
@@ -156,11 +175,7 @@ def irecv(
             dtype = D.by_name(DTYPE_NAMES[int(header[4])])
             scratch = np.empty(int(header[5]) * dtype.itemsize, np.uint8)
             yield comm.Irecv([scratch, MPI.BYTE], sender, base + 1)  # let the sender complete
-            raise RuntimeError(
-                f"[rank {pg.rank()}]: recv: rank {pg.global_rank(sender)} sent "
-                f"{aval_text(header)} but the receiving tensor is "
-                f"{aval(t)} (tag {tag})"
-            )
+            raise RuntimeError(mismatch(pg, sender, header, t, tag))
         buf = buffer(t)
         yield comm.Irecv(as_bytes(buf), sender, base + 1)
         store(t, buf)

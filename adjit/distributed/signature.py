@@ -24,6 +24,7 @@ KINDS = (
     "barrier", "all_reduce", "broadcast", "reduce", "all_gather", "all_gather_into_tensor",
     "reduce_scatter_tensor", "gather", "scatter", "all_to_all_single", "all_gather_object",
     "broadcast_object_list", "gather_object", "scatter_object_list", "send", "recv", "all_to_all",
+    "reduce_scatter",
 )  # fmt: skip
 KIND_CODES = {name: k for k, name in enumerate(KINDS)}
 SLOTS, DIMS = 16, 8

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import pickle
 import time
 from datetime import timedelta
 
@@ -233,6 +234,18 @@ for k, ((dname, dtype), op) in enumerate(itertools.product(DTYPES.items(), OPS))
         if work is not None:
             work.wait()
         same(out, reference(500 + k, (N * 3, 2), dtype, op)[RANK * 3 : RANK * 3 + 3])
+
+    @check(f"reduce_scatter-{dname}-{op.name}")
+    def _(k=k, dtype=dtype, op=op) -> None:
+        # rank r's input_list[j] is block j of case 2500 + k's (N * 3, 2) input
+        mine = data(2500 + k, RANK, (N * 3, 2), dtype)
+        ins = [adjit.from_numpy(mine[j * 3 : j * 3 + 3].copy()) for j in range(N)]
+        out = adjit.from_numpy(np.zeros((3, 2), dtype))
+        work = dist.reduce_scatter(out, ins, op=op, async_op=bool(k % 2))
+        assert (work is None) == (k % 2 == 0)
+        if work is not None:
+            assert work.wait() and work.result()[0] is out
+        same(out, reference(2500 + k, (N * 3, 2), dtype, op)[RANK * 3 : RANK * 3 + 3])
 
 
 for k, (dname, dtype) in enumerate(DTYPES.items()):
@@ -538,6 +551,129 @@ def _() -> None:
             assert dist.all_reduce(adjit.ones(1), group=solo) is None
         assert "does not belong to the given group" in str(w[0].message)
     dist.destroy_process_group(pair)
+
+
+@check("reduce_scatter-noncontiguous")
+def _() -> None:
+    base = adjit.from_numpy(np.zeros((4, 3), np.float64))
+    out = base.t()[1]  # column 1 of base, a strided view: the result lands in base's memory
+    full = data(2600, RANK, (N, 4, 3), np.float64)
+    ins = [adjit.from_numpy(full[j].copy()).t()[1] for j in range(N)]  # strided inputs
+    v = base._version
+    dist.reduce_scatter(out, ins, op=ReduceOp.MAX)
+    want = np.zeros((4, 3), np.float64)
+    want[:, 1] = np.stack([data(2600, r, (N, 4, 3), np.float64) for r in range(N)]).max(0)[
+        RANK, :, 1
+    ]
+    same(base, want)
+    assert base._version == v + 1
+
+
+@check("reduce_scatter-errors")
+def _() -> None:
+    out = adjit.zeros(2)
+    raises(
+        RuntimeError,
+        lambda: dist.reduce_scatter(out, [adjit.ones(2)] * (N + 1)),
+        "ProcessGroupMPI::reduce_scatter: invalid input tensor list size, must be world size "
+        f"({N}), got {N + 1}",
+    )
+    raises(
+        RuntimeError,
+        lambda: dist.reduce_scatter(out, [adjit.ones(2)] * (N - 1) + [adjit.ones(3)]),
+        f"ProcessGroupMPI::reduce_scatter: invalid tensor size at index {N - 1} (expected (2), "
+        "got (3))",
+    )
+    raises(
+        ValueError,
+        lambda: dist.reduce_scatter(out, [adjit.ones(2, dtype=adjit.float64)] * N),
+        "Invalid usage of tensors with different dtypesFound torch.float32 and  torch.float64",
+    )
+    raises(
+        RuntimeError,
+        lambda: dist.reduce_scatter(adjit.ones(1).expand(2), [adjit.ones(2)] * N),
+        "reduce_scatter: the output tensor float32[2] is a read-only view",
+    )
+    raises(
+        RuntimeError,
+        lambda: dist.reduce_scatter(
+            adjit.zeros(2, dtype=adjit.int64), [adjit.ones(2, dtype=adjit.int64)] * N, ReduceOp.AVG
+        ),
+        "result type Float can't be cast to the desired output type Long",
+    )
+    same(out, np.zeros(2, np.float32))  # untouched by every refusal
+    # shapes that differ between ranks: every rank raises, naming each rank's call
+    x = adjit.zeros(2 + RANK)
+    msg = raises(
+        dist.DistBackendError,
+        lambda: dist.reduce_scatter(x, [adjit.ones(2 + RANK)] * N, async_op=True).wait(),
+        f"[rank {RANK}]: ranks disagree on collective",
+    )
+    for r in range(N):
+        assert f"rank {r} called reduce_scatter(float32[{2 + r}], op=SUM)" in msg, msg
+    same(x, np.zeros(2 + RANK, np.float32))
+
+
+@check("send_object_list-recv_object_list")
+def _() -> None:
+    peer, back = (RANK + 1) % N, (RANK - 1) % N
+    objs = [{"from": RANK}, "x" * 5000, adjit.full((2,), float(RANK)), None]
+    got: list = [0, 0, 0, 0]
+    if RANK % 2 == 0:
+        assert dist.send_object_list(objs, dst=peer) is None
+        assert dist.recv_object_list(got, src=back) == back
+    else:
+        assert dist.recv_object_list(got, group_src=back) == back
+        dist.send_object_list(objs, group_dst=peer, device=None, use_batch=False)
+    want = [{"from": back}, "x" * 5000, [float(back)] * 2, None]
+    assert pickle.dumps(got[:2] + got[3:]) == pickle.dumps(want[:2] + want[3:])
+    assert got[2].tolist() == want[2]
+    empty: list = []  # an empty list moves too (PyTorch's send fails to unpack it)
+    if RANK == 0:
+        dist.send_object_list(empty, dst=1)
+    elif RANK == 1:
+        assert dist.recv_object_list(empty, src=0) == 0 and empty == []
+    dist.barrier()
+
+
+@check("recv_object_list-length-mismatch")
+def _() -> None:
+    # twice: the sender completes both times (its pickles drained), then a good exchange
+    for n_sent in (3, 1):
+        if RANK == 0:
+            dist.send_object_list(["a", 2, (3,)][:n_sent], dst=1)
+        elif RANK == 1:
+            got = [None, None]
+            raises(
+                RuntimeError,
+                lambda got=got: dist.recv_object_list(got, src=0),
+                f"[rank 1]: recv_object_list: rank 0 sent {n_sent} objects but object_list "
+                "has 2 entries (pass a list of the sender's length)",
+            )
+            assert got == [None, None]
+    if RANK == 0:
+        dist.send_object_list([7], dst=1)
+    elif RANK == 1:
+        got = [None]
+        assert dist.recv_object_list(got, src=0) == 0 and got == [7]
+    dist.barrier()
+
+
+@check("object-p2p-bad-peer")
+def _() -> None:
+    self_text = "rank should not be the same as the rank of the current process."
+    dst_text, src_text = "Invalid destination rank: destination ", "Invalid source rank: source "
+    raises(ValueError, lambda: dist.send_object_list([1], dst=RANK), dst_text + self_text)
+    raises(ValueError, lambda: dist.recv_object_list([1], src=RANK), src_text + self_text)
+    raises(ValueError, lambda: dist.recv_object_list([1]), "Must specify global_rank or group_rank")
+    raises(ValueError, lambda: dist.send_object_list([1]), "Must specify global_rank or group_rank")
+    raises(
+        ValueError,
+        lambda: dist.send_object_list([1], dst=0, group_dst=0),
+        "Can't specify both group_rank and global_rank",
+    )
+    raises(ValueError, lambda: dist.send_object_list([1], dst=N), f"Invalid destination rank: {N}")
+    raises(ValueError, lambda: dist.recv_object_list([1], src=-1), "Invalid source rank: -1")
 
 
 dist.destroy_process_group()

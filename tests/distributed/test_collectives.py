@@ -61,6 +61,14 @@ def test_all_checks_pass_on_both_ranks(collectives) -> None:
         "all_reduce-bitwise",
         "all_to_all",
         "wait-timeout-then-complete",
+        "reduce_scatter-float32-SUM",
+        "reduce_scatter-float16-AVG",
+        "reduce_scatter-int64-PRODUCT",
+        "reduce_scatter-noncontiguous",
+        "reduce_scatter-errors",
+        "send_object_list-recv_object_list",
+        "recv_object_list-length-mismatch",
+        "object-p2p-bad-peer",
     ],
 )
 def test_check_ran_on_both_ranks(collectives, name: str) -> None:
@@ -113,6 +121,58 @@ def test_every_collective_in_a_world_of_one(world_of_one) -> None:
     with pytest.raises(ValueError, match="Invalid destination rank"):
         dist.send(x, dst=0)
     dist.monitored_barrier()
+
+
+def test_reduce_scatter_and_object_p2p_in_a_world_of_one(world_of_one) -> None:
+    x = adjit.arange(6.0).reshape(2, 3)
+    out = adjit.zeros(2, 3)
+    work = dist.reduce_scatter(out, [x], op=dist.ReduceOp.AVG, async_op=True)
+    assert work.wait() and out.tolist() == x.tolist() and out._version == 1
+    with pytest.raises(
+        RuntimeError, match=r"invalid input tensor list size, must be world size \(1\), got 2"
+    ):
+        dist.reduce_scatter(out, [x, x])
+    with pytest.raises(ValueError, match="Invalid destination rank: destination rank should not"):
+        dist.send_object_list([1], dst=0)
+    with pytest.raises(ValueError, match="Invalid source rank: source rank should not"):
+        dist.recv_object_list([1], src=0)
+    with pytest.raises(ValueError, match="Invalid destination rank: 1 "):
+        dist.send_object_list([1], group_dst=1)
+    assert dist.default_pg_timeout == dist.timedelta(minutes=30)
+
+
+def _torch_error(fn):
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001  (compared below)
+        return type(e), str(e)
+    raise AssertionError("torch raised nothing")
+
+
+def test_reduce_scatter_argument_errors_match_torch() -> None:
+    """The errors torch raises before it needs a process group, side by side (no group here
+    either: adjit checks the arguments first too)."""
+    torch = pytest.importorskip("torch")
+    import torch.distributed as tdist
+
+    cases = [
+        lambda m, d: d.reduce_scatter([m.ones(2)], [m.ones(2)]),
+        lambda m, d: d.reduce_scatter(m.ones(2), m.ones(2)),
+        lambda m, d: d.reduce_scatter(m.ones(2), (m.ones(2),)),
+        lambda m, d: d.reduce_scatter(m.ones(2), [m.ones(2, dtype=m.float64)]),
+        lambda m, d: d.reduce_scatter(m.ones(2, dtype=m.complex64), [m.ones(2, dtype=m.float64)]),
+        lambda m, d: d.reduce_scatter(m.ones(2, dtype=m.complex128), [m.ones(2, dtype=m.float64)]),
+    ]
+    for case in cases:
+        want = _torch_error(lambda case=case: case(torch, tdist))
+        with pytest.raises(want[0]) as got:
+            case(adjit, dist)
+        # (the only difference: the Tensor class's module, in texts that print a type)
+        assert str(got.value).replace("adjit.runtime.tensor.Tensor", "torch.Tensor") == want[1]
+    assert (dist.default_pg_timeout, dist.timedelta) == (tdist.default_pg_timeout, tdist.timedelta)
+    # complex64 mixes with float32 in both (no error before the group is needed)
+    with pytest.raises(ValueError, match="has not been initialized"):
+        dist.reduce_scatter(adjit.ones(2, dtype=adjit.complex64), [adjit.ones(2)])
 
 
 def test_backend_names(world_of_one) -> None:
