@@ -66,8 +66,9 @@ CHECK_REDUCTION_DEPRECATED = (
 # for a backward traced in the program, ``require_backward_grad_sync`` as the forward read it
 # (``Reducer.sync_guard``: a step traced under no_sync has no all-reduce, so a synchronizing
 # call traces again). When the backward runs outside the program, ``no_sync`` is read at each
-# call by the replayed bookkeeping, so gradient accumulation does not retrace; a ``no_sync``
-# entered inside the compiled function is the function's own code and is replayed as traced.
+# call by the replayed bookkeeping, so gradient accumulation does not retrace (unless the module
+# has buffers: the forward after a no_sync one does not broadcast them, a different program);
+# a ``no_sync`` entered inside the compiled function is its own code, replayed as traced.
 # ``DDP(adjit.compile(model))`` needs none of this: the compiled backward node accumulates the
 # gradients and calls the hooks (Note [gradients as they are made]).
 class DistributedDataParallel(Module):
