@@ -229,9 +229,12 @@ def recv_object_list(
     pg = resolve(group)
     peer = p2p._peer(pg, src, group_src, "source")
     sizes = from_numpy(np.zeros(len(object_list), np.int64))
+    work = p2p._irecv(sizes, pg, peer, 0, _length_mismatch)
     try:
-        p2p._irecv(sizes, pg, peer, 0, _length_mismatch).wait()
+        work.wait()
     except RuntimeError:
+        if work.exception() is None:  # a timeout or a peer's failure: nothing to drain
+            raise
         drain = p2p._irecv(from_numpy(np.zeros(0, np.uint8)), pg, peer, 0, _length_mismatch)
         with contextlib.suppress(RuntimeError):  # (a mismatch again unless no bytes were
             drain.wait()  # sent: both drain the pickles)
