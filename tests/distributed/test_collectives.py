@@ -175,6 +175,30 @@ def test_reduce_scatter_argument_errors_match_torch() -> None:
         dist.reduce_scatter(adjit.ones(2, dtype=adjit.complex64), [adjit.ones(2)])
 
 
+def test_object_p2p_peer_errors_match_torch_gloo(world_of_one) -> None:
+    """torch checks the peer after it has a group: its gloo world of one, in this process."""
+    pytest.importorskip("torch")
+    import torch.distributed as tdist
+
+    tdist.init_process_group("gloo", rank=0, world_size=1, store=tdist.HashStore())
+    try:
+        cases = [
+            lambda d: d.send_object_list([1], dst=0),
+            lambda d: d.recv_object_list([1], src=0),
+            lambda d: d.send_object_list([1], group_dst=0),
+            lambda d: d.send_object_list([1]),
+            lambda d: d.recv_object_list([1]),
+            lambda d: d.recv_object_list([1], src=0, group_src=0),
+        ]
+        for case in cases:
+            want = _torch_error(lambda case=case: case(tdist))
+            with pytest.raises(want[0]) as got:
+                case(dist)
+            assert str(got.value) == want[1]
+    finally:
+        tdist.destroy_process_group()
+
+
 def test_backend_names(world_of_one) -> None:
     assert dist.Backend("GLOO") == "gloo" == dist.Backend.GLOO and dist.Backend.MPI == "mpi"
     assert dist.get_backend() == dist.Backend.GLOO
