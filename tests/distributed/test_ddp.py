@@ -29,7 +29,7 @@ CHECKS = [
     "static-graph",
     "find-unused-with-no-sync",
     "mixed-dtypes",
-    "mlp-adam-compiled-step",  # (segment mode: backward() into an earlier segment breaks)
+    "mlp-adam-compiled-step",  # (the whole step traced: bucket all-reduces in the program)
 ]
 # ranks_ddp_torch.py: next to PyTorch's own DDP on gloo, when torch and gloo are there
 TORCH_CHECKS = [
