@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 
-import numpy as np
-import pytest
+# Note [the oracles' code paths]: on an AVX-512 CPU, NumPy's float64 exp/log/pow/... take SVML
+# kernels, OpenBLAS its SkylakeX kernels and PyTorch its AVX-512 kernels, each differing in the
+# last bits from their AVX2 paths, which the bit-for-bit comparisons with PyTorch (random
+# streams, special functions) and the float32 bounds of iterated programs (LBFGS) were written
+# against on an AVX2 machine. The tests pin all three to their AVX2 paths (set before any is
+# imported; subprocesses inherit them), so the tests see the same oracle on every x86 CPU.
+# Outside the tests, on AVX-512 machines, eager results of transcendental functions may differ
+# from PyTorch's in the last bits (README, "Deliberate differences").
+assert "numpy" not in sys.modules or os.environ.get("NPY_DISABLE_CPU_FEATURES"), (
+    "numpy was imported before tests/conftest.py could pin its CPU features"
+)
+os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
+os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
+os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
 
-import adjit
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import adjit  # noqa: E402
 
 os.environ.setdefault("ADJIT_VERIFY", "1")  # the verifier runs between passes in every test
 

@@ -84,6 +84,7 @@ ROWS: dict[str, tuple[Make, Build]] = {
     "LazyConvTranspose2d": (lambda nn: nn.LazyConvTranspose2d(2, 3), _x(2, 3, 4, 3)),
     "LazyConvTranspose3d": (lambda nn: nn.LazyConvTranspose3d(2, 2), _x(1, 2, 3, 3, 2)),
     "Linear": (lambda nn: nn.Linear(4, 3), _x(2, 4)),
+    "DataParallel": (lambda nn: nn.DataParallel(nn.Linear(4, 3)), _x(2, 4)),
     "LazyLinear": (lambda nn: nn.LazyLinear(3), _x(2, 4)),
     "Bilinear": (lambda nn: nn.Bilinear(3, 4, 2), lambda T: (_r(T, 5, 3), _r(T, 5, 4))),
     "Identity": (lambda nn: nn.Identity(), _x(2, 3)),

@@ -40,7 +40,10 @@ def test_values_as_pytorch(shape: tuple[int, ...], k: int, dtype: str) -> None:
         got = fn(adjit, adjit.tensor(a), adjit.tensor(tau))
         assert str(got.dtype).replace("torch.", "") == dtype and got.shape == want.shape
         eps = np.finfo(np.float32 if dtype in ("float32", "complex64") else np.float64).eps
-        np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=32 * eps)
+        # the product's rounding error is relative to its norm (|Q| reaches 24 here: 32 eps
+        # absolute was 1.3 ulps of the largest element, which BLAS kernels differ by)
+        scale = max(1.0, float(np.abs(want).max(initial=0.0)))
+        np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=32 * eps * scale)
 
 
 def _grads(m: Any, a: np.ndarray, tau: np.ndarray) -> tuple[Any, Any, str]:
