@@ -122,6 +122,34 @@ def all_gather_into_tensor(
     return run(Work(pg, sig, body, [out]), async_op)
 
 
+def _root_list(
+    op: str,
+    name: str,
+    items: list[Tensor],
+    pg: ProcessGroup,
+    root_rank: int,
+    t: Tensor,
+    role: str,
+    side: str,
+) -> None:
+    """PyTorch's checks of gather's and scatter's list: given on the root rank only, one tensor
+    per rank, each of ``t``'s shape (``role``: destination or source; ``side``: output or
+    input)."""
+    me = pg.rank()
+    if me == root_rank and not items:
+        raise ValueError(f"Argument ``{name}`` must be specified on {role} rank.")
+    if me != root_rank and items:
+        raise ValueError(f"Argument ``{name}`` must NOT be specified on non-{role} ranks.")
+    if me == root_rank:
+        if len(items) != pg.size():
+            raise RuntimeError(
+                f"ProcessGroupMPI::{op}: Incorrect {side} list size {len(items)}. "
+                f"{side.capitalize()} list size should be {pg.size()}, same as size of the "
+                "process group."
+            )
+        _same_shapes(op, items, t)
+
+
 def gather(
     tensor: Tensor,
     gather_list: list[Tensor] | None = None,
@@ -145,19 +173,9 @@ def gather(
     pg = resolve(group)
     dst_rank = root(pg, dst, group_dst, "gather", 0)
     me = pg.rank()
-    if me == dst_rank and not outs:
-        raise ValueError("Argument ``gather_list`` must be specified on destination rank.")
-    if me != dst_rank and outs:
-        raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination ranks.")
-    if me == dst_rank:
-        if len(outs) != pg.size():
-            raise RuntimeError(
-                f"ProcessGroupMPI::gather: Incorrect output list size {len(outs)}. Output list "
-                f"size should be {pg.size()}, same as size of the process group."
-            )
-        _same_shapes("gather", outs, t)
-        for o in outs:
-            writable(o, "gather")
+    _root_list("gather", "gather_list", outs, pg, dst_rank, t, "destination", "output")
+    for o in outs:
+        writable(o, "gather")
 
     def body() -> Iterator[Any]:
         mine = as_bytes(_contiguous(t))
@@ -196,17 +214,7 @@ def scatter(
     pg = resolve(group)
     src_rank = root(pg, src, group_src, "scatter", 0)
     me = pg.rank()
-    if me == src_rank and not ins:
-        raise ValueError("Argument ``scatter_list`` must be specified on source rank.")
-    if me != src_rank and ins:
-        raise ValueError("Argument ``scatter_list`` must NOT be specified on non-source ranks.")
-    if me == src_rank:
-        if len(ins) != pg.size():
-            raise RuntimeError(
-                f"ProcessGroupMPI::scatter: Incorrect input list size {len(ins)}. Input list "
-                f"size should be {pg.size()}, same as size of the process group."
-            )
-        _same_shapes("scatter", ins, t)
+    _root_list("scatter", "scatter_list", ins, pg, src_rank, t, "source", "input")
     writable(t, "scatter")
 
     def body() -> Iterator[Any]:
