@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,19 +20,15 @@ from pathlib import Path
 
 import pytest
 
+from adjit.distributed.run import find_mpiexec
+
 HERE = Path(__file__).resolve().parent
 SKIP = "MPI unavailable: pip install 'adjit[mpi]' (mpi4py and the mpich wheel's mpiexec)"
 
 
-def mpiexec() -> str | None:
-    """The mpiexec next to this Python (the mpich wheel's), else the first on PATH."""
-    here = Path(sys.executable).parent / "mpiexec"
-    return str(here) if here.is_file() else shutil.which("mpiexec")
-
-
 def require_mpi() -> str:
     """The mpiexec path; skips the test when MPI is not installed."""
-    exe = mpiexec()
+    exe = find_mpiexec()  # the one `adjit run` uses
     if importlib.util.find_spec("mpi4py") is None or exe is None:
         pytest.skip(SKIP)
     return exe
