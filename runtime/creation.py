@@ -68,12 +68,13 @@ def _infer(data: Any, dtype: DType | None = None) -> np.ndarray:
 
 def check_fits(arr: np.ndarray, dtype: DType, spelling: str) -> None:
     """PyTorch's check of Python numbers stored into an integer dtype (c10::overflows): NaN,
-    inf and values out of range are refused; an unsigned type also takes negative values down
-    to -max (they wrap)."""
+    inf and values out of range are refused; an unsigned type also takes negative integers
+    down to -max (they wrap), but no negative float (-0.7 into uint8 is refused)."""
     if dtype.category != 1 or arr.dtype.kind not in "iuf" or not arr.size:
         return
     info = np.iinfo(dtype.np)
-    lo = -int(info.max) if info.min == 0 else int(info.min)
+    # an unsigned type takes negative integers down to -max (they wrap), not negative floats
+    lo = -int(info.max) if info.min == 0 and arr.dtype.kind != "f" else int(info.min)
     with np.errstate(invalid="ignore"):
         ok = np.isfinite(arr) & (arr >= lo) & (arr <= int(info.max))
     if not ok.all():

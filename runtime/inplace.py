@@ -127,8 +127,17 @@ def check_alias(t: Tensor) -> None:
         )
 
 
-def inplace(t: Tensor, fn: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
-    """Apply ``fn`` (an out-of-place op of ``t``) and write the result back into ``t``."""
+def inplace(
+    t: Tensor,
+    fn: Callable[[Tensor], Tensor],
+    *others: Any,
+    direct: Callable[[Tensor], Tensor] | None = None,
+) -> Tensor:
+    """Apply ``fn`` (an out-of-place op of ``t``) and write the result back into ``t``.
+
+    ``direct``, for ops whose result is a value broadcast over ``t`` (``fill_``, ``zero_``,
+    ``copy_``), gives that value: when nothing is recorded it is written as it is, without
+    computing ``fn``'s whole result first (Note [direct writes])."""
     check_alias(t)
     _check_leaf(t)
     if _traced(t):
@@ -144,7 +153,12 @@ def inplace(t: Tensor, fn: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
     )
     if not recording:
         with no_grad():
-            result = fn(t)
+            # Note [direct writes]: ``fn`` builds the whole new value, where(True, v, t), then
+            # _write copies it in: 226 µs for a 784x256 float32 zero_ against 15 µs for
+            # NumPy's fill. Unrecorded, a broadcast value is written straight in (same checks,
+            # same bits: the value is converted to t's dtype first, as fn does).
+            use = direct is not None and not forward_grad.ACTIVE
+            result = direct(t) if use else fn(t)  # type: ignore[misc]
             _write(t, result)
         if forward_grad.ACTIVE:  # (Note [eager forward AD])
             forward_grad.inplace_result(t, result)

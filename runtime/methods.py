@@ -220,18 +220,31 @@ def _overwrite(name: str, value: Any) -> Any:
     return fn
 
 
+def _converted(value: Any) -> Any:
+    """``value`` as _overwrite's result takes it, in the written tensor's dtype (Note [direct
+    writes] in runtime/inplace.py)."""
+
+    def convert(t: Tensor) -> Tensor:
+        if isinstance(value, Tensor):
+            return value.to(t.dtype)
+        # astype: a negative integer wraps into an unsigned type, as PyTorch's fill does
+        return Tensor._make(np.asarray(scalar_as(value, t.dtype)).astype(t._data.dtype))
+
+    return convert
+
+
 def _zero_(self: Tensor) -> Tensor:
-    return I.inplace(self, _overwrite("ZeroBackward0", 0))
+    return I.inplace(self, _overwrite("ZeroBackward0", 0), direct=_converted(0))
 
 
 def _fill_(self: Tensor, value: Any) -> Tensor:
     name = "FillBackward1" if isinstance(value, Tensor) else "FillBackward0"
-    return I.inplace(self, _overwrite(name, value), value)
+    return I.inplace(self, _overwrite(name, value), value, direct=_converted(value))
 
 
 def _copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
     src = as_tensor_operand(src)
-    return I.inplace(self, _overwrite("CopyBackwards", src), src)
+    return I.inplace(self, _overwrite("CopyBackwards", src), src, direct=_converted(src))
 
 
 def _where_method(self: Tensor, condition: Any, other: Any) -> Tensor:

@@ -424,6 +424,10 @@ FILLS: list[Callable[[Any], Any]] = [
     lambda T: T.ones(2, dtype=T.int8).fill_(float("nan")),
     lambda T: T.ones(2, dtype=T.int16).masked_fill(T.tensor([True, False]), -32769),
     lambda T: T.where(T.tensor([True, False]), T.ones(2, dtype=T.uint8), 300),
+    lambda T: T.zeros(2, dtype=T.uint8).fill_(-0.7),  # no negative float into unsigned
+    lambda T: T.full((2,), -0.5, dtype=T.uint8),
+    lambda T: T.zeros(2, dtype=T.int8).fill_(127.9),
+    lambda T: T.zeros(2, dtype=T.uint8).fill_(-256),
 ]
 FILLS_OK: list[Callable[[Any], Any]] = [
     lambda T: T.full((2,), float("inf"), dtype=T.half),
@@ -433,6 +437,11 @@ FILLS_OK: list[Callable[[Any], Any]] = [
     lambda T: T.ones(3, dtype=T.bfloat16).index_fill(0, T.tensor([1]), 1 + 2**-8 + 2**-40),
     lambda T: T.where(T.tensor([True, False]), T.ones(2, dtype=T.half), 1e6),
     lambda T: T.zeros(2, dtype=T.half) + 1e6,
+    lambda T: T.zeros(2, dtype=T.uint8).fill_(-3),  # negative integers wrap
+    lambda T: T.full((2,), -129, dtype=T.uint8),
+    lambda T: T.zeros(3, dtype=T.uint8).masked_fill(T.tensor([True, False, True]), -255),
+    lambda T: T.zeros(3, dtype=T.uint8).index_fill(0, T.tensor([1]), -1),
+    lambda T: T.zeros(2, dtype=T.int8).fill_(-1.5),
 ]
 
 

@@ -490,3 +490,26 @@ def test_masked_scatter_compiled_checks_the_count() -> None:
     np.testing.assert_array_equal(f(x, m, s).numpy(), want.numpy())
     with pytest.raises(RuntimeError, match="Number of elements of source < number of ones"):
         f(x, adjit.ones(2, 3, dtype=adjit.bool), s)
+
+
+def test_fill_zero_copy_in_place_through_views_as_torch() -> None:
+    """Note [direct writes]: unrecorded fill_/zero_/copy_ write their value straight in; views
+    see it, the version counter moves, dtypes convert and copy_ broadcasts as PyTorch's do."""
+    got, want = [], []
+    for T, out in ((adjit, got), (torch, want)):
+        x = T.arange(12.0).reshape(3, 4)
+        v0 = x._version
+        x[1].zero_()
+        x[:, 3].fill_(T.tensor(2.5, dtype=T.float64))
+        x.t()[0].copy_(T.tensor([7, 8, 9], dtype=T.int32))
+        x[2, :2].copy_(T.tensor([-1.25]))
+        i = T.zeros(3, dtype=T.int16).fill_(-2.9)
+        h = T.zeros(2, dtype=T.half).copy_(T.tensor([1 / 3, 1e-8], dtype=T.float64))
+        out.append([x.numpy().copy(), x._version - v0, i.numpy(), h.numpy()])
+    for a, b in zip(got[0], want[0], strict=True):
+        np.testing.assert_array_equal(a, b)
+    for T in (adjit, torch):
+        with pytest.raises(RuntimeError, match=r"output with shape \[3\] doesn't match"):
+            T.zeros(3).copy_(T.ones(2, 3))
+        with pytest.raises(RuntimeError, match="unsupported operation"):
+            T.zeros(1).expand(3).copy_(T.ones(3))
