@@ -1,12 +1,13 @@
-"""The cost of splitting a compiled kernel across threads: 1 vs 2 threads by kernel size.
+"""The cost of splitting a compiled kernel across threads: 1 vs N threads by kernel size.
 
-Sets ``runtime/kernels.py``'s PARALLEL_THRESHOLD (Note [split threshold]): every kernel here is
-compiled with splitting forced on, then timed on 1 thread and on all threads, interleaved, as
-medians with the interquartile range. The hand-off cost is the 2-thread time minus half the
-1-thread time on the smallest kernels; splitting pays from the work where the 2-thread median
+Sets ``runtime/kernels.py``'s split thresholds (Note [split threshold]): every kernel here is
+compiled with splitting forced on, then timed on 1 thread and on all threads, on the native
+pool (Note [native thread pool]) and on the Python worker threads, interleaved, as medians
+with the interquartile range. The hand-off cost is the N-thread time minus 1/N of the
+1-thread time on the smallest kernels; splitting pays from the work where the N-thread median
 is below the 1-thread one.
 
-    python benchmarks/thread_handoff.py [--threads 2] [--repeats 31]
+    python -m adjit.benchmarks.thread_handoff [--threads 2] [--repeats 31] [--pools native python]
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from adjit.runtime import kernels
+from adjit.runtime import kernels, native_pool
 
 import adjit
 
@@ -27,9 +28,11 @@ SIZES = [1 << k for k in range(10, 23)]  # 1e3 .. 4e6 elements
 
 
 def _programs() -> dict[str, Callable[[Any], Any]]:
-    """A cheap kernel (~2 flops an element) and an expensive one (transcendentals)."""
+    """Cheap kernels (~2 flops an element; one summing over the split loop) and expensive
+    ones (transcendentals)."""
     return {
         "cheap": lambda x: x * 2.0 + 1.0,
+        "sum": lambda x: (x * 2.0 + 1.0).sum(),
         "exp": lambda x: (x * 2.0 + 1.0).exp(),
         "exp+sin": lambda x: (x * 2.0 + 1.0).exp().sin(),
     }
@@ -42,26 +45,36 @@ def _time(fn: Callable[[Any], Any], x: Any, number: int) -> float:
     return (time.perf_counter() - t0) / number * 1e6
 
 
-def measure(threads: int, repeats: int, sizes: list[int]) -> list[dict[str, Any]]:
-    """Per program and size: 1-thread and ``threads``-thread medians and IQRs in µs."""
-    kernels.PARALLEL_THRESHOLD = 1  # split everything: we measure what splitting costs
+def _setting(config: str, threads: int) -> None:
+    """``1``, or ``native``/``python``: ``threads`` threads on that pool."""
+    adjit.set_num_threads(1 if config == "1" else threads)
+    native_pool.ENABLED[0] = config != "python"
+
+
+def measure(threads: int, repeats: int, sizes: list[int], pools: list[str]) -> list[dict[str, Any]]:
+    """Per program and size: medians and IQRs in µs, on 1 thread and on ``threads`` threads
+    with each of ``pools``."""
+    kernels.PARALLEL_THRESHOLD = kernels.REDUCE_THRESHOLD = 1  # split everything: we measure
     kernels.PROBES = 0
+    configs = ["1", *pools]
     rows = []
     for name, body in _programs().items():
         for n in sizes:
             f = adjit.compile(body)
             x = adjit.from_numpy(np.random.default_rng(0).standard_normal(n).astype(np.float32))
-            f(x), f(x)
+            for c in configs:
+                _setting(c, threads)
+                f(x), f(x)
             number = max(1, int(2e5 // n))
-            samples: dict[int, list[float]] = {1: [], threads: []}
+            samples: dict[str, list[float]] = {c: [] for c in configs}
             for r in range(repeats):
-                for t in (1, threads) if r % 2 else (threads, 1):
-                    adjit.set_num_threads(t)
-                    samples[t].append(_time(f, x, number))
+                for c in configs[r % len(configs) :] + configs[: r % len(configs)]:
+                    _setting(c, threads)
+                    samples[c].append(_time(f, x, number))
             row: dict[str, Any] = {"program": name, "elements": n}
-            for t, v in samples.items():
+            for c, v in samples.items():
                 q = statistics.quantiles(v, n=4)
-                row[t] = (q[1], q[2] - q[0])
+                row[c] = (q[1], q[2] - q[0])
             rows.append(row)
     return rows
 
@@ -71,15 +84,18 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--repeats", type=int, default=31)
     p.add_argument("--sizes", type=int, nargs="*", default=SIZES, help="elements")
+    p.add_argument("--pools", nargs="*", default=["native", "python"], help="native, python")
     args = p.parse_args()
+    pools = [c for c in args.pools if c != "native" or native_pool.get() is not None]
     print(f"load average {os.getloadavg()}, {args.threads} threads vs 1 (µs per call)")
-    print(f"{'program':>8} {'elements':>9} {'1 thread':>16} {f'{args.threads} threads':>16} ratio")
-    for row in measure(args.threads, args.repeats, args.sizes):
-        (m1, s1), (mn, sn) = row[1], row[args.threads]
-        print(
-            f"{row['program']:>8} {row['elements']:>9} {m1:9.1f} ±{s1:5.1f} {mn:9.1f} ±{sn:5.1f}"
-            f" {m1 / mn:5.2f} {m1 * 1e3 / row['elements']:6.3f} ns/element (1 thread)"
+    heads = "".join(f" {f'{args.threads} threads, {c}':>22} ratio" for c in pools)
+    print(f"{'program':>8} {'elements':>9} {'1 thread':>16}{heads}")
+    for row in measure(args.threads, args.repeats, args.sizes, pools):
+        m1, s1 = row["1"]
+        cells = "".join(
+            f" {row[c][0]:14.1f} ±{row[c][1]:5.1f} {m1 / row[c][0]:5.2f}" for c in pools
         )
+        print(f"{row['program']:>8} {row['elements']:>9} {m1:9.1f} ±{s1:5.1f}{cells}")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ FLAGS: dict[str, str] = {
     "ADJIT_CACHE_DIR": "where kernels and sympy results are cached on disk, 'off' for nowhere",
     "ADJIT_COMPILE_WORKER": "'0': run LLVM in this process, not in the compile worker (codegen)",
     "ADJIT_NUM_THREADS": "threads for kernels and BLAS at start (adjit.set_num_threads; runtime)",
+    "ADJIT_NATIVE_POOL": "'0': split kernels run on Python worker threads, not the native pool",
     "ADJIT_DIST_TIMEOUT": "seconds: adjit.distributed's default collective timeout (else 30 min)",
     "ADJIT_DIST_START_TIMEOUT": "seconds all ranks may take to reach init_process_group (else "
     "the timeout, at least 60 s)",

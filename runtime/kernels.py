@@ -15,31 +15,32 @@ import numpy as np
 
 from ..codegen.jit import CompiledKernel
 from ..ir.ops import Op
+from . import native_pool
 from .workers import Workers, num_threads, workers
 
 if TYPE_CHECKING:  # imported where used: it costs ~20 ms (llvmlite.ir)
     from ..codegen.kernel_cache import KernelInfo
 
 # Note [split threshold]
-# Splitting a kernel across threads costs a hand-off: waking a worker and passing the GIL to
-# and fro, 30-40 µs on these 2-core VMs (benchmarks/thread_handoff.py: a 1024-element kernel
-# takes 8 µs on one thread, 42 µs split over two). And the estimate ``work`` (elements x
-# equations) does not tell a memory-bound kernel from a compute-bound one: measured with one
-# other process busy, ``x * 2 + 1`` (0.08 ns of work unit) is slower split up to 2M elements
-# (326 µs serial: 0.94x) and faster only from 4M (1.4x), while ``exp(sin(...))`` (0.45 ns a
-# unit) wins from 65536 elements (120 µs serial: 1.18x; 67 µs: 0.89x). So a kernel of at least
-# PARALLEL_THRESHOLD work that does not reduce across its split loop runs its first PROBES
-# calls serially, timed, and splits only if the fastest took SPLIT_ALWAYS_S, or SPLIT_MIN_S
-# at SPLIT_MIN_S_PER_WORK or more (compute-bound). Splitting such a kernel never changes its
-# results, so the timed choice is safe; kernels that reduce across the split loop (their
-# partial sums are combined) keep the fixed threshold, for reproducible results. The chunks of
-# a split call are claimed by whoever is free, the caller included (``Split``): a worker that
-# does not get a core in time costs only its wake-up, never a wait for its share.
+# Splitting a kernel across threads costs a hand-off. On the Python worker threads
+# (runtime/workers.py) that was 30-100 µs on these 2-core VMs (waking a worker and passing the
+# GIL to and fro); on the native pool (Note [native thread pool] in codegen/thread_pool.py) it
+# is a few µs while its workers spin, ~30-80 µs of a futex wake-up after they slept, which the
+# caller does not wait for (it claims chunks itself). And the estimate ``work`` (elements x
+# equations) does not tell a memory-bound kernel from a compute-bound one (``x * 2 + 1`` 0.08
+# ns a unit of work, ``exp(sin(...))`` 0.45 ns), nor does it see what else wants the cores. So
+# a kernel of at least PARALLEL_THRESHOLD work that does not reduce across its split loop runs
+# its first PROBES calls timed, serial and split in turn, and keeps splitting only if the
+# fastest split call took at most SPLIT_GAIN of the fastest serial one. Splitting such a kernel
+# never changes its results, so the timed choice is safe; kernels that reduce across the split
+# loop (their partial sums are combined) split by a fixed threshold, REDUCE_THRESHOLD, for
+# reproducible results. The chunks of a split call are claimed by whoever is free, the caller
+# included: a worker that does not get a core in time costs only its wake-up, never a wait for
+# its share. Measured with benchmarks/thread_handoff.py (numbers in the commit that set them).
 PARALLEL_THRESHOLD = 1 << 17
-PROBES = 3
-SPLIT_ALWAYS_S = 1e-3
-SPLIT_MIN_S = 100e-6
-SPLIT_MIN_S_PER_WORK = 0.25e-9
+REDUCE_THRESHOLD = 1 << 17
+PROBES = 6
+SPLIT_GAIN = 0.85
 # Note [the GIL in kernel calls]
 # A CFUNCTYPE call releases the GIL around the kernel, so other Python threads run meanwhile;
 # getting it back costs little when no other thread wants it, but when one does (a library's
@@ -59,12 +60,10 @@ def pool() -> Workers:
     return workers(max(1, num_threads() - 1))
 
 
-def worth_splitting(seconds: float, work: int) -> bool:
-    """Whether a kernel whose serial call takes ``seconds`` runs faster split (Note [split
-    threshold])."""
-    return seconds >= SPLIT_ALWAYS_S or (
-        seconds >= SPLIT_MIN_S and seconds / max(work, 1) >= SPLIT_MIN_S_PER_WORK
-    )
+def split_pays(serial: float, split: float) -> bool:
+    """Whether a kernel whose fastest timed calls took ``serial`` and ``split`` seconds should
+    be split from now on (Note [split threshold])."""
+    return split < serial * SPLIT_GAIN
 
 
 def pieces(threads: int) -> int:
@@ -108,7 +107,10 @@ class KernelRunner:
     ) -> None:
         self.lowered, self.compiled = lowered, compiled
         n = lowered.n_outputs + lowered.n_inputs
-        limit = PARALLEL_THRESHOLD if threshold is None else threshold
+        if threshold is not None:
+            limit = threshold
+        else:
+            limit = REDUCE_THRESHOLD if lowered.reduce_outer else PARALLEL_THRESHOLD
         parallel = lowered.work >= limit and lowered.extent > 1
         self._split_across = threads  # None: adjit.set_num_threads's count, read at each run
         self._parallel = parallel
@@ -121,11 +123,16 @@ class KernelRunner:
         # the same code without argument types, for argument tuples converted once (Note
         # [prebuilt arguments])
         self.bare = kind(None)(compiled.address)
-        self._scratch: list[list[tuple[np.ndarray, int]]] = []  # per extra chunk
+        # per reduction output: the private partial results of chunks 1.. (reduce_outer)
+        self._partials: list[np.ndarray] = []
+        self._partial_at: list[list[int]] = []  # their addresses, by chunk
         self._busy = threading.Lock()
-        # Note [split threshold]: serial calls timed first decide whether splitting pays
+        self._arg_rows: Any = None  # reduce_outer: the chunks' argument rows (``_rows``)
+        self._reduced = [i for i, _ in lowered.reductions]  # outputs chunks keep private
+        self._shared = [i for i in range(n) if i not in self._reduced]
+        # Note [split threshold]: timed calls, serial and split, decide whether splitting pays
         probe = parallel and threshold is None and not lowered.reduce_outer
-        self._probes, self._best = (PROBES if probe else 0), math.inf
+        self._probes, self._best = (PROBES if probe else 0), [math.inf, math.inf]
 
     @property
     def parallel(self) -> bool:
@@ -133,48 +140,101 @@ class KernelRunner:
         follows = self._parallel and self._split_across is None and THREADS > 1
         return follows or len(self.ranges) > 1
 
-    def _private(self, t: int, outputs: Sequence[np.ndarray]) -> list[tuple[np.ndarray, int]]:
-        """Chunk ``t``'s own reduction outputs (reused across calls)."""
-        while len(self._scratch) < t:
-            bufs = [np.empty_like(outputs[i]) for i, _ in self.lowered.reductions]
-            self._scratch.append([(b, b.ctypes.data) for b in bufs])
-        return self._scratch[t - 1]
+    def _private(self, t: int, outputs: Sequence[np.ndarray]) -> list[int]:
+        """The addresses of chunk ``t``'s own reduction outputs (t >= 1; reused across calls,
+        made again when the chunk count changes)."""
+        n = len(self.ranges)
+        if not self._partials or len(self._partials[0]) != n - 1:
+            self._partials = [
+                np.empty((n - 1, *outputs[i].shape), outputs[i].dtype)
+                for i, _ in self.lowered.reductions
+            ]
+            self._arg_rows = None
+            self._partial_at = [
+                [p.ctypes.data + t * p.strides[0] for p in self._partials] for t in range(n - 1)
+            ]
+        return self._partial_at[t - 1]
 
     def run(self, addresses: list[int], outputs: Sequence[np.ndarray]) -> None:
         if self._parallel and self._split_across is None and self._threads != num_threads():
             self._threads = num_threads()  # Note [thread count] in runtime/workers.py
             self.ranges = chunks(self.lowered.extent, pieces(self._threads))
-        if self._probes:
-            self._probe(addresses)
-            return
         if len(self.ranges) == 1:
             self.fn(*addresses, 0, self.lowered.extent)
             return
         if self.lowered.reduce_outer:  # the chunks' private buffers are this runner's: one
             with self._busy:  # call at a time uses them (calls from other threads wait)
                 self._split(addresses, outputs)
+        elif self._probes:
+            self._probe(addresses, outputs)
         else:
             self._split(addresses, outputs)
 
-    def _probe(self, addresses: list[int]) -> None:
-        """A serial call, timed; after PROBES of them, stay serial if splitting would not pay."""
+    def _probe(self, addresses: list[int], outputs: Sequence[np.ndarray]) -> None:
+        """A timed call, serial and split in turn; after PROBES of them, stay serial unless
+        splitting paid (Note [split threshold])."""
+        split = self._probes % 2 == 1  # PROBES is even: serial first
         t0 = time.perf_counter()
-        self.fn(*addresses, 0, self.lowered.extent)
-        self._best = min(self._best, time.perf_counter() - t0)
+        if split:
+            self._split(addresses, outputs)
+        else:
+            self.fn(*addresses, 0, self.lowered.extent)
+        seconds = time.perf_counter() - t0
+        self._best[split] = min(self._best[split], seconds)
         self._probes -= 1
-        if not self._probes and not worth_splitting(self._best, self.lowered.work):
+        if not self._probes and not split_pays(*self._best):
             self._parallel, self.ranges = False, [(0, self.lowered.extent)]
 
     def _split(self, addresses: list[int], outputs: Sequence[np.ndarray]) -> None:
+        """Run the chunks on the native pool (Note [native thread pool] in
+        codegen/thread_pool.py), else on the Python workers."""
+        native = native_pool.get()
+        arity, n = len(addresses), len(self.ranges)
+        if native is None or arity > native_pool.MAX_ARITY:
+            self._split_python(addresses, outputs)
+            return
+        if not self.lowered.reduce_outer:  # every chunk reads the same argument row
+            row = (ctypes.c_void_p * arity)(*addresses)
+            at = ctypes.addressof(row)
+            native.run(arity, self.compiled.address, at, 0, self.lowered.extent, n, self._threads)
+            return
+        rows, at, private = self._rows(outputs)  # one row of arguments a chunk
+        rows[:] = addresses * n
+        for k, p in private:  # chunks 1.. write their reductions to their own buffers
+            rows[k] = p
+        native.run(arity, self.compiled.address, at, arity, self.lowered.extent, n, self._threads)
+        self._combine(outputs)
+
+    def _rows(self, outputs: Sequence[np.ndarray]) -> tuple[Any, int, list[tuple[int, int]]]:
+        """A reduce_outer kernel's argument rows (``len(ranges)`` x arity pointers), their
+        address, and the (slot, address) of the chunks' private reduction outputs."""
+        n, arity = len(self.ranges), self.lowered.n_outputs + self.lowered.n_inputs
+        if self._arg_rows is None or len(self._arg_rows[0]) != n * arity:
+            self._private(1, outputs)  # (made first: making them forgets the rows)
+            rows = (ctypes.c_void_p * (n * arity))()
+            private = [
+                (t * arity + i, p)
+                for t in range(1, n)
+                for i, p in zip(self._reduced, self._private(t, outputs), strict=True)
+            ]
+            self._arg_rows = rows, ctypes.addressof(rows), private
+        return self._arg_rows
+
+    def _combine(self, outputs: Sequence[np.ndarray]) -> None:
+        """Fold the chunks' private reduction outputs into the real ones: the partials of chunks
+        1.. reduced in order, then added to chunk 0's (one order for any pool)."""
+        for (i, op), partial in zip(self.lowered.reductions, self._partials, strict=True):
+            ufunc = COMBINE[op]
+            ufunc(outputs[i], ufunc.reduce(partial, axis=0), out=outputs[i])
+
+    def _split_python(self, addresses: list[int], outputs: Sequence[np.ndarray]) -> None:
         """Run the chunks: caller and workers claim them in turn (Note [split threshold])."""
         private = self.lowered.reduce_outer
         calls = []
         for t, (lo, hi) in enumerate(self.ranges):
             args = list(addresses)
             if private and t:  # the split loop reduces: each chunk accumulates into its own
-                for (i, _), (_, p) in zip(
-                    self.lowered.reductions, self._private(t, outputs), strict=True
-                ):
+                for i, p in zip(self._reduced, self._private(t, outputs), strict=True):
                     args[i] = p
             calls.append((*args, lo, hi))
         split = Split(self.fn, calls)
@@ -184,11 +244,7 @@ class KernelRunner:
         split.work()
         split.wait()
         if private:
-            for t in range(1, len(self.ranges)):
-                for (i, op), (buf, _) in zip(
-                    self.lowered.reductions, self._scratch[t - 1], strict=True
-                ):
-                    COMBINE[op](outputs[i], buf, out=outputs[i])
+            self._combine(outputs)
 
 
 class Split:

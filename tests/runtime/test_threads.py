@@ -28,32 +28,40 @@ def test_env_rejects_a_bad_count() -> None:
 
 
 @pytest.mark.parametrize(
-    ("seconds", "work", "split"),
-    [
-        (2e-3, 10**8, True),  # long enough whatever it does
-        (300e-6, 2 * 2**21, False),  # memory-bound x * 2 + 1 on 2M elements: 0.94x measured
-        (135e-6, 4 * 2**16, True),  # exp(sin(...)) on 65536 elements: 1.18x measured
-        (60e-6, 4 * 2**15, False),  # below the hand-off's reach
-    ],
+    ("serial", "split", "pays"),
+    [(100e-6, 60e-6, True), (100e-6, 95e-6, False), (30e-6, 45e-6, False)],
 )
-def test_worth_splitting(seconds: float, work: int, split: bool) -> None:
-    assert kernels.worth_splitting(seconds, work) == split
+def test_split_pays(serial: float, split: float, pays: bool) -> None:
+    assert kernels.split_pays(serial, split) == pays
 
 
-def test_probing_decides_after_serial_calls(monkeypatch) -> None:
-    monkeypatch.setattr(kernels, "worth_splitting", lambda s, w: False)
+@pytest.mark.parametrize("pays", [False, True])
+def test_probing_decides_after_timed_calls(monkeypatch, pays: bool) -> None:
+    seen: list[tuple[float, float]] = []
+
+    def decide(serial: float, split: float) -> bool:
+        seen.append((serial, split))
+        return pays
+
+    monkeypatch.setattr(kernels, "split_pays", decide)
+    monkeypatch.setattr(kernels, "PARALLEL_THRESHOLD", 1 << 10)
+    adjit.set_num_threads(2)
     before = {id(r) for r in _runners()}  # (other tests' runners may still be probing)
     f = adjit.compile(lambda x: (x * 2.0 + 1.0).exp())
-    x = adjit.ones(1 << 18)
-    for _ in range(kernels.PROBES + 1):
-        np.testing.assert_allclose(f(x).numpy(), np.exp(3.0), rtol=1e-6)
+    x = adjit.ones(1 << 12)
+    try:
+        for _ in range(kernels.PROBES + 1):
+            np.testing.assert_allclose(f(x).numpy(), np.exp(3.0), rtol=1e-6)
+    finally:
+        adjit.set_num_threads(kernels.THREADS)
     runners = [
         r
         for r in _runners()
         if id(r) not in before and r.lowered.work >= kernels.PARALLEL_THRESHOLD
     ]
     assert runners and not any(r._probes for r in runners)
-    assert all(r.ranges == [(0, r.lowered.extent)] for r in runners if not r.lowered.reduce_outer)
+    assert len(seen) == len(runners) and all(a < 1 and b < 1 for a, b in seen)
+    assert all((len(r.ranges) > 1) == pays for r in runners)
 
 
 def test_split_call_runs_every_chunk_without_workers() -> None:

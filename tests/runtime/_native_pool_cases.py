@@ -1,0 +1,183 @@
+"""Cases of test_native_pool.py that could hang if the pool were wrong: they run in a process of
+their own (``python _native_pool_cases.py NAME...``, killed by the test's timeout), in turn,
+each printing ``NAME: ok`` or ``NAME: failed`` and its traceback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from adjit.ir.dtypes import float32, float64  # noqa: E402
+from adjit.runtime import native_pool, workers  # noqa: E402
+from adjit.runtime.executor import Executable, compile_program  # noqa: E402
+from test_native_pool import chain, inputs  # noqa: E402
+
+
+def _pair(shape, dtype, axes, n_inputs=3) -> tuple[Executable, Executable, list[np.ndarray]]:
+    """(split, serial) executables of one graph, and its inputs."""
+    g = chain(n_inputs, shape, dtype, axes)
+    return compile_program(g, threshold=1), compile_program(g, threshold=1 << 62), inputs(g)
+
+
+def _check(split: Executable, serial: Executable, xs: list[np.ndarray], calls: int) -> None:
+    want = serial(xs)
+    for _ in range(calls):
+        got = split(xs)
+        np.testing.assert_array_equal(got[0], want[0])
+        for a, b in zip(got[1:], want[1:], strict=True):  # partial sums: a few ulps
+            np.testing.assert_allclose(a, b, rtol=1e-5)
+
+
+def stress() -> None:
+    workers.set_num_threads(2)
+    pool = native_pool.get()
+    assert pool is not None
+    small = _pair((64,), float32, None)
+    reducing = _pair((1001,), float64, (0,))
+    mid = _pair((3, 40000), float32, (1,))
+    for spin in (native_pool.SPIN_NS, 0, 2_000):  # 0: workers sleep after every task
+        pool.set_spin_ns(spin)
+        sleeps = pool.counter("sleeps")
+        _check(*small, 2000)
+        _check(*reducing, 1000)
+        _check(*mid, 200)
+        if spin == 0:
+            assert pool.counter("sleeps") > sleeps
+    assert pool.counter("workers") >= 1
+
+
+def two_threads() -> None:
+    workers.set_num_threads(2)
+    pairs = [
+        _pair((5000,), float32, None),
+        _pair((777,), float64, (0,)),
+        _pair((4096,), float32, None),
+    ]
+    errors: list[BaseException] = []
+
+    def loop(k: int) -> None:
+        try:
+            for i in range(600):  # the last program is shared by both threads
+                _check(*pairs[2 if i % 3 == 0 else k], 1)
+        except BaseException as e:  # noqa: BLE001 -- reported by the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=loop, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+        assert not t.is_alive(), "a thread calling split kernels hung"
+    if errors:
+        raise errors[0]
+    pool = native_pool.get()
+    assert pool is not None and pool.counter("tasks") > 0
+
+
+def thread_counts() -> None:
+    pair = _pair((20000,), float32, (0,))
+    pool = native_pool.get()
+    assert pool is not None
+    for n in (1, 2, 3, 2, 1, 3, 2):
+        workers.set_num_threads(n)
+        tasks = pool.counter("tasks")
+        _check(*pair, 200)
+        assert (pool.counter("tasks") > tasks) == (n > 1), n
+    assert pool.counter("workers") == 2  # grown to 3 - 1, never shrunk
+
+
+def _in_child(body: Callable[[], None]) -> None:
+    """Fork; the child runs ``body`` (killed by an alarm if it hangs); the parent checks it
+    exited 0."""
+    pid = os.fork()
+    if pid == 0:
+        signal.alarm(60)
+        code = 1
+        try:
+            body()
+            code = 0
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0, status
+            return
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    raise AssertionError("the forked child hung")
+
+
+def fork() -> None:
+    workers.set_num_threads(2)
+    pool = native_pool.get()
+    assert pool is not None
+    mine, theirs = _pair((30000,), float32, (0,)), _pair((30001,), float64, (0,))
+    _check(*mine, 20)  # the parent has a worker now
+    parent_state, parent_workers = pool.state, pool.counter("workers")
+
+    def child() -> None:
+        assert pool.counter("workers") == 0  # a fresh state: no worker of the parent's
+        _check(*theirs, 300)
+        assert pool.state != parent_state and pool.counter("workers") == 1
+
+    _in_child(child)
+    stop = threading.Event()  # fork while another thread is inside split calls
+
+    def busy() -> None:
+        while not stop.is_set():
+            _check(*mine, 1)
+
+    t = threading.Thread(target=busy)
+    t.start()
+    try:
+        for _ in range(5):
+            _in_child(child)
+    finally:
+        stop.set()
+        t.join(60)
+    assert not t.is_alive()
+    _check(*mine, 20)
+    assert pool.state == parent_state and pool.counter("workers") == parent_workers
+
+
+def idle() -> None:
+    workers.set_num_threads(2)
+    pool = native_pool.get()
+    assert pool is not None
+    _check(*_pair((50000,), float32, None), 200)
+    time.sleep(0.05)
+    cpu = time.process_time()
+    time.sleep(0.5)
+    used = time.process_time() - cpu
+    assert used < 0.05, f"workers kept spinning: {used:.3f} s of CPU in 0.5 s idle"
+    assert pool.counter("sleeps") >= 1
+
+
+def python_pool() -> None:
+    assert native_pool.get() is None
+    workers.set_num_threads(2)
+    _check(*_pair((10000,), float64, (0,)), 50)
+    assert workers._WORKERS  # the Python workers ran the chunks
+
+
+CASES = {f.__name__: f for f in (stress, two_threads, thread_counts, fork, idle, python_pool)}
+
+if __name__ == "__main__":
+    for name in sys.argv[1:]:
+        try:
+            CASES[name]()
+            print(f"{name}: ok", flush=True)
+        except BaseException:  # noqa: BLE001 -- reported, the next case runs
+            print(f"{name}: failed\n{traceback.format_exc()}", flush=True)
