@@ -38,7 +38,7 @@ fields are at the ``STATE`` offsets, hot ones a cache line apart. Protocol:
     never shrunk), with every signal blocked (Python's handlers run on the main thread) and
     detached. A failed ``pthread_create`` just leaves fewer workers.
 Counters for tests: ``tasks`` (published), ``sleeps`` (futex waits), ``alone`` (runs the
-caller did alone).
+caller did alone), ``helped`` (chunks workers ran).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ STATE = {
     "gen": 0, "waiters": 64, "claim": 128, "done": 192, "busy": 256,
     "arity": 320, "fn": 328, "args": 336, "stride": 344, "extent": 352, "n": 360, "active": 368,
     "workers": 448, "started": 456, "spin_ns": 464,
-    "tasks": 512, "sleeps": 520, "alone": 528,
+    "tasks": 512, "sleeps": 520, "alone": 528, "helped": 536,
 }  # fmt: skip
 ENTRY = "adjit_pool_run"
 MAX_ARITY = 32  # kernels with more pointer arguments split on the Python workers
@@ -160,9 +160,11 @@ define internal void @run_chunk(i64 %arity, ptr %fn, ptr %args, i64 %stride, i64
 }}
 
 ; claim chunks of generation %g until none is left or the generation moved on
-define internal void @help(ptr %s, i32 %g, {task_args}) {{
+define internal i64 @help(ptr %s, i32 %g, {task_args}) {{
 entry:
-{pointers}  %tag = zext i32 %g to i64
+{pointers}  %ran = alloca i64, align 8
+  store i64 0, ptr %ran, align 8
+  %tag = zext i32 %g to i64
   br label %loop
 loop:
   %c = load atomic i64, ptr %claim.p monotonic, align 8
@@ -181,9 +183,13 @@ take:
 run:
   call void @run_chunk(i64 %arity, ptr %fn, ptr %args, i64 %stride, i64 %extent, i64 %n, i64 %i)
   %d = atomicrmw add ptr %done.p, i64 1 release, align 8
+  %r0 = load i64, ptr %ran, align 8
+  %r1 = add i64 %r0, 1
+  store i64 %r1, ptr %ran, align 8
   br label %loop
 exit:
-  ret void
+  %total = load i64, ptr %ran, align 8
+  ret i64 %total
 }}
 
 define internal ptr @worker(ptr %s) {{
@@ -200,7 +206,8 @@ task:
   %mine = icmp ult i64 %idx, %active
   br i1 %mine, label %helping, label %idle
 helping:
-  call void @help(ptr %s, i32 %g, {task_args})
+  %ran = call i64 @help(ptr %s, i32 %g, {task_args})
+  %h = atomicrmw add ptr %helped.p, i64 %ran monotonic, align 8
   br label %idle
 idle:
   %t0 = call i64 @now_ns()
@@ -317,7 +324,7 @@ wake:
   %fw = call i64 (i64, ...) @syscall(i64 {arch.futex}, ptr %gen.p, i64 129, i64 2147483647)
   br label %work
 work:
-  call void @help(ptr %s, i32 %g1, {task_args})
+  %mine = call i64 @help(ptr %s, i32 %g1, {task_args})
   store i64 0, ptr %spins, align 8
   br label %wait
 wait:

@@ -17,9 +17,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from adjit.ir.aval import Aval  # noqa: E402
 from adjit.ir.dtypes import float32, float64  # noqa: E402
+from adjit.ir.graph import Eqn, Graph, Var  # noqa: E402
+from adjit.ir.ops import Op  # noqa: E402
 from adjit.runtime import native_pool, workers  # noqa: E402
-from adjit.runtime.executor import Executable, compile_program  # noqa: E402
+from adjit.runtime.executor import Executable, KernelStep, compile_program  # noqa: E402
 from test_native_pool import chain, inputs  # noqa: E402
 
 
@@ -51,9 +54,32 @@ def stress() -> None:
         _check(*small, 2000)
         _check(*reducing, 1000)
         _check(*mid, 200)
+        _check_right_after(pool)  # a sleeping worker is woken up and helps
         if spin == 0:
             assert pool.counter("sleeps") > sleeps
     assert pool.counter("workers") >= 1
+
+
+def _check_right_after(pool: native_pool.NativePool) -> None:
+    """Slow chunks (16 transcendentals an element), outputs copied as soon as the call
+    returns: a call that returned before its workers' chunks were done would show zeros."""
+    x = Var(Aval((1 << 16,), float32))
+    eqns, y = [], x
+    for k in range(16):
+        z = Var(y.aval)
+        eqns.append(Eqn(Op.SIN if k % 2 else Op.EXP, (y,), {}, z))
+        y = z
+    ex = compile_program(Graph((x,), tuple(eqns), (y,)), threshold=1)
+    (step,) = [s for s in ex.steps if isinstance(s, KernelStep)]
+    a = np.random.default_rng(1).standard_normal(x.aval.shape).astype(np.float32)
+    want = np.empty_like(a)
+    step.runner.fn(want.ctypes.data, a.ctypes.data, 0, a.size)
+    helped = pool.counter("helped")
+    for _ in range(30):
+        out = np.zeros_like(a)
+        step.runner.run([out.ctypes.data, a.ctypes.data], [out])
+        np.testing.assert_array_equal(out.copy(), want)
+    assert pool.counter("helped") > helped  # the worker ran some of the chunks
 
 
 def two_threads() -> None:
