@@ -8,6 +8,10 @@ with the interquartile range. The hand-off cost is the N-thread time minus 1/N o
 is below the 1-thread one.
 
     python -m adjit.benchmarks.thread_handoff [--threads 2] [--repeats 31] [--pools native python]
+    python -m adjit.benchmarks.thread_handoff --gaps resnet18   # or transformer
+
+``--gaps`` times the gaps between the split kernel calls of a compiled train step instead,
+which sets the native pool's spin time (Note [pool spin time] in runtime/native_pool.py).
 """
 
 from __future__ import annotations
@@ -79,13 +83,45 @@ def measure(threads: int, repeats: int, sizes: list[int], pools: list[str]) -> l
     return rows
 
 
+def gaps(model: str, threads: int) -> None:
+    """The split kernel calls of one compiled train step of ``model``, and the gaps between
+    them (from one call's end to the next one's start)."""
+    from . import models, peers
+
+    peers.set_threads(threads)
+    calls: list[tuple[float, float]] = []
+    split = kernels.KernelRunner._split
+
+    def timed(runner: kernels.KernelRunner, *args: Any) -> None:
+        t0 = time.perf_counter()
+        split(runner, *args)
+        calls.append((t0, time.perf_counter()))
+
+    kernels.KernelRunner._split = timed  # type: ignore[method-assign]
+    size = models.TRANSFORMER if model == "transformer" else {"model": model, "batch": 8}
+    step = models._train("adjit", size, True)()
+    for _ in range(4):  # compiled, probed (Note [split threshold])
+        step()
+    calls.clear()
+    step()
+    kernels.KernelRunner._split = split  # type: ignore[method-assign]
+    us = np.array([b[0] - a[1] for a, b in zip(calls[:-1], calls[1:], strict=True)]) * 1e6
+    print(f"{model}, {threads} threads: {len(calls)} split calls a step; gaps between them:")
+    for limit in (20, 50, 100, 200, 500, 1000, 5000):
+        print(f"  under {limit:5d} µs: {np.mean(us < limit):4.0%}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--repeats", type=int, default=31)
     p.add_argument("--sizes", type=int, nargs="*", default=SIZES, help="elements")
     p.add_argument("--pools", nargs="*", default=["native", "python"], help="native, python")
+    p.add_argument("--gaps", metavar="MODEL", help="resnet18, transformer: see above")
     args = p.parse_args()
+    if args.gaps:
+        gaps(args.gaps, args.threads)
+        return
     pools = [c for c in args.pools if c != "native" or native_pool.get() is not None]
     print(f"load average {os.getloadavg()}, {args.threads} threads vs 1 (µs per call)")
     heads = "".join(f" {f'{args.threads} threads, {c}':>22} ratio" for c in pools)

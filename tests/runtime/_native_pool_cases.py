@@ -198,7 +198,18 @@ def python_pool() -> None:
     assert workers._WORKERS  # the Python workers ran the chunks
 
 
-CASES = {f.__name__: f for f in (stress, two_threads, thread_counts, fork, idle, python_pool)}
+def unbuildable() -> None:
+    """A pool that cannot be built (here: invalid IR, as a missing symbol would be): the
+    Python workers split kernels instead."""
+    native_pool.pool_ir = lambda arch: "define void @nothing( {"
+    assert native_pool.get() is None and native_pool.BUILD_ERROR
+    python_pool()
+
+
+CASES = {
+    f.__name__: f
+    for f in (stress, two_threads, thread_counts, fork, idle, python_pool, unbuildable)
+}
 
 if __name__ == "__main__":
     for name in sys.argv[1:]:

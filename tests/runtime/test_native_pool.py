@@ -164,3 +164,7 @@ def test_native_pool_case(risky: str, name: str) -> None:
 
 def test_python_pool_when_native_is_off() -> None:
     _verdict(_cases(["python_pool"], {"ADJIT_NATIVE_POOL": "0"}), "python_pool")
+
+
+def test_python_pool_when_native_cannot_be_built() -> None:
+    _verdict(_cases(["unbuildable"]), "unbuildable")
