@@ -170,9 +170,12 @@ def _info(meta: dict[str, Any], ir: str) -> KernelInfo:
     )
 
 
-def kernel_code(k: Kernel, use_vecmath: bool = True) -> tuple[KernelInfo, CompiledKernel]:
+def kernel_code(
+    k: Kernel, use_vecmath: bool = True, shared: tuple[tuple[int, int], ...] = ()
+) -> tuple[KernelInfo, CompiledKernel]:
     """``k``'s call information and machine code, lowering and compiling only on a cache miss;
-    CodegenError (``jit.codegen_error()``) names the kernel and the op when it cannot be."""
+    CodegenError (``jit.codegen_error()``) names the kernel and the op when it cannot be.
+    ``shared``: the (output, input) positions written in place (Note [kernels in place])."""
 
     fingerprint = codegen_fingerprint()
 
@@ -180,7 +183,7 @@ def kernel_code(k: Kernel, use_vecmath: bool = True) -> tuple[KernelInfo, Compil
         from .lower import lower_kernel
 
         STATS["lowerings"] += 1
-        low = lower_kernel(k, use_vecmath=use_vecmath)
+        low = lower_kernel(k, use_vecmath=use_vecmath, shared=shared)
         info = {f: getattr(low, f) for f in _FIELDS}
         info["reductions"] = [(i, op.name) for i, op in low.reductions]
         # sources edited while this process runs: its code may be neither version, keep it
@@ -189,6 +192,8 @@ def kernel_code(k: Kernel, use_vecmath: bool = True) -> tuple[KernelInfo, Compil
         return low.ir, low.name, {"info": info}, unchanged
 
     key_text = f"kernel\n{fingerprint}\n{describe(k, use_vecmath)}"
+    if shared:  # another function: the output's stores go through the input's pointer
+        key_text += f"\nshared {exact(shared)}"
     meta, compiled = cached(key_text, k.name, build)
     return _info(meta, compiled.ir), compiled
 

@@ -104,6 +104,46 @@ def collapse(
     return Layout(tuple(sizes), tuple(red), tuple(tuple(s) for s in strd))
 
 
+# Note [kernels in place]
+# A kernel's output may be written over one of its inputs that dies at that kernel (the
+# buffer planner's choice, Note [buffer planning] in runtime/buffer_plan.py): a GELU of a
+# GEMM's result, its backward over the incoming gradient, then hold two values of the size
+# where they held three. Every pointer argument is ``noalias`` (what lets LLVM vectorize
+# without run-time overlap checks), and two arguments at one address would break that promise:
+# LLVM may then move a store above a load of the other pointer (a multi-pass or reordered
+# kernel's wrong results). The kernel compiled in place is another function instead: the
+# output's stores go through the input's own argument (the output's argument is passed, and
+# not read), so LLVM sees the one pointer both loaded and stored and orders them as written.
+# That is exact only where every point of the iteration space reads the input's element and
+# writes the output's element at the same offset, each point once: a plain Kernel (its body
+# loads every input of the point, computes, then stores the point's outputs; a RowKernel's
+# passes read a row again after writing it, so none is), the output a full-shape result (not
+# a reduction's slab, which is written before later points are read), and both with the
+# kernel's shape and dtype (no broadcast input, whose element many points read; C-contiguous
+# both, the same strides). ``inplace_pairs`` (runtime/inplace_kernels.py) offers such pairs;
+# ``_check_shared`` refuses anything else.
+
+
+def _check_shared(k: Kernel, shared: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+    """``shared`` if every pair may be written in place (Note [kernels in place]), else a
+    CodegenError."""
+    reduced = {e.out for e in k.reductions}
+    outs = [o for o, _ in shared]
+    ins = [i for _, i in shared]
+    if len(set(outs)) != len(outs) or len(set(ins)) != len(ins):
+        raise CodegenError(f"kernel {k.name}: one buffer written in place twice: {shared}")
+    for o, i in shared:
+        out, x = k.outputs[o], k.inputs[i]
+        if not (
+            out not in reduced
+            and tuple(out.aval.shape) == tuple(x.aval.shape) == tuple(k.shape)
+            and out.aval.dtype == x.aval.dtype
+            and not _scalar(out)
+        ):
+            raise CodegenError(f"kernel {k.name}: output {o} cannot be written over input {i}")
+    return shared
+
+
 def _scalar(v: Atom) -> bool:
     """One element at every size."""
     return is_scalar_shape(v.aval.shape)
@@ -120,8 +160,13 @@ class KernelEmitter:
     added with compensation into the output slab.
     """
 
-    def __init__(self, k: Kernel, use_vecmath: bool) -> None:
+    shared: tuple[tuple[int, int], ...] = ()  # Note [kernels in place] (a RowEmitter: none)
+
+    def __init__(
+        self, k: Kernel, use_vecmath: bool, shared: tuple[tuple[int, int], ...] = ()
+    ) -> None:
         self.k, self.use_vecmath = k, use_vecmath
+        self.shared = _check_shared(k, shared)
         self.symbol = f"adjit_{k.name}"
         self.symbolic = has_symbolic_sizes(k)
         shape, nd = norm_shape(k.shape), len(k.shape)
@@ -260,6 +305,8 @@ class KernelEmitter:
         for a in fn.args[:n_ptrs]:
             a.add_attribute("noalias")
         self.arg = dict(zip((*k.outputs, *k.inputs), fn.args, strict=False))
+        for o, i in self.shared:  # Note [kernels in place]: the output's own pointer unused
+            self.arg[k.outputs[o]] = self.arg[k.inputs[i]]
         self.start, self.stop = fn.args[n_ptrs:]
         self.b = ir.IRBuilder(fn.append_basic_block("entry"))
         self.ext = Extents(self.b, fn.args[n_args] if self.symbolic else None)

@@ -501,17 +501,24 @@ def _refuse_reduced_floats(k: Any) -> None:
             )
 
 
-def lower_kernel(k: Kernel, use_vecmath: bool = True) -> Lowered:
-    """Lower ``k`` to an LLVM IR module; CodegenError names the kernel and the op on failure."""
+def lower_kernel(
+    k: Kernel, use_vecmath: bool = True, shared: tuple[tuple[int, int], ...] = ()
+) -> Lowered:
+    """Lower ``k`` to an LLVM IR module; CodegenError names the kernel and the op on failure.
+    ``shared``: (output, input) positions of a plain Kernel whose output is written over its
+    input (Note [kernels in place] in loops.py)."""
     from .loops import KernelEmitter
 
     _refuse_reduced_floats(k)
     if not isinstance(k, Kernel):  # a RowKernel (passes.rows)
         from .rows import lower_rows
 
+        if shared:  # (its passes read a row again after writing it: Note [kernels in place])
+            raise CodegenError(f"kernel {k.name}: a row kernel is never written in place")
+
         return lower_rows(k, use_vecmath)
 
-    em = KernelEmitter(k, use_vecmath)
+    em = KernelEmitter(k, use_vecmath, shared)
     text = emit_checked(k.name, em)
     red = tuple((k.outputs.index(e.out), e.op) for e in k.reductions)
     n = numel(k.shape)  # extent and work: expressions of symbolic sizes (Note [symbolic kernels])

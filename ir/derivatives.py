@@ -125,7 +125,31 @@ def _matmul(g: Any, x: Any, y: Any, needs: tuple[bool, ...]) -> tuple[Any, Any]:
         dy = lambda: (x.mT @ g.unsqueeze(-1)).squeeze(-1)  # noqa: E731
     else:
         dx, dy = (lambda: g @ y.mT), (lambda: x.mT @ g)
+    if needs[0] and needs[1] and x.dim() > y.dim() == 2 and _fewer(y, x):
+        got_y = dy()  # Note [the weight's gradient first]
+        return dx(), got_y
     return dx() if needs[0] else None, dy() if needs[1] else None
+
+
+# Note [the weight's gradient first]
+# The two products of a matmul's backward are independent, and a compiled backward runs them
+# in the order the rule makes them. Each reads the other operand, so an operand that dies at
+# this matmul is free only once the product reading the other one's gradient has run. For a
+# batched activation times a smaller weight matrix, ``x @ w`` (a linear layer), the weight's
+# gradient ``x.mT @ g`` (one 2-D GEMM, Note [one GEMM over the batch] in passes/gemm.py, a
+# ``.grad`` outside the step's arena) is made first: an activation saved for this product
+# only then goes before its own gradient, as large, is allocated. A transformer block's
+# ``gelu(h @ w1 + c1) @ w2``: its backward held the GELU's output, its input and the output's
+# gradient, 8 MB each, at once (PyTorch too), now two of them (step arena 44 -> 38 MB, with
+# Note [kernels in place] in codegen/loops.py). Only there: with every product making its
+# smaller operand's gradient first, resnet18 b8's step arena grew 13.6 -> 14.6 MB (its
+# convolutions' 2-D products of weights and recomputed columns).
+
+
+def _fewer(a: Any, b: Any) -> bool:
+    """Whether ``a`` has fewer elements than ``b`` (sizes known as numbers)."""
+    na, nb = a.numel(), b.numel()
+    return isinstance(na, int) and isinstance(nb, int) and na < nb
 
 
 def _cat(g: Any, shapes: tuple[tuple[int, ...], ...], axis: int) -> tuple[Any, ...]:

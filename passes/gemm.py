@@ -116,15 +116,24 @@ def gemm(graph: Graph) -> Graph:
             kept.add(id(e))
     if not targets:
         return graph
+    # each 2-D product where its batched product was (the SUM reads only that product): the
+    # order the rule made them in (Note [the smaller operand's gradient first] in
+    # ir/derivatives.py), not after the other product of the same backward
+    at_product = {
+        id(products[e.inputs[0]]): e  # type: ignore[index]
+        for e in graph.eqns
+        if id(e) in targets
+    }
     eqns: list[Eqn] = []
     for e in graph.eqns:
-        out = targets.get(id(e))
-        if out is not None:
-            _flattened(e, products[e.inputs[0]], out, eqns)  # type: ignore[index]
-            if id(e) in kept:
-                shape = {"shape": e.out.aval.shape}
-                eqns.append(Eqn(Op.RESHAPE, (out,), shape, e.out, e.loc, e.no_grad, e.remat))
-        elif id(e) not in dropped:
+        s = at_product.get(id(e))
+        if s is not None:
+            out = targets[id(s)]
+            _flattened(s, e, out, eqns)
+            if id(s) in kept:
+                shape = {"shape": s.out.aval.shape}
+                eqns.append(Eqn(Op.RESHAPE, (out,), shape, s.out, s.loc, s.no_grad, s.remat))
+        elif id(e) not in targets and id(e) not in dropped:
             eqns.append(e)
     # the replaced products are dead now: dce drops them
     return graph.replace(eqns=tuple(eqns))

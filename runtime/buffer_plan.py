@@ -29,16 +29,25 @@ ALIGN = 64  # bytes: every planned value starts at a multiple (a cache line, an 
 # offsets), largest first: for a transformer block's backward 1.2-1.3x the peak of live
 # bytes, its forward the peak itself (first-made-first placement was never smaller). Two
 # values live at the same step (a step's inputs and outputs included) never overlap, so a
-# kernel never writes over what it reads.
+# kernel never writes over what it reads, except in place: a kernel step may offer (output,
+# input) pairs it can compute in place (Note [kernels in place] in codegen/loops.py), and an
+# output takes its input's bytes when that input dies there: the kernel is its last reader,
+# no reader of anything aliasing it comes later, no other operand of the step may alias it,
+# neither escapes (``_in_place``). The two are then one block, placed once over both live
+# ranges. (A transformer block's GELU over its GEMM's result and the GELU's backward over
+# the incoming gradient; with Note [the weight's gradient first], its step's arena 44 -> 38
+# MB.)
 
 
 class StepIO(NamedTuple):
-    """What a step does to buffers: values it reads, values it writes into pooled buffers, and
-    values it returns that may alias what it reads (or its pooled values)."""
+    """What a step does to buffers: values it reads, values it writes into pooled buffers,
+    values it returns that may alias what it reads (or its pooled values), and (pooled output,
+    read input) pairs it may write in place (Note [buffer planning])."""
 
     reads: Sequence[Var | Lit]
     pooled: Sequence[Var]
     aliased: Sequence[Var]
+    in_place: Sequence[tuple[Var, Var]] = ()
 
 
 def nbytes(v: Var) -> int:
@@ -49,7 +58,7 @@ class BufferPlan:
     """Where each planned value lives in one arena of ``arena_bytes``: ``offset_of``; values
     not there escape (or are empty) and keep a pooled buffer each."""
 
-    __slots__ = ("offset_of", "arena_bytes", "live", "escaping")
+    __slots__ = ("offset_of", "arena_bytes", "live", "escaping", "shared")
 
     def __init__(
         self,
@@ -57,9 +66,11 @@ class BufferPlan:
         arena_bytes: int,
         live: dict[Var, tuple[int, int]],
         escaping: frozenset[Var],
+        shared: dict[Var, Var] | None = None,
     ) -> None:
         self.offset_of, self.arena_bytes = offset_of, arena_bytes
         self.live, self.escaping = live, escaping
+        self.shared = {} if shared is None else shared  # output -> the input it is written over
 
     def __repr__(self) -> str:
         return (
@@ -73,13 +84,25 @@ def live_ranges(
 ) -> tuple[dict[Var, tuple[int, int]], frozenset[Var]]:
     """Each pooled value's (first, last) step, the last counting readers of its aliases; and
     the pooled values that may alias an output (Note [buffer planning])."""
+    live, escaping, _ = _liveness(steps, outputs)
+    return live, escaping
+
+
+def _liveness(
+    steps: Sequence[StepIO], outputs: Sequence[Var | Lit]
+) -> tuple[dict[Var, tuple[int, int]], frozenset[Var], dict[Var, Var]]:
+    """``live_ranges``'s, and the in-place pairs taken: output -> input (``_in_place``)."""
     roots: dict[Var, frozenset[Var]] = {}
     live: dict[Var, tuple[int, int]] = {}
+    offers: list[tuple[int, Var, Var, list[frozenset[Var]]]] = []
     for i, s in enumerate(steps):
         read_roots: set[Var] = set()
         for a in s.reads:
             if isinstance(a, Var):
                 read_roots.update(roots.get(a, ()))
+        if s.in_place:
+            per_read = [roots.get(a, frozenset()) for a in s.reads if isinstance(a, Var)]
+            offers.extend((i, o, x, per_read) for o, x in s.in_place)
         for r in read_roots:
             live[r] = (live[r][0], i)
         for v in s.pooled:
@@ -93,7 +116,34 @@ def live_ranges(
     for o in outputs:
         if isinstance(o, Var):
             escaping.update(roots.get(o, ()))
-    return live, frozenset(escaping)
+    shared = _in_place(offers, live, roots, frozenset(escaping))
+    return live, frozenset(escaping), shared
+
+
+def _in_place(
+    offers: list[tuple[int, Var, Var, list[frozenset[Var]]]],
+    live: dict[Var, tuple[int, int]],
+    roots: dict[Var, frozenset[Var]],
+    escaping: frozenset[Var],
+) -> dict[Var, Var]:
+    """The offered (output, input) pairs an output may take its input's bytes in: the input
+    a pooled value of its own (not a view of another) that dies at the step, which no other
+    operand of the step may alias, neither escaping, each input taken once (Note [buffer
+    planning])."""
+    taken: dict[Var, Var] = {}
+    used: set[Var] = set()
+    for i, o, x, per_read in offers:
+        if o in taken or x in used or o in escaping or x in escaping:
+            continue
+        if live.get(o, (-1, -1))[0] != i or live.get(x, (-1, -1))[1] != i:
+            continue
+        if roots.get(x) != frozenset((x,)) or nbytes(o) != nbytes(x) or nbytes(x) == 0:
+            continue
+        if sum(x in r for r in per_read) != 1:  # another operand may be a view of it
+            continue
+        taken[o] = x
+        used.add(x)
+    return taken
 
 
 def _aligned(n: int) -> int:
@@ -123,11 +173,32 @@ def _offsets(order: list[Var], live: dict[Var, tuple[int, int]]) -> tuple[dict[V
     return offset_of, end
 
 
+def _blocks(
+    live: dict[Var, tuple[int, int]], shared: dict[Var, Var]
+) -> tuple[dict[Var, tuple[int, int]], dict[Var, Var]]:
+    """Values written in place merged into blocks: each block's live range (keyed by its
+    first value) and each value's block."""
+    block: dict[Var, Var] = {}
+    for v in live:
+        b = v
+        while b in shared:
+            b = shared[b]
+        block[v] = b
+    ranges: dict[Var, tuple[int, int]] = {}
+    for v, b in block.items():
+        lo, hi = live[v]
+        if b in ranges:
+            lo, hi = min(lo, ranges[b][0]), max(hi, ranges[b][1])
+        ranges[b] = (lo, hi)
+    return ranges, block
+
+
 def plan_buffers(steps: Sequence[StepIO], outputs: Sequence[Var | Lit]) -> BufferPlan:
     """Arena offsets for the pooled values that do not escape (Note [buffer planning]),
     largest values placed first (longest-lived first among equals), or largest areas first
-    when that takes fewer bytes."""
-    live, escaping = live_ranges(steps, outputs)
+    when that takes fewer bytes; a value written in place at its input's offset."""
+    value_live, escaping, shared = _liveness(steps, outputs)
+    live, block = _blocks(value_live, shared)
     planned = [v for v in live if v not in escaping and nbytes(v) > 0]
     # (among values of one size the longest-lived first: with the weight gradient by channels,
     # Note [weight gradient by chunks], resnet18 b8's step arena was 13.88 MB, now 13.63)
@@ -141,17 +212,24 @@ def plan_buffers(steps: Sequence[StepIO], outputs: Sequence[Var | Lit]) -> Buffe
     other, other_end = _offsets(by_area, live)
     if other_end < end:
         offset_of, end = other, other_end
-    return BufferPlan(offset_of, end, live, escaping)
+    offset_of = {v: offset_of[b] for v, b in block.items() if b in offset_of}
+    return BufferPlan(offset_of, end, value_live, escaping, shared)
 
 
 def peak_live_bytes(plan: BufferPlan) -> int:
-    """The most bytes of planned values live at one step (the floor for the arena's bytes)."""
+    """The most bytes of planned values live at one step (the floor for the arena's bytes); a
+    value written in place over its input counts once at the step that writes it."""
     ends = [hi for v, (_, hi) in plan.live.items() if v in plan.offset_of]
     peak = 0
     for t in range(max(ends, default=-1) + 1):
         peak = max(
             peak,
-            sum(nbytes(v) for v in plan.offset_of if plan.live[v][0] <= t <= plan.live[v][1]),
+            sum(
+                nbytes(v)
+                for v in plan.offset_of
+                if plan.live[v][0] <= t <= plan.live[v][1]
+                and not (v in plan.shared and plan.live[v][0] == t)
+            ),
         )
     return peak
 
@@ -177,7 +255,13 @@ def plan_training(
     def own(xs: Sequence[Any]) -> list[Any]:
         return [twin.get(a, a) if isinstance(a, Var) else a for a in xs]
 
-    steps = [*forward, *(StepIO(own(s.reads), own(s.pooled), own(s.aliased)) for s in backward)]
+    steps = [
+        *forward,
+        *(
+            StepIO(own(s.reads), own(s.pooled), own(s.aliased), [tuple(own(p)) for p in s.in_place])
+            for s in backward
+        ),
+    ]
     plan = plan_buffers(steps, [*forward_outputs[:public], *own(backward_outputs)])
     offset_of, live = dict(plan.offset_of), dict(plan.live)
     for v, t in twin.items():
@@ -188,4 +272,5 @@ def plan_training(
             live[v] = plan.live[t]
     back = {t: v for v, t in twin.items()}
     escaping = frozenset(back.get(v, v) for v in plan.escaping)
-    return plan, BufferPlan(offset_of, plan.arena_bytes, live, escaping)
+    shared = {back.get(o, o): back.get(x, x) for o, x in plan.shared.items()}
+    return plan, BufferPlan(offset_of, plan.arena_bytes, live, escaping, shared)

@@ -131,8 +131,8 @@ class CallPlan:
         return ("copy", self.fixed[j][0]) if j in self.fixed else ("pooled", j)
 
     def _call(self, step: KernelStep, args: list[int]) -> _Call:
-        runner = step.runner
         template = [self.fixed[i][1] if i in self.fixed else 0 for i in args]
+        runner = step.runner_for(template)  # Note [kernel steps in place]
         dynamic = [(slot, i) for slot, i in enumerate(args) if i not in self.fixed]
         n_out = len(step.kernel.outputs)
         outs = [self.fixed[i][0] if i in self.fixed else None for i in args[:n_out]]

@@ -305,6 +305,10 @@ class KernelStep(Record):
             addresses.append(p)
         self.runner.run(addresses, outs)
 
+    def runner_for(self, addresses: list[int]) -> KernelRunner:
+        """The runner for a call on these addresses (InPlaceKernelStep's choice)."""
+        return self.runner
+
 
 class InterpretedKernel(Record):
     """A kernel the code generator refused: its equations run on the NumPy reference."""
@@ -730,6 +734,9 @@ def compile_program(
     from .collective_steps import with_collective_steps  # (it imports this module)
 
     steps = with_collective_steps(steps)  # Note [collective steps]
+    from .inplace_kernels import with_in_place_kernels  # (it imports this module)
+
+    steps = with_in_place_kernels(steps, threshold, use_vecmath)  # Note [kernels in place]
     # (np.ascontiguousarray would make a 0-d constant 1-d: a compiled 0-d output came back (1,))
     consts = {v: np.asarray(a, v.aval.dtype.np, order="C") for v, a in graph.consts}
     return Executable(graph, program, steps, consts, public)
