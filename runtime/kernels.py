@@ -23,22 +23,30 @@ if TYPE_CHECKING:  # imported where used: it costs ~20 ms (llvmlite.ir)
 
 # Note [split threshold]
 # Splitting a kernel across threads costs a hand-off. On the Python worker threads
-# (runtime/workers.py) that was 30-100 µs on these 2-core VMs (waking a worker and passing the
-# GIL to and fro); on the native pool (Note [native thread pool] in codegen/thread_pool.py) it
-# is a few µs while its workers spin, ~30-80 µs of a futex wake-up after they slept, which the
-# caller does not wait for (it claims chunks itself). And the estimate ``work`` (elements x
-# equations) does not tell a memory-bound kernel from a compute-bound one (``x * 2 + 1`` 0.08
-# ns a unit of work, ``exp(sin(...))`` 0.45 ns), nor does it see what else wants the cores. So
-# a kernel of at least PARALLEL_THRESHOLD work that does not reduce across its split loop runs
-# its first PROBES calls timed, serial and split in turn, and keeps splitting only if the
-# fastest split call took at most SPLIT_GAIN of the fastest serial one. Splitting such a kernel
-# never changes its results, so the timed choice is safe; kernels that reduce across the split
-# loop (their partial sums are combined) split by a fixed threshold, REDUCE_THRESHOLD, for
-# reproducible results. The chunks of a split call are claimed by whoever is free, the caller
-# included: a worker that does not get a core in time costs only its wake-up, never a wait for
-# its share. Measured with benchmarks/thread_handoff.py (numbers in the commit that set them).
-PARALLEL_THRESHOLD = 1 << 17
-REDUCE_THRESHOLD = 1 << 17
+# (runtime/workers.py) that was 30-100 µs on these 2-core VMs (waking a worker and passing the GIL
+# to and fro); on the native pool (Note [native thread pool] in codegen/thread_pool.py) it is a few
+# µs (a 16-element kernel: 1.6 µs serial, 3.8 µs split, 30 µs on the Python workers), plus a futex
+# wake-up of ~30-80 µs when the workers slept, which the caller does not wait for (it claims chunks
+# itself). But whether splitting pays depends on more than the size: the estimate ``work`` (elements
+# x equations) does not tell a memory-bound kernel from a compute-bound one (``x * 2 + 1`` 0.08 ns a
+# unit of work, ``exp(sin(...))`` 0.45 ns), and on a machine shared with other busy processes (load
+# 1.3-2.8 here, benchmarks/thread_handoff.py) the second core is rarely free: the worker's chunks
+# wait for it, and every kernel measured, up to exp(sin) on 1M elements, ran slower split (exp(sin)
+# 1M: 0.9-1.0x; a 1M sum 0.6-0.9x), where on a quiet machine it gained 1.42x even on the Python
+# workers. So no size is right everywhere, and each kernel measures: one of at least
+# PARALLEL_THRESHOLD work (REDUCE_THRESHOLD if it reduces across its split loop) runs its first
+# PROBES calls timed, serial and split in turn, and keeps splitting only if its fastest split call
+# took at most SPLIT_GAIN of its fastest serial one. Splitting never changes an elementwise kernel's
+# results; a kernel reducing across the split loop combines per-chunk partial results, so it runs
+# its chunks in either case (on the caller alone when splitting did not pay) and its results depend
+# only on the thread count, never on the timing. Running the chunks alone costs ~6-10 µs over a
+# plain serial call (the partials and their combination; a sum of 1M float32: 147 vs 158 µs), hence
+# REDUCE_THRESHOLD (a sum of ~170K elements, ~50 µs) above PARALLEL_THRESHOLD (~20 µs: exp(sin) on
+# 16K elements, 19 µs serial, was the shortest kernel that came close, 21 µs split, at the machine's
+# quietest moments). The chunks of a split call are claimed by whoever is free, the caller included:
+# a worker that does not get a core in time costs only its wake-up, never a wait for its share.
+PARALLEL_THRESHOLD = 1 << 16
+REDUCE_THRESHOLD = 1 << 19
 PROBES = 6
 SPLIT_GAIN = 0.85
 # Note [the GIL in kernel calls]
@@ -131,8 +139,9 @@ class KernelRunner:
         self._reduced = [i for i, _ in lowered.reductions]  # outputs chunks keep private
         self._shared = [i for i in range(n) if i not in self._reduced]
         # Note [split threshold]: timed calls, serial and split, decide whether splitting pays
-        probe = parallel and threshold is None and not lowered.reduce_outer
+        probe = parallel and threshold is None
         self._probes, self._best = (PROBES if probe else 0), [math.inf, math.inf]
+        self._together = True  # reduce_outer: chunks shared with workers (else the caller's)
 
     @property
     def parallel(self) -> bool:
@@ -164,45 +173,52 @@ class KernelRunner:
             return
         if self.lowered.reduce_outer:  # the chunks' private buffers are this runner's: one
             with self._busy:  # call at a time uses them (calls from other threads wait)
-                self._split(addresses, outputs)
+                if self._probes:
+                    self._probe(addresses, outputs)
+                else:
+                    self._split(addresses, outputs, self._threads if self._together else 1)
         elif self._probes:
             self._probe(addresses, outputs)
         else:
-            self._split(addresses, outputs)
+            self._split(addresses, outputs, self._threads)
 
     def _probe(self, addresses: list[int], outputs: Sequence[np.ndarray]) -> None:
         """A timed call, serial and split in turn; after PROBES of them, stay serial unless
-        splitting paid (Note [split threshold])."""
+        splitting paid (Note [split threshold]). A kernel reducing across its split loop runs
+        its chunks either way, on the caller alone when serial: the same results."""
         split = self._probes % 2 == 1  # PROBES is even: serial first
         t0 = time.perf_counter()
-        if split:
-            self._split(addresses, outputs)
+        if split or self.lowered.reduce_outer:
+            self._split(addresses, outputs, self._threads if split else 1)
         else:
             self.fn(*addresses, 0, self.lowered.extent)
         seconds = time.perf_counter() - t0
         self._best[split] = min(self._best[split], seconds)
         self._probes -= 1
         if not self._probes and not split_pays(*self._best):
-            self._parallel, self.ranges = False, [(0, self.lowered.extent)]
+            if self.lowered.reduce_outer:
+                self._together = False
+            else:
+                self._parallel, self.ranges = False, [(0, self.lowered.extent)]
 
-    def _split(self, addresses: list[int], outputs: Sequence[np.ndarray]) -> None:
-        """Run the chunks on the native pool (Note [native thread pool] in
-        codegen/thread_pool.py), else on the Python workers."""
+    def _split(self, addresses: list[int], outputs: Sequence[np.ndarray], threads: int) -> None:
+        """Run the chunks on up to ``threads`` threads: the native pool's (Note [native thread
+        pool] in codegen/thread_pool.py), else the Python workers."""
         native = native_pool.get()
         arity, n = len(addresses), len(self.ranges)
         if native is None or arity > native_pool.MAX_ARITY:
-            self._split_python(addresses, outputs)
+            self._split_python(addresses, outputs, threads)
             return
         if not self.lowered.reduce_outer:  # every chunk reads the same argument row
             row = (ctypes.c_void_p * arity)(*addresses)
             at = ctypes.addressof(row)
-            native.run(arity, self.compiled.address, at, 0, self.lowered.extent, n, self._threads)
+            native.run(arity, self.compiled.address, at, 0, self.lowered.extent, n, threads)
             return
         rows, at, private = self._rows(outputs)  # one row of arguments a chunk
         rows[:] = addresses * n
         for k, p in private:  # chunks 1.. write their reductions to their own buffers
             rows[k] = p
-        native.run(arity, self.compiled.address, at, arity, self.lowered.extent, n, self._threads)
+        native.run(arity, self.compiled.address, at, arity, self.lowered.extent, n, threads)
         self._combine(outputs)
 
     def _rows(self, outputs: Sequence[np.ndarray]) -> tuple[Any, int, list[tuple[int, int]]]:
@@ -227,7 +243,9 @@ class KernelRunner:
             ufunc = COMBINE[op]
             ufunc(outputs[i], ufunc.reduce(partial, axis=0), out=outputs[i])
 
-    def _split_python(self, addresses: list[int], outputs: Sequence[np.ndarray]) -> None:
+    def _split_python(
+        self, addresses: list[int], outputs: Sequence[np.ndarray], threads: int
+    ) -> None:
         """Run the chunks: caller and workers claim them in turn (Note [split threshold])."""
         private = self.lowered.reduce_outer
         calls = []
@@ -239,7 +257,7 @@ class KernelRunner:
             calls.append((*args, lo, hi))
         split = Split(self.fn, calls)
         workers_ = pool()
-        for _ in range(min(self._threads, len(calls)) - 1):
+        for _ in range(min(threads, len(calls)) - 1):
             workers_.submit(split.work)
         split.work()
         split.wait()

@@ -41,6 +41,8 @@ def _grads(outs: list, args: list, case: Case) -> list:
 def test_compiled_equals_eager(case: Case, backend: str, monkeypatch) -> None:
     if backend == "llvm-threads":  # every kernel split over the thread pool
         monkeypatch.setattr(kernels, "PARALLEL_THRESHOLD", 1)
+        monkeypatch.setattr(kernels, "REDUCE_THRESHOLD", 1)
+        monkeypatch.setattr(kernels, "PROBES", 0)  # split from the first call
         backend = "llvm"
     if case.op in DATA_DEPENDENT or case.name in DATA_DEPENDENT:  # else a graph break
         with pytest.raises(adjit.TracingError):

@@ -16,7 +16,7 @@ from adjit.ir.dtypes import DType, float32, float64, int32, int64
 from adjit.ir.graph import Eqn, Graph, Var
 from adjit.ir.ops import Op
 from adjit.ir.shapes import infer
-from adjit.runtime import native_pool, workers
+from adjit.runtime import kernels, native_pool, workers
 from adjit.runtime.executor import KernelStep, compile_program
 
 CASES = Path(__file__).with_name("_native_pool_cases.py")
@@ -119,6 +119,29 @@ def test_many_arities(n_inputs: int) -> None:
     python = run_with(g, xs, 2, False)
     for a, b in zip(native, python, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@needs_pool
+@pytest.mark.parametrize("pays", [False, True])
+def test_a_probed_reducing_kernel_gives_the_same_results_either_way(monkeypatch, pays) -> None:
+    """Splitting did not pay: the chunks run on the caller alone, the same partial sums."""
+    monkeypatch.setattr(kernels, "split_pays", lambda serial, split: pays)
+    monkeypatch.setattr(kernels, "REDUCE_THRESHOLD", 1)
+    g = chain(2, (20001,), float32, (0,))
+    xs = inputs(g)
+    before = workers.num_threads()
+    workers.set_num_threads(2)
+    try:
+        forced = compile_program(g, threshold=1)(xs)  # always split
+        probed = compile_program(g)  # timed calls decide
+        (runner,) = [s.runner for s in probed.steps if isinstance(s, KernelStep)]
+        assert runner.lowered.reduce_outer and runner._probes == kernels.PROBES
+        for _ in range(kernels.PROBES + 2):
+            for a, b in zip(probed(xs), forced, strict=True):
+                np.testing.assert_array_equal(a, b)
+    finally:
+        workers.set_num_threads(before)
+    assert runner._probes == 0 and runner._together == pays and len(runner.ranges) == 8
 
 
 RISKY = ["stress", "two_threads", "thread_counts", "fork", "idle"]
