@@ -29,11 +29,12 @@ fields are at the ``STATE`` offsets, hot ones a cache line apart. Protocol:
     the fields, then an acquire fence, then swaps). Each chunk run adds 1 to ``done``
     (release), which is all the caller waits for.
   - workers: load ``gen``, read the task, help if their index is below the task's ``active``
-    count (so ``set_num_threads`` can shrink the pool), then spin on ``gen`` for ``spin_ns``
-    nanoseconds (``clock_gettime`` every 16 ``pause``s), then sleep: ``waiters`` += 1 (seq_cst),
-    re-read ``gen``, ``FUTEX_WAIT`` while it is unchanged. The seq_cst pair (caller: store
-    ``gen``, load ``waiters``; worker: add ``waiters``, load ``gen``) means either the caller
-    sees the sleeper and wakes it or the sleeper sees the new generation: no lost wake-up.
+    count (so ``set_num_threads`` can shrink the pool; the others sleep at once), then spin on
+    ``gen`` for ``spin_ns`` nanoseconds (``clock_gettime`` every 16 ``pause``s), then sleep:
+    ``waiters`` += 1 (seq_cst), re-read ``gen``, ``FUTEX_WAIT`` while it is unchanged. The
+    seq_cst pair (caller: store ``gen``, load ``waiters``; worker: add ``waiters``, load
+    ``gen``) means either the caller sees the sleeper and wakes it or the sleeper sees the new
+    generation: no lost wake-up.
   - workers are created by the entry, under ``busy``, up to ``threads`` - 1 (grown on demand,
     never shrunk), with every signal blocked (Python's handlers run on the main thread) and
     detached. A failed ``pthread_create`` just leaves fewer workers.
@@ -204,7 +205,7 @@ task:
   %g = load i32, ptr %gslot, align 4
 {load_task}  fence acquire
   %mine = icmp ult i64 %idx, %active
-  br i1 %mine, label %helping, label %idle
+  br i1 %mine, label %helping, label %sleep
 helping:
   %ran = call i64 @help(ptr %s, i32 %g, {task_args})
   %h = atomicrmw add ptr %helped.p, i64 %ran monotonic, align 8
