@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..ir.ops import Op
-from ..ir.shapes import index_shape, split_index
+from ..ir.shapes import broadcast_shapes, index_shape, split_index
 from . import forward_grad, trace_state
 from .dispatch import apply, as_tensor_operand, composite
 from .grad_mode import INFERENCE_INPLACE_MSG, is_grad_enabled, no_grad, outside_inference
@@ -73,10 +73,9 @@ def _write(t: Tensor, result: Tensor) -> None:
             f"output type {t.dtype.type_name}"
         )
     shape = tuple(t.shape)
-    if tuple(result.shape) != shape and np.broadcast_shapes(result.shape, shape) != shape:
+    if tuple(result.shape) != shape and (wide := broadcast_shapes(result.shape, shape)) != shape:
         raise RuntimeError(
-            f"output with shape {list(t.shape)} doesn't match the broadcast "
-            f"shape {list(np.broadcast_shapes(result.shape, t.shape))}"
+            f"output with shape {list(t.shape)} doesn't match the broadcast shape {list(wide)}"
         )
     _check_writeable(t)
     t._data[...] = result._data
