@@ -12,15 +12,16 @@ import numpy as np
 from ..ir.aval import Aval
 from ..ir.graph import Graph, Var
 from ..ir.ops import Op
+from . import chunk_slots
 from .buffer_plan import StepIO, nbytes
+from .chunk_slots import spans
 from .executor import STEP_IO, Buffers, Env, ExternStep
 from .window_steps import UnfoldColumns
 
 
 def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
-    """A chunk's product on BLAS's own threads: chunks are smaller than the whole batch's
-    product, and on one BLAS thread (blas.single_threaded's rule below SMALL_FLOPS, or split
-    by rows) resnet18's step took 133 ms at 2 threads against 99 (quiet machine)."""
+    """A chunk's product: on one thread its slot's (Note [column steps on threads]), else on
+    BLAS's own threads."""
     np.matmul(x, y, out=out)
 
 
@@ -54,7 +55,8 @@ def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
 # At most CHUNKS chunks (smaller GEMMs run slower), and only where the chunk's buffers hold
 # less than the columns.
 # Step peak above resident state, 1 thread (benchmarks/step_memory.py): VGG-11 b8 81 -> 66 MB
-# (torch 65), resnet18 b8 61 -> 58 MB (torch 55).
+# (torch 65), resnet18 b8 61 -> 58 MB (torch 55). On n threads the chunks run n at a time,
+# each thread with its own chunk buffers (Note [column steps on threads] in chunk_slots.py).
 CHUNK_BYTES = 1 << 21
 CHUNKS = 4  # at most this many (VGG-11 b8 in 8 one-image chunks: its step ~5% slower)
 
@@ -82,7 +84,7 @@ class ColumnsProduct(_ChunkedColumns):
     __slots__ = ()
 
     def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
-        from ..codegen import windows as compiled  # imports llvmlite.ir: lazily
+        from ..codegen import windows  # imports llvmlite.ir: lazily
 
         e, u = self.eqn, self.unfold
         x = np.ascontiguousarray(env[u.inputs[0]])
@@ -91,15 +93,31 @@ class ColumnsProduct(_ChunkedColumns):
         cols = bufs.get(self.cols)[0].reshape(-1)
         part = bufs.get(self.part)[0]
         n, rows, cells = u.out.aval.shape
-        for n0 in range(0, n, self.samples):
-            k = min(self.samples, n - n0)
-            mat = cols[: rows * k * cells].reshape(rows, k * cells)
-            compiled.unfold_into(
-                x[n0 : n0 + k], mat.reshape(rows, k, cells).transpose(1, 0, 2), **u.attrs
-            )
-            matmul_into(g[:, n0 * cells : (n0 + k) * cells], mat.T, part if n0 else out)
-            if n0:
-                np.add(out, part, out=out)
+        count = chunk_slots.slots(n)
+        edges = [n * i // count for i in range(count + 1)]
+        accs: dict[int, np.ndarray] = {}  # slot s > 0's partial sum
+
+        def work(s: int, buffers: Sequence[np.ndarray]) -> None:
+            cols, part, acc = buffers if s else (*buffers, out)
+            if s:
+                accs[s] = acc
+            even = count > 1  # Note [column steps on threads]
+            for i, (n0, n1) in enumerate(spans(edges[s], edges[s + 1], self.samples, even)):
+                k = n1 - n0
+                mat = cols[: rows * k * cells].reshape(rows, k * cells)
+                windows.unfold_into(
+                    x[n0:n1], mat.reshape(rows, k, cells).transpose(1, 0, 2), **u.attrs
+                )
+                matmul_into(g[:, n0 * cells : n1 * cells], mat.T, part if i else acc)
+                if i:
+                    np.add(acc, part, out=acc)
+
+        specs = [(cols.shape, cols.dtype), (part.shape, part.dtype), (out.shape, out.dtype)]
+        if count < 2 or not chunk_slots.run_slots(work, count, (cols, part), specs):
+            count, edges = 1, [0, n]
+            work(0, (cols, part))
+        for s in sorted(accs):  # in slot order: the same sums from call to call
+            np.add(out, accs[s], out=out)
         env[e.out], ptrs[e.out] = out, p
 
     def io(self) -> StepIO:
@@ -126,7 +144,7 @@ class ChannelColumnsProduct(ExternStep):
     channels: int
 
     def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
-        from ..codegen import windows as compiled  # imports llvmlite.ir: lazily
+        from ..codegen import windows  # imports llvmlite.ir: lazily
 
         e, u = self.eqn, self.unfold
         x = env[u.inputs[0]]
@@ -137,13 +155,26 @@ class ChannelColumnsProduct(ExternStep):
         n, rows, cells = u.out.aval.shape
         c, h, w = x.shape[1:]
         per = rows // c  # kh kw rows per channel
-        for c0 in range(0, c, self.channels):
-            k = min(self.channels, c - c0)
-            xs = image[: n * k * h * w].reshape(n, k, h, w)
-            np.copyto(xs, x[:, c0 : c0 + k])
-            mat = cols[: k * per * n * cells].reshape(k * per, n * cells)
-            compiled.unfold_into(xs, mat.reshape(k * per, n, cells).transpose(1, 0, 2), **u.attrs)
-            matmul_into(g, mat.T, out[:, c0 * per : (c0 + k) * per])
+        count = chunk_slots.slots(-(-c // self.channels))
+        edges = [c * i // count for i in range(count + 1)]
+
+        def work(s: int, buffers: Sequence[np.ndarray]) -> None:
+            image, cols = buffers
+            even = count > 1  # Note [column steps on threads]
+            for c0, c1 in spans(edges[s], edges[s + 1], self.channels, even):
+                k = c1 - c0
+                xs = image[: n * k * h * w].reshape(n, k, h, w)
+                np.copyto(xs, x[:, c0:c1])
+                mat = cols[: k * per * n * cells].reshape(k * per, n * cells)
+                windows.unfold_into(
+                    xs, mat.reshape(k * per, n, cells).transpose(1, 0, 2), **u.attrs
+                )
+                matmul_into(g, mat.T, out[:, c0 * per : c1 * per])
+
+        specs = [(image.shape, image.dtype), (cols.shape, cols.dtype)]
+        if count < 2 or not chunk_slots.run_slots(work, count, (image, cols), specs):
+            count, edges = 1, [0, c]
+            work(0, (image, cols))
         env[e.out], ptrs[e.out] = out, p
 
     def io(self) -> StepIO:
@@ -160,7 +191,7 @@ class ProductOfColumns(_ChunkedColumns):
     __slots__ = ()
 
     def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
-        from ..codegen import windows as compiled  # imports llvmlite.ir: lazily
+        from ..codegen import windows  # imports llvmlite.ir: lazily
 
         e, u = self.eqn, self.unfold
         x = np.ascontiguousarray(env[u.inputs[0]])
@@ -170,15 +201,26 @@ class ProductOfColumns(_ChunkedColumns):
         part = bufs.get(self.part)[0].reshape(-1)
         n, rows, cells = u.out.aval.shape
         o = out.shape[0]
-        for n0 in range(0, n, self.samples):
-            k = min(self.samples, n - n0)
-            mat = cols[: rows * k * cells].reshape(rows, k * cells)
-            compiled.unfold_into(
-                x[n0 : n0 + k], mat.reshape(rows, k, cells).transpose(1, 0, 2), **u.attrs
-            )
-            got = part[: o * k * cells].reshape(o, k * cells)
-            matmul_into(w, mat, got)
-            out[:, n0 * cells : (n0 + k) * cells] = got
+        count = chunk_slots.slots(n)
+        edges = [n * i // count for i in range(count + 1)]
+
+        def work(s: int, buffers: Sequence[np.ndarray]) -> None:
+            cols, part = buffers
+            even = count > 1  # Note [column steps on threads]
+            for n0, n1 in spans(edges[s], edges[s + 1], self.samples, even):
+                k = n1 - n0
+                mat = cols[: rows * k * cells].reshape(rows, k * cells)
+                windows.unfold_into(
+                    x[n0:n1], mat.reshape(rows, k, cells).transpose(1, 0, 2), **u.attrs
+                )
+                got = part[: o * k * cells].reshape(o, k * cells)
+                matmul_into(w, mat, got)
+                out[:, n0 * cells : n1 * cells] = got
+
+        specs = [(cols.shape, cols.dtype), (part.shape, part.dtype)]
+        if count < 2 or not chunk_slots.run_slots(work, count, (cols, part), specs):
+            count, edges = 1, [0, n]
+            work(0, (cols, part))
         env[e.out], ptrs[e.out] = out, p
 
     def io(self) -> StepIO:
@@ -201,7 +243,7 @@ class FoldProduct(ExternStep):
     samples: int
 
     def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
-        from ..codegen import windows as compiled  # imports llvmlite.ir: lazily
+        from ..codegen import windows  # imports llvmlite.ir: lazily
 
         e, mm = self.eqn, self.product
         w, g = env[mm.inputs[0]], env[mm.inputs[1]]  # type: ignore[index]
@@ -210,14 +252,25 @@ class FoldProduct(ExternStep):
         rows = mm.out.aval.shape[0]
         n = e.out.aval.shape[0]
         cells = mm.out.aval.shape[1] // n
-        for n0 in range(0, n, self.samples):
-            k = min(self.samples, n - n0)
-            mat = part[: rows * k * cells].reshape(rows, k * cells)
-            matmul_into(w, g[:, n0 * cells : (n0 + k) * cells], mat)
-            cols = mat.reshape(rows, k, cells).transpose(1, 0, 2)
-            if not compiled.strided_columns(cols):
-                cols = np.ascontiguousarray(cols)
-            compiled.fold_into(cols, out[n0 : n0 + k], **e.attrs)
+        count = chunk_slots.slots(n)
+        edges = [n * i // count for i in range(count + 1)]
+
+        def work(s: int, buffers: Sequence[np.ndarray]) -> None:
+            (part,) = buffers
+            even = count > 1  # Note [column steps on threads]
+            for n0, n1 in spans(edges[s], edges[s + 1], self.samples, even):
+                k = n1 - n0
+                mat = part[: rows * k * cells].reshape(rows, k * cells)
+                matmul_into(w, g[:, n0 * cells : n1 * cells], mat)
+                cols = mat.reshape(rows, k, cells).transpose(1, 0, 2)
+                if not windows.strided_columns(cols):
+                    cols = np.ascontiguousarray(cols)
+                windows.fold_into(cols, out[n0:n1], **e.attrs)
+
+        specs = [(part.shape, part.dtype)]
+        if count < 2 or not chunk_slots.run_slots(work, count, (part,), specs):
+            count, edges = 1, [0, n]
+            work(0, (part,))
         env[e.out], ptrs[e.out] = out, p
 
     def io(self) -> StepIO:

@@ -24,6 +24,7 @@ from ..ir.reference import REFERENCE
 from ..passes.fusion import Extern, Kernel, Program, fuse
 from ..passes.narrow_sums import widen_narrow_sums
 from ..passes.record import Record
+from . import split_windows
 from .blas import single_threaded
 from .buffer_plan import BufferPlan, StepIO, nbytes, plan_buffers
 from .callplan import COPIED, CallPlan
@@ -212,10 +213,10 @@ def _windows_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:
     if x.dtype != e.out.aval.dtype.np or not compiled_windows.supported(name, x.dtype):
         return _interpret_eqn(e, env)
     out, _ = bufs.get(e.out)
-    if fold:
-        return compiled_windows.fold_into(x, out, **e.attrs)
+    if fold:  # split by images across adjit's threads when it pays (Note [split windows])
+        return split_windows.fold_into(x, out, **e.attrs)
     if not windows.dense_unfold(x, **e.attrs):
-        return compiled_windows.unfold_into(x, out, **e.attrs)
+        return split_windows.unfold_into(x, out, **e.attrs)
     h, w = x.shape[2:]
     restore = single_threaded(out.size, h * w, 1)  # Note [BLAS threads]
     try:

@@ -22,12 +22,20 @@ from .kernels import Split, pool
 # itself. Measured (2 threads, one other process running): 0.35 ms a product. Large products
 # stay on BLAS's own threads: split, the transformer step's (0.1-1 GFLOP, k up to 2048: each
 # row block reads all of the other operand) took it from 84 to 152 ms at 2 threads, quiet.
-# Other products (batched, or too few rows) keep blas.single_threaded's choice. The blocks'
-# edges depend only on the row count and the thread count, so a result is the same from call
-# to call; OpenBLAS's sums depend on the row count it is given (a 64-row slice's rows differ
-# from the same rows of the 128-row product in the last bit, as do its own 2-thread results),
-# so, as with BLAS's own threads, results at 1 and 2 threads may differ by rounding.
+# A batch of products (the transformer's attention, (16, 4, 128, 64) @ (16, 4, 64, 128)) is
+# a loop of small GEMMs in NumPy, each split by OpenBLAS's threads (62-68 GF/s at 1 thread,
+# 24.8 -> 19.8 ms a step at 2). From BATCH_SPLIT_FLOPS its first batch axis longer than one
+# is cut into a block a thread, each block running whole products on one BLAS thread (the
+# operands read through their strides as before: a block is a view), so every product is the
+# same single-threaded GEMM at any thread count: the same bits as at 1 thread. Other products
+# (too few rows) keep blas.single_threaded's choice. The blocks' edges depend only on the
+# shapes and the thread count, so a result is the same from call to call; OpenBLAS's sums
+# depend on the row count it is given (a 64-row slice's rows differ from the same rows of
+# the 128-row product in the last bit, as do its own 2-thread results), so, as with BLAS's
+# own threads, a 2-D product's results at 1 and 2 threads may differ by rounding.
 SPLIT_FLOPS = 10**7  # 2*m*n*k at least this (~110 µs on one core): split
+BATCH_SPLIT_FLOPS = 2 * 10**7  # a batch of products split by whole products from this
+ROWS_BELOW = SMALL_FLOPS  # larger 2-D products: BLAS's own threads
 ROW_ALIGN = 16  # block edges at multiples of this many rows (the GEMM kernels' row unroll)
 
 
@@ -51,13 +59,46 @@ def matmul_rows(x: np.ndarray, y: np.ndarray, out: np.ndarray, threads: int) -> 
     return True
 
 
+def _along(a: np.ndarray, axis: int, ndim: int, lo: int, hi: int) -> np.ndarray:
+    """``a`` (batch dims aligned right against an ``ndim``-dim result) sliced to [lo, hi)
+    along the result's ``axis``; whole where it broadcasts there."""
+    own = axis - (ndim - a.ndim)
+    if own < 0 or a.shape[own] == 1:
+        return a
+    return a[(slice(None),) * own + (slice(lo, hi),)]
+
+
+def matmul_batches(x: np.ndarray, y: np.ndarray, out: np.ndarray, threads: int) -> bool:
+    """``np.matmul(x, y, out=out)`` for a batch of products, the batch cut into blocks across
+    ``threads`` threads, each running whole products on one BLAS thread (set by the caller;
+    Note [split products]); False, having done nothing, when there is too little to split."""
+    axis = next((a for a in range(out.ndim - 2) if out.shape[a] > 1), None)
+    if axis is None or threads < 2 or 2 * out.size * x.shape[-1] < BATCH_SPLIT_FLOPS:
+        return False
+    blocks = min(threads, out.shape[axis])
+    extent = out.shape[axis]
+    edges = [extent * i // blocks for i in range(blocks + 1)]
+    calls = [
+        (_along(x, axis, out.ndim, lo, hi), _along(y, axis, out.ndim, lo, hi),
+         out[(slice(None),) * axis + (slice(lo, hi),)])
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+    ]  # fmt: skip
+    split = Split(np.matmul, calls)
+    workers = pool()
+    for _ in range(blocks - 1):
+        workers.submit(split.work)
+    split.work()
+    split.wait()
+    return True
+
+
 def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     """``np.matmul(x, y, out=out)`` (``out`` C-contiguous) in row blocks across adjit's
     threads (Note [split products]), else on the BLAS threads Note [BLAS threads] chooses."""
     m, k = x.shape[-2:] if x.ndim > 1 else (1, x.shape[-1])
     n = y.shape[-1] if y.ndim > 1 else 1
     flops = 2 * m * n * k  # large products keep BLAS's own threads (see the Note)
-    if x.ndim == 2 == y.ndim and m >= 2 * ROW_ALIGN and SPLIT_FLOPS <= flops < SMALL_FLOPS:
+    if x.ndim == 2 == y.ndim and m >= 2 * ROW_ALIGN and SPLIT_FLOPS <= flops < ROWS_BELOW:
         restore = one_thread()
         if restore is None:  # on one thread already (or not OpenBLAS: its own setting)
             np.matmul(x, y, out=out)
@@ -68,6 +109,14 @@ def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
             return
         finally:
             restore[0](restore[1])
+    if out.ndim > 2 and min(x.ndim, y.ndim) > 1 and 2 * out.size * k >= BATCH_SPLIT_FLOPS:
+        restore = one_thread()  # whole products of the batch on each thread (see the Note)
+        if restore is not None:
+            try:
+                if matmul_batches(x, y, out, restore[1]):
+                    return
+            finally:
+                restore[0](restore[1])
     restore = single_threaded(out.size // max(1, m * n) * m, n, k)
     try:
         np.matmul(x, y, out=out)

@@ -13,6 +13,7 @@ from ..ir.graph import Eqn, Graph, Var
 from ..ir.interpreter import eval_eqn_arrays
 from ..ir.ops import Op
 from ..passes.record import Record
+from . import split_windows
 from .buffer_plan import StepIO
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ class UnfoldColumns(Record):
         n, rows, cells = e.out.aval.shape
         view = out.reshape(rows, n, cells).transpose(_MATRIX_AXES)
         if x.dtype == out.dtype and compiled.supported("unfold", x.dtype):
-            compiled.unfold_into(np.ascontiguousarray(x), view, **e.attrs)
+            split_windows.unfold_into(np.ascontiguousarray(x), view, **e.attrs)
         else:  # the NumPy rule, then the copy
             args = [x]
             np.copyto(view, eval_eqn_arrays(e.op, e.attrs, args, [e.inputs[0].aval], e.out.aval))

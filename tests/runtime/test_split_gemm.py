@@ -104,7 +104,8 @@ def test_large_products_keep_blas_threads_and_blas_threads_come_back(
 ) -> None:
     """From blas.SMALL_FLOPS a 2-D product runs on BLAS's own threads, not split (split, the
     transformer step took 152 ms at 2 threads against 84); a mid-size product is split with
-    BLAS on one thread, whose count is restored after; a batched product keeps BLAS's choice."""
+    BLAS on one thread, whose count is restored after; a batched product is split by whole
+    products (BLAS on one thread meanwhile)."""
     found = blas._openblas()
     if found is None:
         pytest.skip("NumPy's BLAS is not OpenBLAS here")
@@ -134,7 +135,7 @@ def test_large_products_keep_blas_threads_and_blas_threads_come_back(
     xs = np.stack([x[:64], x[64:128]])
     ys = np.stack([y, y])
     outs = np.empty((2, 64, 256), np.float32)
-    split_gemm.matmul_into(xs, ys, outs)  # batched, 16 MFLOP: one BLAS thread, not split
+    split_gemm.matmul_into(xs, ys, outs)  # batched: whole products a thread, not row blocks
     assert blocks == [2] and counts == [1, 2, 1, 2]
     for b in range(2):
         _assert_product(outs[b], xs[b], ys[b])
