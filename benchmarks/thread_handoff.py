@@ -69,7 +69,7 @@ def measure(threads: int, repeats: int, sizes: list[int], pools: list[str]) -> l
             for c in configs:
                 _setting(c, threads)
                 f(x), f(x)
-            number = max(1, int(2e5 // n))
+            number = max(3, int(1e6 // n))  # a few ms a sample
             samples: dict[str, list[float]] = {c: [] for c in configs}
             for r in range(repeats):
                 for c in configs[r % len(configs) :] + configs[: r % len(configs)]:

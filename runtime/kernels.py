@@ -25,28 +25,30 @@ if TYPE_CHECKING:  # imported where used: it costs ~20 ms (llvmlite.ir)
 # Splitting a kernel across threads costs a hand-off. On the Python worker threads
 # (runtime/workers.py) that was 30-100 µs on these 2-core VMs (waking a worker and passing the GIL
 # to and fro); on the native pool (Note [native thread pool] in codegen/thread_pool.py) it is a few
-# µs (a 16-element kernel: 1.6 µs serial, 3.8 µs split, 30 µs on the Python workers), plus a futex
-# wake-up of ~30-80 µs when the workers slept, which the caller does not wait for (it claims chunks
-# itself). But whether splitting pays depends on more than the size: the estimate ``work`` (elements
-# x equations) does not tell a memory-bound kernel from a compute-bound one (``x * 2 + 1`` 0.08 ns a
-# unit of work, ``exp(sin(...))`` 0.45 ns), and on a machine shared with other busy processes (load
-# 1.3-2.8 here, benchmarks/thread_handoff.py) the second core is rarely free: the worker's chunks
-# wait for it, and every kernel measured, up to exp(sin) on 1M elements, ran slower split (exp(sin)
-# 1M: 0.9-1.0x; a 1M sum 0.6-0.9x), where on a quiet machine it gained 1.42x even on the Python
-# workers. So no size is right everywhere, and each kernel measures: one of at least
-# PARALLEL_THRESHOLD work (REDUCE_THRESHOLD if it reduces across its split loop) runs its first
-# PROBES calls timed, serial and split in turn, and keeps splitting only if its fastest split call
-# took at most SPLIT_GAIN of its fastest serial one. Splitting never changes an elementwise kernel's
-# results; a kernel reducing across the split loop combines per-chunk partial results, so it runs
-# its chunks in either case (on the caller alone when splitting did not pay) and its results depend
-# only on the thread count, never on the timing. Running the chunks alone costs ~6-10 µs over a
-# plain serial call (the partials and their combination; a sum of 1M float32: 147 vs 158 µs), hence
-# REDUCE_THRESHOLD (a sum of ~170K elements, ~50 µs) above PARALLEL_THRESHOLD (~20 µs: exp(sin) on
-# 16K elements, 19 µs serial, was the shortest kernel that came close, 21 µs split, at the machine's
-# quietest moments). The chunks of a split call are claimed by whoever is free, the caller included:
-# a worker that does not get a core in time costs only its wake-up, never a wait for its share.
+# µs (1024 elements of x * 2 + 1: 13.4 µs serial, 16.3 split, 59.1 on the Python workers), plus a
+# futex wake-up of ~30-80 µs when the workers slept, which the caller does not wait for (it claims
+# chunks itself). Measured with benchmarks/thread_handoff.py (2 threads vs 1, medians, one other
+# process busy: load 1.05): x * 2 + 1 on 65536 elements 1.25x (Python workers 0.42x), 262144 1.33x
+# (0.55x), 1M 1.52x (1.08x); exp(sin(...)) on 16384 1.17x, 65536 1.28x (0.44x), 1M 1.56x (1.34x); a
+# sum over the split loop (private partial sums combined) 262144 0.78x, 1M 1.34x (0.77x). But
+# whether splitting pays depends on more than the size: the estimate ``work`` (elements x equations)
+# does not tell a memory-bound kernel from a compute-bound one, and with more of the machine busy
+# (load 1.3-2.8, other engineers' processes) the second core is rarely free and every kernel
+# measured ran slower split (exp(sin) 1M 0.9-1.0x, a 1M sum 0.6-0.9x). So no size is right
+# everywhere, and each kernel measures: one of at least PARALLEL_THRESHOLD work (REDUCE_THRESHOLD if
+# it reduces across its split loop) runs its first PROBES calls timed, serial and split in turn, and
+# keeps splitting only if its fastest split call took at most SPLIT_GAIN of its fastest serial one.
+# Splitting never changes an elementwise kernel's results; a kernel reducing across the split loop
+# combines per-chunk partial results, so it runs its chunks in either case (on the caller alone when
+# splitting did not pay) and its results depend only on the thread count, never on the timing.
+# Running the chunks alone costs ~6-10 µs over a plain serial call (the partials and their
+# combination; a sum of 1M float32: 147 vs 158 µs), hence REDUCE_THRESHOLD (a sum of ~350K elements,
+# ~60 µs; 262144 lost split even at load 1.05) above PARALLEL_THRESHOLD (exp(sin) on 16384 elements,
+# ~20 µs, the shortest kernel that gained). The chunks of a split call are claimed by whoever is
+# free, the caller included: a worker that does not get a core in time costs only its wake-up, never
+# a wait for its share.
 PARALLEL_THRESHOLD = 1 << 16
-REDUCE_THRESHOLD = 1 << 19
+REDUCE_THRESHOLD = 1 << 20
 PROBES = 6
 SPLIT_GAIN = 0.85
 # Note [the GIL in kernel calls]
