@@ -4,38 +4,40 @@ from __future__ import annotations
 
 import numpy as np
 
-from .blas import SMALL_FLOPS, one_thread, single_threaded
+from .blas import one_thread, single_threaded
 from .kernels import Split, pool
 
 # Note [split products]
 # OpenBLAS's own threads busy-wait (Note [BLAS threads]): with another process on a core, a
-# two-thread product waits for time slices (W2 batch 1024 at 2 threads: 41 ms a step against
-# 11 ms on one thread, load ~2.5), so products below blas.SMALL_FLOPS ran on one BLAS thread.
-# But with n threads asked for, one BLAS thread gives away the other cores: W2's step
-# (784-256-10, batch 128) has two 51 MFLOP products, 0.59 ms each on one core, and NumPy's
-# own step ran them on two OpenBLAS threads in 0.32 ms each (idle machine), so at 2 threads
-# adjit took 1.8 ms against NumPy's 1.2 ms. So a 2-D product of at least SPLIT_FLOPS (below
-# which a hand-off, ~30-40 µs, eats the gain) and below blas.SMALL_FLOPS runs as one
-# single-threaded GEMM per block of the result's rows, claimed by whoever is free: the caller
+# two-thread product waits for time slices (W2 batch 1024 at 2 threads: 41 ms a step against 11 ms
+# on one thread, load ~2.5), so products below blas.SMALL_FLOPS ran on one BLAS thread. But with n
+# threads asked for, one BLAS thread gives away the other cores: W2's step (784-256-10, batch 128)
+# has two 51 MFLOP products, 0.59 ms each on one core, and NumPy's own step ran them on two OpenBLAS
+# threads in 0.32 ms each (idle machine), so at 2 threads adjit took 1.8 ms against NumPy's 1.2 ms.
+# So a 2-D product of at least SPLIT_FLOPS (below which a hand-off, ~30-40 µs, eats the gain) runs
+# as one single-threaded GEMM per block of the result's rows, claimed by whoever is free: the caller
 # and adjit's workers, which block on a queue instead of spinning (Note [split threshold] in
-# kernels.py). A worker that gets no core costs only its wake-up: the caller runs the block
-# itself. Measured (2 threads, one other process running): 0.35 ms a product. Large products
-# stay on BLAS's own threads: split, the transformer step's (0.1-1 GFLOP, k up to 2048: each
-# row block reads all of the other operand) took it from 84 to 152 ms at 2 threads, quiet.
-# A batch of products (the transformer's attention, (16, 4, 128, 64) @ (16, 4, 64, 128)) is
-# a loop of small GEMMs in NumPy, each split by OpenBLAS's threads (62-68 GF/s at 1 thread,
-# 24.8 -> 19.8 ms a step at 2). From BATCH_SPLIT_FLOPS its first batch axis longer than one
-# is cut into a block a thread, each block running whole products on one BLAS thread (the
-# operands read through their strides as before: a block is a view), so every product is the
-# same single-threaded GEMM at any thread count: the same bits as at 1 thread. Other products
-# (too few rows) keep blas.single_threaded's choice. The blocks' edges depend only on the
-# shapes and the thread count, so a result is the same from call to call; OpenBLAS's sums
-# depend on the row count it is given (a 64-row slice's rows differ from the same rows of
-# the 128-row product in the last bit, as do its own 2-thread results), so, as with BLAS's
-# own threads, a 2-D product's results at 1 and 2 threads may differ by rounding.
+# kernels.py). A worker that gets no core costs only its wake-up: the caller runs the block itself.
+# Measured (2 threads, one other process running): 0.35 ms a product.
+# Large products too: once the column steps and batched products below no longer woke OpenBLAS's
+# threads, the large products were the ones left to wake them, and their workers' spinning took the
+# core from adjit's (in-process interleaved steps at 2 threads, quiet: resnet18 b8 160.7 ms with
+# large products on BLAS's threads against 138.1 split, 140.3 before any of this; transformer 82.1,
+# 83.0, 83.1; under load ~2 resnet18 271 against 168 ms; CPU time 304 against 203 ms). An earlier
+# measurement, split, found the transformer step 84 -> 152 ms.
+# A batch of products (the transformer's attention, (16, 4, 128, 64) @ (16, 4, 64, 128)) is a loop
+# of small GEMMs in NumPy, each split by OpenBLAS's threads (62-68 GF/s at 1 thread, 24.8 -> 19.8 ms
+# a step at 2). From BATCH_SPLIT_FLOPS its first batch axis longer than one is cut into a block a
+# thread, each block running whole products on one BLAS thread (the operands read through their
+# strides as before: a block is a view), so every product is the same single-threaded GEMM at any
+# thread count: the same bits as at 1 thread. Other products (too few rows) keep
+# blas.single_threaded's choice. The blocks' edges depend only on the shapes and the thread count,
+# so a result is the same from call to call; OpenBLAS's sums depend on the row count it is given (a
+# 64-row slice's rows differ from the same rows of the 128-row product in the last bit, as do its
+# own 2-thread results), so, as with BLAS's own threads, a 2-D product's results at 1 and 2 threads
+# may differ by rounding.
 SPLIT_FLOPS = 10**7  # 2*m*n*k at least this (~110 µs on one core): split
 BATCH_SPLIT_FLOPS = 2 * 10**7  # a batch of products split by whole products from this
-ROWS_BELOW = SMALL_FLOPS  # larger 2-D products: BLAS's own threads
 ROW_ALIGN = 16  # block edges at multiples of this many rows (the GEMM kernels' row unroll)
 
 
@@ -93,12 +95,13 @@ def matmul_batches(x: np.ndarray, y: np.ndarray, out: np.ndarray, threads: int) 
 
 
 def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
-    """``np.matmul(x, y, out=out)`` (``out`` C-contiguous) in row blocks across adjit's
-    threads (Note [split products]), else on the BLAS threads Note [BLAS threads] chooses."""
+    """``np.matmul(x, y, out=out)`` (``out`` C-contiguous) in row blocks or blocks of the
+    batch across adjit's threads (Note [split products]), else on the BLAS threads Note
+    [BLAS threads] chooses."""
     m, k = x.shape[-2:] if x.ndim > 1 else (1, x.shape[-1])
     n = y.shape[-1] if y.ndim > 1 else 1
-    flops = 2 * m * n * k  # large products keep BLAS's own threads (see the Note)
-    if x.ndim == 2 == y.ndim and m >= 2 * ROW_ALIGN and SPLIT_FLOPS <= flops < ROWS_BELOW:
+    flops = 2 * m * n * k
+    if x.ndim == 2 == y.ndim and m >= 2 * ROW_ALIGN and flops >= SPLIT_FLOPS:
         restore = one_thread()
         if restore is None:  # on one thread already (or not OpenBLAS: its own setting)
             np.matmul(x, y, out=out)
