@@ -25,9 +25,16 @@ from .workers import num_threads
 # hand-off (30-100 µs on these 2-core VMs, Note [split threshold] in kernels.py), and the
 # cost of a call does not follow its element count (FOLD onto 16x16 maps takes ~1.6 ns an
 # element, UNFOLD onto 64x64 maps ~0.3), so, as compiled kernels do, the first PROBES calls of
-# each geometry run serially, timed, and later ones split when the fastest took SPLIT_S.
+# each geometry run serially, timed, and later ones split when the fastest took SPLIT_S. The
+# column steps' own loop nests run inside their slots (Note [column steps on threads]); this
+# splits the rest: UnfoldColumns and plain UNFOLD / FOLD steps. From 200 µs, resnet18 b8's
+# UnfoldColumns steps (24 calls of 0.1-0.5 ms) took 4.7 ms at 1 thread and 5.7-11.6 ms at 2,
+# split (hand-offs, and a core shared with the native pool's spinning workers): no step
+# gained, in-process interleaved at 2 threads (resnet18 196.5 ms split against 185.8 not,
+# VGG-11 431.9 against 429.2, load ~1.7). So only calls of a millisecond or more split (the
+# first layer's FOLD onto (8, 64, 32, 32), 2.9 ms: 1.3 -> 0.73 ms split, quiet).
 PROBES = 3
-SPLIT_S = 200e-6
+SPLIT_S = 1e-3
 PIECES = 2  # pieces per thread: a worker that starts late leaves its share to the caller
 
 _Key = tuple[Any, ...]
