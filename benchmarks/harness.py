@@ -299,6 +299,31 @@ def spread(samples: list[float]) -> tuple[float, float]:
 CORES_MARGIN = 0.25
 
 
+# Note [quiet between contenders]
+# Libraries' worker threads spin for a while after their work: OpenBLAS's tens of ms after a
+# multi-threaded product (NumPy's contender), PyTorch's OpenMP workers, adjit's native pool
+# 100 µs. Timed in one process at 2 threads, whoever ran next found a core taken: the W2
+# batch-128 step measured 4.8 ms for adjit there against 1.4-1.8 ms alone. So before each
+# timed sample the harness sleeps in slices of SETTLE_SLICE_S until the process used under
+# SETTLE_BUSY of a core in one (no thread spins), at most SETTLE_MAX_S: each contender starts
+# on a quiet machine, and its own threads' spinning is billed to it alone.
+SETTLE_SLICE_S = 0.005
+SETTLE_BUSY = 0.1
+SETTLE_MAX_S = 1.0
+
+
+def settle() -> float:
+    """Sleep until no thread of this process is busy (Note [quiet between contenders]);
+    returns the seconds waited."""
+    start = time.perf_counter()
+    while True:
+        c0, t0 = time.process_time(), time.perf_counter()
+        time.sleep(SETTLE_SLICE_S)
+        now = time.perf_counter()
+        if time.process_time() - c0 < SETTLE_BUSY * (now - t0) or now - start >= SETTLE_MAX_S:
+            return now - start
+
+
 def time_interleaved(
     steps: dict[str, Step], timing: Timing, progress: Progress
 ) -> dict[str, tuple[float, float, int, int, float]]:
@@ -321,6 +346,7 @@ def time_interleaved(
         # worker threads may still be spinning, see Note [torch threads])
         for name in names[r % len(names) :] + names[: r % len(names)]:
             step, n = steps[name], numbers[name]
+            settle()
             c0, t0 = time.process_time(), time.perf_counter()
             for _ in range(n):
                 step()

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from adjit.benchmarks.harness import (
     Unavailable,
     disagreement,
     run_case,
+    settle,
 )
 from adjit.benchmarks.progress import Progress
 from adjit.benchmarks.suite import PRESETS
@@ -182,6 +184,26 @@ def test_a_library_that_fails_to_import_is_not_called_missing(
         peers._load("brokenlib")
     with pytest.raises(Unavailable, match="^nosuchlib_xyz is not installed$"):
         peers._load("nosuchlib_xyz")
+
+
+def test_settle_waits_for_spinning_threads_only() -> None:
+    """Note [quiet between contenders]: a quiet process is timed at once; one whose other
+    thread still spins is timed only after it stops."""
+    import threading
+
+    assert settle() < 0.1  # nothing spins: one or two slices
+
+    stop = time.perf_counter() + 0.3
+
+    def spin() -> None:
+        while time.perf_counter() < stop:
+            pass
+
+    worker = threading.Thread(target=spin)
+    worker.start()
+    waited = settle()
+    worker.join()
+    assert 0.2 < waited < 1.0
 
 
 def test_disagreement_measure() -> None:
