@@ -304,7 +304,7 @@ class KernelStep(Record):
                 a = env[v] = _contiguous(env[v])
                 p = ptrs[v] = _ptr(a)
             addresses.append(p)
-        self.runner.run(addresses, outs)
+        self.runner_for(addresses).run(addresses, outs)
 
     def runner_for(self, addresses: list[int]) -> KernelRunner:
         """The runner for a call on these addresses (InPlaceKernelStep's choice)."""

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..codegen.kernel_cache import kernel_code
 from ..passes.fusion import Kernel
 from ..passes.size_facts import is_scalar_shape
 from .buffer_plan import StepIO
-from .executor import STEP_IO, KernelStep, _contiguous, _ptr
+from .executor import STEP_IO, KernelStep
 from .kernels import KernelRunner
-
-if TYPE_CHECKING:
-    from ..ir.graph import Var
-    from .executor import Buffers, Env
 
 Pairs = tuple[tuple[int, int], ...]  # (output position, input position)
 
@@ -70,22 +66,6 @@ class InPlaceKernelStep(KernelStep):
             info, compiled = kernel_code(self.kernel, self.use_vecmath, same)
             runner = self.variants[same] = KernelRunner(info, compiled, self.threshold)
         return runner
-
-    def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
-        k = self.kernel
-        outs, addresses = [], []
-        for v in k.outputs:
-            a, p = bufs.get(v)
-            outs.append(a)
-            addresses.append(p)
-            env[v], ptrs[v] = a, p
-        for v in k.inputs:
-            p = ptrs.get(v)
-            if p is None:
-                a = env[v] = _contiguous(env[v])
-                p = ptrs[v] = _ptr(a)
-            addresses.append(p)
-        self.runner_for(addresses).run(addresses, outs)
 
 
 def _io(s: InPlaceKernelStep) -> StepIO:

@@ -52,9 +52,14 @@ def matmul_rows(x: np.ndarray, y: np.ndarray, out: np.ndarray, threads: int) -> 
         return False
     edges = [m * i // blocks // ROW_ALIGN * ROW_ALIGN for i in range(blocks)] + [m]
     calls = [(x[lo:hi], y, out[lo:hi]) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+    return _run_blocks(calls)
+
+
+def _run_blocks(calls: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> bool:
+    """``np.matmul`` of each (x, y, out) block, claimed by the caller and adjit's workers."""
     split = Split(np.matmul, calls)
     workers = pool()
-    for _ in range(blocks - 1):
+    for _ in range(len(calls) - 1):
         workers.submit(split.work)
     split.work()
     split.wait()
@@ -85,13 +90,7 @@ def matmul_batches(x: np.ndarray, y: np.ndarray, out: np.ndarray, threads: int) 
          out[(slice(None),) * axis + (slice(lo, hi),)])
         for lo, hi in zip(edges[:-1], edges[1:], strict=True)
     ]  # fmt: skip
-    split = Split(np.matmul, calls)
-    workers = pool()
-    for _ in range(blocks - 1):
-        workers.submit(split.work)
-    split.work()
-    split.wait()
-    return True
+    return _run_blocks(calls)
 
 
 def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
