@@ -51,9 +51,14 @@ from .jit import CompiledKernel, codegen_error, compile_ir
 # reaches (precomputed after the column ranges, ``_ranges``); the pixels beside them go one at
 # a time with a range test per term. FOLD onto (8, 64, 16, 16) from (8, 576, 256) columns:
 # 2.0 -> 0.29 ms; resnet18 b8's train step spends 7.8 ms in FOLD instead of 15.9 (1 thread).
-# Column stride 2 keeps the offset-by-offset nest: a pixel there gets only the terms whose
-# window column divides, and the per-pixel test cost more than the stalls (32x32 -> 16x16
-# maps 0.9 -> 1.2 ms, 25 ms with the stride a variable: a division per term).
+# Column stride s > 1: a pixel gets only the offsets whose window column lands on it, so the
+# row goes per residue r < s (pixels r, r + s, ...), each pixel's terms summed in a register
+# with a range test per offset (ranges and window columns per (r, j) precomputed after the
+# unit-stride span). Specialized to its geometry with kw > 1 and maps at least 16 wide this
+# beats offset by offset (resnet18 b8's 3x3 stride-2 FOLD onto 32x32 maps, from
+# (8, 576, 256) columns: 2.9 -> 0.53 ms; 16x16: 1.2 -> 0.53); the generic nest (runtime loops
+# and table loads per term: 64x64 maps 5.2 -> 21 ms), 1x1 kernels (nothing overlaps) and
+# narrower maps (8x8: 0.29 -> 0.39) keep the offset-by-offset nest.
 #
 # Note [loop order of the windows]: with the columns in the GEMM's layout, (C kh kw, N, L),
 # images innermost (channel, kernel offset, image) walks them in memory order, and the N images
@@ -79,6 +84,7 @@ _N_INTS = 16
 _SPECIALIZE_CELLS = 256  # maps up to 16x16 (loop overhead, not memory traffic, dominates)
 _SPECIALIZE_WORK = 1 << 16  # column elements: smaller ops are not worth a compile
 _VECTOR_BYTES = 32  # one AVX register: 8 float32 or 4 float64 lanes
+_STRIDED_ROWS_FROM = 16  # specialized FOLD by rows for strided columns onto maps this wide
 _L1_BYTES = 32 << 10  # images innermost while one channel of every image fits in L1
 _SIGNATURE = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 4, *[ctypes.c_int64] * _N_INTS)
 
@@ -98,6 +104,9 @@ class _Nest:
     def __init__(self, op: str, dtype: str, batch_inner: bool, geometry: Geometry | None) -> None:
         self.ft, self.batch_inner = _FLOATS[dtype], batch_inner
         self.symbol = f"adjit_{op}{'_t' if batch_inner else ''}_{dtype}"
+        # Note [fold a row at a time]: strided columns by rows only specialized, kw > 1, wide
+        self.strided_rows = geometry is not None and geometry[3] > 1
+        self.strided_rows &= geometry is not None and geometry[1] >= _STRIDED_ROWS_FROM
         if geometry is not None:  # Note [windows specialized to their geometry]
             self.symbol += "_" + "_".join(str(v) for v in geometry[:12])
         self.mod = ir.Module(name=self.symbol)
@@ -178,9 +187,12 @@ class _Nest:
         return str(self.mod)
 
     def fold_image(self, n: ir.Value, c: ir.Value) -> None:
-        """Image ``n``'s channel ``c``: row by row for unit column stride, else offset by
-        offset onto the zeroed channel (Note [zeros inside the windows])."""
+        """Image ``n``'s channel ``c``: row by row (Note [fold a row at a time]), or for
+        strided columns in the generic nest offset by offset onto the zeroed channel."""
         b = self.b
+        if self.strided_rows:
+            self.fold_by_rows(n, c)
+            return
         unit_stride = b.icmp_signed("==", self.sw, ir.Constant(I64, 1))
         with b.if_else(unit_stride) as (unit, other):
             with unit:
@@ -216,11 +228,43 @@ class _Nest:
                     # offset (i, 0)'s columns of window row y, shifted by the padding
                     base = b.add(b.mul(n, self.stride_n), b.mul(k0, self.stride_k))
                     base = b.add(base, b.mul(y, self.ow))
-                    self.fold_pixels(row, base, zero, first)
-                    at = first
-                    for width in self.widths:
-                        at = self.fold_chunks(row, base, at, stop, width)
-                    self.fold_pixels(row, base, at, self.w)
+                    unit = b.icmp_signed("==", self.sw, one)
+                    with b.if_else(unit) as (unit_stride, strided):
+                        with unit_stride:
+                            self.fold_pixels(row, base, zero, first)
+                            at = first
+                            for width in self.widths:
+                                at = self.fold_chunks(row, base, at, stop, width)
+                            self.fold_pixels(row, base, at, self.w)
+                        with strided:
+                            self.fold_residues(row, base, kw2)
+
+    def fold_residues(self, row: ir.Value, base: ir.Value, kw2: ir.Value) -> None:
+        """Column stride s > 1: the pixels r, r + s, ... per residue r, each pixel's terms
+        (the offsets j whose window column lands on it: ``_ranges``' residue table) summed in a
+        register."""
+        b, zero, one = self.b, ir.Constant(I64, 0), ir.Constant(I64, 1)
+        table = b.add(kw2, ir.Constant(I64, 2))  # after the ranges and the unit-stride span
+        with for_range(b, zero, self.sw, "r") as r:
+            count = b.sdiv(b.add(b.sub(self.w, r), b.sub(self.sw, one)), self.sw)
+            with for_range(b, zero, count, "m") as m:
+                out = self.at(self.dst, b.add(row, b.add(r, b.mul(self.sw, m))))
+                _, acc = self.vectors[1]
+                b.store(b.load(out, typ=self.ft), acc)
+                with for_range(b, zero, self.kw, "rj") as j:
+                    entry = b.add(table, b.mul(b.add(b.mul(r, self.kw), j), ir.Constant(I64, 3)))
+                    lo = b.load(self.at(self.cols, entry, I64), typ=I64)
+                    hi = b.load(self.at(self.cols, b.add(entry, one), I64), typ=I64)
+                    off = b.load(
+                        self.at(self.cols, b.add(entry, ir.Constant(I64, 2)), I64), typ=I64
+                    )
+                    inside = b.and_(b.icmp_signed(">=", m, lo), b.icmp_signed("<", m, hi))
+                    with b.if_then(inside):
+                        v = b.load(
+                            self.at(self.src, self.term(base, j, b.add(off, m))), typ=self.ft
+                        )
+                        b.store(b.fadd(b.load(acc, typ=self.ft), v), acc)
+                b.store(b.load(acc, typ=self.ft), out)
 
     def term(self, base: ir.Value, j: ir.Value, x: ir.Value) -> ir.Value:
         """Where offset (i, j)'s window column ``x`` lies (``base``: fold_by_rows)."""
@@ -388,13 +432,23 @@ def _ranges(size: Pair, kernel_size: Pair, dilation: Pair, padding: Padding,
     ):
         spans = [inside_span(k * d, pad[0], n, s, count) for k in range(kk)]
         tables.append([(min(a, count), min(b, count)) for a, b in spans])
+    (kw, sw, dw, pl) = (kernel_size[1], stride[1], dilation[1], padding[1][0])
     # after the column ranges, for unit column stride: the output pixels every kernel column
     # covers (Note [fold a row at a time])
-    first = max((a + j * dilation[1] - padding[1][0] for j, (a, _) in enumerate(tables[1])))
-    stop = min((e + j * dilation[1] - padding[1][0] for j, (_, e) in enumerate(tables[1])))
-    first = min(max(first, 0), size[1]) if stride[1] == 1 else 0
-    tables[1].append((first, max(first, min(stop, size[1]))) if stride[1] == 1 else (0, 0))
-    rows, cols = (np.array(t, np.int64) for t in tables)
+    first = max(a + j * dw - pl for j, (a, _) in enumerate(tables[1]))
+    stop = min(e + j * dw - pl for j, (_, e) in enumerate(tables[1]))
+    first = min(max(first, 0), size[1]) if sw == 1 else 0
+    tables[1].append((first, max(first, min(stop, size[1]))) if sw == 1 else (0, 0))
+    # then per residue r < sw and kernel column j: the m with pixel r + sw m inside offset j's
+    # windows [lo, hi) and the window column of pixel r, (r + pad_left - j dw) / sw (empty
+    # when it does not divide)
+    residues = []
+    for r in range(sw):
+        for j, (a, e) in enumerate(tables[1][:kw]):
+            off, rest = divmod(r + pl - j * dw, sw)
+            residues += [max(a - off, 0), max(e - off, 0), off] if rest == 0 else [0, 0, 0]
+    rows = np.array(tables[0], np.int64)
+    cols = np.array([v for pair in tables[1] for v in pair] + residues, np.int64)
     rows.flags.writeable = cols.flags.writeable = False
     return rows, cols, (oh, ow)
 

@@ -10,13 +10,17 @@ import pytest
 from adjit.codegen import windows as compiled
 from adjit.ir import windows
 
-# unit column stride, several kernel rows on each output row: resnet18's 3x3 convs onto 16x16
+# several kernel rows on each output row: resnet18's 3x3 convs onto 16x16
 # and 2x2 maps, and odd sizes (vectors of 8, 4, 2 and 1 pixels, dilation, uneven padding)
 OVERLAPPING: list[tuple[Any, ...]] = [
     (16, 16, (3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1)),
     (2, 2, (3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1)),
     (9, 15, (5, 4), (1, 2), ((2, 2), (1, 1)), (1, 1)),
     (11, 7, (3, 5), (2, 1), ((0, 0), (2, 2)), (2, 1)),
+    # column stride 2 and 3 onto maps at least 16 wide: by rows, per residue (specialized only)
+    (32, 32, (3, 3), (1, 1), ((1, 1), (1, 1)), (2, 2)),
+    (9, 17, (3, 4), (1, 2), ((1, 1), (2, 2)), (1, 3)),
+    (6, 19, (2, 5), (1, 1), ((0, 0), (1, 1)), (2, 2)),
 ]
 
 
