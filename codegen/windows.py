@@ -49,8 +49,11 @@ from .jit import CompiledKernel, codegen_error, compile_ir
 # Per pixel the additions are the strided rule's, in its order (0 + a = a exactly): the same
 # bits (tests/codegen/test_fold_rows.py). The vectors cover the pixels every kernel column
 # reaches (precomputed after the column ranges, ``_ranges``); the pixels beside them go one at
-# a time with a range test per term. FOLD onto (8, 64, 16, 16) from (8, 576, 256) columns:
-# 2.0 -> 0.29 ms; resnet18 b8's train step spends 7.8 ms in FOLD instead of 15.9 (1 thread).
+# a time with a range test per term. FOLD of (8, 576, 256) columns onto 16x16 maps: 1.9 ->
+# 0.25 ms; (8, 1152, 64) onto 8x8: 0.40 -> 0.19; resnet18 b8's train step spends 5.0-5.7 ms in
+# FOLD instead of 15.4-17.9 (1 thread, both changes). Maps narrower than 8 keep the
+# offset-by-offset nest (2x2 and 4x4 maps were 10-25% slower by rows: the per-row work does
+# not pay for itself), chosen once per call, so that nest keeps its loop order.
 # Column stride s > 1: a pixel gets only the offsets whose window column lands on it, so the
 # row goes per residue r < s (pixels r, r + s, ...), each pixel's terms summed in a register
 # with a range test per offset (ranges and window columns per (r, j) precomputed after the
@@ -84,6 +87,7 @@ _N_INTS = 16
 _SPECIALIZE_CELLS = 256  # maps up to 16x16 (loop overhead, not memory traffic, dominates)
 _SPECIALIZE_WORK = 1 << 16  # column elements: smaller ops are not worth a compile
 _VECTOR_BYTES = 32  # one AVX register: 8 float32 or 4 float64 lanes
+_ROWS_FROM = 8  # FOLD by rows onto maps this wide (narrower: offset by offset, a bit faster)
 _STRIDED_ROWS_FROM = 16  # specialized FOLD by rows for strided columns onto maps this wide
 _L1_BYTES = 32 << 10  # images innermost while one channel of every image fits in L1
 _SIGNATURE = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 4, *[ctypes.c_int64] * _N_INTS)
@@ -167,40 +171,48 @@ class _Nest:
     def emit(self, op: str) -> str:
         b, zero = self.b, ir.Constant(I64, 0)
         if op == "fold":  # Note [fold a row at a time]
-            outer, inner = (self.c, self.n) if self.batch_inner else (self.n, self.c)
-            with for_range(b, zero, outer, "o") as o, for_range(b, zero, inner, "p") as p:
-                self.fold_image(*((p, o) if self.batch_inner else (o, p)))
-            b.ret_void()
-            return str(self.mod)
+            with b.if_else(self.by_rows()) as (rows, offsets):
+                with rows:
+                    outer, inner = (self.c, self.n) if self.batch_inner else (self.n, self.c)
+                    with for_range(b, zero, outer, "o") as o, for_range(b, zero, inner, "p") as p:
+                        self.fold_by_rows(*((p, o) if self.batch_inner else (o, p)))
+                with offsets:
+                    self.by_offsets(op)
+        else:
+            self.by_offsets(op)
+        b.ret_void()
+        return str(self.mod)
+
+    def by_rows(self) -> ir.Value:
+        """Whether FOLD goes row by row (Note [fold a row at a time])."""
+        b = self.b
+        if self.strided_rows:
+            return ir.Constant(ir.IntType(1), 1)
+        unit_stride = b.icmp_signed("==", self.sw, ir.Constant(I64, 1))
+        return b.and_(unit_stride, b.icmp_signed(">=", self.w, ir.Constant(I64, _ROWS_FROM)))
+
+    def by_offsets(self, op: str) -> None:
+        """The nest offset by offset: per (image channel, kernel offset) a row of columns."""
+        b, zero = self.b, ir.Constant(I64, 0)
+        fold = op == "fold"
         if self.batch_inner:
             with for_range(b, zero, self.c, "c") as c:
+                if fold:  # Note [zeros inside the windows]
+                    with for_range(b, zero, self.n, "zn") as n:
+                        self.zero_image(n, c)
                 for i, j, rows, cols in self.offsets():
-                    self.zero_edge(rows, cols, self.block(zero, c, i, j), self.n)
+                    if not fold:
+                        self.zero_edge(rows, cols, self.block(zero, c, i, j), self.n)
                     with for_range(b, zero, self.n, "n") as n:
                         self.window(op, n, c, i, j, rows, cols)
         else:
             with for_range(b, zero, self.n, "n") as n, for_range(b, zero, self.c, "c") as c:
+                if fold:
+                    self.zero_image(n, c)
                 for i, j, rows, cols in self.offsets():
-                    self.zero_edge(rows, cols, self.block(n, c, i, j), ir.Constant(I64, 1))
+                    if not fold:
+                        self.zero_edge(rows, cols, self.block(n, c, i, j), ir.Constant(I64, 1))
                     self.window(op, n, c, i, j, rows, cols)
-        b.ret_void()
-        return str(self.mod)
-
-    def fold_image(self, n: ir.Value, c: ir.Value) -> None:
-        """Image ``n``'s channel ``c``: row by row (Note [fold a row at a time]), or for
-        strided columns in the generic nest offset by offset onto the zeroed channel."""
-        b = self.b
-        if self.strided_rows:
-            self.fold_by_rows(n, c)
-            return
-        unit_stride = b.icmp_signed("==", self.sw, ir.Constant(I64, 1))
-        with b.if_else(unit_stride) as (unit, other):
-            with unit:
-                self.fold_by_rows(n, c)
-            with other:
-                self.zero_image(n, c)
-                for i, j, rows, cols in self.offsets():
-                    self.window("fold", n, c, i, j, rows, cols)
 
     def fold_by_rows(self, n: ir.Value, c: ir.Value) -> None:
         """Per output row: zeroed, then per kernel row ``i`` whose window row lands on it, the
