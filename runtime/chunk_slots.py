@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .blas import one_thread
-from .kernels import Split, pool
+from .kernels import run_split
 from .workers import num_threads
 
 # Note [column steps on threads]
@@ -86,12 +86,7 @@ def run_slots(
         calls = [(0, planned)] + [(s, _carve(s, specs)) for s in range(1, count)]
         restore = one_thread()
         try:
-            split = Split(work, calls)
-            workers = pool()
-            for _ in range(min(count, num_threads()) - 1):
-                workers.submit(split.work)
-            split.work()
-            split.wait()
+            run_split(work, calls, num_threads())
         finally:
             if restore is not None:
                 restore[0](restore[1])

@@ -139,7 +139,6 @@ class KernelRunner:
         self._busy = threading.Lock()
         self._arg_rows: Any = None  # reduce_outer: the chunks' argument rows (``_rows``)
         self._reduced = [i for i, _ in lowered.reductions]  # outputs chunks keep private
-        self._shared = [i for i in range(n) if i not in self._reduced]
         # Note [split threshold]: timed calls, serial and split, decide whether splitting pays
         probe = parallel and threshold is None
         self._probes, self._best = (PROBES if probe else 0), [math.inf, math.inf]
@@ -257,14 +256,20 @@ class KernelRunner:
                 for i, p in zip(self._reduced, self._private(t, outputs), strict=True):
                     args[i] = p
             calls.append((*args, lo, hi))
-        split = Split(self.fn, calls)
-        workers_ = pool()
-        for _ in range(min(threads, len(calls)) - 1):
-            workers_.submit(split.work)
-        split.work()
-        split.wait()
+        run_split(self.fn, calls, threads)
         if private:
             self._combine(outputs)
+
+
+def run_split(fn: Any, calls: list[tuple[Any, ...]], threads: int) -> None:
+    """``fn(*call)`` for every call, claimed in turn by the caller and up to ``threads`` - 1 of
+    adjit's Python workers (Note [split threshold]); re-raises what a call raised."""
+    split = Split(fn, calls)
+    workers_ = pool()
+    for _ in range(min(threads, len(calls)) - 1):
+        workers_.submit(split.work)
+    split.work()
+    split.wait()
 
 
 class Split:

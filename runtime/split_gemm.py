@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .blas import one_thread, single_threaded
-from .kernels import Split, pool
+from .kernels import run_split
 
 # Note [split products]
 # OpenBLAS's own threads busy-wait (Note [BLAS threads]): with another process on a core, a
@@ -57,12 +57,7 @@ def matmul_rows(x: np.ndarray, y: np.ndarray, out: np.ndarray, threads: int) -> 
 
 def _run_blocks(calls: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> bool:
     """``np.matmul`` of each (x, y, out) block, claimed by the caller and adjit's workers."""
-    split = Split(np.matmul, calls)
-    workers = pool()
-    for _ in range(len(calls) - 1):
-        workers.submit(split.work)
-    split.work()
-    split.wait()
+    run_split(np.matmul, calls, len(calls))
     return True
 
 

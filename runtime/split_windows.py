@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .kernels import Split, pool
+from .kernels import run_split
 from .workers import num_threads
 
 # Note [split windows]
@@ -74,12 +74,7 @@ def _run(fn: Any, image: np.ndarray, cols: np.ndarray, key: _Key, attrs: dict[st
     for n0, n1, c0, c1 in _pieces(n, c, threads * PIECES):
         im, co = image[n0:n1, c0:c1], cols[n0:n1, c0 * per : c1 * per]
         calls.append((im, co) if image_first else (co, im))
-    split = Split(lambda a, b: fn(a, b, **attrs), calls)
-    workers = pool()
-    for _ in range(min(threads, len(calls)) - 1):
-        workers.submit(split.work)
-    split.work()
-    split.wait()
+    run_split(lambda a, b: fn(a, b, **attrs), calls, threads)
 
 
 def _key(op: str, image: np.ndarray, cols: np.ndarray, attrs: dict[str, Any]) -> _Key:

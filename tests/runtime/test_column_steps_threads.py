@@ -145,8 +145,10 @@ def test_split_windows_give_the_serial_bits(
     monkeypatch.setattr(split_windows, "PROBES", 0)
     monkeypatch.setattr(split_windows, "SPLIT_S", 0.0)  # split every call
     pieces: list[int] = []
-    real = split_windows.Split
-    monkeypatch.setattr(split_windows, "Split", lambda f, c: pieces.append(len(c)) or real(f, c))
+    real = split_windows.run_split
+    monkeypatch.setattr(
+        split_windows, "run_split", lambda f, c, t: pieces.append(len(c)) or real(f, c, t)
+    )
     threads(2)  # type: ignore[operator]
     rng = np.random.default_rng(0)
     attrs = dict(kernel_size=kernel, dilation=(1, 1), padding=padding, stride=stride)
@@ -171,8 +173,10 @@ def test_windows_split_only_after_a_slow_serial_call(
 ) -> None:
     threads(2)  # type: ignore[operator]
     pieces: list[int] = []
-    real = split_windows.Split
-    monkeypatch.setattr(split_windows, "Split", lambda f, c: pieces.append(len(c)) or real(f, c))
+    real = split_windows.run_split
+    monkeypatch.setattr(
+        split_windows, "run_split", lambda f, c, t: pieces.append(len(c)) or real(f, c, t)
+    )
     monkeypatch.setattr(split_windows, "_BEST", {})
     monkeypatch.setattr(split_windows, "_SEEN", {})
     attrs = dict(kernel_size=(3, 3), dilation=(1, 1), padding=((1, 1), (1, 1)), stride=(1, 1))
@@ -222,8 +226,10 @@ def test_batched_products_split_by_whole_products(
     threads(1)  # type: ignore[operator]
     want = np.matmul(x, y)
     blocks: list[int] = []
-    real = split_gemm.Split
-    monkeypatch.setattr(split_gemm, "Split", lambda f, c: blocks.append(len(c)) or real(f, c))
+    real = split_gemm.run_split
+    monkeypatch.setattr(
+        split_gemm, "run_split", lambda f, c, t: blocks.append(len(c)) or real(f, c, t)
+    )
     for count in (2, 3):
         threads(count)  # type: ignore[operator]
         for _ in range(2):
@@ -235,8 +241,10 @@ def test_batched_products_split_by_whole_products(
 
 def test_small_batches_are_not_split(monkeypatch: pytest.MonkeyPatch, threads: object) -> None:
     blocks: list[int] = []
-    real = split_gemm.Split
-    monkeypatch.setattr(split_gemm, "Split", lambda f, c: blocks.append(len(c)) or real(f, c))
+    real = split_gemm.run_split
+    monkeypatch.setattr(
+        split_gemm, "run_split", lambda f, c, t: blocks.append(len(c)) or real(f, c, t)
+    )
     threads(2)  # type: ignore[operator]
     x = np.ones((4, 32, 32), np.float32)  # 0.26 MFLOP: one hand-off would cost more
     out = np.empty((4, 32, 32), np.float32)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from adjit.runtime import blas, split_gemm
+from adjit.runtime import blas, kernels, split_gemm
 from adjit.runtime.executor import compile_program
 
 import adjit
@@ -40,13 +40,13 @@ def test_row_blocks_compute_the_product(m: int, k: int, n: int, transposed: bool
 
 def test_blocks_start_at_row_multiples(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[list[int]] = []
-    real = split_gemm.Split
+    real = split_gemm.run_split
 
-    def spy(fn, calls):  # noqa: ANN001, ANN202
+    def spy(fn, calls, threads):  # noqa: ANN001, ANN202
         seen.append([len(a) for a, _, _ in calls])
-        return real(fn, calls)
+        return real(fn, calls, threads)
 
-    monkeypatch.setattr(split_gemm, "Split", spy)
+    monkeypatch.setattr(split_gemm, "run_split", spy)
     x, y = _operands(100, 300, 200, False)
     assert split_gemm.matmul_rows(x, y, np.empty((100, 200), np.float32), 3)
     assert seen == [[32, 32, 36]]
@@ -68,7 +68,7 @@ def test_the_caller_runs_blocks_no_worker_takes(monkeypatch: pytest.MonkeyPatch)
         def submit(self, fn, *args):  # noqa: ANN001, ANN202 - never runs the job
             return None
 
-    monkeypatch.setattr(split_gemm, "pool", lambda: Idle())
+    monkeypatch.setattr(kernels, "pool", lambda: Idle())  # run_split's workers
     x, y = _operands(128, 784, 256, False)
     out = np.full((128, 256), np.nan, np.float32)
     assert split_gemm.matmul_rows(x, y, out, 2)
