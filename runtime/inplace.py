@@ -65,8 +65,9 @@ def _check_view(t: Tensor) -> None:
     )
 
 
-def _write(t: Tensor, result: Tensor) -> None:
-    """Store ``result`` into ``t``'s memory (so views see it) after PyTorch's dtype/shape checks."""
+def _write(t: Tensor, result: Tensor, expanded_ok: bool = False) -> None:
+    """Store ``result`` into ``t``'s memory (so views see it) after PyTorch's dtype/shape checks;
+    ``expanded_ok``: a scalar ``result`` may go into stride-0 (expanded) memory."""
     if result.dtype.category > t.dtype.category:
         raise RuntimeError(
             f"result type {result.dtype.type_name} can't be cast to the desired "
@@ -77,9 +78,37 @@ def _write(t: Tensor, result: Tensor) -> None:
         raise RuntimeError(
             f"output with shape {list(t.shape)} doesn't match the broadcast shape {list(wide)}"
         )
-    _check_writeable(t)
-    t._data[...] = result._data
+    target = _distinct(t._data) if expanded_ok and not t._data.flags.writeable else None
+    if target is None:
+        _check_writeable(t)
+        target = t._data
+    target[...] = result._data
     t._version_box[0] += 1
+
+
+# Note [fills of expanded tensors]
+# PyTorch refuses to write into an expanded tensor (memory shared by several of its elements),
+# except for a scalar fill_/zero_ (``torch.empty(1).expand(5).zero_()`` zeroes the one element,
+# and the tensor it expands sees it). adjit's expanded data is NumPy's read-only broadcast view,
+# so such a fill writes through a writeable view of the same memory with the stride-0 axes cut to
+# length 1: every distinct element once. Recorded fills (grad mode, a tensor requiring grad) and
+# tensor-valued fills keep PyTorch's refusal, as does every other in-place op.
+
+
+def _distinct(data: np.ndarray) -> np.ndarray | None:
+    """A writeable view of ``data``'s distinct elements (its stride-0 axes cut to length 1) on
+    the same memory; None when that memory is not a writeable NumPy array's."""
+    root = data
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if not root.flags.writeable or not root.flags.c_contiguous:
+        return None
+    shape = tuple(1 if st == 0 else n for n, st in zip(data.shape, data.strides, strict=True))
+    offset = data.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    try:
+        return np.ndarray(shape, data.dtype, buffer=root, offset=offset, strides=data.strides)
+    except (TypeError, ValueError):
+        return None
 
 
 def _rebind(t: Tensor, result: Tensor) -> Tensor:
@@ -131,12 +160,15 @@ def inplace(
     fn: Callable[[Tensor], Tensor],
     *others: Any,
     direct: Callable[[Tensor], Tensor] | None = None,
+    expanded_ok: bool = False,
 ) -> Tensor:
     """Apply ``fn`` (an out-of-place op of ``t``) and write the result back into ``t``.
 
     ``direct``, for ops whose result is a value broadcast over ``t`` (``fill_``, ``zero_``,
     ``copy_``), gives that value: when nothing is recorded it is written as it is, without
-    computing ``fn``'s whole result first (Note [direct writes])."""
+    computing ``fn``'s whole result first (Note [direct writes]). ``expanded_ok``: a scalar
+    fill, which PyTorch writes into an expanded tensor's memory too (Note [fills of expanded
+    tensors])."""
     check_alias(t)
     _check_leaf(t)
     if _traced(t):
@@ -158,7 +190,7 @@ def inplace(
             # same bits: the value is converted to t's dtype first, as fn does).
             use = direct is not None and not forward_grad.ACTIVE
             result = direct(t) if use else fn(t)  # type: ignore[misc]
-            _write(t, result)
+            _write(t, result, expanded_ok and use)
         if forward_grad.ACTIVE:  # (Note [eager forward AD])
             forward_grad.inplace_result(t, result)
         return t

@@ -234,12 +234,13 @@ def _converted(value: Any) -> Any:
 
 
 def _zero_(self: Tensor) -> Tensor:
-    return I.inplace(self, _overwrite("ZeroBackward0", 0), direct=_converted(0))
+    return I.inplace(self, _overwrite("ZeroBackward0", 0), direct=_converted(0), expanded_ok=True)
 
 
 def _fill_(self: Tensor, value: Any) -> Tensor:
     name = "FillBackward1" if isinstance(value, Tensor) else "FillBackward0"
-    return I.inplace(self, _overwrite(name, value), value, direct=_converted(value))
+    direct, scalar = _converted(value), not isinstance(value, Tensor)
+    return I.inplace(self, _overwrite(name, value), value, direct=direct, expanded_ok=scalar)
 
 
 def _copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
