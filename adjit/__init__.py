@@ -116,6 +116,19 @@ from adjit.runtime.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from adjit.runtime.legacy_types import (
+    BFloat16Tensor,
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+    set_default_tensor_type,
+)
 from adjit.runtime.predicates import (
     allclose,
     equal,
@@ -151,8 +164,6 @@ cdouble = complex128
 chalf = complex32
 half = float16
 short = int16
-FloatTensor = Tensor
-LongTensor = Tensor
 
 # Note [builtins in the namespace]
 # PyTorch's names ``torch.bool``, ``torch.float`` and ``torch.int`` are dtypes, so this module

@@ -495,6 +495,9 @@ PROPERTIES: dict[str, Any] = {
 
 
 def install(cls: type, inplace_method: Any) -> None:
+    from .legacy_types import new
+
+    cls.new = new  # the legacy constructor with the tensor's dtype (Note [legacy tensor types])
     for name, fn in INPLACE.items():
         setattr(cls, name, inplace_method(fn))
     for name, fn in METHODS.items():

@@ -441,11 +441,13 @@ class Tensor:
 
         return apply(Op.CAST, self, dtype=dtype)
 
-    def type(self, dtype: DType | str | None = None, non_blocking: bool = False) -> Any:
+    def type(self, dtype: Any = None, non_blocking: bool = False) -> Any:
         """The legacy type name (``torch.FloatTensor``), or a copy converted to ``dtype`` (a
         dtype or such a name)."""
         if dtype is None:
             return _LEGACY_NAMES[self.dtype.name]
+        if isinstance(dtype, type) and isinstance(getattr(dtype, "dtype", None), DType):
+            dtype = dtype.dtype  # type: ignore[attr-defined]  # torch.LongTensor & co.
         if isinstance(dtype, str):
             by_name = {v: k for k, v in _LEGACY_NAMES.items()}
             if dtype not in by_name:
