@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from llvmlite import ir
 
+from .addresses import address
 from .counted import for_range
 from .jit import CompiledKernel, codegen_error, compile_ir
 
@@ -95,7 +96,7 @@ def sgd_(p: np.ndarray, buf: np.ndarray | None, g: np.ndarray, momentum: float, 
         return False
     # C-contiguous arrays of one size: each is the byte range [address, address + n)
     n = p.nbytes
-    ptrs = [x.ctypes.data for x in arrays]
+    ptrs = [address(x) for x in arrays]  # Note [data addresses]
     for i, a in enumerate(ptrs):
         for b in ptrs[i + 1 :]:
             if a < b + n and b < a + n:

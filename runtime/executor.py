@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..codegen.addresses import address
 from ..codegen.jit import CompiledKernel, codegen_error
 from ..codegen.kernel_cache import kernel_code
 from ..ir import windows
@@ -26,7 +27,7 @@ from ..passes.narrow_sums import widen_narrow_sums
 from ..passes.record import Record
 from . import split_windows
 from .blas import single_threaded
-from .buffer_plan import BufferPlan, StepIO, nbytes, plan_buffers
+from .buffer_plan import BufferPlan, StepIO, plan_buffers
 from .callplan import COPIED, CallPlan
 from .index_steps import index_add_into, scatter_add_into
 from .kernels import KernelRunner
@@ -42,8 +43,7 @@ _SPARE = 3  # buffers kept per value: the caller may still hold the last results
 _IDLE = 4  # calls in a row a value's first buffer served before its extra ones are dropped
 
 
-def _ptr(a: np.ndarray) -> int:
-    return a.ctypes.data
+_ptr = address  # Note [data addresses]
 
 
 class Buffers:
@@ -120,13 +120,15 @@ class Buffers:
 
     def _view(self, v: Var, offset: int) -> tuple[np.ndarray, int]:
         """Planned value ``v``'s view of the arena (Note [buffer planning])."""
-        if self.arena is None:
+        arena = self.arena
+        if arena is None:
             assert self.plan is not None
-            self.arena = np.empty(self.plan.arena_bytes, np.uint8)
+            arena = self.arena = np.empty(self.plan.arena_bytes, np.uint8)
             self.allocations += 1
-        dtype = np.dtype(v.aval.dtype.np)
-        a = self.arena[offset : offset + nbytes(v)].view(dtype).reshape(v.aval.shape)
-        entry = (a, _ptr(a))
+        # (one ndarray over the arena's bytes, not a slice's view reshaped: a forward's
+        # residuals are made afresh each call; its address is the arena's plus the offset)
+        a = np.ndarray(v.aval.shape, v.aval.dtype.np, arena, offset)
+        entry = (a, _ptr(arena) + offset)
         if v not in self.uncached:
             self.views[v] = entry
         self.last = (id(a), entry[1])

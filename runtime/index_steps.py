@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..codegen.addresses import address
 from ..ir.graph import Eqn
 from ..ir.shapes import split_index
 
@@ -156,5 +157,5 @@ def scatter_add_into(e: Eqn, env: dict, bufs: Any, read: Read, fallback: Fallbac
         src = src[tuple(slice(0, k) for k in index.shape)]
     if not src.flags.c_contiguous:
         src = np.ascontiguousarray(src)
-    fn(out_ptr, src.ctypes.data, dst_off.ctypes.data, src_off_ptr, dst_off.size, 1)
+    fn(out_ptr, address(src), address(dst_off), src_off_ptr, dst_off.size, 1)
     return out

@@ -324,13 +324,17 @@ class Optimizer:
                         f"devices: {self._capturable_devices}."
                     )
                 for p in with_grad:
-                    state = self.state[p]
-                    if p.is_complex():
-                        self._update_complex(p, group, state)
-                    else:
-                        self._update(p, p.grad, group, state)
-                    if not state:  # keep ``state`` free of empty entries, as PyTorch's is
-                        del self.state[p]
+                    self._step_param(p, group)
+
+    def _step_param(self, p: Tensor, group: dict[str, Any]) -> None:
+        """One parameter's update, its state made first (``_init_state``, by the caller)."""
+        state = self.state[p]
+        if p.is_complex():
+            self._update_complex(p, group, state)
+        else:
+            self._update(p, p.grad, group, state)
+        if not state:  # keep ``state`` free of empty entries, as PyTorch's is
+            del self.state[p]
 
     # hyper-parameters a traced step reads at run time (a schedule changes them every step):
     # during the traced step the group holds a 0-d float64 tensor read afresh at each call

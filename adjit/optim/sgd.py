@@ -9,6 +9,7 @@ import numpy as np
 from adjit.optim._ops import axpy_, check_fused, check_lr, decayed, scaled
 from adjit.optim.optimizer import Optimizer
 from adjit.runtime import trace_state
+from adjit.runtime.grad_mode import set_grad_enabled
 from adjit.runtime.tensor import Tensor
 
 
@@ -93,6 +94,73 @@ class SGD(Optimizer):
             buf._version_box[0] += 1
         return True
 
+    # Note [SGD's one-pass step]: a step whose every group takes the one-pass kernel's rule
+    # (no weight decay, nesterov, maximize, differentiable, tensor lr; outside a trace) calls
+    # the kernel for each parameter straight from its arrays, without the per-parameter walk
+    # through _update/_update_arrays/_fused (an MLP's four parameters: ~50 µs of Python a
+    # step). Each parameter the kernel refuses (its first momentum step, mixed dtypes,
+    # read-only or overlapping arrays, complex) takes that walk instead, so every parameter
+    # gets exactly the update, and bits, of the general path. A subclass or an instance that
+    # replaces one of the methods of the walk takes the general path.
+    _one_pass = True  # (tests turn it off to compare with the general path)
+
+    def _step_groups(self) -> None:
+        groups = self._one_pass_groups()
+        if groups is None:
+            super()._step_groups()
+            return
+        from adjit.codegen.updates import sgd_  # llvmlite.ir, imported with the first step
+
+        for group, pairs in groups:
+            momentum, dampening, lr = group["momentum"], group["dampening"], group["lr"]
+            for p, grad in pairs:
+                buf = None
+                if momentum != 0:
+                    state = self.state.get(p)
+                    buf = state.get("momentum_buffer") if state else None
+                    if buf is None:  # the first step copies the gradient
+                        self._walk(p, group)
+                        continue
+                if sgd_(p._data, None if buf is None else buf._data, grad._data, momentum,
+                        dampening, lr):  # fmt: skip
+                    p._version_box[0] += 1
+                    if buf is not None:
+                        buf._version_box[0] += 1
+                else:
+                    self._walk(p, group)
+
+    def _walk(self, p: Tensor, group: dict[str, Any]) -> None:
+        with set_grad_enabled(False):  # (differentiable is off: the general path's mode)
+            self._step_param(p, group)
+
+    def _one_pass_groups(self) -> list[tuple[dict[str, Any], list[tuple[Tensor, Tensor]]]] | None:
+        """Each group with its (parameter, gradient) pairs when the whole step may take the
+        one-pass route (Note [SGD's one-pass step]), else None."""
+        if not self._one_pass or not _plain_class(type(self)) or trace_state.current() is not None:
+            return None
+        if not _WALK.isdisjoint(self.__dict__) or self.defaults.get("differentiable"):
+            return None
+        groups = []
+        for group in self.param_groups:
+            if (
+                group["weight_decay"] != 0
+                or group["nesterov"]
+                or group["maximize"]
+                or group.get("differentiable")
+                or group.get("capturable")
+                or isinstance(group["lr"], Tensor)
+            ):
+                return None
+            pairs = []
+            for p in group["params"]:
+                grad = p.grad
+                if grad is not None:
+                    if getattr(grad, "is_sparse", False):  # the general path's error
+                        return None
+                    pairs.append((p, grad))
+            groups.append((group, pairs))
+        return groups
+
     def _update_eager(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
@@ -115,3 +183,20 @@ class SGD(Optimizer):
             p.add_(grad, alpha=-group["lr"])
 
     _update_traced = _update_eager
+
+
+# the methods the general step walks through: replaced in a subclass or an instance, the
+# one-pass route does not apply (Note [SGD's one-pass step])
+_WALK = frozenset(
+    {"_step_groups", "_step_param", "_init_state", "_begin_group", "_update", "_update_arrays",
+     "_fused", "_update_eager", "_update_complex", "_one_pass_groups", "_walk"}
+)  # fmt: skip
+
+
+_OWN = {name: getattr(SGD, name) for name in _WALK}
+
+
+def _plain_class(cls: type) -> bool:
+    """Whether ``cls`` walks through SGD's own methods (looked up each step: a method patched
+    in later counts too)."""
+    return all(getattr(cls, name) is own for name, own in _OWN.items())
