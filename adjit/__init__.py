@@ -51,6 +51,8 @@ from adjit.ir.dtypes import (
     uint64,
 )
 from adjit.ir.errors import ShapeError
+from adjit.nn._module_state import typename
+from adjit.nn.aten_aliases import *  # noqa: F403 - torch.dropout, torch.layer_norm, ...
 from adjit.nn.functional_convnd import (
     conv1d,
     conv2d,
@@ -129,6 +131,7 @@ from adjit.runtime.legacy_types import (
     ShortTensor,
     set_default_tensor_type,
 )
+from adjit.runtime.method_functions import *  # noqa: F403 - torch.relu_, torch.fill, ...
 from adjit.runtime.predicates import (
     allclose,
     equal,

@@ -238,6 +238,11 @@ def _zero_(self: Tensor) -> Tensor:
 
 
 def _fill_(self: Tensor, value: Any) -> Tensor:
+    if isinstance(value, Tensor) and value.ndim:
+        raise RuntimeError(
+            "fill_ only supports 0-dimension value tensor but got tensor with "
+            f"{value.ndim} dimensions."
+        )
     name = "FillBackward1" if isinstance(value, Tensor) else "FillBackward0"
     direct, scalar = _converted(value), not isinstance(value, Tensor)
     return I.inplace(self, _overwrite(name, value), value, direct=direct, expanded_ok=scalar)
