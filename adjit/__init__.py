@@ -9,6 +9,7 @@ from adjit import (  # noqa: E402, I001  (after the names they use)
     compiler,  # noqa: E402  (needs compile)
     cuda,
     distributed,
+    distributions,
     func,
     linalg,
     models,

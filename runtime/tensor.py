@@ -401,8 +401,11 @@ class Tensor:
     __str__ = __repr__
 
     def __format__(self, spec: str) -> str:
-        if self.ndim == 0 and spec:
-            return format(self.item(), spec)
+        """PyTorch's: a 0-dim tensor formats as its Python number (``f"{t}"`` is ``1.5``)."""
+        if self.ndim == 0:
+            return format(self.detach().item(), spec)
+        if spec:
+            raise TypeError("unsupported format string passed to Tensor.__format__")
         return repr(self)
 
     def __hash__(self) -> int:

@@ -1,0 +1,227 @@
+"""``Distribution``: the base class of the distributions (shapes, argument and sample
+validation, the default ``sample``/``perplexity``/``stddev``, repr), as PyTorch's."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import adjit
+from adjit.runtime.tensor import Size, Tensor
+
+from . import constraints
+from .utils import EMPTY_SHAPE, lazy_property
+
+__all__ = ["Distribution"]
+
+
+def _all_true(valid: Any) -> bool:
+    return bool(valid.all()) if isinstance(valid, Tensor) else bool(valid)
+
+
+class Distribution:
+    """Abstract base class for probability distributions.
+
+    Args:
+        batch_shape (torch.Size): The shape over which parameters are batched.
+        event_shape (torch.Size): The shape of a single sample (without batching).
+        validate_args (bool, optional): Whether to validate arguments. Default: None.
+    """
+
+    has_rsample = False
+    has_enumerate_support = False
+    _validate_args = __debug__
+
+    @staticmethod
+    def set_default_validate_args(value: bool) -> None:
+        """Turn argument validation on or off by default (on unless run with ``python -O``)."""
+        if value not in [True, False]:
+            raise ValueError
+        Distribution._validate_args = value
+
+    def __init__(
+        self,
+        batch_shape: Any = EMPTY_SHAPE,
+        event_shape: Any = EMPTY_SHAPE,
+        validate_args: bool | None = None,
+    ) -> None:
+        self._batch_shape = Size(batch_shape)
+        self._event_shape = Size(event_shape)
+        if validate_args is not None:
+            self._validate_args = validate_args
+        if self._validate_args:
+            self._check_args()
+        super().__init__()
+
+    def _check_args(self) -> None:
+        try:
+            arg_constraints = self.arg_constraints
+        except NotImplementedError:
+            arg_constraints = {}
+            warnings.warn(
+                f"{self.__class__} does not define `arg_constraints`. "
+                + "Please set `arg_constraints = {}` or initialize the distribution "
+                + "with `validate_args=False` to turn off validation.",
+                stacklevel=3,
+            )
+        for param, constraint in arg_constraints.items():
+            if constraints.is_dependent(constraint):
+                continue  # skip constraints that cannot be checked
+            if param not in self.__dict__ and isinstance(getattr(type(self), param), lazy_property):
+                continue  # skip checking lazily-constructed args
+            value = getattr(self, param)
+            if not _all_true(constraint.check(value)):
+                raise ValueError(
+                    f"Expected parameter {param} "
+                    f"({type(value).__name__} of shape {tuple(value.shape)}) "
+                    f"of distribution {repr(self)} "
+                    f"to satisfy the constraint {repr(constraint)}, "
+                    f"but found invalid values:\n{value}"
+                )
+
+    def expand(self, batch_shape: Any, _instance: Any = None) -> Distribution:
+        """A new distribution with batch dims expanded to ``batch_shape`` (parameters expanded,
+        not copied; no new argument checks)."""
+        raise NotImplementedError
+
+    @property
+    def batch_shape(self) -> Size:
+        """The shape over which parameters are batched."""
+        return self._batch_shape
+
+    @property
+    def event_shape(self) -> Size:
+        """The shape of a single sample (without batching)."""
+        return self._event_shape
+
+    @property
+    def arg_constraints(self) -> dict[str, constraints.Constraint]:
+        """The constraint each parameter must satisfy."""
+        raise NotImplementedError
+
+    @property
+    def support(self) -> Any:
+        """The constraint describing this distribution's support."""
+        raise NotImplementedError
+
+    @property
+    def mean(self) -> Tensor:
+        """The mean of the distribution."""
+        raise NotImplementedError
+
+    @property
+    def mode(self) -> Tensor:
+        """The mode of the distribution."""
+        raise NotImplementedError(f"{self.__class__} does not implement mode")
+
+    @property
+    def variance(self) -> Tensor:
+        """The variance of the distribution."""
+        raise NotImplementedError
+
+    @property
+    def stddev(self) -> Tensor:
+        """The standard deviation of the distribution."""
+        return self.variance.sqrt()
+
+    def sample(self, sample_shape: Any = EMPTY_SHAPE) -> Tensor:
+        """A ``sample_shape`` shaped sample (batch of samples), without gradient."""
+        with adjit.no_grad():
+            return self.rsample(sample_shape)
+
+    def rsample(self, sample_shape: Any = EMPTY_SHAPE) -> Tensor:
+        """A ``sample_shape`` shaped reparameterized sample (differentiable in the parameters)."""
+        raise NotImplementedError
+
+    def sample_n(self, n: int) -> Tensor:
+        """``n`` samples (deprecated: use ``sample((n,))``)."""
+        warnings.warn(
+            "`sample_n(n)` will be deprecated. Use `sample((n,))` instead.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return self.sample(Size((n,)))
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        """The log of the probability density/mass function at ``value``."""
+        raise NotImplementedError
+
+    def cdf(self, value: Tensor) -> Tensor:
+        """The cumulative density/mass function at ``value``."""
+        raise NotImplementedError
+
+    def icdf(self, value: Tensor) -> Tensor:
+        """The inverse cumulative density/mass function at ``value``."""
+        raise NotImplementedError
+
+    def enumerate_support(self, expand: bool = True) -> Tensor:
+        """All values of a discrete distribution's support along dim 0."""
+        raise NotImplementedError
+
+    def entropy(self) -> Tensor:
+        """The entropy, batched over ``batch_shape``."""
+        raise NotImplementedError
+
+    def perplexity(self) -> Tensor:
+        """``exp(entropy)``, batched over ``batch_shape``."""
+        return adjit.exp(self.entropy())
+
+    def _extended_shape(self, sample_shape: Any = EMPTY_SHAPE) -> Size:
+        """``sample_shape + batch_shape + event_shape``."""
+        return Size(tuple(Size(sample_shape)) + self._batch_shape + self._event_shape)
+
+    def _validate_sample(self, value: Any) -> None:
+        """PyTorch's checks of a value scored by ``log_prob``/``cdf``: a tensor whose rightmost
+        dims match the event shape, broadcastable with the batch shape, inside the support."""
+        if not isinstance(value, Tensor):
+            raise ValueError("The value argument to log_prob must be a Tensor")
+        event_dim_start = len(value.size()) - len(self._event_shape)
+        if Size(value.size()[event_dim_start:]) != self._event_shape:
+            raise ValueError(
+                "The right-most size of value must match event_shape: "
+                f"{value.size()} vs {self._event_shape}."
+            )
+        actual_shape = value.size()
+        expected_shape = Size(self._batch_shape + self._event_shape)
+        for i, j in zip(reversed(actual_shape), reversed(expected_shape), strict=False):
+            if i != 1 and j != 1 and i != j:
+                raise ValueError(
+                    "Value is not broadcastable with batch_shape+event_shape: "
+                    f"{actual_shape} vs {expected_shape}."
+                )
+        try:
+            support = self.support
+        except NotImplementedError:
+            warnings.warn(
+                f"{self.__class__} does not define `support` to enable "
+                + "sample validation. Please initialize the distribution with "
+                + "`validate_args=False` to turn off validation.",
+                stacklevel=2,
+            )
+            return
+        if support is None:
+            raise AssertionError("support is unexpectedly None")
+        if not _all_true(support.check(value)):
+            raise ValueError(
+                "Expected value argument "
+                f"({type(value).__name__} of shape {tuple(value.shape)}) "
+                f"to be within the support ({repr(support)}) "
+                f"of the distribution {repr(self)}, "
+                f"but found invalid values:\n{value}"
+            )
+
+    def _get_checked_instance(self, cls: type, _instance: Any = None) -> Any:
+        if _instance is None and type(self).__init__ != cls.__init__:
+            raise NotImplementedError(
+                f"Subclass {self.__class__.__name__} of {cls.__name__} that defines a custom "
+                "__init__ method must also define a custom .expand() method."
+            )
+        return self.__new__(type(self)) if _instance is None else _instance
+
+    def __repr__(self) -> str:
+        param_names = [k for k in self.arg_constraints if k in self.__dict__]
+        args = [
+            f"{p}: {self.__dict__[p] if self.__dict__[p].numel() == 1 else self.__dict__[p].size()}"
+            for p in param_names
+        ]
+        return self.__class__.__name__ + "(" + ", ".join(args) + ")"

@@ -1,0 +1,101 @@
+"""``Gamma(concentration, rate)``: the gamma distribution (shape/rate parameterization)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import adjit
+from adjit.runtime.tensor import Size, Tensor
+
+from . import constraints
+from .exp_family import ExponentialFamily
+from .utils import EMPTY_SHAPE, NUMBER, broadcast_all
+
+__all__ = ["Gamma"]
+
+# Note [samplers adjit lacks]
+# Gamma, Beta and Dirichlet sample through ``torch._standard_gamma`` / ``_sample_dirichlet``
+# and Binomial through ``torch.binomial``: PyTorch's own rejection samplers on the generator.
+# adjit has none of them, so those samples raise NotImplementedError naming the missing op
+# instead of drawing other numbers than PyTorch would for the seed; densities, entropies,
+# moments and KL divergences work, with gradients.
+
+
+def _missing_sampler(dist: str, op: str) -> NotImplementedError:
+    return NotImplementedError(
+        f"{dist}.rsample needs torch.{op}, which adjit does not implement (its samples would "
+        "not follow PyTorch's stream); log_prob, entropy, mean and variance work"
+    )
+
+
+class Gamma(ExponentialFamily):
+    """Gamma distribution with shape ``concentration`` and ``rate``."""
+
+    arg_constraints = {
+        "concentration": constraints.positive,
+        "rate": constraints.positive,
+    }
+    support = constraints.nonnegative
+    has_rsample = True
+    _mean_carrier_measure = 0
+
+    def __init__(self, concentration: Any, rate: Any, validate_args: bool | None = None) -> None:
+        self.concentration, self.rate = broadcast_all(concentration, rate)
+        scalar = isinstance(concentration, NUMBER) and isinstance(rate, NUMBER)
+        batch_shape = Size() if scalar else self.concentration.size()
+        super().__init__(batch_shape, validate_args=validate_args)
+
+    def expand(self, batch_shape: Any, _instance: Any = None) -> Gamma:
+        new = self._get_checked_instance(Gamma, _instance)
+        batch_shape = Size(batch_shape)
+        new.concentration = self.concentration.expand(batch_shape)
+        new.rate = self.rate.expand(batch_shape)
+        super(Gamma, new).__init__(batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    @property
+    def mean(self) -> Tensor:
+        return self.concentration / self.rate
+
+    @property
+    def mode(self) -> Tensor:
+        return ((self.concentration - 1) / self.rate).clamp(min=0)
+
+    @property
+    def variance(self) -> Tensor:
+        return self.concentration / self.rate.pow(2)
+
+    def rsample(self, sample_shape: Any = EMPTY_SHAPE) -> Tensor:
+        raise _missing_sampler("Gamma", "_standard_gamma")
+
+    def log_prob(self, value: Any) -> Tensor:
+        value = adjit.as_tensor(value, dtype=self.rate.dtype, device=self.rate.device)
+        if self._validate_args:
+            self._validate_sample(value)
+        return (
+            adjit.xlogy(self.concentration, self.rate)
+            + adjit.xlogy(self.concentration - 1, value)
+            - self.rate * value
+            - adjit.lgamma(self.concentration)
+        )
+
+    def entropy(self) -> Tensor:
+        return (
+            self.concentration
+            - adjit.log(self.rate)
+            + adjit.lgamma(self.concentration)
+            + (1.0 - self.concentration) * adjit.digamma(self.concentration)
+        )
+
+    @property
+    def _natural_params(self) -> tuple[Tensor, Tensor]:
+        return (self.concentration - 1, -self.rate)
+
+    def _log_normalizer(self, x: Any, y: Any) -> Tensor:
+        return adjit.lgamma(x + 1) + (x + 1) * adjit.log(-y.reciprocal())
+
+    def cdf(self, value: Any) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return adjit.special.gammainc(self.concentration, self.rate * value)

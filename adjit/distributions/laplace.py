@@ -1,0 +1,78 @@
+"""``Laplace(loc, scale)``: the double exponential, reparameterized through a uniform draw."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import adjit
+from adjit.runtime.tensor import Size, Tensor
+
+from . import constraints
+from .distribution import Distribution
+from .utils import EMPTY_SHAPE, NUMBER, broadcast_all
+
+__all__ = ["Laplace"]
+
+
+class Laplace(Distribution):
+    """Laplace distribution with location ``loc`` and scale ``scale``."""
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, loc: Any, scale: Any, validate_args: bool | None = None) -> None:
+        self.loc, self.scale = broadcast_all(loc, scale)
+        scalar = isinstance(loc, NUMBER) and isinstance(scale, NUMBER)
+        batch_shape = Size() if scalar else self.loc.size()
+        super().__init__(batch_shape, validate_args=validate_args)
+
+    def expand(self, batch_shape: Any, _instance: Any = None) -> Laplace:
+        new = self._get_checked_instance(Laplace, _instance)
+        batch_shape = Size(batch_shape)
+        new.loc = self.loc.expand(batch_shape)
+        new.scale = self.scale.expand(batch_shape)
+        super(Laplace, new).__init__(batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    @property
+    def mean(self) -> Tensor:
+        return self.loc
+
+    @property
+    def mode(self) -> Tensor:
+        return self.loc
+
+    @property
+    def variance(self) -> Tensor:
+        return 2 * self.scale.pow(2)
+
+    @property
+    def stddev(self) -> Tensor:
+        return (2**0.5) * self.scale
+
+    def rsample(self, sample_shape: Any = EMPTY_SHAPE) -> Tensor:
+        shape = self._extended_shape(sample_shape)
+        eps = adjit.finfo(self.loc.dtype).eps
+        u = adjit.empty(shape, dtype=self.loc.dtype, device=self.loc.device).uniform_(eps - 1, 1)
+        return self.loc - self.scale * u.sign() * adjit.log1p(-u.abs())
+
+    def log_prob(self, value: Any) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return -adjit.log(2 * self.scale) - adjit.abs(value - self.loc) / self.scale
+
+    def cdf(self, value: Any) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return 0.5 - 0.5 * (value - self.loc).sign() * adjit.expm1(
+            -(value - self.loc).abs() / self.scale
+        )
+
+    def icdf(self, value: Any) -> Tensor:
+        term = value - 0.5
+        return self.loc - self.scale * term.sign() * adjit.log1p(-2 * term.abs())
+
+    def entropy(self) -> Tensor:
+        return 1 + adjit.log(2 * self.scale)

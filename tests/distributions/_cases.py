@@ -1,0 +1,149 @@
+"""Distributions built the same way under adjit and torch (``L``) from shared NumPy parameters:
+the rows that the value, shape and gradient tests run side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+RNG = np.random.default_rng(20261206)
+LOC = RNG.normal(size=(3, 4))
+SCALE = RNG.uniform(0.5, 2.0, size=(3, 4))
+PROBS = RNG.uniform(0.05, 0.95, size=(3, 4))
+SIMPLEX = RNG.uniform(0.1, 1.0, size=(3, 5))
+CONC = RNG.uniform(0.5, 3.0, size=(3, 4))
+RATE = RNG.uniform(0.5, 3.0, size=(3, 4))
+A = RNG.normal(size=(2, 3, 3))
+COV = A @ A.transpose(0, 2, 1) + 3 * np.eye(3)
+MVN_LOC = RNG.normal(size=(2, 3))
+POS = RNG.uniform(0.1, 3.0, size=(3, 4))  # values in every positive support
+UNIT = RNG.uniform(0.05, 0.95, size=(3, 4))  # values in (0, 1), probabilities for icdf
+REAL = RNG.normal(size=(3, 4))
+COUNTS = np.array([[0, 1, 2, 3], [4, 5, 0, 1], [2, 2, 3, 5]], np.float64)
+MVN_VALUE = RNG.normal(size=(4, 2, 3))
+
+
+def t(L: Any, a: np.ndarray, dtype: str) -> Any:
+    """``a`` as an L tensor of ``dtype``."""
+    return L.tensor(np.asarray(a), dtype=getattr(L, dtype))
+
+
+Builder = Callable[[Any, str], Any]
+
+# name -> (build(L, dtype), value(L, dtype) scored by log_prob/cdf)
+DISTS: dict[str, tuple[Builder, Builder]] = {
+    "Normal": (
+        lambda L, d: L.distributions.Normal(t(L, LOC, d), t(L, SCALE, d)),
+        lambda L, d: t(L, REAL, d),
+    ),
+    "Uniform": (
+        lambda L, d: L.distributions.Uniform(t(L, LOC - 2, d), t(L, LOC + 3 * SCALE, d)),
+        lambda L, d: t(L, LOC, d),
+    ),
+    "Exponential": (
+        lambda L, d: L.distributions.Exponential(t(L, RATE, d)),
+        lambda L, d: t(L, POS, d),
+    ),
+    "Laplace": (
+        lambda L, d: L.distributions.Laplace(t(L, LOC, d), t(L, SCALE, d)),
+        lambda L, d: t(L, REAL, d),
+    ),
+    "LogNormal": (
+        lambda L, d: L.distributions.LogNormal(t(L, LOC, d), t(L, SCALE, d)),
+        lambda L, d: t(L, POS, d),
+    ),
+    "Gamma": (
+        lambda L, d: L.distributions.Gamma(t(L, CONC, d), t(L, RATE, d)),
+        lambda L, d: t(L, POS, d),
+    ),
+    "Beta": (
+        lambda L, d: L.distributions.Beta(t(L, CONC, d), t(L, RATE, d)),
+        lambda L, d: t(L, UNIT, d),
+    ),
+    "Dirichlet": (
+        lambda L, d: L.distributions.Dirichlet(t(L, SIMPLEX * 3, d)),
+        lambda L, d: t(L, SIMPLEX / SIMPLEX.sum(-1, keepdims=True), d),
+    ),
+    "Bernoulli(probs)": (
+        lambda L, d: L.distributions.Bernoulli(probs=t(L, PROBS, d)),
+        lambda L, d: t(L, COUNTS % 2, d),
+    ),
+    "Bernoulli(logits)": (
+        lambda L, d: L.distributions.Bernoulli(logits=t(L, LOC, d)),
+        lambda L, d: t(L, COUNTS % 2, d),
+    ),
+    "Categorical(probs)": (
+        lambda L, d: L.distributions.Categorical(probs=t(L, SIMPLEX, d)),
+        lambda L, d: L.tensor([[0, 4, 2], [1, 1, 3]]).unsqueeze(-1),
+    ),
+    "Categorical(logits)": (
+        lambda L, d: L.distributions.Categorical(logits=t(L, LOC, d)),
+        lambda L, d: L.tensor([[0, 3, 2]]),
+    ),
+    "OneHotCategorical": (
+        lambda L, d: L.distributions.OneHotCategorical(probs=t(L, SIMPLEX, d)),
+        lambda L, d: t(L, np.eye(5)[[1, 4, 0]], d),
+    ),
+    "Poisson": (
+        lambda L, d: L.distributions.Poisson(t(L, RATE, d)),
+        lambda L, d: t(L, COUNTS, d),
+    ),
+    "Binomial(probs)": (
+        lambda L, d: L.distributions.Binomial(5, probs=t(L, PROBS, d)),
+        lambda L, d: t(L, COUNTS, d),
+    ),
+    "Binomial(logits)": (
+        lambda L, d: L.distributions.Binomial(t(L, np.full((3, 4), 6.0), d), logits=t(L, LOC, d)),
+        lambda L, d: t(L, COUNTS, d),
+    ),
+    "MVN(covariance)": (
+        lambda L, d: L.distributions.MultivariateNormal(t(L, MVN_LOC, d), t(L, COV, d)),
+        lambda L, d: t(L, MVN_VALUE, d),
+    ),
+    "MVN(scale_tril)": (
+        lambda L, d: L.distributions.MultivariateNormal(
+            t(L, MVN_LOC[0], d), scale_tril=t(L, np.linalg.cholesky(COV), d)
+        ),
+        lambda L, d: t(L, REAL[:2, :3], d),
+    ),
+    "MVN(precision)": (
+        lambda L, d: L.distributions.MultivariateNormal(
+            t(L, MVN_LOC, d), precision_matrix=t(L, COV, d)
+        ),
+        lambda L, d: t(L, REAL[:, :3].reshape(3, 1, 3), d),
+    ),
+    "Independent(Normal)": (
+        lambda L, d: L.distributions.Independent(
+            L.distributions.Normal(t(L, LOC, d), t(L, SCALE, d)), 1
+        ),
+        lambda L, d: t(L, REAL, d),
+    ),
+    "Transformed(Normal; Affine, Tanh)": (
+        lambda L, d: L.distributions.TransformedDistribution(
+            L.distributions.Normal(t(L, LOC, d), t(L, SCALE, d)),
+            [
+                L.distributions.AffineTransform(0.5, t(L, SCALE, d)),
+                L.distributions.TanhTransform(),
+            ],
+        ),
+        lambda L, d: t(L, UNIT * 1.6 - 0.8, d),
+    ),
+    "Transformed(Normal; Sigmoid, Affine(-2))": (
+        lambda L, d: L.distributions.TransformedDistribution(
+            L.distributions.Normal(t(L, LOC, d), t(L, SCALE, d)),
+            L.distributions.ComposeTransform(
+                [L.distributions.SigmoidTransform(), L.distributions.AffineTransform(1.0, -2.0)]
+            ),
+        ),
+        lambda L, d: t(L, -UNIT * 1.8 + 0.9, d),
+    ),
+    "Transformed(Uniform; Exp)": (
+        lambda L, d: L.distributions.TransformedDistribution(
+            L.distributions.Uniform(t(L, LOC - 1, d), t(L, LOC + 1, d)),
+            [L.distributions.ExpTransform()],
+        ),
+        lambda L, d: t(L, np.exp(LOC + 0.3), d),
+    ),
+}
