@@ -60,6 +60,7 @@ FLAGS: dict[str, str] = {
     "ADJIT_DIST_START_TIMEOUT": "seconds all ranks may take to reach init_process_group (else "
     "the timeout, at least 60 s)",
     "ADJIT_COLLECTIVE_POLL": "'0': no MPI progress tests between steps during a collective",
+    "ADJIT_BLAS": "'numpy': compiled products on np.matmul, not MKL (runtime/mkl_gemm.py)",
 }
 
 PIPELINE: list[tuple[str, Pass]] = [

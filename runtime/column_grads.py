@@ -12,7 +12,7 @@ import numpy as np
 from ..ir.aval import Aval
 from ..ir.graph import Graph, Var
 from ..ir.ops import Op
-from . import chunk_slots
+from . import chunk_slots, mkl_gemm
 from .buffer_plan import StepIO, nbytes
 from .chunk_slots import spans
 from .executor import STEP_IO, Buffers, Env, ExternStep
@@ -21,8 +21,8 @@ from .window_steps import UnfoldColumns
 
 def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     """A chunk's product: on one thread its slot's (Note [column steps on threads]), else on
-    BLAS's own threads."""
-    np.matmul(x, y, out=out)
+    BLAS's own threads; MKL's when active (Note [MKL products])."""
+    mkl_gemm.matmul(x, y, out)
 
 
 # Note [weight gradient by chunks]

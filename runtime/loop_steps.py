@@ -22,6 +22,7 @@ from ..ir.ops import Op
 from ..passes.loops import hoist_invariants, hoist_products
 from ..passes.pipeline import run_pipeline
 from ..passes.record import Record
+from . import mkl_gemm
 
 if TYPE_CHECKING:
     from .executor import Buffers, Env, Executable
@@ -71,7 +72,7 @@ def _scan(step: LoopStep, args: list[np.ndarray], bufs: Buffers) -> tuple[np.nda
     args = _operands(step, args)
     k, c, n = a["n_consts"], a["n_carry"], a["length"]
     consts, carry, xs = args[:k], args[k : k + c], args[k + c :]
-    xs += [np.matmul(xs[m], consts[j]) for m, j in step.hoisted]  # Note [products of slices]
+    xs += [mkl_gemm.product(xs[m], consts[j]) for m, j in step.hoisted]  # Note [products of slices]
     if step.pre is not None:  # Note [loop invariants]
         consts = consts + [_contiguous(v) for v in step.pre.run_body(consts, {})[0]]
         args = [*consts, *carry]

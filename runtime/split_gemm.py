@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
+from . import mkl_gemm
 from .blas import one_thread, single_threaded
 from .kernels import run_split
+from .workers import num_threads
+
+Product = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
 
 # Note [split products]
 # OpenBLAS's own threads busy-wait (Note [BLAS threads]): with another process on a core, a
@@ -41,10 +47,12 @@ BATCH_SPLIT_FLOPS = 2 * 10**7  # a batch of products split by whole products fro
 ROW_ALIGN = 16  # block edges at multiples of this many rows (the GEMM kernels' row unroll)
 
 
-def matmul_rows(x: np.ndarray, y: np.ndarray, out: np.ndarray, threads: int) -> bool:
+def matmul_rows(
+    x: np.ndarray, y: np.ndarray, out: np.ndarray, threads: int, gemm: Product = np.matmul
+) -> bool:
     """``np.matmul(x, y, out=out)`` for 2-D ``x``, ``y`` and C-contiguous ``out``, in row
-    blocks across ``threads`` threads (BLAS set to one thread by the caller); False, having
-    done nothing, when the product is too small to split."""
+    blocks across ``threads`` threads, each a single-threaded ``gemm`` (BLAS set to one thread
+    by the caller); False, having done nothing, when the product is too small to split."""
     m, k = x.shape
     n = y.shape[1]
     blocks = min(threads, m // ROW_ALIGN)
@@ -52,12 +60,12 @@ def matmul_rows(x: np.ndarray, y: np.ndarray, out: np.ndarray, threads: int) -> 
         return False
     edges = [m * i // blocks // ROW_ALIGN * ROW_ALIGN for i in range(blocks)] + [m]
     calls = [(x[lo:hi], y, out[lo:hi]) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
-    return _run_blocks(calls)
+    return _run_blocks(calls, gemm)
 
 
-def _run_blocks(calls: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> bool:
-    """``np.matmul`` of each (x, y, out) block, claimed by the caller and adjit's workers."""
-    run_split(np.matmul, calls, len(calls))
+def _run_blocks(calls: list[tuple[np.ndarray, np.ndarray, np.ndarray]], gemm: Product) -> bool:
+    """``gemm`` of each (x, y, out) block, claimed by the caller and adjit's workers."""
+    run_split(gemm, calls, len(calls))
     return True
 
 
@@ -70,7 +78,9 @@ def _along(a: np.ndarray, axis: int, ndim: int, lo: int, hi: int) -> np.ndarray:
     return a[(slice(None),) * own + (slice(lo, hi),)]
 
 
-def matmul_batches(x: np.ndarray, y: np.ndarray, out: np.ndarray, threads: int) -> bool:
+def matmul_batches(
+    x: np.ndarray, y: np.ndarray, out: np.ndarray, threads: int, gemm: Product = np.matmul
+) -> bool:
     """``np.matmul(x, y, out=out)`` for a batch of products, the batch cut into blocks across
     ``threads`` threads, each running whole products on one BLAS thread (set by the caller;
     Note [split products]); False, having done nothing, when there is too little to split."""
@@ -85,7 +95,7 @@ def matmul_batches(x: np.ndarray, y: np.ndarray, out: np.ndarray, threads: int) 
          out[(slice(None),) * axis + (slice(lo, hi),)])
         for lo, hi in zip(edges[:-1], edges[1:], strict=True)
     ]  # fmt: skip
-    return _run_blocks(calls)
+    return _run_blocks(calls, gemm)
 
 
 def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
@@ -95,6 +105,9 @@ def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     m, k = x.shape[-2:] if x.ndim > 1 else (1, x.shape[-1])
     n = y.shape[-1] if y.ndim > 1 else 1
     flops = 2 * m * n * k
+    if mkl_gemm.active() is not None:
+        _mkl_into(x, y, out, m, k, flops)
+        return
     if x.ndim == 2 == y.ndim and m >= 2 * ROW_ALIGN and flops >= SPLIT_FLOPS:
         restore = one_thread()
         if restore is None:  # on one thread already (or not OpenBLAS: its own setting)
@@ -120,3 +133,16 @@ def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     finally:
         if restore is not None:
             restore[0](restore[1])
+
+
+def _mkl_into(x: np.ndarray, y: np.ndarray, out: np.ndarray, m: int, k: int, flops: int) -> None:
+    """``matmul_into`` by MKL on one thread a block (Note [MKL products] in mkl_gemm.py): the
+    same row and batch blocks, no OpenBLAS thread count to set."""
+    threads = num_threads()
+    rows = x.ndim == 2 == y.ndim and m >= 2 * ROW_ALIGN and flops >= SPLIT_FLOPS
+    batch = out.ndim > 2 and min(x.ndim, y.ndim) > 1 and 2 * out.size * k >= BATCH_SPLIT_FLOPS
+    if threads > 1 and rows and matmul_rows(x, y, out, threads, mkl_gemm.matmul):
+        return
+    if threads > 1 and batch and matmul_batches(x, y, out, threads, mkl_gemm.matmul):
+        return
+    mkl_gemm.matmul(x, y, out)

@@ -19,6 +19,7 @@ def openblas():
 
 
 def test_small_products_go_single_threaded_and_restore(openblas, monkeypatch) -> None:
+    monkeypatch.setenv("ADJIT_BLAS", "numpy")  # OpenBLAS's path (MKL's: test_mkl_gemm.py)
     calls: list[int] = []
     set_fn, default = openblas
     monkeypatch.setattr(

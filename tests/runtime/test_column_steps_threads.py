@@ -217,6 +217,7 @@ def test_batched_products_split_by_whole_products(
 ) -> None:
     # each thread runs whole products on one BLAS thread: every product's bits are those of
     # NumPy's product on one BLAS thread, at any thread count, call after call
+    monkeypatch.setenv("ADJIT_BLAS", "numpy")  # OpenBLAS's path (MKL's: test_mkl_gemm.py)
     xs, ys, how = case
     rng = np.random.default_rng(1)
     x = _laid_out(rng, xs, how)  # type: ignore[arg-type]

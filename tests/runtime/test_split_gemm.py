@@ -76,6 +76,7 @@ def test_the_caller_runs_blocks_no_worker_takes(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_compiled_product_splits_at_two_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADJIT_BLAS", "numpy")  # OpenBLAS's path (MKL's: test_mkl_gemm.py)
     found = blas._openblas()
     if found is None:
         pytest.skip("NumPy's BLAS is not OpenBLAS here")
@@ -105,6 +106,7 @@ def test_products_split_with_blas_on_one_thread_and_blas_threads_come_back(
     """From SPLIT_FLOPS a 2-D product, large ones included (OpenBLAS's spinning workers took
     the core from adjit's: Note [split products]), is split with BLAS on one thread, whose
     count is restored after; a batched product is split by whole products."""
+    monkeypatch.setenv("ADJIT_BLAS", "numpy")  # OpenBLAS's path (MKL's: test_mkl_gemm.py)
     found = blas._openblas()
     if found is None:
         pytest.skip("NumPy's BLAS is not OpenBLAS here")

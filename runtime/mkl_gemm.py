@@ -1,0 +1,299 @@
+"""Compiled matrix products through Intel MKL's CBLAS on one thread (the optional ``mkl`` extra)."""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import importlib.metadata
+import os
+import sys
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from ..passes.pipeline import flag
+
+# Note [MKL products]
+# On AVX-512 Xeons MKL's single-threaded GEMMs run 10-45% faster than NumPy's OpenBLAS on the
+# shapes of our train steps (one core, GFLOP/s: (1024,1024,1024) 103 vs 90, (64,576,25088) 82
+# vs 56, (256,2304,1568) 102 vs 83), and a transformer step at one thread is 85% GEMM. With
+# the `mkl` distribution installed (pip install 'adjit[mkl]'), compiled products (split_gemm,
+# the column steps, loops' hoisted products) call its libmkl_rt through ctypes: found by the
+# distribution's file list, else sys.prefix/lib. Before any other MKL call its threading layer
+# is set to SEQUENTIAL: adjit splits products across its own threads (Note [split products]),
+# and no OpenMP or TBB runtime is loaded. ctypes drops the GIL for the call, so the caller and
+# adjit's workers run their blocks at once. Operands go to BLAS as they are: a transposed or
+# sliced matrix by the transpose flag and its leading dimension, a batch whose batch strides
+# collapse to one by cblas_?gemm_batch_strided (broadcast operands with stride 0), other batches
+# by one such call per leading index. What BLAS cannot take (other dtypes, empty products,
+# strides that are not a leading dimension, an `out` that may overlap an operand, int32
+# overflow) goes to np.matmul, as everything does under ADJIT_BLAS=numpy; eager products
+# (ir/reference.py) stay on np.matmul. Conditional Numerical Reproducibility is set to AUTO
+# (mkl_cbwr_set): without it MKL may pick kernels by the operands' alignment, and adjit's rule
+# is the same bits from call to call at a thread count (buffers move between calls).
+# ADJIT_BLAS: `mkl` (the default when MKL is found; an error when it is not), `numpy`.
+# PyTorch links its own MKL into libtorch_cpu and exports its symbols; libmkl_rt loads its layers
+# (core, sequential, lp64) RTLD_GLOBAL at its first call. A torch imported before that binds to
+# its own MKL and keeps it (tests/runtime/test_mkl_gemm.py); a torch imported after it binds its
+# BLAS and LAPACK calls to these global symbols: sequential (its GEMMs on one thread,
+# torch.get_num_threads() 1 by default). So a process running both imports torch first (the
+# tests do; dlmopen, which would isolate this copy, crashes in glibc 2.36 on MKL's RTLD_GLOBAL).
+
+_SEQUENTIAL = 1  # MKL_THREADING_SEQUENTIAL
+_CBWR_AUTO = 2  # MKL_CBWR_AUTO
+_ROW_MAJOR, _COL_MAJOR = 101, 102
+_NO_TRANS, _TRANS = 111, 112
+_INT_MAX = 2**31 - 1  # the LP64 interface's MKL_INT
+_MODES = ("mkl", "numpy")
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def library_path() -> str | None:
+    """libmkl_rt of the installed ``mkl`` distribution, else of sys.prefix/lib; None."""
+    try:
+        dist = importlib.metadata.distribution("mkl")
+        names = [f for f in dist.files or () if os.path.basename(str(f)).startswith("libmkl_rt.so")]
+        if names:
+            return os.path.realpath(str(dist.locate_file(sorted(names, key=str)[-1])))
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    found = sorted(glob.glob(os.path.join(sys.prefix, "lib", "libmkl_rt.so*")))
+    return found[-1] if found else None
+
+
+_XERBLA = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int), ctypes.c_int)
+
+
+class Library:
+    """libmkl_rt, set sequential and reproducible, with its ?gemm and ?gemm_batch_strided."""
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self.lib = lib
+        self.errors: list[tuple[bytes, int]] = []  # parameters BLAS refused (Note [MKL products])
+        self.xerbla = _XERBLA(lambda name, num, n: self.errors.append((name[:n], num[0])))
+        lib.MKL_SET_XERBLA.argtypes, lib.MKL_SET_XERBLA.restype = [_XERBLA], ctypes.c_void_p
+        lib.MKL_SET_XERBLA(self.xerbla)
+        i, p = ctypes.c_int, ctypes.c_void_p
+        self.gemm: dict[np.dtype[Any], tuple[Any, Any]] = {}
+        for ch, scalar, dtype in (
+            ("s", ctypes.c_float, np.float32),
+            ("d", ctypes.c_double, np.float64),
+        ):
+            one = getattr(lib, f"cblas_{ch}gemm")
+            one.argtypes = [i] * 6 + [scalar, p, i, p, i, scalar, p, i]
+            one.restype = None
+            many = getattr(lib, f"cblas_{ch}gemm_batch_strided")
+            many.argtypes = [i] * 6 + [scalar, p, i, i, p, i, i, scalar, p, i, i, i]
+            many.restype = None
+            self.gemm[np.dtype(dtype)] = (one, many)
+
+
+@cache
+def library() -> Library | None:
+    """The loaded MKL, or None when it is not installed or cannot run sequentially."""
+    path = library_path()
+    if path is None:
+        return None
+    try:
+        lib = ctypes.CDLL(path)
+        if lib.MKL_Set_Threading_Layer(_SEQUENTIAL) != _SEQUENTIAL or lib.MKL_CBWR_Set(_CBWR_AUTO):
+            return None  # an MKL already started elsewhere in this process with its threads
+        return Library(lib)
+    except (OSError, AttributeError):
+        return None
+
+
+def active() -> Library | None:
+    """The MKL compiled products use (ADJIT_BLAS, Note [MKL products]); None: np.matmul."""
+    mode = flag("ADJIT_BLAS").lower() or "mkl"
+    if mode not in _MODES:
+        raise RuntimeError(f"ADJIT_BLAS must be one of {', '.join(_MODES)}, not {mode!r}")
+    if mode == "numpy":
+        return None
+    found = library()
+    if found is None and flag("ADJIT_BLAS"):
+        raise RuntimeError(
+            "ADJIT_BLAS=mkl needs the mkl package: pip install 'adjit[mkl]' (or mkl)"
+        )
+    return found
+
+
+def _operand(a: np.ndarray) -> tuple[int, int] | None:
+    """(transpose flag, leading dimension) of a 2-D matrix for row-major BLAS, if it has one."""
+    (r, c), (s0, s1), size = a.shape, a.strides, a.itemsize
+    if s0 % size or s1 % size:
+        return None
+    s0, s1 = s0 // size, s1 // size
+    if s1 == 1 or c == 1:
+        ld = s0 if r > 1 else c
+        if c <= ld <= _INT_MAX:
+            return _NO_TRANS, ld
+    if s0 == 1 or r == 1:
+        ld = s1 if c > 1 else r
+        if r <= ld <= _INT_MAX:
+            return _TRANS, ld
+    return None
+
+
+def _flip(t: int) -> int:
+    return _TRANS + _NO_TRANS - t
+
+
+def _layout(x: np.ndarray, y: np.ndarray, o: np.ndarray) -> tuple[int, ...] | None:
+    """(layout, ta, tb, m, n, k, lda, ldb, ldc) of the product of matrices, else None."""
+    xa, ya, oa = _operand(x), _operand(y), _operand(o)
+    if xa is None or ya is None or oa is None:
+        return None
+    (m, k), n = x.shape, y.shape[1]
+    if max(m, n, k) > _INT_MAX:
+        return None
+    if oa[0] == _NO_TRANS:
+        return _ROW_MAJOR, xa[0], ya[0], m, n, k, xa[1], ya[1], oa[1]
+    # a column-major out: the same operands in column-major terms (transposes swapped)
+    return _COL_MAJOR, _flip(xa[0]), _flip(ya[0]), m, n, k, xa[1], ya[1], oa[1]
+
+
+def _ptr(a: np.ndarray) -> int:
+    return a.__array_interface__["data"][0]  # type: ignore[no-any-return]
+
+
+def _usable(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> bool:
+    """Same real float dtype, aligned, writable, no overlap of out with an operand."""
+    return (
+        x.dtype == y.dtype == out.dtype
+        and x.flags.aligned
+        and y.flags.aligned
+        and out.flags.aligned
+        and out.flags.writeable
+        and not np.may_share_memory(out, x)
+        and not np.may_share_memory(out, y)
+    )
+
+
+def matmul(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+    """``np.matmul(x, y, out=out)``: through MKL when active and BLAS can take the operands."""
+    lib = active()
+    if lib is None:
+        np.matmul(x, y, out=out)
+        return
+    errors = len(lib.errors)
+    if not _mkl_matmul(lib, x, y, out) or len(lib.errors) != errors:
+        np.matmul(x, y, out=out)  # (a refused parameter: a gap in _layout's checks)
+
+
+def product(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``np.matmul(x, y)`` into a new array, through MKL when it can."""
+    if x.dtype != y.dtype or x.dtype not in _FLOATS or min(x.ndim, y.ndim) < 2 or active() is None:
+        return np.matmul(x, y)
+    try:
+        batch = np.broadcast_shapes(x.shape[:-2], y.shape[:-2])
+    except ValueError:
+        return np.matmul(x, y)  # np.matmul's own error
+    if x.shape[-1] != y.shape[-2]:
+        return np.matmul(x, y)
+    out = np.empty((*batch, x.shape[-2], y.shape[-1]), x.dtype)
+    matmul(x, y, out)
+    return out
+
+
+def _mkl_matmul(lib: Library, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> bool:
+    """The product by MKL; False, having done nothing, where BLAS cannot take it."""
+    fns = lib.gemm.get(out.dtype)
+    if fns is None or not _usable(x, y, out) or x.ndim == 0 or y.ndim == 0:
+        return False
+    if x.ndim == 1 and y.ndim == 1:
+        return False  # a dot product
+    o = out
+    if x.ndim == 1:
+        x, o = x[None, :], o[..., None, :]
+    if y.ndim == 1:
+        y, o = y[:, None], o[..., None]
+    if x.shape[-1] != y.shape[-2] or o.shape[-2:] != (x.shape[-2], y.shape[-1]) or not o.size:
+        return False
+    if not x.shape[-1]:
+        return False  # an empty sum: zeros, NumPy's
+    if o.ndim == 2 == x.ndim == y.ndim:
+        plan = _layout(x, y, o)
+        if plan is None:
+            return False
+        _one(fns[0], plan, x, y, o)
+        return True
+    return _batched(fns, x, y, o)
+
+
+def _one(fn: Any, plan: tuple[int, ...], x: np.ndarray, y: np.ndarray, o: np.ndarray) -> None:
+    layout, ta, tb, m, n, k, lda, ldb, ldc = plan
+    fn(layout, ta, tb, m, n, k, 1.0, _ptr(x), lda, _ptr(y), ldb, 0.0, _ptr(o), ldc)
+
+
+def _batch_strides(a: np.ndarray, batch: tuple[int, ...]) -> list[int] | None:
+    """``a``'s strides (elements) along the result's batch dims, 0 where it broadcasts."""
+    lead = len(batch) - (a.ndim - 2)
+    out = [0] * lead
+    for size, s, b in zip(a.shape[:-2], a.strides[:-2], batch[lead:], strict=True):
+        if size == 1:
+            out.append(0)
+        elif size != b or s % a.itemsize or s < 0:
+            return None
+        else:
+            out.append(s // a.itemsize)
+    return out
+
+
+def _batched(fns: tuple[Any, Any], x: np.ndarray, y: np.ndarray, o: np.ndarray) -> bool:
+    """A batch of products: one gemm_batch_strided per index of the batch dims that do not
+    collapse into one stride (Note [MKL products])."""
+    batch = o.shape[:-2]
+    try:
+        if np.broadcast_shapes(x.shape[:-2], y.shape[:-2]) != batch:
+            return False
+    except ValueError:
+        return False
+    plan = _layout(x[(0,) * (x.ndim - 2)], y[(0,) * (y.ndim - 2)], o[(0,) * (o.ndim - 2)])
+    strides = [_batch_strides(a, batch) for a in (x, y, o)]
+    if plan is None or strides[0] is None or strides[1] is None or strides[2] is None:
+        return False
+    dims = [(b, [s[i] for s in strides]) for i, b in enumerate(batch) if b > 1]  # type: ignore[index]
+    merged: list[tuple[int, list[int]]] = []
+    for b, st in dims:
+        if merged and all(p == q * b for p, q in zip(merged[-1][1], st, strict=True)):
+            merged[-1] = (merged[-1][0] * b, st)
+        else:
+            merged.append((b, st))
+    if not merged:
+        merged = [(1, [0, 0, 0])]
+    count, (sx, sy, so) = merged[-1]
+    if not _disjoint(o, plan, merged) or max(count, sx, sy, so) > _INT_MAX:
+        return False
+    layout, ta, tb, m, n, k, lda, ldb, ldc = plan
+    if so < ldc * (m if layout == _ROW_MAJOR else n):  # what gemm_batch_strided refuses
+        loops, count = merged, 1  # one gemm call per product
+    else:
+        loops = merged[:-1]
+    one, many, size = *fns, o.itemsize
+    for index in np.ndindex(*(b for b, _ in loops)):
+        px, py, po = (
+            _ptr(a) + size * sum(i * st[j] for i, (_, st) in zip(index, loops, strict=True))
+            for j, a in enumerate((x, y, o))
+        )
+        if count == 1:
+            one(layout, ta, tb, m, n, k, 1.0, px, lda, py, ldb, 0.0, po, ldc)
+        else:
+            many(layout, ta, tb, m, n, k, 1.0, px, lda, sx, py, ldb, sy, 0.0, po, ldc, so, count)
+    return True
+
+
+def _disjoint(o: np.ndarray, plan: tuple[int, ...], batch: list[tuple[int, list[int]]]) -> bool:
+    """Whether no two of the result's elements share memory (a sufficient test: each dim's
+    stride, smallest first, is past everything the smaller ones span)."""
+    ldc, (m, n) = plan[-1], plan[3:5]
+    rows, cols = (m, n) if plan[0] == _ROW_MAJOR else (n, m)
+    dims = sorted([(ldc, rows), (1, cols)] + [(st[2], b) for b, st in batch if b > 1])
+    span = 0
+    for stride, size in dims:
+        if size > 1:
+            if stride <= span:
+                return False
+            span += stride * (size - 1)
+    return True
