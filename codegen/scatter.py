@@ -104,6 +104,77 @@ def scatter_add_(dst: np.ndarray, src: np.ndarray, dst_off: np.ndarray, src_off:
     )
 
 
+# Note [scatter along an axis]
+# SCATTER_ADD's offsets (an index array's values times the axis stride, plus the offsets of
+# the other axes) took five NumPy calls a step (min, max, astype, a multiply, an add) and its
+# index check two of them: with the loop's own call, ~14 µs for cross entropy's 128-row
+# backward, 40 µs run between the products of a training step. This loop reads the int64
+# index itself: for k in C order, ``i = index[k]`` (plus ``n`` when negative, NumPy's
+# wrap-around), then ``dst[rest[k] + i * stride] += src[k]``, with ``rest`` the other axes'
+# offsets (made once per layout). The additions are the ones the offset loop makes, in the
+# same order: the same bits. An index outside ``[-n, n)`` stops the loop and returns its
+# position + 1 (0: done); the caller then takes the NumPy rule, which raises its IndexError.
+_ALONG_SIGNATURE = ctypes.CFUNCTYPE(
+    ctypes.c_int64, *[ctypes.c_void_p] * 4, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64
+)
+
+
+def _emit_along(dtype: str) -> tuple[str, str]:
+    """LLVM IR of ``i64 f(ptr dst, ptr src, ptr index, ptr rest, i64 count, i64 n,
+    i64 stride)`` (Note [scatter along an axis])."""
+    t = _TYPES[dtype]
+    symbol = f"adjit_scatter_along_{dtype}"
+    mod = ir.Module(name=symbol)
+    fnty = ir.FunctionType(I64, [ir.PointerType()] * 4 + [I64, I64, I64])
+    fn = ir.Function(mod, fnty, symbol)
+    fn.attributes.add("nounwind")
+    dst, src, index, rest, count, n, stride = fn.args
+    for p in fn.args[:4]:
+        p.add_attribute("noalias")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    zero = ir.Constant(I64, 0)
+    add = b.fadd if isinstance(t, ir.FloatType | ir.DoubleType) else b.add
+    with for_range(b, zero, count, "k") as k:
+        i = b.load(b.gep(index, [k], source_etype=I64), typ=I64)
+        i = b.select(b.icmp_signed("<", i, zero), b.add(i, n), i)
+        bad = b.append_basic_block("bad")
+        good = b.append_basic_block("good")
+        b.cbranch(b.icmp_unsigned(">=", i, n), bad, good)  # (unsigned: negative too)
+        b.position_at_end(bad)
+        b.ret(b.add(k, ir.Constant(I64, 1)))
+        b.position_at_end(good)
+        o = b.add(b.load(b.gep(rest, [k], source_etype=I64), typ=I64), b.mul(i, stride))
+        at = b.gep(dst, [o], source_etype=t)
+        v = b.load(b.gep(src, [k], source_etype=t), typ=t)
+        b.store(add(b.load(at, typ=t), v), at)
+    b.ret(zero)
+    return str(mod), symbol
+
+
+_ALONG: dict[np.dtype, Callable[..., int] | None] = {}
+
+
+def along_function(dtype: np.dtype) -> Callable[..., int] | None:
+    """The scatter-along-an-axis loop for ``dtype`` (native byte order), None where there is
+    none (Note [scatter along an axis]); cached by dtype."""
+    try:
+        return _ALONG[dtype]
+    except KeyError:
+        pass
+    fn = None
+    if dtype.isnative and dtype.name in _TYPES:
+        try:
+            text, symbol = _emit_along(dtype.name)
+            code = compile_ir(text, symbol, symbol)
+            fn = _ALONG_SIGNATURE(code.address)
+            _HELD.append(code)  # the code object keeps the function alive
+        except codegen_error():
+            fn = None
+    _ALONG[dtype] = fn
+    return fn
+
+
+_HELD: list[CompiledKernel] = []
 _RAW: dict[np.dtype, Callable[..., None] | None] = {}
 
 

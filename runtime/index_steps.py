@@ -124,10 +124,59 @@ def _scatter_layout(index_shape: tuple[int, ...], strides: tuple[int, ...], axis
     return rest, src_off, src_off.ctypes.data
 
 
+_ALONG: dict[np.dtype, Any] = {}  # dtype -> codegen.scatter.along_function's loop (or None)
+
+
+@lru_cache(maxsize=256)
+def _rest_offsets(index_shape: tuple[int, ...], strides: tuple[int, ...], axis: int) -> tuple:
+    """The offsets of the axes other than ``axis`` at each index position (C order), and
+    their address (kept here: the address stays valid)."""
+    rest = _scatter_layout(index_shape, strides, axis)[0]
+    full = np.ascontiguousarray(np.broadcast_to(rest, index_shape), dtype=np.int64)
+    return full, address(full)
+
+
 def scatter_add_into(e: Eqn, env: dict, bufs: Any, read: Read, fallback: Fallback) -> np.ndarray:
-    """``scatter_add`` into ``out`` (pooled) by the compiled loop, in np.add.at's order.
-    (Written for speed: cross entropy's backward runs it every step.)"""
+    """``scatter_add`` into ``out`` (pooled) by the compiled loop, in np.add.at's order: the
+    loop that reads the index itself (Note [scatter along an axis]) for an int64 index of the
+    source's shape, else the one over offsets computed here. (Written for speed: cross
+    entropy's backward runs it every step.)"""
     src, index = read(e.inputs[0], env), read(e.inputs[1], env)
+    axis = e.attrs["axis"]
+    dtype, shape = np.dtype(e.out.aval.dtype.np), tuple(int(s) for s in e.attrs["shape"])
+    along = _ALONG.get(dtype, _UNSET)
+    if along is _UNSET:
+        from ..codegen.scatter import along_function  # imports llvmlite.ir: lazily
+
+        along = _ALONG[dtype] = along_function(dtype)
+    if (
+        along is not None
+        and index.dtype == np.int64
+        and src.dtype == dtype
+        and src.shape == index.shape
+        and index.ndim == len(shape)
+        and index.flags.c_contiguous
+        and src.flags.c_contiguous
+        and all(
+            k <= s for d, (k, s) in enumerate(zip(index.shape, shape, strict=True)) if d != axis
+        )
+    ):
+        out, out_ptr = bufs.get(e.out)
+        out.fill(0)
+        item = out.itemsize
+        strides = tuple(s // item for s in out.strides)
+        rest, rest_ptr = _rest_offsets(index.shape, strides, axis)
+        n = shape[axis]
+        if along(out_ptr, address(src), address(index), rest_ptr, index.size, n, strides[axis]):
+            return fallback(e, env)  # an index out of range: the rule's IndexError
+        return out
+    return _scatter_by_offsets(e, env, bufs, src, index, fallback)
+
+
+def _scatter_by_offsets(
+    e: Eqn, env: dict, bufs: Any, src: np.ndarray, index: np.ndarray, fallback: Fallback
+) -> np.ndarray:
+    """SCATTER_ADD by the loop over offsets computed with NumPy (Note [compiled scatter])."""
     axis = e.attrs["axis"]
     dtype, shape = np.dtype(e.out.aval.dtype.np), tuple(int(s) for s in e.attrs["shape"])
     fn = _RAW.get(dtype, _UNSET)
