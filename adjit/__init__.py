@@ -10,6 +10,7 @@ from adjit import (  # noqa: E402, I001  (after the names they use)
     cuda,
     distributed,
     distributions,
+    fft,
     func,
     linalg,
     models,

@@ -617,6 +617,9 @@ from .ops_histogram import bincount, histc, histogram, histogramdd  # noqa: E402
 
 __all__ += ["histc", "histogram", "histogramdd", "bincount"]  # runtime/ops_histogram.py
 __all__ += ["is_inference", "is_inference_mode_enabled"]
+from .fft_stft import istft, stft  # noqa: E402
+
+__all__ += ["stft", "istft"]  # runtime/fft_stft.py
 
 
 __all__ += ["angle", "complex", "conj", "conj_physical", "imag", "is_complex", "polar", "real"]

@@ -59,6 +59,7 @@ SAME_NAME += ops_misc_math.METHODS  # deg2rad, fmax, gcd, ... and positive, fix,
 SAME_NAME += ops_misc.METHODS  # diff, cov, corrcoef, inner, renorm
 SAME_NAME += ops_view_scatter.METHODS  # hsplit, slice_scatter, as_strided, ...
 SAME_NAME += ops_histogram.METHODS  # histc, histogram, bincount
+SAME_NAME += ["stft", "istft"]  # runtime/fft_stft.py
 
 ALIASES = {
     "negative": "neg",
