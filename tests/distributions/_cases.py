@@ -27,7 +27,7 @@ MVN_VALUE = RNG.normal(size=(4, 2, 3))
 
 def t(L: Any, a: np.ndarray, dtype: str) -> Any:
     """``a`` as an L tensor of ``dtype``."""
-    return L.tensor(np.asarray(a), dtype=getattr(L, dtype))
+    return L.tensor(np.ascontiguousarray(a), dtype=getattr(L, dtype))
 
 
 Builder = Callable[[Any, str], Any]

@@ -48,7 +48,9 @@ def test_shapes(name: str) -> None:
     sample = theirs_e.sample((2,))
     assert tuple(ours_e.sample((2,)).shape) == tuple(sample.shape)
     ours_lp = ours_e.log_prob(adjit.from_numpy(sample.numpy()))
-    np.testing.assert_allclose(ours_lp.numpy(), theirs_e.log_prob(sample).numpy(), rtol=5e-6, atol=5e-6)
+    np.testing.assert_allclose(
+        ours_lp.numpy(), theirs_e.log_prob(sample).numpy(), rtol=5e-6, atol=5e-6
+    )
 
 
 @pytest.mark.parametrize(
