@@ -231,7 +231,9 @@ def _windows_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:
 def _check(e: Eqn, env: Env) -> np.ndarray:
     """A run-time check: its input, or PyTorch's error noting the traced source line
     (Note [run-time checks])."""
-    if _read(e.inputs[1], env).all():  # the common case, without the reference's conversions
+    ok = _read(e.inputs[1], env)  # the common case, without the reference's conversions
+    small = ok.dtype == np.bool_ and ok.size <= 4096  # (its bytes hold no 0: 0.7 vs 2.1 µs)
+    if (b"\x00" not in ok.tobytes()) if small else ok.all():
         return _read(e.inputs[0], env)
     try:
         return _interpret_eqn(e, env)

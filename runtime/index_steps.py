@@ -136,6 +136,14 @@ def _rest_offsets(index_shape: tuple[int, ...], strides: tuple[int, ...], axis: 
     return full, address(full)
 
 
+def _fits(index_shape: tuple[int, ...], shape: tuple[int, ...], axis: int) -> bool:
+    """Whether the index's extents along the other axes are within the output's."""
+    for d, k in enumerate(index_shape):  # noqa: SIM110 - a loop, not a generator (every step)
+        if k > shape[d] and d != axis:
+            return False
+    return True
+
+
 def scatter_add_into(e: Eqn, env: dict, bufs: Any, read: Read, fallback: Fallback) -> np.ndarray:
     """``scatter_add`` into ``out`` (pooled) by the compiled loop, in np.add.at's order: the
     loop that reads the index itself (Note [scatter along an axis]) for an int64 index of the
@@ -157,9 +165,7 @@ def scatter_add_into(e: Eqn, env: dict, bufs: Any, read: Read, fallback: Fallbac
         and index.ndim == len(shape)
         and index.flags.c_contiguous
         and src.flags.c_contiguous
-        and all(
-            k <= s for d, (k, s) in enumerate(zip(index.shape, shape, strict=True)) if d != axis
-        )
+        and _fits(index.shape, shape, axis)
     ):
         out, out_ptr = bufs.get(e.out)
         out.fill(0)
