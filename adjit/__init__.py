@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from adjit import (  # noqa: E402, I001  (after the names they use)
     _dynamo,
+    amp,
     autograd,
     backends,
     compiler,  # noqa: E402  (needs compile)
@@ -22,6 +23,21 @@ from adjit import (  # noqa: E402, I001  (after the names they use)
     utils,
 )
 from adjit._custom_rules import custom_jvp, custom_vjp
+from adjit.amp.autocast_mode import (
+    autocast,
+    autocast_decrement_nesting,
+    autocast_increment_nesting,
+    clear_autocast_cache,
+    get_autocast_cpu_dtype,
+    get_autocast_dtype,
+    get_autocast_gpu_dtype,
+    is_autocast_cache_enabled,
+    is_autocast_cpu_enabled,
+    is_autocast_enabled,
+    set_autocast_cache_enabled,
+    set_autocast_dtype,
+    set_autocast_enabled,
+)
 from adjit.frontend.compile import CompiledFunction, compile  # noqa: A004
 from adjit.frontend.control import cond, fori_loop, scan, while_loop
 from adjit.frontend.dynamic import mark_dynamic, mark_static

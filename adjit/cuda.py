@@ -66,3 +66,16 @@ def _unavailable(*args: Any, **kwargs: Any) -> Any:
 init = current_device = synchronize = get_device_name = get_device_capability = _unavailable
 get_rng_state = set_rng_state = current_stream = get_device_properties = _unavailable
 set_device = _unavailable
+
+
+def _amp() -> Any:
+    """``torch.cuda.amp``, importable as ``adjit.cuda.amp`` too (this module is no package)."""
+    import sys
+
+    from adjit.amp import cuda_amp
+
+    sys.modules[f"{__name__}.amp"] = cuda_amp
+    return cuda_amp
+
+
+amp = _amp()

@@ -1,0 +1,211 @@
+"""``torch.autocast``: the context manager and decorator, its per-device state, and
+custom_fwd/custom_bwd."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from adjit.ir import dtypes as D
+from adjit.ir.dtypes import DType
+
+# Note [autocast]
+# PyTorch's autocast runs some ops (matmul, linear, convolutions, ...) in a lower precision and
+# others (losses, reductions, ...) in float32 while it is enabled. On a CPU-only build, CUDA
+# autocast (``torch.autocast("cuda")``, ``torch.cuda.amp.autocast()``: what GPU training scripts
+# say) disables itself with a warning and changes nothing: adjit does the same, so such scripts
+# run unchanged. CPU autocast in bfloat16/float16 would change dtypes and values op by op; adjit
+# does not run it yet and refuses on entering it (NotImplementedError), never running the block
+# at full precision while claiming mixed precision. Disabled autocast (``enabled=False``, or an
+# unsupported dtype, which PyTorch disables with a warning) is accepted everywhere.
+
+_DEVICES = ("cpu", "cuda", "xpu", "mps", "hpu", "xla", "ipu", "mtia", "maia")
+_STATE: dict[str, dict[str, Any]] = {
+    d: {"enabled": False, "dtype": D.bfloat16 if d == "cpu" else D.float16} for d in _DEVICES
+}
+_CACHE = {"enabled": True, "nesting": 0}
+
+
+def is_autocast_available(device_type: str) -> bool:
+    return device_type in _DEVICES
+
+
+def _state(device_type: str) -> dict[str, Any]:
+    if device_type not in _STATE:
+        from adjit.runtime.device import device
+
+        device(device_type)  # PyTorch's error for a string that names no device
+        raise RuntimeError(f"User specified an unsupported autocast device_type '{device_type}'")
+    return _STATE[device_type]
+
+
+def is_autocast_enabled(device_type: str | None = None) -> bool:
+    """Whether autocast is on for ``device_type`` (PyTorch: CUDA when not given)."""
+    return bool(_state("cuda" if device_type is None else device_type)["enabled"])
+
+
+def set_autocast_enabled(device_type: Any, enabled: bool | None = None) -> None:
+    if enabled is None:  # (the old one-argument form: CUDA)
+        device_type, enabled = "cuda", device_type
+    _state(device_type)["enabled"] = bool(enabled)
+
+
+def get_autocast_dtype(device_type: str) -> DType:
+    return _state(device_type)["dtype"]  # type: ignore[no-any-return]
+
+
+def set_autocast_dtype(device_type: str, dtype: DType) -> None:
+    _state(device_type)["dtype"] = dtype
+
+
+def get_autocast_cpu_dtype() -> DType:
+    warnings.warn(
+        "torch.get_autocast_cpu_dtype() is deprecated. Please use "
+        "torch.get_autocast_dtype('cpu') instead.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return get_autocast_dtype("cpu")
+
+
+def get_autocast_gpu_dtype() -> DType:
+    warnings.warn(
+        "torch.get_autocast_gpu_dtype() is deprecated. Please use "
+        "torch.get_autocast_dtype('cuda') instead.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return get_autocast_dtype("cuda")
+
+
+def is_autocast_cpu_enabled() -> bool:
+    warnings.warn(
+        "torch.is_autocast_cpu_enabled() is deprecated. Please use "
+        "torch.is_autocast_enabled('cpu') instead.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return is_autocast_enabled("cpu")
+
+
+def is_autocast_cache_enabled() -> bool:
+    return bool(_CACHE["enabled"])
+
+
+def set_autocast_cache_enabled(enabled: bool) -> None:
+    _CACHE["enabled"] = bool(enabled)
+
+
+def clear_autocast_cache() -> None:
+    """(adjit keeps no cast weights: nothing to clear)"""
+
+
+def autocast_increment_nesting() -> int:
+    _CACHE["nesting"] += 1
+    return int(_CACHE["nesting"])
+
+
+def autocast_decrement_nesting() -> int:
+    _CACHE["nesting"] -= 1
+    return int(_CACHE["nesting"])
+
+
+class autocast:  # noqa: N801 - PyTorch's name
+    """``torch.autocast(device_type, dtype=None, enabled=True, cache_enabled=None)`` (Note
+    [autocast]): disabled forms run the block unchanged; CPU mixed precision is refused."""
+
+    def __init__(
+        self,
+        device_type: str,
+        dtype: DType | None = None,
+        enabled: bool = True,
+        cache_enabled: bool | None = None,
+    ) -> None:
+        if not isinstance(device_type, str):
+            raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+        self.device = device_type
+        state = _state(device_type)  # (an unknown device_type: PyTorch's errors)
+        self.fast_dtype = state["dtype"] if dtype is None else dtype
+        self._cache_enabled = (
+            is_autocast_cache_enabled() if cache_enabled is None else cache_enabled
+        )
+        if enabled and device_type != "cpu":
+            name = {"cuda": "CUDA is not available or torch_xla is imported"}.get(
+                device_type, f"{device_type.upper()} is not available"
+            )
+            warnings.warn(f"{name}. Disabling autocast.", stacklevel=2)
+            enabled = False
+        elif enabled and self.fast_dtype not in (D.bfloat16, D.float16):
+            warnings.warn(
+                "In CPU autocast, but the target dtype is not supported. Disabling autocast.\n"
+                "CPU Autocast only supports dtypes of torch.bfloat16, torch.float16 currently.",
+                stacklevel=2,
+            )
+            enabled = False
+        self._enabled = bool(enabled)
+
+    def __enter__(self) -> autocast:
+        if self._enabled:
+            raise NotImplementedError(
+                f"adjit does not run CPU autocast yet: torch.autocast('cpu', dtype="
+                f"{self.fast_dtype}) would run matmuls and convolutions in {self.fast_dtype}; "
+                "cast the model and inputs with .to(dtype) instead, or pass enabled=False"
+            )
+        self.prev_cache_enabled = is_autocast_cache_enabled()
+        self.prev = is_autocast_enabled(self.device)
+        self.prev_fastdtype = get_autocast_dtype(self.device)
+        set_autocast_enabled(self.device, self._enabled)
+        set_autocast_dtype(self.device, self.fast_dtype)
+        autocast_increment_nesting()
+        set_autocast_cache_enabled(self._cache_enabled)
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        autocast_decrement_nesting()
+        set_autocast_enabled(self.device, self.prev)
+        set_autocast_dtype(self.device, self.prev_fastdtype)
+        set_autocast_cache_enabled(self.prev_cache_enabled)
+        return False
+
+    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        if not callable(func):
+            raise TypeError(
+                f"autocast()(func) requires a callable, but got {type(func).__name__}. "
+                "Did you mean to use autocast as a context manager? For example:\n"
+                "    with torch.autocast(device_type=...):\n"
+                "        output = model(input)"
+            )
+
+        @functools.wraps(func)
+        def decorate_autocast(*args: Any, **kwargs: Any) -> Any:
+            with self:
+                return func(*args, **kwargs)
+
+        return decorate_autocast
+
+
+def custom_fwd(
+    fwd: Callable[..., Any] | None = None,
+    *,
+    device_type: str,
+    cast_inputs: DType | None = None,
+) -> Any:
+    """``torch.amp.custom_fwd``: a custom Function's forward under the caller's autocast state.
+    With autocast never running in adjit (Note [autocast]), the forward runs as it is."""
+    if not isinstance(device_type, str):
+        raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+    if fwd is None:
+        return functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
+    return fwd
+
+
+def custom_bwd(bwd: Callable[..., Any] | None = None, *, device_type: str) -> Any:
+    """``torch.amp.custom_bwd``: a custom Function's backward under its forward's autocast
+    state (never running in adjit: Note [autocast])."""
+    if not isinstance(device_type, str):
+        raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+    if bwd is None:
+        return functools.partial(custom_bwd, device_type=device_type)
+    return bwd
