@@ -1,4 +1,4 @@
-"""``adjit.testing``: check compiled gradients against eager, float64 and finite differences."""
+"""Compiled gradients checked against eager ones, float64 and finite differences."""
 
 from __future__ import annotations
 

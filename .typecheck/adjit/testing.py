@@ -1,1 +1,0 @@
-../../adjit/testing.py
