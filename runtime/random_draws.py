@@ -13,6 +13,7 @@ import numpy as np
 from ..ir.dtypes import DType
 from ..ir.random import SAMPLERS
 from . import distributions as R
+from . import gamma_draws as G
 from .generator import Generator, resolve
 
 Draw = Callable[[Generator, int, np.dtype, bool], np.ndarray]  # (gen, n, dtype, contiguous)
@@ -281,6 +282,8 @@ SAMPLERS.update(
     {
         "bernoulli_tensor": bernoulli_tensor,
         "poisson": poisson,
+        "standard_gamma": G.standard_gamma,
+        "dirichlet": G.dirichlet,
         "normal_tensor": normal_tensor,
         "randperm": randperm,
         "multinomial": multinomial,

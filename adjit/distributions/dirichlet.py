@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import adjit
+from adjit.runtime.ops_gamma import dirichlet_rsample
 from adjit.runtime.tensor import Size, Tensor
 
 from . import constraints
 from .exp_family import ExponentialFamily
-from .gamma import _missing_sampler
 
 __all__ = ["Dirichlet"]
 
@@ -37,7 +37,8 @@ class Dirichlet(ExponentialFamily):
         return new
 
     def rsample(self, sample_shape: Any = ()) -> Tensor:
-        raise _missing_sampler("Dirichlet", "_sample_dirichlet")
+        shape = self._extended_shape(sample_shape)
+        return dirichlet_rsample(self.concentration.expand(shape))
 
     def log_prob(self, value: Any) -> Tensor:
         if self._validate_args:

@@ -14,18 +14,12 @@ from .utils import EMPTY_SHAPE, NUMBER, broadcast_all
 __all__ = ["Gamma"]
 
 # Note [samplers adjit lacks]
-# Gamma, Beta and Dirichlet sample through ``torch._standard_gamma`` / ``_sample_dirichlet``
-# and Binomial through ``torch.binomial``: PyTorch's own rejection samplers on the generator.
-# adjit has none of them, so those samples raise NotImplementedError naming the missing op
-# instead of drawing other numbers than PyTorch would for the seed; densities, entropies,
-# moments and KL divergences work, with gradients.
-
-
-def _missing_sampler(dist: str, op: str) -> NotImplementedError:
-    return NotImplementedError(
-        f"{dist}.rsample needs torch.{op}, which adjit does not implement (its samples would "
-        "not follow PyTorch's stream); log_prob, entropy, mean and variance work"
-    )
+# Binomial samples through ``torch.binomial``, PyTorch's own rejection sampler on the
+# generator, which adjit does not have: its samples raise NotImplementedError naming the op
+# instead of drawing other numbers than PyTorch would for the seed; log_prob, entropy, moments
+# and KL work, with gradients. Gamma, Beta and Dirichlet draw PyTorch's numbers
+# (runtime/gamma_draws.py); the gradient of Dirichlet/Beta rsample needs ``_dirichlet_grad``,
+# which adjit lacks: its backward refuses.
 
 
 class Gamma(ExponentialFamily):
@@ -67,7 +61,11 @@ class Gamma(ExponentialFamily):
         return self.concentration / self.rate.pow(2)
 
     def rsample(self, sample_shape: Any = EMPTY_SHAPE) -> Tensor:
-        raise _missing_sampler("Gamma", "_standard_gamma")
+        shape = self._extended_shape(sample_shape)
+        value = adjit._standard_gamma(self.concentration.expand(shape)) / self.rate.expand(shape)
+        # PyTorch clamps the values in place, outside autograd: the gradient passes unchanged
+        tiny, values = adjit.finfo(value.dtype).tiny, value.detach()
+        return adjit.where(values < tiny, value + (tiny - values), value)
 
     def log_prob(self, value: Any) -> Tensor:
         value = adjit.as_tensor(value, dtype=self.rate.dtype, device=self.rate.device)

@@ -15,7 +15,7 @@ from ._cases import DISTS, LOC, SCALE, t
 
 torch = pytest.importorskip("torch")
 
-SAMPLERS_MISSING = {"Gamma", "Beta", "Dirichlet", "Binomial(probs)", "Binomial(logits)"}
+SAMPLERS_MISSING = {"Binomial(probs)", "Binomial(logits)"}
 
 
 def _both(program: Callable[[Any], Any]) -> tuple[Any, Any]:
