@@ -11,7 +11,7 @@ from __future__ import annotations
 import collections.abc
 import math
 import warnings
-from typing import Any
+from typing import Any, cast
 
 from adjit.ir import dtypes as D
 from adjit.runtime.creation import empty
@@ -95,13 +95,13 @@ def _draw(shape: tuple[int, ...], dtype: Any, device: Any, low: Any, high: Any) 
         )
         return randint(lo, hi, shape, device=device, dtype=dtype)
     if dtype in _FLOATING_OR_COMPLEX:
-        info = finfo(dtype)
+        fi = finfo(dtype)
         lo, hi = _low_high(
             dtype,
             low,
             high,
-            lowest_inclusive=info.min,
-            highest_exclusive=info.max,
+            lowest_inclusive=fi.min,
+            highest_exclusive=fi.max,
             default_low=-9,
             default_high=9,
         )
@@ -128,9 +128,8 @@ def make_tensor(
     """A tensor of ``shape`` filled with values uniformly drawn from ``[low, high)`` (defaults
     by dtype: bool [0, 2), unsigned [0, 10), signed [-9, 10), floating and complex [-9, 9)),
     as ``torch.testing.make_tensor``."""
-    if len(shape) == 1 and isinstance(shape[0], collections.abc.Sequence):
-        shape = tuple(shape[0])
-    dims = tuple(shape)
+    nested = len(shape) == 1 and isinstance(shape[0], collections.abc.Sequence)
+    dims = cast(tuple[int, ...], tuple(shape[0] if nested else shape))  # type: ignore[arg-type]
     if noncontiguous and memory_format is not None:
         raise ValueError(
             f"The parameters `noncontiguous` and `memory_format` are mutually exclusive, "

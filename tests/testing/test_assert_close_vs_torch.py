@@ -7,6 +7,7 @@ import traceback
 import warnings
 from typing import Any
 
+import numpy as np
 import pytest
 from assert_close_cases import CASES
 
@@ -98,3 +99,45 @@ def test_assert_allclose_warns_at_the_caller() -> None:
     with pytest.warns(FutureWarning, match="assert_allclose") as caught:
         adjit.testing.assert_allclose(adjit.ones(1), adjit.ones(1))
     assert caught[0].filename == __file__
+
+
+BOUNDARY_DTYPES = ["float16", "bfloat16", "float32", "float64", "complex64", "int32", "uint8"]
+SCALES = [0.5, 0.99, 1.0, 1.01, 1.5, 3.0]  # the perturbation, in units of the allowed error
+
+
+def _boundary_case(dtype: str, seed: int) -> Any:
+    """Values at and around the tolerance edge (elementwise scales from SCALES), with NaN and
+    inf sprinkled in, built from the same float64 draws in both libraries."""
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(n) for n in rng.integers(1, 5, size=int(rng.integers(1, 4))))
+    expected = rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 4, size=shape)
+    tol = (1e-3, 1e-4) if seed % 3 == 0 else (None, None)
+    rtol, atol = tol if tol[0] is not None else (1.3e-6, 1e-5)
+    scales = SCALES if seed % 2 else [0.0, 0.5, 0.99, 1.0]  # (even seeds: mostly within)
+    delta = rng.choice(scales, size=shape) * (atol + rtol * np.abs(expected))
+    actual = expected + delta * rng.choice([-1.0, 1.0], size=shape)
+    if seed % 4 == 1:
+        actual.flat[0], expected.flat[0] = np.nan, rng.choice([np.nan, 1.0])
+    if seed % 5 == 2:
+        actual.flat[-1] = expected.flat[-1] = rng.choice([np.inf, -np.inf])
+    if dtype in ("int32", "uint8"):
+        actual, expected = np.abs(actual * 20).round(), np.abs(expected * 20).round()
+    options = {"equal_nan": bool(seed % 2)}
+    if tol[0] is not None:
+        options |= {"rtol": tol[0], "atol": tol[1]}
+    return lambda T: (
+        T.tensor(actual).to(getattr(T, dtype)),
+        T.tensor(expected).to(getattr(T, dtype)),
+        options,
+    )
+
+
+@pytest.mark.parametrize("dtype", BOUNDARY_DTYPES)
+def test_outcomes_at_the_tolerance_edge_are_pytorchs(dtype: str) -> None:
+    outcomes = set()
+    for seed in range(30):
+        case = _boundary_case(dtype, seed)
+        want = _outcome(torch, case)
+        assert _outcome(adjit, case) == want, seed
+        outcomes.add(want[0])
+    assert outcomes == {"pass", "AssertionError"}
