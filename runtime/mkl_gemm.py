@@ -7,7 +7,7 @@ import glob
 import importlib.metadata
 import os
 import sys
-from functools import cache
+import threading
 from typing import Any
 
 import numpy as np
@@ -89,9 +89,22 @@ class Library:
             self.gemm[np.dtype(dtype)] = (one, many)
 
 
-@cache
+_LOADED: list[Library | None] = []  # filled once, under _LOCK
+_LOCK = threading.Lock()
+
+
 def library() -> Library | None:
-    """The loaded MKL, or None when it is not installed or cannot run sequentially."""
+    """The loaded MKL, or None when it is not installed or cannot run sequentially. Loaded
+    once under a lock: adjit's threads may ask at once, and MKL refuses a second CBWR setting
+    after its first product."""
+    if not _LOADED:
+        with _LOCK:
+            if not _LOADED:
+                _LOADED.append(_load())
+    return _LOADED[0]
+
+
+def _load() -> Library | None:
     path = library_path()
     if path is None:
         return None

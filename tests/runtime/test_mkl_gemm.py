@@ -283,6 +283,32 @@ def test_without_mkl_products_are_numpys() -> None:
     assert out == ["None", "48000.0", "80.0"]
 
 
+def test_mkl_is_loaded_once_whoever_asks_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    # adjit's threads may ask at once (resnet18's column steps at 2 threads); a second load
+    # after a product has run finds MKL refusing the CBWR setting: it must not happen
+    calls: list[int] = []
+
+    def load() -> object:
+        calls.append(1)
+        time.sleep(0.05)  # the others ask meanwhile
+        return "MKL"
+
+    monkeypatch.setattr(mkl_gemm, "_LOADED", [])
+    monkeypatch.setattr(mkl_gemm, "_load", load)
+    start, got = threading.Barrier(3), []
+
+    def ask() -> None:
+        start.wait()
+        got.append(mkl_gemm.library())
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == [1] and got == ["MKL"] * 3
+
+
 def _mlp() -> nn.Module:
     return nn.Sequential(nn.Linear(64, 96), nn.Tanh(), nn.Linear(96, 10))
 
