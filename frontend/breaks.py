@@ -63,6 +63,12 @@ class Record:
     eager_calls: list[str] = field(default_factory=list)  # compiler.disable'd functions
 
 
+def _complex(inputs: list[Tensor], attrs: dict[str, Any]) -> bool:
+    """An operand or the result (a cast) is complex."""
+    dtype = attrs.get("dtype")
+    return any(t.dtype.category == 3 for t in inputs) or getattr(dtype, "category", 0) == 3
+
+
 class SegmentTrace(Trace):
     """A Trace that knows its session (so a value read breaks instead of failing), keeps
     weak references to its tracers (the live ones are the segment's outputs) and the
@@ -134,7 +140,19 @@ class SegmentTrace(Trace):
         self.tracers.append(weakref.ref(tr))
         return tr
 
-    def emit(self, op: Any, inputs: list[Tensor], attrs: dict[str, Any], name: Any) -> Tracer:
+    @property
+    def runs_complex_eagerly(self) -> bool:
+        """Note [complex values between segments]: compiled code has no complex values (Note
+        [complex dtypes]); an op on them runs eagerly between two segments (graph breaks), its
+        gradient eager autograd's, unless the function cannot break."""
+        return not self.session.cf.fullgraph
+
+    def emit(self, op: Any, inputs: list[Tensor], attrs: dict[str, Any], name: Any) -> Any:
+        if self.runs_complex_eagerly and _complex(inputs, attrs):
+            from ..runtime.dispatch import apply
+
+            run = lambda *ins: apply(op, *ins, name=name, **attrs)  # noqa: E731
+            return self.eager_call(f"{op.name.lower()} on complex values", run, *inputs)
         tr = super().emit(op, inputs, attrs, name)
         self.tracers.append(weakref.ref(tr))
         return tr

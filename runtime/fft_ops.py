@@ -66,8 +66,8 @@ def compiled_eagerly(name: str) -> Callable[[Callable[..., Tensor]], Callable[..
     so inside adjit.compile a transform of a traced tensor, or of one with eager history (the
     result of an earlier transform), runs eagerly between two compiled segments: a graph break,
     its gradient eager autograd's. A real result (irfft, hfft) flows on into the next compiled
-    segment; a complex one can be returned or transformed again, and any other complex op on it
-    refuses by name. Where the function cannot break (fullgraph=True) this is a TracingError."""
+    segment; ops on a complex one run eagerly too (Note [complex values between segments] in
+    frontend/breaks.py). Where the function cannot break (fullgraph=True) it is a TracingError."""
 
     def wrap(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
         @functools.wraps(fn)

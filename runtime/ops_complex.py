@@ -28,7 +28,8 @@ _NO_GRAD = (
 
 
 def _eager(name: str, *tensors: Tensor) -> None:
-    if trace_state.current() is not None:
+    trace = trace_state.current()  # (compile's segments run complex ops between them)
+    if trace is not None and not getattr(trace, "runs_complex_eagerly", False):
         raise NotImplementedError(f"adjit.compile does not support complex tensors yet ({name})")
 
 

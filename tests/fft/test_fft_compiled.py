@@ -1,5 +1,6 @@
 """adjit.fft inside adjit.compile (Note [fft in compiled code]): graph breaks around the
-transforms, gradients equal to eager's; the real helpers compile without a break."""
+transforms and the complex ops after them, gradients equal to eager's; the real helpers
+compile without a break."""
 
 from __future__ import annotations
 
@@ -69,11 +70,50 @@ def test_fullgraph_refuses_by_name() -> None:
         cf(adjit.randn(8))
 
 
-def test_complex_arithmetic_after_a_transform_refuses_clearly() -> None:
-    """Compiled code has no complex values: a complex op on a transform's result refuses."""
-    cf = _compiled(lambda x: adjit.fft.rfft(x).abs().sum())
+def power(x: Any) -> Any:
+    return adjit.fft.rfft(x).abs().pow(2).sum(-1)
+
+
+def spectrum_ops(x: Any) -> Any:
+    z = adjit.fft.fft(x.exp())
+    polar = adjit.polar(x[:, :5].abs(), x[:, 5:10])
+    return (z * z.conj()).real + adjit.view_as_real(z)[..., 1] + z.angle() * x + polar.imag.sum()
+
+
+def spectrogram(x: Any) -> Any:
+    window = adjit.hann_window(8, dtype=x.dtype)
+    return adjit.stft(x, 8, 2, window=window, return_complex=True).abs().log1p()
+
+
+@pytest.mark.parametrize("fn", [power, spectrum_ops, spectrogram])
+def test_complex_arithmetic_runs_between_segments(fn: Any) -> None:
+    """Note [complex values between segments]: ops on complex values break the graph."""
+    a = np.random.default_rng(2).standard_normal((3, 16))
+    cf = _compiled(fn)
+    for _ in range(2):
+        y, g = _value_and_grad(cf, a)
+        y0, g0 = _value_and_grad(fn, a)
+        close(y, y0.numpy(), 64)
+        close(g, g0.numpy(), 64)
+
+
+def test_complex_arguments_compile_with_breaks() -> None:
+    a = np.array([1j, 2 + 1j, -0.5])
+
+    def grad(fn: Any) -> Any:
+        z = adjit.tensor(a, requires_grad=True)
+        (fn(z) * 2).abs().sum().backward()
+        return z.grad
+
+    fn = lambda z: (z * z.conj() + z.exp()).sqrt()  # noqa: E731
+    close(grad(_compiled(fn)), grad(fn).numpy(), 3)
+
+
+def test_complex_arithmetic_refuses_under_fullgraph() -> None:
+    z = adjit.fft.rfft(adjit.randn(8))
+    cf = adjit.compile(lambda x, z: (z * x).abs(), fullgraph=True)
     with pytest.raises(NotImplementedError, match="does not support complex tensors yet"):
-        cf(adjit.randn(8))
+        cf(adjit.randn(5), z)
 
 
 def test_real_helpers_compile_without_a_break() -> None:

@@ -317,7 +317,9 @@ def test_errors_as_pytorch(name: str) -> None:
 
 REFUSED = {  # PyTorch differentiates these; adjit refuses by name rather than answer wrongly
     "nan_to_num": lambda: adjit.tensor([1j], requires_grad=True).nan_to_num(),
-    "compile": lambda: adjit.compile(lambda z: z * 2)(adjit.tensor([1j], requires_grad=True)),
+    "compile": lambda: adjit.compile(lambda z: z * 2, fullgraph=True)(  # (else a graph break)
+        adjit.tensor([1j], requires_grad=True)
+    ),
 }
 
 
