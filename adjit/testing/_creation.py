@@ -76,6 +76,8 @@ def _uniform_random_(t: Tensor, low: float, high: float) -> Tensor:
 
 def _draw(shape: tuple[int, ...], dtype: Any, device: Any, low: Any, high: Any) -> Tensor:
     """Values uniformly drawn from [low, high) with PyTorch's calls for the dtype."""
+    if isinstance(dtype, D.UnsupportedDType):
+        _ = dtype.np  # a dtype adjit names but cannot store (uint16, complex32): its TypeError
     if dtype is D.bool_:
         lo, hi = _low_high(
             dtype, low, high, lowest_inclusive=0, highest_exclusive=2, default_low=0, default_high=2

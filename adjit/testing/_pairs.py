@@ -174,13 +174,25 @@ class NumberPair(Pair):
         return ("rtol", "atol", "equal_nan", "check_dtype")
 
 
-def _to_tensor(x: Any) -> Tensor:
+# NumPy dtypes PyTorch's as_tensor takes; adjit stores all but the wide unsigned ones
+_TORCH_NUMPY_KINDS = {"b", "i", "u", "f", "c"}
+_TORCH_NUMPY_SIZES = {"f": (2, 4, 8), "c": (8, 16)}
+
+
+def _to_tensor(x: Any, id: tuple[Any, ...]) -> Tensor:
     if isinstance(x, Tensor):
         return x
     try:
         return as_tensor(x)
-    except Exception:
+    except Exception as error:
+        if isinstance(x, np.ndarray) and _torch_takes(x.dtype):  # PyTorch would compare
+            raise ErrorMeta(TypeError, str(error), id=id) from None  # (uint16...): refuse
         raise UnsupportedInputs from None
+
+
+def _torch_takes(dtype: np.dtype) -> bool:
+    sizes = _TORCH_NUMPY_SIZES.get(dtype.kind)
+    return dtype.kind in _TORCH_NUMPY_KINDS and (sizes is None or dtype.itemsize in sizes)
 
 
 class TensorLikePair(Pair):
@@ -209,7 +221,7 @@ class TensorLikePair(Pair):
         related = isinstance(actual, type(expected)) or isinstance(expected, type(actual))
         if not related or (not allow_subclasses and type(actual) is not type(expected)):
             raise UnsupportedInputs
-        actual, expected = (_to_tensor(x).detach() for x in (actual, expected))
+        actual, expected = (_to_tensor(x, id).detach() for x in (actual, expected))
         super().__init__(actual, expected, id=id, **options)
         self.rtol, self.atol = get_tolerances(actual, expected, rtol=rtol, atol=atol, id=id)
         self.equal_nan = equal_nan

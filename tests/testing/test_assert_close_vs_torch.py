@@ -141,3 +141,13 @@ def test_outcomes_at_the_tolerance_edge_are_pytorchs(dtype: str) -> None:
         assert _outcome(adjit, case) == want, seed
         outcomes.add(want[0])
     assert outcomes == {"pass", "AssertionError"}
+
+
+def test_numpy_dtype_adjit_cannot_store_is_refused_by_name() -> None:
+    """PyTorch compares uint16 arrays; adjit cannot store them: its TypeError naming the dtype,
+    not "No comparison pair" (which would blame the caller's types)."""
+    a = np.array([1, 2], dtype=np.uint16)
+    torch.testing.assert_close(a, a)
+    with pytest.raises(TypeError, match=r"adjit does not support torch.uint16 yet") as info:
+        adjit.testing.assert_close({"k": a}, {"k": a})
+    assert str(info.value).endswith("The failure occurred for item ['k']")

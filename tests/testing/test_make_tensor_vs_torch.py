@@ -158,3 +158,10 @@ ERRORS = {
 @pytest.mark.parametrize("name", sorted(ERRORS))
 def test_errors_are_pytorchs(name: str) -> None:
     assert _outcome(adjit, ERRORS[name]) == _outcome(torch, ERRORS[name])
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "uint32", "uint64", "complex32"])
+def test_dtypes_adjit_cannot_store_are_refused_by_name(dtype: str) -> None:
+    torch.testing.make_tensor(2, dtype=getattr(torch, dtype), device="cpu")
+    with pytest.raises(TypeError, match=rf"^adjit does not support torch.{dtype} yet"):
+        adjit.testing.make_tensor(2, dtype=getattr(adjit, dtype), device="cpu")
