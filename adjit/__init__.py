@@ -118,6 +118,7 @@ from adjit.runtime.device import (
     memory_format,
     preserve_format,
 )
+from adjit.runtime.dirichlet_grad import _dirichlet_grad
 from adjit.runtime.dtype_info import can_cast, finfo, iinfo, promote_types, result_type
 from adjit.runtime.functional import *  # noqa: F403 - every op, as torch.<op>
 from adjit.runtime.generator import (

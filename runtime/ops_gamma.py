@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..ir import dtypes as D
+from .dirichlet_grad import _dirichlet_grad
 from .ops_random import _not_implemented, _sample_of
 from .tensor import Tensor
 
@@ -144,7 +145,8 @@ def _standard_gamma_grad(self: Tensor, output: Tensor) -> Tensor:
 
 
 class _DirichletGrad:
-    """Dirichlet.rsample's derivative (PyTorch: ``_dirichlet_grad``), which adjit lacks."""
+    """Dirichlet.rsample's derivative (PyTorch's ``_Dirichlet`` function): the beta-decomposition
+    gradient ``_dirichlet_grad(x, alpha, total)`` times the simplex-projected incoming grad."""
 
     name = "_DirichletBackward"
 
@@ -152,14 +154,16 @@ class _DirichletGrad:
         return self.name
 
     def vjp(self, g: Tensor, out: Tensor, inputs: Any, needs: tuple[bool, ...]) -> tuple:
-        raise NotImplementedError(
-            "the gradient of Dirichlet.rsample (and Beta.rsample) needs torch._dirichlet_grad, "
-            "which adjit does not implement; sample() and rsample() values work"
-        )
+        if not needs[1]:
+            return (None, None)
+        concentration = inputs[1]
+        total = concentration.sum(-1, True).expand_as(concentration)
+        grad = _dirichlet_grad(out, concentration, total)
+        return (None, grad * (g - (out * g).sum(-1, True)))
 
 
 def dirichlet_rsample(concentration: Tensor) -> Tensor:
-    """``_sample_dirichlet`` whose backward refuses (see ``_DirichletGrad``)."""
+    """``_sample_dirichlet`` differentiable in the concentration (Dirichlet.rsample)."""
     from .dispatch import with_rule
 
     _check(concentration, "dirichlet")

@@ -13,6 +13,13 @@ from .utils import EMPTY_SHAPE, broadcast_all, lazy_property, logits_to_probs, p
 
 __all__ = ["Binomial"]
 
+# Note [samplers adjit lacks]
+# Binomial samples through ``torch.binomial``, PyTorch's own rejection sampler on the
+# generator, which adjit does not have: its samples raise NotImplementedError naming the op
+# instead of drawing other numbers than PyTorch would for the seed; log_prob, entropy, moments
+# and KL work, with gradients. (Gamma, Beta and Dirichlet draw PyTorch's numbers:
+# runtime/gamma_draws.py.)
+
 
 def _clamp_by_zero(x: Tensor) -> Tensor:
     # works like clamp(x, min=0) but has grad at 0 is 0.5

@@ -13,14 +13,6 @@ from .utils import EMPTY_SHAPE, NUMBER, broadcast_all
 
 __all__ = ["Gamma"]
 
-# Note [samplers adjit lacks]
-# Binomial samples through ``torch.binomial``, PyTorch's own rejection sampler on the
-# generator, which adjit does not have: its samples raise NotImplementedError naming the op
-# instead of drawing other numbers than PyTorch would for the seed; log_prob, entropy, moments
-# and KL work, with gradients. Gamma, Beta and Dirichlet draw PyTorch's numbers
-# (runtime/gamma_draws.py); the gradient of Dirichlet/Beta rsample needs ``_dirichlet_grad``,
-# which adjit lacks: its backward refuses.
-
 
 class Gamma(ExponentialFamily):
     """Gamma distribution with shape ``concentration`` and ``rate``."""
