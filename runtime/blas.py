@@ -17,7 +17,8 @@ from functools import cache
 # and its thread-count symbols (plain, ``64_`` and ``scipy_openblas`` spellings). With any
 # other BLAS (MKL, Accelerate, none found) nothing changes. A compiled 2-D product of at least
 # split_gemm.SPLIT_FLOPS runs instead as single-threaded row blocks across adjit's own threads
-# (Note [split products]), large ones included.
+# (Note [split products]), large ones included. Under ADJIT_BLAS=mkl compiled float products
+# skip NumPy's BLAS (Note [MKL products]): this is for the others and for the numpy setting.
 
 SMALL_FLOPS = 10**8  # 2*m*n*k below this: one thread (~2-3 ms of single-core work)
 _PREFIXES = ("openblas", "scipy_openblas")

@@ -46,7 +46,7 @@ _ROW_MAJOR, _COL_MAJOR = 101, 102
 _NO_TRANS, _TRANS = 111, 112
 _INT_MAX = 2**31 - 1  # the LP64 interface's MKL_INT
 _MODES = ("mkl", "numpy")
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def library_path() -> str | None:
@@ -197,7 +197,7 @@ def matmul(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
 
 def product(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``np.matmul(x, y)`` into a new array, through MKL when it can."""
-    if x.dtype != y.dtype or x.dtype not in _FLOATS or min(x.ndim, y.ndim) < 2 or active() is None:
+    if x.dtype != y.dtype or x.dtype not in FLOATS or min(x.ndim, y.ndim) < 2 or active() is None:
         return np.matmul(x, y)
     try:
         batch = np.broadcast_shapes(x.shape[:-2], y.shape[:-2])

@@ -42,6 +42,9 @@ Product = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
 # 64-row slice's rows differ from the same rows of the 128-row product in the last bit, as do its
 # own 2-thread results), so, as with BLAS's own threads, a 2-D product's results at 1 and 2 threads
 # may differ by rounding.
+# With MKL (Note [MKL products] in mkl_gemm.py) the same blocks each run one sequential MKL GEMM,
+# with no OpenBLAS thread count to set; its 2-D row blocks gave the same bits as the whole
+# product on the shapes tried, but only the batch split's equality is tested.
 SPLIT_FLOPS = 10**7  # 2*m*n*k at least this (~110 µs on one core): split
 BATCH_SPLIT_FLOPS = 2 * 10**7  # a batch of products split by whole products from this
 ROW_ALIGN = 16  # block edges at multiples of this many rows (the GEMM kernels' row unroll)
@@ -105,8 +108,8 @@ def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     m, k = x.shape[-2:] if x.ndim > 1 else (1, x.shape[-1])
     n = y.shape[-1] if y.ndim > 1 else 1
     flops = 2 * m * n * k
-    if mkl_gemm.active() is not None:
-        _mkl_into(x, y, out, m, k, flops)
+    if x.dtype == y.dtype == out.dtype in mkl_gemm.FLOATS and mkl_gemm.active() is not None:
+        _mkl_into(x, y, out, m, k, flops)  # (others on NumPy's BLAS, its threads set below)
         return
     if x.ndim == 2 == y.ndim and m >= 2 * ROW_ALIGN and flops >= SPLIT_FLOPS:
         restore = one_thread()

@@ -236,6 +236,19 @@ def test_row_blocks_run_at_once_without_the_gil(mkl: object) -> None:
     np.testing.assert_allclose(out, x @ y, rtol=0, atol=float(_bound(x, y).max()))
 
 
+@needs_mkl
+def test_other_dtypes_keep_the_numpy_split(mkl: object, used: list[bool]) -> None:
+    # complex products: OpenBLAS's, split as before with its threads set (Note [split products])
+    x = (_r(128, 300) + 1j * _r(128, 300)).astype(np.complex64)
+    y = (_r(300, 200) + 1j * _r(300, 200)).astype(np.complex64)
+    out = np.empty((128, 200), np.complex64)
+    split_gemm.matmul_into(x, y, out)
+    assert used == []
+    exact = x.astype(np.complex128) @ y.astype(np.complex128)
+    bound = 2 * 300 * float(np.finfo(np.float32).eps) * (np.abs(x) @ np.abs(y))
+    assert (np.abs(out - exact) <= bound).all()
+
+
 def test_the_flag(monkeypatch: pytest.MonkeyPatch, used: list[bool]) -> None:
     assert "ADJIT_BLAS" in FLAGS
     monkeypatch.setenv("ADJIT_BLAS", "numpy")
