@@ -165,3 +165,22 @@ def test_dtypes_adjit_cannot_store_are_refused_by_name(dtype: str) -> None:
     torch.testing.make_tensor(2, dtype=getattr(torch, dtype), device="cpu")
     with pytest.raises(TypeError, match=rf"^adjit does not support torch.{dtype} yet"):
         adjit.testing.make_tensor(2, dtype=getattr(adjit, dtype), device="cpu")
+
+
+def _user_test(torch: Any) -> Any:
+    """A test written for PyTorch, run unchanged as ``import adjit as torch``."""
+    torch.manual_seed(0)
+    make = torch.testing.make_tensor
+    x = make(4, 5, dtype=torch.float64, device="cpu", low=-3, high=3, requires_grad=True)
+    w = make((5, 3), dtype=torch.float64, device="cpu", noncontiguous=True)
+    i = make(4, dtype=torch.int64, device="cpu", low=0, high=3)
+    out = torch.nn.functional.log_softmax(x @ w, dim=-1)
+    loss = torch.nn.functional.nll_loss(out, i)
+    loss.backward()
+    torch.testing.assert_close(out.exp().sum(-1), torch.ones(4, dtype=torch.float64))
+    torch.testing.assert_close({"loss": loss, "n": [out.shape[0]]}, {"loss": loss * 1, "n": [4]})
+    return x.grad
+
+
+def test_a_pytorch_test_runs_unchanged() -> None:
+    np.testing.assert_allclose(_user_test(adjit).numpy(), _user_test(torch).numpy(), rtol=1e-12)
