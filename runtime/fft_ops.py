@@ -12,6 +12,7 @@ from ..ir.shapes import norm_axis
 from . import fft_core as P
 from . import trace_state
 from .checks import traced
+from .grad_mode import is_grad_enabled
 from .tensor import Tensor
 from .trace_state import TracingError
 
@@ -71,7 +72,10 @@ def compiled_eagerly(name: str) -> Callable[[Callable[..., Tensor]], Callable[..
 
     def wrap(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
         @functools.wraps(fn)
-        def call(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:  # noqa: A002
+        def call(input: Tensor, *args: Any, out: Tensor | None = None, **kwargs: Any) -> Tensor:  # noqa: A002
+            if out is not None:
+                _check_out_grad(name, input)
+                return _into(name, call(input, *args, **kwargs), out)
             trace = trace_state.current()
             tensors = [t for t in (input, *args, *kwargs.values()) if isinstance(t, Tensor)]
             if trace is None or not any(traced(t) or t.requires_grad for t in tensors):
@@ -89,6 +93,29 @@ def compiled_eagerly(name: str) -> Callable[[Callable[..., Tensor]], Callable[..
         return call
 
     return wrap
+
+
+def _check_out_grad(name: str, x: Tensor) -> None:
+    if is_grad_enabled() and x.requires_grad:
+        kind = "c2r" if name.startswith(("fft.irfft", "fft.hfft")) else "r2c"
+        kind = "c2c" if kind == "r2c" and x.dtype.category == 3 else kind
+        raise RuntimeError(
+            f"_fft_{kind}(): functions with out=... arguments don't support automatic "
+            "differentiation, but one of the arguments requires grad."
+        )
+
+
+def _into(name: str, result: Tensor, out: Tensor) -> Tensor:
+    """PyTorch's ``out=``: a complex result into a complex tensor, a real one into a floating
+    one (cast to its dtype), resized to the result's shape."""
+    wanted = "complex" if result.dtype.category == 3 else "floating point"
+    if out.dtype.category != (3 if wanted == "complex" else 2):
+        short = name.removeprefix("fft.").replace("2", "n")
+        raise RuntimeError(
+            f"{short} expects a {wanted} output tensor, but got {out.dtype.type_name}"
+        )
+    out.resize_(tuple(result.shape))
+    return out.copy_(result)
 
 
 # ---- one dimension ----------------------------------------------------------------------------

@@ -20,14 +20,16 @@ def rounding(dtype: Any, n: int) -> float:
     return 2 * C * max(1.0, math.log2(max(n, 1))) * float(np.finfo(dtype).eps)
 
 
-def close(got: Any, want: Any, n: int, scale: float | None = None) -> None:
-    """``got`` (adjit) equals ``want`` (torch or NumPy) within FFT rounding, normwise."""
+def close(got: Any, want: Any, n: int, scale: float | None = None, dtype: Any = None) -> None:
+    """``got`` (adjit) equals ``want`` (torch or NumPy) within FFT rounding in ``dtype`` (by
+    default ``want``'s), normwise."""
     g = np.asarray(got.detach().numpy() if hasattr(got, "detach") else got)
     w = np.asarray(want.detach().resolve_conj().numpy() if hasattr(want, "resolve_conj") else want)
     assert g.shape == w.shape, (g.shape, w.shape)
     ref = np.linalg.norm(w.ravel()) if scale is None else scale
     err = np.linalg.norm((g.astype(np.complex128) - w).ravel())
-    assert err <= rounding(w.dtype, n) * ref, (err, ref, rounding(w.dtype, n))
+    bound = rounding(w.dtype if dtype is None else dtype, n)
+    assert err <= bound * ref, (err, ref, bound)
 
 
 def data(rng: np.random.Generator, shape: tuple[int, ...], kind: str) -> np.ndarray:

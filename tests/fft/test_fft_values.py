@@ -153,3 +153,26 @@ def test_roundtrips_and_parseval() -> None:
     z = adjit.fft.fft(x, norm="ortho")
     close(z.abs().pow(2).sum(-1), (x * x).sum(-1).numpy(), 9)
     close(adjit.fft.hfft(adjit.fft.ihfft(x), n=9), x.numpy(), 9)
+
+
+def test_out_like_torch() -> None:
+    a = np.random.default_rng(4).standard_normal((2, 6)).astype(np.float32)
+    for name, dtype in [("fft", "complex128"), ("irfft", "float64"), ("rfft2", "complex64")]:
+        outs = [mod.empty(0, dtype=getattr(mod, dtype)) for mod in (adjit, torch)]
+        got = getattr(adjit.fft, name)(adjit.tensor(a), out=outs[0])
+        want = getattr(torch.fft, name)(torch.tensor(a), out=outs[1])
+        assert got is outs[0] and str(got.dtype) == str(want.dtype)
+        close(got, want, 12, dtype=np.float32)  # (computed in float32, then cast)
+    cases = [
+        lambda m: m.fft.fft(m.ones(4), out=m.empty(0)),
+        lambda m: m.fft.irfft(m.ones(4), out=m.empty(0, dtype=m.complex64)),
+        lambda m: m.fft.rfft2(m.ones(4, 4), out=m.empty(0)),
+        lambda m: m.fft.rfft(m.ones(4, requires_grad=True), out=m.empty(0, dtype=m.complex64)),
+        lambda m: m.fft.hfft(m.ones(4, requires_grad=True), out=m.empty(0)),
+    ]
+    for case in cases:
+        with pytest.raises(RuntimeError) as theirs:
+            case(torch)
+        with pytest.raises(RuntimeError) as ours:
+            case(adjit)
+        assert str(ours.value) == str(theirs.value)
