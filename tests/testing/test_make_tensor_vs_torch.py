@@ -28,6 +28,8 @@ OPTIONS: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
     "noncontiguous": ((3, 4), {"noncontiguous": True}),
     "noncontiguous_one_element": ((1, 1), {"noncontiguous": True}),
     "exclude_zero": ((64,), {"exclude_zero": True, "low": -2, "high": 2}),
+    # draws that round to zero (float32/complex64/halves; integers: randint(0, 1)) -> tiny or 1
+    "exclude_zero_many_zeros": ((200,), {"exclude_zero": True, "low": 0, "high": 1e-44}),
     "low_high": ((50,), {"low": 1, "high": 3}),
     "low_only": ((20,), {"low": 5}),
     "high_only": ((20,), {"high": -3}),
@@ -184,3 +186,10 @@ def _user_test(torch: Any) -> Any:
 
 def test_a_pytorch_test_runs_unchanged() -> None:
     np.testing.assert_allclose(_user_test(adjit).numpy(), _user_test(torch).numpy(), rtol=1e-12)
+
+
+def test_exclude_zero_draws_hit_the_replacement() -> None:
+    """The many-zeros option really draws zeros: they become finfo.tiny, never 0."""
+    adjit.manual_seed(1234)
+    x = _make(adjit, "float32", *OPTIONS["exclude_zero_many_zeros"])
+    assert int((x == adjit.finfo(adjit.float32).tiny).sum()) > 10 and bool((x != 0).all())
