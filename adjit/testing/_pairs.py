@@ -198,8 +198,10 @@ def _torch_takes(dtype: np.dtype) -> bool:
 class TensorLikePair(Pair):
     """Tensors and whatever ``torch.as_tensor`` takes (NumPy arrays, ...), of related types.
 
-    adjit's tensors are all strided CPU tensors, neither quantized nor sparse: the layout and
-    device checks always pass; tensors that require grad are compared detached.
+    adjit's tensors are all strided, neither quantized nor sparse: there is no layout to check
+    or convert; tensors that require grad are compared detached. Values are compared with
+    adjit's eager isclose/abs/max, which compute in the dtype as ATen does, so the printed
+    differences are PyTorch's to the bit.
     """
 
     def __init__(
