@@ -25,6 +25,8 @@ def _ctypes_address(a: np.ndarray) -> int:
 
 
 def _field_address(a: np.ndarray) -> int:
+    if type(a) is not np.ndarray:  # (a subclass, or not an array at all: the attribute)
+        return int(a.ctypes.data)
     return int(ctypes.c_size_t.from_address(id(a) + _HEADER).value)
 
 

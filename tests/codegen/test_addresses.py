@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from adjit.codegen import addresses
 from adjit.codegen.addresses import address
 
@@ -40,3 +41,10 @@ def test_the_field_reading_is_in_use_here() -> None:
 def test_the_fallback_is_the_ctypes_address() -> None:
     for a in _arrays():
         assert addresses._ctypes_address(a) == a.ctypes.data
+
+
+def test_other_objects_take_the_ctypes_attribute() -> None:
+    m = np.arange(6.0).reshape(2, 3).view(np.matrix)
+    assert address(m) == m.ctypes.data
+    with pytest.raises(AttributeError):
+        address(np.float32(1))  # type: ignore[arg-type]  (as ``.ctypes`` does)
