@@ -151,7 +151,12 @@ from adjit.runtime.legacy_types import (
     set_default_tensor_type,
 )
 from adjit.runtime.method_functions import *  # noqa: F403 - torch.relu_, torch.fill, ...
-from adjit.runtime.ops_gamma import _sample_dirichlet, _standard_gamma, _standard_gamma_grad
+from adjit.runtime.ops_gamma import (
+    _sample_dirichlet,
+    _standard_gamma,
+    _standard_gamma_grad,
+    binomial,
+)
 from adjit.runtime.predicates import (
     allclose,
     equal,

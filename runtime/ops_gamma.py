@@ -1,6 +1,7 @@
-"""``_standard_gamma``, ``_sample_dirichlet`` and ``_standard_gamma_grad``: PyTorch's gamma and
-Dirichlet samplers drawing its numbers for a seed (runtime/gamma_draws.py), traced as RANDOM
-draws, with PyTorch's reparameterized gamma gradient (StandardGammaBackward0)."""
+"""``_standard_gamma``, ``_sample_dirichlet``, ``_standard_gamma_grad`` and ``binomial``:
+PyTorch's rejection samplers drawing its numbers for a seed (runtime/gamma_draws.py,
+runtime/binomial_draws.py), traced as RANDOM draws, with PyTorch's reparameterized gamma and
+Dirichlet gradients."""
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ class _NotDifferentiable:
         return "NotImplemented"
 
     def vjp(self, g: Tensor, out: Tensor, inputs: Any, needs: tuple[bool, ...]) -> tuple:
-        raise RuntimeError(f"the derivative for '{self.name}' is not implemented.")
+        raise RuntimeError(f"derivative for aten::{self.name} is not implemented")
 
 
 def _standard_gamma(input: Tensor, generator: Any = None) -> Tensor:
@@ -96,6 +97,28 @@ def _sample_dirichlet(input: Tensor, generator: Any = None) -> Tensor:
     value = _sample("dirichlet", input, generator)
     rule = _NotDifferentiable("_sample_dirichlet")
     return with_rule(rule, lambda *_: value, input, name="NotImplemented")
+
+
+def binomial(count: Tensor, prob: Tensor, generator: Any = None) -> Tensor:
+    """Binomial draws with ``count`` trials of probability ``prob`` (broadcast), PyTorch's
+    stream (Note [PyTorch's sample_binomial]); no derivative, as in PyTorch."""
+    from .dispatch import with_rule
+    from .ops_random import _broadcast
+
+    if not count.dtype.is_floating_point:
+        raise ValueError(
+            f"binomial only supports floating-point dtypes for count, got: {count.dtype.type_name}"
+        )
+    if prob.dtype != count.dtype:
+        raise RuntimeError(
+            f"Found dtype {prob.dtype.type_name} but expected {count.dtype.type_name}"
+        )
+    _check(count, "binomial_cpu")
+    shape = _broadcast([tuple(count.shape), tuple(prob.shape)])
+    data = _sample_of("binomial", shape, count.dtype, generator, count, prob)
+    value = data if isinstance(data, Tensor) else Tensor._make(data)
+    rule = _NotDifferentiable("binomial")
+    return with_rule(rule, lambda *_: value, count, prob, name="NotImplemented")
 
 
 def _standard_gamma_grad(self: Tensor, output: Tensor) -> Tensor:

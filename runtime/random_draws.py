@@ -12,6 +12,7 @@ import numpy as np
 
 from ..ir.dtypes import DType
 from ..ir.random import SAMPLERS
+from . import binomial_draws
 from . import distributions as R
 from . import gamma_draws as G
 from .generator import Generator, resolve
@@ -284,6 +285,7 @@ SAMPLERS.update(
         "poisson": poisson,
         "standard_gamma": G.standard_gamma,
         "dirichlet": G.dirichlet,
+        "binomial": binomial_draws.binomial,
         "normal_tensor": normal_tensor,
         "randperm": randperm,
         "multinomial": multinomial,

@@ -13,13 +13,6 @@ from .utils import EMPTY_SHAPE, broadcast_all, lazy_property, logits_to_probs, p
 
 __all__ = ["Binomial"]
 
-# Note [samplers adjit lacks]
-# Binomial samples through ``torch.binomial``, PyTorch's own rejection sampler on the
-# generator, which adjit does not have: its samples raise NotImplementedError naming the op
-# instead of drawing other numbers than PyTorch would for the seed; log_prob, entropy, moments
-# and KL work, with gradients. (Gamma, Beta and Dirichlet draw PyTorch's numbers:
-# runtime/gamma_draws.py.)
-
 
 def _clamp_by_zero(x: Tensor) -> Tensor:
     # works like clamp(x, min=0) but has grad at 0 is 0.5
@@ -27,8 +20,7 @@ def _clamp_by_zero(x: Tensor) -> Tensor:
 
 
 class Binomial(Distribution):
-    """Binomial distribution of ``total_count`` Bernoulli trials with ``probs`` or ``logits``.
-    Sampling needs ``torch.binomial``, which adjit does not have (Note [samplers adjit lacks])."""
+    """Binomial distribution of ``total_count`` Bernoulli trials with ``probs`` or ``logits``."""
 
     arg_constraints = {
         "total_count": constraints.nonnegative_integer,
@@ -101,10 +93,9 @@ class Binomial(Distribution):
         return self._param.size()
 
     def sample(self, sample_shape: Any = EMPTY_SHAPE) -> Tensor:
-        raise NotImplementedError(
-            "Binomial.sample needs torch.binomial, which adjit does not implement (its samples "
-            "would not follow PyTorch's stream); log_prob, entropy, mean and variance work"
-        )
+        shape = self._extended_shape(sample_shape)
+        with adjit.no_grad():
+            return adjit.binomial(self.total_count.expand(shape), self.probs.expand(shape))
 
     def log_prob(self, value: Any) -> Tensor:
         if self._validate_args:

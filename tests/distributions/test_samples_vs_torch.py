@@ -15,8 +15,7 @@ from ._cases import DISTS
 
 torch = pytest.importorskip("torch")
 
-MISSING = {"Binomial(probs)": "binomial", "Binomial(logits)": "binomial"}
-MATCHING = [name for name in DISTS if name not in MISSING]
+MATCHING = list(DISTS)
 # Note [derived samples]: these draw the same words as PyTorch (the generator ends in the same
 # state, the raw draws are equal) but then apply exp, log1p, tanh, sigmoid or a matrix product,
 # which adjit computes to within an ulp or two of PyTorch's vectorized kernels, not bit for bit
@@ -51,17 +50,17 @@ def test_samples_match_torch_bit_for_bit(name: str, dtype: str, shape: tuple[int
             np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("name", list(MISSING))
-def test_missing_samplers_refuse(name: str) -> None:
-    dist = DISTS[name][0](adjit, "float32")
-    with pytest.raises(NotImplementedError, match=f"torch.{MISSING[name]}, which adjit does not"):
-        dist.sample()
+_RNG = np.random.default_rng(0)
+COUNT = np.concatenate([_RNG.integers(0, 10, 60), _RNG.integers(10, 300, 60)]).astype(float)
+P = _RNG.uniform(0, 1, COUNT.size)
+P[::11], P[::13], P[::17] = 0.5, 0.0, 1.0
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_gamma_and_dirichlet_ops_match_torch(dtype: str) -> None:
+def test_rejection_sampler_ops_match_torch(dtype: str) -> None:
     """The samplers themselves: every branch of Marsaglia-Tsang (alpha below 1, 1, large),
-    Dirichlet rows of many lengths (ATen's summation order of the row totals)."""
+    Dirichlet rows of many lengths (ATen's summation order of the row totals), binomial by
+    inversion and by BTRS on either side of p = 0.5, and its edges (p = 0, 1, count = 0)."""
     alpha = np.array([0.3, 0.5, 1.0, 1.7, 2.5, 9.0, 0.05, 30.0, 0.999, 1e-3, 200.0] * 20)
     rows = [np.random.default_rng(k).uniform(0.1, 3, size=(3, k)) for k in (1, 2, 5, 7, 19, 70)]
 
@@ -69,6 +68,17 @@ def test_gamma_and_dirichlet_ops_match_torch(dtype: str) -> None:
         L.manual_seed(5)
         out = [L._standard_gamma(L.tensor(alpha, dtype=getattr(L, dtype)))]
         out += [L._sample_dirichlet(L.tensor(r, dtype=getattr(L, dtype))) for r in rows]
+        out.append(
+            L.binomial(
+                L.tensor(COUNT, dtype=getattr(L, dtype)), L.tensor(P, dtype=getattr(L, dtype))
+            )
+        )
+        out.append(
+            L.binomial(
+                L.tensor([[7.0, 7.0, 9.0], [40.0, 40.0, 60.0]], dtype=getattr(L, dtype)),
+                L.tensor([0.2, 0.7, 0.5], dtype=getattr(L, dtype)),
+            )
+        )
         out.append(L.get_rng_state())
         return [v.numpy() for v in out]
 
@@ -77,6 +87,24 @@ def test_gamma_and_dirichlet_ops_match_torch(dtype: str) -> None:
         np.testing.assert_array_equal(a, b)
     with pytest.raises(NotImplementedError, match="\"gamma_cpu\" not implemented for 'Long'"):
         adjit._standard_gamma(adjit.tensor([1, 2]))
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        lambda L: L.binomial(L.ones(3) * 5, L.full((2,), 0.5)),
+        lambda L: L.binomial(L.ones(3) * 5, L.full((3,), 0.5, dtype=L.float64)),
+        lambda L: L.binomial(L.ones(3, dtype=L.long) * 5, L.full((3,), 0.5)),
+        lambda L: L.binomial(L.ones(2, requires_grad=True), L.full((2,), 0.5)).sum().backward(),
+        lambda L: L._sample_dirichlet(L.ones(2, requires_grad=True)).sum().backward(),
+    ],
+)
+def test_sampler_errors_match_torch(program: Any) -> None:
+    with pytest.raises(Exception) as theirs:
+        program(torch)
+    with pytest.raises(type(theirs.value)) as ours:
+        program(adjit)
+    assert str(ours.value) == str(theirs.value)
 
 
 def test_sample_has_no_history_and_rsample_has() -> None:
