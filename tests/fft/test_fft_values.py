@@ -176,3 +176,23 @@ def test_out_like_torch() -> None:
         with pytest.raises(RuntimeError) as ours:
             case(adjit)
         assert str(ours.value) == str(theirs.value)
+
+
+def test_numpy_library_without_scipy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Note [fft library]: numpy.fft when scipy is not installed, equal to torch to rounding."""
+    from adjit.runtime import fft_core
+
+    monkeypatch.setattr(fft_core, "library", lambda: np.fft)
+    rng = np.random.default_rng(12)
+    for name, kind, kw in [
+        ("fft", "complex64", {"n": 12}),
+        ("rfft", "float32", {"norm": "ortho"}),
+        ("ihfft", "float64", {}),
+        ("irfftn", "complex64", {"s": (3, 7)}),
+        ("hfft2", "complex128", {"norm": "forward"}),
+        ("ifftn", "float32", {"dim": 0}),
+    ]:
+        a = data(rng, (4, 6), kind)
+        got, want = _both(name, a, **kw)
+        assert str(got.dtype) == str(want.dtype)
+        close(got, want, _numel(want, a))
