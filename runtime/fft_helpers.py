@@ -13,13 +13,16 @@ from .ops_shape import roll
 from .tensor import Tensor
 
 
-def _freq(name: str, ints: np.ndarray, n: int, d: float, dtype: Any, requires_grad: bool):
-    # PyTorch: the integers in the dtype, then one multiply by 1 / (n * d) in the dtype
+def _freq(name: str, ints: np.ndarray, n: int, d: float, dtype: Any, kw: dict) -> Tensor:
+    # PyTorch: arange in the dtype, then one multiply by 1 / (n * d) in the dtype
     dt = dtype or D.get_default_dtype()
     if dt.category < 2:
         raise RuntimeError(f"{name} requires a floating point or complex dtype")
-    value = np.dtype(D.to_value(dt).np).type(1.0 / (n * d))
-    return _finish((ints.astype(dt.np) * value).astype(dt.np), dt, requires_grad)
+    if dt.category == 3:
+        raise NotImplementedError(f"\"arange_cpu\" not implemented for '{dt.type_name}'")
+    with np.errstate(divide="ignore", invalid="ignore"):  # (n = 0: 0 * inf, NaN as PyTorch)
+        value = np.dtype(dt.np).type(np.float64(1.0) / np.float64(n * d))
+        return _finish((ints.astype(dt.np) * value).astype(dt.np), dt, **kw)
 
 
 def fftfreq(
@@ -27,8 +30,11 @@ def fftfreq(
     device: Any = None, requires_grad: bool = False, pin_memory: bool = False,
 ) -> Tensor:  # fmt: skip
     """The sample frequencies of a length-``n`` transform: ``[0, 1, ..., -2, -1] / (d * n)``."""
+    if n < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
     ints = np.concatenate([np.arange((n + 1) // 2), np.arange(-(n // 2), 0)])
-    return _out(_freq("fftfreq", ints, n, d, dtype, requires_grad), out)
+    kw = {"requires_grad": requires_grad, "dev": device}
+    return _out(_freq("fftfreq", ints, n, d, dtype, kw), out)
 
 
 def rfftfreq(
@@ -36,7 +42,9 @@ def rfftfreq(
     device: Any = None, requires_grad: bool = False, pin_memory: bool = False,
 ) -> Tensor:  # fmt: skip
     """The sample frequencies of a length-``n`` rfft: ``[0, 1, ..., n // 2] / (d * n)``."""
-    return _out(_freq("rfftfreq", np.arange(n // 2 + 1), n, d, dtype, requires_grad), out)
+    ints = np.arange(int(n / 2) + 1)  # (C++'s division: rfftfreq(-1) is [-0.])
+    kw = {"requires_grad": requires_grad, "dev": device}
+    return _out(_freq("rfftfreq", ints, n, d, dtype, kw), out)
 
 
 def _out(t: Tensor, out: Tensor | None) -> Tensor:

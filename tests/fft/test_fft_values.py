@@ -196,3 +196,16 @@ def test_numpy_library_without_scipy(monkeypatch: pytest.MonkeyPatch) -> None:
         got, want = _both(name, a, **kw)
         assert str(got.dtype) == str(want.dtype)
         close(got, want, _numel(want, a))
+
+
+def test_frequency_edge_cases_like_torch() -> None:
+    for name, n, kw in [("rfftfreq", 0, {}), ("fftfreq", 0, {}), ("fftfreq", 3, {"d": 0.0})]:
+        got, want = getattr(adjit.fft, name)(n, **kw), getattr(torch.fft, name)(n, **kw)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    for mod in (adjit, torch):
+        with pytest.raises(RuntimeError, match="negative dimension -1: \\[-1\\]"):
+            mod.fft.fftfreq(-1)
+        with pytest.raises(NotImplementedError, match="not implemented for 'ComplexFloat'"):
+            mod.fft.rfftfreq(4, dtype=mod.complex64)
+        with pytest.raises(RuntimeError, match="requires a floating point or complex dtype"):
+            mod.fft.fftfreq(4, dtype=mod.int64)
