@@ -80,15 +80,13 @@ def compiled_eagerly(name: str) -> Callable[[Callable[..., Tensor]], Callable[..
             tensors = [t for t in (input, *args, *kwargs.values()) if isinstance(t, Tensor)]
             if trace is None or not any(traced(t) or t.requires_grad for t in tensors):
                 return fn(input, *args, **kwargs)
-            eager_call = getattr(trace, "eager_call", None)  # graph breaks (frontend/breaks.py)
-            session = getattr(trace, "session", None)
-            if eager_call is None or getattr(getattr(session, "cf", None), "fullgraph", False):
+            if not getattr(trace, "runs_complex_eagerly", False):  # (frontend/breaks.py)
                 raise TracingError(
-                    f"{name}: traced code (adjit.compile, adjit.grad, ...) does not support "
-                    "complex tensors yet; call it eagerly, or let adjit.compile break there "
-                    "(no fullgraph=True)"
+                    f"{name}: traced code (adjit.grad, vmap, adjit.compile with fullgraph=True) "
+                    "does not support complex tensors yet; call it eagerly, or let "
+                    "adjit.compile break there"
                 )
-            return eager_call(name, lambda *a: fn(*a, **kwargs), input, *args)
+            return trace.eager_call(name, lambda *a: fn(*a, **kwargs), input, *args)
 
         return call
 

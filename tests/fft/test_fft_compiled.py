@@ -97,6 +97,13 @@ def test_complex_arithmetic_runs_between_segments(fn: Any) -> None:
         close(g, g0.numpy(), 64)
 
 
+@pytest.mark.parametrize("transform", [adjit.vmap, adjit.grad])
+def test_traced_transforms_refuse_by_name(transform: Any) -> None:
+    fn = transform(lambda x: adjit.fft.irfft(x.sin()).sum())
+    with pytest.raises(adjit.TracingError, match="fft.irfft: traced code .* complex"):
+        fn(adjit.randn(3, 8))
+
+
 def test_complex_arguments_compile_with_breaks() -> None:
     a = np.array([1j, 2 + 1j, -0.5])
 
