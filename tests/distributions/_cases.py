@@ -86,6 +86,36 @@ DISTS: dict[str, tuple[Builder, Builder]] = {
         lambda L, d: L.distributions.OneHotCategorical(probs=t(L, SIMPLEX, d)),
         lambda L, d: t(L, np.eye(5)[[1, 4, 0]], d),
     ),
+    "Cauchy": (
+        lambda L, d: L.distributions.Cauchy(t(L, LOC, d), t(L, SCALE, d)),
+        lambda L, d: t(L, REAL, d),
+    ),
+    "HalfNormal": (
+        lambda L, d: L.distributions.HalfNormal(t(L, SCALE, d)),
+        lambda L, d: t(L, POS, d),
+    ),
+    "HalfCauchy": (
+        lambda L, d: L.distributions.HalfCauchy(t(L, SCALE, d)),
+        lambda L, d: t(L, POS, d),
+    ),
+    "Gumbel": (
+        lambda L, d: L.distributions.Gumbel(t(L, LOC, d), t(L, SCALE, d)),
+        lambda L, d: t(L, REAL, d),
+    ),
+    "Geometric": (
+        lambda L, d: L.distributions.Geometric(t(L, PROBS, d)),
+        lambda L, d: t(L, COUNTS, d),
+    ),
+    "Chi2": (
+        lambda L, d: L.distributions.Chi2(t(L, CONC, d)),
+        lambda L, d: t(L, POS, d),
+    ),
+    "StudentT": (
+        lambda L, d: L.distributions.StudentT(
+            t(L, CONC * 2 - 0.5, d), t(L, LOC, d), t(L, SCALE, d)
+        ),
+        lambda L, d: t(L, REAL, d),
+    ),
     "Poisson": (
         lambda L, d: L.distributions.Poisson(t(L, RATE, d)),
         lambda L, d: t(L, COUNTS, d),

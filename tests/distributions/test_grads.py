@@ -33,6 +33,12 @@ ROWS: dict[str, tuple[list[np.ndarray], Callable[..., Any], np.ndarray]] = {
         SIMPLEX / SIMPLEX.sum(-1, keepdims=True),
     ),
     "Poisson": ([RATE], lambda L, a: L.distributions.Poisson(a), COUNTS),
+    "Cauchy": ([LOC, SCALE], lambda L, a, b: L.distributions.Cauchy(a, b), REAL),
+    "StudentT": (
+        [CONC * 2 + 0.5, LOC, SCALE],
+        lambda L, a, b, c: L.distributions.StudentT(a, b, c),
+        REAL,
+    ),
     "Bernoulli": ([LOC], lambda L, a: L.distributions.Bernoulli(logits=a), COUNTS % 2),
     "Binomial": ([LOC], lambda L, a: L.distributions.Binomial(5, logits=a), COUNTS),
     "Categorical": (
@@ -60,13 +66,14 @@ ROWS: dict[str, tuple[list[np.ndarray], Callable[..., Any], np.ndarray]] = {
     ),
 }
 RSAMPLE = ["Normal", "Uniform", "Exponential", "Laplace", "LogNormal", "MVN(scale_tril)"]
-RSAMPLE += ["MVN(covariance)", "Transformed(Tanh)", "Gamma", "Beta", "Dirichlet"]
+RSAMPLE += ["MVN(covariance)", "Transformed(Tanh)", "Gamma", "Beta", "Dirichlet", "Cauchy"]
+RSAMPLE += ["StudentT"]
 
 # Note [PyTorch's trigamma]: PyTorch's CPU trigamma (the derivative of digamma, reached by the
 # entropy and KL gradients of Gamma, Beta, Dirichlet) is accurate to about 1.3e-9 absolute near
 # 0.6 (measured against scipy.special.polygamma), adjit's to 2e-16: those rows compare with that
 # bound, and are also checked against finite differences.
-TRIGAMMA = {"Gamma", "Beta", "Dirichlet"}
+TRIGAMMA = {"Gamma", "Beta", "Dirichlet", "StudentT"}
 
 
 def _tolerance(name: str) -> dict[str, float]:

@@ -86,6 +86,22 @@ PAIRS: dict[str, Any] = {
         L.distributions.LogNormal(t(L, LOC, d), t(L, SCALE, d)),
         L.distributions.LogNormal(t(L, LOC[::-1], d), t(L, RATE, d)),
     ),
+    "Gumbel": lambda L, d: (
+        L.distributions.Gumbel(t(L, LOC, d), t(L, SCALE, d)),
+        L.distributions.Gumbel(t(L, LOC[::-1], d), t(L, RATE, d)),
+    ),
+    "Geometric": lambda L, d: (
+        L.distributions.Geometric(t(L, PROBS, d)),
+        L.distributions.Geometric(logits=t(L, LOC, d)),
+    ),
+    "HalfNormal": lambda L, d: (
+        L.distributions.HalfNormal(t(L, SCALE, d)),
+        L.distributions.HalfNormal(t(L, RATE, d)),
+    ),
+    "Cauchy": lambda L, d: (
+        L.distributions.Cauchy(t(L, LOC, d), t(L, SCALE, d)),
+        L.distributions.Cauchy(t(L, LOC[::-1], d), t(L, RATE, d)),
+    ),
     "Exponential, Gamma": lambda L, d: (
         L.distributions.Exponential(t(L, CONC, d)),
         L.distributions.Gamma(t(L, RATE, d), t(L, CONC, d)),
