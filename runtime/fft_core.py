@@ -179,6 +179,64 @@ class Resize(_FFTRule):
         return resize(g, self.dims, self.sizes)
 
 
+@dataclass(frozen=True)
+class Frames(_FFTRule):
+    size: int
+    hop: int
+    length: int  # the signal's length (the last dim)
+
+    def grad(self, g: Tensor) -> Tensor:
+        return overlap_add(g, self.hop, self.length)
+
+
+def _frames_value(x: Tensor, size: int, hop: int) -> Tensor:
+    view = np.lib.stride_tricks.sliding_window_view(x._data, size, axis=-1)[..., ::hop, :]
+    return Tensor._make(np.ascontiguousarray(view))
+
+
+def _overlap_add_value(x: Tensor, hop: int, length: int) -> Tensor:
+    """Frames (..., n, size) summed into (..., length), frame t starting at t * hop: one strided
+    add per run of frames that do not overlap (ceil(size / hop) of them)."""
+    a = x._data
+    n, size = a.shape[-2], a.shape[-1]
+    out = np.zeros((*a.shape[:-2], length), a.dtype)
+    step = -(-size // hop)  # frames t, t + step, ... do not overlap
+    for first in range(min(step, n)):
+        count = len(range(first, n, step))
+        start = first * hop
+        window = np.lib.stride_tricks.as_strided(
+            out[..., start:],
+            (*out.shape[:-1], count, size),
+            (*out.strides[:-1], step * hop * out.strides[-1], out.strides[-1]),
+            writeable=True,
+        )
+        window += a[..., first::step, :]
+    return Tensor._make(out)
+
+
+def frames(x: Tensor, size: int, hop: int) -> Tensor:
+    """The windows ``x[..., t * hop : t * hop + size]`` along the last dim: (..., n, size)."""
+    rule = Frames(size, hop, x.shape[-1])
+    value = lambda x: _frames_value(x, size, hop)  # noqa: E731
+    return _ruled("UnfoldBackward0", rule, value, x)
+
+
+def overlap_add(x: Tensor, hop: int, length: int) -> Tensor:
+    """The inverse bookkeeping of ``frames``: each frame added in at ``t * hop``."""
+    rule = _OverlapAdd(hop, x.shape[-1])
+    value = lambda x: _overlap_add_value(x, hop, length)  # noqa: E731
+    return _ruled("UnfoldBackwardBackward0", rule, value, x)
+
+
+@dataclass(frozen=True)
+class _OverlapAdd(_FFTRule):
+    hop: int
+    size: int
+
+    def grad(self, g: Tensor) -> Tensor:
+        return frames(g, self.size, self.hop)
+
+
 def _ruled(name: str, rule: _FFTRule, value: Any, x: Tensor) -> Tensor:
     from .dispatch import with_rule
 

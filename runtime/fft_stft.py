@@ -4,12 +4,12 @@ Note [stft as a decomposition]
 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
 Both follow ATen's SpectralOps.cpp step by step with differentiable ops, so their gradients are
 those of the pieces (PyTorch's stft/istft have no formula of their own either): stft pads the
-signal (``center``, by ``pad_mode``), cuts frames of ``n_fft`` every ``hop_length`` (``unfold``),
+signal (``center``, by ``pad_mode``), cuts frames of ``n_fft`` every ``hop_length`` (``frames``),
 multiplies by the window (padded to ``n_fft`` in the middle) and transforms each frame (r2c,
 onesided for a real signal and window, else c2c; ``normalized`` is the "ortho" scale). istft
 transforms back (c2r or c2c, "backward" or "ortho"), multiplies by the window, overlap-adds the
-frames (``index_add``) and divides by the overlap-added squared window, refusing where that is
-below 1e-11 as PyTorch does.
+frames (``overlap_add``, the adjoint of ``frames``) and divides by the overlap-added squared
+window, refusing where that is below 1e-11 as PyTorch does.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from . import fft_core as P
 from .creation import ones, zeros
 from .fft_ops import compiled_eagerly
 from .ops_complex import view_as_real
-from .ops_index import index_add, unfold
 from .ops_movement import cat
 from .tensor import Tensor
 
@@ -163,10 +162,10 @@ def stft(
             f"window with size {list(window.shape)}"
         )
     if align_to_window:  # frames of the window's length, placed in the middle of n_fft
-        frames = unfold(frames, 1, win, hop) * (window if window is not None else 1.0)
+        frames = P.frames(frames, win, hop) * (window if window is not None else 1.0)
         frames = _middle(frames, (n_fft - win) // 2, n_fft)
     else:
-        frames = unfold(frames, 1, n_fft, hop)
+        frames = P.frames(frames, n_fft, hop)
         if window is not None or win < n_fft:
             frames = frames * _centered_window(window, win, n_fft, D.to_value(x.dtype))
     if frames.dtype.category < 2:
@@ -256,11 +255,8 @@ def istft(
         frames = P.c2r(x, (2,), False, n_fft, scale)
     frames = frames * w
     total = n_fft + hop * (n_frames - 1)
-    where = Tensor._make((np.arange(n_frames)[:, None] * hop + np.arange(n_fft)).reshape(-1))
-    batch = frames.shape[0]
-    y = zeros(batch, total, dtype=frames.dtype)
-    y = index_add(y, 1, where, frames.reshape(batch, -1))
-    envelope = index_add(zeros(total, dtype=w.dtype), 0, where, (w * w).repeat(n_frames))
+    y = P.overlap_add(frames, hop, total)
+    envelope = P.overlap_add((w * w).expand(n_frames, n_fft), hop, total)
     start = n_fft // 2 if center else 0
     end = start + length if length is not None else (total - n_fft // 2 if center else total)
     y, envelope = y[:, start:end], envelope[start:end]
