@@ -26,6 +26,7 @@ STFT = [
       "return_complex": True}, 5, False),
     ({"n_fft": 7, "hop_length": 2, "pad_mode": "replicate", "return_complex": True}, 7, True),
     ({"n_fft": 7, "hop_length": 2, "pad_mode": "circular", "return_complex": True}, None, False),
+    ({"n_fft": 6, "hop_length": 9, "center": False, "return_complex": True}, 6, True),
 ]  # fmt: skip
 
 
