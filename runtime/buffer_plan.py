@@ -58,7 +58,7 @@ class BufferPlan:
     """Where each planned value lives in one arena of ``arena_bytes``: ``offset_of``; values
     not there escape (or are empty) and keep a pooled buffer each."""
 
-    __slots__ = ("offset_of", "arena_bytes", "live", "escaping", "shared")
+    __slots__ = ("offset_of", "arena_bytes", "live", "escaping", "shared", "held")
 
     def __init__(
         self,
@@ -67,10 +67,14 @@ class BufferPlan:
         live: dict[Var, tuple[int, int]],
         escaping: frozenset[Var],
         shared: dict[Var, Var] | None = None,
+        held: frozenset[Var] = frozenset(),
     ) -> None:
         self.offset_of, self.arena_bytes = offset_of, arena_bytes
         self.live, self.escaping = live, escaping
         self.shared = {} if shared is None else shared  # output -> the input it is written over
+        # planned values the call hands out (a training step's gradients in its arena, Note
+        # [gradients in the step's arena]): live to the end, viewed through the arena's owner
+        self.held = held
 
     def __repr__(self) -> str:
         return (
@@ -84,14 +88,19 @@ def live_ranges(
 ) -> tuple[dict[Var, tuple[int, int]], frozenset[Var]]:
     """Each pooled value's (first, last) step, the last counting readers of its aliases; and
     the pooled values that may alias an output (Note [buffer planning])."""
-    live, escaping, _ = _liveness(steps, outputs)
+    live, escaping, _, _ = _liveness(steps, outputs)
     return live, escaping
 
 
 def _liveness(
-    steps: Sequence[StepIO], outputs: Sequence[Var | Lit]
-) -> tuple[dict[Var, tuple[int, int]], frozenset[Var], dict[Var, Var]]:
-    """``live_ranges``'s, and the in-place pairs taken: output -> input (``_in_place``)."""
+    steps: Sequence[StepIO],
+    outputs: Sequence[Var | Lit],
+    kept: Sequence[Var | Lit] = (),
+    keepable: frozenset[Var] = frozenset(),
+) -> tuple[dict[Var, tuple[int, int]], frozenset[Var], dict[Var, Var], frozenset[Var]]:
+    """``live_ranges``'s, the in-place pairs taken: output -> input (``_in_place``), and the
+    pooled values ``kept`` (more outputs) may alias that are ``keepable`` and not escaping:
+    held, live past the last step (Note [gradients in the step's arena])."""
     roots: dict[Var, frozenset[Var]] = {}
     live: dict[Var, tuple[int, int]] = {}
     offers: list[tuple[int, Var, Var, list[frozenset[Var]]]] = []
@@ -116,8 +125,16 @@ def _liveness(
     for o in outputs:
         if isinstance(o, Var):
             escaping.update(roots.get(o, ()))
+    held: set[Var] = set()
+    for o in kept:
+        if isinstance(o, Var):
+            for r in roots.get(o, ()):
+                (held if r in keepable else escaping).add(r)
+    held.difference_update(escaping)
+    for r in held:
+        live[r] = (live[r][0], len(steps))
     shared = _in_place(offers, live, roots, frozenset(escaping))
-    return live, frozenset(escaping), shared
+    return live, frozenset(escaping), shared, frozenset(held)
 
 
 def _in_place(
@@ -193,11 +210,18 @@ def _blocks(
     return ranges, block
 
 
-def plan_buffers(steps: Sequence[StepIO], outputs: Sequence[Var | Lit]) -> BufferPlan:
+def plan_buffers(
+    steps: Sequence[StepIO],
+    outputs: Sequence[Var | Lit],
+    kept: Sequence[Var | Lit] = (),
+    keepable: frozenset[Var] = frozenset(),
+) -> BufferPlan:
     """Arena offsets for the pooled values that do not escape (Note [buffer planning]),
     largest values placed first (longest-lived first among equals), or largest areas first
-    when that takes fewer bytes; a value written in place at its input's offset."""
-    value_live, escaping, shared = _liveness(steps, outputs)
+    when that takes fewer bytes; a value written in place at its input's offset. The
+    ``keepable`` values that ``kept`` outputs may alias are planned too, held to the end
+    (Note [gradients in the step's arena])."""
+    value_live, escaping, shared, held = _liveness(steps, outputs, kept, keepable)
     live, block = _blocks(value_live, shared)
     planned = [v for v in live if v not in escaping and nbytes(v) > 0]
     # (among values of one size the longest-lived first: with the weight gradient by channels,
@@ -213,7 +237,7 @@ def plan_buffers(steps: Sequence[StepIO], outputs: Sequence[Var | Lit]) -> Buffe
     if other_end < end:
         offset_of, end = other, other_end
     offset_of = {v: offset_of[b] for v, b in block.items() if b in offset_of}
-    return BufferPlan(offset_of, end, value_live, escaping, shared)
+    return BufferPlan(offset_of, end, value_live, escaping, shared, held)
 
 
 def peak_live_bytes(plan: BufferPlan) -> int:
@@ -262,7 +286,13 @@ def plan_training(
             for s in backward
         ),
     ]
-    plan = plan_buffers(steps, [*forward_outputs[:public], *own(backward_outputs)])
+    public_outputs, grads = forward_outputs[:public], own(backward_outputs)
+    plan = plan_buffers(steps, [*public_outputs, *grads])
+    written = frozenset(own([v for s in backward for v in s.pooled]))
+    held = plan_buffers(steps, public_outputs, grads, written)
+    # (held when that takes fewer bytes than the arena and the gradients' own buffers)
+    if held.held and held.arena_bytes < plan.arena_bytes + sum(map(nbytes, held.held)):
+        plan = held
     offset_of, live = dict(plan.offset_of), dict(plan.live)
     for v, t in twin.items():
         offset_of.pop(v, None)
@@ -273,4 +303,5 @@ def plan_training(
     back = {t: v for v, t in twin.items()}
     escaping = frozenset(back.get(v, v) for v in plan.escaping)
     shared = {back.get(o, o): back.get(x, x) for o, x in plan.shared.items()}
-    return plan, BufferPlan(offset_of, plan.arena_bytes, live, escaping, shared)
+    kept = frozenset(back.get(v, v) for v in plan.held)
+    return plan, BufferPlan(offset_of, plan.arena_bytes, live, escaping, shared, kept)

@@ -71,6 +71,9 @@ class Buffers:
         # arenas this pool counts as its own
         self.uncached: frozenset[Var] = frozenset()
         self.joint: Any = None
+        # Note [gradients in the step's arena]: the arena's owner while a donating call runs
+        # (views of it hold it: the pair tells an arena whose gradients are kept by it)
+        self.owner: np.ndarray | None = None
 
     @property
     def nbytes(self) -> int:
@@ -127,9 +130,12 @@ class Buffers:
             self.allocations += 1
         # (one ndarray over the arena's bytes, not a slice's view reshaped: a forward's
         # residuals are made afresh each call; its address is the arena's plus the offset)
-        a = np.ndarray(v.aval.shape, v.aval.dtype.np, arena, offset)
+        held = v in self.plan.held  # type: ignore[union-attr]
+        memory = self.owner if held else arena  # Note [gradients in the step's arena]
+        assert memory is not None  # (a held value only in a donating call)
+        a = np.ndarray(v.aval.shape, v.aval.dtype.np, memory, offset)
         entry = (a, _ptr(arena) + offset)
-        if v not in self.uncached:
+        if not held and v not in self.uncached:
             self.views[v] = entry
         self.last = (id(a), entry[1])
         return entry
@@ -621,10 +627,13 @@ class Executable:
         arena = self.joint.arena_of(arrays) if self.donor is not None else None
         if arena is None or not self._lock.acquire(blocking=False):
             return self(arrays, ready)
+        donor = self.donor
         try:
-            self.donor.use(arena)  # type: ignore[union-attr]
-            return self._generic(arrays, self.donor, ready)  # type: ignore[arg-type]
+            donor.use(arena)  # type: ignore[union-attr]
+            donor.owner = self.joint.owner(arena)  # type: ignore[union-attr]
+            return self._generic(arrays, donor, ready)  # type: ignore[arg-type]
         finally:
+            donor.owner = None  # type: ignore[union-attr]
             self._lock.release()
 
     def run_body(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections.abc import Sequence
 
@@ -55,22 +56,58 @@ from .executor import _SPARE, STEP_IO, Buffers, Executable
 # backward (Note [reshaped residuals] in passes/split.py): 49.0 -> 41.0 MB (torch 44.9; its
 # arena 44 -> 38 MB), resnet18 b8 and VGG-11 b8 unchanged (58.3, 64.7).
 
+# Note [gradients in the step's arena]
+# The backward's outputs (the parameters' gradients) escaped the plan: a buffer each, pooled,
+# resident all step, where PyTorch's allocator makes each gradient in memory its freed saved
+# tensors left. ``plan_training`` now also plans, in the step's one arena, every value the
+# donating backward writes that its outputs may alias, live from the step that writes it past
+# the last step (``BufferPlan.held``), when that arena is smaller than the arena without them
+# plus their own buffers; a gradient then takes the place of residuals and values already
+# dead. What the step hands out must never be written over by a later step, so:
+# - a held value is a view of the arena's *owner*, an array over the arena's bytes through a
+#   memoryview (NumPy makes such an array, not the arena, the base of every view of it), one
+#   per arena, made with it; views of a gradient (``g[0]``, ``g.view(-1)``, a hook's copy of
+#   the reference) hold the owner too, and the pool never keeps one (``Buffers._view``);
+# - ``take`` hands an arena to a forward only when its owner's reference count says nothing
+#   outside the pair holds it (as a per-value buffer's, Note [buffer reuse]); a gradient
+#   kept across steps (``zero_grad(set_to_none=False)`` accumulating into it, ``g = p.grad``,
+#   a post-accumulate hook's list) leaves its arena to the user and the next step takes
+#   another (the pair keeps _SPARE). A step's gradients are therefore never the next step's
+#   memory while anything can see them; what costs is memory: a kept gradient pins its whole
+#   arena (resnet18 b8: 56.5 MB where its buffer was 44.6 MB of gradients and the step's
+#   arena 13.6 apart);
+# - only the donating backward writes held values (the owner is set for its call); the
+#   backward on its own plan (retain_graph, the engine's walk, hooks) keeps pooled outputs.
+# Step peak above resident state, 1 thread (benchmarks/step_memory.py, median of 5):
+# transformer block 41.0 -> 38.0 MB (torch 45.0; its 3 MB of gradients fit in the arena's
+# gaps), VGG-11 b8 64.7 -> 63.3 (torch 65.5), resnet18 b8 58.3 -> 56.5 (torch 55.4-55.6):
+# resnet18's arena holds its peak of live bytes (56.1 MB, in layer2's backward: 42.6 MB of
+# gradients made, 4 MB of the stem's residuals, layer1's 4 MB, a 2 MB column buffer of a
+# weight gradient by channels, Note [weight gradient by chunks]) plus 0.4 MB of packing.
+
 
 class JointArena:
     """The arenas of one forward/backward pair and what each has handed out."""
 
-    __slots__ = ("plan", "arenas", "held")
+    __slots__ = ("plan", "arenas", "held", "owners")
 
     def __init__(self, plan: BufferPlan) -> None:
         self.plan = plan
         self.arenas: list[np.ndarray] = []
         self.held: dict[int, list[weakref.ref[np.ndarray]]] = {}  # id(arena) -> its arrays out
+        # id(arena) -> the array the donating backward's held values are views of (Note
+        # [gradients in the step's arena])
+        self.owners: dict[int, np.ndarray] = {}
 
     @property
     def nbytes(self) -> int:
         return sum(a.nbytes for a in self.arenas)
 
     def _free(self, arena: np.ndarray) -> bool:
+        # references to its owner: ``owners``, the getrefcount argument; any more are views
+        # handed out (a gradient, or a view of one) that the next step must not write over
+        if sys.getrefcount(self.owners[id(arena)]) > 2:
+            return False
         return all(r() is None for r in self.held.get(id(arena), ()))
 
     def take(self) -> np.ndarray:
@@ -81,7 +118,13 @@ class JointArena:
         a = np.empty(self.plan.arena_bytes, np.uint8)
         if len(self.arenas) < _SPARE:
             self.arenas.append(a)
+            # (a view of ``a`` through a memoryview: NumPy makes it the base of views of it)
+            self.owners[id(a)] = np.frombuffer(memoryview(a), np.uint8)
         return a
+
+    def owner(self, arena: np.ndarray) -> np.ndarray:
+        """The array the held values of the backward donating ``arena`` are views of."""
+        return self.owners[id(arena)]
 
     def hand_out(self, arena: np.ndarray, outs: Sequence[np.ndarray]) -> None:
         """Note the forward's results that are (views of) ``arena``, one of this pair's."""
