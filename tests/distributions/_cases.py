@@ -116,6 +116,32 @@ DISTS: dict[str, tuple[Builder, Builder]] = {
         ),
         lambda L, d: t(L, REAL, d),
     ),
+    "Multinomial": (
+        lambda L, d: L.distributions.Multinomial(6, probs=t(L, SIMPLEX, d)),
+        lambda L, d: t(L, [[1, 0, 2, 3, 0], [6, 0, 0, 0, 0], [1, 1, 1, 1, 2]], d),
+    ),
+    "MixtureSameFamily(Normal)": (
+        lambda L, d: L.distributions.MixtureSameFamily(
+            L.distributions.Categorical(t(L, SIMPLEX[:, :4], d)),
+            L.distributions.Normal(t(L, LOC, d), t(L, SCALE, d)),
+        ),
+        lambda L, d: t(L, REAL[:, 0], d),
+    ),
+    "MixtureSameFamily(MVN)": (
+        lambda L, d: L.distributions.MixtureSameFamily(
+            L.distributions.Categorical(t(L, SIMPLEX[0, :2], d)),
+            L.distributions.MultivariateNormal(t(L, MVN_LOC, d), t(L, COV, d)),
+        ),
+        lambda L, d: t(L, MVN_VALUE, d),
+    ),
+    "RelaxedBernoulli": (
+        lambda L, d: L.distributions.RelaxedBernoulli(t(L, 0.7, d), probs=t(L, PROBS, d)),
+        lambda L, d: t(L, UNIT, d),
+    ),
+    "RelaxedOneHotCategorical": (
+        lambda L, d: L.distributions.RelaxedOneHotCategorical(t(L, 0.5, d), logits=t(L, LOC, d)),
+        lambda L, d: t(L, SIMPLEX[:, :4] / SIMPLEX[:, :4].sum(-1, keepdims=True), d),
+    ),
     "Poisson": (
         lambda L, d: L.distributions.Poisson(t(L, RATE, d)),
         lambda L, d: t(L, COUNTS, d),

@@ -34,6 +34,23 @@ ROWS: dict[str, tuple[list[np.ndarray], Callable[..., Any], np.ndarray]] = {
     ),
     "Poisson": ([RATE], lambda L, a: L.distributions.Poisson(a), COUNTS),
     "Cauchy": ([LOC, SCALE], lambda L, a, b: L.distributions.Cauchy(a, b), REAL),
+    "RelaxedOneHotCategorical": (
+        [LOC],
+        lambda L, a: L.distributions.RelaxedOneHotCategorical(L.tensor(0.5).double(), logits=a),
+        SIMPLEX[:, :4] / SIMPLEX[:, :4].sum(-1, keepdims=True),
+    ),
+    "RelaxedBernoulli": (
+        [LOC],
+        lambda L, a: L.distributions.RelaxedBernoulli(L.tensor(0.7).double(), logits=a),
+        UNIT,
+    ),
+    "MixtureSameFamily": (
+        [SIMPLEX[:, :4], LOC, SCALE],
+        lambda L, w, a, b: L.distributions.MixtureSameFamily(
+            L.distributions.Categorical(w), L.distributions.Normal(a, b)
+        ),
+        REAL[:, 0],
+    ),
     "StudentT": (
         [CONC * 2 + 0.5, LOC, SCALE],
         lambda L, a, b, c: L.distributions.StudentT(a, b, c),
@@ -67,7 +84,10 @@ ROWS: dict[str, tuple[list[np.ndarray], Callable[..., Any], np.ndarray]] = {
 }
 RSAMPLE = ["Normal", "Uniform", "Exponential", "Laplace", "LogNormal", "MVN(scale_tril)"]
 RSAMPLE += ["MVN(covariance)", "Transformed(Tanh)", "Gamma", "Beta", "Dirichlet", "Cauchy"]
-RSAMPLE += ["StudentT"]
+RSAMPLE += ["StudentT", "RelaxedOneHotCategorical", "RelaxedBernoulli"]
+# no closed-form entropy in PyTorch
+NO_ENTROPY = {"Transformed(Tanh)", "Poisson", "Binomial", "MixtureSameFamily"}
+NO_ENTROPY |= {"RelaxedOneHotCategorical", "RelaxedBernoulli"}
 
 # Note [PyTorch's trigamma]: PyTorch's CPU trigamma (the derivative of digamma, reached by the
 # entropy and KL gradients of Gamma, Beta, Dirichlet) is accurate to about 1.3e-9 absolute near
@@ -84,7 +104,7 @@ def _loss(L: Any, name: str, params: list[Any], with_sample: bool) -> Any:
     dist = ROWS[name][1](L, *params)
     value = L.tensor(np.ascontiguousarray(ROWS[name][2]))
     loss = dist.log_prob(value.to(params[0].dtype) if value.is_floating_point() else value).sum()
-    if name not in ("Transformed(Tanh)", "Poisson", "Binomial"):  # entropy unknown in closed form
+    if name not in NO_ENTROPY:
         loss = loss + dist.entropy().sum()
     if with_sample:
         L.manual_seed(7)

@@ -19,8 +19,16 @@ MATCHING = list(DISTS)
 # Note [derived samples]: these draw the same words as PyTorch (the generator ends in the same
 # state, the raw draws are equal) but then apply exp, log1p, tanh, sigmoid or a matrix product,
 # which adjit computes to within an ulp or two of PyTorch's vectorized kernels, not bit for bit
-DERIVED = {"Laplace", "LogNormal", "Gumbel", "MVN(covariance)", "MVN(scale_tril)", "MVN(precision)"}
-DERIVED |= {name for name in DISTS if name.startswith("Transformed")}
+DERIVED = {
+    "Laplace",
+    "LogNormal",
+    "Gumbel",
+    "MixtureSameFamily(MVN)",
+    "MVN(covariance)",
+    "MVN(scale_tril)",
+    "MVN(precision)",
+}
+DERIVED |= {name for name in DISTS if name.startswith(("Transformed", "Relaxed"))}
 SHAPES = [(), (3,), (2, 5)]  # (2, 5) * batch (3, 4): over 16 elements, normal_'s vector fill
 
 
