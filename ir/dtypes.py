@@ -114,7 +114,8 @@ float32 = DType("float32", np.float32, 2, 6)
 float64 = DType("float64", np.float64, 2, 7)
 # Note [complex dtypes]: complex64/complex128 store as NumPy's complex types. Only the ops in
 # COMPLEX_OPS (ir/shapes.py) take them; any other primitive refuses by name, and compiled code
-# refuses them at trace time (the LLVM backend never sees a complex).
+# refuses them at trace time (the LLVM backend never sees a complex): adjit.compile runs the ops
+# on them eagerly between graph segments (Note [complex values between segments]).
 complex64 = DType("complex64", np.complex64, 3, 8)
 complex128 = DType("complex128", np.complex128, 3, 9)
 COMPLEX: tuple[DType, ...] = (complex64, complex128)
