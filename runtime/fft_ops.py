@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -74,6 +75,8 @@ def compiled_eagerly(name: str) -> Callable[[Callable[..., Tensor]], Callable[..
         @functools.wraps(fn)
         def call(input: Tensor, *args: Any, out: Tensor | None = None, **kwargs: Any) -> Tensor:  # noqa: A002
             if out is not None:
+                if not name.startswith("fft."):  # (stft, istft: no out=)
+                    raise TypeError(f"{name}() got an unexpected keyword argument 'out'")
                 _check_out_grad(name, input)
                 return _into(name, call(input, *args, **kwargs), out)
             trace = trace_state.current()
@@ -88,6 +91,10 @@ def compiled_eagerly(name: str) -> Callable[[Callable[..., Tensor]], Callable[..
                 )
             return trace.eager_call(name, lambda *a: fn(*a, **kwargs), input, *args)
 
+        if name.startswith("fft."):  # the signature shows PyTorch's keyword-only out=
+            sig = inspect.signature(fn)
+            extra = inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, default=None)
+            call.__signature__ = sig.replace(parameters=[*sig.parameters.values(), extra])  # type: ignore[attr-defined]
         return call
 
     return wrap

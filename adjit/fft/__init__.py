@@ -23,7 +23,8 @@ from adjit.runtime.fft_ops import (
     rfft2,
     rfftn,
 )
+from adjit.runtime.tensor import Tensor
 
 __all__ = ["fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "irfft", "rfft2", "irfft2",
            "rfftn", "irfftn", "hfft", "ihfft", "hfft2", "ihfft2", "hfftn", "ihfftn",
-           "fftfreq", "rfftfreq", "fftshift", "ifftshift"]  # fmt: skip
+           "fftfreq", "rfftfreq", "fftshift", "ifftshift", "Tensor"]  # fmt: skip
