@@ -17,8 +17,9 @@ eager and PyTorch eager, each in a fresh process."""
 # are resident before the step, and the step needs them, so they count (PyTorch holds nothing
 # between steps). The peak includes the gradients (the parameters' bytes, the same for every
 # contender; the ``params`` column). ``arenas``: the pooled bytes that are arenas (a training
-# step's one arena of residuals and planned values, Note [one arena for a training step]; the
-# rest are per-value buffers: gradients, outputs); peak - pooled is what the step allocated
+# step's one arena of residuals and planned values, Note [one arena for a training step], and
+# its gradients when they pack better there, Note [gradients in the step's arena]; the rest
+# are per-value buffers: gradients, outputs); peak - pooled is what the step allocated
 # outside the pools (NumPy rules' results, contiguous copies of strided inputs). Medians over
 # ``--rounds`` measured steps.
 

@@ -75,7 +75,8 @@ from .executor import _SPARE, STEP_IO, Buffers, Executable
 #   another (the pair keeps _SPARE). A step's gradients are therefore never the next step's
 #   memory while anything can see them; what costs is memory: a kept gradient pins its whole
 #   arena (resnet18 b8: 56.5 MB where its buffer was 44.6 MB of gradients and the step's
-#   arena 13.6 apart);
+#   arena 13.6 apart; steps accumulating into .grad without zero_grad hold two arenas, 113.0
+#   MB pooled, where they held one arena and two sets of gradient buffers, 102.8 MB);
 # - only the donating backward writes held values (the owner is set for its call); the
 #   backward on its own plan (retain_graph, the engine's walk, hooks) keeps pooled outputs.
 # Step peak above resident state, 1 thread (benchmarks/step_memory.py, median of 5):
