@@ -104,6 +104,11 @@ class SegmentTrace(Trace):
         return tr
 
     def mutate(self, t: Tensor, fn: Any) -> Tensor:
+        if t.dtype.category == 3:  # (Note [complex values between segments]: out of place only)
+            raise NotImplementedError(
+                "adjit.compile does not support in-place ops on complex tensors yet; compute a "
+                "new tensor (z = z * 2 for z.mul_(2))"
+            )
         _refuse_shared(t, [v for v in self.values if v is not t])
         return super().mutate(t, fn)
 

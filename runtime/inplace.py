@@ -115,6 +115,11 @@ def _rebind(t: Tensor, result: Tensor) -> Tensor:
     """While tracing, an in-place op on a traced tensor rebinds it to the new IR value."""
     from .trace_state import TracingError
 
+    if not t._is_tracer:  # a value now: the op broke the graph (Note [graph breaks])
+        raise NotImplementedError(
+            "adjit.compile does not support an in-place op that breaks the graph (on a "
+            "complex tensor, or reading a value) on a traced tensor; compute a new tensor"
+        )
     if getattr(t, "_view_of", None) is not None or getattr(t, "_has_views", False):
         raise TracingError(
             "in-place modification of a view (or of a tensor that has views) "

@@ -116,6 +116,24 @@ def test_complex_arguments_compile_with_breaks() -> None:
     close(grad(_compiled(fn)), grad(fn).numpy(), 3)
 
 
+def _inplace_on_result(x: Any) -> Any:
+    z = adjit.fft.rfft(x)
+    z.mul_(2)
+    return adjit.fft.irfft(z, n=8)
+
+
+def _inplace_on_argument(x: Any, z: Any) -> Any:
+    z.add_(x)
+    return z.abs()
+
+
+@pytest.mark.parametrize("fn", [_inplace_on_result, _inplace_on_argument])
+def test_inplace_on_complex_refuses_clearly(fn: Any) -> None:
+    args = [adjit.randn(5), adjit.fft.rfft(adjit.randn(8))[:5].clone()]
+    with pytest.raises(NotImplementedError, match="in-place op"):
+        _compiled(fn)(*args[: fn.__code__.co_argcount])
+
+
 def test_complex_arithmetic_refuses_under_fullgraph() -> None:
     z = adjit.fft.rfft(adjit.randn(8))
     cf = adjit.compile(lambda x, z: (z * x).abs(), fullgraph=True)
