@@ -126,14 +126,14 @@ def _into(name: str, result: Tensor, out: Tensor) -> Tensor:
 # ---- one dimension ----------------------------------------------------------------------------
 
 
-def _c2c_1d(name: str, x: Tensor, n: int | None, dim: int, norm: Any, forward: bool) -> Tensor:
+def _c2c_1d(x: Tensor, n: int | None, dim: int, norm: Any, forward: bool) -> Tensor:
     d = _dim(x, dim)
     size = _points(n if n is not None else x.shape[d])
     scale = _scale(norm, size, forward)
     return P.c2c(P.resize(x, (d,), (size,)), (d,), forward, scale)
 
 
-def _r2c_1d(name: str, x: Tensor, n: Any, dim: int, norm: Any, forward: bool, onesided: bool):
+def _r2c_1d(x: Tensor, n: Any, dim: int, norm: Any, forward: bool, onesided: bool) -> Tensor:
     d = _dim(x, dim)
     x = _promote(x, False)
     size = _points(n if n is not None else x.shape[d])
@@ -141,7 +141,7 @@ def _r2c_1d(name: str, x: Tensor, n: Any, dim: int, norm: Any, forward: bool, on
     return P.r2c(P.resize(x, (d,), (size,)), (d,), forward, onesided, scale)
 
 
-def _c2r_1d(name: str, x: Tensor, n: int | None, dim: int, norm: Any, forward: bool) -> Tensor:
+def _c2r_1d(x: Tensor, n: int | None, dim: int, norm: Any, forward: bool) -> Tensor:
     x = _promote(x, True)
     d = _dim(x, dim)
     last = _points(n if n is not None else 2 * (x.shape[d] - 1))
@@ -153,42 +153,42 @@ def _c2r_1d(name: str, x: Tensor, n: int | None, dim: int, norm: Any, forward: b
 def fft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The discrete Fourier transform over ``dim`` (PyTorch's torch.fft.fft)."""
     if input.dtype.category == 3:
-        return _c2c_1d("fft", input, n, dim, norm, True)
-    return _r2c_1d("fft", input, n, dim, norm, True, False)
+        return _c2c_1d(input, n, dim, norm, True)
+    return _r2c_1d(input, n, dim, norm, True, False)
 
 
 @compiled_eagerly("fft.ifft")
 def ifft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The inverse discrete Fourier transform over ``dim``."""
     if input.dtype.category == 3:
-        return _c2c_1d("ifft", input, n, dim, norm, False)
-    return _r2c_1d("ifft", input, n, dim, norm, False, False)
+        return _c2c_1d(input, n, dim, norm, False)
+    return _r2c_1d(input, n, dim, norm, False, False)
 
 
 @compiled_eagerly("fft.rfft")
 def rfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The onesided transform of a real signal: ``n // 2 + 1`` frequencies."""
     _real_only("rfft", input, "real")
-    return _r2c_1d("rfft", input, n, dim, norm, True, True)
+    return _r2c_1d(input, n, dim, norm, True, True)
 
 
 @compiled_eagerly("fft.irfft")
 def irfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The real signal (length ``n``, default ``2 * (m - 1)``) of a onesided spectrum."""
-    return _c2r_1d("irfft", input, n, dim, norm, False)
+    return _c2r_1d(input, n, dim, norm, False)
 
 
 @compiled_eagerly("fft.hfft")
 def hfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The transform of a Hermitian-symmetric signal given by its first half: real."""
-    return _c2r_1d("hfft", input, n, dim, norm, True)
+    return _c2r_1d(input, n, dim, norm, True)
 
 
 @compiled_eagerly("fft.ihfft")
 def ihfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The inverse of hfft: the onesided inverse transform of a real signal."""
     _real_only("ihfft", input, "real")
-    return _r2c_1d("ihfft", input, n, dim, norm, False, True)
+    return _r2c_1d(input, n, dim, norm, False, True)
 
 
 # ---- n dimensions -----------------------------------------------------------------------------
