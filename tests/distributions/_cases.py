@@ -142,6 +142,18 @@ DISTS: dict[str, tuple[Builder, Builder]] = {
         lambda L, d: L.distributions.RelaxedOneHotCategorical(t(L, 0.5, d), logits=t(L, LOC, d)),
         lambda L, d: t(L, SIMPLEX[:, :4] / SIMPLEX[:, :4].sum(-1, keepdims=True), d),
     ),
+    "Pareto": (
+        lambda L, d: L.distributions.Pareto(t(L, SCALE * 0.1, d), t(L, CONC + 1.5, d)),
+        lambda L, d: t(L, POS + 0.2, d),
+    ),
+    "Weibull": (
+        lambda L, d: L.distributions.Weibull(t(L, SCALE, d), t(L, CONC, d)),
+        lambda L, d: t(L, POS, d),
+    ),
+    "NegativeBinomial": (
+        lambda L, d: L.distributions.NegativeBinomial(t(L, CONC, d), probs=t(L, PROBS * 0.9, d)),
+        lambda L, d: t(L, COUNTS, d),
+    ),
     "Poisson": (
         lambda L, d: L.distributions.Poisson(t(L, RATE, d)),
         lambda L, d: t(L, COUNTS, d),

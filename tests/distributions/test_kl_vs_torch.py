@@ -102,6 +102,10 @@ PAIRS: dict[str, Any] = {
         L.distributions.Cauchy(t(L, LOC, d), t(L, SCALE, d)),
         L.distributions.Cauchy(t(L, LOC[::-1], d), t(L, RATE, d)),
     ),
+    "Pareto": lambda L, d: (
+        L.distributions.Pareto(t(L, SCALE, d), t(L, CONC, d)),
+        L.distributions.Pareto(t(L, SCALE[::-1], d), t(L, RATE, d)),
+    ),
     "Exponential, Gamma": lambda L, d: (
         L.distributions.Exponential(t(L, CONC, d)),
         L.distributions.Gamma(t(L, RATE, d), t(L, CONC, d)),
