@@ -1,7 +1,7 @@
 """Invertible transforms with log-abs-det-Jacobians (PyTorch's
 ``torch.distributions.transforms``): the base ``Transform``, its inverse and composition
-(transforms_base.py), and the elementwise ``Exp``, ``Power``, ``Sigmoid``, ``Softplus``,
-``Tanh``, ``Abs``, ``Affine`` (transforms_elementwise.py)."""
+(transforms_base.py), the elementwise ``Exp``, ``Power``, ``Sigmoid``, ``Softplus``, ``Tanh``,
+``Abs``, ``Affine`` (transforms_elementwise.py) and the vector ones (transforms_vector.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,13 @@ from .transforms_elementwise import (
     SoftplusTransform,
     TanhTransform,
 )
+from .transforms_vector import (
+    LowerCholeskyTransform,
+    PositiveDefiniteTransform,
+    ReshapeTransform,
+    SoftmaxTransform,
+    StickBreakingTransform,
+)
 
 __all__ = [
     "AbsTransform",
@@ -28,6 +35,11 @@ __all__ = [
     "ComposeTransform",
     "ExpTransform",
     "IndependentTransform",
+    "LowerCholeskyTransform",
+    "PositiveDefiniteTransform",
+    "ReshapeTransform",
+    "SoftmaxTransform",
+    "StickBreakingTransform",
     "PowerTransform",
     "SigmoidTransform",
     "SoftplusTransform",
