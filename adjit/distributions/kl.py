@@ -27,6 +27,11 @@ from .gumbel import Gumbel
 from .half_normal import HalfNormal
 from .independent import Independent
 from .laplace import Laplace
+from .lowrank_multivariate_normal import (
+    LowRankMultivariateNormal,
+    _batch_lowrank_logdet,
+    _batch_lowrank_mahalanobis,
+)
 from .multivariate_normal import MultivariateNormal, _batch_mahalanobis
 from .normal import Normal
 from .one_hot_categorical import OneHotCategorical
@@ -272,6 +277,80 @@ def _kl_laplace_laplace(p: Any, q: Any) -> Tensor:
     t2 = loc_abs_diff / q.scale
     t3 = scale_ratio * adjit.exp(-loc_abs_diff / p.scale)
     return t1 + t2 + t3 - 1
+
+
+def _lowrank_logdet(d: Any) -> Tensor:
+    return _batch_lowrank_logdet(
+        d._unbroadcasted_cov_factor, d._unbroadcasted_cov_diag, d._capacitance_tril
+    )
+
+
+def _lowrank_terms(p_loc: Tensor, q: Any) -> tuple[Tensor, Tensor]:
+    """q's Mahalanobis term at ``q.loc - p.loc`` and ``A = inv(C_q) W_q.T inv(D_q)``."""
+    W, D = q._unbroadcasted_cov_factor, q._unbroadcasted_cov_diag
+    term3 = _batch_lowrank_mahalanobis(W, D, q.loc - p_loc, q._capacitance_tril)
+    qWt_qDinv = W.mT / D.unsqueeze(-2)
+    A = adjit.linalg.solve_triangular(q._capacitance_tril, qWt_qDinv, upper=False)
+    return term3, A
+
+
+_LOWRANK_SHAPES = (
+    "KL-divergence between two {} Multivariate Normals with"
+    + " " * 26  # PyTorch's text holds its source line's indentation
+    + "different event shapes cannot be computed"
+)
+
+
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+def _kl_lowrankmultivariatenormal_lowrankmultivariatenormal(p: Any, q: Any) -> Tensor:
+    if p.event_shape != q.event_shape:
+        raise ValueError(_LOWRANK_SHAPES.format("Low Rank"))
+    term1 = _lowrank_logdet(q) - _lowrank_logdet(p)
+    term3, A = _lowrank_terms(p.loc, q)
+    pW, pD, qD = p._unbroadcasted_cov_factor, p._unbroadcasted_cov_diag, q._unbroadcasted_cov_diag
+    term21 = (pD / qD).sum(-1)
+    term22 = _batch_trace_XXT(pW * qD.rsqrt().unsqueeze(-1))
+    term23 = _batch_trace_XXT(A * pD.sqrt().unsqueeze(-2))
+    term24 = _batch_trace_XXT(A.matmul(pW))
+    term2 = term21 + term22 - term23 - term24
+    return 0.5 * (term1 + term2 + term3 - p.event_shape[0])
+
+
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+def _kl_multivariatenormal_lowrankmultivariatenormal(p: Any, q: Any) -> Tensor:
+    if p.event_shape != q.event_shape:
+        raise ValueError(_LOWRANK_SHAPES.format("(Low Rank)"))
+    term1 = _lowrank_logdet(q) - 2 * p._half_log_det()
+    term3, A = _lowrank_terms(p.loc, q)
+    pL, qD = p._unbroadcasted_scale_tril, q._unbroadcasted_cov_diag
+    term21 = _batch_trace_XXT(pL * qD.rsqrt().unsqueeze(-1))
+    term22 = _batch_trace_XXT(A.matmul(pL))
+    return 0.5 * (term1 + term21 - term22 + term3 - p.event_shape[0])
+
+
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+def _kl_lowrankmultivariatenormal_multivariatenormal(p: Any, q: Any) -> Tensor:
+    if p.event_shape != q.event_shape:
+        raise ValueError(_LOWRANK_SHAPES.format("(Low Rank)"))
+    term1 = 2 * q._half_log_det() - _lowrank_logdet(p)
+    term3 = _batch_mahalanobis(q._unbroadcasted_scale_tril, (q.loc - p.loc))
+    combined_batch_shape = tuple(
+        adjit.broadcast_shapes(
+            q._unbroadcasted_scale_tril.shape[:-2], p._unbroadcasted_cov_factor.shape[:-2]
+        )
+    )
+    n = p.event_shape[0]
+    q_scale_tril = q._unbroadcasted_scale_tril.expand(combined_batch_shape + (n, n))
+    p_cov_factor = p._unbroadcasted_cov_factor.expand(
+        combined_batch_shape + (n, p.cov_factor.size(-1))
+    )
+    p_cov_diag = adjit.diag_embed(p._unbroadcasted_cov_diag.sqrt()).expand(
+        combined_batch_shape + (n, n)
+    )
+    solve = adjit.linalg.solve_triangular
+    term21 = _batch_trace_XXT(solve(q_scale_tril, p_cov_factor, upper=False))
+    term22 = _batch_trace_XXT(solve(q_scale_tril, p_cov_diag, upper=False))
+    return 0.5 * (term1 + term21 + term22 + term3 - p.event_shape[0])
 
 
 @register_kl(MultivariateNormal, MultivariateNormal)

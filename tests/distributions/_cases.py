@@ -182,6 +182,12 @@ DISTS: dict[str, tuple[Builder, Builder]] = {
         ),
         lambda L, d: t(L, REAL[:, :3].reshape(3, 1, 3), d),
     ),
+    "LowRankMVN": (
+        lambda L, d: L.distributions.LowRankMultivariateNormal(
+            t(L, MVN_LOC, d), t(L, A[:, :, :2], d), t(L, SCALE[:2, :3], d)
+        ),
+        lambda L, d: t(L, MVN_VALUE, d),
+    ),
     "Independent(Normal)": (
         lambda L, d: L.distributions.Independent(
             L.distributions.Normal(t(L, LOC, d), t(L, SCALE, d)), 1

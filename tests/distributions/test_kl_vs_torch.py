@@ -46,6 +46,26 @@ PAIRS: dict[str, Any] = {
         L.distributions.MultivariateNormal(t(L, MVN_LOC, d), t(L, COV, d)),
         L.distributions.MultivariateNormal(t(L, MVN_LOC[0], d), precision_matrix=t(L, COV2, d)),
     ),
+    "LowRankMVN": lambda L, d: (
+        L.distributions.LowRankMultivariateNormal(
+            t(L, MVN_LOC, d), t(L, COV[:, :, :2], d), t(L, SCALE[:2, :3], d)
+        ),
+        L.distributions.LowRankMultivariateNormal(
+            t(L, MVN_LOC[0], d), t(L, COV2[:, :1], d), t(L, RATE[0, :3], d)
+        ),
+    ),
+    "MVN, LowRankMVN": lambda L, d: (
+        L.distributions.MultivariateNormal(t(L, MVN_LOC, d), t(L, COV, d)),
+        L.distributions.LowRankMultivariateNormal(
+            t(L, MVN_LOC[0], d), t(L, COV2[:, :1], d), t(L, RATE[0, :3], d)
+        ),
+    ),
+    "LowRankMVN, MVN": lambda L, d: (
+        L.distributions.LowRankMultivariateNormal(
+            t(L, MVN_LOC, d), t(L, COV[:, :, :2], d), t(L, SCALE[:2, :3], d)
+        ),
+        L.distributions.MultivariateNormal(t(L, MVN_LOC[0], d), t(L, COV2, d)),
+    ),
     "Uniform": lambda L, d: (
         L.distributions.Uniform(t(L, LOC, d), t(L, LOC + SCALE, d)),
         L.distributions.Uniform(t(L, LOC - 0.5 + (SCALE > 1.5), d), t(L, LOC + 2 * SCALE, d)),

@@ -26,6 +26,7 @@ DERIVED = {
     "Pareto",
     "Weibull",
     "MixtureSameFamily(MVN)",
+    "LowRankMVN",
     "MVN(covariance)",
     "MVN(scale_tril)",
     "MVN(precision)",

@@ -137,6 +137,13 @@ ERRORS = [
         L.distributions.MultivariateNormal(L.zeros(2), L.eye(2)),
         L.distributions.MultivariateNormal(L.zeros(3), L.eye(3)),
     ),
+    lambda L: L.distributions.kl_divergence(
+        L.distributions.MultivariateNormal(L.zeros(2), L.eye(2)),
+        L.distributions.LowRankMultivariateNormal(L.zeros(3), L.ones(3, 1), L.ones(3)),
+    ),
+    lambda L: L.distributions.LowRankMultivariateNormal(L.zeros(3), L.ones(2, 1), L.ones(3)),
+    lambda L: L.distributions.LowRankMultivariateNormal(L.zeros(3), L.ones(3, 1), L.ones(2)),
+    lambda L: L.distributions.LowRankMultivariateNormal(L.zeros(2, 3), L.ones(4, 3, 1), L.ones(3)),
     lambda L: L.distributions.Distribution.set_default_validate_args(2),
     lambda L: (
         L.distributions.Normal(0.0, 1.0).mode.new_zeros(1).sum()
