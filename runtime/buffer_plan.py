@@ -236,6 +236,13 @@ def plan_buffers(
     other, other_end = _offsets(by_area, live)
     if other_end < end:
         offset_of, end = other, other_end
+    if held:  # the held values first, in the order they are made, stacked as made, when that
+        # packs tighter (resnet18 b8's step arena 56.50 -> 56.31 MB, its live peak 56.14)
+        kept_blocks = {block[v] for v in held if v in block}
+        first = sorted(kept_blocks.intersection(planned), key=lambda v: (live[v][0], -nbytes(v)))
+        other, other_end = _offsets(first + [v for v in by_size if v not in kept_blocks], live)
+        if other_end < end:
+            offset_of, end = other, other_end
     offset_of = {v: offset_of[b] for v, b in block.items() if b in offset_of}
     return BufferPlan(offset_of, end, value_live, escaping, shared, held)
 

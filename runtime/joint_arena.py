@@ -74,17 +74,20 @@ from .executor import _SPARE, STEP_IO, Buffers, Executable
 #   a post-accumulate hook's list) leaves its arena to the user and the next step takes
 #   another (the pair keeps _SPARE). A step's gradients are therefore never the next step's
 #   memory while anything can see them; what costs is memory: a kept gradient pins its whole
-#   arena (resnet18 b8: 56.5 MB where its buffer was 44.6 MB of gradients and the step's
-#   arena 13.6 apart; steps accumulating into .grad without zero_grad hold two arenas, 113.0
+#   arena (resnet18 b8: 56.3 MB where its buffer was 44.6 MB of gradients and the step's
+#   arena 13.6 apart; steps accumulating into .grad without zero_grad hold two arenas, 112.6
 #   MB pooled, where they held one arena and two sets of gradient buffers, 102.8 MB);
 # - only the donating backward writes held values (the owner is set for its call); the
 #   backward on its own plan (retain_graph, the engine's walk, hooks) keeps pooled outputs.
 # Step peak above resident state, 1 thread (benchmarks/step_memory.py, median of 5):
 # transformer block 41.0 -> 38.0 MB (torch 45.0; its 3 MB of gradients fit in the arena's
-# gaps), VGG-11 b8 64.7 -> 63.3 (torch 65.5), resnet18 b8 58.3 -> 56.5 (torch 55.4-55.6):
-# resnet18's arena holds its peak of live bytes (56.1 MB, in layer2's backward: 42.6 MB of
-# gradients made, 4 MB of the stem's residuals, layer1's 4 MB, a 2 MB column buffer of a
-# weight gradient by channels, Note [weight gradient by chunks]) plus 0.4 MB of packing.
+# gaps), VGG-11 b8 64.7 -> 63.3 (torch 65.5), resnet18 b8 58.3 -> 56.3 (torch 55.4-55.6):
+# resnet18's arena is its peak of live bytes plus 0.16 MB of packing. The peak, 56.1 MB,
+# comes in layer2's backward, 43.7 MB of gradients made and 9.75 MB of residuals live (the
+# stem's 2 + 2 + 1, layer1's 8 x 0.5), with a 2 MB chunk buffer of a FoldProduct (7 of the 8
+# images; the weight gradients by channels just before hold 2 MB of columns too, Note [weight
+# gradient by chunks]) where PyTorch's per-image columns are 0.3 MB. Smaller chunks of
+# channels round the weight gradient differently (its GEMM's width changes the bits).
 
 
 class JointArena:
