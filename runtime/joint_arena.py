@@ -84,10 +84,13 @@ from .executor import _SPARE, STEP_IO, Buffers, Executable
 # gaps), VGG-11 b8 64.7 -> 63.3 (torch 65.5), resnet18 b8 58.3 -> 56.3 (torch 55.4-55.6):
 # resnet18's arena is its peak of live bytes plus 0.16 MB of packing. The peak, 56.1 MB,
 # comes in layer2's backward, 43.7 MB of gradients made and 9.75 MB of residuals live (the
-# stem's 2 + 2 + 1, layer1's 8 x 0.5), with a 2 MB chunk buffer of a FoldProduct (7 of the 8
-# images; the weight gradients by channels just before hold 2 MB of columns too, Note [weight
-# gradient by chunks]) where PyTorch's per-image columns are 0.3 MB. Smaller chunks of
-# channels round the weight gradient differently (its GEMM's width changes the bits).
+# stem's 2 + 2 + 1, layer1's 8 x 0.5, layer2's last 0.75), with a 2 MB chunk buffer of a
+# FoldProduct (7 of the 8 images; the weight gradients by channels just before hold 2 MB of
+# columns too, Note [weight gradient by chunks]) where PyTorch's per-image columns are 0.3
+# MB. Smaller chunks of channels round the weight gradient differently (its GEMM's width
+# changes the bits); with both at most 1 MB the arena was 55.55 MB (step 55.59, torch 55.4-
+# 55.6), bounded then by the max-pool's backward (a 4.5 MB (8, 64, 9, 256) masked product
+# folded into a 2 MB image, with every gradient made) and packing.
 
 
 class JointArena:
