@@ -154,6 +154,22 @@ DISTS: dict[str, tuple[Builder, Builder]] = {
         lambda L, d: L.distributions.NegativeBinomial(t(L, CONC, d), probs=t(L, PROBS * 0.9, d)),
         lambda L, d: t(L, COUNTS, d),
     ),
+    "InverseGamma": (
+        lambda L, d: L.distributions.InverseGamma(t(L, CONC + 1.5, d), t(L, RATE, d)),
+        lambda L, d: t(L, POS, d),
+    ),
+    "FisherSnedecor": (
+        lambda L, d: L.distributions.FisherSnedecor(t(L, CONC * 3, d), t(L, RATE * 3, d)),
+        lambda L, d: t(L, POS, d),
+    ),
+    "Kumaraswamy": (
+        lambda L, d: L.distributions.Kumaraswamy(t(L, CONC, d), t(L, RATE, d)),
+        lambda L, d: t(L, UNIT, d),
+    ),
+    "LogisticNormal": (
+        lambda L, d: L.distributions.LogisticNormal(t(L, LOC, d), t(L, SCALE, d)),
+        lambda L, d: t(L, SIMPLEX / SIMPLEX.sum(-1, keepdims=True), d),
+    ),
     "Poisson": (
         lambda L, d: L.distributions.Poisson(t(L, RATE, d)),
         lambda L, d: t(L, COUNTS, d),

@@ -34,6 +34,9 @@ ROWS: dict[str, tuple[list[np.ndarray], Callable[..., Any], np.ndarray]] = {
     ),
     "Poisson": ([RATE], lambda L, a: L.distributions.Poisson(a), COUNTS),
     "Cauchy": ([LOC, SCALE], lambda L, a, b: L.distributions.Cauchy(a, b), REAL),
+    "InverseGamma": ([CONC + 1, RATE], lambda L, a, b: L.distributions.InverseGamma(a, b), POS),
+    "FisherSnedecor": ([CONC * 3, RATE], lambda L, a, b: L.distributions.FisherSnedecor(a, b), POS),
+    "Kumaraswamy": ([CONC, RATE], lambda L, a, b: L.distributions.Kumaraswamy(a, b), UNIT),
     "RelaxedOneHotCategorical": (
         [LOC],
         lambda L, a: L.distributions.RelaxedOneHotCategorical(L.tensor(0.5).double(), logits=a),
@@ -84,16 +87,18 @@ ROWS: dict[str, tuple[list[np.ndarray], Callable[..., Any], np.ndarray]] = {
 }
 RSAMPLE = ["Normal", "Uniform", "Exponential", "Laplace", "LogNormal", "MVN(scale_tril)"]
 RSAMPLE += ["MVN(covariance)", "Transformed(Tanh)", "Gamma", "Beta", "Dirichlet", "Cauchy"]
-RSAMPLE += ["StudentT", "RelaxedOneHotCategorical", "RelaxedBernoulli"]
+RSAMPLE += ["StudentT", "RelaxedOneHotCategorical", "RelaxedBernoulli", "InverseGamma"]
+RSAMPLE += ["FisherSnedecor", "Kumaraswamy"]
 # no closed-form entropy in PyTorch
 NO_ENTROPY = {"Transformed(Tanh)", "Poisson", "Binomial", "MixtureSameFamily"}
-NO_ENTROPY |= {"RelaxedOneHotCategorical", "RelaxedBernoulli"}
+NO_ENTROPY |= {"RelaxedOneHotCategorical", "RelaxedBernoulli", "FisherSnedecor"}
 
 # Note [PyTorch's trigamma]: PyTorch's CPU trigamma (the derivative of digamma, reached by the
 # entropy and KL gradients of Gamma, Beta, Dirichlet) is accurate to about 1.3e-9 absolute near
 # 0.6 (measured against scipy.special.polygamma), adjit's to 2e-16: those rows compare with that
 # bound, and are also checked against finite differences.
-TRIGAMMA = {"Gamma", "Beta", "Dirichlet", "StudentT"}
+TRIGAMMA = {"Gamma", "Beta", "Dirichlet", "StudentT", "InverseGamma"}
+TRIGAMMA |= {"Kumaraswamy"}
 
 
 def _tolerance(name: str) -> dict[str, float]:
