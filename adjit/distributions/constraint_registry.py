@@ -90,6 +90,21 @@ def _interval(constraint: Any) -> transforms.Transform:
     )
 
 
+def _cat(registry: ConstraintRegistry) -> Callable[[Any], transforms.Transform]:
+    def factory(constraint: Any) -> transforms.Transform:
+        parts = [registry(c) for c in constraint.cseq]
+        return transforms.CatTransform(parts, constraint.dim, constraint.lengths)
+
+    return factory
+
+
+def _stack(registry: ConstraintRegistry) -> Callable[[Any], transforms.Transform]:
+    def factory(constraint: Any) -> transforms.Transform:
+        return transforms.StackTransform([registry(c) for c in constraint.cseq], constraint.dim)
+
+    return factory
+
+
 BOTH = {  # the factories biject_to and transform_to share, by constraint
     constraints.real: _identity,
     constraints.positive: _positive,
@@ -102,10 +117,14 @@ BOTH = {  # the factories biject_to and transform_to share, by constraint
 }
 BIJECT_ONLY = {
     constraints.independent: _independent(biject_to),
+    constraints.cat: _cat(biject_to),
+    constraints.stack: _stack(biject_to),
     constraints.simplex: lambda c: transforms.StickBreakingTransform(),
 }
 TRANSFORM_ONLY = {
     constraints.independent: _independent(transform_to),
+    constraints.cat: _cat(transform_to),
+    constraints.stack: _stack(transform_to),
     constraints.simplex: lambda c: transforms.SoftmaxTransform(),
     constraints.lower_cholesky: lambda c: transforms.LowerCholeskyTransform(),
     constraints.positive_definite: lambda c: transforms.PositiveDefiniteTransform(),

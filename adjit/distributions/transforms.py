@@ -21,6 +21,7 @@ from .transforms_elementwise import (
     SoftplusTransform,
     TanhTransform,
 )
+from .transforms_joined import CatTransform, CumulativeDistributionTransform, StackTransform
 from .transforms_vector import (
     LowerCholeskyTransform,
     PositiveDefiniteTransform,
@@ -32,7 +33,9 @@ from .transforms_vector import (
 __all__ = [
     "AbsTransform",
     "AffineTransform",
+    "CatTransform",
     "ComposeTransform",
+    "CumulativeDistributionTransform",
     "ExpTransform",
     "IndependentTransform",
     "LowerCholeskyTransform",
@@ -43,6 +46,7 @@ __all__ = [
     "PowerTransform",
     "SigmoidTransform",
     "SoftplusTransform",
+    "StackTransform",
     "TanhTransform",
     "Transform",
     "identity_transform",

@@ -41,6 +41,24 @@ TRANSFORMS: dict[str, tuple[Callable[[Any], Any], np.ndarray]] = {
     "StickBreaking": (lambda L: L.distributions.StickBreakingTransform(), LOC),
     "Reshape": (lambda L: L.distributions.ReshapeTransform((4,), (2, 2)), LOC),
     "Softmax": (lambda L: L.distributions.SoftmaxTransform(), LOC),
+    "Cat": (
+        lambda L: L.distributions.CatTransform(
+            [L.distributions.ExpTransform(), L.distributions.SigmoidTransform()], 1, [1, 3]
+        ),
+        LOC,
+    ),
+    "Stack": (
+        lambda L: L.distributions.StackTransform(
+            [L.distributions.ExpTransform(), L.distributions.AffineTransform(1.0, 3.0)], 0
+        ),
+        LOC[:2],
+    ),
+    "CumulativeDistribution": (
+        lambda L: L.distributions.CumulativeDistributionTransform(
+            L.distributions.Normal(L.tensor(LOC), L.tensor(SCALE))
+        ),
+        LOC[::-1].copy(),
+    ),
     "LowerCholesky": (lambda L: L.distributions.LowerCholeskyTransform(), MAT),
     "PositiveDefinite": (lambda L: L.distributions.PositiveDefiniteTransform(), MAT),
 }
@@ -101,6 +119,8 @@ REGISTRY = [
     C + "lower_cholesky",
     C + "positive_definite",
     C + "boolean",
+    C + "cat([" + C + "positive, " + C + "unit_interval], 1, [2, 2])",
+    C + "stack([" + C + "positive, " + C + "real, " + C + "interval(-1.0, 1.0)], 0)",
 ]
 
 
