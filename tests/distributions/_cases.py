@@ -170,6 +170,10 @@ DISTS: dict[str, tuple[Builder, Builder]] = {
         lambda L, d: L.distributions.LogisticNormal(t(L, LOC, d), t(L, SCALE, d)),
         lambda L, d: t(L, SIMPLEX / SIMPLEX.sum(-1, keepdims=True), d),
     ),
+    "VonMises": (
+        lambda L, d: L.distributions.VonMises(t(L, LOC, d), t(L, CONC * 2, d)),
+        lambda L, d: t(L, REAL, d),
+    ),
     "Poisson": (
         lambda L, d: L.distributions.Poisson(t(L, RATE, d)),
         lambda L, d: t(L, COUNTS, d),
