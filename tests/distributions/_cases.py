@@ -174,6 +174,12 @@ DISTS: dict[str, tuple[Builder, Builder]] = {
         lambda L, d: L.distributions.VonMises(t(L, LOC, d), t(L, CONC * 2, d)),
         lambda L, d: t(L, REAL, d),
     ),
+    "ContinuousBernoulli": (
+        lambda L, d: L.distributions.ContinuousBernoulli(
+            t(L, np.where(PROBS > 0.8, 0.5, PROBS), d)
+        ),
+        lambda L, d: t(L, UNIT, d),
+    ),
     "Poisson": (
         lambda L, d: L.distributions.Poisson(t(L, RATE, d)),
         lambda L, d: t(L, COUNTS, d),

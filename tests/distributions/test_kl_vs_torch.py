@@ -126,6 +126,10 @@ PAIRS: dict[str, Any] = {
         L.distributions.Pareto(t(L, SCALE, d), t(L, CONC, d)),
         L.distributions.Pareto(t(L, SCALE[::-1], d), t(L, RATE, d)),
     ),
+    "ContinuousBernoulli": lambda L, d: (
+        L.distributions.ContinuousBernoulli(t(L, np.where(PROBS > 0.8, 0.5, PROBS), d)),
+        L.distributions.ContinuousBernoulli(logits=t(L, LOC, d)),
+    ),
     "Exponential, Gamma": lambda L, d: (
         L.distributions.Exponential(t(L, CONC, d)),
         L.distributions.Gamma(t(L, RATE, d), t(L, CONC, d)),

@@ -27,6 +27,7 @@ DERIVED = {
     "Weibull",
     "MixtureSameFamily(MVN)",
     "LowRankMVN",
+    "ContinuousBernoulli",
     "VonMises",
     "InverseGamma",
     "Kumaraswamy",
