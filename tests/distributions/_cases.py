@@ -180,6 +180,12 @@ DISTS: dict[str, tuple[Builder, Builder]] = {
         ),
         lambda L, d: t(L, UNIT, d),
     ),
+    "GeneralizedPareto": (
+        lambda L, d: L.distributions.GeneralizedPareto(
+            t(L, LOC - 3, d), t(L, SCALE, d), t(L, np.where(PROBS > 0.7, 0.0, PROBS - 0.3), d)
+        ),
+        lambda L, d: t(L, POS, d),
+    ),
     "Poisson": (
         lambda L, d: L.distributions.Poisson(t(L, RATE, d)),
         lambda L, d: t(L, COUNTS, d),

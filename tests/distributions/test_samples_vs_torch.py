@@ -27,6 +27,7 @@ DERIVED = {
     "Weibull",
     "MixtureSameFamily(MVN)",
     "LowRankMVN",
+    "GeneralizedPareto",
     "ContinuousBernoulli",
     "VonMises",
     "InverseGamma",
