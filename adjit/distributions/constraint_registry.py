@@ -114,6 +114,7 @@ BOTH = {  # the factories biject_to and transform_to share, by constraint
     constraints.less_than: _less_than,
     constraints.interval: _interval,
     constraints.half_open_interval: _interval,
+    constraints.corr_cholesky: lambda c: transforms.CorrCholeskyTransform(),
 }
 BIJECT_ONLY = {
     constraints.independent: _independent(biject_to),

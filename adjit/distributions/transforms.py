@@ -23,6 +23,7 @@ from .transforms_elementwise import (
 )
 from .transforms_joined import CatTransform, CumulativeDistributionTransform, StackTransform
 from .transforms_vector import (
+    CorrCholeskyTransform,
     LowerCholeskyTransform,
     PositiveDefiniteTransform,
     ReshapeTransform,
@@ -35,6 +36,7 @@ __all__ = [
     "AffineTransform",
     "CatTransform",
     "ComposeTransform",
+    "CorrCholeskyTransform",
     "CumulativeDistributionTransform",
     "ExpTransform",
     "IndependentTransform",

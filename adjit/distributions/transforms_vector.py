@@ -1,9 +1,10 @@
 """The transforms between vector and matrix spaces (PyTorch's
 ``torch.distributions.transforms``): ``Reshape``, ``Softmax``, ``StickBreaking``,
-``LowerCholesky`` and ``PositiveDefinite``."""
+``LowerCholesky``, ``PositiveDefinite`` and ``CorrCholesky``."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import adjit
@@ -12,6 +13,7 @@ from adjit.runtime.tensor import Size
 from . import constraints
 from .transforms_base import Transform
 from .transforms_elementwise import _clipped_sigmoid
+from .utils import tril_matrix_to_vec, vec_to_tril_matrix
 
 
 class ReshapeTransform(Transform):
@@ -174,3 +176,64 @@ class PositiveDefiniteTransform(Transform):
     def _inverse(self, y: Any) -> Any:
         y = adjit.linalg.cholesky(y)
         return LowerCholeskyTransform().inv(y)
+
+
+class CorrCholeskyTransform(Transform):
+    """An unconstrained vector of ``D(D-1)/2`` reals to the Cholesky factor of a ``D x D``
+    correlation matrix (tanh, then stick-breaking on each row)."""
+
+    domain = constraints.real_vector
+    codomain = constraints.corr_cholesky
+    bijective = True
+
+    def _call(self, x: Any) -> Any:
+        x = adjit.tanh(x)
+        eps = adjit.finfo(x.dtype).eps
+        x = x.clamp(min=-1 + eps, max=1 - eps)
+        r = vec_to_tril_matrix(x, diag=-1)
+        # apply stick-breaking on the squared values
+        z = r**2
+        z1m_cumprod_sqrt = (1 - z).sqrt().cumprod(-1)
+        # Diagonal elements must be 1.
+        r = r + adjit.eye(r.shape[-1], dtype=r.dtype, device=r.device)
+        return r * adjit.nn.functional.pad(z1m_cumprod_sqrt[..., :-1], [1, 0], value=1)
+
+    def _inverse(self, y: Any) -> Any:
+        # inverse stick-breaking
+        y_cumsum = 1 - adjit.cumsum(y * y, dim=-1)
+        y_cumsum_shifted = adjit.nn.functional.pad(y_cumsum[..., :-1], [1, 0], value=1)
+        y_vec = tril_matrix_to_vec(y, diag=-1)
+        y_cumsum_vec = tril_matrix_to_vec(y_cumsum_shifted, diag=-1)
+        t = y_vec / (y_cumsum_vec).sqrt()
+        # inverse of tanh
+        return (t.log1p() - t.neg().log1p()) / 2
+
+    def log_abs_det_jacobian(self, x: Any, y: Any, intermediates: Any = None) -> Any:
+        # Because domain and codomain are two spaces with different dimensions, determinant of
+        # Jacobian is not well-defined. We return `log_abs_det_jacobian` of `x` and the
+        # flattened lower triangular part of `y`.
+        y1m_cumsum = 1 - (y * y).cumsum(dim=-1)
+        y1m_cumsum_tril = tril_matrix_to_vec(y1m_cumsum, diag=-2)
+        stick_breaking_logdet = 0.5 * (y1m_cumsum_tril).log().sum(-1)
+        softplus = adjit.nn.functional.softplus
+        tanh_logdet = -2 * (x + softplus(-2 * x) - math.log(2.0)).sum(dim=-1)
+        return stick_breaking_logdet + tanh_logdet
+
+    def forward_shape(self, shape: Any) -> Any:
+        # Reshape from (..., N) to (..., D, D).
+        if len(shape) < 1:
+            raise ValueError("Too few dimensions on input")
+        N = shape[-1]
+        D = round((0.25 + 2 * N) ** 0.5 + 0.5)
+        if D * (D - 1) // 2 != N:
+            raise ValueError("Input is not a flattened lower-diagonal number")
+        return Size(tuple(shape[:-1]) + (D, D))
+
+    def inverse_shape(self, shape: Any) -> Any:
+        # Reshape from (..., D, D) to (..., N).
+        if len(shape) < 2:
+            raise ValueError("Too few dimensions on input")
+        if shape[-2] != shape[-1]:
+            raise ValueError("Input is not square")
+        D = shape[-1]
+        return Size(tuple(shape[:-2]) + (D * (D - 1) // 2,))

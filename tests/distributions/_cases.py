@@ -23,6 +23,8 @@ UNIT = RNG.uniform(0.05, 0.95, size=(3, 4))  # values in (0, 1), probabilities f
 REAL = RNG.normal(size=(3, 4))
 COUNTS = np.array([[0, 1, 2, 3], [4, 5, 0, 1], [2, 2, 3, 5]], np.float64)
 MVN_VALUE = RNG.normal(size=(4, 2, 3))
+_CORR = COV / np.sqrt(np.einsum("bii,bjj->bij", COV, COV))
+CORR_CHOL = np.linalg.cholesky(_CORR)  # (2, 3, 3) Cholesky factors of correlation matrices
 
 
 def t(L: Any, a: np.ndarray, dtype: str) -> Any:
@@ -185,6 +187,10 @@ DISTS: dict[str, tuple[Builder, Builder]] = {
             t(L, LOC - 3, d), t(L, SCALE, d), t(L, np.where(PROBS > 0.7, 0.0, PROBS - 0.3), d)
         ),
         lambda L, d: t(L, POS, d),
+    ),
+    "LKJCholesky": (
+        lambda L, d: L.distributions.LKJCholesky(3, t(L, CONC[0, :2], d)),
+        lambda L, d: t(L, CORR_CHOL, d),
     ),
     "Poisson": (
         lambda L, d: L.distributions.Poisson(t(L, RATE, d)),

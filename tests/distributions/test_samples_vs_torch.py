@@ -27,6 +27,7 @@ DERIVED = {
     "Weibull",
     "MixtureSameFamily(MVN)",
     "LowRankMVN",
+    "LKJCholesky",
     "GeneralizedPareto",
     "ContinuousBernoulli",
     "VonMises",

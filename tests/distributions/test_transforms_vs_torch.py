@@ -59,6 +59,7 @@ TRANSFORMS: dict[str, tuple[Callable[[Any], Any], np.ndarray]] = {
         ),
         LOC[::-1].copy(),
     ),
+    "CorrCholesky": (lambda L: L.distributions.CorrCholeskyTransform(), LOC[:, :3]),
     "LowerCholesky": (lambda L: L.distributions.LowerCholeskyTransform(), MAT),
     "PositiveDefinite": (lambda L: L.distributions.PositiveDefiniteTransform(), MAT),
 }
@@ -119,6 +120,7 @@ REGISTRY = [
     C + "lower_cholesky",
     C + "positive_definite",
     C + "boolean",
+    C + "corr_cholesky",
     C + "cat([" + C + "positive, " + C + "unit_interval], 1, [2, 2])",
     C + "stack([" + C + "positive, " + C + "real, " + C + "interval(-1.0, 1.0)], 0)",
 ]
@@ -130,7 +132,8 @@ def test_constraint_registry_matches_torch(registry: str, constraint: str) -> No
     def run(L: Any) -> Any:
         transform = getattr(L.distributions, registry)(eval(constraint, {"L": L}))
         matrix = transform.domain.event_dim == 2
-        x = L.tensor(np.tril(MAT[0]) + 3 * np.eye(3) if matrix else LOC)
+        vector = LOC[:, :3] if "corr" in constraint else LOC  # 3 = D(D-1)/2 values for D = 3
+        x = L.tensor(np.tril(MAT[0]) + 3 * np.eye(3) if matrix else vector)
         return repr(transform), transform(x).numpy()
 
     try:
