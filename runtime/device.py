@@ -232,6 +232,8 @@ def stride(x: Tensor, dim: int | None = None) -> Any:
         strides = _dense_strides(tuple(x.shape))
     else:
         strides = tuple(s // x._data.itemsize for s in x._data.strides)
+        if x._data.size == 0 and not any(strides):  # (a made-empty array: PyTorch's dense)
+            strides = _dense_strides(tuple(x.shape))
     if dim is None:
         return strides
     if x.ndim == 0:

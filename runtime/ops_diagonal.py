@@ -116,8 +116,12 @@ def _viewed(out: Tensor, base: Tensor) -> Tensor:
         if out._view_base is None:
             out._view_base = base if base._view_base is None else base._view_base
             out._rewrites_seen = out._view_base._rewrites
-    else:
+    else:  # (its memory's owner too: views of it, expanded ones included, stay read-only)
         out._data.flags.writeable = False
+        owner = out._data.base
+        while isinstance(owner, np.ndarray):
+            owner.flags.writeable = False
+            owner = owner.base
     return out
 
 

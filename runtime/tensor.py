@@ -150,7 +150,11 @@ class Tensor:
         return Size(self._data.shape)
 
     def size(self, dim: int | None = None) -> Any:
-        return self.shape if dim is None else self._data.shape[norm_axis(dim, self.ndim)]
+        if dim is None:
+            return self.shape
+        if not self._data.ndim:
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+        return self._data.shape[norm_axis(dim, self.ndim)]
 
     @property
     def dtype(self) -> DType:

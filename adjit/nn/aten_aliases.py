@@ -8,6 +8,8 @@ from typing import Any
 
 from adjit.nn import functional as F
 from adjit.nn import functional_activation as FA
+from adjit.nn import functional_norm as FN
+from adjit.runtime.ops_shape import broadcast_tensors
 from adjit.runtime.tensor import Tensor
 
 __all__ = [
@@ -148,7 +150,10 @@ def group_norm(
     eps: float = 1e-05,
     cudnn_enabled: bool = True,
 ) -> Tensor:
-    return F.group_norm(input, num_groups, weight, bias, eps)
+    """ATen's group norm: its checks first (the batch and channel sizes read, then the groups),
+    and no nn.functional "more than 1 value per channel" refusal."""
+    input.size(0), input.size(1)  # (a 0-d or 1-d input: ATen's IndexError)
+    return FN.checked_group_norm(input, num_groups, weight, bias, eps)
 
 
 def instance_norm(
@@ -162,6 +167,8 @@ def instance_norm(
     eps: float,
     cudnn_enabled: bool,
 ) -> Tensor:
+    if input.ndim < 2:  # (ATen reads the channel count first)
+        raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got 1)")
     return F.instance_norm(
         input, running_mean, running_var, weight, bias, use_input_stats, momentum, eps
     )
@@ -288,7 +295,14 @@ def kl_div(
 def margin_ranking_loss(
     input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, reduction: int = 0
 ) -> Tensor:
-    return F.margin_ranking_loss(input1, input2, target, margin, reduction=_reduction(reduction))
+    """ATen's formula, broadcasting its operands (nn.functional also requires equal ranks)."""
+    loss = (-target * (input1 - input2) + margin).clamp_min(0)
+    return _reduce(loss, reduction)
+
+
+def _reduce(loss: Tensor, reduction: int) -> Tensor:
+    """ATen's apply_loss_reduction."""
+    return {1: loss.mean, 2: loss.sum}.get(reduction, lambda: loss)()
 
 
 def hinge_embedding_loss(
@@ -333,6 +347,14 @@ def binary_cross_entropy_with_logits(
     pos_weight: Tensor | None = None,
     reduction: int = 0,
 ) -> Tensor:
+    """ATen's loss broadcasts input and target (nn.functional requires equal sizes)."""
+    shape = target.shape
+    target, input = broadcast_tensors(target, input)  # (the order of ATen's error text)
+    if target.shape != shape:  # (ATen's forward writes into a target-shaped result)
+        raise RuntimeError(
+            f"output with shape {list(shape)} doesn't match the broadcast shape "
+            f"{list(target.shape)}"
+        )
     return F.binary_cross_entropy_with_logits(
         input, target, weight, reduction=_reduction(reduction), pos_weight=pos_weight
     )

@@ -49,6 +49,14 @@ def group_norm(
         raise ValueError(
             f"Expected more than 1 value per channel when training, got input size {sizes}"
         )
+    return checked_group_norm(input, num_groups, weight, bias, eps)
+
+
+def checked_group_norm(
+    input: Tensor, num_groups: int, weight: Tensor | None, bias: Tensor | None, eps: float
+) -> Tensor:
+    """Group norm after ATen's own checks (``torch.group_norm`` skips nn.functional's)."""
+    c = input.shape[1]
     if num_groups <= 0:
         raise RuntimeError(f"Expected num groups to be greater than 0, got {num_groups}")
     if c % num_groups:

@@ -40,7 +40,9 @@ CASES: dict[str, Callable[[Any, Any, Any], Any]] = {
     "batch_norm_running": lambda m, x, y: m.batch_norm(
         x, m.tensor(W3), None, m.zeros(3), m.ones(3), False, 0.1, 1e-5, False
     ),
-    "instance_norm": lambda m, x, y: m.instance_norm(x, None, None, None, None, True, 0.1, 1e-5, True),
+    "instance_norm": lambda m, x, y: m.instance_norm(
+        x, None, None, None, None, True, 0.1, 1e-5, True
+    ),
     "embedding": lambda m, x, y: m.embedding(x.reshape(6, 10), m.tensor(IDS)),
     "embedding_padding": lambda m, x, y: m.embedding(x.reshape(6, 10), m.tensor(IDS), 2),
     "cosine_similarity": lambda m, x, y: m.cosine_similarity(x, y),
@@ -77,6 +79,8 @@ CASES: dict[str, Callable[[Any, Any, Any], Any]] = {
     "ctc_loss": lambda m, x, y: m.ctc_loss(
         x.reshape(4, 3, 5).log_softmax(2), m.tensor([[1, 2], [3, 1], [2, 2]]), [4, 4, 3], [2, 2, 1]
     ),
+    "margin_ranking_broadcast": lambda m, x, y: m.margin_ranking_loss(x[0, 0, 0], y, y, 0.1, 1),
+    "group_norm_one_per_group": lambda m, x, y: m.group_norm(x[:, :, 0], 3, None, m.tensor(W3)),
     "relu_": lambda m, x, y: m.relu_(x * 1),
     "sigmoid_": lambda m, x, y: m.sigmoid_(x * 1),
     "clamp_": lambda m, x, y: m.clamp_(x * 1, -0.5, 0.5),
@@ -114,6 +118,9 @@ ERRORS: dict[str, Callable[[Any], Any]] = {
     "feature_dropout_1d": lambda m: m.feature_dropout(m.ones(3), 0.5, True),
     "alpha_dropout_p": lambda m: m.alpha_dropout(m.ones(3), -1, True),
     "fill_vector": lambda m: m.fill(m.zeros(3), m.ones(2)),
+    "bce_smaller_target": lambda m: m.binary_cross_entropy_with_logits(
+        m.ones(4, 3), m.ones(4, 1), None, None, 1
+    ),
     "set_default_device_cuda": lambda m: m.set_default_device("cuda") or m.zeros(1),
 }
 
@@ -154,6 +161,10 @@ PLAIN: dict[str, Callable[[Any], Any]] = {
     "zero_": lambda m: m.zero_(m.ones(2)),
     "typename": lambda m: [m.typename(m.zeros(1, dtype=m.int64)), m.typename(3)],
     "default_device": lambda m: str(m.get_default_device()),
+    "bce_broadcast_input": lambda m: round(
+        m.binary_cross_entropy_with_logits(m.tensor(X)[0, :1], m.tensor(P)[0], None, None, 2).item(),
+        4,
+    ),  # (forward only: PyTorch's backward refuses a broadcast input; float32 sums: 4 places)
 }
 
 

@@ -76,3 +76,13 @@ def test_fill_of_plain_tensor_unchanged() -> None:
     a = adjit.arange(6.0).reshape(2, 3)
     a[:, 1].fill_(9)
     assert a.tolist() == [[0.0, 9.0, 2.0], [3.0, 9.0, 5.0]]
+
+
+def test_fill_of_expanded_copy_refused() -> None:
+    """A diagonal that had to be a copy is read-only (a write would miss its input); expanded,
+    a scalar fill must not write the copy either (Note [fills of expanded tensors])."""
+    x = adjit.zeros(3, 2, 3)
+    d = x.diagonal(0, 0, 2)
+    with pytest.raises(RuntimeError, match=OVERLAP):
+        d.unsqueeze(0).expand(2, 2, 3).fill_(1.0)
+    assert not d.numpy().any() and not x.numpy().any()
