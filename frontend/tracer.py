@@ -139,7 +139,16 @@ class Tracer(Tensor):
             self._trace.retained[id(self)] = self
 
     def detach(self) -> Tensor:
-        return self._trace.emit(Op.DETACH, [self], {}, None)
+        # Note [detached aliases while tracing]: eagerly, ``t.detach()`` (and ``t.data``)
+        # shares ``t``'s memory, so an in-place op on either changes both. A traced DETACH is
+        # a new value: a write to one would not reach the other, and the compiled function
+        # would silently differ from eager (``v.detach().clamp_(min=eps)`` then ``v.sum()``).
+        # So the two count as a view and its base: in-place ops on either are refused, as for
+        # other views (runtime/inplace.py _rebind), with out-of-place ops as the way out.
+        out = self._trace.emit(Op.DETACH, [self], {}, None)
+        out._view_of = self
+        self._has_views = True
+        return out
 
     def __repr__(self) -> str:
         if getattr(self._trace, "session", None) is None:

@@ -162,7 +162,7 @@ def scatter_add_into(e: Eqn, env: dict, bufs: Any, read: Read, fallback: Fallbac
         and index.dtype == np.int64
         and src.dtype == dtype
         and src.shape == index.shape
-        and index.ndim == len(shape)
+        and index.ndim == len(shape) > 0  # (a 0-d scatter: the offsets rule)
         and index.flags.c_contiguous
         and src.flags.c_contiguous
         and _fits(index.shape, shape, axis)

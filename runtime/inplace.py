@@ -122,8 +122,9 @@ def _rebind(t: Tensor, result: Tensor) -> Tensor:
         )
     if getattr(t, "_view_of", None) is not None or getattr(t, "_has_views", False):
         raise TracingError(
-            "in-place modification of a view (or of a tensor that has views) "
-            "inside a compiled function is not supported; use out-of-place ops"
+            "in-place modification of a view (or of a tensor that has views; .detach() and "
+            ".data count as views) inside a compiled function is not supported; use "
+            "out-of-place ops"
         )
     if t._var in t._trace.input_vars:
         raise TracingError(

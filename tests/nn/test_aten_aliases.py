@@ -134,7 +134,7 @@ def test_errors_match_torch(name: str) -> None:
             return f"{type(e).__name__}: {str(e).splitlines()[0]}"
         finally:
             if hasattr(lib, "set_default_device"):
-                lib.set_default_device("cpu")
+                lib.set_default_device(None)  # (PyTorch: "cpu" would keep a device mode on)
         return "no error"
 
     ours, theirs = outcome(adjit), outcome(torch)
@@ -161,10 +161,13 @@ PLAIN: dict[str, Callable[[Any], Any]] = {
     "zero_": lambda m: m.zero_(m.ones(2)),
     "typename": lambda m: [m.typename(m.zeros(1, dtype=m.int64)), m.typename(3)],
     "default_device": lambda m: str(m.get_default_device()),
-    "bce_broadcast_input": lambda m: round(
-        m.binary_cross_entropy_with_logits(m.tensor(X)[0, :1], m.tensor(P)[0], None, None, 2).item(),
+    "bce_broadcast_input": lambda m: round(  # (forward only: PyTorch's backward refuses a
+        # broadcast input; float32 sums: 4 places)
+        m.binary_cross_entropy_with_logits(
+            m.tensor(X)[0, :1], m.tensor(P)[0], None, None, 2
+        ).item(),
         4,
-    ),  # (forward only: PyTorch's backward refuses a broadcast input; float32 sums: 4 places)
+    ),
 }
 
 
