@@ -23,10 +23,21 @@ _LOADED: dict[str, ModuleType] = {}
 SETTINGS = {"threads": os.cpu_count() or 1}
 
 
+# Note [torch before MKL]
+# With the mkl extra, adjit's first compiled product loads libmkl_rt, which makes MKL's symbols
+# global; a PyTorch imported after that binds its BLAS and LAPACK to that sequential MKL and runs
+# its products on one thread (Note [MKL products] in runtime/mkl_gemm.py). So set_threads, which
+# runs before any contender, imports PyTorch first when it is installed.
+
+
 def set_threads(n: int) -> None:
     """Give every contender ``n`` threads (Note [torch threads]); call before any runs."""
     import adjit
 
+    try:
+        _load("torch")  # before adjit's MKL (Note [torch before MKL])
+    except Unavailable:
+        pass
     SETTINGS["threads"] = n
     adjit.set_num_threads(n)
     os.environ.update(thread_env(n))  # for libraries loaded later (JAX) and children
