@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -34,10 +35,8 @@ def set_threads(n: int) -> None:
     """Give every contender ``n`` threads (Note [torch threads]); call before any runs."""
     import adjit
 
-    try:
+    with contextlib.suppress(Unavailable):
         _load("torch")  # before adjit's MKL (Note [torch before MKL])
-    except Unavailable:
-        pass
     SETTINGS["threads"] = n
     adjit.set_num_threads(n)
     os.environ.update(thread_env(n))  # for libraries loaded later (JAX) and children

@@ -52,8 +52,9 @@ def restored_threads() -> Iterator[None]:
 def test_compiled_step_counts_its_pooled_buffers() -> None:
     r = step_memory.child("tiny transformer", "adjit compiled", 1, 1)
     assert r["pool"] >= step_memory.pooled_bytes() > 0  # the arena and the gradients' pools
-    # the step's one arena (Note [one arena for a training step]) beside the gradients' buffers
-    assert 0 < r["arena"] < r["pool"] and r["pool"] - r["arena"] >= r["params"]
+    # the step's one arena (Note [one arena for a training step]) holds the gradients too
+    # (Note [gradients in the step's arena] in runtime/joint_arena.py)
+    assert 0 < r["arena"] <= r["pool"] and r["arena"] >= r["params"]
     assert r["peak"] >= r["pool"] and r["params"] == sum(
         n * 4 for n in (32 * 96, 96, 32 * 32, 32, 32, 32, 32, 32, 32 * 128, 128, 128 * 32, 32)
     )
