@@ -4,6 +4,7 @@ with ATen's signatures (positional flags, integer reductions, ``embedding(weight
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from adjit.nn import functional as F
@@ -13,8 +14,6 @@ from adjit.runtime.ops_shape import broadcast_tensors
 from adjit.runtime.tensor import Tensor
 
 __all__ = [
-    "alpha_dropout",
-    "alpha_dropout_",
     "batch_norm",
     "bilinear",
     "binary_cross_entropy_with_logits",
@@ -25,13 +24,7 @@ __all__ = [
     "cosine_embedding_loss",
     "cosine_similarity",
     "ctc_loss",
-    "dropout",
-    "dropout_",
     "embedding",
-    "feature_alpha_dropout",
-    "feature_alpha_dropout_",
-    "feature_dropout",
-    "feature_dropout_",
     "group_norm",
     "hinge_embedding_loss",
     "instance_norm",
@@ -77,44 +70,27 @@ def _probability(p: float) -> None:
         raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
-def dropout(input: Tensor, p: float, train: bool) -> Tensor:
-    _probability(p)
-    return F.dropout(input, p, train)
+def _dropout(name: str, fn: Callable[[Tensor, float, bool, bool], Tensor], inplace: bool) -> Any:
+    """``torch.<name>(input, p, train)``: ATen's probability check, then nn.functional's."""
+
+    def call(input: Tensor, p: float, train: bool) -> Tensor:
+        _probability(p)
+        return fn(input, p, train, inplace)
+
+    call.__name__ = call.__qualname__ = name
+    return call
 
 
-def dropout_(input: Tensor, p: float, train: bool) -> Tensor:
-    _probability(p)
-    return F.dropout(input, p, train, inplace=True) if train else input
-
-
-def alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:
-    _probability(p)
-    return FA.alpha_dropout(input, p, train)
-
-
-def alpha_dropout_(input: Tensor, p: float, train: bool) -> Tensor:
-    _probability(p)
-    return FA.alpha_dropout(input, p, train, inplace=True)
-
-
-def feature_alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:
-    _probability(p)
-    return FA.feature_alpha_dropout(input, p, train)
-
-
-def feature_alpha_dropout_(input: Tensor, p: float, train: bool) -> Tensor:
-    _probability(p)
-    return FA.feature_alpha_dropout(input, p, train, inplace=True)
-
-
-def feature_dropout(input: Tensor, p: float, train: bool) -> Tensor:
-    _probability(p)
-    return FA._feature_dropout(input, p, train, False)
-
-
-def feature_dropout_(input: Tensor, p: float, train: bool) -> Tensor:
-    _probability(p)
-    return FA._feature_dropout(input, p, train, True)
+_DROPOUTS: dict[str, Callable[[Tensor, float, bool, bool], Tensor]] = {
+    "dropout": F.dropout,
+    "alpha_dropout": FA.alpha_dropout,
+    "feature_alpha_dropout": FA.feature_alpha_dropout,
+    "feature_dropout": FA._feature_dropout,  # (channel dropout of any rank >= 2)
+}
+globals().update(
+    {n + s: _dropout(n + s, fn, s == "_") for n, fn in _DROPOUTS.items() for s in ("", "_")}
+)
+__all__ += [n + s for n in _DROPOUTS for s in ("", "_")]
 
 
 def layer_norm(
