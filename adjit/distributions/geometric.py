@@ -8,10 +8,10 @@ import adjit
 from adjit.runtime.tensor import Size, Tensor
 
 from . import constraints
+from ._probs_logits import expand_probs_or_logits, one_of_probs_logits
 from .distribution import Distribution
 from .utils import (
     EMPTY_SHAPE,
-    NUMBER,
     broadcast_all,
     lazy_property,
     logits_to_probs,
@@ -30,15 +30,10 @@ class Geometric(Distribution):
     def __init__(
         self, probs: Any = None, logits: Any = None, validate_args: bool | None = None
     ) -> None:
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            (self.probs,) = broadcast_all(probs)
-        else:
-            (self.logits,) = broadcast_all(logits)
-        given = probs if probs is not None else logits
-        batch_shape = Size() if isinstance(given, NUMBER) else given.size()
-        super().__init__(batch_shape, validate_args=validate_args)
+        name, given = one_of_probs_logits(probs, logits)
+        (param,) = broadcast_all(given)
+        setattr(self, name, param)
+        super().__init__(param.size(), validate_args=validate_args)
         if self._validate_args and probs is not None:
             value = self.probs
             valid = value > 0
@@ -53,10 +48,7 @@ class Geometric(Distribution):
     def expand(self, batch_shape: Any, _instance: Any = None) -> Geometric:
         new = self._get_checked_instance(Geometric, _instance)
         batch_shape = Size(batch_shape)
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(batch_shape)
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(batch_shape)
+        expand_probs_or_logits(self, new, batch_shape)
         super(Geometric, new).__init__(batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
