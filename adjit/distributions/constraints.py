@@ -226,43 +226,58 @@ class _Bounded(Constraint):
         return f"{self.__class__.__name__[1:]}({args})"
 
 
-class _IntegerInterval(_Bounded):
-    """Integers in ``[lower_bound, upper_bound]``."""
+class _LowerBound(_Bounded):
+    """A constraint with a ``lower_bound``."""
 
-    is_discrete = True
-    BOUNDS = ("lower_bound", "upper_bound")
+    BOUNDS = ("lower_bound",)
 
-    def __init__(self, lower_bound: Any, upper_bound: Any) -> None:
-        self.lower_bound, self.upper_bound = lower_bound, upper_bound
+    def __init__(self, lower_bound: Any) -> None:
+        self.lower_bound = lower_bound
         super().__init__()
 
-    def check(self, value: Any) -> Any:
-        return (value % 1 == 0) & (self.lower_bound <= value) & (value <= self.upper_bound)
 
+class _UpperBound(_Bounded):
+    """A constraint with an ``upper_bound``."""
 
-class _IntegerLessThan(_Bounded):
-    """Integers up to ``upper_bound``."""
-
-    is_discrete = True
     BOUNDS = ("upper_bound",)
 
     def __init__(self, upper_bound: Any) -> None:
         self.upper_bound = upper_bound
         super().__init__()
 
+
+class _BothBounds(_Bounded):
+    """A constraint with a ``lower_bound`` and an ``upper_bound``."""
+
+    BOUNDS = ("lower_bound", "upper_bound")
+
+    def __init__(self, lower_bound: Any, upper_bound: Any) -> None:
+        self.lower_bound, self.upper_bound = lower_bound, upper_bound
+        super().__init__()
+
+
+class _IntegerInterval(_BothBounds):
+    """Integers in ``[lower_bound, upper_bound]``."""
+
+    is_discrete = True
+
+    def check(self, value: Any) -> Any:
+        return (value % 1 == 0) & (self.lower_bound <= value) & (value <= self.upper_bound)
+
+
+class _IntegerLessThan(_UpperBound):
+    """Integers up to ``upper_bound``."""
+
+    is_discrete = True
+
     def check(self, value: Any) -> Any:
         return (value % 1 == 0) & (value <= self.upper_bound)
 
 
-class _IntegerGreaterThan(_Bounded):
+class _IntegerGreaterThan(_LowerBound):
     """Integers from ``lower_bound``."""
 
     is_discrete = True
-    BOUNDS = ("lower_bound",)
-
-    def __init__(self, lower_bound: Any) -> None:
-        self.lower_bound = lower_bound
-        super().__init__()
 
     def check(self, value: Any) -> Any:
         return (value % 1 == 0) & (value >= self.lower_bound)
@@ -275,66 +290,36 @@ class _Real(Constraint):
         return value == value  # False for NANs.
 
 
-class _GreaterThan(_Bounded):
+class _GreaterThan(_LowerBound):
     """``(lower_bound, inf]``."""
-
-    BOUNDS = ("lower_bound",)
-
-    def __init__(self, lower_bound: Any) -> None:
-        self.lower_bound = lower_bound
-        super().__init__()
 
     def check(self, value: Any) -> Any:
         return self.lower_bound < value
 
 
-class _GreaterThanEq(_Bounded):
+class _GreaterThanEq(_LowerBound):
     """``[lower_bound, inf)``."""
-
-    BOUNDS = ("lower_bound",)
-
-    def __init__(self, lower_bound: Any) -> None:
-        self.lower_bound = lower_bound
-        super().__init__()
 
     def check(self, value: Any) -> Any:
         return self.lower_bound <= value
 
 
-class _LessThan(_Bounded):
+class _LessThan(_UpperBound):
     """``[-inf, upper_bound)``."""
-
-    BOUNDS = ("upper_bound",)
-
-    def __init__(self, upper_bound: Any) -> None:
-        self.upper_bound = upper_bound
-        super().__init__()
 
     def check(self, value: Any) -> Any:
         return value < self.upper_bound
 
 
-class _Interval(_Bounded):
+class _Interval(_BothBounds):
     """``[lower_bound, upper_bound]``."""
-
-    BOUNDS = ("lower_bound", "upper_bound")
-
-    def __init__(self, lower_bound: Any, upper_bound: Any) -> None:
-        self.lower_bound, self.upper_bound = lower_bound, upper_bound
-        super().__init__()
 
     def check(self, value: Any) -> Any:
         return (self.lower_bound <= value) & (value <= self.upper_bound)
 
 
-class _HalfOpenInterval(_Bounded):
+class _HalfOpenInterval(_BothBounds):
     """``[lower_bound, upper_bound)``."""
-
-    BOUNDS = ("lower_bound", "upper_bound")
-
-    def __init__(self, lower_bound: Any, upper_bound: Any) -> None:
-        self.lower_bound, self.upper_bound = lower_bound, upper_bound
-        super().__init__()
 
     def check(self, value: Any) -> Any:
         return (self.lower_bound <= value) & (value < self.upper_bound)
