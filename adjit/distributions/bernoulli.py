@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 import adjit
-from adjit.runtime.tensor import Size, Tensor
+from adjit.runtime.tensor import Tensor
 
 from . import constraints
 from ._probs_logits import ProbsOrLogits
@@ -38,11 +38,8 @@ class Bernoulli(ProbsOrLogits, ExponentialFamily):
         super().__init__(self._param.size(), validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> Bernoulli:
-        new = self._get_checked_instance(Bernoulli, _instance)
-        batch_shape = Size(batch_shape)
-        self._expand_probs_or_logits(new, batch_shape)
-        super(Bernoulli, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
+        new = self._expand_attrs(Bernoulli, batch_shape, _instance)
+        self._expand_probs_or_logits(new, new.batch_shape)
         return new
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import adjit
-from adjit.runtime.tensor import Size, Tensor
+from adjit.runtime.tensor import Tensor
 
 from . import constraints
 from ._probs_logits import ProbsOrLogits
@@ -42,12 +42,8 @@ class Binomial(ProbsOrLogits, Distribution):
         super().__init__(self._param.size(), validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> Binomial:
-        new = self._get_checked_instance(Binomial, _instance)
-        batch_shape = Size(batch_shape)
-        new.total_count = self.total_count.expand(batch_shape)
-        self._expand_probs_or_logits(new, batch_shape)
-        super(Binomial, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
+        new = self._expand_attrs(Binomial, batch_shape, _instance, "total_count")
+        self._expand_probs_or_logits(new, new.batch_shape)
         return new
 
     @constraints.dependent_property(is_discrete=True, event_dim=0)

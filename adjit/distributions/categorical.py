@@ -40,13 +40,9 @@ class Categorical(ProbsOrLogits, Distribution):
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> Categorical:
-        new = self._get_checked_instance(Categorical, _instance)
-        batch_shape = Size(batch_shape)
-        param_shape = Size(batch_shape + (self._num_events,))
-        self._expand_probs_or_logits(new, param_shape)
+        new = self._expand_attrs(Categorical, batch_shape, _instance)
+        self._expand_probs_or_logits(new, Size(new.batch_shape + (self._num_events,)))
         new._num_events = self._num_events
-        super(Categorical, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
         return new
 
     @constraints.dependent_property(is_discrete=True, event_dim=0)

@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 import adjit
-from adjit.runtime.tensor import Size, Tensor
+from adjit.runtime.tensor import Tensor
 
 from . import constraints
 from ._probs_logits import ProbsOrLogits
@@ -54,12 +54,9 @@ class ContinuousBernoulli(ProbsOrLogits, ExponentialFamily):
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> ContinuousBernoulli:
-        new = self._get_checked_instance(ContinuousBernoulli, _instance)
+        new = self._expand_attrs(ContinuousBernoulli, batch_shape, _instance)
         new._lims = self._lims
-        batch_shape = Size(batch_shape)
-        self._expand_probs_or_logits(new, batch_shape)
-        super(ContinuousBernoulli, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
+        self._expand_probs_or_logits(new, new.batch_shape)
         return new
 
     def _outside_unstable_region(self) -> Tensor:

@@ -218,6 +218,17 @@ class Distribution:
             )
         return self.__new__(type(self)) if _instance is None else _instance
 
+    def _expand_attrs(self, cls: type, batch_shape: Any, _instance: Any, *names: str) -> Any:
+        """PyTorch's ``expand`` for a batch-only ``cls``: a new instance with the attributes
+        ``names`` expanded to ``batch_shape`` (each a tensor or a distribution)."""
+        new = self._get_checked_instance(cls, _instance)
+        batch_shape = Size(batch_shape)
+        for name in names:
+            setattr(new, name, getattr(self, name).expand(batch_shape))
+        super(cls, new).__init__(batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
     def __repr__(self) -> str:
         param_names = [k for k in self.arg_constraints if k in self.__dict__]
         args = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import adjit
-from adjit.runtime.tensor import Size, Tensor
+from adjit.runtime.tensor import Tensor
 
 from . import constraints
 from ._probs_logits import expand_probs_or_logits, one_of_probs_logits
@@ -46,11 +46,8 @@ class Geometric(Distribution):
                 )
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> Geometric:
-        new = self._get_checked_instance(Geometric, _instance)
-        batch_shape = Size(batch_shape)
-        expand_probs_or_logits(self, new, batch_shape)
-        super(Geometric, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
+        new = self._expand_attrs(Geometric, batch_shape, _instance)
+        expand_probs_or_logits(self, new, new.batch_shape)
         return new
 
     @property

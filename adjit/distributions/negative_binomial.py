@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import adjit
-from adjit.runtime.tensor import Size, Tensor
+from adjit.runtime.tensor import Tensor
 
 from . import constraints
 from ._probs_logits import ProbsOrLogits
@@ -39,12 +39,8 @@ class NegativeBinomial(ProbsOrLogits, Distribution):
         super().__init__(self._param.size(), validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> NegativeBinomial:
-        new = self._get_checked_instance(NegativeBinomial, _instance)
-        batch_shape = Size(batch_shape)
-        new.total_count = self.total_count.expand(batch_shape)
-        self._expand_probs_or_logits(new, batch_shape)
-        super(NegativeBinomial, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
+        new = self._expand_attrs(NegativeBinomial, batch_shape, _instance, "total_count")
+        self._expand_probs_or_logits(new, new.batch_shape)
         return new
 
     @property

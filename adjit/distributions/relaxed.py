@@ -46,12 +46,9 @@ class LogitRelaxedBernoulli(ProbsOrLogits, Distribution):
         super().__init__(self._param.size(), validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> LogitRelaxedBernoulli:
-        new = self._get_checked_instance(LogitRelaxedBernoulli, _instance)
-        batch_shape = Size(batch_shape)
+        new = self._expand_attrs(LogitRelaxedBernoulli, batch_shape, _instance)
         new.temperature = self.temperature
-        self._expand_probs_or_logits(new, batch_shape)
-        super(LogitRelaxedBernoulli, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
+        self._expand_probs_or_logits(new, new.batch_shape)
         return new
 
     def rsample(self, sample_shape: Any = EMPTY_SHAPE) -> Tensor:
