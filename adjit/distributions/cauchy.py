@@ -6,11 +6,11 @@ import math
 from typing import Any
 
 import adjit
-from adjit.runtime.tensor import Size, Tensor
+from adjit.runtime.tensor import Tensor
 
 from . import constraints
 from .distribution import Distribution
-from .utils import EMPTY_SHAPE, NUMBER, broadcast_all
+from .utils import EMPTY_SHAPE, broadcast_all
 
 __all__ = ["Cauchy"]
 
@@ -24,8 +24,7 @@ class Cauchy(Distribution):
 
     def __init__(self, loc: Any, scale: Any, validate_args: bool | None = None) -> None:
         self.loc, self.scale = broadcast_all(loc, scale)
-        scalar = isinstance(loc, NUMBER) and isinstance(scale, NUMBER)
-        super().__init__(Size() if scalar else self.loc.size(), validate_args=validate_args)
+        super().__init__(self.loc.size(), validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> Cauchy:
         return self._expand_attrs(Cauchy, batch_shape, _instance, "loc", "scale")

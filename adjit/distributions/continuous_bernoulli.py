@@ -49,9 +49,8 @@ class ContinuousBernoulli(ProbsOrLogits, ExponentialFamily):
             if invalid:
                 raise ValueError("The parameter probs has invalid values")
             self.probs = self._param = clamp_probs(self.probs)
-        batch_shape = self._param.size()
         self._lims = lims
-        super().__init__(batch_shape, validate_args=validate_args)
+        super().__init__(self._param.size(), validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> ContinuousBernoulli:
         new = self._expand_attrs(ContinuousBernoulli, batch_shape, _instance)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import adjit
-from adjit.runtime.tensor import Size, Tensor
+from adjit.runtime.tensor import Tensor
 
 from . import constraints
 from .exp_family import ExponentialFamily
-from .utils import EMPTY_SHAPE, NUMBER, broadcast_all
+from .utils import EMPTY_SHAPE, broadcast_all
 
 __all__ = ["Exponential"]
 
@@ -24,8 +24,7 @@ class Exponential(ExponentialFamily):
 
     def __init__(self, rate: Any, validate_args: bool | None = None) -> None:
         (self.rate,) = broadcast_all(rate)
-        batch_shape = Size() if isinstance(rate, NUMBER) else self.rate.size()
-        super().__init__(batch_shape, validate_args=validate_args)
+        super().__init__(self.rate.size(), validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> Exponential:
         return self._expand_attrs(Exponential, batch_shape, _instance, "rate")

@@ -7,11 +7,11 @@ import math
 from typing import Any
 
 import adjit
-from adjit.runtime.tensor import Size, Tensor
+from adjit.runtime.tensor import Tensor
 
 from . import constraints
 from .distribution import Distribution
-from .utils import EMPTY_SHAPE, NUMBER, broadcast_all
+from .utils import EMPTY_SHAPE, broadcast_all
 
 __all__ = ["GeneralizedPareto"]
 
@@ -30,8 +30,7 @@ class GeneralizedPareto(Distribution):
         self, loc: Any, scale: Any, concentration: Any, validate_args: bool | None = None
     ) -> None:
         self.loc, self.scale, self.concentration = broadcast_all(loc, scale, concentration)
-        scalar = all(isinstance(v, NUMBER) for v in (loc, scale, concentration))
-        super().__init__(Size() if scalar else self.loc.size(), validate_args=validate_args)
+        super().__init__(self.loc.size(), validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> GeneralizedPareto:
         return self._expand_attrs(

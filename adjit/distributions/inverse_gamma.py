@@ -7,14 +7,14 @@ import math
 from typing import Any
 
 import adjit
-from adjit.runtime.tensor import Size, Tensor
+from adjit.runtime.tensor import Tensor
 
 from . import constraints
 from .distribution import Distribution
 from .gamma import Gamma
 from .transformed_distribution import TransformedDistribution
 from .transforms import PowerTransform
-from .utils import EMPTY_SHAPE, NUMBER, broadcast_all
+from .utils import EMPTY_SHAPE, broadcast_all
 
 __all__ = ["FisherSnedecor", "InverseGamma"]
 
@@ -81,8 +81,7 @@ class FisherSnedecor(Distribution):
         self.df1, self.df2 = broadcast_all(df1, df2)
         self._gamma1 = Gamma(self.df1 * 0.5, self.df1)
         self._gamma2 = Gamma(self.df2 * 0.5, self.df2)
-        scalar = isinstance(df1, NUMBER) and isinstance(df2, NUMBER)
-        super().__init__(Size() if scalar else self.df1.size(), validate_args=validate_args)
+        super().__init__(self.df1.size(), validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> FisherSnedecor:
         return self._expand_attrs(

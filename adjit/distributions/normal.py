@@ -6,11 +6,11 @@ import math
 from typing import Any
 
 import adjit
-from adjit.runtime.tensor import Size, Tensor
+from adjit.runtime.tensor import Tensor
 
 from . import constraints
 from .exp_family import ExponentialFamily
-from .utils import EMPTY_SHAPE, NUMBER, _standard_normal, broadcast_all
+from .utils import EMPTY_SHAPE, _standard_normal, broadcast_all
 
 __all__ = ["Normal"]
 
@@ -25,9 +25,7 @@ class Normal(ExponentialFamily):
 
     def __init__(self, loc: Any, scale: Any, validate_args: bool | None = None) -> None:
         self.loc, self.scale = broadcast_all(loc, scale)
-        scalar = isinstance(loc, NUMBER) and isinstance(scale, NUMBER)
-        batch_shape = Size() if scalar else self.loc.size()
-        super().__init__(batch_shape, validate_args=validate_args)
+        super().__init__(self.loc.size(), validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> Normal:
         return self._expand_attrs(Normal, batch_shape, _instance, "loc", "scale")

@@ -6,11 +6,11 @@ import math
 from typing import Any
 
 import adjit
-from adjit.runtime.tensor import Size, Tensor
+from adjit.runtime.tensor import Tensor
 
 from . import constraints
 from .distribution import Distribution
-from .utils import EMPTY_SHAPE, NUMBER, broadcast_all
+from .utils import EMPTY_SHAPE, broadcast_all
 
 __all__ = ["Uniform"]
 
@@ -30,9 +30,7 @@ class Uniform(Distribution):
 
     def __init__(self, low: Any, high: Any, validate_args: bool | None = None) -> None:
         self.low, self.high = broadcast_all(low, high)
-        scalar = isinstance(low, NUMBER) and isinstance(high, NUMBER)
-        batch_shape = Size() if scalar else self.low.size()
-        super().__init__(batch_shape, validate_args=validate_args)
+        super().__init__(self.low.size(), validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> Uniform:
         return self._expand_attrs(Uniform, batch_shape, _instance, "low", "high")
