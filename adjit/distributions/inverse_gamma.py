@@ -12,7 +12,7 @@ from adjit.runtime.tensor import Tensor
 from . import constraints
 from .distribution import Distribution
 from .gamma import Gamma
-from .transformed_distribution import TransformedDistribution
+from .transformed_distribution import TransformedDistribution, base_param
 from .transforms import PowerTransform
 from .utils import EMPTY_SHAPE, broadcast_all
 
@@ -39,13 +39,8 @@ class InverseGamma(TransformedDistribution):
         new = self._get_checked_instance(InverseGamma, _instance)
         return super().expand(batch_shape, _instance=new)  # type: ignore[return-value]
 
-    @property
-    def concentration(self) -> Tensor:
-        return self.base_dist.concentration
-
-    @property
-    def rate(self) -> Tensor:
-        return self.base_dist.rate
+    concentration = base_param("concentration")
+    rate = base_param("rate")
 
     @property
     def mean(self) -> Tensor:

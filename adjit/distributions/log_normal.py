@@ -8,7 +8,7 @@ from adjit.runtime.tensor import Tensor
 
 from . import constraints
 from .normal import Normal
-from .transformed_distribution import TransformedDistribution
+from .transformed_distribution import TransformedDistribution, base_param
 from .transforms import ExpTransform
 
 __all__ = ["LogNormal"]
@@ -30,13 +30,8 @@ class LogNormal(TransformedDistribution):
         new = self._get_checked_instance(LogNormal, _instance)
         return super().expand(batch_shape, _instance=new)  # type: ignore[return-value]
 
-    @property
-    def loc(self) -> Tensor:
-        return self.base_dist.loc
-
-    @property
-    def scale(self) -> Tensor:
-        return self.base_dist.scale
+    loc = base_param("loc")
+    scale = base_param("scale")
 
     @property
     def mean(self) -> Tensor:

@@ -12,7 +12,7 @@ from . import constraints
 from ._probs_logits import ProbsOrLogits
 from .categorical import Categorical
 from .distribution import Distribution
-from .transformed_distribution import TransformedDistribution
+from .transformed_distribution import TransformedDistribution, base_param
 from .transforms import ExpTransform, SigmoidTransform
 from .utils import (
     EMPTY_SHAPE,
@@ -89,17 +89,9 @@ class RelaxedBernoulli(TransformedDistribution):
         new = self._get_checked_instance(RelaxedBernoulli, _instance)
         return super().expand(batch_shape, _instance=new)  # type: ignore[return-value]
 
-    @property
-    def temperature(self) -> Tensor:
-        return self.base_dist.temperature
-
-    @property
-    def logits(self) -> Tensor:
-        return self.base_dist.logits
-
-    @property
-    def probs(self) -> Tensor:
-        return self.base_dist.probs
+    temperature = base_param("temperature")
+    logits = base_param("logits")
+    probs = base_param("probs")
 
 
 class ExpRelaxedCategorical(Distribution):
@@ -192,14 +184,6 @@ class RelaxedOneHotCategorical(TransformedDistribution):
         new = self._get_checked_instance(RelaxedOneHotCategorical, _instance)
         return super().expand(batch_shape, _instance=new)  # type: ignore[return-value]
 
-    @property
-    def temperature(self) -> Tensor:
-        return self.base_dist.temperature
-
-    @property
-    def logits(self) -> Tensor:
-        return self.base_dist.logits
-
-    @property
-    def probs(self) -> Tensor:
-        return self.base_dist.probs
+    temperature = base_param("temperature")
+    logits = base_param("logits")
+    probs = base_param("probs")

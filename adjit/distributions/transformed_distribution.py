@@ -17,6 +17,13 @@ from .utils import EMPTY_SHAPE, _sum_rightmost
 __all__ = ["TransformedDistribution"]
 
 
+def base_param(name: str) -> Any:
+    """A read-only property: the base distribution's ``name`` (a wrapper's parameter)."""
+    return property(
+        lambda self: getattr(self.base_dist, name), doc=f"The base distribution's ``{name}``."
+    )
+
+
 class TransformedDistribution(Distribution):
     """``X ~ base_distribution``, ``Y = f(X)`` for ``f`` the transforms applied in order."""
 
