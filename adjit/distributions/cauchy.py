@@ -8,23 +8,15 @@ from typing import Any
 import adjit
 from adjit.runtime.tensor import Tensor
 
-from . import constraints
+from ._loc_scale import LocScale
 from .distribution import Distribution
-from .utils import EMPTY_SHAPE, broadcast_all
+from .utils import EMPTY_SHAPE
 
 __all__ = ["Cauchy"]
 
 
-class Cauchy(Distribution):
+class Cauchy(LocScale, Distribution):
     """Cauchy distribution with median ``loc`` and half width at half maximum ``scale``."""
-
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc: Any, scale: Any, validate_args: bool | None = None) -> None:
-        self.loc, self.scale = broadcast_all(loc, scale)
-        super().__init__(self.loc.size(), validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> Cauchy:
         return self._expand_attrs(Cauchy, batch_shape, _instance, "loc", "scale")
@@ -32,10 +24,6 @@ class Cauchy(Distribution):
     @property
     def mean(self) -> Tensor:
         return adjit.full(self._extended_shape(), math.nan, dtype=self.loc.dtype)
-
-    @property
-    def mode(self) -> Tensor:
-        return self.loc
 
     @property
     def variance(self) -> Tensor:

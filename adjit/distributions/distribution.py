@@ -225,7 +225,8 @@ class Distribution:
         batch_shape = Size(batch_shape)
         for name in names:
             setattr(new, name, getattr(self, name).expand(batch_shape))
-        super(cls, new).__init__(batch_shape, validate_args=False)
+        # the shapes only: a parameter mixin's __init__ (LocScale's) would want the parameters
+        Distribution.__init__(new, batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
 
