@@ -13,7 +13,7 @@ from . import constraints
 from .binomial import Binomial
 from .categorical import Categorical
 from .distribution import Distribution
-from .utils import EMPTY_SHAPE, broadcast_all
+from .utils import EMPTY_SHAPE, broadcast_all, forwarded
 
 __all__ = ["Multinomial"]
 
@@ -64,17 +64,9 @@ class Multinomial(Distribution):
     def variance(self) -> Tensor:
         return self.total_count * self.probs * (1 - self.probs)
 
-    @property
-    def logits(self) -> Tensor:
-        return self._categorical.logits
-
-    @property
-    def probs(self) -> Tensor:
-        return self._categorical.probs
-
-    @property
-    def param_shape(self) -> Size:
-        return self._categorical.param_shape
+    logits = forwarded("_categorical", "logits")
+    probs = forwarded("_categorical", "probs")
+    param_shape = forwarded("_categorical", "param_shape")
 
     def sample(self, sample_shape: Any = EMPTY_SHAPE) -> Tensor:
         sample_shape = Size(sample_shape)

@@ -11,7 +11,7 @@ from adjit.runtime.tensor import Size, Tensor
 from . import constraints
 from .categorical import Categorical
 from .distribution import Distribution
-from .utils import EMPTY_SHAPE
+from .utils import EMPTY_SHAPE, forwarded
 
 __all__ = ["OneHotCategorical", "OneHotCategoricalStraightThrough"]
 
@@ -42,17 +42,9 @@ class OneHotCategorical(Distribution):
     def _new(self, *args: Any, **kwargs: Any) -> Tensor:
         return self._categorical._new(*args, **kwargs)
 
-    @property
-    def _param(self) -> Tensor:
-        return self._categorical._param
-
-    @property
-    def probs(self) -> Tensor:
-        return self._categorical.probs
-
-    @property
-    def logits(self) -> Tensor:
-        return self._categorical.logits
+    _param = forwarded("_categorical", "_param")
+    probs = forwarded("_categorical", "probs")
+    logits = forwarded("_categorical", "logits")
 
     @property
     def mean(self) -> Tensor:
@@ -68,9 +60,7 @@ class OneHotCategorical(Distribution):
     def variance(self) -> Tensor:
         return self._categorical.probs * (1 - self._categorical.probs)
 
-    @property
-    def param_shape(self) -> Size:
-        return self._categorical.param_shape
+    param_shape = forwarded("_categorical", "param_shape")
 
     def sample(self, sample_shape: Any = EMPTY_SHAPE) -> Tensor:
         sample_shape = Size(sample_shape)

@@ -13,11 +13,12 @@ from ._probs_logits import ProbsOrLogits
 from .categorical import Categorical
 from .distribution import Distribution
 from .transformed_distribution import TransformedDistribution, base_param
-from .transforms import ExpTransform, SigmoidTransform
+from .transforms import ExpTransform, SigmoidTransform, Transform
 from .utils import (
     EMPTY_SHAPE,
     broadcast_all,
     clamp_probs,
+    forwarded,
 )
 
 __all__ = [
@@ -67,13 +68,14 @@ class LogitRelaxedBernoulli(ProbsOrLogits, Distribution):
         return self.temperature.log() + diff - 2 * diff.exp().log1p()
 
 
-class RelaxedBernoulli(TransformedDistribution):
-    """The Concrete relaxation of a Bernoulli: ``sigmoid`` of a LogitRelaxedBernoulli draw."""
+class _Relaxed(TransformedDistribution):
+    """What the two relaxations share: ``_transform`` of a ``_make_base`` draw."""
 
-    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
-    support = constraints.unit_interval
     has_rsample = True
-    base_dist: LogitRelaxedBernoulli
+    _transform: type[Transform]
+    temperature = base_param("temperature")
+    logits = base_param("logits")
+    probs = base_param("probs")
 
     def __init__(
         self,
@@ -82,16 +84,29 @@ class RelaxedBernoulli(TransformedDistribution):
         logits: Any = None,
         validate_args: bool | None = None,
     ) -> None:
-        base_dist = LogitRelaxedBernoulli(temperature, probs, logits)
-        super().__init__(base_dist, SigmoidTransform(), validate_args=validate_args)
+        base_dist = self._make_base(temperature, probs, logits, validate_args)
+        super().__init__(base_dist, self._transform(), validate_args=validate_args)
+
+    @staticmethod
+    def _make_base(temperature: Tensor, probs: Any, logits: Any, validate_args: Any) -> Any:
+        raise NotImplementedError
+
+
+class RelaxedBernoulli(_Relaxed):
+    """The Concrete relaxation of a Bernoulli: ``sigmoid`` of a LogitRelaxedBernoulli draw."""
+
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.unit_interval
+    base_dist: LogitRelaxedBernoulli
+    _transform = SigmoidTransform
+
+    @staticmethod
+    def _make_base(temperature: Tensor, probs: Any, logits: Any, validate_args: Any) -> Any:
+        return LogitRelaxedBernoulli(temperature, probs, logits)  # as torch: default validation
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> RelaxedBernoulli:
         new = self._get_checked_instance(RelaxedBernoulli, _instance)
         return super().expand(batch_shape, _instance=new)  # type: ignore[return-value]
-
-    temperature = base_param("temperature")
-    logits = base_param("logits")
-    probs = base_param("probs")
 
 
 class ExpRelaxedCategorical(Distribution):
@@ -128,17 +143,9 @@ class ExpRelaxedCategorical(Distribution):
     def _new(self, *args: Any, **kwargs: Any) -> Tensor:
         return self._categorical._new(*args, **kwargs)
 
-    @property
-    def param_shape(self) -> Size:
-        return self._categorical.param_shape
-
-    @property
-    def logits(self) -> Tensor:
-        return self._categorical.logits
-
-    @property
-    def probs(self) -> Tensor:
-        return self._categorical.probs
+    param_shape = forwarded("_categorical", "param_shape")
+    logits = forwarded("_categorical", "logits")
+    probs = forwarded("_categorical", "probs")
 
     def rsample(self, sample_shape: Any = EMPTY_SHAPE) -> Tensor:
         shape = self._extended_shape(sample_shape)
@@ -162,28 +169,18 @@ class ExpRelaxedCategorical(Distribution):
         return score + log_scale
 
 
-class RelaxedOneHotCategorical(TransformedDistribution):
+class RelaxedOneHotCategorical(_Relaxed):
     """The Gumbel-softmax (Concrete) relaxation of a one-hot categorical, at ``temperature``."""
 
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
     support = constraints.simplex
-    has_rsample = True
     base_dist: ExpRelaxedCategorical
+    _transform = ExpTransform
 
-    def __init__(
-        self,
-        temperature: Tensor,
-        probs: Any = None,
-        logits: Any = None,
-        validate_args: bool | None = None,
-    ) -> None:
-        base_dist = ExpRelaxedCategorical(temperature, probs, logits, validate_args=validate_args)
-        super().__init__(base_dist, ExpTransform(), validate_args=validate_args)
+    @staticmethod
+    def _make_base(temperature: Tensor, probs: Any, logits: Any, validate_args: Any) -> Any:
+        return ExpRelaxedCategorical(temperature, probs, logits, validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> RelaxedOneHotCategorical:
         new = self._get_checked_instance(RelaxedOneHotCategorical, _instance)
         return super().expand(batch_shape, _instance=new)  # type: ignore[return-value]
-
-    temperature = base_param("temperature")
-    logits = base_param("logits")
-    probs = base_param("probs")

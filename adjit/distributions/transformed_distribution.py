@@ -12,16 +12,14 @@ from . import constraints
 from .distribution import Distribution
 from .independent import Independent
 from .transforms import ComposeTransform, Transform
-from .utils import EMPTY_SHAPE, _sum_rightmost
+from .utils import EMPTY_SHAPE, _sum_rightmost, forwarded
 
 __all__ = ["TransformedDistribution"]
 
 
 def base_param(name: str) -> Any:
     """A read-only property: the base distribution's ``name`` (a wrapper's parameter)."""
-    return property(
-        lambda self: getattr(self.base_dist, name), doc=f"The base distribution's ``{name}``."
-    )
+    return forwarded("base_dist", name)
 
 
 class TransformedDistribution(Distribution):

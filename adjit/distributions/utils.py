@@ -77,6 +77,11 @@ def probs_to_logits(probs: Tensor, is_binary: bool = False) -> Tensor:
     return adjit.log(ps_clamped)
 
 
+def forwarded(owner: str, name: str) -> Any:
+    """A read-only property: ``self.<owner>.<name>`` (a wrapper reading a wrapped object)."""
+    return property(lambda self: getattr(getattr(self, owner), name), doc=f"``{owner}.{name}``.")
+
+
 T = TypeVar("T", contravariant=True)
 R = TypeVar("R", covariant=True)
 
