@@ -38,6 +38,7 @@ class ProbsOrLogits:
 
     _is_binary = True
     _param: Tensor
+    total_count: Tensor
 
     def _set_probs_or_logits(self, probs: Any, logits: Any, *others: Any) -> list[Tensor]:
         """Stores the given one of probs/logits broadcast with ``others`` (returned)."""
@@ -47,8 +48,18 @@ class ProbsOrLogits:
         self._param = param
         return broadcast
 
-    def _expand_probs_or_logits(self, new: Any, shape: Size) -> None:
-        new._param = expand_probs_or_logits(self, new, shape)
+    def _set_total_count(self, total_count: Any, probs: Any, logits: Any) -> Size:
+        """Binomial-like: ``total_count`` broadcast with the parameter and in its dtype; returns
+        the batch shape."""
+        (total_count,) = self._set_probs_or_logits(probs, logits, total_count)
+        self.total_count = total_count.type_as(self._param)
+        return self._param.size()
+
+    def _expand_probs_or_logits(self, new: Any, shape: Size | None = None) -> Any:
+        """``new`` (returned) with this one's probs/logits expanded to ``shape`` (its batch
+        shape by default)."""
+        new._param = expand_probs_or_logits(self, new, new.batch_shape if shape is None else shape)
+        return new
 
     def _new(self, *args: Any, **kwargs: Any) -> Tensor:
         return self._param.new_empty(*args, **kwargs)

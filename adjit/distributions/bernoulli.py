@@ -39,8 +39,7 @@ class Bernoulli(ProbsOrLogits, ExponentialFamily):
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> Bernoulli:
         new = self._expand_attrs(Bernoulli, batch_shape, _instance)
-        self._expand_probs_or_logits(new, new.batch_shape)
-        return new
+        return self._expand_probs_or_logits(new)
 
     @property
     def mean(self) -> Tensor:

@@ -55,8 +55,7 @@ class ContinuousBernoulli(ProbsOrLogits, ExponentialFamily):
     def expand(self, batch_shape: Any, _instance: Any = None) -> ContinuousBernoulli:
         new = self._expand_attrs(ContinuousBernoulli, batch_shape, _instance)
         new._lims = self._lims
-        self._expand_probs_or_logits(new, new.batch_shape)
-        return new
+        return self._expand_probs_or_logits(new)
 
     def _outside_unstable_region(self) -> Tensor:
         return adjit.max(adjit.le(self.probs, self._lims[0]), adjit.gt(self.probs, self._lims[1]))

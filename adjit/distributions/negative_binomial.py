@@ -34,14 +34,12 @@ class NegativeBinomial(ProbsOrLogits, Distribution):
         logits: Any = None,
         validate_args: bool | None = None,
     ) -> None:
-        (total_count,) = self._set_probs_or_logits(probs, logits, total_count)
-        self.total_count = total_count.type_as(self._param)
-        super().__init__(self._param.size(), validate_args=validate_args)
+        batch_shape = self._set_total_count(total_count, probs, logits)
+        super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> NegativeBinomial:
         new = self._expand_attrs(NegativeBinomial, batch_shape, _instance, "total_count")
-        self._expand_probs_or_logits(new, new.batch_shape)
-        return new
+        return self._expand_probs_or_logits(new)
 
     @property
     def mean(self) -> Tensor:

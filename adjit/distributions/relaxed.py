@@ -49,8 +49,7 @@ class LogitRelaxedBernoulli(ProbsOrLogits, Distribution):
     def expand(self, batch_shape: Any, _instance: Any = None) -> LogitRelaxedBernoulli:
         new = self._expand_attrs(LogitRelaxedBernoulli, batch_shape, _instance)
         new.temperature = self.temperature
-        self._expand_probs_or_logits(new, new.batch_shape)
-        return new
+        return self._expand_probs_or_logits(new)
 
     def rsample(self, sample_shape: Any = EMPTY_SHAPE) -> Tensor:
         shape = self._extended_shape(sample_shape)
