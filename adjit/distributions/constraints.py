@@ -116,14 +116,48 @@ class _DependentProperty(property, _Dependent):
         return _DependentProperty(fn, is_discrete=self._is_discrete, event_dim=self._event_dim)
 
 
-class _IndependentConstraint(Constraint):
-    """``base_constraint`` with ``reinterpreted_batch_ndims`` more dims in its event."""
+class _OnBase(Constraint):
+    """A constraint built on one ``base_constraint``: discrete when that one is."""
 
-    def __init__(self, base_constraint: Constraint, reinterpreted_batch_ndims: int) -> None:
+    def __init__(self, base_constraint: Constraint) -> None:
         if not isinstance(base_constraint, Constraint):
             raise AssertionError(
                 f"base_constraint must be a Constraint, got {type(base_constraint).__name__}"
             )
+        self.base_constraint = base_constraint
+        super().__init__()
+
+    @property
+    def is_discrete(self) -> bool:  # type: ignore[override]
+        return self.base_constraint.is_discrete
+
+
+class _OnSeq(Constraint):
+    """A constraint of constraints ``cseq`` along ``dim``: discrete when any of them is."""
+
+    def __init__(self, cseq: Any, dim: int) -> None:
+        if not all(isinstance(c, Constraint) for c in cseq):
+            raise AssertionError("All elements of cseq must be Constraint instances")
+        self.cseq = list(cseq)
+        self.dim = dim
+        super().__init__()
+
+    @property
+    def is_discrete(self) -> bool:  # type: ignore[override]
+        return any(c.is_discrete for c in self.cseq)
+
+    def _check_dim(self, value: Any) -> None:
+        if not (-value.dim() <= self.dim < value.dim()):
+            raise AssertionError(
+                f"dim {self.dim} out of range for value with {value.dim()} dimensions"
+            )
+
+
+class _IndependentConstraint(_OnBase):
+    """``base_constraint`` with ``reinterpreted_batch_ndims`` more dims in its event."""
+
+    def __init__(self, base_constraint: Constraint, reinterpreted_batch_ndims: int) -> None:
+        super().__init__(base_constraint)
         if not isinstance(reinterpreted_batch_ndims, int):
             raise AssertionError(
                 "reinterpreted_batch_ndims must be an int, got "
@@ -133,13 +167,7 @@ class _IndependentConstraint(Constraint):
             raise AssertionError(
                 f"reinterpreted_batch_ndims must be >= 0, got {reinterpreted_batch_ndims}"
             )
-        self.base_constraint = base_constraint
         self.reinterpreted_batch_ndims = reinterpreted_batch_ndims
-        super().__init__()
-
-    @property
-    def is_discrete(self) -> bool:  # type: ignore[override]
-        return self.base_constraint.is_discrete
 
     @property
     def event_dim(self) -> int:  # type: ignore[override]
@@ -162,21 +190,9 @@ class _IndependentConstraint(Constraint):
         )
 
 
-class MixtureSameFamilyConstraint(Constraint):
+class MixtureSameFamilyConstraint(_OnBase):
     """The support of a MixtureSameFamily: ``base_constraint`` checked on each component and
     reduced over the mixture and event dims."""
-
-    def __init__(self, base_constraint: Constraint) -> None:
-        if not isinstance(base_constraint, Constraint):
-            raise AssertionError(
-                f"base_constraint must be a Constraint, got {type(base_constraint).__name__}"
-            )
-        self.base_constraint = base_constraint
-        super().__init__()
-
-    @property
-    def is_discrete(self) -> bool:  # type: ignore[override]
-        return self.base_constraint.is_discrete
 
     @property
     def event_dim(self) -> int:  # type: ignore[override]
@@ -427,34 +443,23 @@ class _PositiveDefinite(_Symmetric):
         return adjit.linalg.cholesky_ex(value).info.eq(0)
 
 
-class _Cat(Constraint):
+class _Cat(_OnSeq):
     """Constraints ``cseq`` applied to consecutive pieces (of ``lengths``) along ``dim``."""
 
     def __init__(self, cseq: Any, dim: int = 0, lengths: Any = None) -> None:
-        if not all(isinstance(c, Constraint) for c in cseq):
-            raise AssertionError("All elements of cseq must be Constraint instances")
-        self.cseq = list(cseq)
+        super().__init__(cseq, dim)
         self.lengths = list(lengths) if lengths is not None else [1] * len(self.cseq)
         if len(self.lengths) != len(self.cseq):
             raise AssertionError(
                 f"lengths ({len(self.lengths)}) must match cseq ({len(self.cseq)})"
             )
-        self.dim = dim
-        super().__init__()
-
-    @property
-    def is_discrete(self) -> bool:  # type: ignore[override]
-        return any(c.is_discrete for c in self.cseq)
 
     @property
     def event_dim(self) -> int:  # type: ignore[override]
         return max(c.event_dim for c in self.cseq)
 
     def check(self, value: Any) -> Any:
-        if not (-value.dim() <= self.dim < value.dim()):
-            raise AssertionError(
-                f"dim {self.dim} out of range for value with {value.dim()} dimensions"
-            )
+        self._check_dim(value)
         checks, start = [], 0
         for constr, length in zip(self.cseq, self.lengths, strict=False):
             checks.append(constr.check(value.narrow(self.dim, start, length)))
@@ -462,19 +467,11 @@ class _Cat(Constraint):
         return adjit.cat(checks, self.dim)
 
 
-class _Stack(Constraint):
+class _Stack(_OnSeq):
     """Constraints ``cseq`` applied to the slices along ``dim``."""
 
     def __init__(self, cseq: Any, dim: int = 0) -> None:
-        if not all(isinstance(c, Constraint) for c in cseq):
-            raise AssertionError("All elements of cseq must be Constraint instances")
-        self.cseq = list(cseq)
-        self.dim = dim
-        super().__init__()
-
-    @property
-    def is_discrete(self) -> bool:  # type: ignore[override]
-        return any(c.is_discrete for c in self.cseq)
+        super().__init__(cseq, dim)
 
     @property
     def event_dim(self) -> int:  # type: ignore[override]
@@ -484,10 +481,7 @@ class _Stack(Constraint):
         return dim
 
     def check(self, value: Any) -> Any:
-        if not (-value.dim() <= self.dim < value.dim()):
-            raise AssertionError(
-                f"dim {self.dim} out of range for value with {value.dim()} dimensions"
-            )
+        self._check_dim(value)
         vs = [value.select(self.dim, i) for i in range(value.size(self.dim))]
         return adjit.stack([c.check(v) for v, c in zip(vs, self.cseq, strict=False)], self.dim)
 

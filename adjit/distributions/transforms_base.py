@@ -70,24 +70,22 @@ class Transform:
         return not self.__eq__(other)
 
     def __call__(self, x: Any) -> Any:
-        if self._cache_size == 0:
-            return self._call(x)
-        x_old, y_old = self._cached_x_y
-        if x is x_old:
-            return y_old
-        y = self._call(x)
-        self._cached_x_y = x, y
-        return y
+        return self._through_cache(x, 0, self._call)
 
     def _inv_call(self, y: Any) -> Any:
+        return self._through_cache(y, 1, self._inverse)
+
+    def _through_cache(self, value: Any, side: int, fn: Any) -> Any:
+        """``fn(value)``; with a cache, the other half of the cached ``(x, y)`` pair when
+        ``value`` is (by identity) its half ``side``, and the new pair cached otherwise."""
         if self._cache_size == 0:
-            return self._inverse(y)
-        x_old, y_old = self._cached_x_y
-        if y is y_old:
-            return x_old
-        x = self._inverse(y)
-        self._cached_x_y = x, y
-        return x
+            return fn(value)
+        cached = self._cached_x_y
+        if value is cached[side]:
+            return cached[1 - side]
+        result = fn(value)
+        self._cached_x_y = (value, result) if side == 0 else (result, value)
+        return result
 
     def _call(self, x: Any) -> Any:
         raise NotImplementedError
