@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pytest
 
 RNG = np.random.default_rng(20261206)
 LOC = RNG.normal(size=(3, 4))
@@ -25,6 +26,15 @@ COUNTS = np.array([[0, 1, 2, 3], [4, 5, 0, 1], [2, 2, 3, 5]], np.float64)
 MVN_VALUE = RNG.normal(size=(4, 2, 3))
 _CORR = COV / np.sqrt(np.einsum("bii,bjj->bij", COV, COV))
 CORR_CHOL = np.linalg.cholesky(_CORR)  # (2, 3, 3) Cholesky factors of correlation matrices
+
+
+def assert_same_error(program: Callable[[Any], Any], ours: Any, theirs: Any) -> None:
+    """``program(theirs)`` raises; ``program(ours)`` raises the same type with the same text."""
+    with pytest.raises(Exception) as expected:
+        program(theirs)
+    with pytest.raises(type(expected.value)) as got:
+        program(ours)
+    assert str(got.value) == str(expected.value)
 
 
 def t(L: Any, a: np.ndarray, dtype: str) -> Any:
