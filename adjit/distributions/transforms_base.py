@@ -165,6 +165,21 @@ class _InverseTransform(Transform):
         return self._forward().forward_shape(shape)
 
 
+def _widest(parts: list[Transform], near: str, far: str) -> constraints.Constraint:
+    """``parts[-1].<near>``, made independent over the largest event dim that the chain reaches
+    when walked from ``parts[0].<far>`` (ComposeTransform's domain and codomain)."""
+    end = getattr(parts[-1], near)
+    event_dim = getattr(parts[0], far).event_dim
+    for part in parts:
+        event_dim += getattr(part, near).event_dim - getattr(part, far).event_dim
+        event_dim = max(event_dim, getattr(part, near).event_dim)
+    if event_dim < end.event_dim:
+        raise AssertionError(f"event_dim {event_dim} must be >= {near}.event_dim {end.event_dim}")
+    if event_dim > end.event_dim:
+        end = constraints.independent(end, event_dim - end.event_dim)
+    return end
+
+
 class ComposeTransform(Transform):
     """The transforms ``parts`` applied in order."""
 
@@ -183,37 +198,13 @@ class ComposeTransform(Transform):
     def domain(self) -> constraints.Constraint:  # type: ignore[override]
         if not self.parts:
             return constraints.real
-        domain = self.parts[0].domain
-        # Adjust event_dim to be maximum among all parts.
-        event_dim = self.parts[-1].codomain.event_dim
-        for part in reversed(self.parts):
-            event_dim += part.domain.event_dim - part.codomain.event_dim
-            event_dim = max(event_dim, part.domain.event_dim)
-        if event_dim < domain.event_dim:
-            raise AssertionError(
-                f"event_dim {event_dim} must be >= domain.event_dim {domain.event_dim}"
-            )
-        if event_dim > domain.event_dim:
-            domain = constraints.independent(domain, event_dim - domain.event_dim)
-        return domain
+        return _widest(self.parts[::-1], "domain", "codomain")
 
     @constraints.dependent_property(is_discrete=False)
     def codomain(self) -> constraints.Constraint:  # type: ignore[override]
         if not self.parts:
             return constraints.real
-        codomain = self.parts[-1].codomain
-        # Adjust event_dim to be maximum among all parts.
-        event_dim = self.parts[0].domain.event_dim
-        for part in self.parts:
-            event_dim += part.codomain.event_dim - part.domain.event_dim
-            event_dim = max(event_dim, part.codomain.event_dim)
-        if event_dim < codomain.event_dim:
-            raise AssertionError(
-                f"event_dim {event_dim} must be >= codomain.event_dim {codomain.event_dim}"
-            )
-        if event_dim > codomain.event_dim:
-            codomain = constraints.independent(codomain, event_dim - codomain.event_dim)
-        return codomain
+        return _widest(self.parts, "codomain", "domain")
 
     @lazy_property
     def bijective(self) -> bool:  # type: ignore[override]

@@ -24,6 +24,13 @@ def _check_size(dim: int, t: Any, name: str, expected: int, what: str) -> None:
         raise AssertionError(f"{name}.size({dim}) = {t.size(dim)} must equal {what} {expected}")
 
 
+def _cached(tseq: Sequence[Transform], cache_size: int) -> list[Transform]:
+    """The transforms ``tseq`` (checked) with ``cache_size`` when it is not 0."""
+    if not all(isinstance(t, Transform) for t in tseq):
+        raise AssertionError("All elements of tseq must be Transform instances")
+    return [t.with_cache(cache_size) for t in tseq] if cache_size else list(tseq)
+
+
 class CatTransform(Transform):
     """``tseq[i]`` applied to the i-th piece (of ``lengths[i]``) along ``dim``, concatenated."""
 
@@ -36,12 +43,9 @@ class CatTransform(Transform):
         lengths: Sequence[int] | None = None,
         cache_size: int = 0,
     ) -> None:
-        if not all(isinstance(t, Transform) for t in tseq):
-            raise AssertionError("All elements of tseq must be Transform instances")
-        if cache_size:
-            tseq = [t.with_cache(cache_size) for t in tseq]
+        transforms = _cached(tseq, cache_size)
         super().__init__(cache_size=cache_size)
-        self.transforms = list(tseq)
+        self.transforms = transforms
         self.lengths = list(lengths) if lengths is not None else [1] * len(self.transforms)
         if len(self.lengths) != len(self.transforms):
             raise AssertionError(
@@ -115,12 +119,9 @@ class StackTransform(Transform):
     transforms: list[Transform]
 
     def __init__(self, tseq: Sequence[Transform], dim: int = 0, cache_size: int = 0) -> None:
-        if not all(isinstance(t, Transform) for t in tseq):
-            raise AssertionError("All elements of tseq must be Transform instances")
-        if cache_size:
-            tseq = [t.with_cache(cache_size) for t in tseq]
+        transforms = _cached(tseq, cache_size)
         super().__init__(cache_size=cache_size)
-        self.transforms = list(tseq)
+        self.transforms = transforms
         self.dim = dim
 
     def with_cache(self, cache_size: int = 1) -> Transform:
