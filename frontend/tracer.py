@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Collection, Sequence
 from math import prod
 from typing import Any, cast
@@ -61,6 +62,8 @@ class Tracer(Tensor):
         self._view_of = view_of  # the tracer this one is a view of (in-place needs care)
         self._view_step = view_step  # how to make this view of ``_view_of`` again (one input)
         self._has_views = False
+        self._detached_from: Tracer | None = None  # (Note [detached aliases while tracing])
+        self._detached_aliases: list[weakref.ref[Tracer]] = []
         self._prehook_var: Var | None = None  # the value before hooks (register_hook)
 
     # metadata comes from the Aval, never from data
@@ -141,13 +144,16 @@ class Tracer(Tensor):
     def detach(self) -> Tensor:
         # Note [detached aliases while tracing]: eagerly, ``t.detach()`` (and ``t.data``)
         # shares ``t``'s memory, so an in-place op on either changes both. A traced DETACH is
-        # a new value: a write to one would not reach the other, and the compiled function
-        # would silently differ from eager (``v.detach().clamp_(min=eps)`` then ``v.sum()``).
-        # So the two count as a view and its base: in-place ops on either are refused, as for
-        # other views (runtime/inplace.py _rebind), with out-of-place ops as the way out.
+        # a new value, and a write to one would silently miss the other (``v.detach().clamp_(
+        # min=eps)`` then ``v.sum()``). So the trace keeps each tensor's detached aliases: an
+        # in-place op on ``t`` rebinds them to the DETACH of its new value (runtime/inplace.py
+        # _rebind), unless one has views of its own (refused: those views would not follow);
+        # an in-place op on an alias is refused (``t`` would have to take the new values
+        # while keeping its history), with out-of-place ops as the way out.
         out = self._trace.emit(Op.DETACH, [self], {}, None)
-        out._view_of = self
-        self._has_views = True
+        if isinstance(out, Tracer):
+            out._detached_from = self
+            self._detached_aliases.append(weakref.ref(out))
         return out
 
     def __repr__(self) -> str:

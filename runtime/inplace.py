@@ -122,8 +122,14 @@ def _rebind(t: Tensor, result: Tensor) -> Tensor:
         )
     if getattr(t, "_view_of", None) is not None or getattr(t, "_has_views", False):
         raise TracingError(
-            "in-place modification of a view (or of a tensor that has views; .detach() and "
-            ".data count as views) inside a compiled function is not supported; use "
+            "in-place modification of a view (or of a tensor that has views) inside a "
+            "compiled function is not supported; use out-of-place ops"
+        )
+    aliases = [a for ref in getattr(t, "_detached_aliases", ()) if (a := ref()) is not None]
+    if getattr(t, "_detached_from", None) is not None or any(a._has_views for a in aliases):
+        raise TracingError(  # (Note [detached aliases while tracing] in frontend/tracer.py)
+            "in-place modification of a tensor's .detach() or .data alias (or of a tensor "
+            "whose alias has views) inside a compiled function is not supported; use "
             "out-of-place ops"
         )
     if t._var in t._trace.input_vars:
@@ -135,6 +141,8 @@ def _rebind(t: Tensor, result: Tensor) -> Tensor:
     if tuple(result.shape) != tuple(t.shape) or result.dtype is not t.dtype:
         result = result.to(t.dtype).expand(tuple(t.shape))
     t._var, t._requires_grad = result._var, result.requires_grad
+    for alias in aliases:  # they share t's memory: they see the new value, with no history
+        alias._var = t._trace.emit(Op.DETACH, [t], {}, None)._var  # type: ignore[attr-defined]
     return t
 
 
