@@ -14,7 +14,24 @@ def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return s, (a - (s - bb)) + (b - bb)
 
 
+_BIG = 2.0**995  # above this, _SPLIT * x overflows (Veltkamp's split of a huge operand)
+
+
 def _two_prod(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``a * b`` as (its nearest double, the exact rest). A huge operand is scaled down by a
+    power of two first and the two parts scaled back (all exact while ``a * b`` is finite),
+    where its split would overflow to inf and the emulated fma give NaN (float64
+    uniform_(-1e300, 1e300) did)."""
+    big_a, big_b = np.abs(a) > _BIG, np.abs(b) > _BIG
+    if not (big_a.any() or big_b.any()):
+        return _two_prod_split(a, b)
+    scale = np.where(big_a, 2.0**60, 1.0) * np.where(big_b, 2.0**60, 1.0)
+    p, rest = _two_prod_split(np.where(big_a, a * 2.0**-60, a), np.where(big_b, b * 2.0**-60, b))
+    with np.errstate(over="ignore"):
+        return p * scale, rest * scale
+
+
+def _two_prod_split(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     p = a * b
     ca, cb = _SPLIT * a, _SPLIT * b
     ah, bh = ca - (ca - a), cb - (cb - b)

@@ -40,3 +40,17 @@ def test_fma_rounds_once(dtype: type, fma: Callable[..., np.ndarray]) -> None:
     want = np.array([_rounded(v, dtype) for v in exact], dtype)
     np.testing.assert_array_equal(fma(a, b, c), want)
     assert ((a * b + c).astype(dtype) != want).any()  # the cases tell fused from two roundings
+
+
+def test_fma64_of_huge_operands_is_correctly_rounded() -> None:
+    """Operands above 2**995 (where Veltkamp's split overflowed and fma64 gave NaN: float64
+    uniform_(-1e300, 1e300)) are split scaled down; the results are a*b+c rounded once."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    a = rng.standard_normal(n) * 10.0 ** rng.integers(290, 308, n)
+    b = rng.random(n) * 10.0 ** rng.integers(-8, 1, n)
+    c = rng.standard_normal(n) * 10.0 ** rng.integers(280, 307, n)
+    got = fma64(a, b, c)
+    exact = zip(a.tolist(), b.tolist(), c.tolist(), strict=True)
+    want = [float(Fraction(x) * Fraction(y) + Fraction(z)) for x, y, z in exact]
+    np.testing.assert_array_equal(got, want)

@@ -84,20 +84,7 @@ def test_draws_are_not_degenerate(dtype: str) -> None:
         assert distinct == {"bool": 2, "uint8": 10}.get(dtype, 19)
 
 
-FULL_RANGE_NAN = pytest.mark.xfail(
-    strict=True,
-    reason="runtime/fp_exact.py fma64 overflows in Veltkamp's split for |bounds| > ~1e300: "
-    "float64 uniform_(-8e307, 8e307) gives NaN (PyTorch: values)",
-)
-
-
-@pytest.mark.parametrize(
-    "dtype",
-    [
-        pytest.param(d, marks=FULL_RANGE_NAN) if d in ("float64", "complex128") else d
-        for d in sorted(FLOATING)
-    ],
-)
+@pytest.mark.parametrize("dtype", sorted(FLOATING))
 def test_requires_grad_and_the_full_range(dtype: str) -> None:
     made = []
     for T in (torch, adjit):
