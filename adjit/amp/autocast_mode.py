@@ -60,32 +60,31 @@ def set_autocast_dtype(device_type: str, dtype: DType) -> None:
     _state(device_type)["dtype"] = dtype
 
 
+def deprecated(
+    old: str, new: str, category: type[Warning] = DeprecationWarning, depth: int = 1
+) -> None:
+    """PyTorch's "<old> is deprecated. Please use <new> instead.", reported at the line that
+    called the deprecated function (``depth`` frames of adjit above this call)."""
+    warnings.warn(f"{old} is deprecated. Please use {new} instead.", category, stacklevel=2 + depth)
+
+
 def get_autocast_cpu_dtype() -> DType:
-    warnings.warn(
-        "torch.get_autocast_cpu_dtype() is deprecated. Please use "
-        "torch.get_autocast_dtype('cpu') instead.",
-        DeprecationWarning,
-        stacklevel=2,
+    deprecated(
+        "torch.get_autocast_cpu_dtype()", "torch.get_autocast_dtype('cpu')", DeprecationWarning
     )
     return get_autocast_dtype("cpu")
 
 
 def get_autocast_gpu_dtype() -> DType:
-    warnings.warn(
-        "torch.get_autocast_gpu_dtype() is deprecated. Please use "
-        "torch.get_autocast_dtype('cuda') instead.",
-        DeprecationWarning,
-        stacklevel=2,
+    deprecated(
+        "torch.get_autocast_gpu_dtype()", "torch.get_autocast_dtype('cuda')", DeprecationWarning
     )
     return get_autocast_dtype("cuda")
 
 
 def is_autocast_cpu_enabled() -> bool:
-    warnings.warn(
-        "torch.is_autocast_cpu_enabled() is deprecated. Please use "
-        "torch.is_autocast_enabled('cpu') instead.",
-        DeprecationWarning,
-        stacklevel=2,
+    deprecated(
+        "torch.is_autocast_cpu_enabled()", "torch.is_autocast_enabled('cpu')", DeprecationWarning
     )
     return is_autocast_enabled("cpu")
 

@@ -3,7 +3,6 @@ machine without CUDA, as PyTorch's CPU build does: Note [autocast])."""
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 from adjit.amp import autocast_mode
@@ -14,11 +13,8 @@ __all__ = ["GradScaler", "autocast", "custom_bwd", "custom_fwd"]
 
 
 def _deprecated(old: str, new: str) -> None:
-    warnings.warn(
-        f"`torch.cuda.amp.{old}(args...)` is deprecated. Please use `{new}` instead.",
-        FutureWarning,
-        stacklevel=3,
-    )
+    old = f"`torch.cuda.amp.{old}(args...)`"
+    autocast_mode.deprecated(old, f"`{new}`", FutureWarning, depth=2)
 
 
 class autocast(autocast_mode.autocast):  # noqa: N801 - PyTorch's name

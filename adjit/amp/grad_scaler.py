@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from adjit.ir import dtypes as D
 from adjit.runtime.creation import full
 from adjit.runtime.grad_mode import no_grad
 from adjit.runtime.tensor import Tensor
@@ -82,8 +83,6 @@ class GradScaler:
         return self._scale, self._growth_tracker
 
     def _lazy_init_scale_growth_tracker(self) -> Tensor:
-        from adjit.ir import dtypes as D
-
         self._scale = full((), self._init_scale, dtype=D.float32)
         self._growth_tracker = full((), self._init_growth_tracker, dtype=D.int32)
         return self._scale
@@ -111,8 +110,6 @@ class GradScaler:
     def _unscale_grads_(
         self, optimizer: Any, inv_scale: Tensor, found_inf: Tensor, allow_fp16: bool
     ) -> dict[str, Tensor]:
-        from adjit.ir import dtypes as D
-
         with no_grad():
             for group in optimizer.param_groups:
                 for param in group["params"]:
@@ -144,8 +141,6 @@ class GradScaler:
             raise RuntimeError("unscale_() is being called after step().")
         assert self._scale is not None
         inv_scale = self._scale.double().reciprocal().float()
-        from adjit.ir import dtypes as D
-
         found_inf = full((), 0.0, dtype=D.float32)
         state["found_inf_per_device"] = self._unscale_grads_(optimizer, inv_scale, found_inf, False)
         state["stage"] = OptState.UNSCALED

@@ -10,6 +10,7 @@ from typing import Any
 from adjit.nn import functional as F
 from adjit.nn import functional_activation as FA
 from adjit.nn import functional_norm as FN
+from adjit.nn._losses import _reduce
 from adjit.runtime.ops_shape import broadcast_tensors
 from adjit.runtime.tensor import Tensor
 
@@ -227,8 +228,7 @@ def rrelu(
     training: bool = False,
     generator: Any = None,
 ) -> Tensor:
-    if generator is not None:
-        raise NotImplementedError("adjit's rrelu draws from the default generator only")
+    _default_generator("rrelu", generator)
     return F.rrelu(input, lower, upper, training)
 
 
@@ -239,9 +239,13 @@ def rrelu_(
     training: bool = False,
     generator: Any = None,
 ) -> Tensor:
-    if generator is not None:
-        raise NotImplementedError("adjit's rrelu_ draws from the default generator only")
+    _default_generator("rrelu_", generator)
     return F.rrelu_(input, lower, upper, training)
+
+
+def _default_generator(name: str, generator: Any) -> None:
+    if generator is not None:
+        raise NotImplementedError(f"adjit's {name} draws from the default generator only")
 
 
 def threshold(input: Tensor, threshold: float, value: float) -> Tensor:
@@ -273,12 +277,7 @@ def margin_ranking_loss(
 ) -> Tensor:
     """ATen's formula, broadcasting its operands (nn.functional also requires equal ranks)."""
     loss = (-target * (input1 - input2) + margin).clamp_min(0)
-    return _reduce(loss, reduction)
-
-
-def _reduce(loss: Tensor, reduction: int) -> Tensor:
-    """ATen's apply_loss_reduction."""
-    return {1: loss.mean, 2: loss.sum}.get(reduction, lambda: loss)()
+    return _reduce(loss, _reduction(reduction))
 
 
 def hinge_embedding_loss(
