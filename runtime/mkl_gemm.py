@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..codegen.addresses import address
 from ..passes.pipeline import flag
 
 # Note [MKL products]
@@ -119,13 +120,14 @@ def _load() -> Library | None:
 
 def active() -> Library | None:
     """The MKL compiled products use (ADJIT_BLAS, Note [MKL products]); None: np.matmul."""
-    mode = flag("ADJIT_BLAS").lower() or "mkl"
+    asked = flag("ADJIT_BLAS")
+    mode = asked.lower() or "mkl"
     if mode not in _MODES:
         raise RuntimeError(f"ADJIT_BLAS must be one of {', '.join(_MODES)}, not {mode!r}")
     if mode == "numpy":
         return None
     found = library()
-    if found is None and flag("ADJIT_BLAS"):
+    if found is None and asked:
         raise RuntimeError(
             "ADJIT_BLAS=mkl needs the mkl package: pip install 'adjit[mkl]' (or mkl)"
         )
@@ -167,8 +169,7 @@ def _layout(x: np.ndarray, y: np.ndarray, o: np.ndarray) -> tuple[int, ...] | No
     return _COL_MAJOR, _flip(xa[0]), _flip(ya[0]), m, n, k, xa[1], ya[1], oa[1]
 
 
-def _ptr(a: np.ndarray) -> int:
-    return a.__array_interface__["data"][0]  # type: ignore[no-any-return]
+_ptr = address  # an array's data address, read off NumPy's struct (Note [data addresses])
 
 
 def _usable(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> bool:
