@@ -1,0 +1,12 @@
+"""``torch.nn.modules.instancenorm``: the classes of ``adjit.nn`` by this import path."""
+
+from adjit.nn.normalization import (
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+)
+from adjit.nn.normalization import (
+    _InstanceNorm as _InstanceNorm,
+)
+
+__all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
