@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from adjit.runtime.autograd import Node
 from adjit.runtime.backward import backward, grad
-from adjit.runtime.grad_mode import enable_grad, no_grad, set_grad_enabled
+from adjit.runtime.grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled
 from adjit.runtime.settings import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 
 __all__ = ["Function", "Node", "backward", "enable_grad", "grad", "no_grad", "set_grad_enabled"]
 __all__ += ["detect_anomaly", "is_anomaly_enabled", "set_detect_anomaly"]
+__all__ += ["Variable", "inference_mode"]
 
 from adjit.autograd import forward_ad, function, functional, graph  # noqa: E402,F401
 from adjit.autograd.custom import Function, FunctionCtx  # noqa: E402,F401
 from adjit.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402,F401
+from adjit.autograd.variable import Variable  # noqa: E402

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from adjit.runtime import saved_hooks
 from adjit.runtime.autograd import Node
+from adjit.runtime.grad_mode import InferenceBox
 from adjit.runtime.tensor import Tensor
 
 __all__ = ["Node", "disable_saved_tensors_hooks", "save_on_cpu", "saved_tensors_hooks"]
+__all__ += ["increment_version"]
 
 
 class saved_tensors_hooks:
@@ -53,3 +55,12 @@ def disable_saved_tensors_hooks(error_message: str) -> Iterator[None]:
         yield
     finally:
         saved_hooks.set_disabled(previous)
+
+
+def increment_version(tensor: Tensor | Iterable[Tensor]) -> None:
+    """Mark ``tensor`` (or each of several) modified in place behind autograd's back: a
+    backward that saved it then refuses, as after an in-place op. Inference tensors have no
+    version counter and are left alone, as in PyTorch."""
+    for t in (tensor,) if isinstance(tensor, Tensor) else tensor:
+        if not isinstance(t._version_box, InferenceBox):
+            t._version_box[0] += 1

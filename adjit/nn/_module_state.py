@@ -48,9 +48,10 @@ class RemovableHandle:
 
     _ids = itertools.count()
 
-    def __init__(self, *tables: dict[int, Any]) -> None:
+    def __init__(self, *tables: dict[int, Any], extra_dict: Any = None) -> None:
         self.id = next(RemovableHandle._ids)
-        self._tables = tables
+        extra = [extra_dict] if isinstance(extra_dict, dict) else list(extra_dict or [])
+        self._tables = (*tables, *extra)  # torch.utils.hooks: (hooks_dict, extra_dict=...)
 
     def remove(self) -> None:
         for table in self._tables:

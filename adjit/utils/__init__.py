@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from adjit.utils import checkpoint, data
+from adjit.utils import _pytree as _pytree
+from adjit.utils import checkpoint, data, hooks
 
-__all__ = ["checkpoint", "data"]
+__all__ = ["checkpoint", "data", "hooks"]
