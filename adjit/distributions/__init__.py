@@ -3,7 +3,19 @@ distributions, sampling from adjit's generator with PyTorch's streams, transform
 
 from __future__ import annotations
 
-from . import constraints, transforms
+from . import (  # noqa: F401  (PyTorch's module paths: torch.distributions.studentT, ...)
+    chi2,
+    constraints,
+    fishersnedecor,
+    half_cauchy,
+    logistic_normal,
+    pareto,
+    relaxed_bernoulli,
+    relaxed_categorical,
+    studentT,
+    transforms,
+    weibull,
+)
 from .bernoulli import Bernoulli
 from .beta import Beta
 from .binomial import Binomial
@@ -68,6 +80,7 @@ from .transforms import (
 )
 from .uniform import Uniform
 from .von_mises import VonMises
+from .wishart import Wishart
 
 __all__ = [
     "AbsTransform",
@@ -133,6 +146,7 @@ __all__ = [
     "Uniform",
     "VonMises",
     "Weibull",
+    "Wishart",
     "biject_to",
     "constraints",
     "identity_transform",

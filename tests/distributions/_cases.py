@@ -230,6 +230,20 @@ DISTS: dict[str, tuple[Builder, Builder]] = {
         ),
         lambda L, d: t(L, REAL[:, :3].reshape(3, 1, 3), d),
     ),
+    "Wishart(covariance)": (
+        lambda L, d: L.distributions.Wishart(t(L, [4.5, 6.0], d), covariance_matrix=t(L, COV, d)),
+        lambda L, d: t(L, COV[::-1] / 3, d),
+    ),
+    "Wishart(scale_tril)": (
+        lambda L, d: L.distributions.Wishart(5.0, scale_tril=t(L, np.linalg.cholesky(COV[0]), d)),
+        lambda L, d: t(L, COV, d),
+    ),
+    "Wishart(precision)": (
+        lambda L, d: L.distributions.Wishart(
+            t(L, [[4.5], [6.0], [9.0]], d), precision_matrix=t(L, COV / 4, d)
+        ),
+        lambda L, d: t(L, COV[None] / 2, d),
+    ),
     "LowRankMVN": (
         lambda L, d: L.distributions.LowRankMultivariateNormal(
             t(L, MVN_LOC, d), t(L, A[:, :, :2], d), t(L, SCALE[:2, :3], d)

@@ -76,6 +76,11 @@ ROWS: dict[str, tuple[list[np.ndarray], Callable[..., Any], np.ndarray]] = {
         lambda L, a, b: L.distributions.MultivariateNormal(a, covariance_matrix=b),
         REAL[:, :3].reshape(3, 1, 3),
     ),
+    "Wishart": (
+        [np.array([4.5, 6.0]), CHOL],
+        lambda L, a, b: L.distributions.Wishart(a, scale_tril=b),
+        COV[::-1] / 3,
+    ),
     "Transformed(Tanh)": (
         [LOC, SCALE],
         lambda L, a, b: L.distributions.TransformedDistribution(
@@ -98,7 +103,7 @@ NO_ENTROPY |= {"RelaxedOneHotCategorical", "RelaxedBernoulli", "FisherSnedecor"}
 # 0.6 (measured against scipy.special.polygamma), adjit's to 2e-16: those rows compare with that
 # bound, and are also checked against finite differences.
 TRIGAMMA = {"Gamma", "Beta", "Dirichlet", "StudentT", "InverseGamma"}
-TRIGAMMA |= {"Kumaraswamy"}
+TRIGAMMA |= {"Kumaraswamy", "Wishart"}
 
 
 def _tolerance(name: str) -> dict[str, float]:

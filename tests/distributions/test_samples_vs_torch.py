@@ -38,7 +38,7 @@ DERIVED = {
     "MVN(scale_tril)",
     "MVN(precision)",
 }
-DERIVED |= {name for name in DISTS if name.startswith(("Transformed", "Relaxed"))}
+DERIVED |= {name for name in DISTS if name.startswith(("Transformed", "Relaxed", "Wishart"))}
 SHAPES = [(), (2, 5)]  # () * batch (3, 4): under 16 elements; (2, 5): normal_ vector fill
 
 
