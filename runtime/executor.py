@@ -746,7 +746,9 @@ def compile_program(
 
     steps = with_product_cats(graph, steps)  # Note [products into a cat]
     from .column_grads import with_column_products  # (it imports this module)
+    from .winograd import with_winograd  # (it imports this module)
 
+    steps = with_winograd(graph, steps)  # Note [Winograd convolutions]
     steps = with_column_products(graph, steps)  # Note [weight gradient by chunks]
     from .collective_steps import with_collective_steps  # (it imports this module)
 

@@ -1,0 +1,165 @@
+"""Compiled Winograd F(2x2, 3x3) tile transforms (input B^T d B, output A^T m A), float32."""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+from functools import cache
+
+import numpy as np
+from llvmlite import ir
+
+from .counted import I64, for_range
+from .jit import CompiledKernel, codegen_error, compile_ir
+
+# Note [Winograd transforms]: a 3x3 stride-1 convolution padded by 1 on an even map is, per 4x4
+# input tile d (stride 2) and 2x2 output tile y, y = A^T [(G g G^T) * (B^T d B)] A (Lavin and
+# Gray 2015): 16 elementwise products instead of 36, which over a batch of tiles are 16 GEMMs
+# (runtime/winograd.py). These kernels are the two tile transforms, each one pass over its
+# operands: the input transform copies one image channel into a zero-bordered scratch row by
+# row (the padding), then per tile loads its 4 rows as 4-wide vectors, combines rows
+# (t = B^T d: d0-d2, d1+d2, d2-d1, d1-d3) then columns (the same by two shuffles and a sign),
+# and stores the 16 values to their 16 planes (element strides: plane, channel, image; a
+# tile's index ti tw + tj is unit stride). The output transform reads a tile's 16 planes and
+# stores its 2x2 pixels (s = m0+m1+m2, d = m1-m2-m3 along each axis). B^T and A^T have
+# entries 0 and +-1 only: the transforms round only their additions.
+
+F32 = ir.FloatType()
+V4 = ir.VectorType(F32, 4)
+_IN_INTS = 9  # n c h w, source strides (image, channel), destination strides (plane, c, n)
+_OUT_INTS = 9  # o n h w, source strides (plane, o, n), destination strides (o, n)
+_IN = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 3, *[ctypes.c_int64] * _IN_INTS)
+_OUT = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 2, *[ctypes.c_int64] * _OUT_INTS)
+
+
+def _function(
+    name: str, pointers: int, ints: int
+) -> tuple[ir.Module, ir.IRBuilder, list[ir.Value]]:
+    mod = ir.Module(name=name)
+    fnty = ir.FunctionType(ir.VoidType(), [ir.PointerType()] * pointers + [I64] * ints)
+    fn = ir.Function(mod, fnty, name)
+    fn.attributes.add("nounwind")
+    for a in fn.args[:pointers]:
+        a.add_attribute("noalias")
+    return mod, ir.IRBuilder(fn.append_basic_block("entry")), list(fn.args)
+
+
+def _c(v: int) -> ir.Constant:
+    return ir.Constant(I64, v)
+
+
+def _at(b: ir.IRBuilder, base: ir.Value, off: ir.Value) -> ir.Value:
+    return b.gep(base, [off], source_etype=F32)
+
+
+def _input_ir() -> str:
+    name = "adjit_winograd_in_float32"
+    mod, b, args = _function(name, 3, _IN_INTS)
+    src, dst, pad = args[:3]
+    n, c, h, w, src_n, src_c, dst_p, dst_c, dst_n = args[3:]
+    zero, one, two = _c(0), _c(1), _c(2)
+    pw = b.add(w, two)
+    th, tw = b.sdiv(h, two), b.sdiv(w, two)
+    with for_range(b, zero, b.mul(b.add(h, two), pw), "z") as i:  # the border stays zero
+        b.store(ir.Constant(F32, 0.0), _at(b, pad, i))
+    signs = ir.Constant(V4, [-1.0, 1.0, -1.0, -1.0])
+    left = ir.Constant(ir.VectorType(ir.IntType(32), 4), [0, 1, 2, 1])
+    right = ir.Constant(ir.VectorType(ir.IntType(32), 4), [2, 2, 1, 3])
+    with for_range(b, zero, n, "n") as i, for_range(b, zero, c, "c") as k:
+        image = b.add(b.mul(i, src_n), b.mul(k, src_c))
+        with for_range(b, zero, h, "r") as r:
+            row_in, row_pad = b.add(image, b.mul(r, w)), b.add(b.mul(b.add(r, one), pw), one)
+            with for_range(b, zero, w, "q") as q:
+                v = b.load(_at(b, src, b.add(row_in, q)), typ=F32)
+                b.store(v, _at(b, pad, b.add(row_pad, q)))
+        out = b.add(b.mul(k, dst_c), b.mul(i, dst_n))
+        with for_range(b, zero, th, "ti") as ti, for_range(b, zero, tw, "tj") as tj:
+            corner = b.add(b.mul(b.mul(ti, two), pw), b.mul(tj, two))
+            d = []
+            for row in range(4):
+                p = b.bitcast(_at(b, pad, b.add(corner, b.mul(_c(row), pw))), ir.PointerType())
+                d.append(b.load(p, typ=V4, align=4))
+            rows = (b.fsub(d[0], d[2]), b.fadd(d[1], d[2]), b.fsub(d[2], d[1]), b.fsub(d[1], d[3]))
+            cell = b.add(out, b.add(b.mul(ti, tw), tj))
+            for a, t in enumerate(rows):
+                lo = b.shuffle_vector(t, t, left)
+                hi = b.fmul(b.shuffle_vector(t, t, right), signs)
+                v = b.fadd(lo, hi)
+                for col in range(4):
+                    plane = b.mul(_c(4 * a + col), dst_p)
+                    b.store(b.extract_element(v, _c(col)), _at(b, dst, b.add(cell, plane)))
+    b.ret_void()
+    return str(mod)
+
+
+def _output_ir() -> str:
+    name = "adjit_winograd_out_float32"
+    mod, b, args = _function(name, 2, _OUT_INTS)
+    src, dst = args[:2]
+    o, n, h, w, src_p, src_o, src_n, dst_o, dst_n = args[2:]
+    zero, two = _c(0), _c(2)
+    th, tw = b.sdiv(h, two), b.sdiv(w, two)
+    with for_range(b, zero, o, "o") as i, for_range(b, zero, n, "n") as k:
+        base_in = b.add(b.mul(i, src_o), b.mul(k, src_n))
+        base_out = b.add(b.mul(i, dst_o), b.mul(k, dst_n))
+        with for_range(b, zero, th, "ti") as ti, for_range(b, zero, tw, "tj") as tj:
+            cell = b.add(base_in, b.add(b.mul(ti, tw), tj))
+            m = [b.load(_at(b, src, b.add(cell, b.mul(_c(p), src_p))), typ=F32) for p in range(16)]
+            s = [b.fadd(b.fadd(m[4 * a], m[4 * a + 1]), m[4 * a + 2]) for a in range(4)]
+            d = [b.fsub(b.fsub(m[4 * a + 1], m[4 * a + 2]), m[4 * a + 3]) for a in range(4)]
+            pixel = b.add(base_out, b.add(b.mul(b.mul(ti, two), w), b.mul(tj, two)))
+            for col, t in enumerate((s, d)):
+                top = b.fadd(b.fadd(t[0], t[1]), t[2])
+                bottom = b.fsub(b.fsub(t[1], t[2]), t[3])
+                at = b.add(pixel, _c(col))
+                b.store(top, _at(b, dst, at))
+                b.store(bottom, _at(b, dst, b.add(at, w)))
+    b.ret_void()
+    return str(mod)
+
+
+@cache
+def _kernel(which: str) -> tuple[CompiledKernel, Callable[..., None]]:
+    text, sig = (_input_ir(), _IN) if which == "in" else (_output_ir(), _OUT)
+    symbol = f"adjit_winograd_{which}_float32"
+    code = compile_ir(text, symbol[len("adjit_") :], symbol)
+    return code, sig(code.address)
+
+
+@cache
+def available() -> bool:
+    """Whether both transforms compile on this host (else the caller keeps im2col)."""
+    try:
+        _kernel("in")
+        _kernel("out")
+    except codegen_error():
+        return False
+    return True
+
+
+def _strides(a: np.ndarray) -> list[int]:
+    return [s // a.itemsize for s in a.strides]
+
+
+def input_transform(x: np.ndarray, out: np.ndarray, pad: np.ndarray) -> None:
+    """``out[p, c, n, ti tw + tj]`` = (B^T d B)[p] of tile (ti, tj) of image ``x[n, c]``
+    (padded by 1). ``x``: float32 (N, C, H, W), H and W even, rows contiguous; ``out``: a
+    float32 (16, C, N, H W / 4) view with unit last stride; ``pad``: (H + 2) (W + 2) float32
+    scratch."""
+    n, c, h, w = x.shape
+    sn, sc, sh, sw = _strides(x)
+    assert sh == w and sw == 1 and out.strides[3] == 4 and pad.size >= (h + 2) * (w + 2)
+    p, oc, on, _ = _strides(out)
+    _kernel("in")[1](x.ctypes.data, out.ctypes.data, pad.ctypes.data, n, c, h, w, sn, sc, p, oc, on)
+
+
+def output_transform(m: np.ndarray, out: np.ndarray) -> None:
+    """``out[o, n]``'s 2x2 tiles = A^T m A of ``m[:, o, n, tile]``. ``m``: float32
+    (16, O, N, H W / 4) with unit last stride; ``out``: a float32 (O, N, H, W) view with
+    contiguous rows."""
+    _, o, n, _ = m.shape
+    h, w = out.shape[2:]
+    sp, so, sn, _ = _strides(m)
+    do, dn, dh, dw = _strides(out)
+    assert m.strides[3] == 4 and dh == w and dw == 1
+    _kernel("out")[1](m.ctypes.data, out.ctypes.data, o, n, h, w, sp, so, sn, do, dn)

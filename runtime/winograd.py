@@ -1,0 +1,279 @@
+"""3x3 stride-1 convolutions and their input gradients by Winograd F(2x2, 3x3) (Note [Winograd
+convolutions])."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..ir.aval import Aval
+from ..ir.graph import Eqn, Graph, Var
+from ..ir.ops import Op
+from ..passes.pipeline import flag
+from . import mkl_gemm
+from .buffer_plan import StepIO
+from .executor import STEP_IO, Buffers, Env, ExternStep
+from .kernels import run_split
+from .window_steps import UnfoldColumns
+from .workers import num_threads
+
+# Note [Winograd convolutions]
+# A convolution is UNFOLD + one GEMM (Note [convolution as UNFOLD + MATMUL]), 9 C O products per
+# output pixel; for a 3x3 kernel, stride 1, padding 1 on even maps, Winograd's F(2x2, 3x3)
+# computes each 2x2 output tile from its 4x4 input tile with 16 C O products (2.25x fewer):
+# U = G w G^T per (output, input) channel (16 planes, O x C), V = B^T d B per tile (16 planes,
+# C x tiles, codegen/winograd.py), M[p] = U[p] V[p] (16 GEMMs, one gemm_batch_strided), and
+# the output tile A^T M A. The input gradient is the same convolution of the output's
+# gradient with the kernel flipped and its channels swapped: U' = G flip(w) G^T, read
+# transposed. A WinogradConv step replaces the UnfoldColumns step and the MATMUL(w, columns)
+# of the forward (writing the MATMUL's (O, N H W) value), a WinogradFold step the
+# MATMUL(w^T, g), RESHAPE, PERMUTE and FOLD of the input gradient (writing the FOLD's
+# (N, C, H, W)); the weight gradient keeps its columns (Note [weight gradient by chunks]).
+# Measured per shape at 1 thread (/tmp prototype, im2col + GEMM against Winograd, ms, CPU
+# time, load ~2-3): VGG-11 b8's 32x32 to 8x8 layers gain (64->128 at 32x32: 22.6 -> 14.7;
+# 256->256 at 16x16: 19.7 -> 16.6; 512->512 at 8x8: 24.1 -> 20.2), its 4x4 layers and
+# resnet18's 3x3 layers lose (the weight transform, 16 O C values per call, and the tile
+# transforms do not pay for the products saved when O C H W is small: resnet18's 64->64 at
+# 16x16 3.8 -> 4.7). ``auto`` therefore takes a shape when O C H W >= AUTO_WORK and the map
+# is at least 8x8; ``all`` takes every eligible shape (tests), ``off`` none (ADJIT_WINOGRAD).
+# The planes are AUTO_SKEW floats apart beyond their size: 16 planes a multiple of 4 KiB
+# apart share L1 sets and the transforms' 16 streams thrashed them (c2's input transform
+# 5.4 -> 3.0 ms). Rounding: the transforms' coefficients are 0, +-1/2, +-1 (exact); each
+# output is a sum of 16 C terms, each a product of two transformed values, then 9 additions
+# of the output transform: the error bound of a float32 dot product of length 16 C times the
+# transforms' growth (|B^T d B| <= 4 max|d|, |G w G^T| <= 9/4 max|w|, A^T sums 9 values),
+# tests/runtime/test_winograd.py states it.
+
+AUTO_WORK = 1 << 23  # O C H W: VGG-11's 64->128 at 32x32, 128->256 at 16x16, 256->512 at 8x8
+AUTO_MAP = 8  # smallest side taken by ``auto``
+AUTO_SKEW = 16  # floats between planes beyond their size (L1 set spread)
+_MODES = ("auto", "all", "off")
+_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+GG = np.kron(_G, _G).astype(np.float32)  # (16, 9): U[4a + b] = sum_ij G[a,i] w[i,j] G[b,j]
+GG_FLIPPED = np.ascontiguousarray(GG[:, ::-1])  # the flipped kernel's (input gradient)
+WINDOW = {
+    "kernel_size": (3, 3),
+    "dilation": (1, 1),
+    "padding": ((1, 1), (1, 1)),
+    "stride": (1, 1),
+}
+
+
+def mode() -> str:
+    """ADJIT_WINOGRAD: ``auto`` (default), ``all`` or ``off``."""
+    got = flag("ADJIT_WINOGRAD").lower() or "auto"
+    if got not in _MODES:
+        raise RuntimeError(f"ADJIT_WINOGRAD must be one of {', '.join(_MODES)}, not {got!r}")
+    return got
+
+
+def takes(n: int, c: int, o: int, h: int, w: int, how: str) -> bool:
+    """Whether a 3x3 stride-1 padding-1 convolution of this shape goes by Winograd."""
+    if how == "off" or h % 2 or w % 2 or min(n, c, o, h, w) < 1:
+        return False
+    return how == "all" or (o * c * h * w >= AUTO_WORK and min(h, w) >= AUTO_MAP)
+
+
+def planes(count: int, rows: int, cols: int, dt: Any) -> Var:
+    """A scratch value for 16 planes of (rows, cols), AUTO_SKEW apart beyond their size."""
+    return Var(Aval((count, rows * cols + AUTO_SKEW), dt))
+
+
+def _view(buf: np.ndarray, *shape: int) -> np.ndarray:
+    """The (16, *shape) planes of a ``planes`` buffer."""
+    return buf[:, : int(np.prod(shape))].reshape(buf.shape[0], *shape)
+
+
+def weight_transform(w2: np.ndarray, o: int, c: int, flip: bool, out: np.ndarray) -> np.ndarray:
+    """(16, O, C): G w G^T of the (O, C 3 3) weight (of the kernel flipped when ``flip``)."""
+    u = out[:, : o * c]
+    mkl_gemm.matmul(GG_FLIPPED if flip else GG, w2.reshape(o * c, 9).T, u)
+    return u.reshape(16, o, c)
+
+
+def products(u: np.ndarray, v: np.ndarray, m: np.ndarray) -> None:
+    """m[p] = u[p] @ v[p] for the 16 planes, split across adjit's threads by planes."""
+    threads = num_threads()
+    if threads < 2:
+        mkl_gemm.matmul(u, v, m)
+        return
+    edges = [16 * i // threads for i in range(threads + 1)]
+    calls = [(u[a:b], v[a:b], m[a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    run_split(mkl_gemm.matmul, calls, threads)
+
+
+def convolve(x: np.ndarray, u: np.ndarray, out: np.ndarray, bufs: tuple[np.ndarray, ...]) -> None:
+    """``out`` (O, N, H, W view) = the convolution of image ``x`` (N, C, H, W view, rows
+    contiguous) by the transformed weight ``u`` (16, O, C, any strides)."""
+    from ..codegen import winograd  # imports llvmlite.ir: lazily
+
+    v_buf, m_buf, pad = bufs
+    n, c, h, w = x.shape
+    o, cells = u.shape[1], n * (h // 2) * (w // 2)
+    v = _view(v_buf, c, n, cells // n)
+    m = _view(m_buf, o, n, cells // n)
+    winograd.input_transform(x, v, pad)
+    products(u, v.reshape(16, c, cells), m.reshape(16, o, cells))
+    winograd.output_transform(m, out)
+
+
+class WinogradConv(ExternStep):
+    """MATMUL(w, columns) of a 3x3 stride-1 convolution (its UNFOLD's UnfoldColumns step
+    dropped) by Winograd F(2x2, 3x3): ``u``, ``v``, ``m`` the planes, ``pad`` a padded
+    channel."""
+
+    __slots__ = ("unfold", "u", "v", "m", "pad")
+    FIELDS = ("eqn", "unfold", "u", "v", "m", "pad")
+    unfold: Eqn
+    u: Var
+    v: Var
+    m: Var
+    pad: Var
+
+    def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
+        e = self.eqn
+        x = np.ascontiguousarray(env[self.unfold.inputs[0]])  # type: ignore[index]
+        w2 = np.ascontiguousarray(env[e.inputs[0]])  # type: ignore[index]
+        out, p = bufs.get(e.out)
+        n, c, h, w = x.shape
+        o = w2.shape[0]
+        u = weight_transform(w2, o, c, False, bufs.get(self.u)[0])
+        scratch = (bufs.get(self.v)[0], bufs.get(self.m)[0], bufs.get(self.pad)[0])
+        convolve(x, u, out.reshape(o, n, h, w), scratch)
+        env[e.out], ptrs[e.out] = out, p
+
+    def io(self) -> StepIO:
+        reads = (self.unfold.inputs[0], self.eqn.inputs[0])
+        return StepIO(reads, (self.eqn.out, self.u, self.v, self.m, self.pad), ())
+
+
+STEP_IO[WinogradConv] = WinogradConv.io
+
+
+class WinogradFold(ExternStep):
+    """FOLD(PERMUTE(RESHAPE(MATMUL(w^T, g)))), a 3x3 stride-1 convolution's input gradient, by
+    Winograd F(2x2, 3x3) (``eqn`` the FOLD, ``product`` the MATMUL)."""
+
+    __slots__ = ("product", "u", "v", "m", "pad")
+    FIELDS = ("eqn", "product", "u", "v", "m", "pad")
+    product: Eqn
+    u: Var
+    v: Var
+    m: Var
+    pad: Var
+
+    def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
+        e, mm = self.eqn, self.product
+        wt, g = env[mm.inputs[0]], env[mm.inputs[1]]  # type: ignore[index]
+        out, p = bufs.get(e.out)
+        n, c, h, w = out.shape
+        o = g.shape[0]
+        w2 = np.ascontiguousarray(wt.T)  # (O, C 3 3)
+        u = weight_transform(w2, o, c, True, bufs.get(self.u)[0]).transpose(0, 2, 1)
+        image = np.ascontiguousarray(g).reshape(o, n, h, w).transpose(1, 0, 2, 3)
+        scratch = (bufs.get(self.v)[0], bufs.get(self.m)[0], bufs.get(self.pad)[0])
+        convolve(image, u, out.transpose(1, 0, 2, 3), scratch)
+        env[e.out], ptrs[e.out] = out, p
+
+    def io(self) -> StepIO:
+        return StepIO(self.product.inputs, (self.eqn.out, self.u, self.v, self.m, self.pad), ())
+
+
+STEP_IO[WinogradFold] = WinogradFold.io
+
+
+def _scratch(n: int, c: int, o: int, h: int, w: int, dt: Any) -> tuple[Var, ...]:
+    """The weight's planes (O C), the input's (C tiles), the products' (O tiles), a padded
+    channel."""
+    cells = n * h * w // 4
+    pad = Var(Aval(((h + 2) * (w + 2),), dt))
+    return planes(16, o, c, dt), planes(16, c, cells, dt), planes(16, o, cells, dt), pad
+
+
+def _window(e: Eqn) -> bool:
+    return all(e.attrs.get(k) == v for k, v in WINDOW.items())
+
+
+def _forward(s: Any, reader: dict[Var, Eqn], plain: dict[int, Any], how: str) -> Any:
+    """The WinogradConv for an UnfoldColumns step ``s`` and the MATMUL reading it, else None."""
+    u = s.unfold
+    mm = reader.get(s.matrix.out)
+    if not _window(u) or mm is None or mm.op is not Op.MATMUL or mm.inputs[1] is not s.matrix.out:
+        return None
+    x, w2 = u.inputs[0], mm.inputs[0]
+    if id(mm) not in plain or not isinstance(x, Var) or not isinstance(w2, Var):
+        return None
+    n, c, h, w = x.aval.shape
+    o = mm.out.aval.shape[0]
+    if w2.aval.shape != (o, c * 9) or not all(_float32(v) for v in (x, w2, mm.out)):
+        return None
+    if not takes(n, c, o, h, w, how):
+        return None
+    return WinogradConv(mm, u, *_scratch(n, c, o, h, w, x.aval.dtype))
+
+
+def _fold(fold: Eqn, producer: dict[Var, Eqn], uses: Counter[Var], plain: dict[int, Any],
+          how: str) -> tuple[WinogradFold, list[Any]] | None:  # fmt: skip
+    """The WinogradFold replacing ``fold`` and the steps it replaces, when it applies."""
+    perm = producer.get(fold.inputs[0])  # type: ignore[arg-type]
+    if not _window(fold) or perm is None or perm.op is not Op.PERMUTE:
+        return None
+    reshape = producer.get(perm.inputs[0])  # type: ignore[arg-type]
+    if tuple(perm.attrs["axes"]) != (1, 0, 2) or reshape is None or reshape.op is not Op.RESHAPE:
+        return None
+    mm = producer.get(reshape.inputs[0])  # type: ignore[arg-type]
+    if mm is None or mm.op is not Op.MATMUL or not all(isinstance(a, Var) for a in mm.inputs):
+        return None
+    chain = (mm, reshape, perm)
+    if any(uses[e.out] != 1 or id(e) not in plain for e in chain) or id(fold) not in plain:
+        return None
+    n, c, h, w = fold.out.aval.shape
+    wt, g = mm.inputs
+    o = g.aval.shape[0]  # type: ignore[union-attr]
+    if wt.aval.shape != (c * 9, o) or g.aval.shape != (o, n * h * w):  # type: ignore[union-attr]
+        return None
+    if not all(_float32(v) for v in (wt, g, mm.out)):  # type: ignore[arg-type]
+        return None
+    if fold.attrs["output_size"] != (h, w) or not takes(n, c, o, h, w, how):
+        return None
+    got = WinogradFold(fold, mm, *_scratch(n, o, c, h, w, fold.out.aval.dtype))
+    return got, [plain[id(e)] for e in chain]
+
+
+def with_winograd(graph: Graph, steps: Sequence[Any]) -> list[Any]:
+    """``steps`` with each float32 3x3 stride-1 convolution ADJIT_WINOGRAD takes, and its input
+    gradient, by Winograd F(2x2, 3x3) (Note [Winograd convolutions])."""
+    how = mode()
+    if how == "off" or not any(type(s) is UnfoldColumns or type(s) is ExternStep
+                               and s.eqn.op is Op.FOLD for s in steps):  # fmt: skip
+        return list(steps)
+    from ..codegen import winograd  # imports llvmlite.ir: only for convolutions
+
+    if not winograd.available():
+        return list(steps)
+    uses: Counter[Var] = Counter(a for e in graph.eqns for a in e.inputs if isinstance(a, Var))
+    uses.update(o for o in graph.outputs if isinstance(o, Var))
+    reader = {a: e for e in graph.eqns for a in e.inputs if isinstance(a, Var) and uses[a] == 1}
+    producer = {e.out: e for e in graph.eqns}
+    plain = {id(s.eqn): s for s in steps if type(s) is ExternStep}
+    fused: dict[int, Any] = {}  # id of the replaced step -> its Winograd step
+    dropped: set[int] = set()
+    for s in steps:
+        if type(s) is UnfoldColumns and _float32(s.unfold.out):
+            got = _forward(s, reader, plain, how)
+            if got is not None:
+                fused[id(plain[id(got.eqn)])] = got
+                dropped.add(id(s))
+        elif type(s) is ExternStep and s.eqn.op is Op.FOLD and _float32(s.eqn.out):
+            pair = _fold(s.eqn, producer, uses, plain, how)
+            if pair is not None:
+                fused[id(s)] = pair[0]
+                dropped.update(id(x) for x in pair[1])
+    return [fused.get(id(s), s) for s in steps if id(s) not in dropped]
+
+
+def _float32(v: Var) -> bool:
+    return np.dtype(v.aval.dtype.np) == np.float32

@@ -1,0 +1,156 @@
+"""3x3 stride-1 convolutions and their input gradients by Winograd F(2x2, 3x3) (Note [Winograd
+convolutions]): within a rounding bound of float64, and compiled gradients as eager's and
+PyTorch's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from adjit.runtime import winograd
+
+import adjit
+import adjit.nn.functional as F
+
+_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64)
+_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float64)
+_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+
+
+def _winograd64(x: np.ndarray, w: np.ndarray, bt: np.ndarray, g: np.ndarray, at: np.ndarray
+                ) -> np.ndarray:  # fmt: skip
+    """F(2x2, 3x3) in float64 with the given transforms: (N, O, H, W)."""
+    n, c, h, wd = x.shape
+    p = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    tiles = np.lib.stride_tricks.sliding_window_view(p, (4, 4), axis=(2, 3))[:, :, ::2, ::2]
+    v = np.einsum("ai,nctsij,bj->nctsab", bt, tiles, bt)
+    u = np.einsum("ai,ocij,bj->ocab", g, w, g)
+    m = np.einsum("ocab,nctsab->notsab", u, v)
+    y = np.einsum("ia,notsab,jb->notsij", at, m, at)
+    return y.transpose(0, 1, 2, 4, 3, 5).reshape(n, w.shape[0], h, wd)
+
+
+def _bound(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """|float32 Winograd - exact| <= gamma_k times the algorithm run on absolute values:
+    every output is a sum of products of transformed values, each rounded along a path of at
+    most 2 (input transform) + 9 (weight transform) + 1 + C (products, summed in any order)
+    + 4 (output transform) operations (Higham's gamma_k = k u / (1 - k u), u = 2^-24)."""
+    k = 2 + 9 + 1 + x.shape[1] + 4
+    u = 2.0**-24
+    gamma = k * u / (1 - k * u)
+    return gamma * _winograd64(np.abs(x), np.abs(w), np.abs(_BT), np.abs(_G), np.abs(_AT))
+
+
+@pytest.mark.parametrize(("n", "c", "o", "h", "w"), [(2, 3, 5, 6, 8), (3, 64, 32, 8, 8)])
+def test_convolution_within_the_rounding_bound(n: int, c: int, o: int, h: int, w: int) -> None:
+    rng = np.random.default_rng(c)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    k = (rng.standard_normal((o, c, 3, 3)) / 3).astype(np.float32)
+    exact = torch.nn.functional.conv2d(
+        torch.from_numpy(x).double(), torch.from_numpy(k).double(), padding=1
+    ).numpy()
+    assert np.allclose(_winograd64(x.astype(float), k.astype(float), _BT, _G, _AT), exact)
+    got = _run(x, k)
+    bound = _bound(x.astype(float), k.astype(float))
+    assert np.all(np.abs(got - exact) <= bound)
+    # and the bound is a few ulps of the outputs' scale, not a vacuous one
+    assert bound.max() < 2e-4 * np.abs(exact).max()
+
+
+def _run(x: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """runtime.winograd.convolve into (N, O, H, W)."""
+    n, c, h, w = x.shape
+    o = k.shape[0]
+    u = winograd.weight_transform(k.reshape(o, -1), o, c, False, np.empty((16, o * c), "f4"))
+    out = np.empty((n, o, h, w), np.float32)
+    bufs = tuple(np.empty(v.aval.shape, np.float32) for v in _scratch(n, c, o, h, w))
+    winograd.convolve(x, u, out.transpose(1, 0, 2, 3), bufs[1:])
+    return out
+
+
+def _scratch(n: int, c: int, o: int, h: int, w: int) -> tuple[adjit.Tensor, ...]:
+    return winograd._scratch(n, c, o, h, w, adjit.float32)  # type: ignore[return-value]
+
+
+def _kinds(cf: object, *args: object) -> set[str]:
+    runs = adjit.explain(cf, *args)._executables()
+    return {type(s).__name__ for _, ex in runs for s in ex.steps}
+
+
+def _nets() -> tuple[torch.nn.Module, adjit.nn.Module]:
+    torch.manual_seed(0)
+    layers = [torch.nn.Conv2d(6, 16, 3, padding=1), torch.nn.ReLU(),
+              torch.nn.Conv2d(16, 12, 3, padding=1), torch.nn.Tanh()]  # fmt: skip
+    tm = torch.nn.Sequential(*layers)
+    am = adjit.nn.Sequential(
+        adjit.nn.Conv2d(6, 16, 3, padding=1), adjit.nn.ReLU(),
+        adjit.nn.Conv2d(16, 12, 3, padding=1), adjit.nn.Tanh(),
+    )  # fmt: skip
+    am.load_state_dict({k: adjit.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    return tm, am
+
+
+@pytest.mark.parametrize("mode", ["all", "off"])
+def test_compiled_gradients_match_eager_and_torch(monkeypatch: pytest.MonkeyPatch, mode: str
+                                                  ) -> None:  # fmt: skip
+    monkeypatch.setenv("ADJIT_WINOGRAD", mode)
+    tm, am = _nets()
+    xn = np.random.default_rng(1).standard_normal((3, 6, 8, 10)).astype(np.float32)
+    tx = torch.tensor(xn, requires_grad=True)
+    (tm(tx) ** 2).sum().backward()
+    ax = adjit.tensor(xn, requires_grad=True)
+    (am(ax) ** 2).sum().backward()
+    eager = [ax.grad.numpy().copy(), *(p.grad.numpy().copy() for p in am.parameters())]
+
+    def loss(x: adjit.Tensor) -> adjit.Tensor:
+        return (am(x) ** 2).sum()
+
+    cf = adjit.compile(loss)
+    for _ in range(2):  # the second call reuses the planned buffers
+        ax.grad = None
+        am.zero_grad()
+        cf(ax).backward()
+        got = [ax.grad.numpy(), *(p.grad.numpy() for p in am.parameters())]
+        want = [tx.grad.numpy(), *(p.grad.numpy() for p in tm.parameters())]
+        for a, b, e in zip(got, want, eager, strict=True):
+            np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5 * np.abs(b).max())
+            np.testing.assert_allclose(a, e, rtol=2e-5, atol=2e-5 * np.abs(e).max())
+    kinds = _kinds(cf, ax)
+    assert ({"WinogradConv", "WinogradFold"} <= kinds) == (mode == "all")
+    assert not kinds & {"WinogradConv", "WinogradFold"} or mode == "all"
+
+
+def test_float64_and_other_windows_keep_the_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADJIT_WINOGRAD", "all")
+    rng = np.random.default_rng(2)
+    for dtype, stride, padding, size in [
+        (np.float64, 1, 1, 8), (np.float32, 2, 1, 8), (np.float32, 1, 0, 8),
+        (np.float32, 1, 1, 7),
+    ]:  # fmt: skip
+        x = adjit.tensor(rng.standard_normal((2, 4, size, size)).astype(dtype), requires_grad=True)
+        w = adjit.tensor(rng.standard_normal((5, 4, 3, 3)).astype(dtype), requires_grad=True)
+
+        def f(x: adjit.Tensor, w: adjit.Tensor, s: int = stride, p: int = padding) -> adjit.Tensor:
+            return F.conv2d(x, w, stride=s, padding=p).sum()
+
+        cf = adjit.compile(f)
+        cf(x, w).backward()
+        assert not _kinds(cf, x, w) & {"WinogradConv", "WinogradFold"}
+
+
+def test_auto_takes_the_large_shapes() -> None:
+    # VGG-11 b8 at 64x64: its 32x32 to 8x8 layers; not its 4x4 ones, nor resnet18's 3x3 layers
+    # (Note [Winograd convolutions]); odd maps never
+    vgg = [(64, 128, 32), (128, 256, 16), (256, 256, 16), (256, 512, 8), (512, 512, 8)]
+    assert all(winograd.takes(8, c, o, s, s, "auto") for c, o, s in vgg)
+    assert all(winograd.takes(8, o, c, s, s, "auto") for c, o, s in vgg)  # input gradients
+    small = [(512, 512, 4), (64, 64, 16), (128, 128, 8), (256, 256, 4), (512, 512, 2), (3, 64, 64)]
+    assert not any(winograd.takes(8, c, o, s, s, "auto") for c, o, s in small)
+    assert winograd.takes(1, 1, 1, 2, 4, "all") and not winograd.takes(1, 1, 1, 3, 4, "all")
+    assert not winograd.takes(8, 64, 128, 32, 32, "off")
+
+
+def test_bad_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADJIT_WINOGRAD", "always")
+    with pytest.raises(RuntimeError, match="ADJIT_WINOGRAD must be one of auto, all, off"):
+        winograd.mode()
