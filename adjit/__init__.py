@@ -13,6 +13,7 @@ from adjit import (  # noqa: E402, I001  (after the names they use)
     distributions,
     fft,
     func,
+    jit,
     linalg,
     models,
     nn,
