@@ -8,6 +8,7 @@ from adjit.optim.adam import Adam, AdamW
 from adjit.optim.adamax import Adamax
 from adjit.optim.asgd import ASGD
 from adjit.optim.lbfgs import LBFGS
+from adjit.optim.muon import Muon
 from adjit.optim.nadam import NAdam
 from adjit.optim.optimizer import Optimizer
 from adjit.optim.radam import RAdam
@@ -27,6 +28,7 @@ __all__ = [
     "Adam",
     "AdamW",
     "Adamax",
+    "Muon",
     "NAdam",
     "Optimizer",
     "RAdam",

@@ -145,6 +145,7 @@ def test_tensor_lr_matches_eager(name, kwargs):
 
 def test_every_optimizer_has_a_row():
     stepping = {n for n, _ in CASES} | {"LBFGS", "SparseAdam", "Optimizer"}
+    stepping |= {"Muon"}  # 2-D parameters only (no biases): compiled in tests/optim/test_muon.py
     assert stepping == set(adjit.optim.__all__) - {
         "lr_scheduler",
         "swa_utils",
