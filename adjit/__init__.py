@@ -111,11 +111,12 @@ from adjit.runtime.creation import (
     zeros_like,
 )
 from adjit.runtime.device import (
+    OutOfMemoryError,
     channels_last,
     channels_last_3d,
     contiguous_format,
+    get_device,
     is_nonzero,
-    is_storage,
     memory_format,
     preserve_format,
 )
@@ -137,6 +138,19 @@ from adjit.runtime.grad_mode import (
     is_grad_enabled,
     no_grad,
     set_grad_enabled,
+)
+from adjit.runtime.interop import from_dlpack, frombuffer, to_dlpack
+from adjit.runtime.layout import (
+    _mkldnn,
+    empty_permuted,
+    jagged,
+    layout,
+    sparse_bsc,
+    sparse_bsr,
+    sparse_coo,
+    sparse_csc,
+    sparse_csr,
+    strided,
 )
 from adjit.runtime.legacy_types import (
     BFloat16Tensor,
@@ -169,22 +183,50 @@ from adjit.runtime.predicates import (
 from adjit.runtime.printing import get_printoptions, set_printoptions
 from adjit.runtime.settings import (
     are_deterministic_algorithms_enabled,
+    compiled_with_cxx11_abi,
     get_deterministic_debug_mode,
     get_float32_matmul_precision,
     get_num_interop_threads,
     get_num_threads,
+    init_num_threads,
+    is_anomaly_check_nan_enabled,
     is_anomaly_enabled,
     is_deterministic_algorithms_warn_only_enabled,
+    is_warn_always_enabled,
+    set_anomaly_enabled,
     set_deterministic_debug_mode,
     set_float32_matmul_precision,
+    set_flush_denormal,
     set_num_interop_threads,
     set_num_threads,
+    set_warn_always,
     use_deterministic_algorithms,
+)
+from adjit.runtime.storage import (
+    BFloat16Storage,
+    BoolStorage,
+    ByteStorage,
+    CharStorage,
+    DoubleStorage,
+    FloatStorage,
+    HalfStorage,
+    IntStorage,
+    LongStorage,
+    ShortStorage,
+    Storage,
+    TypedStorage,
+    UntypedStorage,
+    is_storage,
 )
 from adjit.runtime.tensor import Size, Tensor
 from adjit.runtime.trace_state import TracingError
 
 __version__ = "0.1.0"
+
+from math import e, inf, nan, pi  # noqa: E402 - PyTorch's constants (floats), as torch's
+
+newaxis = None
+has_lapack = has_mkl = has_openmp = has_spectral = True  # as PyTorch's CPU build reports
 
 double = float64
 long = int64

@@ -13,6 +13,7 @@ from ..ir.sizes import SymbolicSize, has_symbols, is_size
 from . import device as _devices
 from . import trace_state
 from .generator import default_generator, initial_seed, manual_seed, seed  # noqa: F401 (moved)
+from .layout import check_layout
 from .tensor import Tensor, _dims
 
 device = _devices.device  # (moved: runtime/device.py)
@@ -299,30 +300,36 @@ def _filled(value: Any, size: tuple, dtype: DType | None, requires_grad: bool, d
 def zeros(
     *size: Any,
     dtype: DType | None = None,
+    layout: Any = None,
     device: Any = None,
     requires_grad: bool = False,
     **_: Any,
 ) -> Tensor:
+    check_layout(layout, "empty")
     return _filled(0, size, dtype, requires_grad, device)
 
 
 def ones(
     *size: Any,
     dtype: DType | None = None,
+    layout: Any = None,
     device: Any = None,
     requires_grad: bool = False,
     **_: Any,
 ) -> Tensor:
+    check_layout(layout, "ones")
     return _filled(1, size, dtype, requires_grad, device)
 
 
 def empty(
     *size: Any,
     dtype: DType | None = None,
+    layout: Any = None,
     device: Any = None,
     requires_grad: bool = False,
     **_: Any,
 ) -> Tensor:
+    check_layout(layout, "zeros")
     return _filled(0, size, dtype, requires_grad, device)
 
 
@@ -331,10 +338,12 @@ def full(
     fill_value: Any,
     *,
     dtype: DType | None = None,
+    layout: Any = None,
     device: Any = None,
     requires_grad: bool = False,
     **_: Any,
 ) -> Tensor:
+    check_layout(layout, "full")
     dt = dtype or (_scalar_category_type(fill_value) if isinstance(fill_value, Tensor) else None)
     dt = dt or D.scalar_dtype(fill_value)
     return _filled(fill_value, (size,), dt, requires_grad, device)
@@ -352,15 +361,27 @@ def _like(t: Tensor, dtype: DType | None) -> tuple[tuple[int, ...], DType]:
 
 
 def zeros_like(
-    t: Tensor, *, dtype: DType | None = None, requires_grad: bool = False, **_: Any
+    t: Tensor,
+    *,
+    dtype: DType | None = None,
+    layout: Any = None,
+    requires_grad: bool = False,
+    **_: Any,
 ) -> Tensor:
+    check_layout(layout, "zeros_like")
     shape, dt = _like(t, dtype)
     return _full(shape, 0, dt, requires_grad)
 
 
 def ones_like(
-    t: Tensor, *, dtype: DType | None = None, requires_grad: bool = False, **_: Any
+    t: Tensor,
+    *,
+    dtype: DType | None = None,
+    layout: Any = None,
+    requires_grad: bool = False,
+    **_: Any,
 ) -> Tensor:
+    check_layout(layout, "ones_like")
     shape, dt = _like(t, dtype)
     return _full(shape, 1, dt, requires_grad)
 
@@ -369,8 +390,15 @@ empty_like = zeros_like
 
 
 def full_like(
-    t: Tensor, fill_value: Any, *, dtype: DType | None = None, requires_grad: bool = False, **_: Any
+    t: Tensor,
+    fill_value: Any,
+    *,
+    dtype: DType | None = None,
+    layout: Any = None,
+    requires_grad: bool = False,
+    **_: Any,
 ) -> Tensor:
+    check_layout(layout, "full_like")
     shape, dt = _like(t, dtype)
     if isinstance(fill_value, Tensor):
         return _filled(fill_value, shape, dt, requires_grad, None)
@@ -387,9 +415,11 @@ def arange(
     step: Any = 1,
     *,
     dtype: DType | None = None,
+    layout: Any = None,
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    check_layout(layout, "arange")
     if dtype is not None and dtype.category == 3:
         raise NotImplementedError(f"\"arange_cpu\" not implemented for '{dtype.type_name}'")
     if end is None:
@@ -430,9 +460,11 @@ def linspace(
     steps: int,
     *,
     dtype: DType | None = None,
+    layout: Any = None,
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    check_layout(layout, "eye")
     dt = dtype or D.get_default_dtype()
     _check_endpoints("linspace", start, end)
     if _traced([start, end]):
@@ -474,8 +506,10 @@ def logspace(
     base: float = 10.0,
     *,
     dtype: DType | None = None,
+    layout: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    check_layout(layout, "logspace")
     dt = dtype or D.get_default_dtype()
     _check_endpoints("logspace", start, end)
     if _traced([start, end]):
@@ -491,9 +525,11 @@ def eye(
     m: int | None = None,
     *,
     dtype: DType | None = None,
+    layout: Any = None,
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    check_layout(layout, "linspace")
     dt = dtype or D.get_default_dtype()
     return _finish(np.eye(n, m), dt, requires_grad, device)
 

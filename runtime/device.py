@@ -213,10 +213,6 @@ def is_nonzero(x: Tensor) -> bool:
     return bool(x._data.reshape(()))
 
 
-def is_storage(obj: Any) -> bool:
-    return False  # adjit has no storage objects
-
-
 def _dense_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
     """Row-major strides in elements (PyTorch's for a contiguous tensor: a size-1 dim's is
     the next dim's stride times its size, as for any other dim)."""
@@ -270,3 +266,17 @@ def install(cls: type) -> None:
         setattr(cls, name, fn)
     for name, fn in PROPERTIES.items():
         setattr(cls, name, property(fn))
+
+
+def get_device(input: Tensor) -> int:  # noqa: A002 - PyTorch's name
+    """The CUDA device index of ``input``: -1, a CPU tensor's (adjit's are all on the CPU)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(
+            "get_device(): argument 'input' (position 1) must be Tensor, not "
+            f"{type(input).__name__}"
+        )
+    return -1
+
+
+class OutOfMemoryError(RuntimeError):
+    """PyTorch's ``torch.OutOfMemoryError`` (a RuntimeError), for ``except`` clauses."""

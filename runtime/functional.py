@@ -626,5 +626,10 @@ __all__ += ["angle", "complex", "conj", "conj_physical", "imag", "is_complex", "
 __all__ += ["resolve_conj", "view_as_complex", "view_as_real"]  # runtime/ops_complex.py
 
 from .ops_complex import guard_functions  # noqa: E402
+from .ops_nonzero_static import nonzero_static  # noqa: E402
+from .ops_view_copy import COPY_OPS, split_with_sizes  # noqa: E402
+
+globals().update(COPY_OPS)  # permute_copy, split_copy, ... (runtime/ops_view_copy.py)
+__all__ += [*COPY_OPS, "split_with_sizes", "nonzero_static"]
 
 guard_functions(globals())  # complex refusals for functions that read data themselves

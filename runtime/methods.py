@@ -359,6 +359,9 @@ def install(cls: type) -> None:
     from . import ops_complex
 
     ops_complex.install(cls)  # real/imag views, conj, angle, cfloat, cdouble
+    from . import methods_more
+
+    methods_more.install(cls)  # layout, storage, resize, dim_order, DLPack, view copies, ...
     for name, (op, fn) in LEAN_FIRST.items():  # (Note [lean methods])
         if getattr(cls, name) is fn:
             setattr(cls, name, _lean_first(op, fn))

@@ -180,3 +180,43 @@ class detect_anomaly:  # noqa: N801 - PyTorch's name
                 return fn(*args, **kwargs)
 
         return wrapped
+
+
+def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
+    """Anomaly mode on or off for the rest of the program (``set_detect_anomaly`` as a call)."""
+    _ANOMALY.update(on=bool(enabled), check_nan=bool(check_nan))
+
+
+# ---- warnings and floating-point modes ------------------------------------------------------
+_WARN_ALWAYS = [False]
+
+
+def _need_bool(value: Any, what: str) -> None:
+    if not isinstance(value, bool):
+        raise RuntimeError(f"{what} expects a bool, but got {type(value).__name__}")
+
+
+def set_warn_always(b: bool, /) -> None:
+    """Warnings PyTorch gives once per process (TypedStorage's deprecation) come every time."""
+    _need_bool(b, "setWarnOnlyOnce")
+    _WARN_ALWAYS[0] = b
+
+
+def is_warn_always_enabled() -> bool:
+    return _WARN_ALWAYS[0]
+
+
+def set_flush_denormal(mode: bool) -> bool:
+    """Whether the CPU now treats denormals as PyTorch was asked to. adjit's kernels and NumPy
+    keep denormals: turning flushing off is what already holds (True); turning it on is not
+    supported here (False, PyTorch's answer on a CPU without that mode), nothing changes."""
+    _need_bool(mode, "flush_denormal")
+    return not mode
+
+
+def init_num_threads() -> None:
+    """Nothing to do: adjit's worker threads start with their first parallel kernel."""
+
+
+def compiled_with_cxx11_abi() -> bool:
+    return True  # PyTorch's answer for its own wheels (adjit has no C++ ABI of its own)

@@ -42,6 +42,30 @@ class Size(tuple):
     def numel(self) -> int:
         return prod(self)
 
+    # slices, sums and repeats stay Sizes, as PyTorch's (tuple's own would be plain tuples)
+    def __getitem__(self, index: Any) -> Any:
+        out = tuple.__getitem__(self, index)
+        return Size(out) if isinstance(index, slice) else out
+
+    def __add__(self, other: Any) -> Size:
+        if not isinstance(other, tuple):
+            raise TypeError(
+                f"can only concatenate tuple (not {type(other).__name__}) to torch.Size"
+            )
+        return Size(tuple.__add__(self, other))
+
+    def __radd__(self, other: Any) -> Size:
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return Size(tuple.__add__(other, self))
+
+    def __mul__(self, n: Any) -> Any:
+        if not hasattr(n, "__index__"):
+            raise TypeError(f"can't multiply sequence by non-int of type '{type(n).__name__}'")
+        return Size(tuple.__mul__(self, n.__index__()))
+
+    __rmul__ = __mul__
+
 
 def _dims(args: tuple) -> tuple[int, ...]:
     """``f(2, 3)`` and ``f((2, 3))`` both mean the tuple (2, 3)."""

@@ -53,6 +53,8 @@ KNOWN: dict[tuple[str, str], str] = {
     ("Tensor.baddbmm_", "scalar"): _BATCH,
     ("as_strided", "empty"): _STRIDED,
     ("as_strided", "scalar"): _STRIDED,
+    ("as_strided_copy", "empty"): _STRIDED,
+    ("as_strided_copy", "scalar"): _STRIDED,
     ("as_strided_scatter", "empty"): _STRIDED,
     ("as_strided_scatter", "scalar"): _STRIDED,
     ("Tensor.as_strided_scatter", "empty"): _STRIDED,

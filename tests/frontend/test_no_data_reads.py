@@ -265,6 +265,9 @@ SHAPE_FROM_VALUES: dict[str, str] = {
 
 # Refused for a reason other than the values (complex dtypes, LAPACK routines with no traced
 # form, storage tricks, per-element Python callables): must not read the data either.
+# storage and DLPack: the memory itself, which a traced value has not got (refused)
+_MEMORY = ["Tensor.untyped_storage", "Tensor.storage", "Tensor.is_shared", "Tensor.share_memory_"]
+_MEMORY += ["to_dlpack"]
 NOT_TRACEABLE: dict[str, str] = {
     "angle": "complex tensors are not compiled yet",
     "Tensor.angle": "complex tensors are not compiled yet",
@@ -275,6 +278,7 @@ NOT_TRACEABLE: dict[str, str] = {
     "linalg.eig": "complex tensors are not compiled yet",
     "linalg.eigvals": "complex tensors are not compiled yet",
     **dict.fromkeys(["stft", "Tensor.stft", "istft", "Tensor.istft"], "fft: a graph break"),
+    **dict.fromkeys(_MEMORY, "a traced value has no memory until the program runs"),
     "linalg.ldl_factor": "LAPACK's pivoted LDL runs eagerly",
     "linalg.ldl_factor_ex": "LAPACK's pivoted LDL runs eagerly",
     "linalg.ldl_solve": "LAPACK's pivoted LDL runs eagerly",
@@ -302,8 +306,11 @@ OUTSIDE_LAYOUT: dict[str, str] = {
         "Tensor.as_strided",
         "as_strided_scatter",
         "Tensor.as_strided_scatter",
+        "Tensor.dim_order",
+        "as_strided_copy",
     ]
 }
+OUTSIDE_LAYOUT |= dict.fromkeys(_MEMORY, "shares the memory of a tensor from outside the trace")
 
 # issue 15 RNG: random ops were refused (drawn once and frozen) until the counter-based
 # generator landed; every random op now traces with no read, so this temporary table is
@@ -685,6 +692,14 @@ UNSAMPLED: dict[str, str] = {
     "inference_mode": "a mode",
     "no_grad": "a mode",
     "set_grad_enabled": "a mode",
+    "view_as_complex_copy": "complex tensors are not compiled yet",
+    "view_as_real_copy": "complex tensors are not compiled yet",
+    "frombuffer": "takes a Python buffer",
+    **dict.fromkeys(
+        [f"{n}_copy" for n in ("values", "indices", "crow_indices", "col_indices")]
+        + ["ccol_indices_copy", "row_indices_copy"],
+        "sparse tensors only: PyTorch's error on a dense one (tests/test_breadth_toplevel.py)",
+    ),
 }
 
 

@@ -495,6 +495,10 @@ TESTED_ELSEWHERE |= {
     for n in ("is_inference", "is_inference_mode_enabled")
 }
 
+_BREADTH = "detach_copy values_copy indices_copy crow_indices_copy col_indices_copy"
+_BREADTH += " ccol_indices_copy row_indices_copy view_as_real_copy view_as_complex_copy"
+TESTED_ELSEWHERE |= {n: "tests/test_breadth_toplevel.py" for n in _BREADTH.split()}
+
 
 def test_every_public_function_has_a_row() -> None:
     from linalg_op_cases import CASES as LINALG_CASES  # issue 13's linear algebra
