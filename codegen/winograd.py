@@ -118,9 +118,45 @@ def _output_ir() -> str:
     return str(mod)
 
 
+def _adjoint(b: ir.IRBuilder, y0: ir.Value, y1: ir.Value) -> list[ir.Value]:
+    """A^T's adjoint along one axis: (y0, y0 + y1, y0 - y1, -y1)."""
+    return [y0, b.fadd(y0, y1), b.fsub(y0, y1), b.fneg(y1)]
+
+
+def _gradient_ir() -> str:
+    name = "adjit_winograd_grad_float32"
+    mod, b, args = _function(name, 2, _OUT_INTS)
+    src, dst = args[:2]
+    o, n, h, w, dst_p, dst_o, dst_n, src_o, src_n = args[2:]
+    zero, two = _c(0), _c(2)
+    th, tw = b.sdiv(h, two), b.sdiv(w, two)
+    with for_range(b, zero, o, "o") as i, for_range(b, zero, n, "n") as k:
+        base_in = b.add(b.mul(i, src_o), b.mul(k, src_n))
+        base_out = b.add(b.mul(i, dst_o), b.mul(k, dst_n))
+        with for_range(b, zero, th, "ti") as ti, for_range(b, zero, tw, "tj") as tj:
+            pixel = b.add(base_in, b.add(b.mul(b.mul(ti, two), w), b.mul(tj, two)))
+            y = [
+                [b.load(_at(b, src, b.add(pixel, b.add(b.mul(_c(r), w), _c(q)))), typ=F32)
+                 for q in range(2)]
+                for r in range(2)
+            ]  # fmt: skip
+            cols = [_adjoint(b, y[0][q], y[1][q]) for q in range(2)]  # [q][a]
+            cell = b.add(base_out, b.add(b.mul(ti, tw), tj))
+            for a in range(4):
+                for col, v in enumerate(_adjoint(b, cols[0][a], cols[1][a])):
+                    plane = b.mul(_c(4 * a + col), dst_p)
+                    b.store(v, _at(b, dst, b.add(cell, plane)))
+    b.ret_void()
+    return str(mod)
+
+
+_BUILD = {"in": (_input_ir, _IN), "out": (_output_ir, _OUT), "grad": (_gradient_ir, _OUT)}
+
+
 @cache
 def _kernel(which: str) -> tuple[CompiledKernel, Callable[..., None]]:
-    text, sig = (_input_ir(), _IN) if which == "in" else (_output_ir(), _OUT)
+    build, sig = _BUILD[which]
+    text = build()
     symbol = f"adjit_winograd_{which}_float32"
     code = compile_ir(text, symbol[len("adjit_") :], symbol)
     return code, sig(code.address)
@@ -128,10 +164,10 @@ def _kernel(which: str) -> tuple[CompiledKernel, Callable[..., None]]:
 
 @cache
 def available() -> bool:
-    """Whether both transforms compile on this host (else the caller keeps im2col)."""
+    """Whether the transforms compile on this host (else the caller keeps im2col)."""
     try:
-        _kernel("in")
-        _kernel("out")
+        for which in _BUILD:
+            _kernel(which)
     except codegen_error():
         return False
     return True
@@ -163,3 +199,14 @@ def output_transform(m: np.ndarray, out: np.ndarray) -> None:
     do, dn, dh, dw = _strides(out)
     assert m.strides[3] == 4 and dh == w and dw == 1
     _kernel("out")[1](m.ctypes.data, out.ctypes.data, o, n, h, w, sp, so, sn, do, dn)
+
+
+def gradient_transform(g: np.ndarray, out: np.ndarray) -> None:
+    """``out[:, o, n, tile]`` = A g A^T of the 2x2 tile of ``g[o, n]`` (the output transform's
+    adjoint). ``g``: a float32 (O, N, H, W) view with contiguous rows; ``out``: float32
+    (16, O, N, H W / 4) with unit last stride."""
+    o, n, h, w = g.shape
+    so, sn, sh, sw = _strides(g)
+    dp, do, dn, _ = _strides(out)
+    assert out.strides[3] == 4 and sh == w and sw == 1
+    _kernel("grad")[1](g.ctypes.data, out.ctypes.data, o, n, h, w, dp, do, dn, so, sn)

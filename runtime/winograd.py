@@ -1,5 +1,5 @@
-"""3x3 stride-1 convolutions and their input gradients by Winograd F(2x2, 3x3) (Note [Winograd
-convolutions])."""
+"""3x3 stride-1 convolutions and their input and weight gradients by Winograd F(2x2, 3x3) (Note
+[Winograd convolutions])."""
 
 from __future__ import annotations
 
@@ -31,14 +31,19 @@ from .workers import num_threads
 # transposed. A WinogradConv step replaces the UnfoldColumns step and the MATMUL(w, columns)
 # of the forward (writing the MATMUL's (O, N H W) value), a WinogradFold step the
 # MATMUL(w^T, g), RESHAPE, PERMUTE and FOLD of the input gradient (writing the FOLD's
-# (N, C, H, W)); the weight gradient keeps its columns (Note [weight gradient by chunks]).
+# (N, C, H, W)), and a WinogradWeight step the weight gradient's UnfoldColumns, PERMUTE and
+# MATMUL(g, columns^T): the products' gradient A g A^T (codegen's gradient transform) times
+# the input's planes, summed over the tiles by 16 GEMMs, gives U's gradient, and G^T (.) G
+# the weight's (O C x 16 by 16 x 9).
 # Measured per shape at 1 thread (/tmp prototype, im2col + GEMM against Winograd, ms, CPU
 # time, load ~2-3): VGG-11 b8's 32x32 to 8x8 layers gain (64->128 at 32x32: 22.6 -> 14.7;
 # 256->256 at 16x16: 19.7 -> 16.6; 512->512 at 8x8: 24.1 -> 20.2), its 4x4 layers and
 # resnet18's 3x3 layers lose (the weight transform, 16 O C values per call, and the tile
 # transforms do not pay for the products saved when O C H W is small: resnet18's 64->64 at
-# 16x16 3.8 -> 4.7). ``auto`` therefore takes a shape when O C H W >= AUTO_WORK and the map
-# is at least 8x8; ``all`` takes every eligible shape (tests), ``off`` none (ADJIT_WINOGRAD).
+# 16x16 3.8 -> 4.7). Weight gradients alike (load ~8): 64->128 at 32x32 13.3 -> 11.4, 256->256
+# at 16x16 20.6 -> 15.6, 512->512 at 8x8 20.3 -> 15.4; at 4x4 6.5 -> 9.7. ``auto`` therefore
+# takes a shape when O C H W >= AUTO_WORK and the map is at least 8x8; ``all`` takes every
+# eligible shape (tests), ``off`` none (ADJIT_WINOGRAD).
 # The planes are AUTO_SKEW floats apart beyond their size: 16 planes a multiple of 4 KiB
 # apart share L1 sets and the transforms' 16 streams thrashed them (c2's input transform
 # 5.4 -> 3.0 ms). Rounding: the transforms' coefficients are 0, +-1/2, +-1 (exact); each
@@ -185,6 +190,47 @@ class WinogradFold(ExternStep):
 STEP_IO[WinogradFold] = WinogradFold.io
 
 
+class WinogradWeight(ExternStep):
+    """MATMUL(g, PERMUTE(columns)), a 3x3 stride-1 convolution's weight gradient (its
+    UNFOLD's UnfoldColumns step and the PERMUTE dropped), by Winograd F(2x2, 3x3): the
+    products' gradient A g A^T times the input's planes, summed over the tiles (16 GEMMs),
+    then G^T (.) G."""
+
+    __slots__ = ("unfold", "u", "v", "m", "pad")
+    FIELDS = ("eqn", "unfold", "u", "v", "m", "pad")
+    unfold: Eqn
+    u: Var
+    v: Var
+    m: Var
+    pad: Var
+
+    def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
+        from ..codegen import winograd  # imports llvmlite.ir: lazily
+
+        e = self.eqn
+        x = np.ascontiguousarray(env[self.unfold.inputs[0]])  # type: ignore[index]
+        g = np.ascontiguousarray(env[e.inputs[0]])  # type: ignore[index]
+        out, p = bufs.get(e.out)
+        n, c, h, w = x.shape
+        o, tiles = g.shape[0], h * w // 4
+        v = _view(bufs.get(self.v)[0], c, n, tiles)
+        m = _view(bufs.get(self.m)[0], o, n, tiles)
+        du = _view(bufs.get(self.u)[0], o, c)
+        winograd.input_transform(x, v, bufs.get(self.pad)[0])
+        winograd.gradient_transform(g.reshape(o, n, h, w), m)
+        cells = n * tiles
+        products(m.reshape(16, o, cells), v.reshape(16, c, cells).transpose(0, 2, 1), du)
+        mkl_gemm.matmul(du.reshape(16, o * c).T, GG, out.reshape(o * c, 9))
+        env[e.out], ptrs[e.out] = out, p
+
+    def io(self) -> StepIO:
+        reads = (self.unfold.inputs[0], self.eqn.inputs[0])
+        return StepIO(reads, (self.eqn.out, self.u, self.v, self.m, self.pad), ())
+
+
+STEP_IO[WinogradWeight] = WinogradWeight.io
+
+
 def _scratch(n: int, c: int, o: int, h: int, w: int, dt: Any) -> tuple[Var, ...]:
     """The weight's planes (O C), the input's (C tiles), the products' (O tiles), a padded
     channel."""
@@ -197,11 +243,38 @@ def _window(e: Eqn) -> bool:
     return all(e.attrs.get(k) == v for k, v in WINDOW.items())
 
 
+def _weight(s: Any, perm: Eqn, reader: dict[Var, Eqn], plain: dict[int, Any], how: str
+            ) -> tuple[WinogradWeight, Any] | None:  # fmt: skip
+    """The WinogradWeight for an UnfoldColumns step ``s`` read by PERMUTE ``perm`` and the
+    MATMUL(g, perm), and the PERMUTE's step, else None."""
+    u = s.unfold
+    mm = reader.get(perm.out)
+    if tuple(perm.attrs["axes"]) != (1, 0) or id(perm) not in plain or mm is None:
+        return None
+    if mm.op is not Op.MATMUL or mm.inputs[1] is not perm.out or id(mm) not in plain:
+        return None
+    x, g = u.inputs[0], mm.inputs[0]
+    if not isinstance(x, Var) or not isinstance(g, Var) or len(x.aval.shape) != 4:
+        return None
+    n, c, h, w = x.aval.shape
+    o = g.aval.shape[0]
+    if g.aval.shape != (o, n * h * w) or mm.out.aval.shape != (o, c * 9):
+        return None
+    if not all(_float32(v) for v in (x, g, mm.out)) or not takes(n, c, o, h, w, how):
+        return None
+    return WinogradWeight(mm, u, *_scratch(n, c, o, h, w, x.aval.dtype)), plain[id(perm)]
+
+
 def _forward(s: Any, reader: dict[Var, Eqn], plain: dict[int, Any], how: str) -> Any:
-    """The WinogradConv for an UnfoldColumns step ``s`` and the MATMUL reading it, else None."""
+    """The WinogradConv for an UnfoldColumns step ``s`` and the MATMUL reading it, or the
+    WinogradWeight and its PERMUTE's step for a weight gradient, else None."""
     u = s.unfold
     mm = reader.get(s.matrix.out)
-    if not _window(u) or mm is None or mm.op is not Op.MATMUL or mm.inputs[1] is not s.matrix.out:
+    if not _window(u) or mm is None:
+        return None
+    if mm.op is Op.PERMUTE:
+        return _weight(s, mm, reader, plain, how)
+    if mm.op is not Op.MATMUL or mm.inputs[1] is not s.matrix.out:
         return None
     x, w2 = u.inputs[0], mm.inputs[0]
     if id(mm) not in plain or not isinstance(x, Var) or not isinstance(w2, Var):
@@ -264,6 +337,9 @@ def with_winograd(graph: Graph, steps: Sequence[Any]) -> list[Any]:
     for s in steps:
         if type(s) is UnfoldColumns and _float32(s.unfold.out):
             got = _forward(s, reader, plain, how)
+            if isinstance(got, tuple):  # a weight gradient: its PERMUTE's step goes too
+                got, perm = got
+                dropped.add(id(perm))
             if got is not None:
                 fused[id(plain[id(got.eqn)])] = got
                 dropped.add(id(s))
