@@ -18,6 +18,7 @@ from adjit import (  # noqa: E402, I001  (after the names they use)
     models,
     nn,
     optim,
+    profiler,
     random,
     special,
     testing,

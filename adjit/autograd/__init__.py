@@ -11,7 +11,7 @@ __all__ = ["Function", "Node", "backward", "enable_grad", "grad", "no_grad", "se
 __all__ += ["detect_anomaly", "is_anomaly_enabled", "set_detect_anomaly"]
 __all__ += ["Variable", "inference_mode"]
 
-from adjit.autograd import forward_ad, function, functional, graph  # noqa: E402,F401
+from adjit.autograd import forward_ad, function, functional, graph, profiler  # noqa: E402,F401
 from adjit.autograd.custom import Function, FunctionCtx  # noqa: E402,F401
 from adjit.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402,F401
 from adjit.autograd.variable import Variable  # noqa: E402
