@@ -226,13 +226,18 @@ from adjit.nn.lazy import (  # noqa: E402
     LazyConvTranspose1d,
     LazyConvTranspose2d,
     LazyConvTranspose3d,
+    LazyInstanceNorm1d,
+    LazyInstanceNorm2d,
+    LazyInstanceNorm3d,
     LazyLinear,
 )
 from adjit.nn.parameter import UninitializedBuffer, UninitializedParameter  # noqa: E402
+from adjit.nn.sync_batchnorm import SyncBatchNorm  # noqa: E402
 
 __all__ += ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv1d", "LazyConv2d"]
 __all__ += ["LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d"]
 __all__ += ["LazyLinear", "UninitializedBuffer", "UninitializedParameter"]
+__all__ += ["LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d", "SyncBatchNorm"]
 from adjit.nn import parallel as parallel  # noqa: E402  (DistributedDataParallel, DataParallel)
 from adjit.nn.parallel import DataParallel  # noqa: E402
 

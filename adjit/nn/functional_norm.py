@@ -113,6 +113,13 @@ def instance_norm(
         raise RuntimeError(
             "Expected running_mean and running_var to be defined when use_input_stats is false"
         )
+    batch = input.shape[0]
+    named = (("running_mean", running_mean), ("running_var", running_var))
+    for name, t in (*named, ("weight", weight), ("bias", bias)):
+        if t is not None and t.numel() != input.shape[1]:  # ATen's check, after its repeat
+            raise RuntimeError(
+                f"{name} should contain {batch * input.shape[1]} elements not {batch * t.numel()}"
+            )
     require_float(input, "batch_norm")
     stats: list[tuple[Tensor, Tensor]] = []
 

@@ -1,5 +1,5 @@
-"""Lazy modules (``LazyLinear``, ``LazyConv*``, ``LazyBatchNorm*``): shapes inferred at the first
-call, then the module becomes its eager class with PyTorch's initializer draws."""
+"""Lazy modules (``LazyLinear``, ``LazyConv*``, ``LazyBatchNorm*``, ``LazyInstanceNorm*``): shapes
+inferred at the first call, then the module becomes its eager class with PyTorch's draws."""
 
 from __future__ import annotations
 
@@ -15,7 +15,14 @@ from adjit.nn.conv import (
     ConvTranspose3d,
 )
 from adjit.nn.layers import Linear
-from adjit.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d
+from adjit.nn.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+)
 from adjit.nn.parameter import UninitializedBuffer, UninitializedParameter, is_lazy
 from adjit.runtime.creation import tensor
 from adjit.runtime.grad_mode import no_grad
@@ -210,7 +217,8 @@ class _LazyNormBase(LazyModuleMixin):
         self.num_features = input.shape[1]
         with no_grad():
             for name in ("weight", "bias") if self.affine else ():
-                getattr(self, name).materialize((self.num_features,))
+                if getattr(self, name) is not None:  # (bias=False: none)
+                    getattr(self, name).materialize((self.num_features,))
             if self.track_running_stats:
                 self.running_mean.materialize((self.num_features,))
                 self.running_var.materialize((self.num_features,))
@@ -218,6 +226,10 @@ class _LazyNormBase(LazyModuleMixin):
 
 
 def _lazy_norm(base: type) -> type:
+    """The lazy form of a batch or instance norm class: PyTorch's ``_LazyNormBase`` defaults
+    (``affine`` and ``track_running_stats`` True for the lazy instance norms too, unlike
+    InstanceNorm*d's)."""
+
     def __init__(  # noqa: N807 - the generated class's constructor
         self: Any,
         eps: float = 1e-5,
@@ -226,12 +238,15 @@ def _lazy_norm(base: type) -> type:
         track_running_stats: bool = True,
         device: Any = None,
         dtype: Any = None,
+        *,
+        bias: bool = True,
     ) -> None:
-        base.__init__(self, 0, eps, momentum, False, False, dtype=dtype)
+        base.__init__(self, 0, eps, momentum, False, False, dtype=dtype, bias=False)
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = UninitializedParameter(dtype=dtype)
-            self.bias = UninitializedParameter(dtype=dtype)
+            if bias:
+                self.bias = UninitializedParameter(dtype=dtype)
         if track_running_stats:
             self.running_mean = UninitializedBuffer(dtype=dtype)
             self.running_var = UninitializedBuffer(dtype=dtype)
@@ -243,3 +258,6 @@ def _lazy_norm(base: type) -> type:
 LazyBatchNorm1d = _lazy_norm(BatchNorm1d)
 LazyBatchNorm2d = _lazy_norm(BatchNorm2d)
 LazyBatchNorm3d = _lazy_norm(BatchNorm3d)
+LazyInstanceNorm1d = _lazy_norm(InstanceNorm1d)
+LazyInstanceNorm2d = _lazy_norm(InstanceNorm2d)
+LazyInstanceNorm3d = _lazy_norm(InstanceNorm3d)

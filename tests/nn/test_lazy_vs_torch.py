@@ -23,6 +23,9 @@ CASES: list[tuple[str, tuple[Any, ...], tuple[int, ...]]] = [
     ("LazyBatchNorm1d", (), (4, 3)),
     ("LazyBatchNorm2d", (), (2, 3, 4, 4)),
     ("LazyBatchNorm3d", (), (2, 3, 2, 2, 2)),
+    ("LazyInstanceNorm1d", (), (2, 3, 5)),
+    ("LazyInstanceNorm2d", (1e-3, None, True, True), (2, 3, 4, 4)),
+    ("LazyInstanceNorm3d", (1e-5, 0.1, False, False), (2, 2, 2, 3, 2)),
 ]
 
 
@@ -68,6 +71,8 @@ def test_lazy_errors() -> None:
             lambda L: L.nn.LazyConv2d(4, 2, groups=2)(L.ones(1, 3, 4, 4)),
             lambda L: L.nn.LazyConv2d(4, 2)(L.ones(3, 4)),
             lambda L: L.nn.LazyLinear(3).weight.shape,
+            lambda L: L.nn.LazyInstanceNorm1d()(L.ones(3, 5)),  # num_features from dim 1: 5
+            lambda L: L.nn.LazyInstanceNorm2d()(L.ones(3, 4)),
         ):
             with pytest.raises((ValueError, RuntimeError)) as err:
                 fn(L)

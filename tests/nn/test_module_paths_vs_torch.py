@@ -22,8 +22,7 @@ FILES = [
 ]  # fmt: skip
 # PyTorch names of those files adjit does not have yet (each refused by a missing import)
 NOT_YET = {
-    "LinearCrossEntropyLoss", "LinearCrossEntropyOptions", "SyncBatchNorm", "Container", "CrossMapLRN2d",
-    "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",
+    "LinearCrossEntropyLoss", "LinearCrossEntropyOptions", "Container", "CrossMapLRN2d",
 }  # fmt: skip
 PRIVATE = {
     "loss": ["_Loss", "_WeightedLoss"],

@@ -19,6 +19,7 @@ from adjit.nn.normalization import (
 from adjit.nn.normalization import (
     _NormBase as _NormBase,
 )
+from adjit.nn.sync_batchnorm import SyncBatchNorm
 
 __all__ = [
     "BatchNorm1d",
@@ -27,4 +28,5 @@ __all__ = [
     "LazyBatchNorm2d",
     "BatchNorm3d",
     "LazyBatchNorm3d",
+    "SyncBatchNorm",
 ]
