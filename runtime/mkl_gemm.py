@@ -191,6 +191,11 @@ def matmul(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     if lib is None:
         np.matmul(x, y, out=out)
         return
+    matmul_by(lib, x, y, out)
+
+
+def matmul_by(lib: Library, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+    """``matmul`` through ``lib``, the caller's ``active()`` (ADJIT_BLAS read once a product)."""
     errors = len(lib.errors)
     if not _mkl_matmul(lib, x, y, out) or len(lib.errors) != errors:
         np.matmul(x, y, out=out)  # (a refused parameter: a gap in _layout's checks)

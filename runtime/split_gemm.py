@@ -108,8 +108,9 @@ def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     m, k = x.shape[-2:] if x.ndim > 1 else (1, x.shape[-1])
     n = y.shape[-1] if y.ndim > 1 else 1
     flops = 2 * m * n * k
-    if x.dtype == y.dtype == out.dtype in mkl_gemm.FLOATS and mkl_gemm.active() is not None:
-        _mkl_into(x, y, out, m, k, flops)  # (others on NumPy's BLAS, its threads set below)
+    lib = mkl_gemm.active() if x.dtype == y.dtype == out.dtype in mkl_gemm.FLOATS else None
+    if lib is not None:
+        _mkl_into(lib, x, y, out, m, k, flops)  # (others on NumPy's BLAS, threads set below)
         return
     if x.ndim == 2 == y.ndim and m >= 2 * ROW_ALIGN and flops >= SPLIT_FLOPS:
         restore = one_thread()
@@ -138,7 +139,10 @@ def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
             restore[0](restore[1])
 
 
-def _mkl_into(x: np.ndarray, y: np.ndarray, out: np.ndarray, m: int, k: int, flops: int) -> None:
+def _mkl_into(
+    lib: mkl_gemm.Library, x: np.ndarray, y: np.ndarray, out: np.ndarray, m: int, k: int,
+    flops: int,
+) -> None:  # fmt: skip
     """``matmul_into`` by MKL on one thread a block (Note [MKL products] in mkl_gemm.py): the
     same row and batch blocks, no OpenBLAS thread count to set."""
     threads = num_threads()
@@ -148,4 +152,4 @@ def _mkl_into(x: np.ndarray, y: np.ndarray, out: np.ndarray, m: int, k: int, flo
         return
     if threads > 1 and batch and matmul_batches(x, y, out, threads, mkl_gemm.matmul):
         return
-    mkl_gemm.matmul(x, y, out)
+    mkl_gemm.matmul_by(lib, x, y, out)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from adjit.runtime import mkl_gemm
+from adjit.runtime import mkl_gemm, split_gemm
 
 with contextlib.suppress(ImportError):  # before MKL's first call (Note [MKL products])
     import torch  # noqa: F401
@@ -146,3 +146,17 @@ def test_the_cache_is_bounded(mkl: object, monkeypatch: pytest.MonkeyPatch) -> N
         mkl_gemm.matmul(x, y, out)
         np.testing.assert_allclose(out, x @ y, rtol=1e-12, atol=1e-12)
         assert len(mkl_gemm._PREPARED) <= 2
+
+
+def test_a_compiled_product_reads_the_flag_once(
+    mkl: object, monkeypatch: pytest.MonkeyPatch, prepared: list[bool]
+) -> None:
+    # split_gemm hands its active() to MKL: one ADJIT_BLAS read a product (unsplit)
+    reads: list[object] = []
+    real = mkl_gemm.active
+    monkeypatch.setattr(mkl_gemm, "active", lambda: reads.append(1) or real())
+    x, y = R.standard_normal((128, 256)).astype(np.float32), R.standard_normal((256, 10))
+    out = np.empty((128, 10), np.float32)
+    split_gemm.matmul_into(x, y.astype(np.float32), out)
+    assert reads == [1] and prepared == [True]
+    np.testing.assert_allclose(out, x @ y.astype(np.float32), rtol=1e-5, atol=1e-4)
