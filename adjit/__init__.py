@@ -16,6 +16,7 @@ from adjit import (  # noqa: E402, I001  (after the names they use)
     jit,
     linalg,
     models,
+    multiprocessing,
     nn,
     optim,
     profiler,
