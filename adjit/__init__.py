@@ -21,6 +21,7 @@ from adjit import (  # noqa: E402, I001  (after the names they use)
     optim,
     profiler,
     random,
+    signal,
     special,
     testing,
     utils,
