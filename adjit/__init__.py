@@ -20,7 +20,6 @@ from adjit import (  # noqa: E402, I001  (after the names they use)
     nn,
     optim,
     profiler,
-    quasirandom,
     random,
     signal,
     special,
@@ -43,6 +42,7 @@ from adjit.amp.autocast_mode import (
     set_autocast_dtype,
     set_autocast_enabled,
 )
+from adjit.backends.deprecated import module_getattr as __getattr__  # torch.has_cuda, ...
 from adjit.frontend.compile import CompiledFunction, compile  # noqa: A004
 from adjit.frontend.control import cond, fori_loop, scan, while_loop
 from adjit.frontend.dynamic import mark_dynamic, mark_static

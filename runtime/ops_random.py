@@ -19,6 +19,7 @@ from . import random_bounds as B
 from . import random_draws as S
 from . import trace_state
 from .generator import default_generator, resolve
+from .layout import check_layout
 from .random_draws import DRAWS, values_like
 from .tensor import Tensor, _dims
 
@@ -159,6 +160,7 @@ def rand(
     **kw: Any,
 ) -> Tensor:
     """Uniform samples on [0, 1) (PyTorch's numbers for the generator's seed)."""
+    check_layout(layout, "rand")
     dims = _size(size, kw)
     dt = dtype or (out.dtype if out is not None else D.get_default_dtype())
     _floating(dt, "check_uniform_bounds")
@@ -178,6 +180,7 @@ def randn(
     **kw: Any,
 ) -> Tensor:
     """Standard normal samples (PyTorch's numbers for the generator's seed)."""
+    check_layout(layout, "randn")
     dims = _size(size, kw)
     dt = dtype or (out.dtype if out is not None else D.get_default_dtype())
     _floating(dt, "normal_kernel_cpu")
@@ -203,6 +206,7 @@ def randint(
     pin_memory: bool = False,
 ) -> Tensor:
     """Integers uniform on [low, high): ``random() % (high - low) + low``."""
+    check_layout(layout, "randint")
     if size is None:  # randint(high, size)
         low, high, size = 0, low, high
     elif high is None:  # randint(high, size=...)
@@ -230,6 +234,7 @@ def randperm(
     pin_memory: bool = False,
 ) -> Tensor:
     """A random permutation of 0..n-1 (PyTorch's swap sequence)."""
+    check_layout(layout, "randperm")
     n = _int_arg(n)
     if n < 0:
         raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
@@ -283,6 +288,7 @@ def rand_like(
     requires_grad: bool = False,
     memory_format: Any = None,
 ) -> Tensor:
+    check_layout(layout, "rand_like")
     _floating(dtype or input.dtype, "check_uniform_bounds")
     params = {"low": 0.0, "high": 1.0}
     return _like(input, dtype, "uniform", params, generator, requires_grad, device, memory_format)
@@ -298,6 +304,7 @@ def randn_like(
     requires_grad: bool = False,
     memory_format: Any = None,
 ) -> Tensor:
+    check_layout(layout, "randn_like")
     _floating(dtype or input.dtype, "normal_kernel_cpu")
     params = {"mean": 0.0, "std": 1.0}
     return _like(input, dtype, "normal", params, generator, requires_grad, device, memory_format)
@@ -315,6 +322,7 @@ def randint_like(
     requires_grad: bool = False,
     memory_format: Any = None,
 ) -> Tensor:
+    check_layout(layout, "randint_like")
     if high is None:
         low, high = 0, low
     dt = dtype or input.dtype
@@ -397,6 +405,7 @@ def normal(
     With a tensor, PyTorch fills standard normals of the broadcast shape (``std`` folded in
     when it is a float), then ``* std`` and ``+ mean`` with a rounding each; the gradients to
     mean and std are zero (NormalBackward1/2/3)."""
+    check_layout(layout, "normal")
     t_mean, t_std = isinstance(mean, Tensor), isinstance(std, Tensor)
     if not t_mean and not t_std:
         if size is None:

@@ -26,6 +26,7 @@ from ..ir import dtypes as D
 from ..ir.shapes import norm_axis
 from .creation import tensor
 from .dispatch import composite
+from .layout import check_layout
 from .ops_elementwise import where
 from .ops_movement import reshape
 from .ops_shape import tensor_split
@@ -232,6 +233,7 @@ def empty_strided(
     pin_memory: bool = False,
 ) -> Tensor:
     """A zero-filled tensor whose memory has the given strides (``stride()`` reports them)."""
+    check_layout(layout, "empty_strided")
     size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
     dt = dtype or D.get_default_dtype()
     need = 0 if 0 in size else _extent(size, stride) + 1

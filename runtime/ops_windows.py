@@ -23,6 +23,7 @@ import numpy as np
 
 from ..ir import dtypes as D
 from . import creation
+from .layout import check_layout
 from .tensor import Tensor
 
 _LONG_NAMES = {"int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char"}
@@ -138,6 +139,7 @@ def hann_window(
     pin_memory: bool = False,
     requires_grad: bool = False,
 ) -> Tensor:
+    check_layout(layout, "hann_window")
     body = _hamming_body(0.5, 0.5)
     return _window("hann_window", body, window_length, periodic, dtype, requires_grad, device)
 
@@ -154,6 +156,7 @@ def hamming_window(
     pin_memory: bool = False,
     requires_grad: bool = False,
 ) -> Tensor:
+    check_layout(layout, "hamming_window")
     body = _hamming_body(alpha, beta)
     return _window("hamming_window", body, window_length, periodic, dtype, requires_grad, device)
 
@@ -168,6 +171,7 @@ def bartlett_window(
     pin_memory: bool = False,
     requires_grad: bool = False,
 ) -> Tensor:
+    check_layout(layout, "bartlett_window")
     return _window(
         "bartlett_window", _bartlett_body, window_length, periodic, dtype, requires_grad, device
     )
@@ -183,6 +187,7 @@ def blackman_window(
     pin_memory: bool = False,
     requires_grad: bool = False,
 ) -> Tensor:
+    check_layout(layout, "blackman_window")
     return _window(
         "blackman_window", _blackman_body, window_length, periodic, dtype, requires_grad, device
     )
@@ -199,5 +204,6 @@ def kaiser_window(
     pin_memory: bool = False,
     requires_grad: bool = False,
 ) -> Tensor:
+    check_layout(layout, "kaiser_window")
     body = _kaiser_body(beta)
     return _window("kaiser_window", body, window_length, periodic, dtype, requires_grad, device)

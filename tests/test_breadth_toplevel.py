@@ -70,6 +70,21 @@ FACTORIES: list[Callable[[Any, Any], Any]] = [
     lambda T, lay: T.linspace(0, 1, 3, layout=lay),
     lambda T, lay: T.logspace(0, 1, 3, layout=lay),
     lambda T, lay: T.eye(2, layout=lay),
+    lambda T, lay: T.hann_window(4, layout=lay),
+    lambda T, lay: T.bartlett_window(5, layout=lay),
+    lambda T, lay: T.empty_strided((2, 2), (1, 2), layout=lay),
+    lambda T, lay: T.empty_permuted((2, 2), (1, 0), layout=lay),
+]
+# draws: compared by shape (the values are tests/runtime/test_random_vs_torch.py's)
+DRAWS: list[Callable[[Any, Any], Any]] = [
+    lambda T, lay: T.rand(2, 3, layout=lay),
+    lambda T, lay: T.randn(2, layout=lay),
+    lambda T, lay: T.randint(0, 5, (3,), layout=lay),
+    lambda T, lay: T.randperm(4, layout=lay),
+    lambda T, lay: T.rand_like(T.ones(2), layout=lay),
+    lambda T, lay: T.randn_like(T.ones(2), layout=lay),
+    lambda T, lay: T.randint_like(T.ones(2), 3, layout=lay),
+    lambda T, lay: T.normal(0.0, 1.0, (2,), layout=lay),
 ]
 
 
@@ -80,12 +95,20 @@ def test_factories_take_layout(make: Callable[[Any, Any], Any]) -> None:
         want = make(torch, getattr(torch, lay) if lay else None)
         assert got.layout is adjit.strided and want.layout is torch.strided
         assert got.shape == want.shape and str(got.dtype) == str(want.dtype)
-        if make is not FACTORIES[2]:  # (empty's values are unspecified)
+        if make not in (FACTORIES[2], FACTORIES[13], FACTORIES[14]):  # (empty's: unspecified)
             np.testing.assert_array_equal(got.numpy(), want.numpy())
     with pytest.raises(NotImplementedError, match="'SparseCPU' backend"):
         make(adjit, adjit.sparse_coo)
     with pytest.raises(NotImplementedError, match="'MkldnnCPU' backend"):
         make(adjit, adjit._mkldnn)
+
+
+@pytest.mark.parametrize("make", DRAWS)
+def test_draws_take_layout(make: Callable[[Any, Any], Any]) -> None:
+    got, want = make(adjit, adjit.strided), make(torch, torch.strided)
+    assert got.shape == want.shape and str(got.dtype) == str(want.dtype)
+    with pytest.raises(NotImplementedError, match="'SparseCPU' backend"):
+        make(adjit, adjit.sparse_coo)
 
 
 def test_layout_argument_type_error_as_torch() -> None:
@@ -485,3 +508,17 @@ def test_size_of_a_tensor_slices_to_a_size() -> None:
     s = adjit.ones(2, 3, 4).shape
     assert isinstance(s[1:], adjit.Size) and s[1:].numel() == 12
     assert repr(s[:-1] + (7,)) == "torch.Size([2, 3, 7])"
+
+
+@pytest.mark.parametrize("name", ["has_cuda", "has_mps", "has_cudnn", "has_mkldnn"])
+def test_deprecated_has_flags_warn_as_torch(name: str) -> None:
+    seen = []
+    for T in (adjit, torch):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            value = getattr(T, name)
+        assert caught[0].filename == __file__
+        seen.append((value, [str(w.message) for w in caught]))
+    assert seen[0] == seen[1]
+    with pytest.raises(AttributeError, match="has no attribute 'has_nothing'"):
+        _ = adjit.has_nothing
