@@ -20,6 +20,7 @@ from adjit import (  # noqa: E402, I001  (after the names they use)
     nn,
     optim,
     profiler,
+    quasirandom,
     random,
     signal,
     special,
