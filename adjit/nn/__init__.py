@@ -238,6 +238,7 @@ __all__ += ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv1d
 __all__ += ["LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d"]
 __all__ += ["LazyLinear", "UninitializedBuffer", "UninitializedParameter"]
 __all__ += ["LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d", "SyncBatchNorm"]
+from adjit.nn import attention as attention  # noqa: E402  (torch.nn.attention.sdpa_kernel)
 from adjit.nn import parallel as parallel  # noqa: E402  (DistributedDataParallel, DataParallel)
 from adjit.nn.parallel import DataParallel  # noqa: E402
 

@@ -1,0 +1,1 @@
+../../adjit/types.py
