@@ -742,9 +742,6 @@ def compile_program(
             steps.append(ExternStep(s.eqn))
     steps = _with_reshape_copies(graph, with_unfold_columns(graph, steps))
     steps = with_permute_copies(steps, ExternStep, KernelStep)
-    from .product_cats import with_product_cats  # (it imports this module)
-
-    steps = with_product_cats(graph, steps)  # Note [products into a cat]
     from .column_grads import with_column_products  # (it imports this module)
     from .winograd import with_winograd  # (it imports this module)
 

@@ -417,3 +417,26 @@ def test_torch_imported_first_keeps_its_own_mkl() -> None:
         [sys.executable, "-c", TORCH_FIRST], capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == ["True"] * 4
+
+
+@needs_mkl
+def test_interleaved_results_go_to_batched_calls(mkl: mkl_gemm.Library) -> None:
+    """Note [batch of a call]: a result whose heads interleave (stride below one product's
+    span) is written by gemm_batch_strided over the other batch dim, not a call a product."""
+    x, y = _r(4, 3, 8, 6).astype(np.float32), _r(4, 3, 6, 5).astype(np.float32)
+    whole = np.zeros((4, 8, 7, 5), np.float32)
+    out = whole[:, :, 2:5].transpose(0, 2, 1, 3)  # (4, 3, 8, 5), the heads' stride 5
+    one, many = mkl.gemm[np.dtype(np.float32)]
+    calls: list[str] = []
+    spied = (lambda *a: calls.append("one") or one(*a), lambda *a: calls.append("many") or many(*a))
+    mkl.gemm[np.dtype(np.float32)] = spied
+    try:
+        errors = len(mkl.errors)
+        assert mkl_gemm._mkl_matmul(mkl, x, y, out)
+        assert len(mkl.errors) == errors
+    finally:
+        mkl.gemm[np.dtype(np.float32)] = (one, many)
+    assert calls == ["many"] * 3  # a call per head, batched over the 4
+    exact = np.matmul(x.astype(np.float64), y.astype(np.float64))
+    assert (np.abs(out - exact) <= _bound(x, y)).all()
+    assert not whole[:, :, :2].any() and not whole[:, :, 5:].any()  # nothing written outside
