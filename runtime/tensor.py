@@ -14,7 +14,7 @@ from ..ir.aval import Aval
 from ..ir.dtypes import DType
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
-from ..ir.sizes import as_size
+from ..ir.sizes import SymbolicSize, as_size
 from . import trace_state
 from .grad_mode import InferenceBox, is_inference, outside_inference
 from .grad_mode import _state as _grad_state
@@ -36,8 +36,15 @@ _LEGACY_NAMES = {  # PyTorch's legacy tensor type names (Tensor.type())
 class Size(tuple):
     """A tensor's shape: a tuple that prints as ``torch.Size([2, 3])``."""
 
+    def __new__(cls, sizes: Any = ()) -> Size:
+        items = tuple(sizes)
+        if all(type(v) is int for v in items):
+            return tuple.__new__(cls, items)
+        return tuple.__new__(cls, tuple(_size_item(v, k) for k, v in enumerate(items)))
+
     def __repr__(self) -> str:
-        return f"torch.Size({list(self)})"
+        items = [v if type(v) is int or isinstance(v, SymbolicSize) else int(v) for v in self]
+        return f"torch.Size({items})"
 
     def numel(self) -> int:
         return prod(self)
@@ -45,14 +52,14 @@ class Size(tuple):
     # slices, sums and repeats stay Sizes, as PyTorch's (tuple's own would be plain tuples)
     def __getitem__(self, index: Any) -> Any:
         out = tuple.__getitem__(self, index)
-        return Size(out) if isinstance(index, slice) else out
+        return tuple.__new__(Size, out) if isinstance(index, slice) else out
 
     def __add__(self, other: Any) -> Size:
         if not isinstance(other, tuple):
             raise TypeError(
                 f"can only concatenate tuple (not {type(other).__name__}) to torch.Size"
             )
-        return Size(tuple.__add__(self, other))
+        return Size(tuple.__add__(self, other))  # (other's items checked)
 
     def __radd__(self, other: Any) -> Size:
         if not isinstance(other, tuple):
@@ -62,9 +69,21 @@ class Size(tuple):
     def __mul__(self, n: Any) -> Any:
         if not hasattr(n, "__index__"):
             raise TypeError(f"can't multiply sequence by non-int of type '{type(n).__name__}'")
-        return Size(tuple.__mul__(self, n.__index__()))
+        return tuple.__new__(Size, tuple.__mul__(self, n.__index__()))
 
     __rmul__ = __mul__
+
+
+def _size_item(v: Any, k: int) -> Any:
+    """One entry of ``Size(...)`` as PyTorch takes it: an int (bools and one-element integer
+    tensors become ints), a symbolic size, or another integer type (kept, as a NumPy int is)."""
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, Tensor) and v.dtype.category <= 1 and v.numel() == 1 and not v._is_tracer:
+        return int(v.item())
+    if isinstance(v, SymbolicSize) or (not isinstance(v, Tensor) and hasattr(v, "__index__")):
+        return v
+    raise TypeError(f"torch.Size() takes an iterable of 'int' (item {k} is '{type(v).__name__}')")
 
 
 def _dims(args: tuple) -> tuple[int, ...]:
@@ -171,7 +190,7 @@ class Tensor:
 
     @property
     def shape(self) -> Size:
-        return Size(self._data.shape)
+        return tuple.__new__(Size, self._data.shape)
 
     def size(self, dim: int | None = None) -> Any:
         if dim is None:

@@ -522,3 +522,29 @@ def test_deprecated_has_flags_warn_as_torch(name: str) -> None:
     assert seen[0] == seen[1]
     with pytest.raises(AttributeError, match="has no attribute 'has_nothing'"):
         _ = adjit.has_nothing
+
+
+SIZE_MADE: list[Callable[[Any], Any]] = [
+    lambda T: T.Size([True, 2]),
+    lambda T: T.Size([T.tensor(3), 2]),
+    lambda T: T.Size([T.tensor([3, 4])]),
+    lambda T: T.Size([T.tensor(2.0)]),
+    lambda T: T.Size([None]),
+    lambda T: T.Size([1.5]),
+    lambda T: T.Size(3),
+    lambda T: T.Size(),
+    lambda T: T.Size(x for x in (1, 2)),
+    lambda T: T.Size([np.int64(3), 4]),
+]
+
+
+@pytest.mark.parametrize("make", SIZE_MADE)
+def test_size_constructor_as_torch(make: Callable[[Any], Any]) -> None:
+    def run(T: Any) -> Any:
+        try:
+            s = make(T)
+        except TypeError as e:
+            return str(e)
+        return repr(s), [type(v).__name__ for v in s], s == tuple(s)
+
+    assert run(adjit) == run(torch)
