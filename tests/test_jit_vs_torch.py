@@ -294,3 +294,64 @@ def test_deprecation_warnings_as_pytorch() -> None:
             T.jit.optimize_for_inference(T.jit.script(T.nn.Linear(1, 1)).eval())
         texts.append([(w.category, str(w.message)) for w in seen])
     assert texts[0] == texts[1] and len(texts[0]) == 9
+
+
+def _isinstance_cases(T: Any) -> list[Any]:
+    from typing import Dict, List, Optional, Tuple  # noqa: UP035 - TorchScript's spellings
+
+    one = T.ones(1)
+    return [
+        ([1, 2], List[int]),  # noqa: UP006
+        ([1, "a"], List[int]),  # noqa: UP006
+        ([[1], [2, 3]], List[List[int]]),  # noqa: UP006
+        ({"a": one}, Dict[str, T.Tensor]),  # noqa: UP006
+        ({"a": 1}, Dict[str, T.Tensor]),  # noqa: UP006
+        ((1, "a"), Tuple[int, str]),  # noqa: UP006
+        ((1, "a"), Tuple[int]),  # noqa: UP006
+        (None, Optional[int]),  # noqa: UP045
+        (3, Optional[int]),  # noqa: UP045
+        ("3", int | None),
+        ([], List[int]),  # noqa: UP006
+        (one, T.Tensor),
+        (3, (str, int)),
+        ([1], list),
+        ({}, dict),
+        (1, [int]),
+    ]
+
+
+def test_jit_isinstance_as_pytorch() -> None:
+    for (obj, kind), (t_obj, t_kind) in zip(
+        _isinstance_cases(adjit), _isinstance_cases(torch), strict=True
+    ):
+        got, want = [], []
+        for out, T, o, k in ((got, adjit, obj, kind), (want, torch, t_obj, t_kind)):
+            with warnings.catch_warnings(record=True) as seen:
+                warnings.simplefilter("always")
+                out.append(_outcome_value(lambda T=T, o=o, k=k: T.jit.isinstance(o, k)))
+            out.append([str(w.message) for w in seen])
+        assert got == want, (obj, kind)
+
+
+def _outcome_value(fn: Any) -> Any:
+    try:
+        return fn()
+    except Exception as e:  # the type and text are the API
+        return type(e).__name__, str(e)
+
+
+def test_fusion_knobs_as_pytorch() -> None:
+    for T in (adjit, torch):
+        assert T.jit.set_fusion_strategy([("DYNAMIC", 3)]) == [("STATIC", 2), ("DYNAMIC", 10)]
+        assert T.jit.set_fusion_strategy([("STATIC", 2), ("DYNAMIC", 10)]) == [("DYNAMIC", 3)]
+        with pytest.raises(ValueError, match="FusionBehavior only supported 'STATIC' or"):
+            T.jit.set_fusion_strategy([("X", 1)])
+        assert T.jit.onednn_fusion_enabled() is False
+        with pytest.warns(UserWarning, match="Only works in script mode"), T.jit.strict_fusion():
+            pass
+    assert sorted(n for n in torch.jit.__all__ if not hasattr(adjit.jit, n)) == []
+    scripted = adjit.jit.script(adjit.nn.Linear(1, 1))
+    for use in (lambda: adjit.jit.CompilationUnit("def f(x): return x"),
+                lambda: adjit.jit.export_opnames(scripted)):  # fmt: skip
+        with pytest.raises(NotImplementedError, match="adjit has no TorchScript"):
+            use()

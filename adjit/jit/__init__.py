@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from adjit.jit._isinstance import isinstance
 from adjit.jit._markers import (
     Attribute,
+    CompilationUnit,
     Error,
     Final,
     Future,
     annotate,
+    enable_onednn_fusion,
     export,
+    export_opnames,
     fork,
     ignore,
     interface,
     load,
+    onednn_fusion_enabled,
     optimized_execution,
     save,
     script_if_tracing,
+    set_fusion_strategy,
+    strict_fusion,
     unused,
     wait,
 )
@@ -42,4 +49,5 @@ __all__ += ["export", "fork", "freeze", "ignore", "interface", "is_scripting", "
 __all__ += ["load", "optimize_for_inference", "optimized_execution", "save", "script"]
 __all__ += ["script_if_tracing", "trace", "trace_module", "unused", "wait"]
 __all__ += ["RecursiveScriptModule", "TopLevelTracedModule", "TracedModule", "TracerWarning"]
-__all__ += ["script_method"]
+__all__ += ["script_method", "CompilationUnit", "enable_onednn_fusion", "export_opnames"]
+__all__ += ["isinstance", "onednn_fusion_enabled", "set_fusion_strategy", "strict_fusion"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import warnings
 from collections import namedtuple
 from collections.abc import Callable, Iterator
 from typing import Any, Final  # torch.jit.Final is typing.Final
@@ -12,7 +13,8 @@ from adjit.jit._state import deprecated, no_program
 
 __all__ = ["Attribute", "Error", "Final", "Future", "annotate", "export", "fork", "ignore"]
 __all__ += ["interface", "load", "optimized_execution", "save", "script_if_tracing"]
-__all__ += ["unused", "wait"]
+__all__ += ["unused", "wait", "CompilationUnit", "enable_onednn_fusion", "export_opnames"]
+__all__ += ["onednn_fusion_enabled", "set_fusion_strategy", "strict_fusion"]
 
 Attribute = namedtuple("Attribute", ["value", "type"])  # a ScriptModule attribute's declaration
 
@@ -166,3 +168,55 @@ def load(
 ) -> Any:
     """Refused: adjit cannot run a TorchScript archive (Note [jit runs eagerly])."""
     raise no_program("torch.jit.load")
+
+
+_fusion_strategy: list[tuple[str, int]] = [("STATIC", 2), ("DYNAMIC", 10)]
+_onednn_fusion = False
+
+
+def set_fusion_strategy(strategy: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Record TorchScript's fusion strategy (nothing is fused eagerly); returns the previous."""
+    global _fusion_strategy
+    deprecated("set_fusion_strategy")
+    for behavior, _ in strategy:
+        if behavior not in ("STATIC", "DYNAMIC"):
+            raise ValueError(
+                f"FusionBehavior only supported 'STATIC' or 'DYNAMIC', got: {behavior}"
+            )
+    previous, _fusion_strategy = _fusion_strategy, list(strategy)
+    return previous
+
+
+def enable_onednn_fusion(enabled: bool) -> None:
+    """Record the oneDNN fusion switch (nothing is fused eagerly)."""
+    global _onednn_fusion
+    _onednn_fusion = bool(enabled)
+
+
+def onednn_fusion_enabled() -> bool:
+    return _onednn_fusion
+
+
+class strict_fusion:
+    """TorchScript's "everything in this block must fuse" check: eagerly, a warning."""
+
+    def __init__(self) -> None:
+        warnings.warn("Only works in script mode", stacklevel=2)
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
+
+class CompilationUnit:
+    """Refused: it compiles TorchScript source text (Note [jit runs eagerly])."""
+
+    def __init__(self, lang: str | None = None, _frames_up: int = 0) -> None:
+        raise no_program("torch.jit.CompilationUnit")
+
+
+def export_opnames(m: Any) -> list[str]:
+    """Refused: the operator names of a TorchScript program (Note [jit runs eagerly])."""
+    raise no_program("torch.jit.export_opnames")
