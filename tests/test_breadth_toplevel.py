@@ -548,3 +548,11 @@ def test_size_constructor_as_torch(make: Callable[[Any], Any]) -> None:
         return repr(s), [type(v).__name__ for v in s], s == tuple(s)
 
     assert run(adjit) == run(torch)
+
+
+def test_dlpack_with_jax() -> None:
+    jnp = pytest.importorskip("jax.numpy")
+    x = adjit.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(np.asarray(jnp.from_dlpack(x)), x.numpy())
+    back = adjit.from_dlpack(jnp.arange(4.0))
+    assert back.dtype is adjit.float32 and back.tolist() == [0.0, 1.0, 2.0, 3.0]
