@@ -1,6 +1,7 @@
-"""``torch.hub``: the cache directory, downloads and checkpoints from URLs (``urllib``: any URL
-it opens, ``file://`` included). Loading a GitHub repository's ``hubconf.py`` is refused: its
-code imports ``torch``, not adjit."""
+"""``torch.hub``: the cache directory, downloads and checkpoints from URLs."""
+
+# Downloads go through ``urllib`` (any URL it opens, ``file://`` included). Loading a GitHub
+# repository's ``hubconf.py`` is refused: its code imports ``torch``, not adjit.
 
 from __future__ import annotations
 

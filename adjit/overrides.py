@@ -1,7 +1,7 @@
-"""``torch.overrides``' dispatch helpers for libraries' own functions: ``has_torch_function``
-and ``handle_torch_function`` over ``__torch_function__`` of the argument types. adjit's own
-ops do not dispatch to ``__torch_function__`` (no modes either): these helpers serve code
-that calls them itself."""
+"""``torch.overrides``' dispatch helpers: ``has_torch_function``, ``handle_torch_function``."""
+
+# They dispatch on ``__torch_function__`` of the argument types, for code that calls them
+# itself: adjit's own ops do not dispatch to ``__torch_function__`` (no modes either).
 
 from __future__ import annotations
 

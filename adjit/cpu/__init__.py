@@ -1,5 +1,6 @@
-"""``adjit.cpu``: ``torch.cpu``'s device API for the one CPU device (streams and events are
-immediate: CPU work is done when the call returns)."""
+"""``adjit.cpu``: ``torch.cpu``'s device API for the one CPU device."""
+
+# Streams and events are immediate: CPU work is done when its call returns.
 
 from __future__ import annotations
 

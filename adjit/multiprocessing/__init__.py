@@ -1,6 +1,7 @@
-"""``adjit.multiprocessing``: Python's multiprocessing with ``torch.multiprocessing``'s extras
-(spawn, start_processes, sharing strategies). adjit tensors pickle by value: a tensor sent
-through a Queue arrives as a copy (PyTorch moves it to shared memory instead)."""
+"""``adjit.multiprocessing``: Python's multiprocessing with ``torch.multiprocessing``'s extras."""
+
+# adjit tensors pickle by value: a tensor sent through a Queue arrives as a copy (PyTorch moves
+# it to shared memory instead); spawn, start_processes and the sharing-strategy names are torch's.
 
 import multiprocessing
 import sys

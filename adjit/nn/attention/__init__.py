@@ -1,6 +1,7 @@
-"""``torch.nn.attention``: ``sdpa_kernel`` and ``SDPBackend``. adjit has one attention kernel
-(the math one, on the CPU); the context manager validates its argument and records the
-choice, as PyTorch's does, and selects nothing."""
+"""``torch.nn.attention``: ``sdpa_kernel`` and ``SDPBackend`` (adjit has one attention kernel)."""
+
+# The kernel is the math one, on the CPU: the context manager validates its argument and
+# records the choice, as PyTorch's does, and selects nothing.
 
 from __future__ import annotations
 
