@@ -54,7 +54,10 @@ from .workers import num_threads
 
 AUTO_WORK = 1 << 23  # O C H W: VGG-11's 64->128 at 32x32, 128->256 at 16x16, 256->512 at 8x8
 AUTO_MAP = 8  # smallest side taken by ``auto``
+AUTO_WEIGHT = 1 << 30  # largest O C taken by ``auto`` (the weight's 16 planes are held)
 AUTO_SKEW = 16  # floats between planes beyond their size (L1 set spread)
+CHUNK_BYTES = 1 << 23  # input and product planes of a chunk of images (Note [Winograd chunks])
+CHUNKS = 2  # at most this many chunks (smaller GEMMs run slower)
 _MODES = ("auto", "all", "off")
 _G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
 GG = np.kron(_G, _G).astype(np.float32)  # (16, 9): U[4a + b] = sum_ij G[a,i] w[i,j] G[b,j]
@@ -79,7 +82,9 @@ def takes(n: int, c: int, o: int, h: int, w: int, how: str) -> bool:
     """Whether a 3x3 stride-1 padding-1 convolution of this shape goes by Winograd."""
     if how == "off" or h % 2 or w % 2 or min(n, c, o, h, w) < 1:
         return False
-    return how == "all" or (o * c * h * w >= AUTO_WORK and min(h, w) >= AUTO_MAP)
+    if how == "all":
+        return True
+    return o * c * h * w >= AUTO_WORK and min(h, w) >= AUTO_MAP and o * c <= AUTO_WEIGHT
 
 
 def planes(count: int, rows: int, cols: int, dt: Any) -> Var:
@@ -110,19 +115,48 @@ def products(u: np.ndarray, v: np.ndarray, m: np.ndarray) -> None:
     run_split(mkl_gemm.matmul, calls, threads)
 
 
+# Note [Winograd chunks]: the input's and the products' planes of the whole batch are 4 times
+# the input and the output (VGG-11 b8's 64->128 layer at 32x32: 8 + 16 MB). The steps go by
+# chunks of images, planes of about CHUNK_BYTES, in at most CHUNKS chunks (each image's tiles
+# are its own; a weight gradient adds the chunks' results, in chunk order, through ``part``).
+# VGG-11 b8 at 1 thread (step peak by benchmarks/step_memory.py; in-process interleaved
+# thread_time medians, load ~9): ADJIT_WINOGRAD=off 75 MB (PyTorch 65.5), 389-429 ms; whole
+# batch 90.5 MB, 296-331 ms; 8 MB in 2 chunks (these constants: only the 32x32 and 16x16
+# layers are cut) 88.4 MB, 344 ms; 4 MB in 4 chunks 92 MB (the weight gradients' ``part``),
+# 336 ms. Most of the rise is the weight's 16 planes of the 512-channel layers (16 O C floats:
+# 16 MB for 512->512); leaving out O C > 256^2 (AUTO_WEIGHT = 1 << 16) gave 79 MB and 360 ms.
+
+
+def images(n: int, c: int, o: int, h: int, w: int) -> int:
+    """Images per chunk (Note [Winograd chunks])."""
+    per = 16 * (c + o) * (h * w // 4) * 4
+    return min(n, max(1, CHUNK_BYTES // per, -(-n // CHUNKS)))
+
+
+def _planned(v_buf: np.ndarray, per_image: int) -> int:
+    """Images per chunk the input's planes were planned for (``_scratch``)."""
+    return (v_buf.shape[1] - AUTO_SKEW) // per_image
+
+
+def chunks(n: int, k: int) -> list[tuple[int, int]]:
+    return [(i, min(n, i + k)) for i in range(0, n, k)]
+
+
 def convolve(x: np.ndarray, u: np.ndarray, out: np.ndarray, bufs: tuple[np.ndarray, ...]) -> None:
     """``out`` (O, N, H, W view) = the convolution of image ``x`` (N, C, H, W view, rows
-    contiguous) by the transformed weight ``u`` (16, O, C, any strides)."""
+    contiguous) by the transformed weight ``u`` (16, O, C, any strides), by chunks of images
+    (Note [Winograd chunks])."""
     from ..codegen import winograd  # imports llvmlite.ir: lazily
 
     v_buf, m_buf, pad = bufs
     n, c, h, w = x.shape
-    o, cells = u.shape[1], n * (h // 2) * (w // 2)
-    v = _view(v_buf, c, n, cells // n)
-    m = _view(m_buf, o, n, cells // n)
-    winograd.input_transform(x, v, pad)
-    products(u, v.reshape(16, c, cells), m.reshape(16, o, cells))
-    winograd.output_transform(m, out)
+    o, tiles = u.shape[1], (h // 2) * (w // 2)
+    for n0, n1 in chunks(n, _planned(v_buf, c * tiles)):
+        k = n1 - n0
+        v, m = _view(v_buf, c, k, tiles), _view(m_buf, o, k, tiles)
+        winograd.input_transform(x[n0:n1], v, pad)
+        products(u, v.reshape(16, c, k * tiles), m.reshape(16, o, k * tiles))
+        winograd.output_transform(m, out[:, n0:n1])
 
 
 class WinogradConv(ExternStep):
@@ -196,13 +230,14 @@ class WinogradWeight(ExternStep):
     products' gradient A g A^T times the input's planes, summed over the tiles (16 GEMMs),
     then G^T (.) G."""
 
-    __slots__ = ("unfold", "u", "v", "m", "pad")
-    FIELDS = ("eqn", "unfold", "u", "v", "m", "pad")
+    __slots__ = ("unfold", "u", "v", "m", "pad", "part")
+    FIELDS = ("eqn", "unfold", "u", "v", "m", "pad", "part")
     unfold: Eqn
     u: Var
     v: Var
     m: Var
     pad: Var
+    part: Var  # a later chunk's weight gradient
 
     def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
         from ..codegen import winograd  # imports llvmlite.ir: lazily
@@ -213,19 +248,28 @@ class WinogradWeight(ExternStep):
         out, p = bufs.get(e.out)
         n, c, h, w = x.shape
         o, tiles = g.shape[0], h * w // 4
-        v = _view(bufs.get(self.v)[0], c, n, tiles)
-        m = _view(bufs.get(self.m)[0], o, n, tiles)
         du = _view(bufs.get(self.u)[0], o, c)
-        winograd.input_transform(x, v, bufs.get(self.pad)[0])
-        winograd.gradient_transform(g.reshape(o, n, h, w), m)
-        cells = n * tiles
-        products(m.reshape(16, o, cells), v.reshape(16, c, cells).transpose(0, 2, 1), du)
-        mkl_gemm.matmul(du.reshape(16, o * c).T, GG, out.reshape(o * c, 9))
+        image = g.reshape(o, n, h, w)
+        part = bufs.get(self.part)[0]
+        planned = _planned(bufs.get(self.v)[0], c * tiles)
+        for i, (n0, n1) in enumerate(chunks(n, planned)):
+            k = n1 - n0
+            v = _view(bufs.get(self.v)[0], c, k, tiles)
+            m = _view(bufs.get(self.m)[0], o, k, tiles)
+            winograd.input_transform(x[n0:n1], v, bufs.get(self.pad)[0])
+            winograd.gradient_transform(image[:, n0:n1], m)
+            cells = k * tiles
+            products(m.reshape(16, o, cells), v.reshape(16, c, cells).transpose(0, 2, 1), du)
+            into = part if i else out
+            mkl_gemm.matmul(du.reshape(16, o * c).T, GG, into.reshape(o * c, 9))
+            if i:
+                np.add(out, part, out=out)
         env[e.out], ptrs[e.out] = out, p
 
     def io(self) -> StepIO:
         reads = (self.unfold.inputs[0], self.eqn.inputs[0])
-        return StepIO(reads, (self.eqn.out, self.u, self.v, self.m, self.pad), ())
+        pooled = (self.eqn.out, self.u, self.v, self.m, self.pad, self.part)
+        return StepIO(reads, pooled, ())
 
 
 STEP_IO[WinogradWeight] = WinogradWeight.io
@@ -234,7 +278,7 @@ STEP_IO[WinogradWeight] = WinogradWeight.io
 def _scratch(n: int, c: int, o: int, h: int, w: int, dt: Any) -> tuple[Var, ...]:
     """The weight's planes (O C), the input's (C tiles), the products' (O tiles), a padded
     channel."""
-    cells = n * h * w // 4
+    cells = images(n, c, o, h, w) * h * w // 4
     pad = Var(Aval(((h + 2) * (w + 2),), dt))
     return planes(16, o, c, dt), planes(16, c, cells, dt), planes(16, o, cells, dt), pad
 
@@ -262,7 +306,9 @@ def _weight(s: Any, perm: Eqn, reader: dict[Var, Eqn], plain: dict[int, Any], ho
         return None
     if not all(_float32(v) for v in (x, g, mm.out)) or not takes(n, c, o, h, w, how):
         return None
-    return WinogradWeight(mm, u, *_scratch(n, c, o, h, w, x.aval.dtype)), plain[id(perm)]
+    part = Var(Aval(mm.out.aval.shape if images(n, c, o, h, w) < n else (1, 9), x.aval.dtype))
+    got = WinogradWeight(mm, u, *_scratch(n, c, o, h, w, x.aval.dtype), part)
+    return got, plain[id(perm)]
 
 
 def _forward(s: Any, reader: dict[Var, Eqn], plain: dict[int, Any], how: str) -> Any:

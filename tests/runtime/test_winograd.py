@@ -91,10 +91,12 @@ def _nets() -> tuple[torch.nn.Module, adjit.nn.Module]:
     return tm, am
 
 
-@pytest.mark.parametrize("mode", ["all", "off"])
-def test_compiled_gradients_match_eager_and_torch(monkeypatch: pytest.MonkeyPatch, mode: str
-                                                  ) -> None:  # fmt: skip
+@pytest.mark.parametrize(("mode", "chunk_bytes"), [("all", 1 << 22), ("all", 1), ("off", 0)])
+def test_compiled_gradients_match_eager_and_torch(monkeypatch: pytest.MonkeyPatch, mode: str,
+                                                  chunk_bytes: int) -> None:  # fmt: skip
+    # chunk_bytes 1: chunks of 2 images and 1 (Note [Winograd chunks])
     monkeypatch.setenv("ADJIT_WINOGRAD", mode)
+    monkeypatch.setattr(winograd, "CHUNK_BYTES", chunk_bytes)
     tm, am = _nets()
     xn = np.random.default_rng(1).standard_normal((3, 6, 8, 10)).astype(np.float32)
     tx = torch.tensor(xn, requires_grad=True)
