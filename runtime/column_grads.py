@@ -420,3 +420,33 @@ def with_column_products(graph: Graph, steps: Sequence[Any]) -> list[Any]:
         e = getattr(s, "eqn", None)
         out.append(fused.get(id(e), s) if type(s) is ExternStep else s)
     return out
+
+
+def chunked(step: Any) -> int:
+    """Images (or channels) in a chunk of column step ``step``; 0 for any other step."""
+    kind = type(step)
+    if kind is ChannelColumnsProduct:
+        return int(step.channels)
+    return int(step.samples) if kind in (ColumnsProduct, ProductOfColumns, FoldProduct) else 0
+
+
+def rechunked(step: Any, count: int) -> Any:
+    """Column step ``step`` with chunks of ``count`` images (or channels; at most its own),
+    new Vars for its chunk buffers (Note [chunks fitted to the peak] in chunk_fit.py)."""
+    kind, was = type(step), chunked(step)
+    if kind is ChannelColumnsProduct:
+        n, _, h, w = step.image.aval.shape
+        rows, nl = step.cols.aval.shape
+        dt = step.cols.aval.dtype
+        image = Var(Aval((n, count, h, w), dt))
+        cols = Var(Aval((rows // was * count, nl), dt))
+        return ChannelColumnsProduct(step.eqn, step.unfold, image, cols, count)
+
+    def fewer(v: Var) -> Var:  # a chunk buffer (rows, images cells)
+        rows, width = v.aval.shape
+        return Var(Aval((rows, width // was * count), v.aval.dtype))
+
+    if kind is FoldProduct:
+        return FoldProduct(step.eqn, step.product, fewer(step.part), count)
+    part = step.part if kind is ColumnsProduct else fewer(step.part)  # (the weight's sum)
+    return kind(step.eqn, step.unfold, fewer(step.cols), part, count)

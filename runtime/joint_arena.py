@@ -9,7 +9,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from .buffer_plan import BufferPlan, plan_training
-from .executor import _SPARE, STEP_IO, Buffers, Executable
+from .chunk_fit import fit
+from .executor import _SPARE, STEP_IO, Buffers, Executable, Step, buffer_plan
 
 # Note [one arena for a training step]
 # A training step's forward hands its residuals to the backward (passes/split.py). Planned
@@ -149,6 +150,15 @@ class JointArena:
         return None
 
 
+def _adopt(ex: Executable, steps: list[Step]) -> None:
+    """``ex`` running ``steps`` (its own with other chunks), planned on its own too (a
+    backward that does not donate, a forward left unlinked)."""
+    if any(a is not b for a, b in zip(steps, ex.steps, strict=True)):
+        ex.steps = steps
+        ex.buffer_plan = buffer_plan(ex.graph, steps)
+        ex.buffers = Buffers(ex.buffer_plan)
+
+
 def link_training(forward: object, backward: object) -> None:
     """Plan ``forward`` and ``backward`` (a split training step's programs) in one arena when
     both run step by step (not a prepared call, not a symbolic program), before either runs
@@ -163,13 +173,16 @@ def link_training(forward: object, backward: object) -> None:
         return
     if any(a is not b for a, b in zip(fo[public:], backward.graph.inputs, strict=False)):
         return  # (the split's backward reads the residuals as its first inputs)
-    plan, backward_plan = plan_training(
-        [STEP_IO[type(s)](s) for s in forward.steps],
-        fo,
-        public,
-        [STEP_IO[type(s)](s) for s in backward.steps],
-        backward.graph.outputs,
-    )
+    f = len(forward.steps)
+
+    def plans(steps: Sequence[Step]) -> tuple[BufferPlan, BufferPlan]:
+        io = [STEP_IO[type(s)](s) for s in steps]
+        return plan_training(io[:f], fo, public, io[f:], backward.graph.outputs)
+
+    # (the column steps at the plan's peak with smaller chunks: Note [chunks fitted to the peak])
+    steps, (plan, backward_plan) = fit([*forward.steps, *backward.steps], plans)
+    _adopt(forward, steps[:f])
+    _adopt(backward, steps[f:])
     residuals = frozenset(v for v in fo[public:] if v in plan.offset_of)  # type: ignore[operator]
     if not residuals:
         return
