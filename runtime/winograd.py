@@ -46,15 +46,20 @@ from .workers import num_threads
 # eligible shape (tests), ``off`` none (ADJIT_WINOGRAD).
 # The planes are AUTO_SKEW floats apart beyond their size: 16 planes a multiple of 4 KiB
 # apart share L1 sets and the transforms' 16 streams thrashed them (c2's input transform
-# 5.4 -> 3.0 ms). Rounding: the transforms' coefficients are 0, +-1/2, +-1 (exact); each
-# output is a sum of 16 C terms, each a product of two transformed values, then 9 additions
-# of the output transform: the error bound of a float32 dot product of length 16 C times the
-# transforms' growth (|B^T d B| <= 4 max|d|, |G w G^T| <= 9/4 max|w|, A^T sums 9 values),
-# tests/runtime/test_winograd.py states it.
+# 5.4 -> 3.0 ms). Rounding: B^T, G and A^T have entries 0, +-1/2, +-1 (scaling exact), so an
+# output is the exact algorithm with every term perturbed along a path of at most 2 (input
+# transform) + 9 (weight transform) + 1 + C (products and their sum, any order) + 4 (output
+# transform) roundings: |error| <= gamma_{C+16} times the algorithm run on |x|, |w| with |B|,
+# |G|, |A| (Higham's bound; tests/runtime/test_winograd.py checks it against float64). That
+# absolute run grows the direct bound sum |w| |x| by the transforms (|B^T d B| <= 4 max|d|,
+# |G w G^T| <= 9/4 max|w|, A^T sums 9 values): a few times im2col's error, measured 1-1.5x
+# (max error against float64 on VGG-11 shapes 1.7e-6 .. 3.1e-6, im2col 1.6e-6 .. 3.2e-6).
+# At 2 threads the 16 GEMMs split by planes; VGG-11 b8 at 2 threads: wall 806-822 -> 664-762
+# ms against off (load ~7).
 
 AUTO_WORK = 1 << 23  # O C H W: VGG-11's 64->128 at 32x32, 128->256 at 16x16, 256->512 at 8x8
 AUTO_MAP = 8  # smallest side taken by ``auto``
-AUTO_WEIGHT = 1 << 30  # largest O C taken by ``auto`` (the weight's 16 planes are held)
+AUTO_WEIGHT = 1 << 30  # largest O C ``auto`` takes (no limit: Note [Winograd chunks])
 AUTO_SKEW = 16  # floats between planes beyond their size (L1 set spread)
 CHUNK_BYTES = 1 << 23  # input and product planes of a chunk of images (Note [Winograd chunks])
 CHUNKS = 2  # at most this many chunks (smaller GEMMs run slower)
