@@ -29,8 +29,9 @@ from .executor import STEP_IO
 # chunks change its rounding (as PyTorch's per-image sums differ from one GEMM's: within
 # float32 tolerances, Note [weight gradient by chunks]); by chunks of channels each element is
 # still one GEMM's sum over the batch, a narrower GEMM perhaps blocking it otherwise; an
-# input's gradient (FoldProduct) sums nothing across images. resnet18 b8's arena (1 thread,
-# with Note [max pool by its index]): 56.33 -> 55.46 MB.
+# input's gradient (FoldProduct) sums nothing across images. resnet18 b8's arena (1 thread):
+# 56.30 -> 55.55 MB, its live peak 55.08 (layer2's weight gradients, and the max pool's
+# backward with its 4.5 MB masked product at about the same level).
 Plans = tuple[BufferPlan, BufferPlan]  # a training step's plan, and its backward's
 
 

@@ -6,11 +6,8 @@ import math
 
 import numpy as np
 
-from adjit.ir.ops import Op
 from adjit.nn.functional_fold import im2col
 from adjit.runtime import functional as R
-from adjit.runtime.dispatch import apply
-from adjit.runtime.grad_mode import no_grad
 from adjit.runtime.tensor import Tensor
 
 Dims = tuple[int, ...]
@@ -128,20 +125,6 @@ def first_max(cols: Tensor, mask: np.ndarray | None) -> tuple[Tensor, Tensor]:
     loops pick it: the first maximum, or the last NaN (``val > max || isnan(val)``); elements
     outside the input never win. The value flows from that one element only (AMAX would share
     the gradient among ties)."""
-    top, first, pos = _first_position(cols, mask)
-    if cols.dtype.is_floating_point:
-        return R.sum(R.where(pos == first, cols, 0.0), 2), first
-    return R.squeeze(top, 2), first
-
-
-def first_position(cols: Tensor, mask: np.ndarray | None) -> Tensor:
-    """first_max's window positions (N, C, 1, L) alone, with no gradient through them."""
-    with no_grad():
-        return _first_position(cols, mask)[1]
-
-
-def _first_position(cols: Tensor, mask: np.ndarray | None) -> tuple[Tensor, Tensor, Tensor]:
-    """The window maxima (N, C, 1, L), first_max's positions of them, and the positions."""
     k = cols.shape[2]
     pos = Tensor._make(np.arange(k, dtype=_position_dtype(k)).reshape(1, 1, k, 1))
     ok = None if mask is None else Tensor._make(mask[None, None])
@@ -155,16 +138,10 @@ def _first_position(cols: Tensor, mask: np.ndarray | None) -> tuple[Tensor, Tens
     if cols.dtype.is_floating_point:
         last_nan = R.amax(R.where(R.isnan(cols), pos, -1), 2, keepdim=True)
         first = R.where(last_nan >= 0, last_nan, first)
-    return top, first, pos
-
-
-def pick(x: Tensor, index: Tensor) -> Tensor:
-    """(N, C, L): the elements of ``x`` (N, C, *spatial) at the flat per-plane ``index``
-    (N, C, L) (picked_index's, in range by construction), its gradient a scatter-add back
-    (Note [max pool by its index])."""
-    n, c = x.shape[:2]
-    flat = R.reshape(x, (n, c, math.prod(x.shape[2:])))
-    return apply(Op.GATHER, flat, index, axis=2)
+        value = R.sum(R.where(pos == first, cols, 0.0), 2)
+    else:
+        value = R.squeeze(top, 2)
+    return value, first
 
 
 def _position_dtype(k: int) -> type:
@@ -190,5 +167,4 @@ def picked_index(table: np.ndarray | Tensor, first: Tensor) -> Tensor:
     t = table if isinstance(table, Tensor) else Tensor._make(table.astype(np.int64)[None, None])
     t = R.expand(t, (n, c, *t.shape[2:]))
     first = R.clamp(first, max=t.shape[2] - 1)  # (a window with no element: see empty_windows)
-    # (in range by construction: no CHECK, whose mask would live as long as the index does)
-    return R.reshape(apply(Op.GATHER, t, first, axis=2), (n, c, l_))
+    return R.reshape(R.gather(t, 2, first), (n, c, l_))
