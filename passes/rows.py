@@ -144,35 +144,79 @@ def merge_rows(prog: Program) -> Program:
                 readers.setdefault(a, set()).add(id(e))
     steps: list[Step] = []
     run: list[Kernel] = []
+    lead: list[Kernel] = []  # kernels without reductions just before: a run may take them
     full: tuple[int, ...] | None = None
 
+    led = 0  # how many kernels of the run came from ``lead``
+
     def flush() -> None:
-        nonlocal run, full
+        nonlocal run, full, led
         made = None
         if len(run) > 1 and any(reduces_rows(k) for k in run) and full is not None:
             made = _build(f"r{len(steps)}", run, full, prog.graph, readers)
+            if made is None and led:  # the run as it was without them
+                steps.extend(run[:led])
+                run, led = run[led:], 0
+                flush()
+                return
         steps.extend([made] if made is not None else run)
-        run, full = [], None
+        run, full, led = [], None, 0
+
+    def start(s: Kernel, shape: tuple[int, ...]) -> None:
+        """A run from ``s``, with the row- or scalar-shaped kernels just before it (Note
+        [leading row kernels])."""
+        nonlocal run, full, led
+        n = len(lead)
+        while n and _leads(lead[n - 1], shape):
+            n -= 1
+        steps.extend(lead[:n])
+        run, full, led = [*lead[n:], s], shape, len(lead) - n
+        lead.clear()
 
     for s in prog.steps:
         if not isinstance(s, Kernel):
             flush()
+            steps.extend(lead)
+            lead.clear()
             steps.append(s)
             continue
         shape = _full_shape(s)
-        if shape is not None and (full is None or same_shape(full, shape)):
-            run.append(s)
-            full = shape
-        elif full is not None and not s.reductions and _is_row_shape(s.shape, full):
+        if shape is not None and full is None:
+            start(s, shape)
+        elif full is not None and _joins(s, shape, full):
             run.append(s)
         else:
             flush()
             if shape is not None:
-                run, full = [s], shape
+                start(s, shape)
+            elif not s.reductions:
+                lead.append(s)
             else:
+                steps.extend(lead)
+                lead.clear()
                 steps.append(s)
     flush()
+    steps.extend(lead)
     return Program(prog.graph, steps)
+
+
+# Note [leading row kernels]
+# A kernel over the rows' shape, or a scalar one, that comes just before a run (cross
+# entropy's bound check of the targets, a scale of the cotangent) would cost a call of its
+# own; in the row kernel its equations are row (or kernel-wide scalar) equations, computed
+# before the first sweep. Only kernels without reductions join: a reduction's value would be
+# kernel-wide, and nothing in a row kernel may read one.
+
+
+def _joins(k: Kernel, shape: tuple[int, ...] | None, full: tuple[int, ...]) -> bool:
+    """Whether ``k`` (its FULL shape ``shape``, if any) continues a run over ``full``."""
+    if shape is not None:
+        return same_shape(full, shape)
+    return not k.reductions and _is_row_shape(k.shape, full)
+
+
+def _leads(k: Kernel, full: tuple[int, ...]) -> bool:
+    return not k.reductions and (_is_row_shape(k.shape, full) or is_scalar_shape(k.shape))
 
 
 class _Reject(Exception):
