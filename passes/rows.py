@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..ir.graph import Eqn, Graph, Var
-from .fusion import REDUCTIONS, Kernel, Program, Step, reduced_axes, reduces_rows
+from ..ir.ops import Op
+from .fusion import REDUCTIONS, Extern, Kernel, Program, Step, reduced_axes, reduces_rows
 from .record import Record, ValueRecord
 from .size_facts import (
     at_least,
@@ -176,8 +177,9 @@ def merge_rows(prog: Program) -> Program:
     for s in prog.steps:
         if not isinstance(s, Kernel):
             flush()
-            steps.extend(lead)
-            lead.clear()
+            if not _waits_past(lead, s):
+                steps.extend(lead)
+                lead.clear()
             steps.append(s)
             continue
         shape = _full_shape(s)
@@ -205,7 +207,9 @@ def merge_rows(prog: Program) -> Program:
 # entropy's bound check of the targets, a scale of the cotangent) would cost a call of its
 # own; in the row kernel its equations are row (or kernel-wide scalar) equations, computed
 # before the first sweep. Only kernels without reductions join: a reduction's value would be
-# kernel-wide, and nothing in a row kernel may read one.
+# kernel-wide, and nothing in a row kernel may read one. They may wait past a reshape that
+# does not read them (the backward's reshape of a saved target between the cotangent's scale
+# and the row kernel): it makes a new value, so running them after it changes no value.
 
 
 def _joins(k: Kernel, shape: tuple[int, ...] | None, full: tuple[int, ...]) -> bool:
@@ -213,6 +217,16 @@ def _joins(k: Kernel, shape: tuple[int, ...] | None, full: tuple[int, ...]) -> b
     if shape is not None:
         return same_shape(full, shape)
     return not k.reductions and _is_row_shape(k.shape, full)
+
+
+def _waits_past(lead: list[Kernel], s: Step) -> bool:
+    """Whether the kernels of ``lead`` may run after ``s``: a reshape that reads none of their
+    values (the backward's reshape of a saved target comes between the cotangent's scale and
+    the row kernel)."""
+    if not lead or not isinstance(s, Extern) or s.eqn.op is not Op.RESHAPE:
+        return False
+    made = {e.out for k in lead for e in k.eqns}
+    return not any(a in made for a in s.eqn.inputs if isinstance(a, Var))
 
 
 def _leads(k: Kernel, full: tuple[int, ...]) -> bool:
