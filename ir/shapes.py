@@ -23,20 +23,28 @@ from .windows import fold_shape, unfold_shape
 ShapeRule = Callable[..., Aval]
 
 
+def infer_size(
+    a: tuple[int, ...], b: tuple[int, ...], error: type[Exception] = ShapeError
+) -> tuple[int, ...]:
+    """PyTorch's infer_size: the broadcast of ``a`` (tensor a) with ``b``, sizes compared from
+    the last dimension, the first mismatch named as PyTorch names it."""
+    n = max(len(a), len(b))
+    pa, pb = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    for i in reversed(range(n)):
+        if pa[i] != pb[i] and pa[i] != 1 and pb[i] != 1:
+            raise error(
+                f"The size of tensor a ({pa[i]}) must match the size of tensor b ({pb[i]}) at "
+                f"non-singleton dimension {i}"
+            )
+    return tuple(y if x == 1 else x for x, y in zip(pa, pb, strict=True))
+
+
 def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
-    """NumPy/PyTorch broadcasting; the error names the mismatching sizes as PyTorch does."""
-    ndim = max((len(s) for s in shapes), default=0)
-    out = [1] * ndim
+    """NumPy/PyTorch broadcasting, folded pairwise as PyTorch's TensorIterator does."""
+    out: tuple[int, ...] = ()
     for s in shapes:
-        for i, n in enumerate(s, start=ndim - len(s)):
-            if n != out[i] and n != 1 and out[i] != 1:
-                raise ShapeError(
-                    f"The size of tensor a ({out[i]}) must match the size of tensor b ({n}) "
-                    f"at non-singleton dimension {i}"
-                )
-            if n != 1:
-                out[i] = n
-    return tuple(out)
+        out = infer_size(out, tuple(s))
+    return out
 
 
 def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:

@@ -43,7 +43,9 @@ def make_grads(outputs: list[Tensor], grads: list[Any]) -> list[Tensor]:
     result = []
     for i, out in enumerate(outputs):
         g = grads[i] if grads else None
-        if g is None:
+        if g is None and not out.requires_grad:  # (the engine then names it, as PyTorch's)
+            g = Tensor._make(np.ones(tuple(out.shape), out.dtype.np))
+        elif g is None:
             if out.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             if not out.dtype.is_floating_point:

@@ -50,7 +50,20 @@ def _infer(data: Any, dtype: DType | None = None) -> np.ndarray:
         data = _untensor(data)
     if dtype is None and isinstance(data, list | tuple):
         dtype = _numpy_scalars_dtype(_flat(data))
-    arr = np.asarray(data)
+    try:
+        arr = np.asarray(data)
+    except ValueError:  # ragged nested lists: PyTorch's own error
+        empty = _check_ragged(data, dtype)
+        if empty is None:
+            raise
+        arr = empty
+    if arr.dtype.kind in "US":  # strings: PyTorch's refusal
+        first = data
+        while isinstance(first, list | tuple) and first:
+            first = first[0]
+        if isinstance(first, str) and first is not data:
+            raise ValueError("too many dimensions 'str'")
+        raise TypeError("new(): invalid data type 'str'")
     if arr.dtype == object:
         raise TypeError(f"Could not infer dtype of {type(data).__name__}")
     if dtype is not None:
@@ -65,6 +78,52 @@ def _infer(data: Any, dtype: DType | None = None) -> np.ndarray:
     if arr.dtype.kind == "c":  # Python complex numbers: the default complex dtype
         return D.to_storage(arr, D.get_default_complex_dtype())
     return arr.astype(D.from_numpy_dtype(arr.dtype).np)
+
+
+def _check_ragged(data: Any, dtype: DType | None) -> np.ndarray | None:
+    """PyTorch's errors for nested sequences of unequal lengths: the sizes are read down the
+    first elements, then every sequence is checked against them (torch's recursive_store).
+    When a size read is 0, PyTorch stores nothing: the empty tensor of those sizes."""
+    sizes = []
+    seq = data
+    while isinstance(seq, list | tuple):
+        sizes.append(len(seq))
+        if not seq:
+            break
+        seq = seq[0]
+    if 0 in sizes:  # an empty tensor: PyTorch stores nothing, so checks nothing
+        return np.zeros(sizes, (dtype or D.get_default_dtype()).np)
+
+    def visit(v: Any, dim: int) -> None:
+        if isinstance(v, str):
+            raise TypeError("new(): invalid data type 'str'")
+        if dim == len(sizes):
+            if isinstance(v, list | tuple):
+                floating = (dtype.category >= 2) if dtype is not None else _any_float(data)
+                raise TypeError(
+                    f"must be real number, not {type(v).__name__}"
+                    if floating
+                    else f"'{type(v).__name__}' object cannot be interpreted as an integer"
+                )
+            return
+        if not isinstance(v, list | tuple):
+            raise TypeError("not a sequence")
+        if len(v) != sizes[dim]:
+            raise ValueError(
+                f"expected sequence of length {sizes[dim]} at dim {dim} (got {len(v)})"
+            )
+        for item in v:
+            visit(item, dim + 1)
+
+    visit(data, 0)
+    return None
+
+
+def _any_float(data: Any) -> bool:
+    """Whether nested data holds a float or complex number (PyTorch then infers a float type)."""
+    if isinstance(data, list | tuple):
+        return any(_any_float(v) for v in data)
+    return isinstance(data, float | complex)
 
 
 def check_fits(arr: np.ndarray, dtype: DType, spelling: str) -> None:
@@ -305,7 +364,7 @@ def zeros(
     requires_grad: bool = False,
     **_: Any,
 ) -> Tensor:
-    check_layout(layout, "empty")
+    check_layout(layout, "zeros")
     return _filled(0, size, dtype, requires_grad, device)
 
 
@@ -329,7 +388,7 @@ def empty(
     requires_grad: bool = False,
     **_: Any,
 ) -> Tensor:
-    check_layout(layout, "zeros")
+    check_layout(layout, "empty")
     return _filled(0, size, dtype, requires_grad, device)
 
 
@@ -464,7 +523,7 @@ def linspace(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    check_layout(layout, "eye")
+    check_layout(layout, "linspace")
     dt = dtype or D.get_default_dtype()
     _check_endpoints("linspace", start, end)
     if _traced([start, end]):
@@ -529,7 +588,7 @@ def eye(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    check_layout(layout, "linspace")
+    check_layout(layout, "eye")
     dt = dtype or D.get_default_dtype()
     return _finish(np.eye(n, m), dt, requires_grad, device)
 

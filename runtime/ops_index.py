@@ -8,14 +8,14 @@ import numpy as np
 
 from ..ir import dtypes as D
 from ..ir.ops import Op
-from ..ir.shapes import norm_axis
+from ..ir.shapes import infer_size, norm_axis
 from .checks import check, in_range, shape_from_values
 from .creation import check_fill
 from .dispatch import apply, as_tensor_operand, composite
 from .ops_diagonal import _viewed
 from .ops_elementwise import add, gt, lt, mul, where
 from .ops_movement import expand, getitem, nonzero, reshape
-from .ops_shape import _broadcast_pair, movedim
+from .ops_shape import movedim
 from .tensor import Tensor
 
 
@@ -110,7 +110,7 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:  #
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:  # noqa: A002
     if mask.dtype.name != "bool":
         raise RuntimeError("masked_select: expected BoolTensor for mask")
-    shape = _broadcast_pair(tuple(mask.shape), tuple(input.shape), 1)
+    shape = infer_size(tuple(mask.shape), tuple(input.shape), RuntimeError)
     shape_from_values("masked_select()", "one element per true mask element", mask)
 
     def decomposition(a: Tensor) -> Tensor:

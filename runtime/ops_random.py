@@ -13,6 +13,7 @@ from ..ir import dtypes as D
 from ..ir.dtypes import DType
 from ..ir.ops import Op
 from ..ir.random import SAMPLERS
+from ..ir.shapes import infer_size
 from ..ir.sizes import as_size
 from . import inplace as I
 from . import random_bounds as B
@@ -435,19 +436,10 @@ def normal(
 
 def _broadcast(shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
     """PyTorch's broadcast of the shapes, with its error text."""
-    out: list[int] = []
+    out: tuple[int, ...] = ()
     for shape in shapes:
-        a, b = list(out), list(shape)
-        n = max(len(a), len(b))
-        a, b = [1] * (n - len(a)) + a, [1] * (n - len(b)) + b
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            if x != y and 1 not in (x, y):
-                raise RuntimeError(
-                    f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
-                    f"non-singleton dimension {i}"
-                )
-        out = [max(x, y) if 0 not in (x, y) else 0 for x, y in zip(a, b, strict=True)]
-    return tuple(out)
+        out = infer_size(out, shape, RuntimeError)
+    return out
 
 
 # ---- bernoulli, multinomial, poisson --------------------------------------------------------

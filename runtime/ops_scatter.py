@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..ir.ops import Op
-from ..ir.shapes import index_shape, norm_axis
+from ..ir.shapes import index_shape, infer_size, norm_axis
 from .checks import check, in_range
 from .dispatch import apply, as_tensor_operand, composite
 from .indexing import normalize_index
@@ -18,7 +18,6 @@ from .ops_integer import floor_divide
 from .ops_movement import expand, getitem, reshape
 from .ops_reduce import cumsum
 from .ops_scatter_reduce import COMBINE, scatter_reduce_segments
-from .ops_shape import _broadcast_pair
 from .tensor import Tensor
 
 # Note [scatter with repeated indices]
@@ -267,7 +266,7 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:  # no
             "masked_scatter: expected self and source to have same dtypes but got"
             f"{_name(input)} and {_name(source)}"
         )
-    shape = _broadcast_pair(tuple(input.shape), tuple(mask.shape), 1)
+    shape = infer_size(tuple(input.shape), tuple(mask.shape), RuntimeError)
     m = mask if tuple(mask.shape) == shape else expand(mask, shape)
     size = int(np.prod(shape))
     taken = cumsum(reshape(m, (size,)), 0)  # bool sums as int64

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from ..ir.shapes import norm_axis
+from ..ir.shapes import infer_size, norm_axis
 from .checks import value_dependent
 from .dispatch import composite
 from .ops_elementwise import clone
@@ -266,22 +266,9 @@ def broadcast_shapes(*shapes: Any) -> tuple[int, ...]:
 def broadcast_tensors(*tensors: Any) -> tuple[Tensor, ...]:
     ts = _tensors(tensors)
     shape: tuple[int, ...] = ()
-    for k, t in enumerate(ts):
-        shape = _broadcast_pair(shape, tuple(t.shape), k)
+    for t in ts:
+        shape = infer_size(shape, tuple(t.shape), RuntimeError)
     return tuple(t if tuple(t.shape) == shape else expand(t, shape) for t in ts)
-
-
-def _broadcast_pair(a: tuple[int, ...], b: tuple[int, ...], k: int) -> tuple[int, ...]:
-    """PyTorch's infer_size, with its message (tensor a is the shape so far)."""
-    n = max(len(a), len(b))
-    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
-    for i, (x, y) in enumerate(zip(a, b, strict=True)):
-        if x != y and 1 not in (x, y):
-            raise RuntimeError(
-                f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
-                f"non-singleton dimension {i}"
-            )
-    return tuple(y if x == 1 else x for x, y in zip(a, b, strict=True))
 
 
 _MESHGRID_WARNING = (

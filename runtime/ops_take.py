@@ -6,14 +6,13 @@ from typing import Any
 
 import numpy as np
 
-from ..ir.shapes import norm_axis
+from ..ir.shapes import infer_size, norm_axis
 from .checks import check, in_range, traced, value_dependent
 from .dispatch import composite
 from .ops_elementwise import add, eq, ge, le, lt, where
 from .ops_movement import expand, flatten, gather, getitem, reshape, unsqueeze
 from .ops_reduce import cumsum
 from .ops_reduce import sum as _sum
-from .ops_shape import _broadcast_pair
 from .tensor import Tensor
 
 
@@ -48,10 +47,10 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
     d = norm_axis(dim, input.ndim)
     sizes = list(input.shape)
     sizes[d] = indices.shape[d]
-    idx_shape = _broadcast_pair(tuple(sizes), tuple(indices.shape), 1)
+    idx_shape = infer_size(tuple(sizes), tuple(indices.shape), RuntimeError)
     sizes = list(indices.shape)
     sizes[d] = input.shape[d]
-    in_shape = _broadcast_pair(tuple(sizes), tuple(input.shape), 1)
+    in_shape = infer_size(tuple(sizes), tuple(input.shape), RuntimeError)
     if tuple(indices.shape) != idx_shape:
         indices = expand(indices, idx_shape)
     if tuple(input.shape) != in_shape:

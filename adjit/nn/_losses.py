@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from adjit.ir.ops import Op
+from adjit.ir.shapes import infer_size
 from adjit.nn._onehot_nll import onehot_cross_entropy, traced_rows
 from adjit.runtime import functional as R
 from adjit.runtime.checks import check, in_range
@@ -48,17 +49,8 @@ def _check_sizes(input: Tensor, target: Tensor) -> None:
 
 
 def broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
-    """PyTorch's infer_size: sizes compared from the last dim, the first mismatch named as
-    PyTorch's broadcast of tensor a with tensor b does."""
-    n = max(len(a), len(b))
-    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
-    for i in reversed(range(n)):
-        if a[i] != b[i] and 1 not in (a[i], b[i]):
-            raise RuntimeError(
-                f"The size of tensor a ({a[i]}) must match the size of tensor b ({b[i]}) at "
-                f"non-singleton dimension {i}"
-            )
-    return tuple(y if x == 1 else x for x, y in zip(a, b, strict=True))
+    """PyTorch's infer_size of tensor a with tensor b (its error a RuntimeError)."""
+    return infer_size(a, b, RuntimeError)
 
 
 def _check_broadcast(input: Tensor, target: Tensor) -> None:

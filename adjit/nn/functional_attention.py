@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from adjit.ir import dtypes as D
-from adjit.ir.shapes import C_NAMES
+from adjit.ir.shapes import C_NAMES, infer_size
 from adjit.runtime import functional as R
 from adjit.runtime.dispatch import composite
 from adjit.runtime.tensor import Tensor
@@ -139,15 +139,7 @@ def _mask_dtype_ok(mask: Any, query: Any) -> bool:
 
 def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
     """The broadcast of two shapes, or PyTorch's error naming the first clashing dimension."""
-    n = max(len(a), len(b))
-    pa, pb = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
-    for i, (x, y) in enumerate(zip(pa, pb, strict=True)):
-        if x != y and 1 not in (x, y):
-            raise RuntimeError(
-                f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
-                f"non-singleton dimension {i}"
-            )
-    return tuple(max(x, y) if 0 not in (x, y) else 0 for x, y in zip(pa, pb, strict=True))
+    return infer_size(a, b, RuntimeError)
 
 
 def _at_least_3d(input: Tensor, name: str) -> None:
