@@ -245,6 +245,10 @@ chalf = complex32
 half = float16
 short = int16
 
+from adjit.runtime.out_arguments import install as _install_out  # noqa: E402
+
+_install_out(globals())  # out= on the functions PyTorch gives it (Note [out= arguments])
+
 # Note [builtins in the namespace]
 # PyTorch's names ``torch.bool``, ``torch.float`` and ``torch.int`` are dtypes, so this module
 # rebinds three builtins. Code in this file would then call a dtype where it meant the builtin
