@@ -119,11 +119,12 @@ _ALONG_SIGNATURE = ctypes.CFUNCTYPE(
 )
 
 
-def _emit_along(dtype: str) -> tuple[str, str]:
+def _emit_along(dtype: str, index_type: str = "int64") -> tuple[str, str]:
     """LLVM IR of ``i64 f(ptr dst, ptr src, ptr index, ptr rest, i64 count, i64 n,
-    i64 stride)`` (Note [scatter along an axis])."""
-    t = _TYPES[dtype]
-    symbol = f"adjit_scatter_along_{dtype}"
+    i64 stride)`` (Note [scatter along an axis]); an int32 index is widened as it is read
+    (a max pool's, Note [max pool by its index] in nn/functional_pool.py)."""
+    t, it = _TYPES[dtype], _TYPES[index_type]
+    symbol = f"adjit_scatter_along_{dtype}" + ("" if index_type == "int64" else f"_{index_type}")
     mod = ir.Module(name=symbol)
     fnty = ir.FunctionType(I64, [ir.PointerType()] * 4 + [I64, I64, I64])
     fn = ir.Function(mod, fnty, symbol)
@@ -135,7 +136,8 @@ def _emit_along(dtype: str) -> tuple[str, str]:
     zero = ir.Constant(I64, 0)
     add = b.fadd if isinstance(t, ir.FloatType | ir.DoubleType) else b.add
     with for_range(b, zero, count, "k") as k:
-        i = b.load(b.gep(index, [k], source_etype=I64), typ=I64)
+        i = b.load(b.gep(index, [k], source_etype=it), typ=it)
+        i = i if it is I64 else b.sext(i, I64)
         i = b.select(b.icmp_signed("<", i, zero), b.add(i, n), i)
         bad = b.append_basic_block("bad")
         good = b.append_basic_block("good")
@@ -151,26 +153,28 @@ def _emit_along(dtype: str) -> tuple[str, str]:
     return str(mod), symbol
 
 
-_ALONG: dict[np.dtype, Callable[..., int] | None] = {}
+_ALONG: dict[tuple[np.dtype, str], Callable[..., int] | None] = {}
 
 
-def along_function(dtype: np.dtype) -> Callable[..., int] | None:
-    """The scatter-along-an-axis loop for ``dtype`` (native byte order), None where there is
-    none (Note [scatter along an axis]); cached by dtype."""
+def along_function(dtype: np.dtype, index_type: str = "int64") -> Callable[..., int] | None:
+    """The scatter-along-an-axis loop for ``dtype`` (native byte order) and an index of
+    ``index_type`` (int64 or int32), None where there is none (Note [scatter along an
+    axis]); cached."""
+    key = (dtype, index_type)
     try:
-        return _ALONG[dtype]
+        return _ALONG[key]
     except KeyError:
         pass
     fn = None
-    if dtype.isnative and dtype.name in _TYPES:
+    if dtype.isnative and dtype.name in _TYPES and index_type in ("int64", "int32"):
         try:
-            text, symbol = _emit_along(dtype.name)
+            text, symbol = _emit_along(dtype.name, index_type)
             code = compile_ir(text, symbol, symbol)
             fn = _ALONG_SIGNATURE(code.address)
             _HELD.append(code)  # the code object keeps the function alive
         except codegen_error():
             fn = None
-    _ALONG[dtype] = fn
+    _ALONG[key] = fn
     return fn
 
 

@@ -31,7 +31,8 @@ from .executor import STEP_IO
 # still one GEMM's sum over the batch, a narrower GEMM perhaps blocking it otherwise; an
 # input's gradient (FoldProduct) sums nothing across images. resnet18 b8's arena (1 thread):
 # 56.30 -> 55.55 MB, its live peak 55.08 (layer2's weight gradients, and the max pool's
-# backward with its 4.5 MB masked product at about the same level).
+# backward with its 4.5 MB masked product at about the same level); 55.46 without that
+# product (Note [max pool by its index] in nn/functional_pool.py): step 55.5 MB, torch 55.5.
 Plans = tuple[BufferPlan, BufferPlan]  # a training step's plan, and its backward's
 
 

@@ -397,7 +397,7 @@ def _gather(e: Eqn, env: Env) -> np.ndarray:
     x, index = e.inputs
     if isinstance(x, Var) and isinstance(index, Var):
         a, i, dt = env[x], env[index], e.out.aval.dtype
-        if a.dtype == dt.np and i.dtype == np.int64 and not dt.reduced:
+        if a.dtype == dt.np and i.dtype in (np.int64, np.int32) and not dt.reduced:
             axis = e.attrs["axis"]
             if a.ndim != i.ndim or not 0 <= axis < a.ndim:  # (the IR's axes are >= 0)
                 return REFERENCE[Op.GATHER](a, i, axis=axis)
@@ -427,6 +427,35 @@ def _along_axis_grids(shape: tuple[int, ...], axis: int) -> tuple[tuple, tuple]:
 EXTERN_RUN[Op.GATHER] = _gather
 
 
+def _gather_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:
+    """A GATHER's values in its pooled buffer: a max pool's picked elements and their index
+    are a training step's residuals, planned in its arena (Note [max pool by its index] in
+    nn/functional_pool.py), not fresh arrays beside it. NumPy's picks land in a fresh array,
+    so they are made GATHER_BYTES at a time (runs of rows) and copied in."""
+    x, index = e.inputs
+    rows = e.out.aval.shape[0] if e.out.aval.shape else 0
+    if e.attrs["axis"] != 0 and rows > 1 and isinstance(x, Var) and isinstance(index, Var):
+        a, i = env[x], env[index]
+        if a.shape[0] == rows == i.shape[0] and a.dtype == e.out.aval.dtype.np:
+            out, _ = bufs.get(e.out)
+            per = max(1, GATHER_BYTES // max(1, out[0].nbytes))
+            for r in range(0, rows, per):
+                out[r : r + per] = _gather(e, {x: a[r : r + per], index: i[r : r + per]})
+            return out
+    got = _gather(e, env)
+    if got.dtype != e.out.aval.dtype.np or got.shape != e.out.aval.shape:
+        return got
+    out, _ = bufs.get(e.out)
+    np.copyto(out, got)
+    return out
+
+
+GATHER_BYTES = 1 << 16
+
+
+EXTERN_INTO[Op.GATHER] = _gather_into
+
+
 Step = (
     KernelStep
     | InterpretedKernel
@@ -441,7 +470,7 @@ Step = (
 # makes a new array too: col2im accumulates into a fresh one); UNFOLD's fallback may return
 # a view. (A FOLD taken as aliasing kept a conv's 18 MB column gradient alive until the
 # image gradient's last reader: VGG-11 b8's backward arena 28 -> 26 MB)
-FRESH_INTO = frozenset({Op.MATMUL, Op.INDEX_ADD, Op.SCATTER_ADD, Op.FOLD, Op.CAT})
+FRESH_INTO = frozenset({Op.MATMUL, Op.INDEX_ADD, Op.SCATTER_ADD, Op.FOLD, Op.CAT, Op.GATHER})
 
 
 def _extern_io(s: ExternStep) -> StepIO:

@@ -124,7 +124,8 @@ def _scatter_layout(index_shape: tuple[int, ...], strides: tuple[int, ...], axis
     return rest, src_off, src_off.ctypes.data
 
 
-_ALONG: dict[np.dtype, Any] = {}  # dtype -> codegen.scatter.along_function's loop (or None)
+# (dtype, index dtype) -> codegen.scatter.along_function's loop (or None)
+_ALONG: dict[tuple[np.dtype, np.dtype], Any] = {}
 
 
 @lru_cache(maxsize=256)
@@ -152,14 +153,15 @@ def scatter_add_into(e: Eqn, env: dict, bufs: Any, read: Read, fallback: Fallbac
     src, index = read(e.inputs[0], env), read(e.inputs[1], env)
     axis = e.attrs["axis"]
     dtype, shape = np.dtype(e.out.aval.dtype.np), tuple(int(s) for s in e.attrs["shape"])
-    along = _ALONG.get(dtype, _UNSET)
+    key = (dtype, index.dtype)  # (an int32 index: a max pool's, Note [max pool by its index])
+    along = _ALONG.get(key, _UNSET)
     if along is _UNSET:
         from ..codegen.scatter import along_function  # imports llvmlite.ir: lazily
 
-        along = _ALONG[dtype] = along_function(dtype)
+        wide = index.dtype in (np.int64, np.int32)
+        along = _ALONG[key] = along_function(dtype, index.dtype.name) if wide else None
     if (
         along is not None
-        and index.dtype == np.int64
         and src.dtype == dtype
         and src.shape == index.shape
         and index.ndim == len(shape) > 0  # (a 0-d scatter: the offsets rule)

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from adjit.ir.dtypes import int64
 from adjit.nn import pool_windows as W
 from adjit.nn.pool_args import (
     check_geometry,
@@ -120,11 +121,19 @@ def _max_pool(
     mask = W.inside(g.size, g.coords)
     empty = W.empty_windows(g.size, g.coords)
     firsts: list[Tensor] = []
+    picks: list[Tensor] = []
+    table = W.flat_index(g.size, g.coords)
 
     def decomposition(a: Tensor) -> Tensor:
         b = R.unsqueeze(a, 0) if unbatched else a
-        y, first = W.first_max(g.windows(b), mask)
-        firsts.append(first)
+        if empty is None and b.dtype.is_floating_point:  # Note [max pool by its index]
+            with no_grad():
+                first = W.first_position(g.windows(b), mask)
+                picks.append(W.picked_index(table, first, math.prod(g.size) < 1 << 31))
+            y = W.pick(b, picks[0])
+        else:
+            y, first = W.first_max(g.windows(b), mask)
+            firsts.append(first)
         if empty is not None:
             y = _empty_windows(b, y, *empty)
         y = R.reshape(y, (*b.shape[:2], *g.out))
@@ -133,11 +142,27 @@ def _max_pool(
     name = f"MaxPool{nd}DWithIndicesBackward0"
     y = composite(name, decomposition, input)
     with no_grad():
-        idx = W.picked_index(W.flat_index(g.size, g.coords), firsts[0].detach())
+        idx = picks[0].detach().to(int64) if picks else W.picked_index(table, firsts[0].detach())
         if empty is not None:
             idx = R.where(Tensor._make(empty[0]), Tensor._make(empty[1]), idx)
         idx = R.reshape(idx, tuple(y.shape))
     return y, idx
+
+
+# Note [max pool by its index]
+# A floating max pool picks each window's element by its flat index in the plane (the index
+# it returns, PyTorch's): a GATHER from the input, whose gradient is a SCATTER_ADD of the
+# output's gradient at those indices (the compiled scatter along an axis, Note [scatter
+# along an axis] in codegen/scatter.py), each input element receiving its windows' terms in
+# output order, as PyTorch's max_pool2d backward adds them. It was the masked sum over the
+# window columns, whose gradient was a masked (N, C, K, L) product folded back into the
+# image: k*k times the output's bytes (resnet18 b8's stem: 4.5 MB near the step's end, with
+# every gradient made, as high as the step's peak). The index is saved for the backward as
+# int32 (as many bytes as the float32 window positions saved before; int64, PyTorch's
+# indices' type, made only for the caller who asks for them), and the GATHERs write into
+# pooled buffers (runtime/executor.py), so the picked elements and the index are planned in
+# the step's arena. Integer pools (no gradient) and windows with no input element (only with
+# dilation: their -inf and gradient come from _empty_windows's rule) keep the masked sum.
 
 
 def _empty_windows(b: Tensor, y: Tensor, empty: np.ndarray, at: np.ndarray) -> Tensor:

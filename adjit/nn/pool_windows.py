@@ -6,8 +6,11 @@ import math
 
 import numpy as np
 
+from adjit.ir.ops import Op
 from adjit.nn.functional_fold import im2col
 from adjit.runtime import functional as R
+from adjit.runtime.dispatch import apply
+from adjit.runtime.grad_mode import no_grad
 from adjit.runtime.tensor import Tensor
 
 Dims = tuple[int, ...]
@@ -125,6 +128,20 @@ def first_max(cols: Tensor, mask: np.ndarray | None) -> tuple[Tensor, Tensor]:
     loops pick it: the first maximum, or the last NaN (``val > max || isnan(val)``); elements
     outside the input never win. The value flows from that one element only (AMAX would share
     the gradient among ties)."""
+    top, first, pos = _first_position(cols, mask)
+    if cols.dtype.is_floating_point:
+        return R.sum(R.where(pos == first, cols, 0.0), 2), first
+    return R.squeeze(top, 2), first
+
+
+def first_position(cols: Tensor, mask: np.ndarray | None) -> Tensor:
+    """first_max's window positions (N, C, 1, L) alone, with no gradient through them."""
+    with no_grad():
+        return _first_position(cols, mask)[1]
+
+
+def _first_position(cols: Tensor, mask: np.ndarray | None) -> tuple[Tensor, Tensor, Tensor]:
+    """The window maxima (N, C, 1, L), first_max's positions of them, and the positions."""
     k = cols.shape[2]
     pos = Tensor._make(np.arange(k, dtype=_position_dtype(k)).reshape(1, 1, k, 1))
     ok = None if mask is None else Tensor._make(mask[None, None])
@@ -138,10 +155,16 @@ def first_max(cols: Tensor, mask: np.ndarray | None) -> tuple[Tensor, Tensor]:
     if cols.dtype.is_floating_point:
         last_nan = R.amax(R.where(R.isnan(cols), pos, -1), 2, keepdim=True)
         first = R.where(last_nan >= 0, last_nan, first)
-        value = R.sum(R.where(pos == first, cols, 0.0), 2)
-    else:
-        value = R.squeeze(top, 2)
-    return value, first
+    return top, first, pos
+
+
+def pick(x: Tensor, index: Tensor) -> Tensor:
+    """(N, C, L): the elements of ``x`` (N, C, *spatial) at the flat per-plane ``index``
+    (N, C, L) (picked_index's, in range by construction), its gradient a scatter-add back
+    (Note [max pool by its index])."""
+    n, c = x.shape[:2]
+    flat = R.reshape(x, (n, c, math.prod(x.shape[2:])))
+    return apply(Op.GATHER, flat, index, axis=2)
 
 
 def _position_dtype(k: int) -> type:
@@ -157,14 +180,17 @@ def _position_dtype(k: int) -> type:
 # to int64 once, where it indexes (picked_index).
 
 
-def picked_index(table: np.ndarray | Tensor, first: Tensor) -> Tensor:
+def picked_index(table: np.ndarray | Tensor, first: Tensor, narrow: bool = False) -> Tensor:
     """(N, C, L): the flat input index (``table``, (K, L) or (N, C, K, L)) at ``first`` (a
-    window position, Note [window positions as floats])."""
-    from adjit.ir.dtypes import int64
+    window position, Note [window positions as floats]); int64, or int32 when ``narrow``
+    (a plane of fewer than 2**31 elements: Note [max pool by its index])."""
+    from adjit.ir.dtypes import int32, int64
 
-    first = first.to(int64)
+    first = first.to(int32 if narrow else int64)
     n, c, _, l_ = first.shape
-    t = table if isinstance(table, Tensor) else Tensor._make(table.astype(np.int64)[None, None])
+    kind = np.int32 if narrow else np.int64
+    t = table if isinstance(table, Tensor) else Tensor._make(table.astype(kind)[None, None])
     t = R.expand(t, (n, c, *t.shape[2:]))
     first = R.clamp(first, max=t.shape[2] - 1)  # (a window with no element: see empty_windows)
-    return R.reshape(R.gather(t, 2, first), (n, c, l_))
+    # (in range by construction: no CHECK, whose mask would live as long as the index does)
+    return R.reshape(apply(Op.GATHER, t, first, axis=2), (n, c, l_))

@@ -36,12 +36,12 @@ def test_conv_columns_are_recomputed_not_saved(backend: str) -> None:
     cf = adjit.compile(_conv_step(adjit, w, w2), backend=backend)
     split = _split(cf, x)
     # the columns of conv2 alone are 4*9 x (2*4*4) doubles; what is saved: relu's output (its
-    # mask), the pool's window mask (bool) and output (conv2's input), conv2's output (the
-    # square's), nothing the size of columns
+    # mask), the pool's indices (int32, Note [max pool by its index]) and output (conv2's
+    # input), conv2's output (the square's), nothing the size of columns
     columns = 4 * 9 * 2 * 4 * 4 * 8
     assert all(np.prod(v.aval.shape) * 8 < columns for v in split.residuals), split.residuals
-    relu, mask, pool, out = 2 * 4 * 8 * 8 * 8, 2 * 4 * 4 * 4 * 4, 2 * 4 * 4 * 4 * 8, 2 * 5 * 16 * 8
-    assert split.saved_bytes == relu + mask + pool + out
+    relu, index, pool, out = 2 * 4 * 8 * 8 * 8, 2 * 4 * 4 * 4 * 4, 2 * 4 * 4 * 4 * 8, 2 * 5 * 16 * 8
+    assert split.saved_bytes == relu + index + pool + out
     assert any("reshape" in r or "unfold" in r for r in split.recomputed)
     cf(x).backward()
     tw, tw2 = (torch.tensor(a, requires_grad=True) for a in ws)
