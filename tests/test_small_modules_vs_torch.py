@@ -181,3 +181,20 @@ def _message(fn: Any) -> Any:
 
 def test_overrides_as_pytorch() -> None:
     assert _overrides_cases(adjit) == _overrides_cases(torch)
+
+
+@pytest.mark.parametrize(
+    "chosen", ["EFFICIENT_ATTENTION", "FLASH_ATTENTION", "MATH", "CUDNN_ATTENTION"]
+)
+def test_sdpa_without_a_cpu_backend_as_pytorch(chosen: str) -> None:
+    def outcome(T: Any) -> tuple[str, Any]:
+        q = T.arange(24.0).reshape(1, 2, 3, 4) / 10
+        with T.nn.attention.sdpa_kernel([getattr(T.nn.attention.SDPBackend, chosen)]):
+            try:
+                return "ok", T.nn.functional.scaled_dot_product_attention(q, q, q).shape
+            except RuntimeError as e:
+                return "RuntimeError", str(e)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (PyTorch warns why each fused kernel is not used)
+        assert outcome(adjit) == outcome(torch)

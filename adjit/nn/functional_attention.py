@@ -61,6 +61,7 @@ def scaled_dot_product_attention(
             f"attn_mask.dtype: {C_NAMES[mask_kind.name]} and  query.dtype: "
             f"{C_NAMES[query.dtype.name]} instead."
         )
+    _check_backends()
     if query.dtype.is_reduced_float:  # (Note [half attention])
         return _in_float32(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
     e = query.shape[-1]
@@ -135,6 +136,19 @@ def _in_float32(
 
 def _mask_dtype_ok(mask: Any, query: Any) -> bool:
     return mask.name == "bool" or mask.is_floating_point or mask is query
+
+
+def _check_backends() -> None:
+    """PyTorch on a CPU runs the math kernel or its flash kernel: with both disabled by
+    ``nn.attention.sdpa_kernel``, it finds no backend."""
+    from adjit.nn.attention import SDPBackend, _cur_sdpa_kernel_backends
+
+    usable = (SDPBackend.MATH, SDPBackend.FLASH_ATTENTION)
+    if not any(b in usable for b in _cur_sdpa_kernel_backends()):
+        raise RuntimeError(
+            "No viable backend for scaled_dot_product_attention was found. This is likely due "
+            "to turning off both the math kernel and the fused kernels."
+        )
 
 
 def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
