@@ -377,9 +377,10 @@ def cross_entropy(
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     r = _reduction(size_average, reduce, reduction)
-    if traced_rows(input) and target.shape != input.shape and label_smoothing == 0:
-        _check_target_shape(input, target)  # (Note [cross entropy rows])
-        return onehot_cross_entropy(input, target.to(adjit_int64()), weight, r, ignore_index)
+    if traced_rows(input) and target.shape != input.shape:  # (Note [cross entropy rows])
+        _check_target_shape(input, target)
+        t = target.to(adjit_int64())
+        return onehot_cross_entropy(input, t, weight, r, ignore_index, label_smoothing)
     logp = R.log_softmax(input, 0 if input.ndim == 1 else 1)
     if tuple(target.shape) == tuple(input.shape):  # class probabilities, as PyTorch reads it
         if not target.dtype.is_floating_point:

@@ -22,7 +22,8 @@ from adjit.runtime.tensor import Tensor
 # when the target is ignore_index), the others add exact zeros. The targets' bound check
 # guards the loss instead of the targets (a CHECK before the pick would split the kernel):
 # the mask reads no memory at a target's value, so an out-of-range target is harmless until
-# the check refuses it, before the loss is returned. Eager keeps the gather, which touches N
+# the check refuses it, before the loss is returned. Label smoothing adds every class of a
+# sample that is not ignored, in the same sweep. Eager keeps the gather, which touches N
 # values instead of N * C.
 
 
@@ -36,7 +37,12 @@ def traced_rows(input: Tensor) -> bool:
 
 
 def _onehot_nll(
-    logp: Tensor, index: Tensor, weight: Tensor | None, r: str, ignore_index: int
+    logp: Tensor,
+    index: Tensor,
+    weight: Tensor | None,
+    r: str,
+    ignore_index: int,
+    smoothing: float,
 ) -> Tensor:
     n_classes = logp.shape[1]
     hit = arange(n_classes) == index
@@ -44,7 +50,11 @@ def _onehot_nll(
         hit = hit & (index != ignore_index)
     w = None if weight is None else weight.detach().to(logp.dtype)
     # Note [all targets ignored] (_losses.py): where, not a product, keeps the rest's gradient 0
-    loss = R.where(hit, -logp if w is None else -logp * w, 0.0)
+    picked = -logp if w is None else -logp * w
+    loss = R.where(hit, picked, 0.0)
+    if smoothing > 0:  # every class of a sample not ignored, as _smoothed in _losses.py
+        spread = R.where(index != ignore_index, picked, 0.0)
+        loss = loss * (1 - smoothing) + spread * (smoothing / n_classes)
     if r == "none":
         return R.sum(loss, 1)
     total = R.sum(loss)
@@ -63,7 +73,12 @@ def _check_weight(weight: Tensor | None, n_classes: int) -> None:
 
 
 def onehot_cross_entropy(
-    input: Tensor, t: Tensor, weight: Tensor | None, r: str, ignore_index: int
+    input: Tensor,
+    t: Tensor,
+    weight: Tensor | None,
+    r: str,
+    ignore_index: int,
+    smoothing: float,
 ) -> Tensor:
     """cross_entropy of a 2-D ``input`` and int64 targets ``t`` of the right shape, the
     targets' bound check on the loss (Note [cross entropy rows])."""
@@ -72,5 +87,7 @@ def onehot_cross_entropy(
     index = R.unsqueeze(t, 1)  # (before the row kernel, not between its parts)
     ok = in_range(t, 0, n_classes, exempt=ignore_index)
     logp = R.log_softmax(input, 1)
-    loss = composite("NllLossBackward0", _onehot_nll, logp, index, weight, r, ignore_index)
+    loss = composite(
+        "NllLossBackward0", _onehot_nll, logp, index, weight, r, ignore_index, smoothing
+    )
     return check(loss, ok, IndexError, "Target {} is out of bounds.", detail=t)

@@ -126,10 +126,11 @@ def test_float64_finite_differences() -> None:
     assert np.all(a.grad.numpy()[y == 3] == 0)  # ignored rows get no gradient
 
 
-def test_all_targets_ignored_gives_nan_loss_and_zero_gradient() -> None:
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_all_targets_ignored_gives_nan_loss_and_zero_gradient(smoothing) -> None:
     x, y, _ = _data(6, 4, "float32", -100)
     y[:] = -100
-    out = _three(x, y, None, {})
+    out = _three(x, y, None, {"label_smoothing": smoothing})
     assert np.isnan(out[0][0]) and np.isnan(out[2][0])
     np.testing.assert_array_equal(out[0][1], out[2][1])
     np.testing.assert_array_equal(out[0][1], 0)
@@ -153,3 +154,12 @@ def test_weight_of_the_wrong_size_raises_as_torch() -> None:
     with pytest.raises(RuntimeError, match="weight tensor should be defined") as got:
         fn(adjit.tensor(x.numpy()), adjit.tensor(y.numpy()), adjit.ones(5))
     assert str(want.value) in str(got.value)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize(("weighted", "c", "ignore_index"), [(False, 7, 2), (True, 10, -100)])
+def test_label_smoothing_equals_eager_and_torch(dtype, reduction, weighted, c, ignore_index):
+    x, y, w = _data(21, c, dtype, ignore_index, seed=3)
+    kw = {"reduction": reduction, "ignore_index": ignore_index, "label_smoothing": 0.15}
+    _same(_three(x, y, w if weighted else None, kw), dtype)
