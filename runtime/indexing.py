@@ -95,6 +95,41 @@ def _sequence_as_tuple(index: Any) -> bool:
     )
 
 
+def _scalar_bool(it: Any) -> bool:
+    """A Python/NumPy bool or a 0-d bool tensor (not traced): an index of one new axis."""
+    if isinstance(it, bool | np.bool_):
+        return True
+    if isinstance(it, list | tuple) or _traced(it):
+        return False
+    arr = _as_array(it)
+    return arr is not None and arr.ndim == 0 and arr.dtype == np.bool_
+
+
+# Note [scalar bool indices]
+# ``x[True]`` is ``x[None]`` and ``x[False]`` the same with its new axis emptied (PyTorch and
+# NumPy: a 0-d mask over a new axis, an advanced index). ``scalar_bools`` inserts each such
+# axis into the tensor and replaces the bool by a 1-d mask of it, which the mask path indexes.
+def scalar_bools(x: Any, index: Any) -> tuple[Any, Any]:
+    """``x`` with an axis inserted for each scalar bool of ``index``, and the index with each
+    bool a one-element mask over its axis."""
+    items = list(index) if isinstance(index, tuple) else [index]
+    if not any(_scalar_bool(it) for it in items):
+        return x, index
+    ndim = len(x.shape)
+    consumed = sum(_dims_used(it) for it in items if not _scalar_bool(it) and it is not Ellipsis)
+    out: list[Any] = []
+    dim = 0
+    for it in items:
+        if _scalar_bool(it):
+            x = x.unsqueeze(dim)
+            out.append(np.array([bool(_as_array(it) if not isinstance(it, bool) else it)]))
+            dim += 1
+        else:
+            dim += ndim - consumed if it is Ellipsis else _dims_used(it)
+            out.append(it)
+    return x, tuple(out)
+
+
 def normalize_index(shape: tuple[int, ...], index: Any) -> tuple[tuple, list[np.ndarray | Tensor]]:
     """Turn ``index`` into a hashable spec and the list of index tensors it refers to.
 

@@ -14,7 +14,7 @@ from ..ir.shapes import norm_axis
 from ..ir.sizes import SymbolicSize, is_size
 from .checks import check, in_range, shape_from_values, traced
 from .dispatch import apply, composite
-from .indexing import basic_name, normalize_index
+from .indexing import basic_name, normalize_index, scalar_bools
 from .ops_elementwise import clone
 from .tensor import Tensor, _axes, _dims
 from .view_dtype import view_dtype
@@ -118,6 +118,7 @@ def expand_as(x: Tensor, other: Tensor) -> Tensor:
 
 
 def getitem(x: Tensor, index: Any) -> Tensor:
+    x, index = scalar_bools(x, index)  # (Note [scalar bool indices])
     spec, tensors = normalize_index(tuple(x.shape), index)
     idx = [a if isinstance(a, Tensor) else Tensor._make(a) for a in tensors]
     return apply(Op.INDEX, x, *idx, spec=spec, name=basic_name(spec, tuple(x.shape), index))

@@ -50,7 +50,8 @@ def _run(g, operands, along: bool, monkeypatch) -> np.ndarray:
     with monkeypatch.context() as m:
         m.setattr(index_steps, "_scatter_by_offsets", spy)
         if not along:
-            m.setattr(index_steps, "_ALONG", {np.dtype(operands[0].dtype): None})
+            key = (np.dtype(operands[0].dtype), np.dtype(operands[1].dtype))
+            m.setattr(index_steps, "_ALONG", {key: None})
         ex = compile_program(g)
         first = ex(operands)[0].copy()
         again = ex(operands)[0].copy()  # the pooled buffer zeroed again
