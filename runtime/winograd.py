@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -61,8 +61,11 @@ AUTO_WORK = 1 << 23  # O C H W: VGG-11's 64->128 at 32x32, 128->256 at 16x16, 25
 AUTO_MAP = 8  # smallest side taken by ``auto``
 AUTO_WEIGHT = 1 << 30  # largest O C ``auto`` takes (no limit: Note [Winograd chunks])
 AUTO_SKEW = 16  # floats between planes beyond their size (L1 set spread)
-CHUNK_BYTES = 1 << 23  # input and product planes of a chunk of images (Note [Winograd chunks])
-CHUNKS = 2  # at most this many chunks (smaller GEMMs run slower)
+CHUNK_BYTES = 9 << 19  # input and product planes of a chunk of images (Note [Winograd blocks])
+CHUNKS = 4  # at most this many chunks (smaller GEMMs run slower)
+BLOCK_BYTES = 1 << 20  # the weight's planes of a block of output channels (Note [Winograd blocks])
+BLOCK_ROWS = 64  # at least this many output channels a block (smaller GEMMs run slower)
+TAPS_BYTES = 1 << 18  # an input gradient's weight columns copied at a time (``flipped_block``)
 _MODES = ("auto", "all", "off")
 _G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
 GG = np.kron(_G, _G).astype(np.float32)  # (16, 9): U[4a + b] = sum_ij G[a,i] w[i,j] G[b,j]
@@ -109,6 +112,21 @@ def weight_transform(w2: np.ndarray, o: int, c: int, flip: bool, out: np.ndarray
     return u.reshape(16, o, c)
 
 
+def flipped_block(w2: np.ndarray, c0: int, c1: int, out: np.ndarray) -> np.ndarray:
+    """(16, C1 - C0, O, strides (O C', 1, C')): U' of the input gradient's output channels
+    c0:c1, G flip(w) G^T of the (O, C 3 3) weight's columns of those channels, read
+    transposed (channels swapped); the columns copied TAPS_BYTES at a time (runs of rows)."""
+    o, cb = w2.shape[0], c1 - c0
+    u = out[:, : o * cb]
+    rows = max(1, TAPS_BYTES // (cb * 9 * w2.itemsize))
+    taps = np.empty((min(o, rows), cb * 9), w2.dtype)
+    for r0, r1 in chunks(o, rows):
+        t = taps[: r1 - r0]
+        np.copyto(t, w2[r0:r1, 9 * c0 : 9 * c1])
+        mkl_gemm.matmul(GG_FLIPPED, t.reshape(-1, 9).T, u[:, r0 * cb : r1 * cb])
+    return u.reshape(16, o, cb).transpose(0, 2, 1)
+
+
 def products(u: np.ndarray, v: np.ndarray, m: np.ndarray) -> None:
     """m[p] = u[p] @ v[p] for the 16 planes, split across adjit's threads by planes."""
     threads = num_threads()
@@ -130,12 +148,37 @@ def products(u: np.ndarray, v: np.ndarray, m: np.ndarray) -> None:
 # layers are cut) 88.4 MB, 344 ms; 4 MB in 4 chunks 92 MB (the weight gradients' ``part``),
 # 336 ms. Most of the rise is the weight's 16 planes of the 512-channel layers (16 O C floats:
 # 16 MB for 512->512); leaving out O C > 256^2 (AUTO_WEIGHT = 1 << 16) gave 79 MB and 360 ms.
+# (Those were the constants before Note [Winograd blocks], which set them now.)
+
+
+# Note [Winograd blocks]: the weight's 16 planes (16 O C floats: 16 MB for VGG-11's 512->512)
+# were live, with the input's and products' planes, through a step's 16 GEMMs: the VGG-11 b8
+# step peaked at 77.4 MB (ADJIT_WINOGRAD=off 62.0, PyTorch 65.5). The steps now go by blocks
+# of output channels, BLOCK_BYTES of weight planes but at least BLOCK_ROWS channels: per chunk
+# of images its input planes once, then per block the block's weight planes (G w G^T of those
+# rows; the input gradient's U' = G flip(w) G^T of those input channels' columns, read
+# transposed), its 16 products and its output transform into those channels (``by_block``).
+# A weight gradient goes the same way: per block the gradient transform of those output
+# channels, 16 products into the block's planes of U's gradient and G^T (.) G into the
+# block's rows of the weight's gradient (a later chunk's through ``part``, a block's rows,
+# added in chunk order). Each output is the same sum as before, so the rounding bound holds
+# as it was; the weight planes are remade per chunk when there are several blocks. The chunks
+# count the block's product planes (``images``), CHUNK_BYTES 4.5 MB, as even as they go: the
+# step's peak is the 256-channel 16x16 layers' backward (3 chunks of 3, 3, 2 images) while the
+# 8x8 layers stay whole (their steps slowed 1.4-1.7x in 2 chunks: fewer tiles a product).
+# VGG-11 b8 at 1 thread (benchmarks/step_memory.py): step peak 77.3 -> 64.1 MB, arena 77.0 ->
+# 63.8 (off 61.8, 61.7); the CPU time of its Winograd steps (in-process interleaved medians,
+# load ~4) 145 -> 161 ms of a ~300 ms step. (By its plan, 2 MB blocks and chunks of 5 MB: a
+# 65.3 MB arena; chunks of 4 MB, the 8x8 layers in 2: 190 against 148 ms.) The input
+# gradient's weight columns of a block are copied TAPS_BYTES at a time: copied whole, the
+# 512-channel blocks' 1.2 MB copy put the step's peak 1.1 MB above its arena (now 0.3).
 
 
 def images(n: int, c: int, o: int, h: int, w: int) -> int:
     """Images per chunk (Note [Winograd chunks])."""
     per = 16 * (c + o) * (h * w // 4) * 4
-    return min(n, max(1, CHUNK_BYTES // per, -(-n // CHUNKS)))
+    k = min(n, max(1, CHUNK_BYTES // per, -(-n // CHUNKS)))
+    return -(-n // -(-n // k))  # the same number of chunks, as even as they go
 
 
 def _planned(v_buf: np.ndarray, per_image: int) -> int:
@@ -147,21 +190,47 @@ def chunks(n: int, k: int) -> list[tuple[int, int]]:
     return [(i, min(n, i + k)) for i in range(0, n, k)]
 
 
+def block(o: int, c: int) -> int:
+    """Output channels per block: the weight's planes of a block about BLOCK_BYTES (Note
+    [Winograd blocks])."""
+    return min(o, max(BLOCK_ROWS, BLOCK_BYTES // (16 * c * 4)))
+
+
+def _capacity(buf: np.ndarray, per: int) -> int:
+    """How many ``per``-float rows each plane of a ``planes`` buffer holds."""
+    return (buf.shape[1] - AUTO_SKEW) // per
+
+
 def convolve(x: np.ndarray, u: np.ndarray, out: np.ndarray, bufs: tuple[np.ndarray, ...]) -> None:
     """``out`` (O, N, H, W view) = the convolution of image ``x`` (N, C, H, W view, rows
     contiguous) by the transformed weight ``u`` (16, O, C, any strides), by chunks of images
-    (Note [Winograd chunks])."""
+    and blocks of output channels (Notes [Winograd chunks], [Winograd blocks])."""
+    by_block(x, u.shape[1], lambda o0, o1: u[:, o0:o1], out, bufs)
+
+
+def by_block(x: np.ndarray, o: int, weights: Callable[[int, int], np.ndarray], out: np.ndarray,
+             bufs: tuple[np.ndarray, ...]) -> None:  # fmt: skip
+    """``convolve`` with the transformed weight of output channels o0:o1 made by ``weights``
+    (o0, o1) as needed: a chunk's input planes, then per block its weight's planes, their 16
+    products and the block's output transform."""
     from ..codegen import winograd  # imports llvmlite.ir: lazily
 
     v_buf, m_buf, pad = bufs
     n, c, h, w = x.shape
-    o, tiles = u.shape[1], (h // 2) * (w // 2)
-    for n0, n1 in chunks(n, _planned(v_buf, c * tiles)):
+    tiles = (h // 2) * (w // 2)
+    planned = _planned(v_buf, c * tiles)
+    ob = min(o, _capacity(m_buf, planned * tiles))
+    if ob == o:  # one block: its weight's planes made once for all chunks
+        whole = weights(0, o)
+        weights = lambda o0, o1: whole  # noqa: E731
+    for n0, n1 in chunks(n, planned):
         k = n1 - n0
-        v, m = _view(v_buf, c, k, tiles), _view(m_buf, o, k, tiles)
+        v = _view(v_buf, c, k, tiles)
         winograd.input_transform(x[n0:n1], v, pad)
-        products(u, v.reshape(16, c, k * tiles), m.reshape(16, o, k * tiles))
-        winograd.output_transform(m, out[:, n0:n1])
+        for o0, o1 in chunks(o, ob):
+            m = _view(m_buf, o1 - o0, k, tiles)
+            products(weights(o0, o1), v.reshape(16, c, k * tiles), m.reshape(16, o1 - o0, -1))
+            winograd.output_transform(m, out[o0:o1, n0:n1])
 
 
 class WinogradConv(ExternStep):
@@ -183,10 +252,13 @@ class WinogradConv(ExternStep):
         w2 = np.ascontiguousarray(env[e.inputs[0]])  # type: ignore[index]
         out, p = bufs.get(e.out)
         n, c, h, w = x.shape
-        o = w2.shape[0]
-        u = weight_transform(w2, o, c, False, bufs.get(self.u)[0])
+        o, u_buf = w2.shape[0], bufs.get(self.u)[0]
+
+        def weights(o0: int, o1: int) -> np.ndarray:
+            return weight_transform(w2[o0:o1], o1 - o0, c, False, u_buf)
+
         scratch = (bufs.get(self.v)[0], bufs.get(self.m)[0], bufs.get(self.pad)[0])
-        convolve(x, u, out.reshape(o, n, h, w), scratch)
+        by_block(x, o, weights, out.reshape(o, n, h, w), scratch)
         env[e.out], ptrs[e.out] = out, p
 
     def io(self) -> StepIO:
@@ -215,11 +287,14 @@ class WinogradFold(ExternStep):
         out, p = bufs.get(e.out)
         n, c, h, w = out.shape
         o = g.shape[0]
-        w2 = np.ascontiguousarray(wt.T)  # (O, C 3 3)
-        u = weight_transform(w2, o, c, True, bufs.get(self.u)[0]).transpose(0, 2, 1)
+        w2, u_buf = wt.T, bufs.get(self.u)[0]  # (O, C 3 3), any strides
+
+        def weights(c0: int, c1: int) -> np.ndarray:
+            return flipped_block(w2, c0, c1, u_buf)
+
         image = np.ascontiguousarray(g).reshape(o, n, h, w).transpose(1, 0, 2, 3)
         scratch = (bufs.get(self.v)[0], bufs.get(self.m)[0], bufs.get(self.pad)[0])
-        convolve(image, u, out.transpose(1, 0, 2, 3), scratch)
+        by_block(image, c, weights, out.transpose(1, 0, 2, 3), scratch)
         env[e.out], ptrs[e.out] = out, p
 
     def io(self) -> StepIO:
@@ -253,22 +328,24 @@ class WinogradWeight(ExternStep):
         out, p = bufs.get(e.out)
         n, c, h, w = x.shape
         o, tiles = g.shape[0], h * w // 4
-        du = _view(bufs.get(self.u)[0], o, c)
         image = g.reshape(o, n, h, w)
-        part = bufs.get(self.part)[0]
-        planned = _planned(bufs.get(self.v)[0], c * tiles)
+        u_buf, v_buf, m_buf = bufs.get(self.u)[0], bufs.get(self.v)[0], bufs.get(self.m)[0]
+        part, planned = bufs.get(self.part)[0].reshape(-1), _planned(v_buf, c * tiles)
+        rows = out.reshape(o, c * 9)
+        ob = min(o, _capacity(m_buf, planned * tiles), _capacity(u_buf, c))
         for i, (n0, n1) in enumerate(chunks(n, planned)):
             k = n1 - n0
-            v = _view(bufs.get(self.v)[0], c, k, tiles)
-            m = _view(bufs.get(self.m)[0], o, k, tiles)
+            v = _view(v_buf, c, k, tiles)
             winograd.input_transform(x[n0:n1], v, bufs.get(self.pad)[0])
-            winograd.gradient_transform(image[:, n0:n1], m)
-            cells = k * tiles
-            products(m.reshape(16, o, cells), v.reshape(16, c, cells).transpose(0, 2, 1), du)
-            into = part if i else out
-            mkl_gemm.matmul(du.reshape(16, o * c).T, GG, into.reshape(o * c, 9))
-            if i:
-                np.add(out, part, out=out)
+            vt = v.reshape(16, c, k * tiles).transpose(0, 2, 1)
+            for o0, o1 in chunks(o, ob):
+                m, du = _view(m_buf, o1 - o0, k, tiles), _view(u_buf, o1 - o0, c)
+                winograd.gradient_transform(image[o0:o1, n0:n1], m)
+                products(m.reshape(16, o1 - o0, k * tiles), vt, du)
+                into = part[: (o1 - o0) * c * 9] if i else rows[o0:o1].reshape(-1)
+                mkl_gemm.matmul(du.reshape(16, -1).T, GG, into.reshape(-1, 9))
+                if i:
+                    np.add(rows[o0:o1], into.reshape(o1 - o0, -1), out=rows[o0:o1])
         env[e.out], ptrs[e.out] = out, p
 
     def io(self) -> StepIO:
@@ -283,9 +360,10 @@ STEP_IO[WinogradWeight] = WinogradWeight.io
 def _scratch(n: int, c: int, o: int, h: int, w: int, dt: Any) -> tuple[Var, ...]:
     """The weight's planes (O C), the input's (C tiles), the products' (O tiles), a padded
     channel."""
-    cells = images(n, c, o, h, w) * h * w // 4
+    ob = block(o, c)
+    cells = images(n, c, ob, h, w) * h * w // 4
     pad = Var(Aval(((h + 2) * (w + 2),), dt))
-    return planes(16, o, c, dt), planes(16, c, cells, dt), planes(16, o, cells, dt), pad
+    return planes(16, ob, c, dt), planes(16, c, cells, dt), planes(16, ob, cells, dt), pad
 
 
 def _window(e: Eqn) -> bool:
@@ -311,7 +389,8 @@ def _weight(s: Any, perm: Eqn, reader: dict[Var, Eqn], plain: dict[int, Any], ho
         return None
     if not all(_float32(v) for v in (x, g, mm.out)) or not takes(n, c, o, h, w, how):
         return None
-    part = Var(Aval(mm.out.aval.shape if images(n, c, o, h, w) < n else (1, 9), x.aval.dtype))
+    chunked = images(n, c, block(o, c), h, w) < n
+    part = Var(Aval((block(o, c), c * 9) if chunked else (1, 9), x.aval.dtype))
     got = WinogradWeight(mm, u, *_scratch(n, c, o, h, w, x.aval.dtype), part)
     return got, plain[id(perm)]
 

@@ -157,3 +157,58 @@ def test_bad_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ADJIT_WINOGRAD", "always")
     with pytest.raises(RuntimeError, match="ADJIT_WINOGRAD must be one of auto, all, off"):
         winograd.mode()
+
+
+def test_blocks_of_output_channels(monkeypatch: pytest.MonkeyPatch) -> None:
+    # blocks of 5 output channels (Note [Winograd blocks]): 64 -> 32 in 7 blocks, the last of 2,
+    # within the rounding bound; the input gradient's weight planes of a block as the whole
+    # weight's; compiled gradients through blocks and chunks as unblocked, eager and PyTorch
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 64, 8, 8)).astype(np.float32)
+    k = (rng.standard_normal((32, 64, 3, 3)) / 3).astype(np.float32)
+    whole = _run(x, k)
+    monkeypatch.setattr(winograd, "BLOCK_BYTES", 1)
+    monkeypatch.setattr(winograd, "BLOCK_ROWS", 5)
+    assert winograd.block(32, 64) == 5 and _scratch(3, 64, 32, 8, 8)[2].aval.shape[1] < 16 * 3 * 32
+    got = _run(x, k)
+    exact = torch.nn.functional.conv2d(
+        torch.from_numpy(x).double(), torch.from_numpy(k).double(), padding=1
+    ).numpy()
+    assert np.all(np.abs(got - exact) <= _bound(x.astype(float), k.astype(float)))
+    np.testing.assert_allclose(got, whole, rtol=1e-6, atol=1e-6 * np.abs(whole).max())
+    w2 = k.reshape(32, -1)
+    monkeypatch.setattr(winograd, "TAPS_BYTES", 3 * 5 * 9 * 4)  # the columns 3 rows at a time
+    full = winograd.weight_transform(w2, 32, 64, True, np.empty((16, 32 * 64), "f4"))
+    part = winograd.flipped_block(w2, 10, 15, np.empty((16, 5 * 32), "f4"))
+    np.testing.assert_allclose(part, full.transpose(0, 2, 1)[:, 10:15], rtol=1e-6, atol=1e-6)
+    grads = {}
+    for rows, chunk_bytes in [(1 << 20, 1 << 30), (5, 1), (3, 1 << 30)]:
+        monkeypatch.setattr(winograd, "BLOCK_ROWS", rows)
+        monkeypatch.setattr(winograd, "CHUNK_BYTES", chunk_bytes)
+        grads[rows, chunk_bytes] = _compiled_grads(monkeypatch)
+    for got_grads in list(grads.values())[1:]:
+        for a, b in zip(got_grads, grads[1 << 20, 1 << 30], strict=True):
+            np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5 * np.abs(b).max())
+
+
+def _compiled_grads(monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
+    """The compiled input and parameter gradients of ``_nets``'s loss, checked against
+    PyTorch's and eager's; they went by Winograd."""
+    monkeypatch.setenv("ADJIT_WINOGRAD", "all")
+    tm, am = _nets()
+    xn = np.random.default_rng(1).standard_normal((3, 6, 8, 10)).astype(np.float32)
+    tx = torch.tensor(xn, requires_grad=True)
+    (tm(tx) ** 2).sum().backward()
+    ax = adjit.tensor(xn, requires_grad=True)
+
+    def loss(x: adjit.Tensor) -> adjit.Tensor:
+        return (am(x) ** 2).sum()
+
+    cf = adjit.compile(loss)
+    cf(ax).backward()
+    got = [ax.grad.numpy().copy(), *(p.grad.numpy().copy() for p in am.parameters())]
+    want = [tx.grad.numpy(), *(p.grad.numpy() for p in tm.parameters())]
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5 * np.abs(b).max())
+    assert _kinds(cf, ax) >= STEPS
+    return got
