@@ -52,7 +52,8 @@ def _fail(i: int, code: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "start_method", ["fork", pytest.param("spawn", marks=pytest.mark.slow)]  # (imports adjit)
+    "start_method",
+    ["fork", pytest.param("spawn", marks=pytest.mark.slow)],  # (imports adjit)
 )
 def test_tensors_through_a_queue(start_method: str) -> None:
     queue = mp.get_context(start_method).SimpleQueue()
