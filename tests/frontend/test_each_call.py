@@ -156,9 +156,12 @@ def world():
     pytest.importorskip("mpi4py", reason="adjit.distributed needs the mpi extra (mpi4py)")
     import adjit.distributed as dist
 
-    if not dist.is_initialized():
+    created = not dist.is_initialized()
+    if created:
         dist.init_process_group("mpi")
     yield dist
+    if created:  # (a default group left behind changes later tests: SyncBatchNorm's refusal)
+        dist.destroy_process_group()
 
 
 def _mlp():
