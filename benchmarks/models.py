@@ -140,7 +140,8 @@ def _train(lib_name: str, size: dict[str, Any], compiled: bool) -> Setup:
 # adjit's compiled step runs, recorded from one step, each run into a preallocated result by
 # OpenBLAS (NumPy's, which adjit calls) and by MKL (PyTorch's), with the same threads; a stack
 # times a matrix runs as one GEMM over the stack's rows, as adjit runs it; a convolution's
-# products are recorded chunk by chunk as they run (Note [weight gradient by chunks]). They
+# products are recorded chunk by chunk as they run (Note [weight gradient by chunks]), and a
+# Winograd convolution's batched products as it calls them (runtime/winograd.py). They
 # are timed like contenders but not checked (Case.floors). A contender at 1.2x a floor spends
 # a sixth of its step outside the products; none can beat the faster floor by more than its
 # non-GEMM work, which is why a ratio target over PyTorch eager may be out of reach.
@@ -161,7 +162,7 @@ def recorded_products(setup: Setup) -> Products:
     """Operands shaped like every MATMUL of one step of ``setup`` (an adjit compiled
     contender), run once first to trace and compile (Note [GEMM floor])."""
     from adjit.ir.ops import Op
-    from adjit.runtime import column_grads, executor
+    from adjit.runtime import column_grads, executor, mkl_gemm, winograd
 
     seen: Products = []
     run = executor.ExternStep.run
@@ -170,6 +171,14 @@ def recorded_products(setup: Setup) -> Products:
     def recording_chunk(a: Any, b: Any, out: Any) -> None:
         seen.append((_dense_like(a), _dense_like(b)))
         chunk_product(a, b, out)
+
+    class Winograd:  # the Winograd steps' products: transforms of the weights, 16 per tile
+        def __getattr__(self, name: str) -> Any:
+            return getattr(mkl_gemm, name)
+
+        def matmul(self, a: Any, b: Any, out: Any) -> Any:
+            seen.append((_dense_like(a), _dense_like(b)))
+            return mkl_gemm.matmul(a, b, out)
 
     def recording(self: Any, env: Any, ptrs: Any, bufs: Any) -> None:
         if self.eqn.op is Op.MATMUL:
@@ -183,11 +192,13 @@ def recorded_products(setup: Setup) -> Products:
     step()  # traces and compiles
     executor.ExternStep.run = recording  # type: ignore[method-assign]
     column_grads.matmul_into = recording_chunk
+    winograd.mkl_gemm = Winograd()  # type: ignore[assignment]
     try:
         step()
     finally:
         executor.ExternStep.run = run  # type: ignore[method-assign]
         column_grads.matmul_into = chunk_product
+        winograd.mkl_gemm = mkl_gemm
     return seen
 
 
