@@ -99,10 +99,15 @@ def _scalar_bool(it: Any) -> bool:
     """A Python/NumPy bool or a 0-d bool tensor (not traced): an index of one new axis."""
     if isinstance(it, bool | np.bool_):
         return True
-    if isinstance(it, list | tuple) or _traced(it):
-        return False
+    if isinstance(it, int | slice | list | tuple) or it is None or it is Ellipsis or _traced(it):
+        return False  # (the common items, decided without reading any data)
     arr = _as_array(it)
     return arr is not None and arr.ndim == 0 and arr.dtype == np.bool_
+
+
+def has_scalar_bool(index: Any) -> bool:
+    """Whether ``index`` holds a scalar bool (Note [scalar bool indices])."""
+    return any(map(_scalar_bool, index if isinstance(index, tuple) else (index,)))
 
 
 # Note [scalar bool indices]
@@ -112,9 +117,9 @@ def _scalar_bool(it: Any) -> bool:
 def scalar_bools(x: Any, index: Any) -> tuple[Any, Any]:
     """``x`` with an axis inserted for each scalar bool of ``index``, and the index with each
     bool a one-element mask over its axis."""
-    items = list(index) if isinstance(index, tuple) else [index]
-    if not any(_scalar_bool(it) for it in items):
+    if not has_scalar_bool(index):
         return x, index
+    items = list(index) if isinstance(index, tuple) else [index]
     ndim = len(x.shape)
     consumed = sum(_dims_used(it) for it in items if not _scalar_bool(it) and it is not Ellipsis)
     out: list[Any] = []
@@ -122,7 +127,7 @@ def scalar_bools(x: Any, index: Any) -> tuple[Any, Any]:
     for it in items:
         if _scalar_bool(it):
             x = x.unsqueeze(dim)
-            out.append(np.array([bool(_as_array(it) if not isinstance(it, bool) else it)]))
+            out.append(np.array([bool(it)]))
             dim += 1
         else:
             dim += ndim - consumed if it is Ellipsis else _dims_used(it)

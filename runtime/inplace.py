@@ -12,7 +12,7 @@ from ..ir.shapes import broadcast_shapes, index_shape, split_index
 from . import forward_grad, trace_state
 from .dispatch import apply, as_tensor_operand, composite
 from .grad_mode import INFERENCE_INPLACE_MSG, is_grad_enabled, no_grad, outside_inference
-from .indexing import _scalar_bool, normalize_index, scalar_bools
+from .indexing import _scalar_bool, has_scalar_bool, normalize_index
 from .masked_index import masked_write, traced_mask
 from .tensor import Tensor
 
@@ -240,7 +240,7 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
         v = as_tensor_operand(value)
         inplace(t, lambda old: masked_write(old, mask, v))
         return
-    if scalar_bools(t, index)[1] is not index:  # (Note [scalar bool indices])
+    if has_scalar_bool(index):  # (Note [scalar bool indices])
         items = index if isinstance(index, tuple) else (index,)
         if not all(bool(it) for it in items if _scalar_bool(it)):
             return  # an empty selection: PyTorch writes nothing and checks no value shape
