@@ -99,7 +99,11 @@ def _check_ragged(data: Any, dtype: DType | None) -> np.ndarray | None:
             raise TypeError("new(): invalid data type 'str'")
         if dim == len(sizes):
             if isinstance(v, list | tuple):
-                floating = (dtype.category >= 2) if dtype is not None else _any_float(data)
+                floating = (  # (PyTorch infers a float type from any float or complex)
+                    dtype.category >= 2
+                    if dtype is not None
+                    else any(isinstance(x, float | complex) for x in _flat(data))
+                )
                 raise TypeError(
                     f"must be real number, not {type(v).__name__}"
                     if floating
@@ -117,13 +121,6 @@ def _check_ragged(data: Any, dtype: DType | None) -> np.ndarray | None:
 
     visit(data, 0)
     return None
-
-
-def _any_float(data: Any) -> bool:
-    """Whether nested data holds a float or complex number (PyTorch then infers a float type)."""
-    if isinstance(data, list | tuple):
-        return any(_any_float(v) for v in data)
-    return isinstance(data, float | complex)
 
 
 def check_fits(arr: np.ndarray, dtype: DType, spelling: str) -> None:
