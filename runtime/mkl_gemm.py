@@ -14,6 +14,7 @@ import numpy as np
 
 from ..codegen.addresses import address
 from ..passes.pipeline import flag
+from . import mkl_jit
 
 # Note [MKL products]
 # On AVX-512 Xeons MKL's single-threaded GEMMs run 10-45% faster than NumPy's OpenBLAS on the
@@ -303,7 +304,7 @@ def _mkl_matmul(lib: Library, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> 
             return False
         _one(fns[0], plan, x, y, o)
         return True
-    return _batched(fns, x, y, o)
+    return _batched(fns, x, y, o, lib)
 
 
 def _one(fn: Any, plan: tuple[int, ...], x: np.ndarray, y: np.ndarray, o: np.ndarray) -> None:
@@ -339,7 +340,9 @@ def _batch_strides(a: np.ndarray, batch: tuple[int, ...]) -> list[int] | None:
 # 1-3 KB apart; not kept.)
 
 
-def _batched(fns: tuple[Any, Any], x: np.ndarray, y: np.ndarray, o: np.ndarray) -> bool:
+def _batched(
+    fns: tuple[Any, Any], x: np.ndarray, y: np.ndarray, o: np.ndarray, lib: Library | None = None
+) -> bool:
     """A batch of products: one gemm_batch_strided per index of the batch dims that do not
     collapse into one stride (Note [MKL products])."""
     batch = o.shape[:-2]
@@ -363,6 +366,11 @@ def _batched(fns: tuple[Any, Any], x: np.ndarray, y: np.ndarray, o: np.ndarray) 
         merged = [(1, [0, 0, 0])]
     if not _disjoint(o, plan, merged) or max(b for b, _ in merged) > _INT_MAX:
         return False
+    jit = mkl_jit.kernel(lib.lib, o.dtype, plan) if lib is not None else None
+    if jit is not None:  # a generated kernel a product (Note [JIT products] in mkl_jit.py)
+        starts, size = (_ptr(x), _ptr(y), _ptr(o)), o.itemsize
+        mkl_jit.run(jit, starts, [(b, [s * size for s in st]) for b, st in merged])
+        return True
     layout, ta, tb, m, n, k, lda, ldb, ldc = plan
     # the batch of each call: the innermost batch dim gemm_batch_strided takes (Note [batch
     # of a call]); the others looped over, one gemm a product when none is taken
