@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fp_exact import fma32
+from ..ir.fp_exact import fma32
 
 f32 = np.float32
 

@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 
+from ..ir.fp_exact import fma32, fma64
 from .avx_mathfun import log_ps, sincos_ps
-from .fp_exact import fma32, fma64
 from .generator import Generator
 
 # Note [which PyTorch kernels]

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from adjit.runtime.fp_exact import fma32, fma64
+from adjit.ir.fp_exact import fma32, fma64
 
 
 def _rounded(value: Fraction, dtype: type) -> float:
