@@ -227,6 +227,22 @@ from adjit.runtime.storage import (
     UntypedStorage,
     is_storage,
 )
+from adjit.runtime.sym_functions import (
+    SymBool,
+    SymFloat,
+    SymInt,
+    sym_constrain_range,
+    sym_constrain_range_for_size,
+    sym_float,
+    sym_fresh_size,
+    sym_int,
+    sym_ite,
+    sym_max,
+    sym_min,
+    sym_not,
+    sym_sqrt,
+    sym_sum,
+)
 from adjit.runtime.tensor import Size, Tensor
 from adjit.runtime.trace_state import TracingError
 

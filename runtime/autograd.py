@@ -16,9 +16,10 @@ import numpy as np
 from ..ir import dtypes as D
 from ..ir.derivatives import DERIVATIVES, conform, input_names, rule_context, rule_params
 from ..ir.ops import Op
-from . import forward_grad, saved_hooks, settings, trace_state
+from . import forward_grad, graph_task, saved_hooks, settings, trace_state
 from .array_vjp import ARRAY_VJPS, MIRRORS, REAL_FLOATS, quiet_enter, quiet_exit
 from .grad_mode import INFERENCE_SAVED_MSG, is_grad_enabled, outside_inference, set_grad_enabled
+from .graph_task import GradientEdge
 from .saved_hooks import _state as _hooks_state
 from .trace_state import _local as _trace_local
 
@@ -188,19 +189,20 @@ class SavedTensor:
             self._tensor, self._data = t, None
 
     def unpack(self, node: Node) -> Tensor:
-        if self._version_box[0] != self._version:
-            t = self._tensor
-            if t is not None:
-                raise modified_error(t, self._version)
-            shape = list(self._data.shape if self._hooked is None else self._hooked[2])
-            raise _modified(shape, node.name(), self._version_box[0], self._version)
-        if self._hooked is not None:
+        if self._hooked is not None:  # (no version check: what unpack returns is the value)
             packed, unpack, _ = self._hooked
             t = unpack(packed)
             if not self._is_output:
                 return t
 
             return _saved_output(t._data, node, self._version_box)
+        if self._version_box[0] != self._version:
+            t = self._tensor
+            if t is not None:
+                raise modified_error(t, self._version)
+            raise _modified(
+                list(self._data.shape), node.name(), self._version_box[0], self._version
+            )
         if self._is_output:
             t = _saved_output(self._data, node, self._version_box)
             if self._fw is not None:  # (forward over reverse: Note [eager forward AD])
@@ -664,9 +666,11 @@ def _needed(roots: list[Node], targets: set[Node]) -> set[Node]:
     return {n for n, v in memo.items() if v}
 
 
-def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
-    owned = g._owned_grad and not t._hooks  # a hook may keep the tensor it is shown
-    for hook in t._hooks:
+def _accumulate(t: Tensor, g: Tensor, create_graph: bool, hooked: bool = True) -> None:
+    """Add ``g`` into ``t.grad``, through ``t``'s hooks first unless they ran (``hooked``)."""
+    hooks = t._hooks if hooked else ()
+    owned = g._owned_grad and not hooks  # a hook may keep the tensor it is shown
+    for hook in hooks:
         r = hook(g)
         if r is not None:
             g = r
@@ -752,16 +756,53 @@ def run_backward(
     create_graph: bool,
     allow_unused: bool = False,
     accumulate: bool = False,
+    grad_call: bool | None = None,
 ) -> tuple[Tensor | None, ...]:
     """Reverse-mode over the recorded graph. With ``accumulate``, fills leaves' ``.grad``;
-    otherwise returns the cotangents of ``inputs`` (``autograd.grad``)."""
+    otherwise returns the cotangents of ``inputs`` (``autograd.grad``). Tensors and inputs may
+    be GradientEdges. The call is a graph task while it runs (Note [graph tasks]); it is
+    autograd.grad's (``grad_call``) unless it accumulates or says otherwise."""
+    roots = lambda: [edge_of(t)[0] for t in tensors]  # noqa: E731
+    targets = None if inputs is None else (lambda: {edge_of(t)[0] for t in inputs})
+    graph_task.push(roots, targets, not accumulate if grad_call is None else grad_call)
+    try:
+        return _run_backward(
+            tensors,
+            grad_tensors,
+            inputs=inputs,
+            retain_graph=retain_graph,
+            create_graph=create_graph,
+            allow_unused=allow_unused,
+            accumulate=accumulate,
+        )
+    finally:
+        graph_task.pop()
+
+
+def edge_of(t: Any) -> tuple[Node | None, int]:
+    """A tensor's gradient edge, or a GradientEdge given for it (autograd.graph)."""
+    if type(t) is GradientEdge:
+        return t.node, t.output_nr
+    return gradient_edge(t)
+
+
+def _run_backward(
+    tensors: Sequence[Tensor],
+    grad_tensors: Sequence[Tensor],
+    *,
+    inputs: Sequence[Tensor] | None,
+    retain_graph: bool,
+    create_graph: bool,
+    allow_unused: bool = False,
+    accumulate: bool = False,
+) -> tuple[Tensor | None, ...]:
     anomaly = settings.is_anomaly_enabled() and settings.is_anomaly_check_nan_enabled()
     shallow = not anomaly and accumulate and len(tensors) == 1
     if shallow and _shallow(tensors[0], grad_tensors[0], create_graph, retain_graph):
         return ()
     roots: list[tuple[tuple[Node, int], Tensor]] = []
     for i, (t, g) in enumerate(zip(tensors, grad_tensors, strict=True)):
-        edge = gradient_edge(t)
+        edge = edge_of(t)
         if edge[0] is None:
             raise RuntimeError(
                 f"element {i} of tensors does not require grad and does not have a grad_fn"
@@ -769,7 +810,7 @@ def run_backward(
         roots.append((edge, g))  # type: ignore[arg-type]
     capture: dict[tuple[Node, int], list[int]] = {}
     for k, t in enumerate(inputs or ()):
-        edge = gradient_edge(t)
+        edge = edge_of(t)
         if edge[0] is None:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
         capture.setdefault(edge, []).append(k)  # type: ignore[arg-type]
@@ -946,8 +987,21 @@ def _before_node(
         if retained is not None and (t := retained()) is not None:
             _retain(t, grad, create_graph)
         if capture:
-            for k in capture.get((node, nr), ()):
+            ks = capture.get((node, nr), ())
+            if ks and isinstance(node, AccumulateGrad) and node.variable._hooks:
+                grad = grads_out[nr] = _leaf_hooks(node.variable, grad)
+            for k in ks:
                 results[k] = grad
+
+
+def _leaf_hooks(t: Tensor, g: Tensor) -> Tensor:
+    """A leaf's tensor hooks on a cotangent autograd.grad captures (as PyTorch runs them)."""
+    g._owned_grad = False  # the hook may keep it: never steal it
+    for hook in t._hooks:
+        r = hook(g)
+        if r is not None:
+            g = r
+    return g
 
 
 def _apply_in_anomaly_mode(node: Node, grads_out: list[Any], create_graph: bool) -> Any:

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import trace_state
 from .autograd import run_backward
+from .graph_task import GradientEdge
 from .tensor import Tensor
 
 
@@ -28,7 +29,7 @@ def _tracing(outs: list[Any]) -> Any:
 def _seq(x: Any) -> list[Any]:
     if x is None:
         return []
-    return list(x) if isinstance(x, tuple | list) else [x]
+    return list(x) if isinstance(x, tuple | list) and type(x) is not GradientEdge else [x]
 
 
 def make_grads(outputs: list[Tensor], grads: list[Any]) -> list[Tensor]:
@@ -99,12 +100,13 @@ def backward(
             retain_graph=retain,
             create_graph=create_graph,
             allow_unused=True,
+            grad_call=False,
         )
         from .autograd import _accumulate
 
         for t, g in zip(inputs, results, strict=True):
-            if g is not None:
-                _accumulate(t, g, create_graph)
+            if g is not None:  # (a leaf's hooks ran when its cotangent was captured)
+                _accumulate(t, g, create_graph, hooked=False)
         return
     run_backward(
         outs, grads, inputs=None, retain_graph=retain, create_graph=create_graph, accumulate=True

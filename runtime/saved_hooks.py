@@ -10,9 +10,11 @@ from typing import Any
 # ~~~~~~~~~~~~~~~~~~~~~~~~~
 # As PyTorch's torch.autograd.graph.saved_tensors_hooks: while a (pack, unpack) pair is
 # innermost, every tensor a grad_fn saves for backward is passed to ``pack`` when it is saved
-# and the backward reads ``unpack(packed)`` instead. The version-counter check still compares
-# the original tensor's version. Activation checkpointing (adjit/utils/checkpoint.py) is built
-# on it: pack stores nothing, unpack recomputes.
+# and the backward reads ``unpack(packed)`` instead. There is no version-counter check then,
+# as in PyTorch: the packed value is what backward reads, whatever happened to the original
+# since (autograd.graph.allow_mutation_on_saved_tensors relies on that). Activation
+# checkpointing (adjit/utils/checkpoint.py) is built on it: pack stores nothing, unpack
+# recomputes.
 
 Hooks = tuple[Callable[[Any], Any], Callable[[Any], Any]]
 

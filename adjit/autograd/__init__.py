@@ -10,8 +10,20 @@ from adjit.runtime.settings import detect_anomaly, is_anomaly_enabled, set_detec
 __all__ = ["Function", "Node", "backward", "enable_grad", "grad", "no_grad", "set_grad_enabled"]
 __all__ += ["detect_anomaly", "is_anomaly_enabled", "set_detect_anomaly"]
 __all__ += ["Variable", "inference_mode"]
+__all__ += ["is_multithreading_enabled", "set_multithreading_enabled"]
 
-from adjit.autograd import forward_ad, function, functional, graph, profiler  # noqa: E402,F401
+from adjit.autograd import (  # noqa: E402,F401
+    forward_ad,
+    function,
+    functional,
+    grad_mode,
+    graph,
+    profiler,
+)
 from adjit.autograd.custom import Function, FunctionCtx  # noqa: E402,F401
+from adjit.autograd.grad_mode import (  # noqa: E402
+    is_multithreading_enabled,
+    set_multithreading_enabled,
+)
 from adjit.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402,F401
 from adjit.autograd.variable import Variable  # noqa: E402

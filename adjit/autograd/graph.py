@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+import functools
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Literal
 
-from adjit.runtime import saved_hooks
-from adjit.runtime.autograd import Node
-from adjit.runtime.grad_mode import InferenceBox
+from adjit.nn._module_state import RemovableHandle
+from adjit.runtime import graph_task, saved_hooks
+from adjit.runtime.autograd import Node, gradient_edge
+from adjit.runtime.grad_mode import InferenceBox, no_grad
+from adjit.runtime.graph_task import GradientEdge
 from adjit.runtime.tensor import Tensor
 
 __all__ = ["Node", "disable_saved_tensors_hooks", "save_on_cpu", "saved_tensors_hooks"]
-__all__ += ["increment_version"]
+__all__ += ["increment_version", "GradientEdge", "get_gradient_edge", "register_multi_grad_hook"]
+__all__ += ["allow_mutation_on_saved_tensors"]
 
 
 class saved_tensors_hooks:
@@ -64,3 +70,147 @@ def increment_version(tensor: Tensor | Iterable[Tensor]) -> None:
     for t in (tensor,) if isinstance(tensor, Tensor) else tensor:
         if not isinstance(t._version_box, InferenceBox):
             t._version_box[0] += 1
+
+
+def get_gradient_edge(tensor: Tensor) -> GradientEdge:
+    """The edge the gradient of ``tensor`` flows into: ``autograd.grad(loss, edge)`` is
+    ``autograd.grad(loss, tensor)`` (its grad_fn and output number, or its AccumulateGrad)."""
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            "It is not possible to get the gradient edge for a Tensor "
+            "that does not require gradients",
+        )
+    node, nr = gradient_edge(tensor)
+    return GradientEdge(node, nr)
+
+
+class _MultiHandle(RemovableHandle):
+    """register_multi_grad_hook's handle: ``remove()`` removes the hook from every tensor."""
+
+    def __init__(self, handles: tuple[Any, ...]) -> None:
+        self.handles = handles
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return self.handles
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.handles = state
+
+
+def register_multi_grad_hook(
+    tensors: Sequence[Tensor],
+    fn: Callable[..., None],
+    *,
+    mode: Literal["all", "any"] = "all",
+) -> RemovableHandle:
+    """``fn`` runs once per backward call: with "all", after the gradient of every tensor that
+    call computes (None for the others, in ``tensors``' order); with "any", on the first one
+    (Note [graph tasks] in runtime/graph_task.py tells which tensors a call reaches)."""
+    supported_modes = ("all", "any")
+    lock = threading.Lock()
+    if mode not in supported_modes:
+        raise ValueError(f"Expects mode to be one of {supported_modes} but got {mode}")
+    if mode == "all":
+        count: dict[int, int] = {}
+        calls: dict[int, int] = {}
+        buffer: dict[int, list[Tensor | None]] = {}
+        nodes = [gradient_edge(t)[0] for t in tensors]
+
+        def inner(idx: int) -> Callable[[Tensor], None]:
+            def hook(grad: Tensor) -> None:
+                task = graph_task.current_id()
+                if task == -1:
+                    raise AssertionError("expected this hook to be called inside a backward call")
+                buffer.setdefault(task, [None] * len(tensors))
+                with lock:
+                    seen = count.get(task, 0)
+                    count[task] = seen + 1
+                    if seen == 0:  # the first call: how many this backward makes
+                        calls[task] = sum(map(graph_task.will_execute, nodes))
+                buffer[task][idx] = grad
+                if seen == calls[task] - 1:
+                    grads = buffer.pop(task)
+                    del count[task], calls[task]
+                    fn(grads)
+
+            return hook
+
+        handles = tuple(t.register_hook(inner(i)) for i, t in enumerate(tensors))
+    else:
+        ran: dict[int, bool] = {}
+
+        @functools.wraps(fn)
+        def wrapped(grad: Tensor) -> None:
+            task = graph_task.current_id()
+            if task == -1:
+                raise AssertionError("expected this hook to be called inside a backward call")
+            with lock:
+                before, ran[task] = ran.get(task, False), True
+            if not before:
+                fn(grad)
+
+        handles = tuple(t.register_hook(wrapped) for t in tensors if t.requires_grad)
+    return _MultiHandle(handles)
+
+
+# Note [mutation on saved tensors]
+# ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+# PyTorch's allow_mutation_on_saved_tensors lets a forward modify in place a tensor saved for
+# backward: the backward reads the value it had when saved. PyTorch clones a saved tensor when
+# an in-place op is about to write it (a dispatch mode); adjit has no such mode, so the
+# saved-tensor hook here keeps a copy made when the tensor is saved: the same values reach
+# backward, at the cost of a copy of every saved tensor while the context is open. As in
+# PyTorch, the backward must run inside the same context (else AssertionError), contexts do
+# not nest, and the state is cleared on exit.
+
+_MUTATION_ON = [False]
+_OUTSIDE = (
+    "Trying to backward outside of the 'allow_mutation_on_saved_tensors' context"
+    "in which the graph was originally recorded."
+)
+
+
+class _AllowMutationOnSavedContext:
+    """The state of one allow_mutation_on_saved_tensors block: the saved copies, by handle."""
+
+    def __init__(self) -> None:
+        self.cloned: weakref.WeakKeyDictionary[_Handle, Tensor] = weakref.WeakKeyDictionary()
+
+    def clear(self) -> None:
+        self.cloned.clear()
+
+
+class _Handle:
+    pass
+
+
+@contextlib.contextmanager
+def allow_mutation_on_saved_tensors() -> Iterator[_AllowMutationOnSavedContext]:
+    """Inside the block, tensors saved for backward may be modified in place: backward reads
+    the values they had when saved (Note [mutation on saved tensors])."""
+    ctx = _AllowMutationOnSavedContext()
+
+    def pack(t: Tensor) -> _Handle:
+        handle = _Handle()
+        with no_grad():
+            ctx.cloned[handle] = t.clone()
+        return handle
+
+    def unpack(handle: _Handle) -> Tensor:
+        if not _MUTATION_ON[0] or handle not in ctx.cloned:
+            raise AssertionError(_OUTSIDE)
+        return ctx.cloned[handle]
+
+    with saved_tensors_hooks(pack, unpack):
+        try:
+            if _MUTATION_ON[0]:
+                raise RuntimeError("allow_mutation_on_saved_tensors contexts cannot be nested")
+            _MUTATION_ON[0] = True
+            yield ctx
+        finally:
+            ctx.clear()
+            _MUTATION_ON[0] = False

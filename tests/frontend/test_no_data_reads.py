@@ -65,6 +65,7 @@ MODULES = _load("_adjit_modules_compile", ROOT / "tests" / "nn" / "test_modules_
 # reach: tensors where a Python number is usual, counts and bounds given as tensors.
 EXTRA: dict[str, str] = {
     # names the page has no sample for
+    "sym_ite": "True, x, y",
     "bincount": "i[0]",
     "bincount:minlength": "i[0], minlength=6",
     "Tensor.bincount": "i[0] | ",
