@@ -481,8 +481,13 @@ def composite(name: str, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -
         # op on the output is seen by the inner graph's saved-tensor checks
         out = Tensor._make(inner._data, version_box=inner._version_box)
     base = inner._view_base  # a view (split, unbind, diagonal) stays a view of the argument, so
-    if base is not None:  # in-place ops on it get the view checks instead of a stale history
-        arg = next((args[i] for i, a in zip(positions, aliases, strict=True) if a is base), base)
+    # in-place ops on it get the view checks instead of a stale history; a view of one of the
+    # decomposition's own intermediates (max_pool2d's final reshape) is a new tensor, as in PyTorch
+    arg = next((args[i] for i, a in zip(positions, aliases, strict=True) if a is base), None)
+    if base is not None and arg is None:
+        views = (a for a in args if isinstance(a, Tensor) and (base is a or base is a._view_base))
+        arg = base if next(views, None) is not None else None
+    if arg is not None:
         out._view_base = arg if arg._view_base is None else arg._view_base
         out._rewrites_seen = out._view_base._rewrites
     edges = tuple(gradient_edge(args[i]) for i in positions)

@@ -1,0 +1,37 @@
+"""A composite op's result is a view only of its argument, never of its own intermediates."""
+
+import numpy as np
+import pytest
+import torch
+
+import adjit
+import adjit.nn.functional as AF
+
+CASES = {  # name -> f(F, x): a composite whose decomposition ends in a reshape
+    "max_pool2d": lambda F, x: F.max_pool2d(x, 2),
+    "conv2d": lambda F, x: F.conv2d(x, x.new_ones(2, 1, 1, 1)),
+    "interpolate": lambda F, x: F.interpolate(x, scale_factor=2),
+    "group_norm": lambda F, x: F.group_norm(x, 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_inplace_relu_after_composite_matches_torch(name: str) -> None:
+    """``nn.ReLU(inplace=True)`` after a pool or conv (the STN and VGG pattern) records and
+    differentiates as in PyTorch instead of refusing as an in-place op on a view."""
+    x = np.random.default_rng(0).standard_normal((1, 1, 4, 4)).astype(np.float32)
+    grads = []
+    for lib, F in ((torch, torch.nn.functional), (adjit, AF)):
+        leaf = lib.tensor(x, requires_grad=True)
+        y = CASES[name](F, leaf * 2)
+        y.relu_()
+        (y * y).sum().backward()
+        grads.append(leaf.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-5, atol=1e-6)
+
+
+def test_split_of_an_argument_stays_a_view() -> None:
+    """A view of the composite's argument (unbind) keeps PyTorch's view check."""
+    leaf = adjit.ones(2, 3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="view of a leaf Variable"):
+        leaf.unbind(0)[0].add_(1)
