@@ -45,9 +45,27 @@ Product = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
 # With MKL (Note [MKL products] in mkl_gemm.py) the same blocks each run one sequential MKL GEMM,
 # with no OpenBLAS thread count to set; its 2-D row blocks gave the same bits as the whole
 # product on the shapes tried, but only the batch split's equality is tested.
+#
+# Note [depth blocks]
+# A row block multiplies by the whole of y, which each block's GEMM packs again. Where y is large
+# against the rows, that repacking costs more than the block saves: the transformer's weight
+# gradients, (256, 2048) (transposed) @ (2048, 1024), took 8.1 ms of one core whole and 16.2 ms as
+# two 128-row halves one after the other (thread_time minima; (256, 2048) @ (2048, 768) 5.8 and
+# 6.3), so at 2 threads that product ran no faster than at 1 (17.2 ms of CPU against 9.0). Its
+# two halves of the summed dimension k, each a product of half of x's columns by half of y's
+# rows, took 8.4 ms together and need only the second half's result added to the first's (here
+# 0.2 ms). So a 2-D MKL product with k at least DEPTH_RATIO times its longer side (a weight
+# gradient summed over a batch of tokens) is split in blocks of k: the first block's GEMM writes
+# `out`, the others their own partial results, added to `out` in block order afterwards (one
+# order at a thread count: the same bits from call to call, not the whole product's). Measured
+# at 2 threads, CPU medians, load ~8: (256, 2048) @ (2048, 1024) 17.2 -> 9.0 ms, (256, 2048) @
+# (2048, 768) 7.8 -> 7.0, (256, 2048) @ (2048, 256) 2.9 -> 2.6, (1024, 2048) @ (2048, 256) 10.1 ->
+# 9.7 (one thread: 9.0, 6.2, 2.3, 9.6). Products with k shorter keep row blocks: W2's
+# (256, 1024) @ (1024, 784) took 2.62 ms in row halves and 2.87 in k halves (whole: 2.66).
 SPLIT_FLOPS = 10**7  # 2*m*n*k at least this (~110 µs on one core): split
 BATCH_SPLIT_FLOPS = 2 * 10**7  # a batch of products split by whole products from this
 ROW_ALIGN = 16  # block edges at multiples of this many rows (the GEMM kernels' row unroll)
+DEPTH_RATIO = 2  # k at least this times max(m, n): blocks of k (Note [depth blocks])
 
 
 def matmul_rows(
@@ -64,6 +82,30 @@ def matmul_rows(
     edges = [m * i // blocks // ROW_ALIGN * ROW_ALIGN for i in range(blocks)] + [m]
     calls = [(x[lo:hi], y, out[lo:hi]) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
     return _run_blocks(calls, gemm)
+
+
+def matmul_depth(
+    x: np.ndarray, y: np.ndarray, out: np.ndarray, threads: int, gemm: Product = np.matmul
+) -> bool:
+    """``np.matmul(x, y, out=out)`` for 2-D ``x``, ``y`` and C-contiguous ``out`` in blocks of
+    the summed dimension across ``threads`` threads, each a single-threaded ``gemm`` into its
+    own partial result, added to the first block's in block order (Note [depth blocks]);
+    False, having done nothing, when the product is too small to split."""
+    m, k = x.shape
+    n = y.shape[1]
+    blocks = min(threads, k // ROW_ALIGN)
+    if blocks < 2 or 2 * m * n * k < SPLIT_FLOPS:
+        return False
+    edges = [k * i // blocks // ROW_ALIGN * ROW_ALIGN for i in range(blocks)] + [k]
+    partials = np.empty((blocks - 1, m, n), out.dtype)
+    calls = [
+        (x[:, lo:hi], y[lo:hi], into)
+        for lo, hi, into in zip(edges[:-1], edges[1:], [out, *partials], strict=True)
+    ]
+    _run_blocks(calls, gemm)
+    for partial in partials:
+        np.add(out, partial, out=out)
+    return True
 
 
 def _run_blocks(calls: list[tuple[np.ndarray, np.ndarray, np.ndarray]], gemm: Product) -> bool:
@@ -144,12 +186,15 @@ def _mkl_into(
     flops: int,
 ) -> None:  # fmt: skip
     """``matmul_into`` by MKL on one thread a block (Note [MKL products] in mkl_gemm.py): the
-    same row and batch blocks, no OpenBLAS thread count to set."""
+    same row and batch blocks, blocks of k where k is long (Note [depth blocks]), no OpenBLAS
+    thread count to set."""
     threads = num_threads()
     rows = x.ndim == 2 == y.ndim and m >= 2 * ROW_ALIGN and flops >= SPLIT_FLOPS
     batch = out.ndim > 2 and min(x.ndim, y.ndim) > 1 and 2 * out.size * k >= BATCH_SPLIT_FLOPS
-    if threads > 1 and rows and matmul_rows(x, y, out, threads, mkl_gemm.matmul):
-        return
+    if threads > 1 and rows:
+        deep = k >= DEPTH_RATIO * max(m, out.shape[1])  # Note [depth blocks]
+        if (matmul_depth if deep else matmul_rows)(x, y, out, threads, mkl_gemm.matmul):
+            return
     if threads > 1 and batch and matmul_batches(x, y, out, threads, mkl_gemm.matmul):
         return
     mkl_gemm.matmul_by(lib, x, y, out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from adjit.runtime import blas, kernels, split_gemm
+from adjit.runtime import blas, kernels, mkl_gemm, split_gemm
 from adjit.runtime.executor import compile_program
 
 import adjit
@@ -140,3 +140,59 @@ def test_products_split_with_blas_on_one_thread_and_blas_threads_come_back(
     assert blocks == [2, 2] and counts == [1, 2, 1, 2, 1, 2]
     for b in range(2):
         _assert_product(outs[b], xs[b], ys[b])
+
+
+@pytest.mark.parametrize(("m", "k", "n"), [(256, 2048, 96), (64, 1000, 200), (100, 400, 160)])
+def test_depth_blocks_compute_the_product(m: int, k: int, n: int) -> None:
+    """Note [depth blocks]: blocks of k, partials added in block order; the same bits from
+    call to call."""
+    x, y = _operands(m, k, n, True)
+    out = np.full((m, n), np.nan, np.float32)
+    assert split_gemm.matmul_depth(x, y, out, 2)
+    _assert_product(out, x, y)
+    again = np.empty_like(out)
+    assert split_gemm.matmul_depth(x, y, again, 2)
+    np.testing.assert_array_equal(again, out)
+
+
+def test_depth_blocks_start_at_multiples(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[list[tuple[int, ...]]] = []
+    real = split_gemm.run_split
+
+    def spy(fn, calls, threads):  # noqa: ANN001, ANN202
+        seen.append([(a.shape[1], b.shape[0], o.shape[0]) for a, b, o in calls])
+        return real(fn, calls, threads)
+
+    monkeypatch.setattr(split_gemm, "run_split", spy)
+    x, y = _operands(64, 1000, 200, False)
+    assert split_gemm.matmul_depth(x, y, np.empty((64, 200), np.float32), 3)
+    assert seen == [[(320, 320, 64), (336, 336, 64), (344, 344, 64)]]
+    assert not split_gemm.matmul_depth(x, y, np.empty((64, 200), np.float32), 1)
+    x, y = _operands(64, 20, 4096, False)  # one block of k only
+    assert not split_gemm.matmul_depth(x, y, np.empty((64, 4096), np.float32), 2)
+
+
+@pytest.mark.parametrize(
+    ("m", "k", "n", "kind"),
+    [(256, 2048, 256, "matmul_depth"), (128, 784, 256, "matmul_depth"),
+     (256, 1024, 784, "matmul_rows"), (1024, 784, 256, "matmul_rows")],
+)  # fmt: skip
+def test_mkl_products_with_long_k_split_by_depth(
+    monkeypatch: pytest.MonkeyPatch, m: int, k: int, n: int, kind: str
+) -> None:
+    """Under MKL a product whose k is at least DEPTH_RATIO times its longer side is split in
+    blocks of k (Note [depth blocks]), others by rows."""
+    if mkl_gemm.active() is None:
+        pytest.skip("MKL is not usable here")
+    calls: list[str] = []
+    for name in ("matmul_depth", "matmul_rows"):
+        real = getattr(split_gemm, name)
+        monkeypatch.setattr(
+            split_gemm, name, lambda *a, n=name, f=real: calls.append(n) or f(*a)
+        )  # fmt: skip
+    monkeypatch.setattr(split_gemm, "num_threads", lambda: 2)
+    x, y = _operands(m, k, n, True)
+    out = np.empty((m, n), np.float32)
+    split_gemm.matmul_into(x, y, out)
+    assert calls == [kind]
+    _assert_product(out, x, y)
