@@ -307,16 +307,37 @@ def _matmul(x: Aval, y: Aval) -> Aval:
         )
     xs = (1, *x.shape) if x.ndim == 1 else x.shape
     ys = (*y.shape, 1) if y.ndim == 1 else y.shape
-    if xs[-1] != ys[-2]:
-        a = f"{xs[-2]}x{xs[-1]}" if x.ndim > 1 else f"1x{xs[-1]}"
-        raise ShapeError(f"mat1 and mat2 shapes cannot be multiplied ({a} and {ys[-2]}x{ys[-1]})")
     batch = broadcast_shapes(xs[:-2], ys[:-2])
+    if xs[-1] != ys[-2]:
+        raise ShapeError(_matmul_mismatch(x.shape, y.shape, batch))
     shape = (*batch, xs[-2], ys[-1])
     if x.ndim == 1:
         shape = shape[:-2] + shape[-1:]
     if y.ndim == 1:
         shape = shape[:-1]
     return Aval(shape, x.dtype)
+
+
+def _matmul_mismatch(x: tuple[Any, ...], y: tuple[Any, ...], batch: tuple[Any, ...]) -> str:
+    """PyTorch's text for a matmul whose inner sizes differ, from the kernel its case runs:
+    dot, mv (a batch of matrices by a vector folds into one), mm (likewise a batch of matrices
+    by a matrix), bmm (broadcast batches, flattened)."""
+    k = x[-1]
+    if len(x) == 1 and len(y) == 1:
+        return (
+            f"inconsistent tensor size, expected tensor [{k}] and src [{y[0]}] to have the same "
+            f"number of elements, but got {k} and {y[0]} elements respectively"
+        )
+    rows = prod(x[:-1])
+    if len(y) == 1:
+        return f"size mismatch, got input ({rows}), mat ({rows}x{k}), vec ({y[0]})"
+    if len(y) == 2:
+        return f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k} and {y[0]}x{y[1]})"
+    b = prod(batch)
+    return (
+        f"Expected size for first two dimensions of batch2 tensor to be: [{b}, {k}] but got: "
+        f"[{b}, {y[-2]}]."
+    )
 
 
 def _clamp(x: Aval, *, lo: float | None, hi: float | None) -> Aval:

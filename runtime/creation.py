@@ -321,6 +321,8 @@ def as_tensor(data: Any, dtype: DType | None = None, device: Any = None) -> Tens
 
 def from_numpy(arr: np.ndarray) -> Tensor:
     """A tensor sharing memory with ``arr`` (as in PyTorch)."""
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
     D.from_numpy_dtype(arr.dtype)
     return Tensor._make(arr)
 
@@ -492,8 +494,24 @@ def arange(
 
         shape_from_values("arange()", "(end - start) / step elements", *vals)
     s, e, st = (float(v) for v in vals)
+    _check_range(s, e, st, vals)
     n = max(0, int(np.ceil((e - s) / st)))
     return _finish(s + st * np.arange(n, dtype=np.float64), dt, requires_grad, device)
+
+
+def _check_range(s: float, e: float, st: float, vals: list[Any]) -> None:
+    """PyTorch's arange checks: finite bounds, a nonzero step of the bounds' sign."""
+    if not (np.isfinite(s) and np.isfinite(e)):
+        raise RuntimeError(f"unsupported range: {_number_text(vals[0])} -> {_number_text(vals[1])}")
+    if st == 0:
+        raise RuntimeError("step must be nonzero")
+    if (st > 0 and e < s) or (st < 0 and e > s):
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+
+
+def _number_text(v: Any) -> str:
+    v = v.item() if isinstance(v, Tensor) else v
+    return str(v) if isinstance(v, (int, bool)) or not float(v).is_integer() else f"{v:g}"
 
 
 def _symbolic_arange(start: Any, end: Any, step: int, dt: DType, requires_grad: bool) -> Tensor:
@@ -587,6 +605,9 @@ def eye(
 ) -> Tensor:
     check_layout(layout, "eye")
     dt = dtype or D.get_default_dtype()
+    for name, v in (("n", n), ("m", m)):
+        if v is not None and v < 0:
+            raise RuntimeError(f"{name} must be greater or equal to 0, got {v}")
     return _finish(np.eye(n, m), dt, requires_grad, device)
 
 

@@ -12,10 +12,12 @@ from ..ir.dtypes import DType, bool_
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
 from ..ir.sizes import SymbolicSize, is_size
+from . import trace_state
 from .checks import check, in_range, shape_from_values, traced
 from .dispatch import apply, composite
 from .indexing import basic_name, normalize_index, scalar_bools
 from .ops_elementwise import clone
+from .reshape_copies import view_strides
 from .tensor import Tensor, _axes, _dims
 from .view_dtype import view_dtype
 
@@ -42,6 +44,15 @@ def view(x: Tensor, *shape: Any, dtype: DType | None = None) -> Tensor:
         dtype = shape[0]
     if dtype is not None:
         return view_dtype(x, dtype)
+    if trace_state.current() is None:  # eager: the strides are known (a tracer's _data reads)
+        data = x._data
+        new = _infer_shape(_dims(shape), data.size)
+        strides = tuple(s // data.itemsize for s in data.strides)
+        if prod(new) == data.size and view_strides(data.shape, strides, new) is None:
+            raise RuntimeError(
+                "view size is not compatible with input tensor's size and stride (at least one "
+                "dimension spans across two contiguous subspaces). Use .reshape(...) instead."
+            )
     return reshape(x, *shape)
 
 
@@ -205,6 +216,11 @@ def split(
             raise RuntimeError(
                 "split_with_sizes expects split_sizes have only non-negative entries, but got "
                 f"split_sizes={sizes}"
+            )
+        if sum(sizes) != n:
+            raise RuntimeError(
+                f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size "
+                f"at dimension {dim}), but got split_sizes={sizes}"
             )
     name = _backward or (
         "SplitBackward0" if is_size(split_size_or_sections) else "SplitWithSizesBackward0"

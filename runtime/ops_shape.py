@@ -21,6 +21,7 @@ from .ops_movement import (
     reshape,
     transpose,
     unsqueeze,
+    view,
 )
 from .tensor import Tensor, _dims
 
@@ -307,7 +308,7 @@ def meshgrid(*tensors: Any, indexing: str | None = None) -> tuple[Tensor, ...]:
 
 # ---- *_as and sum_to_size ------------------------------------------------------------------
 def view_as(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
-    return reshape(input, tuple(other.shape))
+    return view(input, tuple(other.shape))
 
 
 def reshape_as(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
