@@ -170,12 +170,12 @@ def convert(module: Module, fn: Callable[[Tensor], Tensor]) -> Module:
 
 def target_dtype(args: tuple, kwargs: dict[str, Any]) -> Any:
     """The dtype in ``Module.to``'s arguments (devices are checked to be the CPU)."""
-    from adjit.runtime.creation import device
+    from adjit.runtime.device import check, device
 
     dtype = kwargs.get("dtype")
     for a in (*args, kwargs.get("device")):
-        if isinstance(a, str | device):
-            device(str(a))
+        if isinstance(a, str | int | device) and not isinstance(a, bool):
+            check(a)  # PyTorch's error for a device this build lacks ('cuda', 'meta')
         elif isinstance(a, Tensor):
             dtype = a.dtype
         elif a is not None:

@@ -47,6 +47,8 @@ ERRORS = [
     "torch.optim.SGD(nn.Linear(2, 2).weight, lr=0.1)",
     "torch.optim.Adam(nn.Linear(2, 2).parameters(), lr=-1)",
     "p = nn.Parameter(torch.zeros(2)); torch.optim.SGD([{'params': [p]}, {'params': [p]}])",
+    "nn.Linear(2, 2).to('cuda')",  # Module.to checks the device as Tensor.to does
+    "nn.Linear(2, 2).to(0, torch.float64)",
 ]
 
 
@@ -54,6 +56,15 @@ ERRORS = [
 def test_errors_match_torch(code: str) -> None:
     torch = pytest.importorskip("torch")
     assert _error(adjit, code) == _error(torch, code)
+
+
+def test_module_to_meta_refuses_as_tensor_to() -> None:
+    """adjit has no meta tensors: Module.to('meta') refuses as Tensor.to('meta') does, rather
+    than leaving the parameters on the CPU."""
+    with pytest.raises(NotImplementedError, match="'META' backend"):
+        nn.Linear(2, 2).to(device="meta")
+    with pytest.raises(NotImplementedError, match="'META' backend"):
+        adjit.zeros(2).to("meta")
 
 
 def test_registration_and_traversal() -> None:
