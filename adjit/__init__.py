@@ -81,6 +81,28 @@ from adjit.ir.dtypes import (
 from adjit.ir.errors import ShapeError
 from adjit.nn._module_state import typename
 from adjit.nn.aten_aliases import *  # noqa: F403 - torch.dropout, torch.layer_norm, ...
+from adjit.nn.aten_native import (
+    embedding_bag,
+    frobenius_norm,
+    native_batch_norm,
+    native_channel_shuffle,
+    native_dropout,
+    native_group_norm,
+    native_layer_norm,
+    native_norm,
+    nuclear_norm,
+    unsafe_split_with_sizes,
+)
+from adjit.nn.aten_rnn import (
+    gru,
+    gru_cell,
+    lstm,
+    lstm_cell,
+    rnn_relu,
+    rnn_relu_cell,
+    rnn_tanh,
+    rnn_tanh_cell,
+)
 from adjit.nn.functional_convnd import (
     conv1d,
     conv2d,

@@ -66,6 +66,25 @@ MODULES = _load("_adjit_modules_compile", ROOT / "tests" / "nn" / "test_modules_
 EXTRA: dict[str, str] = {
     # names the page has no sample for
     "sym_ite": "True, x, y",
+    "embedding_bag": "x.T, p[0], torch.tensor([0, 2])",
+    "embedding_bag:mean": "x.T, p[0], torch.tensor([0, 2]), False, 1",
+    "embedding_bag:max": "x.T, p[0], torch.tensor([0, 2, 4]), False, 2, False, None, True, 1",
+    "native_layer_norm": "x, [4], None, None, 1e-5",
+    "native_batch_norm": "x, None, None, None, None, True, 0.1, 1e-5",
+    "native_group_norm": "x, None, None, 3, 4, 1, 2, 1e-5",
+    "native_dropout": "x, 0.5, True",
+    "native_channel_shuffle": "x[None], 2",
+    "unsafe_split_with_sizes": "x, [1, 2]",
+    "lstm": "x[:, None], (y[:1, :1][None], y[:1, 1:2][None]), [m, v[:, None], v, v], True, 1, "
+    "0.0, False, False, False",
+    "gru": "x[:, None], y[:1, :1][None], [x, x[:, :1], x[:, 0], x[:, 1]], True, 1, 0.0, False, "
+    "False, False",
+    "rnn_tanh": "x[:, None], v[None, None], [m, m, v, v], True, 1, 0.0, False, False, False",
+    "rnn_relu": "x[None], v[None, None], [m, m], False, 1, 0.0, False, False, True",
+    "lstm_cell": "x, (y[:, :1], y[:, 1:2]), m, v[:, None], v, v",
+    "gru_cell": "x, y[:, :1], x, x[:, :1]",
+    "rnn_tanh_cell": "x, y, m, m, v, v",
+    "rnn_relu_cell": "x, y, m, m",
     "bincount": "i[0]",
     "bincount:minlength": "i[0], minlength=6",
     "Tensor.bincount": "i[0] | ",
@@ -696,6 +715,7 @@ UNSAMPLED: dict[str, str] = {
     "view_as_complex_copy": "complex tensors are not compiled yet",
     "view_as_real_copy": "complex tensors are not compiled yet",
     "frombuffer": "takes a Python buffer",
+    "native_norm": "sparse tensors only: PyTorch's CPU has no dense kernel (NotImplementedError)",
     **dict.fromkeys(
         [f"{n}_copy" for n in ("values", "indices", "crow_indices", "col_indices")]
         + ["ccol_indices_copy", "row_indices_copy"],
