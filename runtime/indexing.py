@@ -39,8 +39,8 @@ def _as_array(it: Any) -> np.ndarray | None:
         return it._data
     if isinstance(it, np.ndarray):
         return it
-    if isinstance(it, list | tuple):  # a tuple inside the index tuple is a sequence of indices
-        arr = np.asarray(it)
+    if isinstance(it, list | tuple | range):  # a tuple inside the index tuple is a sequence
+        arr = np.asarray(it)  # of indices; a range too (``x[range(n), target]``, PyTorch's nll)
         return arr.astype(np.int64) if arr.size == 0 else arr
     return None
 

@@ -47,6 +47,9 @@ INDICES: dict[str, Index] = {
     "tensor 2d": lambda T: T.tensor([[0, 1], [3, 3]]),
     "tensor empty": lambda T: T.tensor([], dtype=T.int64),
     "list": lambda T: [0, 3],
+    "range": lambda T: range(1, 4),  # a Python sequence, as a list
+    "range tensor": lambda T: (range(3), T.tensor([0, 4, 1])),  # nll in "what is torch.nn"
+    "empty range": lambda T: range(0),
     "tensor dim1": lambda T: (slice(None), T.tensor([4, 0, 4])),
     "two tensors adjacent": lambda T: (T.tensor([0, 1]), T.tensor([2, 2])),
     "two tensors apart": lambda T: (T.tensor([0, 1, 3]), slice(None), T.tensor([2, 0, 1])),
