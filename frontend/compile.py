@@ -72,14 +72,22 @@ class Entry:
     @property
     def plain(self) -> bool:
         """Returns one tensor, with no lifted tensors and nothing written back."""
+        return self._one_tensor_out and not self.lifted and not self.bindings
+
+    @property
+    def preparable(self) -> bool:
+        """Returns one tensor and writes nothing back: a call is the program run on the
+        arguments and the lifted tensors, once the guards hold (Note [guards written out])."""
+        return self._one_tensor_out and not self.consumed
+
+    @property
+    def _one_tensor_out(self) -> bool:
         return (
             self.out_spec == LEAF
             and self.out_template == [TENSOR]
-            and not self.lifted
             and not self.mutated
             and not self.aliases
             and self.writes is None
-            and not self.bindings
             and not self.replays
         )
 
@@ -304,9 +312,9 @@ class CompiledFunction:
             return self.fn(*args, **kwargs)
         if entry.segmented:
             return self._segment_call(entry, args, kwargs)
-        if key is not None and entry.plain and entry.backend != "eager":  # one tensor out,
-            # nothing lifted or written back
-            result = execute(entry, list(args))[0]
+        if key is not None and entry.preparable and entry.backend != "eager":  # one tensor
+            # out, nothing written back
+            result = execute(entry, [*args, *entry.lifted])[0]
             if key in self._prepared:
                 self._hot = self._prepared[key]
             elif key in self._seen:

@@ -14,6 +14,8 @@ from ..runtime.tensor import Tensor
 def leaf_key(x: Any) -> tuple:
     """What one flattened argument contributes to the signature."""
     if isinstance(x, Tensor):
+        if x._sparse:  # passed as an object (its ops run eagerly: Note [sparse tensors])
+            return ("sparse", tuple(x.shape), x.dtype.name, x.requires_grad, id(x))
         if not x._is_tracer:  # the same key, read off the array (a lifted tensor's per call)
             d = x._data
             name = from_numpy_dtype(d.dtype).name
@@ -117,8 +119,121 @@ def fast_key(args: tuple[Any, ...]) -> tuple | None:
     Equivalent to ``signature`` for such calls; None when the general path must decide."""
     key: list[Any] = [is_grad_enabled()]
     for a in args:
-        if not isinstance(a, Tensor) or a._is_tracer:
+        if not isinstance(a, Tensor) or a._is_tracer or a._sparse:
             return None
         d = a._data
         key.append((d.shape, d.dtype, a._requires_grad or a._grad_fn is not None))
     return tuple(key)
+
+
+# Note [guards written out]
+# A compiled module's call (``adjit.compile(lambda x, y: loss(model(x), y))``) lifts the
+# parameters and guards every module the trace went through (``module_guard``: training flag,
+# hooks, parameter and buffer identities) and the closure's bindings. Checked by
+# ``Entry.lifted_ok`` that cost ~8.5 µs a call for W2's MLP (4 lifted tensors, 4 modules: each
+# module's ``_compile_guard`` builds eight tuples, the global hooks read four times) on top of
+# the general path's lookups. The prepared call (frontend/prepared.py) writes the same checks
+# out as straight-line code: per lifted tensor its array's shape, dtype and whether it needs
+# grad (``leaf_key``'s); per module of adjit's own ``_compile_guard``, its type, training flag,
+# empty hook tables (or their recorded keys), parameter and buffer identities, and once for
+# all of them the global hooks; per binding an identity test. A module whose guard is another
+# (a custom ``_compile_guard``, an object with only ``training``), or whose written-out key
+# does not give back the key it recorded, is checked by ``module_guard`` itself. Any check
+# that fails returns MISS and the general path decides (and traces again where it must).
+
+
+def write_guards(
+    w: Any,
+    lifted: list[Tensor],
+    lifted_keys: list[tuple],
+    modules: list[tuple[Any, Any]],
+    found: list[tuple[Any, str, Any]],
+    module_guard: Any,
+) -> list[str]:
+    """Lines of the trampoline writer ``w`` checking what ``Entry.lifted_ok`` checks (Note
+    [guards written out]); the lifted tensors' names (their arrays' are ``e`` + the index)."""
+    for where, name, value in found:
+        v = w.const("V", value)
+        if isinstance(where, dict):
+            w.line(f"if {w.const('S', where)}.get({name!r}, MISS) is not {v}:")
+        else:
+            w.line(f"if {w.const('C', where)}.cell_contents is not {v}:")
+        w.line("return MISS", 2)
+    names = []
+    for i, (t, key) in enumerate(zip(lifted, lifted_keys, strict=True)):
+        name, d = f"l{i}", f"e{i}"
+        _, shape, _, needs = key
+        dt = w.const("DT", t._data.dtype)
+        w.line(f"{name} = {w.const('L', t)}")
+        w.line(f"{d} = {name}._data")
+        w.line(
+            f"if {name}._is_tracer or {d}.shape != {tuple(shape)!r} or ({d}.dtype is not {dt} "
+            f"and {d}.dtype != {dt}) or ({name}._requires_grad or {name}._grad_fn is not None) "
+            f"is not {needs}:"
+        )
+        w.line("return MISS", 2)
+        names.append(name)
+    written = [(m, key) for m, key in modules if _written_key(m) == key]
+    if written:
+        from ..nn import _module_hooks as hooks  # (a module guard: adjit.nn is loaded)
+
+        gh = w.const("GH", hooks)
+        ids = written[0][1][5]
+        if ids == ((), ()):
+            w.line(f"if {gh}._global_forward_pre_hooks or {gh}._global_forward_hooks:")
+        else:
+            w.line(f"if {gh}.global_hook_ids() != {w.const('G', ids)}:")
+        w.line("return MISS", 2)
+    for m, key in modules:
+        if any(m is n for n, _ in written):
+            _write_module(w, m, key)
+        else:
+            w.line(f"if {w.const('MG', module_guard)}({w.const('M', m)}) != {w.const('K', key)}:")
+            w.line("return MISS", 2)
+    return names
+
+
+_HOOKS = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
+
+
+def _written_key(m: Any) -> tuple | None:
+    """``m``'s guard as the written-out checks read it, for a module whose guard is adjit's
+    own ``Module._compile_guard``; None for any other."""
+    from ..nn.module import Module
+
+    if not isinstance(m, Module) or "_compile_guard" in vars(m):
+        return None
+    if type(m)._compile_guard is not Module._compile_guard:
+        return None
+    from ..nn import _module_hooks as hooks
+
+    return (
+        m.training,
+        *(tuple(getattr(m, h)) for h in _HOOKS),
+        hooks.global_hook_ids(),
+        tuple(map(id, m._parameters.values())),
+        tuple(map(id, m._buffers.values())),
+    )
+
+
+def _write_module(w: Any, m: Any, key: tuple) -> None:
+    """The checks of one module with adjit's own guard, recorded as ``key``."""
+    name = w.const("M", m)
+    training, hooks, params, buffers = key[0], key[1:5], key[6], key[7]
+    w.line(f"m = {name}")
+    tests = [f"type(m) is not {w.const('T', type(m))}"]
+    tests.append(
+        f"m.training is not {training}"
+        if isinstance(training, bool)
+        else f"m.training != {w.const('TR', training)}"
+    )
+    for attr, ids in zip(_HOOKS, hooks, strict=True):
+        tests.append(f"tuple(m.{attr}) != {w.const('H', ids)}" if ids else f"m.{attr}")
+    for attr, ids in (("_parameters", params), ("_buffers", buffers)):
+        if ids:
+            tests.append(f"tuple(map(_id, m.{attr}.values())) != {w.const('P', ids)}")
+        else:
+            tests.append(f"m.{attr}")
+    w.ns.setdefault("_id", id)
+    w.line(f"if {' or '.join(tests)}:")
+    w.line("return MISS", 2)
