@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from adjit.ir.derivatives import DERIVATIVES
 from adjit.ir.ops import Op
@@ -55,3 +56,16 @@ def test_gradcheck_and_gradgradcheck(wrong_sin_rule):
     with pytest.raises(adjit.autograd.GradcheckError, match="Jacobian mismatch"):
         adjit.autograd.gradcheck(lambda a: a.sin(), (x,))
     assert not adjit.autograd.gradcheck(lambda a: a.sin(), (x,), raise_exception=False)
+
+
+def test_gradgradcheck_draws_from_the_global_generator_as_torch():
+    """PyTorch's gradgradcheck draws its cotangents with make_tensor: the numbers a program
+    draws after it are the same in adjit (they differed: adjit drew from a private generator)."""
+    torch = pytest.importorskip("torch")
+    after = []
+    for lib in (torch, adjit):
+        lib.manual_seed(0)
+        x = lib.tensor([0.5, 1.0], dtype=lib.float64, requires_grad=True)
+        assert lib.autograd.gradgradcheck(lambda a: a.exp() * a, (x,))
+        after.append(lib.randn(3).numpy())
+    np.testing.assert_array_equal(after[1], after[0])
