@@ -14,6 +14,7 @@ from . import device as _devices
 from . import trace_state
 from .generator import default_generator, initial_seed, manual_seed, seed  # noqa: F401 (moved)
 from .layout import check_layout
+from .range_values import arange_values, integer_arange, linspace_values
 from .tensor import Tensor, _dims
 
 device = _devices.device  # (moved: runtime/device.py)
@@ -495,8 +496,12 @@ def arange(
         shape_from_values("arange()", "(end - start) / step elements", *vals)
     s, e, st = (float(v) for v in vals)
     _check_range(s, e, st, vals)
+    if dt.category == 1 and not all(float(v).is_integer() for v in (s, e, st)):
+        return _finish(integer_arange(s, e, st, dt.np), dt, requires_grad, device)
     n = max(0, int(np.ceil((e - s) / st)))
-    return _finish(s + st * np.arange(n, dtype=np.float64), dt, requires_grad, device)
+    exact = arange_values(s, st, n, dt.np)  # PyTorch's bits (Note [range values])
+    values = s + st * np.arange(n, dtype=np.float64) if exact is None else exact
+    return _finish(values, dt, requires_grad, device)
 
 
 def _check_range(s: float, e: float, st: float, vals: list[Any]) -> None:
@@ -545,7 +550,10 @@ def linspace(
         _check_device(device)
         out = _traced_linspace(start, end, int(steps)).to(dt)
         return out.requires_grad_() if requires_grad else out
-    return _finish(np.linspace(float(start), float(end), int(steps)), dt, requires_grad, device)
+    ends = [v if isinstance(v, int) else float(v) for v in (start, end)]  # (ints stay ints)
+    exact = linspace_values(*ends, int(steps), dt.np)  # Note [range values]
+    values = np.linspace(float(start), float(end), int(steps)) if exact is None else exact
+    return _finish(values, dt, requires_grad, device)
 
 
 def _check_endpoints(op: str, start: Any, end: Any) -> None:
