@@ -340,23 +340,26 @@ def _batch_strides(a: np.ndarray, batch: tuple[int, ...]) -> list[int] | None:
 # 1-3 KB apart; not kept.)
 
 
-def _batched(
-    fns: tuple[Any, Any], x: np.ndarray, y: np.ndarray, o: np.ndarray, lib: Library | None = None
-) -> bool:
-    """A batch of products: one gemm_batch_strided per index of the batch dims that do not
-    collapse into one stride (Note [MKL products])."""
+Batch = list[tuple[int, list[int]]]  # (size, the x, y and result strides) of each batch dim
+
+
+def _batch_plan(
+    x: np.ndarray, y: np.ndarray, o: np.ndarray
+) -> tuple[tuple[int, ...], Batch] | None:
+    """One product's ``_layout`` and the batch dims (strides in elements, those that collapse
+    into one merged), or None where BLAS cannot take the batch."""
     batch = o.shape[:-2]
     try:
         if np.broadcast_shapes(x.shape[:-2], y.shape[:-2]) != batch:
-            return False
+            return None
     except ValueError:
-        return False
+        return None
     plan = _layout(x[(0,) * (x.ndim - 2)], y[(0,) * (y.ndim - 2)], o[(0,) * (o.ndim - 2)])
     strides = [_batch_strides(a, batch) for a in (x, y, o)]
     if plan is None or strides[0] is None or strides[1] is None or strides[2] is None:
-        return False
+        return None
     dims = [(b, [s[i] for s in strides]) for i, b in enumerate(batch) if b > 1]  # type: ignore[index]
-    merged: list[tuple[int, list[int]]] = []
+    merged: Batch = []
     for b, st in dims:
         if merged and all(p == q * b for p, q in zip(merged[-1][1], st, strict=True)):
             merged[-1] = (merged[-1][0] * b, st)
@@ -365,7 +368,40 @@ def _batched(
     if not merged:
         merged = [(1, [0, 0, 0])]
     if not _disjoint(o, plan, merged) or max(b for b, _ in merged) > _INT_MAX:
+        return None
+    return plan, merged
+
+
+def jit_batch(
+    lib: Library, x: np.ndarray, y: np.ndarray, out: np.ndarray
+) -> tuple[mkl_jit.Kernel, tuple[int, int, int], Batch] | None:
+    """(generated kernel, x's, y's and the result's addresses, batch dims with strides in
+    bytes) of a batch of products ``matmul`` makes by MKL's generated kernel, one call a
+    product (Note [JIT products]); None where it would not."""
+    if min(x.ndim, y.ndim) < 2 or out.ndim < 3 or not out.size or not x.shape[-1]:
+        return None
+    if x.shape[-1] != y.shape[-2] or out.shape[-2:] != (x.shape[-2], y.shape[-1]):
+        return None
+    if out.dtype not in lib.gemm or not _usable(x, y, out):
+        return None
+    found = _batch_plan(x, y, out)
+    jit = mkl_jit.kernel(lib.lib, out.dtype, found[0]) if found is not None else None
+    if found is None or jit is None:
+        return None
+    size = out.itemsize
+    starts = (_ptr(x), _ptr(y), _ptr(out))
+    return jit, starts, [(b, [s * size for s in st]) for b, st in found[1]]
+
+
+def _batched(
+    fns: tuple[Any, Any], x: np.ndarray, y: np.ndarray, o: np.ndarray, lib: Library | None = None
+) -> bool:
+    """A batch of products: one gemm_batch_strided per index of the batch dims that do not
+    collapse into one stride (Note [MKL products])."""
+    found = _batch_plan(x, y, o)
+    if found is None:
         return False
+    plan, merged = found
     jit = mkl_jit.kernel(lib.lib, o.dtype, plan) if lib is not None else None
     if jit is not None:  # a generated kernel a product (Note [JIT products] in mkl_jit.py)
         starts, size = (_ptr(x), _ptr(y), _ptr(o)), o.itemsize

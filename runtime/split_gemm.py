@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import mkl_gemm
+from . import batch_blocks, mkl_gemm
 from .blas import one_thread, single_threaded
 from .kernels import run_split
 from .workers import num_threads
@@ -195,6 +195,8 @@ def _mkl_into(
         deep = k >= DEPTH_RATIO * max(m, out.shape[1])  # Note [depth blocks]
         if (matmul_depth if deep else matmul_rows)(x, y, out, threads, mkl_gemm.matmul):
             return
+    if threads > 1 and batch and batch_blocks.run(lib, x, y, out, threads):
+        return  # (Note [batches on the native pool])
     if threads > 1 and batch and matmul_batches(x, y, out, threads, mkl_gemm.matmul):
         return
     mkl_gemm.matmul_by(lib, x, y, out)
