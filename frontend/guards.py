@@ -147,9 +147,12 @@ def write_guards(
     modules: list[tuple[Any, Any]],
     found: list[tuple[Any, str, Any]],
     module_guard: Any,
-) -> list[str]:
+) -> list[str] | None:
     """Lines of the trampoline writer ``w`` checking what ``Entry.lifted_ok`` checks (Note
-    [guards written out]); the lifted tensors' names (their arrays' are ``e`` + the index)."""
+    [guards written out]); the lifted tensors' names (their arrays' are ``e`` + the index).
+    None when a lifted tensor's key is not a plain tensor's (the general path checks it)."""
+    if any(len(k) != 4 or k[0] != "tensor" for k in lifted_keys):
+        return None
     for where, name, value in found:
         v = w.const("V", value)
         if isinstance(where, dict):

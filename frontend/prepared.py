@@ -30,6 +30,8 @@ def compiled_call(entry: Entry, key: tuple) -> Trampoline | None:
     lifted = write_guards(
         w, entry.lifted, entry.lifted_keys, entry.modules, entry.bindings, module_guard
     )
+    if lifted is None:
+        return None
     arrays += [f"e{i}" for i in range(len(lifted))]
     inputs = [f"a{i}" for i in range(len(specs))] + lifted
     needs = [spec[2] for spec in specs] + [k[3] for k in entry.lifted_keys]

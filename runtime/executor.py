@@ -25,7 +25,7 @@ from ..ir.reference import REFERENCE
 from ..passes.fusion import Extern, Kernel, Program, fuse
 from ..passes.narrow_sums import widen_narrow_sums
 from ..passes.record import Record
-from . import split_windows
+from . import mkl_gemm, split_windows
 from .blas import single_threaded
 from .buffer_plan import BufferPlan, StepIO, plan_buffers
 from .callplan import COPIED, CallPlan
@@ -36,6 +36,7 @@ from .reshape_copies import PermuteCopy, ReshapeCopy, copying_reshapes, with_per
 from .split_gemm import matmul_into
 from .streaming import Ready, ReadyTable, streamed
 from .window_steps import UnfoldColumns, with_unfold_columns
+from .workers import num_threads
 
 Env = dict[Var, np.ndarray]
 CHECK_FAILURES = tuple(CHECK_ERRORS.values())
@@ -191,14 +192,32 @@ def _stacked_rows(x: np.ndarray) -> np.ndarray | None:
     return x.reshape(-1, shape[-1])
 
 
+# Note [one product, one call]
+# On one thread a 2-D float product through MKL is one GEMM call on the caller (no row blocks
+# to split it into: Note [split products]), whose parameters MKL's prepared call keeps by
+# geometry (Note [prepared products] in mkl_gemm.py). Reached through matmul_into, _mkl_into,
+# matmul_by and _mkl_matmul, the call paid four Python layers and their tests (W2's step has
+# five products, three of them 0.6 MFLOP); the step asks the prepared call directly, and
+# anything it declines (a geometry BLAS cannot take, unaligned or overlapping arrays, a
+# parameter MKL refused) goes the whole way as before: the same GEMM call, the same bits.
+
+
 def _matmul_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:
     """BLAS into a pooled buffer; transposed operands are read through their strides (NumPy
     passes BLAS the transpose flag), and a stack times a matrix is one GEMM over the stack's
     rows (Note [one GEMM over the batch])."""
-    x, y = (_read(a, env) for a in e.inputs)
+    a, b = e.inputs
+    x = lit_array(a) if type(a) is Lit else env[a]  # type: ignore[index]
+    y = lit_array(b) if type(b) is Lit else env[b]  # type: ignore[index]
     if x.dtype != y.dtype or x.dtype != e.out.aval.dtype.np:
         return _interpret_eqn(e, env)
     out, _ = bufs.get(e.out)
+    if x.ndim == 2 == y.ndim and num_threads() == 1:  # Note [one product, one call]
+        lib = mkl_gemm.active() if x.dtype in mkl_gemm.FLOATS else None
+        if lib is not None:
+            errors = len(lib.errors)
+            if mkl_gemm._prepared(lib, x, y, out) and len(lib.errors) == errors:
+                return out
     n = y.shape[-1] if y.ndim > 1 else 1
     rows = _stacked_rows(x) if x.ndim > 2 and y.ndim == 2 else None
     if rows is not None and rows.size:

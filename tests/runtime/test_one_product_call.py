@@ -1,0 +1,89 @@
+"""Note [one product, one call]: on one thread a compiled 2-D float product asks MKL's prepared
+call directly; its bits are the general path's, and what it declines goes the general way."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from adjit.runtime import executor, mkl_gemm, split_gemm
+
+import adjit
+
+needs_mkl = pytest.mark.skipif(mkl_gemm.library() is None, reason="MKL not installed")
+
+
+@pytest.fixture
+def one_thread():
+    before = adjit.get_num_threads()
+    adjit.set_num_threads(1)
+    yield
+    adjit.set_num_threads(before)
+
+
+def _operands(dtype=np.float32):
+    g = np.random.default_rng(3)
+    x = g.standard_normal((37, 53)).astype(dtype)
+    w = g.standard_normal((29, 53)).astype(dtype)  # read transposed, as Linear's weight
+    return x, w
+
+
+def _counted(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    real = mkl_gemm._prepared
+
+    def counting(lib, x, y, out):
+        calls.append(1)
+        return real(lib, x, y, out)
+
+    monkeypatch.setattr(mkl_gemm, "_prepared", counting)
+    return calls
+
+
+@needs_mkl
+def test_the_step_calls_the_prepared_product_with_the_general_paths_bits(
+    one_thread, monkeypatch
+) -> None:
+    calls = _counted(monkeypatch)
+    monkeypatch.setattr(executor, "matmul_into", None)  # (the general path is not reached)
+    x, w = _operands()
+    cf = adjit.compile(lambda a, b: a @ b.t())
+    got = cf(adjit.tensor(x), adjit.tensor(w)).numpy()
+    assert calls
+    want = np.empty((37, 29), np.float32)
+    monkeypatch.undo()
+    split_gemm.matmul_into(x, w.T, want)
+    assert np.array_equal(got, want)
+
+
+@needs_mkl
+def test_numpy_blas_and_other_dtypes_go_the_general_way(one_thread, monkeypatch) -> None:
+    calls = _counted(monkeypatch)
+    monkeypatch.setenv("ADJIT_BLAS", "numpy")
+    x, w = _operands()
+    cf = adjit.compile(lambda a, b: a @ b.t())
+    got = cf(adjit.tensor(x), adjit.tensor(w)).numpy()
+    assert not calls and np.array_equal(got, np.matmul(x, w.T))
+    monkeypatch.delenv("ADJIT_BLAS")
+    xi, wi = (np.arange(12, dtype=np.int64).reshape(3, 4), np.ones((2, 4), np.int64))
+    out = adjit.compile(lambda a, b: a @ b.t())(adjit.tensor(xi), adjit.tensor(wi)).numpy()
+    assert not calls and np.array_equal(out, xi @ wi.T)
+
+
+def test_two_threads_keep_the_split_products(monkeypatch) -> None:
+    before = adjit.get_num_threads()
+    adjit.set_num_threads(2)
+    seen: list[tuple] = []
+    real = executor.matmul_into
+
+    def recording(x, y, out):
+        seen.append(out.shape)
+        real(x, y, out)
+
+    monkeypatch.setattr(executor, "matmul_into", recording)
+    try:
+        x, w = _operands()
+        got = adjit.compile(lambda a, b: a @ b.t())(adjit.tensor(x), adjit.tensor(w))
+        assert seen == [(37, 29)]
+        np.testing.assert_allclose(got.numpy(), x @ w.T, rtol=1e-4, atol=1e-4)
+    finally:
+        adjit.set_num_threads(before)
