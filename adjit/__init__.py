@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from adjit import (  # noqa: E402, I001  (after the names they use)
     _dynamo,
+    accelerator,
     amp,
     autograd,
     backends,
@@ -32,6 +33,7 @@ from adjit import (  # noqa: E402, I001  (after the names they use)
     utils,
 )
 from adjit._custom_rules import custom_jvp, custom_vjp
+from adjit.accelerator import get_device_module
 from adjit.amp.autocast_mode import (
     autocast,
     autocast_decrement_nesting,
@@ -47,6 +49,7 @@ from adjit.amp.autocast_mode import (
     set_autocast_dtype,
     set_autocast_enabled,
 )
+from adjit.amp.grad_scaler import GradScaler
 from adjit.backends.deprecated import module_getattr as __getattr__  # torch.has_cuda, ...
 from adjit.frontend.compile import CompiledFunction, compile  # noqa: A004
 from adjit.frontend.control import cond, fori_loop, scan, while_loop
@@ -238,6 +241,8 @@ from adjit.runtime.storage import (
     BoolStorage,
     ByteStorage,
     CharStorage,
+    ComplexDoubleStorage,
+    ComplexFloatStorage,
     DoubleStorage,
     FloatStorage,
     HalfStorage,
@@ -249,6 +254,7 @@ from adjit.runtime.storage import (
     UntypedStorage,
     is_storage,
 )
+from adjit.runtime.streams import Event, Stream
 from adjit.runtime.sym_functions import (
     SymBool,
     SymFloat,
@@ -266,6 +272,7 @@ from adjit.runtime.sym_functions import (
     sym_sum,
 )
 from adjit.runtime.tensor import Size, Tensor
+from adjit.runtime.tensor_extras import from_file, is_distributed
 from adjit.runtime.trace_state import TracingError
 
 __version__ = "0.1.0"

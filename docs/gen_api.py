@@ -338,6 +338,7 @@ SAMPLES: dict[str, str] = {
     "empty_permuted": "(3, 4), (1, 0)",
 }
 TENSOR_SAMPLES: dict[str, str] = {
+    "module_load": "y, assign=True",  # (without assign it copies into self: an argument here)
     "narrow_copy": "1, 1, 2",
     "nonzero_static": "size=5",
     "resize": "12",

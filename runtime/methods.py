@@ -362,6 +362,9 @@ def install(cls: type) -> None:
     from . import methods_more
 
     methods_more.install(cls)  # layout, storage, resize, dim_order, DLPack, view copies, ...
+    from . import tensor_extras
+
+    tensor_extras.install(cls)  # storage_type, module_load, is_distributed, unsafe_split_...
     for name, (op, fn) in LEAN_FIRST.items():  # (Note [lean methods])
         if getattr(cls, name) is fn:
             setattr(cls, name, _lean_first(op, fn))

@@ -316,6 +316,14 @@ ShortStorage = _legacy_class("ShortStorage", D.int16)
 CharStorage = _legacy_class("CharStorage", D.int8)
 ByteStorage = _legacy_class("ByteStorage", D.uint8)
 BoolStorage = _legacy_class("BoolStorage", D.bool_)
+ComplexFloatStorage = _legacy_class("ComplexFloatStorage", D.complex64)
+ComplexDoubleStorage = _legacy_class("ComplexDoubleStorage", D.complex128)
+LEGACY_CLASSES = {  # dtype name -> legacy class (Tensor.storage_type)
+    c._default.name: c  # type: ignore[attr-defined]
+    for c in (FloatStorage, DoubleStorage, HalfStorage, BFloat16Storage, LongStorage)
+    + (IntStorage, ShortStorage, CharStorage, ByteStorage, BoolStorage)
+    + (ComplexFloatStorage, ComplexDoubleStorage)
+}
 Storage = FloatStorage  # PyTorch's torch.Storage is torch.FloatStorage
 
 

@@ -16,6 +16,7 @@ from adjit.runtime.creation import arange, full, ones_like, zeros
 from adjit.runtime.grad_mode import is_grad_enabled, no_grad
 from adjit.runtime.ops_norms import matrix_norm, vector_norm
 from adjit.runtime.ops_random import dropout_mask
+from adjit.runtime.settings import is_warn_always_enabled
 from adjit.runtime.tensor import Tensor
 
 __all__ = ["native_layer_norm", "native_batch_norm", "native_group_norm", "native_dropout"]
@@ -135,8 +136,9 @@ _WARNED: set[str] = set()
 
 
 def _warn_once(message: str) -> None:
-    """ATen's TORCH_WARN_ONCE: the first call in the process warns."""
-    if message not in _WARNED:
+    """ATen's TORCH_WARN_ONCE: the first call in the process warns (every call under
+    torch.set_warn_always(True))."""
+    if message not in _WARNED or is_warn_always_enabled():
         _WARNED.add(message)
         warnings.warn(message, UserWarning, stacklevel=3)
 

@@ -75,6 +75,7 @@ EXTRA: dict[str, str] = {
     "native_dropout": "x, 0.5, True",
     "native_channel_shuffle": "x[None], 2",
     "unsafe_split_with_sizes": "x, [1, 2]",
+    "Tensor.unsafe_split_with_sizes": "[1, 2]",
     "lstm": "x[:, None], (y[:1, :1][None], y[:1, 1:2][None]), [m, v[:, None], v, v], True, 1, "
     "0.0, False, False, False",
     "gru": "x[:, None], y[:1, :1][None], [x, x[:, :1], x[:, 0], x[:, 1]], True, 1, 0.0, False, "
@@ -715,6 +716,7 @@ UNSAMPLED: dict[str, str] = {
     "view_as_complex_copy": "complex tensors are not compiled yet",
     "view_as_real_copy": "complex tensors are not compiled yet",
     "frombuffer": "takes a Python buffer",
+    "from_file": "reads a file, no tensor",
     "native_norm": "sparse tensors only: PyTorch's CPU has no dense kernel (NotImplementedError)",
     **dict.fromkeys(
         [f"{n}_copy" for n in ("values", "indices", "crow_indices", "col_indices")]

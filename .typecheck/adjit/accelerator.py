@@ -1,0 +1,1 @@
+../../adjit/accelerator.py
