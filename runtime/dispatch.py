@@ -460,7 +460,7 @@ def composite(name: str, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -
     """Run a decomposition; under grad mode its result gets one grad_fn named like PyTorch's."""
     trace = trace_state.current()
     if trace is not None and trace.involves([a for a in args if isinstance(a, Tensor)]):
-        return fn(*args, **kwargs)  # tracing records the primitives themselves
+        return _own_result(fn(*args, **kwargs), args)  # tracing records the primitives
     positions = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
     if not positions or not is_grad_enabled():
         return fn(*args, **kwargs)
@@ -495,6 +495,19 @@ def composite(name: str, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -
 
     cls = node_class(name, CompositeNode)
     out._grad_fn = cls(fn, args, kwargs, inner, aliases, positions, edges)
+    return out
+
+
+def _own_result(out: Any, args: tuple) -> Any:
+    """A traced composite's result that views one of the decomposition's own intermediates
+    (not an argument) is a new tensor, as eagerly: in-place ops on it are then allowed."""
+    t = out
+    while isinstance(t, Tensor) and getattr(t, "_view_of", None) is not None:
+        t = t._view_of
+        if any(t is a for a in args):
+            return out
+    if isinstance(out, Tensor) and getattr(out, "_view_of", None) is not None:
+        out._view_of = out._view_step = None  # type: ignore[attr-defined]
     return out
 
 

@@ -35,3 +35,23 @@ def test_split_of_an_argument_stays_a_view() -> None:
     leaf = adjit.ones(2, 3, requires_grad=True)
     with pytest.raises(RuntimeError, match="view of a leaf Variable"):
         leaf.unbind(0)[0].add_(1)
+
+
+def test_compiled_inplace_relu_after_pool_matches_torch() -> None:
+    """The spatial transformer's localization net (conv, max pool, ReLU(inplace=True)) compiles:
+    the traced pool's result is not a view of its own reshape's input."""
+    x = np.random.default_rng(1).standard_normal((2, 1, 8, 8)).astype(np.float32)
+    tm = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 3, 3), torch.nn.MaxPool2d(2, 2), torch.nn.ReLU(True)
+    )
+    am = adjit.nn.Sequential(
+        adjit.nn.Conv2d(1, 3, 3), adjit.nn.MaxPool2d(2, 2), adjit.nn.ReLU(True)
+    )
+    am.load_state_dict({k: adjit.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    want = tm(torch.tensor(x))
+    got = adjit.compile(am, fullgraph=True)(adjit.tensor(x))
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-5, atol=1e-6)
+    (want * want).sum().backward()
+    (got * got).sum().backward()
+    tw, aw = tm[0].weight.grad.numpy(), am[0].weight.grad.numpy()
+    np.testing.assert_allclose(aw, tw, rtol=1e-4, atol=1e-5)
