@@ -27,6 +27,7 @@ from adjit import (  # noqa: E402, I001  (after the names they use)
     quasirandom,
     random,
     signal,
+    sparse,
     special,
     testing,
     types,
@@ -236,6 +237,7 @@ from adjit.runtime.settings import (
     set_warn_always,
     use_deterministic_algorithms,
 )
+from adjit.runtime.sparse_ops import dsmm, sparse_coo_tensor, sparse_csr_tensor, spmm
 from adjit.runtime.storage import (
     BFloat16Storage,
     BoolStorage,

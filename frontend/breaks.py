@@ -174,7 +174,9 @@ class Session:
 
     def start(self, leaves: list[Any]) -> list[Any]:
         """Argument tracers of the first segment for these flattened arguments."""
-        return [self.trace.new_arg(x) if isinstance(x, Tensor) else x for x in leaves]
+        return [
+            self.trace.new_arg(x) if isinstance(x, Tensor) and not x._sparse else x for x in leaves
+        ]
 
     def graph_break(self, reason: str, error: str | None = None, value: Any = None) -> None:
         """Run the segment recorded so far and continue in a new one (``fullgraph=True``:

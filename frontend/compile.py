@@ -437,7 +437,9 @@ class CompiledFunction:
         session = None if trace_state.current() is not None else Session(self)
         trace = Trace() if session is None else session.trace
         traced = [
-            trace.new_arg(x, dims.get(i, ()), f"inputs[{i}]") if isinstance(x, Tensor) else x
+            trace.new_arg(x, dims.get(i, ()), f"inputs[{i}]")
+            if isinstance(x, Tensor) and not x._sparse  # (a sparse one: Note [sparse tensors])
+            else x
             for i, x in enumerate(leaves)
         ]
         trace.sym_sources = {

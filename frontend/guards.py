@@ -14,6 +14,8 @@ from ..runtime.tensor import Tensor
 def leaf_key(x: Any) -> tuple:
     """What one flattened argument contributes to the signature."""
     if isinstance(x, Tensor):
+        if x._sparse:  # passed as an object (its ops run eagerly: Note [sparse tensors])
+            return ("sparse", tuple(x.shape), x.dtype.name, x.requires_grad, id(x))
         if not x._is_tracer:  # the same key, read off the array (a lifted tensor's per call)
             d = x._data
             name = from_numpy_dtype(d.dtype).name
@@ -117,7 +119,7 @@ def fast_key(args: tuple[Any, ...]) -> tuple | None:
     Equivalent to ``signature`` for such calls; None when the general path must decide."""
     key: list[Any] = [is_grad_enabled()]
     for a in args:
-        if not isinstance(a, Tensor) or a._is_tracer:
+        if not isinstance(a, Tensor) or a._is_tracer or a._sparse:
             return None
         d = a._data
         key.append((d.shape, d.dtype, a._requires_grad or a._grad_fn is not None))

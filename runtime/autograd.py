@@ -676,6 +676,10 @@ def _accumulate(t: Tensor, g: Tensor, create_graph: bool, hooked: bool = True) -
             g = r
     if create_graph:
         t.grad = g if t.grad is None else t.grad + g
+    elif g._sparse or t._sparse or (t.grad is not None and t.grad._sparse):
+        from .sparse_autograd import accumulate  # (Note [sparse gradients])
+
+        accumulate(t, g)
     else:
         accumulate_array(t, g._data, owned)
     for hook in t._post_accumulate_hooks:
@@ -1083,7 +1087,7 @@ def _add(buffers: dict[Node, list[Any]], node: Node, nr: int, g: Any) -> None:
         prev = eager_tensor(prev)
     if type(g) is np.ndarray:
         g = eager_tensor(g)
-    if prev._is_tracer or g._is_tracer:  # (never read a tracer's data)
+    if prev._is_tracer or g._is_tracer or prev._sparse or g._sparse:  # (never read their data)
         slots[nr] = prev + g
         return
     a, b = prev._data, g._data

@@ -29,6 +29,10 @@ def _no_bool(x: Tensor, y: Tensor, kernel: str) -> None:
 
 
 def matmul(x: Tensor, y: Tensor) -> Tensor:
+    if x._sparse or y._sparse:  # (Note [sparse tensors] in runtime/sparse.py)
+        from .sparse_ops import mm as sparse_mm
+
+        return sparse_mm(x, y)
     if x.ndim and y.ndim:
         kernel = _KERNELS.get((x.ndim, y.ndim), "addmm_impl_cpu_")
         _no_bool(x, y, "bmm" if max(x.ndim, y.ndim) > 2 else kernel)

@@ -135,6 +135,7 @@ class Tensor:
     _owned_grad = False
     _nograd_view = False  # a view made under no_grad of a tensor that requires grad
     _is_tracer = False  # frontend.tracer.Tracer says True
+    _sparse = False  # runtime.sparse.SparseTensor says True (Note [sparse tensors])
     _born_in: Any = None  # the trace that was active when this tensor was made
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Tensor:

@@ -8,10 +8,12 @@ from typing import Any
 import numpy as np
 
 from adjit.runtime import functional as R
+from adjit.runtime import trace_state
 from adjit.runtime.checks import check, in_range, traced, value_dependent
 from adjit.runtime.creation import ones, zeros
 from adjit.runtime.dispatch import composite, with_rule
 from adjit.runtime.grad_mode import is_grad_enabled, no_grad
+from adjit.runtime.sparse_embedding import embedding_sparse
 from adjit.runtime.tensor import Tensor
 
 __all__ = ["embedding", "embedding_bag"]
@@ -52,10 +54,12 @@ def _legacy_name(t: Tensor) -> str:
 
 
 def _refuse_sparse(sparse: bool, weight: Tensor, op: str) -> None:
-    if sparse and weight.requires_grad and is_grad_enabled():
+    """Sparse gradients are eager only (embedding's; embedding_bag has none yet)."""
+    tracing = trace_state.current() is not None
+    if sparse and weight.requires_grad and is_grad_enabled() and (tracing or op != "embedding"):
         raise NotImplementedError(
-            f"adjit: {op}(sparse=True) is not implemented (adjit has no sparse gradients); "
-            "use sparse=False"
+            f"adjit: {op}(sparse=True) is not implemented "
+            f"({'in compiled code' if tracing else 'eagerly'}); use sparse=False"
         )
 
 
@@ -127,6 +131,8 @@ def embedding(
     idx = check(input, in_range(input, 0, n), IndexError, "index out of range in self")
     if max_norm is not None:
         _renorm(weight, idx, max_norm, norm_type)
+    if sparse and weight.requires_grad and is_grad_enabled():  # (eager: _refuse_sparse)
+        return embedding_sparse(idx, weight, padding_idx, scale_grad_by_freq)
 
     def decomposition(w: Tensor) -> Tensor:
         flat = R.reshape(idx, (-1,))

@@ -131,6 +131,7 @@ class Optimizer:
     # in ``step`` because CPU tensors cannot be graph-captured; these name what its message lists.
     _capturable_what = "params and state_steps"
     _capturable_devices = "['cuda', 'xpu', 'hpu', 'privateuseone', 'xla']"
+    _sparse_grads = False  # whether ``_update`` takes sparse gradients (SGD's does)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -313,7 +314,7 @@ class Optimizer:
                 with_grad = [p for p in group["params"] if p.grad is not None]
                 self._begin_group(group, with_grad)
                 for p in with_grad:
-                    if getattr(p.grad, "is_sparse", False):
+                    if getattr(p.grad, "is_sparse", False) and not self._sparse_grads:
                         raise RuntimeError(
                             f"{type(self).__name__} does not support sparse gradients"
                         )

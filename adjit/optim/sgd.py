@@ -161,6 +161,15 @@ class SGD(Optimizer):
             groups.append((group, pairs))
         return groups
 
+    _sparse_grads = True
+
+    def _update(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        if grad._sparse:  # nn.Embedding(sparse=True): PyTorch's eager ops on sparse tensors
+            return _sparse_update(p, grad, group, state)
+        super()._update(p, grad, group, state)
+
     def _update_eager(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
@@ -183,6 +192,25 @@ class SGD(Optimizer):
             p.add_(grad, alpha=-group["lr"])
 
     _update_traced = _update_eager
+
+
+def _sparse_update(p: Tensor, grad: Any, group: dict[str, Any], state: dict[str, Any]) -> None:
+    """SGD with a sparse gradient, as PyTorch's ``_single_tensor_sgd`` runs it (weight decay
+    is refused as there: ``add(sparse, dense)``)."""
+    from adjit.runtime.sparse_ops import add_into
+
+    grad = -grad if group["maximize"] else grad
+    if group["weight_decay"] != 0:
+        grad = grad.add(p, alpha=group["weight_decay"])
+    momentum = group["momentum"]
+    if momentum != 0:
+        buf = state.get("momentum_buffer")
+        if buf is None:
+            buf = state["momentum_buffer"] = grad.clone().detach()
+        else:
+            buf.mul_(momentum).add_(grad, alpha=1 - group["dampening"])
+        grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
+    add_into(p, grad, -group["lr"])
 
 
 # the methods the general step walks through: replaced in a subclass or an instance, the

@@ -97,6 +97,9 @@ EXTRA: dict[str, str] = {
     "repeat_interleave:output_size": "x, j[0], 1, output_size=int(j[0].sum())",
     "repeat_interleave:counts": "j[0]",
     "Tensor.repeat_interleave:tensor": "x | j[0], 1",
+    "spmm": "x.to_sparse(), y.T",  # sparse ops: graph breaks (Note [sparse tensors])
+    "dsmm": "x.to_sparse(), y.T",
+    "sparse_csr_tensor": "torch.tensor([0, 2, 3]), torch.tensor([0, 2, 1]), x[0, :3]",
     "index_reduce": "x, 1, p[0], y, 'prod'",
     "Tensor.index_reduce": "1, p[0], y, 'amax'",
     "Tensor.index_reduce_": "1, p[0], y, 'mean'",
@@ -300,6 +303,11 @@ NOT_TRACEABLE: dict[str, str] = {
     "linalg.eigvals": "complex tensors are not compiled yet",
     **dict.fromkeys(["stft", "Tensor.stft", "istft", "Tensor.istft"], "fft: a graph break"),
     **dict.fromkeys(_MEMORY, "a traced value has no memory until the program runs"),
+    **dict.fromkeys(
+        ["Tensor.to_sparse", "Tensor.to_sparse_coo", "Tensor.to_sparse_csr", "spmm", "dsmm"]
+        + ["sparse_csr_tensor", "sparse_coo_tensor"],
+        "sparse tensors: eager, a graph break (Note [sparse tensors] in runtime/sparse.py)",
+    ),
     "linalg.ldl_factor": "LAPACK's pivoted LDL runs eagerly",
     "linalg.ldl_factor_ex": "LAPACK's pivoted LDL runs eagerly",
     "linalg.ldl_solve": "LAPACK's pivoted LDL runs eagerly",
@@ -722,6 +730,12 @@ UNSAMPLED: dict[str, str] = {
         [f"{n}_copy" for n in ("values", "indices", "crow_indices", "col_indices")]
         + ["ccol_indices_copy", "row_indices_copy"],
         "sparse tensors only: PyTorch's error on a dense one (tests/test_breadth_toplevel.py)",
+    ),
+    **dict.fromkeys(
+        [f"Tensor.{n}" for n in ("indices", "values", "coalesce", "is_coalesced", "sparse_mask")]
+        + [f"Tensor.{n}_indices" for n in ("crow", "col", "ccol", "row")],
+        "sparse tensors (eager only, tests/runtime/test_sparse_vs_torch.py); PyTorch's error on a "
+        "dense one",
     ),
 }
 
