@@ -23,6 +23,7 @@ from .vecmath_core import (
     ldexp,
     pick,
     poly,
+    pow2i,
     round_int,
 )
 
@@ -117,6 +118,14 @@ def exp_dd(b: ir.IRBuilder, x: Value, lo: Value | None = None) -> Value:
 def exp(b: ir.IRBuilder, x: Value) -> Value:
     """e**x."""
     return exp_dd(b, x)
+
+
+def exp_normal(b: ir.IRBuilder, x: Value) -> Value:
+    """e**x for x whose result is a normal float (float32: -87 < x < 88), without exp's
+    overflow and underflow selects; other x give garbage for the caller to discard."""
+    fmt = fmt_of(x)
+    r, k = _reduce(b, fmt, x)
+    return b.fmul(fma(b, r, poly(b, r, EXP[fmt].h), 1.0), pow2i(b, fmt, k))
 
 
 def expm1_small(b: ir.IRBuilder, x: Value) -> Value:
