@@ -8,6 +8,7 @@ import numpy as np
 
 from . import batch_blocks, mkl_gemm
 from .blas import one_thread, single_threaded
+from .idle_cores import WATCH
 from .kernels import run_split
 from .workers import num_threads
 
@@ -109,8 +110,9 @@ def matmul_depth(
 
 
 def _run_blocks(calls: list[tuple[np.ndarray, np.ndarray, np.ndarray]], gemm: Product) -> bool:
-    """``gemm`` of each (x, y, out) block, claimed by the caller and adjit's workers."""
-    run_split(gemm, calls, len(calls))
+    """``gemm`` of each (x, y, out) block, claimed by the caller and adjit's workers, or the
+    caller's alone while workers get no core (Note [workers without a core])."""
+    WATCH.run(gemm, calls, run_split)
     return True
 
 

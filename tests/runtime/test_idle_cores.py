@@ -1,0 +1,91 @@
+"""Note [workers without a core]: split products run on the caller alone while workers miss."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from adjit.runtime import idle_cores, split_gemm
+
+Split = Callable[[Callable[..., None], list[tuple[Any, ...]], int], None]
+
+
+def _caller_only(threads: list[int]) -> Split:
+    """A split whose workers never come: the caller runs every block."""
+
+    def split(fn: Callable[..., None], calls: list[tuple[Any, ...]], n: int) -> None:
+        threads.append(n)
+        for call in calls:
+            fn(*call)
+
+    return split
+
+
+def _helped(threads: list[int]) -> Split:
+    """A split whose worker takes the second block at once, the caller the first."""
+
+    def split(fn: Callable[..., None], calls: list[tuple[Any, ...]], n: int) -> None:
+        threads.append(n)
+        worker = threading.Thread(target=fn, args=calls[1])
+        worker.start()
+        worker.join()
+        fn(*calls[0])
+
+    return split
+
+
+def _block(ran: list[int]) -> Callable[[int], None]:
+    """A block that takes a while (a caller's block time against its wait)."""
+
+    def block(i: int) -> None:
+        time.sleep(0.002)
+        ran.append(i)
+
+    return block
+
+
+def test_misses_in_a_row_send_splits_to_the_caller_alone() -> None:
+    watch, threads, ran = idle_cores.Watch(), [], []
+    calls = [(1,), (2,)]
+    for _ in range(idle_cores.MISSES):
+        watch.run(_block(ran), calls, _caller_only(threads))
+    assert threads == [2] * idle_cores.MISSES and watch.alone == idle_cores.ALONE
+    watch.run(_block(ran), calls, _helped(threads))  # alone: no worker asked for
+    assert threads[-1] == 1 and watch.alone == idle_cores.ALONE - 1
+    watch.alone = 0
+    watch.run(_block(ran), calls, _helped(threads))  # tried again: a worker helped
+    assert threads[-1] == 2 and watch.misses == 0
+    assert sorted(ran) == [1] * (idle_cores.MISSES + 2) + [2] * (idle_cores.MISSES + 2)
+
+
+def test_a_hit_resets_the_misses() -> None:
+    watch, threads = idle_cores.Watch(), []
+    calls = [(1,), (2,)]
+    for _ in range(2 * idle_cores.MISSES):
+        watch.run(_block([]), calls, _caller_only(threads))
+        watch.run(_block([]), calls, _caller_only(threads))
+        watch.run(_block([]), calls, _helped(threads))
+    assert watch.alone == 0 and set(threads) == {2}
+
+
+@pytest.mark.parametrize(("m", "k", "n"), [(128, 784, 256), (256, 128, 784)])
+def test_the_same_bits_alone_or_split(
+    monkeypatch: pytest.MonkeyPatch, m: int, k: int, n: int
+) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    y = rng.standard_normal((n, k)).astype(np.float32).T
+    monkeypatch.setattr(split_gemm, "num_threads", lambda: 2)
+    watch = idle_cores.Watch()
+    monkeypatch.setattr(split_gemm, "WATCH", watch)
+    split = np.empty((m, n), np.float32)
+    split_gemm.matmul_into(x, y, split)
+    watch.alone = 1
+    alone = np.full((m, n), np.nan, np.float32)
+    split_gemm.matmul_into(x, y, alone)
+    assert watch.alone == 0  # (the blocks ran on the caller)
+    np.testing.assert_array_equal(alone, split)
