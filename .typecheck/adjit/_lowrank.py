@@ -1,0 +1,1 @@
+../../adjit/_lowrank.py
