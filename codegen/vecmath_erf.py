@@ -113,7 +113,8 @@ def _erf_f64(b: ir.IRBuilder, x: Value) -> Value:
 # mpmath references. Q's degree 10 -> 6 and the plain exp made a GELU loop (AVX-512, one core,
 # 32K elements) 1.30 -> 1.04 ns an element (medians of 41 interleaved, load ~8), erf 1.07 ->
 # 0.86; every float32 in [0.125, 4.5] within 2 ulp of float64 erf, as before (5,559 at 2
-# against 17,115). In the transformer step its GELU kernels, memory-bound there, did not move.
+# against 17,115). The transformer block's step (benchmarks/models.py, 1 thread): its two GELU
+# kernels 6.64 -> 5.30 ms (medians of 30 in-process interleaved steps, load ~9).
 SPLIT_32 = 0.921875
 SMALL_MID_32 = 0.4249267578125
 ERF32_SMALL = (
