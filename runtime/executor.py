@@ -380,6 +380,9 @@ class ExternStep(Record):
 
 
 _SAME_ADDRESS = frozenset({Op.CHECK, Op.RESHAPE})  # results at their first input's address
+# results that are their first input, a view of it, or (a reshape's) a copy: never memory of
+# another operand (a cross entropy's loss, checked, is the kernel's result: Executable._may_share)
+_SAME_MEMORY = frozenset({Op.CHECK, Op.RESHAPE, Op.PERMUTE, Op.EXPAND})
 
 
 def _owner(a: np.ndarray) -> np.ndarray:
@@ -737,6 +740,8 @@ class Executable:
                 made.update(s.kernel.outputs)
             elif isinstance(s, ExternStep) and s.eqn.op in FRESH_INTO:
                 made.add(s.eqn.out)
+            elif isinstance(s, ExternStep) and s.eqn.op in _SAME_MEMORY and s.eqn.inputs[0] in made:
+                made.add(s.eqn.out)  # (a check's or a view's result is its operand's memory)
         outs = self.graph.outputs[: self.public]
         return [k for k, o in enumerate(outs) if not (isinstance(o, Var) and o in made)]
 
