@@ -141,6 +141,12 @@ _TYPE_NAMES = {
     "uint16": "UInt16",
     "uint32": "UInt32",
     "uint64": "UInt64",
+    "float8_e4m3fn": "Float8_e4m3fn",
+    "float8_e5m2": "Float8_e5m2",
+    "float8_e4m3fnuz": "Float8_e4m3fnuz",
+    "float8_e5m2fnuz": "Float8_e5m2fnuz",
+    "float8_e8m0fnu": "Float8_e8m0fnu",
+    "float4_e2m1fn_x2": "Float4_e2m1fn_x2",
 }
 ALL: tuple[DType, ...] = tuple(
     d
@@ -154,11 +160,27 @@ complex32 = UnsupportedDType("complex32")
 uint16 = UnsupportedDType("uint16")
 uint32 = UnsupportedDType("uint32")
 uint64 = UnsupportedDType("uint64")
+# the 8-bit (and packed 4-bit) floats: named, never another dtype, until adjit stores them
+float8_e4m3fn = UnsupportedDType("float8_e4m3fn")
+float8_e5m2 = UnsupportedDType("float8_e5m2")
+float8_e4m3fnuz = UnsupportedDType("float8_e4m3fnuz")
+float8_e5m2fnuz = UnsupportedDType("float8_e5m2fnuz")
+float8_e8m0fnu = UnsupportedDType("float8_e8m0fnu")
+float4_e2m1fn_x2 = UnsupportedDType("float4_e2m1fn_x2")
+FLOAT8: tuple[UnsupportedDType, ...] = (
+    float8_e4m3fn,
+    float8_e5m2,
+    float8_e4m3fnuz,
+    float8_e5m2fnuz,
+    float8_e8m0fnu,
+    float4_e2m1fn_x2,
+)
 UNSUPPORTED: tuple[UnsupportedDType, ...] = (
     complex32,
     uint16,
     uint32,
     uint64,
+    *FLOAT8,
     *((bfloat16,) if isinstance(bfloat16, UnsupportedDType) else ()),
 )
 _BY_NAME: dict[str, DType] = {d.name: d for d in (*ALL, *COMPLEX, *UNSUPPORTED)}
@@ -175,6 +197,10 @@ _UNSUPPORTED_BY_NUMPY = {
     np.dtype(np.uint32): uint32,
     np.dtype(np.uint64): uint64,
 }
+if ml_dtypes is not None:  # (a NumPy array of ml_dtypes' 8-bit floats: refused by its name)
+    _UNSUPPORTED_BY_NUMPY |= {
+        np.dtype(getattr(ml_dtypes, d.name)): d for d in FLOAT8 if hasattr(ml_dtypes, d.name)
+    }
 _DEFAULT_FLOAT = [float32]
 
 
