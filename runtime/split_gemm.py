@@ -45,7 +45,17 @@ Product = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
 # may differ by rounding.
 # With MKL (Note [MKL products] in mkl_gemm.py) the same blocks each run one sequential MKL GEMM,
 # with no OpenBLAS thread count to set; its 2-D row blocks gave the same bits as the whole
-# product on the shapes tried, but only the batch split's equality is tested.
+# product on the shapes tried, but only the batch split's equality is tested. Under MKL a product
+# with a long k is cut in blocks of k instead (Note [depth blocks]), a batch the generated
+# kernels take runs on the native pool (Note [batches on the native pool] in batch_blocks.py),
+# and blocks run on the caller alone while workers get no core (Note [workers without a core]
+# in idle_cores.py). Tried and not kept (2 threads, CPU medians, load 6-9): MKL's own OpenMP
+# threads (libiomp5, KMP_BLOCKTIME=0, CNR on, dynamic off; products above SPLIT_FLOPS on 2 MKL
+# threads, the rest on 1): the transformer step 188 against 126 ms of CPU, W2 b128 2.96 against
+# 2.12; column blocks: slower than row blocks on every step shape but one (thread_time minima,
+# one after the other: (128, 784) @ (784, 256) 542 against 396 µs, whole 362); 2-D blocks on
+# the native pool through a compiled gemm call: no difference measured (each block is one long
+# call that lets go of the GIL anyway).
 #
 # Note [depth blocks]
 # A row block multiplies by the whole of y, which each block's GEMM packs again. Where y is large
