@@ -72,6 +72,15 @@ def test_attention_products_by_generated_kernels(
         assert (np.abs(out - exact) <= _bound(x, y)).all(), name
 
 
+def test_a_column_major_result(mkl: mkl_gemm.Library, calls: list[int]) -> None:
+    x, y = _attention(np.float32)["q @ k^T"]
+    out = np.full((4, 2, 128, 128), np.nan, np.float32).mT  # each product's columns contiguous
+    mkl_gemm.matmul(x, y, out)
+    assert calls == [8]
+    exact = np.matmul(x.astype(np.float64), y.astype(np.float64))
+    assert (np.abs(out - exact) <= _bound(x, y)).all()
+
+
 def test_small_or_unsupported_products_keep_the_batched_call(
     mkl: mkl_gemm.Library, calls: list[int]
 ) -> None:
