@@ -35,6 +35,7 @@ from adjit import (  # noqa: E402, I001  (after the names they use)
 )
 from adjit._custom_rules import custom_jvp, custom_vjp
 from adjit._lowrank import pca_lowrank, svd_lowrank
+from adjit._segment_reduce import segment_reduce
 from adjit.accelerator import get_device_module
 from adjit.amp.autocast_mode import (
     autocast,

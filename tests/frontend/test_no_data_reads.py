@@ -76,6 +76,8 @@ EXTRA: dict[str, str] = {
     "native_channel_shuffle": "x[None], 2",
     "unsafe_split_with_sizes": "x, [1, 2]",
     "Tensor.unsafe_split_with_sizes": "[1, 2]",
+    "segment_reduce": "x, 'max', lengths=torch.tensor([1, 0, 2])",
+    "segment_reduce:offsets": "x, 'mean', offsets=torch.tensor([0, 2, 3]), initial=1.0",
     "lstm": "x[:, None], (y[:1, :1][None], y[:1, 1:2][None]), [m, v[:, None], v, v], True, 1, "
     "0.0, False, False, False",
     "gru": "x[:, None], y[:1, :1][None], [x, x[:, :1], x[:, 0], x[:, 1]], True, 1, 0.0, False, "

@@ -1,0 +1,1 @@
+../../adjit/_segment_reduce.py
