@@ -28,7 +28,15 @@ from .tensor import Size, Tensor
 # runs dense ops on the values (runtime/sparse_autograd.py), so the gradient of a sparse input
 # is sparse with its indices, as PyTorch's (Note [sparse gradients]).
 
-_DUNDER_OPS = {"radd": "add", "rsub": "sub", "rmul": "mul", "rmatmul": "matmul", "getitem": "index"}
+_DUNDER_OPS = {  # the entry point's name -> the aten op PyTorch names in its refusal
+    "radd": "add",
+    "rsub": "sub",
+    "rmul": "mul",
+    "rmatmul": "matmul",
+    "getitem": "index",
+    "eq": "eq.Tensor",
+    "clip_grad_norm": "linalg_vector_norm",
+}
 _WRAPPERS = {"run", "wrapper", "inner", "<lambda>", "unary", "binary", "method", "__call__"}
 _DOC_HINT = (
     " This could be because the operator doesn't exist for this backend. (adjit: convert "
@@ -168,14 +176,12 @@ class SparseTensor(Tensor):
             raise refusal(op, self._layout._name)
 
     def stride(self, dim: int | None = None) -> Any:
-        raise RuntimeError(
-            f"Sparse{'Csr' if self.is_sparse_csr else ''}Tensor of type "
-            f"{'SparseCsrTensorImpl' if self.is_sparse_csr else 'SparseTensorImpl'} "
-            "does not have strides"
-        )
+        if self._layout is L.sparse_csr:
+            raise RuntimeError("Sparse CSR tensors do not have strides")
+        return (0,) * self.ndim if dim is None else 0  # (PyTorch's: no strides, zeros)
 
     def is_contiguous(self, *a: Any, **k: Any) -> bool:
-        raise RuntimeError("is_contiguous is not implemented for sparse tensors")
+        return False
 
     def data_ptr(self) -> int:
         raise RuntimeError("Cannot access data pointer of Tensor that doesn't have storage")
@@ -198,7 +204,10 @@ class SparseTensor(Tensor):
         return self.to_dense().item()
 
     def tolist(self) -> Any:
-        raise refusal("tolist", self._layout._name)
+        raise RuntimeError("Cannot access data pointer of Tensor that doesn't have storage")
+
+    def reshape(self, *shape: Any) -> Any:
+        raise RuntimeError("reshape is not implemented for sparse tensors")
 
     def __bool__(self) -> bool:
         return bool(self.item())

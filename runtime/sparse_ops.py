@@ -25,8 +25,9 @@ def _zeros(shape: tuple[int, ...], like: Tensor) -> Tensor:
 
 
 def _long(x: Any, what: str) -> np.ndarray:
+    """Indices as int64 (PyTorch casts floating ones as well)."""
     arr = np.asarray(x._data if isinstance(x, Tensor) else x)
-    if arr.size and arr.dtype.kind not in "iu":
+    if arr.size and arr.dtype.kind not in "iuf":
         raise RuntimeError(f"{what} must be an int64 tensor")
     return arr.astype(np.int64)
 
@@ -416,6 +417,8 @@ def _merge(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
 def add(a: Tensor, b: Any, *, alpha: Any = 1, name: str = "AddBackward0") -> Tensor:
     """``a + alpha * b`` with a sparse operand (PyTorch's: sparse + sparse is sparse, dense +
     sparse dense, sparse + dense refused)."""
+    if a._sparse and not (isinstance(b, Tensor) and b._sparse):  # (a number too)
+        raise RuntimeError("add(sparse, dense) is not supported. Use add(dense, sparse) instead.")
     if not isinstance(b, Tensor):
         raise refusal("add")
     if a._sparse and not b._sparse:

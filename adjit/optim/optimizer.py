@@ -124,6 +124,13 @@ _HOOK_TABLES = (
 )
 
 
+_NO_SPARSE = "does not support sparse gradients"
+_SPARSE_REFUSALS = {  # PyTorch's words where they differ from "<name> does not support ..."
+    "Adam": f"Adam {_NO_SPARSE}, please consider SparseAdam instead",
+    "AdamW": f"Adam {_NO_SPARSE}, please consider SparseAdam instead",
+}
+
+
 class Optimizer:
     """Base class: subclasses define ``_update`` (one parameter) or override ``step``."""
 
@@ -315,9 +322,8 @@ class Optimizer:
                 self._begin_group(group, with_grad)
                 for p in with_grad:
                     if getattr(p.grad, "is_sparse", False) and not self._sparse_grads:
-                        raise RuntimeError(
-                            f"{type(self).__name__} does not support sparse gradients"
-                        )
+                        name = type(self).__name__
+                        raise RuntimeError(_SPARSE_REFUSALS.get(name, f"{name} {_NO_SPARSE}"))
                     self._init_state(p, group, self.state[p])
                 if group.get("capturable") and with_grad:
                     raise AssertionError(

@@ -175,6 +175,15 @@ class Adagrad(Optimizer):
                 init = group["initial_accumulator_value"]
                 state["sum"].add_(complex(init, init) if p.is_complex() else init)
 
+    _sparse_grads = True
+
+    def _update(
+        self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
+    ) -> None:
+        if grad._sparse:  # nn.Embedding(sparse=True): PyTorch's sparse Adagrad step
+            return _sparse_adagrad(p, grad, group, state)
+        super()._update(p, grad, group, state)
+
     def _update_arrays(
         self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]
     ) -> None:
@@ -215,3 +224,21 @@ class Adagrad(Optimizer):
         addcmul_(state["sum"], grad, grad, 1)
         std = state["sum"].sqrt().add_(group["eps"])
         addcdiv_(p, grad, std, -clr)
+
+
+def _sparse_adagrad(p: Tensor, grad: Any, group: dict[str, Any], state: dict[str, Any]) -> None:
+    """Adagrad on the rows of a sparse gradient, PyTorch's ``_single_tensor_adagrad`` order."""
+    from adjit.runtime.sparse_ops import add_into
+
+    state["step"].add_(1)
+    step = state["step"].item()
+    grad = -grad if group["maximize"] else grad
+    if group["weight_decay"] != 0:
+        raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+    clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+    grad = grad.coalesce()
+    at, g = tuple(grad._idx), grad._vals
+    add_into(state["sum"], grad.mul(grad))
+    std = np.sqrt(state["sum"]._data[at]) + g.dtype.type(group["eps"])
+    rows = type(grad)._coo(grad._idx, g / std, grad._shape, True)
+    add_into(p, rows, -clr)

@@ -105,6 +105,9 @@ def test_metadata() -> None:
     )
     np.testing.assert_array_equal(c.col_indices().numpy(), t.to_sparse_csr().col_indices().numpy())
     assert not adjit.ones(2).is_sparse and adjit.ones(2).layout is adjit.strided
+    assert (a.stride(), a.is_contiguous()) == (t.stride(), t.is_contiguous())
+    f_a, f_t = _both(lambda lib: lib.sparse_coo_tensor(lib.tensor([[0.0, 2.0]]), lib.ones(2)))
+    assert repr(f_a) == repr(f_t)  # floating indices: cast, as PyTorch casts them
 
 
 ERRORS = {
@@ -123,6 +126,11 @@ ERRORS = {
     "view": lambda lib: _coo(lib).view(4, 3),
     "cumsum": lambda lib: lib.cumsum(_coo(lib), 0),
     "numpy": lambda lib: _coo(lib).numpy(),
+    "tolist": lambda lib: _coo(lib).tolist(),
+    "reshape": lambda lib: _coo(lib).reshape(12),
+    "plus_number": lambda lib: _coo(lib) + 1,
+    "eq": lambda lib: _coo(lib) == _coo(lib),
+    "bad_indices": lambda lib: lib.sparse_coo_tensor(lib.tensor([0, 1]), lib.tensor([1.0, 2.0])),
     "mm_shapes": lambda lib: lib.sparse.mm(_coo(lib), lib.ones(3, 2)),
     "embedding_freq": lambda lib: (
         lib.nn.functional.embedding(
@@ -278,8 +286,11 @@ def _train(
         lambda lib, p: lib.optim.SGD(p, lr=0.1, maximize=True),
         lambda lib, p: lib.optim.SparseAdam(p, lr=0.05),
         lambda lib, p: lib.optim.SparseAdam(p, lr=0.05, maximize=True),
+        lambda lib, p: lib.optim.Adagrad(p, lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1),
+        lambda lib, p: lib.optim.Adagrad(p, lr=0.1, maximize=True),
     ],
-    ids=["sgd", "momentum", "nesterov", "maximize", "sparse_adam", "sparse_adam_max"],
+    ids=["sgd", "momentum", "nesterov", "maximize", "sparse_adam", "sparse_adam_max", "adagrad"]
+    + ["adagrad_max"],
 )
 def test_sparse_embedding_training_matches_torch(make: Any) -> None:
     (ea, _), (et, _) = _both(lambda lib: _train(lib, lambda p: make(lib, p), padding_idx=1))
@@ -299,16 +310,37 @@ def test_embedding_sparse_grad_prints_as_torch() -> None:
     assert repr(a) == repr(t)
 
 
-@pytest.mark.parametrize("opt", ["Adam", "RMSprop"])
-def test_dense_optimizers_refuse_sparse_grads(opt: str) -> None:
-    with pytest.raises(RuntimeError, match="does not support sparse gradients"):
-        _train(adjit, lambda p: getattr(adjit.optim, opt)(p), steps=1)
+REFUSED_STEPS = {
+    "adam": lambda lib, p: lib.optim.Adam(p),
+    "adamw": lambda lib, p: lib.optim.AdamW(p),
+    "rmsprop": lambda lib, p: lib.optim.RMSprop(p),
+    "sgd_weight_decay": lambda lib, p: lib.optim.SGD(p, lr=0.1, weight_decay=0.1),
+    "adagrad_weight_decay": lambda lib, p: lib.optim.Adagrad(p, weight_decay=0.1),
+    "clip_grad_norm": lambda lib, p: _Clip(lib, p),
+}
 
 
-def test_sgd_weight_decay_refuses_as_torch() -> None:
-    for lib in (torch, adjit):
-        with pytest.raises(RuntimeError, match=r"add\(sparse, dense\) is not supported"):
-            _train(lib, lambda p, lib=lib: lib.optim.SGD(p, lr=0.1, weight_decay=0.1), steps=1)
+class _Clip:
+    """clip_grad_norm_ as a step: PyTorch has no norm of sparse gradients."""
+
+    def __init__(self, lib: Any, params: Any) -> None:
+        self.lib, self.params = lib, list(params)
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        self.lib.nn.utils.clip_grad_norm_(self.params, 1.0)
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_STEPS))
+def test_refused_steps_match_torch(case: str) -> None:
+    with pytest.raises(Exception) as want:
+        _train(torch, lambda p: REFUSED_STEPS[case](torch, p), steps=1)
+    with pytest.raises(type(want.value)) as got:
+        _train(adjit, lambda p: REFUSED_STEPS[case](adjit, p), steps=1)
+    assert str(got.value).startswith(str(want.value).split(" This could be")[0])
 
 
 def test_sparse_adam_refuses_dense_grads() -> None:
