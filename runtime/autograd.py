@@ -577,7 +577,42 @@ class CompositeNode(Node):
         return list(grads)
 
     def release(self) -> None:
+        if self._inner is not None and not _saves_tensors(self._inner[0].grad_fn):
+            return  # (Note [composites that save nothing])
         self._inner = None
+
+
+# Note [composites that save nothing]
+# PyTorch frees a node's saved tensors after a backward without retain_graph, and only a node
+# that saved some refuses to run again: x.mean(), x.repeat(2, 1) or F.pad(x, p) may be differentiated
+# twice. A composite's inner graph keeps what its primitives saved; when none of them saved a
+# tensor the composite keeps its inner graph (only shapes and scalars) and runs again.
+
+
+def _saves_tensors(node: Node | None) -> bool:
+    """Whether any node of the inner graph from ``node`` holds a saved tensor (a node kind other
+    than OpNode, CompositeNode and AccumulateGrad counts as saving)."""
+    stack, seen = [node], set()
+    while stack:
+        n = stack.pop()
+        if n is None or id(n) in seen or isinstance(n, AccumulateGrad):
+            continue
+        seen.add(id(n))
+        if isinstance(n, CompositeNode):
+            if n._inner is None or _saves_tensors(n._inner[0].grad_fn):
+                return True
+        elif not isinstance(n, OpNode) or _holds_saved(n._saved):
+            return True
+        stack.extend(e[0] for e in n._edges)
+    return False
+
+
+def _holds_saved(saved: dict[str, Any] | None) -> bool:
+    return saved is None or any(map(_is_saved, saved.values()))
+
+
+def _is_saved(v: Any) -> bool:
+    return isinstance(v, SavedTensor) or (isinstance(v, tuple) and any(map(_is_saved, v)))
 
 
 class PyNode(Node):

@@ -334,6 +334,33 @@ def test_add_backward_twice_without_saved_values_is_allowed():
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
 
 
+SAVE_NOTHING = {  # composites whose PyTorch node saves no tensor: a second backward runs
+    "mean": lambda T, x: x.mean(),
+    "pad": lambda T, x: T.nn.functional.pad(x, (1, 2)),
+    "repeat": lambda T, x: x.repeat(2, 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SAVE_NOTHING))
+def test_composite_backward_twice_when_nothing_is_saved(name, torch_mod):
+    grads = []
+    for lib in (torch_mod, adjit):
+        x = lib.tensor([[1.0, 2.0, 3.0]], requires_grad=True)
+        y = SAVE_NOTHING[name](lib, x).sum()
+        y.backward()
+        y.backward()  # (Note [composites that save nothing])
+        grads.append(x.grad.numpy())
+    np.testing.assert_array_equal(grads[1], grads[0])
+
+
+def test_composite_backward_twice_refuses_when_saved():
+    x = adjit.tensor([1.0, 2.0], requires_grad=True)
+    y = adjit.nn.functional.mse_loss(x, adjit.zeros(2))
+    y.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.backward()
+
+
 def test_custom_function():
     class Cube(adjit.autograd.Function):
         @staticmethod
