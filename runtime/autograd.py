@@ -584,9 +584,11 @@ class CompositeNode(Node):
 
 # Note [composites that save nothing]
 # PyTorch frees a node's saved tensors after a backward without retain_graph, and only a node
-# that saved some refuses to run again: x.mean(), x.repeat(2, 1) or F.pad(x, p) may be differentiated
-# twice. A composite's inner graph keeps what its primitives saved; when none of them saved a
-# tensor the composite keeps its inner graph (only shapes and scalars) and runs again.
+# that saved some refuses to run again: x.mean(), x.repeat(2, 1) or F.pad(x, p) may be
+# differentiated twice. A composite's inner graph keeps what its primitives saved; when none of
+# them saved a tensor the composite keeps its inner graph (only shapes and scalars) and runs
+# again. (flip, select and affine_grid still refuse: their decompositions save an index or a
+# base grid, which PyTorch's nodes recompute.)
 
 
 def _saves_tensors(node: Node | None) -> bool:
