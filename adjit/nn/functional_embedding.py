@@ -13,7 +13,7 @@ from adjit.runtime.checks import check, in_range, traced, value_dependent
 from adjit.runtime.creation import ones, zeros
 from adjit.runtime.dispatch import composite, with_rule
 from adjit.runtime.grad_mode import is_grad_enabled, no_grad
-from adjit.runtime.sparse_embedding import embedding_sparse
+from adjit.runtime.sparse_embedding import embedding_bag_sparse, embedding_sparse
 from adjit.runtime.tensor import Tensor
 
 __all__ = ["embedding", "embedding_bag"]
@@ -54,9 +54,9 @@ def _legacy_name(t: Tensor) -> str:
 
 
 def _refuse_sparse(sparse: bool, weight: Tensor, op: str) -> None:
-    """Sparse gradients are eager only (embedding's; embedding_bag has none yet)."""
+    """Sparse gradients are eager only (runtime/sparse_embedding.py)."""
     tracing = trace_state.current() is not None
-    if sparse and weight.requires_grad and is_grad_enabled() and (tracing or op != "embedding"):
+    if sparse and weight.requires_grad and is_grad_enabled() and tracing:
         raise NotImplementedError(
             f"adjit: {op}(sparse=True) is not implemented "
             f"({'in compiled code' if tracing else 'eagerly'}); use sparse=False"
@@ -316,6 +316,9 @@ def embedding_bag(
         size = R.narrow(R.index_add(zeros(bags + 1, dtype=w.dtype), 0, target, each), 0, 0, bags)
         return out / R.unsqueeze(R.clamp(size, 1, None), 1)
 
+    if sparse and weight.requires_grad and is_grad_enabled():  # (eager: _refuse_sparse)
+        out = composite("EmbeddingBagBackward0", decomposition, weight.detach(), *extra)
+        return embedding_bag_sparse(out, weight, idx, target, bags, mode, psw, scale_grad_by_freq)
     return composite("EmbeddingBagBackward0", decomposition, weight, *extra)
 
 

@@ -298,6 +298,38 @@ def test_sparse_embedding_training_matches_torch(make: Any) -> None:
     _same(ea.weight.grad, et.weight.grad)
 
 
+BAGS = {  # embedding_bag(sparse=True): (input, offsets, keywords)
+    "sum": ([1, 2, 4, 5, 4, 3, 2], [0, 2, 2, 5], {"mode": "sum"}),
+    "mean": ([1, 2, 4, 5, 4, 3, 2], [0, 2, 2, 5], {"mode": "mean"}),
+    "mean_padding": ([1, 2, 4, 5, 4, 3, 2], [0, 2, 2, 5], {"mode": "mean", "padding_idx": 4}),
+    "weights": ([1, 2, 4, 5, 4, 3, 2], [0, 2, 2, 5], {"mode": "sum", "psw": True}),
+    "2d": ([[1, 2], [3, 1]], None, {"mode": "mean"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAGS))
+def test_embedding_bag_sparse_grads_match_torch(case: str) -> None:
+    inp, offsets, kw = BAGS[case]
+
+    def run(lib: Any) -> tuple[Any, ...]:
+        w = lib.tensor(W0).requires_grad_()
+        psw = lib.arange(7.0).requires_grad_() if kw.get("psw") else None
+        off = None if offsets is None else lib.tensor(offsets)
+        args = {k: v for k, v in kw.items() if k != "psw"}
+        out = lib.nn.functional.embedding_bag(
+            lib.tensor(inp), w, off, sparse=True, per_sample_weights=psw, **args
+        )
+        (out * lib.arange(float(out.numel())).reshape(out.shape)).sum().backward()
+        return out, w.grad, None if psw is None else psw.grad
+
+    (oa, ga, pa), (ot, gt, pt) = _both(run)
+    np.testing.assert_allclose(oa.detach().numpy(), ot.detach().numpy(), 1e-6)
+    assert type(oa.grad_fn).__name__ == type(ot.grad_fn).__name__
+    assert repr(ga) == repr(gt)
+    if pt is not None:
+        np.testing.assert_allclose(pa.numpy(), pt.numpy(), 1e-6)
+
+
 def test_embedding_sparse_grad_prints_as_torch() -> None:
     def run(lib: Any) -> Any:
         w = lib.tensor(W0).requires_grad_()
@@ -380,3 +412,48 @@ def test_compile_breaks_around_sparse_ops() -> None:
     np.testing.assert_allclose(cg(other, x).detach().numpy(), g(other, x).detach().numpy(), 1e-6)
     with pytest.raises(RuntimeError, match="sparse tensors are not supported in compiled code"):
         adjit.compile(f, fullgraph=True)(x)
+
+
+# ---- a graph network, end to end ---------------------------------------------------------------
+EDGES = np.array([[0, 1, 1, 2, 2, 3, 3, 4, 4, 0, 0, 2], [1, 0, 2, 1, 3, 2, 4, 3, 0, 4, 2, 0]])
+FEATS = RNG.standard_normal((5, 4)).astype(np.float32)
+W1 = (RNG.standard_normal((4, 8)) * 0.5).astype(np.float32)
+W2 = (RNG.standard_normal((8, 3)) * 0.5).astype(np.float32)
+ATT = RNG.standard_normal(12).astype(np.float32)
+
+
+def _gcn_losses(lib: Any, steps: int = 5) -> tuple[list[float], Any]:
+    """A two-layer GCN (normalized sparse adjacency with self loops, torch.sparse.mm) and an
+    attention-weighted layer (sparse softmax of learned edge scores), trained with Adam."""
+    n = 5
+    loops = np.stack([np.arange(n), np.arange(n)])
+    idx = lib.tensor(np.concatenate([EDGES, loops], axis=1))
+    adj = lib.sparse_coo_tensor(idx, lib.ones(idx.shape[1]), (n, n)).coalesce()
+    deg = lib.sparse.sum(adj, 1).to_dense()
+    d = deg.pow(-0.5)
+    row, col = adj.indices()
+    norm = lib.sparse_coo_tensor(adj.indices(), d[row] * adj.values() * d[col], (n, n))
+    w1, w2 = lib.tensor(W1).requires_grad_(), lib.tensor(W2).requires_grad_()
+    att = lib.tensor(ATT).requires_grad_()
+    x, target = lib.tensor(FEATS), lib.tensor([0, 1, 2, 1, 0])
+    opt = lib.optim.Adam([w1, w2, att], lr=0.05)
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        h = lib.relu(lib.sparse.mm(norm, x @ w1))
+        scores = lib.sparse_coo_tensor(lib.tensor(EDGES), att, (n, n))
+        alpha = lib.sparse.softmax(scores, 1)
+        h = h + lib.sparse.mm(alpha, h)
+        out = lib.spmm(norm, h @ w2)
+        loss = lib.nn.functional.cross_entropy(out, target)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses, (w1, w2, att)
+
+
+def test_gcn_training_matches_torch() -> None:
+    (la, pa), (lt, pt) = _both(_gcn_losses)
+    np.testing.assert_allclose(la, lt, rtol=1e-5)
+    for a, t in zip(pa, pt, strict=True):
+        np.testing.assert_allclose(a.detach().numpy(), t.detach().numpy(), rtol=1e-5, atol=1e-6)
