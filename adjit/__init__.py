@@ -34,6 +34,7 @@ from adjit import (  # noqa: E402, I001  (after the names they use)
     utils,
 )
 from adjit._custom_rules import custom_jvp, custom_vjp
+from adjit._lobpcg import lobpcg
 from adjit._lowrank import pca_lowrank, svd_lowrank
 from adjit._segment_reduce import segment_reduce
 from adjit.accelerator import get_device_module

@@ -295,6 +295,7 @@ SHAPE_FROM_VALUES: dict[str, str] = {
 _MEMORY = ["Tensor.untyped_storage", "Tensor.storage", "Tensor.is_shared", "Tensor.share_memory_"]
 _MEMORY += ["to_dlpack"]
 NOT_TRACEABLE: dict[str, str] = {
+    "lobpcg": "iterates until converged: one graph break, run eagerly",
     "angle": "complex tensors are not compiled yet",
     "Tensor.angle": "complex tensors are not compiled yet",
     "complex": "complex tensors are not compiled yet",
