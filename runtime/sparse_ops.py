@@ -319,7 +319,8 @@ def mm(a: Tensor, b: Tensor, *, name: str = "MmBackward0", masked: bool = False)
     """A product with a sparse operand: dense result. ``torch.mm``'s gradient of a sparse
     operand is dense; ``torch.sparse.mm``'s (``masked``) is sparse at its indices."""
     if a._sparse and b._sparse:
-        raise refusal("mm")
+        node = "SparseSparseMatmulBackward0" if masked else name
+        return _spspmm(_as_coo_matrix(a, "mm"), _as_coo_matrix(b, "mm"), node)  # type: ignore[arg-type]
     vector = b.ndim == 1 and a._sparse
     if vector:
         b = b.unsqueeze(1)
@@ -338,6 +339,34 @@ def mm(a: Tensor, b: Tensor, *, name: str = "MmBackward0", masked: bool = False)
         fn = (lambda d, m: d @ m) if dense else (lambda d, v: _spmm(st, v, d.t()).t())
         out = sparse_op(name, fn, a, s, dense_grad=dense)
     return out.squeeze(1) if vector else out
+
+
+def _spspmm(a: SparseTensor, b: SparseTensor, name: str) -> SparseTensor:
+    """sparse @ sparse: a coalesced sparse result at the index pairs that meet."""
+    if a.shape[1] != b.shape[0]:
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x{a.shape[1]} and "
+            f"{b.shape[0]}x{b.shape[1]})"
+        )
+    ca, cb = coalesce(a), coalesce(b)
+    rows_b = cb._idx[0]
+    start = np.searchsorted(rows_b, ca._idx[1], "left")
+    count = np.searchsorted(rows_b, ca._idx[1], "right") - start
+    pa = np.repeat(np.arange(ca._nnz()), count)
+    pb = (np.arange(len(pa)) - np.repeat(np.cumsum(count) - count, count) + start[pa]).astype(
+        np.int64
+    )
+    ncols = b.shape[1]
+    uniq, inv = np.unique(ca._idx[0][pa] * ncols + cb._idx[1][pb], return_inverse=True)
+    idx = unravel(uniq, (a.shape[0], ncols))
+    pa_t, pb_t, inv_t = _t(pa.astype(np.int64)), _t(pb), _t(inv.reshape(-1).astype(np.int64))
+
+    def fn(x: Tensor, y: Tensor) -> SparseOut:
+        prods = x.index_select(0, pa_t) * y.index_select(0, pb_t)
+        vals = _zeros((len(uniq),), prods).index_add(0, inv_t, prods)
+        return SparseOut(idx, vals, (a.shape[0], ncols), True)
+
+    return sparse_op(name, fn, ca, cb)  # type: ignore[no-any-return]
 
 
 def sparse_mm(a: Tensor, b: Tensor, reduce: str = "sum") -> Tensor:

@@ -226,6 +226,23 @@ def test_op_and_gradients_match_torch(case: str, through_values: bool) -> None:
                 np.testing.assert_allclose(_as_np(g_a), _as_np(g_t), 1e-5, 1e-5)
 
 
+@pytest.mark.parametrize("op", ["sparse_mm", "mm", "matmul"])
+def test_sparse_times_sparse_matches_torch(op: str) -> None:
+    def run(lib: Any) -> list[Any]:
+        a = _leaf(lib)
+        b = _coo(lib, IDX[::-1].copy(), VALS * 2, (4, 3), requires_grad=True)
+        f = {"sparse_mm": lib.sparse.mm, "mm": lib.mm, "matmul": lambda x, y: x @ y}[op]
+        c = f(a, b)
+        (c.to_dense() * lib.arange(9.0).reshape(3, 3)).sum().backward()
+        return [c, a.grad, b.grad, type(c.grad_fn).__name__]
+
+    (c_a, *ga, name_a), (c_t, *gt, name_t) = _both(run)
+    _same(c_a, c_t)
+    assert name_a == name_t
+    for g_a, g_t in zip(ga, gt, strict=True):
+        _same_grad(g_a, g_t)
+
+
 def test_hybrid_ops_match_torch() -> None:
     def run(lib: Any) -> list[Any]:
         s = _coo(lib, HYB_IDX, HYB_VALS, (3, 2), requires_grad=True)
