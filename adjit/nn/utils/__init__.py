@@ -1,10 +1,12 @@
-"""``adjit.nn.utils``: gradient clipping, parameter vectors, weight/spectral norm, parametrize."""
+"""``adjit.nn.utils``: gradient clipping, parameter vectors, weight/spectral norm, parametrize,
+pruning."""
 
 from __future__ import annotations
 
 from adjit.nn.utils import fusion as fusion
 from adjit.nn.utils import parametrizations as parametrizations  # noqa: I001
 from adjit.nn.utils import parametrize as parametrize
+from adjit.nn.utils import prune as prune
 from adjit.nn.utils import rnn as rnn  # (torch.nn.utils.rnn)
 from adjit.nn.utils import stateless as stateless
 from adjit.nn.utils.clip_grad import (
