@@ -192,6 +192,8 @@ def dense_to_sparse(
 ) -> SparseTensor:
     """``Tensor.to_sparse``: the nonzero entries of a dense tensor (over its first
     ``sparse_dim`` dims), coalesced."""
+    if any(kw.get(k) is not None for k in ("blocksize", "dense_dim")):
+        raise NotImplementedError("adjit: to_sparse(blocksize=, dense_dim=) is not supported")
     if layout is L.sparse_csr:
         return to_sparse_csr(x)
     if layout not in (None, L.sparse_coo):
@@ -268,7 +270,7 @@ def values(x: SparseTensor) -> Tensor:
     def back(g: Tensor) -> list[Tensor]:
         return [SparseTensor._coo(x._idx, g._data, x._shape, x._coalesced)]
 
-    return sparse_op("ValuesBackward0", lambda v: v * 1, x, back=back)  # type: ignore[no-any-return]
+    return sparse_op("ValuesBackward0", lambda v: v, x, back=back)  # (shares x's values)  # type: ignore[no-any-return]
 
 
 def _compressed(name: str, layout: Any, attr: str, kind: str) -> Any:

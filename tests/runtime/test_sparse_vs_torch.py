@@ -110,6 +110,17 @@ def test_metadata() -> None:
     assert repr(f_a) == repr(f_t)  # floating indices: cast, as PyTorch casts them
 
 
+def test_values_and_indices_share_memory_as_torch() -> None:
+    def run(lib: Any) -> str:
+        s = _coo(lib).coalesce()
+        s.values().mul_(2)
+        s._values().add_(1)
+        return repr(s)
+
+    a, t = _both(run)
+    assert a == t
+
+
 ERRORS = {
     "bounds": lambda lib: _coo(lib, size=(2, 4), check_invariants=True),
     "negative": lambda lib: _coo(lib, np.array([[-1]]), VALS[:1], (2,), check_invariants=True),
