@@ -7,12 +7,12 @@ import math
 from typing import Any
 
 from adjit import linalg
+from adjit._lobpcg_backward import symeig_backward
 from adjit.autograd.custom import Function
 from adjit.ir import dtypes as D
 from adjit.runtime import functional as R
 from adjit.runtime.checks import run_eagerly
 from adjit.runtime.creation import eye, zeros
-from adjit.runtime.generator import Generator
 from adjit.runtime.ops_random import randn
 from adjit.runtime.tensor import Tensor
 
@@ -49,84 +49,6 @@ def _symeig(A: Tensor, largest: bool | None = False) -> tuple[Tensor, Tensor]:
     return E, Z
 
 
-# ---- PyTorch's backward ---------------------------------------------------------------------
-def _complete_eigenspace(D_grad: Tensor, U_grad: Tensor, A: Tensor, D: Tensor, U: Tensor):
-    F = D.unsqueeze(-2) - D.unsqueeze(-1)
-    F.diagonal(dim1=-2, dim2=-1).fill_(float("inf"))
-    F.pow_(-1)
-    Ut = U.mT.contiguous()
-    inner = R.diag_embed(D_grad) + R.matmul(Ut, U_grad) * F
-    return R.matmul(U, R.matmul(inner, Ut))
-
-
-def _poly_from_roots(roots: Tensor) -> Tensor:
-    order = roots.shape[-1]
-    shape = list(roots.shape)
-    shape[-1] += 2
-    coeffs = roots.new_zeros(shape)
-    coeffs[..., 0] = 1
-    coeffs[..., -1] = 1
-    for i in range(1, order + 1):
-        new = coeffs.clone() if roots.requires_grad else coeffs
-        out = new.narrow(-1, order - i, i + 1)
-        out -= roots.narrow(-1, i - 1, 1) * coeffs.narrow(-1, order - i + 1, i + 1)
-        coeffs = new
-    return coeffs.narrow(-1, 1, order + 1)
-
-
-def _poly_value(poly: Tensor, x: Tensor, zero_power: Tensor, step: Any) -> Tensor:
-    res = zero_power.clone()
-    for k in range(poly.size(-1) - 2, -1, -1):
-        res = step(res, x, poly[..., k])
-    return res
-
-
-def _matrix_poly(poly: Tensor, x: Tensor) -> Tensor:
-    def step(value: Tensor, x: Tensor, c: Tensor) -> Tensor:
-        res = x.matmul(value)
-        res.diagonal(dim1=-2, dim2=-1).add_(c.unsqueeze(-1))
-        return res
-
-    n = x.size(-1)
-    zero = eye(n, n, dtype=x.dtype).view(*[1] * (x.ndim - 2), n, n)
-    return _poly_value(poly, x, zero, step)
-
-
-def _vector_poly(poly: Tensor, x: Tensor) -> Tensor:
-    step = lambda value, x, c: R.addcmul(c.unsqueeze(-1), x, value)  # noqa: E731
-    return _poly_value(poly, x, x.new_ones(1).expand(x.shape), step)
-
-
-def _partial_eigenspace(D_grad, U_grad, A, D, U, largest):  # noqa: ANN001, ANN202
-    Ut = U.mT.contiguous()
-    proj = -U.matmul(Ut)
-    proj.diagonal(dim1=-2, dim2=-1).add_(1)
-    gen = Generator()
-    draw = randn((*A.shape[:-1], A.size(-1) - D.size(-1)), dtype=A.dtype, generator=gen)
-    U_ortho = proj.matmul(draw)
-    U_ortho_t = U_ortho.mT.contiguous()
-    chr_poly = _poly_from_roots(D)
-    projected = U_grad
-    series = projected.new_zeros(projected.shape)
-    k = 0
-    for k in range(1, chr_poly.size(-1)):
-        series += projected * _vector_poly(chr_poly[..., k:], D).unsqueeze(-2)
-        projected = A.matmul(projected)
-    at_A = _matrix_poly(chr_poly, A)
-    to_ortho = R.matmul(U_ortho_t, R.matmul(at_A, U_ortho))
-    sign = -1 if largest and k % 2 == 1 else +1
-    L = linalg.cholesky(sign * to_ortho)
-    res = _complete_eigenspace(D_grad, U_grad, A, D, U)
-    solved = R.cholesky_solve(U_ortho_t.matmul(series), L)
-    return res - U_ortho.matmul(sign * solved).matmul(Ut)
-
-
-def _symeig_backward(D_grad, U_grad, A, D, U, largest):  # noqa: ANN001, ANN202
-    if U.size(-1) == U.size(-2):
-        return _complete_eigenspace(D_grad, U_grad, A, D, U)
-    return _partial_eigenspace(D_grad, U_grad, A, D, U, largest)
-
-
 class LOBPCGAutogradFunction(Function):
     """lobpcg with PyTorch's backward to A (B = I only)."""
 
@@ -152,7 +74,7 @@ class LOBPCGAutogradFunction(Function):
         if B is not None:
             raise ValueError("lobpcg.backward does not support backward with B != I yet.")
         grads: list[Any] = [None] * 14
-        grads[0] = _symeig_backward(D_grad, U_grad, A, D, U, largest)
+        grads[0] = symeig_backward(D_grad, U_grad, A, D, U, largest)
         return tuple(grads)
 
 

@@ -1,0 +1,1 @@
+../../adjit/_lobpcg_backward.py
