@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -54,8 +55,7 @@ from .workers import num_threads
 # absolute run grows the direct bound sum |w| |x| by the transforms (|B^T d B| <= 4 max|d|,
 # |G w G^T| <= 9/4 max|w|, A^T sums 9 values): a few times im2col's error, measured 1-1.5x
 # (max error against float64 on VGG-11 shapes 1.7e-6 .. 3.1e-6, im2col 1.6e-6 .. 3.2e-6).
-# At 2 threads the 16 GEMMs split by planes; VGG-11 b8 at 2 threads: wall 806-822 -> 664-762
-# ms against off (load ~7).
+# At n threads the steps' pieces run across adjit's threads (Note [Winograd steps on threads]).
 
 AUTO_WORK = 1 << 23  # O C H W: VGG-11's 64->128 at 32x32, 128->256 at 16x16, 256->512 at 8x8
 AUTO_MAP = 8  # smallest side taken by ``auto``
@@ -127,15 +127,72 @@ def flipped_block(w2: np.ndarray, c0: int, c1: int, out: np.ndarray) -> np.ndarr
     return u.reshape(16, o, cb).transpose(0, 2, 1)
 
 
-def products(u: np.ndarray, v: np.ndarray, m: np.ndarray) -> None:
-    """m[p] = u[p] @ v[p] for the 16 planes, split across adjit's threads by planes."""
-    threads = num_threads()
+def products(u: np.ndarray, v: np.ndarray, m: np.ndarray, threads: int = 1) -> None:
+    """m[p] = u[p] @ v[p] for the 16 planes, split across ``threads`` threads by planes."""
     if threads < 2:
         mkl_gemm.matmul(u, v, m)
         return
     edges = [16 * i // threads for i in range(threads + 1)]
     calls = [(u[a:b], v[a:b], m[a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)]
     run_split(mkl_gemm.matmul, calls, threads)
+
+
+# Note [Winograd steps on threads]
+# At n threads the 16 GEMMs were split by planes and the transforms ran on the caller alone:
+# in VGG-11 b8's step (1 thread, CPU time, load ~8) the transforms took 68 ms (input 23, the
+# input gradient's weight columns 15, output 15, weight 9, gradient 6) of the Winograd steps'
+# 242, a fifth of the step serial at 2 threads. Now a chunk's input transform is cut by its
+# images (each piece with a padded row of its own), and a block's output transform (a weight
+# gradient's gradient transform) by its output channels, a piece a thread; the products stay
+# split by planes, where no piece reads another's operands. (Cut by images from input to
+# output, with a piece's images' columns of V times all of U, the pieces shared no hand-off
+# but each read all of U, up to 2 MB a block of the 8x8 layers, and their GEMMs had half the
+# columns: VGG-11 b8's step took 10% more CPU time at 2 threads, load ~10.) Each piece writes
+# only its own planes' columns or channels, and the edges depend only on the shapes and the
+# thread count: the same bits from call to call; a transform's pieces give one thread's bits
+# (each tile is its own), and so did the planes' products on the tests' shapes. VGG-11 b8 at
+# 2 threads, in-process interleaved medians at load ~9-10: CPU time 428 -> 436 ms (1 thread:
+# 390 and 410 for the same code, the noise), the caller's wall time less its waits for a core
+# 391 -> 360 ms.
+
+
+def pieces(extent: int, threads: int) -> list[tuple[int, int]]:
+    """``[0, extent)`` cut into up to ``threads`` nearly equal pieces (images or channels)."""
+    count = max(1, min(threads, extent))
+    edges = [extent * i // count for i in range(count + 1)]
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+def on_threads(fn: Callable[[int, int], None], extent: int, threads: int) -> None:
+    """``fn(a, b)`` for the pieces of ``[0, extent)``, across adjit's threads when several."""
+    cut = pieces(extent, threads)
+    if len(cut) == 1:
+        fn(0, extent)
+        return
+    run_split(fn, cut, threads)
+
+
+def _inputs(x: np.ndarray, v: np.ndarray, pad: np.ndarray, a: int, b: int) -> None:
+    """The input transform of images a:b of ``x`` into their columns of ``v`` (16, C, N', tiles)
+    (a piece after the first with a padded row of its own)."""
+    from ..codegen import winograd  # imports llvmlite.ir: lazily
+
+    winograd.input_transform(x[a:b], v[:, :, a:b], pad if a == 0 else np.empty_like(pad))
+
+
+def _outputs(m: np.ndarray, out: np.ndarray, a: int, b: int) -> None:
+    """The output transform of output channels a:b of ``m`` (16, O', N', tiles) into ``out``
+    (O', N', H, W)."""
+    from ..codegen import winograd  # imports llvmlite.ir: lazily
+
+    winograd.output_transform(m[:, a:b], out[a:b])
+
+
+def _gradients(g: np.ndarray, m: np.ndarray, a: int, b: int) -> None:
+    """The gradient transform of output channels a:b of ``g`` (O', N', H, W) into ``m``."""
+    from ..codegen import winograd  # imports llvmlite.ir: lazily
+
+    winograd.gradient_transform(g[a:b], m[:, a:b])
 
 
 # Note [Winograd chunks]: the input's and the products' planes of the whole batch are 4 times
@@ -212,8 +269,7 @@ def by_block(x: np.ndarray, o: int, weights: Callable[[int, int], np.ndarray], o
              bufs: tuple[np.ndarray, ...]) -> None:  # fmt: skip
     """``convolve`` with the transformed weight of output channels o0:o1 made by ``weights``
     (o0, o1) as needed: a chunk's input planes, then per block its weight's planes, their 16
-    products and the block's output transform."""
-    from ..codegen import winograd  # imports llvmlite.ir: lazily
+    products and the block's output transform (Note [Winograd steps on threads])."""
 
     v_buf, m_buf, pad = bufs
     n, c, h, w = x.shape
@@ -223,14 +279,16 @@ def by_block(x: np.ndarray, o: int, weights: Callable[[int, int], np.ndarray], o
     if ob == o:  # one block: its weight's planes made once for all chunks
         whole = weights(0, o)
         weights = lambda o0, o1: whole  # noqa: E731
+    threads = num_threads()
     for n0, n1 in chunks(n, planned):
         k = n1 - n0
         v = _view(v_buf, c, k, tiles)
-        winograd.input_transform(x[n0:n1], v, pad)
+        on_threads(partial(_inputs, x[n0:n1], v, pad), k, threads)
         for o0, o1 in chunks(o, ob):
             m = _view(m_buf, o1 - o0, k, tiles)
-            products(weights(o0, o1), v.reshape(16, c, k * tiles), m.reshape(16, o1 - o0, -1))
-            winograd.output_transform(m, out[o0:o1, n0:n1])
+            flat = v.reshape(16, c, k * tiles)
+            products(weights(o0, o1), flat, m.reshape(16, o1 - o0, -1), threads)
+            on_threads(partial(_outputs, m, out[o0:o1, n0:n1]), o1 - o0, threads)
 
 
 class WinogradConv(ExternStep):
@@ -320,7 +378,6 @@ class WinogradWeight(ExternStep):
     part: Var  # a later chunk's weight gradient
 
     def run(self, env: Env, ptrs: dict[Var, int], bufs: Buffers) -> None:
-        from ..codegen import winograd  # imports llvmlite.ir: lazily
 
         e = self.eqn
         x = np.ascontiguousarray(env[self.unfold.inputs[0]])  # type: ignore[index]
@@ -333,15 +390,16 @@ class WinogradWeight(ExternStep):
         part, planned = bufs.get(self.part)[0].reshape(-1), _planned(v_buf, c * tiles)
         rows = out.reshape(o, c * 9)
         ob = min(o, _capacity(m_buf, planned * tiles), _capacity(u_buf, c))
+        threads = num_threads()  # Note [Winograd steps on threads]
         for i, (n0, n1) in enumerate(chunks(n, planned)):
             k = n1 - n0
             v = _view(v_buf, c, k, tiles)
-            winograd.input_transform(x[n0:n1], v, bufs.get(self.pad)[0])
+            on_threads(partial(_inputs, x[n0:n1], v, bufs.get(self.pad)[0]), k, threads)
             vt = v.reshape(16, c, k * tiles).transpose(0, 2, 1)
             for o0, o1 in chunks(o, ob):
                 m, du = _view(m_buf, o1 - o0, k, tiles), _view(u_buf, o1 - o0, c)
-                winograd.gradient_transform(image[o0:o1, n0:n1], m)
-                products(m.reshape(16, o1 - o0, k * tiles), vt, du)
+                on_threads(partial(_gradients, image[o0:o1, n0:n1], m), o1 - o0, threads)
+                products(m.reshape(16, o1 - o0, k * tiles), vt, du, threads)
                 into = part[: (o1 - o0) * c * 9] if i else rows[o0:o1].reshape(-1)
                 mkl_gemm.matmul(du.reshape(16, -1).T, GG, into.reshape(-1, 9))
                 if i:

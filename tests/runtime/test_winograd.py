@@ -212,3 +212,53 @@ def _compiled_grads(monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5 * np.abs(b).max())
     assert _kinds(cf, ax) >= STEPS
     return got
+
+
+@pytest.mark.parametrize(("rows", "chunk_bytes"), [(1 << 20, 1 << 30), (5, 1 << 30), (5, 1)])
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_steps_on_threads_match_torch_and_repeat(monkeypatch: pytest.MonkeyPatch, count: int,
+                                                 rows: int, chunk_bytes: int) -> None:  # fmt: skip
+    # Note [Winograd steps on threads]: at 2 and 3 threads each input transform (by images),
+    # output and gradient transform (by channels) and the products (by planes) are cut into
+    # that many pieces: one chunk of 5 images and one block, blocks of 5 channels (the last of
+    # 1), chunks of 2 images and 1 (a weight gradient's later chunk added); PyTorch's values,
+    # the same bits each call and as one thread's
+    monkeypatch.setenv("ADJIT_WINOGRAD", "all")
+    monkeypatch.setattr(winograd, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(winograd, "BLOCK_ROWS", rows)
+    monkeypatch.setattr(winograd, "BLOCK_BYTES", 1)
+    cut: list[int] = []
+    real = winograd.run_split
+    monkeypatch.setattr(
+        winograd, "run_split", lambda fn, calls, t: cut.append(len(calls)) or real(fn, calls, t)
+    )
+    before = adjit.get_num_threads()
+    adjit.set_num_threads(count)
+    try:
+        tm, am = _nets()
+        xn = np.random.default_rng(2).standard_normal((5, 6, 8, 10)).astype(np.float32)
+        tx = torch.tensor(xn, requires_grad=True)
+        (tm(tx) ** 2).sum().backward()
+        want = [tx.grad.numpy(), *(p.grad.numpy() for p in tm.parameters())]
+        ax = adjit.tensor(xn, requires_grad=True)
+        cf = adjit.compile(lambda x: (am(x) ** 2).sum())
+        first = None
+        for _ in range(3):
+            ax.grad = None
+            am.zero_grad()
+            cf(ax).backward()
+            got = [ax.grad.numpy().copy(), *(p.grad.numpy().copy() for p in am.parameters())]
+            for a, b in zip(got, want, strict=True):
+                np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5 * np.abs(b).max())
+            first = first or got
+            assert all(np.array_equal(a, b) for a, b in zip(got, first, strict=True))
+        assert _kinds(cf, ax) >= STEPS
+        adjit.set_num_threads(1)
+        ax.grad = None
+        am.zero_grad()
+        cf(ax).backward()
+        alone = [ax.grad.numpy(), *(p.grad.numpy() for p in am.parameters())]
+        assert all(np.array_equal(a, b) for a, b in zip(alone, first, strict=True))
+    finally:
+        adjit.set_num_threads(before)
+    assert max(cut) == count if count > 1 else not cut
