@@ -22,6 +22,36 @@ from typing import Any
 MISSES = 3
 MISS_WAIT = 0.5
 ALONE = 32
+# Note [CPU pressure]
+# A worker that comes in time is no gain either when every core is contended: two blocks run at
+# once each took 240-270 µs of CPU where half the product takes 200 on its own (W2's (128, 784)
+# @ (784, 256), load ~7), and the process's share of the machine is what bounds its wall time.
+# W2 b128's step at 2 threads, split / blocks on the caller alone / 1 thread, interleaved
+# medians: load ~9, CPU 2.45 / 2.07 / 1.83 ms, wall 9.3 / 7.4 / 6.4 ms; load ~7, CPU 2.35 / 2.33
+# / 1.71, wall 7.0 / 6.3 / 4.7 (b1024: wall 32.1 / 30.8 / 26.2). Linux reports how much of the
+# last 10 s some runnable task waited for a CPU (PSI, /proc/pressure/cpu, ``some avg10``): from
+# PRESSURE percent no core is free for a worker, and splits run their blocks on the caller
+# alone. The file is read at most every PRESSURE_EVERY seconds; where it is missing (not Linux,
+# PSI off) only the misses decide. On a quiet machine (pressure low) nothing changes.
+PRESSURE = 50.0
+PRESSURE_EVERY = 0.5
+PSI = "/proc/pressure/cpu"
+
+
+def cpu_pressure() -> float | None:
+    """PSI's ``some avg10`` for the CPU, percent; None where it cannot be read."""
+    try:
+        with open(PSI) as f:
+            first = f.readline()
+    except OSError:
+        return None
+    for field in first.split():
+        if field.startswith("avg10="):
+            try:
+                return float(field[6:])
+            except ValueError:
+                return None
+    return None
 
 
 class Watch:
@@ -30,6 +60,15 @@ class Watch:
     def __init__(self) -> None:
         self.misses = 0
         self.alone = 0  # splits left to run on the caller alone
+        self.pressure: float | None = None  # the last cpu_pressure() read (Note [CPU pressure])
+        self.read_at = -PRESSURE_EVERY
+
+    def contended(self) -> bool:
+        """Whether the CPU pressure is at least PRESSURE (read at most every PRESSURE_EVERY s)."""
+        now = time.monotonic()
+        if now - self.read_at >= PRESSURE_EVERY:
+            self.pressure, self.read_at = cpu_pressure(), now
+        return self.pressure is not None and self.pressure >= PRESSURE
 
     def run(
         self,
@@ -40,8 +79,8 @@ class Watch:
         """``fn(*call)`` for every call: by ``split(fn, calls, threads)`` (the caller and the
         workers), or on the caller alone after workers kept missing (Note [workers without a
         core])."""
-        if self.alone:
-            self.alone -= 1
+        if self.alone or self.contended():
+            self.alone = max(0, self.alone - 1)
             split(fn, calls, 1)  # (the caller's blocks in turn)
             return
         caller = threading.get_ident()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from adjit.runtime import idle_cores, split_gemm
 
+READ_PRESSURE = idle_cores.cpu_pressure  # (the fixture below stands in for it)
 Split = Callable[[Callable[..., None], list[tuple[Any, ...]], int], None]
 
 
@@ -46,6 +48,35 @@ def _block(ran: list[int]) -> Callable[[int], None]:
         ran.append(i)
 
     return block
+
+
+@pytest.fixture(autouse=True)
+def calm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No CPU pressure unless a test says so (Note [CPU pressure])."""
+    monkeypatch.setattr(idle_cores, "cpu_pressure", lambda: 0.0)
+
+
+def test_cpu_pressure_sends_splits_to_the_caller_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    watch, threads = idle_cores.Watch(), []
+    calls = [(1,), (2,)]
+    monkeypatch.setattr(idle_cores, "cpu_pressure", lambda: idle_cores.PRESSURE)
+    watch.run(_block([]), calls, _helped(threads))
+    assert threads == [1] and watch.alone == 0
+    watch.read_at = -idle_cores.PRESSURE_EVERY  # (read again)
+    monkeypatch.setattr(idle_cores, "cpu_pressure", lambda: None)  # no PSI here: misses decide
+    watch.run(_block([]), calls, _helped(threads))
+    assert threads == [1, 2]
+
+
+def test_the_pressure_is_read_from_psi(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    psi = tmp_path / "cpu"
+    psi.write_text("some avg10=12.50 avg60=3.00 avg300=1.00 total=5\nfull avg10=0.00\n")
+    monkeypatch.setattr(idle_cores, "PSI", str(psi))
+    assert READ_PRESSURE() == 12.5
+    psi.write_text("garbled\n")
+    assert READ_PRESSURE() is None
+    monkeypatch.setattr(idle_cores, "PSI", str(tmp_path / "missing"))
+    assert READ_PRESSURE() is None
 
 
 def test_misses_in_a_row_send_splits_to_the_caller_alone() -> None:
