@@ -18,14 +18,15 @@ from .jit import CompiledKernel, codegen_error, compile_ir
 # denominator's three, addcdiv's three), each reading and writing whole arrays: 3.3 ms of CPU
 # for the transformer block's 0.8 M parameters. This loop makes one pass and computes, per
 # element, the same float operations in the same order with the same scalars (each rounded to
-# the array's dtype first, as NumPy rounds a Python float meeting a float32 array): plain
-# IEEE multiplies, adds, divides and a correctly rounded sqrt, never fused (no fast-math, no
-# contraction), so every bit agrees with the NumPy passes:
+# the array's dtype first, as NumPy rounds a Python float meeting a float32 array): IEEE
+# multiplies, adds, divides, a correctly rounded sqrt and, where PyTorch's kernels fuse (lerp,
+# addcmul: Note [fused multiply-add] in ir/reference.py), llvm.fma; nothing else contracted
+# (no fast-math flags), so every bit agrees with the eager passes, which are PyTorch's:
 #
 #     p = p * decay                                  (decoupled weight decay, when on)
-#     d = g - m;  m = m + d * w  (|w| < 0.5)  else  m = g - d * w   (lerp, w given per form)
-#     v = v * beta2;  v = v + (g * c2) * g
-#     p = p + (m * step) / (sqrt(v) / bc2 + eps)
+#     d = g - m;  m = fma(w, d, m)  (|w| < 0.5)  else  m = fma(w - 1, d, g)   (lerp_)
+#     v = fma(g * c2, g, v * beta2)                  (mul_, then addcmul_)
+#     p = p + (m * step) / (sqrt(v) / bc2 + eps)     (addcdiv_)
 
 I64 = ir.IntType(64)
 _TYPES: dict[str, ir.Type] = {"float32": ir.FloatType(), "float64": ir.DoubleType()}
@@ -49,6 +50,7 @@ def _emit(dtype: str, decay: bool, small: bool) -> tuple[str, str]:
         a.add_attribute("noalias")
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     sqrt = mod.declare_intrinsic("llvm.sqrt", [t])
+    fma = mod.declare_intrinsic("llvm.fma", [t], ir.FunctionType(t, [t] * 3))
     with for_range(b, ir.Constant(I64, 0), n, "i") as i:
         ptrs = zip("pgmv", (p, g, m, v), strict=True)
         at = {name: b.gep(ptr, [i], source_etype=t) for name, ptr in ptrs}
@@ -56,8 +58,8 @@ def _emit(dtype: str, decay: bool, small: bool) -> tuple[str, str]:
         if decay:
             pv = b.fmul(pv, s["decay"])
         d = b.fsub(gv, mv)
-        mv = b.fadd(mv, b.fmul(d, s["w"])) if small else b.fsub(gv, b.fmul(d, s["w"]))
-        vv = b.fadd(b.fmul(vv, s["beta2"]), b.fmul(b.fmul(gv, s["c2"]), gv))
+        mv = b.call(fma, [s["w"], d, mv if small else gv])
+        vv = b.call(fma, [b.fmul(gv, s["c2"]), gv, b.fmul(vv, s["beta2"])])
         denom = b.fadd(b.fdiv(b.call(sqrt, [vv]), s["bc2"]), s["eps"])
         pv = b.fadd(pv, b.fdiv(b.fmul(mv, s["step"]), denom))
         for name, value in zip("pmv", (pv, mv, vv), strict=True):
@@ -102,12 +104,17 @@ def supported(*arrays: np.ndarray) -> bool:
 
 
 def adam_(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, *, decay: float | None,
-          w: float, small: bool, beta2: float, c2: float, bc2: float, eps: float,
+          w: float, beta2: float, c2: float, bc2: float, eps: float,
           step: float) -> None:  # fmt: skip
     """The step of Note [one-pass Adam] on ``supported`` arrays, in place; ``decay`` None: no
-    decoupled decay. Scalars are Python floats, rounded here to the arrays' dtype."""
+    decoupled decay; ``w`` lerp's weight (1 - beta1). Scalars are Python floats, rounded here
+    to the arrays' dtype; lerp's branch is taken on the rounded weight, and its w - 1 computed
+    in the dtype, as PyTorch's kernel does."""
     dt = p.dtype.type
+    weight = dt(w)
+    small = bool(abs(weight) < 0.5)
+    coefficient = weight if small else dt(weight - dt(1))
     fn = _kernel(_NAMES[p.dtype], decay is not None, small)[1]
-    values = (1.0 if decay is None else decay, w, beta2, c2, bc2, eps, step)
+    values = (1.0 if decay is None else decay, coefficient, beta2, c2, bc2, eps, step)
     fn(p.ctypes.data, g.ctypes.data, m.ctypes.data, v.ctypes.data, p.size,
        *(float(dt(x)) for x in values))  # fmt: skip

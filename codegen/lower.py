@@ -410,6 +410,7 @@ LOWERING: dict[Op, dict[str, Rule]] = {
     Op.ATAN2: {"f": lambda cx, y, x: _intrinsic("atan2", libm=True)(cx.b, y, x)},  # libm's
     Op.COPYSIGN: {"f": _call("llvm.copysign")},
     Op.WHERE: {_ALL: _m("select")},
+    Op.FMA: {"f": _call("llvm.fma")},  # correctly rounded on every host (Note [fused multiply-add])
     Op.EXPAND: {_ALL: _ID},
     Op.DETACH: {_ALL: _ID},
 }

@@ -17,12 +17,14 @@ from .jit import CompiledKernel, codegen_error, compile_ir
 # Note [fused updates]
 # SGD with momentum as NumPy ufuncs is four passes over each parameter (buf *= m; buf += c*g;
 # t = a*buf; p += t): ten array streams, and resnet18's 11.7M parameters took 26 ms a step
-# (PyTorch's foreach SGD: 20 ms). This loop does per element exactly the roundings of those
-# ufuncs (b = fl(fl(b*m) + fl(g*c)); p = fl(p + fl(b*a)), every scalar rounded to the dtype
-# first) in one pass that reads g, b and p and writes b and p: five streams. Multiplying by
-# c = 1 (no dampening) is exact, so one loop serves both. Without momentum it is
-# p = fl(p + fl(g*a)): three streams instead of five. The IR carries no fast-math flags, so
-# LLVM never contracts a multiply and an add into an fma: the bits are NumPy's.
+# (PyTorch's foreach SGD: 20 ms). This loop does per element exactly the roundings of PyTorch's
+# ``buf.mul_(m).add_(g, alpha=c)`` and ``p.add_(buf, alpha=a)``, whose add with alpha is one
+# fma (Note [add with alpha] in runtime/ops_elementwise.py): b = fma(g, c, fl(b*m));
+# p = fma(b, a, p), every scalar rounded to the dtype first, in one pass that reads g, b and p
+# and writes b and p: five streams. Multiplying by c = 1 (no dampening) is exact, so one loop
+# serves both. Without momentum it is p = fma(g, a, p): three streams instead of five. The fma
+# is llvm.fma (correctly rounded: the eager FMA primitive's bits); the IR carries no fast-math
+# flags, so LLVM contracts nothing else.
 
 I64 = ir.IntType(64)
 _FLOATS = {
@@ -43,16 +45,17 @@ def _emit(momentum: bool, dtype: str) -> tuple[str, str]:
     for ptr in (p, buf, g):
         ptr.add_attribute("noalias")  # the caller checks that the three do not overlap
     b = ir.IRBuilder(fn.append_basic_block("entry"))
+    fma = mod.declare_intrinsic("llvm.fma", [ft], ir.FunctionType(ft, [ft] * 3))
     with for_range(b, ir.Constant(I64, 0), n, "i") as i:
         at = {
             name: b.gep(ptr, [i], source_etype=ft) for name, ptr in (("p", p), ("b", buf), ("g", g))
         }
         step = b.load(at["g"], typ=ft)
         if momentum:
-            new = b.fadd(b.fmul(b.load(at["b"], typ=ft), m), b.fmul(step, c))
+            new = b.call(fma, [step, c, b.fmul(b.load(at["b"], typ=ft), m)])
             b.store(new, at["b"])
             step = new
-        b.store(b.fadd(b.load(at["p"], typ=ft), b.fmul(step, a)), at["p"])
+        b.store(b.call(fma, [step, a, b.load(at["p"], typ=ft)]), at["p"])
     b.ret_void()
     return str(mod), symbol
 

@@ -220,6 +220,7 @@ DERIVATIVES: dict[Op, Rule] = {
     Op.MAXIMUM: _maximum,
     Op.MINIMUM: _minimum,
     Op.WHERE: lambda g, cond: (None, where(cond, g, 0.0), where(cond, 0.0, g)),
+    Op.FMA: lambda g, x, y, needs: (g * y if needs[0] else None, g * x if needs[1] else None, g),
     Op.SUM: lambda g, x_shape, axes, keepdim: (_unreduce(g, x_shape, axes, keepdim),),
     Op.AMAX: _extremum,
     Op.AMIN: _extremum,

@@ -3,6 +3,8 @@ reproducing C++ kernels the compiler contracted into FMA instructions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 _SPLIT = 134217729.0  # 2**27 + 1: Veltkamp's splitter for float64
@@ -53,11 +55,19 @@ def _round_to_odd(s: np.ndarray, err: np.ndarray) -> np.ndarray:
 def fma64(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """``a * b + c`` with one rounding (Boldo and Melquiond's emulation via round-to-odd)."""
     a, b, c = (np.asarray(v, np.float64) for v in (a, b, c))
-    ph, pl = _two_prod(a, b)
-    th, tl = _two_sum(c, ph)
-    vh, vl = _two_sum(tl, pl)
     with np.errstate(invalid="ignore", over="ignore"):
-        return th + _round_to_odd(vh, vl)
+        ph, pl = _two_prod(a, b)
+        th, tl = _two_sum(c, ph)
+        vh, vl = _two_sum(tl, pl)
+        out = th + _round_to_odd(vh, vl)
+        # an infinite or NaN operand (or an overflowing product) makes the error terms NaN;
+        # there a * b + c in IEEE arithmetic is the answer (its infinities do not round)
+        # and a zero result's sign is IEEE's for ph + c (-0.0 + -0.0 is -0.0; the error terms'
+        # +0.0 made it +0.0); ph is exact there (a * b = -c or both zero)
+        naive = ~np.isfinite(ph) | ~np.isfinite(c) | (out == 0)
+        if naive.any():
+            out = np.where(naive, ph + c, out)
+    return out
 
 
 def fma32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -66,7 +76,8 @@ def fma32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     midpoint (or below float32's normal range); those few are redone with the sum rounded to
     odd, after which the second rounding is the correct one."""
     s = np.multiply(a, b, dtype=np.float64)
-    s = np.add(s, c, out=s if s.ndim else None, dtype=np.float64)
+    own = s.ndim and s.shape == np.broadcast_shapes(s.shape, np.shape(c))  # (c may widen s)
+    s = np.add(s, c, out=s if own else None, dtype=np.float64)
     bits = s.view(np.int64)
     midpoint = (bits & 0x1FFFFFFF) == 0x10000000  # the 29 bits float32 drops: 1000...0
     small = (bits & 0x7FF0000000000000) < ((1023 - 125) << 52)  # |s| < 2**-125 (or zero)
@@ -80,3 +91,27 @@ def fma32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
             s[suspect] = _round_to_odd(s2, e)
     with np.errstate(over="ignore"):
         return s.astype(np.float32)
+
+
+# Note [native fma]: the emulation above costs a dozen NumPy passes; the runtime registers a
+# compiled loop (codegen/fma_kernel.py, Note [eager fma]) that ``fma`` asks first, which may
+# decline (None) operands it cannot take. ir imports nothing above it, hence the registration.
+_NATIVE: list[Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray | None]] = []
+
+
+def register_native(
+    fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray | None],
+) -> None:
+    """Let ``fn`` compute ``fma`` where it can (it returns None where it cannot)."""
+    _NATIVE[:] = [fn]
+
+
+def fma(x: object, y: object, z: object) -> np.ndarray:
+    """``x * y + z`` rounded once in the operands' common dtype (float32 or float64)."""
+    dt = np.result_type(x, y, z)  # type: ignore[arg-type]
+    a, b, c = (np.asarray(v, dt) for v in (x, y, z))
+    for native in _NATIVE:
+        out = native(a, b, c)
+        if out is not None:
+            return out
+    return np.asarray((fma32 if dt == np.float32 else fma64)(a, b, c), dt)

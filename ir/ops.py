@@ -50,6 +50,7 @@ class Op(Enum):
     COPYSIGN = auto()  # the sign bit of input 1 (of -0.0 and NaN too): not decomposable
     # elementwise ternary
     WHERE = auto()
+    FMA = auto()  # x * y + z rounded once (float only): Note [fused multiply-add]
     # reductions
     SUM = auto()
     AMAX = auto()
@@ -140,7 +141,7 @@ class GroupOp:
         | (BITWISE - {Op.NOT})
         | COMPARE
     )
-    TERNARY = frozenset({Op.WHERE})
+    TERNARY = frozenset({Op.WHERE, Op.FMA})
     ELEMENTWISE = UNARY | BINARY | TERNARY
     REDUCE = frozenset({Op.SUM, Op.AMAX, Op.AMIN, Op.ARGMAX, Op.ARGMIN})
     SORT = frozenset({Op.ARGSORT, Op.SEARCHSORTED})
@@ -180,3 +181,4 @@ class GroupOp:
     # is 0 at y = 0, where copysign gives |x| and PyTorch's gradient is +-1)
     SYMBOLIC = ELEMENTWISE - BITWISE - COMPARE - {Op.CAST, Op.WHERE, Op.FMOD, Op.TRUNC_DIV}
     SYMBOLIC -= {Op.COPYSIGN}
+    SYMBOLIC -= {Op.FMA}  # its one rounding is its point: sympy's x*y + z would round twice

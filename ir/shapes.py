@@ -111,6 +111,14 @@ def _where(c: Aval, x: Aval, y: Aval) -> Aval:
     return Aval(broadcast_shapes(c.shape, x.shape, y.shape), promoted(x, y))
 
 
+def _fma(x: Aval, y: Aval, z: Aval) -> Aval:
+    """x * y + z rounded once (Note [fused multiply-add]): real floats only."""
+    dt = promoted(x, y, z)
+    if not dt.is_floating_point or dt.category == 3:
+        raise ShapeError(f"float operands expected, got {dt}")
+    return Aval(broadcast_shapes(x.shape, y.shape, z.shape), dt)
+
+
 def reduced_shape(
     shape: tuple[int, ...], axes: tuple[int, ...] | None, keepdim: bool
 ) -> tuple[int, ...]:
@@ -391,6 +399,7 @@ SHAPE_RULES: dict[Op, ShapeRule] = {
     Op.ATAN2: _binary("float"),
     Op.COPYSIGN: _binary("float"),
     Op.WHERE: _where,
+    Op.FMA: _fma,
     Op.SUM: _reduce("sum", "sum"),
     Op.AMAX: _reduce("keep", "amax"),
     Op.AMIN: _reduce("keep", "amin"),

@@ -258,6 +258,7 @@ _UNREAD = _Unread()
 READ_ONLY_FOR: dict[Op, dict[str, tuple[int, ...]]] = {
     Op.MUL: {"x": (1,), "y": (0,)},
     Op.DIV: {"x": (1,)},
+    Op.FMA: {"x": (1,), "y": (0,)},
 }
 _PARAMS: dict[Op, tuple[str, ...]] = {}  # op -> the names its derivative rule takes
 

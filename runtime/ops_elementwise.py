@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import builtins
 import math
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from ..ir import dtypes as D
+from ..ir import fp_exact
 from ..ir.ops import Op
 from ..ir.shapes import C_NAMES
 from .creation import check_fill, check_fits
@@ -86,13 +88,15 @@ def sub(x: Any, y: Any, *, alpha: Any = 1) -> Tensor:
 # Note [add with alpha]
 # PyTorch's add/sub with alpha is one kernel over the operands' common dtype: ``other`` is
 # converted first (a bfloat16 ``other`` added into float32 was scaled in bfloat16 here: 976 of
-# 1000 results off), and alpha is checked against that dtype (alpha_check). float16/bfloat16
-# round alpha to their type and compute in float32, rounded once: PyTorch's bits (but for the
-# scalar tail of each of its threads' chunks, which rounds alpha * other first). float32 and
-# float64 scale, then add: PyTorch's vectorized loop fuses that into one fma (vec::fmadd), so
-# about 20% of results differ from its by an ulp. The optimizers' in-place kernels (Note
-# [fused updates]) keep the same two roundings as these eager ops; making both fused at once
-# is the way to PyTorch's bits there.
+# 1000 results off), and alpha is checked against that dtype (alpha_check). Its float kernel is
+# ``vec::fmadd(other, alpha, self)``: x + alpha * y rounded once, alpha rounded to the dtype
+# first (sub adds -alpha), the FMA primitive (Note [fused multiply-add] in ir/reference.py).
+# Scaled, then added, about 20% of float32 results were an ulp off PyTorch's. (With a scalar
+# ``other`` PyTorch's tail loop, after its last whole vectors, hoists a rounded alpha * other
+# in some elements; adjit fuses those too.) float16/bfloat16 round alpha to their type and
+# compute in float32, rounded once (PyTorch's tail rounds each op to the narrow type, which
+# adjit does not follow). Integers multiply and add (exact, wrapping). The optimizers'
+# in-place updates (Note [fused updates]) use the same fma.
 def _scaled(op: Op, x: Any, y: Any, alpha: Any) -> Tensor:
     dt = result_dtype(x, y)
     _check_alpha(dt, alpha)
@@ -101,6 +105,9 @@ def _scaled(op: Op, x: Any, y: Any, alpha: Any) -> Tensor:
         return in_float32(lambda a, b: _scaled(op, a, b, narrow))(x, y)
     a = bool(alpha) if dt is D.bool_ else int(alpha) if dt.category == 1 else alpha
     y_dt = y.to(dt) if isinstance(y, Tensor) and y.dtype is not dt else y
+    if dt.is_floating_point:
+        name = "AddBackward0" if op is Op.ADD else "SubBackward0"
+        return apply(Op.FMA, y_dt, a if op is Op.ADD else -a, x, name=name)
     return apply(op, x, mul(y_dt, a))
 
 
@@ -349,14 +356,49 @@ _LERP_TENSOR = _LerpRule()
 
 
 def _lerp(a: Tensor, b: Tensor, w: Any) -> Tensor:
-    """PyTorch's lerp: from the nearer end (|w| < 0.5 from ``a``), so w = 1 gives ``b`` exactly."""
+    """PyTorch's lerp: from the nearer end (|w| < 0.5 from ``a``), so w = 1 gives ``b``
+    exactly, one fma (its ``lerp_vec``, Note [fused multiply-add]): fma(w, b - a, a), or
+    fma(w - 1, b - a, b) with ``w - 1`` computed in the dtype (a scalar ``w`` rounded to it
+    first, and tested there)."""
     if not isinstance(w, Tensor):
-        return a + w * (b - a) if -0.5 < w < 0.5 else b - (b - a) * (1 - w)
-    return where(abs(w) < 0.5, a + w * (b - a), b - (b - a) * (1 - w))
+        wd = np.asarray(w, a.dtype.np)
+        if abs(wd) < 0.5:
+            return fused_multiply_add(wd.item(), b - a, a)
+        return fused_multiply_add((wd - wd.dtype.type(1)).item(), b - a, b)
+    small = abs(w) < 0.5
+    return fused_multiply_add(where(small, w, w - 1), b - a, where(small, a, b))
+
+
+def lerp_value(x: Tensor, end: Tensor, weight: Any) -> Tensor:
+    """lerp's value as primitives, without its derivative rule (an optimizer's in-place step)."""
+    return in_float32(_lerp)(x, end, weight)
+
+
+def _native_fma(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray | None:
+    """codegen's compiled fma loop (Note [eager fma]); llvmlite is imported with its first use."""
+    from ..codegen.fma_kernel import fma
+
+    return fma(x, y, z)
+
+
+fp_exact.register_native(_native_fma)
+
+
+def fused_multiply_add(x: Any, y: Any, z: Any) -> Tensor:
+    """``x * y + z`` rounded once, in the operands' float dtype (Note [fused multiply-add])."""
+    return apply(Op.FMA, x, y, z)
 
 
 def addcmul(x: Tensor, t1: Tensor, t2: Tensor, *, value: Any = 1) -> Tensor:
-    return composite("AddcmulBackward0", in_float32(lambda a, b, c: a + value * b * c), x, t1, t2)
+    """PyTorch's ``self + value * t1 * t2``, which its compiler contracts for floats into
+    fma(value * t1, t2, self) (Note [fused multiply-add])."""
+    return composite("AddcmulBackward0", in_float32(partial(_addcmul, value)), x, t1, t2)
+
+
+def _addcmul(value: Any, a: Tensor, b: Tensor, c: Tensor) -> Tensor:
+    if result_dtype(a, b, c).is_floating_point:
+        return fused_multiply_add(value * b, c, a)
+    return a + value * b * c
 
 
 def addcdiv(x: Tensor, t1: Tensor, t2: Tensor, *, value: Any = 1) -> Tensor:

@@ -7,8 +7,10 @@ from typing import Any
 import numpy as np
 
 from adjit.ir.dtypes import float64
+from adjit.ir.fp_exact import fma
 from adjit.runtime import trace_state
 from adjit.runtime.grad_mode import is_grad_enabled
+from adjit.runtime.ops_elementwise import addcmul, fused_multiply_add, lerp_value
 from adjit.runtime.tensor import Tensor
 
 
@@ -19,24 +21,22 @@ def _recording(t: Tensor) -> bool:
 
 
 def lerp_(t: Tensor, end: Tensor, weight: float) -> Tensor:
-    """``t + weight * (end - t)``, evaluated the way PyTorch's CPU kernel does for each weight."""
+    """``t + weight * (end - t)``, evaluated the way PyTorch's CPU kernel does for each weight
+    (one fma from the nearer end: Note [fused multiply-add] in ir/reference.py)."""
     if _recording(t):
         return t.lerp_(end, weight)
-    if abs(weight) < 0.5:
-        return t.add_((end - t) * weight)
-    return t.copy_(end - (end - t) * (1 - weight))
+    return t.copy_(lerp_value(t, end, weight))
 
 
 def addcmul_(t: Tensor, t1: Tensor, t2: Tensor, value: float = 1.0) -> Tensor:
-    """``t + value * t1 * t2`` (PyTorch multiplies the scalar in first)."""
+    """``t + value * t1 * t2``: fma(t1 * value, t2, t), as PyTorch's kernel."""
     if _recording(t):
         return t.addcmul_(t1, t2, value=value)
-    scale = isinstance(value, Tensor) or value != 1.0  # a tensor: a traced step's coefficient
-    return t.add_(t1 * value * t2 if scale else t1 * t2)
+    return t.copy_(addcmul(t, t1, t2, value=value))
 
 
 def addcdiv_(t: Tensor, t1: Tensor, t2: Tensor, value: float = 1.0) -> Tensor:
-    """``t + value * t1 / t2`` (PyTorch multiplies the scalar in first)."""
+    """``t + value * t1 / t2`` (PyTorch multiplies the scalar in first; no fma: a quotient)."""
     if _recording(t):
         return t.addcdiv_(t1, t2, value=value)
     scale = isinstance(value, Tensor) or value != 1.0  # a tensor: a traced step's coefficient
@@ -54,8 +54,8 @@ def addcdiv_(t: Tensor, t1: Tensor, t2: Tensor, value: float = 1.0) -> Tensor:
 #   tensor meeting a float32 tensor with dimensions rounds to float32 first, as the Python
 #   float does; where the other side is itself 0-d (``mu_product``, ``eta``), the coefficient
 #   is cast to that tensor's dtype first (``in_dtype_of``), as eager's scalar would be;
-# - ``alpha=``/``value=`` given a tensor become a multiply (``add_scaled_``, and the scaled
-#   forms of ``addcmul_``/``addcdiv_``), with the same roundings;
+# - ``alpha=``/``value=`` given a tensor keep the eager roundings: ``add_scaled_`` is the same
+#   fma as add with alpha, ``addcmul_`` the same fma, ``addcdiv_`` a multiply, a divide, an add;
 # - value-dependent branches (RAdam's rectification, ASGD's ``mu != 1``, Rprop's sign cases)
 #   compute both sides and pick with ``where``.
 # Eager steps (``_update_arrays``, ``_update_eager``) are untouched: they stay identical to
@@ -64,10 +64,10 @@ def addcdiv_(t: Tensor, t1: Tensor, t2: Tensor, value: float = 1.0) -> Tensor:
 
 def add_scaled_(t: Tensor, x: Tensor, alpha: Any) -> Tensor:
     """``t.add_(x, alpha=alpha)``; in a traced step, where ``alpha`` is a 0-d tensor made from
-    the run-time learning rate, ``t.add_(x * alpha)`` (the same roundings: ``alpha`` rounds to
-    ``x``'s dtype, then one multiply and one add)."""
+    the run-time learning rate, the same fma with that tensor (``alpha`` rounds to ``x``'s
+    dtype, then x * alpha + t rounds once: Note [add with alpha])."""
     if isinstance(alpha, Tensor) and tracing():
-        return t.add_(x * alpha)
+        return t.copy_(fused_multiply_add(x, alpha, t))
     return t.add_(x, alpha=alpha)
 
 
@@ -172,9 +172,31 @@ def scaled(x: np.ndarray, alpha: float) -> np.ndarray:
     return x if alpha == 1 else np.multiply(x, alpha)
 
 
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _fma(x: np.ndarray, y: Any, z: np.ndarray) -> np.ndarray | None:
+    """``x * y + z`` rounded once in ``z``'s dtype (``y`` a number rounded to it first), or
+    None when the arrays are not both float32 or both float64."""
+    arrays = [a for a in (x, y) if isinstance(a, np.ndarray | np.generic)]
+    if z.dtype not in _FLOATS or any(a.dtype != z.dtype for a in arrays):
+        return None
+    return fma(np.asarray(x, z.dtype), np.asarray(y, z.dtype), z)
+
+
+def added(t: np.ndarray, x: np.ndarray, alpha: float) -> np.ndarray:
+    """``t + alpha * x`` as eager ``add(t, x, alpha=alpha)``: one rounding for float32 and
+    float64 (Note [add with alpha] in runtime/ops_elementwise.py), ``alpha`` in the dtype."""
+    fused = None if alpha == 1 else _fma(x, alpha, t)
+    return t + scaled(x, alpha) if fused is None else fused
+
+
 def axpy_(t: Tensor, x: np.ndarray, alpha: float) -> None:
     """``t.add_(x, alpha=alpha)`` on the arrays, in place (Note [in-place updates] in sgd)."""
-    np.add(t._data, scaled(x, alpha), out=t._data)
+    if alpha == 1:
+        np.add(t._data, x, out=t._data)
+    else:
+        t._data[...] = added(t._data, x, alpha)
     t._version_box[0] += 1
 
 
@@ -191,8 +213,13 @@ def bump(*tensors: Tensor) -> None:
 
 
 def addcmul_arrays_(t: Tensor, t1: np.ndarray, t2: np.ndarray, value: float = 1.0) -> None:
-    """:func:`addcmul_` on the arrays, in place: ``t += (t1 * value) * t2``."""
-    np.add(t._data, scaled(t1, value) * t2, out=t._data)
+    """:func:`addcmul_` on the arrays, in place: ``t = fma(t1 * value, t2, t)``."""
+    product = scaled(t1, value)
+    fused = _fma(product, t2, t._data)
+    if fused is None:
+        np.add(t._data, product * t2, out=t._data)
+    else:
+        t._data[...] = fused
     bump(t)
 
 
@@ -205,7 +232,12 @@ def addcdiv_arrays_(t: Tensor, t1: np.ndarray, t2: np.ndarray, value: float = 1.
 def lerp_arrays_(t: Tensor, end: np.ndarray, weight: float) -> None:
     """:func:`lerp_` on the arrays, in place, with the same two formulas."""
     d = np.asarray(end - t._data)  # (0-d operands: an array to write into, not a scalar)
-    if abs(weight) < 0.5:
+    w = np.asarray(weight, t._data.dtype)
+    small = abs(w) < 0.5
+    fused = _fma(d, w if small else w - w.dtype.type(1), t._data if small else np.asarray(end))
+    if fused is not None:
+        t._data[...] = fused
+    elif abs(weight) < 0.5:
         np.add(t._data, np.multiply(d, weight, out=d), out=t._data)
     else:
         np.subtract(end, np.multiply(d, 1 - weight, out=d), out=t._data)

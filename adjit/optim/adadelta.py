@@ -10,12 +10,12 @@ from adjit.optim._ops import (
     add_scaled_,
     addcmul_,
     addcmul_arrays_,
+    added,
     axpy_,
     check_lr,
     check_nonnegative,
     decayed,
     scale_,
-    scaled,
     zeros_state,
 )
 from adjit.optim.optimizer import Optimizer
@@ -68,7 +68,7 @@ class Adadelta(Optimizer):
         axpy_(state["step"], np.ones((), state["step"]._data.dtype), 1)
         g = -grad._data if group["maximize"] else grad._data
         if group["weight_decay"] != 0:
-            g = g + scaled(p._data, group["weight_decay"])
+            g = added(g, p._data, group["weight_decay"])
         square_avg, acc_delta = state["square_avg"], state["acc_delta"]
         scale_(square_avg, rho)
         addcmul_arrays_(square_avg, g, g, 1 - rho)

@@ -10,6 +10,8 @@ from adjit.ir.dtypes import float64
 from adjit.optim._ops import (
     addcdiv_,
     addcmul_,
+    addcmul_arrays_,
+    added,
     axpy_,
     bump,
     check_betas,
@@ -112,11 +114,11 @@ class Adam(Optimizer):
             if group["decoupled_weight_decay"]:
                 scale_(p, 1 - lr * wd)
             else:
-                g = g + scaled(p._data, wd)
+                g = added(g, p._data, wd)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         lerp_arrays_(exp_avg, g, 1 - beta1)
         scale_(exp_avg_sq, beta2)
-        axpy_(exp_avg_sq, scaled(g, 1 - beta2) * g, 1)  # addcmul_: (g * value) * g
+        addcmul_arrays_(exp_avg_sq, g, g, 1 - beta2)
         step = state["step"].item()
         bias_correction1 = 1 - beta1**step
         bias_correction2_sqrt = (1 - beta2**step) ** 0.5
@@ -191,12 +193,10 @@ def _one_pass(p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, A
         return False
     axpy_(state["step"], np.ones((), np.float32), 1)
     step = state["step"].item()
-    w = 1 - beta1
     _adam_update().adam_(
         *arrays,
         decay=1 - lr * wd if wd != 0 else None,
-        w=w if abs(w) < 0.5 else 1 - w,
-        small=abs(w) < 0.5,
+        w=1 - beta1,
         beta2=beta2,
         c2=1 - beta2,
         bc2=(1 - beta2**step) ** 0.5,

@@ -9,6 +9,7 @@ import numpy as np
 from adjit.optim._ops import (
     addcdiv_,
     addcdiv_arrays_,
+    added,
     axpy_,
     check_betas,
     check_lr,
@@ -18,7 +19,6 @@ from adjit.optim._ops import (
     lerp_,
     lerp_arrays_,
     scale_,
-    scaled,
     step_count,
     zeros_state,
 )
@@ -71,7 +71,7 @@ class Adamax(Optimizer):
         g = -grad._data if group["maximize"] else grad._data
         axpy_(state["step"], np.ones((), state["step"]._data.dtype), 1)
         if group["weight_decay"] != 0:
-            g = g + scaled(p._data, group["weight_decay"])
+            g = added(g, p._data, group["weight_decay"])
         exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
         lerp_arrays_(exp_avg, g, 1 - beta1)
         scale_(exp_inf, beta2)

@@ -10,6 +10,7 @@ from adjit.ir.dtypes import get_default_dtype
 from adjit.optim._ops import (
     add_zeros,
     addcmul_,
+    added,
     axpy_,
     bump,
     check_lr,
@@ -20,7 +21,6 @@ from adjit.optim._ops import (
     scalar,
     scalar_dtype,
     scale_,
-    scaled,
     step_count,
     zeros_state,
 )
@@ -84,7 +84,7 @@ class ASGD(Optimizer):
         g = -grad._data if group["maximize"] else grad._data
         axpy_(state["step"], np.ones((), state["step"]._data.dtype), 1)
         if group["weight_decay"] != 0:
-            g = g + scaled(p._data, group["weight_decay"])
+            g = added(g, p._data, group["weight_decay"])
         eta_value = eta.item()
         scale_(p, 1 - lambd * eta_value)
         axpy_(p, g, -eta_value)

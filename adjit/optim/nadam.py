@@ -12,6 +12,7 @@ from adjit.optim._ops import (
     addcdiv_arrays_,
     addcmul_,
     addcmul_arrays_,
+    added,
     axpy_,
     check_betas,
     check_lr,
@@ -22,7 +23,6 @@ from adjit.optim._ops import (
     lerp_arrays_,
     scalar,
     scale_,
-    scaled,
     step_count,
     zeros_state,
 )
@@ -91,7 +91,7 @@ class NAdam(Optimizer):
             if group["decoupled_weight_decay"]:
                 scale_(p, 1 - lr * wd)
             else:
-                g = g + scaled(p._data, wd)
+                g = added(g, p._data, wd)
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * decay)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * decay)))
         scale_(state["mu_product"], mu)

@@ -9,6 +9,7 @@ import numpy as np
 from adjit.optim._ops import (
     addcmul_,
     addcmul_arrays_,
+    added,
     axpy_,
     check_betas,
     check_lr,
@@ -77,7 +78,7 @@ class RAdam(Optimizer):
             if group["decoupled_weight_decay"]:
                 scale_(p, 1 - lr * wd)
             else:
-                g = g + scaled(p._data, wd)
+                g = added(g, p._data, wd)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         lerp_arrays_(exp_avg, g, 1 - beta1)
         scale_(exp_avg_sq, beta2)

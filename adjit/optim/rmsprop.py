@@ -12,6 +12,7 @@ from adjit.optim._ops import (
     addcdiv_arrays_,
     addcmul_,
     addcmul_arrays_,
+    added,
     axpy_,
     check_fused,
     check_lr,
@@ -20,7 +21,6 @@ from adjit.optim._ops import (
     lerp_,
     lerp_arrays_,
     scale_,
-    scaled,
     step_count,
     zeros_state,
 )
@@ -86,7 +86,7 @@ class RMSprop(Optimizer):
         g = -grad._data if group["maximize"] else grad._data
         axpy_(state["step"], np.ones((), state["step"]._data.dtype), 1)
         if group["weight_decay"] != 0:
-            g = g + scaled(p._data, group["weight_decay"])
+            g = added(g, p._data, group["weight_decay"])
         square_avg = state["square_avg"]
         scale_(square_avg, alpha)
         addcmul_arrays_(square_avg, g, g, 1 - alpha)
@@ -192,7 +192,7 @@ class Adagrad(Optimizer):
         step = state["step"].item()
         g = -grad._data if group["maximize"] else grad._data
         if group["weight_decay"] != 0:
-            g = g + scaled(p._data, group["weight_decay"])
+            g = added(g, p._data, group["weight_decay"])
         clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
         addcmul_arrays_(state["sum"], g, g)
         std = np.sqrt(state["sum"]._data) + group["eps"]

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from adjit.optim._ops import axpy_, check_fused, check_lr, decayed, scaled
+from adjit.optim._ops import add_scaled_, added, axpy_, check_fused, check_lr, decayed
 from adjit.optim.optimizer import Optimizer
 from adjit.runtime import trace_state
 from adjit.runtime.grad_mode import set_grad_enabled
@@ -56,14 +56,14 @@ class SGD(Optimizer):
     ) -> None:
         # Note [in-place updates]: the step works on the arrays in place, with the same
         # roundings as the eager ops it stands for (each ``alpha`` rounded to the parameter's
-        # dtype, then one multiply and one add), so it allocates nothing per step for the
+        # dtype, then one fma: Note [add with alpha]), so it allocates nothing per step for the
         # parameter itself (fresh large arrays cost page faults) and skips the eager dispatch.
         # Optimizer._update falls back to _update_eager for mixed dtypes or read-only arrays.
         if self._fused(p, grad, group, state):
             return
         g = -grad._data if group["maximize"] else grad._data
         if group["weight_decay"] != 0:
-            g = g + scaled(p._data, group["weight_decay"])
+            g = added(g, p._data, group["weight_decay"])
         momentum = group["momentum"]
         if momentum != 0:
             buf = state.get("momentum_buffer")
@@ -72,7 +72,7 @@ class SGD(Optimizer):
             else:
                 np.multiply(buf._data, momentum, out=buf._data)
                 axpy_(buf, g, 1 - group["dampening"])
-            g = g + scaled(buf._data, momentum) if group["nesterov"] else buf._data
+            g = added(g, buf._data, momentum) if group["nesterov"] else buf._data
         axpy_(p, g, -group["lr"])
 
     def _fused(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> bool:
@@ -186,10 +186,7 @@ class SGD(Optimizer):
             else:
                 buf.mul_(momentum).add_(grad, alpha=1 - group["dampening"])
             grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
-        if trace_state.current() is not None:  # lr is a run-time input (RUN_TIME_HYPERS)
-            p.sub_(grad * group["lr"])
-        else:
-            p.add_(grad, alpha=-group["lr"])
+        add_scaled_(p, grad, -group["lr"])  # (traced: lr is a run-time input, RUN_TIME_HYPERS)
 
     _update_traced = _update_eager
 

@@ -78,7 +78,7 @@ EXACT: list[Row] = [
     (Op.MINIMUM, 2, {}), (Op.EQ, 2, {}), (Op.NE, 2, {}), (Op.LT, 2, {}), (Op.LE, 2, {}),
     (Op.GT, 2, {}), (Op.GE, 2, {}), (Op.AND, 2, {}), (Op.OR, 2, {}), (Op.WHERE, 3, {}),
     (Op.XOR, 2, {}), (Op.SHL, 2, {}), (Op.SHR, 2, {}), (Op.FMOD, 2, {}), (Op.TRUNC_DIV, 2, {}),
-    (Op.COPYSIGN, 2, {}),
+    (Op.COPYSIGN, 2, {}), (Op.FMA, 3, {}),
 ]  # fmt: skip
 TRANSCENDENTAL: list[Row] = [
     (Op.EXP, 1, {}), (Op.LOG, 1, {}), (Op.LOG1P, 1, {}), (Op.SIN, 1, {}), (Op.COS, 1, {}),

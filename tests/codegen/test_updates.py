@@ -1,11 +1,12 @@
-"""The fused SGD update (Note [fused updates]) equals NumPy's ufunc passes bit for bit, and
-refuses (doing nothing) arrays it cannot take."""
+"""The fused SGD update (Note [fused updates]) equals PyTorch's in-place ops (emulated, and
+torch's own) bit for bit, and refuses (doing nothing) arrays it cannot take."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from adjit.codegen.updates import sgd_
+from adjit.ir.fp_exact import fma32, fma64
 
 import adjit
 
@@ -22,12 +23,15 @@ def _arrays(dtype, n: int = 1003) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _numpy(p, buf, g, momentum, dampening, lr):
-    """The passes ``SGD._update_arrays`` makes without the fused loop."""
+    """PyTorch's ``buf.mul_(momentum).add_(g, alpha=1 - dampening); p.add_(buf, alpha=-lr)``,
+    each add with alpha one fma (Note [add with alpha]), emulated."""
+    fma = fma32 if p.dtype == np.float32 else fma64
+    t = p.dtype.type
     if buf is not None:
         np.multiply(buf, momentum, out=buf)
-        np.add(buf, g if dampening == 0 else np.multiply(g, 1 - dampening), out=buf)
+        buf[...] = fma(g, t(1 - dampening), buf)
         g = buf
-    np.add(p, np.multiply(g, -lr), out=p)
+    p[...] = fma(g, t(-lr), p)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
@@ -44,6 +48,24 @@ def test_fused_step_equals_the_ufunc_passes(dtype, momentum: float, dampening: f
             assert np.array_equal(np.signbit(p), np.signbit(want[0]))
             if buf is not None:
                 np.testing.assert_array_equal(buf, want[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("n", [1, 7, 17, 1003, 40001])
+def test_fused_step_equals_torch(dtype, n: int) -> None:
+    """Three momentum steps of the kernel against torch's own in-place ops, bit for bit."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(n)
+    p, buf = (rng.standard_normal(n).astype(dtype) for _ in range(2))
+    tp, tbuf = torch.from_numpy(p.copy()), torch.from_numpy(buf.copy())
+    for _ in range(3):
+        g = rng.standard_normal(n).astype(dtype)
+        assert sgd_(p, buf, g, 0.9, 0.1, 0.01)
+        tbuf.mul_(0.9).add_(torch.from_numpy(g), alpha=1 - 0.1)
+        tp.add_(tbuf, alpha=-0.01)
+    raw = f"u{np.dtype(dtype).itemsize}"
+    np.testing.assert_array_equal(p.view(raw), tp.numpy().view(raw))
+    np.testing.assert_array_equal(buf.view(raw), tbuf.numpy().view(raw))
 
 
 @pytest.mark.parametrize("case", ["overlap", "strided", "dtypes", "readonly", "shapes", "ints"])

@@ -73,6 +73,7 @@ ELEMENTWISE: dict[Op, tuple[dict[str, Any], str]] = {
     Op.ATAN2: ({}, "ra"),
     Op.COPYSIGN: ({}, "aa"),
     Op.WHERE: ({}, "brr"),
+    Op.FMA: ({}, "rrr"),
 }
 
 

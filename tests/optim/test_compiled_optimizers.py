@@ -287,7 +287,12 @@ def test_lbfgs_inside_refuses_and_a_compiled_closure_steps():
 
     eager, compiled = _lbfgs_training(False), _lbfgs_training(True)
     results = [eager, compiled]
-    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5)
+    # the compiled closure's gradients round differently from eager's (its GEMMs and fused
+    # kernels), and LBFGS's strong-Wolfe line search amplifies that: the first two losses
+    # agree to 1e-7, the third spread 1.6e-5 relative among adjit eager, adjit compiled and
+    # PyTorch itself (1.238420, 1.238439, 1.238435): measured, hence 1e-4 there
+    np.testing.assert_allclose(results[1][0][:2], results[0][0][:2], rtol=1e-6)
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-4)
     for a, b in zip(results[1][1], results[0][1], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 

@@ -1,6 +1,6 @@
 """add/sub with alpha as PyTorch computes them: other converted to the common dtype first,
-alpha checked against it, float16/bfloat16 in float32 rounded once (Note [add with alpha]);
-side by side."""
+alpha checked against it, x + alpha * y rounded once (float16/bfloat16 in float32) (Note [add
+with alpha]); side by side, bit for bit."""
 
 from __future__ import annotations
 
@@ -48,6 +48,15 @@ def _bits(t: Any) -> np.ndarray:
     return t.detach().double().numpy()
 
 
+def assert_bits(got: np.ndarray, want: np.ndarray) -> None:
+    """Equal bit for bit (a zero's sign too), NaN where NaN (its payload aside)."""
+    assert got.dtype == want.dtype and got.shape == want.shape
+    nan = np.isnan(want)
+    np.testing.assert_array_equal(np.isnan(got), nan)
+    raw = np.dtype(f"u{got.dtype.itemsize}")
+    np.testing.assert_array_equal(got[~nan].view(raw), want[~nan].view(raw))
+
+
 @pytest.mark.parametrize("dx, dy", PAIRS)
 @pytest.mark.parametrize("alpha", ALPHAS)
 @pytest.mark.parametrize("form", ["add", "sub", "add_", "sub_", "scalar_self", "out"])
@@ -72,22 +81,74 @@ def test_bits_equal_pytorch(dx: str, dy: str, alpha: float, form: str) -> None:
 
     (got, dtype), (want, want_dtype) = run(adjit), run(torch)
     assert dtype == want_dtype
-    wide = {"float32": np.float32, "float64": np.float64}.get(dtype)
-    if wide is None:  # integers, and float16/bfloat16 in float32 rounded once: PyTorch's bits
-        np.testing.assert_array_equal(got, want)
-        return
-    # float32/float64: PyTorch fuses alpha * other + self into one fma, adjit rounds the
-    # product first: within half an ulp of the product more than PyTorch's one rounding
-    eps = np.finfo(wide).eps
-    finite = np.isfinite(want)
-    np.testing.assert_array_equal(got[~finite], want[~finite])
-    bound = eps * (np.abs(want[finite]) + abs(alpha) * _other(dx, dy)[finite])
-    assert (np.abs(got[finite] - want[finite]) <= bound).all()
+    # float32/float64: x + alpha * y rounded once, as PyTorch's fmadd; float16/bfloat16 in
+    # float32 rounded once; integers exact
+    assert_bits(got, want)
 
 
-def _other(dx: str, dy: str) -> np.ndarray:
-    """|other| as float64, as the operands hold it."""
-    return np.abs(_bits(_operands(torch, dx, dy)[1]))
+# sizes around the vector widths (8 and 16 float32 lanes, 4 and 8 float64) and PyTorch's
+# threads' chunks: its tails are fused too
+SIZES = [1, 3, 7, 8, 15, 17, 31, 33, 100, 1023, 4097, 65537]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n", SIZES)
+def test_fused_at_every_size(dtype: str, n: int) -> None:
+    def run(lib: Any) -> list[np.ndarray]:
+        g = np.random.default_rng(n)
+        x = lib.tensor(g.standard_normal(n) * 10, dtype=getattr(lib, dtype))
+        y = lib.tensor(g.standard_normal(n), dtype=getattr(lib, dtype))
+        inplace = x.clone()
+        inplace.sub_(y, alpha=0.37)
+        return [t.numpy() for t in (x.add(y, alpha=0.37), x.sub(y, alpha=1e-3), inplace)]
+
+    got, want = run(adjit), run(torch)
+    for a, b in zip(got, want, strict=True):
+        assert_bits(a, b)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("layout", ["transposed", "strided", "broadcast", "scalar_other", "0-d"])
+def test_fused_in_every_layout(dtype: str, layout: str) -> None:
+    def run(lib: Any) -> np.ndarray:
+        g = np.random.default_rng(3)
+        dt = getattr(lib, dtype)
+        # 32 x 66: whole vectors (PyTorch's tail with a scalar other: test_scalar_other_tail)
+        a = lib.tensor(g.standard_normal((32, 66)), dtype=dt)
+        b = lib.tensor(g.standard_normal((32, 66)), dtype=dt)
+        x, y = {
+            "transposed": lambda: (a.t(), b.t()),
+            "strided": lambda: (a[:, ::2], b[:, 1::2]),
+            "broadcast": lambda: (a, b[0]),
+            "scalar_other": lambda: (a, 1.7),
+            "0-d": lambda: (a, b[0, 0]),
+        }[layout]()
+        return lib.add(x, y, alpha=-0.37).numpy()
+
+    assert_bits(run(adjit), run(torch))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n", [7, 100, 1000, 2211])
+def test_scalar_other_tail(dtype: str, n: int) -> None:
+    """The one place adjit's add is not PyTorch's bit for bit: a scalar ``other`` (a Python
+    number or a 0-d tensor) with alpha. PyTorch's loop fuses whole vectors (two of its
+    registers at a time); its tail loop, which GCC vectorized in pieces with alpha * other
+    hoisted out, rounds that product first in some of the tail's elements and not in others
+    (float32, 31 elements: 0-16 and 29-30 fused, 17-28 not; measured over 200 draws). adjit
+    fuses every element. Asserted: the bits before the tail, and in the tail each element is
+    either rounding (sizes below PyTorch's grain of 32768: one chunk, one tail)."""
+    width = {"AVX512": 64, "AVX2": 32}.get(torch.backends.cpu.get_cpu_capability())
+    if width is None:
+        pytest.skip("PyTorch's vector width on this CPU is not known to the test")
+    npdt = np.dtype(dtype)
+    body = n - n % (2 * width // npdt.itemsize)
+    x = np.random.default_rng(n).standard_normal(n).astype(npdt)
+    got = adjit.add(adjit.from_numpy(x), 1.7, alpha=-0.37).numpy()
+    want = torch.add(torch.from_numpy(x), 1.7, alpha=-0.37).numpy()
+    assert_bits(got[:body], want[:body])
+    twice = x[body:] + npdt.type(1.7) * npdt.type(-0.37)
+    assert ((want[body:] == got[body:]) | (want[body:] == twice)).all()
 
 
 CHECKS: list[Callable[[Any], Any]] = [
@@ -136,8 +197,8 @@ def test_gradients_and_node_names(dy: str) -> None:
 
 
 def test_compiled_matches_eager() -> None:
-    """Compiled, the kernel computes x + alpha * y itself: equal to the fused value within one
-    rounding of the product (|alpha * y| * eps), and the gradients exact."""
+    """Compiled, the kernel rounds x + alpha * y once too (llvm.fma): the eager bits, which are
+    PyTorch's; the gradients exact."""
 
     def f(x: Any, y: Any) -> Any:
         return x.add(y, alpha=0.37).sub(y, alpha=1.5)
@@ -145,10 +206,9 @@ def test_compiled_matches_eager() -> None:
     x = adjit.randn(1000, requires_grad=True)
     y = adjit.randn(1000, requires_grad=True)
     got = adjit.compile(f)(x, y)
-    want = f(x, y)
-    bound = (0.37 + 1.5) * np.abs(y.detach().numpy()) * 2 * np.finfo(np.float32).eps
-    bound += np.abs(want.detach().numpy()) * 2 * np.finfo(np.float32).eps
-    assert (np.abs(got.detach().numpy() - want.detach().numpy()) <= bound).all()
+    assert_bits(got.detach().numpy(), f(x, y).detach().numpy())
+    tx, ty = (torch.from_numpy(t.detach().numpy()) for t in (x, y))
+    assert_bits(got.detach().numpy(), f(tx, ty).numpy())
     gx, gy = adjit.autograd.grad(got.sum(), [x, y])
     np.testing.assert_array_equal(gx.numpy(), np.ones(1000, np.float32))
     np.testing.assert_array_equal(gy.numpy(), np.full(1000, np.float32(0.37) - 1.5, np.float32))
