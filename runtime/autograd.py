@@ -6,6 +6,7 @@ import contextlib
 import heapq
 import inspect
 import itertools
+import re
 import warnings
 import weakref
 from collections.abc import Callable, Sequence
@@ -149,17 +150,28 @@ def node_class(name: str, base: type) -> type:
 def modified_error(t: Tensor, expected: int) -> RuntimeError:
     """PyTorch's error for a saved input ``t`` changed in place since it was saved."""
     owner = t.grad_fn.name() if t.grad_fn is not None else None
-    return _modified(list(t.shape), owner, t._version_box[0], expected)
+    return _modified(t._data, owner, t._version_box[0], expected)
 
 
-def _modified(shape: list[int], owner: str | None, now: int, expected: int) -> RuntimeError:
-    where = f", which is output 0 of {owner}," if owner else ""
+def _modified(data: Any, owner: str | None, now: int, expected: int) -> RuntimeError:
+    """PyTorch's text: the tensor's legacy type and shape, the op whose output it is (the node's
+    name without ``Backward0``), and the hint for the anomaly mode it is in."""
+    from .tensor import _LEGACY_NAMES, D
+
+    kind = _LEGACY_NAMES[D.from_numpy_dtype(data.dtype).name]
+    op = re.sub(r"Backward\d*$", "", owner) if owner else None
+    where = f", which is output 0 of {op}," if op else ""
+    hint = (
+        "Hint: the backtrace further above shows the operation that failed to compute its "
+        "gradient. The variable in question was changed in there or anywhere later. Good luck!"
+        if settings._ANOMALY["on"]
+        else "Hint: enable anomaly detection to find the operation that failed to compute its "
+        "gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False)."
+    )
     return RuntimeError(
         "one of the variables needed for gradient computation has been modified by an "
-        f"inplace operation: [torch.FloatTensor {shape}]{where} is at version {now}; expected "
-        f"version {expected} instead. Hint: the backtrace further above shows the operation "
-        "that failed to compute its gradient. The variable in question was changed in there or "
-        "anywhere later."
+        f"inplace operation: [{kind} {list(data.shape)}]{where} is at version {now}; expected "
+        f"version {expected} instead. {hint}"
     )
 
 
@@ -200,9 +212,7 @@ class SavedTensor:
             t = self._tensor
             if t is not None:
                 raise modified_error(t, self._version)
-            raise _modified(
-                list(self._data.shape), node.name(), self._version_box[0], self._version
-            )
+            raise _modified(self._data, node.name(), self._version_box[0], self._version)
         if self._is_output:
             t = _saved_output(self._data, node, self._version_box)
             if self._fw is not None:  # (forward over reverse: Note [eager forward AD])
@@ -963,9 +973,10 @@ def _run_backward(
             if tok is not None:
                 quiet_exit(tok)
     if not allow_unused and inputs is not None and any(r is None for r in results):
+        unused = next(i for i, r in enumerate(results) if r is None)
         raise RuntimeError(
-            "One of the differentiated Tensors appears to not have been used in "
-            "the graph. Set allow_unused=True if this is the desired behavior."
+            f"The differentiated Tensor at index {unused} appears to not have been used in the "
+            "graph. Set allow_unused=True if this is the desired behavior."
         )
     return tuple(results)
 

@@ -49,20 +49,76 @@ def _check_leaf(t: Tensor) -> None:
         raise RuntimeError(LEAF_MSG)
 
 
-def _check_view(t: Tensor) -> None:
-    """Recording an in-place op on a view would leave its base's history stale: refuse."""
+def _check_view(t: Tensor) -> Tensor | None:
+    """Before a recorded in-place op on ``t``: a view's base as it is now (its values copied,
+    its history kept), to rebase on (Note [in-place ops on views]); None when ``t`` is no view.
+    A view of a leaf that requires grad refuses, as in PyTorch."""
     base = t._view_base
     if base is None:
-        return
+        return None
     if base.is_leaf and base.requires_grad:
         raise RuntimeError(
             "a view of a leaf Variable that requires grad is being used in an in-place operation."
         )
-    raise RuntimeError(
-        "adjit does not support recording in-place operations on a view (the "
-        "base tensor's history would go stale); use an out-of-place op, or "
-        "index assignment on the base tensor"
-    )
+    output = getattr(t, "_multi_view", None)
+    if output is not None and t._grad_fn is not None:
+        op = t._grad_fn.name().removesuffix("Backward0")
+        raise RuntimeError(
+            f"Output {output} of {op} is a view and is being modified inplace. This view is the "
+            "output of a function that returns multiple views. Such functions do not allow the "
+            "output views to be modified inplace. You should replace the inplace operation by "
+            "an out-of-place one."
+        )
+    old = Tensor._make(base._data.copy(), requires_grad=base._requires_grad, grad_fn=base.grad_fn)
+    old._output_nr = base._output_nr
+    return old
+
+
+# Note [in-place ops on views]
+# A recorded in-place op on a view (``h[:, 0].mul_(2)``, ``y.narrow(0, 1, 2).sigmoid_()``, an
+# index assignment into a slice) changes its base's values, so the base's history must change
+# too. As PyTorch's CopySlices does, the base's new history is its old values with the view's
+# elements replaced by the op's result: the op runs on a copy of the view (its history current),
+# the result is written into the shared memory, and the base's grad_fn becomes CopySlices of
+# (the base's old history, the result), scattering the result at the view's elements' positions
+# in the base, found from their addresses. Gradients then reach the base's old history for the
+# elements kept and the result's history for those written. The base's rewrite count goes up,
+# so the view itself and every other view of the base get their histories again from the
+# base's new one when next used (Note [stale views]), as PyTorch's AsStridedBackward0.
+
+
+def _positions(view: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """The flat (C-order) index in ``base`` of each element of ``view`` (sharing its memory)."""
+    item = base.itemsize
+    grid = np.indices(base.shape, dtype=np.int64).reshape(base.ndim, -1)
+    address = np.asarray(base.strides, np.int64) @ grid if base.ndim else np.zeros(1, np.int64)
+    order = np.argsort(address, kind="stable")
+    offset = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    vgrid = np.indices(view.shape, dtype=np.int64).reshape(view.ndim, -1)
+    vaddress = offset + (np.asarray(view.strides, np.int64) @ vgrid if view.ndim else 0)
+    found = np.searchsorted(address[order], vaddress)
+    if item == 0 or np.any(address[order][np.minimum(found, address.size - 1)] != vaddress):
+        raise RuntimeError("adjit: this view's elements are not elements of its base")
+    return order[found].reshape(view.shape)
+
+
+def _rebase(t: Tensor, old_base: Tensor, result: Tensor) -> None:
+    """After ``result`` was written into the view ``t``: its base's history becomes CopySlices
+    of its old one and ``result`` (Note [in-place ops on views])."""
+    base = t._view_base
+    assert base is not None
+    where = Tensor._make(_positions(t._data, base._data))
+    spec, tensors = normalize_index((base.numel(),), (where,))
+    idx = [a if isinstance(a, Tensor) else Tensor._make(a) for a in tensors]
+    shape = tuple(base.shape)
+
+    def put(old: Tensor, val: Tensor) -> Tensor:
+        flat = _index_put(old.reshape(-1), val, spec, idx, tuple(where.shape))
+        return flat.reshape(shape)
+
+    new = composite("CopySlices", put, old_base, result.to(base.dtype).expand(tuple(t.shape)))
+    base._grad_fn, base._output_nr = new.grad_fn, new._output_nr
+    base._rewrites += 1  # t and the base's other views follow it (Note [stale views])
 
 
 def _write(t: Tensor, result: Tensor, expanded_ok: bool = False) -> None:
@@ -208,14 +264,18 @@ def inplace(
         if forward_grad.ACTIVE:  # (Note [eager forward AD])
             forward_grad.inplace_result(t, result)
         return t
-    _check_view(t)
-    before = Tensor._make(t._data.copy(), requires_grad=t._requires_grad, grad_fn=t._grad_fn)
+    old_base = _check_view(t)
+    before = Tensor._make(t._data.copy(), requires_grad=t._requires_grad, grad_fn=t.grad_fn)
+    before._output_nr = t._output_nr
     if forward_grad.ACTIVE and forward_grad.tangent(t) is not None:
         forward_grad.set_tangent(before, forward_grad.tangent(t))
     result = fn(before)
     _write(t, result)
     if forward_grad.ACTIVE:
         forward_grad.inplace_result(t, result)
+    if old_base is not None:
+        _rebase(t, old_base, result)
+        return t
     t._grad_fn = result.grad_fn
     t._rewrites += 1  # its views' histories are stale now (Note [stale views])
     return t
@@ -281,9 +341,9 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
     if traced:
         _rebind(t, _index_put(t, v, spec, idx, target))
         return
-    _check_view(t)
-    before = Tensor._make(t._data.copy(), requires_grad=t._requires_grad, grad_fn=t._grad_fn)
-
+    old_base = _check_view(t)
+    before = Tensor._make(t._data.copy(), requires_grad=t._requires_grad, grad_fn=t.grad_fn)
+    before._output_nr = t._output_nr
     result = composite(
         "IndexPutBackward0" if idx else "CopySlices",
         lambda old, val: _index_put(old, val, spec, idx, target),
@@ -291,6 +351,9 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
         v,
     )
     _write(t, result)
+    if old_base is not None:
+        _rebase(t, old_base, result)
+        return
     t._grad_fn = result.grad_fn
     t._rewrites += 1  # (Note [stale views])
 

@@ -226,10 +226,23 @@ def split(
         "SplitBackward0" if is_size(split_size_or_sections) else "SplitWithSizesBackward0"
     )
     starts = [0, *accumulate(sizes)][:-1]
-    return tuple(
+    pieces = tuple(
         composite(name, lambda a, b=b, s=s: narrow(a, d, b, s), x)
         for b, s in zip(starts, sizes, strict=True)
     )
+    return _multi_views(pieces) if name in MULTI_VIEW_NAMES else pieces
+
+
+MULTI_VIEW_NAMES = ("SplitBackward0", "SplitWithSizesBackward0", "UnbindBackward0")
+
+
+def _multi_views(pieces: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    """Mark the views a function returns several of (split, unbind): PyTorch refuses recorded
+    in-place ops on them (runtime/inplace.py)."""
+    for i, p in enumerate(pieces):
+        if p._view_base is not None:
+            p._multi_view = i  # type: ignore[attr-defined]
+    return pieces
 
 
 def _split_sizes(size: int, n: int) -> list[int]:
@@ -257,9 +270,11 @@ def chunk(x: Tensor, chunks: int, dim: int = 0, *, _backward: str = "") -> tuple
 
 def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     d = norm_axis(dim, x.ndim)
-    return tuple(
-        composite("UnbindBackward0", lambda a, i=i: getitem(a, (slice(None),) * d + (i,)), x)
-        for i in range(x.shape[d])
+    return _multi_views(
+        tuple(
+            composite("UnbindBackward0", lambda a, i=i: getitem(a, (slice(None),) * d + (i,)), x)
+            for i in range(x.shape[d])
+        )
     )
 
 

@@ -152,7 +152,7 @@ def test_explain_inputs_are_seeded(user_file: Path, capsys) -> None:
         (["--arg", "x=f32[3,4]", "--arg", "x=f32[4]"], "--arg given twice for ['x']"),
         (["--arg", "x=f32[3,4]", "--requires-grad", "z"], "no --arg named 'z'"),
         (["--arg", "x=i64[3]", "--requires-grad", "x"], "only floating-point arguments"),
-        (["--arg", "x=f32[3,4]", "--arg", "y=f32[5]"], "cannot be multiplied"),
+        (["--arg", "x=f32[3,4]", "--arg", "y=f32[5]"], "size mismatch, got input"),
         (["--arg", "x=f32[3,4]", "--section", "kernels,bogus"], "invalid choice: 'bogus'"),
     ],
 )

@@ -79,3 +79,15 @@ def test_backward_checks_requires_grad_first(case: int) -> None:
     got = _outcome(lambda: BACKWARDS[case](adjit))
     want = _outcome(lambda: BACKWARDS[case](torch))
     assert got == want
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0), (1, 2, 0)])
+def test_grad_names_the_first_unused_input_as_torch(order: tuple[int, ...]) -> None:
+    texts = []
+    for lib in (adjit, torch):
+        xs = [lib.ones(3, requires_grad=True) for _ in range(3)]
+        y = (xs[0] * 2).sum()
+        with pytest.raises(RuntimeError) as info:
+            lib.autograd.grad(y, [xs[i] for i in order])
+        texts.append(str(info.value))
+    assert texts[0] == texts[1]
