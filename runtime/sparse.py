@@ -71,13 +71,23 @@ def refusal(op: str, layout_name: str = "sparse_coo") -> NotImplementedError:
     )
 
 
+class _CooOnly:
+    """``_idx`` of a CSR tensor: what reads it (an op for COO tensors only) is refused, in
+    PyTorch's words for the SparseCsrCPU backend (a COO tensor's own ``_idx`` shadows this)."""
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        raise refusal(_entry_op(), obj._layout._name)
+
+
 class SparseTensor(Tensor):
     """A sparse COO (or CSR) tensor: indices and values, with PyTorch's API for them."""
 
     _sparse = True
     _layout: Any = L.sparse_coo
     _shape: tuple[int, ...] = ()
-    _idx: np.ndarray  # COO
+    _idx: np.ndarray = _CooOnly()  # type: ignore[assignment]  # COO (set on each instance)
     _vals: np.ndarray
     _crow: np.ndarray  # CSR
     _col: np.ndarray

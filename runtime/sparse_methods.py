@@ -53,6 +53,14 @@ def _neg(x: SparseTensor) -> Any:
     return S.sparse_op("NegBackward0", fn, x, back=lambda g: [-g])
 
 
+def _indices(x: SparseTensor) -> Any:
+    return S._t(x._idx)
+
+
+def _values(x: SparseTensor) -> Any:
+    return S._t(x._vals)
+
+
 def _to(x: SparseTensor, *args: Any, **kwargs: Any) -> Any:
     dtype = kwargs.get("dtype")
     for a in args:
@@ -64,6 +72,8 @@ def _to(x: SparseTensor, *args: Any, **kwargs: Any) -> Any:
 def _sum(x: SparseTensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Any:
     if keepdim:
         raise refusal("sum", x._layout._name)
+    if x.is_sparse_csr:
+        x = S.csr_to_coo(x)
     return S.sparse_sum(x, dim, dtype, name="SumBackward1")
 
 
@@ -106,8 +116,8 @@ METHODS: dict[str, Any] = {
     "coalesce": S.coalesce,
     "indices": S.indices,
     "values": S.values,
-    "_indices": lambda x: S._t(x._idx),
-    "_values": lambda x: S._t(x._vals),
+    "_indices": _indices,
+    "_values": _values,
     "crow_indices": S.crow_indices,
     "col_indices": S.col_indices,
     "ccol_indices": S.ccol_indices,

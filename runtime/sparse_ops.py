@@ -459,6 +459,8 @@ def add(a: Tensor, b: Any, *, alpha: Any = 1, name: str = "AddBackward0") -> Ten
         fn = (lambda d, m: d + m * alpha) if alpha != 1 else (lambda d, m: d + m)
         return sparse_op(name, fn, a, b, dense_grad=(1,))  # type: ignore[no-any-return]
     _same_shape(a, b, "add")
+    if a._layout is L.sparse_csr and b._layout is L.sparse_csr:  # (no gradients: CSR has none)
+        return to_sparse_csr(add(csr_to_coo(a), csr_to_coo(b), alpha=alpha, name=name))
     if a._layout is not L.sparse_coo or b._layout is not L.sparse_coo:
         raise refusal("add", "sparse_csr")
     if a._idx.shape[0] != b._idx.shape[0]:
@@ -500,9 +502,15 @@ def mul(a: Tensor, b: Any) -> Tensor:
         if a._sparse:
             return _mul_sparse(a, b)  # type: ignore[arg-type]
         a, b = b, a
+    if a._layout is L.sparse_csr:  # (a number only: CSR tensors have no gradients here)
+        if isinstance(b, Tensor):
+            raise refusal("mul", "sparse_csr")
+        x: SparseTensor = a  # type: ignore[assignment]
+        vals = (Tensor._make(x._vals) * b)._data
+        return SparseTensor._csr(x._crow, x._col, vals, x._shape)
     if isinstance(b, Tensor) and b.ndim:
         _same_shape(a, b, "mul")
-        x: SparseTensor = a  # type: ignore[assignment]
+        x = a  # type: ignore[assignment]
         sd = x._idx.shape[0]
         rows = int(np.prod(x._shape[:sd], dtype=np.int64))
         lin = _t(linear(x._idx, x._shape))

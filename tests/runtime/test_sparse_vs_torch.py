@@ -137,6 +137,7 @@ ERRORS = {
     "view": lambda lib: _coo(lib).view(4, 3),
     "cumsum": lambda lib: lib.cumsum(_coo(lib), 0),
     "numpy": lambda lib: _coo(lib).numpy(),
+    "csr_view": lambda lib: lib.ones(2, 2).to_sparse_csr().view(4),
     "tolist": lambda lib: _coo(lib).tolist(),
     "reshape": lambda lib: _coo(lib).reshape(12),
     "plus_number": lambda lib: _coo(lib) + 1,
@@ -252,6 +253,36 @@ def test_sparse_times_sparse_matches_torch(op: str) -> None:
     assert name_a == name_t
     for g_a, g_t in zip(ga, gt, strict=True):
         _same_grad(g_a, g_t)
+
+
+CSR_OPS = {
+    "matmul": lambda lib, c, x: c @ x,
+    "mm": lambda lib, c, x: lib.mm(c, x),
+    "sparse_mm": lambda lib, c, x: lib.sparse.mm(c, x),
+    "add": lambda lib, c, x: c + c,
+    "scale": lambda lib, c, x: c * 2,
+    "sum": lambda lib, c, x: c.sum(),
+    "to_sparse": lambda lib, c, x: c.to_sparse(),
+    "to_dense": lambda lib, c, x: c.to_dense(),
+    "values": lambda lib, c, x: c.values(),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CSR_OPS))
+def test_csr_ops_match_torch(case: str) -> None:
+    def run(lib: Any) -> tuple[Any, Any]:
+        c = lib.tensor([[0.0, 1.0, 0.0], [2.0, 0.0, 3.0]]).to_sparse_csr()
+        x = lib.arange(6.0).reshape(3, 2).requires_grad_()
+        out = CSR_OPS[case](lib, c, x)
+        if out.requires_grad:
+            out.sum().backward()
+        return out, x.grad
+
+    (a, ga), (t, gt) = _both(run)
+    assert repr(a) == repr(t)
+    assert (ga is None) == (gt is None)
+    if gt is not None:
+        np.testing.assert_array_equal(ga.numpy(), gt.numpy())
 
 
 def test_hybrid_ops_match_torch() -> None:
