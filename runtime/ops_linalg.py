@@ -30,9 +30,9 @@ def _no_bool(x: Tensor, y: Tensor, kernel: str) -> None:
 
 def matmul(x: Tensor, y: Tensor) -> Tensor:
     if x._sparse or y._sparse:  # (Note [sparse tensors] in runtime/sparse.py)
-        from .sparse_ops import mm as sparse_mm
+        from .sparse_ops import matmul as sparse_matmul
 
-        return sparse_mm(x, y)
+        return sparse_matmul(x, y)
     if x.ndim and y.ndim:
         kernel = _KERNELS.get((x.ndim, y.ndim), "addmm_impl_cpu_")
         _no_bool(x, y, "bmm" if max(x.ndim, y.ndim) > 2 else kernel)

@@ -123,7 +123,7 @@ METHODS: dict[str, Any] = {
     "ccol_indices": S.ccol_indices,
     "row_indices": S.row_indices,
     "mm": S.mm,
-    "matmul": S.mm,
+    "matmul": S.matmul,
     "smm": lambda x, m: S.mm(x, m),
     "add": S.add,
     "sub": _sub,
@@ -157,8 +157,8 @@ METHODS: dict[str, Any] = {
     "__neg__": _neg,
     "neg": _neg,
     "__pos__": lambda x: x,
-    "__matmul__": S.mm,
-    "__rmatmul__": lambda x, o: S.mm(o, x),
+    "__matmul__": S.matmul,
+    "__rmatmul__": lambda x, o: S.matmul(o, x),
 }
 
 

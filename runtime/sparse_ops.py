@@ -90,7 +90,9 @@ def sparse_coo_tensor(
     if is_coalesced and (check_invariants or CHECK_INVARIANTS[0]):
         lin = linear(idx, shape)
         if np.any(np.diff(lin) <= 0):
-            raise RuntimeError("`is_coalesced=True` but the indices are not sorted and unique")
+            raise RuntimeError(
+                "cannot set is_coalesced to true if indices correspond to uncoalesced COO tensor"
+            )
     out = sparse_op(
         "SparseCooTensorWithDimsAndTensorsBackward0",
         lambda v: SparseOut(idx, v, shape, coalesced),
@@ -172,6 +174,8 @@ def coalesce(x: SparseTensor) -> SparseTensor:
 
 
 def to_dense(x: SparseTensor, dtype: Any = None, *, masked_grad: bool | None = None) -> Tensor:
+    if dtype is not None:
+        raise RuntimeError("dtype argument is not supported by sparse_to_dense")
     if x._layout is L.sparse_csr:
         x = csr_to_coo(x)
     sd = x._idx.shape[0]
@@ -182,8 +186,7 @@ def to_dense(x: SparseTensor, dtype: Any = None, *, masked_grad: bool | None = N
         flat = _zeros((rows, *x._shape[sd:]), v).index_add(0, lin, v)
         return flat.reshape(x._shape)
 
-    out = sparse_op("ToDenseBackward0", fn, x)
-    return out if dtype is None else out.to(dtype)
+    return sparse_op("ToDenseBackward0", fn, x)  # type: ignore[no-any-return]
 
 
 @eager_only
@@ -200,7 +203,9 @@ def dense_to_sparse(
         raise refusal("to_sparse", "sparse_coo")
     sd = x.ndim if sparse_dim is None else int(sparse_dim)
     if not 0 <= sd <= x.ndim:
-        raise RuntimeError(f"sparse_dim must be in [0, {x.ndim}] but got {sd}")
+        raise RuntimeError(
+            f"dense_to_sparse: sparse_dim argument must be in [0,{x.ndim}] range, but {sd} is given"
+        )
     shape = tuple(x.shape)
     data = x.detach()._data
     block = data.reshape(int(np.prod(shape[:sd], dtype=np.int64)), *shape[sd:])
@@ -223,6 +228,11 @@ def to_sparse(x: Tensor, sparse_dim: int | None = None, **kw: Any) -> SparseTens
         return to_sparse_csr(x)
     if x._layout is L.sparse_csr:
         return csr_to_coo(x)
+    if sparse_dim is not None and sparse_dim != x.sparse_dim():
+        raise RuntimeError(
+            "to_sparse: conversion from Sparse to Sparse with sparse_dim argument "
+            "!=self.sparse_dim() is not supported"
+        )
     return x  # type: ignore[return-value]
 
 
@@ -312,9 +322,31 @@ def _check_mm(a: Tensor, b: Tensor) -> None:
             f"addmm: Argument #3 (dense): Expected dim 0 size {a.shape[1]}, got {b.shape[0]}"
         )
     if a.dtype is not b.dtype:
+        sparse, dense = (a, b) if a._sparse else (b, a)
         raise RuntimeError(
-            f"expected mat1 and mat2 to have the same dtype, but got: {a.dtype} != {b.dtype}"
+            f"expected scalar type {sparse.dtype.type_name} but found {dense.dtype.type_name}"
         )
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """``@`` with a sparse operand: ``mm``, or with a dense vector PyTorch's ``mv`` (one op)
+    and vector-matrix product (``mm`` of the row, then ``squeeze_``)."""
+    if b.ndim == 1 and not b._sparse:
+        if a.ndim != 2 or a.shape[1] != b.shape[0]:
+            raise RuntimeError(
+                f"size mismatch, got input ({a.shape[0]}), mat ({a.shape[0]}x{a.shape[1]}), "
+                f"vec ({b.shape[0]})"
+            )
+        _check_mm(a, b.unsqueeze(1))
+        s = _as_coo_matrix(a, "mv")  # type: ignore[arg-type]
+        dense = () if not s.requires_grad else (0,)
+        fn = (
+            (lambda m, d: m @ d) if dense else (lambda v, d: _spmm(s, v, d.unsqueeze(1)).squeeze(1))
+        )
+        return sparse_op("MvBackward0", fn, s, b, dense_grad=dense)  # type: ignore[no-any-return]
+    if a.ndim == 1 and not a._sparse:
+        return mm(a.unsqueeze(0), b).squeeze_(0)
+    return mm(a, b)
 
 
 def mm(a: Tensor, b: Tensor, *, name: str = "MmBackward0", masked: bool = False) -> Tensor:
@@ -323,9 +355,12 @@ def mm(a: Tensor, b: Tensor, *, name: str = "MmBackward0", masked: bool = False)
     if a._sparse and b._sparse:
         node = "SparseSparseMatmulBackward0" if masked else name
         return _spspmm(_as_coo_matrix(a, "mm"), _as_coo_matrix(b, "mm"), node)  # type: ignore[arg-type]
-    vector = b.ndim == 1 and a._sparse
-    if vector:
-        b = b.unsqueeze(1)
+    for k, x in enumerate((a, b)):
+        if x.ndim == 1 and not x._sparse:  # (PyTorch's: it reads the dense one's dim 1 / -2)
+            raise IndexError(
+                f"Dimension out of range (expected to be in range of [-1, 0], but got "
+                f"{1 if k else -2})"
+            )
     if a.ndim != 2 or b.ndim != 2:
         raise RuntimeError("self must be a matrix" if a.ndim != 2 else "mat2 must be a matrix")
     _check_mm(a, b)
@@ -333,14 +368,12 @@ def mm(a: Tensor, b: Tensor, *, name: str = "MmBackward0", masked: bool = False)
         s = _as_coo_matrix(a, "mm")  # type: ignore[arg-type]
         dense = () if masked or not s.requires_grad else (0,)
         fn = (lambda m, d: m @ d) if dense else (lambda v, d: _spmm(s, v, d))
-        out = sparse_op(name, fn, s, b, dense_grad=dense)
-    else:
-        s = _as_coo_matrix(b, "mm")  # type: ignore[arg-type]
-        st = SparseTensor._coo(s._idx[::-1], s._vals, s._shape[::-1])
-        dense = () if masked or not s.requires_grad else (1,)
-        fn = (lambda d, m: d @ m) if dense else (lambda d, v: _spmm(st, v, d.t()).t())
-        out = sparse_op(name, fn, a, s, dense_grad=dense)
-    return out.squeeze(1) if vector else out
+        return sparse_op(name, fn, s, b, dense_grad=dense)  # type: ignore[no-any-return]
+    s = _as_coo_matrix(b, "mm")  # type: ignore[arg-type]
+    st = SparseTensor._coo(s._idx[::-1], s._vals, s._shape[::-1])
+    dense = () if masked or not s.requires_grad else (1,)
+    fn = (lambda d, m: d @ m) if dense else (lambda d, v: _spmm(st, v, d.t()).t())
+    return sparse_op(name, fn, a, s, dense_grad=dense)  # type: ignore[no-any-return]
 
 
 def _spspmm(a: SparseTensor, b: SparseTensor, name: str) -> SparseTensor:
@@ -373,7 +406,7 @@ def _spspmm(a: SparseTensor, b: SparseTensor, name: str) -> SparseTensor:
 
 def sparse_mm(a: Tensor, b: Tensor, reduce: str = "sum") -> Tensor:
     if reduce != "sum":
-        raise NotImplementedError(f"adjit: torch.sparse.mm(reduce={reduce!r}) is not supported")
+        raise refusal("_sparse_mm_reduce_impl")
     return mm(a, b, name="SparseAddmmBackward0", masked=True)
 
 
@@ -605,9 +638,11 @@ def sparse_sum(
         x = x.to(dtype)  # type: ignore[assignment]
     if dim is None:  # (PyTorch's gradient of this sum is dense)
         return sparse_op("SumBackward0", lambda d: d.sum(), x, dense_grad=(0,))
-    dims = sorted(
-        {norm_axis(int(d), x.ndim) for d in (dim if isinstance(dim, tuple | list) else (dim,))}
-    )
+    listed = [norm_axis(int(d), x.ndim) for d in (dim if isinstance(dim, tuple | list) else (dim,))]
+    for d in listed:
+        if listed.count(d) > 1:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+    dims = sorted(set(listed))
     sd = x._idx.shape[0]
     sparse_dims = [d for d in dims if d < sd]
     dense_dims = tuple(d - sd + 1 for d in dims if d >= sd)
