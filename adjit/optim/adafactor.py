@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adjit.optim._ops import add_zeros, step_count, tracing, zeros_state
+from adjit.optim._ops import add_scaled_, add_zeros, step_count, tracing, zeros_state
 from adjit.optim.optimizer import Optimizer
 from adjit.runtime.functional import maximum, minimum, pow
 from adjit.runtime.tensor import Tensor
@@ -109,7 +109,7 @@ class Adafactor(Optimizer):
         update = _scaled(grad, state, one_minus_beta2_t, eps1)
         size = (update.numel() ** 0.5) * group["d"]
         denom = maximum(update.norm(2).to(step.dtype) / size, 1.0)
-        p.add_(update * (-alpha / denom))
+        add_scaled_(p, update, -alpha / denom)
 
 
 def _scaled(grad: Tensor, state: dict[str, Any], one_minus_beta2_t: Any, eps1: float) -> Tensor:

@@ -8,6 +8,7 @@ import numpy as np
 
 from adjit.ir.dtypes import get_default_dtype
 from adjit.optim._ops import (
+    add_scaled_,
     add_zeros,
     addcmul_,
     added,
@@ -169,7 +170,7 @@ def _traced_single_step(
         grad = decayed(grad, p, group["weight_decay"])
     eta_value = eta.to(step_count(state).dtype)
     p.mul_(1 - lambd * eta_value)
-    p.add_(grad * -eta_value)
+    add_scaled_(p, grad, -eta_value)
     ax.copy_(where(mu != 1, ax + p.sub(ax).mul_(mu), p))
     step = step_count(state).to(lr.dtype)  # (a user's float32 lr: eager computes in float32)
     eta.copy_((lr / ((1 + lambd * lr * step) ** group["alpha"])).to(get_default_dtype()))

@@ -3,7 +3,8 @@ add with alpha, lerp and addcmul round x * y + z once as PyTorch's kernels do (N
 multiply-add] in ir/reference.py, Note [fused updates] in codegen/updates.py); over parameter
 sizes that are and are not multiples of the vector widths, several steps.
 
-SGD is compared with torch.optim.SGD itself. Adam's denominator takes a square root, and
+SGD (and Adamax, ASGD, Rprop, and RAdam before it rectifies) is compared with torch.optim
+itself. Adam's denominator takes a square root, and
 PyTorch's CPU sqrt (MKL's vsSqrt) is not correctly rounded: about 0.7% of float32 results
 (0.8% of float64) are one ulp below the correctly rounded root, a function of the value that
 its closed-source algorithm decides (measured: 12650 of 2M uniform [1, 4) values, always -1
@@ -33,6 +34,11 @@ SGD_CASES = [
     ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
     ("SGD", dict(lr=0.05, momentum=0.5, weight_decay=0.1, maximize=True)),
     ("SGD", dict(lr=0.05, momentum=0.9, foreach=False)),
+    # the others without a square root in these steps (RAdam rectifies, with one, from step 6)
+    ("Adamax", dict(lr=0.01, weight_decay=0.1)),
+    ("RAdam", dict(lr=0.01)),
+    ("ASGD", dict(lr=0.05, weight_decay=0.1)),
+    ("Rprop", dict(lr=0.01)),
 ]
 ADAM_CASES = [
     ("Adam", dict(lr=0.01)),
