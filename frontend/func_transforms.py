@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
 
@@ -64,6 +65,27 @@ def _replace(args: tuple[Any, ...], new: Any, argnums: Argnums) -> tuple[Any, ..
     return tuple(new[argnums.index(i)] if i in argnums else a for i, a in enumerate(args))
 
 
+# Note [Function forwards see unwrapped inputs]
+# Under torch.func.grad/vjp/jacrev a custom autograd.Function's forward (and setup_context) sees
+# its inputs one transform level down: an argument the caller passed without requires_grad is
+# a plain tensor there again, so a forward may call .numpy() on it (the "extending torch.func"
+# tutorial's NumpySort). adjit's transforms differentiate fresh leaves (``x.detach()
+# .requires_grad_()``); FRESH names them, and Function.apply gives its forward their detached
+# aliases (same memory), while the outputs' grad_fn still connects to the leaves.
+FRESH: dict[int, weakref.ref[Tensor]] = {}
+
+
+def _forget(key: int, _: Any) -> None:
+    FRESH.pop(key, None)
+
+
+def unwrapped(x: Any) -> Any:
+    """``x`` as a Function's forward sees it: a transform's fresh leaf detached."""
+    ref = FRESH.get(id(x))
+    leaf = None if ref is None else ref()
+    return leaf.detach() if leaf is not None and leaf is x else x
+
+
 class _Level:
     """One transform call's differentiable copies of its arguments (Note [reverse mode as
     torch.func sees it])."""
@@ -83,6 +105,8 @@ class _Level:
             return y
         y = x.detach().requires_grad_()
         self.fresh.add(id(y))
+        # (Note [Function forwards see unwrapped inputs])
+        FRESH[id(y)] = weakref.ref(y, functools.partial(_forget, id(y)))
         self._keep = getattr(self, "_keep", []) + [y]  # ids stay unique while in use
         return y
 

@@ -7,6 +7,7 @@ import inspect
 import warnings
 from typing import Any
 
+from adjit.frontend.func_transforms import unwrapped
 from adjit.runtime import forward_grad, trace_state
 from adjit.runtime.autograd import FREED_MSG
 from adjit.runtime.grad_mode import is_grad_enabled, no_grad
@@ -251,6 +252,7 @@ def _forward(cls: type[Function], ctx: FunctionCtx, setup: bool, args: tuple, kw
     with no_grad():
         if not setup:
             return cls.forward(ctx, *args, **kwargs)
+        args = tuple(map(unwrapped, args))  # (Note [Function forwards see unwrapped inputs])
         out = cls.forward(*args, **kwargs)
         cls.setup_context(ctx, args, out)
     if is_grad_enabled():
