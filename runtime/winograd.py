@@ -105,26 +105,42 @@ def _view(buf: np.ndarray, *shape: int) -> np.ndarray:
     return buf[:, : int(np.prod(shape))].reshape(buf.shape[0], *shape)
 
 
-def weight_transform(w2: np.ndarray, o: int, c: int, flip: bool, out: np.ndarray) -> np.ndarray:
-    """(16, O, C): G w G^T of the (O, C 3 3) weight (of the kernel flipped when ``flip``)."""
+def weight_transform(w2: np.ndarray, o: int, c: int, flip: bool, out: np.ndarray,
+                     threads: int = 1) -> np.ndarray:  # fmt: skip
+    """(16, O, C): G w G^T of the (O, C 3 3) weight (of the kernel flipped when ``flip``), cut
+    by output channels across ``threads`` threads (Note [Winograd steps on threads])."""
     u = out[:, : o * c]
-    mkl_gemm.matmul(GG_FLIPPED if flip else GG, w2.reshape(o * c, 9).T, u)
+    g = GG_FLIPPED if flip else GG
+    on_threads(partial(_transformed, g, w2.reshape(o * c, 9), u, c), o, threads)
     return u.reshape(16, o, c)
 
 
-def flipped_block(w2: np.ndarray, c0: int, c1: int, out: np.ndarray) -> np.ndarray:
+def _transformed(g: np.ndarray, taps: np.ndarray, u: np.ndarray, c: int, a: int, b: int) -> None:
+    """Output channels a:b of ``weight_transform``: ``g`` times their (C, 9) taps."""
+    mkl_gemm.matmul(g, taps[a * c : b * c].T, u[:, a * c : b * c])
+
+
+def flipped_block(w2: np.ndarray, c0: int, c1: int, out: np.ndarray, threads: int = 1
+                  ) -> np.ndarray:  # fmt: skip
     """(16, C1 - C0, O, strides (O C', 1, C')): U' of the input gradient's output channels
     c0:c1, G flip(w) G^T of the (O, C 3 3) weight's columns of those channels, read
-    transposed (channels swapped); the columns copied TAPS_BYTES at a time (runs of rows)."""
+    transposed (channels swapped); the columns copied TAPS_BYTES at a time (runs of rows), the
+    rows cut across ``threads`` threads (Note [Winograd steps on threads])."""
     o, cb = w2.shape[0], c1 - c0
     u = out[:, : o * cb]
-    rows = max(1, TAPS_BYTES // (cb * 9 * w2.itemsize))
-    taps = np.empty((min(o, rows), cb * 9), w2.dtype)
-    for r0, r1 in chunks(o, rows):
-        t = taps[: r1 - r0]
-        np.copyto(t, w2[r0:r1, 9 * c0 : 9 * c1])
-        mkl_gemm.matmul(GG_FLIPPED, t.reshape(-1, 9).T, u[:, r0 * cb : r1 * cb])
+    on_threads(partial(_flipped_rows, w2, c0, c1, u), o, threads)
     return u.reshape(16, o, cb).transpose(0, 2, 1)
+
+
+def _flipped_rows(w2: np.ndarray, c0: int, c1: int, u: np.ndarray, a: int, b: int) -> None:
+    """Rows a:b of ``flipped_block``, their columns copied TAPS_BYTES at a time."""
+    cb = c1 - c0
+    rows = max(1, TAPS_BYTES // (cb * 9 * w2.itemsize))
+    taps = np.empty((min(b - a, rows), cb * 9), w2.dtype)
+    for r0, r1 in chunks(b - a, rows):
+        t = taps[: r1 - r0]
+        np.copyto(t, w2[a + r0 : a + r1, 9 * c0 : 9 * c1])
+        mkl_gemm.matmul(GG_FLIPPED, t.reshape(-1, 9).T, u[:, (a + r0) * cb : (a + r1) * cb])
 
 
 def products(u: np.ndarray, v: np.ndarray, m: np.ndarray, threads: int = 1) -> None:
@@ -142,7 +158,8 @@ def products(u: np.ndarray, v: np.ndarray, m: np.ndarray, threads: int = 1) -> N
 # in VGG-11 b8's step (1 thread, CPU time, load ~8) the transforms took 68 ms (input 23, the
 # input gradient's weight columns 15, output 15, weight 9, gradient 6) of the Winograd steps'
 # 242, a fifth of the step serial at 2 threads. Now a chunk's input transform is cut by its
-# images (each piece with a padded row of its own), and a block's output transform (a weight
+# images (each piece with a padded row of its own), and a block's weight transform (the input
+# gradient's: its rows, each piece copying its own columns), output transform (a weight
 # gradient's gradient transform) by its output channels, a piece a thread; the products stay
 # split by planes, where no piece reads another's operands. (Cut by images from input to
 # output, with a piece's images' columns of V times all of U, the pieces shared no hand-off
@@ -313,7 +330,7 @@ class WinogradConv(ExternStep):
         o, u_buf = w2.shape[0], bufs.get(self.u)[0]
 
         def weights(o0: int, o1: int) -> np.ndarray:
-            return weight_transform(w2[o0:o1], o1 - o0, c, False, u_buf)
+            return weight_transform(w2[o0:o1], o1 - o0, c, False, u_buf, num_threads())
 
         scratch = (bufs.get(self.v)[0], bufs.get(self.m)[0], bufs.get(self.pad)[0])
         by_block(x, o, weights, out.reshape(o, n, h, w), scratch)
@@ -348,7 +365,7 @@ class WinogradFold(ExternStep):
         w2, u_buf = wt.T, bufs.get(self.u)[0]  # (O, C 3 3), any strides
 
         def weights(c0: int, c1: int) -> np.ndarray:
-            return flipped_block(w2, c0, c1, u_buf)
+            return flipped_block(w2, c0, c1, u_buf, num_threads())
 
         image = np.ascontiguousarray(g).reshape(o, n, h, w).transpose(1, 0, 2, 3)
         scratch = (bufs.get(self.v)[0], bufs.get(self.m)[0], bufs.get(self.pad)[0])
