@@ -849,7 +849,9 @@ def _run_backward(
     accumulate: bool = False,
 ) -> tuple[Tensor | None, ...]:
     anomaly = settings.is_anomaly_enabled() and settings.is_anomaly_check_nan_enabled()
-    shallow = not anomaly and accumulate and len(tensors) == 1
+    shallow = (
+        not anomaly and accumulate and len(tensors) == 1 and type(tensors[0]) is not GradientEdge
+    )
     if shallow and _shallow(tensors[0], grad_tensors[0], create_graph, retain_graph):
         return ()
     roots: list[tuple[tuple[Node, int], Tensor]] = []

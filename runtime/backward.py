@@ -44,6 +44,8 @@ def make_grads(outputs: list[Tensor], grads: list[Any]) -> list[Tensor]:
     result = []
     for i, out in enumerate(outputs):
         g = grads[i] if grads else None
+        if type(out) is GradientEdge:  # (its tensor's shape and dtype, kept by get_gradient_edge)
+            out = _edge_output(out, g)
         if g is None and not out.requires_grad:  # (the engine then names it, as PyTorch's)
             g = Tensor._make(np.ones(tuple(out.shape), out.dtype.np))
         elif g is None:
@@ -70,6 +72,30 @@ def make_grads(outputs: list[Tensor], grads: list[Any]) -> list[Tensor]:
             )
         result.append(g)
     return result
+
+
+class _EdgeOutput:
+    """What make_grads reads of an output given as a GradientEdge: its tensor's metadata."""
+
+    requires_grad = True
+
+    def __init__(self, shape: Any, dtype: Any) -> None:
+        self.shape, self.dtype = shape, dtype
+
+    def numel(self) -> int:
+        return int(np.prod(self.shape))
+
+
+def _edge_output(edge: GradientEdge, g: Any) -> Any:
+    meta = (getattr(edge.node, "_edge_meta", None) or {}).get(edge.output_nr)
+    if meta is None:
+        if g is None:
+            raise RuntimeError(
+                "grad_outputs must be given for a GradientEdge that autograd.graph."
+                "get_gradient_edge did not make (adjit knows no shape for it)"
+            )
+        return _EdgeOutput(g.shape, g.dtype)
+    return _EdgeOutput(*meta)
 
 
 def backward(

@@ -81,6 +81,8 @@ def get_gradient_edge(tensor: Tensor) -> GradientEdge:
             "that does not require gradients",
         )
     node, nr = gradient_edge(tensor)
+    meta = node.__dict__.setdefault("_edge_meta", {})  # (an output edge's gradient shape)
+    meta[nr] = (tensor.shape, tensor.dtype)
     return GradientEdge(node, nr)
 
 

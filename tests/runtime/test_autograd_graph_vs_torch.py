@@ -187,3 +187,36 @@ def test_multithreading_switch() -> None:
         return states
 
     _same(*_both(run))
+
+
+EDGE_OUTPUTS = {
+    "grad-given": lambda T, ge, a, b, c: T.autograd.grad(ge(b), a, T.ones(3), retain_graph=True),
+    "grad-scalar": lambda T, ge, a, b, c: T.autograd.grad(ge(c), a, retain_graph=True),
+    "grad-implicit": lambda T, ge, a, b, c: T.autograd.grad(ge(b), a, retain_graph=True),
+    "grad-shape": lambda T, ge, a, b, c: T.autograd.grad(ge(b), a, T.ones(2), retain_graph=True),
+    "backward": lambda T, ge, a, b, c: (T.autograd.backward(ge(b), T.ones(3)), a.grad)[1],
+    "backward-scalar": lambda T, ge, a, b, c: (T.autograd.backward([ge(c)]), a.grad)[1],
+}
+
+
+@pytest.mark.parametrize("name", list(EDGE_OUTPUTS))
+def test_gradient_edges_as_outputs(name: str) -> None:
+    def run(lib: Any) -> Any:
+        a, _ = _leaves(lib)
+        b = a * 2
+        c = (b * 3).sum()
+        try:
+            return EDGE_OUTPUTS[name](lib, lib.autograd.graph.get_gradient_edge, a, b, c)
+        except RuntimeError as e:
+            return str(e)
+
+    _same(*_both(run))
+
+
+def test_an_edge_made_by_hand_needs_grad_outputs() -> None:
+    a, _ = _leaves(adjit)
+    b = a * 2
+    edge = adjit.autograd.graph.GradientEdge(b.grad_fn, 0)
+    _same(adjit.autograd.grad(edge, a, adjit.ones(3), retain_graph=True), (adjit.full((3,), 2.0),))
+    with pytest.raises(RuntimeError, match="grad_outputs must be given for a GradientEdge"):
+        adjit.autograd.grad(edge, a)
