@@ -195,7 +195,7 @@ def sparse_op(
     return result
 
 
-def in_trace(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def in_trace(name: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """A sparse op met while tracing (Note [graph breaks] in frontend/breaks.py): run eagerly
     between two segments (its tracer inputs become tensors first), or, where the function
     cannot be split, refused naming the op; never traced (nor its inputs' data read)."""
