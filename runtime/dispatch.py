@@ -498,6 +498,21 @@ def composite(name: str, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -
     return out
 
 
+def not_a_view(result: Tensor, *inputs: Tensor) -> Tensor:
+    """An op PyTorch does not count as a view (repeat, pixel_shuffle, ...) whose decomposition
+    ended in a view of its input (``x.repeat(1, 1)``, ``pixel_shuffle(x, 1)``): its eager
+    result gets its own memory, so an in-place op on it leaves the input alone."""
+    if result._is_tracer:
+        return result
+    data = result._data
+    if not data.flags.writeable or any(
+        np.may_share_memory(data, t._data) for t in inputs if not t._is_tracer
+    ):
+        result._data = data.copy()
+        result._view_base = None
+    return result
+
+
 def _own_result(out: Any, args: tuple) -> Any:
     """A traced composite's result that views one of the decomposition's own intermediates
     (not an argument) is a new tensor, as eagerly: in-place ops on it are then allowed."""

@@ -14,7 +14,7 @@ from ..ir.shapes import norm_axis
 from ..ir.sizes import SymbolicSize, is_size
 from . import trace_state
 from .checks import check, in_range, shape_from_values, traced
-from .dispatch import apply, composite
+from .dispatch import apply, composite, not_a_view
 from .indexing import basic_name, normalize_index, scalar_bools
 from .ops_elementwise import clone
 from .reshape_copies import view_strides
@@ -342,10 +342,7 @@ def repeat(x: Tensor, *sizes: Any) -> Tensor:
         a = expand(a, tuple(v for r, n in zip(reps, lead, strict=True) for v in (r, n)))
         return reshape(a, tuple(r * n for r, n in zip(reps, lead, strict=True)))
 
-    result = composite("RepeatBackward0", decomposition, x)
-    if not result._is_tracer and not result._data.flags.writeable:
-        result._data = result._data.copy()  # a new tensor as PyTorch's, never a stride-0 view
-    return result
+    return not_a_view(composite("RepeatBackward0", decomposition, x), x)
 
 
 def flip(x: Tensor, dims: Any) -> Tensor:

@@ -11,7 +11,7 @@ import numpy as np
 from adjit.ir import dtypes as D
 from adjit.ir.shapes import C_NAMES, infer_size
 from adjit.runtime import functional as R
-from adjit.runtime.dispatch import composite
+from adjit.runtime.dispatch import composite, not_a_view
 from adjit.runtime.tensor import Tensor
 
 __all__ = ["channel_shuffle", "pixel_shuffle", "pixel_unshuffle", "scaled_dot_product_attention"]
@@ -183,7 +183,7 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
         order = (*range(nb), nb, nb + 3, nb + 1, nb + 4, nb + 2)
         return R.reshape(R.permute(split, order), (*batch, c // (r * r), h * r, w * r))
 
-    return composite("PixelShuffleBackward0", decomposition, input)
+    return not_a_view(composite("PixelShuffleBackward0", decomposition, input), input)
 
 
 def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
@@ -206,7 +206,7 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
         order = (*range(nb), nb, nb + 2, nb + 4, nb + 1, nb + 3)
         return R.reshape(R.permute(split, order), (*batch, c * r * r, h // r, w // r))
 
-    return composite("PixelUnshuffleBackward0", decomposition, input)
+    return not_a_view(composite("PixelUnshuffleBackward0", decomposition, input), input)
 
 
 def channel_shuffle(input: Tensor, groups: int) -> Tensor:
@@ -230,4 +230,4 @@ def channel_shuffle(input: Tensor, groups: int) -> Tensor:
         split = R.reshape(a, (n, groups, c // groups, *rest))
         return R.reshape(R.transpose(split, 1, 2), tuple(a.shape))
 
-    return composite("ChannelShuffleBackward0", decomposition, input)
+    return not_a_view(composite("ChannelShuffleBackward0", decomposition, input), input)

@@ -55,3 +55,32 @@ def test_compiled_inplace_relu_after_pool_matches_torch() -> None:
     (got * got).sum().backward()
     tw, aw = tm[0].weight.grad.numpy(), am[0].weight.grad.numpy()
     np.testing.assert_allclose(aw, tw, rtol=1e-4, atol=1e-5)
+
+
+NOT_VIEWS = {  # ops PyTorch does not count as views, whose decomposition can end in one
+    "repeat ones": lambda T, x: x.repeat(1, 1, 1, 1),
+    "tile one": lambda T, x: x.tile(1),
+    "pixel_shuffle 1": lambda T, x: T.nn.functional.pixel_shuffle(x, 1),
+    "pixel_unshuffle to 1x1": lambda T, x: T.nn.functional.pixel_unshuffle(x, 2),
+    "channel_shuffle 1": lambda T, x: T.nn.functional.channel_shuffle(x, 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOT_VIEWS))
+@pytest.mark.parametrize("grad", [False, True])
+def test_inplace_on_a_new_tensor_leaves_the_input_alone(name: str, grad: bool) -> None:
+    """Writing into the result changes neither the input nor the gradient: it was a silent
+    write into the input when the decomposition's reshapes copied nothing."""
+    x = np.arange(16, dtype=np.float32).reshape(1, 4, 2, 2)
+    seen = []
+    for lib in (torch, adjit):
+        leaf = lib.tensor(x, requires_grad=grad)
+        inp = leaf * 1
+        y = NOT_VIEWS[name](lib, inp)
+        y.add_(1)
+        if grad:
+            (y * y).sum().backward()
+        seen.append((inp.detach().numpy().copy(), leaf.grad.numpy() if grad else None))
+    np.testing.assert_array_equal(seen[1][0], seen[0][0])
+    if grad:
+        np.testing.assert_allclose(seen[1][1], seen[0][1])
