@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from adjit.ir.errors import with_notes
+
 
 def demo(args: argparse.Namespace) -> int:
     """The tutorials' examples eagerly, then (unless --only picks examples) the compiler."""
@@ -191,7 +193,8 @@ def explain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         ex = adjit.explain(fn, **inputs)
     except (adjit.TracingError, adjit.ShapeError, TypeError) as e:
         specs = ", ".join(f"{n}={d}{list(s)}" for n, d, s in args.arg)
-        parser.error(f"tracing {args.target} with {specs or 'no arguments'} failed: {e}")
+        why = with_notes(e)  # (a shape error's op and operands are a note)
+        parser.error(f"tracing {args.target} with {specs or 'no arguments'} failed: {why}")
     chosen = [n for group in args.section or [] for n in group]
     if args.brief or not (chosen or args.view or args.model_explorer or args.html):
         chosen = ["brief", *chosen]

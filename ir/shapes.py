@@ -583,7 +583,9 @@ def infer(op: Op, avals: list[Aval], attrs: dict[str, Any]) -> Aval:
         return out
     except ShapeError as e:
         operands = ", ".join(str(a) for a in avals)
-        raise ShapeError(f"{op.name.lower()}: {e} (operands: {operands})") from None
+        error = ShapeError(str(e))  # PyTorch's text (Note [shape errors print as PyTorch's])
+        error.add_note(f"(adjit: in {op.name.lower()} of {operands})")
+        raise error from None
 
 
 _CAST_ALL_TO_OUT = GroupOp.ELEMENTWISE - GroupOp.COMPARE - {Op.CAST, Op.WHERE} | {Op.CAT}

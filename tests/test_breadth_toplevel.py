@@ -414,9 +414,8 @@ ERRORS: list[Callable[[Any], Any]] = [
 @pytest.mark.parametrize("fn", ERRORS)
 def test_errors_as_torch(fn: Callable[[Any], Any]) -> None:
     got, want = _error(fn, adjit), _error(fn, torch)
-    # adjit's ShapeError is a RuntimeError that also names the op and the operands
     assert isinstance(got, type(want)), (got, want)
-    assert str(got) == str(want) or isinstance(got, adjit.ShapeError) and str(want) in str(got)
+    assert type(got).__name__ == type(want).__name__ and str(got) == str(want)
 
 
 def test_copies_own_their_memory() -> None:
