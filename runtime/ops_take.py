@@ -8,7 +8,7 @@ import numpy as np
 
 from ..ir.shapes import infer_size, norm_axis
 from .checks import check, in_range, traced, value_dependent
-from .dispatch import composite
+from .dispatch import composite, not_a_view
 from .ops_elementwise import add, eq, ge, le, lt, where
 from .ops_movement import expand, flatten, gather, getitem, reshape, unsqueeze
 from .ops_reduce import cumsum
@@ -103,7 +103,7 @@ def repeat_interleave(
         )
     shape = tuple(x.shape)
     spread = expand(unsqueeze(x, d + 1), (*shape[: d + 1], r, *shape[d + 1 :]))
-    return reshape(spread, (*shape[:d], n * r, *shape[d + 1 :]))
+    return not_a_view(reshape(spread, (*shape[:d], n * r, *shape[d + 1 :])), x)
 
 
 def _by_tensor(x: Tensor, repeats: Tensor, d: int, output_size: int | None) -> Tensor:

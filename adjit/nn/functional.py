@@ -21,7 +21,7 @@ from adjit.nn._losses import (
 from adjit.runtime import functional as R
 from adjit.runtime.checks import check, shape_from_values
 from adjit.runtime.creation import full as _full
-from adjit.runtime.dispatch import composite
+from adjit.runtime.dispatch import composite, not_a_view
 from adjit.runtime.functional import log_softmax as _log_softmax
 from adjit.runtime.functional import sigmoid, tanh
 from adjit.runtime.functional import softmax as _softmax
@@ -470,7 +470,7 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
             a = _pad_dim(a, a.ndim - 1 - k, int(pad[2 * k]), int(pad[2 * k + 1]), fill)
         return a
 
-    return composite("ConstantPadNdBackward0", decomposition, input)
+    return not_a_view(composite("ConstantPadNdBackward0", decomposition, input), input)
 
 
 # convolution, pooling, batch norm, unfold/fold live in their own modules (re-exported here)

@@ -63,6 +63,8 @@ NOT_VIEWS = {  # ops PyTorch does not count as views, whose decomposition can en
     "pixel_shuffle 1": lambda T, x: T.nn.functional.pixel_shuffle(x, 1),
     "pixel_unshuffle to 1x1": lambda T, x: T.nn.functional.pixel_unshuffle(x, 2),
     "channel_shuffle 1": lambda T, x: T.nn.functional.channel_shuffle(x, 1),
+    "repeat_interleave 1": lambda T, x: x.repeat_interleave(1, 0),
+    "pad by nothing": lambda T, x: T.nn.functional.pad(x, (0, 0)),
 }
 
 
