@@ -463,11 +463,11 @@ def composite(name: str, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -
         return _own_result(fn(*args, **kwargs), args)  # tracing records the primitives
     positions = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
     if not positions or not is_grad_enabled():
-        return fn(*args, **kwargs)
+        return _not_an_argument(fn(*args, **kwargs), args)
     if forward_grad.ACTIVE and any(
         isinstance(a, Tensor) and forward_grad.tangent(a) is not None for a in args
     ):  # the decomposition's ops carry the tangents (its aliases would drop them)
-        return fn(*args, **kwargs)
+        return _not_an_argument(fn(*args, **kwargs), args)
     aliases = [args[i].detach().requires_grad_() for i in positions]
     inner_args = list(args)
     for i, a in zip(positions, aliases, strict=True):
@@ -479,7 +479,8 @@ def composite(name: str, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -
     with no_grad():
         # shares memory with the inner result: share its version counter too, so an in-place
         # op on the output is seen by the inner graph's saved-tensor checks
-        out = Tensor._make(inner._data, version_box=inner._version_box)
+        data = inner._data.copy() if identity else inner._data  # (the argument's memory)
+        out = Tensor._make(data, version_box=inner._version_box)
     base = inner._view_base  # a view (split, unbind, diagonal) stays a view of the argument, so
     # in-place ops on it get the view checks instead of a stale history; a view of one of the
     # decomposition's own intermediates (max_pool2d's final reshape) is a new tensor, as in PyTorch
@@ -496,6 +497,12 @@ def composite(name: str, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -
     cls = node_class(name, CompositeNode)
     out._grad_fn = cls(fn, args, kwargs, inner, aliases, positions, edges)
     return out
+
+
+def _not_an_argument(out: Any, args: tuple) -> Any:
+    """A decomposition that returned its argument unchanged (cumsum over one element, flip
+    over no dims): a copy, as PyTorch's op makes a new tensor."""
+    return out.clone() if any(out is a for a in args) else out
 
 
 def not_a_view(result: Tensor, *inputs: Tensor) -> Tensor:

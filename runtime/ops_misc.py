@@ -15,7 +15,7 @@ from ..ir.shapes import norm_axis
 from . import trace_state
 from .checks import check, in_range
 from .creation import ones, tensor, zeros
-from .dispatch import as_tensor_operand, composite, result_dtype
+from .dispatch import as_tensor_operand, composite, not_a_view, result_dtype
 from .dtype_info import promote_types
 from .ops_einsum import tensordot
 from .ops_elementwise import clamp, clone, div, isnan, mul, sqrt, where
@@ -63,7 +63,7 @@ def diff(
             break
         hi, lo = narrow(x, axis, 1, size - 1), narrow(x, axis, 0, size - 1)
         x = logical_xor(hi, lo) if x.dtype is D.bool_ else hi - lo
-    return x
+    return not_a_view(x, input)  # (n=0: a copy, as PyTorch's)
 
 
 # ---- cov / corrcoef ---------------------------------------------------------------------------

@@ -65,6 +65,11 @@ NOT_VIEWS = {  # ops PyTorch does not count as views, whose decomposition can en
     "channel_shuffle 1": lambda T, x: T.nn.functional.channel_shuffle(x, 1),
     "repeat_interleave 1": lambda T, x: x.repeat_interleave(1, 0),
     "pad by nothing": lambda T, x: T.nn.functional.pad(x, (0, 0)),
+    "cumsum of one": lambda T, x: x[:, :1].cumsum(1),
+    "cumprod of one": lambda T, x: x[:, :1].cumprod(1),
+    "logcumsumexp of one": lambda T, x: x[:, :1].logcumsumexp(1),
+    "diff n=0": lambda T, x: T.diff(x, n=0),
+    "flip no dims": lambda T, x: x.flip([]),
 }
 
 
@@ -73,6 +78,8 @@ NOT_VIEWS = {  # ops PyTorch does not count as views, whose decomposition can en
 def test_inplace_on_a_new_tensor_leaves_the_input_alone(name: str, grad: bool) -> None:
     """Writing into the result changes neither the input nor the gradient: it was a silent
     write into the input when the decomposition's reshapes copied nothing."""
+    if grad and name in ("cumprod of one", "logcumsumexp of one"):
+        pytest.skip("PyTorch saves the result: its backward refuses after the in-place op")
     x = np.arange(16, dtype=np.float32).reshape(1, 4, 2, 2)
     seen = []
     for lib in (torch, adjit):
@@ -82,7 +89,8 @@ def test_inplace_on_a_new_tensor_leaves_the_input_alone(name: str, grad: bool) -
         y.add_(1)
         if grad:
             (y * y).sum().backward()
-        seen.append((inp.detach().numpy().copy(), leaf.grad.numpy() if grad else None))
+        seen.append((inp.detach().numpy().copy(), leaf.grad.numpy() if grad else None, y.shape))
     np.testing.assert_array_equal(seen[1][0], seen[0][0])
+    assert tuple(seen[1][2]) == tuple(seen[0][2])
     if grad:
         np.testing.assert_allclose(seen[1][1], seen[0][1])
