@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from .tracer import Trace, Tracer
 
 UNUSED = (
-    "One of the differentiated Tensors appears to not have been used in the graph. "
+    "The differentiated Tensor at index {} appears to not have been used in the graph. "
     "Set allow_unused=True if this is the desired behavior."
 )
 
@@ -193,10 +193,10 @@ def trace_grad(
     grads = builder.values[len(outs) :]
     by_var = {v: (g if hit else None) for v, g, hit in zip(wrt, grads, joint.reached, strict=True)}
     results: list[Tensor | None] = []
-    for t in ins:
+    for i, t in enumerate(ins):
         g = by_var[t._var]
         if g is None and not allow_unused:
-            raise RuntimeError(UNUSED)
+            raise RuntimeError(UNUSED.format(i))
         if g is not None:
             g = _own(trace, g, create_graph)
         results.append(g)

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..ir.aval import Aval
 from ..ir.dtypes import DType, int64, scalar_dtype
+from ..ir.errors import with_notes
 from ..ir.graph import Atom, Eqn, Graph, Lit, Var
 from ..ir.ops import Op
 from ..ir.shapes import infer
@@ -62,6 +63,7 @@ class Tracer(Tensor):
         self._view_of = view_of  # the tracer this one is a view of (in-place needs care)
         self._view_step = view_step  # how to make this view of ``_view_of`` again (one input)
         self._has_views = False
+        self._views: list[weakref.ref[Tracer]] = []  # its views (Note [writes through views])
         self._detached_from: Tracer | None = None  # (Note [detached aliases while tracing])
         self._detached_aliases: list[weakref.ref[Tracer]] = []
         self._prehook_var: Var | None = None  # the value before hooks (register_hook)
@@ -350,7 +352,7 @@ class Trace:
         except SymbolicShapeError:
             raise  # (a pass's question: the caller traces static instead)
         except RuntimeError as e:
-            raise TracingError(str(e)) from None
+            raise TracingError(with_notes(e)) from None  # (the op and operands in the text)
         for a in (out_aval, *(a.aval for a in atoms)):
             if a.dtype.category == 3:  # Note [complex dtypes] in ir/dtypes.py
                 raise NotImplementedError(
@@ -372,7 +374,10 @@ class Trace:
         if base is not None:
             base._has_views = True
         step = (op, dict(attrs), name, grad_on) if base is not None and len(inputs) == 1 else None
-        return Tracer(self, out, requires, view_of=base, view_step=step)
+        made = Tracer(self, out, requires, view_of=base, view_step=step)
+        if base is not None:
+            base._views.append(weakref.ref(made))
+        return made
 
     def aliases(self, outputs: list[Tensor], inputs: list[Tracer]) -> list[Alias | None]:
         """Per output: the input it is (or views, through single-input view ops) as

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..ir.ops import Op
+from ..ir.reference import REFERENCE
 from ..ir.shapes import broadcast_shapes, index_shape, split_index
 from . import forward_grad, trace_state
 from .dispatch import apply, as_tensor_operand, composite
@@ -169,7 +170,6 @@ def _distinct(data: np.ndarray) -> np.ndarray | None:
 
 def _rebind(t: Tensor, result: Tensor) -> Tensor:
     """While tracing, an in-place op on a traced tensor rebinds it to the new IR value."""
-    from .trace_state import TracingError
 
     if not t._is_tracer:  # a value now: the op broke the graph (Note [graph breaks])
         raise NotImplementedError(
@@ -177,10 +177,14 @@ def _rebind(t: Tensor, result: Tensor) -> Tensor:
             "complex tensor, or reading a value) on a traced tensor; compute a new tensor"
         )
     if getattr(t, "_view_of", None) is not None or getattr(t, "_has_views", False):
-        raise TracingError(
-            "in-place modification of a view (or of a tensor that has views) inside a "
-            "compiled function is not supported; use out-of-place ops"
-        )
+        return _rebind_through_views(t, result)
+    return _rebind_value(t, result)
+
+
+def _rebind_value(t: Tensor, result: Tensor) -> Tensor:
+    """Rebind the traced tensor ``t`` (no view) to ``result``: PyTorch's checks first."""
+    from .trace_state import TracingError
+
     aliases = [a for ref in getattr(t, "_detached_aliases", ()) if (a := ref()) is not None]
     if getattr(t, "_detached_from", None) is not None or any(a._has_views for a in aliases):
         raise TracingError(  # (Note [detached aliases while tracing] in frontend/tracer.py)
@@ -200,6 +204,66 @@ def _rebind(t: Tensor, result: Tensor) -> Tensor:
     for alias in aliases:  # they share t's memory: they see the new value, with no history
         alias._var = t._trace.emit(Op.DETACH, [t], {}, None)._var  # type: ignore[attr-defined]
     return t
+
+
+# Note [writes through views]
+# While tracing, tensors are values: an in-place op rebinds its tracer to a new one. On a view
+# (``y = conv(x).view(n, 3, -1); y[:, :2] = y[:, :2].sigmoid()``) the write must reach what it
+# views, and every other view of that, as eager memory would. Each traced view knows its parent
+# and the one view op that made it (tracer.py's view steps); the parent's new value is its old
+# one with the view's elements replaced (their positions found by running the view op on the
+# parent's element numbers, then an index write, differentiable in both), up to the tensor that
+# is no view, which is rebound as any in-place op's; then every view below it is made again from
+# its parent's new value by its view op, so all of them read the write.
+
+
+def _rebind_through_views(t: Tensor, result: Tensor) -> Tensor:
+    """Rebind the traced view ``t`` to ``result`` and its base and their views with it."""
+    from .ops_movement import reshape
+    from .trace_state import TracingError
+
+    if tuple(result.shape) != tuple(t.shape) or result.dtype is not t.dtype:
+        result = result.to(t.dtype).expand(tuple(t.shape))
+    node, new = t, result
+    while getattr(node, "_view_of", None) is not None:
+        parent, step = node._view_of, node._view_step  # type: ignore[attr-defined]
+        if step is None:
+            raise TracingError(
+                "in-place modification of a view made by an op of several inputs inside a "
+                "compiled function is not supported; use out-of-place ops"
+            )
+        op, attrs, _, _ = step
+        numbers = np.arange(parent.numel(), dtype=np.int64).reshape(tuple(parent.shape))
+        where = np.asarray(REFERENCE[op](numbers, **attrs))
+        if len(np.unique(where)) != where.size:
+            raise RuntimeError(
+                "unsupported operation: more than one element of the written-to tensor refers "
+                "to a single memory location. Please clone() the tensor before performing the "
+                "operation."
+            )
+        spec, tensors = normalize_index((parent.numel(),), (Tensor._make(where.reshape(-1)),))
+        idx = [a if isinstance(a, Tensor) else Tensor._make(a) for a in tensors]
+        flat = _index_put(reshape(parent, -1), reshape(new, -1), spec, idx, (where.size,))
+        node, new = parent, reshape(flat, tuple(parent.shape))
+    _rebind_value(node, new)
+    _refresh_views(node)
+    return t
+
+
+def _refresh_views(parent: Tensor) -> None:
+    """Make each view of ``parent`` again from its new value, and theirs (Note [writes through
+    views])."""
+    from .grad_mode import set_grad_enabled
+
+    for ref in list(parent._views):  # type: ignore[attr-defined]
+        view = ref()
+        if view is None or view._view_of is not parent or view._view_step is None:  # type: ignore[attr-defined]
+            continue
+        op, attrs, name, grad_on = view._view_step  # type: ignore[attr-defined]
+        with set_grad_enabled(grad_on):
+            again = apply(op, parent, name=name, **attrs)
+        view._var, view._requires_grad = again._var, again.requires_grad  # type: ignore[attr-defined]
+        _refresh_views(view)
 
 
 def _traced(t: Tensor) -> bool:

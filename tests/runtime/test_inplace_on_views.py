@@ -159,3 +159,64 @@ def test_view_of_a_leaf_still_refuses() -> None:
     a = adjit.randn(3, requires_grad=True)
     with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad"):
         a[:2].mul_(2)
+
+
+NOT_COMPILED = {
+    "narrow_copy": "a write into a tensor made inside the function (zeros) is a graph break, and "
+    "the segment after it loses the history: the loss does not require grad"
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=NOT_COMPILED[n]))
+        if n in NOT_COMPILED
+        else n
+        for n in sorted(CASES)
+    ],
+)
+def test_compiled_writes_through_views(name: str) -> None:
+    """Traced in-place ops on views reach their base and its other views (Note [writes through
+    views]): the compiled function's values and gradients are eager's."""
+    fn = CASES[name]
+
+    def step(a: Any) -> Any:
+        out = fn(adjit, a)
+        weights = adjit.arange(out.numel(), dtype=adjit.float64).reshape(out.shape) / 7
+        return out, (out * weights).sum()
+
+    compiled = adjit.compile(step, fullgraph=True)
+    results = []
+    for f in (step, compiled):
+        a = adjit.tensor(np.linspace(-1.0, 1.0, 12).reshape(3, 4), requires_grad=True)
+        out, loss = f(a)
+        loss.backward()
+        results.append((out.detach().numpy(), a.grad.numpy()))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-15, atol=1e-15)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-14, atol=1e-15)
+
+
+def test_compiled_detection_head_writes_through_a_reshape() -> None:
+    class Head(adjit.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = adjit.nn.Conv2d(3, 6, 1)
+
+        def forward(self, x: Any) -> Any:
+            y = self.conv(x)
+            y = y.view(y.shape[0], 2, 3, *y.shape[2:])
+            y[:, :, :2] = y[:, :, :2].sigmoid()
+            return y
+
+    adjit.manual_seed(0)
+    m, x = Head(), adjit.randn(2, 3, 4, 4)
+    compiled = adjit.compile(m, fullgraph=True)
+    grads = []
+    for f in (m, compiled):
+        m.zero_grad()
+        out = f(x)
+        out.square().mean().backward()
+        grads.append((out.detach().numpy(), m.conv.weight.grad.numpy().copy()))
+    np.testing.assert_allclose(grads[1][0], grads[0][0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(grads[1][1], grads[0][1], rtol=1e-5, atol=1e-7)
