@@ -95,6 +95,8 @@ PATTERNS: list[str] = [
 METHOD_PATTERNS: list[str] = ["", "y", "1", "0", "y, y", "2, 1", "(1, 0)", "b", "p", "m", "v"]
 # names whose generic patterns do not fit or mislead (the call is written out)
 SAMPLES: dict[str, str] = {
+    "sparse_coo_tensor": "[[0, 1], [1, 0]], [1.0, 2.0], (2, 2)",
+    "sparse_csr_tensor": "[0, 1, 2], [1, 0], [1.0, 2.0], (2, 2)",
     # issue 14's nn.functional (and their torch.* forms); a qualified key is one surface's
     "nn.functional.channel_shuffle": "x.reshape(1, 4, 3), 2",
     "nn.functional.cosine_embedding_loss": "x, y, torch.tensor([1.0, -1.0, 1.0])",
@@ -459,7 +461,7 @@ NOT_SAMPLED |= {"set_num_threads", "set_num_interop_threads", "use_deterministic
                 "set_deterministic_debug_mode", "set_float32_matmul_precision"}  # fmt: skip
 # results that are not reproducible (addresses, fresh seeds) or unspecified (empty's values)
 NOT_COMPARED = {"seed", "initial_seed", "data_ptr", "const_data_ptr", "untyped_storage"}
-SHAPE_ONLY = {"empty", "empty_like", "new_empty", "empty_strided"}
+SHAPE_ONLY = {"empty", "empty_like", "new_empty", "empty_strided", "empty_permuted"}
 # factorizations whose vectors LAPACK builds may flip in sign: compared in absolute value
 SIGN_FREE = {"eigh", "svd", "qr", "pca_lowrank", "svd_lowrank"}
 

@@ -14,7 +14,6 @@ ARANGES = [
     (0, 1, 0.013),
     (-3.3, 7.1, 0.07),
     (1.0, 1000.0, 0.37),
-    (0, 40000, 0.3),  # longer than the grain: one range a thread
     (5, 0, -0.3),
     (0, 17),
     (7,),
@@ -54,6 +53,22 @@ def _outcome(lib: object, name: str, args: tuple, dtype: str) -> object:
 @pytest.mark.parametrize("args", ARANGES, ids=str)
 def test_arange_bits(args: tuple, dtype: str) -> None:
     assert _outcome(adjit, "arange", args, dtype) == _outcome(torch, "arange", args, dtype)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_long_arange_bits_at_each_thread_count(threads: int) -> None:
+    """Longer than the grain, arange is cut into one range a thread: at the same thread count
+    the same bits."""
+    before = (adjit.get_num_threads(), torch.get_num_threads())
+    try:
+        adjit.set_num_threads(threads)
+        torch.set_num_threads(threads)
+        for dtype in ("float32", "float64", "bfloat16"):
+            args = (0, 40000, 0.3)
+            assert _outcome(adjit, "arange", args, dtype) == _outcome(torch, "arange", args, dtype)
+    finally:
+        adjit.set_num_threads(before[0])
+        torch.set_num_threads(before[1])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
