@@ -50,10 +50,17 @@ def _check_leaf(t: Tensor) -> None:
         raise RuntimeError(LEAF_MSG)
 
 
-def _check_view(t: Tensor) -> Tensor | None:
-    """Before a recorded in-place op on ``t``: a view's base as it is now (its values copied,
-    its history kept), to rebase on (Note [in-place ops on views]); None when ``t`` is no view.
-    A view of a leaf that requires grad refuses, as in PyTorch."""
+def _snapshot(t: Tensor) -> Tensor:
+    """``t`` as it is now: its values copied, its history (and output number) kept."""
+    old = Tensor._make(t._data.copy(), requires_grad=t._requires_grad, grad_fn=t.grad_fn)
+    old._output_nr = t._output_nr
+    return old
+
+
+def _base_before(t: Tensor) -> Tensor | None:
+    """Before a recorded in-place op on ``t``: a view's base as it is now, to rebase on (Note
+    [in-place ops on views]); None when ``t`` is no view. A view of a leaf that requires grad,
+    and a view a function returns several of, refuse as in PyTorch."""
     base = t._view_base
     if base is None:
         return None
@@ -70,9 +77,7 @@ def _check_view(t: Tensor) -> Tensor | None:
             "output views to be modified inplace. You should replace the inplace operation by "
             "an out-of-place one."
         )
-    old = Tensor._make(base._data.copy(), requires_grad=base._requires_grad, grad_fn=base.grad_fn)
-    old._output_nr = base._output_nr
-    return old
+    return _snapshot(base)
 
 
 # Note [in-place ops on views]
@@ -90,7 +95,6 @@ def _check_view(t: Tensor) -> Tensor | None:
 
 def _positions(view: np.ndarray, base: np.ndarray) -> np.ndarray:
     """The flat (C-order) index in ``base`` of each element of ``view`` (sharing its memory)."""
-    item = base.itemsize
     grid = np.indices(base.shape, dtype=np.int64).reshape(base.ndim, -1)
     address = np.asarray(base.strides, np.int64) @ grid if base.ndim else np.zeros(1, np.int64)
     order = np.argsort(address, kind="stable")
@@ -98,28 +102,35 @@ def _positions(view: np.ndarray, base: np.ndarray) -> np.ndarray:
     vgrid = np.indices(view.shape, dtype=np.int64).reshape(view.ndim, -1)
     vaddress = offset + (np.asarray(view.strides, np.int64) @ vgrid if view.ndim else 0)
     found = np.searchsorted(address[order], vaddress)
-    if item == 0 or np.any(address[order][np.minimum(found, address.size - 1)] != vaddress):
+    if np.any(address[order][np.minimum(found, address.size - 1)] != vaddress):
         raise RuntimeError("adjit: this view's elements are not elements of its base")
     return order[found].reshape(view.shape)
 
 
-def _rebase(t: Tensor, old_base: Tensor, result: Tensor) -> None:
-    """After ``result`` was written into the view ``t``: its base's history becomes CopySlices
-    of its old one and ``result`` (Note [in-place ops on views])."""
+def _put_at(old: Tensor, val: Tensor, where: np.ndarray) -> Tensor:
+    """``old`` with ``val`` written at its elements numbered ``where`` (C order; ``where`` has
+    ``val``'s shape), out of place and differentiable in both."""
+    spec, tensors = normalize_index((old.numel(),), (Tensor._make(where.reshape(-1)),))
+    idx = [a if isinstance(a, Tensor) else Tensor._make(a) for a in tensors]
+    flat = _index_put(old.reshape(-1), val.reshape(-1), spec, idx, (where.size,))
+    return flat.reshape(tuple(old.shape))
+
+
+def _recorded(t: Tensor, result: Tensor, old_base: Tensor | None) -> None:
+    """After ``result`` was written into ``t``: ``t``'s history is ``result``'s, or, for a
+    view, its base's becomes CopySlices of its old one and ``result`` (Note [in-place ops on
+    views]); the base's rewrite count makes its views' histories stale (Note [stale views])."""
+    if old_base is None:
+        t._grad_fn = result.grad_fn
+        t._rewrites += 1
+        return
     base = t._view_base
     assert base is not None
-    where = Tensor._make(_positions(t._data, base._data))
-    spec, tensors = normalize_index((base.numel(),), (where,))
-    idx = [a if isinstance(a, Tensor) else Tensor._make(a) for a in tensors]
-    shape = tuple(base.shape)
-
-    def put(old: Tensor, val: Tensor) -> Tensor:
-        flat = _index_put(old.reshape(-1), val, spec, idx, tuple(where.shape))
-        return flat.reshape(shape)
-
-    new = composite("CopySlices", put, old_base, result.to(base.dtype).expand(tuple(t.shape)))
+    where = _positions(t._data, base._data)
+    value = result.to(base.dtype).expand(tuple(t.shape))
+    new = composite("CopySlices", lambda old, val: _put_at(old, val, where), old_base, value)
     base._grad_fn, base._output_nr = new.grad_fn, new._output_nr
-    base._rewrites += 1  # t and the base's other views follow it (Note [stale views])
+    base._rewrites += 1
 
 
 def _write(t: Tensor, result: Tensor, expanded_ok: bool = False) -> None:
@@ -170,7 +181,6 @@ def _distinct(data: np.ndarray) -> np.ndarray | None:
 
 def _rebind(t: Tensor, result: Tensor) -> Tensor:
     """While tracing, an in-place op on a traced tensor rebinds it to the new IR value."""
-
     if not t._is_tracer:  # a value now: the op broke the graph (Note [graph breaks])
         raise NotImplementedError(
             "adjit.compile does not support an in-place op that breaks the graph (on a "
@@ -219,7 +229,6 @@ def _rebind_value(t: Tensor, result: Tensor) -> Tensor:
 
 def _rebind_through_views(t: Tensor, result: Tensor) -> Tensor:
     """Rebind the traced view ``t`` to ``result`` and its base and their views with it."""
-    from .ops_movement import reshape
     from .trace_state import TracingError
 
     if tuple(result.shape) != tuple(t.shape) or result.dtype is not t.dtype:
@@ -241,10 +250,7 @@ def _rebind_through_views(t: Tensor, result: Tensor) -> Tensor:
                 "to a single memory location. Please clone() the tensor before performing the "
                 "operation."
             )
-        spec, tensors = normalize_index((parent.numel(),), (Tensor._make(where.reshape(-1)),))
-        idx = [a if isinstance(a, Tensor) else Tensor._make(a) for a in tensors]
-        flat = _index_put(reshape(parent, -1), reshape(new, -1), spec, idx, (where.size,))
-        node, new = parent, reshape(flat, tuple(parent.shape))
+        node, new = parent, _put_at(parent, new, where)
     _rebind_value(node, new)
     _refresh_views(node)
     return t
@@ -328,20 +334,15 @@ def inplace(
         if forward_grad.ACTIVE:  # (Note [eager forward AD])
             forward_grad.inplace_result(t, result)
         return t
-    old_base = _check_view(t)
-    before = Tensor._make(t._data.copy(), requires_grad=t._requires_grad, grad_fn=t.grad_fn)
-    before._output_nr = t._output_nr
+    old_base = _base_before(t)
+    before = _snapshot(t)
     if forward_grad.ACTIVE and forward_grad.tangent(t) is not None:
         forward_grad.set_tangent(before, forward_grad.tangent(t))
     result = fn(before)
     _write(t, result)
     if forward_grad.ACTIVE:
         forward_grad.inplace_result(t, result)
-    if old_base is not None:
-        _rebase(t, old_base, result)
-        return t
-    t._grad_fn = result.grad_fn
-    t._rewrites += 1  # its views' histories are stale now (Note [stale views])
+    _recorded(t, result, old_base)
     return t
 
 
@@ -405,9 +406,8 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
     if traced:
         _rebind(t, _index_put(t, v, spec, idx, target))
         return
-    old_base = _check_view(t)
-    before = Tensor._make(t._data.copy(), requires_grad=t._requires_grad, grad_fn=t.grad_fn)
-    before._output_nr = t._output_nr
+    old_base = _base_before(t)
+    before = _snapshot(t)
     result = composite(
         "IndexPutBackward0" if idx else "CopySlices",
         lambda old, val: _index_put(old, val, spec, idx, target),
@@ -415,11 +415,7 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
         v,
     )
     _write(t, result)
-    if old_base is not None:
-        _rebase(t, old_base, result)
-        return
-    t._grad_fn = result.grad_fn
-    t._rewrites += 1  # (Note [stale views])
+    _recorded(t, result, old_base)
 
 
 def _index_put(

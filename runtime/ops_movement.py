@@ -44,8 +44,8 @@ def view(x: Tensor, *shape: Any, dtype: DType | None = None) -> Tensor:
         dtype = shape[0]
     if dtype is not None:
         return view_dtype(x, dtype)
-    if trace_state.current() is None:  # eager: the strides are known (a tracer's _data reads)
-        data = x._data
+    data = None if trace_state.current() is not None else x._data  # (a tracer's _data reads)
+    if data is not None and not data.flags.c_contiguous:  # eager, and not always viewable
         new = _infer_shape(_dims(shape), data.size)
         strides = tuple(s // data.itemsize for s in data.strides)
         if prod(new) == data.size and view_strides(data.shape, strides, new) is None:
