@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 
-from ..ir import dtypes as D
 from ..ir.fp_exact import fma32, fma64
 from .workers import num_threads
 
@@ -38,7 +37,7 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _half(dtype: np.dtype) -> bool:
-    return np.dtype(dtype) in (np.dtype(np.float16), np.dtype(D.bfloat16.np))
+    return np.dtype(dtype).name in ("float16", "bfloat16")  # (by name: ml_dtypes is optional)
 
 
 def _fma(acc: type) -> Any:

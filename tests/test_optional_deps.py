@@ -16,6 +16,7 @@ try:
 except TypeError as e:
     print(e)
 print(adjit.bfloat16 == adjit.float16, adjit.bfloat16)
+print(adjit.arange(0, 1, 0.25), adjit.linspace(0, 1, 3))
 """
 
 
@@ -27,4 +28,5 @@ def test_bfloat16_without_ml_dtypes() -> None:
         "tensor([3., 3.], dtype=torch.float16)",
         "torch.bfloat16 needs the ml_dtypes package: pip install 'adjit[bfloat16]' (or ml_dtypes)",
         "False torch.bfloat16",
+        "tensor([0.0000, 0.2500, 0.5000, 0.7500]) tensor([0.0000, 0.5000, 1.0000])",
     ]
