@@ -264,11 +264,24 @@ def check(
     return steps, measurements, base.error if case.reference is not None else None
 
 
+# Note [warm calibration]
+# Calibration doubled the calls from one, and the first batch is a single call: the second call
+# of the step (the first ran in the check), which for adjit writes the call's trampoline and for
+# torch.compile may recompile on its guards. A contender whose second call lasted min_sample_ms
+# kept one call a sample whatever its warm speed: adjit's W2 batch-128 step at 2 threads was
+# timed one call at a time (number 1, each after settle()'s sleep: a cold cache and sleeping
+# workers) against NumPy's eight, 3.2 ms against 1.4-1.9 warm. So WARM_CALLS calls run first,
+# untimed, for every contender alike.
+WARM_CALLS = 3
+
+
 def _calibrate(step: Step, min_sample_ms: float) -> tuple[int, float]:
     """Calls per sample so that a sample lasts at least ``min_sample_ms``, and one call's ms:
-    batches double until one lasts that long (as ``timeit.autorange``). One call would misjudge
-    a step whose early calls do one-time work (adjit writes a call's trampoline on the
-    second), and samples of a handful of calls measure cold caches, not the step."""
+    after WARM_CALLS untimed calls (Note [warm calibration]), batches double until one lasts
+    that long (as ``timeit.autorange``). Samples of a handful of calls measure cold caches,
+    not the step."""
+    for _ in range(WARM_CALLS):
+        step()
     n = 1
     while True:
         t0 = time.perf_counter()

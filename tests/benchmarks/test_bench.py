@@ -9,6 +9,7 @@ import json
 import math
 import os
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -378,3 +379,19 @@ def test_gemm_floor_records_a_convolutions_chunked_products() -> None:
     flops = sum(2 * a.size * b.shape[-1] for a, b in products)
     assert len(products) > 3  # chunks, not one product each
     assert flops == 3 * 2 * n * k * c * 9 * hw * hw  # forward, dW, dx: each N*K*C*9*H*W MACs
+
+
+def test_calibration_is_not_fixed_by_a_slow_second_call() -> None:
+    """A step whose early calls are slow (one-time work) still gets the calls a sample its
+    warm speed needs (Note [warm calibration])."""
+    from adjit.benchmarks.harness import WARM_CALLS, _calibrate
+
+    calls = [0]
+
+    def step() -> None:
+        calls[0] += 1
+        time.sleep(0.02 if calls[0] <= 2 else 0.001)
+
+    number, ms = _calibrate(step, min_sample_ms=5.0)
+    assert number >= 4 and ms < 5.0  # (a slow first batch would have given number 1, 20 ms)
+    assert calls[0] >= WARM_CALLS + number
