@@ -73,7 +73,16 @@ Product = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
 # (2048, 768) 7.8 -> 7.0, (256, 2048) @ (2048, 256) 2.9 -> 2.6, (1024, 2048) @ (2048, 256) 10.1 ->
 # 9.7 (one thread: 9.0, 6.2, 2.3, 9.6). Products with k shorter keep row blocks: W2's
 # (256, 1024) @ (1024, 784) took 2.62 ms in row halves and 2.87 in k halves (whole: 2.66).
-SPLIT_FLOPS = 10**7  # 2*m*n*k at least this (~110 µs on one core): split
+# Note [split threshold for products]
+# SPLIT_FLOPS was 10**7 (~110 µs on one core), from a measurement under load. On a quiet
+# machine, 2 threads, in-process interleaved medians of 20 pairs (compiled ``a @ b``, MKL):
+# W2 batch 128's (128, 784) @ (784, 256) and (256, 128) @ (128, 784), 51 MFLOP each, ran 0.742
+# and 0.687 ms split against 0.664 and 0.548 whole (the hand-off and two half-height GEMMs
+# cost more than half the work), (256, 784) @ (784, 256) (103 MFLOP) 0.958 against 1.139,
+# (512, 784) @ (784, 256) 1.365 against 2.282; W2 batch 128's whole step 1.386 ms with its
+# products split against 1.202 whole (batch 1024: 7.18 against 8.38). So products split from
+# 8 * 10**7, between the two.
+SPLIT_FLOPS = 8 * 10**7  # 2*m*n*k at least this (~0.6 ms on one core): split
 BATCH_SPLIT_FLOPS = 2 * 10**7  # a batch of products split by whole products from this
 ROW_ALIGN = 16  # block edges at multiples of this many rows (the GEMM kernels' row unroll)
 DEPTH_RATIO = 2  # k at least this times max(m, n): blocks of k (Note [depth blocks])

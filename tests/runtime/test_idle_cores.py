@@ -13,6 +13,15 @@ import pytest
 from adjit.runtime import idle_cores, split_gemm
 
 READ_PRESSURE = idle_cores.cpu_pressure  # (the fixture below stands in for it)
+
+
+@pytest.fixture(autouse=True)
+def _small_products_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    """W2-sized products split here, below the real threshold (Note [split threshold for
+    products]): these tests are about who runs the blocks."""
+    monkeypatch.setattr(split_gemm, "SPLIT_FLOPS", 10**7)
+
+
 Split = Callable[[Callable[..., None], list[tuple[Any, ...]], int], None]
 
 

@@ -10,6 +10,27 @@ from adjit.runtime.executor import compile_program
 import adjit
 
 EPS32 = float(np.finfo(np.float32).eps)
+MECHANICS_FLOPS = 10**7  # small shapes test the blocks' mechanics below the real threshold
+
+
+@pytest.fixture(autouse=True)
+def _small_products_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The blocks' mechanics on small shapes (the threshold itself: its own test below)."""
+    monkeypatch.setattr(split_gemm, "SPLIT_FLOPS", MECHANICS_FLOPS)
+
+
+def test_products_split_from_the_measured_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """W2 batch 128's 51 MFLOP products run whole; twice that is split (Note [split threshold
+    for products])."""
+    monkeypatch.undo()
+    assert split_gemm.SPLIT_FLOPS == 8 * 10**7
+    for (m, k, n), split in [((128, 784, 256), False), ((256, 128, 784), False),
+                             ((256, 784, 256), True)]:  # fmt: skip
+        x, y = _operands(m, k, n, False)
+        out = np.full((m, n), np.nan, np.float32)
+        assert split_gemm.matmul_rows(x, y, out, 2) is split
+        if split:
+            _assert_product(out, x, y)
 
 
 def _operands(m: int, k: int, n: int, transposed: bool) -> tuple[np.ndarray, np.ndarray]:
