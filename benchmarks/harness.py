@@ -9,7 +9,7 @@ import statistics
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -95,6 +95,8 @@ class Settings:
     timing: Timing = Timing()
     skip: dict[str, str] = field(default_factory=dict)
     latency_repeats: int = 3
+    threads: int = 1  # every contender's (peers.set_threads)
+    isolate: bool = False  # each contender in a process of its own (Note [one process a contender])
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,15 @@ class Workload:
             return self.run(settings, progress)
         assert self.build is not None
         return [
-            run_case(self.build(size), settings.timing, settings.skip, progress)
-            for size in self.sizes[settings.preset]
+            run_case(
+                self.build(size),
+                settings.timing,
+                settings.skip,
+                progress,
+                (self.name, settings.preset, i) if settings.isolate else None,
+                settings.threads,
+            )  # fmt: skip
+            for i, size in enumerate(self.sizes[settings.preset])
         ]
 
 
@@ -280,17 +289,36 @@ def _calibrate(step: Step, min_sample_ms: float) -> tuple[int, float]:
     after WARM_CALLS untimed calls (Note [warm calibration]), batches double until one lasts
     that long (as ``timeit.autorange``). Samples of a handful of calls measure cold caches,
     not the step."""
-    for _ in range(WARM_CALLS):
-        step()
+    sample(step, WARM_CALLS)
     n = 1
     while True:
-        t0 = time.perf_counter()
-        for _ in range(n):
-            step()
-        ms = max((time.perf_counter() - t0) * 1e3, 1e-4)
+        ms = max(sample(step, n)[0] * 1e3, 1e-4)
         if ms >= min_sample_ms:
             return n, ms / n
         n *= 2
+
+
+# Note [awake before a sample]
+# settle() sleeps before every sample, and on this VM an idle core's threads wake slowly: the
+# first parallel region after the sleep waited for the other core (adjit compiled, W2 batch 8 at
+# 2 threads, one call a sample: 1.0 ms against ~0.15 back to back; PyTorch's MKL GEMM floor 20
+# ms against well under 1). A training loop runs its steps back to back, so every sample, for
+# every contender alike, starts with one untimed call that wakes its threads and warms its
+# caches; then ``n`` calls are timed.
+
+
+def sample(step: Step, n: int) -> tuple[float, float]:
+    """One untimed call (Note [awake before a sample]), then ``n`` calls of ``step``: (wall
+    seconds, CPU seconds); a contender in a process of its own (isolated.RemoteStep) is timed
+    there the same way."""
+    remote = getattr(step, "sample", None)
+    if remote is not None:
+        return remote(n)  # type: ignore[no-any-return]
+    step()
+    c0, t0 = time.process_time(), time.perf_counter()
+    for _ in range(n):
+        step()
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def spread(samples: list[float]) -> tuple[float, float]:
@@ -359,13 +387,11 @@ def time_interleaved(
         # worker threads may still be spinning, see Note [torch threads])
         for name in names[r % len(names) :] + names[: r % len(names)]:
             step, n = steps[name], numbers[name]
-            settle()
-            c0, t0 = time.process_time(), time.perf_counter()
-            for _ in range(n):
-                step()
-            wall = time.perf_counter() - t0
+            if not hasattr(step, "sample"):  # (a contender's own process settles itself)
+                settle()
+            wall, cpu = sample(step, n)
             samples[name].append(wall * 1e3 / n)
-            cores[name].append((time.process_time() - c0) / max(wall, 1e-9))
+            cores[name].append(cpu / max(wall, 1e-9))
     return {
         k: (*spread(v), rounds, numbers[k], statistics.median(cores[k])) for k, v in samples.items()
     }
@@ -380,16 +406,34 @@ def set_ratios(measurements: dict[str, Measurement]) -> None:
                 m.ratio = m.median_ms / base.median_ms
 
 
-def run_case(case: Case, timing: Timing, skip: dict[str, str], progress: Progress) -> CaseResult:
-    """Check, then time, one case; ratios are against the baseline's median."""
+def run_case(
+    case: Case, timing: Timing, skip: dict[str, str], progress: Progress,
+    origin: tuple[str, str, int] | None = None, threads: int = 1,
+) -> CaseResult:  # fmt: skip
+    """Check, then time, one case; ratios are against the baseline's median. With ``origin``
+    (workload, preset, size index) each contender runs in a process of its own with
+    ``threads`` threads (Note [one process a contender])."""
     progress.case(case.workload, case.label)
-    steps, measurements, ref_err = check(case, skip, progress)
-    if steps:
-        timed = time_interleaved(steps, timing, progress)
-        for name, (ms, iqr, rounds, number, used) in timed.items():
-            m = measurements[name]
-            m.median_ms, m.iqr_ms, m.rounds, m.number = ms, iqr, rounds, number
-            m.extra["cores"] = round(used, 2)
+    opened: list[Any] = []  # the contenders' processes, stopped when the case is done
+    if origin is not None:
+        from .isolated import remote
+
+        case = replace(
+            case,
+            contenders={n: remote(origin, n, threads, opened) for n in case.contenders},
+            floors={n: remote(origin, n, threads, opened) for n in case.floors},
+        )
+    try:
+        steps, measurements, ref_err = check(case, skip, progress)
+        if steps:
+            timed = time_interleaved(steps, timing, progress)
+            for name, (ms, iqr, rounds, number, used) in timed.items():
+                m = measurements[name]
+                m.median_ms, m.iqr_ms, m.rounds, m.number = ms, iqr, rounds, number
+                m.extra["cores"] = round(used, 2)
+    finally:
+        for step in opened:
+            step.close()
     set_ratios(measurements)
     result = CaseResult(case.workload, case.label, case.params, measurements, ref_err)
     progress.done(result)

@@ -67,6 +67,7 @@ def build(
             "skip": settings.skip,
             "latency_repeats": settings.latency_repeats,
             "threads": SETTINGS["threads"],
+            "processes": "one a contender" if settings.isolate else "one for all",
         },
         "ratio": "contender median / adjit compiled median (> 1: adjit compiled is faster)",
         "workloads": {
@@ -168,13 +169,20 @@ def _threads(n: int) -> str:
     return f"{n} thread" + ("s" if n != 1 else "")
 
 
+def _processes(settings: dict[str, Any]) -> str:
+    """How the contenders were run (older records: unsaid)."""
+    if settings.get("processes") == "one a contender":
+        return ", each in a process of its own"
+    return ", all in one process" if "processes" in settings else ""
+
+
 def table(data: dict[str, Any]) -> str:
     """The terminal ratio table of a run record (``build``'s output, or a loaded JSON)."""
     m = data["machine"]
     head = [
         f"adjit bench ({data['preset']}): {m['cpu']}, {m['cores']} cores, "
         f"{data['wall_s']:.0f} s wall; {_threads(data['settings']['threads'])} for every "
-        "contender; "
+        f"contender{_processes(data['settings'])}; "
         f"load average at the end {m.get('load_average')}",
         "first column: adjit compiled's median ±IQR; others: their median / adjit compiled's "
         "(> 1: adjit compiled is faster); every median and IQR is in the JSON",

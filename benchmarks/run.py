@@ -60,6 +60,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="threads for every contender: adjit, BLAS, PyTorch, JAX (default: all cores)",
     )
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="time every contender in this process, also at more than one thread (default: a "
+        "process each from 2 threads, where libraries' thread pools would fight)",
+    )
     p.add_argument("--preset", choices=list(PRESETS), help=argparse.SUPPRESS)  # tests: tiny
 
 
@@ -67,7 +73,8 @@ def main(args: argparse.Namespace) -> int:
     """Run the suite; 1 if adjit compiled itself failed or disagreed with float64 anywhere."""
     settings = PRESETS[args.preset or ("quick" if args.quick else "full")]
     skip = dict(settings.skip) | {k: "skipped by --skip" for k in args.skip}
-    settings = dataclasses.replace(settings, skip=skip)
+    isolate = args.threads > 1 and not args.in_process  # Note [one process a contender]
+    settings = dataclasses.replace(settings, skip=skip, threads=args.threads, isolate=isolate)
     peers.set_threads(args.threads)
     t0 = time.perf_counter()
     results = run_suite(settings, args.only, Progress())

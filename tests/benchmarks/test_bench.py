@@ -395,3 +395,26 @@ def test_calibration_is_not_fixed_by_a_slow_second_call() -> None:
     number, ms = _calibrate(step, min_sample_ms=5.0)
     assert number >= 4 and ms < 5.0  # (a slow first batch would have given number 1, 20 ms)
     assert calls[0] >= WARM_CALLS + number
+
+
+def test_contenders_in_processes_of_their_own() -> None:
+    """At more than one thread each contender runs, and is timed, in a process of its own
+    (Note [one process a contender]); the processes are gone afterwards."""
+    import multiprocessing
+
+    from adjit.benchmarks.harness import Settings
+    from adjit.benchmarks.suite import WORKLOADS
+
+    skip = {n: "not in this test" for n in ("adjit eager", "torch eager", "torch.compile",
+                                            "jax.jit", "GEMMs alone (MKL)")}  # fmt: skip
+    settings = Settings("tiny", TINY, skip, threads=2, isolate=True)
+    (result,) = WORKLOADS["W2"].results(settings, QUIET)
+    m = result.measurements
+    assert m["adjit compiled"].status == "ok" and m["numpy"].status == "ok"
+    assert m["GEMMs alone (OpenBLAS)"].status == "floor"
+    for name in ("adjit compiled", "numpy", "GEMMs alone (OpenBLAS)"):
+        assert m[name].median_ms is not None and m[name].median_ms > 0
+        assert 0 < m[name].extra["cores"] <= 2 + 0.25  # measured in the child (Note [cores used])
+    assert m["numpy"].error is not None and m["numpy"].error < 1e-5  # checked in the parent
+    assert m["torch eager"].status == "skipped"
+    assert not multiprocessing.active_children()
