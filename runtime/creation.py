@@ -14,7 +14,7 @@ from . import device as _devices
 from . import trace_state
 from .generator import default_generator, initial_seed, manual_seed, seed  # noqa: F401 (moved)
 from .layout import check_layout
-from .range_values import arange_values, integer_arange, linspace_values
+from .range_values import arange_values, integer_arange, linspace_values, logspace_values
 from .tensor import Tensor, _dims
 
 device = _devices.device  # (moved: runtime/device.py)
@@ -546,6 +546,7 @@ def linspace(
     check_layout(layout, "linspace")
     dt = dtype or D.get_default_dtype()
     _check_endpoints("linspace", start, end)
+    _check_steps(steps)
     if _traced([start, end]):
         _check_device(device)
         out = _traced_linspace(start, end, int(steps)).to(dt)
@@ -589,17 +590,36 @@ def logspace(
     *,
     dtype: DType | None = None,
     layout: Any = None,
+    device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
     check_layout(layout, "logspace")
     dt = dtype or D.get_default_dtype()
     _check_endpoints("logspace", start, end)
+    _check_steps(steps)
     if _traced([start, end]):
         from . import functional as F
 
+        _check_device(device)
         out = F.pow(float(base), _traced_linspace(start, end, int(steps))).to(dt)
         return out.requires_grad_() if requires_grad else out
-    return _finish(np.logspace(start, end, steps, base=base), dt, requires_grad)
+    if dt.category == 0 or dt.name in ("uint16", "uint32", "uint64"):
+        raise NotImplementedError(f"\"logspace_cpu\" not implemented for '{dt.type_name}'")
+    ends = [_scalar(v) for v in (start, end)]
+    exact = logspace_values(*ends, int(steps), float(base), dt.np)  # Note [range values]
+    values = np.logspace(float(start), float(end), steps, base=base) if exact is None else exact
+    return _finish(values, dt, requires_grad, device)
+
+
+def _check_steps(steps: int) -> None:
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+
+
+def _scalar(v: Any) -> float | int:
+    """A Python or 0-d tensor start/end as the Scalar PyTorch makes of it (bools as ints)."""
+    v = v.item() if isinstance(v, Tensor) else v
+    return int(v) if isinstance(v, (bool, np.integer)) else v if isinstance(v, int) else float(v)
 
 
 def eye(

@@ -1,7 +1,10 @@
-"""arange's and linspace's values as PyTorch's CPU kernels round them, bit for bit."""
+"""arange's, linspace's and logspace's values as PyTorch's CPU kernels round them, bit for bit."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import math
 from typing import Any
 
 import numpy as np
@@ -31,6 +34,15 @@ from .workers import num_threads
 #   length from them too, (end - start + step - sign) / step; other types: the length from the
 #   float arguments), the values start + step * i wrapped to the type: arange(0, 10, 1.5,
 #   dtype=int32) is 0..6, and int64's a step of 0.5 is "step must be nonzero".
+# - logspace (aten/src/ATen/native/RangeFactories.cpp, not vectorized, no fma): start and end
+#   converted to the dtype (checked, integers truncated), step = double(end - start) / (steps - 1)
+#   with end - start in the dtype, then in double std::pow(base, start + step * i) for the
+#   first steps // 2 points and std::pow(base, end - step * (steps - 1 - i)) for the rest,
+#   stored to the dtype: half types through float32, int8 to int32 by x86's truncating
+#   conversion (NaN and out-of-range values become INT_MIN, int64 likewise with INT64_MIN),
+#   then wrapped. NumPy's power differs from the C library's pow in ~5% of float64 results
+#   here, so pow is libm's, through ctypes. One point is pow(base, double(start)) filled in,
+#   checked against the dtype's range except for the half types (no check: inf).
 _GRAIN = 32768  # at::internal::GRAIN_SIZE
 _VECTOR_BYTES = 32
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -101,8 +113,26 @@ def _to_integer(v: float, dtype: np.dtype) -> int:
     info = np.iinfo(dtype)
     low = -int(info.max) if info.min == 0 and isinstance(v, int) else info.min
     if not low <= v <= info.max:
-        raise RuntimeError(f"value cannot be converted to type {dtype.name}_t without overflow")
+        raise RuntimeError(f"value cannot be converted to type {_c_name(dtype)} without overflow")
     return int(np.array(int(v)).astype(dtype))
+
+
+_C_NAMES = {"int32": "int", "float32": "float", "float16": "c10::Half", "bfloat16": "c10::BFloat16"}
+
+
+def _c_name(dtype: np.dtype) -> str:
+    """The C++ type's name in c10's overflow message."""
+    name = np.dtype(dtype).name
+    return _C_NAMES.get(name, name + "_t")
+
+
+def _to_float(v: float, dtype: np.dtype) -> float:
+    """c10's checked conversion of a number to a float32 or half dtype (a finite value beyond
+    its range is an overflow error; inf and NaN pass)."""
+    largest = 65504.0 if np.dtype(dtype).name == "float16" else float(np.finfo(np.float32).max)
+    if math.isfinite(v) and abs(v) > largest:
+        raise RuntimeError(f"value cannot be converted to type {_c_name(dtype)} without overflow")
+    return float(_rounded(np.array([v]), np.dtype(dtype))[0])
 
 
 def _ends(s: Any, e: Any, step: Any, i: np.ndarray, low: np.ndarray, fma: Any) -> np.ndarray:
@@ -124,3 +154,82 @@ def integer_arange(start: float, end: float, step: float, dtype: np.dtype) -> np
     else:
         n = int(np.ceil((end - start) / step))
     return (first + by * np.arange(max(n, 0), dtype=np.int64)).astype(dtype)
+
+
+def _libm_pow() -> Any:
+    """The C library's pow as a NumPy ufunc (what PyTorch's std::pow calls); NumPy's own power
+    where there is no C library to load."""
+    try:
+        fn = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6").pow
+    except (OSError, AttributeError):
+        return np.power
+    fn.restype, fn.argtypes = ctypes.c_double, [ctypes.c_double, ctypes.c_double]
+    return np.frompyfunc(fn, 2, 1)
+
+
+_POW = _libm_pow()
+
+
+def _pow(base: float, x: np.ndarray) -> np.ndarray:
+    return np.asarray(_POW(base, x), np.float64)
+
+
+def _rounded(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """float64 values stored to a float dtype as C++ assigns them (half types via float32;
+    c10's bfloat16 makes every NaN its one positive quiet NaN, 0x7FC0)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.dtype(dtype).name == "bfloat16":
+            values = np.where(np.isnan(values), np.float32("nan"), values)
+        if _half(dtype):
+            return values.astype(np.float32).astype(dtype)
+        return values.astype(dtype)
+
+
+def _truncated(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """float64 values converted to an integer dtype as x86 truncates them: int64 directly,
+    smaller types through int32, NaN and out-of-range values as the minimum, then wrapped."""
+    bits = 64 if np.dtype(dtype).itemsize == 8 else 32
+    inside = (values >= -(2.0 ** (bits - 1))) & (values < 2.0 ** (bits - 1))
+    wide = np.where(inside, np.trunc(np.where(inside, values, 0.0)), 0).astype(np.int64)
+    wide[~inside] = -(2 ** (bits - 1))
+    return wide.astype(dtype)
+
+
+def logspace_values(
+    start: float | int, end: float | int, steps: int, base: float, dtype: np.dtype
+) -> np.ndarray | None:
+    """PyTorch's logspace of a real dtype (Note [range values]); None for complex ones."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "c":
+        return None
+    integer = dtype.kind in "iu"
+    if steps == 0:
+        return np.empty(0, dtype)
+    if steps == 1:
+        one = _pow(base, np.array([float(start)]))
+        if integer:
+            return np.array([_to_integer(float(one[0]), dtype)], dtype)
+        return _rounded(one, dtype) if _half(dtype) else np.array([_to_float(one[0], dtype)], dtype)
+    s, e, diff = _typed_ends(start, end, dtype)
+    step = diff / (steps - 1)
+    i = np.arange(steps, dtype=np.int64)
+    low = i < steps // 2
+    up = s + step * i.astype(np.float64)
+    down = e - step * (steps - 1 - i).astype(np.float64)
+    values = _pow(base, np.where(low, up, down))
+    return _truncated(values, dtype) if integer else _rounded(values, dtype)
+
+
+def _typed_ends(start: float | int, end: float | int, dtype: np.dtype) -> tuple[float, ...]:
+    """start and end converted to ``dtype`` (checked), and ``end - start`` computed in it, all
+    as doubles."""
+    if dtype.kind in "iu":
+        s, e = (_to_integer(v, dtype) for v in (start, end))
+        return float(s), float(e), float(e - s)
+    if dtype == np.float64:
+        s, e = float(start), float(end)
+        return s, e, e - s
+    s, e = (_to_float(float(v), dtype) for v in (start, end))
+    with np.errstate(over="ignore"):
+        wide = np.float32(e) - np.float32(s)  # (a half type's operator- rounds float32's result)
+    return s, e, float(_rounded(np.array([wide], np.float64), dtype)[0])
