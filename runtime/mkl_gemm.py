@@ -14,7 +14,7 @@ import numpy as np
 
 from ..codegen.addresses import address
 from ..passes.pipeline import flag
-from . import mkl_jit
+from . import mkl_jit, mkl_threads
 
 # Note [MKL products]
 # On AVX-512 Xeons MKL's single-threaded GEMMs run 10-45% faster than NumPy's OpenBLAS on the
@@ -42,7 +42,6 @@ from . import mkl_jit
 # torch.get_num_threads() 1 by default). So a process running both imports torch first (the
 # tests do; dlmopen, which would isolate this copy, crashes in glibc 2.36 on MKL's RTLD_GLOBAL).
 
-_SEQUENTIAL = 1  # MKL_THREADING_SEQUENTIAL
 _CBWR_AUTO = 2  # MKL_CBWR_AUTO
 _ROW_MAJOR, _COL_MAJOR = 101, 102
 _NO_TRANS, _TRANS = 111, 112
@@ -70,8 +69,9 @@ _XERBLA = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int), 
 class Library:
     """libmkl_rt, set sequential and reproducible, with its ?gemm and ?gemm_batch_strided."""
 
-    def __init__(self, lib: ctypes.CDLL) -> None:
+    def __init__(self, lib: ctypes.CDLL, threads: mkl_threads.Threads | None = None) -> None:
         self.lib = lib
+        self.threads = threads  # MKL's own threads for 2-D products (Note [MKL's own threads])
         self.errors: list[tuple[bytes, int]] = []  # parameters BLAS refused (Note [MKL products])
         self.xerbla = _XERBLA(lambda name, num, n: self.errors.append((name[:n], num[0])))
         lib.MKL_SET_XERBLA.argtypes, lib.MKL_SET_XERBLA.restype = [_XERBLA], ctypes.c_void_p
@@ -112,8 +112,11 @@ def _load() -> Library | None:
         return None
     try:
         lib = ctypes.CDLL(path)
-        if lib.MKL_Set_Threading_Layer(_SEQUENTIAL) != _SEQUENTIAL or lib.MKL_CBWR_Set(_CBWR_AUTO):
+        layer = mkl_threads.choose_layer(lib)
+        if layer is None or lib.MKL_CBWR_Set(_CBWR_AUTO):
             return None  # an MKL already started elsewhere in this process with its threads
+        if layer == mkl_threads.INTEL:
+            return Library(lib, mkl_threads.Threads(lib, os.path.dirname(path)))
         return Library(lib)
     except (OSError, AttributeError):
         return None

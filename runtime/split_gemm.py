@@ -212,6 +212,9 @@ def _mkl_into(
     threads = num_threads()
     rows = x.ndim == 2 == y.ndim and m >= 2 * ROW_ALIGN and flops >= SPLIT_FLOPS
     batch = out.ndim > 2 and min(x.ndim, y.ndim) > 1 and 2 * out.size * k >= BATCH_SPLIT_FLOPS
+    if threads > 1 and rows and lib.threads is not None:  # Note [MKL's own threads]
+        lib.threads.run(threads, mkl_gemm.matmul_by, lib, x, y, out)
+        return
     if threads > 1 and rows:
         deep = k >= DEPTH_RATIO * max(m, out.shape[1])  # Note [depth blocks]
         if (matmul_depth if deep else matmul_rows)(x, y, out, threads, mkl_gemm.matmul):

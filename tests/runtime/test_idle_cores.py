@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from adjit.runtime import idle_cores, split_gemm
+from adjit.runtime import idle_cores, mkl_gemm, split_gemm
 
 READ_PRESSURE = idle_cores.cpu_pressure  # (the fixture below stands in for it)
 
@@ -20,6 +20,9 @@ def _small_products_split(monkeypatch: pytest.MonkeyPatch) -> None:
     """W2-sized products split here, below the real threshold (Note [split threshold for
     products]): these tests are about who runs the blocks."""
     monkeypatch.setattr(split_gemm, "SPLIT_FLOPS", 10**7)
+    lib = mkl_gemm.library()
+    if lib is not None:  # adjit's own split, not MKL's team (Note [MKL's own threads])
+        monkeypatch.setattr(lib, "threads", None)
 
 
 Split = Callable[[Callable[..., None], list[tuple[Any, ...]], int], None]

@@ -17,6 +17,9 @@ MECHANICS_FLOPS = 10**7  # small shapes test the blocks' mechanics below the rea
 def _small_products_split(monkeypatch: pytest.MonkeyPatch) -> None:
     """The blocks' mechanics on small shapes (the threshold itself: its own test below)."""
     monkeypatch.setattr(split_gemm, "SPLIT_FLOPS", MECHANICS_FLOPS)
+    lib = mkl_gemm.library()
+    if lib is not None:  # adjit's own split, not MKL's team (Note [MKL's own threads])
+        monkeypatch.setattr(lib, "threads", None)
 
 
 def test_products_split_from_the_measured_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
