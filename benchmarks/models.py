@@ -62,24 +62,51 @@ def _torch_reference() -> Any:
     return torch_reference
 
 
-def _conv_net(lib: Any, size: dict[str, Any]) -> tuple[Any, list[Any], Callable[..., Any]]:
-    """resnet18 (full or fine-tune) or VGG-11 with PyTorch's seeded init, copied into adjit."""
+def _torch_model(kind: str) -> Any:
+    """The PyTorch model of ``kind`` with PyTorch's seeded init."""
     torch = peers.torch()
     torch.manual_seed(0)
-    kind = size["model"]
     if kind == "vgg11":
-        t = _vgg11(torch.nn)
-    else:
-        t = _torch_reference().resnet18()
-        if kind == "resnet18 fine-tune":
-            t.fc = torch.nn.Linear(512, 10)
-    if lib is torch:
-        model = t
+        return _vgg11(torch.nn)
+    t = _torch_reference().resnet18()
+    if kind == "resnet18 fine-tune":
+        t.fc = torch.nn.Linear(512, 10)
+    return t
+
+
+def _torch_state(kind: str) -> dict[str, np.ndarray]:
+    """``_torch_model(kind)``'s weights as arrays."""
+    return {k: v.detach().numpy() for k, v in _torch_model(kind).state_dict().items()}
+
+
+def _initial_state(kind: str) -> dict[str, np.ndarray]:
+    """PyTorch's seeded weights for adjit's model, made in a process of its own unless this one
+    has PyTorch already: loading PyTorch would keep adjit's MKL sequential (Note [MKL's own
+    threads] in runtime/mkl_threads.py)."""
+    if "torch" in sys.modules:
+        return _torch_state(kind)
+    import pickle
+    import subprocess
+
+    code = "import pickle, sys; from adjit.benchmarks import models; "
+    code += f"sys.stdout.buffer.write(pickle.dumps(models._torch_state({kind!r})))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False)
+    if out.returncode:
+        raise RuntimeError(f"PyTorch's initial weights: {out.stderr.decode().strip()[-300:]}")
+    state: dict[str, np.ndarray] = pickle.loads(out.stdout)  # (our own child's output)
+    return state
+
+
+def _conv_net(lib: Any, size: dict[str, Any]) -> tuple[Any, list[Any], Callable[..., Any]]:
+    """resnet18 (full or fine-tune) or VGG-11 with PyTorch's seeded init, copied into adjit."""
+    kind = size["model"]
+    if lib.__name__ == "torch":
+        model = _torch_model(kind)
     else:
         model = _vgg11(lib.nn) if kind == "vgg11" else lib.models.resnet18()
         if kind == "resnet18 fine-tune":
             model.fc = lib.nn.Linear(512, 10)
-        model.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
+        model.load_state_dict(_initial_state(kind))
     if kind == "resnet18 fine-tune":
         for p in model.parameters():
             p.requires_grad_(False)
