@@ -7,6 +7,7 @@ import types
 from typing import Any
 
 from ..ir.dtypes import from_numpy_dtype
+from ..runtime import autocast
 from ..runtime.grad_mode import is_grad_enabled
 from ..runtime.tensor import Tensor
 
@@ -75,7 +76,18 @@ _MISSING = object()
 
 
 def signature(leaves: list[Any], spec: Any) -> tuple:
-    return (spec_key(spec), tuple(leaf_key(x) for x in leaves), is_grad_enabled())
+    return (spec_key(spec), tuple(leaf_key(x) for x in leaves), mode_key())
+
+
+def mode_key() -> Any:
+    """The grad mode, and the CPU autocast dtype when autocast is on (a program traced under
+    it holds its casts: Note [CPU autocast])."""
+    mode = autocast.key()
+    return is_grad_enabled() if mode is None else (is_grad_enabled(), "autocast", *mode)
+
+
+def _mode_text(mode: Any) -> str:
+    return f"CPU autocast to {mode[2]}" if isinstance(mode, tuple) else "no CPU autocast"
 
 
 def spec_key(spec: Any) -> Any:
@@ -101,6 +113,8 @@ def describe(sig: tuple) -> list[str]:
 def diff(old: tuple, new: tuple) -> str:
     """Why ``new`` missed the cache entry ``old``: the first guard that changed."""
     if old[2] != new[2]:
+        if isinstance(old[2], tuple) or isinstance(new[2], tuple):
+            return f"autocast changed from {_mode_text(old[2])} to {_mode_text(new[2])}"
         return f"grad mode changed from {old[2]} to {new[2]}"
     if old[0] != new[0] or len(old[1]) != len(new[1]):
         return "the structure of the arguments changed"
@@ -116,7 +130,10 @@ def diff(old: tuple, new: tuple) -> str:
 
 def fast_key(args: tuple[Any, ...]) -> tuple | None:
     """A cheap signature for the common call: positional plain tensors only, not tracing.
-    Equivalent to ``signature`` for such calls; None when the general path must decide."""
+    Equivalent to ``signature`` for such calls; None when the general path must decide (under
+    CPU autocast too: Note [CPU autocast])."""
+    if autocast._state.on is not None:
+        return None
     key: list[Any] = [is_grad_enabled()]
     for a in args:
         if not isinstance(a, Tensor) or a._is_tracer or a._sparse:

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..ir import dtypes as D
 from . import trace_state
+from .autocast import autocast_op
 from .autograd import FREED_MSG, Node, SavedTensor, gradient_edge, node_class
 from .grad_mode import is_grad_enabled
 from .ops_decomp_linalg import _no_out, _return_type
@@ -133,12 +134,14 @@ def _parts(A: Tensor) -> tuple[Tensor, Tensor]:  # noqa: N803
     return L, V
 
 
+@autocast_op("linalg_eig")
 def eig(A: Tensor, *, out: Any = None) -> Any:  # noqa: N803
     """``torch.linalg.eig``: the (complex) eigenvalues and eigenvectors of square matrices."""
     _no_out(out, "linalg.eig")
     return EigResult(*_parts(A))
 
 
+@autocast_op("linalg_eigvals")
 def eigvals(A: Tensor, *, out: Any = None) -> Tensor:  # noqa: N803
     """``torch.linalg.eigvals``: the (complex) eigenvalues of square matrices."""
     _no_out(out, "linalg.eigvals")

@@ -12,6 +12,7 @@ from ..ir import dtypes as D
 from ..ir.shapes import norm_axis
 from . import fft_core as P
 from . import trace_state
+from .autocast import autocast_op
 from .checks import traced
 from .grad_mode import is_grad_enabled
 from .tensor import Tensor
@@ -150,6 +151,7 @@ def _c2r_1d(x: Tensor, n: int | None, dim: int, norm: Any, forward: bool) -> Ten
 
 
 @compiled_eagerly("fft.fft")
+@autocast_op("fft_fft")
 def fft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The discrete Fourier transform over ``dim`` (PyTorch's torch.fft.fft)."""
     if input.dtype.category == 3:
@@ -158,6 +160,7 @@ def fft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = N
 
 
 @compiled_eagerly("fft.ifft")
+@autocast_op("fft_ifft")
 def ifft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The inverse discrete Fourier transform over ``dim``."""
     if input.dtype.category == 3:
@@ -166,6 +169,7 @@ def ifft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = 
 
 
 @compiled_eagerly("fft.rfft")
+@autocast_op("fft_rfft")
 def rfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The onesided transform of a real signal: ``n // 2 + 1`` frequencies."""
     _real_only("rfft", input, "real")
@@ -173,18 +177,21 @@ def rfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = 
 
 
 @compiled_eagerly("fft.irfft")
+@autocast_op("fft_irfft")
 def irfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The real signal (length ``n``, default ``2 * (m - 1)``) of a onesided spectrum."""
     return _c2r_1d(input, n, dim, norm, False)
 
 
 @compiled_eagerly("fft.hfft")
+@autocast_op("fft_hfft")
 def hfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The transform of a Hermitian-symmetric signal given by its first half: real."""
     return _c2r_1d(input, n, dim, norm, True)
 
 
 @compiled_eagerly("fft.ihfft")
+@autocast_op("fft_ihfft")
 def ihfft(input: Tensor, n: int | None = None, dim: int = -1, norm: str | None = None) -> Tensor:  # noqa: A002
     """The inverse of hfft: the onesided inverse transform of a real signal."""
     _real_only("ihfft", input, "real")
@@ -277,3 +284,14 @@ rfft2, ihfft2 = _nd("r2c", "rfft2", _TWO), _nd("r2c", "ihfft2", _TWO)
 rfftn, ihfftn = _nd("r2c", "rfftn", None), _nd("r2c", "ihfftn", None)
 irfft2, hfft2 = _nd("c2r", "irfft2", _TWO), _nd("c2r", "hfft2", _TWO)
 irfftn, hfftn = _nd("c2r", "irfftn", None), _nd("c2r", "hfftn", None)
+# (PyTorch's CPU autocast runs these in float32: runtime/autocast_ops.py)
+fft2, ifft2, fftn, ifftn = (
+    autocast_op(f"fft_{f}")(g)
+    for f, g in zip(("fft2", "ifft2", "fftn", "ifftn"), (fft2, ifft2, fftn, ifftn), strict=True)
+)
+rfft2, irfft2, rfftn, irfftn = (
+    autocast_op(f"fft_{f}")(g)
+    for f, g in zip(
+        ("rfft2", "irfft2", "rfftn", "irfftn"), (rfft2, irfft2, rfftn, irfftn), strict=True
+    )
+)

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..ir import dtypes as D
+from .autocast import autocast_op
 from .dispatch import composite
 from .kernel_dtypes import not_implemented
 from .ops_elementwise import add, gt, mul, sub, where
@@ -51,6 +52,7 @@ def _same_dtype(input: Tensor, other: Tensor, what: str = "self and mat2") -> No
         )
 
 
+@autocast_op("addmm")
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:  # noqa: A002
     for label, m in (("mat1", mat1), ("mat2", mat2)):
         if m.ndim != 2:
@@ -65,6 +67,7 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: An
     return _scaled_add("AddmmBackward0", input, mm(mat1, mat2), beta, alpha)
 
 
+@autocast_op("addmv")
 def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:  # noqa: A002
     if mat.ndim != 2 or vec.ndim != 1 or mat.shape[1] != vec.shape[0]:
         raise RuntimeError(
@@ -76,6 +79,7 @@ def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta: Any = 1, alpha: Any 
     return _scaled_add("AddmvBackward0", input, mv(mat, vec), beta, alpha)
 
 
+@autocast_op("addr")
 def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:  # noqa: A002
     for label, v in (("vec1", vec1), ("vec2", vec2)):
         if v.ndim != 1:
@@ -83,6 +87,7 @@ def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta: Any = 1, alpha: Any
     return _scaled_add("AddrBackward0", input, outer(vec1, vec2), beta, alpha)
 
 
+@autocast_op("baddbmm")
 def baddbmm(
     input: Tensor,  # noqa: A002
     batch1: Tensor,
@@ -95,6 +100,7 @@ def baddbmm(
     return _scaled_add("BaddbmmBackward0", input, bmm(batch1, batch2), beta, alpha)
 
 
+@autocast_op("addbmm")
 def addbmm(
     input: Tensor,  # noqa: A002
     batch1: Tensor,
@@ -233,6 +239,7 @@ _COMPUTE_MODES = {
 }
 
 
+@autocast_op("cdist")
 def cdist(
     x1: Tensor,
     x2: Tensor,

@@ -19,6 +19,7 @@ from ..ir.linalg import parts, unpack_array
 from ..ir.linalg_vjp import unpack_one
 from ..ir.ops import Op
 from ..ir.shapes import broadcast_shapes
+from .autocast import autocast_op
 from .checks import check, traced
 from .dispatch import apply, composite
 from .grad_mode import is_grad_enabled
@@ -170,6 +171,7 @@ _SINGULAR = (
 )
 
 
+@autocast_op("linalg_inv_ex")
 def inv_ex(A: Tensor, *, check_errors: bool = False, out: Any = None) -> Any:  # noqa: N803
     _no_out(out, "linalg.inv_ex")
     check_matrix(A, "linalg.inv")
@@ -186,12 +188,14 @@ def _inv_ex(A: Tensor, check_errors: bool, op: str) -> Any:  # noqa: N803
     return RESULTS["linalg_inv_ex"](inverse, info)
 
 
+@autocast_op("linalg_inv")
 def inv(A: Tensor, *, out: Any = None) -> Tensor:  # noqa: N803
     _no_out(out, "linalg.inv")
     check_matrix(A, "linalg.inv")
     return _inv_ex(A, True, "linalg.inv").inverse
 
 
+@autocast_op("inverse")
 def inverse(input: Tensor, *, out: Any = None) -> Tensor:  # noqa: A002 - torch.inverse
     return inv(input, out=out)
 
@@ -209,6 +213,7 @@ def solve_ex(
     return _solve(A, B, left, check_errors, "linalg.solve", "torch.linalg.solve_ex")
 
 
+@autocast_op("linalg_solve")
 def solve(A: Tensor, B: Tensor, *, left: bool = True, out: Any = None) -> Tensor:  # noqa: N803
     _no_out(out, "linalg.solve")
     return _solve(A, B, left, True, "linalg.solve", "torch.linalg.solve").result
@@ -282,6 +287,7 @@ def _cholesky(
     return RESULTS["linalg_cholesky_ex"](factor, info)
 
 
+@autocast_op("linalg_cholesky_ex")
 def cholesky_ex(
     A: Tensor,  # noqa: N803
     *,
@@ -294,6 +300,7 @@ def cholesky_ex(
     return _cholesky(A, upper, check_errors, "linalg.cholesky", name, "linalg.cholesky_ex")
 
 
+@autocast_op("linalg_cholesky")
 def cholesky(A: Tensor, *, upper: bool = False, out: Any = None) -> Tensor:  # noqa: N803
     _no_out(out, "linalg.cholesky")
     return _cholesky(A, upper, True, "linalg.cholesky", "LinalgCholeskyExBackward0").L
@@ -321,11 +328,13 @@ def _eigh(A: Tensor, UPLO: str, op: str) -> tuple[Tensor, Tensor]:  # noqa: N803
     return values, vectors
 
 
+@autocast_op("linalg_eigh")
 def eigh(A: Tensor, UPLO: str = "L", *, out: Any = None) -> Any:  # noqa: N803
     _no_out(out, "linalg.eigh")
     return RESULTS["linalg_eigh"](*_eigh(A, UPLO, "linalg.eigh"))
 
 
+@autocast_op("linalg_eigvalsh")
 def eigvalsh(A: Tensor, UPLO: str = "L", *, out: Any = None) -> Tensor:  # noqa: N803
     _no_out(out, "linalg.eigvalsh")
     return _eigh(A, UPLO, "linalg.eigh")[0]
@@ -346,11 +355,13 @@ def _svd(A: Tensor, full_matrices: bool, op: str, driver: Any) -> tuple[Tensor, 
     return u, s, vh
 
 
+@autocast_op("linalg_svd")
 def svd(A: Tensor, full_matrices: bool = True, *, driver: Any = None, out: Any = None) -> Any:  # noqa: N803
     _no_out(out, "linalg.svd")
     return RESULTS["linalg_svd"](*_svd(A, full_matrices, "linalg.svd", driver))
 
 
+@autocast_op("linalg_svdvals")
 def svdvals(A: Tensor, *, driver: Any = None, out: Any = None) -> Tensor:  # noqa: N803
     _no_out(out, "linalg.svdvals")
     return _svd(A, False, "linalg.svd", driver)[1]
@@ -374,6 +385,7 @@ def svd_legacy(input: Tensor, some: bool = True, compute_uv: bool = True) -> Any
 
 
 # ---- qr ------------------------------------------------------------------------------------
+@autocast_op("linalg_qr")
 def qr(A: Tensor, mode: str = "reduced", *, out: Any = None) -> Any:  # noqa: N803
     _no_out(out, "linalg.qr")
     return RESULTS["linalg_qr"](*_qr(A, mode))

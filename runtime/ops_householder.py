@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ir import dtypes as D
+from .autocast import autocast_op
 from .creation import eye
 from .dispatch import composite
 from .ops_complex import conj
@@ -60,6 +61,7 @@ def _product(A: Tensor, tau: Tensor) -> Tensor:  # noqa: N803
     return Q
 
 
+@autocast_op("linalg_householder_product")
 def householder_product(A: Tensor, tau: Tensor, *, out: Any = None) -> Tensor:  # noqa: N803
     """``torch.linalg.householder_product``: the first n columns of H_1 ... H_k."""
     _no_out(out, "linalg.householder_product")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..ir import dtypes as D
 from ..ir.ops import Op
 from ..ir.sizes import same_shape
+from .autocast import autocast_op
 from .dispatch import apply
 from .kernel_dtypes import not_implemented
 from .ops_movement import unsqueeze
@@ -28,6 +29,7 @@ def _no_bool(x: Tensor, y: Tensor, kernel: str) -> None:
         raise not_implemented(kernel, x.dtype)
 
 
+@autocast_op("matmul")
 def matmul(x: Tensor, y: Tensor) -> Tensor:
     if x._sparse or y._sparse:  # (Note [sparse tensors] in runtime/sparse.py)
         from .sparse_ops import matmul as sparse_matmul
@@ -40,12 +42,14 @@ def matmul(x: Tensor, y: Tensor) -> Tensor:
     return apply(Op.MATMUL, x, y, name=name)
 
 
+@autocast_op("mm")
 def mm(x: Tensor, y: Tensor) -> Tensor:
     if x.ndim != 2 or y.ndim != 2:
         raise RuntimeError("self must be a matrix" if x.ndim != 2 else "mat2 must be a matrix")
     return matmul(x, y)
 
 
+@autocast_op("bmm")
 def bmm(x: Tensor, y: Tensor) -> Tensor:
     if x.ndim != 3 or y.ndim != 3:
         raise RuntimeError(
@@ -56,6 +60,7 @@ def bmm(x: Tensor, y: Tensor) -> Tensor:
     return apply(Op.MATMUL, x, y, name="BmmBackward0")
 
 
+@autocast_op("mv")
 def mv(x: Tensor, y: Tensor) -> Tensor:
     if x.ndim != 2 or y.ndim != 1:
         if x.ndim == 0 or y.ndim == 0:
@@ -69,6 +74,7 @@ def mv(x: Tensor, y: Tensor) -> Tensor:
     return matmul(x, y)
 
 
+@autocast_op("dot")
 def dot(x: Tensor, y: Tensor) -> Tensor:
     if x.ndim != 1 or y.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {x.ndim}D and {y.ndim}D tensors")

@@ -13,6 +13,7 @@ from ..ir.ops import Op
 from ..ir.shapes import norm_axis
 from ..ir.sizes import SymbolicSize, is_size
 from . import trace_state
+from .autocast import autocast_op
 from .checks import check, in_range, shape_from_values, traced
 from .dispatch import apply, composite, not_a_view
 from .indexing import basic_name, normalize_index, scalar_bools
@@ -178,6 +179,7 @@ def _narrow_traced(x: Tensor, d: int, start: Tensor, length: int) -> Tensor:
     return index_select(x, d, first.to(offsets.dtype) + offsets)
 
 
+@autocast_op("cat")
 def cat(tensors: Any, dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if any(t.ndim != 1 for t in tensors):  # legacy: 1-D empty tensors join anything, unused
@@ -189,6 +191,7 @@ def cat(tensors: Any, dim: int = 0) -> Tensor:
 concat = concatenate = cat
 
 
+@autocast_op("stack")
 def stack(tensors: Any, dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if any(t.shape != tensors[0].shape for t in tensors):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ir.shapes import C_NAMES, norm_axis
+from .autocast import autocast_op
 from .ops_elementwise import mul
 from .ops_linalg import matmul
 from .ops_movement import reshape, squeeze
@@ -225,6 +226,7 @@ def _chain(ts: list[Tensor], split: list[list[int]], i: int, j: int) -> Tensor:
     return matmul(_chain(ts, split, i, k), _chain(ts, split, k + 1, j))
 
 
+@autocast_op("linalg_vecdot")
 def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
     """The dot product of the vectors along ``dim``, broadcasting the rest."""
     if x.dtype != y.dtype:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ir import dtypes as D
+from .autocast import autocast_op
 from .dispatch import composite, with_rule
 from .grad_mode import no_grad
 from .ops_decomp_linalg import RESULTS, _eigh, _svd, check_float, inv_ex
@@ -116,6 +117,7 @@ def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:  # noqa: A002 - tor
 
 
 # ---- matrix_rank ---------------------------------------------------------------------------
+@autocast_op("linalg_matrix_rank")
 def matrix_rank(
     A: Tensor,  # noqa: N803
     tol: Any = None,
@@ -149,6 +151,7 @@ def matrix_rank(
 
 
 # ---- lstsq ---------------------------------------------------------------------------------
+@autocast_op("linalg_lstsq")
 def lstsq(
     A: Tensor,  # noqa: N803
     B: Tensor,  # noqa: N803
@@ -195,6 +198,7 @@ def lstsq(
 
 
 # ---- cond ----------------------------------------------------------------------------------
+@autocast_op("linalg_cond")
 def cond(A: Tensor, p: Any = None, *, out: Any = None) -> Tensor:  # noqa: N803
     """The condition number: the ratio of extreme singular values for p in (None, 2, -2),
     else norm(A, p) * norm(A^-1, p) (inf for a singular matrix, as PyTorch)."""

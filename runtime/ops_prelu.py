@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from . import functional as R
+from .autocast import autocast_op
 from .dispatch import composite
 from .kernel_dtypes import require_float
 from .opmath import in_float32
 from .tensor import Tensor
 
 
+@autocast_op("prelu")
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """``x`` where positive, else ``weight * x`` with one weight or one per channel (dim 1)."""
     if weight.ndim > 1:

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..ir.ops import Op
 from ..ir.shapes import index_shape, infer_size, norm_axis
+from .autocast import autocast_op
 from .checks import check, in_range
 from .dispatch import apply, as_tensor_operand, composite
 from .indexing import normalize_index
@@ -104,6 +105,7 @@ def scatter(
     return composite("ScatterBackward0", decomposition, input, src)
 
 
+@autocast_op("index_copy")
 def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:  # noqa: A002
     d = norm_axis(dim, input.ndim)
     if index.dtype.name != "int64":

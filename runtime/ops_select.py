@@ -10,6 +10,7 @@ import numpy as np
 from ..ir import dtypes as D
 from ..ir.ops import Op
 from ..ir.shapes import norm_axis
+from .autocast import autocast_op
 from .checks import check, in_range
 from .dispatch import apply, composite, with_rule
 from .ops_elementwise import add, div, eq, floor, isnan, lerp, lt, maximum, mul, sub, where
@@ -209,12 +210,14 @@ ROUNDINGS: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
+@autocast_op("quantile")
 def quantile(
     x: Tensor, q: Any, dim: Any = None, keepdim: bool = False, *, interpolation: str = "linear"
 ) -> Tensor:
     return _quantile(x, q, dim, keepdim, interpolation, "quantile", skip_nan=False)
 
 
+@autocast_op("nanquantile")
 def nanquantile(
     x: Tensor, q: Any, dim: Any = None, keepdim: bool = False, *, interpolation: str = "linear"
 ) -> Tensor:

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..ir import dtypes as D
 from ..ir.shapes import norm_axis
+from .autocast import autocast_op
 from .dispatch import composite
 from .kernel_dtypes import require_not_bool
 from .ops_elementwise import div, isnan, mul, ne, where
@@ -41,6 +42,7 @@ def _wide(x: Tensor, dtype: Any) -> Tensor:
 
 
 # ---- prod ----------------------------------------------------------------------------------
+@autocast_op("prod")
 def prod(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
     """The product along ``dim`` (an int: PyTorch takes no tuple) or of every element."""
     if isinstance(dim, tuple | list):
@@ -175,6 +177,7 @@ def dist(x: Tensor, other: Tensor, p: Any = 2) -> Tensor:
     return composite("DistBackward0", lambda a, b: norm(a - b, p), x, other)
 
 
+@autocast_op("trace")
 def trace(x: Tensor) -> Tensor:
     if x.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {x.ndim}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .autocast import autocast_op
 from .dispatch import composite, with_rule
 from .ops_decomp_linalg import _solve, check_float, check_matrix, inv, inv_ex, solve
 from .tensor import Tensor
@@ -133,6 +134,7 @@ def cholesky_inverse(input: Tensor, upper: bool = False, *, out: Any = None) -> 
 
 
 # ---- tensorinv and tensorsolve -------------------------------------------------------------
+@autocast_op("linalg_tensorinv")
 def tensorinv(A: Tensor, ind: int = 2, *, out: Any = None) -> Tensor:  # noqa: N803
     """The inverse of A read as a matrix of its first ``ind`` dims by the rest."""
     if out is not None:
@@ -148,6 +150,7 @@ def tensorinv(A: Tensor, ind: int = 2, *, out: Any = None) -> Tensor:  # noqa: N
     return inv(A.reshape(rows, cols)).reshape(*A.shape[ind:], *A.shape[:ind])
 
 
+@autocast_op("linalg_tensorsolve")
 def tensorsolve(A: Tensor, B: Tensor, dims: Any = None, *, out: Any = None) -> Tensor:  # noqa: N803
     """X with tensordot(A, X, X.ndim) = B; ``dims`` of A are moved last first."""
     if out is not None:

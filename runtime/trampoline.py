@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from . import grad_mode, trace_state
+from . import autocast, grad_mode, trace_state
 from .tensor import Tensor
 
 # Note [trampolines]
@@ -35,6 +35,7 @@ class Writer:
             "_new": object.__new__,
             "_grad": grad_mode._state,
             "_trace": trace_state._local,
+            "_autocast": autocast._state,
         }
 
     def const(self, prefix: str, value: Any) -> str:
@@ -65,7 +66,8 @@ def guard_args(
     dtype, whether it needs grad) as ``guards.fast_key`` would; the arrays' names."""
     n = len(specs)
     w.line(
-        f"if len(args) != {n} or _trace.trace is not None or _grad.enabled is not {grad_enabled}:"
+        f"if len(args) != {n} or _trace.trace is not None or _grad.enabled is not {grad_enabled}"
+        " or _autocast.on is not None:"  # (guards.fast_key's: Note [CPU autocast])
     )
     w.line("return MISS", 2)
     if n == 0:

@@ -1,5 +1,6 @@
 """torch.amp side by side with PyTorch: GradScaler's training loop (scales, skipped steps,
-growth), its state and errors; autocast's disabled forms, warnings and errors (Note [autocast])."""
+growth), its state and errors; autocast's disabled forms, warnings and errors (Note [autocast];
+CPU autocast itself: tests/test_cpu_autocast.py)."""
 
 from __future__ import annotations
 
@@ -164,13 +165,6 @@ def test_outcomes_match_torch(name: str) -> None:
     ours = _outcome(ERRORS[name], adjit).replace("adjit", "torch")
     theirs = _outcome(ERRORS[name], torch)
     assert ours == theirs
-
-
-def test_cpu_autocast_refused() -> None:
-    refused = pytest.raises(NotImplementedError, match="adjit does not run CPU autocast yet")
-    with refused, adjit.autocast("cpu"):
-        pytest.fail("the block ran")
-    assert not adjit.is_autocast_enabled("cpu")
 
 
 def test_pickle_and_state_dict_round_trip() -> None:

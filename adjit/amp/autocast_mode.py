@@ -9,23 +9,23 @@ from collections.abc import Callable
 from typing import Any
 
 from adjit.ir import dtypes as D
-from adjit.ir.dtypes import DType
+from adjit.ir.dtypes import DType, UnsupportedDType
+from adjit.runtime import autocast as _cpu
 
 # Note [autocast]
 # PyTorch's autocast runs some ops (matmul, linear, convolutions, ...) in a lower precision and
 # others (losses, reductions, ...) in float32 while it is enabled. On a CPU-only build, CUDA
 # autocast (``torch.autocast("cuda")``, ``torch.cuda.amp.autocast()``: what GPU training scripts
 # say) disables itself with a warning and changes nothing: adjit does the same, so such scripts
-# run unchanged. CPU autocast in bfloat16/float16 would change dtypes and values op by op; adjit
-# does not run it yet and refuses on entering it (NotImplementedError), never running the block
-# at full precision while claiming mixed precision. Disabled autocast (``enabled=False``, or an
-# unsupported dtype, which PyTorch disables with a warning) is accepted everywhere.
+# run unchanged. CPU autocast in bfloat16 or float16 runs as PyTorch's does, op by op (Note [CPU
+# autocast] in runtime/autocast.py, whose per-thread state the "cpu" device reads and writes).
+# bfloat16 needs the optional ml_dtypes: without it entering CPU autocast to bfloat16 refuses by
+# name, float16 still runs. An unsupported dtype disables autocast with PyTorch's warning.
 
 _DEVICES = ("cpu", "cuda", "xpu", "mps", "hpu", "xla", "ipu", "mtia", "maia")
 _STATE: dict[str, dict[str, Any]] = {
     d: {"enabled": False, "dtype": D.bfloat16 if d == "cpu" else D.float16} for d in _DEVICES
 }
-_CACHE = {"enabled": True, "nesting": 0}
 
 
 def is_autocast_available(device_type: str) -> bool:
@@ -43,21 +43,31 @@ def _state(device_type: str) -> dict[str, Any]:
 
 def is_autocast_enabled(device_type: str | None = None) -> bool:
     """Whether autocast is on for ``device_type`` (PyTorch: CUDA when not given)."""
+    if device_type == "cpu":
+        return _cpu._state.enabled
     return bool(_state("cuda" if device_type is None else device_type)["enabled"])
 
 
 def set_autocast_enabled(device_type: Any, enabled: bool | None = None) -> None:
     if enabled is None:  # (the old one-argument form: CUDA)
         device_type, enabled = "cuda", device_type
-    _state(device_type)["enabled"] = bool(enabled)
+    if device_type == "cpu":
+        _cpu.set_enabled(bool(enabled))
+    else:
+        _state(device_type)["enabled"] = bool(enabled)
 
 
 def get_autocast_dtype(device_type: str) -> DType:
+    if device_type == "cpu":
+        return _cpu._state.dtype
     return _state(device_type)["dtype"]  # type: ignore[no-any-return]
 
 
 def set_autocast_dtype(device_type: str, dtype: DType) -> None:
-    _state(device_type)["dtype"] = dtype
+    if device_type == "cpu":
+        _cpu.set_dtype(dtype)
+    else:
+        _state(device_type)["dtype"] = dtype
 
 
 def deprecated(
@@ -90,30 +100,31 @@ def is_autocast_cpu_enabled() -> bool:
 
 
 def is_autocast_cache_enabled() -> bool:
-    return bool(_CACHE["enabled"])
+    return _cpu._state.cache_enabled
 
 
 def set_autocast_cache_enabled(enabled: bool) -> None:
-    _CACHE["enabled"] = bool(enabled)
+    _cpu._state.cache_enabled = bool(enabled)
 
 
 def clear_autocast_cache() -> None:
-    """(adjit keeps no cast weights: nothing to clear)"""
+    """Drop the weight casts kept inside CPU autocast (Note [CPU autocast])."""
+    _cpu.clear_cache()
 
 
 def autocast_increment_nesting() -> int:
-    _CACHE["nesting"] += 1
-    return int(_CACHE["nesting"])
+    _cpu._state.nesting += 1
+    return _cpu._state.nesting
 
 
 def autocast_decrement_nesting() -> int:
-    _CACHE["nesting"] -= 1
-    return int(_CACHE["nesting"])
+    _cpu._state.nesting -= 1
+    return _cpu._state.nesting
 
 
 class autocast:  # noqa: N801 - PyTorch's name
     """``torch.autocast(device_type, dtype=None, enabled=True, cache_enabled=None)`` (Note
-    [autocast]): disabled forms run the block unchanged; CPU mixed precision is refused."""
+    [autocast]): CPU autocast casts listed ops; disabled forms run the block unchanged."""
 
     def __init__(
         self,
@@ -125,8 +136,8 @@ class autocast:  # noqa: N801 - PyTorch's name
         if not isinstance(device_type, str):
             raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
         self.device = device_type
-        state = _state(device_type)  # (an unknown device_type: PyTorch's errors)
-        self.fast_dtype = state["dtype"] if dtype is None else dtype
+        _state(device_type)  # (an unknown device_type: PyTorch's errors)
+        self.fast_dtype = get_autocast_dtype(device_type) if dtype is None else dtype
         self._cache_enabled = (
             is_autocast_cache_enabled() if cache_enabled is None else cache_enabled
         )
@@ -146,11 +157,10 @@ class autocast:  # noqa: N801 - PyTorch's name
         self._enabled = bool(enabled)
 
     def __enter__(self) -> autocast:
-        if self._enabled:
-            raise NotImplementedError(
-                f"adjit does not run CPU autocast yet: torch.autocast('cpu', dtype="
-                f"{self.fast_dtype}) would run matmuls and convolutions in {self.fast_dtype}; "
-                "cast the model and inputs with .to(dtype) instead, or pass enabled=False"
+        if self._enabled and isinstance(self.fast_dtype, UnsupportedDType):
+            raise TypeError(
+                f"torch.autocast('cpu', dtype={self.fast_dtype}) runs ops in {self.fast_dtype}, "
+                f"and {self.fast_dtype.reason}; or use dtype=torch.float16"
             )
         self.prev_cache_enabled = is_autocast_cache_enabled()
         self.prev = is_autocast_enabled(self.device)
@@ -162,7 +172,8 @@ class autocast:  # noqa: N801 - PyTorch's name
         return self
 
     def __exit__(self, *exc: Any) -> bool:
-        autocast_decrement_nesting()
+        if autocast_decrement_nesting() == 0:
+            clear_autocast_cache()
         set_autocast_enabled(self.device, self.prev)
         set_autocast_dtype(self.device, self.prev_fastdtype)
         set_autocast_cache_enabled(self.prev_cache_enabled)

@@ -16,7 +16,7 @@ def _deprecated(old: str, new: str) -> None:
 
 
 class autocast(autocast_mode.autocast):  # noqa: N801 - PyTorch's name
-    """``torch.autocast('cpu', ...)``: entering it enabled refuses (Note [autocast])."""
+    """``torch.autocast('cpu', ...)`` under its deprecated name (Note [autocast])."""
 
     def __init__(
         self, enabled: bool = True, dtype: Any = D.bfloat16, cache_enabled: bool = True

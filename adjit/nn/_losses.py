@@ -10,6 +10,7 @@ from adjit.ir.ops import Op
 from adjit.ir.shapes import infer_size
 from adjit.nn._onehot_nll import onehot_cross_entropy, traced_rows
 from adjit.runtime import functional as R
+from adjit.runtime.autocast import autocast_op
 from adjit.runtime.checks import check, in_range
 from adjit.runtime.dispatch import apply, composite, with_rule
 from adjit.runtime.dtype_info import can_cast, result_type
@@ -85,6 +86,7 @@ def _weighted(loss: Tensor, input: Tensor, weight: Tensor, r: str, by_weight: bo
     return _reduce(loss * weight, r)
 
 
+@autocast_op("mse_loss")
 def mse_loss(
     input: Tensor,
     target: Tensor,
@@ -102,6 +104,7 @@ def mse_loss(
     return composite("MseLossBackward0", lambda a, b: _reduce((a - b) * (a - b), r), input, target)
 
 
+@autocast_op("l1_loss")
 def l1_loss(
     input: Tensor,
     target: Tensor,
@@ -168,6 +171,7 @@ def _smooth_l1(a: Tensor, b: Tensor, beta: float, r: str) -> Tensor:
     return _reduce(_per_element(a, b, lambda d: _smooth_l1_value(d, beta), rule), r)
 
 
+@autocast_op("smooth_l1_loss")
 def smooth_l1_loss(
     input: Tensor,
     target: Tensor,
@@ -191,6 +195,7 @@ def _huber(a: Tensor, b: Tensor, delta: float, r: str) -> Tensor:
     return _reduce(_per_element(a, b, lambda d: _huber_value(d, delta), rule), r)
 
 
+@autocast_op("huber_loss")
 def huber_loss(
     input: Tensor,
     target: Tensor,
@@ -305,6 +310,7 @@ def _nll(logp: Tensor, t: Tensor, w: Tensor, r: str, ignore_index: int) -> Tenso
 # that is not ignored gets 0 * inf = NaN, as in PyTorch).
 
 
+@autocast_op("nll_loss")
 def nll_loss(
     input: Tensor,
     target: Tensor,
@@ -363,6 +369,7 @@ def _smoothed(
     return nll * (1 - smoothing) + smooth * (smoothing / n_classes)
 
 
+@autocast_op("cross_entropy_loss")
 def cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -413,6 +420,7 @@ def _bce(x: Tensor, y: Tensor, weight: Tensor | None, r: str) -> Tensor:
     return _reduce(loss, r)
 
 
+@autocast_op("binary_cross_entropy")
 def binary_cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -459,6 +467,7 @@ def _as(t: Tensor, dtype: Any) -> Tensor:
     return t if t.dtype == dtype else t.to(dtype)
 
 
+@autocast_op("binary_cross_entropy_with_logits")
 def binary_cross_entropy_with_logits(
     input: Tensor,
     target: Tensor,

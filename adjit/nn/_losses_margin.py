@@ -13,6 +13,7 @@ import numpy as np
 from adjit.nn._losses import _reduce, _reduction, broadcast_shape
 from adjit.nn.functional_distance import pairwise_distance
 from adjit.runtime import functional as R
+from adjit.runtime.autocast import autocast_op
 from adjit.runtime.checks import check, in_range
 from adjit.runtime.creation import full_like, zeros_like
 from adjit.runtime.dispatch import composite, with_rule
@@ -43,6 +44,7 @@ def _valid(reduction: str) -> str:
     return reduction
 
 
+@autocast_op("kl_div")
 def kl_div(
     input: Tensor,
     target: Tensor,
@@ -82,6 +84,7 @@ def kl_div(
     return _reduce(loss, r)
 
 
+@autocast_op("poisson_nll_loss")
 def poisson_nll_loss(
     input: Tensor,
     target: Tensor,
@@ -138,6 +141,7 @@ def _ones_like(t: Tensor) -> Any:
     return np.ones(tuple(t.shape), t.dtype.np)
 
 
+@autocast_op("hinge_embedding_loss")
 def hinge_embedding_loss(
     input: Tensor,
     target: Tensor,
@@ -159,6 +163,7 @@ def hinge_embedding_loss(
     return _reduce(loss, r)
 
 
+@autocast_op("margin_ranking_loss")
 def margin_ranking_loss(
     input1: Tensor,
     input2: Tensor,
@@ -186,6 +191,7 @@ def _not_differentiable(fn: str, arg: str, t: Tensor) -> None:
         )
 
 
+@autocast_op("soft_margin_loss")
 def soft_margin_loss(
     input: Tensor,
     target: Tensor,
@@ -298,6 +304,7 @@ def _class_dtypes(input: Tensor, target: Tensor, kernel: str, weight: Tensor | N
             raise RuntimeError(f"expected scalar type {expected} but found {t.dtype.type_name}")
 
 
+@autocast_op("multilabel_margin_loss")
 def multilabel_margin_loss(
     input: Tensor,
     target: Tensor,
@@ -337,6 +344,7 @@ def multilabel_margin_loss(
     return composite(name, decomposition, x)
 
 
+@autocast_op("multi_margin_loss")
 def multi_margin_loss(
     input: Tensor,
     target: Tensor,
@@ -388,6 +396,7 @@ def multi_margin_loss(
     return composite("MultiMarginLossBackward0", decomposition, x, *extra)
 
 
+@autocast_op("cosine_embedding_loss")
 def cosine_embedding_loss(
     input1: Tensor,
     input2: Tensor,
@@ -446,6 +455,7 @@ def _triplet(
     return _reduce(R.clamp_min(margin + d_pos - d_neg, 0), r)
 
 
+@autocast_op("triplet_margin_loss")
 def triplet_margin_loss(
     anchor: Tensor,
     positive: Tensor,

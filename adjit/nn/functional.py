@@ -19,6 +19,7 @@ from adjit.nn._losses import (
     smooth_l1_loss,
 )
 from adjit.runtime import functional as R
+from adjit.runtime.autocast import autocast_op as _autocast_op
 from adjit.runtime.checks import check, shape_from_values
 from adjit.runtime.creation import full as _full
 from adjit.runtime.dispatch import composite, not_a_view
@@ -116,6 +117,7 @@ def _inplace_result(input: Tensor, out: Tensor, inplace: bool) -> Tensor:
 _LINEAR_NO_BIAS = {1: "SqueezeBackward4", 2: "MmBackward0"}
 
 
+@_autocast_op("linear")
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias`` (see Note [linear names])."""
     if bias is None:
@@ -126,6 +128,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return composite(name, in_float32(lambda x, w, b: R.matmul(x, R.t(w)) + b), input, weight, bias)
 
 
+@_autocast_op("bilinear")
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``y_k = x1^T W_k x2 + b_k`` over the last dimension of both inputs."""
     _check_bilinear(input1, input2, weight, bias)

@@ -11,6 +11,7 @@ import numpy as np
 from adjit.ir import dtypes as D
 from adjit.ir.shapes import C_NAMES, infer_size
 from adjit.runtime import functional as R
+from adjit.runtime.autocast import autocast_op
 from adjit.runtime.dispatch import composite, not_a_view
 from adjit.runtime.tensor import Tensor
 
@@ -25,6 +26,7 @@ def _safe_softmax(a: Tensor) -> Tensor:
     return R.where(dead, 0.0, R.softmax(R.where(dead, 0.0, a), -1))
 
 
+@autocast_op("scaled_dot_product_attention")
 def scaled_dot_product_attention(
     query: Tensor,
     key: Tensor,

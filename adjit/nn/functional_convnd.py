@@ -13,6 +13,7 @@ from adjit.ir.windows import Padding, Pair
 from adjit.nn.functional_conv import _conv
 from adjit.nn.functional_fold import im2col
 from adjit.runtime import functional as R
+from adjit.runtime.autocast import autocast_op
 from adjit.runtime.device import contiguous
 from adjit.runtime.dispatch import apply, composite
 from adjit.runtime.tensor import Tensor
@@ -318,6 +319,7 @@ def _conv_nd(x: Tensor, w: Tensor, *b: Tensor, g: Geometry) -> Tensor:
 # into PyTorch's layout (free when compiled: traced values have no layout).
 
 
+@autocast_op("_convolution")
 def _convolution(
     name: str, dim: int, input: Tensor, weight: Tensor, bias: Tensor | None, *args: Any
 ) -> Tensor:
@@ -346,6 +348,7 @@ def _run(
     return R.squeeze(out, 0) if unbatched else out
 
 
+@autocast_op("conv1d")
 def conv1d(
     input: Tensor,
     weight: Tensor,
@@ -359,6 +362,7 @@ def conv1d(
     return _convolution("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
+@autocast_op("conv2d")
 def conv2d(
     input: Tensor,
     weight: Tensor,
@@ -372,6 +376,7 @@ def conv2d(
     return _convolution("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
+@autocast_op("conv3d")
 def conv3d(
     input: Tensor,
     weight: Tensor,
@@ -503,6 +508,7 @@ def _transposed(
     return _run(_conv_t_nd, g, x, weight, bias, unbatched)
 
 
+@autocast_op("conv_transpose1d")
 def conv_transpose1d(
     input: Tensor,
     weight: Tensor,
@@ -518,6 +524,7 @@ def conv_transpose1d(
     return _transposed("conv_transpose1d", 1, input, weight, bias, *args)
 
 
+@autocast_op("conv_transpose2d")
 def conv_transpose2d(
     input: Tensor,
     weight: Tensor,
@@ -533,6 +540,7 @@ def conv_transpose2d(
     return _transposed("conv_transpose2d", 2, input, weight, bias, *args)
 
 
+@autocast_op("conv_transpose3d")
 def conv_transpose3d(
     input: Tensor,
     weight: Tensor,
@@ -598,6 +606,7 @@ def _tbc(x: Tensor, w: Tensor, b: Tensor, pad: int) -> Tensor:
     return R.narrow(y, 0, 0, 0) if empty else y
 
 
+@autocast_op("conv_tbc")
 def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tensor:
     """1-D convolution of a (time, batch, channel) input with a (width, in, out) weight."""
     if input.ndim != 3:

@@ -22,6 +22,7 @@ import numpy as np
 
 from adjit.ir import dtypes as D
 from adjit.runtime import functional as R
+from adjit.runtime.autocast import autocast_op
 from adjit.runtime.checks import run_eagerly
 from adjit.runtime.dispatch import with_rule
 from adjit.runtime.tensor import Tensor
@@ -289,6 +290,7 @@ _NO_SECOND = _NotTwice()
 
 
 # ---- the function ------------------------------------------------------------------------------
+@autocast_op("ctc_loss")
 def ctc_loss(
     log_probs: Tensor,
     targets: Tensor,
