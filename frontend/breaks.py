@@ -140,6 +140,11 @@ class SegmentTrace(Trace):
         finally:
             trace_state.set_current(session.trace)
 
+    def adopt(self, t: Tensor, view_of: Tracer | None, step: Any) -> Tracer:
+        tr = super().adopt(t, view_of, step)
+        self.tracers.append(weakref.ref(tr))  # (a live one is a segment output)
+        return tr
+
     def new_tracer(self, var: Var, requires_grad: bool) -> Tracer:
         tr = Tracer(self, var, requires_grad)
         self.tracers.append(weakref.ref(tr))

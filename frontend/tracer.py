@@ -255,6 +255,9 @@ class Trace:
         # Python run again around the program on every later call (Note [eager on every
         # call] in frontend/each_call.py)
         self.replays: list[Any] = []
+        # the constants made while tracing, to find the aliases of one that a traced value is
+        # written into (Note [writes into trace constants] in runtime/const_writes.py)
+        self.made: list[weakref.ref[Tensor]] = []
 
     def new_input(self, aval: Aval, requires_grad: bool, hint: str = "") -> Tracer:
         var = Var(aval, hint)
@@ -292,6 +295,24 @@ class Trace:
             tr = self.new_input(Aval(tuple(t.shape), t.dtype), t.requires_grad)
             self.lifted.append(t)
             self._lifted_ids[id(t)] = tr
+        return tr
+
+    def adopt(self, t: Tensor, view_of: Tracer | None, step: ViewStep | None) -> Tracer:
+        """The constant ``t`` (made inside the function) becomes a tracer in place, so every
+        reference sees traced values from now on (Note [writes into trace constants]): the root
+        of its memory with its constant's value, one of its views (``view_of``) as ``step`` of
+        it, its value made by the caller."""
+        var = self.atom(t) if view_of is None else Var(Aval(tuple(t.shape), t.dtype))
+        assert isinstance(var, Var)
+        box = t._version_box
+        t.__class__ = Tracer  # (as a graph break's _become makes a tracer a tensor)
+        t.__dict__.clear()
+        tr = cast(Tracer, t)
+        Tracer.__init__(tr, self, var, False, view_of, step)
+        tr._version_box = box
+        if view_of is not None:
+            view_of._has_views = True
+            view_of._views.append(weakref.ref(tr))
         return tr
 
     def note_module(self, module: Any) -> None:
@@ -370,7 +391,9 @@ class Trace:
             and op is not Op.DETACH
             and any(t.requires_grad for t in tracers)
         )
-        base = tracers[0] if op in VIEW_OPS and isinstance(tracers[0], Tracer) else None
+        # (an advanced index is a copy: Note [advanced indexing copies])
+        view = op in VIEW_OPS and (op is not Op.INDEX or len(inputs) == 1)
+        base = tracers[0] if view and isinstance(tracers[0], Tracer) else None
         if base is not None:
             base._has_views = True
         step = (op, dict(attrs), name, grad_on) if base is not None and len(inputs) == 1 else None
@@ -378,6 +401,13 @@ class Trace:
         if base is not None:
             base._views.append(weakref.ref(made))
         return made
+
+    # Note [advanced indexing copies]
+    # ``x[1:, ::2]`` (ints, slices, None, Ellipsis: INDEX with one operand) is a view of ``x``,
+    # but an index with a tensor in it (``x[idx]``, ``x[mask]``, ``x[1:, idx]``: INDEX with
+    # the index tensors as operands) is a copy in PyTorch: ``x[idx].mul_(2)`` leaves ``x`` as it
+    # was (``x[idx] *= 2`` writes through __setitem__, index_put_). So the tracer marks only
+    # one-operand INDEX as a view: a write into an advanced-index result is the result's own.
 
     def aliases(self, outputs: list[Tensor], inputs: list[Tracer]) -> list[Alias | None]:
         """Per output: the input it is (or views, through single-input view ops) as

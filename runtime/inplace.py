@@ -11,6 +11,7 @@ from ..ir.ops import Op
 from ..ir.reference import REFERENCE
 from ..ir.shapes import broadcast_shapes, index_shape, split_index
 from . import forward_grad, trace_state
+from .const_writes import adopt_for_write, constant_of_trace, gather, traced_write
 from .dispatch import apply, as_tensor_operand, composite
 from .grad_mode import INFERENCE_INPLACE_MSG, is_grad_enabled, no_grad, outside_inference
 from .indexing import _scalar_bool, has_scalar_bool, normalize_index
@@ -136,6 +137,17 @@ def _recorded(t: Tensor, result: Tensor, old_base: Tensor | None) -> None:
 def _write(t: Tensor, result: Tensor, expanded_ok: bool = False) -> None:
     """Store ``result`` into ``t``'s memory (so views see it) after PyTorch's dtype/shape checks;
     ``expanded_ok``: a scalar ``result`` may go into stride-0 (expanded) memory."""
+    _check_result(t, result)
+    target = _distinct(t._data) if expanded_ok and not t._data.flags.writeable else None
+    if target is None:
+        _check_writeable(t)
+        target = t._data
+    target[...] = result._data
+    t._version_box[0] += 1
+
+
+def _check_result(t: Tensor, result: Tensor) -> None:
+    """PyTorch's checks that ``result`` may be stored into ``t``: its dtype and shape."""
     if result.dtype.category > t.dtype.category:
         raise RuntimeError(
             f"result type {result.dtype.type_name} can't be cast to the desired "
@@ -146,12 +158,6 @@ def _write(t: Tensor, result: Tensor, expanded_ok: bool = False) -> None:
         raise RuntimeError(
             f"output with shape {list(t.shape)} doesn't match the broadcast shape {list(wide)}"
         )
-    target = _distinct(t._data) if expanded_ok and not t._data.flags.writeable else None
-    if target is None:
-        _check_writeable(t)
-        target = t._data
-    target[...] = result._data
-    t._version_box[0] += 1
 
 
 # Note [fills of expanded tensors]
@@ -191,17 +197,19 @@ def _rebind(t: Tensor, result: Tensor) -> Tensor:
     return _rebind_value(t, result)
 
 
+_ALIAS_WRITE = (
+    "in-place modification of a tensor's .detach() or .data alias (or of a tensor whose alias "
+    "has views) inside a compiled function is not supported; use out-of-place ops"
+)
+
+
 def _rebind_value(t: Tensor, result: Tensor) -> Tensor:
     """Rebind the traced tensor ``t`` (no view) to ``result``: PyTorch's checks first."""
     from .trace_state import TracingError
 
     aliases = [a for ref in getattr(t, "_detached_aliases", ()) if (a := ref()) is not None]
     if getattr(t, "_detached_from", None) is not None or any(a._has_views for a in aliases):
-        raise TracingError(  # (Note [detached aliases while tracing] in frontend/tracer.py)
-            "in-place modification of a tensor's .detach() or .data alias (or of a tensor "
-            "whose alias has views) inside a compiled function is not supported; use "
-            "out-of-place ops"
-        )
+        raise TracingError(_ALIAS_WRITE)  # (Note [detached aliases while tracing] in tracer.py)
     if t._var in t._trace.input_vars:
         raise TracingError(
             "in-place modification of an argument of a compiled function is not "
@@ -242,8 +250,13 @@ def _rebind_through_views(t: Tensor, result: Tensor) -> Tensor:
                 "compiled function is not supported; use out-of-place ops"
             )
         op, attrs, _, _ = step
-        numbers = np.arange(parent.numel(), dtype=np.int64).reshape(tuple(parent.shape))
-        where = np.asarray(REFERENCE[op](numbers, **attrs))
+        if op is None and attrs["detach"]:
+            raise TracingError(_ALIAS_WRITE)
+        if op is None:  # an adopted alias: its elements' positions (Note [writes into trace
+            where = attrs["where"]  # constants] in runtime/const_writes.py)
+        else:
+            numbers = np.arange(parent.numel(), dtype=np.int64).reshape(tuple(parent.shape))
+            where = np.asarray(REFERENCE[op](numbers, **attrs))
         if len(np.unique(where)) != where.size:
             raise RuntimeError(
                 "unsupported operation: more than one element of the written-to tensor refers "
@@ -267,13 +280,20 @@ def _refresh_views(parent: Tensor) -> None:
             continue
         op, attrs, name, grad_on = view._view_step  # type: ignore[attr-defined]
         with set_grad_enabled(grad_on):
-            again = apply(op, parent, name=name, **attrs)
+            again = gather(parent, attrs) if op is None else apply(op, parent, **attrs)
         view._var, view._requires_grad = again._var, again.requires_grad  # type: ignore[attr-defined]
         _refresh_views(view)
 
 
 def _traced(t: Tensor) -> bool:
     return bool(getattr(t, "_is_tracer", False))
+
+
+def _traced_operand(operands: Any) -> bool:
+    """Whether an in-place op's operands hold a tracer of the active trace."""
+    return trace_state.current() is not None and any(
+        isinstance(o, Tensor) and o._is_tracer for o in operands
+    )
 
 
 def _outside(t: Tensor) -> Any:
@@ -311,10 +331,13 @@ def inplace(
     tensors])."""
     check_alias(t)
     _check_leaf(t)
+    if _traced_operand(others) and constant_of_trace(t):
+        adopt_for_write(t)  # (Note [writes into trace constants] in runtime/const_writes.py)
     if _traced(t):
         had_views = t._has_views  # type: ignore[attr-defined]
         result = fn(t)
         t._has_views = had_views  # type: ignore[attr-defined]  # fn's own views (reshapes) of t
+        _check_result(t, result)
         return _rebind(t, result)
     trace = _outside(t)
     if trace is not None:
@@ -330,7 +353,11 @@ def inplace(
             # same bits: the value is converted to t's dtype first, as fn does).
             use = direct is not None and not forward_grad.ACTIVE
             result = direct(t) if use else fn(t)  # type: ignore[misc]
-            _write(t, result, expanded_ok and use)
+            if not traced_write(t, result):  # (else a traced operand fn closes over)
+                _write(t, result, expanded_ok and use)
+        if traced_write(t, result):
+            _check_result(t, result)
+            return _rebind(adopt_for_write(t), result)
         if forward_grad.ACTIVE:  # (Note [eager forward AD])
             forward_grad.inplace_result(t, result)
         return t
@@ -339,6 +366,9 @@ def inplace(
     if forward_grad.ACTIVE and forward_grad.tangent(t) is not None:
         forward_grad.set_tangent(before, forward_grad.tangent(t))
     result = fn(before)
+    if traced_write(t, result):
+        _check_result(t, result)
+        return _rebind(adopt_for_write(t), result)
     _write(t, result)
     if forward_grad.ACTIVE:
         forward_grad.inplace_result(t, result)
@@ -387,6 +417,9 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
         inplace(t, lambda old: _index_put(old, v, spec, idx, target))  # (its tangent too)
         return
     traced = _traced(t)
+    if _traced_operand([v, *idx]) and constant_of_trace(t):
+        _check_writeable(t)  # (Note [writes into trace constants] in runtime/const_writes.py)
+        traced = _traced(adopt_for_write(t))
     trace = _outside(t)
     if trace is not None:
         trace.mutate(t, lambda tr: _index_put(tr, v, spec, idx, target))

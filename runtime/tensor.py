@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import weakref
 from collections.abc import Callable, Sequence
 from math import prod
 from typing import Any
@@ -16,6 +17,7 @@ from ..ir.ops import Op
 from ..ir.shapes import norm_axis
 from ..ir.sizes import SymbolicSize, as_size
 from . import trace_state
+from .grad_access import warn_non_leaf_grad
 from .grad_mode import InferenceBox, is_inference, outside_inference
 from .grad_mode import _state as _grad_state
 
@@ -125,7 +127,7 @@ class Tensor:
     _version_box: list[int]  # set by _make: [version], shared with views
     _grad_fn: Any = None
     _weak = False
-    grad: Tensor | None = None
+    _grad: Tensor | None = None  # (read through the grad property: Note [non-leaf .grad])
     _accumulate: Any = None
     _hooks: tuple | list = ()
     _post_accumulate_hooks: tuple | list = ()
@@ -176,6 +178,7 @@ class Tensor:
         trace = trace_state.current()
         if trace is not None:  # tensors made while tracing are trace constants
             t._born_in = trace
+            trace.made.append(weakref.ref(t))  # (Note [writes into trace constants])
         return t
 
     # ---- metadata -------------------------------------------------------------------------
@@ -187,7 +190,6 @@ class Tensor:
     _view_recipe: tuple | None = None  # (parent, view op, attrs): how it was made
     _output_nr = 0  # which output of its grad_fn this tensor is
     _data: np.ndarray
-    grad: Tensor | None
 
     @property
     def shape(self) -> Size:
@@ -263,7 +265,12 @@ class Tensor:
 
     @property
     def requires_grad(self) -> bool:
-        return self._requires_grad or self._grad_fn is not None
+        if self._requires_grad or self._grad_fn is not None:
+            return True
+        base = self._view_base  # a view whose base got a history since (Note [stale views])
+        return (
+            base is not None and base._rewrites != self._rewrites_seen and self.grad_fn is not None
+        )
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
@@ -289,6 +296,21 @@ class Tensor:
     @property
     def is_leaf(self) -> bool:
         return self._grad_fn is None
+
+    @property
+    def grad(self) -> Tensor | None:
+        g = self._grad
+        if g is None and not self._retains_grad and not self.is_leaf:
+            warn_non_leaf_grad()  # (Note [non-leaf .grad])
+        return g
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        self._grad = value
+
+    @grad.deleter
+    def grad(self) -> None:
+        self._grad = None
 
     @property
     def _version(self) -> int:
@@ -473,8 +495,8 @@ class Tensor:
         t = Tensor._make(self._data.copy(), requires_grad=self._requires_grad)
         if type(self) is not Tensor:
             t.__class__ = type(self)
-        if self.grad is not None:
-            t.grad = self.grad.__deepcopy__(memo)
+        if self._grad is not None:
+            t.grad = self._grad.__deepcopy__(memo)
         memo[id(self)] = t
         return t
 

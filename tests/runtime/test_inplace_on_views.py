@@ -161,21 +161,7 @@ def test_view_of_a_leaf_still_refuses() -> None:
         a[:2].mul_(2)
 
 
-NOT_COMPILED = {
-    "narrow_copy": "a write into a tensor made inside the function (zeros) is a graph break, and "
-    "the segment after it loses the history: the loss does not require grad"
-}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=NOT_COMPILED[n]))
-        if n in NOT_COMPILED
-        else n
-        for n in sorted(CASES)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_compiled_writes_through_views(name: str) -> None:
     """Traced in-place ops on views reach their base and its other views (Note [writes through
     views]): the compiled function's values and gradients are eager's."""
