@@ -280,7 +280,7 @@ def _refresh_views(parent: Tensor) -> None:
             continue
         op, attrs, name, grad_on = view._view_step  # type: ignore[attr-defined]
         with set_grad_enabled(grad_on):
-            again = gather(parent, attrs) if op is None else apply(op, parent, **attrs)
+            again = gather(parent, attrs) if op is None else apply(op, parent, name=name, **attrs)
         view._var, view._requires_grad = again._var, again.requires_grad  # type: ignore[attr-defined]
         _refresh_views(view)
 
