@@ -4,6 +4,7 @@ policies of runtime/autocast_ops.py), the weight-cast cache, and the ``autocast_
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -164,6 +165,25 @@ def autocast_op(name: str) -> Callable[[F], F]:
         return run  # type: ignore[return-value]
 
     return wrap
+
+
+def run_as(name: str | None, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` as the listed op ``name`` (None: not listed), for a function whose
+    arguments choose PyTorch's op (F.pad's mode)."""
+    if _state.on is None or name is None:
+        return fn(*args, **kwargs)
+    return call(CPU_POLICY[name], fn, args, kwargs)
+
+
+def stacklevel(level: int) -> int:
+    """``warnings.warn``'s stacklevel for ``level`` frames above the warning's caller, not
+    counting the wrapper's frames (one, two under autocast) between a wrapped op and its caller."""
+    frame, n = sys._getframe(1), 1
+    while level > 1 and frame.f_back is not None:
+        frame, n = frame.f_back, n + 1
+        if frame.f_code.co_filename != __file__:
+            level -= 1
+    return n
 
 
 WRAPPED: dict[str, Callable[..., Any]] = {}  # op name -> its wrapped function (completeness test)

@@ -43,7 +43,8 @@ CPU_POLICY: dict[str, str] = {
         linalg_eigvals linalg_eigvalsh linalg_inv linalg_householder_product linalg_tensorinv
         linalg_tensorsolve geqrf qr svd triangular_solve fractional_max_pool2d
         fractional_max_pool3d adaptive_max_pool3d linalg_qr linalg_cholesky_ex linalg_svd
-        linalg_eig linalg_eigh linalg_lstsq linalg_inv_ex
+        linalg_eig linalg_eigh linalg_lstsq linalg_inv_ex reflection_pad1d reflection_pad2d
+        replication_pad1d replication_pad2d replication_pad3d
         """.split(),  # noqa: SIM905 - a word list reads best as words
         FP32,
     ),

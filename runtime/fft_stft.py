@@ -15,6 +15,8 @@ window, refusing where that is below 1e-11 as PyTorch does.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import warnings
 from typing import Any
 
@@ -22,6 +24,7 @@ import numpy as np
 
 from ..ir import dtypes as D
 from . import fft_core as P
+from .autocast import autocast_op
 from .creation import ones, zeros
 from .fft_ops import compiled_eagerly
 from .ops_complex import view_as_real
@@ -52,7 +55,16 @@ WARNED: set[str] = set()  # PyTorch's TORCH_WARN_ONCE: each of these warns once 
 def _warn_once(message: str) -> None:
     if message not in WARNED:
         WARNED.add(message)
-        warnings.warn(message, UserWarning, stacklevel=4)
+        warnings.warn(message, UserWarning, stacklevel=_caller_level())
+
+
+def _caller_level() -> int:
+    """The stacklevel of the first frame outside runtime/ (stft's caller, through the autocast
+    wrapper's one or two frames: runtime/autocast.py)."""
+    here, frame, level = os.path.dirname(__file__), sys._getframe(2), 2
+    while frame is not None and frame.f_code.co_filename.startswith(here + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _flag(v: bool | None) -> str:
@@ -106,6 +118,7 @@ def _centered_window(window: Tensor | None, win_length: int, n_fft: int, like: A
 
 
 @compiled_eagerly("stft")
+@autocast_op("stft")
 def stft(
     input: Tensor,  # noqa: A002
     n_fft: int,

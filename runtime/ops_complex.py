@@ -13,6 +13,7 @@ import numpy as np
 from ..ir import dtypes as D
 from ..ir.shapes import broadcast_shapes
 from . import trace_state
+from .autocast import autocast_op
 from .grad_mode import is_grad_enabled
 from .tensor import Tensor
 
@@ -204,6 +205,7 @@ def _parts_of(g: Tensor, *operands: Tensor) -> tuple[Tensor, Tensor]:
 _COMPLEX = _Rule("complex", lambda g, out, re, im: _parts_of(g, re, im))
 
 
+@autocast_op("polar")
 def polar(abs: Tensor, angle: Tensor) -> Tensor:  # noqa: A002 - PyTorch's keyword names
     """``abs * (cos(angle) + sin(angle) * 1j)``."""
     _float_pair("polar", abs, angle)
@@ -257,6 +259,7 @@ _VIEW_AS_REAL = _Rule("view_as_real", lambda g, out, x: (complex(g[..., 0], g[..
 _VIEW_AS_COMPLEX = _Rule("view_as_complex", lambda g, out, x: (view_as_real(g),))
 
 
+@autocast_op("view_as_complex")
 def view_as_complex(x: Tensor) -> Tensor:
     """A complex view of a float tensor whose last dimension is 2 with stride 1."""
     if x.dtype not in (D.float32, D.float64):

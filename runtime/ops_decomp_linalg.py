@@ -19,6 +19,7 @@ from ..ir.linalg import parts, unpack_array
 from ..ir.linalg_vjp import unpack_one
 from ..ir.ops import Op
 from ..ir.shapes import broadcast_shapes
+from . import autocast
 from .autocast import autocast_op
 from .checks import check, traced
 from .dispatch import apply, composite
@@ -306,12 +307,13 @@ def cholesky(A: Tensor, *, upper: bool = False, out: Any = None) -> Tensor:  # n
     return _cholesky(A, upper, True, "linalg.cholesky", "LinalgCholeskyExBackward0").L
 
 
+@autocast_op("cholesky")
 def cholesky_legacy(input: Tensor, upper: bool = False) -> Tensor:  # noqa: A002 - torch.cholesky
     warnings.warn(
         "torch.cholesky is deprecated in favor of torch.linalg.cholesky and will be removed in a "
         "future PyTorch release.",
         UserWarning,
-        stacklevel=2,
+        stacklevel=autocast.stacklevel(2),
     )
     return _cholesky(input, upper, True, "cholesky", "CholeskyBackward0").L
 
@@ -367,6 +369,7 @@ def svdvals(A: Tensor, *, driver: Any = None, out: Any = None) -> Tensor:  # noq
     return _svd(A, False, "linalg.svd", driver)[1]
 
 
+@autocast_op("svd")
 def svd_legacy(input: Tensor, some: bool = True, compute_uv: bool = True) -> Any:  # noqa: A002
     """``torch.svd``: (U, S, V) with V = Vh^T; without compute_uv, U and V are zero-filled."""
     if input.ndim < 2:
@@ -404,6 +407,7 @@ def _qr(A: Tensor, mode: str) -> tuple[Tensor, Tensor]:  # noqa: N803
     return q, r
 
 
+@autocast_op("qr")
 def qr_legacy(input: Tensor, some: bool = True) -> Any:  # noqa: A002 - torch.qr
     return RESULTS["qr"](*_qr(input, "reduced" if some else "complete"))
 

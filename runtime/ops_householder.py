@@ -69,6 +69,7 @@ def householder_product(A: Tensor, tau: Tensor, *, out: Any = None) -> Tensor:  
     return composite("LinalgHouseholderProductBackward0", _product, A, tau)
 
 
+@autocast_op("orgqr")
 def orgqr(input: Tensor, input2: Tensor) -> Tensor:  # noqa: A002 - PyTorch's names
     """``torch.orgqr``: householder_product."""
     return householder_product(input, input2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ir import dtypes as D
+from .autocast import autocast_op
 from .dispatch import composite
 from .ops_decomp_linalg import RESULTS, _return_type, check_float, info_of, lapack, part
 from .ops_decomp_linalg import raise_on_info as _raise_on_info
@@ -195,6 +196,7 @@ def lu_unpack(
     return RESULTS["lu_unpack"](perm, low, up)
 
 
+@autocast_op("lu_solve")
 def lu_solve_legacy(b: Tensor, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:  # noqa: N803
     """``torch.lu_solve(b, LU_data, LU_pivots)``: linalg.lu_solve's arguments reordered."""
     return lu_solve(LU_data, LU_pivots, b)

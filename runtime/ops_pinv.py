@@ -112,6 +112,7 @@ def pinv(
     )
 
 
+@autocast_op("pinverse")
 def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:  # noqa: A002 - torch.pinverse
     return pinv(input, rtol=rcond)
 

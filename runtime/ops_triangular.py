@@ -80,6 +80,7 @@ class _CholeskySolveRule:
         return (None, gb if needs[1] else None, gl)
 
 
+@autocast_op("cholesky_solve")
 def cholesky_solve(input: Tensor, input2: Tensor, upper: bool = False) -> Tensor:  # noqa: A002
     """X with (L L^T) X = B for B = ``input`` and the factor L = ``input2`` (U^T U if upper)."""
     if input.ndim < 2:
@@ -120,6 +121,7 @@ class _CholeskyInverseRule:
         return (None, -(factor @ common) if self.upper else -(common @ factor))
 
 
+@autocast_op("cholesky_inverse")
 def cholesky_inverse(input: Tensor, upper: bool = False, *, out: Any = None) -> Tensor:  # noqa: A002
     """(L L^T)^-1 from the factor L = ``input`` (U^T U if ``upper``)."""
     if out is not None:
@@ -192,6 +194,7 @@ def vander(x: Tensor, *, N: Any = None) -> Tensor:  # noqa: N803
 
 
 # ---- torch.triangular_solve (the older spelling) -------------------------------------------
+@autocast_op("triangular_solve")
 def triangular_solve(
     b: Tensor,
     A: Tensor,  # noqa: N803

@@ -9,6 +9,7 @@ from typing import Any
 from adjit.ir.ops import Op
 from adjit.ir.shapes import infer_size
 from adjit.nn._onehot_nll import onehot_cross_entropy, traced_rows
+from adjit.runtime import autocast
 from adjit.runtime import functional as R
 from adjit.runtime.autocast import autocast_op
 from adjit.runtime.checks import check, in_range
@@ -45,7 +46,7 @@ def _check_sizes(input: Tensor, target: Tensor) -> None:
             f"Using a target size ({target.shape}) that is different to the input size "
             f"({input.shape}). This will likely lead to incorrect results due to "
             "broadcasting. Please ensure they have the same size.",
-            stacklevel=3,
+            stacklevel=autocast.stacklevel(3),
         )
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from adjit.nn._losses import _reduce, _reduction, broadcast_shape
 from adjit.nn.functional_distance import pairwise_distance
+from adjit.runtime import autocast
 from adjit.runtime import functional as R
 from adjit.runtime.autocast import autocast_op
 from adjit.runtime.checks import check, in_range
@@ -72,7 +73,7 @@ def kl_div(
             "size.'batchmean' divides only by the batch size, and aligns with the KL div math "
             "definition.'mean' will be changed to behave the same as 'batchmean' in the next "
             "major release.",
-            stacklevel=2,
+            stacklevel=autocast.stacklevel(2),
         )
     if log_target:
         loss = R.exp(target) * (target - input)

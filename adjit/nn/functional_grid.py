@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from adjit.runtime import functional as R
+from adjit.runtime.autocast import autocast_op
 from adjit.runtime.dispatch import composite
 from adjit.runtime.kernel_dtypes import not_implemented
 from adjit.runtime.opmath import in_float32
@@ -218,8 +219,13 @@ def grid_sample(
     if align_corners is None:
         warnings.warn(_ALIGN_WARNING, UserWarning, stacklevel=2)
         align_corners = False
+    return _grid_sampler(input, grid, mode, padding_mode, bool(align_corners))
+
+
+@autocast_op("grid_sampler")
+def _grid_sampler(input: Tensor, grid: Tensor, mode: str, padding_mode: str, align: bool) -> Tensor:
+    """``torch.grid_sampler``: what ``grid_sample`` calls once its arguments are checked."""
     _check(input, grid, mode)
-    align = bool(align_corners)
     # (float16/bfloat16: PyTorch's CPU kernel computes in the input's type, op by op as here)
     return composite(
         f"GridSampler{input.ndim - 2}DBackward0",

@@ -6,11 +6,18 @@ from typing import Any
 
 import numpy as np
 
+from adjit.runtime import autocast
 from adjit.runtime import functional as R
 from adjit.runtime.dispatch import composite
 from adjit.runtime.tensor import Tensor
 
 _PAD_NAMES = {"reflect": "ReflectionPad{}DBackward0", "replicate": "ReplicationPad{}DBackward0"}
+# (mode, padded dims) -> PyTorch's op under F.pad that its CPU autocast lists (float32)
+PAD_OPS = {
+    ("reflect", 1): "reflection_pad1d",
+    ("reflect", 2): "reflection_pad2d",
+    **{("replicate", d): f"replication_pad{d}d" for d in (1, 2, 3)},
+}
 
 # Note [negative padding]
 # A negative pad crops. PyTorch's reflect and replicate kernels index the *uncropped* input: output
@@ -127,4 +134,8 @@ def pad_nd(input: Tensor, pad: Any, mode: str = "constant", value: float | None 
         return a
 
     name = _PAD_NAMES.get(mode, "CopySlices").format(dims)
-    return composite(name, decomposition, input)
+
+    def run(a: Tensor) -> Tensor:
+        return composite(name, decomposition, a)
+
+    return autocast.run_as(PAD_OPS.get((mode, dims)), run, input)  # type: ignore[no-any-return]

@@ -19,6 +19,7 @@ from adjit.nn.pool_args import (
     unbatched_shape,
 )
 from adjit.runtime import functional as R
+from adjit.runtime.autocast import autocast_op
 from adjit.runtime.dispatch import composite
 from adjit.runtime.grad_mode import no_grad
 from adjit.runtime.kernel_dtypes import not_implemented, require_not_bool
@@ -301,6 +302,7 @@ def max_pool3d_with_indices(
     return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode)
 
 
+@autocast_op("max_pool3d")
 def max_pool3d(
     input: Tensor,
     kernel_size: Any,
@@ -422,6 +424,7 @@ def avg_pool2d(
     )
 
 
+@autocast_op("avg_pool3d")
 def avg_pool3d(
     input: Tensor,
     kernel_size: Any,

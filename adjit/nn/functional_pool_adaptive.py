@@ -10,6 +10,7 @@ import numpy as np
 from adjit.nn import pool_windows as W
 from adjit.nn.pool_args import unbatched_shape
 from adjit.runtime import functional as R
+from adjit.runtime.autocast import autocast_op
 from adjit.runtime.device import contiguous
 from adjit.runtime.dispatch import composite
 from adjit.runtime.grad_mode import no_grad
@@ -176,6 +177,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
     return _adaptive_avg("adaptive_avg_pool2d", 2, input, output_size)
 
 
+@autocast_op("adaptive_avg_pool3d")
 def adaptive_avg_pool3d(input: Tensor, output_size: Any) -> Tensor:
     """Adaptive mean pooling over (D, H, W) (Note [adaptive windows])."""
     return _adaptive_avg("adaptive_avg_pool3d", 3, input, output_size)
@@ -235,6 +237,7 @@ def adaptive_max_pool3d_with_indices(
     return _adaptive_max("adaptive_max_pool3d", 3, input, output_size)
 
 
+@autocast_op("adaptive_max_pool3d")
 def adaptive_max_pool3d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
     """3-D adaptive maximum (Note [adaptive windows]); indices are flat per (D, H, W) volume."""
     y, idx = _adaptive_max("adaptive_max_pool3d", 3, input, output_size)

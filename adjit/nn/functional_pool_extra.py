@@ -11,6 +11,7 @@ from adjit.nn import functional_pool as P
 from adjit.nn import pool_windows as W
 from adjit.nn.pool_args import dims
 from adjit.runtime import functional as R
+from adjit.runtime.autocast import autocast_op
 from adjit.runtime.checks import check, in_range
 from adjit.runtime.dispatch import composite, with_rule
 from adjit.runtime.grad_mode import no_grad
@@ -189,6 +190,7 @@ def max_unpool1d(
     return R.squeeze(_max_unpool(2, x, i, (size[0], 1)), -1)
 
 
+@autocast_op("max_unpool2d")
 def max_unpool2d(
     input: Tensor,
     indices: Tensor,
@@ -204,6 +206,7 @@ def max_unpool2d(
     return _max_unpool(2, input, indices, _unpool_size(input, k, s, p, output_size))
 
 
+@autocast_op("max_unpool3d")
 def max_unpool3d(
     input: Tensor,
     indices: Tensor,
@@ -343,6 +346,7 @@ def fractional_max_pool2d_with_indices(
     return _fractional(2, input, kernel_size, output_size, output_ratio, _random_samples)
 
 
+@autocast_op("fractional_max_pool2d")
 def fractional_max_pool2d(
     input: Tensor,
     kernel_size: Any,
@@ -367,6 +371,7 @@ def fractional_max_pool3d_with_indices(
     return _fractional(3, input, kernel_size, output_size, output_ratio, _random_samples)
 
 
+@autocast_op("fractional_max_pool3d")
 def fractional_max_pool3d(
     input: Tensor,
     kernel_size: Any,
