@@ -129,7 +129,7 @@ def call(policy: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dic
     lower = _state.on
     assert lower is not None
     if kwargs.get("out") is not None:
-        policy = NATIVE  # (PyTorch's out= overloads have no autocast kernel)
+        policy = NATIVE  # (PyTorch's out= overloads have no autocast kernel: ``excluded``)
     result_type = None
     if policy is LOWER_INSIDE:
         from .dispatch import result_dtype
@@ -140,10 +140,19 @@ def call(policy: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dic
         cache = dtype is lower and _state.cache_enabled and _trace_local.trace is None
         args = _cast_all(args, dtype, cache)
         kwargs = {k: _cast_all(v, dtype, cache) for k, v in kwargs.items()}
+    out = excluded(fn, *args, **kwargs)
+    return out if result_type is None or out.dtype is result_type else _cast(out, result_type)
+
+
+def excluded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` with CPU autocast off while it runs (inside a listed op, and for
+    an ``out=`` call: PyTorch's out= overloads have no autocast kernel)."""
+    lower = _state.on
+    if lower is None:
+        return fn(*args, **kwargs)
     _state.on, _state.enabled = None, False
     try:
-        out = fn(*args, **kwargs)
-        return out if result_type is None or out.dtype is result_type else _cast(out, result_type)
+        return fn(*args, **kwargs)
     finally:
         _state.on, _state.enabled = lower, True
 
@@ -167,6 +176,13 @@ def autocast_op(name: str) -> Callable[[F], F]:
     return wrap
 
 
+def listed(name: str) -> str:
+    """``name``, a listed op that ``run_as`` will be asked for (checked here, at import)."""
+    CPU_POLICY[name]  # noqa: B018 - (a KeyError naming it)
+    RUN_AS.add(name)
+    return name
+
+
 def run_as(name: str | None, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)`` as the listed op ``name`` (None: not listed), for a function whose
     arguments choose PyTorch's op (F.pad's mode)."""
@@ -187,3 +203,4 @@ def stacklevel(level: int) -> int:
 
 
 WRAPPED: dict[str, Callable[..., Any]] = {}  # op name -> its wrapped function (completeness test)
+RUN_AS: set[str] = set()  # the listed ops run through ``run_as`` (completeness test)

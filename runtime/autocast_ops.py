@@ -25,7 +25,7 @@ CPU_POLICY: dict[str, str] = {
         """
         conv1d conv2d conv3d bmm mm linalg_vecdot baddbmm addmm addbmm linear _convolution matmul
         conv_tbc conv_transpose1d conv_transpose2d conv_transpose3d prelu
-        scaled_dot_product_attention
+        scaled_dot_product_attention mkldnn_rnn_layer
         """.split(),  # noqa: SIM905 - a word list reads best as words
         LOWER,
     ),

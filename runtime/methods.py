@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from ..ir.ops import Op
-from . import device as device_api
 from . import (
+    autocast,
     dispatch,
     ops_contract,
     ops_histogram,
@@ -22,6 +22,7 @@ from . import (
     ops_view_scatter,
     predicates,
 )
+from . import device as device_api
 from . import functional as F
 from . import inplace as I
 from . import ops_shape as S
@@ -31,6 +32,8 @@ from .ops_index import unfold
 from .ops_integer import invert
 from .ops_linalg import _sum_to as sum_to
 from .tensor import Tensor
+
+_autocast = autocast._state
 
 # methods that are the function of the same name with the tensor as first argument
 SAME_NAME = """
@@ -197,6 +200,8 @@ INPLACE = {
 
 def _inplace_method(fn: Any) -> Any:
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        if _autocast.on is not None:  # (PyTorch's in-place ops have no autocast kernel)
+            return autocast.excluded(method, self, *args, **kwargs)  # type: ignore[no-any-return]
         return I.inplace(self, lambda t: fn(t, *args, **kwargs), *args)
 
     return method

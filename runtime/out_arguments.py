@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..ir.shapes import C_NAMES
+from . import autocast
 from .dtype_info import can_cast
 from .grad_mode import is_grad_enabled, no_grad
 from .tensor import Tensor
@@ -114,7 +115,7 @@ def with_out(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
                 f"{name}(): functions with out=... arguments don't support automatic "
                 "differentiation, but one of the arguments requires grad."
             )
-        result = fn(*args, **kwargs)
+        result = autocast.excluded(fn, *args, **kwargs)  # (out= is never autocast)
         results = list(result) if isinstance(result, tuple) else [result]
         if len(results) != len(outs) or several != isinstance(result, tuple):
             raise TypeError(

@@ -14,9 +14,9 @@ from adjit.runtime.tensor import Tensor
 _PAD_NAMES = {"reflect": "ReflectionPad{}DBackward0", "replicate": "ReplicationPad{}DBackward0"}
 # (mode, padded dims) -> PyTorch's op under F.pad that its CPU autocast lists (float32)
 PAD_OPS = {
-    ("reflect", 1): "reflection_pad1d",
-    ("reflect", 2): "reflection_pad2d",
-    **{("replicate", d): f"replication_pad{d}d" for d in (1, 2, 3)},
+    ("reflect", 1): autocast.listed("reflection_pad1d"),
+    ("reflect", 2): autocast.listed("reflection_pad2d"),
+    **{("replicate", d): autocast.listed(f"replication_pad{d}d") for d in (1, 2, 3)},
 }
 
 # Note [negative padding]

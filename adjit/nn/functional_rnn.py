@@ -7,8 +7,8 @@ from typing import Any
 
 from adjit.nn import functional as F
 from adjit.nn.rnn_scan import packed_scan_layer
+from adjit.runtime import autocast, trace_state
 from adjit.runtime import functional as R
-from adjit.runtime import trace_state
 from adjit.runtime.checks import value_dependent
 from adjit.runtime.tensor import Tensor
 
@@ -224,6 +224,9 @@ def static_sizes(batch_sizes: Tensor) -> list[int]:
     return [int(b) for b in batch_sizes.tolist()]
 
 
+_ONEDNN_LSTM = autocast.listed("mkldnn_rnn_layer")
+
+
 def rnn_forward(
     mode: str,
     input: Tensor,
@@ -240,6 +243,24 @@ def rnn_forward(
     ``(num_layers * num_directions, batch, size)``). ``hx`` holds the same stacked initial
     states; ``weights`` one tuple per layer and direction in PyTorch's order. With
     ``batch_sizes`` the input is a PackedSequence's data."""
+    args = (mode, input, hx, weights, num_layers, dropout, train, bidirectional, batch_first)
+    if mode == "LSTM" and batch_sizes is None:  # PyTorch's oneDNN LSTM: one listed op
+        return autocast.run_as(_ONEDNN_LSTM, _rnn_forward, *args)  # type: ignore[no-any-return]
+    return _rnn_forward(*args, batch_sizes)
+
+
+def _rnn_forward(
+    mode: str,
+    input: Tensor,
+    hx: State,
+    weights: Sequence[Weights],
+    num_layers: int,
+    dropout: float,
+    train: bool,
+    bidirectional: bool,
+    batch_first: bool = False,
+    batch_sizes: list[int] | None = None,
+) -> tuple[Tensor, State]:
     step = STEPS[mode]
     dirs = 2 if bidirectional else 1
     x = R.transpose(input, 0, 1) if batch_first and batch_sizes is None else input
