@@ -132,7 +132,34 @@ def _weight_cast_once(m: Any) -> list[Any]:
     return [cached, uncached, names, m.is_autocast_cache_enabled()]
 
 
+def _custom_function(m: Any, cast_inputs: Any) -> list[Any]:
+    seen: list[Any] = []
+
+    class MyMM(m.autograd.Function):
+        @staticmethod
+        @m.amp.custom_fwd(device_type="cpu", cast_inputs=cast_inputs)
+        def forward(ctx: Any, a: Any, b: Any) -> Any:
+            seen.append(("fwd", str(a.dtype), m.is_autocast_enabled("cpu")))
+            ctx.save_for_backward(a, b)
+            return a.mm(b)
+
+        @staticmethod
+        @m.amp.custom_bwd(device_type="cpu")
+        def backward(ctx: Any, grad: Any) -> Any:
+            a, b = ctx.saved_tensors
+            seen.append(("bwd", str(grad.dtype), m.is_autocast_enabled("cpu")))
+            return grad.mm(b.t()), a.t().mm(grad)
+
+    a = m.ones(2, 2, requires_grad=True)
+    with m.autocast("cpu"):
+        out = MyMM.apply(a, m.ones(2, 2))
+    out.float().sum().backward()
+    return [*seen, str(out.dtype), str(a.grad.dtype)]
+
+
 STATE: dict[str, Callable[[Any], Any]] = {
+    "custom_fwd_cast_inputs": lambda m: _custom_function(m, m.float32),
+    "custom_fwd_plain": lambda m: _custom_function(m, None),
     "nested": _nested,
     "decorator": _decorated,
     "deprecated_cpu_amp": _deprecated,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from adjit.ir import dtypes as D
@@ -196,26 +196,69 @@ class autocast:  # noqa: N801 - PyTorch's name
         return decorate_autocast
 
 
+def _cast_inputs(value: Any, device_type: str, dtype: DType) -> Any:
+    """``value`` with its floating tensors (not float64) on ``device_type`` cast to ``dtype``,
+    through lists, tuples, dicts and other iterables (PyTorch's amp ``_cast``)."""
+    from adjit.runtime.tensor import Tensor
+
+    if isinstance(value, Tensor):
+        eligible = value.is_floating_point() and value.dtype is not D.float64
+        return value.to(dtype) if eligible and device_type == "cpu" else value
+    if isinstance(value, str | bytes) or type(value).__module__ == "numpy":
+        return value
+    if isinstance(value, Mapping):
+        return {
+            _cast_inputs(k, device_type, dtype): _cast_inputs(v, device_type, dtype)
+            for k, v in value.items()
+        }
+    if isinstance(value, Iterable):
+        cast = (_cast_inputs(v, device_type, dtype) for v in value)
+        return type(value)(cast) if isinstance(value, list | tuple) else cast
+    return value
+
+
 def custom_fwd(
     fwd: Callable[..., Any] | None = None,
     *,
     device_type: str,
     cast_inputs: DType | None = None,
 ) -> Any:
-    """``torch.amp.custom_fwd``: a custom Function's forward under the caller's autocast state.
-    With autocast never running in adjit (Note [autocast]), the forward runs as it is."""
+    """``torch.amp.custom_fwd``: a custom Function's forward under the caller's autocast state,
+    or, with ``cast_inputs`` inside an enabled region, on inputs cast to it with autocast off."""
     if not isinstance(device_type, str):
         raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
     if fwd is None:
         return functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
-    return fwd
+
+    @functools.wraps(fwd)
+    def decorate_fwd(*args: Any, **kwargs: Any) -> Any:
+        ctx = args[0]
+        ctx._dtype = get_autocast_dtype(device_type)
+        enabled = is_autocast_enabled(device_type)
+        ctx._fwd_used_autocast = enabled and cast_inputs is None
+        if cast_inputs is None or not enabled:
+            return fwd(*args, **kwargs)
+        with autocast(device_type=device_type, enabled=False):
+            return fwd(
+                *_cast_inputs(args, device_type, cast_inputs),
+                **_cast_inputs(kwargs, device_type, cast_inputs),
+            )
+
+    return decorate_fwd
 
 
 def custom_bwd(bwd: Callable[..., Any] | None = None, *, device_type: str) -> Any:
     """``torch.amp.custom_bwd``: a custom Function's backward under its forward's autocast
-    state (never running in adjit: Note [autocast])."""
+    state (enabled and dtype, as ``custom_fwd`` recorded them on ``ctx``)."""
     if not isinstance(device_type, str):
         raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
     if bwd is None:
         return functools.partial(custom_bwd, device_type=device_type)
-    return bwd
+
+    @functools.wraps(bwd)
+    def decorate_bwd(*args: Any, **kwargs: Any) -> Any:
+        ctx = args[0]
+        with autocast(device_type, dtype=ctx._dtype, enabled=ctx._fwd_used_autocast):
+            return bwd(*args, **kwargs)
+
+    return decorate_bwd
