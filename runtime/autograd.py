@@ -722,9 +722,9 @@ def _accumulate(t: Tensor, g: Tensor, create_graph: bool, hooked: bool = True) -
         r = hook(g)
         if r is not None:
             g = r
-    if create_graph:
-        t.grad = g if t.grad is None else t.grad + g
-    elif g._sparse or t._sparse or (t.grad is not None and t.grad._sparse):
+    if create_graph:  # (``_grad``: t may be one of backward(inputs=...)'s non-leaves)
+        t.grad = g if t._grad is None else t._grad + g
+    elif g._sparse or t._sparse or (t._grad is not None and t._grad._sparse):
         from .sparse_autograd import accumulate  # (Note [sparse gradients])
 
         accumulate(t, g)
@@ -764,7 +764,7 @@ def accumulate_array(t: Tensor, g: np.ndarray, owned: bool) -> None:
     an ``owned`` array (one nothing else holds) in the parameter's layout becomes the new
     ``.grad`` without a copy, as PyTorch's AccumulateGrad steals a gradient no one else
     references."""
-    grad = t.grad
+    grad = t._grad
     if grad is None:
         # PyTorch's layout contract: a new .grad has its (dense) parameter's layout
         if not (owned and g.flags.c_contiguous):
@@ -1161,10 +1161,10 @@ def _add(buffers: dict[Node, list[Any]], node: Node, nr: int, g: Any) -> None:
 
 def _retain(t: Tensor, grad: Tensor, create_graph: bool) -> None:
     """``retain_grad()``: a non-leaf's ``.grad`` accumulates like a leaf's."""
-    if t.grad is None:
+    if t._grad is None:
         t.grad = grad if create_graph else grad.detach()._clone_data()
     else:
-        t.grad = t.grad + grad
+        t.grad = t._grad + grad
 
 
 def _skip(node: Node, deps: dict[Node, int], buffers: dict, ready: list) -> None:

@@ -231,8 +231,8 @@ class SparseTensor(Tensor):
     def __deepcopy__(self, memo: dict) -> SparseTensor:
         t = self._copy()
         t._requires_grad = self._requires_grad
-        if self.grad is not None:
-            t.grad = self.grad.__deepcopy__(memo)
+        if self._grad is not None:
+            t.grad = self._grad.__deepcopy__(memo)
         memo[id(self)] = t
         return t
 

@@ -223,9 +223,9 @@ def eager_only(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def accumulate(t: Tensor, g: Tensor) -> None:
     """``t.grad += g`` where either is sparse (PyTorch's AccumulateGrad for sparse grads)."""
-    if t.grad is None:
+    if t._grad is None:  # (Note [non-leaf .grad])
         t.grad = g._clone_data() if g._sparse else g
-    elif not t.grad._sparse:  # dense += sparse, in place
+    elif not t._grad._sparse:  # dense += sparse, in place
         from .sparse_ops import add_into
 
         add_into(t.grad, g)

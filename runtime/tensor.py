@@ -17,6 +17,7 @@ from ..ir.ops import Op
 from ..ir.shapes import norm_axis
 from ..ir.sizes import SymbolicSize, as_size
 from . import trace_state
+from .grad_access import warn_non_leaf_grad
 from .grad_mode import InferenceBox, is_inference, outside_inference
 from .grad_mode import _state as _grad_state
 
@@ -126,7 +127,7 @@ class Tensor:
     _version_box: list[int]  # set by _make: [version], shared with views
     _grad_fn: Any = None
     _weak = False
-    grad: Tensor | None = None
+    _grad: Tensor | None = None  # (read through the grad property: Note [non-leaf .grad])
     _accumulate: Any = None
     _hooks: tuple | list = ()
     _post_accumulate_hooks: tuple | list = ()
@@ -189,7 +190,6 @@ class Tensor:
     _view_recipe: tuple | None = None  # (parent, view op, attrs): how it was made
     _output_nr = 0  # which output of its grad_fn this tensor is
     _data: np.ndarray
-    grad: Tensor | None
 
     @property
     def shape(self) -> Size:
@@ -296,6 +296,21 @@ class Tensor:
     @property
     def is_leaf(self) -> bool:
         return self._grad_fn is None
+
+    @property
+    def grad(self) -> Tensor | None:
+        g = self._grad
+        if g is None and not self._retains_grad and not self.is_leaf:
+            warn_non_leaf_grad()  # (Note [non-leaf .grad])
+        return g
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        self._grad = value
+
+    @grad.deleter
+    def grad(self) -> None:
+        self._grad = None
 
     @property
     def _version(self) -> int:
@@ -480,8 +495,8 @@ class Tensor:
         t = Tensor._make(self._data.copy(), requires_grad=self._requires_grad)
         if type(self) is not Tensor:
             t.__class__ = type(self)
-        if self.grad is not None:
-            t.grad = self.grad.__deepcopy__(memo)
+        if self._grad is not None:
+            t.grad = self._grad.__deepcopy__(memo)
         memo[id(self)] = t
         return t
 
