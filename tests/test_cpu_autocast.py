@@ -200,6 +200,9 @@ MODULE_ROWS: dict[str, Callable[[Any], Any]] = {  # whole layers, float32 weight
     "encoder_layer": lambda m: _module(m, "TransformerEncoderLayer", 4, 2, 8, dropout=0.0)(
         T(m, SEQ)
     ),
+    "linear_layernorm": lambda m: m.nn.Sequential(
+        _module(m, "Linear", 6, 5), m.nn.LayerNorm(5), m.nn.GroupNorm(1, 4)
+    )(T(m, A)),
     "lstm": lambda m: _module(m, "LSTM", 4, 3, num_layers=2)(T(m, SEQ))[0],
     "lstm_bidirectional": lambda m: _module(m, "LSTM", 4, 3, bidirectional=True)(T(m, SEQ))[0],
     "lstm_proj": lambda m: _module(m, "LSTM", 4, 3, proj_size=2)(T(m, SEQ))[0],

@@ -285,3 +285,60 @@ def test_warnings_point_at_the_caller(enabled: bool) -> None:
         adjit.stft(adjit.ones(20), 8, return_complex=True)
     assert len(caught) >= 3
     assert [w.filename for w in caught] == [__file__] * len(caught)
+
+
+# ---- norms of a narrow input with float32 parameters (Note [mixed-dtype norms]) ---------------
+NORM_TYPES = [
+    ("bfloat16", "float32", "float32"),
+    ("float16", "float32", None),
+    ("bfloat16", None, None),
+    ("float32", "bfloat16", "bfloat16"),
+    ("float64", "float32", "float32"),
+    ("bfloat16", "float32", "bfloat16"),
+    ("float32", "float64", "float64"),
+]
+
+
+def _norms(m: Any, types: tuple[str, str | None, str | None]) -> Any:
+    x = m.tensor(_a(2, 4, 3)).to(getattr(m, types[0])).requires_grad_()
+    w, b = (
+        m.tensor(_a(4) if k == 0 else _a(4) * 0.5).to(getattr(m, t)).requires_grad_() if t else None
+        for k, t in enumerate(types[1:])
+    )
+    out = []
+    for f in (
+        lambda: m.nn.functional.layer_norm(x.transpose(1, 2), (4,), w, b),
+        lambda: m.nn.functional.group_norm(x, 2, w, b),
+    ):
+        try:
+            y = f()
+        except RuntimeError as e:
+            out.append(str(e))
+            continue
+        upstream = _a(*y.shape, 1).reshape(tuple(y.shape))  # (not x's own values)
+        (y.float() * m.tensor(upstream)).sum().backward()
+        grads = [t.grad for t in (x, w, b) if t is not None]
+        out.append((str(y.dtype), [str(g.dtype) for g in grads], y.detach().float().numpy()))
+        out.append([g.float().numpy() for g in grads])
+        for t in (x, w, b):
+            if t is not None:
+                t.grad = None
+    return out
+
+
+@pytest.mark.parametrize("types", NORM_TYPES, ids=lambda t: "-".join(map(str, t)))
+def test_mixed_dtype_norms_match_torch(types: tuple[str, str | None, str | None]) -> None:
+    ours, theirs = _norms(adjit, types), _norms(torch, types)
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs, strict=True):
+        if isinstance(b, str):
+            assert a == b
+        elif isinstance(b, tuple):
+            assert a[:2] == b[:2]
+            # computed in float32 by both, rounded once to the input's type
+            eps = {"bfloat16": BF16_EPS, "float16": 2.0**-10}.get(types[0], 2.0**-20)
+            np.testing.assert_allclose(a[2], b[2], rtol=eps, atol=eps)
+        else:  # gradients: float32 sums of products of rounded values, rounded once
+            for ga, gb in zip(a, b, strict=True):
+                eps = {"bfloat16": BF16_EPS, "float16": 2.0**-10}.get(types[0], 2.0**-20)
+                np.testing.assert_allclose(ga, gb, rtol=2 * eps, atol=2 * eps * np.abs(gb).max())

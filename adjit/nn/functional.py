@@ -406,8 +406,11 @@ def layer_norm(
             f"[*, {', '.join(str(s) for s in shape)}], but got input of size"
             f"{input.shape}"
         )
+    from adjit.nn.functional_norm import check_mixed, in_input_type
+
+    check_mixed(input, weight, bias)  # (Note [mixed-dtype norms])
     return composite(
-        "NativeLayerNormBackward0", in_float32(_layer_norm), input, len(shape), weight, bias, eps
+        "NativeLayerNormBackward0", in_input_type(_layer_norm), input, len(shape), weight, bias, eps
     )
 
 

@@ -3,6 +3,7 @@ rms_norm, as PyTorch's decompositions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from adjit.ir import dtypes as D
@@ -14,6 +15,34 @@ from adjit.runtime.opmath import in_float32
 from adjit.runtime.tensor import Tensor
 
 __all__ = ["group_norm", "instance_norm", "local_response_norm", "rms_norm"]
+
+
+# Note [mixed-dtype norms]
+# PyTorch's CPU layer_norm and group_norm take a bfloat16 or float16 input with float32 weight and
+# bias (what a layer under autocast feeds a float32 LayerNorm): computed in float32, the result in
+# the input's type. Any other input and parameter types that differ refuse, in its words.
+
+
+def check_mixed(input: Tensor, *params: Tensor | None) -> None:
+    kinds = {p.dtype for p in params if p is not None}
+    if not kinds or kinds == {input.dtype}:
+        return
+    if kinds != {D.float32}:
+        raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
+    if not input.dtype.is_reduced_float:
+        raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+
+
+def in_input_type(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """``fn`` computed in float32 when an operand is narrow, its result in the first operand's
+    type (Note [mixed-dtype norms])."""
+    wide = in_float32(fn)
+
+    def run(*args: Any) -> Tensor:
+        out = wide(*args)
+        return out if out.dtype is args[0].dtype else out.to(args[0].dtype)
+
+    return run
 
 
 def _per_channel(t: Tensor, ndim: int) -> Tensor:
@@ -72,9 +101,10 @@ def checked_group_norm(
                 f"{list(input.shape)}"
             )
     require_float(input, "GroupNormKernelImpl")
+    check_mixed(input, weight, bias)
     return composite(
         "NativeGroupNormBackward0",
-        in_float32(_group_norm),
+        in_input_type(_group_norm),
         input,
         num_groups,
         weight,
