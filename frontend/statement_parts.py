@@ -32,9 +32,14 @@ def _aliases_input(t: Any) -> bool:
     if trace is None or not isinstance(t, Tensor):
         return False
     inputs = set(trace.input_vars)
+    # an outside tensor written in place (an optimizer's step) is no input any more, and its
+    # views follow the write (Note [writes into earlier values] in tracer.py)
+    written = {id(tr) for _, tr in trace.mutated.values()}
     while getattr(t, "_var", None) not in inputs and getattr(t, "_view_step", None) is not None:
+        if id(t) in written:
+            return True
         t = t._view_of  # type: ignore[attr-defined]
-    return getattr(t, "_var", None) in inputs
+    return getattr(t, "_var", None) in inputs or id(t) in written
 
 
 def _immutable(v: Any) -> bool:

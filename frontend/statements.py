@@ -71,10 +71,11 @@ from .statement_scan import (
 # builtins (not arguments, globals or closures, through which a parameter the step updates
 # could be read), changing nothing in place; no statement it passes rebinds those locals or
 # calls an in-place ``name.op_()``; and it is in the first part, before any Python statement
-# (so a call can start again). A compiled part returns fresh tensors (a parameter, its view or
-# its gradient read inside comes back as its value at that point, as the tests check); should
-# one come back as an outside tensor itself, the trace raises Resplit before anything ran and
-# the call starts again with a plan that moves nothing. What differs from eager mode: when the
+# (so a call can start again). A compiled part returns fresh tensors (a parameter or its
+# gradient read inside comes back as its value at that point, as the tests check); should one
+# come back as an outside tensor itself, or a view of one the part writes in place (it shows
+# the write, as eagerly), the trace raises Resplit before anything ran and the call starts
+# again with a plan that moves nothing. What differs from eager mode: when the
 # compiled part or the moved statement raises, the other has already run (the log entry is
 # missing, or the step has been taken).
 

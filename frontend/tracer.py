@@ -19,6 +19,8 @@ from ..ir.sizes import SymbolicShapeError
 from ..runtime import forward_grad, trace_state
 from ..runtime.dispatch import VIEW_OPS
 from ..runtime.grad_mode import is_grad_enabled, set_grad_enabled
+from ..runtime.inplace import _refresh_views as refresh_views
+from ..runtime.inplace import kept_history
 from ..runtime.tensor import NON_LEAF_REQUIRES_GRAD, Size, Tensor
 from ..runtime.trace_state import TracingError, user_location
 from .trace_autograd import trace_backward, trace_grad
@@ -318,10 +320,21 @@ class Trace:
     def note_module(self, module: Any) -> None:
         self.modules[id(module)] = module
 
+    # Note [writes into earlier values]
+    # An in-place op in a traced function on a tensor it does not trace (a buffer or closure
+    # from outside, or with graph breaks a value of this call made before the break) is traced
+    # on its lifted value; the compiled call writes the new value back into the tensor, with
+    # its history when it has one (frontend/writes.py store): a segment after the next graph
+    # break differentiates through it. Views of the lifted value made in this trace are made
+    # again from the new one, as eager memory shows them; a write under no_grad into a tensor
+    # with history keeps that history, as eagerly (Note [unrecorded writes while tracing] in
+    # runtime/inplace.py); a read of the tensor in the same segment (``float(h)``) breaks the
+    # graph first, so it sees the write.
+
     def mutate(self, t: Tensor, fn: Any) -> Tensor:
         """An in-place op on a tensor from outside (a buffer such as BatchNorm's running mean):
         traced on its lifted value; the compiled call writes the result back into ``t``."""
-        if t.requires_grad and is_grad_enabled():
+        if t.requires_grad and t.grad_fn is None and is_grad_enabled():  # (a leaf)
             raise TracingError(
                 "in-place modification of a tensor that requires grad and comes from outside "
                 "the compiled function (a parameter?) is not supported; compute a new tensor"
@@ -331,7 +344,10 @@ class Trace:
         result = fn(tr)
         if tuple(result.shape) != tuple(t.shape) or result.dtype is not t.dtype:
             result = result.to(t.dtype).expand(tuple(t.shape))
-        tr._var, tr._requires_grad = result._var, False
+        if t.grad_fn is not None and not is_grad_enabled():  # (Note [writes into earlier values])
+            result = kept_history(tr, result)
+        tr._var, tr._requires_grad = result._var, result.requires_grad
+        refresh_views(tr)  # its views made in this trace read the write
         self.mutated[id(t)] = (t, tr)
         return t
 
@@ -454,7 +470,11 @@ class Trace:
         buffer or a closure): a graph break when the function may be split (the segment so far
         runs first, so ``t`` holds its value at this point of the call), else an error."""
         session = getattr(self, "session", None)
-        if session is not None and t.__dict__.get("_made_by") is session:
+        if (
+            session is not None
+            and t.__dict__.get("_made_by") is session
+            and id(t) not in self.mutated  # (written back only after this segment runs)
+        ):
             return  # a value this call's segments produced: concrete and current
         self.split(what, DATA_DEPENDENT.format(what=f"{what} of a tensor from outside"))
 

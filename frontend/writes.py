@@ -111,9 +111,12 @@ def _fresh(v: Tensor) -> Tensor:
 
 
 def store(target: Tensor, v: Tensor) -> None:
-    """``v``'s value into ``target`` in place, as an in-place op (its version moves on)."""
+    """``v``'s value into ``target`` in place, as an in-place op (its version moves on), and
+    its history when it has one (Note [writes into earlier values] in frontend/tracer.py)."""
     np.copyto(target._data, v._data)
     target._version_box[0] += 1
+    if v.requires_grad:
+        target._grad_fn, target._output_nr = v._grad_fn, v._output_nr
 
 
 def collect_writes(trace: Trace, restore_only: bool = False) -> Writes | None:

@@ -12,7 +12,7 @@ from ..ir.reference import REFERENCE
 from ..ir.shapes import broadcast_shapes, index_shape, split_index
 from . import forward_grad, trace_state
 from .const_writes import adopt_for_write, constant_of_trace, gather, traced_write
-from .dispatch import apply, as_tensor_operand, composite
+from .dispatch import apply, as_tensor_operand, composite, with_rule
 from .grad_mode import INFERENCE_INPLACE_MSG, is_grad_enabled, no_grad, outside_inference
 from .indexing import _scalar_bool, has_scalar_bool, normalize_index
 from .masked_index import masked_write, traced_mask
@@ -218,10 +218,42 @@ def _rebind_value(t: Tensor, result: Tensor) -> Tensor:
         )
     if tuple(result.shape) != tuple(t.shape) or result.dtype is not t.dtype:
         result = result.to(t.dtype).expand(tuple(t.shape))
+    if not is_grad_enabled() and t.requires_grad and not t.is_leaf:
+        result = kept_history(t, result)  # (Note [unrecorded writes while tracing])
     t._var, t._requires_grad = result._var, result.requires_grad
     for alias in aliases:  # they share t's memory: they see the new value, with no history
         alias._var = t._trace.emit(Op.DETACH, [t], {}, None)._var  # type: ignore[attr-defined]
     return t
+
+
+# Note [unrecorded writes while tracing]
+# Eagerly, an in-place op under no_grad on a tensor with history changes its values and keeps
+# its grad_fn: gradients of later uses pass to the old history as if nothing was written. A
+# traced tensor is rebound to the op's result, which has no history, so the rebinding would cut
+# that path (a gradient silently missing). So the new value is a CUSTOM_VJP equation whose value
+# is the result and whose derivative passes the gradient to the old value unchanged.
+
+
+class _KeptHistory:
+    """The derivative of an unrecorded write: the gradient goes to the old value."""
+
+    def __repr__(self) -> str:  # a Python literal: printed IR parses, emitted source runs
+        return repr("kept_history")
+
+    def vjp(self, g: Tensor, out: Tensor, inputs: Any, needs: tuple[bool, ...]) -> tuple:
+        return (None, None, g if needs[2] else None)
+
+
+_KEPT = _KeptHistory()
+
+
+def kept_history(old: Tensor, new: Tensor) -> Tensor:
+    """``new``'s values with ``old``'s history (see the Note): ``new`` was written into ``old``
+    under no_grad."""
+    from .grad_mode import set_grad_enabled
+
+    with set_grad_enabled(True):
+        return with_rule(_KEPT, lambda n, o: n, new, old, name="CopySlices")
 
 
 # Note [writes through views]

@@ -19,6 +19,58 @@ def _all_true(valid: Any) -> bool:
     return bool(valid.all()) if isinstance(valid, Tensor) else bool(valid)
 
 
+# Note [validation while tracing]
+# PyTorch validates a distribution's parameters (in the constructor) and the values it scores
+# (log_prob, cdf) by default: ``if not constraint.check(value).all(): raise ValueError``. Traced,
+# that reads a value: a graph break, or fullgraph=True's refusal, in every PPO-style step. So a
+# traced condition becomes a run-time check instead (runtime/checks.py, Note [run-time checks]
+# in ir/checks.py), threaded through the distribution's traced tensors (its parameters and
+# cached properties: what log_prob, entropy and sample read, so the check stays in the
+# program): the compiled call raises PyTorch's ValueError when it fails, naming the first
+# invalid element where PyTorch prints the whole tensor. A distribution with no traced tensor
+# to thread the check through, or whose repr would print a traced one-element parameter, still
+# reads the value (a graph break).
+
+
+def _traced_check(dist: Any, valid: Any, text: str, value: Any) -> bool:
+    """Record a traced validity ``valid`` as a run-time check raising ValueError(``text`` and
+    the first invalid element of ``value``); False when it is no traced condition (the caller
+    checks it now). See the Note."""
+    if not getattr(valid, "_is_tracer", False):
+        return False
+    from adjit.ir.shapes import broadcast_shapes
+    from adjit.runtime.checks import check
+
+    names = [k for k, v in vars(dist).items() if isinstance(v, Tensor) and v._is_tracer]
+    if not names:
+        return False
+    ok = valid if valid.dtype is adjit.bool else valid.bool()
+    detail = value if isinstance(value, Tensor) else None
+    try:
+        if detail is not None and broadcast_shapes(ok.shape, detail.shape) != tuple(ok.shape):
+            detail = None  # (a condition over whole events: no one element to name)
+    except RuntimeError:
+        detail = None
+    message = text.replace("{", "{{").replace("}", "}}")
+    message += "{} (the first of them)" if detail is not None else "(not shown)"
+    for k in names:
+        dist.__dict__[k] = check(dist.__dict__[k], ok, ValueError, message, detail)
+    return True
+
+
+def _repr_reads_traced(dist: Any) -> bool:
+    """Whether ``repr(dist)`` would print a traced value (a one-element parameter)."""
+    return any(
+        getattr(v, "_is_tracer", False) and v.numel() == 1
+        for k, v in vars(dist).items()
+        if k in dist.arg_constraints
+    )
+
+
+def _type_name(value: Any) -> str:
+    return "Tensor" if getattr(value, "_is_tracer", False) else type(value).__name__
+
+
 class Distribution:
     """Abstract base class for probability distributions.
 
@@ -70,7 +122,18 @@ class Distribution:
             if param not in self.__dict__ and isinstance(getattr(type(self), param), lazy_property):
                 continue  # skip checking lazily-constructed args
             value = getattr(self, param)
-            if not _all_true(constraint.check(value)):
+            valid = constraint.check(value)
+            if getattr(valid, "_is_tracer", False) and not _repr_reads_traced(self):
+                text = (
+                    f"Expected parameter {param} "
+                    f"({_type_name(value)} of shape {tuple(value.shape)}) "
+                    f"of distribution {repr(self)} "
+                    f"to satisfy the constraint {repr(constraint)}, "
+                    "but found invalid values:\n"
+                )
+                if _traced_check(self, valid, text, value):  # (Note [validation while tracing])
+                    continue
+            if not _all_true(valid):
                 raise ValueError(
                     f"Expected parameter {param} "
                     f"({type(value).__name__} of shape {tuple(value.shape)}) "
@@ -201,7 +264,18 @@ class Distribution:
             return
         if support is None:
             raise AssertionError("support is unexpectedly None")
-        if not _all_true(support.check(value)):
+        valid = support.check(value)
+        if getattr(valid, "_is_tracer", False) and not _repr_reads_traced(self):
+            text = (
+                "Expected value argument "
+                f"({_type_name(value)} of shape {tuple(value.shape)}) "
+                f"to be within the support ({repr(support)}) "
+                f"of the distribution {repr(self)}, "
+                "but found invalid values:\n"
+            )
+            if _traced_check(self, valid, text, value):  # (Note [validation while tracing])
+                return
+        if not _all_true(valid):
             raise ValueError(
                 "Expected value argument "
                 f"({type(value).__name__} of shape {tuple(value.shape)}) "

@@ -4,6 +4,7 @@ function (Note [writes into trace constants]) and writes through advanced-index 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -285,3 +286,231 @@ def test_view_of_a_rewritten_base_requires_grad_as_torch() -> None:
         (h * lib.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])).sum().backward()
         found.append((flags, a.grad.numpy().tolist()))
     assert found[1] == found[0]
+
+
+# ---- unrecorded writes, and writes into values from before a graph break ---------------------
+
+
+def _no_grad_write_keeps_history(t: Any, a: Any, b: Any) -> Any:
+    h = a * 1
+    with t.no_grad():
+        h.mul_(2)
+    return h * a
+
+
+def _no_grad_write_through_a_view(t: Any, a: Any, b: Any) -> Any:
+    h = a.sin()
+    v = h[1:]
+    with t.no_grad():
+        v[:, 1:].add_(b[:, 1:])
+    return h * a, v
+
+
+UNRECORDED: dict[str, Fn] = {
+    f.__name__[1:]: f for f in (_no_grad_write_keeps_history, _no_grad_write_through_a_view)
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNRECORDED))
+def test_unrecorded_write_keeps_the_history(name: str) -> None:
+    _check(UNRECORDED[name])
+
+
+def _used_in_the_segment(t: Any, a: Any, b: Any) -> Any:
+    h = a.new_zeros(3, 4)
+    s = float(a.sum())  # a graph break when compiled
+    h.add_(a * s)
+    return (h * h).sum()
+
+
+def _returned(t: Any, a: Any, b: Any) -> Any:
+    h = a.new_zeros(3, 4)
+    s = float(a.sum())
+    h.add_(a * s)
+    return h
+
+
+def _used_after_another_break(t: Any, a: Any, b: Any) -> Any:
+    h = a.new_zeros(3, 4)
+    s = float(a.sum())
+    h.add_(a * s)
+    s2 = float(a.max())
+    return h * s2
+
+
+def _view_made_after_the_break(t: Any, a: Any, b: Any) -> Any:
+    h = a * 1
+    s = float(a.sum())
+    v = h[0]
+    with t.no_grad():
+        h.mul_(s)
+    return v * a[1] + b[0]  # (b unused: split mode gives it a zero gradient, torch None)
+
+
+def _read_after_the_write(t: Any, a: Any, b: Any) -> Any:
+    h = a.new_zeros(3, 4)
+    s = float(a.sum())
+    with t.no_grad():
+        h.add_(s)
+    return a * float(h[0, 0])
+
+
+def _constant_written_across_a_break(t: Any, a: Any, b: Any) -> Any:
+    h = t.zeros(3, 4, dtype=t.float64)
+    h[0] = a[0] * 2
+    s = float(a.sum())
+    h[1:] = a[1:] * s
+    h[2].mul_(b[1])
+    return h
+
+
+BROKEN: dict[str, Fn] = {
+    f.__name__[1:]: f
+    for f in (
+        _used_in_the_segment,
+        _returned,
+        _used_after_another_break,
+        _view_made_after_the_break,
+        _read_after_the_write,
+        _constant_written_across_a_break,
+    )
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_write_into_a_value_from_before_a_graph_break(name: str) -> None:
+    fn = BROKEN[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the warning that the function was split)
+        compiled = adjit.compile(lambda *a: fn(adjit, *a))
+        for seed in (0, 1):
+            arrays = _inputs(seed)
+            want = _run(torch, fn, arrays)
+            _same(_run(adjit, fn, arrays), want)
+            _same(_run(adjit, fn, arrays, compiled), want)
+
+
+def test_view_of_a_parameter_shows_the_step() -> None:
+    """A view of a parameter read after the optimizer's in-place step shows the step, as
+    eagerly (the view is made again from the written value: Note [writes into earlier
+    values])."""
+    x = adjit.tensor(np.linspace(-1, 1, 12).reshape(3, 4))
+    y = adjit.tensor(np.linspace(0, 1, 3).reshape(3, 1))
+    runs = []
+    for compiled in (False, True):
+        adjit.manual_seed(0)
+        m = adjit.nn.Linear(4, 1).double()
+        opt = adjit.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+
+        def step(x: Any, y: Any, m: Any = m, opt: Any = opt) -> Any:
+            w = m.weight.view(-1)
+            before = w * 1
+            loss = adjit.nn.functional.mse_loss(m(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return before, w * 1
+
+        f = adjit.compile(step, fullgraph=True) if compiled else step
+        runs.append([t.detach().numpy() for _ in range(3) for t in f(x, y)])
+    for got, want in zip(runs[1], runs[0], strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-15)
+    assert not np.array_equal(runs[0][0], runs[0][1])  # (the step moved the weight)
+
+
+# ---- common training-step patterns (Note [validation while tracing] in distributions) ---------
+
+
+def _ppo_normal(t: Any, a: Any, b: Any) -> Any:
+    d = t.distributions.Normal(a, (b[:1] * 0.5).exp().expand(3, 4))
+    act = a.detach() * 0.5 + 0.1
+    return d.log_prob(act).sum(-1).mean() + 0.01 * d.entropy().sum(-1).mean()
+
+
+def _ppo_categorical(t: Any, a: Any, b: Any) -> Any:
+    d = t.distributions.Categorical(logits=a)
+    act = (b.detach().abs() * 3).long().clamp(max=3)[:2, 0]
+    act = t.cat([act, act[:1]])
+    ratio = (d.log_prob(act) - d.log_prob(act).detach()).exp()
+    adv = b[0, :3]
+    clipped = t.min(ratio * adv, ratio.clamp(0.8, 1.2) * adv)
+    return -clipped.mean() - 0.01 * d.entropy().mean()
+
+
+def _masked_fill_on_intermediate(t: Any, a: Any, b: Any) -> Any:
+    h = a * b[0]
+    h.masked_fill_(a > 0, -1.0)
+    return h
+
+
+def _where_with_scalars(t: Any, a: Any, b: Any) -> Any:
+    return t.where(a > 0, a * b[1], 0.0) + t.where(b[0] < 0, 1.0, b[1])
+
+
+def _gradient_penalty(t: Any, a: Any, b: Any) -> Any:
+    w = a * 1
+    out = (w.tanh() * b[0]).sum()
+    (g,) = t.autograd.grad(out, w, create_graph=True)
+    return ((g.norm(2, dim=1) - 1) ** 2).mean()
+
+
+PATTERNS: dict[str, Fn] = {
+    f.__name__[1:]: f
+    for f in (
+        _ppo_normal,
+        _ppo_categorical,
+        _masked_fill_on_intermediate,
+        _where_with_scalars,
+        _gradient_penalty,
+    )
+}
+
+
+@pytest.mark.parametrize("name", sorted(PATTERNS))
+def test_training_step_pattern(name: str) -> None:
+    _check(PATTERNS[name])
+
+
+def test_dropout_in_train_mode_draws_as_torch() -> None:
+    def f(t: Any, a: Any, b: Any) -> Any:
+        t.manual_seed(3)
+        return t.nn.functional.dropout(a, 0.5, training=True) * b[0]
+
+    _check(f)
+
+
+def _invalid(t: Any, a: Any, b: Any) -> Any:
+    d = t.distributions.Normal(a, b[0])  # (a negative scale)
+    return d.log_prob(a * 0.5).sum()
+
+
+def _out_of_support(t: Any, a: Any, b: Any) -> Any:
+    d = t.distributions.Categorical(logits=a)
+    return d.log_prob(t.tensor([0, 7, 1])).sum()
+
+
+@pytest.mark.parametrize("fn", [_invalid, _out_of_support])
+def test_distribution_validation_runs_in_compiled_code(fn: Fn) -> None:
+    """Traced argument and sample checks raise PyTorch's ValueError at run time, on every
+    call of the compiled program (not a graph break; the first invalid element named)."""
+    arrays = _inputs(0)
+    arrays[1] = np.abs(arrays[1]) + 0.1
+    good = [adjit.tensor(x) for x in arrays]
+    compiled = adjit.compile(lambda *x: fn(adjit, *x), fullgraph=True)
+    if fn is _invalid:
+        compiled(*good)  # fine
+        bad = [good[0], good[1] * adjit.tensor([1.0, -1.0, 1.0, 1.0])]
+    else:
+        bad = good
+    texts = []
+    for lib, call in ((torch, None), (adjit, None), (adjit, compiled)):
+        args = [lib.tensor(x.numpy()) for x in bad]
+        with pytest.raises(ValueError) as info:
+            fn(lib, *args) if call is None else call(*args)
+        texts.append(str(info.value))
+    head = texts[0].split("found invalid values:")[0]
+    assert texts[1] == texts[0]
+    assert texts[2].startswith(head + "found invalid values:\n")
+    if fn is _invalid:
+        first = float(bad[1][0, 1])
+        assert texts[2].endswith(f"invalid values:\n{first} (the first of them)")

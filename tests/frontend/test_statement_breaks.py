@@ -384,7 +384,7 @@ def _logged_step(read: str):
         loss = F.mse_loss(m(x), y)
         w = m[0].weight.view(-1)  # a view of a parameter the step updates in place
         loss.backward()
-        log.append(w.sum().item())  # moves: the compiled part returns the value before the step
+        log.append(w.sum().item())  # stays: the step writes what it views
         opt.step()
         return loss
 
@@ -416,7 +416,8 @@ def test_a_logging_statement_reading_what_the_step_updates_sees_it_before_the_st
     np.testing.assert_allclose(got_grad, want_grad, rtol=1e-12)
     (entry,) = f._entries.values()
     moved = [k for k in entry.split.layout if "moved" in k]
-    assert bool(moved) == (read != "param"), entry.split.layout  # else the statement stays
+    # (a view of a parameter the step writes shows the write: its statement is not moved)
+    assert bool(moved) == (read == "grad"), entry.split.layout  # else the statement stays
 
 
 def _log_sum(h, log):
