@@ -162,7 +162,7 @@ def set_default_tensor_type(t: Any) -> None:
         module, _, name = t.rpartition(".")
         if module != "torch":
             raise ModuleNotFoundError(f"No module named '{module or name}'")
-        if t not in _BY_NAME and t not in _LEGACY_NAMES.values():
+        if not isinstance(globals().get(name), TensorType):  # (torch's legacy classes)
             raise AttributeError(f"module 'torch' has no attribute '{name}'")
         t = _BY_NAME.get(t)
     if not isinstance(t, TensorType) or not t.dtype.is_floating_point:

@@ -13,7 +13,7 @@ from ..ir.shapes import norm_axis
 from . import layout as L
 from .grad_mode import InferenceBox
 from .grad_mode import _state as _grad_state
-from .tensor import Size, Tensor
+from .tensor import _LEGACY_NAMES, Size, Tensor
 
 # Note [sparse tensors]
 # ~~~~~~~~~~~~~~~~~~~~~
@@ -275,6 +275,15 @@ class SparseTensor(Tensor):
 
     def __hash__(self) -> int:
         return id(self)
+
+    def type(self, dtype: Any = None, non_blocking: bool = False) -> Any:
+        """``torch.sparse.FloatTensor`` & co. (COO; CSR has no legacy name), or a copy converted
+        to ``dtype``, sparse still."""
+        if dtype is not None:
+            return super().type(dtype, non_blocking)
+        if self._layout is not L.sparse_coo:
+            raise RuntimeError(f"Unimplemented backend Sparse{self._layout._name[7:].title()}CPU")
+        return _LEGACY_NAMES[self.dtype.name].replace("torch.", "torch.sparse.", 1)
 
     def zero_(self) -> SparseTensor:
         """Remove every specified element (nnz becomes 0), as PyTorch's ``zero_``."""

@@ -32,6 +32,8 @@ _LEGACY_NAMES = {  # PyTorch's legacy tensor type names (Tensor.type())
     "int16": "torch.ShortTensor",
     "float16": "torch.HalfTensor",
     "bfloat16": "torch.BFloat16Tensor",
+    "complex64": "torch.ComplexFloatTensor",
+    "complex128": "torch.ComplexDoubleTensor",
 }
 
 
@@ -523,9 +525,10 @@ class Tensor:
             dtype = dtype.dtype  # type: ignore[attr-defined]  # torch.LongTensor & co.
         if isinstance(dtype, str):
             by_name = {v: k for k, v in _LEGACY_NAMES.items()}
-            if dtype not in by_name:
+            name = dtype.replace("torch.sparse.", "torch.", 1)  # (the layout stays, as PyTorch)
+            if name not in by_name:
                 raise ValueError(f"invalid type: '{dtype}'")
-            dtype = D.by_name(by_name[dtype])
+            dtype = D.by_name(by_name[name])
         return self.to(dtype)
 
     def float(self) -> Tensor:
