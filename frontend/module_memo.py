@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ..ir.dtypes import get_default_dtype
 from ..ir.graph import Eqn, Lit, Var
 from ..ir.ops import GroupOp
-from ..runtime.grad_mode import is_grad_enabled
-from .guards import spec_key
+from .guards import mode_key, spec_key
 from .pytree import flatten, unflatten
 from .tracer import Tracer
 
@@ -31,10 +30,11 @@ def remember(attrs: dict[str, Any]) -> None:
 # every submodule defined in adjit.nn, without hooks) has no Python side effects and records
 # equations that depend only on: the module's state (its parameters' and buffers' identities,
 # shapes, dtypes and requires_grad, training flags and plain attributes such as ``p`` or
-# ``eps``), the arguments' avals and requires_grad (and non-tensor values), grad mode and the
-# default dtype. So the first call in segment mode records its equations as a template keyed by
-# all of that, and later calls with the same key append the template's equations (fresh
-# variables, the same operations, attributes and wiring) without running the module. A call
+# ``eps``), the arguments' avals and requires_grad (and non-tensor values), grad mode (and CPU
+# autocast: guards.mode_key) and the default dtype. So the first call in segment mode records
+# its equations as a template keyed by all of that, and later calls with the same key append
+# the template's equations (fresh variables, the same operations, attributes and wiring)
+# without running the module. A call
 # that does anything else while it runs (a graph break, random numbers, an in-place update of
 # a buffer or argument, a view of an argument returned, ``.grad`` writes) is never templated.
 
@@ -106,7 +106,7 @@ def call_module(
     fp = fingerprint(module) if akey is not None else None
     if fp is None:
         return run(module, args, kwargs)
-    key = (id(module), spec_key(spec), akey, fp, is_grad_enabled(), get_default_dtype())
+    key = (id(module), spec_key(spec), akey, fp, mode_key(), get_default_dtype())
     memo = trace.session.cf._module_memo
     try:
         template = memo.get(key)

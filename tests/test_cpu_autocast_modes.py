@@ -241,6 +241,48 @@ def test_compiled_retraces_when_autocast_changes() -> None:
     )
 
 
+def test_compiled_module_inside_then_outside() -> None:
+    """A compiled module's call under autocast, then without: each in its own dtype (the
+    module templates of segment mode are keyed by autocast too)."""
+    adjit.manual_seed(0)
+    model = adjit.nn.Sequential(adjit.nn.Linear(6, 8), adjit.nn.ReLU(), adjit.nn.Linear(8, 3))
+    compiled, x = adjit.compile(model), adjit.tensor(A)
+    seen = []
+    for on in (True, False, True, False):
+        with adjit.autocast("cpu", enabled=on):
+            out, ref = compiled(x), model(x)
+        seen.append(str(out.dtype))
+        # float32: compiled kernels may sum the 6 and 8 products in another order (a few units
+        # of 2^-24 relative to the sums' terms, all below 4 here); bfloat16: the same bits
+        tol = 8 * 2.0**-24 * 4 if out.dtype == adjit.float32 else 0.0
+        np.testing.assert_allclose(
+            out.detach().float().numpy(), ref.detach().float().numpy(), atol=tol, rtol=0
+        )
+    assert seen == ["torch.bfloat16", "torch.float32"] * 2
+
+
+def _broken(x: Any, w: Any) -> Any:
+    with adjit.autocast("cpu"):
+        y = x @ w
+        s = y.sum().item()  # (a graph break inside the autocast block)
+        z = y @ w.t()
+    return z, y.float() @ w.t() + s
+
+
+def test_graph_break_inside_autocast() -> None:
+    x, compiled = adjit.tensor(A), adjit.compile(_broken)
+    for _ in range(2):
+        w = adjit.tensor(B[:, :3].copy(), requires_grad=True)
+        outs, refs = compiled(x, w), _broken(x, w)
+        assert [str(t.dtype) for t in outs] == ["torch.bfloat16", "torch.float32"]
+        for o, r in zip(outs, refs, strict=True):
+            assert o.dtype == r.dtype
+            np.testing.assert_array_equal(o.detach().float().numpy(), r.detach().float().numpy())
+        grads = [adjit.autograd.grad(z.float().sum() + v.sum(), w)[0] for z, v in (outs, refs)]
+        np.testing.assert_array_equal(grads[0].numpy(), grads[1].numpy())
+    assert not adjit.is_autocast_enabled("cpu")
+
+
 PROGRAM = """
 import sys
 sys.modules["ml_dtypes"] = None  # as if not installed
