@@ -26,7 +26,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 # same autocast region a float32 leaf that requires grad is cast to the autocast dtype once
 # (PyTorch's weight cache, cleared on leaving the outermost region). A trace goes through the
 # same wrappers, so a compiled program records the same casts; its guards hold the state
-# (frontend/guards.py), and the cache is neither read nor written while tracing.
+# (frontend/guards.py, and segment mode's module templates), and the cache is neither read nor
+# written while tracing. Where the arguments choose PyTorch's op (F.pad's mode, an LSTM's oneDNN
+# layer) the function asks ``run_as``. In-place methods and out= calls run with autocast off, as
+# PyTorch has no autocast kernel for those overloads. What PyTorch's state functions report
+# (is_autocast_enabled, get_autocast_dtype, the cache flag, nesting) is this state: adjit/amp.
 
 
 class _State(threading.local):

@@ -5,6 +5,7 @@ ml_dtypes (ops one by one: tests/test_cpu_autocast.py)."""
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -281,6 +282,35 @@ def test_graph_break_inside_autocast() -> None:
         grads = [adjit.autograd.grad(z.float().sum() + v.sum(), w)[0] for z, v in (outs, refs)]
         np.testing.assert_array_equal(grads[0].numpy(), grads[1].numpy())
     assert not adjit.is_autocast_enabled("cpu")
+
+
+def _transforms(m: Any) -> dict[str, Any]:
+    x, w = m.tensor(A), m.tensor(B)
+    out: dict[str, Any] = {}
+    for k, on in enumerate((True, False, True)):
+        with m.autocast("cpu", enabled=on):
+            out[f"grad{k}"] = m.func.grad(lambda w: (x @ w).float().sum())(w).numpy().copy()
+            out[f"vmap{k}"] = str(m.func.vmap(lambda r: r @ w)(x).dtype)
+            out[f"jvp{k}"] = str(m.func.jvp(lambda w: x @ w, (w,), (m.ones_like(w),))[1].dtype)
+    seen: list[Any] = []
+    with m.autocast("cpu"):  # (the state is per thread)
+        t = threading.Thread(
+            target=lambda: seen.append((m.is_autocast_enabled("cpu"), str((x @ w).dtype)))
+        )
+        t.start()
+        t.join()
+    out["thread"] = seen
+    return out
+
+
+def test_func_transforms_and_threads_match_torch() -> None:
+    ours, theirs = _transforms(adjit), _transforms(torch)
+    assert ours.keys() == theirs.keys()
+    for key, value in theirs.items():
+        if isinstance(value, np.ndarray):  # (the same bfloat16 products, summed in float32)
+            np.testing.assert_allclose(ours[key], value, rtol=BF16_EPS, atol=BF16_EPS)
+        else:
+            assert ours[key] == value, key
 
 
 PROGRAM = """
