@@ -13,7 +13,7 @@ from ..ir.shapes import C_NAMES
 from . import creation as C
 from . import functional as F
 from . import inplace as I
-from . import inplace_shape
+from . import inplace_shape, strided_inplace
 from .checks import check, in_range, traced
 from .creation import check_fill
 from .dispatch import apply, composite, with_rule
@@ -460,6 +460,7 @@ METHODS: dict[str, Any] = {
     },
     **{name: _comparison(fn, stem) for name, (fn, stem) in COMPARISONS.items()},
     **inplace_shape.METHODS,
+    **strided_inplace.METHODS,  # as_strided_
     "fill_diagonal_": fill_diagonal_,
     "put": put,
     "put_": put_,
