@@ -359,7 +359,7 @@ def test_warnings_point_at_the_caller(enabled: bool) -> None:
     assert [w.filename for w in caught] == [__file__] * len(caught)
 
 
-# ---- norms of a narrow input with float32 parameters (Note [mixed-dtype norms]) ---------------
+# ---- norms of a narrow input with float32 parameters (Note [mixed-dtype norms]; rms_norm) ------
 NORM_TYPES = [
     ("bfloat16", "float32", "float32"),
     ("float16", "float32", None),
@@ -381,6 +381,7 @@ def _norms(m: Any, types: tuple[str, str | None, str | None]) -> Any:
     for f in (
         lambda: m.nn.functional.layer_norm(x.transpose(1, 2), (4,), w, b),
         lambda: m.nn.functional.group_norm(x, 2, w, b),
+        lambda: m.nn.functional.rms_norm(x.transpose(1, 2), (4,), w),
     ):
         try:
             y = f()
@@ -389,7 +390,7 @@ def _norms(m: Any, types: tuple[str, str | None, str | None]) -> Any:
             continue
         upstream = _a(*y.shape, 1).reshape(tuple(y.shape))  # (not x's own values)
         (y.float() * m.tensor(upstream)).sum().backward()
-        grads = [t.grad for t in (x, w, b) if t is not None]
+        grads = [t.grad for t in (x, w, b) if t is not None and t.grad is not None]
         out.append((str(y.dtype), [str(g.dtype) for g in grads], y.detach().float().numpy()))
         out.append([g.float().numpy() for g in grads])
         for t in (x, w, b):

@@ -3,10 +3,12 @@ rms_norm, as PyTorch's decompositions."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from adjit.ir import dtypes as D
+from adjit.ir.shapes import C_NAMES
 from adjit.runtime import functional as R
 from adjit.runtime.dispatch import composite
 from adjit.runtime.grad_mode import no_grad
@@ -21,6 +23,8 @@ __all__ = ["group_norm", "instance_norm", "local_response_norm", "rms_norm"]
 # PyTorch's CPU layer_norm and group_norm take a bfloat16 or float16 input with float32 weight and
 # bias (what a layer under autocast feeds a float32 LayerNorm): computed in float32, the result in
 # the input's type. Any other input and parameter types that differ refuse, in its words.
+# rms_norm with a weight of another type takes PyTorch's composite path (warning once): computed
+# in the input's opmath type times the weight, the result in the input's type.
 
 
 def check_mixed(input: Tensor, *params: Tensor | None) -> None:
@@ -262,7 +266,25 @@ def rms_norm(
         return y * w[0] if w else y
 
     extra = () if weight is None else (weight,)
+    if weight is not None and weight.dtype is not input.dtype:  # PyTorch's composite path:
+        _warn_mixed_once(input, weight)  # the result in the input's type
+        return in_input_type(decomposition)(input, *extra)
     return in_float32(decomposition)(input, *extra)
+
+
+_WARNED: set[str] = set()  # PyTorch's TORCH_WARN_ONCE
+
+
+def _warn_mixed_once(input: Tensor, weight: Tensor) -> None:
+    if "rms_norm" not in _WARNED:
+        _WARNED.add("rms_norm")
+        warnings.warn(
+            f"Mismatch dtype between input and weight: input dtype = {C_NAMES[input.dtype.name]}"
+            f", weight dtype = {C_NAMES[weight.dtype.name]}, Cannot dispatch to fused "
+            "implementation.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 # the default eps: the machine epsilon of the type PyTorch computes in (float32 for half types)
