@@ -70,6 +70,8 @@ def _eligible(v: Any) -> bool:
 
 
 def _cast(v: Tensor, dtype: DType) -> Tensor:
+    if v._sparse:  # (its values cast: runtime/sparse.py)
+        return v.to(dtype)
     from .dispatch import apply
 
     return apply(Op.CAST, v, dtype=dtype)

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..ir.shapes import norm_axis
 from . import layout as L
+from .autocast import autocast_op
 from .grad_mode import is_grad_enabled
 from .sparse import SparseTensor, refusal
 from .sparse_autograd import SparseOut, eager_only, linear, sparse_op, unravel
@@ -328,6 +329,7 @@ def _check_mm(a: Tensor, b: Tensor) -> None:
         )
 
 
+@autocast_op("matmul")
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """``@`` with a sparse operand: ``mm``, or with a dense vector PyTorch's ``mv`` (one op)
     and vector-matrix product (``mm`` of the row, then ``squeeze_``)."""
@@ -349,6 +351,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return mm(a, b)
 
 
+@autocast_op("mm")
 def mm(a: Tensor, b: Tensor, *, name: str = "MmBackward0", masked: bool = False) -> Tensor:
     """A product with a sparse operand: dense result. ``torch.mm``'s gradient of a sparse
     operand is dense; ``torch.sparse.mm``'s (``masked``) is sparse at its indices."""
@@ -420,6 +423,7 @@ def dsmm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
     return mm(input, mat2)
 
 
+@autocast_op("addmm")
 def addmm(
     input: Tensor,  # noqa: A002
     mat1: Tensor,

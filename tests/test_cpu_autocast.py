@@ -193,6 +193,20 @@ def _module(m: Any, cls: str, *args: Any, **kwargs: Any) -> Any:
     return getattr(m.nn, cls)(*args, **kwargs)
 
 
+def _sparse(m: Any) -> Any:
+    values = m.tensor([1.5, 2.25, 3.125, -0.5])
+    return m.sparse_coo_tensor(m.tensor([[0, 1, 2, 3], [1, 0, 5, 2]]), values, (4, 6))
+
+
+SPARSE_ROWS: dict[str, Callable[[Any], Any]] = {  # a sparse operand (its values cast too)
+    "sparse_mm": lambda m: m.mm(_sparse(m), T(m, B)),
+    "sparse_matmul": lambda m: m.matmul(_sparse(m), T(m, B)),
+    "sparse_operator": lambda m: _sparse(m) @ T(m, B),
+    "sparse_method_mm": lambda m: _sparse(m).mm(T(m, B)),
+    "torch_sparse_mm": lambda m: m.sparse.mm(_sparse(m), T(m, B)),
+    "torch_sparse_addmm": lambda m: m.sparse.addmm(T(m, _a(4, 5)), _sparse(m), T(m, B)),
+}
+
 MODULE_ROWS: dict[str, Callable[[Any], Any]] = {  # whole layers, float32 weights and inputs
     "linear_module": lambda m: _module(m, "Linear", 6, 5)(T(m, A)),
     "conv2d_module": lambda m: _module(m, "Conv2d", 3, 4, 3)(T(m, X4)),
@@ -219,7 +233,7 @@ MODULE_ROWS: dict[str, Callable[[Any], Any]] = {  # whole layers, float32 weight
     "cat_out": lambda m: m.cat([T(m, A, "bfloat16"), T(m, A)], out=m.empty(8, 6)),
 }
 
-ROWS = {**LOWER_ROWS, **FP32_ROWS, **PROMOTE_ROWS, **MODULE_ROWS}
+ROWS = {**LOWER_ROWS, **FP32_ROWS, **PROMOTE_ROWS, **SPARSE_ROWS, **MODULE_ROWS}
 BF16_EPS = 2.0**-7  # one unit in the last place of bfloat16 at 1 (8 significant bits)
 F32_EPS = 2.0**-23
 
