@@ -222,9 +222,16 @@ class Session:
         self.record.segments.append(entry.graph)  # (kept for explain; one call's worth)
         self.record.compiled_eqns += len(trace.eqns)
         inputs = {id(v) for v in trace.values}
+        views = _view_steps(trace, live)
         for t, r in zip(live, results, strict=True):
             trace.results[t._var] = r
             _become(t, r, inputs, self)
+        from ..runtime.dispatch import apply
+
+        for t, parent, (op, attrs, name, grad_on) in views:  # (Note [views across breaks])
+            with set_grad_enabled(grad_on):
+                again = apply(op, parent, name=name, **attrs)
+            _become(t, again, None, self)
 
     def resolve(self, t: Tracer) -> None:
         """A tracer of an earlier segment that the flush did not see (a copy made without
@@ -256,6 +263,36 @@ class Session:
         if not any("_arg" in getattr(x, "__dict__", ()) for x in leaves):
             return out
         return unflatten(spec, [getattr(x, "_arg", x) for x in leaves])
+
+
+# Note [views across breaks]
+# At a graph break every live tracer becomes its value, a tensor of its own. One that was a
+# traced view of another (``v = h[0]``) would then no longer share memory with it, and an
+# in-place op on ``h`` after the break would not show in ``v`` as eagerly. So such a view is
+# made again, eagerly, from its parent's value (or the outside tensor its parent was lifted
+# from) by its view op: the same values, and a real view (memory, version counter, history).
+# Views made some other way (several inputs, adopted constants) stay copies.
+
+
+def _view_steps(trace: SegmentTrace, live: list[Tracer]) -> list[tuple[Tracer, Tensor, Any]]:
+    """The live traced views of live tracers or lifted tensors, parents first, each with the
+    tensor its parent stands for (see the Note)."""
+    ids = {id(t) for t in live}
+    lifted = trace._lifted_ids
+    outside = {id(lifted[id(t)]): t for t in trace.lifted if id(t) in lifted}
+    found: list[tuple[int, Tracer, Tensor, Any]] = []
+    for t in live:
+        parent, step, depth = t._view_of, t._view_step, 0
+        if parent is None or step is None or step[0] is None:
+            continue
+        if id(parent) not in ids and id(parent) not in outside:
+            continue
+        p = parent
+        while p is not None and id(p) in ids:
+            depth, p = depth + 1, p._view_of
+        found.append((depth, t, outside.get(id(parent), parent), step))
+    found.sort(key=lambda f: f[0])
+    return [(t, parent, step) for _, t, parent, step in found]
 
 
 def own_line(fn: Any) -> int | None:

@@ -290,6 +290,8 @@ class Trace:
         """A tensor from outside the arguments (closure, global, module attribute): a graph
         input read afresh at every call, never a frozen constant."""
         tr = self._lifted_ids.get(id(t))
+        if tr is None and self._views_lifted(t):
+            tr = self._lifted_view(t)
         if tr is None:
             if forward_grad.ACTIVE:  # (Note [eager forward AD])
                 forward_grad.check_lift(t)
@@ -315,6 +317,28 @@ class Trace:
         if view_of is not None:
             view_of._has_views = True
             view_of._views.append(weakref.ref(tr))
+        return tr
+
+    # Note [views of lifted tensors]
+    # A tensor from outside (or from before a graph break) is a graph input of its own. An
+    # eager view of one already lifted (``v = h[0]`` made before a break, ``h`` written in this
+    # segment) would then miss a write into it. So such a view is traced as its view op of its
+    # parent's lifted value (the parent lifted first), not read as an input: it reads the
+    # writes, and its gradient reaches the parent, as its eager history does.
+
+    def _views_lifted(self, t: Tensor) -> bool:
+        base = t._view_base
+        return t._view_recipe is not None and base is not None and id(base) in self._lifted_ids
+
+    def _lifted_view(self, t: Tensor) -> Tracer:
+        """The traced view of its lifted parent that stands for ``t`` (see the Note)."""
+        from ..runtime.dispatch import apply
+
+        parent, op, attrs = cast(tuple, t._view_recipe)
+        with set_grad_enabled(t.grad_fn is not None):  # (a view made under no_grad has none)
+            tr = cast(Tracer, apply(op, self.lift(parent), **attrs))
+        self._lifted_ids[id(t)] = tr
+        self._keep = getattr(self, "_keep", []) + [t]  # ids stay unique while tracing
         return tr
 
     def note_module(self, module: Any) -> None:

@@ -113,10 +113,29 @@ def _fresh(v: Tensor) -> Tensor:
 def store(target: Tensor, v: Tensor) -> None:
     """``v``'s value into ``target`` in place, as an in-place op (its version moves on), and
     its history when it has one (Note [writes into earlier values] in frontend/tracer.py)."""
+    if v.requires_grad:
+        _keep_input(v._grad_fn, target)
     np.copyto(target._data, v._data)
     target._version_box[0] += 1
     if v.requires_grad:
         target._grad_fn, target._output_nr = v._grad_fn, v._output_nr
+
+
+def _keep_input(node: Any, target: Tensor) -> None:
+    """Before the write back into ``target``, an input of the call that made the value: the
+    call's backward reads it as it was (as eager in-place ops save the original), so the node
+    keeps a copy with its history in its place, instead of failing the version check."""
+    inputs = getattr(node, "_inputs", None)
+    if inputs is None or all(t is not target for t in inputs):
+        return
+    copy = Tensor._make(
+        target._data.copy(), requires_grad=target._requires_grad, grad_fn=target._grad_fn
+    )
+    copy._output_nr = target._output_nr
+    node._inputs = [copy if t is target else t for t in inputs]
+    node._versions = [
+        0 if t is target else version for t, version in zip(inputs, node._versions, strict=True)
+    ]
 
 
 def collect_writes(trace: Trace, restore_only: bool = False) -> Writes | None:

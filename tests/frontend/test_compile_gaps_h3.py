@@ -355,6 +355,15 @@ def _read_after_the_write(t: Any, a: Any, b: Any) -> Any:
     return a * float(h[0, 0])
 
 
+def _view_read_after_its_base_is_written(t: Any, a: Any, b: Any) -> Any:
+    h = a * 1
+    v = h[0]
+    s = float(a.sum())
+    with t.no_grad():
+        h.mul_(s)
+    return v * b[0]
+
+
 def _constant_written_across_a_break(t: Any, a: Any, b: Any) -> Any:
     h = t.zeros(3, 4, dtype=t.float64)
     h[0] = a[0] * 2
@@ -372,6 +381,7 @@ BROKEN: dict[str, Fn] = {
         _used_after_another_break,
         _view_made_after_the_break,
         _read_after_the_write,
+        _view_read_after_its_base_is_written,
         _constant_written_across_a_break,
     )
 }
@@ -422,13 +432,13 @@ def test_view_of_a_parameter_shows_the_step() -> None:
 
 
 def _ppo_normal(t: Any, a: Any, b: Any) -> Any:
-    d = t.distributions.Normal(a, (b[:1] * 0.5).exp().expand(3, 4))
+    d = t.distributions.Normal(a, (b[:1] * 0.5).exp().expand(3, 4), validate_args=True)
     act = a.detach() * 0.5 + 0.1
     return d.log_prob(act).sum(-1).mean() + 0.01 * d.entropy().sum(-1).mean()
 
 
 def _ppo_categorical(t: Any, a: Any, b: Any) -> Any:
-    d = t.distributions.Categorical(logits=a)
+    d = t.distributions.Categorical(logits=a, validate_args=True)
     act = (b.detach().abs() * 3).long().clamp(max=3)[:2, 0]
     act = t.cat([act, act[:1]])
     ratio = (d.log_prob(act) - d.log_prob(act).detach()).exp()
@@ -480,12 +490,12 @@ def test_dropout_in_train_mode_draws_as_torch() -> None:
 
 
 def _invalid(t: Any, a: Any, b: Any) -> Any:
-    d = t.distributions.Normal(a, b[0])  # (a negative scale)
+    d = t.distributions.Normal(a, b[0], validate_args=True)  # (a negative scale)
     return d.log_prob(a * 0.5).sum()
 
 
 def _out_of_support(t: Any, a: Any, b: Any) -> Any:
-    d = t.distributions.Categorical(logits=a)
+    d = t.distributions.Categorical(logits=a, validate_args=True)
     return d.log_prob(t.tensor([0, 7, 1])).sum()
 
 
@@ -514,3 +524,24 @@ def test_distribution_validation_runs_in_compiled_code(fn: Fn) -> None:
     if fn is _invalid:
         first = float(bad[1][0, 1])
         assert texts[2].endswith(f"invalid values:\n{first} (the first of them)")
+
+
+def _view_kept_across_a_break(t: Any, a: Any, b: Any) -> Any:
+    h = a * 1
+    v, w = h[0], h.t()[1:]
+    s = float(a.sum())  # a graph break when compiled
+    h.mul_(b[0, 0])
+    return v * s, w * 1, h
+
+
+def test_view_across_a_graph_break_shows_later_writes() -> None:
+    """A traced view becomes a real view of its parent's value at a graph break (Note [views
+    across breaks]), so a write into the parent after the break shows in it, as eagerly."""
+    fn = _view_kept_across_a_break
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the warning that the function was split)
+        compiled = adjit.compile(lambda *a: fn(adjit, *a))
+        for seed in (0, 1):
+            arrays = _inputs(seed)
+            want = _run(torch, fn, arrays)
+            _same(_run(adjit, fn, arrays, compiled), want)
