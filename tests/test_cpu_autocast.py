@@ -207,6 +207,18 @@ SPARSE_ROWS: dict[str, Callable[[Any], Any]] = {  # a sparse operand (its values
     "torch_sparse_addmm": lambda m: m.sparse.addmm(T(m, _a(4, 5)), _sparse(m), T(m, B)),
 }
 
+
+def _eval(module: Any, m: Any) -> Callable[..., Any]:
+    """``module`` in eval mode, called without grad: PyTorch's fused (fast path) kernels."""
+    module.eval()
+
+    def run(*args: Any) -> Any:
+        with m.no_grad():
+            return module(*args)
+
+    return run
+
+
 MODULE_ROWS: dict[str, Callable[[Any], Any]] = {  # whole layers, float32 weights and inputs
     "linear_module": lambda m: _module(m, "Linear", 6, 5)(T(m, A)),
     "conv2d_module": lambda m: _module(m, "Conv2d", 3, 4, 3)(T(m, X4)),
@@ -217,6 +229,15 @@ MODULE_ROWS: dict[str, Callable[[Any], Any]] = {  # whole layers, float32 weight
     "linear_layernorm": lambda m: m.nn.Sequential(
         _module(m, "Linear", 6, 5), m.nn.LayerNorm(5), m.nn.GroupNorm(1, 4)
     )(T(m, A)),
+    "encoder_layer_fused": lambda m: _eval(
+        _module(m, "TransformerEncoderLayer", 4, 2, 8, dropout=0.0, batch_first=True), m
+    )(T(m, SEQ)),
+    "encoder_layer_fused_norm_first": lambda m: _eval(
+        _module(m, "TransformerEncoderLayer", 4, 2, 8, batch_first=True, norm_first=True), m
+    )(T(m, SEQ)),
+    "mha_fused": lambda m: _eval(_module(m, "MultiheadAttention", 4, 2, batch_first=True), m)(
+        *(T(m, SEQ),) * 3
+    ),
     "lstm": lambda m: _module(m, "LSTM", 4, 3, num_layers=2)(T(m, SEQ))[0],
     "lstm_bidirectional": lambda m: _module(m, "LSTM", 4, 3, bidirectional=True)(T(m, SEQ))[0],
     "lstm_proj": lambda m: _module(m, "LSTM", 4, 3, proj_size=2)(T(m, SEQ))[0],

@@ -274,6 +274,13 @@ class TransformerEncoder(Module):
 # such bool masks and the explicit attention.
 
 
+def _add_into(out: Tensor, residual: Tensor) -> Tensor:
+    """The fused kernel's ``out.add_(residual)``: the sum in ``out``'s type (under CPU autocast
+    its attention gives the autocast dtype, and so does the layer)."""
+    total = out + residual
+    return total if total.dtype is out.dtype else total.to(out.dtype)
+
+
 def _as_bool(mask: Tensor | None) -> Tensor | None:
     """A float mask read as PyTorch's fused kernels read it: nonzero masked (-inf), zero 0."""
     if mask is None:
@@ -420,9 +427,9 @@ class TransformerEncoderLayer(Module):
             return self.self_attn._explicit(y, key_padding_mask, mask, need_weights=False)[0]
 
         if self.norm_first:
-            x = x + attention(self.norm1(x))
+            x = _add_into(attention(self.norm1(x)), x)
             return x + self._ff_block(self.norm2(x))
-        x = self.norm1(x + attention(x))
+        x = self.norm1(_add_into(attention(x), x))
         return self.norm2(x + self._ff_block(x))
 
     def _takes_fast_path(self, src: Tensor) -> bool:
