@@ -464,6 +464,20 @@ def _gradient_penalty(t: Any, a: Any, b: Any) -> Any:
     return ((g.norm(2, dim=1) - 1) ** 2).mean()
 
 
+def _index_add_into_zeros(t: Any, a: Any, b: Any) -> Any:
+    h = t.zeros(2, 4, dtype=t.float64)
+    h.index_add_(0, t.tensor([0, 1, 0]), a * b[1])
+    return h**2
+
+
+def _one_hot_and_label_smoothing(t: Any, a: Any, b: Any) -> Any:
+    label = (b.detach().abs() * 2).long().clamp(max=3)[:, 0]
+    label = t.cat([label, label[:1]])
+    hot = t.nn.functional.one_hot(label, num_classes=4).to(a.dtype)
+    ce = t.nn.functional.cross_entropy(a, label, label_smoothing=0.1)
+    return -(hot * t.log_softmax(a, -1)).sum() + ce
+
+
 PATTERNS: dict[str, Fn] = {
     f.__name__[1:]: f
     for f in (
@@ -472,6 +486,8 @@ PATTERNS: dict[str, Fn] = {
         _masked_fill_on_intermediate,
         _where_with_scalars,
         _gradient_penalty,
+        _index_add_into_zeros,
+        _one_hot_and_label_smoothing,
     )
 }
 
