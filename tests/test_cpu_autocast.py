@@ -208,6 +208,15 @@ SPARSE_ROWS: dict[str, Callable[[Any], Any]] = {  # a sparse operand (its values
 }
 
 
+def _cnn(m: Any) -> Any:
+    m.manual_seed(0)
+    nn = m.nn
+    return nn.Sequential(
+        *(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2)),
+        *(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 5)),
+    )
+
+
 def _eval(module: Any, m: Any) -> Callable[..., Any]:
     """``module`` in eval mode, called without grad: PyTorch's fused (fast path) kernels."""
     module.eval()
@@ -237,6 +246,13 @@ MODULE_ROWS: dict[str, Callable[[Any], Any]] = {  # whole layers, float32 weight
     )(T(m, SEQ)),
     "mha_fused": lambda m: _eval(_module(m, "MultiheadAttention", 4, 2, batch_first=True), m)(
         *(T(m, SEQ),) * 3
+    ),
+    "cnn": lambda m: _cnn(m)(T(m, X4)),
+    "decoder_layer": lambda m: _module(
+        m, "TransformerDecoderLayer", 4, 2, 8, dropout=0.0, batch_first=True
+    )(T(m, SEQ), T(m, SEQ[::-1].copy())),
+    "transformer": lambda m: _module(m, "Transformer", 4, 2, 1, 1, 8, dropout=0.0)(
+        T(m, SEQ), T(m, SEQ[::-1].copy())
     ),
     "lstm": lambda m: _module(m, "LSTM", 4, 3, num_layers=2)(T(m, SEQ))[0],
     "lstm_bidirectional": lambda m: _module(m, "LSTM", 4, 3, bidirectional=True)(T(m, SEQ))[0],
@@ -275,9 +291,9 @@ def _run(lib: Any, row: Callable[[Any], Any], dtype: str) -> Any:
 
 
 EPS = {"torch.bfloat16": BF16_EPS, "torch.float16": 2.0**-10}
-# float32 results computed in the autocast dtype (bilinear; the encoder's float32 residual
-# stream adds its attention and feed-forward results, made in the autocast dtype)
-COMPUTED_LOW = {"bilinear", "encoder_layer"}
+# float32 results computed in the autocast dtype (bilinear; the float32 residual streams of
+# the transformer layers add their attention and feed-forward results, made in that dtype)
+COMPUTED_LOW = {"bilinear", "encoder_layer", "decoder_layer", "transformer"}
 # PyTorch's oneDNN LSTM has no float16 kernel on this CPU ("could not create a primitive")
 TORCH_CANNOT = {("lstm", "float16"), ("lstm_bidirectional", "float16")}
 
