@@ -158,7 +158,25 @@ def _custom_function(m: Any, cast_inputs: Any) -> list[Any]:
     return [*seen, str(out.dtype), str(a.grad.dtype)]
 
 
+def _loop_inside_region(m: Any) -> list[Any]:
+    """Training steps all inside one region: the weight's cached cast is PyTorch's, stale after
+    the first step (its documented reason to wrap only the forward pass)."""
+    m.manual_seed(0)
+    lin = m.nn.Linear(6, 3)
+    opt = m.optim.SGD(lin.parameters(), lr=0.5)
+    losses = []
+    with m.autocast("cpu"):
+        for _ in range(3):
+            opt.zero_grad()
+            loss = lin(m.tensor(A)).float().pow(2).mean()
+            loss.backward()
+            opt.step()
+            losses.append(round(loss.item(), 5))
+    return losses
+
+
 STATE: dict[str, Callable[[Any], Any]] = {
+    "loop_inside_region": _loop_inside_region,
     "custom_fwd_cast_inputs": lambda m: _custom_function(m, m.float32),
     "custom_fwd_plain": lambda m: _custom_function(m, None),
     "nested": _nested,
