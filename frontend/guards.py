@@ -106,7 +106,11 @@ def describe(sig: tuple) -> list[str]:
             lines.append(f"arg {i}: tensor shape={list(k[1])} dtype={k[2]} requires_grad={k[3]}")
         else:
             lines.append(f"arg {i}: {k[1]} == {k[2]!r}")
-    lines.append(f"grad mode enabled == {grad_mode}")
+    if isinstance(grad_mode, tuple):  # (mode_key: grad mode and CPU autocast)
+        lines.append(f"grad mode enabled == {grad_mode[0]}")
+        lines.append(f"CPU autocast dtype == {grad_mode[2]}")
+    else:
+        lines.append(f"grad mode enabled == {grad_mode}")
     return lines
 
 

@@ -331,6 +331,26 @@ def test_func_transforms_and_threads_match_torch() -> None:
             assert ours[key] == value, key
 
 
+def test_explain_shows_the_casts_and_the_guard() -> None:
+    def f(x: Any, w: Any) -> Any:
+        return adjit.relu(x @ w).float().sum()
+
+    x, w = adjit.tensor(A), adjit.tensor(B, requires_grad=True)
+    with adjit.autocast("cpu"):
+        text = str(adjit.explain(f, x, w))
+    assert "grad mode enabled == True\nCPU autocast dtype == bfloat16\n" in text
+    assert "c:bf16[4,6] = cast[dtype=bfloat16] a" in text
+    assert "e:bf16[4,5] = matmul c d" in text
+    assert "CPU autocast" not in str(adjit.explain(f, x, w))
+    from adjit.frontend import guards
+
+    with adjit.autocast("cpu"):
+        inside = guards.signature([x, w], None)
+    assert guards.diff(guards.signature([x, w], None), inside) == (
+        "autocast changed from no CPU autocast to CPU autocast to bfloat16"
+    )
+
+
 PROGRAM = """
 import sys
 sys.modules["ml_dtypes"] = None  # as if not installed
