@@ -486,9 +486,16 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
 def _index_put(
     old: Tensor, val: Tensor, spec: tuple, idx: list[Tensor], target: tuple[int, ...]
 ) -> Tensor:
-    """``old`` with ``val`` written at the index, out of place, as primitives."""
-    ones = Tensor._make(np.ones(target, old.dtype.np if old.dtype.category != 3 else np.float32))
+    """``old`` with ``val`` written at the index, out of place, as primitives. Each place must
+    be written once: the writes are added (refused otherwise, eagerly now or when the compiled
+    program runs: Note [scatter with repeated indices] in ops_scatter.py)."""
+    from .checks import check
+    from .ops_elementwise import le
+    from .ops_scatter import REPEATED
+
+    ones = Tensor._make(np.ones(target, np.int64))
     mask = apply(Op.INDEX_ADD, ones, *idx, spec=spec, shape=tuple(old.shape))
+    mask = check(mask, le(mask, 1), RuntimeError, REPEATED.format(op="index_put", where=""))
     scattered = apply(
         Op.INDEX_ADD, val.to(old.dtype).expand(target), *idx, spec=spec, shape=tuple(old.shape)
     )
