@@ -495,7 +495,8 @@ def _index_put(
 
     ones = Tensor._make(np.ones(target, np.int64))
     mask = apply(Op.INDEX_ADD, ones, *idx, spec=spec, shape=tuple(old.shape))
-    mask = check(mask, le(mask, 1), RuntimeError, REPEATED.format(op="index_put", where=""))
+    if idx:  # (slices never repeat)
+        mask = check(mask, le(mask, 1), RuntimeError, REPEATED.format(op="index_put", where=""))
     scattered = apply(
         Op.INDEX_ADD, val.to(old.dtype).expand(target), *idx, spec=spec, shape=tuple(old.shape)
     )
