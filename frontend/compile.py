@@ -19,7 +19,7 @@ from ..runtime.grad_mode import is_grad_enabled, set_grad_enabled
 from ..runtime.tensor import Tensor
 from ..runtime.trace_state import TracingError
 from ..runtime.trampoline import MISS
-from . import dynamic, guards
+from . import consumed_graph, dynamic, guards
 from .backends import BACKENDS, Runner, default_backend, make_runner
 from .breaks import SegmentTrace, Session, lift_literals, structure_key
 from .cache import LRU, SEGMENTS_PER_ENTRY, config
@@ -616,7 +616,10 @@ def execute(entry: Entry, inputs: list[Tensor]) -> list[Any]:
     wrt = differentiated(inputs)
     plan = entry.training(wrt) if wrt and not entry.consumed else None
     if plan is None or not plan.joint.cotangent_of:  # nothing to differentiate
-        return [Tensor._make(a) for a in entry.runner(entry.inference())(arrays)]
+        outs = [Tensor._make(a) for a in entry.runner(entry.inference())(arrays)]
+        if wrt and entry.consumed:  # Note [outputs of a consumed graph]
+            consumed_graph.mark(outs, entry.graph, wrt, "the compiled function")
+        return outs
     n_out = plan.joint.n_outputs
     values = entry.forward_runner(plan)(arrays)
     make = Tensor._make
