@@ -722,8 +722,8 @@ def _accumulate(t: Tensor, g: Tensor, create_graph: bool, hooked: bool = True) -
         r = hook(g)
         if r is not None:
             g = r
-    if create_graph:  # (``_grad``: t may be one of backward(inputs=...)'s non-leaves)
-        t.grad = g if t._grad is None else t._grad + g
+    if create_graph:  # (``_grad``: Note [non-leaf .grad]; no setter checks, as AccumulateGrad)
+        t._grad = g if t._grad is None else t._grad + g
     elif g._sparse or t._sparse or (t._grad is not None and t._grad._sparse):
         from .sparse_autograd import accumulate  # (Note [sparse gradients])
 
@@ -769,7 +769,7 @@ def accumulate_array(t: Tensor, g: np.ndarray, owned: bool) -> None:
         # PyTorch's layout contract: a new .grad has its (dense) parameter's layout
         if not (owned and g.flags.c_contiguous):
             g = np.array(g, copy=True, order="C" if t._data.flags.c_contiguous else "K")
-        t.grad = _make(g)
+        t._grad = _make(g)
         return
     a = grad._data
     tok = quiet_enter()  # as PyTorch: an overflow to inf is the answer, not a warning
@@ -1162,9 +1162,9 @@ def _add(buffers: dict[Node, list[Any]], node: Node, nr: int, g: Any) -> None:
 def _retain(t: Tensor, grad: Tensor, create_graph: bool) -> None:
     """``retain_grad()``: a non-leaf's ``.grad`` accumulates like a leaf's."""
     if t._grad is None:
-        t.grad = grad if create_graph else grad.detach()._clone_data()
+        t._grad = grad if create_graph else grad.detach()._clone_data()
     else:
-        t.grad = t._grad + grad
+        t._grad = t._grad + grad
 
 
 def _skip(node: Node, deps: dict[Node, int], buffers: dict, ready: list) -> None:

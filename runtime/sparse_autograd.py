@@ -224,12 +224,12 @@ def eager_only(fn: Callable[..., Any]) -> Callable[..., Any]:
 def accumulate(t: Tensor, g: Tensor) -> None:
     """``t.grad += g`` where either is sparse (PyTorch's AccumulateGrad for sparse grads)."""
     if t._grad is None:  # (Note [non-leaf .grad])
-        t.grad = g._clone_data() if g._sparse else g
+        t._grad = g._clone_data() if g._sparse else g
     elif not t._grad._sparse:  # dense += sparse, in place
         from .sparse_ops import add_into
 
-        add_into(t.grad, g)
+        add_into(t._grad, g)
     elif not g._sparse:  # a dense gradient into a sparse .grad: dense + sparse
-        t.grad = g + t.grad
+        t._grad = g + t._grad
     else:
-        t.grad = t.grad + g
+        t._grad = t._grad + g

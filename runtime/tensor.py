@@ -17,7 +17,7 @@ from ..ir.ops import Op
 from ..ir.shapes import norm_axis
 from ..ir.sizes import SymbolicSize, as_size
 from . import trace_state
-from .grad_access import warn_non_leaf_grad
+from .grad_access import check_assigned_grad, warn_non_leaf_grad
 from .grad_mode import InferenceBox, is_inference, outside_inference
 from .grad_mode import _state as _grad_state
 
@@ -308,6 +308,7 @@ class Tensor:
 
     @grad.setter
     def grad(self, value: Tensor | None) -> None:
+        check_assigned_grad(self, value)
         self._grad = value
 
     @grad.deleter

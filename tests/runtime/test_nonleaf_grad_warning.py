@@ -153,3 +153,44 @@ def test_adjits_own_code_never_reads_a_non_leaf_grad(compiled: bool) -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="The .grad attribute", category=UserWarning)
         _train(compiled)
+
+
+def _assignments(T: Any) -> list[Any]:
+    """``t.grad = value``: what PyTorch accepts, and its errors for the rest, in its order
+    (type, layout, grad_dtype, size)."""
+    out: list[Any] = []
+    x = T.ones(2, 3, requires_grad=True)
+    values = [
+        3,
+        [1.0],
+        T.ones(3, 2, dtype=T.float64),  # (dtype before size)
+        T.ones(3, 2),
+        T.ones(2, 3, dtype=T.int64),
+        T.ones(2, 3).to_sparse(),  # a COO gradient of a dense tensor is fine
+        T.ones(2, 3, dtype=T.float64).to_sparse(),
+        T.nn.Parameter(T.ones(2, 3)),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (PyTorch's CSR beta warning)
+        values.append(T.ones(2, 3).to_sparse_csr())
+    for v in values:
+        try:
+            x.grad = v
+            out.append(("ok", str(x.grad.layout)))
+        except (TypeError, RuntimeError) as e:
+            out.append((type(e).__name__, str(e)))
+    x.grad = None
+    x.grad_dtype = None  # any dtype then
+    x.grad = T.ones(2, 3, dtype=T.float64)
+    y = T.ones(2, 3, requires_grad=True) * 2  # a non-leaf is checked too
+    for v in (T.ones(3), T.zeros(2, 3)):
+        try:
+            y.grad = v
+            out.append("ok")
+        except RuntimeError as e:
+            out.append(str(e))
+    return out
+
+
+def test_grad_assignment_checked_as_torch() -> None:
+    assert _assignments(adjit) == _assignments(torch)
