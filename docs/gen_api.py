@@ -481,6 +481,8 @@ def _flat(r: Any) -> list[Any]:
 
 def _numpy(t: Any) -> np.ndarray:
     t = t.detach()
+    if str(t.layout) != "torch.strided":  # sparse results (compared with layout checked)
+        t = t.to_dense()
     return t.numpy() if str(t.dtype) != "torch.bfloat16" else t.float().numpy()
 
 
@@ -495,6 +497,8 @@ def _same(a: Any, t: Any, values: bool = True, sign_free: bool = False) -> str |
                 return f"returns {type(x).__name__}, PyTorch a Tensor"
             if str(x.dtype) != str(y.dtype):
                 return f"dtype {x.dtype}, PyTorch {y.dtype}"
+            if str(x.layout) != str(y.layout):
+                return f"layout {x.layout}, PyTorch {y.layout}"
             xa, ya = _numpy(x), _numpy(y)
             if xa.shape != ya.shape:
                 return f"shape {xa.shape}, PyTorch {ya.shape}"

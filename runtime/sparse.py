@@ -27,6 +27,13 @@ from .tensor import _LEGACY_NAMES, Size, Tensor
 # ``dense @ sparse`` reach them) and a few functions (runtime/sparse_ops.py). Their autograd
 # runs dense ops on the values (runtime/sparse_autograd.py), so the gradient of a sparse input
 # is sparse with its indices, as PyTorch's (Note [sparse gradients]).
+#
+# PyTorch has one class for every layout: ``type(s)`` of a sparse tensor is ``torch.Tensor``.
+# So the subclass is named as the dense class (``__name__``, ``__qualname__``, ``__module__``):
+# ``type(s).__name__``, ``str(type(s))`` and messages built from them read as for a dense
+# tensor, and ``isinstance(s, Tensor)`` holds. ``type(s) is Tensor`` stays False (a separate
+# class is how sparse methods dispatch), and the class itself cannot be pickled by name (its
+# name finds the dense class; sparse tensors refuse pickling anyway).
 
 _DUNDER_OPS = {  # the entry point's name -> the aten op PyTorch names in its refusal
     "radd": "add",
@@ -294,6 +301,10 @@ class SparseTensor(Tensor):
         self._coalesced = True
         self._version_box[0] += 1
         return self
+
+
+SparseTensor.__name__ = SparseTensor.__qualname__ = "Tensor"  # (Note [sparse tensors])
+SparseTensor.__module__ = Tensor.__module__
 
 
 def is_sparse(x: Any) -> bool:

@@ -1,10 +1,11 @@
-"""A sparse tensor's legacy type names (``Tensor.type()``) as PyTorch's."""
+"""A sparse tensor's class reads as PyTorch's one Tensor class, and its legacy type names."""
 
 from __future__ import annotations
 
 import warnings
 from typing import Any
 
+import pytest
 import torch
 
 import adjit
@@ -15,6 +16,36 @@ def _tensors(T: Any) -> tuple[Any, Any, Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # (PyTorch's CSR beta warning)
         return dense, dense.to_sparse(), dense.to_sparse_csr()
+
+
+def _class_facts(T: Any) -> list[Any]:
+    dense, coo, csr = _tensors(T)
+    return [
+        (type(t).__name__, type(t).__qualname__, str(type(t)) == str(type(dense)))
+        for t in (coo, csr)
+    ] + [isinstance(t, T.Tensor) and issubclass(type(t), T.Tensor) for t in (coo, csr)]
+
+
+def test_sparse_class_reads_as_tensor() -> None:
+    assert (
+        _class_facts(adjit) == _class_facts(torch) == [("Tensor", "Tensor", True)] * 2 + [True] * 2
+    )
+    _, coo, csr = _tensors(adjit)
+    assert repr(type(coo)) == repr(type(csr)) == repr(adjit.Tensor)
+    assert adjit.sparse_coo_tensor([[0, 1]], [1.0, 2.0], (3,)).__class__.__name__ == "Tensor"
+
+
+def _assert_close_message(T: Any) -> str:
+    _, coo, _ = _tensors(T)
+    with pytest.raises(TypeError) as e:
+        T.testing.assert_close(coo, 1.0)
+    return str(e.value)
+
+
+def test_sparse_tensor_in_a_type_message_is_a_tensor() -> None:
+    """Messages built from the class (adjit.testing's, as PyTorch's) say torch.Tensor."""
+    assert _assert_close_message(adjit) == _assert_close_message(torch)
+    assert "<class 'torch.Tensor'>" in _assert_close_message(adjit)
 
 
 def _legacy_names(T: Any) -> list[Any]:
