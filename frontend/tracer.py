@@ -577,9 +577,9 @@ class Trace:
         """``leaf.grad += g`` as the eager engine's AccumulateGrad."""
         where = self.outside_of(leaf)
         if where is None or where[0] == "arg":
-            leaf.grad = g if leaf.grad is None else _added(leaf.grad, g, create_graph)
+            leaf._grad = g if leaf._grad is None else _added(leaf._grad, g, create_graph)
             if where is not None:
-                self.arg_grads[where[1]] = leaf.grad
+                self.arg_grads[where[1]] = leaf._grad
             return
         t = where[1]
         if t.grad_fn is not None:  # not a leaf: eager backward continues from it after the call
