@@ -23,8 +23,16 @@ from ..passes.pipeline import flag
 #   libgomp is mapped when adjit loads MKL (Linux's /proc/self/maps; elsewhere: SEQUENTIAL), and
 #   SEQUENTIAL otherwise, as before (the tests import PyTorch first: they run SEQUENTIAL).
 # - OpenMP's idle workers spin (KMP_BLOCKTIME, 200 ms by default) on the core adjit's native pool
-#   and workers need between products: the step took 95-114 ms. Each calling thread sets its
-#   team's blocktime to 0 (kmp_set_blocktime) before its first threaded product.
+#   and workers need between products: the step took 95-114 ms. With no spin at all (0) a
+#   worker sleeps after every product, and on this VM, after the process idled (0.3 s between
+#   samples, as a bench's settling or a data loader's wait), the kernel woke it on the caller's
+#   own CPU product after product: cores used 1.0, W2 batch 1024's step 8.9 ms against 6.2
+#   (raw MKL, 1024x784x256: 3.75 ms a product against 2.3). A spin of BLOCKTIME_MS keeps the
+#   worker on its core between the step's products: W2 b1024 after idling 6.95 ms (2.0 cores;
+#   1 ms: 7.77, 1.91), and in a hot loop, interleaved against adjit's own split, the
+#   transformer step 71.6 against 73.2 ms, resnet18 fine-tune 36.6 against 41.3, W2 b1024 4.82
+#   against 5.93 (blocktime 0: 75.1/75.7, 41.3/43.6, 6.69/7.32). Each calling thread sets its
+#   team's blocktime (kmp_set_blocktime) before its first threaded product.
 # MKL's global thread count is set to 1 and dynamic adjustment off: every call runs on one thread
 # (column steps' slots, batch blocks on the native pool, the Python workers) except the 2-D
 # products split_gemm hands to ``threaded``, which set the caller's local count to adjit's
@@ -33,6 +41,7 @@ from ..passes.pipeline import flag
 # rounding, as split products' did. ADJIT_MKL_THREADS=0 keeps the SEQUENTIAL layer.
 INTEL, SEQUENTIAL = 0, 1  # MKL_THREADING_INTEL, MKL_THREADING_SEQUENTIAL
 _MAPS = "/proc/self/maps"
+BLOCKTIME_MS = 5  # how long a team's idle worker spins before it sleeps (see the Note)
 _SET_UP = threading.local()
 
 
@@ -81,7 +90,7 @@ class Threads:
     def run(self, threads: int, call: Any, *args: Any) -> None:
         """``call(*args)`` with MKL on ``threads`` threads in this thread's calls."""
         if self.blocktime is not None and not getattr(_SET_UP, "done", False):
-            self.blocktime(0)
+            self.blocktime(BLOCKTIME_MS)
             _SET_UP.done = True
         before = self.local(threads)
         try:
