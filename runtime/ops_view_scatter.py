@@ -158,6 +158,34 @@ def _own_place(x: Tensor) -> tuple[int, int]:
     return own, root.size
 
 
+def strided_geometry(size: Any, stride: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``as_strided``'s sizes and strides as ints, after PyTorch's checks on them."""
+    shape, strides = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    if len(shape) != len(strides):
+        raise RuntimeError("mismatch in length of strides and shape")
+    if any(s < 0 for s in strides):
+        raise RuntimeError(
+            "as_strided: Negative strides are not supported at the moment, got strides: "
+            f"{list(strides)}"
+        )
+    return shape, strides
+
+
+def storage_needed(
+    shape: tuple[int, ...], strides: tuple[int, ...], offset: int, item: int, storage: int
+) -> int:
+    """Elements of storage the geometry reaches from ``offset``; PyTorch's setStorage error when
+    that is past ``storage`` elements of ``item`` bytes."""
+    need = 0 if 0 in shape else offset + _extent(shape, strides) + 1
+    if need > storage:
+        raise RuntimeError(
+            f"setStorage: sizes {list(shape)}, strides {list(strides)}, storage offset {offset}, "
+            f"and itemsize {item} requiring a storage size of {need * item} are out of bounds "
+            f"for storage of size {storage * item}"
+        )
+    return need
+
+
 def _strided_positions(
     input: Tensor,  # noqa: A002
     size: Any,
@@ -166,24 +194,10 @@ def _strided_positions(
 ) -> np.ndarray:
     """The flat (C-order) positions in ``input`` that ``as_strided(input, size, stride,
     storage_offset)`` reads, after PyTorch's checks: Note [scatter into a view by positions]."""
-    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
-    if len(size) != len(stride):
-        raise RuntimeError("mismatch in length of strides and shape")
-    if any(s < 0 for s in stride):
-        raise RuntimeError(
-            "as_strided: Negative strides are not supported at the moment, got strides: "
-            f"{list(stride)}"
-        )
+    size, stride = strided_geometry(size, stride)
     own, storage = _own_place(input)
     start = own if storage_offset is None else int(storage_offset)
-    need = 0 if 0 in size else start + _extent(size, stride) + 1
-    if need > storage:
-        item = input.dtype.itemsize
-        raise RuntimeError(
-            f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {start}, "
-            f"and itemsize {item} requiring a storage size of {need * item} are out of bounds "
-            f"for storage of size {storage * item}"
-        )
+    need = storage_needed(size, stride, start, input.dtype.itemsize, storage)
     offset = start - own
     if need and (offset < 0 or need - own > input.numel()):
         raise NotImplementedError(

@@ -11,7 +11,7 @@ from .device import storage_offset as _storage_offset
 from .grad_mode import is_grad_enabled
 from .inplace import _check_leaf
 from .inplace_shape import _refuse_outside
-from .ops_view_scatter import _extent
+from .ops_view_scatter import storage_needed, strided_geometry
 from .tensor import Tensor
 
 # Note [as_strided_ in place]
@@ -36,14 +36,7 @@ _SHARED = (
 
 
 def as_strided_(self: Tensor, size: Any, stride: Any, storage_offset: int | None = None) -> Tensor:
-    shape, strides = tuple(int(s) for s in size), tuple(int(s) for s in stride)
-    if len(shape) != len(strides):
-        raise RuntimeError("mismatch in length of strides and shape")
-    if any(s < 0 for s in strides):
-        raise RuntimeError(
-            "as_strided: Negative strides are not supported at the moment, got strides: "
-            f"{list(strides)}"
-        )
+    shape, strides = strided_geometry(size, stride)
     _check_leaf(self)
     if self._is_tracer:
         from .trace_state import TracingError
@@ -58,13 +51,7 @@ def as_strided_(self: Tensor, size: Any, stride: Any, storage_offset: int | None
     root = _owned_memory(self)
     item = self._data.itemsize
     offset = _storage_offset(self) if storage_offset is None else int(storage_offset)
-    need = 0 if 0 in shape else offset + _extent(shape, strides) + 1
-    if need * item > root.nbytes:
-        raise RuntimeError(
-            f"setStorage: sizes {list(shape)}, strides {list(strides)}, storage offset {offset}, "
-            f"and itemsize {item} requiring a storage size of {need * item} are out of bounds "
-            f"for storage of size {root.nbytes}"
-        )
+    storage_needed(shape, strides, offset, item, root.nbytes // item)
     data = np.ndarray(
         shape,
         self._data.dtype,
