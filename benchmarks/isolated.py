@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import os
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from .harness import Outputs, Setup, Unavailable, sample, settle, thread_env, to_numpy
+from .harness import Outputs, Setup, Unavailable, sample, settle, to_numpy
 
 # Note [one process a contender]
 # Timed in one process at 2 threads, the libraries' thread pools fought: PyTorch's OpenMP
@@ -105,16 +104,9 @@ def remote(origin: tuple[str, str, int], name: str, threads: int, opened: list[A
 
 def _child(conn: Connection, origin: tuple[str, str, int], name: str, threads: int) -> None:
     """A contender's process: set the threads, build its case and step, answer the parent."""
-    os.environ.update(thread_env(threads))
     from . import peers
 
-    if name.startswith("adjit"):
-        import adjit
-
-        adjit.set_num_threads(threads)
-        peers.SETTINGS["threads"] = threads
-    else:
-        peers.set_threads(threads)  # PyTorch first (Note [torch before MKL])
+    peers.set_threads(threads, load_torch=not name.startswith("adjit"))
     try:
         step = _setup(origin, name)()
     except Unavailable as e:

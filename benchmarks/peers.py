@@ -31,12 +31,14 @@ SETTINGS = {"threads": os.cpu_count() or 1}
 # runs before any contender, imports PyTorch first when it is installed.
 
 
-def set_threads(n: int) -> None:
-    """Give every contender ``n`` threads (Note [torch threads]); call before any runs."""
+def set_threads(n: int, load_torch: bool = True) -> None:
+    """Give every contender ``n`` threads (Note [torch threads]); call before any runs. A
+    process that runs adjit alone skips loading PyTorch (Note [MKL's own threads])."""
     import adjit
 
-    with contextlib.suppress(Unavailable):
-        _load("torch")  # before adjit's MKL (Note [torch before MKL])
+    if load_torch:
+        with contextlib.suppress(Unavailable):
+            _load("torch")  # before adjit's MKL (Note [torch before MKL])
     SETTINGS["threads"] = n
     adjit.set_num_threads(n)
     os.environ.update(thread_env(n))  # for libraries loaded later (JAX) and children
