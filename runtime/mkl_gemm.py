@@ -23,8 +23,9 @@ from . import mkl_jit, mkl_threads
 # the `mkl` distribution installed (pip install 'adjit[mkl]'), compiled products (split_gemm,
 # the column steps, loops' hoisted products) call its libmkl_rt through ctypes: found by the
 # distribution's file list, else sys.prefix/lib. Before any other MKL call its threading layer
-# is set to SEQUENTIAL: adjit splits products across its own threads (Note [split products]),
-# and no OpenMP or TBB runtime is loaded. ctypes drops the GIL for the call, so the caller and
+# is set: SEQUENTIAL, adjit splitting products across its own threads (Note [split products]),
+# or INTEL, where large 2-D products run on MKL's own team (Note [MKL's own threads] in
+# mkl_threads.py); no TBB runtime is loaded. ctypes drops the GIL for the call, so the caller and
 # adjit's workers run their blocks at once. Operands go to BLAS as they are: a transposed or
 # sliced matrix by the transpose flag and its leading dimension, a batch whose batch strides
 # collapse to one by cblas_?gemm_batch_strided (broadcast operands with stride 0), other batches
@@ -67,7 +68,8 @@ _XERBLA = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int), 
 
 
 class Library:
-    """libmkl_rt, set sequential and reproducible, with its ?gemm and ?gemm_batch_strided."""
+    """libmkl_rt, its threading layer set and reproducible, with its ?gemm and
+    ?gemm_batch_strided; ``threads`` runs a call on MKL's team under the INTEL layer."""
 
     def __init__(self, lib: ctypes.CDLL, threads: mkl_threads.Threads | None = None) -> None:
         self.lib = lib
@@ -96,7 +98,7 @@ _LOCK = threading.Lock()
 
 
 def library() -> Library | None:
-    """The loaded MKL, or None when it is not installed or cannot run sequentially. Loaded
+    """The loaded MKL, or None when it is not installed or its layer cannot be set. Loaded
     once under a lock: adjit's threads may ask at once, and MKL refuses a second CBWR setting
     after its first product."""
     if not _LOADED:

@@ -35,7 +35,7 @@ from ..passes.pipeline import flag
 #   team's blocktime (kmp_set_blocktime) before its first threaded product.
 # MKL's global thread count is set to 1 and dynamic adjustment off: every call runs on one thread
 # (column steps' slots, batch blocks on the native pool, the Python workers) except the 2-D
-# products split_gemm hands to ``threaded``, which set the caller's local count to adjit's
+# products split_gemm hands to ``Threads.run``, which sets the caller's local count to adjit's
 # thread count for the call. With CBWR on (Note [MKL products]), dynamic off and a fixed thread
 # count, a product's bits are the same from call to call; at 1 and n threads they may differ by
 # rounding, as split products' did. ADJIT_MKL_THREADS=0 keeps the SEQUENTIAL layer.

@@ -52,8 +52,10 @@ Product = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
 # in idle_cores.py). Tried and not kept (2 threads, CPU medians, load 6-9): MKL's own OpenMP
 # threads (libiomp5, KMP_BLOCKTIME=0, CNR on, dynamic off; products above SPLIT_FLOPS on 2 MKL
 # threads, the rest on 1): the transformer step 188 against 126 ms of CPU, W2 b128 2.96 against
-# 2.12; column blocks: slower than row blocks on every step shape but one (thread_time minima,
-# one after the other: (128, 784) @ (784, 256) 542 against 396 µs, whole 362); 2-D blocks on
+# 2.12 (measured on a quiet machine they won, with a 5 ms spin and no GNU OpenMP loaded: 2-D
+# products from SPLIT_FLOPS now go to MKL's team there, Note [MKL's own threads]); column
+# blocks: slower than row blocks on every step shape but one (thread_time minima, one after the
+# other: (128, 784) @ (784, 256) 542 against 396 µs, whole 362); 2-D blocks on
 # the native pool through a compiled gemm call: no difference measured (each block is one long
 # call that lets go of the GIL anyway).
 #
