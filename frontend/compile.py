@@ -618,7 +618,7 @@ def execute(entry: Entry, inputs: list[Tensor]) -> list[Any]:
     if plan is None or not plan.joint.cotangent_of:  # nothing to differentiate
         outs = [Tensor._make(a) for a in entry.runner(entry.inference())(arrays)]
         if wrt and entry.consumed:  # Note [outputs of a consumed graph]
-            consumed_graph.mark(outs, entry.graph, wrt, "the compiled function")
+            consumed_graph.mark(outs, entry.graph, wrt)
         return outs
     n_out = plan.joint.n_outputs
     values = entry.forward_runner(plan)(arrays)

@@ -21,22 +21,18 @@ from ..runtime.tensor import Tensor
 # ConsumedGraphBackward grad_fn: they require grad and print as eager's do, and a backward
 # through them refuses in these words.
 MESSAGE = (
-    "adjit.compile: {fn} called backward() itself, so its outputs carry no autograd graph and "
-    "a backward through them is not supported (eagerly it would run only where the inner "
-    "backward kept the graph with retain_graph=True or did not pass); call backward outside "
-    "the compiled function, or return .detach()ed values"
+    "adjit.compile: the compiled function called backward() itself, so its outputs carry no "
+    "autograd graph and a backward through them is not supported (eagerly it would run only "
+    "where the inner backward kept the graph with retain_graph=True or did not pass); call "
+    "backward outside the compiled function, or return .detach()ed values"
 )
 
 
 class ConsumedGraphBackward(Node):
     """Refuses a backward through an output of a function that consumed its graph."""
 
-    def __init__(self, fn: str) -> None:
-        super().__init__()
-        self.fn = fn
-
     def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
-        raise RuntimeError(MESSAGE.format(fn=self.fn))
+        raise RuntimeError(MESSAGE)
 
 
 def graph_outputs(graph: Graph, wrt: Sequence[int]) -> list[int]:
@@ -51,10 +47,10 @@ def graph_outputs(graph: Graph, wrt: Sequence[int]) -> list[int]:
     return [k for k, o in enumerate(graph.outputs) if isinstance(o, Var) and o in reached]
 
 
-def mark(outs: list[Tensor], graph: Graph, wrt: Sequence[int], fn: str) -> None:
+def mark(outs: list[Tensor], graph: Graph, wrt: Sequence[int]) -> None:
     """Give the outputs eager would give a grad_fn a ConsumedGraphBackward."""
     hits = graph_outputs(graph, wrt)
     if hits:
-        node = ConsumedGraphBackward(fn)
+        node = ConsumedGraphBackward()
         for k in hits:
             outs[k]._grad_fn, outs[k]._output_nr = node, 0
