@@ -11,11 +11,14 @@ from ..ir.ops import Op
 from ..ir.reference import REFERENCE
 from ..ir.shapes import broadcast_shapes, index_shape, split_index
 from . import forward_grad, trace_state
+from .checks import check
 from .const_writes import adopt_for_write, constant_of_trace, gather, traced_write
 from .dispatch import apply, as_tensor_operand, composite, with_rule
 from .grad_mode import INFERENCE_INPLACE_MSG, is_grad_enabled, no_grad, outside_inference
 from .indexing import _scalar_bool, has_scalar_bool, normalize_index
 from .masked_index import masked_write, traced_mask
+from .ops_elementwise import le
+from .ops_scatter import REPEATED
 from .tensor import Tensor
 
 LEAF_MSG = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -489,10 +492,6 @@ def _index_put(
     """``old`` with ``val`` written at the index, out of place, as primitives. Each place must
     be written once: the writes are added (refused otherwise, eagerly now or when the compiled
     program runs: Note [scatter with repeated indices] in ops_scatter.py)."""
-    from .checks import check
-    from .ops_elementwise import le
-    from .ops_scatter import REPEATED
-
     ones = Tensor._make(np.ones(target, np.int64))
     mask = apply(Op.INDEX_ADD, ones, *idx, spec=spec, shape=tuple(old.shape))
     if idx:  # (slices never repeat)
