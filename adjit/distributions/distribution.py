@@ -4,6 +4,7 @@ validation, the default ``sample``/``perplexity``/``stddev``, repr), as PyTorch'
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import adjit
@@ -71,6 +72,17 @@ def _type_name(value: Any) -> str:
     return "Tensor" if getattr(value, "_is_tracer", False) else type(value).__name__
 
 
+def _refuse_invalid(dist: Any, valid: Any, value: Any, text: Callable[[], str]) -> None:
+    """PyTorch's ValueError (``text()`` and ``value``) unless ``valid`` holds everywhere; a
+    traced condition becomes a run-time check (Note [validation while tracing]). The text is
+    made only when it is needed (its repr of the distribution is not cheap)."""
+    traced = getattr(valid, "_is_tracer", False) and not _repr_reads_traced(dist)
+    if traced and _traced_check(dist, valid, text(), value):
+        return
+    if not _all_true(valid):
+        raise ValueError(f"{text()}{value}")
+
+
 class Distribution:
     """Abstract base class for probability distributions.
 
@@ -122,25 +134,16 @@ class Distribution:
             if param not in self.__dict__ and isinstance(getattr(type(self), param), lazy_property):
                 continue  # skip checking lazily-constructed args
             value = getattr(self, param)
-            valid = constraint.check(value)
-            if getattr(valid, "_is_tracer", False) and not _repr_reads_traced(self):
-                text = (
-                    f"Expected parameter {param} "
-                    f"({_type_name(value)} of shape {tuple(value.shape)}) "
-                    f"of distribution {repr(self)} "
-                    f"to satisfy the constraint {repr(constraint)}, "
+            _refuse_invalid(
+                self,
+                constraint.check(value),
+                value,
+                lambda p=param, v=value, c=constraint: (
+                    f"Expected parameter {p} ({_type_name(v)} of shape {tuple(v.shape)}) "
+                    f"of distribution {repr(self)} to satisfy the constraint {repr(c)}, "
                     "but found invalid values:\n"
-                )
-                if _traced_check(self, valid, text, value):  # (Note [validation while tracing])
-                    continue
-            if not _all_true(valid):
-                raise ValueError(
-                    f"Expected parameter {param} "
-                    f"({type(value).__name__} of shape {tuple(value.shape)}) "
-                    f"of distribution {repr(self)} "
-                    f"to satisfy the constraint {repr(constraint)}, "
-                    f"but found invalid values:\n{value}"
-                )
+                ),
+            )
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> Distribution:
         """A new distribution with batch dims expanded to ``batch_shape`` (parameters expanded,
@@ -264,25 +267,16 @@ class Distribution:
             return
         if support is None:
             raise AssertionError("support is unexpectedly None")
-        valid = support.check(value)
-        if getattr(valid, "_is_tracer", False) and not _repr_reads_traced(self):
-            text = (
-                "Expected value argument "
-                f"({_type_name(value)} of shape {tuple(value.shape)}) "
-                f"to be within the support ({repr(support)}) "
-                f"of the distribution {repr(self)}, "
+        _refuse_invalid(
+            self,
+            support.check(value),
+            value,
+            lambda: (
+                f"Expected value argument ({_type_name(value)} of shape {tuple(value.shape)}) "
+                f"to be within the support ({repr(support)}) of the distribution {repr(self)}, "
                 "but found invalid values:\n"
-            )
-            if _traced_check(self, valid, text, value):  # (Note [validation while tracing])
-                return
-        if not _all_true(valid):
-            raise ValueError(
-                "Expected value argument "
-                f"({type(value).__name__} of shape {tuple(value.shape)}) "
-                f"to be within the support ({repr(support)}) "
-                f"of the distribution {repr(self)}, "
-                f"but found invalid values:\n{value}"
-            )
+            ),
+        )
 
     def _get_checked_instance(self, cls: type, _instance: Any = None) -> Any:
         if _instance is None and type(self).__init__ != cls.__init__:
