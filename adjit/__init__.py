@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from math import e, inf, nan, pi  # noqa: E402 - PyTorch's constants (floats), as torch's
+
 from adjit import (  # noqa: E402, I001  (after the names they use)
     _dynamo,
     accelerator,
@@ -285,10 +287,7 @@ from adjit.runtime.sym_functions import (
 from adjit.runtime.tensor import Size, Tensor
 from adjit.runtime.tensor_extras import from_file, is_distributed
 from adjit.runtime.trace_state import TracingError
-
-__version__ = "0.1.0"
-
-from math import e, inf, nan, pi  # noqa: E402 - PyTorch's constants (floats), as torch's
+from adjit.torch_version import __version__  # noqa: E402 - a TorchVersion, as torch's
 
 newaxis = None
 has_lapack = has_mkl = has_openmp = has_spectral = True  # as PyTorch's CPU build reports
@@ -304,6 +303,8 @@ short = int16
 from adjit.runtime.out_arguments import install as _install_out  # noqa: E402
 
 _install_out(globals())  # out= on the functions PyTorch gives it (Note [out= arguments])
+
+from adjit import functional, return_types, storage, torch_version, version  # noqa: E402
 
 # Note [builtins in the namespace]
 # PyTorch's names ``torch.bool``, ``torch.float`` and ``torch.int`` are dtypes, so this module

@@ -8,7 +8,6 @@ error with a run-time check, so a singular matrix raises when the compiled progr
 from __future__ import annotations
 
 import warnings
-from collections import namedtuple
 from typing import Any
 
 import numpy as np
@@ -24,20 +23,14 @@ from .autocast import autocast_op
 from .checks import check, traced
 from .dispatch import apply, composite
 from .grad_mode import is_grad_enabled
+from .return_types import return_type
 from .tensor import Tensor
 
 
 # ---- named results -------------------------------------------------------------------------
 def _return_type(name: str, fields: str) -> type:
     """PyTorch's ``torch.return_types.<name>`` named tuple, printed alike."""
-    names = fields.split()
-
-    def __repr__(self: Any) -> str:  # noqa: N807
-        body = ",\n".join(f"{f}={getattr(self, f)!r}" for f in names)
-        return f"torch.return_types.{name}(\n{body})"
-
-    base = namedtuple(name, names)  # type: ignore[misc]  # noqa: PYI024
-    return type(name, (base,), {"__repr__": __repr__, "__slots__": ()})
+    return return_type(name, tuple(fields.split()))
 
 
 RESULTS = {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-from collections import namedtuple
 from math import prod
 from typing import Any
 
@@ -16,20 +15,10 @@ from .kernel_dtypes import require_float
 from .opmath import in_float32
 from .ops_elementwise import exp, log, maximum, minimum, sqrt, where
 from .ops_movement import getitem
+from .return_types import return_type
 from .tensor import Tensor, _axes
 
-
-def _return_type(name: str) -> type:
-    """PyTorch's ``torch.return_types.<name>``: a (values, indices) named tuple, printed alike."""
-
-    def __repr__(self: Any) -> str:  # noqa: N807
-        return f"torch.return_types.{name}(\nvalues={self.values!r},\nindices={self.indices!r})"
-
-    base = namedtuple(name, ["values", "indices"])  # type: ignore[misc]  # noqa: PYI024
-    return type(name, (base,), {"__repr__": __repr__, "__slots__": ()})
-
-
-RETURN_TYPES = {name: _return_type(name) for name in ("max", "min", "sort")}
+RETURN_TYPES = {name: return_type(name, ("values", "indices")) for name in ("max", "min", "sort")}
 values_indices = RETURN_TYPES["max"]
 
 

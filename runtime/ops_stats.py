@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import namedtuple
 from collections.abc import Callable
 from typing import Any
 
@@ -17,19 +16,8 @@ from .ops_elementwise import div, isnan, mul, ne, where
 from .ops_integer import logical_not
 from .ops_movement import getitem, reshape, squeeze
 from .ops_reduce import amax, amin, cat_along, mean, norm, std, sum, var
+from .return_types import return_type
 from .tensor import Tensor
-
-
-def return_type(name: str, fields: tuple[str, ...]) -> type:
-    """PyTorch's ``torch.return_types.<name>``: a named tuple printed field by field."""
-
-    def __repr__(self: Any) -> str:  # noqa: N807
-        body = ",\n".join(f"{f}={getattr(self, f)!r}" for f in fields)
-        return f"torch.return_types.{name}(\n{body})"
-
-    base = namedtuple(name, fields)  # type: ignore[misc]  # noqa: PYI024
-    return type(name, (base,), {"__repr__": __repr__, "__slots__": ()})
-
 
 aminmax_result = return_type("aminmax", ("min", "max"))
 

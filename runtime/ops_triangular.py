@@ -8,7 +8,10 @@ from typing import Any
 from .autocast import autocast_op
 from .dispatch import composite, with_rule
 from .ops_decomp_linalg import _solve, check_float, check_matrix, inv, inv_ex, solve
+from .return_types import return_type
 from .tensor import Tensor
+
+TriangularSolveResult = return_type("triangular_solve", ("solution", "cloned_coefficient"))
 
 
 # ---- solve_triangular ----------------------------------------------------------------------
@@ -204,12 +207,6 @@ def triangular_solve(
 ) -> Any:
     """(X, A's copy) with op(A) X = b, op(A) = A^T if ``transpose``; both carry
     TriangularSolveBackward0 as in PyTorch."""
-    from .ops_decomp_linalg import RESULTS, _return_type
-
-    if "triangular_solve" not in RESULTS:
-        RESULTS["triangular_solve"] = _return_type(
-            "triangular_solve", "solution cloned_coefficient"
-        )
 
     def decomposition(rhs: Tensor, a: Tensor) -> Tensor:
         coefficient = a.mT if transpose else a
@@ -219,4 +216,4 @@ def triangular_solve(
 
     solution = composite("TriangularSolveBackward0", decomposition, b, A)
     copy = composite("TriangularSolveBackward0", lambda a: a.clone(), A)
-    return RESULTS["triangular_solve"](solution, copy)
+    return TriangularSolveResult(solution, copy)

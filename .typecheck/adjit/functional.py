@@ -1,0 +1,1 @@
+../../adjit/functional.py

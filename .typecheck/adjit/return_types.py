@@ -1,0 +1,1 @@
+../../adjit/return_types.py

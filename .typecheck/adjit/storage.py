@@ -1,0 +1,1 @@
+../../adjit/storage.py

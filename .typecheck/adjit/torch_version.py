@@ -1,0 +1,1 @@
+../../adjit/torch_version.py
