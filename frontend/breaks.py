@@ -113,7 +113,7 @@ class SegmentTrace(Trace):
         return super().mutate(t, fn)
 
     def atom(self, t: Tensor) -> Any:
-        if type(t) is Tracer and t._trace is not self:  # made before a break, copied aside
+        if isinstance(t, Tracer) and t._trace is not self:  # made before a break, copied aside
             self.session.resolve(t)
         return super().atom(t)
 
@@ -144,6 +144,9 @@ class SegmentTrace(Trace):
         tr = super().adopt(t, view_of, step)
         self.tracers.append(weakref.ref(tr))  # (a live one is a segment output)
         return tr
+
+    def track(self, t: Tracer) -> None:
+        self.tracers.append(weakref.ref(t))  # (a live one is a segment output)
 
     def new_tracer(self, var: Var, requires_grad: bool) -> Tracer:
         tr = Tracer(self, var, requires_grad)
@@ -205,8 +208,8 @@ class Session:
             trace_state.set_current(prev)
 
     def _flush(self, trace: SegmentTrace, value: Any = None) -> None:
-        live = [t for r in trace.tracers if (t := r()) is not None and type(t) is Tracer]
-        if type(value) is Tracer and all(t is not value for t in live):
+        live = [t for r in trace.tracers if (t := r()) is not None and isinstance(t, Tracer)]
+        if isinstance(value, Tracer) and all(t is not value for t in live):
             live.append(value)  # made without the trace's knowledge (a copy)
         lifted = {id(tr) for tr in trace._lifted_ids.values()}
         live = [t for t in live if t._trace is trace and id(t) not in lifted]
@@ -340,7 +343,8 @@ def _become(
     if same and (t._requires_grad or t._grad_fn is not None):
         with set_grad_enabled(True):  # (a break under no_grad still lets gradients through)
             t = t.view(tuple(t.shape))  # type: ignore[attr-defined]  # gradients reach the input
-    tracer.__class__ = type(t)  # type: ignore[assignment]
+    # (a Parameter made inside stays one: Note [modules made while tracing] in ops_random.py)
+    tracer.__class__ = getattr(type(tracer), "_concrete_class", type(t))  # type: ignore[arg-type]
     d = tracer.__dict__
     d.clear()
     d.update(t.__dict__)

@@ -19,7 +19,7 @@ from ..runtime.grad_mode import is_grad_enabled, set_grad_enabled
 from ..runtime.tensor import Tensor
 from ..runtime.trace_state import TracingError
 from ..runtime.trampoline import MISS
-from . import consumed_graph, dynamic, guards
+from . import consumed_graph, dynamic, guards, inner_leaves
 from .backends import BACKENDS, Runner, default_backend, make_runner
 from .breaks import SegmentTrace, Session, lift_literals, structure_key
 from .cache import LRU, SEGMENTS_PER_ENTRY, config
@@ -68,6 +68,9 @@ class Entry:
     inst: Any = None
     memory_budget: float = 1.0  # activation-memory budget of its training plans (remat.py)
     replays: list[Any] = field(default_factory=list)  # Note [eager on every call]
+    # outputs computed from leaves made inside, and such leaves returned (Note [leaves made
+    # inside a compiled function] in inner_leaves.py)
+    inner: tuple[list[int], list[int]] = ([], [])
 
     @property
     def plain(self) -> bool:
@@ -89,6 +92,7 @@ class Entry:
             and not self.aliases
             and self.writes is None
             and not self.replays
+            and not any(self.inner)
         )
 
     def inference(self) -> Graph:
@@ -477,6 +481,7 @@ class CompiledFunction:
         """The specialization of a finished trace of a call that returned ``out``."""
         writes = collect_writes(trace)
         out_leaves, out_spec = flatten(out)
+        inner_leaves.refuse_traced_objects(out_leaves)
         tensors = [o for o in out_leaves if isinstance(o, Tensor)]
         template = [TENSOR if isinstance(o, Tensor) else o for o in out_leaves]
         graph = trace.graph(tensors, writes.values if writes is not None else ())
@@ -500,6 +505,7 @@ class CompiledFunction:
             bindings=guards.bindings(self.fn) + trace.bindings,
             replays=list(trace.replays),
             memory_budget=self._memory_budget(),
+            inner=inner_leaves.leaf_outputs(graph, trace.made_leaf_vars),
         )
         if trace.shape_env is not None:  # Note [one trace, many sizes]
             env = trace.shape_env
@@ -605,6 +611,13 @@ class CompiledFunction:
 def execute(entry: Entry, inputs: list[Tensor]) -> list[Any]:
     """Run a specialization: inline into an enclosing trace, or interpret (with a compiled
     backward attached when an input requires grad)."""
+    outs = _execute_graph(entry, inputs)
+    if any(entry.inner) and not any(isinstance(o, Tracer) for o in outs):
+        inner_leaves.mark(outs, *entry.inner, entry.consumed)
+    return outs
+
+
+def _execute_graph(entry: Entry, inputs: list[Tensor]) -> list[Any]:
     assert entry.graph is not None
     if entry.backend == "eager":  # PyTorch's "eager" backend: the graph through eager ops
         return replay(entry.graph, inputs)

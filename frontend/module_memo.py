@@ -69,6 +69,9 @@ def fingerprint(module: Any) -> tuple | None:
             return None
         if m._backward_pre_hooks or m._compiled_call_impl is not None:
             return None
+        tensors = (*m._parameters.values(), *m._buffers.values())
+        if any(isinstance(t, Tracer) for t in tensors):  # made inside the function
+            return None
         params = tuple(
             None if p is None else (id(p), p._requires_grad, p._data.shape, p._data.dtype)
             for p in m._parameters.values()

@@ -240,7 +240,9 @@ class Trace:
         self.remat = 0  # the checkpointed region equations join (Note [checkpoint traced])
         # autograd inside the trace (frontend/trace_autograd.py, Note [autograd while tracing])
         self.leaf_vars: set[Var] = set()  # values of leaf tensors that require grad
-        self.made_leaves: list[Tracer] = []  # requires_grad_() inside the function
+        # requires_grad_() inside the function (weak: a segment's live tracers are its outputs)
+        self.made_leaves: list[weakref.ref[Tracer]] = []
+        self.made_leaf_vars: list[Var] = []  # their values then (Note [leaves made inside ...])
         self.retained: dict[int, Tracer] = {}  # retain_grad() on non-leaf tracers
         self.args: list[tuple[Tracer, Tensor]] = []  # the call's tensor arguments
         self.slots: dict[int, GradSlot] = {}  # outside tensors' .grad as the function sees it
@@ -319,6 +321,10 @@ class Trace:
             view_of._views.append(weakref.ref(tr))
         return tr
 
+    def track(self, t: Tracer) -> None:
+        """``t`` became a tracer of this trace in place (a random fill of a tensor made inside,
+        runtime/ops_random.py ``_become``); a segment trace keeps it as a possible output."""
+
     # Note [views of lifted tensors]
     # A tensor from outside (or from before a graph break) is a graph input of its own. An
     # eager view of one already lifted (``v = h[0]`` made before a break, ``h`` written in this
@@ -342,6 +348,13 @@ class Trace:
         return tr
 
     def note_module(self, module: Any) -> None:
+        tensors = (*module._parameters.values(), *module._buffers.values())
+        if any(
+            getattr(t, "_trace", None) is self or t._born_in is self
+            for t in tensors
+            if t is not None
+        ):
+            return  # made inside: a new one each call (Note [modules made while tracing])
         self.modules[id(module)] = module
 
     # Note [writes into earlier values]
@@ -487,7 +500,8 @@ class Trace:
         t._requires_grad = requires_grad
         if requires_grad:
             self.leaf_vars.add(t._var)
-            self.made_leaves.append(t)
+            self.made_leaves.append(weakref.ref(t))
+            self.made_leaf_vars.append(t._var)
 
     def read_outside(self, t: Tensor, what: str) -> None:
         """Python reads the value of tensor ``t`` from outside the function (``.item()`` of a
@@ -529,7 +543,8 @@ class Trace:
         """Every leaf that requires grad: arguments, lifted tensors, leaves made inside."""
         found: dict[int, Tracer] = {}
         candidates = [tr for tr, _ in self.args] + list(self._lifted_ids.values())
-        for tr in candidates + self.made_leaves:
+        made = [tr for r in self.made_leaves if (tr := r()) is not None]
+        for tr in candidates + made:
             if tr.requires_grad and tr._var in self.leaf_vars:
                 found.setdefault(id(tr), tr)
         return list(found.values())

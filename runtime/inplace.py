@@ -221,9 +221,12 @@ def _rebind_value(t: Tensor, result: Tensor) -> Tensor:
         )
     if tuple(result.shape) != tuple(t.shape) or result.dtype is not t.dtype:
         result = result.to(t.dtype).expand(tuple(t.shape))
-    if not is_grad_enabled() and t.requires_grad and not t.is_leaf:
+    leaf = t.requires_grad and t.is_leaf  # (made inside: arguments and outside tensors differ)
+    if not is_grad_enabled() and t.requires_grad and not leaf:
         result = kept_history(t, result)  # (Note [unrecorded writes while tracing])
     t._var, t._requires_grad = result._var, result.requires_grad
+    if leaf and not is_grad_enabled():  # ``init.normal_(w)``: still a leaf that requires grad
+        t._trace.make_leaf(t, True)  # type: ignore[attr-defined]
     for alias in aliases:  # they share t's memory: they see the new value, with no history
         alias._var = t._trace.emit(Op.DETACH, [t], {}, None)._var  # type: ignore[attr-defined]
     return t

@@ -539,15 +539,52 @@ def _made_inside(self: Tensor) -> bool:
 def _become(self: Tensor, value: Tensor) -> Tensor:
     """``torch.empty(n).uniform_()`` traced: the tensor made inside becomes the traced sample
     from here on (earlier uses keep its old values, as they read them before the fill). A view
-    of such a tensor would leave its base (or its other views) stale: refused."""
+    of such a tensor would leave its base (or its other views) stale: refused. A leaf that
+    requires grad (``nn.Linear(4, 3)`` made inside: Note [modules made while tracing]) stays
+    one, and a Parameter stays a Parameter."""
     if self._view_base is not None:
         raise trace_state.TracingError(
             "adjit.compile: an in-place random fill of a view of a tensor created inside the "
             "compiled function is not supported; fill the whole tensor, or draw out of place"
         )
-    self.__class__ = type(value)  # the tracer class: the frontend's, reached without importing it
+    requires = self._requires_grad
+    # the tracer class (the frontend's, reached without importing it), as a subclass of
+    # ``self``'s own class when that is a Tensor subclass
+    self.__class__ = traced_class(type(value), type(self))
     self.__dict__.update(value.__dict__)
+    trace = trace_state.current()
+    trace.track(self)
+    if requires:
+        trace.make_leaf(self, True)
     return self
+
+
+# Note [modules made while tracing]
+# ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+# ``nn.Linear(4, 3)`` inside a compiled function makes its parameters as eagerly, ``Parameter(
+# torch.empty(...))``, then fills them with ``init.kaiming_uniform_``/``uniform_``: a draw
+# recorded in the trace (Note [random numbers in compiled code]), so each call draws fresh
+# weights from adjit's generator, the numbers eager mode draws. The filled tensor becomes a
+# tracer in place (``_become``) and must stay what it was: a leaf that requires grad (gradients
+# reach it: ``backward()`` inside sets its ``.grad``, and the output requires grad as eagerly)
+# and an instance of its class (``isinstance(p, nn.Parameter)``, which ``Module.parameters``
+# and ``__setattr__`` rely on). So its class becomes one deriving from the tracer class first
+# (tracer behaviour) and its own class second; ``_concrete_class`` names the class it takes
+# again when a graph break makes it a concrete tensor (frontend/breaks.py ``_become``).
+_TRACED_CLASSES: dict[tuple[type, type], type] = {}
+
+
+def traced_class(tracer: type, cls: type) -> type:
+    """The class of an instance of the Tensor subclass ``cls`` standing for a traced value
+    (see the Note): ``tracer`` itself for a plain Tensor."""
+    if cls is Tensor or issubclass(tracer, cls):
+        return tracer
+    cls = getattr(cls, "_concrete_class", cls)  # (a traced one already)
+    made = _TRACED_CLASSES.get((tracer, cls))
+    if made is None:
+        attrs = {"_concrete_class": cls, "__module__": cls.__module__}
+        made = _TRACED_CLASSES[(tracer, cls)] = type(cls.__name__, (tracer, cls), attrs)
+    return made
 
 
 def _finite_float(self: Tensor, kernel: str) -> None:
