@@ -153,6 +153,30 @@ def test_auto_takes_the_large_shapes() -> None:
     assert not winograd.takes(8, 64, 128, 32, 32, "off")
 
 
+@pytest.mark.parametrize(("threads", "taken"), [(1, True), (2, False)])
+def test_auto_only_at_one_thread(monkeypatch: pytest.MonkeyPatch, threads: int,
+                                 taken: bool) -> None:  # fmt: skip
+    # Note [Winograd at several threads]: the thread count when the program is compiled
+    monkeypatch.setenv("ADJIT_WINOGRAD", "auto")
+    rng = np.random.default_rng(3)
+    x = adjit.tensor(rng.standard_normal((8, 64, 32, 32)).astype(np.float32), requires_grad=True)
+    w = adjit.tensor(rng.standard_normal((128, 64, 3, 3)).astype(np.float32), requires_grad=True)
+
+    def f(x: adjit.Tensor, w: adjit.Tensor) -> adjit.Tensor:
+        return F.conv2d(x, w, padding=1).square().sum()
+
+    before = adjit.get_num_threads()
+    adjit.set_num_threads(threads)
+    try:
+        cf = adjit.compile(f)
+        cf(x, w).backward()
+        kinds = _kinds(cf, x, w)
+    finally:
+        adjit.set_num_threads(before)
+    assert (kinds >= STEPS) == taken
+    assert bool(kinds & STEPS) == taken
+
+
 def test_bad_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ADJIT_WINOGRAD", "always")
     with pytest.raises(RuntimeError, match="ADJIT_WINOGRAD must be one of auto, all, off"):
