@@ -40,6 +40,19 @@ from adjit._lobpcg import lobpcg
 from adjit._lowrank import pca_lowrank, svd_lowrank
 from adjit._segment_reduce import segment_reduce
 from adjit.accelerator import get_device_module
+from adjit.amp.autocast_legacy import (
+    get_autocast_ipu_dtype,
+    get_autocast_xla_dtype,
+    is_autocast_ipu_enabled,
+    is_autocast_xla_enabled,
+    set_autocast_cpu_dtype,
+    set_autocast_cpu_enabled,
+    set_autocast_gpu_dtype,
+    set_autocast_ipu_dtype,
+    set_autocast_ipu_enabled,
+    set_autocast_xla_dtype,
+    set_autocast_xla_enabled,
+)
 from adjit.amp.autocast_mode import (
     autocast,
     autocast_decrement_nesting,
@@ -96,6 +109,12 @@ from adjit.ir.dtypes import (
 from adjit.ir.errors import ShapeError
 from adjit.nn._module_state import typename
 from adjit.nn.aten_aliases import *  # noqa: F403 - torch.dropout, torch.layer_norm, ...
+from adjit.nn.aten_grid import (
+    affine_grid_generator,
+    grid_sampler,
+    grid_sampler_2d,
+    grid_sampler_3d,
+)
 from adjit.nn.aten_native import (
     embedding_bag,
     frobenius_norm,
@@ -128,6 +147,7 @@ from adjit.nn.functional_convnd import (
     conv_transpose3d,
     convolution,
 )
+from adjit.nn.functional_embedding import embedding_renorm_
 from adjit.nn.pool_aliases import (
     adaptive_avg_pool1d,
     adaptive_max_pool1d,

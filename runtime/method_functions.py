@@ -23,6 +23,7 @@ _METHOD_NAMES = [
     "arcsinh_",
     "arctan_",
     "arctanh_",
+    "as_strided_",
     "asin_",
     "asinh_",
     "atan_",

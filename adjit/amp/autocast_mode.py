@@ -23,8 +23,9 @@ from adjit.runtime import autocast as _cpu
 # name, float16 still runs. An unsupported dtype disables autocast with PyTorch's warning.
 
 _DEVICES = ("cpu", "cuda", "xpu", "mps", "hpu", "xla", "ipu", "mtia", "maia")
+_BFLOAT16 = ("cpu", "hpu", "xla", "maia")  # autocast to bfloat16 by default (else float16)
 _STATE: dict[str, dict[str, Any]] = {
-    d: {"enabled": False, "dtype": D.bfloat16 if d == "cpu" else D.float16} for d in _DEVICES
+    d: {"enabled": False, "dtype": D.bfloat16 if d in _BFLOAT16 else D.float16} for d in _DEVICES
 }
 
 
@@ -48,9 +49,25 @@ def is_autocast_enabled(device_type: str | None = None) -> bool:
     return bool(_state("cuda" if device_type is None else device_type)["enabled"])
 
 
-def set_autocast_enabled(device_type: Any, enabled: bool | None = None) -> None:
-    if enabled is None:  # (the old one-argument form: CUDA)
-        device_type, enabled = "cuda", device_type
+_ONE_ARGUMENT: Any = object()  # set_autocast_enabled(enabled): CUDA's
+
+
+def _require(
+    function: str, name: str, position: int, value: Any, kind: type, typename: str
+) -> None:
+    """PyTorch's argument parser's TypeError for an argument of the wrong type."""
+    if not isinstance(value, kind):
+        raise TypeError(
+            f"{function}(): argument '{name}' (position {position}) must be {typename}, "
+            f"not {type(value).__name__}"
+        )
+
+
+def set_autocast_enabled(device_type: Any, enabled: Any = _ONE_ARGUMENT) -> None:
+    position = 2
+    if enabled is _ONE_ARGUMENT:  # (the old one-argument form: CUDA)
+        device_type, enabled, position = "cuda", device_type, 1
+    _require("set_autocast_enabled", "enabled", position, enabled, bool, "bool")
     if device_type == "cpu":
         _cpu.set_enabled(bool(enabled))
     else:
@@ -64,6 +81,7 @@ def get_autocast_dtype(device_type: str) -> DType:
 
 
 def set_autocast_dtype(device_type: str, dtype: DType) -> None:
+    _require("set_autocast_dtype", "dtype", 2, dtype, DType, "torch.dtype")
     if device_type == "cpu":
         _cpu.set_dtype(dtype)
     else:

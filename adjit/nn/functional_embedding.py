@@ -13,10 +13,11 @@ from adjit.runtime.checks import check, in_range, traced, value_dependent
 from adjit.runtime.creation import ones, zeros
 from adjit.runtime.dispatch import composite, with_rule
 from adjit.runtime.grad_mode import is_grad_enabled, no_grad
+from adjit.runtime.inplace import inplace
 from adjit.runtime.sparse_embedding import embedding_bag_sparse, embedding_sparse
 from adjit.runtime.tensor import Tensor
 
-__all__ = ["embedding", "embedding_bag"]
+__all__ = ["embedding", "embedding_bag", "embedding_renorm_"]
 
 _MODES = {"sum": 0, "mean": 1, "max": 2}
 
@@ -72,12 +73,82 @@ def _renorm(weight: Tensor, idx: Tensor, max_norm: float, norm_type: float) -> N
     )
     value_dependent(message, "embedding max_norm: rows rescaled from the index values", idx, weight)
     rows = np.unique(idx._data)
-    data = weight._data[rows]
-    norms = np.sum(np.abs(data) ** norm_type, axis=1) ** (1.0 / norm_type)
-    scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
     with no_grad():
-        weight._data[rows] = data * scale[:, None].astype(data.dtype)
+        weight._data[rows] = renormed_rows(weight._data[rows], max_norm, norm_type)
         weight._version_box[0] += 1
+
+
+def renormed_rows(data: np.ndarray, max_norm: float, norm_type: float) -> np.ndarray:
+    """Rows whose ``norm_type``-norm exceeds ``max_norm`` scaled by max_norm / (norm + 1e-7),
+    as PyTorch's ``embedding_renorm_`` (any p: inf is the largest magnitude, 0 counts)."""
+    norms = np.linalg.norm(data, ord=norm_type, axis=1).astype(np.float64)  # (then double)
+    scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+    return data * scale[:, None].astype(data.dtype)
+
+
+class _NoRenormDerivative:
+    """embedding_renorm_'s grad_fn: PyTorch has no derivative for it, backward raises."""
+
+    def __repr__(self) -> str:  # a Python literal: printed IR parses, emitted source runs
+        return "'embedding_renorm'"
+
+    def vjp(self, g: Tensor, out: Tensor, inputs: Any, needs: tuple[bool, ...]) -> tuple:
+        raise NotImplementedError("the derivative for 'embedding_renorm' is not implemented.")
+
+
+def _check_renorm(input: Tensor, indices: Tensor) -> None:
+    """PyTorch's argument checks of ``embedding_renorm_``."""
+    where = "(while checking arguments for embedding_renorm_)"
+    if indices.dtype.name not in ("int64", "int32"):
+        raise RuntimeError(
+            "Expected tensor for argument #2 'indices' to have one of the following scalar "
+            f"types: Long, Int; but got {_legacy_name(indices)} instead {where}"
+        )
+    if input.ndim != 2:
+        raise RuntimeError(
+            f"Expected 2-dimensional tensor, but got {input.ndim}-dimensional tensor for "
+            f"argument #1 'self' {where}"
+        )
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):
+        raise RuntimeError(
+            "norm(): input dtype should be either floating point or complex. Got "
+            f"{input.dtype.type_name} instead."
+        )
+
+
+def embedding_renorm_(input: Tensor, indices: Tensor, max_norm: float, norm_type: float) -> Tensor:
+    """``torch.embedding_renorm_``: the rows of ``input`` that ``indices`` name (negative ones
+    from the end) scaled in place to norm at most ``max_norm``; no derivative, as PyTorch."""
+    _check_renorm(input, indices)
+    value_dependent(
+        "embedding_renorm_ rescales rows in place from the index values; call it outside "
+        "adjit.compile",
+        "embedding_renorm_: rows rescaled from the index values",
+        indices,
+        input,
+    )
+    n = input.shape[0]
+    picked = np.unique(indices._data)  # sorted: PyTorch reports the first bad one in this order
+    bad = picked[(picked < -n) | (picked >= n)]
+    if bad.size:
+        raise IndexError(
+            f"select(): index {bad[0]} out of range for tensor of size {list(input.shape)} at "
+            "dimension 0"
+        )
+    rows = np.unique(picked % n) if n else picked
+
+    def renorm(w: Tensor) -> Tensor:
+        data = w._data.copy()
+        data[rows] = renormed_rows(data[rows], max_norm, norm_type)
+        return Tensor._make(data)
+
+    return inplace(
+        input,
+        lambda w: with_rule(_NO_RENORM, renorm, w, name="EmbeddingRenormBackward0"),
+    )
+
+
+_NO_RENORM = _NoRenormDerivative()
 
 
 class _GradScale:

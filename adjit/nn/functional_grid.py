@@ -286,8 +286,14 @@ def affine_grid(theta: Tensor, size: Any, align_corners: bool | None = None) -> 
             f"Expected size for first two dimensions of batch2 tensor to be: [{size[0]}, {k}] "
             f"but got: [{theta.shape[0]}, {k}]."
         )
-    # base points (*spatial, d + 1): [x, y, (z,) 1], x along the last spatial axis
-    axes = [_base_axis(n, bool(align_corners)) for n in spatial]
+    return generate_affine_grid(theta, size, bool(align_corners))
+
+
+def generate_affine_grid(theta: Tensor, size: list[int], align_corners: bool) -> Tensor:
+    """``torch.affine_grid_generator``'s grid: base points [x, y, (z,) 1], x along the last
+    spatial axis, times ``theta`` transposed (arguments checked by the callers)."""
+    spatial = size[2:]
+    axes = [_base_axis(n, align_corners) for n in spatial]
     mesh = np.meshgrid(*axes, indexing="ij")
     base = np.stack([*mesh[::-1], np.ones(mesh[0].shape)], -1)
     points = base.reshape(-1, len(spatial) + 1)

@@ -229,6 +229,13 @@ EXTRA: dict[str, str] = {
     "nn.functional.kl_div:log_target": "x.log(), y.log(), log_target=True",
     "linalg.matrix_rank:tol": "m, atol=v[0], rtol=v[1]",
     "linalg.pinv:tol": "m, atol=v[0]",
+    # ATen spellings: integer mode codes, in-place renorm and strides
+    "grid_sampler": "x.reshape(1, 1, 3, 4), y.reshape(1, 3, 2, 2) * 0.5, 1, 2, False",
+    "grid_sampler_2d": "x.reshape(1, 1, 3, 4), y.reshape(1, 3, 2, 2) * 0.5, 0, 1, True",
+    "grid_sampler_3d": "x.reshape(1, 1, 1, 3, 4), y.reshape(1, 1, 2, 2, 3) * 0.5, 0, 0, False",
+    "affine_grid_generator": "x[:2, :3].reshape(1, 2, 3), (1, 1, 3, 4), False",
+    "embedding_renorm_": "m.clone(), p, 1.0, 2.0",
+    "as_strided_": "x.clone(), (2, 2), (1, 2)",
 }
 
 # Returns a Python value by definition (a bool, a number, a list, an address): it must read
@@ -324,6 +331,8 @@ NOT_TRACEABLE: dict[str, str] = {
     "Tensor.map_": "a Python callable per element",
     "histogramdd:range": "binning with a given range has no traced form yet",
     "nn.functional.embedding:max_norm": "max_norm rescales weight rows from the index values",
+    "embedding_renorm_": "rescales weight rows from the index values",
+    "as_strided_": "gives the tensor new sizes and strides over its storage",
     "nn.Embedding-max_norm": "max_norm rescales weight rows from the index values",
     "nn.EmbeddingBag-max_norm": "max_norm rescales weight rows from the index values",
 }
