@@ -179,6 +179,7 @@ class Session:
         self.record = record if record is not None else Record()
         self.trace = SegmentTrace(self)
         self.broke = False
+        self.aliases: dict[int, Tensor] = {}  # Note [arguments across breaks]
 
     def start(self, leaves: list[Any]) -> list[Any]:
         """Argument tracers of the first segment for these flattened arguments."""
@@ -263,9 +264,10 @@ class Session:
         """The last segment; arguments returned as they are are the arguments again."""
         self.flush()
         leaves, spec = flatten(out)
-        if not any("_arg" in getattr(x, "__dict__", ()) for x in leaves):
+        aliases = self.aliases
+        if not any(id(x) in aliases for x in leaves):
             return out
-        return unflatten(spec, [getattr(x, "_arg", x) for x in leaves])
+        return unflatten(spec, [aliases.get(id(x), x) for x in leaves])
 
 
 # Note [views across breaks]
@@ -330,15 +332,31 @@ def _refuse_shared(t: Tensor, others: list[Tensor]) -> None:
             )
 
 
+# Note [arguments across breaks]
+# An argument's tracer that still stands for the argument itself at a break (not written in
+# place) becomes the argument: the caller's tensor object cannot replace it in the function's
+# variables, so it takes the argument's class and shares its very attribute dictionary (data,
+# version counter, requires_grad, grad_fn, ``.grad`` and its AccumulateGrad node). Every read
+# and write of either is then one of the argument's, as eagerly: ``w.grad`` after a backward()
+# past the break reads the argument's gradient, ``autograd.grad(y, w)`` finds the argument's
+# node in the graph of a ``y`` computed before the break. Only its identity differs: ``finish``
+# returns the argument itself where the function returns it (``Session.aliases``).
+
+
 def _become(
     tracer: Tracer, t: Tensor, inputs: set[int] | None = None, session: Session | None = None
 ) -> None:
     """Make ``tracer`` the concrete tensor ``t`` in place: every reference sees the value.
-    An input (``id`` in ``inputs``) comes back as a view of it (same memory, gradients reach
-    it); an argument tracer so remembers its argument, returned as itself by ``finish``.
+    An argument's tracer that comes back as the argument becomes it (see the Note); another
+    input (``id`` in ``inputs``) comes back as a view of it (same memory, gradients reach it).
     ``session`` marks it as this call's value: Python may read it without another break
     (``Trace.read_outside``)."""
     arg = tracer.__dict__.get("_arg")
+    if arg is not None and t is arg and session is not None:
+        tracer.__class__ = type(arg)  # type: ignore[assignment]
+        tracer.__dict__ = arg.__dict__
+        session.aliases[id(tracer)] = arg
+        return
     same = inputs is not None and id(t) in inputs
     if same and (t._requires_grad or t._grad_fn is not None):
         with set_grad_enabled(True):  # (a break under no_grad still lets gradients through)

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..ir.graph import Var
 from ..runtime import trace_state
 from ..runtime.autograd import (
     FREED_MSG,
@@ -41,6 +42,7 @@ class CompiledFunctionBackward(Node):
     _read: tuple[int, ...]  # the inputs the backward program reads
     _cotangents: list[tuple[tuple[int, ...], type]]  # (shape, NumPy type) per output
     _seed: np.ndarray | None  # the implicit cotangent of ``.backward()``, for a scalar output
+    _reach: list[int]  # per input, the cotangents it depends on (Note [gradients of outputs ...])
 
     def __init__(
         self,
@@ -147,9 +149,13 @@ class CompiledFunctionBackward(Node):
         [gradients as they are made]); the plain ``apply`` when no such leaf has a
         post-accumulate hook."""
         into = [_streams_into(n, alone) for n, _ in self._edges]
-        if self._residuals is None or not any(
-            ok and n.variable._post_accumulate_hooks  # type: ignore[union-attr]
-            for (n, _), ok in zip(self._edges, into, strict=True)
+        if (
+            self._residuals is None
+            or self._partial(grads)
+            or not any(
+                ok and n.variable._post_accumulate_hooks  # type: ignore[union-attr]
+                for (n, _), ok in zip(self._edges, into, strict=True)
+            )
         ):
             return self.apply(grads, False)
         leaves = [n for (n, _), ok in zip(self._edges, into, strict=True) if ok]
@@ -157,6 +163,13 @@ class CompiledFunctionBackward(Node):
             twice = {n for n in leaves if leaves.count(n) > 1}
             into = [ok and n not in twice for (n, _), ok in zip(self._edges, into, strict=True)]
         return self._stream(self._arrays(grads), into, donate=False)
+
+    def _reached(self, grads: Any, out: Sequence[Tensor | None]) -> list[Tensor | None]:
+        """``out`` with None for the inputs that no given cotangent reaches (Note [gradients
+        of outputs not backpropagated])."""
+        given = grads if isinstance(grads, list) else [grads]
+        mask = sum(1 << j for j, g in enumerate(given) if g is not None)
+        return [g if r & mask else None for g, r in zip(out, self._reach, strict=True)]
 
     def _cotangent_tensors(self, grads: Any) -> list[Tensor]:
         if self._residuals is None:
@@ -172,18 +185,23 @@ class CompiledFunctionBackward(Node):
         cts = self._cotangent_tensors(grads)
         return self._residuals + [t._data for t in self._unpack(False)] + [c._data for c in cts]  # type: ignore[operator]
 
+    def _partial(self, grads: Any) -> bool:
+        """Some output of this node gets no cotangent in this backward."""
+        return isinstance(grads, list) and any(g is None for g in grads)
+
     def apply(self, grads: Any, create_graph: bool) -> list[Tensor | None]:
         if create_graph:  # differentiable: the joint graph, eagerly, on the real inputs
             cts = self._cotangent_tensors(grads)
             out = replay(self._plan.joint.graph, [*self._unpack(True), *cts])
-            return list(out[self._plan.joint.n_outputs :])
+            found: list[Tensor | None] = list(out[self._plan.joint.n_outputs :])
+            return self._reached(grads, found) if self._partial(grads) else found
         make = Tensor._make
-        grads = [make(a) for a in self._run_backward(self._arrays(grads))]
+        made = [make(a) for a in self._run_backward(self._arrays(grads))]
         if not self._hooks:  # no node hook sees them: fresh arrays may become .grad uncopied
-            for g, fresh in zip(grads, self._fresh, strict=True):
+            for g, fresh in zip(made, self._fresh, strict=True):
                 if fresh:
                     g._owned_grad = True
-        return grads
+        return self._reached(grads, made) if self._partial(grads) else list(made)
 
     def release(self) -> None:
         self._residuals = None
@@ -202,6 +220,32 @@ def _streams_into(n: Node | None, alone: Callable[[Node], bool]) -> bool:
         and not n.variable._hooks  # type: ignore[attr-defined]
         and alone(n)
     )
+
+
+# Note [gradients of outputs not backpropagated]
+# One node stands for all the differentiable outputs of a compiled call, with an edge to every
+# input some output reaches. A backward from some outputs only (``a, b = f(w, u)``, then
+# ``a.backward()``) runs the backward program with zero cotangents for the others, so an input
+# that only those reach (``u``, used only for ``b``) would get a zero gradient, where eagerly
+# its node is never reached: ``u.grad`` stays None, ``autograd.grad(a, u)`` refuses unless
+# allow_unused, and an optimizer skips ``u``. So each input's gradient is None when none of
+# the outputs given a cotangent reaches it (``_reach``: per input, a bit per cotangent,
+# found once per plan from the joint graph).
+
+
+def _reach(plan: TrainPlan) -> list[int]:
+    """Per ``wrt`` input, a bit mask of the cotangents its gradient depends on."""
+    g = plan.joint.graph
+    n = len(plan.joint.cotangent_of)
+    deps: dict[Var, int] = {v: 1 << j for j, v in enumerate(g.inputs[len(g.inputs) - n :])}
+    for e in g.eqns:
+        mask = 0
+        for a in e.inputs:
+            if isinstance(a, Var):
+                mask |= deps.get(a, 0)
+        if mask:
+            deps[e.out] = mask
+    return [deps.get(o, 0) if isinstance(o, Var) else 0 for o in g.outputs[plan.joint.n_outputs :]]
 
 
 def _cotangent_avals(plan: TrainPlan) -> list[tuple[tuple[int, ...], type]]:
@@ -237,5 +281,6 @@ def node_type(plan: TrainPlan, run_backward: Program) -> type[CompiledFunctionBa
         "_read": tuple(plan.split.saved_inputs),
         "_cotangents": avals,
         "_seed": seed,
+        "_reach": _reach(plan),
     }
     return type(_NODE.__name__, (_NODE,), attrs)

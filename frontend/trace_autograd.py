@@ -221,7 +221,9 @@ def _own(trace: Trace, g: Any, create_graph: bool) -> Tensor:
         return g
     var = g._var if owner is trace else trace.atom(g)
     assert isinstance(var, Var)
-    return _alias(trace, var, create_graph and trace.depends_on_grad(var))
+    own = _alias(trace, var, create_graph and trace.depends_on_grad(var))
+    trace.track(own)  # (a segment's output when it lives past a graph break)
+    return own
 
 
 def trace_backward(

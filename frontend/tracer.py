@@ -322,8 +322,9 @@ class Trace:
         return tr
 
     def track(self, t: Tracer) -> None:
-        """``t`` became a tracer of this trace in place (a random fill of a tensor made inside,
-        runtime/ops_random.py ``_become``); a segment trace keeps it as a possible output."""
+        """``t`` is a tracer of this trace made without ``emit`` (a random fill of a tensor
+        made inside, runtime/ops_random.py ``_become``; a gradient of ``autograd.grad``); a
+        segment trace keeps it as a possible output."""
 
     # Note [views of lifted tensors]
     # A tensor from outside (or from before a graph break) is a graph input of its own. An
@@ -510,7 +511,7 @@ class Trace:
         session = getattr(self, "session", None)
         if (
             session is not None
-            and t.__dict__.get("_made_by") is session
+            and (t.__dict__.get("_made_by") is session or id(t) in session.aliases)
             and id(t) not in self.mutated  # (written back only after this segment runs)
         ):
             return  # a value this call's segments produced: concrete and current
