@@ -236,6 +236,11 @@ EXTRA: dict[str, str] = {
     "affine_grid_generator": "x[:2, :3].reshape(1, 2, 3), (1, 1, 3, 4), False",
     "embedding_renorm_": "m.clone(), p, 1.0, 2.0",
     "as_strided_": "x.clone(), (2, 2), (1, 2)",
+    # removed from PyTorch: its RuntimeError, traced or not
+    **dict.fromkeys(["eig", "symeig", "matrix_rank"], "m"),
+    **dict.fromkeys(["lstsq", "solve"], "m, m"),
+    **dict.fromkeys(["Tensor.eig", "Tensor.symeig"], "m | "),
+    **dict.fromkeys(["Tensor.lstsq", "Tensor.solve"], "m | m"),
 }
 
 # Returns a Python value by definition (a bool, a number, a list, an address): it must read
