@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import adjit.runtime.functional  # noqa: F401 - every op module, so every class is made
-from adjit.runtime import complex_linalg, ops_ldl, ops_lu, ops_triangular  # noqa: F401
+from adjit.runtime import complex_linalg, ops_geqrf, ops_ldl, ops_lu, ops_triangular  # noqa: F401
 from adjit.runtime.return_types import ALL as _ALL
 
 globals().update(_ALL)

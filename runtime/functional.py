@@ -489,6 +489,7 @@ from .ops_decomp_linalg import det, inverse, logdet, matrix_exp  # noqa: E402
 from .ops_decomp_linalg import qr_legacy as qr  # noqa: E402
 from .ops_decomp_linalg import slogdet_legacy as slogdet  # noqa: E402
 from .ops_decomp_linalg import svd_legacy as svd  # noqa: E402
+from .ops_geqrf import geqrf, ormqr  # noqa: E402
 from .ops_householder import orgqr  # noqa: E402
 from .ops_lu import lu_legacy as lu  # noqa: E402
 from .ops_lu import lu_solve_legacy as lu_solve  # noqa: E402
@@ -500,7 +501,7 @@ from .ops_triangular import cholesky_inverse, cholesky_solve, triangular_solve  
 __all__ += ["det", "logdet", "slogdet", "inverse", "cholesky", "pinverse", "svd", "qr"]
 __all__ += ["cholesky_solve", "cholesky_inverse", "matrix_exp"]  # ops_triangular, matrix_exp
 __all__ += ["lu", "lu_solve", "lu_unpack", "triangular_solve"]  # runtime/ops_lu.py, ops_triangular
-__all__ += ["orgqr"]  # runtime/ops_householder.py
+__all__ += ["orgqr", "geqrf", "ormqr"]  # runtime/ops_householder.py, ops_geqrf.py
 from .ops_random import (  # noqa: E402
     bernoulli,
     multinomial,

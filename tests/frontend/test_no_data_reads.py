@@ -241,6 +241,9 @@ EXTRA: dict[str, str] = {
     **dict.fromkeys(["lstsq", "solve"], "m, m"),
     **dict.fromkeys(["Tensor.eig", "Tensor.symeig"], "m | "),
     **dict.fromkeys(["Tensor.lstsq", "Tensor.solve"], "m | m"),
+    "ormqr": "*torch.geqrf(m), x.mT",
+    "ormqr:right": "*torch.geqrf(m), x, False, True",
+    "Tensor.ormqr": "torch.geqrf(m)[0] | torch.geqrf(m)[1], x.mT",
 }
 
 # Returns a Python value by definition (a bool, a number, a list, an address): it must read
@@ -325,6 +328,8 @@ NOT_TRACEABLE: dict[str, str] = {
         "sparse tensors: eager, a graph break (Note [sparse tensors] in runtime/sparse.py)",
     ),
     "linalg.ldl_factor": "LAPACK's pivoted LDL runs eagerly",
+    "geqrf": "LAPACK's geqrf runs eagerly",
+    "Tensor.geqrf": "LAPACK's geqrf runs eagerly",
     "linalg.ldl_factor_ex": "LAPACK's pivoted LDL runs eagerly",
     "linalg.ldl_solve": "LAPACK's pivoted LDL runs eagerly",
     "Tensor.resize_": "changes the storage's size",
