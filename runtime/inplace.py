@@ -343,14 +343,22 @@ def _outside(t: Tensor) -> Any:
     return trace if trace.involves([t]) else None
 
 
-def check_alias(t: Tensor) -> None:
-    """Refuse writing through ``.data`` or ``.detach()`` of a tensor from outside a compiled
-    function (Tensor._alias): the write would not reach the tensor."""
-    if getattr(t, "_outside_alias", False):
-        raise trace_state.TracingError(
-            "in-place modification of .data or .detach() of a tensor from outside the compiled "
-            "function is not supported; modify the tensor itself (under adjit.no_grad())"
-        )
+# Note [writes through .data while tracing]
+# Eagerly ``p.data`` (and ``p.detach()``) shares ``p``'s memory: ``p.data.add_(g, alpha=-lr)``
+# (a hand-written SGD step, an EMA update) changes ``p`` without autograd seeing it. Traced, the
+# alias of a tensor from outside is the DETACH of its lifted value (Tensor._alias), so the
+# write is made an in-place op on ``p`` itself under no_grad (traced on its lifted value and
+# written back after each call: Note [writes into earlier values]), and the alias reads the
+# new value, detached, from then on.
+
+
+def _write_through_alias(t: Tensor, origin: Tensor, write: Callable[[Tensor], Any]) -> Tensor:
+    """``write`` done to ``origin``, the outside tensor whose ``.data`` alias ``t`` is."""
+    with no_grad():
+        write(origin)
+        trace = trace_state.current()
+        t._var = trace.emit(Op.DETACH, [trace.lift(origin)], {}, None)._var  # type: ignore[attr-defined]
+    return t
 
 
 def inplace(
@@ -367,7 +375,10 @@ def inplace(
     computing ``fn``'s whole result first (Note [direct writes]). ``expanded_ok``: a scalar
     fill, which PyTorch writes into an expanded tensor's memory too (Note [fills of expanded
     tensors])."""
-    check_alias(t)
+    origin = getattr(t, "_outside_alias", None)
+    if origin is not None and trace_state.current() is not None:  # (Note [writes through .data
+        kw = {"direct": direct, "expanded_ok": expanded_ok}  # while tracing])
+        return _write_through_alias(t, origin, lambda o: inplace(o, fn, *others, **kw))
     _check_leaf(t)
     if _traced_operand(others) and constant_of_trace(t):
         adopt_for_write(t)  # (Note [writes into trace constants] in runtime/const_writes.py)
@@ -426,7 +437,10 @@ def _check_writeable(t: Tensor) -> None:
 
 def setitem(t: Tensor, index: Any, value: Any) -> None:
     """``t[index] = value``: written in place; under grad mode the history becomes CopySlices."""
-    check_alias(t)
+    origin = getattr(t, "_outside_alias", None)
+    if origin is not None and trace_state.current() is not None:  # (Note [writes through .data
+        _write_through_alias(t, origin, lambda o: setitem(o, index, value))  # while tracing])
+        return
     _check_leaf(t)
     mask = traced_mask(index)
     if mask is not None:  # (Note [writes through a traced mask])

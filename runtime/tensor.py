@@ -366,12 +366,13 @@ class Tensor:
     def _alias(self) -> Any:
         """While tracing, the detached alias of a tensor from outside the trace: its graph
         input (read at every call, never a constant of today's values, and as in-place ops
-        on the tensor left it); writing through it is refused (inplace.check_alias)."""
+        on the tensor left it); a write through it is a write into the tensor (Note [writes
+        through .data while tracing] in inplace.py)."""
         trace = self._outside_trace()
         if trace is None:
             return None
         out = trace.lift(self).detach()
-        out._outside_alias = True
+        out._outside_alias = self
         return out
 
     def _outside_trace(self) -> Any:

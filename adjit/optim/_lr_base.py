@@ -55,15 +55,25 @@ def set_group_value(group: dict[str, Any], key: str, value: Any) -> None:
 def refuse_tracing(scheduler: Any) -> None:
     """Note [schedulers while tracing]: a scheduler's ``step`` is Python bookkeeping (epoch
     counters, closed forms, plateau tests on a metric's value): inside a compiled function it
-    would run once, while tracing, and never on the later calls. Every ``step`` refuses there;
-    stepped outside, each new learning rate is read by the compiled step at its next call (a
-    run-time input: Note [traced training steps] in frontend/writes.py)."""
-    if trace_state.current() is not None:
-        raise TracingError(
-            f"{type(scheduler).__name__}.step() inside a compiled function is not supported: "
-            "it would run only once, while tracing; call it outside the compiled function "
-            "(the compiled step reads the new learning rate at each call)"
-        )
+    would run once, while tracing, and never on the later calls. So every ``step`` there is a
+    graph break (Note [graph breaks] in frontend/breaks.py): the function's Python, and so the
+    step, runs on every call, as eagerly (a statement of its own: Python between compiled
+    parts, Note [statement-level breaks]); where the function may not break (fullgraph=True)
+    it refuses. Stepped outside, each new learning rate is read by the compiled step at its
+    next call (a run-time input: Note [traced training steps] in frontend/writes.py)."""
+    trace = trace_state.current()
+    if trace is None:
+        return
+    name = type(scheduler).__name__
+    error = (
+        f"{name}.step() inside a compiled function is not supported: it would run only "
+        "once, while tracing; call it outside the compiled function (the compiled step reads "
+        "the new learning rate at each call)"
+    )
+    split = getattr(trace, "split", None)
+    if split is None:
+        raise TracingError(error)
+    split(f"{name}.step() (Python bookkeeping on every call)", error)
 
 
 def _mark_optimizer_steps(scheduler: LRScheduler, opt: Optimizer) -> None:
