@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -98,6 +101,27 @@ def _edge_output(edge: GradientEdge, g: Any) -> Any:
     return _EdgeOutput(*meta)
 
 
+CREATE_GRAPH_CYCLE = (
+    "Using backward() with create_graph=True will create a reference cycle between the parameter "
+    "and its gradient which can cause a memory leak. We recommend using autograd.grad when "
+    "creating the graph to avoid this. If you have to use this function, make sure to reset the "
+    ".grad fields of your parameters to None after use to break the cycle and avoid the leak."
+)
+_CYCLE_WARNED: list[bool] = []  # (PyTorch's engine warns once per process)
+
+
+def _warn_cycle(outs: list[Any]) -> None:
+    """PyTorch's warning, once per process, for a backward() that accumulates into .grad with
+    create_graph=True (autograd.grad does not warn), at the first frame outside runtime/."""
+    if _CYCLE_WARNED or not all(type(o) is GradientEdge or o.requires_grad for o in outs):
+        return  # (no history: the engine's error comes first, as PyTorch's)
+    _CYCLE_WARNED.append(True)
+    here, frame, level = os.path.dirname(__file__) + os.sep, sys._getframe(0), 1
+    while frame is not None and frame.f_code.co_filename.startswith(here):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(CREATE_GRAPH_CYCLE, UserWarning, stacklevel=level)
+
+
 def backward(
     tensors: Any,
     grad_tensors: Any = None,
@@ -117,6 +141,8 @@ def backward(
         return split("backward() of a value computed before a graph break", backward, *args)
     grads = make_grads(outs, _seq(grad_tensors))
     retain = create_graph if retain_graph is None else retain_graph
+    if create_graph:
+        _warn_cycle(outs)
     if inputs is not None:
         inputs = _seq(inputs)
         results = run_backward(

@@ -50,7 +50,22 @@ def _check_leaf(t: Tensor) -> None:
         raise RuntimeError(INFERENCE_INPLACE_MSG)
     if is_grad_enabled() and t._nograd_view:
         raise RuntimeError(NOGRAD_VIEW_MSG)
+    if is_grad_enabled() and t._view_base is not None and t._grad_fn is None:
+        _check_view_made_before_history(t, t._view_base)
     if is_grad_enabled() and t.is_leaf and t._requires_grad:
+        raise RuntimeError(LEAF_MSG)
+
+
+def _check_view_made_before_history(t: Tensor, base: Tensor) -> None:
+    """A view made while its base had no history, written in place after the base got one:
+    PyTorch's check_inplace sees a view that requires grad (its base does) with no grad_fn of
+    its own yet (it is made on first use: Note [stale views]), so it refuses as for a leaf (a
+    view of a leaf, when the base is one that requires grad since)."""
+    if base._grad_fn is None and base._requires_grad:
+        raise RuntimeError(
+            "a view of a leaf Variable that requires grad is being used in an in-place operation."
+        )
+    if base._grad_fn is not None and base._rewrites != t._rewrites_seen:
         raise RuntimeError(LEAF_MSG)
 
 

@@ -297,7 +297,7 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
-        return self._grad_fn is None
+        return self.grad_fn is None  # (a stale view's history first: Note [stale views])
 
     @property
     def grad(self) -> Tensor | None:
