@@ -1,8 +1,11 @@
-"""Eager per-op overhead: a 20-op elementwise chain on 100 float32 values, adjit vs PyTorch.
+"""Eager per-op overhead: a 20-op elementwise chain on 100 float32 values, and an eager MLP
+train step (Linear 64-128, ReLU, Linear 128-10, cross entropy, SGD, batch 32), adjit vs
+PyTorch.
 
-Run: ``python -m benchmarks.eager_overhead [--profile]``. Prints µs per op (forward only and
-forward + ``.backward()``), medians over rounds with the 10th-90th percentile spread, one
-thread each, the load average, and with ``--profile`` adjit's cProfile breakdown.
+Run: ``python -m adjit.benchmarks.eager_overhead [--profile]``. Prints µs per op (forward only
+and forward + ``.backward()``) and µs per train step, medians over rounds with the 10th-90th
+percentile spread, one thread each, the load average, and with ``--profile`` adjit's cProfile
+breakdown of the chain.
 """
 
 from __future__ import annotations
@@ -46,6 +49,43 @@ def steps(lib: Any) -> tuple[Callable[[], Any], Callable[[], Any], Callable[[], 
         return x.grad.detach().numpy().copy(), w.grad.detach().numpy().copy()
 
     return forward, both, grads
+
+
+def mlp_step(lib: Any, state: dict[str, np.ndarray]) -> tuple[Callable[[], Any], Any]:
+    """(one eager train step, the model) of the MLP for ``lib``, its weights ``state``."""
+    model = lib.nn.Sequential(lib.nn.Linear(64, 128), lib.nn.ReLU(), lib.nn.Linear(128, 10))
+    model.load_state_dict({k: lib.tensor(v) for k, v in state.items()})
+    opt = lib.optim.SGD(model.parameters(), lr=0.01)
+    rng = np.random.default_rng(1)
+    x = lib.tensor(rng.standard_normal((32, 64)).astype(np.float32))
+    y = lib.tensor(rng.integers(0, 10, 32))
+
+    def step() -> Any:
+        opt.zero_grad()
+        loss = lib.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step, model
+
+
+def mlp_steps(torch: Any, adjit: Any) -> dict[str, Callable[[], Any]]:
+    """The MLP step of each library from PyTorch's seeded weights, checked to agree."""
+    torch.manual_seed(0)
+    init = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
+    state = {k: v.detach().numpy().copy() for k, v in init.state_dict().items()}
+    out = {}
+    models = []
+    for name, lib in (("adjit", adjit), ("torch", torch)):
+        step, model = mlp_step(lib, state)
+        for _ in range(3):
+            step()
+        out[name] = step
+        models.append({k: v.detach().numpy() for k, v in model.state_dict().items()})
+    for k in state:
+        np.testing.assert_allclose(models[0][k], models[1][k], rtol=1e-4, atol=1e-6)
+    return out
 
 
 def per_op_us(fn: Callable[[], Any], rounds: int, inner: int) -> list[float]:
@@ -95,6 +135,21 @@ def main() -> None:
         for name in ("adjit", "torch"):
             print(f"{kind:17s} {name:6s} {summary(results[(name, kind)])}")
         print(f"{kind:17s} adjit / torch = {a / t:.2f}x")
+    steps_ = mlp_steps(torch, adjit)
+    per_step: dict[str, list[float]] = {name: [] for name in steps_}
+    for _ in range(3):
+        for name, fn in steps_.items():
+            for _ in range(args.rounds // 3):
+                t0 = time.perf_counter()
+                for _ in range(10):
+                    fn()
+                per_step[name].append((time.perf_counter() - t0) / 10 * 1e6)
+    for name, samples in per_step.items():
+        q = statistics.quantiles(samples, n=10)
+        print(f"MLP train step    {name:6s} {statistics.median(samples):7.1f} µs  "
+              f"[{q[0]:.1f}, {q[-1]:.1f}]")  # fmt: skip
+    ratio = statistics.median(per_step["adjit"]) / statistics.median(per_step["torch"])
+    print(f"MLP train step    adjit / torch = {ratio:.2f}x")
     if args.profile:
         fwd, both, _ = contenders["adjit"]
         prof = cProfile.Profile()

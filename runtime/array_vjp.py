@@ -115,6 +115,7 @@ ARRAY_VJPS: dict[Op, ArrayRule] = {
     ),
     Op.DIV: _div,
     Op.SUM: _unreduce,
+    Op.PERMUTE: lambda g, axes: (g.transpose(sorted(range(len(axes)), key=axes.__getitem__)),),
 }
 REAL_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # the derivative table's rules these copy: when one is replaced (a patched or user rule), the

@@ -428,6 +428,9 @@ class OpNode(Node):
 
 
 _OP_APPLY = OpNode.apply  # (a subclass with its own apply, e.g. a complex node, is not plain)
+# the ``apply`` of node classes with an ``_array_apply`` of their own, which the engine calls
+# with array cotangents as it does a plain op node's (runtime/eager_linear.py's)
+ARRAY_NODES: set[Callable[..., Any]] = set()
 # the NumPy dtype of each real floating DType: ``a.dtype is`` it is the common case of
 # ``a.dtype == dtype.np`` (a comparison with a scalar type makes a dtype, ~0.3 µs)
 _NP_DTYPES = {D.float32: np.dtype(np.float32), D.float64: np.dtype(np.float64)}
@@ -897,19 +900,25 @@ def _run_backward(
                     break
                 grads_out = buffers.pop(node)
                 grads = None
+                kind = type(node).apply
                 if (
                     raw
-                    and type(node).apply is _OP_APPLY
+                    and (kind is _OP_APPLY or kind in ARRAY_NODES)
                     and not (node._tensor_hooks or node._retained or node._hooks)
                     and (needed is None or (node in needed and node not in captured))
                 ):
                     g = grads_out[0]
                     if type(g) is not np.ndarray:
                         g = None if g._is_tracer else g._data
-                    op = node.op  # type: ignore[attr-defined]
-                    ok = mirrored.get(op)
-                    if ok is None:
-                        ok = mirrored[op] = op in ARRAY_VJPS and MIRRORS.get(op) is DERIVATIVES[op]
+                    if kind is _OP_APPLY:
+                        op = node.op  # type: ignore[attr-defined]
+                        ok = mirrored.get(op)
+                        if ok is None:
+                            ok = mirrored[op] = (
+                                op in ARRAY_VJPS and MIRRORS.get(op) is DERIVATIVES[op]
+                            )
+                    else:  # (Note [eager linear]: it checks its own saved tensors)
+                        ok = True
                     if ok and g is not None:
                         if tok is None:
                             tok = quiet_enter()

@@ -8,6 +8,7 @@ from typing import Any
 
 from adjit.ir.ops import Op
 from adjit.ir.shapes import infer_size
+from adjit.nn._eager_cross_entropy import cross_entropy as _eager_cross_entropy
 from adjit.nn._onehot_nll import onehot_cross_entropy, traced_rows
 from adjit.runtime import autocast
 from adjit.runtime import functional as R
@@ -385,6 +386,9 @@ def cross_entropy(
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     r = _reduction(size_average, reduce, reduction)
+    fast = _eager_cross_entropy(input, target, weight, r, ignore_index, label_smoothing)
+    if fast is not None:  # (Note [eager cross entropy])
+        return fast
     if traced_rows(input) and target.shape != input.shape:  # (Note [cross entropy rows])
         _check_target_shape(input, target)
         t = target.to(adjit_int64())

@@ -23,6 +23,7 @@ from adjit.runtime.autocast import autocast_op as _autocast_op
 from adjit.runtime.checks import check, shape_from_values
 from adjit.runtime.creation import full as _full
 from adjit.runtime.dispatch import composite, not_a_view
+from adjit.runtime.eager_linear import linear as _eager_linear
 from adjit.runtime.functional import log_softmax as _log_softmax
 from adjit.runtime.functional import sigmoid, tanh
 from adjit.runtime.functional import softmax as _softmax
@@ -122,8 +123,14 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias`` (see Note [linear names])."""
     if bias is None:
         name = _LINEAR_NO_BIAS.get(input.ndim, "UnsafeViewBackward0")
+        fast = _eager_linear(input, weight, bias, name)  # (Note [eager linear])
+        if fast is not None:
+            return fast
         return composite(name, lambda x, w: R.matmul(x, R.t(w)), input, weight)
     name = "AddmmBackward0" if input.ndim == 2 else "ViewBackward0"
+    fast = _eager_linear(input, weight, bias, name)
+    if fast is not None:
+        return fast
     # (addmm adds the bias to the float32 product of float16/bfloat16 before rounding)
     return composite(name, in_float32(lambda x, w, b: R.matmul(x, R.t(w)) + b), input, weight, bias)
 
