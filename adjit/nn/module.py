@@ -40,6 +40,19 @@ _NAMES_CHECKS = (
 )
 
 
+_PLAIN = frozenset((bool, int, float, str, tuple, type(None)))
+
+
+def _changed(old: Any, value: Any) -> bool:
+    """Whether setting a plain attribute from ``old`` to ``value`` changes it."""
+    if type(old) not in _PLAIN:
+        return True
+    try:
+        return bool(old != value)
+    except (RuntimeError, TypeError):  # (a tuple holding tensors)
+        return True
+
+
 _HOOK_TABLES = (
     "_forward_hooks",
     "_forward_pre_hooks",
@@ -200,6 +213,8 @@ class Module:
             self._forget(name, d, params, modules)
             self.register_buffer(name, value, persistent)
         else:
+            if name != "training" and type(value) in _PLAIN and _changed(d.get(name, d), value):
+                d["_plain_writes"] = d.get("_plain_writes", 0) + 1  # (see _compile_guard)
             object.__setattr__(self, name, value)
 
     @staticmethod
@@ -457,7 +472,10 @@ class Module:
 
     def _compile_guard(self) -> tuple:
         """What a compiled call of this module assumes (frontend/compile.py module_guard):
-        the training flag and the hooks, its own and the global ones."""
+        the training flag and the hooks, its own and the global ones; and how many times a
+        Python number (or string, tuple, None) attribute was set to a new value: a trace read
+        it as a constant (``self.scale``, a Dropout's ``p``), so ``m.scale = 3.0`` traces
+        again instead of computing with the old value."""
         return (
             self.training,
             tuple(self._forward_pre_hooks),
@@ -467,6 +485,7 @@ class Module:
             _hooks.global_hook_ids(),
             tuple(map(id, self._parameters.values())),  # a parameter or buffer swapped in
             tuple(map(id, self._buffers.values())),  # (m.weight = ...) traces again
+            self.__dict__.get("_plain_writes", 0),
         )
 
     _compiled_call_impl: Any = None  # set by compile(): calls run it instead
