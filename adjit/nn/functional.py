@@ -127,12 +127,38 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         if fast is not None:
             return fast
         return composite(name, lambda x, w: R.matmul(x, R.t(w)), input, weight)
+    _check_bias(input, weight, bias)
     name = "AddmmBackward0" if input.ndim == 2 else "ViewBackward0"
     fast = _eager_linear(input, weight, bias, name)
     if fast is not None:
         return fast
     # (addmm adds the bias to the float32 product of float16/bfloat16 before rounding)
     return composite(name, in_float32(lambda x, w, b: R.matmul(x, R.t(w)) + b), input, weight, bias)
+
+
+def _check_bias(input: Tensor, weight: Tensor, bias: Tensor) -> None:
+    """PyTorch's addmm checks of linear with a bias: its dtypes, then a bias that cannot
+    broadcast to the (rows, outputs) product."""
+    if bias.dtype is not weight.dtype:
+        raise RuntimeError(
+            "self and mat2 must have the same dtype, but got "
+            f"{bias.dtype.type_name} and {weight.dtype.type_name}"
+        )
+    if input.dtype is not weight.dtype:
+        raise RuntimeError(
+            "mat1 and mat2 must have the same dtype, but got "
+            f"{input.dtype.type_name} and {weight.dtype.type_name}"
+        )
+    if weight.ndim != 2 or bias.ndim != 1:
+        return
+    outs, size = weight.shape[0], bias.shape[0]
+    if isinstance(outs, int) and isinstance(size, int) and size not in (1, outs):
+        rows = math.prod(input.shape[:-1])
+        raise RuntimeError(
+            f"The expanded size of the tensor ({outs}) must match the existing size ({size}) "
+            f"at non-singleton dimension 1.  Target sizes: [{rows}, {outs}].  "
+            f"Tensor sizes: [{size}]"
+        )
 
 
 @_autocast_op("bilinear")

@@ -223,3 +223,33 @@ def test_create_graph_with_one_operand_frozen(frozen: str) -> None:
         found.append((g.detach().numpy(), wrt.grad.numpy()))
     for a, b in zip(*found, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def _error(lib: object, xs: tuple[int, ...], dts: tuple[str, str, str | None],
+           bias_shape: tuple[int, ...] = (4,)) -> str:  # fmt: skip
+    x = lib.ones(*xs, dtype=getattr(lib, dts[0]))  # type: ignore[attr-defined]
+    w = lib.ones(4, 3, dtype=getattr(lib, dts[1]))  # type: ignore[attr-defined]
+    b = None if dts[2] is None else lib.ones(*bias_shape, dtype=getattr(lib, dts[2]))  # type: ignore[attr-defined]
+    try:
+        lib.nn.functional.linear(x, w, b)  # type: ignore[attr-defined]
+    except RuntimeError as e:
+        return str(e)
+    return "ok"
+
+
+@pytest.mark.parametrize("xs", [(2, 3), (5, 2, 3), (3,)])
+@pytest.mark.parametrize(
+    "dts",
+    [("float32", "float32", "float64"), ("float32", "float64", "float32"),
+     ("float32", "float64", None), ("float32", "float64", "float64"),
+     ("float64", "float32", "float32"), ("float64", "float32", "float64")],
+)  # fmt: skip
+def test_dtype_errors_as_torch(xs: tuple[int, ...], dts: tuple[str, str, str | None]) -> None:
+    assert _error(adjit, xs, dts) == _error(torch, xs, dts) != "ok"
+
+
+@pytest.mark.parametrize(("xs", "bias"), [((2, 3), (5,)), ((5, 2, 3), (5,)), ((3,), (5,)),
+                                          ((2, 3), (1,)), ((2, 3), (2, 4))])  # fmt: skip
+def test_bias_size_errors_as_torch(xs: tuple[int, ...], bias: tuple[int, ...]) -> None:
+    dts = ("float32", "float32", "float32")
+    assert _error(adjit, xs, dts, bias) == _error(torch, xs, dts, bias)
