@@ -556,6 +556,89 @@ def conv_classifier(L):
     )
 
 
+def zero_grad_keep_zeros(L):
+    nn = L.nn
+    L.manual_seed(0)
+    a, b = nn.Linear(3, 2), nn.Linear(3, 2)
+    params = [*a.parameters(), *b.parameters()]
+    opt = L.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=0.05)
+
+    def step(x):
+        opt.zero_grad(set_to_none=False)
+        loss = a(x).pow(2).sum() + (b(x).sum() * 0 if x.shape[0] > 100 else 0)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    return step, params, [RNG.standard_normal((4, 3))]
+
+
+def reinforce_policy(L):
+    nn = L.nn
+    D = L.distributions
+    L.manual_seed(0)
+    pi = nn.Linear(3, 2)
+    logstd = nn.Parameter(L.zeros(2))
+    params = [*pi.parameters(), logstd]
+    opt = L.optim.Adam(params, lr=1e-2)
+
+    def step(obs):
+        opt.zero_grad()
+        dist = D.Normal(pi(obs), logstd.exp())
+        act = dist.sample()
+        reward = -(act - 0.5).pow(2).sum(1)
+        loss = (
+            -(dist.log_prob(act).sum(1) * (reward - reward.mean())).mean()
+            - 0.01 * dist.entropy().mean()
+        )
+        loss.backward()
+        opt.step()
+        return loss.detach(), reward.mean()
+
+    return step, params, [RNG.standard_normal((6, 3))]
+
+
+def gumbel_and_where(L):
+    nn, F = L.nn, L.nn.functional
+    L.manual_seed(0)
+    m = nn.Linear(4, 3)
+    opt = L.optim.SGD(m.parameters(), lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        logits = m(x)
+        y = F.gumbel_softmax(logits, tau=0.5, hard=True)
+        safe = L.where(x > 0, x.clamp(min=1e-3).log(), L.zeros_like(x))
+        loss = (
+            (y * logits).sum()
+            + L.nan_to_num(safe).sum() * 0.1
+            + F.layer_norm(logits, (3,)).pow(2).mean()
+        )
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    return step, list(m.parameters()), [RNG.standard_normal((5, 4))]
+
+
+def autocast_bf16(L):
+    nn, F = L.nn, L.nn.functional
+    L.manual_seed(0)
+    m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = L.optim.SGD(m.parameters(), lr=0.1)
+
+    def step(x, y):
+        opt.zero_grad()
+        with L.autocast("cpu", dtype=L.bfloat16):
+            out = m(x)
+        loss = F.mse_loss(out.float(), y)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    return step, list(m.parameters()), [RNG.standard_normal((4, 4)), RNG.standard_normal((4, 2))]
+
+
 PROGRAMS: dict[str, Callable[..., Any]] = {
     f.__name__: f
     for f in [
@@ -582,6 +665,10 @@ PROGRAMS: dict[str, Callable[..., Any]] = {
         early_exit_nonfinite,
         seeded_inside_and_dict,
         conv_classifier,
+        zero_grad_keep_zeros,
+        reinforce_policy,
+        gumbel_and_where,
+        autocast_bf16,
     ]
 }
 SLOW = {"seq2seq_attention", "transformer_layer", "lstm_lm", "gru_lm", "multihead_attention"}
