@@ -9,6 +9,7 @@ import numpy as np
 from ..ir.dtypes import DType
 from ..ir.ops import Op
 from .dispatch import apply
+from .storage_offsets import storage_offset_of
 from .tensor import Tensor
 
 # PyTorch's device types, in the order its error message lists them
@@ -159,13 +160,7 @@ def storage_offset(x: Tensor) -> int:
     """Elements between the start of the memory x views and x's first element."""
     if x._is_tracer:  # a traced value is its own dense memory (as in is_contiguous)
         return 0
-    base = x._data
-    while isinstance(base.base, np.ndarray):
-        base = base.base
-    lowest = x._data.ctypes.data + sum(
-        (n - 1) * s for n, s in zip(x._data.shape, x._data.strides, strict=True) if s < 0
-    )
-    return max(0, (lowest - base.ctypes.data) // x._data.itemsize) if x._data.size else 0
+    return storage_offset_of(x)
 
 
 def to(x: Tensor, *args: Any, **kwargs: Any) -> Tensor:

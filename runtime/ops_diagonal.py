@@ -95,7 +95,7 @@ def _diagonal(a: Tensor, offset: int, axes: tuple[int, ...]) -> Tensor:
     n, m = a.shape[-2:]
     length, r, c = _diag_span(n, m, offset)
     flat = reshape(a, (*a.shape[:-2], n * m))
-    start = r * m + c
+    start = r * m + c if length else 0  # (an empty diagonal starts where its input does)
     stop = start + (length - 1) * (m + 1) + 1 if length else start
     return getitem(flat, (Ellipsis, slice(start, stop, m + 1)))
 

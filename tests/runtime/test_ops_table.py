@@ -486,6 +486,7 @@ TESTED_ELSEWHERE |= {
     n: "tests/runtime/test_complex_vs_torch.py" for n in ("view_as_complex", "view_as_real")
 }
 TESTED_ELSEWHERE["orgqr"] = "tests/runtime/test_householder_vs_torch.py"
+TESTED_ELSEWHERE |= {n: "tests/test_h1_geqrf_ormqr_vs_torch.py" for n in ("geqrf", "ormqr")}
 TESTED_ELSEWHERE |= {n: "tests/fft/test_fft_stft.py" for n in ("stft", "istft")}  # (complex)
 TESTED_ELSEWHERE |= {
     n: "tests/runtime/test_special_more_vs_torch.py" for n in ("igamma", "igammac")
