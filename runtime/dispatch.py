@@ -25,6 +25,7 @@ from ..ir.sizes import SymbolicSize, symbolic_attr
 from . import forward_grad, trace_state
 from .array_vjp import QUIET, np_state, quiet_enter, quiet_exit, quiet_state, set_np_state
 from .autograd import CompositeNode, OpNode, gradient_edge, lean_node, lean_plan
+from .eager_erf import erf as eager_erf
 from .grad_mode import InferenceBox, is_grad_enabled, no_grad
 from .grad_mode import _state as _grad_state
 from .storage_offsets import is_empty_view, record_empty_offset
@@ -380,7 +381,11 @@ def apply(op: Op, *args: Any, name: str | None = None, **attrs: Any) -> Tensor:
     avals = [t._aval() if alone or not weak else _aval_of(t) for t in inputs]
     out_aval = _infer(op, avals, attrs)
     first = inputs[0] if inputs else None  # (a draw may have no operand)
-    data = eval_eqn_arrays(op, attrs, [t._data for t in inputs], avals, out_aval)
+    data = None
+    if op is Op.ERF:  # (Note [eager erf])
+        data = eager_erf(inputs[0]._data)
+    if data is None:
+        data = eval_eqn_arrays(op, attrs, [t._data for t in inputs], avals, out_aval)
     view = op in VIEW_OPS and data.base is not None and np.may_share_memory(data, first._data)
     empty_view = op in VIEW_OPS and is_empty_view(op, attrs, data)  # (Note [empty views keep
     view = view or empty_view  # their offset] in runtime/storage_offsets.py)
