@@ -156,8 +156,8 @@ def fast_key(args: tuple[Any, ...]) -> tuple | None:
 # the general path's lookups. The prepared call (frontend/prepared.py) writes the same checks
 # out as straight-line code: per lifted tensor its array's shape, dtype and whether it needs
 # grad (``leaf_key``'s); per module of adjit's own ``_compile_guard``, its type, training flag,
-# empty hook tables (or their recorded keys), parameter and buffer identities, count of writes
-# of new values into plain attributes (``m.scale = 3.0``: Module._compile_guard), and once for
+# empty hook tables (or their recorded keys), parameter and buffer identities, values of the
+# plain attributes set to new values (``m.scale = 3.0``: Module._compile_guard), and once for
 # all of them the global hooks; per binding an identity test. A module whose guard is another
 # (a custom ``_compile_guard``, an object with only ``training``), or whose written-out key
 # does not give back the key it recorded, is checked by ``module_guard`` itself. Any check
@@ -238,7 +238,7 @@ def _written_key(m: Any) -> tuple | None:
         hooks.global_hook_ids(),
         tuple(map(id, m._parameters.values())),
         tuple(map(id, m._buffers.values())),
-        m.__dict__.get("_plain_writes", 0),
+        tuple(m.__dict__[n] for n in m.__dict__.get("_plain_varying", ())),
     )
 
 
@@ -248,7 +248,14 @@ def _write_module(w: Any, m: Any, key: tuple) -> None:
     training, hooks, params, buffers = key[0], key[1:5], key[6], key[7]
     w.line(f"m = {name}")
     tests = [f"type(m) is not {w.const('T', type(m))}"]
-    tests.append(f"m.__dict__.get('_plain_writes', 0) != {key[8]!r}")
+    if key[8]:  # (Python number attributes set to new values: Module._compile_guard)
+        names = w.const("PN", m.__dict__.get("_plain_varying", ()))
+        tests.append(
+            f"m.__dict__.get('_plain_varying', ()) != {names} or "
+            f"tuple([m.__dict__[n] for n in {names}]) != {w.const('PV', key[8])}"
+        )
+    else:
+        tests.append("'_plain_varying' in m.__dict__")
     tests.append(
         f"m.training is not {training}"
         if isinstance(training, bool)

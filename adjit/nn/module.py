@@ -40,17 +40,21 @@ _NAMES_CHECKS = (
 )
 
 
-_PLAIN = frozenset((bool, int, float, str, tuple, type(None)))
+_PLAIN = frozenset((bool, int, float, str, type(None)))
 
 
-def _changed(old: Any, value: Any) -> bool:
-    """Whether setting a plain attribute from ``old`` to ``value`` changes it."""
-    if type(old) not in _PLAIN:
-        return True
-    try:
-        return bool(old != value)
-    except (RuntimeError, TypeError):  # (a tuple holding tensors)
-        return True
+def _note_varying(module: Any, d: dict[str, Any], name: str, value: Any) -> None:
+    """Remember ``name`` as a Python number attribute set again to another value (see
+    ``_compile_guard``); the first set (in ``__init__``) is not a change, nor ``training``
+    and the names a module class guards otherwise (``_compile_unguarded``)."""
+    old = d.get(name, _PLAIN)
+    if type(value) not in _PLAIN or old is _PLAIN or old == value:
+        return
+    if name == "training" or name in module._compile_unguarded:
+        return
+    varying = d.get("_plain_varying", ())
+    if name not in varying:
+        d["_plain_varying"] = (*varying, name)
 
 
 _HOOK_TABLES = (
@@ -213,8 +217,7 @@ class Module:
             self._forget(name, d, params, modules)
             self.register_buffer(name, value, persistent)
         else:
-            if name != "training" and type(value) in _PLAIN and _changed(d.get(name, d), value):
-                d["_plain_writes"] = d.get("_plain_writes", 0) + 1  # (see _compile_guard)
+            _note_varying(self, d, name, value)
             object.__setattr__(self, name, value)
 
     @staticmethod
@@ -470,12 +473,15 @@ class Module:
                 return call(self, args, kwargs, _forward)
         return _forward(self, args, kwargs)
 
+    _compile_unguarded: frozenset[str] = frozenset()  # (see _compile_guard)
+
     def _compile_guard(self) -> tuple:
         """What a compiled call of this module assumes (frontend/compile.py module_guard):
-        the training flag and the hooks, its own and the global ones; and how many times a
-        Python number (or string, tuple, None) attribute was set to a new value: a trace read
-        it as a constant (``self.scale``, a Dropout's ``p``), so ``m.scale = 3.0`` traces
-        again instead of computing with the old value."""
+        the training flag and the hooks, its own and the global ones; and the values of the
+        Python number (bool, string, None) attributes ever set to another value: a trace read
+        them as constants (``self.scale``, a Dropout's ``p``), so ``m.scale = 3.0`` traces
+        again instead of computing with the old value (and setting it back finds the first
+        trace)."""
         return (
             self.training,
             tuple(self._forward_pre_hooks),
@@ -485,7 +491,7 @@ class Module:
             _hooks.global_hook_ids(),
             tuple(map(id, self._parameters.values())),  # a parameter or buffer swapped in
             tuple(map(id, self._buffers.values())),  # (m.weight = ...) traces again
-            self.__dict__.get("_plain_writes", 0),
+            tuple(self.__dict__[n] for n in self.__dict__.get("_plain_varying", ())),
         )
 
     _compiled_call_impl: Any = None  # set by compile(): calls run it instead

@@ -76,6 +76,12 @@ class DistributedDataParallel(Module):
     rank runs its own batch, the backward averages the gradients over the process group in
     buckets all-reduced as they fill (Note [DDP reducer], Note [DDP bucket plan])."""
 
+    # bookkeeping flags a compiled call guards through its replays' keys (Note [eager on every
+    # call]), not as constants of the trace (Module._compile_guard)
+    _compile_unguarded = frozenset(
+        ("require_backward_grad_sync", "require_forward_param_sync", "_has_rebuilt_buckets")
+    )
+
     def __init__(
         self,
         module: Module,
