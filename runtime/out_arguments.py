@@ -11,6 +11,7 @@ from ..ir.shapes import C_NAMES
 from . import autocast
 from .dtype_info import can_cast
 from .grad_mode import is_grad_enabled, no_grad
+from .return_types import out_type
 from .tensor import Tensor
 
 # Note [out= arguments]
@@ -128,7 +129,9 @@ def with_out(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         written = [_store(r, o) for r, o in zip(results, outs, strict=True)]
         if not isinstance(result, tuple):
             return written[0]
-        return type(result)(*written) if hasattr(result, "_fields") else tuple(written)
+        if not hasattr(result, "_fields"):
+            return tuple(written)
+        return out_type(type(result))(*written)  # (max_out for max: PyTorch's out= twins)
 
     return run
 

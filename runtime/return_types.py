@@ -12,6 +12,7 @@ from typing import Any
 # sequence (``torch.return_types.max((v, i))``), printed field by field, with n_fields. Ours are
 # namedtuples that take that form too, and the positional one adjit's ops use.
 ALL: dict[str, type] = {}
+_NO_OUT = {"histogramdd"}  # PyTorch has no ``<name>_out`` twin for these (nor for private ones)
 
 
 def _from_sequence(cls: type, base: type, name: str, args: tuple[Any, ...], kw: Any) -> Any:
@@ -31,9 +32,21 @@ def _from_sequence(cls: type, base: type, name: str, args: tuple[Any, ...], kw: 
 
 
 def return_type(name: str, fields: tuple[str, ...]) -> type:
-    """The class ``torch.return_types.<name>`` with these fields (made once, then shared)."""
+    """The class ``torch.return_types.<name>`` with these fields (made once, then shared),
+    and its ``<name>_out`` twin, which a call with ``out=`` returns."""
     if name in ALL:
         return ALL[name]
+    if not name.startswith("_") and name not in _NO_OUT:
+        _make(f"{name}_out", fields)
+    return _make(name, fields)
+
+
+def out_type(kind: type) -> type:
+    """The class a call with ``out=`` returns where a plain call returns a ``kind``."""
+    return ALL.get(f"{kind.__name__}_out", kind) if ALL.get(kind.__name__) is kind else kind
+
+
+def _make(name: str, fields: tuple[str, ...]) -> type:
     base = namedtuple(name, fields)  # type: ignore[misc]  # noqa: PYI024
 
     def __new__(cls: type, *args: Any, **kw: Any) -> Any:  # noqa: N807
