@@ -247,7 +247,7 @@ from adjit.runtime.predicates import (
     numel,
 )
 from adjit.runtime.printing import get_printoptions, set_printoptions
-from adjit.runtime.removed_linalg import eig, lstsq, matrix_rank, solve, symeig
+from adjit.runtime.removed_api import eig, lstsq, matrix_rank, solve, symeig
 from adjit.runtime.settings import (
     are_deterministic_algorithms_enabled,
     compiled_with_cxx11_abi,

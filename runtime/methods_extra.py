@@ -13,7 +13,7 @@ from ..ir.shapes import C_NAMES
 from . import creation as C
 from . import functional as F
 from . import inplace as I
-from . import inplace_shape, removed_linalg, strided_inplace
+from . import inplace_shape, removed_api, strided_inplace
 from .checks import check, in_range, traced
 from .creation import check_fill
 from .dispatch import apply, composite, with_rule
@@ -461,7 +461,7 @@ METHODS: dict[str, Any] = {
     **{name: _comparison(fn, stem) for name, (fn, stem) in COMPARISONS.items()},
     **inplace_shape.METHODS,
     **strided_inplace.METHODS,  # as_strided_
-    **removed_linalg.METHODS,  # eig, symeig, lstsq, solve: PyTorch's removal errors
+    **removed_api.METHODS,  # eig, symeig, lstsq, solve, reinforce, volatile: PyTorch's texts
     "fill_diagonal_": fill_diagonal_,
     "put": put,
     "put_": put_,

@@ -350,6 +350,24 @@ def share_memory_(x: Tensor) -> Tensor:
     return x
 
 
+def is_set_to(x: Tensor, tensor: Any) -> bool:
+    """Whether ``x`` and ``tensor`` view the same memory with the same offset, sizes and
+    strides (PyTorch's ``Tensor.is_set_to``; the dtypes may differ if the sizes agree)."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(
+            f"is_set_to(): argument 'tensor' (position 1) must be Tensor, not "
+            f"{type(tensor).__name__}"
+        )
+    if x._is_tracer or tensor._is_tracer:
+        raise RuntimeError("is_set_to: a tensor being traced by adjit.compile has no memory yet")
+    return (
+        _root(x._data) is _root(tensor._data)
+        and x._data.itemsize == tensor._data.itemsize
+        and (x.storage_offset(), x.shape, x.stride())
+        == (tensor.storage_offset(), tensor.shape, tensor.stride())
+    )
+
+
 def is_storage(obj: Any) -> bool:
     return isinstance(obj, UntypedStorage | TypedStorage)
 
@@ -362,4 +380,5 @@ METHODS = {
     ),
     "is_shared": is_shared,
     "share_memory_": share_memory_,
+    "is_set_to": is_set_to,
 }

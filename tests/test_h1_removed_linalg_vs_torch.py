@@ -66,3 +66,47 @@ def test_signatures_as_pytorch() -> None:
         assert list(inspect.signature(ours).parameters) == list(
             inspect.signature(theirs).parameters
         ), name
+
+
+def test_reinforce_and_volatile_as_pytorch() -> None:
+    import warnings
+
+    outs = []
+    for T in (adjit, torch):
+        x = T.arange(3.0)
+        with pytest.raises(RuntimeError) as info:
+            x.reinforce(1.0)
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            flag = x.volatile
+            x.volatile = True
+        assert all(w.filename == __file__ for w in seen)
+        outs.append((str(info.value), flag, [str(w.message) for w in seen]))
+    assert outs[0] == outs[1] and outs[0][1] is False
+
+
+SET_TO = [
+    "x.is_set_to(x)",
+    "x.is_set_to(x[:])",
+    "x.is_set_to(x.view(2, 3))",
+    "x.is_set_to(x.clone())",
+    "x[1:].is_set_to(x[1:])",
+    "x[1:].is_set_to(x[2:])",
+    "x.is_set_to(x.float())",
+    "x.is_set_to(x.double())",
+    "x[:0].is_set_to(x[:0])",
+    "x.is_set_to(tensor=x)",
+    "x.is_set_to(1)",
+    "x.t().is_set_to(x.t()) if x.ndim == 2 else x[::2].is_set_to(x[::2])",
+]
+
+
+@pytest.mark.parametrize("call", SET_TO)
+def test_is_set_to_as_pytorch(call: str) -> None:
+    got = []
+    for T in (adjit, torch):
+        try:
+            got.append(eval(call, {"x": T.arange(6.0)}))
+        except TypeError as e:
+            got.append(str(e))
+    assert got[0] == got[1]

@@ -241,6 +241,7 @@ EXTRA: dict[str, str] = {
     **dict.fromkeys(["lstsq", "solve"], "m, m"),
     **dict.fromkeys(["Tensor.eig", "Tensor.symeig"], "m | "),
     **dict.fromkeys(["Tensor.lstsq", "Tensor.solve"], "m | m"),
+    "Tensor.reinforce": "x | 1.0",
     "ormqr": "*torch.geqrf(m), x.mT",
     "ormqr:right": "*torch.geqrf(m), x, False, True",
     "Tensor.ormqr": "torch.geqrf(m)[0] | torch.geqrf(m)[1], x.mT",
@@ -309,7 +310,7 @@ SHAPE_FROM_VALUES: dict[str, str] = {
 # form, storage tricks, per-element Python callables): must not read the data either.
 # storage and DLPack: the memory itself, which a traced value has not got (refused)
 _MEMORY = ["Tensor.untyped_storage", "Tensor.storage", "Tensor.is_shared", "Tensor.share_memory_"]
-_MEMORY += ["to_dlpack"]
+_MEMORY += ["to_dlpack", "Tensor.is_set_to"]
 NOT_TRACEABLE: dict[str, str] = {
     "lobpcg": "iterates until converged: one graph break, run eagerly",
     "angle": "complex tensors are not compiled yet",

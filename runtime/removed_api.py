@@ -1,7 +1,9 @@
-"""torch.eig, symeig, lstsq, solve, matrix_rank: removed in PyTorch 1.13; they raise its texts."""
+"""Names PyTorch removed and keeps to explain: eig, symeig, lstsq, solve, matrix_rank raise its
+texts, as Tensor.reinforce does; Tensor.volatile warns and is always False."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from .tensor import Tensor
@@ -87,11 +89,53 @@ def _symeig_method(self: Tensor, eigenvectors: bool = False) -> Any:
     return _symeig(self, eigenvectors=eigenvectors)
 
 
-METHODS = {  # Tensor methods with PyTorch's signatures (no matrix_rank method)
+REINFORCE = """reinforce() was removed.
+Use torch.distributions instead.
+See https://pytorch.org/docs/main/distributions.html
+
+Instead of:
+
+probs = policy_network(state)
+action = probs.multinomial()
+next_state, reward = env.step(action)
+action.reinforce(reward)
+action.backward()
+
+Use:
+
+probs = policy_network(state)
+# NOTE: categorical is equivalent to what used to be called multinomial
+m = torch.distributions.Categorical(probs)
+action = m.sample()
+next_state, reward = env.step(action)
+loss = -m.log_prob(action) * reward
+loss.backward()
+"""
+
+
+def _reinforce_method(self: Tensor, reward: Any) -> Any:
+    raise RuntimeError(REINFORCE)
+
+
+def _get_volatile(self: Tensor) -> bool:
+    warnings.warn("volatile was removed (Variable.volatile is always False)", stacklevel=2)
+    return False
+
+
+def _set_volatile(self: Tensor, value: Any) -> None:
+    warnings.warn(
+        "volatile was removed and now has no effect. Use `with torch.no_grad():` instead.",
+        stacklevel=2,
+    )
+
+
+_FUNCTIONS = {  # Tensor methods with PyTorch's signatures (no matrix_rank method)
     "solve": _solve_method,
     "lstsq": _lstsq_method,
     "eig": _eig_method,
     "symeig": _symeig_method,
+    "reinforce": _reinforce_method,
 }
-for _name, _fn in METHODS.items():
+for _name, _fn in _FUNCTIONS.items():
     _fn.__name__, _fn.__qualname__ = _name, f"Tensor.{_name}"
+METHODS: dict[str, Any] = {**_FUNCTIONS, "volatile": property(_get_volatile, _set_volatile)}
