@@ -493,6 +493,7 @@ PROPERTIES: dict[str, Any] = {
     "mT": _matrix_transpose("mT"),
     "mH": _matrix_transpose("mH"),
     "H": _H,
+    "_base": lambda x: x._view_base,  # PyTorch's: the tensor whose memory a view is of
 }
 
 

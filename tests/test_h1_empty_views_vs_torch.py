@@ -75,3 +75,21 @@ def _outcome(T: Any, code: str) -> list[str]:
 @pytest.mark.parametrize("code", CASES)
 def test_empty_views_are_views_as_pytorch(code: str) -> None:
     assert _outcome(adjit, code) == _outcome(torch, code)
+
+
+BASES = ["r", "x", "x[1]", "x[1:]", "x.t()", "x[1][2:]", "x.detach()", "x.clone()", "x * 1",
+         "x.reshape(12)", "x.t().reshape(12)", "x.split(2)[0]", "x.unbind(0)[1]", "x.diagonal()",
+         "x.expand(2, 3, 4)", "x.flatten()", "x.contiguous()", "x.unsqueeze(0)",
+         "x[T.tensor([0, 1])]", "x[x > 3]", "x.narrow(1, 1, 2)", "x.movedim(0, 1)", "x.data",
+         "x.mT", "r[5:5]", "r[2:4].view(2, 1)"]  # fmt: skip
+
+
+@pytest.mark.parametrize("view", BASES)
+def test_base_as_pytorch(view: str) -> None:
+    got = []
+    for T in (adjit, torch):
+        r = T.arange(12.0)
+        x = r.view(3, 4) * 1
+        b = eval(view, {"T": T, "r": r, "x": x})._base
+        got.append(None if b is None else "x" if b is x else "r" if b is r else "other")
+    assert got[0] == got[1]
