@@ -288,9 +288,7 @@ def apply_(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
 
 
 def map_(self: Tensor, other: Any = _UNSET, callable: Any = _UNSET) -> Tensor:  # noqa: A002
-    for name, value in (("other", other), ("callable", callable)):
-        if value is _UNSET:
-            raise TypeError(f'map_() missing 1 required positional arguments: "{name}"')
+    _require_given("map_", other=other, callable=callable)
     tensor = other
     if not isinstance(tensor, Tensor):
         raise TypeError(
@@ -300,6 +298,46 @@ def map_(self: Tensor, other: Any = _UNSET, callable: Any = _UNSET) -> Tensor:  
         raise TypeError(f"map_: expected {self.type()} for 'other' (got {tensor.type()})")
     if tensor.requires_grad or self.requires_grad:
         return _each(self, "map_", [tensor], callable)
+    _check_expands(tensor, self)
+    return _each(self, "map_", [tensor], callable)
+
+
+def map2_(
+    self: Tensor,
+    x: Any = _UNSET,
+    y: Any = _UNSET,
+    callable: Any = _UNSET,  # noqa: A002
+) -> Tensor:
+    """``self[i] = callable(self[i], x[i], y[i])``, x and y broadcast to self (map_'s checks)."""
+    _require_given("map2_", x=x, y=y, callable=callable)
+    for position, (name, t) in enumerate((("x", x), ("y", y)), 1):
+        if not isinstance(t, Tensor):
+            raise TypeError(
+                f"map2_(): argument '{name}' (position {position}) must be Tensor, not "
+                f"{type(t).__name__}"
+            )
+    for name, t in (("x", x), ("y", y)):
+        if t.dtype is not self.dtype:
+            raise TypeError(f"map2_: expected {self.type()} for argument '{name}' (got {t.type()})")
+    if not (self.requires_grad or x.requires_grad or y.requires_grad):
+        _check_expands(x, self)
+        _check_expands(y, self)
+    return _each(self, "map2_", [x, y], callable)
+
+
+def _require_given(op: str, **arguments: Any) -> None:
+    """PyTorch's parser's text for missing arguments (its grammar: "1 ... arguments", "2 ...
+    argument")."""
+    missing = [f'"{name}"' for name, value in arguments.items() if value is _UNSET]
+    if missing:
+        noun = "arguments" if len(missing) == 1 else "argument"
+        raise TypeError(
+            f"{op}() missing {len(missing)} required positional {noun}: {', '.join(missing)}"
+        )
+
+
+def _check_expands(tensor: Tensor, self: Tensor) -> None:
+    """PyTorch's expand errors for ``tensor`` broadcast to ``self``'s shape."""
     if tensor.ndim > self.ndim:
         raise RuntimeError(
             f"expand({tensor.type()}{{{list(tensor.shape)}}}, size={list(self.shape)}): the "
@@ -314,7 +352,6 @@ def map_(self: Tensor, other: Any = _UNSET, callable: Any = _UNSET) -> Tensor:  
                 f"existing size ({n}) at non-singleton dimension {lead + i}.  Target sizes: "
                 f"{list(self.shape)}.  Tensor sizes: {list(tensor.shape)}"
             )
-    return _each(self, "map_", [tensor], callable)
 
 
 # ---- attributes and queries of a real, dense, CPU tensor ------------------------------------
@@ -467,6 +504,7 @@ METHODS: dict[str, Any] = {
     "put_": put_,
     "apply_": apply_,
     "map_": map_,
+    "map2_": map2_,
     "is_signed": lambda x: x.dtype.name not in ("bool", "uint8"),
     "is_complex": lambda x: False,
     "is_conj": lambda x: False,

@@ -110,3 +110,34 @@ def test_is_set_to_as_pytorch(call: str) -> None:
         except TypeError as e:
             got.append(str(e))
     assert got[0] == got[1]
+
+
+MAP2 = [
+    "x.map2_(y, z, lambda a, b, c: a + b * c)",
+    "x.map2_(y, z, callable=lambda a, b, c: 1.5)",
+    "x.long().map2_(y.long(), z.long(), lambda a, b, c: a * b * c)",
+    "x.map2_(y, z)",
+    "x.map2_(y)",
+    "x.map2_()",
+    "x.map_()",
+    "x.map_(y)",
+    "x.map2_(y.double(), z, lambda a, b, c: a)",
+    "x.map2_(y, z.double(), lambda a, b, c: a)",
+    "x.map2_(y, 1, lambda a, b, c: a)",
+    "x.map2_(T.ones(4), z, lambda a, b, c: a)",
+    "x.map2_(y, T.ones(3, 3), lambda a, b, c: a)",
+    "x.requires_grad_().map2_(y, z, lambda a, b, c: a)",
+    "T.ones(2).map2_(T.ones(2, 2), T.ones(2), lambda a, b, c: a)",
+]
+
+
+@pytest.mark.parametrize("call", MAP2)
+def test_map2_as_pytorch(call: str) -> None:
+    got = []
+    for T in (adjit, torch):
+        env = {"T": T, "x": T.arange(6.0).view(2, 3), "y": T.ones(3), "z": T.full((2, 1), 2.0)}
+        try:
+            got.append(eval(call, env).tolist())
+        except (TypeError, RuntimeError) as e:
+            got.append(f"{type(e).__name__}: {e}")
+    assert got[0] == got[1]

@@ -147,6 +147,7 @@ EXTRA: dict[str, str] = {
     "Tensor.new_empty_strided": "(2, 3), (3, 1)",
     "Tensor.apply_": "lambda a: a",
     "Tensor.map_": "y, lambda a, b: a",
+    "Tensor.map2_": "y, x, lambda a, b, c: a",
     # tensors where a Python number is usual
     "full:tensor": "(2, 2), torch.tensor(1.5)",
     "full_like:tensor": "x, torch.tensor(1.5)",
@@ -340,6 +341,7 @@ NOT_TRACEABLE: dict[str, str] = {
     "Tensor.as_strided_": "gives the tensor new sizes and strides over its storage",
     "Tensor.apply_": "a Python callable per element",
     "Tensor.map_": "a Python callable per element",
+    "Tensor.map2_": "a Python callable per element",
     "histogramdd:range": "binning with a given range has no traced form yet",
     "nn.functional.embedding:max_norm": "max_norm rescales weight rows from the index values",
     "embedding_renorm_": "rescales weight rows from the index values",
