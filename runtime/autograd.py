@@ -431,6 +431,22 @@ _OP_APPLY = OpNode.apply  # (a subclass with its own apply, e.g. a complex node,
 # the ``apply`` of node classes with an ``_array_apply`` of their own, which the engine calls
 # with array cotangents as it does a plain op node's (runtime/eager_linear.py's)
 ARRAY_NODES: set[Callable[..., Any]] = set()
+
+
+def array_apply(node: Any, grad: Tensor) -> list[Tensor | None] | None:
+    """An ARRAY_NODES node's ``_array_apply`` on ``grad``'s array, NumPy's errors ignored, as
+    Tensors; None where its general path serves (a traced cotangent, or its own refusal). For
+    its ``apply`` outside create_graph (a node hook sent it the general step)."""
+    if grad._is_tracer:
+        return None
+    tok = quiet_enter()
+    try:
+        fast = node._array_apply(grad._data)
+    finally:
+        quiet_exit(tok)
+    return None if fast is None else [None if a is None else eager_tensor(a) for a in fast]
+
+
 # the NumPy dtype of each real floating DType: ``a.dtype is`` it is the common case of
 # ``a.dtype == dtype.np`` (a comparison with a scalar type makes a dtype, ~0.3 µs)
 _NP_DTYPES = {D.float32: np.dtype(np.float32), D.float64: np.dtype(np.float64)}

@@ -140,14 +140,9 @@ class LinearNode(Node):
     def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
         if self._saved is None:
             raise RuntimeError(FREED_MSG)
-        if not create_graph and not grad._is_tracer:
-            tok = quiet_enter()
-            try:
-                fast = self._array_apply(grad._data)
-            finally:
-                quiet_exit(tok)
-            if fast is not None:
-                return [None if a is None else eager_tensor(a) for a in fast]
+        fast = None if create_graph else autograd.array_apply(self, grad)
+        if fast is not None:
+            return fast
         sx, swt = self._saved
         # (an operand not saved is read by the rule for its rank only: a stand-in of its shape)
         x = sx.unpack(self) if sx is not None else self._stand_in(self._x_shape)

@@ -146,14 +146,9 @@ class NllNode(Node):
     def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
         if self._saved is None:
             raise RuntimeError(FREED_MSG)
-        if not create_graph and not grad._is_tracer:
-            tok = quiet_enter()
-            try:
-                fast = self._array_apply(grad._data)
-            finally:
-                quiet_exit(tok)
-            if fast is not None:
-                return [eager_tensor(fast[0])]
+        fast = None if create_graph else autograd.array_apply(self, grad)
+        if fast is not None:
+            return fast
         from adjit.nn._losses import _nll  # (it imports this module)
 
         logp, target, w, _, _, _ = self._saved
