@@ -26,7 +26,7 @@ def demo(args: argparse.Namespace) -> int:
         print(f"== {name}: {title}")
         example(adjit)
         print()
-    print(f"ran {len(names)} tutorial examples eagerly with adjit {adjit.__version__}")
+    print(f"ran {len(names)} tutorial examples eagerly with adjit {adjit.version.ADJIT}")
     if not args.only:
         print()
         job.compiler()
