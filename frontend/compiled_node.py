@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..ir.graph import Var
+from ..ir.ops import Op
 from ..runtime import trace_state
 from ..runtime.autograd import (
     FREED_MSG,
@@ -229,23 +230,34 @@ def _streams_into(n: Node | None, alone: Callable[[Node], bool]) -> bool:
 # that only those reach (``u``, used only for ``b``) would get a zero gradient, where eagerly
 # its node is never reached: ``u.grad`` stays None, ``autograd.grad(a, u)`` refuses unless
 # allow_unused, and an optimizer skips ``u``. So each input's gradient is None when none of
-# the outputs given a cotangent reaches it (``_reach``: per input, a bit per cotangent,
-# found once per plan from the joint graph).
+# the outputs given a cotangent depends on it in the forward graph (``_reach``: per input, a
+# bit per cotangent, found once per plan; paths through DETACH or no_grad equations do not
+# count, as they record no autograd edge). A path with a zero derivative (``y.eq_(z)``) does
+# count: eagerly its node is reached and the gradient is zeros.
 
 
 def _reach(plan: TrainPlan) -> list[int]:
-    """Per ``wrt`` input, a bit mask of the cotangents its gradient depends on."""
-    g = plan.joint.graph
-    n = len(plan.joint.cotangent_of)
-    deps: dict[Var, int] = {v: 1 << j for j, v in enumerate(g.inputs[len(g.inputs) - n :])}
-    for e in g.eqns:
+    """Per ``wrt`` input, a bit mask of the cotangents whose outputs depend on it."""
+    joint = plan.joint
+    g = joint.graph
+    deps: dict[Var, int] = {g.inputs[i]: 1 << k for k, i in enumerate(joint.wrt)}
+    for e in g.eqns[: joint.n_forward_eqns]:
+        if e.no_grad or e.op is Op.DETACH:
+            continue
         mask = 0
         for a in e.inputs:
             if isinstance(a, Var):
                 mask |= deps.get(a, 0)
         if mask:
             deps[e.out] = mask
-    return [deps.get(o, 0) if isinstance(o, Var) else 0 for o in g.outputs[plan.joint.n_outputs :]]
+    reach = [0] * len(joint.wrt)
+    for j, k in enumerate(joint.cotangent_of):
+        o = g.outputs[k]
+        mask = deps.get(o, 0) if isinstance(o, Var) else 0
+        for i in range(len(reach)):
+            if mask >> i & 1:
+                reach[i] |= 1 << j
+    return reach
 
 
 def _cotangent_avals(plan: TrainPlan) -> list[tuple[tuple[int, ...], type]]:
