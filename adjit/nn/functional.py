@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from adjit.nn._eager_layer_norm import layer_norm as _eager_layer_norm
 from adjit.nn._losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -442,6 +443,9 @@ def layer_norm(
     from adjit.nn.functional_norm import check_mixed, in_input_type
 
     check_mixed(input, weight, bias)  # (Note [mixed-dtype norms])
+    fast = _eager_layer_norm(input, len(shape), weight, bias, eps)
+    if fast is not None:  # (Note [eager layer norm])
+        return fast
     return composite(
         "NativeLayerNormBackward0", in_input_type(_layer_norm), input, len(shape), weight, bias, eps
     )
