@@ -65,7 +65,10 @@ def _check_view_made_before_history(t: Tensor, base: Tensor) -> None:
         raise RuntimeError(
             "a view of a leaf Variable that requires grad is being used in an in-place operation."
         )
-    if base._grad_fn is not None and base._rewrites != t._rewrites_seen:
+    # (a view written in place itself has had a history since, as in PyTorch: ``v = h[:, 1:];
+    # v.add_(a); v.relu_()`` on a plain ``h`` is allowed)
+    stale = base._rewrites != t._rewrites_seen
+    if base._grad_fn is not None and stale and not getattr(t, "_wrote_history", False):
         raise RuntimeError(LEAF_MSG)
 
 
@@ -150,6 +153,7 @@ def _recorded(t: Tensor, result: Tensor, old_base: Tensor | None) -> None:
     new = composite("CopySlices", lambda old, val: _put_at(old, val, where), old_base, value)
     base._grad_fn, base._output_nr = new.grad_fn, new._output_nr
     base._rewrites += 1
+    t._wrote_history = True  # (its history is made from the base's on first use)
 
 
 def _write(t: Tensor, result: Tensor, expanded_ok: bool = False) -> None:

@@ -62,6 +62,14 @@ CASES = {
         "w = T.ones(3, requires_grad=True); a = T.zeros(3); v = a[:2]; a.add_(w)\n"
         "out(type(v.grad_fn).__name__, v.requires_grad, v.is_leaf)"
     ),
+    "view written itself, then in place again": (
+        "w = T.ones(3, 4, requires_grad=True); h = T.zeros(3, 4); v = h[:, 1:]\n"
+        "v.add_(w[:, 1:] - 0.2); v.relu_(); h.sum().backward(); out(w.grad.tolist())"
+    ),
+    "view written itself, base written since": (
+        "w = T.ones(3, 4, requires_grad=True); h = T.zeros(3, 4); v = h[:, 1:]\n"
+        "v.add_(w[:, 1:] * 2); h.mul_(w); v.mul_(3); h.sum().backward(); out(w.grad.tolist())"
+    ),
     "stale view's is_leaf": (
         "w = T.ones(3, requires_grad=True); a = T.zeros(3, 3); row = a[0]; a.add_(w)\n"
         "out(row.is_leaf, row.requires_grad, type(row.grad_fn).__name__)"
