@@ -84,7 +84,12 @@ Product = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
 # (512, 784) @ (784, 256) 1.365 against 2.282; W2 batch 128's whole step 1.386 ms with its
 # products split against 1.202 whole (batch 1024: 7.18 against 8.38). So products split from
 # 8 * 10**7, between the two.
+# MKL's own team (Note [MKL's own threads]) splits a product without adjit's hand-off and packs
+# each operand once: W2 batch 128's step at 2 threads, its 51 MFLOP products on the team
+# against whole on one thread, 0.99 and 0.94 ms against 1.19 and 1.21 (in-process interleaved
+# medians of 20 rounds of 20 steps, load ~1). So the team takes products from TEAM_FLOPS.
 SPLIT_FLOPS = 8 * 10**7  # 2*m*n*k at least this (~0.6 ms on one core): split
+TEAM_FLOPS = 4 * 10**7  # on MKL's team from this
 BATCH_SPLIT_FLOPS = 2 * 10**7  # a batch of products split by whole products from this
 ROW_ALIGN = 16  # block edges at multiples of this many rows (the GEMM kernels' row unroll)
 DEPTH_RATIO = 2  # k at least this times max(m, n): blocks of k (Note [depth blocks])
@@ -212,10 +217,12 @@ def _mkl_into(
     same row and batch blocks, blocks of k where k is long (Note [depth blocks]), no OpenBLAS
     thread count to set."""
     threads = num_threads()
-    rows = x.ndim == 2 == y.ndim and m >= 2 * ROW_ALIGN and flops >= SPLIT_FLOPS
+    plain = x.ndim == 2 == y.ndim and m >= 2 * ROW_ALIGN
+    rows = plain and flops >= SPLIT_FLOPS
     batch = out.ndim > 2 and min(x.ndim, y.ndim) > 1 and 2 * out.size * k >= BATCH_SPLIT_FLOPS
-    if threads > 1 and rows and lib.threads is not None:  # Note [MKL's own threads]
-        lib.threads.run(threads, mkl_gemm.matmul_by, lib, x, y, out)
+    team = plain and flops >= TEAM_FLOPS and lib.threads is not None
+    if threads > 1 and team:  # Note [MKL's own threads]
+        lib.threads.run(threads, mkl_gemm.matmul_by, lib, x, y, out)  # type: ignore[union-attr]
         return
     if threads > 1 and rows:
         deep = k >= DEPTH_RATIO * max(m, out.shape[1])  # Note [depth blocks]
