@@ -428,23 +428,40 @@ class OpNode(Node):
 
 
 _OP_APPLY = OpNode.apply  # (a subclass with its own apply, e.g. a complex node, is not plain)
-# the ``apply`` of node classes with an ``_array_apply`` of their own, which the engine calls
-# with array cotangents as it does a plain op node's (runtime/eager_linear.py's)
-ARRAY_NODES: set[Callable[..., Any]] = set()
 
 
-def array_apply(node: Any, grad: Tensor) -> list[Tensor | None] | None:
-    """An ARRAY_NODES node's ``_array_apply`` on ``grad``'s array, NumPy's errors ignored, as
-    Tensors; None where its general path serves (a traced cotangent, or its own refusal). For
-    its ``apply`` outside create_graph (a node hook sent it the general step)."""
-    if grad._is_tracer:
-        return None
-    tok = quiet_enter()
-    try:
-        fast = node._array_apply(grad._data)
-    finally:
-        quiet_exit(tok)
-    return None if fast is None else [None if a is None else eager_tensor(a) for a in fast]
+class ArrayNode(Node):
+    """A node with an array backward of its own (``_array_apply``: arrays per edge, or None
+    for its general path) and a general one (``_general``: Tensors, differentiable under
+    create_graph), which the engine runs with array cotangents as it does a plain op node's
+    (runtime/eager_linear.py's, adjit/nn/_eager_*.py's). ``_saved`` is None once released."""
+
+    _saved: Any = None
+
+    def _array_apply(self, g: np.ndarray) -> list[Any] | None:
+        raise NotImplementedError(type(self).__name__)
+
+    def _general(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
+        raise NotImplementedError(type(self).__name__)
+
+    def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
+        if self._saved is None:
+            raise RuntimeError(FREED_MSG)
+        if not create_graph and not grad._is_tracer:  # (a node hook sent the general step)
+            tok = quiet_enter()
+            try:
+                fast = self._array_apply(grad._data)
+            finally:
+                quiet_exit(tok)
+            if fast is not None:
+                return [None if a is None else eager_tensor(a) for a in fast]
+        return self._general(grad, create_graph)
+
+    def release(self) -> None:
+        self._saved = None
+
+
+_ARRAY_APPLY = ArrayNode.apply
 
 
 # the NumPy dtype of each real floating DType: ``a.dtype is`` it is the common case of
@@ -919,7 +936,7 @@ def _run_backward(
                 kind = type(node).apply
                 if (
                     raw
-                    and (kind is _OP_APPLY or kind in ARRAY_NODES)
+                    and (kind is _OP_APPLY or kind is _ARRAY_APPLY)
                     and not (node._tensor_hooks or node._retained or node._hooks)
                     and (needed is None or (node in needed and node not in captured))
                 ):
@@ -933,7 +950,7 @@ def _run_backward(
                             ok = mirrored[op] = (
                                 op in ARRAY_VJPS and MIRRORS.get(op) is DERIVATIVES[op]
                             )
-                    else:  # (Note [eager linear]: it checks its own saved tensors)
+                    else:  # (an ArrayNode: it checks its own saved tensors)
                         ok = True
                     if ok and g is not None:
                         if tok is None:

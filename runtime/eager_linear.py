@@ -10,9 +10,9 @@ import numpy as np
 from ..ir.derivatives import DERIVATIVES, conform
 from ..ir.ops import Op
 from ..ir.reference import REFERENCE
-from . import autograd, forward_grad
+from . import forward_grad
 from .array_vjp import REAL_FLOATS, quiet_enter, quiet_exit
-from .autograd import FREED_MSG, Node, SavedTensor, gradient_edge, node_class
+from .autograd import ArrayNode, Node, SavedTensor, gradient_edge, node_class
 from .dispatch import _node_class
 from .grad_mode import _state as _grad_state
 from .tensor import Tensor, eager_tensor
@@ -39,8 +39,8 @@ from .trace_state import _local as _trace_local
 # does (a saved-tensor hook packs those).
 
 
-def _plain(t: Any) -> bool:
-    """Whether ``t`` is an eager tensor the array path takes (not a number, tracer, sparse
+def plain(t: Any) -> bool:
+    """Whether ``t`` is an eager tensor an array path takes (not a number, tracer, sparse
     tensor or stale view)."""
     if not isinstance(t, Tensor) or t._weak or t._is_tracer or t._sparse:
         return False
@@ -53,7 +53,7 @@ def linear(x: Any, w: Any, b: Any, name: str) -> Tensor | None:
     path (a trace, tangents, another dtype or shape, a shape error to report)."""
     if _trace_local.trace is not None or forward_grad.ACTIVE:
         return None
-    if not (_plain(x) and _plain(w) and (b is None or _plain(b))):
+    if not (plain(x) and plain(w) and (b is None or plain(b))):
         return None
     xa, wa = x._data, w._data
     dt = xa.dtype
@@ -86,7 +86,7 @@ def _t_node(w: Tensor) -> tuple[Tensor, Node]:
     return wt, node
 
 
-class LinearNode(Node):
+class LinearNode(ArrayNode):
     """``F.linear``'s grad_fn (Note [eager linear]): edges (bias,) input, ``w.t()``."""
 
     def __init__(self, x: Tensor, w: Tensor, b: Tensor | None) -> None:
@@ -137,12 +137,7 @@ class LinearNode(Node):
         )
         return grads
 
-    def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
-        if self._saved is None:
-            raise RuntimeError(FREED_MSG)
-        fast = None if create_graph else autograd.array_apply(self, grad)
-        if fast is not None:
-            return fast
+    def _general(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
         sx, swt = self._saved
         # (an operand not saved is read by the rule for its rank only: a stand-in of its shape)
         x = sx.unpack(self) if sx is not None else self._stand_in(self._x_shape)
@@ -161,12 +156,6 @@ class LinearNode(Node):
 
     def _stand_in(self, shape: tuple[int, ...]) -> Tensor:
         return Tensor._make(np.broadcast_to(np.zeros((), self._dtype.np), shape))
-
-    def release(self) -> None:
-        self._saved = None
-
-
-autograd.ARRAY_NODES.add(LinearNode.apply)
 
 
 def _sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

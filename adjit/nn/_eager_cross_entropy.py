@@ -9,9 +9,10 @@ import numpy as np
 
 from adjit.ir.ops import Op
 from adjit.ir.reference import REFERENCE
-from adjit.runtime import autograd, forward_grad, saved_hooks
+from adjit.runtime import forward_grad, saved_hooks
 from adjit.runtime.array_vjp import REAL_FLOATS, quiet_enter, quiet_exit
-from adjit.runtime.autograd import FREED_MSG, Node, gradient_edge, node_class, run_backward
+from adjit.runtime.autograd import ArrayNode, Node, gradient_edge, node_class, run_backward
+from adjit.runtime.eager_linear import plain
 from adjit.runtime.grad_mode import _state as _grad_state
 from adjit.runtime.grad_mode import set_grad_enabled
 from adjit.runtime.ops_reduce import _SoftmaxRule
@@ -44,13 +45,6 @@ def _sum(a: np.ndarray, axes: tuple[int, ...] | None, keepdim: bool) -> np.ndarr
     return out if out.dtype == a.dtype else out.astype(a.dtype)
 
 
-def _plain(t: Any) -> bool:
-    if not isinstance(t, Tensor) or t._weak or t._is_tracer or t._sparse:
-        return False
-    base = t._view_base
-    return base is None or base._rewrites == t._rewrites_seen
-
-
 def cross_entropy(x: Any, target: Any, weight: Any, r: str, ignore_index: int,
                   smoothing: float) -> Tensor | None:  # fmt: skip
     """The loss by array code (Note [eager cross entropy]), or None for the general path."""
@@ -58,7 +52,7 @@ def cross_entropy(x: Any, target: Any, weight: Any, r: str, ignore_index: int,
         return None
     if weight is not None or smoothing or r not in ("mean", "sum"):
         return None
-    if not (_plain(x) and _plain(target)):
+    if not (plain(x) and plain(target)):
         return None
     a, t = x._data, target._data
     dt = a.dtype
@@ -93,32 +87,27 @@ def cross_entropy(x: Any, target: Any, weight: Any, r: str, ignore_index: int,
     return out
 
 
-class LogSoftmaxNode(Node):
+class LogSoftmaxNode(ArrayNode):
     """``log_softmax(x, 1)``'s grad_fn (Note [eager cross entropy]): reads its output."""
 
     def __init__(self, edge: tuple[Node | None, int], out: Tensor) -> None:
         super().__init__()
         self._edges = (edge,)
-        self._out: np.ndarray | None = out._data
+        self._saved: np.ndarray | None = out._data  # (the output)
 
     def _array_apply(self, g: np.ndarray) -> list[Any] | None:
-        out = self._out
+        out = self._saved
         if out is None or g.dtype != out.dtype:
             return None
         scaled = REFERENCE[Op.MUL](REFERENCE[Op.EXP](out), _sum(g, (1,), True))
         return [REFERENCE[Op.SUB](g, scaled)]
 
-    def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
-        if self._out is None:
-            raise RuntimeError(FREED_MSG)
-        out = Tensor._make(self._out, grad_fn=self)
+    def _general(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
+        out = Tensor._make(self._saved, grad_fn=self)
         return [_RULE.vjp(grad, out, (out,), (False, True))[1]]
 
-    def release(self) -> None:
-        self._out = None
 
-
-class NllNode(Node):
+class NllNode(ArrayNode):
     """``nll_loss``'s grad_fn on the log-probabilities (Note [eager cross entropy])."""
 
     def __init__(self, logp: Tensor, target: Tensor, w: np.ndarray, keep: np.ndarray,
@@ -143,12 +132,7 @@ class NllNode(Node):
         g = REFERENCE[Op.NEG](g).reshape(n, 1)
         return [REFERENCE[Op.SCATTER_ADD](g, index, axis=1, shape=self._shape)]
 
-    def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
-        if self._saved is None:
-            raise RuntimeError(FREED_MSG)
-        fast = None if create_graph else autograd.array_apply(self, grad)
-        if fast is not None:
-            return fast
+    def _general(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
         from adjit.nn._losses import _nll  # (it imports this module)
 
         logp, target, w, _, _, _ = self._saved
@@ -165,9 +149,3 @@ class NllNode(Node):
                 allow_unused=True,
             )
         )
-
-    def release(self) -> None:
-        self._saved = None
-
-
-autograd.ARRAY_NODES.update((LogSoftmaxNode.apply, NllNode.apply))

@@ -10,10 +10,11 @@ import numpy as np
 
 from adjit.ir.ops import Op
 from adjit.ir.reference import REFERENCE
-from adjit.runtime import autograd, forward_grad, saved_hooks
+from adjit.runtime import forward_grad, saved_hooks
 from adjit.runtime import functional as R
 from adjit.runtime.array_vjp import REAL_FLOATS, quiet_enter, quiet_exit
-from adjit.runtime.autograd import FREED_MSG, Node, SavedTensor, gradient_edge, node_class
+from adjit.runtime.autograd import ArrayNode, SavedTensor, gradient_edge, node_class
+from adjit.runtime.eager_linear import plain
 from adjit.runtime.grad_mode import _state as _grad_state
 from adjit.runtime.tensor import Tensor, eager_tensor
 from adjit.runtime.trace_state import _local as _trace_local
@@ -36,13 +37,6 @@ from adjit.runtime.trace_state import _local as _trace_local
 # the decomposition's adjoint (which compiled programs, tracing the composite, still take).
 
 
-def _plain(t: Any) -> bool:
-    if not isinstance(t, Tensor) or t._weak or t._is_tracer or t._sparse:
-        return False
-    base = t._view_base
-    return base is None or base._rewrites == t._rewrites_seen
-
-
 def _sum(a: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
     out = np.asarray(REFERENCE[Op.SUM](a, axes=axes, keepdim=keepdim))
     return out if out.dtype == a.dtype else out.astype(a.dtype)
@@ -57,7 +51,7 @@ def layer_norm(x: Any, n: int, w: Any, b: Any, eps: float) -> Tensor | None:
     """``F.layer_norm`` by array code (Note [eager layer norm]), or None for the composite."""
     if _trace_local.trace is not None or forward_grad.ACTIVE or saved_hooks.current():
         return None
-    if not _plain(x) or any(p is not None and not _plain(p) for p in (w, b)):
+    if not plain(x) or any(p is not None and not plain(p) for p in (w, b)):
         return None
     a = x._data
     dt, shape = a.dtype, a.shape[a.ndim - n :]
@@ -88,7 +82,7 @@ def layer_norm(x: Any, n: int, w: Any, b: Any, eps: float) -> Tensor | None:
     return out
 
 
-class LayerNormNode(Node):
+class LayerNormNode(ArrayNode):
     """``F.layer_norm``'s grad_fn (Note [eager layer norm]): edges input, weight, bias."""
 
     def __init__(self, x: Tensor, w: Tensor | None, b: Tensor | None, mu: np.ndarray,
@@ -136,12 +130,7 @@ class LayerNormNode(Node):
             grads[2] = _sum(g, lead, False)
         return grads
 
-    def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
-        if self._saved is None:
-            raise RuntimeError(FREED_MSG)
-        fast = None if create_graph else autograd.array_apply(self, grad)
-        if fast is not None:
-            return fast
+    def _general(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
         sx, sw = self._saved[:2]
         x = sx.unpack(self)
         w = sw.unpack(self) if sw is not None else None
@@ -160,9 +149,3 @@ class LayerNormNode(Node):
         if self._edges[2][0] is not None:
             grads[2] = R.sum(grad, lead) if lead else grad
         return grads
-
-    def release(self) -> None:
-        self._saved = None
-
-
-autograd.ARRAY_NODES.add(LayerNormNode.apply)
