@@ -30,6 +30,7 @@ import numpy as np
 
 from ..ir.derivatives import DERIVATIVES
 from ..ir.ops import Op
+from ..ir.reference import REFERENCE
 
 ArrayRule = Callable[..., tuple[Any, ...]]
 
@@ -88,6 +89,13 @@ def _div(g: Any, x: Any, y: Any, needs: tuple[bool, ...]) -> tuple[Any, Any]:
         np.true_divide(g, y) if needs[0] else None,
         np.multiply(np.negative(g), np.true_divide(np.true_divide(x, y), y)) if needs[1] else None,
     )
+
+
+def array_sum(a: np.ndarray, axes: tuple[int, ...] | None, keepdim: bool) -> np.ndarray:
+    """The SUM op's value as the dispatch computes it (REFERENCE's rule, ``a``'s dtype kept),
+    for array code that must round as the op does."""
+    out = np.asarray(REFERENCE[Op.SUM](a, axes=axes, keepdim=keepdim))
+    return out if out.dtype == a.dtype else out.astype(a.dtype)
 
 
 def _unreduce(g: Any, x_shape: tuple[int, ...], axes: Any, keepdim: bool) -> tuple[Any]:

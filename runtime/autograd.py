@@ -200,6 +200,14 @@ class SavedTensor:
         else:
             self._tensor, self._data = t, None
 
+    def array(self) -> np.ndarray | None:
+        """The saved value for an array backward (Note [array-level VJPs]); None while a
+        saved-tensor hook holds it or after it changed in place (the general path's ``unpack``
+        then unpacks or raises)."""
+        if self._hooked is not None or self._version_box[0] != self._version:
+            return None
+        return self._data if self._is_output else self._tensor._data  # type: ignore[union-attr]
+
     def unpack(self, node: Node) -> Tensor:
         if self._hooked is not None:  # (no version check: what unpack returns is the value)
             packed, unpack, _ = self._hooked
@@ -389,10 +397,8 @@ class OpNode(Node):
             if kind == "saved":
                 s = saved[p]
                 if type(s) is SavedTensor:
-                    if s._hooked is not None or s._version_box[0] != s._version:
-                        return None  # (a saved-tensor hook, or the general path's error)
-                    a = s._data if s._is_output else s._tensor._data  # type: ignore[union-attr]
-                    if a.dtype is not dt and a.dtype != dt:
+                    a = s.array()
+                    if a is None or (a.dtype is not dt and a.dtype != dt):
                         return None
                     args.append(a)
                 elif type(s) is _Number and type(s.value) is not complex:
@@ -443,6 +449,18 @@ class ArrayNode(Node):
 
     def _general(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
         raise NotImplementedError(type(self).__name__)
+
+    @staticmethod
+    def _arrays(saved: Sequence[SavedTensor | None], dtype: np.dtype) -> list[Any] | None:
+        """The values of ``saved`` (None where None) for ``_array_apply``: None when one is
+        held by a hook, changed since, or of another dtype than the cotangent's."""
+        arrays = []
+        for s in saved:
+            a = None if s is None else s.array()
+            if s is not None and (a is None or a.dtype != dtype):
+                return None
+            arrays.append(a)
+        return arrays
 
     def apply(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
         if self._saved is None:

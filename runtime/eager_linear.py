@@ -9,9 +9,8 @@ import numpy as np
 
 from ..ir.derivatives import DERIVATIVES, conform
 from ..ir.ops import Op
-from ..ir.reference import REFERENCE
 from . import forward_grad
-from .array_vjp import REAL_FLOATS, quiet_enter, quiet_exit
+from .array_vjp import REAL_FLOATS, array_sum, quiet_enter, quiet_exit
 from .autograd import ArrayNode, Node, SavedTensor, gradient_edge, node_class
 from .dispatch import _node_class
 from .grad_mode import _state as _grad_state
@@ -78,12 +77,11 @@ def linear(x: Any, w: Any, b: Any, name: str) -> Tensor | None:
     return out
 
 
-def _t_node(w: Tensor) -> tuple[Tensor, Node]:
-    """``w.t()`` and its TBackward0 node (the weight's edge)."""
-    wt = Tensor._make(w._data.T, version_box=w._version_box)
+def _t_node(w: Tensor, wt: Tensor) -> Node:
+    """The TBackward0 node of ``wt``, ``w.t()`` (its edge the weight's)."""
     node = _node_class("TBackward0")(Op.PERMUTE, {"axes": (1, 0)}, [w], wt, (gradient_edge(w),))
     wt._grad_fn = node
-    return wt, node
+    return node
 
 
 class LinearNode(ArrayNode):
@@ -92,10 +90,9 @@ class LinearNode(ArrayNode):
     def __init__(self, x: Tensor, w: Tensor, b: Tensor | None) -> None:
         super().__init__()
         need_x, need_w = x.requires_grad, w.requires_grad
-        if need_w:
-            wt, t_edge = _t_node(w)
-        else:  # (still a view: an in-place change of the weight is seen)
-            wt, t_edge = Tensor._make(w._data.T, version_box=w._version_box), None
+        # (a view of the weight: an in-place change of it is seen)
+        wt = Tensor._make(w._data.T, version_box=w._version_box)
+        t_edge = _t_node(w, wt) if need_w else None
         edges = [gradient_edge(x) if need_x else (None, 0), (t_edge, 0)]
         if b is not None:
             edges.insert(0, gradient_edge(b) if b.requires_grad else (None, 0))
@@ -113,17 +110,9 @@ class LinearNode(ArrayNode):
         saved = self._saved
         if saved is None or g.dtype not in REAL_FLOATS:
             return None
-        arrays = []
-        for s in saved:
-            if s is None:
-                arrays.append(None)
-                continue
-            if s._hooked is not None or s._version_box[0] != s._version:
-                return None  # (a saved-tensor hook, or the general path's error)
-            a = s._tensor._data  # type: ignore[union-attr]
-            if a.dtype != g.dtype:
-                return None
-            arrays.append(a)
+        arrays = self._arrays(saved, g.dtype)
+        if arrays is None:
+            return None
         x, wt = arrays
         edges = self._edges[-2:]
         grads: list[Any] = []
@@ -162,9 +151,4 @@ def _sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """``conform``'s sum of a cotangent over its leading dims to ``shape`` (ops_linalg's
     ``_sum_to``: SUM over them, kept, then RESHAPE), as array code."""
     lead = g.ndim - len(shape)
-    if not lead:
-        return g
-    out = np.asarray(REFERENCE[Op.SUM](g, axes=tuple(range(lead)), keepdim=True))
-    if out.dtype != g.dtype:
-        out = out.astype(g.dtype)
-    return out.reshape(shape)
+    return array_sum(g, tuple(range(lead)), True).reshape(shape) if lead else g

@@ -10,7 +10,7 @@ import numpy as np
 from adjit.ir.ops import Op
 from adjit.ir.reference import REFERENCE
 from adjit.runtime import forward_grad, saved_hooks
-from adjit.runtime.array_vjp import REAL_FLOATS, quiet_enter, quiet_exit
+from adjit.runtime.array_vjp import REAL_FLOATS, array_sum, quiet_enter, quiet_exit
 from adjit.runtime.autograd import ArrayNode, Node, gradient_edge, node_class, run_backward
 from adjit.runtime.eager_linear import plain
 from adjit.runtime.grad_mode import _state as _grad_state
@@ -39,12 +39,6 @@ from adjit.runtime.trace_state import _local as _trace_local
 _RULE = _SoftmaxRule(1, log=True)
 
 
-def _sum(a: np.ndarray, axes: tuple[int, ...] | None, keepdim: bool) -> np.ndarray:
-    """The SUM op's value as the dispatch computes it (its dtype kept)."""
-    out = np.asarray(REFERENCE[Op.SUM](a, axes=axes, keepdim=keepdim))
-    return out if out.dtype == a.dtype else out.astype(a.dtype)
-
-
 def cross_entropy(x: Any, target: Any, weight: Any, r: str, ignore_index: int,
                   smoothing: float) -> Tensor | None:  # fmt: skip
     """The loss by array code (Note [eager cross entropy]), or None for the general path."""
@@ -67,14 +61,14 @@ def cross_entropy(x: Any, target: Any, weight: Any, r: str, ignore_index: int,
     tok = quiet_enter()
     try:  # log_softmax(x, 1): s = x - amax(x, 1, keepdim), s - log(sum(exp(s), 1, keepdim))
         s = REFERENCE[Op.SUB](a, np.asarray(REFERENCE[Op.AMAX](a, axes=(1,), keepdim=True)))
-        logp = REFERENCE[Op.SUB](s, REFERENCE[Op.LOG](_sum(REFERENCE[Op.EXP](s), (1,), True)))
+        logp = REFERENCE[Op.SUB](s, REFERENCE[Op.LOG](array_sum(REFERENCE[Op.EXP](s), (1,), True)))
         w = keep.astype(dt)  # (_class_weights: the kept targets, in the logits' dtype)
         index = REFERENCE[Op.WHERE](keep, t, np.int64(0)).reshape(n, 1)
         picked = REFERENCE[Op.GATHER](logp, index, axis=1).reshape(n)
         kept = REFERENCE[Op.WHERE](keep, REFERENCE[Op.NEG](picked), dt.type(0.0))
         loss = REFERENCE[Op.MUL](kept, w)
-        total = _sum(loss, None, False)
-        count = _sum(w, None, False) if r == "mean" else None
+        total = array_sum(loss, None, False)
+        count = array_sum(w, None, False) if r == "mean" else None
         value = np.asarray(REFERENCE[Op.DIV](total, count) if count is not None else total)
     finally:
         quiet_exit(tok)
@@ -99,7 +93,7 @@ class LogSoftmaxNode(ArrayNode):
         out = self._saved
         if out is None or g.dtype != out.dtype:
             return None
-        scaled = REFERENCE[Op.MUL](REFERENCE[Op.EXP](out), _sum(g, (1,), True))
+        scaled = REFERENCE[Op.MUL](REFERENCE[Op.EXP](out), array_sum(g, (1,), True))
         return [REFERENCE[Op.SUB](g, scaled)]
 
     def _general(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:

@@ -8,11 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from adjit.ir.ops import Op
-from adjit.ir.reference import REFERENCE
 from adjit.runtime import forward_grad, saved_hooks
 from adjit.runtime import functional as R
-from adjit.runtime.array_vjp import REAL_FLOATS, quiet_enter, quiet_exit
+from adjit.runtime.array_vjp import REAL_FLOATS, array_sum, quiet_enter, quiet_exit
 from adjit.runtime.autograd import ArrayNode, SavedTensor, gradient_edge, node_class
 from adjit.runtime.eager_linear import plain
 from adjit.runtime.grad_mode import _state as _grad_state
@@ -37,14 +35,9 @@ from adjit.runtime.trace_state import _local as _trace_local
 # the decomposition's adjoint (which compiled programs, tracing the composite, still take).
 
 
-def _sum(a: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
-    out = np.asarray(REFERENCE[Op.SUM](a, axes=axes, keepdim=keepdim))
-    return out if out.dtype == a.dtype else out.astype(a.dtype)
-
-
 def _mean(a: np.ndarray, axes: tuple[int, ...], count: int) -> np.ndarray:
     """``R.mean(a, axes, keepdim=True)``'s value: SUM, then the lean division by the count."""
-    return np.asarray(np.true_divide(_sum(a, axes, True), a.dtype.type(count)))
+    return np.asarray(np.true_divide(array_sum(a, axes, True), a.dtype.type(count)))
 
 
 def layer_norm(x: Any, n: int, w: Any, b: Any, eps: float) -> Tensor | None:
@@ -105,15 +98,11 @@ class LayerNormNode(ArrayNode):
         saved = self._saved
         if saved is None or g.dtype not in REAL_FLOATS:
             return None
-        arrays = []
-        for s in saved[:2]:
-            if s is not None and (s._hooked is not None or s._version_box[0] != s._version):
-                return None  # (the general path's error)
-            arrays.append(None if s is None else s._tensor._data)
+        arrays = self._arrays(saved[:2], g.dtype)
+        if arrays is None:
+            return None
         x, w = arrays
         mu, rstd = saved[2:]
-        if x.dtype != g.dtype:
-            return None
         axes, lead = self._axes, self._lead
         count = math.prod(x.shape[i] for i in axes)
         xhat = np.multiply(np.subtract(x, mu), rstd)
@@ -125,9 +114,9 @@ class LayerNormNode(ArrayNode):
             inner = np.subtract(np.subtract(gw, mean_g), np.multiply(xhat, mean_gx))
             grads[0] = np.multiply(rstd, inner)
         if self._edges[1][0] is not None:
-            grads[1] = _sum(np.multiply(g, xhat), lead, False)
+            grads[1] = array_sum(np.multiply(g, xhat), lead, False)
         if self._edges[2][0] is not None:
-            grads[2] = _sum(g, lead, False)
+            grads[2] = array_sum(g, lead, False)
         return grads
 
     def _general(self, grad: Tensor, create_graph: bool) -> list[Tensor | None]:
