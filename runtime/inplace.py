@@ -371,6 +371,13 @@ def _outside(t: Tensor) -> Any:
 # new value, detached, from then on.
 
 
+def _alias_origin(t: Tensor) -> Tensor | None:
+    """While tracing, the outside tensor whose ``.data`` / ``.detach()`` alias ``t`` is (Note
+    [writes through .data while tracing]); else None."""
+    origin = getattr(t, "_outside_alias", None)
+    return origin if origin is not None and trace_state.current() is not None else None
+
+
 def _write_through_alias(t: Tensor, origin: Tensor, write: Callable[[Tensor], Any]) -> Tensor:
     """``write`` done to ``origin``, the outside tensor whose ``.data`` alias ``t`` is."""
     with no_grad():
@@ -394,9 +401,9 @@ def inplace(
     computing ``fn``'s whole result first (Note [direct writes]). ``expanded_ok``: a scalar
     fill, which PyTorch writes into an expanded tensor's memory too (Note [fills of expanded
     tensors])."""
-    origin = getattr(t, "_outside_alias", None)
-    if origin is not None and trace_state.current() is not None:  # (Note [writes through .data
-        kw = {"direct": direct, "expanded_ok": expanded_ok}  # while tracing])
+    origin = _alias_origin(t)
+    if origin is not None:
+        kw = {"direct": direct, "expanded_ok": expanded_ok}
         return _write_through_alias(t, origin, lambda o: inplace(o, fn, *others, **kw))
     _check_leaf(t)
     if _traced_operand(others) and constant_of_trace(t):
@@ -456,9 +463,9 @@ def _check_writeable(t: Tensor) -> None:
 
 def setitem(t: Tensor, index: Any, value: Any) -> None:
     """``t[index] = value``: written in place; under grad mode the history becomes CopySlices."""
-    origin = getattr(t, "_outside_alias", None)
-    if origin is not None and trace_state.current() is not None:  # (Note [writes through .data
-        _write_through_alias(t, origin, lambda o: setitem(o, index, value))  # while tracing])
+    origin = _alias_origin(t)
+    if origin is not None:
+        _write_through_alias(t, origin, lambda o: setitem(o, index, value))
         return
     _check_leaf(t)
     mask = traced_mask(index)

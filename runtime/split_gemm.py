@@ -53,7 +53,7 @@ Product = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
 # threads (libiomp5, KMP_BLOCKTIME=0, CNR on, dynamic off; products above SPLIT_FLOPS on 2 MKL
 # threads, the rest on 1): the transformer step 188 against 126 ms of CPU, W2 b128 2.96 against
 # 2.12 (measured on a quiet machine they won, with a 5 ms spin and no GNU OpenMP loaded: 2-D
-# products from SPLIT_FLOPS now go to MKL's team there, Note [MKL's own threads]); column
+# products from TEAM_FLOPS now go to MKL's team there, Note [MKL's own threads]); column
 # blocks: slower than row blocks on every step shape but one (thread_time minima, one after the
 # other: (128, 784) @ (784, 256) 542 against 396 µs, whole 362); 2-D blocks on
 # the native pool through a compiled gemm call: no difference measured (each block is one long
@@ -220,9 +220,8 @@ def _mkl_into(
     plain = x.ndim == 2 == y.ndim and m >= 2 * ROW_ALIGN
     rows = plain and flops >= SPLIT_FLOPS
     batch = out.ndim > 2 and min(x.ndim, y.ndim) > 1 and 2 * out.size * k >= BATCH_SPLIT_FLOPS
-    team = plain and flops >= TEAM_FLOPS and lib.threads is not None
-    if threads > 1 and team:  # Note [MKL's own threads]
-        lib.threads.run(threads, mkl_gemm.matmul_by, lib, x, y, out)  # type: ignore[union-attr]
+    if threads > 1 and plain and flops >= TEAM_FLOPS and lib.threads is not None:
+        lib.threads.run(threads, mkl_gemm.matmul_by, lib, x, y, out)  # Note [MKL's own threads]
         return
     if threads > 1 and rows:
         deep = k >= DEPTH_RATIO * max(m, out.shape[1])  # Note [depth blocks]
