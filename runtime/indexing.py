@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import operator
+import os
+import sys
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -133,6 +136,26 @@ def scalar_bools(x: Any, index: Any) -> tuple[Any, Any]:
             dim += ndim - consumed if it is Ellipsis else _dims_used(it)
             out.append(it)
     return x, tuple(out)
+
+
+SEQUENCE_INDEX = (
+    "Using a non-tuple sequence for multidimensional indexing is deprecated and will be changed "
+    "in pytorch 2.9; use x[tuple(seq)] instead of x[seq]. In pytorch 2.9 this will be "
+    "interpreted as tensor index, x[torch.tensor(seq)], which will result either in an error "
+    "or a different result"
+)
+_PACKAGES = tuple(
+    os.path.dirname(os.path.dirname(__file__)) + os.sep + d for d in ("runtime", "adjit")
+)
+
+
+def warn_sequence_index(index: Any) -> None:
+    """PyTorch's warning (at the user's line) when a list index is read as a tuple."""
+    if _sequence_as_tuple(index):
+        frame, level = sys._getframe(1), 2
+        while frame is not None and frame.f_code.co_filename.startswith(_PACKAGES):
+            frame, level = frame.f_back, level + 1
+        warnings.warn(SEQUENCE_INDEX, UserWarning, stacklevel=level)
 
 
 def normalize_index(shape: tuple[int, ...], index: Any) -> tuple[tuple, list[np.ndarray | Tensor]]:

@@ -15,13 +15,22 @@ from .checks import check
 from .const_writes import adopt_for_write, constant_of_trace, gather, traced_write
 from .dispatch import apply, as_tensor_operand, composite, with_rule
 from .grad_mode import INFERENCE_INPLACE_MSG, is_grad_enabled, no_grad, outside_inference
-from .indexing import _scalar_bool, has_scalar_bool, normalize_index
+from .indexing import (
+    _dims_used,
+    _scalar_bool,
+    _sequence_as_tuple,
+    has_scalar_bool,
+    normalize_index,
+    warn_sequence_index,
+)
 from .masked_index import masked_write, traced_mask
 from .ops_elementwise import le
 from .ops_scatter import REPEATED
+from .setitem_values import fit_value
 from .tensor import Tensor
 
 LEAF_MSG = "a leaf Variable that requires grad is being used in an in-place operation."
+VIEW_LEAF_MSG = f"a view of {LEAF_MSG}"
 
 
 NOGRAD_VIEW_MSG = (
@@ -467,16 +476,23 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
     if origin is not None:
         _write_through_alias(t, origin, lambda o: setitem(o, index, value))
         return
-    _check_leaf(t)
+    if index is False:
+        return  # PyTorch writes nothing, checking neither ``t`` nor the value
+    warn_sequence_index(index)
     mask = traced_mask(index)
     if mask is not None:  # (Note [writes through a traced mask])
+        _check_leaf_write(t, index)
         v = as_tensor_operand(value)
         inplace(t, lambda old: masked_write(old, mask, v))
         return
-    if has_scalar_bool(index):  # (Note [scalar bool indices])
+    bools = has_scalar_bool(index)  # (PyTorch indexes by a mask unless the index is True)
+    advanced_bools = bools and index is not True
+    if bools:  # (Note [scalar bool indices])
         items = index if isinstance(index, tuple) else (index,)
         if not all(bool(it) for it in items if _scalar_bool(it)):
-            return  # an empty selection: PyTorch writes nothing and checks no value shape
+            _check_leaf_write(t, index)  # an empty selection: PyTorch writes nothing
+            fit_value(as_tensor_operand(value), tuple(t.detach()[index].shape), advanced=True)
+            return
         index = tuple(None if _scalar_bool(it) else it for it in items)
     spec, tensors = normalize_index(tuple(t.shape), index)
     v = as_tensor_operand(value)
@@ -491,6 +507,11 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
         v = as_tensor_operand(scalar_as(complex(value), t.dtype))  # PyTorch's fill check
     idx = [a if isinstance(a, Tensor) else Tensor._make(a) for a in tensors]
     target = index_shape(tuple(t.shape), spec, [a.shape for a in tensors])
+    advanced = bool(tensors) or advanced_bools
+    if advanced:  # index_put_ checks the leaf first, copy_to the value's shape
+        _check_leaf_write(t, index)
+    v = fit_value(v, target, advanced)
+    _check_leaf_write(t, index)
     if forward_grad.ACTIVE and any(forward_grad.tangent(a) is not None for a in (t, v)):
         inplace(t, lambda old: _index_put(old, v, spec, idx, target))  # (its tangent too)
         return
@@ -527,6 +548,42 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
     )
     _write(t, result)
     _recorded(t, result, old_base)
+
+
+def _check_leaf_write(t: Tensor, index: Any) -> None:
+    """PyTorch's refusals of ``t[index] = value``: of a leaf that requires grad (naming the
+    view the write goes through, when it does), and _check_leaf's others."""
+    if is_grad_enabled() and t.is_leaf and t._requires_grad and _index_views(t, index):
+        raise RuntimeError(VIEW_LEAF_MSG)
+    _check_leaf(t)
+
+
+def _index_views(t: Tensor, index: Any) -> bool:
+    """Whether PyTorch's setitem writes ``t[index]`` through a view of ``t`` (an integer or
+    0-d index selects, None and a bool unsqueeze, a slice other than ``0:len`` slices), which
+    names the view in its leaf refusal."""
+    items = tuple(index) if _sequence_as_tuple(index) else index
+    items = items if isinstance(items, tuple) else (items,)
+    for dim, it in zip(_item_dims(items, t.dim()), items, strict=True):
+        if it is None or isinstance(it, int | np.integer):
+            return True
+        if isinstance(it, slice):
+            start, stop, step = it.start or 0, it.stop, it.step or 1
+            if start != 0 or step != 1 or stop is not None and stop < t.shape[dim]:
+                return True
+        elif getattr(it, "ndim", None) == 0:
+            return True
+    return False
+
+
+def _item_dims(items: tuple, ndim: int) -> list[int]:
+    """The dimension of ``t`` each index item starts at: items before an Ellipsis count from
+    the front, items after it from the back."""
+    used = [0 if isinstance(it, bool) else _dims_used(it) for it in items]
+    cut = next((i for i, it in enumerate(items) if it is Ellipsis), len(items))
+    front = np.cumsum([0, *used[:cut]])[:-1]
+    back = ndim - np.cumsum(used[cut:][::-1])[::-1]
+    return [int(d) for d in (*front, *back)]
 
 
 def _index_put(

@@ -16,7 +16,7 @@ from . import trace_state
 from .autocast import autocast_op
 from .checks import check, in_range, shape_from_values, traced
 from .dispatch import apply, composite, not_a_view
-from .indexing import basic_name, normalize_index, scalar_bools
+from .indexing import basic_name, normalize_index, scalar_bools, warn_sequence_index
 from .ops_elementwise import clone
 from .reshape_copies import view_strides
 from .tensor import Tensor, _axes, _dims
@@ -130,6 +130,7 @@ def expand_as(x: Tensor, other: Tensor) -> Tensor:
 
 
 def getitem(x: Tensor, index: Any) -> Tensor:
+    warn_sequence_index(index)
     x, index = scalar_bools(x, index)  # (Note [scalar bool indices])
     spec, tensors = normalize_index(tuple(x.shape), index)
     idx = [a if isinstance(a, Tensor) else Tensor._make(a) for a in tensors]
