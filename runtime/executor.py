@@ -25,7 +25,7 @@ from ..ir.reference import REFERENCE
 from ..passes.fusion import Extern, Kernel, Program, fuse
 from ..passes.narrow_sums import widen_narrow_sums
 from ..passes.record import Record
-from . import mkl_gemm, split_windows
+from . import blas_choice, mkl_gemm, split_windows
 from .blas import single_threaded
 from .buffer_plan import BufferPlan, StepIO, plan_buffers
 from .callplan import COPIED, CallPlan
@@ -212,7 +212,11 @@ def _matmul_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:
     if x.dtype != y.dtype or x.dtype != e.out.aval.dtype.np:
         return _interpret_eqn(e, env)
     out, _ = bufs.get(e.out)
-    if x.ndim == 2 == y.ndim and num_threads() == 1:  # Note [one product, one call]
+    if (
+        x.ndim == 2 == y.ndim
+        and num_threads() == 1
+        and (2 * out.size * x.shape[1] < blas_choice.FLOPS or not mkl_gemm.measured())
+    ):  # Note [one product, one call] (larger ones choose their BLAS in matmul_into)
         lib = mkl_gemm.active() if x.dtype in mkl_gemm.FLOATS else None
         if lib is not None:
             errors = len(lib.errors)

@@ -35,7 +35,9 @@ from . import mkl_jit, mkl_threads
 # (ir/reference.py) stay on np.matmul. Conditional Numerical Reproducibility is set to AUTO
 # (mkl_cbwr_set): without it MKL may pick kernels by the operands' alignment, and adjit's rule
 # is the same bits from call to call at a thread count (buffers move between calls).
-# ADJIT_BLAS: `mkl` (the default when MKL is found; an error when it is not), `numpy`.
+# ADJIT_BLAS: `auto` (the default: MKL when it is found, large products by whichever library
+# runs their geometry faster, Note [BLAS by measurement] in blas_choice.py), `mkl` (always MKL;
+# an error when it is not found), `numpy`.
 # PyTorch links its own MKL into libtorch_cpu and exports its symbols; libmkl_rt loads its layers
 # (core, sequential, lp64) RTLD_GLOBAL at its first call. A torch imported before that binds to
 # its own MKL and keeps it (tests/runtime/test_mkl_gemm.py); a torch imported after it binds its
@@ -47,7 +49,7 @@ _CBWR_AUTO = 2  # MKL_CBWR_AUTO
 _ROW_MAJOR, _COL_MAJOR = 101, 102
 _NO_TRANS, _TRANS = 111, 112
 _INT_MAX = 2**31 - 1  # the LP64 interface's MKL_INT
-_MODES = ("mkl", "numpy")
+_MODES = ("auto", "mkl", "numpy")
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -126,14 +128,14 @@ def _load() -> Library | None:
 
 def active() -> Library | None:
     """The MKL compiled products use (ADJIT_BLAS, Note [MKL products]); None: np.matmul."""
-    asked = flag("ADJIT_BLAS")
-    mode = asked.lower() or "mkl"
+    asked = flag("ADJIT_BLAS").lower()
+    mode = asked or "auto"
     if mode not in _MODES:
         raise RuntimeError(f"ADJIT_BLAS must be one of {', '.join(_MODES)}, not {mode!r}")
     if mode == "numpy":
         return None
     found = library()
-    if found is None and asked:
+    if found is None and asked == "mkl":
         raise RuntimeError(
             "ADJIT_BLAS=mkl needs the mkl package: pip install 'adjit[mkl]' (or mkl)"
         )
@@ -189,6 +191,11 @@ def _usable(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> bool:
         and not np.may_share_memory(out, x)
         and not np.may_share_memory(out, y)
     )
+
+
+def measured() -> bool:
+    """Whether large products choose their library by timing (ADJIT_BLAS=auto, the default)."""
+    return flag("ADJIT_BLAS").lower() in ("", "auto")
 
 
 def matmul(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:

@@ -57,6 +57,20 @@ def kernel(lib: ctypes.CDLL, dtype: np.dtype[Any], plan: Plan) -> Kernel | None:
     return found
 
 
+def available(lib: ctypes.CDLL) -> bool:
+    """Whether this MKL generates kernels on this CPU (on AMD's it answers MKL_NO_JIT to
+    every geometry, and products keep gemm_batch_strided)."""
+    if not _AVAILABLE:
+        found = _create(lib, np.dtype(np.float32), (101, 111, 111, 32, 32, 32, 32, 32, 32))
+        if found is not None:
+            lib.mkl_jit_destroy(found[1])
+        _AVAILABLE.append(found is not None)
+    return _AVAILABLE[0]
+
+
+_AVAILABLE: list[bool] = []
+
+
 def _create(lib: ctypes.CDLL, dtype: np.dtype[Any], plan: Plan) -> Kernel | None:
     ch, scalar = _SCALARS[dtype]
     try:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import batch_blocks, mkl_gemm
+from . import batch_blocks, blas_choice, mkl_gemm
 from .blas import one_thread, single_threaded
 from .idle_cores import WATCH
 from .kernels import run_split
@@ -175,10 +175,20 @@ def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     """``np.matmul(x, y, out=out)`` (``out`` C-contiguous) in row blocks or blocks of the
     batch across adjit's threads (Note [split products]), else on the BLAS threads Note
     [BLAS threads] chooses."""
+    k = x.shape[-1]
+    lib = mkl_gemm.active() if x.dtype == y.dtype == out.dtype in mkl_gemm.FLOATS else None
+    if lib is not None and 2 * out.size * k >= blas_choice.FLOPS and mkl_gemm.measured():
+        key = blas_choice.geometry(x, y, out, num_threads())  # Note [BLAS by measurement]
+        if not blas_choice.mkl_wins(key, lambda mkl: _into(lib if mkl else None, x, y, out)):
+            lib = None
+    _into(lib, x, y, out)
+
+
+def _into(lib: mkl_gemm.Library | None, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+    """``matmul_into`` by MKL (``lib``) or by NumPy's BLAS (None)."""
     m, k = x.shape[-2:] if x.ndim > 1 else (1, x.shape[-1])
     n = y.shape[-1] if y.ndim > 1 else 1
     flops = 2 * m * n * k
-    lib = mkl_gemm.active() if x.dtype == y.dtype == out.dtype in mkl_gemm.FLOATS else None
     if lib is not None:
         _mkl_into(lib, x, y, out, m, k, flops)  # (others on NumPy's BLAS, threads set below)
         return

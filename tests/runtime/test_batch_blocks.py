@@ -18,6 +18,8 @@ R = np.random.default_rng(11)
 def mkl(monkeypatch: pytest.MonkeyPatch) -> mkl_gemm.Library:
     if mkl_gemm.library() is None:
         pytest.skip("MKL is not usable in this process")
+    if not mkl_jit.available(mkl_gemm.library().lib):  # type: ignore[union-attr]
+        pytest.skip("MKL generates no kernels on this CPU (MKL_NO_JIT: not an Intel CPU)")
     if native_pool.get() is None:
         pytest.skip("no native pool here")
     monkeypatch.setenv("ADJIT_BLAS", "mkl")

@@ -21,6 +21,8 @@ R = np.random.default_rng(7)
 def mkl(monkeypatch: pytest.MonkeyPatch) -> mkl_gemm.Library:
     if mkl_gemm.library() is None:
         pytest.skip("MKL is not usable in this process")
+    if not mkl_jit.available(mkl_gemm.library().lib):  # type: ignore[union-attr]
+        pytest.skip("MKL generates no kernels on this CPU (MKL_NO_JIT: not an Intel CPU)")
     monkeypatch.setenv("ADJIT_BLAS", "mkl")
     return mkl_gemm.library()  # type: ignore[return-value]
 

@@ -208,6 +208,7 @@ def test_mkl_products_with_long_k_split_by_depth(
     blocks of k (Note [depth blocks]), others by rows."""
     if mkl_gemm.active() is None:
         pytest.skip("MKL is not usable here")
+    monkeypatch.setenv("ADJIT_BLAS", "mkl")  # MKL's path, not the timed choice's
     calls: list[str] = []
     for name in ("matmul_depth", "matmul_rows"):
         real = getattr(split_gemm, name)

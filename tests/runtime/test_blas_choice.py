@@ -1,0 +1,197 @@
+"""Compiled products choose MKL or NumPy's BLAS by timing each geometry once, kept per machine
+(Note [BLAS by measurement])."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from adjit.runtime import blas_choice, column_grads, mkl_gemm, split_gemm
+
+import adjit
+
+with contextlib.suppress(ImportError):  # before MKL's first call (Note [MKL products])
+    import torch  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def _own_choices(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Each test starts with no choice made, a cache folder of its own and ADJIT_BLAS unset."""
+    monkeypatch.setenv("ADJIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("ADJIT_BLAS", raising=False)
+    monkeypatch.setattr(blas_choice, "_CHOSEN", {})
+    monkeypatch.setattr(blas_choice, "_READ", [])
+
+
+class Clock:
+    """blas_choice's clock, moved only by the fake products: timings without noise."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    c = Clock()
+    monkeypatch.setattr(blas_choice, "time", c)
+    return c
+
+
+def _costs(clock: Clock, mkl: float, openblas: float) -> blas_choice.Run:
+    """A product taking ``mkl`` or ``openblas`` seconds; ``run.ran`` records the calls."""
+    ran: list[bool] = []
+
+    def run(use_mkl: bool) -> None:
+        ran.append(use_mkl)
+        clock.now += mkl if use_mkl else openblas
+
+    run.ran = ran  # type: ignore[attr-defined]
+    return run
+
+
+@pytest.mark.parametrize(("mkl", "openblas", "chosen"), [(2.0, 1.0, False), (1.0, 2.0, True)])
+def test_the_faster_library_wins(clock: Clock, mkl: float, openblas: float, chosen: bool) -> None:
+    run = _costs(clock, mkl, openblas)
+    assert blas_choice.mkl_wins("g", run) is chosen
+    assert run.ran.count(True) == run.ran.count(False) == 1 + blas_choice.ROUNDS  # type: ignore[attr-defined]
+    assert blas_choice.mkl_wins("g", lambda mkl: pytest.fail("timed twice")) is chosen
+
+
+def test_openblas_must_win_by_the_margin(clock: Clock) -> None:
+    """A tie, or OpenBLAS faster by less than MARGIN, keeps the incumbent MKL."""
+    within = 1.0 - blas_choice.MARGIN / 2
+    assert blas_choice.mkl_wins("tie", _costs(clock, 1.0, 1.0)) is True
+    assert blas_choice.mkl_wins("close", _costs(clock, 1.0, within)) is True
+    assert blas_choice.mkl_wins("clear", _costs(clock, 1.0, 0.9)) is False
+
+
+def test_the_fastest_run_counts(clock: Clock) -> None:
+    """Minimums, not means: one slow outlier of the faster library does not lose it."""
+    times = iter([9.0, 9.0] + [1.0, 2.0, 2.0, 50.0, 1.5, 2.0])  # (rounds alternate the order)
+
+    def run(mkl: bool) -> None:
+        clock.now += next(times)
+
+    assert blas_choice.mkl_wins("g", run) is False
+
+
+def test_choices_are_kept_per_machine_on_disk(clock: Clock, tmp_path: Path) -> None:
+    blas_choice.mkl_wins("a", _costs(clock, 2.0, 1.0))
+    blas_choice.mkl_wins("b", _costs(clock, 1.0, 2.0))
+    files = list((tmp_path / "blas").glob("*.json"))
+    assert len(files) == 1
+    assert json.loads(files[0].read_text()) == {"a": False, "b": True}
+    blas_choice.forget()  # a new process: read back, not timed again
+    fail = lambda mkl: pytest.fail("timed again")  # noqa: E731
+    assert blas_choice.mkl_wins("a", fail) is False
+    assert blas_choice.mkl_wins("b", fail) is True
+
+
+def test_a_damaged_file_is_timed_again(clock: Clock, tmp_path: Path) -> None:
+    blas_choice.mkl_wins("a", _costs(clock, 2.0, 1.0))
+    (file,) = (tmp_path / "blas").glob("*.json")
+    file.write_text("{not json")
+    blas_choice.forget()
+    assert blas_choice.mkl_wins("a", _costs(clock, 1.0, 2.0)) is True
+    assert json.loads(file.read_text()) == {"a": True}
+
+
+def test_no_file_when_the_cache_is_off(
+    monkeypatch: pytest.MonkeyPatch, clock: Clock, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ADJIT_CACHE_DIR", "off")
+    assert blas_choice.mkl_wins("a", _costs(clock, 2.0, 1.0)) is False
+    assert not (tmp_path / "blas").exists()
+
+
+def _need_mkl() -> mkl_gemm.Library:
+    lib = mkl_gemm.library()
+    if lib is None:
+        pytest.skip("MKL is not usable in this process")
+    return lib
+
+
+def _operands(m: int, k: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return (
+        rng.standard_normal((m, k)).astype(np.float32),
+        rng.standard_normal((k, n)).astype(np.float32),
+    )
+
+
+@pytest.mark.parametrize("mkl", [True, False])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_compiled_product_runs_on_the_chosen_library(
+    monkeypatch: pytest.MonkeyPatch, mkl: bool, threads: int
+) -> None:
+    """The product is the chosen library's, bit for bit, on its first call and every call."""
+    lib = _need_mkl()
+    monkeypatch.setattr(blas_choice, "_measure", lambda run: mkl)
+    x, y = _operands(256, 128, 192)  # 12.6 MFLOP: chosen
+    assert 2 * x.shape[0] * x.shape[1] * y.shape[1] >= blas_choice.FLOPS
+    expected = np.empty((256, 192), np.float32)
+    monkeypatch.setenv("ADJIT_BLAS", "mkl" if mkl else "numpy")
+    before = adjit.get_num_threads()
+    adjit.set_num_threads(threads)
+    try:
+        split_gemm.matmul_into(x, y, expected)  # the library forced, the same path
+        monkeypatch.delenv("ADJIT_BLAS")
+        f = adjit.compile(lambda a, b: a @ b)
+        first = f(adjit.tensor(x), adjit.tensor(y)).numpy()
+        again = f(adjit.tensor(x), adjit.tensor(y)).numpy()
+    finally:
+        adjit.set_num_threads(before)
+    np.testing.assert_array_equal(first, expected)
+    np.testing.assert_array_equal(again, expected)
+    assert list(blas_choice.choices().values()) == [mkl]
+    assert lib is mkl_gemm.active()
+
+
+def test_small_products_and_forced_libraries_are_not_timed(monkeypatch: pytest.MonkeyPatch) -> None:
+    _need_mkl()
+    monkeypatch.setattr(blas_choice, "_measure", lambda run: pytest.fail("timed"))
+    x, y = _operands(32, 32, 32)  # 65 kFLOP
+    out = np.empty((32, 32), np.float32)
+    split_gemm.matmul_into(x, y, out)
+    column_grads.matmul_into(x, y, out)
+    x, y = _operands(256, 128, 192)
+    out = np.empty((256, 192), np.float32)
+    for forced in ("mkl", "numpy"):
+        monkeypatch.setenv("ADJIT_BLAS", forced)
+        split_gemm.matmul_into(x, y, out)
+        column_grads.matmul_into(x, y, out)
+    assert blas_choice.choices() == {}
+
+
+def test_timing_leaves_the_winners_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first call times both libraries into the result; the winner writes it last."""
+    _need_mkl()
+    x, y = _operands(256, 128, 192)
+    out = np.full((256, 192), np.nan, np.float32)
+    expected = np.empty_like(out)
+    before = adjit.get_num_threads()
+    adjit.set_num_threads(1)  # (a column step's chunk products choose at one thread)
+    try:
+        column_grads.matmul_into(x, y, out)
+        (mkl,) = blas_choice.choices().values()
+        monkeypatch.setenv("ADJIT_BLAS", "mkl" if mkl else "numpy")
+        column_grads.matmul_into(x, y, expected)
+    finally:
+        adjit.set_num_threads(before)
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_the_flag_names_auto(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADJIT_BLAS", "fastest")
+    with pytest.raises(RuntimeError, match="ADJIT_BLAS must be one of auto, mkl, numpy"):
+        mkl_gemm.active()
+    monkeypatch.setenv("ADJIT_BLAS", "auto")
+    assert mkl_gemm.measured()
+    monkeypatch.setenv("ADJIT_BLAS", "mkl")
+    assert not mkl_gemm.measured()
