@@ -199,6 +199,13 @@ class Session:
         self.trace = SegmentTrace(self)
         trace_state.set_current(self.trace)
 
+    def side_effects(self, found: list[Break]) -> None:
+        """The traced call had Python side effects that must happen on every call (Note
+        [Python side effects while tracing] in effects.py): later calls run its Python (with
+        fullgraph=True too: that needs no break where no value is read)."""
+        self.broke = True
+        self.record.breaks.extend(found)
+
     def flush(self, value: Any = None) -> None:
         """Compile (or find) and run the current segment; its live tracers (and ``value``,
         the tracer being read) become tensors."""
@@ -250,9 +257,10 @@ class Session:
             )
         _become(t, r, {id(v) for v in old.values}, self)
 
-    def run(self, leaves: list[Any], spec: Any) -> Any:
-        """Call the function in segment mode: record, break where values are read, flush."""
-        args, kwargs = unflatten(spec, self.start(leaves))
+    def run(self, leaves: list[Any], spec: Any, tree: Any = None) -> Any:
+        """Call the function in segment mode: record, break where values are read, flush
+        (``tree``: what was flattened, Note [containers passed as they are] in pytree.py)."""
+        args, kwargs = unflatten(spec, self.start(leaves), tree)
         prev = trace_state.set_current(self.trace)
         try:
             out = self.cf.fn(*args, **kwargs)

@@ -26,6 +26,7 @@ from .cache import LRU, SEGMENTS_PER_ENTRY, config
 from .compiled_node import CompiledFunctionBackward, node_type
 from .dynamic import instantiate_plan
 from .each_call import adopt, run_replays
+from .effects import Watch
 from .plans import TrainPlan, inference_graph, train_plan
 from .prepared import Trampoline, compiled_call
 from .pytree import LEAF, flatten, unflatten
@@ -307,7 +308,7 @@ class CompiledFunction:
         entry = self._fast.get(key) if key is not None else None
         if entry is None or not entry.lifted_ok():
             leaves, spec = flatten((args, kwargs))
-            entry = self.entry_for(leaves, spec)
+            entry = self.entry_for(leaves, spec, (args, kwargs))
             if key is not None:
                 self._fast[key] = entry
         self._hot = None  # back only if this call is the hot one's (Note [hot entry recency])
@@ -348,8 +349,9 @@ class CompiledFunction:
         if self._hot is not None and all(t is not self._hot for t in list(self._prepared.values())):
             self._hot = None
 
-    def entry_for(self, leaves: list[Any], spec: Any) -> Entry:
-        """The cached specialization for these arguments, tracing on a miss."""
+    def entry_for(self, leaves: list[Any], spec: Any, tree: Any = None) -> Entry:
+        """The cached specialization for these arguments (flattened from ``tree``, when
+        given), tracing on a miss."""
         sig = guards.signature(leaves, spec)
         entry = self._entries.get(sig)
         if entry is not None and entry.lifted_ok():
@@ -368,9 +370,9 @@ class CompiledFunction:
                 entry = self._over_limit(sig, reason)
             else:
                 dims = dynamic.choose(self.dynamic, leaves, sig, self._sizes_seen)
-                entry = self._trace(leaves, spec, sig, dims)
+                entry = self._trace(leaves, spec, sig, dims, tree)
                 if entry.symbolic is not None:
-                    entry = self._template(entry, leaves, spec, sig)
+                    entry = self._template(entry, leaves, spec, sig, tree)
                 self._fresh = entry if entry.replays else None
             self._entries[sig] = entry
             self._warn_recompiles(reason)
@@ -385,7 +387,9 @@ class CompiledFunction:
                 return dynamic.instance(template, values, sig)
         return None
 
-    def _template(self, entry: Entry, leaves: list[Any], spec: Any, sig: tuple) -> Entry:
+    def _template(
+        self, entry: Entry, leaves: list[Any], spec: Any, sig: tuple, tree: Any = None
+    ) -> Entry:
         """A symbolic trace's entry kept as a template; this call's instance. Where a pass
         cannot work with symbolic sizes, this signature is traced again, static."""
         assert entry.symbolic is not None
@@ -399,7 +403,7 @@ class CompiledFunction:
                 found.inference()
         except SymbolicShapeError as e:
             self._sizes_seen[("static", dynamic.structure(sig))] = str(e)
-            return self._trace(leaves, spec, sig, {})
+            return self._trace(leaves, spec, sig, {}, tree)
         self._templates.append(entry)
         del self._templates[: -dynamic.TEMPLATES_PER_FUNCTION]  # the oldest go first
         return found
@@ -433,7 +437,12 @@ class CompiledFunction:
             )
 
     def _trace(
-        self, leaves: list[Any], spec: Any, sig: tuple, dims: dict[int, frozenset[int]]
+        self,
+        leaves: list[Any],
+        spec: Any,
+        sig: tuple,
+        dims: dict[int, frozenset[int]],
+        tree: Any = None,
     ) -> Entry:
         self.trace_count += 1
         # graph breaks split the call into segments (Note [graph breaks] in breaks.py), except
@@ -453,10 +462,13 @@ class CompiledFunction:
             for d, n in enumerate(x._var.aval.shape)
             if isinstance(n, SymbolicSize)
         }
-        args, kwargs = unflatten(spec, traced)
+        args, kwargs = unflatten(spec, traced, tree)
         try:
             with tracing(trace):
-                out = self.fn(*args, **kwargs)
+                if session is None:  # (inlined: the outer trace watches)
+                    out = self.fn(*args, **kwargs)
+                else:
+                    out = self._watched(session, args, kwargs)
                 if session is not None and session.broke:
                     out = session.finish(out)
         except TracingError as e:
@@ -476,6 +488,17 @@ class CompiledFunction:
             breaks = session.record.breaks
             return Entry(sig, None, segmented=True, first_result=out, breaks=breaks)
         return self._entry_from(trace, out, traced, sig)
+
+    def _watched(self, session: Session, args: tuple, kwargs: dict) -> Any:
+        """The traced call, watched for Python side effects: any makes it a graph break (Note
+        [Python side effects while tracing] in effects.py)."""
+        watch = Watch(self.fn, args, kwargs)
+        with watch:
+            out = self.fn(*args, **kwargs)
+        found = watch.breaks(out)
+        if found:
+            session.side_effects(found)
+        return out
 
     def _entry_from(self, trace: Trace, out: Any, traced: list[Any], sig: tuple) -> Entry:
         """The specialization of a finished trace of a call that returned ``out``."""
@@ -550,7 +573,7 @@ class CompiledFunction:
             plan = usable_plan(self, entry)
         if plan is not None:
             return plan(args, kwargs)
-        return Session(self).run(*flatten((args, kwargs)))
+        return Session(self).run(*flatten((args, kwargs)), (args, kwargs))
 
     def _segment_entry(self, trace: SegmentTrace, live: list[Tracer]) -> tuple[Entry, list[Tensor]]:
         """The specialization for one segment (its compiled plans shared with every earlier

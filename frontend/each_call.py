@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..runtime import trace_state
+from .effects import exempt
 
 _NOW = object()
 
@@ -83,6 +84,7 @@ def on_each_call(
         )
     if key is not None:
         guard(key)
+    exempt(fn, args)  # (Note [Python side effects while tracing] in effects.py)
     replays.append(Replay(fn, args, before))
 
 

@@ -37,15 +37,36 @@ def _flatten(x: Any, leaves: list[Any]) -> Any:
     return LEAF
 
 
-def unflatten(spec: Any, leaves: list[Any]) -> Any:
-    return _unflatten(spec, iter(leaves))
+def unflatten(spec: Any, leaves: list[Any], tree: Any = None) -> Any:
+    """The structure ``spec`` describes with ``leaves``; where ``tree`` (what was flattened)
+    is given, its lists and dicts whose leaves are the same objects are reused as they are."""
+    if tree is None:
+        return _unflatten(spec, iter(leaves))
+    return _unflatten(spec, iter(leaves), tree)
 
 
-def _unflatten(s: Any, it: Iterator[Any]) -> Any:
+# Note [containers passed as they are]
+# A traced call's arguments are rebuilt from their leaves, tensors replaced by tracers. A list
+# or dict that holds no tensor is passed as it is instead (the caller's very object): a
+# function that appends to it, or stores into it, does so to the caller's (Note [Python side
+# effects while tracing] in effects.py), as eagerly.
+
+_NO_TREE: Any = object()
+
+
+def _unflatten(s: Any, it: Iterator[Any], tree: Any = _NO_TREE) -> Any:
     if s == LEAF:
         return next(it)
     kind, keys, children = s
-    values = [_unflatten(c, it) for c in children]
+    if tree is not _NO_TREE:  # (Note [containers passed as they are])
+        subtrees = [tree[k] for k in keys] if kind is dict else list(tree)
+        values = [_unflatten(c, it, t) for c, t in zip(children, subtrees, strict=True)]
+        if type(tree) in (list, dict) and all(
+            v is t for v, t in zip(values, subtrees, strict=True)
+        ):
+            return tree
+    else:
+        values = [_unflatten(c, it) for c in children]
     if kind is dict:
         return dict(zip(keys, values, strict=True))
     return kind._make(values) if hasattr(kind, "_make") else kind(values)

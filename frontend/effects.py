@@ -1,0 +1,460 @@
+"""Python side effects seen while a compiled function is traced: such a function runs its
+Python on every call (a graph break), as eagerly and as torch.compile does.
+
+Note [Python side effects while tracing]
+~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+A traced program replays only tensor arithmetic: ``print("step")``, ``log.append(loss)``,
+``calls[0] += 1``, ``global n; n += 1``, ``logger.info(...)``, ``random.random()`` or
+``time.time()`` inside the function would happen once, when tracing, and never again.
+torch.compile runs them on every call (a graph break on print and calls it cannot trace,
+side effects on Python objects replayed). adjit watches the tracing call (``sys.setprofile``,
+the user's frames only) for:
+
+- calls of builtins and library functions that act on the world or read changing state:
+  ``print``/``input``/``open``/``next``/``setattr``/``delattr``, functions of ``time``,
+  ``random``, ``os``, ``sys``, ``warnings``, ``logging``, NumPy's generators, a file's methods;
+- mutating methods of lists, dicts, sets, deques, bytearrays and stores into an nn.Module's
+  attributes (``self.calls += 1``), on objects that outlive the call (not locals of the
+  function: a mutated object still referenced after the call, other than by its result);
+- ``global``/``nonlocal`` stores in the user's code run while tracing;
+- attribute and item stores into the objects the function reaches at its start (its
+  arguments, closure cells and the globals its code names, two levels deep), compared after
+  the call.
+
+Any of these makes the call a graph break (Note [graph breaks] in breaks.py) at the user's
+statement: the traced call's Python has run once, live (its tracers become values), and later
+calls run the function's Python on every call (segment mode, or a statement-level split
+whose Python statements are those with effects), compiling only its tensor parts. With
+``fullgraph=True`` such a function is refused (torch.compile refuses print there too).
+Mutable containers among the arguments are passed to the function as they are (not rebuilt)
+when they hold no tensor, so ``fn(x, log)`` appends to the caller's ``log`` as eagerly.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dis
+import gc
+import io
+import os
+import random
+import sys
+import sysconfig
+import types
+from typing import Any
+
+from ..runtime import trace_state
+from ..runtime.tensor import Tensor
+from .breaks import Break
+
+_USER, _LIB, _OWN, _SETTER = 0, 1, 2, 3  # _SETTER: nn.Module's __setattr__/__delattr__
+_LIB_DIRS = tuple(
+    {os.path.realpath(p) + os.sep for p in sysconfig.get_paths().values()}
+    | {os.path.dirname(os.__file__) + os.sep}
+)
+_KIND: dict[types.CodeType, int] = {}
+
+# builtins that act on the world or read changing state
+_BUILTINS: dict[Any, str] = {
+    print: "print()",
+    input: "input()",
+    open: "open()",
+    next: "next() on an iterator",
+    setattr: "setattr()",
+    delattr: "delattr()",
+    breakpoint: "breakpoint()",
+}
+# modules whose functions act on the world or read changing state (first name part)
+_STATEFUL_MODULES = frozenset(
+    {"time", "random", "_random", "os", "posix", "warnings", "_warnings", "logging"}
+    | {"io", "_io", "socket", "subprocess", "shutil", "faulthandler"}
+)
+# mutating methods of containers: the object is a candidate (a side effect if it outlives
+# the call)
+_MUTATORS: dict[type, frozenset[str]] = {
+    list: frozenset({"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse"}),
+    dict: frozenset({"update", "pop", "popitem", "clear", "setdefault"}),
+    set: frozenset({"add", "discard", "remove", "pop", "clear", "update"})
+    | frozenset({"difference_update", "intersection_update", "symmetric_difference_update"}),
+    bytearray: frozenset({"append", "extend", "insert", "pop", "remove", "clear", "reverse"}),
+    collections.deque: frozenset({"append", "appendleft", "extend", "extendleft", "pop"})
+    | frozenset({"popleft", "remove", "clear", "rotate", "insert", "reverse"}),
+}
+_WATCHED_FILES = tuple(
+    os.path.dirname(m.__file__) + os.sep if m.__file__.endswith("__init__.py") else m.__file__
+    for m in (random, __import__("logging"), __import__("warnings"))
+    if m.__file__ is not None
+)
+_STORES = frozenset({"STORE_GLOBAL", "DELETE_GLOBAL"})
+_DEREF_STORES = frozenset({"STORE_DEREF", "DELETE_DEREF"})
+_ITEM_STORES = frozenset({"STORE_SUBSCR", "DELETE_SUBSCR"})
+_ATTR_STORES = frozenset({"STORE_ATTR", "DELETE_ATTR"})
+_SNAPSHOT_ITEMS = 10_000  # a larger container is compared by length only
+
+
+def _kind(code: types.CodeType, frame: types.FrameType | None = None) -> int:
+    k = _KIND.get(code)
+    if k is None:
+        name = code.co_filename
+        made = frame is not None and str(frame.f_globals.get("__name__", "")).startswith("adjit")
+        if name.startswith(trace_state._OWN) or (name.startswith("<") and made):
+            k = _OWN  # (adjit's code made by exec: an activation's __init__)
+        elif name.startswith(_LIB_DIRS) or name.startswith("<frozen"):
+            k = _LIB
+        else:
+            k = _USER
+        _KIND[code] = k
+    return k
+
+
+def _note_module_setters() -> None:
+    from ..nn.module import Module
+
+    for fn in (Module.__setattr__, Module.__delattr__):
+        _KIND[fn.__code__] = _SETTER
+
+
+class Watch:
+    """Watches one tracing call of ``fn`` for Python side effects (see the Note)."""
+
+    def __init__(self, fn: Any, args: tuple, kwargs: dict) -> None:
+        self.fn = fn
+        target = getattr(fn, "__func__", fn)
+        self.code: types.CodeType | None = getattr(target, "__code__", None)
+        self.found: list[Break] = []
+        self.candidates: dict[int, tuple[Any, Break]] = {}
+        self.scanned: set[types.CodeType] = set()
+        _note_module_setters()
+        self.prev: Any = None
+        self.exempted: set[int] = set()
+        self.snapshots = _snapshots(_roots(fn, args, kwargs))
+
+    # ---- the profile hook --------------------------------------------------------------
+    def __enter__(self) -> Watch:
+        self.prev = sys.getprofile()
+        if self.prev is None:  # (a profiler already running: not watched)
+            sys.setprofile(self._hook())
+        ACTIVE.append(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        ACTIVE.remove(self)
+        if self.prev is None:
+            sys.setprofile(None)
+
+    def _hook(self) -> Any:
+        """The profile function: a closure whose common case (an event in adjit's own code)
+        is one dictionary lookup; tracing with it takes about twice as long."""
+        kinds, own, on_c_call, on_call = _KIND, _OWN, self._c_call, self._call
+
+        def event(frame: types.FrameType, what: str, arg: Any) -> None:
+            if what == "c_call":
+                if kinds.get(frame.f_code) != own:
+                    on_c_call(frame, arg)
+            elif what == "call" and kinds.get(frame.f_code) != own:
+                on_call(frame)
+
+        return event
+
+    def _call(self, frame: types.FrameType) -> None:
+        try:
+            code = frame.f_code
+            kind = _kind(code, frame)
+            if kind == _USER:
+                if code not in self.scanned:
+                    self._scan(frame)
+            elif kind == _SETTER:
+                caller = frame.f_back  # (not a module being made: its __init__)
+                if (
+                    caller is not None
+                    and _kind(caller.f_code, caller) == _USER
+                    and caller.f_code.co_name != "__init__"
+                ):
+                    module = frame.f_locals.get("self")
+                    name = frame.f_locals.get("name")
+                    self._candidate(module, f"store into module attribute {name!r}", caller)
+            elif kind == _LIB and code.co_filename.startswith(_WATCHED_FILES):
+                user = _user_frame(frame.f_back)
+                if user is not None:
+                    self._effect(f"call to {code.co_name}() of {_module_of(code)}", user)
+        except Exception:  # (never disturb the traced call)
+            pass
+
+    def _c_call(self, frame: types.FrameType, fn: Any) -> None:
+        try:
+            kind = _kind(frame.f_code, frame)
+            if kind != _OWN:
+                self._classify(frame, fn, kind)
+        except Exception:  # (never disturb the traced call)
+            pass
+
+    def _classify(self, frame: types.FrameType, fn: Any, kind: int) -> None:
+        reason = _BUILTINS.get(fn) if isinstance(fn, types.BuiltinFunctionType) else None
+        owner = getattr(fn, "__self__", None)
+        name = getattr(fn, "__name__", "?")
+        if reason is None and owner is not None:
+            if isinstance(owner, types.ModuleType):
+                if owner.__name__.split(".")[0] in _STATEFUL_MODULES:
+                    reason = f"call to {owner.__name__}.{name}()"
+            elif isinstance(owner, random.Random) or type(owner).__module__.startswith(
+                "numpy.random"
+            ):
+                reason = f"call to {type(owner).__name__}.{name}() (random numbers)"
+            elif isinstance(owner, io.IOBase):
+                if kind == _USER:
+                    self._candidate(owner, f"{type(owner).__name__}.{name}()", frame)
+                else:
+                    user = _user_frame(frame)
+                    if user is not None:
+                        self._candidate(owner, f"{type(owner).__name__}.{name}()", user)
+                return
+            elif kind == _USER:
+                for cls, names in _MUTATORS.items():
+                    if isinstance(owner, cls) and name in names:
+                        self._candidate(owner, f"{cls.__name__}.{name}()", frame)
+                        return
+        if reason is not None:
+            user = frame if kind == _USER else _user_frame(frame)
+            if user is not None:
+                self._effect(reason, user)
+
+    def _scan(self, frame: types.FrameType) -> None:
+        """``global``/``nonlocal`` stores in a user code object about to run."""
+        code = frame.f_code
+        self.scanned.add(code)
+        free = set(code.co_freevars)
+        for ins in dis.get_instructions(code):
+            store = ins.opname in _STORES or (ins.opname in _DEREF_STORES and ins.argval in free)
+            if store:
+                what = "global" if ins.opname in _STORES else "nonlocal"
+                line = ins.positions.lineno if ins.positions is not None else None
+                self._effect(f"store into {what} {ins.argval!r}", frame, line)
+
+    # ---- what was found ----------------------------------------------------------------
+    def _break(self, reason: str, frame: types.FrameType, line: int | None = None) -> Break:
+        lineno = line if line is not None else frame.f_lineno
+        loc = f"{frame.f_code.co_filename}:{lineno}"
+        own = self._own_line(frame, line)
+        return Break(f"Python side effect: {reason}", loc, own)
+
+    def _own_line(self, frame: types.FrameType | None, line: int | None) -> int | None:
+        """The line the compiled function's own (outermost) frame is at."""
+        found = None
+        first = True
+        while frame is not None and self.code is not None:
+            if frame.f_code is self.code:
+                found = line if first and line is not None else frame.f_lineno
+            first = False
+            frame = frame.f_back
+        return found
+
+    def _effect(self, reason: str, frame: types.FrameType, line: int | None = None) -> None:
+        if trace_state.current() is not None:  # (not in bookkeeping run eagerly: each_call)
+            self.found.append(self._break(reason, frame, line))
+
+    def _candidate(self, obj: Any, reason: str, frame: types.FrameType) -> None:
+        if obj is None or id(obj) in self.candidates or trace_state.current() is None:
+            return
+        self.candidates[id(obj)] = (obj, self._break(reason, frame))
+
+    def exempt(self, fn: Any, args: tuple) -> None:
+        """What bookkeeping replayed on every call (``each_call``) works on: its changes are
+        no side effects of the traced call."""
+        owners = [getattr(fn, "__self__", None), *args]
+        for cell in getattr(fn, "__closure__", None) or ():
+            with contextlib.suppress(ValueError):
+                owners.append(cell.cell_contents)
+        for obj in list(owners):
+            d = getattr(obj, "__dict__", None)
+            if type(d) is dict:
+                owners += d.values()
+        self.exempted.update(id(o) for o in owners if o is not None)
+
+    def breaks(self, out: Any) -> list[Break]:
+        """The side effects of the finished call (``out`` its result): candidates that
+        outlive it, and changed objects it reached at its start."""
+        found = list(self.found)
+        held = _held_by(out)
+        candidates, self.candidates = self.candidates, {}
+        outliving = _outliving(candidates, held)
+        if outliving:  # (a local in a reference cycle is alive until collected)
+            gc.collect()
+            outliving = _outliving(candidates, held)
+        found += outliving
+        skip = self.exempted | set(candidates)  # (a candidate's change is known already)
+        for obj, before in self.snapshots:
+            what = None if id(obj) in skip else _changed(obj, before)
+            if what is not None:
+                found.append(self._changed_break(obj, what))
+        self.snapshots = []
+        return found
+
+    def _changed_break(self, obj: Any, what: str) -> Break:
+        """A break for a changed object: at the own code's store of that name or item."""
+        line = None
+        if self.code is not None:
+            wanted = _ATTR_STORES if isinstance(what, str) and what.startswith(".") else None
+            for ins in dis.get_instructions(self.code):
+                hit = ins.opname in _ITEM_STORES if wanted is None else ins.opname in wanted
+                if hit and (wanted is None or ins.argval == what[1:]):
+                    line = ins.positions.lineno if ins.positions is not None else None
+                    break
+        loc = f"{self.code.co_filename}:{line}" if self.code is not None and line else None
+        reason = f"Python side effect: {type(obj).__name__} object changed ({what})"
+        return Break(reason, loc, line)
+
+
+ACTIVE: list[Watch] = []  # the watched tracing calls in progress (innermost last)
+
+
+def exempt(fn: Any, args: tuple) -> None:
+    """``fn(*args)`` is bookkeeping replayed on every call (Note [eager on every call] in
+    each_call.py): what it changes is no side effect of the call being traced."""
+    if ACTIVE:
+        ACTIVE[-1].exempt(fn, args)
+
+
+def _outliving(candidates: dict[int, tuple[Any, Break]], held: dict[int, int]) -> list[Break]:
+    """The candidates referenced other than by their table and the call's result."""
+    found = []
+    for key in candidates:
+        # references: the table's tuple, getrefcount's argument, the result's containers
+        if sys.getrefcount(candidates[key][0]) - 2 - held.get(key, 0) > 0:
+            found.append(candidates[key][1])
+    return found
+
+
+def _user_frame(frame: types.FrameType | None) -> types.FrameType | None:
+    """The innermost frame at or above ``frame`` outside libraries, if it is the user's."""
+    while frame is not None:
+        kind = _kind(frame.f_code, frame)
+        if kind == _USER:
+            return frame
+        if kind == _OWN:
+            return None
+        frame = frame.f_back
+    return None
+
+
+def _module_of(code: types.CodeType) -> str:
+    return os.path.splitext(os.path.basename(code.co_filename))[0]
+
+
+def _held_by(out: Any, depth: int = 4) -> dict[int, int]:
+    """How many references the containers of ``out`` hold to each object."""
+    counts: dict[int, int] = {}
+    stack = [(out, 0)]
+    while stack:
+        x, d = stack.pop()
+        if isinstance(x, list | tuple | set | frozenset):
+            items = list(x)
+        elif isinstance(x, dict):
+            items = [*x.keys(), *x.values()]
+        else:
+            continue
+        for v in items:
+            counts[id(v)] = counts.get(id(v), 0) + 1
+            if d < depth:
+                stack.append((v, d + 1))
+    # (the result itself: ``Watch.breaks``'s argument and its caller's variable)
+    counts[id(out)] = counts.get(id(out), 0) + 2
+    return counts
+
+
+# ---- objects reached at the start, compared after the call ------------------------------
+
+_STABLE = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type, Tensor)
+
+
+def _roots(fn: Any, args: tuple, kwargs: dict) -> list[Any]:
+    """What the function reaches at its start: arguments, ``self``, closure cells' contents
+    and the globals its code names."""
+    roots: list[Any] = [*args, *kwargs.values()]
+    owner = getattr(fn, "__self__", None)
+    if owner is not None:
+        roots.append(owner)
+    target = getattr(fn, "__func__", fn)
+    code = getattr(target, "__code__", None)
+    if code is not None:
+        for cell in getattr(target, "__closure__", None) or ():
+            with contextlib.suppress(ValueError):
+                roots.append(cell.cell_contents)
+        scope = getattr(target, "__globals__", {})
+        names: set[str] = set()
+        stack = [code]
+        while stack:
+            c = stack.pop()
+            names.update(c.co_names)
+            stack.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+        roots += [scope[n] for n in sorted(names) if n in scope]
+    return roots
+
+
+def _state(obj: Any) -> Any:
+    """A shallow copy of what ``obj`` holds, or None when it is not watched."""
+    if isinstance(obj, _STABLE) or _is_module(obj):
+        return None
+    if isinstance(obj, list | collections.deque | bytearray):
+        return ("len", len(obj)) if len(obj) > _SNAPSHOT_ITEMS else list(obj)
+    if isinstance(obj, dict):
+        return ("len", len(obj)) if len(obj) > _SNAPSHOT_ITEMS else list(obj.items())
+    if isinstance(obj, set):
+        return ("len", len(obj)) if len(obj) > _SNAPSHOT_ITEMS else set(obj)
+    d = getattr(obj, "__dict__", None)
+    if type(d) is dict and type(obj).__module__ not in ("builtins",):
+        if type(obj).__module__.startswith("adjit"):
+            return None  # (adjit's own objects: optimizers and schedulers are traced)
+        return ("attrs", list(d.items()))
+    return None
+
+
+def _is_module(obj: Any) -> bool:
+    from ..nn.module import Module
+
+    return isinstance(obj, Module)
+
+
+def _snapshots(roots: list[Any], depth: int = 2) -> list[tuple[Any, Any]]:
+    out: list[tuple[Any, Any]] = []
+    seen: set[int] = set()
+    level = roots
+    for _ in range(depth):
+        nxt: list[Any] = []
+        for obj in level:
+            if id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            state = _state(obj)
+            if state is None:
+                continue
+            out.append((obj, state))
+            if isinstance(state, list):
+                nxt += [v for item in state for v in (item if isinstance(item, tuple) else (item,))]
+            elif isinstance(state, tuple) and state[0] == "attrs":
+                nxt += [v for _, v in state[1]]
+        level = nxt
+    return out
+
+
+def _changed(obj: Any, before: Any) -> str | None:
+    """What changed in ``obj`` since ``before`` was taken (None: nothing)."""
+    now = _state(obj)
+    if isinstance(before, tuple) and before[0] == "attrs":
+        old = dict(before[1])
+        new = obj.__dict__
+        for k in {*old, *new}:
+            if k not in old or k not in new or old[k] is not new[k]:
+                return f".{k}"
+        return None
+    if isinstance(before, tuple):  # (a long container: its length)
+        return None if now == before else "its length"
+    if isinstance(before, set):
+        return None if now == before else "its items"
+    if len(now) != len(before):
+        return "its items"
+    if isinstance(obj, dict):
+        same = all(k1 is k2 and v1 is v2 for (k1, v1), (k2, v2) in zip(before, now, strict=True))
+    else:
+        same = all(a is b for a, b in zip(before, now, strict=True))
+    return None if same else "its items"
