@@ -24,8 +24,8 @@ from ..passes import cache_folder
 # (Note [MKL products]); on an AMD EPYC (Zen 4) OpenBLAS ran the transformer step's products
 # 10% faster (min of 7 interleaved: 113.7 against 123.5 ms; (2048, 768) x (768, 256) 1.30x,
 # (512, 128) x (128, 4095) 1.51x), while MKL won some of resnet18's tall-skinny ones (1.1x).
-# So, as cuDNN's benchmark mode and autotuning compilers do, a product of at least FLOPS is
-# run both ways the first time its geometry (dtype, shapes, strides, thread count) is seen,
+# So, as cuDNN's benchmark mode and autotuning compilers do, a product of at least FLOPS run on
+# one thread is run both ways the first time its geometry (dtype, shapes, strides) is seen,
 # each the way the runtime runs it (row blocks, MKL's team), alternating which goes first
 # (the second of a pair finds its operands in cache), ROUNDS times after one warm-up each; the
 # faster minimum wins, OpenBLAS only by more than MARGIN. The result is written there last, by
@@ -33,7 +33,11 @@ from ..passes import cache_folder
 # on every call. Choices are kept in the cache folder, a file per machine (CPU model and
 # features, library versions), so a process pays the timing once per geometry per machine.
 # Smaller products stay on MKL: its prepared calls and generated kernels are what they need,
-# and their times are too short to compare reliably. ADJIT_BLAS=mkl or =numpy forces a library.
+# and their times are too short to compare reliably. So do products at more than one thread:
+# OpenBLAS's threads spin after a call, as MKL's OpenMP team does (KMP_BLOCKTIME), and a step
+# mixing the two on two cores ran in two modes, 72-81 or 125-131 ms for the transformer, where
+# MKL alone ran 80-91 (this Zen 4, processes alternating); a product timed alone does not see
+# that. ADJIT_BLAS=mkl or =numpy forces a library.
 
 FLOPS = 4 * 10**6  # 2*m*n*k (times the batch) below this: MKL, not timed (~40 µs)
 ROUNDS = 3
@@ -46,11 +50,10 @@ _LOCK = threading.Lock()  # (for the file; timing runs unlocked: a worker thread
 Run = Callable[[bool], None]  # runs the product by MKL (True) or OpenBLAS (False)
 
 
-def geometry(x: np.ndarray, y: np.ndarray, out: np.ndarray, threads: int) -> str:
+def geometry(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> str:
     """The key a choice is kept under."""
-    return (
-        f"{out.dtype}|{x.shape}{x.strides}|{y.shape}{y.strides}|{out.shape}{out.strides}|{threads}"
-    )
+    parts = (out.dtype, x.shape, x.strides, y.shape, y.strides, out.shape, out.strides)
+    return "|".join(map(str, parts))
 
 
 def mkl_wins(key: str, run: Run) -> bool:

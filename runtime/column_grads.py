@@ -27,7 +27,7 @@ def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     lib = mkl_gemm.active() if x.dtype == y.dtype == out.dtype in mkl_gemm.FLOATS else None
     timed = 2 * out.size * x.shape[-1] >= blas_choice.FLOPS and num_threads() == 1
     if lib is not None and timed and mkl_gemm.measured():
-        key = blas_choice.geometry(x, y, out, 1)
+        key = blas_choice.geometry(x, y, out)
         if not blas_choice.mkl_wins(key, lambda mkl: _by(lib if mkl else None, x, y, out)):
             lib = None
     _by(lib, x, y, out)

@@ -177,8 +177,9 @@ def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     [BLAS threads] chooses."""
     k = x.shape[-1]
     lib = mkl_gemm.active() if x.dtype == y.dtype == out.dtype in mkl_gemm.FLOATS else None
-    if lib is not None and 2 * out.size * k >= blas_choice.FLOPS and mkl_gemm.measured():
-        key = blas_choice.geometry(x, y, out, num_threads())  # Note [BLAS by measurement]
+    timed = 2 * out.size * k >= blas_choice.FLOPS and num_threads() == 1
+    if lib is not None and timed and mkl_gemm.measured():
+        key = blas_choice.geometry(x, y, out)  # Note [BLAS by measurement]
         if not blas_choice.mkl_wins(key, lambda mkl: _into(lib if mkl else None, x, y, out)):
             lib = None
     _into(lib, x, y, out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -126,31 +127,51 @@ def _operands(m: int, k: int, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("mkl", [True, False])
-@pytest.mark.parametrize("threads", [1, 2])
 def test_a_compiled_product_runs_on_the_chosen_library(
-    monkeypatch: pytest.MonkeyPatch, mkl: bool, threads: int
+    monkeypatch: pytest.MonkeyPatch, mkl: bool
 ) -> None:
     """The product is the chosen library's, bit for bit, on its first call and every call."""
-    lib = _need_mkl()
+    _need_mkl()
     monkeypatch.setattr(blas_choice, "_measure", lambda run: mkl)
     x, y = _operands(256, 128, 192)  # 12.6 MFLOP: chosen
     assert 2 * x.shape[0] * x.shape[1] * y.shape[1] >= blas_choice.FLOPS
     expected = np.empty((256, 192), np.float32)
-    monkeypatch.setenv("ADJIT_BLAS", "mkl" if mkl else "numpy")
-    before = adjit.get_num_threads()
-    adjit.set_num_threads(threads)
-    try:
+    with _threads(1):
+        monkeypatch.setenv("ADJIT_BLAS", "mkl" if mkl else "numpy")
         split_gemm.matmul_into(x, y, expected)  # the library forced, the same path
         monkeypatch.delenv("ADJIT_BLAS")
         f = adjit.compile(lambda a, b: a @ b)
         first = f(adjit.tensor(x), adjit.tensor(y)).numpy()
         again = f(adjit.tensor(x), adjit.tensor(y)).numpy()
-    finally:
-        adjit.set_num_threads(before)
     np.testing.assert_array_equal(first, expected)
     np.testing.assert_array_equal(again, expected)
     assert list(blas_choice.choices().values()) == [mkl]
-    assert lib is mkl_gemm.active()
+
+
+def test_mkl_at_more_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At two threads products are not timed: MKL's, as under ADJIT_BLAS=mkl."""
+    _need_mkl()
+    monkeypatch.setattr(blas_choice, "_measure", lambda run: pytest.fail("timed"))
+    x, y = _operands(256, 128, 192)
+    expected = np.empty((256, 192), np.float32)
+    with _threads(2):
+        monkeypatch.setenv("ADJIT_BLAS", "mkl")
+        split_gemm.matmul_into(x, y, expected)
+        monkeypatch.delenv("ADJIT_BLAS")
+        got = adjit.compile(lambda a, b: a @ b)(adjit.tensor(x), adjit.tensor(y)).numpy()
+        column_grads.matmul_into(x, y, np.empty_like(expected))
+    np.testing.assert_array_equal(got, expected)
+    assert blas_choice.choices() == {}
+
+
+@contextlib.contextmanager
+def _threads(n: int) -> Iterator[None]:
+    before = adjit.get_num_threads()
+    adjit.set_num_threads(n)
+    try:
+        yield
+    finally:
+        adjit.set_num_threads(before)
 
 
 def test_small_products_and_forced_libraries_are_not_timed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -175,15 +196,11 @@ def test_timing_leaves_the_winners_result(monkeypatch: pytest.MonkeyPatch) -> No
     x, y = _operands(256, 128, 192)
     out = np.full((256, 192), np.nan, np.float32)
     expected = np.empty_like(out)
-    before = adjit.get_num_threads()
-    adjit.set_num_threads(1)  # (a column step's chunk products choose at one thread)
-    try:
+    with _threads(1):  # (a column step's chunk products choose at one thread)
         column_grads.matmul_into(x, y, out)
         (mkl,) = blas_choice.choices().values()
         monkeypatch.setenv("ADJIT_BLAS", "mkl" if mkl else "numpy")
         column_grads.matmul_into(x, y, expected)
-    finally:
-        adjit.set_num_threads(before)
     np.testing.assert_array_equal(out, expected)
 
 
