@@ -1,22 +1,49 @@
-"""Containers: Sequential, ModuleList, ModuleDict, ParameterList and ParameterDict."""
+"""Module containers: Sequential, ModuleList and ModuleDict, as PyTorch's (methods, operators,
+printing and refusal texts)."""
 
 from __future__ import annotations
 
 import operator
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import chain, islice
 from typing import Any
 
 from adjit.nn.module import Module, _addindent
-from adjit.nn.parameter import Parameter
-from adjit.runtime.tensor import Tensor
+from adjit.nn.param_containers import ParameterDict, ParameterList, check_pairs, torch_class
+
+__all__ = ["ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Sequential"]
 
 
-def _abs_index(idx: int, n: int) -> int:
+def _abs_index(idx: Any, n: int) -> int:
     idx = operator.index(idx)
     if not -n <= idx < n:
         raise IndexError(f"index {idx} is out of range")
     return idx % n
+
+
+def _renumbered(modules: Iterable[Module | None]) -> OrderedDict[str, Module | None]:
+    return OrderedDict((str(i), m) for i, m in enumerate(modules))
+
+
+def _factor(self: Module, other: Any) -> int:
+    """The repeat count of ``Sequential * other``, checked as PyTorch checks it."""
+    if not isinstance(other, int):
+        raise TypeError(
+            f"unsupported operand type(s) for *: {torch_class(type(self))} and {type(other)}"
+        )
+    if other <= 0:
+        raise ValueError(
+            f"Non-positive multiplication factor {other} for {torch_class(type(self))}"
+        )
+    return other
+
+
+def _only_sequential(other: Any) -> None:
+    if not isinstance(other, Sequential):
+        raise ValueError(
+            f"add operator supports only objects of Sequential class, but {type(other)} is given."
+        )
 
 
 class Sequential(Module):
@@ -33,50 +60,73 @@ class Sequential(Module):
 
     def __getitem__(self, idx: int | slice) -> Any:
         if isinstance(idx, slice):
-            return type(self)(OrderedDict(list(self._modules.items())[idx]))
-        return list(self._modules.values())[_abs_index(idx, len(self))]
+            return self.__class__(OrderedDict(list(self._modules.items())[idx]))
+        return next(islice(self._modules.values(), _abs_index(idx, len(self)), None))
 
     def __setitem__(self, idx: int, module: Module) -> None:
-        key = list(self._modules)[_abs_index(idx, len(self))]
+        key = next(islice(self._modules.keys(), _abs_index(idx, len(self)), None))
         setattr(self, key, module)
 
     def __delitem__(self, idx: int | slice) -> None:
         keys = list(self._modules)
         for key in keys[idx] if isinstance(idx, slice) else [keys[_abs_index(idx, len(keys))]]:
             delattr(self, key)
-        self._modules = OrderedDict((str(i), m) for i, m in enumerate(self._modules.values()))
+        self._modules = _renumbered(self._modules.values())
 
     def __len__(self) -> int:
         return len(self._modules)
 
     def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
+        return iter(self._modules.values())  # type: ignore[arg-type]
 
-    def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self)), module)
+    def __add__(self, other: Any) -> Sequential:
+        _only_sequential(other)
+        return Sequential(*self, *other)
+
+    def __iadd__(self, other: Any) -> Sequential:
+        _only_sequential(other)
+        offset = len(self)
+        for i, module in enumerate(other):
+            self.add_module(str(i + offset), module)
         return self
 
-    def extend(self, sequential: Iterable[Module]) -> Sequential:
-        for m in sequential:
-            self.append(m)
-        return self
+    def __mul__(self, other: Any) -> Sequential:
+        return Sequential(*(list(self) * _factor(self, other)))
 
-    def insert(self, index: int, module: Module) -> Sequential:
-        if not isinstance(module, Module):
-            raise AssertionError(f"module should be of type: {Module}")
-        n = len(self._modules)
-        if not -n <= index <= n:
-            raise IndexError(f"Index out of range: {index}")
-        index = index + n if index < 0 else index
-        mods = list(self._modules.values())
-        mods.insert(index, module)
-        self._modules = OrderedDict((str(i), m) for i, m in enumerate(mods))
+    def __rmul__(self, other: Any) -> Sequential:
+        return self.__mul__(other)
+
+    def __imul__(self, other: Any) -> Sequential:
+        repeats, modules = _factor(self, other), list(self)
+        for i, module in enumerate(modules * (repeats - 1), start=len(modules)):
+            self.add_module(str(i), module)
         return self
 
     def pop(self, key: int | slice) -> Module:
         v = self[key]
         del self[key]
         return v
+
+    def append(self, module: Module) -> Sequential:
+        self.add_module(str(len(self)), module)
+        return self
+
+    def insert(self, index: int, module: Module) -> Sequential:
+        if not isinstance(module, Module):
+            raise AssertionError(f"module should be of type: {torch_class(Module)}")
+        n = len(self._modules)
+        if not -n <= index <= n:
+            raise IndexError(f"Index out of range: {index}")
+        index = index + n if index < 0 else index
+        for i in range(n, index, -1):
+            self._modules[str(i)] = self._modules[str(i - 1)]
+        self._modules[str(index)] = module
+        return self
+
+    def extend(self, sequential: Iterable[Module]) -> Sequential:
+        for layer in sequential:
+            self.append(layer)
+        return self
 
     def forward(self, input: Any) -> Any:
         for module in self:
@@ -90,49 +140,64 @@ class ModuleList(Module):
     def __init__(self, modules: Iterable[Module] | None = None) -> None:
         super().__init__()
         if modules is not None:
-            self.extend(modules)
+            self += modules
 
     def __getitem__(self, idx: int | slice) -> Any:
         if isinstance(idx, slice):
-            return type(self)(list(self._modules.values())[idx])
+            return self.__class__(list(self._modules.values())[idx])
         return self._modules[str(_abs_index(idx, len(self)))]
 
     def __setitem__(self, idx: int, module: Module) -> None:
         setattr(self, str(_abs_index(idx, len(self))), module)
 
     def __delitem__(self, idx: int | slice) -> None:
-        keys = list(self._modules)
-        for key in keys[idx] if isinstance(idx, slice) else [keys[_abs_index(idx, len(keys))]]:
-            delattr(self, key)
-        self._modules = OrderedDict((str(i), m) for i, m in enumerate(self._modules.values()))
+        if isinstance(idx, slice):
+            for k in range(len(self._modules))[idx]:
+                delattr(self, str(k))
+        else:
+            delattr(self, str(_abs_index(idx, len(self))))
+        self._modules = _renumbered(self._modules.values())
 
     def __len__(self) -> int:
         return len(self._modules)
 
     def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
+        return iter(self._modules.values())  # type: ignore[arg-type]
 
     def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
         return self.extend(modules)
+
+    def __add__(self, other: Iterable[Module]) -> ModuleList:
+        combined = ModuleList()
+        for i, module in enumerate(chain(self, other)):
+            combined.add_module(str(i), module)
+        return combined
+
+    def insert(self, index: int, module: Module) -> None:
+        """PyTorch's shift from the end down to ``index`` (a negative index shifts nothing)."""
+        for i in range(len(self._modules), index, -1):
+            self._modules[str(i)] = self._modules[str(i - 1)]
+        self._modules[str(index)] = module
 
     def append(self, module: Module) -> ModuleList:
         self.add_module(str(len(self)), module)
         return self
 
-    def extend(self, modules: Iterable[Module]) -> ModuleList:
-        for m in modules:
-            self.append(m)
-        return self
-
-    def insert(self, index: int, module: Module) -> None:
-        mods = list(self._modules.values())
-        mods.insert(index, module)
-        self._modules = OrderedDict((str(i), m) for i, m in enumerate(mods))
-
     def pop(self, key: int | slice) -> Module:
         v = self[key]
         del self[key]
         return v
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        if not isinstance(modules, Iterable):
+            raise TypeError(
+                "ModuleList.extend should be called with an iterable, but got "
+                + type(modules).__name__
+            )
+        offset = len(self)
+        for i, module in enumerate(modules):
+            self.add_module(str(offset + i), module)
+        return self
 
     def __repr__(self) -> str:
         """Runs of identical children print once, as ``(0-2): 3 x Linear(...)`` (PyTorch's)."""
@@ -153,7 +218,7 @@ class ModuleList(Module):
 
 
 class ModuleDict(Module):
-    """An ordered dict of modules."""
+    """An ordered dict of modules (in insertion order, a plain dict's included)."""
 
     def __init__(self, modules: Any = None) -> None:
         super().__init__()
@@ -161,7 +226,7 @@ class ModuleDict(Module):
             self.update(modules)
 
     def __getitem__(self, key: str) -> Module:
-        return self._modules[key]
+        return self._modules[key]  # type: ignore[return-value]
 
     def __setitem__(self, key: str, module: Module) -> None:
         self.add_module(key, module)
@@ -196,106 +261,14 @@ class ModuleDict(Module):
         return self._modules.values()
 
     def update(self, modules: Any) -> None:
-        pairs = modules.items() if hasattr(modules, "items") else modules
-        for key, module in pairs:
+        if not isinstance(modules, Iterable):
+            raise TypeError(
+                "ModuleDict.update should be called with an iterable of key/value pairs, "
+                "but got " + type(modules).__name__
+            )
+        if isinstance(modules, Mapping | ModuleDict):
+            for key, module in modules.items():
+                self[key] = module
+            return
+        for key, module in check_pairs("ModuleDict", modules):
             self[key] = module
-
-
-def _param_line(k: Any, p: Any) -> str:
-    if not isinstance(p, Tensor):
-        return f"  ({k}): Object of type: {type(p).__name__}"
-    kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
-    size = "x".join(str(s) for s in p.shape)
-    return f"  ({k}): {kind} containing: [{p.dtype} of size {size}]"
-
-
-class ParameterList(Module):
-    """A list of parameters (tensors are wrapped into Parameters)."""
-
-    def __init__(self, values: Iterable[Any] | None = None) -> None:
-        super().__init__()
-        self._size = 0
-        if values is not None:
-            self += values
-
-    def __getitem__(self, idx: int | slice) -> Any:
-        if isinstance(idx, slice):
-            return type(self)([self[i] for i in range(len(self))[idx]])
-        return getattr(self, str(_abs_index(idx, self._size)))
-
-    def __setitem__(self, idx: int, param: Any) -> None:
-        idx = _abs_index(idx, self._size)
-        if isinstance(param, Tensor) and not isinstance(param, Parameter):
-            param = Parameter(param)
-        setattr(self, str(idx), param)
-
-    def __len__(self) -> int:
-        return self._size
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self[i] for i in range(len(self)))
-
-    def __iadd__(self, parameters: Iterable[Any]) -> ParameterList:
-        return self.extend(parameters)
-
-    def append(self, value: Any) -> ParameterList:
-        self._size += 1
-        self[self._size - 1] = value
-        return self
-
-    def extend(self, values: Iterable[Any]) -> ParameterList:
-        for v in values:
-            self.append(v)
-        return self
-
-    def extra_repr(self) -> str:
-        return "\n".join(_param_line(k, p) for k, p in enumerate(self))
-
-
-class ParameterDict(Module):
-    """An ordered dict of parameters."""
-
-    def __init__(self, parameters: Any = None) -> None:
-        super().__init__()
-        self._keys: dict[str, None] = {}
-        if parameters is not None:
-            self.update(parameters)
-
-    def __getitem__(self, key: str) -> Any:
-        return getattr(self, key)
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._keys[key] = None
-        if isinstance(value, Tensor) and not isinstance(value, Parameter):
-            value = Parameter(value)
-        setattr(self, key, value)
-
-    def __delitem__(self, key: str) -> None:
-        del self._keys[key]
-        delattr(self, key)
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._keys)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._keys
-
-    def keys(self) -> Any:
-        return self._keys.keys()
-
-    def items(self) -> Any:
-        return ((k, self[k]) for k in self._keys)
-
-    def values(self) -> Any:
-        return (self[k] for k in self._keys)
-
-    def update(self, parameters: Any) -> None:
-        pairs = parameters.items() if hasattr(parameters, "items") else parameters
-        for key, value in pairs:
-            self[key] = value
-
-    def extra_repr(self) -> str:
-        return "\n".join(_param_line(k, p) for k, p in self.items())
