@@ -106,7 +106,7 @@ def _conv_net(lib: Any, size: dict[str, Any]) -> tuple[Any, list[Any], Callable[
         model = _vgg11(lib.nn) if kind == "vgg11" else lib.models.resnet18()
         if kind == "resnet18 fine-tune":
             model.fc = lib.nn.Linear(512, 10)
-        model.load_state_dict(_initial_state(kind))
+        model.load_state_dict({k: lib.tensor(v) for k, v in _initial_state(kind).items()})
     if kind == "resnet18 fine-tune":
         for p in model.parameters():
             p.requires_grad_(False)

@@ -45,7 +45,7 @@ def _torch_model(seed: int) -> Any:
 
 def _adjit_copy(t: Any) -> nn.Module:
     a = adjit.models.resnet18()
-    a.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
+    a.load_state_dict({k: adjit.tensor(v.detach().numpy()) for k, v in t.state_dict().items()})
     return a
 
 

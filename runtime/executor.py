@@ -427,6 +427,9 @@ def _gather(e: Eqn, env: Env) -> np.ndarray:
             axis = e.attrs["axis"]
             if a.ndim != i.ndim or not 0 <= axis < a.ndim:  # (the IR's axes are >= 0)
                 return REFERENCE[Op.GATHER](a, i, axis=axis)
+            fast = _take_flat(a, i, axis)  # Note [a gather by flat offsets]
+            if fast is not None:
+                return fast
             # np.take_along_axis's own indexing (the same values and IndexError), its other
             # axes' index grids made once per shape
             grids = _along_axis_grids(i.shape, axis)
@@ -437,6 +440,41 @@ def _gather(e: Eqn, env: Env) -> np.ndarray:
 
 
 ALL = slice(None)
+
+# Note [a gather by flat offsets]
+# NumPy's take_along_axis (and the index grids it pairs) runs as fancy indexing with one
+# broadcast index array per axis: for a max pool's pick of (8, 64, 256) elements from an
+# (8, 64, 1024) plane, 0.63 ms, where adding the index (times the axis' stride) to each
+# element's flat offset with that index 0 and one np.take of the flat array takes 0.2-0.3. So
+# a C-contiguous source whose index is within its axis goes that way; an index out of range
+# or negative takes the general path, with its wrap-around and its IndexError. The offsets of
+# small shapes are kept (FLAT_KEPT elements at most).
+FLAT_KEPT = 1 << 17
+
+
+def _take_flat(a: np.ndarray, i: np.ndarray, axis: int) -> np.ndarray | None:
+    """``np.take_along_axis(a, i, axis)`` by flat offsets, or None: not C-contiguous, empty,
+    or an index outside ``[0, a.shape[axis])`` (Note [a gather by flat offsets])."""
+    if not a.flags.c_contiguous or not i.size or i.min() < 0 or i.max() >= a.shape[axis]:
+        return None
+    steps = tuple(s // a.itemsize for s in a.strides)
+    if any(k > n for d, (k, n) in enumerate(zip(i.shape, a.shape, strict=True)) if d != axis):
+        return None  # (the general path crops, then raises its error)
+    base = (_flat_base if i.size <= FLAT_KEPT else _flat_base.__wrapped__)(steps, i.shape, axis)
+    flat = np.multiply(i, steps[axis], dtype=np.int64)
+    flat += base
+    return np.take(a.reshape(-1), flat)
+
+
+@functools.lru_cache(maxsize=64)
+def _flat_base(steps: tuple[int, ...], shape: tuple[int, ...], axis: int) -> np.ndarray:
+    """Each index position's flat offset in an array of element strides ``steps``, with its
+    index along ``axis`` taken as 0."""
+    base = np.zeros(shape, np.int64)
+    for d, (k, st) in enumerate(zip(shape, steps, strict=True)):
+        if d != axis and k > 1:
+            base += (np.arange(k, dtype=np.int64) * st).reshape((k,) + (1,) * (len(shape) - d - 1))
+    return base
 
 
 @functools.lru_cache(maxsize=256)

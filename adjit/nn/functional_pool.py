@@ -130,7 +130,7 @@ def _max_pool(
         if empty is None and b.dtype.is_floating_point:  # Note [max pool by its index]
             with no_grad():
                 first = W.first_position(g.windows(b), mask)
-                picks.append(W.picked_index(table, first, math.prod(g.size) < 1 << 31))
+                picks.append(W.picked_index(table, first, math.prod(g.size) < 1 << 31, g.k))
             y = W.pick(b, picks[0])
         else:
             y, first = W.first_max(g.windows(b), mask)

@@ -19,7 +19,7 @@ def _shapes(sd: Any) -> list[tuple[str, tuple[int, ...], str]]:
 
 
 def _copy_weights(src: Any, dst: nn.Module) -> None:
-    dst.load_state_dict({k: v.detach().numpy() for k, v in src.state_dict().items()})
+    dst.load_state_dict({k: adjit.tensor(v.detach().numpy()) for k, v in src.state_dict().items()})
 
 
 def _close(a: Any, t: Any, rtol: float = 2e-3, what: str = "") -> None:

@@ -105,7 +105,7 @@ def test_conv2d_module_repr_and_init(args: tuple, kw: dict[str, Any]) -> None:
 def test_conv2d_padding_modes(mode: str) -> None:
     t = torch.nn.Conv2d(3, 4, 3, padding=2, padding_mode=mode).double()
     a = nn.Conv2d(3, 4, 3, padding=2, padding_mode=mode).double()
-    a.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
+    a.load_state_dict({k: adjit.tensor(v.detach().numpy()) for k, v in t.state_dict().items()})
     x = np.random.default_rng(1).standard_normal((2, 3, 6, 7))
     xa, xt = adjit.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     ya, yt = a(xa), t(xt)

@@ -232,7 +232,7 @@ def test_module_forward_and_backward_match_torch(
 ) -> None:
     t = getattr(torch.nn, name)(*args, **kw).double()
     a = getattr(nn, name)(*args, **kw).double()
-    a.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
+    a.load_state_dict({k: adjit.tensor(v.detach().numpy()) for k, v in t.state_dict().items()})
     x = _batch_for(name, a, unbatched)
     xa, xt = adjit.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     ya, yt = a(xa), t(xt)
@@ -275,7 +275,7 @@ def test_compiled_module_stack_matches_eager(backend: str) -> None:
 def test_conv_transpose_output_size(name: str, args: tuple, kw: dict, xs: tuple, size: Any) -> None:
     t = getattr(torch.nn, name)(*args, **kw).double()
     a = getattr(nn, name)(*args, **kw).double()
-    a.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
+    a.load_state_dict({k: adjit.tensor(v.detach().numpy()) for k, v in t.state_dict().items()})
     x = np.random.default_rng(3).standard_normal(xs)
     ya, yt = a(adjit.tensor(x), output_size=size), t(torch.tensor(x), output_size=size)
     np.testing.assert_allclose(ya.detach().numpy(), yt.detach().numpy(), rtol=1e-12, atol=1e-12)
