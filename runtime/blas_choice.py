@@ -11,7 +11,7 @@ import platform
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 
 import numpy as np
@@ -32,40 +32,48 @@ from ..passes import cache_folder
 # the winner: the choice never changes afterwards, so a geometry's product has the same bits
 # on every call. Choices are kept in the cache folder, a file per machine (CPU model and
 # features, library versions), so a process pays the timing once per geometry per machine.
-# Smaller products stay on MKL: its prepared calls and generated kernels are what they need,
-# and their times are too short to compare reliably. So do products at more than one thread:
+# Products below FLOPS (~1-3 µs) stay on MKL: their times are too short to compare reliably. The
+# small ones above it matter too: on the Zen 4 MKL ran W2's (128, 256) x (256, 10) in 36 µs
+# against OpenBLAS's 15. So do products at more than one thread:
 # OpenBLAS's threads spin after a call, as MKL's OpenMP team does (KMP_BLOCKTIME), and a step
 # mixing the two on two cores ran in two modes, 72-81 or 125-131 ms for the transformer, where
 # MKL alone ran 80-91 (this Zen 4, processes alternating); a product timed alone does not see
 # that. ADJIT_BLAS=mkl or =numpy forces a library.
 
-FLOPS = 4 * 10**6  # 2*m*n*k (times the batch) below this: MKL, not timed (~40 µs)
+FLOPS = 10**5  # 2*m*n*k (times the batch) below this: MKL, not timed (~1-3 µs)
 ROUNDS = 3
 MARGIN = 0.03  # OpenBLAS must be this much faster to be chosen (MKL is the incumbent)
 
-_CHOSEN: dict[str, bool] = {}  # geometry -> MKL is faster
+Geometry = Hashable  # dtype, shapes and strides (``geometry``)
+_CHOSEN: dict[Geometry, bool] = {}  # geometry -> MKL is faster, this process's lookups
+_FILE: dict[str, bool] = {}  # the same by name, as the machine's file holds them
 _READ: list[bool] = []  # the machine's file was read
 _LOCK = threading.Lock()  # (for the file; timing runs unlocked: a worker thread may be asking)
 
 Run = Callable[[bool], None]  # runs the product by MKL (True) or OpenBLAS (False)
 
 
-def geometry(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> str:
-    """The key a choice is kept under."""
-    parts = (out.dtype, x.shape, x.strides, y.shape, y.strides, out.shape, out.strides)
-    return "|".join(map(str, parts))
+def geometry(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> Geometry:
+    """The key a choice is kept under (a tuple: built and hashed in well under a µs)."""
+    return (out.dtype, x.shape, x.strides, y.shape, y.strides, out.shape, out.strides)
 
 
-def mkl_wins(key: str, run: Run) -> bool:
+def mkl_wins(key: Geometry, run: Run) -> bool:
     """Whether MKL runs the product ``key`` names faster, timing ``run`` the first time."""
     found = _CHOSEN.get(key)
     if found is None:
-        if not _READ:
-            _read()
-        found = _CHOSEN.get(key)
+        found = _CHOSEN[key] = _decide(key, run)
+    return found
+
+
+def _decide(key: Geometry, run: Run) -> bool:
+    if not _READ:
+        _read()
+    name = key if isinstance(key, str) else "|".join(map(str, key))  # type: ignore[arg-type]
+    found = _FILE.get(name)
     if found is None:
-        found = _CHOSEN[key] = _measure(run)
-        _write(key, found)
+        found = _FILE[name] = _measure(run)
+        _write(name, found)
     return found
 
 
@@ -81,14 +89,15 @@ def _measure(run: Run) -> bool:
     return best[False] >= best[True] * (1 - MARGIN)
 
 
-def choices() -> dict[str, bool]:
-    """The choices made or read so far in this process (geometry -> MKL)."""
+def choices() -> dict[Geometry, bool]:
+    """The choices this process has looked up (geometry -> MKL)."""
     return dict(_CHOSEN)
 
 
 def forget() -> None:
     """Forget this process's choices (they are read from the machine's file again)."""
     _CHOSEN.clear()
+    _FILE.clear()
     _READ.clear()
 
 
@@ -132,7 +141,7 @@ def _read() -> None:
     with _LOCK:
         if path is not None:
             for k, v in _load(path).items():
-                _CHOSEN.setdefault(k, v)
+                _FILE.setdefault(k, v)
         _READ.append(True)
 
 

@@ -44,6 +44,7 @@ def test_the_step_calls_the_prepared_product_with_the_general_paths_bits(
     one_thread, monkeypatch
 ) -> None:
     calls = _counted(monkeypatch)
+    monkeypatch.setenv("ADJIT_BLAS", "mkl")  # MKL's prepared call, not a timed choice
     monkeypatch.setattr(executor, "matmul_into", None)  # (the general path is not reached)
     x, w = _operands()
     cf = adjit.compile(lambda a, b: a @ b.t())
@@ -51,6 +52,7 @@ def test_the_step_calls_the_prepared_product_with_the_general_paths_bits(
     assert calls
     want = np.empty((37, 29), np.float32)
     monkeypatch.undo()
+    monkeypatch.setenv("ADJIT_BLAS", "mkl")
     split_gemm.matmul_into(x, w.T, want)
     assert np.array_equal(got, want)
 
