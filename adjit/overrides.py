@@ -77,5 +77,6 @@ def handle_torch_function(
 
 
 def is_tensor_like(inp: Any) -> bool:
-    """A Tensor, or anything whose type has __torch_function__."""
-    return type(inp) is Tensor or hasattr(type(inp), "__torch_function__")
+    """A Tensor (a Parameter and other subclasses included: PyTorch's have Tensor's
+    __torch_function__), or anything whose type has __torch_function__."""
+    return isinstance(inp, Tensor) or hasattr(type(inp), "__torch_function__")

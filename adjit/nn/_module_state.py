@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from collections import OrderedDict, namedtuple
+from collections import namedtuple
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from adjit.nn.parameter import is_lazy
 from adjit.runtime.grad_mode import no_grad
@@ -62,93 +60,6 @@ class RemovableHandle:
 
     def __exit__(self, *exc: object) -> None:
         self.remove()
-
-
-def state_dict(
-    module: Module, destination: Any = None, prefix: str = "", keep_vars: bool = False
-) -> OrderedDict[str, Tensor]:
-    out: OrderedDict[str, Tensor] = OrderedDict() if destination is None else destination
-    _save(module, out, prefix, keep_vars)
-    return out
-
-
-def _save(
-    mod: Module, out: OrderedDict[str, Tensor], prefix: str, keep_vars: bool, hooks: bool = True
-) -> None:
-    """PyTorch's recursion: pre-hooks, own parameters, buffers, children, then post-hooks."""
-    for pre_hook in mod.__dict__.get("_state_dict_pre_hooks", {}).values() if hooks else ():
-        pre_hook(mod, prefix, keep_vars)
-    for name, p in mod._parameters.items():
-        if p is not None:
-            out[prefix + name] = p if keep_vars or is_lazy(p) else p.detach()
-    for name, b in mod._buffers.items():
-        if b is not None and name not in mod._non_persistent_buffers_set:
-            out[prefix + name] = b if keep_vars or is_lazy(b) else b.detach()
-    for name, child in mod._modules.items():
-        if child is not None:
-            _save(child, out, prefix + name + ".", keep_vars, hooks)
-    for hook in mod.__dict__.get("_state_dict_hooks", {}).values() if hooks else ():
-        hook(mod, out, prefix, {})
-
-
-def _run_load_hooks(module: Module, entries: Any, strict: bool, keys: Any, errors: list) -> None:
-    for prefix, mod in module.named_modules():
-        dot = prefix + "." if prefix else ""
-        for hook in mod.__dict__.get("_load_state_dict_pre_hooks", {}).values():
-            hook(entries, dot, {}, strict, keys.missing_keys, keys.unexpected_keys, errors)
-
-
-def load_state_dict(module: Module, entries: Any, strict: bool = True) -> _IncompatibleKeys:
-    if not isinstance(entries, dict):
-        raise TypeError(f"Expected state_dict to be dict-like, got {type(entries)}.")
-    entries = OrderedDict(entries)
-    errors: list[str] = []
-    _run_load_hooks(module, entries, strict, _IncompatibleKeys([], []), errors)
-    own: OrderedDict[str, Tensor] = OrderedDict()
-    _save(module, own, "", True, hooks=False)
-    missing = [k for k in own if k not in entries]
-    unexpected = [k for k in entries if k not in own]
-    for key, target in own.items():
-        if key not in entries:
-            continue
-        value = entries[key]
-        data = np.asarray(value._data if isinstance(value, Tensor) else value)
-        if tuple(data.shape) != tuple(target.shape):
-            errors.append(
-                f"size mismatch for {key}: copying a param with shape "
-                f"{_size(data.shape)} from checkpoint, the shape in current model "
-                f"is {target.shape}."
-            )
-            continue
-        with no_grad():
-            target.copy_(Tensor._make(np.array(data, dtype=target._data.dtype)))
-    for _, mod in module.named_modules():
-        for hook in mod.__dict__.get("_load_state_dict_post_hooks", {}).values():
-            out = hook(mod, _IncompatibleKeys(missing, unexpected))
-            if out is not None:
-                raise RuntimeError(
-                    f"load_state_dict post hook should return None, but it returned {out}"
-                )
-    if strict:
-        if unexpected:
-            errors.insert(
-                0,
-                "Unexpected key(s) in state_dict: {}. ".format(
-                    ", ".join(f'"{k}"' for k in unexpected)
-                ),
-            )
-        if missing:
-            errors.insert(
-                0,
-                "Missing key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in missing)),
-            )
-    if errors:
-        raise RuntimeError(
-            "Error(s) in loading state_dict for {}:\n\t{}".format(
-                type(module).__name__, "\n\t".join(errors)
-            )
-        )
-    return _IncompatibleKeys(missing, unexpected)
 
 
 def convert(module: Module, fn: Callable[[Tensor], Tensor]) -> Module:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from adjit.ir.dtypes import bfloat16, float16, float32, float64
 from adjit.nn import _module_hooks as _hooks
+from adjit.nn import _state_dict as _sd
 from adjit.nn._module_hooks import _WithModule
 from adjit.nn._module_state import (
     RemovableHandle,
@@ -15,8 +16,6 @@ from adjit.nn._module_state import (
     _floating_to,
     _IncompatibleKeys,
     convert,
-    load_state_dict,
-    state_dict,
     target_dtype,
     typename,
 )
@@ -331,6 +330,20 @@ class Module:
     def get_buffer(self, target: str) -> Tensor:
         return self._get_leaf(target, "_buffers", "a buffer")
 
+    def set_submodule(self, target: str, module: Module, strict: bool = False) -> None:
+        """Replace (or, unless ``strict``, add) the submodule at a dotted path."""
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        parent_path, _, name = target.rpartition(".")
+        if not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+        parent = self.get_submodule(parent_path)
+        if strict and not hasattr(parent, name):
+            raise AttributeError(parent._get_name() + " has no attribute `" + name + "`")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+            raise AttributeError("`" + name + "` is not an nn.Module")
+        setattr(parent, name, module)
+
     # ---- modes and bulk updates -------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
         if not isinstance(mode, bool):
@@ -390,6 +403,18 @@ class Module:
     def cpu(self) -> Module:
         return self
 
+    def share_memory(self) -> Module:
+        return self._apply(lambda t: t.share_memory_())
+
+    def to_empty(self, *, device: Any, recurse: bool = True) -> Module:
+        """Parameters and buffers replaced by uninitialized ones (on the CPU, adjit's only
+        device; ``recurse=False`` leaves the submodules' own)."""
+        from adjit.runtime.creation import empty_like
+
+        if not recurse:
+            raise NotImplementedError("adjit: Module.to_empty(recurse=False) is not supported")
+        return self._apply(lambda t: empty_like(t, device=device))
+
     def cuda(self, device: Any = None) -> Module:
         raise RuntimeError("adjit runs on the CPU only: CUDA is not available")
 
@@ -439,9 +464,18 @@ class Module:
         return self._add_hook(self._state_dict_pre_hooks, hook, False)
 
     def register_state_dict_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """``hook(module, state_dict, prefix, local_metadata)``, which must return None."""
+        hook._from_public_api = True  # type: ignore[attr-defined]
         return self._add_hook(self._state_dict_hooks, hook, False)
 
-    _register_state_dict_hook = register_state_dict_post_hook
+    def _register_state_dict_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """The private post-hook: a result other than None replaces the state dict."""
+        if getattr(hook, "_from_public_api", False):
+            raise RuntimeError(
+                "Cannot register the same function as the state dict post hook that was "
+                "previously registered via register_state_dict_post_hook"
+            )
+        return self._add_hook(self._state_dict_hooks, hook, False)
 
     def register_load_state_dict_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """``hook(module, state_dict, prefix, metadata, strict, missing, unexpected, errors)``."""
@@ -517,18 +551,46 @@ class Module:
 
     forward = _forward_unimplemented
 
-    # ---- state_dict -------------------------------------------------------------------------
+    # ---- state_dict (adjit/nn/_state_dict.py) -----------------------------------------------
+    T_destination = TypeVar("T_destination", bound=dict[str, Any])
+    dump_patches: bool = False
+
     def state_dict(
         self, *args: Any, destination: Any = None, prefix: str = "", keep_vars: bool = False
-    ) -> OrderedDict[str, Tensor]:
-        """Parameters and persistent buffers by dotted name (PyTorch's keys and order)."""
-        return state_dict(self, destination, prefix, keep_vars)
+    ) -> Any:
+        """Parameters, persistent buffers and extra state by dotted name, with ``_metadata``."""
+        return _sd.state_dict(self, args, destination, prefix, keep_vars)
+
+    def _save_to_state_dict(self, destination: Any, prefix: str, keep_vars: bool) -> None:
+        _sd.save_to_state_dict(self, destination, prefix, keep_vars)
+
+    def _load_from_state_dict(
+        self,
+        state_dict: Any,
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        _sd.load_from_state_dict(
+            self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+            error_msgs,
+        )  # fmt: skip
 
     def load_state_dict(
         self, state_dict: Any, strict: bool = True, assign: bool = False
     ) -> _IncompatibleKeys:
-        """Copy matching entries in place; report (or, if ``strict``, raise on) mismatches."""
-        return load_state_dict(self, state_dict, strict)
+        """Copy (or with ``assign`` set) matching entries; report (or, if ``strict``, raise
+        on) mismatches."""
+        return _sd.load_state_dict(self, state_dict, strict, assign)
+
+    def get_extra_state(self) -> Any:
+        raise _sd._never("get_extra_state")
+
+    def set_extra_state(self, state: Any) -> None:
+        raise _sd._never("set_extra_state")
 
     # ---- printing ---------------------------------------------------------------------------
     def extra_repr(self) -> str:

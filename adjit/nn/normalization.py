@@ -9,6 +9,7 @@ from adjit.ir.dtypes import float64
 from adjit.nn import functional_conv as FC
 from adjit.nn import functional_norm as FN
 from adjit.nn import init
+from adjit.nn._norm_state import add_num_batches_tracked, drop_untracked_stats
 from adjit.nn.module import Module
 from adjit.nn.parameter import Parameter
 from adjit.runtime import functional as R
@@ -42,6 +43,7 @@ def reset_affine(module: Module) -> None:
 class _NormBase(Module):
     """The shared state of batch and instance norm (PyTorch's ``_NormBase``)."""
 
+    _version = 2
     _expected_dims: tuple[int, ...] = ()
 
     def __init__(
@@ -92,6 +94,12 @@ class _NormBase(Module):
             f"affine={self.affine}, bias={self.bias is not None}, "
             f"track_running_stats={self.track_running_stats}"
         )
+
+    def _load_from_state_dict(
+        self, state_dict: Any, prefix: str, local_metadata: dict, *rest: Any
+    ) -> None:
+        add_num_batches_tracked(self, state_dict, prefix, local_metadata)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, *rest)
 
 
 def _average_factor(count: Tensor) -> Any:
@@ -172,6 +180,21 @@ class _InstanceNorm(_NormBase):
         n = self._no_batch_dim
         if input.ndim not in (n, n + 1):
             raise ValueError(f"expected {n}D or {n + 1}D input (got {input.ndim}D input)")
+
+    def _load_from_state_dict(
+        self,
+        state_dict: Any,
+        prefix: str,
+        local_metadata: dict,
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        drop_untracked_stats(self, state_dict, prefix, local_metadata, error_msgs)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
 
     def _apply_instance_norm(self, input: Tensor) -> Tensor:
         return FN.instance_norm(
