@@ -232,4 +232,5 @@ def _window_index(table: np.ndarray, first: Tensor, dims: Dims, kind: type) -> T
             digit = R.floor_divide(first, radix) if radix > 1 else first
             digit = R.remainder(digit, size) if radix * size < k else digit
             index = index + digit * step
+    index = R.expand(index, (n, c, 1, l_))  # (a window of one element adds no digit)
     return R.reshape(index, (n, c, l_))
