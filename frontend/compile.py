@@ -19,9 +19,9 @@ from ..runtime.grad_mode import is_grad_enabled, set_grad_enabled
 from ..runtime.tensor import Tensor
 from ..runtime.trace_state import TracingError
 from ..runtime.trampoline import MISS
-from . import consumed_graph, dynamic, guards, inner_leaves
+from . import consumed_graph, dynamic, guards, inner_leaves, python_state
 from .backends import BACKENDS, Runner, default_backend, make_runner
-from .breaks import SegmentTrace, Session, lift_literals, structure_key
+from .breaks import Break, SegmentTrace, Session, lift_literals, structure_key
 from .cache import LRU, SEGMENTS_PER_ENTRY, config
 from .compiled_node import CompiledFunctionBackward, node_type
 from .dynamic import instantiate_plan
@@ -29,6 +29,7 @@ from .each_call import adopt, run_replays
 from .effects import Watch
 from .plans import TrainPlan, inference_graph, train_plan
 from .prepared import Trampoline, compiled_call
+from .python_state import roots
 from .pytree import LEAF, flatten, unflatten
 from .replay import replay
 from .tracer import Alias, Trace, Tracer, tracing
@@ -247,6 +248,7 @@ class CompiledFunction:
         self._module_memo: dict[tuple, Any] = {}  # Note [module call templates]
         self._numbers: dict[tuple, tuple] = {}  # segment structure -> last call's numbers
         self._dynamic: dict[tuple, frozenset[int]] = {}  # ... -> the ones made inputs
+        self._state_changes = [0]  # Note [Python state read while tracing]
         self._breaks_warned = False
         self._lock = threading.RLock()
         # at most cache_size_limit entries, least recently used evicted (Note [bounded compile
@@ -496,8 +498,20 @@ class CompiledFunction:
         with watch:
             out = self.fn(*args, **kwargs)
         found = watch.breaks(out)
+        if not found and self._state_changes[0] >= python_state.CHANGES_TO_SEGMENTS:
+            why = "the Python state it reads changes between calls"
+            found = [Break(why, None)]
         if found:
             session.side_effects(found)
+        elif not session.broke:  # Note [Python state read while tracing]
+            trace = session.trace
+            start = roots(self.fn, args, kwargs)
+            modules = list(trace.modules.values())
+            guard = python_state.state_guard(
+                start, modules, trace, self._state_changes, watch.exempted
+            )
+            if guard is not None:
+                trace.bindings.append((guard, "python state", True))
         return out
 
     def _entry_from(self, trace: Trace, out: Any, traced: list[Any], sig: tuple) -> Entry:

@@ -18,8 +18,8 @@ the user's frames only) for:
   function: a mutated object still referenced after the call, other than by its result);
 - ``global``/``nonlocal`` stores in the user's code run while tracing;
 - attribute and item stores into the objects the function reaches at its start (its
-  arguments, closure cells and the globals its code names, two levels deep), compared after
-  the call.
+  arguments, closure cells and the globals its code names, a few levels deep: Note [Python
+  state read while tracing] in python_state.py), compared after the call.
 
 Any of these makes the call a graph break (Note [graph breaks] in breaks.py) at the user's
 statement: the traced call's Python has run once, live (its tracers become values), and later
@@ -28,6 +28,9 @@ whose Python statements are those with effects), compiling only its tensor parts
 ``fullgraph=True`` such a function is refused (torch.compile refuses print there too).
 Mutable containers among the arguments are passed to the function as they are (not rebuilt)
 when they hold no tensor, so ``fn(x, log)`` appends to the caller's ``log`` as eagerly.
+Effects inside bookkeeping replayed on every call (``each_call``) are not counted. The watch
+costs about as much again as the trace itself (a profile event per Python and C call), once
+per traced signature; calls of a compiled entry never run it.
 """
 
 from __future__ import annotations
@@ -45,8 +48,8 @@ import types
 from typing import Any
 
 from ..runtime import trace_state
-from ..runtime.tensor import Tensor
 from .breaks import Break
+from .python_state import changed, roots, snapshots
 
 _USER, _LIB, _OWN, _SETTER = 0, 1, 2, 3  # _SETTER: nn.Module's __setattr__/__delattr__
 _LIB_DIRS = tuple(
@@ -90,7 +93,6 @@ _STORES = frozenset({"STORE_GLOBAL", "DELETE_GLOBAL"})
 _DEREF_STORES = frozenset({"STORE_DEREF", "DELETE_DEREF"})
 _ITEM_STORES = frozenset({"STORE_SUBSCR", "DELETE_SUBSCR"})
 _ATTR_STORES = frozenset({"STORE_ATTR", "DELETE_ATTR"})
-_SNAPSHOT_ITEMS = 10_000  # a larger container is compared by length only
 
 
 def _kind(code: types.CodeType, frame: types.FrameType | None = None) -> int:
@@ -128,7 +130,7 @@ class Watch:
         _note_module_setters()
         self.prev: Any = None
         self.exempted: set[int] = set()
-        self.snapshots = _snapshots(_roots(fn, args, kwargs))
+        self.snapshots = snapshots(roots(fn, args, kwargs))
 
     # ---- the profile hook --------------------------------------------------------------
     def __enter__(self) -> Watch:
@@ -284,7 +286,7 @@ class Watch:
         found += outliving
         skip = self.exempted | set(candidates)  # (a candidate's change is known already)
         for obj, before in self.snapshots:
-            what = None if id(obj) in skip else _changed(obj, before)
+            what = None if id(obj) in skip else changed(obj, before)
             if what is not None:
                 found.append(self._changed_break(obj, what))
         self.snapshots = []
@@ -360,101 +362,3 @@ def _held_by(out: Any, depth: int = 4) -> dict[int, int]:
     # (the result itself: ``Watch.breaks``'s argument and its caller's variable)
     counts[id(out)] = counts.get(id(out), 0) + 2
     return counts
-
-
-# ---- objects reached at the start, compared after the call ------------------------------
-
-_STABLE = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type, Tensor)
-
-
-def _roots(fn: Any, args: tuple, kwargs: dict) -> list[Any]:
-    """What the function reaches at its start: arguments, ``self``, closure cells' contents
-    and the globals its code names."""
-    roots: list[Any] = [*args, *kwargs.values()]
-    owner = getattr(fn, "__self__", None)
-    if owner is not None:
-        roots.append(owner)
-    target = getattr(fn, "__func__", fn)
-    code = getattr(target, "__code__", None)
-    if code is not None:
-        for cell in getattr(target, "__closure__", None) or ():
-            with contextlib.suppress(ValueError):
-                roots.append(cell.cell_contents)
-        scope = getattr(target, "__globals__", {})
-        names: set[str] = set()
-        stack = [code]
-        while stack:
-            c = stack.pop()
-            names.update(c.co_names)
-            stack.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
-        roots += [scope[n] for n in sorted(names) if n in scope]
-    return roots
-
-
-def _state(obj: Any) -> Any:
-    """A shallow copy of what ``obj`` holds, or None when it is not watched."""
-    if isinstance(obj, _STABLE) or _is_module(obj):
-        return None
-    if isinstance(obj, list | collections.deque | bytearray):
-        return ("len", len(obj)) if len(obj) > _SNAPSHOT_ITEMS else list(obj)
-    if isinstance(obj, dict):
-        return ("len", len(obj)) if len(obj) > _SNAPSHOT_ITEMS else list(obj.items())
-    if isinstance(obj, set):
-        return ("len", len(obj)) if len(obj) > _SNAPSHOT_ITEMS else set(obj)
-    d = getattr(obj, "__dict__", None)
-    if type(d) is dict and type(obj).__module__ not in ("builtins",):
-        if type(obj).__module__.startswith("adjit"):
-            return None  # (adjit's own objects: optimizers and schedulers are traced)
-        return ("attrs", list(d.items()))
-    return None
-
-
-def _is_module(obj: Any) -> bool:
-    from ..nn.module import Module
-
-    return isinstance(obj, Module)
-
-
-def _snapshots(roots: list[Any], depth: int = 2) -> list[tuple[Any, Any]]:
-    out: list[tuple[Any, Any]] = []
-    seen: set[int] = set()
-    level = roots
-    for _ in range(depth):
-        nxt: list[Any] = []
-        for obj in level:
-            if id(obj) in seen:
-                continue
-            seen.add(id(obj))
-            state = _state(obj)
-            if state is None:
-                continue
-            out.append((obj, state))
-            if isinstance(state, list):
-                nxt += [v for item in state for v in (item if isinstance(item, tuple) else (item,))]
-            elif isinstance(state, tuple) and state[0] == "attrs":
-                nxt += [v for _, v in state[1]]
-        level = nxt
-    return out
-
-
-def _changed(obj: Any, before: Any) -> str | None:
-    """What changed in ``obj`` since ``before`` was taken (None: nothing)."""
-    now = _state(obj)
-    if isinstance(before, tuple) and before[0] == "attrs":
-        old = dict(before[1])
-        new = obj.__dict__
-        for k in {*old, *new}:
-            if k not in old or k not in new or old[k] is not new[k]:
-                return f".{k}"
-        return None
-    if isinstance(before, tuple):  # (a long container: its length)
-        return None if now == before else "its length"
-    if isinstance(before, set):
-        return None if now == before else "its items"
-    if len(now) != len(before):
-        return "its items"
-    if isinstance(obj, dict):
-        same = all(k1 is k2 and v1 is v2 for (k1, v1), (k2, v2) in zip(before, now, strict=True))
-    else:
-        same = all(a is b for a, b in zip(before, now, strict=True))
-    return None if same else "its items"
