@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import functools
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -447,11 +448,30 @@ def guard_functions(namespace: dict[str, Any]) -> None:
     namespace["randn"] = _complex_random(namespace["randn"], normal=True)
 
 
+_REQUIRES_GRAD_SCALAR = (
+    "Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior.\n"
+    "Consider using tensor.detach() first."
+)
+_WARNED: list[bool] = []  # PyTorch's TORCH_WARN_ONCE: once per process
+
+
+def warn_scalar_of_requires_grad(t: Tensor) -> None:
+    """``float(t)``/``complex(t)`` of a tensor that requires grad under grad mode warns once,
+    at the line that converted it (int() and item() do not warn, as in PyTorch)."""
+    if not _WARNED and t.requires_grad and is_grad_enabled():
+        _WARNED.append(True)
+        warnings.warn(_REQUIRES_GRAD_SCALAR, UserWarning, stacklevel=3)
+
+
 def _scalar(kind: type, spelling: str) -> Callable[[Tensor], Any]:
     """``float(t)``/``int(t)`` of a one-element complex tensor: its real part if the imaginary
     part is 0, else PyTorch's error; ``complex(t)`` of any tensor."""
 
     def convert(self: Tensor) -> Any:
+        if self.numel() != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        if kind is not int:
+            warn_scalar_of_requires_grad(self)
         v = self.item()
         if kind is not builtins.complex and isinstance(v, builtins.complex):
             if v.imag != 0:
@@ -500,6 +520,7 @@ def install(cls: type) -> None:
         setattr(cls, name, property(_with_complex(prop.fget, lambda x: conj(x.mT))))
     cls.__float__ = _scalar(float, "double")  # type: ignore[attr-defined]
     cls.__int__ = _scalar(int, "int64_t")  # type: ignore[attr-defined]
+    cls.__long__ = cls.__int__  # type: ignore[attr-defined]
     cls.__complex__ = _scalar(builtins.complex, "")  # type: ignore[attr-defined]
     cls.cfloat = lambda self: self.to(D.complex64)  # type: ignore[attr-defined]
     cls.cdouble = lambda self: self.to(D.complex128)  # type: ignore[attr-defined]
