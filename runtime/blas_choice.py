@@ -23,22 +23,23 @@ from ..passes import cache_folder
 # these steps were first tuned on, MKL's single-threaded GEMMs ran 10-45% faster than OpenBLAS's
 # (Note [MKL products]); on an AMD EPYC (Zen 4) OpenBLAS ran the transformer step's products
 # 10% faster (min of 7 interleaved: 113.7 against 123.5 ms; (2048, 768) x (768, 256) 1.30x,
-# (512, 128) x (128, 4095) 1.51x), while MKL won some of resnet18's tall-skinny ones (1.1x).
-# So, as cuDNN's benchmark mode and autotuning compilers do, a product of at least FLOPS run on
-# one thread is run both ways the first time its geometry (dtype, shapes, strides) is seen,
-# each the way the runtime runs it (row blocks, MKL's team), alternating which goes first
-# (the second of a pair finds its operands in cache), ROUNDS times after one warm-up each; the
-# faster minimum wins, OpenBLAS only by more than MARGIN. The result is written there last, by
-# the winner: the choice never changes afterwards, so a geometry's product has the same bits
-# on every call. Choices are kept in the cache folder, a file per machine (CPU model and
-# features, library versions), so a process pays the timing once per geometry per machine.
-# Products below FLOPS (~1-3 µs) stay on MKL: their times are too short to compare reliably. The
-# small ones above it matter too: on the Zen 4 MKL ran W2's (128, 256) x (256, 10) in 36 µs
-# against OpenBLAS's 15. So do products at more than one thread:
-# OpenBLAS's threads spin after a call, as MKL's OpenMP team does (KMP_BLOCKTIME), and a step
-# mixing the two on two cores ran in two modes, 72-81 or 125-131 ms for the transformer, where
-# MKL alone ran 80-91 (this Zen 4, processes alternating); a product timed alone does not see
-# that. ADJIT_BLAS=mkl or =numpy forces a library.
+# (512, 128) x (128, 4095) 1.51x, and W2's small (128, 256) x (256, 10) 36 against 15 µs),
+# while MKL won some of resnet18's tall-skinny ones (1.1x). So, as cuDNN's benchmark mode and
+# autotuning compilers do, a product of at least FLOPS run on one thread is run both ways the
+# first time its geometry (dtype, shapes, strides) is seen, each the way the runtime runs it,
+# alternating which goes first (the second of a pair finds its operands in cache), ROUNDS
+# times after one warm-up each; the faster minimum wins, OpenBLAS only by more than MARGIN.
+# The result is written there last, by the winner, and the choice never changes: a geometry's
+# product has the same bits on every call. (Not at every thread count: at one thread it may be
+# OpenBLAS's and at two MKL's, as PyTorch's products differ between thread counts;
+# ADJIT_BLAS=mkl keeps one library at every count.) Choices are kept in the cache folder, a
+# file per machine (CPU model and features, library versions): a process pays the timing once
+# per geometry per machine. Products below FLOPS (~1-3 µs) stay on MKL: too short to compare
+# reliably. So do products at more than one thread: OpenBLAS's threads spin after a call, as
+# MKL's OpenMP team does (KMP_BLOCKTIME), and a step mixing the two on two cores ran in two
+# modes, 72-81 or 125-131 ms for the transformer, where MKL alone ran 80-91 (this Zen 4,
+# processes alternating); a product timed alone does not see that. ADJIT_BLAS=mkl or =numpy
+# forces a library.
 
 FLOPS = 10**5  # 2*m*n*k (times the batch) below this: MKL, not timed (~1-3 µs)
 ROUNDS = 3

@@ -12,32 +12,18 @@ import numpy as np
 from ..ir.aval import Aval
 from ..ir.graph import Graph, Var
 from ..ir.ops import Op
-from . import blas_choice, chunk_slots, mkl_gemm
+from . import chunk_slots, mkl_gemm
 from .buffer_plan import StepIO, nbytes
 from .chunk_slots import spans
 from .executor import STEP_IO, Buffers, Env, ExternStep
 from .window_steps import UnfoldColumns
-from .workers import num_threads
 
 
 def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     """A chunk's product: on one thread its slot's (Note [column steps on threads]), else on
     BLAS's own threads; MKL's when active (Note [MKL products]), at one thread the faster
     library's (Note [BLAS by measurement])."""
-    lib = mkl_gemm.active() if x.dtype == y.dtype == out.dtype in mkl_gemm.FLOATS else None
-    timed = 2 * out.size * x.shape[-1] >= blas_choice.FLOPS and num_threads() == 1
-    if lib is not None and timed and mkl_gemm.measured():
-        key = blas_choice.geometry(x, y, out)
-        if not blas_choice.mkl_wins(key, lambda mkl: _by(lib if mkl else None, x, y, out)):
-            lib = None
-    _by(lib, x, y, out)
-
-
-def _by(lib: mkl_gemm.Library | None, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
-    if lib is None:
-        np.matmul(x, y, out=out)
-    else:
-        mkl_gemm.matmul_by(lib, x, y, out)
+    mkl_gemm.fastest(x, y, out)
 
 
 # Note [weight gradient by chunks]

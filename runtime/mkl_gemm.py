@@ -14,7 +14,8 @@ import numpy as np
 
 from ..codegen.addresses import address
 from ..passes.pipeline import flag
-from . import mkl_jit, mkl_threads
+from . import blas_choice, mkl_jit, mkl_threads
+from .workers import num_threads
 
 # Note [MKL products]
 # On AVX-512 Xeons MKL's single-threaded GEMMs run 10-45% faster than NumPy's OpenBLAS on the
@@ -205,6 +206,26 @@ def matmul(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
         np.matmul(x, y, out=out)
         return
     matmul_by(lib, x, y, out)
+
+
+def fastest(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+    """``matmul``, at one thread by whichever library runs this geometry faster (Note [BLAS by
+    measurement] in blas_choice.py): a product run as one call (a column step's chunk, a
+    Winograd step's batch), not split."""
+    lib = active() if x.dtype == y.dtype == out.dtype in FLOATS else None
+    timed = 2 * out.size * x.shape[-1] >= blas_choice.FLOPS and num_threads() == 1
+    if lib is not None and timed and measured():
+        key = blas_choice.geometry(x, y, out)
+        if not blas_choice.mkl_wins(key, lambda mkl: _by(lib if mkl else None, x, y, out)):
+            lib = None
+    _by(lib, x, y, out)
+
+
+def _by(lib: Library | None, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+    if lib is None:
+        np.matmul(x, y, out=out)
+    else:
+        matmul_by(lib, x, y, out)
 
 
 def matmul_by(lib: Library, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:

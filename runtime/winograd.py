@@ -117,7 +117,7 @@ def weight_transform(w2: np.ndarray, o: int, c: int, flip: bool, out: np.ndarray
 
 def _transformed(g: np.ndarray, taps: np.ndarray, u: np.ndarray, c: int, a: int, b: int) -> None:
     """Output channels a:b of ``weight_transform``: ``g`` times their (C, 9) taps."""
-    mkl_gemm.matmul(g, taps[a * c : b * c].T, u[:, a * c : b * c])
+    mkl_gemm.fastest(g, taps[a * c : b * c].T, u[:, a * c : b * c])
 
 
 def flipped_block(w2: np.ndarray, c0: int, c1: int, out: np.ndarray, threads: int = 1
@@ -140,17 +140,17 @@ def _flipped_rows(w2: np.ndarray, c0: int, c1: int, u: np.ndarray, a: int, b: in
     for r0, r1 in chunks(b - a, rows):
         t = taps[: r1 - r0]
         np.copyto(t, w2[a + r0 : a + r1, 9 * c0 : 9 * c1])
-        mkl_gemm.matmul(GG_FLIPPED, t.reshape(-1, 9).T, u[:, (a + r0) * cb : (a + r1) * cb])
+        mkl_gemm.fastest(GG_FLIPPED, t.reshape(-1, 9).T, u[:, (a + r0) * cb : (a + r1) * cb])
 
 
 def products(u: np.ndarray, v: np.ndarray, m: np.ndarray, threads: int = 1) -> None:
     """m[p] = u[p] @ v[p] for the 16 planes, split across ``threads`` threads by planes."""
     if threads < 2:
-        mkl_gemm.matmul(u, v, m)
+        mkl_gemm.fastest(u, v, m)
         return
     edges = [16 * i // threads for i in range(threads + 1)]
     calls = [(u[a:b], v[a:b], m[a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)]
-    run_split(mkl_gemm.matmul, calls, threads)
+    run_split(mkl_gemm.fastest, calls, threads)
 
 
 # Note [Winograd steps on threads]
@@ -167,10 +167,11 @@ def products(u: np.ndarray, v: np.ndarray, m: np.ndarray, threads: int = 1) -> N
 # columns: VGG-11 b8's step took 10% more CPU time at 2 threads, load ~10.) Each piece writes
 # only its own planes' columns or channels, and the edges depend only on the shapes and the
 # thread count: the same bits from call to call; a transform's pieces give one thread's bits
-# (each tile is its own), and so did the planes' products on the tests' shapes. VGG-11 b8 at
-# 2 threads, in-process interleaved medians at load ~9-10: CPU time 428 -> 436 ms (1 thread:
-# 390 and 410 for the same code, the noise), the caller's wall time less its waits for a core
-# 391 -> 360 ms.
+# (each tile is its own), and so did the planes' products on the tests' shapes (the whole
+# net's gradients at 2 threads were one thread's bits on the Xeon, not on a Zen 4:
+# test_winograd.py). VGG-11 b8 at 2 threads, in-process interleaved medians at load ~9-10:
+# CPU time 428 -> 436 ms (1 thread: 390 and 410 for the same code, the noise), the caller's
+# wall time less its waits for a core 391 -> 360 ms.
 
 #
 # Note [Winograd at several threads]
@@ -433,7 +434,7 @@ class WinogradWeight(ExternStep):
                 on_threads(partial(_gradients, image[o0:o1, n0:n1], m), o1 - o0, threads)
                 products(m.reshape(16, o1 - o0, k * tiles), vt, du, threads)
                 into = part[: (o1 - o0) * c * 9] if i else rows[o0:o1].reshape(-1)
-                mkl_gemm.matmul(du.reshape(16, -1).T, GG, into.reshape(-1, 9))
+                mkl_gemm.fastest(du.reshape(16, -1).T, GG, into.reshape(-1, 9))
                 if i:
                     np.add(rows[o0:o1], into.reshape(o1 - o0, -1), out=rows[o0:o1])
         env[e.out], ptrs[e.out] = out, p
