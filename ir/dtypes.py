@@ -49,6 +49,25 @@ class DType:
         """PyTorch's scalar-type word in messages ("Float", "Long", ...)."""
         return _TYPE_NAMES[self.name]
 
+    @property
+    def abbr(self) -> str:
+        """PyTorch's short name ("f32", "bf16", "c64", "b8", ...)."""
+        return _ABBREVIATIONS.get(self.name) or "f" + self.name[5:].replace("_", "")
+
+    def to_complex(self) -> DType:
+        """PyTorch's ``dtype.to_complex()``: a complex dtype of this precision (itself if
+        complex); an integer, bool or 8-bit float has none."""
+        if self.is_complex:
+            return self
+        hit = _COMPLEX_OF.get(self.name)
+        if hit is None:
+            raise RuntimeError(f"Unknown Complex ScalarType for {self.type_name}")
+        return hit
+
+    def to_real(self) -> DType:
+        """PyTorch's ``dtype.to_real()``: a complex dtype's part type; any other, itself."""
+        return {**_VALUE_TYPES, "complex32": float16}.get(self.name, self)
+
     def __repr__(self) -> str:
         return f"torch.{self.name}"
 
@@ -186,6 +205,15 @@ UNSUPPORTED: tuple[UnsupportedDType, ...] = (
 _BY_NAME: dict[str, DType] = {d.name: d for d in (*ALL, *COMPLEX, *UNSUPPORTED)}
 
 
+_PYTHON_TYPES: dict[Any, DType] = {float: float64, int: int64, bool: bool_, complex: complex128}
+
+
+def as_dtype(d: Any) -> Any:
+    """A ``dtype=`` argument as PyTorch reads it: Python's float, int, bool and complex are
+    float64, int64, bool and complex128; anything else is returned as it is."""
+    return _PYTHON_TYPES.get(d, d) if isinstance(d, type) else d
+
+
 def by_name(name: str) -> DType:
     """The dtype called ``name`` ("float32", "bool", ...)."""
     return _BY_NAME[name]
@@ -236,6 +264,24 @@ def set_default_dtype(d: DType) -> None:
 
 
 _VALUE_TYPES = {"complex64": float32, "complex128": float64}
+_ABBREVIATIONS = {
+    "bool": "b8",
+    "uint8": "u8",
+    "int8": "i8",
+    "int16": "i16",
+    "int32": "i32",
+    "int64": "i64",
+    "uint16": "u16",
+    "uint32": "u32",
+    "uint64": "u64",
+    "float16": "f16",
+    "bfloat16": "bf16",
+    "float32": "f32",
+    "float64": "f64",
+    "complex32": "c32",
+    "complex64": "c64",
+    "complex128": "c128",
+}  # fmt: skip  (the 8- and 4-bit floats: "f" and their suffix without underscores)
 _COMPLEX_OF: dict[str, DType] = {
     "float16": complex32,
     "bfloat16": complex64,

@@ -256,6 +256,7 @@ def tensor(
     pin_memory: bool = False,
 ) -> Tensor:
     """A new tensor holding a copy of ``data`` (nested lists, scalars, arrays or tensors)."""
+    dtype = D.as_dtype(dtype)
     if _traced(data):
         _check_device(device)
         out = _traced_copy(data, dtype)
@@ -315,6 +316,7 @@ def _promoted(types: list[DType]) -> DType:
 
 
 def as_tensor(data: Any, dtype: DType | None = None, device: Any = None) -> Tensor:
+    dtype = D.as_dtype(dtype)
     if isinstance(data, Tensor) and (dtype is None or data.dtype is dtype):
         return data
     return tensor(data, dtype=dtype, device=device)
@@ -344,6 +346,7 @@ def _full(
 
 
 def _filled(value: Any, size: tuple, dtype: DType | None, requires_grad: bool, dev: Any) -> Tensor:
+    dtype = D.as_dtype(dtype)
     dt = dtype or D.get_default_dtype()
     if _traced(value):
         _check_device(dev)
@@ -402,6 +405,7 @@ def full(
     requires_grad: bool = False,
     **_: Any,
 ) -> Tensor:
+    dtype = D.as_dtype(dtype)
     check_layout(layout, "full")
     dt = dtype or (_scalar_category_type(fill_value) if isinstance(fill_value, Tensor) else None)
     dt = dt or D.scalar_dtype(fill_value)
@@ -416,6 +420,7 @@ def _scalar_category_type(value: Tensor) -> DType:
 
 
 def _like(t: Tensor, dtype: DType | None) -> tuple[tuple[int, ...], DType]:
+    dtype = D.as_dtype(dtype)
     return tuple(t.shape), dtype or t.dtype
 
 
@@ -478,8 +483,9 @@ def arange(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    dtype = D.as_dtype(dtype)
     check_layout(layout, "arange")
-    if dtype is not None and dtype.category == 3:
+    if dtype is not None and dtype.category in (0, 3):  # (bool and complex)
         raise NotImplementedError(f"\"arange_cpu\" not implemented for '{dtype.type_name}'")
     if end is None:
         start, end = 0, start
@@ -543,8 +549,11 @@ def linspace(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    dtype = D.as_dtype(dtype)
     check_layout(layout, "linspace")
     dt = dtype or D.get_default_dtype()
+    if dt.category == 0:
+        raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
     _check_endpoints("linspace", start, end)
     _check_steps(steps)
     if _traced([start, end]):
@@ -593,6 +602,7 @@ def logspace(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    dtype = D.as_dtype(dtype)
     check_layout(layout, "logspace")
     dt = dtype or D.get_default_dtype()
     _check_endpoints("logspace", start, end)
@@ -631,6 +641,7 @@ def eye(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
+    dtype = D.as_dtype(dtype)
     check_layout(layout, "eye")
     dt = dtype or D.get_default_dtype()
     for name, v in (("n", n), ("m", m)):

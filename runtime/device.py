@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..ir import dtypes as D
 from ..ir.dtypes import DType
 from ..ir.ops import Op
 from .dispatch import apply
@@ -166,15 +167,15 @@ def storage_offset(x: Tensor) -> int:
 def to(x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``.to(dtype)``, ``.to(device)``, ``.to(device, dtype)``, ``.to(tensor)``, with
     ``non_blocking``, ``copy`` and ``memory_format`` as PyTorch's."""
-    dtype, dev = kwargs.pop("dtype", None), kwargs.pop("device", None)
+    dtype, dev = D.as_dtype(kwargs.pop("dtype", None)), kwargs.pop("device", None)
     copy, fmt = kwargs.pop("copy", False), kwargs.pop("memory_format", preserve_format)
     kwargs.pop("non_blocking", None)
     if kwargs:
         raise TypeError(f"to() received an invalid combination of arguments - got {kwargs}")
     flags = []  # positional bools: .to(dtype, non_blocking, copy)
     for a in args:
-        if isinstance(a, DType):
-            dtype = a
+        if isinstance(a, DType) or a in (float, int, bool, complex):
+            dtype = D.as_dtype(a)
         elif isinstance(a, Tensor):
             dtype = a.dtype
         elif isinstance(a, bool):

@@ -94,8 +94,11 @@ def _sublist_equation(args: Sequence[Any]) -> tuple[str, list[Any]]:
 def einsum(*args: Any) -> Tensor:
     """Sum of products over the subscripts of ``equation``; contracted pairwise by matmul in
     the order that keeps each intermediate smallest (greedy, as opt_einsum's default)."""
-    if not args:
-        raise TypeError("einsum(): must specify the equation string and at least one operand")
+    if len(args) < 2:
+        raise ValueError(
+            "einsum(): must specify the equation string and at least one operand, or at least "
+            "one operand and its subscripts list"
+        )
     if isinstance(args[0], str):
         equation, operands = args[0], list(args[1:])
         if len(operands) == 1 and isinstance(operands[0], list | tuple):

@@ -183,6 +183,8 @@ def _narrow_traced(x: Tensor, d: int, start: Tensor, length: int) -> Tensor:
 @autocast_op("cat")
 def cat(tensors: Any, dim: int = 0) -> Tensor:
     tensors = list(tensors)
+    if not tensors:
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     if any(t.ndim != 1 for t in tensors):  # legacy: 1-D empty tensors join anything, unused
         tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
     axis = norm_axis(dim, tensors[0].ndim)
@@ -195,6 +197,8 @@ concat = concatenate = cat
 @autocast_op("stack")
 def stack(tensors: Any, dim: int = 0) -> Tensor:
     tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
     if any(t.shape != tensors[0].shape for t in tensors):
         raise RuntimeError(
             f"stack expects each tensor to be equal size, but got "

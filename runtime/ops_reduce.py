@@ -32,13 +32,16 @@ def sum(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None)
     if dtype is not None:
         x = x.to(dtype)
     dim = _all_if_empty(dim)
-    return apply(
+    out = apply(
         Op.SUM,
         x,
         axes=_axes(dim, x.ndim),
         keepdim=keepdim,
         name="SumBackward0" if dim is None else "SumBackward1",
     )
+    # an integer or bool sum is int64 unless ``dtype`` says otherwise (its wrapped sum: the
+    # int64 total cast, the same bits as PyTorch's sum in that dtype)
+    return out if dtype is None or out.dtype is x.dtype else out.to(x.dtype)
 
 
 def _count(x: Tensor, axes: tuple[int, ...] | None) -> int:

@@ -279,11 +279,11 @@ _MESHGRID_WARNING = (
 
 def meshgrid(*tensors: Any, indexing: str | None = None) -> tuple[Tensor, ...]:
     ts = _tensors(tensors)
-    if not ts:
-        raise RuntimeError("meshgrid expects a non-empty TensorList")
-    if indexing is None:
+    if indexing is None:  # (warned before the empty check, as PyTorch's)
         warnings.warn(_MESHGRID_WARNING, UserWarning, stacklevel=2)
         indexing = "ij"
+    if not ts:
+        raise RuntimeError("meshgrid expects a non-empty TensorList")
     if indexing not in ("xy", "ij"):
         raise RuntimeError(
             f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}'

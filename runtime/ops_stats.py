@@ -86,7 +86,7 @@ def _slice(a: Tensor, axis: int, start: int, stop: int) -> Tensor:
 def nansum(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
     x = _wide(x, dtype)
     if not x.dtype.is_floating_point:
-        return sum(x, dim, keepdim)
+        return sum(x, dim, keepdim, dtype=None if dtype is None else x.dtype)
     return composite("NansumBackward0", lambda a: sum(where(isnan(a), 0.0, a), dim, keepdim), x)
 
 

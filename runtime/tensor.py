@@ -532,6 +532,8 @@ class Tensor:
             if name not in by_name:
                 raise ValueError(f"invalid type: '{dtype}'")
             dtype = D.by_name(by_name[name])
+        if dtype in (float, int, bool, complex):  # (.to takes them; .type does not)
+            raise ValueError(f"invalid type: '{dtype.__name__}'")
         return self.to(dtype)
 
     def float(self) -> Tensor:
