@@ -27,3 +27,8 @@ from adjit.autograd.grad_mode import (  # noqa: E402
 )
 from adjit.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402,F401
 from adjit.autograd.variable import Variable  # noqa: E402
+from adjit.overrides import (  # noqa: E402, F401  (PyTorch's autograd imports them)
+    handle_torch_function,
+    has_torch_function,
+    is_tensor_like,
+)

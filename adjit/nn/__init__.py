@@ -243,3 +243,7 @@ from adjit.nn import parallel as parallel  # noqa: E402  (DistributedDataParalle
 from adjit.nn.parallel import DataParallel  # noqa: E402
 
 __all__ += ["DataParallel"]
+from adjit.nn import grad as grad  # noqa: E402  (torch.nn.grad.conv2d_input & co.)
+from adjit.nn._factory_kwargs import factory_kwargs  # noqa: E402
+
+__all__ += ["factory_kwargs"]

@@ -621,3 +621,17 @@ from adjit.nn.functional_mha import (  # noqa: E402, F401
 )
 
 __all__ += ["multi_head_attention_forward"]
+
+# the gradients of convolutions (``torch.nn.functional.grad`` is ``torch.nn.grad``)
+from adjit.nn import grad as grad  # noqa: E402
+
+GRID_SAMPLE_INTERPOLATION_MODES = {"bilinear": 0, "nearest": 1, "bicubic": 2}
+GRID_SAMPLE_PADDING_MODES = {"zeros": 0, "border": 1, "reflection": 2}
+
+native_channel_shuffle = _attn.channel_shuffle
+from adjit.overrides import (  # noqa: E402, F401  (PyTorch's functional imports them)
+    handle_torch_function,
+    has_torch_function,
+    has_torch_function_unary,
+    has_torch_function_variadic,
+)
