@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -337,12 +338,24 @@ def _full(
     converted after); while tracing with a symbolic size (Note [symbolic shapes]) the constant
     broadcast to that shape by the program."""
     if not has_symbols(shape):
+        check_sizes(shape)
         data = np.full(shape, fill, dt.np) if typed else np.full(shape, fill)
         return _finish(data, dt, requires_grad, dev)
     scalar = _finish(np.full((), fill, dt.np) if typed else np.full((), fill), dt, False, dev)
     trace = trace_state.current()
     out: Tensor = trace.emit(Op.EXPAND, [scalar], {"shape": tuple(shape)}, None)
     return out.requires_grad_() if requires_grad else out
+
+
+def check_sizes(shape: tuple, op: str = "") -> None:
+    """PyTorch's refusal of a negative size (zeros words it its own way)."""
+    for n in shape:
+        if isinstance(n, int) and n < 0:
+            if op == "zeros":
+                raise RuntimeError("zeros: Dimension size must be non-negative.")
+            raise RuntimeError(
+                f"Trying to create tensor with negative dimension {n}: {list(shape)}"
+            )
 
 
 def _filled(value: Any, size: tuple, dtype: DType | None, requires_grad: bool, dev: Any) -> Tensor:
@@ -368,6 +381,8 @@ def zeros(
     **_: Any,
 ) -> Tensor:
     check_layout(layout, "zeros")
+    if not _traced(list(size)):
+        check_sizes(_dims(size), "zeros")
     return _filled(0, size, dtype, requires_grad, device)
 
 
@@ -407,6 +422,11 @@ def full(
 ) -> Tensor:
     dtype = D.as_dtype(dtype)
     check_layout(layout, "full")
+    if not isinstance(fill_value, numbers.Number | Tensor | np.generic):
+        raise TypeError(
+            "full(): argument 'fill_value' (position 2) must be Number, not "
+            f"{type(fill_value).__name__}"
+        )
     dt = dtype or (_scalar_category_type(fill_value) if isinstance(fill_value, Tensor) else None)
     dt = dt or D.scalar_dtype(fill_value)
     return _filled(fill_value, (size,), dt, requires_grad, device)

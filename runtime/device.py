@@ -174,7 +174,7 @@ def to(x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         raise TypeError(f"to() received an invalid combination of arguments - got {kwargs}")
     flags = []  # positional bools: .to(dtype, non_blocking, copy)
     for a in args:
-        if isinstance(a, DType) or a in (float, int, bool, complex):
+        if isinstance(a, DType) or isinstance(a, type) and a in (float, int, bool, complex):
             dtype = D.as_dtype(a)
         elif isinstance(a, Tensor):
             dtype = a.dtype

@@ -315,6 +315,8 @@ def _new(kind: str) -> Any:
             return C.tensor(args[0], dtype=dt, requires_grad=requires_grad)
         if kind == "full":
             return C.full(args[0], args[1], dtype=dt, requires_grad=requires_grad)
+        if kind == "zeros" and not C._traced(list(args)):
+            C.check_sizes(C._dims(args))  # (new_zeros words it as the other factories)
         return getattr(C, kind)(*args, dtype=dt, requires_grad=requires_grad)
 
     return method

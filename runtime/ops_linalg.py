@@ -93,6 +93,9 @@ def dot(x: Tensor, y: Tensor) -> Tensor:
 
 
 def outer(x: Tensor, y: Tensor) -> Tensor:
+    for name, t in (("self", x), ("vec2", y)):
+        if t.ndim != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t.ndim}-D")
     return unsqueeze(x, 1) * unsqueeze(y, 0)
 
 

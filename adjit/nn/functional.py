@@ -438,7 +438,7 @@ def layer_norm(
         raise RuntimeError(
             f"Given normalized_shape={list(shape)}, expected input with shape "
             f"[*, {', '.join(str(s) for s in shape)}], but got input of size"
-            f"{input.shape}"
+            f"{list(input.shape)}"
         )
     from adjit.nn.functional_norm import check_mixed, in_input_type
 

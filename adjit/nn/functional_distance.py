@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adjit.ir.shapes import norm_axis
+from adjit.ir.shapes import infer_size, norm_axis
 from adjit.runtime import functional as R
 from adjit.runtime.dispatch import composite, result_dtype
 from adjit.runtime.tensor import Tensor
@@ -26,7 +26,7 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
         raise RuntimeError(
             f"expected common dtype to be floating point, yet common dtype is {dt.type_name}"
         )
-    shape = R.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
+    shape = infer_size(tuple(x1.shape), tuple(x2.shape), RuntimeError)  # (torch's text)
     a, b = R.broadcast_to(x1.to(dt), shape), R.broadcast_to(x2.to(dt), shape)
     d = norm_axis(dim, len(shape))
     na = clamped_below(R.norm(a, 2, d, keepdim=True), eps)

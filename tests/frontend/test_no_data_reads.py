@@ -209,6 +209,8 @@ EXTRA: dict[str, str] = {
     "gcd": "i, j",
     # nn.functional values and bounds
     "nn.functional.one_hot:no-classes": "p",
+    "nn.functional.native_channel_shuffle": "x[None], 2",
+    "nn.functional.has_torch_function": "(x, y)",
     "nn.functional.embedding:padding": "p, m, padding_idx=0",
     "nn.functional.embedding:max_norm": "p, m.clone(), max_norm=1.0",
     "nn.functional.embedding_bag:offsets": "p[0], m, torch.tensor([0, 2])",
@@ -722,6 +724,7 @@ def _callables(surface: str) -> list[str]:
 
 # public callables with no sample to trace, and why
 UNSAMPLED: dict[str, str] = {
+    "nn.functional.handle_torch_function": "dispatches to __torch_function__ overrides, no op",
     "Tensor.backward": "the autograd entry point (issue 15: backward inside compile)",
     "Tensor.register_hook": "a hook, no op (issue 15: hooks inside compile)",
     "Tensor.register_post_accumulate_grad_hook": "a hook, no op",

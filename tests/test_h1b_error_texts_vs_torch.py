@@ -1,0 +1,41 @@
+"""Refusals side by side with PyTorch (type and text): outer/ger of non-vectors (were a
+silent broadcast product), negative sizes in the factories and in view/reshape, full's
+fill_value type, cosine_similarity's broadcast, layer_norm's shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import adjit
+
+torch = pytest.importorskip("torch")
+
+CASES = [
+    "T.zeros(-1)", "T.zeros((2, -3))", "T.zeros(-1, dtype=T.int64)", "T.ones(-1)",
+    "T.ones(2, -3)", "T.empty(3, -1, 2)", "T.full((-1,), 2.0)", "x.new_empty((-2,))",
+    "x.new_zeros(-2)", "x.new_ones((2, -1))", "x.new_full((-1,), 1.0)", "x.view(-2, 3)",
+    "x.reshape(-2, -3)", "x.reshape(3, -4)", "T.outer(x, x)", "T.outer(T.ones(2), x)",
+    "T.ger(x, T.ones(2))", "x.outer(T.ones(2))", "T.outer(T.tensor(1.0), T.ones(2))",
+    "T.addr(T.ones(2, 2), x, T.ones(2))", "T.full((2,), 'a')", "T.full((2,), None)",
+    "T.full((2,), [1])", "T.nn.functional.cosine_similarity(T.ones(2, 3), T.ones(2, 4))",
+    "T.nn.functional.cosine_similarity(T.ones(3, 3), T.ones(2, 3))",
+    "T.nn.functional.cosine_similarity(T.ones(2, 3), T.ones(3), dim=0)",
+    "T.nn.functional.layer_norm(x, (4,))", "T.nn.functional.layer_norm(x, (2, 4))",
+    "T.outer(T.arange(3.0), T.arange(2.0))", "T.full((2,), T.tensor(3))", "T.full((1,), True)",
+]  # fmt: skip
+
+
+def _outcome(T: Any, expr: str) -> Any:
+    x = T.ones(2, 3)
+    try:
+        out = eval(expr, {"T": T, "x": x})
+    except Exception as e:  # noqa: BLE001  (the exception is compared)
+        return f"{type(e).__name__}: {e}"
+    return (str(out.dtype), out.tolist())
+
+
+@pytest.mark.parametrize("expr", CASES)
+def test_refusal_as_pytorch(expr: str) -> None:
+    assert _outcome(adjit, expr) == _outcome(torch, expr)
