@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..ir.ops import Op
+from ..ir.shapes import infer_size
 from . import (
     autocast,
     dispatch,
@@ -256,6 +257,9 @@ def _fill_(self: Tensor, value: Any) -> Tensor:
 
 def _copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
     src = as_tensor_operand(src)
+    shapes = tuple(self.shape), tuple(src.shape)
+    if all(type(n) is int for shape in shapes for n in shape):  # (symbolic sizes: the op's)
+        infer_size(*shapes, RuntimeError)  # (PyTorch's text names the written tensor a)
     return I.inplace(self, _overwrite("CopyBackwards", src), src, direct=_converted(src))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 import adjit
@@ -39,3 +40,14 @@ def _outcome(T: Any, expr: str) -> Any:
 @pytest.mark.parametrize("expr", CASES)
 def test_refusal_as_pytorch(expr: str) -> None:
     assert _outcome(adjit, expr) == _outcome(torch, expr)
+
+
+@pytest.mark.parametrize("shape", [(2,), (4, 2, 3), (1, 2, 3), (3, 1), (2, 1), (3,), ()], ids=str)
+def test_copy_broadcast_as_pytorch(shape: tuple[int, ...]) -> None:
+    def run(T: Any) -> Any:
+        try:
+            return T.zeros(2, 3).copy_(T.arange(float(np.prod(shape))).reshape(shape)).tolist()
+        except RuntimeError as e:
+            return str(e)
+
+    assert run(adjit) == run(torch)
