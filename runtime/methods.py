@@ -28,7 +28,7 @@ from . import functional as F
 from . import inplace as I
 from . import ops_shape as S
 from .dispatch import apply, as_tensor_operand, composite
-from .ops_elementwise import scalar_as
+from .ops_elementwise import masked_fill_inplace, scalar_as
 from .ops_index import unfold
 from .ops_integer import invert
 from .ops_linalg import _sum_to as sum_to
@@ -150,7 +150,7 @@ INPLACE = {
     "erf_": F.erf,
     "clamp_min_": F.clamp_min,
     "clamp_max_": F.clamp_max,
-    "masked_fill_": F.masked_fill,
+    "masked_fill_": masked_fill_inplace,
     "lerp_": F.lerp,
     "addcmul_": F.addcmul,
     "addcdiv_": F.addcdiv,

@@ -12,7 +12,7 @@ import numpy as np
 from ..ir import dtypes as D
 from ..ir import fp_exact
 from ..ir.ops import Op
-from ..ir.shapes import C_NAMES
+from ..ir.shapes import C_NAMES, broadcast_shapes
 from .creation import check_fill, check_fits
 from .dispatch import apply, composite, result_dtype, with_rule
 from .opmath import in_float32
@@ -272,6 +272,13 @@ def clone(x: Tensor) -> Tensor:
     return apply(Op.CAST, x, dtype=x.dtype, name="CloneBackward0")
 
 
+def masked_fill_inplace(x: Tensor, mask: Tensor, value: Any) -> Tensor:
+    """``masked_fill_``'s value: PyTorch's in-place op broadcasts ``x`` first (the out-of-place
+    one the mask), which its refusal's order shows."""
+    check_broadcast(x, mask)
+    return masked_fill(x, mask, value)
+
+
 def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
     if isinstance(mask, Tensor) and mask.dtype is not D.bool_:
         raise RuntimeError(
@@ -313,6 +320,7 @@ def lerp(x: Tensor, end: Tensor, weight: Any) -> Tensor:
                 f"expected dtype {C_NAMES[x.dtype.name]} for `{what}` but got dtype "
                 f"{C_NAMES[t.dtype.name]}"
             )
+    check_broadcast(x, end, weight)
     if tensor_weight and weight.dtype is not x.dtype:  # a 0-d weight: in the input's dtype
         weight = weight.to(x.dtype)
     if not x.dtype.is_floating_point:
@@ -389,9 +397,18 @@ def fused_multiply_add(x: Any, y: Any, z: Any) -> Tensor:
     return apply(Op.FMA, x, y, z)
 
 
+def check_broadcast(*operands: Any) -> None:
+    """PyTorch's TensorIterator broadcast of the operands in order (self first), so its
+    refusal names them as PyTorch does; symbolic sizes are left to the ops."""
+    shapes = [tuple(t.shape) for t in operands if isinstance(t, Tensor)]
+    if all(type(n) is int for shape in shapes for n in shape):
+        broadcast_shapes(*shapes)
+
+
 def addcmul(x: Tensor, t1: Tensor, t2: Tensor, *, value: Any = 1) -> Tensor:
     """PyTorch's ``self + value * t1 * t2``, which its compiler contracts for floats into
     fma(value * t1, t2, self) (Note [fused multiply-add])."""
+    check_broadcast(x, t1, t2)
     return composite("AddcmulBackward0", in_float32(partial(_addcmul, value)), x, t1, t2)
 
 
@@ -402,6 +419,7 @@ def _addcmul(value: Any, a: Tensor, b: Tensor, c: Tensor) -> Tensor:
 
 
 def addcdiv(x: Tensor, t1: Tensor, t2: Tensor, *, value: Any = 1) -> Tensor:
+    check_broadcast(x, t1, t2)
     return composite("AddcdivBackward0", in_float32(lambda a, b, c: a + value * b / c), x, t1, t2)
 
 

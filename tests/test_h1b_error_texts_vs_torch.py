@@ -51,3 +51,26 @@ def test_copy_broadcast_as_pytorch(shape: tuple[int, ...]) -> None:
             return str(e)
 
     assert run(adjit) == run(torch)
+
+
+BROADCAST_OPS = [
+    "x.lerp_(y, 0.5)", "x.lerp(y, 0.5)", "y.lerp(x, 0.5)", "T.lerp(x, x, y)", "x.lerp(x, y)",
+    "x.masked_fill_(y.bool(), 0.0)", "x.masked_fill(y.bool(), 0.0)", "x.addcmul_(y, y)",
+    "x.addcmul(y, y)", "x.addcmul(x, y)", "x.addcdiv_(y, y)", "x.addcdiv(x, y)", "x.add_(y)",
+    "x.clamp_(min=y)", "x.where(y.bool(), 0.0)",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("shape", [(2,), (3, 1), (4, 2, 3), (3,)], ids=str)
+@pytest.mark.parametrize("expr", BROADCAST_OPS)
+def test_broadcast_refusal_order_as_pytorch(expr: str, shape: tuple[int, ...]) -> None:
+    """TensorIterator's order (self first): the refusal names the same tensors a and b."""
+
+    def run(T: Any) -> Any:
+        env = {"T": T, "x": T.ones(2, 3), "y": T.arange(1.0, np.prod(shape) + 1).reshape(shape)}
+        try:
+            return eval(expr, env).tolist()
+        except RuntimeError as e:
+            return str(e)
+
+    assert run(adjit) == run(torch)
