@@ -268,7 +268,7 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:  # no
             "masked_scatter: expected self and source to have same dtypes but got"
             f"{_name(input)} and {_name(source)}"
         )
-    shape = infer_size(tuple(input.shape), tuple(mask.shape), RuntimeError)
+    shape = infer_size(tuple(mask.shape), tuple(input.shape), RuntimeError)  # (torch's a, b)
     m = mask if tuple(mask.shape) == shape else expand(mask, shape)
     size = int(np.prod(shape))
     taken = cumsum(reshape(m, (size,)), 0)  # bool sums as int64

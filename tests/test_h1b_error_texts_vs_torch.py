@@ -4,6 +4,7 @@ fill_value type, cosine_similarity's broadcast, layer_norm's shape."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -72,5 +73,29 @@ def test_broadcast_refusal_order_as_pytorch(expr: str, shape: tuple[int, ...]) -
             return eval(expr, env).tolist()
         except RuntimeError as e:
             return str(e)
+
+    assert run(adjit) == run(torch)
+
+
+THREE_SHAPES = [((2, 3), (2,), (3, 1)), ((2,), (2, 3), (3, 1)), ((2, 3), (3, 1), (4, 1, 1))]
+
+
+@pytest.mark.parametrize("shapes", THREE_SHAPES, ids=str)
+def test_masked_scatter_and_kl_div_as_pytorch(shapes: tuple) -> None:
+    """masked_scatter broadcasts the mask first; kl_div warns before its broadcast check."""
+
+    def run(T: Any) -> Any:
+        a, b = T.ones(shapes[0]) * 0.5, T.ones(shapes[1]) * 0.5
+        out = []
+        for fn in (lambda: a.masked_scatter(b.bool(), T.ones(30)),
+                   lambda: T.nn.functional.kl_div(a, b)):  # fmt: skip
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    out.append(fn().tolist())
+                except RuntimeError as e:
+                    out.append(str(e))
+            out.append([str(w.message) for w in caught])
+        return out
 
     assert run(adjit) == run(torch)

@@ -66,8 +66,7 @@ def kl_div(
         target.dtype.is_floating_point or target.dtype.is_complex
     ):
         raise RuntimeError("kl_div: Integral inputs not supported.")
-    broadcast_shape(tuple(target.shape), tuple(input.shape))
-    if r == "mean":
+    if r == "mean":  # (warned before the broadcast check, as PyTorch's)
         warnings.warn(
             "reduction: 'mean' divides the total loss by both the batch size and the support "
             "size.'batchmean' divides only by the batch size, and aligns with the KL div math "
@@ -75,6 +74,7 @@ def kl_div(
             "major release.",
             stacklevel=autocast.stacklevel(2),
         )
+    broadcast_shape(tuple(target.shape), tuple(input.shape))
     if log_target:
         loss = R.exp(target) * (target - input)
     else:
