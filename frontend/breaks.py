@@ -16,7 +16,7 @@ from ..runtime.tensor import Tensor
 from ..runtime.trace_state import TracingError, user_location
 from .module_memo import call_module
 from .pytree import flatten, unflatten
-from .tracer import DATA_DEPENDENT, Trace, Tracer
+from .tracer import DATA_DEPENDENT, Trace, Tracer, twin
 
 if TYPE_CHECKING:
     from .compile import CompiledFunction, Entry
@@ -109,7 +109,9 @@ class SegmentTrace(Trace):
                 "adjit.compile does not support in-place ops on complex tensors yet; compute a "
                 "new tensor (z = z * 2 for z.mul_(2))"
             )
-        _refuse_shared(t, [v for v in self.values if v is not t])
+        other = twin(t, self.lifted)
+        if other is None or other is t:  # (a twin is written as the other one)
+            _refuse_shared(t, [v for v in self.values if v is not t])
         return super().mutate(t, fn)
 
     def atom(self, t: Tensor) -> Any:

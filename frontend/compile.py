@@ -55,6 +55,9 @@ class Entry:
     fallback: str | None = None
     modules: list[tuple[Any, Any]] = field(default_factory=list)  # (module, module_guard) pairs
     mutated: list[Tensor] = field(default_factory=list)  # written back after each call
+    # per mutated tensor: its index among the lifted ones when it is a gradient re-read at
+    # every call (Writes.sources): the write goes to that call's gradient
+    mutated_lifted: list[int | None] = field(default_factory=list)
     aliases: list[Alias | None] = field(default_factory=list)  # per tensor output (or empty)
     writes: Writes | None = None  # .grad and optimizer state a traced step stores
     bindings: list[tuple[Any, str, Any]] = field(default_factory=list)  # guards.bindings
@@ -201,7 +204,11 @@ class Entry:
             return values
         n_extra = self.writes.n_outputs if self.writes is not None else 0
         n = len(values) - len(self.mutated) - n_extra
-        for t, v in zip(self.mutated, values[n : n + len(self.mutated)], strict=True):
+        news = values[n : n + len(self.mutated)]
+        for i, (t, v) in enumerate(zip(self.mutated, news, strict=True)):
+            k = self.mutated_lifted[i] if self.mutated_lifted else None
+            if k is not None:  # (Note [.grad read while tracing] in tracer.py)
+                t = self.lifted[k]
             if isinstance(v, Tracer):
                 raise TracingError(
                     "a compiled function that updates buffers in place cannot "
@@ -536,6 +543,7 @@ class CompiledFunction:
             fallback=None if self.fallback is None else "interpreter",
             modules=[(m, module_guard(m)) for m in trace.modules.values()],
             mutated=[t for t, _ in trace.mutated.values()],
+            mutated_lifted=_mutated_sources(trace, writes),
             aliases=aliases if any(aliases) else [],
             writes=writes,
             consumed=trace.backward_done,
@@ -682,6 +690,17 @@ def _execute_graph(entry: Entry, inputs: list[Tensor]) -> list[Any]:
     for nr, k in enumerate(plan.joint.cotangent_of):
         outs[k]._grad_fn, outs[k]._output_nr = node, nr
     return outs
+
+
+def _mutated_sources(trace: Trace, writes: Writes | None) -> list[int | None]:
+    """Per tensor the trace wrote in place: its lifted index if it is a gradient re-read at
+    every call (``Writes.sources``), else None; empty when there is none."""
+    sources = {k for k, _ in writes.sources} if writes is not None else set()
+    if not sources:
+        return []
+    at = {id(t): k for k, t in enumerate(trace.lifted)}
+    found = [at.get(id(t)) for t, _ in trace.mutated.values()]
+    return [k if k in sources else None for k in found]
 
 
 def differentiated(inputs: Sequence[Tensor]) -> tuple[int, ...]:

@@ -49,7 +49,7 @@ from typing import Any
 
 from ..runtime import trace_state
 from .breaks import Break
-from .python_state import changed, roots, snapshots
+from .python_state import changed, held_now, roots, snapshots
 
 _USER, _LIB, _OWN, _SETTER = 0, 1, 2, 3  # _SETTER: nn.Module's __setattr__/__delattr__
 _LIB_DIRS = tuple(
@@ -68,6 +68,7 @@ _BUILTINS: dict[Any, str] = {
     delattr: "delattr()",
     breakpoint: "breakpoint()",
 }
+_USER_ONLY = frozenset({next, setattr, delattr})  # effects only where the user calls them
 # modules whose functions act on the world or read changing state (first name part)
 _STATEFUL_MODULES = frozenset(
     {"time", "random", "_random", "os", "posix", "warnings", "_warnings", "logging"}
@@ -130,7 +131,9 @@ class Watch:
         _note_module_setters()
         self.prev: Any = None
         self.exempted: set[int] = set()
-        self.snapshots = snapshots(roots(fn, args, kwargs))
+        start = roots(fn, args, kwargs)
+        self.root_ids = [id(x) for x in start]
+        self.snapshots = snapshots(start)
 
     # ---- the profile hook --------------------------------------------------------------
     def __enter__(self) -> Watch:
@@ -193,6 +196,8 @@ class Watch:
 
     def _classify(self, frame: types.FrameType, fn: Any, kind: int) -> None:
         reason = _BUILTINS.get(fn) if isinstance(fn, types.BuiltinFunctionType) else None
+        if reason is not None and fn in _USER_ONLY and kind != _USER:
+            return  # (a library's own: contextlib's next() on its generator, functools' setattr)
         owner = getattr(fn, "__self__", None)
         name = getattr(fn, "__name__", "?")
         if reason is None and owner is not None:
@@ -277,19 +282,34 @@ class Watch:
         """The side effects of the finished call (``out`` its result): candidates that
         outlive it, and changed objects it reached at its start."""
         found = list(self.found)
-        held = _held_by(out)
         candidates, self.candidates = self.candidates, {}
+        seen = {id(obj) for obj, _ in self.snapshots}
+        found += self._changed(self.exempted, candidates)  # (first: snapshots hold candidates)
+        for key in seen & set(candidates):  # (a snapshotted one: judged by its snapshot)
+            del candidates[key]
+        held = _held_by(out)
         outliving = _outliving(candidates, held)
         if outliving:  # (a local in a reference cycle is alive until collected)
             gc.collect()
             outliving = _outliving(candidates, held)
-        found += outliving
-        skip = self.exempted | set(candidates)  # (a candidate's change is known already)
-        for obj, before in self.snapshots:
-            what = None if id(obj) in skip else changed(obj, before)
+        return found + outliving
+
+    def _changed(self, skip: set[int], candidates: dict[int, tuple[Any, Break]]) -> list[Break]:
+        """Breaks for the objects reached at the start that changed (a candidate's own, with
+        its line); the snapshots dropped."""
+        taken, self.snapshots = self.snapshots, []
+        contents = {id(obj): before for obj, before in taken}
+        reached = set(self.root_ids)  # what is still reached now: a container replaced in
+        for obj, _ in taken:  # its owner (``self.pending = []``) is judged by the owner's
+            reached.update(map(id, held_now(obj)))  # change, not its own
+        found = []
+        for obj, before in taken:
+            if id(obj) in skip or id(obj) not in reached:
+                continue
+            what = changed(obj, before, contents=contents)
             if what is not None:
-                found.append(self._changed_break(obj, what))
-        self.snapshots = []
+                known = candidates.get(id(obj))
+                found.append(known[1] if known is not None else self._changed_break(obj, what))
         return found
 
     def _changed_break(self, obj: Any, what: str) -> Break:

@@ -119,6 +119,11 @@ def _held(state: Any) -> list[Any]:
     return []
 
 
+def held_now(obj: Any) -> list[Any]:
+    """The objects ``obj`` holds now (as its snapshot would)."""
+    return _held(_state(obj))
+
+
 def snapshots(
     start: list[Any], depth: int = DEPTH, skip: Skip = frozenset(), exempt: Iterable[int] = ()
 ) -> list[tuple[Any, Any]]:
@@ -142,8 +147,12 @@ def snapshots(
     return out
 
 
-def changed(obj: Any, before: Any, skip: Skip = frozenset()) -> str | None:
-    """What changed in ``obj`` since ``before`` was taken (None: nothing)."""
+def changed(
+    obj: Any, before: Any, skip: Skip = frozenset(), contents: dict[int, Any] | None = None
+) -> str | None:
+    """What changed in ``obj`` since ``before`` was taken (None: nothing); ``contents``: the
+    snapshots taken with ``before``, by id (an attribute set to a new value equal to what
+    the old one held then is no change)."""
     if type(before) is list and not skip and type(obj) in (list, dict):
         if len(obj) != len(before):
             return "its items"
@@ -154,8 +163,14 @@ def changed(obj: Any, before: Any, skip: Skip = frozenset()) -> str | None:
     if isinstance(before, tuple) and before[0] == "attrs":
         old = dict(before[1])
         new = obj.__dict__
+        then = contents or {}
         for k in {*old, *new}:
-            if k not in old or k not in new or old[k] is not new[k]:
+            if k not in old or k not in new:
+                return f".{k}"
+            was = old[k]
+            if was is not new[k] and type(then.get(id(was))) is list:
+                was = type(was)(then[id(was)]) if type(was) in (list, dict) else was
+            if not _equal(was, new[k]):
                 return f".{k}"
         return None
     now = _state(obj, skip)
@@ -173,11 +188,31 @@ def _same(before: list[Any], now: list[Any]) -> bool:
         return False
     for a, b in zip(before, now, strict=True):
         if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b) == 2:
-            if a[0] is not b[0] or a[1] is not b[1]:
+            if not (_equal(a[0], b[0]) and _equal(a[1], b[1])):
                 return False
-        elif a is not b:
+        elif not _equal(a, b):
             return False
     return True
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """The same object, or equal plain values: a number or string stored again, an attribute
+    reset to a new empty list (``self.pending = []``) are no change."""
+    if a is b:
+        return True
+    kind = type(a)
+    if kind is not type(b):
+        return False
+    if kind in _SCALARS:
+        return bool(a == b)
+    if kind in (list, tuple, set, frozenset) and len(a) <= 64:
+        return (
+            all(type(x) in _SCALARS for x in a) and all(type(x) in _SCALARS for x in b) and a == b
+        )
+    if kind is dict and len(a) <= 64:
+        items = [*a.items(), *b.items()]
+        return all(type(k) in _SCALARS and type(v) in _SCALARS for k, v in items) and a == b
+    return False
 
 
 class StateGuard:

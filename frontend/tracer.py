@@ -294,6 +294,8 @@ class Trace:
         tr = self._lifted_ids.get(id(t))
         if tr is None and self._views_lifted(t):
             tr = self._lifted_view(t)
+        if tr is None and (other := twin(t, self.lifted)) is not None:
+            tr = self._lifted_ids[id(t)] = self._lifted_ids[id(other)]  # (Note [twin tensors])
         if tr is None:
             if forward_grad.ACTIVE:  # (Note [eager forward AD])
                 forward_grad.check_lift(t)
@@ -377,6 +379,11 @@ class Trace:
                 "in-place modification of a tensor that requires grad and comes from outside "
                 "the compiled function (a parameter?) is not supported; compute a new tensor"
             )
+        other = twin(t, self.lifted)
+        if other is not None and other is not t:  # (Note [twin tensors]): written as the other
+            self.mutate(other, fn)
+            self._lifted_ids[id(t)] = self._lifted_ids[id(other)]
+            return t
         _refuse_overlap(t, [*self.lifted, *(a for _, a in self.args)])
         tr = self.lift(t)
         result = fn(tr)
@@ -570,11 +577,24 @@ class Trace:
                 return ("lifted", t)
         return None
 
+    def read_grad(self, t: Tensor) -> None:
+        """``t.grad`` read inside the function (Note [.grad read while tracing])."""
+        if not isinstance(t, Tracer) and id(t) not in self.slots:
+            self.slots[id(t)] = GradSlot(t, t._grad, "read")
+
+    # Note [.grad read while tracing]
+    # The gradient an outside tensor holds is an object of the call: backward() outside (or
+    # in a Python statement between compiled parts) makes a new one each time. A trace that
+    # reads ``p.grad`` (clip_grad_norm_, a gradient norm logged, a hand-written update) lifts
+    # that object; unrecorded, later calls would run on the first call's gradient. So the
+    # read opens p's gradient slot: the entry is guarded on whether p has a gradient and
+    # re-reads ``p.grad`` at every call (Writes.sources), as writes and accumulations do.
+
     def slot(self, t: Tensor, first: str) -> GradSlot:
         """The recorded ``.grad`` of an outside tensor (made on first touch)."""
         s = self.slots.get(id(t))
         if s is None:
-            s = self.slots[id(t)] = GradSlot(t, t.grad, first)
+            s = self.slots[id(t)] = GradSlot(t, t._grad, first)
         return s
 
     def set_grad(self, t: Tensor, value: Any) -> None:
@@ -619,6 +639,29 @@ class Trace:
             for group in opt.param_groups:
                 for p in group["params"]:
                     self.slot(p, "read")
+
+
+# Note [twin tensors]
+# Two outside tensor objects can be the very same memory (same address, sizes, strides and
+# dtype) without one being the other: a gradient made concrete at a graph break, once as the
+# tracer the function held (``grad = p.grad``) and once as ``p.grad`` itself. Reading or
+# writing one is reading or writing the other, as eagerly, so a trace lifts them as one input
+# (a write into either is written back once) instead of refusing them as overlapping views.
+
+
+def twin(t: Tensor, lifted: Sequence[Tensor]) -> Tensor | None:
+    """A lifted tensor with exactly ``t``'s memory (see the Note), if any."""
+    if isinstance(t, Tracer):
+        return None
+    d = t._data
+    key = (d.__array_interface__["data"][0], d.shape, d.strides, d.dtype)
+    for o in lifted:
+        if isinstance(o, Tracer):
+            continue
+        e = o._data
+        if (e.__array_interface__["data"][0], e.shape, e.strides, e.dtype) == key:
+            return o
+    return None
 
 
 def _refuse_overlap(t: Tensor, others: Sequence[Tensor]) -> None:

@@ -144,7 +144,7 @@ def collect_writes(trace: Trace, restore_only: bool = False) -> Writes | None:
     w = Writes()
     lifted_at = {id(t): k for k, t in enumerate(trace.lifted)}
     for s in trace.slots.values():
-        now = s.owner.grad
+        now = s.owner._grad  # (not the getter: no read of the enclosing trace)
         if now is not s.value and (now is None or isinstance(now, Tensor)):
             s.value = now  # ``p.grad = value`` (a plain attribute: set_grad did not see it)
         if not restore_only:

@@ -304,6 +304,10 @@ class Tensor:
         g = self._grad
         if g is None and not self._retains_grad and not self.is_leaf:
             warn_non_leaf_grad()  # (Note [non-leaf .grad])
+        elif g is not None and trace_state._local.trace is not None:
+            read = getattr(trace_state._local.trace, "read_grad", None)
+            if read is not None:  # (Note [.grad read while tracing] in frontend/tracer.py)
+                read(self)
         return g
 
     @grad.setter

@@ -11,9 +11,11 @@ from typing import Any
 import numpy as np
 
 from adjit.ir import dtypes as D
+from adjit.runtime import trace_state
 from adjit.runtime.creation import full
 from adjit.runtime.grad_mode import no_grad
 from adjit.runtime.tensor import Tensor
+from adjit.runtime.trace_state import TracingError
 
 __all__ = ["GradScaler", "OptState"]
 
@@ -25,6 +27,29 @@ __all__ = ["GradScaler", "OptState"]
 # clean steps in a row (kept only if finite). The state machine (READY -> UNSCALED -> STEPPED per
 # optimizer, reset by update()) and its errors are PyTorch's. With device "cuda" on a machine
 # without CUDA it disables itself with PyTorch's warning, and every method passes through.
+
+
+# Note [grad scaler while tracing]
+# unscale_(), step() and update() are Python bookkeeping (the per-optimizer stage, the inf
+# checks, the scale's growth tracker) and read values (an inf check skips the step): inside a
+# compiled function each is a graph break (Note [graph breaks] in frontend/breaks.py), so it
+# runs on every call, as eagerly, with the tensors before it computed; with fullgraph=True it
+# refuses. scale() is a product, traced.
+
+
+def _break_here(what: str) -> None:
+    """A graph break before GradScaler.``what`` while tracing (see the Note)."""
+    trace = trace_state.current()
+    if trace is None:
+        return
+    error = (
+        f"GradScaler.{what}() inside a compiled function needs a graph break (Python "
+        "bookkeeping on every call), which fullgraph=True does not allow; call it outside"
+    )
+    split = getattr(trace, "split", None)
+    if split is None:
+        raise TracingError(error)
+    split(f"GradScaler.{what}() (Python bookkeeping on every call)", error)
 
 
 class OptState(Enum):
@@ -131,6 +156,7 @@ class GradScaler:
         """Divide ``optimizer``'s gradients by the scale (once per step), noting infs."""
         if not self._enabled:
             return
+        _break_here("unscale_")
         self._check_scale_growth_tracker("unscale_")
         state = self._per_optimizer_states[id(optimizer)]
         if state["stage"] is OptState.UNSCALED:
@@ -149,6 +175,7 @@ class GradScaler:
         """``optimizer.step()`` unless an unscaled gradient was not finite."""
         if not self._enabled:
             return optimizer.step(*args, **kwargs)
+        _break_here("step")
         if "closure" in kwargs:
             raise RuntimeError("Closure use is not currently supported if GradScaler is enabled.")
         self._check_scale_growth_tracker("step")
@@ -170,6 +197,7 @@ class GradScaler:
         growth_interval clean steps (Note [grad scaler])."""
         if not self._enabled:
             return
+        _break_here("update")
         scale, tracker = self._check_scale_growth_tracker("update")
         if new_scale is not None:
             if isinstance(new_scale, float):

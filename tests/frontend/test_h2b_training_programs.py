@@ -223,7 +223,71 @@ def amp_autocast(L: Any) -> tuple:
     return m, opt, step, batch, {}
 
 
+def grad_scaler_recipe(L: Any) -> tuple:
+    """PyTorch's AMP recipe: scale, backward, unscale_, clip, step, update (each of the
+    scaler's calls a graph break), a forward hook logging a value, accuracy counted in
+    Python under no_grad."""
+    nn, F = L.nn, L.nn.functional
+    L.manual_seed(7)
+    m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    feats: list[float] = []
+    m[1].register_forward_hook(lambda mod, a, out: feats.append(round(out.sum().item(), 4)))
+    opt = L.optim.SGD(m.parameters(), lr=0.1)
+    scaler = L.amp.GradScaler("cpu", init_scale=2.0**4)
+    stats = {"correct": 0, "seen": 0, "feats": feats, "scales": []}
+
+    def step(x, y):
+        opt.zero_grad()
+        out = m(x)
+        loss = F.cross_entropy(out, y)
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
+        norm = nn.utils.clip_grad_norm_(m.parameters(), 0.3)
+        scaler.step(opt)
+        scaler.update()
+        with L.no_grad():
+            stats["correct"] += (out.argmax(1) == y).sum().item()
+            stats["seen"] += y.shape[0]
+        stats["scales"].append(scaler.get_scale())
+        return loss.detach(), norm
+
+    def batch(k):
+        return L.tensor(_data((6, 4), k)), L.tensor(np.arange(6) % 2)
+
+    return m, opt, step, batch, stats
+
+
+def clip_after_outside_backward(L: Any) -> tuple:
+    """backward() eagerly outside, then a compiled clip-and-step reading each call's new
+    gradients (Note [.grad read while tracing])."""
+    nn, F = L.nn, L.nn.functional
+    L.manual_seed(8)
+    m = nn.Linear(4, 3)
+    opt = L.optim.SGD(m.parameters(), lr=0.2)
+
+    def clip(max_norm):
+        norm = nn.utils.clip_grad_norm_(m.parameters(), max_norm)
+        return norm, m.weight.grad.abs().max()
+
+    def batch(k):
+        return (L.tensor(_data((5, 4), k)),)
+
+    def around(clip_fn):
+        def run(x):
+            opt.zero_grad()
+            F.mse_loss(m(x), x[:, :3]).backward()
+            out = clip_fn(0.25)
+            opt.step()
+            return out
+
+        return run
+
+    return m, opt, clip, batch, {}, around
+
+
 PROGRAMS = [
+    grad_scaler_recipe,
+    clip_after_outside_backward,
     accumulate_with_counter,
     trainer_method,
     early_stopping,
@@ -254,7 +318,7 @@ def _run(L: Any, program: Callable[..., tuple], compiled: bool) -> list[Any]:
         t = extra
         t.train_step = adjit.compile(t.train_step)
         fn = step
-    if program is step_outside:
+    if program in (step_outside, clip_after_outside_backward):
         fn = extra(fn)
     found: list[Any] = []
     for k in range(STEPS):
@@ -296,3 +360,18 @@ def test_training_program_three_ways(program: Callable[..., tuple]) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # (the graph breaks)
         _close(_run(adjit, program, True), want, tol, "compiled")
+
+
+def test_grad_scaler_under_fullgraph_refuses() -> None:
+    m = adjit.nn.Linear(3, 1)
+    opt = adjit.optim.SGD(m.parameters(), lr=0.1)
+    scaler = adjit.amp.GradScaler("cpu")
+
+    def step(x):
+        opt.zero_grad()
+        scaler.scale(m(x).sum()).backward()
+        scaler.step(opt)
+        scaler.update()
+
+    with pytest.raises(RuntimeError, match=r"GradScaler\.step\(\) inside a compiled function"):
+        adjit.compile(step, fullgraph=True)(adjit.ones(2, 3))
