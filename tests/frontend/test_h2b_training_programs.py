@@ -285,7 +285,49 @@ def clip_after_outside_backward(L: Any) -> tuple:
     return m, opt, clip, batch, {}, around
 
 
+def warmup_written_in_step(L: Any) -> tuple:
+    """A trainer's compiled method counting its steps and writing each group's learning
+    rate (a warmup) before the optimizer's step; an evaluation summing Python floats."""
+    nn, F = L.nn, L.nn.functional
+    L.manual_seed(9)
+
+    class Warm:
+        def __init__(self) -> None:
+            self.m = nn.Linear(4, 2)
+            self.opt = L.optim.SGD(self.m.parameters(), lr=0.1, momentum=0.5)
+            self.step_no = 0
+            self.total = 0.0
+
+        def step(self, x, y):
+            self.step_no += 1
+            for g in self.opt.param_groups:
+                g["lr"] = 0.1 * min(1.0, self.step_no / 3)
+            self.opt.zero_grad()
+            loss = F.mse_loss(self.m(x), y)
+            loss.backward()
+            self.opt.step()
+            with L.no_grad():
+                self.total += self.m(x).pow(2).mean().item()
+            return loss.detach()
+
+    w = Warm()
+    state = {"trainer": w}
+
+    def batch(k):
+        return L.tensor(_data((4, 4), k)), L.tensor(_data((4, 2), k + 1))
+
+    def observe(step_fn):
+        def run(x, y):
+            out = step_fn(x, y)
+            return out, w.step_no, w.total, w.opt.param_groups[0]["lr"]
+
+        return run
+
+    return w.m, w.opt, w.step, batch, state, observe
+
+
 PROGRAMS = [
+    warmup_written_in_step,
     grad_scaler_recipe,
     clip_after_outside_backward,
     accumulate_with_counter,
@@ -318,7 +360,7 @@ def _run(L: Any, program: Callable[..., tuple], compiled: bool) -> list[Any]:
         t = extra
         t.train_step = adjit.compile(t.train_step)
         fn = step
-    if program in (step_outside, clip_after_outside_backward):
+    if program in (step_outside, clip_after_outside_backward, warmup_written_in_step):
         fn = extra(fn)
     found: list[Any] = []
     for k in range(STEPS):
