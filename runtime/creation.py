@@ -348,9 +348,10 @@ def _full(
 
 
 def check_sizes(shape: tuple, op: str = "") -> None:
-    """PyTorch's refusal of a negative size (zeros words it its own way)."""
+    """PyTorch's refusal of a negative size (zeros words it its own way); symbolic sizes are
+    not compared (that would specialize them)."""
     for n in shape:
-        if isinstance(n, int) and n < 0:
+        if type(n) is int and n < 0:
             if op == "zeros":
                 raise RuntimeError("zeros: Dimension size must be non-negative.")
             raise RuntimeError(

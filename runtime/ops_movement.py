@@ -26,7 +26,7 @@ from .view_dtype import view_dtype
 # ---- movement ------------------------------------------------------------------------------
 def _infer_shape(shape: tuple[int, ...], numel: int) -> tuple[int, ...]:
     for i, n in enumerate(shape):
-        if isinstance(n, int) and n < -1:
+        if type(n) is int and n < -1:  # (a symbolic size is not compared: no guard)
             raise RuntimeError(f"invalid shape dimension {n} at index {i} of shape {list(shape)}")
     if shape.count(-1) > 1:
         raise RuntimeError("only one dimension can be inferred")
