@@ -35,11 +35,13 @@ from ..passes import cache_folder
 # ADJIT_BLAS=mkl keeps one library at every count.) Choices are kept in the cache folder, a
 # file per machine (CPU model and features, library versions): a process pays the timing once
 # per geometry per machine. Products below FLOPS (~1-3 µs) stay on MKL: too short to compare
-# reliably. So do products at more than one thread: OpenBLAS's threads spin after a call, as
-# MKL's OpenMP team does (KMP_BLOCKTIME), and a step mixing the two on two cores ran in two
-# modes, 72-81 or 125-131 ms for the transformer, where MKL alone ran 80-91 (this Zen 4,
-# processes alternating); a product timed alone does not see that. ADJIT_BLAS=mkl or =numpy
-# forces a library.
+# reliably. At more than one thread only products that either library runs on one thread
+# (below split_gemm.ALONE_FLOPS) choose, by their one-thread choice: the larger ones stay on
+# MKL. OpenBLAS's threads spin after a call, as MKL's OpenMP team does (KMP_BLOCKTIME), and a
+# step mixing the two on two cores ran in two modes, 72-81 or 125-131 ms for the transformer,
+# where MKL alone ran 80-91 (this Zen 4, processes alternating); a product timed alone does
+# not see that. (W2's small products at two threads: MKL 45-51 µs, OpenBLAS 13.)
+# ADJIT_BLAS=mkl or =numpy forces a library.
 
 FLOPS = 10**5  # 2*m*n*k (times the batch) below this: MKL, not timed (~1-3 µs)
 ROUNDS = 3

@@ -92,6 +92,7 @@ SPLIT_FLOPS = 8 * 10**7  # 2*m*n*k at least this (~0.6 ms on one core): split
 TEAM_FLOPS = 4 * 10**7  # on MKL's team from this
 BATCH_SPLIT_FLOPS = 2 * 10**7  # a batch of products split by whole products from this
 ROW_ALIGN = 16  # block edges at multiples of this many rows (the GEMM kernels' row unroll)
+ALONE_FLOPS = min(SPLIT_FLOPS, TEAM_FLOPS, BATCH_SPLIT_FLOPS)  # one thread below, either BLAS
 DEPTH_RATIO = 2  # k at least this times max(m, n): blocks of k (Note [depth blocks])
 
 
@@ -175,9 +176,10 @@ def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     """``np.matmul(x, y, out=out)`` (``out`` C-contiguous) in row blocks or blocks of the
     batch across adjit's threads (Note [split products]), else on the BLAS threads Note
     [BLAS threads] chooses."""
-    k = x.shape[-1]
+    work = 2 * out.size * x.shape[-1]
     lib = mkl_gemm.active() if x.dtype == y.dtype == out.dtype in mkl_gemm.FLOATS else None
-    timed = 2 * out.size * k >= blas_choice.FLOPS and num_threads() == 1
+    # (below ALONE_FLOPS either library runs it on one thread at any thread count)
+    timed = work >= blas_choice.FLOPS and (work < ALONE_FLOPS or num_threads() == 1)
     if lib is not None and timed and mkl_gemm.measured():
         key = blas_choice.geometry(x, y, out)  # Note [BLAS by measurement]
         if not blas_choice.mkl_wins(key, lambda mkl: _into(lib if mkl else None, x, y, out)):

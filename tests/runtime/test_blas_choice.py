@@ -149,12 +149,14 @@ def test_a_compiled_product_runs_on_the_chosen_library(
     assert list(blas_choice.choices().values()) == [mkl]
 
 
-def test_mkl_at_more_threads(monkeypatch: pytest.MonkeyPatch) -> None:
-    """At two threads products are not timed: MKL's, as under ADJIT_BLAS=mkl."""
+def test_mkl_at_more_threads_for_products_split_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At two threads a product MKL would split or run on its team is not timed: MKL's, as
+    under ADJIT_BLAS=mkl (Note [BLAS by measurement]); nor is a column step's chunk."""
     _need_mkl()
     monkeypatch.setattr(blas_choice, "_measure", lambda run: pytest.fail("timed"))
-    x, y = _operands(256, 128, 192)
-    expected = np.empty((256, 192), np.float32)
+    x, y = _operands(512, 256, 384)  # 100 MFLOP
+    assert split_gemm.ALONE_FLOPS <= 2 * 512 * 256 * 384
+    expected = np.empty((512, 384), np.float32)
     with _threads(2):
         monkeypatch.setenv("ADJIT_BLAS", "mkl")
         split_gemm.matmul_into(x, y, expected)
@@ -163,6 +165,26 @@ def test_mkl_at_more_threads(monkeypatch: pytest.MonkeyPatch) -> None:
         column_grads.matmul_into(x, y, np.empty_like(expected))
     np.testing.assert_array_equal(got, expected)
     assert blas_choice.choices() == {}
+
+
+@pytest.mark.parametrize("mkl", [True, False])
+def test_one_thread_products_choose_at_two_threads(
+    monkeypatch: pytest.MonkeyPatch, mkl: bool
+) -> None:
+    """Below ALONE_FLOPS either library runs the product on one thread at two threads too:
+    it takes its one-thread choice (the same key), bit for bit that library's."""
+    _need_mkl()
+    monkeypatch.setattr(blas_choice, "_measure", lambda run: mkl)
+    x, y = _operands(256, 128, 192)  # 12.6 MFLOP
+    assert blas_choice.FLOPS <= 2 * 256 * 128 * 192 < split_gemm.ALONE_FLOPS
+    expected = np.empty((256, 192), np.float32)
+    with _threads(2):
+        monkeypatch.setenv("ADJIT_BLAS", "mkl" if mkl else "numpy")
+        split_gemm.matmul_into(x, y, expected)
+        monkeypatch.delenv("ADJIT_BLAS")
+        got = adjit.compile(lambda a, b: a @ b)(adjit.tensor(x), adjit.tensor(y)).numpy()
+    np.testing.assert_array_equal(got, expected)
+    assert list(blas_choice.choices().values()) == [mkl]
 
 
 @contextlib.contextmanager
