@@ -25,7 +25,7 @@ from .breaks import Break, SegmentTrace, Session, lift_literals, structure_key
 from .cache import LRU, SEGMENTS_PER_ENTRY, config
 from .compiled_node import CompiledFunctionBackward, node_type
 from .dynamic import instantiate_plan
-from .each_call import adopt, run_replays
+from .each_call import Replay, adopt, run_replays
 from .effects import Watch
 from .plans import TrainPlan, inference_graph, train_plan
 from .prepared import Trampoline, compiled_call
@@ -243,6 +243,8 @@ class CompiledFunction:
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
         self.fn, self.fallback, self.backend = fn, fallback, backend
         self.fullgraph = fullgraph  # a graph break is an error (Note [graph breaks])
+        # the transform that needs one whole graph (adjit.grad): a side effect is an error
+        self.one_graph: str | None = None
         self.recompile_limit, self.name = recompile_limit, name
         self.dynamic = dynamic  # Note [one trace, many sizes] (dynamic.py)
         # activation-memory budget (passes/remat.py); None: adjit.compiler.config's
@@ -504,7 +506,17 @@ class CompiledFunction:
         watch = Watch(self.fn, args, kwargs)
         with watch:
             out = self.fn(*args, **kwargs)
-        found = watch.breaks(out)
+        found = watch.breaks(out, replayable=self.one_graph is None)
+        if found and self.one_graph is not None:
+            raise TracingError(
+                f"{self.one_graph} compiles its function as one graph, whose Python runs only "
+                f"once, when tracing; it has a {found[0].reason} (Python that must run on "
+                "every call): move it out of the function, or differentiate with "
+                "adjit.autograd.grad",
+                found[0].loc,
+            )
+        for fn, fn_args in watch.replays:  # Note [Python side effects while tracing]
+            session.trace.replays.append(Replay(fn, fn_args, False))
         if not found and self._state_changes[0] >= python_state.CHANGES_TO_SEGMENTS:
             why = "the Python state it reads changes between calls"
             found = [Break(why, None)]

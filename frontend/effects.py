@@ -49,7 +49,7 @@ from typing import Any
 
 from ..runtime import trace_state
 from .breaks import Break
-from .python_state import changed, held_now, roots, snapshots
+from .python_state import _held, changed, held_now, roots, snapshots
 
 _USER, _LIB, _OWN, _SETTER = 0, 1, 2, 3  # _SETTER: nn.Module's __setattr__/__delattr__
 _LIB_DIRS = tuple(
@@ -85,6 +85,13 @@ _MUTATORS: dict[type, frozenset[str]] = {
     collections.deque: frozenset({"append", "appendleft", "extend", "extendleft", "pop"})
     | frozenset({"popleft", "remove", "clear", "rotate", "insert", "reverse"}),
 }
+# functions of the watched modules that are no side effects of the call (Note [warnings
+# filters while tracing]): by the name of the one the user's code calls
+_HARMLESS = frozenset(
+    {"__init__", "__enter__", "__exit__", "__repr__"}  # warnings.catch_warnings
+    | {"simplefilter", "filterwarnings", "resetwarnings"}  # (idempotent filter changes)
+    | {"getLogger", "getEffectiveLevel", "isEnabledFor"}  # logging's lookups
+)
 _WATCHED_FILES = tuple(
     os.path.dirname(m.__file__) + os.sep if m.__file__.endswith("__init__.py") else m.__file__
     for m in (random, __import__("logging"), __import__("warnings"))
@@ -131,6 +138,8 @@ class Watch:
         _note_module_setters()
         self.prev: Any = None
         self.exempted: set[int] = set()
+        self.replays: list[tuple[Any, tuple]] = []  # (fn, args) to run on every later call
+        self.read: set[int] = set()  # lists the user's code may read (Note [appends replayed])
         start = roots(fn, args, kwargs)
         self.root_ids = [id(x) for x in start]
         self.snapshots = snapshots(start)
@@ -169,6 +178,7 @@ class Watch:
             if kind == _USER:
                 if code not in self.scanned:
                     self._scan(frame)
+                self.read.update(_lists_read(frame))
             elif kind == _SETTER:
                 caller = frame.f_back  # (not a module being made: its __init__)
                 if (
@@ -181,7 +191,7 @@ class Watch:
                     self._candidate(module, f"store into module attribute {name!r}", caller)
             elif kind == _LIB and code.co_filename.startswith(_WATCHED_FILES):
                 user = _user_frame(frame.f_back)
-                if user is not None:
+                if user is not None and not _harmless(frame, user):
                     self._effect(f"call to {code.co_name}() of {_module_of(code)}", user)
         except Exception:  # (never disturb the traced call)
             pass
@@ -223,7 +233,7 @@ class Watch:
                         return
         if reason is not None:
             user = frame if kind == _USER else _user_frame(frame)
-            if user is not None:
+            if user is not None and (kind == _USER or not _harmless(frame, user)):
                 self._effect(reason, user)
 
     def _scan(self, frame: types.FrameType) -> None:
@@ -278,13 +288,16 @@ class Watch:
                 owners += d.values()
         self.exempted.update(id(o) for o in owners if o is not None)
 
-    def breaks(self, out: Any) -> list[Break]:
+    def breaks(self, out: Any, replayable: bool = True) -> list[Break]:
         """The side effects of the finished call (``out`` its result): candidates that
-        outlive it, and changed objects it reached at its start."""
+        outlive it, and changed objects it reached at its start (``replayable``: a list it
+        only appended constants to is replayed instead, Note [appends replayed])."""
         found = list(self.found)
         candidates, self.candidates = self.candidates, {}
         seen = {id(obj) for obj, _ in self.snapshots}
-        found += self._changed(self.exempted, candidates)  # (first: snapshots hold candidates)
+        found += self._changed(
+            self.exempted, candidates, replayable
+        )  # (first: snapshots hold candidates)
         for key in seen & set(candidates):  # (a snapshotted one: judged by its snapshot)
             del candidates[key]
         held = _held_by(out)
@@ -294,7 +307,9 @@ class Watch:
             outliving = _outliving(candidates, held)
         return found + outliving
 
-    def _changed(self, skip: set[int], candidates: dict[int, tuple[Any, Break]]) -> list[Break]:
+    def _changed(
+        self, skip: set[int], candidates: dict[int, tuple[Any, Break]], replayable: bool = True
+    ) -> list[Break]:
         """Breaks for the objects reached at the start that changed (a candidate's own, with
         its line); the snapshots dropped."""
         taken, self.snapshots = self.snapshots, []
@@ -307,7 +322,17 @@ class Watch:
             if id(obj) in skip or id(obj) not in reached:
                 continue
             what = changed(obj, before, contents=contents)
-            if what is not None:
+            if (
+                what is not None
+                and replayable
+                and id(obj) in self.root_ids
+                and id(obj) not in self.read
+                and not any(id(obj) in map(id, _held(b)) for _, b in taken)
+                and _appended_constants(obj, before)
+            ):
+                self.replays.append((list.extend, (obj, obj[len(before) :])))
+                self.exempted.add(id(obj))  # (its growth is the replay's, not a change)
+            elif what is not None:
                 known = candidates.get(id(obj))
                 found.append(known[1] if known is not None else self._changed_break(obj, what))
         return found
@@ -337,6 +362,94 @@ def exempt(fn: Any, args: tuple) -> None:
         ACTIVE[-1].exempt(fn, args)
 
 
+# Note [appends replayed]
+# A list the function reaches (a closure's or global ``log``, an argument) that the traced call
+# only appended constants to (``log.append("step")``, ``seen.append((True, 3))``: numbers,
+# strings, None and tuples of them, no tensor or symbolic size) needs no graph break: the
+# append is replayed after the program on every later call (Note [eager on every call] in
+# each_call.py), as torch.compile replays side effects on Python objects. What depends on
+# the call (a tensor, a value read, a symbolic size) still breaks the graph.
+
+
+# Appended constants are replayed only when the user's code cannot have read the list (its
+# length or items would make the constant depend on the call, ``log.append(len(log))``): the
+# list is reached only by a name of the compiled function (an argument, a closure's or global
+# name, not an item of another container the function reaches), and every name in the user's
+# frames bound to it is only ever loaded to call ``append``/``extend`` on, or passed on to a
+# Python function of the user's (whose frames are checked in turn).
+_WRITES = frozenset({"append", "extend"})
+_SIMPLE_LOADS = frozenset({"LOAD_FAST", "LOAD_DEREF", "LOAD_CONST", "LOAD_GLOBAL", "LOAD_NAME"})
+_NAME_LOADS = frozenset({"LOAD_FAST", "LOAD_DEREF", "LOAD_GLOBAL", "LOAD_NAME", "LOAD_CLOSURE"})
+_LOADS: dict[types.CodeType, dict[str, list[tuple[str, str | None]]]] = {}
+
+
+def _loads(code: types.CodeType) -> dict[str, list[tuple[str, str | None]]]:
+    """Per name: how each load of it is used: ("write", None), ("pass", callee name) or
+    ("read", None)."""
+    found = _LOADS.get(code)
+    if found is not None:
+        return found
+    found = {}
+    ins = list(dis.get_instructions(code))
+    for i, x in enumerate(ins):
+        if x.opname not in _NAME_LOADS or not isinstance(x.argval, str):
+            continue
+        nxt = ins[i + 1] if i + 1 < len(ins) else None
+        use: tuple[str, str | None] = ("read", None)
+        if nxt is not None and nxt.opname in ("LOAD_METHOD", "LOAD_ATTR") and nxt.argval in _WRITES:
+            use = ("write", None)
+        else:
+            j = i + 1
+            while j < len(ins) and ins[j].opname in _SIMPLE_LOADS:
+                j += 1
+            if j < len(ins) and ins[j].opname in ("KW_NAMES", "PRECALL", "CALL"):
+                k = i - 1
+                while k >= 0 and ins[k].opname in _SIMPLE_LOADS:
+                    if ins[k].opname == "LOAD_GLOBAL" and ins[k].argrepr.startswith("NULL + "):
+                        use = ("pass", str(ins[k].argval))
+                        break
+                    k -= 1
+        found.setdefault(x.argval, []).append(use)
+    _LOADS[code] = found
+    return found
+
+
+def _lists_read(frame: types.FrameType) -> set[int]:
+    """The lists bound to names in ``frame`` that its code may read."""
+    read: set[int] = set()
+    scope = frame.f_globals
+    local = frame.f_locals
+    for name, uses in _loads(frame.f_code).items():
+        obj = local[name] if name in local else scope.get(name)
+        if type(obj) is not list:
+            continue
+        for use, callee in uses:
+            if use == "write":
+                continue
+            fn = None if callee is None else local.get(callee, scope.get(callee))
+            code = getattr(fn, "__code__", None)
+            if use == "read" or not isinstance(code, types.CodeType) or _kind(code) != _USER:
+                read.add(id(obj))
+    return read
+
+
+def _appended_constants(obj: Any, before: Any) -> bool:
+    """Whether list ``obj`` is its snapshot ``before`` with constants appended."""
+    if type(obj) is not list or type(before) is not list or len(obj) <= len(before):
+        return False
+    if not all(a is b for a, b in zip(before, obj)):  # noqa: B905 - obj is longer
+        return False
+    return all(_constant(v) for v in obj[len(before) :])
+
+
+def _constant(v: Any, depth: int = 0) -> bool:
+    if type(v) in (bool, int, float, complex, str, bytes, type(None)):
+        return True
+    if type(v) in (tuple, frozenset) and depth < 4 and len(v) <= 64:
+        return all(_constant(x, depth + 1) for x in v)
+    return False
+
+
 def _outliving(candidates: dict[int, tuple[Any, Break]], held: dict[int, int]) -> list[Break]:
     """The candidates referenced other than by their table and the call's result."""
     found = []
@@ -357,6 +470,25 @@ def _user_frame(frame: types.FrameType | None) -> types.FrameType | None:
             return None
         frame = frame.f_back
     return None
+
+
+# Note [warnings filters while tracing]
+# ``with warnings.catch_warnings(): warnings.simplefilter("ignore")`` around a call (a
+# deprecated op quieted) changes the filters only for the block and restores them: no effect
+# that outlives the call, so no graph break (torch.compile traces through it too). A filter
+# added outside such a block stays, but adding it again on every call changes nothing more
+# (the same filter moves to the front), so it is no side effect either. ``warnings.warn`` and
+# the logging calls that emit are (they happen on every call, eagerly).
+
+
+def _harmless(frame: types.FrameType, user: types.FrameType) -> bool:
+    """Whether the library call the user's frame ``user`` made, that ``frame`` is in (or
+    is), is one of the harmless ones (``_HARMLESS``)."""
+    entry = None
+    while frame is not None and frame is not user:
+        entry = frame
+        frame = frame.f_back  # type: ignore[assignment]
+    return entry is not None and entry.f_code.co_name in _HARMLESS
 
 
 def _module_of(code: types.CodeType) -> str:

@@ -37,6 +37,7 @@ class GradFunction:
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
         self.argnums, self.has_aux, self.value = argnums, has_aux, value
         self._compiled = CompiledFunction(self._unpacked(fn), backend=backend, fullgraph=True)
+        self._compiled.one_graph = "adjit.value_and_grad" if value else "adjit.grad"
         self._fast: dict[tuple, _FastGrad] = {}  # guards.fast_key -> the whole call, prepared
         self._hot: Callable[[tuple[Any, ...]], Any] | None = None  # the last call's trampoline
 
