@@ -43,15 +43,9 @@ def bindings(fn: Any) -> list[tuple[Any, str, Any]]:
     code = getattr(fn, "__code__", None)
     if code is None:
         return []
-    names: set[str] = set()
-    stack = [code]
-    while stack:
-        c = stack.pop()
-        names.update(c.co_names)
-        stack.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
     found: list[tuple[Any, str, Any]] = []
     scope = getattr(fn, "__globals__", {})
-    for name in sorted(names):
+    for name in sorted(code_names(code)):
         if name in scope and not isinstance(scope[name], _STABLE):
             found.append((scope, name, scope[name]))
     for name, cell in zip(code.co_freevars, fn.__closure__ or (), strict=False):
@@ -62,6 +56,17 @@ def bindings(fn: Any) -> list[tuple[Any, str, Any]]:
         if not isinstance(value, _STABLE):
             found.append((cell, name, value))
     return found
+
+
+def code_names(code: types.CodeType) -> set[str]:
+    """The global (and attribute) names ``code`` and the code nested in it use."""
+    names: set[str] = set()
+    stack = [code]
+    while stack:
+        c = stack.pop()
+        names.update(c.co_names)
+        stack.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    return names
 
 
 def bindings_ok(found: list[tuple[Any, str, Any]]) -> bool:

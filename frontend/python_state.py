@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..runtime.tensor import Tensor
+from .guards import code_names
 
 # Note [Python state read while tracing]
 # ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
@@ -53,13 +54,7 @@ def roots(fn: Any, args: tuple, kwargs: dict) -> list[Any]:
             with contextlib.suppress(ValueError):
                 found.append(cell.cell_contents)
         scope = getattr(target, "__globals__", {})
-        names: set[str] = set()
-        stack = [code]
-        while stack:
-            c = stack.pop()
-            names.update(c.co_names)
-            stack.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
-        found += [scope[n] for n in sorted(names) if n in scope]
+        found += [scope[n] for n in sorted(code_names(code)) if n in scope]
     return found
 
 

@@ -275,12 +275,15 @@ def broadcast_tensors(*tensors: Any) -> tuple[Tensor, ...]:
 _MESHGRID_WARNING = (
     "torch.meshgrid: in an upcoming release, it will be required to pass the indexing argument."
 )
+_MESHGRID_WARNED: list[bool] = []
 
 
 def meshgrid(*tensors: Any, indexing: str | None = None) -> tuple[Tensor, ...]:
     ts = _tensors(tensors)
-    if indexing is None:  # (warned before the empty check, as PyTorch's)
-        warnings.warn(_MESHGRID_WARNING, UserWarning, stacklevel=2)
+    if indexing is None:  # (warned before the empty check, once a process: TORCH_WARN_ONCE)
+        if not _MESHGRID_WARNED:
+            _MESHGRID_WARNED.append(True)
+            warnings.warn(_MESHGRID_WARNING, UserWarning, stacklevel=2)
         indexing = "ij"
     if not ts:
         raise RuntimeError("meshgrid expects a non-empty TensorList")

@@ -4,6 +4,8 @@ empty-list refusals of cat/stack/einsum/meshgrid."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -92,7 +94,38 @@ EMPTY: dict[str, Callable[[Any], Any]] = {
 def test_empty_inputs_refused_as_pytorch(name: str) -> None:
     outs = []
     for T in (torch, adjit):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            outs.append((_outcome(lambda T=T: EMPTY[name](T)), len(caught)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (meshgrid's warns once a process: below)
+            outs.append(_outcome(lambda T=T: EMPTY[name](T)))
     assert outs[0] == outs[1]
+
+
+MESHGRID_WARNINGS = """
+import sys, warnings
+import {lib} as T
+warnings.simplefilter("always")
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    for _ in range(3):
+        try:
+            T.meshgrid()
+        except RuntimeError:
+            pass
+        T.meshgrid(T.ones(2), T.ones(3))
+print([str(w.message).split(" (Triggered internally")[0] for w in caught])  # (torch's C++ site)
+"""
+
+
+def test_meshgrid_warns_once_a_process_as_pytorch() -> None:
+    """torch.meshgrid's missing-indexing warning is TORCH_WARN_ONCE: once per process."""
+    seen = [
+        subprocess.run(
+            [sys.executable, "-c", MESHGRID_WARNINGS.format(lib=lib)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout  # fmt: skip
+        for lib in ("torch", "adjit")
+    ]
+    assert seen[0] == seen[1]
+    assert seen[0].count("indexing argument") == 1
