@@ -8,6 +8,8 @@ import importlib.metadata
 import os
 import sys
 import threading
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -208,17 +210,29 @@ def matmul(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     matmul_by(lib, x, y, out)
 
 
-def fastest(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
-    """``matmul``, at one thread by whichever library runs this geometry faster (Note [BLAS by
-    measurement] in blas_choice.py): a product run as one call (a column step's chunk, a
-    Winograd step's batch), not split."""
+def chosen(
+    x: np.ndarray, y: np.ndarray, out: np.ndarray, alone: bool,
+    run: Callable[[Library | None], None],
+) -> Library | None:  # fmt: skip
+    """The MKL ``active()`` gives for this product, or None (NumPy's BLAS) where ADJIT_BLAS=auto
+    timed OpenBLAS faster on it (Note [BLAS by measurement] in blas_choice.py). ``alone``:
+    the product runs on one thread whichever library runs it; ``run(lib)`` makes it as the
+    caller does, for the timing."""
     lib = active() if x.dtype == y.dtype == out.dtype in FLOATS else None
-    timed = 2 * out.size * x.shape[-1] >= blas_choice.FLOPS and num_threads() == 1
-    if lib is not None and timed and measured():
-        key = blas_choice.geometry(x, y, out)
-        if not blas_choice.mkl_wins(key, lambda mkl: _by(lib if mkl else None, x, y, out)):
-            lib = None
-    _by(lib, x, y, out)
+    if lib is None or not alone or 2 * out.size * x.shape[-1] < blas_choice.FLOPS:
+        return lib
+    if measured() and not blas_choice.mkl_wins(
+        blas_choice.geometry(x, y, out), lambda mkl: run(lib if mkl else None)
+    ):
+        return None
+    return lib
+
+
+def fastest(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+    """``matmul``, at one thread by whichever library runs this geometry faster (``chosen``):
+    a product run as one call (a column step's chunk, a Winograd step's batch), not split."""
+    run = partial(_by, x=x, y=y, out=out)
+    run(chosen(x, y, out, num_threads() == 1, run))
 
 
 def _by(lib: Library | None, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
 
-from . import batch_blocks, blas_choice, mkl_gemm
+from . import batch_blocks, mkl_gemm
 from .blas import one_thread, single_threaded
 from .idle_cores import WATCH
 from .kernels import run_split
@@ -176,15 +177,10 @@ def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     """``np.matmul(x, y, out=out)`` (``out`` C-contiguous) in row blocks or blocks of the
     batch across adjit's threads (Note [split products]), else on the BLAS threads Note
     [BLAS threads] chooses."""
-    work = 2 * out.size * x.shape[-1]
-    lib = mkl_gemm.active() if x.dtype == y.dtype == out.dtype in mkl_gemm.FLOATS else None
     # (below ALONE_FLOPS either library runs it on one thread at any thread count)
-    timed = work >= blas_choice.FLOPS and (work < ALONE_FLOPS or num_threads() == 1)
-    if lib is not None and timed and mkl_gemm.measured():
-        key = blas_choice.geometry(x, y, out)  # Note [BLAS by measurement]
-        if not blas_choice.mkl_wins(key, lambda mkl: _into(lib if mkl else None, x, y, out)):
-            lib = None
-    _into(lib, x, y, out)
+    alone = num_threads() == 1 or 2 * out.size * x.shape[-1] < ALONE_FLOPS
+    run = functools.partial(_into, x=x, y=y, out=out)
+    run(mkl_gemm.chosen(x, y, out, alone, run))  # Note [BLAS by measurement]
 
 
 def _into(lib: mkl_gemm.Library | None, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
