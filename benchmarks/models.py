@@ -169,9 +169,13 @@ def _train(lib_name: str, size: dict[str, Any], compiled: bool) -> Setup:
 # times a matrix runs as one GEMM over the stack's rows, as adjit runs it; a convolution's
 # products are recorded chunk by chunk as they run (Note [weight gradient by chunks]), and a
 # Winograd convolution's batched products as it calls them (runtime/winograd.py). They
-# are timed like contenders but not checked (Case.floors). A contender at 1.2x a floor spends
-# a sixth of its step outside the products; none can beat the faster floor by more than its
-# non-GEMM work, which is why a ratio target over PyTorch eager may be out of reach.
+# are timed like contenders but not checked (Case.floors). A third floor runs them by adjit's
+# own GEMM where it takes them (float32 matrices; Note [our own GEMM] in codegen/sgemm.py), in
+# row blocks across adjit's threads, and a convolution read by windows (Note [convolutions by
+# windows]) is recorded as the product of its weight and its columns. A contender at 1.2x a
+# floor spends a sixth of its step outside the products; none can beat the fastest floor by
+# more than its non-GEMM work, which is why a ratio target over PyTorch eager may be out of
+# reach.
 
 
 def _dense_like(a: np.ndarray) -> np.ndarray:
@@ -189,15 +193,20 @@ def recorded_products(setup: Setup) -> Products:
     """Operands shaped like every MATMUL of one step of ``setup`` (an adjit compiled
     contender), run once first to trace and compile (Note [GEMM floor])."""
     from adjit.ir.ops import Op
-    from adjit.runtime import column_grads, executor, mkl_gemm, winograd
+    from adjit.runtime import column_grads, executor, mkl_gemm, own_gemm, winograd
 
     seen: Products = []
     run = executor.ExternStep.run
     chunk_product = column_grads.matmul_into  # the convolutions' GEMMs, chunk by chunk
+    by_windows = own_gemm.conv_into  # a convolution's GEMM reading its windows
 
     def recording_chunk(a: Any, b: Any, out: Any) -> None:
         seen.append((_dense_like(a), _dense_like(b)))
         chunk_product(a, b, out)
+
+    def recording_windows(x: Any, w: Any, out: Any, **attrs: Any) -> None:
+        seen.append((_dense_like(w), np.zeros((w.shape[1], out.shape[1]), w.dtype)))
+        by_windows(x, w, out, **attrs)
 
     class Winograd:  # the Winograd steps' products: transforms of the weights, 16 per tile
         def __getattr__(self, name: str) -> Any:
@@ -219,12 +228,14 @@ def recorded_products(setup: Setup) -> Products:
     step()  # traces and compiles
     executor.ExternStep.run = recording  # type: ignore[method-assign]
     column_grads.matmul_into = recording_chunk
+    own_gemm.conv_into = recording_windows
     winograd.mkl_gemm = Winograd()  # type: ignore[assignment]
     try:
         step()
     finally:
         executor.ExternStep.run = run  # type: ignore[method-assign]
         column_grads.matmul_into = chunk_product
+        own_gemm.conv_into = by_windows
         winograd.mkl_gemm = mkl_gemm
     return seen
 
@@ -246,6 +257,8 @@ def gemm_floor(products: Callable[[], Products], lib_name: str) -> Setup:
             torch = peers.torch()
             pairs = [(torch.from_numpy(a), torch.from_numpy(b)) for a, b in pairs]
             mm: Callable[..., Any] = torch.matmul
+        elif lib_name == "adjit":
+            mm = _own_product
         else:
             mm = np.matmul
         outs = [mm(a, b) for a, b in pairs]
@@ -260,7 +273,34 @@ def gemm_floor(products: Callable[[], Products], lib_name: str) -> Setup:
     return setup
 
 
-GEMM_FLOORS = {"GEMMs alone (OpenBLAS)": "numpy", "GEMMs alone (MKL)": "torch"}
+def _own_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``np.matmul`` by adjit's own GEMM where it takes the operands, in row blocks across
+    adjit's threads (NumPy's BLAS where it does not)."""
+    from adjit.runtime import own_gemm, split_gemm, workers
+
+    if out is None:
+        out = np.empty((*a.shape[:-1], b.shape[-1]), a.dtype)
+    if not own_gemm.takes(a, b, out):
+        return np.matmul(a, b, out=out)
+    threads = min(workers.num_threads(), a.shape[0] // 8)
+    edges = [a.shape[0] * i // max(1, threads) // 8 * 8 for i in range(threads)] + [a.shape[0]]
+    if threads < 2 or not _unit_rows(out):
+        own_gemm.matmul_into(a, b, out)
+    else:
+        blocks = [(a[lo:hi], b, out[lo:hi]) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+        split_gemm._run_blocks(blocks, own_gemm.matmul_into)
+    return out
+
+
+def _unit_rows(out: np.ndarray) -> bool:
+    return out.strides[-1] == out.itemsize
+
+
+GEMM_FLOORS = {
+    "GEMMs alone (OpenBLAS)": "numpy",
+    "GEMMs alone (MKL)": "torch",
+    "GEMMs alone (adjit's GEMM)": "adjit",
+}
 
 
 def build_model(size: dict[str, Any]) -> Case:

@@ -60,8 +60,9 @@ FLAGS: dict[str, str] = {
     "ADJIT_DIST_START_TIMEOUT": "seconds all ranks may take to reach init_process_group (else "
     "the timeout, at least 60 s)",
     "ADJIT_COLLECTIVE_POLL": "'0': no MPI progress tests between steps during a collective",
-    "ADJIT_BLAS": "compiled products: 'auto' (default) MKL, large ones on the faster of MKL and "
-    "NumPy's BLAS, timed (runtime/blas_choice.py); 'mkl'; 'numpy'",
+    "ADJIT_BLAS": "compiled products: 'auto' (default) MKL, large ones on the fastest of MKL, "
+    "NumPy's BLAS and adjit's float32 GEMM, timed (runtime/blas_choice.py); 'mkl'; 'numpy'; "
+    "'adjit' (its GEMM wherever it takes the operands)",
     "ADJIT_MKL_THREADS": "'0': MKL sequential, products split on adjit's threads (mkl_threads)",
     "ADJIT_WINOGRAD": "3x3 stride-1 convolutions by Winograd F(2x2,3x3): 'auto' (large shapes), "
     "'all', 'off' (runtime/winograd.py)",

@@ -1,5 +1,5 @@
-"""Which BLAS runs a compiled product, MKL or NumPy's OpenBLAS: timed once per geometry and
-machine, kept on disk (ADJIT_BLAS=auto, Note [BLAS by measurement])."""
+"""Which GEMM runs a compiled product, MKL, NumPy's OpenBLAS or adjit's own: timed once per
+geometry and machine, kept on disk (ADJIT_BLAS=auto, Note [BLAS by measurement])."""
 
 from __future__ import annotations
 
@@ -42,18 +42,28 @@ from ..passes import cache_folder
 # where MKL alone ran 80-91 (this Zen 4, processes alternating); a product timed alone does
 # not see that. (W2's small products at two threads: MKL 45-51 µs, OpenBLAS 13.)
 # ADJIT_BLAS=mkl or =numpy forces a library.
+# A third contender is adjit's own compiled GEMM (Note [our own GEMM] in codegen/sgemm.py),
+# for float32 matrices at one thread: timed with the other two (rounds rotate the order),
+# the incumbent (MKL when it is found, else OpenBLAS) kept unless another beats it by MARGIN.
+# On this Zen 4 it won resnet18's small-map products by 1.2-1.45x ((512, 4608) x (4608, 32):
+# 6.3 against 4.3 ms for three) and ran most others within 10% of OpenBLAS either way.
+# ADJIT_BLAS=adjit forces it wherever it takes the operands (tests).
 
 FLOPS = 10**5  # 2*m*n*k (times the batch) below this: MKL, not timed (~1-3 µs)
 ROUNDS = 3
-MARGIN = 0.03  # OpenBLAS must be this much faster to be chosen (MKL is the incumbent)
+MARGIN = 0.03  # a contender must be this much faster than the incumbent (the first named)
+MKL, OPENBLAS, OWN = "mkl", "openblas", "adjit"  # the contenders' names
+COLUMNS, WINDOWS = "columns", "windows"  # a convolution's (runtime/windows_product.py)
+_NAMES = (MKL, OPENBLAS, OWN, COLUMNS, WINDOWS)
 
 Geometry = Hashable  # dtype, shapes and strides (``geometry``)
-_CHOSEN: dict[Geometry, bool] = {}  # geometry -> MKL is faster, this process's lookups
-_FILE: dict[str, bool] = {}  # the same by name, as the machine's file holds them
+_CHOSEN: dict[tuple[Geometry, tuple[str, ...]], str] = {}  # (geometry, contenders) -> fastest
+_FILE: dict[str, str] = {}  # the same by name, as the machine's file holds them
 _READ: list[bool] = []  # the machine's file was read
 _LOCK = threading.Lock()  # (for the file; timing runs unlocked: a worker thread may be asking)
 
-Run = Callable[[bool], None]  # runs the product by MKL (True) or OpenBLAS (False)
+Run = Callable[[str], None]  # runs the product by the named contender
+CHOICES = "choices 2"  # the file's format (part of its name: files of MKL-or-not are not read)
 
 
 def geometry(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> Geometry:
@@ -61,39 +71,42 @@ def geometry(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> Geometry:
     return (out.dtype, x.shape, x.strides, y.shape, y.strides, out.shape, out.strides)
 
 
-def mkl_wins(key: Geometry, run: Run) -> bool:
-    """Whether MKL runs the product ``key`` names faster, timing ``run`` the first time."""
-    found = _CHOSEN.get(key)
+def fastest(key: Geometry, run: Run, names: tuple[str, ...]) -> str:
+    """Which of ``names`` (the incumbent first) runs the product ``key`` names fastest,
+    timing ``run`` the first time it is asked among these ``names``."""
+    found = _CHOSEN.get((key, names))
     if found is None:
-        found = _CHOSEN[key] = _decide(key, run)
+        found = _CHOSEN[key, names] = _decide(key, run, names)
     return found
 
 
-def _decide(key: Geometry, run: Run) -> bool:
+def _decide(key: Geometry, run: Run, names: tuple[str, ...]) -> str:
     if not _READ:
         _read()
     name = key if isinstance(key, str) else "|".join(map(str, key))  # type: ignore[arg-type]
+    name += "|" + ",".join(names)
     found = _FILE.get(name)
-    if found is None:
-        found = _FILE[name] = _measure(run)
+    if found not in names:  # (not timed yet, or a file edited by hand)
+        found = _FILE[name] = _measure(run, names)
         _write(name, found)
-    return found
+    return found  # type: ignore[return-value]
 
 
-def _measure(run: Run) -> bool:
-    best = {True: float("inf"), False: float("inf")}
-    run(True)
-    run(False)
+def _measure(run: Run, names: tuple[str, ...]) -> str:
+    best = dict.fromkeys(names, float("inf"))
+    for who in names:
+        run(who)
     for r in range(ROUNDS):
-        for mkl in (True, False) if r % 2 else (False, True):
+        for who in names[r % len(names) :] + names[: r % len(names)]:
             t = time.perf_counter()
-            run(mkl)
-            best[mkl] = min(best[mkl], time.perf_counter() - t)
-    return best[False] >= best[True] * (1 - MARGIN)
+            run(who)
+            best[who] = min(best[who], time.perf_counter() - t)
+    winner = min(names[1:], key=best.__getitem__)
+    return winner if best[winner] < best[names[0]] * (1 - MARGIN) else names[0]
 
 
-def choices() -> dict[Geometry, bool]:
-    """The choices this process has looked up (geometry -> MKL)."""
+def choices() -> dict[tuple[Geometry, tuple[str, ...]], str]:
+    """The choices this process has looked up ((geometry, contenders) -> the fastest)."""
     return dict(_CHOSEN)
 
 
@@ -119,7 +132,7 @@ def _machine() -> str:
             versions.append(f"{dist}={importlib.metadata.version(dist)}")
         except importlib.metadata.PackageNotFoundError:
             versions.append(f"{dist}=none")
-    return f"{platform.machine()}|{cpu}|{'|'.join(versions)}"
+    return f"{platform.machine()}|{cpu}|{'|'.join(versions)}|{CHOICES}"
 
 
 def _file() -> Path | None:
@@ -129,14 +142,14 @@ def _file() -> Path | None:
     return cache_folder.cache_dir() / "blas" / f"{digest}.json"
 
 
-def _load(path: Path) -> dict[str, bool]:
+def _load(path: Path) -> dict[str, str]:
     try:
         found = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
     if not isinstance(found, dict):
         return {}
-    return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, bool)}
+    return {k: v for k, v in found.items() if isinstance(k, str) and v in _NAMES}
 
 
 def _read() -> None:
@@ -148,7 +161,7 @@ def _read() -> None:
         _READ.append(True)
 
 
-def _write(key: str, mkl: bool) -> None:
+def _write(key: str, winner: str) -> None:
     """Adds one choice to the machine's file (merged with what other processes wrote)."""
     path = _file()
     if path is None:
@@ -157,7 +170,7 @@ def _write(key: str, mkl: bool) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             table = _load(path)
-            table[key] = mkl
+            table[key] = winner
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
             with os.fdopen(fd, "w") as f:
                 json.dump(table, f, indent=0, sort_keys=True)

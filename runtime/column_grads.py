@@ -12,7 +12,7 @@ import numpy as np
 from ..ir.aval import Aval
 from ..ir.graph import Graph, Var
 from ..ir.ops import Op
-from . import chunk_slots, mkl_gemm
+from . import chunk_slots, mkl_gemm, windows_product
 from .buffer_plan import StepIO, nbytes
 from .chunk_slots import spans
 from .executor import STEP_IO, Buffers, Env, ExternStep
@@ -223,10 +223,14 @@ class ProductOfColumns(ExternStep):
                 )
                 matmul_into(w, mat, out[:, n0 * cells : n1 * cells])
 
-        specs = [(cols.shape, cols.dtype)]
-        if count < 2 or not chunk_slots.run_slots(work, count, (cols,), specs):
-            count, edges = 1, [0, n]
-            work(0, (cols,))
+        def columns() -> None:
+            nonlocal count, edges
+            specs = [(cols.shape, cols.dtype)]
+            if count < 2 or not chunk_slots.run_slots(work, count, (cols,), specs):
+                count, edges = 1, [0, n]
+                work(0, (cols,))
+
+        windows_product.run(x, w, out, u.attrs, columns)  # Note [convolutions by windows]
         env[e.out], ptrs[e.out] = out, p
 
     def io(self) -> StepIO:

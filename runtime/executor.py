@@ -842,6 +842,9 @@ def compile_program(
 
     steps = with_winograd(graph, steps)  # Note [Winograd convolutions]
     steps = with_column_products(graph, steps)  # Note [weight gradient by chunks]
+    from .windows_product import with_windows_products  # (it imports this module)
+
+    steps = with_windows_products(graph, steps)  # Note [convolutions by windows]
     from .collective_steps import with_collective_steps  # (it imports this module)
 
     steps = with_collective_steps(steps)  # Note [collective steps]

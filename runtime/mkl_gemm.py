@@ -16,7 +16,7 @@ import numpy as np
 
 from ..codegen.addresses import address
 from ..passes.pipeline import flag
-from . import blas_choice, mkl_jit, mkl_threads
+from . import blas_choice, mkl_jit, mkl_threads, own_gemm
 from .workers import num_threads
 
 # Note [MKL products]
@@ -52,7 +52,8 @@ _CBWR_AUTO = 2  # MKL_CBWR_AUTO
 _ROW_MAJOR, _COL_MAJOR = 101, 102
 _NO_TRANS, _TRANS = 111, 112
 _INT_MAX = 2**31 - 1  # the LP64 interface's MKL_INT
-_MODES = ("auto", "mkl", "numpy")
+_MODES = ("auto", "mkl", "numpy", "adjit")
+Choice = Any  # a Library, blas_choice.OWN (adjit's GEMM) or None (NumPy's BLAS)
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -211,21 +212,25 @@ def matmul(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
 
 
 def chosen(
-    x: np.ndarray, y: np.ndarray, out: np.ndarray, alone: bool,
-    run: Callable[[Library | None], None],
-) -> Library | None:  # fmt: skip
-    """The MKL ``active()`` gives for this product, or None (NumPy's BLAS) where ADJIT_BLAS=auto
-    timed OpenBLAS faster on it (Note [BLAS by measurement] in blas_choice.py). ``alone``:
-    the product runs on one thread whichever library runs it; ``run(lib)`` makes it as the
-    caller does, for the timing."""
+    x: np.ndarray, y: np.ndarray, out: np.ndarray, alone: bool, run: Callable[[Choice], None]
+) -> Choice:
+    """The MKL ``active()`` gives for this product, blas_choice.OWN (adjit's GEMM) or None
+    (NumPy's BLAS): where ADJIT_BLAS=auto, whichever ran it fastest (Note [BLAS by
+    measurement] in blas_choice.py). ``alone``: the product runs on one thread whichever
+    library runs it; ``run(choice)`` makes it as the caller does, for the timing."""
     lib = active() if x.dtype == y.dtype == out.dtype in FLOATS else None
-    if lib is None or not alone or 2 * out.size * x.shape[-1] < blas_choice.FLOPS:
+    mode = flag("ADJIT_BLAS").lower()
+    if mode == "adjit" and own_gemm.takes(x, y, out):
+        return blas_choice.OWN
+    if mode not in ("", "auto") or not alone or 2 * out.size * x.shape[-1] < blas_choice.FLOPS:
         return lib
-    if measured() and not blas_choice.mkl_wins(
-        blas_choice.geometry(x, y, out), lambda mkl: run(lib if mkl else None)
-    ):
-        return None
-    return lib
+    by_name = {blas_choice.MKL: lib, blas_choice.OPENBLAS: None, blas_choice.OWN: blas_choice.OWN}
+    names = ((blas_choice.MKL,) if lib is not None else ()) + (blas_choice.OPENBLAS,)
+    names += (blas_choice.OWN,) if own_gemm.takes(x, y, out) else ()
+    if len(names) < 2:
+        return lib
+    key = blas_choice.geometry(x, y, out)
+    return by_name[blas_choice.fastest(key, lambda name: run(by_name[name]), names)]
 
 
 def fastest(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
@@ -235,9 +240,11 @@ def fastest(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     run(chosen(x, y, out, num_threads() == 1, run))
 
 
-def _by(lib: Library | None, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+def _by(lib: Choice, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     if lib is None:
         np.matmul(x, y, out=out)
+    elif lib is blas_choice.OWN:
+        own_gemm.matmul_into(x, y, out)
     else:
         matmul_by(lib, x, y, out)
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import batch_blocks, mkl_gemm
+from . import batch_blocks, blas_choice, mkl_gemm, own_gemm
 from .blas import one_thread, single_threaded
 from .idle_cores import WATCH
 from .kernels import run_split
@@ -183,8 +183,11 @@ def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     run(mkl_gemm.chosen(x, y, out, alone, run))  # Note [BLAS by measurement]
 
 
-def _into(lib: mkl_gemm.Library | None, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
-    """``matmul_into`` by MKL (``lib``) or by NumPy's BLAS (None)."""
+def _into(lib: mkl_gemm.Choice, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+    """``matmul_into`` by MKL (``lib``), adjit's GEMM (blas_choice.OWN) or NumPy's BLAS (None)."""
+    if lib is blas_choice.OWN:
+        own_gemm.matmul_into(x, y, out)  # (one thread: chosen only for a product run alone)
+        return
     m, k = x.shape[-2:] if x.ndim > 1 else (1, x.shape[-1])
     n = y.shape[-1] if y.ndim > 1 else 1
     flops = 2 * m * n * k

@@ -266,7 +266,7 @@ def test_the_flag(monkeypatch: pytest.MonkeyPatch, used: list[bool]) -> None:
     assert used == []  # not even asked
     np.testing.assert_array_equal(out, np.matmul(x, y))
     monkeypatch.setenv("ADJIT_BLAS", "openblas")
-    must = "ADJIT_BLAS must be one of auto, mkl, numpy, not 'openblas'"
+    must = "ADJIT_BLAS must be one of auto, mkl, numpy, adjit, not 'openblas'"
     with pytest.raises(RuntimeError, match=must):
         split_gemm.matmul_into(x, y, out)
     monkeypatch.setenv("ADJIT_BLAS", "mkl")
