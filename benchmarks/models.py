@@ -274,26 +274,16 @@ def gemm_floor(products: Callable[[], Products], lib_name: str) -> Setup:
 
 
 def _own_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``np.matmul`` by adjit's own GEMM where it takes the operands, in row blocks across
-    adjit's threads (NumPy's BLAS where it does not)."""
+    """``np.matmul`` by adjit's own GEMM where it takes the operands, in blocks across adjit's
+    threads as the runtime splits it (NumPy's BLAS where it does not)."""
     from adjit.runtime import own_gemm, split_gemm, workers
 
     if out is None:
         out = np.empty((*a.shape[:-1], b.shape[-1]), a.dtype)
     if not own_gemm.takes(a, b, out):
         return np.matmul(a, b, out=out)
-    threads = min(workers.num_threads(), a.shape[0] // 8)
-    edges = [a.shape[0] * i // max(1, threads) // 8 * 8 for i in range(threads)] + [a.shape[0]]
-    if threads < 2 or not _unit_rows(out):
-        own_gemm.matmul_into(a, b, out)
-    else:
-        blocks = [(a[lo:hi], b, out[lo:hi]) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
-        split_gemm._run_blocks(blocks, own_gemm.matmul_into)
+    split_gemm.own_blocks(a, b, out, workers.num_threads())
     return out
-
-
-def _unit_rows(out: np.ndarray) -> bool:
-    return out.strides[-1] == out.itemsize
 
 
 GEMM_FLOORS = {

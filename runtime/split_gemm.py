@@ -94,6 +94,7 @@ TEAM_FLOPS = 4 * 10**7  # on MKL's team from this
 BATCH_SPLIT_FLOPS = 2 * 10**7  # a batch of products split by whole products from this
 ROW_ALIGN = 16  # block edges at multiples of this many rows (the GEMM kernels' row unroll)
 ALONE_FLOPS = min(SPLIT_FLOPS, TEAM_FLOPS, BATCH_SPLIT_FLOPS)  # one thread below, either BLAS
+OWN_ROWS, OWN_COLUMNS = 16, 64  # adjit's GEMM's blocks: at least these rows (columns) each
 DEPTH_RATIO = 2  # k at least this times max(m, n): blocks of k (Note [depth blocks])
 
 
@@ -135,6 +136,29 @@ def matmul_depth(
     for partial in partials:
         np.add(out, partial, out=out)
     return True
+
+
+def own_blocks(x: np.ndarray, y: np.ndarray, out: np.ndarray, threads: int) -> None:
+    """``np.matmul(x, y, out=out)`` by adjit's GEMM (which takes the operands: float32
+    matrices), in blocks of rows, else of columns, across ``threads`` threads when it is at
+    least ALONE_FLOPS; every element is the same chain of FMAs at any thread count."""
+    m, n = out.shape
+    if threads < 2 or 2 * out.size * x.shape[1] < ALONE_FLOPS:
+        own_gemm.matmul_into(x, y, out)
+        return
+    rows = out.strides[1] == out.itemsize and m >= OWN_ROWS * threads
+    extent, align = (m, OWN_ROWS) if rows else (n, OWN_COLUMNS)
+    blocks = min(threads, extent // align)
+    if blocks < 2:
+        own_gemm.matmul_into(x, y, out)
+        return
+    edges = [extent * i // blocks // align * align for i in range(blocks)] + [extent]
+    spans = zip(edges[:-1], edges[1:], strict=True)
+    if rows:
+        calls = [(x[lo:hi], y, out[lo:hi]) for lo, hi in spans]
+    else:
+        calls = [(x, y[:, lo:hi], out[:, lo:hi]) for lo, hi in spans]
+    _run_blocks(calls, own_gemm.matmul_into)
 
 
 def _run_blocks(calls: list[tuple[np.ndarray, np.ndarray, np.ndarray]], gemm: Product) -> bool:
@@ -180,13 +204,13 @@ def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     # (below ALONE_FLOPS either library runs it on one thread at any thread count)
     alone = num_threads() == 1 or 2 * out.size * x.shape[-1] < ALONE_FLOPS
     run = functools.partial(_into, x=x, y=y, out=out)
-    run(mkl_gemm.chosen(x, y, out, alone, run))  # Note [BLAS by measurement]
+    run(mkl_gemm.chosen(x, y, out, alone, run, split=True))  # Note [BLAS by measurement]
 
 
 def _into(lib: mkl_gemm.Choice, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     """``matmul_into`` by MKL (``lib``), adjit's GEMM (blas_choice.OWN) or NumPy's BLAS (None)."""
     if lib is blas_choice.OWN:
-        own_gemm.matmul_into(x, y, out)  # (one thread: chosen only for a product run alone)
+        own_blocks(x, y, out, num_threads())
         return
     m, k = x.shape[-2:] if x.ndim > 1 else (1, x.shape[-1])
     n = y.shape[-1] if y.ndim > 1 else 1

@@ -48,9 +48,11 @@ print(json.dumps({
 
 
 def _child(mode: str, **env: str) -> dict:
+    """The child's record, MKL forced (under ``auto`` a product this large at two threads is
+    timed against adjit's own GEMM in blocks, Note [BLAS by measurement])."""
     out = subprocess.run(
         [sys.executable, "-c", CHILD, mode],
-        env=dict(os.environ) | env,
+        env=dict(os.environ) | {"ADJIT_BLAS": "mkl"} | env,
         capture_output=True,
         text=True,
         check=True,

@@ -157,3 +157,57 @@ def test_timed_as_a_third_contender(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     expected = np.empty((256, 192), np.float32)
     own_gemm.matmul_into(x, y, expected)
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize(("m", "k", "n"), [(512, 256, 384), (40, 300, 2000), (8, 70, 50)])
+def test_blocks_across_threads_are_one_threads_bits(m: int, k: int, n: int) -> None:
+    """At two threads a large product runs in blocks of rows (else columns) on adjit's threads;
+    each element is still one chain of FMAs over k in order: one thread's bits."""
+    from adjit.runtime import split_gemm
+
+    if own_gemm.width() == 0:
+        pytest.skip("the GEMM kernel does not compile on this host")
+    x, y = _operands(m, k, n, seed=5)
+    whole = np.empty((m, n), np.float32)
+    own_gemm.matmul_into(x, y, whole)
+    for out in (np.empty((m, n), np.float32), np.empty((n, m), np.float32).T):
+        split_gemm.own_blocks(x, y, out, 2)
+        np.testing.assert_array_equal(out, whole)
+
+
+def test_at_two_threads_timed_against_the_incumbent_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A product split_gemm would split at two threads is timed between the incumbent library
+    and adjit's GEMM in blocks (never both libraries), keyed by the thread count."""
+    from adjit.runtime import mkl_gemm, split_gemm
+
+    if own_gemm.width() == 0:
+        pytest.skip("the GEMM kernel does not compile on this host")
+    monkeypatch.setenv("ADJIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("ADJIT_BLAS", raising=False)
+    for name, value in (("_CHOSEN", {}), ("_FILE", {}), ("_READ", [])):
+        monkeypatch.setattr(blas_choice, name, value)
+    seen: list[tuple[str, ...]] = []
+
+    def measure(run: blas_choice.Run, names: tuple[str, ...]) -> str:
+        seen.append(names)
+        return blas_choice.OWN
+
+    monkeypatch.setattr(blas_choice, "_measure", measure)
+    x, y = _operands(512, 256, 384, seed=6)  # 100 MFLOP: split at two threads
+    assert split_gemm.ALONE_FLOPS <= 2 * 512 * 256 * 384
+    out = np.empty((512, 384), np.float32)
+    before = adjit.get_num_threads()
+    adjit.set_num_threads(2)
+    try:
+        split_gemm.matmul_into(x, y, out)
+    finally:
+        adjit.set_num_threads(before)
+    incumbent = blas_choice.MKL if mkl_gemm.active() is not None else blas_choice.OPENBLAS
+    assert seen == [(incumbent, blas_choice.OWN)]
+    ((key, _),) = blas_choice.choices()
+    assert key[0] == 2  # the thread count
+    whole = np.empty_like(out)
+    own_gemm.matmul_into(x, y, whole)
+    np.testing.assert_array_equal(out, whole)
