@@ -169,13 +169,13 @@ def _train(lib_name: str, size: dict[str, Any], compiled: bool) -> Setup:
 # times a matrix runs as one GEMM over the stack's rows, as adjit runs it; a convolution's
 # products are recorded chunk by chunk as they run (Note [weight gradient by chunks]), and a
 # Winograd convolution's batched products as it calls them (runtime/winograd.py). They
-# are timed like contenders but not checked (Case.floors). A third floor runs them by adjit's
-# own GEMM where it takes them (float32 matrices; Note [our own GEMM] in codegen/sgemm.py), in
-# row blocks across adjit's threads, and a convolution read by windows (Note [convolutions by
-# windows]) is recorded as the product of its weight and its columns. A contender at 1.2x a
-# floor spends a sixth of its step outside the products; none can beat the fastest floor by
-# more than its non-GEMM work, which is why a ratio target over PyTorch eager may be out of
-# reach.
+# are timed like contenders but not checked (Case.floors). A third floor runs them as adjit's
+# steps do: each by the library or adjit's own GEMM (Note [our own GEMM] in codegen/sgemm.py)
+# its timed choice picked, split across threads as they are; a convolution read by windows
+# (Note [convolutions by windows]) is recorded as the product of its weight and its columns.
+# A contender at 1.2x a floor spends a sixth of its step outside the products; none can beat
+# the fastest floor by more than its non-GEMM work, which is why a ratio target over PyTorch
+# eager may be out of reach.
 
 
 def _dense_like(a: np.ndarray) -> np.ndarray:
@@ -258,7 +258,7 @@ def gemm_floor(products: Callable[[], Products], lib_name: str) -> Setup:
             pairs = [(torch.from_numpy(a), torch.from_numpy(b)) for a, b in pairs]
             mm: Callable[..., Any] = torch.matmul
         elif lib_name == "adjit":
-            mm = _own_product
+            mm = _adjit_product
         else:
             mm = np.matmul
         outs = [mm(a, b) for a, b in pairs]
@@ -273,23 +273,22 @@ def gemm_floor(products: Callable[[], Products], lib_name: str) -> Setup:
     return setup
 
 
-def _own_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``np.matmul`` by adjit's own GEMM where it takes the operands, in blocks across adjit's
-    threads as the runtime splits it (NumPy's BLAS where it does not)."""
-    from adjit.runtime import own_gemm, split_gemm, workers
+def _adjit_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``np.matmul`` as adjit's compiled steps run it: by the library or adjit's own GEMM its
+    timed choice picked for the geometry (Note [BLAS by measurement]), split as they split."""
+    from adjit.runtime import split_gemm
 
     if out is None:
-        out = np.empty((*a.shape[:-1], b.shape[-1]), a.dtype)
-    if not own_gemm.takes(a, b, out):
-        return np.matmul(a, b, out=out)
-    split_gemm.own_blocks(a, b, out, workers.num_threads())
+        out = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]),
+                       a.dtype)  # fmt: skip
+    split_gemm.matmul_into(a, b, out)
     return out
 
 
 GEMM_FLOORS = {
     "GEMMs alone (OpenBLAS)": "numpy",
     "GEMMs alone (MKL)": "torch",
-    "GEMMs alone (adjit's GEMM)": "adjit",
+    "GEMMs alone (adjit's choice)": "adjit",
 }
 
 

@@ -47,12 +47,14 @@ from ..passes import cache_folder
 # the incumbent (MKL when it is found, else OpenBLAS) kept unless another beats it by MARGIN.
 # On this Zen 4 it won resnet18's small-map products by 1.2-1.45x ((512, 4608) x (4608, 32):
 # 6.3 against 4.3 ms for three) and ran most others within 10% of OpenBLAS either way.
-# At n threads a product split_gemm would split (at least ALONE_FLOPS) is timed once more
-# (per thread count) between the incumbent library, as it runs there (MKL's team or split
-# blocks), and adjit's GEMM in n blocks of rows (else columns) on adjit's threads: never
-# both libraries, whose pools fought. The transformer step's products at two threads: MKL
-# 65.2 ms, adjit's GEMM in two row blocks 53.5 (sum of minimums, /tmp/s/ab/mm2.py).
-# ADJIT_BLAS=adjit forces it wherever it takes the operands (tests).
+# At n threads the products split_gemm splits stay on the incumbent library. Alone, adjit's
+# GEMM in two row blocks on adjit's threads ran the transformer step's products in 53.5 ms
+# against MKL's 65.2 (sum of minimums, /tmp/s/ab/mm2.py), and timing the two per geometry
+# picked one for some products and the other for the rest; but in a step MKL's team spins
+# for BLOCKTIME_MS after each product on the core adjit's blocks need (Note [MKL's own
+# threads]): W2 at batch 1024 ran 9.5 ms against 6.0 with MKL alone. A choice for the whole
+# step is left to do. ADJIT_BLAS=adjit forces adjit's GEMM wherever it takes the operands, in
+# blocks across the threads (tests).
 
 FLOPS = 10**5  # 2*m*n*k (times the batch) below this: MKL, not timed (~1-3 µs)
 ROUNDS = 3

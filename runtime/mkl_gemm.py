@@ -212,15 +212,12 @@ def matmul(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
 
 
 def chosen(
-    x: np.ndarray, y: np.ndarray, out: np.ndarray, alone: bool, run: Callable[[Choice], None],
-    split: bool = False,
-) -> Choice:  # fmt: skip
+    x: np.ndarray, y: np.ndarray, out: np.ndarray, alone: bool, run: Callable[[Choice], None]
+) -> Choice:
     """The MKL ``active()`` gives for this product, blas_choice.OWN (adjit's GEMM) or None
     (NumPy's BLAS): where ADJIT_BLAS=auto, whichever ran it fastest (Note [BLAS by
     measurement] in blas_choice.py). ``alone``: the product runs on one thread whichever
-    library runs it; else, with ``split`` (the caller runs adjit's GEMM in blocks across
-    adjit's threads), that is timed against the incumbent library. ``run(choice)`` makes the
-    product as the caller does, for the timing."""
+    library runs it; ``run(choice)`` makes it as the caller does, for the timing."""
     lib = active() if x.dtype == y.dtype == out.dtype in FLOATS else None
     mode = flag("ADJIT_BLAS").lower()
     own = own_gemm.takes(x, y, out)
@@ -229,17 +226,13 @@ def chosen(
     if mode not in ("", "auto") or 2 * out.size * x.shape[-1] < blas_choice.FLOPS:
         return lib
     by_name = {blas_choice.MKL: lib, blas_choice.OPENBLAS: None, blas_choice.OWN: blas_choice.OWN}
-    incumbent = blas_choice.MKL if lib is not None else blas_choice.OPENBLAS
-    if alone:
-        names = ((blas_choice.MKL,) if lib is not None else ()) + (blas_choice.OPENBLAS,)
-        key: blas_choice.Geometry = blas_choice.geometry(x, y, out)
-    elif split and own:  # (never both libraries: their thread pools, Note [BLAS by measurement])
-        names, key = (incumbent,), (num_threads(), blas_choice.geometry(x, y, out))
-    else:
+    if not alone:  # (Note [BLAS by measurement]: thread pools that fought)
         return lib
+    names = ((blas_choice.MKL,) if lib is not None else ()) + (blas_choice.OPENBLAS,)
     names += (blas_choice.OWN,) if own else ()
     if len(names) < 2:
         return lib
+    key = blas_choice.geometry(x, y, out)
     return by_name[blas_choice.fastest(key, lambda name: run(by_name[name]), names)]
 
 

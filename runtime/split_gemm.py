@@ -204,7 +204,7 @@ def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     # (below ALONE_FLOPS either library runs it on one thread at any thread count)
     alone = num_threads() == 1 or 2 * out.size * x.shape[-1] < ALONE_FLOPS
     run = functools.partial(_into, x=x, y=y, out=out)
-    run(mkl_gemm.chosen(x, y, out, alone, run, split=True))  # Note [BLAS by measurement]
+    run(mkl_gemm.chosen(x, y, out, alone, run))  # Note [BLAS by measurement]
 
 
 def _into(lib: mkl_gemm.Choice, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
