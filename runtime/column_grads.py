@@ -16,7 +16,7 @@ from . import chunk_slots, mkl_gemm, windows_product
 from .buffer_plan import StepIO, nbytes
 from .chunk_slots import spans
 from .executor import STEP_IO, Buffers, Env, ExternStep
-from .window_steps import UnfoldColumns
+from .window_steps import UnfoldColumns, replaced
 
 
 def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
@@ -420,13 +420,7 @@ def with_column_products(graph: Graph, steps: Sequence[Any]) -> list[Any]:
                 dropped.update(id(x) for x in got[1])
     if not fused:
         return list(steps)
-    out = []
-    for s in steps:
-        if id(s) in dropped:
-            continue
-        e = getattr(s, "eqn", None)
-        out.append(fused.get(id(e), s) if type(s) is ExternStep else s)
-    return out
+    return replaced(steps, fused, dropped)
 
 
 def chunked(step: Any) -> int:

@@ -101,3 +101,17 @@ def with_unfold_columns(graph: Graph, steps: Sequence[Any]) -> list[Any]:
             continue
         out.append(fused.get(id(e), s) if e is not None else s)
     return out
+
+
+def replaced(steps: Sequence[Any], fused: dict[int, Any], dropped: set[int]) -> list[Any]:
+    """``steps`` without those whose id is in ``dropped``, each plain extern step whose
+    equation's id is in ``fused`` replaced by that step."""
+    from .executor import ExternStep  # (it imports this module)
+
+    out = []
+    for s in steps:
+        if id(s) in dropped:
+            continue
+        e = getattr(s, "eqn", None)
+        out.append(fused.get(id(e), s) if type(s) is ExternStep else s)
+    return out

@@ -15,7 +15,7 @@ from ..passes.pipeline import flag
 from . import blas_choice, chunk_slots, own_gemm
 from .buffer_plan import StepIO
 from .executor import STEP_IO, Buffers, Env, ExternStep
-from .window_steps import UnfoldColumns
+from .window_steps import UnfoldColumns, replaced
 from .workers import num_threads
 
 # Note [convolutions by windows]
@@ -126,11 +126,4 @@ def with_windows_products(graph: Graph, steps: Sequence[Any]) -> list[Any]:
         fused[id(mm)] = WindowsProduct(mm, s)
     if not fused:
         return list(steps)
-    dropped = {id(f.columns) for f in fused.values()}
-    out = []
-    for s in steps:
-        if id(s) in dropped:
-            continue
-        e = getattr(s, "eqn", None)
-        out.append(fused.get(id(e), s) if type(s) is ExternStep else s)
-    return out
+    return replaced(steps, fused, {id(f.columns) for f in fused.values()})
