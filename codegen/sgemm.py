@@ -18,15 +18,16 @@ from .jit import CompiledKernel, compile_ir
 # register-tiled kernel does as well as oneDNN on them: MR rows of A by NV vectors of B's
 # columns kept in MR NV vector registers (8 x 2 zmm: 16 accumulators), each step of k one
 # broadcast of A's element per row and NV loads of B's row, MR NV FMAs (/tmp prototype:
-# 110-116 GFLOP/s on resnet18's shapes with a packed B, against OpenBLAS's 78-100). Here B is
-# read in place (unit stride along its columns, any row stride) and A through two strides
-# (rows, k: a transposed A costs nothing, each element is a broadcast), so the product needs
-# no packing. The loop nest: K in blocks of ``kc`` (C's tile is zeroed by the first block and
-# read back by the later ones), M in blocks of ``mc`` rows (A's block stays in L2 while it
-# meets every column tile of B), then column tiles of NR = NV W, then row tiles of MR. The
-# last row tile has fewer rows (a microkernel per row count), the last column tile fewer
-# columns (masked loads and stores). Sums run over k in order within a block and blocks add in
-# order: a C element is one sequence of FMAs, the same for every call of a geometry.
+# 110-116 GFLOP/s on resnet18's shapes with a packed B, against OpenBLAS's 78-100). The loop
+# nest, as GotoBLAS's: K in blocks of ``kc`` (C's tile is zeroed by the first block and read
+# back by the later ones); B's block packed into NR-column panels, k-major (a vector copy where
+# its rows are unit-stride, else element by element; the last panel zero-padded); M in blocks
+# of ``mc`` rows, A read in place through its two strides (a transposed A costs nothing: each
+# element is a broadcast) or, where B is wide and A's rows are unit-stride along M, packed
+# into MR-row panels; then column tiles of NR = NV W, then row tiles of MR. The last row tile
+# reads its last row again for the rows it lacks, the last column tile masks its loads and
+# stores of C. Sums run over k in order within a block and blocks add in order: a C element
+# is one chain of FMAs, the same for every layout and every call of a geometry.
 
 F32 = ir.FloatType()
 I1 = ir.IntType(1)
