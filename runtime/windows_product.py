@@ -27,26 +27,36 @@ from .workers import num_threads
 # convolution with few output channels loses, /tmp/s/ab/t_conv.py: 64 -> 64 at 16x16 64
 # GFLOP/s, 256 -> 256 at 4x4 99), so as for the libraries (Note [BLAS by measurement]) each
 # geometry is timed both ways on its first call, kept per machine, and the faster runs from
-# then on (the columns way is the incumbent). At n threads the output channels are cut into
-# n blocks of rows, each run on its own thread (Note [column steps on threads]): every output
-# element is the same chain of FMAs at any thread count. ADJIT_BLAS=adjit takes the windows
+# then on (the columns way is the incumbent). At n threads the images are cut into n slots
+# where each keeps enough output pixels, else the output channels into n blocks of rows, each
+# run on its own thread (Note [column steps on threads]): every output element is the same
+# chain of FMAs at any thread count. ADJIT_BLAS=adjit takes the windows
 # wherever they can be read (tests), =mkl and =numpy never.
 
 Attrs = dict[str, Any]
-ROWS = 32  # at least this many output channels a thread
+ROWS = 32  # at least this many output channels a thread (cut by channels)
+IMAGE_COLUMNS = 256  # at least this many output pixels a thread (cut by images)
 
 
 def _windows(x: np.ndarray, w: np.ndarray, out: np.ndarray, attrs: Attrs) -> None:
-    """``out = w @ unfold(x)``, the output channels cut into row blocks across adjit's threads
-    (each gathers the same panels: a few percent of the product at 64 rows or more, where
-    cutting the images would leave small maps' slots part of a column tile)."""
-    m = w.shape[0]
-    count = min(chunk_slots.slots(m // ROWS), num_threads())
-    edges = [m * i // count // ROWS * ROWS for i in range(count)] + [m]
+    """``out = w @ unfold(x)`` across adjit's threads: the images cut into slots where each
+    keeps IMAGE_COLUMNS output pixels or more, else the output channels cut into row blocks
+    (each thread then gathers the same panels: cheap next to 64 rows of products or more,
+    while small maps' image slots would leave their column tiles part empty)."""
+    m, n = w.shape[0], x.shape[0]
+    cells = out.shape[1] // max(1, n)
+    threads = num_threads()
+    by_images = threads > 1 and n >= threads and n // threads * cells >= IMAGE_COLUMNS
+    extent, align = (n, 1) if by_images else (m, ROWS)
+    count = min(chunk_slots.slots(extent // align), threads)
+    edges = [extent * i // count // align * align for i in range(count)] + [extent]
 
     def work(s: int, _: Sequence[np.ndarray]) -> None:
         a, b = edges[s], edges[s + 1]
-        own_gemm.conv_into(x, w[a:b], out[a:b], **attrs)
+        if by_images:
+            own_gemm.conv_into(x[a:b], w, out[:, a * cells : b * cells], **attrs)
+        else:
+            own_gemm.conv_into(x, w[a:b], out[a:b], **attrs)
 
     if count < 2 or not chunk_slots.run_slots(work, count, (), ()):
         own_gemm.conv_into(x, w, out, **attrs)

@@ -145,31 +145,37 @@ def test_compiled_convolutions_by_windows(
     np.testing.assert_allclose(got[2], wt.grad.numpy(), rtol=1e-4, atol=1e-4)
 
 
-def test_the_same_bits_at_any_thread_count(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The windows way cuts the output channels into blocks of rows across the threads; every
-    output element is the same chain of FMAs whichever thread makes it."""
+@pytest.mark.parametrize(("images", "side", "by_images"), [(6, 8, False), (4, 16, True)])
+def test_the_same_bits_at_any_thread_count(
+    monkeypatch: pytest.MonkeyPatch, images: int, side: int, by_images: bool
+) -> None:
+    """At two threads the windows way cuts the images (large maps) or the output channels
+    (small ones) across the threads; every output element is the same chain of FMAs
+    whichever thread makes it."""
     monkeypatch.setenv("ADJIT_BLAS", "adjit")
     rng = np.random.default_rng(2)
-    x = rng.standard_normal((6, 16, 8, 8)).astype(np.float32)
-    o = 3 * windows_product.ROWS  # (cut at two threads)
+    x = rng.standard_normal((images, 16, side, side)).astype(np.float32)
+    o = 3 * windows_product.ROWS  # (cut at two threads either way)
     w = rng.standard_normal((o, 16 * 9)).astype(np.float32)
-    blocks: list[int] = []
+    calls: list[tuple[int, int]] = []
     conv_into = own_gemm.conv_into
 
     def spy(x: np.ndarray, w: np.ndarray, *args: object, **kw: object) -> None:
-        blocks.append(w.shape[0])
+        calls.append((x.shape[0], w.shape[0]))
         conv_into(x, w, *args, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(own_gemm, "conv_into", spy)
     outs = []
     for n in (1, 2):
-        out = np.empty((o, 6 * 64), np.float32)
+        out = np.empty((o, images * side * side), np.float32)
         with _threads(n):
             windows_product.run(x, w, out, _attrs((3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1)),
                                 lambda: pytest.fail("columns"))  # fmt: skip
         outs.append(out)
     np.testing.assert_array_equal(outs[0], outs[1])
-    assert blocks[0] == o and len(blocks) == 3 and sum(blocks[1:]) == o  # one call, then two
+    assert calls[0] == (images, o) and len(calls) == 3  # one call, then two
+    cut = [c[0] for c in calls[1:]] if by_images else [c[1] for c in calls[1:]]
+    assert sum(cut) == (images if by_images else o) and all(c > 0 for c in cut)
 
 
 @pytest.mark.parametrize("winner", [blas_choice.COLUMNS, blas_choice.WINDOWS])
