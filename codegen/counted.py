@@ -10,6 +10,11 @@ from llvmlite import ir
 I64 = ir.IntType(64)
 
 
+def i64(v: int) -> ir.Constant:
+    """The i64 constant ``v``."""
+    return ir.Constant(I64, v)
+
+
 @contextmanager
 def for_range(b: ir.IRBuilder, start: ir.Value, stop: ir.Value, name: str) -> Iterator[ir.Value]:
     """``for i in range(start, stop)``; the body is emitted inside the ``with`` block."""

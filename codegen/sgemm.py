@@ -8,7 +8,7 @@ from functools import cache
 
 from llvmlite import ir
 
-from .counted import I64, for_range
+from .counted import I64, for_range, i64
 from .jit import CompiledKernel, compile_ir
 
 # Note [our own GEMM]
@@ -38,10 +38,6 @@ _INTS = 11  # m n k, A's strides (row, k), B's (k, column), ldc, mc, kc, pack A
 SIGNATURE = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 7, *[ctypes.c_int64] * _INTS)
 
 
-def _c(v: int) -> ir.Constant:
-    return ir.Constant(I64, v)
-
-
 class _Builder:
     """The module's types and the intrinsics its microkernels call."""
 
@@ -67,19 +63,28 @@ class _Builder:
         self.zero = ir.Constant(self.vec, [0.0] * width)
         self.lanes = ir.Constant(ir.VectorType(I64, width), list(range(width)))
 
-    def splat(self, b: ir.IRBuilder, x: ir.Value) -> ir.Value:
-        v = b.insert_element(ir.Constant(self.vec, ir.Undefined), x, ir.Constant(I32, 0))
+    def splat(self, b: ir.IRBuilder, x: ir.Value, scalar: ir.Type = F32) -> ir.Value:
+        """``x`` (of type ``scalar``) in every lane of a ``w``-lane vector."""
+        ty = ir.VectorType(scalar, self.w)
+        v = b.insert_element(ir.Constant(ty, ir.Undefined), x, ir.Constant(I32, 0))
         zeros = ir.Constant(ir.VectorType(I32, self.w), [0] * self.w)
-        return b.shuffle_vector(v, ir.Constant(self.vec, ir.Undefined), zeros)
+        return b.shuffle_vector(v, ir.Constant(ty, ir.Undefined), zeros)
 
     def lane_mask(self, b: ir.IRBuilder, v: int, valid: ir.Value) -> ir.Value:
         """Lanes of vector ``v`` of a tile row below ``valid`` columns."""
         at = b.add(self.lanes, ir.Constant(ir.VectorType(I64, self.w), [v * self.w] * self.w))
-        limit = b.insert_element(ir.Constant(ir.VectorType(I64, self.w), ir.Undefined), valid,
-                                 ir.Constant(I32, 0))  # fmt: skip
-        limit = b.shuffle_vector(limit, ir.Constant(ir.VectorType(I64, self.w), ir.Undefined),
-                                 ir.Constant(ir.VectorType(I32, self.w), [0] * self.w))  # fmt: skip
-        return b.icmp_signed("<", at, limit)
+        return b.icmp_signed("<", at, self.splat(b, valid, I64))
+
+    def function(self, name: str, pointers: int, ints: int, noalias: int) -> ir.Function:
+        """An internal void function of ``pointers`` pointers (the first ``noalias`` of them
+        noalias) and ``ints`` i64s."""
+        fnty = ir.FunctionType(ir.VoidType(), [ir.PointerType()] * pointers + [I64] * ints)
+        fn = ir.Function(self.mod, fnty, name)
+        fn.linkage = "internal"
+        fn.attributes.add("nounwind")
+        for arg in fn.args[:noalias]:
+            arg.add_attribute("noalias")
+        return fn
 
 
 def _micro(g: _Builder, mr: int) -> ir.Function:
@@ -87,13 +92,7 @@ def _micro(g: _Builder, mr: int) -> ir.Function:
     panel's are 1, MR) and a packed NR-column panel of B (NR floats a step): (a, b, c, sa_r,
     sa_k, k, ldc, first, rows, valid), ``first`` zeroing the tile (else C's values are read
     back and added to). Rows at or past ``rows`` read A's last row again."""
-    ptr = ir.PointerType()
-    fnty = ir.FunctionType(ir.VoidType(), [ptr] * 3 + [I64] * 7)
-    fn = ir.Function(g.mod, fnty, "micro")
-    fn.linkage = "internal"
-    fn.attributes.add("nounwind")
-    for arg in fn.args[:3]:
-        arg.add_attribute("noalias")
+    fn = g.function("micro", 3, 7, noalias=3)
     a, bp, c, sa_r, sa_k, k, ldc, first, rows, valid = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     nr = NV * g.w
@@ -101,11 +100,11 @@ def _micro(g: _Builder, mr: int) -> ir.Function:
     for r in range(mr):
         for v in range(NV):
             b.store(g.zero, accs[r][v])
-    last = b.sub(rows, _c(1))  # rows past ``rows`` read the last one again (never past A)
-    a_rows = [b.mul(_min(b, _c(r), last), sa_r) for r in range(mr)]
-    with for_range(b, _c(0), k, "k") as i:
-        row = b.gep(bp, [b.mul(i, _c(nr))], source_etype=F32)
-        bv = [b.load(b.gep(row, [_c(v * g.w)], source_etype=F32), typ=g.vec, align=4)
+    last = b.sub(rows, i64(1))  # rows past ``rows`` read the last one again (never past A)
+    a_rows = [b.mul(_min(b, i64(r), last), sa_r) for r in range(mr)]
+    with for_range(b, i64(0), k, "k") as i:
+        row = b.gep(bp, [b.mul(i, i64(nr))], source_etype=F32)
+        bv = [b.load(b.gep(row, [i64(v * g.w)], source_etype=F32), typ=g.vec, align=4)
               for v in range(NV)]  # fmt: skip
         col = b.gep(a, [b.mul(i, sa_k)], source_etype=F32)
         for r in range(mr):
@@ -114,14 +113,14 @@ def _micro(g: _Builder, mr: int) -> ir.Function:
                 b.store(b.call(g.fma, [s, bv[v], b.load(accs[r][v], typ=g.vec)]), accs[r][v])
     align = ir.Constant(I32, 4)
     masks = [g.lane_mask(b, v, valid) for v in range(NV)]
-    add = b.icmp_signed("==", first, _c(0))
+    add = b.icmp_signed("==", first, i64(0))
     for r in range(mr):
         keep = b.append_basic_block(f"row{r}")
         after = b.append_basic_block(f"row{r}.done")
-        b.cbranch(b.icmp_signed("<", _c(r), rows), keep, after)
+        b.cbranch(b.icmp_signed("<", i64(r), rows), keep, after)
         b.position_at_end(keep)
         for v in range(NV):
-            at = b.gep(c, [b.add(b.mul(_c(r), ldc), _c(v * g.w))], source_etype=F32)
+            at = b.gep(c, [b.add(b.mul(i64(r), ldc), i64(v * g.w))], source_etype=F32)
             acc = b.load(accs[r][v], typ=g.vec)
             old = b.call(g.mload, [at, align, masks[v], g.zero])
             b.call(g.mstore, [b.select(add, b.fadd(acc, old), acc), at, align, masks[v]])
@@ -135,39 +134,34 @@ def _pack(g: _Builder, name: str, width: int) -> ir.Function:
     """Panels of ``width`` lines of a strided matrix, k-major and zero-padded: (src, dst, k,
     count, s_line, s_k), ``dst[t][i][j]`` = ``src[(t width + j) s_line + i s_k]`` for lines
     below ``count``, else 0."""
-    ptr = ir.PointerType()
-    fn = ir.Function(g.mod, ir.FunctionType(ir.VoidType(), [ptr] * 2 + [I64] * 4), name)
-    fn.linkage = "internal"
-    fn.attributes.add("nounwind")
-    for arg in fn.args[:2]:
-        arg.add_attribute("noalias")
+    fn = g.function(name, 2, 4, noalias=2)
     src, dst, k, count, s_line, s_k = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    panels = b.sdiv(b.add(count, _c(width - 1)), _c(width))
-    with for_range(b, _c(0), panels, "t") as t:
-        base = b.mul(t, b.mul(k, _c(width)))
-        j0 = b.mul(t, _c(width))
-        lines = _min(b, _c(width), b.sub(count, j0))
-        whole = b.and_(b.icmp_signed("==", lines, _c(width)), b.icmp_signed("==", s_line, _c(1)))
+    panels = b.sdiv(b.add(count, i64(width - 1)), i64(width))
+    with for_range(b, i64(0), panels, "t") as t:
+        base = b.mul(t, b.mul(k, i64(width)))
+        j0 = b.mul(t, i64(width))
+        lines = _min(b, i64(width), b.sub(count, j0))
+        whole = b.and_(b.icmp_signed("==", lines, i64(width)), b.icmp_signed("==", s_line, i64(1)))
         fast, slow, done = (b.append_basic_block(f"pack.{x}") for x in ("fast", "slow", "done"))
         b.cbranch(whole, fast, slow)
         b.position_at_end(fast)
         vec = ir.VectorType(F32, width)
-        with for_range(b, _c(0), k, "i") as i:
+        with for_range(b, i64(0), k, "i") as i:
             x = b.load(b.gep(src, [b.add(b.mul(i, s_k), j0)], source_etype=F32), typ=vec, align=4)
-            b.store(x, b.gep(dst, [b.add(base, b.mul(i, _c(width)))], source_etype=F32), align=4)
+            b.store(x, b.gep(dst, [b.add(base, b.mul(i, i64(width)))], source_etype=F32), align=4)
         b.branch(done)
         b.position_at_end(slow)
-        with for_range(b, _c(0), k, "i") as i:
-            out = b.add(base, b.mul(i, _c(width)))
+        with for_range(b, i64(0), k, "i") as i:
+            out = b.add(base, b.mul(i, i64(width)))
             at_k = b.mul(i, s_k)
             for j in range(width):
-                here = b.icmp_signed("<", _c(j), lines)
-                line = _min(b, b.add(j0, _c(j)), b.sub(count, _c(1)))
+                here = b.icmp_signed("<", i64(j), lines)
+                line = _min(b, b.add(j0, i64(j)), b.sub(count, i64(1)))
                 x = b.load(b.gep(src, [b.add(at_k, b.mul(line, s_line))], source_etype=F32),
                            typ=F32)  # fmt: skip
                 b.store(b.select(here, x, ir.Constant(F32, 0.0)),
-                        b.gep(dst, [b.add(out, _c(j))], source_etype=F32))  # fmt: skip
+                        b.gep(dst, [b.add(out, i64(j))], source_etype=F32))  # fmt: skip
         b.branch(done)
         b.position_at_end(done)
     b.ret_void()
@@ -193,47 +187,41 @@ def _min(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
 def _pack_windows(g: _Builder, nr: int) -> ir.Function:
     """B's panel of column tile ``t`` for k in [k0, k0 + kb), read from an image batch through
     its windows (Note [windows packed as B]): (x, dst, geo, ktab, k0, kb, n, t)."""
-    ptr = ir.PointerType()
-    fn = ir.Function(g.mod, ir.FunctionType(ir.VoidType(), [ptr] * 4 + [I64] * 4), "pack_windows")
-    fn.linkage = "internal"
-    fn.attributes.add("nounwind")
-    for arg in fn.args[:2]:
-        arg.add_attribute("noalias")
+    fn = g.function("pack_windows", 4, 4, noalias=2)
     x, dst, geo, ktab, k0, kb, n, t = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     w = g.w
     vi = ir.VectorType(I32, w)
     gather = ir.Function(
-        g.mod, ir.FunctionType(g.vec, [g.vec, ptr, vi, g.mask, I32]),
+        g.mod, ir.FunctionType(g.vec, [g.vec, ir.PointerType(), vi, g.mask, I32]),
         f"llvm.x86.avx512.mask.gather.dps.{32 * w}",
     )  # fmt: skip
 
     def at(i: int) -> ir.Value:
-        return b.trunc(b.load(b.gep(geo, [_c(i)], source_etype=I64), typ=I64), I32)
+        return b.trunc(b.load(b.gep(geo, [i64(i)], source_etype=I64), typ=I64), I32)
 
     h, wd, ow, ohw, s_n, s_h, s_w, st_h, st_w, pad_h, pad_w = (at(i) for i in range(11))
 
     def splat(v: ir.Value) -> ir.Value:
-        one = b.insert_element(ir.Constant(vi, ir.Undefined), v, ir.Constant(I32, 0))
-        return b.shuffle_vector(one, ir.Constant(vi, ir.Undefined), ir.Constant(vi, [0] * w))
+        return g.splat(b, v, I32)
 
     lanes = ir.Constant(vi, list(range(w)))
     n32 = splat(b.trunc(n, I32))
     lane = []  # per vector of the panel: (first row, first column, offset, valid)
     for v in range(NV):
-        p = b.add(splat(b.trunc(b.add(b.mul(t, _c(nr)), _c(v * w)), I32)), lanes)
+        p = b.add(splat(b.trunc(b.add(b.mul(t, i64(nr)), i64(v * w)), I32)), lanes)
         img, r = b.udiv(p, splat(ohw)), b.urem(p, splat(ohw))
         hs = b.sub(b.mul(b.udiv(r, splat(ow)), splat(st_h)), splat(pad_h))
         ws = b.sub(b.mul(b.urem(r, splat(ow)), splat(st_w)), splat(pad_w))
         off = b.add(b.mul(img, splat(s_n)), b.add(b.mul(hs, splat(s_h)), b.mul(ws, splat(s_w))))
         lane.append((hs, ws, off, b.icmp_unsigned("<", p, n32)))
-    with for_range(b, _c(0), kb, "i") as i:
-        row = b.mul(b.add(k0, i), _c(3))
+    with for_range(b, i64(0), kb, "i") as i:
+        row = b.mul(b.add(k0, i), i64(3))
         koff, di, dj = (
-            splat(b.load(b.gep(ktab, [b.add(row, _c(j))], source_etype=I32), typ=I32))
+            splat(b.load(b.gep(ktab, [b.add(row, i64(j))], source_etype=I32), typ=I32))
             for j in range(3)
         )
-        out = b.mul(i, _c(nr))
+        out = b.mul(i, i64(nr))
         for v, (hs, ws, off, valid) in enumerate(lane):
             inside = b.and_(
                 b.icmp_unsigned("<", b.add(hs, di), splat(h)),
@@ -241,7 +229,7 @@ def _pack_windows(g: _Builder, nr: int) -> ir.Function:
             )
             got = b.call(gather, [g.zero, x, b.add(off, koff), b.and_(inside, valid),
                                   ir.Constant(I32, 4)])  # fmt: skip
-            b.store(got, b.gep(dst, [b.add(out, _c(v * w))], source_etype=F32), align=4)
+            b.store(got, b.gep(dst, [b.add(out, i64(v * w))], source_etype=F32), align=4)
     b.ret_void()
     return fn
 
@@ -259,38 +247,38 @@ def _gemm_ir(width: int, windows: bool) -> tuple[str, str]:
     fn.attributes.add("nounwind")
     a, bp, c, ap, bpk, geo, ktab, m, n, k, sa_m, sa_k, sb_k, sb_n, ldc, mc, kc, pack = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    blocks_k = b.sdiv(b.add(k, b.sub(kc, _c(1))), kc)
-    blocks_m = b.sdiv(b.add(m, b.sub(mc, _c(1))), mc)
-    tiles_n = b.sdiv(b.add(n, _c(nr - 1)), _c(nr))
-    packed = b.icmp_signed("!=", pack, _c(0))
-    with for_range(b, _c(0), blocks_k, "pk") as pk:
+    blocks_k = b.sdiv(b.add(k, b.sub(kc, i64(1))), kc)
+    blocks_m = b.sdiv(b.add(m, b.sub(mc, i64(1))), mc)
+    tiles_n = b.sdiv(b.add(n, i64(nr - 1)), i64(nr))
+    packed = b.icmp_signed("!=", pack, i64(0))
+    with for_range(b, i64(0), blocks_k, "pk") as pk:
         k0 = b.mul(pk, kc)
         kb = _min(b, kc, b.sub(k, k0))
-        first = b.zext(b.icmp_signed("==", pk, _c(0)), I64)
+        first = b.zext(b.icmp_signed("==", pk, i64(0)), I64)
         if not windows:  # (windows: a panel at a time, below)
             b_k = b.gep(bp, [b.mul(k0, sb_k)], source_etype=F32)
             b.call(pack_b, [b_k, bpk, kb, n, sb_n, sb_k])
-        with for_range(b, _c(0), blocks_m, "pm") as pm:
+        with for_range(b, i64(0), blocks_m, "pm") as pm:
             m0 = b.mul(pm, mc)
             mb = _min(b, mc, b.sub(m, m0))
             a_block = b.gep(a, [b.add(b.mul(k0, sa_k), b.mul(m0, sa_m))], source_etype=F32)
             with b.if_then(packed):
                 b.call(pack_a, [a_block, ap, kb, mb, sa_m, sa_k])
-            tiles_m = b.sdiv(b.add(mb, _c(mr - 1)), _c(mr))
-            with for_range(b, _c(0), tiles_n, "tn") as tn:
-                n0 = b.mul(tn, _c(nr))
+            tiles_m = b.sdiv(b.add(mb, i64(mr - 1)), i64(mr))
+            with for_range(b, i64(0), tiles_n, "tn") as tn:
+                n0 = b.mul(tn, i64(nr))
                 if windows:
                     b.call(pack_b, [bp, bpk, geo, ktab, k0, kb, n, tn])
                     panel_b = bpk
                 else:
                     panel_b = b.gep(bpk, [b.mul(n0, kb)], source_etype=F32)
-                with for_range(b, _c(0), tiles_m, "tm") as tm:
-                    i0 = b.mul(tm, _c(mr))
+                with for_range(b, i64(0), tiles_m, "tm") as tm:
+                    i0 = b.mul(tm, i64(mr))
                     rows = b.sub(mb, i0)
                     direct = b.gep(a_block, [b.mul(i0, sa_m)], source_etype=F32)
                     tile_a = b.select(packed, b.gep(ap, [b.mul(i0, kb)], source_etype=F32), direct)
-                    sr = b.select(packed, _c(1), sa_m)
-                    sk = b.select(packed, _c(mr), sa_k)
+                    sr = b.select(packed, i64(1), sa_m)
+                    sk = b.select(packed, i64(mr), sa_k)
                     out = b.gep(c, [b.add(b.mul(b.add(m0, i0), ldc), n0)], source_etype=F32)
                     args = [tile_a, panel_b, out, sr, sk, kb, ldc, first, rows, b.sub(n, n0)]
                     b.call(micro, args)

@@ -9,7 +9,7 @@ from functools import cache
 import numpy as np
 from llvmlite import ir
 
-from .counted import I64, for_range
+from .counted import I64, for_range, i64
 from .jit import CompiledKernel, codegen_error, compile_ir
 
 # Note [Winograd transforms]: a 3x3 stride-1 convolution padded by 1 on an even map is, per 4x4
@@ -44,10 +44,6 @@ def _function(
     return mod, ir.IRBuilder(fn.append_basic_block("entry")), list(fn.args)
 
 
-def _c(v: int) -> ir.Constant:
-    return ir.Constant(I64, v)
-
-
 def _at(b: ir.IRBuilder, base: ir.Value, off: ir.Value) -> ir.Value:
     return b.gep(base, [off], source_etype=F32)
 
@@ -57,7 +53,7 @@ def _input_ir() -> str:
     mod, b, args = _function(name, 3, _IN_INTS)
     src, dst, pad = args[:3]
     n, c, h, w, src_n, src_c, dst_p, dst_c, dst_n = args[3:]
-    zero, one, two = _c(0), _c(1), _c(2)
+    zero, one, two = i64(0), i64(1), i64(2)
     pw = b.add(w, two)
     th, tw = b.sdiv(h, two), b.sdiv(w, two)
     with for_range(b, zero, b.mul(b.add(h, two), pw), "z") as i:  # the border stays zero
@@ -77,7 +73,7 @@ def _input_ir() -> str:
             corner = b.add(b.mul(b.mul(ti, two), pw), b.mul(tj, two))
             d = []
             for row in range(4):
-                p = b.bitcast(_at(b, pad, b.add(corner, b.mul(_c(row), pw))), ir.PointerType())
+                p = b.bitcast(_at(b, pad, b.add(corner, b.mul(i64(row), pw))), ir.PointerType())
                 d.append(b.load(p, typ=V4, align=4))
             rows = (b.fsub(d[0], d[2]), b.fadd(d[1], d[2]), b.fsub(d[2], d[1]), b.fsub(d[1], d[3]))
             cell = b.add(out, b.add(b.mul(ti, tw), tj))
@@ -86,8 +82,8 @@ def _input_ir() -> str:
                 hi = b.fmul(b.shuffle_vector(t, t, right), signs)
                 v = b.fadd(lo, hi)
                 for col in range(4):
-                    plane = b.mul(_c(4 * a + col), dst_p)
-                    b.store(b.extract_element(v, _c(col)), _at(b, dst, b.add(cell, plane)))
+                    plane = b.mul(i64(4 * a + col), dst_p)
+                    b.store(b.extract_element(v, i64(col)), _at(b, dst, b.add(cell, plane)))
     b.ret_void()
     return str(mod)
 
@@ -97,21 +93,21 @@ def _output_ir() -> str:
     mod, b, args = _function(name, 2, _OUT_INTS)
     src, dst = args[:2]
     o, n, h, w, src_p, src_o, src_n, dst_o, dst_n = args[2:]
-    zero, two = _c(0), _c(2)
+    zero, two = i64(0), i64(2)
     th, tw = b.sdiv(h, two), b.sdiv(w, two)
     with for_range(b, zero, o, "o") as i, for_range(b, zero, n, "n") as k:
         base_in = b.add(b.mul(i, src_o), b.mul(k, src_n))
         base_out = b.add(b.mul(i, dst_o), b.mul(k, dst_n))
         with for_range(b, zero, th, "ti") as ti, for_range(b, zero, tw, "tj") as tj:
             cell = b.add(base_in, b.add(b.mul(ti, tw), tj))
-            m = [b.load(_at(b, src, b.add(cell, b.mul(_c(p), src_p))), typ=F32) for p in range(16)]
+            m = [b.load(_at(b, src, b.add(cell, b.mul(i64(p), src_p))), typ=F32) for p in range(16)]
             s = [b.fadd(b.fadd(m[4 * a], m[4 * a + 1]), m[4 * a + 2]) for a in range(4)]
             d = [b.fsub(b.fsub(m[4 * a + 1], m[4 * a + 2]), m[4 * a + 3]) for a in range(4)]
             pixel = b.add(base_out, b.add(b.mul(b.mul(ti, two), w), b.mul(tj, two)))
             for col, t in enumerate((s, d)):
                 top = b.fadd(b.fadd(t[0], t[1]), t[2])
                 bottom = b.fsub(b.fsub(t[1], t[2]), t[3])
-                at = b.add(pixel, _c(col))
+                at = b.add(pixel, i64(col))
                 b.store(top, _at(b, dst, at))
                 b.store(bottom, _at(b, dst, b.add(at, w)))
     b.ret_void()
@@ -128,7 +124,7 @@ def _gradient_ir() -> str:
     mod, b, args = _function(name, 2, _OUT_INTS)
     src, dst = args[:2]
     o, n, h, w, dst_p, dst_o, dst_n, src_o, src_n = args[2:]
-    zero, two = _c(0), _c(2)
+    zero, two = i64(0), i64(2)
     th, tw = b.sdiv(h, two), b.sdiv(w, two)
     with for_range(b, zero, o, "o") as i, for_range(b, zero, n, "n") as k:
         base_in = b.add(b.mul(i, src_o), b.mul(k, src_n))
@@ -136,7 +132,7 @@ def _gradient_ir() -> str:
         with for_range(b, zero, th, "ti") as ti, for_range(b, zero, tw, "tj") as tj:
             pixel = b.add(base_in, b.add(b.mul(b.mul(ti, two), w), b.mul(tj, two)))
             y = [
-                [b.load(_at(b, src, b.add(pixel, b.add(b.mul(_c(r), w), _c(q)))), typ=F32)
+                [b.load(_at(b, src, b.add(pixel, b.add(b.mul(i64(r), w), i64(q)))), typ=F32)
                  for q in range(2)]
                 for r in range(2)
             ]  # fmt: skip
@@ -144,7 +140,7 @@ def _gradient_ir() -> str:
             cell = b.add(base_out, b.add(b.mul(ti, tw), tj))
             for a in range(4):
                 for col, v in enumerate(_adjoint(b, cols[0][a], cols[1][a])):
-                    plane = b.mul(_c(4 * a + col), dst_p)
+                    plane = b.mul(i64(4 * a + col), dst_p)
                     b.store(v, _at(b, dst, b.add(cell, plane)))
     b.ret_void()
     return str(mod)

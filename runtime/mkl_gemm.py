@@ -130,16 +130,20 @@ def _load() -> Library | None:
         return None
 
 
+def blas_mode() -> str:
+    """ADJIT_BLAS, ``auto`` when unset (checked against _MODES by ``active``)."""
+    return flag("ADJIT_BLAS").lower() or "auto"
+
+
 def active() -> Library | None:
     """The MKL compiled products use (ADJIT_BLAS, Note [MKL products]); None: np.matmul."""
-    asked = flag("ADJIT_BLAS").lower()
-    mode = asked or "auto"
+    mode = blas_mode()
     if mode not in _MODES:
         raise RuntimeError(f"ADJIT_BLAS must be one of {', '.join(_MODES)}, not {mode!r}")
     if mode == "numpy":
         return None
     found = library()
-    if found is None and asked == "mkl":
+    if found is None and mode == "mkl":
         raise RuntimeError(
             "ADJIT_BLAS=mkl needs the mkl package: pip install 'adjit[mkl]' (or mkl)"
         )
@@ -199,7 +203,7 @@ def _usable(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> bool:
 
 def measured() -> bool:
     """Whether large products choose their library by timing (ADJIT_BLAS=auto, the default)."""
-    return flag("ADJIT_BLAS").lower() in ("", "auto")
+    return blas_mode() == "auto"
 
 
 def matmul(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
@@ -219,19 +223,17 @@ def chosen(
     measurement] in blas_choice.py). ``alone``: the product runs on one thread whichever
     library runs it; ``run(choice)`` makes it as the caller does, for the timing."""
     lib = active() if x.dtype == y.dtype == out.dtype in FLOATS else None
-    mode = flag("ADJIT_BLAS").lower()
-    own = own_gemm.takes(x, y, out)
-    if mode == "adjit" and own:
+    mode = blas_mode()
+    if mode == "adjit" and own_gemm.takes(x, y, out):
         return blas_choice.OWN
-    if mode not in ("", "auto") or 2 * out.size * x.shape[-1] < blas_choice.FLOPS:
-        return lib
-    by_name = {blas_choice.MKL: lib, blas_choice.OPENBLAS: None, blas_choice.OWN: blas_choice.OWN}
-    if not alone:  # (Note [BLAS by measurement]: thread pools that fought)
+    # (not alone: Note [BLAS by measurement], thread pools that fought)
+    if mode != "auto" or not alone or 2 * out.size * x.shape[-1] < blas_choice.FLOPS:
         return lib
     names = ((blas_choice.MKL,) if lib is not None else ()) + (blas_choice.OPENBLAS,)
-    names += (blas_choice.OWN,) if own else ()
+    names += (blas_choice.OWN,) if own_gemm.takes(x, y, out) else ()
     if len(names) < 2:
         return lib
+    by_name = {blas_choice.MKL: lib, blas_choice.OPENBLAS: None, blas_choice.OWN: blas_choice.OWN}
     key = blas_choice.geometry(x, y, out)
     return by_name[blas_choice.fastest(key, lambda name: run(by_name[name]), names)]
 

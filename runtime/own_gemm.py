@@ -33,6 +33,14 @@ def _unit_columns(out: np.ndarray) -> bool:
     return out.shape[1] == 1 or out.strides[1] == out.itemsize
 
 
+def _apart(out: np.ndarray, *operands: np.ndarray) -> bool:
+    """Every stride of float32 ``out`` and ``operands`` a whole number of elements and not
+    negative, and ``out`` not overlapping the operands (what both kernels need)."""
+    if any(s < 0 or s % 4 for a in (out, *operands) for s in a.strides):
+        return False
+    return not any(np.may_share_memory(out, a) for a in operands)
+
+
 def takes(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> bool:
     """Whether ``matmul_into`` can run this product: float32 matrices, ``out`` with unit
     stride along one axis and not overlapping the operands, every stride a whole number of
@@ -41,14 +49,9 @@ def takes(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> bool:
         return False
     if x.size == 0 or y.size == 0 or out.size == 0:
         return False
-    for a in (x, y, out):
-        if any(s < 0 or s % 4 for s in a.strides):
-            return False
     if not (_unit_columns(out) or _unit_columns(out.T)):
         return False
-    if np.may_share_memory(out, x) or np.may_share_memory(out, y):
-        return False
-    return width() > 0
+    return _apart(out, x, y) and width() > 0
 
 
 def _scratch(name: str, floats: int) -> np.ndarray:
@@ -91,12 +94,8 @@ def takes_windows(x: np.ndarray, w: np.ndarray, out: np.ndarray) -> bool:
         return False
     if out.dtype != np.float32 or out.ndim != 2 or not _unit_columns(out) or x.size == 0:
         return False
-    if any(s < 0 or s % 4 for a in (x, w, out) for s in a.strides):
-        return False
     last = sum((d - 1) * s // 4 for d, s in zip(x.shape, x.strides, strict=True))
-    if last >= 2**31 - 1 or np.may_share_memory(out, x) or np.may_share_memory(out, w):
-        return False
-    return windows_kernel()
+    return last < 2**31 - 1 and _apart(out, x, w) and windows_kernel()
 
 
 @cache

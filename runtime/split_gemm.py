@@ -98,6 +98,12 @@ OWN_ROWS, OWN_COLUMNS = 16, 64  # adjit's GEMM's blocks: at least these rows (co
 DEPTH_RATIO = 2  # k at least this times max(m, n): blocks of k (Note [depth blocks])
 
 
+def aligned_edges(extent: int, blocks: int, align: int) -> list[int]:
+    """``[0, extent)`` cut into ``blocks`` near-equal runs, inner edges at multiples of
+    ``align``."""
+    return [extent * i // blocks // align * align for i in range(blocks)] + [extent]
+
+
 def matmul_rows(
     x: np.ndarray, y: np.ndarray, out: np.ndarray, threads: int, gemm: Product = np.matmul
 ) -> bool:
@@ -109,7 +115,7 @@ def matmul_rows(
     blocks = min(threads, m // ROW_ALIGN)
     if blocks < 2 or 2 * m * n * k < SPLIT_FLOPS:
         return False
-    edges = [m * i // blocks // ROW_ALIGN * ROW_ALIGN for i in range(blocks)] + [m]
+    edges = aligned_edges(m, blocks, ROW_ALIGN)
     calls = [(x[lo:hi], y, out[lo:hi]) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
     return _run_blocks(calls, gemm)
 
@@ -126,7 +132,7 @@ def matmul_depth(
     blocks = min(threads, k // ROW_ALIGN)
     if blocks < 2 or 2 * m * n * k < SPLIT_FLOPS:
         return False
-    edges = [k * i // blocks // ROW_ALIGN * ROW_ALIGN for i in range(blocks)] + [k]
+    edges = aligned_edges(k, blocks, ROW_ALIGN)
     partials = np.empty((blocks - 1, m, n), out.dtype)
     calls = [
         (x[:, lo:hi], y[lo:hi], into)
@@ -152,7 +158,7 @@ def own_blocks(x: np.ndarray, y: np.ndarray, out: np.ndarray, threads: int) -> N
     if blocks < 2:
         own_gemm.matmul_into(x, y, out)
         return
-    edges = [extent * i // blocks // align * align for i in range(blocks)] + [extent]
+    edges = aligned_edges(extent, blocks, align)
     spans = zip(edges[:-1], edges[1:], strict=True)
     if rows:
         calls = [(x[lo:hi], y, out[lo:hi]) for lo, hi in spans]

@@ -11,8 +11,7 @@ import numpy as np
 
 from ..ir.graph import Graph, Var
 from ..ir.ops import Op
-from ..passes.pipeline import flag
-from . import blas_choice, chunk_slots, own_gemm
+from . import blas_choice, chunk_slots, mkl_gemm, own_gemm, split_gemm
 from .buffer_plan import StepIO
 from .executor import STEP_IO, Buffers, Env, ExternStep
 from .window_steps import UnfoldColumns, replaced
@@ -49,7 +48,7 @@ def _windows(x: np.ndarray, w: np.ndarray, out: np.ndarray, attrs: Attrs) -> Non
     by_images = threads > 1 and n >= threads and n // threads * cells >= IMAGE_COLUMNS
     extent, align = (n, 1) if by_images else (m, ROWS)
     count = min(chunk_slots.slots(extent // align), threads)
-    edges = [extent * i // count // align * align for i in range(count)] + [extent]
+    edges = split_gemm.aligned_edges(extent, count, align)
 
     def work(s: int, _: Sequence[np.ndarray]) -> None:
         a, b = edges[s], edges[s + 1]
@@ -66,7 +65,7 @@ def run(x: np.ndarray, w: np.ndarray, out: np.ndarray, attrs: Attrs, columns: Ca
         ) -> None:  # fmt: skip
     """The convolution ``out = w @ unfold(x)`` by whichever way is faster for its geometry:
     ``columns()`` (the caller's), or adjit's GEMM reading the windows."""
-    mode = flag("ADJIT_BLAS").lower()
+    mode = mkl_gemm.blas_mode()
     if mode in ("mkl", "numpy") or not own_gemm.takes_windows(x, w, out):
         columns()
         return
@@ -122,14 +121,17 @@ def with_windows_products(graph: Graph, steps: Sequence[Any]) -> list[Any]:
         return list(steps)
     uses: Counter[Var] = Counter(a for e in graph.eqns for a in e.inputs if isinstance(a, Var))
     uses.update(o for o in graph.outputs if isinstance(o, Var))
+    reader = {a: e for e in graph.eqns for a in e.inputs if isinstance(a, Var) and uses[a] == 1}
     by_eqn = {id(s.eqn): s for s in steps if type(s) is ExternStep}
     fused: dict[int, WindowsProduct] = {}
     for s in found:
         matrix = s.matrix.out
         if uses[matrix] != 1 or matrix.aval.dtype.np != np.float32:
             continue
-        mm = next((e for e in graph.eqns if e.op is Op.MATMUL and e.inputs[1] is matrix), None)
-        if mm is None or id(mm) not in by_eqn or len(mm.inputs[0].aval.shape) != 2:
+        mm = reader.get(matrix)
+        if mm is None or mm.op is not Op.MATMUL or mm.inputs[1] is not matrix:
+            continue
+        if id(mm) not in by_eqn or len(mm.inputs[0].aval.shape) != 2:
             continue
         if not isinstance(mm.inputs[0], Var) or mm.out.aval.dtype.np != np.float32:
             continue

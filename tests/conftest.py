@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
+from collections.abc import Iterator
 
 # Note [the oracles' code paths]: on an AVX-512 CPU, NumPy's float64 exp/log/pow/... take SVML
 # kernels, OpenBLAS its SkylakeX kernels and PyTorch its AVX-512 kernels, each differing in the
@@ -59,6 +61,17 @@ def assert_same(a: object, b: object, rtol: float = 1e-6, atol: float = 1e-6) ->
         np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
     else:
         assert a == b, (a, b)
+
+
+@contextlib.contextmanager
+def at_threads(n: int) -> Iterator[None]:
+    """adjit at ``n`` threads inside the block, its count before restored after."""
+    before = adjit.get_num_threads()
+    adjit.set_num_threads(n)
+    try:
+        yield
+    finally:
+        adjit.set_num_threads(before)
 
 
 @pytest.fixture

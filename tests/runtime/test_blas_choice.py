@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 from adjit.runtime import blas_choice, column_grads, mkl_gemm, split_gemm
 
 import adjit
+from tests.conftest import at_threads
 
 with contextlib.suppress(ImportError):  # before MKL's first call (Note [MKL products])
     import torch  # noqa: F401
@@ -172,7 +172,7 @@ def test_a_compiled_product_runs_on_the_chosen_library(
     x, y = _operands(256, 128, 192)  # 12.6 MFLOP: chosen
     assert 2 * x.shape[0] * x.shape[1] * y.shape[1] >= blas_choice.FLOPS
     expected = np.empty((256, 192), np.float32)
-    with _threads(1):
+    with at_threads(1):
         monkeypatch.setenv("ADJIT_BLAS", "mkl" if mkl else "numpy")
         split_gemm.matmul_into(x, y, expected)  # the library forced, the same path
         monkeypatch.delenv("ADJIT_BLAS")
@@ -192,7 +192,7 @@ def test_mkl_at_more_threads_for_products_split_there(monkeypatch: pytest.Monkey
     x, y = _operands(512, 256, 384)  # 100 MFLOP
     assert split_gemm.ALONE_FLOPS <= 2 * 512 * 256 * 384
     expected = np.empty((512, 384), np.float32)
-    with _threads(2):
+    with at_threads(2):
         monkeypatch.setenv("ADJIT_BLAS", "mkl")
         split_gemm.matmul_into(x, y, expected)
         monkeypatch.delenv("ADJIT_BLAS")
@@ -213,23 +213,13 @@ def test_one_thread_products_choose_at_two_threads(
     x, y = _operands(256, 128, 192)  # 12.6 MFLOP
     assert blas_choice.FLOPS <= 2 * 256 * 128 * 192 < split_gemm.ALONE_FLOPS
     expected = np.empty((256, 192), np.float32)
-    with _threads(2):
+    with at_threads(2):
         monkeypatch.setenv("ADJIT_BLAS", "mkl" if mkl else "numpy")
         split_gemm.matmul_into(x, y, expected)
         monkeypatch.delenv("ADJIT_BLAS")
         got = adjit.compile(lambda a, b: a @ b)(adjit.tensor(x), adjit.tensor(y)).numpy()
     np.testing.assert_array_equal(got, expected)
     assert list(blas_choice.choices().values()) == ["mkl" if mkl else "openblas"]
-
-
-@contextlib.contextmanager
-def _threads(n: int) -> Iterator[None]:
-    before = adjit.get_num_threads()
-    adjit.set_num_threads(n)
-    try:
-        yield
-    finally:
-        adjit.set_num_threads(before)
 
 
 def test_small_products_and_forced_libraries_are_not_timed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -254,7 +244,7 @@ def test_timing_leaves_the_winners_result(monkeypatch: pytest.MonkeyPatch) -> No
     x, y = _operands(256, 128, 192)
     out = np.full((256, 192), np.nan, np.float32)
     expected = np.empty_like(out)
-    with _threads(1):  # (a column step's chunk products choose at one thread)
+    with at_threads(1):  # (a column step's chunk products choose at one thread)
         column_grads.matmul_into(x, y, out)
         (winner,) = blas_choice.choices().values()
         monkeypatch.setenv("ADJIT_BLAS", {"openblas": "numpy"}.get(winner, winner))

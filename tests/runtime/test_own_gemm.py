@@ -13,6 +13,7 @@ import pytest
 from adjit.runtime import blas_choice, own_gemm
 
 import adjit
+from tests.conftest import at_threads
 
 torch = pytest.importorskip("torch")
 
@@ -146,13 +147,9 @@ def test_timed_as_a_third_contender(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
     monkeypatch.setattr(blas_choice, "_measure", measure)
     monkeypatch.delenv("ADJIT_BLAS", raising=False)
-    before = adjit.get_num_threads()
-    adjit.set_num_threads(1)
-    try:
+    with at_threads(1):
         x, y = _operands(256, 128, 192, seed=4)
         got = adjit.compile(lambda a, b: a @ b)(adjit.tensor(x), adjit.tensor(y)).numpy()
-    finally:
-        adjit.set_num_threads(before)
     assert seen and seen[0][-1] == blas_choice.OWN
     expected = np.empty((256, 192), np.float32)
     own_gemm.matmul_into(x, y, expected)
@@ -195,16 +192,12 @@ def test_forced_at_two_threads_it_runs_in_blocks(monkeypatch: pytest.MonkeyPatch
     x, y = _operands(512, 256, 384, seed=6)  # 100 MFLOP: split at two threads
     assert split_gemm.ALONE_FLOPS <= 2 * 512 * 256 * 384
     out = np.empty((512, 384), np.float32)
-    before = adjit.get_num_threads()
-    adjit.set_num_threads(2)
-    try:
+    with at_threads(2):
         monkeypatch.setenv("ADJIT_BLAS", "adjit")
         split_gemm.matmul_into(x, y, out)
         assert sorted(calls) == [(256, 384), (256, 384)]
         monkeypatch.setenv("ADJIT_BLAS", "auto")
         split_gemm.matmul_into(x, y, np.empty_like(out))
-    finally:
-        adjit.set_num_threads(before)
     whole = np.empty_like(out)
     matmul_into(x, y, whole)
     np.testing.assert_array_equal(out, whole)

@@ -4,8 +4,6 @@ same bits at any thread count."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +11,7 @@ import pytest
 from adjit.runtime import blas_choice, own_gemm, windows_product
 
 import adjit
+from tests.conftest import at_threads
 
 torch = pytest.importorskip("torch")
 U = np.finfo(np.float32).eps / 2
@@ -91,16 +90,6 @@ def test_refusals() -> None:
     assert not own_gemm.takes_windows(x[0], w, out)
 
 
-@contextlib.contextmanager
-def _threads(n: int) -> Iterator[None]:
-    before = adjit.get_num_threads()
-    adjit.set_num_threads(n)
-    try:
-        yield
-    finally:
-        adjit.set_num_threads(before)
-
-
 def _step(x: np.ndarray, w: np.ndarray, stride: int, padding: int) -> tuple[np.ndarray, ...]:
     xa = adjit.tensor(x, requires_grad=True)
     wa = adjit.tensor(w, requires_grad=True)
@@ -168,7 +157,7 @@ def test_the_same_bits_at_any_thread_count(
     outs = []
     for n in (1, 2):
         out = np.empty((o, images * side * side), np.float32)
-        with _threads(n):
+        with at_threads(n):
             windows_product.run(x, w, out, _attrs((3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1)),
                                 lambda: pytest.fail("columns"))  # fmt: skip
         outs.append(out)
