@@ -7,6 +7,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import os
+from collections.abc import Iterator
 from types import ModuleType
 
 from .harness import Unavailable, thread_env
@@ -65,10 +66,45 @@ def torch() -> ModuleType:
     return t
 
 
+# Note [JAX threads]
+# XLA's CPU client (JAX 0.10) sizes its thread pool by the CPUs the process may run on, and
+# its XLA_FLAGS (``--xla_cpu_multi_thread_eigen=false``) no longer keep products on one
+# thread: at ``--threads 1`` W2 batch 1024's jax.jit step kept 1.28-1.9 cores busy (4.6 ms
+# wall, 9.0 ms of CPU). So the backend starts (``jax.devices()``) while the calling thread
+# may run on only ``threads`` CPUs, and the process's threads get their CPUs back after: the
+# pool keeps the size it was made with (one core's worth of CPU time per step at 1 thread).
+
+
 def jax() -> tuple[ModuleType, ModuleType]:
-    """``(jax, jax.numpy)`` on the CPU; Unavailable if JAX is missing."""
+    """``(jax, jax.numpy)`` on the CPU with SETTINGS["threads"] threads (Note [JAX threads]);
+    Unavailable if JAX is missing."""
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    return _load("jax"), _load("jax.numpy")
+    if "jax" in _LOADED:
+        return _LOADED["jax"], _load("jax.numpy")
+    jax_module = _load("jax")
+    with _cpus(SETTINGS["threads"]):
+        jax_module.devices()
+    return jax_module, _load("jax.numpy")
+
+
+@contextlib.contextmanager
+def _cpus(n: int) -> Iterator[None]:
+    """The calling thread (and the threads it starts) on its first ``n`` allowed CPUs; on
+    leaving, every thread of the process on all the CPUs it had."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    allowed = os.sched_getaffinity(0)
+    if n >= len(allowed):
+        yield
+        return
+    os.sched_setaffinity(0, sorted(allowed)[:n])
+    try:
+        yield
+    finally:
+        for tid in os.listdir("/proc/self/task"):
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(int(tid), allowed)
 
 
 def version(dist: str) -> str | None:

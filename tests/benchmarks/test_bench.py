@@ -9,6 +9,7 @@ import json
 import math
 import os
 import sys
+import threading
 import time
 
 import numpy as np
@@ -183,6 +184,39 @@ def test_a_library_that_fails_to_import_is_not_called_missing(
         peers._load("brokenlib")
     with pytest.raises(Unavailable, match="^nosuchlib_xyz is not installed$"):
         peers._load("nosuchlib_xyz")
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs CPU affinity and two CPUs",
+)
+def test_jax_pool_starts_on_the_thread_count_and_cpus_come_back() -> None:
+    """Note [JAX threads]: while JAX's backend starts, the calling thread and the threads it
+    starts (XLA's pool) may run on only the thread count's CPUs; after, every thread of the
+    process has all its CPUs back (the pool keeps its size, not its pinning)."""
+    from adjit.benchmarks import peers
+
+    allowed = os.sched_getaffinity(0)
+    seen: dict[str, set[int]] = {}
+    go, done = threading.Event(), threading.Event()
+
+    def pool_thread() -> None:
+        seen["started"] = os.sched_getaffinity(0)
+        go.set()
+        done.wait(10)
+        seen["after"] = os.sched_getaffinity(0)
+
+    with peers._cpus(1):
+        assert len(os.sched_getaffinity(0)) == 1
+        worker = threading.Thread(target=pool_thread)
+        worker.start()
+        go.wait(10)
+    done.set()
+    worker.join(10)
+    assert len(seen["started"]) == 1
+    assert seen["after"] == allowed and os.sched_getaffinity(0) == allowed
+    with peers._cpus(len(allowed)):  # all of them: nothing is changed
+        assert os.sched_getaffinity(0) == allowed
 
 
 _SETTLE_CHECK = """
