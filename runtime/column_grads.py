@@ -16,7 +16,7 @@ from . import chunk_slots, mkl_gemm, windows_product
 from .buffer_plan import StepIO, nbytes
 from .chunk_slots import spans
 from .executor import STEP_IO, Buffers, Env, ExternStep
-from .window_steps import UnfoldColumns, replaced
+from .window_steps import UnfoldColumns, replaced, sole_readers
 
 
 def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
@@ -351,9 +351,7 @@ def with_column_products(graph: Graph, steps: Sequence[Any]) -> list[Any]:
         return list(steps)
     from ..codegen import windows as compiled  # imports llvmlite.ir: only for convolutions
 
-    uses: Counter[Var] = Counter(a for e in graph.eqns for a in e.inputs if isinstance(a, Var))
-    uses.update(o for o in graph.outputs if isinstance(o, Var))
-    reader = {a: e for e in graph.eqns for a in e.inputs if isinstance(a, Var) and uses[a] == 1}
+    uses, reader = sole_readers(graph)
     plain = {id(s.eqn): s for s in steps if type(s) is ExternStep}
     fused: dict[int, Any] = {}
     dropped: set[int] = set()

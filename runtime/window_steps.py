@@ -75,13 +75,20 @@ def _matrix_of(e: Eqn, uses: Counter[Var], reader: dict[Var, Eqn]) -> Eqn | None
     return reshape if reshape.out.aval.dtype == e.out.aval.dtype else None
 
 
+def sole_readers(graph: Graph) -> tuple[Counter[Var], dict[Var, Eqn]]:
+    """How many times each value of ``graph`` is read (its outputs count as readers), and the
+    equation reading each value read exactly once."""
+    uses: Counter[Var] = Counter(a for e in graph.eqns for a in e.inputs if isinstance(a, Var))
+    uses.update(o for o in graph.outputs if isinstance(o, Var))
+    reader = {a: e for e in graph.eqns for a in e.inputs if isinstance(a, Var) and uses[a] == 1}
+    return uses, reader
+
+
 def with_unfold_columns(graph: Graph, steps: Sequence[Any]) -> list[Any]:
     """``steps`` (the executor's) with each UNFOLD that only feeds its GEMM's column matrix as
     an UnfoldColumns step, its PERMUTE and RESHAPE steps dropped (Note [columns in the GEMM's
     layout])."""
-    uses: Counter[Var] = Counter(a for e in graph.eqns for a in e.inputs if isinstance(a, Var))
-    uses.update(o for o in graph.outputs if isinstance(o, Var))
-    reader = {a: e for e in graph.eqns for a in e.inputs if isinstance(a, Var) and uses[a] == 1}
+    uses, reader = sole_readers(graph)
     fused: dict[int, UnfoldColumns] = {}
     dropped: set[int] = set()
     for s in steps:

@@ -3,7 +3,6 @@ than unfolding the columns first (Note [windows packed as B] in codegen/sgemm.py
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -14,7 +13,7 @@ from ..ir.ops import Op
 from . import blas_choice, chunk_slots, mkl_gemm, own_gemm, split_gemm
 from .buffer_plan import StepIO
 from .executor import STEP_IO, Buffers, Env, ExternStep
-from .window_steps import UnfoldColumns, replaced
+from .window_steps import UnfoldColumns, replaced, sole_readers
 from .workers import num_threads
 
 # Note [convolutions by windows]
@@ -119,9 +118,7 @@ def with_windows_products(graph: Graph, steps: Sequence[Any]) -> list[Any]:
     found = [s for s in steps if type(s) is UnfoldColumns]
     if not found or not own_gemm.windows_kernel():
         return list(steps)
-    uses: Counter[Var] = Counter(a for e in graph.eqns for a in e.inputs if isinstance(a, Var))
-    uses.update(o for o in graph.outputs if isinstance(o, Var))
-    reader = {a: e for e in graph.eqns for a in e.inputs if isinstance(a, Var) and uses[a] == 1}
+    uses, reader = sole_readers(graph)
     by_eqn = {id(s.eqn): s for s in steps if type(s) is ExternStep}
     fused: dict[int, WindowsProduct] = {}
     for s in found:

@@ -18,7 +18,7 @@ from . import mkl_gemm
 from .buffer_plan import StepIO
 from .executor import STEP_IO, Buffers, Env, ExternStep
 from .kernels import run_split
-from .window_steps import UnfoldColumns
+from .window_steps import UnfoldColumns, sole_readers
 from .workers import num_threads
 
 # Note [Winograd convolutions]
@@ -550,9 +550,7 @@ def with_winograd(graph: Graph, steps: Sequence[Any]) -> list[Any]:
 
     if not winograd.available():
         return list(steps)
-    uses: Counter[Var] = Counter(a for e in graph.eqns for a in e.inputs if isinstance(a, Var))
-    uses.update(o for o in graph.outputs if isinstance(o, Var))
-    reader = {a: e for e in graph.eqns for a in e.inputs if isinstance(a, Var) and uses[a] == 1}
+    uses, reader = sole_readers(graph)
     producer = {e.out: e for e in graph.eqns}
     plain = {id(s.eqn): s for s in steps if type(s) is ExternStep}
     fused: dict[int, Any] = {}  # id of the replaced step -> its Winograd step
