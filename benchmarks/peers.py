@@ -75,14 +75,15 @@ def torch() -> ModuleType:
 # pool keeps the size it was made with (one core's worth of CPU time per step at 1 thread).
 
 
-def jax() -> tuple[ModuleType, ModuleType]:
-    """``(jax, jax.numpy)`` on the CPU with SETTINGS["threads"] threads (Note [JAX threads]);
-    Unavailable if JAX is missing."""
+def jax(threads: int | None = None) -> tuple[ModuleType, ModuleType]:
+    """``(jax, jax.numpy)`` on the CPU with ``threads`` threads (SETTINGS["threads"] by
+    default; Note [JAX threads]), fixed when JAX's backend first starts; Unavailable if JAX is
+    missing."""
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     if "jax" in _LOADED:
         return _LOADED["jax"], _load("jax.numpy")
     jax_module = _load("jax")
-    with _cpus(SETTINGS["threads"]):
+    with _cpus(threads or SETTINGS["threads"]):
         jax_module.devices()
     return jax_module, _load("jax.numpy")
 

@@ -42,6 +42,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from . import peers
 from .harness import child_env, to_numpy
 
 HIDDEN = 128
@@ -99,8 +100,7 @@ def _torch(module: str, d: dict[str, Any], threads: int, compiled: bool) -> Call
 
 
 def _jax(module: str, d: dict[str, Any], threads: int) -> Callable[[], Any]:
-    import jax
-    import jax.numpy as jnp
+    jax, jnp = peers.jax(threads)  # (Note [JAX threads])
 
     def lstm(w: Any, h: Any, x: Any) -> Any:
         h, c = h

@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from . import peers
 from .harness import child_env, first_and_median, to_numpy
 
 HIDDEN = 128
@@ -78,8 +79,7 @@ def _adjit(d: dict[str, Any], threads: int, unrolled: bool) -> Callable[[], Any]
 
 
 def _jax(d: dict[str, Any], threads: int) -> Callable[[], Any]:
-    import jax
-    import jax.numpy as jnp
+    jax, jnp = peers.jax(threads)  # (Note [JAX threads])
 
     def loss(W: Any, U: Any, b: Any, h0: Any, xs: Any) -> Any:
         def cell(h: Any, x: Any) -> Any:
