@@ -9,6 +9,7 @@ model (up to float rounding) as two ranks: the global batch is the same.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 
@@ -57,13 +58,19 @@ def main() -> None:
         if rank == 0:
             print(f"epoch {epoch + 1}: mean loss {total.item() / len(loader):.4f} ({world} ranks)")
 
-    path = os.path.join(tempfile.gettempdir(), "adjit_ddp_example.pt")
+    # rank 0 makes a fresh folder (runs at the same time never share a file) and names it
+    folder = [tempfile.mkdtemp(prefix="adjit_ddp_") if rank == 0 else None]
+    dist.broadcast_object_list(folder, src=0)
+    path = os.path.join(folder[0], "model.pt")
     if rank == 0:  # one writer; the others wait until the file is complete
         adjit.save(model.module.state_dict(), path)
     dist.barrier()
     state = adjit.load(path)
     same = all(adjit.equal(state[k], v) for k, v in model.module.state_dict().items())
     print(f"rank {rank}: checkpoint {path} matches this rank's model: {same}")
+    dist.barrier()  # every rank has read it
+    if rank == 0:
+        shutil.rmtree(folder[0])
     dist.destroy_process_group()
     sys.exit(0 if same else 1)
 
