@@ -294,8 +294,10 @@ EPS = {"torch.bfloat16": BF16_EPS, "torch.float16": 2.0**-10}
 # float32 results computed in the autocast dtype (bilinear; the float32 residual streams of
 # the transformer layers add their attention and feed-forward results, made in that dtype)
 COMPUTED_LOW = {"bilinear", "encoder_layer", "decoder_layer", "transformer"}
-# PyTorch's oneDNN LSTM has no float16 kernel on this CPU ("could not create a primitive")
-TORCH_CANNOT = {("lstm", "float16"), ("lstm_bidirectional", "float16")}
+# PyTorch's oneDNN LSTM has no kernel for some dtypes on some CPUs ("could not create a primitive
+# descriptor": float16 on the AVX-512 EPYC, bfloat16 too on an AVX2 one): a gap of the oracle's
+# build on this machine, not PyTorch's semantics, so there is nothing to compare with
+TORCH_CANNOT = "could not create a primitive descriptor"
 
 
 def _close(ours: np.ndarray, theirs: np.ndarray, dtype: str) -> None:
@@ -311,9 +313,9 @@ def _close(ours: np.ndarray, theirs: np.ndarray, dtype: str) -> None:
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 @pytest.mark.parametrize("name", ROWS)
 def test_op_matches_torch(name: str, dtype: str) -> None:
-    if (name, dtype) in TORCH_CANNOT:
-        pytest.skip("PyTorch cannot run it on this machine")
     ours, theirs = _run(adjit, ROWS[name], dtype), _run(torch, ROWS[name], dtype)
+    if isinstance(theirs, str) and TORCH_CANNOT in theirs:
+        pytest.skip(f"PyTorch cannot run it on this machine ({theirs[:80]})")
     if isinstance(theirs, str):
         assert ours == theirs
         return
