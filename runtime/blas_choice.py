@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -65,6 +66,7 @@ _NAMES = (MKL, OPENBLAS, OWN, COLUMNS, WINDOWS)
 
 Geometry = Hashable  # dtype, shapes and strides (``geometry``)
 _CHOSEN: dict[tuple[Geometry, tuple[str, ...]], str] = {}  # (geometry, contenders) -> fastest
+_CALLS: dict[Hashable, Any] = {}  # (geometry, ADJIT_BLAS) -> the library of a one-thread call
 _FILE: dict[str, str] = {}  # the same by name, as the machine's file holds them
 _READ: list[bool] = []  # the machine's file was read
 _LOCK = threading.Lock()  # (for the file; timing runs unlocked: a worker thread may be asking)
@@ -117,9 +119,16 @@ def choices() -> dict[tuple[Geometry, tuple[str, ...]], str]:
     return dict(_CHOSEN)
 
 
+def calls() -> dict[Hashable, Any]:
+    """The compiled steps' choices for one-thread products by (geometry, ADJIT_BLAS), kept
+    by the executor (Note [one product, one call] in executor.py); cleared by ``forget``."""
+    return _CALLS
+
+
 def forget() -> None:
     """Forget this process's choices (they are read from the machine's file again)."""
     _CHOSEN.clear()
+    _CALLS.clear()
     _FILE.clear()
     _READ.clear()
 

@@ -25,7 +25,7 @@ from ..ir.reference import REFERENCE
 from ..passes.fusion import Extern, Kernel, Program, fuse
 from ..passes.narrow_sums import widen_narrow_sums
 from ..passes.record import Record
-from . import blas_choice, mkl_gemm, split_windows
+from . import blas, blas_choice, mkl_gemm, own_gemm, split_gemm, split_windows
 from .blas import single_threaded
 from .buffer_plan import BufferPlan, StepIO, plan_buffers
 from .callplan import COPIED, CallPlan
@@ -193,13 +193,41 @@ def _stacked_rows(x: np.ndarray) -> np.ndarray | None:
 
 
 # Note [one product, one call]
-# On one thread a 2-D float product through MKL is one GEMM call on the caller (no row blocks
-# to split it into: Note [split products]), whose parameters MKL's prepared call keeps by
-# geometry (Note [prepared products] in mkl_gemm.py). Reached through matmul_into, _mkl_into,
-# matmul_by and _mkl_matmul, the call paid four Python layers and their tests (W2's step has
-# five products, three of them 0.6 MFLOP); the step asks the prepared call directly, and
-# anything it declines (a geometry BLAS cannot take, unaligned or overlapping arrays, a
+# On one thread a 2-D float product is one GEMM call on the caller (no row blocks to split it
+# into: Note [split products]) by the library its geometry's timed choice picked (Note [BLAS
+# by measurement]), and through MKL with the parameters its prepared call keeps by geometry
+# (Note [prepared products] in mkl_gemm.py). Reached through matmul_into, the choice's tests
+# (ADJIT_BLAS read twice, whether adjit's GEMM takes the operands: their overlaps) and the
+# layers under it cost ~15 µs a product on the AVX2 EPYC, as much as W2's three 0.6 MFLOP
+# products themselves (13-19 µs by NumPy's BLAS, 29-35 through matmul_into); so the step
+# keeps each geometry's choice (blas_choice.calls) and makes the call directly, and anything
+# a prepared call declines (a geometry BLAS cannot take, unaligned or overlapping arrays, a
 # parameter MKL refused) goes the whole way as before: the same GEMM call, the same bits.
+
+
+def _one_call(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> bool:
+    """The 2-D product at one thread by its geometry's kept choice (Note [one product, one
+    call]); False, having done nothing, where the general path must run it."""
+    key = (blas_choice.geometry(x, y, out), mkl_gemm.blas_mode())
+    calls = blas_choice.calls()
+    choice = calls.get(key, _NONE)
+    if choice is _NONE:
+        choice = calls[key] = split_gemm.chosen(x, y, out)
+    if choice is None:  # NumPy's BLAS, on one thread already (adjit.set_num_threads)
+        if blas.one_thread() is not None:
+            return False
+        np.matmul(x, y, out=out)
+        return True
+    if choice is blas_choice.OWN:  # (timed only where it took the operands: check these)
+        if not own_gemm.takes(x, y, out):
+            return False
+        own_gemm.matmul_into(x, y, out)
+        return True
+    errors = len(choice.errors)
+    return mkl_gemm._prepared(choice, x, y, out) and len(choice.errors) == errors
+
+
+_NONE: Any = object()
 
 
 def _matmul_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:
@@ -212,16 +240,9 @@ def _matmul_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:
     if x.dtype != y.dtype or x.dtype != e.out.aval.dtype.np:
         return _interpret_eqn(e, env)
     out, _ = bufs.get(e.out)
-    if (
-        x.ndim == 2 == y.ndim
-        and num_threads() == 1
-        and (2 * out.size * x.shape[1] < blas_choice.FLOPS or not mkl_gemm.measured())
-    ):  # Note [one product, one call] (larger ones choose their BLAS in matmul_into)
-        lib = mkl_gemm.active() if x.dtype in mkl_gemm.FLOATS else None
-        if lib is not None:
-            errors = len(lib.errors)
-            if mkl_gemm._prepared(lib, x, y, out) and len(lib.errors) == errors:
-                return out
+    one = x.ndim == 2 == y.ndim and num_threads() == 1 and x.dtype in mkl_gemm.FLOATS
+    if one and _one_call(x, y, out):  # Note [one product, one call]
+        return out
     n = y.shape[-1] if y.ndim > 1 else 1
     rows = _stacked_rows(x) if x.ndim > 2 and y.ndim == 2 else None
     if rows is not None and rows.size:

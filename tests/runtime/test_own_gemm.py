@@ -137,6 +137,7 @@ def test_timed_as_a_third_contender(monkeypatch: pytest.MonkeyPatch, tmp_path: P
         pytest.skip("the GEMM kernel does not compile on this host")
     monkeypatch.setenv("ADJIT_CACHE_DIR", str(tmp_path))  # (no choice kept for the machine)
     monkeypatch.setattr(blas_choice, "_CHOSEN", {})
+    monkeypatch.setattr(blas_choice, "_CALLS", {})
     monkeypatch.setattr(blas_choice, "_FILE", {})
     monkeypatch.setattr(blas_choice, "_READ", [])
     seen: list[tuple[str, ...]] = []

@@ -37,6 +37,7 @@ def _own_choices(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("ADJIT_CACHE_DIR", str(tmp_path))
     monkeypatch.delenv("ADJIT_BLAS", raising=False)
     monkeypatch.setattr(blas_choice, "_CHOSEN", {})
+    monkeypatch.setattr(blas_choice, "_CALLS", {})
     monkeypatch.setattr(blas_choice, "_FILE", {})
     monkeypatch.setattr(blas_choice, "_READ", [])
 
