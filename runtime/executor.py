@@ -29,7 +29,7 @@ from . import blas, blas_choice, mkl_gemm, own_gemm, split_gemm, split_windows
 from .blas import single_threaded
 from .buffer_plan import BufferPlan, StepIO, plan_buffers
 from .callplan import COPIED, CallPlan
-from .index_steps import index_add_into, scatter_add_into
+from .index_steps import gather_into, index_add_into, scatter_add_into
 from .kernels import KernelRunner
 from .loop_steps import LOOPS, LoopStep, loop_step
 from .reshape_copies import PermuteCopy, ReshapeCopy, copying_reshapes, with_permute_copies
@@ -515,9 +515,14 @@ EXTERN_RUN[Op.GATHER] = _gather
 def _gather_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:
     """A GATHER's values in its pooled buffer: a max pool's picked elements and their index
     are a training step's residuals, planned in its arena (Note [max pool by its index] in
-    nn/functional_pool.py), not fresh arrays beside it. NumPy's picks land in a fresh array,
-    so they are made GATHER_BYTES at a time (runs of rows) and copied in."""
+    nn/functional_pool.py), not fresh arrays beside it. The compiled loop writes them there
+    (Note [gather along an axis] in codegen/scatter.py); where it declines, NumPy's picks land
+    in a fresh array, so they are made GATHER_BYTES at a time (runs of rows) and copied in."""
     x, index = e.inputs
+    if isinstance(x, Var) and isinstance(index, Var):  # Note [gather along an axis]
+        out, _ = bufs.get(e.out)
+        if gather_into(env[x], env[index], e.attrs["axis"], out):
+            return out
     rows = e.out.aval.shape[0] if e.out.aval.shape else 0
     if e.attrs["axis"] != 0 and rows > 1 and isinstance(x, Var) and isinstance(index, Var):
         a, i = env[x], env[index]

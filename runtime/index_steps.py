@@ -1,4 +1,5 @@
-"""INDEX_ADD and SCATTER_ADD of compiled programs, into pooled buffers (Note [compiled scatter])."""
+"""INDEX_ADD, SCATTER_ADD and GATHER of compiled programs, into pooled buffers (Note [compiled
+scatter])."""
 
 from __future__ import annotations
 
@@ -216,3 +217,34 @@ def _scatter_by_offsets(
         src = np.ascontiguousarray(src)
     fn(out_ptr, address(src), address(dst_off), src_off_ptr, dst_off.size, 1)
     return out
+
+
+_GATHER: dict[tuple[np.dtype, np.dtype], Any] = {}  # (dtype, index dtype) -> the gather loop
+
+
+def gather_into(a: np.ndarray, index: np.ndarray, axis: int, out: np.ndarray) -> bool:
+    """``out[...] = np.take_along_axis(a, index, axis)`` (``out`` pooled, the index's shape)
+    by the compiled loop (Note [gather along an axis] in codegen/scatter.py); False, with
+    ``out`` unspecified, where the caller must take the NumPy rule: a layout the loop does not
+    read, or an index out of range (the rule raises its IndexError)."""
+    key = (a.dtype, index.dtype)
+    loop = _GATHER.get(key, _UNSET)
+    if loop is _UNSET:
+        from ..codegen.scatter import along_function  # imports llvmlite.ir: lazily
+
+        wide = index.dtype in (np.int64, np.int32)
+        loop = _GATHER[key] = along_function(a.dtype, index.dtype.name, True) if wide else None
+    if (
+        loop is None
+        or not index.size
+        or out.dtype != a.dtype
+        or out.shape != index.shape
+        or not 0 <= axis < a.ndim == index.ndim
+        or not (a.flags.c_contiguous and index.flags.c_contiguous and out.flags.c_contiguous)
+        or not _fits(index.shape, a.shape, axis)
+    ):
+        return False
+    strides = tuple(s // a.itemsize for s in a.strides)
+    rest, rest_ptr = _rest_offsets(index.shape, strides, axis)
+    ptrs = address(out), address(a), address(index), rest_ptr
+    return not loop(*ptrs, index.size, a.shape[axis], strides[axis])

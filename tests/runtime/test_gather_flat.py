@@ -59,3 +59,79 @@ def test_compiled_gather_out_of_range_refuses_as_torch(bad: int) -> None:
     with pytest.raises(RuntimeError) as ours:
         f(adjit.tensor(x), adjit.tensor(idx))
     assert str(ours.value) == str(theirs.value)
+
+
+def _loop_available() -> None:
+    from adjit.codegen import scatter
+
+    if scatter.along_function(np.dtype(np.float32), "int64", True) is None:
+        pytest.skip("the compiled gather does not build on this host")
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+@pytest.mark.parametrize("kind", [np.int32, np.int64])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.int32])
+def test_compiled_loop_as_take_along_axis(axis: int, kind: type, dtype: type) -> None:
+    """Note [gather along an axis]: the loop's values are take_along_axis's, bit for bit, with
+    negative indices wrapped and the other axes cropped to the index's extents."""
+    from adjit.runtime.index_steps import gather_into
+
+    _loop_available()
+    a = (RNG.standard_normal((4, 5, 6)) * 1000).astype(dtype)
+    shape = [3, 4, 5]
+    shape[axis] = 7
+    n = a.shape[axis]
+    i = RNG.integers(-n, n, shape).astype(kind)
+    out = np.full(shape, 7, dtype)
+    assert gather_into(a, i, axis, out)
+    cropped = a[tuple(slice(0, k) if d != axis else slice(None) for d, k in enumerate(shape))]
+    np.testing.assert_array_equal(out, np.take_along_axis(cropped, i, axis))
+
+
+def test_compiled_loop_declines() -> None:
+    """Out of range (either side), layouts it does not read, an index larger than the array
+    along another axis, or an unsupported index type: False, for the NumPy rule."""
+    from adjit.runtime.index_steps import gather_into
+
+    _loop_available()
+    a = RNG.standard_normal((4, 5)).astype(np.float32)
+    i = np.array([[0, 4], [1, 1], [2, 3], [4, 0]])
+    out = np.empty(i.shape, np.float32)
+    assert gather_into(a, i, 1, out)
+    assert not gather_into(a, i + 1, 1, out)  # 5
+    assert not gather_into(a, i - 6, 1, out)  # -6, below -n
+    assert not gather_into(a.T.copy().T, i, 1, out)  # not C-contiguous
+    assert not gather_into(a, np.zeros((5, 2), np.int64), 1, np.empty((5, 2), np.float32))
+    assert not gather_into(a, i.astype(np.int16), 1, out)
+    assert not gather_into(a, i, 1, np.empty(i.shape, np.float64))  # another dtype
+
+
+def test_compiled_max_pool_picks_by_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compiled max pool's pick runs on the loop (not NumPy's arithmetic), and its values
+    and gradient are PyTorch's."""
+    from adjit.runtime import index_steps
+
+    _loop_available()
+    calls: list[tuple[int, ...]] = []
+    real = index_steps.gather_into
+
+    def spy(a: np.ndarray, i: np.ndarray, axis: int, out: np.ndarray) -> bool:
+        done = real(a, i, axis, out)
+        calls.append(i.shape if done else ())
+        return done
+
+    monkeypatch.setattr(executor, "gather_into", spy)
+    x = RNG.standard_normal((2, 3, 9, 9)).astype(np.float32)
+
+    def loss(t: adjit.Tensor) -> adjit.Tensor:
+        return (adjit.nn.functional.max_pool2d(t, 3, 2, 1) ** 2).sum()
+
+    xa = adjit.tensor(x, requires_grad=True)
+    got = adjit.compile(loss)(xa)
+    got.backward()
+    xt = torch.tensor(x, requires_grad=True)
+    want = (torch.nn.functional.max_pool2d(xt, 3, 2, 1) ** 2).sum()
+    want.backward()
+    assert (2, 3, 25) in calls
+    np.testing.assert_allclose(got.item(), want.item(), rtol=1e-6)
+    np.testing.assert_array_equal(xa.grad.numpy(), xt.grad.numpy())
