@@ -193,34 +193,40 @@ def _stacked_rows(x: np.ndarray) -> np.ndarray | None:
 
 
 # Note [one product, one call]
-# On one thread a 2-D float product is one GEMM call on the caller (no row blocks to split it
-# into: Note [split products]) by the library its geometry's timed choice picked (Note [BLAS
-# by measurement]), and through MKL with the parameters its prepared call keeps by geometry
+# A 2-D float product runs by the library its geometry's timed choice picked (Note [BLAS by
+# measurement]): at one thread as one GEMM call on the caller (no row blocks to split it into:
+# Note [split products]), through MKL with the parameters its prepared call keeps by geometry
 # (Note [prepared products] in mkl_gemm.py). Reached through matmul_into, the choice's tests
 # (ADJIT_BLAS read twice, whether adjit's GEMM takes the operands: their overlaps) and the
 # layers under it cost ~15 µs a product on the AVX2 EPYC, as much as W2's three 0.6 MFLOP
 # products themselves (13-19 µs by NumPy's BLAS, 29-35 through matmul_into); so the step
-# keeps each geometry's choice (blas_choice.calls) and makes the call directly, and anything
-# a prepared call declines (a geometry BLAS cannot take, unaligned or overlapping arrays, a
-# parameter MKL refused) goes the whole way as before: the same GEMM call, the same bits.
+# keeps each geometry's choice at each thread count (blas_choice.calls) and makes the call
+# directly: at one thread the library's own call, at more the same split matmul_into makes
+# (split_gemm.matmul_by). Anything a prepared call declines (a geometry BLAS cannot take,
+# unaligned or overlapping arrays, a parameter MKL refused) goes the whole way as before: the
+# same GEMM calls, the same bits.
 
 
-def _one_call(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> bool:
-    """The 2-D product at one thread by its geometry's kept choice (Note [one product, one
-    call]); False, having done nothing, where the general path must run it."""
-    key = (blas_choice.geometry(x, y, out), mkl_gemm.blas_mode())
+def _kept_call(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> bool:
+    """The 2-D product by its geometry's kept choice (Note [one product, one call]); False,
+    having done nothing, where the general path must run it."""
+    threads = num_threads()
+    key = (blas_choice.geometry(x, y, out), mkl_gemm.blas_mode(), threads)
     calls = blas_choice.calls()
     choice = calls.get(key, _NONE)
     if choice is _NONE:
         choice = calls[key] = split_gemm.chosen(x, y, out)
+    if choice is blas_choice.OWN and not own_gemm.takes(x, y, out):
+        return False  # (timed only where it took the operands: checked for these)
+    if threads > 1:
+        split_gemm.matmul_by(choice, x, y, out)
+        return True
     if choice is None:  # NumPy's BLAS, on one thread already (adjit.set_num_threads)
         if blas.one_thread() is not None:
             return False
         np.matmul(x, y, out=out)
         return True
-    if choice is blas_choice.OWN:  # (timed only where it took the operands: check these)
-        if not own_gemm.takes(x, y, out):
-            return False
+    if choice is blas_choice.OWN:
         own_gemm.matmul_into(x, y, out)
         return True
     errors = len(choice.errors)
@@ -240,8 +246,8 @@ def _matmul_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:
     if x.dtype != y.dtype or x.dtype != e.out.aval.dtype.np:
         return _interpret_eqn(e, env)
     out, _ = bufs.get(e.out)
-    one = x.ndim == 2 == y.ndim and num_threads() == 1 and x.dtype in mkl_gemm.FLOATS
-    if one and _one_call(x, y, out):  # Note [one product, one call]
+    plain = x.ndim == 2 == y.ndim and x.dtype in mkl_gemm.FLOATS
+    if plain and _kept_call(x, y, out):  # Note [one product, one call]
         return out
     n = y.shape[-1] if y.ndim > 1 else 1
     rows = _stacked_rows(x) if x.ndim > 2 and y.ndim == 2 else None

@@ -207,7 +207,7 @@ def matmul_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     """``np.matmul(x, y, out=out)`` (``out`` C-contiguous) in row blocks or blocks of the
     batch across adjit's threads (Note [split products]), else on the BLAS threads Note
     [BLAS threads] chooses."""
-    _into(chosen(x, y, out), x, y, out)
+    matmul_by(chosen(x, y, out), x, y, out)
 
 
 def chosen(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> mkl_gemm.Choice:
@@ -215,11 +215,11 @@ def chosen(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> mkl_gemm.Choice:
     time its geometry is seen (Note [BLAS by measurement])."""
     # (below ALONE_FLOPS either library runs it on one thread at any thread count)
     alone = num_threads() == 1 or 2 * out.size * x.shape[-1] < ALONE_FLOPS
-    run = functools.partial(_into, x=x, y=y, out=out)
+    run = functools.partial(matmul_by, x=x, y=y, out=out)
     return mkl_gemm.chosen(x, y, out, alone, run)
 
 
-def _into(lib: mkl_gemm.Choice, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+def matmul_by(lib: mkl_gemm.Choice, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     """``matmul_into`` by MKL (``lib``), adjit's GEMM (blas_choice.OWN) or NumPy's BLAS (None)."""
     if lib is blas_choice.OWN:
         own_blocks(x, y, out, num_threads())

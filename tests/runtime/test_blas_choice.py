@@ -224,13 +224,19 @@ def test_one_thread_products_choose_at_two_threads(
     x, y = _operands(256, 128, 192)  # 12.6 MFLOP
     assert blas_choice.FLOPS <= 2 * 256 * 128 * 192 < split_gemm.ALONE_FLOPS
     expected = np.empty((256, 192), np.float32)
+    asked: list[object] = []
+    chosen = split_gemm.chosen
     with at_threads(2):
         monkeypatch.setenv("ADJIT_BLAS", "mkl" if mkl else "numpy")
         split_gemm.matmul_into(x, y, expected)
         monkeypatch.delenv("ADJIT_BLAS")
-        got = adjit.compile(lambda a, b: a @ b)(adjit.tensor(x), adjit.tensor(y)).numpy()
-    np.testing.assert_array_equal(got, expected)
+        monkeypatch.setattr(split_gemm, "chosen", lambda *a: asked.append(a[2].shape) or chosen(*a))
+        f = adjit.compile(lambda a, b: a @ b)
+        calls = [f(adjit.tensor(x), adjit.tensor(y)).numpy() for _ in range(3)]
+    for got in calls:
+        np.testing.assert_array_equal(got, expected)
     assert list(blas_choice.choices().values()) == ["mkl" if mkl else "openblas"]
+    assert asked == [(256, 192)]  # (the step keeps the choice: Note [one product, one call])
 
 
 def test_small_products_and_forced_libraries_are_not_timed(monkeypatch: pytest.MonkeyPatch) -> None:
