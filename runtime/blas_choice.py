@@ -66,7 +66,7 @@ _NAMES = (MKL, OPENBLAS, OWN, COLUMNS, WINDOWS)
 
 Geometry = Hashable  # dtype, shapes and strides (``geometry``)
 _CHOSEN: dict[tuple[Geometry, tuple[str, ...]], str] = {}  # (geometry, contenders) -> fastest
-_CALLS: dict[Hashable, Any] = {}  # (geometry, ADJIT_BLAS) -> the library of a one-thread call
+_CALLS: dict[Hashable, Any] = {}  # (geometry, ADJIT_BLAS, threads) -> a compiled product's library
 _FILE: dict[str, str] = {}  # the same by name, as the machine's file holds them
 _READ: list[bool] = []  # the machine's file was read
 _LOCK = threading.Lock()  # (for the file; timing runs unlocked: a worker thread may be asking)
@@ -120,7 +120,7 @@ def choices() -> dict[tuple[Geometry, tuple[str, ...]], str]:
 
 
 def calls() -> dict[Hashable, Any]:
-    """The compiled steps' choices for one-thread products by (geometry, ADJIT_BLAS), kept
+    """The compiled steps' 2-D products' choices by (geometry, ADJIT_BLAS, thread count), kept
     by the executor (Note [one product, one call] in executor.py); cleared by ``forget``."""
     return _CALLS
 
