@@ -25,7 +25,7 @@ from ..ir.reference import REFERENCE
 from ..passes.fusion import Extern, Kernel, Program, fuse
 from ..passes.narrow_sums import widen_narrow_sums
 from ..passes.record import Record
-from . import blas, blas_choice, mkl_gemm, own_gemm, split_gemm, split_windows
+from . import blas_choice, mkl_gemm, own_gemm, split_gemm, split_windows
 from .blas import single_threaded
 from .buffer_plan import BufferPlan, StepIO, plan_buffers
 from .callplan import COPIED, CallPlan
@@ -201,10 +201,11 @@ def _stacked_rows(x: np.ndarray) -> np.ndarray | None:
 # layers under it cost ~15 µs a product on the AVX2 EPYC, as much as W2's three 0.6 MFLOP
 # products themselves (13-19 µs by NumPy's BLAS, 29-35 through matmul_into); so the step
 # keeps each geometry's choice at each thread count (blas_choice.calls) and makes the call
-# directly: at one thread the library's own call, at more the same split matmul_into makes
-# (split_gemm.matmul_by). Anything a prepared call declines (a geometry BLAS cannot take,
-# unaligned or overlapping arrays, a parameter MKL refused) goes the whole way as before: the
-# same GEMM calls, the same bits.
+# directly: MKL's prepared call at one thread, else what matmul_into makes once it has the
+# choice (split_gemm.matmul_by: NumPy's BLAS on one thread, adjit's GEMM, the splits).
+# Anything a prepared call declines (a geometry BLAS cannot take, unaligned or overlapping
+# arrays, a parameter MKL refused) goes the whole way as before: the same GEMM calls, the
+# same bits.
 
 
 def _kept_call(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> bool:
@@ -218,19 +219,11 @@ def _kept_call(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> bool:
         choice = calls[key] = split_gemm.chosen(x, y, out)
     if choice is blas_choice.OWN and not own_gemm.takes(x, y, out):
         return False  # (timed only where it took the operands: checked for these)
-    if threads > 1:
-        split_gemm.matmul_by(choice, x, y, out)
-        return True
-    if choice is None:  # NumPy's BLAS, on one thread already (adjit.set_num_threads)
-        if blas.one_thread() is not None:
-            return False
-        np.matmul(x, y, out=out)
-        return True
-    if choice is blas_choice.OWN:
-        own_gemm.matmul_into(x, y, out)
-        return True
-    errors = len(choice.errors)
-    return mkl_gemm._prepared(choice, x, y, out) and len(choice.errors) == errors
+    if threads == 1 and choice is not None and choice is not blas_choice.OWN:  # MKL
+        errors = len(choice.errors)
+        return mkl_gemm._prepared(choice, x, y, out) and len(choice.errors) == errors
+    split_gemm.matmul_by(choice, x, y, out)
+    return True
 
 
 _NONE: Any = object()
