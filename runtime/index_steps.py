@@ -125,8 +125,21 @@ def _scatter_layout(index_shape: tuple[int, ...], strides: tuple[int, ...], axis
     return rest, src_off, src_off.ctypes.data
 
 
-# (dtype, index dtype) -> codegen.scatter.along_function's loop (or None)
-_ALONG: dict[tuple[np.dtype, np.dtype], Any] = {}
+# (dtype, index dtype, gather) -> codegen.scatter.along_function's loop (or None)
+_ALONG: dict[tuple[np.dtype, np.dtype, bool], Any] = {}
+
+
+def _along(dtype: np.dtype, index: np.dtype, gather: bool) -> Any:
+    """The scatter's (or with ``gather`` the gather's) loop along an axis for these dtypes, or
+    None: kept here by the dtypes themselves (``dtype.name`` costs microseconds a call)."""
+    key = (dtype, index, gather)
+    loop = _ALONG.get(key, _UNSET)
+    if loop is _UNSET:
+        from ..codegen.scatter import along_function  # imports llvmlite.ir: lazily
+
+        wide = index in (np.int64, np.int32)
+        loop = _ALONG[key] = along_function(dtype, index.name, gather) if wide else None
+    return loop
 
 
 @lru_cache(maxsize=256)
@@ -154,13 +167,8 @@ def scatter_add_into(e: Eqn, env: dict, bufs: Any, read: Read, fallback: Fallbac
     src, index = read(e.inputs[0], env), read(e.inputs[1], env)
     axis = e.attrs["axis"]
     dtype, shape = np.dtype(e.out.aval.dtype.np), tuple(int(s) for s in e.attrs["shape"])
-    key = (dtype, index.dtype)  # (an int32 index: a max pool's, Note [max pool by its index])
-    along = _ALONG.get(key, _UNSET)
-    if along is _UNSET:
-        from ..codegen.scatter import along_function  # imports llvmlite.ir: lazily
-
-        wide = index.dtype in (np.int64, np.int32)
-        along = _ALONG[key] = along_function(dtype, index.dtype.name) if wide else None
+    # (an int32 index: a max pool's, Note [max pool by its index])
+    along = _along(dtype, index.dtype, False)
     if (
         along is not None
         and src.dtype == dtype
@@ -219,21 +227,12 @@ def _scatter_by_offsets(
     return out
 
 
-_GATHER: dict[tuple[np.dtype, np.dtype], Any] = {}  # (dtype, index dtype) -> the gather loop
-
-
 def gather_into(a: np.ndarray, index: np.ndarray, axis: int, out: np.ndarray) -> bool:
     """``out[...] = np.take_along_axis(a, index, axis)`` (``out`` pooled, the index's shape)
     by the compiled loop (Note [gather along an axis] in codegen/scatter.py); False, with
     ``out`` unspecified, where the caller must take the NumPy rule: a layout the loop does not
     read, or an index out of range (the rule raises its IndexError)."""
-    key = (a.dtype, index.dtype)
-    loop = _GATHER.get(key, _UNSET)
-    if loop is _UNSET:
-        from ..codegen.scatter import along_function  # imports llvmlite.ir: lazily
-
-        wide = index.dtype in (np.int64, np.int32)
-        loop = _GATHER[key] = along_function(a.dtype, index.dtype.name, True) if wide else None
+    loop = _along(a.dtype, index.dtype, True)
     if (
         loop is None
         or not index.size

@@ -50,7 +50,7 @@ def _run(g, operands, along: bool, monkeypatch) -> np.ndarray:
     with monkeypatch.context() as m:
         m.setattr(index_steps, "_scatter_by_offsets", spy)
         if not along:
-            key = (np.dtype(operands[0].dtype), np.dtype(operands[1].dtype))
+            key = (np.dtype(operands[0].dtype), np.dtype(operands[1].dtype), False)  # scatter
             m.setattr(index_steps, "_ALONG", {key: None})
         ex = compile_program(g)
         first = ex(operands)[0].copy()
