@@ -518,15 +518,14 @@ def _gather_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:
     (Note [gather along an axis] in codegen/scatter.py); where it declines, NumPy's picks land
     in a fresh array, so they are made GATHER_BYTES at a time (runs of rows) and copied in."""
     x, index = e.inputs
-    if isinstance(x, Var) and isinstance(index, Var):  # Note [gather along an axis]
-        out, _ = bufs.get(e.out)
-        if gather_into(env[x], env[index], e.attrs["axis"], out):
-            return out
+    out, _ = bufs.get(e.out)  # (one buffer whichever way fills it)
+    variables = isinstance(x, Var) and isinstance(index, Var)
+    if variables and gather_into(env[x], env[index], e.attrs["axis"], out):  # type: ignore[index]
+        return out  # Note [gather along an axis]
     rows = e.out.aval.shape[0] if e.out.aval.shape else 0
-    if e.attrs["axis"] != 0 and rows > 1 and isinstance(x, Var) and isinstance(index, Var):
-        a, i = env[x], env[index]
+    if e.attrs["axis"] != 0 and rows > 1 and variables:
+        a, i = env[x], env[index]  # type: ignore[index]
         if a.shape[0] == rows == i.shape[0] and a.dtype == e.out.aval.dtype.np:
-            out, _ = bufs.get(e.out)
             per = max(1, GATHER_BYTES // max(1, out[0].nbytes))
             for r in range(0, rows, per):
                 out[r : r + per] = _gather(e, {x: a[r : r + per], index: i[r : r + per]})
@@ -534,7 +533,6 @@ def _gather_into(e: Eqn, env: Env, bufs: Buffers) -> np.ndarray:
     got = _gather(e, env)
     if got.dtype != e.out.aval.dtype.np or got.shape != e.out.aval.shape:
         return got
-    out, _ = bufs.get(e.out)
     np.copyto(out, got)
     return out
 
