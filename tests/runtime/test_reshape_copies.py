@@ -12,7 +12,7 @@ from adjit.ir.dtypes import float64
 from adjit.ir.graph import Eqn, Graph, Var
 from adjit.ir.interpreter import interpret
 from adjit.ir.ops import Op
-from adjit.runtime.executor import ExternStep, compile_program
+from adjit.runtime.executor import ReshapeView, compile_program
 from adjit.runtime.reshape_copies import PermuteCopy, ReshapeCopy, view_strides
 
 import adjit
@@ -60,7 +60,7 @@ def test_a_reshape_that_copies_is_pooled_and_one_that_views_is_not() -> None:
     g = _columns_graph()
     ex = compile_program(g)
     kinds = {s.eqn.out.aval.shape: type(s) for s in ex.steps if hasattr(s, "eqn")}
-    assert kinds[(3, 8)] is ReshapeCopy and kinds[(6, 4)] is ExternStep
+    assert kinds[(3, 8)] is ReshapeCopy and kinds[(6, 4)] is ReshapeView
     rng = np.random.default_rng(0)
     held = []
     for _ in range(4):
@@ -78,6 +78,35 @@ def test_a_reshape_that_copies_is_pooled_and_one_that_views_is_not() -> None:
     for _ in range(3):
         ex([rng.standard_normal((2, 3, 4)), rng.standard_normal((5, 3))])
     assert ex.buffers.allocations <= allocs + 2  # steady state: the copies reuse their buffers
+
+
+def _view_graph() -> Graph:
+    """A reshaped graph input and a reshaped kernel value, each read by a kernel after it."""
+    x, y = _var(2, 3, 4), _var(4, 6)
+    r, e, s, t, u = _var(6, 4), _var(6, 4), _var(4, 6), _var(4, 6), _var(6, 4)
+    eqns = (
+        Eqn(Op.RESHAPE, (x,), {"shape": (6, 4)}, r),  # a graph input: its address is known
+        Eqn(Op.NEG, (r,), {}, e),  # a kernel reads the view by that address
+        Eqn(Op.RESHAPE, (e,), {"shape": (4, 6)}, s),  # a kernel's value reshaped
+        Eqn(Op.ADD, (s, y), {}, t),
+        Eqn(Op.RESHAPE, (t,), {"shape": (6, 4)}, u),
+    )
+    return Graph((x, y), eqns, (u, r))
+
+
+def test_reshape_views_read_their_operands_memory_at_every_layout() -> None:
+    """Note [reshape views]: a view of its operand, whose address the next kernel reads; a
+    strided input (the reshape copies) or one of another dtype (converted first) is read right."""
+    g = _view_graph()
+    ex = compile_program(g)
+    assert sum(type(s) is ReshapeView for s in ex.steps) == 3
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 6))
+    strided = np.asfortranarray(x)
+    for args in ([x, y], [strided, y], [x.astype(np.float32), y], [x, y]):
+        got, want = ex(args), interpret(g, [np.asarray(a, np.float64) for a in args])
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_convolution_gradients_and_in_place_updates_after_views() -> None:
