@@ -185,13 +185,13 @@ def fuse_elementwise(g: Graph) -> Program:
         assert open_ is not None
         for j in range(start, min(len(eqns), start + LOOKAHEAD)):
             f = eqns[j]
-            if j in taken or not (_fusible(f) or f.op in REDUCTIONS):
-                continue
-            ins = [a for a in f.inputs if isinstance(a, Var)]
-            if any(a in pending for a in ins) or not open_.can_take(f):
+            if not (_fusible(f) or f.op in REDUCTIONS) or j in taken:
                 continue
             if f.op not in REDUCTIONS and not same_shape(f.out.aval.shape, open_.shape):
                 continue  # (a scalar a kernel of another shape could take: not worth moving)
+            ins = [a for a in f.inputs if isinstance(a, Var)]
+            if any(a in pending for a in ins) or not open_.can_take(f):
+                continue
             if not (_small(f.out) or (any(a in open_.defined for a in ins) and ends(f))):
                 continue
             open_.add(f)
@@ -211,11 +211,11 @@ def fuse_elementwise(g: Graph) -> Program:
             open_.add(e)
             pending.discard(e.out)
             continue
-        if open_ is not None:
-            pull(i + 1)
-            made = open_.defined | open_.reduced
-            if any(a in made for a in e.inputs if isinstance(a, Var)):
-                close()  # an extern reads the region: it must be computed first
+        if open_ is not None and any(
+            a in open_.defined or a in open_.reduced for a in e.inputs if isinstance(a, Var)
+        ):
+            pull(i + 1)  # (an extern that does not read the kernel leaves it open)
+            close()  # an extern reads the region: it must be computed first
         prog.steps.append(Extern(e))
         pending.discard(e.out)
     close()
