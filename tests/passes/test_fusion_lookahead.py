@@ -7,36 +7,17 @@ import numpy as np
 import pytest
 from adjit.ir.aval import Aval
 from adjit.ir.dtypes import float32
-from adjit.ir.graph import Atom, Eqn, Graph, Lit, Var
+from adjit.ir.graph import Graph, Lit
 from adjit.ir.interpreter import interpret
 from adjit.ir.ops import Op
-from adjit.ir.shapes import infer
 from adjit.passes.fusion import LOOKAHEAD, Kernel, fuse
 from adjit.runtime.executor import compile_program
 
 import adjit
+from tests.codegen.test_lower import Builder  # (a graph written op by op)
 
 LARGE = (64, 64)  # 16 KB: past fusion.SMALL_BYTES
 SMALL = (4,)
-
-
-class Builder:
-    def __init__(self) -> None:
-        self.inputs: list[Var] = []
-        self.eqns: list[Eqn] = []
-
-    def input(self, shape: tuple[int, ...]) -> Var:
-        v = Var(Aval(shape, float32))
-        self.inputs.append(v)
-        return v
-
-    def __call__(self, op: Op, *xs: Atom, **attrs: object) -> Var:
-        out = Var(infer(op, [x.aval for x in xs], dict(attrs)))
-        self.eqns.append(Eqn(op, tuple(xs), dict(attrs), out))
-        return out
-
-    def graph(self, outs: list[Atom]) -> Graph:
-        return Graph(tuple(self.inputs), tuple(self.eqns), tuple(outs))
 
 
 def two() -> Lit:
@@ -58,7 +39,7 @@ def same_as_interpreter(g: Graph) -> None:
 
 def test_a_consumer_read_only_by_externs_joins_its_producer() -> None:
     b = Builder()
-    x, ys = b.input(LARGE), b.input(SMALL)
+    x, ys = b.input(LARGE, float32), b.input(SMALL, float32)
     a = b(Op.MUL, x, two())
     s = b(Op.NEG, ys)  # another shape: the kernel of ``a`` closes here
     r = b(Op.RELU, a)  # read by an extern only
@@ -69,7 +50,7 @@ def test_a_consumer_read_only_by_externs_joins_its_producer() -> None:
 
 def test_a_consumer_that_feeds_more_elementwise_work_stays_with_it() -> None:
     b = Builder()
-    x, ys = b.input(LARGE), b.input(SMALL)
+    x, ys = b.input(LARGE, float32), b.input(SMALL, float32)
     a = b(Op.MUL, x, two())
     s = b(Op.NEG, ys)
     r = b(Op.RELU, a)
@@ -81,7 +62,7 @@ def test_a_consumer_that_feeds_more_elementwise_work_stays_with_it() -> None:
 
 def test_an_equation_waiting_for_a_later_value_is_not_moved() -> None:
     b = Builder()
-    x, ys, w = b.input(LARGE), b.input(SMALL), b.input(LARGE)
+    x, ys, w = b.input(LARGE, float32), b.input(SMALL, float32), b.input(LARGE, float32)
     a = b(Op.MUL, x, two())
     s = b(Op.NEG, ys)
     t = b(Op.PERMUTE, w, axes=(1, 0))  # computed after the kernel of ``a`` closes
@@ -93,7 +74,7 @@ def test_an_equation_waiting_for_a_later_value_is_not_moved() -> None:
 
 def test_small_values_of_one_shape_share_a_kernel() -> None:
     b = Builder()
-    xs, big = b.input(SMALL), b.input(LARGE)
+    xs, big = b.input(SMALL, float32), b.input(LARGE, float32)
     a = b(Op.MUL, xs, two())
     c = b(Op.NEG, big)  # another shape between them
     d = b(Op.ADD, xs, xs)  # small and of a's shape: moved up, though it reads nothing made
@@ -104,7 +85,7 @@ def test_small_values_of_one_shape_share_a_kernel() -> None:
 
 def test_a_large_value_that_reads_nothing_the_kernel_makes_stays() -> None:
     b = Builder()
-    x, ys, y = b.input(LARGE), b.input(SMALL), b.input(LARGE)
+    x, ys, y = b.input(LARGE, float32), b.input(SMALL, float32), b.input(LARGE, float32)
     a = b(Op.MUL, x, two())
     s = b(Op.NEG, ys)
     c = b(Op.NEG, y)  # large: made earlier it would be alive longer
@@ -115,7 +96,7 @@ def test_a_large_value_that_reads_nothing_the_kernel_makes_stays() -> None:
 
 def test_equations_past_the_window_are_not_scanned() -> None:
     b = Builder()
-    x, ys = b.input(LARGE), b.input(SMALL)
+    x, ys = b.input(LARGE, float32), b.input(SMALL, float32)
     a = b(Op.MUL, x, two())
     s = ys
     for _ in range(LOOKAHEAD + 1):  # the first closes the kernel; the window starts after it
