@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from math import e, inf, nan, pi  # noqa: E402 - PyTorch's constants (floats), as torch's
 
+import adjit.runtime.blas as _blas  # noqa: F401 - first: Note [OpenBLAS's idle threads]
 from adjit import (  # noqa: E402, I001  (after the names they use)
     _dynamo,
     accelerator,

@@ -41,7 +41,9 @@ from ..passes import cache_folder
 # MKL. OpenBLAS's threads spin after a call, as MKL's OpenMP team does (KMP_BLOCKTIME), and a
 # step mixing the two on two cores ran in two modes, 72-81 or 125-131 ms for the transformer,
 # where MKL alone ran 80-91 (this Zen 4, processes alternating); a product timed alone does
-# not see that. (W2's small products at two threads: MKL 45-51 µs, OpenBLAS 13.)
+# not see that. (Where OpenBLAS's threads sleep soon after a call, the larger products choose
+# too, between OpenBLAS's threads and MKL: Note [OpenBLAS's idle threads] in blas.py.)
+# (W2's small products at two threads: MKL 45-51 µs, OpenBLAS 13.)
 # ADJIT_BLAS=mkl or =numpy forces a library.
 # A third contender is adjit's own compiled GEMM (Note [our own GEMM] in codegen/sgemm.py),
 # for float32 matrices at one thread: timed with the other two (rounds rotate the order),

@@ -238,6 +238,22 @@ def chosen(
     return by_name[blas_choice.fastest(key, lambda name: run(by_name[name]), names)]
 
 
+def chosen_threaded(
+    x: np.ndarray, y: np.ndarray, out: np.ndarray, threads: int, run: Callable[[Choice], None]
+) -> Choice:
+    """At ``threads`` threads, a product both libraries split: None (OpenBLAS's own threads)
+    or MKL (``active()``: its team or adjit's blocks) where it ran faster by blas_choice.MARGIN,
+    timed once per geometry and thread count (Note [OpenBLAS's idle threads] in blas.py: MKL's
+    team spins longer after a call, which a product timed alone does not see)."""
+    lib = active() if x.dtype == y.dtype == out.dtype in FLOATS else None
+    if lib is None:
+        return None
+    names = (blas_choice.OPENBLAS, blas_choice.MKL)  # (the incumbent first)
+    key = (*blas_choice.geometry(x, y, out), f"{threads} threads")
+    by_name = {blas_choice.MKL: lib, blas_choice.OPENBLAS: None}
+    return by_name[blas_choice.fastest(key, lambda name: run(by_name[name]), names)]
+
+
 def fastest(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     """``matmul``, at one thread by whichever library runs this geometry faster (``chosen``):
     a product run as one call (a column step's chunk, a Winograd step's batch), not split."""

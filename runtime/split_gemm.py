@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import batch_blocks, blas_choice, mkl_gemm, own_gemm
-from .blas import one_thread, single_threaded
+from .blas import one_thread, single_threaded, threads_sleep_soon
 from .idle_cores import WATCH
 from .kernels import run_split
 from .workers import num_threads
@@ -214,9 +214,24 @@ def chosen(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> mkl_gemm.Choice:
     """The library ``matmul_into`` runs this product by at this thread count, timed the first
     time its geometry is seen (Note [BLAS by measurement])."""
     # (below ALONE_FLOPS either library runs it on one thread at any thread count)
-    alone = num_threads() == 1 or 2 * out.size * x.shape[-1] < ALONE_FLOPS
+    threads = num_threads()
+    flops = 2 * out.size * x.shape[-1]
+    alone = threads == 1 or flops < ALONE_FLOPS
     run = functools.partial(matmul_by, x=x, y=y, out=out)
+    if not alone and mkl_gemm.blas_mode() == "auto" and on_blas_threads(x, y, out, flops):
+        return mkl_gemm.chosen_threaded(x, y, out, threads, run)
     return mkl_gemm.chosen(x, y, out, alone, run)
+
+
+def on_blas_threads(x: np.ndarray, y: np.ndarray, out: np.ndarray, flops: int) -> bool:
+    """Whether NumPy's BLAS runs this product (``flops`` of it) on its own threads at more than
+    one thread, as MKL's team (a 2-D product) or adjit's blocks (a batch) would split it: where
+    OpenBLAS's idle threads sleep soon (Note [OpenBLAS's idle threads] in blas.py)."""
+    if x.ndim == 2 == y.ndim:
+        big = x.shape[0] >= 2 * ROW_ALIGN and flops >= TEAM_FLOPS
+    else:
+        big = out.ndim > 2 and min(x.ndim, y.ndim) > 1 and flops >= BATCH_SPLIT_FLOPS
+    return big and threads_sleep_soon()
 
 
 def matmul_by(lib: mkl_gemm.Choice, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
@@ -229,6 +244,9 @@ def matmul_by(lib: mkl_gemm.Choice, x: np.ndarray, y: np.ndarray, out: np.ndarra
     flops = 2 * m * n * k
     if lib is not None:
         _mkl_into(lib, x, y, out, m, k, flops)  # (others on NumPy's BLAS, threads set below)
+        return
+    if num_threads() > 1 and on_blas_threads(x, y, out, 2 * out.size * k):
+        np.matmul(x, y, out=out)  # on OpenBLAS's own threads (adjit's count: blas.set_threads)
         return
     if x.ndim == 2 == y.ndim and m >= 2 * ROW_ALIGN and flops >= SPLIT_FLOPS:
         restore = one_thread()
