@@ -40,12 +40,17 @@ from functools import cache
 # its OpenBLAS) is not loaded yet and the variable is unset (a user's value stands; with NumPy
 # imported first it is too late, and nothing changes): 2**20 cycles (~0.3 ms) keep the workers
 # awake between products that follow each other and give the core back soon after. Where the
-# variable was in effect at most SHORT_SPIN, ``threads_sleep_soon`` says so, and a product
-# either library would split at n threads (split_gemm.on_blas_threads) runs on OpenBLAS's own
-# threads, or on MKL where, timed once per geometry and thread count, MKL ran it faster by
-# blas_choice.MARGIN (mkl_gemm.chosen_threaded: OpenBLAS is the incumbent because MKL's team
-# spins BLOCKTIME_MS after a call, Note [MKL's own threads], which a product timed alone does
-# not see). On this EPYC every product of the four models and W2 stayed on OpenBLAS.
+# variable was in effect at most SHORT_SPIN, ``threads_sleep_soon`` says so, and at n threads
+# a 2-D product or a batch of at least split_gemm.SPLIT_FLOPS (split_gemm.on_blas_threads)
+# runs on OpenBLAS's own threads, or on MKL where, timed once per geometry and thread count,
+# MKL ran it faster by blas_choice.MARGIN (mkl_gemm.chosen_threaded: OpenBLAS is the incumbent
+# because MKL's team spins BLOCKTIME_MS after a call, Note [MKL's own threads], which a product
+# timed alone does not see). On this EPYC every such product of the four models and W2 stayed
+# on OpenBLAS. Smaller ones keep their ways: from TEAM_FLOPS (W2 batch 128's 51 MFLOP
+# products) on OpenBLAS's threads, W2 b128's step in the bench ran in two modes, 1.8-2.6 ms or
+# 4.5-8.9 (IQRs of 4-7 ms), the other contenders' processes beside it (a worker asleep after
+# its short spin, woken, waits for a core while the caller spins for it); on MKL's team as
+# before, 2.56 ms (IQR 0.55).
 SPIN_EXPONENT = 20  # OPENBLAS_THREAD_TIMEOUT import adjit sets: 2**20 cycles (~0.3 ms)
 SHORT_SPIN = 22  # at most this: OpenBLAS's threads sleep soon after a call (~1.5 ms)
 _SPIN = "OPENBLAS_THREAD_TIMEOUT"

@@ -224,13 +224,15 @@ def chosen(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> mkl_gemm.Choice:
 
 
 def on_blas_threads(x: np.ndarray, y: np.ndarray, out: np.ndarray, flops: int) -> bool:
-    """Whether NumPy's BLAS runs this product (``flops`` of it) on its own threads at more than
-    one thread, as MKL's team (a 2-D product) or adjit's blocks (a batch) would split it: where
-    OpenBLAS's idle threads sleep soon (Note [OpenBLAS's idle threads] in blas.py)."""
+    """Whether NumPy's BLAS may run this product (``flops`` of it) on its own threads at more
+    than one thread: a 2-D product or a batch of at least SPLIT_FLOPS, where OpenBLAS's idle
+    threads sleep soon (Note [OpenBLAS's idle threads] in blas.py)."""
+    if flops < SPLIT_FLOPS:
+        return False
     if x.ndim == 2 == y.ndim:
-        big = x.shape[0] >= 2 * ROW_ALIGN and flops >= TEAM_FLOPS
+        big = x.shape[0] >= 2 * ROW_ALIGN
     else:
-        big = out.ndim > 2 and min(x.ndim, y.ndim) > 1 and flops >= BATCH_SPLIT_FLOPS
+        big = out.ndim > 2 and min(x.ndim, y.ndim) > 1
     return big and threads_sleep_soon()
 
 
