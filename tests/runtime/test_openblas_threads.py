@@ -12,8 +12,8 @@ import pytest
 from adjit.runtime import blas, blas_choice, mkl_gemm, split_gemm
 
 import adjit
+from tests.runtime.test_split_gemm import EPS32, _assert_product
 
-EPS32 = float(np.finfo(np.float32).eps)
 _PROBE = (
     "import os; {first}from adjit.runtime import blas; "
     "print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'), blas.threads_sleep_soon())"
@@ -65,13 +65,6 @@ def two_threads(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
     finally:
         adjit.set_num_threads(before)
-
-
-def _assert_product(out: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
-    """``out`` is ``x @ y`` to float32 summation error (k roundings of |x| @ |y| at most)."""
-    exact = np.matmul(x.astype(np.float64), y.astype(np.float64))
-    bound = x.shape[-1] * EPS32 * np.matmul(np.abs(x).astype(np.float64), np.abs(y))
-    assert (np.abs(out - exact) <= bound).all()
 
 
 SHAPES = [

@@ -45,8 +45,8 @@ def _operands(m: int, k: int, n: int, transposed: bool) -> tuple[np.ndarray, np.
 
 def _assert_product(out: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
     """``out`` is ``x @ y`` to float32 summation error (k roundings of |x| @ |y| at most)."""
-    exact = x.astype(np.float64) @ y.astype(np.float64)
-    bound = x.shape[1] * EPS32 * (np.abs(x).astype(np.float64) @ np.abs(y).astype(np.float64))
+    exact = np.matmul(x.astype(np.float64), y.astype(np.float64))  # (a batch too)
+    bound = x.shape[-1] * EPS32 * np.matmul(np.abs(x).astype(np.float64), np.abs(y))
     assert (np.abs(out - exact) <= bound).all()
 
 
