@@ -233,9 +233,7 @@ def chosen(
     names += (blas_choice.OWN,) if own_gemm.takes(x, y, out) else ()
     if len(names) < 2:
         return lib
-    by_name = {blas_choice.MKL: lib, blas_choice.OPENBLAS: None, blas_choice.OWN: blas_choice.OWN}
-    key = blas_choice.geometry(x, y, out)
-    return by_name[blas_choice.fastest(key, lambda name: run(by_name[name]), names)]
+    return _fastest(blas_choice.geometry(x, y, out), lib, names, run)
 
 
 def chosen_threaded(
@@ -249,8 +247,14 @@ def chosen_threaded(
     if lib is None:
         return None
     names = (blas_choice.OPENBLAS, blas_choice.MKL)  # (the incumbent first)
-    key = (*blas_choice.geometry(x, y, out), f"{threads} threads")
-    by_name = {blas_choice.MKL: lib, blas_choice.OPENBLAS: None}
+    return _fastest((*blas_choice.geometry(x, y, out), f"{threads} threads"), lib, names, run)
+
+
+def _fastest(
+    key: tuple, lib: Library, names: tuple[str, ...], run: Callable[[Choice], None]
+) -> Choice:
+    """The choice among ``names`` that ran ``run`` fastest under ``key`` (MKL is ``lib``)."""
+    by_name = {blas_choice.MKL: lib, blas_choice.OPENBLAS: None, blas_choice.OWN: blas_choice.OWN}
     return by_name[blas_choice.fastest(key, lambda name: run(by_name[name]), names)]
 
 

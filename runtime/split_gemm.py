@@ -229,11 +229,18 @@ def on_blas_threads(x: np.ndarray, y: np.ndarray, out: np.ndarray, flops: int) -
     threads sleep soon (Note [OpenBLAS's idle threads] in blas.py)."""
     if flops < SPLIT_FLOPS:
         return False
-    if x.ndim == 2 == y.ndim:
-        big = x.shape[0] >= 2 * ROW_ALIGN
-    else:
-        big = out.ndim > 2 and min(x.ndim, y.ndim) > 1
+    big = _row_split(x, y) if x.ndim == 2 == y.ndim else _batched(x, y, out)
     return big and threads_sleep_soon()
+
+
+def _row_split(x: np.ndarray, y: np.ndarray) -> bool:
+    """A 2-D product with rows enough to split between threads by ROW_ALIGN blocks."""
+    return x.ndim == 2 == y.ndim and x.shape[0] >= 2 * ROW_ALIGN
+
+
+def _batched(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> bool:
+    """A batch of matrix products (not a matrix by a vector)."""
+    return out.ndim > 2 and min(x.ndim, y.ndim) > 1
 
 
 def matmul_by(lib: mkl_gemm.Choice, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
@@ -250,7 +257,7 @@ def matmul_by(lib: mkl_gemm.Choice, x: np.ndarray, y: np.ndarray, out: np.ndarra
     if num_threads() > 1 and on_blas_threads(x, y, out, 2 * out.size * k):
         np.matmul(x, y, out=out)  # on OpenBLAS's own threads (adjit's count: blas.set_threads)
         return
-    if x.ndim == 2 == y.ndim and m >= 2 * ROW_ALIGN and flops >= SPLIT_FLOPS:
+    if _row_split(x, y) and flops >= SPLIT_FLOPS:
         restore = one_thread()
         if restore is None:  # on one thread already (or not OpenBLAS: its own setting)
             np.matmul(x, y, out=out)
@@ -261,7 +268,7 @@ def matmul_by(lib: mkl_gemm.Choice, x: np.ndarray, y: np.ndarray, out: np.ndarra
             return
         finally:
             restore[0](restore[1])
-    if out.ndim > 2 and min(x.ndim, y.ndim) > 1 and 2 * out.size * k >= BATCH_SPLIT_FLOPS:
+    if _batched(x, y, out) and 2 * out.size * k >= BATCH_SPLIT_FLOPS:
         restore = one_thread()  # whole products of the batch on each thread (see the Note)
         if restore is not None:
             try:
@@ -285,9 +292,9 @@ def _mkl_into(
     same row and batch blocks, blocks of k where k is long (Note [depth blocks]), no OpenBLAS
     thread count to set."""
     threads = num_threads()
-    plain = x.ndim == 2 == y.ndim and m >= 2 * ROW_ALIGN
+    plain = _row_split(x, y)
     rows = plain and flops >= SPLIT_FLOPS
-    batch = out.ndim > 2 and min(x.ndim, y.ndim) > 1 and 2 * out.size * k >= BATCH_SPLIT_FLOPS
+    batch = _batched(x, y, out) and 2 * out.size * k >= BATCH_SPLIT_FLOPS
     if threads > 1 and plain and flops >= TEAM_FLOPS and lib.threads is not None:
         lib.threads.run(threads, mkl_gemm.matmul_by, lib, x, y, out)  # Note [MKL's own threads]
         return
