@@ -49,7 +49,7 @@ from typing import Any
 
 from ..runtime import trace_state
 from .breaks import Break
-from .python_state import _held, changed, held_now, roots, snapshots
+from .python_state import changed, held_in, held_now, roots, snapshots
 
 _USER, _LIB, _OWN, _SETTER = 0, 1, 2, 3  # _SETTER: nn.Module's __setattr__/__delattr__
 _LIB_DIRS = tuple(
@@ -317,6 +317,7 @@ class Watch:
         reached = set(self.root_ids)  # what is still reached now: a container replaced in
         for obj, _ in taken:  # its owner (``self.pending = []``) is judged by the owner's
             reached.update(map(id, held_now(obj)))  # change, not its own
+        inside = {id(v) for _, before in taken for v in held_in(before)}  # held by a snapshot
         found = []
         for obj, before in taken:
             if id(obj) in skip or id(obj) not in reached:
@@ -327,7 +328,7 @@ class Watch:
                 and replayable
                 and id(obj) in self.root_ids
                 and id(obj) not in self.read
-                and not any(id(obj) in map(id, _held(b)) for _, b in taken)
+                and id(obj) not in inside
                 and _appended_constants(obj, before)
             ):
                 self.replays.append((list.extend, (obj, obj[len(before) :])))

@@ -103,7 +103,7 @@ def _is_module(obj: Any) -> bool:
     return isinstance(obj, _MODULE[0])
 
 
-def _held(state: Any) -> list[Any]:
+def held_in(state: Any) -> list[Any]:
     """The objects a snapshot holds (the next level down)."""
     if isinstance(state, list):
         return [v for item in state for v in (item if isinstance(item, tuple) else (item,))]
@@ -116,7 +116,7 @@ def _held(state: Any) -> list[Any]:
 
 def held_now(obj: Any) -> list[Any]:
     """The objects ``obj`` holds now (as its snapshot would)."""
-    return _held(_state(obj))
+    return held_in(_state(obj))
 
 
 def snapshots(
@@ -137,7 +137,7 @@ def snapshots(
             if state is None:
                 continue
             out.append((obj, state))
-            nxt += _held(state)
+            nxt += held_in(state)
         level = [v for v in nxt if v is not None and not isinstance(v, _SCALARS)]
     return out
 
