@@ -275,12 +275,13 @@ def gemm_floor(products: Callable[[], Products], lib_name: str) -> Setup:
 
 def _adjit_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``np.matmul`` as adjit's compiled steps run it: by the library or adjit's own GEMM its
-    timed choice picked for the geometry (Note [BLAS by measurement]), split as they split."""
-    from adjit.runtime import split_gemm
+    timed choice picked for the geometry (Note [BLAS by measurement]), split as they split,
+    a 2-D product by its kept choice in one call (Note [one product, one call])."""
+    from adjit.runtime import executor
 
     if out is None:  # (the floor's first call, which only makes its result arrays)
         return np.matmul(a, b)
-    split_gemm.matmul_into(a, b, out)
+    executor.product_into(a, b, out)
     return out
 
 

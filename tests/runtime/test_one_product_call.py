@@ -95,3 +95,31 @@ def test_two_threads_keep_the_split_products(monkeypatch) -> None:
         np.testing.assert_array_equal(again.numpy(), got.numpy())
     finally:
         adjit.set_num_threads(before)
+
+
+@needs_mkl
+def test_product_into_is_the_steps_path(one_thread, monkeypatch) -> None:
+    """executor.product_into (the benchmarks' GEMM floor for adjit's choice) runs a 2-D product
+    by the kept call, as the compiled step does, with the general path's bits; a stack times a
+    matrix and a batch go the general way, to NumPy's product within float32 summation error."""
+    calls = _counted(monkeypatch)
+    monkeypatch.setenv("ADJIT_BLAS", "mkl")
+    x, w = _operands()
+    got = np.empty((37, 29), np.float32)
+    executor.product_into(x, w.T, got)
+    assert calls
+    want = np.empty((37, 29), np.float32)
+    split_gemm.matmul_into(x, w.T, want)
+    assert np.array_equal(got, want)
+    g = np.random.default_rng(4)
+    for a, b in (
+        (g.standard_normal((3, 5, 53)), w.T.astype(np.float64)),  # one GEMM over the rows
+        (g.standard_normal((4, 6, 53)), g.standard_normal((4, 53, 7))),  # a batch
+    ):
+        a = a.astype(np.float32)
+        b = b.astype(np.float32)
+        out = np.empty((*a.shape[:-1], b.shape[-1]), np.float32)
+        executor.product_into(a, b, out)
+        exact = np.matmul(a.astype(np.float64), b.astype(np.float64))
+        bound = 53 * np.finfo(np.float32).eps * np.matmul(np.abs(a), np.abs(b))
+        assert np.all(np.abs(out - exact) <= bound)
