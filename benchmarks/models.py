@@ -173,6 +173,10 @@ def _train(lib_name: str, size: dict[str, Any], compiled: bool) -> Setup:
 # steps do: each by the library or adjit's own GEMM (Note [our own GEMM] in codegen/sgemm.py)
 # its timed choice picked, split across threads as they are; a convolution read by windows
 # (Note [convolutions by windows]) is recorded as the product of its weight and its columns.
+# At more than one thread a column step runs its chunks in slots, one a thread, each chunk's
+# product on that thread (Note [column steps on threads]); this floor runs them one after
+# another, each as a lone product would run, so there it overstates the step's products
+# (resnet18 b8 at 2 threads: 100 ms against OpenBLAS's 67 on its own threads).
 # A contender at 1.2x a floor spends a sixth of its step outside the products; none can beat
 # the fastest floor by more than its non-GEMM work, which is why a ratio target over PyTorch
 # eager may be out of reach.
