@@ -229,8 +229,7 @@ def on_blas_threads(x: np.ndarray, y: np.ndarray, out: np.ndarray, flops: int) -
     threads sleep soon (Note [OpenBLAS's idle threads] in blas.py)."""
     if flops < SPLIT_FLOPS:
         return False
-    big = _row_split(x, y) if x.ndim == 2 == y.ndim else _batched(x, y, out)
-    return big and threads_sleep_soon()
+    return (_row_split(x, y) or _batched(x, y, out)) and threads_sleep_soon()
 
 
 def _row_split(x: np.ndarray, y: np.ndarray) -> bool:
