@@ -37,11 +37,14 @@ class DistStoreError(DistError):
 #   the exception's type and text, the user's file:line) to every other rank, waits until each
 #   other rank has answered with its own notice (at most FAILURE_GRACE seconds, or the timeout if
 #   shorter) and calls MPI_Abort, so mpiexec exits non-zero. When every other rank has already
-#   failed or exited there is nobody left to stop and the rank exits with status 1 instead:
-#   MPI_Abort ends mpiexec's forwarding of output at once, and under load it lost the end of
-#   the rank's own traceback (its error line) about once in 50 runs.
+#   failed, or exited with none of its collectives unfinished, there is nobody left to stop and
+#   the rank exits with status 1 instead: MPI_Abort ends mpiexec's forwarding of output at once,
+#   and under load it lost the end of the rank's own traceback (its error line) about once in
+#   50 runs. A rank that exited with a collective unfinished (issued with async_op=True, never
+#   waited for) still sits in MPI_Finalize waiting for its peers' part: only MPI_Abort ends it.
 # - atexit: a rank that exits (normally or by sys.exit), or destroy_process_group, sends an
-#   EXITED notice with how many collectives it issued in each group.
+#   EXITED notice with how many collectives it issued in each group and how many of them it
+#   left unfinished.
 # Every wait (Work.wait, and so every blocking collective) polls the control communicator
 # between tests of its request: a FAILED notice raises DistBackendError "[rank 0]: rank 1
 # failed: ValueError: boom (train.py:12)"; an EXITED notice from a rank that never issued the
@@ -61,11 +64,13 @@ class Control:
     size: int
     failed: dict[int, str] = field(default_factory=dict)  # rank -> "ValueError: boom (f.py:3)"
     exited: dict[int, dict[str, int]] = field(default_factory=dict)  # rank -> issued per group
+    stuck: set[int] = field(default_factory=set)  # exited ranks with collectives unfinished
     answers: dict[int, str] = field(default_factory=dict)  # rank -> what it is waiting in
     sends: list[Any] = field(default_factory=list)  # outstanding notice requests
     timeout: float = FAILURE_GRACE  # the default group's timeout (bounds the failure grace)
     waiting_in: Any = ""  # what this rank waits in now (its describe() answers a QUERY)
     issued: dict[str, int] = field(default_factory=dict)  # group name -> collectives issued
+    pending: dict[str, Any] = field(default_factory=dict)  # group name -> its unfinished Works
     prev_hook: Any = None
     done: bool = False
 
@@ -84,7 +89,9 @@ class Control:
             if tag == FAILED:
                 self.failed[src] = payload
             elif tag == EXITED:
-                self.exited[src] = payload
+                self.exited[src], unfinished = payload
+                if unfinished:
+                    self.stuck.add(src)
             elif tag == QUERY:
                 what = self.waiting_in.describe() if self.waiting_in else ""
                 self.sends.append(self.comm.isend(what, dest=src, tag=ANSWER))
@@ -99,6 +106,10 @@ class Control:
                 f"[rank {self.rank}]: rank {src} failed: {self.failed[src]}"
                 f" (while rank {self.rank} waited in {what})"
             )
+
+    def exited_notice(self) -> tuple[dict[str, int], int]:
+        """What an EXITED notice carries: collectives issued per group, how many unfinished."""
+        return dict(self.issued), sum(len(works) for works in self.pending.values())
 
     def query(self, seconds: float) -> dict[int, str]:
         """Ask every other rank what it is waiting in; the answers within ``seconds``."""
@@ -174,7 +185,7 @@ def _excepthook(etype: type[BaseException], value: BaseException, tb: TracebackT
         ctl.poll()
         time.sleep(0.002)
     ctl.flush(0.5)
-    if others <= set(ctl.failed) | set(ctl.exited):  # nobody left to stop (the Note)
+    if others <= set(ctl.failed) | (set(ctl.exited) - ctl.stuck):  # nobody to stop (the Note)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(1)
@@ -186,7 +197,7 @@ def _atexit() -> None:
     if ctl is None or ctl.done:
         return
     ctl.done = True
-    ctl.send_all(EXITED, dict(ctl.issued))
+    ctl.send_all(EXITED, ctl.exited_notice())
     ctl.flush(1.0)
 
 
@@ -213,7 +224,7 @@ def uninstall() -> None:
     atexit.unregister(_atexit)
     if ctl.size > 1 and not ctl.done:  # a peer still waiting for this rank hears it left
         ctl.done = True
-        ctl.send_all(EXITED, dict(ctl.issued))
+        ctl.send_all(EXITED, ctl.exited_notice())
     ctl.flush(1.0)
     ctl.comm.Free()
     _control = None

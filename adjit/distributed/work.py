@@ -61,6 +61,7 @@ class Work:
         ctl = failure.control()
         if ctl is not None:
             ctl.issued[pg.group_name] = pg.seq
+            ctl.pending[pg.group_name] = pg.pending
         pg.pending.append(self)
         if pg.size() == 1 or not signature.CHECK:  # nothing to agree on
             self._stage = "ready"

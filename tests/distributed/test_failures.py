@@ -79,6 +79,7 @@ def test_rank_exits_without_waiting_for_its_async_collective(runs) -> None:
         "[rank 0]: rank 1 exited without completing all_reduce(float32[4], op=SUM) #1 (it "
         "issued it with async_op=True and never waited for it)"
     ) in proc.stderr
+    assert "MPI_Abort" in proc.stderr  # rank 1 waits in MPI_Finalize for its all_reduce
     assert seconds < 15  # not the 20 s timeout
 
 
