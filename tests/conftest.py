@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import re
 import sys
 from collections.abc import Iterator
 
@@ -61,6 +62,12 @@ def assert_same(a: object, b: object, rtol: float = 1e-6, atol: float = 1e-6) ->
         np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
     else:
         assert a == b, (a, b)
+
+
+def stable_id(v: object) -> str:
+    """A test id of ``v`` without object addresses: the same in every process (the test
+    workers of ``pytest -n`` must collect the same ids)."""
+    return re.sub(r" at 0x[0-9a-f]+", "", str(v))
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ import pytest
 
 import adjit
 import adjit.nn as nn
+from tests.conftest import stable_id
 
 torch = pytest.importorskip("torch")
 
@@ -175,7 +176,7 @@ SCHEDULERS = [
 ]
 
 
-@pytest.mark.parametrize(("name", "kwargs"), SCHEDULERS, ids=lambda v: str(v))
+@pytest.mark.parametrize(("name", "kwargs"), SCHEDULERS, ids=stable_id)
 def test_lr_schedulers_match_torch(name: str, kwargs: dict[str, Any]) -> None:
     lrs = []
     for lib in (adjit, torch):

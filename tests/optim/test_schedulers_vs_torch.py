@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import adjit
+from tests.conftest import stable_id
 
 torch = pytest.importorskip("torch")
 
@@ -261,7 +262,7 @@ ERRORS = [
 ]
 
 
-@pytest.mark.parametrize(("name", "kwargs"), ERRORS, ids=str)
+@pytest.mark.parametrize(("name", "kwargs"), ERRORS, ids=stable_id)
 def test_errors_match_torch(name: str, kwargs: dict[str, Any]) -> None:
     errs = []
     for lib in (adjit, torch):
