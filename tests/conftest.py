@@ -7,7 +7,14 @@ import importlib.util
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Iterator
+from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # (not on Windows: the workers then run without quiet tests' locks)
+    fcntl = None  # type: ignore[assignment]
 
 # Note [the oracles' code paths]: on an AVX-512 CPU, NumPy's float64 exp/log/pow/... take SVML
 # kernels, OpenBLAS its SkylakeX kernels and PyTorch its AVX-512 kernels, each differing in the
@@ -95,6 +102,61 @@ def _seed():
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: skipped unless ADJIT_SLOW=1 (big models, long runs)")
+    config.addinivalue_line(
+        "markers", "quiet: runs while no other test worker runs a test (Note [tests in parallel])"
+    )
+    global _LOCKS
+    worker = getattr(config, "workerinput", None)
+    if worker is not None and fcntl is not None:  # a worker of ``pytest -n``: the controller's
+        path = os.path.join(tempfile.gettempdir(), f"adjit-tests-{os.getppid()}")  # files
+        _LOCKS = (open(path + ".gate", "a"), open(path + ".room", "a"))  # noqa: SIM115
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if getattr(config, "workerinput", None) is None:  # the controller: its workers' files go
+        path = os.path.join(tempfile.gettempdir(), f"adjit-tests-{os.getpid()}")
+        for end in (".gate", ".room"):
+            with contextlib.suppress(OSError):
+                os.remove(path + end)
+
+
+# Note [tests in parallel]
+# ``python -m pytest`` runs the tests on one worker process a core, at most MAX_WORKERS
+# (pytest-xdist; a file's tests all on one worker, so its module fixtures run once): 18 -> 9.5
+# minutes on 2 cores. A few tests need the machine to themselves: MPI jobs with timeouts whose
+# ranks spin-wait, a check that a spinning thread is seen. Marked ``quiet``, they run while no
+# other worker runs a test: each test holds a shared lock on a file (``room``) from its setup
+# to its teardown, a quiet test an exclusive one; every test first takes a second lock
+# (``gate``) exclusively, and a quiet test keeps it while it waits and runs, so the other
+# workers' next tests cannot keep the room taken forever. ``-n 0`` runs everything in this
+# process, one test after another.
+MAX_WORKERS = 4
+_LOCKS: tuple[Any, Any] | None = None
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    if _LOCKS is None:
+        return (yield)
+    assert fcntl is not None
+    gate, room = (f.fileno() for f in _LOCKS)
+    quiet = item.get_closest_marker("quiet") is not None
+    fcntl.flock(gate, fcntl.LOCK_EX)
+    try:
+        fcntl.flock(room, fcntl.LOCK_EX if quiet else fcntl.LOCK_SH)
+    finally:
+        if not quiet:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+    try:
+        return (yield)
+    finally:
+        fcntl.flock(room, fcntl.LOCK_UN)
+        if quiet:
+            fcntl.flock(gate, fcntl.LOCK_UN)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -238,6 +238,7 @@ print(quiet, waited)
 """
 
 
+@pytest.mark.quiet  # a spinning thread must find a core (Note [tests in parallel])
 def test_settle_waits_for_spinning_threads_only() -> None:
     """Note [quiet between contenders]: a quiet process is timed at once; one whose other
     thread still spins is timed only after it stops. (In a fresh process: threads earlier

@@ -11,6 +11,8 @@ from _mpi import launch
 import adjit
 import adjit.distributed as dist
 
+pytestmark = pytest.mark.quiet  # MPI jobs with timeouts (Note [tests in parallel])
+
 
 @pytest.fixture(scope="module")
 def collectives():

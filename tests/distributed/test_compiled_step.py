@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from _mpi import launch
 
+pytestmark = pytest.mark.quiet  # MPI jobs with timeouts (Note [tests in parallel])
+
 CHECKS = ["bare-collectives-compiled", "hook-step-traced-grads", "ddp-whole-step-compiled-grads"]
 
 

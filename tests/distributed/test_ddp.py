@@ -9,6 +9,8 @@ import socket
 import pytest
 from _mpi import launch
 
+pytestmark = pytest.mark.quiet  # MPI jobs with timeouts (Note [tests in parallel])
+
 CHECKS = [
     "mlp-sgd-momentum",
     "mlp-adam",

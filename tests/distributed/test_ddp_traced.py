@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from _mpi import launch
 
+pytestmark = pytest.mark.quiet  # MPI jobs with timeouts (Note [tests in parallel])
+
 CHECKS = [
     "compile-ddp-backward-outside",
     "whole-step-traced",

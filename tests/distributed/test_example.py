@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.distributed._mpi import env, require_mpi
+
+pytestmark = pytest.mark.quiet  # MPI jobs with timeouts (Note [tests in parallel])
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ddp_train.py"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from _mpi import HERE, launch_many
 
+pytestmark = pytest.mark.quiet  # MPI jobs with timeouts (Note [tests in parallel])
+
 SCRIPT = (HERE / "ranks_failures.py").read_text().splitlines()
 RAISE_LINE = SCRIPT.index('        raise ValueError("boom")') + 1
 MODES = {  # ranks_failures.py's mode -> the environment of its launch

@@ -11,6 +11,8 @@ from _mpi import HERE, env, require_mpi
 from adjit import cli
 from adjit.distributed import run as launcher
 
+pytestmark = pytest.mark.quiet  # MPI jobs with timeouts (Note [tests in parallel])
+
 SCRIPT = str(HERE / "ranks_launcher.py")
 
 

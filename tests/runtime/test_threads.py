@@ -87,4 +87,4 @@ def test_split_call_reraises() -> None:
 def _runners() -> list[kernels.KernelRunner]:
     import gc
 
-    return [o for o in gc.get_objects() if isinstance(o, kernels.KernelRunner)]
+    return [o for o in gc.get_objects() if type(o) is kernels.KernelRunner]  # (not a proxy's)
