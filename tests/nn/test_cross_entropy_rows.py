@@ -9,6 +9,7 @@ import torch
 from adjit.runtime import kernels
 
 import adjit
+from tests.runtime.test_threads import _runners
 
 TOL = {"float32": (2e-5, 1e-6), "float64": (1e-12, 1e-14)}
 
@@ -99,12 +100,6 @@ def test_two_threads_split_rows(monkeypatch, reduction) -> None:
         adjit.set_num_threads(before)
     rows = [r for r in _runners() if id(r) not in seen and r.lowered.name.startswith("adjit_r")]
     assert len(rows) >= 2 and all(len(r.ranges) > 1 for r in rows)  # (forward and backward)
-
-
-def _runners() -> list[kernels.KernelRunner]:
-    import gc
-
-    return [o for o in gc.get_objects() if isinstance(o, kernels.KernelRunner)]
 
 
 def test_float64_finite_differences() -> None:
