@@ -122,7 +122,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 # Note [tests in parallel]
 # ``python -m pytest`` runs the tests on one worker process a core, at most MAX_WORKERS
-# (pytest-xdist; a file's tests all on one worker, so its module fixtures run once): 18 -> 9.5
+# (pytest-xdist; a file's tests all on one worker, so its module fixtures run once): 18 -> 12
 # minutes on 2 cores. A few tests need the machine to themselves: MPI jobs with timeouts whose
 # ranks spin-wait, a check that a spinning thread is seen. Marked ``quiet``, they run while no
 # other worker runs a test: each test holds a shared lock on a file (``room``) from its setup
