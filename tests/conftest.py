@@ -106,18 +106,28 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "quiet: runs while no other test worker runs a test (Note [tests in parallel])"
     )
     global _LOCKS
-    worker = getattr(config, "workerinput", None)
-    if worker is not None and fcntl is not None:  # a worker of ``pytest -n``: the controller's
-        path = os.path.join(tempfile.gettempdir(), f"adjit-tests-{os.getppid()}")  # files
-        _LOCKS = (open(path + ".gate", "a"), open(path + ".room", "a"))  # noqa: SIM115
+    if getattr(config, "workerinput", None) is not None and fcntl is not None:  # a worker of
+        gate, room = _lock_files(os.getppid())  # ``pytest -n``: its controller's files
+        _LOCKS = (open(gate, "a"), open(room, "a"))  # noqa: SIM115
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    global _LOCKS
+    if _LOCKS is not None:  # a worker: its handles close
+        for f in _LOCKS:
+            f.close()
+        _LOCKS = None
     if getattr(config, "workerinput", None) is None:  # the controller: its workers' files go
-        path = os.path.join(tempfile.gettempdir(), f"adjit-tests-{os.getpid()}")
-        for end in (".gate", ".room"):
+        for path in _lock_files(os.getpid()):
             with contextlib.suppress(OSError):
-                os.remove(path + end)
+                os.remove(path)
+
+
+def _lock_files(controller: int) -> tuple[str, str]:
+    """The gate and room lock files of the test run whose controller is process ``controller``
+    (Note [tests in parallel])."""
+    path = os.path.join(tempfile.gettempdir(), f"adjit-tests-{controller}")
+    return path + ".gate", path + ".room"
 
 
 # Note [tests in parallel]

@@ -114,7 +114,7 @@ def test_product_into_is_the_steps_path(one_thread, monkeypatch) -> None:
     assert np.array_equal(got, want)
     g = np.random.default_rng(4)
     for a, b in (
-        (g.standard_normal((3, 5, 53)).astype(np.float32), w.T),  # one GEMM over the rows
+        (g.standard_normal((3, 5, 53)), w.T),  # one GEMM over the rows
         (g.standard_normal((4, 6, 53)), g.standard_normal((4, 53, 7))),  # a batch
     ):
         a, b = a.astype(np.float32), b.astype(np.float32)
