@@ -200,7 +200,100 @@ def _gradient_ir() -> str:
     return str(mod)
 
 
-_BUILD = {"in": (_input_ir, _IN), "out": (_output_ir, _OUT), "grad": (_gradient_ir, _OUT)}
+# Note [Winograd weight transforms]: U = G w G^T per (output, input) channel (16 planes of O x C)
+# and a weight gradient's taps G^T dU G were (16, 9) x (9, O C) and (O C, 16) x (16, 9) GEMMs:
+# a depth of 9 or 16 leaves BLAS packing more than it multiplies (VGG-11 b8's step, one thread:
+# 39 ms of weight transforms). These kernels apply G one axis at a time, L channels a vector
+# (a channel's 9 taps are 9 consecutive floats: L channels' taps one 9L-float load or store and
+# a shuffle): G x = (x0, (x0 + x1 + x2) / 2, (x0 - x1 + x2) / 2, x2) and G^T y = (y0 + s, d,
+# s + y3) with s = (y1 + y2) / 2, d = (y1 - y2) / 2. A value rounds at most 4 times on its way
+# (2 additions an axis; the halvings are exact), within the 9 the rounding bound of Note
+# [Winograd convolutions] allows a GEMM's sum of 9 terms.
+_W_INTS = 4  # o c, the taps' row stride, the planes' stride
+_W = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 2, *[ctypes.c_int64] * _W_INTS)
+
+
+def _g(b: ir.IRBuilder, x: list[ir.Value]) -> list[ir.Value]:
+    """G along one axis: 3 values -> 4."""
+    half = ir.Constant(x[0].type, [0.5] * x[0].type.count)
+    return [x[0], b.fmul(b.fadd(b.fadd(x[0], x[1]), x[2]), half),
+            b.fmul(b.fadd(b.fsub(x[0], x[1]), x[2]), half), x[2]]  # fmt: skip
+
+
+def _gt(b: ir.IRBuilder, y: list[ir.Value]) -> list[ir.Value]:
+    """G^T along one axis: 4 values -> 3."""
+    half = ir.Constant(y[0].type, [0.5] * y[0].type.count)
+    s, d = b.fmul(b.fadd(y[1], y[2]), half), b.fmul(b.fsub(y[1], y[2]), half)
+    return [b.fadd(y[0], s), d, b.fadd(s, y[3])]
+
+
+def _weight_ir(flip: bool) -> str:
+    name = f"adjit_winograd_{'weight_flipped' if flip else 'weight'}_float32"
+    mod, b, args = _function(name, 2, _W_INTS)
+    w, u = args[:2]
+    o, c, w_row, u_plane = args[2:]
+    with for_range(b, i64(0), o, "o") as i:
+
+        def channels(c0: ir.Value, lanes: int, i: ir.Value = i) -> None:
+            v = _load(b, w, b.add(b.mul(i, w_row), b.mul(c0, i64(9))), 9 * lanes)
+            taps = [b.shuffle_vector(v, v, _lanes([9 * j + k for j in range(lanes)]))
+                    for k in range(9)]  # fmt: skip
+            t = taps[::-1] if flip else taps  # t[3 r + q]: row r, column q of the kernel
+            cols = [_g(b, [t[3 * r + q] for r in range(3)]) for q in range(3)]  # [q][a]
+            cell = b.add(b.mul(i, c), c0)
+            for a in range(4):
+                for col, x in enumerate(_g(b, [cols[q][a] for q in range(3)])):
+                    _store(b, x, u, b.add(cell, b.mul(i64(4 * a + col), u_plane)))
+
+        _by_lanes(b, c, channels)
+    b.ret_void()
+    return str(mod)
+
+
+def _taps_ir() -> str:
+    name = "adjit_winograd_taps_float32"
+    mod, b, args = _function(name, 2, _W_INTS)
+    u, w = args[:2]
+    o, c, w_row, u_plane = args[2:]
+    with for_range(b, i64(0), o, "o") as i:
+
+        def channels(c0: ir.Value, lanes: int, i: ir.Value = i) -> None:
+            cell = b.add(b.mul(i, c), c0)
+            m = [_load(b, u, b.add(cell, b.mul(i64(p), u_plane)), lanes) for p in range(16)]
+            rows = [_gt(b, m[4 * a : 4 * a + 4]) for a in range(4)]  # [a][q]
+            t = [_gt(b, [rows[a][q] for a in range(4)]) for q in range(3)]  # [q][r]
+            flat = [t[q][r] for r in range(3) for q in range(3)]  # tap 3 r + q
+            whole = _concat(b, flat)
+            taps = b.shuffle_vector(whole, whole, _lanes([k * lanes + j for j in range(lanes)
+                                                          for k in range(9)]))  # fmt: skip
+            _store(b, taps, w, b.add(b.mul(i, w_row), b.mul(c0, i64(9))))
+
+        _by_lanes(b, c, channels)
+    b.ret_void()
+    return str(mod)
+
+
+def _concat(b: ir.IRBuilder, vs: list[ir.Value]) -> ir.Value:
+    """The vectors one after another (padded to a power of two of them with zeros)."""
+    zero = ir.Constant(vs[0].type, [0.0] * vs[0].type.count)
+    vs = vs + [zero] * ((1 << (len(vs) - 1).bit_length()) - len(vs))
+    while len(vs) > 1:
+        n = vs[0].type.count
+        vs = [
+            b.shuffle_vector(x, y, _lanes(list(range(2 * n))))
+            for x, y in zip(vs[::2], vs[1::2], strict=True)
+        ]
+    return vs[0]
+
+
+_BUILD = {
+    "in": (_input_ir, _IN),
+    "out": (_output_ir, _OUT),
+    "grad": (_gradient_ir, _OUT),
+    "weight": (lambda: _weight_ir(False), _W),
+    "weight_flipped": (lambda: _weight_ir(True), _W),
+    "taps": (_taps_ir, _W),
+}
 
 
 @cache
@@ -260,3 +353,23 @@ def gradient_transform(g: np.ndarray, out: np.ndarray) -> None:
     dp, do, dn, _ = _strides(out)
     assert out.strides[3] == 4 and sh == w and sw == 1
     _kernel("grad")[1](g.ctypes.data, out.ctypes.data, o, n, h, w, dp, do, dn, so, sn)
+
+
+def weight_planes(w: np.ndarray, u: np.ndarray, flip: bool) -> None:
+    """``u[p, o C + c]`` = (G k G^T)[p] of the kernel k = ``w[o, 9 c : 9 c + 9]`` (flipped
+    when ``flip``), Note [Winograd weight transforms]. ``w``: float32 (O, 9 C) with unit column
+    stride; ``u``: a float32 (16, O C) view with unit column stride."""
+    o, c = w.shape[0], w.shape[1] // 9
+    assert w.strides[1] == 4 and u.strides[1] == 4 and u.shape == (16, o * c)
+    _kernel("weight_flipped" if flip else "weight")[1](
+        w.ctypes.data, u.ctypes.data, o, c, w.strides[0] // 4, u.strides[0] // 4
+    )
+
+
+def plane_taps(u: np.ndarray, w: np.ndarray) -> None:
+    """``w[o, 9 c : 9 c + 9]`` = G^T m G of the planes ``m = u[:, o C + c]`` (the weight
+    transform's adjoint, Note [Winograd weight transforms]). ``u``: a float32 (16, O C) view
+    with unit column stride; ``w``: float32 (O, 9 C) with unit column stride."""
+    o, c = w.shape[0], w.shape[1] // 9
+    assert w.strides[1] == 4 and u.strides[1] == 4 and u.shape == (16, o * c)
+    _kernel("taps")[1](u.ctypes.data, w.ctypes.data, o, c, w.strides[0] // 4, u.strides[0] // 4)

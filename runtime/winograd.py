@@ -23,19 +23,19 @@ from .workers import num_threads
 
 # Note [Winograd convolutions]
 # A convolution is UNFOLD + one GEMM (Note [convolution as UNFOLD + MATMUL]), 9 C O products per
-# output pixel; for a 3x3 kernel, stride 1, padding 1 on even maps, Winograd's F(2x2, 3x3)
-# computes each 2x2 output tile from its 4x4 input tile with 16 C O products (2.25x fewer):
-# U = G w G^T per (output, input) channel (16 planes, O x C), V = B^T d B per tile (16 planes,
-# C x tiles, codegen/winograd.py), M[p] = U[p] V[p] (16 GEMMs, one gemm_batch_strided), and
-# the output tile A^T M A. The input gradient is the same convolution of the output's
-# gradient with the kernel flipped and its channels swapped: U' = G flip(w) G^T, read
-# transposed. A WinogradConv step replaces the UnfoldColumns step and the MATMUL(w, columns)
-# of the forward (writing the MATMUL's (O, N H W) value), a WinogradFold step the
-# MATMUL(w^T, g), RESHAPE, PERMUTE and FOLD of the input gradient (writing the FOLD's
-# (N, C, H, W)), and a WinogradWeight step the weight gradient's UnfoldColumns, PERMUTE and
-# MATMUL(g, columns^T): the products' gradient A g A^T (codegen's gradient transform) times
-# the input's planes, summed over the tiles by 16 GEMMs, gives U's gradient, and G^T (.) G
-# the weight's (O C x 16 by 16 x 9).
+# output pixel; for a 3x3 kernel, stride 1, padding 1 on even maps, Winograd's F(2x2, 3x3) computes
+# each 2x2 output tile from its 4x4 input tile with 16 C O products (2.25x fewer): U = G w G^T per
+# (output, input) channel (16 planes, O x C; Note [Winograd weight transforms] in
+# codegen/winograd.py), V = B^T d B per tile (16 planes, C x tiles), M[p] = U[p] V[p] (16 GEMMs, one
+# gemm_batch_strided), and the output tile A^T M A. The input gradient is the same convolution of
+# the output's gradient with the kernel flipped and its channels swapped: U' = G flip(w) G^T, read
+# transposed. A WinogradConv step replaces the UnfoldColumns step and the MATMUL(w, columns) of the
+# forward (writing the MATMUL's (O, N H W) value), a WinogradFold step the MATMUL(w^T, g), RESHAPE,
+# PERMUTE and FOLD of the input gradient (writing the FOLD's (N, C, H, W)), and a WinogradWeight
+# step the weight gradient's UnfoldColumns, PERMUTE and MATMUL(g, columns^T): the products' gradient
+# A g A^T (codegen's gradient transform) times the input's planes, summed over the tiles by 16
+# GEMMs, gives U's gradient, and G^T (.) G the weight's (its taps, Note [Winograd weight
+# transforms]).
 # Measured per shape at 1 thread (/tmp prototype, im2col + GEMM against Winograd, ms, CPU
 # time, load ~2-3): VGG-11 b8's 32x32 to 8x8 layers gain (64->128 at 32x32: 22.6 -> 14.7;
 # 256->256 at 16x16: 19.7 -> 16.6; 512->512 at 8x8: 24.1 -> 20.2), its 4x4 layers and
@@ -65,11 +65,7 @@ CHUNK_BYTES = 9 << 19  # input and product planes of a chunk of images (Note [Wi
 CHUNKS = 4  # at most this many chunks (smaller GEMMs run slower)
 BLOCK_BYTES = 1 << 20  # the weight's planes of a block of output channels (Note [Winograd blocks])
 BLOCK_ROWS = 64  # at least this many output channels a block (smaller GEMMs run slower)
-TAPS_BYTES = 1 << 18  # an input gradient's weight columns copied at a time (``flipped_block``)
 _MODES = ("auto", "all", "off")
-_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
-GG = np.kron(_G, _G).astype(np.float32)  # (16, 9): U[4a + b] = sum_ij G[a,i] w[i,j] G[b,j]
-GG_FLIPPED = np.ascontiguousarray(GG[:, ::-1])  # the flipped kernel's (input gradient)
 WINDOW = {
     "kernel_size": (3, 3),
     "dilation": (1, 1),
@@ -110,37 +106,33 @@ def weight_transform(w2: np.ndarray, o: int, c: int, flip: bool, out: np.ndarray
     """(16, O, C): G w G^T of the (O, C 3 3) weight (of the kernel flipped when ``flip``), cut
     by output channels across ``threads`` threads (Note [Winograd steps on threads])."""
     u = out[:, : o * c]
-    g = GG_FLIPPED if flip else GG
-    on_threads(partial(_transformed, g, w2.reshape(o * c, 9), u, c), o, threads)
+    on_threads(partial(_weight_rows, _unit_taps(w2), u, c, flip), o, threads)
     return u.reshape(16, o, c)
-
-
-def _transformed(g: np.ndarray, taps: np.ndarray, u: np.ndarray, c: int, a: int, b: int) -> None:
-    """Output channels a:b of ``weight_transform``: ``g`` times their (C, 9) taps."""
-    mkl_gemm.fastest(g, taps[a * c : b * c].T, u[:, a * c : b * c])
 
 
 def flipped_block(w2: np.ndarray, c0: int, c1: int, out: np.ndarray, threads: int = 1
                   ) -> np.ndarray:  # fmt: skip
     """(16, C1 - C0, O, strides (O C', 1, C')): U' of the input gradient's output channels
     c0:c1, G flip(w) G^T of the (O, C 3 3) weight's columns of those channels, read
-    transposed (channels swapped); the columns copied TAPS_BYTES at a time (runs of rows), the
-    rows cut across ``threads`` threads (Note [Winograd steps on threads])."""
+    transposed (channels swapped); the rows cut across ``threads`` threads (Note [Winograd
+    steps on threads])."""
     o, cb = w2.shape[0], c1 - c0
     u = out[:, : o * cb]
-    on_threads(partial(_flipped_rows, w2, c0, c1, u), o, threads)
+    taps = _unit_taps(w2)[:, 9 * c0 : 9 * c1]
+    on_threads(partial(_weight_rows, taps, u, cb, True), o, threads)
     return u.reshape(16, o, cb).transpose(0, 2, 1)
 
 
-def _flipped_rows(w2: np.ndarray, c0: int, c1: int, u: np.ndarray, a: int, b: int) -> None:
-    """Rows a:b of ``flipped_block``, their columns copied TAPS_BYTES at a time."""
-    cb = c1 - c0
-    rows = max(1, TAPS_BYTES // (cb * 9 * w2.itemsize))
-    taps = np.empty((min(b - a, rows), cb * 9), w2.dtype)
-    for r0, r1 in chunks(b - a, rows):
-        t = taps[: r1 - r0]
-        np.copyto(t, w2[a + r0 : a + r1, 9 * c0 : 9 * c1])
-        mkl_gemm.fastest(GG_FLIPPED, t.reshape(-1, 9).T, u[:, (a + r0) * cb : (a + r1) * cb])
+def _unit_taps(w2: np.ndarray) -> np.ndarray:
+    """``w2`` (O, C 3 3), copied unless each kernel's 9 taps are consecutive floats."""
+    return w2 if w2.strides[1] == w2.itemsize else np.ascontiguousarray(w2)
+
+
+def _weight_rows(taps: np.ndarray, u: np.ndarray, c: int, flip: bool, a: int, b: int) -> None:
+    """Output channels a:b of ``weight_transform`` (Note [Winograd weight transforms])."""
+    from ..codegen import winograd  # imports llvmlite.ir: lazily
+
+    winograd.weight_planes(taps[a:b], u[:, a * c : b * c], flip)
 
 
 def products(u: np.ndarray, v: np.ndarray, m: np.ndarray, threads: int = 1) -> None:
@@ -221,6 +213,14 @@ def _outputs(m: np.ndarray, out: np.ndarray, a: int, b: int) -> None:
     winograd.output_transform(m[:, a:b], out[a:b])
 
 
+def _taps_rows(du: np.ndarray, taps: np.ndarray, c: int, a: int, b: int) -> None:
+    """Output channels a:b of a weight gradient's taps G^T dU G (Note [Winograd weight
+    transforms])."""
+    from ..codegen import winograd  # imports llvmlite.ir: lazily
+
+    winograd.plane_taps(du[:, a * c : b * c], taps[a:b])
+
+
 def _gradients(g: np.ndarray, m: np.ndarray, a: int, b: int) -> None:
     """The gradient transform of output channels a:b of ``g`` (O', N', H, W) into ``m``."""
     from ..codegen import winograd  # imports llvmlite.ir: lazily
@@ -260,8 +260,9 @@ def _gradients(g: np.ndarray, m: np.ndarray, a: int, b: int) -> None:
 # 63.8 (off 61.8, 61.7); the CPU time of its Winograd steps (in-process interleaved medians,
 # load ~4) 145 -> 161 ms of a ~300 ms step. (By its plan, 2 MB blocks and chunks of 5 MB: a
 # 65.3 MB arena; chunks of 4 MB, the 8x8 layers in 2: 190 against 148 ms.) The input
-# gradient's weight columns of a block are copied TAPS_BYTES at a time: copied whole, the
-# 512-channel blocks' 1.2 MB copy put the step's peak 1.1 MB above its arena (now 0.3).
+# gradient's weight planes of a block are read from the weight's columns of those channels in
+# place (copied whole, the 512-channel blocks' 1.2 MB copy put the step's peak 1.1 MB above
+# its arena).
 
 
 def images(n: int, c: int, o: int, h: int, w: int) -> int:
@@ -434,7 +435,8 @@ class WinogradWeight(ExternStep):
                 on_threads(partial(_gradients, image[o0:o1, n0:n1], m), o1 - o0, threads)
                 products(m.reshape(16, o1 - o0, k * tiles), vt, du, threads)
                 into = part[: (o1 - o0) * c * 9] if i else rows[o0:o1].reshape(-1)
-                mkl_gemm.fastest(du.reshape(16, -1).T, GG, into.reshape(-1, 9))
+                on_threads(partial(_taps_rows, du.reshape(16, -1), into.reshape(-1, 9 * c), c),
+                           o1 - o0, threads)  # fmt: skip
                 if i:
                     np.add(rows[o0:o1], into.reshape(o1 - o0, -1), out=rows[o0:o1])
         env[e.out], ptrs[e.out] = out, p

@@ -103,3 +103,61 @@ def test_the_transforms_are_adjoint() -> None:
     lhs = np.vdot(y.astype(np.float64), g.astype(np.float64))
     rhs = np.vdot(m.astype(np.float64), dm.astype(np.float64))
     assert lhs == pytest.approx(rhs, rel=1e-5)
+
+
+def _g(x: list[np.ndarray]) -> list[np.ndarray]:
+    """G along one axis, in the kernels' order of additions."""
+    half = np.float32(0.5)
+    return [x[0], (x[0] + x[1] + x[2]) * half, (x[0] - x[1] + x[2]) * half, x[2]]
+
+
+def _gt(y: list[np.ndarray]) -> list[np.ndarray]:
+    half = np.float32(0.5)
+    s, d = (y[1] + y[2]) * half, (y[1] - y[2]) * half
+    return [y[0] + s, d, s + y[3]]
+
+
+# channels a row: one, 1 + 1 + 1, 4, 8, 8 + 4 + 1, 8 + 8 + 1
+CHANNELS = [1, 3, 4, 8, 13, 17]
+
+
+@pytest.mark.parametrize("c", CHANNELS)
+@pytest.mark.parametrize("flip", [False, True])
+def test_weight_planes_bits(c: int, flip: bool) -> None:
+    rng = np.random.default_rng(c)
+    o = 3
+    whole = rng.standard_normal((o, 9 * (c + 2))).astype(np.float32)
+    w = whole[:, 9 : 9 * (c + 1)]  # a block of channels' columns, read in place
+    u = np.full((16, o * c + 16), np.nan, np.float32)[:, : o * c]
+    winograd.weight_planes(w, u, flip)
+    k = w.reshape(o, c, 3, 3)
+    k = k[:, :, ::-1, ::-1] if flip else k
+    cols = [_g([k[..., r, q] for r in range(3)]) for q in range(3)]
+    want = [v for a in range(4) for v in _g([cols[q][a] for q in range(3)])]
+    np.testing.assert_array_equal(u, np.stack(want).reshape(16, o * c), strict=True)
+    # and G k G^T as float64 arithmetic has it, within 4 roundings of its absolute run
+    g = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+    exact = np.einsum("ai,ocij,bj->aboc", g, k.astype(float), g).reshape(16, -1)
+    run = np.einsum("ai,ocij,bj->aboc", abs(g), abs(k.astype(float)), abs(g)).reshape(16, -1)
+    assert np.all(np.abs(u - exact) <= 4 * 2.0**-24 / (1 - 4 * 2.0**-24) * run)
+
+
+@pytest.mark.parametrize("c", CHANNELS)
+def test_plane_taps_bits_and_adjoint(c: int) -> None:
+    rng = np.random.default_rng(c + 100)
+    o = 3
+    m = np.empty((16, o * c + 16), np.float32)[:, : o * c]
+    m[...] = rng.standard_normal(m.shape)
+    taps = np.full((o, 9 * (c + 1)), np.nan, np.float32)[:, : 9 * c]  # rows with a gap
+    winograd.plane_taps(m, taps)
+    planes = m.reshape(4, 4, o, c)
+    rows = [_gt([planes[a, q] for q in range(4)]) for a in range(4)]
+    t = [_gt([rows[a][q] for a in range(4)]) for q in range(3)]
+    want = np.stack([t[q][r] for r in range(3) for q in range(3)], axis=-1).reshape(o, 9 * c)
+    np.testing.assert_array_equal(taps, want, strict=True)
+    # <G w G^T, m> = <w, G^T m G>
+    w = rng.standard_normal((o, 9 * c)).astype(np.float32)
+    u = np.empty((16, o * c), np.float32)
+    winograd.weight_planes(w, u, False)
+    lhs = np.vdot(u.astype(float), m.astype(float))
+    assert lhs == pytest.approx(np.vdot(w.astype(float), taps.astype(float)), rel=1e-5)

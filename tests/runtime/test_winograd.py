@@ -201,10 +201,10 @@ def test_blocks_of_output_channels(monkeypatch: pytest.MonkeyPatch) -> None:
     assert np.all(np.abs(got - exact) <= _bound(x.astype(float), k.astype(float)))
     np.testing.assert_allclose(got, whole, rtol=1e-6, atol=1e-6 * np.abs(whole).max())
     w2 = k.reshape(32, -1)
-    monkeypatch.setattr(winograd, "TAPS_BYTES", 3 * 5 * 9 * 4)  # the columns 3 rows at a time
     full = winograd.weight_transform(w2, 32, 64, True, np.empty((16, 32 * 64), "f4"))
-    part = winograd.flipped_block(w2, 10, 15, np.empty((16, 5 * 32), "f4"))
-    np.testing.assert_allclose(part, full.transpose(0, 2, 1)[:, 10:15], rtol=1e-6, atol=1e-6)
+    for threads in (1, 2, 3):  # a block's columns read in place, rows cut across threads
+        part = winograd.flipped_block(w2, 10, 15, np.empty((16, 5 * 32), "f4"), threads)
+        np.testing.assert_array_equal(part, full.transpose(0, 2, 1)[:, 10:15])
     grads = {}
     for rows, chunk_bytes in [(1 << 20, 1 << 30), (5, 1), (3, 1 << 30)]:
         monkeypatch.setattr(winograd, "BLOCK_ROWS", rows)
