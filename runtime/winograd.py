@@ -167,18 +167,15 @@ def products(u: np.ndarray, v: np.ndarray, m: np.ndarray, threads: int = 1) -> N
 
 #
 # Note [Winograd at several threads]
-# The transforms move 4 floats of planes per input or output float and scale poorly across
-# this machine's cores (its memory bandwidth is shared): an output transform of VGG-11's
-# 256-channel 16x16 layer (b8) took 1.45 ms at 1 thread and 1.28 at 2, the input transform
-# 7.4 and 4.2 (in one process, interleaved, quiet machine). In VGG-11 b8's step at 2 threads
-# the Winograd steps took 265 ms against 275 at 1 (1.04x), its products 141 against 163,
-# while the im2col column steps of its other layers ran 1.5-1.95x faster. So ``auto`` takes
-# no shape when the program is compiled for more than one thread (the count when it is
-# compiled: a later ``set_num_threads`` keeps the steps it has): VGG-11 b8's step at 2
-# threads took 268, 292, 278 ms with ADJIT_WINOGRAD=off against 365, 379, 400 with Winograd
-# (a process each, alternating, quiet machine; ``python -m adjit.benchmarks.models``'s step),
-# and at 1 thread 409, 385, 497 against 308, 400, 433, where ``auto`` keeps it. ``all``
-# takes every eligible shape at any thread count.
+# ``auto`` used to take no shape when the program was compiled for more than one thread: the
+# transforms, a tile at a time, and the weight transforms, depth-9 GEMMs, scaled poorly across
+# this machine's cores (VGG-11 b8's step at 2 threads: 268-292 ms with ADJIT_WINOGRAD=off against
+# 365-400 with Winograd, a process each). With the transforms a vector of tiles at a time (Note
+# [Winograd transforms by vectors]) and the weight transforms as kernels (Note [Winograd weight
+# transforms], both in codegen/winograd.py), Winograd is ahead at 2 threads too: VGG-11 b8's
+# step compiled both ways in one process, interleaved, 20 rounds each, 266.6 and 265.3 ms
+# against 315.3 and 305.0 with ``off`` (medians of two runs, IQRs 238-303 against 287-346;
+# AMD EPYC Zen 3, 2 cores). So ``auto`` takes the same shapes at any thread count.
 
 
 def pieces(extent: int, threads: int) -> list[tuple[int, int]]:
@@ -542,9 +539,7 @@ def _fold(fold: Eqn, producer: dict[Var, Eqn], uses: Counter[Var], plain: dict[i
 def with_winograd(graph: Graph, steps: Sequence[Any]) -> list[Any]:
     """``steps`` with each float32 3x3 stride-1 convolution ADJIT_WINOGRAD takes, and its input
     gradient, by Winograd F(2x2, 3x3) (Note [Winograd convolutions])."""
-    how = mode()
-    if how == "auto" and num_threads() > 1:  # Note [Winograd at several threads]
-        how = "off"
+    how = mode()  # (at any thread count: Note [Winograd at several threads])
     if how == "off" or not any(type(s) is UnfoldColumns or type(s) is ExternStep
                                and s.eqn.op is Op.FOLD for s in steps):  # fmt: skip
         return list(steps)

@@ -153,10 +153,9 @@ def test_auto_takes_the_large_shapes() -> None:
     assert not winograd.takes(8, 64, 128, 32, 32, "off")
 
 
-@pytest.mark.parametrize(("threads", "taken"), [(1, True), (2, False)])
-def test_auto_only_at_one_thread(monkeypatch: pytest.MonkeyPatch, threads: int,
-                                 taken: bool) -> None:  # fmt: skip
-    # Note [Winograd at several threads]: the thread count when the program is compiled
+@pytest.mark.parametrize("threads", [1, 2])
+def test_auto_at_any_thread_count(monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
+    # Note [Winograd at several threads]: compiled for one thread or for two
     monkeypatch.setenv("ADJIT_WINOGRAD", "auto")
     rng = np.random.default_rng(3)
     x = adjit.tensor(rng.standard_normal((8, 64, 32, 32)).astype(np.float32), requires_grad=True)
@@ -173,8 +172,7 @@ def test_auto_only_at_one_thread(monkeypatch: pytest.MonkeyPatch, threads: int,
         kinds = _kinds(cf, x, w)
     finally:
         adjit.set_num_threads(before)
-    assert (kinds >= STEPS) == taken
-    assert bool(kinds & STEPS) == taken
+    assert kinds >= STEPS
 
 
 def test_bad_mode(monkeypatch: pytest.MonkeyPatch) -> None:
