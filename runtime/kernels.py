@@ -299,5 +299,6 @@ class Split:
         """Wait for the chunks others claimed (their locks; the caller's are released already)."""
         for lock in self.done:
             lock.acquire()
+        self.fn, self.calls = None, []  # Note [idle workers hold nothing]
         if self.error is not None:
             raise self.error
