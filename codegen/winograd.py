@@ -69,31 +69,38 @@ def _store(b: ir.IRBuilder, v: ir.Value, base: ir.Value, off: ir.Value) -> None:
     b.store(v, _at(b, base, off), align=4)
 
 
-def _halves(b: ir.IRBuilder, v: ir.Value) -> tuple[ir.Value, ir.Value]:
+def _halves(b: ir.IRBuilder, v: ir.Value) -> list[ir.Value]:
     """A 2L-lane vector's even and odd lanes (the left and right columns of L tiles)."""
-    n = v.type.count // 2
-    return tuple(b.shuffle_vector(v, v, _lanes([2 * j + q for j in range(n)])) for q in (0, 1))
+    return _deinterleave(b, v, 2)
 
 
-def _interleave(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
-    """x0 y0 x1 y1 ...: the left and right columns of L tiles as one row of 2L pixels."""
-    n = x.type.count
-    return b.shuffle_vector(x, y, _lanes([j // 2 + (j % 2) * n for j in range(2 * n)]))
+def _deinterleave(b: ir.IRBuilder, v: ir.Value, k: int) -> list[ir.Value]:
+    """The ``k`` vectors of L lanes whose lane j is ``v``'s lane k j + i (i = 0 .. k - 1)."""
+    n = v.type.count // k
+    return [b.shuffle_vector(v, v, _lanes([k * j + i for j in range(n)])) for i in range(k)]
+
+
+def _interleave(b: ir.IRBuilder, vs: list[ir.Value]) -> ir.Value:
+    """``_deinterleave``'s inverse: lane k j + i of the result is lane j of ``vs[i]`` (the left
+    and right columns of L tiles as one row of 2L pixels; L channels' 9 taps)."""
+    k, n = len(vs), vs[0].type.count
+    whole = _concat(b, vs)
+    return b.shuffle_vector(whole, whole, _lanes([i * n + j for j in range(n) for i in range(k)]))
 
 
 def _lanes(idx: list[int]) -> ir.Constant:
     return ir.Constant(ir.VectorType(ir.IntType(32), len(idx)), idx)
 
 
-def _by_lanes(b: ir.IRBuilder, tw: ir.Value, body: Callable[[ir.Value, int], None]) -> None:
-    """``body(tj, L)`` for the tiles tj .. tj + L - 1 of a tile row of ``tw``: by LANES (Note
-    [Winograd transforms by vectors])."""
+def _by_lanes(b: ir.IRBuilder, count: ir.Value, body: Callable[[ir.Value, int], None]) -> None:
+    """``body(j, L)`` for items j .. j + L - 1 of ``count`` (a tile row's tiles, a weight row's
+    channels): by LANES (Note [Winograd transforms by vectors])."""
     start = i64(0)
     for lanes in LANES:
-        count = b.sdiv(b.sub(tw, start), i64(lanes))
-        with for_range(b, i64(0), count, f"g{lanes}") as g:
+        groups = b.sdiv(b.sub(count, start), i64(lanes))
+        with for_range(b, i64(0), groups, f"g{lanes}") as g:
             body(b.add(start, b.mul(g, i64(lanes))), lanes)
-        start = b.add(start, b.mul(count, i64(lanes)))
+        start = b.add(start, b.mul(groups, i64(lanes)))
 
 
 def _combine(b: ir.IRBuilder, x: list[ir.Value]) -> list[ir.Value]:
@@ -160,8 +167,8 @@ def _output_ir() -> str:
                 top, bottom = ([b.fadd(b.fadd(t[0], t[1]), t[2]) for t in (s, d)],
                                [b.fsub(b.fsub(t[1], t[2]), t[3]) for t in (s, d)])  # fmt: skip
                 pixel = b.add(base_out, b.add(b.mul(b.mul(ti, two), w), b.mul(tj, two)))
-                _store(b, _interleave(b, *top), dst, pixel)
-                _store(b, _interleave(b, *bottom), dst, b.add(pixel, w))
+                _store(b, _interleave(b, top), dst, pixel)
+                _store(b, _interleave(b, bottom), dst, b.add(pixel, w))
 
             _by_lanes(b, tw, tiles)
     b.ret_void()
@@ -237,9 +244,8 @@ def _weight_ir(flip: bool) -> str:
     with for_range(b, i64(0), o, "o") as i:
 
         def channels(c0: ir.Value, lanes: int, i: ir.Value = i) -> None:
-            v = _load(b, w, b.add(b.mul(i, w_row), b.mul(c0, i64(9))), 9 * lanes)
-            taps = [b.shuffle_vector(v, v, _lanes([9 * j + k for j in range(lanes)]))
-                    for k in range(9)]  # fmt: skip
+            taps = _deinterleave(b, _load(b, w, b.add(b.mul(i, w_row), b.mul(c0, i64(9))),
+                                          9 * lanes), 9)  # fmt: skip
             t = taps[::-1] if flip else taps  # t[3 r + q]: row r, column q of the kernel
             cols = [_g(b, [t[3 * r + q] for r in range(3)]) for q in range(3)]  # [q][a]
             cell = b.add(b.mul(i, c), c0)
@@ -265,10 +271,7 @@ def _taps_ir() -> str:
             rows = [_gt(b, m[4 * a : 4 * a + 4]) for a in range(4)]  # [a][q]
             t = [_gt(b, [rows[a][q] for a in range(4)]) for q in range(3)]  # [q][r]
             flat = [t[q][r] for r in range(3) for q in range(3)]  # tap 3 r + q
-            whole = _concat(b, flat)
-            taps = b.shuffle_vector(whole, whole, _lanes([k * lanes + j for j in range(lanes)
-                                                          for k in range(9)]))  # fmt: skip
-            _store(b, taps, w, b.add(b.mul(i, w_row), b.mul(c0, i64(9))))
+            _store(b, _interleave(b, flat), w, b.add(b.mul(i, w_row), b.mul(c0, i64(9))))
 
         _by_lanes(b, c, channels)
     b.ret_void()
@@ -361,17 +364,19 @@ def weight_planes(w: np.ndarray, u: np.ndarray, flip: bool) -> None:
     """``u[p, o C + c]`` = (G k G^T)[p] of the kernel k = ``w[o, 9 c : 9 c + 9]`` (flipped
     when ``flip``), Note [Winograd weight transforms]. ``w``: float32 (O, 9 C) with unit column
     stride; ``u``: a float32 (16, O C) view with unit column stride."""
-    o, c = w.shape[0], w.shape[1] // 9
-    assert w.strides[1] == 4 and u.strides[1] == 4 and u.shape == (16, o * c)
-    _kernel("weight_flipped" if flip else "weight")[1](
-        w.ctypes.data, u.ctypes.data, o, c, w.strides[0] // 4, u.strides[0] // 4
-    )
+    _kernel("weight_flipped" if flip else "weight")[1](w.ctypes.data, u.ctypes.data, *_taps(w, u))
 
 
 def plane_taps(u: np.ndarray, w: np.ndarray) -> None:
     """``w[o, 9 c : 9 c + 9]`` = G^T m G of the planes ``m = u[:, o C + c]`` (the weight
     transform's adjoint, Note [Winograd weight transforms]). ``u``: a float32 (16, O C) view
     with unit column stride; ``w``: float32 (O, 9 C) with unit column stride."""
+    _kernel("taps")[1](u.ctypes.data, w.ctypes.data, *_taps(w, u))
+
+
+def _taps(w: np.ndarray, u: np.ndarray) -> tuple[int, int, int, int]:
+    """The weight kernels' integers for taps ``w`` and planes ``u``: O, C, w's row stride and
+    u's plane stride (elements), the layouts checked."""
     o, c = w.shape[0], w.shape[1] // 9
     assert w.strides[1] == 4 and u.strides[1] == 4 and u.shape == (16, o * c)
-    _kernel("taps")[1](u.ctypes.data, w.ctypes.data, o, c, w.strides[0] // 4, u.strides[0] // 4)
+    return o, c, w.strides[0] // 4, u.strides[0] // 4
